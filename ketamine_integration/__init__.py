@@ -1,0 +1,76 @@
+"""Ketamine integration protocol manager: the Flask application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from . import access, lifecycle
+from .config import load_config
+from .extensions import csrf, db, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: environment settings, then `config` overrides (tests pass theirs)."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=str(PROJECT_ROOT / "templates"))
+    app.config.update(load_config(app.instance_path))
+    if config:
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_access(app)
+    lifecycle.register(app)
+    register_templates(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    # Our own server-side session check replaces Flask-Login's IP/agent heuristics.
+    login_manager.session_protection = None
+    from .accounts import sessions  # noqa: F401  (registers the user_loader)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .accounts.views import bp as accounts_bp
+    from .audit.views import bp as audit_bp
+    from .core.views import bp as core_bp
+    from .patients.views import bp as patients_bp
+
+    for bp in (core_bp, accounts_bp, patients_bp, audit_bp):
+        app.register_blueprint(bp)
+
+
+def register_access(app: Flask) -> None:
+    access.allow_endpoint(app, "static", access.PUBLIC)
+    app.before_request(access.enforce_access)
+
+
+def register_templates(app: Flask) -> None:
+    from .accounts.models import ROLE_LABELS, ROLES
+    from .timeutil import format_local
+
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["role_names"] = lambda names: ", ".join(
+        ROLE_LABELS[r] for r in ROLES if r in names)
+    app.jinja_env.globals.update(role_labels=ROLE_LABELS)
+
+    @app.context_processor
+    def clinic_context():
+        return {"clinic_name": app.config["CLINIC_NAME"],
+                "clinic_timezone": app.config["CLINIC_TIMEZONE"]}
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,96 @@
+"""Who may use each endpoint: one declared rule per view, enforced before every request.
+
+Every view states its rule with @public, @signed_in or @roles(...). An endpoint with no
+rule is refused (fail closed), and tests/integration/test_authorization_rules.py walks
+app.url_map so that a forgotten rule fails the suite before it reaches a clinic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user
+
+from .accounts.models import ROLE_LABELS
+from .audit import services as audit
+
+RULE_ATTR = "_access_rule"
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    #: anyone, signed in or not
+    public: bool = False
+    #: roles of which the user must hold at least one; empty = any signed-in user
+    roles: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        if self.public:
+            return "public"
+        if not self.roles:
+            return "any signed-in user"
+        return ", ".join(ROLE_LABELS[r] for r in sorted(self.roles))
+
+
+PUBLIC = AccessRule(public=True)
+SIGNED_IN = AccessRule()
+
+
+def _attach(rule: AccessRule):
+    def decorate(view):
+        setattr(view, RULE_ATTR, rule)
+        return view
+    return decorate
+
+
+def public(view):
+    """No login needed (login page, health check, static files)."""
+    return _attach(PUBLIC)(view)
+
+
+def signed_in(view):
+    """Any signed-in user, whatever their role."""
+    return _attach(SIGNED_IN)(view)
+
+
+def roles(*names: str):
+    """Signed-in users holding at least one of these roles."""
+    unknown = set(names) - set(ROLE_LABELS)
+    if not names or unknown:
+        raise ValueError(f"roles() needs known role names, got {names!r}")
+    return _attach(AccessRule(roles=frozenset(names)))
+
+
+def allow_endpoint(app: Flask, endpoint: str, rule: AccessRule) -> None:
+    """Declare a rule for an endpoint whose view we do not own (e.g. 'static')."""
+    app.extensions.setdefault("access_rules", {})[endpoint] = rule
+
+
+def rule_for(app: Flask, endpoint: str) -> AccessRule | None:
+    view = app.view_functions.get(endpoint)
+    rule = getattr(view, RULE_ATTR, None)
+    if rule is None:
+        rule = app.extensions.get("access_rules", {}).get(endpoint)
+    return rule
+
+
+def enforce_access():
+    """before_request: apply the endpoint's rule; unknown URLs fall through to the 404 page."""
+    if request.endpoint is None:
+        return None
+    rule = rule_for(current_app, request.endpoint)
+    if rule is None:
+        audit.denial(f"no access rule for endpoint {request.endpoint}")
+        abort(403)
+    if rule.public:
+        return None
+    if not current_user.is_authenticated:
+        reason = g.pop("session_end_message", None)
+        session.clear()
+        flash(reason or "Please sign in to continue.", "info")
+        next_url = request.full_path if request.method == "GET" else None
+        return redirect(url_for("accounts.login", next=next_url))
+    if rule.roles and not current_user.has_role(*rule.roles):
+        audit.denial(f"{request.endpoint} needs role: {rule.describe()}")
+        abort(403)
+    return None

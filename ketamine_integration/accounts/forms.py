@@ -1,0 +1,65 @@
+"""Forms for signing in and for the admin's user management."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleField, StringField
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .models import ROLE_LABELS
+from .passwords import MAX_LENGTH, password_problem
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=MAX_LENGTH)],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class UserForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[InputRequired(), Length(min=3, max=64),
+                                Regexp(r"^[A-Za-z0-9._-]+$",
+                                       message="Use letters, digits, dots, dashes or underscores.")],
+        render_kw={"autocomplete": "off"})
+    full_name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
+    credentials = StringField("Credentials", validators=[Optional(), Length(max=40)],
+                              description="Shown after the name, e.g. MD, LCSW, PMHNP.")
+    email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
+    roles = MultiCheckboxField("Roles", choices=list(ROLE_LABELS.items()),
+                               validators=[InputRequired(message="Choose at least one role.")])
+    active = BooleanField("Account active", default=True,
+                          description="Disabling signs the user out everywhere at once.")
+
+
+class _PasswordFields:
+    """Mixin validating a new password against the clinic policy."""
+
+    def validate_password(self, field):
+        username = getattr(self, "username", None)
+        problem = password_problem(field.data or "", username.data if username else "")
+        if problem:
+            raise ValidationError(problem)
+
+
+class NewUserForm(_PasswordFields, UserForm):
+    password = PasswordField("Initial password", validators=[InputRequired()],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat password",
+                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class PasswordResetForm(_PasswordFields, FlaskForm):
+    password = PasswordField("New password", validators=[InputRequired()],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat password",
+                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})

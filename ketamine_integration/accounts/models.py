@@ -1,0 +1,108 @@
+"""User accounts, their roles and their server-side login sessions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db_types import UTCDateTime, utcnow
+from ..extensions import db
+
+ADMIN, STAFF, THERAPIST, PRESCRIBER = "admin", "staff", "therapist", "prescriber"
+#: Every role, in the order the UI lists them.
+ROLES = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
+ROLE_LABELS = {
+    ADMIN: "Clinic admin",
+    STAFF: "Clinic staff",
+    THERAPIST: "Integration therapist",
+    PRESCRIBER: "Prescriber",
+}
+#: Roles that treat patients; they see only patients on their care team.
+CLINICAL_ROLES = (THERAPIST, PRESCRIBER)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: stored lower-case; unique case-insensitively
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    #: professional credentials shown after the name, e.g. "MD", "LCSW"
+    credentials: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: argon2id encoded hash (parameters and salt included)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: False locks the account out at once, open sessions included
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(r.role for r in self.role_rows)
+
+    def has_role(self, *names: str) -> bool:
+        return not self.roles.isdisjoint(names)
+
+    def set_roles(self, names) -> None:
+        wanted = set(names)
+        self.role_rows = [r for r in self.role_rows if r.role in wanted]
+        for name in sorted(wanted - {r.role for r in self.role_rows}):
+            self.role_rows.append(UserRole(role=name))
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.full_name}, {self.credentials}" if self.credentials else self.full_name
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username}>"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role"),
+        CheckConstraint("role IN ('admin', 'staff', 'therapist', 'prescriber')", name="known_role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class LoginSession(db.Model):
+    """One signed-in browser session, held on the server so it can be ended from here.
+
+    The cookie carries only a random token; we store its SHA-256, so a database dump alone
+    cannot be replayed as a login (HIPAA 164.312(a)(2)(iii) automatic logoff, (d) authentication).
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: hex SHA-256 of the cookie token
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: last request that counted as activity (updated at most once a minute)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: logout, idle, absolute, disabled
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,98 @@
+"""Account operations: authenticate, create and change users. Services flush; views commit."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ..audit import services as audit
+from ..audit.models import FAILURE
+from ..db_types import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from . import passwords
+from .models import ADMIN, User
+from .sessions import end_all_sessions, start_session
+
+
+def fetch_user_by_username(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == username.strip().lower()))
+
+
+def fetch_users(*, role: str | None = None, active_only: bool = False) -> list[User]:
+    stmt = select(User).order_by(User.full_name)
+    if active_only:
+        stmt = stmt.where(User.active.is_(True))
+    users = db.session.scalars(stmt).all()
+    return [u for u in users if role is None or u.has_role(role)]
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Sign a user in, or record why not. Never says which of the two fields was wrong."""
+    user = fetch_user_by_username(username)
+    if user is None:
+        passwords.burn_time(password)
+        # The typed name is not stored: people sometimes type a password into this field.
+        audit.record("login.failure", outcome=FAILURE, detail="unknown username")
+        return None
+    if not passwords.verify_password(user.password_hash, password):
+        audit.record("login.failure", user_id=user.id, outcome=FAILURE, detail="wrong password")
+        return None
+    if not user.active:
+        audit.record("login.failure", user_id=user.id, outcome=FAILURE, detail="account disabled")
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    start_session(user)
+    audit.record("login.success", obj=user, user_id=user.id)
+    return user
+
+
+def _check_username_free(username: str, user_id: int | None = None) -> None:
+    stmt = select(func.count()).select_from(User).where(User.username == username)
+    if user_id is not None:
+        stmt = stmt.where(User.id != user_id)
+    if db.session.scalar(stmt):
+        raise DomainError({"username": "That username is already taken."})
+
+
+def create_user(*, username: str, full_name: str, password: str, roles, credentials=None,
+                email=None, active: bool = True) -> User:
+    username = username.strip().lower()
+    _check_username_free(username)
+    problem = passwords.password_problem(password, username)
+    if problem:
+        raise DomainError({"password": problem})
+    user = User(username=username, full_name=full_name.strip(), credentials=credentials or None,
+                email=email or None, password_hash=passwords.hash_password(password),
+                active=active)
+    user.set_roles(roles)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def update_user(user: User, *, acting_user: User, username: str, full_name: str, roles,
+                credentials=None, email=None, active: bool = True) -> None:
+    username = username.strip().lower()
+    if user.id == acting_user.id and (not active or ADMIN not in roles):
+        # An admin locking themselves out could leave the clinic with no admin at all.
+        raise DomainError({"roles": "You cannot remove your own admin role or disable yourself."})
+    _check_username_free(username, user.id)
+    user.username, user.full_name = username, full_name.strip()
+    user.credentials, user.email = credentials or None, email or None
+    user.set_roles(roles)
+    if user.active and not active:
+        user.disabled_at = utcnow()
+        end_all_sessions(user, "disabled")
+    elif active:
+        user.disabled_at = None
+    user.active = active
+    db.session.flush()
+
+
+def set_password(user: User, password: str) -> None:
+    problem = passwords.password_problem(password, user.username)
+    if problem:
+        raise DomainError({"password": problem})
+    user.password_hash = passwords.hash_password(password)
+    end_all_sessions(user, "logout")  # a reset signs the user out everywhere
+    db.session.flush()

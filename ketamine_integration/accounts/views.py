@@ -1,0 +1,111 @@
+"""Sign-in, sign-out, and the admin's user management pages."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access
+from ..audit import services as audit
+from ..errors import DomainError
+from ..extensions import db
+from ..web import render_form, safe_next
+from . import services
+from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
+from .models import ADMIN, ROLE_LABELS, User
+from .sessions import end_current_session
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@access.public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        if services.authenticate(form.username.data, form.password.data):
+            return redirect(safe_next(form.next.data, url_for("core.home")))
+        form.form_errors.append("Username or password is not correct, or the account is disabled.")
+        form.password.data = ""
+    return render_form("accounts/login.html", form)
+
+
+@bp.route("/logout", methods=["POST"])
+@access.signed_in
+def logout():
+    audit.record("logout", obj=current_user._get_current_object())
+    end_current_session("logout")
+    flash("You have been signed out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/users/")
+@access.roles(ADMIN)
+def user_list():
+    users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
+    return render_template("accounts/user_list.html", users=users, role_labels=ROLE_LABELS)
+
+
+def _user_fields(form) -> dict:
+    return dict(username=form.username.data, full_name=form.full_name.data,
+                credentials=form.credentials.data, email=form.email.data,
+                roles=form.roles.data, active=form.active.data)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def user_create():
+    form = NewUserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(password=form.password.data, **_user_fields(form))
+        except DomainError as err:
+            err.apply_to(form)
+        else:
+            audit.record("user.create", obj=user)
+            flash(f"Created {user.username}.", "success")
+            return redirect(url_for("accounts.user_list"))
+    return render_form("accounts/user_form.html", form, title="New user")
+
+
+def _get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def user_edit(user_id: int):
+    user = _get_user(user_id)
+    form = UserForm(obj=user, roles=sorted(user.roles)) if request.method == "GET" else UserForm()
+    if form.validate_on_submit():
+        try:
+            services.update_user(user, acting_user=current_user, **_user_fields(form))
+        except DomainError as err:
+            err.apply_to(form)
+        else:
+            audit.record("user.update", obj=user)
+            flash(f"Saved {user.username}.", "success")
+            return redirect(url_for("accounts.user_list"))
+    return render_form("accounts/user_form.html", form, title=f"Edit {user.username}", user=user)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def user_password(user_id: int):
+    user = _get_user(user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            services.set_password(user, form.password.data)
+        except DomainError as err:
+            err.apply_to(form)
+        else:
+            audit.record("user.password_reset", obj=user)
+            flash(f"Password changed for {user.username}; their sessions were ended.", "success")
+            return redirect(url_for("accounts.user_list"))
+    return render_form("accounts/password_form.html", form, user=user)

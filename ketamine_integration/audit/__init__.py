@@ -1,0 +1,1 @@
+"""Audit trail: one append-only row for every access to patient data and every login event."""

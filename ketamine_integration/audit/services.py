@@ -1,0 +1,89 @@
+"""Writing audit events: one call per audited action, kept even when the request fails."""
+from __future__ import annotations
+
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+from ..extensions import db
+from .models import DENIED, FAILURE, SUCCESS, AuditEvent
+
+#: The audited actions and how the audit page names them.
+ACTIONS = {
+    "login.success": "Signed in",
+    "login.failure": "Sign-in failed",
+    "logout": "Signed out",
+    "session.expired": "Session ended automatically",
+    "access.denied": "Access denied",
+    "patient.list": "Listed patients",
+    "patient.view": "Viewed patient",
+    "patient.create": "Created patient",
+    "patient.update": "Edited patient",
+    "patient.archive": "Archived patient",
+    "patient.restore": "Restored patient",
+    "user.create": "Created user",
+    "user.update": "Edited user",
+    "user.password_reset": "Reset a user's password",
+    "audit.view": "Viewed audit log",
+}
+
+
+def _client_ip() -> str | None:
+    # Behind a proxy, ProxyFix (configured in wsgi.py from the environment) rewrites remote_addr.
+    return request.remote_addr if has_request_context() else None
+
+
+def _acting_user_id() -> int | None:
+    if not has_request_context():
+        return None
+    user = g.get("_login_user")  # the already-loaded user; never trigger a load from here
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.id
+    return None
+
+
+def record(action: str, *, obj=None, object_type: str | None = None, object_id=None,
+           patient_id: int | None = None, outcome: str = SUCCESS, detail: str | None = None,
+           user_id: int | None = None) -> AuditEvent:
+    """Add one audit row to the current transaction.
+
+    Rows whose outcome is not success are also replayed after a rollback (see
+    replay_durable), so a denial or failed login is recorded even though the request's
+    other writes are discarded.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if obj is not None:
+        object_type = object_type or type(obj).__name__.lower()
+        object_id = obj.id
+    fields = dict(
+        action=action, object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        patient_id=patient_id, outcome=outcome, detail=detail,
+        user_id=user_id if user_id is not None else _acting_user_id(), ip=_client_ip(),
+    )
+    event = AuditEvent(**fields)
+    db.session.add(event)
+    if outcome != SUCCESS and has_request_context():
+        g.setdefault("_durable_audit", []).append(fields)
+    return event
+
+
+def denial(detail: str, *, patient_id: int | None = None, obj=None) -> AuditEvent:
+    return record("access.denied", obj=obj, patient_id=patient_id, outcome=DENIED, detail=detail)
+
+
+def replay_durable() -> None:
+    """After a rollback: write again the failure and denial rows the rollback discarded."""
+    pending = g.pop("_durable_audit", [])
+    if not pending:
+        return
+    for fields in pending:
+        db.session.add(AuditEvent(**fields))
+    db.session.commit()
+
+
+def current_user_id() -> int | None:
+    return current_user.id if current_user.is_authenticated else None
+
+
+__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "record", "denial", "replay_durable"]

@@ -1,0 +1,71 @@
+"""The admin's audit log page: filter by user, patient, action and date; paginated."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from flask import Blueprint, render_template, request
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from .. import access
+from ..accounts.models import ADMIN, User
+from ..extensions import db
+from ..patients.models import Patient
+from ..timeutil import clinic_zone
+from ..web import paginate
+from . import services as audit
+from .models import AuditEvent
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form changes nothing
+
+    user = SelectField("User", coerce=str, validators=[Optional()])
+    patient = StringField("Patient MRN", validators=[Optional(), Length(max=32)])
+    action = SelectField("Action", validators=[Optional()],
+                         choices=[("", "Any action")] + list(audit.ACTIONS.items()))
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+
+
+def _local_day_start(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=clinic_zone())
+
+
+def filtered_events(form: AuditFilterForm):
+    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if form.user.data:
+        stmt = stmt.where(AuditEvent.user_id == int(form.user.data))
+    if form.patient.data:
+        stmt = stmt.join(Patient, Patient.id == AuditEvent.patient_id).where(
+            Patient.mrn == form.patient.data.strip())
+    if form.action.data:
+        stmt = stmt.where(AuditEvent.action == form.action.data)
+    if form.date_from.data:
+        stmt = stmt.where(AuditEvent.occurred_at >= _local_day_start(form.date_from.data))
+    if form.date_to.data:  # inclusive: up to the start of the next clinic day
+        stmt = stmt.where(AuditEvent.occurred_at < _local_day_start(form.date_to.data + timedelta(days=1)))
+    return stmt
+
+
+@bp.route("/")
+@access.roles(ADMIN)
+def event_list():
+    form = AuditFilterForm(request.args)
+    users = db.session.scalars(select(User).order_by(User.full_name)).all()
+    form.user.choices = [("", "Anyone")] + [(str(u.id), f"{u.full_name} ({u.username})") for u in users]
+    valid = form.validate()
+    page = paginate(filtered_events(form) if valid else select(AuditEvent).where(False))
+    patients = {}
+    ids = {e.patient_id for e in page.items if e.patient_id}
+    if ids:
+        patients = {p.id: p.mrn for p in db.session.scalars(select(Patient).where(Patient.id.in_(ids)))}
+    audit.record("audit.view", detail="audit log page")
+    filters = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("audit/list.html", form=form, page=page, patients=patients,
+                           filters=filters, labels=audit.ACTIONS)

@@ -1,0 +1,67 @@
+"""flask commands: init-db, demo, create-user."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from .accounts.models import ROLES, User
+from .accounts.services import create_user
+from .errors import DomainError
+from .extensions import db
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(create_user_command)
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create or upgrade the database schema to the newest migration."""
+    upgrade()
+    click.echo("Database is at the newest migration.")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def demo_command(if_empty: bool):
+    """Load the fictional demo clinic and print its logins."""
+    from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo_clinic
+
+    has_users = db.session.scalar(select(func.count()).select_from(User)) > 0
+    if has_users and if_empty:
+        click.echo("Database already has users; demo clinic not loaded.")
+    elif has_users:
+        raise click.ClickException("The database already has users; the demo needs an empty one "
+                                   "(use --if-empty to skip quietly).")
+    else:
+        load_demo_clinic()
+        db.session.commit()
+        click.echo("Loaded the fictional demo clinic.")
+    names = [username for username, *_ in DEMO_USERS]
+    users = db.session.scalars(select(User).where(User.username.in_(names)).order_by(User.id)).all()
+    if users:
+        click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for user in users:
+        click.echo(f"  {user.username:<14} {', '.join(sorted(user.roles))}")
+
+
+@click.command("create-user")
+@click.option("--username", prompt=True)
+@click.option("--full-name", prompt=True)
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="Repeat for several roles.")
+@click.option("--credentials", default="", help="e.g. MD, LCSW")
+@click.password_option()
+def create_user_command(username, full_name, roles, credentials, password):
+    """Create a user account (e.g. the first admin of a new clinic)."""
+    try:
+        user = create_user(username=username, full_name=full_name, password=password,
+                           roles=roles, credentials=credentials or None)
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    db.session.commit()
+    click.echo(f"Created {user.username} ({', '.join(sorted(user.roles))}).")

@@ -1,0 +1,125 @@
+"""Settings read from the environment, with safe defaults for development and tests."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: Secret keys that must never run in production (examples from docs and our own dev files).
+WEAK_SECRET_KEYS = frozenset({"dev", "development", "secret", "changeme", "change-me", "test"})
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not allow the app to start safely."""
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """One documented environment variable; the README table is generated from this list."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+ENV_SETTINGS = (
+    EnvSetting("KI_ENV", "development", "development, testing or production"),
+    EnvSetting("SECRET_KEY", "random, kept in instance/", "signs session cookies and CSRF tokens; "
+               "required (32+ characters) in production"),
+    EnvSetting("DATABASE_URL", "sqlite:///instance/ketamine_integration.db",
+               "SQLAlchemy URL; postgresql+psycopg://... in production"),
+    EnvSetting("CLINIC_NAME", "Harbor Light Ketamine Clinic (demo)", "shown in the header and on reports"),
+    EnvSetting("CLINIC_TIMEZONE", "America/New_York", "IANA zone in which times are entered and shown"),
+    EnvSetting("SESSION_IDLE_MINUTES", "15", "automatic logoff after this much inactivity"),
+    EnvSetting("SESSION_MAX_HOURS", "12", "absolute session limit, however active"),
+    EnvSetting("PAGE_SIZE", "25", "rows per page in lists"),
+    EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
+               "X-Forwarded-For is trusted (read by wsgi.py)"),
+)
+
+
+def _int_env(environ, name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"CLINIC_TIMEZONE {name!r} is not an IANA time zone") from None
+    return name
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A random key kept in the instance folder so development logins survive a restart."""
+    key_file = instance_path / "dev-secret-key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def check_secret_key(key: str | None) -> None:
+    """Refuse a missing, short or well-known secret key (production only)."""
+    if not key:
+        raise ConfigurationError("SECRET_KEY must be set in production")
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in WEAK_SECRET_KEYS or len(set(key)) < 10:
+        raise ConfigurationError(
+            f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_KEY_LENGTH} random "
+            "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+
+def load_config(instance_path: str, environ=os.environ) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = environ.get("KI_ENV", "development")
+    if env not in ("development", "testing", "production"):
+        raise ConfigurationError(f"KI_ENV must be development, testing or production, got {env!r}")
+    production = env == "production"
+    instance = Path(instance_path)
+    secret_key = environ.get("SECRET_KEY")
+    if production:
+        check_secret_key(secret_key)
+    elif not secret_key:
+        secret_key = _dev_secret_key(instance)
+    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ketamine_integration.db'}"
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we install; SQLAlchemy's bare scheme would pick psycopg2.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    return {
+        "KI_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CLINIC_NAME": environ.get("CLINIC_NAME", "Harbor Light Ketamine Clinic (demo)"),
+        "CLINIC_TIMEZONE": _timezone(environ.get("CLINIC_TIMEZONE", "America/New_York")),
+        "SESSION_IDLE_MINUTES": _int_env(environ, "SESSION_IDLE_MINUTES", 15),
+        "SESSION_MAX_HOURS": _int_env(environ, "SESSION_MAX_HOURS", 12),
+        "PAGE_SIZE": _int_env(environ, "PAGE_SIZE", 25),
+        # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_NAME": "ki_session",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-limited) session
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # argon2id cost; tests lower it (never in production) to keep the suite fast.
+        "PASSWORD_HASH_TIME_COST": 3,
+        "PASSWORD_HASH_MEMORY_KIB": 65536,
+        "TESTING": env == "testing",
+    }

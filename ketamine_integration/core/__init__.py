@@ -1,0 +1,1 @@
+"""Core pages: the role-aware home page, health check and error pages."""

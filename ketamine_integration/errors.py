@@ -1,0 +1,29 @@
+"""Domain errors that services raise and views turn back into form field messages."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the rules refuse; `reasons` maps form field names (or "" for the form) to text."""
+
+    def __init__(self, reasons: dict[str, str] | str):
+        if isinstance(reasons, str):
+            reasons = {"": reasons}
+        self.reasons = reasons
+        super().__init__("; ".join(reasons.values()))
+
+    def apply_to(self, form) -> list[str]:
+        """Put each reason on its form field; return the ones that belong to no field."""
+        general = []
+        for field_name, message in self.reasons.items():
+            field = getattr(form, field_name, None) if field_name else None
+            if field is not None and hasattr(field, "errors"):
+                field.errors = list(field.errors) + [message]
+            else:
+                general.append(message)
+        if general:
+            form.form_errors = list(getattr(form, "form_errors", [])) + general
+        return general
+
+
+class ConcurrentEdit(DomainError):
+    """The record changed since the editor loaded it; their input is kept, nothing is saved."""

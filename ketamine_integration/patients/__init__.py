@@ -1,0 +1,1 @@
+"""Patients: demographics, contacts, care team, search and archiving."""

@@ -1,0 +1,54 @@
+"""Patient-level access: who may see which patient, and loading a patient for a view."""
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import Select, exists
+
+from ..accounts.models import ADMIN, CLINICAL_ROLES, STAFF, User
+from ..audit import services as audit
+from ..extensions import db
+from .models import CareTeamMember, Patient
+
+
+def sees_all_patients(user: User) -> bool:
+    """Staff and admin see every patient's demographics and schedule (not note contents)."""
+    return user.has_role(ADMIN, STAFF)
+
+
+def on_care_team(user: User, patient: Patient) -> bool:
+    return any(m.user_id == user.id and m.role in user.roles for m in patient.care_team)
+
+
+def can_view_patient(user: User, patient: Patient) -> bool:
+    return sees_all_patients(user) or on_care_team(user, patient)
+
+
+def can_read_clinical(user: User, patient: Patient) -> bool:
+    """Clinical content is for the treating therapists and prescribers only."""
+    return user.has_role(*CLINICAL_ROLES) and on_care_team(user, patient)
+
+
+def visible_patients(user: User, stmt: Select) -> Select:
+    """Restrict a patient query to the patients this user may see."""
+    return stmt if sees_all_patients(user) else caseload(user, stmt)
+
+
+def caseload(user: User, stmt: Select) -> Select:
+    """Restrict a patient query to the user's own care-team patients, whatever other roles."""
+    return stmt.where(exists().where(
+        CareTeamMember.patient_id == Patient.id,
+        CareTeamMember.user_id == user.id,
+        CareTeamMember.role.in_(sorted(user.roles & set(CLINICAL_ROLES))),
+    ))
+
+
+def load_patient(patient_id: int) -> Patient:
+    """The patient the current user asked for: 404 if none, 403 (audited) if not theirs."""
+    patient = db.session.get(Patient, patient_id)
+    if patient is None:
+        abort(404)
+    if not can_view_patient(current_user, patient):
+        audit.denial("patient not on the user's care team", obj=patient, patient_id=patient.id)
+        abort(403)
+    return patient

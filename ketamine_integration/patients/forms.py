@@ -1,0 +1,37 @@
+"""Patient registration and demographics forms."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, SelectMultipleField, StringField
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+
+PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
+
+
+class PatientForm(FlaskForm):
+    given_name = StringField("Given name", validators=[InputRequired(), Length(max=80)])
+    family_name = StringField("Family name", validators=[InputRequired(), Length(max=80)])
+    preferred_name = StringField("Preferred name", validators=[Optional(), Length(max=80)])
+    date_of_birth = DateField("Date of birth", validators=[InputRequired(message="Enter a date as YYYY-MM-DD.")])
+    mrn = StringField("MRN", validators=[Optional(), Length(max=32),
+                                         Regexp(r"^[A-Za-z0-9-]+$", message="Letters, digits and dashes only.")],
+                      description="Leave empty to assign the next clinic number.")
+    phone = StringField("Phone", validators=[Optional(), PHONE])
+    email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
+    emergency_contact_name = StringField("Emergency contact", validators=[Optional(), Length(max=120)])
+    emergency_contact_relationship = StringField("Relationship", validators=[Optional(), Length(max=60)])
+    emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), PHONE])
+    therapists = SelectMultipleField("Integration therapists", coerce=int, validators=[Optional()])
+    prescribers = SelectMultipleField("Prescribers", coerce=int, validators=[Optional()])
+    #: the version the editor started from (optimistic locking)
+    version = HiddenField()
+
+    def validate_date_of_birth(self, field):
+        if field.data and not date(1900, 1, 1) <= field.data <= date.today():
+            raise ValidationError("Date of birth must be between 1900-01-01 and today.")
+
+    def validate_emergency_contact_phone(self, field):
+        if self.emergency_contact_name.data and not field.data:
+            raise ValidationError("Add a phone number for the emergency contact.")

@@ -1,0 +1,150 @@
+"""Patient operations: search, register, edit with optimistic locking, archive and restore."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.services import fetch_users
+from ..db_types import utcnow
+from ..errors import ConcurrentEdit, DomainError
+from ..extensions import db
+from .models import CareTeamMember, Patient
+
+MRN_PREFIX = "KI-"
+
+#: form field -> Patient column, for the demographic fields copied as they are
+DEMOGRAPHIC_FIELDS = (
+    "given_name", "family_name", "preferred_name", "date_of_birth", "phone", "email",
+    "emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone",
+)
+
+
+def clinician_choices(role: str) -> list[tuple[int, str]]:
+    """(id, name) of active users holding a clinical role, for the care-team selects."""
+    return [(u.id, u.display_name) for u in fetch_users(role=role, active_only=True)]
+
+
+def search_patients_stmt(query: str = "", *, include_archived: bool = False):
+    """Patients matching a name, preferred name, MRN, phone, email or date of birth."""
+    stmt = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id)
+    if not include_archived:
+        stmt = stmt.where(Patient.archived_at.is_(None))
+    for term in query.split():
+        like = f"%{term.lower()}%"
+        digits = "".join(ch for ch in term if ch.isdigit())
+        conditions = [
+            func.lower(Patient.given_name).like(like),
+            func.lower(Patient.family_name).like(like),
+            func.lower(Patient.preferred_name).like(like),
+            func.lower(Patient.mrn).like(like),
+            func.lower(Patient.email).like(like),
+        ]
+        if len(digits) >= 3:
+            conditions.append(_digits_only(Patient.phone).like(f"%{digits}%"))
+        born = _parse_date(term)
+        if born is not None:
+            conditions.append(Patient.date_of_birth == born)
+        stmt = stmt.where(or_(*conditions))
+    return stmt
+
+
+def _parse_date(term: str) -> date | None:
+    """A search term that is a date: ISO (1984-03-07) or US style (03/07/1984)."""
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(term, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _digits_only(column):
+    stripped = column
+    for ch in " -().+":
+        stripped = func.replace(stripped, ch, "")
+    return stripped
+
+
+def next_mrn() -> str:
+    """The next clinic MRN (KI-000123); unique constraint guards the rare race."""
+    count = db.session.scalar(select(func.count()).select_from(Patient)) or 0
+    candidate = count + 1
+    while db.session.scalar(select(Patient.id).where(Patient.mrn == f"{MRN_PREFIX}{candidate:06d}")):
+        candidate += 1
+    return f"{MRN_PREFIX}{candidate:06d}"
+
+
+def _check_mrn_free(mrn: str, patient_id: int | None) -> None:
+    stmt = select(Patient.id).where(func.lower(Patient.mrn) == mrn.lower())
+    if patient_id is not None:
+        stmt = stmt.where(Patient.id != patient_id)
+    if db.session.scalar(stmt) is not None:
+        raise DomainError({"mrn": "Another patient already has this MRN."})
+
+
+def _set_care_team(patient: Patient, therapist_ids, prescriber_ids) -> None:
+    wanted = {(uid, THERAPIST) for uid in therapist_ids} | {(uid, PRESCRIBER) for uid in prescriber_ids}
+    for uid, role in wanted:
+        user = db.session.get(User, uid)
+        if user is None or not user.active or not user.has_role(role):
+            raise DomainError({f"{role}s": f"User {uid} is not an active {role}."})
+    patient.care_team = [m for m in patient.care_team if (m.user_id, m.role) in wanted]
+    present = {(m.user_id, m.role) for m in patient.care_team}
+    for uid, role in sorted(wanted - present):
+        patient.care_team.append(CareTeamMember(user_id=uid, role=role))
+
+
+def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = None,
+                     **demographics) -> Patient:
+    mrn = (mrn or "").strip() or next_mrn()
+    _check_mrn_free(mrn, None)
+    patient = Patient(mrn=mrn, **_clean(demographics))
+    _set_care_team(patient, therapist_ids, prescriber_ids)
+    db.session.add(patient)
+    db.session.flush()
+    return patient
+
+
+def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
+                   prescriber_ids=(), mrn: str | None = None, **demographics) -> None:
+    """Apply an edit made from `expected_version`; refuse it if someone saved in between."""
+    if patient.version != expected_version:
+        raise ConcurrentEdit(
+            "Someone else saved this patient while you were editing. Your changes are still in "
+            "the form below: compare them with the current record and save again.")
+    mrn = (mrn or "").strip() or patient.mrn
+    _check_mrn_free(mrn, patient.id)
+    patient.mrn = mrn
+    for name, value in _clean(demographics).items():
+        setattr(patient, name, value)
+    _set_care_team(patient, therapist_ids, prescriber_ids)
+    patient.updated_at = utcnow()  # bumps the version even when only the care team changed
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()  # the failed flush left nothing usable; reload the current record
+        # The version check in the UPDATE's WHERE clause caught a save that landed meanwhile.
+        raise ConcurrentEdit("Someone else saved this patient at the same moment; "
+                             "your changes are kept in the form. Review and save again.") from None
+
+
+def _clean(demographics: dict) -> dict:
+    unknown = set(demographics) - set(DEMOGRAPHIC_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected patient fields: {sorted(unknown)}")
+    return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in demographics.items()}
+
+
+def archive_patient(patient: Patient, by: User) -> None:
+    if patient.archived_at is None:
+        patient.archived_at, patient.archived_by_id = utcnow(), by.id
+        db.session.flush()
+
+
+def restore_patient(patient: Patient) -> None:
+    if patient.archived_at is not None:
+        patient.archived_at, patient.archived_by_id = None, None
+        db.session.flush()

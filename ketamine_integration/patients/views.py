@@ -1,0 +1,126 @@
+"""Patient list and search, registration, the patient page, edits and archiving."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import access
+from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
+from ..audit import services as audit
+from ..errors import DomainError
+from ..web import paginate, render_form
+from . import services
+from .access import can_read_clinical, load_patient, visible_patients
+from .forms import PatientForm
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+REGISTRARS = (ADMIN, STAFF)
+
+
+@bp.route("/")
+@access.roles(*ROLES)
+def patient_list():
+    query = request.args.get("q", "").strip()[:200]
+    include_archived = request.args.get("archived") == "1"
+    stmt = visible_patients(current_user, services.search_patients_stmt(
+        query, include_archived=include_archived))
+    page = paginate(stmt)
+    # Search terms can be names: the audit keeps only that a search happened and its size.
+    audit.record("patient.list", detail=f"{'search' if query else 'list'}; {page.total} found")
+    return render_template("patients/list.html", page=page, query=query,
+                           include_archived=include_archived)
+
+
+def _form_with_choices(**kwargs) -> PatientForm:
+    form = PatientForm(**kwargs)
+    form.therapists.choices = services.clinician_choices(THERAPIST)
+    form.prescribers.choices = services.clinician_choices(PRESCRIBER)
+    return form
+
+
+def _form_fields(form: PatientForm) -> dict:
+    fields = {name: getattr(form, name).data for name in services.DEMOGRAPHIC_FIELDS}
+    return dict(fields, mrn=form.mrn.data, therapist_ids=form.therapists.data or [],
+                prescriber_ids=form.prescribers.data or [])
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access.roles(*REGISTRARS)
+def patient_create():
+    form = _form_with_choices()
+    if form.validate_on_submit():
+        try:
+            patient = services.register_patient(**_form_fields(form))
+        except DomainError as err:
+            err.apply_to(form)
+        else:
+            audit.record("patient.create", obj=patient, patient_id=patient.id)
+            flash(f"Registered {patient.full_name} ({patient.mrn}).", "success")
+            return redirect(url_for("patients.patient_detail", patient_id=patient.id))
+    return render_form("patients/form.html", form, title="Register a patient")
+
+
+@bp.route("/<int:patient_id>")
+@access.roles(*ROLES)
+def patient_detail(patient_id: int):
+    patient = load_patient(patient_id)
+    audit.record("patient.view", obj=patient, patient_id=patient.id)
+    return render_template("patients/detail.html", patient=patient,
+                           clinical_access=can_read_clinical(current_user, patient),
+                           can_edit=current_user.has_role(*REGISTRARS))
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@access.roles(*REGISTRARS)
+def patient_edit(patient_id: int):
+    patient = load_patient(patient_id)
+    if request.method == "GET":
+        form = _form_with_choices(obj=patient, version=patient.version,
+                                  therapists=[u.id for u in patient.members(THERAPIST)],
+                                  prescribers=[u.id for u in patient.members(PRESCRIBER)])
+        audit.record("patient.view", obj=patient, patient_id=patient.id, detail="edit form")
+        return render_form("patients/form.html", form, title=f"Edit {patient.full_name}", patient=patient)
+    form = _form_with_choices()
+    if form.validate_on_submit():
+        try:
+            services.update_patient(patient, expected_version=_int(form.version.data),
+                                    **_form_fields(form))
+        except DomainError as err:
+            err.apply_to(form)
+            form.version.data = patient.version  # a deliberate second save may now proceed
+        else:
+            audit.record("patient.update", obj=patient, patient_id=patient.id)
+            flash("Saved.", "success")
+            return redirect(url_for("patients.patient_detail", patient_id=patient.id))
+    audit.record("patient.update", obj=patient, patient_id=patient.id,
+                 outcome=audit.FAILURE, detail="not saved: " + ", ".join(sorted(k or "form" for k in form.errors))[:150])
+    return render_form("patients/form.html", form, title=f"Edit {patient.full_name}",
+                       patient=patient, show_current=True)
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1  # a missing or forged version never matches, so the edit is refused
+
+
+@bp.route("/<int:patient_id>/archive", methods=["POST"])
+@access.roles(*REGISTRARS)
+def patient_archive(patient_id: int):
+    patient = load_patient(patient_id)
+    services.archive_patient(patient, current_user)
+    audit.record("patient.archive", obj=patient, patient_id=patient.id)
+    flash(f"Archived {patient.full_name}. The record is kept and can be restored.", "success")
+    return redirect(url_for("patients.patient_detail", patient_id=patient.id))
+
+
+@bp.route("/<int:patient_id>/restore", methods=["POST"])
+@access.roles(*REGISTRARS)
+def patient_restore(patient_id: int):
+    patient = load_patient(patient_id)
+    services.restore_patient(patient)
+    audit.record("patient.restore", obj=patient, patient_id=patient.id)
+    flash(f"Restored {patient.full_name}.", "success")
+    return redirect(url_for("patients.patient_detail", patient_id=patient.id))

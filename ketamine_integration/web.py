@@ -1,0 +1,40 @@
+"""Small helpers every blueprint's views share: form rendering, redirects, pagination."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template, request
+from flask_wtf import FlaskForm
+
+from .extensions import db
+
+#: HTTP status for a submitted form that failed validation: the request changed nothing.
+INVALID_FORM_STATUS = 422
+
+
+def render_form(template: str, form: FlaskForm, **context):
+    """Render a form page; a submission with errors answers 422 so its transaction rolls back."""
+    status = INVALID_FORM_STATUS if request.method == "POST" and form.errors else 200
+    return render_template(template, form=form, **context), status
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths may be redirect targets (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def paginate(select_stmt):
+    return db.paginate(select_stmt, page=page_number(),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)

@@ -1,0 +1,94 @@
+"""Fixtures shared by the integration and browser suites (unit tests need none of them)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from ketamine_integration import create_app
+from ketamine_integration.extensions import db
+
+from .databases import PostgresDatabases, SQLiteDatabases, postgres_admin_url, postgres_unavailable_reason, test_config
+from .factories import Factories
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def databases(request, tmp_path_factory):
+    """The engine under test: every integration test runs once per engine."""
+    if request.param == "sqlite":
+        dbs = SQLiteDatabases(tmp_path_factory.mktemp("sqlite"))
+    else:
+        reason = postgres_unavailable_reason()
+        if reason:
+            if IN_CI:
+                pytest.fail(f"CI must run the PostgreSQL suite: {reason}")
+            pytest.skip(reason)
+        dbs = PostgresDatabases(postgres_admin_url())
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture
+def app(databases, tmp_path):
+    app = create_app(test_config(databases.fresh()))
+    app.instance_path = str(tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(app):
+    return Factories(app, PASSWORD)
+
+
+def csrf_token(app, client) -> str:
+    """A valid CSRF token for the client's current session (as Flask-WTF would issue it)."""
+    with client.session_transaction() as sess:
+        raw = sess.get("csrf_token")
+        if raw is None:
+            raw = hashlib.sha1(os.urandom(64)).hexdigest()
+            sess["csrf_token"] = raw
+    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+class Auth:
+    """Sign in and submit forms as a user would, CSRF token included."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+
+    def login(self, username: str, password: str = PASSWORD, **kwargs):
+        return self.post("/login", {"username": username, "password": password}, **kwargs)
+
+    def logout(self):
+        return self.post("/logout", {})
+
+    def post(self, url: str, data: dict, **kwargs):
+        data = dict(data)
+        data.setdefault("csrf_token", csrf_token(self.app, self.client))
+        return self.client.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def auth(app, client):
+    return Auth(app, client)
+
+
+def page_text(response) -> str:
+    """Visible text of an HTML response, tags removed, whitespace folded."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()

@@ -1,0 +1,55 @@
+"""Factory helpers: create rows through the real services and return their ids."""
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from sqlalchemy import select
+
+from ketamine_integration.accounts.services import create_user
+from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.extensions import db
+from ketamine_integration.patients.services import register_patient
+
+_seq = itertools.count(1)
+
+
+class Factories:
+    def __init__(self, app, password: str):
+        self.app, self.password = app, password
+
+    def user(self, *roles: str, username: str | None = None, active: bool = True, **fields) -> int:
+        n = next(_seq)
+        with self.app.app_context():
+            user = create_user(username=username or f"{'-'.join(roles) or 'user'}{n}",
+                               full_name=fields.pop("full_name", f"Test User {n}"),
+                               password=self.password, roles=roles, active=active, **fields)
+            db.session.commit()
+            return user.id
+
+    def patient(self, *, therapists=(), prescribers=(), **fields) -> int:
+        n = next(_seq)
+        values = dict(given_name="Testa", family_name=f"Fictional{n}", date_of_birth=date(1980, 5, 17))
+        values.update(fields)
+        with self.app.app_context():
+            patient = register_patient(therapist_ids=list(therapists), prescriber_ids=list(prescribers),
+                                       **values)
+            db.session.commit()
+            return patient.id
+
+    def audit_rows(self, **filters) -> list[AuditEvent]:
+        """Audit rows matching column=value filters, oldest first (detached, read-only)."""
+        with self.app.app_context():
+            stmt = select(AuditEvent).order_by(AuditEvent.id)
+            for column, value in filters.items():
+                stmt = stmt.where(getattr(AuditEvent, column) == value)
+            rows = db.session.scalars(stmt).all()
+            db.session.expunge_all()
+            return rows
+
+    def run(self, fn):
+        """Run fn() inside an app context and commit (for arranging state in tests)."""
+        with self.app.app_context():
+            result = fn()
+            db.session.commit()
+            return result

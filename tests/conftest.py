@@ -11,7 +11,7 @@ from itsdangerous import URLSafeTimedSerializer
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
 
-from .databases import PostgresDatabases, SQLiteDatabases, postgres_admin_url, postgres_unavailable_reason, test_config
+from .databases import PostgresDatabases, SQLiteDatabases, postgres_admin_url, postgres_unavailable_reason, app_settings
 from .factories import Factories
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -36,7 +36,7 @@ def databases(request, tmp_path_factory):
 
 @pytest.fixture
 def app(databases, tmp_path):
-    app = create_app(test_config(databases.fresh()))
+    app = create_app(app_settings(databases.fresh()))
     app.instance_path = str(tmp_path)
     yield app
     with app.app_context():

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def test_config(database_uri: str, instance_path: Path | None = None) -> dict:
+def app_settings(database_uri: str) -> dict:
     """App settings for tests: fast (never production-grade) password hashing, fixed key."""
     return {
         "TESTING": True,
@@ -37,7 +37,7 @@ def migrate(database_uri: str) -> None:
     from ketamine_integration import create_app
     from ketamine_integration.extensions import db
 
-    app = create_app(test_config(database_uri))
+    app = create_app(app_settings(database_uri))
     with app.app_context():
         upgrade()
         db.engine.dispose()

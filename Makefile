@@ -1,0 +1,52 @@
+# Two commands: `make run` serves the demo clinic, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-unit test-integration test-browser browser-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+## run: install, migrate the SQLite database, load the demo clinic when empty, serve it
+run: $(VENV)/.installed
+	$(FLASK) init-db
+	$(FLASK) demo --if-empty
+	@echo "Serving the demo clinic on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## test: install the test extra and Chromium when missing, then unit, integration, browser
+test: $(VENV)/.installed-test browser-deps
+	$(BIN)/python -m pytest tests/unit tests/integration tests/browser
+
+test-unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/integration
+
+test-browser: $(VENV)/.installed-test browser-deps
+	$(BIN)/python -m pytest tests/browser
+
+# Browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing and cannot be installed here (needs root and apt-get):"; \
+		echo "browser tests will be skipped. Install it with: sudo apt-get install chromium"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,111 @@
+"""Fixtures for the browser suite: Debian's Chromium via Playwright, and a live app per test."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from ketamine_integration import create_app
+from ketamine_integration.extensions import db
+from tests.conftest import IN_CI, PASSWORD
+from tests.databases import SQLiteDatabases, app_settings
+from tests.factories import Factories
+
+BROWSER_DIR = Path(__file__).resolve().parent
+CHROMIUM = Path("/usr/bin/chromium")
+# The test machines have no network: without these Chromium keeps dialling Google services,
+# and those refused connections only slow it down and clutter its logs.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+def pytest_collection_modifyitems(config, items):
+    # This hook sees every collected item, not only ours, so mark by location.
+    for item in items:
+        if item.path.is_relative_to(BROWSER_DIR):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"CI must run the browser suite, but Chromium is not installed at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}; install Debian's chromium package "
+                    "(make test does this as root)")
+    # Imported here so the rest of the suite does not need Playwright to be importable.
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_databases(tmp_path_factory):
+    """Migrated once per run; each test gets its own copy of the template file."""
+    dbs = SQLiteDatabases(tmp_path_factory.mktemp("browser-sqlite"))
+    yield dbs
+    dbs.close()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+    make: Factories
+
+
+@pytest.fixture
+def live_server(browser_databases, tmp_path):
+    """The real app over HTTP on a free local port, with its own fresh database."""
+    app = create_app(app_settings(browser_databases.fresh()))
+    app.instance_path = str(tmp_path)
+    # threaded: Chromium opens several connections at once (page, stylesheet, favicon).
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,
+                         make=Factories(app, PASSWORD))
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def page(chromium_browser, live_server):
+    """A fresh browser profile per test (no cookies carried over), pointed at the live server.
+
+    Depends on live_server so that the browser's connections close before the server stops.
+    """
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 800},
+                                           base_url=live_server.url)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

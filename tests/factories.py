@@ -47,6 +47,13 @@ class Factories:
             db.session.expunge_all()
             return rows
 
+    def query(self, fn):
+        """Run fn() inside an app context for reading; returned objects stay readable."""
+        with self.app.app_context():
+            result = fn()
+            db.session.expunge_all()
+            return result
+
     def run(self, fn):
         """Run fn() inside an app context and commit (for arranging state in tests)."""
         with self.app.app_context():

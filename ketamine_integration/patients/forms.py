@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectMultipleField, StringField
+from wtforms import HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+
+from ..fields import ClinicDateField
 
 PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
 
@@ -14,7 +16,7 @@ class PatientForm(FlaskForm):
     given_name = StringField("Given name", validators=[InputRequired(), Length(max=80)])
     family_name = StringField("Family name", validators=[InputRequired(), Length(max=80)])
     preferred_name = StringField("Preferred name", validators=[Optional(), Length(max=80)])
-    date_of_birth = DateField("Date of birth", validators=[InputRequired(message="Enter a date as YYYY-MM-DD.")])
+    date_of_birth = ClinicDateField("Date of birth", validators=[InputRequired(message="Enter a date as YYYY-MM-DD.")])
     mrn = StringField("MRN", validators=[Optional(), Length(max=32),
                                          Regexp(r"^[A-Za-z0-9-]+$", message="Letters, digits and dashes only.")],
                       description="Leave empty to assign the next clinic number.")
@@ -32,6 +34,11 @@ class PatientForm(FlaskForm):
         if field.data and not date(1900, 1, 1) <= field.data <= date.today():
             raise ValidationError("Date of birth must be between 1900-01-01 and today.")
 
-    def validate_emergency_contact_phone(self, field):
-        if self.emergency_contact_name.data and not field.data:
-            raise ValidationError("Add a phone number for the emergency contact.")
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # A contact nobody can call is no emergency contact (checked across two fields).
+        if self.emergency_contact_name.data and not self.emergency_contact_phone.data:
+            self.emergency_contact_phone.errors = list(self.emergency_contact_phone.errors) + [
+                "Add a phone number for the emergency contact."]
+            valid = False
+        return valid

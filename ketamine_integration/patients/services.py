@@ -85,12 +85,17 @@ def _check_mrn_free(mrn: str, patient_id: int | None) -> None:
         raise DomainError({"mrn": "Another patient already has this MRN."})
 
 
-def _set_care_team(patient: Patient, therapist_ids, prescriber_ids) -> None:
+def _wanted_care_team(therapist_ids, prescriber_ids) -> set[tuple[int, str]]:
+    """Check every chosen clinician before anything changes; return (user id, role) pairs."""
     wanted = {(uid, THERAPIST) for uid in therapist_ids} | {(uid, PRESCRIBER) for uid in prescriber_ids}
     for uid, role in wanted:
         user = db.session.get(User, uid)
         if user is None or not user.active or not user.has_role(role):
             raise DomainError({f"{role}s": f"User {uid} is not an active {role}."})
+    return wanted
+
+
+def _set_care_team(patient: Patient, wanted: set[tuple[int, str]]) -> None:
     patient.care_team = [m for m in patient.care_team if (m.user_id, m.role) in wanted]
     present = {(m.user_id, m.role) for m in patient.care_team}
     for uid, role in sorted(wanted - present):
@@ -101,8 +106,9 @@ def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = N
                      **demographics) -> Patient:
     mrn = (mrn or "").strip() or next_mrn()
     _check_mrn_free(mrn, None)
+    team = _wanted_care_team(therapist_ids, prescriber_ids)
     patient = Patient(mrn=mrn, **_clean(demographics))
-    _set_care_team(patient, therapist_ids, prescriber_ids)
+    _set_care_team(patient, team)
     db.session.add(patient)
     db.session.flush()
     return patient
@@ -117,10 +123,12 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
             "the form below: compare them with the current record and save again.")
     mrn = (mrn or "").strip() or patient.mrn
     _check_mrn_free(mrn, patient.id)
+    team = _wanted_care_team(therapist_ids, prescriber_ids)
+    # Every check has run; from here on the edit is applied in one flush (one version step).
     patient.mrn = mrn
     for name, value in _clean(demographics).items():
         setattr(patient, name, value)
-    _set_care_team(patient, therapist_ids, prescriber_ids)
+    _set_care_team(patient, team)
     patient.updated_at = utcnow()  # bumps the version even when only the care team changed
     try:
         db.session.flush()

@@ -16,7 +16,7 @@ from tests.databases import SQLiteDatabases, app_settings
 from tests.factories import Factories
 
 BROWSER_DIR = Path(__file__).resolve().parent
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/nonexistent/chromium")
 # The test machines have no network: without these Chromium keeps dialling Google services,
 # and those refused connections only slow it down and clutter its logs.
 CHROMIUM_ARGS = [
@@ -46,7 +46,10 @@ def chromium_browser():
         pytest.skip(f"Chromium not found at {CHROMIUM}; install Debian's chromium package "
                     "(make test does this as root)")
     # Imported here so the rest of the suite does not need Playwright to be importable.
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # One patience for everything: page actions (set per context below) and expect().
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
     playwright = sync_playwright().start()
     try:
@@ -82,7 +85,9 @@ def live_server(browser_databases, tmp_path):
     app.instance_path = str(tmp_path)
     # threaded: Chromium opens several connections at once (page, stylesheet, favicon).
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, and every test pays it.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="live-server", daemon=True)
     thread.start()
     try:
         yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,

@@ -124,13 +124,21 @@ def test_login_page_and_patient_list_fit_a_375px_phone_screen(live_server, page)
 
 def test_sign_out_returns_to_sign_in_and_patients_then_require_signing_in_again(live_server, page):
     live_server.make.user("staff", username="frontdesk")
+    live_server.make.patient(given_name="Marisol", family_name="Brightwater")
     sign_in(page, "frontdesk")
     open_patients(page)
+    expect(page.get_by_role("link", name="Marisol Brightwater")).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(SIGN_IN_PATH)
     expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("You have been signed out.")
+
+    # Back must not show the list from the browser's memory (pages are sent no-store).
+    page.go_back()
+    expect(page).to_have_url(SIGN_IN_PATH)
+    expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Brightwater")).to_have_count(0)
 
     page.goto("/patients/")
     expect(page).to_have_url(SIGN_IN_PATH)

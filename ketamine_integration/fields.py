@@ -1,0 +1,15 @@
+"""Form fields shared across blueprints, with messages a clinician can act on."""
+from __future__ import annotations
+
+from wtforms import DateField
+
+
+class ClinicDateField(DateField):
+    """A date typed or picked as YYYY-MM-DD; a wrong format says what to type instead."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Enter a date as YYYY-MM-DD.") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from wtforms import DateField
+from wtforms.fields.choices import SelectChoice
 
 
 class ClinicDateField(DateField):
@@ -13,3 +14,8 @@ class ClinicDateField(DateField):
         except ValueError:
             self.data = None
             raise ValueError("Enter a date as YYYY-MM-DD.") from None
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices (tuples are deprecated in WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]

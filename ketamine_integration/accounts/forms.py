@@ -6,6 +6,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleFiel
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..fields import options
 from .models import ROLE_LABELS
 from .passwords import MAX_LENGTH, password_problem
 
@@ -33,7 +34,7 @@ class UserForm(FlaskForm):
     credentials = StringField("Credentials", validators=[Optional(), Length(max=40)],
                               description="Shown after the name, e.g. MD, LCSW, PMHNP.")
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
-    roles = MultiCheckboxField("Roles", choices=list(ROLE_LABELS.items()),
+    roles = MultiCheckboxField("Roles", choices=options(ROLE_LABELS.items()),
                                validators=[InputRequired(message="Choose at least one role.")])
     active = BooleanField("Account active", default=True,
                           description="Disabling signs the user out everywhere at once.")

@@ -12,6 +12,7 @@ from wtforms.validators import Length, Optional
 from .. import access
 from ..accounts.models import ADMIN, User
 from ..extensions import db
+from ..fields import options
 from ..patients.models import Patient
 from ..timeutil import clinic_zone
 from ..web import paginate
@@ -28,7 +29,7 @@ class AuditFilterForm(FlaskForm):
     user = SelectField("User", coerce=str, validators=[Optional()])
     patient = StringField("Patient MRN", validators=[Optional(), Length(max=32)])
     action = SelectField("Action", validators=[Optional()],
-                         choices=[("", "Any action")] + list(audit.ACTIONS.items()))
+                         choices=options([("", "Any action"), *audit.ACTIONS.items()]))
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
 
@@ -58,7 +59,7 @@ def filtered_events(form: AuditFilterForm):
 def event_list():
     form = AuditFilterForm(request.args)
     users = db.session.scalars(select(User).order_by(User.full_name)).all()
-    form.user.choices = [("", "Anyone")] + [(str(u.id), f"{u.full_name} ({u.username})") for u in users]
+    form.user.choices = options([("", "Anyone")] + [(str(u.id), f"{u.full_name} ({u.username})") for u in users])
     valid = form.validate()
     page = paginate(filtered_events(form) if valid else select(AuditEvent).where(False))
     patients = {}

@@ -8,6 +8,7 @@ from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
 from ..audit import services as audit
 from ..errors import DomainError
+from ..fields import options
 from ..web import paginate, render_form
 from . import services
 from .access import can_read_clinical, load_patient, visible_patients
@@ -34,8 +35,8 @@ def patient_list():
 
 def _form_with_choices(**kwargs) -> PatientForm:
     form = PatientForm(**kwargs)
-    form.therapists.choices = services.clinician_choices(THERAPIST)
-    form.prescribers.choices = services.clinician_choices(PRESCRIBER)
+    form.therapists.choices = options(services.clinician_choices(THERAPIST))
+    form.prescribers.choices = options(services.clinician_choices(PRESCRIBER))
     return form
 
 

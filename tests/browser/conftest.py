@@ -16,7 +16,7 @@ from tests.databases import SQLiteDatabases, app_settings
 from tests.factories import Factories
 
 BROWSER_DIR = Path(__file__).resolve().parent
-CHROMIUM = Path("/nonexistent/chromium")
+CHROMIUM = Path("/usr/bin/chromium")
 # The test machines have no network: without these Chromium keeps dialling Google services,
 # and those refused connections only slow it down and clutter its logs.
 CHROMIUM_ARGS = [

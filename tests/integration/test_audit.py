@@ -1,0 +1,187 @@
+"""The audit trail: exactly one row per audited action, no secrets in it, and no way to change it."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import delete, text, update
+from sqlalchemy.exc import DBAPIError
+
+from ketamine_integration.audit.models import AuditEvent, AuditImmutableError
+from ketamine_integration.extensions import db
+from ketamine_integration.patients.models import Patient
+from tests.conftest import page_text
+
+AUDIT_COLUMNS = ("user_id", "action", "object_type", "object_id", "patient_id", "outcome", "detail")
+
+
+@pytest.fixture
+def setting(make):
+    ids = {"staff": make.user("staff", username="desk"),
+           "therapist": make.user("therapist", username="ther"),
+           "admin": make.user("admin", username="boss")}
+    ids["patient"] = make.patient(family_name="Audited", therapists=[ids["therapist"]])
+    ids["other"] = make.patient(family_name="Unrelated")
+    return ids
+
+
+def _new_rows(make, after_id: int):
+    return [r for r in make.audit_rows() if r.id > after_id]
+
+
+def _last_id(make) -> int:
+    rows = make.audit_rows()
+    return rows[-1].id if rows else 0
+
+
+def test_login_success_and_failure_each_write_one_row(setting, make, auth, client):
+    auth.login("desk", "a wrong password here")
+    auth.login("no-such-person", "a wrong password here")
+    auth.login("desk")
+    rows = make.audit_rows()
+    assert [(r.action, r.outcome, r.user_id, r.detail) for r in rows] == [
+        ("login.failure", "failure", setting["staff"], "wrong password"),
+        ("login.failure", "failure", None, "unknown username"),
+        ("login.success", "success", setting["staff"], None),
+    ]
+    assert all(r.ip == "127.0.0.1" for r in rows)
+    assert all(r.occurred_at.tzinfo is timezone.utc for r in rows)
+
+
+def test_no_credentials_or_typed_usernames_are_stored(setting, make, auth):
+    auth.login("no-such-person", "hunter2-secret-attempt")
+    auth.login("desk", "another-secret-attempt")
+    for row in make.audit_rows():
+        values = " ".join(str(getattr(row, c)) for c in AUDIT_COLUMNS)
+        assert "hunter2" not in values and "another-secret" not in values and "no-such-person" not in values
+
+
+@pytest.mark.parametrize("who, method, path_template, data, expected", [
+    # (user, HTTP method, URL, form, the single row expected: action, outcome, patient key)
+    ("desk", "GET", "/patients/{patient}", None, ("patient.view", "success", "patient")),
+    ("desk", "GET", "/patients/{patient}/edit", None, ("patient.view", "success", "patient")),
+    ("desk", "POST", "/patients/{patient}/edit",
+     {"given_name": "Testa", "family_name": "Renamed", "date_of_birth": "1980-05-17", "version": "1"},
+     ("patient.update", "success", "patient")),
+    ("desk", "POST", "/patients/{patient}/edit",
+     {"given_name": "", "family_name": "Renamed", "date_of_birth": "1980-05-17", "version": "1"},
+     ("patient.update", "failure", "patient")),
+    ("desk", "POST", "/patients/{patient}/archive", {}, ("patient.archive", "success", "patient")),
+    ("desk", "POST", "/patients/new",
+     {"given_name": "Nova", "family_name": "Registered", "date_of_birth": "1991-02-03"},
+     ("patient.create", "success", None)),
+    ("desk", "GET", "/patients/?q=Audited", None, ("patient.list", "success", None)),
+    ("ther", "GET", "/patients/{other}", None, ("access.denied", "denied", "other")),
+    ("ther", "GET", "/patients/{patient}/edit", None, ("access.denied", "denied", None)),
+    ("ther", "GET", "/audit/", None, ("access.denied", "denied", None)),
+    ("boss", "GET", "/audit/", None, ("audit.view", "success", None)),
+])
+def test_each_audited_request_writes_exactly_one_row(setting, make, auth, client,
+                                                     who, method, path_template, data, expected):
+    auth.login(who)
+    before = _last_id(make)
+    path = path_template.format(**setting)
+    response = auth.post(path, data) if method == "POST" else client.get(path)
+    assert response.status_code < 500
+    rows = _new_rows(make, before)
+    assert len(rows) == 1, [(r.action, r.detail) for r in rows]
+    [row] = rows
+    action, outcome, patient_key = expected
+    assert (row.action, row.outcome) == (action, outcome)
+    assert row.user_id == setting[{"desk": "staff", "ther": "therapist", "boss": "admin"}[who]]
+    if patient_key:
+        assert row.patient_id == setting[patient_key]
+    if action == "patient.create":
+        assert row.patient_id is not None and row.object_type == "patient"
+
+
+def test_search_terms_are_not_written_to_the_audit(setting, make, auth, client):
+    auth.login("desk")
+    client.get("/patients/?q=Audited")
+    [row] = [r for r in make.audit_rows() if r.action == "patient.list"]
+    assert "Audited" not in (row.detail or "") and row.detail == "search; 1 found"
+
+
+def test_denial_survives_the_rollback_of_its_request(setting, make, auth, client):
+    auth.login("ther")
+    response = auth.post(f"/patients/{setting['other']}/archive", {})
+    assert response.status_code == 403
+    [row] = [r for r in make.audit_rows() if r.action == "access.denied"]
+    assert row.detail.startswith("patients.patient_archive needs role")
+
+
+def test_audit_rows_cannot_be_changed_through_the_orm(setting, make, auth):
+    auth.login("desk")
+
+    def tamper():
+        row = db.session.scalars(db.select(AuditEvent)).first()
+        row.detail = "rewritten"
+        db.session.flush()
+    with pytest.raises(AuditImmutableError):
+        make.run(tamper)
+
+    def remove():
+        db.session.delete(db.session.scalars(db.select(AuditEvent)).first())
+        db.session.flush()
+    with pytest.raises(AuditImmutableError):
+        make.run(remove)
+
+
+@pytest.mark.parametrize("statement", [
+    update(AuditEvent).values(detail="rewritten"),   # bulk UPDATE bypasses the ORM check
+    delete(AuditEvent),                               # so does bulk DELETE
+])
+def test_the_database_refuses_audit_changes_too(setting, make, auth, statement):
+    auth.login("desk")
+    with pytest.raises(DBAPIError, match="append-only"):
+        make.run(lambda: db.session.execute(statement))
+    assert make.audit_rows()[0].detail is None
+
+
+def test_audit_page_filters_by_user_action_patient_and_date(setting, make, auth, client):
+    auth.login("desk")
+    client.get(f"/patients/{setting['patient']}")
+    client.get(f"/patients/{setting['other']}")
+    auth.logout()
+    auth.login("boss")
+    page = lambda **q: page_text(client.get("/audit/", query_string=q))  # noqa: E731
+    everything = page()
+    assert "Viewed patient" in everything and "Signed in" in everything
+    by_action = page(action="patient.view")
+    assert by_action.count("Viewed patient") == 2 + 1  # two rows plus the option in the select
+    patient_mrn = make.query(lambda: db.session.get(Patient, setting["patient"]).mrn)
+    by_patient = page(patient=patient_mrn, action="patient.view")
+    assert by_patient.count(patient_mrn) >= 1 and by_patient.count("Viewed patient") == 2
+    by_user = page(user=str(setting["admin"]), action="login.success")
+    assert by_user.count("Signed in") == 1 + 1
+    today = datetime.now(timezone.utc).date()
+    assert "No audit events match" in page(date_to=(today - timedelta(days=3)).isoformat())
+    assert "Viewed patient" in page(date_from=(today - timedelta(days=1)).isoformat())
+
+
+def test_audit_page_rejects_a_bad_filter_without_error(setting, make, auth, client):
+    auth.login("boss")
+    response = client.get("/audit/", query_string={"user": "not-a-user", "date_from": "yesterday"})
+    assert response.status_code == 200
+    assert "No audit events match" in page_text(response)
+
+
+def test_audit_page_is_paginated(setting, make, auth, client, app):
+    app.config["PAGE_SIZE"] = 3
+    auth.login("boss")
+    for _ in range(5):
+        client.get(f"/patients/{setting['patient']}")
+    text = page_text(client.get("/audit/"))
+    assert "Page 1 of" in text and "Next" in text
+
+
+def test_only_admins_read_the_audit_log(setting, auth, client):
+    auth.login("desk")
+    assert client.get("/audit/").status_code == 403
+
+
+def test_postgres_audit_table_carries_the_append_only_trigger(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("trigger catalogue check is PostgreSQL-specific")
+        names = db.session.execute(text(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass")).scalars().all()
+        assert "audit_events_no_update" in names

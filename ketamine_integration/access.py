@@ -88,7 +88,7 @@ def enforce_access():
         reason = g.pop("session_end_message", None)
         session.clear()
         flash(reason or "Please sign in to continue.", "info")
-        next_url = request.full_path if request.method == "GET" else None
+        next_url = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("accounts.login", next=next_url))
     if rule.roles and not current_user.has_role(*rule.roles):
         audit.denial(f"{request.endpoint} needs role: {rule.describe()}")

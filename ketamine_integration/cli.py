@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -19,6 +20,7 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command():
     """Create or upgrade the database schema to the newest migration."""
     upgrade()
@@ -26,6 +28,7 @@ def init_db_command():
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 def demo_command(if_empty: bool):
     """Load the fictional demo clinic and print its logins."""
@@ -50,6 +53,7 @@ def demo_command(if_empty: bool):
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--username", prompt=True)
 @click.option("--full-name", prompt=True)
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),

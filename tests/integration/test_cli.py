@@ -1,0 +1,58 @@
+"""The flask commands: init-db, demo and create-user."""
+from sqlalchemy import func, select
+
+from ketamine_integration.accounts.models import User
+from ketamine_integration.demo import DEMO_PASSWORD, DEMO_USERS, PATIENT_COUNT
+from ketamine_integration.extensions import db
+from ketamine_integration.patients.models import CareTeamMember, Patient
+
+
+def _count(make, model):
+    return make.run(lambda: db.session.scalar(select(func.count()).select_from(model)))
+
+
+def test_init_db_is_idempotent(app):
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0 and "newest migration" in result.output
+
+
+def test_demo_loads_a_fictional_clinic_and_prints_working_logins(app, make, auth):
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert DEMO_PASSWORD in result.output
+    roles = make.query(lambda: [sorted(u.roles) for u in db.session.scalars(select(User))])
+    assert sum(r == ["admin"] for r in roles) == 1 and sum(r == ["staff"] for r in roles) == 2
+    assert sum(r == ["therapist"] for r in roles) == 4 and sum(r == ["prescriber"] for r in roles) == 2
+    assert _count(make, Patient) == PATIENT_COUNT
+    # Every patient has a therapist and a prescriber on the care team.
+    assert _count(make, CareTeamMember) == 2 * PATIENT_COUNT
+    for username, *_ in DEMO_USERS:
+        assert username in result.output
+        assert auth.login(username, DEMO_PASSWORD).headers["Location"] == "/"
+        auth.logout()
+
+
+def test_demo_if_empty_leaves_a_used_database_alone(app, make):
+    make.user("admin", username="realadmin")
+    result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+    assert result.exit_code == 0 and "not loaded" in result.output
+    assert _count(make, Patient) == 0
+    refused = app.test_cli_runner().invoke(args=["demo"])
+    assert refused.exit_code != 0 and "empty" in refused.output
+
+
+def test_create_user_makes_an_account_that_can_sign_in(app, auth):
+    result = app.test_cli_runner().invoke(args=[
+        "create-user", "--username", "FirstAdmin", "--full-name", "Ada Firstly", "--role", "admin",
+        "--role", "staff", "--password", "a long enough passphrase"])
+    assert result.exit_code == 0, result.output
+    assert "firstadmin (admin, staff)" in result.output
+    assert auth.login("firstadmin", "a long enough passphrase").headers["Location"] == "/"
+
+
+def test_create_user_refuses_a_weak_password_and_creates_nothing(app, make):
+    result = app.test_cli_runner().invoke(args=[
+        "create-user", "--username", "weak", "--full-name", "Weak Pass", "--role", "staff",
+        "--password", "short"])
+    assert result.exit_code != 0 and "at least 12 characters" in result.output
+    assert _count(make, User) == 0

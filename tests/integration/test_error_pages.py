@@ -1,0 +1,64 @@
+"""Error pages say what happened in plain words and leak nothing about the system or patients."""
+import pytest
+
+from ketamine_integration import access
+from tests.conftest import page_text
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in page_text(response)
+
+
+def test_server_error_shows_nothing_of_the_failure_and_rolls_back(make, auth, client, app):
+    @access.public
+    def explode():
+        raise RuntimeError("internal detail: /srv/secret.py line 42")
+    app.add_url_rule("/explode", "explode", explode)
+    response = client.get("/explode")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "Something went wrong" in text
+    assert "internal detail" not in text and "Traceback" not in text and "secret.py" not in text
+
+
+def test_a_failing_request_leaves_no_half_done_write(make, auth, client, app):
+    # A view that writes, then fails: the request's transaction is rolled back whole.
+    from ketamine_integration.patients.services import register_patient
+    from datetime import date
+
+    @access.roles("staff")
+    def half_done():
+        register_patient(given_name="Half", family_name="Written", date_of_birth=date(1990, 1, 1))
+        raise RuntimeError("fails after the write")
+    app.add_url_rule("/half-done", "half_done", half_done, methods=["POST"])
+    make.user("staff", username="desk")
+    auth.login("desk")
+    assert auth.post("/half-done", {}).status_code == 500
+    assert "No patients to show" in page_text(client.get("/patients/"))
+
+
+def test_forbidden_page_does_not_name_the_patient(make, auth, client):
+    make.user("therapist", username="ther")
+    patient = make.patient(family_name="Confidentialname")
+    auth.login("ther")
+    response = client.get(f"/patients/{patient}")
+    assert response.status_code == 403
+    assert "Not permitted" in page_text(response) and "Confidentialname" not in page_text(response)
+
+
+@pytest.mark.parametrize("header, value", [
+    ("Cache-Control", "no-store"),            # pages with patient data are never cached
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+])
+def test_pages_carry_protective_headers(make, auth, client, header, value):
+    make.user("staff", username="desk")
+    auth.login("desk")
+    assert client.get("/patients/").headers[header] == value
+
+
+def test_health_check_answers_without_data(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}

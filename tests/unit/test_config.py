@@ -1,0 +1,59 @@
+"""Settings from the environment, and the refusal to run production on a weak key."""
+import pytest
+
+from ketamine_integration.config import ConfigurationError, check_secret_key, load_config
+
+STRONG = "q8Zr1-NbV4mX0pLk7sHe2TyWc9UaDf3GjK6oRi5vB_"
+
+
+@pytest.mark.parametrize("key", [
+    None,                   # missing
+    "",                     # empty
+    "short-key",            # under 32 characters
+    "changeme",             # a well-known default
+    "a" * 40,               # long but no variety
+])
+def test_weak_secret_keys_are_refused(key):
+    with pytest.raises(ConfigurationError):
+        check_secret_key(key)
+
+
+def test_production_refuses_to_start_without_a_strong_key(tmp_path):
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        load_config(str(tmp_path), {"KI_ENV": "production"})
+    with pytest.raises(ConfigurationError, match="too weak"):
+        load_config(str(tmp_path), {"KI_ENV": "production", "SECRET_KEY": "dev"})
+
+
+def test_production_with_a_strong_key_sets_secure_cookies(tmp_path):
+    cfg = load_config(str(tmp_path), {"KI_ENV": "production", "SECRET_KEY": STRONG,
+                                      "DATABASE_URL": "postgresql://app@db/clinic"})
+    assert cfg["SESSION_COOKIE_SECURE"] is True
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db/clinic"
+
+
+def test_development_keeps_a_random_key_in_the_instance_folder(tmp_path):
+    first = load_config(str(tmp_path), {})["SECRET_KEY"]
+    assert len(first) >= 32 and load_config(str(tmp_path), {})["SECRET_KEY"] == first
+    assert (tmp_path / "dev-secret-key").stat().st_mode & 0o077 == 0
+    assert load_config(str(tmp_path), {})["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"KI_ENV": "staging"}, "KI_ENV"),                           # unknown environment name
+    ({"CLINIC_TIMEZONE": "Mars/Olympus"}, "CLINIC_TIMEZONE"),     # not an IANA zone
+    ({"SESSION_IDLE_MINUTES": "fifteen"}, "whole number"),
+    ({"SESSION_IDLE_MINUTES": "0"}, "at least 1"),
+])
+def test_bad_settings_are_named(tmp_path, environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(str(tmp_path), environ)
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    from ketamine_integration.config import ENV_SETTINGS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [s.name for s in ENV_SETTINGS if f"`{s.name}`" not in readme] == []

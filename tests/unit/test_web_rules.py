@@ -1,0 +1,51 @@
+"""Small pure rules: redirect targets, the password policy, and domain errors on forms."""
+import pytest
+
+from ketamine_integration.accounts.passwords import password_problem
+from ketamine_integration.errors import DomainError
+from ketamine_integration.web import safe_next
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/patients/12", "/patients/12"),                  # same-site path: followed
+    ("/patients/?q=a", "/patients/?q=a"),              # with a query
+    (None, "/"),                                       # nothing asked
+    ("", "/"),
+    ("https://evil.example/", "/"),                    # another site
+    ("//evil.example/x", "/"),                         # scheme-relative: another site
+    ("javascript:alert(1)", "/"),                      # a script URL
+    ("patients", "/"),                                 # relative without a slash
+])
+def test_safe_next(target, expected):
+    assert safe_next(target, "/") == expected
+
+
+@pytest.mark.parametrize("password, username, problem", [
+    ("correct horse battery staple", "desk", None),    # a passphrase
+    ("Tr0ub4dor&3xy", "desk", None),                    # 13 characters, mixed
+    ("elevenchars", "desk", "at least 12"),             # one short
+    ("x" * 257, "desk", "at most 256"),
+    ("my-desk-password-1", "desk", "must not contain the username"),
+    ("abababababababab", "desk", "repeats too few"),
+])
+def test_password_policy(password, username, problem):
+    found = password_problem(password, username)
+    assert (found is None) if problem is None else (problem in found)
+
+
+class _Field:
+    def __init__(self):
+        self.errors = []
+
+
+class _Form:
+    def __init__(self):
+        self.mrn = _Field()
+        self.form_errors = []
+
+
+def test_domain_error_reasons_land_on_their_fields():
+    form = _Form()
+    general = DomainError({"mrn": "taken", "": "someone else saved"}).apply_to(form)
+    assert form.mrn.errors == ["taken"]
+    assert form.form_errors == ["someone else saved"] and general == ["someone else saved"]

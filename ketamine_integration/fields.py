@@ -9,6 +9,9 @@ class ClinicDateField(DateField):
     """A date typed or picked as YYYY-MM-DD; a wrong format says what to type instead."""
 
     def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None  # empty: InputRequired or Optional decides, with their own words
+            return
         try:
             super().process_formdata(valuelist)
         except ValueError:

@@ -16,7 +16,7 @@ class PatientForm(FlaskForm):
     given_name = StringField("Given name", validators=[InputRequired(), Length(max=80)])
     family_name = StringField("Family name", validators=[InputRequired(), Length(max=80)])
     preferred_name = StringField("Preferred name", validators=[Optional(), Length(max=80)])
-    date_of_birth = ClinicDateField("Date of birth", validators=[InputRequired(message="Enter a date as YYYY-MM-DD.")])
+    date_of_birth = ClinicDateField("Date of birth", validators=[InputRequired()])
     mrn = StringField("MRN", validators=[Optional(), Length(max=32),
                                          Regexp(r"^[A-Za-z0-9-]+$", message="Letters, digits and dashes only.")],
                       description="Leave empty to assign the next clinic number.")

@@ -27,11 +27,15 @@ def clinician_choices(role: str) -> list[tuple[int, str]]:
     return [(u.id, u.display_name) for u in fetch_users(role=role, active_only=True)]
 
 
-def search_patients_stmt(query: str = "", *, include_archived: bool = False):
-    """Patients matching a name, preferred name, MRN, phone, email or date of birth."""
+def search_patients_stmt(query: str = "", *, include_archived: bool = False,
+                         clinician_id: int | None = None):
+    """Patients matching every word of `query` in a name, preferred name, MRN, phone, email,
+    emergency contact or date of birth; optionally only those on one clinician's care team."""
     stmt = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id)
     if not include_archived:
         stmt = stmt.where(Patient.archived_at.is_(None))
+    if clinician_id is not None:
+        stmt = stmt.where(Patient.care_team.any(CareTeamMember.user_id == clinician_id))
     for term in query.split():
         like = f"%{term.lower()}%"
         digits = "".join(ch for ch in term if ch.isdigit())
@@ -41,6 +45,7 @@ def search_patients_stmt(query: str = "", *, include_archived: bool = False):
             func.lower(Patient.preferred_name).like(like),
             func.lower(Patient.mrn).like(like),
             func.lower(Patient.email).like(like),
+            func.lower(Patient.emergency_contact_name).like(like),
         ]
         if len(digits) >= 3:
             conditions.append(_digits_only(Patient.phone).like(f"%{digits}%"))

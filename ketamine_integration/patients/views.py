@@ -24,13 +24,19 @@ REGISTRARS = (ADMIN, STAFF)
 def patient_list():
     query = request.args.get("q", "").strip()[:200]
     include_archived = request.args.get("archived") == "1"
+    clinicians = services.clinician_choices(THERAPIST) + services.clinician_choices(PRESCRIBER)
+    clinician_id = request.args.get("clinician", type=int)
+    if clinician_id not in {uid for uid, _ in clinicians}:
+        clinician_id = None
     stmt = visible_patients(current_user, services.search_patients_stmt(
-        query, include_archived=include_archived))
+        query, include_archived=include_archived, clinician_id=clinician_id))
     page = paginate(stmt)
     # Search terms can be names: the audit keeps only that a search happened and its size.
-    audit.record("patient.list", detail=f"{'search' if query else 'list'}; {page.total} found")
+    searched = query or clinician_id
+    audit.record("patient.list", detail=f"{'search' if searched else 'list'}; {page.total} found")
     return render_template("patients/list.html", page=page, query=query,
-                           include_archived=include_archived)
+                           include_archived=include_archived, clinicians=clinicians,
+                           clinician_id=clinician_id)
 
 
 def _form_with_choices(**kwargs) -> PatientForm:

@@ -178,10 +178,13 @@ def test_only_admins_read_the_audit_log(setting, auth, client):
     assert client.get("/audit/").status_code == 403
 
 
-def test_postgres_audit_table_carries_the_append_only_trigger(app):
+TRIGGER_CATALOGUE = {
+    "postgresql": "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass",
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+}
+
+
+def test_audit_table_carries_the_append_only_trigger(app):
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("trigger catalogue check is PostgreSQL-specific")
-        names = db.session.execute(text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass")).scalars().all()
-        assert "audit_events_no_update" in names
+        names = db.session.execute(text(TRIGGER_CATALOGUE[db.engine.dialect.name])).scalars().all()
+    assert "audit_events_no_update" in names

@@ -46,6 +46,7 @@ def test_staff_registers_a_patient_with_a_care_team(make, auth, client, staff):
 @pytest.mark.parametrize("field, value, message", [
     ("family_name", "", "This field is required."),                       # required
     ("date_of_birth", "07/03/1984", "Enter a date as YYYY-MM-DD."),          # wrong format
+    ("date_of_birth", "", "This field is required."),                         # missing
     ("date_of_birth", (date.today() + timedelta(days=1)).isoformat(), "between 1900-01-01 and today"),
     ("email", "not-an-email", "Invalid email address."),
     ("phone", "call me maybe", "Use digits and + ( ) - . only"),
@@ -126,6 +127,7 @@ def test_forged_or_missing_version_never_overwrites(make, auth, staff):
     ("1984-03-07", {"Fernsby"}),         # date of birth, ISO
     ("03/07/1984", {"Fernsby"}),         # date of birth, US style
     ("rowan@example", {"Quillby"}),      # email
+    ("Basil", {"Fernsby"}),              # emergency contact's name
     ("Rowan Quillby", {"Quillby"}),      # several words must all match
     ("Rowan Fernsby", set()),            # ... so this matches nobody
 ])
@@ -136,6 +138,16 @@ def test_search(make, auth, client, staff, query, expected):
     html = client.get("/patients/", query_string={"q": query}).get_data(as_text=True)
     results = html.split("<tbody>", 1)[1] if "<tbody>" in html else ""
     assert {name for name in ("Fernsby", "Quillby") if name in results} == expected
+
+
+def test_filter_by_care_team_member(make, auth, client, staff):
+    hazel = make.user("therapist", full_name="Hazel Quint")
+    make.patient(family_name="WithHazel", therapists=[hazel])
+    make.patient(family_name="WithoutHazel")
+    html = client.get("/patients/", query_string={"clinician": hazel}).get_data(as_text=True)
+    assert "WithHazel" in html and "WithoutHazel" not in html
+    # An id that is not a clinician is ignored rather than an error.
+    assert "WithoutHazel" in client.get("/patients/?clinician=999").get_data(as_text=True)
 
 
 def test_archive_hides_from_list_keeps_record_and_restores(make, auth, client, staff):

@@ -26,4 +26,18 @@ class DomainError(Exception):
 
 
 class ConcurrentEdit(DomainError):
-    """The record changed since the editor loaded it; their input is kept, nothing is saved."""
+    """The record changed since the editor loaded it; their input is kept, nothing is saved.
+
+    The form's hidden version becomes the current one, so that saving again after review is
+    a deliberate overwrite rather than a repeat of the conflict.
+    """
+
+    def __init__(self, message: str, *, current_version: int):
+        super().__init__(message)
+        self.current_version = current_version
+
+    def apply_to(self, form) -> list[str]:
+        general = super().apply_to(form)
+        if getattr(form, "version", None) is not None:
+            form.version.data = self.current_version
+        return general

@@ -1,11 +1,13 @@
 """Small helpers every blueprint's views share: form rendering, redirects, pagination."""
 from __future__ import annotations
 
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request
 from flask_wtf import FlaskForm
 
+from .errors import DomainError
 from .extensions import db
 
 #: HTTP status for a submitted form that failed validation: the request changed nothing.
@@ -16,6 +18,21 @@ def render_form(template: str, form: FlaskForm, **context):
     """Render a form page; a submission with errors answers 422 so its transaction rolls back."""
     status = INVALID_FORM_STATUS if request.method == "POST" and form.errors else 200
     return render_template(template, form=form, **context), status
+
+
+def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
+    """Validate a submitted form, then run the service call; (done, its result).
+
+    A DomainError's reasons are put back on the form's fields, so the page re-renders with
+    them (and answers 422, rolling back anything the service had flushed).
+    """
+    if not form.validate_on_submit():
+        return False, None
+    try:
+        return True, operation()
+    except DomainError as err:
+        err.apply_to(form)
+        return False, None
 
 
 def safe_next(target: str | None, default: str) -> str:

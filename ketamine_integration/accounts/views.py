@@ -7,9 +7,8 @@ from sqlalchemy import select
 
 from .. import access
 from ..audit import services as audit
-from ..errors import DomainError
 from ..extensions import db
-from ..web import render_form, safe_next
+from ..web import render_form, safe_next, submit
 from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
 from .models import ADMIN, ROLE_LABELS, User
@@ -58,15 +57,12 @@ def _user_fields(form) -> dict:
 @access.roles(ADMIN)
 def user_create():
     form = NewUserForm()
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(password=form.password.data, **_user_fields(form))
-        except DomainError as err:
-            err.apply_to(form)
-        else:
-            audit.record("user.create", obj=user)
-            flash(f"Created {user.username}.", "success")
-            return redirect(url_for("accounts.user_list"))
+    done, user = submit(form, lambda: services.create_user(password=form.password.data,
+                                                           **_user_fields(form)))
+    if done:
+        audit.record("user.create", obj=user)
+        flash(f"Created {user.username}.", "success")
+        return redirect(url_for("accounts.user_list"))
     return render_form("accounts/user_form.html", form, title="New user")
 
 
@@ -82,15 +78,12 @@ def _get_user(user_id: int) -> User:
 def user_edit(user_id: int):
     user = _get_user(user_id)
     form = UserForm(obj=user, roles=sorted(user.roles)) if request.method == "GET" else UserForm()
-    if form.validate_on_submit():
-        try:
-            services.update_user(user, acting_user=current_user, **_user_fields(form))
-        except DomainError as err:
-            err.apply_to(form)
-        else:
-            audit.record("user.update", obj=user)
-            flash(f"Saved {user.username}.", "success")
-            return redirect(url_for("accounts.user_list"))
+    done, _ = submit(form, lambda: services.update_user(user, acting_user=current_user,
+                                                        **_user_fields(form)))
+    if done:
+        audit.record("user.update", obj=user)
+        flash(f"Saved {user.username}.", "success")
+        return redirect(url_for("accounts.user_list"))
     return render_form("accounts/user_form.html", form, title=f"Edit {user.username}", user=user)
 
 
@@ -99,13 +92,9 @@ def user_edit(user_id: int):
 def user_password(user_id: int):
     user = _get_user(user_id)
     form = PasswordResetForm()
-    if form.validate_on_submit():
-        try:
-            services.set_password(user, form.password.data)
-        except DomainError as err:
-            err.apply_to(form)
-        else:
-            audit.record("user.password_reset", obj=user)
-            flash(f"Password changed for {user.username}; their sessions were ended.", "success")
-            return redirect(url_for("accounts.user_list"))
+    done, _ = submit(form, lambda: services.set_password(user, form.password.data))
+    if done:
+        audit.record("user.password_reset", obj=user)
+        flash(f"Password changed for {user.username}; their sessions were ended.", "success")
+        return redirect(url_for("accounts.user_list"))
     return render_form("accounts/password_form.html", form, user=user)

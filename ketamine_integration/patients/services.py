@@ -125,7 +125,8 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
     if patient.version != expected_version:
         raise ConcurrentEdit(
             "Someone else saved this patient while you were editing. Your changes are still in "
-            "the form below: compare them with the current record and save again.")
+            "the form below: compare them with the current record and save again.",
+            current_version=patient.version)
     mrn = (mrn or "").strip() or patient.mrn
     _check_mrn_free(mrn, patient.id)
     team = _wanted_care_team(therapist_ids, prescriber_ids)
@@ -141,7 +142,8 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
         db.session.rollback()  # the failed flush left nothing usable; reload the current record
         # The version check in the UPDATE's WHERE clause caught a save that landed meanwhile.
         raise ConcurrentEdit("Someone else saved this patient at the same moment; "
-                             "your changes are kept in the form. Review and save again.") from None
+                             "your changes are kept in the form. Review and save again.",
+                             current_version=patient.version) from None
 
 
 def _clean(demographics: dict) -> dict:

@@ -7,9 +7,8 @@ from flask_login import current_user
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
 from ..audit import services as audit
-from ..errors import DomainError
 from ..fields import options
-from ..web import paginate, render_form
+from ..web import paginate, render_form, submit
 from . import services
 from .access import can_read_clinical, load_patient, visible_patients
 from .forms import PatientForm
@@ -56,15 +55,11 @@ def _form_fields(form: PatientForm) -> dict:
 @access.roles(*REGISTRARS)
 def patient_create():
     form = _form_with_choices()
-    if form.validate_on_submit():
-        try:
-            patient = services.register_patient(**_form_fields(form))
-        except DomainError as err:
-            err.apply_to(form)
-        else:
-            audit.record("patient.create", obj=patient, patient_id=patient.id)
-            flash(f"Registered {patient.full_name} ({patient.mrn}).", "success")
-            return redirect(url_for("patients.patient_detail", patient_id=patient.id))
+    done, patient = submit(form, lambda: services.register_patient(**_form_fields(form)))
+    if done:
+        audit.record("patient.create", obj=patient, patient_id=patient.id)
+        flash(f"Registered {patient.full_name} ({patient.mrn}).", "success")
+        return redirect(url_for("patients.patient_detail", patient_id=patient.id))
     return render_form("patients/form.html", form, title="Register a patient")
 
 
@@ -89,17 +84,12 @@ def patient_edit(patient_id: int):
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="edit form")
         return render_form("patients/form.html", form, title=f"Edit {patient.full_name}", patient=patient)
     form = _form_with_choices()
-    if form.validate_on_submit():
-        try:
-            services.update_patient(patient, expected_version=_int(form.version.data),
-                                    **_form_fields(form))
-        except DomainError as err:
-            err.apply_to(form)
-            form.version.data = patient.version  # a deliberate second save may now proceed
-        else:
-            audit.record("patient.update", obj=patient, patient_id=patient.id)
-            flash("Saved.", "success")
-            return redirect(url_for("patients.patient_detail", patient_id=patient.id))
+    done, _ = submit(form, lambda: services.update_patient(
+        patient, expected_version=_int(form.version.data), **_form_fields(form)))
+    if done:
+        audit.record("patient.update", obj=patient, patient_id=patient.id)
+        flash("Saved.", "success")
+        return redirect(url_for("patients.patient_detail", patient_id=patient.id))
     audit.record("patient.update", obj=patient, patient_id=patient.id,
                  outcome=audit.FAILURE, detail="not saved: " + ", ".join(sorted(k or "form" for k in form.errors))[:150])
     return render_form("patients/form.html", form, title=f"Edit {patient.full_name}",

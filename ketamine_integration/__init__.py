@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=str(PROJECT_ROOT / "templates"))
     app.config.update(load_config(app.instance_path))
+    app.config.setdefault("PROTOCOLS_DIR", str(PROJECT_ROOT / "protocols"))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -37,6 +38,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     # Our own server-side session check replaces Flask-Login's IP/agent heuristics.
     login_manager.session_protection = None
+    from . import models  # noqa: F401  (all tables on the metadata)
     from .accounts import sessions  # noqa: F401  (registers the user_loader)
 
 
@@ -44,9 +46,12 @@ def register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .audit.views import bp as audit_bp
     from .core.views import bp as core_bp
+    from .courses.views import bp as courses_bp
+    from .experience.views import bp as experience_bp
     from .patients.views import bp as patients_bp
+    from .protocols.views import bp as protocols_bp
 
-    for bp in (core_bp, accounts_bp, patients_bp, audit_bp):
+    for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp):
         app.register_blueprint(bp)
 
 
@@ -57,9 +62,12 @@ def register_access(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     from .accounts.models import ROLE_LABELS, ROLES
-    from .timeutil import format_local
+    from .domain.protocols import PREPARATION_ITEMS
+    from .timeutil import format_duration, format_local
 
     app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS)
     app.jinja_env.filters["role_names"] = lambda names: ", ".join(
         ROLE_LABELS[r] for r in ROLES if r in names)
     app.jinja_env.globals.update(role_labels=ROLE_LABELS)

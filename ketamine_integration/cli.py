@@ -11,12 +11,14 @@ from .accounts.models import ROLES, User
 from .accounts.services import create_user
 from .errors import DomainError
 from .extensions import db
+from .protocols.cli import protocols_cli
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(protocols_cli)
 
 
 @click.command("init-db")

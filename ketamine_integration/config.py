@@ -36,6 +36,7 @@ ENV_SETTINGS = (
     EnvSetting("SESSION_IDLE_MINUTES", "15", "automatic logoff after this much inactivity"),
     EnvSetting("SESSION_MAX_HOURS", "12", "absolute session limit, however active"),
     EnvSetting("PAGE_SIZE", "25", "rows per page in lists"),
+    EnvSetting("PROTOCOLS_DIR", "protocols/ in the project", "folder of protocol definition files"),
     EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
                "X-Forwarded-For is trusted (read by wsgi.py)"),
 )
@@ -111,6 +112,7 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "SESSION_IDLE_MINUTES": _int_env(environ, "SESSION_IDLE_MINUTES", 15),
         "SESSION_MAX_HOURS": _int_env(environ, "SESSION_MAX_HOURS", 12),
         "PAGE_SIZE": _int_env(environ, "PAGE_SIZE", 25),
+        **({"PROTOCOLS_DIR": environ["PROTOCOLS_DIR"]} if environ.get("PROTOCOLS_DIR") else {}),
         # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from html import unescape
 import os
 import re
 
@@ -91,4 +92,4 @@ def page_text(response) -> str:
     """Visible text of an HTML response, tags removed, whitespace folded."""
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()

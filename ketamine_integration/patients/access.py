@@ -52,3 +52,21 @@ def load_patient(patient_id: int) -> Patient:
         audit.denial("patient not on the user's care team", obj=patient, patient_id=patient.id)
         abort(403)
     return patient
+
+
+def load_patient_record(model, record_id: int, *, clinical: bool):
+    """A record that belongs to a patient (it has `.patient`), checked like the patient itself.
+
+    clinical=True: only the treating therapists and prescribers (care team) may use it;
+    otherwise staff and admin may too (schedule-level information).
+    """
+    record = db.session.get(model, record_id)
+    if record is None:
+        abort(404)
+    patient = record.patient
+    allowed = can_read_clinical(current_user, patient) if clinical else can_view_patient(current_user, patient)
+    if not allowed:
+        audit.denial("patient not on the user's care team" if not can_view_patient(current_user, patient)
+                     else "clinical content is for the care team", obj=record, patient_id=patient.id)
+        abort(403)
+    return record

@@ -68,9 +68,11 @@ def patient_create():
 def patient_detail(patient_id: int):
     patient = load_patient(patient_id)
     audit.record("patient.view", obj=patient, patient_id=patient.id)
+    from ..courses.services import fetch_courses_for_patient
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
-                           can_edit=current_user.has_role(*REGISTRARS))
+                           can_edit=current_user.has_role(*REGISTRARS),
+                           courses=fetch_courses_for_patient(patient.id))
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,171 @@
+"""Course operations: enrol, change phase under the protocol's gates, keep the checklist."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..db_types import utcnow
+from ..domain.phases import CourseFacts, Phase, TransitionDecision, TransitionRefused, decide_transition
+from ..domain.protocols import PREPARATION_ITEMS, Protocol
+from ..errors import ConcurrentEdit, DomainError
+from ..extensions import db
+from ..patients.models import CareTeamMember, Patient
+from ..protocols.services import current_library, protocol_of, register_version
+from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
+
+#: checklist entries only a prescriber may record (BRIEF: medical clearance by a prescriber)
+PRESCRIBER_ONLY_ITEMS = frozenset({"medical_clearance"})
+
+
+def course_protocol(course: TreatmentCourse) -> Protocol:
+    return protocol_of(course.protocol_version)
+
+
+def fetch_courses_for_patient(patient_id: int) -> list[TreatmentCourse]:
+    return db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id)
+                              .order_by(TreatmentCourse.start_date.desc(), TreatmentCourse.id.desc())).all()
+
+
+def _clinician(user_id: int, role: str, field: str) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or not user.has_role(role):
+        raise DomainError({field: f"Choose an active {role}."})
+    return user
+
+
+def _ensure_on_care_team(patient: Patient, user: User, role: str) -> None:
+    if not any(m.user_id == user.id and m.role == role for m in patient.care_team):
+        patient.care_team.append(CareTeamMember(user_id=user.id, role=role))
+
+
+def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date: date,
+                  indication: str, therapist_id: int, prescriber_id: int, by: User) -> TreatmentCourse:
+    """Start a course on the current file of a protocol, pinned to its registered snapshot."""
+    if patient.is_archived:
+        raise DomainError("This patient is archived; restore the record before enrolling.")
+    entry = current_library().find(*protocol_key)
+    if entry is None:
+        raise DomainError({"protocol": "That protocol version is not in the library (or is invalid)."})
+    therapist = _clinician(therapist_id, THERAPIST, "therapist")
+    prescriber = _clinician(prescriber_id, PRESCRIBER, "prescriber")
+    version = register_version(entry)
+    course = TreatmentCourse(patient=patient, protocol_version=version, start_date=start_date,
+                             indication=indication.strip(), therapist=therapist,
+                             prescriber=prescriber, created_by_id=by.id,
+                             phase=Phase.PREPARATION.value)
+    # The treating clinicians of a course are on the patient's care team (and so see it).
+    _ensure_on_care_team(patient, therapist, THERAPIST)
+    _ensure_on_care_team(patient, prescriber, PRESCRIBER)
+    course.transitions.append(PhaseTransition(from_phase=None, to_phase=Phase.PREPARATION.value,
+                                              by_user_id=by.id, reason="Enrolled"))
+    db.session.add(course)
+    db.session.flush()
+    return course
+
+
+def live_preparation(course: TreatmentCourse) -> list[PreparationRecord]:
+    return [r for r in course.preparation_records if r.live]
+
+
+def course_facts(course: TreatmentCourse) -> CourseFacts:
+    """The recorded facts the phase gates look at."""
+    live = live_preparation(course)
+    return CourseFacts(
+        phase=course.current_phase,
+        preparation_items_done=frozenset(r.item for r in live if r.item != PREPARATION_SESSION),
+        signed_preparation_sessions=sum(r.item == PREPARATION_SESSION for r in live),
+        dosing_sessions_done=count_dosing_sessions_done(course),
+    )
+
+
+def count_dosing_sessions_done(course: TreatmentCourse) -> int:
+    """Signed dosing sessions of the course (see the experience package)."""
+    from ..experience.services import count_signed_dosing_sessions
+    return count_signed_dosing_sessions(course.id)
+
+
+def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_version: int,
+                 reason: str | None, override: bool) -> TransitionDecision:
+    """Move the course to `target` if its protocol allows (or a clinician overrides with reason)."""
+    if course.version != expected_version:
+        raise ConcurrentEdit("Someone else changed this course's phase meanwhile; review the page "
+                             "and try again.", current_version=course.version)
+    try:
+        decision = decide_transition(course_protocol(course), course_facts(course), target,
+                                     reason=reason, override=override)
+    except TransitionRefused as refused:
+        raise DomainError({"target": " ".join(refused.reasons)}) from None
+    course.transitions.append(PhaseTransition(
+        from_phase=course.phase, to_phase=target.value, by_user_id=by.id, reason=decision.reason,
+        overridden="\n".join(decision.overridden) or None))
+    course.phase, course.phase_since = target.value, utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentEdit("Someone else changed this course's phase at the same moment; "
+                             "review the page and try again.", current_version=course.version) from None
+    return decision
+
+
+def checklist_items(protocol: Protocol) -> list[tuple[str, str]]:
+    """(key, label) of what may be recorded for this protocol's preparation."""
+    items = [(key, PREPARATION_ITEMS[key]) for key in protocol.preparation.required_items]
+    if protocol.preparation.min_signed_sessions:
+        items.append((PREPARATION_SESSION, "Signed preparation session"))
+    return items
+
+
+def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date, note: str | None,
+                       by: User, today: date) -> PreparationRecord:
+    allowed = dict(checklist_items(course_protocol(course)))
+    if item not in allowed:
+        raise DomainError({"item": "That is not a preparation requirement of this course's protocol."})
+    if course.current_phase is not Phase.PREPARATION and item != PREPARATION_SESSION:
+        raise DomainError({"item": "Preparation can only be recorded while the course is in preparation."})
+    if item in PRESCRIBER_ONLY_ITEMS and not by.has_role(PRESCRIBER):
+        raise DomainError({"item": f"{allowed[item]} must be recorded by a prescriber."})
+    if completed_on > today:
+        raise DomainError({"completed_on": "The date cannot be in the future."})
+    if item != PREPARATION_SESSION and any(r.item == item for r in live_preparation(course)):
+        raise DomainError({"item": f"{allowed[item]} is already recorded; void that entry first to correct it."})
+    record = PreparationRecord(item=item, completed_on=completed_on, note=(note or "").strip() or None,
+                               recorded_by_id=by.id)
+    course.preparation_records.append(record)
+    db.session.flush()
+    return record
+
+
+def void_preparation(course: TreatmentCourse, record_id: int, *, reason: str, by: User) -> PreparationRecord:
+    record = next((r for r in course.preparation_records if r.id == record_id), None)
+    if record is None or not record.live:
+        raise DomainError("That checklist entry does not exist or is already voided.")
+    if course.current_phase is not Phase.PREPARATION:
+        raise DomainError("The course has left preparation; its checklist is closed.")
+    if len((reason or "").strip()) < 10:
+        raise DomainError({"reason": "Say why this entry is voided (at least 10 characters)."})
+    record.voided_at, record.voided_by_id, record.void_reason = utcnow(), by.id, reason.strip()
+    db.session.flush()
+    return record
+
+
+def phase_history(course: TreatmentCourse) -> list[dict]:
+    """Each phase the course has been in, with when it began and ended (None: ongoing)."""
+    rows = []
+    transitions = course.transitions
+    for i, t in enumerate(transitions):
+        ended = transitions[i + 1].occurred_at if i + 1 < len(transitions) else None
+        rows.append({"phase": Phase(t.to_phase), "started": t.occurred_at, "ended": ended,
+                     "by": t.by_user.display_name, "reason": t.reason,
+                     "overridden": t.overridden.splitlines() if t.overridden else []})
+    return rows
+
+
+def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
+    """For each phase the course may move to next: what blocks it, in plain words."""
+    from ..domain.phases import NEXT_PHASES, gate_blockers
+    protocol, facts = course_protocol(course), course_facts(course)
+    return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}

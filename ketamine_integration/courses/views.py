@@ -1,0 +1,135 @@
+"""Enrolment, the course page, phase changes and the preparation checklist."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import access
+from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..audit import services as audit
+from ..domain.phases import NEXT_PHASES, Phase
+from ..fields import options
+from ..patients.access import can_read_clinical, load_patient, load_patient_record
+from ..patients.services import clinician_choices
+from ..protocols.services import enrolable_entries
+from ..timeutil import clinic_today
+from ..web import render_form, submit
+from . import services
+from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
+from .models import TreatmentCourse
+
+bp = Blueprint("courses", __name__)
+
+CLINICIANS = (THERAPIST, PRESCRIBER)
+
+
+def _enrol_form(patient) -> EnrolForm:
+    form = EnrolForm()
+    form.protocol.choices = options(
+        (f"{e.protocol.id}@{e.protocol.version}", f"{e.protocol.name} (v{e.protocol.version})")
+        for e in enrolable_entries())
+    form.therapist.choices = options(clinician_choices(THERAPIST))
+    form.prescriber.choices = options(clinician_choices(PRESCRIBER))
+    if request.method == "GET":
+        team = {m.role: m.user_id for m in patient.care_team}
+        form.therapist.data, form.prescriber.data = team.get(THERAPIST), team.get(PRESCRIBER)
+        form.start_date.data = clinic_today()
+    return form
+
+
+def _protocol_key(value: str) -> tuple[str, int]:
+    protocol_id, _, version = value.rpartition("@")
+    return protocol_id, int(version) if version.isdigit() else -1
+
+
+@bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def course_create(patient_id: int):
+    patient = load_patient(patient_id)
+    form = _enrol_form(patient)
+    done, course = submit(form, lambda: services.enrol_patient(
+        patient, protocol_key=_protocol_key(form.protocol.data), start_date=form.start_date.data,
+        indication=form.indication.data, therapist_id=form.therapist.data,
+        prescriber_id=form.prescriber.data, by=current_user))
+    if done:
+        audit.record("course.create", obj=course, patient_id=patient.id)
+        flash(f"Enrolled {patient.full_name} in {course.protocol_version.label}.", "success")
+        return redirect(url_for("courses.course_detail", course_id=course.id))
+    return render_form("courses/enrol.html", form, patient=patient, indications=INDICATIONS)
+
+
+def _page(course: TreatmentCourse, *, phase_form=None, prep_form=None, status=200):
+    protocol = services.course_protocol(course)
+    clinical = can_read_clinical(current_user, course.patient)
+    if phase_form is None:
+        phase_form = PhaseForm(version=course.version)
+    phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
+    if prep_form is None:
+        prep_form = PreparationForm(completed_on=clinic_today())
+    prep_form.item.choices = options(services.checklist_items(protocol))
+    return render_template(
+        "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
+        history=services.phase_history(course), blockers=services.next_phase_blockers(course),
+        facts=services.course_facts(course), checklist=services.checklist_items(protocol),
+        records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
+        void_form=VoidForm(), Phase=Phase), status
+
+
+@bp.route("/courses/<int:course_id>")
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def course_detail(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    audit.record("course.view", obj=course, patient_id=course.patient_id)
+    return _page(course)
+
+
+@bp.route("/courses/<int:course_id>/phase", methods=["POST"])
+@access.roles(*CLINICIANS)
+def course_phase(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
+    form = PhaseForm()
+    form.target.choices = options((p.value, p.label) for p in Phase)
+    expected = int(form.version.data) if (form.version.data or "").isdigit() else -1
+    done, decision = submit(form, lambda: services.change_phase(
+        course, Phase(form.target.data), by=current_user, expected_version=expected,
+        reason=form.reason.data, override=form.override.data))
+    if done:
+        detail = f"to {decision.target.value}" + ("; gate overridden" if decision.overridden else "")
+        audit.record("course.phase_change", obj=course, patient_id=course.patient_id, detail=detail)
+        flash(f"The course is now in {decision.target.value}.", "success")
+        return redirect(url_for("courses.course_detail", course_id=course.id))
+    audit.record("course.phase_change", obj=course, patient_id=course.patient_id,
+                 outcome=audit.FAILURE, detail="refused")
+    return _page(course, phase_form=form, status=422)
+
+
+@bp.route("/courses/<int:course_id>/preparation", methods=["POST"])
+@access.roles(*CLINICIANS)
+def preparation_record(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
+    form = PreparationForm()
+    form.item.choices = options(services.checklist_items(services.course_protocol(course)))
+    done, record = submit(form, lambda: services.record_preparation(
+        course, item=form.item.data, completed_on=form.completed_on.data, note=form.note.data,
+        by=current_user, today=clinic_today()))
+    if done:
+        audit.record("preparation.record", obj=record, patient_id=course.patient_id, detail=record.item)
+        flash("Recorded.", "success")
+        return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")
+    return _page(course, prep_form=form, status=422)
+
+
+@bp.route("/courses/<int:course_id>/preparation/<int:record_id>/void", methods=["POST"])
+@access.roles(*CLINICIANS)
+def preparation_void(course_id: int, record_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
+    form = VoidForm()
+    done, record = submit(form, lambda: services.void_preparation(
+        course, record_id, reason=form.reason.data, by=current_user))
+    if done:
+        audit.record("preparation.void", obj=record, patient_id=course.patient_id, detail=record.item)
+        flash("Entry voided; it stays visible, struck through, with your reason.", "success")
+    else:
+        problems = [m for errors in form.errors.values() for m in errors]
+        flash("Not voided: " + " ".join(problems or ["the reason is missing."]), "error")
+    return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")

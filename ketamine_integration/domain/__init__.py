@@ -1,0 +1,1 @@
+"""Pure domain rules: no Flask, no database, time and data passed in as arguments."""

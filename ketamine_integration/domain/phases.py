@@ -1,0 +1,114 @@
+"""The treatment-course phase state machine, gated by the course's protocol.
+
+preparation -> experience -> integration -> maintenance -> completed, and discontinued
+from any phase that has not ended. Pure: the facts about a course are passed in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .protocols import PREPARATION_ITEMS, Protocol
+
+#: a written reason must say something; "ok" or "x" is not a reason
+MIN_REASON_LENGTH = 10
+
+
+class Phase(StrEnum):
+    PREPARATION = "preparation"
+    EXPERIENCE = "experience"
+    INTEGRATION = "integration"
+    MAINTENANCE = "maintenance"
+    COMPLETED = "completed"
+    DISCONTINUED = "discontinued"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def ended(self) -> bool:
+        return self in (Phase.COMPLETED, Phase.DISCONTINUED)
+
+
+#: where each phase may go next (BRIEF: phases of a treatment course)
+NEXT_PHASES: dict[Phase, tuple[Phase, ...]] = {
+    Phase.PREPARATION: (Phase.EXPERIENCE, Phase.DISCONTINUED),
+    Phase.EXPERIENCE: (Phase.INTEGRATION, Phase.DISCONTINUED),
+    Phase.INTEGRATION: (Phase.MAINTENANCE, Phase.COMPLETED, Phase.DISCONTINUED),
+    Phase.MAINTENANCE: (Phase.COMPLETED, Phase.DISCONTINUED),
+    Phase.COMPLETED: (),
+    Phase.DISCONTINUED: (),
+}
+
+
+@dataclass(frozen=True)
+class CourseFacts:
+    """What has been recorded for a course, as far as its phase gates are concerned."""
+
+    phase: Phase
+    preparation_items_done: frozenset[str] = frozenset()
+    signed_preparation_sessions: int = 0
+    dosing_sessions_done: int = 0
+
+
+class TransitionRefused(Exception):
+    """A phase change the rules do not allow; `reasons` are plain sentences for the user."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__(" ".join(reasons))
+
+
+@dataclass(frozen=True)
+class TransitionDecision:
+    target: Phase
+    reason: str | None
+    #: the gate conditions a clinician overrode, in plain words (empty when none were)
+    overridden: tuple[str, ...] = ()
+
+
+def gate_blockers(protocol: Protocol, facts: CourseFacts, target: Phase) -> list[str]:
+    """Why the protocol's gate into `target` is closed, in plain words (empty: it is open)."""
+    blockers = []
+    if target is Phase.EXPERIENCE:
+        missing = [PREPARATION_ITEMS[i] for i in protocol.preparation.required_items
+                   if i not in facts.preparation_items_done]
+        if missing:
+            blockers.append("Preparation not complete: " + ", ".join(missing) + " still to record.")
+        needed = protocol.preparation.min_signed_sessions
+        if facts.signed_preparation_sessions < needed:
+            blockers.append(f"{facts.signed_preparation_sessions} of {needed} signed preparation "
+                            f"session{'s' if needed != 1 else ''} recorded.")
+    elif target is Phase.INTEGRATION:
+        planned = protocol.experience.dosing_sessions
+        if facts.dosing_sessions_done < planned:
+            blockers.append(f"{facts.dosing_sessions_done} of {planned} dosing sessions in the "
+                            "series recorded.")
+    return blockers
+
+
+def decide_transition(protocol: Protocol, facts: CourseFacts, target: Phase, *,
+                      reason: str | None = None, override: bool = False) -> TransitionDecision:
+    """Allow a phase change or raise TransitionRefused saying why."""
+    reason = (reason or "").strip() or None
+    if target not in NEXT_PHASES[facts.phase]:
+        if facts.phase.ended:
+            raise TransitionRefused([f"The course is {facts.phase.value}; it cannot change phase."])
+        allowed = " or ".join(p.value for p in NEXT_PHASES[facts.phase])
+        raise TransitionRefused([f"A course in {facts.phase.value} can move to {allowed}, "
+                                 f"not to {target.value}."])
+    if target is Phase.DISCONTINUED and not _is_reason(reason):
+        raise TransitionRefused([f"Say why the course is discontinued (at least "
+                                 f"{MIN_REASON_LENGTH} characters)."])
+    blockers = gate_blockers(protocol, facts, target)
+    if blockers and not override:
+        raise TransitionRefused(blockers)
+    if blockers and not _is_reason(reason):
+        raise TransitionRefused([f"Overriding the protocol's gate needs a written reason (at "
+                                 f"least {MIN_REASON_LENGTH} characters)."])
+    return TransitionDecision(target=target, reason=reason, overridden=tuple(blockers))
+
+
+def _is_reason(reason: str | None) -> bool:
+    return reason is not None and len(reason) >= MIN_REASON_LENGTH

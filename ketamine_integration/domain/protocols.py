@@ -1,0 +1,231 @@
+"""Protocol definitions: the typed model of a protocol file and its strict validation.
+
+A protocol is clinic data, not code: files in protocols/ (YAML) that a clinic edits.
+Everything here is pure: parsing a mapping into a frozen Protocol, or a list of errors that
+name the file, the field path and the problem.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, model_validator)
+
+ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
+MEDICATIONS = ("ketamine", "esketamine")
+#: Preparation items a protocol may require; labels are what the checklist shows.
+PREPARATION_ITEMS = {
+    "intake_assessment": "Intake assessment",
+    "medical_clearance": "Medical clearance (by a prescriber)",
+    "informed_consent": "Informed consent",
+    "baseline_phq9": "Baseline PHQ-9",
+    "baseline_gad7": "Baseline GAD-7",
+    "intention_setting": "Intention setting",
+    "set_and_setting_plan": "Set-and-setting plan",
+    "support_person": "Support person identified",
+}
+MEASURES = ("phq9", "gad7")
+MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hd])\s*$")
+
+
+def parse_duration(value) -> timedelta:
+    """'36h' or '14d' (hours or days); a bare number is refused as ambiguous."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str) or not (match := _DURATION.match(value)):
+        raise ValueError(f"use a number of hours or days such as '24h' or '14d', got {value!r}")
+    amount, unit = float(match.group(1)), match.group(2)
+    return timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
+
+
+def _unique(values: tuple) -> tuple:
+    duplicates = sorted({str(v) for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"lists {', '.join(duplicates)} more than once")
+    return values
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are mistakes (a typo would otherwise silently drop a rule).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Evidence(_Strict):
+    claim: Text
+    source: Text
+
+
+class Preparation(_Strict):
+    required_items: Annotated[tuple[Literal[tuple(PREPARATION_ITEMS)], ...], AfterValidator(_unique)]
+    #: signed preparation sessions needed before the first dosing session
+    min_signed_sessions: Annotated[int, Field(ge=0, le=20)]
+
+
+class Experience(_Strict):
+    dosing_sessions: Annotated[int, Field(ge=1, le=100)]
+    min_days_between: Annotated[int, Field(ge=0, le=365)]
+    max_days_between: Annotated[int, Field(ge=0, le=365)]
+    #: from the first to the last dosing session of the series
+    max_series_days: Annotated[int, Field(ge=0, le=3650)]
+    dose_guidance: Text
+    min_monitoring_minutes: Annotated[int, Field(ge=0, le=1440)]
+    rems_monitoring_form: bool
+
+    @model_validator(mode="after")
+    def _spacing_fits(self):
+        if self.max_days_between < self.min_days_between:
+            raise ValueError(f"max_days_between ({self.max_days_between}) is below "
+                             f"min_days_between ({self.min_days_between})")
+        shortest = (self.dosing_sessions - 1) * self.min_days_between
+        if self.max_series_days < shortest:
+            raise ValueError(f"max_series_days ({self.max_series_days}) cannot hold "
+                             f"{self.dosing_sessions} sessions at least {self.min_days_between} "
+                             f"days apart (needs {shortest})")
+        return self
+
+
+class Window(_Strict):
+    """Clinic protocol window after each dosing session, counted from the session's end."""
+
+    opens_after: Duration
+    optimal_until: Duration
+    closes_after: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.closes_after <= self.opens_after:
+            raise ValueError("the window closes before (or when) it opens: closes_after must be "
+                             "later than opens_after")
+        if not self.opens_after <= self.optimal_until <= self.closes_after:
+            raise ValueError("optimal_until must lie between opens_after and closes_after")
+        return self
+
+
+class AfterSeries(_Strict):
+    sessions: Annotated[int, Field(ge=0, le=52)]
+    every_days: Annotated[int, Field(ge=1, le=365)]
+
+
+class Integration(_Strict):
+    window: Window
+    min_sessions_per_dosing: Annotated[int, Field(ge=0, le=10)]
+    #: may one integration session inside two overlapping windows count for both?
+    one_session_covers_overlapping_windows: bool
+    after_series: AfterSeries
+
+
+class MeasureSchedule(_Strict):
+    measure: Literal[MEASURES]
+    at: Annotated[tuple[Literal[MEASURE_POINTS], ...], Field(min_length=1), AfterValidator(_unique)]
+    follow_up_days: Annotated[tuple[Annotated[int, Field(ge=1, le=3650)], ...],
+                              AfterValidator(_unique)] = ()
+
+    @model_validator(mode="after")
+    def _follow_ups_declared(self):
+        if ("follow_up" in self.at) != bool(self.follow_up_days):
+            raise ValueError("follow_up_days must be given exactly when 'follow_up' is in at")
+        return self
+
+
+class Coordination(_Strict):
+    #: a prescriber report is due after these dosing sessions (1 = the first)
+    report_after_dosing: Annotated[tuple[Annotated[int, Field(ge=1)], ...], AfterValidator(_unique)] = ()
+    report_at_end_of_series: bool
+    report_every_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class Protocol(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
+    version: Annotated[int, Field(ge=1)]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    route: Literal[ROUTES]
+    medication: Literal[MEDICATIONS]
+    summary: Text
+    evidence: Annotated[tuple[Evidence, ...], Field(min_length=1)]
+    preparation: Preparation
+    experience: Experience
+    integration: Integration
+    measures: tuple[MeasureSchedule, ...]
+    coordination: Coordination
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.medication == "esketamine" and self.route != "intranasal":
+            raise ValueError("esketamine is given intranasally: route must be 'intranasal'")
+        late = [n for n in self.coordination.report_after_dosing if n > self.experience.dosing_sessions]
+        if late:
+            raise ValueError(f"coordination.report_after_dosing names session(s) {late} but the "
+                             f"series has {self.experience.dosing_sessions}")
+        names = [m.measure for m in self.measures]
+        _unique(tuple(names))
+        return self
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.id, self.version)
+
+
+class ProtocolError(Exception):
+    """A protocol definition is invalid; `problems` are (field path, message) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source, self.problems = source, problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {path}: {message}" for path, message in self.problems]
+
+
+def _path(loc: tuple) -> str:
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif not str(part).startswith(("function-", "literal[", "tuple[")):
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "(top level)"
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key (not part of the protocol format; check the spelling)",
+    "missing": "required key is missing",
+    "string_pattern_mismatch": "use lower-case letters, digits and single dashes, e.g. iv-ketamine-induction",
+}
+
+
+def _message(error: dict) -> str:
+    if error["type"] in _MESSAGES:
+        return _MESSAGES[error["type"]]
+    message = error["msg"].removeprefix("Value error, ")
+    return message.replace("Input should be", "must be").replace("String should have", "must have")
+
+
+def validate_definition(data, source: str) -> Protocol:
+    """A parsed mapping as a Protocol, or ProtocolError naming every problem found."""
+    if not isinstance(data, dict):
+        raise ProtocolError(source, [("(top level)", "must be a mapping of keys to values")])
+    try:
+        # JSON mode: YAML lists fill tuple fields, yet "3" is still not a number.
+        return Protocol.model_validate_json(canonical_json(data))
+    except ValidationError as err:
+        problems = [(_path(e["loc"]), _message(e)) for e in err.errors()]
+        raise ProtocolError(source, problems) from None
+
+
+def canonical_json(data: dict) -> str:
+    """The definition as it is hashed and snapshotted: key order and layout do not matter."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(data: dict) -> str:
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()

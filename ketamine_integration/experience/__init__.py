@@ -1,0 +1,1 @@
+"""Experience phase: dosing sessions, monitoring and vitals, REMS forms, integration windows."""

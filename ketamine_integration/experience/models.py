@@ -1,0 +1,154 @@
+"""Dosing sessions with their vitals, adverse events and addenda."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db_types import UTCDateTime, utcnow
+from ..extensions import db
+
+PLANNED, DRAFT, SIGNED, CANCELLED = "planned", "draft", "signed", "cancelled"
+STATUSES = (PLANNED, DRAFT, SIGNED, CANCELLED)
+SEVERITIES = ("none", "mild", "moderate", "severe")
+VITAL_TIMEPOINTS = {"baseline": "Before dosing", "post_40": "About 40 minutes after dosing",
+                    "discharge": "Before discharge"}
+
+
+class DosingSession(db.Model):
+    """One dosing session of a course: planned, then recorded, then signed and locked.
+
+    After signing nothing here changes (the service refuses it and the content digest would
+    show it); corrections are addenda.
+    """
+
+    __tablename__ = "dosing_sessions"
+    __table_args__ = (
+        UniqueConstraint("course_id", "sequence"),
+        CheckConstraint("status IN ('planned', 'draft', 'signed', 'cancelled')", name="known_status"),
+        CheckConstraint("ended_at IS NULL OR started_at IS NULL OR ended_at > started_at",
+                        name="ends_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    #: 1 for the first dosing session of the course
+    sequence: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12), default=PLANNED)
+    #: when it is planned to start (UTC)
+    planned_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: why a plan that breaks the protocol's spacing rules was accepted (clinician's words)
+    spacing_override_reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: the integration window is counted from here
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    route: Mapped[str | None] = mapped_column(String(20))
+    medication: Mapped[str | None] = mapped_column(String(20))
+    #: mg
+    dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    #: mg/kg, from the weight at the time of dosing (weight-based routes)
+    dose_mg_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 3))
+    #: kg, measured or reported at the time of dosing
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
+    lot_number: Mapped[str | None] = mapped_column(String(40))
+    administered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    monitored_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sedation: Mapped[str | None] = mapped_column(String(10))
+    dissociation: Mapped[str | None] = mapped_column(String(10))
+    concomitant_sedating_medications: Mapped[str | None] = mapped_column(String(500))
+    #: minutes of monitoring in total
+    monitoring_minutes: Mapped[int | None]
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discharge_ready: Mapped[bool | None]
+    #: REMS: when the patient would have been ready to leave without the 2-hour rule
+    ready_to_leave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: REMS: vital signs acceptable before dosing / before discharge
+    vitals_acceptable_before_dosing: Mapped[bool | None]
+    vitals_acceptable_before_discharge: Mapped[bool | None]
+    #: REMS Patient Monitoring Form submitted to the programme (clinic date)
+    rems_submitted_on: Mapped[date | None]
+    rems_submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: SHA-256 of the signed content; `flask verify-signatures` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: optimistic lock for concurrent edits of a draft
+    version: Mapped[int] = mapped_column(default=1)
+
+    course: Mapped[TreatmentCourse] = relationship()
+    administered_by: Mapped[User | None] = relationship(foreign_keys=[administered_by_id])
+    monitored_by: Mapped[User | None] = relationship(foreign_keys=[monitored_by_id])
+    signed_by: Mapped[User | None] = relationship(foreign_keys=[signed_by_id])
+    vitals: Mapped[list[VitalSigns]] = relationship(
+        back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
+        order_by="VitalSigns.id")
+    adverse_events: Mapped[list[AdverseEvent]] = relationship(
+        back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
+        order_by="AdverseEvent.id")
+    addenda: Mapped[list[DosingAddendum]] = relationship(
+        back_populates="dosing_session", lazy="selectin", order_by="DosingAddendum.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def patient(self):
+        return self.course.patient
+
+    @property
+    def signed(self) -> bool:
+        return self.status == SIGNED
+
+
+class VitalSigns(db.Model):
+    __tablename__ = "vital_signs"
+    __table_args__ = (UniqueConstraint("dosing_session_id", "timepoint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: baseline, post_40 or discharge
+    timepoint: Mapped[str] = mapped_column(String(12))
+    #: mmHg
+    systolic: Mapped[int | None]
+    #: mmHg
+    diastolic: Mapped[int | None]
+    #: beats per minute
+    heart_rate: Mapped[int | None]
+    #: percent
+    spo2: Mapped[int | None]
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="vitals")
+
+
+class AdverseEvent(db.Model):
+    __tablename__ = "adverse_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: e.g. nausea, vomiting, hypertension, anxiety, headache
+    event_type: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    action_taken: Mapped[str | None] = mapped_column(String(300))
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="adverse_events")
+
+
+class DosingAddendum(db.Model):
+    """A correction or later observation added to a signed dosing session; never edited."""
+
+    __tablename__ = "dosing_addenda"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[str] = mapped_column(Text)
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="addenda")
+    author: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,50 @@
+"""flask protocols check: validate protocol files before a clinic relies on them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..domain.protocol_library import ProtocolLibrary
+from ..extensions import db
+from . import services
+
+protocols_cli = AppGroup("protocols", help="Protocol library commands.")
+
+
+@protocols_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def check_command(files: tuple[Path, ...]):
+    """Validate FILES (default: every file in the protocol library); exit 1 on any error."""
+    if files:
+        library = ProtocolLibrary.from_paths(files)
+    else:
+        library = ProtocolLibrary.load(Path(current_app.config["PROTOCOLS_DIR"]))
+    if not library.entries:
+        raise click.ClickException("no protocol files found")
+    failures = 0
+    for entry in library.entries:
+        problems = list(entry.problems)
+        if entry.valid:
+            problems += _registry_problems(entry)
+        if problems:
+            failures += 1
+            for line in problems:
+                click.echo(f"ERROR {line}", err=True)
+        else:
+            click.echo(f"ok    {entry.path.name}: {entry.protocol.id} v{entry.protocol.version}")
+    if failures:
+        raise SystemExit(1)
+
+
+def _registry_problems(entry) -> list[str]:
+    """A file changed without a new version number, compared with the database (if any)."""
+    try:
+        problem = services.refusal_for(entry, services.fetch_registered(*entry.protocol.key))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return []  # no database (yet): the file itself is what is checked
+    return [problem] if problem else []

@@ -1,0 +1,256 @@
+"""Treatment courses: enrolment, phase changes under protocol gates, overrides, the checklist."""
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from ketamine_integration.courses.models import PhaseTransition, TreatmentCourse
+from ketamine_integration.extensions import db
+from ketamine_integration.patients.models import Patient
+from tests.conftest import page_text
+
+SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
+IV = "iv-ketamine-induction@1"
+REASON = "Clearance letter is on paper; prescriber confirmed by phone."
+
+
+@pytest.fixture
+def protocol_dir(app, tmp_path):
+    """A private copy of the shipped protocols, so tests can edit files."""
+    directory = tmp_path / "protocols"
+    shutil.copytree(SHIPPED, directory, ignore=shutil.ignore_patterns("*.md"))
+    app.config["PROTOCOLS_DIR"] = str(directory)
+    return directory
+
+
+@pytest.fixture
+def team(make, protocol_dir):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "staff": make.user("staff", username="desk"),
+           "outsider": make.user("therapist", username="other")}
+    ids["patient"] = make.patient(family_name="Enrolled")
+    return ids
+
+
+def _enrol(auth, team, protocol=IV, **overrides):
+    data = {"protocol": protocol, "start_date": date.today().isoformat(),
+            "indication": "Treatment-resistant depression", "therapist": team["therapist"],
+            "prescriber": team["prescriber"]}
+    data.update(overrides)
+    return auth.post(f"/patients/{team['patient']}/courses/new", data)
+
+
+def _enrolled(auth, team, as_user="ther", **kwargs) -> int:
+    """Staff enrol the patient (so the clinicians join the care team); then `as_user` signs in."""
+    auth.login("desk")
+    response = _enrol(auth, team, **kwargs)
+    assert response.status_code == 302, page_text(response)
+    auth.logout()
+    auth.login(as_user)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def _course(make, course_id=None) -> TreatmentCourse:
+    def fetch():
+        stmt = select(TreatmentCourse).order_by(TreatmentCourse.id)
+        course = db.session.get(TreatmentCourse, course_id) if course_id else db.session.scalars(stmt).first()
+        course.transitions, course.preparation_records, course.protocol_version  # load before detaching
+        return course
+    return make.query(fetch)
+
+
+def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make, auth, client):
+    auth.login("desk")
+    response = _enrol(auth, team)
+    assert response.status_code == 302
+    course = _course(make)
+    assert (course.phase, course.protocol_version.protocol_id, course.protocol_version.version) == \
+        ("preparation", "iv-ketamine-induction", 1)
+    assert [t.to_phase for t in course.transitions] == ["preparation"]
+    team_ids = make.query(lambda: {(m.user_id, m.role) for m in db.session.get(Patient, team["patient"]).care_team})
+    assert team_ids == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}
+    page = page_text(client.get(response.headers["Location"]))
+    assert "IV ketamine induction series" in page and "Phase: Preparation" in page
+    assert "blocked — Preparation not complete" in page
+    assert "0 of 6 planned recorded" in page
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("protocol", "no-such-protocol@1", "Not a valid choice"),
+    ("therapist", "999999", "Not a valid choice"),
+    ("start_date", "soon", "Enter a date as YYYY-MM-DD."),
+    ("indication", "", "This field is required."),
+])
+def test_invalid_enrolment_names_the_field_and_creates_nothing(team, make, auth, field, value, message):
+    auth.login("desk")
+    response = _enrol(auth, team, **{field: value})
+    assert response.status_code == 422 and message in page_text(response)
+    assert make.query(lambda: db.session.scalars(select(TreatmentCourse)).all()) == []
+
+
+def test_outsider_therapist_cannot_enrol_or_view(team, make, auth, client):
+    auth.login("desk")
+    course_id = int(_enrol(auth, team).headers["Location"].rsplit("/", 1)[1])
+    auth.logout()
+    auth.login("other")
+    assert _enrol(auth, team).status_code == 403
+    assert client.get(f"/courses/{course_id}").status_code == 403
+
+
+def _record(auth, course_id, item, when=None):
+    return auth.post(f"/courses/{course_id}/preparation",
+                     {"item": item, "completed_on": (when or date.today()).isoformat(), "note": ""})
+
+
+def _complete_preparation(auth, course_id):
+    for item in ("intake_assessment", "informed_consent", "baseline_phq9", "baseline_gad7",
+                 "intention_setting", "preparation_session"):
+        assert _record(auth, course_id, item).status_code == 302, item
+
+
+def test_gate_opens_when_preparation_is_recorded(team, make, auth, client):
+    course_id = _enrolled(auth, team)
+    _complete_preparation(auth, course_id)
+    refused = auth.post(f"/courses/{course_id}/phase", {"target": "experience", "version": "1"})
+    assert refused.status_code == 422
+    assert "Medical clearance (by a prescriber) still to record" in page_text(refused)
+    # Medical clearance is the prescriber's to record.
+    assert "must be recorded by a prescriber" in page_text(_record(auth, course_id, "medical_clearance"))
+    auth.logout()
+    auth.login("pres")
+    assert _record(auth, course_id, "medical_clearance").status_code == 302
+    version = _course(make, course_id).version
+    moved = auth.post(f"/courses/{course_id}/phase", {"target": "experience", "version": str(version)})
+    assert moved.status_code == 302
+    course = _course(make, course_id)
+    assert course.phase == "experience"
+    assert course.transitions[-1].overridden is None and course.transitions[-1].by_user_id == team["prescriber"]
+
+
+def test_override_with_reason_is_recorded_and_audited(team, make, auth, client):
+    course_id = _enrolled(auth, team)
+    no_reason = auth.post(f"/courses/{course_id}/phase", {"target": "experience", "override": "y", "version": "1"})
+    assert no_reason.status_code == 422 and "needs a written reason" in page_text(no_reason)
+    assert _course(make, course_id).phase == "preparation"
+    moved = auth.post(f"/courses/{course_id}/phase",
+                      {"target": "experience", "override": "y", "reason": REASON, "version": "1"})
+    assert moved.status_code == 302
+    last = _course(make, course_id).transitions[-1]
+    assert last.reason == REASON and "Preparation not complete" in last.overridden
+    page = page_text(client.get(f"/courses/{course_id}"))
+    assert "Protocol gate overridden" in page and REASON in page
+    [row] = make.audit_rows(action="course.phase_change", outcome="success")
+    assert row.detail == "to experience; gate overridden" and REASON not in row.detail
+
+
+def test_discontinuation_needs_a_reason(team, make, auth):
+    course_id = _enrolled(auth, team)
+    refused = auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "version": "1"})
+    assert refused.status_code == 422 and "Say why the course is discontinued" in page_text(refused)
+    assert auth.post(f"/courses/{course_id}/phase",
+                     {"target": "discontinued", "reason": "Patient chose another treatment.",
+                      "version": "1"}).status_code == 302
+    assert _course(make, course_id).phase == "discontinued"
+
+
+def test_stale_phase_change_is_refused(team, make, auth):
+    course_id = _enrolled(auth, team)
+    auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "reason": REASON, "version": "1"})
+    stale = auth.post(f"/courses/{course_id}/phase",
+                      {"target": "experience", "override": "y", "reason": REASON, "version": "1"})
+    assert stale.status_code == 422 and "changed this course's phase meanwhile" in page_text(stale)
+
+
+def test_staff_see_the_course_but_cannot_change_it(team, make, auth, client):
+    auth.login("desk")
+    course_id = int(_enrol(auth, team).headers["Location"].rsplit("/", 1)[1])
+    assert client.get(f"/courses/{course_id}").status_code == 200
+    assert auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "reason": REASON,
+                                                     "version": "1"}).status_code == 403
+    assert _record(auth, course_id, "intake_assessment").status_code == 403
+
+
+def test_checklist_entry_is_voided_not_deleted(team, make, auth, client):
+    course_id = _enrolled(auth, team)
+    _record(auth, course_id, "informed_consent")
+    duplicate = _record(auth, course_id, "informed_consent")
+    assert "already recorded" in page_text(duplicate)
+    record_id = _course(make, course_id).preparation_records[0].id
+    auth.post(f"/courses/{course_id}/preparation/{record_id}/void", {"reason": "Wrong date entered"})
+    assert _record(auth, course_id, "informed_consent", date.today() - timedelta(days=1)).status_code == 302
+    records = _course(make, course_id).preparation_records
+    assert [(r.item, r.live) for r in records] == [("informed_consent", False), ("informed_consent", True)]
+    assert "Wrong date entered" in page_text(client.get(f"/courses/{course_id}"))
+
+
+def test_future_dates_are_refused_on_the_checklist(team, auth, make):
+    course_id = _enrolled(auth, team)
+    response = _record(auth, course_id, "informed_consent", date.today() + timedelta(days=2))
+    assert response.status_code == 422 and "cannot be in the future" in page_text(response)
+
+
+def _bump(directory: Path, *, version: int, closes_after: str):
+    path = directory / "iv-ketamine-induction.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["version"] = version
+    data["integration"]["window"]["closes_after"] = closes_after
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_a_running_course_is_unaffected_by_a_later_protocol_version(team, make, auth, client, protocol_dir):
+    first = _enrolled(auth, team)
+    _bump(protocol_dir, version=2, closes_after="10d")
+    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@2")
+    second = int(second_response.headers["Location"].rsplit("/", 1)[1])
+    assert _course(make, first).protocol_version.version == 1
+    assert "closes at 14 days" in page_text(client.get(f"/courses/{first}"))
+    assert "closes at 10 days" in page_text(client.get(f"/courses/{second}"))
+    listing = page_text(client.get("/protocols/"))
+    assert "v1" in listing and "v2" in listing and "File removed; running courses continue" in listing
+
+
+def test_a_changed_file_with_the_same_version_is_refused(team, make, auth, client, protocol_dir, app):
+    _enrolled(auth, team)
+    _bump(protocol_dir, version=1, closes_after="10d")
+    assert "Refused" in page_text(client.get("/protocols/"))
+    response = _enrol(auth, team)
+    assert response.status_code == 422
+    assert len(make.query(lambda: db.session.scalars(select(TreatmentCourse)).all())) == 1
+    result = app.test_cli_runner().invoke(args=["protocols", "check"])
+    assert result.exit_code == 1 and "already in use with different content" in result.output
+
+
+def test_an_invalid_file_is_listed_and_cannot_be_chosen(team, auth, client, protocol_dir):
+    (protocol_dir / "broken.yaml").write_text("id: broken\nversion: 1\n")
+    auth.login("desk")
+    listing = page_text(client.get("/protocols/"))
+    assert "Files that cannot be used" in listing and "broken.yaml: name: required key is missing" in listing
+    form = client.get(f"/patients/{team['patient']}/courses/new")
+    assert form.status_code == 200
+    html = form.get_data(as_text=True)
+    assert "iv-ketamine-induction@1" in html and "broken" not in html
+
+
+def test_protocols_check_command(app, protocol_dir, tmp_path):
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["protocols", "check"])
+    assert ok.exit_code == 0 and ok.output.count("ok ") == 4
+    bad = tmp_path / "bad.yaml"
+    data = yaml.safe_load((protocol_dir / "im-ketamine-kap.yaml").read_text())
+    data["experience"]["max_days_between"] = 1
+    bad.write_text(yaml.safe_dump(data))
+    failed = runner.invoke(args=["protocols", "check", str(bad)])
+    assert failed.exit_code == 1
+    assert "bad.yaml: experience: max_days_between (1) is below min_days_between (4)" in failed.output
+
+
+def test_course_page_and_enrolment_are_audited(team, make, auth, client):
+    course_id = _enrolled(auth, team)
+    client.get(f"/courses/{course_id}")
+    rows = [(r.action, r.patient_id, r.user_id) for r in make.audit_rows() if r.action.startswith("course.")]
+    assert rows == [("course.create", team["patient"], team["staff"]),
+                    ("course.view", team["patient"], team["therapist"])]

@@ -1,0 +1,138 @@
+"""Protocol files: the shipped ones are valid, and each kind of mistake is named precisely."""
+import copy
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ketamine_integration.domain.protocol_library import ProtocolLibrary, read_protocol_file
+from ketamine_integration.domain.protocols import ProtocolError, content_hash, parse_duration, validate_definition
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+SHIPPED = sorted(PROTOCOLS.glob("*.yaml"))
+
+
+def test_four_protocols_ship_and_all_are_valid():
+    library = ProtocolLibrary.load(PROTOCOLS)
+    assert {e.protocol.id for e in library.valid_entries()} == {
+        "iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"}
+    assert [e.problems for e in library.entries if not e.valid] == []
+
+
+def test_shipped_values_follow_the_brief():
+    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 1).protocol
+    assert iv.experience.dosing_sessions == 6 and iv.experience.max_series_days == 21
+    assert iv.integration.window.optimal_until == timedelta(hours=72)
+    assert iv.integration.window.closes_after == timedelta(days=14)
+    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 1).protocol
+    assert esk.experience.rems_monitoring_form and esk.experience.min_monitoring_minutes >= 120
+
+
+def _base() -> dict:
+    return yaml.safe_load((PROTOCOLS / "iv-ketamine-induction.yaml").read_text())
+
+
+def _set(data: dict, dotted: str, value):
+    node = data
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("field, value, path, problem", [
+    # unknown key: a typo must not silently drop a rule
+    ("experience.dosing_sesions", 6, "experience.dosing_sesions", "unknown key"),
+    # missing key
+    ("integration.window.closes_after", _DELETE, "integration.window.closes_after", "required key is missing"),
+    # wrong types
+    ("experience.dosing_sessions", "six", "experience.dosing_sessions", "valid integer"),
+    ("experience.rems_monitoring_form", "yes", "experience.rems_monitoring_form", "valid boolean"),
+    ("integration.window.opens_after", 24, "integration.window.opens_after", "'24h' or '14d'"),
+    ("evidence", "Li 2010", "evidence", "must be a valid array"),
+    # impossible values
+    ("experience.dosing_sessions", 0, "experience.dosing_sessions", "greater than or equal to 1"),
+    ("experience.max_days_between", 0, "experience", "max_days_between (0) is below min_days_between (1)"),
+    ("experience.max_series_days", 3, "experience", "cannot hold 6 sessions"),
+    ("integration.window.closes_after", "12h", "integration.window", "closes before (or when) it opens"),
+    ("integration.window.optimal_until", "15d", "integration.window", "optimal_until must lie between"),
+    ("route", "oral-ish", "route", "must be 'iv'"),
+    ("id", "IV Ketamine", "id", "lower-case letters"),
+    ("version", 0, "version", "greater than or equal to 1"),
+    ("preparation.required_items", ["intake_assessment", "intake_assessment"], "preparation.required_items",
+     "more than once"),
+    ("preparation.required_items", ["tarot_reading"], "preparation.required_items[0]", "must be 'intake_assessment'"),
+    ("coordination.report_after_dosing", [9], "(top level)", "names session(s) [9]"),
+    ("medication", "esketamine", "(top level)", "route must be 'intranasal'"),
+    ("evidence", [], "evidence", "at least 1 item"),
+])
+def test_each_kind_of_error_names_file_field_and_problem(field, value, path, problem):
+    data = _set(copy.deepcopy(_base()), field, value)
+    with pytest.raises(ProtocolError) as caught:
+        validate_definition(data, "broken.yaml")
+    lines = caught.value.lines()
+    assert any(line.startswith(f"broken.yaml: {path}: ") and problem in line for line in lines), lines
+
+
+def test_not_a_mapping_and_not_yaml_are_named(tmp_path):
+    (tmp_path / "list.yaml").write_text("- just\n- a list\n")
+    (tmp_path / "bad.yaml").write_text("id: [unclosed\n")
+    library = ProtocolLibrary.load(tmp_path)
+    problems = {e.path.name: e.problems[0] for e in library.entries}
+    assert problems["list.yaml"] == "list.yaml: (top level): must be a mapping of keys to values"
+    assert problems["bad.yaml"].startswith("bad.yaml: line 2, column 1: is not valid YAML")
+
+
+def test_two_files_with_the_same_id_and_version_are_both_refused(tmp_path):
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text((PROTOCOLS / "iv-ketamine-induction.yaml").read_text())
+    library = ProtocolLibrary.load(tmp_path)
+    assert library.valid_entries() == []
+    assert "is also defined in b.yaml" in library.entries[0].problems[0]
+
+
+def test_newest_version_is_what_new_courses_get(tmp_path):
+    v1 = _base()
+    v2 = dict(_base(), version=2, summary="Revised summary.")
+    (tmp_path / "v1.yaml").write_text(yaml.safe_dump(v1))
+    (tmp_path / "v2.yaml").write_text(yaml.safe_dump(v2))
+    [newest] = ProtocolLibrary.load(tmp_path).newest()
+    assert newest.protocol.version == 2
+
+
+def test_hash_ignores_layout_but_not_content():
+    data = _base()
+    reordered = dict(reversed(list(data.items())))
+    assert content_hash(data) == content_hash(reordered)
+    assert content_hash(data) != content_hash(dict(data, summary="changed"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("24h", timedelta(hours=24)),
+    ("1.5h", timedelta(minutes=90)),
+    ("14d", timedelta(days=14)),
+    (" 7 d ", timedelta(days=7)),
+])
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24", "3w", "-1d", "", "h"])
+def test_parse_duration_refuses_ambiguous_units(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_read_protocol_file_refuses_non_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ProtocolError, match="latin1.yaml: \\(file\\): is not UTF-8 text"):
+        read_protocol_file(path)

@@ -1,6 +1,7 @@
 """Ketamine integration protocol manager: the Flask application factory."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -16,12 +17,16 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app: environment settings, then `config` overrides (tests pass theirs)."""
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=str(PROJECT_ROOT / "templates"))
-    app.config.update(load_config(app.instance_path))
+    environ = dict(os.environ)
+    if config and config.get("SECRET_KEY"):
+        environ["SECRET_KEY"] = config["SECRET_KEY"]  # no development key file is made then
+    app.config.update(load_config(app.instance_path, environ))
     app.config.setdefault("PROTOCOLS_DIR", str(PROJECT_ROOT / "protocols"))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
+    lifecycle.register_converters(app)
     register_blueprints(app)
     register_access(app)
     lifecycle.register(app)

@@ -91,6 +91,18 @@ def enforce_access():
         next_url = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("accounts.login", next=next_url))
     if rule.roles and not current_user.has_role(*rule.roles):
-        audit.denial(f"{request.endpoint} needs role: {rule.describe()}")
+        audit.denial(f"{request.endpoint} needs role: {rule.describe()}",
+                     patient_id=_patient_in_url())
         abort(403)
     return None
+
+
+def _patient_in_url() -> int | None:
+    """The patient a denied URL names, if it names an existing one (for the audit filter)."""
+    from .extensions import db
+    from .patients.models import Patient
+
+    patient_id = (request.view_args or {}).get("patient_id")
+    if patient_id is None:
+        return None
+    return db.session.scalar(db.select(Patient.id).where(Patient.id == patient_id))

@@ -18,7 +18,7 @@ class ConfigurationError(RuntimeError):
 
 @dataclass(frozen=True)
 class EnvSetting:
-    """One documented environment variable; the README table is generated from this list."""
+    """One environment variable; tests/unit/test_config.py checks the README documents each."""
 
     name: str
     default: str
@@ -30,7 +30,7 @@ ENV_SETTINGS = (
     EnvSetting("SECRET_KEY", "random, kept in instance/", "signs session cookies and CSRF tokens; "
                "required (32+ characters) in production"),
     EnvSetting("DATABASE_URL", "sqlite:///instance/ketamine_integration.db",
-               "SQLAlchemy URL; postgresql+psycopg://... in production"),
+               "SQLAlchemy URL; postgresql://user@host/db in production (psycopg 3 is used)"),
     EnvSetting("CLINIC_NAME", "Harbor Light Ketamine Clinic (demo)", "shown in the header and on reports"),
     EnvSetting("CLINIC_TIMEZONE", "America/New_York", "IANA zone in which times are entered and shown"),
     EnvSetting("SESSION_IDLE_MINUTES", "15", "automatic logoff after this much inactivity"),
@@ -112,6 +112,7 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "SESSION_IDLE_MINUTES": _int_env(environ, "SESSION_IDLE_MINUTES", 15),
         "SESSION_MAX_HOURS": _int_env(environ, "SESSION_MAX_HOURS", 12),
         "PAGE_SIZE": _int_env(environ, "PAGE_SIZE", 25),
+        "TRUSTED_PROXY_HOPS": _int_env(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
         **({"PROTOCOLS_DIR": environ["PROTOCOLS_DIR"]} if environ.get("PROTOCOLS_DIR") else {}),
         # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,

@@ -47,9 +47,19 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite's lower() folds ASCII only; patient search must match "Émile" as "émile".
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    # IMMEDIATE takes the write lock at the start, so a request that reads and then writes
+    # (nearly all do: every page writes an audit row) waits its turn under busy_timeout
+    # instead of failing with "database is locked" when another writer committed meanwhile.
+    # SQLite serialises writers anyway; PostgreSQL is the engine for concurrent load.
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,26 +1,63 @@
 """The request wrapper: one commit per successful request, rollback on any error, safe error pages."""
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request
+from typing import Callable
+
+from flask import Flask, abort, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
-from .audit import services as audit
 from .extensions import db
+
+#: largest id a route accepts: PostgreSQL's integer column (larger numbers are simply 404)
+MAX_ID = 2_147_483_647
 
 #: Pages with their own template; any other HTTP error uses errors/generic.html.
 ERROR_TEMPLATES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
                    500: "errors/500.html"}
 
 
+def keep_after_rollback(write: Callable[[], None]) -> None:
+    """Run `write` again in a fresh transaction if this request's transaction is rolled back.
+
+    For what must be recorded whatever becomes of the request: audit rows of denials and
+    failures, a session's expiry, the activity that keeps a session alive.
+    """
+    g.setdefault("_after_rollback", []).append(write)
+
+
 def finish_transaction(response):
-    """Commit the request's work only when it succeeded; otherwise keep only audit failures."""
+    """Commit the request's work only when it succeeded; otherwise keep only what must stay."""
     if response.status_code < 400:
         db.session.commit()
     else:
         db.session.rollback()
-        audit.replay_durable()
+        _replay_kept()
     return response
+
+
+def _replay_kept() -> None:
+    writes = g.pop("_after_rollback", [])
+    if writes:
+        for write in writes:
+            write()
+        db.session.commit()
+
+
+def refuse_nul_bytes():
+    """before_request: no clinic input contains NUL, and PostgreSQL text cannot hold it."""
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                abort(400)
+
+
+class IdConverter(IntegerConverter):
+    """<id:...> in routes: a positive id that fits the database's integer column."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, min=1, max=MAX_ID)
 
 
 def no_store(response):
@@ -48,7 +85,13 @@ def render_server_error(error: Exception):
     return render_template("errors/500.html", error=InternalServerError()), 500
 
 
+def register_converters(app: Flask) -> None:
+    """Before blueprints: routes use <id:...> for every database id."""
+    app.url_map.converters["id"] = IdConverter
+
+
 def register(app: Flask) -> None:
+    app.before_request(refuse_nul_bytes)
     app.after_request(no_store)
     app.after_request(finish_transaction)
     app.register_error_handler(CSRFError, render_csrf_error)

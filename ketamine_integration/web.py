@@ -39,15 +39,21 @@ def safe_next(target: str | None, default: str) -> str:
     """Only same-site relative paths may be redirect targets (no open redirects)."""
     if not target:
         return default
+    if any(ch == "\\" or ord(ch) < 32 for ch in target):
+        return default  # browsers read "/\\evil" as "//evil"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
 
 
+#: a page number beyond this is treated as the last page anyone could mean
+MAX_PAGE = 100_000
+
+
 def page_number() -> int:
     try:
-        return max(1, int(request.args.get("page", 1)))
+        return min(max(1, int(request.args.get("page", 1))), MAX_PAGE)
     except ValueError:
         return 1
 

@@ -1,13 +1,13 @@
 """Fixtures shared by the integration and browser suites (unit tests need none of them)."""
 from __future__ import annotations
 
-import hashlib
-from html import unescape
 import os
 import re
+from html import unescape
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from flask import session
+from flask_wtf.csrf import generate_csrf
 
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
@@ -56,13 +56,12 @@ def make(app):
 
 
 def csrf_token(app, client) -> str:
-    """A valid CSRF token for the client's current session (as Flask-WTF would issue it)."""
-    with client.session_transaction() as sess:
-        raw = sess.get("csrf_token")
-        if raw is None:
-            raw = hashlib.sha1(os.urandom(64)).hexdigest()
-            sess["csrf_token"] = raw
-    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+    """A CSRF token for the client's current session, issued by Flask-WTF itself."""
+    with client.session_transaction() as client_session, app.test_request_context():
+        session.update(client_session)
+        token = generate_csrf()
+        client_session.update(session)  # keeps the secret generate_csrf may have created
+    return token
 
 
 class Auth:

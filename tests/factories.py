@@ -47,6 +47,16 @@ class Factories:
             db.session.expunge_all()
             return rows
 
+    def age_login_sessions(self, **deltas):
+        """Move every open login session back in time, as if time had passed."""
+        from ketamine_integration.accounts.models import LoginSession
+
+        def shift():
+            for row in db.session.scalars(select(LoginSession).where(LoginSession.ended_at.is_(None))):
+                for column, delta in deltas.items():
+                    setattr(row, column, getattr(row, column) - delta)
+        self.run(shift)
+
     def query(self, fn):
         """Run fn() inside an app context for reading; returned objects stay readable."""
         with self.app.app_context():

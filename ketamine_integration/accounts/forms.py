@@ -41,7 +41,13 @@ class UserForm(FlaskForm):
 
 
 class _PasswordFields:
-    """Mixin validating a new password against the clinic policy."""
+    """A new password and its repetition, checked against the clinic policy."""
+
+    password = PasswordField("New password", validators=[InputRequired()],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat password",
+                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
 
     def validate_password(self, field):
         username = getattr(self, "username", None)
@@ -51,16 +57,8 @@ class _PasswordFields:
 
 
 class NewUserForm(_PasswordFields, UserForm):
-    password = PasswordField("Initial password", validators=[InputRequired()],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat password",
-                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
-                            render_kw={"autocomplete": "new-password"})
+    pass
 
 
 class PasswordResetForm(_PasswordFields, FlaskForm):
-    password = PasswordField("New password", validators=[InputRequired()],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat password",
-                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
-                            render_kw={"autocomplete": "new-password"})
+    pass

@@ -97,10 +97,10 @@ class LoginSession(db.Model):
     #: hex SHA-256 of the cookie token
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: last request that counted as activity (updated at most once a minute)
+    #: last request that counted as activity (written at most every 30 seconds)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: logout, idle, absolute, disabled
+    #: logout, idle, absolute, disabled, password_reset
     end_reason: Mapped[str | None] = mapped_column(String(20))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(200))

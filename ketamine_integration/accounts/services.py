@@ -94,5 +94,5 @@ def set_password(user: User, password: str) -> None:
     if problem:
         raise DomainError({"password": problem})
     user.password_hash = passwords.hash_password(password)
-    end_all_sessions(user, "logout")  # a reset signs the user out everywhere
+    end_all_sessions(user, "password_reset")  # a reset signs the user out everywhere
     db.session.flush()

@@ -10,6 +10,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select, update
 
 from ..audit import services as audit
+from ..lifecycle import keep_after_rollback
 from ..db_types import utcnow
 from ..extensions import db, login_manager
 from .models import LoginSession, User
@@ -23,6 +24,7 @@ END_MESSAGES = {
     "absolute": "Your session reached its time limit; please sign in again.",
     "disabled": "This account has been disabled.",
     "logout": "You have been signed out.",
+    "password_reset": "Your password was changed; please sign in with the new one.",
 }
 
 
@@ -31,7 +33,7 @@ def end_reason(*, created_at: datetime, last_seen_at: datetime, ended_at: dateti
                absolute: timedelta) -> str | None:
     """Why a session may no longer be used at `now`, or None if it still may."""
     if ended_at is not None:
-        return "logout"
+        return "logout"  # whatever ended it; the stored end_reason says which
     if not user_active:
         return "disabled"
     if now - created_at >= absolute:
@@ -76,7 +78,7 @@ def end_current_session(reason: str = "logout") -> None:
 
 
 def end_all_sessions(user: User, reason: str) -> None:
-    """End every open session of a user (used when the account is disabled)."""
+    """End every open session of a user (account disabled, password reset)."""
     db.session.execute(
         update(LoginSession)
         .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
@@ -105,11 +107,21 @@ def load_user(user_id: str) -> User | None:
                         now=now, idle=idle, absolute=absolute)
     if reason is not None:
         if login_session.ended_at is None:
-            login_session.ended_at, login_session.end_reason = now, reason
-            audit.record("session.expired", object_type="login_session",
-                         object_id=login_session.id, user_id=user.id, detail=reason)
-        g.session_end_message = END_MESSAGES[reason]
+            # Kept even if this request fails (e.g. the expired session asked for a 404 page).
+            _write_session(login_session.id, ended_at=now, end_reason=reason)
+            audit.record("session.expired", object_type="login_session", object_id=login_session.id,
+                         user_id=user.id, detail=reason, durable=True)
+        g.session_end_message = END_MESSAGES[login_session.end_reason or reason]
         return None
     if now - login_session.last_seen_at >= TOUCH_INTERVAL:
-        login_session.last_seen_at = now
+        # A rejected form is activity too: the clinician is working, not idle.
+        _write_session(login_session.id, last_seen_at=now)
     return user
+
+
+def _write_session(session_id: int, **values) -> None:
+    """Update a login session now, and again after a rollback if the request fails."""
+    def write():
+        db.session.execute(update(LoginSession).where(LoginSession.id == session_id).values(**values))
+    write()
+    keep_after_rollback(write)

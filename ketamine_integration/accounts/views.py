@@ -1,7 +1,7 @@
 """Sign-in, sign-out, and the admin's user management pages."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -11,7 +11,7 @@ from ..extensions import db
 from ..web import render_form, safe_next, submit
 from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
-from .models import ADMIN, ROLE_LABELS, User
+from .models import ADMIN, User
 from .sessions import end_current_session
 
 bp = Blueprint("accounts", __name__)
@@ -28,6 +28,8 @@ def login():
             return redirect(safe_next(form.next.data, url_for("core.home")))
         form.form_errors.append("Username or password is not correct, or the account is disabled.")
         form.password.data = ""
+    elif form.is_submitted():
+        audit.record("login.failure", outcome=audit.FAILURE, detail="incomplete or over-long form")
     return render_form("accounts/login.html", form)
 
 
@@ -44,7 +46,7 @@ def logout():
 @access.roles(ADMIN)
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
-    return render_template("accounts/user_list.html", users=users, role_labels=ROLE_LABELS)
+    return render_template("accounts/user_list.html", users=users)
 
 
 def _user_fields(form) -> dict:
@@ -66,17 +68,10 @@ def user_create():
     return render_form("accounts/user_form.html", form, title="New user")
 
 
-def _get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
-@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
 @access.roles(ADMIN)
 def user_edit(user_id: int):
-    user = _get_user(user_id)
+    user = db.get_or_404(User, user_id)
     form = UserForm(obj=user, roles=sorted(user.roles)) if request.method == "GET" else UserForm()
     done, _ = submit(form, lambda: services.update_user(user, acting_user=current_user,
                                                         **_user_fields(form)))
@@ -87,10 +82,10 @@ def user_edit(user_id: int):
     return render_form("accounts/user_form.html", form, title=f"Edit {user.username}", user=user)
 
 
-@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
 @access.roles(ADMIN)
 def user_password(user_id: int):
-    user = _get_user(user_id)
+    user = db.get_or_404(User, user_id)
     form = PasswordResetForm()
     done, _ = submit(form, lambda: services.set_password(user, form.password.data))
     if done:

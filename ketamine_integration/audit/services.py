@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import g, has_request_context, request
-from flask_login import current_user
 
 from ..extensions import db
 from .models import DENIED, FAILURE, SUCCESS, AuditEvent
@@ -48,12 +47,12 @@ def _acting_user_id() -> int | None:
 
 def record(action: str, *, obj=None, object_type: str | None = None, object_id=None,
            patient_id: int | None = None, outcome: str = SUCCESS, detail: str | None = None,
-           user_id: int | None = None) -> AuditEvent:
+           user_id: int | None = None, durable: bool | None = None) -> AuditEvent:
     """Add one audit row to the current transaction.
 
-    Rows whose outcome is not success are also replayed after a rollback (see
-    replay_durable), so a denial or failed login is recorded even though the request's
-    other writes are discarded.
+    A durable row (by default: any outcome but success) is written again if the request's
+    transaction is rolled back, so a denial or a failed login is recorded even though the
+    request's other writes are discarded.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -68,27 +67,17 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
     )
     event = AuditEvent(**fields)
     db.session.add(event)
-    if outcome != SUCCESS and has_request_context():
-        g.setdefault("_durable_audit", []).append(fields)
+    if (outcome != SUCCESS if durable is None else durable) and has_request_context():
+        from ..lifecycle import keep_after_rollback
+        keep_after_rollback(lambda: db.session.add(AuditEvent(**fields)))
     return event
 
 
 def denial(detail: str, *, patient_id: int | None = None, obj=None) -> AuditEvent:
+    if obj is None and patient_id is not None:
+        return record("access.denied", object_type="patient", object_id=patient_id,
+                      patient_id=patient_id, outcome=DENIED, detail=detail)
     return record("access.denied", obj=obj, patient_id=patient_id, outcome=DENIED, detail=detail)
 
 
-def replay_durable() -> None:
-    """After a rollback: write again the failure and denial rows the rollback discarded."""
-    pending = g.pop("_durable_audit", [])
-    if not pending:
-        return
-    for fields in pending:
-        db.session.add(AuditEvent(**fields))
-    db.session.commit()
-
-
-def current_user_id() -> int | None:
-    return current_user.id if current_user.is_authenticated else None
-
-
-__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "record", "denial", "replay_durable"]
+__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "record", "denial"]

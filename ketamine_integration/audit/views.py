@@ -1,13 +1,13 @@
 """The admin's audit log page: filter by user, patient, action and date; paginated."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, Optional, ValidationError
 
 from .. import access
 from ..accounts.models import ADMIN, User
@@ -32,6 +32,21 @@ class AuditFilterForm(FlaskForm):
                          choices=options([("", "Any action"), *audit.ACTIONS.items()]))
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+    def validate_date_from(self, field):
+        _within_audit_era(field)
+
+    def validate_date_to(self, field):
+        _within_audit_era(field)
+
+
+def _within_audit_era(field) -> None:
+    if field.data and not AUDIT_ERA[0] <= field.data <= AUDIT_ERA[1]:
+        raise ValidationError(f"Use a date between {AUDIT_ERA[0]} and {AUDIT_ERA[1]}.")
+
+
+#: dates an audit filter may name (wider than any clinic's records; keeps date arithmetic safe)
+AUDIT_ERA = (date(2000, 1, 1), date(2199, 12, 31))
 
 
 def _local_day_start(day) -> datetime:

@@ -42,7 +42,7 @@ def _protocol_key(value: str) -> tuple[str, int]:
     return protocol_id, int(version) if version.isdigit() else -1
 
 
-@bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
+@bp.route("/patients/<id:patient_id>/courses/new", methods=["GET", "POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def course_create(patient_id: int):
     patient = load_patient(patient_id)
@@ -75,7 +75,7 @@ def _page(course: TreatmentCourse, *, phase_form=None, prep_form=None, status=20
         void_form=VoidForm(), Phase=Phase), status
 
 
-@bp.route("/courses/<int:course_id>")
+@bp.route("/courses/<id:course_id>")
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def course_detail(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
@@ -83,7 +83,7 @@ def course_detail(course_id: int):
     return _page(course)
 
 
-@bp.route("/courses/<int:course_id>/phase", methods=["POST"])
+@bp.route("/courses/<id:course_id>/phase", methods=["POST"])
 @access.roles(*CLINICIANS)
 def course_phase(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
@@ -103,7 +103,7 @@ def course_phase(course_id: int):
     return _page(course, phase_form=form, status=422)
 
 
-@bp.route("/courses/<int:course_id>/preparation", methods=["POST"])
+@bp.route("/courses/<id:course_id>/preparation", methods=["POST"])
 @access.roles(*CLINICIANS)
 def preparation_record(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
@@ -119,7 +119,7 @@ def preparation_record(course_id: int):
     return _page(course, prep_form=form, status=422)
 
 
-@bp.route("/courses/<int:course_id>/preparation/<int:record_id>/void", methods=["POST"])
+@bp.route("/courses/<id:course_id>/preparation/<id:record_id>/void", methods=["POST"])
 @access.roles(*CLINICIANS)
 def preparation_void(course_id: int, record_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)

@@ -8,6 +8,7 @@ from wtforms import HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
 from ..fields import ClinicDateField
+from ..timeutil import clinic_today
 
 PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
 
@@ -31,7 +32,7 @@ class PatientForm(FlaskForm):
     version = HiddenField()
 
     def validate_date_of_birth(self, field):
-        if field.data and not date(1900, 1, 1) <= field.data <= date.today():
+        if field.data and not date(1900, 1, 1) <= field.data <= clinic_today():
             raise ValidationError("Date of birth must be between 1900-01-01 and today.")
 
     def validate(self, extra_validators=None) -> bool:

@@ -52,10 +52,6 @@ class Patient(db.Model):
         return self.full_name
 
     @property
-    def initials(self) -> str:
-        return f"{self.given_name[:1]}{self.family_name[:1]}".upper()
-
-    @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
 

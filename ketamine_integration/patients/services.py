@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
@@ -73,10 +74,20 @@ def _digits_only(column):
     return stripped
 
 
+#: PostgreSQL advisory lock key that serialises MRN assignment (any constant unique to it)
+MRN_LOCK_KEY = 7_240_001
+
+
 def next_mrn() -> str:
-    """The next clinic MRN (KI-000123); unique constraint guards the rare race."""
-    count = db.session.scalar(select(func.count()).select_from(Patient)) or 0
-    candidate = count + 1
+    """The next free clinic MRN (KI-000123), reserved until this transaction ends.
+
+    Concurrent registrations cannot see each other's uncommitted rows, so they would draw
+    the same number: on PostgreSQL a transaction-scoped advisory lock makes them take turns
+    (SQLite's BEGIN IMMEDIATE already does).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MRN_LOCK_KEY})
+    candidate = (db.session.scalar(select(func.count()).select_from(Patient)) or 0) + 1
     while db.session.scalar(select(Patient.id).where(Patient.mrn == f"{MRN_PREFIX}{candidate:06d}")):
         candidate += 1
     return f"{MRN_PREFIX}{candidate:06d}"
@@ -90,10 +101,14 @@ def _check_mrn_free(mrn: str, patient_id: int | None) -> None:
         raise DomainError({"mrn": "Another patient already has this MRN."})
 
 
-def _wanted_care_team(therapist_ids, prescriber_ids) -> set[tuple[int, str]]:
-    """Check every chosen clinician before anything changes; return (user id, role) pairs."""
+def _wanted_care_team(therapist_ids, prescriber_ids, current=frozenset()) -> set[tuple[int, str]]:
+    """Check each newly chosen clinician before anything changes; return (user id, role) pairs.
+
+    Members already on the team stay valid even if since disabled: editing a phone number
+    must not silently drop a clinician from the record of who treated the patient.
+    """
     wanted = {(uid, THERAPIST) for uid in therapist_ids} | {(uid, PRESCRIBER) for uid in prescriber_ids}
-    for uid, role in wanted:
+    for uid, role in wanted - set(current):
         user = db.session.get(User, uid)
         if user is None or not user.active or not user.has_role(role):
             raise DomainError({f"{role}s": f"User {uid} is not an active {role}."})
@@ -109,13 +124,18 @@ def _set_care_team(patient: Patient, wanted: set[tuple[int, str]]) -> None:
 
 def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = None,
                      **demographics) -> Patient:
-    mrn = (mrn or "").strip() or next_mrn()
-    _check_mrn_free(mrn, None)
     team = _wanted_care_team(therapist_ids, prescriber_ids)
-    patient = Patient(mrn=mrn, **_clean(demographics))
+    typed_mrn = (mrn or "").strip()
+    if typed_mrn:
+        _check_mrn_free(typed_mrn, None)
+    patient = Patient(mrn=typed_mrn or next_mrn(), **_clean(demographics))
     _set_care_team(patient, team)
-    db.session.add(patient)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        # Someone registered the same typed MRN a moment ago.
+        raise DomainError({"mrn": "Another patient already has this MRN."}) from None
     return patient
 
 
@@ -129,7 +149,8 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
             current_version=patient.version)
     mrn = (mrn or "").strip() or patient.mrn
     _check_mrn_free(mrn, patient.id)
-    team = _wanted_care_team(therapist_ids, prescriber_ids)
+    team = _wanted_care_team(therapist_ids, prescriber_ids,
+                             current={(m.user_id, m.role) for m in patient.care_team})
     # Every check has run; from here on the edit is applied in one flush (one version step).
     patient.mrn = mrn
     for name, value in _clean(demographics).items():
@@ -154,12 +175,24 @@ def _clean(demographics: dict) -> dict:
 
 
 def archive_patient(patient: Patient, by: User) -> None:
-    if patient.archived_at is None:
-        patient.archived_at, patient.archived_by_id = utcnow(), by.id
-        db.session.flush()
+    if patient.archived_at is not None:
+        raise DomainError("This patient is already archived.")
+    patient.archived_at, patient.archived_by_id = utcnow(), by.id
+    db.session.flush()
 
 
 def restore_patient(patient: Patient) -> None:
-    if patient.archived_at is not None:
-        patient.archived_at, patient.archived_by_id = None, None
-        db.session.flush()
+    if patient.archived_at is None:
+        raise DomainError("This patient is not archived.")
+    patient.archived_at, patient.archived_by_id = None, None
+    db.session.flush()
+
+
+def clinician_choices_for(patient: Patient | None, role: str) -> list[tuple[int, str]]:
+    """Active clinicians of a role, plus any current member no longer active (marked so)."""
+    choices = clinician_choices(role)
+    offered = {uid for uid, _ in choices}
+    for member in (patient.care_team if patient else []):
+        if member.role == role and member.user_id not in offered:
+            choices.append((member.user_id, f"{member.user.display_name} (inactive)"))
+    return choices

@@ -7,6 +7,7 @@ from flask_login import current_user
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
 from ..audit import services as audit
+from ..errors import DomainError
 from ..fields import options
 from ..web import paginate, render_form, submit
 from . import services
@@ -38,10 +39,10 @@ def patient_list():
                            clinician_id=clinician_id)
 
 
-def _form_with_choices(**kwargs) -> PatientForm:
+def _form_with_choices(patient=None, **kwargs) -> PatientForm:
     form = PatientForm(**kwargs)
-    form.therapists.choices = options(services.clinician_choices(THERAPIST))
-    form.prescribers.choices = options(services.clinician_choices(PRESCRIBER))
+    form.therapists.choices = options(services.clinician_choices_for(patient, THERAPIST))
+    form.prescribers.choices = options(services.clinician_choices_for(patient, PRESCRIBER))
     return form
 
 
@@ -63,7 +64,7 @@ def patient_create():
     return render_form("patients/form.html", form, title="Register a patient")
 
 
-@bp.route("/<int:patient_id>")
+@bp.route("/<id:patient_id>")
 @access.roles(*ROLES)
 def patient_detail(patient_id: int):
     patient = load_patient(patient_id)
@@ -75,25 +76,29 @@ def patient_detail(patient_id: int):
                            courses=fetch_courses_for_patient(patient.id))
 
 
-@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])
 @access.roles(*REGISTRARS)
 def patient_edit(patient_id: int):
     patient = load_patient(patient_id)
     if request.method == "GET":
-        form = _form_with_choices(obj=patient, version=patient.version,
+        form = _form_with_choices(patient, obj=patient, version=patient.version,
                                   therapists=[u.id for u in patient.members(THERAPIST)],
                                   prescribers=[u.id for u in patient.members(PRESCRIBER)])
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="edit form")
-        return render_form("patients/form.html", form, title=f"Edit {patient.full_name}", patient=patient)
-    form = _form_with_choices()
-    done, _ = submit(form, lambda: services.update_patient(
-        patient, expected_version=_int(form.version.data), **_form_fields(form)))
-    if done:
-        audit.record("patient.update", obj=patient, patient_id=patient.id)
-        flash("Saved.", "success")
-        return redirect(url_for("patients.patient_detail", patient_id=patient.id))
-    audit.record("patient.update", obj=patient, patient_id=patient.id,
-                 outcome=audit.FAILURE, detail="not saved: " + ", ".join(sorted(k or "form" for k in form.errors))[:150])
+    else:
+        form = _form_with_choices(patient)
+        team_before = {(m.user_id, m.role) for m in patient.care_team}
+        done, _ = submit(form, lambda: services.update_patient(
+            patient, expected_version=_int(form.version.data), **_form_fields(form)))
+        if done:
+            team_changed = team_before != {(m.user_id, m.role) for m in patient.care_team}
+            audit.record("patient.update", obj=patient, patient_id=patient.id,
+                         detail="care team changed" if team_changed else None)
+            flash("Saved.", "success")
+            return redirect(url_for("patients.patient_detail", patient_id=patient.id))
+        failed = ", ".join(sorted(k or "form" for k in form.errors))
+        audit.record("patient.update", obj=patient, patient_id=patient.id,
+                     outcome=audit.FAILURE, detail=f"not saved: {failed}"[:200])
     return render_form("patients/form.html", form, title=f"Edit {patient.full_name}",
                        patient=patient, show_current=True)
 
@@ -105,21 +110,29 @@ def _int(value) -> int:
         return -1  # a missing or forged version never matches, so the edit is refused
 
 
-@bp.route("/<int:patient_id>/archive", methods=["POST"])
+@bp.route("/<id:patient_id>/archive", methods=["POST"])
 @access.roles(*REGISTRARS)
 def patient_archive(patient_id: int):
     patient = load_patient(patient_id)
-    services.archive_patient(patient, current_user)
-    audit.record("patient.archive", obj=patient, patient_id=patient.id)
-    flash(f"Archived {patient.full_name}. The record is kept and can be restored.", "success")
+    try:
+        services.archive_patient(patient, current_user)
+    except DomainError as err:
+        flash(str(err), "info")  # a repeated click changes nothing and records nothing
+    else:
+        audit.record("patient.archive", obj=patient, patient_id=patient.id)
+        flash(f"Archived {patient.full_name}. The record is kept and can be restored.", "success")
     return redirect(url_for("patients.patient_detail", patient_id=patient.id))
 
 
-@bp.route("/<int:patient_id>/restore", methods=["POST"])
+@bp.route("/<id:patient_id>/restore", methods=["POST"])
 @access.roles(*REGISTRARS)
 def patient_restore(patient_id: int):
     patient = load_patient(patient_id)
-    services.restore_patient(patient)
-    audit.record("patient.restore", obj=patient, patient_id=patient.id)
-    flash(f"Restored {patient.full_name}.", "success")
+    try:
+        services.restore_patient(patient)
+    except DomainError as err:
+        flash(str(err), "info")
+    else:
+        audit.record("patient.restore", obj=patient, patient_id=patient.id)
+        flash(f"Restored {patient.full_name}.", "success")
     return redirect(url_for("patients.patient_detail", patient_id=patient.id))

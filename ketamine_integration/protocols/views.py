@@ -18,7 +18,7 @@ def protocol_list():
     return render_template("protocols/list.html", rows=rows, invalid=invalid)
 
 
-@bp.route("/<protocol_id>/v<int:version>")
+@bp.route("/<protocol_id>/v<id:version>")
 @access.signed_in
 def protocol_detail(protocol_id: str, version: int):
     """A version as courses follow it: the registered snapshot if any, else the file."""

@@ -86,7 +86,7 @@ def test_password_reset_ends_the_users_sessions(admin, make, auth, app):
     assert desk_client.get("/").status_code == 302
     ended = make.query(lambda: db.session.scalars(
         select(LoginSession.end_reason).where(LoginSession.user_id == target)).all())
-    assert ended == ["logout"]
+    assert ended == ["password_reset"]
     refused = Auth(app, app.test_client()).login("desk", PASSWORD)  # the old password
     assert refused.status_code == 422 and "not correct" in page_text(refused)
 

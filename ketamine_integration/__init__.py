@@ -55,8 +55,10 @@ def register_blueprints(app: Flask) -> None:
     from .experience.views import bp as experience_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
+    from .scheduling.views import bp as scheduling_bp
 
-    for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp):
+    for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
+               scheduling_bp):
         app.register_blueprint(bp)
 
 
@@ -68,11 +70,12 @@ def register_access(app: Flask) -> None:
 def register_templates(app: Flask) -> None:
     from .accounts.models import ROLE_LABELS, ROLES
     from .domain.protocols import PREPARATION_ITEMS
+    from .experience.models import VITAL_TIMEPOINTS
     from .timeutil import format_duration, format_local
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["duration"] = format_duration
-    app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS)
+    app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS, vital_labels=VITAL_TIMEPOINTS)
     app.jinja_env.filters["role_names"] = lambda names: ", ".join(
         ROLE_LABELS[r] for r in ROLES if r in names)
     app.jinja_env.globals.update(role_labels=ROLE_LABELS)

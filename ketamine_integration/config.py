@@ -37,6 +37,8 @@ ENV_SETTINGS = (
     EnvSetting("SESSION_MAX_HOURS", "12", "absolute session limit, however active"),
     EnvSetting("PAGE_SIZE", "25", "rows per page in lists"),
     EnvSetting("PROTOCOLS_DIR", "protocols/ in the project", "folder of protocol definition files"),
+    EnvSetting("KETAMINE_MAX_DOSE_MG", "500", "a ketamine dose above this is refused as a typing error"),
+    EnvSetting("ESKETAMINE_MAX_DOSE_MG", "84", "an esketamine dose above this is refused (label maximum)"),
     EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
                "X-Forwarded-For is trusted (read by wsgi.py)"),
 )
@@ -113,6 +115,9 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "SESSION_MAX_HOURS": _int_env(environ, "SESSION_MAX_HOURS", 12),
         "PAGE_SIZE": _int_env(environ, "PAGE_SIZE", 25),
         "TRUSTED_PROXY_HOPS": _int_env(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+        # Ceilings catch typing errors (500 for 50); they are not dosing advice.
+        "DOSE_CEILING_MG": {"ketamine": _int_env(environ, "KETAMINE_MAX_DOSE_MG", 500),
+                            "esketamine": _int_env(environ, "ESKETAMINE_MAX_DOSE_MG", 84)},
         **({"PROTOCOLS_DIR": environ["PROTOCOLS_DIR"]} if environ.get("PROTOCOLS_DIR") else {}),
         # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,

@@ -15,7 +15,7 @@ class DomainError(Exception):
         """Put each reason on its form field; return the ones that belong to no field."""
         general = []
         for field_name, message in self.reasons.items():
-            field = getattr(form, field_name, None) if field_name else None
+            field = _field_at(form, field_name) if field_name else None
             if field is not None and hasattr(field, "errors"):
                 field.errors = list(field.errors) + [message]
             else:
@@ -23,6 +23,16 @@ class DomainError(Exception):
         if general:
             form.form_errors = list(getattr(form, "form_errors", [])) + general
         return general
+
+
+def _field_at(form, path: str):
+    """The field at 'name' or 'sub.name' (a FormField's inner form), or None."""
+    node = form
+    for part in path.split("."):
+        node = getattr(getattr(node, "form", node), part, None)
+        if node is None:
+            return None
+    return node
 
 
 class ConcurrentEdit(DomainError):

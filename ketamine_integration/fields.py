@@ -1,8 +1,12 @@
 """Form fields shared across blueprints, with messages a clinician can act on."""
 from __future__ import annotations
 
-from wtforms import DateField
+from datetime import datetime, timezone
+
+from wtforms import DateField, DateTimeLocalField
 from wtforms.fields.choices import SelectChoice
+
+from .timeutil import clinic_zone
 
 
 class ClinicDateField(DateField):
@@ -17,6 +21,45 @@ class ClinicDateField(DateField):
         except ValueError:
             self.data = None
             raise ValueError("Enter a date as YYYY-MM-DD.") from None
+
+
+class ClinicDateTimeField(DateTimeLocalField):
+    """A date and time typed in the clinic's time zone; `data` is the aware UTC instant.
+
+    A wall-clock time that does not exist there (the hour skipped when clocks go forward)
+    is refused rather than silently moved; in the hour repeated when clocks go back, the
+    first occurrence is meant.
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"], **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Enter a date and time as YYYY-MM-DD HH:MM.") from None
+        zone = clinic_zone()
+        local = self.data.replace(tzinfo=zone)
+        instant = local.astimezone(timezone.utc)
+        if instant.astimezone(zone).replace(tzinfo=None) != self.data:
+            self.data = None
+            raise ValueError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks "
+                             "moved forward that night. Enter the time as the clock showed it.")
+        self.data = instant
+
+    def _value(self):
+        # Values from the database are UTC; the form shows clinic wall-clock time.
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if isinstance(self.data, datetime):
+            shown = self.data.astimezone(clinic_zone()) if self.data.tzinfo else self.data
+            return shown.strftime("%Y-%m-%dT%H:%M")
+        return ""
 
 
 def options(pairs) -> list[SelectChoice]:

@@ -5,3 +5,4 @@ from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
+from .scheduling import models as scheduling_models  # noqa: F401

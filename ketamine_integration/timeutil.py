@@ -1,7 +1,7 @@
 """Conversion between stored UTC instants and the clinic's wall-clock time."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -29,9 +29,6 @@ def clinic_today(now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(clinic_zone()).date()
 
 
-def format_duration(value: timedelta) -> str:
-    """Jinja filter `duration`: 36 hours, 3 days, 14 days."""
-    hours = value.total_seconds() / 3600
-    if hours % 24 == 0 and hours >= 48:
-        return f"{int(hours // 24)} days"
-    return f"{hours:g} hours"
+def format_duration(value) -> str:
+    """Jinja filter `duration`: a protocol Span as words (36 hours, 14 days)."""
+    return value.label

@@ -12,7 +12,8 @@ from ..fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
-from ..timeutil import clinic_today
+from ..db_types import utcnow
+from ..timeutil import clinic_today, clinic_zone
 from ..web import render_form, submit
 from . import services
 from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
@@ -58,21 +59,39 @@ def course_create(patient_id: int):
     return render_form("courses/enrol.html", form, patient=patient, indications=INDICATIONS)
 
 
-def _page(course: TreatmentCourse, *, phase_form=None, prep_form=None, status=200):
+def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
+                book_form=None, status=200):
+    """The course page, with any submitted form (and its errors) in place of a fresh one."""
+    from ..experience.forms import PlanForm
+    from ..experience.services import fetch_dosing_sessions
+    from ..experience.timeline import geometry
+    from ..experience.windows import course_windows
+    from ..scheduling.forms import BookForm
+    from ..scheduling.services import fetch_course_appointments, fetch_integration_starts
+
     protocol = services.course_protocol(course)
-    clinical = can_read_clinical(current_user, course.patient)
     if phase_form is None:
         phase_form = PhaseForm(version=course.version)
     phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
     if prep_form is None:
         prep_form = PreparationForm(completed_on=clinic_today())
     prep_form.item.choices = options(services.checklist_items(protocol))
+    plan_form = plan_form or PlanForm(days_between=max(protocol.experience.min_days_between, 2),
+                                      count=protocol.experience.dosing_sessions)
+    book_form = book_form or BookForm(clinician=course.therapist_id)
+    book_form.clinician.choices = options(clinician_choices(THERAPIST))
+    now = utcnow()
+    sessions = fetch_dosing_sessions(course.id)
+    windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
     return render_template(
-        "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
+        "courses/detail.html", course=course, protocol=protocol,
+        clinical=can_read_clinical(current_user, course.patient),
         history=services.phase_history(course), blockers=services.next_phase_blockers(course),
         facts=services.course_facts(course), checklist=services.checklist_items(protocol),
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
-        void_form=VoidForm(), Phase=Phase), status
+        void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
+        timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        appointments=fetch_course_appointments(course.id)), status
 
 
 @bp.route("/courses/<id:course_id>")
@@ -80,7 +99,7 @@ def _page(course: TreatmentCourse, *, phase_form=None, prep_form=None, status=20
 def course_detail(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     audit.record("course.view", obj=course, patient_id=course.patient_id)
-    return _page(course)
+    return course_page(course)
 
 
 @bp.route("/courses/<id:course_id>/phase", methods=["POST"])
@@ -100,7 +119,7 @@ def course_phase(course_id: int):
         return redirect(url_for("courses.course_detail", course_id=course.id))
     audit.record("course.phase_change", obj=course, patient_id=course.patient_id,
                  outcome=audit.FAILURE, detail="refused")
-    return _page(course, phase_form=form, status=422)
+    return course_page(course, phase_form=form, status=422)
 
 
 @bp.route("/courses/<id:course_id>/preparation", methods=["POST"])
@@ -116,7 +135,7 @@ def preparation_record(course_id: int):
         audit.record("preparation.record", obj=record, patient_id=course.patient_id, detail=record.item)
         flash("Recorded.", "success")
         return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")
-    return _page(course, prep_form=form, status=422)
+    return course_page(course, prep_form=form, status=422)
 
 
 @bp.route("/courses/<id:course_id>/preparation/<id:record_id>/void", methods=["POST"])

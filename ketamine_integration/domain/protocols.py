@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator,
                       ValidationError, model_validator)
 
 ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
@@ -31,17 +32,41 @@ PREPARATION_ITEMS = {
 MEASURES = ("phq9", "gad7")
 MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hd])\s*$")
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h|(\d+)\s*d)\s*$")
 
 
-def parse_duration(value) -> timedelta:
-    """'36h' or '14d' (hours or days); a bare number is refused as ambiguous."""
-    if isinstance(value, timedelta):
+@dataclass(frozen=True, order=False)
+class Span:
+    """A protocol duration that keeps its unit.
+
+    Hours are elapsed time; days are calendar days in the clinic's time zone (the same
+    wall-clock time N days later), which across a daylight-saving change is 23 or 25 hours
+    per changed day. See domain/windows.py.
+    """
+
+    amount: float
+    unit: str  # "h" or "d"
+
+    @property
+    def approximate(self) -> timedelta:
+        """For ordering checks only; never for computing a time."""
+        return timedelta(hours=self.amount) if self.unit == "h" else timedelta(days=self.amount)
+
+    @property
+    def label(self) -> str:
+        if self.unit == "d":
+            return f"{self.amount:g} day" + ("" if self.amount == 1 else "s")
+        return f"{self.amount:g} hour" + ("" if self.amount == 1 else "s")
+
+
+def parse_duration(value) -> Span:
+    """'36h' or '14d' (hours, or whole days); a bare number is refused as ambiguous."""
+    if isinstance(value, Span):
         return value
     if not isinstance(value, str) or not (match := _DURATION.match(value)):
-        raise ValueError(f"use a number of hours or days such as '24h' or '14d', got {value!r}")
-    amount, unit = float(match.group(1)), match.group(2)
-    return timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
+        raise ValueError(f"use a number of hours or whole days such as '24h' or '14d', got {value!r}")
+    hours, days = match.groups()
+    return Span(float(hours), "h") if hours is not None else Span(int(days), "d")
 
 
 def _unique(values: tuple) -> tuple:
@@ -51,13 +76,13 @@ def _unique(values: tuple) -> tuple:
     return values
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[Span, PlainValidator(parse_duration)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
 
 class _Strict(BaseModel):
     # Unknown keys are mistakes (a typo would otherwise silently drop a rule).
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
 
 
 class Evidence(_Strict):
@@ -103,10 +128,12 @@ class Window(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.closes_after <= self.opens_after:
+        opens, optimal, closes = (self.opens_after.approximate, self.optimal_until.approximate,
+                                  self.closes_after.approximate)
+        if closes <= opens:
             raise ValueError("the window closes before (or when) it opens: closes_after must be "
                              "later than opens_after")
-        if not self.opens_after <= self.optimal_until <= self.closes_after:
+        if not opens <= optimal <= closes:
             raise ValueError("optimal_until must lie between opens_after and closes_after")
         return self
 

@@ -1,12 +1,257 @@
-"""Dosing session operations: plan, record, sign and lock, addenda, REMS forms."""
+"""Dosing session operations: plan the series, record, sign and lock, addenda, REMS forms."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import hashlib
+import json
+from datetime import date, datetime
+from decimal import Decimal
 
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db_types import utcnow
+from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
+                             spacing_problems)
+from ..domain.phases import MIN_REASON_LENGTH, Phase
+from ..domain.protocols import Span
+from ..domain.windows import shift
+from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from .models import SIGNED, DosingSession
+from ..protocols.services import protocol_of
+from ..timeutil import clinic_zone
+from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
+
+#: phases in which the induction series' spacing rules apply (boosters come later)
+SERIES_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE)
+#: columns copied from the record form as they are
+RECORD_FIELDS = ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "lot_number",
+                 "administered_by_id", "monitored_by_id", "sedation", "dissociation",
+                 "concomitant_sedating_medications", "monitoring_minutes", "discharged_at",
+                 "discharge_ready", "ready_to_leave_at", "vitals_acceptable_before_dosing",
+                 "vitals_acceptable_before_discharge")
 
 
 def count_signed_dosing_sessions(course_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(DosingSession).where(
         DosingSession.course_id == course_id, DosingSession.status == SIGNED)) or 0
+
+
+def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
+    return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
+                              .order_by(DosingSession.sequence)).all()
+
+
+def _when(session: DosingSession) -> datetime | None:
+    return session.started_at or session.planned_start
+
+
+def _local_date(instant: datetime) -> date:
+    return instant.astimezone(clinic_zone()).date()
+
+
+def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None,
+                   ignore: DosingSession | None = None) -> str | None:
+    """The override reason to store, or DomainError if the series breaks the protocol unexplained."""
+    if course.current_phase not in SERIES_PHASES:
+        return None
+    others = [_when(s) for s in fetch_dosing_sessions(course.id)
+              if s.status != CANCELLED and s is not ignore and _when(s) is not None]
+    problems = spacing_problems([_local_date(t) for t in others + starts],
+                                protocol_of(course.protocol_version).experience)
+    if not problems:
+        return None
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        raise DomainError({"reason": "This breaks the protocol's spacing: " + " ".join(problems)
+                           + f" Give a clinician's reason (at least {MIN_REASON_LENGTH} characters) to keep it."})
+    return reason
+
+
+def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between: int, count: int,
+                reason: str | None) -> list[DosingSession]:
+    if course.current_phase.ended:
+        raise DomainError("The course has ended; nothing more can be planned.")
+    zone = clinic_zone()
+    starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
+    override = _check_spacing(course, starts, reason)
+    sequence = db.session.scalar(select(func.max(DosingSession.sequence))
+                                 .where(DosingSession.course_id == course.id)) or 0
+    planned = [DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
+                             planned_start=start, spacing_override_reason=override)
+               for i, start in enumerate(starts)]
+    db.session.add_all(planned)
+    db.session.flush()
+    return planned
+
+
+def reschedule(session: DosingSession, *, planned_start: datetime, reason: str | None) -> None:
+    if session.status != PLANNED:
+        raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
+    session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, ignore=session)
+    session.planned_start = planned_start
+    db.session.flush()
+
+
+def cancel(session: DosingSession, *, reason: str) -> None:
+    if session.status in (SIGNED, CANCELLED):
+        raise DomainError("A signed or cancelled session cannot be cancelled; add an addendum instead.")
+    session.status, session.cancel_reason = CANCELLED, reason.strip()
+    db.session.flush()
+
+
+def _record_problems(values: dict, vitals: dict, medication: str | None) -> dict[str, str]:
+    problems = {}
+    start, end, discharged = values.get("started_at"), values.get("ended_at"), values.get("discharged_at")
+    if start and end and end <= start:
+        problems["ended_at"] = "The session must end after it starts."
+    if end and discharged and discharged < end:
+        problems["discharged_at"] = "Discharge cannot come before the end of dosing."
+    if start and start > utcnow():
+        problems["started_at"] = "A dosing session cannot be recorded in the future."
+    for timepoint, readings in vitals.items():
+        for name, value in readings.items():
+            problem = VITAL_RANGES[name].problem(value, name.replace("_", " ").replace("spo2", "SpO2"))
+            if problem:
+                problems[f"{timepoint}.{name}"] = problem
+    weight, dose = values.get("weight_kg"), values.get("dose_mg")
+    if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
+        problems["weight_kg"] = problem
+    ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
+    if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
+        problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
+    if weight and dose and "weight_kg" not in problems and "dose_mg" not in problems:
+        problem = MG_PER_KG_RANGE.problem(mg_per_kg(float(dose), float(weight)), "The dose")
+        if problem:
+            problems["dose_mg"] = problem
+    return problems
+
+
+def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
+                expected_version: int) -> None:
+    """Save the recorded data of a session as a draft; a signed session never changes."""
+    if session.status == SIGNED:
+        raise DomainError("This dosing session is signed and locked; add an addendum to correct it.")
+    if session.status == CANCELLED:
+        raise DomainError("This dosing session was cancelled.")
+    if session.version != expected_version:
+        raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
+                             "in the form; compare and save again.", current_version=session.version)
+    problems = _record_problems(values, vitals, values.get("medication"))
+    if problems:
+        raise DomainError(problems)
+    for name in RECORD_FIELDS:
+        setattr(session, name, values.get(name))
+    weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
+    session.dose_mg_per_kg = (Decimal(str(mg_per_kg(float(session.dose_mg), float(session.weight_kg))))
+                              if weight_based else None)
+    by_point = {v.timepoint: v for v in session.vitals}
+    for timepoint, readings in vitals.items():
+        row = by_point.get(timepoint) or VitalSigns(timepoint=timepoint)
+        for name, value in readings.items():
+            setattr(row, name, value)
+        if row not in session.vitals:
+            session.vitals.append(row)
+    session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
+    session.status = DRAFT
+    _flush_or_conflict(session)
+
+
+def _flush_or_conflict(session: DosingSession) -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentEdit("Someone else saved this dosing session at the same moment; review "
+                             "and save again.", current_version=session.version) from None
+
+
+def _missing_for_signature(session: DosingSession) -> list[str]:
+    protocol = protocol_of(session.course.protocol_version)
+    required = {"started_at": "start time", "ended_at": "end time", "route": "route",
+                "medication": "medication", "dose_mg": "dose", "administered_by_id": "who administered",
+                "monitored_by_id": "who monitored", "monitoring_minutes": "monitoring minutes",
+                "discharged_at": "discharge time", "sedation": "sedation", "dissociation": "dissociation"}
+    missing = [label for name, label in required.items() if getattr(session, name) in (None, "")]
+    if session.route in WEIGHT_BASED_ROUTES and session.weight_kg is None:
+        missing.append("weight used (weight-based route)")
+    readings = {v.timepoint: v for v in session.vitals}
+    for timepoint in ("baseline", "post_40", "discharge"):
+        row = readings.get(timepoint)
+        if row is None or row.systolic is None or row.diastolic is None:
+            missing.append(f"blood pressure {VITAL_TIMEPOINTS[timepoint].lower()}")
+    if readings.get("baseline") is None or readings["baseline"].spo2 is None:
+        missing.append("SpO2 before dosing")
+    if protocol.experience.rems_monitoring_form:
+        if session.ready_to_leave_at is None:
+            missing.append("REMS: when the patient would have been ready to leave")
+        if session.lot_number in (None, ""):
+            missing.append("lot number")
+    if (session.monitoring_minutes is not None
+            and session.monitoring_minutes < protocol.experience.min_monitoring_minutes):
+        missing.append(f"at least {protocol.experience.min_monitoring_minutes} minutes of monitoring "
+                       f"(the protocol's minimum; {session.monitoring_minutes} recorded)")
+    return missing
+
+
+def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
+    if session.status != DRAFT:
+        raise DomainError("Only a recorded, unsigned session can be signed.")
+    if session.version != expected_version:
+        raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
+                             current_version=session.version)
+    missing = _missing_for_signature(session)
+    if missing:
+        raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
+    session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
+    session.content_digest = content_digest(session)
+    _flush_or_conflict(session)
+
+
+def signed_content(session: DosingSession) -> dict:
+    """The clinical content a signature covers, as plain data (also what documents render)."""
+    def iso(value):
+        return value.isoformat() if value is not None else None
+    content = {name: getattr(session, name) for name in RECORD_FIELDS}
+    content.update(id=session.id, course_id=session.course_id, sequence=session.sequence,
+                   dose_mg_per_kg=session.dose_mg_per_kg, signed_by_id=session.signed_by_id,
+                   signed_at=session.signed_at)
+    content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
+                         for v in sorted(session.vitals, key=lambda v: v.timepoint)}
+    content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
+    return {k: iso(v) if isinstance(v, datetime) else (str(v) if isinstance(v, Decimal) else v)
+            for k, v in content.items()}
+
+
+def content_digest(session: DosingSession) -> str:
+    payload = json.dumps(signed_content(session), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def verify_signed_sessions() -> list[tuple[int, bool]]:
+    """(id, digest still matches) for every signed dosing session."""
+    sessions = db.session.scalars(select(DosingSession).where(DosingSession.status == SIGNED)
+                                  .order_by(DosingSession.id)).all()
+    return [(s.id, s.content_digest == content_digest(s)) for s in sessions]
+
+
+def add_addendum(session: DosingSession, *, body: str, by: User) -> DosingAddendum:
+    if session.status != SIGNED:
+        raise DomainError("Addenda are for signed sessions; edit the draft instead.")
+    addendum = DosingAddendum(author_id=by.id, body=body.strip())
+    session.addenda.append(addendum)
+    db.session.flush()
+    return addendum
+
+
+def mark_rems_submitted(session: DosingSession, *, on: date, by: User, today: date) -> None:
+    if session.status != SIGNED or not protocol_of(session.course.protocol_version).experience.rems_monitoring_form:
+        raise DomainError("Only a signed session under a REMS protocol has a monitoring form.")
+    if session.rems_submitted_on is not None:
+        raise DomainError("This form is already marked as submitted.")
+    if on > today or on < _local_date(session.ended_at):
+        raise DomainError({"submitted_on": "Use a date between the session and today."})
+    session.rems_submitted_on, session.rems_submitted_by_id = on, by.id
+    db.session.flush()

@@ -1,6 +1,211 @@
-"""Dosing session pages: plan the series, record and sign a session, REMS forms."""
+"""Dosing session pages: plan the series, record and sign, addenda, REMS forms, booking in windows."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import access
+from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.services import fetch_users
+from ..audit import services as audit
+from ..courses.models import TreatmentCourse
+from ..errors import DomainError
+from ..fields import options
+from ..patients.access import load_patient_record
+from ..protocols.services import protocol_of
+from ..timeutil import clinic_today
+from ..web import render_form, submit
+from . import rems, services
+from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
+from .models import DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
+
+CLINICIANS = (THERAPIST, PRESCRIBER)
+SCHEDULERS = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
+
+
+def _back_to_course(course_id: int, anchor: str = "dosing"):
+    return redirect(url_for("courses.course_detail", course_id=course_id) + f"#{anchor}")
+
+
+def _flash_problems(form) -> None:
+    problems = [m for errors in form.errors.values() for m in (errors if isinstance(errors, list) else [errors])]
+    flash("Not saved: " + " ".join(str(p) for p in problems), "error")
+
+
+@bp.route("/courses/<id:course_id>/dosing/plan", methods=["POST"])
+@access.roles(*SCHEDULERS)
+def dosing_plan(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    form = PlanForm()
+    done, planned = submit(form, lambda: services.plan_series(
+        course, first_start=form.first_start.data, days_between=form.days_between.data,
+        count=form.count.data, reason=form.reason.data))
+    if done:
+        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
+        flash(f"Planned {len(planned)} dosing session(s).", "success")
+        return _back_to_course(course.id)
+    from ..courses.views import course_page
+    return course_page(course, plan_form=form, status=422)
+
+
+def _session(dosing_id: int, *, clinical: bool = True) -> DosingSession:
+    return load_patient_record(DosingSession, dosing_id, clinical=clinical)
+
+
+@bp.route("/dosing/<id:dosing_id>/reschedule", methods=["POST"])
+@access.roles(*SCHEDULERS)
+def dosing_reschedule(dosing_id: int):
+    session = _session(dosing_id, clinical=False)
+    form = RescheduleForm()
+    done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
+                                                       reason=form.reason.data))
+    if done:
+        audit.record("dosing.reschedule", obj=session, patient_id=session.course.patient_id)
+        flash(f"Dosing session {session.sequence} moved.", "success")
+    else:
+        _flash_problems(form)
+    return _back_to_course(session.course_id)
+
+
+@bp.route("/dosing/<id:dosing_id>/cancel", methods=["POST"])
+@access.roles(*SCHEDULERS)
+def dosing_cancel(dosing_id: int):
+    session = _session(dosing_id, clinical=False)
+    form = CancelForm()
+    done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data))
+    if done:
+        audit.record("dosing.cancel", obj=session, patient_id=session.course.patient_id)
+        flash(f"Dosing session {session.sequence} cancelled; it stays on the record.", "success")
+    else:
+        _flash_problems(form)
+    return _back_to_course(session.course_id)
+
+
+def _record_form(session: DosingSession) -> DosingRecordForm:
+    if request.method == "POST":
+        form = DosingRecordForm()
+    else:
+        protocol = protocol_of(session.course.protocol_version)
+        form = DosingRecordForm(obj=session, version=session.version,
+                                administered_by=session.administered_by_id,
+                                monitored_by=session.monitored_by_id)
+        form.route.data = session.route or protocol.route
+        form.medication.data = session.medication or protocol.medication
+        if not session.started_at and session.planned_start:
+            form.started_at.data = session.planned_start
+        readings = {v.timepoint: v for v in session.vitals}
+        for timepoint in VITAL_TIMEPOINTS:
+            if timepoint in readings:
+                getattr(form, timepoint).form.process(None, obj=readings[timepoint])
+        for entry, event in zip(form.adverse_events.entries, session.adverse_events):
+            entry.form.process(None, obj=event)
+    staff = [(0, "—")] + [(u.id, u.display_name) for u in fetch_users(active_only=True)
+                          if u.has_role(PRESCRIBER, THERAPIST, STAFF)]
+    form.administered_by.choices = options(staff)
+    form.monitored_by.choices = options(staff)
+    return form
+
+
+def _record_values(form: DosingRecordForm):
+    values = {name: getattr(form, name).data for name in
+              ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "monitoring_minutes",
+               "discharged_at", "discharge_ready", "ready_to_leave_at", "vitals_acceptable_before_dosing",
+               "vitals_acceptable_before_discharge")}
+    values.update(lot_number=(form.lot_number.data or "").strip() or None,
+                  concomitant_sedating_medications=(form.concomitant_sedating_medications.data or "").strip() or None,
+                  sedation=form.sedation.data or None, dissociation=form.dissociation.data or None,
+                  administered_by_id=form.administered_by.data or None,
+                  monitored_by_id=form.monitored_by.data or None)
+    vitals = {tp: {k: v for k, v in getattr(form, tp).data.items()} for tp in VITAL_TIMEPOINTS}
+    events = [dict(event_type=e["event_type"].strip(), severity=e["severity"] or "mild",
+                   action_taken=(e["action_taken"] or "").strip() or None)
+              for e in form.adverse_events.data if (e["event_type"] or "").strip()]
+    return values, vitals, events
+
+
+@bp.route("/dosing/<id:dosing_id>", methods=["GET", "POST"])
+@access.roles(*CLINICIANS)
+def dosing_record(dosing_id: int):
+    session = _session(dosing_id)
+    form = _record_form(session)
+    if request.method == "GET":
+        audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
+    else:
+        version = int(form.version.data) if (form.version.data or "").isdigit() else -1
+        done, _ = submit(form, lambda: services.save_record(
+            session, **dict(zip(("values", "vitals", "adverse_events"), _record_values(form))),
+            expected_version=version))
+        if done:
+            audit.record("dosing.update", obj=session, patient_id=session.course.patient_id)
+            flash("Saved as a draft. Sign it when the record is complete.", "success")
+            return redirect(url_for("experience.dosing_record", dosing_id=session.id))
+    return render_form("experience/record.html", form, session=session, course=session.course,
+                       protocol=protocol_of(session.course.protocol_version),
+                       addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
+
+
+@bp.route("/dosing/<id:dosing_id>/sign", methods=["POST"])
+@access.roles(*CLINICIANS)
+def dosing_sign(dosing_id: int):
+    session = _session(dosing_id)
+    version = request.form.get("version", "")
+    try:
+        services.sign(session, by=current_user, expected_version=int(version) if version.isdigit() else -1)
+    except DomainError as err:
+        flash(str(err), "error")
+        audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
+                     outcome=audit.FAILURE, detail="refused")
+        return redirect(url_for("experience.dosing_record", dosing_id=session.id))
+    audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id)
+    flash(f"Dosing session {session.sequence} signed and locked. Its integration window is on the course page.",
+          "success")
+    return _back_to_course(session.course_id, "windows")
+
+
+@bp.route("/dosing/<id:dosing_id>/addenda", methods=["POST"])
+@access.roles(*CLINICIANS)
+def dosing_addendum(dosing_id: int):
+    session = _session(dosing_id)
+    form = AddendumForm()
+    done, addendum = submit(form, lambda: services.add_addendum(session, body=form.body.data, by=current_user))
+    if done:
+        audit.record("dosing.addendum", obj=session, patient_id=session.course.patient_id)
+        flash("Addendum added.", "success")
+    else:
+        _flash_problems(form)
+    return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#addenda")
+
+
+@bp.route("/rems/")
+@access.roles(*CLINICIANS)
+def rems_list():
+    rows = rems.forms_outstanding(current_user, today=clinic_today())
+    audit.record("rems.list", detail=f"{len(rows)} outstanding")
+    return render_template("experience/rems_list.html", rows=rows)
+
+
+@bp.route("/dosing/<id:dosing_id>/rems.pdf")
+@access.roles(*CLINICIANS)
+def rems_pdf(dosing_id: int):
+    session = _session(dosing_id)
+    pdf = rems.monitoring_form_pdf(session)
+    audit.record("rems.print", obj=session, patient_id=session.course.patient_id)
+    return pdf, 200, {"Content-Type": "application/pdf",
+                      "Content-Disposition": f'inline; filename="rems-monitoring-{session.id}.pdf"'}
+
+
+@bp.route("/dosing/<id:dosing_id>/rems-submitted", methods=["POST"])
+@access.roles(*CLINICIANS)
+def rems_submitted(dosing_id: int):
+    session = _session(dosing_id)
+    form = RemsSubmittedForm()
+    done, _ = submit(form, lambda: services.mark_rems_submitted(
+        session, on=form.submitted_on.data, by=current_user, today=clinic_today()))
+    if done:
+        audit.record("rems.submitted", obj=session, patient_id=session.course.patient_id)
+        flash("REMS Patient Monitoring Form marked as submitted.", "success")
+    else:
+        _flash_problems(form)
+    return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#rems")

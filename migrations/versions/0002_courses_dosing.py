@@ -1,8 +1,8 @@
-"""protocol versions, treatment courses, dosing sessions
+"""protocol versions, treatment courses, dosing sessions, appointments
 
 Revision ID: 0002_courses_dosing
 Revises: 0001_foundation
-Create Date: 2026-11-21 09:57:20.260715
+Create Date: 2026-11-21 10:09:57.027500
 
 """
 from alembic import op
@@ -55,6 +55,34 @@ def upgrade():
     with op.batch_alter_table('treatment_courses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_treatment_courses_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_treatment_courses_protocol_version_id'), ['protocol_version_id'], unique=False)
+
+    op.create_table('appointments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=True),
+    sa.Column('clinician_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('starts_at', UTCDateTime(), nullable=False),
+    sa.Column('ends_at', UTCDateTime(), nullable=False),
+    sa.Column('modality', sa.String(length=12), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('cancel_reason', sa.String(length=300), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.CheckConstraint("kind IN ('preparation', 'integration', 'follow_up')", name=op.f('ck_appointments_known_kind')),
+    sa.CheckConstraint("status IN ('booked', 'attended', 'no_show', 'cancelled')", name=op.f('ck_appointments_known_status')),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_appointments_ends_after_start')),
+    sa.ForeignKeyConstraint(['clinician_id'], ['users.id'], name=op.f('fk_appointments_clinician_id_users')),
+    sa.ForeignKeyConstraint(['course_id'], ['treatment_courses.id'], name=op.f('fk_appointments_course_id_treatment_courses')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_appointments_created_by_id_users')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_appointments_patient_id_patients')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments'))
+    )
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.create_index('ix_appointments_clinician_time', ['clinician_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appointments_course_id'), ['course_id'], unique=False)
+        batch_op.create_index('ix_appointments_patient_time', ['patient_id', 'starts_at'], unique=False)
 
     op.create_table('dosing_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -212,6 +240,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_dosing_sessions_course_id'))
 
     op.drop_table('dosing_sessions')
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointments_patient_time')
+        batch_op.drop_index(batch_op.f('ix_appointments_course_id'))
+        batch_op.drop_index('ix_appointments_clinician_time')
+
+    op.drop_table('appointments')
     with op.batch_alter_table('treatment_courses', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_treatment_courses_protocol_version_id'))
         batch_op.drop_index(batch_op.f('ix_treatment_courses_patient_id'))

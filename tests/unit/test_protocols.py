@@ -1,13 +1,13 @@
 """Protocol files: the shipped ones are valid, and each kind of mistake is named precisely."""
 import copy
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ketamine_integration.domain.protocol_library import ProtocolLibrary, read_protocol_file
-from ketamine_integration.domain.protocols import ProtocolError, content_hash, parse_duration, validate_definition
+from ketamine_integration.domain.protocols import (ProtocolError, Span, content_hash, parse_duration,
+                                                   validate_definition)
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 SHIPPED = sorted(PROTOCOLS.glob("*.yaml"))
@@ -23,8 +23,8 @@ def test_four_protocols_ship_and_all_are_valid():
 def test_shipped_values_follow_the_brief():
     iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 1).protocol
     assert iv.experience.dosing_sessions == 6 and iv.experience.max_series_days == 21
-    assert iv.integration.window.optimal_until == timedelta(hours=72)
-    assert iv.integration.window.closes_after == timedelta(days=14)
+    assert iv.integration.window.optimal_until == Span(72, "h")
+    assert iv.integration.window.closes_after == Span(14, "d")
     esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 1).protocol
     assert esk.experience.rems_monitoring_form and esk.experience.min_monitoring_minutes >= 120
 
@@ -116,16 +116,16 @@ def test_hash_ignores_layout_but_not_content():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("24h", timedelta(hours=24)),
-    ("1.5h", timedelta(minutes=90)),
-    ("14d", timedelta(days=14)),
-    (" 7 d ", timedelta(days=7)),
+    ("24h", Span(24, "h")),      # hours stay hours (elapsed time)...
+    ("1.5h", Span(1.5, "h")),
+    ("14d", Span(14, "d")),      # ...and days stay days (calendar days)
+    (" 7 d ", Span(7, "d")),
 ])
 def test_parse_duration(text, expected):
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["24", "3w", "-1d", "", "h"])
+@pytest.mark.parametrize("text", ["24", "3w", "-1d", "", "h", "1.5d"])
 def test_parse_duration_refuses_ambiguous_units(text):
     with pytest.raises(ValueError):
         parse_duration(text)

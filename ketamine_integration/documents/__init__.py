@@ -1,0 +1,1 @@
+"""Documents rendered from plain data: PDFs (WeasyPrint) and, later, iCalendar."""

@@ -1,0 +1,37 @@
+"""HTML to PDF with WeasyPrint, fetching nothing from outside the app.
+
+Documents are rendered from plain data. The only resources they may load are the package's
+own static files; file: and network URLs are refused, so a crafted value can neither make
+the server read local files nor call out.
+"""
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+STATIC = (Path(__file__).resolve().parent.parent / "static").resolve()
+#: documents resolve relative URLs against this; it names no real host
+BASE_URL = "https://documents.invalid/"
+log = logging.getLogger(__name__)
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Serve /static/... from the package; refuse every other URL (WeasyPrint skips it)."""
+
+    def fetch(self, url, headers=None):
+        prefix = BASE_URL + "static/"
+        if url.startswith(prefix):
+            target = (STATIC / url.removeprefix(prefix).split("?")[0]).resolve()
+            if target.is_file() and STATIC in target.parents:
+                content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(url, body=target.read_bytes(), headers={"Content-Type": content_type})
+        log.warning("refused to fetch %r while rendering a document", url[:120])
+        raise ValueError("resource refused: documents load only the app's own static files")
+
+
+def render_pdf(html: str) -> bytes:
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher()).write_pdf()

@@ -1,0 +1,106 @@
+"""Integration windows after dosing sessions: when each opens, is optimal, closes; status; coverage.
+
+Pure functions with time passed in. The window is a clinic protocol setting anchored on the
+end of the dosing session; it is not a promise of a biological effect.
+
+Arithmetic: a span in hours is elapsed time; a span in days is calendar days in the clinic's
+time zone, i.e. the same wall-clock time N days later. A wall-clock time that does not exist
+(the spring-forward gap) moves forward by the gap; one that exists twice (fall back) is the
+first of the two. All results are UTC.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from .protocols import Span, Window as WindowRule
+
+#: "closing soon" when less than this is left (BRIEF: warn staff before a window closes)
+CLOSING_SOON = timedelta(hours=48)
+
+
+class WindowStatus(StrEnum):
+    NOT_YET_OPEN = "not_yet_open"
+    OPEN_OPTIMAL = "open_optimal"
+    OPEN = "open"
+    CLOSING_SOON = "closing_soon"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return {"not_yet_open": "Not yet open", "open_optimal": "Open (optimal)", "open": "Open",
+                "closing_soon": "Closing soon", "closed": "Closed"}[self.value]
+
+
+@dataclass(frozen=True)
+class IntegrationWindow:
+    """[opens, closes) in UTC; the optimal span is [opens, optimal_until)."""
+
+    key: int
+    opens: datetime
+    optimal_until: datetime
+    closes: datetime
+
+    def contains(self, instant: datetime) -> bool:
+        return self.opens <= instant < self.closes
+
+    def optimal(self, instant: datetime) -> bool:
+        return self.opens <= instant < self.optimal_until
+
+
+def shift(anchor: datetime, span: Span, zone: ZoneInfo) -> datetime:
+    """`anchor` (aware) moved by `span`: elapsed hours, or calendar days in `zone`."""
+    if anchor.tzinfo is None:
+        raise ValueError("anchor must be timezone-aware")
+    if span.unit == "h":
+        # In UTC: Python adds a timedelta to a zoned datetime in wall-clock terms, which
+        # would make "24h" 23 or 25 real hours across a daylight-saving change.
+        return anchor.astimezone(timezone.utc) + timedelta(hours=span.amount)
+    wall = anchor.astimezone(zone).replace(tzinfo=None) + timedelta(days=span.amount)
+    return wall.replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+
+
+def window_for(key: int, dosing_end: datetime, rule: WindowRule, zone: ZoneInfo) -> IntegrationWindow:
+    return IntegrationWindow(key=key, opens=shift(dosing_end, rule.opens_after, zone),
+                             optimal_until=shift(dosing_end, rule.optimal_until, zone),
+                             closes=shift(dosing_end, rule.closes_after, zone))
+
+
+def status_at(window: IntegrationWindow, now: datetime) -> WindowStatus:
+    """Closing soon outranks optimal: the warning matters more than the praise."""
+    if now < window.opens:
+        return WindowStatus.NOT_YET_OPEN
+    if now >= window.closes:
+        return WindowStatus.CLOSED
+    if window.closes - now < CLOSING_SOON:
+        return WindowStatus.CLOSING_SOON
+    if now < window.optimal_until:
+        return WindowStatus.OPEN_OPTIMAL
+    return WindowStatus.OPEN
+
+
+def assign_sessions(windows: list[IntegrationWindow], session_starts: list[datetime], *,
+                    per_window: int, shared: bool) -> dict[int, list[datetime]]:
+    """Which integration sessions count for which window.
+
+    shared: one session inside several overlapping windows counts for each of them (the
+    protocol allows it). Otherwise a session counts once: windows are served earliest-closing
+    first, each taking the earliest sessions still free inside it, which covers as many
+    windows as any assignment can (the exchange argument for interval point matching).
+    """
+    starts = sorted(session_starts)
+    if shared:
+        return {w.key: [s for s in starts if w.contains(s)] for w in windows}
+    free = list(starts)
+    assigned: dict[int, list[datetime]] = {w.key: [] for w in windows}
+    for window in sorted(windows, key=lambda w: (w.closes, w.opens, w.key)):
+        for start in [s for s in free if window.contains(s)][:max(per_window, 1)]:
+            assigned[window.key].append(start)
+            free.remove(start)
+    return assigned
+
+
+def covered(assigned: list[datetime], per_window: int) -> bool:
+    return len(assigned) >= per_window

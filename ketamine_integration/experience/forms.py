@@ -1,0 +1,88 @@
+"""Forms for planning a dosing series, recording and signing a session, addenda and REMS."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, HiddenField, IntegerField,
+                     SelectField, StringField, TextAreaField)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from ..domain.protocols import MEDICATIONS, ROUTES
+from ..fields import ClinicDateField, ClinicDateTimeField, options
+from .models import SEVERITIES, VITAL_TIMEPOINTS
+
+SEVERITY_CHOICES = options([("", "—")] + [(s, s.capitalize()) for s in SEVERITIES])
+#: fixed adverse-event rows on the form; empty rows are ignored
+ADVERSE_EVENT_ROWS = 3
+
+
+class PlanForm(FlaskForm):
+    first_start = ClinicDateTimeField("First session (date and time)", validators=[InputRequired()])
+    days_between = IntegerField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)])
+    count = IntegerField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])
+    reason = TextAreaField("Reason, if the plan breaks the protocol's spacing",
+                           validators=[Optional(), Length(max=2000)])
+
+
+class RescheduleForm(FlaskForm):
+    planned_start = ClinicDateTimeField("New date and time", validators=[InputRequired()])
+    reason = TextAreaField("Reason, if this breaks the protocol's spacing",
+                           validators=[Optional(), Length(max=2000)])
+
+
+class CancelForm(FlaskForm):
+    reason = StringField("Why is this session cancelled?", validators=[InputRequired(), Length(min=5, max=300)])
+
+
+class VitalsForm(Form):
+    # Plain range checks here; plausibility (domain.dosing.VITAL_RANGES) is checked in the service.
+    systolic = IntegerField("Systolic (mmHg)", validators=[Optional(), NumberRange(0, 400)])
+    diastolic = IntegerField("Diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
+    heart_rate = IntegerField("Heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
+    spo2 = IntegerField("SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
+
+
+class AdverseEventForm(Form):
+    event_type = StringField("Adverse event", validators=[Optional(), Length(max=60)])
+    severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[Optional()])
+    action_taken = StringField("Action taken", validators=[Optional(), Length(max=300)])
+
+
+class DosingRecordForm(FlaskForm):
+    started_at = ClinicDateTimeField("Dosing started", validators=[Optional()])
+    ended_at = ClinicDateTimeField("Dosing ended", validators=[Optional()],
+                                   description="The integration window is counted from here.")
+    route = SelectField("Route", choices=options([(r, r.upper() if len(r) == 2 else r) for r in ROUTES]))
+    medication = SelectField("Medication", choices=options([(m, m) for m in MEDICATIONS]))
+    dose_mg = DecimalField("Dose (mg)", places=2, validators=[Optional(), NumberRange(0, 100000)])
+    weight_kg = DecimalField("Weight used (kg)", places=1, validators=[Optional(), NumberRange(0, 1000)],
+                             description="Weight-based routes (IV, IM): mg/kg is computed from this.")
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=40)])
+    administered_by = SelectField("Administered by", coerce=int, validators=[Optional()])
+    monitored_by = SelectField("Monitored by", coerce=int, validators=[Optional()])
+    baseline = FormField(VitalsForm, label=VITAL_TIMEPOINTS["baseline"])
+    post_40 = FormField(VitalsForm, label=VITAL_TIMEPOINTS["post_40"])
+    discharge = FormField(VitalsForm, label=VITAL_TIMEPOINTS["discharge"])
+    sedation = SelectField("Sedation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
+    dissociation = SelectField("Dissociation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
+    adverse_events = FieldList(FormField(AdverseEventForm), min_entries=ADVERSE_EVENT_ROWS,
+                               max_entries=ADVERSE_EVENT_ROWS)
+    concomitant_sedating_medications = StringField("Concomitant sedating medications",
+                                                   validators=[Optional(), Length(max=500)])
+    monitoring_minutes = IntegerField("Total monitoring (minutes)", validators=[Optional(), NumberRange(0, 1440)])
+    discharged_at = ClinicDateTimeField("Discharged at", validators=[Optional()])
+    discharge_ready = BooleanField("Ready for discharge (criteria met)")
+    ready_to_leave_at = ClinicDateTimeField(
+        "REMS: when would the patient have been ready to leave without the 2-hour rule?",
+        validators=[Optional()])
+    vitals_acceptable_before_dosing = BooleanField("REMS: vital signs acceptable before dosing")
+    vitals_acceptable_before_discharge = BooleanField("REMS: vital signs acceptable before discharge")
+    version = HiddenField()
+
+
+class AddendumForm(FlaskForm):
+    body = TextAreaField("Addendum", validators=[InputRequired(), Length(min=5, max=5000)],
+                         description="Corrections and later observations; the signed record stays as it was.")
+
+
+class RemsSubmittedForm(FlaskForm):
+    submitted_on = ClinicDateField("Submitted to the REMS programme on", validators=[InputRequired()])

@@ -1,0 +1,98 @@
+"""Esketamine REMS Patient Monitoring Forms: which are due, and the printable form."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..documents.pdf import render_pdf
+from ..extensions import db
+from ..patients.access import visible_patients
+from ..patients.models import Patient
+from ..protocols.services import protocol_of
+from ..timeutil import clinic_zone
+from .models import SIGNED, VITAL_TIMEPOINTS, DosingSession
+from .services import signed_content
+
+#: the form is due this many days after the session (BRIEF: esketamine REMS)
+DUE_AFTER = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RemsRow:
+    session: DosingSession
+    patient: Patient
+    session_date: date
+    due: date
+    overdue: bool
+
+
+def forms_outstanding(user: User, *, today: date) -> list[RemsRow]:
+    """Signed sessions under a REMS protocol whose form is not yet submitted, for user's patients."""
+    stmt = (select(DosingSession).join(TreatmentCourse).join(Patient)
+            .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None))
+            .options(joinedload(DosingSession.course).joinedload(TreatmentCourse.patient))
+            .order_by(DosingSession.ended_at))
+    stmt = visible_patients(user, stmt)
+    rows = []
+    zone = clinic_zone()
+    for session in db.session.scalars(stmt).unique():
+        if not protocol_of(session.course.protocol_version).experience.rems_monitoring_form:
+            continue
+        session_date = session.ended_at.astimezone(zone).date()
+        due = session_date + DUE_AFTER
+        rows.append(RemsRow(session=session, patient=session.course.patient, session_date=session_date,
+                            due=due, overdue=today > due))
+    return rows
+
+
+def monitoring_form_data(session: DosingSession) -> dict:
+    """The Patient Monitoring Form as plain data (no ORM objects reach the document)."""
+    content = signed_content(session)
+    patient = session.course.patient
+    names = {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(
+        [i for i in (session.administered_by_id, session.monitored_by_id, session.signed_by_id) if i])))}
+    zone = clinic_zone()
+
+    def local(value):
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if value else "—"
+
+    return {
+        "clinic": current_app.config["CLINIC_NAME"],
+        "patient": {"name": patient.full_name, "mrn": patient.mrn, "dob": patient.date_of_birth.isoformat()},
+        "session": {"sequence": session.sequence, "started": local(session.started_at),
+                    "ended": local(session.ended_at), "discharged": local(session.discharged_at),
+                    "ready_to_leave": local(session.ready_to_leave_at)},
+        "dose_mg": content["dose_mg"], "lot_number": content["lot_number"] or "—",
+        "monitoring_minutes": content["monitoring_minutes"],
+        "vitals": [{"label": VITAL_TIMEPOINTS[tp], "bp": _bp(content["vitals"].get(tp)),
+                    "hr": _at(content["vitals"].get(tp), 2), "spo2": _at(content["vitals"].get(tp), 3)}
+                   for tp in VITAL_TIMEPOINTS],
+        "acceptable_before_dosing": session.vitals_acceptable_before_dosing,
+        "acceptable_before_discharge": session.vitals_acceptable_before_discharge,
+        "sedation": session.sedation or "—", "dissociation": session.dissociation or "—",
+        "concomitant": session.concomitant_sedating_medications or "None recorded",
+        "administered_by": names.get(session.administered_by_id, "—"),
+        "monitored_by": names.get(session.monitored_by_id, "—"),
+        "signed_by": names.get(session.signed_by_id, "—"), "signed_at": local(session.signed_at),
+        "due": (session.ended_at.astimezone(zone).date() + DUE_AFTER).isoformat(),
+        "submitted_on": session.rems_submitted_on.isoformat() if session.rems_submitted_on else None,
+    }
+
+
+def _bp(reading):
+    return f"{reading[0]}/{reading[1]}" if reading and reading[0] is not None else "—"
+
+
+def _at(reading, index):
+    return reading[index] if reading and reading[index] is not None else "—"
+
+
+def monitoring_form_pdf(session: DosingSession) -> bytes:
+    html = render_template("documents/rems_form.html", form=monitoring_form_data(session))
+    return render_pdf(html)

@@ -1,0 +1,54 @@
+"""Each dosing session's integration window for a course, with status and coverage at `now`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..courses.models import TreatmentCourse
+from ..domain.windows import IntegrationWindow, WindowStatus, assign_sessions, covered, status_at, window_for
+from ..protocols.services import protocol_of
+from ..timeutil import clinic_zone
+from .models import CANCELLED, DosingSession
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    session: DosingSession
+    window: IntegrationWindow
+    status: WindowStatus
+    sessions: tuple[datetime, ...]
+    covered: bool
+    covered_optimally: bool
+
+
+def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integration_starts: list[datetime],
+                   now: datetime) -> list[WindowRow]:
+    """Windows of the course's completed dosing sessions (those with an end time)."""
+    rule = protocol_of(course.protocol_version).integration
+    zone = clinic_zone()
+    done = [s for s in sessions if s.ended_at is not None and s.status != CANCELLED]
+    windows = [window_for(s.id, s.ended_at, rule.window, zone) for s in done]
+    assigned = assign_sessions(windows, integration_starts, per_window=rule.min_sessions_per_dosing,
+                               shared=rule.one_session_covers_overlapping_windows)
+    rows = []
+    for session, window in zip(done, windows):
+        mine = tuple(assigned[window.key])
+        rows.append(WindowRow(session=session, window=window, status=status_at(window, now), sessions=mine,
+                              covered=covered(list(mine), rule.min_sessions_per_dosing),
+                              covered_optimally=any(window.optimal(s) for s in mine)))
+    return rows
+
+
+#: most urgent first: what a list of courses shows for each
+URGENCY = (WindowStatus.CLOSING_SOON, WindowStatus.OPEN_OPTIMAL, WindowStatus.OPEN, WindowStatus.NOT_YET_OPEN)
+
+
+def summary(rows: list[WindowRow]) -> str | None:
+    """One phrase for a course in a list: its most urgent uncovered window, if any."""
+    for status in URGENCY:
+        if any(r.status is status and not r.covered for r in rows):
+            return f"{status.label}, nothing booked"
+    live = [r for r in rows if r.status is not WindowStatus.CLOSED]
+    if live:
+        return f"{live[-1].status.label}, covered"
+    return None

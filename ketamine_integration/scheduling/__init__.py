@@ -1,0 +1,1 @@
+"""Scheduling: appointments (integration sessions first), booked inside dosing windows."""

@@ -1,0 +1,17 @@
+"""Booking forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField
+from wtforms.validators import InputRequired, NumberRange
+
+from ..fields import ClinicDateTimeField, options
+
+MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
+
+
+class BookForm(FlaskForm):
+    starts_at = ClinicDateTimeField("Date and time", validators=[InputRequired()])
+    minutes = IntegerField("Length (minutes)", default=50, validators=[InputRequired(), NumberRange(15, 240)])
+    clinician = SelectField("Integration therapist", coerce=int, validators=[InputRequired()])
+    modality = SelectField("Modality", choices=MODALITIES, default="in_person")

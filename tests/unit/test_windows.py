@@ -1,0 +1,128 @@
+"""Integration windows: computation across DST, status at every boundary, coverage."""
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ketamine_integration.domain.protocols import Span, Window
+from ketamine_integration.domain.windows import (IntegrationWindow, WindowStatus, assign_sessions, covered,
+                                                 shift, status_at, window_for)
+
+NY = ZoneInfo("America/New_York")
+UTC = timezone.utc
+IV = Window(opens_after=Span(24, "h"), optimal_until=Span(72, "h"), closes_after=Span(14, "d"))
+
+
+def ny(*args, fold=0):
+    return datetime(*args, tzinfo=NY, fold=fold)
+
+
+@pytest.mark.parametrize("anchor, span, expected", [
+    # an ordinary week: 24 h and 1 day agree
+    (ny(2026, 6, 10, 11, 0), Span(24, "h"), ny(2026, 6, 11, 11, 0)),
+    (ny(2026, 6, 10, 11, 0), Span(1, "d"), ny(2026, 6, 11, 11, 0)),
+    # spring forward (8 March 2026, 02:00 -> 03:00): 24 elapsed hours end at 12:00 local...
+    (ny(2026, 3, 7, 11, 0), Span(24, "h"), ny(2026, 3, 8, 12, 0)),
+    # ...while one calendar day keeps the wall clock: 11:00 again (23 hours later)
+    (ny(2026, 3, 7, 11, 0), Span(1, "d"), ny(2026, 3, 8, 11, 0)),
+    # fall back (1 November 2026, 02:00 -> 01:00): 24 hours end at 10:00 local
+    (ny(2026, 10, 31, 11, 0), Span(24, "h"), ny(2026, 11, 1, 10, 0)),
+    (ny(2026, 10, 31, 11, 0), Span(1, "d"), ny(2026, 11, 1, 11, 0)),    # 25 hours later
+    # 14 days spanning the change keep the wall clock too
+    (ny(2026, 10, 25, 16, 30), Span(14, "d"), ny(2026, 11, 8, 16, 30)),
+    # a wall time in the spring-forward gap (02:30 does not exist) moves forward to 03:30
+    (ny(2026, 3, 7, 2, 30), Span(1, "d"), ny(2026, 3, 8, 3, 30)),
+    # a wall time that happens twice (01:30 on fall-back day) is the first, EDT
+    (ny(2026, 10, 31, 1, 30), Span(1, "d"), ny(2026, 11, 1, 1, 30, fold=0)),
+    # fractional hours
+    (ny(2026, 6, 10, 11, 0), Span(1.5, "h"), ny(2026, 6, 10, 12, 30)),
+])
+def test_shift(anchor, span, expected):
+    result = shift(anchor, span, NY)
+    # compare in UTC: PEP 495 makes == across zones false for a wall time that occurs twice
+    assert result == expected.astimezone(UTC) and result.tzinfo is UTC
+
+
+def test_shift_refuses_naive_times():
+    with pytest.raises(ValueError):
+        shift(datetime(2026, 1, 1), Span(1, "d"), NY)
+
+
+def test_window_is_anchored_on_the_end_of_dosing():
+    end = ny(2026, 3, 6, 15, 45)  # Friday before spring forward
+    w = window_for(7, end, IV, NY)
+    assert w.opens == ny(2026, 3, 7, 15, 45)                 # +24 h, before the change
+    assert w.optimal_until == ny(2026, 3, 9, 16, 45)          # +72 h crosses it: 16:45 EDT
+    assert w.closes == ny(2026, 3, 20, 15, 45)               # +14 calendar days: same wall clock
+    assert w.closes - end == timedelta(days=14, hours=-1)    # ...which is an hour short in UTC
+
+
+def test_window_closing_at_midnight_belongs_to_the_next_day():
+    w = window_for(1, ny(2026, 5, 1, 0, 0), IV, NY)
+    assert w.closes.astimezone(NY) == ny(2026, 5, 15, 0, 0)
+    assert status_at(w, w.closes - timedelta(microseconds=1)) is WindowStatus.CLOSING_SOON
+    assert status_at(w, w.closes) is WindowStatus.CLOSED
+
+
+W = IntegrationWindow(key=1, opens=datetime(2026, 6, 2, 12, tzinfo=UTC),
+                      optimal_until=datetime(2026, 6, 4, 12, tzinfo=UTC),
+                      closes=datetime(2026, 6, 15, 12, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("now, expected", [
+    (W.opens - timedelta(seconds=1), WindowStatus.NOT_YET_OPEN),      # a second before it opens
+    (W.opens, WindowStatus.OPEN_OPTIMAL),                             # exactly on the opening boundary
+    (W.optimal_until - timedelta(seconds=1), WindowStatus.OPEN_OPTIMAL),
+    (W.optimal_until, WindowStatus.OPEN),                             # optimal span ends here
+    (W.closes - timedelta(hours=48), WindowStatus.OPEN),              # exactly 48 h left is not "under 48 h"
+    (W.closes - timedelta(hours=47, minutes=59), WindowStatus.CLOSING_SOON),
+    (W.closes - timedelta(seconds=1), WindowStatus.CLOSING_SOON),
+    (W.closes, WindowStatus.CLOSED),                                  # exactly on the closing boundary
+    (W.closes + timedelta(days=30), WindowStatus.CLOSED),
+])
+def test_status(now, expected):
+    assert status_at(W, now) is expected
+
+
+def test_closing_soon_outranks_optimal_in_a_short_window():
+    short = IntegrationWindow(key=2, opens=W.opens, optimal_until=W.opens + timedelta(hours=40),
+                              closes=W.opens + timedelta(hours=40))
+    assert status_at(short, W.opens + timedelta(hours=1)) is WindowStatus.CLOSING_SOON
+
+
+def _w(key, opens_day, closes_day):
+    return IntegrationWindow(key=key, opens=datetime(2026, 6, opens_day, tzinfo=UTC),
+                             optimal_until=datetime(2026, 6, opens_day, 12, tzinfo=UTC),
+                             closes=datetime(2026, 6, closes_day, tzinfo=UTC))
+
+
+def _at(day, hour=10):
+    return datetime(2026, 6, day, hour, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("windows, sessions, shared, expected", [
+    # one window, one session inside: covered
+    ([_w(1, 2, 9)], [_at(3)], False, {1: [_at(3)]}),
+    # a session exactly at the opening instant counts; one exactly at closing does not
+    ([_w(1, 2, 9)], [datetime(2026, 6, 2, tzinfo=UTC), datetime(2026, 6, 9, tzinfo=UTC)], False,
+     {1: [datetime(2026, 6, 2, tzinfo=UTC)]}),
+    # overlapping windows, one session in both: shared protocol -> both covered
+    ([_w(1, 2, 9), _w(2, 4, 11)], [_at(5)], True, {1: [_at(5)], 2: [_at(5)]}),
+    # ...not shared -> it counts once, for the window that closes first
+    ([_w(1, 2, 9), _w(2, 4, 11)], [_at(5)], False, {1: [_at(5)], 2: []}),
+    # not shared, two sessions: earliest-closing first keeps both windows covered, even though
+    # the later window's session is the earlier one in time
+    ([_w(1, 2, 6), _w(2, 3, 12)], [_at(4), _at(5)], False, {1: [_at(4)], 2: [_at(5)]}),
+    # the order that fails greedily by session time: session on day 3 fits both, day 8 only w2
+    ([_w(1, 2, 5), _w(2, 2, 10)], [_at(8), _at(3)], False, {1: [_at(3)], 2: [_at(8)]}),
+    # a session outside every window covers nothing
+    ([_w(1, 2, 5)], [_at(20)], False, {1: []}),
+])
+def test_assign_sessions(windows, sessions, shared, expected):
+    assert assign_sessions(windows, sessions, per_window=1, shared=shared) == expected
+
+
+def test_two_sessions_per_window():
+    assigned = assign_sessions([_w(1, 2, 9)], [_at(3), _at(4), _at(5)], per_window=2, shared=False)
+    assert assigned == {1: [_at(3), _at(4)]} and covered(assigned[1], 2)
+    assert not covered([_at(3)], 2)

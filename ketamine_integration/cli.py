@@ -11,6 +11,7 @@ from .accounts.models import ROLES, User
 from .accounts.services import create_user
 from .errors import DomainError
 from .extensions import db
+from .experience.cli import signatures_cli
 from .protocols.cli import protocols_cli
 
 
@@ -19,6 +20,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(protocols_cli)
+    app.cli.add_command(signatures_cli)
 
 
 @click.command("init-db")

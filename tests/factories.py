@@ -37,6 +37,27 @@ class Factories:
             db.session.commit()
             return patient.id
 
+    def course(self, patient_id: int, therapist_id: int, prescriber_id: int, *,
+               protocol: str = "iv-ketamine-induction", phase: str = "preparation",
+               start: date | None = None) -> int:
+        """Enrol through the real service; reach later phases by recorded overrides."""
+        from ketamine_integration.accounts.models import User
+        from ketamine_integration.courses.services import change_phase, enrol_patient
+        from ketamine_integration.domain.phases import Phase
+        from ketamine_integration.patients.models import Patient
+
+        with self.app.app_context():
+            by = db.session.get(User, therapist_id)
+            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 1),
+                                   start_date=start or date.today(), indication="Treatment-resistant depression",
+                                   therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
+            path = ["experience", "integration", "maintenance", "completed"]
+            for target in path[:path.index(phase) + 1] if phase in path else []:
+                change_phase(course, Phase(target), by=by, expected_version=course.version,
+                             reason="Test setup: gate overridden on purpose.", override=True)
+            db.session.commit()
+            return course.id
+
     def audit_rows(self, **filters) -> list[AuditEvent]:
         """Audit rows matching column=value filters, oldest first (detached, read-only)."""
         with self.app.app_context():

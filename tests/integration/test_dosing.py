@@ -1,0 +1,250 @@
+"""Dosing sessions: planning under spacing rules, recording with plausible values, sign and lock."""
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select, update
+
+from ketamine_integration.experience.models import DosingSession
+from ketamine_integration.extensions import db
+from ketamine_integration.scheduling.models import Appointment
+from tests.conftest import page_text
+
+NY = ZoneInfo("America/New_York")
+REASON = "Patient travelling; prescriber agreed to the longer gap."
+
+
+@pytest.fixture
+def team(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "staff": make.user("staff", username="desk"),
+           "outsider": make.user("prescriber", username="elsewhere")}
+    ids["patient"] = make.patient(family_name="Dosed")
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    return ids
+
+
+def local(days_ago: float, hour: int = 9) -> datetime:
+    day = (datetime.now(NY) - timedelta(days=days_ago)).date()
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=NY)
+
+
+def form_time(instant: datetime) -> str:
+    return instant.astimezone(NY).strftime("%Y-%m-%dT%H:%M")
+
+
+def _plan(auth, course_id, first: datetime, days_between=2, count=6, reason=""):
+    return auth.post(f"/courses/{course_id}/dosing/plan", {
+        "first_start": form_time(first), "days_between": days_between, "count": count, "reason": reason})
+
+
+def _sessions(make, course_id):
+    return make.query(lambda: db.session.scalars(select(DosingSession).where(
+        DosingSession.course_id == course_id).order_by(DosingSession.sequence)).all())
+
+
+def test_staff_plan_a_series_within_the_protocol(team, make, auth, client):
+    auth.login("desk")
+    assert _plan(auth, team["course"], local(-7)).status_code == 302
+    sessions = _sessions(make, team["course"])
+    assert [s.sequence for s in sessions] == [1, 2, 3, 4, 5, 6]
+    gaps = {(b.planned_start - a.planned_start).days for a, b in zip(sessions, sessions[1:])}
+    assert gaps == {2} and all(s.spacing_override_reason is None for s in sessions)
+
+
+@pytest.mark.parametrize("days_between, count, problem", [
+    (8, 2, "the protocol allows at most 7"),           # gap too long
+    (0, 2, "asks for at least 1"),                     # two on one day
+    (5, 6, "spans 25 days"),                           # series too long
+    (2, 7, "7 dosing sessions"),                       # more than the series
+])
+def test_plan_breaking_spacing_needs_a_reason(team, make, auth, days_between, count, problem):
+    auth.login("desk")
+    refused = _plan(auth, team["course"], local(-7), days_between=days_between, count=count)
+    assert refused.status_code == 422 and problem in page_text(refused)
+    assert _sessions(make, team["course"]) == []
+    accepted = _plan(auth, team["course"], local(-7), days_between=days_between, count=count, reason=REASON)
+    assert accepted.status_code == 302
+    assert {s.spacing_override_reason for s in _sessions(make, team["course"])} == {REASON}
+
+
+def _record_data(session, clinician_id, **overrides):
+    start = local(3, 9)
+    data = {
+        "started_at": form_time(start), "ended_at": form_time(start + timedelta(minutes=40)),
+        "route": "iv", "medication": "ketamine", "dose_mg": "35", "weight_kg": "70", "lot_number": "LOT-42",
+        "administered_by": str(clinician_id), "monitored_by": str(clinician_id),
+        "baseline-systolic": "128", "baseline-diastolic": "82", "baseline-heart_rate": "72", "baseline-spo2": "98",
+        "post_40-systolic": "142", "post_40-diastolic": "88", "post_40-heart_rate": "80", "post_40-spo2": "97",
+        "discharge-systolic": "126", "discharge-diastolic": "80", "discharge-heart_rate": "70", "discharge-spo2": "98",
+        "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "90",
+        "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "y",
+        "version": str(session.version),
+    }
+    data.update(overrides)
+    return data
+
+
+def _planned(make, team, auth_client_login="desk"):
+    from ketamine_integration.experience.services import plan_series
+    def plan():
+        from ketamine_integration.courses.models import TreatmentCourse
+        return [s.id for s in plan_series(db.session.get(TreatmentCourse, team["course"]), first_start=local(3),
+                                          days_between=2, count=3, reason=None)]
+    return make.run(plan)
+
+
+def _session(make, session_id):
+    return make.query(lambda: db.session.get(DosingSession, session_id))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("baseline-systolic", "20", "systolic of 20 mmHg is not plausible"),       # the issue's example
+    ("baseline-spo2", "140", "SpO2 of 140 % is not plausible"),                 # ditto
+    ("ended_at", None, "The session must end after it starts."),               # end before start
+    ("dose_mg", "900", "at most 500 mg for ketamine"),                          # over the ceiling
+    ("weight_kg", "5", "A weight of 5 kg is not plausible"),
+    ("started_at", "2026-03-08T02:30", "does not exist in America/New_York"),   # spring-forward gap
+    ("started_at", "yesterday", "Enter a date and time as YYYY-MM-DD HH:MM."),
+])
+def test_impossible_values_are_refused_on_their_field(team, make, auth, field, value, message):
+    session_id = _planned(make, team)[0]
+    session = _session(make, session_id)
+    data = _record_data(session, team["prescriber"])
+    data[field] = value if value is not None else form_time(local(3, 8))
+    auth.login("pres")
+    response = auth.post(f"/dosing/{session_id}", data)
+    assert response.status_code == 422 and message in page_text(response)
+    assert _session(make, session_id).status == "planned"
+
+
+def test_record_sign_and_lock(team, make, auth, client, app):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    session = _session(make, session_id)
+    assert auth.post(f"/dosing/{session_id}", _record_data(session, team["prescriber"])).status_code == 302
+    saved = _session(make, session_id)
+    assert saved.status == "draft" and str(saved.dose_mg_per_kg) == "0.500"
+    assert auth.post(f"/dosing/{session_id}/sign", {"version": str(saved.version)}).status_code == 302
+    signed = _session(make, session_id)
+    assert signed.status == "signed" and len(signed.content_digest) == 64
+    # Any route that would change it is refused.
+    again = auth.post(f"/dosing/{session_id}", _record_data(signed, team["prescriber"], dose_mg="40"))
+    assert again.status_code == 422 and "signed and locked" in page_text(again)
+    assert auth.post(f"/dosing/{session_id}/cancel", {"reason": "changed my mind"}).status_code == 302
+    assert auth.post(f"/dosing/{session_id}/reschedule", {"planned_start": form_time(local(1))}).status_code == 302
+    after = _session(make, session_id)
+    assert (after.status, str(after.dose_mg), after.content_digest) == ("signed", "35.00", signed.content_digest)
+    # Corrections are addenda; the digest still verifies.
+    assert auth.post(f"/dosing/{session_id}/addenda", {"body": "Lot number was LOT-43."}).status_code == 302
+    assert "Lot number was LOT-43." in page_text(client.get(f"/dosing/{session_id}"))
+    result = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert result.exit_code == 0 and "1 of 1 signed dosing sessions verified" in result.output
+
+
+def test_a_tampered_signed_session_is_detected(team, make, auth, app):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"]))
+    auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)})
+    make.run(lambda: db.session.execute(update(DosingSession).values(dose_mg=350)))
+    result = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert result.exit_code == 1 and f"MISMATCH dosing session {session_id}" in result.output
+
+
+def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    data = _record_data(_session(make, session_id), team["prescriber"], **{"discharge-systolic": "", "monitoring_minutes": "30"})
+    auth.post(f"/dosing/{session_id}", data)
+    response = auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)},
+                         follow_redirects=True)
+    text = page_text(response)
+    assert "blood pressure before discharge" in text and "at least 60 minutes of monitoring" in text
+    assert _session(make, session_id).status == "draft"
+
+
+def test_second_of_two_concurrent_draft_saves_is_refused(team, make, auth):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    stale = _session(make, session_id)
+    assert auth.post(f"/dosing/{session_id}", _record_data(stale, team["prescriber"])).status_code == 302
+    response = auth.post(f"/dosing/{session_id}", _record_data(stale, team["prescriber"], dose_mg="30"))
+    assert response.status_code == 422 and "Someone else saved this dosing session" in page_text(response)
+    assert str(_session(make, session_id).dose_mg) == "35.00"
+
+
+def _sign(make, auth, session_id, clinician_id, **overrides):
+    auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), clinician_id, **overrides))
+    return auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)})
+
+
+def test_signed_session_opens_a_window_and_booking_covers_it(team, make, auth, client):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    _sign(make, auth, session_id, team["prescriber"])
+    page = page_text(client.get(f"/courses/{team['course']}"))
+    assert "Integration windows" in page and "Nothing booked" in page
+    ended = _session(make, session_id).ended_at
+    inside = ended + timedelta(hours=30)
+    booked = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": form_time(inside), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth"})
+    assert booked.status_code == 302
+    page = page_text(client.get(f"/courses/{team['course']}"))
+    assert "Covered (in the optimal span)" in page and "Nothing booked" not in page
+    # The same therapist cannot be booked twice at once; the clash is named.
+    clash = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": form_time(inside + timedelta(minutes=20)), "minutes": "50", "clinician": team["therapist"],
+        "modality": "in_person"})
+    assert clash.status_code == 422 and "That time overlaps: Integration session with Hazel Quint" in page_text(clash)
+    assert len(make.query(lambda: db.session.scalars(select(Appointment)).all())) == 1
+
+
+def test_rems_form_is_listed_due_and_printed(make, auth, client):
+    ther = make.user("therapist", username="ther2")
+    pres = make.user("prescriber", username="pres2", full_name="Orrin Vale")
+    patient = make.patient(family_name="Spravato")
+    course = make.course(patient, ther, pres, protocol="esketamine-trd-rems", phase="experience")
+    from ketamine_integration.experience.services import plan_series
+
+    def plan():
+        from ketamine_integration.courses.models import TreatmentCourse
+        return plan_series(db.session.get(TreatmentCourse, course), first_start=local(9), days_between=3,
+                           count=1, reason=None)[0].id
+    session_id = make.run(plan)
+    auth.login("pres2")
+    start = local(9, 9)
+    response = _sign(make, auth, session_id, pres, started_at=form_time(start), route="intranasal",
+                     medication="esketamine", dose_mg="56", weight_kg="", monitoring_minutes="125",
+                     ended_at=form_time(start + timedelta(minutes=15)),
+                     discharged_at=form_time(start + timedelta(minutes=140)),
+                     ready_to_leave_at=form_time(start + timedelta(minutes=90)),
+                     vitals_acceptable_before_dosing="y", vitals_acceptable_before_discharge="y")
+    assert response.status_code == 302, page_text(client.get(f"/dosing/{session_id}"))
+    listing = page_text(client.get("/rems/"))
+    assert "Spravato" in listing and "Overdue" in listing
+    pdf = client.get(f"/dosing/{session_id}/rems.pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf.data)).pages)
+    text = text.replace("- ", "-")  # a hyphen the PDF wrapped at a line end
+    for expected in ("Patient Monitoring Form", "56.00 mg", "LOT-42", "125 minutes",
+                     "Ready to leave without the 2-hour rule", "142/88", "Page 1 of 1", "Confidential"):
+        assert expected in text, expected
+    assert auth.post(f"/dosing/{session_id}/rems-submitted",
+                     {"submitted_on": datetime.now(NY).date().isoformat()}).status_code == 302
+    assert "No forms outstanding" in page_text(client.get("/rems/"))
+
+
+@pytest.mark.parametrize("who, path, expected", [
+    ("desk", "/dosing/{session}", 403),            # staff schedule; they do not read dosing records
+    ("elsewhere", "/dosing/{session}", 403),       # a prescriber off the care team
+    ("elsewhere", "/dosing/{session}/rems.pdf", 403),
+    ("ther", "/dosing/{session}", 200),            # the treating therapist may
+])
+def test_dosing_record_access(team, make, auth, client, who, path, expected):
+    session_id = _planned(make, team)[0]
+    auth.login(who)
+    assert client.get(path.format(session=session_id)).status_code == expected

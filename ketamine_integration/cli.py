@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from .accounts.models import ROLES, User
 from .accounts.services import create_user
 from .errors import DomainError
+from .db_types import utcnow
 from .extensions import db
 from .experience.cli import signatures_cli
 from .protocols.cli import protocols_cli
@@ -45,7 +46,7 @@ def demo_command(if_empty: bool):
         raise click.ClickException("The database already has users; the demo needs an empty one "
                                    "(use --if-empty to skip quietly).")
     else:
-        load_demo_clinic()
+        load_demo_clinic(now=utcnow())
         db.session.commit()
         click.echo("Loaded the fictional demo clinic.")
     names = [username for username, *_ in DEMO_USERS]

@@ -6,10 +6,11 @@ reserved by RFC 2606) here is made up.
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from .accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from .accounts.services import create_user
+from .demo_courses import load_demo_courses
 from .patients.services import register_patient
 
 DEMO_PASSWORD = "harbor-light-demo-2026"
@@ -41,8 +42,8 @@ RELATIONSHIPS = ("spouse", "partner", "parent", "sibling", "friend", "adult chil
 PATIENT_COUNT = 30
 
 
-def load_demo_clinic() -> None:
-    """Create the demo users and patients in the current transaction (the caller commits)."""
+def load_demo_clinic(now: datetime) -> None:
+    """Create the demo clinic in the current transaction (the caller commits)."""
     rng = random.Random(DEMO_SEED)
     users = {}
     for username, full_name, credentials, roles in DEMO_USERS:
@@ -51,10 +52,11 @@ def load_demo_clinic() -> None:
                                       email=f"{username}@clinic.example.org")
     therapists = [u for u in users.values() if u.has_role(THERAPIST)]
     prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]
+    patients = []
     for i in range(PATIENT_COUNT):
         given, family = GIVEN[i], FAMILY[i]
         born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 52))
-        register_patient(
+        patients.append(register_patient(
             mrn=f"DEMO-{i + 1:04d}", given_name=given, family_name=family,
             preferred_name=given[:3] if i % 7 == 0 else None, date_of_birth=born,
             phone=f"(555) 01{i % 100:02d}", email=f"{given.lower()}.{family.lower()}@example.org",
@@ -63,4 +65,5 @@ def load_demo_clinic() -> None:
             emergency_contact_phone=f"555-01{(i + 50) % 100:02d}",
             therapist_ids=[therapists[i % len(therapists)].id],
             prescriber_ids=[prescribers[i % len(prescribers)].id],
-        )
+        ))
+    load_demo_courses(users, patients, now, rng)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from flask import current_app
@@ -210,19 +210,31 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
     _flush_or_conflict(session)
 
 
+#: decimal places of the numeric columns, so a value hashes the same before and after storage
+DECIMAL_PLACES = {"dose_mg": 2, "weight_kg": 1, "dose_mg_per_kg": 3}
+
+
+def _canonical(name: str, value):
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if name in DECIMAL_PLACES:
+        return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-DECIMAL_PLACES[name])))
+    return value
+
+
 def signed_content(session: DosingSession) -> dict:
-    """The clinical content a signature covers, as plain data (also what documents render)."""
-    def iso(value):
-        return value.isoformat() if value is not None else None
+    """The clinical content a signature covers, as canonical plain data (digest and documents)."""
     content = {name: getattr(session, name) for name in RECORD_FIELDS}
     content.update(id=session.id, course_id=session.course_id, sequence=session.sequence,
                    dose_mg_per_kg=session.dose_mg_per_kg, signed_by_id=session.signed_by_id,
                    signed_at=session.signed_at)
+    content = {name: _canonical(name, value) for name, value in content.items()}
     content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
                          for v in sorted(session.vitals, key=lambda v: v.timepoint)}
     content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
-    return {k: iso(v) if isinstance(v, datetime) else (str(v) if isinstance(v, Decimal) else v)
-            for k, v in content.items()}
+    return content
 
 
 def content_digest(session: DosingSession) -> str:

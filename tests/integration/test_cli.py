@@ -56,3 +56,33 @@ def test_create_user_refuses_a_weak_password_and_creates_nothing(app, make):
         "--password", "short"])
     assert result.exit_code != 0 and "at least 12 characters" in result.output
     assert _count(make, User) == 0
+
+
+def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
+    from collections import Counter
+
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.db_types import utcnow
+    from ketamine_integration.domain.phases import Phase
+    from ketamine_integration.domain.windows import WindowStatus
+    from ketamine_integration.experience.services import fetch_dosing_sessions, verify_signed_sessions
+    from ketamine_integration.experience.windows import course_windows
+    from ketamine_integration.scheduling.services import fetch_integration_starts
+
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+
+    def inspect():
+        courses = db.session.scalars(select(TreatmentCourse)).all()
+        combos = {(c.protocol_version.protocol_id, c.phase) for c in courses}
+        statuses = Counter()
+        for c in courses:
+            for w in course_windows(c, fetch_dosing_sessions(c.id), fetch_integration_starts(c.id), utcnow()):
+                statuses[w.status] += 1
+                statuses[("covered", w.covered)] += 1
+        return combos, statuses, verify_signed_sessions()
+    combos, statuses, signatures = make.query(inspect)
+    protocols = {"iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"}
+    assert combos == {(p, phase.value) for p in protocols for phase in Phase}
+    assert all(statuses[s] > 0 for s in WindowStatus)
+    assert statuses[("covered", True)] > 0 and statuses[("covered", False)] > 0
+    assert signatures and all(ok for _, ok in signatures)

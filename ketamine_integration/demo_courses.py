@@ -1,0 +1,175 @@
+"""Demo treatment courses: every shipped protocol in every phase, built through the services.
+
+Times are relative to `now`, so the demo always shows integration windows in every status:
+not yet open, open (optimal), open, closing soon and closed, covered and uncovered.
+"""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from .accounts.models import User
+from .courses.models import PREPARATION_SESSION, TreatmentCourse
+from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
+from .domain.phases import Phase
+from .domain.protocols import Span
+from .domain.windows import shift
+from .experience.models import VITAL_TIMEPOINTS
+from .experience.services import fetch_dosing_sessions, plan_series, save_record, sign
+from .extensions import db
+from .patients.models import Patient
+from .scheduling.services import book_integration_session, conflicts
+from .timeutil import clinic_zone
+
+PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
+#: days between dosing sessions in the demo series, per protocol (inside each protocol's rules)
+GAP_DAYS = {"iv-ketamine-induction": 2, "im-ketamine-kap": 7, "sublingual-ketamine-kap": 7,
+            "esketamine-trd-rems": 3}
+INDICATIONS = ("Treatment-resistant depression", "Major depressive disorder",
+               "Depression with suicidal ideation", "Post-traumatic stress disorder")
+#: experience-phase courses: (sessions done, hours since the last one ended) -> a window status
+EXPERIENCE_SHAPES = {"iv-ketamine-induction": (3, 30),       # open, in the optimal span
+                     "im-ketamine-kap": (2, 8.5 * 24),       # closing soon (36 h left of 10 days)
+                     "sublingual-ketamine-kap": (2, 6),      # not yet open
+                     "esketamine-trd-rems": (5, 4 * 24)}     # open, past the optimal span
+PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAINTENANCE,
+              Phase.COMPLETED, Phase.DISCONTINUED)
+
+
+def load_demo_courses(users: dict[str, User], patients: list[Patient], now: datetime, rng: random.Random) -> int:
+    """Enrol the first 24 demo patients: each protocol in each phase. Returns courses made."""
+    made = 0
+    users_by_id = {u.id: u for u in users.values()}
+    for p_index, protocol_id in enumerate(PROTOCOLS):
+        for ph_index, phase in enumerate(PHASE_PLAN):
+            patient = patients[p_index * len(PHASE_PLAN) + ph_index]
+            # The course's clinicians are the patient's care team.
+            team = {m.role: users_by_id[m.user_id] for m in patient.care_team}
+            therapist, prescriber = team["therapist"], team["prescriber"]
+            _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, ph_index)
+            made += 1
+    return made
+
+
+def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, variant) -> TreatmentCourse:
+    zone = clinic_zone()
+    gap = GAP_DAYS[protocol_id]
+    protocol_sessions = _series_length(protocol_id)
+    done, hours_since_last = _shape(protocol_id, phase, protocol_sessions, variant)
+    last_end = now - timedelta(hours=hours_since_last)
+    first_start = shift(last_end - timedelta(minutes=40), Span(-gap * (done - 1), "d"), zone) if done else \
+        now + timedelta(days=3)
+    start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
+    course = enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
+                           indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
+                           prescriber_id=prescriber.id, by=therapist)
+    if phase is Phase.PREPARATION:
+        _record_some_preparation(course, therapist, start_date)
+        return course
+    if phase is Phase.DISCONTINUED:
+        _complete_preparation(course, therapist, prescriber, start_date)
+        _move(course, Phase.EXPERIENCE, therapist)
+        _move(course, Phase.DISCONTINUED, prescriber,
+              reason="Patient chose to stop after the first session; referred back to primary care.")
+        return course
+    _complete_preparation(course, therapist, prescriber, start_date)
+    _move(course, Phase.EXPERIENCE, prescriber)
+    count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
+    plan_series(course, first_start=first_start, days_between=gap, count=count, reason=None)
+    for session in fetch_dosing_sessions(course.id)[:done]:
+        _record_and_sign(session, protocol_id, prescriber, rng)
+    _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
+    for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
+        if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
+            break
+        _move(course, target, therapist)
+    return course
+
+
+def _series_length(protocol_id: str) -> int:
+    return {"esketamine-trd-rems": 12}.get(protocol_id, 6)
+
+
+def _shape(protocol_id: str, phase: Phase, series: int, variant: int) -> tuple[int, float]:
+    if phase is Phase.EXPERIENCE:
+        return EXPERIENCE_SHAPES[protocol_id]
+    if phase in (Phase.PREPARATION, Phase.DISCONTINUED):
+        return 0, 0
+    # integration: finished ~10 days ago; maintenance ~6 weeks; completed ~4 months
+    return series, {Phase.INTEGRATION: 10, Phase.MAINTENANCE: 42, Phase.COMPLETED: 120}[phase] * 24 + variant
+
+
+def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
+    change_phase(course, target, by=by, expected_version=course.version, reason=reason, override=False)
+
+
+def _record_some_preparation(course, therapist, start_date) -> None:
+    for item in ("intake_assessment", "informed_consent", "baseline_phq9"):
+        record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
+
+
+def _complete_preparation(course, therapist, prescriber, start_date) -> None:
+    protocol = course_protocol(course)
+    for key, _label in checklist_items(protocol):
+        if key == PREPARATION_SESSION:
+            for n in range(protocol.preparation.min_signed_sessions):
+                record_preparation(course, item=key, completed_on=start_date + timedelta(days=2 + n), note=None,
+                                   by=therapist, today=start_date + timedelta(days=10))
+            continue
+        by = prescriber if key == "medical_clearance" else therapist
+        record_preparation(course, item=key, completed_on=start_date, note="Demo record", by=by,
+                           today=start_date + timedelta(days=10))
+
+
+def _record_and_sign(session, protocol_id: str, prescriber: User, rng: random.Random) -> None:
+    protocol = course_protocol(session.course)
+    esketamine = protocol.medication == "esketamine"
+    start = session.planned_start
+    end = start + timedelta(minutes=15 if esketamine else 40)
+    minutes = protocol.experience.min_monitoring_minutes + rng.choice((0, 10, 20))
+    weight = rng.choice((58.5, 64.0, 71.2, 82.5, 95.0))
+    dose = 56 if esketamine else round(weight * 0.5, 1)
+    values = dict(started_at=start, ended_at=end, route=protocol.route, medication=protocol.medication,
+                  dose_mg=dose, weight_kg=None if esketamine else weight, lot_number=f"DEMO-LOT-{rng.randint(100, 999)}",
+                  administered_by_id=prescriber.id, monitored_by_id=prescriber.id,
+                  sedation=rng.choice(("none", "mild", "mild", "moderate")),
+                  dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
+                  concomitant_sedating_medications=None, monitoring_minutes=minutes,
+                  discharged_at=start + timedelta(minutes=minutes), discharge_ready=True,
+                  ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
+                  vitals_acceptable_before_dosing=True if esketamine else None,
+                  vitals_acceptable_before_discharge=True if esketamine else None)
+    vitals = {tp: {"systolic": rng.randint(112, 138) + (14 if tp == "post_40" else 0),
+                   "diastolic": rng.randint(70, 86), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99)}
+              for tp in VITAL_TIMEPOINTS}
+    events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
+        if rng.random() < 0.2 else []
+    save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version)
+    sign(session, by=prescriber, expected_version=session.version)
+
+
+def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:
+    """An integration session a day and a half after each signed dosing session in the past."""
+    signed = [s for s in fetch_dosing_sessions(course.id) if s.status == "signed"]
+    if skip_latest:
+        signed = signed[:-1]  # the newest window stays uncovered: the staff worklist's job
+    for session in signed:
+        starts = _free_hour(therapist, course.patient_id, session.ended_at + timedelta(hours=36))
+        book_integration_session(course, clinician_id=therapist.id, starts_at=starts, minutes=50,
+                                 modality="telehealth" if session.sequence % 2 else "in_person", by=therapist)
+    db.session.flush()
+
+
+def _free_hour(therapist: User, patient_id: int, after: datetime) -> datetime:
+    """The first whole office hour (9:00-16:00 clinic time) at or after `after` the therapist has free."""
+    zone = clinic_zone()
+    day = after.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    for offset in range(0, 24 * 7):
+        candidate = day + timedelta(hours=offset)
+        if not 9 <= candidate.hour <= 16:
+            continue
+        starts = candidate.astimezone(after.tzinfo)
+        if starts >= after and not conflicts(clinician_id=therapist.id, patient_id=patient_id,
+                                             starts_at=starts, ends_at=starts + timedelta(minutes=50)):
+            return starts
+    raise RuntimeError("no free hour for the demo booking within a week")

@@ -27,11 +27,12 @@ GAP_DAYS = {"iv-ketamine-induction": 2, "im-ketamine-kap": 7, "sublingual-ketami
             "esketamine-trd-rems": 3}
 INDICATIONS = ("Treatment-resistant depression", "Major depressive disorder",
                "Depression with suicidal ideation", "Post-traumatic stress disorder")
-#: experience-phase courses: (sessions done, hours since the last one ended) -> a window status
-EXPERIENCE_SHAPES = {"iv-ketamine-induction": (3, 30),       # open, in the optimal span
-                     "im-ketamine-kap": (2, 8.5 * 24),       # closing soon (36 h left of 10 days)
-                     "sublingual-ketamine-kap": (2, 6),      # not yet open
-                     "esketamine-trd-rems": (5, 4 * 24)}     # open, past the optimal span
+#: experience-phase courses: (sessions done, at least this many hours since the last one
+#: ended; office hours add up to 15 more) -> the newest window's status
+EXPERIENCE_SHAPES = {"iv-ketamine-induction": (3, 30),       # 30-45 h: open, optimal (24-72 h)
+                     "im-ketamine-kap": (2, 8.5 * 24),       # 204-219 h: closing soon (closes at 240 h)
+                     "sublingual-ketamine-kap": (2, 1),      # 1-16 h: not yet open (opens at 24 h)
+                     "esketamine-trd-rems": (5, 4 * 24)}     # 96-111 h: open, past optimal (72 h)
 PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAINTENANCE,
               Phase.COMPLETED, Phase.DISCONTINUED)
 
@@ -56,9 +57,9 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
     gap = GAP_DAYS[protocol_id]
     protocol_sessions = _series_length(protocol_id)
     done, hours_since_last = _shape(protocol_id, phase, protocol_sessions, variant)
-    last_end = now - timedelta(hours=hours_since_last)
-    first_start = shift(last_end - timedelta(minutes=40), Span(-gap * (done - 1), "d"), zone) if done else \
-        now + timedelta(days=3)
+    last_start = _office_hour_before(now - timedelta(hours=hours_since_last) - timedelta(minutes=40))
+    first_start = shift(last_start, Span(-gap * (done - 1), "d"), zone) if done else \
+        _office_hour_before(now + timedelta(days=3))
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
     course = enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
                            indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
@@ -83,7 +84,39 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
         if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
             break
         _move(course, target, therapist)
+    _backdate_history(course, first_start, gap, protocol_sessions)
     return course
+
+
+def _backdate_history(course: TreatmentCourse, first_start: datetime, gap: int, series: int) -> None:
+    """Demo only: give the invented history plausible dates instead of the moment of loading.
+
+    Real transitions and records are stamped by the services when they happen; nothing in
+    the application can backdate them. This fabricated clinic can, because it is fiction.
+    """
+    zone = clinic_zone()
+    enrolled = datetime.combine(course.start_date, datetime.min.time(), zone).replace(hour=9)
+    moments = {"preparation": enrolled, "experience": enrolled + timedelta(days=10),
+               "integration": first_start + timedelta(days=gap * (series - 1) + 1),
+               "maintenance": first_start + timedelta(days=gap * (series - 1) + 30),
+               "completed": first_start + timedelta(days=gap * (series - 1) + 90),
+               "discontinued": enrolled + timedelta(days=12)}
+    for transition in course.transitions:
+        transition.occurred_at = moments[transition.to_phase]
+    course.phase_since = course.transitions[-1].occurred_at
+    for record in course.preparation_records:
+        record.recorded_at = datetime.combine(record.completed_on, datetime.min.time(), zone).replace(hour=17)
+
+
+def _office_hour_before(instant: datetime) -> datetime:
+    """The latest whole hour from 8:00 to 17:00 clinic time at or before `instant`.
+
+    At most 15 hours earlier (overnight), which every shape in EXPERIENCE_SHAPES allows for.
+    """
+    local = instant.astimezone(clinic_zone()).replace(minute=0, second=0, microsecond=0)
+    while not 8 <= local.hour <= 17:
+        local = (local.replace(tzinfo=None) - timedelta(hours=1)).replace(tzinfo=local.tzinfo)
+    return local.astimezone(instant.tzinfo)
 
 
 def _series_length(protocol_id: str) -> int:

@@ -169,3 +169,12 @@ def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
     from ..domain.phases import NEXT_PHASES, gate_blockers
     protocol, facts = course_protocol(course), course_facts(course)
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
+
+
+def window_summaries(courses: list[TreatmentCourse], now) -> dict[int, str | None]:
+    """For each course: its most urgent integration-window status, in a few words."""
+    from ..experience.services import fetch_dosing_sessions
+    from ..experience.windows import course_windows, summary
+    from ..scheduling.services import fetch_integration_starts
+    return {c.id: summary(course_windows(c, fetch_dosing_sessions(c.id), fetch_integration_starts(c.id), now))
+            for c in courses}

@@ -167,7 +167,7 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, rng: random.Ra
                   administered_by_id=prescriber.id, monitored_by_id=prescriber.id,
                   sedation=rng.choice(("none", "mild", "mild", "moderate")),
                   dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
-                  concomitant_sedating_medications=None, monitoring_minutes=minutes,
+                  concomitant_sedating_medications="none" if esketamine else None, monitoring_minutes=minutes,
                   discharged_at=start + timedelta(minutes=minutes), discharge_ready=True,
                   ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
                   vitals_acceptable_before_dosing=True if esketamine else None,

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from wtforms import DateField, DateTimeLocalField
+from wtforms import DateField, DateTimeLocalField, DecimalField
 from wtforms.fields.choices import SelectChoice
 
 from .timeutil import clinic_zone
+
+
+#: years a clinical date may fall in; beyond them is a typing error (and date maths overflow)
+YEARS = (1900, 2100)
 
 
 class ClinicDateField(DateField):
@@ -21,6 +25,19 @@ class ClinicDateField(DateField):
         except ValueError:
             self.data = None
             raise ValueError("Enter a date as YYYY-MM-DD.") from None
+        if not YEARS[0] <= self.data.year <= YEARS[1]:
+            self.data = None
+            raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal number; NaN and infinity ("sNaN", "inf") are not numbers a clinician types."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError("Enter a number.")
 
 
 class ClinicDateTimeField(DateTimeLocalField):
@@ -43,6 +60,9 @@ class ClinicDateTimeField(DateTimeLocalField):
         except ValueError:
             self.data = None
             raise ValueError("Enter a date and time as YYYY-MM-DD HH:MM.") from None
+        if not YEARS[0] <= self.data.year <= YEARS[1]:
+            self.data = None
+            raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")
         zone = clinic_zone()
         local = self.data.replace(tzinfo=zone)
         instant = local.astimezone(timezone.utc)

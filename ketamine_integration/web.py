@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, request
+from flask import current_app, flash, render_template, request
 from flask_wtf import FlaskForm
 
 from .errors import DomainError
@@ -33,6 +33,20 @@ def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
     except DomainError as err:
         err.apply_to(form)
         return False, None
+
+
+def form_version(form) -> int:
+    """The record version a form was filled from; missing or forged never matches (-1)."""
+    value = (form.version.data if hasattr(form, "version") else form.get("version", "")) or ""
+    return int(value) if str(value).isdigit() and len(str(value)) < 10 else -1
+
+
+def flash_form_problems(form, prefix: str = "Not saved: ") -> None:
+    """For forms that redirect back instead of re-rendering: their errors as one message."""
+    problems = []
+    for errors in form.errors.values():
+        problems.extend(errors if isinstance(errors, (list, tuple)) else [str(errors)])
+    flash(prefix + " ".join(str(p) for p in problems), "error")
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -102,6 +102,9 @@ def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_v
         from_phase=course.phase, to_phase=target.value, by_user_id=by.id, reason=decision.reason,
         overridden="\n".join(decision.overridden) or None))
     course.phase, course.phase_since = target.value, utcnow()
+    if target.ended:
+        from ..experience.services import cancel_planned_for_ended_course
+        cancel_planned_for_ended_course(course)
     try:
         db.session.flush()
     except StaleDataError:

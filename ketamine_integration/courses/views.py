@@ -14,7 +14,7 @@ from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
 from ..db_types import utcnow
 from ..timeutil import clinic_today, clinic_zone
-from ..web import render_form, submit
+from ..web import flash_form_problems, form_version, render_form, submit
 from . import services
 from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
 from .models import TreatmentCourse
@@ -108,9 +108,8 @@ def course_phase(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = PhaseForm()
     form.target.choices = options((p.value, p.label) for p in Phase)
-    expected = int(form.version.data) if (form.version.data or "").isdigit() else -1
     done, decision = submit(form, lambda: services.change_phase(
-        course, Phase(form.target.data), by=current_user, expected_version=expected,
+        course, Phase(form.target.data), by=current_user, expected_version=form_version(form),
         reason=form.reason.data, override=form.override.data))
     if done:
         detail = f"to {decision.target.value}" + ("; gate overridden" if decision.overridden else "")
@@ -149,6 +148,5 @@ def preparation_void(course_id: int, record_id: int):
         audit.record("preparation.void", obj=record, patient_id=course.patient_id, detail=record.item)
         flash("Entry voided; it stays visible, struck through, with your reason.", "success")
     else:
-        problems = [m for errors in form.errors.values() for m in errors]
-        flash("Not voided: " + " ".join(problems or ["the reason is missing."]), "error")
+        flash_form_problems(form, prefix="Not voided: ")
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")

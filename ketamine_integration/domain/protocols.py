@@ -32,6 +32,8 @@ PREPARATION_ITEMS = {
 MEASURES = ("phq9", "gad7")
 MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
 
+#: longest span a protocol may name; more is a typing error (and would overflow date maths)
+MAX_SPAN = timedelta(days=3650)
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h|(\d+)\s*d)\s*$")
 
 
@@ -50,7 +52,8 @@ class Span:
     @property
     def approximate(self) -> timedelta:
         """For ordering checks only; never for computing a time."""
-        return timedelta(hours=self.amount) if self.unit == "h" else timedelta(days=self.amount)
+        amount = min(self.amount, 10 * 3650 * 24)  # bounded so a typo cannot overflow timedelta
+        return timedelta(hours=amount) if self.unit == "h" else timedelta(days=min(amount, 10 * 3650))
 
     @property
     def label(self) -> str:
@@ -66,7 +69,10 @@ def parse_duration(value) -> Span:
     if not isinstance(value, str) or not (match := _DURATION.match(value)):
         raise ValueError(f"use a number of hours or whole days such as '24h' or '14d', got {value!r}")
     hours, days = match.groups()
-    return Span(float(hours), "h") if hours is not None else Span(int(days), "d")
+    span = Span(float(hours), "h") if hours is not None else Span(int(days), "d")
+    if span.approximate > MAX_SPAN:
+        raise ValueError(f"{value!r} is longer than any clinic protocol needs (at most 10 years)")
+    return span
 
 
 def _unique(values: tuple) -> tuple:
@@ -173,7 +179,7 @@ class Coordination(_Strict):
 
 class Protocol(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
     name: Annotated[str, Field(min_length=1, max_length=120)]
     route: Literal[ROUTES]
     medication: Literal[MEDICATIONS]

@@ -87,8 +87,10 @@ def assign_sessions(windows: list[IntegrationWindow], session_starts: list[datet
 
     shared: one session inside several overlapping windows counts for each of them (the
     protocol allows it). Otherwise a session counts once: windows are served earliest-closing
-    first, each taking the earliest sessions still free inside it, which covers as many
-    windows as any assignment can (the exchange argument for interval point matching).
+    first, each taking the earliest sessions still free inside it. With one session per
+    window this covers as many windows as any assignment can (the exchange argument for
+    interval point matching); with several per window it is a good greedy rule, not proven
+    optimal (no shipped protocol asks for more than one).
     """
     starts = sorted(session_starts)
     if shared:

@@ -4,18 +4,25 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from .services import verify_signed_sessions
+from .services import verify_protocol_snapshots, verify_signed_sessions
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
 
 
 @signatures_cli.command("verify")
 def verify_command():
-    """Check every signed dosing session against its stored digest; exit 1 on any mismatch."""
-    results = verify_signed_sessions()
-    broken = [session_id for session_id, ok in results if not ok]
-    for session_id in broken:
-        click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
-    click.echo(f"{len(results) - len(broken)} of {len(results)} signed dosing sessions verified.")
+    """Check signed dosing sessions and protocol snapshots against their hashes; exit 1 on any mismatch."""
+    sessions, snapshots = verify_signed_sessions(), verify_protocol_snapshots()
+    broken = 0
+    for session_id, ok in sessions:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
+    for label, ok in snapshots:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH protocol snapshot {label}: definition differs from its content hash", err=True)
+    click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
+    click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
     if broken:
         raise SystemExit(1)

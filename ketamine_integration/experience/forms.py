@@ -2,13 +2,25 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, HiddenField, IntegerField,
-                     SelectField, StringField, TextAreaField)
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField,
+                     StringField, TextAreaField)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..domain.protocols import MEDICATIONS, ROUTES
-from ..fields import ClinicDateField, ClinicDateTimeField, options
+from ..fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
 from .models import SEVERITIES, VITAL_TIMEPOINTS
+
+#: an explicit yes or no: "not answered" must not read as "no"
+YES_NO = options([("yes", "Yes"), ("no", "No")])
+
+
+def _yes_no(value):
+    if value in (None, "", True, False):
+        return value if value in (True, False) else None
+    if value in ("yes", "no"):
+        return value == "yes"
+    raise ValueError("Choose yes or no.")
+
 
 SEVERITY_CHOICES = options([("", "—")] + [(s, s.capitalize()) for s in SEVERITIES])
 #: fixed adverse-event rows on the form; empty rows are ignored
@@ -46,6 +58,11 @@ class AdverseEventForm(Form):
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[Optional()])
     action_taken = StringField("Action taken", validators=[Optional(), Length(max=300)])
 
+    def validate_severity(self, field):
+        # A severity nobody chose must not enter the record.
+        if (self.event_type.data or "").strip() and not field.data:
+            raise ValidationError("Choose the severity of this adverse event.")
+
 
 class DosingRecordForm(FlaskForm):
     started_at = ClinicDateTimeField("Dosing started", validators=[Optional()])
@@ -53,9 +70,9 @@ class DosingRecordForm(FlaskForm):
                                    description="The integration window is counted from here.")
     route = SelectField("Route", choices=options([(r, r.upper() if len(r) == 2 else r) for r in ROUTES]))
     medication = SelectField("Medication", choices=options([(m, m) for m in MEDICATIONS]))
-    dose_mg = DecimalField("Dose (mg)", places=2, validators=[Optional(), NumberRange(0, 100000)])
-    weight_kg = DecimalField("Weight used (kg)", places=1, validators=[Optional(), NumberRange(0, 1000)],
-                             description="Weight-based routes (IV, IM): mg/kg is computed from this.")
+    dose_mg = FiniteDecimalField("Dose (mg)", places=2, validators=[Optional(), NumberRange(0.01, 100000)])
+    weight_kg = FiniteDecimalField("Weight used (kg)", places=1, validators=[Optional(), NumberRange(0, 1000)],
+                                   description="Weight-based routes (IV, IM): mg/kg is computed from this.")
     lot_number = StringField("Lot number", validators=[Optional(), Length(max=40)])
     administered_by = SelectField("Administered by", coerce=int, validators=[Optional()])
     monitored_by = SelectField("Monitored by", coerce=int, validators=[Optional()])
@@ -70,12 +87,16 @@ class DosingRecordForm(FlaskForm):
                                                    validators=[Optional(), Length(max=500)])
     monitoring_minutes = IntegerField("Total monitoring (minutes)", validators=[Optional(), NumberRange(0, 1440)])
     discharged_at = ClinicDateTimeField("Discharged at", validators=[Optional()])
-    discharge_ready = BooleanField("Ready for discharge (criteria met)")
+    discharge_ready = RadioField("Discharge criteria met", choices=YES_NO, coerce=_yes_no, validators=[Optional()])
     ready_to_leave_at = ClinicDateTimeField(
         "REMS: when would the patient have been ready to leave without the 2-hour rule?",
         validators=[Optional()])
-    vitals_acceptable_before_dosing = BooleanField("REMS: vital signs acceptable before dosing")
-    vitals_acceptable_before_discharge = BooleanField("REMS: vital signs acceptable before discharge")
+    vitals_acceptable_before_dosing = RadioField("REMS: vital signs acceptable before dosing", choices=YES_NO,
+                                                 coerce=_yes_no, validators=[Optional()])
+    vitals_acceptable_before_discharge = RadioField("REMS: vital signs acceptable before discharge",
+                                                    choices=YES_NO, coerce=_yes_no, validators=[Optional()])
+    spacing_reason = TextAreaField("Reason, if this date breaks the protocol's spacing",
+                                   validators=[Optional(), Length(max=2000)])
     version = HiddenField()
 
 

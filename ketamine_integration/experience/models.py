@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -152,3 +152,31 @@ class DosingAddendum(db.Model):
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="addenda")
     author: Mapped[User] = relationship(lazy="joined")
+
+
+#: what may still change on a signed dosing session: the REMS submission and bookkeeping
+MUTABLE_AFTER_SIGNING = frozenset({"rems_submitted_on", "rems_submitted_by_id", "updated_at", "version", "addenda"})
+
+
+class SignedRecordChanged(RuntimeError):
+    """Code tried to change a signed dosing session (corrections are addenda)."""
+
+
+def _was_signed(session: DosingSession) -> bool:
+    history = inspect(session).attrs.status.history
+    previous = history.deleted[0] if history.deleted else session.status
+    return previous == SIGNED
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_signed_sessions(db_session: Session, flush_context, instances) -> None:
+    # The migration adds database triggers too; this stops the ORM path early and loudly.
+    for obj in list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, DosingSession) and _was_signed(obj):
+            changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+            if obj in db_session.deleted or changed - MUTABLE_AFTER_SIGNING:
+                raise SignedRecordChanged(f"dosing session {obj.id} is signed; add an addendum instead")
+    for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, (VitalSigns, AdverseEvent)) and obj.dosing_session is not None \
+                and obj.dosing_session.status == SIGNED and _was_signed(obj.dosing_session):
+            raise SignedRecordChanged("the vitals and adverse events of a signed session never change")

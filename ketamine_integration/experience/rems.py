@@ -12,7 +12,7 @@ from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..documents.pdf import render_pdf
 from ..extensions import db
-from ..patients.access import visible_patients
+from ..patients.access import caseload
 from ..patients.models import Patient
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_zone
@@ -38,7 +38,7 @@ def forms_outstanding(user: User, *, today: date) -> list[RemsRow]:
             .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None))
             .options(joinedload(DosingSession.course).joinedload(TreatmentCourse.patient))
             .order_by(DosingSession.ended_at))
-    stmt = visible_patients(user, stmt)
+    stmt = caseload(user, stmt)  # REMS forms are clinical: the user's own care team only
     rows = []
     zone = clinic_zone()
     for session in db.session.scalars(stmt).unique():
@@ -73,16 +73,20 @@ def monitoring_form_data(session: DosingSession) -> dict:
         "vitals": [{"label": VITAL_TIMEPOINTS[tp], "bp": _bp(content["vitals"].get(tp)),
                     "hr": _at(content["vitals"].get(tp), 2), "spo2": _at(content["vitals"].get(tp), 3)}
                    for tp in VITAL_TIMEPOINTS],
-        "acceptable_before_dosing": session.vitals_acceptable_before_dosing,
-        "acceptable_before_discharge": session.vitals_acceptable_before_discharge,
+        "acceptable_before_dosing": _answer(session.vitals_acceptable_before_dosing),
+        "acceptable_before_discharge": _answer(session.vitals_acceptable_before_discharge),
         "sedation": session.sedation or "—", "dissociation": session.dissociation or "—",
-        "concomitant": session.concomitant_sedating_medications or "None recorded",
+        "concomitant": session.concomitant_sedating_medications or "—",
         "administered_by": names.get(session.administered_by_id, "—"),
         "monitored_by": names.get(session.monitored_by_id, "—"),
         "signed_by": names.get(session.signed_by_id, "—"), "signed_at": local(session.signed_at),
         "due": (session.ended_at.astimezone(zone).date() + DUE_AFTER).isoformat(),
         "submitted_on": session.rems_submitted_on.isoformat() if session.rems_submitted_on else None,
     }
+
+
+def _answer(value: bool | None) -> str:
+    return {True: "Yes", False: "No", None: "—"}[value]
 
 
 def _bp(reading):

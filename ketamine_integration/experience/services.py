@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from flask import current_app
@@ -20,12 +20,22 @@ from ..domain.protocols import Span
 from ..domain.windows import shift
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
+from ..fields import YEARS
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_zone
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
-#: phases in which the induction series' spacing rules apply (boosters come later)
+#: phases in which the induction series' spacing rules apply
 SERIES_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE)
+#: phases in which dosing may be planned: the series, and boosters in maintenance
+PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
+#: phases in which a dosing session may be recorded (BRIEF: not before preparation is met)
+DOSING_PHASES = (Phase.EXPERIENCE, Phase.MAINTENANCE)
+#: a dosing session longer than this, or a discharge later than this after it, is a typo
+MAX_SESSION = timedelta(hours=12)
+MAX_DISCHARGE_DELAY = timedelta(hours=24)
+#: the last date a series may be planned to (beyond it, date arithmetic is a typo's risk)
+LAST_PLANNABLE = date(YEARS[1], 12, 31)
 #: columns copied from the record form as they are
 RECORD_FIELDS = ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "lot_number",
                  "administered_by_id", "monitored_by_id", "sedation", "dissociation",
@@ -70,13 +80,23 @@ def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str 
     return reason
 
 
+def _check_planning_phase(course: TreatmentCourse) -> None:
+    if course.current_phase not in PLANNING_PHASES:
+        if course.current_phase.ended:
+            raise DomainError("The course has ended; nothing more can be planned.")
+        raise DomainError("The series is complete; boosters are planned once the course is in maintenance.")
+
+
 def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between: int, count: int,
                 reason: str | None) -> list[DosingSession]:
-    if course.current_phase.ended:
-        raise DomainError("The course has ended; nothing more can be planned.")
+    _check_planning_phase(course)
     zone = clinic_zone()
+    if first_start.astimezone(zone).date() + timedelta(days=days_between * (count - 1)) > LAST_PLANNABLE:
+        raise DomainError({"count": f"The series would run past {LAST_PLANNABLE.year}; check the dates."})
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
     override = _check_spacing(course, starts, reason)
+    # Lock the course row: two plans at once must not draw the same sequence numbers.
+    db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id == course.id).with_for_update())
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
     planned = [DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
@@ -88,6 +108,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
 
 
 def reschedule(session: DosingSession, *, planned_start: datetime, reason: str | None) -> None:
+    _check_planning_phase(session.course)
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
     session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, ignore=session)
@@ -102,20 +123,46 @@ def cancel(session: DosingSession, *, reason: str) -> None:
     db.session.flush()
 
 
-def _record_problems(values: dict, vitals: dict, medication: str | None) -> dict[str, str]:
+def cancel_planned_for_ended_course(course: TreatmentCourse) -> int:
+    """When a course ends, its still-planned dosing sessions are cancelled (kept, with why)."""
+    planned = [s for s in fetch_dosing_sessions(course.id) if s.status == PLANNED]
+    for session in planned:
+        session.status, session.cancel_reason = CANCELLED, f"Course {course.phase}"
+    return len(planned)
+
+
+def _time_problems(values: dict, now: datetime) -> dict[str, str]:
     problems = {}
     start, end, discharged = values.get("started_at"), values.get("ended_at"), values.get("discharged_at")
+    for name in ("started_at", "ended_at", "discharged_at", "ready_to_leave_at"):
+        if values.get(name) and values[name] > now:
+            problems[name] = "This cannot be in the future: record a session once it has happened."
     if start and end and end <= start:
         problems["ended_at"] = "The session must end after it starts."
+    elif start and end and end - start > MAX_SESSION:
+        problems["ended_at"] = "A dosing session longer than 12 hours is not plausible; check the date."
     if end and discharged and discharged < end:
         problems["discharged_at"] = "Discharge cannot come before the end of dosing."
-    if start and start > utcnow():
-        problems["started_at"] = "A dosing session cannot be recorded in the future."
+    elif end and discharged and discharged - end > MAX_DISCHARGE_DELAY:
+        problems["discharged_at"] = "Discharge more than 24 hours after dosing is not plausible; check the date."
+    return problems
+
+
+def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
+    problems = _time_problems(values, utcnow())
+    medication = values.get("medication")
+    if values.get("route") and values["route"] != protocol.route:
+        problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
+    if medication and medication != protocol.medication:
+        problems["medication"] = f"This course's protocol uses {protocol.medication}."
     for timepoint, readings in vitals.items():
         for name, value in readings.items():
             problem = VITAL_RANGES[name].problem(value, name.replace("_", " ").replace("spo2", "SpO2"))
             if problem:
                 problems[f"{timepoint}.{name}"] = problem
+        systolic, diastolic = readings.get("systolic"), readings.get("diastolic")
+        if systolic is not None and diastolic is not None and diastolic >= systolic:
+            problems[f"{timepoint}.diastolic"] = "Diastolic pressure must be below systolic."
     weight, dose = values.get("weight_kg"), values.get("dose_mg")
     if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
         problems["weight_kg"] = problem
@@ -129,19 +176,32 @@ def _record_problems(values: dict, vitals: dict, medication: str | None) -> dict
     return problems
 
 
-def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
-                expected_version: int) -> None:
-    """Save the recorded data of a session as a draft; a signed session never changes."""
+def _check_recordable(session: DosingSession) -> None:
     if session.status == SIGNED:
         raise DomainError("This dosing session is signed and locked; add an addendum to correct it.")
     if session.status == CANCELLED:
         raise DomainError("This dosing session was cancelled.")
+    if session.course.current_phase not in DOSING_PHASES:
+        raise DomainError(f"The course is in {session.course.phase}: dosing is recorded in the experience "
+                          "phase (after preparation) or as a booster in maintenance.")
+
+
+def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
+                expected_version: int, spacing_reason: str | None = None) -> None:
+    """Save the recorded data of a session as a draft; a signed session never changes."""
+    _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
-    problems = _record_problems(values, vitals, values.get("medication"))
+    problems = _record_problems(values, vitals, protocol_of(session.course.protocol_version))
     if problems:
         raise DomainError(problems)
+    if values.get("started_at"):
+        try:
+            override = _check_spacing(session.course, [values["started_at"]], spacing_reason, ignore=session)
+        except DomainError as err:
+            raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
+        session.spacing_override_reason = override or session.spacing_override_reason
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
@@ -168,27 +228,32 @@ def _flush_or_conflict(session: DosingSession) -> None:
                              "and save again.", current_version=session.version) from None
 
 
+#: what a signature needs, and how the refusal names it
+REQUIRED_TO_SIGN = {"started_at": "start time", "ended_at": "end time", "route": "route",
+                    "medication": "medication", "dose_mg": "dose", "administered_by_id": "who administered",
+                    "monitored_by_id": "who monitored", "monitoring_minutes": "monitoring minutes",
+                    "discharged_at": "discharge time", "discharge_ready": "whether discharge criteria were met",
+                    "sedation": "sedation", "dissociation": "dissociation"}
+REQUIRED_FOR_REMS = {"ready_to_leave_at": "REMS: when the patient would have been ready to leave",
+                     "lot_number": "lot number",
+                     "vitals_acceptable_before_dosing": "REMS: vital signs acceptable before dosing (yes or no)",
+                     "vitals_acceptable_before_discharge": "REMS: vital signs acceptable before discharge (yes or no)",
+                     "concomitant_sedating_medications": "concomitant sedating medications (write 'none' if none)"}
+
+
 def _missing_for_signature(session: DosingSession) -> list[str]:
     protocol = protocol_of(session.course.protocol_version)
-    required = {"started_at": "start time", "ended_at": "end time", "route": "route",
-                "medication": "medication", "dose_mg": "dose", "administered_by_id": "who administered",
-                "monitored_by_id": "who monitored", "monitoring_minutes": "monitoring minutes",
-                "discharged_at": "discharge time", "sedation": "sedation", "dissociation": "dissociation"}
+    required = dict(REQUIRED_TO_SIGN, **(REQUIRED_FOR_REMS if protocol.experience.rems_monitoring_form else {}))
     missing = [label for name, label in required.items() if getattr(session, name) in (None, "")]
     if session.route in WEIGHT_BASED_ROUTES and session.weight_kg is None:
         missing.append("weight used (weight-based route)")
     readings = {v.timepoint: v for v in session.vitals}
     for timepoint in ("baseline", "post_40", "discharge"):
         row = readings.get(timepoint)
-        if row is None or row.systolic is None or row.diastolic is None:
-            missing.append(f"blood pressure {VITAL_TIMEPOINTS[timepoint].lower()}")
+        if row is None or None in (row.systolic, row.diastolic, row.heart_rate):
+            missing.append(f"blood pressure and heart rate {VITAL_TIMEPOINTS[timepoint].lower()}")
     if readings.get("baseline") is None or readings["baseline"].spo2 is None:
         missing.append("SpO2 before dosing")
-    if protocol.experience.rems_monitoring_form:
-        if session.ready_to_leave_at is None:
-            missing.append("REMS: when the patient would have been ready to leave")
-        if session.lot_number in (None, ""):
-            missing.append("lot number")
     if (session.monitoring_minutes is not None
             and session.monitoring_minutes < protocol.experience.min_monitoring_minutes):
         missing.append(f"at least {protocol.experience.min_monitoring_minutes} minutes of monitoring "
@@ -199,6 +264,7 @@ def _missing_for_signature(session: DosingSession) -> list[str]:
 def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
+    _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
                              current_version=session.version)
@@ -228,8 +294,8 @@ def signed_content(session: DosingSession) -> dict:
     """The clinical content a signature covers, as canonical plain data (digest and documents)."""
     content = {name: getattr(session, name) for name in RECORD_FIELDS}
     content.update(id=session.id, course_id=session.course_id, sequence=session.sequence,
-                   dose_mg_per_kg=session.dose_mg_per_kg, signed_by_id=session.signed_by_id,
-                   signed_at=session.signed_at)
+                   status=session.status, dose_mg_per_kg=session.dose_mg_per_kg,
+                   signed_by_id=session.signed_by_id, signed_at=session.signed_at)
     content = {name: _canonical(name, value) for name, value in content.items()}
     content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
                          for v in sorted(session.vitals, key=lambda v: v.timepoint)}
@@ -247,6 +313,14 @@ def verify_signed_sessions() -> list[tuple[int, bool]]:
     sessions = db.session.scalars(select(DosingSession).where(DosingSession.status == SIGNED)
                                   .order_by(DosingSession.id)).all()
     return [(s.id, s.content_digest == content_digest(s)) for s in sessions]
+
+
+def verify_protocol_snapshots() -> list[tuple[str, bool]]:
+    """("id vN", snapshot still hashes to its recorded content hash) for every registered version."""
+    from ..domain.protocols import content_hash
+    from ..protocols.models import ProtocolVersion
+    versions = db.session.scalars(select(ProtocolVersion).order_by(ProtocolVersion.id)).all()
+    return [(f"{v.protocol_id} v{v.version}", content_hash(v.definition) == v.content_hash) for v in versions]
 
 
 def add_addendum(session: DosingSession, *, body: str, by: User) -> DosingAddendum:

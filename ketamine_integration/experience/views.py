@@ -1,7 +1,7 @@
 """Dosing session pages: plan the series, record and sign, addenda, REMS forms, booking in windows."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import access
@@ -14,7 +14,7 @@ from ..fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_today
-from ..web import render_form, submit
+from ..web import flash_form_problems, form_version, render_form, submit
 from . import rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
@@ -29,11 +29,6 @@ def _back_to_course(course_id: int, anchor: str = "dosing"):
     return redirect(url_for("courses.course_detail", course_id=course_id) + f"#{anchor}")
 
 
-def _flash_problems(form) -> None:
-    problems = [m for errors in form.errors.values() for m in (errors if isinstance(errors, list) else [errors])]
-    flash("Not saved: " + " ".join(str(p) for p in problems), "error")
-
-
 @bp.route("/courses/<id:course_id>/dosing/plan", methods=["POST"])
 @access.roles(*SCHEDULERS)
 def dosing_plan(course_id: int):
@@ -46,6 +41,7 @@ def dosing_plan(course_id: int):
         audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
         flash(f"Planned {len(planned)} dosing session(s).", "success")
         return _back_to_course(course.id)
+    audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
     from ..courses.views import course_page
     return course_page(course, plan_form=form, status=422)
 
@@ -65,7 +61,7 @@ def dosing_reschedule(dosing_id: int):
         audit.record("dosing.reschedule", obj=session, patient_id=session.course.patient_id)
         flash(f"Dosing session {session.sequence} moved.", "success")
     else:
-        _flash_problems(form)
+        flash_form_problems(form)
     return _back_to_course(session.course_id)
 
 
@@ -79,7 +75,7 @@ def dosing_cancel(dosing_id: int):
         audit.record("dosing.cancel", obj=session, patient_id=session.course.patient_id)
         flash(f"Dosing session {session.sequence} cancelled; it stays on the record.", "success")
     else:
-        _flash_problems(form)
+        flash_form_problems(form)
     return _back_to_course(session.course_id)
 
 
@@ -108,18 +104,22 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
     return form
 
 
+#: record columns whose form field has another name
+FIELD_FOR_COLUMN = {"administered_by_id": "administered_by", "monitored_by_id": "monitored_by"}
+
+
 def _record_values(form: DosingRecordForm):
-    values = {name: getattr(form, name).data for name in
-              ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "monitoring_minutes",
-               "discharged_at", "discharge_ready", "ready_to_leave_at", "vitals_acceptable_before_dosing",
-               "vitals_acceptable_before_discharge")}
-    values.update(lot_number=(form.lot_number.data or "").strip() or None,
-                  concomitant_sedating_medications=(form.concomitant_sedating_medications.data or "").strip() or None,
-                  sedation=form.sedation.data or None, dissociation=form.dissociation.data or None,
-                  administered_by_id=form.administered_by.data or None,
-                  monitored_by_id=form.monitored_by.data or None)
-    vitals = {tp: {k: v for k, v in getattr(form, tp).data.items()} for tp in VITAL_TIMEPOINTS}
-    events = [dict(event_type=e["event_type"].strip(), severity=e["severity"] or "mild",
+    """(column values, vitals by timepoint, adverse events) from a submitted record form."""
+    values = {}
+    for column in services.RECORD_FIELDS:
+        value = getattr(form, FIELD_FOR_COLUMN.get(column, column)).data
+        if column in FIELD_FOR_COLUMN:
+            value = value or None  # the "—" option (0) means nobody chosen
+        elif isinstance(value, str):
+            value = value.strip() or None
+        values[column] = value  # False (a "No" answer) stays False
+    vitals = {tp: dict(getattr(form, tp).data) for tp in VITAL_TIMEPOINTS}
+    events = [dict(event_type=e["event_type"].strip(), severity=e["severity"],
                    action_taken=(e["action_taken"] or "").strip() or None)
               for e in form.adverse_events.data if (e["event_type"] or "").strip()]
     return values, vitals, events
@@ -133,14 +133,15 @@ def dosing_record(dosing_id: int):
     if request.method == "GET":
         audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
     else:
-        version = int(form.version.data) if (form.version.data or "").isdigit() else -1
         done, _ = submit(form, lambda: services.save_record(
             session, **dict(zip(("values", "vitals", "adverse_events"), _record_values(form))),
-            expected_version=version))
+            expected_version=form_version(form), spacing_reason=form.spacing_reason.data))
         if done:
             audit.record("dosing.update", obj=session, patient_id=session.course.patient_id)
             flash("Saved as a draft. Sign it when the record is complete.", "success")
             return redirect(url_for("experience.dosing_record", dosing_id=session.id))
+        audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
+                     outcome=audit.FAILURE, detail="not saved")
     return render_form("experience/record.html", form, session=session, course=session.course,
                        protocol=protocol_of(session.course.protocol_version),
                        addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
@@ -150,9 +151,8 @@ def dosing_record(dosing_id: int):
 @access.roles(*CLINICIANS)
 def dosing_sign(dosing_id: int):
     session = _session(dosing_id)
-    version = request.form.get("version", "")
     try:
-        services.sign(session, by=current_user, expected_version=int(version) if version.isdigit() else -1)
+        services.sign(session, by=current_user, expected_version=form_version(request.form))
     except DomainError as err:
         flash(str(err), "error")
         audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
@@ -174,7 +174,7 @@ def dosing_addendum(dosing_id: int):
         audit.record("dosing.addendum", obj=session, patient_id=session.course.patient_id)
         flash("Addendum added.", "success")
     else:
-        _flash_problems(form)
+        flash_form_problems(form)
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#addenda")
 
 
@@ -190,6 +190,8 @@ def rems_list():
 @access.roles(*CLINICIANS)
 def rems_pdf(dosing_id: int):
     session = _session(dosing_id)
+    if not session.signed or not protocol_of(session.course.protocol_version).experience.rems_monitoring_form:
+        abort(404)  # only a signed session under a REMS protocol has a monitoring form
     pdf = rems.monitoring_form_pdf(session)
     audit.record("rems.print", obj=session, patient_id=session.course.patient_id)
     return pdf, 200, {"Content-Type": "application/pdf",
@@ -207,5 +209,5 @@ def rems_submitted(dosing_id: int):
         audit.record("rems.submitted", obj=session, patient_id=session.course.patient_id)
         flash("REMS Patient Monitoring Form marked as submitted.", "success")
     else:
-        _flash_problems(form)
+        flash_form_problems(form)
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#rems")

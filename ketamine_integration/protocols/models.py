@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..db_types import UTCDateTime, utcnow
 from ..extensions import db
@@ -40,3 +40,15 @@ class ProtocolVersion(db.Model):
     @property
     def label(self) -> str:
         return f"{self.name} (v{self.version})"
+
+
+class SnapshotChanged(RuntimeError):
+    """Code tried to change or delete a registered protocol version."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_snapshot_changes(db_session: Session, flush_context, instances) -> None:
+    # A course follows its snapshot for life; the migration adds database triggers as well.
+    for obj in list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, ProtocolVersion) and (obj in db_session.deleted or db_session.is_modified(obj)):
+            raise SnapshotChanged(f"protocol version {obj.protocol_id} v{obj.version} is immutable")

@@ -1,13 +1,15 @@
 """Dosing sessions: planning under spacing rules, recording with plausible values, sign and lock."""
-from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
-from ketamine_integration.experience.models import DosingSession
+from ketamine_integration.experience.models import DosingSession, SignedRecordChanged
 from ketamine_integration.extensions import db
 from ketamine_integration.scheduling.models import Appointment
 from tests.conftest import page_text
@@ -81,7 +83,7 @@ def _record_data(session, clinician_id, **overrides):
         "post_40-systolic": "142", "post_40-diastolic": "88", "post_40-heart_rate": "80", "post_40-spo2": "97",
         "discharge-systolic": "126", "discharge-diastolic": "80", "discharge-heart_rate": "70", "discharge-spo2": "98",
         "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "90",
-        "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "y",
+        "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "yes",
         "version": str(session.version),
     }
     data.update(overrides)
@@ -145,14 +147,80 @@ def test_record_sign_and_lock(team, make, auth, client, app):
     assert result.exit_code == 0 and "1 of 1 signed dosing sessions verified" in result.output
 
 
-def test_a_tampered_signed_session_is_detected(team, make, auth, app):
+def _signed(make, auth, team) -> int:
     session_id = _planned(make, team)[0]
     auth.login("pres")
-    auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"]))
+    auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"], **{
+        "adverse_events-0-event_type": "nausea", "adverse_events-0-severity": "mild"}))
     auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)})
-    make.run(lambda: db.session.execute(update(DosingSession).values(dose_mg=350)))
+    signed = _session(make, session_id)
+    assert signed.status == "signed" and len(signed.adverse_events) == 1
+    return session_id
+
+
+@contextmanager
+def guards_bypassed(make, table: str, trigger: str):
+    """Simulate someone editing the database behind the application (a console, a file)."""
+    def run(sql):
+        make.run(lambda: db.session.execute(text(sql)))
+    dialect = make.query(lambda: db.engine.dialect.name)
+    if dialect == "postgresql":
+        run(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        try:
+            yield
+        finally:  # the PostgreSQL test database outlives this test: put the guard back
+            run(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    else:
+        run(f"DROP TRIGGER {trigger}")  # this test's own SQLite copy
+        yield
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE dosing_sessions SET dose_mg = 350",                               # a changed dose
+    "UPDATE dosing_sessions SET status = 'draft'",                            # unsigned behind our back
+    "DELETE FROM dosing_sessions",
+    "UPDATE vital_signs SET systolic = 199",                                  # its vitals are frozen too
+    "DELETE FROM adverse_events",
+    "INSERT INTO vital_signs (dosing_session_id, timepoint) SELECT id, 'extra' FROM dosing_sessions",
+])
+def test_the_database_refuses_changes_to_a_signed_session(team, make, auth, statement):
+    _signed(make, auth, team)
+    with pytest.raises(DBAPIError):
+        make.run(lambda: db.session.execute(text(statement)))
+
+
+def test_the_orm_refuses_changes_to_a_signed_session(team, make, auth):
+    session_id = _signed(make, auth, team)
+
+    def change():
+        db.session.get(DosingSession, session_id).dose_mg = 350
+        db.session.flush()
+    with pytest.raises(SignedRecordChanged):
+        make.run(change)
+
+
+def test_rems_submission_may_still_be_recorded_on_a_signed_row(team, make, auth):
+    session_id = _signed(make, auth, team)
+    make.run(lambda: db.session.execute(update(DosingSession).values(rems_submitted_on=date.today())))
+    assert _session(make, session_id).rems_submitted_on == date.today()
+
+
+def test_a_tampered_signed_session_is_detected(team, make, auth, app):
+    session_id = _signed(make, auth, team)
+    with guards_bypassed(make, "dosing_sessions", "dosing_sessions_signed_no_update"):
+        make.run(lambda: db.session.execute(text("UPDATE dosing_sessions SET dose_mg = 350")))
     result = app.test_cli_runner().invoke(args=["signatures", "verify"])
     assert result.exit_code == 1 and f"MISMATCH dosing session {session_id}" in result.output
+
+
+def test_a_tampered_protocol_snapshot_is_refused_then_detected(team, make, app):
+    edit = "UPDATE protocol_versions SET definition_json = replace(definition_json, '14d', '10d')"
+    with pytest.raises(DBAPIError):
+        make.run(lambda: db.session.execute(text(edit)))
+    with guards_bypassed(make, "protocol_versions", "protocol_versions_no_update"):
+        make.run(lambda: db.session.execute(text(edit)))
+    result = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert result.exit_code == 1 and "MISMATCH protocol snapshot iv-ketamine-induction v1" in result.output
 
 
 def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):
@@ -163,7 +231,7 @@ def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):
     response = auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)},
                          follow_redirects=True)
     text = page_text(response)
-    assert "blood pressure before discharge" in text and "at least 60 minutes of monitoring" in text
+    assert "blood pressure and heart rate before discharge" in text and "at least 60 minutes of monitoring" in text
     assert _session(make, session_id).status == "draft"
 
 
@@ -222,7 +290,8 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
                      ended_at=form_time(start + timedelta(minutes=15)),
                      discharged_at=form_time(start + timedelta(minutes=140)),
                      ready_to_leave_at=form_time(start + timedelta(minutes=90)),
-                     vitals_acceptable_before_dosing="y", vitals_acceptable_before_discharge="y")
+                     vitals_acceptable_before_dosing="yes", vitals_acceptable_before_discharge="no",
+                     concomitant_sedating_medications="none")
     assert response.status_code == 302, page_text(client.get(f"/dosing/{session_id}"))
     listing = page_text(client.get("/rems/"))
     assert "Spravato" in listing and "Overdue" in listing
@@ -231,7 +300,9 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf.data)).pages)
     text = text.replace("- ", "-")  # a hyphen the PDF wrapped at a line end
     for expected in ("Patient Monitoring Form", "56.00 mg", "LOT-42", "125 minutes",
-                     "Ready to leave without the 2-hour rule", "142/88", "Page 1 of 1", "Confidential"):
+                     "Ready to leave without the 2-hour rule", "142/88", "Page 1 of 1", "Confidential",
+                     "acceptable before dosing Yes", "acceptable before discharge No",
+                     "Concomitant sedating medications none"):
         assert expected in text, expected
     assert auth.post(f"/dosing/{session_id}/rems-submitted",
                      {"submitted_on": datetime.now(NY).date().isoformat()}).status_code == 302

@@ -189,7 +189,8 @@ def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:
     for session in signed:
         starts = _free_hour(therapist, course.patient_id, session.ended_at + timedelta(hours=36))
         book_integration_session(course, clinician_id=therapist.id, starts_at=starts, minutes=50,
-                                 modality="telehealth" if session.sequence % 2 else "in_person", by=therapist)
+                                 modality="telehealth" if session.sequence % 2 else "in_person", by=therapist,
+                                 now=starts - timedelta(days=1))  # booked the day before, in the demo's story
     db.session.flush()
 
 

@@ -12,7 +12,8 @@ from ..domain.phases import CourseFacts, Phase, TransitionDecision, TransitionRe
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..patients.models import CareTeamMember, Patient
+from ..patients.models import Patient
+from ..patients.services import ensure_on_care_team
 from ..protocols.services import current_library, protocol_of, register_version
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 
@@ -36,11 +37,6 @@ def _clinician(user_id: int, role: str, field: str) -> User:
     return user
 
 
-def _ensure_on_care_team(patient: Patient, user: User, role: str) -> None:
-    if not any(m.user_id == user.id and m.role == role for m in patient.care_team):
-        patient.care_team.append(CareTeamMember(user_id=user.id, role=role))
-
-
 def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date: date,
                   indication: str, therapist_id: int, prescriber_id: int, by: User) -> TreatmentCourse:
     """Start a course on the current file of a protocol, pinned to its registered snapshot."""
@@ -57,8 +53,8 @@ def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date
                              prescriber=prescriber, created_by_id=by.id,
                              phase=Phase.PREPARATION.value)
     # The treating clinicians of a course are on the patient's care team (and so see it).
-    _ensure_on_care_team(patient, therapist, THERAPIST)
-    _ensure_on_care_team(patient, prescriber, PRESCRIBER)
+    ensure_on_care_team(patient, therapist, THERAPIST)
+    ensure_on_care_team(patient, prescriber, PRESCRIBER)
     course.transitions.append(PhaseTransition(from_phase=None, to_phase=Phase.PREPARATION.value,
                                               by_user_id=by.id, reason="Enrolled"))
     db.session.add(course)
@@ -175,9 +171,13 @@ def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
 
 
 def window_summaries(courses: list[TreatmentCourse], now) -> dict[int, str | None]:
-    """For each course: its most urgent integration-window status, in a few words."""
-    from ..experience.services import fetch_dosing_sessions
+    """For each course: its most urgent integration-window status, in a few words.
+
+    Two queries whatever the number of courses (a list page must not grow with the data).
+    """
+    from ..experience.services import fetch_signed_sessions_by_course
     from ..experience.windows import course_windows, summary
-    from ..scheduling.services import fetch_integration_starts
-    return {c.id: summary(course_windows(c, fetch_dosing_sessions(c.id), fetch_integration_starts(c.id), now))
-            for c in courses}
+    from ..scheduling.services import fetch_integration_starts_by_course
+    ids = [c.id for c in courses]
+    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    return {c.id: summary(course_windows(c, sessions.get(c.id, []), starts.get(c.id, []), now)) for c in courses}

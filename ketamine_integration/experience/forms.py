@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField,
                      StringField, TextAreaField)
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
 from ..fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
@@ -58,10 +58,14 @@ class AdverseEventForm(Form):
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[Optional()])
     action_taken = StringField("Action taken", validators=[Optional(), Length(max=300)])
 
-    def validate_severity(self, field):
-        # A severity nobody chose must not enter the record.
-        if (self.event_type.data or "").strip() and not field.data:
-            raise ValidationError("Choose the severity of this adverse event.")
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # A severity nobody chose must not enter the record (checked across two fields, after
+        # Optional() has had its say on each).
+        if (self.event_type.data or "").strip() and not self.severity.data:
+            self.severity.errors = list(self.severity.errors) + ["Choose the severity of this adverse event."]
+            valid = False
+        return valid
 
 
 class DosingRecordForm(FlaskForm):

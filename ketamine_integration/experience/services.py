@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import User
@@ -52,6 +53,18 @@ def count_signed_dosing_sessions(course_id: int) -> int:
 def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
                               .order_by(DosingSession.sequence)).all()
+
+
+def fetch_signed_sessions_by_course(course_ids: list[int]) -> dict[int, list[DosingSession]]:
+    """Signed dosing sessions of many courses in one query, by course id (vitals not loaded)."""
+    grouped: dict[int, list[DosingSession]] = {}
+    if course_ids:
+        rows = db.session.scalars(select(DosingSession).where(
+            DosingSession.course_id.in_(course_ids), DosingSession.status == SIGNED)
+            .order_by(DosingSession.sequence).options(lazyload("*")))
+        for session in rows:
+            grouped.setdefault(session.course_id, []).append(session)
+    return grouped
 
 
 def _when(session: DosingSession) -> datetime | None:
@@ -138,13 +151,14 @@ def _time_problems(values: dict, now: datetime) -> dict[str, str]:
         if values.get(name) and values[name] > now:
             problems[name] = "This cannot be in the future: record a session once it has happened."
     if start and end and end <= start:
-        problems["ended_at"] = "The session must end after it starts."
+        problems.setdefault("ended_at", "The session must end after it starts.")
     elif start and end and end - start > MAX_SESSION:
-        problems["ended_at"] = "A dosing session longer than 12 hours is not plausible; check the date."
+        problems.setdefault("ended_at", "A dosing session longer than 12 hours is not plausible; check the date.")
     if end and discharged and discharged < end:
-        problems["discharged_at"] = "Discharge cannot come before the end of dosing."
+        problems.setdefault("discharged_at", "Discharge cannot come before the end of dosing.")
     elif end and discharged and discharged - end > MAX_DISCHARGE_DELAY:
-        problems["discharged_at"] = "Discharge more than 24 hours after dosing is not plausible; check the date."
+        problems.setdefault("discharged_at",
+                            "Discharge more than 24 hours after dosing is not plausible; check the date.")
     return problems
 
 

@@ -8,7 +8,7 @@ from ..courses.models import TreatmentCourse
 from ..domain.windows import IntegrationWindow, WindowStatus, assign_sessions, covered, status_at, window_for
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_zone
-from .models import CANCELLED, DosingSession
+from .models import SIGNED, DosingSession
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,10 @@ class WindowRow:
 
 def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integration_starts: list[datetime],
                    now: datetime) -> list[WindowRow]:
-    """Windows of the course's completed dosing sessions (those with an end time)."""
+    """Windows of the course's completed dosing sessions: signed ones (a draft may still move)."""
     rule = protocol_of(course.protocol_version).integration
     zone = clinic_zone()
-    done = [s for s in sessions if s.ended_at is not None and s.status != CANCELLED]
+    done = [s for s in sessions if s.status == SIGNED]
     windows = [window_for(s.id, s.ended_at, rule.window, zone) for s in done]
     assigned = assign_sessions(windows, integration_starts, per_window=rule.min_sessions_per_dosing,
                                shared=rule.one_session_covers_overlapping_windows)

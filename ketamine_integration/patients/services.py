@@ -122,6 +122,12 @@ def _set_care_team(patient: Patient, wanted: set[tuple[int, str]]) -> None:
         patient.care_team.append(CareTeamMember(user_id=uid, role=role))
 
 
+def ensure_on_care_team(patient: Patient, user: User, role: str) -> None:
+    """Add a clinician to the care team if they are not on it in that role already."""
+    if not any(m.user_id == user.id and m.role == role for m in patient.care_team):
+        patient.care_team.append(CareTeamMember(user_id=user.id, role=role))
+
+
 def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = None,
                      **demographics) -> Patient:
     team = _wanted_care_team(therapist_ids, prescriber_ids)

@@ -8,6 +8,7 @@ from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
+from ..db_types import utcnow
 from ..fields import options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
@@ -26,10 +27,12 @@ def book_integration(course_id: int):
     form.clinician.choices = options(clinician_choices(THERAPIST))
     done, appointment = submit(form, lambda: services.book_integration_session(
         course, clinician_id=form.clinician.data, starts_at=form.starts_at.data, minutes=form.minutes.data,
-        modality=form.modality.data, by=current_user))
+        modality=form.modality.data, by=current_user, now=utcnow()))
     if done:
         audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail="integration")
         flash("Integration session booked.", "success")
         return redirect(url_for("courses.course_detail", course_id=course.id) + "#windows")
+    audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="refused")
     from ..courses.views import course_page
     return course_page(course, book_form=form, status=422)

@@ -256,13 +256,12 @@ def test_signed_session_opens_a_window_and_booking_covers_it(team, make, auth, c
     _sign(make, auth, session_id, team["prescriber"])
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "Integration windows" in page and "Nothing booked" in page
-    ended = _session(make, session_id).ended_at
-    inside = ended + timedelta(hours=30)
+    inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
     booked = auth.post(f"/courses/{team['course']}/integration-sessions", {
         "starts_at": form_time(inside), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth"})
     assert booked.status_code == 302
     page = page_text(client.get(f"/courses/{team['course']}"))
-    assert "Covered (in the optimal span)" in page and "Nothing booked" not in page
+    assert "Covered:" in page and "Nothing booked" not in page
     # The same therapist cannot be booked twice at once; the clash is named.
     clash = auth.post(f"/courses/{team['course']}/integration-sessions", {
         "starts_at": form_time(inside + timedelta(minutes=20)), "minutes": "50", "clinician": team["therapist"],
@@ -319,3 +318,39 @@ def test_dosing_record_access(team, make, auth, client, who, path, expected):
     session_id = _planned(make, team)[0]
     auth.login(who)
     assert client.get(path.format(session=session_id)).status_code == expected
+
+
+@pytest.mark.parametrize("when, message", [
+    (lambda: datetime.now(NY) - timedelta(hours=2), "Book a time in the future"),         # the past
+    (lambda: datetime.now(NY) + timedelta(days=30), "outside every open integration window"),  # after it closes
+])
+def test_booking_must_be_in_the_future_and_inside_a_window(team, make, auth, when, message):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    _sign(make, auth, session_id, team["prescriber"])
+    response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": form_time(when()), "minutes": "50", "clinician": team["therapist"], "modality": "in_person"})
+    assert response.status_code == 422 and message in page_text(response)
+    assert make.query(lambda: db.session.scalars(select(Appointment)).all()) == []
+
+
+def test_booking_a_covering_therapist_adds_them_to_the_care_team(team, make, auth, client):
+    cover = make.user("therapist", username="cover", full_name="Cass Cover")
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    _sign(make, auth, session_id, team["prescriber"])
+    inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
+    assert auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "in_person"}).status_code == 302
+    auth.logout()
+    auth.login("cover")
+    assert client.get(f"/courses/{team['course']}").status_code == 200
+
+
+def test_windows_are_drawn_for_signed_sessions_only(team, make, auth, client):
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"]))
+    assert "each one opens a window when it is signed" in page_text(client.get(f"/courses/{team['course']}"))
+    auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)})
+    assert "Windows, in words" in page_text(client.get(f"/courses/{team['course']}"))

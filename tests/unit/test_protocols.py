@@ -136,3 +136,15 @@ def test_read_protocol_file_refuses_non_utf8(tmp_path):
     path.write_bytes("name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(ProtocolError, match="latin1.yaml: \\(file\\): is not UTF-8 text"):
         read_protocol_file(path)
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("integration.window.closes_after", "99999999999h", "longer than any clinic protocol needs"),
+    ("integration.window.closes_after", "9999999999d", "longer than any clinic protocol needs"),
+    ("version", 10**12, "less than or equal to 1000000"),
+])
+def test_absurd_values_are_named_not_crashes(field, value, problem):
+    data = _set(copy.deepcopy(_base()), field, value)
+    with pytest.raises(ProtocolError) as caught:
+        validate_definition(data, "absurd.yaml")
+    assert any(problem in line for line in caught.value.lines()), caught.value.lines()

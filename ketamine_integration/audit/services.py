@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import g, has_request_context, request
 
 from ..extensions import db
+from ..lifecycle import keep_after_rollback
 from .models import DENIED, FAILURE, SUCCESS, AuditEvent
 
 #: The audited actions and how the audit page names them.
@@ -79,7 +80,6 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
     event = AuditEvent(**fields)
     db.session.add(event)
     if (outcome != SUCCESS if durable is None else durable) and has_request_context():
-        from ..lifecycle import keep_after_rollback
         keep_after_rollback(lambda: db.session.add(AuditEvent(**fields)))
     return event
 

@@ -8,13 +8,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..db_types import utcnow
-from ..domain.phases import CourseFacts, Phase, TransitionDecision, TransitionRefused, decide_transition
+from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision, TransitionRefused,
+                             decide_transition, gate_blockers)
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
 from ..errors import ConcurrentEdit, DomainError
+from ..experience.services import (cancel_planned_for_ended_course, count_signed_dosing_sessions,
+                                   fetch_signed_sessions_by_course)
+from ..experience.windows import course_windows, summary
 from ..extensions import db
 from ..patients.models import Patient
 from ..patients.services import ensure_on_care_team
 from ..protocols.services import current_library, protocol_of, register_version
+from ..scheduling.services import fetch_integration_starts_by_course
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 
 #: checklist entries only a prescriber may record (BRIEF: medical clearance by a prescriber)
@@ -79,7 +84,6 @@ def course_facts(course: TreatmentCourse) -> CourseFacts:
 
 def count_dosing_sessions_done(course: TreatmentCourse) -> int:
     """Signed dosing sessions of the course (see the experience package)."""
-    from ..experience.services import count_signed_dosing_sessions
     return count_signed_dosing_sessions(course.id)
 
 
@@ -99,7 +103,6 @@ def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_v
         overridden="\n".join(decision.overridden) or None))
     course.phase, course.phase_since = target.value, utcnow()
     if target.ended:
-        from ..experience.services import cancel_planned_for_ended_course
         cancel_planned_for_ended_course(course)
     try:
         db.session.flush()
@@ -165,7 +168,6 @@ def phase_history(course: TreatmentCourse) -> list[dict]:
 
 def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
     """For each phase the course may move to next: what blocks it, in plain words."""
-    from ..domain.phases import NEXT_PHASES, gate_blockers
     protocol, facts = course_protocol(course), course_facts(course)
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
 
@@ -175,9 +177,6 @@ def window_summaries(courses: list[TreatmentCourse], now) -> dict[int, str | Non
 
     Two queries whatever the number of courses (a list page must not grow with the data).
     """
-    from ..experience.services import fetch_signed_sessions_by_course
-    from ..experience.windows import course_windows, summary
-    from ..scheduling.services import fetch_integration_starts_by_course
     ids = [c.id for c in courses]
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
     return {c.id: summary(course_windows(c, sessions.get(c.id, []), starts.get(c.id, []), now)) for c in courses}

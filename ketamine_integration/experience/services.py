@@ -17,11 +17,12 @@ from ..db_types import utcnow
 from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
                              spacing_problems)
 from ..domain.phases import MIN_REASON_LENGTH, Phase
-from ..domain.protocols import Span
+from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..fields import YEARS
+from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_zone
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
@@ -331,8 +332,6 @@ def verify_signed_sessions() -> list[tuple[int, bool]]:
 
 def verify_protocol_snapshots() -> list[tuple[str, bool]]:
     """("id vN", snapshot still hashes to its recorded content hash) for every registered version."""
-    from ..domain.protocols import content_hash
-    from ..protocols.models import ProtocolVersion
     versions = db.session.scalars(select(ProtocolVersion).order_by(ProtocolVersion.id)).all()
     return [(f"{v.protocol_id} v{v.version}", content_hash(v.definition) == v.content_hash) for v in versions]
 

@@ -9,6 +9,7 @@ from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import fetch_users
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
+from ..courses.page import course_page
 from ..errors import DomainError
 from ..fields import options
 from ..patients.access import load_patient_record
@@ -42,7 +43,6 @@ def dosing_plan(course_id: int):
         flash(f"Planned {len(planned)} dosing session(s).", "success")
         return _back_to_course(course.id)
     audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
-    from ..courses.views import course_page
     return course_page(course, plan_form=form, status=422)
 
 

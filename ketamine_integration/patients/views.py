@@ -7,6 +7,7 @@ from flask_login import current_user
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
 from ..audit import services as audit
+from ..courses.services import fetch_courses_for_patient, window_summaries
 from ..db_types import utcnow
 from ..errors import DomainError
 from ..fields import options
@@ -70,7 +71,6 @@ def patient_create():
 def patient_detail(patient_id: int):
     patient = load_patient(patient_id)
     audit.record("patient.view", obj=patient, patient_id=patient.id)
-    from ..courses.services import fetch_courses_for_patient, window_summaries
     courses = fetch_courses_for_patient(patient.id)
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),

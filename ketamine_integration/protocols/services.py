@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..courses.models import TreatmentCourse
 from ..domain.protocol_library import LibraryEntry, ProtocolLibrary
 from ..domain.protocols import Protocol, canonical_json, validate_definition
 from ..errors import DomainError
@@ -94,8 +95,6 @@ class LibraryRow:
 
 def library_overview() -> tuple[list[LibraryRow], list[LibraryEntry]]:
     """(rows per protocol version, files that could not be read as a protocol)."""
-    from ..courses.models import TreatmentCourse
-
     counts = dict(db.session.execute(
         select(TreatmentCourse.protocol_version_id, func.count())
         .group_by(TreatmentCourse.protocol_version_id)).all())

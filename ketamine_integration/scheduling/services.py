@@ -9,6 +9,8 @@ from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
+from ..experience.services import fetch_dosing_sessions
+from ..experience.windows import course_windows
 from ..patients.services import ensure_on_care_team
 from ..errors import DomainError
 from ..extensions import db
@@ -58,8 +60,6 @@ def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -
         raise DomainError({"starts_at": "Book a time in the future; record past sessions in the notes."})
     if course.current_phase is not Phase.EXPERIENCE:
         return
-    from ..experience.services import fetch_dosing_sessions
-    from ..experience.windows import course_windows
     windows = [w for w in course_windows(course, fetch_dosing_sessions(course.id), [], now)
                if w.status is not WindowStatus.CLOSED]
     if not any(w.window.contains(starts_at) for w in windows):

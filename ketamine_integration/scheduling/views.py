@@ -8,6 +8,7 @@ from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
+from ..courses.page import course_page
 from ..db_types import utcnow
 from ..fields import options
 from ..patients.access import load_patient_record
@@ -34,5 +35,4 @@ def book_integration(course_id: int):
         return redirect(url_for("courses.course_detail", course_id=course.id) + "#windows")
     audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                  detail="refused")
-    from ..courses.views import course_page
     return course_page(course, book_form=form, status=422)

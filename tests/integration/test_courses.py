@@ -7,7 +7,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from ketamine_integration.courses.models import PhaseTransition, TreatmentCourse
+from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text

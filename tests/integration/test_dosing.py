@@ -1,6 +1,6 @@
 """Dosing sessions: planning under spacing rules, recording with plausible values, sign and lock."""
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -136,8 +136,11 @@ def test_record_sign_and_lock(team, make, auth, client, app):
     # Any route that would change it is refused.
     again = auth.post(f"/dosing/{session_id}", _record_data(signed, team["prescriber"], dose_mg="40"))
     assert again.status_code == 422 and "signed and locked" in page_text(again)
-    assert auth.post(f"/dosing/{session_id}/cancel", {"reason": "changed my mind"}).status_code == 302
-    assert auth.post(f"/dosing/{session_id}/reschedule", {"planned_start": form_time(local(1))}).status_code == 302
+    cancelled = auth.post(f"/dosing/{session_id}/cancel", {"reason": "changed my mind"}, follow_redirects=True)
+    assert "A signed or cancelled session cannot be cancelled" in page_text(cancelled)
+    moved = auth.post(f"/dosing/{session_id}/reschedule", {"planned_start": form_time(local(-1))},
+                      follow_redirects=True)
+    assert "Only a planned session can be moved" in page_text(moved)
     after = _session(make, session_id)
     assert (after.status, str(after.dose_mg), after.content_digest) == ("signed", "35.00", signed.content_digest)
     # Corrections are addenda; the digest still verifies.

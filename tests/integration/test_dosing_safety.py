@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.experience.services import plan_series

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from ketamine_integration.accounts.models import User
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth
 
 HUGE = "99999999999999999999"
 

@@ -1,0 +1,50 @@
+"""The course page: everything a course shows, gathered from the features that feed it."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+
+from ..accounts.models import THERAPIST
+from ..db_types import utcnow
+from ..domain.phases import NEXT_PHASES, Phase
+from ..experience.forms import PlanForm
+from ..experience.services import fetch_dosing_sessions
+from ..experience.timeline import geometry
+from ..experience.windows import course_windows
+from ..fields import options
+from ..patients.access import can_read_clinical
+from ..patients.services import clinician_choices
+from ..scheduling.forms import BookForm
+from ..scheduling.services import fetch_course_appointments, fetch_integration_starts
+from ..timeutil import clinic_today, clinic_zone
+from . import services
+from .forms import PhaseForm, PreparationForm, VoidForm
+from .models import TreatmentCourse
+
+
+def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
+                book_form=None, status=200):
+    """The course page, with any submitted form (and its errors) in place of a fresh one."""
+    protocol = services.course_protocol(course)
+    if phase_form is None:
+        phase_form = PhaseForm(version=course.version)
+    phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
+    if prep_form is None:
+        prep_form = PreparationForm(completed_on=clinic_today())
+    prep_form.item.choices = options(services.checklist_items(protocol))
+    plan_form = plan_form or PlanForm(days_between=max(protocol.experience.min_days_between, 2),
+                                      count=protocol.experience.dosing_sessions)
+    book_form = book_form or BookForm(clinician=course.therapist_id)
+    book_form.clinician.choices = options(clinician_choices(THERAPIST))
+    now = utcnow()
+    sessions = fetch_dosing_sessions(course.id)
+    windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
+    return render_template(
+        "courses/detail.html", course=course, protocol=protocol,
+        clinical=can_read_clinical(current_user, course.patient),
+        history=services.phase_history(course), blockers=services.next_phase_blockers(course),
+        facts=services.course_facts(course), checklist=services.checklist_items(protocol),
+        records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
+        void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
+        timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        appointments=fetch_course_appointments(course.id)), status

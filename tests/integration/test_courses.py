@@ -254,3 +254,29 @@ def test_course_page_and_enrolment_are_audited(team, make, auth, client):
     rows = [(r.action, r.patient_id, r.user_id) for r in make.audit_rows() if r.action.startswith("course.")]
     assert rows == [("course.create", team["patient"], team["staff"]),
                     ("course.view", team["patient"], team["therapist"])]
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    # (dotted field, new value or None to delete, the line the command must print)
+    ("experience.dosing_sesions", 6, "experience.dosing_sesions: unknown key"),
+    ("coordination", None, "coordination: required key is missing"),
+    ("experience.dosing_sessions", "six", "experience.dosing_sessions: must be a valid integer"),
+    ("experience.dosing_sessions", 0, "experience.dosing_sessions: must be greater than or equal to 1"),
+    ("integration.window.closes_after", "12h", "integration.window: the window closes before (or when) it opens"),
+    ("experience.max_days_between", 0, "experience: max_days_between (0) is below min_days_between (1)"),
+])
+def test_protocols_check_names_file_and_field_for_each_broken_variant(app, tmp_path, field, value, expected):
+    data = yaml.safe_load((SHIPPED / "iv-ketamine-induction.yaml").read_text())
+    node = data
+    *parents, last = field.split(".")
+    for key in parents:
+        node = node[key]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    broken = tmp_path / "broken-variant.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    result = app.test_cli_runner().invoke(args=["protocols", "check", str(broken)])
+    assert result.exit_code == 1
+    assert f"ERROR broken-variant.yaml: {expected}" in result.output

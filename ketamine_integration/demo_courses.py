@@ -6,7 +6,7 @@ not yet open, open (optimal), open, closing soon and closed, covered and uncover
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from .accounts.models import User
 from .courses.models import PREPARATION_SESSION, TreatmentCourse
@@ -18,6 +18,8 @@ from .experience.models import VITAL_TIMEPOINTS
 from .experience.services import fetch_dosing_sessions, plan_series, save_record, sign
 from .extensions import db
 from .patients.models import Patient
+from .scheduling.availability import first_free_room
+from .scheduling.models import Room, TimeOff, WorkingHours
 from .scheduling.services import book_integration_session, conflicts
 from .timeutil import clinic_zone
 
@@ -37,8 +39,29 @@ PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAIN
               Phase.COMPLETED, Phase.DISCONTINUED)
 
 
+ROOMS = ("Cedar Room", "Sage Room", "Willow Room")
+#: (therapist username, weekday blocks): most work Monday to Friday with a lunch break
+WORK_WEEKS = {"therapist1": range(0, 5), "therapist2": range(0, 5), "therapist3": range(0, 4),
+              "therapist4": (1, 2, 3)}
+
+
+def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
+    """Rooms, working hours and a little time off, so suggestions have something to find."""
+    db.session.add_all(Room(name=name) for name in ROOMS)
+    for username, weekdays in WORK_WEEKS.items():
+        for weekday in weekdays:
+            for starts, ends in ((time(9), time(12, 30)), (time(13, 30), time(17))):
+                db.session.add(WorkingHours(clinician_id=users[username].id, weekday=weekday,
+                                            starts=starts, ends=ends))
+    away = now + timedelta(days=5)
+    db.session.add(TimeOff(clinician_id=users["therapist3"].id, starts_at=away, ends_at=away + timedelta(days=2),
+                           reason="Annual leave"))
+    db.session.flush()
+
+
 def load_demo_courses(users: dict[str, User], patients: list[Patient], now: datetime, rng: random.Random) -> int:
     """Enrol the first 24 demo patients: each protocol in each phase. Returns courses made."""
+    load_demo_schedule(users, now)
     made = 0
     users_by_id = {u.id: u for u in users.values()}
     for p_index, protocol_id in enumerate(PROTOCOLS):
@@ -188,9 +211,10 @@ def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:
         signed = signed[:-1]  # the newest window stays uncovered: the staff worklist's job
     for session in signed:
         starts = _free_hour(therapist, course.patient_id, session.ended_at + timedelta(hours=36))
+        room = first_free_room(starts, starts + timedelta(minutes=50)) if session.sequence % 2 == 0 else None
         book_integration_session(course, clinician_id=therapist.id, starts_at=starts, minutes=50,
-                                 modality="telehealth" if session.sequence % 2 else "in_person", by=therapist,
-                                 now=starts - timedelta(days=1))  # booked the day before, in the demo's story
+                                 modality="in_person" if room else "telehealth", room_id=room.id if room else None,
+                                 by=therapist, now=starts - timedelta(days=1))  # booked the day before
     db.session.flush()
 
 

@@ -14,6 +14,8 @@ from ..experience.windows import course_windows
 from ..fields import options
 from ..patients.access import can_read_clinical
 from ..patients.services import clinician_choices
+from ..domain.windows import WindowStatus
+from ..scheduling.availability import clinician_names, room_choices, suggest_for_window
 from ..scheduling.forms import BookForm
 from ..scheduling.services import fetch_course_appointments, fetch_integration_starts
 from ..timeutil import clinic_today, clinic_zone
@@ -36,9 +38,12 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
                                       count=protocol.experience.dosing_sessions)
     book_form = book_form or BookForm(clinician=course.therapist_id)
     book_form.clinician.choices = options(clinician_choices(THERAPIST))
+    book_form.room.choices = room_choices()
     now = utcnow()
     sessions = fetch_dosing_sessions(course.id)
     windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
+    suggestions = {w.session.id: suggest_for_window(course, w.window, now) for w in windows
+                   if not w.covered and w.status is not WindowStatus.CLOSED} if not course.current_phase.ended else {}
     return render_template(
         "courses/detail.html", course=course, protocol=protocol,
         clinical=can_read_clinical(current_user, course.patient),
@@ -47,4 +52,5 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        suggestions=suggestions, names=clinician_names(s.clinician_id for ss in suggestions.values() for s in ss),
         appointments=fetch_course_appointments(course.id)), status

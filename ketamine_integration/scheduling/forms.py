@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from ..fields import ClinicDateTimeField, options
 
@@ -15,3 +15,5 @@ class BookForm(FlaskForm):
     minutes = IntegerField("Length (minutes)", default=50, validators=[InputRequired(), NumberRange(15, 240)])
     clinician = SelectField("Integration therapist", coerce=int, validators=[InputRequired()])
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
+    room = SelectField("Room", coerce=int, validators=[Optional()],
+                       description="For in-person sessions; leave on 'first free room' to let the clinic choose.")

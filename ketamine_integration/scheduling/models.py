@@ -1,9 +1,9 @@
 """Appointments: a clinician, a patient, a time; integration sessions serve dosing windows."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -14,6 +14,9 @@ from ..patients.models import Patient
 
 KINDS = {"preparation": "Preparation session", "integration": "Integration session",
          "follow_up": "Follow-up"}
+#: default length of each kind of session, in minutes (a booking may choose another)
+DEFAULT_MINUTES = {"preparation": 60, "integration": 50, "follow_up": 30}
+CHANGES = ("booked", "rescheduled", "cancelled", "attended", "no_show")
 BOOKED, ATTENDED, NO_SHOW, CANCELLED = "booked", "attended", "no_show", "cancelled"
 #: appointments that hold their time (a cancelled one frees it)
 ACTIVE_STATUSES = (BOOKED, ATTENDED)
@@ -38,6 +41,8 @@ class Appointment(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: in_person or telehealth
     modality: Mapped[str] = mapped_column(String(12), default="in_person")
+    #: None for telehealth (a room-less modality)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
     status: Mapped[str] = mapped_column(String(12), default=BOOKED)
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -47,9 +52,74 @@ class Appointment(db.Model):
     patient: Mapped[Patient] = relationship()
     course: Mapped[TreatmentCourse | None] = relationship()
     clinician: Mapped[User] = relationship(foreign_keys=[clinician_id], lazy="joined")
+    room: Mapped[Room | None] = relationship(lazy="joined")
+    changes: Mapped[list[AppointmentChange]] = relationship(
+        back_populates="appointment", order_by="AppointmentChange.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def label(self) -> str:
         return KINDS[self.kind]
+
+
+class Room(db.Model):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    #: an inactive room is kept for history but offered for no new booking
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class WorkingHours(db.Model):
+    """One block of a clinician's regular week, in the clinic's wall-clock time."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("ends > starts", name="ends_after_start"),
+        UniqueConstraint("clinician_id", "weekday", "starts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: 0 = Monday
+    weekday: Mapped[int]
+    #: clinic wall-clock time
+    starts: Mapped[time]
+    ends: Mapped[time]
+
+
+class TimeOff(db.Model):
+    """An exception to the weekly pattern: the clinician is away (leave, training, a meeting)."""
+
+    __tablename__ = "time_off"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: short and non-clinical, e.g. "annual leave"
+    reason: Mapped[str | None] = mapped_column(String(120))
+
+
+class AppointmentChange(db.Model):
+    """The history of an appointment: booked, moved, cancelled, attended, no-show."""
+
+    __tablename__ = "appointment_changes"
+    __table_args__ = (CheckConstraint(
+        "change IN ('booked', 'rescheduled', 'cancelled', 'attended', 'no_show')", name="known_change"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
+    change: Mapped[str] = mapped_column(String(12))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: for a move: where it was before
+    previous_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(300))
+
+    appointment: Mapped[Appointment] = relationship(back_populates="changes")
+    by_user: Mapped[User] = relationship(lazy="joined")

@@ -15,7 +15,8 @@ from ..patients.services import ensure_on_care_team
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import format_local
-from .models import ACTIVE_STATUSES, Appointment
+from ..patients.models import Patient
+from .models import ACTIVE_STATUSES, Appointment, AppointmentChange, Room
 
 
 def fetch_integration_starts(course_id: int) -> list[datetime]:
@@ -41,13 +42,39 @@ def fetch_course_appointments(course_id: int) -> list[Appointment]:
                               .order_by(Appointment.starts_at)).all()
 
 
-def conflicts(*, clinician_id: int, patient_id: int, starts_at: datetime, ends_at: datetime) -> list[Appointment]:
-    """Active appointments of the same clinician or patient overlapping [starts_at, ends_at)."""
+def conflicts(*, clinician_id: int, patient_id: int, starts_at: datetime, ends_at: datetime,
+              room_id: int | None = None) -> list[Appointment]:
+    """Active appointments of the same clinician, patient or room overlapping [starts_at, ends_at)."""
+    parties = [Appointment.clinician_id == clinician_id, Appointment.patient_id == patient_id]
+    if room_id is not None:
+        parties.append(Appointment.room_id == room_id)
     stmt = select(Appointment).where(
         Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.starts_at < ends_at, Appointment.ends_at > starts_at,
-        or_(Appointment.clinician_id == clinician_id, Appointment.patient_id == patient_id))
+        Appointment.starts_at < ends_at, Appointment.ends_at > starts_at, or_(*parties))
     return db.session.scalars(stmt.order_by(Appointment.starts_at)).all()
+
+
+def lock_parties(*, clinician_id: int, patient_id: int, room_id: int | None) -> None:
+    """Serialise bookings that could clash: lock the clinician, patient and room rows.
+
+    Two concurrent bookings of overlapping time for any of the same parties take turns, so
+    the second one's conflict check sees the first one's row. Always in the same order
+    (users, patients, rooms), so two bookings cannot wait on each other. SQLite's
+    BEGIN IMMEDIATE already serialises writers; FOR UPDATE is a no-op there.
+    """
+    db.session.execute(select(User.id).where(User.id == clinician_id).with_for_update())
+    db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    if room_id is not None:
+        db.session.execute(select(Room.id).where(Room.id == room_id).with_for_update())
+
+
+def describe_conflicts(clashes: list[Appointment], patient_id: int, room_id: int | None) -> str:
+    parts = []
+    for a in clashes:
+        who = " (same patient)" if a.patient_id == patient_id else ""
+        where = f" in {a.room.name}" if room_id is not None and a.room_id == room_id else ""
+        parts.append(f"{a.label} with {a.clinician.full_name} at {format_local(a.starts_at)}{who}{where}")
+    return "That time overlaps: " + "; ".join(parts) + "."
 
 
 def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -> None:
@@ -69,26 +96,30 @@ def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -
 
 
 def book_integration_session(course: TreatmentCourse, *, clinician_id: int, starts_at: datetime,
-                             minutes: int, modality: str, by: User, now: datetime) -> Appointment:
+                             minutes: int, modality: str, by: User, now: datetime,
+                             room_id: int | None = None) -> Appointment:
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.has_role(THERAPIST):
         raise DomainError({"clinician": "Choose an active integration therapist."})
     if course.current_phase.ended or course.current_phase is Phase.PREPARATION:
         raise DomainError("Integration sessions are booked once the course is in the experience phase.")
     _check_timing(course, starts_at, now)
+    if modality == "in_person" and room_id is None:
+        raise DomainError({"room": "Choose a room for an in-person session (or book it as telehealth)."})
+    if modality == "telehealth":
+        room_id = None
     ends_at = starts_at + timedelta(minutes=minutes)
-    clashes = conflicts(clinician_id=clinician_id, patient_id=course.patient_id,
-                        starts_at=starts_at, ends_at=ends_at)
+    lock_parties(clinician_id=clinician_id, patient_id=course.patient_id, room_id=room_id)
+    clashes = conflicts(clinician_id=clinician_id, patient_id=course.patient_id, starts_at=starts_at,
+                        ends_at=ends_at, room_id=room_id)
     if clashes:
-        names = "; ".join(f"{a.label} with {a.clinician.full_name} at {format_local(a.starts_at)}"
-                          + (" (same patient)" if a.patient_id == course.patient_id else "")
-                          for a in clashes)
-        raise DomainError({"starts_at": f"That time overlaps: {names}."})
+        raise DomainError({"starts_at": describe_conflicts(clashes, course.patient_id, room_id)})
     # A covering therapist joins the care team, so they can open the course they will see.
     ensure_on_care_team(course.patient, clinician, THERAPIST)
     appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician_id,
                               kind="integration", starts_at=starts_at, ends_at=ends_at,
-                              modality=modality, created_by_id=by.id)
+                              modality=modality, room_id=room_id, created_by_id=by.id)
+    appointment.changes.append(AppointmentChange(change="booked", by_user_id=by.id))
     db.session.add(appointment)
     db.session.flush()
     return appointment

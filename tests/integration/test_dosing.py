@@ -268,7 +268,7 @@ def test_signed_session_opens_a_window_and_booking_covers_it(team, make, auth, c
     # The same therapist cannot be booked twice at once; the clash is named.
     clash = auth.post(f"/courses/{team['course']}/integration-sessions", {
         "starts_at": form_time(inside + timedelta(minutes=20)), "minutes": "50", "clinician": team["therapist"],
-        "modality": "in_person"})
+        "modality": "telehealth"})
     assert clash.status_code == 422 and "That time overlaps: Integration session with Hazel Quint" in page_text(clash)
     assert len(make.query(lambda: db.session.scalars(select(Appointment)).all())) == 1
 
@@ -332,7 +332,7 @@ def test_booking_must_be_in_the_future_and_inside_a_window(team, make, auth, whe
     auth.login("pres")
     _sign(make, auth, session_id, team["prescriber"])
     response = auth.post(f"/courses/{team['course']}/integration-sessions", {
-        "starts_at": form_time(when()), "minutes": "50", "clinician": team["therapist"], "modality": "in_person"})
+        "starts_at": form_time(when()), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth"})
     assert response.status_code == 422 and message in page_text(response)
     assert make.query(lambda: db.session.scalars(select(Appointment)).all()) == []
 
@@ -344,7 +344,7 @@ def test_booking_a_covering_therapist_adds_them_to_the_care_team(team, make, aut
     _sign(make, auth, session_id, team["prescriber"])
     inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
     assert auth.post(f"/courses/{team['course']}/integration-sessions", {
-        "starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "in_person"}).status_code == 302
+        "starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "telehealth"}).status_code == 302
     auth.logout()
     auth.login("cover")
     assert client.get(f"/courses/{team['course']}").status_code == 200

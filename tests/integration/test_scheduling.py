@@ -1,0 +1,163 @@
+"""Scheduling: conflict-safe booking under concurrency, rooms, suggestions inside windows."""
+import threading
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from ketamine_integration.extensions import db
+from ketamine_integration.scheduling.models import Appointment, Room, TimeOff, WorkingHours
+from tests.conftest import Auth, page_text
+from tests.integration.test_dosing import _planned, _sign, form_time
+
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def team(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "other_therapist": make.user("therapist", username="ther2", full_name="Ivo Second"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "staff": make.user("staff", username="desk")}
+    ids["patient"] = make.patient(family_name="Scheduled", therapists=[ids["other_therapist"]])
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    return ids
+
+
+@pytest.fixture
+def signed_window(team, make, auth):
+    """A dosing session signed three days ago: its window is open for another eleven days."""
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    _sign(make, auth, session_id, team["prescriber"])
+    auth.logout()
+    return session_id
+
+
+def tomorrow_at(hour, minute=0):
+    return (datetime.now(NY) + timedelta(days=1)).replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def _appointments(make):
+    return make.query(lambda: db.session.scalars(select(Appointment).order_by(Appointment.id)).all())
+
+
+def test_parallel_bookings_of_one_slot_give_exactly_one_success(team, make, app, signed_window):
+    """N staff click the same therapist's slot at once: one booking, the rest a clear conflict."""
+    attempts, results, barrier = 6, [], threading.Barrier(6)
+    start = form_time(tomorrow_at(10))
+
+    def attempt(n):
+        client = app.test_client()
+        auth = Auth(app, client)
+        auth.login("desk")
+        barrier.wait(timeout=30)
+        response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+            "starts_at": start, "minutes": str(50 + n), "clinician": team["therapist"], "modality": "telehealth"})
+        results.append((response.status_code, page_text(response) if response.status_code != 302 else ""))
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    codes = sorted(code for code, _ in results)
+    assert codes == [302] + [422] * (attempts - 1), codes
+    assert all("That time overlaps: Integration session with Hazel Quint" in text for code, text in results
+               if code == 422)
+    assert len(_appointments(make)) == 1
+
+
+def test_a_room_cannot_hold_two_sessions(team, make, auth, signed_window):
+    room = make.run(lambda: _add(Room(name="Cedar Room")).id)
+    second_patient = make.patient(family_name="Other", therapists=[team["other_therapist"]])
+    second_course = make.course(second_patient, team["other_therapist"], team["prescriber"], phase="integration")
+    auth.login("desk")
+    first = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
+        "modality": "in_person", "room": room})
+    assert first.status_code == 302
+    clash = auth.post(f"/courses/{second_course}/integration-sessions", {
+        "starts_at": form_time(tomorrow_at(10, 30)), "minutes": "50", "clinician": team["other_therapist"],
+        "modality": "in_person", "room": room})
+    assert clash.status_code == 422 and "in Cedar Room" in page_text(clash)
+
+
+def test_in_person_without_a_free_room_is_refused(team, make, auth, signed_window):
+    auth.login("desk")
+    response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
+        "modality": "in_person", "room": "0"})
+    assert response.status_code == 422 and "Choose a room" in page_text(response)
+
+
+def _add(obj):
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+def _hours(make, clinician, weekdays=range(7), starts=time(9), ends=time(17)):
+    def add():
+        for weekday in weekdays:
+            db.session.add(WorkingHours(clinician_id=clinician, weekday=weekday, starts=starts, ends=ends))
+    make.run(add)
+
+
+def test_suggestions_are_ranked_and_inside_availability_and_the_window(team, make, auth, client, signed_window):
+    _hours(make, team["therapist"], starts=time(14), ends=time(16))
+    _hours(make, team["other_therapist"], starts=time(9), ends=time(11))
+
+    def suggest():
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.db_types import utcnow
+        from ketamine_integration.experience.services import fetch_dosing_sessions
+        from ketamine_integration.experience.windows import course_windows
+        from ketamine_integration.scheduling.availability import suggest_for_window
+        course = db.session.get(TreatmentCourse, team["course"])
+        [row] = course_windows(course, fetch_dosing_sessions(course.id), [], utcnow())
+        return row.window, suggest_for_window(course, row.window, utcnow(), limit=50)
+    window, suggestions = make.query(suggest)
+    assert suggestions
+    keys = [(not s.optimal, not s.own_therapist, s.starts_at) for s in suggestions]
+    assert keys == sorted(keys)                                   # optimal, then own therapist, then earliest
+    for s in suggestions:
+        local = s.starts_at.astimezone(NY)
+        hours = (14, 15) if s.clinician_id == team["therapist"] else (9, 10)
+        assert local.hour in hours and local.minute in (0, 30)   # inside working hours, on the grid
+        assert window.contains(s.starts_at) and s.starts_at > datetime.now(NY)
+        assert s.optimal == window.optimal(s.starts_at)
+        assert s.own_therapist == (s.clinician_id == team["therapist"])
+    assert {s.clinician_id for s in suggestions} == {team["therapist"], team["other_therapist"]}
+    auth.login("desk")
+    text = page_text(client.get(f"/courses/{team['course']}"))
+    assert "Suggested times for dosing session #1's window" in text and "own therapist" in text
+
+
+def test_time_off_and_bookings_remove_suggestions(team, make, auth, client, signed_window):
+    _hours(make, team["therapist"], starts=time(14), ends=time(15))
+    window_days = [datetime.now(NY).date() + timedelta(days=d) for d in range(0, 12)]
+    make.run(lambda: _add(TimeOff(clinician_id=team["therapist"],
+                                  starts_at=datetime.combine(window_days[0], time(0), NY),
+                                  ends_at=datetime.combine(window_days[-1], time(23, 59), NY),
+                                  reason="Annual leave")))
+    auth.login("desk")
+    text = page_text(client.get(f"/courses/{team['course']}"))
+    assert "No free slot for the patient's therapists inside this window" in text
+
+
+def test_one_click_booking_from_a_suggestion_covers_the_window(team, make, auth, client, signed_window):
+    _hours(make, team["therapist"], starts=time(14), ends=time(16))
+    auth.login("desk")
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    form = html.split('class="suggestion"', 1)[1].split("</form>", 1)[0]
+    starts_at = form.split('name="starts_at" value="', 1)[1].split('"', 1)[0]
+    clinician = form.split('name="clinician" value="', 1)[1].split('"', 1)[0]
+    response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        "starts_at": starts_at, "minutes": "50", "clinician": clinician, "room": "0", "modality": "telehealth"})
+    assert response.status_code == 302
+    text = page_text(client.get(f"/courses/{team['course']}"))
+    assert "Covered" in text and "Nothing booked" not in text
+    [appointment] = _appointments(make)
+    assert [c.change for c in make.query(lambda: db.session.get(Appointment, appointment.id).changes)] == ["booked"]

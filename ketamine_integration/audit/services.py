@@ -36,6 +36,8 @@ ACTIONS = {
     "rems.print": "Printed REMS monitoring form",
     "rems.submitted": "Marked REMS form submitted",
     "appointment.create": "Booked appointment",
+    "schedule.propose": "Proposed an auto-schedule",
+    "schedule.confirm": "Confirmed an auto-schedule",
     "user.create": "Created user",
     "user.update": "Edited user",
     "user.password_reset": "Reset a user's password",

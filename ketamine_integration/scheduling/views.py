@@ -1,9 +1,9 @@
 """Booking an integration session inside a dosing session's window."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import access
@@ -16,7 +16,8 @@ from ..fields import options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
 from ..web import submit
-from . import services
+from ..errors import DomainError
+from . import auto, services
 from .availability import first_free_room, room_choices
 from .forms import BookForm
 
@@ -51,3 +52,39 @@ def book_integration(course_id: int):
     audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                  detail="refused")
     return course_page(course, book_form=form, status=422)
+
+
+@bp.route("/schedule/auto")
+@access.roles(ADMIN, STAFF)
+def auto_schedule():
+    """Propose integration sessions for every uncovered window in the next N days."""
+    return _proposal_page(min(max(request.args.get("days", default=14, type=int) or 14, 1), 31))
+
+
+def _proposal_page(days: int, status: int = 200):
+    proposal = auto.propose(utcnow(), days)
+    audit.record("schedule.propose", detail=f"{len(proposal.assignments)} proposed, "
+                                            f"{len(proposal.unmatched)} unmatched", durable=status >= 400)
+    return render_template("scheduling/auto.html", proposal=proposal, days=days), status
+
+
+@bp.route("/schedule/auto/confirm", methods=["POST"])
+@access.roles(ADMIN, STAFF)
+def auto_schedule_confirm():
+    """Book the reviewed proposal in one transaction: all of it, or nothing."""
+    try:
+        rows = [(int(c), int(t), datetime.fromisoformat(s)) for c, t, s in zip(
+            request.form.getlist("course"), request.form.getlist("therapist"), request.form.getlist("starts_at"))]
+    except ValueError:
+        abort(400)
+    if not rows or any(s.tzinfo is None for _, _, s in rows) or len(rows) > 2000:
+        abort(400)
+    try:
+        booked = auto.confirm(rows, by=current_user, now=utcnow())
+    except DomainError as err:
+        audit.record("schedule.confirm", outcome=audit.FAILURE, detail=f"{len(rows)} proposed; refused")
+        flash(str(err), "error")
+        return _proposal_page(14, status=409)  # rolled back; a fresh proposal from what is booked now
+    audit.record("schedule.confirm", detail=f"{booked} booked")
+    flash(f"Booked {booked} integration session(s).", "success")
+    return redirect(url_for("scheduling.auto_schedule"))

@@ -1,0 +1,102 @@
+"""The clinic-wide auto-schedule: propose integration sessions for uncovered windows, then book them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..accounts.models import THERAPIST, User
+from ..courses.models import TreatmentCourse
+from ..domain.autoschedule import Assignment, Demand, Slot, assign
+from ..domain.phases import Phase
+from ..domain.slots import Interval, slot_starts, subtract, working_intervals
+from ..domain.windows import WindowStatus
+from ..errors import DomainError
+from ..experience.services import fetch_signed_sessions_by_course
+from ..experience.windows import course_windows
+from ..extensions import db
+from ..timeutil import clinic_zone, format_local
+from .availability import busy_intervals, first_free_room, weekly_blocks
+from .models import DEFAULT_MINUTES
+from .services import book_integration_session, fetch_integration_starts_by_course
+
+#: auto-scheduled sessions start on the hour, so one therapist's slots never overlap
+AUTO_STEP = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    assignments: list[Assignment]
+    unmatched: list[Demand]
+    courses: dict[int, TreatmentCourse]
+    therapists: dict[int, User]
+
+
+def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, TreatmentCourse]]:
+    """The most urgent uncovered, not yet closed window of each patient, opening before `until`."""
+    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)).all()
+    ids = [c.id for c in courses]
+    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    best: dict[int, tuple[Demand, TreatmentCourse]] = {}
+    for course in courses:
+        therapists = frozenset(m.user_id for m in course.patient.care_team
+                               if m.role == THERAPIST and m.user.active and m.user.has_role(THERAPIST))
+        for row in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now):
+            if row.covered or row.status is WindowStatus.CLOSED or row.window.opens >= until:
+                continue
+            demand = Demand(key=row.session.id, patient_id=course.patient_id, own_therapist_id=course.therapist_id,
+                            therapist_ids=therapists, opens=max(row.window.opens, now),
+                            optimal_until=row.window.optimal_until, closes=min(row.window.closes, until))
+            current = best.get(course.patient_id)
+            if current is None or demand.closes < current[0].closes:
+                best[course.patient_id] = (demand, course)
+    demands = sorted((d for d, _ in best.values()), key=lambda d: (d.closes, d.key))
+    return demands, {d.key: c for d, c in best.values()}
+
+
+def _slots(therapist_ids: set[int], start: datetime, end: datetime) -> list[Slot]:
+    zone, length = clinic_zone(), timedelta(minutes=DEFAULT_MINUTES["integration"])
+    span, slots = Interval(start, end), []
+    for therapist_id in sorted(therapist_ids):
+        free = working_intervals(weekly_blocks(therapist_id), start.astimezone(zone).date(),
+                                 end.astimezone(zone).date(), zone)
+        free = subtract(free, busy_intervals(clinician_id=therapist_id, patient_id=None, span=span))
+        for starts_at in slot_starts(free, length, AUTO_STEP, span):
+            slots.append(Slot(key=len(slots), therapist_id=therapist_id, starts_at=starts_at))
+    return slots
+
+
+def propose(now: datetime, days: int) -> Proposal:
+    until = now + timedelta(days=days)
+    demands, courses = _demands(now, until)
+    therapist_ids = set().union(*(d.therapist_ids for d in demands)) if demands else set()
+    assignments = assign(demands, _slots(therapist_ids, now, until))
+    matched = {a.demand.key for a in assignments}
+    therapists = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(therapist_ids)))}
+    return Proposal(assignments=sorted(assignments, key=lambda a: a.slot.starts_at),
+                    unmatched=[d for d in demands if d.key not in matched], courses=courses, therapists=therapists)
+
+
+def confirm(rows: list[tuple[int, int, datetime]], *, by: User, now: datetime) -> int:
+    """Book every proposed (course, therapist, start) or none: what was booked meanwhile is named."""
+    problems = []
+    for course_id, therapist_id, starts_at in rows:
+        course = db.session.get(TreatmentCourse, course_id)
+        if course is None:
+            problems.append(f"course {course_id} no longer exists")
+            continue
+        ends = starts_at + timedelta(minutes=DEFAULT_MINUTES["integration"])
+        room = first_free_room(starts_at, ends)
+        try:
+            book_integration_session(course, clinician_id=therapist_id, starts_at=starts_at,
+                                     minutes=DEFAULT_MINUTES["integration"],
+                                     modality="in_person" if room else "telehealth",
+                                     room_id=room.id if room else None, by=by, now=now)
+        except DomainError as err:
+            problems.append(f"{course.patient.full_name} at {format_local(starts_at)}: "
+                            + " ".join(err.reasons.values()))
+    if problems:
+        raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
+                          + " ".join(problems) + " Make a new proposal.")
+    return len(rows)

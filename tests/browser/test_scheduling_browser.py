@@ -1,0 +1,70 @@
+"""Browser checks: book from a suggestion and see the window covered; confirm an auto-schedule."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Page, expect
+
+from ketamine_integration.accounts.models import User
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.experience.services import plan_series, save_record, sign
+from ketamine_integration.extensions import db
+from ketamine_integration.scheduling.models import WorkingHours
+from tests.browser.test_patients_browser import sign_in
+
+NY = ZoneInfo("America/New_York")
+
+
+def _signed_window(live_server) -> tuple[int, int]:
+    """A course in experience with a dosing session signed two days ago (window open)."""
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    make.user("staff", username="desk", full_name="Dana Whitlow")
+    course_id = make.course(make.patient(family_name="Browserbooked"), therapist, prescriber, phase="experience")
+
+    def setup():
+        for weekday in range(7):
+            db.session.add(WorkingHours(clinician_id=therapist, weekday=weekday, starts=time(9), ends=time(17)))
+        course = db.session.get(TreatmentCourse, course_id)
+        start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+        [session] = plan_series(course, first_start=start, days_between=2, count=1, reason=None)
+        vitals = {tp: {"systolic": 125, "diastolic": 80, "heart_rate": 70, "spo2": 98}
+                  for tp in ("baseline", "post_40", "discharge")}
+        save_record(session, values=dict(
+            started_at=start, ended_at=start + timedelta(minutes=40), route="iv", medication="ketamine", dose_mg=35,
+            weight_kg=70, lot_number="L1", administered_by_id=prescriber, monitored_by_id=prescriber, sedation="mild",
+            dissociation="mild", concomitant_sedating_medications=None, monitoring_minutes=90,
+            discharged_at=start + timedelta(minutes=130), discharge_ready=True, ready_to_leave_at=None,
+            vitals_acceptable_before_dosing=None, vitals_acceptable_before_discharge=None),
+            vitals=vitals, adverse_events=[], expected_version=session.version)
+        sign(session, by=db.session.get(User, prescriber), expected_version=session.version)
+    make.run(setup)
+    return course_id, therapist
+
+
+def test_staff_book_a_suggested_slot_and_the_window_turns_covered(live_server, page: Page):
+    course_id, _ = _signed_window(live_server)
+    sign_in(page, "desk")
+    page.goto(f"/courses/{course_id}")
+    windows = page.get_by_role("table", name="Windows, in words")
+    expect(windows).to_contain_text("Nothing booked")
+    first = page.locator("form.suggestion").first
+    expect(first).to_contain_text("Hazel Quint")
+    first.get_by_role("button", name="Book telehealth").click()
+    expect(page.get_by_text("Integration session booked.")).to_be_visible()
+    expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Covered")
+    expect(page.get_by_role("table", name="Windows, in words")).not_to_contain_text("Nothing booked")
+
+
+def test_staff_confirm_an_auto_schedule_proposal(live_server, page: Page):
+    course_id, _ = _signed_window(live_server)
+    sign_in(page, "desk")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Auto-schedule").click()
+    proposal = page.get_by_role("table", name="Proposed sessions (1)")
+    expect(proposal).to_contain_text("Browserbooked")
+    page.get_by_role("button", name="Confirm and book all 1").click()
+    expect(page.get_by_text("Booked 1 integration session(s).")).to_be_visible()
+    page.goto(f"/courses/{course_id}")
+    expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Covered")

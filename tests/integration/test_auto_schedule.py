@@ -1,0 +1,87 @@
+"""The clinic-wide auto-schedule: a proposal staff review, then book all at once or nothing."""
+import re
+from datetime import time
+
+import pytest
+from sqlalchemy import select
+
+from ketamine_integration.extensions import db
+from ketamine_integration.scheduling.models import Appointment, WorkingHours
+from tests.conftest import page_text
+from tests.integration.test_dosing import _planned, _sign
+
+
+@pytest.fixture
+def clinic(make, auth):
+    """Two patients, each with a signed dosing session whose window is open and uncovered."""
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres"), "staff": make.user("staff", username="desk")}
+
+    def hours():
+        for weekday in range(7):
+            db.session.add(WorkingHours(clinician_id=ids["therapist"], weekday=weekday, starts=time(9),
+                                        ends=time(17)))
+    make.run(hours)
+    ids["courses"] = []
+    for name in ("Autoone", "Autotwo"):
+        patient = make.patient(family_name=name)
+        course = make.course(patient, ids["therapist"], ids["prescriber"], phase="experience")
+        team = {"course": course, "prescriber": ids["prescriber"]}
+        session_id = _planned(make, team)[0]
+        auth.login("pres")
+        _sign(make, auth, session_id, ids["prescriber"])
+        auth.logout()
+        ids["courses"].append(course)
+    auth.login("desk")
+    return ids
+
+
+def _rows(html):
+    return list(zip(re.findall(r'name="course" value="(\d+)"', html), re.findall(r'name="therapist" value="(\d+)"', html),
+                    re.findall(r'name="starts_at" value="([^"]+)"', html)))
+
+
+def _appointments(make):
+    return make.query(lambda: db.session.scalars(select(Appointment)).all())
+
+
+def test_proposal_covers_every_uncovered_window_and_confirm_books_them(clinic, make, auth, client):
+    html = client.get("/schedule/auto").get_data(as_text=True)
+    rows = _rows(html)
+    assert {int(c) for c, _, _ in rows} == set(clinic["courses"])
+    assert len({s for _, _, s in rows}) == 2  # one therapist: two different hours
+    data = {"course": [r[0] for r in rows], "therapist": [r[1] for r in rows], "starts_at": [r[2] for r in rows]}
+    assert auth.post("/schedule/auto/confirm", data).status_code == 302
+    assert len(_appointments(make)) == 2
+    assert "No uncovered window can be given a session" in page_text(client.get("/schedule/auto"))
+
+
+def test_something_booked_meanwhile_is_detected_and_nothing_is_booked(clinic, make, auth, client):
+    rows = _rows(client.get("/schedule/auto").get_data(as_text=True))
+    course, therapist, starts_at = rows[0]
+    # Someone books the first proposed slot by hand before the proposal is confirmed.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    local = datetime.fromisoformat(starts_at).astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
+    assert auth.post(f"/courses/{course}/integration-sessions", {
+        "starts_at": local, "minutes": "50", "clinician": therapist, "modality": "telehealth"}).status_code == 302
+    data = {"course": [r[0] for r in rows], "therapist": [r[1] for r in rows], "starts_at": [r[2] for r in rows]}
+    response = auth.post("/schedule/auto/confirm", data)
+    assert response.status_code == 409
+    assert "Nothing was booked, because the schedule changed since the proposal" in page_text(response)
+    assert len(_appointments(make)) == 1  # only the one booked by hand
+
+
+@pytest.mark.parametrize("data", [
+    {"course": ["1"], "therapist": ["x"], "starts_at": ["2026-01-01T10:00:00+00:00"]},
+    {"course": ["1"], "therapist": ["1"], "starts_at": ["2026-01-01T10:00:00"]},   # no zone
+    {},
+])
+def test_forged_confirmations_are_400(clinic, auth, data):
+    assert auth.post("/schedule/auto/confirm", data).status_code == 400
+
+
+def test_only_staff_and_admin_auto_schedule(clinic, auth, client):
+    auth.logout()
+    auth.login("ther")
+    assert client.get("/schedule/auto").status_code == 403

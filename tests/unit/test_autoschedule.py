@@ -1,0 +1,85 @@
+"""The auto-scheduler is optimal: checked against brute force, and against greedy."""
+import itertools
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ketamine_integration.domain.autoschedule import (Demand, Slot, assign, feasible, greedy_earliest_first,
+                                                      score)
+
+T0 = datetime(2026, 6, 1, 9, tzinfo=timezone.utc)
+
+
+def day(d: float) -> datetime:
+    return T0 + timedelta(days=d)
+
+
+def demand(key, opens, closes, optimal=None, own=1, therapists=(1, 2), patient=None):
+    return Demand(key=key, patient_id=patient or key, own_therapist_id=own, therapist_ids=frozenset(therapists),
+                  opens=day(opens), optimal_until=day(optimal if optimal is not None else opens + 1),
+                  closes=day(closes))
+
+
+def brute_force(demands, slots):
+    """Try every way of giving each window a distinct slot or none; keep the best score."""
+    best = (0, 0, 0)
+    options = [[None] + [s for s in slots if feasible(d, s)] for d in demands]
+    for choice in itertools.product(*options):
+        used = [s.key for s in choice if s is not None]
+        if len(used) != len(set(used)):
+            continue
+        from ketamine_integration.domain.autoschedule import Assignment
+        best = max(best, score([Assignment(d, s) for d, s in zip(demands, choice) if s is not None]))
+    return best
+
+
+def random_instance(rng):
+    demands = []
+    for key in range(rng.randint(1, 5)):
+        opens = rng.uniform(0, 4)
+        closes = opens + rng.uniform(0.5, 5)
+        demands.append(demand(key, opens, closes, optimal=opens + rng.uniform(0, closes - opens),
+                              own=rng.choice((1, 2, 3)), therapists=rng.sample((1, 2, 3), rng.randint(1, 3))))
+    slots = [Slot(key=k, therapist_id=rng.choice((1, 2, 3)), starts_at=day(rng.uniform(0, 8)))
+             for k in range(rng.randint(0, 6))]
+    return demands, slots
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_assignment_matches_brute_force_on_random_small_instances(seed):
+    demands, slots = random_instance(random.Random(seed))
+    result = assign(demands, slots)
+    assert score(result) == brute_force(demands, slots)
+    # and it is a valid schedule: each slot once, each window once, every pair feasible
+    assert len({a.slot.key for a in result}) == len(result) == len({a.demand.key for a in result})
+    assert all(feasible(a.demand, a.slot) for a in result)
+
+
+def test_greedy_earliest_first_loses_a_window_the_optimum_covers():
+    # W1 is open for days; W2 closes tomorrow. Greedy gives W1 the only slot inside W2.
+    w1, w2 = demand(1, 0, 5), demand(2, 0, 1)
+    early, later = Slot(1, 1, day(0.5)), Slot(2, 1, day(3))
+    greedy = greedy_earliest_first([w1, w2], [early, later])
+    optimal = assign([w1, w2], [early, later])
+    assert score(greedy)[0] == 1
+    assert score(optimal)[0] == 2
+
+
+@pytest.mark.parametrize("slots, expected_therapist, why", [
+    # the optimal span outranks the own therapist
+    ([Slot(1, 2, day(0.2)), Slot(2, 1, day(2))], 2, "optimal slot with another therapist wins"),
+    # with both in the optimal span, the own therapist wins
+    ([Slot(1, 2, day(0.2)), Slot(2, 1, day(0.5))], 1, "own therapist inside the optimal span"),
+])
+def test_tie_breaks(slots, expected_therapist, why):
+    [a] = assign([demand(1, 0, 5, optimal=1, own=1)], slots)
+    assert a.slot.therapist_id == expected_therapist, why
+
+
+def test_no_slot_for_a_therapist_off_the_care_team():
+    assert assign([demand(1, 0, 5, therapists=(1,))], [Slot(1, 9, day(1))]) == []
+
+
+def test_empty_inputs():
+    assert assign([], [Slot(1, 1, day(1))]) == [] and assign([demand(1, 0, 1)], []) == []

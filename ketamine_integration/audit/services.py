@@ -36,6 +36,7 @@ ACTIONS = {
     "rems.print": "Printed REMS monitoring form",
     "rems.submitted": "Marked REMS form submitted",
     "appointment.create": "Booked appointment",
+    "appointment.update": "Changed appointment",
     "schedule.propose": "Proposed an auto-schedule",
     "schedule.confirm": "Confirmed an auto-schedule",
     "user.create": "Created user",

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..fields import ClinicDateTimeField, options
 
@@ -17,3 +17,16 @@ class BookForm(FlaskForm):
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
     room = SelectField("Room", coerce=int, validators=[Optional()],
                        description="For in-person sessions; leave on 'first free room' to let the clinic choose.")
+
+
+class CancelAppointmentForm(FlaskForm):
+    reason = StringField("Why is it cancelled?", validators=[InputRequired(), Length(min=3, max=300)])
+
+
+class OutcomeForm(FlaskForm):
+    outcome = SelectField("Outcome", choices=options([("attended", "Attended"), ("no_show", "No-show")]))
+
+
+class MoveAppointmentForm(FlaskForm):
+    starts_at = ClinicDateTimeField("New date and time", validators=[InputRequired()])
+    reason = StringField("Reason", validators=[Optional(), Length(max=300)])

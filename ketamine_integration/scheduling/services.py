@@ -123,3 +123,50 @@ def book_integration_session(course: TreatmentCourse, *, clinician_id: int, star
     db.session.add(appointment)
     db.session.flush()
     return appointment
+
+
+def _record_change(appointment: Appointment, change: str, by: User, reason: str | None = None,
+                   previous_start: datetime | None = None) -> None:
+    appointment.changes.append(AppointmentChange(change=change, by_user_id=by.id, reason=reason,
+                                                 previous_start=previous_start))
+
+
+def cancel_appointment(appointment: Appointment, *, reason: str, by: User) -> None:
+    if appointment.status != "booked":
+        raise DomainError("Only a booked appointment can be cancelled.")
+    appointment.status, appointment.cancel_reason = "cancelled", reason.strip()
+    _record_change(appointment, "cancelled", by, reason=reason.strip())
+    db.session.flush()
+
+
+def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datetime) -> None:
+    """Attended or no-show: said once the appointment's time has come."""
+    if outcome not in ("attended", "no_show"):
+        raise DomainError("Unknown outcome.")
+    if appointment.status != "booked":
+        raise DomainError("Only a booked appointment can be marked attended or no-show.")
+    if appointment.starts_at > now:
+        raise DomainError("An appointment can be marked once its time has come.")
+    appointment.status = outcome
+    _record_change(appointment, outcome, by)
+    db.session.flush()
+
+
+def reschedule_appointment(appointment: Appointment, *, starts_at: datetime, by: User, now: datetime,
+                           reason: str | None) -> None:
+    if appointment.status != "booked":
+        raise DomainError("Only a booked appointment can be moved.")
+    if appointment.course is not None and appointment.kind == "integration":
+        _check_timing(appointment.course, starts_at, now)
+    length = appointment.ends_at - appointment.starts_at
+    lock_parties(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
+                 room_id=appointment.room_id)
+    clashes = [a for a in conflicts(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
+                                    starts_at=starts_at, ends_at=starts_at + length, room_id=appointment.room_id)
+               if a.id != appointment.id]
+    if clashes:
+        raise DomainError({"starts_at": describe_conflicts(clashes, appointment.patient_id, appointment.room_id)})
+    previous = appointment.starts_at
+    appointment.starts_at, appointment.ends_at = starts_at, starts_at + length
+    _record_change(appointment, "rescheduled", by, reason=(reason or "").strip() or None, previous_start=previous)
+    db.session.flush()

@@ -1,4 +1,4 @@
-"""Booking an integration session inside a dosing session's window."""
+"""Scheduling pages: booking inside windows, changes, the worklist and the auto-schedule."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -12,14 +12,15 @@ from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.page import course_page
 from ..db_types import utcnow
+from ..errors import DomainError
 from ..fields import options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
-from ..web import submit
-from ..errors import DomainError
-from . import auto, services
+from ..web import flash_form_problems, submit
+from . import auto, services, worklist
 from .availability import first_free_room, room_choices
-from .forms import BookForm
+from .forms import BookForm, CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
+from .models import Appointment
 
 bp = Blueprint("scheduling", __name__)
 
@@ -88,3 +89,64 @@ def auto_schedule_confirm():
     audit.record("schedule.confirm", detail=f"{booked} booked")
     flash(f"Booked {booked} integration session(s).", "success")
     return redirect(url_for("scheduling.auto_schedule"))
+
+
+@bp.route("/worklist")
+@access.roles(ADMIN, STAFF)
+def staff_worklist():
+    items = worklist.worklist(utcnow())
+    audit.record("patient.list", detail=f"staff worklist; {len(items)} items")
+    return render_template("scheduling/worklist.html", items=items, reasons=worklist.REASONS)
+
+
+def _appointment(appointment_id: int) -> Appointment:
+    return load_patient_record(Appointment, appointment_id, clinical=False)
+
+
+def _back(appointment: Appointment):
+    if appointment.course_id:
+        return redirect(url_for("courses.course_detail", course_id=appointment.course_id) + "#windows")
+    return redirect(url_for("scheduling.staff_worklist"))
+
+
+@bp.route("/appointments/<id:appointment_id>/cancel", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def appointment_cancel(appointment_id: int):
+    appointment = _appointment(appointment_id)
+    form = CancelAppointmentForm()
+    done, _ = submit(form, lambda: services.cancel_appointment(appointment, reason=form.reason.data,
+                                                               by=current_user))
+    _after_change(appointment, done, form, "cancel", "Appointment cancelled; it stays in the history.")
+    return _back(appointment)
+
+
+@bp.route("/appointments/<id:appointment_id>/outcome", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def appointment_outcome(appointment_id: int):
+    appointment = _appointment(appointment_id)
+    form = OutcomeForm()
+    done, _ = submit(form, lambda: services.mark_outcome(appointment, outcome=form.outcome.data,
+                                                         by=current_user, now=utcnow()))
+    _after_change(appointment, done, form, "outcome", "Recorded.")
+    return _back(appointment)
+
+
+@bp.route("/appointments/<id:appointment_id>/reschedule", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def appointment_reschedule(appointment_id: int):
+    appointment = _appointment(appointment_id)
+    form = MoveAppointmentForm()
+    done, _ = submit(form, lambda: services.reschedule_appointment(
+        appointment, starts_at=form.starts_at.data, by=current_user, now=utcnow(), reason=form.reason.data))
+    _after_change(appointment, done, form, "reschedule", "Appointment moved.")
+    return _back(appointment)
+
+
+def _after_change(appointment, done: bool, form, what: str, message: str) -> None:
+    if done:
+        audit.record("appointment.update", obj=appointment, patient_id=appointment.patient_id, detail=what)
+        flash(message, "success")
+    else:
+        audit.record("appointment.update", obj=appointment, patient_id=appointment.patient_id,
+                     outcome=audit.FAILURE, detail=f"{what} refused")
+        flash_form_problems(form, prefix="Not changed: ")

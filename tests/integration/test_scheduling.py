@@ -161,3 +161,70 @@ def test_one_click_booking_from_a_suggestion_covers_the_window(team, make, auth,
     assert "Covered" in text and "Nothing booked" not in text
     [appointment] = _appointments(make)
     assert [c.change for c in make.query(lambda: db.session.get(Appointment, appointment.id).changes)] == ["booked"]
+
+
+def _book(auth, course, therapist, when, modality="telehealth"):
+    return auth.post(f"/courses/{course}/integration-sessions", {
+        "starts_at": form_time(when), "minutes": "50", "clinician": therapist, "modality": modality})
+
+
+def test_cancel_reschedule_and_outcomes_keep_a_history(team, make, auth, client, signed_window):
+    auth.login("desk")
+    assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
+    [appointment] = _appointments(make)
+    refused = auth.post(f"/appointments/{appointment.id}/outcome", {"outcome": "attended"}, follow_redirects=True)
+    assert "once its time has come" in page_text(refused)
+    assert auth.post(f"/appointments/{appointment.id}/reschedule",
+                     {"starts_at": form_time(tomorrow_at(11))}).status_code == 302
+    assert auth.post(f"/appointments/{appointment.id}/cancel", {"reason": "Patient unwell"}).status_code == 302
+
+    def history():
+        a = db.session.get(Appointment, appointment.id)
+        return a.status, [(c.change, c.previous_start is not None, c.reason) for c in a.changes]
+    status, changes = make.query(history)
+    assert status == "cancelled"
+    assert changes == [("booked", False, None), ("rescheduled", True, None), ("cancelled", False, "Patient unwell")]
+
+
+def test_reschedule_into_a_conflict_is_refused(team, make, auth, signed_window):
+    auth.login("desk")
+    _book(auth, team["course"], team["therapist"], tomorrow_at(10))
+    other_patient = make.patient(family_name="Busy", therapists=[team["therapist"]])
+    other_course = make.course(other_patient, team["therapist"], team["prescriber"], phase="integration")
+    assert _book(auth, other_course, team["therapist"], tomorrow_at(14)).status_code == 302
+    first = _appointments(make)[0]
+    moved = auth.post(f"/appointments/{first.id}/reschedule", {"starts_at": form_time(tomorrow_at(14, 30))},
+                      follow_redirects=True)
+    assert "That time overlaps: Integration session with Hazel Quint" in page_text(moved)
+    assert make.query(lambda: db.session.get(Appointment, first.id).starts_at) == first.starts_at
+
+
+def test_worklist_says_why_each_window_needs_a_booking(team, make, auth, client, signed_window):
+    auth.login("desk")
+    text = page_text(client.get("/worklist"))
+    assert "Dosing session with no integration session planned" in text and "Scheduled" in text
+    assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
+    assert "Every open integration window has a session booked" in page_text(client.get("/worklist"))
+    [appointment] = _appointments(make)
+    auth.post(f"/appointments/{appointment.id}/cancel", {"reason": "Therapist ill"})
+    text = page_text(client.get("/worklist"))
+    assert "Integration session cancelled or missed; the window is still open (cancelled)" in text
+
+
+def test_worklist_lists_a_window_closing_within_48_hours_first(make, auth, client):
+    ther = make.user("therapist", username="t1")
+    pres = make.user("prescriber", username="p1")
+    make.user("staff", username="desk")
+    course = make.course(make.patient(family_name="Closingsoon"), ther, pres, phase="experience")
+    team = {"course": course, "prescriber": pres}
+    session_id = _planned(make, team)[0]
+    auth.login("p1")
+    # Given 13 days ago: the 14-day window now has about a day left.
+    start = (datetime.now(NY) - timedelta(days=13)).replace(second=0, microsecond=0)
+    _sign(make, auth, session_id, pres, started_at=form_time(start),
+          ended_at=form_time(start + timedelta(minutes=40)), discharged_at=form_time(start + timedelta(minutes=130)),
+          spacing_reason="Given earlier than planned, by the prescriber's decision.")
+    auth.logout()
+    auth.login("desk")
+    text = page_text(client.get("/worklist"))
+    assert text.index("Window closes within 48 hours and nothing is booked") < text.index("Closingsoon")

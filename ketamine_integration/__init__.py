@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from .experience.views import bp as experience_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
+    from .scheduling import availability_views  # noqa: F401  (routes on the scheduling blueprint)
     from .scheduling.views import bp as scheduling_bp
 
     for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,

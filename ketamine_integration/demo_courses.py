@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, time, timedelta
 
+from sqlalchemy import select
+
 from .accounts.models import User
 from .courses.models import PREPARATION_SESSION, TreatmentCourse
 from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
@@ -41,8 +43,8 @@ PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAIN
 
 ROOMS = ("Cedar Room", "Sage Room", "Willow Room")
 #: (therapist username, weekday blocks): most work Monday to Friday with a lunch break
-WORK_WEEKS = {"therapist1": range(0, 5), "therapist2": range(0, 5), "therapist3": range(0, 4),
-              "therapist4": (1, 2, 3)}
+WORK_WEEKS = {"therapist1": range(0, 6), "therapist2": range(0, 6), "therapist3": range(0, 5),
+              "therapist4": (1, 2, 3, 4, 5)}
 
 
 def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
@@ -53,9 +55,29 @@ def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
             for starts, ends in ((time(9), time(12, 30)), (time(13, 30), time(17))):
                 db.session.add(WorkingHours(clinician_id=users[username].id, weekday=weekday,
                                             starts=starts, ends=ends))
-    away = now + timedelta(days=5)
-    db.session.add(TimeOff(clinician_id=users["therapist3"].id, starts_at=away, ends_at=away + timedelta(days=2),
-                           reason="Annual leave"))
+    db.session.flush()
+
+
+def load_demo_conflict(now: datetime) -> None:
+    """A session booked from a suggestion, then leave entered over it: one to move on the worklist."""
+    from .experience.windows import course_windows
+    from .scheduling.availability import suggest_for_window
+    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
+                                 .order_by(TreatmentCourse.id)).all()
+    for course in courses:
+        rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), [], now) if not r.covered
+                and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
+        suggestions = suggest_for_window(course, rows[-1].window, now) if rows else []
+        if suggestions:
+            break
+    else:
+        return
+    pick = suggestions[0]
+    booked = book_integration_session(course, clinician_id=pick.clinician_id, starts_at=pick.starts_at, minutes=50,
+                                      modality="telehealth", by=course.therapist, now=now)
+    starts = booked.starts_at.astimezone(clinic_zone()).replace(hour=0, minute=0)
+    db.session.add(TimeOff(clinician_id=booked.clinician_id, starts_at=starts, ends_at=starts + timedelta(days=1),
+                           reason="Conference (demo)"))
     db.session.flush()
 
 
@@ -72,6 +94,7 @@ def load_demo_courses(users: dict[str, User], patients: list[Patient], now: date
             therapist, prescriber = team["therapist"], team["prescriber"]
             _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, ph_index)
             made += 1
+    load_demo_conflict(now)
     return made
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..fields import ClinicDateTimeField, options
@@ -30,3 +30,20 @@ class OutcomeForm(FlaskForm):
 class MoveAppointmentForm(FlaskForm):
     starts_at = ClinicDateTimeField("New date and time", validators=[InputRequired()])
     reason = StringField("Reason", validators=[Optional(), Length(max=300)])
+
+
+class WorkingHoursForm(FlaskForm):
+    weekday = SelectField("Day", coerce=int, choices=options(enumerate(
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))))
+    starts = TimeField("From", validators=[InputRequired()])
+    ends = TimeField("Until", validators=[InputRequired()])
+
+
+class TimeOffForm(FlaskForm):
+    starts_at = ClinicDateTimeField("Away from", validators=[InputRequired()])
+    ends_at = ClinicDateTimeField("Back at", validators=[InputRequired()])
+    reason = StringField("Reason (not clinical)", validators=[Optional(), Length(max=120)])
+
+
+class RoomForm(FlaskForm):
+    name = StringField("Room name", validators=[InputRequired(), Length(max=60)])

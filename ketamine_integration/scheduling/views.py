@@ -1,10 +1,11 @@
 """Scheduling pages: booking inside windows, changes, the worklist and the auto-schedule."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
@@ -17,10 +18,12 @@ from ..fields import options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
 from ..web import flash_form_problems, submit
-from . import auto, services, worklist
+from ..extensions import db
+from ..timeutil import clinic_today
+from . import auto, calendar, services, worklist
 from .availability import first_free_room, room_choices
 from .forms import BookForm, CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
-from .models import Appointment
+from .models import Appointment, Room
 
 bp = Blueprint("scheduling", __name__)
 
@@ -150,3 +153,29 @@ def _after_change(appointment, done: bool, form, what: str, message: str) -> Non
         audit.record("appointment.update", obj=appointment, patient_id=appointment.patient_id,
                      outcome=audit.FAILURE, detail=f"{what} refused")
         flash_form_problems(form, prefix="Not changed: ")
+
+
+@bp.route("/calendar")
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def calendar_view():
+    """Staff see any therapist, room or the whole clinic; a clinician sees their own sessions."""
+    view = "day" if request.args.get("view") == "day" else "week"
+    try:
+        day = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") else clinic_today()
+    except ValueError:
+        day = clinic_today()
+    day = min(max(day, date(2000, 1, 1)), date(2100, 1, 1))
+    sees_all = current_user.has_role(ADMIN, STAFF)
+    therapist_id = request.args.get("therapist", type=int)
+    room_id = request.args.get("room", type=int) if sees_all else None
+    if not sees_all:
+        therapist_id = current_user.id
+    first, last = calendar.period(day, view)
+    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id)
+    audit.record("patient.list", detail=f"calendar; {len(items)} sessions")
+    step = timedelta(days=1 if view == "day" else 7)
+    return render_template(
+        "scheduling/calendar.html", days=calendar.by_day(items, first, last), view=view, day=day,
+        previous=day - step, following=day + step, therapist_id=therapist_id, room_id=room_id, sees_all=sees_all,
+        therapists=clinician_choices(THERAPIST) if sees_all else [],
+        rooms=db.session.scalars(select(Room).order_by(Room.name)).all() if sees_all else [])

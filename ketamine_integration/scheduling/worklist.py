@@ -14,21 +14,25 @@ from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import WindowRow, course_windows
 from ..extensions import db
 from ..patients.models import Patient
-from .models import Appointment
+from .models import Appointment, TimeOff
 from .services import fetch_integration_starts_by_course
 
-CLOSING, MISSED, UNPLANNED = "closing", "missed", "unplanned"
+CLOSING, AWAY, MISSED, UNPLANNED = "closing", "away", "missed", "unplanned"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
+           AWAY: "Booked while the therapist is away: move or reassign",
            MISSED: "Integration session cancelled or missed; the window is still open",
            UNPLANNED: "Dosing session with no integration session planned"}
+ORDER = {CLOSING: 0, AWAY: 1, MISSED: 2, UNPLANNED: 3}
 
 
 @dataclass(frozen=True)
 class WorkItem:
     kind: str
     course: TreatmentCourse
-    window: WindowRow
-    detail: str | None
+    #: when it must be solved by: the window's close, or the clashing session's start
+    due: datetime
+    detail: str
+    window: WindowRow | None = None
 
     @property
     def reason(self) -> str:
@@ -50,14 +54,24 @@ def worklist(now: datetime) -> list[WorkItem]:
             if row.covered or row.status is WindowStatus.CLOSED:
                 continue
             lost = [a for a in missed.get(course.id, []) if row.window.contains(a.starts_at)]
-            if row.status is WindowStatus.CLOSING_SOON:
-                items.append(WorkItem(CLOSING, course, row, None))
-            elif lost:
-                items.append(WorkItem(MISSED, course, row, f"{lost[-1].status.replace('_', '-')}"))
-            else:
-                items.append(WorkItem(UNPLANNED, course, row, None))
-    order = {CLOSING: 0, MISSED: 1, UNPLANNED: 2}
-    return sorted(items, key=lambda i: (order[i.kind], i.window.window.closes))
+            kind = CLOSING if row.status is WindowStatus.CLOSING_SOON else MISSED if lost else UNPLANNED
+            detail = f"dose #{row.session.sequence}: {row.status.label}" + (
+                f", {lost[-1].status.replace('_', '-')}" if kind == MISSED else "")
+            items.append(WorkItem(kind, course, row.window.closes, detail, row))
+    items += _booked_while_away(now)
+    return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+
+
+def _booked_while_away(now: datetime) -> list[WorkItem]:
+    """Future bookings that fall in their clinician's time off (leave entered after booking)."""
+    rows = db.session.execute(
+        select(Appointment, TimeOff).join(TimeOff, (TimeOff.clinician_id == Appointment.clinician_id)
+                                          & (TimeOff.starts_at < Appointment.ends_at)
+                                          & (TimeOff.ends_at > Appointment.starts_at))
+        .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None))
+        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
+    return [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
+                     + (f" ({t.reason})" if t.reason else "")) for a, t in rows]
 
 
 def _missed_by_course(course_ids: list[int]) -> dict[int, list[Appointment]]:

@@ -205,10 +205,16 @@ def test_worklist_says_why_each_window_needs_a_booking(team, make, auth, client,
     assert "Dosing session with no integration session planned" in text and "Scheduled" in text
     assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
     assert "Every open integration window has a session booked" in page_text(client.get("/worklist"))
+    # Leave entered after the booking: the session now clashes and the worklist says so.
+    make.run(lambda: _add(TimeOff(clinician_id=team["therapist"], starts_at=tomorrow_at(8), ends_at=tomorrow_at(18),
+                                  reason="Training day")))
+    text = page_text(client.get("/worklist"))
+    assert "Booked while the therapist is away: move or reassign" in text and "(Training day)" in text
+    make.run(lambda: db.session.execute(TimeOff.__table__.delete()))
     [appointment] = _appointments(make)
     auth.post(f"/appointments/{appointment.id}/cancel", {"reason": "Therapist ill"})
     text = page_text(client.get("/worklist"))
-    assert "Integration session cancelled or missed; the window is still open (cancelled)" in text
+    assert "Integration session cancelled or missed; the window is still open" in text and ", cancelled;" in text
 
 
 def test_worklist_lists_a_window_closing_within_48_hours_first(make, auth, client):
@@ -228,3 +234,37 @@ def test_worklist_lists_a_window_closing_within_48_hours_first(make, auth, clien
     auth.login("desk")
     text = page_text(client.get("/worklist"))
     assert text.index("Window closes within 48 hours and nothing is booked") < text.index("Closingsoon")
+
+
+def test_availability_pages(team, make, auth, client):
+    auth.login("ther")
+    own = client.get(f"/availability/{team['therapist']}")
+    assert own.status_code == 200 and "No regular hours yet" in page_text(own)
+    assert auth.post(f"/availability/{team['therapist']}/hours",
+                     {"weekday": "0", "starts": "09:00", "ends": "12:00"}).status_code == 302
+    overlap = auth.post(f"/availability/{team['therapist']}/hours", {"weekday": "0", "starts": "11:00", "ends": "13:00"},
+                        follow_redirects=True)
+    assert "overlaps another block" in page_text(overlap)
+    assert "Monday 09:00–12:00" in page_text(client.get(f"/availability/{team['therapist']}"))
+    # a therapist cannot change a colleague's hours; staff can
+    assert client.get(f"/availability/{team['other_therapist']}").status_code == 403
+    auth.logout()
+    auth.login("desk")
+    assert client.get(f"/availability/{team['other_therapist']}").status_code == 200
+
+
+def test_calendar_shows_a_week_by_therapist_and_keeps_clinicians_to_their_own(team, make, auth, client,
+                                                                              signed_window):
+    auth.login("desk")
+    _book(auth, team["course"], team["therapist"], tomorrow_at(10))
+    day = tomorrow_at(10).date().isoformat()
+    week = page_text(client.get(f"/calendar?date={day}&therapist={team['therapist']}"))
+    assert "Integration session — Testa Scheduled" in week and "Telehealth" in week
+    other = page_text(client.get(f"/calendar?date={day}&therapist={team['other_therapist']}"))
+    assert "Testa Scheduled" not in other
+    assert "Dosing session 1" in page_text(client.get(f"/calendar?date={(tomorrow_at(10) - timedelta(days=4)).date()}"))
+    auth.logout()
+    auth.login("ther2")
+    mine = page_text(client.get(f"/calendar?date={day}&therapist={team['therapist']}"))
+    assert "Testa Scheduled" not in mine  # asking for a colleague still shows only their own
+    assert client.get("/calendar?date=not-a-date&view=day").status_code == 200

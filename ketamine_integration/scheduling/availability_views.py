@@ -1,0 +1,143 @@
+"""Managing availability: each clinician's weekly hours and time off, and the clinic's rooms."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access
+from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
+from ..audit import services as audit
+from ..errors import DomainError
+from ..extensions import db
+from ..web import flash_form_problems, submit
+from .forms import RoomForm, TimeOffForm, WorkingHoursForm
+from .models import Room, TimeOff, WorkingHours
+from .views import bp
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _clinician(user_id: int) -> User:
+    """Staff and admin manage anyone's hours; a clinician manages their own."""
+    user = db.get_or_404(User, user_id)
+    if not (current_user.has_role(ADMIN, STAFF) or current_user.id == user.id):
+        audit.denial("availability of another clinician")
+        abort(403)
+    if not user.has_role(THERAPIST, PRESCRIBER):
+        abort(404)
+    return user
+
+
+@bp.route("/availability/<id:user_id>")
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability(user_id: int):
+    user = _clinician(user_id)
+    hours = db.session.scalars(select(WorkingHours).where(WorkingHours.clinician_id == user.id)
+                               .order_by(WorkingHours.weekday, WorkingHours.starts)).all()
+    time_off = db.session.scalars(select(TimeOff).where(TimeOff.clinician_id == user.id)
+                                  .order_by(TimeOff.starts_at.desc())).all()
+    return render_template("scheduling/availability.html", user=user, hours=hours, time_off=time_off,
+                           hours_form=WorkingHoursForm(), off_form=TimeOffForm(), weekdays=WEEKDAYS)
+
+
+@bp.route("/availability/<id:user_id>/hours", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability_add_hours(user_id: int):
+    user = _clinician(user_id)
+    form = WorkingHoursForm()
+    done, _ = submit(form, lambda: _add_hours(user, form))
+    flash("Working hours added.", "success") if done else flash_form_problems(form)
+    return redirect(url_for("scheduling.availability", user_id=user.id))
+
+
+def _add_hours(user: User, form: WorkingHoursForm) -> WorkingHours:
+    if form.ends.data <= form.starts.data:
+        raise DomainError({"ends": "The block must end after it starts."})
+    existing = db.session.scalars(select(WorkingHours).where(
+        WorkingHours.clinician_id == user.id, WorkingHours.weekday == form.weekday.data)).all()
+    if any(form.starts.data < h.ends and h.starts < form.ends.data for h in existing):
+        raise DomainError({"starts": "This overlaps another block on the same day."})
+    block = WorkingHours(clinician_id=user.id, weekday=form.weekday.data, starts=form.starts.data,
+                         ends=form.ends.data)
+    db.session.add(block)
+    db.session.flush()
+    return block
+
+
+@bp.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability_remove_hours(user_id: int, block_id: int):
+    user = _clinician(user_id)
+    block = db.get_or_404(WorkingHours, block_id)
+    if block.clinician_id != user.id:
+        abort(404)
+    db.session.delete(block)  # a template of the week, not a record: bookings already made stay
+    flash("Working hours removed. Sessions already booked are not moved.", "success")
+    return redirect(url_for("scheduling.availability", user_id=user.id))
+
+
+@bp.route("/availability/<id:user_id>/time-off", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability_add_time_off(user_id: int):
+    user = _clinician(user_id)
+    form = TimeOffForm()
+    done, _ = submit(form, lambda: _add_time_off(user, form))
+    if done:
+        flash("Time off added. Sessions booked during it appear on the staff worklist.", "success")
+    else:
+        flash_form_problems(form)
+    return redirect(url_for("scheduling.availability", user_id=user.id))
+
+
+def _add_time_off(user: User, form: TimeOffForm) -> TimeOff:
+    if form.ends_at.data <= form.starts_at.data:
+        raise DomainError({"ends_at": "Time off must end after it starts."})
+    away = TimeOff(clinician_id=user.id, starts_at=form.starts_at.data, ends_at=form.ends_at.data,
+                   reason=(form.reason.data or "").strip() or None)
+    db.session.add(away)
+    db.session.flush()
+    return away
+
+
+@bp.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability_remove_time_off(user_id: int, off_id: int):
+    user = _clinician(user_id)
+    away = db.get_or_404(TimeOff, off_id)
+    if away.clinician_id != user.id:
+        abort(404)
+    db.session.delete(away)
+    flash("Time off removed.", "success")
+    return redirect(url_for("scheduling.availability", user_id=user.id))
+
+
+@bp.route("/rooms/", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def rooms():
+    form = RoomForm()
+    done, room = submit(form, lambda: _add_room(form.name.data))
+    if done:
+        flash(f"Added {room.name}.", "success")
+        return redirect(url_for("scheduling.rooms"))
+    listing = db.session.scalars(select(Room).order_by(Room.active.desc(), Room.name)).all()
+    return render_template("scheduling/rooms.html", rooms=listing, form=form), 422 if form.errors else 200
+
+
+def _add_room(name: str) -> Room:
+    name = name.strip()
+    if db.session.scalar(select(Room.id).where(Room.name == name)):
+        raise DomainError({"name": "A room with this name exists already."})
+    room = Room(name=name)
+    db.session.add(room)
+    db.session.flush()
+    return room
+
+
+@bp.route("/rooms/<id:room_id>/toggle", methods=["POST"])
+@access.roles(ADMIN)
+def room_toggle(room_id: int):
+    room = db.get_or_404(Room, room_id)
+    room.active = not room.active  # never deleted: past appointments name it
+    flash(f"{room.name} is now {'in use' if room.active else 'retired'}.", "success")
+    return redirect(url_for("scheduling.rooms"))

@@ -11,9 +11,12 @@ MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
 
 
 class BookForm(FlaskForm):
+    kind = SelectField("Session", choices=options([("integration", "Integration session"),
+                                                   ("preparation", "Preparation session"),
+                                                   ("follow_up", "Follow-up")]), default="integration")
     starts_at = ClinicDateTimeField("Date and time", validators=[InputRequired()])
     minutes = IntegerField("Length (minutes)", default=50, validators=[InputRequired(), NumberRange(15, 240)])
-    clinician = SelectField("Integration therapist", coerce=int, validators=[InputRequired()])
+    clinician = SelectField("Therapist", coerce=int, validators=[InputRequired()])
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
     room = SelectField("Room", coerce=int, validators=[Optional()],
                        description="For in-person sessions; leave on 'first free room' to let the clinic choose.")

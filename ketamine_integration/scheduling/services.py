@@ -16,7 +16,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import format_local
 from ..patients.models import Patient
-from .models import ACTIVE_STATUSES, Appointment, AppointmentChange, Room
+from .models import ACTIVE_STATUSES, KINDS, Appointment, AppointmentChange, Room
 
 
 def fetch_integration_starts(course_id: int) -> list[datetime]:
@@ -95,15 +95,28 @@ def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -
         raise DomainError({"starts_at": f"That time is outside every open integration window ({spans})."})
 
 
-def book_integration_session(course: TreatmentCourse, *, clinician_id: int, starts_at: datetime,
-                             minutes: int, modality: str, by: User, now: datetime,
-                             room_id: int | None = None) -> Appointment:
+#: the course phases in which each kind of session may be booked
+BOOKABLE_IN = {"preparation": (Phase.PREPARATION,),
+               "integration": (Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAINTENANCE),
+               "follow_up": (Phase.INTEGRATION, Phase.MAINTENANCE)}
+
+
+def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, starts_at: datetime, minutes: int,
+                 modality: str, by: User, now: datetime, room_id: int | None = None) -> Appointment:
+    """Book a therapist session on a course; integration sessions go inside a dosing window."""
+    if kind not in BOOKABLE_IN:
+        raise DomainError({"kind": "Unknown kind of session."})
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.has_role(THERAPIST):
-        raise DomainError({"clinician": "Choose an active integration therapist."})
-    if course.current_phase.ended or course.current_phase is Phase.PREPARATION:
-        raise DomainError("Integration sessions are booked once the course is in the experience phase.")
-    _check_timing(course, starts_at, now)
+        raise DomainError({"clinician": "Choose an active therapist."})
+    if course.current_phase not in BOOKABLE_IN[kind]:
+        allowed = " or ".join(p.value for p in BOOKABLE_IN[kind])
+        raise DomainError({"kind": f"A {KINDS[kind].lower()} is booked while the course is in {allowed}; "
+                                   f"it is in {course.phase}."})
+    if kind == "integration":
+        _check_timing(course, starts_at, now)
+    elif starts_at <= now:
+        raise DomainError({"starts_at": "Book a time in the future."})
     if modality == "in_person" and room_id is None:
         raise DomainError({"room": "Choose a room for an in-person session (or book it as telehealth)."})
     if modality == "telehealth":
@@ -117,12 +130,16 @@ def book_integration_session(course: TreatmentCourse, *, clinician_id: int, star
     # A covering therapist joins the care team, so they can open the course they will see.
     ensure_on_care_team(course.patient, clinician, THERAPIST)
     appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician_id,
-                              kind="integration", starts_at=starts_at, ends_at=ends_at,
+                              kind=kind, starts_at=starts_at, ends_at=ends_at,
                               modality=modality, room_id=room_id, created_by_id=by.id)
     appointment.changes.append(AppointmentChange(change="booked", by_user_id=by.id))
     db.session.add(appointment)
     db.session.flush()
     return appointment
+
+
+def book_integration_session(course: TreatmentCourse, **kwargs) -> Appointment:
+    return book_session(course, kind="integration", **kwargs)
 
 
 def _record_change(appointment: Appointment, change: str, by: User, reason: str | None = None,

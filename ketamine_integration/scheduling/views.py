@@ -39,19 +39,20 @@ def _room_for(form: BookForm) -> int | None:
     return room.id if room else None
 
 
-@bp.route("/courses/<id:course_id>/integration-sessions", methods=["POST"])
+@bp.route("/courses/<id:course_id>/sessions", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
-def book_integration(course_id: int):
+def book_session(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     form = BookForm()
     form.clinician.choices = options(clinician_choices(THERAPIST))
     form.room.choices = room_choices()
-    done, appointment = submit(form, lambda: services.book_integration_session(
-        course, clinician_id=form.clinician.data, starts_at=form.starts_at.data, minutes=form.minutes.data,
-        modality=form.modality.data, by=current_user, now=utcnow(), room_id=_room_for(form)))
+    done, appointment = submit(form, lambda: services.book_session(
+        course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
+        minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
+        room_id=_room_for(form)))
     if done:
-        audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail="integration")
-        flash("Integration session booked.", "success")
+        audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
+        flash(f"{appointment.label} booked.", "success")
         return redirect(url_for("courses.course_detail", course_id=course.id) + "#windows")
     audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                  detail="refused")

@@ -63,7 +63,7 @@ def test_something_booked_meanwhile_is_detected_and_nothing_is_booked(clinic, ma
     from datetime import datetime
     from zoneinfo import ZoneInfo
     local = datetime.fromisoformat(starts_at).astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
-    assert auth.post(f"/courses/{course}/integration-sessions", {
+    assert auth.post(f"/courses/{course}/sessions", {
         "starts_at": local, "minutes": "50", "clinician": therapist, "modality": "telehealth"}).status_code == 302
     data = {"course": [r[0] for r in rows], "therapist": [r[1] for r in rows], "starts_at": [r[2] for r in rows]}
     response = auth.post("/schedule/auto/confirm", data)

@@ -260,13 +260,13 @@ def test_signed_session_opens_a_window_and_booking_covers_it(team, make, auth, c
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "Integration windows" in page and "Nothing booked" in page
     inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
-    booked = auth.post(f"/courses/{team['course']}/integration-sessions", {
+    booked = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(inside), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth"})
     assert booked.status_code == 302
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "Covered:" in page and "Nothing booked" not in page
     # The same therapist cannot be booked twice at once; the clash is named.
-    clash = auth.post(f"/courses/{team['course']}/integration-sessions", {
+    clash = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(inside + timedelta(minutes=20)), "minutes": "50", "clinician": team["therapist"],
         "modality": "telehealth"})
     assert clash.status_code == 422 and "That time overlaps: Integration session with Hazel Quint" in page_text(clash)
@@ -331,7 +331,7 @@ def test_booking_must_be_in_the_future_and_inside_a_window(team, make, auth, whe
     session_id = _planned(make, team)[0]
     auth.login("pres")
     _sign(make, auth, session_id, team["prescriber"])
-    response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+    response = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(when()), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth"})
     assert response.status_code == 422 and message in page_text(response)
     assert make.query(lambda: db.session.scalars(select(Appointment)).all()) == []
@@ -343,7 +343,7 @@ def test_booking_a_covering_therapist_adds_them_to_the_care_team(team, make, aut
     auth.login("pres")
     _sign(make, auth, session_id, team["prescriber"])
     inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
-    assert auth.post(f"/courses/{team['course']}/integration-sessions", {
+    assert auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "telehealth"}).status_code == 302
     auth.logout()
     auth.login("cover")

@@ -71,7 +71,7 @@ def test_implausible_records_are_refused(team, make, auth, field, value, message
 @pytest.mark.parametrize("path, data", [
     ("/courses/{course}/dosing/plan", {"first_start": "9999-12-30T10:00", "days_between": "2", "count": "3"}),
     ("/courses/{course}/dosing/plan", {"first_start": "2100-12-01T10:00", "days_between": "7", "count": "20"}),
-    ("/courses/{course}/integration-sessions",
+    ("/courses/{course}/sessions",
      {"starts_at": "9999-12-30T10:00", "minutes": "50", "clinician": "1", "modality": "in_person"}),
 ])
 def test_far_future_dates_are_field_errors_not_500(team, make, auth, path, data):

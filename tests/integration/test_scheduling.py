@@ -53,7 +53,7 @@ def test_parallel_bookings_of_one_slot_give_exactly_one_success(team, make, app,
         auth = Auth(app, client)
         auth.login("desk")
         barrier.wait(timeout=30)
-        response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+        response = auth.post(f"/courses/{team['course']}/sessions", {
             "starts_at": start, "minutes": str(50 + n), "clinician": team["therapist"], "modality": "telehealth"})
         results.append((response.status_code, page_text(response) if response.status_code != 302 else ""))
 
@@ -74,11 +74,11 @@ def test_a_room_cannot_hold_two_sessions(team, make, auth, signed_window):
     second_patient = make.patient(family_name="Other", therapists=[team["other_therapist"]])
     second_course = make.course(second_patient, team["other_therapist"], team["prescriber"], phase="integration")
     auth.login("desk")
-    first = auth.post(f"/courses/{team['course']}/integration-sessions", {
+    first = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
         "modality": "in_person", "room": room})
     assert first.status_code == 302
-    clash = auth.post(f"/courses/{second_course}/integration-sessions", {
+    clash = auth.post(f"/courses/{second_course}/sessions", {
         "starts_at": form_time(tomorrow_at(10, 30)), "minutes": "50", "clinician": team["other_therapist"],
         "modality": "in_person", "room": room})
     assert clash.status_code == 422 and "in Cedar Room" in page_text(clash)
@@ -86,7 +86,7 @@ def test_a_room_cannot_hold_two_sessions(team, make, auth, signed_window):
 
 def test_in_person_without_a_free_room_is_refused(team, make, auth, signed_window):
     auth.login("desk")
-    response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+    response = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
         "modality": "in_person", "room": "0"})
     assert response.status_code == 422 and "Choose a room" in page_text(response)
@@ -154,7 +154,7 @@ def test_one_click_booking_from_a_suggestion_covers_the_window(team, make, auth,
     form = html.split('class="suggestion"', 1)[1].split("</form>", 1)[0]
     starts_at = form.split('name="starts_at" value="', 1)[1].split('"', 1)[0]
     clinician = form.split('name="clinician" value="', 1)[1].split('"', 1)[0]
-    response = auth.post(f"/courses/{team['course']}/integration-sessions", {
+    response = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": starts_at, "minutes": "50", "clinician": clinician, "room": "0", "modality": "telehealth"})
     assert response.status_code == 302
     text = page_text(client.get(f"/courses/{team['course']}"))
@@ -164,7 +164,7 @@ def test_one_click_booking_from_a_suggestion_covers_the_window(team, make, auth,
 
 
 def _book(auth, course, therapist, when, modality="telehealth"):
-    return auth.post(f"/courses/{course}/integration-sessions", {
+    return auth.post(f"/courses/{course}/sessions", {
         "starts_at": form_time(when), "minutes": "50", "clinician": therapist, "modality": modality})
 
 
@@ -268,3 +268,22 @@ def test_calendar_shows_a_week_by_therapist_and_keeps_clinicians_to_their_own(te
     mine = page_text(client.get(f"/calendar?date={day}&therapist={team['therapist']}"))
     assert "Testa Scheduled" not in mine  # asking for a colleague still shows only their own
     assert client.get("/calendar?date=not-a-date&view=day").status_code == 200
+
+
+@pytest.mark.parametrize("phase, kind, ok", [
+    ("preparation", "preparation", True),     # preparation sessions before dosing
+    ("preparation", "integration", False),    # nothing to integrate yet
+    ("integration", "follow_up", True),       # after the series
+    ("experience", "preparation", False),     # preparation is over
+])
+def test_session_kinds_are_booked_in_their_phases(make, auth, phase, kind, ok):
+    ther, pres = make.user("therapist", username="tk"), make.user("prescriber", username="pk")
+    make.user("staff", username="desk")
+    course = make.course(make.patient(family_name="Kinds"), ther, pres, phase=phase)
+    auth.login("desk")
+    response = auth.post(f"/courses/{course}/sessions", {
+        "kind": kind, "starts_at": form_time(tomorrow_at(10)), "minutes": "60", "clinician": ther,
+        "modality": "telehealth"})
+    assert (response.status_code == 302) == ok
+    if not ok:
+        assert "is booked while the course is in" in page_text(response)

@@ -20,9 +20,10 @@ from .experience.models import VITAL_TIMEPOINTS
 from .experience.services import fetch_dosing_sessions, plan_series, save_record, sign
 from .extensions import db
 from .patients.models import Patient
-from .scheduling.availability import first_free_room
+from .domain.slots import Interval
+from .scheduling.availability import first_free_room, free_slots
 from .scheduling.models import Room, TimeOff, WorkingHours
-from .scheduling.services import book_integration_session, conflicts
+from .scheduling.services import book_integration_session
 from .timeutil import clinic_zone
 
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
@@ -242,15 +243,8 @@ def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:
 
 
 def _free_hour(therapist: User, patient_id: int, after: datetime) -> datetime:
-    """The first whole office hour (9:00-16:00 clinic time) at or after `after` the therapist has free."""
-    zone = clinic_zone()
-    day = after.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-    for offset in range(0, 24 * 7):
-        candidate = day + timedelta(hours=offset)
-        if not 9 <= candidate.hour <= 16:
-            continue
-        starts = candidate.astimezone(after.tzinfo)
-        if starts >= after and not conflicts(clinician_id=therapist.id, patient_id=patient_id,
-                                             starts_at=starts, ends_at=starts + timedelta(minutes=50)):
-            return starts
-    raise RuntimeError("no free hour for the demo booking within a week")
+    """The therapist's first free slot (working hours, time off and bookings respected) after `after`."""
+    slots = free_slots(therapist.id, patient_id, Interval(after, after + timedelta(days=10)), timedelta(minutes=50))
+    if not slots:
+        raise RuntimeError("no free slot for the demo booking within ten days")
+    return slots[0]

@@ -30,6 +30,8 @@ class Demand:
     opens: datetime
     optimal_until: datetime
     closes: datetime
+    #: (start, end) of the patient's other appointments: a slot overlapping one is not theirs
+    patient_busy: tuple[tuple[datetime, datetime], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Slot:
     key: int
     therapist_id: int
     starts_at: datetime
+    ends_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ class Assignment:
 
 
 def feasible(demand: Demand, slot: Slot) -> bool:
-    return slot.therapist_id in demand.therapist_ids and demand.opens <= slot.starts_at < demand.closes
+    if slot.therapist_id not in demand.therapist_ids or not demand.opens <= slot.starts_at < demand.closes:
+        return False
+    ends = slot.ends_at or slot.starts_at
+    return not any(start < ends and slot.starts_at < end for start, end in demand.patient_busy)
 
 
 def score(assignments: list[Assignment]) -> tuple[int, int, int]:

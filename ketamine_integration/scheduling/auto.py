@@ -17,8 +17,9 @@ from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..timeutil import clinic_zone, format_local
-from .availability import busy_intervals, first_free_room, weekly_blocks
-from .models import DEFAULT_MINUTES
+from ..patients.models import Patient
+from .availability import busy_intervals, busy_of_patient, first_free_room, weekly_blocks
+from .models import DEFAULT_MINUTES, Room
 from .services import book_integration_session, fetch_integration_starts_by_course
 
 #: auto-scheduled sessions start on the hour, so one therapist's slots never overlap
@@ -45,9 +46,11 @@ def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, Tr
         for row in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now):
             if row.covered or row.status is WindowStatus.CLOSED or row.window.opens >= until:
                 continue
+            busy = busy_of_patient(course.patient_id, Interval(now, until + timedelta(days=1)))
             demand = Demand(key=row.session.id, patient_id=course.patient_id, own_therapist_id=course.therapist_id,
                             therapist_ids=therapists, opens=max(row.window.opens, now),
-                            optimal_until=row.window.optimal_until, closes=min(row.window.closes, until))
+                            optimal_until=row.window.optimal_until, closes=min(row.window.closes, until),
+                            patient_busy=busy)
             current = best.get(course.patient_id)
             if current is None or demand.closes < current[0].closes:
                 best[course.patient_id] = (demand, course)
@@ -63,7 +66,8 @@ def _slots(therapist_ids: set[int], start: datetime, end: datetime) -> list[Slot
                                  end.astimezone(zone).date(), zone)
         free = subtract(free, busy_intervals(clinician_id=therapist_id, patient_id=None, span=span))
         for starts_at in slot_starts(free, length, AUTO_STEP, span):
-            slots.append(Slot(key=len(slots), therapist_id=therapist_id, starts_at=starts_at))
+            slots.append(Slot(key=len(slots), therapist_id=therapist_id, starts_at=starts_at,
+                              ends_at=starts_at + length))
     return slots
 
 
@@ -78,13 +82,17 @@ def propose(now: datetime, days: int) -> Proposal:
                     unmatched=[d for d in demands if d.key not in matched], courses=courses, therapists=therapists)
 
 
-def confirm(rows: list[tuple[int, int, datetime]], *, by: User, now: datetime) -> int:
-    """Book every proposed (course, therapist, start) or none: what was booked meanwhile is named."""
+def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: datetime) -> int:
+    """Book every proposed (course, window, therapist, start) or none, naming what changed meanwhile."""
+    courses = {c.id: c for c in db.session.scalars(select(TreatmentCourse).where(
+        TreatmentCourse.id.in_({r[0] for r in rows})))}
+    _lock_everyone(courses.values(), {r[2] for r in rows})
     problems = []
-    for course_id, therapist_id, starts_at in rows:
-        course = db.session.get(TreatmentCourse, course_id)
-        if course is None:
-            problems.append(f"course {course_id} no longer exists")
+    for course_id, window_key, therapist_id, starts_at in rows:
+        course = courses.get(course_id)
+        problem = _still_open(course, window_key, therapist_id, now) if course else "the course no longer exists"
+        if problem:
+            problems.append(f"{course.patient.full_name if course else course_id}: {problem}")
             continue
         ends = starts_at + timedelta(minutes=DEFAULT_MINUTES["integration"])
         room = first_free_room(starts_at, ends)
@@ -100,3 +108,27 @@ def confirm(rows: list[tuple[int, int, datetime]], *, by: User, now: datetime) -
         raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
                           + " ".join(problems) + " Make a new proposal.")
     return len(rows)
+
+
+def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, now: datetime) -> str | None:
+    """Why this proposed row can no longer be booked, or None."""
+    if not any(m.user_id == therapist_id and m.role == THERAPIST for m in course.patient.care_team):
+        return "that therapist is not on the patient's care team"
+    rows = {r.session.id: r for r in course_windows(course, fetch_signed_sessions_by_course([course.id]).get(
+        course.id, []), fetch_integration_starts_by_course([course.id]).get(course.id, []), now)}
+    row = rows.get(window_key)
+    if row is None or row.status is WindowStatus.CLOSED:
+        return "the window is closed"
+    if row.covered:
+        return "the window was covered meanwhile"
+    return None
+
+
+def _lock_everyone(courses, therapist_ids: set[int]) -> None:
+    """Take every lock a batch of bookings needs, up front and in id order, so two batches
+    (or a batch and a single booking) can never wait on each other in a circle."""
+    for user_id in sorted(therapist_ids):
+        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    for patient_id in sorted({c.patient_id for c in courses}):
+        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    db.session.execute(select(Room.id).where(Room.active.is_(True)).order_by(Room.id).with_for_update())

@@ -37,6 +37,32 @@ def busy_intervals(*, clinician_id: int, patient_id: int | None, span: Interval)
     return [Interval(s, e) for s, e in list(booked) + list(away)]
 
 
+def busy_of_patient(patient_id: int, span: Interval) -> tuple[tuple[datetime, datetime], ...]:
+    rows = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.patient_id == patient_id, Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.starts_at < span.end, Appointment.ends_at > span.start))
+    return tuple((s, e) for s, e in rows)
+
+
+def outside_hours(clinician_id: int, starts_at: datetime, ends_at: datetime) -> bool:
+    """True if the clinician keeps regular hours and this session is not inside them.
+
+    A clinician with no hours entered yet is not restricted (nothing is suggested for them
+    either): the clinic may book by hand until their week is set up.
+    """
+    blocks = weekly_blocks(clinician_id)
+    if not blocks:
+        return False
+    zone = clinic_zone()
+    day = starts_at.astimezone(zone).date()
+    return not any(i.start <= starts_at and ends_at <= i.end for i in working_intervals(blocks, day, day, zone))
+
+
+def time_off_during(clinician_id: int, starts_at: datetime, ends_at: datetime) -> TimeOff | None:
+    return db.session.scalar(select(TimeOff).where(TimeOff.clinician_id == clinician_id,
+                                                   TimeOff.starts_at < ends_at, TimeOff.ends_at > starts_at))
+
+
 def free_slots(clinician_id: int, patient_id: int | None, within: Interval, length: timedelta) -> list[datetime]:
     zone = clinic_zone()
     # Sessions may run past the window's end; look one day beyond for their free time.

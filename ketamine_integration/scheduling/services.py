@@ -16,6 +16,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import format_local
 from ..patients.models import Patient
+from .availability import outside_hours, time_off_during
 from .models import ACTIVE_STATUSES, KINDS, Appointment, AppointmentChange, Room
 
 
@@ -123,10 +124,7 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
         room_id = None
     ends_at = starts_at + timedelta(minutes=minutes)
     lock_parties(clinician_id=clinician_id, patient_id=course.patient_id, room_id=room_id)
-    clashes = conflicts(clinician_id=clinician_id, patient_id=course.patient_id, starts_at=starts_at,
-                        ends_at=ends_at, room_id=room_id)
-    if clashes:
-        raise DomainError({"starts_at": describe_conflicts(clashes, course.patient_id, room_id)})
+    _check_free(clinician, course.patient_id, starts_at, ends_at, room_id)
     # A covering therapist joins the care team, so they can open the course they will see.
     ensure_on_care_team(course.patient, clinician, THERAPIST)
     appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician_id,
@@ -136,6 +134,21 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
     db.session.add(appointment)
     db.session.flush()
     return appointment
+
+
+def _check_free(clinician: User, patient_id: int, starts_at: datetime, ends_at: datetime,
+                room_id: int | None, ignore: Appointment | None = None) -> None:
+    """Refuse a time the clinician, patient or room cannot take, naming why."""
+    away = time_off_during(clinician.id, starts_at, ends_at)
+    if away is not None:
+        raise DomainError({"starts_at": f"{clinician.full_name} is away then ({away.reason or 'time off'}: "
+                                        f"{format_local(away.starts_at)} to {format_local(away.ends_at)})."})
+    if outside_hours(clinician.id, starts_at, ends_at):
+        raise DomainError({"starts_at": f"That is outside {clinician.full_name}'s working hours."})
+    clashes = [a for a in conflicts(clinician_id=clinician.id, patient_id=patient_id, starts_at=starts_at,
+                                    ends_at=ends_at, room_id=room_id) if a is not ignore]
+    if clashes:
+        raise DomainError({"starts_at": describe_conflicts(clashes, patient_id, room_id)})
 
 
 def book_integration_session(course: TreatmentCourse, **kwargs) -> Appointment:
@@ -148,7 +161,14 @@ def _record_change(appointment: Appointment, change: str, by: User, reason: str 
                                                  previous_start=previous_start))
 
 
+def _lock(appointment: Appointment) -> None:
+    """Re-read the appointment under a row lock: two people changing it at once take turns."""
+    db.session.execute(select(Appointment.id).where(Appointment.id == appointment.id).with_for_update())
+    db.session.refresh(appointment)
+
+
 def cancel_appointment(appointment: Appointment, *, reason: str, by: User) -> None:
+    _lock(appointment)
     if appointment.status != "booked":
         raise DomainError("Only a booked appointment can be cancelled.")
     appointment.status, appointment.cancel_reason = "cancelled", reason.strip()
@@ -160,6 +180,7 @@ def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datet
     """Attended or no-show: said once the appointment's time has come."""
     if outcome not in ("attended", "no_show"):
         raise DomainError("Unknown outcome.")
+    _lock(appointment)
     if appointment.status != "booked":
         raise DomainError("Only a booked appointment can be marked attended or no-show.")
     if appointment.starts_at > now:
@@ -171,18 +192,18 @@ def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datet
 
 def reschedule_appointment(appointment: Appointment, *, starts_at: datetime, by: User, now: datetime,
                            reason: str | None) -> None:
+    lock_parties(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
+                 room_id=appointment.room_id)
+    _lock(appointment)
     if appointment.status != "booked":
         raise DomainError("Only a booked appointment can be moved.")
     if appointment.course is not None and appointment.kind == "integration":
         _check_timing(appointment.course, starts_at, now)
+    elif starts_at <= now:
+        raise DomainError({"starts_at": "Move it to a time in the future."})
     length = appointment.ends_at - appointment.starts_at
-    lock_parties(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
-                 room_id=appointment.room_id)
-    clashes = [a for a in conflicts(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
-                                    starts_at=starts_at, ends_at=starts_at + length, room_id=appointment.room_id)
-               if a.id != appointment.id]
-    if clashes:
-        raise DomainError({"starts_at": describe_conflicts(clashes, appointment.patient_id, appointment.room_id)})
+    _check_free(appointment.clinician, appointment.patient_id, starts_at, starts_at + length,
+                appointment.room_id, ignore=appointment)
     previous = appointment.starts_at
     appointment.starts_at, appointment.ends_at = starts_at, starts_at + length
     _record_change(appointment, "rescheduled", by, reason=(reason or "").strip() or None, previous_start=previous)

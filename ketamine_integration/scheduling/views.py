@@ -14,7 +14,7 @@ from ..courses.models import TreatmentCourse
 from ..courses.page import course_page
 from ..db_types import utcnow
 from ..errors import DomainError
-from ..fields import options
+from ..fields import YEARS, options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
 from ..web import flash_form_problems, submit
@@ -77,19 +77,24 @@ def _proposal_page(days: int, status: int = 200):
 @access.roles(ADMIN, STAFF)
 def auto_schedule_confirm():
     """Book the reviewed proposal in one transaction: all of it, or nothing."""
+    form = request.form
     try:
-        rows = [(int(c), int(t), datetime.fromisoformat(s)) for c, t, s in zip(
-            request.form.getlist("course"), request.form.getlist("therapist"), request.form.getlist("starts_at"))]
+        rows = [(int(c), int(w), int(t), datetime.fromisoformat(s)) for c, w, t, s in zip(
+            form.getlist("course"), form.getlist("window"), form.getlist("therapist"), form.getlist("starts_at"))]
     except ValueError:
         abort(400)
-    if not rows or any(s.tzinfo is None for _, _, s in rows) or len(rows) > 2000:
+    if not rows or len(rows) > 2000 or any(s.tzinfo is None or not YEARS[0] <= s.year <= YEARS[1]
+                                           for *_, s in rows):
         abort(400)
+    days = min(max(form.get("days", default=14, type=int) or 14, 1), 31)
     try:
         booked = auto.confirm(rows, by=current_user, now=utcnow())
     except DomainError as err:
+        # Undo the bookings made before the refusal, then propose again from what is really booked.
+        db.session.rollback()
         audit.record("schedule.confirm", outcome=audit.FAILURE, detail=f"{len(rows)} proposed; refused")
         flash(str(err), "error")
-        return _proposal_page(14, status=409)  # rolled back; a fresh proposal from what is booked now
+        return _proposal_page(days, status=409)
     audit.record("schedule.confirm", detail=f"{booked} booked")
     flash(f"Booked {booked} integration session(s).", "success")
     return redirect(url_for("scheduling.auto_schedule"))

@@ -287,3 +287,37 @@ def test_session_kinds_are_booked_in_their_phases(make, auth, phase, kind, ok):
     assert (response.status_code == 302) == ok
     if not ok:
         assert "is booked while the course is in" in page_text(response)
+
+
+def test_booking_inside_time_off_or_outside_working_hours_is_refused(team, make, auth, signed_window):
+    _hours(make, team["therapist"], starts=time(9), ends=time(17))
+    make.run(lambda: _add(TimeOff(clinician_id=team["therapist"], starts_at=tomorrow_at(12),
+                                  ends_at=tomorrow_at(15), reason="Training")))
+    auth.login("desk")
+    away = _book(auth, team["course"], team["therapist"], tomorrow_at(13))
+    assert away.status_code == 422 and "Hazel Quint is away then (Training" in page_text(away)
+    night = _book(auth, team["course"], team["therapist"], tomorrow_at(3))
+    assert night.status_code == 422 and "outside Hazel Quint's working hours" in page_text(night)
+    assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
+
+
+def test_parallel_changes_to_one_appointment_never_500(team, make, app, signed_window):
+    auth_desk = Auth(app, app.test_client())
+    auth_desk.login("desk")
+    _book(auth_desk, team["course"], team["therapist"], tomorrow_at(10))
+    [appointment] = _appointments(make)
+    results, barrier = [], threading.Barrier(4)
+
+    def cancel():
+        auth = Auth(app, app.test_client())
+        auth.login("desk")
+        barrier.wait(timeout=30)
+        results.append(auth.post(f"/appointments/{appointment.id}/cancel", {"reason": "clash"}).status_code)
+    threads = [threading.Thread(target=cancel) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results == [302] * 4  # each redirects back; one cancelled it, the others were told it already was
+    changes = make.query(lambda: [c.change for c in db.session.get(Appointment, appointment.id).changes])
+    assert changes == ["booked", "cancelled"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..db_types import utcnow
@@ -16,6 +15,7 @@ from ..experience.services import (cancel_planned_for_ended_course, count_signed
                                    fetch_signed_sessions_by_course)
 from ..experience.windows import course_windows, summary
 from ..extensions import db
+from ..versioning import flush_versioned
 from ..patients.models import Patient
 from ..patients.services import ensure_on_care_team
 from ..protocols.services import current_library, protocol_of, register_version
@@ -104,12 +104,8 @@ def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_v
     course.phase, course.phase_since = target.value, utcnow()
     if target.ended:
         cancel_planned_for_ended_course(course)
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConcurrentEdit("Someone else changed this course's phase at the same moment; "
-                             "review the page and try again.", current_version=course.version) from None
+    flush_versioned(course, "Someone else changed this course's phase at the same moment; review the page "
+                            "and try again.")
     return decision
 
 

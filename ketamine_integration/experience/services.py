@@ -9,7 +9,6 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -21,6 +20,7 @@ from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
+from ..versioning import flush_versioned
 from ..fields import YEARS
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
@@ -231,16 +231,7 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
             session.vitals.append(row)
     session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
     session.status = DRAFT
-    _flush_or_conflict(session)
-
-
-def _flush_or_conflict(session: DosingSession) -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConcurrentEdit("Someone else saved this dosing session at the same moment; review "
-                             "and save again.", current_version=session.version) from None
+    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
 #: what a signature needs, and how the refusal names it
@@ -288,7 +279,7 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
         raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
     session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
     session.content_digest = content_digest(session)
-    _flush_or_conflict(session)
+    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
 #: decimal places of the numeric columns, so a value hashes the same before and after storage

@@ -5,13 +5,13 @@ from datetime import date, datetime
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..accounts.services import fetch_users
 from ..db_types import utcnow
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
+from ..versioning import flush_versioned
 from .models import CareTeamMember, Patient
 
 MRN_PREFIX = "KI-"
@@ -163,14 +163,8 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
         setattr(patient, name, value)
     _set_care_team(patient, team)
     patient.updated_at = utcnow()  # bumps the version even when only the care team changed
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()  # the failed flush left nothing usable; reload the current record
-        # The version check in the UPDATE's WHERE clause caught a save that landed meanwhile.
-        raise ConcurrentEdit("Someone else saved this patient at the same moment; "
-                             "your changes are kept in the form. Review and save again.",
-                             current_version=patient.version) from None
+    flush_versioned(patient, "Someone else saved this patient at the same moment; your changes are kept "
+                             "in the form. Review and save again.")
 
 
 def _clean(demographics: dict) -> dict:

@@ -65,16 +65,22 @@ def _add_hours(user: User, form: WorkingHoursForm) -> WorkingHours:
     return block
 
 
+def _remove_own(model, user_id: int, row_id: int, message: str):
+    """Remove a clinician's hours or time off: their week's template, not a clinical record
+    (bookings already made stay where they are)."""
+    user = _clinician(user_id)
+    row = db.get_or_404(model, row_id)
+    if row.clinician_id != user.id:
+        abort(404)
+    db.session.delete(row)
+    flash(message, "success")
+    return redirect(url_for("scheduling.availability", user_id=user.id))
+
+
 @bp.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_remove_hours(user_id: int, block_id: int):
-    user = _clinician(user_id)
-    block = db.get_or_404(WorkingHours, block_id)
-    if block.clinician_id != user.id:
-        abort(404)
-    db.session.delete(block)  # a template of the week, not a record: bookings already made stay
-    flash("Working hours removed. Sessions already booked are not moved.", "success")
-    return redirect(url_for("scheduling.availability", user_id=user.id))
+    return _remove_own(WorkingHours, user_id, block_id, "Working hours removed. Sessions already booked are not moved.")
 
 
 @bp.route("/availability/<id:user_id>/time-off", methods=["POST"])
@@ -103,13 +109,7 @@ def _add_time_off(user: User, form: TimeOffForm) -> TimeOff:
 @bp.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_remove_time_off(user_id: int, off_id: int):
-    user = _clinician(user_id)
-    away = db.get_or_404(TimeOff, off_id)
-    if away.clinician_id != user.id:
-        abort(404)
-    db.session.delete(away)
-    flash("Time off removed.", "success")
-    return redirect(url_for("scheduling.availability", user_id=user.id))
+    return _remove_own(TimeOff, user_id, off_id, "Time off removed.")
 
 
 @bp.route("/rooms/", methods=["GET", "POST"])

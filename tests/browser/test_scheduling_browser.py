@@ -68,3 +68,13 @@ def test_staff_confirm_an_auto_schedule_proposal(live_server, page: Page):
     expect(page.get_by_text("Booked 1 integration session(s).")).to_be_visible()
     page.goto(f"/courses/{course_id}")
     expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Covered")
+
+
+def test_scheduling_pages_fit_a_375px_phone_screen(live_server, page: Page):
+    course_id, _ = _signed_window(live_server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "desk")
+    for path in ("/worklist", "/schedule/auto", "/calendar", f"/courses/{course_id}"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{path} is {width}px wide"

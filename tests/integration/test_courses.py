@@ -11,6 +11,8 @@ from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
+from tests.unit.test_protocols import _DELETE as DELETE
+from tests.unit.test_protocols import _set as set_field
 
 SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
 IV = "iv-ketamine-induction@1"
@@ -266,15 +268,8 @@ def test_course_page_and_enrolment_are_audited(team, make, auth, client):
     ("experience.max_days_between", 0, "experience: max_days_between (0) is below min_days_between (1)"),
 ])
 def test_protocols_check_names_file_and_field_for_each_broken_variant(app, tmp_path, field, value, expected):
-    data = yaml.safe_load((SHIPPED / "iv-ketamine-induction.yaml").read_text())
-    node = data
-    *parents, last = field.split(".")
-    for key in parents:
-        node = node[key]
-    if value is None:
-        del node[last]
-    else:
-        node[last] = value
+    data = set_field(yaml.safe_load((SHIPPED / "iv-ketamine-induction.yaml").read_text()), field,
+                     DELETE if value is None else value)
     broken = tmp_path / "broken-variant.yaml"
     broken.write_text(yaml.safe_dump(data))
     result = app.test_cli_runner().invoke(args=["protocols", "check", str(broken)])

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 
 from .errors import DomainError
 from .extensions import db
+from .lifecycle import MAX_ID
 
 #: HTTP status for a submitted form that failed validation: the request changed nothing.
 INVALID_FORM_STATUS = 422
@@ -33,6 +34,19 @@ def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
     except DomainError as err:
         err.apply_to(form)
         return False, None
+
+
+def parse_id(value) -> int | None:
+    """An id from a query string or form: a whole number the id columns can hold, else None.
+
+    The same bounds as the <id:...> route converter, so an oversized number is "no such
+    thing" rather than a database error.
+    """
+    text = str(value or "").strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
 
 
 def form_version(form) -> int:

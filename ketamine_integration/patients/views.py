@@ -11,7 +11,7 @@ from ..courses.services import fetch_courses_for_patient, window_summaries
 from ..db_types import utcnow
 from ..errors import DomainError
 from ..fields import options
-from ..web import paginate, render_form, submit
+from ..web import paginate, parse_id, render_form, submit
 from . import services
 from .access import can_read_clinical, load_patient, visible_patients
 from .forms import PatientForm
@@ -27,7 +27,7 @@ def patient_list():
     query = request.args.get("q", "").strip()[:200]
     include_archived = request.args.get("archived") == "1"
     clinicians = services.clinician_choices(THERAPIST) + services.clinician_choices(PRESCRIBER)
-    clinician_id = request.args.get("clinician", type=int)
+    clinician_id = parse_id(request.args.get("clinician"))
     if clinician_id not in {uid for uid, _ in clinicians}:
         clinician_id = None
     stmt = visible_patients(current_user, services.search_patients_stmt(

@@ -17,7 +17,7 @@ from ..errors import DomainError
 from ..fields import YEARS, options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
-from ..web import flash_form_problems, submit
+from ..web import flash_form_problems, parse_id, submit
 from ..extensions import db
 from ..timeutil import clinic_today
 from . import auto, calendar, services, worklist
@@ -79,12 +79,12 @@ def auto_schedule_confirm():
     """Book the reviewed proposal in one transaction: all of it, or nothing."""
     form = request.form
     try:
-        rows = [(int(c), int(w), int(t), datetime.fromisoformat(s)) for c, w, t, s in zip(
+        rows = [(parse_id(c), parse_id(w), parse_id(t), datetime.fromisoformat(s)) for c, w, t, s in zip(
             form.getlist("course"), form.getlist("window"), form.getlist("therapist"), form.getlist("starts_at"))]
     except ValueError:
         abort(400)
-    if not rows or len(rows) > 2000 or any(s.tzinfo is None or not YEARS[0] <= s.year <= YEARS[1]
-                                           for *_, s in rows):
+    if not rows or len(rows) > 2000 or any(None in row[:3] or row[3].tzinfo is None
+                                           or not YEARS[0] <= row[3].year <= YEARS[1] for row in rows):
         abort(400)
     days = min(max(form.get("days", default=14, type=int) or 14, 1), 31)
     try:
@@ -172,8 +172,8 @@ def calendar_view():
         day = clinic_today()
     day = min(max(day, date(2000, 1, 1)), date(2100, 1, 1))
     sees_all = current_user.has_role(ADMIN, STAFF)
-    therapist_id = request.args.get("therapist", type=int)
-    room_id = request.args.get("room", type=int) if sees_all else None
+    therapist_id = parse_id(request.args.get("therapist"))
+    room_id = parse_id(request.args.get("room")) if sees_all else None
     if not sees_all:
         therapist_id = current_user.id
     first, last = calendar.period(day, view)

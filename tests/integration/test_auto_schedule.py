@@ -80,6 +80,8 @@ def test_something_booked_meanwhile_is_detected_and_nothing_is_booked(clinic, ma
     {"course": ["1"], "window": ["1"], "therapist": ["x"], "starts_at": ["2026-01-01T10:00:00+00:00"]},
     {"course": ["1"], "window": ["1"], "therapist": ["1"], "starts_at": ["2026-01-01T10:00:00"]},   # no zone
     {"course": ["1"], "window": ["1"], "therapist": ["1"], "starts_at": ["9999-12-31T23:30:00+00:00"]},
+    {"course": ["99999999999999999999"], "window": ["1"], "therapist": ["99999999999999999999"],
+     "starts_at": ["2026-12-01T10:00:00+00:00"]},                                   # ids no column holds
     {},
 ])
 def test_forged_confirmations_are_400(clinic, auth, data):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
@@ -18,7 +19,7 @@ from ..experience.windows import course_windows
 from ..extensions import db
 from ..timeutil import clinic_zone, format_local
 from ..patients.models import Patient
-from .availability import busy_intervals, busy_of_patient, first_free_room, weekly_blocks
+from .availability import busy_by_clinician, busy_by_patient, first_free_room, weekly_blocks_by_clinician
 from .models import DEFAULT_MINUTES, Room
 from .services import book_integration_session, fetch_integration_starts_by_course
 
@@ -36,9 +37,12 @@ class Proposal:
 
 def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, TreatmentCourse]]:
     """The most urgent uncovered, not yet closed window of each patient, opening before `until`."""
-    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)).all()
+    courses = db.session.scalars(
+        select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
+        .options(selectinload(TreatmentCourse.patient).selectinload(Patient.care_team))).all()
     ids = [c.id for c in courses]
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    patient_busy = busy_by_patient({c.patient_id for c in courses}, Interval(now, until + timedelta(days=1)))
     best: dict[int, tuple[Demand, TreatmentCourse]] = {}
     for course in courses:
         therapists = frozenset(m.user_id for m in course.patient.care_team
@@ -46,7 +50,7 @@ def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, Tr
         for row in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now):
             if row.covered or row.status is WindowStatus.CLOSED or row.window.opens >= until:
                 continue
-            busy = busy_of_patient(course.patient_id, Interval(now, until + timedelta(days=1)))
+            busy = tuple((i.start, i.end) for i in patient_busy.get(course.patient_id, []))
             demand = Demand(key=row.session.id, patient_id=course.patient_id, own_therapist_id=course.therapist_id,
                             therapist_ids=therapists, opens=max(row.window.opens, now),
                             optimal_until=row.window.optimal_until, closes=min(row.window.closes, until),
@@ -61,10 +65,11 @@ def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, Tr
 def _slots(therapist_ids: set[int], start: datetime, end: datetime) -> list[Slot]:
     zone, length = clinic_zone(), timedelta(minutes=DEFAULT_MINUTES["integration"])
     span, slots = Interval(start, end), []
+    blocks, busy = weekly_blocks_by_clinician(therapist_ids), busy_by_clinician(therapist_ids, span)
     for therapist_id in sorted(therapist_ids):
-        free = working_intervals(weekly_blocks(therapist_id), start.astimezone(zone).date(),
+        free = working_intervals(blocks.get(therapist_id, []), start.astimezone(zone).date(),
                                  end.astimezone(zone).date(), zone)
-        free = subtract(free, busy_intervals(clinician_id=therapist_id, patient_id=None, span=span))
+        free = subtract(free, busy.get(therapist_id, []))
         for starts_at in slot_starts(free, length, AUTO_STEP, span):
             slots.append(Slot(key=len(slots), therapist_id=therapist_id, starts_at=starts_at,
                               ends_at=starts_at + length))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
@@ -18,30 +18,50 @@ SLOT_STEP = timedelta(minutes=30)
 SUGGESTION_LIMIT = 6
 
 
-def weekly_blocks(clinician_id: int) -> list[WeeklyBlock]:
-    rows = db.session.scalars(select(WorkingHours).where(WorkingHours.clinician_id == clinician_id)
+def weekly_blocks_by_clinician(clinician_ids) -> dict[int, list[WeeklyBlock]]:
+    """Each clinician's weekly pattern, for many clinicians in one query."""
+    grouped: dict[int, list[WeeklyBlock]] = {}
+    rows = db.session.scalars(select(WorkingHours).where(WorkingHours.clinician_id.in_(set(clinician_ids)))
                               .order_by(WorkingHours.weekday, WorkingHours.starts))
-    return [WeeklyBlock(r.weekday, r.starts, r.ends) for r in rows]
+    for r in rows:
+        grouped.setdefault(r.clinician_id, []).append(WeeklyBlock(r.weekday, r.starts, r.ends))
+    return grouped
+
+
+def weekly_blocks(clinician_id: int) -> list[WeeklyBlock]:
+    return weekly_blocks_by_clinician([clinician_id]).get(clinician_id, [])
+
+
+def busy_by_clinician(clinician_ids, span: Interval) -> dict[int, list[Interval]]:
+    """Bookings and time off of many clinicians within `span`, in two queries."""
+    ids, grouped = set(clinician_ids), {}
+    booked = db.session.execute(select(Appointment.clinician_id, Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.clinician_id.in_(ids), Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.starts_at < span.end, Appointment.ends_at > span.start))
+    away = db.session.execute(select(TimeOff.clinician_id, TimeOff.starts_at, TimeOff.ends_at).where(
+        TimeOff.clinician_id.in_(ids), TimeOff.starts_at < span.end, TimeOff.ends_at > span.start))
+    for clinician_id, start, end in list(booked) + list(away):
+        grouped.setdefault(clinician_id, []).append(Interval(start, end))
+    return grouped
+
+
+def busy_by_patient(patient_ids, span: Interval) -> dict[int, list[Interval]]:
+    """Active appointments of many patients within `span`, in one query."""
+    grouped: dict[int, list[Interval]] = {}
+    rows = db.session.execute(select(Appointment.patient_id, Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.patient_id.in_(set(patient_ids)), Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.starts_at < span.end, Appointment.ends_at > span.start))
+    for patient_id, start, end in rows:
+        grouped.setdefault(patient_id, []).append(Interval(start, end))
+    return grouped
 
 
 def busy_intervals(*, clinician_id: int, patient_id: int | None, span: Interval) -> list[Interval]:
     """The clinician's (and the patient's) bookings and the clinician's time off within `span`."""
-    parties = [Appointment.clinician_id == clinician_id]
+    busy = busy_by_clinician([clinician_id], span).get(clinician_id, [])
     if patient_id is not None:
-        parties.append(Appointment.patient_id == patient_id)
-    booked = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
-        or_(*parties), Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.starts_at < span.end, Appointment.ends_at > span.start))
-    away = db.session.execute(select(TimeOff.starts_at, TimeOff.ends_at).where(
-        TimeOff.clinician_id == clinician_id, TimeOff.starts_at < span.end, TimeOff.ends_at > span.start))
-    return [Interval(s, e) for s, e in list(booked) + list(away)]
-
-
-def busy_of_patient(patient_id: int, span: Interval) -> tuple[tuple[datetime, datetime], ...]:
-    rows = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
-        Appointment.patient_id == patient_id, Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.starts_at < span.end, Appointment.ends_at > span.start))
-    return tuple((s, e) for s, e in rows)
+        busy += busy_by_patient([patient_id], span).get(patient_id, [])
+    return busy
 
 
 def outside_hours(clinician_id: int, starts_at: datetime, ends_at: datetime) -> bool:

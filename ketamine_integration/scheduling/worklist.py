@@ -44,7 +44,8 @@ def worklist(now: datetime) -> list[WorkItem]:
     courses = db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value,
                                                                   Phase.MAINTENANCE.value]))
-        .options(selectinload(TreatmentCourse.patient).selectinload(Patient.care_team))).all()
+        .options(selectinload(TreatmentCourse.patient).selectinload(Patient.care_team),
+                 selectinload(TreatmentCourse.therapist))).all()
     ids = [c.id for c in courses]
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
     missed = _missed_by_course(ids)

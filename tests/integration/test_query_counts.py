@@ -1,0 +1,42 @@
+"""List pages run a fixed number of SQL statements, however many patients they show."""
+import pytest
+from sqlalchemy import event
+
+from ketamine_integration.extensions import db
+from tests.integration.test_dosing import _planned, _sign
+
+
+def _statements(app, client, path) -> int:
+    count = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args, **kwargs: count.append(1)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(count)
+
+
+def _add_course_with_open_window(make, auth, n):
+    therapist = make.user("therapist", username=f"qt{n}")
+    prescriber = make.user("prescriber", username=f"qp{n}")
+    course = make.course(make.patient(family_name=f"Counted{n}"), therapist, prescriber, phase="experience")
+    session_id = _planned(make, {"course": course, "prescriber": prescriber})[0]
+    auth.login(f"qp{n}")
+    _sign(make, auth, session_id, prescriber)
+    auth.logout()
+
+
+@pytest.mark.parametrize("path", ["/worklist", "/schedule/auto"])
+def test_staff_pages_do_not_grow_with_the_clinic(make, auth, client, app, path):
+    make.user("staff", username="desk")
+    _add_course_with_open_window(make, auth, 0)
+    auth.login("desk")
+    one = _statements(app, client, path)
+    auth.logout()
+    for n in range(1, 5):
+        _add_course_with_open_window(make, auth, n)
+    auth.login("desk")
+    assert _statements(app, client, path) == one

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, render_template, request
 from flask_wtf import FlaskForm
 
+from .audit import services as audit
 from .errors import DomainError
 from .extensions import db
 from .lifecycle import MAX_ID
@@ -61,6 +62,19 @@ def flash_form_problems(form, prefix: str = "Not saved: ") -> None:
     for errors in form.errors.values():
         problems.extend(errors if isinstance(errors, (list, tuple)) else [str(errors)])
     flash(prefix + " ".join(str(p) for p in problems), "error")
+
+
+def report_submission(done: bool, form, action: str, *, obj, patient_id: int, message: str,
+                      detail: str | None = None) -> None:
+    """After a form that redirects back: one audit row (success, or the refused attempt) and
+    a message saying what happened or what to correct."""
+    if done:
+        audit.record(action, obj=obj, patient_id=patient_id, detail=detail)
+        flash(message, "success")
+    else:
+        audit.record(action, obj=obj, patient_id=patient_id, outcome=audit.FAILURE,
+                     detail=f"{detail + ' ' if detail else ''}refused")
+        flash_form_problems(form, prefix="Not changed: ")
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -13,7 +13,7 @@ from ..patients.access import load_patient, load_patient_record
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
 from ..timeutil import clinic_today
-from ..web import flash_form_problems, form_version, render_form, submit
+from ..web import form_version, render_form, report_submission, submit
 from . import services
 from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
 from .page import course_page
@@ -109,9 +109,7 @@ def preparation_void(course_id: int, record_id: int):
     form = VoidForm()
     done, record = submit(form, lambda: services.void_preparation(
         course, record_id, reason=form.reason.data, by=current_user))
-    if done:
-        audit.record("preparation.void", obj=record, patient_id=course.patient_id, detail=record.item)
-        flash("Entry voided; it stays visible, struck through, with your reason.", "success")
-    else:
-        flash_form_problems(form, prefix="Not voided: ")
+    report_submission(done, form, "preparation.void", obj=record or course, patient_id=course.patient_id,
+                      message="Entry voided; it stays visible, struck through, with your reason.",
+                      detail=record.item if done else None)
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")

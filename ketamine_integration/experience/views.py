@@ -15,7 +15,7 @@ from ..fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_today
-from ..web import flash_form_problems, form_version, render_form, submit
+from ..web import form_version, render_form, report_submission, submit
 from . import rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
@@ -57,11 +57,8 @@ def dosing_reschedule(dosing_id: int):
     form = RescheduleForm()
     done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
                                                        reason=form.reason.data))
-    if done:
-        audit.record("dosing.reschedule", obj=session, patient_id=session.course.patient_id)
-        flash(f"Dosing session {session.sequence} moved.", "success")
-    else:
-        flash_form_problems(form)
+    report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
+                      message=f"Dosing session {session.sequence} moved.")
     return _back_to_course(session.course_id)
 
 
@@ -71,11 +68,8 @@ def dosing_cancel(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = CancelForm()
     done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data))
-    if done:
-        audit.record("dosing.cancel", obj=session, patient_id=session.course.patient_id)
-        flash(f"Dosing session {session.sequence} cancelled; it stays on the record.", "success")
-    else:
-        flash_form_problems(form)
+    report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
+                      message=f"Dosing session {session.sequence} cancelled; it stays on the record.")
     return _back_to_course(session.course_id)
 
 
@@ -169,12 +163,9 @@ def dosing_sign(dosing_id: int):
 def dosing_addendum(dosing_id: int):
     session = _session(dosing_id)
     form = AddendumForm()
-    done, addendum = submit(form, lambda: services.add_addendum(session, body=form.body.data, by=current_user))
-    if done:
-        audit.record("dosing.addendum", obj=session, patient_id=session.course.patient_id)
-        flash("Addendum added.", "success")
-    else:
-        flash_form_problems(form)
+    done, _ = submit(form, lambda: services.add_addendum(session, body=form.body.data, by=current_user))
+    report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
+                      message="Addendum added.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#addenda")
 
 
@@ -205,9 +196,6 @@ def rems_submitted(dosing_id: int):
     form = RemsSubmittedForm()
     done, _ = submit(form, lambda: services.mark_rems_submitted(
         session, on=form.submitted_on.data, by=current_user, today=clinic_today()))
-    if done:
-        audit.record("rems.submitted", obj=session, patient_id=session.course.patient_id)
-        flash("REMS Patient Monitoring Form marked as submitted.", "success")
-    else:
-        flash_form_problems(form)
+    report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
+                      message="REMS Patient Monitoring Form marked as submitted.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#rems")

@@ -17,7 +17,7 @@ from ..errors import DomainError
 from ..fields import YEARS, options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
-from ..web import flash_form_problems, parse_id, submit
+from ..web import parse_id, report_submission, submit
 from ..extensions import db
 from ..timeutil import clinic_today
 from . import auto, calendar, services, worklist
@@ -152,13 +152,8 @@ def appointment_reschedule(appointment_id: int):
 
 
 def _after_change(appointment, done: bool, form, what: str, message: str) -> None:
-    if done:
-        audit.record("appointment.update", obj=appointment, patient_id=appointment.patient_id, detail=what)
-        flash(message, "success")
-    else:
-        audit.record("appointment.update", obj=appointment, patient_id=appointment.patient_id,
-                     outcome=audit.FAILURE, detail=f"{what} refused")
-        flash_form_problems(form, prefix="Not changed: ")
+    report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
+                      message=message, detail=what)
 
 
 @bp.route("/calendar")

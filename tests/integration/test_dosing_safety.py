@@ -171,3 +171,12 @@ def test_patient_page_queries_do_not_grow_with_courses(team, make, auth, client,
     for _ in range(4):
         _course(make, team)
     assert statements_for(f"/patients/{team['patient']}") == one
+
+
+def test_a_refused_change_to_a_dosing_session_is_audited_once(team, make, auth):
+    [session_id] = _plan(make, _course(make, team))
+    auth.login("pres")
+    assert auth.post(f"/dosing/{session_id}/cancel", {"reason": "ok"}).status_code == 302  # reason too short
+    rows = [(r.action, r.outcome, r.detail) for r in make.audit_rows() if r.action.startswith("dosing.")]
+    assert rows == [("dosing.cancel", "failure", "refused")]
+    assert _session(make, session_id).status == "planned"

@@ -10,19 +10,20 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
-from .accounts.models import User
+from .accounts.models import PRESCRIBER, User
 from .courses.models import PREPARATION_SESSION, TreatmentCourse
 from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
 from .domain.phases import Phase
 from .domain.protocols import Span
 from .domain.windows import shift
+from .errors import DomainError
 from .experience.models import VITAL_TIMEPOINTS
 from .experience.services import fetch_dosing_sessions, plan_series, save_record, sign
 from .extensions import db
 from .patients.models import Patient
 from .domain.slots import Interval
 from .scheduling.availability import first_free_room, free_slots
-from .scheduling.models import Room, TimeOff, WorkingHours
+from .scheduling.models import ExtraHours, Room, TimeOff, WorkingHours
 from .scheduling.services import book_integration_session
 from .timeutil import clinic_zone
 
@@ -43,19 +44,27 @@ PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAIN
 
 
 ROOMS = ("Cedar Room", "Sage Room", "Willow Room")
+#: where dosing happens (REMS: a certified healthcare setting, with monitoring)
+DOSING_ROOMS = ("Dosing Suite 1", "Dosing Suite 2")
 #: (therapist username, weekday blocks): most work Monday to Friday with a lunch break
 WORK_WEEKS = {"therapist1": range(0, 6), "therapist2": range(0, 6), "therapist3": range(0, 5),
               "therapist4": (1, 2, 3, 4, 5)}
 
 
 def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
-    """Rooms, working hours and a little time off, so suggestions have something to find."""
-    db.session.add_all(Room(name=name) for name in ROOMS)
+    """Rooms, working hours, extra hours and a little time off, so suggestions have something to find."""
+    db.session.add_all(Room(name=name) for name in ROOMS + DOSING_ROOMS)
     for username, weekdays in WORK_WEEKS.items():
         for weekday in weekdays:
             for starts, ends in ((time(9), time(12, 30)), (time(13, 30), time(17))):
                 db.session.add(WorkingHours(clinician_id=users[username].id, weekday=weekday,
                                             starts=starts, ends=ends))
+    # therapist3 works Monday to Friday, and covers next Saturday morning as an exception
+    zone = clinic_zone()
+    today = now.astimezone(zone).date()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    db.session.add(ExtraHours(clinician_id=users["therapist3"].id, starts_at=datetime.combine(saturday, time(9), zone),
+                              ends_at=datetime.combine(saturday, time(13), zone), reason="Covering the Saturday clinic"))
     db.session.flush()
 
 
@@ -123,7 +132,7 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
     _complete_preparation(course, therapist, prescriber, start_date)
     _move(course, Phase.EXPERIENCE, prescriber)
     count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
-    plan_series(course, first_start=first_start, days_between=gap, count=count, reason=None)
+    first_start = _plan_clash_free(course, first_start, gap, count, prescriber)
     for session in fetch_dosing_sessions(course.id)[:done]:
         _record_and_sign(session, protocol_id, prescriber, rng)
     _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
@@ -133,6 +142,32 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
         _move(course, target, therapist)
     _backdate_history(course, first_start, gap, protocol_sessions)
     return course
+
+
+def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescriber: User) -> datetime:
+    """Plan the series in a dosing suite, with the course's prescriber if free, else the other
+    one, an hour earlier at a time until nothing clashes: the demo's dosing timetable is one a
+    real clinic could run. Returns the first start used.
+
+    Earlier only and on the same day (from 8:00), so sessions already "held" stay in the past
+    and each shape in EXPERIENCE_SHAPES keeps its window status.
+    """
+    rooms = db.session.scalars(select(Room).where(Room.name.in_(DOSING_ROOMS)).order_by(Room.name)).all()
+    others = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
+              if u.has_role(PRESCRIBER) and u.id != prescriber.id]
+    start, zone = first_start, clinic_zone()
+    while start.astimezone(zone).hour >= 8:
+        for clinician in [prescriber] + others:
+            for room in rooms:
+                try:
+                    with db.session.begin_nested():
+                        plan_series(course, first_start=start, days_between=gap, count=count, reason=None,
+                                    clinician_id=clinician.id, room_id=room.id, by=prescriber)
+                    return start
+                except DomainError:
+                    continue
+        start -= timedelta(hours=1)
+    raise RuntimeError(f"no clash-free dosing plan for demo course {course.id}")
 
 
 def _backdate_history(course: TreatmentCourse, first_start: datetime, gap: int, series: int) -> None:

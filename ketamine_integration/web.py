@@ -26,12 +26,14 @@ def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
     """Validate a submitted form, then run the service call; (done, its result).
 
     A DomainError's reasons are put back on the form's fields, so the page re-renders with
-    them (and answers 422, rolling back anything the service had flushed).
+    them. Whatever the service had flushed before refusing is rolled back to a savepoint at
+    once, so a refusal changes nothing even when the view answers with a redirect.
     """
     if not form.validate_on_submit():
         return False, None
     try:
-        return True, operation()
+        with db.session.begin_nested():
+            return True, operation()
     except DomainError as err:
         err.apply_to(form)
         return False, None

@@ -91,3 +91,34 @@ class Factories:
             result = fn()
             db.session.commit()
             return result
+
+    def room(self, name: str = "Dosing Suite") -> int:
+        """The room of that name, made if the clinic has none yet."""
+        from ketamine_integration.scheduling.models import Room
+
+        def find_or_make():
+            room = db.session.scalar(select(Room).where(Room.name == name))
+            if room is None:
+                room = Room(name=name)
+                db.session.add(room)
+                db.session.flush()
+            return room.id
+        return self.run(find_or_make)
+
+    def dosing_plan(self, course_id: int, *, first_start, days_between: int, count: int, reason: str | None = None,
+                    clinician_id: int | None = None, room: str = "Dosing Suite") -> list[int]:
+        """Plan dosing sessions through the real service (booked with the course's prescriber
+        unless told otherwise); returns the sessions' ids."""
+        from ketamine_integration.accounts.models import User
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.experience.services import plan_series
+
+        room_id = self.room(room)
+
+        def plan():
+            course = db.session.get(TreatmentCourse, course_id)
+            who = clinician_id or course.prescriber_id
+            return [s.id for s in plan_series(course, first_start=first_start, days_between=days_between,
+                                              count=count, reason=reason, clinician_id=who, room_id=room_id,
+                                              by=db.session.get(User, who))]
+        return self.run(plan)

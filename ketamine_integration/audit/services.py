@@ -42,6 +42,7 @@ ACTIONS = {
     "user.create": "Created user",
     "user.update": "Edited user",
     "user.password_reset": "Reset a user's password",
+    "settings.session_type": "Changed a session type's default length",
     "audit.view": "Viewed audit log",
 }
 

@@ -8,7 +8,7 @@ from ..accounts.models import THERAPIST
 from ..db_types import utcnow
 from ..domain.phases import NEXT_PHASES, Phase
 from ..experience.forms import PlanForm
-from ..experience.services import fetch_dosing_sessions
+from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
 from ..experience.windows import course_windows
 from ..fields import options
@@ -24,6 +24,13 @@ from .forms import PhaseForm, PreparationForm, VoidForm
 from .models import TreatmentCourse
 
 
+def plan_form_choices(form: PlanForm) -> PlanForm:
+    """Who may run dosing sessions and where: the choices a plan form offers and accepts."""
+    form.clinician.choices = options(dosing_clinician_choices())
+    form.room.choices = room_choices(first_free=False)
+    return form
+
+
 def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
                 book_form=None, status=200):
     """The course page, with any submitted form (and its errors) in place of a fresh one."""
@@ -34,13 +41,14 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     if prep_form is None:
         prep_form = PreparationForm(completed_on=clinic_today())
     prep_form.item.choices = options(services.checklist_items(protocol))
-    plan_form = plan_form or PlanForm(days_between=max(protocol.experience.min_days_between, 2),
-                                      count=protocol.experience.dosing_sessions)
+    plan_form = plan_form_choices(plan_form or PlanForm(
+        days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
+        clinician=course.prescriber_id))
     book_form = book_form or BookForm(clinician=course.therapist_id)
     book_form.clinician.choices = options(clinician_choices(THERAPIST))
     book_form.room.choices = room_choices()
     now = utcnow()
-    sessions = fetch_dosing_sessions(course.id)
+    sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
     windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
     suggestions = {w.session.id: suggest_for_window(course, w.window, now) for w in windows
                    if not w.covered and w.status is not WindowStatus.CLOSED} if not course.current_phase.ended else {}
@@ -53,4 +61,5 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         suggestions=suggestions, names=clinician_names(s.clinician_id for ss in suggestions.values() for s in ss),
-        appointments=fetch_course_appointments(course.id)), status
+        appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments
+                                                    if a.dosing_session_id is not None}), status

@@ -19,6 +19,7 @@ from ..versioning import flush_versioned
 from ..patients.models import Patient
 from ..patients.services import ensure_on_care_team
 from ..protocols.services import current_library, protocol_of, register_version
+from ..scheduling import booking
 from ..scheduling.services import fetch_integration_starts_by_course
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 
@@ -103,7 +104,8 @@ def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_v
         overridden="\n".join(decision.overridden) or None))
     course.phase, course.phase_since = target.value, utcnow()
     if target.ended:
-        cancel_planned_for_ended_course(course)
+        cancel_planned_for_ended_course(course, by)
+        booking.cancel_future_for_course(course.id, after=utcnow(), reason=f"Course {course.phase}", by=by)
     flush_versioned(course, "Someone else changed this course's phase at the same moment; review the page "
                             "and try again.")
     return decision

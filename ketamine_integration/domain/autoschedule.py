@@ -1,14 +1,23 @@
 """Clinic-wide auto-scheduling: integration sessions for uncovered windows, assigned optimally.
 
 The assignment maximises, in this order: (a) windows covered, (b) windows covered inside
-their optimal span, (c) sessions with the patient's own therapist. It is a maximum-weight
-bipartite matching (windows x free therapist slots) solved exactly with the Hungarian
-method (scipy's linear_sum_assignment); the weights are chosen so that no amount of a later
-criterion can outweigh one unit of an earlier one. Pure: demands and slots come in.
+their optimal span, (c) sessions with the patient's own therapist. The weights are chosen
+so that no amount of a later criterion can outweigh one unit of an earlier one. Pure:
+demands and slots come in.
+
+Every uncovered window of every patient is a demand, so a patient with several open windows
+may get several sessions in one run, but never two at overlapping times. That side
+condition makes it more than a bipartite matching: it is solved exactly as a 0-1 integer
+programme (scipy's milp, HiGHS branch and cut, with a zero optimality gap):
+
+    maximise   sum weight(d, s) x[d, s]           over feasible (window d, slot s) pairs
+    subject to each window takes at most one slot, each slot serves at most one window,
+               and for each patient and each instant t, at most one of their chosen slots
+               contains t (checking t at every slot start suffices: overlapping intervals
+               always share the later one's start).
 
 Slots of one therapist must not overlap each other (the caller lays them on a grid at
-least one session long), so any matching is a bookable schedule. One window per patient
-per run keeps a patient from being booked twice at once.
+least one session long), so any solution is a bookable schedule.
 """
 from __future__ import annotations
 
@@ -16,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
 
 
 @dataclass(frozen=True)
@@ -68,21 +78,51 @@ def score(assignments: list[Assignment]) -> tuple[int, int, int]:
     return (len(assignments), sum(a.optimal for a in assignments), sum(a.own_therapist for a in assignments))
 
 
+def _contains(slot: Slot, instant: datetime) -> bool:
+    """Is `instant` inside the slot? (A slot without an end is the instant it starts.)"""
+    return instant == slot.starts_at or slot.starts_at <= instant < (slot.ends_at or slot.starts_at)
+
+
+def overlap(a: Slot, b: Slot) -> bool:
+    return _contains(a, b.starts_at) or _contains(b, a.starts_at)
+
+
 def assign(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:
-    """An assignment with the best score() there is (one slot per window, one window per slot)."""
-    if not demands or not slots:
+    """An assignment with the best score() there is: each window at most one slot, each slot
+    at most one window, no patient in two overlapping slots."""
+    pairs = [(i, j) for i, demand in enumerate(demands) for j, slot in enumerate(slots) if feasible(demand, slot)]
+    if not pairs:
         return []
     n = len(demands)
     own, optimal = 1, n + 1                 # n own-therapist matches < one more optimal one
     cover = (n + 1) * (n + 1)               # every optimal + own bonus together < one more window
-    value = np.zeros((n, len(slots)))
-    for i, demand in enumerate(demands):
-        for j, slot in enumerate(slots):
-            if feasible(demand, slot):
-                value[i, j] = (cover + optimal * (slot.starts_at < demand.optimal_until)
-                               + own * (slot.therapist_id == demand.own_therapist_id))
-    rows, cols = linear_sum_assignment(value, maximize=True)
-    return [Assignment(demands[i], slots[j]) for i, j in zip(rows, cols) if value[i, j] > 0]
+    weight = np.array([cover + optimal * (slots[j].starts_at < demands[i].optimal_until)
+                       + own * (slots[j].therapist_id == demands[i].own_therapist_id) for i, j in pairs], float)
+    rows: list[list[int]] = [[k for k, (i, _) in enumerate(pairs) if i == d] for d in range(n)]
+    rows += [[k for k, (_, j) in enumerate(pairs) if j == s] for s in range(len(slots))]
+    by_patient: dict[int, list[int]] = {}
+    for k, (i, _) in enumerate(pairs):
+        by_patient.setdefault(demands[i].patient_id, []).append(k)
+    for ks in by_patient.values():
+        if len({pairs[k][0] for k in ks}) < 2:
+            continue  # one window: the slot-per-window row already allows a single session
+        for instant in sorted({slots[pairs[k][1]].starts_at for k in ks}):
+            clique = [k for k in ks if _contains(slots[pairs[k][1]], instant)]
+            if len(clique) > 1:
+                rows.append(clique)
+    rows = [r for r in rows if len(r) > 1]
+    constraints = []
+    if rows:
+        row_ids = [r for r, ks in enumerate(rows) for _ in ks]
+        matrix = coo_array((np.ones(len(row_ids)), (row_ids, [k for ks in rows for k in ks])),
+                           shape=(len(rows), len(pairs)))
+        constraints = [LinearConstraint(matrix.tocsr(), ub=np.ones(len(rows)))]
+    result = milp(-weight, integrality=np.ones(len(pairs)), bounds=Bounds(0, 1), constraints=constraints,
+                  options={"mip_rel_gap": 0.0})
+    if not result.success:  # a 0-1 programme with x = 0 feasible always has an optimum
+        raise RuntimeError(f"auto-schedule solver failed: {result.message}")
+    chosen = [pairs[k] for k in np.flatnonzero(result.x > 0.5)]
+    return [Assignment(demands[i], slots[j]) for i, j in chosen]
 
 
 def greedy_earliest_first(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:
@@ -91,7 +131,8 @@ def greedy_earliest_first(demands: list[Demand], slots: list[Slot]) -> list[Assi
     taken, result = set(), []
     for demand in demands:
         for slot in sorted(slots, key=lambda s: (s.starts_at, s.key)):
-            if slot.key not in taken and feasible(demand, slot):
+            if slot.key not in taken and feasible(demand, slot) and not any(
+                    a.demand.patient_id == demand.patient_id and overlap(a.slot, slot) for a in result):
                 taken.add(slot.key)
                 result.append(Assignment(demand, slot))
                 break

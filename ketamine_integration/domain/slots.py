@@ -42,6 +42,18 @@ def working_intervals(blocks: list[WeeklyBlock], first_day: date, last_day: date
     return sorted(intervals)
 
 
+def merge(intervals: list[Interval]) -> list[Interval]:
+    """The same time as a sorted list of disjoint intervals (overlapping or touching ones joined)."""
+    merged: list[Interval] = []
+    for piece in sorted(intervals, key=lambda i: (i.start, i.end)):
+        if merged and piece.start <= merged[-1].end:
+            if piece.end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, piece.end)
+        else:
+            merged.append(piece)
+    return merged
+
+
 def subtract(free: list[Interval], busy: list[Interval]) -> list[Interval]:
     """`free` with every busy interval cut out."""
     result = []

@@ -31,6 +31,10 @@ class PlanForm(FlaskForm):
     first_start = ClinicDateTimeField("First session (date and time)", validators=[InputRequired()])
     days_between = IntegerField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)])
     count = IntegerField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])
+    clinician = SelectField("Clinician running the sessions", coerce=int, validators=[InputRequired()])
+    room = SelectField("Room", coerce=int, validators=[InputRequired()])
+    minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(15, 480)],
+                           description="Leave empty for the clinic's default length of a dosing session.")
     reason = TextAreaField("Reason, if the plan breaks the protocol's spacing",
                            validators=[Optional(), Length(max=2000)])
 

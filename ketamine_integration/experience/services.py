@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
-from ..accounts.models import User
+from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import TreatmentCourse
 from ..db_types import utcnow
 from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
@@ -24,7 +24,10 @@ from ..versioning import flush_versioned
 from ..fields import YEARS
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_zone
+from ..scheduling import booking
+from ..scheduling.availability import session_minutes
+from ..scheduling.models import ATTENDED, BOOKED, Appointment, Room
+from ..timeutil import clinic_zone, format_local
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
 #: phases in which the induction series' spacing rules apply
@@ -101,47 +104,101 @@ def _check_planning_phase(course: TreatmentCourse) -> None:
         raise DomainError("The series is complete; boosters are planned once the course is in maintenance.")
 
 
+#: who may be the clinician on a dosing appointment (administers or monitors)
+DOSING_CLINICIAN_ROLES = (PRESCRIBER, THERAPIST)
+
+
+def dosing_clinician_choices():
+    """Active prescribers and therapists, prescribers first, for the plan form."""
+    users = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name))
+             if any(u.has_role(r) for r in DOSING_CLINICIAN_ROLES)]
+    users.sort(key=lambda u: not u.has_role(PRESCRIBER))
+    return [(u.id, u.display_name) for u in users]
+
+
+def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
+    clinician = db.session.get(User, clinician_id)
+    if clinician is None or not clinician.active or not any(clinician.has_role(r) for r in DOSING_CLINICIAN_ROLES):
+        raise DomainError({"clinician": "Choose an active prescriber or therapist to run the session."})
+    room = db.session.get(Room, room_id)
+    if room is None or not room.active:
+        raise DomainError({"room": "Choose one of the clinic's rooms: dosing happens on site."})
+    return clinician, room
+
+
 def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between: int, count: int,
-                reason: str | None) -> list[DosingSession]:
+                reason: str | None, clinician_id: int, room_id: int, by: User,
+                minutes: int | None = None) -> list[DosingSession]:
+    """Plan `count` dosing sessions and book each one's room and clinician, or plan nothing.
+
+    Every session is checked for the clinician's, the patient's and the room's other
+    appointments (and the clinician's hours and time off) before it is booked; a clash names
+    the appointment it meets and the whole plan is refused.
+    """
     _check_planning_phase(course)
     zone = clinic_zone()
     if first_start.astimezone(zone).date() + timedelta(days=days_between * (count - 1)) > LAST_PLANNABLE:
         raise DomainError({"count": f"The series would run past {LAST_PLANNABLE.year}; check the dates."})
+    clinician, room = _dosing_booking(clinician_id, room_id)
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
     override = _check_spacing(course, starts, reason)
+    length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
     db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id == course.id).with_for_update())
+    booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
-    planned = [DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
-                             planned_start=start, spacing_override_reason=override)
-               for i, start in enumerate(starts)]
-    db.session.add_all(planned)
-    db.session.flush()
+    planned = []
+    for i, start in enumerate(starts):
+        try:
+            booking.check_free(clinician, course.patient_id, start, start + length, room.id, field="first_start")
+        except DomainError as clash:
+            raise DomainError({"first_start": f"Session {i + 1} of the plan ({format_local(start)}): "
+                                              + clash.reasons["first_start"]}) from None
+        session = DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
+                                planned_start=start, spacing_override_reason=override)
+        appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician.id,
+                                  kind="dosing", dosing_session=session, starts_at=start, ends_at=start + length,
+                                  modality="in_person", room_id=room.id, created_by_id=by.id)
+        booking.record_change(appointment, "booked", by)
+        db.session.add_all((session, appointment))
+        db.session.flush()  # the next session's check sees this one
+        planned.append(session)
     return planned
 
 
-def reschedule(session: DosingSession, *, planned_start: datetime, reason: str | None) -> None:
+def reschedule(session: DosingSession, *, planned_start: datetime, reason: str | None, by: User) -> None:
+    """Move a planned session and its booking; refused if anyone involved is busy then."""
     _check_planning_phase(session.course)
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
     session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, ignore=session)
     session.planned_start = planned_start
+    if session.appointment is not None and session.appointment.status == BOOKED:
+        booking.move(session.appointment, planned_start, by=by, reason=reason, field="planned_start")
     db.session.flush()
 
 
-def cancel(session: DosingSession, *, reason: str) -> None:
+def _release(session: DosingSession, reason: str, by: User) -> None:
+    """Free the room and the clinician of a session that will not happen."""
+    if session.appointment is not None and session.appointment.status == BOOKED:
+        booking.cancel(session.appointment, reason=reason, by=by)
+
+
+def cancel(session: DosingSession, *, reason: str, by: User) -> None:
     if session.status in (SIGNED, CANCELLED):
         raise DomainError("A signed or cancelled session cannot be cancelled; add an addendum instead.")
     session.status, session.cancel_reason = CANCELLED, reason.strip()
+    _release(session, reason.strip(), by)
     db.session.flush()
 
 
-def cancel_planned_for_ended_course(course: TreatmentCourse) -> int:
+def cancel_planned_for_ended_course(course: TreatmentCourse, by: User) -> int:
     """When a course ends, its still-planned dosing sessions are cancelled (kept, with why)."""
     planned = [s for s in fetch_dosing_sessions(course.id) if s.status == PLANNED]
     for session in planned:
         session.status, session.cancel_reason = CANCELLED, f"Course {course.phase}"
+        _release(session, session.cancel_reason, by)
     return len(planned)
 
 
@@ -279,6 +336,9 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
         raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
     session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
     session.content_digest = content_digest(session)
+    if session.appointment is not None and session.appointment.status == BOOKED:
+        session.appointment.status = ATTENDED  # the signed record says it happened
+        booking.record_change(session.appointment, ATTENDED, by)
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 

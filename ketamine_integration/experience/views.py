@@ -9,7 +9,7 @@ from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import fetch_users
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
-from ..courses.page import course_page
+from ..courses.page import course_page, plan_form_choices
 from ..errors import DomainError
 from ..fields import options
 from ..patients.access import load_patient_record
@@ -34,10 +34,11 @@ def _back_to_course(course_id: int, anchor: str = "dosing"):
 @access.roles(*SCHEDULERS)
 def dosing_plan(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    form = PlanForm()
+    form = plan_form_choices(PlanForm())
     done, planned = submit(form, lambda: services.plan_series(
         course, first_start=form.first_start.data, days_between=form.days_between.data,
-        count=form.count.data, reason=form.reason.data))
+        count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
+        room_id=form.room.data, minutes=form.minutes.data, by=current_user))
     if done:
         audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
         flash(f"Planned {len(planned)} dosing session(s).", "success")
@@ -56,7 +57,7 @@ def dosing_reschedule(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = RescheduleForm()
     done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
-                                                       reason=form.reason.data))
+                                                       reason=form.reason.data, by=current_user))
     report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} moved.")
     return _back_to_course(session.course_id)
@@ -67,7 +68,7 @@ def dosing_reschedule(dosing_id: int):
 def dosing_cancel(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = CancelForm()
-    done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data))
+    done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data, by=current_user))
     report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} cancelled; it stays on the record.")
     return _back_to_course(session.course_id)

@@ -11,20 +11,28 @@ from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
 from ..domain.autoschedule import Assignment, Demand, Slot, assign
 from ..domain.phases import Phase
-from ..domain.slots import Interval, slot_starts, subtract, working_intervals
+from ..domain.slots import Interval, slot_starts, subtract
 from ..domain.windows import WindowStatus
 from ..errors import DomainError
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import course_windows
 from ..extensions import db
-from ..timeutil import clinic_zone, format_local
+from ..timeutil import format_local
 from ..patients.models import Patient
-from .availability import busy_by_clinician, busy_by_patient, first_free_room, weekly_blocks_by_clinician
-from .models import DEFAULT_MINUTES, Room
+from .availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
+                           session_minutes, weekly_blocks_by_clinician)
+from .models import Room
 from .services import book_integration_session, fetch_integration_starts_by_course
 
-#: auto-scheduled sessions start on the hour, so one therapist's slots never overlap
+#: auto-scheduled sessions start on this grid (counted from the hour), or a coarser one when a
+#: session is longer, so that one therapist's slots never overlap
 AUTO_STEP = timedelta(hours=1)
+
+
+def auto_step(length: timedelta) -> timedelta:
+    """The grid for sessions of `length`: AUTO_STEP, or whole half hours covering the length."""
+    half_hour = timedelta(minutes=30)
+    return max(AUTO_STEP, -(-length // half_hour) * half_hour)
 
 
 @dataclass(frozen=True)
@@ -36,14 +44,15 @@ class Proposal:
 
 
 def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, TreatmentCourse]]:
-    """The most urgent uncovered, not yet closed window of each patient, opening before `until`."""
+    """Every uncovered, not yet closed window opening before `until`, most urgent first."""
     courses = db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
         .options(selectinload(TreatmentCourse.patient).selectinload(Patient.care_team))).all()
     ids = [c.id for c in courses]
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
     patient_busy = busy_by_patient({c.patient_id for c in courses}, Interval(now, until + timedelta(days=1)))
-    best: dict[int, tuple[Demand, TreatmentCourse]] = {}
+    demands: list[Demand] = []
+    by_window: dict[int, TreatmentCourse] = {}
     for course in courses:
         therapists = frozenset(m.user_id for m in course.patient.care_team
                                if m.role == THERAPIST and m.user.active and m.user.has_role(THERAPIST))
@@ -55,22 +64,21 @@ def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, Tr
                             therapist_ids=therapists, opens=max(row.window.opens, now),
                             optimal_until=row.window.optimal_until, closes=min(row.window.closes, until),
                             patient_busy=busy)
-            current = best.get(course.patient_id)
-            if current is None or demand.closes < current[0].closes:
-                best[course.patient_id] = (demand, course)
-    demands = sorted((d for d, _ in best.values()), key=lambda d: (d.closes, d.key))
-    return demands, {d.key: c for d, c in best.values()}
+            demands.append(demand)
+            by_window[demand.key] = course
+    return sorted(demands, key=lambda d: (d.closes, d.key)), by_window
 
 
-def _slots(therapist_ids: set[int], start: datetime, end: datetime) -> list[Slot]:
-    zone, length = clinic_zone(), timedelta(minutes=DEFAULT_MINUTES["integration"])
-    span, slots = Interval(start, end), []
-    blocks, busy = weekly_blocks_by_clinician(therapist_ids), busy_by_clinician(therapist_ids, span)
+def _slots(therapist_ids: set[int], start: datetime, end: datetime, length: timedelta) -> list[Slot]:
+    step, span, slots = auto_step(length), Interval(start, end), []
+    # A slot may start just before `end` and run past it: look a day beyond for its free time.
+    around = Interval(start, end + timedelta(days=1))
+    blocks, extra = weekly_blocks_by_clinician(therapist_ids), extra_by_clinician(therapist_ids, around)
+    busy = busy_by_clinician(therapist_ids, around)
     for therapist_id in sorted(therapist_ids):
-        free = working_intervals(blocks.get(therapist_id, []), start.astimezone(zone).date(),
-                                 end.astimezone(zone).date(), zone)
+        free = available(blocks.get(therapist_id, []), extra.get(therapist_id, []), around)
         free = subtract(free, busy.get(therapist_id, []))
-        for starts_at in slot_starts(free, length, AUTO_STEP, span):
+        for starts_at in slot_starts(free, length, step, span):
             slots.append(Slot(key=len(slots), therapist_id=therapist_id, starts_at=starts_at,
                               ends_at=starts_at + length))
     return slots
@@ -80,7 +88,8 @@ def propose(now: datetime, days: int) -> Proposal:
     until = now + timedelta(days=days)
     demands, courses = _demands(now, until)
     therapist_ids = set().union(*(d.therapist_ids for d in demands)) if demands else set()
-    assignments = assign(demands, _slots(therapist_ids, now, until))
+    length = timedelta(minutes=session_minutes()["integration"])
+    assignments = assign(demands, _slots(therapist_ids, now, until, length))
     matched = {a.demand.key for a in assignments}
     therapists = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(therapist_ids)))}
     return Proposal(assignments=sorted(assignments, key=lambda a: a.slot.starts_at),
@@ -92,18 +101,20 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
     courses = {c.id: c for c in db.session.scalars(select(TreatmentCourse).where(
         TreatmentCourse.id.in_({r[0] for r in rows})))}
     _lock_everyone(courses.values(), {r[2] for r in rows})
+    # First what changed since the proposal, all of it, before anything is booked: a session
+    # this batch books may itself count for a neighbouring window, which is not a change.
     problems = []
-    for course_id, window_key, therapist_id, starts_at in rows:
+    for course_id, window_key, therapist_id, _starts_at in rows:
         course = courses.get(course_id)
         problem = _still_open(course, window_key, therapist_id, now) if course else "the course no longer exists"
         if problem:
             problems.append(f"{course.patient.full_name if course else course_id}: {problem}")
-            continue
-        ends = starts_at + timedelta(minutes=DEFAULT_MINUTES["integration"])
-        room = first_free_room(starts_at, ends)
+    minutes = session_minutes()["integration"]
+    for course_id, _window_key, therapist_id, starts_at in ([] if problems else rows):
+        course = courses[course_id]
+        room = first_free_room(starts_at, starts_at + timedelta(minutes=minutes))
         try:
-            book_integration_session(course, clinician_id=therapist_id, starts_at=starts_at,
-                                     minutes=DEFAULT_MINUTES["integration"],
+            book_integration_session(course, clinician_id=therapist_id, starts_at=starts_at, minutes=minutes,
                                      modality="in_person" if room else "telehealth",
                                      room_id=room.id if room else None, by=by, now=now)
         except DomainError as err:

@@ -7,15 +7,24 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..domain.slots import Interval, Suggestion, WeeklyBlock, rank, slot_starts, subtract, working_intervals
+from ..domain.slots import Interval, Suggestion, WeeklyBlock, merge, rank, slot_starts, subtract, working_intervals
 from ..extensions import db
 from ..fields import options
 from ..timeutil import clinic_zone
-from .models import ACTIVE_STATUSES, DEFAULT_MINUTES, Appointment, Room, TimeOff, WorkingHours
+from .models import (ACTIVE_STATUSES, DEFAULT_MINUTES, Appointment, ExtraHours, Room, SessionType, TimeOff,
+                     WorkingHours)
 
 #: suggestions start on this grid (minutes past the hour)
 SLOT_STEP = timedelta(minutes=30)
 SUGGESTION_LIMIT = 6
+
+
+def session_minutes() -> dict[str, int]:
+    """Each kind's default length: the clinic's own setting where the admin made one."""
+    minutes = dict(DEFAULT_MINUTES)
+    minutes.update((kind, value) for kind, value in db.session.execute(
+        select(SessionType.kind, SessionType.default_minutes)))
+    return minutes
 
 
 def weekly_blocks_by_clinician(clinician_ids) -> dict[int, list[WeeklyBlock]]:
@@ -30,6 +39,24 @@ def weekly_blocks_by_clinician(clinician_ids) -> dict[int, list[WeeklyBlock]]:
 
 def weekly_blocks(clinician_id: int) -> list[WeeklyBlock]:
     return weekly_blocks_by_clinician([clinician_id]).get(clinician_id, [])
+
+
+def extra_by_clinician(clinician_ids, span: Interval) -> dict[int, list[Interval]]:
+    """Extra hours of many clinicians within `span`, in one query."""
+    grouped: dict[int, list[Interval]] = {}
+    rows = db.session.execute(select(ExtraHours.clinician_id, ExtraHours.starts_at, ExtraHours.ends_at).where(
+        ExtraHours.clinician_id.in_(set(clinician_ids)), ExtraHours.starts_at < span.end,
+        ExtraHours.ends_at > span.start))
+    for clinician_id, start, end in rows:
+        grouped.setdefault(clinician_id, []).append(Interval(start, end))
+    return grouped
+
+
+def available(blocks: list[WeeklyBlock], extra: list[Interval], span: Interval) -> list[Interval]:
+    """When a clinician works within `span`'s clinic days: the weekly pattern plus extra hours."""
+    zone = clinic_zone()
+    weekly = working_intervals(blocks, span.start.astimezone(zone).date(), span.end.astimezone(zone).date(), zone)
+    return merge(weekly + extra)
 
 
 def busy_by_clinician(clinician_ids, span: Interval) -> dict[int, list[Interval]]:
@@ -65,17 +92,18 @@ def busy_intervals(*, clinician_id: int, patient_id: int | None, span: Interval)
 
 
 def outside_hours(clinician_id: int, starts_at: datetime, ends_at: datetime) -> bool:
-    """True if the clinician keeps regular hours and this session is not inside them.
+    """True if the clinician keeps regular hours and this session is not inside them (or
+    inside extra hours).
 
-    A clinician with no hours entered yet is not restricted (nothing is suggested for them
-    either): the clinic may book by hand until their week is set up.
+    A clinician with no weekly hours entered yet is not restricted (nothing is suggested for
+    them either): the clinic may book by hand until their week is set up.
     """
     blocks = weekly_blocks(clinician_id)
     if not blocks:
         return False
-    zone = clinic_zone()
-    day = starts_at.astimezone(zone).date()
-    return not any(i.start <= starts_at and ends_at <= i.end for i in working_intervals(blocks, day, day, zone))
+    span = Interval(starts_at, ends_at)
+    hours = available(blocks, extra_by_clinician([clinician_id], span).get(clinician_id, []), span)
+    return not any(i.start <= starts_at and ends_at <= i.end for i in hours)
 
 
 def time_off_during(clinician_id: int, starts_at: datetime, ends_at: datetime) -> TimeOff | None:
@@ -84,11 +112,10 @@ def time_off_during(clinician_id: int, starts_at: datetime, ends_at: datetime) -
 
 
 def free_slots(clinician_id: int, patient_id: int | None, within: Interval, length: timedelta) -> list[datetime]:
-    zone = clinic_zone()
     # Sessions may run past the window's end; look one day beyond for their free time.
     span = Interval(within.start, within.end + timedelta(days=1))
-    free = working_intervals(weekly_blocks(clinician_id), span.start.astimezone(zone).date(),
-                             span.end.astimezone(zone).date(), zone)
+    free = available(weekly_blocks(clinician_id), extra_by_clinician([clinician_id], span).get(clinician_id, []),
+                     span)
     free = subtract(free, busy_intervals(clinician_id=clinician_id, patient_id=patient_id, span=span))
     return slot_starts(free, length, SLOT_STEP, within)
 
@@ -102,7 +129,7 @@ def suggest_for_window(course: TreatmentCourse, window, now: datetime,
     if start >= window.closes:
         return []
     within = Interval(start, window.closes)
-    length = timedelta(minutes=DEFAULT_MINUTES["integration"])
+    length = timedelta(minutes=session_minutes()["integration"])
     suggestions = [Suggestion(clinician_id=t.id, starts_at=s, optimal=window.optimal(s),
                               own_therapist=t.id == course.therapist_id)
                    for t in therapists for s in free_slots(t.id, course.patient_id, within, length)]
@@ -121,7 +148,7 @@ def clinician_names(ids) -> dict[int, str]:
     return {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(set(ids))))}
 
 
-def room_choices():
-    """Active rooms for a booking form; 0 lets the clinic pick the first free one."""
+def room_choices(*, first_free: bool = True):
+    """Active rooms for a booking form; 0 (when offered) lets the clinic pick the first free one."""
     rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
-    return options([(0, "First free room")] + [(r.id, r.name) for r in rooms])
+    return options(([(0, "First free room")] if first_free else []) + [(r.id, r.name) for r in rooms])

@@ -1,5 +1,7 @@
-"""Managing availability: each clinician's weekly hours and time off, and the clinic's rooms."""
+"""Managing availability: each clinician's weekly hours and time off, the clinic's rooms and session types."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -11,8 +13,9 @@ from ..audit import services as audit
 from ..errors import DomainError
 from ..extensions import db
 from ..web import flash_form_problems, submit
-from .forms import RoomForm, TimeOffForm, WorkingHoursForm
-from .models import Room, TimeOff, WorkingHours
+from .availability import session_minutes
+from .forms import ExtraHoursForm, RoomForm, SessionTypeForm, TimeOffForm, WorkingHoursForm
+from .models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
 from .views import bp
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -37,8 +40,11 @@ def availability(user_id: int):
                                .order_by(WorkingHours.weekday, WorkingHours.starts)).all()
     time_off = db.session.scalars(select(TimeOff).where(TimeOff.clinician_id == user.id)
                                   .order_by(TimeOff.starts_at.desc())).all()
-    return render_template("scheduling/availability.html", user=user, hours=hours, time_off=time_off,
-                           hours_form=WorkingHoursForm(), off_form=TimeOffForm(), weekdays=WEEKDAYS)
+    extra = db.session.scalars(select(ExtraHours).where(ExtraHours.clinician_id == user.id)
+                               .order_by(ExtraHours.starts_at.desc())).all()
+    return render_template("scheduling/availability.html", user=user, hours=hours, time_off=time_off, extra=extra,
+                           hours_form=WorkingHoursForm(), off_form=TimeOffForm(), extra_form=ExtraHoursForm(),
+                           weekdays=WEEKDAYS)
 
 
 @bp.route("/availability/<id:user_id>/hours", methods=["POST"])
@@ -112,6 +118,36 @@ def availability_remove_time_off(user_id: int, off_id: int):
     return _remove_own(TimeOff, user_id, off_id, "Time off removed.")
 
 
+@bp.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability_add_extra_hours(user_id: int):
+    user = _clinician(user_id)
+    form = ExtraHoursForm()
+    done, _ = submit(form, lambda: _add_extra_hours(user, form))
+    flash("Extra hours added: they can be booked and are offered in suggestions.", "success") if done \
+        else flash_form_problems(form)
+    return redirect(url_for("scheduling.availability", user_id=user.id))
+
+
+def _add_extra_hours(user: User, form: ExtraHoursForm) -> ExtraHours:
+    starts, ends = form.starts_at.data, form.ends_at.data
+    if ends <= starts:
+        raise DomainError({"ends_at": "Extra hours must end after they start."})
+    if ends - starts > timedelta(hours=16):
+        raise DomainError({"ends_at": "Enter extra hours one day at a time (at most 16 hours)."})
+    extra = ExtraHours(clinician_id=user.id, starts_at=starts, ends_at=ends,
+                       reason=(form.reason.data or "").strip() or None)
+    db.session.add(extra)
+    db.session.flush()
+    return extra
+
+
+@bp.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def availability_remove_extra_hours(user_id: int, extra_id: int):
+    return _remove_own(ExtraHours, user_id, extra_id, "Extra hours removed. Sessions already booked are not moved.")
+
+
 @bp.route("/rooms/", methods=["GET", "POST"])
 @access.roles(ADMIN)
 def rooms():
@@ -141,3 +177,28 @@ def room_toggle(room_id: int):
     room.active = not room.active  # never deleted: past appointments name it
     flash(f"{room.name} is now {'in use' if room.active else 'retired'}.", "success")
     return redirect(url_for("scheduling.rooms"))
+
+
+@bp.route("/session-types/", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def session_types():
+    """Each kind of session's default length: what booking, suggestions and auto-scheduling use."""
+    form = SessionTypeForm()
+    done, changed = submit(form, lambda: _set_session_minutes(form.kind.data, form.default_minutes.data))
+    if done:
+        audit.record("settings.session_type", object_type="session_type", object_id=changed.kind,
+                     detail=f"{changed.kind}: {changed.default_minutes} min")
+        flash(f"{KINDS[changed.kind]}s now last {changed.default_minutes} minutes by default.", "success")
+        return redirect(url_for("scheduling.session_types"))
+    return render_template("scheduling/session_types.html", form=form, kinds=KINDS, minutes=session_minutes(),
+                           built_in=DEFAULT_MINUTES), 422 if form.errors else 200
+
+
+def _set_session_minutes(kind: str, minutes: int) -> SessionType:
+    row = db.session.get(SessionType, kind, with_for_update=True)
+    if row is None:
+        row = SessionType(kind=kind, default_minutes=minutes, updated_by_id=current_user.id)
+        db.session.add(row)
+    row.default_minutes, row.updated_by_id = minutes, current_user.id
+    db.session.flush()
+    return row

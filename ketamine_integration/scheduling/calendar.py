@@ -7,10 +7,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..experience.models import CANCELLED as DOSING_CANCELLED
-from ..experience.models import DosingSession
 from ..extensions import db
-from ..courses.models import TreatmentCourse
 from ..timeutil import clinic_zone
 from .models import Appointment
 
@@ -40,29 +37,22 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
     stmt = (select(Appointment).where(Appointment.starts_at < end, Appointment.ends_at > start)
-            .options(joinedload(Appointment.patient)).order_by(Appointment.starts_at))
+            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session))
+            .order_by(Appointment.starts_at))
     if clinician_id is not None:
         stmt = stmt.where(Appointment.clinician_id == clinician_id)
     if room_id is not None:
         stmt = stmt.where(Appointment.room_id == room_id)
-    found = [Entry(a.starts_at, a.ends_at, a.label, a.patient.display_name, a.clinician.display_name,
+    found = [Entry(a.starts_at, a.ends_at, _label(a), a.patient.display_name, a.clinician.display_name,
                    a.room.name if a.room else "Telehealth", a.status.replace("_", "-"), a.course_id)
              for a in db.session.scalars(stmt).unique()]
-    if clinician_id is None and room_id is None:
-        found += _dosing(start, end)  # the clinic-wide view shows dosing sessions too
-    return sorted(found, key=lambda e: e.starts_at)
+    return found
 
 
-def _dosing(start: datetime, end: datetime) -> list[Entry]:
-    when = DosingSession.started_at.is_not(None)
-    rows = db.session.scalars(
-        select(DosingSession).where(DosingSession.status != DOSING_CANCELLED)
-        .where(((DosingSession.started_at >= start) & (DosingSession.started_at < end))
-               | (~when & (DosingSession.planned_start >= start) & (DosingSession.planned_start < end)))
-        .options(joinedload(DosingSession.course).joinedload(TreatmentCourse.patient)))
-    return [Entry(s.started_at or s.planned_start, s.ended_at, f"Dosing session {s.sequence}",
-                  s.course.patient.display_name, None, "Dosing suite", s.status, s.course_id)
-            for s in rows.unique()]
+def _label(appointment: Appointment) -> str:
+    if appointment.dosing_session is not None:
+        return f"{appointment.label} {appointment.dosing_session.sequence}"
+    return appointment.label
 
 
 def by_day(items: list[Entry], first: date, last: date) -> list[tuple[date, list[Entry]]]:

@@ -6,6 +6,7 @@ from wtforms import IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..fields import ClinicDateTimeField, options
+from .models import KINDS, MINUTES_RANGE
 
 MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
 
@@ -15,7 +16,8 @@ class BookForm(FlaskForm):
                                                    ("preparation", "Preparation session"),
                                                    ("follow_up", "Follow-up")]), default="integration")
     starts_at = ClinicDateTimeField("Date and time", validators=[InputRequired()])
-    minutes = IntegerField("Length (minutes)", default=50, validators=[InputRequired(), NumberRange(15, 240)])
+    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(15, 240)],
+                           description="Leave empty for the clinic's default length of this kind of session.")
     clinician = SelectField("Therapist", coerce=int, validators=[InputRequired()])
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
     room = SelectField("Room", coerce=int, validators=[Optional()],
@@ -46,6 +48,18 @@ class TimeOffForm(FlaskForm):
     starts_at = ClinicDateTimeField("Away from", validators=[InputRequired()])
     ends_at = ClinicDateTimeField("Back at", validators=[InputRequired()])
     reason = StringField("Reason (not clinical)", validators=[Optional(), Length(max=120)])
+
+
+class ExtraHoursForm(FlaskForm):
+    starts_at = ClinicDateTimeField("Working from", validators=[InputRequired()])
+    ends_at = ClinicDateTimeField("Until", validators=[InputRequired()])
+    reason = StringField("Note (not clinical)", validators=[Optional(), Length(max=120)])
+
+
+class SessionTypeForm(FlaskForm):
+    kind = SelectField("Session type", choices=options(KINDS.items()))
+    default_minutes = IntegerField("Default length (minutes)",
+                                   validators=[InputRequired(), NumberRange(*MINUTES_RANGE)])
 
 
 class RoomForm(FlaskForm):

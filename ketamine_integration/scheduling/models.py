@@ -4,18 +4,21 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db_types import UTCDateTime, utcnow
+from ..experience.models import DosingSession
 from ..extensions import db
 from ..patients.models import Patient
 
-KINDS = {"preparation": "Preparation session", "integration": "Integration session",
-         "follow_up": "Follow-up"}
-#: default length of each kind of session, in minutes (a booking may choose another)
-DEFAULT_MINUTES = {"preparation": 60, "integration": 50, "follow_up": 30}
+KINDS = {"preparation": "Preparation session", "dosing": "Dosing session",
+         "integration": "Integration session", "follow_up": "Follow-up"}
+#: each kind's length until the admin sets the clinic's own (SessionType); a booking may choose another
+DEFAULT_MINUTES = {"preparation": 60, "dosing": 120, "integration": 50, "follow_up": 30}
+#: the bounds of a session type's default length, in minutes
+MINUTES_RANGE = (10, 480)
 CHANGES = ("booked", "rescheduled", "cancelled", "attended", "no_show")
 BOOKED, ATTENDED, NO_SHOW, CANCELLED = "booked", "attended", "no_show", "cancelled"
 #: appointments that hold their time (a cancelled one frees it)
@@ -27,7 +30,10 @@ class Appointment(db.Model):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("status IN ('booked', 'attended', 'no_show', 'cancelled')", name="known_status"),
-        CheckConstraint("kind IN ('preparation', 'integration', 'follow_up')", name="known_kind"),
+        CheckConstraint("kind IN ('preparation', 'dosing', 'integration', 'follow_up')", name="known_kind"),
+        # a dosing appointment is the room-and-staff booking of exactly one dosing session
+        CheckConstraint("(kind = 'dosing' AND dosing_session_id IS NOT NULL) "
+                        "OR (kind <> 'dosing' AND dosing_session_id IS NULL)", name="dosing_has_session"),
         Index("ix_appointments_clinician_time", "clinician_id", "starts_at"),
         Index("ix_appointments_patient_time", "patient_id", "starts_at"),
     )
@@ -37,6 +43,8 @@ class Appointment(db.Model):
     course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
     clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(20))
+    #: for kind "dosing": the dosing session this books a room and a monitoring clinician for
+    dosing_session_id: Mapped[int | None] = mapped_column(ForeignKey("dosing_sessions.id"), unique=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: in_person or telehealth
@@ -55,12 +63,35 @@ class Appointment(db.Model):
     room: Mapped[Room | None] = relationship(lazy="joined")
     changes: Mapped[list[AppointmentChange]] = relationship(
         back_populates="appointment", order_by="AppointmentChange.id", cascade="all, delete-orphan")
+    dosing_session: Mapped[DosingSession | None] = relationship(
+        backref=backref("appointment", uselist=False))
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def label(self) -> str:
         return KINDS[self.kind]
+
+    @property
+    def changed_with_dosing_plan(self) -> bool:
+        """A dosing appointment moves and is cancelled with its dosing session, not on its own."""
+        return self.kind == "dosing"
+
+
+class SessionType(db.Model):
+    """The clinic's own default length of a kind of session (absent: DEFAULT_MINUTES)."""
+
+    __tablename__ = "session_types"
+    __table_args__ = (
+        CheckConstraint("kind IN ('preparation', 'dosing', 'integration', 'follow_up')", name="known_kind"),
+        CheckConstraint(f"default_minutes BETWEEN {MINUTES_RANGE[0]} AND {MINUTES_RANGE[1]}",
+                        name="minutes_in_range"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    default_minutes: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
 class Room(db.Model):
@@ -102,6 +133,21 @@ class TimeOff(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: short and non-clinical, e.g. "annual leave"
+    reason: Mapped[str | None] = mapped_column(String(120))
+
+
+class ExtraHours(db.Model):
+    """An exception the other way: the clinician works outside their weekly pattern (an extra
+    Saturday morning, a late evening). Bookable and offered like regular hours."""
+
+    __tablename__ = "extra_hours"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: short and non-clinical, e.g. "covering the Saturday clinic"
     reason: Mapped[str | None] = mapped_column(String(120))
 
 

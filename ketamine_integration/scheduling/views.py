@@ -22,6 +22,7 @@ from ..extensions import db
 from ..timeutil import clinic_today
 from . import auto, calendar, services, worklist
 from .availability import first_free_room, room_choices
+from .availability import session_minutes
 from .forms import BookForm, CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
 from .models import Appointment, Room
 
@@ -34,7 +35,7 @@ def _room_for(form: BookForm) -> int | None:
         return None
     if form.room.data:
         return form.room.data
-    ends = form.starts_at.data + timedelta(minutes=form.minutes.data)
+    ends = form.starts_at.data + timedelta(minutes=form.minutes.data or session_minutes()[form.kind.data])
     room = first_free_room(form.starts_at.data, ends)
     return room.id if room else None
 

@@ -18,6 +18,7 @@ def test_prescriber_records_a_dosing_session_and_sees_its_window(live_server, pa
     prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
     patient = make.patient(family_name="Windowed")
     course = make.course(patient, therapist, prescriber, phase="experience")
+    make.room("Dosing Suite 1")
     sign_in(page, "pres")
     page.goto(f"/courses/{course}")
     # Two days ago: its window (opens 24 h after the end) is now open and in its optimal span.
@@ -27,8 +28,12 @@ def test_prescriber_records_a_dosing_session_and_sees_its_window(live_server, pa
     page.get_by_text("Plan dosing sessions").click()
     page.get_by_label("First session (date and time)").fill(start.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Number of sessions").fill("1")
+    page.get_by_label("Clinician running the sessions").select_option(label="Orrin Vale")
+    page.get_by_label("Room", exact=True).select_option(label="Dosing Suite 1")
     page.get_by_role("button", name="Plan").click()
     expect(page.get_by_text("Planned 1 dosing session(s).")).to_be_visible()
+    # The plan booked the room and the clinician: the course lists the booking.
+    expect(page.get_by_text(re.compile(r"Orrin Vale, Dosing Suite 1, 09:00–11:00"))).to_be_visible()
     page.get_by_role("link", name=re.compile(r"^Record")).click()
 
     page.get_by_label("Dosing started").fill(start.strftime("%Y-%m-%dT%H:%M"))

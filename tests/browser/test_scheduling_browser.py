@@ -10,7 +10,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.services import plan_series, save_record, sign
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import WorkingHours
+from ketamine_integration.scheduling.models import Room, WorkingHours
 from tests.browser.test_patients_browser import sign_in
 
 NY = ZoneInfo("America/New_York")
@@ -29,7 +29,11 @@ def _signed_window(live_server) -> tuple[int, int]:
             db.session.add(WorkingHours(clinician_id=therapist, weekday=weekday, starts=time(9), ends=time(17)))
         course = db.session.get(TreatmentCourse, course_id)
         start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
-        [session] = plan_series(course, first_start=start, days_between=2, count=1, reason=None)
+        room = Room(name="Dosing Suite")
+        db.session.add(room)
+        db.session.flush()
+        [session] = plan_series(course, first_start=start, days_between=2, count=1, reason=None,
+                                clinician_id=prescriber, room_id=room.id, by=db.session.get(User, prescriber))
         vitals = {tp: {"systolic": 125, "diastolic": 80, "heart_rate": 70, "spo2": 98}
                   for tp in ("baseline", "post_40", "discharge")}
         save_record(session, values=dict(

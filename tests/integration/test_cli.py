@@ -86,3 +86,25 @@ def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     assert all(statuses[s] > 0 for s in WindowStatus)
     assert statuses[("covered", True)] > 0 and statuses[("covered", False)] > 0
     assert signatures and all(ok for _, ok in signatures)
+
+
+def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
+    from itertools import combinations
+
+    from ketamine_integration.experience.models import DosingSession
+    from ketamine_integration.scheduling.models import ACTIVE_STATUSES, Appointment
+
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+
+    def inspect():
+        sessions = db.session.scalars(select(DosingSession).where(DosingSession.status != "cancelled")).all()
+        unbooked = [s.id for s in sessions if s.appointment is None or s.appointment.status == "cancelled"]
+        active = db.session.scalars(select(Appointment).where(Appointment.status.in_(ACTIVE_STATUSES))).all()
+        clashes = [(a.id, b.id) for a, b in combinations(active, 2)
+                   if a.starts_at < b.ends_at and b.starts_at < a.ends_at
+                   and (a.clinician_id == b.clinician_id or a.patient_id == b.patient_id
+                        or (a.room_id is not None and a.room_id == b.room_id))]
+        return len(sessions), unbooked, clashes, {a.kind for a in active}
+    count, unbooked, clashes, kinds = make.query(inspect)
+    assert count > 100 and unbooked == [] and clashes == []
+    assert {"dosing", "integration"} <= kinds

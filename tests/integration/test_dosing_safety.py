@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import event
 
 from ketamine_integration.experience.models import DosingSession
-from ketamine_integration.experience.services import plan_series
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_dosing import _record_data, _session, form_time, local
@@ -27,11 +26,7 @@ def _course(make, team, phase="experience", protocol="iv-ketamine-induction"):
 
 
 def _plan(make, course_id, first=None, gap=2, count=1):
-    def run():
-        from ketamine_integration.courses.models import TreatmentCourse
-        return [s.id for s in plan_series(db.session.get(TreatmentCourse, course_id), first_start=first or local(3),
-                                          days_between=gap, count=count, reason=None)]
-    return make.run(run)
+    return make.dosing_plan(course_id, first_start=first or local(3), days_between=gap, count=count)
 
 
 def _post_record(make, auth, team, session_id, **overrides):
@@ -140,11 +135,8 @@ def test_rems_list_is_the_users_caseload_even_for_an_admin(team, make, auth, cli
 
 def test_staff_do_not_see_clinicians_free_text_on_the_course_page(team, make, auth, client):
     course = _course(make, team)
-    def plan():
-        from ketamine_integration.courses.models import TreatmentCourse
-        plan_series(db.session.get(TreatmentCourse, course), first_start=local(-2), days_between=9, count=2,
-                    reason="Patient disclosed a family crisis; spacing widened.")
-    make.run(plan)
+    make.dosing_plan(course, first_start=local(-2), days_between=9, count=2,
+                     reason="Patient disclosed a family crisis; spacing widened.")
     auth.login("desk")
     text = page_text(client.get(f"/courses/{course}"))
     assert "Spacing exception" in text and "family crisis" not in text

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import event
 
 from ketamine_integration.extensions import db
-from tests.integration.test_dosing import _planned, _sign
+from tests.integration.test_dosing import _sign, local
 
 
 def _statements(app, client, path) -> int:
@@ -23,7 +23,7 @@ def _add_course_with_open_window(make, auth, n):
     therapist = make.user("therapist", username=f"qt{n}")
     prescriber = make.user("prescriber", username=f"qp{n}")
     course = make.course(make.patient(family_name=f"Counted{n}"), therapist, prescriber, phase="experience")
-    session_id = _planned(make, {"course": course, "prescriber": prescriber})[0]
+    [session_id] = make.dosing_plan(course, first_start=local(3), days_between=2, count=1, room=f"Suite {n}")
     auth.login(f"qp{n}")
     _sign(make, auth, session_id, prescriber)
     auth.logout()

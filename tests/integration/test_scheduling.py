@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from ketamine_integration.scheduling.models import Appointment, Room, TimeOff, WorkingHours
 from tests.conftest import Auth, page_text
-from tests.integration.test_dosing import _planned, _sign, form_time
+from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time
 
 NY = ZoneInfo("America/New_York")
 
@@ -40,7 +40,7 @@ def tomorrow_at(hour, minute=0):
 
 
 def _appointments(make):
-    return make.query(lambda: db.session.scalars(select(Appointment).order_by(Appointment.id)).all())
+    return make.query(_therapist_sessions)
 
 
 def test_parallel_bookings_of_one_slot_give_exactly_one_success(team, make, app, signed_window):
@@ -85,6 +85,10 @@ def test_a_room_cannot_hold_two_sessions(team, make, auth, signed_window):
 
 
 def test_in_person_without_a_free_room_is_refused(team, make, auth, signed_window):
+    def close_every_room():
+        for room in db.session.scalars(select(Room)):
+            room.active = False
+    make.run(close_every_room)
     auth.login("desk")
     response = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
@@ -299,6 +303,36 @@ def test_booking_inside_time_off_or_outside_working_hours_is_refused(team, make,
     night = _book(auth, team["course"], team["therapist"], tomorrow_at(3))
     assert night.status_code == 422 and "outside Hazel Quint's working hours" in page_text(night)
     assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
+
+
+def test_extra_hours_on_a_day_off_can_be_booked_and_are_suggested(team, make, auth, client, signed_window):
+    _hours(make, team["therapist"], weekdays=[(tomorrow_at(9) + timedelta(days=3)).weekday()])  # one day a week
+    auth.login("desk")
+    closed = _book(auth, team["course"], team["therapist"], tomorrow_at(10))
+    assert closed.status_code == 422 and "outside Hazel Quint's working hours" in page_text(closed)
+    added = auth.post(f"/availability/{team['therapist']}/extra-hours", {
+        "starts_at": form_time(tomorrow_at(9)), "ends_at": form_time(tomorrow_at(12)),
+        "reason": "Covering the Saturday clinic"}, follow_redirects=True)
+    assert "Extra hours added" in page_text(added) and "Covering the Saturday clinic" in page_text(added)
+    # offered among the suggestions: the extra morning, on the half-hour grid
+    course_page = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    assert f'name="starts_at" value="{form_time(tomorrow_at(9))}"' in course_page
+    late = _book(auth, team["course"], team["therapist"], tomorrow_at(11, 30))   # would run past 12:00
+    assert late.status_code == 422 and "outside Hazel Quint's working hours" in page_text(late)
+    assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"starts_at": "2026-12-01T12:00", "ends_at": "2026-12-01T09:00"}, "Extra hours must end after they start."),
+    ({"starts_at": "2026-12-01T08:00", "ends_at": "2026-12-03T08:00"}, "one day at a time"),
+    ({"starts_at": "2026-03-08T02:30", "ends_at": "2026-03-08T06:00"}, "does not exist in America/New_York"),
+])
+def test_bad_extra_hours_are_refused_and_add_nothing(team, make, auth, client, data, message):
+    auth.login("desk")
+    response = auth.post(f"/availability/{team['therapist']}/extra-hours", data, follow_redirects=True)
+    assert message in page_text(response)
+    from ketamine_integration.scheduling.models import ExtraHours
+    assert make.query(lambda: db.session.scalars(select(ExtraHours)).all()) == []
 
 
 def test_parallel_changes_to_one_appointment_never_500(team, make, app, signed_window):

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ketamine_integration.domain.autoschedule import (Demand, Slot, assign, feasible, greedy_earliest_first,
-                                                      score)
+from ketamine_integration.domain.autoschedule import (Assignment, Demand, Slot, assign, feasible,
+                                                      greedy_earliest_first, overlap, score)
 
 T0 = datetime(2026, 6, 1, 9, tzinfo=timezone.utc)
 
@@ -21,28 +21,41 @@ def demand(key, opens, closes, optimal=None, own=1, therapists=(1, 2), patient=N
                   closes=day(closes))
 
 
+def valid(assignments) -> bool:
+    """Each slot once, each window once, every pair feasible, no patient in two overlapping slots."""
+    return (len({a.slot.key for a in assignments}) == len(assignments) == len({a.demand.key for a in assignments})
+            and all(feasible(a.demand, a.slot) for a in assignments)
+            and not any(a.demand.patient_id == b.demand.patient_id and overlap(a.slot, b.slot)
+                        for a, b in itertools.combinations(assignments, 2)))
+
+
 def brute_force(demands, slots):
-    """Try every way of giving each window a distinct slot or none; keep the best score."""
+    """Try every way of giving each window a slot or none; keep the best score of the valid ones."""
     best = (0, 0, 0)
     options = [[None] + [s for s in slots if feasible(d, s)] for d in demands]
     for choice in itertools.product(*options):
-        used = [s.key for s in choice if s is not None]
-        if len(used) != len(set(used)):
-            continue
-        from ketamine_integration.domain.autoschedule import Assignment
-        best = max(best, score([Assignment(d, s) for d, s in zip(demands, choice) if s is not None]))
+        assignments = [Assignment(d, s) for d, s in zip(demands, choice) if s is not None]
+        if valid(assignments):
+            best = max(best, score(assignments))
     return best
 
 
 def random_instance(rng):
+    """Up to 5 windows of up to 3 patients (so a patient often has overlapping windows), and up
+    to 6 slots of 3 therapists, one therapist's slots never overlapping each other."""
     demands = []
     for key in range(rng.randint(1, 5)):
         opens = rng.uniform(0, 4)
         closes = opens + rng.uniform(0.5, 5)
         demands.append(demand(key, opens, closes, optimal=opens + rng.uniform(0, closes - opens),
-                              own=rng.choice((1, 2, 3)), therapists=rng.sample((1, 2, 3), rng.randint(1, 3))))
-    slots = [Slot(key=k, therapist_id=rng.choice((1, 2, 3)), starts_at=day(rng.uniform(0, 8)))
-             for k in range(rng.randint(0, 6))]
+                              own=rng.choice((1, 2, 3)), therapists=rng.sample((1, 2, 3), rng.randint(1, 3)),
+                              patient=rng.choice((10, 11, 12))))
+    slots = []
+    for k in range(rng.randint(0, 6)):
+        therapist, start = rng.choice((1, 2, 3)), day(rng.randint(0, 32) / 4)  # quarter-day grid
+        slot = Slot(key=k, therapist_id=therapist, starts_at=start, ends_at=start + timedelta(hours=rng.choice((1, 5))))
+        if not any(s.therapist_id == therapist and overlap(s, slot) for s in slots):
+            slots.append(slot)
     return demands, slots
 
 
@@ -50,10 +63,30 @@ def random_instance(rng):
 def test_assignment_matches_brute_force_on_random_small_instances(seed):
     demands, slots = random_instance(random.Random(seed))
     result = assign(demands, slots)
+    assert valid(result)
     assert score(result) == brute_force(demands, slots)
-    # and it is a valid schedule: each slot once, each window once, every pair feasible
-    assert len({a.slot.key for a in result}) == len(result) == len({a.demand.key for a in result})
-    assert all(feasible(a.demand, a.slot) for a in result)
+
+
+def test_random_instances_exercise_patients_with_several_windows():
+    # The optimality test above means something only if the side condition binds sometimes.
+    binding = 0
+    for seed in range(300):
+        demands, slots = random_instance(random.Random(seed))
+        result = assign(demands, slots)
+        patients = [d.patient_id for d in demands]
+        binding += len(set(patients)) < len(patients) and len(result) > 1
+    assert binding > 30
+
+
+def test_a_patient_with_two_windows_gets_two_sessions_never_at_once():
+    # Two windows of one patient; two therapists free at the same hour, one more slot later.
+    w1, w2 = demand(1, 0, 2, patient=7), demand(2, 0, 4, patient=7)
+    same_hour = [Slot(1, 1, day(1), day(1) + timedelta(hours=1)), Slot(2, 2, day(1), day(1) + timedelta(hours=1))]
+    later = Slot(3, 1, day(3), day(3) + timedelta(hours=1))
+    result = assign([w1, w2], same_hour + [later])
+    assert len(result) == 2 and valid(result)
+    assert {a.slot.starts_at for a in result} == {day(1), day(3)}
+    assert len(assign([w1, w2], same_hour)) == 1  # without the later slot only one can be held
 
 
 def test_greedy_earliest_first_loses_a_window_the_optimum_covers():

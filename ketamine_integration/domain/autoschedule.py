@@ -90,7 +90,11 @@ def overlap(a: Slot, b: Slot) -> bool:
 def assign(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:
     """An assignment with the best score() there is: each window at most one slot, each slot
     at most one window, no patient in two overlapping slots."""
-    pairs = [(i, j) for i, demand in enumerate(demands) for j, slot in enumerate(slots) if feasible(demand, slot)]
+    by_therapist: dict[int, list[int]] = {}
+    for j, slot in enumerate(slots):
+        by_therapist.setdefault(slot.therapist_id, []).append(j)
+    pairs = [(i, j) for i, demand in enumerate(demands) for t in sorted(demand.therapist_ids)
+             for j in by_therapist.get(t, ()) if feasible(demand, slots[j])]
     if not pairs:
         return []
     n = len(demands)
@@ -98,11 +102,14 @@ def assign(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:
     cover = (n + 1) * (n + 1)               # every optimal + own bonus together < one more window
     weight = np.array([cover + optimal * (slots[j].starts_at < demands[i].optimal_until)
                        + own * (slots[j].therapist_id == demands[i].own_therapist_id) for i, j in pairs], float)
-    rows: list[list[int]] = [[k for k, (i, _) in enumerate(pairs) if i == d] for d in range(n)]
-    rows += [[k for k, (_, j) in enumerate(pairs) if j == s] for s in range(len(slots))]
+    per_window: dict[int, list[int]] = {}
+    per_slot: dict[int, list[int]] = {}
     by_patient: dict[int, list[int]] = {}
-    for k, (i, _) in enumerate(pairs):
+    for k, (i, j) in enumerate(pairs):
+        per_window.setdefault(i, []).append(k)
+        per_slot.setdefault(j, []).append(k)
         by_patient.setdefault(demands[i].patient_id, []).append(k)
+    rows = list(per_window.values()) + list(per_slot.values())
     for ks in by_patient.values():
         if len({pairs[k][0] for k in ks}) < 2:
             continue  # one window: the slot-per-window row already allows a single session

@@ -39,6 +39,11 @@ ENV_SETTINGS = (
     EnvSetting("PROTOCOLS_DIR", "protocols/ in the project", "folder of protocol definition files"),
     EnvSetting("KETAMINE_MAX_DOSE_MG", "500", "a ketamine dose above this is refused as a typing error"),
     EnvSetting("ESKETAMINE_MAX_DOSE_MG", "84", "an esketamine dose above this is refused (label maximum)"),
+    EnvSetting("CLINIC_EMAIL", "scheduling@harbor-light.example", "organizer address on calendar invitations"),
+    EnvSetting("CALENDAR_UID_DOMAIN", "ketamine-integration.invalid", "domain part of calendar event UIDs; "
+               "set it once to the clinic's own domain and never change it (UIDs must stay stable)"),
+    EnvSetting("FEED_REQUESTS_PER_HOUR", "60", "requests a calendar feed address answers per hour"),
+    EnvSetting("BUSY_IMPORT_DAYS", "120", "how far ahead an imported calendar's busy time is read"),
     EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
                "X-Forwarded-For is trusted (read by wsgi.py)"),
 )
@@ -114,6 +119,10 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "SESSION_IDLE_MINUTES": _int_env(environ, "SESSION_IDLE_MINUTES", 15),
         "SESSION_MAX_HOURS": _int_env(environ, "SESSION_MAX_HOURS", 12),
         "PAGE_SIZE": _int_env(environ, "PAGE_SIZE", 25),
+        "CLINIC_EMAIL": environ.get("CLINIC_EMAIL", "scheduling@harbor-light.example"),
+        "CALENDAR_UID_DOMAIN": environ.get("CALENDAR_UID_DOMAIN", "ketamine-integration.invalid"),
+        "FEED_REQUESTS_PER_HOUR": _int_env(environ, "FEED_REQUESTS_PER_HOUR", 60),
+        "BUSY_IMPORT_DAYS": _int_env(environ, "BUSY_IMPORT_DAYS", 120),
         "TRUSTED_PROXY_HOPS": _int_env(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
         # Ceilings catch typing errors (500 for 50); they are not dosing advice.
         "DOSE_CEILING_MG": {"ketamine": _int_env(environ, "KETAMINE_MAX_DOSE_MG", 500),

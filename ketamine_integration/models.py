@@ -1,6 +1,7 @@
 """Every model module, imported once so the metadata (and Alembic's comparison) sees all tables."""
 from .accounts import models as accounts_models  # noqa: F401
 from .audit import models as audit_models  # noqa: F401
+from .calendars import models as calendars_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
 from .patients import models as patients_models  # noqa: F401

@@ -43,6 +43,12 @@ ACTIONS = {
     "user.update": "Edited user",
     "user.password_reset": "Reset a user's password",
     "settings.session_type": "Changed a session type's default length",
+    "settings.calendar": "Changed what calendar feeds show",
+    "calendar.feed_create": "Created a calendar feed address",
+    "calendar.feed_revoke": "Revoked a calendar feed address",
+    "calendar.feed_read": "A calendar feed was read",
+    "calendar.import": "Imported busy time from a calendar",
+    "appointment.invite": "Downloaded a calendar invitation",
     "audit.view": "Viewed audit log",
 }
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
+from ..calendars.models import ImportedBusy
 from ..domain.slots import Interval, Suggestion, WeeklyBlock, merge, rank, slot_starts, subtract, working_intervals
 from ..extensions import db
 from ..fields import options
@@ -60,14 +61,17 @@ def available(blocks: list[WeeklyBlock], extra: list[Interval], span: Interval) 
 
 
 def busy_by_clinician(clinician_ids, span: Interval) -> dict[int, list[Interval]]:
-    """Bookings and time off of many clinicians within `span`, in two queries."""
+    """Bookings, time off and imported busy time of many clinicians within `span`, in three queries."""
     ids, grouped = set(clinician_ids), {}
     booked = db.session.execute(select(Appointment.clinician_id, Appointment.starts_at, Appointment.ends_at).where(
         Appointment.clinician_id.in_(ids), Appointment.status.in_(ACTIVE_STATUSES),
         Appointment.starts_at < span.end, Appointment.ends_at > span.start))
     away = db.session.execute(select(TimeOff.clinician_id, TimeOff.starts_at, TimeOff.ends_at).where(
         TimeOff.clinician_id.in_(ids), TimeOff.starts_at < span.end, TimeOff.ends_at > span.start))
-    for clinician_id, start, end in list(booked) + list(away):
+    elsewhere = db.session.execute(select(ImportedBusy.clinician_id, ImportedBusy.starts_at, ImportedBusy.ends_at)
+                                   .where(ImportedBusy.clinician_id.in_(ids), ImportedBusy.current.is_(True),
+                                          ImportedBusy.starts_at < span.end, ImportedBusy.ends_at > span.start))
+    for clinician_id, start, end in list(booked) + list(away) + list(elsewhere):
         grouped.setdefault(clinician_id, []).append(Interval(start, end))
     return grouped
 
@@ -104,6 +108,13 @@ def outside_hours(clinician_id: int, starts_at: datetime, ends_at: datetime) -> 
     span = Interval(starts_at, ends_at)
     hours = available(blocks, extra_by_clinician([clinician_id], span).get(clinician_id, []), span)
     return not any(i.start <= starts_at and ends_at <= i.end for i in hours)
+
+
+def imported_busy_during(clinician_id: int, starts_at: datetime, ends_at: datetime) -> ImportedBusy | None:
+    """A busy block from the clinician's imported calendar overlapping the time, if any."""
+    return db.session.scalar(select(ImportedBusy).where(
+        ImportedBusy.clinician_id == clinician_id, ImportedBusy.current.is_(True),
+        ImportedBusy.starts_at < ends_at, ImportedBusy.ends_at > starts_at).order_by(ImportedBusy.starts_at).limit(1))
 
 
 def time_off_during(clinician_id: int, starts_at: datetime, ends_at: datetime) -> TimeOff | None:

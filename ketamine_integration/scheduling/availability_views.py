@@ -10,6 +10,8 @@ from sqlalchemy import select
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
 from ..audit import services as audit
+from ..calendars.forms import CalendarImportForm
+from ..calendars.services import current_import
 from ..errors import DomainError
 from ..extensions import db
 from ..web import flash_form_problems, submit
@@ -21,7 +23,7 @@ from .views import bp
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _clinician(user_id: int) -> User:
+def clinician_for_availability(user_id: int) -> User:
     """Staff and admin manage anyone's hours; a clinician manages their own."""
     user = db.get_or_404(User, user_id)
     if not (current_user.has_role(ADMIN, STAFF) or current_user.id == user.id):
@@ -35,7 +37,11 @@ def _clinician(user_id: int) -> User:
 @bp.route("/availability/<id:user_id>")
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability(user_id: int):
-    user = _clinician(user_id)
+    return availability_page(clinician_for_availability(user_id))
+
+
+def availability_page(user: User, *, import_form=None, status: int = 200):
+    """A clinician's week, extra hours, time off and imported calendar, with their forms."""
     hours = db.session.scalars(select(WorkingHours).where(WorkingHours.clinician_id == user.id)
                                .order_by(WorkingHours.weekday, WorkingHours.starts)).all()
     time_off = db.session.scalars(select(TimeOff).where(TimeOff.clinician_id == user.id)
@@ -44,13 +50,14 @@ def availability(user_id: int):
                                .order_by(ExtraHours.starts_at.desc())).all()
     return render_template("scheduling/availability.html", user=user, hours=hours, time_off=time_off, extra=extra,
                            hours_form=WorkingHoursForm(), off_form=TimeOffForm(), extra_form=ExtraHoursForm(),
-                           weekdays=WEEKDAYS)
+                           import_form=import_form or CalendarImportForm(), imported=current_import(user.id),
+                           weekdays=WEEKDAYS), status
 
 
 @bp.route("/availability/<id:user_id>/hours", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_add_hours(user_id: int):
-    user = _clinician(user_id)
+    user = clinician_for_availability(user_id)
     form = WorkingHoursForm()
     done, _ = submit(form, lambda: _add_hours(user, form))
     flash("Working hours added.", "success") if done else flash_form_problems(form)
@@ -74,7 +81,7 @@ def _add_hours(user: User, form: WorkingHoursForm) -> WorkingHours:
 def _remove_own(model, user_id: int, row_id: int, message: str):
     """Remove a clinician's hours or time off: their week's template, not a clinical record
     (bookings already made stay where they are)."""
-    user = _clinician(user_id)
+    user = clinician_for_availability(user_id)
     row = db.get_or_404(model, row_id)
     if row.clinician_id != user.id:
         abort(404)
@@ -92,7 +99,7 @@ def availability_remove_hours(user_id: int, block_id: int):
 @bp.route("/availability/<id:user_id>/time-off", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_add_time_off(user_id: int):
-    user = _clinician(user_id)
+    user = clinician_for_availability(user_id)
     form = TimeOffForm()
     done, _ = submit(form, lambda: _add_time_off(user, form))
     if done:
@@ -121,7 +128,7 @@ def availability_remove_time_off(user_id: int, off_id: int):
 @bp.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_add_extra_hours(user_id: int):
-    user = _clinician(user_id)
+    user = clinician_for_availability(user_id)
     form = ExtraHoursForm()
     done, _ = submit(form, lambda: _add_extra_hours(user, form))
     flash("Extra hours added: they can be booked and are offered in suggestions.", "success") if done \

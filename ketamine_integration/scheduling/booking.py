@@ -14,7 +14,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..patients.models import Patient
 from ..timeutil import format_local
-from .availability import outside_hours, time_off_during
+from .availability import imported_busy_during, outside_hours, time_off_during
 from .models import ACTIVE_STATUSES, BOOKED, Appointment, AppointmentChange, Room
 
 
@@ -60,6 +60,10 @@ def check_free(clinician: User, patient_id: int, starts_at: datetime, ends_at: d
     if away is not None:
         raise DomainError({field: f"{clinician.full_name} is away then ({away.reason or 'time off'}: "
                                   f"{format_local(away.starts_at)} to {format_local(away.ends_at)})."})
+    elsewhere = imported_busy_during(clinician.id, starts_at, ends_at)
+    if elsewhere is not None:
+        raise DomainError({field: f"{clinician.full_name} is busy then in their own calendar (imported: "
+                                  f"{format_local(elsewhere.starts_at)} to {format_local(elsewhere.ends_at)})."})
     if outside_hours(clinician.id, starts_at, ends_at):
         raise DomainError({field: f"That is outside {clinician.full_name}'s working hours."})
     clashes = [a for a in conflicts(clinician_id=clinician.id, patient_id=patient_id, starts_at=starts_at,

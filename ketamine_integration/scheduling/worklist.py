@@ -14,6 +14,7 @@ from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import WindowRow, course_windows
 from ..extensions import db
 from ..patients.models import Patient
+from ..calendars.models import ImportedBusy
 from .models import Appointment, TimeOff
 from .services import fetch_integration_starts_by_course
 
@@ -71,8 +72,20 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
                                           & (TimeOff.ends_at > Appointment.starts_at))
         .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None))
         .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
-    return [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
-                     + (f" ({t.reason})" if t.reason else "")) for a, t in rows]
+    items = [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
+                      + (f" ({t.reason})" if t.reason else "")) for a, t in rows]
+    # ... or in busy time imported from their own calendar after the booking was made
+    clashes = db.session.scalars(
+        select(Appointment).where(Appointment.status == "booked", Appointment.starts_at >= now,
+                                  Appointment.course_id.is_not(None),
+                                  select(ImportedBusy.id).where(
+                                      ImportedBusy.clinician_id == Appointment.clinician_id,
+                                      ImportedBusy.current.is_(True), ImportedBusy.starts_at < Appointment.ends_at,
+                                      ImportedBusy.ends_at > Appointment.starts_at).exists())
+        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
+    items += [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name} "
+                       "(busy in their own calendar)") for a in clashes]
+    return items
 
 
 def _missed_by_course(course_ids: list[int]) -> dict[int, list[Appointment]]:

@@ -1,0 +1,1 @@
+"""Calendars: subscription feeds, invitations and busy time imported from other calendars."""

@@ -1,0 +1,263 @@
+"""Feeds and invitations from appointments, and busy time from uploaded calendars."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, datetime, time, timedelta, timezone
+
+import recurring_ical_events
+from flask import current_app
+from icalendar import Calendar
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..accounts.models import ADMIN, STAFF, User
+from ..documents.ical import CalendarEvent, Person
+from ..errors import DomainError
+from ..extensions import db
+from ..scheduling.models import CANCELLED, Appointment
+from ..timeutil import clinic_zone
+from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
+
+#: what a feed carries: this far back and this far ahead
+FEED_PAST = timedelta(days=60)
+FEED_AHEAD = timedelta(days=400)
+FEED_RATE_WINDOW = timedelta(hours=1)
+#: an upload larger than this is refused (a year of a busy calendar is far smaller)
+MAX_IMPORT_BYTES = 1024 * 1024
+#: more busy times than this in the horizon is not one person's calendar
+MAX_IMPORTED_BLOCKS = 5000
+#: a single imported event longer than this is not busy time to honour (e.g. "on call" for a month)
+MAX_BUSY_LENGTH = timedelta(days=14)
+
+
+# -- settings ---------------------------------------------------------------------------
+
+def feed_identity() -> str:
+    value = db.session.scalar(select(ClinicSetting.value).where(ClinicSetting.key == "feed_identity"))
+    return value if value in FEED_IDENTITY else "initials"
+
+
+def set_feed_identity(value: str, *, by: User) -> None:
+    if value not in FEED_IDENTITY:
+        raise DomainError({"identity": "Choose one of the offered options."})
+    row = db.session.get(ClinicSetting, "feed_identity", with_for_update=True)
+    if row is None:
+        row = ClinicSetting(key="feed_identity", value=value, updated_by_id=by.id)
+        db.session.add(row)
+    row.value, row.updated_by_id = value, by.id
+    db.session.flush()
+
+
+# -- feeds -------------------------------------------------------------------------------
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_feed(user: User, label: str | None) -> tuple[CalendarFeed, str]:
+    """A new secret feed for `user`; returns it with the secret, which is not stored."""
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed(user_id=user.id, token_hash=_hash(token), token_hint=token[-4:],
+                        label=(label or "").strip() or None)
+    db.session.add(feed)
+    db.session.flush()
+    return feed, token
+
+
+def revoke_feed(feed: CalendarFeed, now: datetime) -> None:
+    if feed.revoked_at is not None:
+        raise DomainError("This feed was revoked already.")
+    feed.revoked_at = now
+    db.session.flush()
+
+
+def feed_for_token(token: str) -> CalendarFeed | None:
+    """The live feed with this secret, or None (unknown, revoked, or its user disabled)."""
+    if not token or len(token) > 100:
+        return None
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
+    if feed is None or feed.revoked_at is not None or not feed.user.active:
+        return None
+    return feed
+
+
+def admit_request(feed: CalendarFeed, now: datetime) -> timedelta | None:
+    """Count one request against the feed's hourly allowance (in the database, so every
+    server process shares it). None if admitted, else how long until the next is."""
+    db.session.execute(select(CalendarFeed.id).where(CalendarFeed.id == feed.id).with_for_update())
+    db.session.refresh(feed)
+    limit = current_app.config["FEED_REQUESTS_PER_HOUR"]
+    if feed.window_started_at is None or now - feed.window_started_at >= FEED_RATE_WINDOW:
+        feed.window_started_at, feed.window_requests = now, 0
+    if feed.window_requests >= limit:
+        return feed.window_started_at + FEED_RATE_WINDOW - now
+    feed.window_requests += 1
+    feed.last_used_at = now
+    db.session.flush()
+    return None
+
+
+def clinic_wide(user: User) -> bool:
+    """Staff and admin subscribe to the clinic's calendar; clinicians to their own sessions."""
+    return user.has_role(STAFF, ADMIN)
+
+
+def feed_appointments(user: User, now: datetime) -> list[Appointment]:
+    stmt = (select(Appointment).where(Appointment.starts_at >= now - FEED_PAST,
+                                      Appointment.starts_at < now + FEED_AHEAD)
+            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session),
+                     selectinload(Appointment.changes))
+            .order_by(Appointment.starts_at, Appointment.id))
+    if not clinic_wide(user):
+        stmt = stmt.where(Appointment.clinician_id == user.id)
+    return db.session.scalars(stmt).unique().all()
+
+
+def initials(appointment: Appointment) -> str:
+    patient = appointment.patient
+    return "".join(f"{name.strip()[:1].upper()}." for name in (patient.given_name, patient.family_name)
+                   if name.strip())
+
+
+def calendar_event(appointment: Appointment, *, identity: str, with_clinician: bool) -> CalendarEvent:
+    """What may leave the clinic about an appointment: type, initials at most, place, status."""
+    label = appointment.label
+    if appointment.dosing_session is not None:
+        label = f"{label} {appointment.dosing_session.sequence}"
+    summary = label + (f" — {initials(appointment)}" if identity == "initials" else "")
+    if with_clinician:
+        summary += f" ({appointment.clinician.display_name})"
+    changes = appointment.changes
+    created = changes[0].occurred_at if changes else appointment.created_at
+    return CalendarEvent(
+        uid=f"appointment-{appointment.id}@{current_app.config['CALENDAR_UID_DOMAIN']}",
+        sequence=max(len(changes) - 1, 0),
+        status="CANCELLED" if appointment.status == CANCELLED else "CONFIRMED",
+        starts_at=appointment.starts_at, ends_at=appointment.ends_at, summary=summary,
+        location=appointment.room.name if appointment.room else "Telehealth",
+        last_modified=changes[-1].occurred_at if changes else appointment.created_at, created=created)
+
+
+def organizer() -> Person:
+    return Person(current_app.config["CLINIC_NAME"], current_app.config["CLINIC_EMAIL"])
+
+
+def attendees(appointment: Appointment) -> list[Person]:
+    clinician = appointment.clinician
+    return [Person(clinician.full_name, clinician.email)] if clinician.email else []
+
+
+# -- busy-time import -------------------------------------------------------------------
+
+class ImportRefused(DomainError):
+    """An uploaded calendar that cannot be imported; the message names the file and the problem."""
+
+    def __init__(self, filename: str, problem: str):
+        super().__init__({"calendar_file": f"{filename}: {problem}"})
+
+
+def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Busy (start, end) pairs in UTC from an .ics file, recurring events expanded over
+    [start, end); free (TRANSPARENT) and cancelled events are not busy. Raises ImportRefused."""
+    if not filename.lower().endswith(".ics"):
+        raise ImportRefused(filename, "is not an iCalendar file; export the calendar as .ics and upload that.")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportRefused(filename, f"is {len(data) / 1024 / 1024:.1f} MB; the limit is "
+                                      f"{MAX_IMPORT_BYTES // 1024 // 1024} MB. Export a shorter period.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportRefused(filename, "is not UTF-8 text, so it is not an iCalendar file.") from None
+    if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
+        raise ImportRefused(filename, "does not start with BEGIN:VCALENDAR, so it is not an iCalendar file.")
+    try:
+        calendar = Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError) as err:
+        raise ImportRefused(filename, f"could not be read as iCalendar ({_short(err)}).") from None
+    events = calendar.walk("VEVENT")
+    for n, event in enumerate(events, 1):
+        _check_event(filename, n, event)
+    zone = clinic_zone()
+    try:
+        occurrences = list(recurring_ical_events.of(calendar).between(start, end))
+    except Exception as err:  # the library raises many types for broken rules; all mean "unreadable"
+        raise ImportRefused(filename, f"has a repeating event that cannot be expanded ({_short(err)}).") from None
+    busy = []
+    for occurrence in occurrences:
+        if str(occurrence.get("transp", "OPAQUE")).upper() == "TRANSPARENT" \
+                or str(occurrence.get("status", "")).upper() == "CANCELLED":
+            continue
+        begins, ends = _span(occurrence, zone)
+        begins, ends = max(begins, start), min(ends, end)
+        if ends > begins and ends - begins <= MAX_BUSY_LENGTH:
+            busy.append((begins, ends))
+        if len(busy) > MAX_IMPORTED_BLOCKS:
+            raise ImportRefused(filename, f"has more than {MAX_IMPORTED_BLOCKS} busy times in the period; "
+                                          "export only the calendar that blocks clinic time.")
+    return sorted(busy)
+
+
+def _short(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
+def _check_event(filename: str, n: int, event) -> None:
+    where = f"event {n}" + (f" (UID {str(event.get('uid'))[:60]})" if event.get("uid") else "")
+    if event.get("dtstart") is None:
+        raise ImportRefused(filename, f"{where} has no DTSTART.")
+    for name in ("dtstart", "dtend"):
+        prop = event.get(name)
+        if prop is None:
+            continue
+        try:
+            value = event.decoded(name)
+        except (ValueError, TypeError):
+            raise ImportRefused(filename, f"{where}: {name.upper()} is not a valid date or time.") from None
+        if not isinstance(value, (date, datetime)):
+            raise ImportRefused(filename, f"{where}: {name.upper()} is not a valid date or time.")
+    if event.get("dtend") is not None and _as_utc(event.decoded("dtend"), clinic_zone()) \
+            < _as_utc(event.decoded("dtstart"), clinic_zone()):
+        raise ImportRefused(filename, f"{where} ends before it starts.")
+
+
+def _as_utc(value, zone) -> datetime:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(timezone.utc)
+    return datetime.combine(value, time.min, zone).astimezone(timezone.utc)  # an all-day date: local midnight
+
+
+def _span(occurrence, zone) -> tuple[datetime, datetime]:
+    start = occurrence.decoded("dtstart")
+    if occurrence.get("dtend") is not None:
+        end = occurrence.decoded("dtend")
+    elif occurrence.get("duration") is not None:
+        end = start + occurrence.decoded("duration")
+    else:
+        end = start + timedelta(days=1) if not isinstance(start, datetime) else start  # RFC 5545 3.6.1
+    return _as_utc(start, zone), _as_utc(end, zone)
+
+
+def import_busy(clinician: User, *, filename: str, data: bytes, by: User, now: datetime) -> CalendarImport:
+    """Replace the clinician's imported busy time with this file's, or change nothing."""
+    horizon = timedelta(days=current_app.config["BUSY_IMPORT_DAYS"])
+    busy = read_busy_times(filename, data, start=now, end=now + horizon)
+    # Take the clinician's lock first, as a booking does: an import and a booking take turns.
+    db.session.execute(select(User.id).where(User.id == clinician.id).with_for_update())
+    previous = select(CalendarImport.id).where(CalendarImport.clinician_id == clinician.id,
+                                               CalendarImport.superseded_at.is_(None))
+    db.session.execute(update(ImportedBusy).where(ImportedBusy.import_id.in_(previous)).values(current=False))
+    db.session.execute(update(CalendarImport).where(CalendarImport.id.in_(previous)).values(superseded_at=now))
+    record = CalendarImport(clinician_id=clinician.id, filename=filename[:200], uploaded_by_id=by.id,
+                            covers_from=now, covers_until=now + horizon, busy_blocks=len(busy))
+    db.session.add(record)
+    db.session.flush()
+    db.session.add_all(ImportedBusy(import_id=record.id, clinician_id=clinician.id, starts_at=s, ends_at=e)
+                       for s, e in busy)
+    db.session.flush()
+    return record
+
+
+def current_import(clinician_id: int) -> CalendarImport | None:
+    return db.session.scalar(select(CalendarImport).where(CalendarImport.clinician_id == clinician_id,
+                                                          CalendarImport.superseded_at.is_(None)))

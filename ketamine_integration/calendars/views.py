@@ -1,0 +1,144 @@
+"""Calendar pages: your feeds, the secret feed address itself, invitations, busy-time upload."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access
+from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..audit import services as audit
+from ..db_types import utcnow
+from ..documents import ical
+from ..extensions import db
+from ..patients.access import load_patient_record
+from ..scheduling.availability_views import availability_page, clinician_for_availability
+from ..scheduling.models import Appointment
+from ..timeutil import clinic_zone
+from ..web import submit
+from . import services
+from .forms import CalendarImportForm, FeedForm, FeedIdentityForm
+from .models import FEED_IDENTITY, CalendarFeed
+
+bp = Blueprint("calendars", __name__)
+ICS = "text/calendar; charset=utf-8"
+
+
+def _page(*, form=None, identity_form=None, new_feed=None, status=200):
+    feeds = db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == current_user.id)
+                               .order_by(CalendarFeed.revoked_at.is_not(None), CalendarFeed.created_at.desc())).all()
+    identity = services.feed_identity()
+    return render_template("calendars/feeds.html", feeds=feeds, form=form or FeedForm(), new_feed=new_feed,
+                           identity_form=identity_form or FeedIdentityForm(identity=identity),
+                           identity_label=FEED_IDENTITY[identity], clinic_wide=services.clinic_wide(current_user)
+                           ), status
+
+
+@bp.route("/calendars/")
+@access.signed_in
+def feeds():
+    return _page()
+
+
+@bp.route("/calendars/feeds", methods=["POST"])
+@access.signed_in
+def feed_create():
+    form = FeedForm()
+    done, made = submit(form, lambda: services.create_feed(current_user, form.label.data))
+    if not done:
+        return _page(form=form, status=422)
+    feed, token = made
+    audit.record("calendar.feed_create", obj=feed)
+    url = url_for("calendars.feed_ics", token=token, _external=True)
+    return _page(new_feed=(feed, url))  # shown once: only a hash of the secret is kept
+
+
+@bp.route("/calendars/feeds/<id:feed_id>/revoke", methods=["POST"])
+@access.signed_in
+def feed_revoke(feed_id: int):
+    feed = db.session.get(CalendarFeed, feed_id)
+    if feed is None or feed.user_id != current_user.id:
+        abort(404)  # someone else's feed is not there for you
+    done, _ = submit(FeedForm(), lambda: services.revoke_feed(feed, utcnow()))
+    if done:
+        audit.record("calendar.feed_revoke", obj=feed)
+        flash("Feed revoked: calendar apps polling that address now get nothing.", "success")
+    else:
+        flash("This feed was revoked already.", "error")
+    return redirect(url_for("calendars.feeds"))
+
+
+@bp.route("/calendars/settings", methods=["POST"])
+@access.roles(ADMIN)
+def feed_settings():
+    form = FeedIdentityForm()
+    done, _ = submit(form, lambda: services.set_feed_identity(form.identity.data, by=current_user))
+    if not done:
+        return _page(identity_form=form, status=422)
+    audit.record("settings.calendar", object_type="clinic_setting", object_id="feed_identity",
+                 detail=form.identity.data)
+    flash(f"Feeds now show: {FEED_IDENTITY[form.identity.data].lower()}.", "success")
+    return redirect(url_for("calendars.feeds"))
+
+
+@bp.route("/feeds/<token>.ics")
+@access.public
+def feed_ics(token: str):
+    """The feed a calendar app polls: no login, the secret address is the credential."""
+    feed = services.feed_for_token(token)
+    if feed is None:
+        audit.record("calendar.feed_read", outcome=audit.DENIED, detail="unknown or revoked feed address")
+        abort(404)
+    now = utcnow()
+    wait = services.admit_request(feed, now)
+    if wait is not None:
+        audit.record("calendar.feed_read", obj=feed, user_id=feed.user_id, outcome=audit.DENIED,
+                     detail="rate limit")
+        response = Response("Too many requests for this feed; try again later.\n", status=429,
+                            mimetype="text/plain")
+        response.headers["Retry-After"] = str(max(int(wait.total_seconds()), 1))
+        return response
+    user = feed.user
+    appointments = services.feed_appointments(user, now)
+    identity, wide = services.feed_identity(), services.clinic_wide(user)
+    events = [services.calendar_event(a, identity=identity, with_clinician=wide) for a in appointments]
+    name = f"{current_app.config['CLINIC_NAME']} — " + ("clinic sessions" if wide else f"{user.display_name}")
+    audit.record("calendar.feed_read", obj=feed, user_id=feed.user_id, detail=f"{len(events)} events")
+    response = Response(ical.feed(events, name=name, zone=clinic_zone()), mimetype="text/calendar")
+    response.headers["Content-Type"] = ICS
+    return response
+
+
+@bp.route("/appointments/<id:appointment_id>/invite.ics")
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def appointment_invite(appointment_id: int):
+    appointment = load_patient_record(Appointment, appointment_id, clinical=False)
+    identity = services.feed_identity()
+    event = services.calendar_event(appointment, identity=identity, with_clinician=False)
+    body = ical.invitation(event, organizer=services.organizer(), attendees=services.attendees(appointment),
+                           zone=clinic_zone(), now=utcnow())
+    audit.record("appointment.invite", obj=appointment, patient_id=appointment.patient_id,
+                 detail="cancel" if event.status == "CANCELLED" else "request")
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Type"] = ICS + ("; method=CANCEL" if event.status == "CANCELLED" else "; method=REQUEST")
+    response.headers["Content-Disposition"] = f'attachment; filename="session-{appointment.id}.ics"'
+    return response
+
+
+@bp.route("/availability/<id:user_id>/calendar-import", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def calendar_import(user_id: int):
+    clinician = clinician_for_availability(user_id)
+    form = CalendarImportForm()
+    upload = request.files.get("calendar_file")
+    done, record = submit(form, lambda: services.import_busy(
+        clinician, filename=upload.filename or "upload", data=upload.read(services.MAX_IMPORT_BYTES + 1),
+        by=current_user, now=utcnow()))
+    if done:
+        audit.record("calendar.import", obj=record, detail=f"{record.busy_blocks} busy times")
+        flash(f"Imported {record.busy_blocks} busy time(s) from {record.filename}; they replace any earlier "
+              "upload and block booking from now on.", "success")
+        return redirect(url_for("scheduling.availability", user_id=clinician.id))
+    audit.record("calendar.import", object_type="user", object_id=clinician.id, outcome=audit.FAILURE,
+                 detail="refused")
+    return availability_page(clinician, import_form=form, status=422)

@@ -1,0 +1,106 @@
+"""iCalendar documents (RFC 5545 / 5546) built with `icalendar` from plain data.
+
+Nothing here reads the database or knows a model: callers hand in CalendarEvent values,
+already stripped to what may leave the clinic (a session type, initials at most, a place).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vCalAddress
+
+PRODID = "-//ketamine_integration//clinic calendar//EN"
+#: VTIMEZONE rules are written for the events' years, plus this margin either side
+ZONE_MARGIN = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    uid: str
+    #: increases with every change (RFC 5545 SEQUENCE)
+    sequence: int
+    #: CONFIRMED or CANCELLED
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    location: str
+    #: when the event last changed (UTC)
+    last_modified: datetime
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+
+def _calendar(zone: ZoneInfo, *, name: str | None = None, method: str | None = None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method:
+        calendar.add("method", method)
+    if name:
+        calendar.add("x-wr-calname", name)
+        calendar.add("x-wr-timezone", zone.key)
+    return calendar
+
+
+def _event(item: CalendarEvent, zone: ZoneInfo, stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", item.uid)
+    event.add("dtstamp", stamp)
+    event.add("created", item.created)
+    event.add("last-modified", item.last_modified)
+    event.add("sequence", item.sequence)
+    event.add("status", item.status)
+    event.add("dtstart", item.starts_at.astimezone(zone))
+    event.add("dtend", item.ends_at.astimezone(zone))
+    event.add("summary", item.summary)
+    event.add("location", item.location)
+    event.add("transp", "TRANSPARENT" if item.status == "CANCELLED" else "OPAQUE")
+    event.add("class", "CONFIDENTIAL")
+    return event
+
+
+def _with_zone(calendar: Calendar, zone: ZoneInfo, events: list[CalendarEvent]) -> bytes:
+    if events:
+        first = min(e.starts_at for e in events) - ZONE_MARGIN
+        last = max(e.ends_at for e in events) + ZONE_MARGIN
+        calendar.add_missing_timezones(first_date=first.date(), last_date=last.date())
+    return calendar.to_ical()
+
+
+def feed(events: list[CalendarEvent], *, name: str, zone: ZoneInfo) -> bytes:
+    """A subscription feed: no METHOD; each event's DTSTAMP is its last change (RFC 5545 3.8.7.2)."""
+    calendar = _calendar(zone, name=name)
+    for item in events:
+        calendar.add_component(_event(item, zone, item.last_modified))
+    return _with_zone(calendar, zone, events)
+
+
+def invitation(item: CalendarEvent, *, organizer: Person, attendees: list[Person], zone: ZoneInfo,
+               now: datetime) -> bytes:
+    """An iTIP invitation: METHOD:REQUEST, or METHOD:CANCEL for a cancelled event (same UID)."""
+    method = "CANCEL" if item.status == "CANCELLED" else "REQUEST"
+    calendar = _calendar(zone, method=method)
+    event = _event(item, zone, now)
+    event.add("organizer", _address(organizer, role=None))
+    for person in attendees:
+        event.add("attendee", _address(person, role="REQ-PARTICIPANT"))
+    calendar.add_component(event)
+    return _with_zone(calendar, zone, [item])
+
+
+def _address(person: Person, *, role: str | None) -> vCalAddress:
+    address = vCalAddress(f"mailto:{person.email}")
+    address.params["cn"] = person.name
+    if role:
+        address.params["role"] = role
+        address.params["partstat"] = "NEEDS-ACTION"
+    return address

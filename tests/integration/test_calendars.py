@@ -1,0 +1,352 @@
+"""Calendar feeds and invitations, read back with vobject (an independent parser), and busy-time import."""
+import re
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+import pytest
+import vobject
+from sqlalchemy import func, select
+
+from ketamine_integration.calendars.models import CalendarImport, ImportedBusy
+from ketamine_integration.extensions import db
+from ketamine_integration.scheduling.models import Appointment, AppointmentChange
+from tests.conftest import page_text
+
+NY = ZoneInfo("America/New_York")
+UTC = timezone.utc
+
+
+@pytest.fixture
+def clinic(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint", email="hazel@clinic.example"),
+           "other": make.user("therapist", username="ther2", full_name="Ivo Second"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "outsider": make.user("prescriber", username="elsewhere"),
+           "staff": make.user("staff", username="desk"), "admin": make.user("admin", username="boss")}
+    ids["patient"] = make.patient(given_name="Tamsin", family_name="Sorrel", therapists=[ids["therapist"]],
+                                  prescribers=[ids["prescriber"]])
+    ids["other_patient"] = make.patient(given_name="Uma", family_name="Vetch", therapists=[ids["other"]])
+    ids["room"] = make.room("Cedar Room")
+    return ids
+
+
+def _appointment(make, clinician, patient, starts_local: datetime, minutes=50, room=None, kind="follow_up"):
+    """An appointment as the booking service leaves it (with its 'booked' history row)."""
+    def add():
+        start = starts_local.astimezone(UTC)
+        a = Appointment(patient_id=patient, clinician_id=clinician, kind=kind, starts_at=start,
+                        ends_at=start + timedelta(minutes=minutes), modality="in_person" if room else "telehealth",
+                        room_id=room, created_by_id=clinician)
+        a.changes.append(AppointmentChange(change="booked", by_user_id=clinician))
+        db.session.add(a)
+        db.session.flush()
+        return a.id
+    return make.run(add)
+
+
+def _new_feed(auth, client, username, label="phone"):
+    auth.login(username)
+    page = auth.post("/calendars/feeds", {"label": label}).get_data(as_text=True)
+    [url] = re.findall(r'value="(http://localhost/feeds/[^"]+\.ics)"', page)
+    auth.logout()
+    return url.removeprefix("http://localhost")
+
+
+def _parse(response):
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/calendar")
+    return vobject.readOne(response.get_data(as_text=True))
+
+
+def _events(calendar):
+    return {str(e.uid.value): e for e in calendar.contents.get("vevent", [])}
+
+
+def future(days, hour=10):
+    day = (datetime.now(NY) + timedelta(days=days)).date()
+    return datetime(day.year, day.month, day.day, hour, tzinfo=NY)
+
+
+def test_a_therapist_feed_holds_their_own_sessions_with_minimal_identity(clinic, make, auth, client):
+    mine = _appointment(make, clinic["therapist"], clinic["patient"], future(3), room=clinic["room"])
+    _appointment(make, clinic["other"], clinic["other_patient"], future(3, 14))
+    path = _new_feed(auth, client, "ther")
+    calendar = _parse(client.get(path))                           # no login: the address is the credential
+    events = _events(calendar)
+    assert list(events) == [f"appointment-{mine}@ketamine-integration.invalid"]
+    [event] = events.values()
+    assert event.summary.value == "Follow-up — T.S." and event.location.value == "Cedar Room"
+    assert event.status.value == "CONFIRMED" and int(event.sequence.value) == 0
+    assert event.dtstart.value == future(3) and event.dtstart.value.tzinfo is not None
+    assert calendar.vtimezone.tzid.value == "America/New_York"
+    body = client.get(path).get_data(as_text=True)
+    assert "Tamsin" not in body and "Sorrel" not in body           # initials only
+    [created] = make.audit_rows(action="calendar.feed_create")
+    reads = make.audit_rows(action="calendar.feed_read")
+    assert len(reads) == 2 and {r.outcome for r in reads} == {"success"} and created.user_id == clinic["therapist"]
+
+
+def test_the_address_is_shown_once_and_only_its_fingerprint_is_kept(clinic, make, auth, client):
+    path = _new_feed(auth, client, "ther")
+    token = path.removeprefix("/feeds/").removesuffix(".ics")
+    auth.login("ther")
+    listing = client.get("/calendars/").get_data(as_text=True)
+    assert token not in listing and f"…{token[-4:]}" in listing
+    from ketamine_integration.calendars.models import CalendarFeed
+    stored = make.query(lambda: db.session.scalar(select(CalendarFeed)))
+    assert stored.token_hash != token and token not in stored.token_hash
+
+
+def test_changes_raise_the_sequence_and_a_cancellation_stays_in_the_feed(clinic, make, auth, client):
+    appointment = _appointment(make, clinic["therapist"], clinic["patient"], future(3))
+    path = _new_feed(auth, client, "ther")
+    uid = f"appointment-{appointment}@ketamine-integration.invalid"
+    first = _events(_parse(client.get(path)))[uid]
+    auth.login("desk")
+    assert auth.post(f"/appointments/{appointment}/reschedule",
+                     {"starts_at": future(4, 11).strftime("%Y-%m-%dT%H:%M")}).status_code == 302
+    moved = _events(_parse(client.get(path)))[uid]
+    assert int(moved.sequence.value) == int(first.sequence.value) + 1 and moved.dtstart.value == future(4, 11)
+    assert auth.post(f"/appointments/{appointment}/cancel", {"reason": "Patient unwell with flu"}).status_code == 302
+    body = client.get(path).get_data(as_text=True)
+    cancelled = _events(vobject.readOne(body))[uid]
+    assert cancelled.status.value == "CANCELLED" and int(cancelled.sequence.value) == 2
+    assert "flu" not in body and "unwell" not in body               # the reason is not for calendars
+
+
+def test_times_are_right_on_both_sides_of_a_dst_change(clinic, make, auth, client):
+    # 10:00 in New York the Friday before and the Monday after the spring change of 2027 (14 March).
+    before, after = datetime(2027, 3, 12, 10, tzinfo=NY), datetime(2027, 3, 15, 10, tzinfo=NY)
+    ids = [_appointment(make, clinic["therapist"], clinic["patient"], when) for when in (before, after)]
+    path = _new_feed(auth, client, "ther")
+    events = _events(_parse(client.get(path)))
+    starts = [events[f"appointment-{i}@ketamine-integration.invalid"].dtstart.value for i in ids]
+    assert [s.astimezone(UTC).hour for s in starts] == [15, 14]    # EST then EDT
+    assert [s.astimezone(NY).hour for s in starts] == [10, 10]
+    body = client.get(path).get_data(as_text=True)
+    assert "DTSTART;TZID=America/New_York:20270312T100000" in body
+    assert "DTSTART;TZID=America/New_York:20270315T100000" in body
+
+
+def test_staff_get_the_clinic_feed_and_the_admin_can_hide_initials(clinic, make, auth, client):
+    _appointment(make, clinic["therapist"], clinic["patient"], future(3))
+    _appointment(make, clinic["other"], clinic["other_patient"], future(3, 14))
+    path = _new_feed(auth, client, "desk")
+    summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
+    assert summaries == ["Follow-up — T.S. (Hazel Quint)", "Follow-up — U.V. (Ivo Second)"]
+    auth.login("boss")
+    assert auth.post("/calendars/settings", {"identity": "none"}).status_code == 302
+    summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
+    assert summaries == ["Follow-up (Hazel Quint)", "Follow-up (Ivo Second)"]
+    assert [r.detail for r in make.audit_rows(action="settings.calendar")] == ["none"]
+    auth.logout()
+    auth.login("desk")
+    assert auth.post("/calendars/settings", {"identity": "initials"}).status_code == 403
+
+
+def test_revoked_unknown_and_disabled_feeds_answer_nothing(clinic, make, auth, client):
+    path = _new_feed(auth, client, "ther")
+    assert client.get("/feeds/not-a-real-token.ics").status_code == 404
+    assert client.get("/feeds/" + "x" * 300 + ".ics").status_code == 404
+    auth.login("ther")
+    from ketamine_integration.calendars.models import CalendarFeed
+    feed_id = make.query(lambda: db.session.scalar(select(CalendarFeed.id)))
+    assert auth.post(f"/calendars/feeds/{feed_id}/revoke", {}).status_code == 302
+    assert client.get(path).status_code == 404
+    auth.logout()
+    # someone else cannot revoke (or learn about) your feed
+    other_path = _new_feed(auth, client, "ther2")
+    auth.login("ther")
+    other_id = make.query(lambda: db.session.scalar(select(func.max(CalendarFeed.id))))
+    assert auth.post(f"/calendars/feeds/{other_id}/revoke", {}).status_code == 404
+    assert client.get(other_path).status_code == 200
+    from ketamine_integration.accounts.models import User
+    make.run(lambda: setattr(db.session.get(User, clinic["other"]), "active", False))
+    assert client.get(other_path).status_code == 404                            # a disabled user's feeds stop
+    denied = make.audit_rows(action="calendar.feed_read", outcome="denied")
+    assert len(denied) == 4
+
+
+def test_feed_requests_are_rate_limited_in_the_database(clinic, make, auth, client, app):
+    app.config["FEED_REQUESTS_PER_HOUR"] = 3
+    path = _new_feed(auth, client, "ther")
+    codes = [client.get(path).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    limited = client.get(path)
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+    assert len(make.audit_rows(action="calendar.feed_read", outcome="denied")) == 3
+
+
+def test_an_invitation_is_a_request_then_a_cancel_with_the_same_uid(clinic, make, auth, client):
+    appointment = _appointment(make, clinic["therapist"], clinic["patient"], future(3), room=clinic["room"])
+    auth.login("desk")
+    invite = client.get(f"/appointments/{appointment}/invite.ics")
+    assert "attachment" in invite.headers["Content-Disposition"]
+    request_ = _parse(invite)
+    assert request_.method.value == "REQUEST"
+    [event] = _events(request_).values()
+    assert event.organizer.value == "mailto:scheduling@harbor-light.example"
+    assert event.attendee.value == "mailto:hazel@clinic.example" and event.attendee.params["CN"] == ["Hazel Quint"]
+    assert auth.post(f"/appointments/{appointment}/cancel", {"reason": "Therapist ill"}).status_code == 302
+    cancel = _parse(client.get(f"/appointments/{appointment}/invite.ics"))
+    assert cancel.method.value == "CANCEL"
+    [cancelled] = _events(cancel).values()
+    assert cancelled.uid.value == event.uid.value and int(cancelled.sequence.value) > int(event.sequence.value)
+    assert cancelled.status.value == "CANCELLED"
+    assert [r.detail for r in make.audit_rows(action="appointment.invite")] == ["request", "cancel"]
+    auth.logout()
+    auth.login("elsewhere")                                       # not on this patient's care team
+    assert client.get(f"/appointments/{appointment}/invite.ics").status_code == 403
+
+
+# -- busy-time import --------------------------------------------------------------------
+
+def _ics(*events: str) -> bytes:
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Other calendar//EN\r\n" + "".join(events)
+            + "END:VCALENDAR\r\n").encode()
+
+
+def _vevent(uid: str, *lines: str) -> str:
+    return "BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\n" + "".join(
+        line + "\r\n" for line in lines) + "END:VEVENT\r\n"
+
+
+CHICAGO_TZ = ("BEGIN:VTIMEZONE\r\nTZID:America/Chicago\r\nBEGIN:STANDARD\r\nDTSTART:19701101T020000\r\n"
+              "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0600\r\nEND:STANDARD\r\n"
+              "BEGIN:DAYLIGHT\r\nDTSTART:19700308T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\r\n"
+              "TZOFFSETFROM:-0600\r\nTZOFFSETTO:-0500\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n")
+
+
+def _upload(auth, user_id, content: bytes, filename="work.ics", **kwargs):
+    return auth.post(f"/availability/{user_id}/calendar-import",
+                     {"calendar_file": (BytesIO(content), filename)}, content_type="multipart/form-data", **kwargs)
+
+
+def _busy(make, user_id):
+    return make.query(lambda: [(b.starts_at, b.ends_at) for b in db.session.scalars(
+        select(ImportedBusy).where(ImportedBusy.clinician_id == user_id, ImportedBusy.current.is_(True))
+        .order_by(ImportedBusy.starts_at))])
+
+
+def _ical_local(when: datetime) -> str:
+    return when.strftime("%Y%m%dT%H%M%S")
+
+
+def test_recurring_zoned_all_day_and_free_events_become_the_right_busy_times(clinic, make, auth):
+    monday = future(7 - datetime.now(NY).weekday(), 9)            # next Monday 09:00 New York
+    chicago = monday.astimezone(ZoneInfo("America/Chicago"))
+    day_off = (monday + timedelta(days=2)).date()
+    content = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Other calendar//EN\r\n" + CHICAGO_TZ
+               + _vevent("weekly", f"DTSTART;TZID=America/Chicago:{_ical_local(chicago)}",
+                         f"DTEND;TZID=America/Chicago:{_ical_local(chicago + timedelta(hours=1))}",
+                         "RRULE:FREQ=WEEKLY;COUNT=3", "SUMMARY:Supervision group (private)")
+               + _vevent("allday", f"DTSTART;VALUE=DATE:{day_off.strftime('%Y%m%d')}",
+                         f"DTEND;VALUE=DATE:{(day_off + timedelta(days=1)).strftime('%Y%m%d')}", "SUMMARY:Dentist")
+               + _vevent("utc", f"DTSTART:{(monday + timedelta(days=1, hours=5)).astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}",
+                         "DURATION:PT30M")
+               + _vevent("free", f"DTSTART;TZID=America/Chicago:{_ical_local(chicago + timedelta(days=3))}",
+                         "DURATION:PT1H", "TRANSP:TRANSPARENT")
+               + _vevent("cancelled", f"DTSTART;TZID=America/Chicago:{_ical_local(chicago + timedelta(days=4))}",
+                         "DURATION:PT1H", "STATUS:CANCELLED")
+               + "END:VCALENDAR\r\n").encode()
+    auth.login("ther")
+    response = _upload(auth, clinic["therapist"], content, follow_redirects=True)
+    assert "Imported 5 busy time(s) from work.ics" in page_text(response)
+    busy = _busy(make, clinic["therapist"])
+    weekly = [(monday + timedelta(weeks=w), monday + timedelta(weeks=w, hours=1)) for w in range(3)]
+    midnight = datetime(day_off.year, day_off.month, day_off.day, tzinfo=NY)
+    assert busy == sorted(weekly + [(midnight, midnight + timedelta(days=1)),
+                                    (monday + timedelta(days=1, hours=5), monday + timedelta(days=1, hours=5, minutes=30))])
+    page = page_text(auth.client.get(f"/availability/{clinic['therapist']}"))
+    assert "5 busy time(s) from work.ics" in page and "Supervision" not in page and "Dentist" not in page
+    [row] = make.audit_rows(action="calendar.import")
+    assert row.detail == "5 busy times"
+
+
+def test_imported_busy_time_blocks_booking_and_a_new_upload_replaces_it(clinic, make, auth):
+    start = future(3, 10)
+    first = _ics(_vevent("a", f"DTSTART:{start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT2H"))
+    auth.login("ther")
+    assert _upload(auth, clinic["therapist"], first).status_code == 302
+    from ketamine_integration.scheduling.booking import check_free
+    from ketamine_integration.errors import DomainError
+    from ketamine_integration.accounts.models import User
+
+    def try_book(at):
+        try:
+            check_free(db.session.get(User, clinic["therapist"]), clinic["patient"], at, at + timedelta(minutes=50),
+                       None)
+            return None
+        except DomainError as err:
+            return err.reasons["starts_at"]
+    assert "Hazel Quint is busy then in their own calendar" in make.query(lambda: try_book(start + timedelta(hours=1)))
+    later = future(5, 10)
+    second = _ics(_vevent("b", f"DTSTART:{later.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT1H"))
+    assert _upload(auth, clinic["therapist"], second, filename="work-2.ics").status_code == 302
+    assert make.query(lambda: try_book(start + timedelta(hours=1))) is None       # the old block no longer counts
+    assert make.query(lambda: try_book(later)) is not None
+    imports = make.query(lambda: db.session.scalars(select(CalendarImport).order_by(CalendarImport.id)).all())
+    assert [(i.filename, i.superseded_at is not None) for i in imports] == [("work.ics", True), ("work-2.ics", False)]
+
+
+BROKEN = [
+    ("notes.txt", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "notes.txt: is not an iCalendar file"),
+    ("photo.ics", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "photo.ics: is not UTF-8 text"),
+    ("letter.ics", b"Dear colleague,\nplease find attached", "letter.ics: does not start with BEGIN:VCALENDAR"),
+    ("cut.ics", b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2026", "cut.ics: could not be read as iCalendar"),
+    ("nostart.ics", _ics(_vevent("x1", "DURATION:PT1H")), "nostart.ics: event 1 (UID x1) has no DTSTART."),
+    ("baddate.ics", _ics(_vevent("x2", "DTSTART:2026-13-45", "DURATION:PT1H")),
+     "baddate.ics: event 1 (UID x2): DTSTART is not a valid date or time."),
+    ("backwards.ics", _ics(_vevent("x3", "DTSTART:20261201T100000Z", "DTEND:20261201T090000Z")),
+     "backwards.ics: event 1 (UID x3) ends before it starts."),
+    ("rule.ics", _ics(_vevent("x4", "DTSTART:20261201T100000Z", "DURATION:PT1H", "RRULE:FREQ=SOMETIMES")),
+     "rule.ics:"),
+    ("huge.ics", b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"a" * (1024 * 1024 + 10) + b"\r\nEND:VCALENDAR\r\n",
+     "huge.ics: is 1.0 MB; the limit is 1 MB"),
+]
+
+
+@pytest.mark.parametrize("filename, content, message", BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_file_is_refused_naming_it_and_imports_nothing(clinic, make, auth, filename, content, message):
+    good = _ics(_vevent("g", f"DTSTART:{future(3).astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT1H"))
+    auth.login("ther")
+    assert _upload(auth, clinic["therapist"], good).status_code == 302
+    response = _upload(auth, clinic["therapist"], content, filename=filename)
+    assert response.status_code == 422 and message in page_text(response)
+    assert len(_busy(make, clinic["therapist"])) == 1                          # the earlier upload still counts
+    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(CalendarImport))) == 1
+
+
+def test_no_file_and_someone_elses_calendar_are_refused(clinic, make, auth):
+    auth.login("ther")
+    missing = auth.post(f"/availability/{clinic['therapist']}/calendar-import", {},
+                        content_type="multipart/form-data")
+    assert missing.status_code == 422 and "Choose an .ics file to upload." in page_text(missing)
+    assert _upload(auth, clinic["other"], _ics()).status_code == 403
+    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(CalendarImport))) == 0
+
+
+def test_suggestions_auto_schedule_and_the_worklist_honour_imported_busy_time(clinic, make, auth):
+    """Free time is computed in one place for suggestions and the auto-schedule (busy_by_clinician)."""
+    from ketamine_integration.domain.slots import Interval
+    from ketamine_integration.scheduling.availability import busy_by_clinician, free_slots
+    from ketamine_integration.scheduling.models import WorkingHours
+    day = future(3, 9)
+    make.run(lambda: db.session.add(WorkingHours(clinician_id=clinic["therapist"], weekday=day.weekday(),
+                                                 starts=day.time(), ends=(day + timedelta(hours=3)).time())))
+    within = Interval(day.astimezone(UTC), (day + timedelta(hours=3)).astimezone(UTC))
+    slots = lambda: free_slots(clinic["therapist"], None, within, timedelta(minutes=50))  # noqa: E731
+    assert len(make.query(slots)) == 5                                           # 9:00 ... 11:00
+    booked = _appointment(make, clinic["therapist"], clinic["patient"], day + timedelta(hours=2))
+    # the worklist lists bookings on a course
+    course = make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"], phase="integration")
+    make.run(lambda: setattr(db.session.get(Appointment, booked), "course_id", course))
+    auth.login("ther")
+    _upload(auth, clinic["therapist"], _ics(_vevent("m", f"DTSTART:{day.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}",
+                                                    "DURATION:PT3H")))
+    assert make.query(slots) == []
+    assert make.query(lambda: busy_by_clinician([clinic["therapist"]], within)[clinic["therapist"]])
+    auth.logout()
+    auth.login("desk")
+    worklist = page_text(auth.client.get("/worklist"))
+    assert "Follow-up with Hazel Quint (busy in their own calendar)" in worklist

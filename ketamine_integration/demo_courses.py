@@ -8,9 +8,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, time, timedelta
 
+from icalendar import Calendar, Event
 from sqlalchemy import select
 
 from .accounts.models import PRESCRIBER, User
+from .calendars.services import import_busy
 from .courses.models import PREPARATION_SESSION, TreatmentCourse
 from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
 from .domain.phases import Phase
@@ -66,6 +68,27 @@ def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
     db.session.add(ExtraHours(clinician_id=users["therapist3"].id, starts_at=datetime.combine(saturday, time(9), zone),
                               ends_at=datetime.combine(saturday, time(13), zone), reason="Covering the Saturday clinic"))
     db.session.flush()
+    _import_demo_calendar(users["therapist2"], now)
+
+
+def _import_demo_calendar(therapist: User, now: datetime) -> None:
+    """therapist2's outside commitment, imported as a calendar export would bring it: a weekly
+    Thursday supervision group, 16:00-17:00, as a repeating event."""
+    zone = clinic_zone()
+    today = now.astimezone(zone).date()
+    thursday = today + timedelta(days=(3 - today.weekday()) % 7)
+    calendar, event = Calendar(), Event()
+    calendar.add("prodid", "-//Demo//Personal calendar//EN")
+    calendar.add("version", "2.0")
+    event.add("uid", "demo-supervision@example.invalid")
+    event.add("dtstamp", now)
+    event.add("dtstart", datetime.combine(thursday, time(16), zone))
+    event.add("dtend", datetime.combine(thursday, time(17), zone))
+    event.add("rrule", {"freq": "weekly", "count": 12})
+    event.add("summary", "Supervision group")
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    import_busy(therapist, filename="personal-calendar.ics", data=calendar.to_ical(), by=therapist, now=now)
 
 
 def load_demo_conflict(now: datetime) -> None:

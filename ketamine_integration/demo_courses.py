@@ -179,13 +179,15 @@ def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescr
     others = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
               if u.has_role(PRESCRIBER) and u.id != prescriber.id]
     start, zone = first_start, clinic_zone()
+    # long enough for the protocol's monitoring and the demo's longest stay (_record_and_sign)
+    minutes = course_protocol(course).experience.min_monitoring_minutes + 30
     while start.astimezone(zone).hour >= 8:
         for clinician in [prescriber] + others:
             for room in rooms:
                 try:
                     with db.session.begin_nested():
                         plan_series(course, first_start=start, days_between=gap, count=count, reason=None,
-                                    clinician_id=clinician.id, room_id=room.id, by=prescriber)
+                                    clinician_id=clinician.id, room_id=room.id, by=prescriber, minutes=minutes)
                     return start
                 except DomainError:
                     continue

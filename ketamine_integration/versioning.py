@@ -1,6 +1,7 @@
-"""Optimistic locking: write a versioned record, or say that someone else saved it first."""
+"""Concurrent writes: versioned records (optimistic locking) and rows made on first use."""
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import ConcurrentEdit
@@ -16,3 +17,20 @@ def flush_versioned(record, message: str) -> None:
     except StaleDataError:
         db.session.rollback()
         raise ConcurrentEdit(message, current_version=record.version) from None
+
+
+def locked_row(model, key, make):
+    """The row of `model` with primary key `key`, locked for update; made with make() if
+    there is none. Two requests making it at once both end with the one row: the loser's
+    INSERT fails on the key inside a savepoint and it locks the winner's row instead."""
+    row = db.session.get(model, key, with_for_update=True)
+    if row is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = make()
+            db.session.add(row)
+            db.session.flush()
+        return row
+    except IntegrityError:
+        return db.session.get(model, key, with_for_update=True, populate_existing=True)

@@ -17,6 +17,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..scheduling.models import CANCELLED, Appointment
 from ..timeutil import clinic_zone
+from ..versioning import locked_row
 from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
 
 #: what a feed carries: this far back and this far ahead
@@ -41,10 +42,8 @@ def feed_identity() -> str:
 def set_feed_identity(value: str, *, by: User) -> None:
     if value not in FEED_IDENTITY:
         raise DomainError({"identity": "Choose one of the offered options."})
-    row = db.session.get(ClinicSetting, "feed_identity", with_for_update=True)
-    if row is None:
-        row = ClinicSetting(key="feed_identity", value=value, updated_by_id=by.id)
-        db.session.add(row)
+    row = locked_row(ClinicSetting, "feed_identity",
+                     lambda: ClinicSetting(key="feed_identity", value=value, updated_by_id=by.id))
     row.value, row.updated_by_id = value, by.id
     db.session.flush()
 

@@ -91,6 +91,7 @@ def count_dosing_sessions_done(course: TreatmentCourse) -> int:
 def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_version: int,
                  reason: str | None, override: bool) -> TransitionDecision:
     """Move the course to `target` if its protocol allows (or a clinician overrides with reason)."""
+    booking.lock_course(course)  # bookings on the course wait, then see the new phase
     if course.version != expected_version:
         raise ConcurrentEdit("Someone else changed this course's phase meanwhile; review the page "
                              "and try again.", current_version=course.version)

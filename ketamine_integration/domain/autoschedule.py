@@ -69,8 +69,9 @@ class Assignment:
 def feasible(demand: Demand, slot: Slot) -> bool:
     if slot.therapist_id not in demand.therapist_ids or not demand.opens <= slot.starts_at < demand.closes:
         return False
-    ends = slot.ends_at or slot.starts_at
-    return not any(start < ends and slot.starts_at < end for start, end in demand.patient_busy)
+    if slot.ends_at is None:  # an instant: busy if it falls inside one of the patient's appointments
+        return not any(start <= slot.starts_at < end for start, end in demand.patient_busy)
+    return not any(start < slot.ends_at and slot.starts_at < end for start, end in demand.patient_busy)
 
 
 def score(assignments: list[Assignment]) -> tuple[int, int, int]:

@@ -8,6 +8,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
 from ..fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
+from ..scheduling.models import MINUTES_RANGE
 from .models import SEVERITIES, VITAL_TIMEPOINTS
 
 #: an explicit yes or no: "not answered" must not read as "no"
@@ -33,7 +34,7 @@ class PlanForm(FlaskForm):
     count = IntegerField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])
     clinician = SelectField("Clinician running the sessions", coerce=int, validators=[InputRequired()])
     room = SelectField("Room", coerce=int, validators=[InputRequired()])
-    minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(15, 480)],
+    minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of a dosing session.")
     reason = TextAreaField("Reason, if the plan breaks the protocol's spacing",
                            validators=[Optional(), Length(max=2000)])

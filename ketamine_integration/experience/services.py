@@ -22,6 +22,7 @@ from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..versioning import flush_versioned
 from ..fields import YEARS
+from ..patients.services import ensure_on_care_team
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..scheduling import booking
@@ -144,7 +145,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
     override = _check_spacing(course, starts, reason)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
-    db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id == course.id).with_for_update())
+    booking.lock_course(course)
     booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
@@ -164,6 +165,8 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
         db.session.add_all((session, appointment))
         db.session.flush()  # the next session's check sees this one
         planned.append(session)
+    # The clinician running the sessions joins the care team, so they can open the records.
+    ensure_on_care_team(course.patient, clinician, PRESCRIBER if clinician.has_role(PRESCRIBER) else THERAPIST)
     return planned
 
 
@@ -177,6 +180,25 @@ def reschedule(session: DosingSession, *, planned_start: datetime, reason: str |
     if session.appointment is not None and session.appointment.status == BOOKED:
         booking.move(session.appointment, planned_start, by=by, reason=reason, field="planned_start")
     db.session.flush()
+
+
+def _align_booking(session: DosingSession, by: User) -> None:
+    """At signing, the booking takes the recorded times (start to discharge) and says attended.
+
+    What happened is a fact: no conflict check refuses it. A session held earlier than
+    planned frees the planned time this way.
+    """
+    appointment = session.appointment
+    if appointment is None or appointment.status != BOOKED:
+        return
+    ends = max(t for t in (session.discharged_at, session.ended_at) if t is not None)
+    if (appointment.starts_at, appointment.ends_at) != (session.started_at, ends):
+        previous = appointment.starts_at
+        appointment.starts_at, appointment.ends_at = session.started_at, ends
+        booking.record_change(appointment, "rescheduled", by, reason="Aligned with the signed record",
+                              previous_start=previous)
+    appointment.status = ATTENDED
+    booking.record_change(appointment, ATTENDED, by)
 
 
 def _release(session: DosingSession, reason: str, by: User) -> None:
@@ -336,9 +358,7 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
         raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
     session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
     session.content_digest = content_digest(session)
-    if session.appointment is not None and session.appointment.status == BOOKED:
-        session.appointment.status = ATTENDED  # the signed record says it happened
-        booking.record_change(session.appointment, ATTENDED, by)
+    _align_booking(session, by)
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 

@@ -19,6 +19,7 @@ from ..experience.windows import course_windows
 from ..extensions import db
 from ..timeutil import format_local
 from ..patients.models import Patient
+from . import booking
 from .availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
                            session_minutes, weekly_blocks_by_clinician)
 from .models import Room
@@ -103,10 +104,13 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
     _lock_everyone(courses.values(), {r[2] for r in rows})
     # First what changed since the proposal, all of it, before anything is booked: a session
     # this batch books may itself count for a neighbouring window, which is not a change.
+    if len({r[1] for r in rows}) != len(rows):
+        raise DomainError("The proposal lists a window twice; make a new proposal.")
     problems = []
-    for course_id, window_key, therapist_id, _starts_at in rows:
+    for course_id, window_key, therapist_id, starts_at in rows:
         course = courses.get(course_id)
-        problem = _still_open(course, window_key, therapist_id, now) if course else "the course no longer exists"
+        problem = _still_open(course, window_key, therapist_id, starts_at, now) if course \
+            else "the course no longer exists"
         if problem:
             problems.append(f"{course.patient.full_name if course else course_id}: {problem}")
     minutes = session_minutes()["integration"]
@@ -126,7 +130,8 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
     return len(rows)
 
 
-def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, now: datetime) -> str | None:
+def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, starts_at: datetime,
+                now: datetime) -> str | None:
     """Why this proposed row can no longer be booked, or None."""
     if not any(m.user_id == therapist_id and m.role == THERAPIST for m in course.patient.care_team):
         return "that therapist is not on the patient's care team"
@@ -135,6 +140,8 @@ def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, now
     row = rows.get(window_key)
     if row is None or row.status is WindowStatus.CLOSED:
         return "the window is closed"
+    if not row.window.contains(starts_at):
+        return f"{format_local(starts_at)} is outside that window"
     if row.covered:
         return "the window was covered meanwhile"
     return None
@@ -142,7 +149,10 @@ def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, now
 
 def _lock_everyone(courses, therapist_ids: set[int]) -> None:
     """Take every lock a batch of bookings needs, up front and in id order, so two batches
-    (or a batch and a single booking) can never wait on each other in a circle."""
+    (or a batch and a single booking) can never wait on each other in a circle: courses
+    first, as every booking does, then clinicians, patients and rooms."""
+    for course in sorted(courses, key=lambda c: c.id):
+        booking.lock_course(course)
     for user_id in sorted(therapist_ids):
         db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
     for patient_id in sorted({c.patient_id for c in courses}):

@@ -14,6 +14,7 @@ from ..calendars.forms import CalendarImportForm
 from ..calendars.services import current_import
 from ..errors import DomainError
 from ..extensions import db
+from ..versioning import locked_row
 from ..web import flash_form_problems, submit
 from .availability import session_minutes
 from .forms import ExtraHoursForm, RoomForm, SessionTypeForm, TimeOffForm, WorkingHoursForm
@@ -202,10 +203,8 @@ def session_types():
 
 
 def _set_session_minutes(kind: str, minutes: int) -> SessionType:
-    row = db.session.get(SessionType, kind, with_for_update=True)
-    if row is None:
-        row = SessionType(kind=kind, default_minutes=minutes, updated_by_id=current_user.id)
-        db.session.add(row)
+    row = locked_row(SessionType, kind, lambda: SessionType(kind=kind, default_minutes=minutes,
+                                                             updated_by_id=current_user.id))
     row.default_minutes, row.updated_by_id = minutes, current_user.id
     db.session.flush()
     return row

@@ -16,7 +16,7 @@ class BookForm(FlaskForm):
                                                    ("preparation", "Preparation session"),
                                                    ("follow_up", "Follow-up")]), default="integration")
     starts_at = ClinicDateTimeField("Date and time", validators=[InputRequired()])
-    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(15, 240)],
+    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of this kind of session.")
     clinician = SelectField("Therapist", coerce=int, validators=[InputRequired()])
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")

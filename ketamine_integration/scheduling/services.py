@@ -76,6 +76,7 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
     """
     if kind not in BOOKABLE_IN:
         raise DomainError({"kind": "Unknown kind of session."})
+    booking.lock_course(course)  # a phase change (say, the course ending) and this take turns
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.has_role(THERAPIST):
         raise DomainError({"clinician": "Choose an active therapist."})

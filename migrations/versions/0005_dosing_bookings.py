@@ -5,6 +5,8 @@ Revises: 0004_availability
 Create Date: 2026-11-21 12:00:38.788915
 
 """
+from datetime import timedelta
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -50,6 +52,46 @@ def upgrade():
         batch_op.create_check_constraint('known_kind', "kind IN ('preparation', 'dosing', 'integration', 'follow_up')")
         batch_op.create_check_constraint('dosing_has_session', "(kind = 'dosing' AND dosing_session_id IS NOT NULL) "
                                          "OR (kind <> 'dosing' AND dosing_session_id IS NULL)")
+    book_existing_dosing_sessions()
+
+
+def book_existing_dosing_sessions():
+    """Dosing sessions planned before this revision get their booking: the course's
+    prescriber, no room yet (staff assign one by moving it), the planned or recorded times.
+    Cancelled sessions get none; signed ones are booked as attended."""
+    conn = op.get_bind()
+    sessions = sa.table('dosing_sessions', sa.column('id'), sa.column('course_id'), sa.column('status'),
+                        sa.column('planned_start', UTCDateTime()), sa.column('started_at', UTCDateTime()),
+                        sa.column('ended_at', UTCDateTime()), sa.column('discharged_at', UTCDateTime()),
+                        sa.column('created_at', UTCDateTime()))
+    courses = sa.table('treatment_courses', sa.column('id'), sa.column('patient_id'), sa.column('prescriber_id'))
+    appointments = sa.table('appointments', sa.column('id'), sa.column('patient_id'), sa.column('course_id'),
+                            sa.column('clinician_id'), sa.column('kind'), sa.column('dosing_session_id'),
+                            sa.column('starts_at', UTCDateTime()), sa.column('ends_at', UTCDateTime()),
+                            sa.column('modality'), sa.column('status'), sa.column('created_at', UTCDateTime()),
+                            sa.column('created_by_id'), sa.column('version'))
+    changes = sa.table('appointment_changes', sa.column('appointment_id'), sa.column('change'),
+                       sa.column('occurred_at', UTCDateTime()), sa.column('by_user_id'), sa.column('reason'))
+    rows = conn.execute(sa.select(sessions, courses.c.patient_id, courses.c.prescriber_id)
+                        .join(courses, courses.c.id == sessions.c.course_id)
+                        .where(sessions.c.status != 'cancelled')).mappings().all()
+    for row in rows:
+        starts = row['started_at'] or row['planned_start']
+        if starts is None:
+            continue
+        ends = row['discharged_at'] or row['ended_at'] or starts + timedelta(minutes=120)
+        if ends <= starts:
+            ends = starts + timedelta(minutes=120)
+        status = 'attended' if row['status'] == 'signed' else 'booked'
+        appointment_id = conn.execute(appointments.insert().values(
+            patient_id=row['patient_id'], course_id=row['course_id'], clinician_id=row['prescriber_id'],
+            kind='dosing', dosing_session_id=row['id'], starts_at=starts, ends_at=ends, modality='in_person',
+            status=status, created_at=row['created_at'], created_by_id=row['prescriber_id'], version=1)
+            .returning(appointments.c.id)).scalar_one()
+        for change in ('booked', 'attended') if status == 'attended' else ('booked',):
+            conn.execute(changes.insert().values(appointment_id=appointment_id, change=change,
+                                                 occurred_at=row['created_at'], by_user_id=row['prescriber_id'],
+                                                 reason='Booked when dosing bookings were introduced'))
 
 
 

@@ -16,6 +16,11 @@ from tests.integration.test_dosing import NY, _plan, _sign, form_time, local
 
 @pytest.fixture
 def clinic(make):
+    return make_clinic(make)
+
+
+def make_clinic(make):
+    """A therapist, two prescribers, staff, two dosing suites and two patients in experience."""
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "prescriber2": make.user("prescriber", username="pres2", full_name="Petra Lune"),
@@ -156,8 +161,8 @@ def test_cancelling_frees_the_room_and_signing_marks_it_attended(clinic, make, a
     auth.logout()
     auth.login("pres")
     assert _sign(make, auth, past, clinic["prescriber"]).status_code == 302
-    held = [b for b in _bookings(make, clinic["One"]) if b.dosing_session_id == past]
-    assert [(b.status, [c.change for c in b.changes]) for b in held] == [("attended", ["booked", "attended"])]
+    [held] = [b for b in _bookings(make, clinic["One"]) if b.dosing_session_id == past]
+    assert held.status == "attended" and [c.change for c in held.changes][-1] == "attended"
 
 
 def test_ending_a_course_releases_its_future_bookings(clinic, make, auth):

@@ -116,3 +116,11 @@ def test_no_slot_for_a_therapist_off_the_care_team():
 
 def test_empty_inputs():
     assert assign([], [Slot(1, 1, day(1))]) == [] and assign([demand(1, 0, 1)], []) == []
+
+
+def test_a_slot_without_an_end_is_the_instant_it_starts():
+    busy = (day(1), day(1) + timedelta(hours=1))
+    window = Demand(1, 7, 1, frozenset({1}), day(0), day(2), day(3), patient_busy=(busy,))
+    assert overlap(Slot(1, 1, day(1)), Slot(2, 2, *busy))
+    assert not feasible(window, Slot(1, 1, day(1)))                  # at the start of an appointment: busy
+    assert feasible(window, Slot(1, 1, day(1) + timedelta(hours=1)))  # at its end: free

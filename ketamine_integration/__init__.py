@@ -54,13 +54,14 @@ def register_blueprints(app: Flask) -> None:
     from .core.views import bp as core_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
+    from .notes.views import bp as notes_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
     from .scheduling import availability_views  # noqa: F401  (routes on the scheduling blueprint)
     from .scheduling.views import bp as scheduling_bp
 
     for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
-               scheduling_bp, calendars_bp):
+               scheduling_bp, calendars_bp, notes_bp):
         app.register_blueprint(bp)
 
 

@@ -87,8 +87,14 @@ def enforce_access():
     if not current_user.is_authenticated:
         reason = g.pop("session_end_message", None)
         session.clear()
+        from .notes.recovery import keep_if_timed_out
+        kept = keep_if_timed_out()
         flash(reason or "Please sign in to continue.", "info")
-        next_url = request.full_path.rstrip("?") if request.method == "GET" else None
+        if kept:
+            flash("What you submitted is kept: sign in and it will be offered back on the same page.", "info")
+        next_url = request.full_path.rstrip("?") if request.method == "GET" or kept else None
+        if kept:
+            next_url = request.path
         return redirect(url_for("accounts.login", next=next_url))
     if rule.roles and not current_user.has_role(*rule.roles):
         audit.denial(f"{request.endpoint} needs role: {rule.describe()}",

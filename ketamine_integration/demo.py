@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from .accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from .accounts.services import create_user
 from .demo_courses import load_demo_courses
+from .demo_notes import load_demo_notes
 from .patients.services import register_patient
 
 DEMO_PASSWORD = "harbor-light-demo-2026"
@@ -67,3 +68,4 @@ def load_demo_clinic(now: datetime) -> None:
             prescriber_ids=[prescribers[i % len(prescribers)].id],
         ))
     load_demo_courses(users, patients, now, rng)
+    load_demo_notes(now, rng)

@@ -1,6 +1,8 @@
 """Domain errors that services raise and views turn back into form field messages."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
 
 class DomainError(Exception):
     """A request the rules refuse; `reasons` maps form field names (or "" for the form) to text."""
@@ -42,12 +44,22 @@ class ConcurrentEdit(DomainError):
     a deliberate overwrite rather than a repeat of the conflict.
     """
 
-    def __init__(self, message: str, *, current_version: int):
+    def __init__(self, message: str, *, current_version: int | None, record=None):
         super().__init__(message)
         self.current_version = current_version
+        #: when the version could not be read yet (a failed flush inside a savepoint)
+        self.record = record
+
+    def read_current_version(self, session) -> None:
+        """Once the failed savepoint is rolled back: the record's version as stored now."""
+        if self.current_version is None and self.record is not None:
+            model = type(self.record)
+            stored = session.scalar(select(model.version).where(model.id == self.record.id))
+            self.current_version = stored if stored is not None else -1
 
     def apply_to(self, form) -> list[str]:
         general = super().apply_to(form)
+        form.edit_conflict = True
         if getattr(form, "version", None) is not None:
             form.version.data = self.current_version
         return general

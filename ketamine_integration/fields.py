@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from wtforms import DateField, DateTimeLocalField, DecimalField
+from wtforms import DateField, DateTimeLocalField, DecimalField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
 
 from .timeutil import clinic_zone
@@ -85,3 +86,10 @@ class ClinicDateTimeField(DateTimeLocalField):
 def options(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select choices (tuples are deprecated in WTForms 3.3)."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes (the form macro renders it in a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

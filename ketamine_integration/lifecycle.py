@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Flask, abort, current_app, g, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
@@ -51,6 +52,9 @@ def refuse_nul_bytes():
         for key, values in source.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 abort(400)
+    for key, upload in request.files.items(multi=True):
+        if "\x00" in key or "\x00" in (upload.filename or ""):
+            abort(400)
 
 
 class IdConverter(IntegerConverter):
@@ -71,8 +75,23 @@ def no_store(response):
 
 
 def render_error(error: HTTPException):
+    if error.code == 413:
+        return render_too_large(error)
     template = ERROR_TEMPLATES.get(error.code, "errors/generic.html")
     return render_template(template, error=error), error.code
+
+
+def render_too_large(error: HTTPException):
+    """An upload over MAX_CONTENT_LENGTH: say what the limits are, and audit a refused import."""
+    from .audit import services as audit
+    from .calendars.services import MAX_IMPORT_BYTES
+    if request.endpoint == "calendars.calendar_import" and current_user.is_authenticated:
+        audit.record("calendar.import", object_type="user", object_id=(request.view_args or {}).get("user_id"),
+                     outcome=audit.FAILURE, detail=f"refused: upload of {request.content_length or '?'} bytes "
+                                                   "exceeds the server limit")
+    return render_template("errors/413.html", error=error,
+                           limit_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
+                           import_mb=MAX_IMPORT_BYTES // (1024 * 1024)), 413
 
 
 def render_csrf_error(error: CSRFError):

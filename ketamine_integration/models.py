@@ -4,6 +4,7 @@ from .audit import models as audit_models  # noqa: F401
 from .calendars import models as calendars_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
+from .notes import models as notes_models  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
 from .scheduling import models as scheduling_models  # noqa: F401

@@ -10,11 +10,16 @@ from .extensions import db
 
 def flush_versioned(record, message: str) -> None:
     """Flush; if the version check in the UPDATE's WHERE clause caught a save that landed
-    meanwhile, roll back (the failed flush leaves nothing usable), reload the current record
-    and raise ConcurrentEdit carrying its version, so the editor's input can be kept."""
+    meanwhile, raise ConcurrentEdit so the editor's input can be kept.
+
+    Inside web.submit()'s savepoint the failed flush has closed that savepoint: submit rolls
+    it back and reads the current version afterwards. Outside one, the transaction is rolled
+    back here and the record's current version reloaded."""
     try:
         db.session.flush()
     except StaleDataError:
+        if db.session().in_nested_transaction():
+            raise ConcurrentEdit(message, current_version=None, record=record) from None
         db.session.rollback()
         raise ConcurrentEdit(message, current_version=record.version) from None
 

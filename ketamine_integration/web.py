@@ -8,17 +8,22 @@ from flask import current_app, flash, render_template, request
 from flask_wtf import FlaskForm
 
 from .audit import services as audit
-from .errors import DomainError
+from .errors import ConcurrentEdit, DomainError
 from .extensions import db
 from .lifecycle import MAX_ID
 
 #: HTTP status for a submitted form that failed validation: the request changed nothing.
 INVALID_FORM_STATUS = 422
+#: a save that met someone else's save in between (the user's input is shown again)
+CONFLICT_STATUS = 409
 
 
 def render_form(template: str, form: FlaskForm, **context):
-    """Render a form page; a submission with errors answers 422 so its transaction rolls back."""
-    status = INVALID_FORM_STATUS if request.method == "POST" and form.errors else 200
+    """Render a form page; a submission with errors answers 422 (409 when it met someone
+    else's save) so its transaction rolls back."""
+    status = 200
+    if request.method == "POST" and form.errors:
+        status = CONFLICT_STATUS if getattr(form, "edit_conflict", False) else INVALID_FORM_STATUS
     return render_template(template, form=form, **context), status
 
 
@@ -35,6 +40,8 @@ def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
         with db.session.begin_nested():
             return True, operation()
     except DomainError as err:
+        if isinstance(err, ConcurrentEdit):
+            err.read_current_version(db.session)
         err.apply_to(form)
         return False, None
 

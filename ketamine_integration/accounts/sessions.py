@@ -112,6 +112,8 @@ def load_user(user_id: str) -> User | None:
             audit.record("session.expired", object_type="login_session", object_id=login_session.id,
                          user_id=user.id, detail=reason, durable=True)
         g.session_end_message = END_MESSAGES[login_session.end_reason or reason]
+        if reason in ("idle", "absolute") or login_session.end_reason in ("idle", "absolute"):
+            g.timed_out_user_id = user.id  # lets a timed-out form submission be kept (notes.recovery)
         return None
     if now - login_session.last_seen_at >= TOUCH_INTERVAL:
         # A rejected form is activity too: the clinician is working, not idle.

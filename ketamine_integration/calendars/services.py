@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import recurring_ical_events
 from flask import current_app
-from icalendar import Calendar
+from icalendar import Calendar, vRecur
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -162,8 +162,8 @@ def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetim
     if not filename.lower().endswith(".ics"):
         raise ImportRefused(filename, "is not an iCalendar file; export the calendar as .ics and upload that.")
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportRefused(filename, f"is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-                                      f"{MAX_IMPORT_BYTES // 1024 // 1024} MB. Export a shorter period.")
+        raise ImportRefused(filename, f"is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB, the limit. "
+                                      "Export a shorter period.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -175,25 +175,35 @@ def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetim
     except (ValueError, IndexError, KeyError) as err:
         raise ImportRefused(filename, f"could not be read as iCalendar ({_short(err)}).") from None
     events = calendar.walk("VEVENT")
+    durations = {}
     for n, event in enumerate(events, 1):
         _check_event(filename, n, event)
-    zone = clinic_zone()
+        if event.get("duration") is not None:
+            durations[str(event.get("uid"))] = event.decoded("duration")
+    zone, own = clinic_zone(), "@" + current_app.config["CALENDAR_UID_DOMAIN"]
+    busy, seen = [], 0
     try:
-        occurrences = list(recurring_ical_events.of(calendar).between(start, end))
+        for occurrence in recurring_ical_events.of(calendar).after(start - MAX_BUSY_LENGTH):
+            begins, ends = _span(occurrence, zone, durations.get(str(occurrence.get("uid"))))
+            if begins >= end:
+                break
+            seen += 1
+            if seen > MAX_IMPORTED_BLOCKS:
+                raise ImportRefused(filename, f"has more than {MAX_IMPORTED_BLOCKS} events in the period; "
+                                              "export only the calendar that blocks clinic time.")
+            if str(occurrence.get("transp", "OPAQUE")).upper() == "TRANSPARENT" \
+                    or str(occurrence.get("status", "")).upper() == "CANCELLED" \
+                    or str(occurrence.get("uid", "")).endswith(own):  # this clinic's own sessions, exported back
+                continue
+            if ends - begins > MAX_BUSY_LENGTH:  # judged on the whole event, before clipping
+                continue
+            begins, ends = max(begins, start), min(ends, end)
+            if ends > begins:
+                busy.append((begins, ends))
+    except ImportRefused:
+        raise
     except Exception as err:  # the library raises many types for broken rules; all mean "unreadable"
         raise ImportRefused(filename, f"has a repeating event that cannot be expanded ({_short(err)}).") from None
-    busy = []
-    for occurrence in occurrences:
-        if str(occurrence.get("transp", "OPAQUE")).upper() == "TRANSPARENT" \
-                or str(occurrence.get("status", "")).upper() == "CANCELLED":
-            continue
-        begins, ends = _span(occurrence, zone)
-        begins, ends = max(begins, start), min(ends, end)
-        if ends > begins and ends - begins <= MAX_BUSY_LENGTH:
-            busy.append((begins, ends))
-        if len(busy) > MAX_IMPORTED_BLOCKS:
-            raise ImportRefused(filename, f"has more than {MAX_IMPORTED_BLOCKS} busy times in the period; "
-                                          "export only the calendar that blocks clinic time.")
     return sorted(busy)
 
 
@@ -218,6 +228,25 @@ def _check_event(filename: str, n: int, event) -> None:
     if event.get("dtend") is not None and _as_utc(event.decoded("dtend"), clinic_zone()) \
             < _as_utc(event.decoded("dtstart"), clinic_zone()):
         raise ImportRefused(filename, f"{where} ends before it starts.")
+    if event.get("duration") is not None:
+        try:
+            duration = event.decoded("duration")
+        except (ValueError, TypeError):
+            duration = None
+        if not isinstance(duration, timedelta) or duration < timedelta(0):
+            raise ImportRefused(filename, f"{where}: DURATION is not a valid length of time.")
+    rules = event.get("rrule")
+    for rule in rules if isinstance(rules, list) else [rules]:
+        if rule is None:
+            continue
+        if not isinstance(rule, vRecur):
+            raise ImportRefused(filename, f"{where}: RRULE is not a valid repeating rule.")
+        freq = str((rule.get("FREQ") or [""])[0]).upper()
+        interval = (rule.get("INTERVAL") or [1])[0]
+        if freq in ("SECONDLY", "MINUTELY", "HOURLY"):
+            raise ImportRefused(filename, f"{where} repeats {freq.lower()}; busy time repeats daily at most often.")
+        if not isinstance(interval, int) or interval < 1:
+            raise ImportRefused(filename, f"{where} has a repeat INTERVAL that is not a whole number of 1 or more.")
 
 
 def _as_utc(value, zone) -> datetime:
@@ -226,15 +255,27 @@ def _as_utc(value, zone) -> datetime:
     return datetime.combine(value, time.min, zone).astimezone(timezone.utc)  # an all-day date: local midnight
 
 
-def _span(occurrence, zone) -> tuple[datetime, datetime]:
+def _span(occurrence, zone, duration: timedelta | None) -> tuple[datetime, datetime]:
+    """(start, end) in UTC. A DURATION in hours and minutes is exact elapsed time (RFC 5545
+    3.3.6), so an hour that starts in the spring-forward gap still lasts an hour."""
     start = occurrence.decoded("dtstart")
+    begins = _as_utc(start, zone)
+    if duration is not None and isinstance(start, datetime) and duration.days == 0:
+        return begins, begins + duration
     if occurrence.get("dtend") is not None:
         end = occurrence.decoded("dtend")
-    elif occurrence.get("duration") is not None:
-        end = start + occurrence.decoded("duration")
+    elif duration is not None:
+        end = start + duration
     else:
         end = start + timedelta(days=1) if not isinstance(start, datetime) else start  # RFC 5545 3.6.1
-    return _as_utc(start, zone), _as_utc(end, zone)
+    return begins, _as_utc(end, zone)
+
+
+def clean_filename(name: str | None) -> str:
+    """The uploaded file's own name, fit to show and store: no path, no control characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    return base[:120] or "upload"
 
 
 def import_busy(clinician: User, *, filename: str, data: bytes, by: User, now: datetime) -> CalendarImport:

@@ -113,9 +113,17 @@ def feed_ics(token: str):
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def appointment_invite(appointment_id: int):
     appointment = load_patient_record(Appointment, appointment_id, clinical=False)
+    people = services.attendees(appointment)
+    if not people:  # RFC 5546: a REQUEST or CANCEL names at least one attendee
+        audit.record("appointment.invite", obj=appointment, patient_id=appointment.patient_id,
+                     outcome=audit.FAILURE, detail="clinician has no email address")
+        flash(f"{appointment.clinician.full_name} has no email address, so there is no one to invite; "
+              "an admin can add it on the user's page.", "error")
+        return redirect(url_for("courses.course_detail", course_id=appointment.course_id) + "#windows"
+                        if appointment.course_id else url_for("scheduling.calendar_view"))
     identity = services.feed_identity()
     event = services.calendar_event(appointment, identity=identity, with_clinician=False)
-    body = ical.invitation(event, organizer=services.organizer(), attendees=services.attendees(appointment),
+    body = ical.invitation(event, organizer=services.organizer(), attendees=people,
                            zone=clinic_zone(), now=utcnow())
     audit.record("appointment.invite", obj=appointment, patient_id=appointment.patient_id,
                  detail="cancel" if event.status == "CANCELLED" else "request")
@@ -132,13 +140,13 @@ def calendar_import(user_id: int):
     form = CalendarImportForm()
     upload = request.files.get("calendar_file")
     done, record = submit(form, lambda: services.import_busy(
-        clinician, filename=upload.filename or "upload", data=upload.read(services.MAX_IMPORT_BYTES + 1),
-        by=current_user, now=utcnow()))
+        clinician, filename=services.clean_filename(upload.filename),
+        data=upload.read(services.MAX_IMPORT_BYTES + 1), by=current_user, now=utcnow()))
     if done:
         audit.record("calendar.import", obj=record, detail=f"{record.busy_blocks} busy times")
         flash(f"Imported {record.busy_blocks} busy time(s) from {record.filename}; they replace any earlier "
               "upload and block booking from now on.", "success")
         return redirect(url_for("scheduling.availability", user_id=clinician.id))
     audit.record("calendar.import", object_type="user", object_id=clinician.id, outcome=audit.FAILURE,
-                 detail="refused")
+                 detail="refused: " + " ".join(str(e) for e in form.calendar_file.errors)[:400])
     return availability_page(clinician, import_form=form, status=422)

@@ -9,6 +9,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import access
 from ..accounts.models import CLINICAL_ROLES
 from ..audit import services as audit
+from ..courses.models import TreatmentCourse
+from ..courses.services import window_summaries
+from ..db_types import utcnow
+from ..notes.models import SessionNote
+from ..notes.services import open_alerts
+from ..scheduling.models import Appointment
 from ..extensions import db
 from ..patients.access import caseload, sees_all_patients
 from ..patients.models import Patient
@@ -34,7 +40,36 @@ def home():
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
     if my_patients or recent:
         audit.record("patient.list", detail=f"home page; {len(my_patients) + len(recent)} shown")
-    return render_template("core/home.html", my_patients=my_patients, recent=recent, total=total)
+    caseload_rows = _caseload_rows(my_patients) if my_patients else []
+    alerts = open_alerts(p.id for p in my_patients)
+    return render_template("core/home.html", my_patients=my_patients, recent=recent, total=total,
+                           caseload_rows=caseload_rows, alerts=alerts)
+
+
+def _caseload_rows(patients: list[Patient]) -> list[dict]:
+    """Each patient's current course, phase, next session, window status, open alerts and the
+    user's unsigned notes: a constant number of queries however long the caseload."""
+    now = utcnow()
+    ids = [p.id for p in patients]
+    courses = {}
+    for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id.in_(ids))
+                                     .order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
+        courses[course.patient_id] = course  # the latest course of each patient
+    summaries = window_summaries([c for c in courses.values() if not c.current_phase.ended], now)
+    next_session = dict(db.session.execute(
+        select(Appointment.patient_id, func.min(Appointment.starts_at)).where(
+            Appointment.patient_id.in_(ids), Appointment.status == "booked", Appointment.starts_at >= now)
+        .group_by(Appointment.patient_id)).all())
+    alerts = {}
+    for alert in open_alerts(ids):
+        alerts[alert.patient_id] = alerts.get(alert.patient_id, 0) + 1
+    drafts = dict(db.session.execute(
+        select(SessionNote.patient_id, func.count()).where(
+            SessionNote.patient_id.in_(ids), SessionNote.author_id == current_user.id, SessionNote.status == "draft")
+        .group_by(SessionNote.patient_id)).all())
+    return [{"patient": p, "course": courses.get(p.id), "summary": summaries.get(courses[p.id].id)
+             if p.id in courses else None, "next": next_session.get(p.id), "alerts": alerts.get(p.id, 0),
+             "drafts": drafts.get(p.id, 0)} for p in patients]
 
 
 @bp.route("/healthz")

@@ -12,6 +12,8 @@ from ..experience.services import dosing_clinician_choices, fetch_dosing_session
 from ..experience.timeline import geometry
 from ..experience.windows import course_windows
 from ..fields import options
+from ..notes.forms import NewNoteForm
+from ..notes.services import course_notes, open_alerts
 from ..patients.access import can_read_clinical
 from ..patients.services import clinician_choices
 from ..domain.windows import WindowStatus
@@ -52,14 +54,16 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
     suggestions = {w.session.id: suggest_for_window(course, w.window, now) for w in windows
                    if not w.covered and w.status is not WindowStatus.CLOSED} if not course.current_phase.ended else {}
+    clinical = can_read_clinical(current_user, course.patient)
     return render_template(
-        "courses/detail.html", course=course, protocol=protocol,
-        clinical=can_read_clinical(current_user, course.patient),
+        "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
         history=services.phase_history(course), blockers=services.next_phase_blockers(course),
         facts=services.course_facts(course), checklist=services.checklist_items(protocol),
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         suggestions=suggestions, names=clinician_names(s.clinician_id for ss in suggestions.values() for s in ss),
+        notes=course_notes(course.id) if clinical else [], new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
+        open_alerts=len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id]) if clinical else 0,
         appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None}), status

@@ -6,7 +6,7 @@ already stripped to what may leave the clinic (a session type, initials at most,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress
@@ -59,13 +59,24 @@ def _event(item: CalendarEvent, zone: ZoneInfo, stamp: datetime) -> Event:
     event.add("last-modified", item.last_modified)
     event.add("sequence", item.sequence)
     event.add("status", item.status)
-    event.add("dtstart", item.starts_at.astimezone(zone))
-    event.add("dtend", item.ends_at.astimezone(zone))
+    event.add("dtstart", _local_or_utc(item.starts_at, zone))
+    event.add("dtend", _local_or_utc(item.ends_at, zone))
     event.add("summary", item.summary)
     event.add("location", item.location)
     event.add("transp", "TRANSPARENT" if item.status == "CANCELLED" else "OPAQUE")
     event.add("class", "CONFIDENTIAL")
     return event
+
+
+def _local_or_utc(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The instant in the clinic's zone, unless its wall-clock time there is ambiguous (the
+    repeated hour when clocks go back): written with TZID it would lose which of the two is
+    meant, so it is written in UTC instead."""
+    local = instant.astimezone(zone)
+    other = local.replace(fold=1 - local.fold)
+    if other.astimezone(timezone.utc) != local.astimezone(timezone.utc):
+        return instant.astimezone(timezone.utc)
+    return local
 
 
 def _with_zone(calendar: Calendar, zone: ZoneInfo, events: list[CalendarEvent]) -> bytes:

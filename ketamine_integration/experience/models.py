@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db_types import UTCDateTime, utcnow
 from ..extensions import db
+from ..signing import changed_attributes, was_signed
 
 PLANNED, DRAFT, SIGNED, CANCELLED = "planned", "draft", "signed", "cancelled"
 STATUSES = (PLANNED, DRAFT, SIGNED, CANCELLED)
@@ -162,21 +163,14 @@ class SignedRecordChanged(RuntimeError):
     """Code tried to change a signed dosing session (corrections are addenda)."""
 
 
-def _was_signed(session: DosingSession) -> bool:
-    history = inspect(session).attrs.status.history
-    previous = history.deleted[0] if history.deleted else session.status
-    return previous == SIGNED
-
-
 @event.listens_for(Session, "before_flush")
 def _refuse_changes_to_signed_sessions(db_session: Session, flush_context, instances) -> None:
     # The migration adds database triggers too; this stops the ORM path early and loudly.
     for obj in list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, DosingSession) and _was_signed(obj):
-            changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
-            if obj in db_session.deleted or changed - MUTABLE_AFTER_SIGNING:
+        if isinstance(obj, DosingSession) and was_signed(obj):
+            if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
                 raise SignedRecordChanged(f"dosing session {obj.id} is signed; add an addendum instead")
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, (VitalSigns, AdverseEvent)) and obj.dosing_session is not None \
-                and obj.dosing_session.status == SIGNED and _was_signed(obj.dosing_session):
+                and obj.dosing_session.status == SIGNED and was_signed(obj.dosing_session):
             raise SignedRecordChanged("the vitals and adverse events of a signed session never change")

@@ -83,8 +83,9 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
                                       ImportedBusy.current.is_(True), ImportedBusy.starts_at < Appointment.ends_at,
                                       ImportedBusy.ends_at > Appointment.starts_at).exists())
         .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
+    listed = {a.id for a, _t in rows}  # one row per booking, even if leave and busy time both cover it
     items += [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name} "
-                       "(busy in their own calendar)") for a in clashes]
+                       "(busy in their own calendar)") for a in clashes if a.id not in listed]
     return items
 
 

@@ -300,9 +300,9 @@ BROKEN = [
     ("backwards.ics", _ics(_vevent("x3", "DTSTART:20261201T100000Z", "DTEND:20261201T090000Z")),
      "backwards.ics: event 1 (UID x3) ends before it starts."),
     ("rule.ics", _ics(_vevent("x4", "DTSTART:20261201T100000Z", "DURATION:PT1H", "RRULE:FREQ=SOMETIMES")),
-     "rule.ics:"),
+     "rule.ics: event 1 (UID x4): RRULE is not a valid repeating rule."),
     ("huge.ics", b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"a" * (1024 * 1024 + 10) + b"\r\nEND:VCALENDAR\r\n",
-     "huge.ics: is 1.0 MB; the limit is 1 MB"),
+     "huge.ics: is larger than 1 MB, the limit."),
 ]
 
 
@@ -350,3 +350,102 @@ def test_suggestions_auto_schedule_and_the_worklist_honour_imported_busy_time(cl
     auth.login("desk")
     worklist = page_text(auth.client.get("/worklist"))
     assert "Follow-up with Hazel Quint (busy in their own calendar)" in worklist
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+def _next_transition(forward: bool) -> datetime:
+    """The next local midnight of a day on which New York's clocks go forward (or back)."""
+    day = datetime.now(NY).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    for _ in range(400):
+        day += timedelta(days=1)
+        before, after = day.replace(tzinfo=NY).utcoffset(), (day + timedelta(hours=23)).replace(tzinfo=NY).utcoffset()
+        if before != after and (after > before) == forward:
+            return day.replace(tzinfo=NY)
+    raise AssertionError("no DST change within 400 days")
+
+
+@pytest.mark.parametrize("dtstart, rule, message", [
+    ("20261210T100000Z", "RRULE:FREQ=DAILY;INTERVAL=0", "has a repeat INTERVAL that is not a whole number"),
+    ("20261210T100000Z", "RRULE:FREQ=SECONDLY;INTERVAL=10", "repeats secondly"),
+    ("19000101T000000Z", "RRULE:FREQ=MINUTELY;INTERVAL=7", "repeats minutely"),
+])
+def test_runaway_repeating_rules_are_refused_before_expansion(clinic, make, auth, dtstart, rule, message):
+    auth.login("ther")
+    response = _upload(auth, clinic["therapist"], _ics(_vevent("bomb", f"DTSTART:{dtstart}", "DURATION:PT1S", rule)),
+                       filename="bomb.ics")
+    assert response.status_code == 422 and f"bomb.ics: event 1 (UID bomb) {message}" in page_text(response)
+
+
+def test_a_daily_rule_from_long_ago_is_expanded_only_where_it_matters(clinic, make, auth, app):
+    app.config["BUSY_IMPORT_DAYS"] = 10
+    auth.login("ther")
+    old_daily = _ics(_vevent("daily", "DTSTART:19000101T150000Z", "DURATION:PT30M", "RRULE:FREQ=DAILY"))
+    assert _upload(auth, clinic["therapist"], old_daily).status_code == 302
+    assert len(_busy(make, clinic["therapist"])) in (10, 11)
+
+
+def test_an_event_longer_than_two_weeks_is_ignored_even_when_it_began_before_now(clinic, make, auth):
+    start = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y%m%dT000000Z")
+    end = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y%m%dT000000Z")
+    auth.login("ther")
+    assert _upload(auth, clinic["therapist"], _ics(_vevent("oncall", f"DTSTART:{start}", f"DTEND:{end}"))
+                   ).status_code == 302
+    assert _busy(make, clinic["therapist"]) == []
+
+
+def test_an_upload_over_the_server_limit_says_the_limits_and_is_audited(clinic, make, auth):
+    auth.login("ther")
+    response = _upload(auth, clinic["therapist"], b"BEGIN:VCALENDAR\r\n" + b"x" * (6 * 1024 * 1024),
+                       filename="year.ics")
+    assert response.status_code == 413
+    assert "Calendar exports may be at most 1 MB" in page_text(response)
+    [row] = make.audit_rows(action="calendar.import")
+    assert row.outcome == "failure" and "exceeds the server limit" in row.detail
+
+
+def test_a_nul_or_a_path_in_the_filename_is_handled(clinic, make, auth):
+    good = _ics(_vevent("g", f"DTSTART:{future(3).astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT1H"))
+    auth.login("ther")
+    assert _upload(auth, clinic["therapist"], good, filename="work\x00.ics").status_code == 400
+    assert _upload(auth, clinic["therapist"], good, filename="../../etc/work\u200b.ics").status_code == 302
+    assert make.query(lambda: db.session.scalar(select(CalendarImport.filename))) == "work.ics"
+
+
+def test_sessions_in_the_repeated_autumn_hour_keep_their_instants(clinic, make, auth, client):
+    day = _next_transition(forward=False)
+    first = (day + timedelta(hours=1, minutes=30)).astimezone(UTC)         # 01:30, first time round (daylight)
+    second = first + timedelta(hours=1)                                     # 01:30 again (standard time)
+    ids = [_appointment(make, clinic["therapist"], clinic["patient"], when, minutes=60) for when in (first, second)]
+    body = client.get(_new_feed(auth, client, "ther")).get_data()
+    events = _events(vobject.readOne(body.decode()))
+    for appointment, start in zip(ids, (first, second)):
+        event = events[f"appointment-{appointment}@ketamine-integration.invalid"]
+        assert (event.dtstart.value.astimezone(UTC), event.dtend.value.astimezone(UTC)) == (
+            start, start + timedelta(hours=1))
+
+
+@pytest.mark.parametrize("zoned", [True, False])
+def test_an_hour_starting_in_the_spring_gap_still_blocks_an_hour(clinic, make, auth, app, zoned):
+    app.config["BUSY_IMPORT_DAYS"] = 400
+    gap = (_next_transition(forward=True) + timedelta(hours=2, minutes=30)).strftime("%Y%m%dT%H%M%S")
+    prop = f"DTSTART;TZID=America/New_York:{gap}" if zoned else f"DTSTART:{gap}"
+    auth.login("ther")
+    assert _upload(auth, clinic["therapist"], _ics(_vevent("night", prop, "DURATION:PT1H"))).status_code == 302
+    assert [e - s for s, e in _busy(make, clinic["therapist"])] == [timedelta(hours=1)]
+
+
+def test_no_invitation_without_someone_to_invite(clinic, make, auth, client):
+    appointment = _appointment(make, clinic["other"], clinic["other_patient"], future(3))   # Ivo has no email
+    auth.login("desk")
+    response = client.get(f"/appointments/{appointment}/invite.ics", follow_redirects=True)
+    assert "Ivo Second has no email address" in page_text(response)
+    assert [r.outcome for r in make.audit_rows(action="appointment.invite")] == ["failure"]
+
+
+def test_the_clinics_own_sessions_exported_back_are_not_busy_time(clinic, make, auth, client):
+    _appointment(make, clinic["therapist"], clinic["patient"], future(3))
+    feed = client.get(_new_feed(auth, client, "ther")).get_data()
+    auth.login("ther")
+    assert _upload(auth, clinic["therapist"], feed, filename="export.ics").status_code == 302
+    assert _busy(make, clinic["therapist"]) == []

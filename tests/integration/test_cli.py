@@ -110,3 +110,30 @@ def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
     count, unbooked, clashes, kinds = make.query(inspect)
     assert count > 100 and unbooked == [] and clashes == []
     assert {"dosing", "integration"} <= kinds
+
+
+def test_demo_documentation_has_recurring_themes_check_ins_responders_and_an_alert(app, make):
+    from ketamine_integration.domain.measures import change
+    from ketamine_integration.notes.models import ActionCheckIn, SafetyAlert, SessionNote
+    from ketamine_integration.notes.services import course_measures, trend, verify_signed_notes
+    from ketamine_integration.notes.views_data import theme_recurrence
+
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+
+    def inspect():
+        notes = db.session.scalars(select(SessionNote)).all()
+        patients = {n.patient_id for n in notes}
+        recurring = sum(any(r.sessions > 1 for r in theme_recurrence(p)) for p in patients)
+        outcomes = []
+        for course_id in {n.course_id for n in notes if n.kind == "integration"}:
+            rows = trend(course_measures(course_id), "phq9")
+            if len(rows) > 2:
+                outcomes.append(change("phq9", rows[0][0].total, rows[-1][0].total).response)
+        return (len(notes), sum(n.status == "draft" for n in notes), recurring, outcomes,
+                db.session.query(ActionCheckIn).count(),
+                db.session.query(SafetyAlert).filter(SafetyAlert.acknowledged_at.is_(None)).count(),
+                verify_signed_notes())
+    count, drafts, recurring, outcomes, check_ins, alerts, verified = make.query(inspect)
+    assert count > 30 and drafts >= 1 and recurring >= 5 and check_ins > 10 and alerts == 1
+    assert True in outcomes and False in outcomes                # responders and non-responders
+    assert verified and all(ok for _, ok in verified)

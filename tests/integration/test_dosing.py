@@ -255,7 +255,7 @@ def test_second_of_two_concurrent_draft_saves_is_refused(team, make, auth):
     stale = _session(make, session_id)
     assert auth.post(f"/dosing/{session_id}", _record_data(stale, team["prescriber"])).status_code == 302
     response = auth.post(f"/dosing/{session_id}", _record_data(stale, team["prescriber"], dose_mg="30"))
-    assert response.status_code == 422 and "Someone else saved this dosing session" in page_text(response)
+    assert response.status_code == 409 and "Someone else saved this dosing session" in page_text(response)
     assert str(_session(make, session_id).dose_mg) == "35.00"
 
 

@@ -105,7 +105,7 @@ def test_second_of_two_concurrent_edits_is_refused_with_its_text_kept(make, auth
                      dict(VALID, family_name="FirstEditor", version="1")).status_code == 302
     response = auth.post(f"/patients/{patient_id}/edit",
                          dict(VALID, family_name="SecondEditor", phone="555-0177", version="1"))
-    assert response.status_code == 422
+    assert response.status_code == 409
     html, text = response.get_data(as_text=True), page_text(response)
     assert "Someone else saved this patient" in text
     assert 'value="SecondEditor"' in html       # their input is still in the form
@@ -122,7 +122,7 @@ def test_forged_or_missing_version_never_overwrites(make, auth, staff):
     patient_id = make.patient(family_name="Kept")
     for version in ("", "abc", "99"):
         response = auth.post(f"/patients/{patient_id}/edit", dict(VALID, family_name="Lost", version=version))
-        assert response.status_code == 422
+        assert response.status_code == 409
     assert _patients(make)[0].family_name == "Kept"
 
 

@@ -1,9 +1,11 @@
 """List pages run a fixed number of SQL statements, however many patients they show."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import event
 
 from ketamine_integration.extensions import db
-from tests.integration.test_dosing import _sign, local
+from tests.integration.test_dosing import _sign, form_time, local
 
 
 def _statements(app, client, path) -> int:
@@ -40,3 +42,27 @@ def test_staff_pages_do_not_grow_with_the_clinic(make, auth, client, app, path):
         _add_course_with_open_window(make, auth, n)
     auth.login("desk")
     assert _statements(app, client, path) == one
+
+
+def test_the_clinicians_dashboard_does_not_grow_with_the_caseload(make, auth, client, app):
+    """Home page: phase, next session, window status, alerts and drafts of every patient, in bulk."""
+    therapist = make.user("therapist", username="dash")
+    prescriber = make.user("prescriber", username="dashp")
+
+    def add_patient(n):
+        course = make.course(make.patient(family_name=f"Dash{n}"), therapist, prescriber, phase="experience")
+        [session_id] = make.dosing_plan(course, first_start=local(3, 8 + 3 * n), days_between=2, count=1,
+                                        room=f"Dash suite {n}")
+        auth.login("dashp")
+        _sign(make, auth, session_id, prescriber, started_at=form_time(local(3, 8 + 3 * n)),
+              ended_at=form_time(local(3, 8 + 3 * n) + timedelta(minutes=40)),
+              discharged_at=form_time(local(3, 8 + 3 * n) + timedelta(minutes=130)))
+        auth.logout()
+    add_patient(0)
+    auth.login("dash")
+    one = _statements(app, client, "/")
+    auth.logout()
+    for n in range(1, 4):
+        add_patient(n)
+    auth.login("dash")
+    assert _statements(app, client, "/") == one

@@ -1,0 +1,1 @@
+"""Therapist session documentation: notes, themes, action steps, case formulation, measures."""

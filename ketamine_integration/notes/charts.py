@@ -1,0 +1,45 @@
+"""Geometry of a measure's trend chart: plain numbers for a server-rendered SVG (the page
+shows the same data as a table, its text alternative)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.measures import Measure
+
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 240, 44, 16, 14, 34
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    total: int
+    label: str
+
+
+@dataclass(frozen=True)
+class BandLine:
+    y: float
+    label: str
+
+
+def trend_chart(measure: Measure, rows) -> dict | None:
+    """Points for each live response (date order), with the severity band boundaries."""
+    if not rows:
+        return None
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    first, last = rows[0][0].administered_on, rows[-1][0].administered_on
+    days = max((last - first).days, 1)
+
+    def y(total: float) -> float:
+        return round(TOP + plot_h * (1 - total / measure.max_total), 1)
+
+    points = []
+    for response, _change in rows:
+        offset = (response.administered_on - first).days
+        x = LEFT + (plot_w * offset / days if len(rows) > 1 else plot_w / 2)
+        points.append(Point(round(x, 1), y(response.total), response.total, f"{response.administered_on:%b %d}"))
+    bands = [BandLine(y(b.low - 0.5), b.label) for b in measure.bands[1:]]
+    return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM,
+            "right": WIDTH - RIGHT, "points": points, "bands": bands, "max": measure.max_total,
+            "polyline": " ".join(f"{p.x},{p.y}" for p in points)}

@@ -1,0 +1,175 @@
+"""Note, formulation, measure and theme forms. Section wording follows clinical practice
+(BRIEF: "Integration session content")."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import FieldList, Form, FormField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from ..domain.measures import DIFFICULTY, FREQUENCY, MEASURES
+from ..fields import ClinicDateField, MultiCheckboxField, options
+from .models import DECISIONS, PROGRESS
+
+YES_NO = options([("yes", "Yes"), ("no", "No")])
+PSYCHOEDUCATION = {"what_to_expect": "What to expect during dosing", "dissociation": "Dissociation and altered perception",
+                   "safety_monitoring": "Safety, monitoring and discharge", "set_and_setting": "Set and setting",
+                   "integration": "How integration works", "interactions": "Medication interactions and risks"}
+READINESS = {"ready": "Ready", "somewhat": "Somewhat ready: more preparation advised", "not_ready": "Not ready yet"}
+PRACTICES = {"journaling": "Journaling", "meditation": "Meditation", "movement": "Movement",
+             "creative": "Creative expression", "nature": "Nature", "social": "Social connection"}
+CHALLENGES = {"remembering": "Difficulty remembering", "not_sticking": "Insights not sticking",
+              "overwhelm": "Overwhelming emotion", "symptoms_return": "Returning symptoms",
+              "resistance": "Resistance to change"}
+HOST_THEORIES = {"": "—", "psychodynamic": "Psychodynamic", "cbt": "Cognitive behavioural (CBT)",
+                 "act": "Acceptance and commitment (ACT)", "humanistic": "Humanistic / person-centred",
+                 "ifs": "Internal Family Systems", "somatic": "Somatic", "integrative": "Integrative (other)"}
+THEME_ROWS, STEP_ROWS, TECHNIQUE_ROWS = 4, 2, 2
+
+
+def _text(label: str, limit: int = 5000, description: str | None = None) -> TextAreaField:
+    return TextAreaField(label, validators=[Optional(), Length(max=limit)], description=description)
+
+
+class NoteBaseForm(FlaskForm):
+    session_date = ClinicDateField("Session date", validators=[InputRequired()])
+    version = HiddenField()
+
+
+class PreparationNoteForm(NoteBaseForm):
+    intentions = _text("Intentions, one per line, in the patient's words", 3000)
+    expectations = _text("Expectations")
+    concerns = _text("Concerns")
+    psychoeducation = MultiCheckboxField("Psychoeducation covered", choices=options(PSYCHOEDUCATION.items()))
+    set_setting_plan = _text("Set and setting plan")
+    support_person = StringField("Support person", validators=[Optional(), Length(max=200)])
+    readiness = SelectField("Readiness", choices=options([("", "—")] + list(READINESS.items())),
+                            validators=[Optional()])
+    consent_questions_answered = RadioField("Consent questions answered", choices=YES_NO, validators=[Optional()])
+    next_session_plan = _text("Plan for next session", 2000)
+
+
+#: narrative fields of each kind, stored in SessionNote.content
+PREPARATION_FIELDS = ("intentions", "expectations", "concerns", "psychoeducation", "set_setting_plan",
+                      "support_person", "readiness", "consent_questions_answered", "next_session_plan")
+
+
+class ThemeRowForm(Form):
+    theme = SelectField("Theme from the clinic's list", coerce=int, validators=[Optional()])
+    free_theme = StringField("Or a new theme", validators=[Optional(), Length(max=80)])
+    patient_words = StringField("In the patient's words", validators=[Optional(), Length(max=500)])
+
+
+class StepRowForm(Form):
+    what = StringField("What, specifically", validators=[Optional(), Length(max=300)])
+    how_often = StringField("How often", validators=[Optional(), Length(max=120)])
+    starts_on = ClinicDateField("From", validators=[Optional()])
+    review_on = ClinicDateField("Review on", validators=[Optional()])
+    linked_insight = StringField("Linked insight", validators=[Optional(), Length(max=300)])
+
+
+class CheckInRowForm(Form):
+    step_id = HiddenField()
+    progress = SelectField("Progress", choices=options([("", "—")] + list(PROGRESS.items())), validators=[Optional()])
+    obstacles = StringField("Obstacles", validators=[Optional(), Length(max=500)])
+    decision = SelectField("Then", choices=options([("", "—")] + list(DECISIONS.items())), validators=[Optional()])
+    adjustment = StringField("Adjusted to", validators=[Optional(), Length(max=300)])
+
+
+class TechniqueRowForm(Form):
+    technique = StringField("Assimilated technique", validators=[Optional(), Length(max=120)])
+    rationale = StringField("Rationale", validators=[Optional(), Length(max=500)])
+
+
+class IntegrationNoteForm(NoteBaseForm):
+    dosing_sessions = MultiCheckboxField("Dosing sessions whose window this session serves", coerce=int)
+    stood_out = _text("Experience review: what stood out")
+    emotions = _text("Emotions")
+    imagery = _text("Images, memories, visions")
+    surprises = _text("Surprises")
+    meaningful = _text("What felt meaningful")
+    themes = FieldList(FormField(ThemeRowForm), min_entries=THEME_ROWS, max_entries=THEME_ROWS)
+    insights = _text("Insights")
+    core_beliefs = _text("Core beliefs that emerged")
+    connections_present = _text("Connections to present life")
+    connections_past = _text("Connections to the past")
+    check_ins = FieldList(FormField(CheckInRowForm), min_entries=0, max_entries=50)
+    new_steps = FieldList(FormField(StepRowForm), min_entries=STEP_ROWS, max_entries=STEP_ROWS)
+    practices = MultiCheckboxField("Self-guided practices agreed", choices=options(PRACTICES.items()))
+    practices_note = _text("Practices: details", 2000)
+    challenges = MultiCheckboxField("Challenges met", choices=options(CHALLENGES.items()))
+    challenges_note = _text("Challenges: details", 2000)
+    host_theory = SelectField("Host theory", choices=options(HOST_THEORIES.items()), validators=[Optional()])
+    techniques = FieldList(FormField(TechniqueRowForm), min_entries=TECHNIQUE_ROWS, max_entries=TECHNIQUE_ROWS)
+    self_harm_thoughts = RadioField("Risk screen: thoughts of self-harm", choices=YES_NO, validators=[Optional()])
+    safety_plan_reviewed = RadioField("Safety plan reviewed", choices=YES_NO, validators=[Optional()])
+    risk_notes = _text("Risk: details and actions", 2000)
+    next_session_plan = _text("Plan for next session", 2000)
+
+
+INTEGRATION_FIELDS = ("stood_out", "emotions", "imagery", "surprises", "meaningful", "insights", "core_beliefs",
+                      "connections_present", "connections_past", "practices", "practices_note", "challenges",
+                      "challenges_note", "host_theory", "self_harm_thoughts", "safety_plan_reviewed", "risk_notes",
+                      "next_session_plan")
+FIELDS = {"preparation": PREPARATION_FIELDS, "integration": INTEGRATION_FIELDS}
+FORMS = {"preparation": PreparationNoteForm, "integration": IntegrationNoteForm}
+
+
+class NewNoteForm(FlaskForm):
+    kind = SelectField("Note", choices=options([("integration", "Integration session"),
+                                                ("preparation", "Preparation session")]))
+    session_date = ClinicDateField("Session date", validators=[InputRequired()])
+
+
+class ProcessNoteForm(FlaskForm):
+    body = TextAreaField("Process notes (only you will ever see these)",
+                         validators=[InputRequired(), Length(max=20000)])
+    version = HiddenField()
+
+
+class NoteAddendumForm(FlaskForm):
+    body = TextAreaField("Addendum", validators=[InputRequired(), Length(min=5, max=5000)])
+
+
+FORMULATION_SECTIONS = {
+    "presenting_concerns": "Presenting concerns",
+    "patterns": "Patterns (trigger → thought → feeling → behaviour → consequence)",
+    "core_beliefs": "Core beliefs",
+    "emotion_nervous_system": "Emotion and nervous system",
+    "development_context": "Development and context",
+    "strengths": "Strengths",
+}
+
+
+class FormulationForm(FlaskForm):
+    presenting_concerns = _text(FORMULATION_SECTIONS["presenting_concerns"])
+    patterns = _text(FORMULATION_SECTIONS["patterns"])
+    core_beliefs = _text(FORMULATION_SECTIONS["core_beliefs"])
+    emotion_nervous_system = _text(FORMULATION_SECTIONS["emotion_nervous_system"])
+    development_context = _text(FORMULATION_SECTIONS["development_context"])
+    strengths = _text(FORMULATION_SECTIONS["strengths"])
+    revision = HiddenField()
+
+
+def measure_form_class(measure_key: str):
+    """A form with one radio group per item, with the questionnaire's exact wording."""
+    measure = MEASURES[measure_key]
+    fields = {"administered_on": ClinicDateField("Completed on", validators=[InputRequired()])}
+    for n, item in enumerate(measure.items, 1):
+        fields[f"item{n}"] = RadioField(f"{n}. {item}", choices=options(FREQUENCY),
+                                        validators=[InputRequired("Answer every item.")])
+    if measure.difficulty_question:
+        fields["difficulty"] = RadioField(measure.difficulty_question, choices=options(DIFFICULTY),
+                                          validators=[Optional()])
+    return type(f"{measure.name.replace('-', '')}Form", (FlaskForm,), fields)
+
+
+class AcknowledgeForm(FlaskForm):
+    note = TextAreaField("What was done (required)", validators=[InputRequired(), Length(min=10, max=2000)])
+
+
+class VoidMeasureForm(FlaskForm):
+    reason = StringField("Why is this entry void?", validators=[InputRequired(), Length(min=5, max=300)])
+
+
+class ThemeForm(FlaskForm):
+    name = StringField("Theme", validators=[InputRequired(), Length(max=80)])

@@ -1,0 +1,294 @@
+"""Session notes with their themes, action steps and check-ins; process notes; case
+formulations; measures and safety alerts.
+
+A signed note never changes: the service refuses it, an ORM guard refuses it, and database
+triggers (migration 0007) refuse it whatever code path tries. Corrections are addenda.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db_types import UTCDateTime, utcnow
+from ..extensions import db
+from ..signing import changed_attributes, was_signed
+from ..patients.models import Patient
+
+DRAFT, SIGNED = "draft", "signed"
+NOTE_KINDS = {"preparation": "Preparation session", "integration": "Integration session"}
+PROGRESS = {"done": "Done", "partly": "Partly", "not": "Not done"}
+DECISIONS = {"continue": "Continue", "adjust": "Adjust", "stop": "Stop"}
+
+
+class Theme(db.Model):
+    """The clinic's theme vocabulary, managed by the admin; retired themes stay for history."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class SessionNote(db.Model):
+    __tablename__ = "session_notes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('preparation', 'integration')", name="known_kind"),
+        CheckConstraint("status IN ('draft', 'signed')", name="known_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: the clinic date the session took place
+    session_date: Mapped[date]
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=DRAFT)
+    #: the narrative sections, by field name (see notes.forms)
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: SHA-256 of the signed content; `flask notes verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(default=1)
+
+    course: Mapped[TreatmentCourse] = relationship()
+    patient: Mapped[Patient] = relationship()
+    author: Mapped[User] = relationship(lazy="joined")
+    themes: Mapped[list[NoteTheme]] = relationship(back_populates="note", cascade="all, delete-orphan",
+                                                   lazy="selectin", order_by="NoteTheme.id")
+    check_ins: Mapped[list[ActionCheckIn]] = relationship(back_populates="note", cascade="all, delete-orphan",
+                                                          lazy="selectin", order_by="ActionCheckIn.id")
+    new_steps: Mapped[list[ActionStep]] = relationship(back_populates="note", lazy="selectin",
+                                                       order_by="ActionStep.id")
+    dosing_links: Mapped[list[NoteDosingLink]] = relationship(back_populates="note", cascade="all, delete-orphan",
+                                                              lazy="selectin")
+    addenda: Mapped[list[NoteAddendum]] = relationship(back_populates="note", lazy="selectin",
+                                                       order_by="NoteAddendum.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def signed(self) -> bool:
+        return self.status == SIGNED
+
+    @property
+    def label(self) -> str:
+        return NOTE_KINDS[self.kind]
+
+
+class NoteDosingLink(db.Model):
+    """Which dosing sessions' windows an integration note serves."""
+
+    __tablename__ = "note_dosing_links"
+
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), primary_key=True)
+
+    note: Mapped[SessionNote] = relationship(back_populates="dosing_links")
+
+
+class NoteTheme(db.Model):
+    __tablename__ = "note_themes"
+    __table_args__ = (CheckConstraint("theme_id IS NOT NULL OR free_theme IS NOT NULL", name="named"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), index=True)
+    #: from the clinic vocabulary ...
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id"))
+    #: ... or the therapist's own words
+    free_theme: Mapped[str | None] = mapped_column(String(80))
+    #: the patient's words for it
+    patient_words: Mapped[str | None] = mapped_column(String(500))
+
+    note: Mapped[SessionNote] = relationship(back_populates="themes")
+    theme: Mapped[Theme | None] = relationship(lazy="joined")
+
+    @property
+    def name(self) -> str:
+        return self.theme.name if self.theme else self.free_theme
+
+
+class ActionStep(db.Model):
+    """A specific, measurable step agreed in a note ("walk three times a week from Monday")."""
+
+    __tablename__ = "action_steps"
+    __table_args__ = (CheckConstraint("status IN ('open', 'stopped')", name="known_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), index=True)
+    what: Mapped[str] = mapped_column(String(300))
+    how_often: Mapped[str] = mapped_column(String(120))
+    starts_on: Mapped[date]
+    review_on: Mapped[date]
+    linked_insight: Mapped[str | None] = mapped_column(String(300))
+    #: stopped by a signed check-in that decided to stop
+    status: Mapped[str] = mapped_column(String(10), default="open")
+
+    note: Mapped[SessionNote] = relationship(back_populates="new_steps")
+    check_ins: Mapped[list[ActionCheckIn]] = relationship(back_populates="step", order_by="ActionCheckIn.id")
+
+
+class ActionCheckIn(db.Model):
+    __tablename__ = "action_check_ins"
+    __table_args__ = (
+        UniqueConstraint("note_id", "action_step_id"),
+        CheckConstraint("progress IN ('done', 'partly', 'not')", name="known_progress"),
+        CheckConstraint("decision IN ('continue', 'adjust', 'stop')", name="known_decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), index=True)
+    action_step_id: Mapped[int] = mapped_column(ForeignKey("action_steps.id"), index=True)
+    progress: Mapped[str] = mapped_column(String(10))
+    obstacles: Mapped[str | None] = mapped_column(String(500))
+    decision: Mapped[str] = mapped_column(String(10))
+    #: what changes, when the decision is to adjust
+    adjustment: Mapped[str | None] = mapped_column(String(300))
+
+    note: Mapped[SessionNote] = relationship(back_populates="check_ins")
+    step: Mapped[ActionStep] = relationship(back_populates="check_ins", lazy="joined")
+
+
+class NoteAddendum(db.Model):
+    """A correction or later observation on a signed note; never edited."""
+
+    __tablename__ = "note_addenda"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[str] = mapped_column(Text)
+
+    note: Mapped[SessionNote] = relationship(back_populates="addenda")
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class ProcessNote(db.Model):
+    """Psychotherapy notes (45 CFR 164.501): the author's alone. Never shown to anyone else,
+    never in a report or export; every read is audited. Kept apart from the session note."""
+
+    __tablename__ = "process_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), unique=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseFormulation(db.Model):
+    """One saved version of a course's case formulation; the latest is current, all are kept."""
+
+    __tablename__ = "case_formulations"
+    __table_args__ = (UniqueConstraint("course_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    #: 1, 2, 3 ... per course
+    revision: Mapped[int]
+    #: the sections, by field name (see notes.forms.FormulationForm)
+    content: Mapped[dict] = mapped_column(JSON)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class MeasureResponse(db.Model):
+    """One completed PHQ-9 or GAD-7. Never edited: one entered in error is voided (kept)."""
+
+    __tablename__ = "measure_responses"
+    __table_args__ = (CheckConstraint("measure IN ('phq9', 'gad7')", name="known_measure"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    measure: Mapped[str] = mapped_column(String(10))
+    administered_on: Mapped[date]
+    #: item scores in order
+    answers: Mapped[list] = mapped_column(JSON)
+    difficulty: Mapped[str | None] = mapped_column(String(12))
+    total: Mapped[int]
+    band: Mapped[str] = mapped_column(String(30))
+    entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(300))
+
+    entered_by: Mapped[User] = relationship(lazy="joined")
+
+
+class SafetyAlert(db.Model):
+    """Raised by a PHQ-9 item 9 above 0; shown until a clinician acknowledges it with a note."""
+
+    __tablename__ = "safety_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
+    measure_response_id: Mapped[int] = mapped_column(ForeignKey("measure_responses.id"), unique=True)
+    #: the item 9 score that raised it (1-3)
+    item_score: Mapped[int]
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship()
+    response: Mapped[MeasureResponse] = relationship(lazy="joined")
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+
+class UnsavedWork(db.Model):
+    """What a clinician submitted to a note, process-note or formulation page after their
+    login session had timed out: kept, and offered back on that page once they sign in
+    again, so no text is lost. Cleared by their next successful save there."""
+
+    __tablename__ = "unsaved_work"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the page it was submitted to (its URL path)
+    path: Mapped[str] = mapped_column(String(200))
+    #: the submitted fields, as lists of values by name (CSRF token left out)
+    form: Mapped[dict] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+#: what may change on a signed note: bookkeeping and addenda
+MUTABLE_AFTER_SIGNING = frozenset({"updated_at", "version", "addenda"})
+
+
+class SignedNoteChanged(RuntimeError):
+    """Code tried to change a signed note (corrections are addenda)."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
+    for obj in list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, SessionNote) and was_signed(obj):
+            if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
+                raise SignedNoteChanged(f"note {obj.id} is signed; add an addendum instead")
+    for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, (NoteTheme, ActionCheckIn, NoteDosingLink)):
+            note = obj.note
+            if note is not None and note.status == SIGNED and was_signed(note):
+                raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
+        if isinstance(obj, ActionStep) and obj.note is not None and was_signed(obj.note) \
+                and obj.note.status == SIGNED:
+            if obj in db_session.new or obj in db_session.deleted \
+                    or changed_attributes(obj) - {"status", "check_ins"}:
+                raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")

@@ -1,0 +1,301 @@
+"""Notes: drafts their author edits, signing and locking, addenda, process notes, case
+formulations, measures and safety alerts."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..courses.models import PREPARATION_SESSION, TreatmentCourse
+from ..courses.services import record_preparation
+from ..db_types import utcnow
+from ..domain import measures as scoring
+from ..errors import ConcurrentEdit, DomainError
+from ..experience.models import SIGNED as DOSING_SIGNED
+from ..experience.models import DosingSession
+from ..extensions import db
+from ..versioning import flush_versioned
+from .forms import FIELDS, FORMULATION_SECTIONS
+from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
+                     NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
+
+CONCURRENT_SAVE = ("Someone saved this note after you opened it. Your text is below, not saved: review the "
+                   "note and save again to keep your version.")
+
+
+# -- drafts ------------------------------------------------------------------------------
+
+def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: User, today: date) -> SessionNote:
+    if kind not in FIELDS:
+        raise DomainError({"kind": "Unknown kind of note."})
+    if not by.has_role(THERAPIST):
+        raise DomainError("Session notes are written by therapists.")
+    if session_date > today:
+        raise DomainError({"session_date": "A note documents a session that has taken place."})
+    if course.current_phase.ended and kind == "preparation":
+        raise DomainError({"kind": "The course has ended."})
+    note = SessionNote(course_id=course.id, patient_id=course.patient_id, kind=kind, session_date=session_date,
+                       author_id=by.id, content={})
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def course_notes(course_id: int) -> list[SessionNote]:
+    return db.session.scalars(select(SessionNote).where(SessionNote.course_id == course_id)
+                              .order_by(SessionNote.session_date.desc(), SessionNote.id.desc())).all()
+
+
+def _check_editable(note: SessionNote, by: User, expected_version: int) -> None:
+    if note.author_id != by.id:
+        raise DomainError("Only the note's author can change a draft.")
+    if note.status != DRAFT:
+        raise DomainError("This note is signed and locked; add an addendum instead.")
+    if note.version != expected_version:
+        raise ConcurrentEdit(CONCURRENT_SAVE, current_version=note.version)
+
+
+def open_steps(course_id: int, *, before: SessionNote | None = None) -> list[ActionStep]:
+    """Open action steps agreed in signed notes of the course: the ones to check in on."""
+    stmt = (select(ActionStep).join(SessionNote, SessionNote.id == ActionStep.note_id)
+            .where(ActionStep.course_id == course_id, ActionStep.status == "open", SessionNote.status == SIGNED)
+            .order_by(ActionStep.id))
+    if before is not None:
+        stmt = stmt.where(SessionNote.id != before.id)
+    return db.session.scalars(stmt).all()
+
+
+def save_note(note: SessionNote, *, by: User, expected_version: int, today: date, session_date: date,
+              content: dict, themes: list[dict], new_steps: list[dict], check_ins: list[dict],
+              dosing_ids: list[int]) -> None:
+    """Replace a draft's content with what the author submitted (nothing partial)."""
+    _check_editable(note, by, expected_version)
+    problems = {}
+    if session_date > today:
+        problems["session_date"] = "A note documents a session that has taken place."
+    known_themes = {t.id: t for t in db.session.scalars(select(Theme))}
+    for i, row in enumerate(themes):
+        if row.get("theme_id") and row["theme_id"] not in known_themes:
+            problems[f"themes-{i}-theme"] = "Choose a theme from the list."
+    for i, step in enumerate(new_steps):
+        missing = [label for key, label in (("how_often", "how often"), ("starts_on", "from when"),
+                                            ("review_on", "a review date")) if not step.get(key)]
+        if missing:
+            problems[f"new_steps-{i}-what"] = "A specific step needs " + ", ".join(missing) + "."
+        elif step["review_on"] < step["starts_on"]:
+            problems[f"new_steps-{i}-review_on"] = "The review comes after the start."
+    steps = {s.id: s for s in open_steps(note.course_id, before=note)}
+    for i, row in enumerate(check_ins):
+        if row["step_id"] not in steps:
+            problems[f"check_ins-{i}-progress"] = "That action step is not open on this course."
+        elif row.get("decision") == "adjust" and not row.get("adjustment"):
+            problems[f"check_ins-{i}-adjustment"] = "Say how the step is adjusted."
+    valid_dosing = set(db.session.scalars(select(DosingSession.id).where(
+        DosingSession.course_id == note.course_id, DosingSession.status == DOSING_SIGNED)))
+    if set(dosing_ids) - valid_dosing:
+        problems["dosing_sessions"] = "Choose signed dosing sessions of this course."
+    if problems:
+        raise DomainError(problems)
+    note.session_date, note.content = session_date, content
+    note.themes = [NoteTheme(theme_id=r.get("theme_id"), free_theme=r.get("free_theme"),
+                             patient_words=r.get("patient_words")) for r in themes]
+    for old in list(note.new_steps):
+        db.session.delete(old)
+    note.new_steps = [ActionStep(course_id=note.course_id, **step) for step in new_steps]
+    note.check_ins = [ActionCheckIn(action_step_id=r["step_id"], progress=r["progress"], obstacles=r.get("obstacles"),
+                                    decision=r["decision"], adjustment=r.get("adjustment")) for r in check_ins]
+    note.dosing_links = [NoteDosingLink(dosing_session_id=i) for i in sorted(set(dosing_ids))]
+    note.updated_at = utcnow()
+    flush_versioned(note, CONCURRENT_SAVE)
+
+
+# -- signing -----------------------------------------------------------------------------
+
+def _missing_for_signature(note: SessionNote) -> list[str]:
+    c, missing = note.content or {}, []
+    if note.kind == "integration":
+        if not any(c.get(k) for k in ("stood_out", "emotions", "imagery", "surprises", "meaningful")):
+            missing.append("the experience review")
+        if not c.get("self_harm_thoughts"):
+            missing.append("the risk screen (thoughts of self-harm)")
+        if c.get("self_harm_thoughts") == "yes" and c.get("safety_plan_reviewed") != "yes":
+            missing.append("a reviewed safety plan (thoughts of self-harm were reported)")
+    else:
+        if not c.get("intentions"):
+            missing.append("at least one intention")
+        if not c.get("readiness"):
+            missing.append("readiness")
+    return missing
+
+
+def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date) -> None:
+    _check_editable(note, by, expected_version)
+    missing = _missing_for_signature(note)
+    if missing:
+        raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
+    note.status, note.signed_at = SIGNED, utcnow()
+    note.content_digest = content_digest(note)
+    for check_in in note.check_ins:
+        if check_in.decision == "stop":
+            check_in.step.status = "stopped"
+    flush_versioned(note, CONCURRENT_SAVE)
+    if note.kind == "preparation":
+        # A signed preparation session counts toward the protocol's preparation requirement.
+        record_preparation(note.course, item=PREPARATION_SESSION, completed_on=note.session_date,
+                           note=f"Signed preparation note #{note.id}", by=by, today=today)
+
+
+def signed_content(note: SessionNote) -> dict:
+    """What the signature covers, as canonical plain data."""
+    return {
+        "id": note.id, "course_id": note.course_id, "patient_id": note.patient_id, "kind": note.kind,
+        "session_date": note.session_date.isoformat(), "author_id": note.author_id,
+        "content": note.content or {},
+        "themes": [[t.theme_id, t.free_theme, t.patient_words] for t in note.themes],
+        "new_steps": [[s.what, s.how_often, s.starts_on.isoformat(), s.review_on.isoformat(), s.linked_insight]
+                      for s in note.new_steps],
+        "check_ins": [[c.action_step_id, c.progress, c.obstacles, c.decision, c.adjustment] for c in note.check_ins],
+        "dosing_sessions": sorted(link.dosing_session_id for link in note.dosing_links),
+    }
+
+
+def content_digest(note: SessionNote) -> str:
+    canonical = json.dumps(signed_content(note), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def verify_signed_notes() -> list[tuple[int, bool]]:
+    notes = db.session.scalars(select(SessionNote).where(SessionNote.status == SIGNED).order_by(SessionNote.id))
+    return [(n.id, content_digest(n) == n.content_digest) for n in notes]
+
+
+def add_addendum(note: SessionNote, *, body: str, by: User) -> NoteAddendum:
+    if note.status != SIGNED:
+        raise DomainError("A draft is edited directly; addenda are for signed notes.")
+    addendum = NoteAddendum(note_id=note.id, author_id=by.id, body=body.strip())
+    note.addenda.append(addendum)
+    db.session.flush()
+    return addendum
+
+
+# -- process notes -------------------------------------------------------------------------
+
+def process_note_of(note: SessionNote, user: User) -> ProcessNote | None:
+    """The note's process notes, for their author only (anyone else gets None, always)."""
+    if note.author_id != user.id:
+        return None
+    return db.session.scalar(select(ProcessNote).where(ProcessNote.note_id == note.id,
+                                                       ProcessNote.author_id == user.id))
+
+
+def save_process_note(note: SessionNote, *, body: str, by: User, expected_version: int | None) -> ProcessNote:
+    if note.author_id != by.id:
+        raise DomainError("Process notes belong to the note's author.")
+    current = process_note_of(note, by)
+    if current is None:
+        current = ProcessNote(note_id=note.id, author_id=by.id, body=body)
+        db.session.add(current)
+        db.session.flush()
+        return current
+    if expected_version != current.version:
+        raise ConcurrentEdit("Your process notes changed in another window; your text is below, not saved.",
+                             current_version=current.version)
+    current.body = body
+    flush_versioned(current, "Your process notes changed in another window; your text is below, not saved.")
+    return current
+
+
+# -- case formulation ----------------------------------------------------------------------
+
+def current_formulation(course_id: int) -> CaseFormulation | None:
+    return db.session.scalar(select(CaseFormulation).where(CaseFormulation.course_id == course_id)
+                             .order_by(CaseFormulation.revision.desc()).limit(1))
+
+
+def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expected_revision: int) -> CaseFormulation:
+    """A new revision; the earlier ones stay as its history."""
+    db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id == course.id)
+                       .with_for_update(key_share=True))
+    latest = db.session.scalar(select(func.max(CaseFormulation.revision))
+                               .where(CaseFormulation.course_id == course.id)) or 0
+    if latest != expected_revision:
+        raise ConcurrentEdit("Someone saved the formulation after you opened it; your text is below, not saved. "
+                             "Review the current version and save again.", current_version=latest)
+    if not any((v or "").strip() for v in content.values()):
+        raise DomainError("Write at least one section.")
+    revision = CaseFormulation(course_id=course.id, revision=latest + 1,
+                               content={k: (content.get(k) or "").strip() for k in FORMULATION_SECTIONS},
+                               author_id=by.id)
+    db.session.add(revision)
+    db.session.flush()
+    return revision
+
+
+# -- measures and safety alerts --------------------------------------------------------------
+
+def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int], difficulty: str | None,
+                   administered_on: date, by: User, today: date) -> MeasureResponse:
+    if administered_on > today:
+        raise DomainError({"administered_on": "The date cannot be in the future."})
+    try:
+        result = scoring.score(measure, answers)
+    except scoring.InvalidAnswers as err:
+        raise DomainError(str(err)) from None
+    response = MeasureResponse(patient_id=course.patient_id, course_id=course.id, measure=measure,
+                               administered_on=administered_on, answers=answers, difficulty=difficulty or None,
+                               total=result.total, band=result.band, entered_by_id=by.id)
+    db.session.add(response)
+    db.session.flush()
+    if result.safety_alert:
+        db.session.add(SafetyAlert(patient_id=course.patient_id, course_id=course.id,
+                                   measure_response_id=response.id,
+                                   item_score=answers[scoring.MEASURES[measure].safety_item - 1]))
+        db.session.flush()
+    return response
+
+
+def void_measure(response: MeasureResponse, *, reason: str, by: User) -> None:
+    db.session.execute(select(MeasureResponse.id).where(MeasureResponse.id == response.id).with_for_update())
+    db.session.refresh(response)
+    if response.voided_at is not None:
+        raise DomainError("This entry is void already.")
+    response.voided_at, response.void_reason = utcnow(), reason.strip()
+    db.session.flush()
+
+
+def course_measures(course_id: int) -> list[MeasureResponse]:
+    return db.session.scalars(select(MeasureResponse).where(MeasureResponse.course_id == course_id)
+                              .order_by(MeasureResponse.administered_on, MeasureResponse.id)).all()
+
+
+def trend(responses: list[MeasureResponse], measure: str) -> list[tuple[MeasureResponse, scoring.Change | None]]:
+    """Each live response of a measure with its change from the first (the baseline)."""
+    live = [r for r in responses if r.measure == measure and r.voided_at is None]
+    if not live:
+        return []
+    baseline = live[0].total
+    return [(r, None if i == 0 else scoring.change(measure, baseline, r.total)) for i, r in enumerate(live)]
+
+
+def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
+    if not by.has_role(THERAPIST, PRESCRIBER):
+        raise DomainError("A clinician acknowledges a safety alert.")
+    db.session.execute(select(SafetyAlert.id).where(SafetyAlert.id == alert.id).with_for_update())
+    db.session.refresh(alert)
+    if alert.acknowledged_at is not None:
+        raise DomainError(f"Already acknowledged by {alert.acknowledged_by.full_name}.")
+    alert.acknowledged_at, alert.acknowledged_by_id, alert.acknowledgement = now, by.id, note.strip()
+    db.session.flush()
+
+
+def open_alerts(patient_ids) -> list[SafetyAlert]:
+    ids = list(patient_ids)
+    if not ids:
+        return []
+    return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids),
+                                                        SafetyAlert.acknowledged_at.is_(None))
+                              .options(joinedload(SafetyAlert.patient)).order_by(SafetyAlert.raised_at)).all()

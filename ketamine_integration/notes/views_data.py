@@ -1,0 +1,69 @@
+"""What the cross-session views show: theme recurrence and the action-step tracker."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..errors import DomainError
+from ..extensions import db
+from .models import SIGNED, ActionCheckIn, ActionStep, NoteTheme, SessionNote, Theme
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    name: str
+    vocabulary: bool
+    sessions: int
+    first_seen: date
+    last_seen: date
+    words: tuple[str, ...]
+
+
+def theme_recurrence(patient_id: int) -> list[ThemeRow]:
+    """Each theme in the patient's signed notes: in how many sessions, first and last seen, the
+    patient's own words; recurring themes first."""
+    rows = db.session.execute(
+        select(NoteTheme, SessionNote.session_date).join(SessionNote, SessionNote.id == NoteTheme.note_id)
+        .where(SessionNote.patient_id == patient_id, SessionNote.status == SIGNED)
+        .order_by(SessionNote.session_date)).all()
+    grouped: dict[str, list] = {}
+    for theme, when in rows:
+        key = theme.name.strip().lower()
+        grouped.setdefault(key, []).append((theme, when))
+    result = []
+    for items in grouped.values():
+        dates = [when for _, when in items]
+        result.append(ThemeRow(name=items[0][0].name, vocabulary=items[0][0].theme_id is not None,
+                               sessions=len({(t.note_id) for t, _ in items}), first_seen=min(dates),
+                               last_seen=max(dates),
+                               words=tuple(t.patient_words for t, _ in items if t.patient_words)))
+    return sorted(result, key=lambda r: (-r.sessions, r.first_seen, r.name))
+
+
+def step_tracker(course_id: int) -> list[tuple[ActionStep, list[tuple[ActionCheckIn, date]]]]:
+    """Each action step agreed in a signed note, with its signed check-ins over time."""
+    steps = db.session.scalars(
+        select(ActionStep).join(SessionNote, SessionNote.id == ActionStep.note_id)
+        .where(ActionStep.course_id == course_id, SessionNote.status == SIGNED)
+        .options(selectinload(ActionStep.note)).order_by(ActionStep.starts_on, ActionStep.id)).all()
+    check_ins = db.session.execute(
+        select(ActionCheckIn, SessionNote.session_date).join(SessionNote, SessionNote.id == ActionCheckIn.note_id)
+        .where(ActionCheckIn.action_step_id.in_([s.id for s in steps]), SessionNote.status == SIGNED)
+        .order_by(SessionNote.session_date, ActionCheckIn.id)).all() if steps else []
+    by_step: dict[int, list] = {}
+    for check_in, when in check_ins:
+        by_step.setdefault(check_in.action_step_id, []).append((check_in, when))
+    return [(s, by_step.get(s.id, [])) for s in steps]
+
+
+def add_theme(name: str) -> Theme:
+    name = " ".join(name.split())
+    if db.session.scalar(select(Theme.id).where(func.lower(Theme.name) == name.lower())):
+        raise DomainError({"name": "That theme is in the vocabulary already."})
+    theme = Theme(name=name)
+    db.session.add(theme)
+    db.session.flush()
+    return theme

@@ -1,0 +1,47 @@
+"""Browser check: a therapist writes an integration note with a theme and an action step,
+signs it, and finds the theme on the patient's theme view."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from playwright.sync_api import Page, expect
+
+from ketamine_integration.extensions import db
+from ketamine_integration.notes.models import Theme
+from tests.browser.test_patients_browser import sign_in
+
+
+def test_therapist_writes_signs_and_sees_the_theme(live_server, page: Page):
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    patient = make.patient(family_name="Themed")
+    course = make.course(patient, therapist, prescriber, phase="integration")
+    make.run(lambda: db.session.add(Theme(name="Safety in the body")))
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}")
+    page.get_by_label("Note", exact=True).select_option("integration")
+    page.get_by_label("Session date").fill(date.today().isoformat())
+    page.get_by_role("button", name="Start a note").click()
+    expect(page.get_by_role("heading", name="Integration session note")).to_be_visible()
+
+    page.get_by_label("Experience review: what stood out").fill("Warmth spreading from the chest to the hands")
+    theme_one = page.get_by_role("group", name="Theme 1")
+    theme_one.get_by_label("Theme from the clinic's list").select_option(label="Safety in the body")
+    theme_one.get_by_label("In the patient's words").fill("my chest finally unclenched")
+    step = page.get_by_role("group", name="New action step 1")
+    step.get_by_label("What, specifically").fill("Walk by the river")
+    step.get_by_label("How often").fill("3 times a week")
+    step.get_by_label("From").fill(date.today().isoformat())
+    step.get_by_label("Review on").fill((date.today() + timedelta(days=14)).isoformat())
+    page.get_by_role("group", name="Risk screen: thoughts of self-harm").get_by_label("No").check()
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    page.get_by_role("button", name="Sign and lock").click()
+    expect(page.get_by_text("Signed and locked.")).to_be_visible()
+    expect(page.get_by_text("Walk by the river — 3 times a week")).to_be_visible()
+
+    page.goto(f"/patients/{patient}/themes")
+    row = page.get_by_role("row", name="Safety in the body")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("my chest finally unclenched")

@@ -51,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .audit.views import bp as audit_bp
     from .calendars.views import bp as calendars_bp
+    from .coordination.views import bp as coordination_bp
     from .core.views import bp as core_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
@@ -61,7 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling.views import bp as scheduling_bp
 
     for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
-               scheduling_bp, calendars_bp, notes_bp):
+               scheduling_bp, calendars_bp, notes_bp, coordination_bp):
         app.register_blueprint(bp)
 
 

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from .accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from .accounts.services import create_user
+from .demo_coordination import load_demo_coordination
 from .demo_courses import load_demo_courses
 from .demo_notes import load_demo_notes
 from .patients.services import register_patient
@@ -69,3 +70,4 @@ def load_demo_clinic(now: datetime) -> None:
         ))
     load_demo_courses(users, patients, now, rng)
     load_demo_notes(now, rng)
+    load_demo_coordination(now)

@@ -47,11 +47,14 @@ def _replay_kept() -> None:
 
 
 def refuse_nul_bytes():
-    """before_request: no clinic input contains NUL, and PostgreSQL text cannot hold it."""
+    """before_request: no clinic input contains NUL (PostgreSQL text cannot hold it), and form
+    field names are ASCII."""
     for source in (request.args, request.form):
         for key, values in source.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 abort(400)
+    if any(not key.isascii() for key in request.form):
+        abort(400)  # every field name here is ASCII; WTForms reads row numbers out of them
     for key, upload in request.files.items(multi=True):
         if "\x00" in key or "\x00" in (upload.filename or ""):
             abort(400)

@@ -2,6 +2,7 @@
 from .accounts import models as accounts_models  # noqa: F401
 from .audit import models as audit_models  # noqa: F401
 from .calendars import models as calendars_models  # noqa: F401
+from .coordination import models as coordination_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
 from .notes import models as notes_models  # noqa: F401

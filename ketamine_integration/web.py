@@ -1,6 +1,7 @@
 """Small helpers every blueprint's views share: form rendering, redirects, pagination."""
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -46,23 +47,33 @@ def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
         return False, None
 
 
+_ASCII_NUMBER = re.compile(r"[0-9]{1,10}")
+
+
+def whole_number(value) -> int | None:
+    """A non-negative whole number written in ASCII digits (at most 10), else None.
+
+    str.isdigit() is not enough: it accepts "²" and other digits int() refuses.
+    """
+    text = str(value if value is not None else "").strip()
+    return int(text) if _ASCII_NUMBER.fullmatch(text) else None
+
+
 def parse_id(value) -> int | None:
     """An id from a query string or form: a whole number the id columns can hold, else None.
 
     The same bounds as the <id:...> route converter, so an oversized number is "no such
     thing" rather than a database error.
     """
-    text = str(value or "").strip()
-    if not text.isdigit() or len(text) > 10:
-        return None
-    number = int(text)
-    return number if 1 <= number <= MAX_ID else None
+    number = whole_number(value)
+    return number if number is not None and 1 <= number <= MAX_ID else None
 
 
 def form_version(form) -> int:
     """The record version a form was filled from; missing or forged never matches (-1)."""
-    value = (form.version.data if hasattr(form, "version") else form.get("version", "")) or ""
-    return int(value) if str(value).isdigit() and len(str(value)) < 10 else -1
+    value = form.version.data if hasattr(form, "version") else form.get("version", "")
+    number = whole_number(value)
+    return number if number is not None and number < 10**9 else -1
 
 
 def flash_form_problems(form, prefix: str = "Not saved: ") -> None:

@@ -64,6 +64,15 @@ ACTIONS = {
     "measure.create": "Recorded a measure",
     "measure.void": "Voided a measure entry",
     "alert.acknowledge": "Acknowledged a safety alert",
+    "release.view": "Viewed releases of information",
+    "release.create": "Recorded a release of information",
+    "release.revoke": "Revoked a release of information",
+    "coordination.view": "Viewed prescriber coordination",
+    "coordination.send": "Sent a coordination note",
+    "coordination.acknowledge": "Acknowledged a coordination note",
+    "report.preview": "Previewed a coordination report",
+    "report.create": "Generated a coordination report",
+    "report.download": "Downloaded a coordination report",
     "audit.view": "Viewed audit log",
 }
 

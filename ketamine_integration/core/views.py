@@ -7,8 +7,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import access
-from ..accounts.models import CLINICAL_ROLES
+from ..accounts.models import CLINICAL_ROLES, THERAPIST
 from ..audit import services as audit
+from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
 from ..courses.services import window_summaries
 from ..db_types import utcnow
@@ -42,8 +43,12 @@ def home():
         audit.record("patient.list", detail=f"home page; {len(my_patients) + len(recent)} shown")
     caseload_rows = _caseload_rows(my_patients) if my_patients else []
     alerts = open_alerts(p.id for p in my_patients)
+    due = []
+    if current_user.has_role(THERAPIST) and caseload_rows:
+        due = reports_due([r["course"] for r in caseload_rows if r["course"] is not None
+                           and r["course"].therapist_id == current_user.id], utcnow())
     return render_template("core/home.html", my_patients=my_patients, recent=recent, total=total,
-                           caseload_rows=caseload_rows, alerts=alerts)
+                           caseload_rows=caseload_rows, alerts=alerts, reports_due=due)
 
 
 def _caseload_rows(patients: list[Patient]) -> list[dict]:

@@ -13,7 +13,7 @@ from ..patients.access import load_patient, load_patient_record
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
 from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit
+from ..web import form_version, render_form, report_submission, submit, whole_number
 from . import services
 from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
 from .page import course_page
@@ -40,7 +40,8 @@ def _enrol_form(patient) -> EnrolForm:
 
 def _protocol_key(value: str) -> tuple[str, int]:
     protocol_id, _, version = value.rpartition("@")
-    return protocol_id, int(version) if version.isdigit() else -1
+    number = whole_number(version)
+    return protocol_id, number if number is not None else -1
 
 
 @bp.route("/patients/<id:patient_id>/courses/new", methods=["GET", "POST"])

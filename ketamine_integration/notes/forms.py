@@ -92,7 +92,8 @@ class IntegrationNoteForm(NoteBaseForm):
     core_beliefs = _text("Core beliefs that emerged")
     connections_present = _text("Connections to present life")
     connections_past = _text("Connections to the past")
-    check_ins = FieldList(FormField(CheckInRowForm), min_entries=0, max_entries=50)
+    # one row per open action step of the course, however many (steps are refused if unknown)
+    check_ins = FieldList(FormField(CheckInRowForm), min_entries=0)
     new_steps = FieldList(FormField(StepRowForm), min_entries=STEP_ROWS, max_entries=STEP_ROWS)
     practices = MultiCheckboxField("Self-guided practices agreed", choices=options(PRACTICES.items()))
     practices_note = _text("Practices: details", 2000)
@@ -126,8 +127,12 @@ class ProcessNoteForm(FlaskForm):
     version = HiddenField()
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class NoteAddendumForm(FlaskForm):
-    body = TextAreaField("Addendum", validators=[InputRequired(), Length(min=5, max=5000)])
+    body = TextAreaField("Addendum", filters=[_strip], validators=[InputRequired(), Length(min=5, max=5000)])
 
 
 FORMULATION_SECTIONS = {
@@ -164,7 +169,8 @@ def measure_form_class(measure_key: str):
 
 
 class AcknowledgeForm(FlaskForm):
-    note = TextAreaField("What was done (required)", validators=[InputRequired(), Length(min=10, max=2000)])
+    note = TextAreaField("What was done (required)", filters=[_strip],
+                         validators=[InputRequired(), Length(min=10, max=2000)])
 
 
 class VoidMeasureForm(FlaskForm):

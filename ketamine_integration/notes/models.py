@@ -228,6 +228,7 @@ class MeasureResponse(db.Model):
     void_reason: Mapped[str | None] = mapped_column(String(300))
 
     entered_by: Mapped[User] = relationship(lazy="joined")
+    patient: Mapped[Patient] = relationship()
 
 
 class SafetyAlert(db.Model):

@@ -43,6 +43,17 @@ def as_formdata(work: UnsavedWork) -> MultiDict:
     return MultiDict([(k, v) for k, values in work.form.items() for v in values])
 
 
+def readable(work: UnsavedWork) -> str:
+    """The kept text as lines of prose, for a note that was signed meanwhile (to copy into an
+    addendum): only the written fields, not ids, dates or choices."""
+    lines = []
+    for name, values in work.form.items():
+        if name in ("version", "session_date") or name.endswith(("step_id", "-theme", "-starts_on", "-review_on")):
+            continue
+        lines += [v.strip() for v in values if isinstance(v, str) and len(v.strip()) > 3 and not v.strip().isdigit()]
+    return "\n".join(lines)
+
+
 def mark_recovered(user_id: int, path: str) -> None:
     db.session.execute(update(UnsavedWork).where(UnsavedWork.user_id == user_id, UnsavedWork.path == path,
                                                  UnsavedWork.recovered_at.is_(None))

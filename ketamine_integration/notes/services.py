@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
-from ..courses.services import record_preparation
+from ..courses.services import checklist_items, course_protocol, record_preparation
 from ..db_types import utcnow
 from ..domain import measures as scoring
 from ..errors import ConcurrentEdit, DomainError
@@ -79,21 +79,34 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
         problems["session_date"] = "A note documents a session that has taken place."
     known_themes = {t.id: t for t in db.session.scalars(select(Theme))}
     for i, row in enumerate(themes):
+        where = f"themes-{row.get('row', i)}"
         if row.get("theme_id") and row["theme_id"] not in known_themes:
-            problems[f"themes-{i}-theme"] = "Choose a theme from the list."
+            problems[f"{where}-theme"] = "Choose a theme from the list."
+        elif not row.get("theme_id") and not row.get("free_theme"):
+            problems[f"{where}-free_theme"] = "Name the theme these words belong to."
+        elif row.get("theme_id") and row.get("free_theme"):
+            problems[f"{where}-free_theme"] = "Choose a theme from the list or write your own, not both."
     for i, step in enumerate(new_steps):
-        missing = [label for key, label in (("how_often", "how often"), ("starts_on", "from when"),
-                                            ("review_on", "a review date")) if not step.get(key)]
+        step.setdefault("row", i)
+        missing = [label for key, label in (("what", "what the step is"), ("how_often", "how often"),
+                                            ("starts_on", "from when"), ("review_on", "a review date"))
+                   if not step.get(key)]
         if missing:
-            problems[f"new_steps-{i}-what"] = "A specific step needs " + ", ".join(missing) + "."
+            problems[f"new_steps-{step['row']}-what"] = "A specific step needs " + ", ".join(missing) + "."
         elif step["review_on"] < step["starts_on"]:
-            problems[f"new_steps-{i}-review_on"] = "The review comes after the start."
+            problems[f"new_steps-{step['row']}-review_on"] = "The review comes after the start."
     steps = {s.id: s for s in open_steps(note.course_id, before=note)}
+    seen = set()
     for i, row in enumerate(check_ins):
-        if row["step_id"] not in steps:
-            problems[f"check_ins-{i}-progress"] = "That action step is not open on this course."
+        where = f"check_ins-{row.get('row', i)}"
+        if row["step_id"] not in steps or row["step_id"] in seen:
+            problems[f"{where}-progress"] = "That action step is not open on this course (or is checked twice)."
+        elif not row.get("progress") or not row.get("decision"):
+            problems[f"{where}-decision" if row.get("progress") else f"{where}-progress"] = \
+                "Say how it went and what happens next (or leave the whole check-in empty)."
         elif row.get("decision") == "adjust" and not row.get("adjustment"):
-            problems[f"check_ins-{i}-adjustment"] = "Say how the step is adjusted."
+            problems[f"{where}-adjustment"] = "Say how the step is adjusted."
+        seen.add(row["step_id"])
     valid_dosing = set(db.session.scalars(select(DosingSession.id).where(
         DosingSession.course_id == note.course_id, DosingSession.status == DOSING_SIGNED)))
     if set(dosing_ids) - valid_dosing:
@@ -105,7 +118,8 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
                              patient_words=r.get("patient_words")) for r in themes]
     for old in list(note.new_steps):
         db.session.delete(old)
-    note.new_steps = [ActionStep(course_id=note.course_id, **step) for step in new_steps]
+    note.new_steps = [ActionStep(course_id=note.course_id, **{k: v for k, v in step.items() if k != "row"})
+                      for step in new_steps]
     note.check_ins = [ActionCheckIn(action_step_id=r["step_id"], progress=r["progress"], obstacles=r.get("obstacles"),
                                     decision=r["decision"], adjustment=r.get("adjustment")) for r in check_ins]
     note.dosing_links = [NoteDosingLink(dosing_session_id=i) for i in sorted(set(dosing_ids))]
@@ -143,7 +157,7 @@ def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date
         if check_in.decision == "stop":
             check_in.step.status = "stopped"
     flush_versioned(note, CONCURRENT_SAVE)
-    if note.kind == "preparation":
+    if note.kind == "preparation" and PREPARATION_SESSION in dict(checklist_items(course_protocol(note.course))):
         # A signed preparation session counts toward the protocol's preparation requirement.
         record_preparation(note.course, item=PREPARATION_SESSION, completed_on=note.session_date,
                            note=f"Signed preparation note #{note.id}", by=by, today=today)
@@ -195,6 +209,8 @@ def process_note_of(note: SessionNote, user: User) -> ProcessNote | None:
 def save_process_note(note: SessionNote, *, body: str, by: User, expected_version: int | None) -> ProcessNote:
     if note.author_id != by.id:
         raise DomainError("Process notes belong to the note's author.")
+    # Lock the note: two first saves at once must not both create the process note.
+    db.session.execute(select(SessionNote.id).where(SessionNote.id == note.id).with_for_update(key_share=True))
     current = process_note_of(note, by)
     if current is None:
         current = ProcessNote(note_id=note.id, author_id=by.id, body=body)

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit
+from ..web import form_version, render_form, report_submission, submit, whole_number
 from . import charts, recovery, services, views_data
 from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, FormulationForm, NewNoteForm,
                     NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
@@ -54,9 +54,11 @@ def note_create(course_id: int):
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#notes")
 
 
-def _theme_choices():
-    themes = db.session.scalars(select(Theme).where(Theme.active.is_(True)).order_by(Theme.name)).all()
-    return options([(0, "—")] + [(t.id, t.name) for t in themes])
+def _theme_choices(keep=()):
+    """Active themes, and any retired one the draft already uses (so saving keeps it)."""
+    themes = db.session.scalars(select(Theme).where(Theme.active.is_(True) | Theme.id.in_(list(keep)))
+                                .order_by(Theme.name)).all()
+    return options([(0, "—")] + [(t.id, t.name if t.active else f"{t.name} (retired)") for t in themes])
 
 
 def _note_form(note: SessionNote, steps, recovered=None):
@@ -87,8 +89,9 @@ def _note_form(note: SessionNote, steps, recovered=None):
                 entry.process(None, obj=saved.get(step.id))
                 entry.step_id.data = str(step.id)
     if note.kind == "integration":
+        choices = _theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
         for entry in form.themes.entries:
-            entry.form.theme.choices = _theme_choices()
+            entry.form.theme.choices = choices
         form.dosing_sessions.choices = options(
             (s.id, f"Dosing session {s.sequence}") for s in db.session.scalars(
                 select(DosingSession).where(DosingSession.course_id == note.course_id,
@@ -111,16 +114,21 @@ def _submitted(note: SessionNote, form) -> dict:
         return args
     content["techniques"] = [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
                              for t in form.techniques.data if (t["technique"] or "").strip()]
-    args["themes"] = [{"theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
+    args["themes"] = [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
                        "patient_words": _clean(r["patient_words"])}
-                      for r in form.themes.data if r["theme"] or _clean(r["free_theme"])]
-    args["new_steps"] = [{"what": r["what"].strip(), "how_often": _clean(r["how_often"]), "starts_on": r["starts_on"],
-                          "review_on": r["review_on"], "linked_insight": _clean(r["linked_insight"])}
-                         for r in form.new_steps.data if (r["what"] or "").strip()]
-    args["check_ins"] = [{"step_id": int(r["step_id"]), "progress": r["progress"], "obstacles": _clean(r["obstacles"]),
-                          "decision": r["decision"], "adjustment": _clean(r["adjustment"])}
-                         for r in form.check_ins.data
-                         if str(r["step_id"] or "").isdigit() and r["progress"] and r["decision"]]
+                      for i, r in enumerate(form.themes.data)
+                      if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
+    args["new_steps"] = [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
+                          "starts_on": r["starts_on"], "review_on": r["review_on"],
+                          "linked_insight": _clean(r["linked_insight"])}
+                         for i, r in enumerate(form.new_steps.data)
+                         if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
+                         or r["starts_on"] or r["review_on"]]
+    args["check_ins"] = [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
+                          "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
+                          "adjustment": _clean(r["adjustment"])}
+                         for i, r in enumerate(form.check_ins.data)
+                         if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]
     args["dosing_ids"] = list(form.dosing_sessions.data or [])
     return args
 
@@ -166,7 +174,9 @@ def _note_view(note: SessionNote):
     audit.record("note.view", obj=note, patient_id=note.patient_id)
     steps = {s.id: s for s in note.new_steps}
     mine = note.author_id == current_user.id
-    return render_template("notes/view.html", note=note, steps=steps, mine=mine,
+    kept = recovery.pending(current_user.id, request.path) if mine and note.signed else None
+    return render_template("notes/view.html", note=note, steps=steps, mine=mine, kept=kept,
+                           kept_text=recovery.readable(kept) if kept else "",
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
                            addendum_form=NoteAddendumForm(), process_form=_process_form(note) if mine else None,
@@ -178,7 +188,9 @@ def _note_view(note: SessionNote):
 def note_sign(note_id: int):
     note = _note(note_id)
     try:
-        services.sign_note(note, by=current_user, expected_version=form_version(request.form), today=clinic_today())
+        with db.session.begin_nested():  # a refusal after the flush leaves nothing signed
+            services.sign_note(note, by=current_user, expected_version=form_version(request.form),
+                               today=clinic_today())
     except DomainError as err:
         audit.record("note.sign", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="refused")
         flash(str(err), "error")
@@ -194,16 +206,20 @@ def note_addendum(note_id: int):
     note = _note(note_id)
     form = NoteAddendumForm()
     done, _ = submit(form, lambda: services.add_addendum(note, body=form.body.data, by=current_user))
+    if done:
+        recovery.mark_recovered(current_user.id, url_for("notes.note_edit", note_id=note.id))
     report_submission(done, form, "note.addendum", obj=note, patient_id=note.patient_id,
                       message="Addendum added; the signed note is unchanged.")
     return redirect(url_for("notes.note_edit", note_id=note.id))
 
 
 @bp.route("/notes/<id:note_id>/process", methods=["GET", "POST"])
-@access.roles(THERAPIST)
+@access.signed_in
 def process_note(note_id: int):
     """The author's process notes: anyone else gets 404, as if there were none."""
-    note = _note(note_id)
+    note = db.session.get(SessionNote, note_id)
+    if note is None:
+        abort(404)
     if note.author_id != current_user.id:
         audit.denial("process notes are their author's alone", obj=note, patient_id=note.patient_id)
         abort(404)
@@ -211,7 +227,7 @@ def process_note(note_id: int):
     if request.method == "POST":
         done, _ = submit(form, lambda: services.save_process_note(
             note, body=form.body.data, by=current_user,
-            expected_version=int(form.version.data) if str(form.version.data or "").isdigit() else None))
+            expected_version=whole_number(form.version.data)))
         audit.record("process_note.update", obj=note, patient_id=note.patient_id,
                      outcome=audit.SUCCESS if done else audit.FAILURE)
         if done:
@@ -240,10 +256,12 @@ def formulation(course_id: int):
     if request.method == "POST":
         form = FormulationForm()
         if not current_user.has_role(THERAPIST):
+            audit.denial("the case formulation is written by therapists", obj=course, patient_id=course.patient_id)
             abort(403)
         done, saved = submit(form, lambda: services.save_formulation(
             course, content={k: getattr(form, k).data for k in FORMULATION_SECTIONS}, by=current_user,
-            expected_revision=int(form.revision.data) if str(form.revision.data or "").isdigit() else -1))
+            expected_revision=whole_number(form.revision.data) if whole_number(form.revision.data) is not None
+            else -1))
         audit.record("formulation.update", obj=course, patient_id=course.patient_id,
                      outcome=audit.SUCCESS if done else audit.FAILURE)
         if done:

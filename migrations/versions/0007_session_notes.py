@@ -261,7 +261,7 @@ def downgrade():
 
 # -- database guards: a signed note and what it contains never change -------------------------
 # session_notes columns a signature freezes (all but bookkeeping)
-FROZEN = ("course_id", "patient_id", "kind", "session_date", "author_id", "status", "content", "created_at",
+FROZEN = ("id", "course_id", "patient_id", "kind", "session_date", "author_id", "status", "content", "created_at",
           "signed_at", "content_digest")
 #: child tables frozen with their note, and the column naming the note
 CHILDREN = ("note_themes", "action_check_ins", "note_dosing_links")
@@ -292,8 +292,10 @@ POSTGRES = [
        END; $$ LANGUAGE plpgsql""",
     f"""CREATE FUNCTION action_steps_signed_locked() RETURNS trigger AS $$
        BEGIN
-         IF (SELECT status FROM session_notes WHERE id = OLD.note_id) = 'signed' AND (TG_OP = 'DELETE' OR
-            {' OR '.join(f'NEW.{c} IS DISTINCT FROM OLD.{c}' for c in STEP_FROZEN)}) THEN
+         IF ((SELECT status FROM session_notes WHERE id = OLD.note_id) = 'signed' AND (TG_OP = 'DELETE' OR
+             {' OR '.join(f'NEW.{c} IS DISTINCT FROM OLD.{c}' for c in STEP_FROZEN)}))
+            OR (TG_OP = 'UPDATE' AND NEW.note_id IS DISTINCT FROM OLD.note_id
+                AND (SELECT status FROM session_notes WHERE id = NEW.note_id) = 'signed') THEN
            RAISE EXCEPTION 'an action step agreed in a signed note cannot change';
          END IF;
          RETURN COALESCE(NEW, OLD);
@@ -321,13 +323,17 @@ def _sqlite_statements():
     yield ("CREATE TRIGGER session_notes_signed_no_delete BEFORE DELETE ON session_notes "
            "WHEN OLD.status = 'signed' " + raise_.format("a signed note cannot be deleted"))
     for table in CHILDREN:
-        for when, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")):
-            yield (f"CREATE TRIGGER {table}_signed_no_{when.lower()} BEFORE {when} ON {table} "
+        for name, when, row in (("insert", "INSERT", "NEW"), ("update", "UPDATE", "OLD"),
+                                ("move", "UPDATE", "NEW"), ("delete", "DELETE", "OLD")):
+            yield (f"CREATE TRIGGER {table}_signed_no_{name} BEFORE {when} ON {table} "
                    f"WHEN (SELECT status FROM session_notes WHERE id = {row}.note_id) = 'signed' "
                    + raise_.format("the content of a signed note cannot change"))
     step_changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in STEP_FROZEN)
     yield ("CREATE TRIGGER action_steps_signed_no_update BEFORE UPDATE ON action_steps "
            f"WHEN (SELECT status FROM session_notes WHERE id = OLD.note_id) = 'signed' AND ({step_changed}) "
+           + raise_.format("an action step agreed in a signed note cannot change"))
+    yield ("CREATE TRIGGER action_steps_signed_no_move BEFORE UPDATE ON action_steps "
+           "WHEN NEW.note_id IS NOT OLD.note_id AND (SELECT status FROM session_notes WHERE id = NEW.note_id) = 'signed' "
            + raise_.format("an action step agreed in a signed note cannot change"))
     yield ("CREATE TRIGGER action_steps_signed_no_delete BEFORE DELETE ON action_steps "
            "WHEN (SELECT status FROM session_notes WHERE id = OLD.note_id) = 'signed' "
@@ -357,7 +363,7 @@ def drop_guards():
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
     elif dialect == "sqlite":
         names = ["session_notes_signed_no_update", "session_notes_signed_no_delete", "action_steps_signed_no_update",
-                 "action_steps_signed_no_delete", "action_steps_signed_no_insert"] + [
-            f"{t}_signed_no_{w}" for t in CHILDREN for w in ("insert", "update", "delete")]
+                 "action_steps_signed_no_move", "action_steps_signed_no_delete", "action_steps_signed_no_insert"] + [
+            f"{t}_signed_no_{w}" for t in CHILDREN for w in ("insert", "update", "move", "delete")]
         for name in names:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -18,6 +18,11 @@ TODAY = date.today()
 
 @pytest.fixture
 def team(make):
+    return make_team(make)
+
+
+def make_team(make):
+    """Two therapists (one the course's), a prescriber, staff and admin; a course in integration."""
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "colleague": make.user("therapist", username="ther2", full_name="Ivo Second"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
@@ -92,7 +97,8 @@ def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, a
     page = client.get(f"/notes/{second}").get_data(as_text=True)
     assert 'name="check_ins-0-step_id"' in page and "Walk by the river" in page
     data = _integration_data(_version(make, second), **{
-        "new_steps-0-what": "", "check_ins-0-step_id": str(step_id), "check_ins-0-progress": "partly",
+        "new_steps-0-what": "", "new_steps-0-how_often": "", "new_steps-0-starts_on": "",
+        "new_steps-0-review_on": "", "new_steps-0-linked_insight": "", "check_ins-0-step_id": str(step_id), "check_ins-0-progress": "partly",
         "check_ins-0-obstacles": "Rain", "check_ins-0-decision": "stop"})
     assert auth.post(f"/notes/{second}", data).status_code == 302
     assert make.query(lambda: db.session.get(ActionStep, step_id).status) == "open"   # a draft decides nothing

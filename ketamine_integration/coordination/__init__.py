@@ -1,0 +1,1 @@
+"""Prescriber coordination: releases of information, coordination notes, coordination reports."""

@@ -1,0 +1,39 @@
+"""Forms: a release of information, a coordination note and its acknowledgement, a report."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from ..fields import ClinicDateField, MultiCheckboxField, options
+from .models import CATEGORIES, NOTE_CATEGORIES, PRIORITIES
+
+
+class ReleaseForm(FlaskForm):
+    recipient = SelectField("Prescriber of this clinic", coerce=int, validators=[Optional()])
+    recipient_name = StringField("Or an outside clinic or clinician", validators=[Optional(), Length(max=200)])
+    categories = MultiCheckboxField("The patient permits sharing", choices=options(CATEGORIES.items()))
+    purpose = StringField("Purpose", validators=[InputRequired(), Length(max=300)])
+    effective_on = ClinicDateField("Effective from", validators=[InputRequired()])
+    expires_on = ClinicDateField("Expires on", validators=[Optional()])
+
+
+class RevokeForm(FlaskForm):
+    revoked_on = ClinicDateField("Revoked as of", validators=[InputRequired()])
+
+
+class NoteForm(FlaskForm):
+    recipient = SelectField("To", coerce=int, validators=[InputRequired()])
+    priority = SelectField("Priority", choices=options(PRIORITIES.items()), default="routine")
+    category = SelectField("About", choices=options(NOTE_CATEGORIES.items()))
+    body = TextAreaField("Message", validators=[InputRequired(), Length(min=3, max=5000)])
+
+
+class AcknowledgeNoteForm(FlaskForm):
+    reply = TextAreaField("Reply (optional)", validators=[Optional(), Length(max=5000)])
+
+
+class ReportForm(FlaskForm):
+    recipient = SelectField("For", coerce=int, validators=[InputRequired()])
+    questions = TextAreaField("Questions for the prescriber", validators=[Optional(), Length(max=3000)])
+    recommendations = TextAreaField("Recommendations", validators=[Optional(), Length(max=3000)])

@@ -1,0 +1,204 @@
+"""Coordination pages: releases of information, the therapist–prescriber conversation, the
+coordination report (preview, generate, download), and the prescriber's worklist."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access
+from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
+from ..audit import services as audit
+from ..courses.models import TreatmentCourse
+from ..db_types import utcnow
+from ..experience import rems
+from ..extensions import db
+from ..fields import options
+from ..notes.services import open_alerts
+from ..patients.access import caseload, load_patient, load_patient_record
+from ..patients.models import Patient
+from ..timeutil import clinic_today
+from ..web import parse_id, report_submission, submit
+from . import services
+from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
+from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
+
+bp = Blueprint("coordination", __name__)
+CLINICIANS = (THERAPIST, PRESCRIBER)
+
+
+def _prescribers(patient) -> list[tuple[int, str]]:
+    return [(m.user_id, m.user.display_name) for m in patient.care_team if m.role == PRESCRIBER]
+
+
+# -- releases of information -------------------------------------------------------------------
+
+def _release_form(form=None):
+    form = form or ReleaseForm(effective_on=clinic_today())
+    prescribers = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name)).all()
+    form.recipient.choices = options([(0, "— (an outside recipient)")]
+                                     + [(u.id, u.display_name) for u in prescribers if u.has_role(PRESCRIBER)])
+    return form
+
+
+@bp.route("/patients/<id:patient_id>/releases", methods=["GET", "POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def releases(patient_id: int):
+    patient = load_patient(patient_id)
+    form = _release_form(ReleaseForm() if request.method == "POST" else None)
+    if request.method == "POST":
+        done, release = submit(form, lambda: services.create_release(
+            patient, recipient_user_id=form.recipient.data or None, recipient_name=form.recipient_name.data,
+            categories=form.categories.data or [], purpose=form.purpose.data, effective_on=form.effective_on.data,
+            expires_on=form.expires_on.data, by=current_user))
+        if done:
+            audit.record("release.create", obj=release, patient_id=patient.id, detail=",".join(release.categories))
+            flash("Release of information recorded.", "success")
+            return redirect(url_for("coordination.releases", patient_id=patient.id))
+        audit.record("release.create", obj=patient, patient_id=patient.id, outcome=audit.FAILURE, detail="refused")
+    else:
+        audit.record("release.view", obj=patient, patient_id=patient.id)
+    return render_template("coordination/releases.html", patient=patient, releases=services.patient_releases(patient.id),
+                           form=form, revoke_form=RevokeForm(revoked_on=clinic_today()), categories=CATEGORIES,
+                           today=clinic_today()), 422 if form.errors else 200
+
+
+@bp.route("/releases/<id:release_id>/revoke", methods=["POST"])
+@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+def release_revoke(release_id: int):
+    release = load_patient_record(ReleaseOfInformation, release_id, clinical=False)
+    form = RevokeForm()
+    done, _ = submit(form, lambda: services.revoke_release(release, on=form.revoked_on.data, by=current_user))
+    report_submission(done, form, "release.revoke", obj=release, patient_id=release.patient_id,
+                      message="Release revoked: nothing more is shared under it from that date.")
+    return redirect(url_for("coordination.releases", patient_id=release.patient_id))
+
+
+# -- the conversation and reports of a course --------------------------------------------------
+
+def _course(course_id: int) -> TreatmentCourse:
+    return load_patient_record(TreatmentCourse, course_id, clinical=True)
+
+
+def _page(course, *, note_form=None, report_form=None, status=200):
+    team = [(m.user_id, f"{m.user.display_name} ({m.role})") for m in course.patient.care_team
+            if m.user_id != current_user.id and m.user.active]
+    note_form = note_form or NoteForm()
+    note_form.recipient.choices = options(team)
+    report_form = report_form or ReportForm()
+    report_form.recipient.choices = options(_prescribers(course.patient))
+    return render_template("coordination/course.html", course=course, notes=services.course_notes(course.id),
+                           reports=services.course_reports(course.id), note_form=note_form, report_form=report_form,
+                           ack_form=AcknowledgeNoteForm()), status
+
+
+@bp.route("/courses/<id:course_id>/coordination", methods=["GET", "POST"])
+@access.roles(*CLINICIANS)
+def course_coordination(course_id: int):
+    course = _course(course_id)
+    if request.method == "GET":
+        audit.record("coordination.view", obj=course, patient_id=course.patient_id)
+        return _page(course)
+    form = NoteForm()
+    form.recipient.choices = options((m.user_id, m.user.display_name) for m in course.patient.care_team)
+    follows = db.session.get(CoordinationNote, parse_id(request.form.get("follows")) or 0) \
+        if request.form.get("follows") else None
+    if follows is not None and follows.course_id != course.id:
+        abort(400)
+    done, note = submit(form, lambda: services.send_note(
+        course, recipient_id=form.recipient.data, priority=form.priority.data, category=form.category.data,
+        body=form.body.data, by=current_user, today=clinic_today(), follows=follows))
+    if done:
+        audit.record("coordination.send", obj=note, patient_id=course.patient_id,
+                     detail=f"{note.priority} {note.category}")
+        flash("Sent.", "success")
+        return redirect(url_for("coordination.course_coordination", course_id=course.id))
+    audit.record("coordination.send", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="refused")
+    return _page(course, note_form=form, status=422)
+
+
+@bp.route("/coordination/<id:note_id>/acknowledge", methods=["POST"])
+@access.roles(*CLINICIANS)
+def note_acknowledge(note_id: int):
+    note = load_patient_record(CoordinationNote, note_id, clinical=True)
+    form = AcknowledgeNoteForm()
+    done, _ = submit(form, lambda: services.acknowledge_note(note, reply=form.reply.data, by=current_user,
+                                                             now=utcnow()))
+    report_submission(done, form, "coordination.acknowledge", obj=note, patient_id=note.patient_id,
+                      message="Acknowledged.")
+    if request.form.get("next_page") == "worklist":
+        return redirect(url_for("coordination.prescriber_worklist"))
+    return redirect(url_for("coordination.course_coordination", course_id=note.course_id))
+
+
+@bp.route("/courses/<id:course_id>/report-preview")
+@access.roles(*CLINICIANS)
+def report_preview(course_id: int):
+    course = _course(course_id)
+    recipient_id = parse_id(request.args.get("recipient"))
+    if recipient_id is None or recipient_id not in {uid for uid, _ in _prescribers(course.patient)}:
+        abort(404)
+    categories, _ = services.permitted(course.patient_id, recipient_id, clinic_today())
+    if not categories:
+        flash("No release of information lets this record go to that prescriber today.", "error")
+        return redirect(url_for("coordination.course_coordination", course_id=course.id))
+    audit.record("report.preview", obj=course, patient_id=course.patient_id, detail=",".join(sorted(categories)))
+    data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
+                                now=utcnow(), questions=request.args.get("questions", "")[:3000],
+                                recommendations=request.args.get("recommendations", "")[:3000])
+    return services.render_report_html(data, for_pdf=False)
+
+
+@bp.route("/courses/<id:course_id>/reports", methods=["POST"])
+@access.roles(THERAPIST)
+def report_generate(course_id: int):
+    course = _course(course_id)
+    form = ReportForm()
+    form.recipient.choices = options(_prescribers(course.patient))
+    done, report = submit(form, lambda: services.generate_report(
+        course, recipient_id=form.recipient.data, by=current_user, now=utcnow(), today=clinic_today(),
+        questions=form.questions.data, recommendations=form.recommendations.data))
+    if done:
+        audit.record("report.create", obj=report, patient_id=course.patient_id, detail=",".join(report.categories))
+        flash("Report generated and stored; it is listed below and on the prescriber's worklist.", "success")
+        return redirect(url_for("coordination.course_coordination", course_id=course.id))
+    audit.record("report.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
+    return _page(course, report_form=form, status=422)
+
+
+@bp.route("/reports/<id:report_id>.pdf")
+@access.roles(*CLINICIANS)
+def report_pdf(report_id: int):
+    report = db.session.get(CoordinationReport, report_id)
+    if report is None:
+        abort(404)
+    load_patient_record(TreatmentCourse, report.course_id, clinical=True)
+    audit.record("report.download", obj=report, patient_id=report.patient_id)
+    response = Response(report.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="coordination-report-{report.id}.pdf"'
+    return response
+
+
+# -- the prescriber's worklist ----------------------------------------------------------------------
+
+@bp.route("/prescriber/")
+@access.roles(PRESCRIBER)
+def prescriber_worklist():
+    """Urgent and unacknowledged notes, new reports, open safety alerts, REMS forms due: own patients only."""
+    mine = db.session.scalars(caseload(current_user, select(Patient).where(Patient.archived_at.is_(None)))).all()
+    ids = [p.id for p in mine]
+    notes = db.session.scalars(select(CoordinationNote).where(
+        CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
+        CoordinationNote.patient_id.in_(ids)).order_by(CoordinationNote.priority.desc(), CoordinationNote.sent_at)
+    ).all() if ids else []
+    notes.sort(key=lambda n: (n.priority != "urgent", n.sent_at))
+    reports = db.session.scalars(select(CoordinationReport).where(
+        CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(ids))
+        .order_by(CoordinationReport.created_at.desc()).limit(20)).all() if ids else []
+    alerts = open_alerts(ids)
+    forms = rems.forms_outstanding(current_user, today=clinic_today())
+    audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
+                                        f"{len(alerts)} alerts")
+    return render_template("coordination/worklist.html", notes=notes, reports=reports, alerts=alerts,
+                           rems_rows=forms, ack_form=AcknowledgeNoteForm())

@@ -1,0 +1,9 @@
+"""The care team every edge-case test starts from (the same as tests/integration/test_notes.py)."""
+import pytest
+
+from tests.integration.test_notes import make_team
+
+
+@pytest.fixture
+def team(make):
+    return make_team(make)

@@ -1,0 +1,40 @@
+"""Who may use the note pages, and the audit trail of refusals."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ketamine_integration.extensions import db
+from ketamine_integration.notes.models import UnsavedWork
+from tests.integration.notes_edge_cases.helpers import _integration_data, _start, _version, _write_and_sign
+
+
+def test_process_notes_are_not_found_for_every_other_user(team, make, auth, client):
+    # README: "every other user gets 'not found' for them"
+    auth.login("ther")
+    note = _write_and_sign(make, auth, team)
+    assert auth.post(f"/notes/{note}/process", {"body": "Private"}).status_code == 302
+    auth.logout()
+    make.user("therapist", username="outsider")
+    statuses = {}
+    for username in ("ther2", "pres", "desk", "boss", "outsider"):
+        auth.login(username)
+        statuses[username] = client.get(f"/notes/{note}/process").status_code
+        auth.logout()
+    assert set(statuses.values()) == {404}, statuses
+
+
+def test_a_refused_formulation_save_is_audited(team, make, auth):
+    auth.login("pres")                                  # a prescriber on the care team
+    response = auth.post(f"/courses/{team['course']}/formulation", {"presenting_concerns": "x", "revision": "0"})
+    assert response.status_code == 403
+    rows = [r for r in make.audit_rows(patient_id=team["patient"]) if r.outcome != "success"]
+    assert rows, "the refused write left no audit row"
+
+
+def test_a_timed_out_post_with_a_forged_csrf_token_is_not_kept(team, make, auth, client):
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    make.age_login_sessions(last_seen_at=timedelta(minutes=30))
+    data = _integration_data(_version(make, note), insights="forged", csrf_token="not-the-token")
+    client.post(f"/notes/{note}", data=data)
+    assert make.query(lambda: db.session.scalars(select(UnsavedWork)).all()) == []

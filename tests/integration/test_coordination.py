@@ -1,0 +1,204 @@
+"""Prescriber coordination: releases, notes with acknowledgement, and the report (HTML and PDF)
+carrying only what the release permits, never process notes, including after a revocation."""
+import hashlib
+import re
+from datetime import date, timedelta
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from ketamine_integration.coordination.models import CoordinationNote, CoordinationReport
+from ketamine_integration.extensions import db
+from tests.conftest import page_text
+from tests.integration.test_dosing import _sign, local
+from tests.integration.test_notes import _phq9, _write_and_sign
+
+TODAY = date.today()
+PROCESS_SECRET = "Countertransference: she reminds me of my sister"
+
+
+@pytest.fixture
+def team(make, auth):
+    """A course with a signed infusion, a signed note (theme, insight, step), a process note,
+    PHQ-9s with an open item-9 alert, and no release of information yet."""
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "outsider": make.user("prescriber", username="elsewhere", full_name="Pia Far"),
+           "staff": make.user("staff", username="desk")}
+    ids["patient"] = make.patient(given_name="Wren", family_name="O'Coordinated")   # a quote in the header
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    ids["theme"] = make.run(lambda: _add_theme("Safety in the body"))
+    [session] = make.dosing_plan(ids["course"], first_start=local(3), days_between=2, count=1)
+    auth.login("pres")
+    _sign(make, auth, session, ids["prescriber"], **{"adverse_events-0-event_type": "nausea",
+                                                      "adverse_events-0-severity": "mild"})
+    auth.logout()
+    auth.login("ther")
+    note = _write_and_sign(make, auth, ids, insights="Rest is something I am allowed")
+    assert auth.post(f"/notes/{note}/process", {"body": PROCESS_SECRET}).status_code == 302
+    _phq9(auth, ids["course"], item9="0", base="2", when=TODAY - timedelta(days=10))
+    _phq9(auth, ids["course"], item9="1", base="1")
+    auth.logout()
+    return ids
+
+
+def _add_theme(name):
+    from ketamine_integration.notes.models import Theme
+    theme = Theme(name=name)
+    db.session.add(theme)
+    db.session.flush()
+    return theme.id
+
+
+def _release(auth, team, categories, **extra):
+    data = {"recipient": str(team["prescriber"]), "recipient_name": "", "categories": categories,
+            "purpose": "Coordination of ketamine treatment", "effective_on": TODAY.isoformat(), "expires_on": ""}
+    data.update(extra)
+    return auth.post(f"/patients/{team['patient']}/releases", data)
+
+
+def _generate(auth, team, **extra):
+    return auth.post(f"/courses/{team['course']}/reports", {
+        "recipient": str(team["prescriber"]), "questions": "Is a booster worth discussing?",
+        "recommendations": "Keep the 2-day spacing.", **extra})
+
+
+def _latest_pdf_text(make, client):
+    report = make.query(lambda: db.session.scalars(select(CoordinationReport)
+                                                   .order_by(CoordinationReport.id.desc())).first())
+    response = client.get(f"/reports/{report.id}.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert hashlib.sha256(response.data).hexdigest() == report.content_hash     # exactly as stored
+    return " ".join(" ".join((p.extract_text() or "") for p in PdfReader(BytesIO(response.data)).pages).split())
+
+
+def test_nothing_is_shared_before_a_release(team, make, auth):
+    auth.login("ther")
+    refused = _generate(auth, team)
+    assert refused.status_code == 422 and "No release of information lets" in page_text(refused)
+    note = auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["prescriber"]), "priority": "urgent", "category": "safety", "body": "Item 9 was 1."})
+    assert note.status_code == 422 and "does not permit sharing safety alerts" in page_text(note)
+    assert make.query(lambda: db.session.scalars(select(CoordinationNote)).all()) == []
+
+
+def test_the_report_carries_only_permitted_categories_and_never_process_notes(team, make, auth, client):
+    auth.login("desk")
+    assert _release(auth, team, ["dosing", "measures", "attendance"]).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    preview = client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}")
+    assert preview.status_code == 200 and "Dosing history" in page_text(preview)
+    assert _generate(auth, team).status_code == 302
+    pdf = _latest_pdf_text(make, client)
+    for required in ("Harbor Light", "Wren O'Coordinated", "MRN", "IV ketamine", "Dosing history", "nausea (mild)",
+                     "Measures", "PHQ-9", "Integration attendance and window adherence",
+                     "Is a booster worth discussing?", "Keep the 2-day spacing.", "Confidential", "Page 1 of",
+                     "Coordination report — Wren O'Coordinated, MRN"):   # the running header
+        assert required in pdf, required
+    for absent in ("Safety in the body", "Rest is something I am allowed", "Walk by the river",
+                   "Open safety alerts", PROCESS_SECRET, "Countertransference"):
+        assert absent not in pdf, absent
+    assert "Not permitted, so not included: Themes and insights summary, Action-plan progress, Safety alerts" in pdf
+
+
+def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revocation_stops_it(team, make, auth,
+                                                                                            client):
+    auth.login("desk")
+    _release(auth, team, ["dosing", "measures", "attendance", "themes", "action_plan", "safety"])
+    auth.logout()
+    auth.login("ther")
+    assert _generate(auth, team).status_code == 302
+    pdf = _latest_pdf_text(make, client)
+    for required in ("Themes and insights", "Safety in the body", "Rest is something I am allowed",
+                     "Action-plan progress", "Walk by the river", "Open safety alerts"):
+        assert required in pdf, required
+    assert PROCESS_SECRET not in pdf and "Countertransference" not in pdf
+    first = make.query(lambda: db.session.scalar(select(CoordinationReport.id)))
+    # the patient revokes: nothing more goes out, and what was sent stays exactly as it was
+    release = make.query(lambda: db.session.scalar(select(__import__(
+        "ketamine_integration.coordination.models", fromlist=["x"]).ReleaseOfInformation.id)))
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/releases/{release}/revoke", {"revoked_on": TODAY.isoformat()}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    refused = _generate(auth, team)
+    assert refused.status_code == 422 and "No release of information" in page_text(refused)
+    assert client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}").status_code == 302
+    assert client.get(f"/reports/{first}.pdf").status_code == 200          # downloadable later, as sent
+    with pytest.raises(DBAPIError):
+        make.run(lambda: db.session.execute(text("UPDATE coordination_reports SET content_hash = 'x'")))
+
+
+def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, make, auth, client):
+    auth.login("desk")
+    _release(auth, team, ["safety", "measures"])
+    auth.logout()
+    auth.login("ther")
+    assert auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["prescriber"]), "priority": "routine", "category": "response",
+        "body": "PHQ-9 down from 18 to 9."}).status_code == 302
+    assert auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["prescriber"]), "priority": "urgent", "category": "safety",
+        "body": "Item 9 answered 1 today; safety plan reviewed."}).status_code == 302
+    blocked = auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["prescriber"]), "priority": "routine", "category": "adverse_effects",
+        "body": "Nausea again."})
+    assert blocked.status_code == 422 and "does not permit sharing dosing and monitoring" in page_text(blocked)
+    auth.logout()
+    auth.login("pres")
+    worklist = page_text(client.get("/prescriber/"))
+    assert worklist.index("Urgent · Wren O'Coordinated") < worklist.index("PHQ-9 down from 18 to 9.")
+    assert "Open safety alerts" in worklist and "PHQ-9 item 9 answered 1" in worklist
+    urgent = make.query(lambda: db.session.scalar(select(CoordinationNote.id).where(
+        CoordinationNote.priority == "urgent")))
+    assert auth.post(f"/coordination/{urgent}/acknowledge", {"reply": "Seen; I will call her tonight.",
+                                                             "next_page": "worklist"}).status_code == 302
+    again = auth.post(f"/coordination/{urgent}/acknowledge", {"reply": "twice"}, follow_redirects=True)
+    assert "acknowledged already" in page_text(again)
+    assert "Item 9 answered 1 today" not in page_text(client.get("/prescriber/"))
+    thread = page_text(client.get(f"/courses/{team['course']}/coordination"))
+    assert "Seen; I will call her tonight." in thread
+    with pytest.raises(DBAPIError):
+        make.run(lambda: db.session.execute(text("UPDATE coordination_notes SET body = 'edited'")))
+    auth.logout()
+    auth.login("ther")                                           # only the recipient acknowledges
+    routine = make.query(lambda: db.session.scalar(select(CoordinationNote.id).where(
+        CoordinationNote.priority == "routine")))
+    assert "Only the note's recipient" in page_text(auth.post(f"/coordination/{routine}/acknowledge", {},
+                                                              follow_redirects=True))
+
+
+def test_outsiders_see_no_report_and_no_worklist_rows(team, make, auth, client):
+    auth.login("desk")
+    _release(auth, team, ["dosing"])
+    auth.logout()
+    auth.login("ther")
+    _generate(auth, team)
+    report = make.query(lambda: db.session.scalar(select(CoordinationReport.id)))
+    auth.logout()
+    auth.login("elsewhere")
+    assert client.get(f"/reports/{report}.pdf").status_code == 403
+    assert client.get(f"/courses/{team['course']}/coordination").status_code == 403
+    assert "Wren" not in page_text(client.get("/prescriber/"))
+    auth.logout()
+    auth.login("desk")
+    assert client.get(f"/reports/{report}.pdf").status_code == 403          # staff: not clinical
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"categories": []}, "Choose at least one category"),
+    ({"recipient": "0", "recipient_name": ""}, "Choose a prescriber, or name the outside clinic"),
+    ({"expires_on": (TODAY - timedelta(days=1)).isoformat()}, "The release expires after it takes effect."),
+    ({"categories": ["process_notes"]}, "is not a valid choice"),
+])
+def test_bad_releases_are_refused_on_their_field(team, make, auth, data, message):
+    auth.login("desk")
+    data = dict(data)
+    response = _release(auth, team, data.pop("categories", ["dosing"]), **data)
+    assert response.status_code == 422 and message in page_text(response)
+    assert re.search(r"None recorded", page_text(response))

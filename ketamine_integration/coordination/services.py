@@ -50,6 +50,8 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
         recipient = db.session.get(User, recipient_user_id)
         if recipient is None or not recipient.active or not recipient.has_role(PRESCRIBER):
             problems["recipient"] = "Choose an active prescriber."
+        elif recipient.id == by.id:
+            problems["recipient"] = "A release is recorded by someone other than its recipient."
         name = None
     elif not name:
         problems["recipient"] = "Choose a prescriber, or name the outside clinic or clinician."
@@ -72,9 +74,9 @@ def revoke_release(release: ReleaseOfInformation, *, on: date, by: User) -> None
     db.session.execute(select(ReleaseOfInformation.id).where(ReleaseOfInformation.id == release.id)
                        .with_for_update())
     db.session.refresh(release)
-    if release.revoked_on is not None:
-        raise DomainError("This release was revoked already.")
-    release.revoked_on, release.revoked_by_id = on, by.id
+    if release.revoked_on is not None and release.revoked_on <= on:
+        raise DomainError(f"This release is revoked already, as of {release.revoked_on}.")
+    release.revoked_on, release.revoked_by_id = on, by.id  # an earlier date brings a revocation forward
     db.session.flush()
 
 
@@ -191,7 +193,7 @@ def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str
             SessionNote.course_id == course.id, SessionNote.status == SIGNED, SessionNote.kind == "integration")
             .order_by(SessionNote.session_date)).all()
         data["themes"] = [{"name": r.name, "sessions": r.sessions, "first": r.first_seen.isoformat(),
-                           "last": r.last_seen.isoformat()} for r in theme_recurrence(course.patient_id)]
+                           "last": r.last_seen.isoformat()} for r in theme_recurrence(course.patient_id, course.id)]
         data["insights"] = [{"date": n.session_date.isoformat(), "text": n.content.get("insights")}
                             for n in signed if (n.content or {}).get("insights")]
     if "action_plan" in categories:

@@ -46,6 +46,9 @@ def _release_form(form=None):
 def releases(patient_id: int):
     patient = load_patient(patient_id)
     form = _release_form(ReleaseForm() if request.method == "POST" else None)
+    if request.method == "POST" and not current_user.has_role(ADMIN, STAFF, THERAPIST):
+        audit.denial("releases are recorded by staff, admin or the therapist", obj=patient, patient_id=patient.id)
+        abort(403)  # a prescriber does not record what may be shared with prescribers
     if request.method == "POST":
         done, release = submit(form, lambda: services.create_release(
             patient, recipient_user_id=form.recipient.data or None, recipient_name=form.recipient_name.data,
@@ -87,8 +90,13 @@ def _page(course, *, note_form=None, report_form=None, status=200):
     note_form.recipient.choices = options(team)
     report_form = report_form or ReportForm()
     report_form.recipient.choices = options(_prescribers(course.patient))
-    return render_template("coordination/course.html", course=course, notes=services.course_notes(course.id),
-                           reports=services.course_reports(course.id), note_form=note_form, report_form=report_form,
+    notes, reports = services.course_notes(course.id), services.course_reports(course.id)
+    if not current_user.has_role(THERAPIST):
+        # a prescriber sees their own conversation and reports, not what went to a colleague
+        notes = [n for n in notes if current_user.id in (n.author_id, n.recipient_id)]
+        reports = [r for r in reports if r.recipient_id == current_user.id]
+    return render_template("coordination/course.html", course=course, notes=notes,
+                           reports=reports, note_form=note_form, report_form=report_form,
                            ack_form=AcknowledgeNoteForm()), status
 
 
@@ -133,17 +141,22 @@ def note_acknowledge(note_id: int):
 
 
 @bp.route("/courses/<id:course_id>/report-preview")
-@access.roles(*CLINICIANS)
+@access.roles(THERAPIST)
 def report_preview(course_id: int):
     course = _course(course_id)
     recipient_id = parse_id(request.args.get("recipient"))
     if recipient_id is None or recipient_id not in {uid for uid, _ in _prescribers(course.patient)}:
+        audit.record("report.preview", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                     detail="no such prescriber on the care team")
         abort(404)
     categories, _ = services.permitted(course.patient_id, recipient_id, clinic_today())
     if not categories:
+        audit.record("report.preview", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                     detail=f"no active release for user {recipient_id}")
         flash("No release of information lets this record go to that prescriber today.", "error")
         return redirect(url_for("coordination.course_coordination", course_id=course.id))
-    audit.record("report.preview", obj=course, patient_id=course.patient_id, detail=",".join(sorted(categories)))
+    audit.record("report.preview", obj=course, patient_id=course.patient_id,
+                 detail=f"for user {recipient_id}: " + ",".join(sorted(categories)))
     data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
                                 now=utcnow(), questions=request.args.get("questions", "")[:3000],
                                 recommendations=request.args.get("recommendations", "")[:3000])
@@ -173,7 +186,12 @@ def report_pdf(report_id: int):
     report = db.session.get(CoordinationReport, report_id)
     if report is None:
         abort(404)
-    load_patient_record(TreatmentCourse, report.course_id, clinical=True)
+    course = load_patient_record(TreatmentCourse, report.course_id, clinical=True)
+    therapists = {m.user_id for m in course.patient.care_team if m.role == THERAPIST}
+    if current_user.id not in {report.recipient_id, report.created_by_id} | therapists:
+        audit.denial("a report goes to its recipient (and the treating therapists)", obj=report,
+                     patient_id=report.patient_id)
+        abort(403)
     audit.record("report.download", obj=report, patient_id=report.patient_id)
     response = Response(report.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="coordination-report-{report.id}.pdf"'

@@ -22,13 +22,15 @@ class ThemeRow:
     words: tuple[str, ...]
 
 
-def theme_recurrence(patient_id: int) -> list[ThemeRow]:
-    """Each theme in the patient's signed notes: in how many sessions, first and last seen, the
-    patient's own words; recurring themes first."""
-    rows = db.session.execute(
-        select(NoteTheme, SessionNote.session_date).join(SessionNote, SessionNote.id == NoteTheme.note_id)
-        .where(SessionNote.patient_id == patient_id, SessionNote.status == SIGNED)
-        .order_by(SessionNote.session_date)).all()
+def theme_recurrence(patient_id: int, course_id: int | None = None) -> list[ThemeRow]:
+    """Each theme in the patient's signed notes (of one course, if given): in how many sessions,
+    first and last seen, the patient's own words; recurring themes first."""
+    stmt = (select(NoteTheme, SessionNote.session_date).join(SessionNote, SessionNote.id == NoteTheme.note_id)
+            .where(SessionNote.patient_id == patient_id, SessionNote.status == SIGNED)
+            .order_by(SessionNote.session_date))
+    if course_id is not None:
+        stmt = stmt.where(SessionNote.course_id == course_id)
+    rows = db.session.execute(stmt).all()
     grouped: dict[str, list] = {}
     for theme, when in rows:
         key = theme.name.strip().lower()

@@ -102,7 +102,7 @@ def availability_remove_hours(user_id: int, block_id: int):
 def availability_add_time_off(user_id: int):
     user = clinician_for_availability(user_id)
     form = TimeOffForm()
-    done, _ = submit(form, lambda: _add_time_off(user, form))
+    done, _ = submit(form, lambda: _add_span(TimeOff, user, form, what="Time off"))
     if done:
         flash("Time off added. Sessions booked during it appear on the staff worklist.", "success")
     else:
@@ -110,14 +110,17 @@ def availability_add_time_off(user_id: int):
     return redirect(url_for("scheduling.availability", user_id=user.id))
 
 
-def _add_time_off(user: User, form: TimeOffForm) -> TimeOff:
-    if form.ends_at.data <= form.starts_at.data:
-        raise DomainError({"ends_at": "Time off must end after it starts."})
-    away = TimeOff(clinician_id=user.id, starts_at=form.starts_at.data, ends_at=form.ends_at.data,
-                   reason=(form.reason.data or "").strip() or None)
-    db.session.add(away)
+def _add_span(model, user: User, form, *, what: str, longest: timedelta | None = None):
+    """A clinician's time off or extra hours from its form: [starts_at, ends_at) with a reason."""
+    starts, ends = form.starts_at.data, form.ends_at.data
+    if ends <= starts:
+        raise DomainError({"ends_at": f"{what}: the end must come after the start."})
+    if longest is not None and ends - starts > longest:
+        raise DomainError({"ends_at": f"Enter {what.lower()} one day at a time (at most 16 hours)."})
+    span = model(clinician_id=user.id, starts_at=starts, ends_at=ends, reason=(form.reason.data or "").strip() or None)
+    db.session.add(span)
     db.session.flush()
-    return away
+    return span
 
 
 @bp.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
@@ -131,23 +134,11 @@ def availability_remove_time_off(user_id: int, off_id: int):
 def availability_add_extra_hours(user_id: int):
     user = clinician_for_availability(user_id)
     form = ExtraHoursForm()
-    done, _ = submit(form, lambda: _add_extra_hours(user, form))
+    done, _ = submit(form, lambda: _add_span(ExtraHours, user, form, what="Extra hours",
+                                             longest=timedelta(hours=16)))
     flash("Extra hours added: they can be booked and are offered in suggestions.", "success") if done \
         else flash_form_problems(form)
     return redirect(url_for("scheduling.availability", user_id=user.id))
-
-
-def _add_extra_hours(user: User, form: ExtraHoursForm) -> ExtraHours:
-    starts, ends = form.starts_at.data, form.ends_at.data
-    if ends <= starts:
-        raise DomainError({"ends_at": "Extra hours must end after they start."})
-    if ends - starts > timedelta(hours=16):
-        raise DomainError({"ends_at": "Enter extra hours one day at a time (at most 16 hours)."})
-    extra = ExtraHours(clinician_id=user.id, starts_at=starts, ends_at=ends,
-                       reason=(form.reason.data or "").strip() or None)
-    db.session.add(extra)
-    db.session.flush()
-    return extra
 
 
 @bp.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])

@@ -323,7 +323,7 @@ def test_extra_hours_on_a_day_off_can_be_booked_and_are_suggested(team, make, au
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"starts_at": "2026-12-01T12:00", "ends_at": "2026-12-01T09:00"}, "Extra hours must end after they start."),
+    ({"starts_at": "2026-12-01T12:00", "ends_at": "2026-12-01T09:00"}, "Extra hours: the end must come after the start."),
     ({"starts_at": "2026-12-01T08:00", "ends_at": "2026-12-03T08:00"}, "one day at a time"),
     ({"starts_at": "2026-03-08T02:30", "ends_at": "2026-03-08T06:00"}, "does not exist in America/New_York"),
 ])

@@ -96,6 +96,7 @@ def _page(course, *, note_form=None, report_form=None, status=200):
         notes = [n for n in notes if current_user.id in (n.author_id, n.recipient_id)]
         reports = [r for r in reports if r.recipient_id == current_user.id]
     return render_template("coordination/course.html", course=course, notes=notes,
+                           sent_times={n.id: n.sent_at for n in notes},
                            reports=reports, note_form=note_form, report_form=report_form,
                            ack_form=AcknowledgeNoteForm()), status
 
@@ -109,10 +110,12 @@ def course_coordination(course_id: int):
         return _page(course)
     form = NoteForm()
     form.recipient.choices = options((m.user_id, m.user.display_name) for m in course.patient.care_team)
-    follows = db.session.get(CoordinationNote, parse_id(request.form.get("follows")) or 0) \
-        if request.form.get("follows") else None
-    if follows is not None and follows.course_id != course.id:
-        abort(400)
+    follows = None
+    if request.form.get("follows"):
+        follows = db.session.get(CoordinationNote, parse_id(request.form.get("follows")) or 0)
+        if follows is None or follows.course_id != course.id \
+                or current_user.id not in (follows.author_id, follows.recipient_id):
+            abort(400)  # a follow-up answers a note of this course that the user sent or received
     done, note = submit(form, lambda: services.send_note(
         course, recipient_id=form.recipient.data, priority=form.priority.data, category=form.category.data,
         body=form.body.data, by=current_user, today=clinic_today(), follows=follows))

@@ -202,3 +202,25 @@ def test_bad_releases_are_refused_on_their_field(team, make, auth, data, message
     response = _release(auth, team, data.pop("categories", ["dosing"]), **data)
     assert response.status_code == 422 and message in page_text(response)
     assert re.search(r"None recorded", page_text(response))
+
+
+def test_a_correction_is_a_follow_up_linked_to_the_note(team, make, auth, client):
+    auth.login("desk")
+    _release(auth, team, ["measures"])
+    auth.logout()
+    auth.login("ther")
+    assert auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["prescriber"]), "priority": "routine", "category": "response",
+        "body": "PHQ-9 down from 18 to 8."}).status_code == 302
+    first = make.query(lambda: db.session.scalar(select(CoordinationNote.id)))
+    assert auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["prescriber"]), "priority": "routine", "category": "response", "follows": str(first),
+        "body": "Correction: down to 9, not 8."}).status_code == 302
+    for forged in ("abc", "99999999999", "999999"):
+        assert auth.post(f"/courses/{team['course']}/coordination", {
+            "recipient": str(team["prescriber"]), "priority": "routine", "category": "response", "follows": forged,
+            "body": "x" * 5}).status_code == 400
+    notes = make.query(lambda: db.session.scalars(select(CoordinationNote).order_by(CoordinationNote.id)).all())
+    assert [(n.body, n.follows_id) for n in notes] == [("PHQ-9 down from 18 to 8.", None),
+                                                       ("Correction: down to 9, not 8.", first)]
+    assert "Follow-up to the note of" in page_text(client.get(f"/courses/{team['course']}/coordination"))

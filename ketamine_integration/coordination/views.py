@@ -14,6 +14,7 @@ from ..db_types import utcnow
 from ..experience import rems
 from ..extensions import db
 from ..fields import options
+from ..lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
 from ..patients.access import caseload, load_patient, load_patient_record
 from ..patients.models import Patient
@@ -163,7 +164,12 @@ def report_preview(course_id: int):
     data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
                                 now=utcnow(), questions=request.args.get("questions", "")[:3000],
                                 recommendations=request.args.get("recommendations", "")[:3000])
-    return services.render_report_html(data, for_pdf=False)
+    response = Response(services.render_report_html(data, for_pdf=False), mimetype="text/html")
+    # The report carries its own print stylesheet (the same markup becomes the PDF): inline
+    # styles only, still no script at all.
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    return response
 
 
 @bp.route("/courses/<id:course_id>/reports", methods=["POST"])

@@ -59,6 +59,33 @@ def test_pages_carry_protective_headers(make, auth, client, header, value):
     assert client.get("/patients/").headers[header] == value
 
 
+def test_every_page_carries_a_content_security_policy_without_inline_script(make, auth, client):
+    make.user("staff", username="desk")
+    auth.login("desk")
+    for path in ("/", "/patients/", "/worklist", "/calendar", "/no-such-page", "/login"):
+        policy = client.get(path).headers["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["object-src"] == "'none'" and directives["base-uri"] == "'none'"
+        assert directives["frame-ancestors"] == "'none'" and directives["script-src"] == "'self'", path
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
+
+
+def test_hsts_is_sent_over_https_only(make, auth, client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    secure = client.get("/login", base_url="https://clinic.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_no_template_has_inline_script_or_event_handlers():
+    """What the CSP forbids, the templates must not need (the check the policy relies on)."""
+    import re
+    from pathlib import Path
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    offenders = [str(p.relative_to(templates)) for p in templates.rglob("*.html")
+                 if re.search(r"<script(?![^>]*\bsrc=)|\son[a-z]+\s*=|javascript:", p.read_text(), re.I)]
+    assert offenders == []
+
+
 def test_health_check_answers_without_data(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}

@@ -1,12 +1,26 @@
 """Password hashing with argon2id (argon2-cffi) and the clinic's password policy."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256  # long passphrases welcome; the cap only stops hashing megabytes
+#: zxcvbn's guessability score (0-4) a new password must reach: 3 = "safely unguessable"
+MIN_SCORE = 3
+#: zxcvbn's cost grows with length; a longer passphrase is judged by its beginning
+ESTIMATE_CHARS = 100
+
+
+@lru_cache(maxsize=1)
+def _common() -> frozenset[str]:
+    """30,000 most common passwords of public breach corpora, shipped offline with zxcvbn."""
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def _hasher() -> PasswordHasher:
@@ -25,6 +39,9 @@ def password_problem(password: str, username: str = "") -> str | None:
         return "The password must not contain the username."
     if len(set(password)) < 4:
         return "The password repeats too few characters."
+    if password.lower() in _common() or zxcvbn(password[:ESTIMATE_CHARS], user_inputs=[username])["score"] < MIN_SCORE:
+        return ("This password is common or easy to guess: it appears in, or is built from, lists of breached "
+                "passwords. A passphrase of several unrelated words works well.")
     return None
 
 

@@ -27,6 +27,11 @@ def test_safe_next(target, expected):
     ("x" * 257, "desk", "at most 256"),
     ("my-desk-password-1", "desk", "must not contain the username"),
     ("abababababababab", "desk", "repeats too few"),
+    ("password1234", "desk", "common or easy to guess"),      # in the breach corpus as it stands
+    ("Password1234", "desk", "common or easy to guess"),      # case does not help
+    ("iloveyou1234", "desk", "common or easy to guess"),      # built from common parts
+    ("qwertyuiop123", "desk", "common or easy to guess"),     # a keyboard walk
+    ("a fine long passphrase", "desk", None),                 # an ordinary passphrase is fine
 ])
 def test_password_policy(password, username, problem):
     found = password_problem(password, username)

@@ -28,11 +28,11 @@ def load_demo_coordination(now: datetime) -> None:
                                     categories=scope, purpose="Coordination of ketamine treatment",
                                     effective_on=course.start_date, expires_on=today + timedelta(days=365),
                                     by=course.therapist)
-    outside = coordination.create_release(
+    withdrawn = coordination.create_release(
         revoked.patient, recipient_user_id=revoked.prescriber_id, recipient_name=None, categories=list(CATEGORIES),
         purpose="Coordination of ketamine treatment", effective_on=revoked.start_date, expires_on=None,
         by=revoked.therapist)
-    coordination.revoke_release(outside, on=today - timedelta(days=2), by=revoked.therapist)
+    coordination.revoke_release(withdrawn, on=today - timedelta(days=2), by=revoked.therapist)
     coordination.create_release(revoked.patient, recipient_user_id=None,
                                 recipient_name="Lakeside Family Practice (fictional)", categories=["measures"],
                                 purpose="Primary care follow-up", effective_on=revoked.start_date,

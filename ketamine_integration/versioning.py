@@ -1,6 +1,7 @@
 """Concurrent writes: versioned records (optimistic locking) and rows made on first use."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,3 +40,12 @@ def locked_row(model, key, make):
         return row
     except IntegrityError:
         return db.session.get(model, key, with_for_update=True, populate_existing=True)
+
+
+def lock_row(record) -> None:
+    """Re-read `record` under a row lock: two requests changing it at once take turns, and the
+    second sees what the first wrote (FOR UPDATE on PostgreSQL; SQLite's writers are
+    serialised already)."""
+    model = type(record)
+    db.session.execute(select(model.id).where(model.id == record.id).with_for_update())
+    db.session.refresh(record)

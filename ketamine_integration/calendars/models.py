@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -81,5 +81,8 @@ class ImportedBusy(db.Model):
     clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: denormalised from the import, so availability reads one table: only current imports count
-    current: Mapped[bool] = mapped_column(default=True)
+
+
+def in_current_import():
+    """The condition on ImportedBusy: its import is the clinician's latest (not superseded)."""
+    return ImportedBusy.import_id.in_(select(CalendarImport.id).where(CalendarImport.superseded_at.is_(None)))

@@ -17,7 +17,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..scheduling.models import CANCELLED, Appointment
 from ..timeutil import clinic_zone
-from ..versioning import locked_row
+from ..versioning import lock_row, locked_row
 from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
 
 #: what a feed carries: this far back and this far ahead
@@ -84,8 +84,7 @@ def feed_for_token(token: str) -> CalendarFeed | None:
 def admit_request(feed: CalendarFeed, now: datetime) -> timedelta | None:
     """Count one request against the feed's hourly allowance (in the database, so every
     server process shares it). None if admitted, else how long until the next is."""
-    db.session.execute(select(CalendarFeed.id).where(CalendarFeed.id == feed.id).with_for_update())
-    db.session.refresh(feed)
+    lock_row(feed)
     limit = current_app.config["FEED_REQUESTS_PER_HOUR"]
     if feed.window_started_at is None or now - feed.window_started_at >= FEED_RATE_WINDOW:
         feed.window_started_at, feed.window_requests = now, 0
@@ -284,10 +283,8 @@ def import_busy(clinician: User, *, filename: str, data: bytes, by: User, now: d
     busy = read_busy_times(filename, data, start=now, end=now + horizon)
     # Take the clinician's lock first, as a booking does: an import and a booking take turns.
     db.session.execute(select(User.id).where(User.id == clinician.id).with_for_update())
-    previous = select(CalendarImport.id).where(CalendarImport.clinician_id == clinician.id,
-                                               CalendarImport.superseded_at.is_(None))
-    db.session.execute(update(ImportedBusy).where(ImportedBusy.import_id.in_(previous)).values(current=False))
-    db.session.execute(update(CalendarImport).where(CalendarImport.id.in_(previous)).values(superseded_at=now))
+    db.session.execute(update(CalendarImport).where(CalendarImport.clinician_id == clinician.id,
+                                                    CalendarImport.superseded_at.is_(None)).values(superseded_at=now))
     record = CalendarImport(clinician_id=clinician.id, filename=filename[:200], uploaded_by_id=by.id,
                             covers_from=now, covers_until=now + horizon, busy_blocks=len(busy))
     db.session.add(record)

@@ -22,6 +22,7 @@ from ..experience.models import VITAL_TIMEPOINTS, DosingSession
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import course_windows
 from ..extensions import db
+from ..versioning import lock_row
 from ..notes import charts
 from ..notes.models import SIGNED, SessionNote
 from ..notes.services import course_measures, open_alerts, trend
@@ -71,9 +72,7 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
 
 
 def revoke_release(release: ReleaseOfInformation, *, on: date, by: User) -> None:
-    db.session.execute(select(ReleaseOfInformation.id).where(ReleaseOfInformation.id == release.id)
-                       .with_for_update())
-    db.session.refresh(release)
+    lock_row(release)
     if release.revoked_on is not None and release.revoked_on <= on:
         raise DomainError(f"This release is revoked already, as of {release.revoked_on}.")
     release.revoked_on, release.revoked_by_id = on, by.id  # an earlier date brings a revocation forward
@@ -118,8 +117,7 @@ def send_note(course: TreatmentCourse, *, recipient_id: int, priority: str, cate
 def acknowledge_note(note: CoordinationNote, *, reply: str | None, by: User, now: datetime) -> None:
     if note.recipient_id != by.id:
         raise DomainError("Only the note's recipient acknowledges it.")
-    db.session.execute(select(CoordinationNote.id).where(CoordinationNote.id == note.id).with_for_update())
-    db.session.refresh(note)
+    lock_row(note)
     if note.acknowledged_at is not None:
         raise DomainError("This note was acknowledged already.")
     note.acknowledged_at, note.reply = now, (reply or "").strip() or None

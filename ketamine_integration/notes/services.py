@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
@@ -18,7 +18,7 @@ from ..errors import ConcurrentEdit, DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..versioning import flush_versioned
+from ..versioning import flush_versioned, lock_row
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
                      NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
@@ -46,7 +46,9 @@ def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: U
 
 
 def course_notes(course_id: int) -> list[SessionNote]:
+    """A course's notes for a list (kind, date, author, status): none of their contents loaded."""
     return db.session.scalars(select(SessionNote).where(SessionNote.course_id == course_id)
+                              .options(lazyload("*"), joinedload(SessionNote.author))
                               .order_by(SessionNote.session_date.desc(), SessionNote.id.desc())).all()
 
 
@@ -275,8 +277,7 @@ def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int],
 
 
 def void_measure(response: MeasureResponse, *, reason: str, by: User) -> None:
-    db.session.execute(select(MeasureResponse.id).where(MeasureResponse.id == response.id).with_for_update())
-    db.session.refresh(response)
+    lock_row(response)
     if response.voided_at is not None:
         raise DomainError("This entry is void already.")
     response.voided_at, response.void_reason = utcnow(), reason.strip()
@@ -300,8 +301,7 @@ def trend(responses: list[MeasureResponse], measure: str) -> list[tuple[MeasureR
 def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
     if not by.has_role(THERAPIST, PRESCRIBER):
         raise DomainError("A clinician acknowledges a safety alert.")
-    db.session.execute(select(SafetyAlert.id).where(SafetyAlert.id == alert.id).with_for_update())
-    db.session.refresh(alert)
+    lock_row(alert)
     if alert.acknowledged_at is not None:
         raise DomainError(f"Already acknowledged by {alert.acknowledged_by.full_name}.")
     alert.acknowledged_at, alert.acknowledged_by_id, alert.acknowledgement = now, by.id, note.strip()

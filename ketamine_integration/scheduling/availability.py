@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..calendars.models import ImportedBusy
+from ..calendars.models import ImportedBusy, in_current_import
 from ..domain.slots import Interval, Suggestion, WeeklyBlock, merge, rank, slot_starts, subtract, working_intervals
 from ..extensions import db
 from ..fields import options
@@ -69,7 +69,7 @@ def busy_by_clinician(clinician_ids, span: Interval) -> dict[int, list[Interval]
     away = db.session.execute(select(TimeOff.clinician_id, TimeOff.starts_at, TimeOff.ends_at).where(
         TimeOff.clinician_id.in_(ids), TimeOff.starts_at < span.end, TimeOff.ends_at > span.start))
     elsewhere = db.session.execute(select(ImportedBusy.clinician_id, ImportedBusy.starts_at, ImportedBusy.ends_at)
-                                   .where(ImportedBusy.clinician_id.in_(ids), ImportedBusy.current.is_(True),
+                                   .where(ImportedBusy.clinician_id.in_(ids), in_current_import(),
                                           ImportedBusy.starts_at < span.end, ImportedBusy.ends_at > span.start))
     for clinician_id, start, end in list(booked) + list(away) + list(elsewhere):
         grouped.setdefault(clinician_id, []).append(Interval(start, end))
@@ -113,7 +113,7 @@ def outside_hours(clinician_id: int, starts_at: datetime, ends_at: datetime) -> 
 def imported_busy_during(clinician_id: int, starts_at: datetime, ends_at: datetime) -> ImportedBusy | None:
     """A busy block from the clinician's imported calendar overlapping the time, if any."""
     return db.session.scalar(select(ImportedBusy).where(
-        ImportedBusy.clinician_id == clinician_id, ImportedBusy.current.is_(True),
+        ImportedBusy.clinician_id == clinician_id, in_current_import(),
         ImportedBusy.starts_at < ends_at, ImportedBusy.ends_at > starts_at).order_by(ImportedBusy.starts_at).limit(1))
 
 

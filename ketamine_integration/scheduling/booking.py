@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from ..accounts.models import User
 from ..errors import DomainError
 from ..extensions import db
+from ..versioning import lock_row
 from ..patients.models import Patient
 from ..timeutil import format_local
 from .availability import imported_busy_during, outside_hours, time_off_during
@@ -86,18 +87,12 @@ def record_change(appointment: Appointment, change: str, by: User, reason: str |
                                                  previous_start=previous_start))
 
 
-def lock_appointment(appointment: Appointment) -> None:
-    """Re-read the appointment under a row lock: two people changing it at once take turns."""
-    db.session.execute(select(Appointment.id).where(Appointment.id == appointment.id).with_for_update())
-    db.session.refresh(appointment)
-
-
 def move(appointment: Appointment, starts_at: datetime, *, by: User, reason: str | None,
          field: str = "starts_at") -> None:
     """Move a booked appointment, keeping its length, if everyone involved is free then."""
     lock_parties(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
                  room_id=appointment.room_id)
-    lock_appointment(appointment)
+    lock_row(appointment)
     if appointment.status != BOOKED:
         raise DomainError("Only a booked appointment can be moved.")
     length = appointment.ends_at - appointment.starts_at
@@ -110,7 +105,7 @@ def move(appointment: Appointment, starts_at: datetime, *, by: User, reason: str
 
 
 def cancel(appointment: Appointment, *, reason: str, by: User) -> None:
-    lock_appointment(appointment)
+    lock_row(appointment)
     if appointment.status != BOOKED:
         raise DomainError("Only a booked appointment can be cancelled.")
     appointment.status, appointment.cancel_reason = "cancelled", reason.strip()

@@ -14,6 +14,7 @@ from ..experience.windows import course_windows
 from ..patients.services import ensure_on_care_team
 from ..errors import DomainError
 from ..extensions import db
+from ..versioning import lock_row
 from ..timeutil import format_local
 from . import booking
 from .availability import session_minutes
@@ -126,7 +127,7 @@ def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datet
     if outcome not in ("attended", "no_show"):
         raise DomainError("Unknown outcome.")
     _refuse_dosing(appointment)
-    booking.lock_appointment(appointment)
+    lock_row(appointment)
     if appointment.status != "booked":
         raise DomainError("Only a booked appointment can be marked attended or no-show.")
     if appointment.starts_at > now:

@@ -14,7 +14,7 @@ from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import WindowRow, course_windows
 from ..extensions import db
 from ..patients.models import Patient
-from ..calendars.models import ImportedBusy
+from ..calendars.models import ImportedBusy, in_current_import
 from .models import Appointment, TimeOff
 from .services import fetch_integration_starts_by_course
 
@@ -80,7 +80,7 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
                                   Appointment.course_id.is_not(None),
                                   select(ImportedBusy.id).where(
                                       ImportedBusy.clinician_id == Appointment.clinician_id,
-                                      ImportedBusy.current.is_(True), ImportedBusy.starts_at < Appointment.ends_at,
+                                      in_current_import(), ImportedBusy.starts_at < Appointment.ends_at,
                                       ImportedBusy.ends_at > Appointment.starts_at).exists())
         .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
     listed = {a.id for a, _t in rows}  # one row per booking, even if leave and busy time both cover it

@@ -69,7 +69,6 @@ def upgrade():
     sa.Column('clinician_id', sa.Integer(), nullable=False),
     sa.Column('starts_at', UTCDateTime(), nullable=False),
     sa.Column('ends_at', UTCDateTime(), nullable=False),
-    sa.Column('current', sa.Boolean(), nullable=False),
     sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_imported_busy_ends_after_start')),
     sa.ForeignKeyConstraint(['clinician_id'], ['users.id'], name=op.f('fk_imported_busy_clinician_id_users')),
     sa.ForeignKeyConstraint(['import_id'], ['calendar_imports.id'], name=op.f('fk_imported_busy_import_id_calendar_imports')),

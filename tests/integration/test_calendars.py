@@ -8,7 +8,7 @@ import pytest
 import vobject
 from sqlalchemy import func, select
 
-from ketamine_integration.calendars.models import CalendarImport, ImportedBusy
+from ketamine_integration.calendars.models import CalendarImport, ImportedBusy, in_current_import
 from ketamine_integration.extensions import db
 from ketamine_integration.scheduling.models import Appointment, AppointmentChange
 from tests.conftest import page_text
@@ -224,7 +224,7 @@ def _upload(auth, user_id, content: bytes, filename="work.ics", **kwargs):
 
 def _busy(make, user_id):
     return make.query(lambda: [(b.starts_at, b.ends_at) for b in db.session.scalars(
-        select(ImportedBusy).where(ImportedBusy.clinician_id == user_id, ImportedBusy.current.is_(True))
+        select(ImportedBusy).where(ImportedBusy.clinician_id == user_id, in_current_import())
         .order_by(ImportedBusy.starts_at))])
 
 

@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-unit test-integration test-browser browser-deps clean
+.PHONY: run test test-unit test-integration test-browser test-security test-security-large browser-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,9 @@ run: $(VENV)/.installed
 	@echo "Serving the demo clinic on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-## test: install the test extra and Chromium when missing, then unit, integration, browser
+## test: install the test extra and Chromium when missing, then unit, integration, security, browser
 test: $(VENV)/.installed-test browser-deps
-	$(BIN)/python -m pytest tests/unit tests/integration tests/browser
+	$(BIN)/python -m pytest tests/unit tests/integration tests/security tests/browser
 
 test-unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests/unit
@@ -36,6 +36,14 @@ test-integration: $(VENV)/.installed-test
 
 test-browser: $(VENV)/.installed-test browser-deps
 	$(BIN)/python -m pytest tests/browser
+
+## test-security: the security and reliability suites at their default size (part of `make test`)
+test-security: $(VENV)/.installed-test browser-deps
+	$(BIN)/python -m pytest tests/security
+
+## test-security-large: the same suites at the larger, opt-in size (longer; prints the figures)
+test-security-large: $(VENV)/.installed-test browser-deps
+	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security
 
 # Browser tests drive Debian's Chromium (Playwright cannot download a browser here).
 browser-deps:

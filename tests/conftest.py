@@ -14,6 +14,7 @@ from ketamine_integration.extensions import db
 
 from .databases import PostgresDatabases, SQLiteDatabases, postgres_admin_url, postgres_unavailable_reason, app_settings
 from .factories import Factories
+from .figures import BOOK, SIZE
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery staple"
@@ -92,3 +93,16 @@ def page_text(response) -> str:
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Where a suite records the figures it measured (printed after the run)."""
+    return BOOK
+
+
+def pytest_terminal_summary(terminalreporter):
+    if BOOK.figures:
+        terminalreporter.section(f"security and reliability figures (size: {SIZE})")
+        for line in BOOK.lines():
+            terminalreporter.write_line(line)

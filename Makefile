@@ -45,15 +45,20 @@ test-security: $(VENV)/.installed-test browser-deps
 test-security-large: $(VENV)/.installed-test browser-deps
 	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security
 
-# Browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+# Browser tests drive Debian's Chromium (Playwright cannot download a browser here), and
+# WeasyPrint 70+ subsets fonts with HarfBuzz's subset library (Debian: libharfbuzz-subset0).
+SYSTEM_PACKAGES := chromium libharfbuzz-subset0
 browser-deps:
-	@if [ -x /usr/bin/chromium ]; then :; \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="chromium"; \
+	ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		echo "Installing Debian packages for the tests:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-		echo "Chromium is missing and cannot be installed here (needs root and apt-get):"; \
-		echo "browser tests will be skipped. Install it with: sudo apt-get install chromium"; \
+		echo "Missing Debian packages that need root to install:$$missing"; \
+		echo "browser tests skip without chromium; install with: sudo apt-get install $(SYSTEM_PACKAGES)"; \
 	fi
 
 clean:

@@ -115,10 +115,21 @@ def load_user(user_id: str) -> User | None:
         if reason in ("idle", "absolute") or login_session.end_reason in ("idle", "absolute"):
             g.timed_out_user_id = user.id  # lets a timed-out form submission be kept (notes.recovery)
         return None
-    if now - login_session.last_seen_at >= TOUCH_INTERVAL:
+    if now - login_session.last_seen_at >= TOUCH_INTERVAL and not is_background(request):
         # A rejected form is activity too: the clinician is working, not idle.
         _write_session(login_session.id, last_seen_at=now)
     return user
+
+
+#: Request headers that mark a request the person did not make (HIPAA 164.312(a)(2)(iii):
+#: automatic logoff must follow the person's inactivity, not the browser's). Browsers send
+#: Sec-Purpose/Purpose on prefetches; any script that polls must send X-KI-Background.
+BACKGROUND_HEADERS = {"Sec-Purpose": "prefetch", "Purpose": "prefetch", "X-KI-Background": "1"}
+
+
+def is_background(req) -> bool:
+    """Whether a request was made by the browser or a script rather than by the person."""
+    return any(value in req.headers.get(name, "").lower() for name, value in BACKGROUND_HEADERS.items())
 
 
 def _write_session(session_id: int, **values) -> None:

@@ -94,6 +94,21 @@ def test_activity_within_the_idle_limit_keeps_the_session(make, auth, client):
     assert client.get("/patients/").status_code == 200
 
 
+@pytest.mark.parametrize("header", [
+    {"Sec-Purpose": "prefetch"},                # Chromium's speculative prefetch
+    {"Purpose": "prefetch"},                    # older browsers' prefetch
+    {"X-KI-Background": "1"},                   # any polling script the app may add
+])
+def test_background_requests_do_not_extend_the_idle_limit(make, auth, client, header):
+    make.user("staff", username="desk")
+    auth.login("desk")
+    make.age_login_sessions(last_seen_at=timedelta(minutes=14), created_at=timedelta(minutes=14))
+    assert client.get("/patients/", headers=header).status_code == 200  # still within the limit
+    make.age_login_sessions(last_seen_at=timedelta(minutes=2))  # 16 minutes since the person acted
+    response = client.get("/patients/", follow_redirects=True)
+    assert "signed out after a period of inactivity" in page_text(response)
+
+
 def test_absolute_session_limit_ends_even_an_active_session(make, auth, client):
     make.user("staff", username="desk")
     auth.login("desk")

@@ -4,66 +4,23 @@ and other schema revisions refused."""
 from __future__ import annotations
 
 import json
-import uuid
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, text, update
-from sqlalchemy.engine import make_url
 
-from ketamine_integration import create_app
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.backups.manifest import manifest_path
 from ketamine_integration.db_types import utcnow
 from ketamine_integration.demo import load_demo_clinic
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.databases import app_settings
-
-
-class Target:
-    """An empty database of the engine under test to restore into, dropped afterwards."""
-
-    def __init__(self, databases, tmp_path):
-        self.engine = databases.name
-        if self.engine == "sqlite":
-            self.url = f"sqlite:///{tmp_path / 'restored.db'}"
-            self.admin = None
-        else:
-            self.admin = make_url(databases.url).set(drivername="postgresql", database="postgres")
-            self.name = f"ki_restore_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(self._admin(), autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.name}"')
-            self.url = make_url(databases.url).set(database=self.name).render_as_string(hide_password=False)
-
-    def _admin(self) -> str:
-        return self.admin.render_as_string(hide_password=False)
-
-    def query(self, fn):
-        """fn() in an app on the target database (reads after a restore)."""
-        app = create_app(app_settings(self.url))
-        with app.app_context():
-            try:
-                return fn()
-            finally:
-                db.session.remove()
-                db.engine.dispose()
-
-    def drop(self):
-        if self.admin is not None:
-            with psycopg.connect(self._admin(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+from tests.backup_targets import cli, restore_target
 
 
 @pytest.fixture
 def target(databases, tmp_path):
-    made = Target(databases, tmp_path)
-    yield made
-    made.drop()
+    yield from restore_target(databases, tmp_path)
 
-
-def cli(app, *args):
-    return app.test_cli_runner().invoke(args=[str(a) for a in args])
 
 
 def small_clinic(make):

@@ -93,6 +93,13 @@ def check_secret_key(key: str | None) -> None:
         )
 
 
+def normalise_database_url(url: str) -> str:
+    """psycopg 3 is the driver we install; SQLAlchemy's bare postgresql:// would pick psycopg2."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def load_config(instance_path: str, environ=os.environ) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = environ.get("KI_ENV", "development")
@@ -105,10 +112,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         check_secret_key(secret_key)
     elif not secret_key:
         secret_key = _dev_secret_key(instance)
-    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ketamine_integration.db'}"
-    if database_url.startswith("postgresql://"):
-        # psycopg 3 is the driver we install; SQLAlchemy's bare scheme would pick psycopg2.
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    database_url = normalise_database_url(
+        environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ketamine_integration.db'}")
     return {
         "KI_ENV": env,
         "SECRET_KEY": secret_key,

@@ -33,6 +33,11 @@ login_manager = LoginManager()
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+class ReadOnlySQLite(sqlite3.Connection):
+    """A connection opened with mode=ro (backups are checked this way): switching it to WAL
+    would write to the file, so _configure_sqlite leaves its journal mode alone."""
+
+
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, write-ahead logging, wait rather than fail on a lock."""
@@ -43,7 +48,8 @@ def _configure_sqlite(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    if not isinstance(dbapi_connection, ReadOnlySQLite):
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

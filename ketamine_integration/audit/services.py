@@ -74,6 +74,9 @@ ACTIONS = {
     "report.create": "Generated a coordination report",
     "report.download": "Downloaded a coordination report",
     "audit.view": "Viewed audit log",
+    "backup.create": "Backed up the database",
+    "backup.verify": "Verified a backup",
+    "backup.restore": "Restored the database from a backup",
 }
 
 
@@ -93,12 +96,13 @@ def _acting_user_id() -> int | None:
 
 def record(action: str, *, obj=None, object_type: str | None = None, object_id=None,
            patient_id: int | None = None, outcome: str = SUCCESS, detail: str | None = None,
-           user_id: int | None = None, durable: bool | None = None) -> AuditEvent:
+           user_id: int | None = None, durable: bool | None = None, session=None) -> AuditEvent:
     """Add one audit row to the current transaction.
 
     A durable row (by default: any outcome but success) is written again if the request's
     transaction is rolled back, so a denial or a failed login is recorded even though the
-    request's other writes are discarded.
+    request's other writes are discarded. `session` writes to another database (a restore
+    records itself in the database it restored).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -112,7 +116,7 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
         user_id=user_id if user_id is not None else _acting_user_id(), ip=_client_ip(),
     )
     event = AuditEvent(**fields)
-    db.session.add(event)
+    (session or db.session).add(event)
     if (outcome != SUCCESS if durable is None else durable) and has_request_context():
         keep_after_rollback(lambda: db.session.add(AuditEvent(**fields)))
     return event

@@ -1,0 +1,126 @@
+"""flask backup, flask backup verify, flask restore: the contingency plan's commands."""
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..audit import services as audit
+from ..config import normalise_database_url
+from ..db_types import utcnow
+from ..extensions import db
+from . import services
+from .manifest import BackupError, manifest_path
+
+BACKUP_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+def _configured_url() -> str:
+    return current_app.config["SQLALCHEMY_DATABASE_URI"]
+
+
+def _audit(action: str, backup: Path, manifest, *, outcome: str = audit.SUCCESS, detail: str = "",
+           url: str | None = None) -> None:
+    """One audit row for the command (no signed-in user: the OS account is named instead),
+    written to `url` (a restore's target) or the configured database."""
+    fields = dict(object_type="backup", object_id=manifest.backup_sha256[:16] if manifest else None,
+                  outcome=outcome, detail=f"by {getpass.getuser()}: {backup.name} {detail}".strip()[:200])
+    try:
+        if url is None:
+            audit.record(action, **fields)
+            db.session.commit()
+            return
+        engine = services.database_engine(url)
+        try:
+            with Session(engine) as session, session.begin():
+                audit.record(action, session=session, **fields)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as err:
+        db.session.rollback()
+        raise click.ClickException(f"the {action} could not be written to the audit trail: {err}") from None
+
+
+def _report(verification: services.Verification) -> None:
+    checks = verification.checks
+    click.echo(f"{len(checks)} tables, {len(checks) - len(verification.mismatches)} match "
+               f"({verification.manifest.total_rows} rows in the backup)")
+    for check in verification.mismatches:
+        click.echo(f"MISMATCH {check.problem()}", err=True)
+
+
+@click.group("backup", cls=AppGroup, invoke_without_command=True)
+@click.option("--output", type=BACKUP_PATH, help="Backup file to write (default: instance/backups/...).")
+@click.pass_context
+@with_appcontext
+def backup_cli(ctx: click.Context, output: Path | None):
+    """Back up the configured database; the manifest is written beside it as PATH.manifest.json."""
+    if ctx.invoked_subcommand is not None:
+        if output is not None:
+            raise click.UsageError("--output belongs to `flask backup` itself, not to a subcommand")
+        return
+    url, now = _configured_url(), utcnow()
+    try:
+        if output is None:
+            folder = Path(current_app.instance_path) / "backups"
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            output = services.default_output(folder, services.engine_name(url), now)
+        manifest = services.create_backup(url, output, now=now)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
+    _audit("backup.create", output, manifest, detail=f"{len(manifest.tables)} tables")
+    click.echo(f"Backed up {len(manifest.tables)} tables, {manifest.total_rows} rows (migration "
+               f"{manifest.alembic_revision}) to {output}")
+    click.echo(f"Manifest: {manifest_path(output)}")
+
+
+@backup_cli.command("verify")
+@click.argument("path", type=BACKUP_PATH)
+@click.option("--database", "database_url", help="Compare this database (e.g. a restored copy) with the "
+              "manifest instead of the backup file.")
+def verify_command(path: Path, database_url: str | None):
+    """Check a backup file (or, with --database, a database) against the backup's manifest;
+    exit 1 naming each table that differs. Nothing is restored over any data."""
+    try:
+        verification = services.verify_backup(path, scratch_url=_configured_url(),
+                                              database_url=normalise_database_url(database_url)
+                                              if database_url else None)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
+    _report(verification)
+    bad = [c.table for c in verification.mismatches]
+    _audit("backup.verify", path, verification.manifest, outcome=audit.FAILURE if bad else audit.SUCCESS,
+           detail=f"differs: {', '.join(bad)}" if bad else "matches")
+    if bad:
+        raise SystemExit(1)
+
+
+@click.command("restore")
+@click.argument("path", type=BACKUP_PATH)
+@click.option("--target", "target_url", help="Database URL to restore into (default: the configured database).")
+@click.option("--replace", is_flag=True, help="Overwrite a target that already holds records.")
+@with_appcontext
+def restore_command(path: Path, target_url: str | None, replace: bool):
+    """Restore a backup, then verify every table against its manifest; exit 1 on any mismatch.
+    Stop the app first: a restore replaces the database under it."""
+    target = normalise_database_url(target_url) if target_url else _configured_url()
+    db.session.remove()
+    db.engine.dispose()  # our own pooled connections would hold locks pg_restore --clean waits on
+    try:
+        verification = services.restore_backup(path, target, replace=replace)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
+    _report(verification)
+    bad = [c.table for c in verification.mismatches]
+    _audit("backup.restore", path, verification.manifest, url=target,
+           outcome=audit.FAILURE if bad else audit.SUCCESS,
+           detail=f"verify failed: {', '.join(bad)}" if bad else f"from {verification.manifest.created_at:%Y-%m-%d %H:%M}Z")
+    if bad:
+        raise SystemExit(1)
+    click.echo(f"Restored {path} into {make_url(target).render_as_string()}.")

@@ -1,0 +1,190 @@
+"""Back up, restore and verify the clinic's database (HIPAA 164.308(a)(7) contingency plan).
+
+Every backup has a manifest of per-table row counts and checksums taken from the very
+snapshot that was backed up; a restore is not done until those match the restored database.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from ..config import normalise_database_url
+from ..extensions import db
+from . import postgres, sqlite
+from .checksums import database_sums
+from .manifest import BackupError, Manifest, TableCheck, compare, read_manifest, write_manifest
+
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+SUFFIX = {"sqlite": ".db", "postgresql": ".dump"}
+
+
+@dataclass(frozen=True)
+class Verification:
+    manifest: Manifest
+    checks: list[TableCheck]
+
+    @property
+    def mismatches(self) -> list[TableCheck]:
+        return [c for c in self.checks if not c.ok]
+
+
+def engine_name(url: str) -> str:
+    name = make_url(url).get_backend_name()
+    if name not in SUFFIX:
+        raise BackupError(f"{make_url(url).render_as_string()}: backups support SQLite and PostgreSQL, not {name}")
+    return name
+
+
+def head_revision() -> str:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def database_engine(url: str) -> Engine:
+    return create_engine(normalise_database_url(url), poolclass=NullPool)
+
+
+def _revision(conn: Connection) -> str | None:
+    if "alembic_version" not in inspect(conn).get_table_names():
+        return None
+    return conn.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+def _snapshot_sums(conn: Connection, what: str) -> tuple[str, dict]:
+    """The revision and table sums of one snapshot, refusing a schema these models do not describe."""
+    revision, head = _revision(conn), head_revision()
+    if revision != head:
+        raise BackupError(f"{what} is at migration {revision or '(none)'}, this code's schema is {head}: "
+                          "run `flask --app wsgi init-db` first, or use the code version that matches")
+    return revision, database_sums(conn, db.metadata)
+
+
+def default_output(folder: Path, engine: str, now: datetime) -> Path:
+    return folder / f"ketamine-integration-{engine}-{now.strftime('%Y%m%dT%H%M%SZ')}{SUFFIX[engine]}"
+
+
+def create_backup(url: str, output: Path, *, now: datetime) -> Manifest:
+    """Back up the database at `url` into `output` and write its manifest beside it."""
+    engine = engine_name(url)
+    if output.exists():
+        raise BackupError(f"{output} already exists: a backup never overwrites a file")
+    if not output.parent.is_dir():
+        raise BackupError(f"folder {output.parent} does not exist")
+    partial = output.with_name(output.name + ".partial")
+    try:
+        revision, sums = (_backup_sqlite if engine == "sqlite" else _backup_postgres)(url, partial)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return write_manifest(output, engine=engine, revision=revision, created_at=now, sums=sums)
+
+
+def _backup_sqlite(url: str, partial: Path):
+    sqlite.copy_database(sqlite.sqlite_path(url), partial)
+    # Sums come from the backup file itself: exactly what was written, read back.
+    with sqlite.read_only_engine(partial) as engine, engine.connect() as conn:
+        return _snapshot_sums(conn, "the database")
+
+
+def _backup_postgres(url: str, partial: Path):
+    engine = database_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ",
+                                                postgresql_readonly=True) as conn, conn.begin():
+            # pg_dump imports this transaction's snapshot: the dump and the sums see one state.
+            snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
+            dump = postgres.start_dump(url, snapshot, partial)
+            try:
+                sums = _snapshot_sums(conn, "the database")
+            finally:
+                postgres.finish_dump(dump, partial)  # waits: the snapshot must outlive pg_dump's start
+            return sums
+    finally:
+        engine.dispose()
+
+
+def _engine_matches(manifest: Manifest, backup: Path, url: str, what: str) -> None:
+    if manifest.engine != engine_name(url):
+        raise BackupError(f"{backup} is a {manifest.engine} backup; {what} is {engine_name(url)}")
+
+
+def _revision_matches(manifest: Manifest, backup: Path) -> None:
+    head = head_revision()
+    if manifest.alembic_revision != head:
+        raise BackupError(f"{backup} was made at migration {manifest.alembic_revision}; this code's schema is "
+                          f"{head}: restore or verify it with the code version that made it")
+
+
+def live_sums(url: str, manifest: Manifest) -> dict:
+    """Sums of a live database in one transaction, append-only tables up to what the backup held."""
+    engine = database_engine(url)
+    try:
+        options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+        with engine.connect().execution_options(**options) as conn, conn.begin():
+            return database_sums(conn, db.metadata, upto=manifest.upto())
+    except DBAPIError as err:
+        raise BackupError(f"could not read {engine.url.render_as_string()}: {err.orig}") from None
+    finally:
+        engine.dispose()
+
+
+def verify_backup(backup: Path, *, scratch_url: str, database_url: str | None = None) -> Verification:
+    """Check a backup against its manifest without restoring it over anything: the SQLite file
+    is opened read-only; a PostgreSQL dump is restored into a throw-away database on the
+    server of `scratch_url`. With `database_url`, that database is compared instead."""
+    manifest = read_manifest(backup)
+    _revision_matches(manifest, backup)
+    if database_url:
+        _engine_matches(manifest, backup, database_url, "the database to compare")
+        return Verification(manifest, compare(manifest, live_sums(database_url, manifest)))
+    if manifest.engine == "sqlite":
+        with sqlite.read_only_engine(backup) as engine:
+            problem = sqlite.integrity_problem(engine, backup)
+            if problem:
+                raise BackupError(problem)
+            with engine.connect() as conn:
+                return Verification(manifest, compare(manifest, database_sums(conn, db.metadata)))
+    _engine_matches(manifest, backup, scratch_url, "the configured database (where verify restores)")
+    with postgres.scratch_database(scratch_url) as scratch:
+        postgres.restore_dump(backup, scratch)
+        return Verification(manifest, compare(manifest, live_sums(scratch, manifest)))
+
+
+def occupied_tables(url: str) -> dict[str, int]:
+    """Tables of the target that hold rows (alembic_version aside); {} for an empty or new database."""
+    if engine_name(url) == "sqlite" and not sqlite.sqlite_path(url).exists():
+        return {}
+    engine = database_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = [n for n in inspect(conn).get_table_names() if n != "alembic_version"]
+            counts = {n: conn.scalar(select(func.count()).select_from(text(f'"{n}"'))) for n in names}
+    except DBAPIError as err:
+        raise BackupError(f"could not open the target {engine.url.render_as_string()}: {err.orig}") from None
+    finally:
+        engine.dispose()
+    return {n: c for n, c in counts.items() if c}
+
+
+def restore_backup(backup: Path, target_url: str, *, replace: bool) -> Verification:
+    """Restore into the target, then compare every table with the manifest."""
+    manifest = read_manifest(backup)
+    _engine_matches(manifest, backup, target_url, "the target")
+    _revision_matches(manifest, backup)
+    occupied = occupied_tables(target_url)
+    if occupied and not replace:
+        shown = ", ".join(f"{n}: {c}" for n, c in sorted(occupied.items())[:4])
+        raise BackupError(f"the target {make_url(target_url).render_as_string()} is not empty ({shown}"
+                          f"{', ...' if len(occupied) > 4 else ''} rows): restore refuses to overwrite "
+                          "records unless --replace is given")
+    if manifest.engine == "sqlite":
+        sqlite.restore_file(backup, sqlite.sqlite_path(target_url))
+    else:
+        postgres.restore_dump(backup, target_url)
+    return Verification(manifest, compare(manifest, live_sums(target_url, manifest)))

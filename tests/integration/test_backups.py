@@ -1,0 +1,169 @@
+"""flask backup / backup verify / restore on both engines: a verified round trip of the demo
+clinic, corrupt files and manifests found, drift after a restore found, occupied targets
+and other schema revisions refused."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.backups.manifest import manifest_path
+from ketamine_integration.db_types import utcnow
+from ketamine_integration.demo import load_demo_clinic
+from ketamine_integration.extensions import db
+from ketamine_integration.patients.models import Patient
+from tests.backup_targets import cli, restore_target
+
+
+@pytest.fixture
+def target(databases, tmp_path):
+    yield from restore_target(databases, tmp_path)
+
+
+
+def small_clinic(make):
+    therapist = make.user("therapist")
+    prescriber = make.user("prescriber")
+    for n in range(3):
+        make.patient(therapists=[therapist], prescribers=[prescriber], family_name=f"Backupson{n}")
+
+
+def backed_up(app, tmp_path, name="clinic"):
+    path = tmp_path / f"{name}.backup"
+    result = cli(app, "backup", "--output", path)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_demo_clinic_round_trip_restores_every_row_and_verifies(app, make, target, tmp_path, databases):
+    make.run(lambda: load_demo_clinic(now=utcnow()))
+    path = backed_up(app, tmp_path)
+    manifest = json.loads(manifest_path(path).read_text())
+    assert manifest["engine"] == databases.name and manifest["alembic_revision"] == "0008_coordination"
+    assert manifest["tables"]["patients"]["rows"] == make.query(
+        lambda: db.session.scalar(select(func.count()).select_from(Patient)))
+
+    restored = cli(app, "restore", path, "--target", target.url)
+    assert restored.exit_code == 0, restored.output
+    tables = len(manifest["tables"])
+    assert f"{tables} tables, {tables} match" in restored.output
+
+    def inspect_restored():
+        from ketamine_integration.experience.services import verify_signed_sessions
+        from ketamine_integration.notes.services import verify_signed_notes
+        counts = {name: db.session.scalar(text(f'SELECT COUNT(*) FROM "{name}"')) for name in manifest["tables"]}
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+        return counts, verify_signed_sessions() + verify_signed_notes(), actions
+    counts, signatures, actions = target.query(inspect_restored)
+    expected = {name: entry["rows"] for name, entry in manifest["tables"].items()}
+    expected["audit_events"] += 1  # the restore records itself in the database it restored
+    assert counts == expected
+    assert signatures and all(ok for _, ok in signatures)       # signed records still match their digests
+    assert actions[-1] == "backup.restore"
+    assert make.audit_rows(action="backup.create")[0].object_type == "backup"
+
+
+def test_verify_reads_a_backup_without_changing_it(app, make, tmp_path):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    before = path.read_bytes()
+    result = cli(app, "backup", "verify", path)
+    assert result.exit_code == 0, result.output
+    assert "tables, " in result.output and "MISMATCH" not in result.output
+    assert path.read_bytes() == before
+    assert [r.outcome for r in make.audit_rows(action="backup.verify")] == ["success"]
+
+
+def _edit_manifest(path, change):
+    manifest = json.loads(manifest_path(path).read_text())
+    change(manifest)
+    manifest_path(path).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("change, message", [
+    # a table's checksum altered: that table is named, the others still match
+    (lambda m: m["tables"]["patients"].update(sha256="0" * 64), "MISMATCH patients: 3 rows as in the backup"),
+    # a row count altered
+    (lambda m: m["tables"]["users"].update(rows=99), "MISMATCH users: 2 rows, the backup had 99"),
+])
+def test_verify_names_each_table_a_tampered_manifest_disagrees_with(app, make, tmp_path, change, message):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    _edit_manifest(path, change)
+    result = cli(app, "backup", "verify", path)
+    assert result.exit_code == 1
+    assert message in result.output
+    tables = len(json.loads(manifest_path(path).read_text())["tables"])
+    assert f"{tables} tables, {tables - 1} match" in result.output
+    assert [r.outcome for r in make.audit_rows(action="backup.verify")] == ["failure"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: manifest_path(p).write_text('{"format": "ketamine'), "is corrupt: not valid JSON"),
+    (lambda p: manifest_path(p).write_text("[]"), "is corrupt: (top level)"),
+    (lambda p: _edit_manifest(p, lambda m: m["tables"]["users"].update(sha256="not-hex")),
+     "is corrupt: tables.users.sha256"),
+    (lambda p: manifest_path(p).unlink(), "not found: every backup has its manifest beside it"),
+    (lambda p: p.unlink(), "not found"),
+    (lambda p: p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1])), "is corrupt or was changed"),
+])
+def test_corrupt_or_missing_files_are_named_and_nothing_is_restored(app, make, tmp_path, target, damage, message):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    damage(path)
+    for args in (["backup", "verify", path], ["restore", path, "--target", target.url]):
+        result = cli(app, *args)
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert str(path) in result.output or str(manifest_path(path)) in result.output
+    assert target.query(lambda: db.inspect(db.engine).get_table_names()) == []
+
+
+def test_a_row_changed_after_restore_is_found_by_verify(app, make, tmp_path, target):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    assert cli(app, "restore", path, "--target", target.url).exit_code == 0
+    same = cli(app, "backup", "verify", path, "--database", target.url)
+    assert same.exit_code == 0, same.output   # the restore's own audit row is an append, not drift
+
+    def tamper():
+        db.session.execute(update(Patient).where(Patient.family_name == "Backupson1").values(phone="555-0000"))
+        db.session.commit()
+    target.query(tamper)
+    changed = cli(app, "backup", "verify", path, "--database", target.url)
+    assert changed.exit_code == 1
+    assert "MISMATCH patients: 3 rows as in the backup, but their contents differ" in changed.output
+    assert changed.output.count("MISMATCH") == 1
+
+
+def test_an_occupied_target_is_refused_unless_replace(app, make, tmp_path):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    make.patient(family_name="AddedAfterBackup")
+    refused = cli(app, "restore", path)
+    assert refused.exit_code != 0 and "is not empty" in refused.output and "--replace" in refused.output
+    names = lambda: sorted(db.session.scalars(select(Patient.family_name)))  # noqa: E731
+    assert "AddedAfterBackup" in make.query(names)
+
+    replaced = cli(app, "restore", path, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert make.query(names) == ["Backupson0", "Backupson1", "Backupson2"]
+    assert make.audit_rows(action="backup.restore")[-1].outcome == "success"
+
+
+def test_a_backup_from_another_schema_revision_is_refused(app, make, tmp_path, target):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    _edit_manifest(path, lambda m: m.update(alembic_revision="0007_session_notes"))
+    result = cli(app, "restore", path, "--target", target.url)
+    assert result.exit_code != 0
+    assert "made at migration 0007_session_notes" in result.output and "0008_coordination" in result.output
+
+
+def test_a_backup_never_overwrites_a_file(app, make, tmp_path):
+    path = backed_up(app, tmp_path)
+    before = path.read_bytes()
+    again = cli(app, "backup", "--output", path)
+    assert again.exit_code != 0 and "already exists" in again.output
+    assert path.read_bytes() == before

@@ -15,8 +15,8 @@ from ketamine_integration import create_app
 from tests.databases import app_settings
 from tests.figures import sized
 
-from .world import (MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, changed_tables, form_data, seed_world,
-                    snapshot)
+from .form_data import day, form_data
+from .world import MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, changed_tables, seed_world, snapshot
 
 ROLES = ("admin", "staff", "therapist", "prescriber")
 #: admin and staff hold schedule-level rights over every patient (patients/access.py:
@@ -148,7 +148,7 @@ def _ids(world, kind: str, patient: int) -> list:
     if kind == "version":
         return [1]
     if kind == "token":  # a revoked secret and one never issued; the live secret is the credential
-        return [world.feed_tokens["revoked"], "never-issued-" + "x" * 30]
+        return [world.feed_tokens[world.users["b_therapist"]]["revoked"], "never-issued-" + "x" * 30]
     outsider = world.users["b_therapist"]
     if kind in ("clinician", "account"):
         ids = [outsider]
@@ -260,7 +260,6 @@ def form_neighbours(app, client, auth, world, make, tally: Tally) -> None:
     """Another patient's ids inside the forms of the user's own records: refused, nothing changed."""
     from ketamine_integration.extensions import db
     from ketamine_integration.notes.models import SessionNote
-    from .world import day
 
     inside, outside = world.records[world.inside], world.records[world.outside[0]]
     course, draft = inside["course"][0], inside["note"][1]
@@ -297,7 +296,8 @@ def controls(app, client, auth, world) -> tuple[int, list[str]]:
         auth.login(world.usernames[owner])
         for route in (r for r in MATRIX if r.owner == owner):
             patient = world.outside[0]
-            args = {arg: (world.feed_tokens["live"] if kind == "token" else _ids(world, kind, patient)[0])
+            live = world.feed_tokens[world.users["b_therapist"]]["live"]
+            args = {arg: (live if kind == "token" else _ids(world, kind, patient)[0])
                     for arg, kind in route.args.items()}
             url, [method, *_] = _url(app, world, route, args), _methods(app, route.endpoint)
             response = client.get(url) if method == "GET" else auth.post(url, form_data(route.endpoint, world,

@@ -1,5 +1,5 @@
 """One seeded clinic for the security matrices: two care teams, every kind of record on each
-patient, and the helpers that turn a route into a URL and a plausible form for it.
+patient, and a snapshot of every table to prove a request changed nothing.
 
 Records are made through the real services (as the demo clinic is), in one app context, so a
 matrix seeds once per engine and then sends hundreds of requests at the same database.
@@ -7,7 +7,6 @@ matrix seeds once per engine and then sends hundreds of requests at the same dat
 from __future__ import annotations
 
 import hashlib
-from io import BytesIO
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -59,7 +58,8 @@ class World:
     #: clinician id -> their own records (hours, time off, extra hours, feeds)
     clinician_rows: dict[int, dict[str, list[int]]] = field(default_factory=dict)
     clinic: dict[str, list[int]] = field(default_factory=dict)   # rooms, themes
-    feed_tokens: dict[str, str] = field(default_factory=dict)    # "live"/"revoked" -> secret
+    #: clinician id -> {"live": secret, "revoked": secret} of their feeds
+    feed_tokens: dict[int, dict[str, str]] = field(default_factory=dict)
     #: a note the inside therapist wrote on an outside patient before leaving that care team
     former_note: int = 0
 
@@ -98,9 +98,7 @@ def seed_world(make, *, outside_patients: int = 1) -> World:
     world.former_note = make.run(lambda: _note_by_former_member(outside[0], users["therapist"]))
     for key in ("therapist", "prescriber", "b_therapist", "b_prescriber"):
         rows, tokens = make.run(lambda: _seed_clinician(users[key]))
-        world.clinician_rows[users[key]] = rows
-        if key == "b_therapist":
-            world.feed_tokens = tokens
+        world.clinician_rows[users[key]], world.feed_tokens[users[key]] = rows, tokens
     return world
 
 
@@ -277,127 +275,3 @@ def snapshot(app, *, skip: frozenset[str] = ALWAYS_WRITTEN) -> dict[str, tuple[i
 
 def changed_tables(before: dict, after: dict) -> list[str]:
     return sorted(name for name in before if before[name] != after.get(name))
-
-
-# -- plausible form data for every state-changing route ---------------------------------------
-
-def day(days: float = 0) -> str:
-    return local(days).date().isoformat()
-
-
-def moment(days: float, hour: int) -> str:
-    return local(days, hour).strftime("%Y-%m-%dT%H:%M")
-
-
-def team_of(world: World, patient_id: int) -> Team:
-    inside = patient_id == world.inside
-    return Team(world.users["therapist" if inside else "b_therapist"],
-                world.users["prescriber" if inside else "b_prescriber"])
-
-
-def _calendar_file() -> dict:
-    start = local(60, 15).astimezone(ZoneInfo("UTC"))
-    ics = ICS % {b"start": start.strftime("%Y%m%dT%H%M%SZ").encode(),
-                 b"end": (start + timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ").encode()}
-    return {"calendar_file": (BytesIO(ics), "other.ics")}
-
-
-def _demographics(family: str) -> dict:
-    return {"given_name": "Formia", "family_name": family, "preferred_name": "", "date_of_birth": "1984-02-29",
-            "mrn": "", "phone": "", "email": "", "emergency_contact_name": "", "emergency_contact_relationship": "",
-            "emergency_contact_phone": ""}
-
-
-def _dosing_record(team: Team) -> dict:
-    data = {"started_at": moment(-1, 9), "ended_at": moment(-1, 10), "route": "intranasal", "medication": "esketamine",
-            "dose_mg": "56", "lot_number": "LOT-44", "administered_by": str(team.prescriber),
-            "monitored_by": str(team.prescriber), "sedation": "mild", "dissociation": "mild",
-            "monitoring_minutes": "120", "discharge_ready": "yes", "version": "1"}
-    for timepoint in ("baseline", "post_40", "discharge"):
-        data.update({f"{timepoint}-systolic": "126", f"{timepoint}-diastolic": "80",
-                     f"{timepoint}-heart_rate": "70", f"{timepoint}-spo2": "98"})
-    return data
-
-
-def form_data(endpoint: str, world: World, patient_id: int) -> dict:
-    """What a user of `endpoint` would submit about `patient_id`'s records (their team's clinicians)."""
-    team, records = team_of(world, patient_id), world.records[patient_id]
-    forms = {
-        "accounts.login": lambda: {"username": world.usernames["therapist"], "password": "wrong but plausible 42"},
-        "accounts.logout": dict,
-        "accounts.user_create": lambda: {"username": "newcomer", "full_name": "New Comer", "roles": ["staff"],
-                                         "active": "y", "password": "a long fictional passphrase 2031",
-                                         "confirm": "a long fictional passphrase 2031"},
-        "accounts.user_edit": lambda: {"username": world.usernames["b_therapist"], "full_name": "Renamed",
-                                       "roles": ["therapist"], "active": "y"},
-        "accounts.user_password": lambda: {"password": "a long fictional passphrase 2031",
-                                           "confirm": "a long fictional passphrase 2031"},
-        "calendars.calendar_import": _calendar_file,
-        "calendars.feed_create": lambda: {"label": "laptop"},
-        "calendars.feed_revoke": dict,
-        "calendars.feed_settings": lambda: {"identity": "none"},
-        "coordination.course_coordination": lambda: {"recipient": str(team.prescriber), "priority": "routine",
-                                                     "category": "response", "body": "Sleeping better this week."},
-        "coordination.note_acknowledge": lambda: {"reply": "Seen, thank you."},
-        "coordination.release_revoke": lambda: {"revoked_on": day()},
-        "coordination.releases": lambda: {"recipient": str(team.prescriber), "recipient_name": "",
-                                          "categories": ["dosing"], "purpose": "Coordination of treatment",
-                                          "effective_on": day(), "expires_on": ""},
-        "coordination.report_generate": lambda: {"recipient": str(team.prescriber), "questions": "Keep the spacing?",
-                                                 "recommendations": ""},
-        "courses.course_create": lambda: {"protocol": f"{PROTOCOL}@1", "start_date": day(),
-                                          "indication": "Treatment-resistant depression",
-                                          "therapist": str(team.therapist), "prescriber": str(team.prescriber)},
-        "courses.course_phase": lambda: {"target": "integration", "reason": "Series complete", "version": "3"},
-        "courses.preparation_record": lambda: {"item": "intention_setting", "completed_on": day(), "note": ""},
-        "courses.preparation_void": lambda: {"reason": "Entered on the wrong day"},
-        "experience.dosing_addendum": lambda: {"body": "Lot number corrected to LOT-43."},
-        "experience.dosing_cancel": lambda: {"reason": "Patient unwell"},
-        "experience.dosing_plan": lambda: {"first_start": moment(30, 7), "days_between": "4", "count": "1",
-                                           "clinician": str(team.prescriber), "room": str(world.clinic["room"][1]),
-                                           "minutes": "", "reason": ""},
-        "experience.dosing_record": lambda: _dosing_record(team),
-        "experience.dosing_reschedule": lambda: {"planned_start": moment(2, 7), "reason": ""},
-        "experience.dosing_sign": lambda: {"version": "1"},
-        "experience.rems_submitted": lambda: {"submitted_on": day()},
-        "notes.alert_acknowledge": lambda: {"note": "Called the patient; safety plan reviewed."},
-        "notes.formulation": lambda: {"presenting_concerns": "Low mood", "patterns": "", "core_beliefs": "",
-                                      "emotion_nervous_system": "", "development_context": "", "strengths": "",
-                                      "revision": "1"},
-        "notes.measure_record": lambda: {"phq9-administered_on": day(), "phq9-difficulty": "somewhat",
-                                         **{f"phq9-item{n}": "1" for n in range(1, 10)}},
-        "notes.measure_void": lambda: {"reason": "Entered twice"},
-        "notes.note_addendum": lambda: {"body": "Correction: the walk is twice a week."},
-        "notes.note_create": lambda: {"note-kind": "integration", "note-session_date": day()},
-        "notes.note_edit": lambda: {"session_date": day(), "version": "1", "stood_out": "The music",
-                                    "insights": "I can rest"},
-        "notes.note_sign": lambda: {"version": "2"},
-        "notes.process_note": lambda: {"body": "My own reflections", "version": ""},
-        "notes.theme_toggle": dict,
-        "notes.theme_vocabulary": lambda: {"name": "Belonging"},
-        "patients.patient_archive": dict,
-        "patients.patient_create": lambda: _demographics("Newcomer"),
-        "patients.patient_edit": lambda: {**_demographics("Renamed"), "therapists": [str(team.therapist)],
-                                          "prescribers": [str(team.prescriber)], "version": "1"},
-        "patients.patient_restore": dict,
-        "scheduling.appointment_cancel": lambda: {"reason": "Patient asked to move it"},
-        "scheduling.appointment_outcome": lambda: {"outcome": "attended"},
-        "scheduling.appointment_reschedule": lambda: {"starts_at": moment(2, 15), "reason": "Clinician ill"},
-        "scheduling.auto_schedule_confirm": lambda: {"course": str(records["course"][0]), "window": "1",
-                                                     "therapist": str(team.therapist),
-                                                     "starts_at": local(2, 16).isoformat(), "days": "14"},
-        "scheduling.availability_add_extra_hours": lambda: {"starts_at": moment(50, 10), "ends_at": moment(50, 12),
-                                                            "reason": "Cover"},
-        "scheduling.availability_add_hours": lambda: {"weekday": "5", "starts": "09:00", "ends": "12:00"},
-        "scheduling.availability_add_time_off": lambda: {"starts_at": moment(55, 9), "ends_at": moment(56, 9),
-                                                         "reason": "Leave"},
-        "scheduling.availability_remove_extra_hours": dict,
-        "scheduling.availability_remove_hours": dict,
-        "scheduling.availability_remove_time_off": dict,
-        "scheduling.book_session": lambda: {"kind": "integration", "starts_at": moment(2, 14), "minutes": "50",
-                                            "clinician": str(team.therapist), "modality": "telehealth", "room": ""},
-        "scheduling.room_toggle": dict,
-        "scheduling.rooms": lambda: {"name": "Matrix Room 3"},
-        "scheduling.session_types": lambda: {"kind": "integration", "default_minutes": "55"},
-    }
-    return forms[endpoint]()

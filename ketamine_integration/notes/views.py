@@ -223,6 +223,11 @@ def process_note(note_id: int):
     if note.author_id != current_user.id:
         audit.denial("process notes are their author's alone", obj=note, patient_id=note.patient_id)
         abort(404)
+    if not can_read_clinical(current_user, note.patient):
+        # Only while the author still treats the patient: a therapist who has left the care team
+        # keeps no access to its psychotherapy notes (HIPAA minimum necessary, 45 CFR 164.502(b)).
+        audit.denial("the author is no longer on the patient's care team", obj=note, patient_id=note.patient_id)
+        abort(404)
     form = ProcessNoteForm()
     if request.method == "POST":
         done, _ = submit(form, lambda: services.save_process_note(

@@ -23,6 +23,23 @@ def test_process_notes_are_not_found_for_every_other_user(team, make, auth, clie
     assert set(statuses.values()) == {404}, statuses
 
 
+def test_the_author_loses_their_process_notes_on_leaving_the_care_team(team, make, auth, client):
+    # Psychotherapy notes are PHI: their author reads them only while treating the patient.
+    from ketamine_integration.patients.models import CareTeamMember
+    auth.login("ther")
+    note = _write_and_sign(make, auth, team)
+    assert auth.post(f"/notes/{note}/process", {"body": "Private"}).status_code == 302
+    assert client.get(f"/notes/{note}/process").status_code == 200
+    make.run(lambda: db.session.execute(db.delete(CareTeamMember).where(
+        CareTeamMember.user_id == team["therapist"], CareTeamMember.patient_id == team["patient"])))
+    assert client.get(f"/notes/{note}/process").status_code == 404
+    refused = auth.post(f"/notes/{note}/process", {"body": "Still mine?", "version": "1"})
+    assert refused.status_code == 404
+    rows = [r for r in make.audit_rows(action="access.denied") if r.object_id == str(note)]
+    assert [(r.detail, r.patient_id) for r in rows] == [
+        ("the author is no longer on the patient's care team", team["patient"])] * 2    # the read and the write
+
+
 def test_a_refused_formulation_save_is_audited(team, make, auth):
     auth.login("pres")                                  # a prescriber on the care team
     response = auth.post(f"/courses/{team['course']}/formulation", {"presenting_concerns": "x", "revision": "0"})

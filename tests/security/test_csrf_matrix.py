@@ -1,0 +1,178 @@
+"""CSRF matrix (OWASP ASVS 5.0 V3/V50): every state-changing route in the url_map, posted by a
+user allowed to use it (signed out for /login) without a token and with a token from another
+session, is refused with the CSRF error page and changes nothing; and no GET route changes data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import url_for
+
+from ketamine_integration import access
+from tests.conftest import Auth, csrf_token
+
+from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX
+from .form_data import form_data
+from .world import changed_tables, seed_world, snapshot
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_PAGE = "The form had expired or did not come from this site, so nothing was saved."
+#: who submits a route's form: the first of these its access rule admits (a clinician on the
+#: inside patient's care team where clinicians may, else the admin or staff)
+ACTORS = ("therapist", "prescriber", "admin", "staff")
+#: GET routes that write by design, and what: the feed address counts its requests in the
+#: database (FEED_REQUESTS_PER_HOUR, shared by every server process)
+GET_WRITES = {"calendars.feed_ics": {"calendar_feeds"}}
+#: controls run last, and these last of all: they sign the user out or change accounts
+LAST = ("accounts.user_edit", "accounts.user_password", "accounts.logout")
+
+
+@dataclass
+class Tally:
+    routes: int = 0
+    requests: int = 0
+    accepted: list[str] = field(default_factory=list)
+
+
+def actor_for(app, endpoint: str) -> str | None:
+    """The role key that submits `endpoint` (None: signed out, for public routes)."""
+    rule = access.rule_for(app, endpoint)
+    if rule.public:
+        return None
+    return next(key for key in ACTORS if not rule.roles or key in rule.roles)
+
+
+def inside_value(world, kind: str, actor: str | None):
+    """The inside patient's record (or the actor's own row) an argument of this kind names."""
+    me = world.users[actor] if actor in ("therapist", "prescriber") else world.users["therapist"]
+    if kind in LITERALS:
+        return LITERALS[kind]
+    if kind == "version":
+        return 1
+    if kind == "token":
+        return world.feed_tokens[world.users["therapist"]]["live"]
+    if kind == "clinician":
+        return me
+    if kind in CLINICIAN_KINDS:
+        return world.clinician_rows[me][kind][0]
+    if kind == "account":
+        return world.users["b_therapist"]
+    if kind in ("room", "theme"):
+        return world.clinic[kind][0]
+    return world.records[world.inside][kind][0]
+
+
+def url_of(app, world, rule, actor: str | None) -> str:
+    kinds = {r.endpoint: r for r in MATRIX}
+    args = {"filename": "style.css"} if rule.endpoint == "static" else {}
+    if rule.endpoint in kinds:
+        args = {arg: inside_value(world, kind, actor) for arg, kind in kinds[rule.endpoint].args.items()}
+    with app.test_request_context():
+        url = url_for(rule.endpoint, **args)
+    if rule.endpoint in kinds and kinds[rule.endpoint].query:
+        url += f"?recipient={world.users['prescriber']}"
+    return url
+
+
+def rules(app, methods: frozenset[str]):
+    return sorted((r for r in app.url_map.iter_rules() if r.methods & methods), key=lambda r: r.endpoint)
+
+
+def by_actor(app, items):
+    """Group rules by who submits them, signed-out ones first."""
+    groups: dict[str | None, list] = {}
+    for rule in items:
+        groups.setdefault(actor_for(app, rule.endpoint), []).append(rule)
+    return sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+
+
+def sign_in(auth, client, app, world, actor: str | None) -> None:
+    if actor is not None:
+        auth.login(world.usernames[actor])
+    csrf_token(app, client)  # the session holds its own CSRF secret, as after any page it loads
+
+
+def forged_posts(app, client, auth, world, foreign_token: str, tally: Tally) -> None:
+    """Every state-changing route, by its user, without a token and with another session's."""
+    for actor, group in by_actor(app, rules(app, STATE_CHANGING)):
+        sign_in(auth, client, app, world, actor)
+        before = snapshot(app)
+        for rule in group:
+            tally.routes += 1
+            url = url_of(app, world, rule, actor)
+            for label, token in (("no token", None), ("another session's token", foreign_token)):
+                data = form_data(rule.endpoint, world, world.inside)
+                if token is not None:
+                    data["csrf_token"] = token
+                response = client.post(url, data=data)
+                tally.requests += 1
+                if response.status_code != 400 or CSRF_PAGE not in response.get_data(as_text=True):
+                    tally.accepted.append(f"{actor} POST {url} ({label}): {response.status_code}")
+        changed = changed_tables(before, snapshot(app))
+        if changed:
+            tally.accepted.append(f"{actor}: rows changed in {changed}")
+        if actor is not None:
+            home = client.get("/")
+            assert home.status_code == 200, f"{actor} was signed out by a forged POST"
+            auth.logout()
+
+
+def controls(app, client, auth, world) -> tuple[int, int, list[str]]:
+    """The same submissions with the session's own token are not refused as forgeries (so the
+    400s above were the token's doing); run last, they may change records."""
+    passed, saved, problems = 0, 0, []
+    for actor, group in by_actor(app, rules(app, STATE_CHANGING)):
+        sign_in(auth, client, app, world, actor)
+        for rule in sorted(group, key=lambda r: LAST.index(r.endpoint) if r.endpoint in LAST else -1):
+            url = url_of(app, world, rule, actor)
+            response = auth.post(url, form_data(rule.endpoint, world, world.inside))
+            with client.session_transaction() as session:
+                session.pop("_flashes", None)
+            if CSRF_PAGE in response.get_data(as_text=True) or response.status_code >= 500:
+                problems.append(f"{actor} POST {url}: {response.status_code}")
+            else:
+                passed += 1
+                saved += response.status_code < 400
+        if actor is not None and client.get("/").status_code == 200:
+            auth.logout()
+    return passed, saved, problems
+
+
+def get_routes(app, client, auth, world) -> tuple[int, list[str]]:
+    """Every GET route, by a user allowed to use it: 200, and no row changed."""
+    count, problems = 0, []
+    for actor, group in by_actor(app, rules(app, frozenset({"GET"}))):
+        sign_in(auth, client, app, world, actor)
+        for rule in group:
+            url = url_of(app, world, rule, actor)
+            before = snapshot(app)
+            response = client.get(url)
+            count += 1
+            changed = set(changed_tables(before, snapshot(app))) - GET_WRITES.get(rule.endpoint, set())
+            if response.status_code != 200 or changed:
+                problems.append(f"{actor} GET {url}: {response.status_code}, changed {sorted(changed)}")
+        if actor is not None:
+            auth.logout()
+    return count, problems
+
+
+def test_no_state_change_without_the_sessions_own_token(app, client, make, auth, databases, figures):
+    world = seed_world(make)
+    other = app.test_client()
+    Auth(app, other).login(world.usernames["b_therapist"])  # the attacker's own, valid session
+    foreign = csrf_token(app, other)
+    tally = Tally()
+    forged_posts(app, client, auth, world, foreign, tally)
+    gets, get_problems = get_routes(app, client, auth, world)
+    before_controls = snapshot(app)
+    passed, saved, control_problems = controls(app, client, auth, world)
+    figures.record("CSRF matrix", "forged posts", f"{tally.routes} state-changing routes, {tally.requests} requests, "
+                   f"{len(tally.accepted)} accepted", engine=databases.name)
+    figures.record("CSRF matrix", "GET routes", f"{gets} GET routes, {len(get_problems)} changed data or failed",
+                   engine=databases.name)
+    figures.record("CSRF matrix", "controls", f"{passed} of {tally.routes} routes past the CSRF check with the "
+                   f"session's own token ({saved} of them saved)", engine=databases.name)
+    assert tally.accepted == [], "\n".join(tally.accepted)
+    assert get_problems == [], "\n".join(get_problems)
+    assert control_problems == [] and passed == tally.routes, "\n".join(control_problems)
+    assert changed_tables(before_controls, snapshot(app)), "the controls changed nothing: is the snapshot blind?"

@@ -1,0 +1,277 @@
+"""One seeded clinic for the security matrices: two care teams, every kind of record on each
+patient, and a snapshot of every table to prove a request changed nothing.
+
+Records are made through the real services (as the demo clinic is), in one app context, so a
+matrix seeds once per engine and then sends hundreds of requests at the same database.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ketamine_integration.extensions import db
+
+NY = ZoneInfo("America/New_York")
+#: the REMS protocol, so a signed dosing session also has its Patient Monitoring Form (rems.pdf)
+PROTOCOL = "esketamine-trd-rems"
+#: written into every outside patient's records: no refused response may contain it
+OUTSIDE_MARKER = "Zzoutside"
+PROCESS_SECRET = "Process secret: the outside therapist's countertransference"
+#: an id no table reaches in a test database (and inside the <id:...> converter's range)
+MISSING_ID = 2_000_000_000
+#: tables a request may legitimately write whatever it is: the audit trail records every
+#: access (denials included) and the login session notes activity (automatic logoff)
+ALWAYS_WRITTEN = frozenset({"audit_events", "login_sessions"})
+
+ICS = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//Fictional//Matrix test//EN\r
+BEGIN:VEVENT\r
+UID:supervision-1@fictional.invalid\r
+DTSTAMP:20250101T000000Z\r
+DTSTART:%(start)s\r
+DTEND:%(end)s\r
+SUMMARY:Supervision group\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+@dataclass
+class Team:
+    therapist: int
+    prescriber: int
+
+
+@dataclass
+class World:
+    """Ids of everything seeded. `records[patient_id][kind]` lists that patient's records."""
+    users: dict[str, int]                      # role key -> user id
+    usernames: dict[str, str]                  # role key -> username
+    inside: int                                # the patient the signed-in users treat
+    outside: list[int]                         # patients on another care team
+    records: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    #: clinician id -> their own records (hours, time off, extra hours, feeds)
+    clinician_rows: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    clinic: dict[str, list[int]] = field(default_factory=dict)   # rooms, themes
+    #: clinician id -> {"live": secret, "revoked": secret} of their feeds
+    feed_tokens: dict[int, dict[str, str]] = field(default_factory=dict)
+    #: a note the inside therapist wrote on an outside patient before leaving that care team
+    former_note: int = 0
+
+
+def local(days: float, hour: int = 9) -> datetime:
+    """A clinic-local time `days` from today (negative: in the past)."""
+    day = (datetime.now(NY) + timedelta(days=days)).date()
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=NY)
+
+
+def seed_world(make, *, outside_patients: int = 1) -> World:
+    """Users of every role, patient A (their care team) and `outside_patients` patients on
+    another care team, each with a record of every kind."""
+    users = {"admin": make.user("admin"), "staff": make.user("staff"),
+             "therapist": make.user("therapist", email="ther.inside@fictional.invalid"),
+             "prescriber": make.user("prescriber", email="pres.inside@fictional.invalid"),
+             "b_therapist": make.user("therapist", email="ther.outside@fictional.invalid"),
+             "b_prescriber": make.user("prescriber")}
+    usernames = make.query(lambda: _usernames(users))
+    inside = make.patient(given_name="Insidea", family_name="Fictional",
+                          therapists=[users["therapist"]], prescribers=[users["prescriber"]])
+    outside = [make.patient(given_name="Outsida", family_name=f"{OUTSIDE_MARKER}{n}",
+                            therapists=[users["b_therapist"]], prescribers=[users["b_prescriber"]])
+               for n in range(outside_patients)]
+    world = World(users=users, usernames=usernames, inside=inside, outside=outside)
+    world.clinic = make.run(_seed_clinic)
+    theme = world.clinic["theme"][0]
+    room = world.clinic["room"][0]
+    for n, patient in enumerate([inside, *outside]):
+        team = Team(users["therapist"], users["prescriber"]) if patient == inside \
+            else Team(users["b_therapist"], users["b_prescriber"])
+        # Each patient's dosing sessions at their own time, so one room and one prescriber hold them all.
+        marker = "Inside" if patient == inside else OUTSIDE_MARKER
+        world.records[patient] = make.run(lambda: _seed_patient(patient, team, room, theme, hour=7 + 3 * (n % 4),
+                                                                days_back=3 + n // 4, marker=marker))
+    world.former_note = make.run(lambda: _note_by_former_member(outside[0], users["therapist"]))
+    for key in ("therapist", "prescriber", "b_therapist", "b_prescriber"):
+        rows, tokens = make.run(lambda: _seed_clinician(users[key]))
+        world.clinician_rows[users[key]], world.feed_tokens[users[key]] = rows, tokens
+    return world
+
+
+def _usernames(users: dict[str, int]) -> dict[str, str]:
+    from ketamine_integration.accounts.models import User
+    return {key: db.session.get(User, uid).username for key, uid in users.items()}
+
+
+def _seed_clinic() -> dict[str, list[int]]:
+    from ketamine_integration.notes.models import Theme
+    from ketamine_integration.scheduling.models import Room
+    rooms = [Room(name="Matrix Suite"), Room(name="Matrix Annex")]
+    themes = [Theme(name="Safety in the body"), Theme(name="Not enough")]
+    db.session.add_all(rooms + themes)
+    db.session.flush()
+    return {"room": [r.id for r in rooms], "theme": [t.id for t in themes]}
+
+
+def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, hour: int, days_back: int,
+                  marker: str) -> dict[str, list[int]]:
+    """A course in its experience phase with one signed and one planned dosing session, a
+    booked integration session, a signed note (theme, step, process note), a draft note, the
+    formulation, a PHQ-9 whose item 9 raised an alert, a release, a coordination note and a report."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.coordination import services as coordination
+    from ketamine_integration.courses.services import change_phase, enrol_patient, record_preparation
+    from ketamine_integration.domain.phases import Phase
+    from ketamine_integration.experience.services import plan_series
+    from ketamine_integration.notes import services as notes
+    from ketamine_integration.notes.models import SafetyAlert
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.scheduling.services import book_integration_session
+
+    therapist, prescriber = db.session.get(User, team.therapist), db.session.get(User, team.prescriber)
+    patient = db.session.get(Patient, patient_id)
+    today, now = local(0).date(), datetime.now(NY)
+    course = enrol_patient(patient, protocol_key=(PROTOCOL, 1), start_date=today - timedelta(days=20),
+                           indication="Treatment-resistant depression", therapist_id=therapist.id,
+                           prescriber_id=prescriber.id, by=therapist)
+    prep = record_preparation(course, item="intake_assessment", completed_on=today - timedelta(days=19),
+                              note=f"{marker} intake", by=therapist, today=today)
+    change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
+                 reason="Test setup: gate overridden on purpose.", override=True)
+    signed, planned = plan_series(course, first_start=local(-days_back, hour), days_between=4, count=2, reason=None,
+                                  clinician_id=prescriber.id, room_id=room_id, by=prescriber)
+    _record_and_sign(signed, prescriber)
+    appointment = book_integration_session(course, clinician_id=therapist.id, starts_at=local(1, hour + 2),
+                                           minutes=50, modality="telehealth", by=therapist, now=now)
+    note = _signed_note(course, therapist, theme_id, signed.id, today, marker)
+    notes.save_process_note(note, body=PROCESS_SECRET if marker == OUTSIDE_MARKER else "Own reflections",
+                            by=therapist, expected_version=None)
+    draft = notes.create_note(course, kind="integration", session_date=today, by=therapist, today=today)
+    notes.save_formulation(course, content={"presenting_concerns": f"{marker} low mood"}, by=therapist,
+                           expected_revision=0)
+    measure = notes.record_measure(course, measure="phq9", answers=[2, 2, 1, 1, 1, 1, 1, 1, 1], difficulty="somewhat",
+                                   administered_on=today, by=therapist, today=today)
+    alert = db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.measure_response_id == measure.id))
+    release = coordination.create_release(patient, recipient_user_id=prescriber.id, recipient_name=None,
+                                          categories=["dosing", "measures", "attendance", "safety"],
+                                          purpose="Coordination of ketamine treatment",
+                                          effective_on=today - timedelta(days=20), expires_on=None, by=therapist)
+    message = coordination.send_note(course, recipient_id=prescriber.id, priority="routine", category="response",
+                                     body=f"{marker}: sleeping better.", by=therapist, today=today)
+    report = coordination.generate_report(course, recipient_id=prescriber.id, by=therapist, now=now, today=today,
+                                          questions="Keep the spacing?", recommendations=None)
+    return {"patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
+            "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
+            "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
+            "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id]}
+
+
+def _note_by_former_member(patient_id: int, therapist_id: int) -> int:
+    """A covering therapist writes a note (and process notes) on the patient, then leaves the
+    care team: from then on the patient is outside their care team, their own notes included."""
+    from ketamine_integration.accounts.models import THERAPIST, User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.notes import services as notes
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.patients.services import ensure_on_care_team
+    patient, therapist, today = db.session.get(Patient, patient_id), db.session.get(User, therapist_id), local(0).date()
+    ensure_on_care_team(patient, therapist, THERAPIST)
+    course = db.session.scalar(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id))
+    note = notes.create_note(course, kind="integration", session_date=today, by=therapist, today=today)
+    notes.save_process_note(note, body=PROCESS_SECRET, by=therapist, expected_version=None)
+    patient.care_team = [m for m in patient.care_team if m.user_id != therapist_id]
+    db.session.flush()
+    return note.id
+
+
+def _dosing_bookings(course_id: int):
+    from ketamine_integration.scheduling.models import Appointment
+    return db.session.scalars(select(Appointment).where(Appointment.course_id == course_id,
+                                                        Appointment.kind == "dosing")).all()
+
+
+def _record_and_sign(session, prescriber) -> None:
+    from ketamine_integration.experience.models import VITAL_TIMEPOINTS
+    from ketamine_integration.experience.services import save_record, sign
+    start = session.planned_start
+    values = dict(started_at=start, ended_at=start + timedelta(minutes=15), route="intranasal",
+                  medication="esketamine", dose_mg=56, weight_kg=None, lot_number="LOT-MATRIX",
+                  administered_by_id=prescriber.id, monitored_by_id=prescriber.id, sedation="mild",
+                  dissociation="moderate", concomitant_sedating_medications="none", monitoring_minutes=120,
+                  discharged_at=start + timedelta(minutes=120), discharge_ready=True,
+                  ready_to_leave_at=start + timedelta(minutes=90), vitals_acceptable_before_dosing=True,
+                  vitals_acceptable_before_discharge=True)
+    vitals = {tp: {"systolic": 128, "diastolic": 80, "heart_rate": 70, "spo2": 98} for tp in VITAL_TIMEPOINTS}
+    save_record(session, values=values, vitals=vitals, adverse_events=[], expected_version=session.version)
+    sign(session, by=prescriber, expected_version=session.version)
+
+
+def _signed_note(course, therapist, theme_id: int, dosing_id: int, today: date, marker: str):
+    from ketamine_integration.notes import services as notes
+    note = notes.create_note(course, kind="integration", session_date=today, by=therapist, today=today)
+    notes.save_note(
+        note, by=therapist, expected_version=note.version, today=today, session_date=today,
+        content={"stood_out": f"{marker} stood out", "emotions": "Relief", "imagery": None, "surprises": None,
+                 "meaningful": "Feeling accompanied", "insights": f"{marker} insight", "core_beliefs": None,
+                 "connections_present": None, "connections_past": None, "practices": ["journaling"],
+                 "practices_note": None, "challenges": [], "challenges_note": None, "host_theory": "act",
+                 "self_harm_thoughts": "no", "safety_plan_reviewed": "no", "risk_notes": None,
+                 "next_session_plan": "Review the step", "techniques": []},
+        themes=[{"theme_id": theme_id, "free_theme": None, "patient_words": "my chest unclenched"}],
+        new_steps=[{"what": "Walk by the river", "how_often": "3 times a week", "starts_on": today,
+                    "review_on": today + timedelta(days=14), "linked_insight": None}],
+        check_ins=[], dosing_ids=[dosing_id])
+    notes.sign_note(note, by=therapist, expected_version=note.version, today=today)
+    return note
+
+
+def _seed_clinician(user_id: int) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """A clinician's weekly hours (a Sunday block no booking meets), time off and extra hours a
+    month out, an imported calendar and two feeds (one revoked)."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.calendars import services as calendars
+    from ketamine_integration.scheduling.models import ExtraHours, TimeOff, WorkingHours
+    user, now = db.session.get(User, user_id), datetime.now(NY)
+    hours = WorkingHours(clinician_id=user_id, weekday=6, starts=time(7, 0), ends=time(8, 0))
+    off = TimeOff(clinician_id=user_id, starts_at=local(40), ends_at=local(41), reason="Conference")
+    extra = ExtraHours(clinician_id=user_id, starts_at=local(45, 10), ends_at=local(45, 14), reason="Cover")
+    db.session.add_all([hours, off, extra])
+    start = local(30, 15).astimezone(ZoneInfo("UTC"))
+    ics = ICS % {b"start": start.strftime("%Y%m%dT%H%M%SZ").encode(),
+                 b"end": (start + timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ").encode()}
+    imported = calendars.import_busy(user, filename="other.ics", data=ics, by=user, now=now)
+    live, live_token = calendars.create_feed(user, "phone")
+    revoked, revoked_token = calendars.create_feed(user, "old tablet")
+    calendars.revoke_feed(revoked, now)
+    db.session.flush()
+    rows = {"hours": [hours.id], "time_off": [off.id], "extra": [extra.id], "feed": [live.id, revoked.id],
+            "import": [imported.id]}
+    return rows, {"live": live_token, "revoked": revoked_token}
+
+
+# -- what the database holds, to prove a request changed nothing -----------------------------
+
+def snapshot(app, *, skip: frozenset[str] = ALWAYS_WRITTEN) -> dict[str, tuple[int, str]]:
+    """Each table's row count and a digest of its rows (every column), read outside any request
+    on a connection of its own (plain SQL: this runs after every request a matrix sends)."""
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables if t.name not in skip]
+        connection = db.engine.raw_connection()
+    try:
+        cursor, result = connection.cursor(), {}
+        for name in tables:
+            cursor.execute(f'SELECT * FROM "{name}"')
+            rows = sorted(map(repr, cursor.fetchall()))
+            result[name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        connection.rollback()
+        return result
+    finally:
+        connection.close()
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in before if before[name] != after.get(name))

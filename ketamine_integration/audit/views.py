@@ -15,7 +15,7 @@ from ..extensions import db
 from ..fields import options
 from ..patients.models import Patient
 from ..timeutil import clinic_zone
-from ..web import paginate
+from ..web import paginate, parse_id
 from . import services as audit
 from .models import AuditEvent
 
@@ -55,9 +55,11 @@ def _local_day_start(day) -> datetime:
 
 def filtered_events(form: AuditFilterForm):
     stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    if form.user.data:
-        stmt = stmt.where(AuditEvent.user_id == int(form.user.data))
-    if form.patient.data:
+    # Optional() lets whitespace through as "no filter", past the choices check: parse, never int()
+    user_id = parse_id(form.user.data)
+    if user_id is not None:
+        stmt = stmt.where(AuditEvent.user_id == user_id)
+    if (form.patient.data or "").strip():
         stmt = stmt.join(Patient, Patient.id == AuditEvent.patient_id).where(
             Patient.mrn == form.patient.data.strip())
     if form.action.data:

@@ -1,0 +1,336 @@
+"""A small fictional clinic for the security suites, seeded lazily: each suite asks for the
+records it needs (a signed dosing session, a draft note, a release...) and gets their ids.
+
+Records are made the way users make them, through HTTP with the real forms (the `auth`
+fixture), so they carry the state the views expect; only users, patients and courses come
+from the factories.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ketamine_integration.extensions import db
+
+NY = ZoneInfo("America/New_York")  # tests.databases.app_settings: the clinic's zone in tests
+USERNAMES = {"admin": "fz-admin", "staff": "fz-staff", "therapist": "fz-ther", "prescriber": "fz-pres",
+             "victim": "fz-victim"}
+
+
+def local(days: float, hour: int = 9) -> datetime:
+    """A clinic wall-clock time `days` from today (negative: in the past)."""
+    day = (datetime.now(NY) + timedelta(days=days)).date()
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=NY)
+
+
+def form_time(instant: datetime) -> str:
+    return instant.astimezone(NY).strftime("%Y-%m-%dT%H:%M")
+
+
+def today() -> date:
+    return datetime.now(NY).date()
+
+
+def ics(*spans: tuple[datetime, datetime]) -> bytes:
+    """A minimal calendar export with one busy event per (start, end)."""
+    events = "".join(f"BEGIN:VEVENT\r\nUID:fz-{n}@example.invalid\r\nDTSTAMP:20240101T000000Z\r\n"
+                     f"DTSTART:{s.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}\r\n"
+                     f"DTEND:{e.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}\r\nSUMMARY:Busy\r\nEND:VEVENT\r\n"
+                     for n, (s, e) in enumerate(spans))
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Fuzz//EN\r\n" + events + "END:VCALENDAR\r\n").encode()
+
+
+class Clinic:
+    """Ids of seeded records, made on first use. `text` goes into every free-text field the
+    seeding writes (the audit suite sets it to a sentinel it then looks for)."""
+
+    def __init__(self, make, auth, text: str = "Fictional text"):
+        self.make, self.auth, self.text = make, auth, text
+        self.signed_in: str | None = None
+
+    # -- people --------------------------------------------------------------------------------
+
+    @cached_property
+    def users(self) -> dict[str, int]:
+        make = self.make
+        return {"admin": make.user("admin", username=USERNAMES["admin"]),
+                "staff": make.user("staff", username=USERNAMES["staff"]),
+                "therapist": make.user("therapist", username=USERNAMES["therapist"], full_name="Fenna Quill",
+                                       email="fenna@clinic.example"),
+                "prescriber": make.user("prescriber", username=USERNAMES["prescriber"], full_name="Odo Varn"),
+                "victim": make.user("therapist", username=USERNAMES["victim"], full_name="Vic Tim")}
+
+    def login(self, role: str) -> None:
+        """Be signed in as the seeded user of that role (signing out whoever was)."""
+        self.users  # noqa: B018 - made before anyone signs in
+        if self.signed_in == role:
+            return
+        if self.signed_in is not None:
+            self.auth.logout()
+        response = self.auth.login(USERNAMES[role])
+        assert response.status_code == 302, f"could not sign in as {role}"
+        self.signed_in = role
+
+    def post(self, role: str, url: str, data: dict, **kwargs):
+        self.login(role)
+        return self.auth.post(url, data, **kwargs)
+
+    def get(self, role: str, url: str, **kwargs):
+        self.login(role)
+        return self.auth.client.get(url, **kwargs)
+
+    @cached_property
+    def patient(self) -> int:
+        return self.make.patient(given_name="Fuzzy", family_name="Fictional",
+                                 therapists=[self.users["therapist"]], prescribers=[self.users["prescriber"]])
+
+    @cached_property
+    def course(self) -> int:
+        """An IV course in its experience phase with three dosing sessions planned, two days apart."""
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"], phase="experience")
+
+    @cached_property
+    def prep_course(self) -> int:
+        """A second course, still in preparation (its checklist is open)."""
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"],
+                                protocol="sublingual-ketamine-kap")
+
+    @cached_property
+    def shared_course(self) -> int:
+        """The course, once it has a signed dosing session and a release to its prescriber."""
+        self.signed_session, self.release  # noqa: B018
+        return self.course
+
+    @cached_property
+    def dosing_sessions(self) -> list[int]:
+        return self.make.dosing_plan(self.course, first_start=local(-6), days_between=2, count=3)
+
+    @property
+    def planned_session(self) -> int:
+        """Planned two days ago and never recorded: to reschedule, cancel or record."""
+        return self.dosing_sessions[2]
+
+    @property
+    def draft_session(self) -> int:
+        """Planned four days ago: the dosing record form's target."""
+        return self.dosing_sessions[1]
+
+    def record_data(self, session_id: int, **overrides) -> dict:
+        """A complete, plausible dosing record for a session (its current version included)."""
+        from ketamine_integration.experience.models import DosingSession
+        session = self.make.query(lambda: db.session.get(DosingSession, session_id))
+        start, who = session.planned_start.astimezone(NY), str(self.users["prescriber"])
+        data = {"started_at": form_time(start), "ended_at": form_time(start + timedelta(minutes=40)),
+                "route": "iv", "medication": "ketamine", "dose_mg": "35", "weight_kg": "70",
+                "lot_number": "LOT-7", "administered_by": who, "monitored_by": who,
+                **{f"{tp}-{k}": v for tp in ("baseline", "post_40", "discharge")
+                   for k, v in (("systolic", "128"), ("diastolic", "82"), ("heart_rate", "72"), ("spo2", "98"))},
+                "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "90",
+                "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "yes",
+                "adverse_events-0-event_type": "nausea", "adverse_events-0-severity": "mild",
+                "adverse_events-0-action_taken": self.text, "concomitant_sedating_medications": self.text,
+                "spacing_reason": "", "version": str(session.version)}
+        data.update(overrides)
+        return data
+
+    @cached_property
+    def signed_session(self) -> int:
+        session = self.dosing_sessions[0]
+        assert self.post("prescriber", f"/dosing/{session}", self.record_data(session)).status_code == 302
+        signed = self.post("prescriber", f"/dosing/{session}/sign", {"version": self.version("dosing", session)})
+        assert signed.status_code == 302
+        return session
+
+    @cached_property
+    def rems_signed_session(self) -> int:
+        """A signed esketamine session: it has a REMS monitoring form."""
+        course = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"],
+                                  protocol="esketamine-trd-rems", phase="experience")
+        [session] = self.make.dosing_plan(course, first_start=local(-3), days_between=3, count=1)
+        data = self.record_data(session, route="intranasal", medication="esketamine", dose_mg="56", weight_kg="",
+                                ready_to_leave_at=form_time(local(-3, 10)), vitals_acceptable_before_dosing="yes",
+                                vitals_acceptable_before_discharge="yes",
+                                started_at=form_time(local(-3)), ended_at=form_time(local(-3) + timedelta(minutes=30)),
+                                discharged_at=form_time(local(-3) + timedelta(minutes=150)), monitoring_minutes="120")
+        saved = self.post("prescriber", f"/dosing/{session}", data)
+        assert saved.status_code == 302, saved.status_code
+        signed = self.post("prescriber", f"/dosing/{session}/sign", {"version": self.version("dosing", session)})
+        assert signed.status_code == 302
+        return session
+
+    # -- notes and measures ----------------------------------------------------------------------
+
+    def version(self, kind: str, row_id: int) -> str:
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.experience.models import DosingSession
+        from ketamine_integration.notes.models import SessionNote
+        from ketamine_integration.patients.models import Patient
+        model = {"dosing": DosingSession, "note": SessionNote, "patient": Patient, "course": TreatmentCourse}[kind]
+        return str(self.make.query(lambda: db.session.get(model, row_id).version))
+
+    def new_note(self, kind: str = "integration") -> int:
+        self.signed_session  # noqa: B018 - an integration note may serve its window
+        response = self.post("therapist", f"/courses/{self.course}/notes",
+                             {"note-kind": kind, "note-session_date": today().isoformat()})
+        assert response.status_code == 302, response.status_code
+        return int(re.search(r"/notes/(\d+)$", response.headers["Location"]).group(1))
+
+    @cached_property
+    def theme(self) -> int:
+        from ketamine_integration.notes.models import Theme
+
+        def add():
+            theme = Theme(name="Safety in the body")
+            db.session.add(theme)
+            db.session.flush()
+            return theme.id
+        return self.make.run(add)
+
+    def integration_data(self, note_id: int, **overrides) -> dict:
+        t = self.text
+        data = {"session_date": today().isoformat(), "version": self.version("note", note_id),
+                "dosing_sessions": [str(self.signed_session)], "stood_out": t, "emotions": t, "imagery": t,
+                "surprises": t, "meaningful": t, "insights": t, "core_beliefs": t, "connections_present": t,
+                "connections_past": t, "themes-0-theme": str(self.theme), "themes-0-patient_words": t,
+                "new_steps-0-what": t, "new_steps-0-how_often": "3 times a week",
+                "new_steps-0-starts_on": today().isoformat(),
+                "new_steps-0-review_on": (today() + timedelta(days=14)).isoformat(), "new_steps-0-linked_insight": t,
+                "practices": ["movement"], "practices_note": t, "challenges": ["overwhelm"], "challenges_note": t,
+                "host_theory": "act", "techniques-0-technique": "Grounding", "techniques-0-rationale": t,
+                "self_harm_thoughts": "no", "safety_plan_reviewed": "no", "risk_notes": t, "next_session_plan": t}
+        data.update(overrides)
+        return data
+
+    def preparation_data(self, note_id: int, **overrides) -> dict:
+        t = self.text
+        data = {"session_date": today().isoformat(), "version": self.version("note", note_id), "intentions": t,
+                "expectations": t, "concerns": t, "psychoeducation": ["dissociation"], "set_setting_plan": t,
+                "support_person": t, "readiness": "ready", "consent_questions_answered": "yes",
+                "next_session_plan": t}
+        data.update(overrides)
+        return data
+
+    @cached_property
+    def draft_note(self) -> int:
+        return self.new_note("integration")
+
+    @cached_property
+    def draft_preparation_note(self) -> int:
+        return self.new_note("preparation")
+
+    @cached_property
+    def signed_note(self) -> int:
+        note = self.new_note("integration")
+        assert self.post("therapist", f"/notes/{note}", self.integration_data(note)).status_code == 302
+        signed = self.post("therapist", f"/notes/{note}/sign", {"version": self.version("note", note)})
+        assert signed.status_code == 302
+        return note
+
+    @cached_property
+    def process_note(self) -> int:
+        """The signed note, with the therapist's process notes on it."""
+        note = self.signed_note
+        assert self.post("therapist", f"/notes/{note}/process", {"body": self.text, "version": ""}).status_code == 302
+        return note
+
+    def phq9(self, item9: str = "0", role: str = "therapist"):
+        data = {"phq9-administered_on": today().isoformat(), **{f"phq9-item{n}": "1" for n in range(1, 9)},
+                "phq9-item9": item9}
+        return self.post(role, f"/courses/{self.course}/measures/phq9", data)
+
+    @cached_property
+    def measure(self) -> int:
+        from ketamine_integration.notes.models import MeasureResponse
+        assert self.phq9().status_code == 302
+        return self.make.query(lambda: db.session.scalar(select(MeasureResponse.id).order_by(
+            MeasureResponse.id.desc())))
+
+    @cached_property
+    def alert(self) -> int:
+        from ketamine_integration.notes.models import SafetyAlert
+        assert self.phq9(item9="2").status_code == 302
+        return self.make.query(lambda: db.session.scalar(select(SafetyAlert.id).order_by(SafetyAlert.id.desc())))
+
+    @cached_property
+    def preparation_record(self) -> int:
+        from ketamine_integration.courses.models import PreparationRecord
+        response = self.post("therapist", f"/courses/{self.prep_course}/preparation",
+                             {"item": "intake_assessment", "completed_on": today().isoformat(), "note": self.text})
+        assert response.status_code == 302
+        return self.make.query(lambda: db.session.scalar(select(PreparationRecord.id).order_by(
+            PreparationRecord.id.desc())))
+
+    # -- coordination --------------------------------------------------------------------------
+
+    def release_data(self, **overrides) -> dict:
+        data = {"recipient": str(self.users["prescriber"]), "recipient_name": "",
+                "categories": ["dosing", "measures"], "purpose": self.text,
+                "effective_on": today().isoformat(), "expires_on": ""}
+        data.update(overrides)
+        return data
+
+    @cached_property
+    def release(self) -> int:
+        from ketamine_integration.coordination.models import ReleaseOfInformation
+        from ketamine_integration.coordination.models import CATEGORIES
+        response = self.post("therapist", f"/patients/{self.patient}/releases",
+                             self.release_data(categories=sorted(CATEGORIES)))
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(ReleaseOfInformation.id).order_by(
+            ReleaseOfInformation.id.desc())))
+
+    @cached_property
+    def coordination_note(self) -> int:
+        from ketamine_integration.coordination.models import CoordinationNote
+        self.release  # noqa: B018 - what a note may carry follows the release
+        response = self.post("therapist", f"/courses/{self.course}/coordination", {
+            "recipient": str(self.users["prescriber"]), "priority": "routine", "category": "response",
+            "body": self.text})
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(CoordinationNote.id).order_by(
+            CoordinationNote.id.desc())))
+
+    @cached_property
+    def report(self) -> int:
+        from ketamine_integration.coordination.models import CoordinationReport
+        self.release, self.signed_session  # noqa: B018
+        response = self.post("therapist", f"/courses/{self.course}/reports", {
+            "recipient": str(self.users["prescriber"]), "questions": self.text, "recommendations": self.text})
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(CoordinationReport.id).order_by(
+            CoordinationReport.id.desc())))
+
+    # -- scheduling and calendars ------------------------------------------------------------------
+
+    def booking_data(self, **overrides) -> dict:
+        """An integration session tomorrow at 11:00, inside the signed session's window."""
+        data = {"kind": "integration", "starts_at": form_time(local(1, 11)), "minutes": "50",
+                "clinician": str(self.users["therapist"]), "modality": "telehealth", "room": "0"}
+        data.update(overrides)
+        return data
+
+    @cached_property
+    def appointment(self) -> int:
+        from ketamine_integration.scheduling.models import Appointment
+        self.signed_session  # noqa: B018 - its window is what the session is booked into
+        response = self.post("staff", f"/courses/{self.course}/sessions", self.booking_data())
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(Appointment.id).where(
+            Appointment.kind != "dosing").order_by(Appointment.id.desc())))
+
+    @cached_property
+    def room(self) -> int:
+        return self.make.room("Dosing Suite")
+
+    @cached_property
+    def feed(self) -> int:
+        from ketamine_integration.calendars.models import CalendarFeed
+        response = self.post("therapist", "/calendars/feeds", {"label": "phone"})
+        assert response.status_code == 200
+        self.feed_path = re.search(r'value="http://localhost(/feeds/[^"]+\.ics)"',
+                                   response.get_data(as_text=True)).group(1)
+        return self.make.query(lambda: db.session.scalar(select(CalendarFeed.id).order_by(CalendarFeed.id.desc())))

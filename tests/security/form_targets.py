@@ -1,0 +1,195 @@
+"""Every WTForms form of the app, with the route(s) that take it, who may submit it, and a
+submission the app accepts (the baseline the fuzzer mutates field by field).
+
+tests/security/test_form_fuzzing.py fails when a form class of the app is missing here, so a
+new form cannot ship unfuzzed: add a Target for it (or, for a row form nested in another, a
+line in SUBFORMS).
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
+
+from wtforms import Form
+
+import ketamine_integration
+from .clinic import Clinic, form_time, ics, local, today
+
+
+@dataclass(frozen=True)
+class Target:
+    #: whose session submits it: a key of clinic.USERNAMES, or "anonymous"
+    role: str
+    url: Callable[[Clinic], str]
+    #: a submission the app accepts while the record's state allows it (recomputed before each example)
+    baseline: Callable[[Clinic], dict] = lambda c: {}
+    prefix: str = ""
+    method: str = "POST"
+    #: a file upload field: the baseline's file content is mutated as bytes
+    upload: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _note_path(c: Clinic, note: int) -> str:
+    return f"/notes/{note}"
+
+
+TARGETS: dict[str, list[Target]] = {
+    # -- accounts --------------------------------------------------------------------------
+    "accounts.forms.LoginForm": [Target("anonymous", lambda c: "/login", lambda c: {
+        "username": "nobody-here", "password": "not the password at all", "next": "/patients/"})],
+    "accounts.forms.UserForm": [Target("admin", lambda c: f"/users/{c.users['victim']}/edit", lambda c: {
+        "username": "fz-victim", "full_name": "Vic Tim", "credentials": "LCSW", "email": "vic@clinic.example",
+        "roles": ["therapist"], "active": "y"})],
+    "accounts.forms.NewUserForm": [Target("admin", lambda c: "/users/new", lambda c: {
+        "username": "fz-new", "full_name": "New Person", "credentials": "", "email": "", "roles": ["staff"],
+        "active": "y", "password": "quartz lantern velvet orbit 42", "confirm": "quartz lantern velvet orbit 42"})],
+    "accounts.forms.PasswordResetForm": [Target("admin", lambda c: f"/users/{c.users['victim']}/password", lambda c: {
+        "password": "quartz lantern velvet orbit 42", "confirm": "quartz lantern velvet orbit 42"})],
+    "audit.views.AuditFilterForm": [Target("admin", lambda c: "/audit/", lambda c: {
+        "user": str(c.users["therapist"]), "patient": "", "action": "patient.view",
+        "date_from": (today() - timedelta(days=7)).isoformat(), "date_to": today().isoformat()}, method="GET")],
+    # -- calendars ---------------------------------------------------------------------------
+    "calendars.forms.FeedForm": [
+        Target("therapist", lambda c: "/calendars/feeds", lambda c: {"label": "phone"}),
+        Target("therapist", lambda c: f"/calendars/feeds/{c.feed}/revoke", lambda c: {"label": ""})],
+    "calendars.forms.FeedIdentityForm": [Target("admin", lambda c: "/calendars/settings",
+                                                lambda c: {"identity": "initials"})],
+    "calendars.forms.CalendarImportForm": [Target(
+        "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
+        lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],
+    # -- patients and courses ------------------------------------------------------------------
+    "patients.forms.PatientForm": [
+        Target("staff", lambda c: "/patients/new", lambda c: {
+            "given_name": "Newt", "family_name": "Fictional", "date_of_birth": "1985-02-03", "phone": "555-0100",
+            "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])]}),
+        Target("staff", lambda c: f"/patients/{c.patient}/edit", lambda c: {
+            "given_name": "Fuzzy", "family_name": "Fictional", "date_of_birth": "1980-05-17", "phone": "555-0101",
+            "emergency_contact_name": "Kin", "emergency_contact_phone": "555-0102",
+            "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
+            "version": c.version("patient", c.patient)})],
+    "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
+        "protocol": "im-ketamine-kap@1", "start_date": today().isoformat(), "indication": "Bipolar depression",
+        "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],
+    "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
+        "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",
+        "version": c.version("course", c.prep_course)})],
+    "courses.forms.PreparationForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
+        "item": "informed_consent", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
+    "courses.forms.VoidForm": [Target(
+        "therapist", lambda c: f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void",
+        lambda c: {"reason": "Entered on the wrong course."})],
+    # -- experience -----------------------------------------------------------------------------
+    "experience.forms.PlanForm": [Target("staff", lambda c: f"/courses/{c.course}/dosing/plan", lambda c: {
+        "first_start": form_time(local(3)), "days_between": "2", "count": "2", "clinician": str(c.users["prescriber"]),
+        "room": str(c.room), "minutes": "", "reason": "Rebooked after travel."})],
+    "experience.forms.RescheduleForm": [Target("staff", lambda c: f"/dosing/{c.planned_session}/reschedule",
+                                               lambda c: {"planned_start": form_time(local(1)),
+                                                          "reason": "Patient asked."})],
+    "experience.forms.CancelForm": [Target("staff", lambda c: f"/dosing/{c.planned_session}/cancel",
+                                           lambda c: {"reason": "Patient unwell."})],
+    "experience.forms.DosingRecordForm": [Target("prescriber", lambda c: f"/dosing/{c.draft_session}",
+                                                 lambda c: c.record_data(c.draft_session))],
+    "experience.forms.AddendumForm": [Target("prescriber", lambda c: f"/dosing/{c.signed_session}/addenda",
+                                             lambda c: {"body": "Patient called: mild headache, resolved."})],
+    "experience.forms.RemsSubmittedForm": [Target(
+        "prescriber", lambda c: f"/dosing/{c.rems_signed_session}/rems-submitted",
+        lambda c: {"submitted_on": today().isoformat()})],
+    # -- notes ------------------------------------------------------------------------------------
+    "notes.forms.NewNoteForm": [Target("therapist", lambda c: f"/courses/{c.course}/notes", lambda c: {
+        "kind": "integration", "session_date": today().isoformat()}, prefix="note")],
+    "notes.forms.PreparationNoteForm": [Target("therapist", lambda c: _note_path(c, c.draft_preparation_note),
+                                               lambda c: c.preparation_data(c.draft_preparation_note))],
+    "notes.forms.IntegrationNoteForm": [Target("therapist", lambda c: _note_path(c, c.draft_note),
+                                               lambda c: c.integration_data(c.draft_note))],
+    "notes.forms.ProcessNoteForm": [Target("therapist", lambda c: f"/notes/{c.signed_note}/process",
+                                           lambda c: {"body": "My own reflections.", "version": ""})],
+    "notes.forms.NoteAddendumForm": [Target("therapist", lambda c: f"/notes/{c.signed_note}/addenda",
+                                            lambda c: {"body": "Correction: the walk is by the canal."})],
+    "notes.forms.FormulationForm": [Target("therapist", lambda c: f"/courses/{c.course}/formulation", lambda c: {
+        "presenting_concerns": "Low mood", "patterns": "Criticism -> withdrawal", "core_beliefs": "Not enough",
+        "emotion_nervous_system": "", "development_context": "", "strengths": "Curious", "revision": "0"})],
+    "notes.forms.PHQ9Form": [Target("therapist", lambda c: f"/courses/{c.course}/measures/phq9", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "1" for n in range(1, 10)},
+        "difficulty": "somewhat"}, prefix="phq9")],
+    "notes.forms.GAD7Form": [Target("therapist", lambda c: f"/courses/{c.course}/measures/gad7", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "2" for n in range(1, 8)}}, prefix="gad7")],
+    "notes.forms.AcknowledgeForm": [Target("therapist", lambda c: f"/alerts/{c.alert}/acknowledge",
+                                           lambda c: {"note": "Called the patient; safety plan reviewed."})],
+    "notes.forms.VoidMeasureForm": [Target("therapist", lambda c: f"/measures/{c.measure}/void",
+                                           lambda c: {"reason": "Entered twice."})],
+    "notes.forms.ThemeForm": [Target("admin", lambda c: "/themes/", lambda c: {"name": "Belonging"})],
+    # -- coordination -------------------------------------------------------------------------------
+    "coordination.forms.ReleaseForm": [Target("therapist", lambda c: f"/patients/{c.patient}/releases",
+                                              lambda c: c.release_data())],
+    "coordination.forms.RevokeForm": [Target("therapist", lambda c: f"/releases/{c.release}/revoke",
+                                             lambda c: {"revoked_on": today().isoformat()})],
+    "coordination.forms.NoteForm": [Target("therapist", lambda c: f"/courses/{c.shared_course}/coordination",
+                                           lambda c: {"recipient": str(c.users["prescriber"]), "priority": "urgent",
+                                                      "category": "response", "body": "PHQ-9 down by half."},
+                                           extra={"follows": ""})],
+    "coordination.forms.AcknowledgeNoteForm": [Target(
+        "prescriber", lambda c: f"/coordination/{c.coordination_note}/acknowledge",
+        lambda c: {"reply": "Thanks, noted."}, extra={"next_page": "worklist"})],
+    "coordination.forms.ReportForm": [Target("therapist", lambda c: f"/courses/{c.shared_course}/reports",
+                                             lambda c: {"recipient": str(c.users["prescriber"]),
+                                                        "questions": "Booster?", "recommendations": "Keep spacing."})],
+    # -- scheduling ----------------------------------------------------------------------------------
+    "scheduling.forms.BookForm": [Target("staff", lambda c: f"/courses/{c.shared_course}/sessions",
+                                         lambda c: c.booking_data(starts_at=form_time(local(2, 14))))],
+    "scheduling.forms.CancelAppointmentForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/cancel",
+                                                      lambda c: {"reason": "Patient ill."})],
+    "scheduling.forms.OutcomeForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/outcome",
+                                            lambda c: {"outcome": "attended"})],
+    "scheduling.forms.MoveAppointmentForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/reschedule",
+                                                    lambda c: {"starts_at": form_time(local(3, 15)),
+                                                               "reason": "Clash."})],
+    "scheduling.forms.WorkingHoursForm": [Target("staff", lambda c: f"/availability/{c.users['therapist']}/hours",
+                                                 lambda c: {"weekday": "2", "starts": "09:00", "ends": "12:00"})],
+    "scheduling.forms.TimeOffForm": [Target("staff", lambda c: f"/availability/{c.users['therapist']}/time-off",
+                                            lambda c: {"starts_at": form_time(local(5, 9)),
+                                                       "ends_at": form_time(local(5, 17)), "reason": "Training"})],
+    "scheduling.forms.ExtraHoursForm": [Target(
+        "staff", lambda c: f"/availability/{c.users['therapist']}/extra-hours",
+        lambda c: {"starts_at": form_time(local(6, 9)), "ends_at": form_time(local(6, 13)), "reason": "Cover"})],
+    "scheduling.forms.SessionTypeForm": [Target("admin", lambda c: "/session-types/",
+                                                lambda c: {"kind": "integration", "default_minutes": "55"})],
+    "scheduling.forms.RoomForm": [Target("admin", lambda c: "/rooms/", lambda c: {"name": "Willow Room"})],
+}
+
+#: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
+SUBFORMS = {
+    "experience.forms.VitalsForm": "experience.forms.DosingRecordForm",
+    "experience.forms.AdverseEventForm": "experience.forms.DosingRecordForm",
+    "notes.forms.ThemeRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.StepRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.CheckInRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
+}
+#: base classes no view instantiates, with the reason
+ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the two note forms; each note form is fuzzed"}
+
+
+def form_key(cls) -> str:
+    return f"{cls.__module__.removeprefix('ketamine_integration.')}.{cls.__name__}"
+
+
+def app_form_classes() -> dict[str, type]:
+    """Every Form subclass defined in the app's modules, plus the measure forms that
+    notes.forms.measure_form_class() builds at run time (one per questionnaire)."""
+    found = {}
+    for info in pkgutil.walk_packages(ketamine_integration.__path__, "ketamine_integration."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Form) and cls.__module__ == module.__name__:
+                found[form_key(cls)] = cls
+    from ketamine_integration.domain.measures import MEASURES
+    from ketamine_integration.notes.forms import measure_form_class
+    for key in MEASURES:
+        cls = measure_form_class(key)
+        found[form_key(cls)] = cls
+    return found

@@ -1,0 +1,157 @@
+"""What must hold of the database whatever anyone submitted: the invariant check the fuzzing
+suite runs after every submission, and the snapshot that tells whether a submission changed rows.
+
+Generic rules walk every table of the models (a new table is checked without a change here);
+model rules state what the app promises about particular records.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, Numeric, String, select
+
+from ketamine_integration.db_types import UTCDateTime
+from ketamine_integration.domain.dosing import VITAL_RANGES, WEIGHT_RANGE
+from ketamine_integration.extensions import db
+from ketamine_integration.fields import YEARS
+from ketamine_integration.scheduling.models import MINUTES_RANGE
+
+#: rows every request may write whatever its outcome: the audit trail (failures and denials are
+#: recorded on purpose) and the login session's last activity
+BOOKKEEPING = frozenset({"audit_events", "login_sessions"})
+#: PostgreSQL's integer column; SQLite would store more without complaint
+INT_RANGE = (-2_147_483_648, 2_147_483_647)
+
+
+def read_tables() -> dict[str, list]:
+    """Every row of every table of the models (one query per table), as mappings."""
+    return {table.name: db.session.execute(select(table)).mappings().all() for table in db.metadata.sorted_tables}
+
+
+def snapshot(tables: dict[str, list]) -> dict[str, list[str]]:
+    """The rows of every table but the bookkeeping ones, comparable between two reads."""
+    return {name: sorted(repr(tuple(r.values())) for r in rows) for name, rows in tables.items()
+            if name not in BOOKKEEPING}
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in after if before.get(name) != after[name])
+
+
+def _strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings_in(k)
+            yield from _strings_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings_in(v)
+
+
+def _column_problem(column, value) -> str | None:
+    kind = column.type
+    if value is None:
+        return None
+    if isinstance(kind, (String, JSON)) and any("\x00" in s for s in _strings_in(value)):
+        return "holds a NUL character"
+    if isinstance(kind, String) and kind.length and len(value) > kind.length:
+        return f"is {len(value)} characters long; the column holds {kind.length}"
+    if isinstance(kind, (UTCDateTime, DateTime)):
+        if not isinstance(kind, UTCDateTime):
+            return "is a datetime column without a time zone (not UTCDateTime)"
+        if value.tzinfo is None or not YEARS[0] <= value.year <= YEARS[1]:
+            return f"holds {value!r}: naive, or outside the years {YEARS}"
+    if isinstance(kind, Date) and not isinstance(value, datetime) and not YEARS[0] <= value.year <= YEARS[1]:
+        return f"holds {value!r}, outside the years {YEARS}"
+    if isinstance(kind, Numeric) and isinstance(value, Decimal) and not value.is_finite():
+        return f"holds {value!r}"
+    if isinstance(kind, Integer) and not isinstance(kind, BigInteger) and not isinstance(value, bool) \
+            and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        return f"holds {value}, beyond a 32-bit integer"
+    return None
+
+
+def _generic_problems(tables: dict[str, list]) -> list[str]:
+    problems = []
+    for table in db.metadata.sorted_tables:
+        for row in tables[table.name]:
+            for column in table.columns:
+                problem = _column_problem(column, row[column.name])
+                if problem:
+                    problems.append(f"{table.name}.{column.name} (id {row.get('id')}) {problem}")
+    return problems
+
+
+def _ordered(rows, table: str, first: str, then: str, *, strict: bool = True) -> list[str]:
+    """Rows whose `then` does not come after `first` (both set)."""
+    bad = []
+    for r in rows(table):
+        if r[first] is not None and r[then] is not None and (r[then] <= r[first] if strict else r[then] < r[first]):
+            bad.append(f"{table} {r['id']}: {then} {r[then]} not after {first} {r[first]}")
+    return bad
+
+
+def _dosing_problems(rows) -> list[str]:
+    """The plausibility the dosing record form promises (experience.services._record_problems)."""
+    bad = _ordered(rows, "dosing_sessions", "started_at", "ended_at") + \
+        _ordered(rows, "dosing_sessions", "ended_at", "discharged_at", strict=False)
+    ceilings = current_app.config["DOSE_CEILING_MG"]
+    for r in rows("dosing_sessions"):
+        if r["started_at"] and r["ended_at"] and r["ended_at"] - r["started_at"] > timedelta(hours=12):
+            bad.append(f"dosing session {r['id']} lasts over 12 hours")
+        if r["dose_mg"] is not None and not 0 < r["dose_mg"] <= ceilings.get(r["medication"] or "", 10**9):
+            bad.append(f"dosing session {r['id']}: dose {r['dose_mg']} mg of {r['medication']}")
+        if r["weight_kg"] is not None and WEIGHT_RANGE.problem(float(r["weight_kg"]), "weight"):
+            bad.append(f"dosing session {r['id']}: weight {r['weight_kg']} kg")
+    for r in rows("vital_signs"):
+        for name, allowed in VITAL_RANGES.items():
+            if r[name] is not None and allowed.problem(r[name], name):
+                bad.append(f"vital signs {r['id']}: {name} {r[name]}")
+        if r["systolic"] is not None and r["diastolic"] is not None and r["diastolic"] >= r["systolic"]:
+            bad.append(f"vital signs {r['id']}: diastolic not below systolic")
+    return bad
+
+
+def _clinical_problems(rows, today: date) -> list[str]:
+    bad = []
+    for r in rows("patients"):
+        if not date(1900, 1, 1) <= r["date_of_birth"] <= today + timedelta(days=1):
+            bad.append(f"patient {r['id']}: date of birth {r['date_of_birth']}")
+    for r in rows("measure_responses"):
+        answers = r["answers"]
+        if not all(isinstance(a, int) and 0 <= a <= 3 for a in answers) or sum(answers) != r["total"]:
+            bad.append(f"measure {r['id']}: answers {answers} do not add up to {r['total']}")
+    for r in rows("session_notes"):
+        if r["session_date"] > today + timedelta(days=1):
+            bad.append(f"note {r['id']}: session date {r['session_date']} in the future")
+    for r in rows("note_themes"):
+        if r["theme_id"] is None and not (r["free_theme"] or "").strip():
+            bad.append(f"note theme {r['id']} names no theme")
+    for r in rows("session_types"):
+        if not MINUTES_RANGE[0] <= r["default_minutes"] <= MINUTES_RANGE[1]:
+            bad.append(f"session type {r['kind']}: {r['default_minutes']} minutes")
+    for r in rows("releases_of_information"):
+        if r["recipient_user_id"] is None and not (r["recipient_name"] or "").strip():
+            bad.append(f"release {r['id']} has no recipient")
+    return bad
+
+
+#: (table, earlier column, later column, may they be equal) for spans the app keeps in order
+ORDERED = [("appointments", "starts_at", "ends_at", False), ("time_off", "starts_at", "ends_at", False),
+           ("extra_hours", "starts_at", "ends_at", False), ("working_hours", "starts", "ends", False),
+           ("imported_busy", "starts_at", "ends_at", False), ("action_steps", "starts_on", "review_on", True),
+           ("releases_of_information", "effective_on", "expires_on", True)]
+
+
+def invalid_rows(tables: dict[str, list], today: date) -> list[str]:
+    """Every broken promise in these rows (from read_tables(); empty when all is well)."""
+    def rows(name):
+        return tables[name]
+    problems = _generic_problems(tables) + _dosing_problems(rows) + _clinical_problems(rows, today)
+    for table, first, then, equal_ok in ORDERED:
+        problems += _ordered(rows, table, first, then, strict=not equal_ok)
+    return problems

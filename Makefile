@@ -39,11 +39,11 @@ test-browser: $(VENV)/.installed-test browser-deps
 
 ## test-security: the security and reliability suites at their default size (part of `make test`)
 test-security: $(VENV)/.installed-test browser-deps
-	$(BIN)/python -m pytest tests/security
+	$(BIN)/python -m pytest tests/security tests/browser/test_stored_xss.py
 
 ## test-security-large: the same suites at the larger, opt-in size (longer; prints the figures)
 test-security-large: $(VENV)/.installed-test browser-deps
-	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security
+	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security tests/browser/test_stored_xss.py
 
 # Browser tests drive Debian's Chromium (Playwright cannot download a browser here), and
 # WeasyPrint 70+ subsets fonts with HarfBuzz's subset library (Debian: libharfbuzz-subset0).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +79,9 @@ class LiveServer:
     make: Factories
 
 
-@pytest.fixture
-def live_server(browser_databases, tmp_path):
-    """The real app over HTTP on a free local port, with its own fresh database."""
-    app = create_app(app_settings(browser_databases.fresh()))
-    app.instance_path = str(tmp_path)
+@contextmanager
+def serving(app: Flask):
+    """The app over HTTP on a free local port until the block ends; yields its base URL."""
     # threaded: Chromium opens several connections at once (page, stylesheet, favicon).
     server = make_server("127.0.0.1", 0, app, threaded=True)
     # A short poll interval: shutdown() waits up to one interval, and every test pays it.
@@ -90,8 +89,7 @@ def live_server(browser_databases, tmp_path):
                               name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,
-                         make=Factories(app, PASSWORD))
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -99,6 +97,21 @@ def live_server(browser_databases, tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def live_app(browser_databases, tmp_path, **settings) -> Flask:
+    """A fresh app on its own copy of the migrated database (settings override the test defaults)."""
+    app = create_app({**app_settings(browser_databases.fresh()), **settings})
+    app.instance_path = str(tmp_path)
+    return app
+
+
+@pytest.fixture
+def live_server(browser_databases, tmp_path):
+    """The real app over HTTP on a free local port, with its own fresh database."""
+    app = live_app(browser_databases, tmp_path)
+    with serving(app) as url:
+        yield LiveServer(url=url, app=app, make=Factories(app, PASSWORD))
 
 
 @pytest.fixture

@@ -155,7 +155,8 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
     _complete_preparation(course, therapist, prescriber, start_date)
     _move(course, Phase.EXPERIENCE, prescriber)
     count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
-    first_start = _plan_clash_free(course, first_start, gap, count, prescriber)
+    first_start = _plan_clash_free(course, first_start, gap, count, prescriber,
+                                   long_past=phase is not Phase.EXPERIENCE)
     for session in fetch_dosing_sessions(course.id)[:done]:
         _record_and_sign(session, protocol_id, prescriber, rng)
     _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
@@ -167,21 +168,24 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
     return course
 
 
-def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescriber: User) -> datetime:
+def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescriber: User, *,
+                     long_past: bool) -> datetime:
     """Plan the series in a dosing suite, with the course's prescriber if free, else the other
-    one, an hour earlier at a time until nothing clashes: the demo's dosing timetable is one a
+    one, at the first candidate start where nothing clashes: the demo's dosing timetable is one a
     real clinic could run. Returns the first start used.
 
-    Earlier only and on the same day (from 8:00), so sessions already "held" stay in the past
-    and each shape in EXPERIENCE_SHAPES keeps its window status.
+    A series still in its experience phase moves only earlier on the same day (from 8:00), so
+    sessions already "held" stay in the past and each shape in EXPERIENCE_SHAPES keeps its
+    window status. A series whose sessions all ended at least ten days ago (`long_past`) may
+    also move later that day or to one of the three days before: without that freedom, some times of day at
+    which the demo is loaded left no clash-free hour.
     """
     rooms = db.session.scalars(select(Room).where(Room.name.in_(DOSING_ROOMS)).order_by(Room.name)).all()
     others = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
               if u.has_role(PRESCRIBER) and u.id != prescriber.id]
-    start, zone = first_start, clinic_zone()
     # long enough for the protocol's monitoring and the demo's longest stay (_record_and_sign)
     minutes = course_protocol(course).experience.min_monitoring_minutes + 30
-    while start.astimezone(zone).hour >= 8:
+    for start in _candidate_starts(first_start, long_past):
         for clinician in [prescriber] + others:
             for room in rooms:
                 try:
@@ -191,8 +195,20 @@ def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescr
                     return start
                 except DomainError:
                     continue
-        start -= timedelta(hours=1)
     raise RuntimeError(f"no clash-free dosing plan for demo course {course.id}")
+
+
+def _candidate_starts(first_start: datetime, long_past: bool):
+    """Office-hour starts to try, nearest first (see _plan_clash_free for which are allowed)."""
+    zone = clinic_zone()
+    local = first_start.astimezone(zone)
+    days = (0, -1, -2, -3) if long_past else (0,)
+    for day in days:
+        hours = range(local.hour, 7, -1) if not long_past else \
+            sorted(range(8, 18), key=lambda hour: abs(hour - local.hour))
+        for hour in hours:
+            moved = shift(local.replace(hour=hour), Span(day, "d"), zone) if day else local.replace(hour=hour)
+            yield moved.astimezone(first_start.tzinfo)
 
 
 def _backdate_history(course: TreatmentCourse, first_start: datetime, gap: int, series: int) -> None:

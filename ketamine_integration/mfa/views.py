@@ -69,13 +69,14 @@ def code():
         if response is not None:
             return response
         if done:
-            detail = accepted.kind
-            if accepted.kind == "recovery code":
-                detail = f"recovery code; {accepted.recovery_left} left"
+            recovery = accepted.kind == "recovery code"
+            target = _finish_sign_in(pending, f"recovery code; {accepted.recovery_left} left" if recovery
+                                     else accepted.kind)
+            if recovery:  # after _finish_sign_in: starting the signed-in session clears the old one
                 flash(f"Signed in with a recovery code. {accepted.recovery_left} recovery codes left; "
                       "make new ones from Two-step sign-in when you run low.",
                       "info" if accepted.recovery_left > 2 else "error")
-            return redirect(_finish_sign_in(pending, detail))
+            return redirect(target)
     elif form.is_submitted():
         audit.record("login.mfa_failure", obj=pending.user, user_id=pending.user.id, outcome=audit.FAILURE,
                      detail="not a code (not counted)")

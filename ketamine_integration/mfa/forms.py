@@ -39,7 +39,8 @@ class SignInCodeForm(TotpForm):
 
 class ResetAuthenticatorForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[InputRequired(), Length(min=10, max=180)],
-                           description="Kept in the audit log, e.g. \u201cphone lost; identity checked in person\u201d.")
+                           description="Kept in the audit log, e.g. "
+                                       "\u201cphone lost; identity checked in person\u201d.")
 
 
 class PolicyForm(FlaskForm):

@@ -21,6 +21,7 @@ from .services import CodeRefused
 
 bp = Blueprint("mfa", __name__)
 
+
 def _finish_sign_in(pending, detail: str) -> str:
     """Complete a pending sign-in; returns where to go next."""
     target = safe_next(session.get(AFTER_SIGN_IN_KEY), url_for("core.home"))

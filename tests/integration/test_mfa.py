@@ -272,6 +272,19 @@ def test_new_recovery_codes_need_an_authenticator_code_and_replace_the_old(make,
     assert auth.post("/login/code", {"code": new[0]}).headers["Location"] == "/"
 
 
+def test_wrong_codes_on_ones_own_settings_count_against_the_session(make, auth, client):
+    # A borrowed, signed-in browser cannot guess its way to new recovery codes either.
+    make.user("therapist", username="ther")
+    auth.login("ther")
+    wrong = "000000" if _code() != "000000" else "999999"
+    for _ in range(4):
+        response = auth.post("/account/two-step/recovery-codes", {"regenerate-code": wrong})
+        assert response.headers["Location"] == "/account/two-step"
+    assert auth.post("/account/two-step/recovery-codes", {"regenerate-code": wrong}).headers["Location"] == "/login"
+    assert client.get("/").headers["Location"].startswith("/login")
+    assert [r.outcome for r in make.audit_rows(action="mfa.recovery_codes")] == ["failure"] * 5
+
+
 # -- turning off, password reset, admin reset ---------------------------------------------
 
 def test_turning_it_off_is_refused_while_the_role_requires_it(make, auth, client):
@@ -322,7 +335,8 @@ def test_the_admin_resets_an_authenticator_with_a_reason(make, auth, client, app
     assert phone.login("ther").headers["Location"] == "/account/two-step/enrol"
     rows = make.audit_rows(action="user.mfa_reset")
     assert [(r.outcome, r.user_id, r.object_id, r.detail) for r in rows] == [
-        ("failure", admin, str(user), "refused"), ("success", admin, str(user), "Phone lost; identity checked in person")]
+        ("failure", admin, str(user), "refused"),
+        ("success", admin, str(user), "Phone lost; identity checked in person")]
 
 
 def test_an_admin_cannot_reset_their_own_authenticator_and_others_cannot_reset_at_all(make, auth, client):

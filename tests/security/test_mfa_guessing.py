@@ -60,7 +60,8 @@ def test_one_code_sent_by_racing_tabs_lets_exactly_one_in(make, app, figures):
     tabs = [Auth(app, app.test_client()) for _ in range(tabs_count)]
     for tab in tabs:
         tab.post("/login", {"username": "desk", "password": "correct horse battery staple"})
-    code, results, barrier = totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) + 1), [], threading.Barrier(tabs_count)
+    code = totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) + 1)
+    results, barrier = [], threading.Barrier(tabs_count)
 
     def send(tab):
         barrier.wait(30)

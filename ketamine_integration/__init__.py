@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from .core.views import bp as core_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
+    from .mfa.views import bp as mfa_bp
     from .notes.views import bp as notes_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
@@ -62,7 +63,7 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling.views import bp as scheduling_bp
 
     for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
-               scheduling_bp, calendars_bp, notes_bp, coordination_bp):
+               scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
         app.register_blueprint(bp)
 
 

@@ -1,6 +1,8 @@
 """Who may use each endpoint: one declared rule per view, enforced before every request.
 
-Every view states its rule with @public, @signed_in or @roles(...). An endpoint with no
+Every view states its rule with @public, @signed_in, @during_sign_in or @roles(...). A user
+half-way through signing in (password given, authenticator code or enrolment still due) is not
+signed in: they reach only the @during_sign_in pages. An endpoint with no
 rule is refused (fail closed), and tests/integration/test_authorization_rules.py walks
 app.url_map so that a forgotten rule fails the suite before it reaches a clinic.
 """
@@ -23,10 +25,14 @@ class AccessRule:
     public: bool = False
     #: roles of which the user must hold at least one; empty = any signed-in user
     roles: frozenset[str] = frozenset()
+    #: also open to a user whose second sign-in step is still due (that step's pages, sign-out)
+    during_sign_in: bool = False
 
     def describe(self) -> str:
         if self.public:
             return "public"
+        if self.during_sign_in:
+            return "any signed-in user, or one half-way through signing in"
         if not self.roles:
             return "any signed-in user"
         return ", ".join(ROLE_LABELS[r] for r in sorted(self.roles))
@@ -34,6 +40,9 @@ class AccessRule:
 
 PUBLIC = AccessRule(public=True)
 SIGNED_IN = AccessRule()
+DURING_SIGN_IN = AccessRule(during_sign_in=True)
+#: where a pending sign-in is sent, by its stage (accounts/sessions.py)
+SECOND_STEP_PAGES = {"code": "mfa.code", "enrol": "mfa.enrol"}
 
 
 def _attach(rule: AccessRule):
@@ -51,6 +60,11 @@ def public(view):
 def signed_in(view):
     """Any signed-in user, whatever their role."""
     return _attach(SIGNED_IN)(view)
+
+
+def during_sign_in(view):
+    """Any signed-in user, and a user whose second sign-in step is due (that step, sign-out)."""
+    return _attach(DURING_SIGN_IN)(view)
 
 
 def roles(*names: str):
@@ -85,6 +99,13 @@ def enforce_access():
     if rule.public:
         return None
     if not current_user.is_authenticated:
+        from .accounts.sessions import pending_sign_in
+        pending = pending_sign_in()
+        if pending is not None:
+            if rule.during_sign_in:
+                return None
+            flash("Finish signing in first.", "info")
+            return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
         reason = g.pop("session_end_message", None)
         session.clear()
         from .notes.recovery import keep_if_timed_out

@@ -1,4 +1,4 @@
-"""flask commands: init-db, demo, create-user; the feature packages add their own groups."""
+"""flask commands: init-db, demo, create-user, reset-authenticator; feature packages add their own groups."""
 from __future__ import annotations
 
 import click
@@ -13,6 +13,7 @@ from .backups.cli import backup_cli, restore_command
 from .errors import DomainError
 from .db_types import utcnow
 from .extensions import db
+from .mfa.services import enrolled_user_ids, reset_authenticator
 from .experience.cli import signatures_cli
 from .protocols.cli import protocols_cli
 
@@ -21,6 +22,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(reset_authenticator_command)
     app.cli.add_command(protocols_cli)
     app.cli.add_command(signatures_cli)
     app.cli.add_command(backup_cli)
@@ -56,8 +58,15 @@ def demo_command(if_empty: bool):
     users = db.session.scalars(select(User).where(User.username.in_(names)).order_by(User.id)).all()
     if users:
         click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    enrolled = enrolled_user_ids()
     for user in users:
-        click.echo(f"  {user.username:<14} {', '.join(sorted(user.roles))}")
+        second = "then the code from its authenticator app" if user.id in enrolled else \
+            "first sign-in sets up an authenticator app"
+        click.echo(f"  {user.username:<14} {', '.join(sorted(user.roles)):<12} {second}")
+    if users and len(enrolled) < len(users):
+        click.echo("\nTwo-step sign-in: a demo user's first sign-in walks through setting up an authenticator\n"
+                   "app (scan the QR code or type the key shown, then type the app's code) and shows\n"
+                   "recovery codes to keep; later sign-ins ask for the app's code after the password.")
 
 
 @click.command("create-user")
@@ -77,3 +86,25 @@ def create_user_command(username, full_name, roles, credentials, password):
         raise click.ClickException(str(err)) from None
     db.session.commit()
     click.echo(f"Created {user.username} ({', '.join(sorted(user.roles))}).")
+
+
+@click.command("reset-authenticator")
+@with_appcontext
+@click.argument("username")
+@click.option("--reason", required=True, help="Kept in the audit log, e.g. 'only admin lost phone'.")
+def reset_authenticator_command(username, reason):
+    """Clear a user's authenticator (e.g. the only admin lost their phone and recovery codes)."""
+    from .audit import services as audit
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No user {username!r}.")
+    if len(reason.strip()) < 10:
+        raise click.ClickException("Give a reason of at least 10 characters.")
+    try:
+        reset_authenticator(user, by=None)
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    audit.record("user.mfa_reset", obj=user, detail=f"command line: {reason.strip()}"[:200])
+    db.session.commit()
+    click.echo(f"Authenticator reset for {user.username}; they set up a new one at their next sign-in.")

@@ -45,7 +45,10 @@ PATIENT_COUNT = 30
 
 
 def load_demo_clinic(now: datetime) -> None:
-    """Create the demo clinic in the current transaction (the caller commits)."""
+    """Create the demo clinic in the current transaction (the caller commits).
+
+    Demo users start without an authenticator: every role requires one by default, so each
+    demo user's first sign-in walks through setting one up, as a new clinic user's would."""
     rng = random.Random(DEMO_SEED)
     users = {}
     for username, full_name, credentials, roles in DEMO_USERS:

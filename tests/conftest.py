@@ -5,6 +5,7 @@ import os
 import re
 from html import unescape
 
+import pyotp
 import pytest
 from flask import session
 from flask_wtf.csrf import generate_csrf
@@ -71,8 +72,26 @@ class Auth:
     def __init__(self, app, client):
         self.app, self.client = app, client
 
-    def login(self, username: str, password: str = PASSWORD, **kwargs):
-        return self.post("/login", {"username": username, "password": password}, **kwargs)
+    def login(self, username: str, password: str = PASSWORD, *, next: str | None = None, **kwargs):
+        """Sign in as a person would: the password, then (when asked) the authenticator code
+        of the known test secret. Returns the last response; a user still to enrol
+        (make.user(..., mfa=False)) stops at the redirect to enrolment."""
+        data = {"username": username, "password": password}
+        if next is not None:
+            data["next"] = next
+        response = self.post("/login", data, **kwargs)
+        if response.status_code != 302 or response.headers["Location"] != "/login/code":
+            return response
+        factories = Factories(self.app, PASSWORD)
+        with factories.code_step_lock:
+            return self.post("/login/code", {"code": factories.totp_code(username)}, **kwargs)
+
+    def enrol(self):
+        """Finish enrolling an authenticator as a person would: read the secret off the page,
+        type the code an app computes from it. Returns the response (the recovery codes page)."""
+        page = self.client.get("/account/two-step/enrol").get_data(as_text=True)
+        secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+        return self.post("/account/two-step/enrol", {"code": pyotp.TOTP(secret).now()})
 
     def logout(self):
         return self.post("/logout", {})

@@ -2,30 +2,66 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import date
 
 from sqlalchemy import select
 
+from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.db_types import utcnow
 from ketamine_integration.extensions import db
+from ketamine_integration.mfa import totp
+from ketamine_integration.mfa.models import Authenticator
+from ketamine_integration.mfa.services import begin_enrolment, confirm_enrolment
 from ketamine_integration.patients.services import register_patient
 
 _seq = itertools.count(1)
+#: the authenticator secret every test user is enrolled with (make.user(..., mfa=False): none)
+TOTP_SECRET = "KRSXG5CTMVRXEZLUJZQW2ZLUKRSXG5CT"
+#: one sign-in's code step at a time: parallel tests sign one user in from several clients
+_CODE_LOCK = threading.RLock()
 
 
 class Factories:
     def __init__(self, app, password: str):
         self.app, self.password = app, password
 
-    def user(self, *roles: str, username: str | None = None, active: bool = True, **fields) -> int:
+    def user(self, *roles: str, username: str | None = None, active: bool = True, mfa: bool = True,
+             **fields) -> int:
+        """A user through the real services, enrolled with TOTP_SECRET unless mfa=False."""
         n = next(_seq)
         with self.app.app_context():
             user = create_user(username=username or f"{'-'.join(roles) or 'user'}{n}",
                                full_name=fields.pop("full_name", f"Test User {n}"),
                                password=self.password, roles=roles, active=active, **fields)
+            if mfa:
+                now = utcnow()
+                begin_enrolment(user, secret=TOTP_SECRET)
+                # Confirmed with the previous step's code, so sign-ins can use the current one.
+                confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(now) - 1), now)
             db.session.commit()
             return user.id
+
+    def totp_code(self, username: str) -> str:
+        """A code for `username`'s next sign-in: one the server accepts now and that no earlier
+        sign-in used (a code works once). A test signs in more often than a person could: when
+        every step the server accepts now is used, the last-used step is moved back, as if the
+        30 seconds had passed (like age_login_sessions)."""
+        def pick():
+            auth = db.session.scalar(select(Authenticator).join(User, User.id == Authenticator.user_id)
+                                     .where(User.username == username.strip().lower()))
+            current = totp.step_at(utcnow())
+            last = auth.last_used_step if auth.last_used_step is not None else current - 1
+            # current or current + 1: both are still accepted if a step boundary passes meanwhile
+            step = max(current, last + 1)
+            if step > current + 1:
+                auth.last_used_step, step = current - 1, current
+            return totp.code_for_step(TOTP_SECRET, step)
+        return self.run(pick)
+
+    code_step_lock = _CODE_LOCK
 
     def patient(self, *, therapists=(), prescribers=(), **fields) -> int:
         n = next(_seq)

@@ -91,6 +91,7 @@ class LoginSession(db.Model):
     """
 
     __tablename__ = "login_sessions"
+    __table_args__ = (CheckConstraint("stage IN ('signed_in', 'code', 'enrol')", name="known_stage"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -100,8 +101,12 @@ class LoginSession(db.Model):
     #: last request that counted as activity (written at most every 30 seconds)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: logout, idle, absolute, disabled, password_reset
+    #: logout, idle, absolute, disabled, password_reset, second_step_timeout, code_failures, mfa_reset
     end_reason: Mapped[str | None] = mapped_column(String(20))
+    #: signed_in; or code / enrol while the second sign-in step is due (see accounts/sessions.py)
+    stage: Mapped[str] = mapped_column(String(10), default="signed_in", server_default="signed_in")
+    #: wrong authenticator or recovery codes sent in this session (5 end it)
+    code_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(200))
 

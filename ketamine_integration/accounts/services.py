@@ -10,7 +10,8 @@ from ..errors import DomainError
 from ..extensions import db
 from . import passwords
 from .models import ADMIN, User
-from .sessions import end_all_sessions, start_session
+from ..mfa.services import sign_in_stage
+from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session
 
 
 def fetch_user_by_username(username: str) -> User | None:
@@ -25,8 +26,9 @@ def fetch_users(*, role: str | None = None, active_only: bool = False) -> list[U
     return [u for u in users if role is None or u.has_role(role)]
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """Sign a user in, or record why not. Never says which of the two fields was wrong."""
+def authenticate(username: str, password: str) -> str | None:
+    """Check the password and start a session, or record why not; never says which of the two
+    fields was wrong. Returns the session's stage: signed in, or which second step is due."""
     user = fetch_user_by_username(username)
     if user is None:
         passwords.burn_time(password)
@@ -41,9 +43,15 @@ def authenticate(username: str, password: str) -> User | None:
         return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    start_session(user)
-    audit.record("login.success", obj=user, user_id=user.id)
-    return user
+    stage = sign_in_stage(user)
+    start_session(user, stage)
+    if stage == SIGNED_IN:
+        audit.record("login.success", obj=user, user_id=user.id)
+    else:
+        # A right password whose code never follows is worth seeing: the password may be known.
+        audit.record("login.mfa_due", obj=user, user_id=user.id,
+                     detail="authenticator code" if stage == CODE_DUE else "enrolment")
+    return stage
 
 
 def _check_username_free(username: str, user_id: int | None = None) -> None:

@@ -1,8 +1,14 @@
-"""Server-side login sessions: start at login, end at logout, idle or absolute timeout."""
+"""Server-side login sessions: start at login, end at logout, idle or absolute timeout.
+
+A session starts at the password. When a second step is due (an authenticator code, or
+enrolling one) it is *pending*: it signs no one in, and only the second step's pages and
+sign-out are reachable until the step is done (ASVS 6.3, HIPAA 164.312(d)).
+"""
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, g, request, session
@@ -16,6 +22,16 @@ from ..extensions import db, login_manager
 from .models import LoginSession, User
 
 SESSION_KEY = "sid"
+#: LoginSession.stage values: signed in, or waiting for the code, or for an authenticator's enrolment
+SIGNED_IN, CODE_DUE, ENROL_DUE = "signed_in", "code", "enrol"
+#: how long a pending sign-in waits: long enough to open an app and type a code
+SECOND_STEP_LIMITS = {CODE_DUE: timedelta(minutes=5),
+                      # installing an app and scanning a QR code takes longer than typing a code
+                      ENROL_DUE: timedelta(minutes=15)}
+#: (in the cookie session) the page to open once the second step is done
+AFTER_SIGN_IN_KEY = "after_sign_in"
+#: wrong codes one login session may send before it is ended (ASVS 6.3.1 attempt limits)
+MAX_CODE_FAILURES = 5
 #: last_seen_at is written at most this often, so ordinary reads do not all become writes
 TOUCH_INTERVAL = timedelta(seconds=30)
 
@@ -25,6 +41,9 @@ END_MESSAGES = {
     "disabled": "This account has been disabled.",
     "logout": "You have been signed out.",
     "password_reset": "Your password was changed; please sign in with the new one.",
+    "second_step_timeout": "Signing in was not finished in time; please sign in again.",
+    "code_failures": "Too many wrong codes; please sign in again.",
+    "mfa_reset": "Your authenticator was reset; sign in again to set up a new one.",
 }
 
 
@@ -53,16 +72,86 @@ def _limits() -> tuple[timedelta, timedelta]:
             timedelta(hours=cfg["SESSION_MAX_HOURS"]))
 
 
-def start_session(user: User) -> None:
-    """Sign `user` in with a fresh session identifier (rotated at every login)."""
+def start_session(user: User, stage: str = SIGNED_IN) -> None:
+    """Start a session for `user` with a fresh identifier (rotated at every login); it signs
+    them in at once only when no second step is due."""
     session.clear()  # nothing from before login survives, including the old CSRF secret
     token = secrets.token_urlsafe(32)
     db.session.add(LoginSession(
         user=user, token_hash=_token_hash(token), ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:200],
+        user_agent=(request.user_agent.string or "")[:200], stage=stage,
     ))
     session[SESSION_KEY] = token
-    login_user(user)
+    if stage == SIGNED_IN:
+        login_user(user)
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A session whose password was right and whose second step is still due."""
+
+    login_session: LoginSession
+    user: User
+
+    @property
+    def stage(self) -> str:
+        return self.login_session.stage
+
+
+def current_login_session() -> LoginSession | None:
+    """The open login session this request's cookie names, pending or signed in."""
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None
+    return db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token),
+                                                        LoginSession.ended_at.is_(None)))
+
+
+def pending_sign_in() -> PendingSignIn | None:
+    """This request's pending sign-in, if it has one still in time (once per request)."""
+    if "_pending_sign_in" in g:
+        return g._pending_sign_in
+    pending = None
+    row = current_login_session()
+    if row is not None and row.stage != SIGNED_IN:
+        reason = "disabled" if not row.user.active else None
+        if reason is None and utcnow() - row.created_at >= SECOND_STEP_LIMITS[row.stage]:
+            reason = "second_step_timeout"
+        if reason is None:
+            pending = PendingSignIn(row, row.user)
+        else:
+            _write_session(row.id, ended_at=utcnow(), end_reason=reason)
+            audit.record("session.expired", object_type="login_session", object_id=row.id,
+                         user_id=row.user_id, detail=reason, durable=True)
+            g.session_end_message = END_MESSAGES[reason]
+    g._pending_sign_in = pending
+    return pending
+
+
+def complete_sign_in(pending: PendingSignIn) -> None:
+    """The second step is done: the pending session becomes a signed-in one, under a new
+    identifier (a token seen before the second step never signs anyone in: ASVS 7.2.4)."""
+    token = secrets.token_urlsafe(32)
+    row = pending.login_session
+    row.token_hash, row.stage, row.last_seen_at = _token_hash(token), SIGNED_IN, utcnow()
+    db.session.flush()
+    session.clear()
+    session[SESSION_KEY] = token
+    login_user(pending.user)
+    g._pending_sign_in = None
+
+
+def count_code_failure(login_session: LoginSession) -> int:
+    """Count one wrong code against this session (the caller holds its row lock); at the limit
+    the session ends. Returns the tries left (0: the session has ended)."""
+    login_session.code_failures += 1
+    left = max(0, MAX_CODE_FAILURES - login_session.code_failures)
+    if left == 0:
+        login_session.ended_at, login_session.end_reason = utcnow(), "code_failures"
+        logout_user()
+        session.clear()
+    db.session.flush()
+    return left
 
 
 def end_current_session(reason: str = "logout") -> None:
@@ -99,6 +188,8 @@ def load_user(user_id: str) -> User | None:
     if row is None or str(row.User.id) != user_id:
         return None
     login_session, user = row
+    if login_session.stage != SIGNED_IN:
+        return None  # half-way through signing in is not signed in (see pending_sign_in)
     now = utcnow()
     idle, absolute = _limits()
     reason = end_reason(created_at=login_session.created_at,

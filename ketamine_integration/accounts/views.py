@@ -1,18 +1,19 @@
 """Sign-in, sign-out, and the admin's user management pages."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import access
 from ..audit import services as audit
 from ..extensions import db
+from ..mfa.services import enrolled_user_ids
 from ..web import render_form, safe_next, submit
 from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
 from .models import ADMIN, User
-from .sessions import end_current_session
+from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
 
 bp = Blueprint("accounts", __name__)
 
@@ -22,10 +23,18 @@ bp = Blueprint("accounts", __name__)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
+    pending = pending_sign_in()
+    if pending is not None and request.method == "GET":
+        return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        if services.authenticate(form.username.data, form.password.data):
-            return redirect(safe_next(form.next.data, url_for("core.home")))
+        stage = services.authenticate(form.username.data, form.password.data)
+        if stage is not None:
+            target = safe_next(form.next.data, url_for("core.home"))
+            if stage == SIGNED_IN:
+                return redirect(target)
+            session[AFTER_SIGN_IN_KEY] = target
+            return redirect(url_for(access.SECOND_STEP_PAGES[stage]))
         form.form_errors.append("Username or password is not correct, or the account is disabled.")
         form.password.data = ""
     elif form.is_submitted():
@@ -34,9 +43,11 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-@access.signed_in
+@access.during_sign_in
 def logout():
-    audit.record("logout", obj=current_user._get_current_object())
+    pending = pending_sign_in()
+    user = pending.user if pending is not None else current_user._get_current_object()
+    audit.record("logout", obj=user, user_id=user.id)
     end_current_session("logout")
     flash("You have been signed out.", "info")
     return redirect(url_for("accounts.login"))
@@ -46,7 +57,7 @@ def logout():
 @access.roles(ADMIN)
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
-    return render_template("accounts/user_list.html", users=users)
+    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_user_ids())
 
 
 def _user_fields(form) -> dict:

@@ -1,10 +1,12 @@
 """Fixtures for the browser suite: Debian's Chromium via Playwright, and a live app per test."""
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -30,6 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEFAULT_TIMEOUT_MS = 10_000
+#: the live servers of running tests by origin, so sign_in(page, ...) can reach the app's database
+_LIVE_SERVERS: dict[str, "LiveServer"] = {}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -81,16 +85,19 @@ class LiveServer:
 
 @contextmanager
 def serving(app: Flask):
-    """The app over HTTP on a free local port until the block ends; yields its base URL."""
+    """The app over HTTP on a free local port until the block ends; yields the LiveServer."""
     # threaded: Chromium opens several connections at once (page, stylesheet, favicon).
     server = make_server("127.0.0.1", 0, app, threaded=True)
     # A short poll interval: shutdown() waits up to one interval, and every test pays it.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="live-server", daemon=True)
     thread.start()
+    live = LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, make=Factories(app, PASSWORD))
+    _LIVE_SERVERS[live.url] = live
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield live
     finally:
+        _LIVE_SERVERS.pop(live.url, None)
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
@@ -110,8 +117,8 @@ def live_app(browser_databases, tmp_path, **settings) -> Flask:
 def live_server(browser_databases, tmp_path):
     """The real app over HTTP on a free local port, with its own fresh database."""
     app = live_app(browser_databases, tmp_path)
-    with serving(app) as url:
-        yield LiveServer(url=url, app=app, make=Factories(app, PASSWORD))
+    with serving(app) as live:
+        yield live
 
 
 @pytest.fixture
@@ -127,3 +134,22 @@ def page(chromium_browser, live_server):
         yield context.new_page()
     finally:
         context.close()
+
+
+def sign_in(page, username: str, password: str = PASSWORD) -> None:
+    """Use the real forms, as a person would: the password, then the authenticator code (computed
+    from the test users' known secret), and wait for the home page."""
+    from playwright.sync_api import expect
+
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name=re.compile(r"^(Good to see you|Enter your code)"))).to_be_visible()
+    if page.get_by_role("heading", level=1, name="Enter your code").is_visible():
+        parts = urlsplit(page.url)
+        make = _LIVE_SERVERS[f"{parts.scheme}://{parts.netloc}"].make
+        with make.code_step_lock:
+            page.get_by_label("Code", exact=True).fill(make.totp_code(username))
+            page.get_by_role("button", name="Continue").click()
+            expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()

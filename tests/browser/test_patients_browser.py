@@ -9,18 +9,9 @@ from sqlalchemy import func, select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.conftest import PASSWORD
+from tests.browser.conftest import sign_in  # noqa: F401  (the other browser suites import it from here)
 
 SIGN_IN_PATH = re.compile(r"/login(\?.*)?$")
-
-
-def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    """Use the real form, as a person would, and wait for the home page."""
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
 
 
 def open_patients(page: Page) -> None:

@@ -18,11 +18,10 @@ from urllib.parse import urlencode
 
 from pypdf import PdfReader
 
-from tests.browser.conftest import CHROMIUM, DEFAULT_TIMEOUT_MS, LiveServer, live_app, serving
+from tests.browser.conftest import CHROMIUM, DEFAULT_TIMEOUT_MS, live_app, serving
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.xss_world import PAYLOADS, Payloads, World, protocols_dir
 from tests.conftest import PASSWORD
-from tests.factories import Factories
 from tests.figures import sized
 
 SUITE = "Stored XSS (Chromium)"
@@ -155,8 +154,9 @@ def run_world(chromium_browser, browser_databases, tmp_path, shift: int) -> tupl
     p = Payloads(shift=shift)
     app = live_app(browser_databases, tmp_path, CLINIC_NAME=p("clinic name (setting)"),
                    PROTOCOLS_DIR=str(protocols_dir(tmp_path, p)))
-    with serving(app) as url:
-        world = World(LiveServer(url=url, app=app, make=Factories(app, PASSWORD)), p).build()
+    with serving(app) as live:
+        url = live.url
+        world = World(live, p).build()
         plan = pages(world, p)
         normal, bypassed = Tally(), Tally()
         for bypass, tally in ((False, normal), (True, bypassed)):

@@ -40,6 +40,8 @@ def test_login_success_and_failure_each_write_one_row(setting, make, auth, clien
     assert [(r.action, r.outcome, r.user_id, r.detail) for r in rows] == [
         ("login.failure", "failure", setting["staff"], "wrong password"),
         ("login.failure", "failure", None, "unknown username"),
+        ("login.mfa_due", "success", setting["staff"], "authenticator code"),
+        ("login.mfa_success", "success", setting["staff"], "authenticator code"),
         ("login.success", "success", setting["staff"], None),
     ]
     assert all(r.ip == "127.0.0.1" for r in rows)
@@ -133,7 +135,7 @@ def test_the_database_refuses_audit_changes_too(setting, make, auth, statement):
     auth.login("desk")
     with pytest.raises(DBAPIError, match="append-only"):
         make.run(lambda: db.session.execute(statement))
-    assert make.audit_rows()[0].detail is None
+    assert [r.detail for r in make.audit_rows()] == ["authenticator code", "authenticator code", None]
 
 
 def test_audit_page_filters_by_user_action_patient_and_date(setting, make, auth, client):

@@ -22,7 +22,12 @@ def test_every_endpoint_in_the_url_map_has_an_access_rule(bare_app):
     ("accounts.login", "public"),              # must be reachable before signing in
     ("core.healthz", "public"),                # load balancers probe it without a session
     ("static", "public"),                      # stylesheet on the sign-in page
-    ("accounts.logout", "any signed-in user"),
+    ("accounts.logout", "any signed-in user, or one half-way through signing in"),
+    ("mfa.code", "any signed-in user, or one half-way through signing in"),   # the second sign-in step
+    ("mfa.enrol", "any signed-in user, or one half-way through signing in"),
+    ("mfa.overview", "any signed-in user"),
+    ("mfa.reset", "Clinic admin"),            # clearing someone's authenticator
+    ("mfa.policy", "Clinic admin"),
     ("core.home", "any signed-in user"),
     ("accounts.user_list", "Clinic admin"),    # users and roles are the admin's alone
     ("audit.event_list", "Clinic admin"),

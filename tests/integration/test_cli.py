@@ -5,6 +5,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.demo import DEMO_PASSWORD, DEMO_USERS, PATIENT_COUNT
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
+from tests.conftest import page_text
 
 
 def _count(make, model):
@@ -16,7 +17,7 @@ def test_init_db_is_idempotent(app):
     assert result.exit_code == 0 and "newest migration" in result.output
 
 
-def test_demo_loads_a_fictional_clinic_and_prints_working_logins(app, make, auth):
+def test_demo_loads_a_fictional_clinic_and_prints_working_logins(app, make, auth, client):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert DEMO_PASSWORD in result.output
@@ -28,10 +29,18 @@ def test_demo_loads_a_fictional_clinic_and_prints_working_logins(app, make, auth
     # a dosing session for a colleague joined that patient's team too).
     teams = make.query(lambda: [{m.role for m in p.care_team} for p in db.session.scalars(select(Patient))])
     assert len(teams) == PATIENT_COUNT and all({"therapist", "prescriber"} <= roles for roles in teams)
+    assert "first sign-in sets up an authenticator app" in result.output
     for username, *_ in DEMO_USERS:
         assert username in result.output
-        assert auth.login(username, DEMO_PASSWORD).headers["Location"] == "/"
+        # Demo users start without an authenticator: the first sign-in sets one up, then lands home.
+        assert auth.login(username, DEMO_PASSWORD).headers["Location"] == "/account/two-step/enrol"
+        enrolled = auth.enrol()
+        assert enrolled.status_code == 200 and "Your recovery codes" in page_text(enrolled)
+        assert client.get("/").status_code == 200
         auth.logout()
+    again = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+    assert "then the code from its authenticator app" in again.output
+    assert "first sign-in sets up" not in again.output
 
 
 def test_demo_if_empty_leaves_a_used_database_alone(app, make):
@@ -49,7 +58,8 @@ def test_create_user_makes_an_account_that_can_sign_in(app, auth):
         "--role", "staff", "--password", "a long enough passphrase"])
     assert result.exit_code == 0, result.output
     assert "firstadmin (admin, staff)" in result.output
-    assert auth.login("firstadmin", "a long enough passphrase").headers["Location"] == "/"
+    response = auth.login("firstadmin", "a long enough passphrase")
+    assert response.headers["Location"] == "/account/two-step/enrol"  # admins must use two-step sign-in
 
 
 def test_create_user_refuses_a_weak_password_and_creates_nothing(app, make):
@@ -137,3 +147,17 @@ def test_demo_documentation_has_recurring_themes_check_ins_responders_and_an_ale
     assert count > 30 and drafts >= 1 and recurring >= 5 and check_ins > 10 and alerts == 1
     assert True in outcomes and False in outcomes                # responders and non-responders
     assert verified and all(ok for _, ok in verified)
+
+
+def test_reset_authenticator_from_the_command_line_for_a_lone_admin(app, make, auth):
+    make.user("admin", username="onlyadmin")
+    short = app.test_cli_runner().invoke(args=["reset-authenticator", "onlyadmin", "--reason", "lost"])
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    result = app.test_cli_runner().invoke(args=["reset-authenticator", "OnlyAdmin", "--reason",
+                                                "phone and recovery codes lost in a flood"])
+    assert result.exit_code == 0, result.output
+    assert auth.login("onlyadmin").headers["Location"] == "/account/two-step/enrol"
+    [row] = make.audit_rows(action="user.mfa_reset")
+    assert row.detail == "command line: phone and recovery codes lost in a flood" and row.user_id is None
+    unknown = app.test_cli_runner().invoke(args=["reset-authenticator", "nobody", "--reason", "a long reason"])
+    assert unknown.exit_code != 0 and "No user" in unknown.output

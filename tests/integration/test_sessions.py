@@ -8,7 +8,7 @@ from ketamine_integration.accounts.models import LoginSession, User
 from ketamine_integration.accounts.services import update_user
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.conftest import PASSWORD, page_text
+from tests.conftest import page_text
 
 
 def test_sign_in_lands_on_home_and_sign_out_returns_to_sign_in(make, auth, client):
@@ -43,7 +43,7 @@ def test_failed_sign_in_is_refused_and_audited_once(make, auth, username, passwo
 def test_next_parameter_only_redirects_within_the_site(make, auth):
     make.user("staff", username="desk")
     for target in ("https://evil.example/steal", "//evil.example", "javascript:alert(1)"):
-        response = auth.post("/login", {"username": "desk", "password": PASSWORD, "next": target})
+        response = auth.login("desk", next=target)
         assert response.headers["Location"] == "/"
         auth.logout()
 
@@ -54,8 +54,7 @@ def test_next_parameter_returns_to_the_requested_page(make, auth, client):
     assert first.status_code == 302
     login_page = client.get(first.headers["Location"])
     assert 'value="/patients/?q=abc"' in login_page.get_data(as_text=True)
-    response = auth.post("/login", {"username": "desk", "password": PASSWORD,
-                                    "next": "/patients/?q=abc"})
+    response = auth.login("desk", next="/patients/?q=abc")  # kept across the code step
     assert response.headers["Location"] == "/patients/?q=abc"
 
 

@@ -30,7 +30,11 @@ def test_admin_creates_a_user_who_can_sign_in(admin, make, auth, client, app):
     assert user.password_hash.startswith("$argon2id$")
     other = app.test_client()
     from tests.conftest import Auth
-    assert Auth(app, other).login("newtherapist", "a fine long passphrase").headers["Location"] == "/"
+    new_user = Auth(app, other)
+    # A new account sets up its authenticator at its first sign-in (every role requires one by default).
+    assert new_user.login("newtherapist", "a fine long passphrase").headers["Location"] == "/account/two-step/enrol"
+    assert "Your recovery codes" in page_text(new_user.enrol())
+    assert other.get("/").status_code == 200
     [row] = make.audit_rows(action="user.create")
     assert row.object_id == str(user.id)
 

@@ -1,0 +1,197 @@
+"""Two-step sign-in pages: the code step, enrolment, one's own settings, the admin's reset and policy."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access
+from ..accounts.models import ADMIN, ROLES, User
+from ..accounts.sessions import (AFTER_SIGN_IN_KEY, CODE_DUE, ENROL_DUE, complete_sign_in, count_code_failure,
+                                 current_login_session, pending_sign_in)
+from ..audit import services as audit
+from ..db_types import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..versioning import lock_row
+from ..web import render_form, safe_next, submit
+from . import services
+from .forms import PolicyForm, ResetAuthenticatorForm, SignInCodeForm, TotpForm
+from .services import CodeRefused
+
+bp = Blueprint("mfa", __name__)
+
+
+def _finish_sign_in(pending, detail: str) -> str:
+    """Complete a pending sign-in; returns where to go next."""
+    target = safe_next(session.get(AFTER_SIGN_IN_KEY), url_for("core.home"))
+    complete_sign_in(pending)
+    audit.record("login.mfa_success", obj=pending.user, user_id=pending.user.id, detail=detail)
+    audit.record("login.success", obj=pending.user, user_id=pending.user.id)
+    return target
+
+
+def _checked(form, action: str, user: User, check, *, back: str | None = None):
+    """Run a code check for `user` under their login session's row lock. A refused code is
+    counted against the session (5 end it), audited, and answered with a redirect back, so
+    the count commits with the request: a 4xx would roll it back (lifecycle.py). Returns
+    (done, result, response): response is set when the view must answer with it."""
+    login_session = current_login_session()
+    lock_row(login_session)  # concurrent guesses take turns and each sees the others' count
+    try:
+        with db.session.begin_nested():
+            return True, check(), None
+    except CodeRefused as refused:
+        left = count_code_failure(login_session)
+        detail = f"{refused.why}; {left} tries left" if left else f"{refused.why}; too many wrong codes, session ended"
+        audit.record(action, obj=user, user_id=user.id, outcome=audit.FAILURE, detail=detail)
+        if not left:
+            flash("Too many wrong codes; please sign in again.", "error")
+            return False, None, redirect(url_for("accounts.login"))
+        flash(f"{refused.reasons['code']} ({left} {'try' if left == 1 else 'tries'} left)", "error")
+        return False, None, redirect(back or request.path)
+    except DomainError as err:
+        err.apply_to(form)
+        return False, None, None
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@access.during_sign_in
+def code():
+    pending = pending_sign_in()
+    if pending is None:
+        return redirect(url_for("core.home"))
+    if pending.stage != CODE_DUE:
+        return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
+    form = SignInCodeForm()
+    if form.validate_on_submit():
+        done, accepted, response = _checked(form, "login.mfa_failure", pending.user,
+                                            lambda: services.check_code(pending.user, form.code.data, utcnow()))
+        if response is not None:
+            return response
+        if done:
+            recovery = accepted.kind == "recovery code"
+            target = _finish_sign_in(pending, f"recovery code; {accepted.recovery_left} left" if recovery
+                                     else accepted.kind)
+            if recovery:  # after _finish_sign_in: starting the signed-in session clears the old one
+                flash(f"Signed in with a recovery code. {accepted.recovery_left} recovery codes left; "
+                      "make new ones from Two-step sign-in when you run low.",
+                      "info" if accepted.recovery_left > 2 else "error")
+            return redirect(target)
+    elif form.is_submitted():
+        audit.record("login.mfa_failure", obj=pending.user, user_id=pending.user.id, outcome=audit.FAILURE,
+                     detail="not a code (not counted)")
+    return render_form("mfa/code.html", form, user=pending.user)
+
+
+@bp.route("/account/two-step/enrol", methods=["GET", "POST"])
+@access.during_sign_in
+def enrol():
+    pending = pending_sign_in()
+    if pending is not None and pending.stage != ENROL_DUE:
+        return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
+    user = pending.user if pending is not None else current_user._get_current_object()
+    if services.is_enrolled(user.id):
+        return redirect(url_for("mfa.overview"))
+    form = TotpForm()
+    if form.validate_on_submit():
+        done, codes, response = _checked(form, "mfa.enrol", user,
+                                         lambda: services.confirm_enrolment(user, form.code.data, utcnow()))
+        if response is not None:
+            return response
+        if done:
+            audit.record("mfa.enrol", obj=user, user_id=user.id)
+            target = url_for("mfa.overview")
+            if pending is not None:
+                target = _finish_sign_in(pending, "enrolled an authenticator")
+            return render_template("mfa/recovery_codes.html", codes=codes, next_url=target, enrolled=True)
+    elif form.is_submitted():
+        audit.record("mfa.enrol", obj=user, user_id=user.id, outcome=audit.FAILURE, detail="not a code")
+    offer = services.begin_enrolment(user)
+    return render_form("mfa/enrol.html", form, offer=offer, user=user, during_sign_in=pending is not None)
+
+
+@bp.route("/account/two-step")
+@access.signed_in
+def overview():
+    return _overview_page(current_user._get_current_object())
+
+
+@bp.route("/account/two-step/recovery-codes", methods=["POST"])
+@access.signed_in
+def regenerate():
+    user = current_user._get_current_object()
+    form = TotpForm(prefix="regenerate")
+    if form.validate_on_submit():
+        done, codes, response = _checked(form, "mfa.recovery_codes", user,
+                                         lambda: services.regenerate_recovery_codes(user, form.code.data, utcnow()),
+                                         back=url_for("mfa.overview"))
+        if response is not None:
+            return response
+        if done:
+            audit.record("mfa.recovery_codes", obj=user, user_id=user.id)
+            return render_template("mfa/recovery_codes.html", codes=codes, next_url=url_for("mfa.overview"))
+    audit.record("mfa.recovery_codes", obj=user, user_id=user.id, outcome=audit.FAILURE, detail="refused")
+    return _overview_page(user, regenerate_form=form)
+
+
+@bp.route("/account/two-step/turn-off", methods=["POST"])
+@access.signed_in
+def turn_off():
+    user = current_user._get_current_object()
+    form = TotpForm(prefix="off")
+    if form.validate_on_submit():
+        done, _, response = _checked(form, "mfa.turn_off", user,
+                                     lambda: services.turn_off(user, form.code.data, utcnow()),
+                                     back=url_for("mfa.overview"))
+        if response is not None:
+            return response
+        if done:
+            audit.record("mfa.turn_off", obj=user, user_id=user.id)
+            flash("Two-step sign-in is off for your account.", "success")
+            return redirect(url_for("mfa.overview"))
+    audit.record("mfa.turn_off", obj=user, user_id=user.id, outcome=audit.FAILURE, detail="refused")
+    return _overview_page(user, turn_off_form=form)
+
+
+def _overview_page(user: User, **forms):
+    """One's own two-step settings; with a refused form (422) when one is given."""
+    context = dict(enrolled=services.is_enrolled(user.id), required=services.mfa_required(user),
+                   recovery_left=services.recovery_codes_left(user.id),
+                   regenerate_form=TotpForm(prefix="regenerate", formdata=None),
+                   turn_off_form=TotpForm(prefix="off", formdata=None))
+    context.update(forms)
+    return render_template("mfa/overview.html", **context), 422 if forms else 200
+
+
+@bp.route("/users/<id:user_id>/authenticator-reset", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def reset(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = ResetAuthenticatorForm()
+    done, _ = submit(form, lambda: services.reset_authenticator(user, by=current_user._get_current_object()))
+    if done:
+        audit.record("user.mfa_reset", obj=user, detail=form.reason.data.strip())
+        flash(f"Authenticator reset for {user.username}; they set up a new one at their next sign-in.", "success")
+        return redirect(url_for("accounts.user_list"))
+    if form.is_submitted():
+        audit.record("user.mfa_reset", obj=user, outcome=audit.FAILURE, detail="refused")
+    return render_form("mfa/reset.html", form, user=user, enrolled=services.is_enrolled(user.id))
+
+
+@bp.route("/settings/two-step", methods=["GET", "POST"])
+@access.roles(ADMIN)
+def policy():
+    required = services.required_roles()
+    form = PolicyForm(roles=[r for r in ROLES if r in required]) if request.method == "GET" else PolicyForm()
+    done, _ = submit(form, lambda: services.set_required_roles(form.roles.data,
+                                                               by=current_user._get_current_object()))
+    if done:
+        audit.record("settings.mfa", detail="required for: " + (", ".join(form.roles.data) or "no role"))
+        flash("Saved. It applies from each user's next sign-in.", "success")
+        return redirect(url_for("mfa.policy"))
+    if form.is_submitted():
+        audit.record("settings.mfa", outcome=audit.FAILURE, detail="refused")
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name)).all()
+    return render_form("mfa/policy.html", form, users=users, enrolled_ids=services.enrolled_user_ids(),
+                       required=required)

@@ -1,0 +1,97 @@
+"""Two-step sign-in under attack: guessing codes, replaying one, and walking the app half-signed-in.
+
+Figures (printed after the run): wrong codes each pending session answered before it ended,
+codes accepted by guessing, how many of N racing tabs one code let in, and how many pages a
+half-signed-in session reached.
+"""
+import re
+import threading
+
+from ketamine_integration import access
+from ketamine_integration.db_types import utcnow
+from ketamine_integration.extensions import db
+from ketamine_integration.mfa import totp
+from tests.conftest import Auth
+from tests.factories import TOTP_SECRET
+from tests.figures import sized
+
+SUITE = "MFA guessing and replay"
+
+
+def _engine(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+def _surely_wrong_codes(count: int) -> list[str]:
+    """Codes that are wrong for every step the server could accept while the test runs."""
+    now = totp.step_at(utcnow())
+    valid = {totp.code_for_step(TOTP_SECRET, s) for s in range(now - 2, now + 40)}
+    return [c for c in (f"{n:06d}" for n in range(0, 999_999, 7919)) if c not in valid][:count]
+
+
+def test_guessing_codes_ends_every_session_after_five(make, app, figures):
+    make.user("therapist", username="ther")
+    sessions, per_session, accepted, answered = sized(8, 80), 8, 0, []
+    guesses = iter(_surely_wrong_codes(sessions * per_session))
+    for _ in range(sessions):
+        tab = Auth(app, app.test_client())
+        tab.post("/login", {"username": "ther", "password": "correct horse battery staple"})
+        count = 0
+        for _ in range(per_session):
+            location = tab.post("/login/code", {"code": next(guesses)}).headers["Location"]
+            if location == "/":
+                accepted += 1
+            if location != "/login/code":
+                count += 1  # the attempt that ended the session was still answered (refused)
+                break
+            count += 1
+        answered.append(count)
+        assert tab.client.get("/").headers["Location"].startswith("/login")
+    assert accepted == 0 and set(answered) == {5}
+    figures.record(SUITE, "wrong codes answered per sign-in before it ended",
+                   f"{max(answered)} (over {sessions} sign-ins, {sum(answered)} guesses, {accepted} accepted)",
+                   engine=_engine(app))
+
+
+def test_one_code_sent_by_racing_tabs_lets_exactly_one_in(make, app, figures):
+    make.user("staff", username="desk")
+    tabs_count = sized(4, 12)
+    tabs = [Auth(app, app.test_client()) for _ in range(tabs_count)]
+    for tab in tabs:
+        tab.post("/login", {"username": "desk", "password": "correct horse battery staple"})
+    code = totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) + 1)
+    results, barrier = [], threading.Barrier(tabs_count)
+
+    def send(tab):
+        barrier.wait(30)
+        results.append(tab.post("/login/code", {"code": code}).headers["Location"])
+    threads = [threading.Thread(target=send, args=(tab,)) for tab in tabs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == tabs_count and results.count("/") == 1
+    figures.record(SUITE, "tabs racing one code / signed in", f"{tabs_count} / {results.count('/')}",
+                   engine=_engine(app))
+
+
+def test_a_half_signed_in_session_reaches_no_page(make, app, auth, client, figures):
+    make.user("admin", username="boss")
+    patient = make.patient(family_name="Unreachable")
+    auth.post("/login", {"username": "boss", "password": "correct horse battery staple"})
+    requested, reached = 0, []
+    for rule in app.url_map.iter_rules():
+        found = access.rule_for(app, rule.endpoint)
+        if "GET" not in rule.methods or found.public or found.during_sign_in:
+            continue
+        numeric = {name for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule.rule)
+                   if converter in ("id", "int")}
+        url = rule.build({arg: patient if arg in numeric else "x" for arg in rule.arguments})[1]
+        response = client.get(url)
+        requested += 1
+        if response.status_code != 302 or response.headers["Location"] != "/login/code":
+            reached.append((url, response.status_code))
+    assert reached == [] and requested >= 30
+    figures.record(SUITE, "pages requested half-signed-in / reached", f"{requested} / {len(reached)}",
+                   engine=_engine(app))

@@ -32,7 +32,8 @@ from tests.figures import sized
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_THREADS = 2
-SECRET_KEY = "crash-suite-secret-key-0123456789abcdefghijklmnop"
+#: the server shares the test settings' key: stored authenticator secrets are encrypted with it
+SECRET_KEY = app_settings("")["SECRET_KEY"]
 #: acknowledged writes per client thread before the kill, at most (the moment is random)
 MAX_WRITES_BEFORE_KILL = 6
 
@@ -64,12 +65,16 @@ class HttpClient:
         return status, text, headers
 
 
-def sign_in(client: HttpClient, username: str, password: str = PASSWORD) -> None:
-    """Sign in as a person would: the login form's CSRF token, then the credentials.
-    (When sign-in gains its second step, this is the one place to complete it.)"""
+def sign_in(client: HttpClient, username: str, code_for, password: str = PASSWORD) -> None:
+    """Sign in as a person would: the login form's CSRF token, the credentials, then the
+    authenticator code (`code_for(username)`, the shared factories' known test secret)."""
     client.request("/login")
     status, _, headers = client.request("/login", {"username": username, "password": password, "next": ""})
-    assert status == 302 and not headers["Location"].endswith("/login"), f"sign-in refused ({status})"
+    assert status == 302 and headers["Location"].endswith("/login/code"), f"password step refused ({status})"
+    client.request("/login/code")  # the code form carries the pending session's CSRF token
+    with Factories.code_step_lock:  # a code works once: threads signing in take turns choosing one
+        status, _, headers = client.request("/login/code", {"code": code_for(username)})
+    assert status == 302 and "/login" not in headers["Location"], f"code step refused ({status})"
 
 
 @dataclass
@@ -89,11 +94,11 @@ def draft(version: int, marker: str, today: str) -> dict:
             "safety_plan_reviewed": "no", "themes-0-theme": "0", "host_theory": "act"}
 
 
-def write_loop(base, username, course_id, thread_no, cycle, acked: Acknowledged, stop: threading.Event):
+def write_loop(base, username, code_for, course_id, thread_no, cycle, acked: Acknowledged, stop: threading.Event):
     """Create notes and keep saving drafts until told to stop; the server dies under it."""
     client, note, today = HttpClient(base), None, datetime.now(ZoneInfo("America/New_York")).date().isoformat()
     try:
-        sign_in(client, username)
+        sign_in(client, username, code_for)
         client.request("/")  # a signed-in page: its forms carry the session's CSRF token
     except (URLError, OSError, HTTPException):
         return  # the other thread's writes brought the kill first
@@ -196,6 +201,8 @@ def test_sigkill_during_audited_writes_loses_nothing_acknowledged(tmp_path, figu
     url = SQLiteDatabases(tmp_path).fresh()
     database = Path(url.removeprefix("sqlite:///"))
     username, course = seed(url)
+    codes_app = create_app(app_settings(url))  # reads the therapist's last used code step
+    code_for = Factories(codes_app, PASSWORD).totp_code
     kills, corrupt, unaudited, lost = sized(3, 25), 0, 0, 0
     acked, rng, log = Acknowledged(), random.Random(), tmp_path / "server.log"
     for cycle in range(kills):
@@ -203,7 +210,7 @@ def test_sigkill_during_audited_writes_loses_nothing_acknowledged(tmp_path, figu
         server = start_server(database, port, log)
         stop = threading.Event()
         threads = [threading.Thread(target=write_loop, daemon=True,
-                                    args=(f"http://127.0.0.1:{port}", username, course, n, cycle, acked, stop))
+                                    args=(f"http://127.0.0.1:{port}", username, code_for, course, n, cycle, acked, stop))
                    for n in range(CLIENT_THREADS)]
         writes_before = acked.writes
         for thread in threads:
@@ -223,6 +230,8 @@ def test_sigkill_during_audited_writes_loses_nothing_acknowledged(tmp_path, figu
         corrupt += not intact
         unaudited += without_audit
         lost += missing
+    with codes_app.app_context():
+        db.engine.dispose()
     figures.record("Crash safety (SIGKILL)", f"gunicorn killed mid-write ({acked.writes} acknowledged writes, "
                    f"{acked.cut_off} cut off by a kill)",
                    f"{kills} kills, {corrupt} corrupt databases, {unaudited} notes without their audit row, "

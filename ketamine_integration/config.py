@@ -46,6 +46,13 @@ ENV_SETTINGS = (
     EnvSetting("BUSY_IMPORT_DAYS", "120", "how far ahead an imported calendar's busy time is read"),
     EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
                "X-Forwarded-For is trusted (read by wsgi.py)"),
+    EnvSetting("LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins for one username within the window before "
+               "that account's sign-in is refused for a while"),
+    EnvSetting("LOGIN_ADDRESS_LIMIT", "50", "failed sign-ins from one client address within the window "
+               "before that address is refused for a while"),
+    EnvSetting("LOGIN_WINDOW_MINUTES", "15", "how long a failed sign-in counts"),
+    EnvSetting("LOGIN_BACKOFF_SECONDS", "60", "first refusal period once a limit is reached; "
+               "it doubles with every further failure"),
 )
 
 
@@ -124,6 +131,11 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "FEED_REQUESTS_PER_HOUR": _int_env(environ, "FEED_REQUESTS_PER_HOUR", 60),
         "BUSY_IMPORT_DAYS": _int_env(environ, "BUSY_IMPORT_DAYS", 120),
         "TRUSTED_PROXY_HOPS": _int_env(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+        # Sign-in brute-force limits (ASVS 5.0 V6.3.1), counted in the database: see accounts/throttle.py.
+        "LOGIN_ACCOUNT_LIMIT": _int_env(environ, "LOGIN_ACCOUNT_LIMIT", 5),
+        "LOGIN_ADDRESS_LIMIT": _int_env(environ, "LOGIN_ADDRESS_LIMIT", 50),
+        "LOGIN_WINDOW_MINUTES": _int_env(environ, "LOGIN_WINDOW_MINUTES", 15),
+        "LOGIN_BACKOFF_SECONDS": _int_env(environ, "LOGIN_BACKOFF_SECONDS", 60),
         # Ceilings catch typing errors (500 for 50); they are not dosing advice.
         "DOSE_CEILING_MG": {"ketamine": _int_env(environ, "KETAMINE_MAX_DOSE_MG", 500),
                             "esketamine": _int_env(environ, "ESKETAMINE_MAX_DOSE_MG", 84)},

@@ -1,14 +1,16 @@
 """Account operations: authenticate, create and change users. Services flush; views commit."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from ..audit import services as audit
-from ..audit.models import FAILURE
+from ..audit.models import DENIED, FAILURE
 from ..db_types import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from . import passwords
+from . import passwords, throttle
 from .models import ADMIN, User
 from .sessions import end_all_sessions, start_session
 
@@ -25,25 +27,44 @@ def fetch_users(*, role: str | None = None, active_only: bool = False) -> list[U
     return [u for u in users if role is None or u.has_role(role)]
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """Sign a user in, or record why not. Never says which of the two fields was wrong."""
+def authenticate(username: str, password: str, *, address: str | None, now: datetime) -> User | None:
+    """Sign a user in, or record why not. Never says which of the two fields was wrong.
+
+    Raises SignInLimited, before any password is checked, while the account or the address
+    has too many recent failures (throttle.py); a correct password is refused then too.
+    """
+    keys = throttle.keys_for(username, address)
+    try:
+        throttle.admit(keys, now)
+    except throttle.SignInLimited as limited:
+        user = fetch_user_by_username(username)
+        audit.record("login.limited", user_id=user.id if user else None, outcome=DENIED,
+                     detail=f"too many failed sign-ins from this {limited.scope}")
+        raise
     user = fetch_user_by_username(username)
-    if user is None:
-        passwords.burn_time(password)
+    problem = _credential_problem(user, password)
+    if problem:
+        throttle.record_failure(keys, now)
         # The typed name is not stored: people sometimes type a password into this field.
-        audit.record("login.failure", outcome=FAILURE, detail="unknown username")
-        return None
-    if not passwords.verify_password(user.password_hash, password):
-        audit.record("login.failure", user_id=user.id, outcome=FAILURE, detail="wrong password")
-        return None
-    if not user.active:
-        audit.record("login.failure", user_id=user.id, outcome=FAILURE, detail="account disabled")
+        audit.record("login.failure", user_id=user.id if user else None, outcome=FAILURE, detail=problem)
         return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    throttle.forget_account(keys)
     start_session(user)
     audit.record("login.success", obj=user, user_id=user.id)
     return user
+
+
+def _credential_problem(user: User | None, password: str) -> str | None:
+    if user is None:
+        passwords.burn_time(password)
+        return "unknown username"
+    if not passwords.verify_password(user.password_hash, password):
+        return "wrong password"
+    if not user.active:
+        return "account disabled"
+    return None
 
 
 def _check_username_free(username: str, user_id: int | None = None) -> None:

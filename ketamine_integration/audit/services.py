@@ -11,6 +11,7 @@ from .models import DENIED, FAILURE, SUCCESS, AuditEvent
 ACTIONS = {
     "login.success": "Signed in",
     "login.failure": "Sign-in failed",
+    "login.limited": "Sign-in refused: too many failed attempts",
     "logout": "Signed out",
     "session.expired": "Session ended automatically",
     "access.denied": "Access denied",

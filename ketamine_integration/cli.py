@@ -1,4 +1,4 @@
-"""flask commands: init-db, demo, create-user."""
+"""flask commands: init-db, demo, create-user (and the protocols, signatures and audit groups)."""
 from __future__ import annotations
 
 import click
@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from .accounts.models import ROLES, User
 from .accounts.services import create_user
+from .audit.cli import audit_cli
 from .errors import DomainError
 from .db_types import utcnow
 from .extensions import db
@@ -22,6 +23,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(protocols_cli)
     app.cli.add_command(signatures_cli)
+    app.cli.add_command(audit_cli)
 
 
 @click.command("init-db")

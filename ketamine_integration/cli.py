@@ -1,4 +1,5 @@
-"""flask commands: init-db, demo, create-user, reset-authenticator; feature packages add their own groups."""
+"""flask commands: init-db, demo, create-user, reset-authenticator; feature packages add their own groups
+(protocols, signatures, audit, backup, restore)."""
 from __future__ import annotations
 
 import click
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from .accounts.models import ROLES, User
 from .accounts.services import create_user
+from .audit.cli import audit_cli
 from .backups.cli import backup_cli, restore_command
 from .errors import DomainError
 from .db_types import utcnow
@@ -27,6 +29,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(signatures_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(restore_command)
+    app.cli.add_command(audit_cli)
 
 
 @click.command("init-db")

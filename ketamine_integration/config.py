@@ -1,6 +1,8 @@
 """Settings read from the environment, with safe defaults for development and tests."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -46,6 +48,15 @@ ENV_SETTINGS = (
     EnvSetting("BUSY_IMPORT_DAYS", "120", "how far ahead an imported calendar's busy time is read"),
     EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
                "X-Forwarded-For is trusted (read by wsgi.py)"),
+    EnvSetting("LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins for one username within the window before "
+               "that account's sign-in is refused for a while"),
+    EnvSetting("LOGIN_ADDRESS_LIMIT", "50", "failed sign-ins from one client address within the window "
+               "before that address is refused for a while"),
+    EnvSetting("LOGIN_WINDOW_MINUTES", "15", "how long a failed sign-in counts"),
+    EnvSetting("LOGIN_BACKOFF_SECONDS", "60", "first refusal period once a limit is reached; "
+               "it doubles with every further failure"),
+    EnvSetting("AUDIT_HMAC_KEY", "derived from SECRET_KEY", "key of the HMAC chain that makes the audit "
+               "trail tamper-evident; required in production (32+ random characters, not the SECRET_KEY)"),
 )
 
 
@@ -100,6 +111,30 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def check_audit_key(key: str | None, secret_key: str | None) -> None:
+    """Refuse a missing, weak or reused audit chain key (production only)."""
+    if not key:
+        raise ConfigurationError("AUDIT_HMAC_KEY must be set in production (it seals the audit trail)")
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in WEAK_SECRET_KEYS or len(set(key)) < 10:
+        raise ConfigurationError(f"AUDIT_HMAC_KEY is too weak for production: use at least "
+                                 f"{MIN_SECRET_KEY_LENGTH} random characters")
+    if key == secret_key:
+        # Separate keys: rotating the session key must not invalidate the whole audit chain.
+        raise ConfigurationError("AUDIT_HMAC_KEY must differ from SECRET_KEY")
+
+
+def derived_audit_key(secret_key: str) -> str:
+    """Development and tests: a key derived from SECRET_KEY, so zero set-up still seals the trail."""
+    return hmac.new(secret_key.encode(), b"ketamine_integration audit chain key v1", hashlib.sha256).hexdigest()
+
+
+def _audit_key(environ, production: bool, secret_key: str) -> str:
+    key = environ.get("AUDIT_HMAC_KEY")
+    if production:
+        check_audit_key(key, secret_key)
+    return key or derived_audit_key(secret_key)
+
+
 def load_config(instance_path: str, environ=os.environ) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = environ.get("KI_ENV", "development")
@@ -129,6 +164,12 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "FEED_REQUESTS_PER_HOUR": _int_env(environ, "FEED_REQUESTS_PER_HOUR", 60),
         "BUSY_IMPORT_DAYS": _int_env(environ, "BUSY_IMPORT_DAYS", 120),
         "TRUSTED_PROXY_HOPS": _int_env(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+        # Sign-in brute-force limits (ASVS 5.0 V6.3.1), counted in the database: see accounts/throttle.py.
+        "LOGIN_ACCOUNT_LIMIT": _int_env(environ, "LOGIN_ACCOUNT_LIMIT", 5),
+        "LOGIN_ADDRESS_LIMIT": _int_env(environ, "LOGIN_ADDRESS_LIMIT", 50),
+        "LOGIN_WINDOW_MINUTES": _int_env(environ, "LOGIN_WINDOW_MINUTES", 15),
+        "LOGIN_BACKOFF_SECONDS": _int_env(environ, "LOGIN_BACKOFF_SECONDS", 60),
+        "AUDIT_HMAC_KEY": _audit_key(environ, production, secret_key),
         # Ceilings catch typing errors (500 for 50); they are not dosing advice.
         "DOSE_CEILING_MG": {"ketamine": _int_env(environ, "KETAMINE_MAX_DOSE_MG", 500),
                             "esketamine": _int_env(environ, "ESKETAMINE_MAX_DOSE_MG", 84)},

@@ -28,9 +28,17 @@ def keep_after_rollback(write: Callable[[], None]) -> None:
     g.setdefault("_after_rollback", []).append(write)
 
 
+def commit_refusal(status: int) -> None:
+    """This request answers `status`, an error, yet what it wrote is the record of the refusal
+    itself and must be committed in the same transaction rather than rolled back and written
+    again: a failed sign-in, whose count the next attempt for that account must see before the
+    locks that make attempts take turns are released (accounts/throttle.py)."""
+    g._commit_refusal = status
+
+
 def finish_transaction(response):
     """Commit the request's work only when it succeeded; otherwise keep only what must stay."""
-    if response.status_code < 400:
+    if response.status_code < 400 or response.status_code == g.pop("_commit_refusal", None):
         db.session.commit()
     else:
         db.session.rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db_types import UTCDateTime, utcnow
@@ -111,3 +111,17 @@ class LoginSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()
+
+
+class LoginFailure(db.Model):
+    """One failed sign-in, counted against one key (see accounts/throttle.py): an account
+    (a keyed hash of the typed username, whether or not such an account exists) or a client
+    address. Rows older than the counting window are pruned."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_time", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "account:<hex HMAC of the normalised username>" or "address:<client IP>"
+    key: Mapped[str] = mapped_column(String(80))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,14 +1,16 @@
 """Account operations: authenticate, create and change users. Services flush; views commit."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from ..audit import services as audit
-from ..audit.models import FAILURE
+from ..audit.models import DENIED, FAILURE
 from ..db_types import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from . import passwords
+from . import passwords, throttle
 from .models import ADMIN, User
 from ..mfa.services import sign_in_stage
 from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session
@@ -26,23 +28,31 @@ def fetch_users(*, role: str | None = None, active_only: bool = False) -> list[U
     return [u for u in users if role is None or u.has_role(role)]
 
 
-def authenticate(username: str, password: str) -> str | None:
+def authenticate(username: str, password: str, *, address: str | None, now: datetime) -> str | None:
     """Check the password and start a session, or record why not; never says which of the two
-    fields was wrong. Returns the session's stage: signed in, or which second step is due."""
+    fields was wrong. Returns the session's stage: signed in, or which second step is due.
+
+    Raises SignInLimited, before any password is checked, while the account or the address
+    has too many recent failures (throttle.py); a correct password is refused then too.
+    """
+    keys = throttle.keys_for(username, address)
+    try:
+        throttle.admit(keys, now)
+    except throttle.SignInLimited as limited:
+        user = fetch_user_by_username(username)
+        audit.record("login.limited", user_id=user.id if user else None, outcome=DENIED,
+                     detail=f"too many failed sign-ins from this {limited.scope}")
+        raise
     user = fetch_user_by_username(username)
-    if user is None:
-        passwords.burn_time(password)
+    problem = _credential_problem(user, password)
+    if problem:
+        throttle.record_failure(keys, now)
         # The typed name is not stored: people sometimes type a password into this field.
-        audit.record("login.failure", outcome=FAILURE, detail="unknown username")
-        return None
-    if not passwords.verify_password(user.password_hash, password):
-        audit.record("login.failure", user_id=user.id, outcome=FAILURE, detail="wrong password")
-        return None
-    if not user.active:
-        audit.record("login.failure", user_id=user.id, outcome=FAILURE, detail="account disabled")
+        audit.record("login.failure", user_id=user.id if user else None, outcome=FAILURE, detail=problem)
         return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    throttle.forget_account(keys)
     stage = sign_in_stage(user)
     start_session(user, stage)
     if stage == SIGNED_IN:
@@ -52,6 +62,17 @@ def authenticate(username: str, password: str) -> str | None:
         audit.record("login.mfa_due", obj=user, user_id=user.id,
                      detail="authenticator code" if stage == CODE_DUE else "enrolment")
     return stage
+
+
+def _credential_problem(user: User | None, password: str) -> str | None:
+    if user is None:
+        passwords.burn_time(password)
+        return "unknown username"
+    if not passwords.verify_password(user.password_hash, password):
+        return "wrong password"
+    if not user.active:
+        return "account disabled"
+    return None
 
 
 def _check_username_free(username: str, user_id: int | None = None) -> None:

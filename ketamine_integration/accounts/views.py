@@ -1,21 +1,29 @@
 """Sign-in, sign-out, and the admin's user management pages."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import access
 from ..audit import services as audit
+from ..db_types import utcnow
+from ..domain.throttling import wait_text
 from ..extensions import db
+from ..lifecycle import commit_refusal
 from ..mfa.services import enrolled_user_ids
-from ..web import render_form, safe_next, submit
+from ..web import INVALID_FORM_STATUS, render_form, safe_next, submit
 from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
 from .models import ADMIN, User
 from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
+from .throttle import ACCOUNT, SignInLimited
 
 bp = Blueprint("accounts", __name__)
+
+TOO_MANY_REQUESTS = 429
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -28,7 +36,12 @@ def login():
         return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        stage = services.authenticate(form.username.data, form.password.data)
+        now = utcnow()
+        try:
+            stage = services.authenticate(form.username.data, form.password.data,
+                                          address=request.remote_addr, now=now)
+        except SignInLimited as limited:
+            return _limited(form, limited, now)
         if stage is not None:
             target = safe_next(form.next.data, url_for("core.home"))
             if stage == SIGNED_IN:
@@ -37,9 +50,21 @@ def login():
             return redirect(url_for(access.SECOND_STEP_PAGES[stage]))
         form.form_errors.append("Username or password is not correct, or the account is disabled.")
         form.password.data = ""
+        commit_refusal(INVALID_FORM_STATUS)  # the failure must count before the next attempt
     elif form.is_submitted():
         audit.record("login.failure", outcome=audit.FAILURE, detail="incomplete or over-long form")
     return render_form("accounts/login.html", form)
+
+
+def _limited(form: LoginForm, limited: SignInLimited, now):
+    """429 with Retry-After: the page says why and how long to wait (nothing was checked)."""
+    seconds = limited.seconds_left(now)
+    source = "this account" if limited.scope == ACCOUNT else "this network address"
+    form.form_errors.append(f"Too many failed sign-in attempts for {source}. Sign-in is paused: "
+                            f"try again in {wait_text(seconds)}.")
+    form.password.data = ""
+    html, _ = render_form("accounts/login.html", form)
+    return html, TOO_MANY_REQUESTS, {"Retry-After": str(math.ceil(seconds))}
 
 
 @bp.route("/logout", methods=["POST"])

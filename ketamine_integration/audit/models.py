@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, event
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
@@ -37,8 +37,28 @@ class AuditEvent(db.Model):
     outcome: Mapped[str] = mapped_column(String(10))
     #: short machine-written reason, e.g. "missing role" or "idle timeout"; never user text
     detail: Mapped[str | None] = mapped_column(String(200))
+    #: place in the tamper-evident chain: 1, 2, 3... without gaps, given at commit (chain.py)
+    chain_position: Mapped[int] = mapped_column(unique=True)
+    #: hex HMAC-SHA256 of the previous row's mac and this row's fields (chain.py)
+    mac: Mapped[str] = mapped_column(String(64))
 
     user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AuditChainHead(db.Model):
+    """The end of the audit chain: its last position and mac, sealed with the chain key, so
+    rows deleted from the end are noticed (the rows alone would still form a valid chain)."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: chain_position of the newest audit row (0 before the first)
+    position: Mapped[int]
+    #: mac of the newest audit row
+    mac: Mapped[str] = mapped_column(String(64))
+    #: HMAC of position and mac: a head rewritten to hide a truncation does not match it
+    seal: Mapped[str] = mapped_column(String(64))
 
 
 class AuditImmutableError(RuntimeError):

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import g, has_request_context, request
 
+from ..db_types import utcnow
 from ..extensions import db
 from ..lifecycle import keep_after_rollback
+from . import chain
 from .models import DENIED, FAILURE, SUCCESS, AuditEvent
 
 #: The audited actions and how the audit page names them.
@@ -17,6 +19,7 @@ ACTIONS = {
     "mfa.enrol": "Set up an authenticator",
     "mfa.recovery_codes": "Made new recovery codes",
     "mfa.turn_off": "Turned off two-step sign-in",
+    "login.limited": "Sign-in refused: too many failed attempts",
     "logout": "Signed out",
     "session.expired": "Session ended automatically",
     "access.denied": "Access denied",
@@ -105,7 +108,8 @@ def _acting_user_id() -> int | None:
 def record(action: str, *, obj=None, object_type: str | None = None, object_id=None,
            patient_id: int | None = None, outcome: str = SUCCESS, detail: str | None = None,
            user_id: int | None = None, durable: bool | None = None, session=None) -> AuditEvent:
-    """Add one audit row to the current transaction.
+    """Add one audit row to the current transaction (or to `session`'s); it is chained and
+    written when the transaction commits (chain.py says why not at once).
 
     A durable row (by default: any outcome but success) is written again if the request's
     transaction is rolled back, so a denial or a failed login is recorded even though the
@@ -122,11 +126,12 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
         object_id=None if object_id is None else str(object_id),
         patient_id=patient_id, outcome=outcome, detail=detail,
         user_id=user_id if user_id is not None else _acting_user_id(), ip=_client_ip(),
+        occurred_at=utcnow(),
     )
     event = AuditEvent(**fields)
-    (session or db.session).add(event)
+    chain.enqueue(session or db.session(), event)
     if (outcome != SUCCESS if durable is None else durable) and has_request_context():
-        keep_after_rollback(lambda: db.session.add(AuditEvent(**fields)))
+        keep_after_rollback(lambda: chain.enqueue(db.session(), AuditEvent(**fields)))
     return event
 
 

@@ -119,6 +119,6 @@ class TableCheck:
         return f"{self.table}: {self.found.rows} rows as in the backup, but their contents differ (checksum)"
 
 
-def compare(manifest: Manifest, sums: dict[str, TableSum]) -> list[TableCheck]:
-    names = sorted(set(manifest.tables) | set(sums))
+def compare(manifest: Manifest, sums: dict[str, TableSum], *, skip: tuple[str, ...] = ()) -> list[TableCheck]:
+    names = sorted((set(manifest.tables) | set(sums)) - set(skip))
     return [TableCheck(n, manifest.tables.get(n), sums.get(n)) for n in names]

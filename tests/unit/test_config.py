@@ -1,9 +1,10 @@
 """Settings from the environment, and the refusal to run production on a weak key."""
 import pytest
 
-from ketamine_integration.config import ConfigurationError, check_secret_key, load_config
+from ketamine_integration.config import ConfigurationError, check_secret_key, derived_audit_key, load_config
 
 STRONG = "q8Zr1-NbV4mX0pLk7sHe2TyWc9UaDf3GjK6oRi5vB_"
+STRONG_AUDIT = "Hk2-pW9xQe4Lr7Tz0Bn5Vc8Ym3Ja6Sd1Fg_Ui"
 
 
 @pytest.mark.parametrize("key", [
@@ -26,10 +27,32 @@ def test_production_refuses_to_start_without_a_strong_key(tmp_path):
 
 
 def test_production_with_a_strong_key_sets_secure_cookies(tmp_path):
-    cfg = load_config(str(tmp_path), {"KI_ENV": "production", "SECRET_KEY": STRONG,
+    cfg = load_config(str(tmp_path), {"KI_ENV": "production", "SECRET_KEY": STRONG, "AUDIT_HMAC_KEY": STRONG_AUDIT,
                                       "DATABASE_URL": "postgresql://app@db/clinic"})
     assert cfg["SESSION_COOKIE_SECURE"] is True
+    assert cfg["AUDIT_HMAC_KEY"] == STRONG_AUDIT
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db/clinic"
+
+
+@pytest.mark.parametrize("audit_key, message", [
+    (None, "AUDIT_HMAC_KEY must be set"),          # missing: no silent fallback in production
+    ("changeme", "too weak"),                     # a well-known default
+    ("b" * 40, "too weak"),                       # long but no variety
+    (STRONG, "must differ from SECRET_KEY"),      # reusing the session key
+])
+def test_production_refuses_a_missing_or_weak_audit_key(tmp_path, audit_key, message):
+    environ = {"KI_ENV": "production", "SECRET_KEY": STRONG}
+    if audit_key is not None:
+        environ["AUDIT_HMAC_KEY"] = audit_key
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(str(tmp_path), environ)
+
+
+def test_development_derives_the_audit_key_from_the_secret_key(tmp_path):
+    cfg = load_config(str(tmp_path), {"SECRET_KEY": STRONG})
+    assert cfg["AUDIT_HMAC_KEY"] == derived_audit_key(STRONG) != STRONG
+    assert load_config(str(tmp_path), {"SECRET_KEY": STRONG, "AUDIT_HMAC_KEY": STRONG_AUDIT})["AUDIT_HMAC_KEY"] \
+        == STRONG_AUDIT
 
 
 def test_development_keeps_a_random_key_in_the_instance_folder(tmp_path):

@@ -64,6 +64,7 @@ def test_demo_clinic_round_trip_restores_every_row_and_verifies(app, make, targe
     counts, signatures, actions = target.query(inspect_restored)
     expected = {name: entry["rows"] for name, entry in manifest["tables"].items()}
     expected["audit_events"] += 1  # the restore records itself in the database it restored
+    expected["audit_chain_head"] = 1  # ...and chains it: the head row exists from the first chained row
     assert counts == expected
     assert signatures and all(ok for _, ok in signatures)       # signed records still match their digests
     assert actions[-1] == "backup.restore"

@@ -152,6 +152,13 @@ FORMS = {
     "experience.dosing_reschedule": lambda w, t, r: {"planned_start": moment(2, 7), "reason": ""},
     "experience.dosing_sign": lambda w, t, r: {"version": "1"},
     "experience.rems_submitted": lambda w, t, r: {"submitted_on": day()},
+    # A plausible-looking code: the CSRF check comes first, so it is never checked for forged posts.
+    "mfa.code": lambda w, t, r: {"code": "492039"},
+    "mfa.enrol": lambda w, t, r: {"code": "492039"},
+    "mfa.regenerate": lambda w, t, r: {"code": "492039"},
+    "mfa.turn_off": lambda w, t, r: {"code": "492039"},
+    "mfa.reset": lambda w, t, r: {"reason": "Lost their phone on holiday"},
+    "mfa.policy": lambda w, t, r: {"roles": ["therapist", "prescriber"]},
     "notes.alert_acknowledge": lambda w, t, r: {"note": "Called the patient; safety plan reviewed."},
     "notes.formulation": lambda w, t, r: {
         "presenting_concerns": "Low mood",

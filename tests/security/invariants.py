@@ -18,9 +18,10 @@ from ketamine_integration.extensions import db
 from ketamine_integration.fields import YEARS
 from ketamine_integration.scheduling.models import MINUTES_RANGE
 
-#: rows every request may write whatever its outcome: the audit trail (failures and denials are
-#: recorded on purpose) and the login session's last activity
-BOOKKEEPING = frozenset({"audit_events", "login_sessions"})
+#: rows every request may write whatever its outcome: the audit trail and its chain head
+#: (failures and denials are recorded on purpose), the login session's last activity and
+#: wrong-code count, and failed sign-ins (counted on purpose by the brute-force limits)
+BOOKKEEPING = frozenset({"audit_events", "audit_chain_head", "login_sessions", "login_failures"})
 #: PostgreSQL's integer column; SQLite would store more without complaint
 INT_RANGE = (-2_147_483_648, 2_147_483_647)
 

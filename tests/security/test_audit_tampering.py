@@ -94,7 +94,11 @@ def reattribute(conn, n, m):
 
 
 def move_to_other_patient(conn, n, m):
-    set_row(conn, m, patient_id=None)
+    """Detach the row from its patient, or (a sign-in row names none) attach it to one."""
+    named = row(conn, m)["patient_id"]
+    other = None if named is not None else next(row(conn, p)["patient_id"] for p in range(1, n + 1)
+                                                if row(conn, p)["patient_id"] is not None)
+    set_row(conn, m, patient_id=other)
 
 
 def backdate(conn, n, m):
@@ -197,7 +201,7 @@ def relabel_first_action(conn, n, m):
 CASES = [  # (case, tamper, the position verify must name given n rows and the middle one m)
     ("edit a field of a middle row", edit_field, lambda n, m: m),
     ("re-attribute a middle row (user)", reattribute, lambda n, m: m),
-    ("detach a middle row from its patient", move_to_other_patient, lambda n, m: m),
+    ("detach a middle row from its patient (or attach one)", move_to_other_patient, lambda n, m: m),
     ("backdate a middle row's timestamp by a day", backdate, lambda n, m: m),
     ("change a middle row's client address", change_ip, lambda n, m: m),
     ("edit the mac of a middle row", edit_mac, lambda n, m: m),

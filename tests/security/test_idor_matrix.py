@@ -52,6 +52,7 @@ def R(endpoint, allowed=NOBODY, owner="b_therapist", query="", nested=False, **a
 MATRIX = [
     R("accounts.user_edit", ADMIN, "admin", user_id="account"),              # accounts are the admin's alone
     R("accounts.user_password", ADMIN, "admin", user_id="account"),          # so are password resets
+    R("mfa.reset", ADMIN, "admin", user_id="account"),                       # and authenticator resets
     R("calendars.appointment_invite", WIDE, appointment_id="appointment"),   # staff send any patient's invites
     R("calendars.calendar_import", WIDE, user_id="clinician"),               # staff keep anyone's busy time
     R("calendars.feed_ics", token="token"),                                  # revoked/unknown secrets: nothing

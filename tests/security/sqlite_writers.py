@@ -21,13 +21,14 @@ def write_many(app, username: str, writes: int, prefix: str, barrier: threading.
     login = auth.login(username)
     barrier.wait(timeout=60)
     outcomes = {"ok": 0, "locked": 0, "errors": []}
-    if login.status_code != 302:
-        outcomes["errors"].append(f"login answered {login.status_code}")
+    if login.status_code != 302 or login.headers["Location"].startswith(("/login", "/account")):
+        outcomes["errors"].append(f"sign-in answered {login.status_code} to {login.headers.get('Location')}")
     for n in range(writes):
         try:
             response = auth.post("/patients/new", {"given_name": "Load", "family_name": f"{prefix}-{n:04d}",
                                                    "date_of_birth": "1980-05-17"})
-            if response.status_code == 302:
+            # Saved: redirected to the new patient's page (not back to a sign-in step).
+            if response.status_code == 302 and response.headers["Location"].startswith("/patients/"):
                 outcomes["ok"] += 1
             else:
                 outcomes["errors"].append(f"status {response.status_code}")

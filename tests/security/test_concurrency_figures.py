@@ -158,12 +158,15 @@ def test_racing_draft_saves(app, team, make, figures):
 
 def test_writers_under_load(app, make, figures):
     processes, threads, writes = 2, sized(3, 8), sized(10, 60)
-    make.user("staff", username="loader")
+    # One account per process: a sign-in code works once, and processes cannot take turns
+    # choosing one the way threads do (tests/factories.py's lock is per process).
+    for p in range(processes):
+        make.user("staff", username=f"loader{p}")
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     with app.app_context():
         db.engine.dispose()  # the test's own connections stay out of the writers' way
     children = [subprocess.Popen([sys.executable, "-m", "tests.security.sqlite_writers", uri,
-                                  "loader", str(threads), str(writes), f"load-p{p}"],
+                                  f"loader{p}", str(threads), str(writes), f"load-p{p}"],
                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for p in range(processes)]
     tallies = []

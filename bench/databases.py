@@ -11,6 +11,7 @@ postgresql://postgres@127.0.0.1:5432/postgres) the databases are made on that se
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from datetime import date
@@ -90,7 +91,9 @@ def _promote(building: str, name: str) -> None:
 def ensure(label: str, build, log=print) -> tuple[str, float | None]:
     """The URI of database `label` (built by build() in an app context when missing), and how
     many seconds building took (None when it was cached)."""
-    name = f"ki_bench_{label}_{head_revision()}".replace("-", "_").replace(".", "_")[:60]
+    name = f"ki_bench_{label}_{head_revision()}".replace("-", "_").replace(".", "_")
+    if len(name) > 60:  # PostgreSQL names stop at 63 characters: keep a digest of the whole
+        name = f"{name[:45]}_{hashlib.sha1(name.encode()).hexdigest()[:10]}"
     if _exists(name):
         return _uri_for(name), None
     building = name[:54] + "_build"

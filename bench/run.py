@@ -1,7 +1,7 @@
 """`make bench`: every figure of the performance issue in one process, printed as one table and
 written into BENCHMARKS.md.
 
-    python -m bench.run [--scale 1.0] [--requests 30] [--load-seconds 20] [--no-load]
+    python -m bench.run [--scale 1.0] [--requests 20] [--load-seconds 20] [--no-load]
 
 SQLite by default; BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres runs it on
 PostgreSQL. The demo clinic and the large clinic are kept between runs (bench/databases.py).
@@ -66,7 +66,7 @@ def measure_clinic(uri: str, password: str, *, requests: int | None) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Benchmarks of the performance issue (make bench).")
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", 1.0)))
-    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 30)))
+    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 20)))
     parser.add_argument("--load-seconds", type=int, default=int(os.environ.get("BENCH_LOAD_SECONDS", 20)))
     parser.add_argument("--no-load", action="store_true", help="skip the gunicorn throughput run")
     parser.add_argument("--output", default=str(PROJECT_ROOT / "BENCHMARKS.md"))

@@ -16,12 +16,13 @@ import time
 from sqlalchemy import func, select
 
 from ketamine_integration import PROJECT_ROOT, create_app
+from ketamine_integration.accounts.models import User
 from ketamine_integration.db_types import utcnow
 from ketamine_integration.demo import DEMO_PASSWORD, load_demo_clinic
 from ketamine_integration.extensions import db
 
 from . import databases, load, measures, report
-from .clinic import BENCH_PASSWORD, Params, generate
+from .clinic import BENCH_PASSWORD, Params, generate, password_only_sign_in
 from .pages import FLOOR, key_pages, sign_in, statements, time_page
 
 #: the mixed read workload under gunicorn: what clinicians open through the day
@@ -31,6 +32,7 @@ LOAD_MIX = ("therapist dashboard", "patient course page", "measures chart", "the
 
 def _demo() -> None:
     load_demo_clinic(now=utcnow())
+    password_only_sign_in(db.session.scalar(select(User).where(User.username == "admin")))
     db.session.commit()
 
 

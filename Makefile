@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-unit test-integration test-browser test-security test-security-large browser-deps clean
+.PHONY: run test test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,25 @@ test-security: $(VENV)/.installed-test browser-deps
 ## test-security-large: the same suites at the larger, opt-in size (longer; prints the figures)
 test-security-large: $(VENV)/.installed-test browser-deps
 	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security tests/browser/test_stored_xss.py
+
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
+## bench: the performance issue's figures (SQLite; BENCH_DATABASE_URL=postgresql://... for PostgreSQL),
+## printed and written to BENCHMARKS.md; the demo and the large clinic are kept in instance/bench/
+bench: $(VENV)/.installed-bench bench-deps
+	$(BIN)/python -m bench.run
+
+# The load generator is Debian's wrk (nothing is downloaded outside the package manager).
+bench-deps:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's wrk for the throughput benchmark"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else \
+		echo "wrk is missing (sudo apt-get install wrk); run python -m bench.run --no-load to skip throughput"; \
+	fi
 
 # Browser tests drive Debian's Chromium (Playwright cannot download a browser here), and
 # WeasyPrint 70+ subsets fonts with HarfBuzz's subset library (Debian: libharfbuzz-subset0).

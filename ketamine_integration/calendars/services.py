@@ -9,7 +9,7 @@ import recurring_ical_events
 from flask import current_app
 from icalendar import Calendar, vRecur
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..accounts.models import ADMIN, STAFF, User
 from ..documents.ical import CalendarEvent, Person
@@ -104,7 +104,8 @@ def clinic_wide(user: User) -> bool:
 def feed_appointments(user: User, now: datetime) -> list[Appointment]:
     stmt = (select(Appointment).where(Appointment.starts_at >= now - FEED_PAST,
                                       Appointment.starts_at < now + FEED_AHEAD)
-            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session),
+            # a feed event names the dosing session's number, never its clinical record
+            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session).options(lazyload("*")),
                      selectinload(Appointment.changes))
             .order_by(Appointment.starts_at, Appointment.id))
     if not clinic_wide(user):

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -14,6 +14,7 @@ from ..documents.pdf import render_pdf
 from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
+from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_zone
 from .models import SIGNED, VITAL_TIMEPOINTS, DosingSession
@@ -33,17 +34,23 @@ class RemsRow:
 
 
 def forms_outstanding(user: User, *, today: date) -> list[RemsRow]:
-    """Signed sessions under a REMS protocol whose form is not yet submitted, for user's patients."""
+    """Signed sessions under a REMS protocol whose form is not yet submitted, for user's patients.
+
+    Only courses on a REMS protocol version are read (the snapshots say which), and only what
+    the list shows: every other signed session, with its vitals, was loaded and dropped here
+    before, which made the prescriber's worklist grow with their whole dosing history."""
+    rems_versions = [v.id for v in db.session.scalars(select(ProtocolVersion))
+                     if protocol_of(v).experience.rems_monitoring_form]
     stmt = (select(DosingSession).join(TreatmentCourse).join(Patient)
-            .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None))
-            .options(joinedload(DosingSession.course).joinedload(TreatmentCourse.patient))
+            .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None),
+                   TreatmentCourse.protocol_version_id.in_(rems_versions))
+            .options(lazyload("*"), joinedload(DosingSession.course).joinedload(TreatmentCourse.patient)
+                     .lazyload(Patient.care_team))
             .order_by(DosingSession.ended_at))
     stmt = caseload(user, stmt)  # REMS forms are clinical: the user's own care team only
     rows = []
     zone = clinic_zone()
     for session in db.session.scalars(stmt).unique():
-        if not protocol_of(session.course.protocol_version).experience.rems_monitoring_form:
-            continue
         session_date = session.ended_at.astimezone(zone).date()
         due = session_date + DUE_AFTER
         rows.append(RemsRow(session=session, patient=session.course.patient, session_date=session_date,

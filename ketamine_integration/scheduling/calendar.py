@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..extensions import db
 from ..timeutil import clinic_zone
@@ -37,7 +37,8 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
     stmt = (select(Appointment).where(Appointment.starts_at < end, Appointment.ends_at > start)
-            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session))
+            # only the dosing session's number is shown: not its vitals, adverse events or addenda
+            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session).options(lazyload("*")))
             .order_by(Appointment.starts_at))
     if clinician_id is not None:
         stmt = stmt.where(Appointment.clinician_id == clinician_id)

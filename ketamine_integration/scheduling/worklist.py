@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -10,10 +10,13 @@ from sqlalchemy.orm import selectinload
 from ..courses.models import TreatmentCourse
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
+from ..experience.models import SIGNED, DosingSession
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import WindowRow, course_windows
 from ..extensions import db
 from ..patients.models import Patient
+from ..protocols.models import ProtocolVersion
+from ..protocols.services import protocol_of
 from ..calendars.models import ImportedBusy, in_current_import
 from .models import Appointment, TimeOff
 from .services import fetch_integration_starts_by_course
@@ -40,11 +43,24 @@ class WorkItem:
         return REASONS[self.kind]
 
 
+def _longest_window() -> timedelta:
+    """The longest any protocol version in use keeps a window open (plus a day for clock changes)."""
+    spans = [protocol_of(v).integration.window.closes_after.approximate
+             for v in db.session.scalars(select(ProtocolVersion))]
+    return max(spans, default=timedelta(0)) + timedelta(days=1)
+
+
 def worklist(now: datetime) -> list[WorkItem]:
-    """Every uncovered, not-yet-closed window, said why; a fixed number of queries."""
+    """Every uncovered, not-yet-closed window, said why; a fixed number of queries.
+
+    Only courses with a dosing session recent enough for its window to be open are read: the
+    others can have nothing to do here, and there are thousands of them in a clinic's history."""
+    recent = select(DosingSession.course_id).where(DosingSession.status == SIGNED,
+                                                   DosingSession.ended_at >= now - _longest_window())
     courses = db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value,
-                                                                  Phase.MAINTENANCE.value]))
+                                                                  Phase.MAINTENANCE.value]),
+                                      TreatmentCourse.id.in_(recent))
         .options(selectinload(TreatmentCourse.patient).selectinload(Patient.care_team),
                  selectinload(TreatmentCourse.therapist))).all()
     ids = [c.id for c in courses]

@@ -50,6 +50,10 @@ TARGETS: dict[str, list[Target]] = {
         "active": "y", "password": "quartz lantern velvet orbit 42", "confirm": "quartz lantern velvet orbit 42"})],
     "accounts.forms.PasswordResetForm": [Target("admin", lambda c: f"/users/{c.users['victim']}/password", lambda c: {
         "password": "quartz lantern velvet orbit 42", "confirm": "quartz lantern velvet orbit 42"})],
+    "mfa.forms.PolicyForm": [Target("admin", lambda c: "/settings/two-step", lambda c: {
+        "roles": ["admin", "staff", "therapist", "prescriber"]})],
+    "mfa.forms.ResetAuthenticatorForm": [Target("admin", lambda c: f"/users/{c.users['victim']}/authenticator-reset",
+                                                lambda c: {"reason": "Lost their phone on holiday"})],
     "audit.views.AuditFilterForm": [Target("admin", lambda c: "/audit/", lambda c: {
         "user": str(c.users["therapist"]), "patient": "", "action": "patient.view",
         "date_from": (today() - timedelta(days=7)).isoformat(), "date_to": today().isoformat()}, method="GET")],
@@ -172,6 +176,14 @@ SUBFORMS = {
 }
 #: base classes no view instantiates, with the reason
 ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the two note forms; each note form is fuzzed"}
+#: forms whose only field is an authenticator code, with the suites that send them hostile input:
+#: five wrong codes end the session on purpose, so this suite's signed-in session cannot fuzz them
+CODE_FORMS = {
+    "mfa.forms.TotpForm": "tests/integration/test_mfa.py (malformed codes refused without counting, "
+                          "wrong codes counted) and tests/security/test_mfa_guessing.py",
+    "mfa.forms.SignInCodeForm": "tests/security/test_mfa_guessing.py (40 guesses over 8 sign-ins, "
+                                "0 accepted) and tests/integration/test_mfa.py",
+}
 
 
 def form_key(cls) -> str:

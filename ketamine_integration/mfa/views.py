@@ -120,38 +120,36 @@ def overview():
 @bp.route("/account/two-step/recovery-codes", methods=["POST"])
 @access.signed_in
 def regenerate():
-    user = current_user._get_current_object()
-    form = TotpForm(prefix="regenerate")
-    if form.validate_on_submit():
-        done, codes, response = _checked(form, "mfa.recovery_codes", user,
-                                         lambda: services.regenerate_recovery_codes(user, form.code.data, utcnow()),
-                                         back=url_for("mfa.overview"))
-        if response is not None:
-            return response
-        if done:
-            audit.record("mfa.recovery_codes", obj=user, user_id=user.id)
-            return render_template("mfa/recovery_codes.html", codes=codes, next_url=url_for("mfa.overview"))
-    audit.record("mfa.recovery_codes", obj=user, user_id=user.id, outcome=audit.FAILURE, detail="refused")
-    return _overview_page(user, regenerate_form=form)
+    def show(codes):
+        return render_template("mfa/recovery_codes.html", codes=codes, next_url=url_for("mfa.overview"))
+    return _confirmed_by_code("regenerate", "mfa.recovery_codes", services.regenerate_recovery_codes, show)
 
 
 @bp.route("/account/two-step/turn-off", methods=["POST"])
 @access.signed_in
 def turn_off():
+    def done(_):
+        flash("Two-step sign-in is off for your account.", "success")
+        return redirect(url_for("mfa.overview"))
+    return _confirmed_by_code("off", "mfa.turn_off", services.turn_off, done)
+
+
+def _confirmed_by_code(prefix: str, action: str, operation, on_done):
+    """A change to one's own two-step settings that a current code confirms: `operation(user,
+    code, now)` runs under _checked's counting; `on_done(result)` answers a success. A refused
+    form is shown again on the settings page (the form is passed as `<prefix>_form`)."""
     user = current_user._get_current_object()
-    form = TotpForm(prefix="off")
+    form = TotpForm(prefix=prefix)
     if form.validate_on_submit():
-        done, _, response = _checked(form, "mfa.turn_off", user,
-                                     lambda: services.turn_off(user, form.code.data, utcnow()),
-                                     back=url_for("mfa.overview"))
+        done, result, response = _checked(form, action, user, lambda: operation(user, form.code.data, utcnow()),
+                                          back=url_for("mfa.overview"))
         if response is not None:
             return response
         if done:
-            audit.record("mfa.turn_off", obj=user, user_id=user.id)
-            flash("Two-step sign-in is off for your account.", "success")
-            return redirect(url_for("mfa.overview"))
-    audit.record("mfa.turn_off", obj=user, user_id=user.id, outcome=audit.FAILURE, detail="refused")
-    return _overview_page(user, turn_off_form=form)
+            audit.record(action, obj=user, user_id=user.id)
+            return on_done(result)
+    audit.record(action, obj=user, user_id=user.id, outcome=audit.FAILURE, detail="refused")
+    return _overview_page(user, **{f"{prefix}_form": form})
 
 
 def _overview_page(user: User, **forms):
@@ -159,7 +157,7 @@ def _overview_page(user: User, **forms):
     context = dict(enrolled=services.is_enrolled(user.id), required=services.mfa_required(user),
                    recovery_left=services.recovery_codes_left(user.id),
                    regenerate_form=TotpForm(prefix="regenerate", formdata=None),
-                   turn_off_form=TotpForm(prefix="off", formdata=None))
+                   off_form=TotpForm(prefix="off", formdata=None))
     context.update(forms)
     return render_template("mfa/overview.html", **context), 422 if forms else 200
 

@@ -32,7 +32,18 @@ def create_app(config: dict | None = None) -> Flask:
     lifecycle.register(app)
     register_templates(app)
     register_cli(app)
+    register_proxy(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind a reverse proxy (production), trust exactly TRUSTED_PROXY_HOPS X-Forwarded-*
+    hops, so the audit trail and the per-address sign-in limits see the client's address,
+    not the proxy's. With no proxy (0) the headers are ignored: clients cannot choose it."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:

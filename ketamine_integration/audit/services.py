@@ -92,7 +92,7 @@ ACTIONS = {
 
 
 def _client_ip() -> str | None:
-    # Behind a proxy, ProxyFix (configured in wsgi.py from the environment) rewrites remote_addr.
+    # Behind a proxy, ProxyFix (create_app, from TRUSTED_PROXY_HOPS) rewrites remote_addr.
     return request.remote_addr if has_request_context() else None
 
 

@@ -8,6 +8,8 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy import func, select
 
 from ketamine_integration import create_app
@@ -144,9 +146,9 @@ def test_old_rows_are_pruned_when_new_failures_arrive(make, auth):
     assert len(keys) == 2 and "address:10.0.0.9" in keys
 
 
-def _second_app(app):
+def _second_app(app, **settings):
     """Another application instance, with its own engine and pool, on the same database."""
-    return create_app(app_settings(app.config["SQLALCHEMY_DATABASE_URI"]))
+    return create_app({**app_settings(app.config["SQLALCHEMY_DATABASE_URI"]), **settings})
 
 
 def test_two_app_instances_share_one_count(make, app, auth):
@@ -241,3 +243,28 @@ def test_retry_after_matches_the_message(make, auth):
     refused = auth.login("desk", WRONG)
     minutes = int(re.search(r"try again in (\d+) minute", page_text(refused)).group(1))
     assert minutes * 60 - 60 < int(refused.headers["Retry-After"]) <= minutes * 60
+
+
+def _via_proxy(client_address: str) -> dict:
+    """A request as the proxy (always 10.9.9.9) forwards it for `client_address`."""
+    return {"environ_base": {"REMOTE_ADDR": "10.9.9.9"}, "headers": {"X-Forwarded-For": client_address}}
+
+
+@pytest.mark.parametrize("hops, counted_as", [
+    (1, "203.0.113.50"),   # one trusted proxy: its X-Forwarded-For names the client
+    (0, "10.9.9.9"),       # no proxy configured: a client cannot choose its own address
+])
+def test_the_address_limit_counts_the_address_the_proxy_setting_trusts(make, app, hops, counted_as):
+    make.user("staff", username="desk")
+    proxied = _second_app(app, TRUSTED_PROXY_HOPS=hops)  # built as production builds it (ProxyFix)
+    try:
+        proxied_auth = Auth(proxied, proxied.test_client())
+        assert proxied_auth.login("desk", WRONG, **_via_proxy("203.0.113.50")).status_code == 422
+        [row] = make.audit_rows(action="login.failure")
+        assert row.ip == counted_as
+        keys = make.query(lambda: db.session.scalars(select(LoginFailure.key)).all())
+        assert f"address:{counted_as}" in keys
+    finally:
+        with proxied.app_context():
+            db.session.remove()
+            db.engine.dispose()

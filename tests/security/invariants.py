@@ -38,7 +38,8 @@ def snapshot(tables: dict[str, list]) -> dict[str, list[str]]:
 
 
 def changed_tables(before: dict, after: dict) -> list[str]:
-    return sorted(name for name in after if before.get(name) != after[name])
+    """Tables whose snapshot differs between two reads (either kind of snapshot)."""
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
 
 
 def _strings_in(value):

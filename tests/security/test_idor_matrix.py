@@ -16,7 +16,8 @@ from tests.databases import app_settings
 from tests.figures import sized
 
 from .form_data import day, form_data
-from .world import MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, changed_tables, seed_world, snapshot
+from .invariants import changed_tables
+from .world import MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
 
 ROLES = ("admin", "staff", "therapist", "prescriber")
 #: admin and staff hold schedule-level rights over every patient (patients/access.py:

@@ -273,6 +273,3 @@ def snapshot(app, *, skip: frozenset[str] = ALWAYS_WRITTEN) -> dict[str, tuple[i
     finally:
         connection.close()
 
-
-def changed_tables(before: dict, after: dict) -> list[str]:
-    return sorted(name for name in before if before[name] != after.get(name))

@@ -323,6 +323,18 @@ class Clinic:
             Appointment.kind != "dosing").order_by(Appointment.id.desc())))
 
     @cached_property
+    def past_appointment(self) -> int:
+        """A booked session that has already happened (an outcome can be recorded only then)."""
+        from ketamine_integration.scheduling.models import Appointment
+        appointment_id = self.appointment
+
+        def move_back():
+            row = db.session.get(Appointment, appointment_id)
+            row.starts_at, row.ends_at = row.starts_at - timedelta(days=2), row.ends_at - timedelta(days=2)
+        self.make.run(move_back)
+        return appointment_id
+
+    @cached_property
     def room(self) -> int:
         return self.make.room("Dosing Suite")
 

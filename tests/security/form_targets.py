@@ -147,7 +147,7 @@ TARGETS: dict[str, list[Target]] = {
                                          lambda c: c.booking_data(starts_at=form_time(local(2, 14))))],
     "scheduling.forms.CancelAppointmentForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/cancel",
                                                       lambda c: {"reason": "Patient ill."})],
-    "scheduling.forms.OutcomeForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/outcome",
+    "scheduling.forms.OutcomeForm": [Target("staff", lambda c: f"/appointments/{c.past_appointment}/outcome",
                                             lambda c: {"outcome": "attended"})],
     "scheduling.forms.MoveAppointmentForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/reschedule",
                                                     lambda c: {"starts_at": form_time(local(3, 15)),

@@ -83,11 +83,17 @@ def _refused_by_message(client) -> bool:
     return "error" in categories and "success" not in categories
 
 
+#: targets whose baseline is refused on purpose, with the reason
+BASELINE_REFUSED = {"accounts.forms.LoginForm": "an unknown account on purpose: the suite fuzzes the refusal "
+                                                "of sign-in (tests/integration covers signing in)"}
+
+
 class Submitter:
     """Sends one generated submission and checks what it did to the database."""
 
-    def __init__(self, app, client, target, clinic, fields, tally):
+    def __init__(self, app, client, key, target, clinic, fields, tally):
         self.app, self.client, self.target, self.clinic, self.tally = app, client, target, clinic, tally
+        self.key = key
         self.fields = dict(fields)
         self.url = target.url(clinic)
         if target.role != "anonymous":
@@ -122,20 +128,44 @@ class Submitter:
 
     def send(self, data):
         values = self.draw(data)
+        upload = None
         if self.target.upload:
             valid = values.pop(self.target.upload, None)  # None: the fuzzer dropped the file
-            content, filename = data.draw(upload_strategy(valid or b""), label="upload")
+            drawn = data.draw(upload_strategy(valid or b""), label="upload")
+            upload = drawn if valid is not None else None
+        return self.post(values, upload), values
+
+    def post(self, values: dict, upload: tuple[bytes, str] | None = None):
+        """Submit `values` (and, for an upload form, a file as (content, filename)) as its user would."""
+        if self.target.upload:
             values = {k: v for k, v in values.items() if isinstance(v, str)}
             values["csrf_token"] = csrf_token(self.app, self.client)
-            if valid is not None:
-                values[self.target.upload] = (BytesIO(content), filename)
-            return self.client.post(self.url, data=values, content_type="multipart/form-data"), values
+            if upload is not None:
+                values[self.target.upload] = (BytesIO(upload[0]), upload[1])
+            return self.client.post(self.url, data=values, content_type="multipart/form-data")
         pairs = as_pairs(values)
         if self.target.method == "GET":
-            return self.client.get(self.url + "?" + encode_form(pairs).decode("ascii")), values
+            return self.client.get(self.url + "?" + encode_form(pairs).decode("ascii"))
         pairs.append(("csrf_token", csrf_token(self.app, self.client)))
-        return self.client.post(self.url, data=encode_form(pairs),
-                                content_type="application/x-www-form-urlencoded"), values
+        return self.client.post(self.url, data=encode_form(pairs), content_type="application/x-www-form-urlencoded")
+
+    def check_baseline(self) -> None:
+        """The unmutated baseline is accepted (and, posted, changes rows): a target whose own
+        baseline is refused would fuzz only the refusal path, and pass by construction."""
+        values = {**self.baseline(), **self.target.extra}
+        upload = (values.pop(self.target.upload), "baseline.ics") if self.target.upload else None
+        response = self.post(values, upload)
+        after = self._read()[0]
+        changed = changed_tables(self.before, after)
+        refused = response.status_code >= 400 or _refused_by_message(self.client)
+        if self.key in BASELINE_REFUSED:
+            assert refused and not changed, f"{self.url}: the refused-on-purpose baseline was accepted"
+        else:
+            assert not refused and (changed or self.target.method == "GET"), \
+                f"{self.url}: the baseline was refused ({response.status_code}) or changed nothing"
+        self.tally["submissions"] += 1
+        self.tally["accepted"] += bool(changed)
+        self.before = after
 
     def check(self, data) -> None:
         response, values = self.send(data)
@@ -161,9 +191,10 @@ class Submitter:
 def test_hostile_submissions_never_500_nor_save_invalid_rows(key, index, app, make, auth, tally):
     target = TARGETS[key][index]
     client = app.test_client() if target.role == "anonymous" else auth.client
-    submitter = Submitter(app, client, target, Clinic(make, auth), _fields(app, _classes()[key], target.prefix),
-                          tally)
+    submitter = Submitter(app, client, key, target, Clinic(make, auth),
+                          _fields(app, _classes()[key], target.prefix), tally)
     tally["forms"].add(key)
+    submitter.check_baseline()
 
     # No shrinking: each example meets the state the earlier ones left, so a smaller replay
     # would not meet the same records; the failure message carries the whole submission.

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..fields import options
 from ..lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
-from ..patients.access import caseload, load_patient, load_patient_record
+from ..patients.access import caseload, load_patient, load_patient_record, team_roles
 from ..patients.models import Patient
 from ..timeutil import clinic_today
 from ..web import parse_id, report_submission, submit
@@ -42,15 +42,21 @@ def _release_form(form=None):
     return form
 
 
+def _may_change_releases(record, patient_id: int) -> None:
+    """403 (audited) for a prescriber: releases are recorded and revoked by staff, the admin or
+    the therapist, never by a prescriber (what may be shared with prescribers is not theirs to set)."""
+    if not current_user.has_role(ADMIN, STAFF, THERAPIST):
+        audit.denial("releases are recorded by staff, admin or the therapist", obj=record, patient_id=patient_id)
+        abort(403)
+
+
 @bp.route("/patients/<id:patient_id>/releases", methods=["GET", "POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def releases(patient_id: int):
     patient = load_patient(patient_id)
     form = _release_form(ReleaseForm() if request.method == "POST" else None)
-    if request.method == "POST" and not current_user.has_role(ADMIN, STAFF, THERAPIST):
-        audit.denial("releases are recorded by staff, admin or the therapist", obj=patient, patient_id=patient.id)
-        abort(403)  # a prescriber does not record what may be shared with prescribers
     if request.method == "POST":
+        _may_change_releases(patient, patient.id)
         done, release = submit(form, lambda: services.create_release(
             patient, recipient_user_id=form.recipient.data or None, recipient_name=form.recipient_name.data,
             categories=form.categories.data or [], purpose=form.purpose.data, effective_on=form.effective_on.data,
@@ -71,6 +77,7 @@ def releases(patient_id: int):
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def release_revoke(release_id: int):
     release = load_patient_record(ReleaseOfInformation, release_id, clinical=False)
+    _may_change_releases(release, release.patient_id)
     form = RevokeForm()
     done, _ = submit(form, lambda: services.revoke_release(release, on=form.revoked_on.data, by=current_user))
     report_submission(done, form, "release.revoke", obj=release, patient_id=release.patient_id,
@@ -84,6 +91,16 @@ def _course(course_id: int) -> TreatmentCourse:
     return load_patient_record(TreatmentCourse, course_id, clinical=True)
 
 
+def _course_as_therapist(course_id: int) -> TreatmentCourse:
+    """A course whose patient has the user on the care team as a therapist: reports are the
+    therapist's to write (a clinician on this team only as prescriber may be a therapist elsewhere)."""
+    course = _course(course_id)
+    if THERAPIST not in team_roles(current_user, course.patient):
+        audit.denial("reports are written by the patient's therapist", obj=course, patient_id=course.patient_id)
+        abort(403)
+    return course
+
+
 def _page(course, *, note_form=None, report_form=None, status=200):
     team = [(m.user_id, f"{m.user.display_name} ({m.role})") for m in course.patient.care_team
             if m.user_id != current_user.id and m.user.active]
@@ -92,11 +109,12 @@ def _page(course, *, note_form=None, report_form=None, status=200):
     report_form = report_form or ReportForm()
     report_form.recipient.choices = options(_prescribers(course.patient))
     notes, reports = services.course_notes(course.id), services.course_reports(course.id)
-    if not current_user.has_role(THERAPIST):
+    is_therapist = THERAPIST in team_roles(current_user, course.patient)
+    if not is_therapist:
         # a prescriber sees their own conversation and reports, not what went to a colleague
         notes = [n for n in notes if current_user.id in (n.author_id, n.recipient_id)]
         reports = [r for r in reports if r.recipient_id == current_user.id]
-    return render_template("coordination/course.html", course=course, notes=notes,
+    return render_template("coordination/course.html", course=course, notes=notes, is_therapist=is_therapist,
                            sent_times={n.id: n.sent_at for n in notes},
                            reports=reports, note_form=note_form, report_form=report_form,
                            ack_form=AcknowledgeNoteForm()), status
@@ -144,11 +162,13 @@ def note_acknowledge(note_id: int):
     return redirect(url_for("coordination.course_coordination", course_id=note.course_id))
 
 
-@bp.route("/courses/<id:course_id>/report-preview")
+@bp.route("/courses/<id:course_id>/report-preview", methods=["POST"])
 @access.roles(THERAPIST)
 def report_preview(course_id: int):
-    course = _course(course_id)
-    recipient_id = parse_id(request.args.get("recipient"))
+    """The report as it would be generated, not stored. A POST (CSRF-checked) so that the
+    questions and recommendations typed for the prescriber never land in URLs and logs."""
+    course = _course_as_therapist(course_id)
+    recipient_id = parse_id(request.form.get("recipient"))
     if recipient_id is None or recipient_id not in {uid for uid, _ in _prescribers(course.patient)}:
         audit.record("report.preview", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                      detail="no such prescriber on the care team")
@@ -162,8 +182,8 @@ def report_preview(course_id: int):
     audit.record("report.preview", obj=course, patient_id=course.patient_id,
                  detail=f"for user {recipient_id}: " + ",".join(sorted(categories)))
     data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
-                                now=utcnow(), questions=request.args.get("questions", "")[:3000],
-                                recommendations=request.args.get("recommendations", "")[:3000])
+                                now=utcnow(), questions=request.form.get("questions", "")[:3000],
+                                recommendations=request.form.get("recommendations", "")[:3000])
     response = Response(services.render_report_html(data, for_pdf=False), mimetype="text/html")
     # The report carries its own print stylesheet (the same markup becomes the PDF): inline
     # styles only, still no script at all.
@@ -175,7 +195,7 @@ def report_preview(course_id: int):
 @bp.route("/courses/<id:course_id>/reports", methods=["POST"])
 @access.roles(THERAPIST)
 def report_generate(course_id: int):
-    course = _course(course_id)
+    course = _course_as_therapist(course_id)
     form = ReportForm()
     form.recipient.choices = options(_prescribers(course.patient))
     done, report = submit(form, lambda: services.generate_report(

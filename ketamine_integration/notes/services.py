@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
@@ -206,6 +206,13 @@ def process_note_of(note: SessionNote, user: User) -> ProcessNote | None:
         return None
     return db.session.scalar(select(ProcessNote).where(ProcessNote.note_id == note.id,
                                                        ProcessNote.author_id == user.id))
+
+
+def has_process_note(note: SessionNote, user: User) -> bool:
+    """Whether `user`, the note's author, has written process notes on it (the text is not read:
+    the note page only links to them)."""
+    return note.author_id == user.id and db.session.scalar(select(exists().where(
+        ProcessNote.note_id == note.id, ProcessNote.author_id == user.id)))
 
 
 def save_process_note(note: SessionNote, *, body: str, by: User, expected_version: int | None) -> ProcessNote:

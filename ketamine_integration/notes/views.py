@@ -161,13 +161,7 @@ def note_edit(note_id: int):
             flash("Draft saved. Sign it when it is complete.", "success")
             return redirect(url_for("notes.note_edit", note_id=note.id))
         audit.record("note.update", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="not saved")
-    return render_form("notes/edit.html", form, note=note, steps={s.id: s for s in steps}, recovered=recovered,
-                       process=services.process_note_of(note, current_user), process_form=_process_form(note))
-
-
-def _process_form(note: SessionNote):
-    current = services.process_note_of(note, current_user)
-    return ProcessNoteForm(body=current.body if current else "", version=current.version if current else "")
+    return render_form("notes/edit.html", form, note=note, steps={s.id: s for s in steps}, recovered=recovered)
 
 
 def _note_view(note: SessionNote):
@@ -179,8 +173,8 @@ def _note_view(note: SessionNote):
                            kept_text=recovery.readable(kept) if kept else "",
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
-                           addendum_form=NoteAddendumForm(), process_form=_process_form(note) if mine else None,
-                           has_process=mine and services.process_note_of(note, current_user) is not None)
+                           addendum_form=NoteAddendumForm(),
+                           has_process=mine and services.has_process_note(note, current_user))
 
 
 @bp.route("/notes/<id:note_id>/sign", methods=["POST"])

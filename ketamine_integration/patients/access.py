@@ -16,8 +16,14 @@ def sees_all_patients(user: User) -> bool:
     return user.has_role(ADMIN, STAFF)
 
 
+def team_roles(user: User, patient: Patient) -> frozenset[str]:
+    """The roles `user` holds on this patient's care team (and still holds in the clinic): what
+    they may do for this patient, whatever other roles they have elsewhere."""
+    return frozenset(m.role for m in patient.care_team if m.user_id == user.id and m.role in user.roles)
+
+
 def on_care_team(user: User, patient: Patient) -> bool:
-    return any(m.user_id == user.id and m.role in user.roles for m in patient.care_team)
+    return bool(team_roles(user, patient))
 
 
 def can_view_patient(user: User, patient: Patient) -> bool:

@@ -70,8 +70,6 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
     """Every page that shows a stored value, per user allowed to open it; reflected inputs too."""
     i = world.ids
     course, patient = i["course"], i["patient"]
-    preview = urlencode({"recipient": i["pres"], "questions": p("report preview questions (reflected)"),
-                         "recommendations": p("report preview recommendations (reflected)")})
     shared = [f"/courses/{course}", f"/patients/{patient}", f"/patients/{patient}/releases", "/calendar",
               "/calendars/", "/protocols/", "/protocols/xss-rems/v1", "/"]
     clinical = [f"/dosing/{i['dosing']}", f"/notes/{i['note_signed']}", f"/notes/{i['note_check_in']}",
@@ -84,14 +82,20 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
                             "/schedule/auto", "/audit/",
                             f"/audit/?{urlencode({'patient': p('audit patient filter (reflected)')})}",
                             f"/calendar?view=day&date={world.dosing_day}"],
-        "xther": shared + clinical + [f"/availability/{i['ther']}", f"/notes/{i['note_draft']}", f"/notes/{i['note_signed']}/process",
-                                      f"/courses/{course}/report-preview?{preview}"],
+        "xther": shared + clinical + [f"/availability/{i['ther']}", f"/notes/{i['note_draft']}", f"/notes/{i['note_signed']}/process"],
         "xpres": shared + clinical + ["/prescriber/", "/rems/"],
     }
 
 
+def report_preview(world: World, p: Payloads) -> tuple[str, dict[str, str]]:
+    """The report preview (a POST): the course's coordination page and what to type into its report form."""
+    return (f"/courses/{world.ids['course']}/coordination",
+            {"recipient": str(world.ids["pres"]), "questions": p("report preview questions (reflected)"),
+             "recommendations": p("report preview recommendations (reflected)")})
+
+
 def visit(browser, url: str, user: str, paths: list[str], *, bypass_csp: bool, tally: Tally,
-          form_room: str | None) -> None:
+          form_room: str | None, preview: tuple[str, dict[str, str]] | None = None) -> None:
     context = browser.new_context(base_url=url, bypass_csp=bypass_csp, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
@@ -108,6 +112,16 @@ def visit(browser, url: str, user: str, paths: list[str], *, bypass_csp: bool, t
             page.get_by_role("button", name="Add").click()
             page.wait_for_load_state("load")
             _inspect(page, "/rooms/ (after the form)", tally)
+        if preview:  # typed into the report form and previewed, as the therapist does
+            course_page, values = preview
+            page.goto(course_page)
+            form = page.locator("form", has=page.get_by_role("button", name="Preview"))
+            form.locator("[name=recipient]").select_option(values["recipient"])
+            form.locator("[name=questions]").fill(values["questions"])
+            form.locator("[name=recommendations]").fill(values["recommendations"])
+            form.get_by_role("button", name="Preview").click()
+            page.wait_for_load_state("load")
+            _inspect(page, f"{course_page} (report preview)", tally)
         for path in paths:
             current["path"] = path
             response = page.goto(path)
@@ -163,7 +177,8 @@ def run_world(chromium_browser, browser_databases, tmp_path, shift: int) -> tupl
             for user, paths in plan.items():
                 room = p(f"room name (typed in Chromium, {'CSP bypassed' if bypass else 'CSP'})") \
                     if user == "xadmin" else None
-                visit(chromium_browser, url, user, paths, bypass_csp=bypass, tally=tally, form_room=room)
+                visit(chromium_browser, url, user, paths, bypass_csp=bypass, tally=tally, form_room=room,
+                      preview=report_preview(world, p) if user == "xther" else None)
         pdf_checks = check_pdfs(world, p)
         stored = world.stored_not_shown()
     assert stored == {name: p.fields[name] for name in stored}, "a value meant to be stored was not"

@@ -90,7 +90,7 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
     assert _release(auth, team, ["dosing", "measures", "attendance"]).status_code == 302
     auth.logout()
     auth.login("ther")
-    preview = client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}")
+    preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])})
     assert preview.status_code == 200 and "Dosing history" in page_text(preview)
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
@@ -128,7 +128,8 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
     auth.login("ther")
     refused = _generate(auth, team)
     assert refused.status_code == 422 and "No release of information" in page_text(refused)
-    assert client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}").status_code == 302
+    assert auth.post(f"/courses/{team['course']}/report-preview",
+                     {"recipient": str(team["prescriber"])}).status_code == 302
     assert client.get(f"/reports/{first}.pdf").status_code == 200          # downloadable later, as sent
     with pytest.raises(DBAPIError):
         make.run(lambda: db.session.execute(text("UPDATE coordination_reports SET content_hash = 'x'")))

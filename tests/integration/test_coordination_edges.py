@@ -76,7 +76,7 @@ def test_a_prescriber_cannot_see_what_only_another_prescribers_release_permits(m
     auth.logout()
     auth.login("pres")      # Orrin Vale has no release at all
     leaks = []
-    preview = client.get(f"/courses/{team['course']}/report-preview?recipient={team['second']}")
+    preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["second"])})
     if preview.status_code == 200 and "Rest is something I am allowed" in page_text(preview):
         leaks.append("preview addressed to another prescriber")
     if client.get(f"/reports/{report}.pdf").status_code == 200:
@@ -165,7 +165,8 @@ def test_the_report_of_a_course_shows_only_that_courses_themes(make, auth, clien
     _release(auth, team, ["themes"])
     auth.logout()
     auth.login("ther")
-    preview = page_text(client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}"))
+    preview = page_text(auth.post(f"/courses/{team['course']}/report-preview",
+                                  {"recipient": str(team["prescriber"])}))
     assert "Themes and insights" in preview
     assert "Safety in the body" not in preview, "a theme from the patient's earlier course"
 
@@ -191,6 +192,59 @@ def test_a_due_report_leaves_the_home_page_once_generated(make, auth, client):
 def test_a_refused_report_preview_is_audited(make, auth, client):
     team = _team(make, auth)
     auth.login("ther")               # no release at all
-    assert client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}").status_code == 302
+    assert auth.post(f"/courses/{team['course']}/report-preview",
+                     {"recipient": str(team["prescriber"])}).status_code == 302
     assert [r for r in make.audit_rows(patient_id=team["patient"]) if r.action == "report.preview"], \
         "no audit row for the refused preview"
+
+
+# -- review of the whole change: roles on this patient's team, not clinic-wide -------------------
+
+def test_a_clinician_on_the_team_only_as_prescriber_sees_only_their_own_conversation(make, auth, client):
+    """Dee is a therapist elsewhere in the clinic but this patient's prescriber, with no
+    release: the page goes by her role on this care team, not her roles in the clinic."""
+    dual = make.user("therapist", "prescriber", username="dual", full_name="Dee Dual")
+    team = _team(make, auth)
+
+    def join():
+        from ketamine_integration.patients.models import CareTeamMember
+        db.session.add(CareTeamMember(patient_id=team["patient"], user_id=dual, role="prescriber"))
+    make.run(join)
+    auth.login("desk")
+    assert _release(auth, team, ["themes", "safety"], recipient=str(team["second"])).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    assert auth.post(f"/courses/{team['course']}/coordination", {
+        "recipient": str(team["second"]), "priority": "urgent", "category": "safety",
+        "body": "Item 9 answered 1; please call her."}).status_code == 302
+    assert _generate(auth, team, recipient=str(team["second"])).status_code == 302
+    auth.logout()
+    auth.login("dual")
+    page = client.get(f"/courses/{team['course']}/coordination")
+    assert page.status_code == 200 and "please call her" not in page_text(page)
+    assert "Generate and store the PDF" not in page_text(page)   # reports are the therapist's to write
+    preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["second"])})
+    assert preview.status_code == 403
+    generate = _generate(auth, team, recipient=str(team["second"]))
+    assert generate.status_code == 403
+    assert len(make.audit_rows(action="access.denied", user_id=dual)) == 2
+
+
+def test_a_prescriber_cannot_revoke_a_release(make, auth):
+    team = _team(make, auth)
+    auth.login("desk")
+    assert _release(auth, team, ["themes", "safety"], recipient=str(team["second"])).status_code == 302
+    auth.logout()
+    release = make.query(lambda: db.session.scalar(select(ReleaseOfInformation.id)))
+    auth.login("pres")      # on the care team, not the release's recipient
+    assert auth.post(f"/releases/{release}/revoke", {"revoked_on": TODAY.isoformat()}).status_code == 403
+    assert make.query(lambda: db.session.get(ReleaseOfInformation, release).revoked_on) is None
+    assert make.audit_rows(action="access.denied")[-1].detail == "releases are recorded by staff, admin or the therapist"
+
+
+def test_the_report_preview_is_not_a_get(make, auth, client):
+    """The therapist's questions and recommendations must not travel in URLs (logs, history)."""
+    team = _team(make, auth)
+    auth.login("ther")
+    assert client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}"
+                      "&questions=private").status_code == 405

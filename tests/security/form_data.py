@@ -127,6 +127,11 @@ FORMS = {
         "questions": "Keep the spacing?",
         "recommendations": "",
     },
+    "coordination.report_preview": lambda w, t, r: {
+        "recipient": str(t.prescriber),
+        "questions": "Keep the spacing?",
+        "recommendations": "",
+    },
     "courses.course_create": lambda w, t, r: {
         "protocol": f"{PROTOCOL}@1",
         "start_date": day(),

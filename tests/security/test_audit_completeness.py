@@ -194,9 +194,9 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             "recipient": str(c.users["prescriber"]), "priority": "urgent", "category": "other", "body": s}), p),
         "coordination.acknowledge": lambda: (c.coordination_note, Step("prescriber", lambda: c.auth.post(
             f"/coordination/{c.coordination_note}/acknowledge", {"reply": s}), p))[1],
-        "report.preview": lambda: Step("therapist", lambda: c.auth.client.get(
+        "report.preview": lambda: Step("therapist", lambda: c.auth.post(
             f"/courses/{c.shared_course}/report-preview",
-            query_string={"recipient": c.users["prescriber"], "questions": s, "recommendations": s}), p),
+            {"recipient": str(c.users["prescriber"]), "questions": s, "recommendations": s}), p),
         "report.create": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.shared_course}/reports", {
             "recipient": str(c.users["prescriber"]), "questions": s, "recommendations": s}), p),
         "report.download": lambda: (c.report, Step("prescriber", lambda: c.auth.client.get(

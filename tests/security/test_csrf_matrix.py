@@ -72,10 +72,7 @@ def url_of(app, world, rule, actor: str | None) -> str:
     if rule.endpoint in kinds:
         args = {arg: inside_value(world, kind, actor) for arg, kind in kinds[rule.endpoint].args.items()}
     with app.test_request_context():
-        url = url_for(rule.endpoint, **args)
-    if rule.endpoint in kinds and kinds[rule.endpoint].query:
-        url += f"?recipient={world.users['prescriber']}"
-    return url
+        return url_for(rule.endpoint, **args)
 
 
 def rules(app, methods: frozenset[str]):

@@ -38,13 +38,12 @@ class Route:
     allowed: frozenset[str] = NOBODY
     #: who is entitled to the outside record: the positive control that the target is real
     owner: str = "b_therapist"
-    query: str = ""
     #: the first argument is a parent the user may use, the second a child of another patient
     nested: bool = False
 
 
-def R(endpoint, allowed=NOBODY, owner="b_therapist", query="", nested=False, **args) -> Route:
-    return Route(endpoint, args, allowed, owner, query, nested)
+def R(endpoint, allowed=NOBODY, owner="b_therapist", nested=False, **args) -> Route:
+    return Route(endpoint, args, allowed, owner, nested)
 
 
 # What "outside the user's care team" means, route by route. The outside record belongs to a
@@ -65,7 +64,7 @@ MATRIX = [
     R("coordination.releases", WIDE, patient_id="patient"),                  # ... for every patient
     R("coordination.report_generate", course_id="course"),                   # reports are the treating therapist's
     R("coordination.report_pdf", report_id="report"),                        # a report goes to its recipient
-    R("coordination.report_preview", course_id="course", query="recipient"),  # nor previews of it
+    R("coordination.report_preview", course_id="course"),                    # nor previews of it
     R("courses.course_create", WIDE, patient_id="patient"),                  # staff enrol any patient
     R("courses.course_detail", WIDE, course_id="course"),                    # the course page is schedule-level
     R("courses.course_phase", course_id="course"),                           # phases are clinical decisions
@@ -195,8 +194,7 @@ def targets(route: Route, world, role: str | None) -> list[tuple[int, dict]]:
 def _url(app, world, route: Route, args: dict) -> str:
     from flask import url_for
     with app.test_request_context():
-        url = url_for(route.endpoint, **args)
-    return url + (f"?recipient={world.users['b_prescriber']}" if route.query else "")
+        return url_for(route.endpoint, **args)
 
 
 def _methods(app, endpoint: str) -> list[str]:

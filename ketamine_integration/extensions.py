@@ -61,11 +61,17 @@ def _lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+#: execution option of a read-only SQLite transaction that must not take the write lock
+READ_SNAPSHOT = "sqlite_read_snapshot"
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     # IMMEDIATE takes the write lock at the start, so a request that reads and then writes
     # (nearly all do: every page writes an audit row) waits its turn under busy_timeout
     # instead of failing with "database is locked" when another writer committed meanwhile.
     # SQLite serialises writers anyway; PostgreSQL is the engine for concurrent load.
+    # A long read-only walk (audit verify, a backup's sums) asks for `sqlite_read_snapshot`:
+    # one WAL snapshot without the write lock, so requests keep writing while it reads.
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_SNAPSHOT) else "BEGIN IMMEDIATE")

@@ -29,7 +29,7 @@ def locked_row(model, key, make):
     """The row of `model` with primary key `key`, locked for update; made with make() if
     there is none. Two requests making it at once both end with the one row: the loser's
     INSERT fails on the key inside a savepoint and it locks the winner's row instead."""
-    row = db.session.get(model, key, with_for_update=True)
+    row = db.session.get(model, key, with_for_update={"key_share": True})
     if row is not None:
         return row
     try:
@@ -39,13 +39,13 @@ def locked_row(model, key, make):
             db.session.flush()
         return row
     except IntegrityError:
-        return db.session.get(model, key, with_for_update=True, populate_existing=True)
+        return db.session.get(model, key, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def lock_row(record) -> None:
     """Re-read `record` under a row lock: two requests changing it at once take turns, and the
-    second sees what the first wrote (FOR UPDATE on PostgreSQL; SQLite's writers are
+    second sees what the first wrote (FOR NO KEY UPDATE on PostgreSQL; SQLite's writers are
     serialised already)."""
     model = type(record)
-    db.session.execute(select(model.id).where(model.id == record.id).with_for_update())
+    db.session.execute(select(model.id).where(model.id == record.id).with_for_update(key_share=True))
     db.session.refresh(record)

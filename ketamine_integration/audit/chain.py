@@ -114,9 +114,13 @@ def _chain_on_commit(session: Session) -> None:
 
 
 def extend(session: Session, events: list[AuditEvent]) -> None:
-    """Give `events` the next positions and their macs, and move the head past them."""
+    """Give `events` the next positions and their macs, and move the head past them.
+
+    The head lock is the last lock a transaction takes. Inserting these rows needs key-share
+    locks on the patients and users they name; the app's turn-taking locks on those rows are
+    FOR NO KEY UPDATE (never FOR UPDATE), which do not block key-share, so no writer waits on
+    a referenced row while holding the chain (test_a_locked_patient_row_does_not_deadlock_the_chain)."""
     key = chain_key()
-    _hold_referenced_rows(session, events)
     position, mac = _locked_head(session, key)
     for audit_event in events:
         if audit_event.occurred_at is None:
@@ -127,20 +131,6 @@ def extend(session: Session, events: list[AuditEvent]) -> None:
         session.add(audit_event)
     session.execute(update(AuditChainHead).where(AuditChainHead.id == 1)
                     .values(position=position, mac=mac, seal=head_seal(key, position, mac)))
-
-
-def _hold_referenced_rows(session: Session, events: list[AuditEvent]) -> None:
-    """PostgreSQL: take the key-share locks the audit rows' foreign keys need *before* the chain
-    lock. Inserting a row that references a patient waits for any transaction holding that
-    patient FOR UPDATE; waiting there while holding the chain would deadlock with that
-    transaction's own commit, which waits for the chain."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: one writer at a time already
-    for foreign_key in sorted(AuditEvent.__table__.foreign_keys, key=lambda fk: fk.parent.name):
-        ids = sorted({getattr(e, foreign_key.parent.name) for e in events} - {None})
-        if ids:
-            target = foreign_key.column
-            session.execute(select(target).where(target.in_(ids)).with_for_update(read=True, key_share=True))
 
 
 def _locked_head(session: Session, key: bytes) -> tuple[int, str]:

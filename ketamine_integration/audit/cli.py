@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..extensions import db
+from ..extensions import READ_SNAPSHOT, db
 from .chain import chain_key, verify
 
 audit_cli = AppGroup("audit", help="Audit trail integrity commands.")
@@ -18,6 +18,8 @@ def verify_command():
         # One snapshot for the rows and the head: commits made while the walk runs would
         # otherwise move the head past the last row walked and look like a cut tail.
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        session.connection(execution_options={READ_SNAPSHOT: True})  # requests keep writing meanwhile
     result = verify(session, chain_key())
     if result.broken:
         position, row_id, why = result.broken

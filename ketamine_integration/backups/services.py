@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ..config import normalise_database_url
-from ..extensions import db
+from ..extensions import READ_SNAPSHOT, db
 from . import postgres, sqlite
 from .checksums import ADVANCES_WITH_APPENDS, database_sums
 from .manifest import BackupError, Manifest, TableCheck, compare, read_manifest, write_manifest
@@ -125,7 +125,8 @@ def live_sums(url: str, manifest: Manifest) -> dict:
     """Sums of a live database in one transaction, append-only tables up to what the backup held."""
     engine = database_engine(url)
     try:
-        options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+        options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" \
+            else {READ_SNAPSHOT: True}  # a live clinic keeps writing while its sums are read
         with engine.connect().execution_options(**options) as conn, conn.begin():
             return database_sums(conn, db.metadata, upto=manifest.upto())
     except DBAPIError as err:

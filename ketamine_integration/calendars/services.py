@@ -283,7 +283,7 @@ def import_busy(clinician: User, *, filename: str, data: bytes, by: User, now: d
     horizon = timedelta(days=current_app.config["BUSY_IMPORT_DAYS"])
     busy = read_busy_times(filename, data, start=now, end=now + horizon)
     # Take the clinician's lock first, as a booking does: an import and a booking take turns.
-    db.session.execute(select(User.id).where(User.id == clinician.id).with_for_update())
+    db.session.execute(select(User.id).where(User.id == clinician.id).with_for_update(key_share=True))
     db.session.execute(update(CalendarImport).where(CalendarImport.clinician_id == clinician.id,
                                                     CalendarImport.superseded_at.is_(None)).values(superseded_at=now))
     record = CalendarImport(clinician_id=clinician.id, filename=filename[:200], uploaded_by_id=by.id,

@@ -154,7 +154,7 @@ def _lock_everyone(courses, therapist_ids: set[int]) -> None:
     for course in sorted(courses, key=lambda c: c.id):
         booking.lock_course(course)
     for user_id in sorted(therapist_ids):
-        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        db.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
     for patient_id in sorted({c.patient_id for c in courses}):
-        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
-    db.session.execute(select(Room.id).where(Room.active.is_(True)).order_by(Room.id).with_for_update())
+        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
+    db.session.execute(select(Room.id).where(Room.active.is_(True)).order_by(Room.id).with_for_update(key_share=True))

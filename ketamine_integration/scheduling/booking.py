@@ -45,12 +45,14 @@ def lock_parties(*, clinician_id: int, patient_id: int, room_id: int | None) -> 
     Two concurrent bookings of overlapping time for any of the same parties take turns, so
     the second one's conflict check sees the first one's row. Always in the same order
     (users, patients, rooms), so two bookings cannot wait on each other. SQLite's
-    BEGIN IMMEDIATE already serialises writers; FOR UPDATE is a no-op there.
+    BEGIN IMMEDIATE already serialises writers; the locks are a no-op there. FOR NO KEY
+    UPDATE, not FOR UPDATE: audit rows naming these users and patients must not wait on them
+    (audit/chain.py).
     """
-    db.session.execute(select(User.id).where(User.id == clinician_id).with_for_update())
-    db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    db.session.execute(select(User.id).where(User.id == clinician_id).with_for_update(key_share=True))
+    db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
     if room_id is not None:
-        db.session.execute(select(Room.id).where(Room.id == room_id).with_for_update())
+        db.session.execute(select(Room.id).where(Room.id == room_id).with_for_update(key_share=True))
 
 
 def describe_conflicts(clashes: list[Appointment], patient_id: int, room_id: int | None) -> str:

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from ketamine_integration import create_app
+from ketamine_integration import create_app, extensions
+from ketamine_integration.audit import chain
 from ketamine_integration.audit import services as audit
 from ketamine_integration.audit.chain import AuditChainBroken
 from ketamine_integration.audit.models import AuditChainHead, AuditEvent
@@ -278,3 +279,33 @@ def test_the_app_role_can_insert_but_never_change_audit_rows(app, make, auth, da
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
     assert _count(make) == before + 1
+
+
+def test_verify_on_sqlite_lets_requests_write_while_it_walks(app, make, auth, databases, monkeypatch):
+    """Every request writes an audit row: a verify holding SQLite's write lock for its whole walk
+    (seconds on a long trail) would make them fail with "database is locked"."""
+    if databases.name != "sqlite":
+        pytest.skip("PostgreSQL's verify reads a REPEATABLE READ snapshot, which never blocks writers")
+    make.user("staff", username="desk")
+    auth.login("desk")
+    walk = chain._walk
+
+    def slow_walk(rows, key):  # stands in for a long trail
+        time.sleep(1.5)
+        return walk(rows, key)
+
+    monkeypatch.setattr(chain, "_walk", slow_walk)
+    monkeypatch.setattr(extensions, "SQLITE_BUSY_TIMEOUT_MS", 300)  # far shorter than the walk
+    with app.app_context():
+        db.engine.dispose()  # new connections take the short busy timeout
+    results = []
+    verifier = threading.Thread(target=lambda: results.append(app.test_cli_runner().invoke(args=["audit", "verify"])))
+    verifier.start()
+    time.sleep(0.5)  # the walk is under way
+    try:
+        with app.app_context():
+            audit.record("audit.view")
+            db.session.commit()  # what every request does at its end: must not wait out the walk
+    finally:
+        verifier.join()
+    assert results[0].exit_code == 0, results[0].output

@@ -1,10 +1,13 @@
 """The home page each role lands on, and the health check for load balancers."""
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import lazyload
 
 from .. import access
 from ..accounts.models import CLINICAL_ROLES, THERAPIST
@@ -13,6 +16,7 @@ from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
 from ..courses.services import window_summaries
 from ..db_types import utcnow
+from ..experience.services import fetch_signed_sessions_by_course
 from ..notes.models import SessionNote
 from ..notes.services import open_alerts
 from ..scheduling.models import Appointment
@@ -32,8 +36,10 @@ def home():
     my_patients = []
     if current_user.has_role(*CLINICAL_ROLES):
         # Clinicians' own caseload, even when they also hold a staff role.
+        # The query keeps only patients whose care team holds the user, and the page shows no
+        # team: reading the teams (with their users) would be most of the page's database time.
         my_patients = db.session.scalars(
-            caseload(current_user, active)
+            caseload(current_user, active).options(lazyload(Patient.care_team))
             .order_by(Patient.family_name, Patient.given_name).limit(200)).all()
     recent, total = [], None
     if sees_all_patients(current_user):
@@ -41,40 +47,41 @@ def home():
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
     if my_patients or recent:
         audit.record("patient.list", detail=f"home page; {len(my_patients) + len(recent)} shown")
-    caseload_rows = _caseload_rows(my_patients) if my_patients else []
     alerts = open_alerts(p.id for p in my_patients)
-    due = []
-    if current_user.has_role(THERAPIST) and caseload_rows:
-        due = reports_due([r["course"] for r in caseload_rows if r["course"] is not None
-                           and r["course"].therapist_id == current_user.id], utcnow())
+    caseload_rows, due = _caseload(my_patients, alerts) if my_patients else ([], [])
     return render_template("core/home.html", my_patients=my_patients, recent=recent, total=total,
                            caseload_rows=caseload_rows, alerts=alerts, reports_due=due)
 
 
-def _caseload_rows(patients: list[Patient]) -> list[dict]:
+def _caseload(patients: list[Patient], alerts: list) -> tuple[list[dict], list]:
     """Each patient's current course, phase, next session, window status, open alerts and the
-    user's unsigned notes: a constant number of queries however long the caseload."""
+    user's unsigned notes, and the reports due on the user's own courses: a constant number of
+    queries however long the caseload (the courses' signed sessions are read once for both)."""
     now = utcnow()
     ids = [p.id for p in patients]
     courses = {}
     for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id.in_(ids))
                                      .order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
         courses[course.patient_id] = course  # the latest course of each patient
-    summaries = window_summaries([c for c in courses.values() if not c.current_phase.ended], now)
+    live = [c for c in courses.values() if not c.current_phase.ended]
+    signed = fetch_signed_sessions_by_course([c.id for c in live])
+    summaries = window_summaries(live, now, signed=signed)
     next_session = dict(db.session.execute(
         select(Appointment.patient_id, func.min(Appointment.starts_at)).where(
             Appointment.patient_id.in_(ids), Appointment.status == "booked", Appointment.starts_at >= now)
         .group_by(Appointment.patient_id)).all())
-    alerts = {}
-    for alert in open_alerts(ids):
-        alerts[alert.patient_id] = alerts.get(alert.patient_id, 0) + 1
+    open_count = Counter(alert.patient_id for alert in alerts)
     drafts = dict(db.session.execute(
         select(SessionNote.patient_id, func.count()).where(
             SessionNote.patient_id.in_(ids), SessionNote.author_id == current_user.id, SessionNote.status == "draft")
         .group_by(SessionNote.patient_id)).all())
-    return [{"patient": p, "course": courses.get(p.id), "summary": summaries.get(courses[p.id].id)
-             if p.id in courses else None, "next": next_session.get(p.id), "alerts": alerts.get(p.id, 0),
+    rows = [{"patient": p, "course": courses.get(p.id), "summary": summaries.get(courses[p.id].id)
+             if p.id in courses else None, "next": next_session.get(p.id), "alerts": open_count[p.id],
              "drafts": drafts.get(p.id, 0)} for p in patients]
+    due = []
+    if current_user.has_role(THERAPIST):
+        due = reports_due([c for c in live if c.therapist_id == current_user.id], now, signed=signed)
+    return rows, due
 
 
 @bp.route("/healthz")

@@ -171,11 +171,14 @@ def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
 
 
-def window_summaries(courses: list[TreatmentCourse], now) -> dict[int, str | None]:
+def window_summaries(courses: list[TreatmentCourse], now, *, signed: dict | None = None) -> dict[int, str | None]:
     """For each course: its most urgent integration-window status, in a few words.
 
-    Two queries whatever the number of courses (a list page must not grow with the data).
+    Two queries whatever the number of courses (a list page must not grow with the data); one
+    when the caller has the courses' signed sessions already (`signed`, from
+    fetch_signed_sessions_by_course).
     """
     ids = [c.id for c in courses]
-    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    sessions = fetch_signed_sessions_by_course(ids) if signed is None else signed
+    starts = fetch_integration_starts_by_course(ids)
     return {c.id: summary(course_windows(c, sessions.get(c.id, []), starts.get(c.id, []), now)) for c in courses}

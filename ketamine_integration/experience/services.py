@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import TreatmentCourse
@@ -60,15 +59,20 @@ def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
                               .order_by(DosingSession.sequence)).all()
 
 
-def fetch_signed_sessions_by_course(course_ids: list[int]) -> dict[int, list[DosingSession]]:
-    """Signed dosing sessions of many courses in one query, by course id (vitals not loaded)."""
-    grouped: dict[int, list[DosingSession]] = {}
+def fetch_signed_sessions_by_course(course_ids: list[int]) -> dict[int, list]:
+    """Signed dosing sessions of many courses in one query, by course id, in sequence order.
+
+    Each is a row of what windows and coordination rules need (id, course_id, sequence, status,
+    ended_at), not the clinical record: list pages read hundreds of them, and building each
+    session with its every column cost more than the rest of the page."""
+    grouped: dict[int, list] = {}
     if course_ids:
-        rows = db.session.scalars(select(DosingSession).where(
+        rows = db.session.execute(select(DosingSession.id, DosingSession.course_id, DosingSession.sequence,
+                                         DosingSession.status, DosingSession.ended_at).where(
             DosingSession.course_id.in_(course_ids), DosingSession.status == SIGNED)
-            .order_by(DosingSession.sequence).options(lazyload("*")))
-        for session in rows:
-            grouped.setdefault(session.course_id, []).append(session)
+            .order_by(DosingSession.course_id, DosingSession.sequence))
+        for row in rows:
+            grouped.setdefault(row.course_id, []).append(row)
     return grouped
 
 

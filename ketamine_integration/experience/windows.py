@@ -23,7 +23,10 @@ class WindowRow:
 
 def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integration_starts: list[datetime],
                    now: datetime) -> list[WindowRow]:
-    """Windows of the course's completed dosing sessions: signed ones (a draft may still move)."""
+    """Windows of the course's completed dosing sessions: signed ones (a draft may still move).
+
+    `sessions` are dosing sessions, or the rows fetch_signed_sessions_by_course reads: only id,
+    sequence, status and ended_at are used."""
     rule = protocol_of(course.protocol_version).integration
     zone = clinic_zone()
     done = [s for s in sessions if s.status == SIGNED]

@@ -36,6 +36,8 @@ class Appointment(db.Model):
                         "OR (kind <> 'dosing' AND dosing_session_id IS NULL)", name="dosing_has_session"),
         Index("ix_appointments_clinician_time", "clinician_id", "starts_at"),
         Index("ix_appointments_patient_time", "patient_id", "starts_at"),
+        # upcoming bookings (status = 'booked' AND starts_at >= now) without reading the history
+        Index("ix_appointments_status_time", "status", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

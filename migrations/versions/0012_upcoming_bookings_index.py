@@ -1,0 +1,28 @@
+"""index of appointments by status and start, for the upcoming bookings lists
+
+Revision ID: 0012_upcoming_bookings_index
+Revises: 0011_audit_chain
+Create Date: 2026-11-21 18:20:00
+
+The staff worklist asks for every future booking that clashes with time off or imported busy
+time (status = 'booked' AND starts_at >= now). Without this index both engines read the whole
+appointments table for it, a cost that grows with every year of sessions (bench/, issue 10).
+"""
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0012_upcoming_bookings_index'
+down_revision = '0011_audit_chain'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.create_index('ix_appointments_status_time', ['status', 'starts_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointments_status_time')

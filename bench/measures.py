@@ -15,6 +15,7 @@ from ketamine_integration.coordination import services as coordination
 from ketamine_integration.coordination.models import CATEGORIES, ReleaseOfInformation
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.calendars.services import create_feed
+from ketamine_integration.documents import ical
 from ketamine_integration.domain.autoschedule import assign
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember, Patient
@@ -119,7 +120,11 @@ def feed_of_1000(uri: str, repeat: int = 15) -> dict:
         token = _feed_fixture(FEED_EVENTS)
         db.session.remove()
     client = app.test_client()
+    fetch(client, "/healthz")  # the app's first request (imports, template cache) is not the feed's
+    ical._feed_event.cache_clear(), ical._zone_component.cache_clear()
+    started = time.perf_counter()  # the first poll writes every event (nothing kept yet)
     events = fetch(client, f"/feeds/{token}.ics").get_data(as_text=True).count("BEGIN:VEVENT")
+    first_ms = (time.perf_counter() - started) * 1000
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -127,7 +132,8 @@ def feed_of_1000(uri: str, repeat: int = 15) -> dict:
         samples.append((time.perf_counter() - started) * 1000)
     with app.app_context():
         db.engine.dispose()
-    return {"events": events, "median_ms": statistics.median(samples), "p95_ms": percentile(samples, 0.95)}
+    return {"events": events, "median_ms": statistics.median(samples), "p95_ms": percentile(samples, 0.95),
+            "first_ms": first_ms}
 
 
 def auto_scheduler(repeat: int = 3) -> dict:

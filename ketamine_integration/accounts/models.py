@@ -23,6 +23,11 @@ ROLE_LABELS = {
 CLINICAL_ROLES = (THERAPIST, PRESCRIBER)
 
 
+def display_name(full_name: str, credentials: str | None) -> str:
+    """How a user is named on pages and in calendars: "Name, credentials"."""
+    return f"{full_name}, {credentials}" if credentials else full_name
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -64,7 +69,7 @@ class User(UserMixin, db.Model):
 
     @property
     def display_name(self) -> str:
-        return f"{self.full_name}, {self.credentials}" if self.credentials else self.full_name
+        return display_name(self.full_name, self.credentials)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}>"

@@ -8,14 +8,15 @@ from datetime import date, datetime, time, timedelta, timezone
 import recurring_ical_events
 from flask import current_app
 from icalendar import Calendar, vRecur
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy import func, select, update
 
-from ..accounts.models import ADMIN, STAFF, User
+from ..accounts.models import ADMIN, STAFF, User, display_name
 from ..documents.ical import CalendarEvent, Person
 from ..errors import DomainError
 from ..extensions import db
-from ..scheduling.models import CANCELLED, Appointment
+from ..experience.models import DosingSession
+from ..patients.models import Patient
+from ..scheduling.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
 from ..timeutil import clinic_zone
 from ..versioning import lock_row, locked_row
 from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
@@ -101,41 +102,66 @@ def clinic_wide(user: User) -> bool:
     return user.has_role(STAFF, ADMIN)
 
 
-def feed_appointments(user: User, now: datetime) -> list[Appointment]:
-    stmt = (select(Appointment).where(Appointment.starts_at >= now - FEED_PAST,
-                                      Appointment.starts_at < now + FEED_AHEAD)
-            # a feed event names the dosing session's number, never its clinical record
-            .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session).options(lazyload("*")),
-                     selectinload(Appointment.changes))
-            .order_by(Appointment.starts_at, Appointment.id))
-    if not clinic_wide(user):
-        stmt = stmt.where(Appointment.clinician_id == user.id)
-    return db.session.scalars(stmt).unique().all()
+def _event_rows(*conditions) -> list:
+    """What a calendar event is made of, one row per appointment matching `conditions`: the
+    appointment's own columns, the patient's names, the dosing session's number, the room and
+    clinician, and how many changes it has had and when. Columns only, in one statement: a feed
+    reads a thousand of these on every poll, and as objects with their change rows they cost more
+    than everything else the feed does."""
+    matching = select(Appointment.id).where(*conditions).subquery()
+    changes = (select(AppointmentChange.appointment_id, func.count().label("changes"),
+                      func.min(AppointmentChange.occurred_at).label("first_change"),
+                      func.max(AppointmentChange.occurred_at).label("last_change"))
+               .join(matching, matching.c.id == AppointmentChange.appointment_id)
+               .group_by(AppointmentChange.appointment_id).subquery())
+    return db.session.execute(
+        select(Appointment.id, Appointment.kind, Appointment.status, Appointment.starts_at, Appointment.ends_at,
+               Appointment.created_at, Patient.given_name, Patient.family_name,
+               # a feed event names the dosing session's number, never its clinical record
+               DosingSession.sequence, Room.name.label("room"), User.full_name.label("clinician"),
+               User.credentials.label("clinician_credentials"), changes.c.changes, changes.c.first_change,
+               changes.c.last_change)
+        .join(Patient, Patient.id == Appointment.patient_id).join(User, User.id == Appointment.clinician_id)
+        .outerjoin(DosingSession, DosingSession.id == Appointment.dosing_session_id)
+        .outerjoin(Room, Room.id == Appointment.room_id)
+        .outerjoin(changes, changes.c.appointment_id == Appointment.id)
+        .where(*conditions).order_by(Appointment.starts_at, Appointment.id)).all()
 
 
-def initials(appointment: Appointment) -> str:
-    patient = appointment.patient
-    return "".join(f"{name.strip()[:1].upper()}." for name in (patient.given_name, patient.family_name)
-                   if name.strip())
+def feed_events(user: User, now: datetime, *, identity: str) -> list[CalendarEvent]:
+    """The events of `user`'s feed: their own sessions, or the clinic's for staff and admin."""
+    conditions = [Appointment.starts_at >= now - FEED_PAST, Appointment.starts_at < now + FEED_AHEAD]
+    wide = clinic_wide(user)
+    if not wide:
+        conditions.append(Appointment.clinician_id == user.id)
+    return [calendar_event(row, identity=identity, with_clinician=wide) for row in _event_rows(*conditions)]
 
 
-def calendar_event(appointment: Appointment, *, identity: str, with_clinician: bool) -> CalendarEvent:
-    """What may leave the clinic about an appointment: type, initials at most, place, status."""
-    label = appointment.label
-    if appointment.dosing_session is not None:
-        label = f"{label} {appointment.dosing_session.sequence}"
-    summary = label + (f" — {initials(appointment)}" if identity == "initials" else "")
+def appointment_event(appointment: Appointment, *, identity: str) -> CalendarEvent:
+    """The event an invitation for `appointment` carries (the same as its feed event)."""
+    return calendar_event(_event_rows(Appointment.id == appointment.id)[0], identity=identity, with_clinician=False)
+
+
+def initials(given_name: str, family_name: str) -> str:
+    return "".join(f"{name.strip()[:1].upper()}." for name in (given_name, family_name) if name.strip())
+
+
+def calendar_event(row, *, identity: str, with_clinician: bool) -> CalendarEvent:
+    """What may leave the clinic about an appointment (a row of _event_rows): type, initials at
+    most, place, status."""
+    label = KINDS[row.kind]
+    if row.sequence is not None:
+        label = f"{label} {row.sequence}"
+    summary = label + (f" — {initials(row.given_name, row.family_name)}" if identity == "initials" else "")
     if with_clinician:
-        summary += f" ({appointment.clinician.display_name})"
-    changes = appointment.changes
-    created = changes[0].occurred_at if changes else appointment.created_at
+        summary += f" ({display_name(row.clinician, row.clinician_credentials)})"
     return CalendarEvent(
-        uid=f"appointment-{appointment.id}@{current_app.config['CALENDAR_UID_DOMAIN']}",
-        sequence=max(len(changes) - 1, 0),
-        status="CANCELLED" if appointment.status == CANCELLED else "CONFIRMED",
-        starts_at=appointment.starts_at, ends_at=appointment.ends_at, summary=summary,
-        location=appointment.room.name if appointment.room else "Telehealth",
-        last_modified=changes[-1].occurred_at if changes else appointment.created_at, created=created)
+        uid=f"appointment-{row.id}@{current_app.config['CALENDAR_UID_DOMAIN']}",
+        sequence=max((row.changes or 0) - 1, 0),
+        status="CANCELLED" if row.status == CANCELLED else "CONFIRMED",
+        starts_at=row.starts_at, ends_at=row.ends_at, summary=summary,
+        location=row.room or "Telehealth",
+        last_modified=row.last_change or row.created_at, created=row.first_change or row.created_at)
 
 
 def organizer() -> Person:

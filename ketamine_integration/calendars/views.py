@@ -99,9 +99,8 @@ def feed_ics(token: str):
         response.headers["Retry-After"] = str(max(int(wait.total_seconds()), 1))
         return response
     user = feed.user
-    appointments = services.feed_appointments(user, now)
-    identity, wide = services.feed_identity(), services.clinic_wide(user)
-    events = [services.calendar_event(a, identity=identity, with_clinician=wide) for a in appointments]
+    events = services.feed_events(user, now, identity=services.feed_identity())
+    wide = services.clinic_wide(user)
     name = f"{current_app.config['CLINIC_NAME']} — " + ("clinic sessions" if wide else f"{user.display_name}")
     audit.record("calendar.feed_read", obj=feed, user_id=feed.user_id, detail=f"{len(events)} events")
     response = Response(ical.feed(events, name=name, zone=clinic_zone()), mimetype="text/calendar")
@@ -122,7 +121,7 @@ def appointment_invite(appointment_id: int):
         return redirect(url_for("courses.course_detail", course_id=appointment.course_id) + "#windows"
                         if appointment.course_id else url_for("scheduling.calendar_view"))
     identity = services.feed_identity()
-    event = services.calendar_event(appointment, identity=identity, with_clinician=False)
+    event = services.appointment_event(appointment, identity=identity)
     body = ical.invitation(event, organizer=services.organizer(), attendees=people,
                            zone=clinic_zone(), now=utcnow())
     audit.record("appointment.invite", obj=appointment, patient_id=appointment.patient_id,

@@ -6,7 +6,10 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, render_template, request
+from flask_sqlalchemy.pagination import SelectPagination
 from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from .audit import services as audit
 from .errors import ConcurrentEdit, DomainError
@@ -120,6 +123,25 @@ def page_number() -> int:
         return 1
 
 
-def paginate(select_stmt):
-    return db.paginate(select_stmt, page=page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+#: a list counts at most this many rows past the page it shows ("more than ..."), so the count
+#: costs the same however many rows pile up (the audit trail grows with every page anyone opens)
+COUNT_AHEAD = 10_000
+
+
+class BoundedPagination(SelectPagination):
+    """Flask-SQLAlchemy's pages of a select, with the total counted only up to COUNT_AHEAD rows
+    past the current page: `more` says there are more than `total`."""
+
+    more = False
+
+    def _query_count(self) -> int:
+        ahead = (self._query_args["select"].options(lazyload("*")).order_by(None)
+                 .offset(self._query_offset).limit(COUNT_AHEAD + 1).subquery())
+        found = self._query_args["session"].execute(select(func.count()).select_from(ahead)).scalar_one()
+        self.more = found > COUNT_AHEAD
+        return self._query_offset + min(found, COUNT_AHEAD)
+
+
+def paginate(select_stmt) -> BoundedPagination:
+    return BoundedPagination(select=select_stmt, session=db.session(), page=page_number(),
+                             per_page=current_app.config["PAGE_SIZE"], max_per_page=None, error_out=False)

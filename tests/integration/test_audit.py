@@ -2,10 +2,11 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.audit.models import AuditEvent, AuditImmutableError
+from ketamine_integration import web
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
@@ -173,6 +174,31 @@ def test_audit_page_is_paginated(setting, make, auth, client, app):
         client.get(f"/patients/{setting['patient']}")
     text = page_text(client.get("/audit/"))
     assert "Page 1 of" in text and "Next" in text
+
+
+def test_audit_page_counts_only_so_far_ahead_of_the_page_it_shows(setting, auth, client, app, monkeypatch):
+    """The count stops COUNT_AHEAD rows past the page (it would grow with the trail); the pager
+    says "more than" and still offers the next page, up to the last one."""
+    app.config["PAGE_SIZE"] = 2
+    auth.login("boss")
+    for _ in range(6):
+        client.get(f"/patients/{setting['patient']}")
+
+    def rows():  # every row so far (the page's own row is written after it is read)
+        with app.app_context():
+            return db.session.scalar(select(func.count()).select_from(AuditEvent))
+
+    total = rows()
+    exact = page_text(client.get("/audit/"))
+    assert f"({total} in all)" in exact and "more than" not in exact
+
+    monkeypatch.setattr(web, "COUNT_AHEAD", 3)
+    first = page_text(client.get("/audit/"))
+    assert "Page 1 of more than 2 (more than 3)" in first and "Next" in first
+    total = rows()
+    last_page = (total + 1) // 2
+    last = page_text(client.get("/audit/", query_string={"page": last_page}))
+    assert f"Page {last_page} of {last_page} ({total} in all)" in last and "Next" not in last
 
 
 def test_only_admins_read_the_audit_log(setting, auth, client):

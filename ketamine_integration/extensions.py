@@ -57,6 +57,21 @@ def _configure_sqlite(dbapi_connection, connection_record):
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
+#: PostgreSQL: how long a statement waits for a lock before it fails, as SQLite's busy_timeout;
+#: the request is then answered 503 with Retry-After (lifecycle.database_busy)
+POSTGRESQL_LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
+
+
+@event.listens_for(Engine, "connect")
+def _configure_postgresql(dbapi_connection, connection_record):
+    """PostgreSQL: a request waits a bounded time for a lock instead of holding its worker forever."""
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {int(POSTGRESQL_LOCK_TIMEOUT_MS)}")
+    dbapi_connection.commit()
+
+
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
 

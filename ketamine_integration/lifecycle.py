@@ -1,11 +1,14 @@
 """The request wrapper: one commit per successful request, rollback on any error, safe error pages."""
 from __future__ import annotations
 
+import sqlite3
 from typing import Callable
 
 from flask import Flask, abort, current_app, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
@@ -98,6 +101,8 @@ def security_headers(response):
 def render_error(error: HTTPException):
     if error.code == 413:
         return render_too_large(error)
+    if error.code == 500 and database_busy(error):
+        return render_busy(error)
     template = ERROR_TEMPLATES.get(error.code, "errors/generic.html")
     return render_template(template, error=error), error.code
 
@@ -120,9 +125,46 @@ def render_csrf_error(error: CSRFError):
 
 
 def render_server_error(error: Exception):
+    if database_busy(error):
+        return render_busy(error)
     # Nothing about the failure reaches the page; the traceback goes to the server log.
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return render_template("errors/500.html", error=InternalServerError()), 500
+
+
+#: what a busy answer asks the client to wait, in seconds (Retry-After)
+BUSY_RETRY_AFTER = 5
+#: SQLite: another connection holds the lock past busy_timeout (primary result codes)
+SQLITE_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+#: PostgreSQL: lock_timeout passed, statement cancelled, too many connections, deadlock victim
+POSTGRESQL_BUSY_STATES = {"55P03", "57014", "53300", "40P01"}
+
+
+def database_busy(error: BaseException | None) -> bool:
+    """Whether `error` is the database being too busy to answer in time, rather than a fault:
+    the request changed nothing and may simply be tried again."""
+    if isinstance(error, InternalServerError):  # raised while finishing a response (the commit)
+        error = error.original_exception
+    if isinstance(error, SQLAlchemyTimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in SQLITE_BUSY_CODES
+    return getattr(error.orig, "sqlstate", None) in POSTGRESQL_BUSY_STATES
+
+
+def render_busy(error: BaseException):
+    """503 with Retry-After: overload is not a fault, and the page says nothing was saved."""
+    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path,
+                               getattr(error, "original_exception", None) or error)
+    # Rendered without the context processors: they may read the database, which is busy.
+    page = current_app.jinja_env.get_template("errors/503.html").render(
+        retry_after=BUSY_RETRY_AFTER, resubmit=request.method == "POST")
+    response = current_app.make_response((page, 503))
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
 
 
 def register_converters(app: Flask) -> None:

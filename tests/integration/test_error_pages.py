@@ -3,7 +3,12 @@ from datetime import date
 
 import pytest
 
-from ketamine_integration import access
+from sqlalchemy import func, select
+
+from ketamine_integration import access, extensions, lifecycle
+from ketamine_integration.audit.models import AuditChainHead, AuditEvent
+from ketamine_integration.extensions import db
+from ketamine_integration.patients.models import Patient
 from ketamine_integration.patients.services import register_patient
 from tests.conftest import page_text
 
@@ -89,3 +94,44 @@ def test_no_template_has_inline_script_or_event_handlers():
 def test_health_check_answers_without_data(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}
+
+
+def _busy_page(response) -> None:
+    assert response.status_code == 503 and response.headers["Retry-After"] == str(lifecycle.BUSY_RETRY_AFTER)
+    text = page_text(response)
+    assert "The clinic system is busy" in text and "nothing was saved" in text and "Traceback" not in text
+
+
+def test_a_request_that_waits_too_long_for_the_database_is_told_to_retry(make, auth, client, app, monkeypatch):
+    """Overload is not a fault: a request that cannot get its lock in time gets 503 with
+    Retry-After, changes nothing, and the next one after the lock is free succeeds. SQLite: the
+    write lock every request takes at its start; PostgreSQL: the audit chain's head, locked at
+    commit (so the refusal comes while the response is being finished)."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error page, not the exception
+    make.user("staff", username="desk")
+    patient = make.patient(given_name="Wren", family_name="Halloway")
+    auth.login("desk")
+    monkeypatch.setattr(extensions, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(extensions, "POSTGRESQL_LOCK_TIMEOUT_MS", 200)
+    with app.app_context():
+        db.engine.dispose()  # new connections take the short wait
+        holder = db.engine.connect()
+        before = holder.scalar(select(func.count()).select_from(AuditEvent))
+        if db.engine.dialect.name == "sqlite":
+            holder.exec_driver_sql("COMMIT")  # the engine began a transaction of its own
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            holder.execute(select(AuditChainHead).with_for_update())
+        try:
+            _busy_page(client.get(f"/patients/{patient}"))
+            _busy_page(auth.post(f"/patients/{patient}/edit", {"given_name": "Wrenna", "family_name": "Halloway",
+                                                                "date_of_birth": "1980-02-03", "version": "1"}))
+        finally:
+            holder.rollback()
+            holder.close()
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
+        assert db.session.get(Patient, patient).given_name == "Wren"
+        db.session.remove()
+    assert client.get(f"/patients/{patient}").status_code == 200
+    assert auth.post(f"/patients/{patient}/edit", {"given_name": "Wrenna", "family_name": "Halloway",
+                                                   "date_of_birth": "1980-02-03", "version": "1"}).status_code == 302

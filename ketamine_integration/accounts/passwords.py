@@ -13,8 +13,9 @@ MIN_LENGTH = 12
 MAX_LENGTH = 256  # long passphrases welcome; the cap only stops hashing megabytes
 #: zxcvbn's guessability score (0-4) a new password must reach: 3 = "safely unguessable"
 MIN_SCORE = 3
-#: zxcvbn's cost grows with length; a longer passphrase is judged by its beginning
-ESTIMATE_CHARS = 100
+#: zxcvbn judges at most this many characters (4.5 refuses more; its cost grows with length):
+#: a longer passphrase is judged by its beginning
+ESTIMATE_CHARS = 72
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,10 @@ def test_safe_next(target, expected):
     ("iloveyou1234", "desk", "common or easy to guess"),      # built from common parts
     ("qwertyuiop123", "desk", "common or easy to guess"),     # a keyboard walk
     ("a fine long passphrase", "desk", None),                 # an ordinary passphrase is fine
+    # zxcvbn 4.5 refuses to judge more than 72 characters: longer ones are judged by their start
+    ("quiet ferry at dawn across the harbor; lanterns on the old sea wall while gulls argue overhead",
+     "desk", None),                                                                      # 95 characters
+    ("password" * 9 + "x" * 180, "desk", "common or easy to guess"),                     # 252: the start decides
 ])
 def test_password_policy(password, username, problem):
     found = password_problem(password, username)

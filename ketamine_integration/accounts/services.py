@@ -52,10 +52,12 @@ def authenticate(username: str, password: str, *, address: str | None, now: date
         return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    throttle.forget_account(keys)
     stage = sign_in_stage(user)
     start_session(user, stage)
     if stage == SIGNED_IN:
+        # With a second step due the count stays until it is passed: wrong codes add to it
+        # (mfa/views.py), so restarting sign-ins buys no fresh guesses.
+        throttle.forget_account(keys)
         audit.record("login.success", obj=user, user_id=user.id)
     else:
         # A right password whose code never follows is worth seeing: the password may be known.

@@ -141,6 +141,13 @@ def complete_sign_in(pending: PendingSignIn) -> None:
     g._pending_sign_in = None
 
 
+def require_code_instead(pending: PendingSignIn) -> None:
+    """A sign-in waiting for enrolment whose user has enrolled meanwhile (in another tab or
+    sign-in): it now waits for a code from that authenticator instead."""
+    pending.login_session.stage = CODE_DUE
+    db.session.flush()
+
+
 def count_code_failure(login_session: LoginSession) -> int:
     """Count one wrong code against this session (the caller holds its row lock); at the limit
     the session ends. Returns the tries left (0: the session has ended)."""

@@ -6,9 +6,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import access
+from ..accounts import throttle
 from ..accounts.models import ADMIN, ROLES, User
 from ..accounts.sessions import (AFTER_SIGN_IN_KEY, CODE_DUE, ENROL_DUE, complete_sign_in, count_code_failure,
-                                 current_login_session, pending_sign_in)
+                                 current_login_session, pending_sign_in, require_code_instead)
 from ..audit import services as audit
 from ..db_types import utcnow
 from ..errors import DomainError
@@ -22,19 +23,27 @@ from .services import CodeRefused
 bp = Blueprint("mfa", __name__)
 
 
+def _throttle_keys(user: User) -> dict[str, str]:
+    """The sign-in counts a code step adds to: the account's and this address's (throttle.py)."""
+    return throttle.keys_for(user.username, request.remote_addr)
+
+
 def _finish_sign_in(pending, detail: str) -> str:
     """Complete a pending sign-in; returns where to go next."""
     target = safe_next(session.get(AFTER_SIGN_IN_KEY), url_for("core.home"))
+    throttle.forget_account(_throttle_keys(pending.user))  # both steps passed: the account's count ends
     complete_sign_in(pending)
     audit.record("login.mfa_success", obj=pending.user, user_id=pending.user.id, detail=detail)
     audit.record("login.success", obj=pending.user, user_id=pending.user.id)
     return target
 
 
-def _checked(form, action: str, user: User, check, *, back: str | None = None):
+def _checked(form, action: str, user: User, check, *, back: str | None = None, signing_in: bool = False):
     """Run a code check for `user` under their login session's row lock. A refused code is
-    counted against the session (5 end it), audited, and answered with a redirect back, so
-    the count commits with the request: a 4xx would roll it back (lifecycle.py). Returns
+    counted against the session (5 end it) and, while `signing_in`, as a failed sign-in of the
+    account and address (so the password step is limited once they reach their limits, and
+    starting over buys no fresh guesses); it is audited, and answered with a redirect back, so
+    the counts commit with the request: a 4xx would roll them back (lifecycle.py). Returns
     (done, result, response): response is set when the view must answer with it."""
     login_session = current_login_session()
     lock_row(login_session)  # concurrent guesses take turns and each sees the others' count
@@ -42,6 +51,8 @@ def _checked(form, action: str, user: User, check, *, back: str | None = None):
         with db.session.begin_nested():
             return True, check(), None
     except CodeRefused as refused:
+        if signing_in:
+            throttle.record_failure(_throttle_keys(user), utcnow())
         left = count_code_failure(login_session)
         detail = f"{refused.why}; {left} tries left" if left else f"{refused.why}; too many wrong codes, session ended"
         audit.record(action, obj=user, user_id=user.id, outcome=audit.FAILURE, detail=detail)
@@ -66,7 +77,8 @@ def code():
     form = SignInCodeForm()
     if form.validate_on_submit():
         done, accepted, response = _checked(form, "login.mfa_failure", pending.user,
-                                            lambda: services.check_code(pending.user, form.code.data, utcnow()))
+                                            lambda: services.check_code(pending.user, form.code.data, utcnow()),
+                                            signing_in=True)
         if response is not None:
             return response
         if done:
@@ -92,11 +104,17 @@ def enrol():
         return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
     user = pending.user if pending is not None else current_user._get_current_object()
     if services.is_enrolled(user.id):
-        return redirect(url_for("mfa.overview"))
+        if pending is None:
+            return redirect(url_for("mfa.overview"))
+        # Enrolled in another tab meanwhile: this sign-in now needs a code (the settings page
+        # would send a half-signed-in session straight back here, round and round).
+        require_code_instead(pending)
+        return redirect(url_for("mfa.code"))
     form = TotpForm()
     if form.validate_on_submit():
         done, codes, response = _checked(form, "mfa.enrol", user,
-                                         lambda: services.confirm_enrolment(user, form.code.data, utcnow()))
+                                         lambda: services.confirm_enrolment(user, form.code.data, utcnow()),
+                                         signing_in=pending is not None)
         if response is not None:
             return response
         if done:

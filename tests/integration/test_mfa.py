@@ -84,6 +84,26 @@ def test_a_required_user_without_an_authenticator_enrols_right_after_the_passwor
                        ("login.mfa_success", "success"), ("login.success", "success")]
 
 
+def test_a_sign_in_waiting_for_enrolment_done_in_another_tab_asks_for_a_code(make, auth, client, app):
+    """Two tabs at the enrolment step: one enrols; the other is not sent round between the
+    enrolment and settings pages, it is asked for a code from the new authenticator."""
+    make.user("therapist", username="newther", mfa=False)
+    other = Auth(app, app.test_client())
+    for tab in (auth, other):
+        assert _password_step(tab, "newther").headers["Location"] == "/account/two-step/enrol"
+    html = client.get("/account/two-step/enrol").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', html).group(1).replace(" ", "")
+    assert other.client.get("/account/two-step/enrol").status_code == 200
+    done = auth.post("/account/two-step/enrol", {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and "Your recovery codes" in page_text(done)
+
+    assert other.client.get("/account/two-step/enrol").headers["Location"] == "/login/code"
+    assert other.client.get("/patients/").headers["Location"] == "/login/code"
+    code = totp.code_for_step(secret, totp.step_at(utcnow()) + 1)  # the enrolment used the current step
+    assert other.post("/login/code", {"code": code}).headers["Location"] == "/"
+    assert other.client.get("/patients/").status_code == 200
+
+
 def test_a_malformed_enrolment_code_is_refused_without_counting(make, auth, client):
     make.user("staff", username="desk", mfa=False)
     _password_step(auth, "desk")

@@ -30,28 +30,50 @@ def _surely_wrong_codes(count: int) -> list[str]:
     return [c for c in (f"{n:06d}" for n in range(0, 999_999, 7919)) if c not in valid][:count]
 
 
-def test_guessing_codes_ends_every_session_after_five(make, app, figures):
+def test_guessing_codes_ends_the_session_after_five_and_limits_the_account(make, app, figures):
+    """Wrong codes count twice: against the sign-in (5 end it) and as failed sign-ins of the
+    account, so starting over with the right password buys no fresh guesses: the password step
+    is refused (429) until the account's window and back-off have passed."""
     make.user("therapist", username="ther")
-    sessions, per_session, accepted, answered = sized(8, 80), 8, 0, []
-    guesses = iter(_surely_wrong_codes(sessions * per_session))
-    for _ in range(sessions):
+    attempts, per_session, accepted, answered, limited = sized(8, 80), 8, 0, [], 0
+    guesses = iter(_surely_wrong_codes(attempts * per_session))
+    for _ in range(attempts):
         tab = Auth(app, app.test_client())
-        tab.post("/login", {"username": "ther", "password": "correct horse battery staple"})
+        signed = tab.post("/login", {"username": "ther", "password": "correct horse battery staple"})
+        if signed.status_code == 429:
+            assert int(signed.headers["Retry-After"]) > 0
+            limited += 1
+            continue
+        assert signed.headers["Location"] == "/login/code"
         count = 0
         for _ in range(per_session):
             location = tab.post("/login/code", {"code": next(guesses)}).headers["Location"]
             if location == "/":
                 accepted += 1
+            count += 1  # the attempt that ended the session was still answered (refused)
             if location != "/login/code":
-                count += 1  # the attempt that ended the session was still answered (refused)
                 break
-            count += 1
         answered.append(count)
         assert tab.client.get("/").headers["Location"].startswith("/login")
-    assert accepted == 0 and set(answered) == {5}
-    figures.record(SUITE, "wrong codes answered per sign-in before it ended",
-                   f"{max(answered)} (over {sessions} sign-ins, {sum(answered)} guesses, {accepted} accepted)",
-                   engine=_engine(app))
+    limit = app.config["LOGIN_ACCOUNT_LIMIT"]
+    assert accepted == 0 and answered == [5] and sum(answered) <= limit and limited == attempts - 1
+    figures.record(SUITE, "wrong codes answered before the account was limited",
+                   f"{sum(answered)} (account limit {limit}; then {limited} of {attempts} sign-ins refused at the "
+                   f"password step with 429; {accepted} accepted)", engine=_engine(app))
+
+
+def test_a_passed_code_step_clears_the_accounts_count(make, app):
+    """Someone who fumbles a code and then types the right one is not held to those failures
+    at the next sign-in: passing both steps ends the account's count, as a password alone did."""
+    make.user("therapist", username="ther")
+    wrong = iter(_surely_wrong_codes(9))
+    for _ in range(3):
+        tab = Auth(app, app.test_client())
+        assert tab.post("/login", {"username": "ther", "password": "correct horse battery staple"}
+                        ).headers["Location"] == "/login/code"
+        for _ in range(3):  # 3 + 3 wrong codes: the third password would be refused had they all counted
+            assert tab.post("/login/code", {"code": next(wrong)}).headers["Location"] == "/login/code"
+        assert tab.post("/login/code", {"code": make.totp_code("ther")}).headers["Location"] == "/"
 
 
 def test_one_code_sent_by_racing_tabs_lets_exactly_one_in(make, app, figures):

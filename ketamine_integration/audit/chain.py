@@ -199,6 +199,14 @@ def _walk(rows, key: bytes) -> tuple[int, str, tuple | None]:
     return position, mac, None
 
 
+def sealed_with(session: Session, key: bytes) -> bool | None:
+    """Whether the head's seal was made with `key` (None when there is no head): when neither
+    the first row nor the seal match, the key is far likelier wrong than both rewritten."""
+    head = session.execute(select(AuditChainHead.position, AuditChainHead.mac, AuditChainHead.seal)
+                           .where(AuditChainHead.id == 1)).one_or_none()
+    return None if head is None else hmac.compare_digest(head.seal, head_seal(key, head.position, head.mac))
+
+
 def _check_head(session: Session, key: bytes, position: int, mac: str) -> Verification:
     head = session.execute(select(AuditChainHead.position, AuditChainHead.mac, AuditChainHead.seal)
                            .where(AuditChainHead.id == 1)).one_or_none()

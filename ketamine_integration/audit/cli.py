@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from ..extensions import READ_SNAPSHOT, db
-from .chain import chain_key, verify
+from .chain import chain_key, sealed_with, verify
 
 audit_cli = AppGroup("audit", help="Audit trail integrity commands.")
 
@@ -26,6 +26,10 @@ def verify_command():
         row = f" (audit row id {row_id})" if row_id is not None else ""
         click.echo(f"BROKEN at chain position {position}{row}: {why}.", err=True)
         click.echo(f"{result.intact} rows before it verified.", err=True)
+        if position == 1 and sealed_with(session, chain_key()) is False:
+            click.echo("The head's seal does not match either: most likely AUDIT_HMAC_KEY is not the key this "
+                       "trail was written with. Check the deployment's settings before treating this as "
+                       "tampering.", err=True)
         raise SystemExit(1)
     click.echo(f"Audit chain intact: {result.intact} rows verified.")
     if result.head:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import getpass
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..audit import services as audit
+from ..audit.chain import AuditChainBroken
 from ..config import normalise_database_url
 from ..db_types import utcnow
 from ..extensions import db
@@ -42,9 +44,33 @@ def _audit(action: str, backup: Path, manifest, *, outcome: str = audit.SUCCESS,
                 audit.record(action, session=session, **fields)
         finally:
             engine.dispose()
-    except SQLAlchemyError as err:
+    except (SQLAlchemyError, AuditChainBroken) as err:
         db.session.rollback()
-        raise click.ClickException(f"the {action} could not be written to the audit trail: {err}") from None
+        why = str(err) if isinstance(err, AuditChainBroken) else _database_problem(err)
+        raise click.ClickException(f"the {action} could not be written to the audit trail: {why}") from None
+
+
+def _database_problem(err: SQLAlchemyError) -> str:
+    """A database error in one line, for an operator (no traceback, no password)."""
+    cause = getattr(err, "orig", None) or err
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return f"the database could not be used: {first}"
+
+
+@contextmanager
+def _refused(action: str, backup: Path | None):
+    """A command that cannot go on ends with its reason in one line (exit 1), and the refusal
+    is audited in the configured database when that database can take it; a failed check is
+    as much part of the contingency plan's record as a passed one."""
+    try:
+        yield
+    except (BackupError, SQLAlchemyError, AuditChainBroken) as err:
+        message = str(err) if isinstance(err, (BackupError, AuditChainBroken)) else _database_problem(err)
+        try:
+            _audit(action, backup or Path("-"), None, outcome=audit.FAILURE, detail=f"refused: {message}")
+        except click.ClickException as unrecorded:
+            message += f" (and {unrecorded.message})"
+        raise click.ClickException(message) from None
 
 
 def _report(verification: services.Verification) -> None:
@@ -66,14 +92,12 @@ def backup_cli(ctx: click.Context, output: Path | None):
             raise click.UsageError("--output belongs to `flask backup` itself, not to a subcommand")
         return
     url, now = _configured_url(), utcnow()
-    try:
+    with _refused("backup.create", output):
         if output is None:
             folder = Path(current_app.instance_path) / "backups"
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             output = services.default_output(folder, services.engine_name(url), now)
         manifest = services.create_backup(url, output, now=now)
-    except BackupError as err:
-        raise click.ClickException(str(err)) from None
     _audit("backup.create", output, manifest, detail=f"{len(manifest.tables)} tables")
     click.echo(f"Backed up {len(manifest.tables)} tables, {manifest.total_rows} rows (migration "
                f"{manifest.alembic_revision}) to {output}")
@@ -87,12 +111,10 @@ def backup_cli(ctx: click.Context, output: Path | None):
 def verify_command(path: Path, database_url: str | None):
     """Check a backup file (or, with --database, a database) against the backup's manifest;
     exit 1 naming each table that differs. Nothing is restored over any data."""
-    try:
+    with _refused("backup.verify", path):
         verification = services.verify_backup(path, scratch_url=_configured_url(),
                                               database_url=normalise_database_url(database_url)
                                               if database_url else None)
-    except BackupError as err:
-        raise click.ClickException(str(err)) from None
     _report(verification)
     bad = [c.table for c in verification.mismatches]
     _audit("backup.verify", path, verification.manifest, outcome=audit.FAILURE if bad else audit.SUCCESS,
@@ -112,10 +134,8 @@ def restore_command(path: Path, target_url: str | None, replace: bool):
     target = normalise_database_url(target_url) if target_url else _configured_url()
     db.session.remove()
     db.engine.dispose()  # our own pooled connections would hold locks pg_restore --clean waits on
-    try:
+    with _refused("backup.restore", path):
         verification = services.restore_backup(path, target, replace=replace)
-    except BackupError as err:
-        raise click.ClickException(str(err)) from None
     _report(verification)
     bad = [c.table for c in verification.mismatches]
     _audit("backup.restore", path, verification.manifest, url=target,

@@ -108,6 +108,7 @@ def test_another_key_does_not_verify(app, make, auth):
         with other.app_context():
             db.engine.dispose()
     assert code == 1 and "BROKEN at chain position 1 (audit row id 1)" in output
+    assert "most likely AUDIT_HMAC_KEY is not the key this trail was written with" in output
 
 
 def test_a_rewritten_head_stops_the_chain_growing(app, make, auth):
@@ -309,3 +310,13 @@ def test_verify_on_sqlite_lets_requests_write_while_it_walks(app, make, auth, da
     finally:
         verifier.join()
     assert results[0].exit_code == 0, results[0].output
+
+
+def test_verify_prints_the_head_to_keep_outside_the_database(make, auth, app):
+    """SECURITY.md asks operators to record the Head: line; it must be the head the trail holds."""
+    make.user("therapist", username="ther")
+    auth.login("ther")
+    code, output = verify(app)
+    head = make.query(lambda: db.session.execute(select(AuditChainHead.position, AuditChainHead.mac)).one())
+    assert code == 0 and f"Head: position {head.position}, mac {head.mac}" in output
+    assert head.position == len(make.audit_rows()) and len(head.mac) == 64

@@ -3,12 +3,14 @@ clinic, corrupt files and manifests found, drift after a restore found, occupied
 and other schema revisions refused."""
 from __future__ import annotations
 
+import getpass
 import json
 
 import pytest
 from sqlalchemy import func, select, text, update
 
-from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.audit import services as audit
+from ketamine_integration.audit.models import AuditChainHead, AuditEvent
 from ketamine_integration.backups.manifest import manifest_path
 from ketamine_integration.db_types import utcnow
 from ketamine_integration.demo import load_demo_clinic
@@ -39,6 +41,8 @@ def backed_up(app, tmp_path, name="clinic"):
     path = tmp_path / f"{name}.backup"
     result = cli(app, "backup", "--output", path)
     assert result.exit_code == 0, result.output
+    # a backup holds every patient's record: readable by its owner only, as is its manifest
+    assert [oct(p.stat().st_mode & 0o777) for p in (path, manifest_path(path))] == [oct(0o600)] * 2
     return path
 
 
@@ -173,3 +177,40 @@ def test_a_backup_never_overwrites_a_file(app, make, tmp_path):
     again = cli(app, "backup", "--output", path)
     assert again.exit_code != 0 and "already exists" in again.output
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("url", ["nonsense://nowhere", "postgresql://nobody@127.0.0.1:9/none"])  # port 9: no server
+def test_a_database_that_cannot_be_used_is_named_in_one_line_and_audited(app, make, tmp_path, url):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    for args in (["backup", "verify", path, "--database", url], ["restore", path, "--target", url]):
+        result = cli(app, *args)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.startswith("Error: ") and "Traceback" not in result.output
+    refused = [(r.action, r.outcome, r.detail) for r in make.audit_rows() if r.action in ("backup.verify",
+                                                                                          "backup.restore")]
+    assert [(a, o) for a, o, _ in refused] == [("backup.verify", "failure"), ("backup.restore", "failure")]
+    assert all(d.startswith(f"by {getpass.getuser()}: {path.name} refused: ") for _, _, d in refused)
+
+
+def test_a_refused_verify_is_audited_with_its_reason(app, make, tmp_path):
+    small_clinic(make)
+    path = backed_up(app, tmp_path)
+    manifest_path(path).unlink()
+    assert cli(app, "backup", "verify", path).exit_code == 1
+    [row] = make.audit_rows(action="backup.verify")
+    assert row.outcome == "failure" and "refused:" in row.detail and "not found" in row.detail
+
+
+def test_a_broken_audit_chain_stops_a_backup_with_a_message_not_a_traceback(app, make, tmp_path):
+    small_clinic(make)
+
+    def rewrite_head():
+        audit.record("patient.list", detail="a row, so the chain has a head")
+        db.session.commit()
+        assert db.session.execute(update(AuditChainHead).values(seal="0" * 64)).rowcount == 1
+        db.session.commit()
+    make.query(rewrite_head)
+    result = cli(app, "backup", "--output", tmp_path / "after.backup")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "head row was rewritten" in result.output and "Traceback" not in result.output

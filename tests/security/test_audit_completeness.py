@@ -83,7 +83,10 @@ def _working_hours(c: Clinic) -> None:
 
 
 def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
-    """Each patient-data action: seed what it needs, then the one request that performs it."""
+    """Each patient-data action: seed what it needs, then the one request that performs it.
+
+    Seeding happens when the step is made (a cached property touched inside the request would
+    seed during it, and its audit rows would be taken for the action's)."""
     s, p = SENTINEL, lambda: c.patient
     other = {}
 
@@ -188,8 +191,8 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "release.create": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/releases",
                                                                         c.release_data(recipient="0",
                                                                                        recipient_name=s)), p),
-        "coordination.view": lambda: Step("therapist", lambda: c.auth.client.get(
-            f"/courses/{c.shared_course}/coordination"), p),
+        "coordination.view": lambda: (c.shared_course, Step("therapist", lambda: c.auth.client.get(
+            f"/courses/{c.shared_course}/coordination"), p))[1],
         "coordination.send": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.shared_course}/coordination", {
             "recipient": str(c.users["prescriber"]), "priority": "urgent", "category": "other", "body": s}), p),
         "coordination.acknowledge": lambda: (c.coordination_note, Step("prescriber", lambda: c.auth.post(
@@ -236,10 +239,12 @@ def test_each_patient_data_action_writes_one_row_naming_its_patient_and_no_note_
         last = _last_id(make)
         response = step.request()
         assert response.status_code < 400, f"{action}: the request itself failed ({response.status_code})"
-        rows = [r for r in _new_rows(make, last) if r.action == action]
+        written = _new_rows(make, last)
+        rows = [r for r in written if r.action == action]
         expected = make.query(step.patient)
-        if len(rows) != 1:
-            problems.append(f"{action}: {len(rows)} rows")
+        if len(rows) != 1 or len(written) != 1:
+            problems.append(f"{action}: {len(rows)} rows of its own, {len(written)} in all "
+                            f"({', '.join(r.action for r in written)})")
         elif rows[0].patient_id != expected or rows[0].outcome != "success":
             problems.append(f"{action}: names patient {rows[0].patient_id} ({rows[0].outcome}), expected {expected}")
         else:

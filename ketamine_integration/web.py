@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, render_template, request
 from flask_sqlalchemy.pagination import SelectPagination
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import func, literal, select
 
 from .audit import services as audit
 from .errors import ConcurrentEdit, DomainError
@@ -135,8 +134,8 @@ class BoundedPagination(SelectPagination):
     more = False
 
     def _query_count(self) -> int:
-        ahead = (self._query_args["select"].options(lazyload("*")).order_by(None)
-                 .offset(self._query_offset).limit(COUNT_AHEAD + 1).subquery())
+        ahead = (self._query_args["select"].with_only_columns(literal(1), maintain_column_froms=True)
+                 .order_by(None).offset(self._query_offset).limit(COUNT_AHEAD + 1).subquery())
         found = self._query_args["session"].execute(select(func.count()).select_from(ahead)).scalar_one()
         self.more = found > COUNT_AHEAD
         return self._query_offset + min(found, COUNT_AHEAD)

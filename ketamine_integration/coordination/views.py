@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
@@ -233,11 +234,13 @@ def report_pdf(report_id: int):
 @access.roles(PRESCRIBER)
 def prescriber_worklist():
     """Urgent and unacknowledged notes, new reports, open safety alerts, REMS forms due: own patients only."""
-    mine = db.session.scalars(caseload(current_user, select(Patient).where(Patient.archived_at.is_(None)))).all()
-    ids = [p.id for p in mine]
+    # Ids only: a prescriber's caseload is hundreds of patients, and the page names just those
+    # its notes and alerts are about (loaded with them).
+    ids = db.session.scalars(caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))).all()
     notes = db.session.scalars(select(CoordinationNote).where(
         CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
         CoordinationNote.patient_id.in_(ids)).order_by(CoordinationNote.priority.desc(), CoordinationNote.sent_at)
+        .options(joinedload(CoordinationNote.patient).lazyload(Patient.care_team))
     ).all() if ids else []
     notes.sort(key=lambda n: (n.priority != "urgent", n.sent_at))
     reports = db.session.scalars(select(CoordinationReport).where(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from ..accounts.models import User
@@ -36,8 +36,10 @@ class Appointment(db.Model):
                         "OR (kind <> 'dosing' AND dosing_session_id IS NULL)", name="dosing_has_session"),
         Index("ix_appointments_clinician_time", "clinician_id", "starts_at"),
         Index("ix_appointments_patient_time", "patient_id", "starts_at"),
-        # upcoming bookings (status = 'booked' AND starts_at >= now) without reading the history
-        Index("ix_appointments_status_time", "status", "starts_at"),
+        # upcoming bookings (status = 'booked' AND starts_at >= now) without reading the history;
+        # partial, so no query over other statuses is drawn to it (migration 0012)
+        Index("ix_appointments_booked_time", "starts_at", sqlite_where=text("status = 'booked'"),
+              postgresql_where=text("status = 'booked'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -36,8 +36,9 @@ from .names import NameMaker
 from .rows import Rows
 from .sim import Clinic, build_course
 
-#: bump when the generated data changes shape: cached benchmark databases are rebuilt
-GENERATOR_VERSION = 2
+#: bump when the generated data changes shape (3: PostgreSQL statistics gathered after loading):
+#: cached benchmark databases are rebuilt
+GENERATOR_VERSION = 3
 BENCH_PASSWORD = "harbor-light-bench-2026"
 #: how often each protocol is chosen for a new course
 PROTOCOL_MIX = {"iv-ketamine-induction": 35, "im-ketamine-kap": 25, "sublingual-ketamine-kap": 20,

@@ -147,12 +147,18 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def time_page(client, path: str, *, requests: int, warmup: int = 3) -> Timing:
-    for _ in range(warmup):
-        fetch(client, path)
-    samples = []
+def time_pages(requests_for: dict[str, tuple], *, requests: int, warmup: int = 3) -> dict[str, Timing]:
+    """Timings of several pages, {name: (client, path)}, requested in turn, round after round:
+    the machine's speed drifts (a shared host, CPU frequency), and interleaving makes every page
+    meet the same drift, so their ratios to the floor page hold within the run."""
+    for client, path in requests_for.values():
+        for _ in range(warmup):
+            fetch(client, path)
+    samples: dict[str, list[float]] = {name: [] for name in requests_for}
     for _ in range(requests):
-        started = time.perf_counter()
-        fetch(client, path)
-        samples.append((time.perf_counter() - started) * 1000)
-    return Timing(statistics.median(samples), percentile(samples, 0.95), len(samples))
+        for name, (client, path) in requests_for.items():
+            started = time.perf_counter()
+            fetch(client, path)
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: Timing(statistics.median(values), percentile(values, 0.95), len(values))
+            for name, values in samples.items()}

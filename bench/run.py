@@ -1,7 +1,7 @@
 """`make bench`: every figure of the performance issue in one process, printed as one table and
 written into BENCHMARKS.md.
 
-    python -m bench.run [--scale 1.0] [--requests 20] [--load-seconds 20] [--no-load]
+    python -m bench.run [--scale 1.0] [--requests 30] [--load-seconds 20] [--no-load]
 
 SQLite by default; BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres runs it on
 PostgreSQL. The demo clinic and the large clinic are kept between runs (bench/databases.py).
@@ -23,7 +23,7 @@ from ketamine_integration.extensions import db
 
 from . import databases, load, measures, report
 from .clinic import BENCH_PASSWORD, Params, generate, password_only_sign_in
-from .pages import FLOOR, key_pages, sign_in, statements, time_page
+from .pages import FLOOR, key_pages, sign_in, statements, time_pages
 
 #: the mixed read workload under gunicorn: what clinicians open through the day
 LOAD_MIX = ("therapist dashboard", "patient course page", "measures chart", "theme view", "week calendar",
@@ -59,8 +59,8 @@ def measure_clinic(uri: str, password: str, *, requests: int | None) -> dict:
         client = clients[page.username]
         client.get(page.path)  # the first request of a page fills caches; it is not counted
         result["statements"][page.name] = statements(app, client, page.path)
-        if requests:
-            result["timings"][page.name] = time_page(client, page.path, requests=requests)
+    if requests:
+        result["timings"] = time_pages({p.name: (clients[p.username], p.path) for p in pages}, requests=requests)
     result["app"] = app
     return result
 
@@ -68,7 +68,7 @@ def measure_clinic(uri: str, password: str, *, requests: int | None) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Benchmarks of the performance issue (make bench).")
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", 1.0)))
-    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 20)))
+    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 30)))
     parser.add_argument("--load-seconds", type=int, default=int(os.environ.get("BENCH_LOAD_SECONDS", 20)))
     parser.add_argument("--no-load", action="store_true", help="skip the gunicorn throughput run")
     parser.add_argument("--output", default=str(PROJECT_ROOT / "BENCHMARKS.md"))

@@ -19,6 +19,7 @@ from ..lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
 from ..patients.access import caseload, load_patient, load_patient_record, team_roles
 from ..patients.models import Patient
+from ..patients.services import clinician_choices
 from ..timeutil import clinic_today
 from ..web import parse_id, report_submission, submit
 from . import services
@@ -37,9 +38,7 @@ def _prescribers(patient) -> list[tuple[int, str]]:
 
 def _release_form(form=None):
     form = form or ReleaseForm(effective_on=clinic_today())
-    prescribers = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name)).all()
-    form.recipient.choices = options([(0, "— (an outside recipient)")]
-                                     + [(u.id, u.display_name) for u in prescribers if u.has_role(PRESCRIBER)])
+    form.recipient.choices = options([(0, "— (an outside recipient)")] + clinician_choices(PRESCRIBER))
     return form
 
 
@@ -239,10 +238,10 @@ def prescriber_worklist():
     ids = db.session.scalars(caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))).all()
     notes = db.session.scalars(select(CoordinationNote).where(
         CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
-        CoordinationNote.patient_id.in_(ids)).order_by(CoordinationNote.priority.desc(), CoordinationNote.sent_at)
+        CoordinationNote.patient_id.in_(ids)).order_by(CoordinationNote.sent_at)
         .options(joinedload(CoordinationNote.patient).lazyload(Patient.care_team))
     ).all() if ids else []
-    notes.sort(key=lambda n: (n.priority != "urgent", n.sent_at))
+    notes.sort(key=lambda n: n.priority != "urgent")  # urgent first; stable, so oldest first within each
     reports = db.session.scalars(select(CoordinationReport).where(
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(ids))
         .order_by(CoordinationReport.created_at.desc()).limit(20)).all() if ids else []

@@ -15,7 +15,7 @@ from ketamine_integration.coordination import services as coordination
 from ketamine_integration.coordination.models import CATEGORIES, ReleaseOfInformation
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.calendars.services import create_feed
-from ketamine_integration.documents import ical
+from ketamine_integration.documents import ical, pdf
 from ketamine_integration.domain.autoschedule import assign
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember, Patient
@@ -82,9 +82,13 @@ def pdf_vs_weasyprint(app, repeat: int = 9) -> dict:
                                          today=today, questions="Dose still right?",
                                          recommendations="Continue integration sessions.")
             db.session.rollback()
+        # the same document: its stylesheet resolved as the app resolves it (otherwise the bare
+        # render would lay out an unstyled page)
+        def bare():
+            HTML(string=html, base_url=pdf.BASE_URL, url_fetcher=pdf.StaticOnlyFetcher()).write_pdf()
         generate()  # warm-up: fonts and stylesheets load once per process
-        HTML(string=html).write_pdf()
-        app_ms, bare_ms = _paired_medians(generate, lambda: HTML(string=html).write_pdf(), repeat)
+        bare()
+        app_ms, bare_ms = _paired_medians(generate, bare, repeat)
         course_id = course.id
         db.session.remove()
     return {"app_ms": app_ms, "bare_ms": bare_ms, "ratio": app_ms / bare_ms, "course_id": course_id}

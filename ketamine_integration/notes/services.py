@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
@@ -47,9 +47,10 @@ def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: U
 
 
 def course_notes(course_id: int) -> list[SessionNote]:
-    """A course's notes for a list (kind, date, author, status): none of their contents loaded."""
+    """A course's notes for a list (kind, date, author, status): none of their contents loaded
+    (reading each note's content JSON was most of the course page's database time)."""
     return db.session.scalars(select(SessionNote).where(SessionNote.course_id == course_id)
-                              .options(lazyload("*"), joinedload(SessionNote.author))
+                              .options(defer(SessionNote.content), lazyload("*"), joinedload(SessionNote.author))
                               .order_by(SessionNote.session_date.desc(), SessionNote.id.desc())).all()
 
 

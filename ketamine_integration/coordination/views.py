@@ -233,19 +233,18 @@ def report_pdf(report_id: int):
 @access.roles(PRESCRIBER)
 def prescriber_worklist():
     """Urgent and unacknowledged notes, new reports, open safety alerts, REMS forms due: own patients only."""
-    # Ids only: a prescriber's caseload is hundreds of patients, and the page names just those
-    # its notes and alerts are about (loaded with them).
-    ids = db.session.scalars(caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))).all()
+    # The caseload as a subquery, not a list: a prescriber's caseload is hundreds of patients, and
+    # the page names just those its notes and alerts are about (loaded with them).
+    mine = caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))
     notes = db.session.scalars(select(CoordinationNote).where(
         CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
-        CoordinationNote.patient_id.in_(ids)).order_by(CoordinationNote.sent_at)
-        .options(joinedload(CoordinationNote.patient).lazyload(Patient.care_team))
-    ).all() if ids else []
+        CoordinationNote.patient_id.in_(mine)).order_by(CoordinationNote.sent_at)
+        .options(joinedload(CoordinationNote.patient).lazyload(Patient.care_team))).all()
     notes.sort(key=lambda n: n.priority != "urgent")  # urgent first; stable, so oldest first within each
     reports = db.session.scalars(select(CoordinationReport).where(
-        CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(ids))
-        .order_by(CoordinationReport.created_at.desc()).limit(20)).all() if ids else []
-    alerts = open_alerts(ids)
+        CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))
+        .order_by(CoordinationReport.created_at.desc()).limit(20)).all()
+    alerts = open_alerts(mine)
     forms = rems.forms_outstanding(current_user, today=clinic_today())
     audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
                                         f"{len(alerts)} alerts")

@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
@@ -318,8 +318,9 @@ def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime)
 
 
 def open_alerts(patient_ids) -> list[SafetyAlert]:
-    ids = list(patient_ids)
-    if not ids:
+    """Unacknowledged alerts of these patients (ids, or a SELECT of ids), oldest first."""
+    ids = patient_ids if isinstance(patient_ids, Select) else list(patient_ids)
+    if not isinstance(ids, Select) and not ids:
         return []
     return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids),
                                                         SafetyAlert.acknowledged_at.is_(None))

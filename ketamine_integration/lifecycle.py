@@ -45,7 +45,15 @@ def finish_transaction(response):
         db.session.commit()
     else:
         db.session.rollback()
-        _replay_kept()
+        if response.status_code == BUSY_STATUS:
+            # The kept writes would wait for the very lock that just timed out, and a second
+            # failure here would drop the answer's headers; they are logged instead.
+            kept = g.pop("_after_rollback", [])
+            if kept:
+                current_app.logger.warning("database busy: %d kept write(s) (audit rows of refusals, session "
+                                           "activity) not written for %s %s", len(kept), request.method, request.path)
+        else:
+            _replay_kept()
     return response
 
 
@@ -132,12 +140,14 @@ def render_server_error(error: Exception):
     return render_template("errors/500.html", error=InternalServerError()), 500
 
 
-#: what a busy answer asks the client to wait, in seconds (Retry-After)
-BUSY_RETRY_AFTER = 5
-#: SQLite: another connection holds the lock past busy_timeout (primary result codes)
-SQLITE_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-#: PostgreSQL: lock_timeout passed, statement cancelled, too many connections, deadlock victim
-POSTGRESQL_BUSY_STATES = {"55P03", "57014", "53300", "40P01"}
+#: the answer when the database is too busy to serve the request in time, and its Retry-After (s)
+BUSY_STATUS, BUSY_RETRY_AFTER = 503, 5
+#: SQLite: another connection held the lock past busy_timeout (primary result code; SQLITE_LOCKED,
+#: a conflict inside one connection, is a fault and stays a 500)
+SQLITE_BUSY_CODES = {sqlite3.SQLITE_BUSY}
+#: PostgreSQL: lock_timeout passed, statement cancelled (statement_timeout), deadlock victim
+POSTGRESQL_BUSY_STATES = {"55P03", "57014", "40P01"}
+DEADLOCK_STATE = "40P01"
 
 
 def database_busy(error: BaseException | None) -> bool:
@@ -157,12 +167,15 @@ def database_busy(error: BaseException | None) -> bool:
 
 def render_busy(error: BaseException):
     """503 with Retry-After: overload is not a fault, and the page says nothing was saved."""
-    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path,
-                               getattr(error, "original_exception", None) or error)
+    cause = getattr(error, "original_exception", None) or error
+    # A deadlock is retried like any wait, but it is also a lock-order bug: its traceback is kept.
+    deadlock = getattr(getattr(cause, "orig", None), "sqlstate", None) == DEADLOCK_STATE
+    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, cause,
+                               exc_info=cause if deadlock else None)
     # Rendered without the context processors: they may read the database, which is busy.
     page = current_app.jinja_env.get_template("errors/503.html").render(
         retry_after=BUSY_RETRY_AFTER, resubmit=request.method == "POST")
-    response = current_app.make_response((page, 503))
+    response = current_app.make_response((page, BUSY_STATUS))
     response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
     return response
 

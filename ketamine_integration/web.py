@@ -134,11 +134,18 @@ class BoundedPagination(SelectPagination):
     more = False
 
     def _query_count(self) -> int:
+        found = self._count_from(self._query_offset)
+        if found == 0 and self._query_offset:  # past the end: count from the start instead
+            return self._count_from(0)
+        return self._query_offset + found
+
+    def _count_from(self, offset: int) -> int:
+        """Rows from `offset` on, counted up to COUNT_AHEAD (setting `more` beyond it)."""
         ahead = (self._query_args["select"].with_only_columns(literal(1), maintain_column_froms=True)
-                 .order_by(None).offset(self._query_offset).limit(COUNT_AHEAD + 1).subquery())
+                 .order_by(None).offset(offset).limit(COUNT_AHEAD + 1).subquery())
         found = self._query_args["session"].execute(select(func.count()).select_from(ahead)).scalar_one()
         self.more = found > COUNT_AHEAD
-        return self._query_offset + min(found, COUNT_AHEAD)
+        return min(found, COUNT_AHEAD)
 
 
 def paginate(select_stmt) -> BoundedPagination:

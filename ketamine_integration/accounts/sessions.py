@@ -143,8 +143,10 @@ def complete_sign_in(pending: PendingSignIn) -> None:
 
 def require_code_instead(pending: PendingSignIn) -> None:
     """A sign-in waiting for enrolment whose user has enrolled meanwhile (in another tab or
-    sign-in): it now waits for a code from that authenticator instead."""
-    pending.login_session.stage = CODE_DUE
+    sign-in): it now waits for a code from that authenticator instead, with the code step's own
+    time limit from now (the stage's limits count from created_at, and enrolment's is longer)."""
+    row = pending.login_session
+    row.stage, row.created_at = CODE_DUE, utcnow()
     db.session.flush()
 
 

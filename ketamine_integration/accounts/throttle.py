@@ -28,6 +28,8 @@ from ..extensions import db
 from .models import LoginFailure
 
 ACCOUNT, ADDRESS = "account", "address"
+#: the answer to a sign-in step refused by these limits (with Retry-After)
+TOO_MANY_REQUESTS = 429
 #: old rows deleted per failed attempt (bounded, so pruning never slows a sign-in much)
 PRUNE_BATCH = 500
 

@@ -19,11 +19,10 @@ from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
 from .models import ADMIN, User
 from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
-from .throttle import ACCOUNT, SignInLimited
+from .throttle import ACCOUNT, TOO_MANY_REQUESTS, SignInLimited
 
 bp = Blueprint("accounts", __name__)
 
-TOO_MANY_REQUESTS = 429
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -137,10 +137,13 @@ def _locked_head(session: Session, key: bytes) -> tuple[int, str]:
     """The head's position and mac, locked until commit; made on an empty trail."""
     head = _select_head(session)
     if head is None:
-        if session.scalar(select(AuditEvent.id).limit(1)) is not None:
-            raise AuditChainBroken("the audit chain's head row is missing; run `flask audit verify`")
+        # Insert first, then look: a concurrent first writer's head, not yet committed, is
+        # waited for by the insert (and then kept), where a look first would miss it and take
+        # that writer's committed rows for a trail whose head was removed.
         _insert_empty_head(session, key)
         head = _select_head(session)
+        if head.position == 0 and session.scalar(select(AuditEvent.id).limit(1)) is not None:
+            raise AuditChainBroken("the audit chain's head row is missing; run `flask audit verify`")
     if not hmac.compare_digest(head.seal, head_seal(key, head.position, head.mac)):
         # Extending a rewritten head would seal the rewrite; refuse and let verify name it.
         raise AuditChainBroken("the audit chain's head row was rewritten; run `flask audit verify`")

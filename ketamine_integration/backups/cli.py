@@ -64,8 +64,8 @@ def _refused(action: str, backup: Path | None):
     as much part of the contingency plan's record as a passed one."""
     try:
         yield
-    except (BackupError, SQLAlchemyError, AuditChainBroken) as err:
-        message = str(err) if isinstance(err, (BackupError, AuditChainBroken)) else _database_problem(err)
+    except (BackupError, SQLAlchemyError, AuditChainBroken, OSError) as err:
+        message = _database_problem(err) if isinstance(err, SQLAlchemyError) else str(err)
         try:
             _audit(action, backup or Path("-"), None, outcome=audit.FAILURE, detail=f"refused: {message}")
         except click.ClickException as unrecorded:

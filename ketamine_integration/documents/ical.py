@@ -101,13 +101,14 @@ def feed(events: list[CalendarEvent], *, name: str, zone: ZoneInfo) -> bytes:
     if not calendar.endswith(end):
         raise ValueError("icalendar wrote a calendar that does not end with END:VCALENDAR")
     parts = [calendar[:-len(end)]]
-    local = [e for e in events if _local_or_utc(e.starts_at, zone).tzinfo is not timezone.utc
-             or _local_or_utc(e.ends_at, zone).tzinfo is not timezone.utc]
-    if local:  # a VTIMEZONE for the TZIDs the events name, as add_missing_timezones gives
-        first = min(e.starts_at for e in local) - ZONE_MARGIN
-        last = max(e.ends_at for e in local) + ZONE_MARGIN
+    written = [_feed_event(item, zone.key) for item in events]
+    # A VTIMEZONE exactly when an event names the zone (icalendar writes a zone without offsets,
+    # such as UTC, as "Z"), over the span of all events, as add_missing_timezones gives it.
+    if any(b";TZID=" in component for component in written):
+        first = min(e.starts_at for e in events) - ZONE_MARGIN
+        last = max(e.ends_at for e in events) + ZONE_MARGIN
         parts.append(_zone_component(zone.key, first.date(), last.date()))
-    parts += [_feed_event(item, zone.key) for item in events]
+    parts += written
     parts.append(end)
     return b"".join(parts)
 

@@ -1,6 +1,8 @@
 """Two-step sign-in pages: the code step, enrolment, one's own settings, the admin's reset and policy."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from ..accounts.sessions import (AFTER_SIGN_IN_KEY, CODE_DUE, ENROL_DUE, complet
                                  current_login_session, pending_sign_in, require_code_instead)
 from ..audit import services as audit
 from ..db_types import utcnow
+from ..domain.throttling import wait_text
 from ..errors import DomainError
 from ..extensions import db
 from ..versioning import lock_row
@@ -26,6 +29,25 @@ bp = Blueprint("mfa", __name__)
 def _throttle_keys(user: User) -> dict[str, str]:
     """The sign-in counts a code step adds to: the account's and this address's (throttle.py)."""
     return throttle.keys_for(user.username, request.remote_addr)
+
+
+def _code_step_limited(user: User, form, template: str, /, **context):
+    """The code step is a sign-in attempt too: while the account's or the address's failed
+    sign-ins are over their limit, no code is checked (or the sign-ins opened beforehand would
+    each buy fresh guesses). None to go on, else the 429 answer with Retry-After."""
+    now = utcnow()
+    try:
+        throttle.admit(_throttle_keys(user), now)
+        return None
+    except throttle.SignInLimited as limited:
+        audit.record("login.limited", obj=user, user_id=user.id, outcome=audit.DENIED,
+                     detail=f"code step: too many failed sign-ins from this {limited.scope}")
+        seconds = limited.seconds_left(now)
+        source = "this account" if limited.scope == throttle.ACCOUNT else "this network address"
+        form.form_errors.append(f"Too many failed sign-in attempts for {source}. Sign-in is paused: "
+                                f"try again in {wait_text(seconds)}.")
+        html, _ = render_form(template, form, **context)
+        return html, throttle.TOO_MANY_REQUESTS, {"Retry-After": str(math.ceil(seconds))}
 
 
 def _finish_sign_in(pending, detail: str) -> str:
@@ -76,6 +98,9 @@ def code():
         return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
     form = SignInCodeForm()
     if form.validate_on_submit():
+        limited = _code_step_limited(pending.user, form, "mfa/code.html", user=pending.user)
+        if limited is not None:
+            return limited
         done, accepted, response = _checked(form, "login.mfa_failure", pending.user,
                                             lambda: services.check_code(pending.user, form.code.data, utcnow()),
                                             signing_in=True)
@@ -112,6 +137,11 @@ def enrol():
         return redirect(url_for("mfa.code"))
     form = TotpForm()
     if form.validate_on_submit():
+        if pending is not None:
+            limited = _code_step_limited(user, form, "mfa/enrol.html", offer=services.begin_enrolment(user),
+                                         user=user, during_sign_in=True)
+            if limited is not None:
+                return limited
         done, codes, response = _checked(form, "mfa.enrol", user,
                                          lambda: services.confirm_enrolment(user, form.code.data, utcnow()),
                                          signing_in=pending is not None)

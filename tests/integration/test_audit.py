@@ -191,6 +191,12 @@ def test_audit_page_counts_only_so_far_ahead_of_the_page_it_shows(setting, auth,
     total = rows()
     exact = page_text(client.get("/audit/"))
     assert f"({total} in all)" in exact and "more than" not in exact
+    total = rows()
+    beyond = client.get("/audit/", query_string={"page": total})  # far past the last page
+    with app.test_request_context("/audit/", query_string={"page": total}):
+        pagination = web.paginate(select(AuditEvent).order_by(AuditEvent.id))
+        assert pagination.items == [] and pagination.total == total + 1  # the page's own row came since
+    assert beyond.status_code == 200 and "No audit events match" in page_text(beyond)
 
     monkeypatch.setattr(web, "COUNT_AHEAD", 3)
     first = page_text(client.get("/audit/"))

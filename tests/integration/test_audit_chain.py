@@ -320,3 +320,19 @@ def test_verify_prints_the_head_to_keep_outside_the_database(make, auth, app):
     head = make.query(lambda: db.session.execute(select(AuditChainHead.position, AuditChainHead.mac)).one())
     assert code == 0 and f"Head: position {head.position}, mac {head.mac}" in output
     assert head.position == len(make.audit_rows()) and len(head.mac) == 64
+
+
+def test_a_removed_head_stops_the_chain_growing(app, make, auth):
+    """With its guard lifted (as a database owner could), the head is deleted: the next write
+    must not start a fresh chain over the existing rows."""
+    from tests.security.test_audit_tampering import as_database_owner
+    make.user("staff", username="desk")
+    auth.login("desk")
+    with as_database_owner(app) as conn:
+        conn.execute(text("DELETE FROM audit_chain_head"))
+    with app.app_context():
+        audit.record("audit.view")
+        with pytest.raises(AuditChainBroken, match="head row is missing"):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(AuditChainHead)) == 0

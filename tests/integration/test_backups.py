@@ -214,3 +214,14 @@ def test_a_broken_audit_chain_stops_a_backup_with_a_message_not_a_traceback(app,
     result = cli(app, "backup", "--output", tmp_path / "after.backup")
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "head row was rewritten" in result.output and "Traceback" not in result.output
+
+
+def test_an_output_path_that_cannot_be_written_is_named_not_a_traceback(app, make, tmp_path):
+    small_clinic(make)
+    not_a_folder = tmp_path / "plain-file"
+    not_a_folder.write_text("x")
+    result = cli(app, "backup", "--output", not_a_folder / "clinic.backup")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert str(not_a_folder) in result.output and "Traceback" not in result.output
+    [row] = make.audit_rows(action="backup.create")
+    assert row.outcome == "failure" and "refused:" in row.detail

@@ -100,6 +100,7 @@ def _busy_page(response) -> None:
     assert response.status_code == 503 and response.headers["Retry-After"] == str(lifecycle.BUSY_RETRY_AFTER)
     text = page_text(response)
     assert "The clinic system is busy" in text and "nothing was saved" in text and "Traceback" not in text
+    assert response.headers["Cache-Control"] == "no-store" and "Content-Security-Policy" in response.headers
 
 
 def test_a_request_that_waits_too_long_for_the_database_is_told_to_retry(make, auth, client, app, monkeypatch):

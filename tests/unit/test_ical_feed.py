@@ -60,3 +60,18 @@ def test_only_utc_events_or_none_need_no_timezone():
     for events in (ambiguous, []):
         body = ical.feed(events, name="Clinic", zone=NY)
         assert body == whole_calendar(events) and b"BEGIN:VTIMEZONE" not in body
+
+
+def test_a_zone_without_offsets_needs_no_timezone_as_icalendar_decides():
+    events = [event(1, datetime(2027, 6, 1, 14, tzinfo=UTC))]
+    for name in ("UTC", "Etc/UTC", "Atlantic/Reykjavik"):
+        zone = ZoneInfo(name)
+        body = ical.feed(events, name="Clinic", zone=zone)
+        assert body == whole_calendar(events, zone=zone)
+
+
+def test_the_timezone_spans_every_event_even_one_written_in_utc():
+    """The earliest event falls in the repeated hour (written in UTC): the VTIMEZONE still spans it."""
+    events = [event(1, datetime(2026, 11, 1, 1, 0, tzinfo=NY).replace(fold=1)),
+              event(2, datetime(2027, 6, 1, 10, tzinfo=NY))]
+    assert ical.feed(events, name="Clinic", zone=NY) == whole_calendar(events)

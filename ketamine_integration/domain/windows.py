@@ -11,6 +11,7 @@ first of the two. All results are UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -63,9 +64,22 @@ def shift(anchor: datetime, span: Span, zone: ZoneInfo) -> datetime:
 
 
 def window_for(key: int, dosing_end: datetime, rule: WindowRule, zone: ZoneInfo) -> IntegrationWindow:
-    return IntegrationWindow(key=key, opens=shift(dosing_end, rule.opens_after, zone),
-                             optimal_until=shift(dosing_end, rule.optimal_until, zone),
-                             closes=shift(dosing_end, rule.closes_after, zone))
+    opens, optimal_until, closes = _bounds(dosing_end, rule.opens_after, rule.optimal_until, rule.closes_after, zone)
+    return IntegrationWindow(key=key, opens=opens, optimal_until=optimal_until, closes=closes)
+
+
+#: window bounds kept per (dosing end, spans, zone): a list page recomputes the same hundreds of
+#: windows on every request, and the zone arithmetic was most of the staff worklist's own time
+BOUNDS_KEPT = 100_000
+
+
+@lru_cache(maxsize=BOUNDS_KEPT)
+def _bounds(dosing_end: datetime, opens_after: Span, optimal_until: Span, closes_after: Span,
+            zone: ZoneInfo) -> tuple[datetime, datetime, datetime]:
+    # A pure function of the instant (shift reads it in UTC or in `zone`), so equal instants
+    # written in different zones may share an entry.
+    return shift(dosing_end, opens_after, zone), shift(dosing_end, optimal_until, zone), \
+        shift(dosing_end, closes_after, zone)
 
 
 def status_at(window: IntegrationWindow, now: datetime) -> WindowStatus:

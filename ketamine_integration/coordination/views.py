@@ -239,7 +239,7 @@ def prescriber_worklist():
     notes = db.session.scalars(select(CoordinationNote).where(
         CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
         CoordinationNote.patient_id.in_(mine)).order_by(CoordinationNote.sent_at)
-        .options(joinedload(CoordinationNote.patient).lazyload(Patient.care_team))).all()
+        .options(joinedload(CoordinationNote.patient))).all()
     notes.sort(key=lambda n: n.priority != "urgent")  # urgent first; stable, so oldest first within each
     reports = db.session.scalars(select(CoordinationReport).where(
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))

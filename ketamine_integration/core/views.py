@@ -7,7 +7,6 @@ from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import lazyload
 
 from .. import access
 from ..accounts.models import CLINICAL_ROLES, THERAPIST
@@ -36,10 +35,8 @@ def home():
     my_patients = []
     if current_user.has_role(*CLINICAL_ROLES):
         # Clinicians' own caseload, even when they also hold a staff role.
-        # The query keeps only patients whose care team holds the user, and the page shows no
-        # team: reading the teams (with their users) would be most of the page's database time.
         my_patients = db.session.scalars(
-            caseload(current_user, active).options(lazyload(Patient.care_team))
+            caseload(current_user, active)
             .order_by(Patient.family_name, Patient.given_name).limit(200)).all()
     recent, total = [], None
     if sees_all_patients(current_user):

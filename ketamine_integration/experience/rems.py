@@ -44,8 +44,7 @@ def forms_outstanding(user: User, *, today: date) -> list[RemsRow]:
     stmt = (select(DosingSession).join(TreatmentCourse).join(Patient)
             .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None),
                    TreatmentCourse.protocol_version_id.in_(rems_versions))
-            .options(lazyload("*"), joinedload(DosingSession.course).joinedload(TreatmentCourse.patient)
-                     .lazyload(Patient.care_team))
+            .options(lazyload("*"), joinedload(DosingSession.course).joinedload(TreatmentCourse.patient))
             .order_by(DosingSession.ended_at))
     stmt = caseload(user, stmt)  # REMS forms are clinical: the user's own care team only
     rows = []

@@ -18,7 +18,6 @@ from ..errors import ConcurrentEdit, DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..patients.models import Patient
 from ..versioning import flush_versioned, lock_row
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
@@ -324,6 +323,5 @@ def open_alerts(patient_ids) -> list[SafetyAlert]:
         return []
     return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids),
                                                         SafetyAlert.acknowledged_at.is_(None))
-                              # lists name the patient; the care team is not read here
-                              .options(joinedload(SafetyAlert.patient).lazyload(Patient.care_team))
+                              .options(joinedload(SafetyAlert.patient))
                               .order_by(SafetyAlert.raised_at)).all()

@@ -34,9 +34,10 @@ class Patient(db.Model):
     #: optimistic lock: an edit based on an older version is refused, not overwritten
     version: Mapped[int] = mapped_column(default=1)
 
+    #: loaded when read (one query for one patient); a list that shows or checks the teams of
+    #: many patients asks for them with selectinload, so no list loads teams it does not use
     care_team: Mapped[list[CareTeamMember]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", lazy="selectin",
-        order_by="CareTeamMember.id",
+        back_populates="patient", cascade="all, delete-orphan", order_by="CareTeamMember.id",
     )
 
     __mapper_args__ = {"version_id_col": version}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
@@ -15,6 +16,7 @@ from ..web import paginate, parse_id, render_form, submit
 from . import services
 from .access import can_read_clinical, load_patient, visible_patients
 from .forms import PatientForm
+from .models import Patient
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -31,11 +33,13 @@ def patient_list():
     if clinician_id not in {uid for uid, _ in clinicians}:
         clinician_id = None
     stmt = visible_patients(current_user, services.search_patients_stmt(
-        query, include_archived=include_archived, clinician_id=clinician_id))
+        query, include_archived=include_archived, clinician_id=clinician_id)
+    ).options(selectinload(Patient.care_team))  # the list names each patient's team
     page = paginate(stmt)
     # Search terms can be names: the audit keeps only that a search happened and its size.
     searched = query or clinician_id
-    audit.record("patient.list", detail=f"{'search' if searched else 'list'}; {page.total} found")
+    audit.record("patient.list", detail=f"{'search' if searched else 'list'}; "
+                                        f"{'more than ' if page.more else ''}{page.total} found")
     return render_template("patients/list.html", page=page, query=query,
                            include_archived=include_archived, clinicians=clinicians,
                            clinician_id=clinician_id)

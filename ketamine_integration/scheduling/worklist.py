@@ -14,7 +14,6 @@ from ..experience.models import SIGNED, DosingSession
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import WindowRow, course_windows
 from ..extensions import db
-from ..patients.models import Patient
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..calendars.models import ImportedBusy, in_current_import
@@ -61,10 +60,7 @@ def worklist(now: datetime) -> list[WorkItem]:
         select(TreatmentCourse).where(TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value,
                                                                   Phase.MAINTENANCE.value]),
                                       TreatmentCourse.id.in_(recent))
-        # the list names patient and therapist; care teams (with their users) would cost more
-        # than the rest of the query and are not shown
-        .options(selectinload(TreatmentCourse.therapist),
-                 selectinload(TreatmentCourse.patient).lazyload(Patient.care_team))).all()
+        .options(selectinload(TreatmentCourse.therapist), selectinload(TreatmentCourse.patient))).all()
     ids = [c.id for c in courses]
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
     missed = _missed_by_course(ids)
@@ -89,8 +85,7 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
                                           & (TimeOff.starts_at < Appointment.ends_at)
                                           & (TimeOff.ends_at > Appointment.starts_at))
         .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None))
-        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient)
-                 .lazyload(Patient.care_team))).all()
+        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
     items = [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
                       + (f" ({t.reason})" if t.reason else "")) for a, t in rows]
     # ... or in busy time imported from their own calendar after the booking was made
@@ -101,8 +96,7 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
                                       ImportedBusy.clinician_id == Appointment.clinician_id,
                                       in_current_import(), ImportedBusy.starts_at < Appointment.ends_at,
                                       ImportedBusy.ends_at > Appointment.starts_at).exists())
-        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient)
-                 .lazyload(Patient.care_team))).all()
+        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
     listed = {a.id for a, _t in rows}  # one row per booking, even if leave and busy time both cover it
     items += [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name} "
                        "(busy in their own calendar)") for a in clashes if a.id not in listed]

@@ -3,6 +3,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
@@ -30,7 +31,8 @@ def staff(make, auth):
 
 
 def _patients(make):
-    return make.query(lambda: db.session.scalars(select(Patient).order_by(Patient.id)).all())
+    return make.query(lambda: db.session.scalars(select(Patient).options(selectinload(Patient.care_team))
+                                                 .order_by(Patient.id)).all())
 
 
 def _count(make):

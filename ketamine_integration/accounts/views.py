@@ -56,13 +56,18 @@ def login():
 
 
 def _limited(form: LoginForm, limited: SignInLimited, now):
-    """429 with Retry-After: the page says why and how long to wait (nothing was checked)."""
+    form.password.data = ""
+    return limited_answer(form, limited, now, "accounts/login.html")
+
+
+def limited_answer(form, limited: SignInLimited, now, template: str, /, **context):
+    """A sign-in step refused by the limits (nothing was checked): 429 with Retry-After, the
+    page saying why and how long to wait."""
     seconds = limited.seconds_left(now)
     source = "this account" if limited.scope == ACCOUNT else "this network address"
     form.form_errors.append(f"Too many failed sign-in attempts for {source}. Sign-in is paused: "
                             f"try again in {wait_text(seconds)}.")
-    form.password.data = ""
-    html, _ = render_form("accounts/login.html", form)
+    html, _ = render_form(template, form, **context)
     return html, TOO_MANY_REQUESTS, {"Retry-After": str(math.ceil(seconds))}
 
 

@@ -1,20 +1,18 @@
 """Two-step sign-in pages: the code step, enrolment, one's own settings, the admin's reset and policy."""
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import access
 from ..accounts import throttle
+from ..accounts.views import limited_answer
 from ..accounts.models import ADMIN, ROLES, User
 from ..accounts.sessions import (AFTER_SIGN_IN_KEY, CODE_DUE, ENROL_DUE, complete_sign_in, count_code_failure,
                                  current_login_session, pending_sign_in, require_code_instead)
 from ..audit import services as audit
 from ..db_types import utcnow
-from ..domain.throttling import wait_text
 from ..errors import DomainError
 from ..extensions import db
 from ..versioning import lock_row
@@ -42,12 +40,7 @@ def _code_step_limited(user: User, form, template: str, /, **context):
     except throttle.SignInLimited as limited:
         audit.record("login.limited", obj=user, user_id=user.id, outcome=audit.DENIED,
                      detail=f"code step: too many failed sign-ins from this {limited.scope}")
-        seconds = limited.seconds_left(now)
-        source = "this account" if limited.scope == throttle.ACCOUNT else "this network address"
-        form.form_errors.append(f"Too many failed sign-in attempts for {source}. Sign-in is paused: "
-                                f"try again in {wait_text(seconds)}.")
-        html, _ = render_form(template, form, **context)
-        return html, throttle.TOO_MANY_REQUESTS, {"Retry-After": str(math.ceil(seconds))}
+        return limited_answer(form, limited, now, template, **context)
 
 
 def _finish_sign_in(pending, detail: str) -> str:

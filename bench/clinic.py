@@ -24,6 +24,7 @@ from ketamine_integration.audit import chain
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.coordination.models import CATEGORIES
 from ketamine_integration.demo_notes import THEMES
+from ketamine_integration.experience import window_store
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.forms import FORMULATION_SECTIONS
 from ketamine_integration.notes.models import Theme
@@ -36,9 +37,9 @@ from .names import NameMaker
 from .rows import Rows
 from .sim import Clinic, build_course
 
-#: bump when the generated data changes shape (3: PostgreSQL statistics gathered after loading):
-#: cached benchmark databases are rebuilt
-GENERATOR_VERSION = 3
+#: bump when the generated data changes shape (3: PostgreSQL statistics gathered after loading;
+#: 4: stored integration windows): cached benchmark databases are rebuilt
+GENERATOR_VERSION = 4
 BENCH_PASSWORD = "harbor-light-bench-2026"
 #: how often each protocol is chosen for a new course
 PROTOCOL_MIX = {"iv-ketamine-induction": 35, "im-ketamine-kap": 25, "sublingual-ketamine-kap": 20,
@@ -219,6 +220,9 @@ def generate(params: Params, *, now: datetime | None = None, log=print) -> dict:
     _logins(clinic)
     built = time.perf_counter()
     clinic.rows.write()
+    # The rows went in past the session, so nothing kept the windows current as the app does.
+    window_store.rebuild()
+    db.session.commit()
     _write_audit(clinic.audit_rows)
     counts = {name: len(rows) for name, rows in clinic.rows.tables.items()}
     counts.update(audit_events=len(clinic.audit_rows), patients=len(patients), phases=phases,

@@ -17,6 +17,7 @@ from .db_types import utcnow
 from .extensions import db
 from .mfa.services import enrolled_user_ids, reset_authenticator
 from .experience.cli import signatures_cli
+from .experience.window_store import windows_cli
 from .protocols.cli import protocols_cli
 
 
@@ -30,6 +31,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(windows_cli)
 
 
 @click.command("init-db")

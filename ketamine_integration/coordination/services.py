@@ -265,15 +265,13 @@ def due_triggers(protocol, sessions: list[DosingSession], start: datetime, now: 
     return sorted(triggers)
 
 
-def reports_due(courses: list[TreatmentCourse], now: datetime, *,
-                signed: dict | None = None) -> list[tuple[TreatmentCourse, str]]:
+def reports_due(courses: list[TreatmentCourse], now: datetime) -> list[tuple[TreatmentCourse, str]]:
     """Courses whose latest coordination rule fell due after their latest report (one query each
-    for sessions and reports, whatever the number of courses; none for sessions when the caller
-    has them already: `signed`, from fetch_signed_sessions_by_course, covering these courses)."""
+    for sessions and reports, whatever the number of courses)."""
     live = [c for c in courses if not c.current_phase.ended]
     if not live:
         return []
-    sessions = fetch_signed_sessions_by_course([c.id for c in live]) if signed is None else signed
+    sessions = fetch_signed_sessions_by_course([c.id for c in live])
     latest = dict(db.session.execute(select(CoordinationReport.course_id, func.max(CoordinationReport.created_at))
                                      .where(CoordinationReport.course_id.in_([c.id for c in live]))
                                      .group_by(CoordinationReport.course_id)).all())

@@ -15,7 +15,6 @@ from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
 from ..courses.services import window_summaries
 from ..db_types import utcnow
-from ..experience.services import fetch_signed_sessions_by_course
 from ..notes.models import SessionNote
 from ..notes.services import open_alerts
 from ..scheduling.models import Appointment
@@ -53,7 +52,7 @@ def home():
 def _caseload(patients: list[Patient], alerts: list) -> tuple[list[dict], list]:
     """Each patient's current course, phase, next session, window status, open alerts and the
     user's unsigned notes, and the reports due on the user's own courses: a constant number of
-    queries however long the caseload (the courses' signed sessions are read once for both)."""
+    queries however long the caseload (window statuses come from the stored open windows)."""
     now = utcnow()
     ids = [p.id for p in patients]
     courses = {}
@@ -61,8 +60,7 @@ def _caseload(patients: list[Patient], alerts: list) -> tuple[list[dict], list]:
                                      .order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
         courses[course.patient_id] = course  # the latest course of each patient
     live = [c for c in courses.values() if not c.current_phase.ended]
-    signed = fetch_signed_sessions_by_course([c.id for c in live])
-    summaries = window_summaries(live, now, signed=signed)
+    summaries = window_summaries(live, now)
     next_session = dict(db.session.execute(
         select(Appointment.patient_id, func.min(Appointment.starts_at)).where(
             Appointment.patient_id.in_(ids), Appointment.status == "booked", Appointment.starts_at >= now)
@@ -77,7 +75,7 @@ def _caseload(patients: list[Patient], alerts: list) -> tuple[list[dict], list]:
              "drafts": drafts.get(p.id, 0)} for p in patients]
     due = []
     if current_user.has_role(THERAPIST):
-        due = reports_due([c for c in live if c.therapist_id == current_user.id], now, signed=signed)
+        due = reports_due([c for c in live if c.therapist_id == current_user.id], now)
     return rows, due
 
 

@@ -11,16 +11,15 @@ from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision
                              decide_transition, gate_blockers)
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
 from ..errors import ConcurrentEdit, DomainError
-from ..experience.services import (cancel_planned_for_ended_course, count_signed_dosing_sessions,
-                                   fetch_signed_sessions_by_course)
-from ..experience.windows import course_windows, summary
+from ..experience.services import cancel_planned_for_ended_course, count_signed_dosing_sessions
+from ..experience.window_store import open_windows
+from ..experience.windows import summary
 from ..extensions import db
 from ..versioning import flush_versioned
 from ..patients.models import Patient
 from ..patients.services import ensure_on_care_team
 from ..protocols.services import current_library, protocol_of, register_version
 from ..scheduling import booking
-from ..scheduling.services import fetch_integration_starts_by_course
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 
 #: checklist entries only a prescriber may record (BRIEF: medical clearance by a prescriber)
@@ -171,14 +170,12 @@ def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
 
 
-def window_summaries(courses: list[TreatmentCourse], now, *, signed: dict | None = None) -> dict[int, str | None]:
+def window_summaries(courses: list[TreatmentCourse], now) -> dict[int, str | None]:
     """For each course: its most urgent integration-window status, in a few words.
 
-    Two queries whatever the number of courses (a list page must not grow with the data); one
-    when the caller has the courses' signed sessions already (`signed`, from
-    fetch_signed_sessions_by_course).
+    Read from the stored windows, open ones only: a constant number of queries whatever the
+    number of courses or the length of their histories (a list page must not grow with the data).
     """
     ids = [c.id for c in courses]
-    sessions = fetch_signed_sessions_by_course(ids) if signed is None else signed
-    starts = fetch_integration_starts_by_course(ids)
-    return {c.id: summary(course_windows(c, sessions.get(c.id, []), starts.get(c.id, []), now)) for c in courses}
+    windows = open_windows(TreatmentCourse.id.in_(ids), now) if ids else {}
+    return {c.id: summary(windows.get(c.id, [])) for c in courses}

@@ -351,6 +351,7 @@ def _missing_for_signature(session: DosingSession) -> list[str]:
 
 
 def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
+    booking.lock_course(session.course)  # its windows are rewritten at commit: one writer per course
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
     _check_recordable(session)

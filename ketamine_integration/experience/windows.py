@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from ..courses.models import TreatmentCourse
+from ..domain.protocols import Integration
 from ..domain.windows import IntegrationWindow, WindowStatus, assign_sessions, covered, status_at, window_for
 from ..protocols.services import protocol_of
 from ..timeutil import clinic_zone
@@ -28,18 +30,21 @@ def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integ
     `sessions` are dosing sessions, or the rows fetch_signed_sessions_by_course reads: only id,
     sequence, status and ended_at are used."""
     rule = protocol_of(course.protocol_version).integration
-    zone = clinic_zone()
+    return [WindowRow(session=session, window=window, status=status_at(window, now), sessions=mine,
+                      covered=covered(list(mine), rule.min_sessions_per_dosing),
+                      covered_optimally=any(window.optimal(s) for s in mine))
+            for session, window, mine in assigned_windows(rule, sessions, integration_starts, clinic_zone())]
+
+
+def assigned_windows(rule: Integration, sessions: list, integration_starts: list[datetime],
+                     zone: ZoneInfo) -> list[tuple[DosingSession, IntegrationWindow, tuple[datetime, ...]]]:
+    """Each signed session with its window and the integration sessions that count for it: what
+    does not depend on the time of asking."""
     done = [s for s in sessions if s.status == SIGNED]
     windows = [window_for(s.id, s.ended_at, rule.window, zone) for s in done]
     assigned = assign_sessions(windows, integration_starts, per_window=rule.min_sessions_per_dosing,
                                shared=rule.one_session_covers_overlapping_windows)
-    rows = []
-    for session, window in zip(done, windows):
-        mine = tuple(assigned[window.key])
-        rows.append(WindowRow(session=session, window=window, status=status_at(window, now), sessions=mine,
-                              covered=covered(list(mine), rule.min_sessions_per_dosing),
-                              covered_optimally=any(window.optimal(s) for s in mine)))
-    return rows
+    return [(session, window, tuple(assigned[window.key])) for session, window in zip(done, windows)]
 
 
 #: most urgent first: what a list of courses shows for each

@@ -117,8 +117,17 @@ def _refuse_dosing(appointment: Appointment) -> None:
                           "use the dosing plan on the course page.")
 
 
+def _lock_windows(appointment: Appointment) -> None:
+    """An integration session's change rewrites its course's stored windows at commit: take the
+    course lock first (the lock order's first lock), so a concurrent change on the same course
+    waits and its rewrite reads this one's."""
+    if appointment.kind == "integration" and appointment.course is not None:
+        booking.lock_course(appointment.course)
+
+
 def cancel_appointment(appointment: Appointment, *, reason: str, by: User) -> None:
     _refuse_dosing(appointment)
+    _lock_windows(appointment)
     booking.cancel(appointment, reason=reason, by=by)
 
 
@@ -127,6 +136,7 @@ def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datet
     if outcome not in ("attended", "no_show"):
         raise DomainError("Unknown outcome.")
     _refuse_dosing(appointment)
+    _lock_windows(appointment)
     lock_row(appointment)
     if appointment.status != "booked":
         raise DomainError("Only a booked appointment can be marked attended or no-show.")
@@ -140,6 +150,7 @@ def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datet
 def reschedule_appointment(appointment: Appointment, *, starts_at: datetime, by: User, now: datetime,
                            reason: str | None) -> None:
     _refuse_dosing(appointment)
+    _lock_windows(appointment)
     if appointment.course is not None and appointment.kind == "integration":
         _check_timing(appointment.course, starts_at, now)
     elif starts_at <= now:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -10,15 +10,10 @@ from sqlalchemy.orm import selectinload
 from ..courses.models import TreatmentCourse
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
-from ..experience.models import SIGNED, DosingSession
-from ..experience.services import fetch_signed_sessions_by_course
-from ..experience.windows import WindowRow, course_windows
+from ..experience.window_store import OpenWindow, open_windows
 from ..extensions import db
-from ..protocols.models import ProtocolVersion
-from ..protocols.services import protocol_of
 from ..calendars.models import ImportedBusy, in_current_import
 from .models import Appointment, TimeOff
-from .services import fetch_integration_starts_by_course
 
 CLOSING, AWAY, MISSED, UNPLANNED = "closing", "away", "missed", "unplanned"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
@@ -35,45 +30,35 @@ class WorkItem:
     #: when it must be solved by: the window's close, or the clashing session's start
     due: datetime
     detail: str
-    window: WindowRow | None = None
+    window: OpenWindow | None = None
 
     @property
     def reason(self) -> str:
         return REASONS[self.kind]
 
 
-def _longest_window() -> timedelta:
-    """The longest any protocol version in use keeps a window open (plus a day for clock changes)."""
-    spans = [protocol_of(v).integration.window.closes_after.approximate
-             for v in db.session.scalars(select(ProtocolVersion))]
-    return max(spans, default=timedelta(0)) + timedelta(days=1)
-
-
 def worklist(now: datetime) -> list[WorkItem]:
     """Every uncovered, not-yet-closed window, said why; a fixed number of queries.
 
-    Only courses with a dosing session recent enough for its window to be open are read: the
-    others can have nothing to do here, and there are thousands of them in a clinic's history."""
-    recent = select(DosingSession.course_id).where(DosingSession.status == SIGNED,
-                                                   DosingSession.ended_at >= now - _longest_window())
-    courses = db.session.scalars(
-        select(TreatmentCourse).where(TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value,
-                                                                  Phase.MAINTENANCE.value]),
-                                      TreatmentCourse.id.in_(recent))
-        .options(selectinload(TreatmentCourse.therapist), selectinload(TreatmentCourse.patient))).all()
-    ids = [c.id for c in courses]
-    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    Windows come from the stored table (experience/window_store.py): only the open ones are
+    read, not the thousands of courses in a clinic's history."""
+    live = TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value])
+    due = {course_id: [w for w in windows if not w.covered]
+           for course_id, windows in open_windows(live, now).items()}
+    due = {course_id: windows for course_id, windows in due.items() if windows}
+    ids = sorted(due)
+    courses = {c.id: c for c in db.session.scalars(
+        select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))
+        .options(selectinload(TreatmentCourse.therapist), selectinload(TreatmentCourse.patient)))} if ids else {}
     missed = _missed_by_course(ids)
     items = []
-    for course in courses:
-        for row in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now):
-            if row.covered or row.status is WindowStatus.CLOSED:
-                continue
-            lost = [a for a in missed.get(course.id, []) if row.window.contains(a.starts_at)]
-            kind = CLOSING if row.status is WindowStatus.CLOSING_SOON else MISSED if lost else UNPLANNED
-            detail = f"dose #{row.session.sequence}: {row.status.label}" + (
+    for course_id, windows in due.items():
+        for open_window in windows:
+            lost = [a for a in missed.get(course_id, []) if open_window.window.contains(a.starts_at)]
+            kind = CLOSING if open_window.status is WindowStatus.CLOSING_SOON else MISSED if lost else UNPLANNED
+            detail = f"dose #{open_window.sequence}: {open_window.status.label}" + (
                 f", {lost[-1].status.replace('_', '-')}" if kind == MISSED else "")
-            items.append(WorkItem(kind, course, row.window.closes, detail, row))
+            items.append(WorkItem(kind, courses[course_id], open_window.window.closes, detail, open_window))
     items += _booked_while_away(now)
     return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
 

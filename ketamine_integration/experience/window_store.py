@@ -1,0 +1,211 @@
+"""Integration windows kept in the database, so lists read the open ones instead of working out
+every course's history on every request.
+
+The table is derived: `course_windows` over a course's signed dosing sessions and integration
+bookings stays the truth. All of a course's rows are rewritten when a transaction that signed
+one of its dosing sessions or wrote one of its integration sessions commits. A signed
+session's window never goes away, so rows are replaced, never removed.
+
+Rows are trusted only while the clinic's time zone and the course's protocol version are the
+ones they were worked out under. A course with a recent signed session and no row (records
+from before this table) or a stale one is worked out as before, so a read never depends on
+the table being complete; `flask windows rebuild` fills it for every course.
+
+Concurrent writers on one course take the course lock first (booking.lock_course), so the
+second one's rewrite reads what the first one committed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import chain
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import ColumnElement, ForeignKey, String, delete, event, inspect, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ..courses.models import TreatmentCourse
+from ..db_types import UTCDateTime
+from ..domain.windows import IntegrationWindow, WindowStatus, covered, status_at
+from ..extensions import db
+from ..protocols.models import ProtocolVersion
+from ..protocols.services import protocol_of
+from ..scheduling.models import Appointment
+from ..timeutil import clinic_zone
+from .models import SIGNED, DosingSession
+from .windows import assigned_windows, course_windows
+
+#: session.info key: ids of courses whose windows this transaction's writes changed
+CHANGED = "integration_windows.changed"
+#: courses rewritten per statement when the whole table is rebuilt
+REBUILD_CHUNK = 500
+
+
+class StoredWindow(db.Model):
+    """One signed dosing session's integration window and whether it is covered."""
+
+    __tablename__ = "integration_windows"
+
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    #: what the row was worked out under: not trusted once either differs
+    protocol_version_id: Mapped[int] = mapped_column(ForeignKey("protocol_versions.id"))
+    zone: Mapped[str] = mapped_column(String(64))
+    opens: Mapped[datetime] = mapped_column(UTCDateTime)
+    optimal_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes: Mapped[datetime] = mapped_column(UTCDateTime)
+    covered: Mapped[bool]
+    covered_optimally: Mapped[bool]
+
+
+@dataclass(frozen=True)
+class OpenWindow:
+    """A window that has not closed yet, as a list shows it."""
+
+    course_id: int
+    dosing_session_id: int
+    sequence: int
+    window: IntegrationWindow
+    status: WindowStatus
+    covered: bool
+
+
+def longest_window() -> timedelta:
+    """The longest any protocol version in use keeps a window open (plus a day for clock changes)."""
+    spans = [protocol_of(v).integration.window.closes_after.approximate
+             for v in db.session.scalars(select(ProtocolVersion))]
+    return max(spans, default=timedelta(0)) + timedelta(days=1)
+
+
+def open_windows(courses: ColumnElement[bool], now: datetime) -> dict[int, list[OpenWindow]]:
+    """Every window not yet closed at `now` of the courses `courses` selects (a condition on
+    TreatmentCourse), by course id, in sequence order: two queries when the table is current.
+
+    Only dosing sessions recent enough for their window to be open are read; a course with one
+    whose row is missing or stale is worked out from all its sessions instead."""
+    zone = clinic_zone()
+    stored = db.session.execute(
+        select(DosingSession.id, DosingSession.course_id, DosingSession.sequence, StoredWindow.zone,
+               StoredWindow.protocol_version_id, TreatmentCourse.protocol_version_id.label("course_version"),
+               StoredWindow.opens, StoredWindow.optimal_until, StoredWindow.closes, StoredWindow.covered)
+        .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
+        .outerjoin(StoredWindow, StoredWindow.dosing_session_id == DosingSession.id)
+        .where(courses, DosingSession.status == SIGNED, DosingSession.ended_at >= now - longest_window(),
+               or_(StoredWindow.dosing_session_id.is_(None), StoredWindow.closes > now, StoredWindow.zone != zone.key,
+                   StoredWindow.protocol_version_id != TreatmentCourse.protocol_version_id))
+        .order_by(DosingSession.course_id, DosingSession.sequence)).all()
+    stale = {r.course_id for r in stored if r.zone != zone.key or r.protocol_version_id != r.course_version}
+    found: dict[int, list[OpenWindow]] = {}
+    for r in stored:
+        if r.course_id not in stale and r.closes > now:
+            window = IntegrationWindow(key=r.id, opens=r.opens, optimal_until=r.optimal_until, closes=r.closes)
+            found.setdefault(r.course_id, []).append(
+                OpenWindow(r.course_id, r.id, r.sequence, window, status_at(window, now), r.covered))
+    if stale:
+        found.update(_worked_out(stale, now))
+    return found
+
+
+def _worked_out(course_ids: set[int], now: datetime) -> dict[int, list[OpenWindow]]:
+    from ..scheduling.services import fetch_integration_starts_by_course
+    from .services import fetch_signed_sessions_by_course
+    ids = sorted(course_ids)
+    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    found: dict[int, list[OpenWindow]] = {}
+    for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))):
+        rows = [OpenWindow(course.id, r.session.id, r.session.sequence, r.window, r.status, r.covered)
+                for r in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now)
+                if r.status is not WindowStatus.CLOSED]
+        if rows:
+            found[course.id] = rows
+    return found
+
+
+def rewrite(course_ids: set[int] | list[int]) -> int:
+    """Work out the windows of these courses again and replace their rows; the number written."""
+    from ..scheduling.services import fetch_integration_starts_by_course
+    from .services import fetch_signed_sessions_by_course
+    ids = sorted(course_ids)
+    zone = clinic_zone()
+    courses = db.session.execute(select(TreatmentCourse.id, ProtocolVersion).join(
+        ProtocolVersion, ProtocolVersion.id == TreatmentCourse.protocol_version_id)
+        .where(TreatmentCourse.id.in_(ids))).all()
+    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    rows = []
+    for course_id, version in courses:
+        rule = protocol_of(version).integration
+        for session, window, mine in assigned_windows(rule, sessions.get(course_id, []), starts.get(course_id, []),
+                                                      zone):
+            rows.append({"dosing_session_id": session.id, "course_id": course_id, "protocol_version_id": version.id,
+                         "zone": zone.key, "opens": window.opens, "optimal_until": window.optimal_until,
+                         "closes": window.closes, "covered": covered(list(mine), rule.min_sessions_per_dosing),
+                         "covered_optimally": any(window.optimal(s) for s in mine)})
+    if rows:
+        db.session.execute(_upsert(), rows)
+    return len(rows)
+
+
+def _upsert():
+    """Insert, or replace the row of the same dosing session: two rewrites of one course never
+    collide (the course lock makes them take turns; this keeps a path that forgot it from failing)."""
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(StoredWindow.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["dosing_session_id"],
+        set_={c.name: statement.excluded[c.name] for c in StoredWindow.__table__.columns if not c.primary_key})
+
+
+def rebuild() -> int:
+    """Rewrite every course's windows (after an upgrade, or a change of the clinic's time zone)."""
+    ids = db.session.scalars(select(TreatmentCourse.id).order_by(TreatmentCourse.id)).all()
+    db.session.execute(delete(StoredWindow))
+    return sum(rewrite(ids[i:i + REBUILD_CHUNK]) for i in range(0, len(ids), REBUILD_CHUNK))
+
+
+def _changed_course(obj) -> int | None:
+    """The course whose windows a written object changes: a dosing session being signed (signed
+    ones never change again, and only signed ones have windows) or an integration session."""
+    if isinstance(obj, DosingSession) and obj.status == SIGNED \
+            and inspect(obj).attrs.status.history.has_changes():
+        return obj.course_id
+    if isinstance(obj, Appointment) and obj.kind == "integration":
+        return obj.course_id
+    return None
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changed_courses(session: Session, flush_context) -> None:
+    # After the flush the new, dirty and deleted sets still hold what was just written.
+    ids = {_changed_course(obj) for obj in chain(session.new, session.dirty, session.deleted)} - {None}
+    if ids:
+        session.info.setdefault(CHANGED, set()).update(ids)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_changed_courses(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(CHANGED, None)
+
+
+# First among the commit hooks: the audit chain's head lock must stay the transaction's last lock.
+@event.listens_for(Session, "before_commit", insert=True)
+def _rewrite_on_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the real commit rewrites
+    session.flush()
+    ids = session.info.pop(CHANGED, None)
+    if ids:
+        rewrite(ids)
+
+
+windows_cli = AppGroup("windows", help="The stored integration windows.")
+
+
+@windows_cli.command("rebuild")
+def rebuild_command():
+    """Work out every course's integration windows again and store them."""
+    written = rebuild()
+    db.session.commit()
+    click.echo(f"{written} integration windows stored.")

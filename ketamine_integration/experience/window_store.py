@@ -22,7 +22,7 @@ from itertools import chain
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import ColumnElement, ForeignKey, String, delete, event, inspect, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, String, and_, delete, event, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -79,9 +79,11 @@ def longest_window() -> timedelta:
     return max(spans, default=timedelta(0)) + timedelta(days=1)
 
 
-def open_windows(courses: ColumnElement[bool], now: datetime) -> dict[int, list[OpenWindow]]:
+def open_windows(courses: ColumnElement[bool], now: datetime, *,
+                 uncovered_only: bool = False) -> dict[int, list[OpenWindow]]:
     """Every window not yet closed at `now` of the courses `courses` selects (a condition on
     TreatmentCourse), by course id, in sequence order: two queries when the table is current.
+    uncovered_only: only the windows with nothing booked (what a worklist shows).
 
     Only dosing sessions recent enough for their window to be open are read; a course with one
     whose row is missing or stale is worked out from all its sessions instead."""
@@ -93,22 +95,26 @@ def open_windows(courses: ColumnElement[bool], now: datetime) -> dict[int, list[
         .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
         .outerjoin(StoredWindow, StoredWindow.dosing_session_id == DosingSession.id)
         .where(courses, DosingSession.status == SIGNED, DosingSession.ended_at >= now - longest_window(),
-               or_(StoredWindow.dosing_session_id.is_(None), StoredWindow.closes > now, StoredWindow.zone != zone.key,
-                   StoredWindow.protocol_version_id != TreatmentCourse.protocol_version_id))
-        .order_by(DosingSession.course_id, DosingSession.sequence)).all()
+               or_(StoredWindow.dosing_session_id.is_(None), StoredWindow.zone != zone.key,
+                   and_(StoredWindow.closes > now, StoredWindow.covered.is_(False)) if uncovered_only
+                   else StoredWindow.closes > now,
+                   StoredWindow.protocol_version_id != TreatmentCourse.protocol_version_id))).all()
+    # Sorted here: asked of SQL, SQLite walks every dosing session in (course, sequence) order
+    # instead of the recent ones by their end
+    stored.sort(key=lambda r: (r.course_id, r.sequence))
     stale = {r.course_id for r in stored if r.zone != zone.key or r.protocol_version_id != r.course_version}
     found: dict[int, list[OpenWindow]] = {}
     for r in stored:
-        if r.course_id not in stale and r.closes > now:
+        if r.course_id not in stale and r.closes > now and not (uncovered_only and r.covered):
             window = IntegrationWindow(key=r.id, opens=r.opens, optimal_until=r.optimal_until, closes=r.closes)
             found.setdefault(r.course_id, []).append(
                 OpenWindow(r.course_id, r.id, r.sequence, window, status_at(window, now), r.covered))
     if stale:
-        found.update(_worked_out(stale, now))
+        found.update(_worked_out(stale, now, uncovered_only))
     return found
 
 
-def _worked_out(course_ids: set[int], now: datetime) -> dict[int, list[OpenWindow]]:
+def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> dict[int, list[OpenWindow]]:
     from ..scheduling.services import fetch_integration_starts_by_course
     from .services import fetch_signed_sessions_by_course
     ids = sorted(course_ids)
@@ -117,7 +123,7 @@ def _worked_out(course_ids: set[int], now: datetime) -> dict[int, list[OpenWindo
     for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))):
         rows = [OpenWindow(course.id, r.session.id, r.session.sequence, r.window, r.status, r.covered)
                 for r in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now)
-                if r.status is not WindowStatus.CLOSED]
+                if r.status is not WindowStatus.CLOSED and not (uncovered_only and r.covered)]
         if rows:
             found[course.id] = rows
     return found

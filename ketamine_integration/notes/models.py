@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
@@ -39,6 +39,10 @@ class SessionNote(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('preparation', 'integration')", name="known_kind"),
         CheckConstraint("status IN ('draft', 'signed')", name="known_status"),
+        # an author's unsigned notes (the dashboard counts them on every visit) without reading
+        # the thousands they signed; partial: drafts are few, signed notes pile up (migration 0014)
+        Index("ix_session_notes_drafts", "author_id", sqlite_where=text("status = 'draft'"),
+              postgresql_where=text("status = 'draft'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..courses.models import TreatmentCourse
@@ -43,9 +43,7 @@ def worklist(now: datetime) -> list[WorkItem]:
     Windows come from the stored table (experience/window_store.py): only the open ones are
     read, not the thousands of courses in a clinic's history."""
     live = TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value])
-    due = {course_id: [w for w in windows if not w.covered]
-           for course_id, windows in open_windows(live, now).items()}
-    due = {course_id: windows for course_id, windows in due.items() if windows}
+    due = open_windows(live, now, uncovered_only=True)
     ids = sorted(due)
     courses = {c.id: c for c in db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))
@@ -63,29 +61,27 @@ def worklist(now: datetime) -> list[WorkItem]:
     return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
 
 
+def _overlapping(model):
+    """`model` (time off, imported busy time) is the booking clinician's and overlaps the booking."""
+    return and_(model.clinician_id == Appointment.clinician_id, model.starts_at < Appointment.ends_at,
+                model.ends_at > Appointment.starts_at)
+
+
 def _booked_while_away(now: datetime) -> list[WorkItem]:
-    """Future bookings that fall in their clinician's time off (leave entered after booking)."""
+    """Future bookings that fall in their clinician's time off (leave entered after booking) or
+    in busy time imported from their own calendar after the booking was made: one query, one
+    item per booking whatever covers it."""
+    leave = select(TimeOff.id).where(_overlapping(TimeOff))
+    busy = select(ImportedBusy.id).where(_overlapping(ImportedBusy), in_current_import())
+    why = select(TimeOff.reason).where(_overlapping(TimeOff)).order_by(TimeOff.starts_at).limit(1)
     rows = db.session.execute(
-        select(Appointment, TimeOff).join(TimeOff, (TimeOff.clinician_id == Appointment.clinician_id)
-                                          & (TimeOff.starts_at < Appointment.ends_at)
-                                          & (TimeOff.ends_at > Appointment.starts_at))
-        .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None))
+        select(Appointment, leave.exists().label("away"), why.scalar_subquery().label("why"))
+        .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None),
+               or_(leave.exists(), busy.exists()))
         .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
-    items = [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
-                      + (f" ({t.reason})" if t.reason else "")) for a, t in rows]
-    # ... or in busy time imported from their own calendar after the booking was made
-    clashes = db.session.scalars(
-        select(Appointment).where(Appointment.status == "booked", Appointment.starts_at >= now,
-                                  Appointment.course_id.is_not(None),
-                                  select(ImportedBusy.id).where(
-                                      ImportedBusy.clinician_id == Appointment.clinician_id,
-                                      in_current_import(), ImportedBusy.starts_at < Appointment.ends_at,
-                                      ImportedBusy.ends_at > Appointment.starts_at).exists())
-        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
-    listed = {a.id for a, _t in rows}  # one row per booking, even if leave and busy time both cover it
-    items += [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name} "
-                       "(busy in their own calendar)") for a in clashes if a.id not in listed]
-    return items
+    return [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
+                     + ((f" ({why})" if why else "") if away else " (busy in their own calendar)"))
+            for a, away, why in rows]
 
 
 def _missed_by_course(course_ids: list[int]) -> dict[int, list[Appointment]]:

@@ -8,8 +8,10 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
 from ..db_types import utcnow
 from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
@@ -55,8 +57,13 @@ def count_signed_dosing_sessions(course_id: int) -> int:
 
 
 def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
+    """The course's dosing sessions in order, without their vitals, adverse events and addenda
+    (loaded when read): lists, the course page and the planning rules use none of them, and
+    selecting them was most of the cost of reading a long course's sessions."""
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
-                              .order_by(DosingSession.sequence)).all()
+                              .order_by(DosingSession.sequence)
+                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_events),
+                                       lazyload(DosingSession.addenda))).all()
 
 
 def fetch_signed_sessions_by_course(course_ids: list[int]) -> dict[int, list]:
@@ -115,10 +122,8 @@ DOSING_CLINICIAN_ROLES = (PRESCRIBER, THERAPIST)
 
 def dosing_clinician_choices():
     """Active prescribers and therapists, prescribers first, for the plan form."""
-    users = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name))
-             if any(u.has_role(r) for r in DOSING_CLINICIAN_ROLES)]
-    users.sort(key=lambda u: not u.has_role(PRESCRIBER))
-    return [(u.id, u.display_name) for u in users]
+    users = sorted(user_choices(*DOSING_CLINICIAN_ROLES), key=lambda row: PRESCRIBER not in row[2])
+    return [(user_id, name) for user_id, name, _roles in users]
 
 
 def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:

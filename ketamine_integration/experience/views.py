@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from .. import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
-from ..accounts.services import fetch_users
+from ..accounts.services import user_choices
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.page import course_page, plan_form_choices
@@ -92,8 +92,7 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
-    staff = [(0, "—")] + [(u.id, u.display_name) for u in fetch_users(active_only=True)
-                          if u.has_role(PRESCRIBER, THERAPIST, STAFF)]
+    staff = [(0, "—")] + [(user_id, name) for user_id, name, _roles in user_choices(PRESCRIBER, THERAPIST, STAFF)]
     form.administered_by.choices = options(staff)
     form.monitored_by.choices = options(staff)
     return form

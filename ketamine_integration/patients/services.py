@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
-from ..accounts.services import fetch_users
+from ..accounts.services import user_choices
 from ..db_types import utcnow
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
@@ -25,7 +25,7 @@ DEMOGRAPHIC_FIELDS = (
 
 def clinician_choices(role: str) -> list[tuple[int, str]]:
     """(id, name) of active users holding a clinical role, for the care-team selects."""
-    return [(u.id, u.display_name) for u in fetch_users(role=role, active_only=True)]
+    return [(user_id, name) for user_id, name, _roles in user_choices(role)]
 
 
 def search_patients_stmt(query: str = "", *, include_archived: bool = False,

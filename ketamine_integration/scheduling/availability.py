@@ -161,5 +161,5 @@ def clinician_names(ids) -> dict[int, str]:
 
 def room_choices(*, first_free: bool = True):
     """Active rooms for a booking form; 0 (when offered) lets the clinic pick the first free one."""
-    rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
+    rooms = db.session.execute(select(Room.id, Room.name).where(Room.active.is_(True)).order_by(Room.name))
     return options(([(0, "First free room")] if first_free else []) + [(r.id, r.name) for r in rooms])

@@ -20,7 +20,10 @@ from ketamine_integration.scheduling.services import fetch_integration_starts_by
 from ketamine_integration.scheduling.worklist import worklist
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import NY, _planned, _sign, form_time, local
-from tests.integration.test_scheduling import signed_window, team  # noqa: F401  (fixtures)
+from tests.integration import test_scheduling
+
+#: the scheduling tests' clinic: a therapist, a prescriber, a desk, a course in experience
+team, signed_window = test_scheduling.team, test_scheduling.signed_window
 
 
 def stored_windows() -> dict[int, tuple]:

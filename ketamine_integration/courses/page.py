@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
-from ..accounts.models import THERAPIST
+from ..accounts.models import PRESCRIBER, THERAPIST
+from ..accounts.services import user_choices
 from ..db_types import utcnow
 from ..domain.phases import NEXT_PHASES, Phase
 from ..experience.forms import PlanForm
@@ -15,9 +16,8 @@ from ..fields import options
 from ..notes.forms import NewNoteForm
 from ..notes.services import course_notes, open_alerts
 from ..patients.access import can_read_clinical
-from ..patients.services import clinician_choices
 from ..domain.windows import WindowStatus
-from ..scheduling.availability import clinician_names, room_choices, suggest_for_window
+from ..scheduling.availability import active_rooms, room_choices, suggest_for_window
 from ..scheduling.forms import BookForm
 from ..scheduling.services import fetch_course_appointments, fetch_integration_starts
 from ..timeutil import clinic_today, clinic_zone
@@ -26,10 +26,11 @@ from .forms import PhaseForm, PreparationForm, VoidForm
 from .models import TreatmentCourse
 
 
-def plan_form_choices(form: PlanForm) -> PlanForm:
-    """Who may run dosing sessions and where: the choices a plan form offers and accepts."""
-    form.clinician.choices = options(dosing_clinician_choices())
-    form.room.choices = room_choices(first_free=False)
+def plan_form_choices(form: PlanForm, clinicians=None, rooms=None) -> PlanForm:
+    """Who may run dosing sessions and where: the choices a plan form offers and accepts
+    (`clinicians` and `rooms`: what the page read already for its other forms)."""
+    form.clinician.choices = options(dosing_clinician_choices(clinicians))
+    form.room.choices = room_choices(first_free=False, rooms=rooms)
     return form
 
 
@@ -43,26 +44,29 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     if prep_form is None:
         prep_form = PreparationForm(completed_on=clinic_today())
     prep_form.item.choices = options(services.checklist_items(protocol))
+    # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
+    clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
     plan_form = plan_form_choices(plan_form or PlanForm(
         days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
-        clinician=course.prescriber_id))
+        clinician=course.prescriber_id), clinicians, rooms)
     book_form = book_form or BookForm(clinician=course.therapist_id)
-    book_form.clinician.choices = options(clinician_choices(THERAPIST))
-    book_form.room.choices = room_choices()
+    book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians if THERAPIST in roles)
+    book_form.room.choices = room_choices(rooms=rooms)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
     windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
     suggestions = {w.session.id: suggest_for_window(course, w.window, now) for w in windows
                    if not w.covered and w.status is not WindowStatus.CLOSED} if not course.current_phase.ended else {}
     clinical = can_read_clinical(current_user, course.patient)
+    facts = services.course_facts(course)
     return render_template(
         "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
-        history=services.phase_history(course), blockers=services.next_phase_blockers(course),
-        facts=services.course_facts(course), checklist=services.checklist_items(protocol),
+        history=services.phase_history(course), blockers=services.next_phase_blockers(course, facts),
+        facts=facts, checklist=services.checklist_items(protocol),
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
-        suggestions=suggestions, names=clinician_names(s.clinician_id for ss in suggestions.values() for s in ss),
+        suggestions=suggestions, names={user_id: name for user_id, name, _roles in clinicians},
         notes=course_notes(course.id) if clinical else [], new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         open_alerts=len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id]) if clinical else 0,
         appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments

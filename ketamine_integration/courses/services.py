@@ -164,9 +164,9 @@ def phase_history(course: TreatmentCourse) -> list[dict]:
     return rows
 
 
-def next_phase_blockers(course: TreatmentCourse) -> dict[Phase, list[str]]:
+def next_phase_blockers(course: TreatmentCourse, facts: CourseFacts) -> dict[Phase, list[str]]:
     """For each phase the course may move to next: what blocks it, in plain words."""
-    protocol, facts = course_protocol(course), course_facts(course)
+    protocol = course_protocol(course)
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
 
 

@@ -120,10 +120,12 @@ def _check_planning_phase(course: TreatmentCourse) -> None:
 DOSING_CLINICIAN_ROLES = (PRESCRIBER, THERAPIST)
 
 
-def dosing_clinician_choices():
-    """Active prescribers and therapists, prescribers first, for the plan form."""
-    users = sorted(user_choices(*DOSING_CLINICIAN_ROLES), key=lambda row: PRESCRIBER not in row[2])
-    return [(user_id, name) for user_id, name, _roles in users]
+def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] | None = None):
+    """Active prescribers and therapists, prescribers first, for the plan form; from
+    `clinicians` (accounts.services.user_choices rows) when the page read them already."""
+    rows = user_choices(*DOSING_CLINICIAN_ROLES) if clinicians is None else \
+        [row for row in clinicians if not row[2].isdisjoint(DOSING_CLINICIAN_ROLES)]
+    return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
 
 
 def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:

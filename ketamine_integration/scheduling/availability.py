@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ..accounts.models import THERAPIST, User
+from ..accounts.models import THERAPIST
 from ..courses.models import TreatmentCourse
 from ..calendars.models import ImportedBusy, in_current_import
 from ..domain.slots import Interval, Suggestion, WeeklyBlock, merge, rank, slot_starts, subtract, working_intervals
@@ -155,11 +155,13 @@ def first_free_room(starts_at: datetime, ends_at: datetime) -> Room | None:
                              .order_by(Room.name).limit(1))
 
 
-def clinician_names(ids) -> dict[int, str]:
-    return {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(set(ids))))}
+def active_rooms() -> list[tuple[int, str]]:
+    """(id, name) of the rooms that can be booked, by name."""
+    return [(r.id, r.name) for r in db.session.execute(
+        select(Room.id, Room.name).where(Room.active.is_(True)).order_by(Room.name))]
 
 
-def room_choices(*, first_free: bool = True):
-    """Active rooms for a booking form; 0 (when offered) lets the clinic pick the first free one."""
-    rooms = db.session.execute(select(Room.id, Room.name).where(Room.active.is_(True)).order_by(Room.name))
-    return options(([(0, "First free room")] if first_free else []) + [(r.id, r.name) for r in rooms])
+def room_choices(*, first_free: bool = True, rooms: list[tuple[int, str]] | None = None):
+    """Active rooms for a booking form (`rooms`, when the page read them already); 0 (when
+    offered) lets the clinic pick the first free one."""
+    return options(([(0, "First free room")] if first_free else []) + (active_rooms() if rooms is None else rooms))

@@ -222,7 +222,6 @@ def generate(params: Params, *, now: datetime | None = None, log=print) -> dict:
     clinic.rows.write()
     # The rows went in past the session, so nothing kept the windows current as the app does.
     window_store.rebuild()
-    db.session.commit()
     _write_audit(clinic.audit_rows)
     counts = {name: len(rows) for name, rows in clinic.rows.tables.items()}
     counts.update(audit_events=len(clinic.audit_rows), patients=len(patients), phases=phases,

@@ -66,7 +66,7 @@ def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
                                        lazyload(DosingSession.addenda))).all()
 
 
-def fetch_signed_sessions_by_course(course_ids: list[int]) -> dict[int, list]:
+def fetch_signed_sessions_by_course(course_ids: list[int], *, session=None) -> dict[int, list]:
     """Signed dosing sessions of many courses in one query, by course id, in sequence order.
 
     Each is a row of what windows and coordination rules need (id, course_id, sequence, status,
@@ -74,8 +74,9 @@ def fetch_signed_sessions_by_course(course_ids: list[int]) -> dict[int, list]:
     session with its every column cost more than the rest of the page."""
     grouped: dict[int, list] = {}
     if course_ids:
-        rows = db.session.execute(select(DosingSession.id, DosingSession.course_id, DosingSession.sequence,
-                                         DosingSession.status, DosingSession.ended_at).where(
+        rows = (session or db.session).execute(select(
+            DosingSession.id, DosingSession.course_id, DosingSession.sequence, DosingSession.status,
+            DosingSession.ended_at).where(
             DosingSession.course_id.in_(course_ids), DosingSession.status == SIGNED)
             .order_by(DosingSession.course_id, DosingSession.sequence))
         for row in rows:

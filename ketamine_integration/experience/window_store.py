@@ -22,7 +22,7 @@ from itertools import chain
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import ColumnElement, ForeignKey, String, and_, delete, event, inspect, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, String, and_, event, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -129,45 +129,56 @@ def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> di
     return found
 
 
-def rewrite(course_ids: set[int] | list[int]) -> int:
-    """Work out the windows of these courses again and replace their rows; the number written."""
+def rewrite(course_ids: set[int] | list[int], session: Session | None = None) -> int:
+    """Work out the windows of these courses again and replace their rows, in `session` (the
+    app's by default); the number written."""
     from ..scheduling.services import fetch_integration_starts_by_course
     from .services import fetch_signed_sessions_by_course
+    session = session or db.session
     ids = sorted(course_ids)
     zone = clinic_zone()
-    courses = db.session.execute(select(TreatmentCourse.id, ProtocolVersion).join(
+    courses = session.execute(select(TreatmentCourse.id, ProtocolVersion).join(
         ProtocolVersion, ProtocolVersion.id == TreatmentCourse.protocol_version_id)
         .where(TreatmentCourse.id.in_(ids))).all()
-    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    sessions = fetch_signed_sessions_by_course(ids, session=session)
+    starts = fetch_integration_starts_by_course(ids, session=session)
     rows = []
     for course_id, version in courses:
         rule = protocol_of(version).integration
-        for session, window, mine in assigned_windows(rule, sessions.get(course_id, []), starts.get(course_id, []),
-                                                      zone):
-            rows.append({"dosing_session_id": session.id, "course_id": course_id, "protocol_version_id": version.id,
+        for dose, window, mine in assigned_windows(rule, sessions.get(course_id, []), starts.get(course_id, []), zone):
+            rows.append({"dosing_session_id": dose.id, "course_id": course_id, "protocol_version_id": version.id,
                          "zone": zone.key, "opens": window.opens, "optimal_until": window.optimal_until,
                          "closes": window.closes, "covered": covered(list(mine), rule.min_sessions_per_dosing),
                          "covered_optimally": any(window.optimal(s) for s in mine)})
     if rows:
-        db.session.execute(_upsert(), rows)
+        session.execute(_upsert(session), rows)
     return len(rows)
 
 
-def _upsert():
+def rebuild() -> int:
+    """Rewrite every course's windows (after an upgrade, a change of the clinic's time zone, or
+    any change made behind the app's back), a chunk of courses per transaction: each chunk's
+    courses are locked first, in id order as every writer locks them, so bookings wait at most
+    one chunk and the rewrite reads what they committed."""
+    ids = db.session.scalars(select(TreatmentCourse.id).order_by(TreatmentCourse.id)).all()
+    written = 0
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        chunk = ids[start:start + REBUILD_CHUNK]
+        db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id.in_(chunk))
+                           .order_by(TreatmentCourse.id).with_for_update(key_share=True))
+        written += rewrite(chunk)
+        db.session.commit()
+    return written
+
+
+def _upsert(session: Session):
     """Insert, or replace the row of the same dosing session: two rewrites of one course never
     collide (the course lock makes them take turns; this keeps a path that forgot it from failing)."""
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(StoredWindow.__table__)
     return statement.on_conflict_do_update(
         index_elements=["dosing_session_id"],
         set_={c.name: statement.excluded[c.name] for c in StoredWindow.__table__.columns if not c.primary_key})
-
-
-def rebuild() -> int:
-    """Rewrite every course's windows (after an upgrade, or a change of the clinic's time zone)."""
-    ids = db.session.scalars(select(TreatmentCourse.id).order_by(TreatmentCourse.id)).all()
-    db.session.execute(delete(StoredWindow))
-    return sum(rewrite(ids[i:i + REBUILD_CHUNK]) for i in range(0, len(ids), REBUILD_CHUNK))
 
 
 def _changed_course(obj) -> int | None:
@@ -203,7 +214,7 @@ def _rewrite_on_commit(session: Session) -> None:
     session.flush()
     ids = session.info.pop(CHANGED, None)
     if ids:
-        rewrite(ids)
+        rewrite(ids, session)
 
 
 windows_cli = AppGroup("windows", help="The stored integration windows.")
@@ -213,5 +224,4 @@ windows_cli = AppGroup("windows", help="The stored integration windows.")
 def rebuild_command():
     """Work out every course's integration windows again and store them."""
     written = rebuild()
-    db.session.commit()
     click.echo(f"{written} integration windows stored.")

@@ -28,10 +28,10 @@ def fetch_integration_starts(course_id: int) -> list[datetime]:
         Appointment.status.in_(ACTIVE_STATUSES))))
 
 
-def fetch_integration_starts_by_course(course_ids: list[int]) -> dict[int, list[datetime]]:
+def fetch_integration_starts_by_course(course_ids: list[int], *, session=None) -> dict[int, list[datetime]]:
     grouped: dict[int, list[datetime]] = {}
     if course_ids:
-        rows = db.session.execute(select(Appointment.course_id, Appointment.starts_at).where(
+        rows = (session or db.session).execute(select(Appointment.course_id, Appointment.starts_at).where(
             Appointment.course_id.in_(course_ids), Appointment.kind == "integration",
             Appointment.status.in_(ACTIVE_STATUSES)))
         for course_id, starts_at in rows:

@@ -73,7 +73,9 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
     item per booking whatever covers it."""
     leave = select(TimeOff.id).where(_overlapping(TimeOff))
     busy = select(ImportedBusy.id).where(_overlapping(ImportedBusy), in_current_import())
-    why = select(TimeOff.reason).where(_overlapping(TimeOff)).order_by(TimeOff.starts_at).limit(1)
+    # the reason of the earliest overlapping time off that gives one
+    why = select(TimeOff.reason).where(_overlapping(TimeOff), TimeOff.reason.is_not(None), TimeOff.reason != "") \
+        .order_by(TimeOff.starts_at).limit(1)
     rows = db.session.execute(
         select(Appointment, leave.exists().label("away"), why.scalar_subquery().label("why"))
         .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None),

@@ -6,6 +6,7 @@ import pytest
 
 from ketamine_integration.extensions import db
 from ketamine_integration.scheduling.models import WorkingHours
+from tests.stored_windows import assert_windows_current
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time, local
 
@@ -58,6 +59,8 @@ def test_proposal_covers_every_uncovered_window_and_confirm_books_them(clinic, m
     assert auth.post("/schedule/auto/confirm", _confirm_data(rows)).status_code == 302
     assert len(_appointments(make)) == 2
     assert "No uncovered window can be given a session" in page_text(client.get("/schedule/auto"))
+    stored = assert_windows_current(make)  # the confirmed bookings rewrote the stored windows
+    assert stored and all(row[4] for row in stored.values())
 
 
 def test_something_booked_meanwhile_is_detected_and_nothing_is_booked(clinic, make, auth, client):

@@ -16,6 +16,7 @@ from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import TreatmentCourse
 from ..documents.pdf import render_pdf
 from ..domain import measures as scoring
+from ..domain.phases import Phase
 from ..errors import DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import VITAL_TIMEPOINTS, DosingSession
@@ -265,20 +266,22 @@ def due_triggers(protocol, sessions: list[DosingSession], start: datetime, now: 
     return sorted(triggers)
 
 
-def reports_due(courses: list[TreatmentCourse], now: datetime) -> list[tuple[TreatmentCourse, str]]:
-    """Courses whose latest coordination rule fell due after their latest report (one query each
-    for sessions and reports, whatever the number of courses)."""
-    live = [c for c in courses if not c.current_phase.ended]
+def reports_due(courses: list[tuple], now: datetime) -> list[tuple]:
+    """(course, why) for each course whose latest coordination rule fell due after its latest
+    report. `courses`: (course, its ProtocolVersion) pairs, the course a TreatmentCourse or a row
+    with id, phase and start_date. One query each for sessions and reports, whatever their number."""
+    live = [(c, v) for c, v in courses if not Phase(c.phase).ended]
     if not live:
         return []
-    sessions = fetch_signed_sessions_by_course([c.id for c in live])
+    ids = [c.id for c, _v in live]
+    sessions = fetch_signed_sessions_by_course(ids)
     latest = dict(db.session.execute(select(CoordinationReport.course_id, func.max(CoordinationReport.created_at))
-                                     .where(CoordinationReport.course_id.in_([c.id for c in live]))
+                                     .where(CoordinationReport.course_id.in_(ids))
                                      .group_by(CoordinationReport.course_id)).all())
     due = []
-    for course in live:
+    for course, version in live:
         start = datetime.combine(course.start_date, time(9), clinic_zone())
-        triggers = due_triggers(protocol_of(course.protocol_version), sessions.get(course.id, []), start, now)
+        triggers = due_triggers(protocol_of(version), sessions.get(course.id, []), start, now)
         if triggers and (course.id not in latest or latest[course.id] < triggers[-1][0]):
             due.append((course, triggers[-1][1]))
     return due

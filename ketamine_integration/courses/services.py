@@ -170,12 +170,11 @@ def next_phase_blockers(course: TreatmentCourse, facts: CourseFacts) -> dict[Pha
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
 
 
-def window_summaries(courses: list[TreatmentCourse], now) -> dict[int, str | None]:
-    """For each course: its most urgent integration-window status, in a few words.
+def window_summaries(course_ids: list[int], now) -> dict[int, str | None]:
+    """For each course (by id): its most urgent integration-window status, in a few words.
 
     Read from the stored windows, open ones only: a constant number of queries whatever the
     number of courses or the length of their histories (a list page must not grow with the data).
     """
-    ids = [c.id for c in courses]
-    windows = open_windows(TreatmentCourse.id.in_(ids), now) if ids else {}
-    return {c.id: summary(windows.get(c.id, [])) for c in courses}
+    windows = open_windows(TreatmentCourse.id.in_(course_ids), now) if course_ids else {}
+    return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

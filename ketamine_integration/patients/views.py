@@ -79,7 +79,7 @@ def patient_detail(patient_id: int):
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
                            can_edit=current_user.has_role(*REGISTRARS), courses=courses,
-                           window_status=window_summaries(courses, utcnow()))
+                           window_status=window_summaries([c.id for c in courses], utcnow()))
 
 
 @bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])

@@ -118,7 +118,7 @@ def test_missing_or_stale_rows_are_worked_out_instead(app, team, make, auth, sig
         now = utcnow()
         return ([(w.dosing_session_id, w.window, w.status, w.covered) for w in open_windows(live, now)[team["course"]]],
                 [(i.kind, i.due, i.detail) for i in worklist(now)],
-                window_summaries([db.session.get(TreatmentCourse, team["course"])], now))
+                window_summaries([team["course"]], now))
 
     # A false row: were it trusted, every list would show it, so each check below discriminates.
     false_row = dict(opens=utcnow() - timedelta(days=100), covered=True)

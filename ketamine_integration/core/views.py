@@ -9,7 +9,6 @@ from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import load_only
 
 from .. import access
 from ..accounts.models import CLINICAL_ROLES, THERAPIST
@@ -24,14 +23,12 @@ from ..notes.services import open_alerts
 from ..scheduling.models import Appointment
 from ..extensions import db
 from ..patients.access import caseload, sees_all_patients
-from ..patients.models import Patient
+from ..patients.models import Patient, display_name
 from ..protocols.models import ProtocolVersion
 
 bp = Blueprint("core", __name__)
 
 RECENT_LIMIT = 10
-#: what the caseload table reads of each patient
-CASELOAD_PATIENT_COLUMNS = (Patient.id, Patient.mrn, Patient.given_name, Patient.family_name, Patient.preferred_name)
 
 
 @bp.route("/")
@@ -40,11 +37,12 @@ def home():
     active = select(Patient).where(Patient.archived_at.is_(None))
     my_patients = []
     if current_user.has_role(*CLINICAL_ROLES):
-        # Clinicians' own caseload, even when they also hold a staff role; the columns its table
-        # shows (a caseload is a hundred patients or so).
-        my_patients = db.session.scalars(
-            caseload(current_user, active).options(load_only(*CASELOAD_PATIENT_COLUMNS))
-            .order_by(Patient.family_name, Patient.given_name).limit(200)).all()
+        # Clinicians' own caseload, even when they also hold a staff role: the columns its table
+        # shows, as rows (a caseload is a hundred patients or so).
+        my_patients = [CaseloadPatient(p.id, p.mrn, display_name(p.given_name, p.preferred_name, p.family_name))
+                       for p in db.session.execute(caseload(current_user, active.with_only_columns(
+                           Patient.id, Patient.mrn, Patient.given_name, Patient.preferred_name, Patient.family_name))
+                           .order_by(Patient.family_name, Patient.given_name).limit(200))]
     recent, total = [], None
     if sees_all_patients(current_user):
         recent = db.session.scalars(active.order_by(Patient.created_at.desc()).limit(RECENT_LIMIT)).all()
@@ -58,10 +56,19 @@ def home():
 
 
 @dataclass(frozen=True)
+class CaseloadPatient:
+    """What the home page shows of a patient on the user's caseload."""
+
+    id: int
+    mrn: str
+    display_name: str
+
+
+@dataclass(frozen=True)
 class CaseloadRow:
     """One line of the clinician's caseload table."""
 
-    patient: Patient
+    patient: CaseloadPatient
     #: the patient's latest course (id and phase), if any
     course_id: int | None
     phase: Phase | None
@@ -77,12 +84,12 @@ class ReportDue:
     """A course of the user's whose prescriber report fell due."""
 
     course_id: int
-    patient: Patient
+    patient: CaseloadPatient
     protocol_name: str
     why: str
 
 
-def _caseload(patients: list[Patient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
+def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
     """Each patient's current course, phase, next session, window status, open alerts and the
     user's unsigned notes, and the reports due on the user's own courses: a constant number of
     queries however long the caseload. Courses are read as column rows: the page shows their

@@ -11,6 +11,13 @@ from ..db_types import UTCDateTime, utcnow
 from ..extensions import db
 
 
+def display_name(given_name: str, preferred_name: str | None, family_name: str) -> str:
+    """How a patient is named on every page: the preferred name in brackets when it differs."""
+    if preferred_name and preferred_name != given_name:
+        return f"{given_name} ({preferred_name}) {family_name}"
+    return f"{given_name} {family_name}"
+
+
 class Patient(db.Model):
     __tablename__ = "patients"
 
@@ -48,9 +55,7 @@ class Patient(db.Model):
 
     @property
     def display_name(self) -> str:
-        if self.preferred_name and self.preferred_name != self.given_name:
-            return f"{self.given_name} ({self.preferred_name}) {self.family_name}"
-        return self.full_name
+        return display_name(self.given_name, self.preferred_name, self.family_name)
 
     @property
     def is_archived(self) -> bool:

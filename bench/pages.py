@@ -25,9 +25,10 @@ from ketamine_integration.patients.models import CareTeamMember
 from ketamine_integration.timeutil import clinic_today
 
 FLOOR = "floor page"
-#: phases of a course whose page is shown as "the patient course page" (the series is done, so
-#: no window is waiting for suggestions: the same page shape on every clinic)
-COURSE_PHASES = ("integration", "maintenance", "completed")
+#: phases of a course whose page is shown as "the patient course page": a completed course (no
+#: window waits for suggestions, no planning or booking form is offered), so the page has the
+#: same shape on every clinic and its statement counts compare
+COURSE_PHASES = ("completed",)
 
 
 @dataclass(frozen=True)

@@ -44,14 +44,17 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     if prep_form is None:
         prep_form = PreparationForm(completed_on=clinic_today())
     prep_form.item.choices = options(services.checklist_items(protocol))
-    # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
-    clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
-    plan_form = plan_form_choices(plan_form or PlanForm(
-        days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
-        clinician=course.prescriber_id), clinicians, rooms)
-    book_form = book_form or BookForm(clinician=course.therapist_id)
-    book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians if THERAPIST in roles)
-    book_form.room.choices = room_choices(rooms=rooms)
+    clinicians = []
+    if not course.current_phase.ended:  # an ended course plans and books nothing: no forms to fill
+        # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
+        clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
+        plan_form = plan_form_choices(plan_form or PlanForm(
+            days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
+            clinician=course.prescriber_id), clinicians, rooms)
+        book_form = book_form or BookForm(clinician=course.therapist_id)
+        book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
+                                              if THERAPIST in roles)
+        book_form.room.choices = room_choices(rooms=rooms)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
     windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)

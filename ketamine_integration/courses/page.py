@@ -9,6 +9,7 @@ from ..accounts.services import user_choices
 from ..db_types import utcnow
 from ..domain.phases import NEXT_PHASES, Phase
 from ..experience.forms import PlanForm
+from ..experience.models import SIGNED
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
 from ..experience.windows import course_windows
@@ -19,7 +20,8 @@ from ..patients.access import can_read_clinical
 from ..domain.windows import WindowStatus
 from ..scheduling.availability import active_rooms, room_choices, suggest_for_window
 from ..scheduling.forms import BookForm
-from ..scheduling.services import fetch_course_appointments, fetch_integration_starts
+from ..scheduling.models import ACTIVE_STATUSES
+from ..scheduling.services import fetch_course_appointments
 from ..timeutil import clinic_today, clinic_zone
 from . import services
 from .forms import PhaseForm, PreparationForm, VoidForm
@@ -57,11 +59,13 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         book_form.room.choices = room_choices(rooms=rooms)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
-    windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
+    # the course's integration sessions that count for its windows, from the appointments read
+    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
+    windows = course_windows(course, sessions, starts, now)
     suggestions = {w.session.id: suggest_for_window(course, w.window, now) for w in windows
                    if not w.covered and w.status is not WindowStatus.CLOSED} if not course.current_phase.ended else {}
     clinical = can_read_clinical(current_user, course.patient)
-    facts = services.course_facts(course)
+    facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions))
     return render_template(
         "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
         history=services.phase_history(course), blockers=services.next_phase_blockers(course, facts),

@@ -71,14 +71,16 @@ def live_preparation(course: TreatmentCourse) -> list[PreparationRecord]:
     return [r for r in course.preparation_records if r.live]
 
 
-def course_facts(course: TreatmentCourse) -> CourseFacts:
-    """The recorded facts the phase gates look at."""
+def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = None) -> CourseFacts:
+    """The recorded facts the phase gates look at (`dosing_sessions_done`: the signed dosing
+    sessions, when the caller has counted them from the sessions it read)."""
     live = live_preparation(course)
     return CourseFacts(
         phase=course.current_phase,
         preparation_items_done=frozenset(r.item for r in live if r.item != PREPARATION_SESSION),
         signed_preparation_sessions=sum(r.item == PREPARATION_SESSION for r in live),
-        dosing_sessions_done=count_dosing_sessions_done(course),
+        dosing_sessions_done=count_dosing_sessions_done(course) if dosing_sessions_done is None
+        else dosing_sessions_done,
     )
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..courses.models import TreatmentCourse
 from ..domain.phases import Phase
@@ -47,7 +47,7 @@ def worklist(now: datetime) -> list[WorkItem]:
     ids = sorted(due)
     courses = {c.id: c for c in db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))
-        .options(selectinload(TreatmentCourse.therapist), selectinload(TreatmentCourse.patient)))} if ids else {}
+        .options(joinedload(TreatmentCourse.therapist), joinedload(TreatmentCourse.patient)))} if ids else {}
     missed = _missed_by_course(ids)
     items = []
     for course_id, windows in due.items():
@@ -80,7 +80,7 @@ def _booked_while_away(now: datetime) -> list[WorkItem]:
         select(Appointment, leave.exists().label("away"), why.scalar_subquery().label("why"))
         .where(Appointment.status == "booked", Appointment.starts_at >= now, Appointment.course_id.is_not(None),
                or_(leave.exists(), busy.exists()))
-        .options(selectinload(Appointment.course).selectinload(TreatmentCourse.patient))).all()
+        .options(joinedload(Appointment.course).joinedload(TreatmentCourse.patient))).all()
     return [WorkItem(AWAY, a.course, a.starts_at, f"{a.label} with {a.clinician.full_name}"
                      + ((f" ({why})" if why else "") if away else " (busy in their own calendar)"))
             for a, away, why in rows]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import access
@@ -37,12 +37,8 @@ def home():
     active = select(Patient).where(Patient.archived_at.is_(None))
     my_patients = []
     if current_user.has_role(*CLINICAL_ROLES):
-        # Clinicians' own caseload, even when they also hold a staff role: the columns its table
-        # shows, as rows (a caseload is a hundred patients or so).
-        my_patients = [CaseloadPatient(p.id, p.mrn, display_name(p.given_name, p.preferred_name, p.family_name))
-                       for p in db.session.execute(caseload(current_user, active.with_only_columns(
-                           Patient.id, Patient.mrn, Patient.given_name, Patient.preferred_name, Patient.family_name))
-                           .order_by(Patient.family_name, Patient.given_name).limit(200))]
+        # Clinicians' own caseload, even when they also hold a staff role.
+        my_patients = _caseload_patients(caseload(current_user, active), utcnow())
     recent, total = [], None
     if sees_all_patients(current_user):
         recent = db.session.scalars(active.order_by(Patient.created_at.desc()).limit(RECENT_LIMIT)).all()
@@ -62,6 +58,24 @@ class CaseloadPatient:
     id: int
     mrn: str
     display_name: str
+    #: the patient's next booked appointment, and the user's unsigned notes on them
+    next_session: datetime | None
+    drafts: int
+
+
+def _caseload_patients(patients: Select, now: datetime) -> list[CaseloadPatient]:
+    """The caseload's patients, as rows of what its table shows (a caseload is a hundred
+    patients or so): their next booking and the user's drafts are columns of the same query."""
+    next_session = select(func.min(Appointment.starts_at)).where(
+        Appointment.patient_id == Patient.id, Appointment.status == "booked", Appointment.starts_at >= now)
+    drafts = select(func.count(SessionNote.id)).where(
+        SessionNote.patient_id == Patient.id, SessionNote.author_id == current_user.id, SessionNote.status == "draft")
+    rows = db.session.execute(patients.with_only_columns(
+        Patient.id, Patient.mrn, Patient.given_name, Patient.preferred_name, Patient.family_name,
+        next_session.scalar_subquery().label("next_session"), drafts.scalar_subquery().label("drafts"))
+        .order_by(Patient.family_name, Patient.given_name).limit(200))
+    return [CaseloadPatient(r.id, r.mrn, display_name(r.given_name, r.preferred_name, r.family_name),
+                            r.next_session, r.drafts or 0) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -90,8 +104,8 @@ class ReportDue:
 
 
 def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
-    """Each patient's current course, phase, next session, window status, open alerts and the
-    user's unsigned notes, and the reports due on the user's own courses: a constant number of
+    """Each patient's current course, phase, window status and open alerts, and the reports due
+    on the user's own courses: a constant number of
     queries however long the caseload. Courses are read as column rows: the page shows their
     id and phase, and building a hundred course objects was a fifth of its time."""
     now = utcnow()
@@ -104,22 +118,14 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
         latest[course.patient_id] = course  # the latest course of each patient
     live = [c for c in latest.values() if not Phase(c.phase).ended]
     summaries = window_summaries([c.id for c in live], now)
-    next_session = dict(db.session.execute(
-        select(Appointment.patient_id, func.min(Appointment.starts_at)).where(
-            Appointment.patient_id.in_(by_id), Appointment.status == "booked", Appointment.starts_at >= now)
-        .group_by(Appointment.patient_id)).all())
     open_count = Counter(alert.patient_id for alert in alerts)
-    drafts = dict(db.session.execute(
-        select(SessionNote.patient_id, func.count()).where(
-            SessionNote.patient_id.in_(by_id), SessionNote.author_id == current_user.id, SessionNote.status == "draft")
-        .group_by(SessionNote.patient_id)).all())
     rows = []
     for p in patients:
         course = latest.get(p.id)
         rows.append(CaseloadRow(patient=p, course_id=course.id if course else None,
                                 phase=Phase(course.phase) if course else None,
-                                summary=summaries.get(course.id) if course else None, next=next_session.get(p.id),
-                                alerts=open_count[p.id], drafts=drafts.get(p.id, 0)))
+                                summary=summaries.get(course.id) if course else None, next=p.next_session,
+                                alerts=open_count[p.id], drafts=p.drafts))
     due = []
     if current_user.has_role(THERAPIST):
         mine = [c for c in live if c.therapist_id == current_user.id]

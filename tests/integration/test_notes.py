@@ -351,3 +351,34 @@ def test_nothing_is_kept_for_a_post_after_an_explicit_logout(team, make, auth):
     auth.logout()
     assert auth.post(f"/notes/{note}", _integration_data(version)).status_code == 302
     assert make.query(lambda: db.session.scalars(select(UnsavedWork)).all()) == []
+
+
+def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team, make, auth, client):
+    """The caseload's draft count is the signed-in author's own drafts; the next session is the
+    patient's earliest booking still ahead (both read with the caseload's patients)."""
+    from datetime import datetime, timezone
+
+    from ketamine_integration.scheduling.models import Appointment
+
+    auth.login("ther")
+    _start(auth, team["course"])
+    _start(auth, team["course"])
+    ahead = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
+
+    def book(starts_at, status):
+        db.session.add(Appointment(patient_id=team["patient"], course_id=team["course"], clinician_id=team["therapist"],
+                                   kind="follow_up", starts_at=starts_at, ends_at=starts_at + timedelta(minutes=50),
+                                   modality="telehealth", status=status, created_by_id=team["therapist"]))
+    make.run(lambda: [book(ahead, "booked"), book(ahead - timedelta(days=1), "cancelled"),
+                      book(ahead + timedelta(days=2), "booked")])
+    row = re.search(r"<tr><td><a href=\"/patients/\d+\">[^<]*Noted</a>.*?</tr>", client.get("/").get_data(as_text=True),
+                    re.S).group(0)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    with make.app.test_request_context():
+        from ketamine_integration.timeutil import format_local
+        assert cells[2] == format_local(ahead) and cells[5] == "2"
+    auth.logout()
+    auth.login("ther2")  # the colleague on the team has no drafts of their own
+    row = re.search(r"<tr><td><a href=\"/patients/\d+\">[^<]*Noted</a>.*?</tr>", client.get("/").get_data(as_text=True),
+                    re.S).group(0)
+    assert re.findall(r"<td>(.*?)</td>", row, re.S)[5] == "—"

@@ -117,7 +117,9 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
             .where(TreatmentCourse.patient_id.in_(by_id)).order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
         latest[course.patient_id] = course  # the latest course of each patient
     live = [c for c in latest.values() if not Phase(c.phase).ended]
-    summaries = window_summaries([c.id for c in live], now)
+    # every registered protocol version (a handful), for the windows and the reports due
+    versions = {v.id: v for v in db.session.scalars(select(ProtocolVersion))}
+    summaries = window_summaries([c.id for c in live], now, versions=list(versions.values()))
     open_count = Counter(alert.patient_id for alert in alerts)
     rows = []
     for p in patients:
@@ -129,8 +131,6 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
     due = []
     if current_user.has_role(THERAPIST):
         mine = [c for c in live if c.therapist_id == current_user.id]
-        versions = {v.id: v for v in db.session.scalars(select(ProtocolVersion).where(
-            ProtocolVersion.id.in_({c.protocol_version_id for c in mine})))}
         due = [ReportDue(c.id, by_id[c.patient_id], versions[c.protocol_version_id].name, why)
                for c, why in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now)]
     return rows, due

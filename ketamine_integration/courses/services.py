@@ -172,11 +172,12 @@ def next_phase_blockers(course: TreatmentCourse, facts: CourseFacts) -> dict[Pha
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
 
 
-def window_summaries(course_ids: list[int], now) -> dict[int, str | None]:
+def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str | None]:
     """For each course (by id): its most urgent integration-window status, in a few words.
 
     Read from the stored windows, open ones only: a constant number of queries whatever the
     number of courses or the length of their histories (a list page must not grow with the data).
+    `versions`: every registered protocol version, when the caller has read them.
     """
-    windows = open_windows(TreatmentCourse.id.in_(course_ids), now) if course_ids else {}
+    windows = open_windows(TreatmentCourse.id.in_(course_ids), now, versions=versions) if course_ids else {}
     return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

@@ -72,18 +72,21 @@ class OpenWindow:
     covered: bool
 
 
-def longest_window() -> timedelta:
-    """The longest any protocol version in use keeps a window open (plus a day for clock changes)."""
-    spans = [protocol_of(v).integration.window.closes_after.approximate
-             for v in db.session.scalars(select(ProtocolVersion))]
+def longest_window(versions: list[ProtocolVersion] | None = None) -> timedelta:
+    """The longest any protocol version in use keeps a window open (plus a day for clock
+    changes); `versions`: every registered version, when the caller has read them."""
+    if versions is None:
+        versions = db.session.scalars(select(ProtocolVersion)).all()
+    spans = [protocol_of(v).integration.window.closes_after.approximate for v in versions]
     return max(spans, default=timedelta(0)) + timedelta(days=1)
 
 
-def open_windows(courses: ColumnElement[bool], now: datetime, *,
-                 uncovered_only: bool = False) -> dict[int, list[OpenWindow]]:
+def open_windows(courses: ColumnElement[bool], now: datetime, *, uncovered_only: bool = False,
+                 versions: list[ProtocolVersion] | None = None) -> dict[int, list[OpenWindow]]:
     """Every window not yet closed at `now` of the courses `courses` selects (a condition on
     TreatmentCourse), by course id, in sequence order: two queries when the table is current.
     uncovered_only: only the windows with nothing booked (what a worklist shows).
+    versions: every registered protocol version, when the caller has read them.
 
     Only dosing sessions recent enough for their window to be open are read; a course with one
     whose row is missing or stale is worked out from all its sessions instead."""
@@ -94,7 +97,7 @@ def open_windows(courses: ColumnElement[bool], now: datetime, *,
                StoredWindow.opens, StoredWindow.optimal_until, StoredWindow.closes, StoredWindow.covered)
         .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
         .outerjoin(StoredWindow, StoredWindow.dosing_session_id == DosingSession.id)
-        .where(courses, DosingSession.status == SIGNED, DosingSession.ended_at >= now - longest_window(),
+        .where(courses, DosingSession.status == SIGNED, DosingSession.ended_at >= now - longest_window(versions),
                or_(StoredWindow.dosing_session_id.is_(None), StoredWindow.zone != zone.key,
                    and_(StoredWindow.closes > now, StoredWindow.covered.is_(False)) if uncovered_only
                    else StoredWindow.closes > now,

@@ -88,9 +88,7 @@ class CaseloadRow:
     phase: Phase | None
     #: the most urgent integration window, in a few words
     summary: str | None
-    next: datetime | None
     alerts: int
-    drafts: int
 
 
 @dataclass(frozen=True)
@@ -105,9 +103,9 @@ class ReportDue:
 
 def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
     """Each patient's current course, phase, window status and open alerts, and the reports due
-    on the user's own courses: a constant number of
-    queries however long the caseload. Courses are read as column rows: the page shows their
-    id and phase, and building a hundred course objects was a fifth of its time."""
+    on the user's own courses: a constant number of queries however long the caseload. Courses
+    are read as column rows: the page shows their id and phase, and building a hundred course
+    objects was a fifth of its time."""
     now = utcnow()
     by_id = {p.id: p for p in patients}
     latest = {}
@@ -126,8 +124,7 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
         course = latest.get(p.id)
         rows.append(CaseloadRow(patient=p, course_id=course.id if course else None,
                                 phase=Phase(course.phase) if course else None,
-                                summary=summaries.get(course.id) if course else None, next=p.next_session,
-                                alerts=open_count[p.id], drafts=p.drafts))
+                                summary=summaries.get(course.id) if course else None, alerts=open_count[p.id]))
     due = []
     if current_user.has_role(THERAPIST):
         mine = [c for c in live if c.therapist_id == current_user.id]

@@ -28,14 +28,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..courses.models import TreatmentCourse
 from ..db_types import UTCDateTime
-from ..domain.windows import IntegrationWindow, WindowStatus, covered, status_at
+from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..scheduling.models import Appointment
 from ..timeutil import clinic_zone
 from .models import SIGNED, DosingSession
-from .windows import assigned_windows, course_windows
+from .windows import course_windows, window_coverage
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
@@ -148,11 +148,10 @@ def rewrite(course_ids: set[int] | list[int], session: Session | None = None) ->
     rows = []
     for course_id, version in courses:
         rule = protocol_of(version).integration
-        for dose, window, mine in assigned_windows(rule, sessions.get(course_id, []), starts.get(course_id, []), zone):
-            rows.append({"dosing_session_id": dose.id, "course_id": course_id, "protocol_version_id": version.id,
-                         "zone": zone.key, "opens": window.opens, "optimal_until": window.optimal_until,
-                         "closes": window.closes, "covered": covered(list(mine), rule.min_sessions_per_dosing),
-                         "covered_optimally": any(window.optimal(s) for s in mine)})
+        for c in window_coverage(rule, sessions.get(course_id, []), starts.get(course_id, []), zone):
+            rows.append({"dosing_session_id": c.session.id, "course_id": course_id, "protocol_version_id": version.id,
+                         "zone": zone.key, "opens": c.window.opens, "optimal_until": c.window.optimal_until,
+                         "closes": c.window.closes, "covered": c.covered, "covered_optimally": c.covered_optimally})
     if rows:
         session.execute(_upsert(session), rows)
     return len(rows)

@@ -30,21 +30,34 @@ def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integ
     `sessions` are dosing sessions, or the rows fetch_signed_sessions_by_course reads: only id,
     sequence, status and ended_at are used."""
     rule = protocol_of(course.protocol_version).integration
-    return [WindowRow(session=session, window=window, status=status_at(window, now), sessions=mine,
-                      covered=covered(list(mine), rule.min_sessions_per_dosing),
-                      covered_optimally=any(window.optimal(s) for s in mine))
-            for session, window, mine in assigned_windows(rule, sessions, integration_starts, clinic_zone())]
+    return [WindowRow(session=c.session, window=c.window, status=status_at(c.window, now), sessions=c.sessions,
+                      covered=c.covered, covered_optimally=c.covered_optimally)
+            for c in window_coverage(rule, sessions, integration_starts, clinic_zone())]
 
 
-def assigned_windows(rule: Integration, sessions: list, integration_starts: list[datetime],
-                     zone: ZoneInfo) -> list[tuple[DosingSession, IntegrationWindow, tuple[datetime, ...]]]:
-    """Each signed session with its window and the integration sessions that count for it: what
-    does not depend on the time of asking."""
+@dataclass(frozen=True)
+class Coverage:
+    """A signed session's window and the integration sessions that count for it: what does not
+    depend on the time of asking (and so what the stored windows keep)."""
+
+    session: DosingSession
+    window: IntegrationWindow
+    sessions: tuple[datetime, ...]
+    covered: bool
+    covered_optimally: bool
+
+
+def window_coverage(rule: Integration, sessions: list, integration_starts: list[datetime],
+                    zone: ZoneInfo) -> list[Coverage]:
+    """Each signed session's window, with the integration sessions assigned to it."""
     done = [s for s in sessions if s.status == SIGNED]
     windows = [window_for(s.id, s.ended_at, rule.window, zone) for s in done]
     assigned = assign_sessions(windows, integration_starts, per_window=rule.min_sessions_per_dosing,
                                shared=rule.one_session_covers_overlapping_windows)
-    return [(session, window, tuple(assigned[window.key])) for session, window in zip(done, windows)]
+    return [Coverage(session=session, window=window, sessions=tuple(assigned[window.key]),
+                     covered=covered(assigned[window.key], rule.min_sessions_per_dosing),
+                     covered_optimally=any(window.optimal(s) for s in assigned[window.key]))
+            for session, window in zip(done, windows)]
 
 
 #: most urgent first: what a list of courses shows for each

@@ -25,6 +25,9 @@ NOTE_NEEDS = {"response": "measures", "adverse_effects": "dosing", "safety": "sa
 
 
 class ReleaseOfInformation(db.Model):
+    """What a patient permits to be shared, with whom, for what and from when. Never edited:
+    it can only be revoked, or its revocation brought forward (database triggers, migration 0015)."""
+
     __tablename__ = "releases_of_information"
     __table_args__ = (
         CheckConstraint("recipient_user_id IS NOT NULL OR recipient_name IS NOT NULL", name="has_recipient"),
@@ -45,6 +48,8 @@ class ReleaseOfInformation(db.Model):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: SHA-256 of who may receive what, why and when (not the revocation), stored at creation; `flask signatures verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     patient: Mapped[Patient] = relationship()
     recipient: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id], lazy="joined")

@@ -1,21 +1,28 @@
-"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes)."""
+"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes)
+and of every append-only record that carries one (addenda, measures, releases)."""
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
+from ..append_only import DIGESTED, verify_digests
 from ..notes.services import verify_signed_notes
 from .services import verify_protocol_snapshots, verify_signed_sessions
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
 
+#: how a digested table's rows are named in the report
+RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
+                "measure_responses": "measure response", "releases_of_information": "release of information"}
+
 
 @signatures_cli.command("verify")
 def verify_command():
-    """Check signed dosing sessions, signed notes and protocol snapshots against their hashes;
-    exit 1 on any mismatch."""
+    """Check signed dosing sessions, signed notes, protocol snapshots, addenda, measures and
+    releases against their hashes; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
-    broken = 0
+    records = verify_digests()
+    broken = _report_records(records)
     for note_id, ok in notes:
         if not ok:
             broken += 1
@@ -31,5 +38,19 @@ def verify_command():
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
     click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
+    for table in DIGESTED:
+        checked = [ok for name, _, ok in records if name == table]
+        click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
     if broken:
         raise SystemExit(1)
+
+
+def _report_records(records) -> int:
+    """Name each append-only record whose content no longer matches its digest; their count."""
+    broken = 0
+    for table, row_id, ok in records:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH {RECORD_NAMES[table]} {row_id} ({table}): content differs from its digest",
+                       err=True)
+    return broken

@@ -150,6 +150,8 @@ class DosingAddendum(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     body: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of what it says, stored at creation; `flask signatures verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="addenda")
     author: Mapped[User] = relationship(lazy="joined")

@@ -171,6 +171,8 @@ class NoteAddendum(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     body: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of what it says, stored at creation; `flask signatures verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     note: Mapped[SessionNote] = relationship(back_populates="addenda")
     author: Mapped[User] = relationship(lazy="joined")
@@ -211,7 +213,8 @@ class CaseFormulation(db.Model):
 
 
 class MeasureResponse(db.Model):
-    """One completed PHQ-9 or GAD-7. Never edited: one entered in error is voided (kept)."""
+    """One completed PHQ-9 or GAD-7. Never edited: one entered in error is voided once, with a
+    reason, and kept (database triggers, migration 0015)."""
 
     __tablename__ = "measure_responses"
     __table_args__ = (CheckConstraint("measure IN ('phq9', 'gad7')", name="known_measure"),)
@@ -230,6 +233,8 @@ class MeasureResponse(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(String(300))
+    #: SHA-256 of the answers, total and band (not the voiding), stored at creation; `flask signatures verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     entered_by: Mapped[User] = relationship(lazy="joined")
     patient: Mapped[Patient] = relationship()
@@ -259,7 +264,8 @@ class SafetyAlert(db.Model):
 class UnsavedWork(db.Model):
     """What a clinician submitted to a note, process-note or formulation page after their
     login session had timed out: kept, and offered back on that page once they sign in
-    again, so no text is lost. Cleared by their next successful save there."""
+    again, so no text is lost. Their next successful save there (the recovered text or any
+    other) clears the text for good: only who, where and when stay (migration 0015)."""
 
     __tablename__ = "unsaved_work"
 

@@ -55,6 +55,10 @@ def readable(work: UnsavedWork) -> str:
 
 
 def mark_recovered(user_id: int, path: str) -> None:
+    """After the author's next successful save on that page: the kept text has been recovered
+    or superseded, so it is deleted (process notes above all must not linger in a second
+    table); the row keeps only who, where and when. The triggers of migration 0015 allow
+    exactly this change, once."""
     db.session.execute(update(UnsavedWork).where(UnsavedWork.user_id == user_id, UnsavedWork.path == path,
                                                  UnsavedWork.recovered_at.is_(None))
-                       .values(recovered_at=utcnow()))
+                       .values(recovered_at=utcnow(), form={}))

@@ -1,0 +1,197 @@
+"""Append-only records: which tables never change once written (and the one-way changes each
+still allows), the ORM guard that stops the application's own code early, and the SHA-256
+digests `flask signatures verify` rechecks.
+
+Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011 and
+0015); this module is the one place the code declares the tables they protect, so a test can
+try UPDATE and DELETE on every one and fail on a table nobody classified
+(tests/security/test_append_only.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from itertools import chain
+from typing import Callable, Mapping
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Mapper, Session
+
+from .db_types import utcnow
+from .extensions import db
+
+#: every append-only table, with what may still change on a row once it is written
+APPEND_ONLY: dict[str, str] = {
+    "audit_events": "nothing",
+    "protocol_versions": "nothing",
+    "coordination_reports": "nothing",
+    "coordination_notes": "its one acknowledgement and reply",
+    "session_notes": "once signed: only bookkeeping (updated_at, version)",
+    "note_themes": "once its note is signed: nothing",
+    "action_check_ins": "once its note is signed: nothing",
+    "note_dosing_links": "once its note is signed: nothing",
+    "action_steps": "once its note is signed: only its status (a later check-in stops it)",
+    "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
+    "vital_signs": "once its session is signed: nothing",
+    "adverse_events": "once its session is signed: nothing",
+    "note_addenda": "nothing",
+    "dosing_addenda": "nothing",
+    "case_formulations": "nothing (a new revision is a new row)",
+    "measure_responses": "voided once, with a reason",
+    "safety_alerts": "acknowledged once",
+    "releases_of_information": "revoked, or its revocation brought forward; never pushed back or withdrawn",
+    "unsaved_work": "its text cleared when recovered or superseded; nothing after that",
+}
+
+#: every other table, and why its rows may change (a new table must be classified in one of the two)
+MUTABLE: dict[str, str] = {
+    "users": "accounts are edited, disabled and given new passwords",
+    "user_roles": "the admin changes a user's roles",
+    "login_sessions": "sessions are touched on activity and ended",
+    "login_failures": "the sign-in throttle's counts expire",
+    "authenticators": "an authenticator is confirmed, used and reset",
+    "recovery_codes": "codes are used and replaced",
+    "clinic_settings": "the admin's settings",
+    "session_types": "the admin's default session lengths",
+    "themes": "the admin retires and restores vocabulary themes",
+    "rooms": "the admin manages rooms",
+    "patients": "demographics are corrected",
+    "care_team_members": "care teams change",
+    "treatment_courses": "a course moves through its phases",
+    "audit_chain_head": "moves forward at each commit; its own triggers refuse deletion and rewinding (0011)",
+    "integration_windows": "derived from signed dosing sessions, rebuilt by `windows rebuild`",
+    "process_notes": "the author's own working notes, edited in place (never shared)",
+    "appointments": "bookings are moved and cancelled",
+    "working_hours": "clinicians' availability",
+    "extra_hours": "clinicians' availability",
+    "time_off": "clinicians' availability",
+    "calendar_feeds": "feeds are used and revoked",
+    "calendar_imports": "a new upload replaces the previous one",
+    "imported_busy": "replaced with each upload",
+    # History rows without a database guard yet (not among issue 17's findings; SECURITY.md
+    # "Known limits"): the audit trail records each change that writes them.
+    "appointment_changes": "history of bookings, not yet guarded by triggers",
+    "phase_transitions": "history of a course's phases, not yet guarded by triggers",
+    "preparation_records": "preparation checklist entries, voided in place; not yet guarded by triggers",
+}
+
+
+# -- one-way changes the ORM guard lets through (the triggers of migration 0015 mirror them) --
+
+def _once(before, after, changed: set[str]) -> bool:
+    """Set once: from nothing to a value, never again."""
+    return before is None and after is not None
+
+
+def _earlier(before, after, changed: set[str]) -> bool:
+    """Set, then only moved earlier (a revocation brought forward, never pushed back)."""
+    return after is not None and (before is None or after < before)
+
+
+def _cleared(before, after, changed: set[str]) -> bool:
+    return after == {}
+
+
+def _with(column: str) -> Callable:
+    """Changes only together with `column` (who revoked, with the revocation date)."""
+    return lambda before, after, changed: column in changed
+
+
+#: table -> column -> rule; a table here accepts no other change and no deletion
+ONE_WAY: dict[str, dict[str, Callable]] = {
+    "note_addenda": {},
+    "dosing_addenda": {},
+    "case_formulations": {},
+    "measure_responses": {"voided_at": _once, "void_reason": _once},
+    "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once},
+    "releases_of_information": {"revoked_on": _earlier, "revoked_by_id": _with("revoked_on")},
+    "unsaved_work": {"form": _cleared, "recovered_at": _once},
+}
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or delete an append-only row beyond its one-way changes."""
+
+
+def _changes(obj) -> dict[str, tuple]:
+    state, changes = inspect(obj), {}
+    for attribute in state.mapper.column_attrs:
+        history = state.attrs[attribute.key].history
+        if history.has_changes():
+            changes[attribute.key] = (history.deleted[0] if history.deleted else None,
+                                      history.added[0] if history.added else None)
+    return changes
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_append_only_rows(session: Session, flush_context, instances) -> None:
+    # The triggers refuse these whatever path tries; this stops the ORM path early and loudly.
+    for obj in chain(session.dirty, session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table not in ONE_WAY:
+            continue
+        if obj in session.deleted:
+            raise AppendOnlyViolation(f"{table} rows are never deleted")
+        changes = _changes(obj)
+        for column, (before, after) in changes.items():
+            rule = ONE_WAY[table].get(column)
+            if rule is None or not rule(before, after, set(changes)):
+                raise AppendOnlyViolation(f"{table} {obj.id}: {column} cannot change that way")
+
+
+# -- digests ------------------------------------------------------------------------------------
+
+#: table -> the columns its digest covers: what the record says, who wrote it, when, and what it
+#: belongs to (one-way columns such as a revocation are left out: the triggers guard those)
+DIGESTED: dict[str, tuple[str, ...]] = {
+    "note_addenda": ("note_id", "author_id", "created_at", "body"),
+    "dosing_addenda": ("dosing_session_id", "author_id", "created_at", "body"),
+    "measure_responses": ("patient_id", "course_id", "measure", "administered_on", "answers", "difficulty",
+                          "total", "band", "entered_by_id", "created_at"),
+    "releases_of_information": ("patient_id", "recipient_user_id", "recipient_name", "categories", "purpose",
+                                "effective_on", "expires_on", "created_by_id", "created_at"),
+}
+
+
+def _canonical(value):
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def digest(table: str, values: Mapping) -> str:
+    """SHA-256 of a row's covered columns as canonical JSON (plain values in, so the migration
+    that filled earlier rows and `signatures verify` hash exactly what the app hashed)."""
+    content = {"table": table, **{c: _canonical(values[c]) for c in DIGESTED[table]}}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@event.listens_for(Mapper, "before_insert")
+def _digest_at_creation(mapper, connection, target) -> None:
+    # before_insert, not the service: the parent's key is known here even for a row appended
+    # through a relationship, and no creation path (service, demo, import) can leave it out.
+    table = mapper.local_table.name
+    if table in DIGESTED:
+        if target.created_at is None:
+            target.created_at = utcnow()
+        target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
+
+
+def verify_digests() -> list[tuple[str, int, bool]]:
+    """(table, id, digest still matches) for every row of the digested tables, read through the
+    models' column types so values come back exactly as the app hashed them."""
+    results = []
+    for name in DIGESTED:
+        table = db.metadata.tables[name]
+        columns = [table.c.id, table.c.content_digest, *(table.c[c] for c in DIGESTED[name])]
+        for row in db.session.execute(select(*columns).order_by(table.c.id)):
+            values = row._mapping
+            results.append((name, values["id"], values["content_digest"] == digest(name, values)))
+    return results

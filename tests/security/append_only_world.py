@@ -1,0 +1,123 @@
+"""A real row in every append-only table, made through the app's own forms, and the database
+owner's ways around the guards (for the positive controls and the tampering cases).
+
+The rows come from tests.security.clinic.Clinic (HTTP, real forms) plus what it does not
+seed: a check-in, addenda, a formulation revision and text kept after a session timeout.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from ketamine_integration.extensions import db
+from tests.security.clinic import Clinic, today
+
+KEPT_TEXT = "Process text typed while the session lapsed"
+
+
+def _latest(make, sql: str, **params) -> int:
+    return make.query(lambda: db.session.scalar(text(sql), params))
+
+
+def seed(make, auth) -> dict[str, tuple[str, dict]]:
+    """table -> (WHERE clause naming one real row of it, its parameters). Rows of tables frozen
+    "once signed" belong to a signed note or dosing session."""
+    clinic = Clinic(make, auth)
+    first = clinic.signed_note
+    [step] = make.query(lambda: db.session.scalars(text("SELECT id FROM action_steps WHERE note_id = :n"),
+                                                   {"n": first}).all())
+    second = clinic.new_note("integration")
+    checked = clinic.integration_data(second, **{"check_ins-0-step_id": str(step), "check_ins-0-progress": "done",
+                                                 "check_ins-0-decision": "continue"})
+    assert clinic.post("therapist", f"/notes/{second}", checked).status_code == 302
+    assert clinic.post("therapist", f"/notes/{second}/sign", {"version": clinic.version("note", second)}
+                       ).status_code == 302
+    assert clinic.post("therapist", f"/notes/{first}/addenda", {"body": "Later: slept well"}).status_code == 302
+    assert clinic.post("prescriber", f"/dosing/{clinic.signed_session}/addenda",
+                       {"body": "Lot checked again"}).status_code == 302
+    assert clinic.post("therapist", f"/courses/{clinic.course}/formulation",
+                       {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
+    rows = {"measure_responses": clinic.measure, "safety_alerts": clinic.alert,
+            "coordination_notes": clinic.coordination_note, "coordination_reports": clinic.report}
+    # a release narrower than the clinic's (which permits everything), so widening it is a change
+    assert clinic.post("therapist", f"/patients/{clinic.patient}/releases",
+                       clinic.release_data(categories=["dosing"])).status_code == 302
+    process = clinic.process_note
+    clinic.login("therapist")
+    make.age_login_sessions(last_seen_at=timedelta(minutes=30), created_at=timedelta(minutes=30))
+    kept = auth.post(f"/notes/{process}/process", {"body": KEPT_TEXT, "version": "1"})
+    assert "/login" in kept.headers["Location"], "a timed-out submission should be kept"
+    clinic.signed_in = None
+    session = clinic.signed_session
+    by_note = "note_id = :id"
+    where = {table: ("id = :id", {"id": row_id}) for table, row_id in rows.items()}
+    where.update({
+        "session_notes": ("id = :id", {"id": first}),
+        "note_themes": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM note_themes WHERE note_id = :n", n=first)}),
+        "action_steps": ("id = :id", {"id": step}),
+        "action_check_ins": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM action_check_ins WHERE note_id = :n",
+                                                        n=second)}),
+        "note_dosing_links": (by_note, {"id": first}),
+        "dosing_sessions": ("id = :id", {"id": session}),
+        "vital_signs": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_signs WHERE dosing_session_id = :s",
+                                                   s=session)}),
+        "adverse_events": ("id = :id", {"id": _latest(
+            make, "SELECT max(id) FROM adverse_events WHERE dosing_session_id = :s", s=session)}),
+    })
+    for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
+                  "unsaved_work", "releases_of_information"):
+        where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
+    return where
+
+
+def is_guard_refusal(error) -> bool:
+    """Refused by a trigger, not by a key or check constraint (a BEFORE trigger runs first, so a
+    constraint error would mean no trigger objected)."""
+    orig = getattr(error, "orig", error)
+    if getattr(orig, "sqlstate", None) is not None:
+        return orig.sqlstate == "P0001"  # RAISE EXCEPTION in a PL/pgSQL trigger
+    return "constraint failed" not in str(orig)
+
+
+@contextmanager
+def rolled_back(app, *, guards: bool = True):
+    """A connection in a transaction that is always rolled back. guards=False lifts every
+    trigger and defers key checks, as the database owner could: what the guards would
+    otherwise refuse then goes through (the positive control)."""
+    with app.app_context(), db.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            if not guards:
+                lift_guards(conn)
+            yield conn
+        finally:
+            transaction.rollback()
+
+
+def lift_guards(conn) -> list[str]:
+    """Inside the caller's transaction; returns SQLite's trigger definitions to put back."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # user and key triggers off
+        return []
+    conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+    triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+    for name, _ in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    return [sql for _, sql in triggers]
+
+
+@contextmanager
+def as_database_owner(app):
+    """A committed transaction with the guards lifted and then put back: how an owner with
+    console access would edit rows (tests/security/test_audit_tampering.py models the same)."""
+    with app.app_context(), db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            yield conn
+        else:
+            definitions = lift_guards(conn)
+            yield conn
+            for sql in definitions:
+                conn.execute(text(sql))

@@ -1,0 +1,212 @@
+"""Figure: every append-only table refuses UPDATE and DELETE through raw SQL, on both engines,
+except the one-way changes its record has (issue 17, point 3); tampering that lifts the guards
+is caught by `flask signatures verify`.
+
+The tables come from the code's own declaration (ketamine_integration.append_only), and a
+table classified neither append-only nor mutable fails the suite, so a new append-only table
+cannot be forgotten. Each refusal must come from a trigger (not a key or check constraint),
+and each statement has a positive control: with the guards lifted, as the database owner
+could, the same statement changes exactly one row.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Date, bindparam, select, text
+from sqlalchemy.exc import DBAPIError
+
+from ketamine_integration import models  # noqa: F401  (every table on the metadata)
+from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE
+from ketamine_integration.db_types import UTCDateTime
+from ketamine_integration.extensions import db
+from tests.security.append_only_world import as_database_owner, is_guard_refusal, rolled_back, seed
+
+#: table -> an UPDATE its guard must refuse (a real change to content the record froze)
+PROBES = {
+    "audit_events": "detail = 'rewritten'",
+    "protocol_versions": "content_hash = 'rewritten'",
+    "coordination_reports": "content_hash = 'rewritten'",
+    "coordination_notes": "body = 'rewritten'",
+    "session_notes": "content_digest = 'rewritten'",
+    "note_themes": "patient_words = 'rewritten'",
+    "action_check_ins": "obstacles = 'rewritten'",
+    "note_dosing_links": "dosing_session_id = dosing_session_id + 1000",
+    "action_steps": "what = 'rewritten'",
+    "dosing_sessions": "lot_number = 'rewritten'",
+    "vital_signs": "heart_rate = heart_rate + 1",
+    "adverse_events": "action_taken = 'rewritten'",
+    "note_addenda": "body = 'rewritten'",
+    "dosing_addenda": "body = 'rewritten'",
+    "case_formulations": """content = '{"presenting_concerns": "rewritten"}'""",
+    "measure_responses": "total = total + 1",
+    "safety_alerts": "item_score = item_score + 1",
+    "releases_of_information": """categories = '["attendance", "dosing", "measures", "safety"]'""",
+    "unsaved_work": """form = '{"body": ["rewritten"]}'""",
+}
+
+
+def _statement(sql: str, params: dict):
+    """Raw SQL with dates and instants bound through the app's column types (both engines)."""
+    statement = text(sql)
+    types = {"now": UTCDateTime(), "day": Date()}
+    return statement.bindparams(*(bindparam(name, type_=types[name]) for name in types if f":{name}" in sql))
+
+
+def _attempt(app, sql: str, params: dict, *, guards: bool = True) -> tuple[bool, bool]:
+    """(accepted, refused by a trigger) for one statement in a rolled-back transaction."""
+    with rolled_back(app, guards=guards) as conn:
+        try:
+            return conn.execute(_statement(sql, params), params).rowcount == 1, False
+        except DBAPIError as error:
+            return False, is_guard_refusal(error)
+
+
+def test_every_table_is_classified_append_only_or_mutable_and_probed():
+    tables = set(db.metadata.tables)
+    assert not set(APPEND_ONLY) & set(MUTABLE), "a table cannot be both"
+    assert tables - set(APPEND_ONLY) - set(MUTABLE) == set(), "classify the new table in append_only.py"
+    assert set(APPEND_ONLY) | set(MUTABLE) <= tables, "a classified table no longer exists"
+    assert set(PROBES) == set(APPEND_ONLY), "every append-only table needs a probe here"
+
+
+def test_raw_sql_updates_and_deletes_of_append_only_rows_are_refused(app, make, auth, databases, figures):
+    where = seed(make, auth)
+    tried = accepted = by_trigger = controls = 0
+    for table in APPEND_ONLY:
+        clause, params = where[table]
+        assert params["id"] is not None, f"no {table} row was seeded"
+        for sql in (f"UPDATE {table} SET {PROBES[table]} WHERE {clause}", f"DELETE FROM {table} WHERE {clause}"):
+            went_through, refused = _attempt(app, sql, params)
+            tried, accepted, by_trigger = tried + 1, accepted + went_through, by_trigger + refused
+            assert not went_through, f"accepted: {sql}"
+            assert refused, f"refused by a constraint, not the guard: {sql}"
+            control, _ = _attempt(app, sql, params, guards=False)
+            controls += control
+            assert control, f"the control changed no row (the probe tests nothing): {sql}"
+    figures.record("Append-only tables", "raw SQL",
+                   f"{len(APPEND_ONLY)} tables, {tried} UPDATE/DELETE tried, {accepted} accepted, "
+                   f"{by_trigger} refused by a trigger; controls: {controls} of {tried} went through with the "
+                   "guards lifted", engine=databases.name)
+
+
+NOW = datetime.now(timezone.utc)
+TODAY = date.today()
+VOID = "UPDATE measure_responses SET voided_at = :now, void_reason = 'entered in error' WHERE id = :measure"
+ACK = ("UPDATE safety_alerts SET acknowledged_at = :now, acknowledged_by_id = :user, "
+       "acknowledgement = 'Called the patient, safety plan reviewed' WHERE id = :alert")
+REVOKE = "UPDATE releases_of_information SET revoked_on = :day, revoked_by_id = :user WHERE id = :release"
+CLEAR = "UPDATE unsaved_work SET recovered_at = :now, form = '{}' WHERE id = :kept"
+
+#: (what is tried, statements done first (each must be accepted), the statement, extra params, accepted?)
+ONE_WAY_CASES = [
+    ("voiding a live measure with a reason", [], VOID, {}, True),
+    ("un-voiding a measure", [VOID], "UPDATE measure_responses SET voided_at = NULL, void_reason = NULL "
+     "WHERE id = :measure", {}, False),
+    ("rewriting the reason of a void", [VOID], "UPDATE measure_responses SET void_reason = 'other' "
+     "WHERE id = :measure", {}, False),
+    ("a void reason without voiding", [], "UPDATE measure_responses SET void_reason = 'quietly' "
+     "WHERE id = :measure", {}, False),
+    ("voiding while changing the answers", [], "UPDATE measure_responses SET voided_at = :now, "
+     "void_reason = 'entered in error', answers = '[0,0,0,0,0,0,0,0,0]' WHERE id = :measure", {}, False),
+    ("acknowledging an open alert", [], ACK, {}, True),
+    ("changing an acknowledgement", [ACK], "UPDATE safety_alerts SET acknowledgement = 'Nothing needed' "
+     "WHERE id = :alert", {}, False),
+    ("withdrawing an acknowledgement", [ACK], "UPDATE safety_alerts SET acknowledged_at = NULL, "
+     "acknowledged_by_id = NULL, acknowledgement = NULL WHERE id = :alert", {}, False),
+    ("re-dating an acknowledgement", [ACK], "UPDATE safety_alerts SET acknowledged_at = :now "
+     "WHERE id = :alert", {"now": NOW + timedelta(hours=1)}, False),
+    ("revoking a release", [], REVOKE, {}, True),
+    ("bringing a revocation forward", [REVOKE], "UPDATE releases_of_information SET revoked_on = :day "
+     "WHERE id = :release", {"day": TODAY - timedelta(days=3)}, True),
+    ("pushing a revocation back", [REVOKE], "UPDATE releases_of_information SET revoked_on = :day "
+     "WHERE id = :release", {"day": TODAY + timedelta(days=3)}, False),
+    ("withdrawing a revocation", [REVOKE], "UPDATE releases_of_information SET revoked_on = NULL, "
+     "revoked_by_id = NULL WHERE id = :release", {}, False),
+    ("re-attributing a revocation", [REVOKE], "UPDATE releases_of_information SET revoked_by_id = :other "
+     "WHERE id = :release", {}, False),
+    ("widening a release while revoking it", [], "UPDATE releases_of_information SET revoked_on = :day, "
+     "expires_on = NULL, purpose = 'anything' WHERE id = :release", {}, False),
+    ("clearing kept text as it is recovered", [], CLEAR, {}, True),
+    ("marking kept text recovered but keeping it", [], "UPDATE unsaved_work SET recovered_at = :now "
+     "WHERE id = :kept", {}, False),
+    ("rewriting text after its recovery", [CLEAR], """UPDATE unsaved_work SET form = '{"body": ["back"]}' """
+     "WHERE id = :kept", {}, False),
+    ("un-recovering kept text", [CLEAR], "UPDATE unsaved_work SET recovered_at = NULL WHERE id = :kept",
+     {}, False),
+    ("moving kept text to another page", [], "UPDATE unsaved_work SET path = '/notes/1' WHERE id = :kept",
+     {}, False),
+]
+
+
+def test_only_the_one_way_changes_go_through(app, make, auth, databases, figures):
+    where = seed(make, auth)
+    users = make.query(lambda: db.session.scalars(text("SELECT id FROM users ORDER BY id")).all())
+    base = {"measure": where["measure_responses"][1]["id"], "alert": where["safety_alerts"][1]["id"],
+            "release": where["releases_of_information"][1]["id"], "kept": where["unsaved_work"][1]["id"],
+            "user": users[0], "other": users[1], "now": NOW, "day": TODAY}
+    outcomes = []
+    for what, before, sql, extra, expected in ONE_WAY_CASES:
+        with rolled_back(app) as conn:
+            for earlier in before:
+                assert conn.execute(_statement(earlier, base), base).rowcount == 1, what
+            params = {**base, **extra}
+            try:
+                accepted = conn.execute(_statement(sql, params), params).rowcount == 1
+            except DBAPIError as error:
+                assert is_guard_refusal(error), f"{what}: refused by a constraint, not the guard"
+                accepted = False
+        outcomes.append((what, accepted))
+        assert accepted == expected, what
+    allowed = [accepted for (_, accepted), case in zip(outcomes, ONE_WAY_CASES) if case[-1]]
+    forbidden = [accepted for (_, accepted), case in zip(outcomes, ONE_WAY_CASES) if not case[-1]]
+    figures.record("Append-only tables", "one-way changes",
+                   f"{len(allowed)} allowed changes, {sum(allowed)} went through; {len(forbidden)} forbidden ones, "
+                   f"{sum(forbidden)} went through", engine=databases.name)
+
+
+#: (what the owner did, table, SET clause): content a digest covers, changed with the guards lifted
+TAMPERING = [
+    ("rewrote a note addendum", "note_addenda", "body = 'It was never said'"),
+    ("moved a note addendum to another author", "note_addenda", "author_id = author_id + 1"),
+    ("rewrote a dosing addendum", "dosing_addenda", "body = 'Lot was fine'"),
+    ("backdated a dosing addendum", "dosing_addenda", "created_at = created_at - INTERVAL_DAY"),
+    ("changed a measure's answers", "measure_responses", "answers = '[0,0,0,0,0,0,0,0,0]'"),
+    ("lowered a measure's total and band", "measure_responses", "total = 0, band = 'minimal'"),
+    ("widened a release's categories", "releases_of_information",
+     """categories = '["action_plan", "attendance", "dosing", "measures", "safety", "themes"]'"""),
+    ("gave a release a far expiry", "releases_of_information", "expires_on = '2099-12-31'"),
+]
+
+
+def _verify(app):
+    result = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    return result.exit_code, result.output
+
+
+def test_tampered_records_are_named_by_signatures_verify(app, make, auth, databases, figures):
+    where = seed(make, auth)
+    code, output = _verify(app)
+    assert code == 0, output
+    for table in DIGESTED:  # every digested row verified before anything was touched
+        assert f"0 of 0 {table.replace('_', ' ')}" not in output, output
+    detected = 0
+    for what, table, change in TAMPERING:
+        row_id, rows = where[table][1]["id"], db.metadata.tables[table]
+        read = select(rows).where(rows.c.id == row_id)
+        with as_database_owner(app) as conn:
+            original = dict(conn.execute(read).one()._mapping)
+            day = "datetime(created_at, '-1 day')" if conn.dialect.name == "sqlite" else "created_at - interval '1 day'"
+            conn.execute(text(f"UPDATE {table} SET {change.replace('created_at - INTERVAL_DAY', day)} "
+                              "WHERE id = :id"), {"id": row_id})
+            assert dict(conn.execute(read).one()._mapping) != original, f"{what}: the tampering changed nothing"
+        code, output = _verify(app)
+        named = code == 1 and f" {row_id} ({table}): content differs" in output
+        detected += named
+        assert named, f"{what}: not detected\n{output}"
+        with as_database_owner(app) as conn:  # put it back (typed, through the model's table) for the next case
+            conn.execute(rows.update().where(rows.c.id == row_id).values(original))
+        assert _verify(app)[0] == 0, f"{what}: the row was not put back"
+    figures.record("Append-only tables", "digests",
+                   f"{len(TAMPERING)} records tampered with the guards lifted, {detected} named by signatures verify",
+                   engine=databases.name)

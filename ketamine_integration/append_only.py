@@ -16,7 +16,7 @@ from decimal import Decimal
 from itertools import chain
 from typing import Callable, Mapping
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import String, cast, event, inspect, select
 from sqlalchemy.orm import Mapper, Session
 
 from .db_types import utcnow
@@ -195,3 +195,25 @@ def verify_digests() -> list[tuple[str, int, bool]]:
             values = row._mapping
             results.append((name, values["id"], values["content_digest"] == digest(name, values)))
     return results
+
+
+#: one-way changes the audit trail records: (audit action, table, the column its success set)
+RECORDED_ONE_WAY = (("measure.void", "measure_responses", "voided_at"),
+                    ("alert.acknowledge", "safety_alerts", "acknowledged_at"),
+                    ("release.revoke", "releases_of_information", "revoked_on"))
+
+
+def undone_one_way_changes() -> list[tuple[str, int]]:
+    """(table, id) of rows whose one-way change the audit trail records as done but which no
+    longer show it: un-voided, un-acknowledged or un-revoked by someone who lifted the
+    triggers. The trail is HMAC-chained (`audit verify`), so it is the anchor digests lack
+    for what may still change after creation."""
+    audit = db.metadata.tables["audit_events"]
+    undone = []
+    for action, name, column in RECORDED_ONE_WAY:
+        table = db.metadata.tables[name]
+        done = select(audit.c.object_id).where(audit.c.action == action, audit.c.outcome == "success")
+        rows = db.session.scalars(select(table.c.id).where(cast(table.c.id, String).in_(done),
+                                                           table.c[column].is_(None)).order_by(table.c.id))
+        undone += [(name, row_id) for row_id in rows]
+    return undone

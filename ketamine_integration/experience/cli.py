@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..append_only import DIGESTED, verify_digests
+from ..append_only import DIGESTED, undone_one_way_changes, verify_digests
 from ..notes.services import verify_signed_notes
 from .services import verify_protocol_snapshots, verify_signed_sessions
 
@@ -13,7 +13,8 @@ signatures_cli = AppGroup("signatures", help="Signed-record integrity commands."
 
 #: how a digested table's rows are named in the report
 RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
-                "measure_responses": "measure response", "releases_of_information": "release of information"}
+                "measure_responses": "measure response", "releases_of_information": "release of information",
+                "safety_alerts": "safety alert"}
 
 
 @signatures_cli.command("verify")
@@ -22,7 +23,7 @@ def verify_command():
     releases against their hashes; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
     records = verify_digests()
-    broken = _report_records(records)
+    broken = _report_records(records) + _report_undone(undone_one_way_changes())
     for note_id, ok in notes:
         if not ok:
             broken += 1
@@ -54,3 +55,11 @@ def _report_records(records) -> int:
             click.echo(f"MISMATCH {RECORD_NAMES[table]} {row_id} ({table}): content differs from its digest",
                        err=True)
     return broken
+
+
+def _report_undone(undone) -> int:
+    """Name each void, acknowledgement or revocation the audit trail records but the row lost."""
+    for table, row_id in undone:
+        click.echo(f"UNDONE {RECORD_NAMES[table]} {row_id} ({table}): the audit trail records a one-way change "
+                   "the row no longer shows", err=True)
+    return len(undone)

@@ -20,6 +20,7 @@ from ketamine_integration import models  # noqa: F401  (every table on the metad
 from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE
 from ketamine_integration.db_types import UTCDateTime
 from ketamine_integration.extensions import db
+from tests.security.clinic import USERNAMES
 from tests.security.append_only_world import as_database_owner, is_guard_refusal, rolled_back, seed
 
 #: table -> an UPDATE its guard must refuse (a real change to content the record froze)
@@ -209,4 +210,43 @@ def test_tampered_records_are_named_by_signatures_verify(app, make, auth, databa
         assert _verify(app)[0] == 0, f"{what}: the row was not put back"
     figures.record("Append-only tables", "digests",
                    f"{len(TAMPERING)} records tampered with the guards lifted, {detected} named by signatures verify",
+                   engine=databases.name)
+
+
+#: (what the owner undid, table, the app's form that made the change, SET clause undoing it)
+UNDOING = [
+    ("un-voided a measure", "measure_responses", lambda row: (f"/measures/{row}/void", {"reason": "Entered twice"}),
+     "voided_at = NULL, void_reason = NULL"),
+    ("withdrew an acknowledgement", "safety_alerts",
+     lambda row: (f"/alerts/{row}/acknowledge", {"note": "Called the patient; safety plan reviewed"}),
+     "acknowledged_at = NULL, acknowledged_by_id = NULL, acknowledgement = NULL"),
+    ("withdrew a revocation", "releases_of_information",
+     lambda row: (f"/releases/{row}/revoke", {"revoked_on": date.today().isoformat()}),
+     "revoked_on = NULL, revoked_by_id = NULL"),
+]
+
+
+def test_one_way_changes_undone_behind_the_guards_are_named_by_signatures_verify(app, make, auth, databases,
+                                                                                   figures):
+    """Digests leave out what may still change; the HMAC-chained audit trail is the anchor."""
+    where = seed(make, auth)
+    assert auth.login(USERNAMES["therapist"]).status_code == 302
+    for what, table, made_by, undo in UNDOING:
+        row_id = where[table][1]["id"]
+        assert auth.post(*made_by(row_id)).status_code == 302
+        done = undo.split(" = ")[0]
+        assert make.query(lambda: db.session.scalar(text(f"SELECT {done} FROM {table} WHERE id = :id"),
+                                                    {"id": row_id})) is not None, f"{what}: the app did not do it"
+    assert _verify(app)[0] == 0
+    detected = 0
+    for what, table, _, undo in UNDOING:
+        row_id = where[table][1]["id"]
+        with as_database_owner(app) as conn:
+            assert conn.execute(text(f"UPDATE {table} SET {undo} WHERE id = :id"), {"id": row_id}).rowcount == 1
+        code, output = _verify(app)
+        named = code == 1 and f" {row_id} ({table}): the audit trail records" in output
+        detected += named
+        assert named, f"{what}: not detected\n{output}"
+    figures.record("Append-only tables", "one-way changes undone",
+                   f"{len(UNDOING)} undone with the guards lifted, {detected} named by signatures verify",
                    engine=databases.name)

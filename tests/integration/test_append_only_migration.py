@@ -1,0 +1,72 @@
+"""Migration 0015 on a database that already has records: it fills the digests of earlier
+measures and releases exactly as the app computes them, and deletes text kept for recovery
+that was already recovered (issue 17, points 3 and 5); its downgrade removes what it added."""
+from datetime import date
+
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, select, text
+
+from ketamine_integration.accounts.models import User
+from ketamine_integration.append_only import verify_digests
+from ketamine_integration.coordination.models import ReleaseOfInformation
+from ketamine_integration.coordination.services import create_release
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.extensions import db
+from ketamine_integration.notes.models import MeasureResponse
+from ketamine_integration.notes.services import record_measure
+
+BEFORE = "0014_draft_notes_index"
+KEPT = """'{"body": ["Old process text"]}'"""
+
+
+def _records(make) -> dict:
+    therapist, prescriber = make.user("therapist"), make.user("prescriber")
+    course_id = make.course(make.patient(therapists=[therapist]), therapist, prescriber, phase="integration")
+
+    def write():
+        course, by = db.session.get(TreatmentCourse, course_id), db.session.get(User, therapist)
+        record_measure(course, measure="phq9", answers=[1] * 9, difficulty=None, administered_on=date.today(),
+                       by=by, today=date.today())
+        create_release(course.patient, recipient_user_id=prescriber, recipient_name=None, categories=["dosing"],
+                       purpose="Coordination", effective_on=date.today(), expires_on=None, by=by)
+    make.run(write)
+    return {"user": therapist}
+
+
+def _stored_digests() -> dict:
+    return {model.__tablename__: db.session.scalars(select(model.content_digest)).all()
+            for model in (MeasureResponse, ReleaseOfInformation)}
+
+
+def test_the_migration_fills_digests_and_clears_recovered_text(app, make):
+    user = _records(make)["user"]
+    with app.app_context():
+        made_by_the_app = _stored_digests()
+        db.session.remove()  # its transaction would hold SQLite's write lock through the migration
+        downgrade(revision=BEFORE)
+        assert "content_digest" not in {c["name"] for c in inspect(db.engine).get_columns("measure_responses")}
+        with db.engine.begin() as conn:
+            for recovered in ("CURRENT_TIMESTAMP", "NULL"):
+                conn.execute(text(f"INSERT INTO unsaved_work (user_id, path, form, submitted_at, recovered_at) "
+                                  f"VALUES (:u, '/notes/1/process', {KEPT}, CURRENT_TIMESTAMP, {recovered})"),
+                             {"u": user})
+        upgrade()
+        assert _stored_digests() == made_by_the_app  # the migration hashes exactly as the app does
+        results = verify_digests()
+        assert len(results) == 2 and all(ok for *_, ok in results)
+        kept = db.session.execute(text("SELECT CAST(form AS TEXT), recovered_at FROM unsaved_work "
+                                       "ORDER BY id")).all()
+        assert [(form.replace(" ", ""), recovered is None) for form, recovered in kept] == \
+            [("{}", False), ('{"body":["Oldprocesstext"]}', True)]
+
+
+def test_the_downgrade_removes_the_guards_and_digests(app, make):
+    _records(make)
+    with app.app_context():
+        downgrade(revision=BEFORE)
+        with db.engine.begin() as conn:  # no guard left: an edit goes through
+            assert conn.execute(text("UPDATE measure_responses SET total = total + 1")).rowcount == 1
+        upgrade()
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM measure_responses WHERE content_digest IS NULL")
+                                ).scalar_one() == 0

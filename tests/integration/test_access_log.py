@@ -51,6 +51,12 @@ def requests_sent(base: str, secret: str) -> dict[str, int]:
     return {"feed": get(f"{base}/feeds/{secret}.ics"), "search": get(f"{base}/patients/?q={SEARCH}&archived=1")}
 
 
+def record(figures, databases, server: str, log: str, secret: str) -> None:
+    logged = sum(f'{path} HTTP/1.1"' in log for path in ("GET /feeds/****.ics", "GET /patients/"))
+    figures.record("Server logs", server, f"2 requests (a feed poll, a patient search): {logged} logged; feed secret "
+                   f"found {log.count(secret)} times, search term {log.count(SEARCH)} times", engine=databases.name)
+
+
 def assert_clean_and_logged(log: str, secret: str, statuses: dict[str, int]) -> None:
     assert statuses["feed"] == 200 and statuses["search"] == 302   # a real feed; a search, signed out
     assert secret not in log and secret[:8] not in log
@@ -80,7 +86,7 @@ def development_server(app):
         thread.join(10)
 
 
-def test_the_development_server_log_masks_feed_secrets_and_drops_queries(app, make):
+def test_the_development_server_log_masks_feed_secrets_and_drops_queries(app, make, databases, figures):
     secret, lines = feed_secret(make), Lines()
     logger = logging.getLogger("werkzeug")
     level = logger.level
@@ -93,7 +99,9 @@ def test_the_development_server_log_masks_feed_secrets_and_drops_queries(app, ma
         logger.removeHandler(lines)
         logger.setLevel(level)
     # werkzeug colours a line by its status when it thinks a terminal shows it
-    assert_clean_and_logged(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(lines.lines)), secret, statuses)
+    log = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(lines.lines))
+    record(figures, databases, "development server (werkzeug)", log, secret)
+    assert_clean_and_logged(log, secret, statuses)
 
 
 def free_port() -> int:
@@ -131,7 +139,7 @@ def get_or_none(url: str) -> int | None:
         return None
 
 
-def test_gunicorns_access_log_masks_feed_secrets_and_drops_queries(app, make, tmp_path):
+def test_gunicorns_access_log_masks_feed_secrets_and_drops_queries(app, make, tmp_path, databases, figures):
     secret = feed_secret(make)
     with app.app_context():
         url = db.engine.url.render_as_string(hide_password=False)
@@ -139,6 +147,7 @@ def test_gunicorns_access_log_masks_feed_secrets_and_drops_queries(app, make, tm
     with gunicorn(url, tmp_path) as (base, access, errors):
         statuses = requests_sent(base, secret)
     log = access.read_text()
+    record(figures, databases, "gunicorn access log", log, secret)
     assert_clean_and_logged(log, secret, statuses)
     assert secret not in errors.read_text() and SEARCH not in errors.read_text()
 

@@ -29,8 +29,13 @@ def _preview_and_pdf(team, make, auth, client, categories) -> tuple[str, str]:
     (list(CATEGORIES), True),                      # a full release
 ])
 def test_the_indication_and_phase_follow_the_treatment_summary_category(team, make, auth, client, categories,
-                                                                        shown):
+                                                                        shown, databases, figures):
     preview, pdf = _preview_and_pdf(team, make, auth, client, categories)
+    found = sum(item in text for text in (preview, pdf) for item in SUMMARY)
+    figures.record("Report scope", f"release of {len(categories)} categories, "
+                   f"{'with' if 'treatment' in categories else 'without'} the treatment summary",
+                   f"indication, protocol and phase found in preview and PDF: {found} of {2 * len(SUMMARY)}",
+                   engine=databases.name)
     for where, text in (("preview", preview), ("PDF", pdf)):
         assert "Wren O'Coordinated" in text and "Dosing history" in text, where   # the report itself was made
         assert "Course started" in text or "course started" in text, where          # the minimum, always

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import access, lifecycle
+from . import access, access_log, lifecycle
 from .config import load_config
 from .extensions import csrf, db, login_manager, migrate
 
@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_templates(app)
     register_cli(app)
     register_proxy(app)
+    access_log.register()  # the development server's request log: no feed secrets, no queries
     return app
 
 

@@ -57,6 +57,8 @@ ENV_SETTINGS = (
                "it doubles with every further failure"),
     EnvSetting("AUDIT_HMAC_KEY", "derived from SECRET_KEY", "key of the HMAC chain that makes the audit "
                "trail tamper-evident; required in production (32+ random characters, not the SECRET_KEY)"),
+    EnvSetting("BACKUP_ENCRYPTION_KEY", "none", "Fernet key of `flask backup --encrypt`, read by the backup "
+               "commands only (restore and verify need it for an encrypted backup)"),
 )
 
 

@@ -17,7 +17,7 @@ from ..audit.chain import AuditChainBroken
 from ..config import normalise_database_url
 from ..db_types import utcnow
 from ..extensions import db
-from . import services
+from . import encryption, services
 from .manifest import BackupError, manifest_path
 
 BACKUP_PATH = click.Path(dir_okay=False, path_type=Path)
@@ -83,24 +83,28 @@ def _report(verification: services.Verification) -> None:
 
 @click.group("backup", cls=AppGroup, invoke_without_command=True)
 @click.option("--output", type=BACKUP_PATH, help="Backup file to write (default: instance/backups/...).")
+@click.option("--encrypt", is_flag=True, help=f"Encrypt the backup file with the Fernet key in "
+              f"{encryption.ENV_KEY} (the plaintext never touches the disk).")
 @click.pass_context
 @with_appcontext
-def backup_cli(ctx: click.Context, output: Path | None):
+def backup_cli(ctx: click.Context, output: Path | None, encrypt: bool):
     """Back up the configured database; the manifest is written beside it as PATH.manifest.json."""
     if ctx.invoked_subcommand is not None:
-        if output is not None:
-            raise click.UsageError("--output belongs to `flask backup` itself, not to a subcommand")
+        if output is not None or encrypt:
+            raise click.UsageError("--output and --encrypt belong to `flask backup` itself, not to a subcommand")
         return
     url, now = _configured_url(), utcnow()
     with _refused("backup.create", output):
+        key = encryption.parse_key(encryption.key_from_environment()) if encrypt else None
         if output is None:
             folder = Path(current_app.instance_path) / "backups"
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             output = services.default_output(folder, services.engine_name(url), now)
-        manifest = services.create_backup(url, output, now=now)
-    _audit("backup.create", output, manifest, detail=f"{len(manifest.tables)} tables")
+        manifest = services.create_backup(url, output, now=now, key=key)
+    sealed = f"encrypted, key id {manifest.key_id}" if manifest.encryption else "not encrypted"
+    _audit("backup.create", output, manifest, detail=f"{len(manifest.tables)} tables, {sealed}")
     click.echo(f"Backed up {len(manifest.tables)} tables, {manifest.total_rows} rows (migration "
-               f"{manifest.alembic_revision}) to {output}")
+               f"{manifest.alembic_revision}) to {output} ({sealed})")
     click.echo(f"Manifest: {manifest_path(output)}")
 
 
@@ -114,7 +118,8 @@ def verify_command(path: Path, database_url: str | None):
     with _refused("backup.verify", path):
         verification = services.verify_backup(path, scratch_url=_configured_url(),
                                               database_url=normalise_database_url(database_url)
-                                              if database_url else None)
+                                              if database_url else None,
+                                              key_text=encryption.key_from_environment())
     _report(verification)
     bad = [c.table for c in verification.mismatches]
     _audit("backup.verify", path, verification.manifest, outcome=audit.FAILURE if bad else audit.SUCCESS,
@@ -135,7 +140,8 @@ def restore_command(path: Path, target_url: str | None, replace: bool):
     db.session.remove()
     db.engine.dispose()  # our own pooled connections would hold locks pg_restore --clean waits on
     with _refused("backup.restore", path):
-        verification = services.restore_backup(path, target, replace=replace)
+        verification = services.restore_backup(path, target, replace=replace,
+                                               key_text=encryption.key_from_environment())
     _report(verification)
     bad = [c.table for c in verification.mismatches]
     _audit("backup.restore", path, verification.manifest, url=target,

@@ -37,6 +37,10 @@ class Manifest(BaseModel):
     #: of the backup file's bytes: a flipped byte is found before anything is restored
     backup_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     backup_bytes: int = Field(ge=0)
+    #: "fernet" when the backup file is ciphertext (backups/encryption.py); absent: plain
+    encryption: str | None = Field(default=None, pattern=r"^fernet$")
+    #: the fingerprint of the key an encrypted backup needs (never the key itself)
+    key_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
     tables: dict[str, TableEntry] = Field(min_length=1)
 
     @property
@@ -61,10 +65,11 @@ def file_sha256(path: Path) -> str:
 
 
 def write_manifest(backup: Path, *, engine: str, revision: str, created_at: datetime,
-                   sums: dict[str, TableSum]) -> Manifest:
+                   sums: dict[str, TableSum], encryption: str | None = None,
+                   key_id: str | None = None) -> Manifest:
     manifest = Manifest(format=FORMAT, engine=engine, alembic_revision=revision, created_at=created_at,
                         backup_file=backup.name, backup_sha256=file_sha256(backup),
-                        backup_bytes=backup.stat().st_size,
+                        backup_bytes=backup.stat().st_size, encryption=encryption, key_id=key_id,
                         tables={name: TableEntry(rows=s.rows, sha256=s.sha256, last_id=s.last_id)
                                 for name, s in sums.items()})
     path = manifest_path(backup)

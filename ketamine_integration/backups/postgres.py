@@ -42,35 +42,45 @@ def libpq(url: str) -> tuple[str, dict]:
     return conninfo, env
 
 
-def run_tool(args: list[str], env: dict, what: str) -> None:
-    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+def run_tool(args: list[str], env: dict, what: str, *, stdin: bytes | None = None) -> None:
+    done = subprocess.run(args, env=env, capture_output=True, input=stdin, check=False)
     if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
+        detail = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
         raise BackupError(f"{what} failed: {' / '.join(detail[:4]) or f'exit status {done.returncode}'}")
 
 
-def start_dump(url: str, snapshot: str, output: Path) -> subprocess.Popen:
-    """pg_dump of the exported snapshot, running while the caller reads the same snapshot."""
+def start_dump(url: str, snapshot: str, output: Path | None) -> subprocess.Popen:
+    """pg_dump of the exported snapshot, running while the caller reads the same snapshot;
+    with no `output` the dump comes back on a pipe (an encrypted backup's plaintext stays in
+    memory; finish_dump reads it)."""
     conninfo, env = libpq(url)
+    target = [f"--file={output}"] if output is not None else []
     return subprocess.Popen([find_tool("pg_dump"), "--format=custom", f"--snapshot={snapshot}",
-                             f"--file={output}", f"--dbname={conninfo}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             *target, f"--dbname={conninfo}"],
+                            env=env, stdout=subprocess.DEVNULL if output is not None else subprocess.PIPE,
+                            stderr=subprocess.PIPE)
 
 
-def finish_dump(process: subprocess.Popen, output: Path) -> None:
-    _, errors = process.communicate()
+def finish_dump(process: subprocess.Popen, output: Path | None) -> bytes | None:
+    """Wait for pg_dump; the dump itself when it was written to the pipe."""
+    dump, errors = process.communicate()
     if process.returncode != 0:
-        output.unlink(missing_ok=True)
-        raise BackupError(f"pg_dump failed: {' / '.join(errors.strip().splitlines()[:4])}")
-    os.chmod(output, 0o600)  # a backup holds every patient's record
+        if output is not None:
+            output.unlink(missing_ok=True)
+        raise BackupError(f"pg_dump failed: {' / '.join(errors.decode(errors='replace').strip().splitlines()[:4])}")
+    if output is not None:
+        os.chmod(output, 0o600)  # a backup holds every patient's record
+    return dump
 
 
-def restore_dump(backup: Path, url: str) -> None:
+def restore_dump(backup: Path, url: str, *, dump: bytes | None = None) -> None:
     """pg_restore in one transaction: a failure leaves the target as it was. --clean drops
-    what the dump recreates (the caller has checked the target is empty or --replace)."""
+    what the dump recreates (the caller has checked the target is empty or --replace). A
+    decrypted `dump` is fed on stdin, never written to a file."""
     conninfo, env = libpq(url)
+    source = [] if dump is not None else [str(backup)]
     run_tool([find_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-              "--exit-on-error", f"--dbname={conninfo}", str(backup)], env, f"pg_restore of {backup}")
+              "--exit-on-error", f"--dbname={conninfo}", *source], env, f"pg_restore of {backup}", stdin=dump)
 
 
 def _admin_conninfo(url: str) -> tuple[str, dict]:

@@ -17,8 +17,9 @@ from sqlalchemy.pool import NullPool
 
 from ..config import normalise_database_url
 from ..extensions import READ_SNAPSHOT, db
-from . import postgres, sqlite
+from . import encryption, postgres, sqlite
 from .checksums import ADVANCES_WITH_APPENDS, database_sums
+from .encryption import BackupKey
 from .manifest import BackupError, Manifest, TableCheck, compare, read_manifest, write_manifest
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
@@ -69,8 +70,9 @@ def default_output(folder: Path, engine: str, now: datetime) -> Path:
     return folder / f"ketamine-integration-{engine}-{now.strftime('%Y%m%dT%H%M%SZ')}{SUFFIX[engine]}"
 
 
-def create_backup(url: str, output: Path, *, now: datetime) -> Manifest:
-    """Back up the database at `url` into `output` and write its manifest beside it."""
+def create_backup(url: str, output: Path, *, now: datetime, key: BackupKey | None = None) -> Manifest:
+    """Back up the database at `url` into `output` and write its manifest beside it; with a
+    `key`, the file is ciphertext and the plaintext is only ever held in memory."""
     engine = engine_name(url)
     if output.exists():
         raise BackupError(f"{output} already exists: a backup never overwrites a file")
@@ -78,11 +80,17 @@ def create_backup(url: str, output: Path, *, now: datetime) -> Manifest:
         raise BackupError(f"folder {output.parent} does not exist")
     partial = output.with_name(output.name + ".partial")
     try:
-        revision, sums = (_backup_sqlite if engine == "sqlite" else _backup_postgres)(url, partial)
+        if key is None:
+            revision, sums = (_backup_sqlite if engine == "sqlite" else _backup_postgres)(url, partial)
+        else:
+            revision, sums, plaintext = (_sqlite_in_memory if engine == "sqlite" else _postgres_in_memory)(url)
+            encryption.write_ciphertext(partial, encryption.encrypt(key, plaintext))
+            del plaintext
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
-    return write_manifest(output, engine=engine, revision=revision, created_at=now, sums=sums)
+    return write_manifest(output, engine=engine, revision=revision, created_at=now, sums=sums,
+                          encryption=encryption.SCHEME if key else None, key_id=key.key_id if key else None)
 
 
 def _backup_sqlite(url: str, partial: Path):
@@ -92,7 +100,15 @@ def _backup_sqlite(url: str, partial: Path):
         return _snapshot_sums(conn, "the database")
 
 
-def _backup_postgres(url: str, partial: Path):
+def _sqlite_in_memory(url: str):
+    memory = sqlite.memory_copy(sqlite.sqlite_path(url))
+    image = sqlite.memory_image(memory)
+    # Sums come from the very copy whose image is encrypted.
+    with sqlite.memory_engine(memory) as engine, engine.connect() as conn:
+        return (*_snapshot_sums(conn, "the database"), image)
+
+
+def _backup_postgres(url: str, partial: Path | None):
     engine = database_engine(url)
     try:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ",
@@ -103,10 +119,19 @@ def _backup_postgres(url: str, partial: Path):
             try:
                 sums = _snapshot_sums(conn, "the database")
             finally:
-                postgres.finish_dump(dump, partial)  # waits: the snapshot must outlive pg_dump's start
-            return sums
+                dumped = postgres.finish_dump(dump, partial)  # waits: the snapshot must outlive pg_dump's start
+            return sums if partial is not None else (*sums, dumped)
     finally:
         engine.dispose()
+
+
+def _postgres_in_memory(url: str):
+    return _backup_postgres(url, None)
+
+
+def _plaintext(manifest: Manifest, backup: Path, key_text: str | None) -> bytes | None:
+    """An encrypted backup's plaintext (in memory), or None for a plain backup."""
+    return encryption.decrypt(manifest, backup, key_text) if manifest.encryption else None
 
 
 def _engine_matches(manifest: Manifest, backup: Path, url: str, what: str) -> None:
@@ -135,10 +160,12 @@ def live_sums(url: str, manifest: Manifest) -> dict:
         engine.dispose()
 
 
-def verify_backup(backup: Path, *, scratch_url: str, database_url: str | None = None) -> Verification:
+def verify_backup(backup: Path, *, scratch_url: str, database_url: str | None = None,
+                  key_text: str | None = None) -> Verification:
     """Check a backup against its manifest without restoring it over anything: the SQLite file
-    is opened read-only; a PostgreSQL dump is restored into a throw-away database on the
-    server of `scratch_url`. With `database_url`, that database is compared instead."""
+    is opened read-only (an encrypted one is decrypted into memory); a PostgreSQL dump is
+    restored into a throw-away database on the server of `scratch_url`. With `database_url`,
+    that database is compared instead (the manifest alone is needed: no key)."""
     manifest = read_manifest(backup)
     _revision_matches(manifest, backup)
     if database_url:
@@ -146,15 +173,19 @@ def verify_backup(backup: Path, *, scratch_url: str, database_url: str | None = 
         return Verification(manifest, compare(manifest, live_sums(database_url, manifest),
                                               skip=ADVANCES_WITH_APPENDS))
     if manifest.engine == "sqlite":
-        with sqlite.read_only_engine(backup) as engine:
+        plaintext = _plaintext(manifest, backup, key_text)
+        opened = sqlite.read_only_engine(backup) if plaintext is None \
+            else sqlite.memory_engine(sqlite.memory_database(plaintext, backup))
+        with opened as engine:
             problem = sqlite.integrity_problem(engine, backup)
             if problem:
                 raise BackupError(problem)
             with engine.connect() as conn:
                 return Verification(manifest, compare(manifest, database_sums(conn, db.metadata)))
     _engine_matches(manifest, backup, scratch_url, "the configured database (where verify restores)")
+    plaintext = _plaintext(manifest, backup, key_text)
     with postgres.scratch_database(scratch_url) as scratch:
-        postgres.restore_dump(backup, scratch)
+        postgres.restore_dump(backup, scratch, dump=plaintext)
         return Verification(manifest, compare(manifest, live_sums(scratch, manifest)))
 
 
@@ -174,8 +205,10 @@ def occupied_tables(url: str) -> dict[str, int]:
     return {n: c for n, c in counts.items() if c}
 
 
-def restore_backup(backup: Path, target_url: str, *, replace: bool) -> Verification:
-    """Restore into the target, then compare every table with the manifest."""
+def restore_backup(backup: Path, target_url: str, *, replace: bool, key_text: str | None = None) -> Verification:
+    """Restore into the target, then compare every table with the manifest. An encrypted
+    backup is decrypted (in memory) before the target is touched, so a missing or wrong key,
+    or a changed file, restores nothing."""
     manifest = read_manifest(backup)
     _engine_matches(manifest, backup, target_url, "the target")
     _revision_matches(manifest, backup)
@@ -185,8 +218,10 @@ def restore_backup(backup: Path, target_url: str, *, replace: bool) -> Verificat
         raise BackupError(f"the target {make_url(target_url).render_as_string()} is not empty ({shown}"
                           f"{', ...' if len(occupied) > 4 else ''} rows): restore refuses to overwrite "
                           "records unless --replace is given")
+    plaintext = _plaintext(manifest, backup, key_text)
     if manifest.engine == "sqlite":
-        sqlite.restore_file(backup, sqlite.sqlite_path(target_url))
+        source = sqlite.memory_database(plaintext, backup) if plaintext is not None else None
+        sqlite.restore_file(backup, sqlite.sqlite_path(target_url), source=source)
     else:
-        postgres.restore_dump(backup, target_url)
+        postgres.restore_dump(backup, target_url, dump=plaintext)
     return Verification(manifest, compare(manifest, live_sums(target_url, manifest)))

@@ -6,13 +6,16 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..fields import ClinicDateField, MultiCheckboxField, options
-from .models import CATEGORIES, NOTE_CATEGORIES, PRIORITIES
+from .models import CATEGORIES, NOTE_CATEGORIES, PRIORITIES, REPORT_MINIMUM
 
 
 class ReleaseForm(FlaskForm):
     recipient = SelectField("Prescriber of this clinic", coerce=int, validators=[Optional()])
     recipient_name = StringField("Or an outside clinic or clinician", validators=[Optional(), Length(max=200)])
-    categories = MultiCheckboxField("The patient permits sharing", choices=options(CATEGORIES.items()))
+    categories = MultiCheckboxField("The patient permits sharing", choices=options(CATEGORIES.items()),
+                                    description=f"Every report names {REPORT_MINIMUM}; the indication, protocol "
+                                                "and course phase only under the treatment summary, everything "
+                                                "else only under its category. Process notes are never shared.")
     purpose = StringField("Purpose", validators=[InputRequired(), Length(max=300)])
     effective_on = ClinicDateField("Effective from", validators=[InputRequired()])
     expires_on = ClinicDateField("Expires on", validators=[Optional()])

@@ -12,10 +12,16 @@ from ..db_types import UTCDateTime, utcnow
 from ..extensions import db
 from ..patients.models import Patient
 
-#: what a release may permit (process notes are never among them, whatever a release says)
-CATEGORIES = {"dosing": "Dosing and monitoring", "measures": "Measures",
+#: what a release may permit (process notes are never among them, whatever a release says).
+#: The indication is a diagnosis ("depression with suicidal ideation"), and the protocol's name
+#: often names one too, so they and the course phase are a category of their own; a report
+#: always carries only REPORT_MINIMUM besides what its release permits.
+CATEGORIES = {"treatment": "Treatment summary: indication, protocol and course phase",
+              "dosing": "Dosing and monitoring", "measures": "Measures",
               "attendance": "Attendance and window adherence", "themes": "Themes and insights summary",
               "action_plan": "Action-plan progress", "safety": "Safety alerts"}
+#: what every report carries whatever its release permits: whom it is about and since when
+REPORT_MINIMUM = "the patient's name, MRN and date of birth, and the date the course started"
 PRIORITIES = {"routine": "Routine", "urgent": "Urgent"}
 NOTE_CATEGORIES = {"response": "Response", "adverse_effects": "Adverse effects", "safety": "Safety",
                    "scheduling": "Scheduling", "other": "Other"}

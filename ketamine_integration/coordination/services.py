@@ -146,13 +146,14 @@ def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str
     data = {
         "clinic": current_app.config["CLINIC_NAME"], "generated": format_local(now), "recipient": recipient.full_name,
         "patient": {"name": patient.full_name, "mrn": patient.mrn, "dob": patient.date_of_birth.isoformat()},
-        "course": {"protocol": course.protocol_version.name, "version": course.protocol_version.version,
-                   "phase": course.current_phase.label, "start": course.start_date.isoformat(),
-                   "indication": course.indication},
+        "course": {"start": course.start_date.isoformat()},
         "categories": [CATEGORIES[c] for c in CATEGORIES if c in categories],
         "withheld": [CATEGORIES[c] for c in CATEGORIES if c not in categories],
         "questions": (questions or "").strip(), "recommendations": (recommendations or "").strip(),
     }
+    if "treatment" in categories:
+        data["course"].update(protocol=course.protocol_version.name, version=course.protocol_version.version,
+                              phase=course.current_phase.label, indication=course.indication)
     sessions = db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id,
                                                               DosingSession.status == DOSING_SIGNED)
                                   .order_by(DosingSession.sequence)).all()

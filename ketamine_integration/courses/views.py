@@ -57,6 +57,8 @@ def course_create(patient_id: int):
         audit.record("course.create", obj=course, patient_id=patient.id)
         flash(f"Enrolled {patient.full_name} in {course.protocol_version.label}.", "success")
         return redirect(url_for("courses.course_detail", course_id=course.id))
+    if request.method == "GET":  # the form names the patient and their care team: a read
+        audit.record("patient.view", obj=patient, patient_id=patient.id, detail="enrolment form")
     return render_form("courses/enrol.html", form, patient=patient, indications=INDICATIONS)
 
 

@@ -305,7 +305,8 @@ class World:
         p, ids, course = self.p, self.ids, self.ids["course"]
         patient = ids["patient"]
         release = {"effective_on": (date.today() - timedelta(days=30)).isoformat(), "expires_on": "",
-                   "categories": ["dosing", "measures", "attendance", "themes", "action_plan", "safety"]}
+                   "categories": ["treatment", "dosing", "measures", "attendance", "themes", "action_plan",
+                                  "safety"]}
         self.post(ther, f"/patients/{patient}/releases",
                   {**release, "recipient": ids["pres"], "purpose": p("release purpose")})
         self.post(admin, f"/patients/{patient}/releases", {**release, "recipient": 0,

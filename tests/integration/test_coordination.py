@@ -94,15 +94,17 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
     assert preview.status_code == 200 and "Dosing history" in page_text(preview)
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
-    for required in ("Harbor Light", "Wren O'Coordinated", "MRN", "IV ketamine", "Dosing history", "nausea (mild)",
+    for required in ("Harbor Light", "Wren O'Coordinated", "MRN", "Dosing history", "nausea (mild)",
                      "Measures", "PHQ-9", "Integration attendance and window adherence",
                      "Is a booster worth discussing?", "Keep the 2-day spacing.", "Confidential", "Page 1 of",
                      "Coordination report — Wren O'Coordinated, MRN"):   # the running header
         assert required in pdf, required
     for absent in ("Safety in the body", "Rest is something I am allowed", "Walk by the river",
-                   "Open safety alerts", PROCESS_SECRET, "Countertransference"):
+                   "Open safety alerts", PROCESS_SECRET, "Countertransference",
+                   "IV ketamine", "Treatment-resistant depression"):   # the treatment summary was not permitted
         assert absent not in pdf, absent
-    assert "Not permitted, so not included: Themes and insights summary, Action-plan progress, Safety alerts" in pdf
+    assert ("Not permitted, so not included: Treatment summary: indication, protocol and course phase, "
+            "Themes and insights summary, Action-plan progress, Safety alerts") in pdf
 
 
 def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revocation_stops_it(team, make, auth,

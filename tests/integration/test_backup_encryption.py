@@ -1,0 +1,143 @@
+"""flask backup --encrypt on both engines: an encrypted backup verifies and restores every row
+with the key, holds no process-note text, and is refused (restoring nothing) without the key,
+with a wrong or malformed key, and when its ciphertext was changed."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from ketamine_integration.backups.encryption import ENV_KEY
+from ketamine_integration.backups.manifest import file_sha256, manifest_path
+from ketamine_integration.extensions import db
+from tests.backup_targets import restore_target
+
+#: written into a process note; it must never be readable in an encrypted backup file
+CANARY = "Canary-process-note: countertransference about the harbour 5521"
+
+
+@pytest.fixture
+def target(databases, tmp_path):
+    yield from restore_target(databases, tmp_path)
+
+
+@pytest.fixture
+def key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def run(app, *args, key: str | None):
+    """A flask command with BACKUP_ENCRYPTION_KEY set to `key` (None: unset)."""
+    return app.test_cli_runner().invoke(args=[str(a) for a in args], env={ENV_KEY: key})
+
+
+def clinic_with_a_process_note(make) -> None:
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.notes import services as notes
+    therapist, prescriber = make.user("therapist"), make.user("prescriber")
+    patient = make.patient(therapists=[therapist], prescribers=[prescriber], family_name="Cipherton")
+    course_id = make.course(patient, therapist, prescriber, phase="integration")
+
+    def write():
+        course, by = db.session.get(TreatmentCourse, course_id), db.session.get(User, therapist)
+        note = notes.create_note(course, kind="integration", session_date=date.today(), by=by, today=date.today())
+        notes.save_process_note(note, body=CANARY, by=by, expected_version=None)
+    make.run(write)
+
+
+def encrypted_backup(app, make, tmp_path, key):
+    clinic_with_a_process_note(make)
+    path = tmp_path / "clinic.backup"
+    made = run(app, "backup", "--output", path, "--encrypt", key=key)
+    assert made.exit_code == 0, made.output
+    assert "encrypted" in made.output
+    return path
+
+
+def restored_process_notes(target) -> list[str]:
+    from ketamine_integration.notes.models import ProcessNote
+    return target.query(lambda: db.session.scalars(select(ProcessNote.body)).all())
+
+
+def test_encrypted_backup_verifies_and_restores_every_row_and_holds_no_note_text(app, make, target, tmp_path,
+                                                                                key, databases, figures):
+    path = encrypted_backup(app, make, tmp_path, key)
+    manifest = json.loads(manifest_path(path).read_text())
+    assert manifest["encryption"] == "fernet" and len(manifest["key_id"]) == 16
+    assert key not in manifest_path(path).read_text()
+    # only the ciphertext and its manifest were written: no plaintext copy beside them
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("clinic")) == \
+        ["clinic.backup", "clinic.backup.manifest.json"]
+    written = (path, manifest_path(path))
+    leaks = sum(text in f.read_bytes() for f in written for text in (CANARY.encode(), b"Cipherton"))
+
+    verified = run(app, "backup", "verify", path, key=key)
+    assert verified.exit_code == 0, verified.output
+    tables = len(manifest["tables"])
+    assert f"{tables} tables, {tables} match" in verified.output
+    restored = run(app, "restore", path, "--target", target.url, key=key)
+    assert restored.exit_code == 0, restored.output
+    assert f"{tables} tables, {tables} match" in restored.output
+    assert restored_process_notes(target) == [CANARY]  # the canary was in the backup, sealed
+    figures.record("Backup encryption", "encrypted backup, verify, restore",
+                   f"{tables} tables, {tables} match after restore; process-note canary and patient name found "
+                   f"in the backup file and manifest: {leaks} times", engine=databases.name)
+    assert leaks == 0
+
+
+def _refused_everywhere(app, path, target, key, problem: str) -> None:
+    for args in (("backup", "verify", path), ("restore", path, "--target", target.url)):
+        result = run(app, *args, key=key)
+        assert result.exit_code == 1, result.output
+        assert problem in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def _nothing_restored(target, databases) -> None:
+    from ketamine_integration.backups.services import occupied_tables
+    assert occupied_tables(target.url) == {}
+
+
+@pytest.mark.parametrize("given, problem", [
+    (None, f"is encrypted: set {ENV_KEY}"),                           # no key in the environment
+    ("wrong", f"{ENV_KEY} is not the key"),                           # another valid Fernet key
+    ("not-a-fernet-key", f"{ENV_KEY} is not a valid Fernet key"),     # malformed
+])
+def test_a_missing_or_wrong_key_is_named_and_restores_nothing(app, make, target, tmp_path, key, databases,
+                                                              given, problem):
+    path = encrypted_backup(app, make, tmp_path, key)
+    other = Fernet.generate_key().decode() if given == "wrong" else given
+    _refused_everywhere(app, path, target, other, problem)
+    _nothing_restored(target, databases)
+
+
+def test_changed_ciphertext_is_refused_and_restores_nothing(app, make, target, tmp_path, key, databases):
+    path = encrypted_backup(app, make, tmp_path, key)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01 if data[len(data) // 2] != ord("A") else 0x02  # stays base64
+    path.write_bytes(bytes(data))
+    # the manifest's checksum of the file finds the change first...
+    _refused_everywhere(app, path, target, key, "is corrupt or was changed")
+    # ...and when the manifest is rewritten to match, the ciphertext's own tag still does
+    manifest = json.loads(manifest_path(path).read_text())
+    manifest["backup_sha256"] = file_sha256(path)
+    manifest_path(path).write_text(json.dumps(manifest))
+    _refused_everywhere(app, path, target, key, "fails its authentication tag")
+    _nothing_restored(target, databases)
+
+
+@pytest.mark.parametrize("given, problem", [
+    (None, f"{ENV_KEY} is not set"),
+    ("", f"{ENV_KEY} is not set"),
+    ("short", f"{ENV_KEY} is not a valid Fernet key"),
+])
+def test_encrypt_without_a_valid_key_is_refused_and_writes_nothing(app, make, tmp_path, given, problem):
+    path = tmp_path / "clinic.backup"
+    result = run(app, "backup", "--output", path, "--encrypt", key=given)
+    assert result.exit_code == 1 and problem in result.output, result.output
+    assert "Fernet.generate_key()" in result.output   # says how to make one
+    assert list(tmp_path.iterdir()) == []

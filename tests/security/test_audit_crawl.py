@@ -1,0 +1,204 @@
+"""Audit completeness by route (ASVS 5.0 V16; HIPAA 164.312(b)): every GET route that takes an
+id, from the url_map, requested with the demo clinic's ids by a user entitled to it. A page that
+shows one patient's data writes exactly one audit row naming that patient; a page of several
+patients' data writes one row naming none; a page without patient data writes no row naming one.
+
+test_audit_completeness.py goes by the audit catalogue (every action performed once); this suite
+goes by the routes, so a page that audits nothing at all (it has no action to be listed under,
+as the enrolment form had not) is found too. A new id-taking GET route fails
+test_every_id_get_route_is_classified until one of the tables below lists it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flask import url_for
+from sqlalchemy import select
+
+from ketamine_integration import create_app
+from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
+from ketamine_integration.db_types import utcnow
+from ketamine_integration.demo import DEMO_PASSWORD, load_demo_clinic
+from ketamine_integration.extensions import db
+from tests.databases import app_settings
+from tests.factories import TOTP_SECRET
+
+from .test_audit_completeness import _last_id, _new_rows
+
+SUITE = "Audit crawl"
+#: the demo clinic's staff member (staff may use every schedule-level page)
+STAFF_USER = "staff1"
+
+#: GET pages that show one patient's data: endpoint -> (who requests it, the kind of record its
+#: id names). "therapist" and "prescriber" are the patient's own, from the care team.
+PATIENT_PAGES = {
+    "calendars.appointment_invite": ("staff", "appointment"),
+    "coordination.course_coordination": ("therapist", "course"),
+    "coordination.releases": ("therapist", "patient"),
+    "coordination.report_pdf": ("prescriber", "report"),       # the report's recipient
+    "courses.course_create": ("staff", "patient"),              # the enrolment form (issue 17, point 4)
+    "courses.course_detail": ("staff", "course"),
+    "experience.dosing_record": ("prescriber", "dosing"),
+    "experience.rems_pdf": ("prescriber", "dosing"),            # a signed session under a REMS protocol
+    "notes.action_steps": ("therapist", "course"),
+    "notes.formulation": ("therapist", "course"),
+    "notes.measures": ("therapist", "course"),
+    "notes.note_edit": ("therapist", "note"),                   # the note's author
+    "notes.patient_themes": ("therapist", "patient"),
+    "notes.process_note": ("therapist", "note"),                # the author's alone
+    "patients.patient_detail": ("therapist", "patient"),
+    "patients.patient_edit": ("staff", "patient"),
+}
+#: GET pages that show several patients' data at once: one row, naming no single patient
+MANY_PATIENTS = {
+    "calendars.feed_ics": "a clinician's own bookings, with several patients; read by a calendar app, no session",
+}
+#: GET routes with an argument that show no patient data, and why
+NO_PATIENT_DATA = {
+    "accounts.user_edit": "a staff account",
+    "accounts.user_password": "a staff account's password reset",
+    "mfa.reset": "a staff account's authenticator reset",
+    "protocols.protocol_detail": "the protocol library",
+    "scheduling.availability": "a clinician's hours, time off and imported busy time; no patient",
+    "static": "the stylesheet",
+}
+
+
+@pytest.fixture(scope="module")
+def bare_app():
+    return create_app(app_settings("sqlite://"))
+
+
+def id_get_rules(app):
+    return sorted((r for r in app.url_map.iter_rules() if "GET" in r.methods and r.arguments),
+                  key=lambda r: r.endpoint)
+
+
+def test_every_id_get_route_is_classified(bare_app):
+    in_map = {r.endpoint for r in id_get_rules(bare_app)}
+    tables = [set(PATIENT_PAGES), set(MANY_PATIENTS), set(NO_PATIENT_DATA)]
+    listed = set().union(*tables)
+    assert sorted(in_map - listed) == [], "GET routes with an id that no table here classifies"
+    assert sorted(listed - in_map) == [], "classified routes that are gone"
+    assert sum(map(len, tables)) == len(listed), "a route is in two tables"
+
+
+@dataclass
+class Target:
+    args: dict                  #: the url's arguments
+    patient: int | None         #: the patient its audit row must name
+    user: int | None            #: who requests it (None: signed out)
+
+
+def _team(patient_id: int, role: str) -> int:
+    from ketamine_integration.patients.models import CareTeamMember
+    return db.session.scalar(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient_id,
+                                                                  CareTeamMember.role == role)
+                             .order_by(CareTeamMember.id))
+
+
+def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
+    """One demo record of each kind: (its id, its patient, who of the team may read it)."""
+    from ketamine_integration.coordination.models import CoordinationReport
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.experience.models import DosingSession
+    from ketamine_integration.notes.models import SessionNote
+    from ketamine_integration.protocols.models import ProtocolVersion
+    from ketamine_integration.scheduling.models import Appointment
+    report = db.session.scalars(select(CoordinationReport).order_by(CoordinationReport.id)).first()
+    course = db.session.get(TreatmentCourse, report.course_id)   # a course with the most on it
+    rems = db.session.scalars(select(DosingSession).join(TreatmentCourse).join(ProtocolVersion)
+                              .where(ProtocolVersion.protocol_id == "esketamine-trd-rems",
+                                     DosingSession.signed_at.is_not(None)).order_by(DosingSession.id)).first()
+    note = db.session.scalars(select(SessionNote).where(SessionNote.status == "signed")
+                              .order_by(SessionNote.id)).first()
+    booking = db.session.scalars(select(Appointment).where(Appointment.course_id.is_not(None))
+                                 .order_by(Appointment.id)).first()
+
+    def team(patient_id, **who):
+        return {"therapist": _team(patient_id, THERAPIST), "prescriber": _team(patient_id, PRESCRIBER), **who}
+
+    return {"patient": (course.patient_id, course.patient_id, team(course.patient_id)),
+            "course": (course.id, course.patient_id, team(course.patient_id)),
+            "report": (report.id, report.patient_id, team(report.patient_id, prescriber=report.recipient_id)),
+            "dosing": (rems.id, rems.course.patient_id, team(rems.course.patient_id)),
+            "note": (note.id, note.patient_id, team(note.patient_id, therapist=note.author_id)),
+            "appointment": (booking.id, booking.patient_id, team(booking.patient_id))}
+
+
+def _user_id(username: str) -> int:
+    return db.session.scalar(select(User.id).where(User.username == username))
+
+
+def targets(make, feed_token: str) -> dict[str, Target]:
+    """Every classified route's arguments, filled with the demo clinic's ids."""
+    def build():
+        records, staff = _records(), _user_id(STAFF_USER)
+        therapist, admin = _user_id("therapist1"), _user_id("admin")
+        found = {}
+        for endpoint, (who, kind) in PATIENT_PAGES.items():
+            record, patient, team = records[kind]
+            arg = next(r for r in id_get_rules(make.app) if r.endpoint == endpoint).arguments
+            found[endpoint] = Target({next(iter(arg)): record}, patient,
+                                     staff if who == "staff" else team[who])
+        found["calendars.feed_ics"] = Target({"token": feed_token}, None, None)
+        found.update({
+            "accounts.user_edit": Target({"user_id": therapist}, None, admin),
+            "accounts.user_password": Target({"user_id": therapist}, None, admin),
+            "mfa.reset": Target({"user_id": therapist}, None, admin),
+            "protocols.protocol_detail": Target({"protocol_id": "esketamine-trd-rems", "version": 1}, None, therapist),
+            "scheduling.availability": Target({"user_id": therapist}, None, therapist),
+            "static": Target({"filename": "style.css"}, None, None)})
+        return found
+    return make.query(build)
+
+
+def _demo_clinic(make) -> str:
+    """The demo clinic, its users enrolled with the tests' authenticator, and one feed address."""
+    from ketamine_integration.calendars.services import create_feed
+    from ketamine_integration.mfa import totp
+    from ketamine_integration.mfa.services import begin_enrolment, confirm_enrolment
+
+    def build():
+        load_demo_clinic(now=utcnow())
+        for user in db.session.scalars(select(User)):
+            begin_enrolment(user, secret=TOTP_SECRET)
+            confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) - 1), utcnow())
+        return create_feed(db.session.scalar(select(User).where(User.username == "therapist1")), "phone")[1]
+    return make.run(build)
+
+
+def test_every_patient_page_writes_one_audit_row_naming_its_patient(app, make, auth, databases, figures):
+    feed_token = _demo_clinic(make)
+    found, problems, exact = targets(make, feed_token), [], 0
+    usernames = make.query(lambda: {u.id: u.username for u in db.session.scalars(select(User))})
+    signed_in = None
+    for endpoint, target in sorted(found.items(), key=lambda kv: (kv[1].user or 0, kv[0])):
+        if target.user != signed_in:
+            if signed_in is not None:
+                auth.logout()
+            if target.user is not None:
+                auth.login(usernames[target.user], DEMO_PASSWORD)
+            signed_in = target.user
+        with app.test_request_context():
+            url = url_for(endpoint, **target.args)
+        last = _last_id(make)
+        response = auth.client.get(url)
+        rows = _new_rows(make, last)
+        if response.status_code != 200:
+            problems.append(f"{endpoint} as {usernames.get(target.user)}: {response.status_code}")
+        elif endpoint in NO_PATIENT_DATA:
+            if any(r.patient_id is not None for r in rows):
+                problems.append(f"{endpoint}: listed as without patient data, but a row names a patient")
+        elif len(rows) != 1 or rows[0].patient_id != target.patient:
+            problems.append(f"{endpoint}: {len(rows)} rows ({', '.join(f'{r.action} -> {r.patient_id}' for r in rows)}),"
+                            f" expected one naming patient {target.patient}")
+        else:
+            exact += 1
+    audited = len(PATIENT_PAGES) + len(MANY_PATIENTS)
+    figures.record(SUITE, "GET routes with an id", f"{len(found)} routes crawled with the demo clinic's ids: "
+                   f"{audited} with patient data, {exact} of them with exactly one row naming the patient; "
+                   f"{len(NO_PATIENT_DATA)} without patient data", engine=databases.name)
+    assert problems == [], "\n".join(problems)
+    assert exact == audited

@@ -3,10 +3,10 @@ at a cost bounded by the window and a work budget rather than by what the rule a
 
 dateutil.rrule does the calendar arithmetic (BY-part expansion, BYSETPOS, week numbers), but it is
 fed only rules whose every step is cheap: at most one time of day (a busy block never repeats more
-often than daily), a DTSTART moved forward to the window by whole INTERVAL periods, the limiters of
-FREQ=DAILY applied here (so dateutil never scans days that all fail them), and a calendar shifted by
-whole 400-year Gregorian cycles so that dateutil's own stop at year 9999 lies at most 400 years past
-the window (a rule that never matches, say February 30, ends there instead of in 8,000 years).
+often than daily), a DTSTART moved forward to the window by whole INTERVAL periods, RFC 5545's limiting
+BY-parts applied here (so dateutil never scans periods that all fail them), and years shifted to an
+identical stretch of the calendar so that dateutil's own stop at year 9999 lies a few decades past
+the window (a rule that never matches ends there instead of scanning 8,000 years).
 Every occurrence dateutil produces is counted against a budget shared by the whole file, which also
 carries a deadline.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import time as clock
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import MAXYEAR, date, datetime, time, timedelta
 from typing import Iterator
 
@@ -160,12 +161,13 @@ def occurrences(first: datetime, rule: Rule, *, low: datetime, high: datetime, u
     """The rule's occurrences in [low, high], all naive wall-clock times of the event's own zone
     (`first` is its DTSTART, `until` its UNTIL, both the same way). DTSTART itself is not added."""
     by = _with_defaults(first, rule)
+    _check_positions(rule, by)
     regular = _one_per_period(rule, by)
-    limit = _daily_limiter(rule, by)
+    limit = _limiter(rule, by)
     begin, remaining = _start_and_count(first, rule, by, low, regular)
     if remaining == 0 or begin > high or (until is not None and until < low):
         return
-    shift = CYCLE_YEARS * max(0, (MAXYEAR - 1 - high.year) // CYCLE_YEARS)
+    shift = _shift(begin.year, high.year)
     for shifted in rrule(rule.code, dtstart=begin.replace(year=begin.year + shift), interval=rule.interval,
                          wkst=rule.wkst, cache=False, **by):
         budget.spend()
@@ -207,22 +209,74 @@ def _dateutil_weekday(day: tuple[int, int | None]):
     return DATEUTIL_WEEKDAYS[weekday](ordinal) if ordinal else DATEUTIL_WEEKDAYS[weekday]
 
 
-def _daily_limiter(rule: Rule, by: dict):
-    """FREQ=DAILY's BYMONTH, BYMONTHDAY and BYDAY only remove days (RFC 5545's "Limit"): applied
-    here, dateutil yields every INTERVAL-th day and never scans a run of days that all fail."""
-    if rule.freq != "DAILY":
+def _limiter(rule: Rule, by: dict):
+    """RFC 5545's "Limit" BY-parts (BYMONTH below YEARLY; BYMONTHDAY and BYDAY for DAILY; BYDAY
+    beside BYMONTHDAY for MONTHLY) only remove occurrences: they are taken out of what dateutil
+    gets and applied here, so dateutil yields every period's candidates and never scans a long
+    run of periods that all fail (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30 would scan to year 9999).
+    BYSETPOS counts after the limits, so with BYSETPOS they stay with dateutil (and the shift to
+    the end of time bounds its scan), except for DAILY, whose period holds one occurrence."""
+    if rule.freq == "YEARLY" or (by.get("bysetpos") and rule.freq != "DAILY"):
         return None
-    months, monthdays = set(by.pop("bymonth", ())), set(by.pop("bymonthday", ()))
-    weekdays = {d.weekday for d in by.pop("byweekday", ())}
+    months = set(by.pop("bymonth", ()))
+    monthdays = set(by.pop("bymonthday", ())) if rule.freq == "DAILY" else set()
+    weekdays = ()
+    if rule.freq == "DAILY" or (rule.freq == "MONTHLY" and by.get("bymonthday") and by.get("byweekday")):
+        weekdays = tuple((d.weekday, d.n) for d in by.pop("byweekday", ()))
     positions = set(by.pop("bysetpos", ()))
     if positions and not positions & {1, -1}:
         return lambda when: False  # a day holds one occurrence: any other position selects none
+    if not (months or monthdays or weekdays):
+        return None
 
     def keep(when: datetime) -> bool:
         days = calendar.monthrange(when.year, when.month)[1]
-        return ((not months or when.month in months) and (not weekdays or when.weekday() in weekdays)
-                and (not monthdays or when.day in monthdays or when.day - days - 1 in monthdays))
-    return keep if months or monthdays or weekdays else None
+        return ((not months or when.month in months)
+                and (not monthdays or when.day in monthdays or when.day - days - 1 in monthdays)
+                and (not weekdays or any(_is_weekday(when, day, n, days) for day, n in weekdays)))
+    return keep
+
+
+def _is_weekday(when: datetime, day: int, n: int | None, days_in_month: int) -> bool:
+    """Whether `when` is weekday `day`, and the n-th (from the end if negative) of its month."""
+    if when.weekday() != day:
+        return False
+    return n is None or n == (when.day - 1) // 7 + 1 or n == -((days_in_month - when.day) // 7 + 1)
+
+
+def _shift(low_year: int, high_year: int) -> int:
+    """Years to add so that the years a rule is expanded over fall as late before dateutil's stop at
+    year 9999 as the calendar allows unchanged (same leap years, same weekday of 1 January, the
+    year after included for week numbers): a rule that never matches then stops being scanned a
+    few decades past the window, not thousands of years. A whole number of 400-year cycles always
+    qualifies; a near one is searched for when the span is short (DTSTART moved forward)."""
+    cycles = CYCLE_YEARS * max(0, (MAXYEAR - 2 - high_year) // CYCLE_YEARS)
+    if high_year - low_year > 8:
+        return cycles
+    return _near_shift(low_year, high_year, cycles)
+
+
+@lru_cache(maxsize=64)
+def _near_shift(low_year: int, high_year: int, fallback: int) -> int:
+    def kind(year):
+        return calendar.isleap(year), date(year, 1, 1).weekday()
+    years = range(low_year, high_year + 2)
+    for shift in range(MAXYEAR - 2 - high_year, fallback, -1):
+        if all(kind(y) == kind(y + shift) for y in years):
+            return shift
+    return fallback
+
+
+def _check_positions(rule: Rule, by: dict) -> None:
+    """A BYSETPOS beyond the most occurrences a period can hold selects nothing, ever."""
+    positions = by.get("bysetpos")
+    if not positions or rule.freq == "DAILY":
+        return
+    period, most = {"WEEKLY": ("week", len(by.get("byweekday", ())) or 1), "MONTHLY": ("month", 31),
+                    "YEARLY": ("year", 366)}[rule.freq]
+    if min(abs(p) for p in positions) > most:
+        raise RuleRefused(f"has BYSETPOS={min(abs(p) for p in positions)}, beyond the {most} occurrence(s) a "
+                          f"{period} of it holds, so it never happens.")
 
 
 def _start_and_count(first: datetime, rule: Rule, by: dict, low: datetime,

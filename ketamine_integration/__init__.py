@@ -81,6 +81,9 @@ def register_blueprints(app: Flask) -> None:
 
 def register_access(app: Flask) -> None:
     access.allow_endpoint(app, "static", access.PUBLIC)
+    # Before the access check, whose first read of the signed-in user begins the request's
+    # transaction (on SQLite an IMMEDIATE one, holding the write lock): uploads are read first.
+    app.before_request(lifecycle.run_before_transaction)
     app.before_request(access.enforce_access)
 
 

@@ -12,7 +12,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 
 from .accounts.models import PRESCRIBER, User
-from .calendars.services import import_busy
+from .calendars.services import import_busy, read_upload
 from .courses.models import PREPARATION_SESSION, TreatmentCourse
 from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
 from .domain.phases import Phase
@@ -88,7 +88,7 @@ def _import_demo_calendar(therapist: User, now: datetime) -> None:
     event.add("summary", "Supervision group")
     calendar.add_component(event)
     calendar.add_missing_timezones()
-    import_busy(therapist, filename="personal-calendar.ics", data=calendar.to_ical(), by=therapist, now=now)
+    import_busy(therapist, read_upload("personal-calendar.ics", calendar.to_ical(), now=now), by=therapist)
 
 
 def load_demo_conflict(now: datetime) -> None:

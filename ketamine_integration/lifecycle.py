@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Flask, abort, current_app, g, render_template, request
 from flask_login import current_user
@@ -63,6 +63,40 @@ def _replay_kept() -> None:
         for write in writes:
             write()
         db.session.commit()
+
+
+#: the attribute a view's before_transaction step is kept in
+BEFORE_TRANSACTION_ATTR = "_before_transaction"
+
+
+def before_transaction(step: Callable[[], Any]):
+    """Declare CPU-heavy work a view needs done before its request's first database statement.
+
+    On SQLite the first statement of a request, even the read that loads the signed-in user,
+    begins an IMMEDIATE transaction, which holds the database's write lock until the request
+    ends; work done inside the view (reading an uploaded calendar) would make every other
+    request that writes an audit row wait for it, and give up with 503 after busy_timeout.
+    `step` runs after the CSRF check and before the access check, so it must not touch the
+    database, must bound its own cost, and must not trust that the user may use the view (the
+    view still runs only if they may). The view reads its result with prepared().
+    """
+    def decorate(view):
+        setattr(view, BEFORE_TRANSACTION_ATTR, step)
+        return view
+    return decorate
+
+
+def run_before_transaction():
+    """before_request, ahead of the access check: a view's before_transaction step, if it has one."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    step = getattr(view, BEFORE_TRANSACTION_ATTR, None)
+    if step is not None:
+        g._prepared = step()
+
+
+def prepared():
+    """What this request's before_transaction step returned (None if it had none)."""
+    return g.get("_prepared")
 
 
 def refuse_nul_bytes():

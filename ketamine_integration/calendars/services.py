@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-import recurring_ical_events
 from flask import current_app
-from icalendar import Calendar, vRecur
 from sqlalchemy import func, select, update
 
 from ..accounts.models import ADMIN, STAFF, User, display_name
 from ..documents.ical import CalendarEvent, Person
+from ..domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
 from ..errors import DomainError
 from ..extensions import db
 from ..experience.models import DosingSession
@@ -29,6 +29,8 @@ FEED_RATE_WINDOW = timedelta(hours=1)
 MAX_IMPORT_BYTES = 1024 * 1024
 #: more busy times than this in the horizon is not one person's calendar
 MAX_IMPORTED_BLOCKS = 5000
+#: what reading one upload may cost (domain/busy_calendar.py, ics_structure.py, recurrence.py)
+READ_LIMITS = ReadLimits(max_blocks=MAX_IMPORTED_BLOCKS)
 #: a single imported event longer than this is not busy time to honour (e.g. "on call" for a month)
 MAX_BUSY_LENGTH = timedelta(days=14)
 
@@ -182,9 +184,30 @@ class ImportRefused(DomainError):
         super().__init__({"calendar_file": f"{filename}: {problem}"})
 
 
+@dataclass(frozen=True)
+class ReadUpload:
+    """An uploaded calendar read before the request's transaction began: its busy times over the
+    window from `now`, or the refusal to apply once the request may write."""
+
+    filename: str
+    now: datetime
+    busy: tuple[tuple[datetime, datetime], ...] = ()
+    refusal: ImportRefused | None = None
+
+
+def read_upload(filename: str, data: bytes, *, now: datetime) -> ReadUpload:
+    """Read an upload without touching the database (lifecycle.before_transaction runs this)."""
+    horizon = timedelta(days=current_app.config["BUSY_IMPORT_DAYS"])
+    try:
+        busy = read_busy_times(filename, data, start=now, end=now + horizon)
+    except ImportRefused as refusal:
+        return ReadUpload(filename, now, refusal=refusal)
+    return ReadUpload(filename, now, busy=tuple(busy))
+
+
 def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """Busy (start, end) pairs in UTC from an .ics file, recurring events expanded over
-    [start, end); free (TRANSPARENT) and cancelled events are not busy. Raises ImportRefused."""
+    [start, end) within the limits of domain.busy_calendar. Raises ImportRefused."""
     if not filename.lower().endswith(".ics"):
         raise ImportRefused(filename, "is not an iCalendar file; export the calendar as .ics and upload that.")
     if len(data) > MAX_IMPORT_BYTES:
@@ -196,105 +219,12 @@ def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetim
         raise ImportRefused(filename, "is not UTF-8 text, so it is not an iCalendar file.") from None
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise ImportRefused(filename, "does not start with BEGIN:VCALENDAR, so it is not an iCalendar file.")
+    window = Window(start=start, end=end, zone=clinic_zone(), max_length=MAX_BUSY_LENGTH,
+                    own_uid_suffix="@" + current_app.config["CALENDAR_UID_DOMAIN"])
     try:
-        calendar = Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError) as err:
-        raise ImportRefused(filename, f"could not be read as iCalendar ({_short(err)}).") from None
-    events = calendar.walk("VEVENT")
-    durations = {}
-    for n, event in enumerate(events, 1):
-        _check_event(filename, n, event)
-        if event.get("duration") is not None:
-            durations[str(event.get("uid"))] = event.decoded("duration")
-    zone, own = clinic_zone(), "@" + current_app.config["CALENDAR_UID_DOMAIN"]
-    busy, seen = [], 0
-    try:
-        for occurrence in recurring_ical_events.of(calendar).after(start - MAX_BUSY_LENGTH):
-            begins, ends = _span(occurrence, zone, durations.get(str(occurrence.get("uid"))))
-            if begins >= end:
-                break
-            seen += 1
-            if seen > MAX_IMPORTED_BLOCKS:
-                raise ImportRefused(filename, f"has more than {MAX_IMPORTED_BLOCKS} events in the period; "
-                                              "export only the calendar that blocks clinic time.")
-            if str(occurrence.get("transp", "OPAQUE")).upper() == "TRANSPARENT" \
-                    or str(occurrence.get("status", "")).upper() == "CANCELLED" \
-                    or str(occurrence.get("uid", "")).endswith(own):  # this clinic's own sessions, exported back
-                continue
-            if ends - begins > MAX_BUSY_LENGTH:  # judged on the whole event, before clipping
-                continue
-            begins, ends = max(begins, start), min(ends, end)
-            if ends > begins:
-                busy.append((begins, ends))
-    except ImportRefused:
-        raise
-    except Exception as err:  # the library raises many types for broken rules; all mean "unreadable"
-        raise ImportRefused(filename, f"has a repeating event that cannot be expanded ({_short(err)}).") from None
-    return sorted(busy)
-
-
-def _short(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-
-
-def _check_event(filename: str, n: int, event) -> None:
-    where = f"event {n}" + (f" (UID {str(event.get('uid'))[:60]})" if event.get("uid") else "")
-    if event.get("dtstart") is None:
-        raise ImportRefused(filename, f"{where} has no DTSTART.")
-    for name in ("dtstart", "dtend"):
-        prop = event.get(name)
-        if prop is None:
-            continue
-        try:
-            value = event.decoded(name)
-        except (ValueError, TypeError):
-            raise ImportRefused(filename, f"{where}: {name.upper()} is not a valid date or time.") from None
-        if not isinstance(value, (date, datetime)):
-            raise ImportRefused(filename, f"{where}: {name.upper()} is not a valid date or time.")
-    if event.get("dtend") is not None and _as_utc(event.decoded("dtend"), clinic_zone()) \
-            < _as_utc(event.decoded("dtstart"), clinic_zone()):
-        raise ImportRefused(filename, f"{where} ends before it starts.")
-    if event.get("duration") is not None:
-        try:
-            duration = event.decoded("duration")
-        except (ValueError, TypeError):
-            duration = None
-        if not isinstance(duration, timedelta) or duration < timedelta(0):
-            raise ImportRefused(filename, f"{where}: DURATION is not a valid length of time.")
-    rules = event.get("rrule")
-    for rule in rules if isinstance(rules, list) else [rules]:
-        if rule is None:
-            continue
-        if not isinstance(rule, vRecur):
-            raise ImportRefused(filename, f"{where}: RRULE is not a valid repeating rule.")
-        freq = str((rule.get("FREQ") or [""])[0]).upper()
-        interval = (rule.get("INTERVAL") or [1])[0]
-        if freq in ("SECONDLY", "MINUTELY", "HOURLY"):
-            raise ImportRefused(filename, f"{where} repeats {freq.lower()}; busy time repeats daily at most often.")
-        if not isinstance(interval, int) or interval < 1:
-            raise ImportRefused(filename, f"{where} has a repeat INTERVAL that is not a whole number of 1 or more.")
-
-
-def _as_utc(value, zone) -> datetime:
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(timezone.utc)
-    return datetime.combine(value, time.min, zone).astimezone(timezone.utc)  # an all-day date: local midnight
-
-
-def _span(occurrence, zone, duration: timedelta | None) -> tuple[datetime, datetime]:
-    """(start, end) in UTC. A DURATION in hours and minutes is exact elapsed time (RFC 5545
-    3.3.6), so an hour that starts in the spring-forward gap still lasts an hour."""
-    start = occurrence.decoded("dtstart")
-    begins = _as_utc(start, zone)
-    if duration is not None and isinstance(start, datetime) and duration.days == 0:
-        return begins, begins + duration
-    if occurrence.get("dtend") is not None:
-        end = occurrence.decoded("dtend")
-    elif duration is not None:
-        end = start + duration
-    else:
-        end = start + timedelta(days=1) if not isinstance(start, datetime) else start  # RFC 5545 3.6.1
-    return begins, _as_utc(end, zone)
+        return read_busy(text, window, READ_LIMITS)
+    except Unreadable as err:
+        raise ImportRefused(filename, str(err)) from None
 
 
 def clean_filename(name: str | None) -> str:
@@ -304,20 +234,23 @@ def clean_filename(name: str | None) -> str:
     return base[:120] or "upload"
 
 
-def import_busy(clinician: User, *, filename: str, data: bytes, by: User, now: datetime) -> CalendarImport:
-    """Replace the clinician's imported busy time with this file's, or change nothing."""
-    horizon = timedelta(days=current_app.config["BUSY_IMPORT_DAYS"])
-    busy = read_busy_times(filename, data, start=now, end=now + horizon)
+def import_busy(clinician: User, upload: ReadUpload | None, *, by: User) -> CalendarImport:
+    """Replace the clinician's imported busy time with the upload's, or change nothing."""
+    if upload is None:
+        raise DomainError({"calendar_file": "Choose an .ics file to upload."})
+    if upload.refusal is not None:
+        raise upload.refusal
+    now, horizon = upload.now, timedelta(days=current_app.config["BUSY_IMPORT_DAYS"])
     # Take the clinician's lock first, as a booking does: an import and a booking take turns.
     db.session.execute(select(User.id).where(User.id == clinician.id).with_for_update(key_share=True))
     db.session.execute(update(CalendarImport).where(CalendarImport.clinician_id == clinician.id,
                                                     CalendarImport.superseded_at.is_(None)).values(superseded_at=now))
-    record = CalendarImport(clinician_id=clinician.id, filename=filename[:200], uploaded_by_id=by.id,
-                            covers_from=now, covers_until=now + horizon, busy_blocks=len(busy))
+    record = CalendarImport(clinician_id=clinician.id, filename=upload.filename[:200], uploaded_by_id=by.id,
+                            covers_from=now, covers_until=now + horizon, busy_blocks=len(upload.busy))
     db.session.add(record)
     db.session.flush()
     db.session.add_all(ImportedBusy(import_id=record.id, clinician_id=clinician.id, starts_at=s, ends_at=e)
-                       for s, e in busy)
+                       for s, e in upload.busy)
     db.session.flush()
     return record
 

@@ -1,11 +1,13 @@
 """Calendar pages: your feeds, the secret feed address itself, invitations, busy-time upload."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from .. import access, lifecycle
+from ..accounts.sessions import SESSION_KEY
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..db_types import utcnow
@@ -132,15 +134,25 @@ def appointment_invite(appointment_id: int):
     return response
 
 
+def _read_calendar_upload() -> services.ReadUpload | None:
+    """The upload read before the request touches the database (see lifecycle.before_transaction);
+    only for a browser that has signed in (its signed cookie names a login session): no one else
+    reaches the view, so no one else's upload is worth reading."""
+    upload = request.files.get("calendar_file")
+    if not session.get(SESSION_KEY) or upload is None or not upload.filename:
+        return None
+    return services.read_upload(services.clean_filename(upload.filename),
+                                upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow())
+
+
 @bp.route("/availability/<id:user_id>/calendar-import", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@lifecycle.before_transaction(_read_calendar_upload)
 def calendar_import(user_id: int):
     clinician = clinician_for_availability(user_id)
     form = CalendarImportForm()
-    upload = request.files.get("calendar_file")
-    done, record = submit(form, lambda: services.import_busy(
-        clinician, filename=services.clean_filename(upload.filename),
-        data=upload.read(services.MAX_IMPORT_BYTES + 1), by=current_user, now=utcnow()))
+    upload = lifecycle.prepared()
+    done, record = submit(form, lambda: services.import_busy(clinician, upload, by=current_user))
     if done:
         audit.record("calendar.import", obj=record, detail=f"{record.busy_blocks} busy times")
         flash(f"Imported {record.busy_blocks} busy time(s) from {record.filename}; they replace any earlier "

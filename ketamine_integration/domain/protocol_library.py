@@ -16,6 +16,12 @@ from .protocols import Protocol, ProtocolError, content_hash, validate_definitio
 PROTOCOL_SUFFIXES = (".yaml", ".yml")
 #: a protocol file larger than this is refused unread (they are a few kilobytes)
 MAX_FILE_BYTES = 256 * 1024
+#: values (scalars, lists, mappings) in one file, and how deeply they nest (a protocol has a few
+#: hundred values, four levels deep)
+MAX_YAML_NODES = 20_000
+MAX_YAML_DEPTH = 20
+#: libyaml's parser when installed (the events pass below is then C-speed too)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -46,13 +52,42 @@ def read_protocol_file(path: Path) -> tuple[Protocol, dict]:
     except OSError as err:
         raise ProtocolError(source, [("(file)", f"cannot be read: {err.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
+        _check_yaml_shape(text, source)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = getattr(err, "problem", None) or str(err)
         raise ProtocolError(source, [(where, f"is not valid YAML: {problem}")]) from None
     return validate_definition(data, source), data
+
+
+def _check_yaml_shape(text: str, source: str) -> None:
+    """Refuse aliases and oversized trees from the parser's events, before any object is built.
+
+    An alias (*name) repeats a whole subtree by reference: nine levels of ten aliases each (a
+    "billion laughs") load in a millisecond as shared lists, then cost hours and gigabytes to
+    validate, hash or serialise. Protocol files spell every value out, so none is accepted.
+    """
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise ProtocolError(source, [(_where(event), "uses a YAML alias (*name); write the value out")])
+        if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            nodes += 1
+            if nodes > MAX_YAML_NODES:
+                raise ProtocolError(source, [(_where(event), f"has more than {MAX_YAML_NODES:,} values (the limit)")])
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ProtocolError(source, [(_where(event), f"nests deeper than {MAX_YAML_DEPTH} levels (the limit)")])
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def _where(event) -> str:
+    mark = event.start_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
 
 
 def load_entry(path: Path) -> LibraryEntry:

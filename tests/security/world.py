@@ -244,7 +244,7 @@ def _seed_clinician(user_id: int) -> tuple[dict[str, list[int]], dict[str, str]]
     start = local(30, 15).astimezone(ZoneInfo("UTC"))
     ics = ICS % {b"start": start.strftime("%Y%m%dT%H%M%SZ").encode(),
                  b"end": (start + timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ").encode()}
-    imported = calendars.import_busy(user, filename="other.ics", data=ics, by=user, now=now)
+    imported = calendars.import_busy(user, calendars.read_upload("other.ics", ics, now=now), by=user)
     live, live_token = calendars.create_feed(user, "phone")
     revoked, revoked_token = calendars.create_feed(user, "old tablet")
     calendars.revoke_feed(revoked, now)

@@ -1,0 +1,222 @@
+"""Busy (start, end) pairs from an uploaded calendar's text, within a time and work budget.
+
+The order is the cost order: the text's shape (ics_structure), then the parse, then every event and
+rule checked, and only then expansion (recurrence), all under one Budget. Nothing here reads the
+clock, the database or the app: the window, the zone and the limits come in as arguments.
+"""
+from __future__ import annotations
+
+import time as clock
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Iterator
+
+import x_wr_timezone
+from icalendar import Calendar, vRecur
+
+from .ics_structure import StructureLimits, StructureRefused, check_structure
+from .recurrence import Budget, Rule, RuleRefused, occurrences, parse_rule
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    structure: StructureLimits = StructureLimits()
+    #: occurrences the file's rules may produce in all, inside the period or not
+    max_generated: int = 50_000
+    #: busy times in the period (more is not one person's calendar)
+    max_blocks: int = 5_000
+    #: wall time for the whole read, parse included
+    max_seconds: float = 5.0
+
+
+class Unreadable(Exception):
+    """The file is not imported; the message names the event (if one is to blame) and the problem."""
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime           #: UTC
+    end: datetime             #: UTC
+    zone: tzinfo              #: the clinic's: floating times and all-day dates are read in it
+    own_uid_suffix: str       #: this clinic's own sessions exported back carry it
+    max_length: timedelta     #: a single event longer than this is not busy time
+
+
+def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> list[tuple[datetime, datetime]]:
+    """Busy (start, end) pairs in UTC, sorted; recurring events expanded over the window; free
+    (TRANSPARENT) and cancelled events are not busy. Raises Unreadable."""
+    budget = Budget(limits.max_generated, clock.monotonic() + limits.max_seconds, limits.max_seconds)
+    try:
+        check_structure(text, limits.structure)
+    except StructureRefused as err:
+        raise Unreadable(str(err)) from None
+    try:
+        calendar = x_wr_timezone.to_standard(Calendar.from_ical(text))
+    except (ValueError, IndexError, KeyError) as err:
+        raise Unreadable(f"could not be read as iCalendar ({_short(err)}).") from None
+    events = calendar.walk("VEVENT")
+    checked = [_checked(n, event, window.zone) for n, event in enumerate(events, 1)]
+    overridden = {(str(e.get("uid")), _key(e.decoded("recurrence-id"), window.zone))
+                  for e, _, _ in checked if e.get("recurrence-id") is not None}
+    busy, seen = [], 0
+    for event, where, rule in checked:
+        try:
+            budget.check_time()
+            if not _blocks_time(event, window.own_uid_suffix):
+                continue
+            for begins, ends in _spans(event, rule, window, budget, overridden):
+                seen += 1
+                if seen > limits.max_blocks:
+                    raise Unreadable(f"has more than {limits.max_blocks} events in the period; export only the "
+                                     "calendar that blocks clinic time.")
+                if ends - begins > window.max_length:  # judged on the whole event, before clipping
+                    continue
+                begins, ends = max(begins, window.start), min(ends, window.end)
+                if ends > begins:
+                    busy.append((begins, ends))
+        except RuleRefused as err:
+            raise Unreadable(f"{where} {err}") from None
+        except (ValueError, TypeError, OverflowError) as err:  # dates past year 9999, and the like
+            raise Unreadable(f"{where} has a repeating event that cannot be expanded ({_short(err)}).") from None
+    return sorted(busy)
+
+
+def _short(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
+def _blocks_time(event, own_uid_suffix: str) -> bool:
+    return not (str(event.get("transp", "OPAQUE")).upper() == "TRANSPARENT"
+                or str(event.get("status", "")).upper() == "CANCELLED"
+                or str(event.get("uid", "")).endswith(own_uid_suffix))  # this clinic's own sessions, back
+
+
+def _checked(n: int, event, zone: tzinfo) -> tuple:
+    """(event, how messages name it, its Rule or None), or Unreadable. The UID names it, not the
+    SUMMARY: a refusal is kept in the audit trail, and another calendar's titles are private."""
+    where = f"event {n}" + (f" (UID {str(event.get('uid'))[:60]})" if event.get("uid") else "")
+    if event.get("dtstart") is None:
+        raise Unreadable(f"{where} has no DTSTART.")
+    for name in ("dtstart", "dtend", "recurrence-id"):
+        if event.get(name) is None:
+            continue
+        try:
+            value = event.decoded(name)
+        except (ValueError, TypeError):
+            raise Unreadable(f"{where}: {name.upper()} is not a valid date or time.") from None
+        if not isinstance(value, (date, datetime)):
+            raise Unreadable(f"{where}: {name.upper()} is not a valid date or time.")
+    if event.get("dtend") is not None and _as_utc(event.decoded("dtend"), zone) \
+            < _as_utc(event.decoded("dtstart"), zone):
+        raise Unreadable(f"{where} ends before it starts.")
+    if event.get("duration") is not None:
+        try:
+            duration = event.decoded("duration")
+        except (ValueError, TypeError):
+            duration = None
+        if not isinstance(duration, timedelta) or duration < timedelta(0):
+            raise Unreadable(f"{where}: DURATION is not a valid length of time.")
+    return event, where, _rule(event, where)
+
+
+def _rule(event, where: str) -> Rule | None:
+    rules = event.get("rrule")
+    rules = [r for r in (rules if isinstance(rules, list) else [rules]) if r is not None]
+    if not rules or event.get("recurrence-id") is not None:  # a moved instance is that instance only
+        return None
+    if len(rules) > 1:
+        raise Unreadable(f"{where} has {len(rules)} RRULEs; busy-time import reads one per event.")
+    if not isinstance(rules[0], vRecur):
+        raise Unreadable(f"{where}: RRULE is not a valid repeating rule.")
+    try:
+        return parse_rule(rules[0])
+    except RuleRefused as err:
+        raise Unreadable(f"{where} {err}") from None
+
+
+def _as_utc(value, zone: tzinfo) -> datetime:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(timezone.utc)
+    return datetime.combine(value, time.min, zone).astimezone(timezone.utc)  # an all-day date: local midnight
+
+
+def _key(value, zone: tzinfo) -> tuple:
+    """What identifies an instance across the master, EXDATE and RECURRENCE-ID (RFC 5545 3.8.4.4)."""
+    return ("t", _as_utc(value, zone)) if isinstance(value, datetime) else ("d", value)
+
+
+def _dates(event, name: str) -> list:
+    values = event.get(name)
+    return [v.dt for vs in (values if isinstance(values, list) else [values]) if vs is not None for v in vs.dts]
+
+
+def _spans(event, rule: Rule | None, window: Window, budget: Budget, overridden: set) -> Iterator[tuple]:
+    """(start, end) in UTC of every instance of `event` that may overlap the window: DTSTART, the
+    rule's occurrences and RDATEs, less EXDATEs and instances a RECURRENCE-ID event replaces."""
+    start, uid = event.decoded("dtstart"), str(event.get("uid"))
+    exact = event.get("duration") is not None
+    length = _length(event, start, window.zone)
+    excluded = {_key(v, window.zone) for v in _dates(event, "exdate")}
+    excluded_days = {k[1] for k in excluded if k[0] == "d"}
+    earliest = window.start - window.max_length
+    instances = [(start, length)] + [(v[0], v[1] if isinstance(v[1], timedelta) else v[1] - v[0])
+                                     if isinstance(v, tuple) else (v, length) for v in _dates(event, "rdate")]
+    budget.spend(len(instances) - 1)
+    if rule is not None:
+        instances = _chain(instances, _rule_instances(start, rule, window, budget), length)
+    seen = set()
+    for begin, span in instances:
+        key = _key(begin, window.zone)
+        if key in seen or key in excluded or (uid, key) in overridden \
+                or (isinstance(begin, datetime) and begin.date() in excluded_days):
+            continue
+        seen.add(key)
+        begins, ends = _span(begin, span, exact, window.zone)
+        if begins < window.end and ends > earliest:
+            yield begins, ends
+
+
+def _chain(instances: list, more: Iterator, length: timedelta) -> Iterator:
+    yield from instances
+    for begin in more:
+        yield begin, length
+
+
+def _rule_instances(start, rule: Rule, window: Window, budget: Budget) -> Iterator:
+    """The rule's occurrences near the window, typed like DTSTART (date, floating or zoned time)."""
+    zone = start.tzinfo if isinstance(start, datetime) and start.tzinfo else window.zone
+    first = start.replace(tzinfo=None) if isinstance(start, datetime) else datetime.combine(start, time.min)
+    # a day either side: the window is in UTC, the rule in the event's wall-clock time
+    low = (window.start - window.max_length).astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
+    high = window.end.astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
+    until = rule.until
+    if isinstance(until, datetime):
+        until = until.astimezone(zone).replace(tzinfo=None) if until.tzinfo else until
+    elif isinstance(until, date):
+        until = datetime.combine(until, time(23, 59, 59))  # a date UNTIL includes that day
+    for when in occurrences(first, rule, low=low, high=high, until=until, budget=budget):
+        if not isinstance(start, datetime):
+            yield when.date()
+        else:
+            yield when.replace(tzinfo=start.tzinfo)
+
+
+def _length(event, start, zone: tzinfo) -> timedelta:
+    if event.get("duration") is not None:
+        return event.decoded("duration")
+    if event.get("dtend") is None:
+        return timedelta(days=1) if not isinstance(start, datetime) else timedelta(0)  # RFC 5545 3.6.1
+    end = event.decoded("dtend")
+    if isinstance(start, datetime) == isinstance(end, datetime) and \
+            (not isinstance(start, datetime) or (start.tzinfo is None) == (end.tzinfo is None)):
+        return end - start
+    return _as_utc(end, zone) - _as_utc(start, zone)
+
+
+def _span(begin, length: timedelta, exact: bool, zone: tzinfo) -> tuple[datetime, datetime]:
+    """(start, end) in UTC. A DURATION in hours and minutes is exact elapsed time (RFC 5545
+    3.3.6), so an hour that starts in the spring-forward gap still lasts an hour."""
+    begins = _as_utc(begin, zone)
+    if exact and isinstance(begin, datetime) and length.days == 0:
+        return begins, begins + length
+    return begins, _as_utc(begin + length, zone)

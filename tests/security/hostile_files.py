@@ -1,0 +1,98 @@
+"""Hostile uploads for tests/security/test_hostile_uploads.py: calendars and protocol files built to
+cost time or memory, each with what must become of it (refused naming the event and the limit,
+or read with the right result)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HOURS = ",".join(str(h) for h in range(24))
+EVERY_DAY = "MO,TU,WE,TH,FR,SA,SU"
+
+
+def ics(*events: str) -> str:
+    return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Hostile//EN\r\n" + "".join(events) + "END:VCALENDAR\r\n"
+
+
+def vevent(uid: str, *lines: str) -> str:
+    return "BEGIN:VEVENT\r\nUID:" + uid + "\r\n" + "".join(line + "\r\n" for line in lines) + "END:VEVENT\r\n"
+
+
+def repeating(uid: str, rule: str, dtstart: str = "19000101T090000Z") -> str:
+    return vevent(uid, f"DTSTART:{dtstart}", "DURATION:PT30M", f"RRULE:{rule}")
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    text: str
+    #: a fragment the refusal says, naming the event and the limit; None: the file is read
+    refusal: str | None = None
+    #: busy times a read file gives over the test's window (None: not checked here)
+    blocks: int | None = None
+
+
+def calendars(window_days: int) -> list[Hostile]:
+    """The hostile calendars; `window_days` is the expansion window the expected counts assume
+    (a daily rule gives one block a day, give or take the window's partial first day)."""
+    every_day = window_days  # checked as within one of this
+    return [
+        # The review's 270-byte file: weekly from 1900, every weekday, every hour.
+        Hostile("weekly-1900-every-day-every-hour", ics(repeating("bomb", f"FREQ=WEEKLY;BYDAY={EVERY_DAY};BYHOUR={HOURS}")),
+                "event 1 (UID bomb) repeats 24 times a day (BYHOUR × BYMINUTE × BYSECOND)"),
+        # "Daily at most" passed FREQ=DAILY;BYHOUR=0..23 and stored 2,853 hourly blocks.
+        Hostile("daily-byhour", ics(repeating("hourly", f"FREQ=DAILY;BYHOUR={HOURS}")),
+                "event 1 (UID hourly) repeats 24 times a day"),
+        Hostile("by-part-product", ics(repeating("product", "FREQ=YEARLY;BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;"
+                                                 "BYMONTHDAY=" + ",".join(str(d) for d in range(1, 32))
+                                                 + f";BYDAY={EVERY_DAY};BYHOUR={HOURS};BYMINUTE="
+                                                 + ",".join(str(m) for m in range(60)) + ";BYSECOND=0,30")),
+                "event 1 (UID product) repeats 2880 times a day"),
+        # Legitimate but old: moved forward to the window, not iterated from 1900.
+        Hostile("daily-from-1900", ics(repeating("old", "FREQ=DAILY")), blocks=every_day),
+        Hostile("every-position-from-1900", ics(repeating("setpos", f"FREQ=MONTHLY;BYDAY={EVERY_DAY};BYSETPOS="
+                                                          + ",".join(str(p) for p in range(1, 32)))),
+                blocks=every_day),
+        Hostile("bysetpos-beyond-the-week", ics(repeating("pos", "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2")),
+                "event 1 (UID pos) has BYSETPOS=2, beyond the 1 occurrence(s) a week of it holds"),
+        Hostile("bysetpos-never-in-a-year", ics(repeating("pos366", "FREQ=YEARLY;BYDAY=MO;BYSETPOS=366")), blocks=0),
+        # COUNT: skipped by arithmetic where every period holds one occurrence, else bounded.
+        Hostile("huge-count-daily", ics(repeating("count", "FREQ=DAILY;COUNT=2000000000")), blocks=every_day),
+        Hostile("huge-count-uneven", ics(repeating("uneven", "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=999999999")),
+                "event 1 (UID uneven) has COUNT=999999999 from 1900"),
+        # Rules that never match: dateutil alone scans them to year 9999 (3.4 s each for DAILY).
+        Hostile("never-daily-x100", ics(*[repeating(f"feb30-{n}", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "20260101T090000Z")
+                                          for n in range(100)]), blocks=0),
+        Hostile("never-monthly-x500", ics(*[repeating(f"m{n}", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30") for n in range(500)]),
+                blocks=0),
+        Hostile("never-yearly-weekno-x500", ics(*[repeating(f"y{n}", "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=1;BYDAY=MO")
+                                                  for n in range(500)]), blocks=0),
+        # Every candidate day of every rule counts, kept or not: 150 rules × 400 days.
+        Hostile("occurrence-budget", ics(*[repeating(f"d{n}", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "20260101T090000Z")
+                                           for n in range(150)]), "produce more than 50,000 occurrences"),
+        Hostile("blocks-in-the-period", ics(*[repeating(f"b{n}", "FREQ=DAILY") for n in range(20)]),
+                "has more than 5000 events in the period"),
+        Hostile("rdate-list", ics(vevent("rdates", "DTSTART:20260101T090000Z", "DURATION:PT1H",
+                                         *["RDATE:" + ",".join("20260102T090000Z" for _ in range(100))] * 60)),
+                "has more than 5,000 RDATE and EXDATE dates (the limit)"),
+        Hostile("many-events", ics(*[vevent(f"e{n}", "DTSTART:20260101T090000Z") for n in range(2500)]),
+                "has more than 2,000 events (the limit)"),
+        Hostile("vevent-inside-vevent", ics("BEGIN:VEVENT\r\nUID:outer\r\nDTSTART:20260101T090000Z\r\n"
+                                            + vevent("inner", "DTSTART:20260101T090000Z") + "END:VEVENT\r\n"),
+                "BEGIN:VEVENT inside VEVENT"),
+        Hostile("deep-nesting", ics("BEGIN:X-A\r\n" * 20000 + "END:X-A\r\n" * 20000), "nested deeper than 3 levels"),
+        Hostile("deep-folding", ics(vevent("folded", "DTSTART:20260101T090000Z", "DESCRIPTION:a" + "\r\n b" * 5000)),
+                "folded over more than 1,000 lines (the limit)"),
+        Hostile("huge-line", ics(vevent("long", "DTSTART:20260101T090000Z", "DESCRIPTION:" + "x" * 900_000)),
+                "longer than 65,536 characters (the limit)"),
+        Hostile("many-parameters", ics(vevent("params", "DTSTART" + ";X-P=1" * 2000 + ":20260101T090000Z")),
+                "DTSTART has more than 50 parameters (the limit)"),
+    ]
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """A YAML file whose aliases expand to 10**levels strings when anything walks it."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, levels):
+        lines.append(f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]")
+    lines.append(f"id: laughs\nversion: 1\nname: Laughs\nsteps: *a{levels - 1}")
+    return "\n".join(lines) + "\n"

@@ -6,12 +6,13 @@ from wtforms import IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..fields import ClinicDateTimeField, options
+from ..patients.forms import CareTeamJoinFields
 from .models import KINDS, MINUTES_RANGE
 
 MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
 
 
-class BookForm(FlaskForm):
+class BookForm(CareTeamJoinFields, FlaskForm):
     kind = SelectField("Session", choices=options([("integration", "Integration session"),
                                                    ("preparation", "Preparation session"),
                                                    ("follow_up", "Follow-up")]), default="integration")

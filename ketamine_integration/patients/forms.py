@@ -49,20 +49,25 @@ class PatientForm(FlaskForm):
         return valid
 
 
-class CareTeamJoinFields:
+def care_team_join_fields(form_name: str) -> type:
     """The optional pair a booking or planning form offers for a clinician outside the care team:
-    ask for their membership, and say why (patients.care_team.admit_clinician)."""
+    ask for their membership, and say why (patients.care_team.admit_clinician). `form_name`
+    keeps the fields' ids unique on the course page, which shows both forms."""
 
-    join_care_team = BooleanField("Add this clinician to the care team",
-                                  description="Only for a clinician not on the team yet: they will read this "
-                                              "patient's record from then on. Recorded with your reason.")
-    # No Optional(): it would stop the chain before validate_join_reason sees an empty reason.
-    join_reason = StringField("Reason for adding them", validators=[Length(max=REASON_LENGTH[1])],
-                              description="Not clinical, e.g. 'covering while Dr Ames is on leave'.")
+    class CareTeamJoinFields:
+        join_care_team = BooleanField("Add this clinician to the care team", id=f"{form_name}-join_care_team",
+                                      description="Only for a clinician not on the team yet: they will read this "
+                                                  "patient's record from then on. Recorded with your reason.")
+        # No Optional(): it would stop the chain before validate_join_reason sees an empty reason.
+        join_reason = StringField("Reason for adding them", id=f"{form_name}-join_reason",
+                                  validators=[Length(max=REASON_LENGTH[1])],
+                                  description="Not clinical, e.g. 'covering while Dr Ames is on leave'.")
 
-    def join_request(self) -> JoinRequest | None:
-        return JoinRequest(reason=self.join_reason.data or "") if self.join_care_team.data else None
+        def join_request(self) -> JoinRequest | None:
+            return JoinRequest(reason=self.join_reason.data or "") if self.join_care_team.data else None
 
-    def validate_join_reason(self, field):
-        if self.join_care_team.data and len((field.data or "").strip()) < REASON_LENGTH[0]:
-            raise ValidationError("Say why this clinician joins the care team.")
+        def validate_join_reason(self, field):
+            if self.join_care_team.data and len((field.data or "").strip()) < REASON_LENGTH[0]:
+                raise ValidationError("Say why this clinician joins the care team.")
+
+    return CareTeamJoinFields

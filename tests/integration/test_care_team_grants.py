@@ -88,7 +88,7 @@ def test_booking_an_outside_therapist_is_refused_and_grants_nothing(team, make, 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     # the refusal sits on the clinician field, naming the clinician and what to do
-    assert 'id="clinician-error"' in html
+    assert 'id="book-clinician-error"' in html
     assert "Cass Cover is not on this patient's care team" in page_text(response) and hint in page_text(response)
     assert _team(make, team["patient"]) == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}
     assert _appointments(make, team["course"]) == []

@@ -8,12 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ..audit import services as audit
-from ..audit.models import DENIED, FAILURE
+from ..audit.models import DENIED, FAILURE, AuditEvent
 from ..db_types import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from . import passwords, throttle
-from ..audit.models import AuditEvent
 from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
 from ..mfa.services import sign_in_stage
 from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session

@@ -22,6 +22,7 @@ from .errors import DomainError
 from .experience.models import VITAL_TIMEPOINTS
 from .experience.services import fetch_dosing_sessions, plan_series, save_record, sign
 from .extensions import db
+from .patients.care_team import add_to_care_team
 from .patients.models import Patient
 from .domain.slots import Interval
 from .scheduling.availability import first_free_room, free_slots
@@ -190,6 +191,10 @@ def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescr
             for room in rooms:
                 try:
                     with db.session.begin_nested():
+                        if clinician is not prescriber:
+                            # A covering prescriber joins the care team explicitly, as staff would add them.
+                            add_to_care_team(course.patient, clinician, PRESCRIBER, by=None,
+                                             reason="demo: covering prescriber for the dosing series")
                         plan_series(course, first_start=start, days_between=gap, count=count, reason=None,
                                     clinician_id=clinician.id, room_id=room.id, by=prescriber, minutes=minutes)
                     return start

@@ -21,6 +21,9 @@ ROLE_LABELS = {
 }
 #: Roles that treat patients; they see only patients on their care team.
 CLINICAL_ROLES = (THERAPIST, PRESCRIBER)
+#: Roles that read patient records (clinical content, or every patient's details and schedule).
+#: An admin never grants one to themselves: another admin must (issue 17, point 6).
+PATIENT_DATA_ROLES = (STAFF, THERAPIST, PRESCRIBER)
 
 
 def display_name(full_name: str, credentials: str | None) -> str:

@@ -1,17 +1,19 @@
 """Account operations: authenticate, create and change users. Services flush; views commit."""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 
 from ..audit import services as audit
-from ..audit.models import DENIED, FAILURE
+from ..audit.models import DENIED, FAILURE, AuditEvent
 from ..db_types import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from . import passwords, throttle
-from .models import ADMIN, User, display_name
+from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
 from ..mfa.services import sign_in_stage
 from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session
 
@@ -105,11 +107,12 @@ def create_user(*, username: str, full_name: str, password: str, roles, credenti
 
 
 def update_user(user: User, *, acting_user: User, username: str, full_name: str, roles,
-                credentials=None, email=None, active: bool = True) -> None:
+                credentials=None, email=None, active: bool = True) -> str | None:
+    """Apply an admin's edit; returns the role change as the audit row's detail (None: no change)."""
     username = username.strip().lower()
-    if user.id == acting_user.id and (not active or ADMIN not in roles):
-        # An admin locking themselves out could leave the clinic with no admin at all.
-        raise DomainError({"roles": "You cannot remove your own admin role or disable yourself."})
+    before = user.roles
+    if user.id == acting_user.id:
+        _check_own_account(before, set(roles), active)
     _check_username_free(username, user.id)
     user.username, user.full_name = username, full_name.strip()
     user.credentials, user.email = credentials or None, email or None
@@ -121,6 +124,56 @@ def update_user(user: User, *, acting_user: User, username: str, full_name: str,
         user.disabled_at = None
     user.active = active
     db.session.flush()
+    return role_change_detail(before, user.roles)
+
+
+def _check_own_account(before: frozenset[str], wanted: set[str], active: bool) -> None:
+    if not active or ADMIN not in wanted:
+        # An admin locking themselves out could leave the clinic with no admin at all.
+        raise DomainError({"roles": "You cannot remove your own admin role or disable yourself."})
+    gained = sorted((wanted - before) & set(PATIENT_DATA_ROLES))
+    if gained:
+        # Admin plus a clinical role would let one person add themselves to a care team and read
+        # notes: a second admin decides that.
+        names = " and ".join(ROLE_LABELS[r] for r in gained)
+        raise DomainError({"roles": f"You cannot give yourself the {names} role: it reads patient records, "
+                                    "so another admin must grant it. Nothing was changed."})
+
+
+#: the detail of a "user.update" audit row that changed roles: "roles admin,staff -> admin,therapist"
+ROLE_CHANGE = re.compile(r"roles (?P<before>[a-z,]+) -> (?P<after>[a-z,]+)")
+
+
+def role_change_detail(before, after) -> str | None:
+    if set(before) == set(after):
+        return None
+    return f"roles {','.join(sorted(before)) or 'none'} -> {','.join(sorted(after)) or 'none'}"
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """One change of a user's roles, read back from the audit trail (the Users page lists them)."""
+
+    occurred_at: datetime
+    by: User | None
+    user_id: int
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+
+def fetch_role_changes(limit: int = 20) -> list[RoleChange]:
+    """The newest role changes, newest first: the audit trail is their record (one indexed query)."""
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "user.update", AuditEvent.detail.like("roles %"))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit))
+    changes = []
+    for event in events:
+        found = ROLE_CHANGE.fullmatch(event.detail)
+        if found:
+            changes.append(RoleChange(event.occurred_at, event.user, int(event.object_id),
+                                      *(tuple(r for r in found[k].split(",") if r != "none")
+                                        for k in ("before", "after"))))
+    return changes
 
 
 def set_password(user: User, password: str) -> None:

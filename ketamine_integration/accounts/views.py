@@ -86,7 +86,9 @@ def logout():
 @access.roles(ADMIN)
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
-    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_user_ids())
+    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_user_ids(),
+                           role_changes=services.fetch_role_changes(),
+                           names={u.id: u.display_name for u in users})
 
 
 def _user_fields(form) -> dict:
@@ -102,7 +104,7 @@ def user_create():
     done, user = submit(form, lambda: services.create_user(password=form.password.data,
                                                            **_user_fields(form)))
     if done:
-        audit.record("user.create", obj=user)
+        audit.record("user.create", obj=user, detail=f"roles {','.join(sorted(user.roles))}")
         flash(f"Created {user.username}.", "success")
         return redirect(url_for("accounts.user_list"))
     return render_form("accounts/user_form.html", form, title="New user")
@@ -113,12 +115,16 @@ def user_create():
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user, roles=sorted(user.roles)) if request.method == "GET" else UserForm()
-    done, _ = submit(form, lambda: services.update_user(user, acting_user=current_user,
-                                                        **_user_fields(form)))
+    done, role_change = submit(form, lambda: services.update_user(user, acting_user=current_user,
+                                                                  **_user_fields(form)))
     if done:
-        audit.record("user.update", obj=user)
+        audit.record("user.update", obj=user, detail=role_change)
         flash(f"Saved {user.username}.", "success")
         return redirect(url_for("accounts.user_list"))
+    if form.errors:
+        # A refused edit (an admin giving themselves a clinical role, say) is worth seeing in the trail.
+        audit.record("user.update", obj=user, outcome=audit.FAILURE,
+                     detail=f"refused: {', '.join(sorted(k or 'form' for k in form.errors))}"[:200])
     return render_form("accounts/user_form.html", form, title=f"Edit {user.username}", user=user)
 
 

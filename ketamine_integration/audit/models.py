@@ -17,7 +17,8 @@ class AuditEvent(db.Model):
     """Who did what to which object, when, from where, and whether it worked.
 
     Never holds note text, form contents or credentials: only identifiers and a short,
-    fixed-vocabulary detail.
+    fixed-vocabulary detail (a care-team change adds its reason: at most 100 characters, which
+    the form asks to be non-clinical; patients/care_team.py).
     """
 
     __tablename__ = "audit_events"

@@ -29,6 +29,7 @@ ACTIONS = {
     "patient.update": "Edited patient",
     "patient.archive": "Archived patient",
     "patient.restore": "Restored patient",
+    "care_team.change": "Changed a care team",
     "course.view": "Viewed treatment course",
     "course.create": "Enrolled patient in a protocol",
     "course.phase_change": "Changed course phase",

@@ -17,6 +17,7 @@ from ..fields import options
 from ..notes.forms import NewNoteForm
 from ..notes.services import course_notes, open_alerts
 from ..patients.access import can_read_clinical
+from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..scheduling.availability import active_rooms, room_choices, suggest_for_window
 from ..scheduling.forms import BookForm
@@ -73,6 +74,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        may_add_to_team=may_add_members(current_user, course.patient),
         suggestions=suggestions, names={user_id: name for user_id, name, _roles in clinicians},
         notes=course_notes(course.id) if clinical else [], new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         open_alerts=len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id]) if clinical else 0,

@@ -17,7 +17,7 @@ from ..experience.windows import summary
 from ..extensions import db
 from ..versioning import flush_versioned
 from ..patients.models import Patient
-from ..patients.services import ensure_on_care_team
+from ..patients.care_team import change_care_team, team_of
 from ..protocols.services import current_library, protocol_of, register_version
 from ..scheduling import booking
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
@@ -57,14 +57,22 @@ def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date
                              indication=indication.strip(), therapist=therapist,
                              prescriber=prescriber, created_by_id=by.id,
                              phase=Phase.PREPARATION.value)
-    # The treating clinicians of a course are on the patient's care team (and so see it).
-    ensure_on_care_team(patient, therapist, THERAPIST)
-    ensure_on_care_team(patient, prescriber, PRESCRIBER)
     course.transitions.append(PhaseTransition(from_phase=None, to_phase=Phase.PREPARATION.value,
                                               by_user_id=by.id, reason="Enrolled"))
     db.session.add(course)
     db.session.flush()
+    _join_treating_clinicians(course, by)
     return course
+
+
+def _join_treating_clinicians(course: TreatmentCourse, by: User) -> None:
+    """The course's therapist and prescriber join the patient's care team (the enrol page says
+    so): an explicit grant, recorded as a care-team change naming the course."""
+    joining = {(course.therapist_id, THERAPIST), (course.prescriber_id, PRESCRIBER)}
+    patient = course.patient
+    roles = " and ".join(role for _, role in sorted(joining - team_of(patient), key=lambda m: m[1], reverse=True))
+    change_care_team(patient, team_of(patient) | joining, by=by,
+                     reason=f"enrolled as treating {roles} of course {course.id}")
 
 
 def live_preparation(course: TreatmentCourse) -> list[PreparationRecord]:

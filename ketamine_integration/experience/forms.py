@@ -8,6 +8,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
 from ..fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
+from ..patients.forms import care_team_join_fields
 from ..scheduling.models import MINUTES_RANGE
 from .models import SEVERITIES, VITAL_TIMEPOINTS
 
@@ -28,7 +29,7 @@ SEVERITY_CHOICES = options([("", "—")] + [(s, s.capitalize()) for s in SEVERIT
 ADVERSE_EVENT_ROWS = 3
 
 
-class PlanForm(FlaskForm):
+class PlanForm(care_team_join_fields("plan"), FlaskForm):
     first_start = ClinicDateTimeField("First session (date and time)", validators=[InputRequired()])
     days_between = IntegerField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)])
     count = IntegerField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])

@@ -23,7 +23,7 @@ from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..versioning import flush_versioned
 from ..fields import YEARS
-from ..patients.services import ensure_on_care_team
+from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..scheduling import booking
@@ -141,8 +141,11 @@ def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
 
 def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between: int, count: int,
                 reason: str | None, clinician_id: int, room_id: int, by: User,
-                minutes: int | None = None) -> list[DosingSession]:
+                minutes: int | None = None, join: JoinRequest | None = None) -> list[DosingSession]:
     """Plan `count` dosing sessions and book each one's room and clinician, or plan nothing.
+
+    The clinician is on the patient's care team, or `join` asks for their membership (granted
+    and audited with the plan; refused for a user who may not keep care teams).
 
     Every session is checked for the clinician's, the patient's and the room's other
     appointments (and the clinician's hours and time off) before it is booked; a clash names
@@ -177,8 +180,8 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
         db.session.add_all((session, appointment))
         db.session.flush()  # the next session's check sees this one
         planned.append(session)
-    # The clinician running the sessions joins the care team, so they can open the records.
-    ensure_on_care_team(course.patient, clinician, PRESCRIBER if clinician.has_role(PRESCRIBER) else THERAPIST)
+    # The clinician running the sessions joins the care team only when the form asked for it.
+    admit_clinician(course.patient, clinician, dosing_team_role(clinician), join=join, by=by)
     return planned
 
 

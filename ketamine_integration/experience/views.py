@@ -38,7 +38,7 @@ def dosing_plan(course_id: int):
     done, planned = submit(form, lambda: services.plan_series(
         course, first_start=form.first_start.data, days_between=form.days_between.data,
         count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
-        room_id=form.room.data, minutes=form.minutes.data, by=current_user))
+        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request()))
     if done:
         audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
         flash(f"Planned {len(planned)} dosing session(s).", "success")

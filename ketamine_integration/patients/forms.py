@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
 from ..fields import ClinicDateField
 from ..timeutil import clinic_today
+from .care_team import REASON_LENGTH, JoinRequest
 
 PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
 
@@ -28,6 +29,9 @@ class PatientForm(FlaskForm):
     emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), PHONE])
     therapists = SelectMultipleField("Integration therapists", coerce=int, validators=[Optional()])
     prescribers = SelectMultipleField("Prescribers", coerce=int, validators=[Optional()])
+    team_reason = StringField("Reason for a care-team change", validators=[Optional(), Length(max=REASON_LENGTH[1])],
+                              description="Needed when you add or remove a clinician: recorded in the audit "
+                                          "trail with the change. Not clinical, e.g. 'covering while Dr Ames is away'.")
     #: the version the editor started from (optimistic locking)
     version = HiddenField()
 
@@ -43,3 +47,27 @@ class PatientForm(FlaskForm):
                 "Add a phone number for the emergency contact."]
             valid = False
         return valid
+
+
+def care_team_join_fields(form_name: str) -> type:
+    """The optional pair a booking or planning form offers for a clinician outside the care team:
+    ask for their membership, and say why (patients.care_team.admit_clinician). `form_name`
+    keeps the fields' ids unique on the course page, which shows both forms."""
+
+    class CareTeamJoinFields:
+        join_care_team = BooleanField("Add this clinician to the care team", id=f"{form_name}-join_care_team",
+                                      description="Only for a clinician not on the team yet: they will read this "
+                                                  "patient's record from then on. Recorded with your reason.")
+        # No Optional(): it would stop the chain before validate_join_reason sees an empty reason.
+        join_reason = StringField("Reason for adding them", id=f"{form_name}-join_reason",
+                                  validators=[Length(max=REASON_LENGTH[1])],
+                                  description="Not clinical, e.g. 'covering while Dr Ames is on leave'.")
+
+        def join_request(self) -> JoinRequest | None:
+            return JoinRequest(reason=self.join_reason.data or "") if self.join_care_team.data else None
+
+        def validate_join_reason(self, field):
+            if self.join_care_team.data and len((field.data or "").strip()) < REASON_LENGTH[0]:
+                raise ValidationError("Say why this clinician joins the care team.")
+
+    return CareTeamJoinFields

@@ -1,6 +1,7 @@
 """Patient operations: search, register, edit with optimistic locking, archive and restore."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select, text
@@ -12,6 +13,7 @@ from ..db_types import utcnow
 from ..errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..versioning import flush_versioned
+from .care_team import change_care_team, team_of
 from .models import CareTeamMember, Patient
 
 MRN_PREFIX = "KI-"
@@ -115,27 +117,15 @@ def _wanted_care_team(therapist_ids, prescriber_ids, current=frozenset()) -> set
     return wanted
 
 
-def _set_care_team(patient: Patient, wanted: set[tuple[int, str]]) -> None:
-    patient.care_team = [m for m in patient.care_team if (m.user_id, m.role) in wanted]
-    present = {(m.user_id, m.role) for m in patient.care_team}
-    for uid, role in sorted(wanted - present):
-        patient.care_team.append(CareTeamMember(user_id=uid, role=role))
-
-
-def ensure_on_care_team(patient: Patient, user: User, role: str) -> None:
-    """Add a clinician to the care team if they are not on it in that role already."""
-    if not any(m.user_id == user.id and m.role == role for m in patient.care_team):
-        patient.care_team.append(CareTeamMember(user_id=user.id, role=role))
-
-
 def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = None,
                      **demographics) -> Patient:
+    """A new patient and their first care team (the view's "patient.create" audit row names it)."""
     team = _wanted_care_team(therapist_ids, prescriber_ids)
     typed_mrn = (mrn or "").strip()
     if typed_mrn:
         _check_mrn_free(typed_mrn, None)
-    patient = Patient(mrn=typed_mrn or next_mrn(), **_clean(demographics))
-    _set_care_team(patient, team)
+    patient = Patient(mrn=typed_mrn or next_mrn(), **_clean(demographics),
+                      care_team=[CareTeamMember(user_id=uid, role=role) for uid, role in sorted(team)])
     try:
         with db.session.begin_nested():
             db.session.add(patient)
@@ -145,9 +135,20 @@ def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = N
     return patient
 
 
+@dataclass(frozen=True)
+class PatientEdit:
+    """What a saved edit changed: the patient's details, the care team, or both."""
+
+    details_changed: bool
+    team_changed: bool
+
+
 def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
-                   prescriber_ids=(), mrn: str | None = None, **demographics) -> None:
-    """Apply an edit made from `expected_version`; refuse it if someone saved in between."""
+                   prescriber_ids=(), mrn: str | None = None, team_reason: str | None = None,
+                   by: User | None = None, **demographics) -> PatientEdit:
+    """Apply an edit made from `expected_version`; refuse it if someone saved in between.
+
+    A change of the care team needs `team_reason`: it is recorded with the change."""
     if patient.version != expected_version:
         raise ConcurrentEdit(
             "Someone else saved this patient while you were editing. Your changes are still in "
@@ -155,16 +156,17 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
             current_version=patient.version)
     mrn = (mrn or "").strip() or patient.mrn
     _check_mrn_free(mrn, patient.id)
-    team = _wanted_care_team(therapist_ids, prescriber_ids,
-                             current={(m.user_id, m.role) for m in patient.care_team})
+    team = _wanted_care_team(therapist_ids, prescriber_ids, current=team_of(patient))
+    details = dict(_clean(demographics), mrn=mrn)
+    details_changed = any(getattr(patient, name) != value for name, value in details.items())
     # Every check has run; from here on the edit is applied in one flush (one version step).
-    patient.mrn = mrn
-    for name, value in _clean(demographics).items():
+    for name, value in details.items():
         setattr(patient, name, value)
-    _set_care_team(patient, team)
     patient.updated_at = utcnow()  # bumps the version even when only the care team changed
     flush_versioned(patient, "Someone else saved this patient at the same moment; your changes are kept "
                              "in the form. Review and save again.")
+    team_changed = change_care_team(patient, team, by=by, reason=team_reason, reason_field="team_reason")
+    return PatientEdit(details_changed=details_changed, team_changed=team_changed)
 
 
 def _clean(demographics: dict) -> dict:

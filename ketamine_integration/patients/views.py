@@ -15,6 +15,7 @@ from ..fields import options
 from ..web import paginate, parse_id, render_form, submit
 from . import services
 from .access import can_read_clinical, load_patient, visible_patients
+from .care_team import describe_team, team_of
 from .forms import PatientForm
 from .models import Patient
 
@@ -64,7 +65,9 @@ def patient_create():
     form = _form_with_choices()
     done, patient = submit(form, lambda: services.register_patient(**_form_fields(form)))
     if done:
-        audit.record("patient.create", obj=patient, patient_id=patient.id)
+        # The first care team is the registration's grant of access: its row names the members.
+        audit.record("patient.create", obj=patient, patient_id=patient.id,
+                     detail=f"care team: {describe_team(team_of(patient))}"[:200])
         flash(f"Registered {patient.full_name} ({patient.mrn}).", "success")
         return redirect(url_for("patients.patient_detail", patient_id=patient.id))
     return render_form("patients/form.html", form, title="Register a patient")
@@ -93,13 +96,14 @@ def patient_edit(patient_id: int):
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="edit form")
     else:
         form = _form_with_choices(patient)
-        team_before = {(m.user_id, m.role) for m in patient.care_team}
-        done, _ = submit(form, lambda: services.update_patient(
-            patient, expected_version=_int(form.version.data), **_form_fields(form)))
+        done, edit = submit(form, lambda: services.update_patient(
+            patient, expected_version=_int(form.version.data), team_reason=form.team_reason.data,
+            by=current_user, **_form_fields(form)))
         if done:
-            team_changed = team_before != {(m.user_id, m.role) for m in patient.care_team}
-            audit.record("patient.update", obj=patient, patient_id=patient.id,
-                         detail="care team changed" if team_changed else None)
+            # A care-team change wrote its own row (care_team.change, with before, after and why);
+            # the edit's row is for the details, or for a save that changed nothing.
+            if edit.details_changed or not edit.team_changed:
+                audit.record("patient.update", obj=patient, patient_id=patient.id)
             flash("Saved.", "success")
             return redirect(url_for("patients.patient_detail", patient_id=patient.id))
         failed = ", ".join(sorted(k or "form" for k in form.errors))

@@ -6,21 +6,24 @@ from wtforms import IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..fields import ClinicDateTimeField, options
+from ..patients.forms import care_team_join_fields
 from .models import KINDS, MINUTES_RANGE
 
 MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
 
 
-class BookForm(FlaskForm):
+class BookForm(care_team_join_fields("book"), FlaskForm):
+    # ids of their own where the course page's dosing plan form has a field of the same name,
+    # so that each label names one control
     kind = SelectField("Session", choices=options([("integration", "Integration session"),
                                                    ("preparation", "Preparation session"),
                                                    ("follow_up", "Follow-up")]), default="integration")
     starts_at = ClinicDateTimeField("Date and time", validators=[InputRequired()])
-    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
+    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)], id="book-minutes",
                            description="Leave empty for the clinic's default length of this kind of session.")
-    clinician = SelectField("Therapist", coerce=int, validators=[InputRequired()])
+    clinician = SelectField("Therapist", coerce=int, validators=[InputRequired()], id="book-clinician")
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
-    room = SelectField("Room", coerce=int, validators=[Optional()],
+    room = SelectField("Room", coerce=int, validators=[Optional()], id="book-room",
                        description="For in-person sessions; leave on 'first free room' to let the clinic choose.")
 
 

@@ -11,7 +11,7 @@ from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
-from ..patients.services import ensure_on_care_team
+from ..patients.care_team import JoinRequest, admit_clinician
 from ..errors import DomainError
 from ..extensions import db
 from ..versioning import lock_row
@@ -70,10 +70,11 @@ BOOKABLE_IN = {"preparation": (Phase.PREPARATION,),
 
 def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, starts_at: datetime,
                  minutes: int | None, modality: str, by: User, now: datetime,
-                 room_id: int | None = None) -> Appointment:
+                 room_id: int | None = None, join: JoinRequest | None = None) -> Appointment:
     """Book a therapist session on a course; integration sessions go inside a dosing window.
 
-    minutes: None takes the session type's default length.
+    minutes: None takes the session type's default length. The therapist is on the patient's
+    care team, or `join` asks for their membership (granted, audited, before the booking).
     """
     if kind not in BOOKABLE_IN:
         raise DomainError({"kind": "Unknown kind of session."})
@@ -96,8 +97,9 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
     ends_at = starts_at + timedelta(minutes=minutes or session_minutes()[kind])
     booking.lock_parties(clinician_id=clinician_id, patient_id=course.patient_id, room_id=room_id)
     booking.check_free(clinician, course.patient_id, starts_at, ends_at, room_id)
-    # A covering therapist joins the care team, so they can open the course they will see.
-    ensure_on_care_team(course.patient, clinician, THERAPIST)
+    # A covering therapist joins the care team only when the form asked for it, with a reason:
+    # booking alone grants no access to the patient's record.
+    admit_clinician(course.patient, clinician, THERAPIST, join=join, by=by)
     appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician_id,
                               kind=kind, starts_at=starts_at, ends_at=ends_at,
                               modality=modality, room_id=room_id, created_by_id=by.id)

@@ -50,7 +50,7 @@ def book_session(course_id: int):
     done, appointment = submit(form, lambda: services.book_session(
         course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
         minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
-        room_id=_room_for(form)))
+        room_id=_room_for(form), join=form.join_request()))
     if done:
         audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
         flash(f"{appointment.label} booked.", "success")

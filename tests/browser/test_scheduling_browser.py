@@ -82,3 +82,23 @@ def test_scheduling_pages_fit_a_375px_phone_screen(live_server, page: Page):
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide"
+
+
+def test_staff_book_a_covering_therapist_only_by_adding_them_to_the_care_team(live_server, page: Page):
+    """Issue 17: the clinician field refuses an outsider until the form asks for the membership."""
+    course_id, _ = _signed_window(live_server)
+    live_server.make.user("therapist", username="cover", full_name="Cass Cover")
+    sign_in(page, "desk")
+    page.goto(f"/courses/{course_id}")
+    page.get_by_text("Book a session (integration, preparation or follow-up)").click()
+    tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0)
+    page.get_by_label("Date and time", exact=True).fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Therapist", exact=True).select_option(label="Cass Cover")
+    page.get_by_label("Modality").select_option(label="Telehealth")
+    page.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_text("Cass Cover is not on this patient's care team")).to_be_visible()
+    booking = page.locator("details", has_text="Book a session")  # the dosing plan offers the same pair
+    booking.get_by_label("Add this clinician to the care team").check()
+    booking.get_by_label("Reason for adding them").fill("covering while Hazel is away")
+    booking.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_text("Integration session booked.")).to_be_visible()

@@ -61,8 +61,9 @@ def test_no_credentials_or_typed_usernames_are_stored(setting, make, auth):
     # (user, HTTP method, URL, form, the single row expected: action, outcome, patient key)
     ("desk", "GET", "/patients/{patient}", None, ("patient.view", "success", "patient")),
     ("desk", "GET", "/patients/{patient}/edit", None, ("patient.view", "success", "patient")),
-    ("desk", "POST", "/patients/{patient}/edit",
-     {"given_name": "Testa", "family_name": "Renamed", "date_of_birth": "1980-05-17", "version": "1"},
+    ("desk", "POST", "/patients/{patient}/edit",   # the care team as it is: an edit of the details only
+     {"given_name": "Testa", "family_name": "Renamed", "date_of_birth": "1980-05-17", "version": "1",
+      "therapists": "{therapist}"},
      ("patient.update", "success", "patient")),
     ("desk", "POST", "/patients/{patient}/edit",
      {"given_name": "", "family_name": "Renamed", "date_of_birth": "1980-05-17", "version": "1"},
@@ -82,6 +83,7 @@ def test_each_audited_request_writes_exactly_one_row(setting, make, auth, client
     auth.login(who)
     before = _last_id(make)
     path = path_template.format(**setting)
+    data = {k: v.format(**setting) for k, v in data.items()} if data else data
     response = auth.post(path, data) if method == "POST" else client.get(path)
     assert response.status_code < 500
     rows = _new_rows(make, before)

@@ -29,6 +29,11 @@ def test_demo_loads_a_fictional_clinic_and_prints_working_logins(app, make, auth
     # a dosing session for a colleague joined that patient's team too).
     teams = make.query(lambda: [{m.role for m in p.care_team} for p in db.session.scalars(select(Patient))])
     assert len(teams) == PATIENT_COUNT and all({"therapist", "prescriber"} <= roles for roles in teams)
+    # ...explicitly: every patient with a second prescriber has a care-team change adding them.
+    covered = make.query(lambda: {p.id for p in db.session.scalars(select(Patient))
+                                  if sum(m.role == "prescriber" for m in p.care_team) > 1})
+    added = {r.patient_id for r in make.audit_rows(action="care_team.change") if r.detail.startswith("added prescriber")}
+    assert covered <= added
     assert "first sign-in sets up an authenticator app" in result.output
     for username, *_ in DEMO_USERS:
         assert username in result.output

@@ -342,14 +342,23 @@ def test_booking_must_be_in_the_future_and_inside_a_window(team, make, auth, whe
     assert make.query(_therapist_sessions) == []
 
 
-def test_booking_a_covering_therapist_adds_them_to_the_care_team(team, make, auth, client):
+def test_a_covering_therapist_is_booked_only_once_staff_add_them_to_the_care_team(team, make, auth, client):
     cover = make.user("therapist", username="cover", full_name="Cass Cover")
     session_id = _planned(make, team)[0]
     auth.login("pres")
     _sign(make, auth, session_id, team["prescriber"])
     inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
-    assert auth.post(f"/courses/{team['course']}/sessions", {
-        "starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "telehealth"}).status_code == 302
+    booking = {"starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "telehealth"}
+    # A prescriber may not widen the care team, even when asking for it.
+    refused = auth.post(f"/courses/{team['course']}/sessions", dict(booking, join_care_team="y",
+                                                                    join_reason="covering this week"))
+    assert refused.status_code == 422
+    assert "Cass Cover is not on this patient's care team" in page_text(refused)
+    assert "ask clinic staff to add Cass Cover" in page_text(refused)
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/courses/{team['course']}/sessions", dict(
+        booking, join_care_team="y", join_reason="covering while Hazel is away")).status_code == 302
     auth.logout()
     auth.login("cover")
     assert client.get(f"/courses/{team['course']}").status_code == 200

@@ -14,7 +14,7 @@ from ketamine_integration.scheduling import booking
 from ketamine_integration.scheduling.models import Appointment, SessionType
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import _plan, _sign, form_time, local
-from tests.integration.test_dosing_bookings import _bookings, _sessions, make_clinic, soon
+from tests.integration.test_dosing_bookings import JOIN, _bookings, _sessions, make_clinic, soon
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_a_plan_and_a_booking_for_one_course_at_once_both_succeed(clinic, make, 
     def plan():
         results["plan"] = desks["plan"].post(f"/courses/{course}/dosing/plan", {
             "first_start": form_time(soon(2)), "days_between": "2", "count": "1", "reason": "",
-            "clinician": clinic["prescriber2"], "room": clinic["suite1"]}).status_code
+            "clinician": clinic["prescriber2"], "room": clinic["suite1"], **JOIN}).status_code
 
     def book():
         time.sleep(0.4)  # the plan holds the course row by now
@@ -129,9 +129,10 @@ def test_two_admins_setting_a_length_at_once_both_succeed(make, app):
 
 
 def test_the_clinician_running_a_dosing_session_can_open_its_record(clinic, make, auth, client):
+    """Once staff added them to the care team with the plan (the only way they get access)."""
     auth.login("desk")
     assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber2"],
-                 room=clinic["suite1"]).status_code == 302
+                 room=clinic["suite1"], **JOIN).status_code == 302
     [session] = _sessions(make, clinic["One"])
     auth.logout()
     auth.login("pres2")

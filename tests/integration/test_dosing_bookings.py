@@ -13,6 +13,8 @@ from ketamine_integration.scheduling.models import Appointment
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import NY, _plan, _sign, form_time, local
 
+#: prescriber2 is not on the patients' care teams: staff ask for the membership with the plan
+JOIN = {"join_care_team": "y", "join_reason": "second prescriber runs the series"}
 
 @pytest.fixture
 def clinic(make):
@@ -57,7 +59,7 @@ def soon(days: int, hour: int = 10) -> datetime:
 def test_a_plan_books_each_session_with_its_room_clinician_and_default_length(clinic, make, auth, client):
     auth.login("desk")
     response = _plan(auth, clinic["One"], soon(2), days_between=2, count=3, clinician=clinic["prescriber2"],
-                     room=clinic["suite2"])
+                     room=clinic["suite2"], **JOIN)
     assert response.status_code == 302
     bookings = _bookings(make, clinic["One"])
     sessions = _sessions(make, clinic["One"])
@@ -99,7 +101,7 @@ def test_the_patient_cannot_be_booked_for_therapy_during_their_dosing(clinic, ma
     auth.logout()
     auth.login("desk")
     assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber2"],
-                 room=clinic["suite1"]).status_code == 302
+                 room=clinic["suite1"], **JOIN).status_code == 302
     refused = auth.post(f"/courses/{clinic['One']}/sessions", {
         "kind": "integration", "starts_at": form_time(soon(2, 11)), "clinician": clinic["therapist"],
         "modality": "telehealth"})
@@ -204,7 +206,7 @@ def test_parallel_plans_for_one_room_give_exactly_one_success(clinic, make, app)
         barrier.wait(timeout=30)
         response = auth.post(f"/courses/{courses[n]}/dosing/plan", {
             "first_start": form_time(soon(2)), "days_between": "2", "count": "1", "reason": "",
-            "clinician": clinicians[n], "room": clinic["suite1"]})
+            "clinician": clinicians[n], "room": clinic["suite1"], **JOIN})
         results.append((response.status_code, page_text(response) if response.status_code != 302 else ""))
 
     threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]

@@ -93,7 +93,8 @@ def test_edit_saves_changes_and_care_team(make, auth, client, staff):
     form = client.get(f"/patients/{patient_id}/edit").get_data(as_text=True)
     assert 'name="version" type="hidden" value="1"' in form
     response = auth.post(f"/patients/{patient_id}/edit",
-                         dict(VALID, family_name="Newname", therapists=[therapist], version="1"))
+                         dict(VALID, family_name="Newname", therapists=[therapist], version="1",
+                              team_reason="takes over the integration work"))
     assert response.status_code == 302
     [patient] = _patients(make)
     assert patient.family_name == "Newname" and patient.version == 2

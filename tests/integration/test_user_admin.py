@@ -97,3 +97,66 @@ def test_password_reset_ends_the_users_sessions(admin, make, auth, app):
 
 def test_unknown_user_is_404(admin, client):
     assert client.get("/users/424242/edit").status_code == 404
+
+
+# -- privilege changes (issue 17, point 6) ---------------------------------------------------------
+
+def _edit(auth, user_id, username, roles, **fields):
+    return auth.post(f"/users/{user_id}/edit", {"username": username, "full_name": fields.pop("full_name", "Some One"),
+                                                "roles": roles, "active": "y", **fields})
+
+
+def test_a_role_change_is_audited_with_the_roles_before_and_after(admin, make, auth):
+    target = make.user("staff", username="desk")
+    assert _edit(auth, target, "desk", ["staff", "therapist"]).status_code == 302
+    assert _edit(auth, target, "desk", ["therapist"], full_name="Renamed").status_code == 302
+    assert _edit(auth, target, "desk", ["therapist"], full_name="Renamed again").status_code == 302
+    rows = make.audit_rows(action="user.update")
+    assert [(r.user_id, r.object_id, r.detail) for r in rows] == [
+        (admin, str(target), "roles staff -> staff,therapist"),
+        (admin, str(target), "roles staff,therapist -> therapist"),
+        (admin, str(target), None),                          # no role changed: nothing to say
+    ]
+
+
+def test_a_new_users_roles_are_in_its_audit_row(admin, make, auth):
+    assert auth.post("/users/new", NEW_USER).status_code == 302
+    [row] = make.audit_rows(action="user.create")
+    assert row.detail == "roles therapist"
+
+
+@pytest.mark.parametrize("role, label", [
+    ("therapist", "Integration therapist"),   # reads clinical notes once on a care team
+    ("prescriber", "Prescriber"),             # likewise
+    ("staff", "Clinic staff"),                # reads every patient's details and schedule
+])
+def test_an_admin_cannot_give_themselves_a_role_that_reads_patient_records(admin, make, auth, client, role, label,
+                                                                           databases, figures):
+    response = _edit(auth, admin, "boss", ["admin", role], full_name="Boss Renamed")
+    assert response.status_code == 422
+    assert f"You cannot give yourself the {label} role" in page_text(response)
+    assert "another admin must grant it" in page_text(response)
+    me = _user(make, "boss")
+    assert me.roles == {"admin"} and me.full_name != "Boss Renamed"      # nothing changed
+    assert [(r.outcome, r.detail) for r in make.audit_rows(action="user.update")] == [("failure", "refused: roles")]
+    figures.record("Privilege changes", f"admin grants themselves {role}",
+                   f"answer {response.status_code}, roles afterwards {sorted(me.roles)}", engine=databases.name)
+
+
+def test_another_admin_may_grant_it_and_the_users_page_shows_the_change(admin, make, auth, client, app):
+    make.user("admin", username="second", full_name="Sam Second")
+    from tests.conftest import Auth
+    second = Auth(app, app.test_client())
+    second.login("second")
+    assert _edit(second, admin, "boss", ["admin", "therapist"], full_name="Bo Boss").status_code == 302
+    assert _user(make, "boss").roles == {"admin", "therapist"}
+    # keeping a role one already holds is no grant: the boss may still edit their own details
+    assert _edit(auth, admin, "boss", ["admin", "therapist"], full_name="Bo Boss").status_code == 302
+    page = page_text(client.get("/users/"))
+    assert "Recent role changes" in page
+    changes = page[page.index("Recent role changes"):]
+    assert "Bo Boss Clinic admin Clinic admin, Integration therapist Sam Second" in changes
+
+
+def test_the_users_page_says_when_no_role_has_changed(admin, client):
+    assert "No user's roles have been changed yet." in page_text(client.get("/users/"))

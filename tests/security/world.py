@@ -178,9 +178,9 @@ def _note_by_former_member(patient_id: int, therapist_id: int) -> int:
     from ketamine_integration.courses.models import TreatmentCourse
     from ketamine_integration.notes import services as notes
     from ketamine_integration.patients.models import Patient
-    from ketamine_integration.patients.services import ensure_on_care_team
+    from ketamine_integration.patients.care_team import add_to_care_team
     patient, therapist, today = db.session.get(Patient, patient_id), db.session.get(User, therapist_id), local(0).date()
-    ensure_on_care_team(patient, therapist, THERAPIST)
+    add_to_care_team(patient, therapist, THERAPIST, by=None, reason="test setup: a covering therapist")
     course = db.session.scalar(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id))
     note = notes.create_note(course, kind="integration", session_date=today, by=therapist, today=today)
     notes.save_process_note(note, body=PROCESS_SECRET, by=therapist, expected_version=None)

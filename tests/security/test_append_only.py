@@ -17,7 +17,7 @@ from sqlalchemy import Date, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration import models  # noqa: F401  (every table on the metadata)
-from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE
+from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE, AppendOnlyViolation
 from ketamine_integration.db_types import UTCDateTime
 from ketamine_integration.extensions import db
 from tests.security.clinic import USERNAMES
@@ -186,6 +186,38 @@ def test_only_the_one_way_changes_go_through(app, make, auth, databases, figures
     figures.record("Append-only tables", "one-way changes",
                    f"{len(allowed)} allowed changes, {sum(allowed)} went through; {len(forbidden)} forbidden ones, "
                    f"{sum(forbidden)} went through", engine=databases.name)
+
+
+#: (what the application's own code tries, table, attributes it sets (None: deletes the row), let through?)
+ORM_CASES = [
+    ("rewriting why a phase changed", "phase_transitions", {"reason": "rewritten"}, False),
+    ("re-dating a booking's change", "appointment_changes", {"occurred_at": NOW - timedelta(days=1)}, False),
+    ("deleting a booking's change", "appointment_changes", None, False),
+    ("voiding a preparation entry without saying who", "preparation_records",
+     {"voided_at": NOW, "void_reason": "Entered on the wrong course"}, False),
+    ("voiding a preparation entry, saying who and why", "preparation_records",
+     {"voided_at": NOW, "voided_by_id": "user", "void_reason": "Entered on the wrong course"}, True),
+]
+
+
+def test_the_orm_guard_stops_the_apps_own_code_before_the_database(app, make, auth):
+    where = seed(make, auth)
+    models = {mapper.local_table.name: mapper.class_ for mapper in db.Model.registry.mappers}
+    for what, table, changes, allowed in ORM_CASES:
+        with app.app_context():
+            row = db.session.get(models[table], where[table][1]["id"])
+            if changes is None:
+                db.session.delete(row)
+            for column, value in (changes or {}).items():
+                setattr(row, column, row.recorded_by_id if value == "user" else value)
+            try:
+                db.session.flush()
+                let_through = True
+            except AppendOnlyViolation:
+                let_through = False
+            finally:
+                db.session.rollback()
+        assert let_through == allowed, what
 
 
 #: (what the owner did, table, SET clause): content a digest covers, changed with the guards lifted

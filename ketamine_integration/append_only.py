@@ -2,8 +2,8 @@
 still allows), the ORM guard that stops the application's own code early, and the SHA-256
 digests `flask signatures verify` rechecks.
 
-Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011 and
-0015); this module is the one place the code declares the tables they protect, so a test can
+Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015
+and 0016); this module is the one place the code declares the tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """
@@ -43,6 +43,9 @@ APPEND_ONLY: dict[str, str] = {
     "safety_alerts": "acknowledged once",
     "releases_of_information": "revoked, or its revocation brought forward; never pushed back or withdrawn",
     "unsaved_work": "its text cleared when recovered or superseded; nothing after that",
+    "appointment_changes": "nothing (a move, cancellation or attendance is a new row)",
+    "phase_transitions": "nothing (a phase change is a new row)",
+    "preparation_records": "voided once, by someone, with a reason",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -70,15 +73,10 @@ MUTABLE: dict[str, str] = {
     "calendar_feeds": "feeds are used and revoked",
     "calendar_imports": "a new upload replaces the previous one",
     "imported_busy": "replaced with each upload",
-    # History rows without a database guard yet (not among issue 17's findings; SECURITY.md
-    # "Known limits"): the audit trail records each change that writes them.
-    "appointment_changes": "history of bookings, not yet guarded by triggers",
-    "phase_transitions": "history of a course's phases, not yet guarded by triggers",
-    "preparation_records": "preparation checklist entries, voided in place; not yet guarded by triggers",
 }
 
 
-# -- one-way changes the ORM guard lets through (the triggers of migration 0015 mirror them) --
+# -- one-way changes the ORM guard lets through (the triggers of migrations 0015 and 0016 mirror them) --
 
 def _once(before, after, changed: set[str]) -> bool:
     """Set once: from nothing to a value, never again."""
@@ -92,6 +90,11 @@ def _earlier(before, after, changed: set[str]) -> bool:
 
 def _cleared(before, after, changed: set[str]) -> bool:
     return after == {}
+
+
+def _once_with(*columns: str) -> Callable:
+    """Set once, and only together with `columns` (a void says who and why)."""
+    return lambda before, after, changed: _once(before, after, changed) and set(columns) <= changed
 
 
 def _with(column: str) -> Callable:
@@ -108,6 +111,10 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once},
     "releases_of_information": {"revoked_on": _earlier, "revoked_by_id": _with("revoked_on")},
     "unsaved_work": {"form": _cleared, "recovered_at": _once},
+    "appointment_changes": {},
+    "phase_transitions": {},
+    "preparation_records": {"voided_at": _once_with("voided_by_id", "void_reason"),
+                            "voided_by_id": _once_with("voided_at"), "void_reason": _once_with("voided_at")},
 }
 
 
@@ -199,6 +206,7 @@ def verify_digests() -> list[tuple[str, int, bool]]:
 
 #: one-way changes the audit trail records: (audit action, table, the column its success set)
 RECORDED_ONE_WAY = (("measure.void", "measure_responses", "voided_at"),
+                    ("preparation.void", "preparation_records", "voided_at"),
                     ("alert.acknowledge", "safety_alerts", "acknowledged_at"),
                     ("release.revoke", "releases_of_information", "revoked_on"))
 

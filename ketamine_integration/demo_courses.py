@@ -6,14 +6,15 @@ not yet open, open (optimal), open, closing soon and closed, covered and uncover
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 
 from icalendar import Calendar, Event
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from .accounts.models import PRESCRIBER, User
 from .calendars.services import import_busy, read_upload
-from .courses.models import PREPARATION_SESSION, TreatmentCourse
+from .courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
 from .domain.phases import Phase
 from .domain.protocols import Span
@@ -141,31 +142,42 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
     first_start = shift(last_start, Span(-gap * (done - 1), "d"), zone) if done else \
         _office_hour_before(now + timedelta(days=3))
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
-    course = enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
-                           indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
-                           prescriber_id=prescriber.id, by=therapist)
+
+    def enrol() -> TreatmentCourse:
+        return enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
+                             indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
+                             prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:
+        course = enrol()
         _record_some_preparation(course, therapist, start_date)
         return course
     if phase is Phase.DISCONTINUED:
+        course = enrol()
         _complete_preparation(course, therapist, prescriber, start_date)
         _move(course, Phase.EXPERIENCE, therapist)
         _move(course, Phase.DISCONTINUED, prescriber,
               reason="Patient chose to stop after the first session; referred back to primary care.")
         return course
-    _complete_preparation(course, therapist, prescriber, start_date)
-    _move(course, Phase.EXPERIENCE, prescriber)
-    count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
-    first_start = _plan_clash_free(course, first_start, gap, count, prescriber,
-                                   long_past=phase is not Phase.EXPERIENCE)
-    for session in fetch_dosing_sessions(course.id)[:done]:
-        _record_and_sign(session, protocol_id, prescriber, rng)
-    _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
-    for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
-        if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
-            break
-        _move(course, target, therapist)
-    _backdate_history(course, first_start, gap, protocol_sessions)
+    enrolled = datetime.combine(start_date, time(9), zone)
+    moments = {"preparation": enrolled, "experience": enrolled + timedelta(days=10)}
+    with _dated_history(moments):
+        course = enrol()
+        _complete_preparation(course, therapist, prescriber, start_date)
+        _move(course, Phase.EXPERIENCE, prescriber)
+        count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
+        first_start = _plan_clash_free(course, first_start, gap, count, prescriber,
+                                       long_past=phase is not Phase.EXPERIENCE)
+        ended = first_start + timedelta(days=gap * (protocol_sessions - 1))
+        moments.update(integration=ended + timedelta(days=1), maintenance=ended + timedelta(days=30),
+                       completed=ended + timedelta(days=90))
+        for session in fetch_dosing_sessions(course.id)[:done]:
+            _record_and_sign(session, protocol_id, prescriber, rng)
+        _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
+        for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
+            if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
+                break
+            _move(course, target, therapist)
+    course.phase_since = course.transitions[-1].occurred_at
     return course
 
 
@@ -216,24 +228,31 @@ def _candidate_starts(first_start: datetime, long_past: bool):
             yield moved.astimezone(first_start.tzinfo)
 
 
-def _backdate_history(course: TreatmentCourse, first_start: datetime, gap: int, series: int) -> None:
+@contextmanager
+def _dated_history(moments: dict[str, datetime]):
     """Demo only: give the invented history plausible dates instead of the moment of loading.
 
-    Real transitions and records are stamped by the services when they happen; nothing in
-    the application can backdate them. This fabricated clinic can, because it is fiction.
+    Real transitions and checklist entries are stamped by the services when they happen, and
+    the database refuses any later change to them (migration 0016): nothing in the application
+    can backdate them. This fabricated clinic can, because it is fiction, so it dates each row
+    as it is inserted: a transition at `moments[phase]` (the caller adds later phases once
+    their dates are known), a checklist entry at 17:00 on the day it was completed.
     """
     zone = clinic_zone()
-    enrolled = datetime.combine(course.start_date, datetime.min.time(), zone).replace(hour=9)
-    moments = {"preparation": enrolled, "experience": enrolled + timedelta(days=10),
-               "integration": first_start + timedelta(days=gap * (series - 1) + 1),
-               "maintenance": first_start + timedelta(days=gap * (series - 1) + 30),
-               "completed": first_start + timedelta(days=gap * (series - 1) + 90),
-               "discontinued": enrolled + timedelta(days=12)}
-    for transition in course.transitions:
+
+    def date_transition(mapper, connection, transition: PhaseTransition) -> None:
         transition.occurred_at = moments[transition.to_phase]
-    course.phase_since = course.transitions[-1].occurred_at
-    for record in course.preparation_records:
-        record.recorded_at = datetime.combine(record.completed_on, datetime.min.time(), zone).replace(hour=17)
+
+    def date_record(mapper, connection, record: PreparationRecord) -> None:
+        record.recorded_at = datetime.combine(record.completed_on, time(17), zone)
+    listeners = ((PhaseTransition, date_transition), (PreparationRecord, date_record))
+    for model, listener in listeners:
+        event.listen(model, "before_insert", listener)
+    try:
+        yield
+    finally:
+        for model, listener in listeners:
+            event.remove(model, "before_insert", listener)
 
 
 def _office_hour_before(instant: datetime) -> datetime:

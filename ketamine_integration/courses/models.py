@@ -54,7 +54,8 @@ class TreatmentCourse(db.Model):
 
 
 class PhaseTransition(db.Model):
-    """Who moved a course into which phase, when and why (enrolment is the first row)."""
+    """Who moved a course into which phase, when and why (enrolment is the first row). Never
+    changed or deleted: a phase change is a new row (database triggers, migration 0016)."""
 
     __tablename__ = "phase_transitions"
 
@@ -76,7 +77,8 @@ class PhaseTransition(db.Model):
 class PreparationRecord(db.Model):
     """One preparation requirement met: what, on which date, recorded by whom.
 
-    Records are never deleted; one entered in error is voided with a reason and stays visible.
+    Records are never edited or deleted; one entered in error is voided once, with who and why,
+    and stays visible (database triggers, migration 0016).
     """
 
     __tablename__ = "preparation_records"

@@ -14,7 +14,7 @@ signatures_cli = AppGroup("signatures", help="Signed-record integrity commands."
 #: how a digested table's rows are named in the report
 RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
                 "measure_responses": "measure response", "releases_of_information": "release of information",
-                "safety_alerts": "safety alert"}
+                "safety_alerts": "safety alert", "preparation_records": "preparation record"}
 
 
 @signatures_cli.command("verify")

@@ -156,7 +156,8 @@ class ExtraHours(db.Model):
 
 
 class AppointmentChange(db.Model):
-    """The history of an appointment: booked, moved, cancelled, attended, no-show."""
+    """The history of an appointment: booked, moved, cancelled, attended, no-show. Each change
+    is a new row; none is ever edited or deleted (database triggers, migration 0016)."""
 
     __tablename__ = "appointment_changes"
     __table_args__ = (CheckConstraint(

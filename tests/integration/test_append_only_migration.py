@@ -1,16 +1,22 @@
 """Migration 0015 on a database that already has records: it fills the digests of earlier
 measures and releases exactly as the app computes them, and deletes text kept for recovery
-that was already recovered (issue 17, points 3 and 5); its downgrade removes what it added."""
-from datetime import date
+that was already recovered (issue 17, points 3 and 5); its downgrade removes what it added.
+Migration 0016's guards on the history tables come off with its downgrade and back on with
+the upgrade."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
 
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.append_only import verify_digests
 from ketamine_integration.coordination.models import ReleaseOfInformation
 from ketamine_integration.coordination.services import create_release
 from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.courses.services import record_preparation
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse
 from ketamine_integration.notes.services import record_measure
@@ -70,3 +76,41 @@ def test_the_downgrade_removes_the_guards_and_digests(app, make):
         with db.engine.begin() as conn:
             assert conn.execute(text("SELECT count(*) FROM measure_responses WHERE content_digest IS NULL")
                                 ).scalar_one() == 0
+
+
+HISTORY = ("appointment_changes", "phase_transitions", "preparation_records")
+
+
+def _history(make) -> None:
+    """A row in each history table, written by the services: enrolments' transitions, a
+    preparation entry, and the bookings of a planned dosing session."""
+    therapist, prescriber = make.user("therapist"), make.user("prescriber")
+    patient = make.patient(therapists=[therapist], prescribers=[prescriber])
+    in_preparation = make.course(patient, therapist, prescriber)
+    dosing = make.course(patient, therapist, prescriber, phase="experience")
+    make.dosing_plan(dosing, first_start=datetime.now(timezone.utc) + timedelta(days=2), days_between=2, count=1)
+
+    def record():
+        record_preparation(db.session.get(TreatmentCourse, in_preparation), item="intake_assessment",
+                           completed_on=date.today(), note=None, by=db.session.get(User, therapist),
+                           today=date.today())
+    make.run(record)
+
+
+def _deleted(table: str) -> int:
+    """Rows a raw DELETE removes from `table`, rolled back; the guard's refusal raises."""
+    with db.engine.connect() as conn, conn.begin() as transaction:
+        deleted = conn.execute(text(f"DELETE FROM {table}")).rowcount
+        transaction.rollback()
+        return deleted
+
+
+def test_the_history_guards_come_off_with_the_downgrade_and_back_with_the_upgrade(app, make):
+    _history(make)
+    with app.app_context():
+        downgrade(revision="0015_append_only_records")
+        assert all(_deleted(table) > 0 for table in HISTORY)  # no guard left (and each table has rows)
+        upgrade()  # would fail on a trigger or function the downgrade left behind
+        for table in HISTORY:
+            with pytest.raises(DBAPIError, match=f"{table} rows are append-only"):
+                _deleted(table)

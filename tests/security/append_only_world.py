@@ -1,7 +1,8 @@
 """A real row in every append-only table, made through the app's own forms, and the database
 owner's ways around the guards (for the positive controls and the tampering cases).
 
-The rows come from tests.security.clinic.Clinic (HTTP, real forms) plus what it does not
+The rows come from tests.security.clinic.Clinic (HTTP, real forms: a booking's "booked"
+change, a course's phase transitions, a preparation checklist entry...) plus what it does not
 seed: a check-in, addenda, a formulation revision and text kept after a session timeout.
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
     # a release narrower than the clinic's (which permits everything), so widening it is a change
     assert clinic.post("therapist", f"/patients/{clinic.patient}/releases",
                        clinic.release_data(categories=["dosing"])).status_code == 302
+    preparation, booked = clinic.preparation_record, clinic.appointment
     process = clinic.process_note
     clinic.login("therapist")
     make.age_login_sessions(last_seen_at=timedelta(minutes=30), created_at=timedelta(minutes=30))
@@ -65,6 +67,12 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
                                                    s=session)}),
         "adverse_events": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM adverse_events WHERE dosing_session_id = :s", s=session)}),
+        # the entry's course too: the app voids it through the course's checklist form
+        "preparation_records": ("id = :id", {"id": preparation, "course": clinic.prep_course}),
+        "appointment_changes": ("id = :id", {"id": _latest(
+            make, "SELECT max(id) FROM appointment_changes WHERE appointment_id = :a", a=booked)}),
+        "phase_transitions": ("id = :id", {"id": _latest(
+            make, "SELECT max(id) FROM phase_transitions WHERE course_id = :c", c=clinic.course)}),
     })
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information"):

@@ -17,7 +17,7 @@ from sqlalchemy import Date, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration import models  # noqa: F401  (every table on the metadata)
-from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE
+from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE, AppendOnlyViolation
 from ketamine_integration.db_types import UTCDateTime
 from ketamine_integration.extensions import db
 from tests.security.clinic import USERNAMES
@@ -44,6 +44,9 @@ PROBES = {
     "safety_alerts": "item_score = item_score + 1",
     "releases_of_information": """categories = '["attendance", "dosing", "measures", "safety"]'""",
     "unsaved_work": """form = '{"body": ["rewritten"]}'""",
+    "appointment_changes": "change = 'cancelled'",
+    "phase_transitions": "reason = 'rewritten'",
+    "preparation_records": "note = 'rewritten'",
 }
 
 
@@ -98,6 +101,8 @@ ACK = ("UPDATE safety_alerts SET acknowledged_at = :now, acknowledged_by_id = :u
        "acknowledgement = 'Called the patient, safety plan reviewed' WHERE id = :alert")
 REVOKE = "UPDATE releases_of_information SET revoked_on = :day, revoked_by_id = :user WHERE id = :release"
 CLEAR = "UPDATE unsaved_work SET recovered_at = :now, form = '{}' WHERE id = :kept"
+STRIKE = ("UPDATE preparation_records SET voided_at = :now, voided_by_id = :user, "
+          "void_reason = 'Entered on the wrong course' WHERE id = :entry")
 
 #: (what is tried, statements done first (each must be accepted), the statement, extra params, accepted?)
 ONE_WAY_CASES = [
@@ -137,6 +142,22 @@ ONE_WAY_CASES = [
      {}, False),
     ("moving kept text to another page", [], "UPDATE unsaved_work SET path = '/notes/1' WHERE id = :kept",
      {}, False),
+    ("voiding a preparation entry, saying who and why", [], STRIKE, {}, True),
+    ("un-voiding a preparation entry", [STRIKE], "UPDATE preparation_records SET voided_at = NULL, "
+     "voided_by_id = NULL, void_reason = NULL WHERE id = :entry", {}, False),
+    ("rewriting the reason of a preparation void", [STRIKE], "UPDATE preparation_records SET "
+     "void_reason = 'other' WHERE id = :entry", {}, False),
+    ("re-attributing a preparation void", [STRIKE], "UPDATE preparation_records SET voided_by_id = :other "
+     "WHERE id = :entry", {}, False),
+    ("re-dating a preparation void", [STRIKE], "UPDATE preparation_records SET voided_at = :now "
+     "WHERE id = :entry", {"now": NOW + timedelta(hours=1)}, False),
+    ("voiding a preparation entry without a reason", [], "UPDATE preparation_records SET voided_at = :now, "
+     "voided_by_id = :user WHERE id = :entry", {}, False),
+    ("voiding a preparation entry without saying who", [], "UPDATE preparation_records SET voided_at = :now, "
+     "void_reason = 'Entered on the wrong course' WHERE id = :entry", {}, False),
+    ("voiding a preparation entry while re-dating it", [], "UPDATE preparation_records SET voided_at = :now, "
+     "voided_by_id = :user, void_reason = 'Entered on the wrong course', completed_on = :day "
+     "WHERE id = :entry", {"day": TODAY - timedelta(days=30)}, False),
 ]
 
 
@@ -145,6 +166,7 @@ def test_only_the_one_way_changes_go_through(app, make, auth, databases, figures
     users = make.query(lambda: db.session.scalars(text("SELECT id FROM users ORDER BY id")).all())
     base = {"measure": where["measure_responses"][1]["id"], "alert": where["safety_alerts"][1]["id"],
             "release": where["releases_of_information"][1]["id"], "kept": where["unsaved_work"][1]["id"],
+            "entry": where["preparation_records"][1]["id"],
             "user": users[0], "other": users[1], "now": NOW, "day": TODAY}
     outcomes = []
     for what, before, sql, extra, expected in ONE_WAY_CASES:
@@ -164,6 +186,38 @@ def test_only_the_one_way_changes_go_through(app, make, auth, databases, figures
     figures.record("Append-only tables", "one-way changes",
                    f"{len(allowed)} allowed changes, {sum(allowed)} went through; {len(forbidden)} forbidden ones, "
                    f"{sum(forbidden)} went through", engine=databases.name)
+
+
+#: (what the application's own code tries, table, attributes it sets (None: deletes the row), let through?)
+ORM_CASES = [
+    ("rewriting why a phase changed", "phase_transitions", {"reason": "rewritten"}, False),
+    ("re-dating a booking's change", "appointment_changes", {"occurred_at": NOW - timedelta(days=1)}, False),
+    ("deleting a booking's change", "appointment_changes", None, False),
+    ("voiding a preparation entry without saying who", "preparation_records",
+     {"voided_at": NOW, "void_reason": "Entered on the wrong course"}, False),
+    ("voiding a preparation entry, saying who and why", "preparation_records",
+     {"voided_at": NOW, "voided_by_id": "user", "void_reason": "Entered on the wrong course"}, True),
+]
+
+
+def test_the_orm_guard_stops_the_apps_own_code_before_the_database(app, make, auth):
+    where = seed(make, auth)
+    models = {mapper.local_table.name: mapper.class_ for mapper in db.Model.registry.mappers}
+    for what, table, changes, allowed in ORM_CASES:
+        with app.app_context():
+            row = db.session.get(models[table], where[table][1]["id"])
+            if changes is None:
+                db.session.delete(row)
+            for column, value in (changes or {}).items():
+                setattr(row, column, row.recorded_by_id if value == "user" else value)
+            try:
+                db.session.flush()
+                let_through = True
+            except AppendOnlyViolation:
+                let_through = False
+            finally:
+                db.session.rollback()
+        assert let_through == allowed, what
 
 
 #: (what the owner did, table, SET clause): content a digest covers, changed with the guards lifted
@@ -213,16 +267,20 @@ def test_tampered_records_are_named_by_signatures_verify(app, make, auth, databa
                    engine=databases.name)
 
 
-#: (what the owner undid, table, the app's form that made the change, SET clause undoing it)
+#: (what the owner undid, table, the app's form that made the change (from the seeded row's
+#: parameters), SET clause undoing it)
 UNDOING = [
-    ("un-voided a measure", "measure_responses", lambda row: (f"/measures/{row}/void", {"reason": "Entered twice"}),
-     "voided_at = NULL, void_reason = NULL"),
+    ("un-voided a measure", "measure_responses",
+     lambda row: (f"/measures/{row['id']}/void", {"reason": "Entered twice"}), "voided_at = NULL, void_reason = NULL"),
     ("withdrew an acknowledgement", "safety_alerts",
-     lambda row: (f"/alerts/{row}/acknowledge", {"note": "Called the patient; safety plan reviewed"}),
+     lambda row: (f"/alerts/{row['id']}/acknowledge", {"note": "Called the patient; safety plan reviewed"}),
      "acknowledged_at = NULL, acknowledged_by_id = NULL, acknowledgement = NULL"),
     ("withdrew a revocation", "releases_of_information",
-     lambda row: (f"/releases/{row}/revoke", {"revoked_on": date.today().isoformat()}),
+     lambda row: (f"/releases/{row['id']}/revoke", {"revoked_on": date.today().isoformat()}),
      "revoked_on = NULL, revoked_by_id = NULL"),
+    ("un-voided a preparation entry", "preparation_records",
+     lambda row: (f"/courses/{row['course']}/preparation/{row['id']}/void", {"reason": "Entered on the wrong course"}),
+     "voided_at = NULL, voided_by_id = NULL, void_reason = NULL"),
 ]
 
 
@@ -233,7 +291,7 @@ def test_one_way_changes_undone_behind_the_guards_are_named_by_signatures_verify
     assert auth.login(USERNAMES["therapist"]).status_code == 302
     for what, table, made_by, undo in UNDOING:
         row_id = where[table][1]["id"]
-        assert auth.post(*made_by(row_id)).status_code == 302
+        assert auth.post(*made_by(where[table][1])).status_code == 302
         done = undo.split(" = ")[0]
         assert make.query(lambda: db.session.scalar(text(f"SELECT {done} FROM {table} WHERE id = :id"),
                                                     {"id": row_id})) is not None, f"{what}: the app did not do it"

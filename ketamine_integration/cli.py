@@ -9,7 +9,8 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from .accounts.models import ROLES, User
-from .accounts.services import create_user
+from .accounts.services import create_user, role_change_detail
+from .audit import services as audit
 from .audit.cli import audit_cli
 from .backups.cli import backup_cli, restore_command
 from .errors import DomainError
@@ -89,6 +90,9 @@ def create_user_command(username, full_name, roles, credentials, password):
                            roles=roles, credentials=credentials or None)
     except DomainError as err:
         raise click.ClickException(str(err)) from None
+    # Roles granted from the command line are listed on the Users page like any other
+    # ("the command line" changed them): a grant of access is never off the record.
+    audit.record("user.create", obj=user, detail=role_change_detail((), user.roles))
     db.session.commit()
     click.echo(f"Created {user.username} ({', '.join(sorted(user.roles))}).")
 
@@ -99,8 +103,6 @@ def create_user_command(username, full_name, roles, credentials, password):
 @click.option("--reason", required=True, help="Kept in the audit log, e.g. 'only admin lost phone'.")
 def reset_authenticator_command(username, reason):
     """Clear a user's authenticator (e.g. the only admin lost their phone and recovery codes)."""
-    from .audit import services as audit
-
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user {username!r}.")

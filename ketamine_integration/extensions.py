@@ -40,7 +40,8 @@ class ReadOnlySQLite(sqlite3.Connection):
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
-    """SQLite: enforce foreign keys, write-ahead logging, wait rather than fail on a lock."""
+    """SQLite: enforce foreign keys, write-ahead logging, wait rather than fail on a lock, overwrite
+    deleted content."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's lazy BEGIN,
@@ -52,6 +53,9 @@ def _configure_sqlite(dbapi_connection, connection_record):
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted or cleared text (recovered unsaved work, issue 17 point 5) is overwritten in the
+    # file, not left in free pages: not every SQLite build turns this on by default.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
     # SQLite's lower() folds ASCII only; patient search must match "Émile" as "émile".
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)

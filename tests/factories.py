@@ -77,13 +77,19 @@ class Factories:
                protocol: str = "iv-ketamine-induction", phase: str = "preparation",
                start: date | None = None) -> int:
         """Enrol through the real service; reach later phases by recorded overrides."""
-        from ketamine_integration.accounts.models import User
+        from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
         from ketamine_integration.courses.services import change_phase, enrol_patient
         from ketamine_integration.domain.phases import Phase
+        from ketamine_integration.patients.care_team import change_care_team, team_of
         from ketamine_integration.patients.models import Patient
 
         with self.app.app_context():
             by = db.session.get(User, therapist_id)
+            patient = db.session.get(Patient, patient_id)
+            # Through the app only a team member or staff reach the enrol page; a factory patient
+            # registered without a team gets the course's clinicians first, as staff would add them.
+            change_care_team(patient, team_of(patient) | {(therapist_id, THERAPIST), (prescriber_id, PRESCRIBER)},
+                             by=None, reason="set up by the test factory")
             course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 1),
                                    start_date=start or date.today(), indication="Treatment-resistant depression",
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)

@@ -140,7 +140,8 @@ def _check_own_account(before: frozenset[str], wanted: set[str], active: bool) -
                                     "so another admin must grant it. Nothing was changed."})
 
 
-#: the detail of a "user.update" audit row that changed roles: "roles admin,staff -> admin,therapist"
+#: the detail of a "user.update" audit row that changed roles ("roles admin,staff -> admin,therapist"),
+#: and of a "user.create" row ("roles none -> therapist": a new account's roles are granted too)
 ROLE_CHANGE = re.compile(r"roles (?P<before>[a-z,]+) -> (?P<after>[a-z,]+)")
 
 
@@ -159,12 +160,15 @@ class RoleChange:
     user_id: int
     before: tuple[str, ...]
     after: tuple[str, ...]
+    #: the account was created with these roles
+    created: bool = False
 
 
 def fetch_role_changes(limit: int = 20) -> list[RoleChange]:
-    """The newest role changes, newest first: the audit trail is their record (one indexed query)."""
+    """The newest role changes, new accounts' roles included, newest first: the audit trail is their
+    record (one indexed query)."""
     events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "user.update", AuditEvent.detail.like("roles %"))
+        AuditEvent.action.in_(("user.create", "user.update")), AuditEvent.detail.like("roles %"))
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit))
     changes = []
     for event in events:
@@ -172,7 +176,8 @@ def fetch_role_changes(limit: int = 20) -> list[RoleChange]:
         if found:
             changes.append(RoleChange(event.occurred_at, event.user, int(event.object_id),
                                       *(tuple(r for r in found[k].split(",") if r != "none")
-                                        for k in ("before", "after"))))
+                                        for k in ("before", "after")),
+                                      created=event.action == "user.create"))
     return changes
 
 

@@ -104,7 +104,7 @@ def user_create():
     done, user = submit(form, lambda: services.create_user(password=form.password.data,
                                                            **_user_fields(form)))
     if done:
-        audit.record("user.create", obj=user, detail=f"roles {','.join(sorted(user.roles))}")
+        audit.record("user.create", obj=user, detail=services.role_change_detail((), user.roles))
         flash(f"Created {user.username}.", "success")
         return redirect(url_for("accounts.user_list"))
     return render_form("accounts/user_form.html", form, title="New user")

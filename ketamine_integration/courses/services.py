@@ -17,7 +17,8 @@ from ..experience.windows import summary
 from ..extensions import db
 from ..versioning import flush_versioned
 from ..patients.models import Patient
-from ..patients.care_team import change_care_team, team_of
+from ..patients.access import on_care_team
+from ..patients.care_team import change_care_team, may_add_members, team_of
 from ..protocols.services import current_library, protocol_of, register_version
 from ..scheduling import booking
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
@@ -52,6 +53,7 @@ def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date
         raise DomainError({"protocol": "That protocol version is not in the library (or is invalid)."})
     therapist = _clinician(therapist_id, THERAPIST, "therapist")
     prescriber = _clinician(prescriber_id, PRESCRIBER, "prescriber")
+    _check_may_join(patient, {"therapist": therapist, "prescriber": prescriber}, by)
     version = register_version(entry)
     course = TreatmentCourse(patient=patient, protocol_version=version, start_date=start_date,
                              indication=indication.strip(), therapist=therapist,
@@ -63,6 +65,19 @@ def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date
     db.session.flush()
     _join_treating_clinicians(course, by)
     return course
+
+
+def _check_may_join(patient: Patient, clinicians: dict[str, User], by: User) -> None:
+    """The enrol page says the course's clinicians join the care team: that statement is the ask,
+    but granting it stays with those who keep care teams (issue 17, point 2); anyone else (a
+    prescriber) names members of the team or asks staff."""
+    if may_add_members(by, patient):
+        return
+    errors = {field: f"{user.display_name} is not on this patient's care team. Choose a member of the "
+                     f"team, or ask clinic staff to add {user.display_name} to it."
+              for field, user in clinicians.items() if not on_care_team(user, patient)}
+    if errors:
+        raise DomainError(errors)
 
 
 def _join_treating_clinicians(course: TreatmentCourse, by: User) -> None:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.models import DosingSession
@@ -224,6 +224,25 @@ def test_enrolling_the_current_team_changes_no_membership(team, make, auth):
         "therapist": str(team["therapist"]), "prescriber": str(team["prescriber"])})
     assert response.status_code == 302
     assert [r.action for r in _rows_after(make, last)] == ["course.create"]
+
+
+def test_a_prescriber_cannot_enrol_with_clinicians_outside_the_team(team, make, auth, app):
+    """Enrolment is not a side door: the prescriber, who may not keep care teams, names an outside
+    therapist and prescriber; both fields are refused, no course, no membership, no access."""
+    auth.login("pres")
+    last = _last_id(make)
+    response = auth.post(f"/patients/{team['patient']}/courses/new", {
+        "protocol": "im-ketamine-kap@1", "start_date": date.today().isoformat(), "indication": "PTSD",
+        "therapist": str(team["cover"]), "prescriber": str(team["cover_prescriber"])})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Cass Cover is not on this patient's care team" in text
+    assert "ask clinic staff to add Lou Locum" in text
+    assert _team(make, team["patient"]) == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}
+    assert make.query(lambda: db.session.scalar(select(func.count(TreatmentCourse.id)).where(
+        TreatmentCourse.patient_id == team["patient"]))) == 1
+    assert "care_team.change" not in [r.action for r in _rows_after(make, last)]
+    assert _can_open_patient(app, "cover", team["patient"]) == 403
 
 
 # -- the patient edit page (staff keep care teams) -------------------------------------------------

@@ -67,6 +67,16 @@ def test_create_user_makes_an_account_that_can_sign_in(app, auth):
     assert response.headers["Location"] == "/account/two-step/enrol"  # admins must use two-step sign-in
 
 
+def test_create_user_records_the_roles_it_grants(app, make):
+    """The command line grants access too: its account and roles are an audit row (by no user)."""
+    result = app.test_cli_runner().invoke(args=[
+        "create-user", "--username", "cli-therapist", "--full-name", "Tam Console", "--role", "therapist",
+        "--password", "a long enough passphrase"])
+    assert result.exit_code == 0, result.output
+    [row] = make.audit_rows(action="user.create")
+    assert (row.user_id, row.detail) == (None, "roles none -> therapist")
+
+
 def test_create_user_refuses_a_weak_password_and_creates_nothing(app, make):
     result = app.test_cli_runner().invoke(args=[
         "create-user", "--username", "weak", "--full-name", "Weak Pass", "--role", "staff",

@@ -119,10 +119,14 @@ def test_a_role_change_is_audited_with_the_roles_before_and_after(admin, make, a
     ]
 
 
-def test_a_new_users_roles_are_in_its_audit_row(admin, make, auth):
+def test_a_new_users_roles_are_in_its_audit_row_and_on_the_users_page(admin, make, auth, client):
+    """Creating an account grants its roles as surely as editing one: both are listed (an admin
+    cannot slip a clinical account past the Users page by creating it instead of editing)."""
     assert auth.post("/users/new", NEW_USER).status_code == 302
     [row] = make.audit_rows(action="user.create")
-    assert row.detail == "roles therapist"
+    assert row.detail == "roles none -> therapist"
+    listed = page_text(client.get("/users/")).split("Recent role changes", 1)[1]
+    assert "new account" in listed and "Integration therapist" in listed
 
 
 @pytest.mark.parametrize("role, label", [

@@ -2,6 +2,8 @@
 point 5): the author's next successful save on that page, with the kept text or any other,
 clears it from unsaved_work for good; the row keeps who, where and when, and the save's own
 audit row stays. One row per page that keeps unsaved work."""
+import sqlite3
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -98,3 +100,22 @@ def test_audit_rows_of_saves_name_no_kept_text(team, make, auth):
     assert auth.post(path, data(KEPT)).status_code == 302
     details = make.query(lambda: db.session.scalars(select(AuditEvent.detail)).all())
     assert not any(KEPT in (d or "") for d in details)
+
+
+def test_superseded_text_leaves_no_trace_in_the_sqlite_file(team, make, auth, app, databases):
+    """Clearing a row is not enough on SQLite: freed pages keep their old bytes unless
+    secure_delete is on (the app sets it on every connection rather than trusting the build).
+    After a checkpoint, the database file holds no copy of the superseded words."""
+    if databases.name != "sqlite":
+        pytest.skip("PostgreSQL keeps dead tuples until VACUUM: SECURITY.md says so (a file scan is SQLite's)")
+    auth.login("ther")
+    path, data, _ = _process_page(make, auth, team)
+    _keep_after_timeout(make, auth, path, data, KEPT)
+    assert auth.post(path, data(OTHER)).status_code == 302
+    assert make.query(lambda: db.session.execute(text("PRAGMA secure_delete")).scalar()) == 1
+    make.query(lambda: db.engine.dispose())  # no open reader holds the log back
+    database_file = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    with closing(sqlite3.connect(database_file)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(database_file, "rb") as stored:
+        assert KEPT.encode() not in stored.read()

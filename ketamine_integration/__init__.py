@@ -81,10 +81,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_access(app: Flask) -> None:
     access.allow_endpoint(app, "static", access.PUBLIC)
-    # Before the access check, whose first read of the signed-in user begins the request's
-    # transaction (on SQLite an IMMEDIATE one, holding the write lock): uploads are read first.
-    app.before_request(lifecycle.run_before_transaction)
     app.before_request(access.enforce_access)
+    # After the access check (only an admitted request's upload is read), which then commits the
+    # request's transaction so that the upload is read holding no lock (lifecycle.before_transaction).
+    app.before_request(lifecycle.run_before_transaction)
 
 
 def register_templates(app: Flask) -> None:

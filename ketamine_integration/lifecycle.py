@@ -65,33 +65,41 @@ def _replay_kept() -> None:
         db.session.commit()
 
 
-#: the attribute a view's before_transaction step is kept in
+#: the attribute a view's before_transaction (check, step) pair is kept in
 BEFORE_TRANSACTION_ATTR = "_before_transaction"
 
 
-def before_transaction(step: Callable[[], Any]):
-    """Declare CPU-heavy work a view needs done before its request's first database statement.
+def before_transaction(step: Callable[[], Any], *, check: Callable[[], Any] | None = None):
+    """Declare CPU-heavy work a view needs done while its request holds no database transaction.
 
-    On SQLite the first statement of a request, even the read that loads the signed-in user,
-    begins an IMMEDIATE transaction, which holds the database's write lock until the request
-    ends; work done inside the view (reading an uploaded calendar) would make every other
-    request that writes an audit row wait for it, and give up with 503 after busy_timeout.
-    `step` runs after the CSRF check and before the access check, so it must not touch the
-    database, must bound its own cost, and must not trust that the user may use the view (the
-    view still runs only if they may). The view reads its result with prepared().
+    On SQLite a request's first statement, even the read that loads the signed-in user, begins an
+    IMMEDIATE transaction, which holds the database's write lock until the request ends; work done
+    inside the view (reading an uploaded calendar) would make every other request that writes an
+    audit row wait for it, and give up with 503 after busy_timeout. So: after the access check has
+    admitted the request (a fully signed-in user the endpoint allows: no one else's upload is worth
+    reading), `check` asks the view's own question (whose calendar; it may read the database and
+    abort), the request's transaction is committed, `step` runs, and the view's first statement
+    begins a new transaction. `step` must not touch the database and must bound its own cost. The
+    view reads its result with prepared().
     """
     def decorate(view):
-        setattr(view, BEFORE_TRANSACTION_ATTR, step)
+        setattr(view, BEFORE_TRANSACTION_ATTR, (check, step))
         return view
     return decorate
 
 
 def run_before_transaction():
-    """before_request, ahead of the access check: a view's before_transaction step, if it has one."""
+    """before_request, after the access check: a view's before_transaction check and step."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    step = getattr(view, BEFORE_TRANSACTION_ATTR, None)
-    if step is not None:
-        g._prepared = step()
+    check, step = getattr(view, BEFORE_TRANSACTION_ATTR, (None, None))
+    if step is None:
+        return
+    if check is not None:
+        check()
+    # What the access check wrote (a session's last activity, kept anyway if the request fails)
+    # is committed now, so that no lock is held while `step` runs.
+    db.session.commit()
+    g._prepared = step()
 
 
 def prepared():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -193,6 +194,30 @@ class ReadUpload:
     now: datetime
     busy: tuple[tuple[datetime, datetime], ...] = ()
     refusal: ImportRefused | None = None
+    #: refused because the same user's previous upload was still being read
+    concurrent: bool = False
+
+
+#: users with an upload being read in this server process, and the lock guarding the set. Each
+#: process has its own: with N processes one user can keep at most N of them reading, each for at
+#: most READ_LIMITS.max_seconds, instead of every process for as long as they keep uploading.
+_READING: set[int] = set()
+_READING_LOCK = threading.Lock()
+
+
+def read_upload_once(user_id: int, filename: str, data: bytes, *, now: datetime) -> ReadUpload:
+    """read_upload, one at a time per user: a second upload while the first is read is refused."""
+    with _READING_LOCK:
+        if user_id in _READING:
+            return ReadUpload(filename, now, concurrent=True, refusal=ImportRefused(
+                filename, "not read: your previous upload is still being read. Wait for it to finish, "
+                          "then upload again."))
+        _READING.add(user_id)
+    try:
+        return read_upload(filename, data, now=now)
+    finally:
+        with _READING_LOCK:
+            _READING.discard(user_id)
 
 
 def read_upload(filename: str, data: bytes, *, now: datetime) -> ReadUpload:

@@ -1,13 +1,11 @@
 """Calendar pages: your feeds, the secret feed address itself, invitations, busy-time upload."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import access, lifecycle
-from ..accounts.sessions import SESSION_KEY
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..db_types import utcnow
@@ -134,20 +132,25 @@ def appointment_invite(appointment_id: int):
     return response
 
 
+def _may_import() -> None:
+    """Whose calendar: asked before the upload is read, so a user who may not import for this
+    clinician (403, audited) or names no clinician (404) costs no reading."""
+    clinician_for_availability(request.view_args["user_id"])
+    g.uploader_id = current_user.id  # read now: after the commit, reading it would query again
+
+
 def _read_calendar_upload() -> services.ReadUpload | None:
-    """The upload read before the request touches the database (see lifecycle.before_transaction);
-    only for a browser that has signed in (its signed cookie names a login session): no one else
-    reaches the view, so no one else's upload is worth reading."""
+    """The upload, read holding no database transaction (see lifecycle.before_transaction)."""
     upload = request.files.get("calendar_file")
-    if not session.get(SESSION_KEY) or upload is None or not upload.filename:
+    if upload is None or not upload.filename:
         return None
-    return services.read_upload(services.clean_filename(upload.filename),
-                                upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow())
+    return services.read_upload_once(g.uploader_id, services.clean_filename(upload.filename),
+                                     upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow())
 
 
 @bp.route("/availability/<id:user_id>/calendar-import", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
-@lifecycle.before_transaction(_read_calendar_upload)
+@lifecycle.before_transaction(_read_calendar_upload, check=_may_import)
 def calendar_import(user_id: int):
     clinician = clinician_for_availability(user_id)
     form = CalendarImportForm()
@@ -160,4 +163,5 @@ def calendar_import(user_id: int):
         return redirect(url_for("scheduling.availability", user_id=clinician.id))
     audit.record("calendar.import", object_type="user", object_id=clinician.id, outcome=audit.FAILURE,
                  detail="refused: " + " ".join(str(e) for e in form.calendar_file.errors)[:400])
-    return availability_page(clinician, import_form=form, status=422)
+    # 429: this user's previous upload is still being read; the message says to wait for it
+    return availability_page(clinician, import_form=form, status=429 if upload and upload.concurrent else 422)

@@ -1,7 +1,8 @@
 """Busy (start, end) pairs from an uploaded calendar's text, within a time and work budget.
 
-The order is the cost order: the text's shape (ics_structure), then the parse, then every event and
-rule checked, and only then expansion (recurrence), all under one Budget. Nothing here reads the
+The order is the cost order: the text's shape (ics_structure, which also takes the time zones out of
+icalendar's hands), the file's zones (ics_zones), then the parse, then every event and rule checked,
+and only then expansion (recurrence), all under one Budget. Nothing here reads the
 clock, the database or the app: the window, the zone and the limits come in as arguments.
 """
 from __future__ import annotations
@@ -14,19 +15,22 @@ from typing import Iterator
 import x_wr_timezone
 from icalendar import Calendar, vRecur
 
-from .ics_structure import StructureLimits, StructureRefused, check_structure
+from .ics_structure import ZONE_PARAM, StructureLimits, StructureRefused, prepare
+from .ics_zones import ZoneRefused, known_zone, resolve
 from .recurrence import Budget, Rule, RuleRefused, occurrences, parse_rule
 
 
 @dataclass(frozen=True)
 class ReadLimits:
     structure: StructureLimits = StructureLimits()
-    #: occurrences the file's rules may produce in all, inside the period or not
-    max_generated: int = 50_000
+    #: occurrences the file's rules may produce in all, inside the period or not (a year of
+    #: daily meetings is 365; a file of 2,000 events rarely produces 5,000)
+    max_generated: int = 20_000
     #: busy times in the period (more is not one person's calendar)
     max_blocks: int = 5_000
-    #: wall time for the whole read, parse included
-    max_seconds: float = 5.0
+    #: wall time for the whole read, parse included: an upload occupies a server process this long
+    #: at most (a legitimate 1 MB export is read in about 0.5 s)
+    max_seconds: float = 1.5
 
 
 class Unreadable(Exception):
@@ -47,15 +51,24 @@ def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> l
     (TRANSPARENT) and cancelled events are not busy. Raises Unreadable."""
     budget = Budget(limits.max_generated, clock.monotonic() + limits.max_seconds, limits.max_seconds)
     try:
-        check_structure(text, limits.structure)
-    except StructureRefused as err:
+        prepared = prepare(text, limits.structure)
+        zones = resolve(prepared.tzids, prepared.definitions, window.zone, budget)
+    except (StructureRefused, ZoneRefused) as err:
         raise Unreadable(str(err)) from None
     try:
-        calendar = x_wr_timezone.to_standard(Calendar.from_ical(text))
+        calendar = Calendar.from_ical(prepared.text)
+        budget.check_time()
+        events = calendar.walk("VEVENT")
+        _zone_values(events, zones)
+        calendar = _standard(calendar)
+        events = calendar.walk("VEVENT")
+        checked = [_checked(n, event, window.zone) for n, event in enumerate(events, 1)]
+    except RuleRefused as err:  # the budget, spent while parsing or converting times
+        late = clock.monotonic() > budget.deadline
+        raise Unreadable(f"took longer than {limits.max_seconds:g} s to read (the limit)." if late
+                         else f"has time zones whose rules {err}.") from None
     except (ValueError, IndexError, KeyError) as err:
         raise Unreadable(f"could not be read as iCalendar ({_short(err)}).") from None
-    events = calendar.walk("VEVENT")
-    checked = [_checked(n, event, window.zone) for n, event in enumerate(events, 1)]
     overridden = {(str(e.get("uid")), _key(e.decoded("recurrence-id"), window.zone))
                   for e, _, _ in checked if e.get("recurrence-id") is not None}
     busy, seen = [], 0
@@ -79,6 +92,37 @@ def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> l
         except (ValueError, TypeError, OverflowError) as err:  # dates past year 9999, and the like
             raise Unreadable(f"{where} has a repeating event that cannot be expanded ({_short(err)}).") from None
     return sorted(busy)
+
+
+def _zone_values(events, zones: list) -> None:
+    """Give each time that named a TZID the zone resolved for it (icalendar read it as floating)."""
+    for event in events:
+        for name in ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE"):
+            values = event.get(name)
+            for value in (values if isinstance(values, list) else [values]):
+                index = getattr(value, "params", {}).get(ZONE_PARAM)
+                if index is None:
+                    continue
+                for item in getattr(value, "dts", [value]):
+                    item.dt = _zoned(item.dt, zones[int(index)])
+
+
+def _zoned(value, zone: tzinfo):
+    if isinstance(value, tuple):  # an RDATE period: (start, end or duration)
+        return tuple(_zoned(v, zone) for v in value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=zone)
+    return value
+
+
+def _standard(calendar):
+    """RFC 5545 form of a calendar using X-WR-TIMEZONE (Google's exports), if it names a zone
+    known by name; otherwise its floating times stay floating (read in the clinic's zone)."""
+    name = calendar.get("X-WR-TIMEZONE")
+    if name is None:
+        return calendar
+    zone = known_zone(str(name)) if len(str(name)) <= 100 else None
+    return x_wr_timezone.to_standard(calendar, timezone=zone) if zone is not None else calendar
 
 
 def _short(err: Exception) -> str:

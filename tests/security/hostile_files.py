@@ -21,6 +21,37 @@ def repeating(uid: str, rule: str, dtstart: str = "19000101T090000Z") -> str:
     return vevent(uid, f"DTSTART:{dtstart}", "DURATION:PT30M", f"RRULE:{rule}")
 
 
+def vtimezone(tzid: str, *observances: tuple[str, str, str, str]) -> str:
+    """A VTIMEZONE of (kind, DTSTART, TZOFFSETFROM>TZOFFSETTO, RRULE or "") observances."""
+    body = "".join(f"BEGIN:{kind}\r\nDTSTART:{start}\r\nTZOFFSETFROM:{offsets.split('>')[0]}\r\n"
+                   f"TZOFFSETTO:{offsets.split('>')[1]}\r\n" + (f"RRULE:{rule}\r\n" if rule else "") + f"END:{kind}\r\n"
+                   for kind, start, offsets, rule in observances)
+    return f"BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\n{body}END:VTIMEZONE\r\n"
+
+
+def yearly_zone(tzid: str, standard: str, daylight: str) -> str:
+    """A zone as Outlook writes one: DST from the 2nd Sunday of March to the 1st of November."""
+    return vtimezone(tzid, ("STANDARD", "16011104T020000", f"{daylight}>{standard}", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11"),
+                     ("DAYLIGHT", "16010311T020000", f"{standard}>{daylight}", "FREQ=YEARLY;BYDAY=2SU;BYMONTH=3"))
+
+
+def zoned(uid: str, tzid: str, start: str = "20261201T100000", end: str = "20261201T110000") -> str:
+    return vevent(uid, f"DTSTART;TZID={tzid}:{start}", f"DTEND;TZID={tzid}:{end}")
+
+
+def never_yearly(count: int) -> str:
+    """`count` yearly rules that never match (February 30th), each scanned to the window's end."""
+    return ics(*[repeating(f"n{n}", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;BYDAY=MO") for n in range(count)])
+
+
+def every(freq: str, by: str) -> str:
+    """The review's zone whose observances change offset every `freq` from 1900 (icalendar built
+    every onset: minutely ran over 120 s and 1.28 GB, hourly 10.6 s and 121 MB)."""
+    return ics(vtimezone("Evil/Zone", ("STANDARD", "19000101T000000", "+0100>+0000", f"FREQ={freq}"),
+                         ("DAYLIGHT", "19000101T000000", "+0000>+0100", f"FREQ={freq};{by}")),
+               zoned("a", "Evil/Zone"))
+
+
 @dataclass(frozen=True)
 class Hostile:
     name: str
@@ -60,15 +91,16 @@ def calendars(window_days: int) -> list[Hostile]:
         Hostile("huge-count-uneven", ics(repeating("uneven", "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=999999999")),
                 "event 1 (UID uneven) has COUNT=999999999 from 1900"),
         # Rules that never match: dateutil alone scans them to year 9999 (3.4 s each for DAILY).
-        Hostile("never-daily-x100", ics(*[repeating(f"feb30-{n}", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "20260101T090000Z")
-                                          for n in range(100)]), blocks=0),
+        # 40 × 400 days is within the 20,000 occurrences a file may produce; more is the next case
+        Hostile("never-daily-x40", ics(*[repeating(f"feb30-{n}", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "20260101T090000Z")
+                                         for n in range(40)]), blocks=0),
         Hostile("never-monthly-x500", ics(*[repeating(f"m{n}", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30") for n in range(500)]),
                 blocks=0),
         Hostile("never-yearly-weekno-x500", ics(*[repeating(f"y{n}", "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=1;BYDAY=MO")
                                                   for n in range(500)]), blocks=0),
         # Every candidate day of every rule counts, kept or not: 150 rules × 400 days.
         Hostile("occurrence-budget", ics(*[repeating(f"d{n}", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "20260101T090000Z")
-                                           for n in range(150)]), "produce more than 50,000 occurrences"),
+                                           for n in range(150)]), "produce more than 20,000 occurrences"),
         Hostile("blocks-in-the-period", ics(*[repeating(f"b{n}", "FREQ=DAILY") for n in range(20)]),
                 "has more than 5000 events in the period"),
         Hostile("rdate-list", ics(vevent("rdates", "DTSTART:20260101T090000Z", "DURATION:PT1H",
@@ -84,6 +116,22 @@ def calendars(window_days: int) -> list[Hostile]:
                 "folded over more than 1,000 lines (the limit)"),
         Hostile("huge-line", ics(vevent("long", "DTSTART:20260101T090000Z", "DESCRIPTION:" + "x" * 900_000)),
                 "longer than 65,536 characters (the limit)"),
+        # The second review (issue 17, point 1 again): time zones, TZIDs and the parser's own cost.
+        Hostile("tz-minutely", every("MINUTELY", "BYSECOND=30"),
+                'defines the time zone "Evil/Zone" with an observance rule other than yearly within one month'),
+        Hostile("tz-hourly", every("HOURLY", "BYMINUTE=30"), "an observance rule other than yearly within one month"),
+        Hostile("tz-offset-beyond-a-clock", ics(vtimezone("W", ("STANDARD", "19700101T000000", "+0000>+9959", "")),
+                                                zoned("w", "W")), "a UTC offset beyond ±14:00 (the limit)"),
+        Hostile("tzid-300", ics(zoned("u", "A" * 300)), "a TZID longer than 100 characters (the limit)"),
+        Hostile("huge-tzid", ics(zoned("u", "A" * 60_000)), "a TZID longer than 100 characters (the limit)"),
+        Hostile("x-wr-timezone-300", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nX-WR-TIMEZONE:" + "A" * 300
+                + "\r\n" + vevent("x", "DTSTART:20260302T090000", "DURATION:PT1H") + "END:VCALENDAR\r\n", blocks=1),
+        Hostile("many-zones", ics(*[vtimezone(f"Z{n}", ("STANDARD", "19700101T000000", "+0100>+0100", ""))
+                                    for n in range(60)]), "defines more than 50 time zones (the limit)"),
+        # 4,000 events' worth of 70-value rules: icalendar took 1.5 s to parse them (7.48 s, 136 MB in all)
+        Hostile("many-monthly-setpos", ics(*[repeating(f"u{n}", "FREQ=MONTHLY;BYMONTHDAY=" + ",".join(
+            str(d) for d in [*range(1, 32), *range(-1, -32, -1)]) + f";BYDAY={EVERY_DAY};BYSETPOS=-31,31")
+            for n in range(1900)]), "has more than 10,000 parts and values in its repeating rules (the limit)"),
         Hostile("many-parameters", ics(vevent("params", "DTSTART" + ";X-P=1" * 2000 + ":20260101T090000Z")),
                 "DTSTART has more than 50 parameters (the limit)"),
     ]

@@ -21,12 +21,14 @@ from sqlalchemy import func, select
 
 from ketamine_integration.calendars import services as calendar_services
 from ketamine_integration.calendars.models import CalendarImport
-from ketamine_integration.domain.busy_calendar import Unreadable, Window, read_busy
+from icalendar.timezone import tzp
+from ketamine_integration.domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
 from ketamine_integration.domain.protocol_library import read_protocol_file
 from ketamine_integration.domain.protocols import ProtocolError
 from ketamine_integration.extensions import db
-from tests.conftest import Auth, page_text
-from tests.security.hostile_files import billion_laughs, calendars, ics, repeating, vevent
+from tests.conftest import PASSWORD, Auth, csrf_token, page_text
+from tests.security.hostile_files import (billion_laughs, calendars, ics, never_yearly, repeating, vevent,
+                                          yearly_zone, zoned)
 
 #: the bounds each hostile file is read within
 MAX_SECONDS, MAX_MB = 2.0, 64
@@ -127,6 +129,59 @@ def _independently(text: str) -> list:
 def test_ordinary_rules_give_what_an_unbounded_expansion_gives(dtstart, rule):
     text = ics(vevent("r", dtstart, "DURATION:PT1H", rule))
     assert read_busy(text, WINDOW) == _independently(text)
+
+
+def _tz_cache() -> dict:
+    return dict(tzp._TZP__tz_cache)  # icalendar's process-wide zones (timezone/tzp.py)
+
+
+def _read_in(text: str, zone) -> list:
+    """What the file's one event, 10:00-11:00 on 1 December or 1 July 2026, should be in `zone`."""
+    day = datetime.strptime(text.split("DTSTART;TZID=")[1].split(":")[1][:15], "%Y%m%dT%H%M%S")
+    return [(day.replace(tzinfo=zone).astimezone(UTC), (day + timedelta(hours=1)).replace(tzinfo=zone).astimezone(UTC))]
+
+
+@pytest.mark.parametrize("day", ["20261201T100000", "20260701T100000"], ids=["winter", "summer"])
+def test_a_zone_a_file_defines_is_that_files_alone(day):
+    """The review's poisoning: the first upload defining "Pacific Standard Time X" fixed its offsets
+    for every later upload. Each file's zone is now its own, and icalendar keeps nothing."""
+    before = _tz_cache()
+    tokyo_ish = ics(yearly_zone("Pacific Standard Time X", "+0900", "+1000"), zoned("a", "Pacific Standard Time X", day,
+                                                                                    day[:9] + "110000"))
+    pacific = tokyo_ish.replace("+0900", "-0800").replace("+1000", "-0700")
+    for text, like in [(tokyo_ish, None), (pacific, ZoneInfo("America/Los_Angeles")), (tokyo_ish, None)]:
+        busy = read_busy(text, WINDOW)
+        if like is not None:  # the same rules as the IANA zone, read independently
+            assert busy == _read_in(text, like)
+        else:
+            offset = timedelta(hours=10 if day[4:6] == "07" else 9)  # DST from March to November
+            assert busy == _read_in(text, timezone(offset))
+    assert _tz_cache() == before
+
+
+@pytest.mark.parametrize("tzid, zone", [
+    ("America/Chicago", "America/Chicago"),                      # an IANA name
+    ("Pacific Standard Time", "America/Los_Angeles"),            # a Windows name, no VTIMEZONE
+    ("/mozilla.org/20050126_1/Europe/Berlin", "Europe/Berlin"),  # a "globally unique" TZID
+    ("Nowhere Special", "America/New_York"),                     # unknown: the clinic's zone (README)
+    ("../../../etc/passwd", "America/New_York"),                 # not a name zoneinfo is asked about
+])
+def test_a_tzid_without_a_definition_is_resolved_by_name_or_read_in_the_clinics_zone(tzid, zone):
+    before = _tz_cache()
+    text = ics(zoned("a", tzid))
+    assert read_busy(text, WINDOW) == _read_in(text, ZoneInfo(zone))
+    assert _tz_cache() == before
+
+
+def test_reading_stops_soon_after_the_deadline():
+    """1,900 never-matching rules take longer than 1 s to expand (the review's many_yearly_never
+    had reached event 483 after 5 s); the reading stops within 0.25 s of the deadline."""
+    text = never_yearly(1900)
+    started = time.monotonic()
+    outcome = _outcome(lambda: read_busy(text, WINDOW, ReadLimits(max_seconds=1.0)))
+    overshoot = time.monotonic() - started - 1.0
+    assert isinstance(outcome, Unreadable) and "took longer than 1 s to read (the limit)" in str(outcome), outcome
+    assert overshoot < 0.25, f"{overshoot:.2f} s past the deadline"
 
 
 def test_a_billion_laughs_protocol_file_is_refused_quickly(tmp_path):
@@ -231,3 +286,59 @@ def test_other_users_are_answered_while_an_upload_is_being_read(app, people, mak
     assert len(audited) == readers * reads
     figures.record(SUITE, "concurrent requests", f"{readers * reads} answered (200) while an upload was read "
                    f"for {slow:g} s, 0 answered 503, all before the upload's refusal", engine=db_engine(app))
+
+
+def test_no_upload_is_read_for_a_signed_out_half_signed_in_or_unauthorised_user(app, people, make, monkeypatch):
+    """The review read a 476-byte zone bomb for a cookie kept from before sign-out (8.6 s) and for
+    one with only the password given (6.9 s): the upload is now read only for a signed-in user who
+    may import for that clinician."""
+    reads = []
+    real = calendar_services.read_upload
+    monkeypatch.setattr(calendar_services, "read_upload", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    text = ics(zoned("a", "America/Chicago"))
+    kept = Auth(app, app.test_client())
+    kept.login("ther")
+    token = csrf_token(app, kept.client)
+    cookie = kept.client.get_cookie("ki_session").value
+    kept.logout()
+    replayed = app.test_client()
+    replayed.set_cookie("ki_session", cookie)
+    answer = replayed.post(f"/availability/{people['therapist']}/calendar-import", content_type="multipart/form-data",
+                           data={"csrf_token": token, "calendar_file": (BytesIO(text.encode()), "kept.ics")})
+    assert answer.status_code == 302 and reads == []
+    half = Auth(app, app.test_client())
+    assert half.post("/login", {"username": "ther", "password": PASSWORD}).headers["Location"] == "/login/code"
+    assert _upload(half, people["therapist"], text, "half.ics").status_code == 302 and reads == []
+    other = Auth(app, app.test_client())
+    other.login("ther2")
+    assert _upload(other, people["therapist"], text, "other.ics").status_code == 403 and reads == []
+    assert len(make.audit_rows(action="access.denied")) == 1
+    assert _upload(kept, people["therapist"], text, "own.ics").status_code == 302  # not signed in any more
+    kept.login("ther")
+    assert _upload(kept, people["therapist"], text, "own.ics").status_code == 302 and reads == ["own.ics"]
+
+
+def test_a_second_upload_while_the_first_is_read_is_refused_429(app, people, make, monkeypatch):
+    reading, release = threading.Event(), threading.Event()
+    real = calendar_services.read_busy
+
+    def held(*args, **kwargs):
+        reading.set()
+        assert release.wait(timeout=30)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(calendar_services, "read_busy", held)
+    first, second = Auth(app, app.test_client()), Auth(app, app.test_client())
+    first.login("ther")
+    second.login("ther")
+    text = ics(zoned("a", "America/Chicago"))
+    answers = {}
+    thread = threading.Thread(target=lambda: answers.setdefault(
+        "first", _upload(first, people["therapist"], text, "first.ics").status_code))
+    thread.start()
+    assert reading.wait(timeout=30)
+    answer = _upload(second, people["therapist"], text, "second.ics")
+    release.set()
+    thread.join(timeout=60)
+    assert answer.status_code == 429 and "previous upload is still being read" in page_text(answer)
+    assert answers["first"] == 302
+    assert _upload(second, people["therapist"], text, "third.ics").status_code == 302  # once the first is done

@@ -175,13 +175,14 @@ def test_a_tzid_without_a_definition_is_resolved_by_name_or_read_in_the_clinics_
 
 def test_reading_stops_soon_after_the_deadline():
     """1,900 never-matching rules take longer than 1 s to expand (the review's many_yearly_never
-    had reached event 483 after 5 s); the reading stops within 0.25 s of the deadline."""
+    had reached event 483 after 5 s, and one file ran 2.5 s past it); the reading, parse included,
+    stops within 1 s of the deadline (generous: a loaded 2-core CI machine must not flake it)."""
     text = never_yearly(1900)
     started = time.monotonic()
     outcome = _outcome(lambda: read_busy(text, WINDOW, ReadLimits(max_seconds=1.0)))
     overshoot = time.monotonic() - started - 1.0
     assert isinstance(outcome, Unreadable) and "took longer than 1 s to read (the limit)" in str(outcome), outcome
-    assert overshoot < 0.25, f"{overshoot:.2f} s past the deadline"
+    assert overshoot < 1.0, f"{overshoot:.2f} s past the deadline"
 
 
 def test_a_billion_laughs_protocol_file_is_refused_quickly(tmp_path):

@@ -17,7 +17,10 @@ from ..patients.models import Patient
 #: often names one too, so they and the course phase are a category of their own; a report
 #: always carries only REPORT_MINIMUM besides what its release permits.
 CATEGORIES = {"treatment": "Treatment summary: indication, protocol and course phase",
-              "dosing": "Dosing and monitoring", "measures": "Measures",
+              # The medication and the instruments can hint at the indication: the labels say what
+              # they share, so a patient withholding the treatment summary knows (SECURITY.md).
+              "dosing": "Dosing and monitoring (medication, route, dose, vitals)",
+              "measures": "Measures (the questionnaires, e.g. PHQ-9, and their scores)",
               "attendance": "Attendance and window adherence", "themes": "Themes and insights summary",
               "action_plan": "Action-plan progress", "safety": "Safety alerts"}
 #: what every report carries whatever its release permits: whom it is about and since when

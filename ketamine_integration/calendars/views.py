@@ -158,6 +158,7 @@ def calendar_import(user_id: int):
         flash(f"Imported {record.busy_blocks} busy time(s) from {record.filename}; they replace any earlier "
               "upload and block booking from now on.", "success")
         return redirect(url_for("scheduling.availability", user_id=clinician.id))
+    # cut to the audit detail column's 200 characters: PostgreSQL refuses a longer value
     audit.record("calendar.import", object_type="user", object_id=clinician.id, outcome=audit.FAILURE,
-                 detail="refused: " + " ".join(str(e) for e in form.calendar_file.errors)[:400])
+                 detail=("refused: " + " ".join(str(e) for e in form.calendar_file.errors))[:200])
     return availability_page(clinician, import_form=form, status=422)

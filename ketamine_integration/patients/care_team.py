@@ -122,7 +122,8 @@ def departure_problems(patient: Patient, before: frozenset[Member], after: froze
         if items:
             problems.setdefault(f"{leaving[uid]}s", []).append(
                 f"{db.session.get(User, uid).display_name} is still booked with this patient: "
-                f"{_some(items)}. Cancel or move those bookings first, then remove them from the care team.")
+                f"{_some(items)}. Cancel those bookings first (and book another clinician), then remove them "
+                "from the care team.")
     return {field: " ".join(messages) for field, messages in problems.items()}
 
 

@@ -101,7 +101,7 @@ def test_a_clinician_still_booked_with_the_patient_cannot_leave_the_care_team(te
     assert 'id="therapists-error"' in html and 'id="prescribers-error"' in html
     assert "Cass Cover is still booked with this patient: Preparation session " in text
     assert "Lou Locum is still booked with this patient: Dosing session " in text
-    assert "Cancel or move those bookings first" in text
+    assert "Cancel those bookings first (and book another clinician)" in text
     assert _team(make, team["patient"]) == before
     assert len(make.audit_rows(action="care_team.change")) == changes
     assert make.audit_rows(action="patient.update")[-1].outcome == "failure"

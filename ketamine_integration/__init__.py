@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     lifecycle.register_converters(app)
     register_blueprints(app)
+    register_hooks()
     register_access(app)
     lifecycle.register(app)
     register_templates(app)
@@ -77,6 +78,14 @@ def register_blueprints(app: Flask) -> None:
     for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
         app.register_blueprint(bp)
+
+
+def register_hooks() -> None:
+    """Where a lower package asks a higher one: who may leave a care team depends on bookings."""
+    from .patients.care_team import check_departures_with
+    from .scheduling.services import bookings_ahead
+
+    check_departures_with(bookings_ahead)
 
 
 def register_access(app: Flask) -> None:

@@ -17,11 +17,18 @@ from ..mfa.services import enrolled_user_ids
 from ..web import INVALID_FORM_STATUS, render_form, safe_next, submit
 from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
-from .models import ADMIN, User
+from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User
 from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
 from .throttle import ACCOUNT, TOO_MANY_REQUESTS, SignInLimited
 
 bp = Blueprint("accounts", __name__)
+
+_GUARDED = [ROLE_LABELS[r] for r in PATIENT_DATA_ROLES]
+#: beside the roles on an admin's own edit page: what services.update_user refuses there, said before saving
+OWN_ROLES_HINT = ("Your own account: you cannot give yourself the "
+                  + ", ".join(_GUARDED[:-1]) + " or " + _GUARDED[-1]
+                  + " role (they read patient records; another admin must grant them), remove your admin role "
+                  "or disable yourself.")
 
 
 
@@ -125,7 +132,8 @@ def user_edit(user_id: int):
         # A refused edit (an admin giving themselves a clinical role, say) is worth seeing in the trail.
         audit.record("user.update", obj=user, outcome=audit.FAILURE,
                      detail=f"refused: {', '.join(sorted(k or 'form' for k in form.errors))}"[:200])
-    return render_form("accounts/user_form.html", form, title=f"Edit {user.username}", user=user)
+    return render_form("accounts/user_form.html", form, title=f"Edit {user.username}", user=user,
+                       roles_hint=OWN_ROLES_HINT if user.id == current_user.id else None)
 
 
 @bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])

@@ -161,7 +161,8 @@ def calendar_import(user_id: int):
         flash(f"Imported {record.busy_blocks} busy time(s) from {record.filename}; they replace any earlier "
               "upload and block booking from now on.", "success")
         return redirect(url_for("scheduling.availability", user_id=clinician.id))
+    # cut to the audit detail column's 200 characters: PostgreSQL refuses a longer value
     audit.record("calendar.import", object_type="user", object_id=clinician.id, outcome=audit.FAILURE,
-                 detail="refused: " + " ".join(str(e) for e in form.calendar_file.errors)[:400])
+                 detail=("refused: " + " ".join(str(e) for e in form.calendar_file.errors))[:200])
     # 429: this user's previous upload is still being read; the message says to wait for it
     return availability_page(clinician, import_form=form, status=429 if upload and upload.concurrent else 422)

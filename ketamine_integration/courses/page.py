@@ -37,6 +37,14 @@ def plan_form_choices(form: PlanForm, clinicians=None, rooms=None) -> PlanForm:
     return form
 
 
+def only_team_choices(course: TreatmentCourse, *forms) -> None:
+    """Offer only the care team to a user who may not ask for a membership: anyone else would be
+    refused (patients.care_team.admit_clinician still refuses an id sent from outside the list)."""
+    members = {m.user_id for m in course.patient.care_team}
+    for form in forms:
+        form.clinician.choices = [c for c in form.clinician.choices if c.value in members]
+
+
 def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
                 book_form=None, status=200):
     """The course page, with any submitted form (and its errors) in place of a fresh one."""
@@ -47,7 +55,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     if prep_form is None:
         prep_form = PreparationForm(completed_on=clinic_today())
     prep_form.item.choices = options(services.checklist_items(protocol))
-    clinicians = []
+    clinicians, may_add_to_team = [], may_add_members(current_user, course.patient)
     if not course.current_phase.ended:  # an ended course plans and books nothing: no forms to fill
         # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
         clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
@@ -58,6 +66,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
                                               if THERAPIST in roles)
         book_form.room.choices = room_choices(rooms=rooms)
+        if not may_add_to_team:
+            only_team_choices(course, plan_form, book_form)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
     # the course's integration sessions that count for its windows, from the appointments read
@@ -74,7 +84,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
-        may_add_to_team=may_add_members(current_user, course.patient),
+        may_add_to_team=may_add_to_team,
         suggestions=suggestions, names={user_id: name for user_id, name, _roles in clinicians},
         notes=course_notes(course.id) if clinical else [], new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         open_alerts=len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id]) if clinical else 0,

@@ -10,6 +10,7 @@ from ..audit import services as audit
 from ..domain.phases import Phase
 from ..fields import options
 from ..patients.access import load_patient, load_patient_record
+from ..patients.care_team import joined_since, team_of
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
 from ..timeutil import clinic_today
@@ -49,13 +50,15 @@ def _protocol_key(value: str) -> tuple[str, int]:
 def course_create(patient_id: int):
     patient = load_patient(patient_id)
     form = _enrol_form(patient)
+    team_before = team_of(patient)
     done, course = submit(form, lambda: services.enrol_patient(
         patient, protocol_key=_protocol_key(form.protocol.data), start_date=form.start_date.data,
         indication=form.indication.data, therapist_id=form.therapist.data,
         prescriber_id=form.prescriber.data, by=current_user))
     if done:
         audit.record("course.create", obj=course, patient_id=patient.id)
-        flash(f"Enrolled {patient.full_name} in {course.protocol_version.label}.", "success")
+        flash(f"Enrolled {patient.full_name} in {course.protocol_version.label}. {joined_since(team_before, patient)}"
+              .strip(), "success")
         return redirect(url_for("courses.course_detail", course_id=course.id))
     if request.method == "GET":  # the form names the patient and their care team: a read
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="enrolment form")

@@ -37,6 +37,8 @@ MAX_INTERVAL = 1000
 #: a rule with COUNT is followed from its DTSTART (its skipped occurrences are counted, not
 #: skipped by arithmetic) when its COUNT is at most this, or when each period has one occurrence
 MAX_COUNT_FOLLOWED = 5000
+#: a rule's period, for messages
+_PERIOD_NAMES = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
 #: 400 Gregorian years are exactly 146,097 days, 20,871 weeks: dates, weekdays and week numbers repeat
 CYCLE_YEARS = 400
 
@@ -272,11 +274,15 @@ def _check_positions(rule: Rule, by: dict) -> None:
     positions = by.get("bysetpos")
     if not positions or rule.freq == "DAILY":
         return
-    period, most = {"WEEKLY": ("week", len(by.get("byweekday", ())) or 1), "MONTHLY": ("month", 31),
-                    "YEARLY": ("year", 366)}[rule.freq]
-    if min(abs(p) for p in positions) > most:
-        raise RuleRefused(f"has BYSETPOS={min(abs(p) for p in positions)}, beyond the {most} occurrence(s) a "
-                          f"{period} of it holds, so it never happens.")
+    # at most one occurrence a day (sub-daily rules are refused before), so a period holds at most its days
+    days = len(by.get("byweekday", ())) or 1
+    period, most, why = {"WEEKLY": ("week", days, f"it happens on only {days} day(s) a week"),
+                         "MONTHLY": ("month", 31, "a month has at most 31 days"),
+                         "YEARLY": ("year", 366, "a year has at most 366 days")}[rule.freq]
+    nearest = min(abs(p) for p in positions)
+    if nearest > most:
+        raise RuleRefused(f"asks for occurrence number {nearest} in each {period} (BYSETPOS={nearest}), but {why}, "
+                          "so it would never take place.")
 
 
 def _start_and_count(first: datetime, rule: Rule, by: dict, low: datetime,
@@ -294,8 +300,10 @@ def _start_and_count(first: datetime, rule: Rule, by: dict, low: datetime,
         return begin, None
     if not regular:
         if rule.count > MAX_COUNT_FOLLOWED:
-            raise RuleRefused(f"has COUNT={rule.count} from {first.year}, more than the {MAX_COUNT_FOLLOWED:,} "
-                              "occurrences followed from DTSTART when periods differ in how many they hold.")
+            raise RuleRefused(f"repeats {rule.count:,} times (COUNT={rule.count}) starting in {first.year}; a series "
+                              f"that does not happen exactly once every {_PERIOD_NAMES[rule.freq]} is counted from its "
+                              f"start only up to {MAX_COUNT_FOLLOWED:,} times. End the series sooner, or export the "
+                              "calendar again from a recent date.")
         return first, rule.count
     start_of_first, _ = _period_start(first, rule, first)
     opening = next(iter(rrule(rule.code, dtstart=start_of_first, interval=rule.interval, wkst=rule.wkst,

@@ -37,7 +37,8 @@ class PlanForm(care_team_join_fields("plan"), FlaskForm):
     room = SelectField("Room", coerce=int, validators=[InputRequired()])
     minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of a dosing session.")
-    reason = TextAreaField("Reason, if the plan breaks the protocol's spacing",
+    # an id of its own: the course page's phase form has a reason too
+    reason = TextAreaField("Reason, if the plan breaks the protocol's spacing", id="plan-reason",
                            validators=[Optional(), Length(max=2000)])
 
 

@@ -7,6 +7,7 @@ reason, by someone allowed to keep care teams) or is refused (issue 17, point 2)
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
@@ -23,6 +24,19 @@ TEAM_KEEPERS = (ADMIN, STAFF)
 REASON_LENGTH = (5, 100)
 #: (user id, role on the team)
 Member = tuple[int, str]
+#: what clinicians leaving a patient's care team still hold for the patient: {user id: ["Integration
+#: session 2026-12-08 10:00 EST", ...]} for (patient, the user ids leaving)
+DepartureCheck = Callable[[Patient, set[int]], dict[int, list[str]]]
+#: registered in create_app: scheduling, above this package, answers for its bookings
+_departure_checks: list[DepartureCheck] = []
+#: how many of a clinician's bookings a refusal names before "and N more"
+NAMED_BOOKINGS = 3
+
+
+def check_departures_with(check: DepartureCheck) -> None:
+    """Ask `check` before anyone leaves a care team (once, however many apps are made)."""
+    if check not in _departure_checks:
+        _departure_checks.append(check)
 
 
 @dataclass(frozen=True)
@@ -52,10 +66,13 @@ def change_care_team(patient: Patient, wanted, *, by: User | None, reason: str |
     before, wanted = team_of(patient), frozenset(wanted)
     if wanted == before:
         return False
+    problems = departure_problems(patient, before, wanted)
     reason = " ".join((reason or "").split())
     if not REASON_LENGTH[0] <= len(reason) <= REASON_LENGTH[1]:
-        raise DomainError({reason_field: f"Say why the care team changes ({REASON_LENGTH[0]} to "
-                                         f"{REASON_LENGTH[1]} characters, not clinical)."})
+        problems[reason_field] = (f"Say why the care team changes ({REASON_LENGTH[0]} to "
+                                  f"{REASON_LENGTH[1]} characters, not clinical).")
+    if problems:
+        raise DomainError(problems)
     patient.care_team = [m for m in patient.care_team if (m.user_id, m.role) in wanted]
     for user_id, role in sorted(wanted - before):
         patient.care_team.append(CareTeamMember(user_id=user_id, role=role))
@@ -86,6 +103,42 @@ def admit_clinician(patient: Patient, clinician: User, role: str, *, join: JoinR
         raise DomainError({field: f"{name} is not on this patient's care team. Choose a member of the "
                                   "team, or tick \"Add this clinician to the care team\" and say why."})
     add_to_care_team(patient, clinician, role, by=by, reason=join.reason)
+
+
+def departure_problems(patient: Patient, before: frozenset[Member], after: frozenset[Member]) -> dict[str, str]:
+    """Refusals, on the care-team field of their role, for clinicians who would leave the team
+    while still booked with the patient: they could no longer open the course those bookings
+    serve, so the bookings are cancelled or moved to another clinician first."""
+    staying = {uid for uid, _ in after}
+    leaving = {uid: role for uid, role in sorted(before) if uid not in staying}
+    if not leaving:
+        return {}
+    held: dict[int, list[str]] = {}
+    for check in _departure_checks:
+        for uid, items in check(patient, set(leaving)).items():
+            held.setdefault(uid, []).extend(items)
+    problems: dict[str, list[str]] = {}
+    for uid, items in sorted(held.items()):
+        if items:
+            problems.setdefault(f"{leaving[uid]}s", []).append(
+                f"{db.session.get(User, uid).display_name} is still booked with this patient: "
+                f"{_some(items)}. Cancel those bookings first (and book another clinician), then remove them "
+                "from the care team.")
+    return {field: " ".join(messages) for field, messages in problems.items()}
+
+
+def _some(items: Iterable[str]) -> str:
+    items = list(items)
+    named = "; ".join(items[:NAMED_BOOKINGS])
+    return named + (f"; and {len(items) - NAMED_BOOKINGS} more" if len(items) > NAMED_BOOKINGS else "")
+
+
+def joined_since(before: frozenset[Member], patient: Patient) -> str:
+    """Who joined the team since it was `before`, for a confirmation: "Hazel Quint, LCSW (therapist)
+    and Orrin Vale, MD (prescriber) joined the care team." ('' if no one)."""
+    added = sorted(team_of(patient) - before, key=lambda m: (m[1] != THERAPIST, m[0]))  # therapists first
+    joined = [f"{db.session.get(User, uid).display_name} ({role})" for uid, role in added]
+    return f"{' and '.join(joined)} joined the care team." if joined else ""
 
 
 def dosing_team_role(clinician: User) -> str:

@@ -54,9 +54,10 @@ class TimeOffForm(FlaskForm):
 
 
 class ExtraHoursForm(FlaskForm):
-    starts_at = ClinicDateTimeField("Working from", validators=[InputRequired()])
-    ends_at = ClinicDateTimeField("Until", validators=[InputRequired()])
-    reason = StringField("Note (not clinical)", validators=[Optional(), Length(max=120)])
+    # ids of their own: the availability page shows the time-off form's fields of the same names
+    starts_at = ClinicDateTimeField("Working from", validators=[InputRequired()], id="extra-starts_at")
+    ends_at = ClinicDateTimeField("Until", validators=[InputRequired()], id="extra-ends_at")
+    reason = StringField("Note (not clinical)", validators=[Optional(), Length(max=120)], id="extra-reason")
 
 
 class SessionTypeForm(FlaskForm):

@@ -7,18 +7,20 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
+from ..db_types import utcnow
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..patients.care_team import JoinRequest, admit_clinician
+from ..patients.models import Patient
 from ..errors import DomainError
 from ..extensions import db
 from ..versioning import lock_row
 from ..timeutil import format_local
 from . import booking
 from .availability import session_minutes
-from .models import ACTIVE_STATUSES, KINDS, Appointment, AppointmentChange
+from .models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange
 
 
 def fetch_integration_starts(course_id: int) -> list[datetime]:
@@ -42,6 +44,19 @@ def fetch_integration_starts_by_course(course_ids: list[int], *, session=None) -
 def fetch_course_appointments(course_id: int) -> list[Appointment]:
     return db.session.scalars(select(Appointment).where(Appointment.course_id == course_id)
                               .order_by(Appointment.starts_at)).all()
+
+
+def bookings_ahead(patient: Patient, clinician_ids: set[int], now: datetime | None = None) -> dict[int, list[str]]:
+    """Each clinician's bookings with the patient not yet over (sessions and the dosing sessions
+    they run), named with their times: what keeps them on the care team
+    (patients.care_team.departure_problems, registered in create_app)."""
+    rows = db.session.scalars(select(Appointment).where(
+        Appointment.patient_id == patient.id, Appointment.clinician_id.in_(sorted(clinician_ids)),
+        Appointment.status == BOOKED, Appointment.ends_at > (now or utcnow())).order_by(Appointment.starts_at))
+    held: dict[int, list[str]] = {}
+    for appointment in rows:
+        held.setdefault(appointment.clinician_id, []).append(f"{appointment.label} {format_local(appointment.starts_at)}")
+    return held
 
 
 def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -> None:

@@ -1,9 +1,12 @@
 """Browser checks: book from a suggestion and see the window covered; confirm an auto-schedule."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from ketamine_integration.accounts.models import User
@@ -102,3 +105,57 @@ def test_staff_book_a_covering_therapist_only_by_adding_them_to_the_care_team(li
     booking.get_by_label("Reason for adding them").fill("covering while Hazel is away")
     booking.get_by_role("button", name="Book", exact=True).click()
     expect(page.get_by_text("Integration session booked.")).to_be_visible()
+
+
+SHOTS = Path(os.environ.get("KI_SHOTS_DIR", "")) if os.environ.get("KI_SHOTS_DIR") else None
+
+
+def _shot(what, name: str) -> None:
+    """Screenshots of a page or a part of it for a person to look at, when KI_SHOTS_DIR names a folder
+    (not asserted)."""
+    if SHOTS is not None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        what.screenshot(path=str(SHOTS / f"{name}.png"), **({"full_page": True} if isinstance(what, Page) else {}))
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_join_box_reads_as_a_line_with_its_hint_below(live_server, page: Page, width):
+    """The checkbox's label takes the rest of its line and the hint sits under it (at 375 px the
+    label used to wrap into a five-line column with the hint squeezed beside it)."""
+    course_id, _ = _signed_window(live_server)
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, "desk")
+    page.goto(f"/courses/{course_id}")
+    page.get_by_text("Book a session (integration, preparation or follow-up)").click()
+    booking = page.locator("details", has_text="Book a session")
+    box = booking.get_by_label("Add this clinician to the care team")
+    label = booking.locator("label", has_text="Add this clinician to the care team").bounding_box()
+    hint = booking.get_by_text("Only for a clinician not on the team yet").bounding_box()
+    row = booking.locator(".field-check", has_text="Add this clinician to the care team").bounding_box()
+    assert label["height"] < 2 * 24 + 1, label                     # at most two lines of text
+    assert hint["y"] >= label["y"] + label["height"] - 1, (label, hint)   # below the label, not beside it
+    assert hint["x"] >= box.bounding_box()["x"] + box.bounding_box()["width"], hint  # aligned under the label text
+    assert hint["x"] + hint["width"] <= row["x"] + row["width"] + 1, (hint, row)    # and inside the form
+    _shot(booking, f"join-box-{width}")
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_refused_calendar_upload_stays_in_its_card_under_my_hours(live_server, page: Page, width, tmp_path):
+    _, therapist = _signed_window(live_server)
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, "ther")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My hours").click()
+    upload = tmp_path / "weekly1900.ics"
+    upload.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:bomb\r\n"
+                      "DTSTART:19000101T090000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;BYHOUR=9,10\r\n"
+                      "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    page.get_by_label("Calendar export (.ics)").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload calendar").click()
+    expect(page.get_by_text("weekly1900.ics: event 1 (UID bomb)")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="My hours")).to_have_attribute("aria-current", "page")
+    expect(nav.get_by_role("link", name="Calendar feeds")).not_to_have_attribute("aria-current", "page")
+    card = page.locator("section.card", has_text="Busy time from another calendar").bounding_box()
+    field = page.get_by_label("Calendar export (.ics)").bounding_box()
+    assert card["x"] <= field["x"] and field["x"] + field["width"] <= card["x"] + card["width"], (card, field)
+    _shot(page, f"import-refused-{width}")

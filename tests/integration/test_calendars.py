@@ -449,3 +449,28 @@ def test_the_clinics_own_sessions_exported_back_are_not_busy_time(clinic, make, 
     auth.login("ther")
     assert _upload(auth, clinic["therapist"], feed, filename="export.ics").status_code == 302
     assert _busy(make, clinic["therapist"]) == []
+
+
+def test_a_refused_upload_answers_with_the_availability_page_and_its_header(clinic, auth):
+    """The refusal is the availability page (served from the calendars blueprint's route): the header
+    marks "My hours", not "Calendar feeds"."""
+    auth.login("ther")
+    response = _upload(auth, clinic["therapist"], b"not a calendar", filename="notes.ics")
+    assert response.status_code == 422
+    current = re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', response.get_data(as_text=True))
+    assert current == ["My hours"]
+
+
+def test_a_long_refusal_is_cut_to_the_audit_column_not_a_server_error(clinic, make, auth):
+    """A 120-character file name and a 60-character UID make a refusal longer than the audit
+    detail's 200 characters; PostgreSQL refuses a longer value (this answered 500 there)."""
+    auth.login("ther")
+    uid = "u" * 60
+    content = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid + "\r\n"
+               "DTSTART:19000101T090000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,TH;COUNT=999999\r\n"
+               "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+    response = _upload(auth, clinic["therapist"], content, filename="f" * 116 + ".ics")
+    assert response.status_code == 422
+    assert f"(UID {uid}) repeats 999,999 times (COUNT=999999) starting in 1900" in page_text(response)
+    [row] = make.audit_rows(action="calendar.import")
+    assert row.outcome == "failure" and len(row.detail) == 200 and row.detail.startswith("refused: fff")

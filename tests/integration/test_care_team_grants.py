@@ -143,6 +143,10 @@ def test_an_explicit_membership_ends_when_staff_remove_it_on_the_patient_page(te
     auth.login("desk")
     assert auth.post(f"/courses/{team['course']}/sessions",
                      _booking(team["cover"], join_care_team="y", join_reason=WHY)).status_code == 302
+    # the covering session is cancelled first: a clinician still booked with the patient stays on the team
+    # (test_care_team_choices.py)
+    [appointment] = _appointments(make, team["course"])
+    assert auth.post(f"/appointments/{appointment.id}/cancel", {"reason": "cover not needed"}).status_code == 302
     version = make.query(lambda: db.session.get(Patient, team["patient"]).version)
     assert auth.post(f"/patients/{team['patient']}/edit", {
         "given_name": "Testa", "family_name": "Guarded", "date_of_birth": "1980-05-17", "version": str(version),

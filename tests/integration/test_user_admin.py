@@ -1,4 +1,6 @@
 """The admin's user management: create, change roles, disable, reset passwords."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -164,3 +166,15 @@ def test_another_admin_may_grant_it_and_the_users_page_shows_the_change(admin, m
 
 def test_the_users_page_says_when_no_role_has_changed(admin, client):
     assert "No user's roles have been changed yet." in page_text(client.get("/users/"))
+
+
+def test_an_admins_own_edit_page_says_before_saving_which_roles_they_cannot_grant_themselves(admin, make, client):
+    """The rule above, said by the roles (and tied to them for screen readers) before a refused save."""
+    other = make.user("admin", username="second")
+    html = client.get(f"/users/{admin}/edit").get_data(as_text=True)
+    hint = re.search(r'<fieldset aria-describedby="roles-hint">.*?<p class="hint" id="roles-hint">(.*?)</p>', html, re.S)
+    assert hint is not None
+    assert ("you cannot give yourself the Clinic staff, Integration therapist or Prescriber role" in hint.group(1)
+            and "another admin must grant them" in hint.group(1))
+    # another admin's page needs no such hint: granting them any role is this admin's to do
+    assert 'id="roles-hint"' not in client.get(f"/users/{other}/edit").get_data(as_text=True)

@@ -84,12 +84,17 @@ def calendars(window_days: int) -> list[Hostile]:
                                                           + ",".join(str(p) for p in range(1, 32)))),
                 blocks=every_day),
         Hostile("bysetpos-beyond-the-week", ics(repeating("pos", "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2")),
-                "event 1 (UID pos) has BYSETPOS=2, beyond the 1 occurrence(s) a week of it holds"),
+                "event 1 (UID pos) asks for occurrence number 2 in each week (BYSETPOS=2), but it happens on only "
+                "1 day(s) a week, so it would never take place."),
+        Hostile("bysetpos-beyond-the-month", ics(repeating("mondays", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=32")),
+                "event 1 (UID mondays) asks for occurrence number 32 in each month (BYSETPOS=32), but a month has "
+                "at most 31 days, so it would never take place."),
         Hostile("bysetpos-never-in-a-year", ics(repeating("pos366", "FREQ=YEARLY;BYDAY=MO;BYSETPOS=366")), blocks=0),
         # COUNT: skipped by arithmetic where every period holds one occurrence, else bounded.
         Hostile("huge-count-daily", ics(repeating("count", "FREQ=DAILY;COUNT=2000000000")), blocks=every_day),
         Hostile("huge-count-uneven", ics(repeating("uneven", "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=999999999")),
-                "event 1 (UID uneven) has COUNT=999999999 from 1900"),
+                "event 1 (UID uneven) repeats 999,999,999 times (COUNT=999999999) starting in 1900; a series that "
+                "does not happen exactly once every week is counted from its start only up to 5,000 times."),
         # Rules that never match: dateutil alone scans them to year 9999 (3.4 s each for DAILY).
         # 40 × 400 days is within the 20,000 occurrences a file may produce; more is the next case
         Hostile("never-daily-x40", ics(*[repeating(f"feb30-{n}", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "20260101T090000Z")

@@ -1,0 +1,76 @@
+"""Pages with several forms: every id once, every control named by a label (WCAG 1.3.1, 4.1.1).
+
+The course page (its phase, preparation, dosing plan, booking and note forms) and the
+availability page (hours, time off, extra hours, calendar upload) repeated field names such as
+`reason` and `starts_at` as ids, so a label named two controls and the second had none; each
+form's CSRF field repeated id="csrf_token" too.
+"""
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+
+import pytest
+
+from tests.page_html import read_forms
+
+
+@pytest.fixture
+def clinic(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "staff": make.user("staff", username="desk"),
+           "admin": make.user("admin", username="boss")}
+    ids["patient"] = make.patient(therapists=[ids["therapist"]], prescribers=[ids["prescriber"]])
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"])
+    # a course in its dosing series: each planned session adds its own move and cancel forms
+    other = make.patient(therapists=[ids["therapist"]], prescribers=[ids["prescriber"]])
+    ids["dosing_course"] = make.course(other, ids["therapist"], ids["prescriber"], phase="experience")
+    make.dosing_plan(ids["dosing_course"], first_start=datetime.now(timezone.utc) + timedelta(days=3),
+                     days_between=3, count=2)
+    return ids
+
+
+def _pages(clinic) -> list[tuple[str, str]]:
+    """(who, path) of the pages showing several forms, as each kind of user sees them."""
+    course, patient = f"/courses/{clinic['course']}", clinic["patient"]
+    dosing = f"/courses/{clinic['dosing_course']}"
+    return [("ther", course), ("pres", course), ("desk", course), ("ther", dosing), ("pres", dosing),
+            ("ther", f"/availability/{clinic['therapist']}"), ("desk", f"/availability/{clinic['prescriber']}"),
+            ("desk", f"/patients/{patient}/edit"), ("boss", f"/users/{clinic['admin']}/edit")]
+
+
+def _check(html: str, where: str) -> int:
+    forms = read_forms(html)
+    assert forms.repeated_ids() == [], where
+    assert forms.unlabelled() == [], where
+    return len(forms.controls)
+
+
+def test_every_id_is_unique_and_every_control_labelled(clinic, app, figures, databases):
+    from tests.conftest import Auth
+
+    checked = 0
+    for who, path in _pages(clinic):
+        client = app.test_client()
+        Auth(app, client).login(who)
+        response = client.get(path)
+        assert response.status_code == 200, (who, path)
+        checked += _check(response.get_data(as_text=True), f"{path} as {who}")
+    figures.record("Form labels", "pages with several forms", f"{len(_pages(clinic))} pages, {checked} controls: "
+                   "0 repeated ids, 0 unlabelled", engine=databases.name)
+
+
+def test_a_refused_calendar_upload_keeps_ids_unique(clinic, auth):
+    """The availability page answering a refused upload (422) shows the forms with an error."""
+    auth.login("ther")
+    response = auth.post(f"/availability/{clinic['therapist']}/calendar-import",
+                         {"calendar_file": (BytesIO(b"not a calendar"), "notes.ics")},
+                         content_type="multipart/form-data")
+    assert response.status_code == 422
+    _check(response.get_data(as_text=True), "refused upload")
+
+
+def test_hidden_fields_carry_no_id(clinic, auth, client):
+    """Flask-WTF writes id="csrf_token" for each form: a page with five forms had five."""
+    auth.login("ther")
+    html = client.get(f"/courses/{clinic['course']}").get_data(as_text=True)
+    assert html.count('name="csrf_token"') >= 4 and 'id="csrf_token"' not in html

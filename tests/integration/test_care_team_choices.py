@@ -14,28 +14,10 @@ from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.scheduling.models import Appointment
 from tests.conftest import page_text
+from tests.integration.test_care_team_grants import WHY, _team, team  # noqa: F401 (a fixture)
 from tests.page_html import read_forms
 
 NY = ZoneInfo("America/New_York")
-WHY = "covering while Hazel is away"
-
-
-@pytest.fixture
-def team(make):
-    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
-           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
-           "staff": make.user("staff", username="desk"),
-           "cover": make.user("therapist", username="cover", full_name="Cass Cover"),
-           "locum": make.user("prescriber", username="locum", full_name="Lou Locum")}
-    ids["patient"] = make.patient(family_name="Guarded", therapists=[ids["therapist"]],
-                                  prescribers=[ids["prescriber"]])
-    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"])  # in preparation
-    ids["room"] = make.room()
-    return ids
-
-
-def _team(make, patient_id) -> set[tuple[int, str]]:
-    return make.query(lambda: {(m.user_id, m.role) for m in db.session.get(Patient, patient_id).care_team})
 
 
 def _when(days: int, hour: int) -> str:
@@ -92,7 +74,7 @@ def test_a_prescriber_posting_an_outsider_anyway_is_refused_by_the_service(team,
 def test_a_clinician_still_booked_with_the_patient_cannot_leave_the_care_team(team, make, auth):
     auth.login("desk")
     assert _book(auth, team, team["cover"], join_care_team="y", join_reason=WHY).status_code == 302
-    assert _plan(auth, team, team["locum"], join_care_team="y", join_reason="locum for the series").status_code == 302
+    assert _plan(auth, team, team["cover_prescriber"], join_care_team="y", join_reason="locum for the series").status_code == 302
     before, changes = _team(make, team["patient"]), len(make.audit_rows(action="care_team.change"))
     response = _edit(auth, make, team["patient"], [team["therapist"]], [team["prescriber"]])
     assert response.status_code == 422

@@ -34,7 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_templates(app)
     register_cli(app)
     register_proxy(app)
-    access_log.register()  # the development server's request log: no feed secrets, no queries
+    access_log.register(app)  # request and error logs: no feed secrets, no queries, no stored values
     return app
 
 

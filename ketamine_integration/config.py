@@ -155,7 +155,9 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "KI_ENV": env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error's message never carries the statement's values (note
+        # text, names) into a log; SECURITY.md, "Server logs"
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "CLINIC_NAME": environ.get("CLINIC_NAME", "Harbor Light Ketamine Clinic (demo)"),
         "CLINIC_TIMEZONE": _timezone(environ.get("CLINIC_TIMEZONE", "America/New_York")),
         "SESSION_IDLE_MINUTES": _int_env(environ, "SESSION_IDLE_MINUTES", 15),

@@ -12,6 +12,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
+from .access_log import redacted_path
+from .error_log import describe
 from .extensions import db
 
 #: largest id a route accepts: PostgreSQL's integer column (larger numbers are simply 404)
@@ -178,7 +180,9 @@ def render_server_error(error: Exception):
     if database_busy(error):
         return render_busy(error)
     # Nothing about the failure reaches the page; the traceback goes to the server log.
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    # The path as the access log shows it (a feed's secret masked); the traceback is rendered
+    # without database values by access_log.RedactingFilter, which app.logger carries.
+    current_app.logger.exception("unhandled error on %s %s", request.method, redacted_path(request.path))
     return render_template("errors/500.html", error=InternalServerError()), 500
 
 
@@ -212,8 +216,8 @@ def render_busy(error: BaseException):
     cause = getattr(error, "original_exception", None) or error
     # A deadlock is retried like any wait, but it is also a lock-order bug: its traceback is kept.
     deadlock = getattr(getattr(cause, "orig", None), "sqlstate", None) == DEADLOCK_STATE
-    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, cause,
-                               exc_info=cause if deadlock else None)
+    current_app.logger.warning("database busy on %s %s: %s", request.method, redacted_path(request.path),
+                               describe(cause), exc_info=cause if deadlock else None)
     # Rendered without the context processors: they may read the database, which is busy.
     page = current_app.jinja_env.get_template("errors/503.html").render(
         retry_after=BUSY_RETRY_AFTER, resubmit=request.method == "POST")

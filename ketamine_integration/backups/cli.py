@@ -21,6 +21,10 @@ from . import encryption, services
 from .manifest import BackupError, manifest_path
 
 BACKUP_PATH = click.Path(dir_okay=False, path_type=Path)
+ALLOW_UNENCRYPTED = click.option(
+    "--allow-unencrypted", is_flag=True,
+    help=f"Accept a backup that is not encrypted although {encryption.ENV_KEY} is set (e.g. one made before "
+         "encryption was turned on); without it such a backup is refused, as it may have been swapped in.")
 
 
 def _configured_url() -> str:
@@ -84,7 +88,7 @@ def _report(verification: services.Verification) -> None:
 @click.group("backup", cls=AppGroup, invoke_without_command=True)
 @click.option("--output", type=BACKUP_PATH, help="Backup file to write (default: instance/backups/...).")
 @click.option("--encrypt", is_flag=True, help=f"Encrypt the backup file with the Fernet key in "
-              f"{encryption.ENV_KEY} (the plaintext never touches the disk).")
+              f"{encryption.ENV_KEY} (the plaintext is never written to disk while backing up).")
 @click.pass_context
 @with_appcontext
 def backup_cli(ctx: click.Context, output: Path | None, encrypt: bool):
@@ -112,14 +116,16 @@ def backup_cli(ctx: click.Context, output: Path | None, encrypt: bool):
 @click.argument("path", type=BACKUP_PATH)
 @click.option("--database", "database_url", help="Compare this database (e.g. a restored copy) with the "
               "manifest instead of the backup file.")
-def verify_command(path: Path, database_url: str | None):
+@ALLOW_UNENCRYPTED
+def verify_command(path: Path, database_url: str | None, allow_unencrypted: bool):
     """Check a backup file (or, with --database, a database) against the backup's manifest;
     exit 1 naming each table that differs. Nothing is restored over any data."""
     with _refused("backup.verify", path):
         verification = services.verify_backup(path, scratch_url=_configured_url(),
                                               database_url=normalise_database_url(database_url)
                                               if database_url else None,
-                                              key_text=encryption.key_from_environment())
+                                              key_text=encryption.key_from_environment(),
+                                              allow_unencrypted=allow_unencrypted)
     _report(verification)
     bad = [c.table for c in verification.mismatches]
     _audit("backup.verify", path, verification.manifest, outcome=audit.FAILURE if bad else audit.SUCCESS,
@@ -132,8 +138,9 @@ def verify_command(path: Path, database_url: str | None):
 @click.argument("path", type=BACKUP_PATH)
 @click.option("--target", "target_url", help="Database URL to restore into (default: the configured database).")
 @click.option("--replace", is_flag=True, help="Overwrite a target that already holds records.")
+@ALLOW_UNENCRYPTED
 @with_appcontext
-def restore_command(path: Path, target_url: str | None, replace: bool):
+def restore_command(path: Path, target_url: str | None, replace: bool, allow_unencrypted: bool):
     """Restore a backup, then verify every table against its manifest; exit 1 on any mismatch.
     Stop the app first: a restore replaces the database under it."""
     target = normalise_database_url(target_url) if target_url else _configured_url()
@@ -141,7 +148,8 @@ def restore_command(path: Path, target_url: str | None, replace: bool):
     db.engine.dispose()  # our own pooled connections would hold locks pg_restore --clean waits on
     with _refused("backup.restore", path):
         verification = services.restore_backup(path, target, replace=replace,
-                                               key_text=encryption.key_from_environment())
+                                               key_text=encryption.key_from_environment(),
+                                              allow_unencrypted=allow_unencrypted)
     _report(verification)
     bad = [c.table for c in verification.mismatches]
     _audit("backup.restore", path, verification.manifest, url=target,

@@ -1,12 +1,17 @@
 """Encrypted backups: Fernet (AES-128-CBC with an HMAC-SHA256 tag) under BACKUP_ENCRYPTION_KEY.
 
 A backup holds every process note in plain text (HIPAA 164.312(a)(2)(iv), encryption at rest).
-The plaintext of an encrypted backup lives only in memory, on the way in and on the way out;
-only ciphertext is ever written to disk. The manifest says a backup is encrypted and names its
-key by a fingerprint (not the key), so a missing or wrong key is told apart from a changed file.
+Making, restoring and verifying an encrypted SQLite backup hold its plaintext only in memory;
+the backup file is ciphertext. Verifying an encrypted PostgreSQL backup restores it into a
+scratch database on the server (its files and WAL hold the plaintext until it is dropped): see
+services.verify_backup. The manifest says a backup is encrypted and names its key by a
+fingerprint (not the key), so a missing or wrong key is told apart from a changed file; while a
+key is configured, a backup without encryption is refused unless asked for (a swapped-in plain
+backup would otherwise restore an attacker's records).
 """
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import os
@@ -40,14 +45,32 @@ def parse_key(text: str | None) -> BackupKey:
                           f"generate one with {GENERATE} and keep it apart from the backups")
     raw = text.strip().encode("ascii", "replace")
     try:
-        return BackupKey(Fernet(raw), key_id(raw))
-    except (ValueError, TypeError, binascii.Error):
-        raise BackupError(f"{ENV_KEY} is not a valid Fernet key (32 bytes, url-safe base64: 44 characters); "
-                          f"generate one with {GENERATE}") from None
+        decoded = base64.urlsafe_b64decode(raw)
+    except (ValueError, binascii.Error):
+        decoded = b""
+    # Only the canonical text: base64 decoding forgives trailing junk, extra padding and "+/" for
+    # "-_", so one key has many spellings, and the key id (a hash of the text, stable for every
+    # backup already made) would call the same key "another key".
+    if len(decoded) != 32 or base64.urlsafe_b64encode(decoded) != raw:
+        raise BackupError(f"{ENV_KEY} is not a valid Fernet key (32 bytes, url-safe base64: exactly 44 "
+                          f"characters ending in '=', nothing after it); generate one with {GENERATE}")
+    return BackupKey(Fernet(raw), key_id(raw))
 
 
 def key_from_environment() -> str | None:
     return os.environ.get(ENV_KEY)
+
+
+def require_encrypted(manifest: Manifest, backup: Path, key_text: str | None, *, allow_unencrypted: bool) -> None:
+    """With a key configured, this clinic's backups are encrypted: a plain one is refused unless
+    the operator says they mean it. Without this, swapping a backup and its manifest for an
+    attacker's plain pair downgraded the encryption, and verify and restore took it."""
+    if manifest.encryption or allow_unencrypted or not (key_text and key_text.strip()):
+        return
+    raise BackupError(f"{backup} is not encrypted, but {ENV_KEY} is set, so this clinic's backups are: a plain "
+                      "backup here may have been put in place of an encrypted one; nothing was restored or "
+                      "checked. If you mean to use a plain backup (one made before encryption was turned on), "
+                      "give --allow-unencrypted")
 
 
 def encrypt(key: BackupKey, plaintext: bytes) -> bytes:

@@ -90,7 +90,9 @@ def _admin_conninfo(url: str) -> tuple[str, dict]:
 
 @contextmanager
 def scratch_database(url: str):
-    """A throw-away database on the same server (verify restores there, never over data)."""
+    """A throw-away database on the same server (verify restores there, never over data). The
+    restored records are written to the server's data files and WAL like any database's, until
+    the drop; a verify killed outright (SIGKILL, a crash) leaves a ki_verify_* database behind."""
     name = f"ki_verify_{uuid.uuid4().hex[:12]}"
     conninfo, extra = _admin_conninfo(url)
     try:
@@ -102,5 +104,10 @@ def scratch_database(url: str):
     try:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(conninfo, autocommit=True, **extra) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # Dropped on success and on every failure: it may hold a decrypted backup's records.
+        try:
+            with psycopg.connect(conninfo, autocommit=True, **extra) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error as err:
+            raise BackupError(f"the scratch database {name} could not be dropped ({str(err).strip().splitlines()[0]}):"
+                              f" it holds the backup's records; drop it by hand: DROP DATABASE \"{name}\"") from None

@@ -161,12 +161,15 @@ def live_sums(url: str, manifest: Manifest) -> dict:
 
 
 def verify_backup(backup: Path, *, scratch_url: str, database_url: str | None = None,
-                  key_text: str | None = None) -> Verification:
+                  key_text: str | None = None, allow_unencrypted: bool = False) -> Verification:
     """Check a backup against its manifest without restoring it over anything: the SQLite file
-    is opened read-only (an encrypted one is decrypted into memory); a PostgreSQL dump is
-    restored into a throw-away database on the server of `scratch_url`. With `database_url`,
-    that database is compared instead (the manifest alone is needed: no key)."""
+    is opened read-only (an encrypted one is decrypted into memory); a PostgreSQL dump, encrypted
+    or not, is restored into a throw-away database on the server of `scratch_url` (only a restore
+    checks every table's rows; pg_restore --list would check the table of contents alone), which
+    is dropped afterwards whatever happens. With `database_url`, that database is compared
+    instead (the manifest alone is needed: no key)."""
     manifest = read_manifest(backup)
+    encryption.require_encrypted(manifest, backup, key_text, allow_unencrypted=allow_unencrypted)
     _revision_matches(manifest, backup)
     if database_url:
         _engine_matches(manifest, backup, database_url, "the database to compare")
@@ -205,11 +208,14 @@ def occupied_tables(url: str) -> dict[str, int]:
     return {n: c for n, c in counts.items() if c}
 
 
-def restore_backup(backup: Path, target_url: str, *, replace: bool, key_text: str | None = None) -> Verification:
+def restore_backup(backup: Path, target_url: str, *, replace: bool, key_text: str | None = None,
+                   allow_unencrypted: bool = False) -> Verification:
     """Restore into the target, then compare every table with the manifest. An encrypted
     backup is decrypted (in memory) before the target is touched, so a missing or wrong key,
-    or a changed file, restores nothing."""
+    or a changed file, restores nothing; with a key configured, nor does a plain backup unless
+    `allow_unencrypted`."""
     manifest = read_manifest(backup)
+    encryption.require_encrypted(manifest, backup, key_text, allow_unencrypted=allow_unencrypted)
     _engine_matches(manifest, backup, target_url, "the target")
     _revision_matches(manifest, backup)
     occupied = occupied_tables(target_url)

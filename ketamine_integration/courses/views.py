@@ -62,6 +62,8 @@ def course_create(patient_id: int):
         return redirect(url_for("courses.course_detail", course_id=course.id))
     if request.method == "GET":  # the form names the patient and their care team: a read
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="enrolment form")
+    else:  # the refusal re-renders the same page: its one row is the failed enrolment (durable)
+        audit.record("course.create", obj=patient, patient_id=patient.id, outcome=audit.FAILURE, detail="refused")
     return render_form("courses/enrol.html", form, patient=patient, indications=INDICATIONS)
 
 
@@ -105,6 +107,9 @@ def preparation_record(course_id: int):
         audit.record("preparation.record", obj=record, patient_id=course.patient_id, detail=record.item)
         flash("Recorded.", "success")
         return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")
+    # the refusal re-renders the whole course page: its one row is the failed entry (durable)
+    audit.record("preparation.record", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="refused")
     return course_page(course, prep_form=form, status=422)
 
 

@@ -1,14 +1,19 @@
 """flask backup --encrypt on both engines: an encrypted backup verifies and restores every row
 with the key, holds no process-note text, and is refused (restoring nothing) without the key,
-with a wrong or malformed key, and when its ciphertext was changed."""
+with a wrong, malformed or non-canonically spelled key, when its ciphertext was changed, and
+when a plain backup was swapped in for it while a key is set; PostgreSQL's verify drops its
+scratch database after success and failure alike."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import date
 
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from ketamine_integration.backups.encryption import ENV_KEY
 from ketamine_integration.backups.manifest import file_sha256, manifest_path
@@ -141,3 +146,101 @@ def test_encrypt_without_a_valid_key_is_refused_and_writes_nothing(app, make, tm
     assert result.exit_code == 1 and problem in result.output, result.output
     assert "Fernet.generate_key()" in result.output   # says how to make one
     assert list(tmp_path.iterdir()) == []
+
+
+# -- the second outside review (SECURITY.md "Encrypted backups") ---------------------------------
+
+def _swap_in_plain_backup(app, make, tmp_path, path) -> None:
+    """What the reviewer did: replace an encrypted backup and its manifest with a plain backup
+    (made with no key) holding a record of their own, under the same file name."""
+    make.patient(given_name="Mallory", family_name="Swapped")
+    plain = tmp_path / "attacker.backup"
+    made = run(app, "backup", "--output", plain, key=None)
+    assert made.exit_code == 0, made.output
+    plain.replace(path)
+    manifest_path(plain).replace(manifest_path(path))
+
+
+def restored_family_names(target) -> list[str]:
+    from ketamine_integration.patients.models import Patient
+    return target.query(lambda: sorted(db.session.scalars(select(Patient.family_name))))
+
+
+def test_a_plain_backup_swapped_for_an_encrypted_one_is_refused_while_a_key_is_set(app, make, target, tmp_path,
+                                                                                  key, databases, figures):
+    path = encrypted_backup(app, make, tmp_path, key)
+    _swap_in_plain_backup(app, make, tmp_path, path)
+    _refused_everywhere(app, path, target, key, f"is not encrypted, but {ENV_KEY} is set")
+    _nothing_restored(target, databases)
+    # the operator who means it (a backup from before encryption was turned on) says so
+    verified = run(app, "backup", "verify", path, "--allow-unencrypted", key=key)
+    assert verified.exit_code == 0, verified.output
+    restored = run(app, "restore", path, "--target", target.url, "--allow-unencrypted", key=key)
+    assert restored.exit_code == 0, restored.output
+    names = restored_family_names(target)
+    figures.record("Backup encryption", "plain backup swapped in while a key is set",
+                   "verify and restore refused it (exit 1, nothing restored); accepted only with "
+                   f"--allow-unencrypted, which restored {len(names)} patients", engine=databases.name)
+    assert names == ["Cipherton", "Swapped"]
+
+
+def _spellings(key: str) -> list[str]:
+    """Texts Fernet decodes to the same 32 bytes as `key` (base64 decoding is forgiving)."""
+    swapped = key.replace("-", "+").replace("_", "/")
+    return [key + "junk", key + "==", *([swapped] if swapped != key else [])]
+
+
+def test_a_key_spelled_other_than_canonically_is_refused_naming_the_form(app, make, target, tmp_path, key,
+                                                                          databases):
+    from ketamine_integration.backups.encryption import parse_key
+    assert parse_key(f" {key}\n").key_id == parse_key(key).key_id  # surrounding blanks are no other key
+    path = encrypted_backup(app, make, tmp_path, key)
+    for spelling in _spellings(key):
+        made = run(app, "backup", "--output", tmp_path / "other.backup", "--encrypt", key=spelling)
+        assert made.exit_code == 1 and "nothing after it" in made.output, made.output
+        _refused_everywhere(app, path, target, spelling, f"{ENV_KEY} is not a valid Fernet key")
+    assert not (tmp_path / "other.backup").exists()
+    _nothing_restored(target, databases)
+
+
+def _scratch_names(monkeypatch) -> list[str]:
+    """The scratch databases verify makes, by name (other test runs share the server)."""
+    from ketamine_integration.backups import postgres
+    made, real = [], postgres.scratch_database
+
+    @contextmanager
+    def spy(url):
+        with real(url) as scratch:
+            made.append(make_url(scratch).database)
+            yield scratch
+    monkeypatch.setattr(postgres, "scratch_database", spy)
+    return made
+
+
+def _existing(databases, names) -> list[str]:
+    admin = make_url(databases.url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False)) as conn:
+        return [n for n in names if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (n,)).fetchone()]
+
+
+def test_postgres_verify_drops_its_scratch_database_after_success_and_failure(app, make, tmp_path, key, databases,
+                                                                              monkeypatch, figures):
+    """An encrypted PostgreSQL backup is verified by restoring it into a scratch database
+    (README and SECURITY.md say so): that database must not outlive the verify."""
+    if databases.name != "postgresql":
+        pytest.skip("SQLite verifies in memory (or read-only from the file): no scratch database")
+    made = _scratch_names(monkeypatch)
+    path = encrypted_backup(app, make, tmp_path, key)
+    assert run(app, "backup", "verify", path, key=key).exit_code == 0
+    # a payload that authenticates under the key but is no dump: pg_restore fails half-way in
+    path.write_bytes(Fernet(key.encode()).encrypt(b"PGDMP not a dump at all"))
+    manifest = json.loads(manifest_path(path).read_text())
+    manifest.update(backup_sha256=file_sha256(path), backup_bytes=path.stat().st_size)
+    manifest_path(path).write_text(json.dumps(manifest))
+    failed = run(app, "backup", "verify", path, key=key)
+    assert failed.exit_code == 1 and "pg_restore" in failed.output, failed.output
+    left = _existing(databases, made)
+    figures.record("Backup encryption", "PostgreSQL verify's scratch databases",
+                   f"{len(made)} made (1 verify passed, 1 failed in pg_restore), {len(left)} left on the server",
+                   engine=databases.name)
+    assert len(made) == 2 and left == []

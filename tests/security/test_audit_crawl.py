@@ -6,7 +6,8 @@ patients' data writes one row naming none; a page without patient data writes no
 test_audit_completeness.py goes by the audit catalogue (every action performed once); this suite
 goes by the routes, so a page that audits nothing at all (it has no action to be listed under,
 as the enrolment form had not) is found too. A new id-taking GET route fails
-test_every_id_get_route_is_classified until one of the tables below lists it.
+test_every_id_get_route_is_classified until one of the tables below lists it. A refused POST
+of every patient form is checked the same way by test_audit_failed_posts.py.
 """
 from __future__ import annotations
 

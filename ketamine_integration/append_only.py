@@ -189,12 +189,18 @@ def digest(table: str, values: Mapping, columns: tuple[str, ...] | None = None) 
 def _digest_at_creation(mapper, connection, target) -> None:
     # before_insert, not the service: the parent's key is known here even for a row appended
     # through a relationship, and no creation path (service, demo, import) can leave it out.
-    table = mapper.local_table.name
-    if table in DIGESTED:
-        written_at = WRITTEN_AT.get(table, "created_at")
-        if getattr(target, written_at) is None:
-            setattr(target, written_at, utcnow())
-        target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
+    if mapper.local_table.name in DIGESTED:
+        store_digest(target)
+
+
+def store_digest(target) -> None:
+    """Stamp a digested row's time of writing (if not given) and its digest. Also called by the
+    demo, which re-dates the rows of its invented history as they are inserted."""
+    table = target.__tablename__
+    written_at = WRITTEN_AT.get(table, "created_at")
+    if getattr(target, written_at) is None:
+        setattr(target, written_at, utcnow())
+    target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
 
 
 def verify_digests() -> list[tuple[str, int, bool]]:

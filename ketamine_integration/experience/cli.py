@@ -80,7 +80,8 @@ def _report_trail() -> int:
                  f"{recorded}, {present} remain" for table, parent_id, recorded, present in short_histories()]
     problems += [f"REWRITTEN {RECORD_NAMES[table]} {row_id} ({table}): its void, acknowledgement or revocation "
                  "differs from what the audit trail recorded" for table, row_id in rewritten_one_way_changes()]
-    problems += [f"BROKEN {RECORD_NAMES[table]} {row_id} ({table}): {what}" for table, row_id, what in broken_histories()]
+    problems += [f"BROKEN {RECORD_NAMES[table]} {row_id} ({table}): {what}"
+                 for table, row_id, what in broken_histories()]
     for line in problems:
         click.echo(line, err=True)
     return len(problems)

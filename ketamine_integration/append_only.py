@@ -151,7 +151,7 @@ def _refuse_changes_to_append_only_rows(session: Session, flush_context, instanc
 # -- digests ------------------------------------------------------------------------------------
 
 #: table -> the columns its digest covers: what the record says, who wrote it, when, and what it
-#: belongs to (one-way columns such as a revocation are left out: the triggers guard those)
+#: belongs to (one-way columns such as a revocation are left out: their audit rows carry theirs)
 DIGESTED: dict[str, tuple[str, ...]] = {
     "note_addenda": ("note_id", "author_id", "created_at", "body"),
     "dosing_addenda": ("dosing_session_id", "author_id", "created_at", "body"),
@@ -159,7 +159,12 @@ DIGESTED: dict[str, tuple[str, ...]] = {
                           "total", "band", "entered_by_id", "created_at"),
     "releases_of_information": ("patient_id", "recipient_user_id", "recipient_name", "categories", "purpose",
                                 "effective_on", "expires_on", "created_by_id", "created_at"),
+    "case_formulations": ("course_id", "revision", "content", "author_id", "saved_at"),
+    "preparation_records": ("course_id", "item", "completed_on", "note", "recorded_by_id", "recorded_at"),
 }
+
+#: the column saying when a digested row was written, where it is not created_at
+WRITTEN_AT = {"case_formulations": "saved_at", "preparation_records": "recorded_at"}
 
 
 def _canonical(value):
@@ -172,10 +177,10 @@ def _canonical(value):
     return value
 
 
-def digest(table: str, values: Mapping) -> str:
+def digest(table: str, values: Mapping, columns: tuple[str, ...] | None = None) -> str:
     """SHA-256 of a row's covered columns as canonical JSON (plain values in, so the migration
     that filled earlier rows and `signatures verify` hash exactly what the app hashed)."""
-    content = {"table": table, **{c: _canonical(values[c]) for c in DIGESTED[table]}}
+    content = {"table": table, **{c: _canonical(values[c]) for c in columns or DIGESTED[table]}}
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -184,11 +189,18 @@ def digest(table: str, values: Mapping) -> str:
 def _digest_at_creation(mapper, connection, target) -> None:
     # before_insert, not the service: the parent's key is known here even for a row appended
     # through a relationship, and no creation path (service, demo, import) can leave it out.
-    table = mapper.local_table.name
-    if table in DIGESTED:
-        if target.created_at is None:
-            target.created_at = utcnow()
-        target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
+    if mapper.local_table.name in DIGESTED:
+        store_digest(target)
+
+
+def store_digest(target) -> None:
+    """Stamp a digested row's time of writing (if not given) and its digest. Also called by the
+    demo, which re-dates the rows of its invented history as they are inserted."""
+    table = target.__tablename__
+    written_at = WRITTEN_AT.get(table, "created_at")
+    if getattr(target, written_at) is None:
+        setattr(target, written_at, utcnow())
+    target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
 
 
 def verify_digests() -> list[tuple[str, int, bool]]:
@@ -204,11 +216,26 @@ def verify_digests() -> list[tuple[str, int, bool]]:
     return results
 
 
-#: one-way changes the audit trail records: (audit action, table, the column its success set)
-RECORDED_ONE_WAY = (("measure.void", "measure_responses", "voided_at"),
-                    ("preparation.void", "preparation_records", "voided_at"),
-                    ("alert.acknowledge", "safety_alerts", "acknowledged_at"),
-                    ("release.revoke", "releases_of_information", "revoked_on"))
+#: one-way changes the audit trail records: audit action -> (table, the columns the change sets;
+#: the first is set by every success)
+ONE_WAY_AUDITED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "measure.void": ("measure_responses", ("voided_at", "void_reason")),
+    "preparation.void": ("preparation_records", ("voided_at", "voided_by_id", "void_reason")),
+    "alert.acknowledge": ("safety_alerts", ("acknowledged_at", "acknowledged_by_id", "acknowledgement")),
+    "release.revoke": ("releases_of_information", ("revoked_on", "revoked_by_id")),
+}
+RECORDED_ONE_WAY = tuple((action, table, columns[0]) for action, (table, columns) in ONE_WAY_AUDITED.items())
+
+#: how an audit row's detail carries the digest of the one-way change it records
+ONE_WAY_DIGEST_PREFIX = "sha256 "
+
+
+def one_way_digest(action: str, values: Mapping) -> str:
+    """SHA-256 of what a one-way change set (when, by whom, why, until when), with the row's
+    id: `audit.record` puts it in the success row's detail, where the HMAC chain keeps it, so
+    a void reason, acknowledgement or revocation date rewritten later no longer matches."""
+    table, columns = ONE_WAY_AUDITED[action]
+    return digest(table, values, ("id", *columns))
 
 
 def undone_one_way_changes() -> list[tuple[str, int]]:

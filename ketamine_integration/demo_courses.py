@@ -13,6 +13,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import event, select
 
 from .accounts.models import PRESCRIBER, User
+from .append_only import store_digest
 from .calendars.services import import_busy, read_upload
 from .courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
@@ -245,6 +246,7 @@ def _dated_history(moments: dict[str, datetime]):
 
     def date_record(mapper, connection, record: PreparationRecord) -> None:
         record.recorded_at = datetime.combine(record.completed_on, time(17), zone)
+        store_digest(record)  # whichever insert listener ran first, the digest hashes this date
     listeners = ((PhaseTransition, date_transition), (PreparationRecord, date_record))
     for model, listener in listeners:
         event.listen(model, "before_insert", listener)

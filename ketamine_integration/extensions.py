@@ -41,7 +41,7 @@ class ReadOnlySQLite(sqlite3.Connection):
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, write-ahead logging, wait rather than fail on a lock, overwrite
-    deleted content."""
+    deleted content, let REPLACE's deletions meet the delete triggers."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's lazy BEGIN,
@@ -56,6 +56,11 @@ def _configure_sqlite(dbapi_connection, connection_record):
     # Deleted or cleared text (recovered unsaved work, issue 17 point 5) is overwritten in the
     # file, not left in free pages: not every SQLite build turns this on by default.
     cursor.execute("PRAGMA secure_delete=ON")
+    # INSERT OR REPLACE (and UPDATE OR REPLACE) deletes the row it replaces without firing
+    # DELETE triggers unless triggers are recursive: with this off, REPLACE rewrote every
+    # append-only table past its guard (issue 17, point 3, second attack). No trigger here writes,
+    # so recursion cannot loop.
+    cursor.execute("PRAGMA recursive_triggers=ON")
     cursor.close()
     # SQLite's lower() folds ASCII only; patient search must match "Émile" as "émile".
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)

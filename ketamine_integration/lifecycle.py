@@ -9,11 +9,12 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
 from .access_log import redacted_path
 from .error_log import describe
+from .append_only import AppendOnlyViolation
 from .extensions import db
 
 #: largest id a route accepts: PostgreSQL's integer column (larger numbers are simply 404)
@@ -155,6 +156,8 @@ def render_error(error: HTTPException):
         return render_too_large(error)
     if error.code == 500 and database_busy(error):
         return render_busy(error)
+    if error.code == 500 and append_only_refusal(error):
+        return render_changed(error)
     template = ERROR_TEMPLATES.get(error.code, "errors/generic.html")
     return render_template(template, error=error), error.code
 
@@ -179,6 +182,8 @@ def render_csrf_error(error: CSRFError):
 def render_server_error(error: Exception):
     if database_busy(error):
         return render_busy(error)
+    if append_only_refusal(error):
+        return render_changed(error)
     # Nothing about the failure reaches the page; the traceback goes to the server log.
     # The path as the access log shows it (a feed's secret masked); the traceback is rendered
     # without database values by access_log.RedactingFilter, which app.logger carries.
@@ -224,6 +229,32 @@ def render_busy(error: BaseException):
     response = current_app.make_response((page, BUSY_STATUS))
     response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
     return response
+
+
+#: what the append-only triggers of migrations 0015 and 0016 say when they refuse
+APPEND_ONLY_REFUSAL = "rows are append-only"
+
+
+def append_only_refusal(error: BaseException | None) -> bool:
+    """Whether `error` is an append-only guard (the ORM's or a trigger) refusing a change: the
+    record changed after this request read it, a race its service did not lock against. A
+    conflict to reload, not a fault; the request changed nothing."""
+    if isinstance(error, InternalServerError):
+        error = error.original_exception
+    if isinstance(error, AppendOnlyViolation):
+        return True
+    return isinstance(error, DBAPIError) and APPEND_ONLY_REFUSAL in str(error.orig)
+
+
+def render_changed(error: BaseException):
+    """409, audited: the page says the record changed and to reload it. The traceback is kept,
+    since a path that reaches a guard is a missing lock or check."""
+    from .audit import services as audit
+    current_app.logger.warning("append-only guard refused %s %s", request.method, redacted_path(request.path),
+                               exc_info=getattr(error, "original_exception", None) or error)
+    audit.record("record.changed", outcome=audit.FAILURE, detail=f"guard refused {request.endpoint}"[:200])
+    conflict = Conflict("This record has changed since you opened it; reload the page and try again.")
+    return render_template("errors/409.html", error=conflict), 409
 
 
 def register_converters(app: Flask) -> None:

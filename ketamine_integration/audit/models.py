@@ -36,7 +36,8 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     #: success, failure or denied
     outcome: Mapped[str] = mapped_column(String(10))
-    #: short machine-written reason, e.g. "missing role" or "idle timeout"; never user text
+    #: short machine-written reason, e.g. "missing role" or "idle timeout"; never user text (a
+    #: void, acknowledgement or revocation adds the SHA-256 of what it set: append_only_trail.py)
     detail: Mapped[str | None] = mapped_column(String(200))
     #: place in the tamper-evident chain: 1, 2, 3... without gaps, given at commit (chain.py)
     chain_position: Mapped[int] = mapped_column(unique=True)

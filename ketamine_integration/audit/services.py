@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, has_request_context, request
 
+from ..append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
 from ..db_types import utcnow
 from ..extensions import db
 from ..lifecycle import keep_after_rollback
@@ -85,6 +86,7 @@ ACTIONS = {
     "report.preview": "Previewed a coordination report",
     "report.create": "Generated a coordination report",
     "report.download": "Downloaded a coordination report",
+    "record.changed": "Refused: the record had changed meanwhile (append-only guard)",
     "audit.view": "Viewed audit log",
     "backup.create": "Backed up the database",
     "backup.verify": "Verified a backup",
@@ -106,6 +108,16 @@ def _acting_user_id() -> int | None:
     return None
 
 
+def _with_one_way_digest(action: str, obj, detail: str | None) -> str | None:
+    """A void, acknowledgement or revocation carries the digest of what it set, kept here by
+    the chain for `signatures verify`; added in this one place so no view can leave it out."""
+    if action not in ONE_WAY_AUDITED or getattr(obj, "__tablename__", None) != ONE_WAY_AUDITED[action][0]:
+        return detail
+    table, columns = ONE_WAY_AUDITED[action]
+    stamp = ONE_WAY_DIGEST_PREFIX + one_way_digest(action, {c: getattr(obj, c) for c in ("id", *columns)})
+    return f"{detail}; {stamp}" if detail else stamp
+
+
 def record(action: str, *, obj=None, object_type: str | None = None, object_id=None,
            patient_id: int | None = None, outcome: str = SUCCESS, detail: str | None = None,
            user_id: int | None = None, durable: bool | None = None, session=None) -> AuditEvent:
@@ -122,6 +134,8 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
     if obj is not None:
         object_type = object_type or type(obj).__name__.lower()
         object_id = obj.id
+        if outcome == SUCCESS:
+            detail = _with_one_way_digest(action, obj, detail)
     fields = dict(
         action=action, object_type=object_type,
         object_id=None if object_id is None else str(object_id),

@@ -102,6 +102,9 @@ class PreparationRecord(db.Model):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     void_reason: Mapped[str | None] = mapped_column(String(300))
+    #: SHA-256 of what was met, when and by whom (not the void, whose audit row carries its own),
+    #: stored at creation; `flask signatures verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     course: Mapped[TreatmentCourse] = relationship(back_populates="preparation_records")
     recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id], lazy="joined")

@@ -15,7 +15,7 @@ from ..experience.services import cancel_planned_for_ended_course, count_signed_
 from ..experience.window_store import open_windows
 from ..experience.windows import summary
 from ..extensions import db
-from ..versioning import flush_versioned
+from ..versioning import flush_versioned, lock_row
 from ..patients.models import Patient
 from ..patients.access import on_care_team
 from ..patients.care_team import change_care_team, may_add_members, team_of
@@ -166,6 +166,8 @@ def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date
 
 def void_preparation(course: TreatmentCourse, record_id: int, *, reason: str, by: User) -> PreparationRecord:
     record = next((r for r in course.preparation_records if r.id == record_id), None)
+    if record is not None:
+        lock_row(record)  # two voids at once take turns; the second sees the first and is refused
     if record is None or not record.live:
         raise DomainError("That checklist entry does not exist or is already voided.")
     if course.current_phase is not Phase.PREPARATION:

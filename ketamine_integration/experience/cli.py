@@ -1,11 +1,13 @@
 """flask signatures verify: recompute the digest of every signed record (dosing sessions, notes)
-and of every append-only record that carries one (addenda, measures, releases)."""
+and of every append-only record that carries one (addenda, measures, releases, formulations,
+preparation entries), and check append-only records against the audit trail."""
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
 from ..append_only import DIGESTED, undone_one_way_changes, verify_digests
+from ..append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
 from ..notes.services import verify_signed_notes
 from .services import verify_protocol_snapshots, verify_signed_sessions
 
@@ -14,16 +16,21 @@ signatures_cli = AppGroup("signatures", help="Signed-record integrity commands."
 #: how a digested table's rows are named in the report
 RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
                 "measure_responses": "measure response", "releases_of_information": "release of information",
-                "safety_alerts": "safety alert", "preparation_records": "preparation record"}
+                "safety_alerts": "safety alert", "preparation_records": "preparation record",
+                "case_formulations": "formulation revision", "coordination_reports": "coordination report",
+                "coordination_notes": "coordination note", "phase_transitions": "phase transition",
+                "appointment_changes": "appointment change", "treatment_courses": "course",
+                "appointments": "appointment"}
 
 
 @signatures_cli.command("verify")
 def verify_command():
-    """Check signed dosing sessions, signed notes, protocol snapshots, addenda, measures and
-    releases against their hashes; exit 1 on any mismatch."""
+    """Check signed dosing sessions, signed notes, protocol snapshots, addenda, measures,
+    releases, formulations and preparation entries against their hashes, and append-only
+    records against the audit trail; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
     records = verify_digests()
-    broken = _report_records(records) + _report_undone(undone_one_way_changes())
+    broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
     for note_id, ok in notes:
         if not ok:
             broken += 1
@@ -63,3 +70,18 @@ def _report_undone(undone) -> int:
         click.echo(f"UNDONE {RECORD_NAMES[table]} {row_id} ({table}): the audit trail records a one-way change "
                    "the row no longer shows", err=True)
     return len(undone)
+
+
+def _report_trail() -> int:
+    """Name each record the audit trail or its own history says is gone or rewritten; their count."""
+    problems = [f"MISSING {RECORD_NAMES[table]} {row_id} ({table}): the audit trail records it, the row is gone"
+                for table, row_id in missing_records()]
+    problems += [f"MISSING {RECORD_NAMES[table]} rows of {parent_id} ({table}): the audit trail records "
+                 f"{recorded}, {present} remain" for table, parent_id, recorded, present in short_histories()]
+    problems += [f"REWRITTEN {RECORD_NAMES[table]} {row_id} ({table}): its void, acknowledgement or revocation "
+                 "differs from what the audit trail recorded" for table, row_id in rewritten_one_way_changes()]
+    problems += [f"BROKEN {RECORD_NAMES[table]} {row_id} ({table}): {what}"
+                 for table, row_id, what in broken_histories()]
+    for line in problems:
+        click.echo(line, err=True)
+    return len(problems)

@@ -208,6 +208,8 @@ class CaseFormulation(db.Model):
     content: Mapped[dict] = mapped_column(JSON)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: SHA-256 of the revision, stored at creation; `flask signatures verify` recomputes it
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     author: Mapped[User] = relationship(lazy="joined")
 

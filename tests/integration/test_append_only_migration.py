@@ -2,7 +2,7 @@
 measures and releases exactly as the app computes them, and deletes text kept for recovery
 that was already recovered (issue 17, points 3 and 5); its downgrade removes what it added.
 Migration 0016's guards on the history tables come off with its downgrade and back on with
-the upgrade."""
+the upgrade. Migration 0017 fills formulation and checklist digests as the app computes them."""
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -114,3 +114,33 @@ def test_the_history_guards_come_off_with_the_downgrade_and_back_with_the_upgrad
         for table in HISTORY:
             with pytest.raises(DBAPIError, match=f"{table} rows are append-only"):
                 _deleted(table)
+
+
+def test_migration_0017_fills_formulation_and_checklist_digests_as_the_app_does(app, make):
+    """Revisions and entries made before 0017 get the digest the app would have given them, and
+    the remade guards freeze it; its downgrade takes the column and the guard's mention away."""
+    from ketamine_integration.courses.models import PreparationRecord
+    from ketamine_integration.notes.models import CaseFormulation
+    from ketamine_integration.notes.services import save_formulation
+    _history(make)
+    therapist = make.query(lambda: db.session.scalar(select(User.id).where(User.username.is_not(None))))
+
+    def write():
+        course = db.session.scalar(select(TreatmentCourse).order_by(TreatmentCourse.id))
+        save_formulation(course, content={"presenting_concerns": "Low mood"}, by=db.session.get(User, therapist),
+                         expected_revision=0)
+    make.run(write)
+    models = (CaseFormulation, PreparationRecord)
+    with app.app_context():
+        made_by_the_app = {m.__tablename__: db.session.scalars(select(m.content_digest)).all() for m in models}
+        assert all(made_by_the_app.values()) and None not in sum(made_by_the_app.values(), [])
+        db.session.remove()
+        downgrade(revision="0016_history_records")
+        assert "content_digest" not in {c["name"] for c in inspect(db.engine).get_columns("case_formulations")}
+        upgrade()
+        assert {m.__tablename__: db.session.scalars(select(m.content_digest)).all() for m in models} == made_by_the_app
+        db.session.remove()
+        for table in made_by_the_app:
+            with pytest.raises(DBAPIError, match=f"{table} rows are append-only"):
+                with db.engine.begin() as conn:
+                    conn.execute(text(f"UPDATE {table} SET content_digest = 'rewritten'"))

@@ -94,6 +94,59 @@ def test_raw_sql_updates_and_deletes_of_append_only_rows_are_refused(app, make, 
                    "guards lifted", engine=databases.name)
 
 
+def _rewrites_in_place(table: str, clause: str, dialect: str) -> list[str]:
+    """Statements that write a row again under its own key with the probe's change: SQLite's
+    INSERT OR REPLACE (which deletes the old row first) and the upsert of both engines."""
+    rows = db.metadata.tables[table]
+    columns, keys = [c.name for c in rows.columns], [c.name for c in rows.primary_key]
+    column, value = PROBES[table].split(" = ", 1)
+    changed = ", ".join(value if c == column and c not in keys else c for c in columns)
+    listed = ", ".join(columns)
+    upsert = (f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {table} WHERE {clause} "
+              f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {column} = {value.replace(column, f'{table}.{column}')}")
+    replace = f"INSERT OR REPLACE INTO {table} ({listed}) SELECT {changed} FROM {table} WHERE {clause}"
+    return [replace, upsert] if dialect == "sqlite" else [upsert]
+
+
+def _replaced_without_recursive_triggers(app, sql: str, params: dict) -> bool:
+    """SQLite as it was before the fix: REPLACE's deletion fires no DELETE trigger."""
+    with rolled_back(app) as conn:
+        conn.execute(text("PRAGMA recursive_triggers = OFF"))
+        try:
+            return conn.execute(text(sql), params).rowcount == 1
+        except DBAPIError:
+            return False
+        finally:
+            conn.execute(text("PRAGMA recursive_triggers = ON"))  # the pooled connection goes back as configured
+
+
+def test_rewriting_a_row_under_its_own_key_is_refused(app, make, auth, databases, figures):
+    """INSERT OR REPLACE and INSERT ... ON CONFLICT DO UPDATE reuse an existing row's key: the
+    first deletes the old row, the second updates it; both must meet the guards."""
+    where = seed(make, auth)
+    tried = accepted = by_trigger = controls = before_fix = 0
+    for table in APPEND_ONLY:
+        clause, params = where[table]
+        for sql in _rewrites_in_place(table, clause, databases.name):
+            went_through, refused = _attempt(app, sql, params)
+            tried, accepted, by_trigger = tried + 1, accepted + went_through, by_trigger + refused
+            assert not went_through, f"accepted: {sql}"
+            assert refused, f"refused by a constraint, not the guard: {sql}"
+            control, _ = _attempt(app, sql, params, guards=False)
+            controls += control
+            assert control, f"the control changed no row (the probe tests nothing): {sql}"
+            if sql.startswith("INSERT OR REPLACE"):
+                before_fix += _replaced_without_recursive_triggers(app, sql, params)
+    if databases.name == "sqlite":
+        assert before_fix > 0, "the REPLACE probes no longer reach the hole recursive_triggers closes"
+    figures.record("Append-only tables", "rewrite under the same key",
+                   f"{len(APPEND_ONLY)} tables, {tried} INSERT OR REPLACE / ON CONFLICT DO UPDATE tried, {accepted} "
+                   f"accepted, {by_trigger} refused by a trigger; controls: {controls} of {tried} went through with "
+                   "the guards lifted" + (f"; with recursive_triggers off (before the fix) {before_fix} of "
+                                          f"{len(APPEND_ONLY)} REPLACEs went through" if databases.name == "sqlite"
+                                          else ""), engine=databases.name)
+
+
 NOW = datetime.now(timezone.utc)
 TODAY = date.today()
 VOID = "UPDATE measure_responses SET voided_at = :now, void_reason = 'entered in error' WHERE id = :measure"

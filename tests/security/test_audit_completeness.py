@@ -48,6 +48,8 @@ NOT_PATIENT_DATA = {
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
     "calendar.feed_revoke": "ends the user's own feed address",
     "audit.view": "the admin reading the audit trail itself",
+    "record.changed": "a write an append-only guard refused (nothing saved or shown); only reached by a race a "
+                      "service did not lock against; tests/security/test_append_only_races.py",
     # Whole-clinic operations from the command line (no HTTP route); test_backups.py checks their rows.
     "backup.create": "copies the whole database from the command line, not one patient's record",
     "backup.verify": "checks a backup file against its manifest; reads no record",

@@ -38,20 +38,23 @@ def captured_log():
         root.removeHandler(handler)
 
 
+#: the answer and log line of an unexpected database error, and of an append-only guard's refusal
+#: (409: the record changed under the request; its traceback is logged as a warning)
+UNHANDLED, GUARDED = (500, "unhandled error on"), (409, "append-only guard refused")
 #: statements that fail in the database with the typed text as a parameter; whether PostgreSQL's
-#: own message quotes the text back (in its DETAIL or primary message)
+#: own message quotes the text back (in its DETAIL or primary message); how the app answers
 FAILING_WRITES = [
-    pytest.param("UPDATE audit_events SET detail = :body", False, id="trigger refuses the update"),
-    pytest.param("UPDATE users SET username = :body", True, id="unique key: DETAIL Key (username)=(...)"),
-    pytest.param("INSERT INTO users (username, full_name) VALUES (:body, :body)", True,
+    pytest.param("UPDATE audit_events SET detail = :body", False, GUARDED, id="trigger refuses the update"),
+    pytest.param("UPDATE users SET username = :body", True, UNHANDLED, id="unique key: DETAIL Key (username)=(...)"),
+    pytest.param("INSERT INTO users (username, full_name) VALUES (:body, :body)", True, UNHANDLED,
                  id="not null: DETAIL Failing row contains (...)"),
-    pytest.param("SELECT CAST(:body AS INTEGER)", True, id="data exception: invalid input syntax"),
+    pytest.param("SELECT CAST(:body AS INTEGER)", True, UNHANDLED, id="data exception: invalid input syntax"),
 ]
 
 
-@pytest.mark.parametrize("statement, quoted_by_postgresql", FAILING_WRITES)
+@pytest.mark.parametrize("statement, quoted_by_postgresql, answer", FAILING_WRITES)
 def test_a_database_error_in_a_note_save_logs_no_note_text(make, auth, databases, monkeypatch, figures, request,
-                                                           statement, quoted_by_postgresql):
+                                                           statement, quoted_by_postgresql, answer):
     if databases.name == "sqlite" and "CAST" in statement:
         pytest.skip("SQLite casts any text to a number without an error")
     team = make_team(make)
@@ -75,14 +78,16 @@ def test_a_database_error_in_a_note_save_logs_no_note_text(make, auth, databases
     assert CANARY in repr(error.params)
     assert (CANARY in str(error.orig)) == (quoted_by_postgresql and databases.name == "postgresql")
     kind = request.node.callspec.id.split("-", 1)[1].split(":")[0]
-    figures.record("Server logs", f"500 in a process-note save ({kind})", f"logged {log.count('unhandled error')} "
-                   f"time(s) with its type; note text found {log.count(CANARY)} times", engine=databases.name)
-    assert status == 500
+    status_expected, log_line = answer
+    figures.record("Server logs", f"{status_expected} in a process-note save ({kind})",
+                   f"logged {log.count(log_line)} time(s) with its type; note text found {log.count(CANARY)} times",
+                   engine=databases.name)
+    assert status == status_expected
     assert CANARY not in log
     # hide_parameters: what SQLAlchemy itself adds to the driver's message, as any other logger
     # printing the exception would write it, carries none of the parameters
     assert CANARY not in str(error).replace(str(error.orig), "") and "parameters hidden" in str(error)
-    assert f"unhandled error on POST /notes/{note}/process" in log
+    assert f"{log_line} POST /notes/{note}/process" in log
     assert "Traceback (most recent call last)" in log and f"sqlalchemy.exc.{type(error).__name__}" in log
 
 

@@ -66,6 +66,28 @@ def _attempt(app, sql: str, params: dict, *, guards: bool = True) -> tuple[bool,
             return False, is_guard_refusal(error)
 
 
+class GuardProbes:
+    """Statements tried against the guards, each also tried with the guards lifted (a control:
+    a probe that changes nothing there tests nothing); counts for the figure line."""
+
+    def __init__(self):
+        self.tried = self.accepted = self.by_trigger = self.controls = 0
+
+    def check(self, app, sql: str, params: dict) -> None:
+        went_through, refused = _attempt(app, sql, params)
+        self.tried, self.accepted, self.by_trigger = (self.tried + 1, self.accepted + went_through,
+                                                      self.by_trigger + refused)
+        assert not went_through, f"accepted: {sql}"
+        assert refused, f"refused by a constraint, not the guard: {sql}"
+        control, _ = _attempt(app, sql, params, guards=False)
+        self.controls += control
+        assert control, f"the control changed no row (the probe tests nothing): {sql}"
+
+    def summary(self, kinds: str) -> str:
+        return (f"{len(APPEND_ONLY)} tables, {self.tried} {kinds} tried, {self.accepted} accepted, {self.by_trigger} "
+                f"refused by a trigger; controls: {self.controls} of {self.tried} went through with the guards lifted")
+
+
 def test_every_table_is_classified_append_only_or_mutable_and_probed():
     tables = set(db.metadata.tables)
     assert not set(APPEND_ONLY) & set(MUTABLE), "a table cannot be both"
@@ -76,22 +98,13 @@ def test_every_table_is_classified_append_only_or_mutable_and_probed():
 
 def test_raw_sql_updates_and_deletes_of_append_only_rows_are_refused(app, make, auth, databases, figures):
     where = seed(make, auth)
-    tried = accepted = by_trigger = controls = 0
+    probes = GuardProbes()
     for table in APPEND_ONLY:
         clause, params = where[table]
         assert params["id"] is not None, f"no {table} row was seeded"
         for sql in (f"UPDATE {table} SET {PROBES[table]} WHERE {clause}", f"DELETE FROM {table} WHERE {clause}"):
-            went_through, refused = _attempt(app, sql, params)
-            tried, accepted, by_trigger = tried + 1, accepted + went_through, by_trigger + refused
-            assert not went_through, f"accepted: {sql}"
-            assert refused, f"refused by a constraint, not the guard: {sql}"
-            control, _ = _attempt(app, sql, params, guards=False)
-            controls += control
-            assert control, f"the control changed no row (the probe tests nothing): {sql}"
-    figures.record("Append-only tables", "raw SQL",
-                   f"{len(APPEND_ONLY)} tables, {tried} UPDATE/DELETE tried, {accepted} accepted, "
-                   f"{by_trigger} refused by a trigger; controls: {controls} of {tried} went through with the "
-                   "guards lifted", engine=databases.name)
+            probes.check(app, sql, params)
+    figures.record("Append-only tables", "raw SQL", probes.summary("UPDATE/DELETE"), engine=databases.name)
 
 
 def _rewrites_in_place(table: str, clause: str, dialect: str) -> list[str]:
@@ -124,25 +137,17 @@ def test_rewriting_a_row_under_its_own_key_is_refused(app, make, auth, databases
     """INSERT OR REPLACE and INSERT ... ON CONFLICT DO UPDATE reuse an existing row's key: the
     first deletes the old row, the second updates it; both must meet the guards."""
     where = seed(make, auth)
-    tried = accepted = by_trigger = controls = before_fix = 0
+    probes, before_fix = GuardProbes(), 0
     for table in APPEND_ONLY:
         clause, params = where[table]
         for sql in _rewrites_in_place(table, clause, databases.name):
-            went_through, refused = _attempt(app, sql, params)
-            tried, accepted, by_trigger = tried + 1, accepted + went_through, by_trigger + refused
-            assert not went_through, f"accepted: {sql}"
-            assert refused, f"refused by a constraint, not the guard: {sql}"
-            control, _ = _attempt(app, sql, params, guards=False)
-            controls += control
-            assert control, f"the control changed no row (the probe tests nothing): {sql}"
+            probes.check(app, sql, params)
             if sql.startswith("INSERT OR REPLACE"):
                 before_fix += _replaced_without_recursive_triggers(app, sql, params)
     if databases.name == "sqlite":
         assert before_fix > 0, "the REPLACE probes no longer reach the hole recursive_triggers closes"
     figures.record("Append-only tables", "rewrite under the same key",
-                   f"{len(APPEND_ONLY)} tables, {tried} INSERT OR REPLACE / ON CONFLICT DO UPDATE tried, {accepted} "
-                   f"accepted, {by_trigger} refused by a trigger; controls: {controls} of {tried} went through with "
-                   "the guards lifted" + (f"; with recursive_triggers off (before the fix) {before_fix} of "
+                   probes.summary("INSERT OR REPLACE / ON CONFLICT DO UPDATE") + (f"; with recursive_triggers off (before the fix) {before_fix} of "
                                           f"{len(APPEND_ONLY)} REPLACEs went through" if databases.name == "sqlite"
                                           else ""), engine=databases.name)
 

@@ -29,10 +29,11 @@ run: $(VENV)/.installed
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
-## test: install the test extra and Chromium when missing, then unit, integration, security, browser;
+## test: install the test extra and Chromium when missing, then browser, security, integration, unit
+## (the longest first, so the workers finish together);
 ## database tests whose behaviour depends on the engine run on SQLite and PostgreSQL, the rest on SQLite
 test: $(VENV)/.installed-test browser-deps
-	$(PYTEST) tests/unit tests/integration tests/security tests/browser
+	$(PYTEST) tests/browser tests/security tests/integration tests/unit
 
 ## test-all-engines: the PostgreSQL half `make test` leaves out (the engine-agnostic database tests);
 ## CI runs both targets, so every database test runs on both engines (KI_ALL_ENGINES=1 make test: in one go)

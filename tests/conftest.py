@@ -59,22 +59,38 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def databases(request, tmp_path_factory):
+def engine_databases(tmp_path_factory):
+    """Each engine's databases, made on first use and kept for the whole run (per xdist worker).
+
+    Held here rather than in `databases`: pytest finalizes a parametrized session fixture each
+    time the engine changes between two tests (xdist hands a worker tests in any order), and
+    migrating, building the demo clinic and compiling an app again each time would cost more
+    than everything else."""
+    made, unavailable = {}, {}
+
+    def get(engine: str):
+        if engine == "postgresql" and engine not in made:
+            unavailable.setdefault(engine, postgres_unavailable_reason())
+            if unavailable[engine]:
+                if IN_CI:
+                    pytest.fail(f"CI must run the PostgreSQL suite: {unavailable[engine]}")
+                pytest.skip(unavailable[engine])
+        if engine not in made:
+            made[engine] = (SQLiteDatabases(tmp_path_factory.mktemp("sqlite")) if engine == "sqlite"
+                            else PostgresDatabases(postgres_admin_url()))
+            made[engine].reused_app = None
+        return made[engine]
+    yield get
+    for dbs in made.values():
+        if dbs.reused_app is not None:
+            close_app(dbs.reused_app)
+        dbs.close()
+
+
+@pytest.fixture(scope="session")
+def databases(request, engine_databases):
     """The engine under test (see pytest_generate_tests for which tests run on which)."""
-    if request.param == "sqlite":
-        dbs = SQLiteDatabases(tmp_path_factory.mktemp("sqlite"))
-    else:
-        reason = postgres_unavailable_reason()
-        if reason:
-            if IN_CI:
-                pytest.fail(f"CI must run the PostgreSQL suite: {reason}")
-            pytest.skip(reason)
-        dbs = PostgresDatabases(postgres_admin_url())
-    dbs.reused_app = None
-    yield dbs
-    if dbs.reused_app is not None:
-        close_app(dbs.reused_app)
-    dbs.close()
+    return engine_databases(request.param)
 
 
 def close_app(app) -> None:

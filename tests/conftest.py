@@ -14,7 +14,8 @@ from flask_wtf.csrf import generate_csrf
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
 
-from .databases import PostgresDatabases, SQLiteDatabases, postgres_admin_url, postgres_unavailable_reason, app_settings
+from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, drop_run_databases,
+                        postgres_admin_url, postgres_unavailable_reason)
 from .factories import Factories
 from .figures import BOOK, SIZE, Figure
 
@@ -43,6 +44,7 @@ def pytest_addoption(parser):
                           "PostgreSQL half that `make test` leaves out)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks added here
 def pytest_collection_modifyitems(config, items):
     engine = config.getoption("engine")
     if engine:
@@ -59,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def engine_databases(tmp_path_factory):
+def engine_databases(request, tmp_path_factory):
     """Each engine's databases, made on first use and kept for the whole run (per xdist worker).
 
     Held here rather than in `databases`: pytest finalizes a parametrized session fixture each
@@ -67,6 +69,7 @@ def engine_databases(tmp_path_factory):
     migrating, building the demo clinic and compiling an app again each time would cost more
     than everything else."""
     made, unavailable = {}, {}
+    builds = run_builds(tmp_path_factory, request.config)
 
     def get(engine: str):
         if engine == "postgresql" and engine not in made:
@@ -76,8 +79,8 @@ def engine_databases(tmp_path_factory):
                     pytest.fail(f"CI must run the PostgreSQL suite: {unavailable[engine]}")
                 pytest.skip(unavailable[engine])
         if engine not in made:
-            made[engine] = (SQLiteDatabases(tmp_path_factory.mktemp("sqlite")) if engine == "sqlite"
-                            else PostgresDatabases(postgres_admin_url()))
+            made[engine] = (SQLiteDatabases(tmp_path_factory.mktemp("sqlite"), builds) if engine == "sqlite"
+                            else PostgresDatabases(postgres_admin_url(), builds))
             made[engine].reused_app = None
         return made[engine]
     yield get
@@ -85,6 +88,14 @@ def engine_databases(tmp_path_factory):
         if dbs.reused_app is not None:
             close_app(dbs.reused_app)
         dbs.close()
+
+
+def run_builds(tmp_path_factory, config) -> RunBuilds:
+    """The run's shared builds: in the run's base temporary directory, which holds each xdist
+    worker's own (so the controller finds them too, see pytest_sessionfinish)."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    base = tmp_path_factory.getbasetemp()
+    return RunBuilds(base.parent if worker else base, worker or "main")
 
 
 @pytest.fixture(scope="session")
@@ -238,9 +249,13 @@ def pytest_testnodedown(node, error):
     BOOK.figures.sort(key=lambda figure: figure.suite)
 
 
+@pytest.hookimpl(trylast=True)  # after the session fixtures closed their connections
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the figures over
         session.config.workeroutput["figures"] = [asdict(figure) for figure in BOOK.figures]
+    else:  # the controller, or the only process: the workers are done with the run's databases
+        # xdist's controller reads the same private attribute to give each worker its basetemp
+        drop_run_databases(run_builds(session.config._tmp_path_factory, session.config), postgres_admin_url())
 
 
 def pytest_terminal_summary(terminalreporter):

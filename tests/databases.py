@@ -1,25 +1,26 @@
 """Test databases built by running the real migrations once per engine, then reset per test.
 
-Each engine has one migrated template and one shared database that the reused test app (see
-conftest.py) keeps using; `reset_shared()` empties it before every test:
+What is built once is built once per run, shared by the pytest-xdist workers (`RunBuilds`,
+under a file lock in the run's temporary directory): the migrated template of each engine and
+the demo clinic (loaded by `flask demo`). Each worker has its own test database per engine,
+which the reused test app (conftest.py) keeps using; `reset_shared()` empties it before every test:
 
-- SQLite: the template file is copied over the shared file (backup API) once the app's pooled
+- SQLite: the template file is copied over the worker's file (backup API) once the app's pooled
   connections are closed, so each test starts from exactly the migrated file.
-- PostgreSQL: a throw-away database per run (per xdist worker), emptied with one DELETE per table
-  in a transaction that skips triggers (the append-only guards refuse DELETE; replica mode is
-  what replication uses to skip them), sequences restarted so ids start at 1 again. That is
-  ~40 times cheaper than TRUNCATE, which rewrites every table's files. A role that may not set
-  session_replication_role (not a superuser) falls back to TRUNCATE.
+- PostgreSQL: a DELETE per table in a transaction that skips triggers (the append-only guards
+  refuse DELETE; replica mode is what replication uses to skip them), sequences restarted so
+  ids start at 1 again: far cheaper than TRUNCATE, which rewrites every table's files. A role
+  that may not set session_replication_role (not a superuser) falls back to TRUNCATE.
 
 `fresh()` is the older interface tests use to get a second, empty database of the engine.
-A demo clinic is built once per engine and copied into place (`load_demo`).
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -75,16 +76,46 @@ def copy_sqlite(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
+class RunBuilds:
+    """What the run builds once for all its workers, kept in `root` (the run's base temporary
+    directory, which holds each worker's own)."""
+
+    def __init__(self, root: Path, worker: str):
+        self.root, self.worker = root, worker
+
+    @contextmanager
+    def lock(self, name: str):
+        """One worker at a time holds `name` (an flock: released if the worker dies)."""
+        with open(self.root / f"{name}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def file(self, name: str, build) -> Path:
+        """root/name, made by build(path) by whichever worker asks first."""
+        path = self.root / name
+        with self.lock(name):
+            if not path.exists():
+                part = self.root / f"{name}.part"
+                build(part)
+                part.rename(path)
+        return path
+
+    def run_id(self) -> str:
+        """A name part no other run uses (PostgreSQL databases are server-wide)."""
+        return self.file("run-id", lambda path: path.write_text(uuid.uuid4().hex[:10])).read_text()
+
+
 class SQLiteDatabases:
     name = "sqlite"
 
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.template = workdir / "template.db"
-        migrate(f"sqlite:///{self.template}")
+    def __init__(self, workdir: Path, builds: RunBuilds):
+        self.workdir, self.builds = workdir, builds
+        self.template = builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
         self.shared = workdir / "shared.db"
         self.shared_url = f"sqlite:///{self.shared}"
-        self._demo: Path | None = None
         self._count = 0
 
     def fresh(self) -> str:
@@ -99,13 +130,11 @@ class SQLiteDatabases:
         copy_sqlite(self.template, self.shared)
 
     def load_demo(self) -> None:
-        """The shared file becomes a copy of the demo clinic (built on first use)."""
-        if self._demo is None:
-            demo = self.workdir / "demo.db"
-            copy_sqlite(self.template, demo)
-            build_demo(f"sqlite:///{demo}")
-            self._demo = demo
-        copy_sqlite(self._demo, self.shared)
+        """The shared file becomes a copy of the demo clinic."""
+        def build(path: Path) -> None:
+            copy_sqlite(self.template, path)
+            build_demo(f"sqlite:///{path}")
+        copy_sqlite(self.builds.file("sqlite-demo.db", build), self.shared)
 
     def close(self) -> None:
         pass
@@ -114,14 +143,16 @@ class SQLiteDatabases:
 class PostgresDatabases:
     name = "postgresql"
 
-    def __init__(self, admin_url: str):
-        self.admin_url = admin_url
-        self.db_name = f"ki_test_{uuid.uuid4().hex[:10]}"
-        self._demo_name: str | None = None
-        self._admin(f'CREATE DATABASE "{self.db_name}"')
-        self.url = self._url(self.db_name)
-        self.shared_url = self.url
-        migrate(self.url)
+    def __init__(self, admin_url: str, builds: RunBuilds):
+        self.admin_url, self.builds = admin_url, builds
+        #: every database of the run starts with this (drop_run_databases finds them by it)
+        self.prefix = f"ki_test_{builds.run_id()}"
+        self.db_name = f"{self.prefix}_{builds.worker}"
+        self._copies = 0
+        self._template = self._built("template", lambda name: (self._admin(f'CREATE DATABASE "{name}"'),
+                                                               migrate(self._url(name))))
+        self._copy(self._template, self.db_name)
+        self.url = self.shared_url = self._url(self.db_name)
         self._conn = psycopg.connect(self._libpq_url(self.db_name))
         self._reset = self._reset_statement()
 
@@ -135,6 +166,16 @@ class PostgresDatabases:
     def _admin(self, statement: str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=3) as conn:
             conn.execute(statement)
+
+    def _built(self, what: str, build) -> str:
+        """The run's database `what`, made by build(name) by whichever worker asks first."""
+        name = f"{self.prefix}_{what}"
+        self.builds.file(f"{name}.built", lambda path: (build(name), path.touch()))
+        return name
+
+    def _copy(self, template: str, name: str) -> None:
+        with self.builds.lock("postgresql-copy"):  # a template database must have no other session
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
     def _reset_statement(self) -> str:
         tables = [t for (t,) in self._conn.execute(
@@ -153,28 +194,21 @@ class PostgresDatabases:
         ])
 
     def reset_shared(self) -> None:
-        """Every table of the shared database emptied, ids restarting at 1."""
+        """Every table of the worker's database emptied, ids restarting at 1."""
         with self._conn.transaction():
             self._conn.execute(self._reset)
 
     def fresh(self) -> str:
-        """The run's database, emptied (PostgreSQL tests share one database, reset per test)."""
+        """The worker's database, emptied (PostgreSQL tests share one database, reset per test)."""
         self.reset_shared()
         return self.url
 
     def load_demo(self) -> str:
-        """A new database copied from the demo clinic (built once, kept as a template); the
-        caller drops it with drop()."""
-        if self._demo_name is None:
-            name = f"{self.db_name}_demo"
-            self.reset_shared()
-            self._conn.close()  # a template database must have no other connection
-            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.db_name}"')
-            self._conn = psycopg.connect(self._libpq_url(self.db_name))
-            build_demo(self._url(name))
-            self._demo_name = name
-        copy = f"{self.db_name}_{uuid.uuid4().hex[:6]}"
-        self._admin(f'CREATE DATABASE "{copy}" TEMPLATE "{self._demo_name}"')
+        """A new database copied from the demo clinic; the caller drops it with drop()."""
+        demo = self._built("demo", lambda name: (self._copy(self._template, name), build_demo(self._url(name))))
+        self._copies += 1
+        copy = f"{self.db_name}_demo{self._copies}"
+        self._copy(demo, copy)
         return copy
 
     def url_of(self, name: str) -> str:
@@ -184,10 +218,21 @@ class PostgresDatabases:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
+        """The worker's own database; the run's template and demo go in drop_run_databases."""
         self._conn.close()
-        for name in (self._demo_name, self.db_name):
-            if name:
-                self.drop(name)
+        self.drop(self.db_name)
+
+
+def drop_run_databases(builds: RunBuilds, admin_url: str) -> None:
+    """At the end of the run (the xdist controller, or the only process): every PostgreSQL
+    database the run made, if it made any."""
+    if not (builds.root / "run-id").exists():
+        return
+    prefix = f"ki_test_{(builds.root / 'run-id').read_text()}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+        names = [n for (n,) in conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_admin_url() -> str:

@@ -24,10 +24,9 @@ run: $(VENV)/.installed
 	@echo "Serving the demo clinic on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process);
-# loadgroup keeps the tests that start from the demo clinic on one worker, which builds it once.
+# Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process).
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## test: install the test extra and Chromium when missing, then browser, security, integration, unit
 ## (the longest first, so the workers finish together);

@@ -23,7 +23,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery staple"
 
 
-#: KI_ALL_ENGINES=1 (`make test-all-engines`, CI) runs every database test on both engines
+#: KI_ALL_ENGINES=1 runs every database test on both engines (`make test-all-engines` runs the
+#: PostgreSQL half that `make test` leaves out; CI runs both targets)
 ALL_ENGINES = os.environ.get("KI_ALL_ENGINES", "").lower() in ("1", "true", "yes")
 ENGINES = ("sqlite", "postgresql")
 
@@ -44,7 +45,6 @@ def pytest_addoption(parser):
                           "PostgreSQL half that `make test` leaves out)")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks added here
 def pytest_collection_modifyitems(config, items):
     engine = config.getoption("engine")
     if engine:
@@ -52,22 +52,16 @@ def pytest_collection_modifyitems(config, items):
                      for i in items]
         config.hook.pytest_deselected(items=[i for i, keep in zip(items, on_engine) if not keep])
         items[:] = [i for i, keep in zip(items, on_engine) if keep]
-    # Under xdist, the tests that start from the demo clinic share one worker, which builds
-    # the clinic once per engine instead of once per worker.
-    if config.pluginmanager.hasplugin("xdist"):
-        for item in items:
-            if item.get_closest_marker("demo_clinic"):
-                item.add_marker(pytest.mark.xdist_group("demo_clinic"))
 
 
 @pytest.fixture(scope="session")
 def engine_databases(request, tmp_path_factory):
-    """Each engine's databases, made on first use and kept for the whole run (per xdist worker).
+    """Each engine's databases, made on first use and kept for the whole run (one set per xdist
+    worker; what is built once per run is in RunBuilds).
 
     Held here rather than in `databases`: pytest finalizes a parametrized session fixture each
     time the engine changes between two tests (xdist hands a worker tests in any order), and
-    migrating, building the demo clinic and compiling an app again each time would cost more
-    than everything else."""
+    making the database and compiling its app again each time would cost more than the tests."""
     made, unavailable = {}, {}
     builds = run_builds(tmp_path_factory, request.config)
 
@@ -134,7 +128,7 @@ def app(request, databases, tmp_path):
     One app per engine is reused: its templates and SQL compile once, not per test. Its
     database is reset and its settings and caches restored around each test. A test marked
     `fresh_app` (it registers routes, which a used app refuses) gets an app of its own; one
-    marked `demo_clinic` starts from a copy of the demo clinic, built once per engine.
+    marked `demo_clinic` starts from a copy of the demo clinic, built once per engine per run.
     """
     demo = request.node.get_closest_marker("demo_clinic") is not None
     if request.node.get_closest_marker("fresh_app"):
@@ -149,7 +143,10 @@ def app(request, databases, tmp_path):
         if databases.reused_app is None:
             databases.reused_app = create_app(app_settings(databases.shared_url))
         app = databases.reused_app
-        databases.load_demo() if demo else databases.reset_shared()
+        if demo:
+            databases.load_demo()
+        else:
+            databases.reset_shared()
         saved = SavedState(app)
         app.instance_path = str(tmp_path)
         try:

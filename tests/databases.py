@@ -111,9 +111,10 @@ class RunBuilds:
 class SQLiteDatabases:
     name = "sqlite"
 
-    def __init__(self, workdir: Path, builds: RunBuilds):
-        self.workdir, self.builds = workdir, builds
-        self.template = builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
+    def __init__(self, workdir: Path, builds: RunBuilds | None = None):
+        """Without the run's builds, workdir keeps its own template."""
+        self.workdir, self.builds = workdir, builds or RunBuilds(workdir, "main")
+        self.template = self.builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
         self.shared = workdir / "shared.db"
         self.shared_url = f"sqlite:///{self.shared}"
         self._count = 0

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
-from tests.conftest import IN_CI, PASSWORD, SavedState, close_app
+from tests.conftest import IN_CI, PASSWORD, SavedState, close_app, run_builds
 from tests.databases import SQLiteDatabases, app_settings
 from tests.factories import Factories
 
@@ -69,9 +69,9 @@ def chromium_browser():
 
 
 @pytest.fixture(scope="session")
-def browser_databases(tmp_path_factory):
-    """Migrated once per run (per xdist worker); each test starts from a copy of the template."""
-    dbs = SQLiteDatabases(tmp_path_factory.mktemp("browser-sqlite"))
+def browser_databases(request, tmp_path_factory):
+    """The run's migrated SQLite template; each test starts from a copy of it."""
+    dbs = SQLiteDatabases(tmp_path_factory.mktemp("browser-sqlite"), run_builds(tmp_path_factory, request.config))
     yield dbs
     dbs.close()
 

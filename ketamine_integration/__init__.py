@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_listeners()
     register_extensions(app)
     lifecycle.register_converters(app)
     register_blueprints(app)
@@ -49,6 +50,47 @@ def register_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
+def register_listeners() -> None:
+    """Every SQLAlchemy listener, attached once per process (before the engine is made), in
+    this order. Within one event SQLAlchemy runs them in the order listed here."""
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Mapper, Session
+
+    from . import extensions
+    from .audit import chain, models as audit_models
+    from .db import append_only
+    from .db.events import listen_in_order
+    from .experience import models as experience_models, window_store
+    from .notes import models as notes_models
+    from .protocols import models as protocols_models
+
+    listen_in_order([
+        # Each new connection: SQLite's pragmas, PostgreSQL's lock timeout; SQLite's BEGIN IMMEDIATE.
+        (Engine, "connect", extensions.configure_sqlite),
+        (Engine, "connect", extensions.configure_postgresql),
+        (Engine, "begin", extensions.sqlite_begin),
+        # Guards refusing changes to records that never change; each looks at its own rows only.
+        (Session, "before_flush", append_only.refuse_changes_to_append_only_rows),
+        (Session, "before_flush", audit_models.refuse_audit_changes),
+        (Session, "before_flush", protocols_models.refuse_snapshot_changes),
+        (Session, "before_flush", experience_models.refuse_changes_to_signed_sessions),
+        (Session, "before_flush", notes_models.refuse_changes_to_signed_notes),
+        # Digests of the records that are kept as written, stamped however the row is created.
+        (Mapper, "before_insert", append_only.digest_at_creation),
+        # The stored integration windows: note the courses a flush changed, forget them at the end.
+        (Session, "after_flush", window_store.note_changed_courses),
+        (Session, "after_transaction_end", window_store.forget_changed_courses),
+        # The audit chain's queue: drop what a rolled-back savepoint or transaction recorded.
+        (Session, "after_soft_rollback", chain.drop_rolled_back),
+        (Session, "after_transaction_end", chain.drop_unchained),
+        # At commit, in this order: the windows rewrite flushes and writes (locking course rows);
+        # then the audit chain takes its head lock, which must be the transaction's LAST lock
+        # (audit/chain.py: an earlier one would let two commits wait on each other).
+        (Session, "before_commit", window_store.rewrite_on_commit),
+        (Session, "before_commit", chain.chain_on_commit),
+    ])
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -58,7 +100,9 @@ def register_extensions(app: Flask) -> None:
     # Our own server-side session check replaces Flask-Login's IP/agent heuristics.
     login_manager.session_protection = None
     from . import models  # noqa: F401  (all tables on the metadata)
-    from .accounts import sessions  # noqa: F401  (registers the user_loader)
+    from .accounts.sessions import load_user
+
+    login_manager.user_loader(load_user)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -22,7 +22,7 @@ from itertools import chain
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import ColumnElement, ForeignKey, String, and_, event, inspect, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, String, and_, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -194,23 +194,19 @@ def _changed_course(obj) -> int | None:
     return None
 
 
-@event.listens_for(Session, "after_flush")
-def _note_changed_courses(session: Session, flush_context) -> None:
+def note_changed_courses(session: Session, flush_context) -> None:
     # After the flush the new, dirty and deleted sets still hold what was just written.
     ids = {_changed_course(obj) for obj in chain(session.new, session.dirty, session.deleted)} - {None}
     if ids:
         session.info.setdefault(CHANGED, set()).update(ids)
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _forget_changed_courses(session: Session, transaction) -> None:
+def forget_changed_courses(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(CHANGED, None)
 
 
-# First among the commit hooks: the audit chain's head lock must stay the transaction's last lock.
-@event.listens_for(Session, "before_commit", insert=True)
-def _rewrite_on_commit(session: Session) -> None:
+def rewrite_on_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the real commit rewrites
     session.flush()

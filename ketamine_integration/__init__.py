@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     lifecycle.register_converters(app)
     register_blueprints(app)
     register_hooks()
+    register_second_step(app)
     register_access(app)
     lifecycle.register(app)
     register_templates(app)
@@ -117,7 +118,6 @@ def register_blueprints(app: Flask) -> None:
     from .notes.views import bp as notes_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
-    from .scheduling import availability_views  # noqa: F401  (routes on the scheduling blueprint)
     from .scheduling.views import bp as scheduling_bp
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
@@ -126,16 +126,34 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_hooks() -> None:
-    """Where a lower package asks a higher one: who may leave a care team depends on bookings."""
+    """Where a lower package asks a higher one, or reacts to its event (each once per process)."""
+    from .audit.services import record_refused_change
     from .patients.care_team import check_departures_with
     from .scheduling.services import bookings_ahead
 
+    # who may leave a care team depends on their bookings
     check_departures_with(bookings_ahead)
+    # a write an append-only guard refused (answered 409) is audited
+    lifecycle.change_refused.connect(record_refused_change)
+
+
+def register_second_step(app: Flask) -> None:
+    """Sign-in asks two-step sign-in (mfa, above accounts) what a right password opens."""
+    from .accounts import second_step
+    from .mfa.services import enrolled_user_ids, sign_in_stage
+
+    second_step.use(app, second_step.SecondStep(stage_for=sign_in_stage, enrolled_user_ids=enrolled_user_ids))
 
 
 def register_access(app: Flask) -> None:
-    access.allow_endpoint(app, "static", access.PUBLIC)
-    app.before_request(access.enforce_access)
+    from .accounts.sessions import pending_sign_in
+    from .audit.services import denial
+    from .notes.recovery import keep_if_timed_out
+    from .patients.access import patient_exists
+
+    access.register(app, access.AccessCollaborators(
+        pending_sign_in=pending_sign_in, keep_timed_out_submission=keep_if_timed_out,
+        record_denial=denial, patient_exists=patient_exists))
     # After the access check (only an admitted request's upload is read), which then commits the
     # request's transaction so that the upload is read holding no lock (lifecycle.before_transaction).
     app.before_request(lifecycle.run_before_transaction)

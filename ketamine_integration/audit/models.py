@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
-
-if TYPE_CHECKING:  # the trail sits below accounts: users are named by table and mapped class name
-    from ..accounts.models import User
 
 SUCCESS, FAILURE, DENIED = "success", "failure", "denied"
 
@@ -47,7 +43,8 @@ class AuditEvent(db.Model):
     #: hex HMAC-SHA256 of the previous row's mac and this row's fields (chain.py)
     mac: Mapped[str] = mapped_column(String(64))
 
-    user: Mapped[User | None] = relationship("User", lazy="joined")
+    #: the trail sits below accounts, so it names their model rather than importing it
+    user: Mapped["User | None"] = relationship("User", lazy="joined")  # noqa: F821
 
 
 class AuditChainHead(db.Model):

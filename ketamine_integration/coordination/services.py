@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..documents.pdf import render_pdf
+from ..documents.coordination_report import render_report_pdf
 from ..domain import measures as scoring
 from ..domain.phases import Phase
 from ..db.errors import DomainError
@@ -217,10 +217,6 @@ def _status(measure, change) -> str:
     return ", ".join(parts).capitalize() or "—"
 
 
-def render_report_html(data: dict, *, for_pdf: bool) -> str:
-    return render_template("coordination/report.html", report=data, for_pdf=for_pdf)
-
-
 def generate_report(course: TreatmentCourse, *, recipient_id: int, by: User, now: datetime, today: date,
                     questions: str | None, recommendations: str | None) -> CoordinationReport:
     recipient = db.session.get(User, recipient_id)
@@ -233,7 +229,7 @@ def generate_report(course: TreatmentCourse, *, recipient_id: int, by: User, now
                                         f"{recipient.full_name} today; nothing was generated."})
     data = report_data(course, recipient=recipient, categories=categories, now=now, questions=questions,
                        recommendations=recommendations)
-    pdf = render_pdf(render_report_html(data, for_pdf=True))
+    pdf = render_report_pdf(data)
     report = CoordinationReport(patient_id=course.patient_id, course_id=course.id, recipient_id=recipient.id,
                                 release_ids=release_ids, categories=sorted(categories), created_by_id=by.id,
                                 pdf=pdf, content_hash=hashlib.sha256(pdf).hexdigest())

@@ -14,7 +14,7 @@ from ..patients.care_team import joined_since, team_of
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, report_submission, submit, whole_number
+from ..web.forms import form_version, render_form, submit, whole_number
 from . import services
 from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
 from .page import course_page
@@ -120,7 +120,7 @@ def preparation_void(course_id: int, record_id: int):
     form = VoidForm()
     done, record = submit(form, lambda: services.void_preparation(
         course, record_id, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "preparation.void", obj=record or course, patient_id=course.patient_id,
+    audit.report_submission(done, form, "preparation.void", obj=record or course, patient_id=course.patient_id,
                       message="Entry voided; it stays visible, struck through, with your reason.",
                       detail=record.item if done else None)
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")

@@ -15,7 +15,7 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, report_submission, submit
+from ..web.forms import form_version, render_form, submit
 from . import rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
@@ -58,7 +58,7 @@ def dosing_reschedule(dosing_id: int):
     form = RescheduleForm()
     done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
                                                        reason=form.reason.data, by=current_user))
-    report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} moved.")
     return _back_to_course(session.course_id)
 
@@ -69,7 +69,7 @@ def dosing_cancel(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = CancelForm()
     done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} cancelled; it stays on the record.")
     return _back_to_course(session.course_id)
 
@@ -164,7 +164,7 @@ def dosing_addendum(dosing_id: int):
     session = _session(dosing_id)
     form = AddendumForm()
     done, _ = submit(form, lambda: services.add_addendum(session, body=form.body.data, by=current_user))
-    report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
                       message="Addendum added.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#addenda")
 
@@ -196,6 +196,6 @@ def rems_submitted(dosing_id: int):
     form = RemsSubmittedForm()
     done, _ = submit(form, lambda: services.mark_rems_submitted(
         session, on=form.submitted_on.data, by=current_user, today=clinic_today()))
-    report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
                       message="REMS Patient Monitoring Form marked as submitted.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#rems")

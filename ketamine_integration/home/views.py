@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import access
+from ..web import access
 from ..accounts.models import CLINICAL_ROLES, THERAPIST
 from ..audit import services as audit
 from ..coordination.services import reports_due

@@ -17,16 +17,18 @@ from ..db.errors import DomainError
 from ..web.fields import YEARS, options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
-from ..web.forms import parse_id, report_submission, submit
+from ..web.forms import parse_id, submit
 from ..extensions import db
 from ..db.clinic_time import clinic_today
-from . import auto, calendar, services, worklist
+from . import auto, availability_views, calendar, services, worklist
 from .availability import first_free_room, room_choices
 from .availability import session_minutes
 from .forms import BookForm, CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
 from .models import Appointment, Room
 
 bp = Blueprint("scheduling", __name__)
+# the availability pages (hours, time off, rooms, session types) are declared in their own module
+availability_views.routes.add_to(bp)
 
 
 def _room_for(form: BookForm) -> int | None:
@@ -153,7 +155,7 @@ def appointment_reschedule(appointment_id: int):
 
 
 def _after_change(appointment, done: bool, form, what: str, message: str) -> None:
-    report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
+    audit.report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
                       message=message, detail=what)
 
 

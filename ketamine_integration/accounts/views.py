@@ -92,7 +92,8 @@ def logout():
 @access.roles(ADMIN)
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
-    return render_template("accounts/user_list.html", users=users, enrolled_ids=second_step.current().enrolled_user_ids(),
+    enrolled_ids = second_step.current().enrolled_user_ids()
+    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_ids,
                            role_changes=services.fetch_role_changes(),
                            names={u.id: u.display_name for u in users})
 

@@ -75,18 +75,26 @@ def register_blueprints(app: Flask) -> None:
     from .protocols.views import bp as protocols_bp
     from .scheduling import availability_views  # noqa: F401  (routes on the scheduling blueprint)
     from .scheduling.views import bp as scheduling_bp
+    from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
         app.register_blueprint(bp)
+    pages.register(app)  # the composite pages, under their blueprints' endpoint names
 
 
 def register_hooks() -> None:
-    """Where a lower package asks a higher one: who may leave a care team depends on bookings."""
+    """Where a lower package asks a higher one or reacts to its event (README, Architecture):
+    who may leave a care team depends on bookings; a course's gates count its signed dosing
+    sessions; a course that ends releases what was planned and booked on it."""
+    from .courses.services import count_dosing_with, course_ended
+    from .experience.services import count_signed_dosing_sessions
     from .patients.care_team import check_departures_with
-    from .scheduling.services import bookings_ahead
+    from .scheduling.services import bookings_ahead, release_ended_course
 
     check_departures_with(bookings_ahead)
+    count_dosing_with(count_signed_dosing_sessions)
+    course_ended.connect(release_ended_course)
 
 
 def register_access(app: Flask) -> None:

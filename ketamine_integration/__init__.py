@@ -119,22 +119,31 @@ def register_blueprints(app: Flask) -> None:
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
     from .scheduling.views import bp as scheduling_bp
+    from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
         app.register_blueprint(bp)
+    pages.register(app)  # the composite pages, under their blueprints' endpoint names
 
 
 def register_hooks() -> None:
-    """Where a lower package asks a higher one, or reacts to its event (each once per process)."""
+    """Where a lower package asks a higher one or reacts to its event (README, Architecture),
+    each once per process."""
     from .audit.services import record_refused_change
+    from .courses.services import count_dosing_with, course_ended
+    from .experience.services import count_signed_dosing_sessions
     from .patients.care_team import check_departures_with
-    from .scheduling.services import bookings_ahead
+    from .scheduling.services import bookings_ahead, release_ended_course
 
     # who may leave a care team depends on their bookings
     check_departures_with(bookings_ahead)
     # a write an append-only guard refused (answered 409) is audited
     lifecycle.change_refused.connect(record_refused_change)
+    # a course's phase gates count its signed dosing sessions
+    count_dosing_with(count_signed_dosing_sessions)
+    # a course that ends releases what was planned and booked on it
+    course_ended.connect(release_ended_course)
 
 
 def register_second_step(app: Flask) -> None:

@@ -17,7 +17,7 @@ from .db.errors import DomainError
 from .db.types import utcnow
 from .extensions import db
 from .mfa.services import enrolled_user_ids, reset_authenticator
-from .experience.cli import signatures_cli
+from .notes.cli import signatures_cli
 from .experience.window_store import windows_cli
 from .protocols.cli import protocols_cli
 

@@ -1,4 +1,4 @@
-"""Dosing session pages: plan the series, record and sign, addenda, REMS forms, booking in windows."""
+"""Dosing session pages: record and sign, reschedule, cancel, addenda, REMS forms (planning: pages/course.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -8,8 +8,6 @@ from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import user_choices
 from ..audit import services as audit
-from ..courses.models import TreatmentCourse
-from ..courses.page import course_page, plan_form_choices
 from ..db.errors import DomainError
 from ..web.fields import options
 from ..patients.access import load_patient_record
@@ -17,7 +15,7 @@ from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
 from . import rems, services
-from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
+from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
@@ -28,23 +26,6 @@ SCHEDULERS = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
 
 def _back_to_course(course_id: int, anchor: str = "dosing"):
     return redirect(url_for("courses.course_detail", course_id=course_id) + f"#{anchor}")
-
-
-@bp.route("/courses/<id:course_id>/dosing/plan", methods=["POST"])
-@access.roles(*SCHEDULERS)
-def dosing_plan(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    form = plan_form_choices(PlanForm())
-    done, planned = submit(form, lambda: services.plan_series(
-        course, first_start=form.first_start.data, days_between=form.days_between.data,
-        count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
-        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request()))
-    if done:
-        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
-        flash(f"Planned {len(planned)} dosing session(s).", "success")
-        return _back_to_course(course.id)
-    audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
-    return course_page(course, plan_form=form, status=422)
 
 
 def _session(dosing_id: int, *, clinical: bool = True) -> DosingSession:

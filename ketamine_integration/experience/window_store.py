@@ -11,7 +11,7 @@ ones they were worked out under. A course with a recent signed session and no ro
 from before this table) or a stale one is worked out as before, so a read never depends on
 the table being complete; `flask windows rebuild` fills it for every course.
 
-Concurrent writers on one course take the course lock first (booking.lock_course), so the
+Concurrent writers on one course take the course lock first (courses.services.lock_course), so the
 second one's rewrite reads what the first one committed.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ..protocols.services import protocol_of
 from ..scheduling.models import Appointment
 from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
-from .windows import course_windows, window_coverage
+from .windows import course_windows, summary, window_coverage
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
@@ -223,3 +223,14 @@ def rebuild_command():
     """Work out every course's integration windows again and store them."""
     written = rebuild()
     click.echo(f"{written} integration windows stored.")
+
+
+def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str | None]:
+    """For each course (by id): its most urgent integration-window status, in a few words.
+
+    Read from the stored windows, open ones only: a constant number of queries whatever the
+    number of courses or the length of their histories (a list page must not grow with the data).
+    `versions`: every registered protocol version, when the caller has read them.
+    """
+    windows = open_windows(TreatmentCourse.id.in_(course_ids), now, versions=versions) if course_ids else {}
+    return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

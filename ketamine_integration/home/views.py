@@ -15,9 +15,9 @@ from ..accounts.models import CLINICAL_ROLES, THERAPIST
 from ..audit import services as audit
 from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
-from ..courses.services import window_summaries
 from ..db.types import utcnow
 from ..domain.phases import Phase
+from ..experience.window_store import window_summaries
 from ..notes.models import SessionNote
 from ..notes.services import open_alerts
 from ..scheduling.models import Appointment

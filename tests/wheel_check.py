@@ -79,7 +79,8 @@ def check(condition: bool, message: str) -> None:
 
 
 def run(command: list, *, cwd: Path, env: dict | None = None, timeout: int = 600) -> str:
-    print("$", " ".join(str(part) for part in command), flush=True)
+    shown = (str(part).partition("\n")[0] + (" ..." if "\n" in str(part) else "") for part in command)
+    print("$", " ".join(shown), flush=True)
     done = subprocess.run([str(part) for part in command], cwd=cwd, env=env, timeout=timeout,
                           capture_output=True, text=True)
     check(done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")

@@ -20,7 +20,7 @@ from ketamine_integration.documents import ical, pdf
 from ketamine_integration.domain.autoschedule import assign
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember, Patient
-from ketamine_integration.timeutil import clinic_today, clinic_zone
+from ketamine_integration.db.clinic_time import clinic_today, clinic_zone
 
 from . import autoschedule
 from .clinic import BENCH_PASSWORD

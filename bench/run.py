@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from ketamine_integration import PROJECT_ROOT, create_app
 from ketamine_integration.accounts.models import User
-from ketamine_integration.db_types import utcnow
-from ketamine_integration.demo import DEMO_PASSWORD, load_demo_clinic
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import DEMO_PASSWORD, load_demo_clinic
 from ketamine_integration.extensions import db
 
 from . import databases, load, measures, report

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import access, access_log, lifecycle
 from .config import load_config
+from .db import legacy_paths  # noqa: F401  (landed migrations import old module paths)
 from .extensions import csrf, db, login_manager, migrate
 from .shipped import shipped_folder
+from .web import access, access_log, lifecycle
 
 #: the checkout's top folder, for tests and bench/; the app reads nothing there (see shipped.py)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from .audit.views import bp as audit_bp
     from .calendars.views import bp as calendars_bp
     from .coordination.views import bp as coordination_bp
-    from .core.views import bp as core_bp
+    from .home.views import bp as home_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
     from .mfa.views import bp as mfa_bp
@@ -77,7 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling import availability_views  # noqa: F401  (routes on the scheduling blueprint)
     from .scheduling.views import bp as scheduling_bp
 
-    for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
+    for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
         app.register_blueprint(bp)
 
@@ -102,7 +103,7 @@ def register_templates(app: Flask) -> None:
     from .accounts.models import ROLE_LABELS, ROLES
     from .domain.protocols import PREPARATION_ITEMS
     from .experience.models import VITAL_TIMEPOINTS
-    from .timeutil import format_duration, format_local
+    from .db.clinic_time import format_duration, format_local
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["duration"] = format_duration

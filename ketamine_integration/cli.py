@@ -13,8 +13,8 @@ from .accounts.services import create_user, role_change_detail
 from .audit import services as audit
 from .audit.cli import audit_cli
 from .backups.cli import backup_cli, restore_command
-from .errors import DomainError
-from .db_types import utcnow
+from .db.errors import DomainError
+from .db.types import utcnow
 from .extensions import db
 from .mfa.services import enrolled_user_ids, reset_authenticator
 from .experience.cli import signatures_cli
@@ -48,7 +48,7 @@ def init_db_command():
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 def demo_command(if_empty: bool):
     """Load the fictional demo clinic and print its logins."""
-    from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo_clinic
+    from .demo.clinic import DEMO_PASSWORD, DEMO_USERS, load_demo_clinic
 
     has_users = db.session.scalar(select(func.count()).select_from(User)) > 0
     if has_users and if_empty:

@@ -1,5 +1,5 @@
 """Every model module, imported once so the metadata (and Alembic's comparison) sees all tables."""
-from . import append_only  # noqa: F401  (the append-only guard and the digests made at creation)
+from .db import append_only  # noqa: F401  (the append-only guard and the digests made at creation)
 from .accounts import models as accounts_models  # noqa: F401
 from .audit import models as audit_models  # noqa: F401
 from .calendars import models as calendars_models  # noqa: F401

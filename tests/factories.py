@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.models import Authenticator

@@ -7,7 +7,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
 
 ADMIN, STAFF, THERAPIST, PRESCRIBER = "admin", "staff", "therapist", "prescriber"

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from ..audit import services as audit
 from ..audit.models import DENIED, FAILURE, AuditEvent
-from ..db_types import utcnow
-from ..errors import DomainError
+from ..db.types import utcnow
+from ..db.errors import DomainError
 from ..extensions import db
 from . import passwords, throttle
 from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name

@@ -16,8 +16,8 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select, update
 
 from ..audit import services as audit
-from ..lifecycle import keep_after_rollback
-from ..db_types import utcnow
+from ..web.lifecycle import keep_after_rollback
+from ..db.types import utcnow
 from ..extensions import db, login_manager
 from .models import LoginSession, User
 

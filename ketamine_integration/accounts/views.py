@@ -7,14 +7,14 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from ..web import access
 from ..audit import services as audit
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.throttling import wait_text
 from ..extensions import db
-from ..lifecycle import commit_refusal
+from ..web.lifecycle import commit_refusal
 from ..mfa.services import enrolled_user_ids
-from ..web import INVALID_FORM_STATUS, render_form, safe_next, submit
+from ..web.forms import INVALID_FORM_STATUS, render_form, safe_next, submit
 from . import services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
 from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User
@@ -36,7 +36,7 @@ OWN_ROLES_HINT = ("Your own account: you cannot give yourself the "
 @access.public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("home.home"))
     pending = pending_sign_in()
     if pending is not None and request.method == "GET":
         return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
@@ -49,7 +49,7 @@ def login():
         except SignInLimited as limited:
             return _limited(form, limited, now)
         if stage is not None:
-            target = safe_next(form.next.data, url_for("core.home"))
+            target = safe_next(form.next.data, url_for("home.home"))
             if stage == SIGNED_IN:
                 return redirect(target)
             session[AFTER_SIGN_IN_KEY] = target

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..db_types import utcnow
+from ..db.types import utcnow
 from .models import AuditChainHead, AuditEvent
 
 #: the "previous mac" of the first row

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import g, has_request_context, request
 
-from ..append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
-from ..db_types import utcnow
+from ..db.append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
+from ..db.types import utcnow
 from ..extensions import db
-from ..lifecycle import keep_after_rollback
+from ..web.lifecycle import keep_after_rollback
 from . import chain
 from .models import DENIED, FAILURE, SUCCESS, AuditEvent
 

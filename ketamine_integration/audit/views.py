@@ -9,13 +9,13 @@ from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, User
 from ..extensions import db
-from ..fields import options
+from ..web.fields import options
 from ..patients.models import Patient
-from ..timeutil import clinic_zone
-from ..web import paginate, parse_id
+from ..db.clinic_time import clinic_zone
+from ..web.forms import paginate, parse_id
 from . import services as audit
 from .models import AuditEvent
 

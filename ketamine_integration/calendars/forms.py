@@ -6,7 +6,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import RadioField, StringField
 from wtforms.validators import Length, Optional
 
-from ..fields import options
+from ..web.fields import options
 from .models import FEED_IDENTITY
 
 

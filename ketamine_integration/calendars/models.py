@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
 
 #: how much of the patient a feed event names: initials (the default) or nothing

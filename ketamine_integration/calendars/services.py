@@ -13,13 +13,13 @@ from sqlalchemy import func, select, update
 from ..accounts.models import ADMIN, STAFF, User, display_name
 from ..documents.ical import CalendarEvent, Person
 from ..domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from ..experience.models import DosingSession
 from ..patients.models import Patient
 from ..scheduling.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
-from ..timeutil import clinic_zone
-from ..versioning import lock_row, locked_row
+from ..db.clinic_time import clinic_zone
+from ..db.locking import lock_row, locked_row
 from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
 
 #: what a feed carries: this far back and this far ahead

@@ -5,17 +5,18 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access, lifecycle
+from ..web import access
+from ..web import lifecycle
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..documents import ical
 from ..extensions import db
 from ..patients.access import load_patient_record
 from ..scheduling.availability_views import availability_page, clinician_for_availability
 from ..scheduling.models import Appointment
-from ..timeutil import clinic_zone
-from ..web import submit
+from ..db.clinic_time import clinic_zone
+from ..web.forms import submit
 from . import services
 from .forms import CalendarImportForm, FeedForm, FeedIdentityForm
 from .models import FEED_IDENTITY, CalendarFeed

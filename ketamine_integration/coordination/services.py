@@ -17,13 +17,13 @@ from ..courses.models import TreatmentCourse
 from ..documents.pdf import render_pdf
 from ..domain import measures as scoring
 from ..domain.phases import Phase
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import VITAL_TIMEPOINTS, DosingSession
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import course_windows
 from ..extensions import db
-from ..versioning import lock_row
+from ..db.locking import lock_row
 from ..notes import charts
 from ..notes.models import SIGNED, SessionNote
 from ..notes.services import course_measures, open_alerts, trend
@@ -32,7 +32,7 @@ from ..patients.models import Patient
 from ..scheduling.models import Appointment
 from ..scheduling.services import fetch_integration_starts
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_zone, format_local
+from ..db.clinic_time import clinic_zone, format_local
 from .models import CATEGORIES, NOTE_NEEDS, CoordinationNote, CoordinationReport, ReleaseOfInformation
 
 

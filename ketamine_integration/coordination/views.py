@@ -7,21 +7,21 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..experience import rems
 from ..extensions import db
-from ..fields import options
-from ..lifecycle import CONTENT_SECURITY_POLICY
+from ..web.fields import options
+from ..web.lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
 from ..patients.access import caseload, load_patient, load_patient_record, team_roles
 from ..patients.models import Patient
 from ..patients.services import clinician_choices
-from ..timeutil import clinic_today
-from ..web import parse_id, report_submission, submit
+from ..db.clinic_time import clinic_today
+from ..web.forms import parse_id, report_submission, submit
 from . import services
 from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
 from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation

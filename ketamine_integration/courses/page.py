@@ -6,14 +6,14 @@ from flask_login import current_user
 
 from ..accounts.models import PRESCRIBER, THERAPIST
 from ..accounts.services import user_choices
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.phases import NEXT_PHASES, Phase
 from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
 from ..experience.windows import course_windows
-from ..fields import options
+from ..web.fields import options
 from ..notes.forms import NewNoteForm
 from ..notes.services import course_notes, open_alerts
 from ..patients.access import can_read_clinical
@@ -23,7 +23,7 @@ from ..scheduling.availability import active_rooms, room_choices, suggest_for_wi
 from ..scheduling.forms import BookForm
 from ..scheduling.models import ACTIVE_STATUSES
 from ..scheduling.services import fetch_course_appointments
-from ..timeutil import clinic_today, clinic_zone
+from ..db.clinic_time import clinic_today, clinic_zone
 from . import services
 from .forms import PhaseForm, PreparationForm, VoidForm
 from .models import TreatmentCourse

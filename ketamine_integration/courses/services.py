@@ -6,16 +6,16 @@ from datetime import date
 from sqlalchemy import select
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision, TransitionRefused,
                              decide_transition, gate_blockers)
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
-from ..errors import ConcurrentEdit, DomainError
+from ..db.errors import ConcurrentEdit, DomainError
 from ..experience.services import cancel_planned_for_ended_course, count_signed_dosing_sessions
 from ..experience.window_store import open_windows
 from ..experience.windows import summary
 from ..extensions import db
-from ..versioning import flush_versioned, lock_row
+from ..db.locking import flush_versioned, lock_row
 from ..patients.models import Patient
 from ..patients.access import on_care_team
 from ..patients.care_team import change_care_team, may_add_members, team_of

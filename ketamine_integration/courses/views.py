@@ -4,17 +4,17 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..domain.phases import Phase
-from ..fields import options
+from ..web.fields import options
 from ..patients.access import load_patient, load_patient_record
 from ..patients.care_team import joined_since, team_of
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
-from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit, whole_number
+from ..db.clinic_time import clinic_today
+from ..web.forms import form_version, render_form, report_submission, submit, whole_number
 from . import services
 from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
 from .page import course_page

@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..append_only import DIGESTED, undone_one_way_changes, verify_digests
-from ..append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
+from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
+from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
 from ..notes.services import verify_signed_notes
 from .services import verify_protocol_snapshots, verify_signed_sessions
 

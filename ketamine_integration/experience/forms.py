@@ -7,7 +7,7 @@ from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, Radi
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
-from ..fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
+from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
 from ..patients.forms import care_team_join_fields
 from ..scheduling.models import MINUTES_RANGE
 from .models import SEVERITIES, VITAL_TIMEPOINTS

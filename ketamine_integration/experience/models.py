@@ -9,9 +9,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
-from ..signing import changed_attributes, was_signed
+from ..db.signed_records import changed_attributes, was_signed
 
 PLANNED, DRAFT, SIGNED, CANCELLED = "planned", "draft", "signed", "cancelled"
 STATUSES = (PLANNED, DRAFT, SIGNED, CANCELLED)

@@ -16,7 +16,7 @@ from ..patients.access import caseload
 from ..patients.models import Patient
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_zone
+from ..db.clinic_time import clinic_zone
 from .models import SIGNED, VITAL_TIMEPOINTS, DosingSession
 from .services import signed_content
 

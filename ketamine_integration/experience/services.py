@@ -13,23 +13,23 @@ from sqlalchemy.orm import lazyload
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
                              spacing_problems)
 from ..domain.phases import MIN_REASON_LENGTH, Phase
 from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
-from ..errors import ConcurrentEdit, DomainError
+from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..versioning import flush_versioned
-from ..fields import YEARS
+from ..db.locking import flush_versioned
+from ..web.fields import YEARS
 from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..scheduling import booking
 from ..scheduling.availability import session_minutes
 from ..scheduling.models import ATTENDED, BOOKED, Appointment, Room
-from ..timeutil import clinic_zone, format_local
+from ..db.clinic_time import clinic_zone, format_local
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
 #: phases in which the induction series' spacing rules apply

@@ -4,18 +4,18 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import user_choices
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.page import course_page, plan_form_choices
-from ..errors import DomainError
-from ..fields import options
+from ..db.errors import DomainError
+from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit
+from ..db.clinic_time import clinic_today
+from ..web.forms import form_version, render_form, report_submission, submit
 from . import rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS

@@ -27,13 +27,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..courses.models import TreatmentCourse
-from ..db_types import UTCDateTime
+from ..db.types import UTCDateTime
 from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..scheduling.models import Appointment
-from ..timeutil import clinic_zone
+from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
 from .windows import course_windows, window_coverage
 

@@ -7,7 +7,7 @@ from wtforms import FieldList, Form, FormField, HiddenField, RadioField, SelectF
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import DIFFICULTY, FREQUENCY, MEASURES
-from ..fields import ClinicDateField, MultiCheckboxField, options
+from ..web.fields import ClinicDateField, MultiCheckboxField, options
 from .models import DECISIONS, PROGRESS
 
 YES_NO = options([("yes", "Yes"), ("no", "No")])

@@ -12,13 +12,13 @@ from sqlalchemy.orm import defer, joinedload, lazyload
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
 from ..courses.services import checklist_items, course_protocol, record_preparation
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain import measures as scoring
-from ..errors import ConcurrentEdit, DomainError
+from ..db.errors import ConcurrentEdit, DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..versioning import flush_versioned, lock_row
+from ..db.locking import flush_versioned, lock_row
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
                      NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)

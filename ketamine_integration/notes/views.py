@@ -6,20 +6,20 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, THERAPIST
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.measures import MEASURES
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..fields import options
+from ..web.fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
-from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit, whole_number
+from ..db.clinic_time import clinic_today
+from ..web.forms import form_version, render_form, report_submission, submit, whole_number
 from . import charts, recovery, services, views_data
 from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, FormulationForm, NewNoteForm,
                     NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
@@ -343,7 +343,7 @@ def alert_acknowledge(alert_id: int):
                                                               now=utcnow()))
     report_submission(done, form, "alert.acknowledge", obj=alert, patient_id=alert.patient_id,
                       message="Safety alert acknowledged.")
-    return redirect(request.form.get("next_page") == "home" and url_for("core.home")
+    return redirect(request.form.get("next_page") == "home" and url_for("home.home")
                     or url_for("notes.measures", course_id=alert.course_id))
 
 

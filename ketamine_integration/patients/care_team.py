@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
 from ..audit import services as audit
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from .access import on_care_team, team_roles
 from .models import CareTeamMember, Patient

@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
-from ..fields import ClinicDateField
-from ..timeutil import clinic_today
+from ..web.fields import ClinicDateField
+from ..db.clinic_time import clinic_today
 from .care_team import REASON_LENGTH, JoinRequest
 
 PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")

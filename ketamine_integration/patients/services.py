@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..accounts.services import user_choices
-from ..db_types import utcnow
-from ..errors import ConcurrentEdit, DomainError
+from ..db.types import utcnow
+from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..versioning import flush_versioned
+from ..db.locking import flush_versioned
 from .care_team import change_care_team, team_of
 from .models import CareTeamMember, Patient
 

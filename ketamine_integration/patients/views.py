@@ -5,14 +5,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
 from ..audit import services as audit
 from ..courses.services import fetch_courses_for_patient, window_summaries
-from ..db_types import utcnow
-from ..errors import DomainError
-from ..fields import options
-from ..web import paginate, parse_id, render_form, submit
+from ..db.types import utcnow
+from ..db.errors import DomainError
+from ..web.fields import options
+from ..web.forms import paginate, parse_id, render_form, submit
 from . import services
 from .access import can_read_clinical, load_patient, visible_patients
 from .care_team import describe_team, team_of

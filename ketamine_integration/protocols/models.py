@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..courses.models import TreatmentCourse
 from ..domain.protocol_library import LibraryEntry, ProtocolLibrary
 from ..domain.protocols import Protocol, canonical_json, validate_definition
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from .models import ProtocolVersion
 

@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, abort, render_template
 
-from .. import access
+from ..web import access
 from . import services
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")

@@ -13,11 +13,11 @@ from ..domain.autoschedule import Assignment, Demand, Slot, assign
 from ..domain.phases import Phase
 from ..domain.slots import Interval, slot_starts, subtract
 from ..domain.windows import WindowStatus
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import course_windows
 from ..extensions import db
-from ..timeutil import format_local
+from ..db.clinic_time import format_local
 from ..patients.models import Patient
 from . import booking
 from .availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,

@@ -10,8 +10,8 @@ from ..courses.models import TreatmentCourse
 from ..calendars.models import ImportedBusy, in_current_import
 from ..domain.slots import Interval, Suggestion, WeeklyBlock, merge, rank, slot_starts, subtract, working_intervals
 from ..extensions import db
-from ..fields import options
-from ..timeutil import clinic_zone
+from ..web.fields import options
+from ..db.clinic_time import clinic_zone
 from .models import (ACTIVE_STATUSES, DEFAULT_MINUTES, Appointment, ExtraHours, Room, SessionType, TimeOff,
                      WorkingHours)
 

@@ -7,15 +7,15 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
 from ..audit import services as audit
 from ..calendars.forms import CalendarImportForm
 from ..calendars.services import current_import
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import locked_row
-from ..web import flash_form_problems, submit
+from ..db.locking import locked_row
+from ..web.forms import flash_form_problems, submit
 from .availability import session_minutes
 from .forms import ExtraHoursForm, RoomForm, SessionTypeForm, TimeOffForm, WorkingHoursForm
 from .models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours

@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from ..accounts.models import User
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import lock_row
+from ..db.locking import lock_row
 from ..patients.models import Patient
-from ..timeutil import format_local
+from ..db.clinic_time import format_local
 from .availability import imported_busy_during, outside_hours, time_off_during
 from .models import ACTIVE_STATUSES, BOOKED, Appointment, AppointmentChange, Room
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..extensions import db
-from ..timeutil import clinic_zone
+from ..db.clinic_time import clinic_zone
 from .models import Appointment
 
 

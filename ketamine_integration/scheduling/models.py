@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..experience.models import DosingSession
 from ..extensions import db
 from ..patients.models import Patient

@@ -7,17 +7,17 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..patients.care_team import JoinRequest, admit_clinician
 from ..patients.models import Patient
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import lock_row
-from ..timeutil import format_local
+from ..db.locking import lock_row
+from ..db.clinic_time import format_local
 from . import booking
 from .availability import session_minutes
 from .models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange

@@ -7,19 +7,19 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.page import course_page
-from ..db_types import utcnow
-from ..errors import DomainError
-from ..fields import YEARS, options
+from ..db.types import utcnow
+from ..db.errors import DomainError
+from ..web.fields import YEARS, options
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
-from ..web import parse_id, report_submission, submit
+from ..web.forms import parse_id, report_submission, submit
 from ..extensions import db
-from ..timeutil import clinic_today
+from ..db.clinic_time import clinic_today
 from . import auto, calendar, services, worklist
 from .availability import first_free_room, room_choices
 from .availability import session_minutes

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.audit.models import AuditEvent, AuditImmutableError
-from ketamine_integration import web
+from ketamine_integration.web import forms as web
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text

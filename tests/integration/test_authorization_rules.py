@@ -1,7 +1,8 @@
 """Every endpoint declares who may use it; a forgotten rule fails here, not in a clinic."""
 import pytest
 
-from ketamine_integration import access, create_app
+from ketamine_integration import create_app
+from ketamine_integration.web import access
 from tests.databases import app_settings
 
 
@@ -20,7 +21,7 @@ def test_every_endpoint_in_the_url_map_has_an_access_rule(bare_app):
 
 @pytest.mark.parametrize("endpoint, expected", [
     ("accounts.login", "public"),              # must be reachable before signing in
-    ("core.healthz", "public"),                # load balancers probe it without a session
+    ("home.healthz", "public"),                # load balancers probe it without a session
     ("static", "public"),                      # stylesheet on the sign-in page
     ("accounts.logout", "any signed-in user, or one half-way through signing in"),
     ("mfa.code", "any signed-in user, or one half-way through signing in"),   # the second sign-in step
@@ -28,7 +29,7 @@ def test_every_endpoint_in_the_url_map_has_an_access_rule(bare_app):
     ("mfa.overview", "any signed-in user"),
     ("mfa.reset", "Clinic admin"),            # clearing someone's authenticator
     ("mfa.policy", "Clinic admin"),
-    ("core.home", "any signed-in user"),
+    ("home.home", "any signed-in user"),
     ("accounts.user_list", "Clinic admin"),    # users and roles are the admin's alone
     ("audit.event_list", "Clinic admin"),
     ("patients.patient_create", "Clinic admin, Clinic staff"),

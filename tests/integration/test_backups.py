@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text, update
 from ketamine_integration.audit import services as audit
 from ketamine_integration.audit.models import AuditChainHead, AuditEvent
 from ketamine_integration.backups.manifest import manifest_path
-from ketamine_integration.db_types import utcnow
-from ketamine_integration.demo import load_demo_clinic
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import load_demo_clinic
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.backup_targets import cli, restore_target

@@ -269,7 +269,7 @@ def test_imported_busy_time_blocks_booking_and_a_new_upload_replaces_it(clinic, 
     auth.login("ther")
     assert _upload(auth, clinic["therapist"], first).status_code == 302
     from ketamine_integration.scheduling.booking import check_free
-    from ketamine_integration.errors import DomainError
+    from ketamine_integration.db.errors import DomainError
     from ketamine_integration.accounts.models import User
 
     def try_book(at):

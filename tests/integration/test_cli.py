@@ -2,7 +2,7 @@
 from sqlalchemy import func, select
 
 from ketamine_integration.accounts.models import User
-from ketamine_integration.demo import DEMO_PASSWORD, DEMO_USERS, PATIENT_COUNT
+from ketamine_integration.demo.clinic import DEMO_PASSWORD, DEMO_USERS, PATIENT_COUNT
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
@@ -89,7 +89,7 @@ def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     from collections import Counter
 
     from ketamine_integration.courses.models import TreatmentCourse
-    from ketamine_integration.db_types import utcnow
+    from ketamine_integration.db.types import utcnow
     from ketamine_integration.domain.phases import Phase
     from ketamine_integration.domain.windows import WindowStatus
     from ketamine_integration.experience.services import fetch_dosing_sessions, verify_signed_sessions

@@ -5,7 +5,9 @@ import pytest
 
 from sqlalchemy import func, select
 
-from ketamine_integration import access, extensions, lifecycle
+from ketamine_integration import extensions
+from ketamine_integration.web import access
+from ketamine_integration.web import lifecycle
 from ketamine_integration.audit.models import AuditChainHead, AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient

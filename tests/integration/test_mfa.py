@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from ketamine_integration.accounts.models import LoginSession, User
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.models import Authenticator, RecoveryCode

@@ -115,7 +115,7 @@ def test_suggestions_are_ranked_and_inside_availability_and_the_window(team, mak
 
     def suggest():
         from ketamine_integration.courses.models import TreatmentCourse
-        from ketamine_integration.db_types import utcnow
+        from ketamine_integration.db.types import utcnow
         from ketamine_integration.experience.services import fetch_dosing_sessions
         from ketamine_integration.experience.windows import course_windows
         from ketamine_integration.scheduling.availability import suggest_for_window

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from ketamine_integration import create_app
 from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
-from ketamine_integration.db_types import utcnow
-from ketamine_integration.demo import DEMO_PASSWORD, load_demo_clinic
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import DEMO_PASSWORD, load_demo_clinic
 from ketamine_integration.extensions import db
 from tests.databases import app_settings
 from tests.factories import TOTP_SECRET

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from ketamine_integration.backups.manifest import manifest_path
-from ketamine_integration.db_types import utcnow
-from ketamine_integration.demo import load_demo_clinic
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import load_demo_clinic
 from ketamine_integration.extensions import db
 from tests.backup_targets import cli, restore_target
 from tests.figures import sized

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 
-from ketamine_integration import access
+from ketamine_integration.web import access
 from tests.conftest import Auth, csrf_token
 
 from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX

@@ -7,8 +7,8 @@ half-signed-in session reached.
 import re
 import threading
 
-from ketamine_integration import access
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.web import access
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from tests.conftest import Auth

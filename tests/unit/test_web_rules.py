@@ -2,8 +2,8 @@
 import pytest
 
 from ketamine_integration.accounts.passwords import password_problem
-from ketamine_integration.errors import DomainError
-from ketamine_integration.web import safe_next
+from ketamine_integration.db.errors import DomainError
+from ketamine_integration.web.forms import safe_next
 
 
 @pytest.mark.parametrize("target, expected", [

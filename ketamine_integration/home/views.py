@@ -16,7 +16,7 @@ from ..audit import services as audit
 from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
 from ..courses.services import window_summaries
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..notes.models import SessionNote
 from ..notes.services import open_alerts
@@ -26,7 +26,7 @@ from ..patients.access import caseload, sees_all_patients
 from ..patients.models import Patient, display_name
 from ..protocols.models import ProtocolVersion
 
-bp = Blueprint("core", __name__)
+bp = Blueprint("home", __name__)
 
 RECENT_LIMIT = 10
 

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from .coordination import services as coordination
-from .coordination.models import CATEGORIES
-from .courses.models import TreatmentCourse
-from .domain.phases import Phase
-from .extensions import db
-from .notes.models import SafetyAlert
-from .timeutil import clinic_zone
+from ..coordination import services as coordination
+from ..coordination.models import CATEGORIES
+from ..courses.models import TreatmentCourse
+from ..domain.phases import Phase
+from ..extensions import db
+from ..notes.models import SafetyAlert
+from ..db.clinic_time import clinic_zone
 
 
 def load_demo_coordination(now: datetime) -> None:

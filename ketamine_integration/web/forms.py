@@ -10,9 +10,9 @@ from flask_sqlalchemy.pagination import SelectPagination
 from flask_wtf import FlaskForm
 from sqlalchemy import func, literal, select
 
-from .audit import services as audit
-from .errors import ConcurrentEdit, DomainError
-from .extensions import db
+from ..audit import services as audit
+from ..db.errors import ConcurrentEdit, DomainError
+from ..extensions import db
 from .lifecycle import MAX_ID
 
 #: HTTP status for a submitted form that failed validation: the request changed nothing.

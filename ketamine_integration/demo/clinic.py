@@ -8,12 +8,12 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-from .accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
-from .accounts.services import create_user
-from .demo_coordination import load_demo_coordination
-from .demo_courses import load_demo_courses
-from .demo_notes import load_demo_notes
-from .patients.services import register_patient
+from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.services import create_user
+from .coordination import load_demo_coordination
+from .courses import load_demo_courses
+from .notes import load_demo_notes
+from ..patients.services import register_patient
 
 DEMO_PASSWORD = "harbor-light-demo-2026"
 DEMO_SEED = 20261121

@@ -19,8 +19,8 @@ from typing import Callable, Mapping
 from sqlalchemy import String, cast, event, inspect, select
 from sqlalchemy.orm import Mapper, Session
 
-from .db_types import utcnow
-from .extensions import db
+from .types import utcnow
+from ..extensions import db
 
 #: every append-only table, with what may still change on a row once it is written
 APPEND_ONLY: dict[str, str] = {

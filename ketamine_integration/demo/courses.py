@@ -12,25 +12,25 @@ from datetime import datetime, time, timedelta
 from icalendar import Calendar, Event
 from sqlalchemy import event, select
 
-from .accounts.models import PRESCRIBER, User
-from .append_only import store_digest
-from .calendars.services import import_busy, read_upload
-from .courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
-from .courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
-from .domain.phases import Phase
-from .domain.protocols import Span
-from .domain.windows import shift
-from .errors import DomainError
-from .experience.models import VITAL_TIMEPOINTS
-from .experience.services import fetch_dosing_sessions, plan_series, save_record, sign
-from .extensions import db
-from .patients.care_team import add_to_care_team
-from .patients.models import Patient
-from .domain.slots import Interval
-from .scheduling.availability import first_free_room, free_slots
-from .scheduling.models import ExtraHours, Room, TimeOff, WorkingHours
-from .scheduling.services import book_integration_session
-from .timeutil import clinic_zone
+from ..accounts.models import PRESCRIBER, User
+from ..db.append_only import store_digest
+from ..calendars.services import import_busy, read_upload
+from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
+from ..courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
+from ..domain.phases import Phase
+from ..domain.protocols import Span
+from ..domain.windows import shift
+from ..db.errors import DomainError
+from ..experience.models import VITAL_TIMEPOINTS
+from ..experience.services import fetch_dosing_sessions, plan_series, save_record, sign
+from ..extensions import db
+from ..patients.care_team import add_to_care_team
+from ..patients.models import Patient
+from ..domain.slots import Interval
+from ..scheduling.availability import first_free_room, free_slots
+from ..scheduling.models import ExtraHours, Room, TimeOff, WorkingHours
+from ..scheduling.services import book_integration_session
+from ..db.clinic_time import clinic_zone
 
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
 #: days between dosing sessions in the demo series, per protocol (inside each protocol's rules)
@@ -96,8 +96,8 @@ def _import_demo_calendar(therapist: User, now: datetime) -> None:
 
 def load_demo_conflict(now: datetime) -> None:
     """A session booked from a suggestion, then leave entered over it: one to move on the worklist."""
-    from .experience.windows import course_windows
-    from .scheduling.availability import suggest_for_window
+    from ..experience.windows import course_windows
+    from ..scheduling.availability import suggest_for_window
     courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
                                  .order_by(TreatmentCourse.id)).all()
     for course in courses:

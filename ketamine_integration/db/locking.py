@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import ConcurrentEdit
-from .extensions import db
+from ..extensions import db
 
 
 def flush_versioned(record, message: str) -> None:

@@ -8,13 +8,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from .courses.models import TreatmentCourse
-from .domain.phases import Phase
-from .experience.services import fetch_dosing_sessions
-from .extensions import db
-from .notes import services as notes
-from .notes.models import Theme
-from .timeutil import clinic_zone
+from ..courses.models import TreatmentCourse
+from ..domain.phases import Phase
+from ..experience.services import fetch_dosing_sessions
+from ..extensions import db
+from ..notes import services as notes
+from ..notes.models import Theme
+from ..db.clinic_time import clinic_zone
 
 THEMES = ("Not enough", "Safety in the body", "Grief and loss", "Connection with others", "Control and letting go",
           "Self-compassion", "Nature and belonging")

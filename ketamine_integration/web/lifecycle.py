@@ -14,8 +14,8 @@ from werkzeug.routing import IntegerConverter
 
 from .access_log import redacted_path
 from .error_log import describe
-from .append_only import AppendOnlyViolation
-from .extensions import db
+from ..db.append_only import AppendOnlyViolation
+from ..extensions import db
 
 #: largest id a route accepts: PostgreSQL's integer column (larger numbers are simply 404)
 MAX_ID = 2_147_483_647
@@ -164,8 +164,8 @@ def render_error(error: HTTPException):
 
 def render_too_large(error: HTTPException):
     """An upload over MAX_CONTENT_LENGTH: say what the limits are, and audit a refused import."""
-    from .audit import services as audit
-    from .calendars.services import MAX_IMPORT_BYTES
+    from ..audit import services as audit
+    from ..calendars.services import MAX_IMPORT_BYTES
     if request.endpoint == "calendars.calendar_import" and current_user.is_authenticated:
         audit.record("calendar.import", object_type="user", object_id=(request.view_args or {}).get("user_id"),
                      outcome=audit.FAILURE, detail=f"refused: upload of {request.content_length or '?'} bytes "
@@ -249,7 +249,7 @@ def append_only_refusal(error: BaseException | None) -> bool:
 def render_changed(error: BaseException):
     """409, audited: the page says the record changed and to reload it. The traceback is kept,
     since a path that reaches a guard is a missing lock or check."""
-    from .audit import services as audit
+    from ..audit import services as audit
     current_app.logger.warning("append-only guard refused %s %s", request.method, redacted_path(request.path),
                                exc_info=getattr(error, "original_exception", None) or error)
     audit.record("record.changed", outcome=audit.FAILURE, detail=f"guard refused {request.endpoint}"[:200])

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 
-from .accounts.models import ROLE_LABELS
-from .audit import services as audit
+from ..accounts.models import ROLE_LABELS
+from ..audit import services as audit
 
 RULE_ATTR = "_access_rule"
 
@@ -99,7 +99,7 @@ def enforce_access():
     if rule.public:
         return None
     if not current_user.is_authenticated:
-        from .accounts.sessions import pending_sign_in
+        from ..accounts.sessions import pending_sign_in
         pending = pending_sign_in()
         if pending is not None:
             if rule.during_sign_in:
@@ -108,7 +108,7 @@ def enforce_access():
             return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
         reason = g.pop("session_end_message", None)
         session.clear()
-        from .notes.recovery import keep_if_timed_out
+        from ..notes.recovery import keep_if_timed_out
         kept = keep_if_timed_out()
         flash(reason or "Please sign in to continue.", "info")
         if kept:
@@ -126,8 +126,8 @@ def enforce_access():
 
 def _patient_in_url() -> int | None:
     """The patient a denied URL names, if it names an existing one (for the audit filter)."""
-    from .extensions import db
-    from .patients.models import Patient
+    from ..extensions import db
+    from ..patients.models import Patient
 
     patient_id = (request.view_args or {}).get("patient_id")
     if patient_id is None:

@@ -11,7 +11,7 @@ class UTCDateTime(TypeDecorator):
     """Stores instants as naive UTC on every engine and returns them aware (tzinfo=UTC).
 
     Naive datetimes are refused on the way in: a time without a zone is ambiguous, and the
-    clinic's local times must be converted by the caller (see ketamine_integration.timeutil).
+    clinic's local times must be converted by the caller (see ketamine_integration.db.clinic_time).
     """
 
     impl = DateTime

@@ -7,7 +7,7 @@ from wtforms import DateField, DateTimeLocalField, DecimalField, SelectMultipleF
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
 
-from .timeutil import clinic_zone
+from ..db.clinic_time import clinic_zone
 
 
 #: years a clinical date may fall in; beyond them is a typing error (and date maths overflow)

@@ -15,9 +15,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from .append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
-from .domain import measures
-from .extensions import db
+from ..db.append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
+from ..domain import measures
+from ..extensions import db
 
 #: audit actions whose success row names the record itself (object_id): it must still exist
 NAMED_AT_CREATION = (("measure.create", "measure_responses"), ("measure.void", "measure_responses"),

@@ -21,7 +21,8 @@ class MissingFolder(RuntimeError):
 
 
 def shipped_folder(name: str) -> Path:
-    """The folder called `name` in the checkout (`templates`, `migrations`, `protocols`)."""
+    """The shipped folder `name` (`templates`, `migrations`, `protocols`): the package's own
+    copy when installed from a wheel, else the checkout's top-level folder."""
     installed = PACKAGE / SHIPPED[name]
     if installed.is_dir():
         return installed

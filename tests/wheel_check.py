@@ -61,7 +61,6 @@ def _guard(event, args):
 sys.addaudithook(_guard)
 '''
 PROBE = """import json, sys, ketamine_integration
-from ketamine_integration.extensions import migrate
 app = ketamine_integration.create_app()
 print(json.dumps({"module": ketamine_integration.__file__, "templates": app.template_folder,
                   "protocols": app.config["PROTOCOLS_DIR"], "instance": app.instance_path,

@@ -9,20 +9,22 @@ from flask import Flask
 from .config import load_config
 from .db import legacy_paths  # noqa: F401  (landed migrations import old module paths)
 from .extensions import csrf, db, login_manager, migrate
+from .shipped import shipped_folder
 from .web import access, access_log, lifecycle
 
+#: the checkout's top folder, for tests and bench/; the app reads nothing there (see shipped.py)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: environment settings, then `config` overrides (tests pass theirs)."""
     app = Flask(__name__, instance_relative_config=True,
-                template_folder=str(PROJECT_ROOT / "templates"))
+                template_folder=str(shipped_folder("templates")))
     environ = dict(os.environ)
     if config and config.get("SECRET_KEY"):
         environ["SECRET_KEY"] = config["SECRET_KEY"]  # no development key file is made then
     app.config.update(load_config(app.instance_path, environ))
-    app.config.setdefault("PROTOCOLS_DIR", str(PROJECT_ROOT / "protocols"))
+    app.config.setdefault("PROTOCOLS_DIR", str(shipped_folder("protocols")))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -94,7 +96,7 @@ def register_listeners() -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(shipped_folder("migrations")))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

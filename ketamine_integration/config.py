@@ -38,7 +38,7 @@ ENV_SETTINGS = (
     EnvSetting("SESSION_IDLE_MINUTES", "15", "automatic logoff after this much inactivity"),
     EnvSetting("SESSION_MAX_HOURS", "12", "absolute session limit, however active"),
     EnvSetting("PAGE_SIZE", "25", "rows per page in lists"),
-    EnvSetting("PROTOCOLS_DIR", "protocols/ in the project", "folder of protocol definition files"),
+    EnvSetting("PROTOCOLS_DIR", "the shipped protocols/", "folder of protocol definition files"),
     EnvSetting("KETAMINE_MAX_DOSE_MG", "500", "a ketamine dose above this is refused as a typing error"),
     EnvSetting("ESKETAMINE_MAX_DOSE_MG", "84", "an esketamine dose above this is refused (label maximum)"),
     EnvSetting("CLINIC_EMAIL", "scheduling@harbor-light.example", "organizer address on calendar invitations"),

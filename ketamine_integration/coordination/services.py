@@ -201,7 +201,8 @@ def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str
                                 "check_ins": [f"{when.isoformat()}: {c.progress}, {c.decision}" for c, when in ins]}
                                for s, ins in step_tracker(course.id)]
     if "safety" in categories:
-        data["safety"] = [{"date": a.response.administered_on.isoformat(), "item": a.item_score}
+        data["safety"] = [{"date": a.response.administered_on.isoformat(), "item": a.item_score,
+                           "label": a.measure_entry.safety_label, "topic": a.measure_entry.safety.topic}
                           for a in open_alerts([course.patient_id]) if a.course_id == course.id]
     return data
 

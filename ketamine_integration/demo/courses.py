@@ -17,6 +17,7 @@ from ..db.append_only import store_digest
 from ..calendars.services import import_busy, read_upload
 from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 from ..courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
+from ..domain.measures import PHQ9
 from ..domain.phases import Phase
 from ..domain.protocols import Span
 from ..domain.windows import shift
@@ -285,7 +286,7 @@ def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
 
 
 def _record_some_preparation(course, therapist, start_date) -> None:
-    for item in ("intake_assessment", "informed_consent", "baseline_phq9"):
+    for item in ("intake_assessment", "informed_consent", PHQ9.baseline_item):
         record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
 
 

@@ -265,6 +265,8 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
 
 def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int], difficulty: str | None,
                    administered_on: date, by: User, today: date) -> MeasureResponse:
+    if measure not in scoring.MEASURES:  # the database keeps the key as data: the registry is its check
+        raise DomainError(f"Unknown measure {measure!r}: record one of {', '.join(scoring.MEASURES)}.")
     if administered_on > today:
         raise DomainError({"administered_on": "The date cannot be in the future."})
     try:
@@ -278,8 +280,7 @@ def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int],
     db.session.flush()
     if result.safety_alert:
         db.session.add(SafetyAlert(patient_id=course.patient_id, course_id=course.id,
-                                   measure_response_id=response.id,
-                                   item_score=answers[scoring.MEASURES[measure].safety_item - 1]))
+                                   measure_response_id=response.id, item_score=result.safety_score))
         db.session.flush()
     return response
 

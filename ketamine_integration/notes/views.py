@@ -314,8 +314,9 @@ def measure_record(course_id: int, measure: str):
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
         flash(f"{MEASURES[measure].name} recorded: {response.total} ({response.band}).", "success")
         if db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.measure_response_id == response.id)):
-            flash("Safety alert: item 9 (thoughts of self-harm) was answered above 0. Assess risk now and "
-                  "acknowledge the alert with what was done.", "error")
+            rule = MEASURES[measure].safety
+            flash(f"Safety alert: item {rule.item} ({rule.topic}) was answered above {rule.above}. Assess risk now "
+                  "and acknowledge the alert with what was done.", "error")
         return redirect(url_for("notes.measures", course_id=course.id))
     audit.record("measure.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail=measure)
     forms = {key: measure_form_class(key)(administered_on=clinic_today(), prefix=key) for key in MEASURES}

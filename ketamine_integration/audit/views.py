@@ -10,7 +10,7 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..web import access
-from ..accounts.models import ADMIN, User
+from ..accounts.models import User
 from ..extensions import db
 from ..web.fields import options
 from ..patients.models import Patient
@@ -72,7 +72,7 @@ def filtered_events(form: AuditFilterForm):
 
 
 @bp.route("/")
-@access.roles(ADMIN)
+@access.permission("audit.read")
 def event_list():
     form = AuditFilterForm(request.args)
     users = db.session.scalars(select(User).order_by(User.full_name)).all()

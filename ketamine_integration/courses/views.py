@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.models import PRESCRIBER, THERAPIST
 from ..audit import services as audit
 from ..domain.phases import Phase
 from ..web.fields import options
@@ -22,7 +22,6 @@ from .models import TreatmentCourse
 
 bp = Blueprint("courses", __name__)
 
-CLINICIANS = (THERAPIST, PRESCRIBER)
 
 
 def _enrol_form(patient) -> EnrolForm:
@@ -46,7 +45,7 @@ def _protocol_key(value: str) -> tuple[str, int]:
 
 
 @bp.route("/patients/<id:patient_id>/courses/new", methods=["GET", "POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("courses.enrol")
 def course_create(patient_id: int):
     patient = load_patient(patient_id)
     form = _enrol_form(patient)
@@ -68,7 +67,7 @@ def course_create(patient_id: int):
 
 
 @bp.route("/courses/<id:course_id>")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("patients.read")
 def course_detail(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     audit.record("course.view", obj=course, patient_id=course.patient_id)
@@ -76,7 +75,7 @@ def course_detail(course_id: int):
 
 
 @bp.route("/courses/<id:course_id>/phase", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def course_phase(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = PhaseForm()
@@ -95,7 +94,7 @@ def course_phase(course_id: int):
 
 
 @bp.route("/courses/<id:course_id>/preparation", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def preparation_record(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = PreparationForm()
@@ -114,7 +113,7 @@ def preparation_record(course_id: int):
 
 
 @bp.route("/courses/<id:course_id>/preparation/<id:record_id>/void", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def preparation_void(course_id: int, record_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = VoidForm()

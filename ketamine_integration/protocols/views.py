@@ -12,14 +12,14 @@ bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
 
 @bp.route("/")
-@access.signed_in
+@access.permission("protocols.read")
 def protocol_list():
     rows, invalid = services.library_overview()
     return render_template("protocols/list.html", rows=rows, invalid=invalid)
 
 
 @bp.route("/<protocol_id>/v<id:version>")
-@access.signed_in
+@access.permission("protocols.read")
 def protocol_detail(protocol_id: str, version: int):
     """A version as courses follow it: the registered snapshot if any, else the file."""
     registered = services.fetch_registered(protocol_id, version)

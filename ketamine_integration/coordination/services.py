@@ -50,7 +50,7 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
     name = (recipient_name or "").strip() or None
     if recipient_user_id:
         recipient = db.session.get(User, recipient_user_id)
-        if recipient is None or not recipient.active or not recipient.has_role(PRESCRIBER):
+        if recipient is None or not recipient.active or not recipient.can("reports.receive"):
             problems["recipient"] = "Choose an active prescriber."
         elif recipient.id == by.id:
             problems["recipient"] = "A release is recorded by someone other than its recipient."
@@ -97,7 +97,7 @@ def send_note(course: TreatmentCourse, *, recipient_id: int, priority: str, cate
     if recipient is None or not recipient.active or recipient.id == by.id:
         raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
     team = {(m.user_id, m.role) for m in course.patient.care_team}
-    if not any(uid == recipient.id for uid, _ in team):
+    if not any(uid == recipient.id for uid, _ in team) or not recipient.can("coordination.message"):
         raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
     if (recipient.id, PRESCRIBER) in team and by.has_role(THERAPIST):
         # the therapist's information goes to the prescriber only as far as the release allows

@@ -12,6 +12,7 @@ from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
+from ..documents.coordination_report import report_html
 from ..experience import rems
 from ..extensions import db
 from ..web.fields import options
@@ -181,10 +182,10 @@ def report_preview(course_id: int):
         return redirect(url_for("coordination.course_coordination", course_id=course.id))
     audit.record("report.preview", obj=course, patient_id=course.patient_id,
                  detail=f"for user {recipient_id}: " + ",".join(sorted(categories)))
-    data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
-                                now=utcnow(), questions=request.form.get("questions", "")[:3000],
-                                recommendations=request.form.get("recommendations", "")[:3000])
-    response = Response(services.render_report_html(data, for_pdf=False), mimetype="text/html")
+    report = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
+                                  now=utcnow(), questions=request.form.get("questions", "")[:3000],
+                                  recommendations=request.form.get("recommendations", "")[:3000])
+    response = Response(report_html(report, for_pdf=False), mimetype="text/html")
     # The report carries its own print stylesheet (the same markup becomes the PDF): inline
     # styles only, still no script at all.
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(

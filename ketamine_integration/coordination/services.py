@@ -38,16 +38,9 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
                    categories: list[str], purpose: str, effective_on: date, expires_on: date | None,
                    by: User) -> ReleaseOfInformation:
     problems = {}
-    name = (recipient_name or "").strip() or None
-    if recipient_user_id:
-        recipient = db.session.get(User, recipient_user_id)
-        if recipient is None or not recipient.active or not recipient.has_role(PRESCRIBER):
-            problems["recipient"] = "Choose an active prescriber."
-        elif recipient.id == by.id:
-            problems["recipient"] = "A release is recorded by someone other than its recipient."
-        name = None
-    elif not name:
-        problems["recipient"] = "Choose a prescriber, or name the outside clinic or clinician."
+    name = None if recipient_user_id else (recipient_name or "").strip() or None
+    if problem := _recipient_problem(recipient_user_id, name, by):
+        problems["recipient"] = problem
     unknown = set(categories) - set(CATEGORIES)
     if not categories or unknown:
         problems["categories"] = "Choose at least one category the patient permits."
@@ -61,6 +54,18 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
     db.session.add(release)
     db.session.flush()
     return release
+
+
+def _recipient_problem(recipient_user_id: int | None, name: str | None, by: User) -> str | None:
+    """A release goes to an active prescriber other than whoever records it, or to a named outsider."""
+    if not recipient_user_id:
+        return None if name else "Choose a prescriber, or name the outside clinic or clinician."
+    recipient = db.session.get(User, recipient_user_id)
+    if recipient is None or not recipient.active or not recipient.has_role(PRESCRIBER):
+        return "Choose an active prescriber."
+    if recipient.id == by.id:
+        return "A release is recorded by someone other than its recipient."
+    return None
 
 
 def revoke_release(release: ReleaseOfInformation, *, on: date, by: User) -> None:

@@ -6,9 +6,9 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps clean
+.PHONY: run test test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps wheel-check clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
@@ -44,6 +44,11 @@ test-security: $(VENV)/.installed-test browser-deps
 ## test-security-large: the same suites at the larger, opt-in size (longer; prints the figures)
 test-security-large: $(VENV)/.installed-test browser-deps
 	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security tests/browser/test_stored_xss.py
+
+## wheel-check: build the wheel from a clean copy, install it alone into a fresh environment in a
+## temporary folder and, from another folder, run init-db, demo and run (tests/wheel_check.py)
+wheel-check: $(VENV)/.installed
+	$(BIN)/python tests/wheel_check.py
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
@@ -81,4 +86,4 @@ browser-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -16,7 +16,8 @@ from ketamine_integration.coordination import services as coordination
 from ketamine_integration.coordination.models import CATEGORIES, ReleaseOfInformation
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.calendars.services import create_feed
-from ketamine_integration.documents import coordination_report, ical, pdf
+from ketamine_integration.documents import ical, pdf
+from ketamine_integration.documents.coordination_report import render_report_html
 from ketamine_integration.domain.autoschedule import assign
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember, Patient
@@ -77,7 +78,7 @@ def pdf_vs_weasyprint(app, repeat: int = 15) -> dict:
         course = _report_course()
         now, today = datetime.now(timezone.utc), clinic_today()
         categories, _ = coordination.permitted(course.patient_id, course.prescriber_id, today)
-        html = coordination_report.report_html(coordination.report_data(
+        html = render_report_html(coordination.report_data(
             course, recipient=course.prescriber, categories=categories, now=now, questions="Dose still right?",
             recommendations="Continue integration sessions."), for_pdf=True)
 

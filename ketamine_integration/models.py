@@ -3,6 +3,7 @@ from .db import append_only  # noqa: F401  (the append-only guard and the digest
 from .accounts import models as accounts_models  # noqa: F401
 from .audit import models as audit_models  # noqa: F401
 from .calendars import models as calendars_models  # noqa: F401
+from .clinic_settings import models as clinic_settings_models  # noqa: F401
 from .coordination import models as coordination_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401

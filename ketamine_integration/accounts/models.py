@@ -8,17 +8,9 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..db.types import UTCDateTime, utcnow
+from ..domain.roles import ADMIN, PRESCRIBER, ROLE_LABELS, ROLES, STAFF, THERAPIST  # noqa: F401 (re-exported)
 from ..extensions import db
 
-ADMIN, STAFF, THERAPIST, PRESCRIBER = "admin", "staff", "therapist", "prescriber"
-#: Every role, in the order the UI lists them.
-ROLES = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
-ROLE_LABELS = {
-    ADMIN: "Clinic admin",
-    STAFF: "Clinic staff",
-    THERAPIST: "Integration therapist",
-    PRESCRIBER: "Prescriber",
-}
 #: Roles that treat patients; they see only patients on their care team.
 CLINICAL_ROLES = (THERAPIST, PRESCRIBER)
 #: Roles that read patient records (clinical content, or every patient's details and schedule).

@@ -13,9 +13,8 @@ from ..db.types import utcnow
 from ..domain.throttling import wait_text
 from ..extensions import db
 from ..web.lifecycle import commit_refusal
-from ..mfa.services import enrolled_user_ids
 from ..web.forms import INVALID_FORM_STATUS, render_form, safe_next, submit
-from . import services
+from . import second_step, services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
 from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User
 from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
@@ -93,7 +92,8 @@ def logout():
 @access.roles(ADMIN)
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
-    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_user_ids(),
+    enrolled_ids = second_step.current().enrolled_user_ids()
+    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_ids,
                            role_changes=services.fetch_role_changes(),
                            names={u.id: u.display_name for u in users})
 

@@ -37,17 +37,6 @@ class CalendarFeed(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class ClinicSetting(db.Model):
-    """One clinic-wide setting the admin changes in the app (absent: the built-in default)."""
-
-    __tablename__ = "clinic_settings"
-
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-
-
 class CalendarImport(db.Model):
     """One uploaded .ics export of a clinician's other calendar. A new upload supersedes the
     previous one (kept, marked), whose busy blocks then no longer count."""

@@ -20,7 +20,8 @@ from ..patients.models import Patient
 from ..scheduling.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
 from ..db.clinic_time import clinic_zone
 from ..db.locking import lock_row, locked_row
-from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
+from ..clinic_settings.models import ClinicSetting
+from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ImportedBusy
 
 #: what a feed carries: this far back and this far ahead
 FEED_PAST = timedelta(days=60)
@@ -28,6 +29,9 @@ FEED_AHEAD = timedelta(days=400)
 FEED_RATE_WINDOW = timedelta(hours=1)
 #: an upload larger than this is refused (a year of a busy calendar is far smaller)
 MAX_IMPORT_BYTES = 1024 * 1024
+#: what the page refusing an upload over the server's limit says of calendar exports
+UPLOAD_HINT = (f"Calendar exports may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB: "
+               "export a shorter period and upload that.")
 #: more busy times than this in the horizon is not one person's calendar
 MAX_IMPORTED_BLOCKS = 5000
 #: what reading one upload may cost (domain/busy_calendar.py, ics_structure.py, recurrence.py)

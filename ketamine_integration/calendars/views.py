@@ -149,8 +149,17 @@ def _read_calendar_upload() -> services.ReadUpload | None:
                                      upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow())
 
 
+def _audit_refused_import() -> None:
+    """An upload over the server's limit (413) never reaches the view: recorded here instead."""
+    if current_user.is_authenticated:
+        audit.record("calendar.import", object_type="user", object_id=(request.view_args or {}).get("user_id"),
+                     outcome=audit.FAILURE, detail=f"refused: upload of {request.content_length or '?'} bytes "
+                                                   "exceeds the server limit")
+
+
 @bp.route("/availability/<id:user_id>/calendar-import", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@lifecycle.upload_limit(services.UPLOAD_HINT, on_refused=_audit_refused_import)
 @lifecycle.before_transaction(_read_calendar_upload, check=_may_import)
 def calendar_import(user_id: int):
     clinician = clinician_for_availability(user_id)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..documents.coordination_report import report_pdf
+from ..documents.coordination_report import render_report_pdf
 from ..domain.phases import Phase
 from ..db.errors import DomainError
 from ..experience.models import DosingSession
@@ -140,7 +140,7 @@ def generate_report(course: TreatmentCourse, *, recipient_id: int, by: User, now
                                         f"{recipient.full_name} today; nothing was generated."})
     data = report_data(course, recipient=recipient, categories=categories, now=now, questions=questions,
                        recommendations=recommendations)
-    pdf = report_pdf(data)
+    pdf = render_report_pdf(data)
     report = CoordinationReport(patient_id=course.patient_id, course_id=course.id, recipient_id=recipient.id,
                                 release_ids=release_ids, categories=sorted(categories), created_by_id=by.id,
                                 pdf=pdf, content_hash=hashlib.sha256(pdf).hexdigest())

@@ -12,7 +12,7 @@ from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
-from ..documents.coordination_report import report_html
+from ..documents.coordination_report import render_report_html
 from ..experience import rems
 from ..extensions import db
 from ..web.fields import options
@@ -22,7 +22,7 @@ from ..patients.access import caseload, load_patient, load_patient_record, team_
 from ..patients.models import Patient
 from ..patients.services import clinician_choices
 from ..db.clinic_time import clinic_today
-from ..web.forms import parse_id, report_submission, submit
+from ..web.forms import parse_id, submit
 from . import services
 from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
 from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
@@ -81,7 +81,7 @@ def release_revoke(release_id: int):
     _may_change_releases(release, release.patient_id)
     form = RevokeForm()
     done, _ = submit(form, lambda: services.revoke_release(release, on=form.revoked_on.data, by=current_user))
-    report_submission(done, form, "release.revoke", obj=release, patient_id=release.patient_id,
+    audit.report_submission(done, form, "release.revoke", obj=release, patient_id=release.patient_id,
                       message="Release revoked: nothing more is shared under it from that date.")
     return redirect(url_for("coordination.releases", patient_id=release.patient_id))
 
@@ -156,7 +156,7 @@ def note_acknowledge(note_id: int):
     form = AcknowledgeNoteForm()
     done, _ = submit(form, lambda: services.acknowledge_note(note, reply=form.reply.data, by=current_user,
                                                              now=utcnow()))
-    report_submission(done, form, "coordination.acknowledge", obj=note, patient_id=note.patient_id,
+    audit.report_submission(done, form, "coordination.acknowledge", obj=note, patient_id=note.patient_id,
                       message="Acknowledged.")
     if request.form.get("next_page") == "worklist":
         return redirect(url_for("coordination.prescriber_worklist"))
@@ -182,10 +182,10 @@ def report_preview(course_id: int):
         return redirect(url_for("coordination.course_coordination", course_id=course.id))
     audit.record("report.preview", obj=course, patient_id=course.patient_id,
                  detail=f"for user {recipient_id}: " + ",".join(sorted(categories)))
-    report = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
-                                  now=utcnow(), questions=request.form.get("questions", "")[:3000],
-                                  recommendations=request.form.get("recommendations", "")[:3000])
-    response = Response(report_html(report, for_pdf=False), mimetype="text/html")
+    data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
+                                now=utcnow(), questions=request.form.get("questions", "")[:3000],
+                                recommendations=request.form.get("recommendations", "")[:3000])
+    response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")
     # The report carries its own print stylesheet (the same markup becomes the PDF): inline
     # styles only, still no script at all.
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(

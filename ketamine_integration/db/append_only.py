@@ -16,8 +16,8 @@ from decimal import Decimal
 from itertools import chain
 from typing import Callable, Mapping
 
-from sqlalchemy import String, cast, event, inspect, select
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy import String, cast, inspect, select
+from sqlalchemy.orm import Session
 
 from .types import utcnow
 from ..extensions import db
@@ -132,8 +132,7 @@ def _changes(obj) -> dict[str, tuple]:
     return changes
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_append_only_rows(session: Session, flush_context, instances) -> None:
+def refuse_changes_to_append_only_rows(session: Session, flush_context, instances) -> None:
     # The triggers refuse these whatever path tries; this stops the ORM path early and loudly.
     for obj in chain(session.dirty, session.deleted):
         table = getattr(obj, "__tablename__", None)
@@ -185,8 +184,7 @@ def digest(table: str, values: Mapping, columns: tuple[str, ...] | None = None) 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@event.listens_for(Mapper, "before_insert")
-def _digest_at_creation(mapper, connection, target) -> None:
+def digest_at_creation(mapper, connection, target) -> None:
     # before_insert, not the service: the parent's key is known here even for a row appended
     # through a relationship, and no creation path (service, demo, import) can leave it out.
     if mapper.local_table.name in DIGESTED:

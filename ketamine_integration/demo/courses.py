@@ -23,11 +23,12 @@ from ..domain.windows import shift
 from ..db.errors import DomainError
 from ..experience.models import VITAL_TIMEPOINTS
 from ..experience.services import fetch_dosing_sessions, plan_series, save_record, sign
+from ..experience.windows import course_windows
 from ..extensions import db
 from ..patients.care_team import add_to_care_team
 from ..patients.models import Patient
 from ..domain.slots import Interval
-from ..scheduling.availability import first_free_room, free_slots
+from ..scheduling.availability import first_free_room, free_slots, suggest_for_window
 from ..scheduling.models import ExtraHours, Room, TimeOff, WorkingHours
 from ..scheduling.services import book_integration_session
 from ..db.clinic_time import clinic_zone
@@ -96,8 +97,6 @@ def _import_demo_calendar(therapist: User, now: datetime) -> None:
 
 def load_demo_conflict(now: datetime) -> None:
     """A session booked from a suggestion, then leave entered over it: one to move on the worklist."""
-    from ..experience.windows import course_windows
-    from ..scheduling.availability import suggest_for_window
     courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
                                  .order_by(TreatmentCourse.id)).all()
     for course in courses:

@@ -167,9 +167,13 @@ class CoordinationReportData:
     therapist: TherapistQuestions
 
 
-def report_html(report: CoordinationReportData, *, for_pdf: bool) -> str:
-    return render_template("coordination/report.html", report=report, for_pdf=for_pdf)
+TEMPLATE = "coordination/report.html"
 
 
-def report_pdf(report: CoordinationReportData) -> bytes:
-    return render_pdf(report_html(report, for_pdf=True))
+def render_report_html(report: CoordinationReportData, *, for_pdf: bool) -> str:
+    """The report page; `for_pdf` adds the running header and footer the PDF's pages carry."""
+    return render_template(TEMPLATE, report=report, for_pdf=for_pdf)
+
+
+def render_report_pdf(report: CoordinationReportData) -> bytes:
+    return render_pdf(render_report_html(report, for_pdf=True))

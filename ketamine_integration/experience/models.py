@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
@@ -165,8 +165,7 @@ class SignedRecordChanged(RuntimeError):
     """Code tried to change a signed dosing session (corrections are addenda)."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_signed_sessions(db_session: Session, flush_context, instances) -> None:
+def refuse_changes_to_signed_sessions(db_session: Session, flush_context, instances) -> None:
     # The migration adds database triggers too; this stops the ORM path early and loudly.
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, DosingSession) and was_signed(obj):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import lazyload
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
+from ..courses.services import lock_course
 from ..db.types import utcnow
 from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
                              spacing_problems)
@@ -160,7 +161,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
     override = _check_spacing(course, starts, reason)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
-    booking.lock_course(course)
+    lock_course(course)
     booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
@@ -397,7 +398,7 @@ def _missing_for_signature(session: DosingSession) -> list[str]:
 
 
 def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
-    booking.lock_course(session.course)  # its windows are rewritten at commit: one writer per course
+    lock_course(session.course)  # its windows are rewritten at commit: one writer per course
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
     _check_recordable(session)

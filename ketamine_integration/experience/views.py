@@ -1,4 +1,4 @@
-"""Dosing session pages: plan the series, record and sign, addenda, REMS forms, booking in windows."""
+"""Dosing session pages: record and sign, reschedule, cancel, addenda, REMS forms (planning: pages/course.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -8,16 +8,14 @@ from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import user_choices
 from ..audit import services as audit
-from ..courses.models import TreatmentCourse
-from ..courses.page import course_page, plan_form_choices
 from ..db.errors import DomainError
 from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, report_submission, submit
+from ..web.forms import form_version, render_form, submit
 from . import rems, services
-from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
+from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
@@ -28,23 +26,6 @@ SCHEDULERS = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
 
 def _back_to_course(course_id: int, anchor: str = "dosing"):
     return redirect(url_for("courses.course_detail", course_id=course_id) + f"#{anchor}")
-
-
-@bp.route("/courses/<id:course_id>/dosing/plan", methods=["POST"])
-@access.roles(*SCHEDULERS)
-def dosing_plan(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    form = plan_form_choices(PlanForm())
-    done, planned = submit(form, lambda: services.plan_series(
-        course, first_start=form.first_start.data, days_between=form.days_between.data,
-        count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
-        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request()))
-    if done:
-        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
-        flash(f"Planned {len(planned)} dosing session(s).", "success")
-        return _back_to_course(course.id)
-    audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
-    return course_page(course, plan_form=form, status=422)
 
 
 def _session(dosing_id: int, *, clinical: bool = True) -> DosingSession:
@@ -58,7 +39,7 @@ def dosing_reschedule(dosing_id: int):
     form = RescheduleForm()
     done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
                                                        reason=form.reason.data, by=current_user))
-    report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} moved.")
     return _back_to_course(session.course_id)
 
@@ -69,7 +50,7 @@ def dosing_cancel(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = CancelForm()
     done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} cancelled; it stays on the record.")
     return _back_to_course(session.course_id)
 
@@ -164,7 +145,7 @@ def dosing_addendum(dosing_id: int):
     session = _session(dosing_id)
     form = AddendumForm()
     done, _ = submit(form, lambda: services.add_addendum(session, body=form.body.data, by=current_user))
-    report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
                       message="Addendum added.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#addenda")
 
@@ -196,6 +177,6 @@ def rems_submitted(dosing_id: int):
     form = RemsSubmittedForm()
     done, _ = submit(form, lambda: services.mark_rems_submitted(
         session, on=form.submitted_on.data, by=current_user, today=clinic_today()))
-    report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
                       message="REMS Patient Monitoring Form marked as submitted.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#rems")

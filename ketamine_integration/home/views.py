@@ -10,14 +10,14 @@ from flask_login import current_user
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import access
+from ..web import access
 from ..accounts.models import CLINICAL_ROLES, THERAPIST
 from ..audit import services as audit
 from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
-from ..courses.services import window_summaries
 from ..db.types import utcnow
 from ..domain.phases import Phase
+from ..experience.window_store import window_summaries
 from ..notes.models import SessionNote
 from ..notes.services import open_alerts
 from ..scheduling.models import Appointment

@@ -11,8 +11,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from ..accounts.models import ROLES, User
 from ..accounts.sessions import CODE_DUE, ENROL_DUE, SIGNED_IN, end_all_sessions
-# The clinic's admin-set values share one table, whichever feature they belong to.
-from ..calendars.models import ClinicSetting
+from ..clinic_settings.models import ClinicSetting
 from ..db.errors import DomainError
 from ..extensions import db
 from ..db.locking import locked_row

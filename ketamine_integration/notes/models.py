@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
@@ -289,8 +289,7 @@ class SignedNoteChanged(RuntimeError):
     """Code tried to change a signed note (corrections are addenda)."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
+def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, SessionNote) and was_signed(obj):
             _refuse_note_change(db_session, obj)

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..web.fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, report_submission, submit, whole_number
+from ..web.forms import form_version, render_form, submit, whole_number
 from . import charts, recovery, services, views_data
 from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, FormulationForm, NewNoteForm,
                     NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
@@ -50,7 +50,7 @@ def note_create(course_id: int):
     if done:
         audit.record("note.create", obj=note, patient_id=course.patient_id, detail=note.kind)
         return redirect(url_for("notes.note_edit", note_id=note.id))
-    report_submission(False, form, "note.create", obj=course, patient_id=course.patient_id, message="")
+    audit.report_submission(False, form, "note.create", obj=course, patient_id=course.patient_id, message="")
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#notes")
 
 
@@ -232,7 +232,7 @@ def note_addendum(note_id: int):
     done, _ = submit(form, lambda: services.add_addendum(note, body=form.body.data, by=current_user))
     if done:
         recovery.mark_recovered(current_user.id, url_for("notes.note_edit", note_id=note.id))
-    report_submission(done, form, "note.addendum", obj=note, patient_id=note.patient_id,
+    audit.report_submission(done, form, "note.addendum", obj=note, patient_id=note.patient_id,
                       message="Addendum added; the signed note is unchanged.")
     return redirect(url_for("notes.note_edit", note_id=note.id))
 
@@ -359,7 +359,7 @@ def measure_void(response_id: int):
     response = load_patient_record(MeasureResponse, response_id, clinical=True)
     form = VoidMeasureForm()
     done, _ = submit(form, lambda: services.void_measure(response, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "measure.void", obj=response, patient_id=response.patient_id,
+    audit.report_submission(done, form, "measure.void", obj=response, patient_id=response.patient_id,
                       message="Entry voided; it stays on the record, marked.")
     return redirect(url_for("notes.measures", course_id=response.course_id))
 
@@ -371,7 +371,7 @@ def alert_acknowledge(alert_id: int):
     form = AcknowledgeForm()
     done, _ = submit(form, lambda: services.acknowledge_alert(alert, note=form.note.data, by=current_user,
                                                               now=utcnow()))
-    report_submission(done, form, "alert.acknowledge", obj=alert, patient_id=alert.patient_id,
+    audit.report_submission(done, form, "alert.acknowledge", obj=alert, patient_id=alert.patient_id,
                       message="Safety alert acknowledged.")
     return redirect(request.form.get("next_page") == "home" and url_for("home.home")
                     or url_for("notes.measures", course_id=alert.course_id))

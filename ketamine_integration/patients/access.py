@@ -11,6 +11,11 @@ from ..extensions import db
 from .models import CareTeamMember, Patient
 
 
+def patient_exists(patient_id: int) -> bool:
+    """Whether a patient with this id exists (archived ones too)."""
+    return db.session.scalar(select(Patient.id).where(Patient.id == patient_id)) is not None
+
+
 def sees_all_patients(user: User) -> bool:
     """Staff and admin see every patient's demographics and schedule (not note contents)."""
     return user.has_role(ADMIN, STAFF)

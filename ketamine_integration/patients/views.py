@@ -1,4 +1,4 @@
-"""Patient list and search, registration, the patient page, edits and archiving."""
+"""Patient list and search, registration, edits and archiving (the patient page: pages/patient.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -8,13 +8,11 @@ from sqlalchemy.orm import selectinload
 from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
 from ..audit import services as audit
-from ..courses.services import fetch_courses_for_patient, window_summaries
-from ..db.types import utcnow
 from ..db.errors import DomainError
 from ..web.fields import options
 from ..web.forms import paginate, parse_id, render_form, submit
 from . import services
-from .access import can_read_clinical, load_patient, visible_patients
+from .access import load_patient, visible_patients
 from .care_team import describe_team, team_of
 from .forms import PatientForm
 from .models import Patient
@@ -71,18 +69,6 @@ def patient_create():
         flash(f"Registered {patient.full_name} ({patient.mrn}).", "success")
         return redirect(url_for("patients.patient_detail", patient_id=patient.id))
     return render_form("patients/form.html", form, title="Register a patient")
-
-
-@bp.route("/<id:patient_id>")
-@access.roles(*ROLES)
-def patient_detail(patient_id: int):
-    patient = load_patient(patient_id)
-    audit.record("patient.view", obj=patient, patient_id=patient.id)
-    courses = fetch_courses_for_patient(patient.id)
-    return render_template("patients/detail.html", patient=patient,
-                           clinical_access=can_read_clinical(current_user, patient),
-                           can_edit=current_user.has_role(*REGISTRARS), courses=courses,
-                           window_status=window_summaries([c.id for c in courses], utcnow()))
 
 
 @bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])

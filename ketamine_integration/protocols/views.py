@@ -1,4 +1,4 @@
-"""The protocols page: every file and registered version, its status and how many courses use it."""
+"""A protocol version's page (the list, with how many courses use each: pages/protocols.py)."""
 from __future__ import annotations
 
 import json
@@ -9,13 +9,6 @@ from ..web import access
 from . import services
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
-
-
-@bp.route("/")
-@access.signed_in
-def protocol_list():
-    rows, invalid = services.library_overview()
-    return render_template("protocols/list.html", rows=rows, invalid=invalid)
 
 
 @bp.route("/<protocol_id>/v<id:version>")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
+from ..courses.services import lock_course
 from ..domain.autoschedule import Assignment, Demand, Slot, assign
 from ..domain.phases import Phase
 from ..domain.slots import Interval, slot_starts, subtract
@@ -166,7 +167,7 @@ def _lock_everyone(courses, therapist_ids: set[int]) -> None:
     (or a batch and a single booking) can never wait on each other in a circle: courses
     first, as every booking does, then clinicians, patients and rooms."""
     for course in sorted(courses, key=lambda c: c.id):
-        booking.lock_course(course)
+        lock_course(course)
     for user_id in sorted(therapist_ids):
         db.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
     for patient_id in sorted({c.patient_id for c in courses}):

@@ -1,4 +1,6 @@
-"""Managing availability: each clinician's weekly hours and time off, the clinic's rooms and session types."""
+"""Managing availability: each clinician's weekly hours and time off, the clinic's rooms and session types.
+
+Its pages are on the scheduling blueprint: scheduling/views.py adds `routes` to it."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,10 +18,13 @@ from ..db.errors import DomainError
 from ..extensions import db
 from ..db.locking import locked_row
 from ..web.forms import flash_form_problems, submit
+from ..web.routes import Routes
 from .availability import session_minutes
 from .forms import ExtraHoursForm, RoomForm, SessionTypeForm, TimeOffForm, WorkingHoursForm
 from .models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
-from .views import bp
+
+#: the routes of these pages, added to the scheduling blueprint by scheduling/views.py
+routes = Routes()
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -35,7 +40,7 @@ def clinician_for_availability(user_id: int) -> User:
     return user
 
 
-@bp.route("/availability/<id:user_id>")
+@routes.route("/availability/<id:user_id>")
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability(user_id: int):
     return availability_page(clinician_for_availability(user_id))
@@ -55,7 +60,7 @@ def availability_page(user: User, *, import_form=None, status: int = 200):
                            weekdays=WEEKDAYS), status
 
 
-@bp.route("/availability/<id:user_id>/hours", methods=["POST"])
+@routes.route("/availability/<id:user_id>/hours", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_add_hours(user_id: int):
     user = clinician_for_availability(user_id)
@@ -91,13 +96,13 @@ def _remove_own(model, user_id: int, row_id: int, message: str):
     return redirect(url_for("scheduling.availability", user_id=user.id))
 
 
-@bp.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
+@routes.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_remove_hours(user_id: int, block_id: int):
     return _remove_own(WorkingHours, user_id, block_id, "Working hours removed. Sessions already booked are not moved.")
 
 
-@bp.route("/availability/<id:user_id>/time-off", methods=["POST"])
+@routes.route("/availability/<id:user_id>/time-off", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_add_time_off(user_id: int):
     user = clinician_for_availability(user_id)
@@ -123,13 +128,13 @@ def _add_span(model, user: User, form, *, what: str, longest: timedelta | None =
     return span
 
 
-@bp.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
+@routes.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_remove_time_off(user_id: int, off_id: int):
     return _remove_own(TimeOff, user_id, off_id, "Time off removed.")
 
 
-@bp.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
+@routes.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_add_extra_hours(user_id: int):
     user = clinician_for_availability(user_id)
@@ -141,13 +146,13 @@ def availability_add_extra_hours(user_id: int):
     return redirect(url_for("scheduling.availability", user_id=user.id))
 
 
-@bp.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])
+@routes.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])
 @access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
 def availability_remove_extra_hours(user_id: int, extra_id: int):
     return _remove_own(ExtraHours, user_id, extra_id, "Extra hours removed. Sessions already booked are not moved.")
 
 
-@bp.route("/rooms/", methods=["GET", "POST"])
+@routes.route("/rooms/", methods=["GET", "POST"])
 @access.roles(ADMIN)
 def rooms():
     form = RoomForm()
@@ -169,7 +174,7 @@ def _add_room(name: str) -> Room:
     return room
 
 
-@bp.route("/rooms/<id:room_id>/toggle", methods=["POST"])
+@routes.route("/rooms/<id:room_id>/toggle", methods=["POST"])
 @access.roles(ADMIN)
 def room_toggle(room_id: int):
     room = db.get_or_404(Room, room_id)
@@ -178,7 +183,7 @@ def room_toggle(room_id: int):
     return redirect(url_for("scheduling.rooms"))
 
 
-@bp.route("/session-types/", methods=["GET", "POST"])
+@routes.route("/session-types/", methods=["GET", "POST"])
 @access.roles(ADMIN)
 def session_types():
     """Each kind of session's default length: what booking, suggestions and auto-scheduling use."""

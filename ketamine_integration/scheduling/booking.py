@@ -31,14 +31,6 @@ def conflicts(*, clinician_id: int, patient_id: int, starts_at: datetime, ends_a
     return db.session.scalars(stmt.order_by(Appointment.starts_at)).all()
 
 
-def lock_course(course) -> None:
-    """Lock the course row first, before any party: every writer that books on a course or
-    changes its phase takes this lock in this order, so none waits on another in a circle.
-    NO KEY UPDATE (key_share): inserting a row that references the course stays possible."""
-    db.session.execute(select(type(course).id).where(type(course).id == course.id).with_for_update(key_share=True))
-    db.session.refresh(course)
-
-
 def lock_parties(*, clinician_id: int, patient_id: int, room_id: int | None) -> None:
     """Serialise bookings that could clash: lock the clinician, patient and room rows.
 

@@ -1,4 +1,4 @@
-"""Scheduling pages: booking inside windows, changes, the worklist and the auto-schedule."""
+"""Scheduling pages: changes to bookings, the worklist, the calendar and the auto-schedule (booking from the course page: pages/course.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -10,54 +10,21 @@ from sqlalchemy import select
 from ..web import access
 from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
-from ..courses.models import TreatmentCourse
-from ..courses.page import course_page
 from ..db.types import utcnow
 from ..db.errors import DomainError
-from ..web.fields import YEARS, options
+from ..web.fields import YEARS
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
-from ..web.forms import parse_id, report_submission, submit
+from ..web.forms import parse_id, submit
 from ..extensions import db
 from ..db.clinic_time import clinic_today
-from . import auto, calendar, services, worklist
-from .availability import first_free_room, room_choices
-from .availability import session_minutes
-from .forms import BookForm, CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
+from . import auto, availability_views, calendar, services, worklist
+from .forms import CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
 from .models import Appointment, Room
 
 bp = Blueprint("scheduling", __name__)
-
-
-def _room_for(form: BookForm) -> int | None:
-    """The chosen room, or the first free one for an in-person session with none chosen."""
-    if form.modality.data != "in_person":
-        return None
-    if form.room.data:
-        return form.room.data
-    ends = form.starts_at.data + timedelta(minutes=form.minutes.data or session_minutes()[form.kind.data])
-    room = first_free_room(form.starts_at.data, ends)
-    return room.id if room else None
-
-
-@bp.route("/courses/<id:course_id>/sessions", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
-def book_session(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    form = BookForm()
-    form.clinician.choices = options(clinician_choices(THERAPIST))
-    form.room.choices = room_choices()
-    done, appointment = submit(form, lambda: services.book_session(
-        course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
-        minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
-        room_id=_room_for(form), join=form.join_request()))
-    if done:
-        audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
-        flash(f"{appointment.label} booked.", "success")
-        return redirect(url_for("courses.course_detail", course_id=course.id) + "#windows")
-    audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
-    return course_page(course, book_form=form, status=422)
+# the availability pages (hours, time off, rooms, session types) are declared in their own module
+availability_views.routes.add_to(bp)
 
 
 @bp.route("/schedule/auto")
@@ -153,7 +120,7 @@ def appointment_reschedule(appointment_id: int):
 
 
 def _after_change(appointment, done: bool, form, what: str, message: str) -> None:
-    report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
+    audit.report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
                       message=message, detail=what)
 
 

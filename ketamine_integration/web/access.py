@@ -5,16 +5,19 @@ half-way through signing in (password given, authenticator code or enrolment sti
 signed in: they reach only the @during_sign_in pages. An endpoint with no
 rule is refused (fail closed), and tests/integration/test_authorization_rules.py walks
 app.url_map so that a forgotten rule fails the suite before it reaches a clinic.
+
+What the check needs to know of sign-in, the audit trail and patients it asks the
+collaborators create_app passes to `register` (AccessCollaborators): plumbing knows no feature.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 
-from ..accounts.models import ROLE_LABELS
-from ..audit import services as audit
+from ..domain.roles import ROLE_LABELS
 
 RULE_ATTR = "_access_rule"
 
@@ -43,6 +46,31 @@ SIGNED_IN = AccessRule()
 DURING_SIGN_IN = AccessRule(during_sign_in=True)
 #: where a pending sign-in is sent, by its stage (accounts/sessions.py)
 SECOND_STEP_PAGES = {"code": "mfa.code", "enrol": "mfa.enrol"}
+
+
+@dataclass(frozen=True)
+class AccessCollaborators:
+    """What the access check asks the features, passed in by create_app."""
+
+    #: this request's half-finished sign-in (an object with a `stage`), or None
+    pending_sign_in: Callable[[], Any]
+    #: keep what a signed-out request submitted, to offer it back after sign-in; True if kept
+    keep_timed_out_submission: Callable[[], bool]
+    #: write the audit row of a refused request: (detail, patient_id=...)
+    record_denial: Callable[..., Any]
+    #: whether a patient with this id exists (a denied URL's patient goes into the audit row)
+    patient_exists: Callable[[int], bool]
+
+
+def register(app: Flask, collaborators: AccessCollaborators) -> None:
+    """Check every request against its endpoint's rule, asking `collaborators`."""
+    app.extensions["access"] = collaborators
+    allow_endpoint(app, "static", PUBLIC)
+    app.before_request(enforce_access)
+
+
+def _collaborators() -> AccessCollaborators:
+    return current_app.extensions["access"]
 
 
 def _attach(rule: AccessRule):
@@ -93,14 +121,14 @@ def enforce_access():
     if request.endpoint is None:
         return None
     rule = rule_for(current_app, request.endpoint)
+    features = _collaborators()
     if rule is None:
-        audit.denial(f"no access rule for endpoint {request.endpoint}")
+        features.record_denial(f"no access rule for endpoint {request.endpoint}")
         abort(403)
     if rule.public:
         return None
     if not current_user.is_authenticated:
-        from ..accounts.sessions import pending_sign_in
-        pending = pending_sign_in()
+        pending = features.pending_sign_in()
         if pending is not None:
             if rule.during_sign_in:
                 return None
@@ -108,8 +136,7 @@ def enforce_access():
             return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
         reason = g.pop("session_end_message", None)
         session.clear()
-        from ..notes.recovery import keep_if_timed_out
-        kept = keep_if_timed_out()
+        kept = features.keep_timed_out_submission()
         flash(reason or "Please sign in to continue.", "info")
         if kept:
             flash("What you submitted is kept: sign in and it will be offered back on the same page.", "info")
@@ -118,18 +145,15 @@ def enforce_access():
             next_url = request.path
         return redirect(url_for("accounts.login", next=next_url))
     if rule.roles and not current_user.has_role(*rule.roles):
-        audit.denial(f"{request.endpoint} needs role: {rule.describe()}",
-                     patient_id=_patient_in_url())
+        features.record_denial(f"{request.endpoint} needs role: {rule.describe()}",
+                               patient_id=_patient_in_url(features))
         abort(403)
     return None
 
 
-def _patient_in_url() -> int | None:
+def _patient_in_url(features: AccessCollaborators) -> int | None:
     """The patient a denied URL names, if it names an existing one (for the audit filter)."""
-    from ..extensions import db
-    from ..patients.models import Patient
-
     patient_id = (request.view_args or {}).get("patient_id")
-    if patient_id is None:
+    if patient_id is None or not features.patient_exists(patient_id):
         return None
-    return db.session.scalar(db.select(Patient.id).where(Patient.id == patient_id))
+    return patient_id

@@ -10,7 +10,6 @@ from flask_sqlalchemy.pagination import SelectPagination
 from flask_wtf import FlaskForm
 from sqlalchemy import func, literal, select
 
-from ..audit import services as audit
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from .lifecycle import MAX_ID
@@ -84,19 +83,6 @@ def flash_form_problems(form, prefix: str = "Not saved: ") -> None:
     for errors in form.errors.values():
         problems.extend(errors if isinstance(errors, (list, tuple)) else [str(errors)])
     flash(prefix + " ".join(str(p) for p in problems), "error")
-
-
-def report_submission(done: bool, form, action: str, *, obj, patient_id: int, message: str,
-                      detail: str | None = None) -> None:
-    """After a form that redirects back: one audit row (success, or the refused attempt) and
-    a message saying what happened or what to correct."""
-    if done:
-        audit.record(action, obj=obj, patient_id=patient_id, detail=detail)
-        flash(message, "success")
-    else:
-        audit.record(action, obj=obj, patient_id=patient_id, outcome=audit.FAILURE,
-                     detail=f"{detail + ' ' if detail else ''}refused")
-        flash_form_problems(form, prefix="Not changed: ")
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -1,11 +1,17 @@
-"""The request wrapper: one commit per successful request, rollback on any error, safe error pages."""
+"""The request wrapper: one commit per successful request, rollback on any error, safe error pages.
+
+It knows no feature: a page's own reaction to a refused upload is declared on its view
+(upload_limit), and a refusal others record (the audit trail) is announced by a signal that
+create_app connects (change_refused).
+"""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from blinker import Namespace
 from flask import Flask, abort, current_app, g, render_template, request
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -19,6 +25,11 @@ from ..extensions import db
 
 #: largest id a route accepts: PostgreSQL's integer column (larger numbers are simply 404)
 MAX_ID = 2_147_483_647
+
+_signals = Namespace()
+#: sent (sender: the app, endpoint=...) when an append-only guard refused a request's change
+#: and the request is answered 409; the audit trail records it (connected in create_app)
+change_refused = _signals.signal("change-refused")
 
 #: Pages with their own template; any other HTTP error uses errors/generic.html.
 ERROR_TEMPLATES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
@@ -162,17 +173,39 @@ def render_error(error: HTTPException):
     return render_template(template, error=error), error.code
 
 
+#: the attribute a view's UploadLimit is kept in
+UPLOAD_LIMIT_ATTR = "_upload_limit"
+
+
+@dataclass(frozen=True)
+class UploadLimit:
+    """What a page that takes uploads says and does when one is over MAX_CONTENT_LENGTH."""
+
+    #: what the 413 page tells the user about this page's uploads
+    hint: str
+    #: called when an upload to this page is refused, before the 413 page is rendered (to audit it)
+    on_refused: Callable[[], Any] | None = None
+
+
+def upload_limit(hint: str, *, on_refused: Callable[[], Any] | None = None):
+    """Declare a view's uploads: the 413 page's advice, and what to do when one is refused."""
+    def decorate(view):
+        setattr(view, UPLOAD_LIMIT_ATTR, UploadLimit(hint, on_refused))
+        return view
+    return decorate
+
+
 def render_too_large(error: HTTPException):
-    """An upload over MAX_CONTENT_LENGTH: say what the limits are, and audit a refused import."""
-    from ..audit import services as audit
-    from ..calendars.services import MAX_IMPORT_BYTES
-    if request.endpoint == "calendars.calendar_import" and current_user.is_authenticated:
-        audit.record("calendar.import", object_type="user", object_id=(request.view_args or {}).get("user_id"),
-                     outcome=audit.FAILURE, detail=f"refused: upload of {request.content_length or '?'} bytes "
-                                                   "exceeds the server limit")
-    return render_template("errors/413.html", error=error,
-                           limit_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
-                           import_mb=MAX_IMPORT_BYTES // (1024 * 1024)), 413
+    """An upload over MAX_CONTENT_LENGTH: say what the limits are; the page it was sent to may
+    record the refusal (its upload_limit's on_refused)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    limit = getattr(view, UPLOAD_LIMIT_ATTR, None)
+    if limit is not None and limit.on_refused is not None:
+        limit.on_refused()
+    hints = sorted({limit.hint for view in current_app.view_functions.values()
+                    if (limit := getattr(view, UPLOAD_LIMIT_ATTR, None)) is not None})
+    return render_template("errors/413.html", error=error, upload_hints=hints,
+                           limit_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)), 413
 
 
 def render_csrf_error(error: CSRFError):
@@ -249,10 +282,9 @@ def append_only_refusal(error: BaseException | None) -> bool:
 def render_changed(error: BaseException):
     """409, audited: the page says the record changed and to reload it. The traceback is kept,
     since a path that reaches a guard is a missing lock or check."""
-    from ..audit import services as audit
     current_app.logger.warning("append-only guard refused %s %s", request.method, redacted_path(request.path),
                                exc_info=getattr(error, "original_exception", None) or error)
-    audit.record("record.changed", outcome=audit.FAILURE, detail=f"guard refused {request.endpoint}"[:200])
+    change_refused.send(current_app._get_current_object(), endpoint=request.endpoint)
     conflict = Conflict("This record has changed since you opened it; reload the page and try again.")
     return render_template("errors/409.html", error=conflict), 409
 

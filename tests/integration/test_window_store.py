@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from ketamine_integration.courses.models import TreatmentCourse
-from ketamine_integration.courses.services import window_summaries
+from ketamine_integration.experience.window_store import window_summaries
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.experience.services import fetch_signed_sessions_by_course
 from ketamine_integration.experience.window_store import StoredWindow, open_windows

@@ -27,10 +27,9 @@ SUITE = "No unreviewed |safe or Markup"
 #: response made outside render_template() is reviewed here.
 REVIEWED: dict[tuple[str, str], str] = {
     ("ketamine_integration/coordination/views.py",
-     'response = Response(report_html(report, for_pdf=False), mimetype="text/html")'):
-        "the body is coordination/report.html rendered by render_template() (documents/coordination_report.py) "
-        "in the app's autoescaping environment; the view wraps it only to loosen style-src for the report's "
-        "own print stylesheet",
+     'response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")'):
+        "the body is coordination/report.html rendered by render_template() in the app's autoescaping "
+        "environment; the view wraps it only to loosen style-src for the report's own print stylesheet",
     ("ketamine_integration/mfa/services.py", "from markupsafe import Markup"):
         "imported only for the enrolment QR code below",
     ("ketamine_integration/mfa/services.py", "return Markup(svg)"):

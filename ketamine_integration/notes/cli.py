@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 
 from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
 from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
-from ..notes.services import verify_signed_notes
-from .services import verify_protocol_snapshots, verify_signed_sessions
+from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
+from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
 

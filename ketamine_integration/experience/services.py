@@ -270,25 +270,43 @@ def _time_problems(values: dict, now: datetime) -> dict[str, str]:
     for name in ("started_at", "ended_at", "discharged_at", "ready_to_leave_at"):
         if values.get(name) and values[name] > now:
             problems[name] = "This cannot be in the future: record a session once it has happened."
-    if start and end and end <= start:
-        problems.setdefault("ended_at", "The session must end after it starts.")
-    elif start and end and end - start > MAX_SESSION:
-        problems.setdefault("ended_at", "A dosing session longer than 12 hours is not plausible; check the date.")
-    if end and discharged and discharged < end:
-        problems.setdefault("discharged_at", "Discharge cannot come before the end of dosing.")
-    elif end and discharged and discharged - end > MAX_DISCHARGE_DELAY:
-        problems.setdefault("discharged_at",
-                            "Discharge more than 24 hours after dosing is not plausible; check the date.")
+    if start and end and (problem := _length_problem(end - start)):
+        problems.setdefault("ended_at", problem)
+    if end and discharged and (problem := _discharge_problem(discharged - end)):
+        problems.setdefault("discharged_at", problem)
     return problems
+
+
+def _length_problem(length: timedelta) -> str | None:
+    if length <= timedelta(0):
+        return "The session must end after it starts."
+    if length > MAX_SESSION:
+        return "A dosing session longer than 12 hours is not plausible; check the date."
+    return None
+
+
+def _discharge_problem(after_end: timedelta) -> str | None:
+    if after_end < timedelta(0):
+        return "Discharge cannot come before the end of dosing."
+    if after_end > MAX_DISCHARGE_DELAY:
+        return "Discharge more than 24 hours after dosing is not plausible; check the date."
+    return None
 
 
 def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
     problems = _time_problems(values, utcnow())
-    medication = values.get("medication")
     if values.get("route") and values["route"] != protocol.route:
         problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
-    if medication and medication != protocol.medication:
+    if values.get("medication") and values["medication"] != protocol.medication:
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
+    problems.update(_vital_problems(vitals))
+    problems.update(_dose_problems(values))
+    return problems
+
+
+def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
+    """Each reading within its plausible range, and diastolic pressure below systolic."""
+    problems = {}
     for timepoint, readings in vitals.items():
         for name, value in readings.items():
             problem = VITAL_RANGES[name].problem(value, name.replace("_", " ").replace("spo2", "SpO2"))
@@ -297,13 +315,20 @@ def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
         systolic, diastolic = readings.get("systolic"), readings.get("diastolic")
         if systolic is not None and diastolic is not None and diastolic >= systolic:
             problems[f"{timepoint}.diastolic"] = "Diastolic pressure must be below systolic."
-    weight, dose = values.get("weight_kg"), values.get("dose_mg")
+    return problems
+
+
+def _dose_problems(values: dict) -> dict[str, str]:
+    """A plausible weight; a dose above 0 and within the clinic's ceiling for the medication;
+    then, when both are fine, a plausible dose per kilogram."""
+    problems = {}
+    medication, weight, dose = values.get("medication"), values.get("weight_kg"), values.get("dose_mg")
     if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
         problems["weight_kg"] = problem
     ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
     if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
         problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
-    if weight and dose and "weight_kg" not in problems and "dose_mg" not in problems:
+    if weight and dose and not problems:
         problem = MG_PER_KG_RANGE.problem(mg_per_kg(float(dose), float(weight)), "The dose")
         if problem:
             problems["dose_mg"] = problem
@@ -332,16 +357,29 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     if problems:
         raise DomainError(problems)
     if values.get("started_at"):
-        try:
-            override = _check_spacing(session.course, [values["started_at"]], spacing_reason, ignore=session)
-        except DomainError as err:
-            raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
-        session.spacing_override_reason = override or session.spacing_override_reason
+        _record_spacing(session, values["started_at"], spacing_reason)
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
     session.dose_mg_per_kg = (Decimal(str(mg_per_kg(float(session.dose_mg), float(session.weight_kg))))
                               if weight_based else None)
+    _record_vitals(session, vitals)
+    session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
+    session.status = DRAFT
+    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
+
+
+def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None) -> None:
+    """The protocol's spacing from the course's other sessions, or the reason given for overriding it."""
+    try:
+        override = _check_spacing(session.course, [started_at], spacing_reason, ignore=session)
+    except DomainError as err:
+        raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
+    session.spacing_override_reason = override or session.spacing_override_reason
+
+
+def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:
+    """Update the readings at each submitted timepoint, adding the timepoints not yet recorded."""
     by_point = {v.timepoint: v for v in session.vitals}
     for timepoint, readings in vitals.items():
         row = by_point.get(timepoint) or VitalSigns(timepoint=timepoint)
@@ -349,9 +387,6 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
             setattr(row, name, value)
         if row not in session.vitals:
             session.vitals.append(row)
-    session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
-    session.status = DRAFT
-    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
 #: what a signature needs, and how the refusal names it

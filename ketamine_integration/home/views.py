@@ -108,29 +108,37 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
     objects was a fifth of its time."""
     now = utcnow()
     by_id = {p.id: p for p in patients}
-    latest = {}
-    for course in db.session.execute(
-            select(TreatmentCourse.id, TreatmentCourse.patient_id, TreatmentCourse.phase, TreatmentCourse.therapist_id,
-                   TreatmentCourse.start_date, TreatmentCourse.protocol_version_id)
-            .where(TreatmentCourse.patient_id.in_(by_id)).order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
-        latest[course.patient_id] = course  # the latest course of each patient
+    latest = _latest_courses(by_id)
     live = [c for c in latest.values() if not Phase(c.phase).ended]
     # every registered protocol version (a handful), for the windows and the reports due
     versions = {v.id: v for v in db.session.scalars(select(ProtocolVersion))}
     summaries = window_summaries([c.id for c in live], now, versions=list(versions.values()))
     open_count = Counter(alert.patient_id for alert in alerts)
-    rows = []
-    for p in patients:
-        course = latest.get(p.id)
-        rows.append(CaseloadRow(patient=p, course_id=course.id if course else None,
-                                phase=Phase(course.phase) if course else None,
-                                summary=summaries.get(course.id) if course else None, alerts=open_count[p.id]))
+    rows = [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id]) for p in patients]
     due = []
     if current_user.can("reports.generate"):
         mine = [c for c in live if c.therapist_id == current_user.id]
         due = [ReportDue(c.id, by_id[c.patient_id], versions[c.protocol_version_id].name, why)
                for c, why in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now)]
     return rows, due
+
+
+def _latest_courses(by_id: dict) -> dict:
+    """The latest course of each patient (as a column row), by patient id."""
+    latest = {}
+    for course in db.session.execute(
+            select(TreatmentCourse.id, TreatmentCourse.patient_id, TreatmentCourse.phase, TreatmentCourse.therapist_id,
+                   TreatmentCourse.start_date, TreatmentCourse.protocol_version_id)
+            .where(TreatmentCourse.patient_id.in_(by_id)).order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
+        latest[course.patient_id] = course
+    return latest
+
+
+def _caseload_row(patient: CaseloadPatient, course, summaries: dict, alerts: int) -> CaseloadRow:
+    if course is None:
+        return CaseloadRow(patient=patient, course_id=None, phase=None, summary=None, alerts=alerts)
+    return CaseloadRow(patient=patient, course_id=course.id, phase=Phase(course.phase),
+                       summary=summaries.get(course.id), alerts=alerts)
 
 
 @bp.route("/healthz")

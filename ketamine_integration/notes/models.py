@@ -300,15 +300,27 @@ class SignedNoteChanged(RuntimeError):
 def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, SessionNote) and was_signed(obj):
-            if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
-                raise SignedNoteChanged(f"note {obj.id} is signed; add an addendum instead")
+            _refuse_note_change(db_session, obj)
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, (NoteTheme, ActionCheckIn, NoteDosingLink)):
-            note = obj.note
-            if note is not None and note.status == SIGNED and was_signed(note):
-                raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
-        if isinstance(obj, ActionStep) and obj.note is not None and was_signed(obj.note) \
-                and obj.note.status == SIGNED:
-            if obj in db_session.new or obj in db_session.deleted \
-                    or changed_attributes(obj) - {"status", "check_ins"}:
-                raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")
+            _refuse_part_change(obj)
+        if isinstance(obj, ActionStep):
+            _refuse_agreed_step_change(db_session, obj)
+
+
+def _refuse_note_change(db_session: Session, note: SessionNote) -> None:
+    if note in db_session.deleted or changed_attributes(note) - MUTABLE_AFTER_SIGNING:
+        raise SignedNoteChanged(f"note {note.id} is signed; add an addendum instead")
+
+
+def _refuse_part_change(part) -> None:
+    note = part.note
+    if note is not None and note.status == SIGNED and was_signed(note):
+        raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
+
+
+def _refuse_agreed_step_change(db_session: Session, step: ActionStep) -> None:
+    if step.note is None or not was_signed(step.note) or step.note.status != SIGNED:
+        return
+    if step in db_session.new or step in db_session.deleted or changed_attributes(step) - {"status", "check_ins"}:
+        raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")

@@ -67,34 +67,45 @@ def _note_form(note: SessionNote, steps, recovered=None):
     elif recovered is not None:
         form = form_class(formdata=recovery.as_formdata(recovered))
     else:
-        form = form_class(data={"session_date": note.session_date, "version": note.version,
-                                **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
-        if note.kind == "preparation":
-            form.intentions.data = "\n".join(note.content.get("intentions", []))
-        else:
-            form.dosing_sessions.data = [link.dosing_session_id for link in note.dosing_links]
-            for entry, row in zip(form.themes.entries, note.themes):
-                entry.form.process(None, data={"theme": row.theme_id or 0, "free_theme": row.free_theme,
-                                               "patient_words": row.patient_words})
-            for entry, step in zip(form.new_steps.entries, note.new_steps):
-                entry.form.process(None, obj=step)
-            for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
-                entry.form.process(None, data=technique)
-            saved = {c.action_step_id: c for c in note.check_ins}
-            for step in steps:
-                form.check_ins.append_entry()
-                entry = form.check_ins.entries[-1].form
-                entry.process(None, obj=saved.get(step.id))
-                entry.step_id.data = str(step.id)
+        form = _draft_form(note, steps, form_class)
     if note.kind == "integration":
-        choices = _theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
-        for entry in form.themes.entries:
-            entry.form.theme.choices = choices
-        form.dosing_sessions.choices = options(
-            (s.id, f"Dosing session {s.sequence}") for s in db.session.scalars(
-                select(DosingSession).where(DosingSession.course_id == note.course_id,
-                                            DosingSession.status == DOSING_SIGNED).order_by(DosingSession.sequence)))
+        _set_integration_choices(form, note)
     return form
+
+
+def _draft_form(note: SessionNote, steps, form_class):
+    """The form filled from the saved draft, with a check-in row for each open step."""
+    form = form_class(data={"session_date": note.session_date, "version": note.version,
+                            **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
+    if note.kind == "preparation":
+        form.intentions.data = "\n".join(note.content.get("intentions", []))
+        return form
+    form.dosing_sessions.data = [link.dosing_session_id for link in note.dosing_links]
+    for entry, row in zip(form.themes.entries, note.themes):
+        entry.form.process(None, data={"theme": row.theme_id or 0, "free_theme": row.free_theme,
+                                       "patient_words": row.patient_words})
+    for entry, step in zip(form.new_steps.entries, note.new_steps):
+        entry.form.process(None, obj=step)
+    for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
+        entry.form.process(None, data=technique)
+    saved = {c.action_step_id: c for c in note.check_ins}
+    for step in steps:
+        form.check_ins.append_entry()
+        entry = form.check_ins.entries[-1].form
+        entry.process(None, obj=saved.get(step.id))
+        entry.step_id.data = str(step.id)
+    return form
+
+
+def _set_integration_choices(form, note: SessionNote) -> None:
+    """The themes and the course's signed dosing sessions an integration note may name."""
+    choices = _theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
+    for entry in form.themes.entries:
+        entry.form.theme.choices = choices
+    form.dosing_sessions.choices = options(
+        (s.id, f"Dosing session {s.sequence}") for s in db.session.scalars(
+            select(DosingSession).where(DosingSession.course_id == note.course_id,
+                                        DosingSession.status == DOSING_SIGNED).order_by(DosingSession.sequence)))
 
 
 def _clean(value):
@@ -110,25 +121,44 @@ def _submitted(note: SessionNote, form) -> dict:
     if note.kind == "preparation":
         content["intentions"] = [line.strip() for line in (form.intentions.data or "").splitlines() if line.strip()]
         return args
-    content["techniques"] = [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
-                             for t in form.techniques.data if (t["technique"] or "").strip()]
-    args["themes"] = [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
-                       "patient_words": _clean(r["patient_words"])}
-                      for i, r in enumerate(form.themes.data)
-                      if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
-    args["new_steps"] = [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
-                          "starts_on": r["starts_on"], "review_on": r["review_on"],
-                          "linked_insight": _clean(r["linked_insight"])}
-                         for i, r in enumerate(form.new_steps.data)
-                         if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
-                         or r["starts_on"] or r["review_on"]]
-    args["check_ins"] = [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
-                          "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
-                          "adjustment": _clean(r["adjustment"])}
-                         for i, r in enumerate(form.check_ins.data)
-                         if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]
+    content["techniques"] = _submitted_techniques(form)
+    args["themes"] = _submitted_themes(form)
+    args["new_steps"] = _submitted_new_steps(form)
+    args["check_ins"] = _submitted_check_ins(form)
     args["dosing_ids"] = list(form.dosing_sessions.data or [])
     return args
+
+
+def _submitted_techniques(form) -> list[dict]:
+    return [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
+            for t in form.techniques.data if (t["technique"] or "").strip()]
+
+
+def _submitted_themes(form) -> list[dict]:
+    """Theme rows with anything in them, each with its form row number for messages."""
+    return [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
+             "patient_words": _clean(r["patient_words"])}
+            for i, r in enumerate(form.themes.data)
+            if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
+
+
+def _submitted_new_steps(form) -> list[dict]:
+    """New action-step rows with anything in them, each with its form row number."""
+    return [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
+             "starts_on": r["starts_on"], "review_on": r["review_on"],
+             "linked_insight": _clean(r["linked_insight"])}
+            for i, r in enumerate(form.new_steps.data)
+            if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
+            or r["starts_on"] or r["review_on"]]
+
+
+def _submitted_check_ins(form) -> list[dict]:
+    """Check-in rows with anything in them, each with its form row number."""
+    return [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
+             "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
+             "adjustment": _clean(r["adjustment"])}
+            for i, r in enumerate(form.check_ins.data)
+            if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]
 
 
 @bp.route("/notes/<id:note_id>", methods=["GET", "POST"])

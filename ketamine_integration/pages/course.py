@@ -59,32 +59,16 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
                 book_form=None, status=200):
     """The course page, with any submitted form (and its errors) in place of a fresh one."""
     protocol = services.course_protocol(course)
-    if phase_form is None:
-        phase_form = PhaseForm(version=course.version)
-    phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
-    if prep_form is None:
-        prep_form = PreparationForm(completed_on=clinic_today())
-    prep_form.item.choices = options(services.checklist_items(protocol))
-    clinicians, may_add_to_team = [], may_add_members(current_user, course.patient)
+    phase_form, prep_form = _phase_forms(course, protocol, phase_form, prep_form)
+    may_add_to_team = may_add_members(current_user, course.patient)
+    clinicians = []
     if not course.current_phase.ended:  # an ended course plans and books nothing: no forms to fill
-        # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
-        clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
-        plan_form = plan_form_choices(plan_form or PlanForm(
-            days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
-            clinician=course.prescriber_id), clinicians, rooms)
-        book_form = book_form or BookForm(clinician=course.therapist_id)
-        book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
-                                              if THERAPIST in roles)
-        book_form.room.choices = room_choices(rooms=rooms)
-        if not may_add_to_team:
-            only_team_choices(course, plan_form, book_form)
+        clinicians, plan_form, book_form = _planning_forms(course, protocol, plan_form, book_form, may_add_to_team)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
     # the course's integration sessions that count for its windows, from the appointments read
     starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
     windows = course_windows(course, sessions, starts, now)
-    suggestions = {w.session.id: suggest_for_window(course, w.window, now) for w in windows
-                   if not w.covered and w.status is not WindowStatus.CLOSED} if not course.current_phase.ended else {}
     clinical = can_read_clinical(current_user, course.patient)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions))
     return render_template(
@@ -95,11 +79,54 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
-        suggestions=suggestions, names={user_id: name for user_id, name, _roles in clinicians},
-        notes=course_notes(course.id) if clinical else [], new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
-        open_alerts=len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id]) if clinical else 0,
+        suggestions=_suggestions(course, windows, now), names={user_id: name for user_id, name, _roles in clinicians},
+        new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
+        **_clinical_parts(course, clinical),
         appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None}), status
+
+
+def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):
+    """The phase and preparation forms (the submitted ones, else fresh), with their choices."""
+    if phase_form is None:
+        phase_form = PhaseForm(version=course.version)
+    phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
+    if prep_form is None:
+        prep_form = PreparationForm(completed_on=clinic_today())
+    prep_form.item.choices = options(services.checklist_items(protocol))
+    return phase_form, prep_form
+
+
+def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may_add_to_team: bool):
+    """The clinicians, and the plan and booking forms (the submitted ones, else fresh) with their choices."""
+    # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
+    clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
+    plan_form = plan_form_choices(plan_form or PlanForm(
+        days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
+        clinician=course.prescriber_id), clinicians, rooms)
+    book_form = book_form or BookForm(clinician=course.therapist_id)
+    book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
+                                          if THERAPIST in roles)
+    book_form.room.choices = room_choices(rooms=rooms)
+    if not may_add_to_team:
+        only_team_choices(course, plan_form, book_form)
+    return clinicians, plan_form, book_form
+
+
+def _suggestions(course: TreatmentCourse, windows, now) -> dict:
+    """Free slots for each open window not yet covered (none for an ended course)."""
+    if course.current_phase.ended:
+        return {}
+    return {w.session.id: suggest_for_window(course, w.window, now) for w in windows
+            if not w.covered and w.status is not WindowStatus.CLOSED}
+
+
+def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
+    """The course's notes and open safety alerts, for a user who may read clinical records."""
+    if not clinical:
+        return {"notes": [], "open_alerts": 0}
+    return {"notes": course_notes(course.id),
+            "open_alerts": len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id])}
 
 
 def _back_to_course(course_id: int, anchor: str | None = None):

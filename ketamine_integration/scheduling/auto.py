@@ -107,6 +107,18 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
     # this batch books may itself count for a neighbouring window, which is not a change.
     if len({r[1] for r in rows}) != len(rows):
         raise DomainError("The proposal lists a window twice; make a new proposal.")
+    problems = _changed_since_proposal(rows, courses, now)
+    if not problems:
+        problems = _book_all(rows, courses, by=by, now=now)
+    if problems:
+        raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
+                          + " ".join(problems) + " Make a new proposal.")
+    return len(rows)
+
+
+def _changed_since_proposal(rows: list[tuple[int, int, int, datetime]], courses: dict,
+                            now: datetime) -> list[str]:
+    """What stops each proposed row being booked now, naming its patient."""
     problems = []
     for course_id, window_key, therapist_id, starts_at in rows:
         course = courses.get(course_id)
@@ -114,8 +126,13 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
             else "the course no longer exists"
         if problem:
             problems.append(f"{course.patient.full_name if course else course_id}: {problem}")
-    minutes = session_minutes()["integration"]
-    for course_id, _window_key, therapist_id, starts_at in ([] if problems else rows):
+    return problems
+
+
+def _book_all(rows: list[tuple[int, int, int, datetime]], courses: dict, *, by: User, now: datetime) -> list[str]:
+    """Book each row (in person when a room is free, else by telehealth); what refused, by patient and time."""
+    minutes, problems = session_minutes()["integration"], []
+    for course_id, _window_key, therapist_id, starts_at in rows:
         course = courses[course_id]
         room = first_free_room(starts_at, starts_at + timedelta(minutes=minutes))
         try:
@@ -125,10 +142,7 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
         except DomainError as err:
             problems.append(f"{course.patient.full_name} at {format_local(starts_at)}: "
                             + " ".join(err.reasons.values()))
-    if problems:
-        raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
-                          + " ".join(problems) + " Make a new proposal.")
-    return len(rows)
+    return problems
 
 
 def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, starts_at: datetime,

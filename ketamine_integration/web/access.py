@@ -127,27 +127,33 @@ def enforce_access():
     if rule.public:
         return None
     if not current_user.is_authenticated:
-        pending = features.pending_sign_in()
-        if pending is not None:
-            if rule.during_sign_in:
-                return None
-            flash("Finish signing in first.", "info")
-            return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
-        reason = g.pop("session_end_message", None)
-        session.clear()
-        kept = features.keep_timed_out_submission()
-        flash(reason or "Please sign in to continue.", "info")
-        if kept:
-            flash("What you submitted is kept: sign in and it will be offered back on the same page.", "info")
-        next_url = request.full_path.rstrip("?") if request.method == "GET" or kept else None
-        if kept:
-            next_url = request.path
-        return redirect(url_for("accounts.login", next=next_url))
+        return _not_signed_in(rule, features)
     if rule.permission is not None and not current_user.can(rule.permission):
         features.record_denial(f"{request.endpoint} needs permission {rule.describe()}",
                                patient_id=_patient_in_url(features))
         abort(403)
     return None
+
+
+def _not_signed_in(rule: AccessRule, features: AccessCollaborators):
+    """A request with no signed-in user: half-way through signing in it reaches only that step's
+    pages; otherwise it is sent to sign in, keeping what a timed-out form submitted."""
+    pending = features.pending_sign_in()
+    if pending is not None:
+        if rule.during_sign_in:
+            return None
+        flash("Finish signing in first.", "info")
+        return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
+    reason = g.pop("session_end_message", None)
+    session.clear()
+    kept = features.keep_timed_out_submission()
+    flash(reason or "Please sign in to continue.", "info")
+    if kept:
+        flash("What you submitted is kept: sign in and it will be offered back on the same page.", "info")
+    next_url = request.full_path.rstrip("?") if request.method == "GET" or kept else None
+    if kept:
+        next_url = request.path
+    return redirect(url_for("accounts.login", next=next_url))
 
 
 def _patient_in_url(features: AccessCollaborators) -> int | None:

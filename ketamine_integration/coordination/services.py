@@ -29,7 +29,7 @@ from ..notes.models import SIGNED, SessionNote
 from ..notes.services import course_measures, open_alerts, trend
 from ..notes.views_data import step_tracker, theme_recurrence
 from ..patients.models import Patient
-from ..scheduling.models import Appointment
+from ..bookings.models import Appointment
 from ..scheduling.services import fetch_integration_starts
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_zone, format_local

@@ -1,7 +1,7 @@
 """Build: the wheel carries the top-level templates/, migrations/ and protocols/ inside the package.
 
 The checkout keeps them at the top level, where the project fixed them; here each is mapped
-to a folder of `ketamine_integration`, where ketamine_integration/shipped.py (which holds the
+to a folder of `ketamine_integration`, where ketamine_integration/shipped/__init__.py (which holds the
 table) finds it when installed. Metadata, dependencies and which files of each folder are
 carried (the package-data globs) are in pyproject.toml.
 """
@@ -11,7 +11,8 @@ from pathlib import Path
 from setuptools import find_namespace_packages, setup
 
 #: top-level folder -> the package folder it becomes in the wheel, from the module that reads them
-SHIPPED = runpy.run_path(str(Path(__file__).parent / "ketamine_integration" / "shipped.py"))["SHIPPED"]
+SHIPPED = runpy.run_path(
+    str(Path(__file__).parent / "ketamine_integration" / "shipped" / "__init__.py"))["SHIPPED"]
 NOT_PACKAGES = ["*.__pycache__", "*.__pycache__.*", "__pycache__"]
 
 

@@ -1,4 +1,4 @@
-"""flask commands: init-db, demo, create-user, reset-authenticator; feature packages add their own groups
+"""flask commands: init-db, demo, create-user, reset-authenticator, settings-table; feature packages add their own groups
 (protocols, signatures, audit, backup, restore)."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .accounts.services import create_user, role_change_detail
 from .audit import services as audit
 from .audit.cli import audit_cli
 from .backups.cli import backup_cli, restore_command
+from .config import settings_table
 from .db.errors import DomainError
 from .db.types import utcnow
 from .extensions import db
@@ -33,6 +34,13 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(windows_cli)
+    app.cli.add_command(settings_table_command)
+
+
+@click.command("settings-table")
+def settings_table_command():
+    """Print README's table of environment variables, from the settings model."""
+    click.echo(settings_table())
 
 
 @click.command("init-db")

@@ -63,13 +63,13 @@ class Factories:
 
     code_step_lock = _CODE_LOCK
 
-    def patient(self, *, therapists=(), prescribers=(), **fields) -> int:
+    def patient(self, *, therapists=(), prescribers=(), nurses=(), **fields) -> int:
         n = next(_seq)
         values = dict(given_name="Testa", family_name=f"Fictional{n}", date_of_birth=date(1980, 5, 17))
         values.update(fields)
         with self.app.app_context():
             patient = register_patient(therapist_ids=list(therapists), prescriber_ids=list(prescribers),
-                                       **values)
+                                       nurse_ids=list(nurses), **values)
             db.session.commit()
             return patient.id
 

@@ -34,7 +34,7 @@ import zipfile
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-SHIPPED = runpy.run_path(str(CHECKOUT / "ketamine_integration" / "shipped.py"))["SHIPPED"]
+SHIPPED = runpy.run_path(str(CHECKOUT / "ketamine_integration" / "shipped" / "__init__.py"))["SHIPPED"]
 GUARD_EXIT = 70
 GUARD = '''"""wheel-check: end the process on any read of the checkout (an installed app reads only itself)."""
 import os

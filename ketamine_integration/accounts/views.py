@@ -16,7 +16,7 @@ from ..web.lifecycle import commit_refusal
 from ..web.forms import INVALID_FORM_STATUS, render_form, safe_next, submit
 from . import second_step, services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
-from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User
+from .models import PATIENT_DATA_ROLES, ROLE_LABELS, User
 from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
 from .throttle import ACCOUNT, TOO_MANY_REQUESTS, SignInLimited
 
@@ -89,7 +89,7 @@ def logout():
 
 
 @bp.route("/users/")
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
     enrolled_ids = second_step.current().enrolled_user_ids()
@@ -105,7 +105,7 @@ def _user_fields(form) -> dict:
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_create():
     form = NewUserForm()
     done, user = submit(form, lambda: services.create_user(password=form.password.data,
@@ -118,7 +118,7 @@ def user_create():
 
 
 @bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user, roles=sorted(user.roles)) if request.method == "GET" else UserForm()
@@ -137,7 +137,7 @@ def user_edit(user_id: int):
 
 
 @bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_password(user_id: int):
     user = db.get_or_404(User, user_id)
     form = PasswordResetForm()

@@ -79,7 +79,7 @@ def filtered_events(form: AuditFilterForm):
 
 
 @bp.route("/")
-@access.roles(ADMIN)
+@access.permission("audit.read")
 def event_list():
     form = AuditFilterForm(request.args)
     users = _table("users")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from ..accounts.models import ADMIN, STAFF, User, display_name
+from ..accounts.models import User, display_name
 from ..documents.ical import CalendarEvent, Person
 from ..domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
 from ..db.errors import DomainError
@@ -107,7 +107,7 @@ def admit_request(feed: CalendarFeed, now: datetime) -> timedelta | None:
 
 def clinic_wide(user: User) -> bool:
     """Staff and admin subscribe to the clinic's calendar; clinicians to their own sessions."""
-    return user.has_role(STAFF, ADMIN)
+    return user.can("schedule.manage")
 
 
 def _event_rows(*conditions) -> list:

@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from ..web import access
 from ..web import lifecycle
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
 from ..audit import services as audit
 from ..db.types import utcnow
 from ..documents import ical
@@ -37,13 +36,13 @@ def _page(*, form=None, identity_form=None, new_feed=None, status=200):
 
 
 @bp.route("/calendars/")
-@access.signed_in
+@access.permission("account.own")
 def feeds():
     return _page()
 
 
 @bp.route("/calendars/feeds", methods=["POST"])
-@access.signed_in
+@access.permission("account.own")
 def feed_create():
     form = FeedForm()
     done, made = submit(form, lambda: services.create_feed(current_user, form.label.data))
@@ -56,7 +55,7 @@ def feed_create():
 
 
 @bp.route("/calendars/feeds/<id:feed_id>/revoke", methods=["POST"])
-@access.signed_in
+@access.permission("account.own")
 def feed_revoke(feed_id: int):
     feed = db.session.get(CalendarFeed, feed_id)
     if feed is None or feed.user_id != current_user.id:
@@ -71,7 +70,7 @@ def feed_revoke(feed_id: int):
 
 
 @bp.route("/calendars/settings", methods=["POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def feed_settings():
     form = FeedIdentityForm()
     done, _ = submit(form, lambda: services.set_feed_identity(form.identity.data, by=current_user))
@@ -111,7 +110,7 @@ def feed_ics(token: str):
 
 
 @bp.route("/appointments/<id:appointment_id>/invite.ics")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_invite(appointment_id: int):
     appointment = load_patient_record(Appointment, appointment_id, clinical=False)
     people = services.attendees(appointment)
@@ -159,7 +158,7 @@ def _audit_refused_import() -> None:
 
 
 @bp.route("/availability/<id:user_id>/calendar-import", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 @lifecycle.upload_limit(services.UPLOAD_HINT, on_refused=_audit_refused_import)
 @lifecycle.before_transaction(_read_calendar_upload, check=_may_import)
 def calendar_import(user_id: int):

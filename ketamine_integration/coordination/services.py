@@ -50,7 +50,7 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
     name = (recipient_name or "").strip() or None
     if recipient_user_id:
         recipient = db.session.get(User, recipient_user_id)
-        if recipient is None or not recipient.active or not recipient.has_role(PRESCRIBER):
+        if recipient is None or not recipient.active or not recipient.can("reports.receive"):
             problems["recipient"] = "Choose an active prescriber."
         elif recipient.id == by.id:
             problems["recipient"] = "A release is recorded by someone other than its recipient."
@@ -97,7 +97,7 @@ def send_note(course: TreatmentCourse, *, recipient_id: int, priority: str, cate
     if recipient is None or not recipient.active or recipient.id == by.id:
         raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
     team = {(m.user_id, m.role) for m in course.patient.care_team}
-    if not any(uid == recipient.id for uid, _ in team):
+    if not any(uid == recipient.id for uid, _ in team) or not recipient.can("coordination.message"):
         raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
     if (recipient.id, PRESCRIBER) in team and by.has_role(THERAPIST):
         # the therapist's information goes to the prescriber only as far as the release allows
@@ -201,7 +201,8 @@ def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str
                                 "check_ins": [f"{when.isoformat()}: {c.progress}, {c.decision}" for c, when in ins]}
                                for s, ins in step_tracker(course.id)]
     if "safety" in categories:
-        data["safety"] = [{"date": a.response.administered_on.isoformat(), "item": a.item_score}
+        data["safety"] = [{"date": a.response.administered_on.isoformat(), "item": a.item_score,
+                           "label": a.measure_entry.safety_label, "topic": a.measure_entry.safety.topic}
                           for a in open_alerts([course.patient_id]) if a.course_id == course.id]
     return data
 

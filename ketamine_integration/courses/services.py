@@ -179,7 +179,7 @@ def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date
         raise DomainError({"item": "That is not a preparation requirement of this course's protocol."})
     if course.current_phase is not Phase.PREPARATION and item != PREPARATION_SESSION:
         raise DomainError({"item": "Preparation can only be recorded while the course is in preparation."})
-    if item in PRESCRIBER_ONLY_ITEMS and not by.has_role(PRESCRIBER):
+    if item in PRESCRIBER_ONLY_ITEMS and not by.can("courses.medical_clearance"):
         raise DomainError({"item": f"{allowed[item]} must be recorded by a prescriber."})
     if completed_on > today:
         raise DomainError({"completed_on": "The date cannot be in the future."})

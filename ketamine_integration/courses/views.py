@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.models import PRESCRIBER, THERAPIST
 from ..audit import services as audit
 from ..web.fields import options
 from ..patients.access import load_patient, load_patient_record
@@ -20,7 +20,6 @@ from .models import TreatmentCourse
 
 bp = Blueprint("courses", __name__)
 
-CLINICIANS = (THERAPIST, PRESCRIBER)
 
 
 def _enrol_form(patient) -> EnrolForm:
@@ -44,7 +43,7 @@ def _protocol_key(value: str) -> tuple[str, int]:
 
 
 @bp.route("/patients/<id:patient_id>/courses/new", methods=["GET", "POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("courses.enrol")
 def course_create(patient_id: int):
     patient = load_patient(patient_id)
     form = _enrol_form(patient)
@@ -66,7 +65,7 @@ def course_create(patient_id: int):
 
 
 @bp.route("/courses/<id:course_id>/preparation/<id:record_id>/void", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def preparation_void(course_id: int, record_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = VoidForm()

@@ -1,7 +1,14 @@
 """Domain errors that services raise and views turn back into form field messages."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
+from wtforms import FieldList, FormField
+from wtforms.form import BaseForm
+
+#: a reason's key is a field's path, written as WTForms names it ("themes-0-free_theme") or dotted
+_PATH_STEP = re.compile(r"[.-]")
 
 
 class DomainError(Exception):
@@ -16,25 +23,51 @@ class DomainError(Exception):
     def apply_to(self, form) -> list[str]:
         """Put each reason on its form field; return the ones that belong to no field."""
         general = []
-        for field_name, message in self.reasons.items():
-            field = _field_at(form, field_name) if field_name else None
-            if field is not None and hasattr(field, "errors"):
-                field.errors = list(field.errors) + [message]
-            else:
+        for path, message in self.reasons.items():
+            chain = _fields_along(form, path) if path else None
+            if chain is None or isinstance(chain[-1], (FieldList, FormField)):
                 general.append(message)
+                continue
+            chain[-1].errors = list(chain[-1].errors) + [message]
+            for row_list in reversed([node for node in chain if isinstance(node, FieldList)]):
+                # FieldList keeps its rows' errors in a list made by validate(); refreshed, the
+                # form counts as invalid (422) and the page's banner points to the fields
+                row_list.errors = [entry.errors for entry in row_list.entries]
         if general:
             form.form_errors = list(getattr(form, "form_errors", [])) + general
         return general
 
 
 def _field_at(form, path: str):
-    """The field at 'name' or 'sub.name' (a FormField's inner form), or None."""
-    node = form
-    for part in path.split("."):
-        node = getattr(getattr(node, "form", node), part, None)
+    """The field a reason's key names, or None (see _fields_along)."""
+    chain = _fields_along(form, path)
+    return chain[-1] if chain else None
+
+
+def _fields_along(form, path: str) -> list | None:
+    """The fields from the form down to the one at `path`, or None when there is no such field.
+
+    A path is the field's HTML name as WTForms writes it for the rows of a FieldList and the
+    fields of a FormField ("themes-0-free_theme", "baseline-systolic"), or the same steps
+    joined by dots ("themes.0.free_theme"). A number picks a row by its place in the list,
+    the place the view numbered it by when it handed the rows to the service.
+    """
+    chain, node = [], form
+    for step in _PATH_STEP.split(path):
+        node = _child(node, step)
         if node is None:
             return None
-    return node
+        chain.append(node)
+    return chain
+
+
+def _child(node, step: str):
+    if isinstance(node, FieldList):
+        return node.entries[int(step)] if step.isdecimal() and int(step) < len(node.entries) else None
+    inner = node.form if isinstance(node, FormField) else node
+    if isinstance(inner, BaseForm) and step in inner:
+        return inner[step]
+    return None
 
 
 class ConcurrentEdit(DomainError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import create_user
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
@@ -29,6 +29,8 @@ DEMO_USERS = (
     ("therapist4", "Noor Fennimore", "LPC", (THERAPIST,)),
     ("prescriber1", "Idris Vantablack", "MD", (PRESCRIBER,)),
     ("prescriber2", "Sol Brightwater", "PMHNP", (PRESCRIBER,)),
+    ("nurse1", "Marigold Pennyroyal", "RN", (NURSE,)),
+    ("nurse2", "Tobin Larchmont", "RN", (NURSE,)),
 )
 
 GIVEN = ("Alder", "Briar", "Cove", "Dune", "Ember", "Fern", "Gale", "Harbor", "Isle", "Jasper",
@@ -57,6 +59,8 @@ def load_demo_clinic(now: datetime) -> None:
                                       email=f"{username}@clinic.example.org")
     therapists = [u for u in users.values() if u.has_role(THERAPIST)]
     prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]
+    # a nurse on every care team: the nurses monitor the demo's dosing sessions (demo/courses.py)
+    nurses = [u for u in users.values() if u.has_role(NURSE)]
     patients = []
     for i in range(PATIENT_COUNT):
         given, family = GIVEN[i], FAMILY[i]
@@ -70,6 +74,7 @@ def load_demo_clinic(now: datetime) -> None:
             emergency_contact_phone=f"555-01{(i + 50) % 100:02d}",
             therapist_ids=[therapists[i % len(therapists)].id],
             prescriber_ids=[prescribers[i % len(prescribers)].id],
+            nurse_ids=[nurses[i % len(nurses)].id],
         ))
     load_demo_courses(users, patients, now, rng)
     load_demo_notes(now, rng)

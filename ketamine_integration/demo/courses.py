@@ -17,6 +17,7 @@ from ..db.append_only import store_digest
 from ..calendars.services import import_busy, read_upload
 from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 from ..courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
+from ..domain.measures import PHQ9
 from ..domain.phases import Phase
 from ..domain.protocols import Span
 from ..domain.windows import shift
@@ -126,14 +127,14 @@ def load_demo_courses(users: dict[str, User], patients: list[Patient], now: date
             patient = patients[p_index * len(PHASE_PLAN) + ph_index]
             # The course's clinicians are the patient's care team.
             team = {m.role: users_by_id[m.user_id] for m in patient.care_team}
-            therapist, prescriber = team["therapist"], team["prescriber"]
-            _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, ph_index)
+            _build_course(patient, protocol_id, phase, team, now, rng, ph_index)
             made += 1
     load_demo_conflict(now)
     return made
 
 
-def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, variant) -> TreatmentCourse:
+def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, variant) -> TreatmentCourse:
+    therapist, prescriber = team["therapist"], team["prescriber"]
     zone = clinic_zone()
     gap = GAP_DAYS[protocol_id]
     protocol_sessions = _series_length(protocol_id)
@@ -171,7 +172,7 @@ def _build_course(patient, protocol_id, phase, therapist, prescriber, now, rng, 
         moments.update(integration=ended + timedelta(days=1), maintenance=ended + timedelta(days=30),
                        completed=ended + timedelta(days=90))
         for session in fetch_dosing_sessions(course.id)[:done]:
-            _record_and_sign(session, protocol_id, prescriber, rng)
+            _record_and_sign(session, protocol_id, prescriber, team["nurse"], rng)
         _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
         for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
             if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
@@ -285,7 +286,7 @@ def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
 
 
 def _record_some_preparation(course, therapist, start_date) -> None:
-    for item in ("intake_assessment", "informed_consent", "baseline_phq9"):
+    for item in ("intake_assessment", "informed_consent", PHQ9.baseline_item):
         record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
 
 
@@ -302,7 +303,8 @@ def _complete_preparation(course, therapist, prescriber, start_date) -> None:
                            today=start_date + timedelta(days=10))
 
 
-def _record_and_sign(session, protocol_id: str, prescriber: User, rng: random.Random) -> None:
+def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
+    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff)."""
     protocol = course_protocol(session.course)
     esketamine = protocol.medication == "esketamine"
     start = session.planned_start
@@ -312,7 +314,7 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, rng: random.Ra
     dose = 56 if esketamine else round(weight * 0.5, 1)
     values = dict(started_at=start, ended_at=end, route=protocol.route, medication=protocol.medication,
                   dose_mg=dose, weight_kg=None if esketamine else weight, lot_number=f"DEMO-LOT-{rng.randint(100, 999)}",
-                  administered_by_id=prescriber.id, monitored_by_id=prescriber.id,
+                  administered_by_id=prescriber.id, monitored_by_id=nurse.id,
                   sedation=rng.choice(("none", "mild", "mild", "moderate")),
                   dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
                   concomitant_sedating_medications="none" if esketamine else None, monitoring_minutes=minutes,

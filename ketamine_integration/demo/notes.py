@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from ..courses.models import TreatmentCourse
+from ..domain.measures import GAD7, PHQ9, Measure
 from ..domain.phases import Phase
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
@@ -102,15 +103,17 @@ def _notes_for(course, signed, themes, today: date, rng: random.Random) -> None:
         notes.sign_note(note, by=therapist, expected_version=note.version, today=today)
 
 
-def _answers(total: int, items: int, rng: random.Random, item9: int = 0) -> list[int]:
-    """Item scores adding up to `total`, spread at random (the last item fixed when asked)."""
-    values = [0] * items
-    if items == 9:
-        values[8] = item9
-    remaining = total - sum(values)
+def _answers(measure: Measure, total: int, rng: random.Random, safety_answer: int = 0) -> list[int]:
+    """Item scores adding up to `total`, spread at random (the safety rule's item fixed)."""
+    values, free = [0] * len(measure.items), list(range(len(measure.items)))
+    if measure.safety is not None:
+        values[measure.safety.item - 1] = safety_answer
+        free.remove(measure.safety.item - 1)
+    # the total is capped at what the free items can hold (PHQ-9: 24), as a demo series needs no more
+    remaining = min(total, sum(max(measure.items[i].values) for i in free)) - sum(values)
     while remaining > 0:
-        i = rng.randrange(items - (1 if items == 9 else 0))
-        if values[i] < 3:
+        i = free[rng.randrange(len(free))]
+        if values[i] < max(measure.items[i].values):
             values[i] += 1
             remaining -= 1
     return values
@@ -127,9 +130,9 @@ def _measures_for(course, signed, today: date, rng: random.Random, *, responder:
         drop = 0.7 if responder else 0.2
         total = max(1, round(baseline * (1 - drop * fraction)) + rng.randint(-1, 1))
         last = n == len(dates) - 1
-        item9 = 1 if alert and last else 0
-        notes.record_measure(course, measure="phq9", answers=_answers(min(total, 24), 9, rng, item9=item9),
+        safety_answer = 1 if alert and last else 0
+        notes.record_measure(course, measure=PHQ9.key, answers=_answers(PHQ9, total, rng, safety_answer),
                              difficulty="somewhat", administered_on=when, by=therapist, today=today)
         gad = max(0, round((baseline - 3) * (1 - drop * fraction)))
-        notes.record_measure(course, measure="gad7", answers=_answers(min(gad, 21), 7, rng), difficulty=None,
+        notes.record_measure(course, measure=GAD7.key, answers=_answers(GAD7, gad, rng), difficulty=None,
                              administered_on=when, by=therapist, today=today)

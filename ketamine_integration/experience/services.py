@@ -10,7 +10,8 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
-from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.models import PRESCRIBER, User
+from ..domain.permissions import permissions_of, roles_with
 from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
@@ -118,21 +119,44 @@ def _check_planning_phase(course: TreatmentCourse) -> None:
         raise DomainError("The series is complete; boosters are planned once the course is in maintenance.")
 
 
-#: who may be the clinician on a dosing appointment (administers or monitors)
-DOSING_CLINICIAN_ROLES = (PRESCRIBER, THERAPIST)
-
-
 def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] | None = None):
-    """Active prescribers and therapists, prescribers first, for the plan form; from
-    `clinicians` (accounts.services.user_choices rows) when the page read them already."""
-    rows = user_choices(*DOSING_CLINICIAN_ROLES) if clinicians is None else \
-        [row for row in clinicians if not row[2].isdisjoint(DOSING_CLINICIAN_ROLES)]
+    """Active clinicians who may lead a dosing session (dosing.lead), prescribers first, for the
+    plan form; from `clinicians` (accounts.services.user_choices rows) when the page read them."""
+    leads = roles_with("dosing.lead")
+    rows = user_choices(*leads) if clinicians is None else [row for row in clinicians if not row[2].isdisjoint(leads)]
     return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
+
+
+#: who a dosing record may name, by its column: front-desk staff never administer or monitor
+RECORDED_AS = {"administered_by_id": "dosing.administer", "monitored_by_id": "dosing.monitor"}
+
+
+def dosing_team_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(who may be recorded as administering, who as monitoring): active users, by name, in one query."""
+    rows = user_choices(*{role for permission in RECORDED_AS.values() for role in roles_with(permission)})
+
+    def holding(permission: str) -> list[tuple[int, str]]:
+        return [(user_id, name) for user_id, name, roles in rows if permission in permissions_of(roles)]
+    return holding(RECORDED_AS["administered_by_id"]), holding(RECORDED_AS["monitored_by_id"])
+
+
+def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str, str]:
+    """A person named as administering or monitoring must hold that permission now (one named
+    before, and unchanged since, stays: a record keeps who really did it)."""
+    problems = {}
+    for column, permission in RECORDED_AS.items():
+        user_id = values.get(column)
+        if user_id is None or user_id == getattr(session, column):
+            continue
+        user = db.session.get(User, user_id)
+        if user is None or not user.active or not user.can(permission):
+            problems[column.removesuffix("_id")] = "Choose an active clinician or nurse who may be named here."
+    return problems
 
 
 def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
     clinician = db.session.get(User, clinician_id)
-    if clinician is None or not clinician.active or not any(clinician.has_role(r) for r in DOSING_CLINICIAN_ROLES):
+    if clinician is None or not clinician.active or not clinician.can("dosing.lead"):
         raise DomainError({"clinician": "Choose an active prescriber or therapist to run the session."})
     room = db.session.get(Room, room_id)
     if room is None or not room.active:
@@ -304,6 +328,7 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
     problems = _record_problems(values, vitals, protocol_of(session.course.protocol_version))
+    problems.update(_recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)
     if values.get("started_at"):

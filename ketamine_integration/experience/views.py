@@ -5,8 +5,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
-from ..accounts.services import user_choices
 from ..audit import services as audit
 from ..db.errors import DomainError
 from ..web.fields import options
@@ -20,20 +18,17 @@ from .models import DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
 
-CLINICIANS = (THERAPIST, PRESCRIBER)
-SCHEDULERS = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
-
 
 def _back_to_course(course_id: int, anchor: str = "dosing"):
     return redirect(url_for("courses.course_detail", course_id=course_id) + f"#{anchor}")
 
 
-def _session(dosing_id: int, *, clinical: bool = True) -> DosingSession:
+def _session(dosing_id: int, *, clinical: bool | str = True) -> DosingSession:
     return load_patient_record(DosingSession, dosing_id, clinical=clinical)
 
 
 @bp.route("/dosing/<id:dosing_id>/reschedule", methods=["POST"])
-@access.roles(*SCHEDULERS)
+@access.permission("schedule.book")
 def dosing_reschedule(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = RescheduleForm()
@@ -45,7 +40,7 @@ def dosing_reschedule(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/cancel", methods=["POST"])
-@access.roles(*SCHEDULERS)
+@access.permission("schedule.book")
 def dosing_cancel(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = CancelForm()
@@ -73,9 +68,9 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
-    staff = [(0, "—")] + [(user_id, name) for user_id, name, _roles in user_choices(PRESCRIBER, THERAPIST, STAFF)]
-    form.administered_by.choices = options(staff)
-    form.monitored_by.choices = options(staff)
+    administering, monitoring = services.dosing_team_choices()
+    form.administered_by.choices = options([(0, "—")] + administering)
+    form.monitored_by.choices = options([(0, "—")] + monitoring)
     return form
 
 
@@ -101,9 +96,10 @@ def _record_values(form: DosingRecordForm):
 
 
 @bp.route("/dosing/<id:dosing_id>", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("dosing.record_vitals")
 def dosing_record(dosing_id: int):
-    session = _session(dosing_id)
+    # the care team's nurses record vitals and monitoring too (they read no notes)
+    session = _session(dosing_id, clinical="dosing.record_vitals")
     form = _record_form(session)
     if request.method == "GET":
         audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
@@ -123,7 +119,7 @@ def dosing_record(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/sign", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("dosing.sign")
 def dosing_sign(dosing_id: int):
     session = _session(dosing_id)
     try:
@@ -140,7 +136,7 @@ def dosing_sign(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/addenda", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("dosing.amend")
 def dosing_addendum(dosing_id: int):
     session = _session(dosing_id)
     form = AddendumForm()
@@ -151,7 +147,7 @@ def dosing_addendum(dosing_id: int):
 
 
 @bp.route("/rems/")
-@access.roles(*CLINICIANS)
+@access.permission("rems.file")
 def rems_list():
     rows = rems.forms_outstanding(current_user, today=clinic_today())
     audit.record("rems.list", detail=f"{len(rows)} outstanding")
@@ -159,7 +155,7 @@ def rems_list():
 
 
 @bp.route("/dosing/<id:dosing_id>/rems.pdf")
-@access.roles(*CLINICIANS)
+@access.permission("rems.file")
 def rems_pdf(dosing_id: int):
     session = _session(dosing_id)
     if not session.signed or not protocol_of(session.course.protocol_version).experience.rems_monitoring_form:
@@ -171,7 +167,7 @@ def rems_pdf(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/rems-submitted", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("rems.file")
 def rems_submitted(dosing_id: int):
     session = _session(dosing_id)
     form = RemsSubmittedForm()

@@ -32,11 +32,11 @@ RECENT_LIMIT = 10
 
 
 @bp.route("/")
-@access.signed_in
+@access.permission("account.own")
 def home():
     active = select(Patient).where(Patient.archived_at.is_(None))
     my_patients = []
-    if current_user.has_role(*CLINICAL_ROLES):
+    if current_user.can("care_team.member"):
         # Clinicians' own caseload, even when they also hold a staff role.
         my_patients = _caseload_patients(caseload(current_user, active), utcnow())
     recent, total = [], None
@@ -126,7 +126,7 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
                                 phase=Phase(course.phase) if course else None,
                                 summary=summaries.get(course.id) if course else None, alerts=open_count[p.id]))
     due = []
-    if current_user.has_role(THERAPIST):
+    if current_user.can("reports.generate"):
         mine = [c for c in live if c.therapist_id == current_user.id]
         due = [ReportDue(c.id, by_id[c.patient_id], versions[c.protocol_version_id].name, why)
                for c, why in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now)]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..web import access
 from ..accounts import throttle
 from ..accounts.views import limited_answer
-from ..accounts.models import ADMIN, ROLES, User
+from ..accounts.models import ROLES, User
 from ..accounts.sessions import (AFTER_SIGN_IN_KEY, CODE_DUE, ENROL_DUE, complete_sign_in, count_code_failure,
                                  current_login_session, pending_sign_in, require_code_instead)
 from ..audit import services as audit
@@ -153,13 +153,13 @@ def enrol():
 
 
 @bp.route("/account/two-step")
-@access.signed_in
+@access.permission("account.own")
 def overview():
     return _overview_page(current_user._get_current_object())
 
 
 @bp.route("/account/two-step/recovery-codes", methods=["POST"])
-@access.signed_in
+@access.permission("account.own")
 def regenerate():
     def show(codes):
         return render_template("mfa/recovery_codes.html", codes=codes, next_url=url_for("mfa.overview"))
@@ -167,7 +167,7 @@ def regenerate():
 
 
 @bp.route("/account/two-step/turn-off", methods=["POST"])
-@access.signed_in
+@access.permission("account.own")
 def turn_off():
     def done(_):
         flash("Two-step sign-in is off for your account.", "success")
@@ -204,7 +204,7 @@ def _overview_page(user: User, **forms):
 
 
 @bp.route("/users/<id:user_id>/authenticator-reset", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def reset(user_id: int):
     user = db.get_or_404(User, user_id)
     form = ResetAuthenticatorForm()
@@ -219,7 +219,7 @@ def reset(user_id: int):
 
 
 @bp.route("/settings/two-step", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def policy():
     required = services.required_roles()
     form = PolicyForm(roles=[r for r in ROLES if r in required]) if request.method == "GET" else PolicyForm()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.measures import MEASURES, Measure
 from ..extensions import db
 from ..db.signed_records import changed_attributes, was_signed
 from ..patients.models import Patient
@@ -215,15 +216,16 @@ class CaseFormulation(db.Model):
 
 
 class MeasureResponse(db.Model):
-    """One completed PHQ-9 or GAD-7. Never edited: one entered in error is voided once, with a
-    reason, and kept (database triggers, migration 0015)."""
+    """One completed questionnaire of the measure registry. Never edited: one entered in error is
+    voided once, with a reason, and kept (database triggers, migration 0015)."""
 
     __tablename__ = "measure_responses"
-    __table_args__ = (CheckConstraint("measure IN ('phq9', 'gad7')", name="known_measure"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    #: a key of domain.measures.MEASURES, checked by the service (no CHECK: the registry is open,
+    #: migration 0018)
     measure: Mapped[str] = mapped_column(String(10))
     administered_on: Mapped[date]
     #: item scores in order
@@ -243,7 +245,8 @@ class MeasureResponse(db.Model):
 
 
 class SafetyAlert(db.Model):
-    """Raised by a PHQ-9 item 9 above 0; shown until a clinician acknowledges it with a note."""
+    """Raised by a response that meets its measure's safety rule (PHQ-9: item 9 above 0); shown
+    until a clinician acknowledges it with a note."""
 
     __tablename__ = "safety_alerts"
 
@@ -251,7 +254,7 @@ class SafetyAlert(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
     measure_response_id: Mapped[int] = mapped_column(ForeignKey("measure_responses.id"), unique=True)
-    #: the item 9 score that raised it (1-3)
+    #: the answer to the safety rule's item that raised it (PHQ-9 item 9: 1-3)
     item_score: Mapped[int]
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -261,6 +264,11 @@ class SafetyAlert(db.Model):
     patient: Mapped[Patient] = relationship()
     response: Mapped[MeasureResponse] = relationship(lazy="joined")
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+    @property
+    def measure_entry(self) -> Measure:
+        """The registry entry whose safety rule raised it: what pages call the item and its topic."""
+        return MEASURES[self.response.measure]
 
 
 class UnsavedWork(db.Model):

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
-from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.models import User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
 from ..courses.services import checklist_items, course_protocol, record_preparation
 from ..db.types import utcnow
@@ -32,7 +32,7 @@ CONCURRENT_SAVE = ("Someone saved this note after you opened it. Your text is be
 def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: User, today: date) -> SessionNote:
     if kind not in FIELDS:
         raise DomainError({"kind": "Unknown kind of note."})
-    if not by.has_role(THERAPIST):
+    if not by.can("notes.write"):
         raise DomainError("Session notes are written by therapists.")
     if session_date > today:
         raise DomainError({"session_date": "A note documents a session that has taken place."})
@@ -265,6 +265,8 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
 
 def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int], difficulty: str | None,
                    administered_on: date, by: User, today: date) -> MeasureResponse:
+    if measure not in scoring.MEASURES:  # the database keeps the key as data: the registry is its check
+        raise DomainError(f"Unknown measure {measure!r}: record one of {', '.join(scoring.MEASURES)}.")
     if administered_on > today:
         raise DomainError({"administered_on": "The date cannot be in the future."})
     try:
@@ -278,8 +280,7 @@ def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int],
     db.session.flush()
     if result.safety_alert:
         db.session.add(SafetyAlert(patient_id=course.patient_id, course_id=course.id,
-                                   measure_response_id=response.id,
-                                   item_score=answers[scoring.MEASURES[measure].safety_item - 1]))
+                                   measure_response_id=response.id, item_score=result.safety_score))
         db.session.flush()
     return response
 
@@ -307,7 +308,7 @@ def trend(responses: list[MeasureResponse], measure: str) -> list[tuple[MeasureR
 
 
 def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
-    if not by.has_role(THERAPIST, PRESCRIBER):
+    if not by.can("measures.record"):
         raise DomainError("A clinician acknowledges a safety alert.")
     lock_row(alert)
     if alert.acknowledged_at is not None:

@@ -7,7 +7,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, THERAPIST
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
@@ -26,7 +25,6 @@ from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, Formul
 from .models import CaseFormulation, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
-CLINICIANS = (THERAPIST, PRESCRIBER)
 
 
 def _course(course_id: int) -> TreatmentCourse:
@@ -40,7 +38,7 @@ def _note(note_id: int) -> SessionNote:
 # -- notes -------------------------------------------------------------------------------------
 
 @bp.route("/courses/<id:course_id>/notes", methods=["POST"])
-@access.roles(THERAPIST)
+@access.permission("notes.write")
 def note_create(course_id: int):
     course = _course(course_id)
     form = NewNoteForm(prefix="note")
@@ -134,7 +132,7 @@ def _submitted(note: SessionNote, form) -> dict:
 
 
 @bp.route("/notes/<id:note_id>", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def note_edit(note_id: int):
     note = _note(note_id)
     mine = note.author_id == current_user.id
@@ -178,7 +176,7 @@ def _note_view(note: SessionNote):
 
 
 @bp.route("/notes/<id:note_id>/sign", methods=["POST"])
-@access.roles(THERAPIST)
+@access.permission("notes.write")
 def note_sign(note_id: int):
     note = _note(note_id)
     try:
@@ -195,7 +193,7 @@ def note_sign(note_id: int):
 
 
 @bp.route("/notes/<id:note_id>/addenda", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.amend")
 def note_addendum(note_id: int):
     note = _note(note_id)
     form = NoteAddendumForm()
@@ -208,7 +206,7 @@ def note_addendum(note_id: int):
 
 
 @bp.route("/notes/<id:note_id>/process", methods=["GET", "POST"])
-@access.signed_in
+@access.permission("notes.process_own")
 def process_note(note_id: int):
     """The author's process notes: anyone else gets 404, as if there were none."""
     note = db.session.get(SessionNote, note_id)
@@ -246,7 +244,7 @@ def process_note(note_id: int):
 # -- case formulation ----------------------------------------------------------------------
 
 @bp.route("/courses/<id:course_id>/formulation", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def formulation(course_id: int):
     course = _course(course_id)
     history = db.session.scalars(select(CaseFormulation).where(
@@ -254,7 +252,7 @@ def formulation(course_id: int):
     current = history[0] if history else None
     if request.method == "POST":
         form = FormulationForm()
-        if not current_user.has_role(THERAPIST):
+        if not current_user.can("notes.write"):
             audit.denial("the case formulation is written by therapists", obj=course, patient_id=course.patient_id)
             abort(403)
         done, saved = submit(form, lambda: services.save_formulation(
@@ -280,7 +278,7 @@ def formulation(course_id: int):
 # -- measures ------------------------------------------------------------------------------
 
 @bp.route("/courses/<id:course_id>/measures", methods=["GET"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def measures(course_id: int):
     course = _course(course_id)
     audit.record("measure.view", obj=course, patient_id=course.patient_id)
@@ -299,7 +297,7 @@ def _measures_page(course, forms=None, status=200):
 
 
 @bp.route("/courses/<id:course_id>/measures/<measure>", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("measures.record")
 def measure_record(course_id: int, measure: str):
     course = _course(course_id)
     if measure not in MEASURES:
@@ -314,8 +312,9 @@ def measure_record(course_id: int, measure: str):
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
         flash(f"{MEASURES[measure].name} recorded: {response.total} ({response.band}).", "success")
         if db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.measure_response_id == response.id)):
-            flash("Safety alert: item 9 (thoughts of self-harm) was answered above 0. Assess risk now and "
-                  "acknowledge the alert with what was done.", "error")
+            rule = MEASURES[measure].safety
+            flash(f"Safety alert: item {rule.item} ({rule.topic}) was answered above {rule.above}. Assess risk now "
+                  "and acknowledge the alert with what was done.", "error")
         return redirect(url_for("notes.measures", course_id=course.id))
     audit.record("measure.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail=measure)
     forms = {key: measure_form_class(key)(administered_on=clinic_today(), prefix=key) for key in MEASURES}
@@ -324,7 +323,7 @@ def measure_record(course_id: int, measure: str):
 
 
 @bp.route("/measures/<id:response_id>/void", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("measures.record")
 def measure_void(response_id: int):
     response = load_patient_record(MeasureResponse, response_id, clinical=True)
     form = VoidMeasureForm()
@@ -335,7 +334,7 @@ def measure_void(response_id: int):
 
 
 @bp.route("/alerts/<id:alert_id>/acknowledge", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("measures.record")
 def alert_acknowledge(alert_id: int):
     alert = load_patient_record(SafetyAlert, alert_id, clinical=True)
     form = AcknowledgeForm()
@@ -350,7 +349,7 @@ def alert_acknowledge(alert_id: int):
 # -- views across sessions --------------------------------------------------------------------
 
 @bp.route("/patients/<id:patient_id>/themes")
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def patient_themes(patient_id: int):
     patient = load_patient(patient_id)
     if not can_read_clinical(current_user, patient):
@@ -361,7 +360,7 @@ def patient_themes(patient_id: int):
 
 
 @bp.route("/courses/<id:course_id>/action-steps")
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def action_steps(course_id: int):
     course = _course(course_id)
     audit.record("note.action_steps", obj=course, patient_id=course.patient_id)
@@ -371,7 +370,7 @@ def action_steps(course_id: int):
 # -- the theme vocabulary ---------------------------------------------------------------------
 
 @bp.route("/themes/", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def theme_vocabulary():
     form = ThemeForm()
     done, theme = submit(form, lambda: views_data.add_theme(form.name.data))
@@ -383,7 +382,7 @@ def theme_vocabulary():
 
 
 @bp.route("/themes/<id:theme_id>/toggle", methods=["POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def theme_toggle(theme_id: int):
     theme = db.get_or_404(Theme, theme_id)
     theme.active = not theme.active  # never deleted: signed notes name it

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.models import PRESCRIBER, THERAPIST
 from ..accounts.services import user_choices
 from ..audit import services as audit
 from ..courses import services
@@ -37,9 +37,6 @@ from ..scheduling.services import fetch_course_appointments
 from ..db.clinic_time import clinic_today, clinic_zone
 from ..db.types import utcnow
 from ..domain.phases import Phase
-
-CLINICIANS = (THERAPIST, PRESCRIBER)
-SCHEDULERS = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
 
 
 def plan_form_choices(form: PlanForm, clinicians=None, rooms=None) -> PlanForm:
@@ -109,14 +106,14 @@ def _back_to_course(course_id: int, anchor: str | None = None):
     return redirect(url_for("courses.course_detail", course_id=course_id) + (f"#{anchor}" if anchor else ""))
 
 
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("patients.read")
 def course_detail(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     audit.record("course.view", obj=course, patient_id=course.patient_id)
     return course_page(course)
 
 
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def course_phase(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = PhaseForm()
@@ -134,7 +131,7 @@ def course_phase(course_id: int):
     return course_page(course, phase_form=form, status=422)
 
 
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def preparation_record(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = PreparationForm()
@@ -152,7 +149,7 @@ def preparation_record(course_id: int):
     return course_page(course, prep_form=form, status=422)
 
 
-@access.roles(*SCHEDULERS)
+@access.permission("schedule.book")
 def dosing_plan(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     form = plan_form_choices(PlanForm())
@@ -179,7 +176,7 @@ def _room_for(form: BookForm) -> int | None:
     return room.id if room else None
 
 
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def book_session(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     form = BookForm()

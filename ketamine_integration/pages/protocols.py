@@ -8,7 +8,7 @@ from ..protocols.services import library_overview
 from ..web import access
 
 
-@access.signed_in
+@access.permission("protocols.read")
 def protocol_list():
     rows, invalid = library_overview(count_courses_by_version())
     return render_template("protocols/list.html", rows=rows, invalid=invalid)

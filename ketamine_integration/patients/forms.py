@@ -29,6 +29,7 @@ class PatientForm(FlaskForm):
     emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), PHONE])
     therapists = SelectMultipleField("Integration therapists", coerce=int, validators=[Optional()])
     prescribers = SelectMultipleField("Prescribers", coerce=int, validators=[Optional()])
+    nurses = SelectMultipleField("Nurses", coerce=int, validators=[Optional()])
     team_reason = StringField("Reason for a care-team change", validators=[Optional(), Length(max=REASON_LENGTH[1])],
                               description="Needed when you add or remove a clinician: recorded in the audit "
                                           "trail with the change. Not clinical, e.g. 'covering while Dr Ames is away'.")

@@ -74,13 +74,13 @@ class CareTeamMember(db.Model):
     __tablename__ = "care_team_members"
     __table_args__ = (
         UniqueConstraint("patient_id", "user_id", "role"),
-        CheckConstraint("role IN ('therapist', 'prescriber')", name="clinical_role"),
+        CheckConstraint("role IN ('therapist', 'prescriber', 'nurse')", name="clinical_role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    #: therapist or prescriber
+    #: therapist, prescriber or nurse
     role: Mapped[str] = mapped_column(String(20))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

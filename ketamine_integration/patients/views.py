@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
+from ..accounts.models import NURSE, PRESCRIBER, THERAPIST
 from ..audit import services as audit
 from ..db.errors import DomainError
 from ..web.fields import options
@@ -19,11 +19,8 @@ from .models import Patient
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
-REGISTRARS = (ADMIN, STAFF)
-
-
 @bp.route("/")
-@access.roles(*ROLES)
+@access.permission("patients.read")
 def patient_list():
     query = request.args.get("q", "").strip()[:200]
     include_archived = request.args.get("archived") == "1"
@@ -48,17 +45,18 @@ def _form_with_choices(patient=None, **kwargs) -> PatientForm:
     form = PatientForm(**kwargs)
     form.therapists.choices = options(services.clinician_choices_for(patient, THERAPIST))
     form.prescribers.choices = options(services.clinician_choices_for(patient, PRESCRIBER))
+    form.nurses.choices = options(services.clinician_choices_for(patient, NURSE))
     return form
 
 
 def _form_fields(form: PatientForm) -> dict:
     fields = {name: getattr(form, name).data for name in services.DEMOGRAPHIC_FIELDS}
     return dict(fields, mrn=form.mrn.data, therapist_ids=form.therapists.data or [],
-                prescriber_ids=form.prescribers.data or [])
+                prescriber_ids=form.prescribers.data or [], nurse_ids=form.nurses.data or [])
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_create():
     form = _form_with_choices()
     done, patient = submit(form, lambda: services.register_patient(**_form_fields(form)))
@@ -72,13 +70,14 @@ def patient_create():
 
 
 @bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_edit(patient_id: int):
     patient = load_patient(patient_id)
     if request.method == "GET":
         form = _form_with_choices(patient, obj=patient, version=patient.version,
                                   therapists=[u.id for u in patient.members(THERAPIST)],
-                                  prescribers=[u.id for u in patient.members(PRESCRIBER)])
+                                  prescribers=[u.id for u in patient.members(PRESCRIBER)],
+                                  nurses=[u.id for u in patient.members(NURSE)])
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="edit form")
     else:
         form = _form_with_choices(patient)
@@ -107,7 +106,7 @@ def _int(value) -> int:
 
 
 @bp.route("/<id:patient_id>/archive", methods=["POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_archive(patient_id: int):
     patient = load_patient(patient_id)
     try:
@@ -121,7 +120,7 @@ def patient_archive(patient_id: int):
 
 
 @bp.route("/<id:patient_id>/restore", methods=["POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_restore(patient_id: int):
     patient = load_patient(patient_id)
     try:

@@ -12,7 +12,7 @@ bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
 
 @bp.route("/<protocol_id>/v<id:version>")
-@access.signed_in
+@access.permission("protocols.read")
 def protocol_detail(protocol_id: str, version: int):
     """A version as courses follow it: the registered snapshot if any, else the file."""
     registered = services.fetch_registered(protocol_id, version)

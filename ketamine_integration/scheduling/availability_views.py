@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
+from ..accounts.models import User
 from ..audit import services as audit
 from ..bookings.availability import session_minutes
 from ..bookings.models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
@@ -32,16 +32,16 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 def clinician_for_availability(user_id: int) -> User:
     """Staff and admin manage anyone's hours; a clinician manages their own."""
     user = db.get_or_404(User, user_id)
-    if not (current_user.has_role(ADMIN, STAFF) or current_user.id == user.id):
+    if not (current_user.can("schedule.manage") or current_user.id == user.id):
         audit.denial("availability of another clinician")
         abort(403)
-    if not user.has_role(THERAPIST, PRESCRIBER):
+    if not user.can("schedule.bookable"):
         abort(404)
     return user
 
 
 @routes.route("/availability/<id:user_id>")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability(user_id: int):
     return availability_page(clinician_for_availability(user_id))
 
@@ -61,7 +61,7 @@ def availability_page(user: User, *, import_form=None, status: int = 200):
 
 
 @routes.route("/availability/<id:user_id>/hours", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability_add_hours(user_id: int):
     user = clinician_for_availability(user_id)
     form = WorkingHoursForm()
@@ -97,13 +97,13 @@ def _remove_own(model, user_id: int, row_id: int, message: str):
 
 
 @routes.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability_remove_hours(user_id: int, block_id: int):
     return _remove_own(WorkingHours, user_id, block_id, "Working hours removed. Sessions already booked are not moved.")
 
 
 @routes.route("/availability/<id:user_id>/time-off", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability_add_time_off(user_id: int):
     user = clinician_for_availability(user_id)
     form = TimeOffForm()
@@ -129,13 +129,13 @@ def _add_span(model, user: User, form, *, what: str, longest: timedelta | None =
 
 
 @routes.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability_remove_time_off(user_id: int, off_id: int):
     return _remove_own(TimeOff, user_id, off_id, "Time off removed.")
 
 
 @routes.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability_add_extra_hours(user_id: int):
     user = clinician_for_availability(user_id)
     form = ExtraHoursForm()
@@ -147,13 +147,13 @@ def availability_add_extra_hours(user_id: int):
 
 
 @routes.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("availability.keep")
 def availability_remove_extra_hours(user_id: int, extra_id: int):
     return _remove_own(ExtraHours, user_id, extra_id, "Extra hours removed. Sessions already booked are not moved.")
 
 
 @routes.route("/rooms/", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def rooms():
     form = RoomForm()
     done, room = submit(form, lambda: _add_room(form.name.data))
@@ -175,7 +175,7 @@ def _add_room(name: str) -> Room:
 
 
 @routes.route("/rooms/<id:room_id>/toggle", methods=["POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def room_toggle(room_id: int):
     room = db.get_or_404(Room, room_id)
     room.active = not room.active  # never deleted: past appointments name it
@@ -184,7 +184,7 @@ def room_toggle(room_id: int):
 
 
 @routes.route("/session-types/", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def session_types():
     """Each kind of session's default length: what booking, suggestions and auto-scheduling use."""
     form = SessionTypeForm()

@@ -8,12 +8,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..web import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.models import THERAPIST
 from ..audit import services as audit
 from ..db.types import utcnow
 from ..db.errors import DomainError
 from ..web.fields import YEARS
-from ..patients.access import load_patient_record
+from ..patients.access import caseload, load_patient_record
+from ..patients.models import Patient
 from ..patients.services import clinician_choices
 from ..web.forms import parse_id, submit
 from ..extensions import db
@@ -28,7 +29,7 @@ availability_views.routes.add_to(bp)
 
 
 @bp.route("/schedule/auto")
-@access.roles(ADMIN, STAFF)
+@access.permission("schedule.manage")
 def auto_schedule():
     """Propose integration sessions for every uncovered window in the next N days."""
     return _proposal_page(min(max(request.args.get("days", default=14, type=int) or 14, 1), 31))
@@ -42,7 +43,7 @@ def _proposal_page(days: int, status: int = 200):
 
 
 @bp.route("/schedule/auto/confirm", methods=["POST"])
-@access.roles(ADMIN, STAFF)
+@access.permission("schedule.manage")
 def auto_schedule_confirm():
     """Book the reviewed proposal in one transaction: all of it, or nothing."""
     form = request.form
@@ -69,7 +70,7 @@ def auto_schedule_confirm():
 
 
 @bp.route("/worklist")
-@access.roles(ADMIN, STAFF)
+@access.permission("schedule.manage")
 def staff_worklist():
     items = worklist.worklist(utcnow())
     audit.record("patient.list", detail=f"staff worklist; {len(items)} items")
@@ -87,7 +88,7 @@ def _back(appointment: Appointment):
 
 
 @bp.route("/appointments/<id:appointment_id>/cancel", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_cancel(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = CancelAppointmentForm()
@@ -98,7 +99,7 @@ def appointment_cancel(appointment_id: int):
 
 
 @bp.route("/appointments/<id:appointment_id>/outcome", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_outcome(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = OutcomeForm()
@@ -109,7 +110,7 @@ def appointment_outcome(appointment_id: int):
 
 
 @bp.route("/appointments/<id:appointment_id>/reschedule", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_reschedule(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = MoveAppointmentForm()
@@ -125,7 +126,7 @@ def _after_change(appointment, done: bool, form, what: str, message: str) -> Non
 
 
 @bp.route("/calendar")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.read")
 def calendar_view():
     """Staff see any therapist, room or the whole clinic; a clinician sees their own sessions."""
     view = "day" if request.args.get("view") == "day" else "week"
@@ -134,13 +135,17 @@ def calendar_view():
     except ValueError:
         day = clinic_today()
     day = min(max(day, date(2000, 1, 1)), date(2100, 1, 1))
-    sees_all = current_user.has_role(ADMIN, STAFF)
+    sees_all = current_user.can("schedule.manage")
     therapist_id = parse_id(request.args.get("therapist"))
     room_id = parse_id(request.args.get("room")) if sees_all else None
+    patient_ids = None
     if not sees_all:
         therapist_id = current_user.id
+        if not current_user.can("schedule.bookable"):
+            # a nurse is booked for nothing: they see the sessions of their care-team patients
+            therapist_id, patient_ids = None, caseload(current_user, select(Patient.id))
     first, last = calendar.period(day, view)
-    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id)
+    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id, patient_ids=patient_ids)
     audit.record("patient.list", detail=f"calendar; {len(items)} sessions")
     step = timedelta(days=1 if view == "day" else 7)
     return render_template(

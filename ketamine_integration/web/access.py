@@ -1,10 +1,11 @@
 """Who may use each endpoint: one declared rule per view, enforced before every request.
 
-Every view states its rule with @public, @signed_in, @during_sign_in or @roles(...). A user
-half-way through signing in (password given, authenticator code or enrolment still due) is not
-signed in: they reach only the @during_sign_in pages. An endpoint with no
-rule is refused (fail closed), and tests/integration/test_authorization_rules.py walks
-app.url_map so that a forgotten rule fails the suite before it reaches a clinic.
+Every view states its rule with @public, @during_sign_in or @permission("dosing.sign"), a permission
+of the table in domain/permissions.py (never a role). A user half-way through signing in
+(password given, authenticator code or enrolment still due) is not signed in: they reach only
+the @during_sign_in pages. An endpoint with no rule is refused (fail closed), and
+tests/integration/test_authorization_rules.py walks app.url_map so that a forgotten rule fails
+the suite before it reaches a clinic.
 
 What the check needs to know of sign-in, the audit trail and patients it asks the
 collaborators create_app passes to `register` (AccessCollaborators): plumbing knows no feature.
@@ -17,6 +18,7 @@ from typing import Any, Callable
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 
+from ..domain.permissions import PERMISSIONS, roles_with
 from ..domain.roles import ROLE_LABELS
 
 RULE_ATTR = "_access_rule"
@@ -26,23 +28,26 @@ RULE_ATTR = "_access_rule"
 class AccessRule:
     #: anyone, signed in or not
     public: bool = False
-    #: roles of which the user must hold at least one; empty = any signed-in user
-    roles: frozenset[str] = frozenset()
-    #: also open to a user whose second sign-in step is still due (that step's pages, sign-out)
+    #: the permission a signed-in user needs (domain/permissions.py)
+    permission: str | None = None
+    #: any signed-in user, and one whose second sign-in step is still due (that step's pages, sign-out)
     during_sign_in: bool = False
+
+    @property
+    def declared(self) -> bool:
+        """Whether the rule says who may come: public, the sign-in steps, or a permission."""
+        return self.public or self.during_sign_in or self.permission is not None
 
     def describe(self) -> str:
         if self.public:
             return "public"
         if self.during_sign_in:
             return "any signed-in user, or one half-way through signing in"
-        if not self.roles:
-            return "any signed-in user"
-        return ", ".join(ROLE_LABELS[r] for r in sorted(self.roles))
+        holders = ", ".join(ROLE_LABELS[r] for r in roles_with(self.permission))
+        return f"{self.permission} ({holders})"
 
 
 PUBLIC = AccessRule(public=True)
-SIGNED_IN = AccessRule()
 DURING_SIGN_IN = AccessRule(during_sign_in=True)
 #: where a pending sign-in is sent, by its stage (accounts/sessions.py)
 SECOND_STEP_PAGES = {"code": "mfa.code", "enrol": "mfa.enrol"}
@@ -85,22 +90,16 @@ def public(view):
     return _attach(PUBLIC)(view)
 
 
-def signed_in(view):
-    """Any signed-in user, whatever their role."""
-    return _attach(SIGNED_IN)(view)
-
-
 def during_sign_in(view):
     """Any signed-in user, and a user whose second sign-in step is due (that step, sign-out)."""
     return _attach(DURING_SIGN_IN)(view)
 
 
-def roles(*names: str):
-    """Signed-in users holding at least one of these roles."""
-    unknown = set(names) - set(ROLE_LABELS)
-    if not names or unknown:
-        raise ValueError(f"roles() needs known role names, got {names!r}")
-    return _attach(AccessRule(roles=frozenset(names)))
+def permission(name: str):
+    """Signed-in users one of whose roles grants this permission."""
+    if name not in PERMISSIONS:
+        raise ValueError(f"permission() needs a permission of domain/permissions.py, got {name!r}")
+    return _attach(AccessRule(permission=name))
 
 
 def allow_endpoint(app: Flask, endpoint: str, rule: AccessRule) -> None:
@@ -122,7 +121,7 @@ def enforce_access():
         return None
     rule = rule_for(current_app, request.endpoint)
     features = _collaborators()
-    if rule is None:
+    if rule is None or not rule.declared:
         features.record_denial(f"no access rule for endpoint {request.endpoint}")
         abort(403)
     if rule.public:
@@ -144,8 +143,8 @@ def enforce_access():
         if kept:
             next_url = request.path
         return redirect(url_for("accounts.login", next=next_url))
-    if rule.roles and not current_user.has_role(*rule.roles):
-        features.record_denial(f"{request.endpoint} needs role: {rule.describe()}",
+    if rule.permission is not None and not current_user.can(rule.permission):
+        features.record_denial(f"{request.endpoint} needs permission {rule.describe()}",
                                patient_id=_patient_in_url(features))
         abort(403)
     return None

@@ -110,7 +110,7 @@ def test_denial_survives_the_rollback_of_its_request(setting, make, auth, client
     response = auth.post(f"/patients/{setting['other']}/archive", {})
     assert response.status_code == 403
     [row] = [r for r in make.audit_rows() if r.action == "access.denied"]
-    assert row.detail.startswith("patients.patient_archive needs role")
+    assert row.detail.startswith("patients.patient_archive needs permission patients.register")
 
 
 def test_audit_rows_cannot_be_changed_through_the_orm(setting, make, auth):

@@ -176,3 +176,11 @@ def test_reset_authenticator_from_the_command_line_for_a_lone_admin(app, make, a
     assert row.detail == "command line: phone and recovery codes lost in a flood" and row.user_id is None
     unknown = app.test_cli_runner().invoke(args=["reset-authenticator", "nobody", "--reason", "a long reason"])
     assert unknown.exit_code != 0 and "No user" in unknown.output
+
+
+def test_settings_table_prints_readmes_table(app):
+    from ketamine_integration.config import settings_table
+
+    result = app.test_cli_runner().invoke(args=["settings-table"])
+    assert result.exit_code == 0 and result.output == settings_table() + "\n"
+    assert result.output.splitlines()[2].startswith("| `KI_ENV` | `development` |")

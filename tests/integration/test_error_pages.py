@@ -35,7 +35,7 @@ def test_server_error_shows_nothing_of_the_failure(make, auth, client, app):
 
 def test_a_failing_request_leaves_no_half_done_write(make, auth, client, app):
     # A view that writes, then fails: the request's transaction is rolled back whole.
-    @access.roles("staff")
+    @access.permission("patients.register")
     def half_done():
         register_patient(given_name="Half", family_name="Written", date_of_birth=date(1990, 1, 1))
         raise RuntimeError("fails after the write")

@@ -78,10 +78,12 @@ def seed_world(make, *, outside_patients: int = 1) -> World:
              "therapist": make.user("therapist", email="ther.inside@fictional.invalid"),
              "prescriber": make.user("prescriber", email="pres.inside@fictional.invalid"),
              "b_therapist": make.user("therapist", email="ther.outside@fictional.invalid"),
-             "b_prescriber": make.user("prescriber")}
+             "b_prescriber": make.user("prescriber"),
+             "nurse": make.user("nurse", email="nurse.inside@fictional.invalid")}
     usernames = make.query(lambda: _usernames(users))
     inside = make.patient(given_name="Insidea", family_name="Fictional",
-                          therapists=[users["therapist"]], prescribers=[users["prescriber"]])
+                          therapists=[users["therapist"]], prescribers=[users["prescriber"]],
+                          nurses=[users["nurse"]])
     outside = [make.patient(given_name="Outsida", family_name=f"{OUTSIDE_MARKER}{n}",
                             therapists=[users["b_therapist"]], prescribers=[users["b_prescriber"]])
                for n in range(outside_patients)]

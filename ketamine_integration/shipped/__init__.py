@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent
 
 #: top-level folder of the checkout -> the package folder it becomes in the wheel (setup.py reads
 #: this table; `protocols` is the subpackage of that name, so the protocol files go elsewhere)

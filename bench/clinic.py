@@ -30,7 +30,7 @@ from ketamine_integration.notes.forms import FORMULATION_SECTIONS
 from ketamine_integration.notes.models import Theme
 from ketamine_integration.patients.models import CareTeamMember, Patient
 from ketamine_integration.protocols.services import current_library, protocol_of, register_version
-from ketamine_integration.scheduling.models import Room, WorkingHours
+from ketamine_integration.bookings.models import Room, WorkingHours
 from ketamine_integration.db.clinic_time import clinic_zone
 
 from .names import NameMaker

@@ -40,7 +40,7 @@ def _sizes(app) -> dict:
     from ketamine_integration.audit.models import AuditEvent
     from ketamine_integration.notes.models import MeasureResponse, SessionNote
     from ketamine_integration.patients.models import Patient
-    from ketamine_integration.scheduling.models import Appointment
+    from ketamine_integration.bookings.models import Appointment
     with app.app_context():
         sizes = {name: db.session.scalar(select(func.count()).select_from(model)) for name, model in (
             ("patients", Patient), ("sessions", Appointment), ("notes", SessionNote),

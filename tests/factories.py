@@ -136,7 +136,7 @@ class Factories:
 
     def room(self, name: str = "Dosing Suite") -> int:
         """The room of that name, made if the clinic has none yet."""
-        from ketamine_integration.scheduling.models import Room
+        from ketamine_integration.bookings.models import Room
 
         def find_or_make():
             room = db.session.scalar(select(Room).where(Room.name == name))

@@ -8,7 +8,7 @@ from ketamine_integration.experience.services import fetch_signed_sessions_by_co
 from ketamine_integration.experience.window_store import StoredWindow
 from ketamine_integration.experience.windows import course_windows
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.services import fetch_integration_starts_by_course
+from ketamine_integration.bookings.booking import fetch_integration_starts_by_course
 
 
 def stored_windows() -> dict[int, tuple]:

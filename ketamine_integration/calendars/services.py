@@ -17,11 +17,12 @@ from ..db.errors import DomainError
 from ..extensions import db
 from ..experience.models import DosingSession
 from ..patients.models import Patient
-from ..scheduling.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
+from ..bookings.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
+from ..busy_times.models import CalendarImport, ImportedBusy
 from ..db.clinic_time import clinic_zone
 from ..db.locking import lock_row, locked_row
 from ..clinic_settings.models import ClinicSetting
-from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ImportedBusy
+from .models import FEED_IDENTITY, CalendarFeed
 
 #: what a feed carries: this far back and this far ahead
 FEED_PAST = timedelta(days=60)
@@ -282,8 +283,3 @@ def import_busy(clinician: User, upload: ReadUpload | None, *, by: User) -> Cale
                        for s, e in upload.busy)
     db.session.flush()
     return record
-
-
-def current_import(clinician_id: int) -> CalendarImport | None:
-    return db.session.scalar(select(CalendarImport).where(CalendarImport.clinician_id == clinician_id,
-                                                          CalendarImport.superseded_at.is_(None)))

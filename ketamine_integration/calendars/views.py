@@ -13,11 +13,12 @@ from ..documents import ical
 from ..extensions import db
 from ..patients.access import load_patient_record
 from ..scheduling.availability_views import availability_page, clinician_for_availability
-from ..scheduling.models import Appointment
+from ..bookings.models import Appointment
 from ..db.clinic_time import clinic_zone
 from ..web.forms import submit
 from . import services
-from .forms import CalendarImportForm, FeedForm, FeedIdentityForm
+from ..busy_times.forms import CalendarImportForm
+from .forms import FeedForm, FeedIdentityForm
 from .models import FEED_IDENTITY, CalendarFeed
 
 bp = Blueprint("calendars", __name__)

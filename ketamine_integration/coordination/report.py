@@ -24,7 +24,7 @@ from ..notes import charts
 from ..notes.models import SIGNED, SessionNote
 from ..notes.services import course_measures, open_alerts, trend
 from ..notes.views_data import step_tracker, theme_recurrence
-from ..scheduling.models import Appointment
+from ..bookings.models import Appointment
 from ..scheduling.services import fetch_integration_starts
 from .models import CATEGORIES
 

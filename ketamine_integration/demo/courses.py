@@ -29,8 +29,8 @@ from ..extensions import db
 from ..patients.care_team import add_to_care_team
 from ..patients.models import Patient
 from ..domain.slots import Interval
-from ..scheduling.availability import first_free_room, free_slots, suggest_for_window
-from ..scheduling.models import ExtraHours, Room, TimeOff, WorkingHours
+from ..bookings.availability import first_free_room, free_slots, suggest_for_window
+from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
 from ..scheduling.services import book_integration_session
 from ..db.clinic_time import clinic_zone
 

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
+from ..bookings.models import Appointment
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
@@ -95,6 +96,9 @@ class DosingSession(db.Model):
         order_by="AdverseEvent.id")
     addenda: Mapped[list[DosingAddendum]] = relationship(
         back_populates="dosing_session", lazy="selectin", order_by="DosingAddendum.id")
+    #: the room-and-staff booking of a planned session (kind "dosing"); declared on this side, as
+    #: dosing sessions sit above bookings, with `Appointment.dosing_session` as its backref
+    appointment: Mapped[Appointment | None] = relationship(backref="dosing_session")
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -28,9 +28,9 @@ from ..web.fields import YEARS
 from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..scheduling import booking
-from ..scheduling.availability import session_minutes
-from ..scheduling.models import ATTENDED, BOOKED, Appointment, Room
+from ..bookings import booking
+from ..bookings.availability import session_minutes
+from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 

@@ -32,7 +32,8 @@ from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..scheduling.models import Appointment
+from ..bookings.booking import fetch_integration_starts_by_course
+from ..bookings.models import Appointment
 from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
 from .windows import course_windows, summary, window_coverage
@@ -118,7 +119,6 @@ def open_windows(courses: ColumnElement[bool], now: datetime, *, uncovered_only:
 
 
 def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> dict[int, list[OpenWindow]]:
-    from ..scheduling.services import fetch_integration_starts_by_course
     from .services import fetch_signed_sessions_by_course
     ids = sorted(course_ids)
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
@@ -135,7 +135,6 @@ def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> di
 def rewrite(course_ids: set[int] | list[int], session: Session | None = None) -> int:
     """Work out the windows of these courses again and replace their rows, in `session` (the
     app's by default); the number written."""
-    from ..scheduling.services import fetch_integration_starts_by_course
     from .services import fetch_signed_sessions_by_course
     session = session or db.session
     ids = sorted(course_ids)

@@ -20,7 +20,7 @@ from ..domain.phases import Phase
 from ..experience.window_store import window_summaries
 from ..notes.models import SessionNote
 from ..notes.services import open_alerts
-from ..scheduling.models import Appointment
+from ..bookings.models import Appointment
 from ..extensions import db
 from ..patients.access import caseload, sees_all_patients
 from ..patients.models import Patient, display_name

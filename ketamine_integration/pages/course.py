@@ -30,9 +30,9 @@ from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
 from ..scheduling import services as scheduling
-from ..scheduling.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_window
+from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_window
 from ..scheduling.forms import BookForm
-from ..scheduling.models import ACTIVE_STATUSES
+from ..bookings.models import ACTIVE_STATUSES
 from ..scheduling.services import fetch_course_appointments
 from ..db.clinic_time import clinic_today, clinic_zone
 from ..db.types import utcnow

@@ -20,11 +20,12 @@ from ..experience.windows import course_windows
 from ..extensions import db
 from ..db.clinic_time import format_local
 from ..patients.models import Patient
-from . import booking
-from .availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
+from ..bookings import booking
+from ..bookings.availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
                            session_minutes, weekly_blocks_by_clinician)
-from .models import Room
-from .services import book_integration_session, fetch_integration_starts_by_course
+from ..bookings.booking import fetch_integration_starts_by_course
+from ..bookings.models import Room
+from .services import book_integration_session
 
 #: auto-scheduled sessions start on this grid (counted from the hour), or a coarser one when a
 #: session is longer, so that one therapist's slots never overlap

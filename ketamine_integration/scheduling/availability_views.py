@@ -12,16 +12,16 @@ from sqlalchemy import select
 from ..web import access
 from ..accounts.models import User
 from ..audit import services as audit
-from ..calendars.forms import CalendarImportForm
-from ..calendars.services import current_import
+from ..bookings.availability import session_minutes
+from ..bookings.models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
+from ..busy_times.forms import CalendarImportForm
+from ..busy_times.models import current_import
 from ..db.errors import DomainError
 from ..extensions import db
 from ..db.locking import locked_row
 from ..web.forms import flash_form_problems, submit
 from ..web.routes import Routes
-from .availability import session_minutes
 from .forms import ExtraHoursForm, RoomForm, SessionTypeForm, TimeOffForm, WorkingHoursForm
-from .models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
 
 #: the routes of these pages, added to the scheduling blueprint by scheduling/views.py
 routes = Routes()

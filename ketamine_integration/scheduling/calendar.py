@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload, lazyload
 
 from ..extensions import db
 from ..db.clinic_time import clinic_zone
-from .models import Appointment
+from ..bookings.models import Appointment
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from ..db.errors import DomainError
 from ..extensions import db
 from ..db.locking import lock_row
 from ..db.clinic_time import format_local
-from . import booking
-from .availability import session_minutes
-from .models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange
+from ..bookings import booking
+from ..bookings.availability import session_minutes
+from ..bookings.models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange
 
 
 def fetch_integration_starts(course_id: int) -> list[datetime]:
@@ -29,17 +29,6 @@ def fetch_integration_starts(course_id: int) -> list[datetime]:
     return list(db.session.scalars(select(Appointment.starts_at).where(
         Appointment.course_id == course_id, Appointment.kind == "integration",
         Appointment.status.in_(ACTIVE_STATUSES))))
-
-
-def fetch_integration_starts_by_course(course_ids: list[int], *, session=None) -> dict[int, list[datetime]]:
-    grouped: dict[int, list[datetime]] = {}
-    if course_ids:
-        rows = (session or db.session).execute(select(Appointment.course_id, Appointment.starts_at).where(
-            Appointment.course_id.in_(course_ids), Appointment.kind == "integration",
-            Appointment.status.in_(ACTIVE_STATUSES)))
-        for course_id, starts_at in rows:
-            grouped.setdefault(course_id, []).append(starts_at)
-    return grouped
 
 
 def fetch_course_appointments(course_id: int) -> list[Appointment]:

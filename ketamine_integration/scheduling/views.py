@@ -21,7 +21,7 @@ from ..extensions import db
 from ..db.clinic_time import clinic_today
 from . import auto, availability_views, calendar, services, worklist
 from .forms import CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
-from .models import Appointment, Room
+from ..bookings.models import Appointment, Room
 
 bp = Blueprint("scheduling", __name__)
 # the availability pages (hours, time off, rooms, session types) are declared in their own module

@@ -119,7 +119,7 @@ def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
     from itertools import combinations
 
     from ketamine_integration.experience.models import DosingSession
-    from ketamine_integration.scheduling.models import ACTIVE_STATUSES, Appointment
+    from ketamine_integration.bookings.models import ACTIVE_STATUSES, Appointment
 
     assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
 

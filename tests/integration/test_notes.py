@@ -358,7 +358,7 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
     patient's earliest booking still ahead (both read with the caseload's patients)."""
     from datetime import datetime, timezone
 
-    from ketamine_integration.scheduling.models import Appointment
+    from ketamine_integration.bookings.models import Appointment
 
     auth.login("ther")
     _start(auth, team["course"])

@@ -15,7 +15,7 @@ from ketamine_integration.experience.windows import course_windows
 from ketamine_integration.extensions import db
 from ketamine_integration.protocols.models import ProtocolVersion
 from ketamine_integration.protocols.services import current_library, register_version
-from ketamine_integration.scheduling.models import Appointment
+from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.scheduling.worklist import worklist
 from tests.conftest import Auth, page_text
 from tests.stored_windows import assert_windows_current, stored_windows

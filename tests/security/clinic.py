@@ -317,7 +317,7 @@ class Clinic:
 
     @cached_property
     def appointment(self) -> int:
-        from ketamine_integration.scheduling.models import Appointment
+        from ketamine_integration.bookings.models import Appointment
         self.signed_session  # noqa: B018 - its window is what the session is booked into
         response = self.post("staff", f"/courses/{self.course}/sessions", self.booking_data())
         assert response.status_code == 302, response.status_code
@@ -327,7 +327,7 @@ class Clinic:
     @cached_property
     def past_appointment(self) -> int:
         """A booked session that has already happened (an outcome can be recorded only then)."""
-        from ketamine_integration.scheduling.models import Appointment
+        from ketamine_integration.bookings.models import Appointment
         appointment_id = self.appointment
 
         def move_back():

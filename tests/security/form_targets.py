@@ -63,7 +63,7 @@ TARGETS: dict[str, list[Target]] = {
         Target("therapist", lambda c: f"/calendars/feeds/{c.feed}/revoke", lambda c: {"label": ""})],
     "calendars.forms.FeedIdentityForm": [Target("admin", lambda c: "/calendars/settings",
                                                 lambda c: {"identity": "initials"})],
-    "calendars.forms.CalendarImportForm": [Target(
+    "busy_times.forms.CalendarImportForm": [Target(
         "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
         lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],
     # -- patients and courses ------------------------------------------------------------------

@@ -79,7 +79,7 @@ def _auto_schedule_rows(c: Clinic) -> dict:
 
 def _working_hours(c: Clinic) -> None:
     from datetime import time
-    from ketamine_integration.scheduling.models import WorkingHours
+    from ketamine_integration.bookings.models import WorkingHours
     c.make.run(lambda: db.session.add_all(WorkingHours(clinician_id=c.users["therapist"], weekday=d,
                                                        starts=time(7), ends=time(21)) for d in range(7)))
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST
 from ..courses.models import TreatmentCourse
-from ..calendars.models import ImportedBusy, in_current_import
+from ..busy_times.models import ImportedBusy, in_current_import
 from ..domain.slots import Interval, Suggestion, WeeklyBlock, merge, rank, slot_starts, subtract, working_intervals
 from ..extensions import db
 from ..web.fields import options

@@ -1,15 +1,15 @@
-"""Appointments: a clinician, a patient, a time; integration sessions serve dosing windows."""
+"""Appointments: a clinician, a patient, a time, a room; the clinic's rooms, session lengths and
+clinicians' hours. Dosing plans (experience) and integration sessions (scheduling) both book here."""
 from __future__ import annotations
 
 from datetime import datetime, time
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
-from ..experience.models import DosingSession
 from ..extensions import db
 from ..patients.models import Patient
 
@@ -67,8 +67,8 @@ class Appointment(db.Model):
     room: Mapped[Room | None] = relationship(lazy="joined")
     changes: Mapped[list[AppointmentChange]] = relationship(
         back_populates="appointment", order_by="AppointmentChange.id", cascade="all, delete-orphan")
-    dosing_session: Mapped[DosingSession | None] = relationship(
-        backref=backref("appointment", uselist=False))
+    # `dosing_session` (kind "dosing"): the backref of experience.models.DosingSession.appointment,
+    # declared there because dosing sessions sit above bookings
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,7 +1,8 @@
 """The booking primitives every kind of session shares: locks, conflict checks, history.
 
 Kept free of course and window rules, so that dosing plans (experience) and therapist
-sessions (scheduling.services) book through the same checks without importing each other.
+sessions (scheduling.services) book through the same checks; the integration windows
+(experience.window_store) read a course's integration bookings here, below both.
 """
 from __future__ import annotations
 
@@ -114,3 +115,14 @@ def cancel_future_for_course(course_id: int, *, after: datetime, reason: str, by
     for appointment in booked:
         cancel(appointment, reason=reason, by=by)
     return len(booked)
+
+
+def fetch_integration_starts_by_course(course_ids: list[int], *, session=None) -> dict[int, list[datetime]]:
+    grouped: dict[int, list[datetime]] = {}
+    if course_ids:
+        rows = (session or db.session).execute(select(Appointment.course_id, Appointment.starts_at).where(
+            Appointment.course_id.in_(course_ids), Appointment.kind == "integration",
+            Appointment.status.in_(ACTIVE_STATUSES)))
+        for course_id, starts_at in rows:
+            grouped.setdefault(course_id, []).append(starts_at)
+    return grouped

@@ -6,9 +6,9 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps clean
+.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps wheel-check clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
@@ -56,6 +56,11 @@ test-security: $(VENV)/.installed-test browser-deps
 test-security-large: $(VENV)/.installed-test browser-deps
 	KI_SECURITY_SIZE=large $(PYTEST) tests/security tests/browser/test_stored_xss.py
 
+## wheel-check: build the wheel from a clean copy, install it alone into a fresh environment in a
+## temporary folder and, from another folder, run init-db, demo and run (tests/wheel_check.py)
+wheel-check: $(VENV)/.installed
+	$(BIN)/python tests/wheel_check.py
+
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	touch $@
@@ -92,4 +97,4 @@ browser-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -5,4 +5,4 @@ The logger masks calendar-feed secrets and drops query strings (patient searches
 access and error logs (SECURITY.md, "Server logs"). Turn the access log on with
 `--access-logfile -` (or a path); it is off unless asked for, as in gunicorn itself.
 """
-logger_class = "ketamine_integration.access_log.RedactingGunicornLogger"
+logger_class = "ketamine_integration.web.access_log.RedactingGunicornLogger"

@@ -23,15 +23,15 @@ from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit import chain
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.coordination.models import CATEGORIES
-from ketamine_integration.demo_notes import THEMES
+from ketamine_integration.demo.notes import THEMES
 from ketamine_integration.experience import window_store
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.forms import FORMULATION_SECTIONS
 from ketamine_integration.notes.models import Theme
 from ketamine_integration.patients.models import CareTeamMember, Patient
 from ketamine_integration.protocols.services import current_library, protocol_of, register_version
-from ketamine_integration.scheduling.models import Room, WorkingHours
-from ketamine_integration.timeutil import clinic_zone
+from ketamine_integration.bookings.models import Room, WorkingHours
+from ketamine_integration.db.clinic_time import clinic_zone
 
 from .names import NameMaker
 from .rows import Rows

@@ -17,10 +17,11 @@ from ketamine_integration.coordination.models import CATEGORIES, ReleaseOfInform
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.calendars.services import create_feed
 from ketamine_integration.documents import ical, pdf
+from ketamine_integration.documents.coordination_report import render_report_html
 from ketamine_integration.domain.autoschedule import assign
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember, Patient
-from ketamine_integration.timeutil import clinic_today, clinic_zone
+from ketamine_integration.db.clinic_time import clinic_today, clinic_zone
 
 from . import autoschedule
 from .clinic import BENCH_PASSWORD
@@ -77,7 +78,7 @@ def pdf_vs_weasyprint(app, repeat: int = 15) -> dict:
         course = _report_course()
         now, today = datetime.now(timezone.utc), clinic_today()
         categories, _ = coordination.permitted(course.patient_id, course.prescriber_id, today)
-        html = coordination.render_report_html(coordination.report_data(
+        html = render_report_html(coordination.report_data(
             course, recipient=course.prescriber, categories=categories, now=now, questions="Dose still right?",
             recommendations="Continue integration sessions."), for_pdf=True)
 

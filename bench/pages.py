@@ -22,7 +22,7 @@ from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember
-from ketamine_integration.timeutil import clinic_today
+from ketamine_integration.db.clinic_time import clinic_today
 
 FLOOR = "floor page"
 #: phases of a course whose page is shown as "the patient course page": a completed course (no

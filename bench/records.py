@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
-from ketamine_integration.demo_notes import EXPERIENCES, STEPS
+from ketamine_integration.demo.notes import EXPERIENCES, STEPS
 from ketamine_integration.domain import measures as scoring
 from ketamine_integration.domain.dosing import WEIGHT_BASED_ROUTES, mg_per_kg
 from ketamine_integration.experience import services as dosing_signing

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from ketamine_integration import PROJECT_ROOT, create_app
 from ketamine_integration.accounts.models import User
-from ketamine_integration.db_types import utcnow
-from ketamine_integration.demo import DEMO_PASSWORD, load_demo_clinic
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import DEMO_PASSWORD, load_demo_clinic
 from ketamine_integration.extensions import db
 
 from . import databases, load, measures, report
@@ -40,7 +40,7 @@ def _sizes(app) -> dict:
     from ketamine_integration.audit.models import AuditEvent
     from ketamine_integration.notes.models import MeasureResponse, SessionNote
     from ketamine_integration.patients.models import Patient
-    from ketamine_integration.scheduling.models import Appointment
+    from ketamine_integration.bookings.models import Appointment
     with app.app_context():
         sizes = {name: db.session.scalar(select(func.count()).select_from(model)) for name, model in (
             ("patients", Patient), ("sessions", Appointment), ("notes", SessionNote),

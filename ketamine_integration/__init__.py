@@ -6,29 +6,34 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import access, access_log, lifecycle
 from .config import load_config
+from .db import legacy_paths  # noqa: F401  (landed migrations import old module paths)
 from .extensions import csrf, db, login_manager, migrate
+from .shipped import shipped_folder
+from .web import access, access_log, lifecycle
 
+#: the checkout's top folder, for tests and bench/; the app reads nothing there (see shipped.py)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: environment settings, then `config` overrides (tests pass theirs)."""
     app = Flask(__name__, instance_relative_config=True,
-                template_folder=str(PROJECT_ROOT / "templates"))
+                template_folder=str(shipped_folder("templates")))
     environ = dict(os.environ)
     if config and config.get("SECRET_KEY"):
         environ["SECRET_KEY"] = config["SECRET_KEY"]  # no development key file is made then
     app.config.update(load_config(app.instance_path, environ))
-    app.config.setdefault("PROTOCOLS_DIR", str(PROJECT_ROOT / "protocols"))
+    app.config.setdefault("PROTOCOLS_DIR", str(shipped_folder("protocols")))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_listeners()
     register_extensions(app)
     lifecycle.register_converters(app)
     register_blueprints(app)
     register_hooks()
+    register_second_step(app)
     register_access(app)
     lifecycle.register(app)
     register_templates(app)
@@ -48,16 +53,59 @@ def register_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
+def register_listeners() -> None:
+    """Every SQLAlchemy listener, attached once per process (before the engine is made), in
+    this order. Within one event SQLAlchemy runs them in the order listed here."""
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Mapper, Session
+
+    from . import extensions
+    from .audit import chain, models as audit_models
+    from .db import append_only
+    from .db.events import listen_in_order
+    from .experience import models as experience_models, window_store
+    from .notes import models as notes_models
+    from .protocols import models as protocols_models
+
+    listen_in_order([
+        # Each new connection: SQLite's pragmas, PostgreSQL's lock timeout; SQLite's BEGIN IMMEDIATE.
+        (Engine, "connect", extensions.configure_sqlite),
+        (Engine, "connect", extensions.configure_postgresql),
+        (Engine, "begin", extensions.sqlite_begin),
+        # Guards refusing changes to records that never change; each looks at its own rows only.
+        (Session, "before_flush", append_only.refuse_changes_to_append_only_rows),
+        (Session, "before_flush", audit_models.refuse_audit_changes),
+        (Session, "before_flush", protocols_models.refuse_snapshot_changes),
+        (Session, "before_flush", experience_models.refuse_changes_to_signed_sessions),
+        (Session, "before_flush", notes_models.refuse_changes_to_signed_notes),
+        # Digests of the records that are kept as written, stamped however the row is created.
+        (Mapper, "before_insert", append_only.digest_at_creation),
+        # The stored integration windows: note the courses a flush changed, forget them at the end.
+        (Session, "after_flush", window_store.note_changed_courses),
+        (Session, "after_transaction_end", window_store.forget_changed_courses),
+        # The audit chain's queue: drop what a rolled-back savepoint or transaction recorded.
+        (Session, "after_soft_rollback", chain.drop_rolled_back),
+        (Session, "after_transaction_end", chain.drop_unchained),
+        # At commit, in this order: the windows rewrite flushes and writes (locking course rows);
+        # then the audit chain takes its head lock, which must be the transaction's LAST lock
+        # (audit/chain.py: an earlier one would let two commits wait on each other).
+        (Session, "before_commit", window_store.rewrite_on_commit),
+        (Session, "before_commit", chain.chain_on_commit),
+    ])
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(shipped_folder("migrations")))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     # Our own server-side session check replaces Flask-Login's IP/agent heuristics.
     login_manager.session_protection = None
     from . import models  # noqa: F401  (all tables on the metadata)
-    from .accounts import sessions  # noqa: F401  (registers the user_loader)
+    from .accounts.sessions import load_user
+
+    login_manager.user_loader(load_user)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -65,32 +113,58 @@ def register_blueprints(app: Flask) -> None:
     from .audit.views import bp as audit_bp
     from .calendars.views import bp as calendars_bp
     from .coordination.views import bp as coordination_bp
-    from .core.views import bp as core_bp
+    from .home.views import bp as home_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
     from .mfa.views import bp as mfa_bp
     from .notes.views import bp as notes_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
-    from .scheduling import availability_views  # noqa: F401  (routes on the scheduling blueprint)
     from .scheduling.views import bp as scheduling_bp
+    from . import pages
 
-    for bp in (core_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
+    for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
         app.register_blueprint(bp)
+    pages.register(app)  # the composite pages, under their blueprints' endpoint names
 
 
 def register_hooks() -> None:
-    """Where a lower package asks a higher one: who may leave a care team depends on bookings."""
+    """Where a lower package asks a higher one or reacts to its event (README, Architecture),
+    each once per process."""
+    from .audit.services import record_refused_change
+    from .courses.services import count_dosing_with, course_ended
+    from .experience.services import count_signed_dosing_sessions
     from .patients.care_team import check_departures_with
-    from .scheduling.services import bookings_ahead
+    from .scheduling.services import bookings_ahead, release_ended_course
 
+    # who may leave a care team depends on their bookings
     check_departures_with(bookings_ahead)
+    # a write an append-only guard refused (answered 409) is audited
+    lifecycle.change_refused.connect(record_refused_change)
+    # a course's phase gates count its signed dosing sessions
+    count_dosing_with(count_signed_dosing_sessions)
+    # a course that ends releases what was planned and booked on it
+    course_ended.connect(release_ended_course)
+
+
+def register_second_step(app: Flask) -> None:
+    """Sign-in asks two-step sign-in (mfa, above accounts) what a right password opens."""
+    from .accounts import second_step
+    from .mfa.services import enrolled_user_ids, sign_in_stage
+
+    second_step.use(app, second_step.SecondStep(stage_for=sign_in_stage, enrolled_user_ids=enrolled_user_ids))
 
 
 def register_access(app: Flask) -> None:
-    access.allow_endpoint(app, "static", access.PUBLIC)
-    app.before_request(access.enforce_access)
+    from .accounts.sessions import pending_sign_in
+    from .audit.services import denial
+    from .notes.recovery import keep_if_timed_out
+    from .patients.access import patient_exists
+
+    access.register(app, access.AccessCollaborators(
+        pending_sign_in=pending_sign_in, keep_timed_out_submission=keep_if_timed_out,
+        record_denial=denial, patient_exists=patient_exists))
     # After the access check (only an admitted request's upload is read), which then commits the
     # request's transaction so that the upload is read holding no lock (lifecycle.before_transaction).
     app.before_request(lifecycle.run_before_transaction)
@@ -100,7 +174,7 @@ def register_templates(app: Flask) -> None:
     from .accounts.models import ROLE_LABELS, ROLES
     from .domain.protocols import PREPARATION_ITEMS
     from .experience.models import VITAL_TIMEPOINTS
-    from .timeutil import format_duration, format_local
+    from .db.clinic_time import format_duration, format_local
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["duration"] = format_duration

@@ -1,4 +1,4 @@
-"""flask commands: init-db, demo, create-user, reset-authenticator; feature packages add their own groups
+"""flask commands: init-db, demo, create-user, reset-authenticator, settings-table; feature packages add their own groups
 (protocols, signatures, audit, backup, restore)."""
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from .accounts.services import create_user, role_change_detail
 from .audit import services as audit
 from .audit.cli import audit_cli
 from .backups.cli import backup_cli, restore_command
-from .errors import DomainError
-from .db_types import utcnow
+from .config import settings_table
+from .db.errors import DomainError
+from .db.types import utcnow
 from .extensions import db
 from .mfa.services import enrolled_user_ids, reset_authenticator
-from .experience.cli import signatures_cli
+from .notes.cli import signatures_cli
 from .experience.window_store import windows_cli
 from .protocols.cli import protocols_cli
 
@@ -33,6 +34,13 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(windows_cli)
+    app.cli.add_command(settings_table_command)
+
+
+@click.command("settings-table")
+def settings_table_command():
+    """Print README's table of environment variables, from the settings model."""
+    click.echo(settings_table())
 
 
 @click.command("init-db")
@@ -48,7 +56,7 @@ def init_db_command():
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 def demo_command(if_empty: bool):
     """Load the fictional demo clinic and print its logins."""
-    from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo_clinic
+    from .demo.clinic import DEMO_PASSWORD, DEMO_USERS, load_demo_clinic
 
     has_users = db.session.scalar(select(func.count()).select_from(User)) > 0
     if has_users and if_empty:

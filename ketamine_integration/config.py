@@ -5,9 +5,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Secret keys that must never run in production (examples from docs and our own dev files).
 WEAK_SECRET_KEYS = frozenset({"dev", "development", "secret", "changeme", "change-me", "test"})
@@ -18,69 +23,138 @@ class ConfigurationError(RuntimeError):
     """The environment does not allow the app to start safely."""
 
 
-@dataclass(frozen=True)
-class EnvSetting:
-    """One environment variable; tests/unit/test_config.py checks the README documents each."""
-
-    name: str
-    default: str
-    meaning: str
+ENVIRONMENTS = ("development", "testing", "production")
 
 
-ENV_SETTINGS = (
-    EnvSetting("KI_ENV", "development", "development, testing or production"),
-    EnvSetting("SECRET_KEY", "random, kept in instance/", "signs session cookies and CSRF tokens; "
-               "required (32+ characters) in production"),
-    EnvSetting("DATABASE_URL", "sqlite:///instance/ketamine_integration.db",
-               "SQLAlchemy URL; postgresql://user@host/db in production (psycopg 3 is used)"),
-    EnvSetting("CLINIC_NAME", "Harbor Light Ketamine Clinic (demo)", "shown in the header and on reports"),
-    EnvSetting("CLINIC_TIMEZONE", "America/New_York", "IANA zone in which times are entered and shown"),
-    EnvSetting("SESSION_IDLE_MINUTES", "15", "automatic logoff after this much inactivity"),
-    EnvSetting("SESSION_MAX_HOURS", "12", "absolute session limit, however active"),
-    EnvSetting("PAGE_SIZE", "25", "rows per page in lists"),
-    EnvSetting("PROTOCOLS_DIR", "protocols/ in the project", "folder of protocol definition files"),
-    EnvSetting("KETAMINE_MAX_DOSE_MG", "500", "a ketamine dose above this is refused as a typing error"),
-    EnvSetting("ESKETAMINE_MAX_DOSE_MG", "84", "an esketamine dose above this is refused (label maximum)"),
-    EnvSetting("CLINIC_EMAIL", "scheduling@harbor-light.example", "organizer address on calendar invitations"),
-    EnvSetting("CALENDAR_UID_DOMAIN", "ketamine-integration.invalid", "domain part of calendar event UIDs; "
-               "set it once to the clinic's own domain and never change it (UIDs must stay stable)"),
-    EnvSetting("FEED_REQUESTS_PER_HOUR", "60", "requests a calendar feed address answers per hour"),
-    EnvSetting("BUSY_IMPORT_DAYS", "120", "how far ahead an imported calendar's busy time is read"),
-    EnvSetting("TRUSTED_PROXY_HOPS", "0", "reverse proxies in front of the app whose "
-               "X-Forwarded-For is trusted (read by wsgi.py)"),
-    EnvSetting("LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins for one username within the window before "
-               "that account's sign-in is refused for a while"),
-    EnvSetting("LOGIN_ADDRESS_LIMIT", "50", "failed sign-ins from one client address within the window "
-               "before that address is refused for a while"),
-    EnvSetting("LOGIN_WINDOW_MINUTES", "15", "how long a failed sign-in counts"),
-    EnvSetting("LOGIN_BACKOFF_SECONDS", "60", "first refusal period once a limit is reached; "
-               "it doubles with every further failure"),
-    EnvSetting("AUDIT_HMAC_KEY", "derived from SECRET_KEY", "key of the HMAC chain that makes the audit "
-               "trail tamper-evident; required in production (32+ random characters, not the SECRET_KEY)"),
-    EnvSetting("BACKUP_ENCRYPTION_KEY", "none", "Fernet key of `flask backup --encrypt`, read by the backup "
-               "commands only (restore and verify need it for an encrypted backup)"),
-)
+def _whole_number(minimum: int) -> BeforeValidator:
+    """A whole number of at least `minimum`; set but empty counts as unset (the default)."""
+    def check(raw, info: ValidationInfo) -> int:
+        if raw is None or raw == "":
+            raise PydanticUseDefault()
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{info.field_name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ValueError(f"{info.field_name} must be at least {minimum}, got {value}")
+        return value
+    return BeforeValidator(check)
 
 
-def _int_env(environ, name: str, default: int, minimum: int = 1) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def _environment(name: str) -> str:
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"KI_ENV must be development, testing or production, got {name!r}")
+    return name
 
 
 def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(f"CLINIC_TIMEZONE {name!r} is not an IANA time zone") from None
+        raise ValueError(f"CLINIC_TIMEZONE {name!r} is not an IANA time zone") from None
     return name
+
+
+Count = Annotated[int, _whole_number(1)]
+
+
+def _setting(default, meaning: str, *, shown: str | None = None):
+    """A variable's default and meaning, as README's table shows them; `shown` for a default
+    worked out at start-up (from the instance folder or another setting)."""
+    return Field(default, description=meaning,
+                 json_schema_extra={"shown": shown if shown is not None else f"`{default}`"})
+
+
+class Settings(BaseSettings):
+    """Every environment variable the app reads, its default and its meaning: README's table
+    is `settings_table()` (tests/unit/test_config.py holds them equal)."""
+
+    # The environment comes in as a mapping (create_app passes os.environ with a test's
+    # SECRET_KEY), so the model reads that alone: no .env file, no secrets folder.
+    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore")
+
+    KI_ENV: Annotated[str, AfterValidator(_environment)] = _setting(
+        "development", "`development`, `testing` or `production`")
+    SECRET_KEY: str | None = _setting(
+        None, "signs session cookies and CSRF tokens; required in production (32+ random characters) — the app "
+        "refuses to start without it", shown="random, kept in `instance/`")
+    DATABASE_URL: str | None = _setting(
+        None, "SQLAlchemy URL; `postgresql://user@host/db` in production",
+        shown="`sqlite:///instance/ketamine_integration.db`")
+    CLINIC_NAME: str = _setting("Harbor Light Ketamine Clinic (demo)", "shown in the header and on reports")
+    CLINIC_TIMEZONE: Annotated[str, AfterValidator(_timezone)] = _setting(
+        "America/New_York", "IANA zone in which times are entered and shown (stored in UTC)")
+    SESSION_IDLE_MINUTES: Count = _setting(15, "automatic logoff after this much inactivity")
+    SESSION_MAX_HOURS: Count = _setting(12, "absolute session limit, however active")
+    PAGE_SIZE: Count = _setting(25, "rows per page in lists")
+    PROTOCOLS_DIR: str | None = _setting(
+        None, "folder of protocol definition files (see `protocols/README.md`)",
+        shown="`protocols/` of the checkout (installed: the copy inside the package)")
+    # Ceilings catch typing errors (500 for 50); they are not dosing advice.
+    KETAMINE_MAX_DOSE_MG: Count = _setting(
+        500, "a recorded ketamine dose above this is refused as a typing error (not dosing advice)")
+    ESKETAMINE_MAX_DOSE_MG: Count = _setting(
+        84, "a recorded esketamine dose above this is refused (the label's maximum)")
+    CLINIC_EMAIL: str = _setting("scheduling@harbor-light.example", "organizer address on calendar invitations")
+    CALENDAR_UID_DOMAIN: str = _setting(
+        "ketamine-integration.invalid", "domain part of calendar event UIDs; set it once to the clinic's own "
+        "domain and never change it (calendar apps match events by UID)")
+    FEED_REQUESTS_PER_HOUR: Count = _setting(
+        60, "requests one calendar feed address answers per hour (counted in the database, shared by every "
+        "server process); more get 429 with `Retry-After`")
+    BUSY_IMPORT_DAYS: Count = _setting(
+        120, "how far ahead an imported calendar's busy time (recurring events expanded) is read")
+    TRUSTED_PROXY_HOPS: Annotated[int, _whole_number(0)] = _setting(
+        0, "reverse proxies in front of the app whose `X-Forwarded-For` is trusted (so audit rows record the "
+        "client's address)")
+    # Sign-in brute-force limits (ASVS 5.0 V6.3.1), counted in the database: see accounts/throttle.py.
+    LOGIN_ACCOUNT_LIMIT: Count = _setting(
+        5, "failed sign-ins for one username within the window before that account's sign-in is paused "
+        "(unknown usernames are counted the same way)")
+    LOGIN_ADDRESS_LIMIT: Count = _setting(
+        50, "failed sign-ins from one client address within the window before that address is paused")
+    LOGIN_WINDOW_MINUTES: Count = _setting(15, "how long a failed sign-in counts")
+    LOGIN_BACKOFF_SECONDS: Count = _setting(
+        60, "the first pause once a limit is reached; it doubles with each further failure (and never "
+        "outlasts the window)")
+    AUDIT_HMAC_KEY: str | None = _setting(
+        None, "key of the HMAC chain over the audit trail (`flask --app wsgi audit verify`); required in "
+        "production (32+ random characters, different from `SECRET_KEY`) — the app refuses to start without "
+        "it. Keep it as safely as the database backups, and never change it: existing rows are checked with it",
+        shown="derived from `SECRET_KEY`")
+    BACKUP_ENCRYPTION_KEY: str | None = _setting(
+        None, "Fernet key of `flask --app wsgi backup --encrypt` (see \"Backups\"); read by the backup commands "
+        "only, never by the app server. `restore` and `backup verify` need it for an encrypted backup, and "
+        "while it is set refuse a plain one unless `--allow-unencrypted` is given. Keep it apart from the "
+        "backups, and keep every key an old backup was made with", shown="none")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings,)
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings in `environ`; a bad value is refused naming its variable."""
+        try:
+            return cls(**{name: environ[name] for name in cls.model_fields if name in environ})
+        except ValidationError as err:
+            raise ConfigurationError("; ".join(_problem(e) for e in err.errors())) from None
+
+
+def _problem(error: dict) -> str:
+    """Our validators' own words; pydantic's, after the variable's name, otherwise."""
+    if isinstance(error.get("ctx", {}).get("error"), ValueError):
+        return str(error["ctx"]["error"])
+    return f"{error['loc'][0]}: {error['msg']}"
+
+
+def settings_table() -> str:
+    """README's table of environment variables (`flask --app wsgi settings-table` prints it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `{name}` | {field.json_schema_extra['shown']} | {field.description} |")
+    return "\n".join(rows)
 
 
 def _dev_secret_key(instance_path: Path) -> str:
@@ -130,54 +204,33 @@ def derived_audit_key(secret_key: str) -> str:
     return hmac.new(secret_key.encode(), b"ketamine_integration audit chain key v1", hashlib.sha256).hexdigest()
 
 
-def _audit_key(environ, production: bool, secret_key: str) -> str:
-    key = environ.get("AUDIT_HMAC_KEY")
-    if production:
-        check_audit_key(key, secret_key)
-    return key or derived_audit_key(secret_key)
-
-
-def load_config(instance_path: str, environ=os.environ) -> dict:
+def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> dict:
     """Build the Flask config mapping from environment variables."""
-    env = environ.get("KI_ENV", "development")
-    if env not in ("development", "testing", "production"):
-        raise ConfigurationError(f"KI_ENV must be development, testing or production, got {env!r}")
-    production = env == "production"
+    settings = Settings.read(environ)
+    production = settings.KI_ENV == "production"
     instance = Path(instance_path)
-    secret_key = environ.get("SECRET_KEY")
+    secret_key = settings.SECRET_KEY
     if production:
         check_secret_key(secret_key)
+        check_audit_key(settings.AUDIT_HMAC_KEY, secret_key)
     elif not secret_key:
         secret_key = _dev_secret_key(instance)
     database_url = normalise_database_url(
-        environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ketamine_integration.db'}")
+        settings.DATABASE_URL or f"sqlite:///{instance / 'ketamine_integration.db'}")
+    # The backup key stays out of the app's config: only the backup commands read it.
+    plain = settings.model_dump(exclude={"SECRET_KEY", "DATABASE_URL", "AUDIT_HMAC_KEY", "PROTOCOLS_DIR",
+                                         "BACKUP_ENCRYPTION_KEY", "KETAMINE_MAX_DOSE_MG", "ESKETAMINE_MAX_DOSE_MG"})
     return {
-        "KI_ENV": env,
+        **plain,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         # hide_parameters: a database error's message never carries the statement's values (note
         # text, names) into a log; SECURITY.md, "Server logs"
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
-        "CLINIC_NAME": environ.get("CLINIC_NAME", "Harbor Light Ketamine Clinic (demo)"),
-        "CLINIC_TIMEZONE": _timezone(environ.get("CLINIC_TIMEZONE", "America/New_York")),
-        "SESSION_IDLE_MINUTES": _int_env(environ, "SESSION_IDLE_MINUTES", 15),
-        "SESSION_MAX_HOURS": _int_env(environ, "SESSION_MAX_HOURS", 12),
-        "PAGE_SIZE": _int_env(environ, "PAGE_SIZE", 25),
-        "CLINIC_EMAIL": environ.get("CLINIC_EMAIL", "scheduling@harbor-light.example"),
-        "CALENDAR_UID_DOMAIN": environ.get("CALENDAR_UID_DOMAIN", "ketamine-integration.invalid"),
-        "FEED_REQUESTS_PER_HOUR": _int_env(environ, "FEED_REQUESTS_PER_HOUR", 60),
-        "BUSY_IMPORT_DAYS": _int_env(environ, "BUSY_IMPORT_DAYS", 120),
-        "TRUSTED_PROXY_HOPS": _int_env(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
-        # Sign-in brute-force limits (ASVS 5.0 V6.3.1), counted in the database: see accounts/throttle.py.
-        "LOGIN_ACCOUNT_LIMIT": _int_env(environ, "LOGIN_ACCOUNT_LIMIT", 5),
-        "LOGIN_ADDRESS_LIMIT": _int_env(environ, "LOGIN_ADDRESS_LIMIT", 50),
-        "LOGIN_WINDOW_MINUTES": _int_env(environ, "LOGIN_WINDOW_MINUTES", 15),
-        "LOGIN_BACKOFF_SECONDS": _int_env(environ, "LOGIN_BACKOFF_SECONDS", 60),
-        "AUDIT_HMAC_KEY": _audit_key(environ, production, secret_key),
-        # Ceilings catch typing errors (500 for 50); they are not dosing advice.
-        "DOSE_CEILING_MG": {"ketamine": _int_env(environ, "KETAMINE_MAX_DOSE_MG", 500),
-                            "esketamine": _int_env(environ, "ESKETAMINE_MAX_DOSE_MG", 84)},
-        **({"PROTOCOLS_DIR": environ["PROTOCOLS_DIR"]} if environ.get("PROTOCOLS_DIR") else {}),
+        "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY or derived_audit_key(secret_key),
+        "DOSE_CEILING_MG": {"ketamine": settings.KETAMINE_MAX_DOSE_MG,
+                            "esketamine": settings.ESKETAMINE_MAX_DOSE_MG},
+        **({"PROTOCOLS_DIR": settings.PROTOCOLS_DIR} if settings.PROTOCOLS_DIR else {}),
         # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -188,5 +241,5 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         # argon2id cost; tests lower it (never in production) to keep the suite fast.
         "PASSWORD_HASH_TIME_COST": 3,
         "PASSWORD_HASH_MEMORY_KIB": 65536,
-        "TESTING": env == "testing",
+        "TESTING": settings.KI_ENV == "testing",
     }

@@ -7,8 +7,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 #: Constraint names are deterministic so Alembic migrations can name what they alter or drop.
@@ -35,16 +34,15 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 class ReadOnlySQLite(sqlite3.Connection):
     """A connection opened with mode=ro (backups are checked this way): switching it to WAL
-    would write to the file, so _configure_sqlite leaves its journal mode alone."""
+    would write to the file, so configure_sqlite leaves its journal mode alone."""
 
 
-@event.listens_for(Engine, "connect")
-def _configure_sqlite(dbapi_connection, connection_record):
+def configure_sqlite(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, write-ahead logging, wait rather than fail on a lock, overwrite
     deleted content, let REPLACE's deletions meet the delete triggers."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
-    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's lazy BEGIN,
+    # Let SQLAlchemy emit BEGIN itself (see sqlite_begin) instead of pysqlite's lazy BEGIN,
     # so a transaction really starts when the session starts one.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -71,8 +69,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
 POSTGRESQL_LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
 
 
-@event.listens_for(Engine, "connect")
-def _configure_postgresql(dbapi_connection, connection_record):
+def configure_postgresql(dbapi_connection, connection_record):
     """PostgreSQL: a request waits a bounded time for a lock instead of holding its worker forever."""
     if not type(dbapi_connection).__module__.startswith("psycopg"):
         return
@@ -89,8 +86,7 @@ def _lower(value):
 READ_SNAPSHOT = "sqlite_read_snapshot"
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn):
+def sqlite_begin(conn):
     # IMMEDIATE takes the write lock at the start, so a request that reads and then writes
     # (nearly all do: every page writes an audit row) waits its turn under busy_timeout
     # instead of failing with "database is locked" when another writer committed meanwhile.

@@ -1,8 +1,11 @@
 """Every model module, imported once so the metadata (and Alembic's comparison) sees all tables."""
-from . import append_only  # noqa: F401  (the append-only guard and the digests made at creation)
+from .db import append_only  # noqa: F401  (the append-only guard and the digests made at creation)
 from .accounts import models as accounts_models  # noqa: F401
 from .audit import models as audit_models  # noqa: F401
+from .bookings import models as bookings_models  # noqa: F401
+from .busy_times import models as busy_times_models  # noqa: F401
 from .calendars import models as calendars_models  # noqa: F401
+from .clinic_settings import models as clinic_settings_models  # noqa: F401
 from .coordination import models as coordination_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
@@ -11,4 +14,3 @@ from .mfa import models as mfa_models  # noqa: F401
 from .notes import models as notes_models  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
-from .scheduling import models as scheduling_models  # noqa: F401

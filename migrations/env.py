@@ -3,7 +3,7 @@ from logging.config import fileConfig
 
 from flask import current_app
 
-from ketamine_integration.db_types import UTCDateTime
+from ketamine_integration.db.types import UTCDateTime
 
 from alembic import context
 

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 
-from ketamine_integration.db_types import UTCDateTime  # noqa: F401
+from ketamine_integration.db.types import UTCDateTime  # noqa: F401
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.models import Authenticator
@@ -63,13 +63,13 @@ class Factories:
 
     code_step_lock = _CODE_LOCK
 
-    def patient(self, *, therapists=(), prescribers=(), **fields) -> int:
+    def patient(self, *, therapists=(), prescribers=(), nurses=(), **fields) -> int:
         n = next(_seq)
         values = dict(given_name="Testa", family_name=f"Fictional{n}", date_of_birth=date(1980, 5, 17))
         values.update(fields)
         with self.app.app_context():
             patient = register_patient(therapist_ids=list(therapists), prescriber_ids=list(prescribers),
-                                       **values)
+                                       nurse_ids=list(nurses), **values)
             db.session.commit()
             return patient.id
 
@@ -136,7 +136,7 @@ class Factories:
 
     def room(self, name: str = "Dosing Suite") -> int:
         """The room of that name, made if the clinic has none yet."""
-        from ketamine_integration.scheduling.models import Room
+        from ketamine_integration.bookings.models import Room
 
         def find_or_make():
             room = db.session.scalar(select(Room).where(Room.name == name))

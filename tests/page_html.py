@@ -74,3 +74,67 @@ def read_forms(html: str) -> PageForms:
     reader.feed(html)
     reader.close()
     return reader.page
+
+
+#: elements that never have an end tag
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict
+    #: aria-label of the innermost role="group" around it (a row of a repeated sub-form), or None
+    group: str | None
+    text: str = ""
+
+
+class _ElementReader(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.by_id: dict[str, Element] = {}
+        self.alerts: list[Element] = []
+        self._open: list[tuple[str, Element]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: (v if v is not None else "") for k, v in attrs}
+        groups = [e.attrs.get("aria-label") for _, e in self._open if e.attrs.get("role") == "group"]
+        element = Element(tag, attrs, groups[-1] if groups else None)
+        if "id" in attrs:
+            self.by_id[attrs["id"]] = element
+        if attrs.get("role") == "alert":
+            self.alerts.append(element)
+        if tag not in VOID_TAGS:
+            self._open.append((tag, element))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i][0] == tag:
+                del self._open[i:]
+                break
+
+    def handle_data(self, data):
+        for _, element in self._open:
+            element.text += data
+
+
+@dataclass
+class PageElements:
+    by_id: dict[str, Element]
+    #: role="alert" boxes: the form's banner and flashed messages
+    alerts: list[Element]
+
+    def field_error(self, field_id: str) -> str | None:
+        """The error shown for a control, if the control points to it (aria-describedby)."""
+        described = self.by_id[field_id].attrs.get("aria-describedby", "").split()
+        error = self.by_id.get(f"{field_id}-error")
+        if error is None or f"{field_id}-error" not in described:
+            return None
+        return " ".join(error.text.split())
+
+
+def read_elements(html: str) -> PageElements:
+    reader = _ElementReader()
+    reader.feed(html)
+    reader.close()
+    return PageElements(reader.by_id, reader.alerts)

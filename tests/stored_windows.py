@@ -3,12 +3,12 @@ a test that changes bookings or doses asserts the two agree (experience/window_s
 from sqlalchemy import select
 
 from ketamine_integration.courses.models import TreatmentCourse
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.experience.services import fetch_signed_sessions_by_course
 from ketamine_integration.experience.window_store import StoredWindow
 from ketamine_integration.experience.windows import course_windows
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.services import fetch_integration_starts_by_course
+from ketamine_integration.bookings.booking import fetch_integration_starts_by_course
 
 
 def stored_windows() -> dict[int, tuple]:

@@ -6,7 +6,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleFiel
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..fields import options
+from ..web.fields import options
 from .models import ROLE_LABELS
 from .passwords import MAX_LENGTH, password_problem
 

@@ -7,23 +7,16 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
+from ..domain.permissions import permissions_of, roles_with
+from ..domain.roles import ADMIN, NURSE, PRESCRIBER, ROLE_LABELS, ROLES, STAFF, THERAPIST  # noqa: F401 (re-exported)
 from ..extensions import db
 
-ADMIN, STAFF, THERAPIST, PRESCRIBER = "admin", "staff", "therapist", "prescriber"
-#: Every role, in the order the UI lists them.
-ROLES = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
-ROLE_LABELS = {
-    ADMIN: "Clinic admin",
-    STAFF: "Clinic staff",
-    THERAPIST: "Integration therapist",
-    PRESCRIBER: "Prescriber",
-}
-#: Roles that treat patients; they see only patients on their care team.
-CLINICAL_ROLES = (THERAPIST, PRESCRIBER)
+#: Roles that may be on a care team; they see only patients on their care team.
+CLINICAL_ROLES = roles_with("care_team.member")
 #: Roles that read patient records (clinical content, or every patient's details and schedule).
 #: An admin never grants one to themselves: another admin must (issue 17, point 6).
-PATIENT_DATA_ROLES = (STAFF, THERAPIST, PRESCRIBER)
+PATIENT_DATA_ROLES = tuple(role for role in ROLES if role != ADMIN and "patients.read" in permissions_of([role]))
 
 
 def display_name(full_name: str, credentials: str | None) -> str:
@@ -64,6 +57,14 @@ class User(UserMixin, db.Model):
     def has_role(self, *names: str) -> bool:
         return not self.roles.isdisjoint(names)
 
+    @property
+    def permissions(self) -> frozenset[str]:
+        return permissions_of(self.roles)
+
+    def can(self, permission: str) -> bool:
+        """Whether one of the user's roles grants `permission` (domain/permissions.py)."""
+        return permission in self.permissions
+
     def set_roles(self, names) -> None:
         wanted = set(names)
         self.role_rows = [r for r in self.role_rows if r.role in wanted]
@@ -82,7 +83,7 @@ class UserRole(db.Model):
     __tablename__ = "user_roles"
     __table_args__ = (
         UniqueConstraint("user_id", "role"),
-        CheckConstraint("role IN ('admin', 'staff', 'therapist', 'prescriber')", name="known_role"),
+        CheckConstraint("role IN ('admin', 'staff', 'therapist', 'prescriber', 'nurse')", name="known_role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

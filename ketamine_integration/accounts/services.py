@@ -9,12 +9,11 @@ from sqlalchemy import func, select
 
 from ..audit import services as audit
 from ..audit.models import DENIED, FAILURE, AuditEvent
-from ..db_types import utcnow
-from ..errors import DomainError
+from ..db.types import utcnow
+from ..db.errors import DomainError
 from ..extensions import db
-from . import passwords, throttle
+from . import passwords, second_step, throttle
 from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
-from ..mfa.services import sign_in_stage
 from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session
 
 
@@ -57,7 +56,7 @@ def authenticate(username: str, password: str, *, address: str | None, now: date
         return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    stage = sign_in_stage(user)
+    stage = second_step.current().stage_for(user)
     start_session(user, stage)
     if stage == SIGNED_IN:
         # With a second step due the count stays until it is passed: wrong codes add to it

@@ -16,9 +16,9 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select, update
 
 from ..audit import services as audit
-from ..lifecycle import keep_after_rollback
-from ..db_types import utcnow
-from ..extensions import db, login_manager
+from ..web.lifecycle import keep_after_rollback
+from ..db.types import utcnow
+from ..extensions import db
 from .models import LoginSession, User
 
 SESSION_KEY = "sid"
@@ -184,7 +184,6 @@ def end_all_sessions(user: User, reason: str) -> None:
     )
 
 
-@login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """Flask-Login hook: the user behind this request's session, if it is still valid."""
     token = session.get(SESSION_KEY)

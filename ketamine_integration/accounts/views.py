@@ -7,17 +7,16 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from ..web import access
 from ..audit import services as audit
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.throttling import wait_text
 from ..extensions import db
-from ..lifecycle import commit_refusal
-from ..mfa.services import enrolled_user_ids
-from ..web import INVALID_FORM_STATUS, render_form, safe_next, submit
-from . import services
+from ..web.lifecycle import commit_refusal
+from ..web.forms import INVALID_FORM_STATUS, render_form, safe_next, submit
+from . import second_step, services
 from .forms import LoginForm, NewUserForm, PasswordResetForm, UserForm
-from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User
+from .models import PATIENT_DATA_ROLES, ROLE_LABELS, User
 from .sessions import AFTER_SIGN_IN_KEY, SIGNED_IN, end_current_session, pending_sign_in
 from .throttle import ACCOUNT, TOO_MANY_REQUESTS, SignInLimited
 
@@ -36,7 +35,7 @@ OWN_ROLES_HINT = ("Your own account: you cannot give yourself the "
 @access.public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("home.home"))
     pending = pending_sign_in()
     if pending is not None and request.method == "GET":
         return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
@@ -49,7 +48,7 @@ def login():
         except SignInLimited as limited:
             return _limited(form, limited, now)
         if stage is not None:
-            target = safe_next(form.next.data, url_for("core.home"))
+            target = safe_next(form.next.data, url_for("home.home"))
             if stage == SIGNED_IN:
                 return redirect(target)
             session[AFTER_SIGN_IN_KEY] = target
@@ -90,10 +89,11 @@ def logout():
 
 
 @bp.route("/users/")
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_list():
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.full_name)).all()
-    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_user_ids(),
+    enrolled_ids = second_step.current().enrolled_user_ids()
+    return render_template("accounts/user_list.html", users=users, enrolled_ids=enrolled_ids,
                            role_changes=services.fetch_role_changes(),
                            names={u.id: u.display_name for u in users})
 
@@ -105,7 +105,7 @@ def _user_fields(form) -> dict:
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_create():
     form = NewUserForm()
     done, user = submit(form, lambda: services.create_user(password=form.password.data,
@@ -118,7 +118,7 @@ def user_create():
 
 
 @bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user, roles=sorted(user.roles)) if request.method == "GET" else UserForm()
@@ -137,7 +137,7 @@ def user_edit(user_id: int):
 
 
 @bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def user_password(user_id: int):
     user = db.get_or_404(User, user_id)
     form = PasswordResetForm()

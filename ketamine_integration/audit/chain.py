@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..db_types import utcnow
+from ..db.types import utcnow
 from .models import AuditChainHead, AuditEvent
 
 #: the "previous mac" of the first row
@@ -89,23 +89,20 @@ def _inside(transaction, ended) -> bool:
     return False
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_rolled_back(session: Session, previous_transaction) -> None:
+def drop_rolled_back(session: Session, previous_transaction) -> None:
     pending = session.info.get(PENDING)
     if pending and previous_transaction.nested:
         session.info[PENDING] = [(t, e) for t, e in pending if not _inside(t, previous_transaction)]
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _drop_unchained(session: Session, transaction) -> None:
+def drop_unchained(session: Session, transaction) -> None:
     # At the end of the outermost transaction the queue was either chained (before_commit) or
     # belongs to work that was rolled back or discarded.
     if transaction.parent is None:
         session.info.pop(PENDING, None)
 
 
-@event.listens_for(Session, "before_commit")
-def _chain_on_commit(session: Session) -> None:
+def chain_on_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: its rows wait for the real commit
     pending = session.info.pop(PENDING, None)

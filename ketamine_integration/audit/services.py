@@ -1,12 +1,13 @@
 """Writing audit events: one call per audited action, kept even when the request fails."""
 from __future__ import annotations
 
-from flask import g, has_request_context, request
+from flask import flash, g, has_request_context, request
 
-from ..append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
-from ..db_types import utcnow
+from ..db.append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
+from ..db.types import utcnow
 from ..extensions import db
-from ..lifecycle import keep_after_rollback
+from ..web.forms import flash_form_problems
+from ..web.lifecycle import keep_after_rollback
 from . import chain
 from .models import DENIED, FAILURE, SUCCESS, AuditEvent
 
@@ -157,4 +158,22 @@ def denial(detail: str, *, patient_id: int | None = None, obj=None) -> AuditEven
     return record("access.denied", obj=obj, patient_id=patient_id, outcome=DENIED, detail=detail)
 
 
-__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "record", "denial"]
+def report_submission(done: bool, form, action: str, *, obj, patient_id: int, message: str,
+                      detail: str | None = None) -> None:
+    """After a form that redirects back: one audit row (success, or the refused attempt) and
+    a message saying what happened or what to correct."""
+    if done:
+        record(action, obj=obj, patient_id=patient_id, detail=detail)
+        flash(message, "success")
+    else:
+        record(action, obj=obj, patient_id=patient_id, outcome=FAILURE,
+               detail=f"{detail + ' ' if detail else ''}refused")
+        flash_form_problems(form, prefix="Not changed: ")
+
+
+def record_refused_change(sender, *, endpoint: str | None) -> None:
+    """Receiver of web.lifecycle.change_refused: an append-only guard refused a request's write."""
+    record("record.changed", outcome=FAILURE, detail=f"guard refused {endpoint}"[:200])
+
+
+__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "record", "denial", "record_refused_change", "report_submission"]

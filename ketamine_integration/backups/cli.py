@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..audit import services as audit
 from ..audit.chain import AuditChainBroken
 from ..config import normalise_database_url
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..extensions import db
 from . import encryption, services
 from .manifest import BackupError, manifest_path

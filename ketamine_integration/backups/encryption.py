@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ..config import Settings
 from .manifest import BackupError, Manifest
 
 ENV_KEY = "BACKUP_ENCRYPTION_KEY"
@@ -58,7 +59,7 @@ def parse_key(text: str | None) -> BackupKey:
 
 
 def key_from_environment() -> str | None:
-    return os.environ.get(ENV_KEY)
+    return Settings.read(os.environ).BACKUP_ENCRYPTION_KEY
 
 
 def require_encrypted(manifest: Manifest, backup: Path, key_text: str | None, *, allow_unencrypted: bool) -> None:

@@ -17,12 +17,12 @@ from sqlalchemy.pool import NullPool
 
 from ..config import normalise_database_url
 from ..extensions import READ_SNAPSHOT, db
+from ..shipped import shipped_folder
 from . import encryption, postgres, sqlite
 from .checksums import ADVANCES_WITH_APPENDS, database_sums
 from .encryption import BackupKey
 from .manifest import BackupError, Manifest, TableCheck, compare, read_manifest, write_manifest
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 SUFFIX = {"sqlite": ".db", "postgresql": ".dump"}
 
 
@@ -44,7 +44,7 @@ def engine_name(url: str) -> str:
 
 
 def head_revision() -> str:
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    return ScriptDirectory(str(shipped_folder("migrations"))).get_current_head()
 
 
 def database_engine(url: str) -> Engine:

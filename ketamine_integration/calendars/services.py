@@ -10,17 +10,19 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from ..accounts.models import ADMIN, STAFF, User, display_name
+from ..accounts.models import User, display_name
 from ..documents.ical import CalendarEvent, Person
 from ..domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from ..experience.models import DosingSession
 from ..patients.models import Patient
-from ..scheduling.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
-from ..timeutil import clinic_zone
-from ..versioning import lock_row, locked_row
-from .models import FEED_IDENTITY, CalendarFeed, CalendarImport, ClinicSetting, ImportedBusy
+from ..bookings.models import CANCELLED, KINDS, Appointment, AppointmentChange, Room
+from ..busy_times.models import CalendarImport, ImportedBusy
+from ..db.clinic_time import clinic_zone
+from ..db.locking import lock_row, locked_row
+from ..clinic_settings.models import ClinicSetting
+from .models import FEED_IDENTITY, CalendarFeed
 
 #: what a feed carries: this far back and this far ahead
 FEED_PAST = timedelta(days=60)
@@ -28,6 +30,9 @@ FEED_AHEAD = timedelta(days=400)
 FEED_RATE_WINDOW = timedelta(hours=1)
 #: an upload larger than this is refused (a year of a busy calendar is far smaller)
 MAX_IMPORT_BYTES = 1024 * 1024
+#: what the page refusing an upload over the server's limit says of calendar exports
+UPLOAD_HINT = (f"Calendar exports may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB: "
+               "export a shorter period and upload that.")
 #: more busy times than this in the horizon is not one person's calendar
 MAX_IMPORTED_BLOCKS = 5000
 #: what reading one upload may cost (domain/busy_calendar.py, ics_structure.py, recurrence.py)
@@ -102,7 +107,7 @@ def admit_request(feed: CalendarFeed, now: datetime) -> timedelta | None:
 
 def clinic_wide(user: User) -> bool:
     """Staff and admin subscribe to the clinic's calendar; clinicians to their own sessions."""
-    return user.has_role(STAFF, ADMIN)
+    return user.can("schedule.manage")
 
 
 def _event_rows(*conditions) -> list:
@@ -278,8 +283,3 @@ def import_busy(clinician: User, upload: ReadUpload | None, *, by: User) -> Cale
                        for s, e in upload.busy)
     db.session.flush()
     return record
-
-
-def current_import(clinician_id: int) -> CalendarImport | None:
-    return db.session.scalar(select(CalendarImport).where(CalendarImport.clinician_id == clinician_id,
-                                                          CalendarImport.superseded_at.is_(None)))

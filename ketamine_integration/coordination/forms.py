@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..fields import ClinicDateField, MultiCheckboxField, options
+from ..web.fields import ClinicDateField, MultiCheckboxField, options
 from .models import CATEGORIES, NOTE_CATEGORIES, PRIORITIES, REPORT_MINIMUM
 
 

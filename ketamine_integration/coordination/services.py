@@ -9,31 +9,22 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app, render_template
 from sqlalchemy import func, select
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..documents.pdf import render_pdf
-from ..domain import measures as scoring
+from ..documents.coordination_report import render_report_pdf
 from ..domain.phases import Phase
-from ..errors import DomainError
-from ..experience.models import SIGNED as DOSING_SIGNED
-from ..experience.models import VITAL_TIMEPOINTS, DosingSession
+from ..db.errors import DomainError
+from ..experience.models import DosingSession
 from ..experience.services import fetch_signed_sessions_by_course
-from ..experience.windows import course_windows
 from ..extensions import db
-from ..versioning import lock_row
-from ..notes import charts
-from ..notes.models import SIGNED, SessionNote
-from ..notes.services import course_measures, open_alerts, trend
-from ..notes.views_data import step_tracker, theme_recurrence
+from ..db.locking import lock_row
 from ..patients.models import Patient
-from ..scheduling.models import Appointment
-from ..scheduling.services import fetch_integration_starts
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_zone, format_local
+from ..db.clinic_time import clinic_zone
 from .models import CATEGORIES, NOTE_NEEDS, CoordinationNote, CoordinationReport, ReleaseOfInformation
+from .report import report_data
 
 
 # -- releases ----------------------------------------------------------------------------------
@@ -47,16 +38,9 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
                    categories: list[str], purpose: str, effective_on: date, expires_on: date | None,
                    by: User) -> ReleaseOfInformation:
     problems = {}
-    name = (recipient_name or "").strip() or None
-    if recipient_user_id:
-        recipient = db.session.get(User, recipient_user_id)
-        if recipient is None or not recipient.active or not recipient.has_role(PRESCRIBER):
-            problems["recipient"] = "Choose an active prescriber."
-        elif recipient.id == by.id:
-            problems["recipient"] = "A release is recorded by someone other than its recipient."
-        name = None
-    elif not name:
-        problems["recipient"] = "Choose a prescriber, or name the outside clinic or clinician."
+    name = None if recipient_user_id else (recipient_name or "").strip() or None
+    if problem := _recipient_problem(recipient_user_id, name, by):
+        problems["recipient"] = problem
     unknown = set(categories) - set(CATEGORIES)
     if not categories or unknown:
         problems["categories"] = "Choose at least one category the patient permits."
@@ -70,6 +54,18 @@ def create_release(patient: Patient, *, recipient_user_id: int | None, recipient
     db.session.add(release)
     db.session.flush()
     return release
+
+
+def _recipient_problem(recipient_user_id: int | None, name: str | None, by: User) -> str | None:
+    """A release goes to an active prescriber other than whoever records it, or to a named outsider."""
+    if not recipient_user_id:
+        return None if name else "Choose a prescriber, or name the outside clinic or clinician."
+    recipient = db.session.get(User, recipient_user_id)
+    if recipient is None or not recipient.active or not recipient.can("reports.receive"):
+        return "Choose an active prescriber."
+    if recipient.id == by.id:
+        return "A release is recorded by someone other than its recipient."
+    return None
 
 
 def revoke_release(release: ReleaseOfInformation, *, on: date, by: User) -> None:
@@ -91,22 +87,35 @@ def permitted(patient_id: int, recipient_id: int, day: date) -> tuple[set[str], 
 
 # -- coordination notes -----------------------------------------------------------------------
 
+def _care_team(course: TreatmentCourse) -> set[tuple[int, str]]:
+    return {(m.user_id, m.role) for m in course.patient.care_team}
+
+
+def _note_recipient(course: TreatmentCourse, recipient_id: int, by: User) -> User:
+    """A colleague on the patient's care team who exchanges coordination notes, not the author."""
+    recipient = db.session.get(User, recipient_id)
+    if (recipient is None or not recipient.active or recipient.id == by.id
+            or not any(uid == recipient.id for uid, _ in _care_team(course))
+            or not recipient.can("coordination.message")):
+        raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
+    return recipient
+
+
+def _check_release_permits(course: TreatmentCourse, recipient: User, category: str, today: date) -> None:
+    """The therapist's information goes to the prescriber only as far as the release allows."""
+    allowed, _ = permitted(course.patient_id, recipient.id, today)
+    need = NOTE_NEEDS[category]
+    if not allowed or (need is not None and need not in allowed):
+        what = CATEGORIES[need].lower() if need else "anything"
+        raise DomainError({"category": f"The patient's release of information does not permit sharing {what} "
+                                       f"with {recipient.full_name} today; nothing was sent."})
+
+
 def send_note(course: TreatmentCourse, *, recipient_id: int, priority: str, category: str, body: str, by: User,
               today: date, follows: CoordinationNote | None = None) -> CoordinationNote:
-    recipient = db.session.get(User, recipient_id)
-    if recipient is None or not recipient.active or recipient.id == by.id:
-        raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
-    team = {(m.user_id, m.role) for m in course.patient.care_team}
-    if not any(uid == recipient.id for uid, _ in team):
-        raise DomainError({"recipient": "Choose a colleague on the patient's care team."})
-    if (recipient.id, PRESCRIBER) in team and by.has_role(THERAPIST):
-        # the therapist's information goes to the prescriber only as far as the release allows
-        allowed, _ = permitted(course.patient_id, recipient.id, today)
-        need = NOTE_NEEDS[category]
-        if not allowed or (need is not None and need not in allowed):
-            what = CATEGORIES[need].lower() if need else "anything"
-            raise DomainError({"category": f"The patient's release of information does not permit sharing {what} "
-                                           f"with {recipient.full_name} today; nothing was sent."})
+    recipient = _note_recipient(course, recipient_id, by)
+    if (recipient.id, PRESCRIBER) in _care_team(course) and by.has_role(THERAPIST):
+        _check_release_permits(course, recipient, category, today)
     note = CoordinationNote(patient_id=course.patient_id, course_id=course.id, author_id=by.id,
                             recipient_id=recipient.id, priority=priority, category=category, body=body.strip(),
                             follows_id=follows.id if follows else None)
@@ -132,95 +141,6 @@ def course_notes(course_id: int) -> list[CoordinationNote]:
 
 # -- the report --------------------------------------------------------------------------------
 
-def _vitals(session: DosingSession) -> list[dict]:
-    readings = {v.timepoint: v for v in session.vitals}
-    return [{"label": label, "bp": f"{v.systolic}/{v.diastolic}" if v.systolic and v.diastolic else "—",
-             "hr": v.heart_rate or "—", "spo2": v.spo2 or "—"}
-            for tp, label in VITAL_TIMEPOINTS.items() if (v := readings.get(tp)) is not None]
-
-
-def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str], now: datetime,
-                questions: str | None, recommendations: str | None) -> dict:
-    """Everything the report shows, as plain data, and only what `categories` permit."""
-    patient = course.patient
-    data = {
-        "clinic": current_app.config["CLINIC_NAME"], "generated": format_local(now), "recipient": recipient.full_name,
-        "patient": {"name": patient.full_name, "mrn": patient.mrn, "dob": patient.date_of_birth.isoformat()},
-        "course": {"start": course.start_date.isoformat()},
-        "categories": [CATEGORIES[c] for c in CATEGORIES if c in categories],
-        "withheld": [CATEGORIES[c] for c in CATEGORIES if c not in categories],
-        "questions": (questions or "").strip(), "recommendations": (recommendations or "").strip(),
-    }
-    if "treatment" in categories:
-        data["course"].update(protocol=course.protocol_version.name, version=course.protocol_version.version,
-                              phase=course.current_phase.label, indication=course.indication)
-    sessions = db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id,
-                                                              DosingSession.status == DOSING_SIGNED)
-                                  .order_by(DosingSession.sequence)).all()
-    if "dosing" in categories:
-        data["dosing"] = [{"sequence": s.sequence, "when": format_local(s.started_at), "route": s.route,
-                           "medication": s.medication, "dose": f"{s.dose_mg} mg"
-                           + (f" ({s.dose_mg_per_kg} mg/kg)" if s.dose_mg_per_kg else ""),
-                           "vitals": _vitals(s), "sedation": s.sedation or "—", "dissociation": s.dissociation or "—",
-                           "monitoring": s.monitoring_minutes,
-                           "adverse_events": [f"{e.event_type} ({e.severity})"
-                                              + (f": {e.action_taken}" if e.action_taken else "")
-                                              for e in s.adverse_events]}
-                          for s in sessions]
-    if "measures" in categories:
-        responses = course_measures(course.id)
-        data["measures"] = []
-        for key, measure in scoring.MEASURES.items():
-            rows = trend(responses, key)
-            if not rows:
-                continue
-            last = rows[-1][1]
-            data["measures"].append({
-                "name": measure.name, "chart": charts.trend_chart(measure, rows),
-                "rows": [{"date": r.administered_on.isoformat(), "total": r.total, "band": r.band,
-                          "change": "baseline" if c is None else f"{c.delta:+d}"} for r, c in rows],
-                "status": _status(measure, last)})
-    if "attendance" in categories:
-        windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
-        held = db.session.scalars(select(Appointment.status).where(Appointment.course_id == course.id,
-                                                                   Appointment.kind == "integration")).all()
-        data["attendance"] = {"windows": len(windows), "covered": sum(w.covered for w in windows),
-                              "optimal": sum(w.covered_optimally for w in windows),
-                              "attended": held.count("attended"), "no_show": held.count("no_show"),
-                              "cancelled": held.count("cancelled"), "booked": held.count("booked")}
-    if "themes" in categories:
-        signed = db.session.scalars(select(SessionNote).where(
-            SessionNote.course_id == course.id, SessionNote.status == SIGNED, SessionNote.kind == "integration")
-            .order_by(SessionNote.session_date)).all()
-        data["themes"] = [{"name": r.name, "sessions": r.sessions, "first": r.first_seen.isoformat(),
-                           "last": r.last_seen.isoformat()} for r in theme_recurrence(course.patient_id, course.id)]
-        data["insights"] = [{"date": n.session_date.isoformat(), "text": n.content.get("insights")}
-                            for n in signed if (n.content or {}).get("insights")]
-    if "action_plan" in categories:
-        data["action_plan"] = [{"what": s.what, "how_often": s.how_often, "status": s.status,
-                                "check_ins": [f"{when.isoformat()}: {c.progress}, {c.decision}" for c, when in ins]}
-                               for s, ins in step_tracker(course.id)]
-    if "safety" in categories:
-        data["safety"] = [{"date": a.response.administered_on.isoformat(), "item": a.item_score}
-                          for a in open_alerts([course.patient_id]) if a.course_id == course.id]
-    return data
-
-
-def _status(measure, change) -> str:
-    if change is None:
-        return "Baseline only"
-    parts = []
-    if change.response is not None:
-        parts.append("response" if change.response else "no response yet")
-    if change.remission is not None:
-        parts.append("remission" if change.remission else "not in remission")
-    return ", ".join(parts).capitalize() or "—"
-
-
-def render_report_html(data: dict, *, for_pdf: bool) -> str:
-    return render_template("coordination/report.html", report=data, for_pdf=for_pdf)
-
-
 def generate_report(course: TreatmentCourse, *, recipient_id: int, by: User, now: datetime, today: date,
                     questions: str | None, recommendations: str | None) -> CoordinationReport:
     recipient = db.session.get(User, recipient_id)
@@ -233,7 +153,7 @@ def generate_report(course: TreatmentCourse, *, recipient_id: int, by: User, now
                                         f"{recipient.full_name} today; nothing was generated."})
     data = report_data(course, recipient=recipient, categories=categories, now=now, questions=questions,
                        recommendations=recommendations)
-    pdf = render_pdf(render_report_html(data, for_pdf=True))
+    pdf = render_report_pdf(data)
     report = CoordinationReport(patient_id=course.patient_id, course_id=course.id, recipient_id=recipient.id,
                                 release_ids=release_ids, categories=sorted(categories), created_by_id=by.id,
                                 pdf=pdf, content_hash=hashlib.sha256(pdf).hexdigest())

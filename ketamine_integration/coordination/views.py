@@ -7,27 +7,27 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
+from ..web import access
+from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..db.types import utcnow
+from ..documents.coordination_report import render_report_html
 from ..experience import rems
 from ..extensions import db
-from ..fields import options
-from ..lifecycle import CONTENT_SECURITY_POLICY
+from ..web.fields import options
+from ..web.lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
 from ..patients.access import caseload, load_patient, load_patient_record, team_roles
 from ..patients.models import Patient
 from ..patients.services import clinician_choices
-from ..timeutil import clinic_today
-from ..web import parse_id, report_submission, submit
+from ..db.clinic_time import clinic_today
+from ..web.forms import parse_id, submit
 from . import services
 from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
 from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
 
 bp = Blueprint("coordination", __name__)
-CLINICIANS = (THERAPIST, PRESCRIBER)
 
 
 def _prescribers(patient) -> list[tuple[int, str]]:
@@ -45,13 +45,13 @@ def _release_form(form=None):
 def _may_change_releases(record, patient_id: int) -> None:
     """403 (audited) for a prescriber: releases are recorded and revoked by staff, the admin or
     the therapist, never by a prescriber (what may be shared with prescribers is not theirs to set)."""
-    if not current_user.has_role(ADMIN, STAFF, THERAPIST):
+    if not current_user.can("releases.manage"):
         audit.denial("releases are recorded by staff, admin or the therapist", obj=record, patient_id=patient_id)
         abort(403)
 
 
 @bp.route("/patients/<id:patient_id>/releases", methods=["GET", "POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("releases.read")
 def releases(patient_id: int):
     patient = load_patient(patient_id)
     form = _release_form(ReleaseForm() if request.method == "POST" else None)
@@ -74,13 +74,13 @@ def releases(patient_id: int):
 
 
 @bp.route("/releases/<id:release_id>/revoke", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("releases.read")
 def release_revoke(release_id: int):
     release = load_patient_record(ReleaseOfInformation, release_id, clinical=False)
     _may_change_releases(release, release.patient_id)
     form = RevokeForm()
     done, _ = submit(form, lambda: services.revoke_release(release, on=form.revoked_on.data, by=current_user))
-    report_submission(done, form, "release.revoke", obj=release, patient_id=release.patient_id,
+    audit.report_submission(done, form, "release.revoke", obj=release, patient_id=release.patient_id,
                       message="Release revoked: nothing more is shared under it from that date.")
     return redirect(url_for("coordination.releases", patient_id=release.patient_id))
 
@@ -103,7 +103,7 @@ def _course_as_therapist(course_id: int) -> TreatmentCourse:
 
 def _page(course, *, note_form=None, report_form=None, status=200):
     team = [(m.user_id, f"{m.user.display_name} ({m.role})") for m in course.patient.care_team
-            if m.user_id != current_user.id and m.user.active]
+            if m.user_id != current_user.id and m.user.active and m.user.can("coordination.message")]
     note_form = note_form or NoteForm()
     note_form.recipient.choices = options(team)
     report_form = report_form or ReportForm()
@@ -121,7 +121,7 @@ def _page(course, *, note_form=None, report_form=None, status=200):
 
 
 @bp.route("/courses/<id:course_id>/coordination", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("coordination.message")
 def course_coordination(course_id: int):
     course = _course(course_id)
     if request.method == "GET":
@@ -149,13 +149,13 @@ def course_coordination(course_id: int):
 
 
 @bp.route("/coordination/<id:note_id>/acknowledge", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("coordination.message")
 def note_acknowledge(note_id: int):
     note = load_patient_record(CoordinationNote, note_id, clinical=True)
     form = AcknowledgeNoteForm()
     done, _ = submit(form, lambda: services.acknowledge_note(note, reply=form.reply.data, by=current_user,
                                                              now=utcnow()))
-    report_submission(done, form, "coordination.acknowledge", obj=note, patient_id=note.patient_id,
+    audit.report_submission(done, form, "coordination.acknowledge", obj=note, patient_id=note.patient_id,
                       message="Acknowledged.")
     if request.form.get("next_page") == "worklist":
         return redirect(url_for("coordination.prescriber_worklist"))
@@ -163,7 +163,7 @@ def note_acknowledge(note_id: int):
 
 
 @bp.route("/courses/<id:course_id>/report-preview", methods=["POST"])
-@access.roles(THERAPIST)
+@access.permission("reports.generate")
 def report_preview(course_id: int):
     """The report as it would be generated, not stored. A POST (CSRF-checked) so that the
     questions and recommendations typed for the prescriber never land in URLs and logs."""
@@ -184,7 +184,7 @@ def report_preview(course_id: int):
     data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
                                 now=utcnow(), questions=request.form.get("questions", "")[:3000],
                                 recommendations=request.form.get("recommendations", "")[:3000])
-    response = Response(services.render_report_html(data, for_pdf=False), mimetype="text/html")
+    response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")
     # The report carries its own print stylesheet (the same markup becomes the PDF): inline
     # styles only, still no script at all.
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
@@ -193,7 +193,7 @@ def report_preview(course_id: int):
 
 
 @bp.route("/courses/<id:course_id>/reports", methods=["POST"])
-@access.roles(THERAPIST)
+@access.permission("reports.generate")
 def report_generate(course_id: int):
     course = _course_as_therapist(course_id)
     form = ReportForm()
@@ -210,7 +210,7 @@ def report_generate(course_id: int):
 
 
 @bp.route("/reports/<id:report_id>.pdf")
-@access.roles(*CLINICIANS)
+@access.permission("reports.read")
 def report_pdf(report_id: int):
     report = db.session.get(CoordinationReport, report_id)
     if report is None:
@@ -230,7 +230,7 @@ def report_pdf(report_id: int):
 # -- the prescriber's worklist ----------------------------------------------------------------------
 
 @bp.route("/prescriber/")
-@access.roles(PRESCRIBER)
+@access.permission("reports.receive")
 def prescriber_worklist():
     """Urgent and unacknowledged notes, new reports, open safety alerts, REMS forms due: own patients only."""
     # The caseload as a subquery, not a list: a prescriber's caseload is hundreds of patients, and

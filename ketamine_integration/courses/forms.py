@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..fields import ClinicDateField
+from ..web.fields import ClinicDateField
 
 INDICATIONS = ("Major depressive disorder", "Treatment-resistant depression",
                "Depression with suicidal ideation", "Post-traumatic stress disorder",

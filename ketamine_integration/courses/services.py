@@ -1,30 +1,58 @@
 """Course operations: enrol, change phase under the protocol's gates, keep the checklist."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import select
+from blinker import Namespace
+from sqlalchemy import func, select
 
 from ..accounts.models import PRESCRIBER, THERAPIST, User
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision, TransitionRefused,
                              decide_transition, gate_blockers)
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
-from ..errors import ConcurrentEdit, DomainError
-from ..experience.services import cancel_planned_for_ended_course, count_signed_dosing_sessions
-from ..experience.window_store import open_windows
-from ..experience.windows import summary
+from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..versioning import flush_versioned, lock_row
+from ..db.locking import flush_versioned, lock_row
 from ..patients.models import Patient
 from ..patients.access import on_care_team
 from ..patients.care_team import change_care_team, may_add_members, team_of
 from ..protocols.services import current_library, protocol_of, register_version
-from ..scheduling import booking
 from .models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
+
+signals = Namespace()
+#: sent when a course ends (sender: the course; `by`: who ended it), inside the phase change's
+#: transaction: the packages that plan and book on a course cancel what is still ahead
+#: (create_app connects them; courses sit below them and know none of them)
+course_ended = signals.signal("course-ended")
+
+#: how many signed dosing sessions a course has, by course id: the experience package answers
+#: (create_app connects it), for the gates that count them
+_dosing_counters: list[Callable[[int], int]] = []
 
 #: checklist entries only a prescriber may record (BRIEF: medical clearance by a prescriber)
 PRESCRIBER_ONLY_ITEMS = frozenset({"medical_clearance"})
+
+
+def count_dosing_with(counter: Callable[[int], int]) -> None:
+    """Count a course's signed dosing sessions with `counter` (once, however many apps are made)."""
+    _dosing_counters[:] = [counter]
+
+
+def lock_course(course: TreatmentCourse) -> None:
+    """Lock the course row first, before any party: every writer that books on a course or
+    changes its phase takes this lock in this order, so none waits on another in a circle.
+    NO KEY UPDATE (key_share): inserting a row that references the course stays possible."""
+    db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id == course.id)
+                       .with_for_update(key_share=True))
+    db.session.refresh(course)
+
+
+def count_courses_by_version() -> dict[int, int]:
+    """How many courses follow each registered protocol version, by the version's id."""
+    return dict(db.session.execute(select(TreatmentCourse.protocol_version_id, func.count())
+                                   .group_by(TreatmentCourse.protocol_version_id)).all())
 
 
 def course_protocol(course: TreatmentCourse) -> Protocol:
@@ -108,14 +136,15 @@ def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = Non
 
 
 def count_dosing_sessions_done(course: TreatmentCourse) -> int:
-    """Signed dosing sessions of the course (see the experience package)."""
-    return count_signed_dosing_sessions(course.id)
+    """Signed dosing sessions of the course (the experience package counts them)."""
+    counter, = _dosing_counters  # create_app connects exactly one
+    return counter(course.id)
 
 
 def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_version: int,
                  reason: str | None, override: bool) -> TransitionDecision:
     """Move the course to `target` if its protocol allows (or a clinician overrides with reason)."""
-    booking.lock_course(course)  # bookings on the course wait, then see the new phase
+    lock_course(course)  # bookings on the course wait, then see the new phase
     if course.version != expected_version:
         raise ConcurrentEdit("Someone else changed this course's phase meanwhile; review the page "
                              "and try again.", current_version=course.version)
@@ -129,8 +158,7 @@ def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_v
         overridden="\n".join(decision.overridden) or None))
     course.phase, course.phase_since = target.value, utcnow()
     if target.ended:
-        cancel_planned_for_ended_course(course, by)
-        booking.cancel_future_for_course(course.id, after=utcnow(), reason=f"Course {course.phase}", by=by)
+        course_ended.send(course, by=by)
     flush_versioned(course, "Someone else changed this course's phase at the same moment; review the page "
                             "and try again.")
     return decision
@@ -151,7 +179,7 @@ def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date
         raise DomainError({"item": "That is not a preparation requirement of this course's protocol."})
     if course.current_phase is not Phase.PREPARATION and item != PREPARATION_SESSION:
         raise DomainError({"item": "Preparation can only be recorded while the course is in preparation."})
-    if item in PRESCRIBER_ONLY_ITEMS and not by.has_role(PRESCRIBER):
+    if item in PRESCRIBER_ONLY_ITEMS and not by.can("courses.medical_clearance"):
         raise DomainError({"item": f"{allowed[item]} must be recorded by a prescriber."})
     if completed_on > today:
         raise DomainError({"completed_on": "The date cannot be in the future."})
@@ -195,14 +223,3 @@ def next_phase_blockers(course: TreatmentCourse, facts: CourseFacts) -> dict[Pha
     """For each phase the course may move to next: what blocks it, in plain words."""
     protocol = course_protocol(course)
     return {target: gate_blockers(protocol, facts, target) for target in NEXT_PHASES[course.current_phase]}
-
-
-def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str | None]:
-    """For each course (by id): its most urgent integration-window status, in a few words.
-
-    Read from the stored windows, open ones only: a constant number of queries whatever the
-    number of courses or the length of their histories (a list page must not grow with the data).
-    `versions`: every registered protocol version, when the caller has read them.
-    """
-    windows = open_windows(TreatmentCourse.id.in_(course_ids), now, versions=versions) if course_ids else {}
-    return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

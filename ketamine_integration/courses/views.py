@@ -1,28 +1,25 @@
-"""Enrolment, the course page, phase changes and the preparation checklist."""
+"""Enrolment and voiding a preparation entry (the course page and its forms: pages/course.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..web import access
+from ..accounts.models import PRESCRIBER, THERAPIST
 from ..audit import services as audit
-from ..domain.phases import Phase
-from ..fields import options
+from ..web.fields import options
 from ..patients.access import load_patient, load_patient_record
 from ..patients.care_team import joined_since, team_of
 from ..patients.services import clinician_choices
 from ..protocols.services import enrolable_entries
-from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit, whole_number
+from ..db.clinic_time import clinic_today
+from ..web.forms import render_form, submit, whole_number
 from . import services
-from .forms import INDICATIONS, EnrolForm, PhaseForm, PreparationForm, VoidForm
-from .page import course_page
+from .forms import INDICATIONS, EnrolForm, VoidForm
 from .models import TreatmentCourse
 
 bp = Blueprint("courses", __name__)
 
-CLINICIANS = (THERAPIST, PRESCRIBER)
 
 
 def _enrol_form(patient) -> EnrolForm:
@@ -46,7 +43,7 @@ def _protocol_key(value: str) -> tuple[str, int]:
 
 
 @bp.route("/patients/<id:patient_id>/courses/new", methods=["GET", "POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("courses.enrol")
 def course_create(patient_id: int):
     patient = load_patient(patient_id)
     form = _enrol_form(patient)
@@ -67,60 +64,14 @@ def course_create(patient_id: int):
     return render_form("courses/enrol.html", form, patient=patient, indications=INDICATIONS)
 
 
-@bp.route("/courses/<id:course_id>")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
-def course_detail(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    audit.record("course.view", obj=course, patient_id=course.patient_id)
-    return course_page(course)
-
-
-@bp.route("/courses/<id:course_id>/phase", methods=["POST"])
-@access.roles(*CLINICIANS)
-def course_phase(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
-    form = PhaseForm()
-    form.target.choices = options((p.value, p.label) for p in Phase)
-    done, decision = submit(form, lambda: services.change_phase(
-        course, Phase(form.target.data), by=current_user, expected_version=form_version(form),
-        reason=form.reason.data, override=form.override.data))
-    if done:
-        detail = f"to {decision.target.value}" + ("; gate overridden" if decision.overridden else "")
-        audit.record("course.phase_change", obj=course, patient_id=course.patient_id, detail=detail)
-        flash(f"The course is now in {decision.target.value}.", "success")
-        return redirect(url_for("courses.course_detail", course_id=course.id))
-    audit.record("course.phase_change", obj=course, patient_id=course.patient_id,
-                 outcome=audit.FAILURE, detail="refused")
-    return course_page(course, phase_form=form, status=422)
-
-
-@bp.route("/courses/<id:course_id>/preparation", methods=["POST"])
-@access.roles(*CLINICIANS)
-def preparation_record(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
-    form = PreparationForm()
-    form.item.choices = options(services.checklist_items(services.course_protocol(course)))
-    done, record = submit(form, lambda: services.record_preparation(
-        course, item=form.item.data, completed_on=form.completed_on.data, note=form.note.data,
-        by=current_user, today=clinic_today()))
-    if done:
-        audit.record("preparation.record", obj=record, patient_id=course.patient_id, detail=record.item)
-        flash("Recorded.", "success")
-        return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")
-    # the refusal re-renders the whole course page: its one row is the failed entry (durable)
-    audit.record("preparation.record", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
-    return course_page(course, prep_form=form, status=422)
-
-
 @bp.route("/courses/<id:course_id>/preparation/<id:record_id>/void", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("courses.treat")
 def preparation_void(course_id: int, record_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = VoidForm()
     done, record = submit(form, lambda: services.void_preparation(
         course, record_id, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "preparation.void", obj=record or course, patient_id=course.patient_id,
+    audit.report_submission(done, form, "preparation.void", obj=record or course, patient_id=course.patient_id,
                       message="Entry voided; it stays visible, struck through, with your reason.",
                       detail=record.item if done else None)
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#preparation")

@@ -91,18 +91,35 @@ def overlap(a: Slot, b: Slot) -> bool:
 def assign(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:
     """An assignment with the best score() there is: each window at most one slot, each slot
     at most one window, no patient in two overlapping slots."""
+    pairs = _candidate_pairs(demands, slots)
+    if not pairs:
+        return []
+    chosen = _solve(_weights(demands, slots, pairs), _exclusive_rows(demands, slots, pairs), len(pairs))
+    return [Assignment(demands[i], slots[j]) for i, j in (pairs[k] for k in chosen)]
+
+
+def _candidate_pairs(demands: list[Demand], slots: list[Slot]) -> list[tuple[int, int]]:
+    """(window index, slot index) for each slot of an eligible therapist that fits the window."""
     by_therapist: dict[int, list[int]] = {}
     for j, slot in enumerate(slots):
         by_therapist.setdefault(slot.therapist_id, []).append(j)
-    pairs = [(i, j) for i, demand in enumerate(demands) for t in sorted(demand.therapist_ids)
-             for j in by_therapist.get(t, ()) if feasible(demand, slots[j])]
-    if not pairs:
-        return []
+    return [(i, j) for i, demand in enumerate(demands) for t in sorted(demand.therapist_ids)
+            for j in by_therapist.get(t, ()) if feasible(demand, slots[j])]
+
+
+def _weights(demands: list[Demand], slots: list[Slot], pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Each pair's worth, scaled so that covering a window beats any number of optimal or
+    own-therapist bonuses, and one optimal match beats any number of own-therapist ones."""
     n = len(demands)
     own, optimal = 1, n + 1                 # n own-therapist matches < one more optimal one
     cover = (n + 1) * (n + 1)               # every optimal + own bonus together < one more window
-    weight = np.array([cover + optimal * (slots[j].starts_at < demands[i].optimal_until)
-                       + own * (slots[j].therapist_id == demands[i].own_therapist_id) for i, j in pairs], float)
+    return np.array([cover + optimal * (slots[j].starts_at < demands[i].optimal_until)
+                     + own * (slots[j].therapist_id == demands[i].own_therapist_id) for i, j in pairs], float)
+
+
+def _exclusive_rows(demands: list[Demand], slots: list[Slot], pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Sets of pairs of which at most one may be chosen: those of one window, of one slot, and
+    of one patient's slots that overlap at some instant."""
     per_window: dict[int, list[int]] = {}
     per_slot: dict[int, list[int]] = {}
     by_patient: dict[int, list[int]] = {}
@@ -114,23 +131,33 @@ def assign(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:
     for ks in by_patient.values():
         if len({pairs[k][0] for k in ks}) < 2:
             continue  # one window: the slot-per-window row already allows a single session
-        for instant in sorted({slots[pairs[k][1]].starts_at for k in ks}):
-            clique = [k for k in ks if _contains(slots[pairs[k][1]], instant)]
-            if len(clique) > 1:
-                rows.append(clique)
-    rows = [r for r in rows if len(r) > 1]
+        rows.extend(_overlap_cliques(slots, pairs, ks))
+    return [r for r in rows if len(r) > 1]
+
+
+def _overlap_cliques(slots: list[Slot], pairs: list[tuple[int, int]], ks: list[int]) -> list[list[int]]:
+    """One patient's pairs whose slots all contain some instant (checking each slot start suffices)."""
+    cliques = []
+    for instant in sorted({slots[pairs[k][1]].starts_at for k in ks}):
+        clique = [k for k in ks if _contains(slots[pairs[k][1]], instant)]
+        if len(clique) > 1:
+            cliques.append(clique)
+    return cliques
+
+
+def _solve(weight: np.ndarray, rows: list[list[int]], size: int) -> list[int]:
+    """The pairs (indices) of a 0-1 choice with the largest total weight, at most one per row."""
     constraints = []
     if rows:
         row_ids = [r for r, ks in enumerate(rows) for _ in ks]
         matrix = coo_array((np.ones(len(row_ids)), (row_ids, [k for ks in rows for k in ks])),
-                           shape=(len(rows), len(pairs)))
+                           shape=(len(rows), size))
         constraints = [LinearConstraint(matrix.tocsr(), ub=np.ones(len(rows)))]
-    result = milp(-weight, integrality=np.ones(len(pairs)), bounds=Bounds(0, 1), constraints=constraints,
+    result = milp(-weight, integrality=np.ones(size), bounds=Bounds(0, 1), constraints=constraints,
                   options={"mip_rel_gap": 0.0})
     if not result.success:  # a 0-1 programme with x = 0 feasible always has an optimum
         raise RuntimeError(f"auto-schedule solver failed: {result.message}")
-    chosen = [pairs[k] for k in np.flatnonzero(result.x > 0.5)]
-    return [Assignment(demands[i], slots[j]) for i, j in chosen]
+    return list(np.flatnonzero(result.x > 0.5))
 
 
 def greedy_earliest_first(demands: list[Demand], slots: list[Slot]) -> list[Assignment]:

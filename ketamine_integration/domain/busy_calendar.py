@@ -50,25 +50,7 @@ def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> l
     """Busy (start, end) pairs in UTC, sorted; recurring events expanded over the window; free
     (TRANSPARENT) and cancelled events are not busy. Raises Unreadable."""
     budget = Budget(limits.max_generated, clock.monotonic() + limits.max_seconds, limits.max_seconds)
-    try:
-        prepared = prepare(text, limits.structure)
-        zones = resolve(prepared.tzids, prepared.definitions, window.zone, budget)
-    except (StructureRefused, ZoneRefused) as err:
-        raise Unreadable(str(err)) from None
-    try:
-        calendar = Calendar.from_ical(prepared.text)
-        budget.check_time()
-        events = calendar.walk("VEVENT")
-        _zone_values(events, zones)
-        calendar = _standard(calendar)
-        events = calendar.walk("VEVENT")
-        checked = [_checked(n, event, window.zone) for n, event in enumerate(events, 1)]
-    except RuleRefused as err:  # the budget, spent while parsing or converting times
-        late = clock.monotonic() > budget.deadline
-        raise Unreadable(f"took longer than {limits.max_seconds:g} s to read (the limit)." if late
-                         else f"has time zones whose rules {err}.") from None
-    except (ValueError, IndexError, KeyError) as err:
-        raise Unreadable(f"could not be read as iCalendar ({_short(err)}).") from None
+    checked = _read_events(text, window.zone, limits, budget)
     overridden = {(str(e.get("uid")), _key(e.decoded("recurrence-id"), window.zone))
                   for e, _, _ in checked if e.get("recurrence-id") is not None}
     busy, seen = [], 0
@@ -92,6 +74,30 @@ def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> l
         except (ValueError, TypeError, OverflowError) as err:  # dates past year 9999, and the like
             raise Unreadable(f"{where} has a repeating event that cannot be expanded ({_short(err)}).") from None
     return sorted(busy)
+
+
+def _read_events(text: str, zone: tzinfo, limits: ReadLimits, budget: Budget) -> list[tuple]:
+    """The file's events, each checked (see _checked), their times in the zones the file
+    defines; Unreadable."""
+    try:
+        prepared = prepare(text, limits.structure)
+        zones = resolve(prepared.tzids, prepared.definitions, zone, budget)
+    except (StructureRefused, ZoneRefused) as err:
+        raise Unreadable(str(err)) from None
+    try:
+        calendar = Calendar.from_ical(prepared.text)
+        budget.check_time()
+        events = calendar.walk("VEVENT")
+        _zone_values(events, zones)
+        calendar = _standard(calendar)
+        events = calendar.walk("VEVENT")
+        return [_checked(n, event, zone) for n, event in enumerate(events, 1)]
+    except RuleRefused as err:  # the budget, spent while parsing or converting times
+        late = clock.monotonic() > budget.deadline
+        raise Unreadable(f"took longer than {limits.max_seconds:g} s to read (the limit)." if late
+                         else f"has time zones whose rules {err}.") from None
+    except (ValueError, IndexError, KeyError) as err:
+        raise Unreadable(f"could not be read as iCalendar ({_short(err)}).") from None
 
 
 def _zone_values(events, zones: list) -> None:
@@ -203,21 +209,31 @@ def _spans(event, rule: Rule | None, window: Window, budget: Budget, overridden:
     excluded = {_key(v, window.zone) for v in _dates(event, "exdate")}
     excluded_days = {k[1] for k in excluded if k[0] == "d"}
     earliest = window.start - window.max_length
-    instances = [(start, length)] + [(v[0], v[1] if isinstance(v[1], timedelta) else v[1] - v[0])
-                                     if isinstance(v, tuple) else (v, length) for v in _dates(event, "rdate")]
+    instances = [(start, length)] + [_rdate_instance(v, length) for v in _dates(event, "rdate")]
     budget.spend(len(instances) - 1)
     if rule is not None:
         instances = _chain(instances, _rule_instances(start, rule, window, budget), length)
     seen = set()
     for begin, span in instances:
         key = _key(begin, window.zone)
-        if key in seen or key in excluded or (uid, key) in overridden \
-                or (isinstance(begin, datetime) and begin.date() in excluded_days):
+        if key in seen or _excluded(begin, key, excluded, excluded_days) or (uid, key) in overridden:
             continue
         seen.add(key)
         begins, ends = _span(begin, span, exact, window.zone)
         if begins < window.end and ends > earliest:
             yield begins, ends
+
+
+def _rdate_instance(value, length: timedelta) -> tuple:
+    """(start, length) of an RDATE: a period carries its own end or duration, a time the event's length."""
+    if not isinstance(value, tuple):
+        return value, length
+    return value[0], value[1] if isinstance(value[1], timedelta) else value[1] - value[0]
+
+
+def _excluded(begin, key: tuple, excluded: set, excluded_days: set) -> bool:
+    """Whether EXDATE removes this instance (an all-day EXDATE removes every instance that day)."""
+    return key in excluded or (isinstance(begin, datetime) and begin.date() in excluded_days)
 
 
 def _chain(instances: list, more: Iterator, length: timedelta) -> Iterator:

@@ -116,18 +116,27 @@ def _zone_rule(text: str, start: datetime, offset_from: timedelta, refuse) -> tu
     if parts.get("FREQ") != "YEARLY" or parts.get("INTERVAL", "1") != "1" or set(parts) - ZONE_RULE_PARTS:
         refuse("an observance rule other than yearly within one month (the limit)")
     try:
-        months = [int(m) for m in parts.get("BYMONTH", str(start.month)).split(",")]
-        monthdays = [int(d) for d in parts["BYMONTHDAY"].split(",")] if "BYMONTHDAY" in parts else []
-        weekdays = [_weekday(d) for d in parts["BYDAY"].split(",")] if "BYDAY" in parts else []
+        months = _listed(parts, "BYMONTH", int, [start.month])
+        monthdays = _listed(parts, "BYMONTHDAY", int, [])
+        weekdays = _listed(parts, "BYDAY", _weekday, [])
         until = _until(parts["UNTIL"], offset_from) if "UNTIL" in parts else None
     except (ValueError, IndexError):
         refuse("an observance rule that is not valid")
-    if len(months) != 1 or not 1 <= months[0] <= 12 or not all(1 <= abs(d) <= 31 for d in monthdays):
+    if not _within_one_month(months, monthdays):
         refuse("an observance rule other than yearly within one month (the limit)")
     rule = {"bymonth": months, "bymonthday": monthdays or (None if weekdays else [start.day]),
             "byweekday": weekdays or None, "byhour": start.hour, "byminute": start.minute,
             "bysecond": start.second}
     return rule, until
+
+
+def _within_one_month(months: list[int], monthdays: list[int]) -> bool:
+    return len(months) == 1 and 1 <= months[0] <= 12 and all(1 <= abs(d) <= 31 for d in monthdays)
+
+
+def _listed(parts: dict[str, str], key: str, parse, default: list) -> list:
+    """A rule part's comma-separated values, parsed; `default` when the rule lacks the part."""
+    return [parse(value) for value in parts[key].split(",")] if key in parts else default
 
 
 def _weekday(text: str):

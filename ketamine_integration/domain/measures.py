@@ -1,21 +1,47 @@
-"""Standardised measures: PHQ-9 and GAD-7 with their exact wording, scoring and bands.
+"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7) and their scoring.
 
-A registry of scorers keyed by measure, so a new measure is one more entry. Pure: answers
-come in as item scores, results go out. Both questionnaires were released by Pfizer for
-use without charge; the item wording must stay exactly as published.
+Each entry is complete: its items with their exact wording and answer options, LOINC codes,
+severity bands, response and remission rules and the rule that raises a safety alert. Nothing
+else in the app names a measure or an item: forms, scoring, charts, alerts, the preparation
+checklist and protocol validation read the registry, so a new measure is one more entry
+(`MEASURES.register`). Pure: answers come in as item scores, results go out. Both
+questionnaires were released by Pfizer for use without charge; the item wording must stay
+exactly as published.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-#: the four answers every item of both questionnaires offers, with their scores
-FREQUENCY = (("0", "Not at all"), ("1", "Several days"), ("2", "More than half the days"),
-             ("3", "Nearly every day"))
+#: a measure key is stored with every response (measure_responses.measure, 10 characters)
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,9}$")
 DIFFICULTY = (("not", "Not difficult at all"), ("somewhat", "Somewhat difficult"), ("very", "Very difficult"),
               ("extremely", "Extremely difficult"))
-#: a drop of at least this fraction from baseline is a response
-RESPONSE_DROP = Decimal("0.5")
+#: the response rule of both questionnaires: a drop of at least half from baseline
+HALF = Decimal("0.5")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer an item offers: what the patient reads and the score it adds."""
+    label: str
+    value: int
+    #: LOINC answer code (LA...), when the measure has one
+    loinc: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str
+    options: tuple[Option, ...]
+    #: LOINC code of the question
+    loinc: str | None = None
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return tuple(o.value for o in self.options)
 
 
 @dataclass(frozen=True)
@@ -26,24 +52,59 @@ class Band:
 
 
 @dataclass(frozen=True)
+class SafetyRule:
+    """One item answered above a threshold raises a safety alert, whatever the total."""
+    #: 1-based item number
+    item: int
+    above: int
+    #: in a sentence: "PHQ-9 item 9 (thoughts of self-harm) answered 2"
+    topic: str
+    #: what the item asks about and what the clinician does, on the alert
+    guidance: str
+
+    def raised_by(self, answers: list[int]) -> bool:
+        return answers[self.item - 1] > self.above
+
+    def score(self, answers: list[int]) -> int:
+        """The answer that raised (or would raise) the alert."""
+        return answers[self.item - 1]
+
+
+@dataclass(frozen=True)
 class Measure:
     key: str
     name: str
     stem: str
-    items: tuple[str, ...]
+    items: tuple[Item, ...]
     bands: tuple[Band, ...]
     #: LOINC codes: the panel and the total score
     loinc_panel: str
     loinc_total: str
+    #: a drop of at least this fraction of the baseline total is a response (None: not defined)
+    response_drop: Decimal | None
     #: a total below this is remission (None: the measure defines none here)
     remission_below: int | None
-    #: the item whose score above 0 raises a safety alert (1-based), if any
-    safety_item: int | None = None
+    safety: SafetyRule | None = None
     difficulty_question: str | None = None
+    difficulty_options: tuple[tuple[str, str], ...] = DIFFICULTY
+
+    @property
+    def min_total(self) -> int:
+        return sum(min(item.values) for item in self.items)
 
     @property
     def max_total(self) -> int:
-        return 3 * len(self.items)
+        return sum(max(item.values) for item in self.items)
+
+    @property
+    def safety_label(self) -> str | None:
+        """How an alert names its item: "PHQ-9 item 9"."""
+        return None if self.safety is None else f"{self.name} item {self.safety.item}"
+
+    @property
+    def baseline_item(self) -> str:
+        """The preparation checklist item recording this measure at baseline."""
+        return f"baseline_{self.key}"
 
 
 @dataclass(frozen=True)
@@ -51,8 +112,10 @@ class Score:
     measure: str
     total: int
     band: str
-    #: True when the safety item was answered above 0 (PHQ-9 item 9)
+    #: True when the measure's safety rule is met (PHQ-9: item 9 above 0)
     safety_alert: bool
+    #: the answer the safety rule looks at (None: the measure has no safety rule)
+    safety_score: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,52 +130,127 @@ class Change:
     remission: bool | None
 
 
+class InvalidAnswers(ValueError):
+    """Answers that cannot be scored: the message says which item and why."""
+
+
+class InvalidMeasure(ValueError):
+    """A registry entry that is not self-consistent (refused when it is registered)."""
+
+
+def _options(*pairs: tuple[str, int, str | None]) -> tuple[Option, ...]:
+    return tuple(Option(label, value, loinc) for label, value, loinc in pairs)
+
+
+#: the four answers every item of both questionnaires offers, with their scores and LOINC answers
+FREQUENCY = _options(("Not at all", 0, "LA6568-5"), ("Several days", 1, "LA6569-3"),
+                     ("More than half the days", 2, "LA6570-1"), ("Nearly every day", 3, "LA6571-9"))
+_DIFFICULTY_QUESTION = ("If you checked off any problems, how difficult have these problems made it for you to "
+                        "do your work, take care of things at home, or get along with other people?")
+
 PHQ9 = Measure(
     key="phq9", name="PHQ-9",
     stem="Over the last 2 weeks, how often have you been bothered by any of the following problems?",
-    items=(
-        "Little interest or pleasure in doing things",
-        "Feeling down, depressed, or hopeless",
-        "Trouble falling or staying asleep, or sleeping too much",
-        "Feeling tired or having little energy",
-        "Poor appetite or overeating",
-        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
-        "Trouble concentrating on things, such as reading the newspaper or watching television",
-        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
-        "fidgety or restless that you have been moving around a lot more than usual",
-        "Thoughts that you would be better off dead or of hurting yourself in some way",
-    ),
+    items=tuple(Item(text, FREQUENCY, loinc) for text, loinc in (
+        ("Little interest or pleasure in doing things", "44250-9"),
+        ("Feeling down, depressed, or hopeless", "44255-8"),
+        ("Trouble falling or staying asleep, or sleeping too much", "44259-0"),
+        ("Feeling tired or having little energy", "44254-1"),
+        ("Poor appetite or overeating", "44251-7"),
+        ("Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
+         "44258-2"),
+        ("Trouble concentrating on things, such as reading the newspaper or watching television", "44252-5"),
+        ("Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
+         "fidgety or restless that you have been moving around a lot more than usual", "44253-3"),
+        ("Thoughts that you would be better off dead or of hurting yourself in some way", "44260-8"),
+    )),
     bands=(Band(0, 4, "None–minimal"), Band(5, 9, "Mild"), Band(10, 14, "Moderate"),
            Band(15, 19, "Moderately severe"), Band(20, 27, "Severe")),
-    loinc_panel="44249-1", loinc_total="44261-6", remission_below=5, safety_item=9,
-    difficulty_question="If you checked off any problems, how difficult have these problems made it for you to "
-                        "do your work, take care of things at home, or get along with other people?",
+    loinc_panel="44249-1", loinc_total="44261-6", response_drop=HALF, remission_below=5,
+    # Any answer above "Not at all" to the self-harm item needs a risk assessment now.
+    safety=SafetyRule(item=9, above=0, topic="thoughts of self-harm",
+                      guidance="Thoughts that they would be better off dead or of hurting themselves. "
+                               "Assess risk, then acknowledge with what was done."),
+    difficulty_question=_DIFFICULTY_QUESTION,
 )
 
 GAD7 = Measure(
     key="gad7", name="GAD-7",
     stem="Over the last 2 weeks, how often have you been bothered by the following problems?",
-    items=(
-        "Feeling nervous, anxious or on edge",
-        "Not being able to stop or control worrying",
-        "Worrying too much about different things",
-        "Trouble relaxing",
-        "Being so restless that it is hard to sit still",
-        "Becoming easily annoyed or irritable",
-        "Feeling afraid as if something awful might happen",
-    ),
+    items=tuple(Item(text, FREQUENCY, loinc) for text, loinc in (
+        ("Feeling nervous, anxious or on edge", "69725-0"),
+        ("Not being able to stop or control worrying", "68509-9"),
+        ("Worrying too much about different things", "69733-4"),
+        ("Trouble relaxing", "69734-2"),
+        ("Being so restless that it is hard to sit still", "69735-9"),
+        ("Becoming easily annoyed or irritable", "69689-8"),
+        ("Feeling afraid as if something awful might happen", "69736-7"),
+    )),
     bands=(Band(0, 4, "Minimal"), Band(5, 9, "Mild"), Band(10, 14, "Moderate"), Band(15, 21, "Severe")),
-    loinc_panel="69737-5", loinc_total="70274-6", remission_below=None,
-    difficulty_question="If you checked off any problems, how difficult have these problems made it for you to "
-                        "do your work, take care of things at home, or get along with other people?",
+    loinc_panel="69737-5", loinc_total="70274-6", response_drop=HALF, remission_below=None,
+    difficulty_question=_DIFFICULTY_QUESTION,
 )
 
-#: the scorer registry
-MEASURES: dict[str, Measure] = {m.key: m for m in (PHQ9, GAD7)}
+
+def check_entry(measure: Measure) -> None:
+    """Refuse an entry whose parts disagree: it could record answers it cannot score."""
+    problems = []
+    if not KEY_PATTERN.match(measure.key):
+        problems.append(f"key {measure.key!r}: lower-case letters, digits and _, at most 10 characters")
+    if not measure.items or any(len(item.options) < 2 or len(set(item.values)) != len(item.values)
+                                for item in measure.items):
+        problems.append("every item offers at least two answers with distinct values")
+    elif [(b.low, b.high) for b in measure.bands] != _contiguous(measure):
+        problems.append(f"bands must cover {measure.min_total}–{measure.max_total} in order, without gaps")
+    rule = measure.safety
+    if rule is not None and not 1 <= rule.item <= len(measure.items):
+        problems.append(f"safety rule names item {rule.item} of {len(measure.items)}")
+    if problems:
+        raise InvalidMeasure(f"{measure.name}: " + "; ".join(problems) + ".")
 
 
-class InvalidAnswers(ValueError):
-    """Answers that cannot be scored: the message says which item and why."""
+def _contiguous(measure: Measure) -> list[tuple[int, int]]:
+    """The (low, high) pairs the bands would have if they tiled the total range in order."""
+    edges = [b.low for b in measure.bands[1:]]
+    lows, highs = [measure.min_total, *edges], [e - 1 for e in edges] + [measure.max_total]
+    return list(zip(lows, highs))
+
+
+class MeasureRegistry(Mapping[str, Measure]):
+    """The measures this clinic records, by key, in the order pages show them."""
+
+    def __init__(self, *measures: Measure):
+        self._entries: dict[str, Measure] = {}
+        for measure in measures:
+            self.register(measure)
+
+    def register(self, measure: Measure) -> Measure:
+        check_entry(measure)
+        if measure.key in self._entries:
+            raise InvalidMeasure(f"A measure {measure.key!r} is registered already.")
+        self._entries[measure.key] = measure
+        return measure
+
+    def unregister(self, key: str) -> None:
+        del self._entries[key]
+
+    def __getitem__(self, key: str) -> Measure:
+        return self._entries[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: the registry
+MEASURES = MeasureRegistry(PHQ9, GAD7)
+
+
+def _one_of(values) -> str:
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
 
 
 def score(measure_key: str, answers: list[int]) -> Score:
@@ -122,29 +260,32 @@ def score(measure_key: str, answers: list[int]) -> Score:
         raise InvalidAnswers(f"Unknown measure {measure_key!r}.")
     if len(answers) != len(measure.items):
         raise InvalidAnswers(f"{measure.name} has {len(measure.items)} items; {len(answers)} answered.")
-    for n, value in enumerate(answers, 1):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
-            raise InvalidAnswers(f"{measure.name} item {n}: answer with 0, 1, 2 or 3.")
+    for n, (item, value) in enumerate(zip(measure.items, answers), 1):
+        if isinstance(value, bool) or not isinstance(value, int) or value not in item.values:
+            raise InvalidAnswers(f"{measure.name} item {n}: answer with {_one_of(item.values)}.")
     total = sum(answers)
+    rule = measure.safety
     return Score(measure=measure.key, total=total, band=band(measure, total),
-                 safety_alert=measure.safety_item is not None and answers[measure.safety_item - 1] > 0)
+                 safety_alert=rule is not None and rule.raised_by(answers),
+                 safety_score=None if rule is None else rule.score(answers))
 
 
 def band(measure: Measure, total: int) -> str:
     for b in measure.bands:
         if b.low <= total <= b.high:
             return b.label
-    raise InvalidAnswers(f"{measure.name} total {total} is outside 0–{measure.max_total}.")
+    raise InvalidAnswers(f"{measure.name} total {total} is outside {measure.min_total}–{measure.max_total}.")
 
 
 def change(measure_key: str, baseline: int, current: int) -> Change:
-    """Change from baseline: response is a drop of at least 50%; remission a total under the
-    measure's threshold (PHQ-9: under 5)."""
+    """Change from baseline: response is a drop of at least the measure's fraction (PHQ-9 and
+    GAD-7: 50%); remission a total under the measure's threshold (PHQ-9: under 5)."""
     measure = MEASURES[measure_key]
     delta = current - baseline
     percent = None if baseline == 0 else (Decimal(delta) / Decimal(baseline)).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP)
-    response = None if baseline == 0 else Decimal(-delta) >= RESPONSE_DROP * baseline
+    response = None if baseline == 0 or measure.response_drop is None \
+        else Decimal(-delta) >= measure.response_drop * baseline
     remission = None if measure.remission_below is None else current < measure.remission_below
     return Change(baseline=baseline, current=current, delta=delta, percent=percent, response=response,
                   remission=remission)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -16,20 +17,39 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator,
                       ValidationError, model_validator)
 
+from .measures import MEASURES
+
 ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
 MEDICATIONS = ("ketamine", "esketamine")
-#: Preparation items a protocol may require; labels are what the checklist shows.
-PREPARATION_ITEMS = {
-    "intake_assessment": "Intake assessment",
-    "medical_clearance": "Medical clearance (by a prescriber)",
-    "informed_consent": "Informed consent",
-    "baseline_phq9": "Baseline PHQ-9",
-    "baseline_gad7": "Baseline GAD-7",
-    "intention_setting": "Intention setting",
-    "set_and_setting_plan": "Set-and-setting plan",
-    "support_person": "Support person identified",
-}
-MEASURES = ("phq9", "gad7")
+
+
+class PreparationItems(Mapping[str, str]):
+    """Preparation items a protocol may require, by key; labels are what the checklist shows.
+    Each registered measure adds its baseline (domain.measures), read at each use so that a
+    measure registered later is a checklist item too."""
+
+    BEFORE = {"intake_assessment": "Intake assessment",
+              "medical_clearance": "Medical clearance (by a prescriber)",
+              "informed_consent": "Informed consent"}
+    AFTER = {"intention_setting": "Intention setting",
+             "set_and_setting_plan": "Set-and-setting plan",
+             "support_person": "Support person identified"}
+
+    def _items(self) -> dict[str, str]:
+        baselines = {m.baseline_item: f"Baseline {m.name}" for m in MEASURES.values()}
+        return {**self.BEFORE, **baselines, **self.AFTER}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
+PREPARATION_ITEMS = PreparationItems()
 MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
 
 #: longest span a protocol may name; more is a typing error (and would overflow date maths)
@@ -82,6 +102,24 @@ def _unique(values: tuple) -> tuple:
     return values
 
 
+def _one_of(known) -> str:
+    """Pydantic's wording for a choice ("must be 'a', 'b' or 'c'"), for choices read at validation time."""
+    quoted = [repr(k) for k in known]
+    return "must be " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1])
+
+
+def _preparation_item(value: str) -> str:
+    if value not in PREPARATION_ITEMS:
+        raise ValueError(_one_of(PREPARATION_ITEMS))
+    return value
+
+
+def _measure_key(value: str) -> str:
+    if value not in MEASURES:
+        raise ValueError(_one_of(MEASURES))
+    return value
+
+
 Duration = Annotated[Span, PlainValidator(parse_duration)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
@@ -97,7 +135,7 @@ class Evidence(_Strict):
 
 
 class Preparation(_Strict):
-    required_items: Annotated[tuple[Literal[tuple(PREPARATION_ITEMS)], ...], AfterValidator(_unique)]
+    required_items: Annotated[tuple[Annotated[str, AfterValidator(_preparation_item)], ...], AfterValidator(_unique)]
     #: signed preparation sessions needed before the first dosing session
     min_signed_sessions: Annotated[int, Field(ge=0, le=20)]
 
@@ -158,7 +196,8 @@ class Integration(_Strict):
 
 
 class MeasureSchedule(_Strict):
-    measure: Literal[MEASURES]
+    #: a key of the measure registry (domain.measures)
+    measure: Annotated[str, AfterValidator(_measure_key)]
     at: Annotated[tuple[Literal[MEASURE_POINTS], ...], Field(min_length=1), AfterValidator(_unique)]
     follow_up_days: Annotated[tuple[Annotated[int, Field(ge=1, le=3650)], ...],
                               AfterValidator(_unique)] = ()

@@ -90,19 +90,11 @@ class Rule:
 
 def parse_rule(parts: dict) -> Rule:
     """A Rule from an icalendar vRecur mapping (upper-case keys, lists of values); RuleRefused."""
-    freq = str((parts.get("FREQ") or [""])[0]).upper()
-    if freq in SUB_DAILY:
-        raise RuleRefused(f"repeats {freq.lower()}; busy time repeats daily at most often.")
-    if freq not in FREQUENCIES:
-        raise RuleRefused(f"has FREQ={freq or '(none)'}, which is not a frequency.")
+    freq = _frequency(parts)
     unknown = sorted(set(parts) - KNOWN_PARTS)
     if unknown:
         raise RuleRefused(f"has the rule part {unknown[0][:20]}, which busy-time import does not read.")
-    interval = _single(parts, "INTERVAL", 1)
-    if not isinstance(interval, int) or interval < 1:
-        raise RuleRefused("has a repeat INTERVAL that is not a whole number of 1 or more.")
-    if interval > MAX_INTERVAL:
-        raise RuleRefused(f"has a repeat INTERVAL of {interval}, above the limit of {MAX_INTERVAL}.")
+    interval = _interval(parts)
     count = _single(parts, "COUNT", None)
     if count is not None and (not isinstance(count, int) or count < 1):
         raise RuleRefused("has a COUNT that is not a whole number of 1 or more.")
@@ -112,6 +104,29 @@ def parse_rule(parts: dict) -> Rule:
     wkst = str(_single(parts, "WKST", "MO")).upper()
     if wkst not in WEEKDAYS:
         raise RuleRefused(f"has WKST={wkst[:10]}, which is not a weekday.")
+    return Rule(freq, interval, count, until, WEEKDAYS.index(wkst), _by_parts(parts, freq))
+
+
+def _frequency(parts: dict) -> str:
+    freq = str((parts.get("FREQ") or [""])[0]).upper()
+    if freq in SUB_DAILY:
+        raise RuleRefused(f"repeats {freq.lower()}; busy time repeats daily at most often.")
+    if freq not in FREQUENCIES:
+        raise RuleRefused(f"has FREQ={freq or '(none)'}, which is not a frequency.")
+    return freq
+
+
+def _interval(parts: dict) -> int:
+    interval = _single(parts, "INTERVAL", 1)
+    if not isinstance(interval, int) or interval < 1:
+        raise RuleRefused("has a repeat INTERVAL that is not a whole number of 1 or more.")
+    if interval > MAX_INTERVAL:
+        raise RuleRefused(f"has a repeat INTERVAL of {interval}, above the limit of {MAX_INTERVAL}.")
+    return interval
+
+
+def _by_parts(parts: dict, freq: str) -> dict:
+    """The BY-parts as dateutil keywords, checked; at most one time of day."""
     by = {name.lower(): _values(parts, name, freq) for name in RANGES if parts.get(name)}
     if parts.get("BYDAY"):
         by["byweekday"] = _weekdays(parts["BYDAY"], freq, "byweekno" in by)
@@ -119,7 +134,7 @@ def parse_rule(parts: dict) -> Rule:
     if times > 1:
         raise RuleRefused(f"repeats {times} times a day (BYHOUR × BYMINUTE × BYSECOND); busy time repeats "
                           "daily at most often.")
-    return Rule(freq, interval, count, until, WEEKDAYS.index(wkst), by)
+    return by
 
 
 def _single(parts: dict, name: str, default):
@@ -222,9 +237,7 @@ def _limiter(rule: Rule, by: dict):
         return None
     months = set(by.pop("bymonth", ()))
     monthdays = set(by.pop("bymonthday", ())) if rule.freq == "DAILY" else set()
-    weekdays = ()
-    if rule.freq == "DAILY" or (rule.freq == "MONTHLY" and by.get("bymonthday") and by.get("byweekday")):
-        weekdays = tuple((d.weekday, d.n) for d in by.pop("byweekday", ()))
+    weekdays = _limiting_weekdays(rule, by)
     positions = set(by.pop("bysetpos", ()))
     if positions and not positions & {1, -1}:
         return lambda when: False  # a day holds one occurrence: any other position selects none
@@ -237,6 +250,13 @@ def _limiter(rule: Rule, by: dict):
                 and (not monthdays or when.day in monthdays or when.day - days - 1 in monthdays)
                 and (not weekdays or any(_is_weekday(when, day, n, days) for day, n in weekdays)))
     return keep
+
+
+def _limiting_weekdays(rule: Rule, by: dict) -> tuple[tuple[int, int | None], ...]:
+    """BYDAY taken out of `by` where it limits: always for DAILY, beside BYMONTHDAY for MONTHLY."""
+    if rule.freq == "DAILY" or (rule.freq == "MONTHLY" and by.get("bymonthday") and by.get("byweekday")):
+        return tuple((d.weekday, d.n) for d in by.pop("byweekday", ()))
+    return ()
 
 
 def _is_weekday(when: datetime, day: int, n: int | None, days_in_month: int) -> bool:
@@ -337,12 +357,25 @@ def _one_per_period(rule: Rule, by: dict) -> bool:
     periods needs)."""
     if by.get("bysetpos") or by.get("byweekno") or by.get("byyearday"):
         return False
-    monthdays, months, weekdays = by.get("bymonthday", ()), by.get("bymonth", ()), by.get("byweekday", ())
-    if rule.freq == "DAILY":
-        return not (monthdays or months or weekdays)
-    if rule.freq == "WEEKLY":
-        return len(weekdays) == 1 and not months
-    if rule.freq == "MONTHLY":
-        return not weekdays and not months and len(monthdays) == 1 and 1 <= abs(monthdays[0]) <= 28
+    return _ONE_PER_PERIOD[rule.freq](by.get("bymonthday", ()), by.get("bymonth", ()), by.get("byweekday", ()))
+
+
+def _one_a_day(monthdays, months, weekdays) -> bool:
+    return not (monthdays or months or weekdays)
+
+
+def _one_a_week(monthdays, months, weekdays) -> bool:
+    return len(weekdays) == 1 and not months
+
+
+def _one_a_month(monthdays, months, weekdays) -> bool:
+    return not weekdays and not months and len(monthdays) == 1 and 1 <= abs(monthdays[0]) <= 28
+
+
+def _one_a_year(monthdays, months, weekdays) -> bool:
     return (not weekdays and len(months) == 1 and len(monthdays) == 1
             and 1 <= monthdays[0] <= (28 if months[0] == 2 else calendar.monthrange(2001, months[0])[1]))
+
+
+#: whether a rule of each frequency, with these BY-parts, has one occurrence a period
+_ONE_PER_PERIOD = {"DAILY": _one_a_day, "WEEKLY": _one_a_week, "MONTHLY": _one_a_month, "YEARLY": _one_a_year}

@@ -7,9 +7,9 @@ from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, Radi
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
-from ..fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
+from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
 from ..patients.forms import care_team_join_fields
-from ..scheduling.models import MINUTES_RANGE
+from ..bookings.models import MINUTES_RANGE
 from .models import SEVERITIES, VITAL_TIMEPOINTS
 
 #: an explicit yes or no: "not answered" must not read as "no"

@@ -4,14 +4,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
+from ..bookings.models import Appointment
 from ..courses.models import TreatmentCourse
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
-from ..signing import changed_attributes, was_signed
+from ..db.signed_records import changed_attributes, was_signed
 
 PLANNED, DRAFT, SIGNED, CANCELLED = "planned", "draft", "signed", "cancelled"
 STATUSES = (PLANNED, DRAFT, SIGNED, CANCELLED)
@@ -95,6 +96,9 @@ class DosingSession(db.Model):
         order_by="AdverseEvent.id")
     addenda: Mapped[list[DosingAddendum]] = relationship(
         back_populates="dosing_session", lazy="selectin", order_by="DosingAddendum.id")
+    #: the room-and-staff booking of a planned session (kind "dosing"); declared on this side, as
+    #: dosing sessions sit above bookings, with `Appointment.dosing_session` as its backref
+    appointment: Mapped[Appointment | None] = relationship(backref="dosing_session")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -165,8 +169,7 @@ class SignedRecordChanged(RuntimeError):
     """Code tried to change a signed dosing session (corrections are addenda)."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_signed_sessions(db_session: Session, flush_context, instances) -> None:
+def refuse_changes_to_signed_sessions(db_session: Session, flush_context, instances) -> None:
     # The migration adds database triggers too; this stops the ORM path early and loudly.
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, DosingSession) and was_signed(obj):

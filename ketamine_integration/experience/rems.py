@@ -4,19 +4,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
-from ..documents.pdf import render_pdf
+from ..documents.rems_form import rems_form_pdf
 from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_zone
+from ..db.clinic_time import clinic_zone
 from .models import SIGNED, VITAL_TIMEPOINTS, DosingSession
 from .services import signed_content
 
@@ -104,5 +104,4 @@ def _at(reading, index):
 
 
 def monitoring_form_pdf(session: DosingSession) -> bytes:
-    html = render_template("documents/rems_form.html", form=monitoring_form_data(session))
-    return render_pdf(html)
+    return rems_form_pdf(monitoring_form_data(session))

@@ -10,26 +10,28 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
-from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.models import PRESCRIBER, User
+from ..domain.permissions import permissions_of, roles_with
 from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..courses.services import lock_course
+from ..db.types import utcnow
 from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
                              spacing_problems)
 from ..domain.phases import MIN_REASON_LENGTH, Phase
 from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
-from ..errors import ConcurrentEdit, DomainError
+from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..versioning import flush_versioned
-from ..fields import YEARS
+from ..db.locking import flush_versioned
+from ..web.fields import YEARS
 from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..scheduling import booking
-from ..scheduling.availability import session_minutes
-from ..scheduling.models import ATTENDED, BOOKED, Appointment, Room
-from ..timeutil import clinic_zone, format_local
+from ..bookings import booking
+from ..bookings.availability import session_minutes
+from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
+from ..db.clinic_time import clinic_zone, format_local
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
 #: phases in which the induction series' spacing rules apply
@@ -117,21 +119,44 @@ def _check_planning_phase(course: TreatmentCourse) -> None:
         raise DomainError("The series is complete; boosters are planned once the course is in maintenance.")
 
 
-#: who may be the clinician on a dosing appointment (administers or monitors)
-DOSING_CLINICIAN_ROLES = (PRESCRIBER, THERAPIST)
-
-
 def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] | None = None):
-    """Active prescribers and therapists, prescribers first, for the plan form; from
-    `clinicians` (accounts.services.user_choices rows) when the page read them already."""
-    rows = user_choices(*DOSING_CLINICIAN_ROLES) if clinicians is None else \
-        [row for row in clinicians if not row[2].isdisjoint(DOSING_CLINICIAN_ROLES)]
+    """Active clinicians who may lead a dosing session (dosing.lead), prescribers first, for the
+    plan form; from `clinicians` (accounts.services.user_choices rows) when the page read them."""
+    leads = roles_with("dosing.lead")
+    rows = user_choices(*leads) if clinicians is None else [row for row in clinicians if not row[2].isdisjoint(leads)]
     return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
+
+
+#: who a dosing record may name, by its column: front-desk staff never administer or monitor
+RECORDED_AS = {"administered_by_id": "dosing.administer", "monitored_by_id": "dosing.monitor"}
+
+
+def dosing_team_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(who may be recorded as administering, who as monitoring): active users, by name, in one query."""
+    rows = user_choices(*{role for permission in RECORDED_AS.values() for role in roles_with(permission)})
+
+    def holding(permission: str) -> list[tuple[int, str]]:
+        return [(user_id, name) for user_id, name, roles in rows if permission in permissions_of(roles)]
+    return holding(RECORDED_AS["administered_by_id"]), holding(RECORDED_AS["monitored_by_id"])
+
+
+def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str, str]:
+    """A person named as administering or monitoring must hold that permission now (one named
+    before, and unchanged since, stays: a record keeps who really did it)."""
+    problems = {}
+    for column, permission in RECORDED_AS.items():
+        user_id = values.get(column)
+        if user_id is None or user_id == getattr(session, column):
+            continue
+        user = db.session.get(User, user_id)
+        if user is None or not user.active or not user.can(permission):
+            problems[column.removesuffix("_id")] = "Choose an active clinician or nurse who may be named here."
+    return problems
 
 
 def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
     clinician = db.session.get(User, clinician_id)
-    if clinician is None or not clinician.active or not any(clinician.has_role(r) for r in DOSING_CLINICIAN_ROLES):
+    if clinician is None or not clinician.active or not clinician.can("dosing.lead"):
         raise DomainError({"clinician": "Choose an active prescriber or therapist to run the session."})
     room = db.session.get(Room, room_id)
     if room is None or not room.active:
@@ -160,7 +185,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
     override = _check_spacing(course, starts, reason)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
-    booking.lock_course(course)
+    lock_course(course)
     booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
@@ -245,25 +270,43 @@ def _time_problems(values: dict, now: datetime) -> dict[str, str]:
     for name in ("started_at", "ended_at", "discharged_at", "ready_to_leave_at"):
         if values.get(name) and values[name] > now:
             problems[name] = "This cannot be in the future: record a session once it has happened."
-    if start and end and end <= start:
-        problems.setdefault("ended_at", "The session must end after it starts.")
-    elif start and end and end - start > MAX_SESSION:
-        problems.setdefault("ended_at", "A dosing session longer than 12 hours is not plausible; check the date.")
-    if end and discharged and discharged < end:
-        problems.setdefault("discharged_at", "Discharge cannot come before the end of dosing.")
-    elif end and discharged and discharged - end > MAX_DISCHARGE_DELAY:
-        problems.setdefault("discharged_at",
-                            "Discharge more than 24 hours after dosing is not plausible; check the date.")
+    if start and end and (problem := _length_problem(end - start)):
+        problems.setdefault("ended_at", problem)
+    if end and discharged and (problem := _discharge_problem(discharged - end)):
+        problems.setdefault("discharged_at", problem)
     return problems
+
+
+def _length_problem(length: timedelta) -> str | None:
+    if length <= timedelta(0):
+        return "The session must end after it starts."
+    if length > MAX_SESSION:
+        return "A dosing session longer than 12 hours is not plausible; check the date."
+    return None
+
+
+def _discharge_problem(after_end: timedelta) -> str | None:
+    if after_end < timedelta(0):
+        return "Discharge cannot come before the end of dosing."
+    if after_end > MAX_DISCHARGE_DELAY:
+        return "Discharge more than 24 hours after dosing is not plausible; check the date."
+    return None
 
 
 def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
     problems = _time_problems(values, utcnow())
-    medication = values.get("medication")
     if values.get("route") and values["route"] != protocol.route:
         problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
-    if medication and medication != protocol.medication:
+    if values.get("medication") and values["medication"] != protocol.medication:
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
+    problems.update(_vital_problems(vitals))
+    problems.update(_dose_problems(values))
+    return problems
+
+
+def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
+    """Each reading within its plausible range, and diastolic pressure below systolic."""
+    problems = {}
     for timepoint, readings in vitals.items():
         for name, value in readings.items():
             problem = VITAL_RANGES[name].problem(value, name.replace("_", " ").replace("spo2", "SpO2"))
@@ -272,13 +315,20 @@ def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
         systolic, diastolic = readings.get("systolic"), readings.get("diastolic")
         if systolic is not None and diastolic is not None and diastolic >= systolic:
             problems[f"{timepoint}.diastolic"] = "Diastolic pressure must be below systolic."
-    weight, dose = values.get("weight_kg"), values.get("dose_mg")
+    return problems
+
+
+def _dose_problems(values: dict) -> dict[str, str]:
+    """A plausible weight; a dose above 0 and within the clinic's ceiling for the medication;
+    then, when both are fine, a plausible dose per kilogram."""
+    problems = {}
+    medication, weight, dose = values.get("medication"), values.get("weight_kg"), values.get("dose_mg")
     if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
         problems["weight_kg"] = problem
     ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
     if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
         problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
-    if weight and dose and "weight_kg" not in problems and "dose_mg" not in problems:
+    if weight and dose and not problems:
         problem = MG_PER_KG_RANGE.problem(mg_per_kg(float(dose), float(weight)), "The dose")
         if problem:
             problems["dose_mg"] = problem
@@ -303,19 +353,33 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
     problems = _record_problems(values, vitals, protocol_of(session.course.protocol_version))
+    problems.update(_recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)
     if values.get("started_at"):
-        try:
-            override = _check_spacing(session.course, [values["started_at"]], spacing_reason, ignore=session)
-        except DomainError as err:
-            raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
-        session.spacing_override_reason = override or session.spacing_override_reason
+        _record_spacing(session, values["started_at"], spacing_reason)
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
     session.dose_mg_per_kg = (Decimal(str(mg_per_kg(float(session.dose_mg), float(session.weight_kg))))
                               if weight_based else None)
+    _record_vitals(session, vitals)
+    session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
+    session.status = DRAFT
+    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
+
+
+def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None) -> None:
+    """The protocol's spacing from the course's other sessions, or the reason given for overriding it."""
+    try:
+        override = _check_spacing(session.course, [started_at], spacing_reason, ignore=session)
+    except DomainError as err:
+        raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
+    session.spacing_override_reason = override or session.spacing_override_reason
+
+
+def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:
+    """Update the readings at each submitted timepoint, adding the timepoints not yet recorded."""
     by_point = {v.timepoint: v for v in session.vitals}
     for timepoint, readings in vitals.items():
         row = by_point.get(timepoint) or VitalSigns(timepoint=timepoint)
@@ -323,9 +387,6 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
             setattr(row, name, value)
         if row not in session.vitals:
             session.vitals.append(row)
-    session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
-    session.status = DRAFT
-    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
 #: what a signature needs, and how the refusal names it
@@ -362,7 +423,7 @@ def _missing_for_signature(session: DosingSession) -> list[str]:
 
 
 def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
-    booking.lock_course(session.course)  # its windows are rewritten at commit: one writer per course
+    lock_course(session.course)  # its windows are rewritten at commit: one writer per course
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
     _check_recordable(session)

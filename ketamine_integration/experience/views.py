@@ -1,75 +1,51 @@
-"""Dosing session pages: plan the series, record and sign, addenda, REMS forms, booking in windows."""
+"""Dosing session pages: record and sign, reschedule, cancel, addenda, REMS forms (planning: pages/course.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
-from ..accounts.services import user_choices
+from ..web import access
 from ..audit import services as audit
-from ..courses.models import TreatmentCourse
-from ..courses.page import course_page, plan_form_choices
-from ..errors import DomainError
-from ..fields import options
+from ..db.errors import DomainError
+from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit
+from ..db.clinic_time import clinic_today
+from ..web.forms import form_version, render_form, submit
 from . import rems, services
-from .forms import AddendumForm, CancelForm, DosingRecordForm, PlanForm, RemsSubmittedForm, RescheduleForm
+from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
-
-CLINICIANS = (THERAPIST, PRESCRIBER)
-SCHEDULERS = (ADMIN, STAFF, THERAPIST, PRESCRIBER)
 
 
 def _back_to_course(course_id: int, anchor: str = "dosing"):
     return redirect(url_for("courses.course_detail", course_id=course_id) + f"#{anchor}")
 
 
-@bp.route("/courses/<id:course_id>/dosing/plan", methods=["POST"])
-@access.roles(*SCHEDULERS)
-def dosing_plan(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    form = plan_form_choices(PlanForm())
-    done, planned = submit(form, lambda: services.plan_series(
-        course, first_start=form.first_start.data, days_between=form.days_between.data,
-        count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
-        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request()))
-    if done:
-        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
-        flash(f"Planned {len(planned)} dosing session(s).", "success")
-        return _back_to_course(course.id)
-    audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
-    return course_page(course, plan_form=form, status=422)
-
-
-def _session(dosing_id: int, *, clinical: bool = True) -> DosingSession:
+def _session(dosing_id: int, *, clinical: bool | str = True) -> DosingSession:
     return load_patient_record(DosingSession, dosing_id, clinical=clinical)
 
 
 @bp.route("/dosing/<id:dosing_id>/reschedule", methods=["POST"])
-@access.roles(*SCHEDULERS)
+@access.permission("schedule.book")
 def dosing_reschedule(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = RescheduleForm()
     done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
                                                        reason=form.reason.data, by=current_user))
-    report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} moved.")
     return _back_to_course(session.course_id)
 
 
 @bp.route("/dosing/<id:dosing_id>/cancel", methods=["POST"])
-@access.roles(*SCHEDULERS)
+@access.permission("schedule.book")
 def dosing_cancel(dosing_id: int):
     session = _session(dosing_id, clinical=False)
     form = CancelForm()
     done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} cancelled; it stays on the record.")
     return _back_to_course(session.course_id)
 
@@ -92,9 +68,9 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
-    staff = [(0, "—")] + [(user_id, name) for user_id, name, _roles in user_choices(PRESCRIBER, THERAPIST, STAFF)]
-    form.administered_by.choices = options(staff)
-    form.monitored_by.choices = options(staff)
+    administering, monitoring = services.dosing_team_choices()
+    form.administered_by.choices = options([(0, "—")] + administering)
+    form.monitored_by.choices = options([(0, "—")] + monitoring)
     return form
 
 
@@ -120,9 +96,10 @@ def _record_values(form: DosingRecordForm):
 
 
 @bp.route("/dosing/<id:dosing_id>", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("dosing.record_vitals")
 def dosing_record(dosing_id: int):
-    session = _session(dosing_id)
+    # the care team's nurses record vitals and monitoring too (they read no notes)
+    session = _session(dosing_id, clinical="dosing.record_vitals")
     form = _record_form(session)
     if request.method == "GET":
         audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
@@ -142,7 +119,7 @@ def dosing_record(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/sign", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("dosing.sign")
 def dosing_sign(dosing_id: int):
     session = _session(dosing_id)
     try:
@@ -159,18 +136,18 @@ def dosing_sign(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/addenda", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("dosing.amend")
 def dosing_addendum(dosing_id: int):
     session = _session(dosing_id)
     form = AddendumForm()
     done, _ = submit(form, lambda: services.add_addendum(session, body=form.body.data, by=current_user))
-    report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "dosing.addendum", obj=session, patient_id=session.course.patient_id,
                       message="Addendum added.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#addenda")
 
 
 @bp.route("/rems/")
-@access.roles(*CLINICIANS)
+@access.permission("rems.file")
 def rems_list():
     rows = rems.forms_outstanding(current_user, today=clinic_today())
     audit.record("rems.list", detail=f"{len(rows)} outstanding")
@@ -178,7 +155,7 @@ def rems_list():
 
 
 @bp.route("/dosing/<id:dosing_id>/rems.pdf")
-@access.roles(*CLINICIANS)
+@access.permission("rems.file")
 def rems_pdf(dosing_id: int):
     session = _session(dosing_id)
     if not session.signed or not protocol_of(session.course.protocol_version).experience.rems_monitoring_form:
@@ -190,12 +167,12 @@ def rems_pdf(dosing_id: int):
 
 
 @bp.route("/dosing/<id:dosing_id>/rems-submitted", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("rems.file")
 def rems_submitted(dosing_id: int):
     session = _session(dosing_id)
     form = RemsSubmittedForm()
     done, _ = submit(form, lambda: services.mark_rems_submitted(
         session, on=form.submitted_on.data, by=current_user, today=clinic_today()))
-    report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
+    audit.report_submission(done, form, "rems.submitted", obj=session, patient_id=session.course.patient_id,
                       message="REMS Patient Monitoring Form marked as submitted.")
     return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#rems")

@@ -11,7 +11,7 @@ ones they were worked out under. A course with a recent signed session and no ro
 from before this table) or a stale one is worked out as before, so a read never depends on
 the table being complete; `flask windows rebuild` fills it for every course.
 
-Concurrent writers on one course take the course lock first (booking.lock_course), so the
+Concurrent writers on one course take the course lock first (courses.services.lock_course), so the
 second one's rewrite reads what the first one committed.
 """
 from __future__ import annotations
@@ -22,20 +22,21 @@ from itertools import chain
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import ColumnElement, ForeignKey, String, and_, event, inspect, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, String, and_, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..courses.models import TreatmentCourse
-from ..db_types import UTCDateTime
+from ..db.types import UTCDateTime
 from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..scheduling.models import Appointment
-from ..timeutil import clinic_zone
+from ..bookings.booking import fetch_integration_starts_by_course
+from ..bookings.models import Appointment
+from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
-from .windows import course_windows, window_coverage
+from .windows import course_windows, summary, window_coverage
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
@@ -118,7 +119,6 @@ def open_windows(courses: ColumnElement[bool], now: datetime, *, uncovered_only:
 
 
 def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> dict[int, list[OpenWindow]]:
-    from ..scheduling.services import fetch_integration_starts_by_course
     from .services import fetch_signed_sessions_by_course
     ids = sorted(course_ids)
     sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
@@ -135,7 +135,6 @@ def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> di
 def rewrite(course_ids: set[int] | list[int], session: Session | None = None) -> int:
     """Work out the windows of these courses again and replace their rows, in `session` (the
     app's by default); the number written."""
-    from ..scheduling.services import fetch_integration_starts_by_course
     from .services import fetch_signed_sessions_by_course
     session = session or db.session
     ids = sorted(course_ids)
@@ -194,23 +193,19 @@ def _changed_course(obj) -> int | None:
     return None
 
 
-@event.listens_for(Session, "after_flush")
-def _note_changed_courses(session: Session, flush_context) -> None:
+def note_changed_courses(session: Session, flush_context) -> None:
     # After the flush the new, dirty and deleted sets still hold what was just written.
     ids = {_changed_course(obj) for obj in chain(session.new, session.dirty, session.deleted)} - {None}
     if ids:
         session.info.setdefault(CHANGED, set()).update(ids)
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _forget_changed_courses(session: Session, transaction) -> None:
+def forget_changed_courses(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(CHANGED, None)
 
 
-# First among the commit hooks: the audit chain's head lock must stay the transaction's last lock.
-@event.listens_for(Session, "before_commit", insert=True)
-def _rewrite_on_commit(session: Session) -> None:
+def rewrite_on_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the real commit rewrites
     session.flush()
@@ -227,3 +222,14 @@ def rebuild_command():
     """Work out every course's integration windows again and store them."""
     written = rebuild()
     click.echo(f"{written} integration windows stored.")
+
+
+def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str | None]:
+    """For each course (by id): its most urgent integration-window status, in a few words.
+
+    Read from the stored windows, open ones only: a constant number of queries whatever the
+    number of courses or the length of their histories (a list page must not grow with the data).
+    `versions`: every registered protocol version, when the caller has read them.
+    """
+    windows = open_windows(TreatmentCourse.id.in_(course_ids), now, versions=versions) if course_ids else {}
+    return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

@@ -9,7 +9,7 @@ from ..courses.models import TreatmentCourse
 from ..domain.protocols import Integration
 from ..domain.windows import IntegrationWindow, WindowStatus, assign_sessions, covered, status_at, window_for
 from ..protocols.services import protocol_of
-from ..timeutil import clinic_zone
+from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
 
 

@@ -6,7 +6,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..accounts.models import ROLE_LABELS
-from ..fields import MultiCheckboxField, options
+from ..web.fields import MultiCheckboxField, options
 from . import totp
 
 

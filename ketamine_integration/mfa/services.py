@@ -11,11 +11,10 @@ from sqlalchemy import delete, func, or_, select, update
 
 from ..accounts.models import ROLES, User
 from ..accounts.sessions import CODE_DUE, ENROL_DUE, SIGNED_IN, end_all_sessions
-# The clinic's admin-set values share one table, whichever feature they belong to.
-from ..calendars.models import ClinicSetting
-from ..errors import DomainError
+from ..clinic_settings.models import ClinicSetting
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import locked_row
+from ..db.locking import locked_row
 from . import totp
 from .models import Authenticator, RecoveryCode
 from .sealing import UnreadableSecret, seal, unseal

@@ -5,18 +5,18 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
+from ..web import access
 from ..accounts import throttle
 from ..accounts.views import limited_answer
-from ..accounts.models import ADMIN, ROLES, User
+from ..accounts.models import ROLES, User
 from ..accounts.sessions import (AFTER_SIGN_IN_KEY, CODE_DUE, ENROL_DUE, complete_sign_in, count_code_failure,
                                  current_login_session, pending_sign_in, require_code_instead)
 from ..audit import services as audit
-from ..db_types import utcnow
-from ..errors import DomainError
+from ..db.types import utcnow
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import lock_row
-from ..web import render_form, safe_next, submit
+from ..db.locking import lock_row
+from ..web.forms import render_form, safe_next, submit
 from . import services
 from .forms import PolicyForm, ResetAuthenticatorForm, SignInCodeForm, TotpForm
 from .services import CodeRefused
@@ -45,7 +45,7 @@ def _code_step_limited(user: User, form, template: str, /, **context):
 
 def _finish_sign_in(pending, detail: str) -> str:
     """Complete a pending sign-in; returns where to go next."""
-    target = safe_next(session.get(AFTER_SIGN_IN_KEY), url_for("core.home"))
+    target = safe_next(session.get(AFTER_SIGN_IN_KEY), url_for("home.home"))
     throttle.forget_account(_throttle_keys(pending.user))  # both steps passed: the account's count ends
     complete_sign_in(pending)
     audit.record("login.mfa_success", obj=pending.user, user_id=pending.user.id, detail=detail)
@@ -86,7 +86,7 @@ def _checked(form, action: str, user: User, check, *, back: str | None = None, s
 def code():
     pending = pending_sign_in()
     if pending is None:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("home.home"))
     if pending.stage != CODE_DUE:
         return redirect(url_for(access.SECOND_STEP_PAGES[pending.stage]))
     form = SignInCodeForm()
@@ -153,13 +153,13 @@ def enrol():
 
 
 @bp.route("/account/two-step")
-@access.signed_in
+@access.permission("account.own")
 def overview():
     return _overview_page(current_user._get_current_object())
 
 
 @bp.route("/account/two-step/recovery-codes", methods=["POST"])
-@access.signed_in
+@access.permission("account.own")
 def regenerate():
     def show(codes):
         return render_template("mfa/recovery_codes.html", codes=codes, next_url=url_for("mfa.overview"))
@@ -167,7 +167,7 @@ def regenerate():
 
 
 @bp.route("/account/two-step/turn-off", methods=["POST"])
-@access.signed_in
+@access.permission("account.own")
 def turn_off():
     def done(_):
         flash("Two-step sign-in is off for your account.", "success")
@@ -204,7 +204,7 @@ def _overview_page(user: User, **forms):
 
 
 @bp.route("/users/<id:user_id>/authenticator-reset", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def reset(user_id: int):
     user = db.get_or_404(User, user_id)
     form = ResetAuthenticatorForm()
@@ -219,7 +219,7 @@ def reset(user_id: int):
 
 
 @bp.route("/settings/two-step", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("users.manage")
 def policy():
     required = services.required_roles()
     form = PolicyForm(roles=[r for r in ROLES if r in required]) if request.method == "GET" else PolicyForm()

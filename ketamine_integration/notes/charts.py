@@ -24,15 +24,18 @@ class BandLine:
 
 
 def trend_chart(measure: Measure, rows) -> dict | None:
-    """Points for each live response (date order), with the severity band boundaries."""
+    """Points for each live response (date order) on the measure's total range, with the severity
+    band boundaries."""
     if not rows:
         return None
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     first, last = rows[0][0].administered_on, rows[-1][0].administered_on
     days = max((last - first).days, 1)
 
+    low, span = measure.min_total, measure.max_total - measure.min_total
+
     def y(total: float) -> float:
-        return round(TOP + plot_h * (1 - total / measure.max_total), 1)
+        return round(TOP + plot_h * (1 - (total - low) / span), 1)
 
     points = []
     for response, _change in rows:
@@ -41,5 +44,5 @@ def trend_chart(measure: Measure, rows) -> dict | None:
         points.append(Point(round(x, 1), y(response.total), response.total, f"{response.administered_on:%b %d}"))
     bands = [BandLine(y(b.low - 0.5), b.label) for b in measure.bands[1:]]
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM,
-            "right": WIDTH - RIGHT, "points": points, "bands": bands, "max": measure.max_total,
+            "right": WIDTH - RIGHT, "points": points, "bands": bands, "min": low, "max": measure.max_total,
             "polyline": " ".join(f"{p.x},{p.y}" for p in points)}

@@ -2,12 +2,14 @@
 (BRIEF: "Integration session content")."""
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import FieldList, Form, FormField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..domain.measures import DIFFICULTY, FREQUENCY, MEASURES
-from ..fields import ClinicDateField, MultiCheckboxField, options
+from ..domain.measures import MEASURES
+from ..web.fields import ClinicDateField, MultiCheckboxField, options
 from .models import DECISIONS, PROGRESS
 
 YES_NO = options([("yes", "Yes"), ("no", "No")])
@@ -156,16 +158,18 @@ class FormulationForm(FlaskForm):
 
 
 def measure_form_class(measure_key: str):
-    """A form with one radio group per item, with the questionnaire's exact wording."""
+    """A form with one radio group per item, with the questionnaire's exact wording and each
+    item's own answers (the registry entry's)."""
     measure = MEASURES[measure_key]
     fields = {"administered_on": ClinicDateField("Completed on", validators=[InputRequired()])}
     for n, item in enumerate(measure.items, 1):
-        fields[f"item{n}"] = RadioField(f"{n}. {item}", choices=options(FREQUENCY),
+        fields[f"item{n}"] = RadioField(f"{n}. {item.text}", choices=options((str(o.value), o.label)
+                                                                             for o in item.options),
                                         validators=[InputRequired("Answer every item.")])
     if measure.difficulty_question:
-        fields["difficulty"] = RadioField(measure.difficulty_question, choices=options(DIFFICULTY),
+        fields["difficulty"] = RadioField(measure.difficulty_question, choices=options(measure.difficulty_options),
                                           validators=[Optional()])
-    return type(f"{measure.name.replace('-', '')}Form", (FlaskForm,), fields)
+    return type(f"{re.sub(r'[^A-Za-z0-9]', '', measure.name)}Form", (FlaskForm,), fields)
 
 
 class AcknowledgeForm(FlaskForm):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
+from ..domain.measures import MEASURES, Measure
 from ..extensions import db
-from ..signing import changed_attributes, was_signed
+from ..db.signed_records import changed_attributes, was_signed
 from ..patients.models import Patient
 
 DRAFT, SIGNED = "draft", "signed"
@@ -215,15 +216,16 @@ class CaseFormulation(db.Model):
 
 
 class MeasureResponse(db.Model):
-    """One completed PHQ-9 or GAD-7. Never edited: one entered in error is voided once, with a
-    reason, and kept (database triggers, migration 0015)."""
+    """One completed questionnaire of the measure registry. Never edited: one entered in error is
+    voided once, with a reason, and kept (database triggers, migration 0015)."""
 
     __tablename__ = "measure_responses"
-    __table_args__ = (CheckConstraint("measure IN ('phq9', 'gad7')", name="known_measure"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    #: a key of domain.measures.MEASURES, checked by the service (no CHECK: the registry is open,
+    #: migration 0018)
     measure: Mapped[str] = mapped_column(String(10))
     administered_on: Mapped[date]
     #: item scores in order
@@ -243,7 +245,8 @@ class MeasureResponse(db.Model):
 
 
 class SafetyAlert(db.Model):
-    """Raised by a PHQ-9 item 9 above 0; shown until a clinician acknowledges it with a note."""
+    """Raised by a response that meets its measure's safety rule (PHQ-9: item 9 above 0); shown
+    until a clinician acknowledges it with a note."""
 
     __tablename__ = "safety_alerts"
 
@@ -251,7 +254,7 @@ class SafetyAlert(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
     measure_response_id: Mapped[int] = mapped_column(ForeignKey("measure_responses.id"), unique=True)
-    #: the item 9 score that raised it (1-3)
+    #: the answer to the safety rule's item that raised it (PHQ-9 item 9: 1-3)
     item_score: Mapped[int]
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -261,6 +264,11 @@ class SafetyAlert(db.Model):
     patient: Mapped[Patient] = relationship()
     response: Mapped[MeasureResponse] = relationship(lazy="joined")
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+    @property
+    def measure_entry(self) -> Measure:
+        """The registry entry whose safety rule raised it: what pages call the item and its topic."""
+        return MEASURES[self.response.measure]
 
 
 class UnsavedWork(db.Model):
@@ -289,19 +297,30 @@ class SignedNoteChanged(RuntimeError):
     """Code tried to change a signed note (corrections are addenda)."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
+def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, SessionNote) and was_signed(obj):
-            if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
-                raise SignedNoteChanged(f"note {obj.id} is signed; add an addendum instead")
+            _refuse_note_change(db_session, obj)
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, (NoteTheme, ActionCheckIn, NoteDosingLink)):
-            note = obj.note
-            if note is not None and note.status == SIGNED and was_signed(note):
-                raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
-        if isinstance(obj, ActionStep) and obj.note is not None and was_signed(obj.note) \
-                and obj.note.status == SIGNED:
-            if obj in db_session.new or obj in db_session.deleted \
-                    or changed_attributes(obj) - {"status", "check_ins"}:
-                raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")
+            _refuse_part_change(obj)
+        if isinstance(obj, ActionStep):
+            _refuse_agreed_step_change(db_session, obj)
+
+
+def _refuse_note_change(db_session: Session, note: SessionNote) -> None:
+    if note in db_session.deleted or changed_attributes(note) - MUTABLE_AFTER_SIGNING:
+        raise SignedNoteChanged(f"note {note.id} is signed; add an addendum instead")
+
+
+def _refuse_part_change(part) -> None:
+    note = part.note
+    if note is not None and note.status == SIGNED and was_signed(note):
+        raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
+
+
+def _refuse_agreed_step_change(db_session: Session, step: ActionStep) -> None:
+    if step.note is None or not was_signed(step.note) or step.note.status != SIGNED:
+        return
+    if step in db_session.new or step in db_session.deleted or changed_attributes(step) - {"status", "check_ins"}:
+        raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")

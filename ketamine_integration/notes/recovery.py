@@ -10,7 +10,7 @@ from flask import g, request
 from sqlalchemy import select, update
 from werkzeug.datastructures import MultiDict
 
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..extensions import db
 from .models import UnsavedWork
 

@@ -9,16 +9,16 @@ from datetime import date, datetime
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
-from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.models import User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
 from ..courses.services import checklist_items, course_protocol, record_preparation
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain import measures as scoring
-from ..errors import ConcurrentEdit, DomainError
+from ..db.errors import ConcurrentEdit, DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..versioning import flush_versioned, lock_row
+from ..db.locking import flush_versioned, lock_row
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
                      NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
@@ -32,7 +32,7 @@ CONCURRENT_SAVE = ("Someone saved this note after you opened it. Your text is be
 def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: User, today: date) -> SessionNote:
     if kind not in FIELDS:
         raise DomainError({"kind": "Unknown kind of note."})
-    if not by.has_role(THERAPIST):
+    if not by.can("notes.write"):
         raise DomainError("Session notes are written by therapists.")
     if session_date > today:
         raise DomainError({"session_date": "A note documents a session that has taken place."})
@@ -80,40 +80,10 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     problems = {}
     if session_date > today:
         problems["session_date"] = "A note documents a session that has taken place."
-    known_themes = {t.id: t for t in db.session.scalars(select(Theme))}
-    for i, row in enumerate(themes):
-        where = f"themes-{row.get('row', i)}"
-        if row.get("theme_id") and row["theme_id"] not in known_themes:
-            problems[f"{where}-theme"] = "Choose a theme from the list."
-        elif not row.get("theme_id") and not row.get("free_theme"):
-            problems[f"{where}-free_theme"] = "Name the theme these words belong to."
-        elif row.get("theme_id") and row.get("free_theme"):
-            problems[f"{where}-free_theme"] = "Choose a theme from the list or write your own, not both."
-    for i, step in enumerate(new_steps):
-        step.setdefault("row", i)
-        missing = [label for key, label in (("what", "what the step is"), ("how_often", "how often"),
-                                            ("starts_on", "from when"), ("review_on", "a review date"))
-                   if not step.get(key)]
-        if missing:
-            problems[f"new_steps-{step['row']}-what"] = "A specific step needs " + ", ".join(missing) + "."
-        elif step["review_on"] < step["starts_on"]:
-            problems[f"new_steps-{step['row']}-review_on"] = "The review comes after the start."
-    steps = {s.id: s for s in open_steps(note.course_id, before=note)}
-    seen = set()
-    for i, row in enumerate(check_ins):
-        where = f"check_ins-{row.get('row', i)}"
-        if row["step_id"] not in steps or row["step_id"] in seen:
-            problems[f"{where}-progress"] = "That action step is not open on this course (or is checked twice)."
-        elif not row.get("progress") or not row.get("decision"):
-            problems[f"{where}-decision" if row.get("progress") else f"{where}-progress"] = \
-                "Say how it went and what happens next (or leave the whole check-in empty)."
-        elif row.get("decision") == "adjust" and not row.get("adjustment"):
-            problems[f"{where}-adjustment"] = "Say how the step is adjusted."
-        seen.add(row["step_id"])
-    valid_dosing = set(db.session.scalars(select(DosingSession.id).where(
-        DosingSession.course_id == note.course_id, DosingSession.status == DOSING_SIGNED)))
-    if set(dosing_ids) - valid_dosing:
-        problems["dosing_sessions"] = "Choose signed dosing sessions of this course."
+    problems.update(_theme_problems(themes))
+    problems.update(_new_step_problems(new_steps))
+    problems.update(_check_in_problems(check_ins, open_steps(note.course_id, before=note)))
+    problems.update(_dosing_problems(note, dosing_ids))
     if problems:
         raise DomainError(problems)
     note.session_date, note.content = session_date, content
@@ -128,6 +98,64 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     note.dosing_links = [NoteDosingLink(dosing_session_id=i) for i in sorted(set(dosing_ids))]
     note.updated_at = utcnow()
     flush_versioned(note, CONCURRENT_SAVE)
+
+
+def _theme_problems(themes: list[dict]) -> dict[str, str]:
+    """Each theme row names a listed theme or the author's own words for one, not both."""
+    known_themes = {t.id for t in db.session.scalars(select(Theme))}
+    problems = {}
+    for i, row in enumerate(themes):
+        where = f"themes-{row.get('row', i)}"
+        if row.get("theme_id") and row["theme_id"] not in known_themes:
+            problems[f"{where}-theme"] = "Choose a theme from the list."
+        elif not row.get("theme_id") and not row.get("free_theme"):
+            problems[f"{where}-free_theme"] = "Name the theme these words belong to."
+        elif row.get("theme_id") and row.get("free_theme"):
+            problems[f"{where}-free_theme"] = "Choose a theme from the list or write your own, not both."
+    return problems
+
+
+#: what a new action step must say, and how the message names it
+STEP_NEEDS = (("what", "what the step is"), ("how_often", "how often"), ("starts_on", "from when"),
+              ("review_on", "a review date"))
+
+
+def _new_step_problems(new_steps: list[dict]) -> dict[str, str]:
+    """A new action step is specific: what, how often, from when, reviewed when (after it starts).
+    Numbers each step's form row where the caller did not."""
+    problems = {}
+    for i, step in enumerate(new_steps):
+        step.setdefault("row", i)
+        missing = [label for key, label in STEP_NEEDS if not step.get(key)]
+        if missing:
+            problems[f"new_steps-{step['row']}-what"] = "A specific step needs " + ", ".join(missing) + "."
+        elif step["review_on"] < step["starts_on"]:
+            problems[f"new_steps-{step['row']}-review_on"] = "The review comes after the start."
+    return problems
+
+
+def _check_in_problems(check_ins: list[dict], open_now: list[ActionStep]) -> dict[str, str]:
+    """Each check-in is on a different open step of the course and says how it went and what next."""
+    steps, seen, problems = {s.id for s in open_now}, set(), {}
+    for i, row in enumerate(check_ins):
+        where = f"check_ins-{row.get('row', i)}"
+        if row["step_id"] not in steps or row["step_id"] in seen:
+            problems[f"{where}-progress"] = "That action step is not open on this course (or is checked twice)."
+        elif not row.get("progress") or not row.get("decision"):
+            problems[f"{where}-decision" if row.get("progress") else f"{where}-progress"] = \
+                "Say how it went and what happens next (or leave the whole check-in empty)."
+        elif row.get("decision") == "adjust" and not row.get("adjustment"):
+            problems[f"{where}-adjustment"] = "Say how the step is adjusted."
+        seen.add(row["step_id"])
+    return problems
+
+
+def _dosing_problems(note: SessionNote, dosing_ids: list[int]) -> dict[str, str]:
+    valid_dosing = set(db.session.scalars(select(DosingSession.id).where(
+        DosingSession.course_id == note.course_id, DosingSession.status == DOSING_SIGNED)))
+    if set(dosing_ids) - valid_dosing:
+        return {"dosing_sessions": "Choose signed dosing sessions of this course."}
+    return {}
 
 
 # -- signing -----------------------------------------------------------------------------
@@ -265,6 +293,8 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
 
 def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int], difficulty: str | None,
                    administered_on: date, by: User, today: date) -> MeasureResponse:
+    if measure not in scoring.MEASURES:  # the database keeps the key as data: the registry is its check
+        raise DomainError(f"Unknown measure {measure!r}: record one of {', '.join(scoring.MEASURES)}.")
     if administered_on > today:
         raise DomainError({"administered_on": "The date cannot be in the future."})
     try:
@@ -278,8 +308,7 @@ def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int],
     db.session.flush()
     if result.safety_alert:
         db.session.add(SafetyAlert(patient_id=course.patient_id, course_id=course.id,
-                                   measure_response_id=response.id,
-                                   item_score=answers[scoring.MEASURES[measure].safety_item - 1]))
+                                   measure_response_id=response.id, item_score=result.safety_score))
         db.session.flush()
     return response
 
@@ -307,7 +336,7 @@ def trend(responses: list[MeasureResponse], measure: str) -> list[tuple[MeasureR
 
 
 def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
-    if not by.has_role(THERAPIST, PRESCRIBER):
+    if not by.can("measures.record"):
         raise DomainError("A clinician acknowledges a safety alert.")
     lock_row(alert)
     if alert.acknowledged_at is not None:

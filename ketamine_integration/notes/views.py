@@ -6,27 +6,25 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, THERAPIST
+from ..web import access
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..db.types import utcnow
 from ..domain.measures import MEASURES
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..fields import options
+from ..web.fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
-from ..timeutil import clinic_today
-from ..web import form_version, render_form, report_submission, submit, whole_number
+from ..db.clinic_time import clinic_today
+from ..web.forms import form_version, render_form, submit, whole_number
 from . import charts, recovery, services, views_data
 from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, FormulationForm, NewNoteForm,
                     NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
 from .models import CaseFormulation, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
-CLINICIANS = (THERAPIST, PRESCRIBER)
 
 
 def _course(course_id: int) -> TreatmentCourse:
@@ -40,7 +38,7 @@ def _note(note_id: int) -> SessionNote:
 # -- notes -------------------------------------------------------------------------------------
 
 @bp.route("/courses/<id:course_id>/notes", methods=["POST"])
-@access.roles(THERAPIST)
+@access.permission("notes.write")
 def note_create(course_id: int):
     course = _course(course_id)
     form = NewNoteForm(prefix="note")
@@ -50,7 +48,7 @@ def note_create(course_id: int):
     if done:
         audit.record("note.create", obj=note, patient_id=course.patient_id, detail=note.kind)
         return redirect(url_for("notes.note_edit", note_id=note.id))
-    report_submission(False, form, "note.create", obj=course, patient_id=course.patient_id, message="")
+    audit.report_submission(False, form, "note.create", obj=course, patient_id=course.patient_id, message="")
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#notes")
 
 
@@ -69,34 +67,45 @@ def _note_form(note: SessionNote, steps, recovered=None):
     elif recovered is not None:
         form = form_class(formdata=recovery.as_formdata(recovered))
     else:
-        form = form_class(data={"session_date": note.session_date, "version": note.version,
-                                **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
-        if note.kind == "preparation":
-            form.intentions.data = "\n".join(note.content.get("intentions", []))
-        else:
-            form.dosing_sessions.data = [link.dosing_session_id for link in note.dosing_links]
-            for entry, row in zip(form.themes.entries, note.themes):
-                entry.form.process(None, data={"theme": row.theme_id or 0, "free_theme": row.free_theme,
-                                               "patient_words": row.patient_words})
-            for entry, step in zip(form.new_steps.entries, note.new_steps):
-                entry.form.process(None, obj=step)
-            for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
-                entry.form.process(None, data=technique)
-            saved = {c.action_step_id: c for c in note.check_ins}
-            for step in steps:
-                form.check_ins.append_entry()
-                entry = form.check_ins.entries[-1].form
-                entry.process(None, obj=saved.get(step.id))
-                entry.step_id.data = str(step.id)
+        form = _draft_form(note, steps, form_class)
     if note.kind == "integration":
-        choices = _theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
-        for entry in form.themes.entries:
-            entry.form.theme.choices = choices
-        form.dosing_sessions.choices = options(
-            (s.id, f"Dosing session {s.sequence}") for s in db.session.scalars(
-                select(DosingSession).where(DosingSession.course_id == note.course_id,
-                                            DosingSession.status == DOSING_SIGNED).order_by(DosingSession.sequence)))
+        _set_integration_choices(form, note)
     return form
+
+
+def _draft_form(note: SessionNote, steps, form_class):
+    """The form filled from the saved draft, with a check-in row for each open step."""
+    form = form_class(data={"session_date": note.session_date, "version": note.version,
+                            **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
+    if note.kind == "preparation":
+        form.intentions.data = "\n".join(note.content.get("intentions", []))
+        return form
+    form.dosing_sessions.data = [link.dosing_session_id for link in note.dosing_links]
+    for entry, row in zip(form.themes.entries, note.themes):
+        entry.form.process(None, data={"theme": row.theme_id or 0, "free_theme": row.free_theme,
+                                       "patient_words": row.patient_words})
+    for entry, step in zip(form.new_steps.entries, note.new_steps):
+        entry.form.process(None, obj=step)
+    for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
+        entry.form.process(None, data=technique)
+    saved = {c.action_step_id: c for c in note.check_ins}
+    for step in steps:
+        form.check_ins.append_entry()
+        entry = form.check_ins.entries[-1].form
+        entry.process(None, obj=saved.get(step.id))
+        entry.step_id.data = str(step.id)
+    return form
+
+
+def _set_integration_choices(form, note: SessionNote) -> None:
+    """The themes and the course's signed dosing sessions an integration note may name."""
+    choices = _theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
+    for entry in form.themes.entries:
+        entry.form.theme.choices = choices
+    form.dosing_sessions.choices = options(
+        (s.id, f"Dosing session {s.sequence}") for s in db.session.scalars(
+            select(DosingSession).where(DosingSession.course_id == note.course_id,
+                                        DosingSession.status == DOSING_SIGNED).order_by(DosingSession.sequence)))
 
 
 def _clean(value):
@@ -112,29 +121,48 @@ def _submitted(note: SessionNote, form) -> dict:
     if note.kind == "preparation":
         content["intentions"] = [line.strip() for line in (form.intentions.data or "").splitlines() if line.strip()]
         return args
-    content["techniques"] = [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
-                             for t in form.techniques.data if (t["technique"] or "").strip()]
-    args["themes"] = [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
-                       "patient_words": _clean(r["patient_words"])}
-                      for i, r in enumerate(form.themes.data)
-                      if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
-    args["new_steps"] = [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
-                          "starts_on": r["starts_on"], "review_on": r["review_on"],
-                          "linked_insight": _clean(r["linked_insight"])}
-                         for i, r in enumerate(form.new_steps.data)
-                         if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
-                         or r["starts_on"] or r["review_on"]]
-    args["check_ins"] = [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
-                          "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
-                          "adjustment": _clean(r["adjustment"])}
-                         for i, r in enumerate(form.check_ins.data)
-                         if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]
+    content["techniques"] = _submitted_techniques(form)
+    args["themes"] = _submitted_themes(form)
+    args["new_steps"] = _submitted_new_steps(form)
+    args["check_ins"] = _submitted_check_ins(form)
     args["dosing_ids"] = list(form.dosing_sessions.data or [])
     return args
 
 
+def _submitted_techniques(form) -> list[dict]:
+    return [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
+            for t in form.techniques.data if (t["technique"] or "").strip()]
+
+
+def _submitted_themes(form) -> list[dict]:
+    """Theme rows with anything in them, each with its form row number for messages."""
+    return [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
+             "patient_words": _clean(r["patient_words"])}
+            for i, r in enumerate(form.themes.data)
+            if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
+
+
+def _submitted_new_steps(form) -> list[dict]:
+    """New action-step rows with anything in them, each with its form row number."""
+    return [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
+             "starts_on": r["starts_on"], "review_on": r["review_on"],
+             "linked_insight": _clean(r["linked_insight"])}
+            for i, r in enumerate(form.new_steps.data)
+            if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
+            or r["starts_on"] or r["review_on"]]
+
+
+def _submitted_check_ins(form) -> list[dict]:
+    """Check-in rows with anything in them, each with its form row number."""
+    return [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
+             "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
+             "adjustment": _clean(r["adjustment"])}
+            for i, r in enumerate(form.check_ins.data)
+            if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]
+
+
 @bp.route("/notes/<id:note_id>", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def note_edit(note_id: int):
     note = _note(note_id)
     mine = note.author_id == current_user.id
@@ -178,7 +206,7 @@ def _note_view(note: SessionNote):
 
 
 @bp.route("/notes/<id:note_id>/sign", methods=["POST"])
-@access.roles(THERAPIST)
+@access.permission("notes.write")
 def note_sign(note_id: int):
     note = _note(note_id)
     try:
@@ -195,20 +223,20 @@ def note_sign(note_id: int):
 
 
 @bp.route("/notes/<id:note_id>/addenda", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.amend")
 def note_addendum(note_id: int):
     note = _note(note_id)
     form = NoteAddendumForm()
     done, _ = submit(form, lambda: services.add_addendum(note, body=form.body.data, by=current_user))
     if done:
         recovery.mark_recovered(current_user.id, url_for("notes.note_edit", note_id=note.id))
-    report_submission(done, form, "note.addendum", obj=note, patient_id=note.patient_id,
+    audit.report_submission(done, form, "note.addendum", obj=note, patient_id=note.patient_id,
                       message="Addendum added; the signed note is unchanged.")
     return redirect(url_for("notes.note_edit", note_id=note.id))
 
 
 @bp.route("/notes/<id:note_id>/process", methods=["GET", "POST"])
-@access.signed_in
+@access.permission("notes.process_own")
 def process_note(note_id: int):
     """The author's process notes: anyone else gets 404, as if there were none."""
     note = db.session.get(SessionNote, note_id)
@@ -246,7 +274,7 @@ def process_note(note_id: int):
 # -- case formulation ----------------------------------------------------------------------
 
 @bp.route("/courses/<id:course_id>/formulation", methods=["GET", "POST"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def formulation(course_id: int):
     course = _course(course_id)
     history = db.session.scalars(select(CaseFormulation).where(
@@ -254,7 +282,7 @@ def formulation(course_id: int):
     current = history[0] if history else None
     if request.method == "POST":
         form = FormulationForm()
-        if not current_user.has_role(THERAPIST):
+        if not current_user.can("notes.write"):
             audit.denial("the case formulation is written by therapists", obj=course, patient_id=course.patient_id)
             abort(403)
         done, saved = submit(form, lambda: services.save_formulation(
@@ -280,7 +308,7 @@ def formulation(course_id: int):
 # -- measures ------------------------------------------------------------------------------
 
 @bp.route("/courses/<id:course_id>/measures", methods=["GET"])
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def measures(course_id: int):
     course = _course(course_id)
     audit.record("measure.view", obj=course, patient_id=course.patient_id)
@@ -299,7 +327,7 @@ def _measures_page(course, forms=None, status=200):
 
 
 @bp.route("/courses/<id:course_id>/measures/<measure>", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("measures.record")
 def measure_record(course_id: int, measure: str):
     course = _course(course_id)
     if measure not in MEASURES:
@@ -314,8 +342,9 @@ def measure_record(course_id: int, measure: str):
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
         flash(f"{MEASURES[measure].name} recorded: {response.total} ({response.band}).", "success")
         if db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.measure_response_id == response.id)):
-            flash("Safety alert: item 9 (thoughts of self-harm) was answered above 0. Assess risk now and "
-                  "acknowledge the alert with what was done.", "error")
+            rule = MEASURES[measure].safety
+            flash(f"Safety alert: item {rule.item} ({rule.topic}) was answered above {rule.above}. Assess risk now "
+                  "and acknowledge the alert with what was done.", "error")
         return redirect(url_for("notes.measures", course_id=course.id))
     audit.record("measure.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail=measure)
     forms = {key: measure_form_class(key)(administered_on=clinic_today(), prefix=key) for key in MEASURES}
@@ -324,33 +353,33 @@ def measure_record(course_id: int, measure: str):
 
 
 @bp.route("/measures/<id:response_id>/void", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("measures.record")
 def measure_void(response_id: int):
     response = load_patient_record(MeasureResponse, response_id, clinical=True)
     form = VoidMeasureForm()
     done, _ = submit(form, lambda: services.void_measure(response, reason=form.reason.data, by=current_user))
-    report_submission(done, form, "measure.void", obj=response, patient_id=response.patient_id,
+    audit.report_submission(done, form, "measure.void", obj=response, patient_id=response.patient_id,
                       message="Entry voided; it stays on the record, marked.")
     return redirect(url_for("notes.measures", course_id=response.course_id))
 
 
 @bp.route("/alerts/<id:alert_id>/acknowledge", methods=["POST"])
-@access.roles(*CLINICIANS)
+@access.permission("measures.record")
 def alert_acknowledge(alert_id: int):
     alert = load_patient_record(SafetyAlert, alert_id, clinical=True)
     form = AcknowledgeForm()
     done, _ = submit(form, lambda: services.acknowledge_alert(alert, note=form.note.data, by=current_user,
                                                               now=utcnow()))
-    report_submission(done, form, "alert.acknowledge", obj=alert, patient_id=alert.patient_id,
+    audit.report_submission(done, form, "alert.acknowledge", obj=alert, patient_id=alert.patient_id,
                       message="Safety alert acknowledged.")
-    return redirect(request.form.get("next_page") == "home" and url_for("core.home")
+    return redirect(request.form.get("next_page") == "home" and url_for("home.home")
                     or url_for("notes.measures", course_id=alert.course_id))
 
 
 # -- views across sessions --------------------------------------------------------------------
 
 @bp.route("/patients/<id:patient_id>/themes")
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def patient_themes(patient_id: int):
     patient = load_patient(patient_id)
     if not can_read_clinical(current_user, patient):
@@ -361,7 +390,7 @@ def patient_themes(patient_id: int):
 
 
 @bp.route("/courses/<id:course_id>/action-steps")
-@access.roles(*CLINICIANS)
+@access.permission("notes.read")
 def action_steps(course_id: int):
     course = _course(course_id)
     audit.record("note.action_steps", obj=course, patient_id=course.patient_id)
@@ -371,7 +400,7 @@ def action_steps(course_id: int):
 # -- the theme vocabulary ---------------------------------------------------------------------
 
 @bp.route("/themes/", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def theme_vocabulary():
     form = ThemeForm()
     done, theme = submit(form, lambda: views_data.add_theme(form.name.data))
@@ -383,7 +412,7 @@ def theme_vocabulary():
 
 
 @bp.route("/themes/<id:theme_id>/toggle", methods=["POST"])
-@access.roles(ADMIN)
+@access.permission("clinic.configure")
 def theme_toggle(theme_id: int):
     theme = db.get_or_404(Theme, theme_id)
     theme.active = not theme.active  # never deleted: signed notes name it

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from .models import SIGNED, ActionCheckIn, ActionStep, NoteTheme, SessionNote, Theme
 

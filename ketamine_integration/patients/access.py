@@ -5,15 +5,20 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import Select, select
 
-from ..accounts.models import ADMIN, CLINICAL_ROLES, STAFF, User
+from ..accounts.models import CLINICAL_ROLES, User
 from ..audit import services as audit
 from ..extensions import db
 from .models import CareTeamMember, Patient
 
 
+def patient_exists(patient_id: int) -> bool:
+    """Whether a patient with this id exists (archived ones too)."""
+    return db.session.scalar(select(Patient.id).where(Patient.id == patient_id)) is not None
+
+
 def sees_all_patients(user: User) -> bool:
     """Staff and admin see every patient's demographics and schedule (not note contents)."""
-    return user.has_role(ADMIN, STAFF)
+    return user.can("patients.read_all")
 
 
 def team_roles(user: User, patient: Patient) -> frozenset[str]:
@@ -30,9 +35,10 @@ def can_view_patient(user: User, patient: Patient) -> bool:
     return sees_all_patients(user) or on_care_team(user, patient)
 
 
-def can_read_clinical(user: User, patient: Patient) -> bool:
-    """Clinical content is for the treating therapists and prescribers only."""
-    return user.has_role(*CLINICAL_ROLES) and on_care_team(user, patient)
+def can_read_clinical(user: User, patient: Patient, permission: str = "notes.read") -> bool:
+    """Clinical content is for the care team only, and of the team for those whose role grants
+    `permission` (notes: the treating therapists and prescribers; a dosing record: nurses too)."""
+    return user.can(permission) and on_care_team(user, patient)
 
 
 def visible_patients(user: User, stmt: Select) -> Select:
@@ -62,17 +68,21 @@ def load_patient(patient_id: int) -> Patient:
     return patient
 
 
-def load_patient_record(model, record_id: int, *, clinical: bool):
+def load_patient_record(model, record_id: int, *, clinical: bool | str):
     """A record that belongs to a patient (it has `.patient`), checked like the patient itself.
 
-    clinical=True: only the treating therapists and prescribers (care team) may use it;
-    otherwise staff and admin may too (schedule-level information).
+    clinical=True: only the care team members who read notes (therapists and prescribers) may
+    use it; a permission name: the care team members holding it (a dosing record: nurses too);
+    False: staff and admin may too (schedule-level information).
     """
     record = db.session.get(model, record_id)
     if record is None:
         abort(404)
     patient = record.patient
-    allowed = can_read_clinical(current_user, patient) if clinical else can_view_patient(current_user, patient)
+    if clinical:
+        allowed = can_read_clinical(current_user, patient, clinical if isinstance(clinical, str) else "notes.read")
+    else:
+        allowed = can_view_patient(current_user, patient)
     if not allowed:
         audit.denial("patient not on the user's care team" if not can_view_patient(current_user, patient)
                      else "clinical content is for the care team", obj=record, patient_id=patient.id)

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
+from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..audit import services as audit
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from .access import on_care_team, team_roles
 from .models import CareTeamMember, Patient
 
-#: who keeps every care team: the rule of the patient edit page (patients.views.REGISTRARS)
-TEAM_KEEPERS = (ADMIN, STAFF)
 #: a reason is short and not clinical ("covering while Dr Ames is on leave"): it goes into the
 #: audit row, whose detail holds at most 200 characters
 REASON_LENGTH = (5, 100)
@@ -53,7 +51,7 @@ def team_of(patient: Patient) -> frozenset[Member]:
 def may_add_members(user: User, patient: Patient) -> bool:
     """Staff and admin keep every care team. A therapist on this patient's team, who books the
     patient's sessions, may bring in a covering colleague; a prescriber asks staff."""
-    return user.has_role(*TEAM_KEEPERS) or THERAPIST in team_roles(user, patient)
+    return user.can("patients.register") or THERAPIST in team_roles(user, patient)
 
 
 def change_care_team(patient: Patient, wanted, *, by: User | None, reason: str | None,

@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
-from ..fields import ClinicDateField
-from ..timeutil import clinic_today
+from ..web.fields import ClinicDateField
+from ..db.clinic_time import clinic_today
 from .care_team import REASON_LENGTH, JoinRequest
 
 PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
@@ -29,6 +29,7 @@ class PatientForm(FlaskForm):
     emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), PHONE])
     therapists = SelectMultipleField("Integration therapists", coerce=int, validators=[Optional()])
     prescribers = SelectMultipleField("Prescribers", coerce=int, validators=[Optional()])
+    nurses = SelectMultipleField("Nurses", coerce=int, validators=[Optional()])
     team_reason = StringField("Reason for a care-team change", validators=[Optional(), Length(max=REASON_LENGTH[1])],
                               description="Needed when you add or remove a clinician: recorded in the audit "
                                           "trail with the change. Not clinical, e.g. 'covering while Dr Ames is away'.")

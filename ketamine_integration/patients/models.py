@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
 
 
@@ -74,13 +74,13 @@ class CareTeamMember(db.Model):
     __tablename__ = "care_team_members"
     __table_args__ = (
         UniqueConstraint("patient_id", "user_id", "role"),
-        CheckConstraint("role IN ('therapist', 'prescriber')", name="clinical_role"),
+        CheckConstraint("role IN ('therapist', 'prescriber', 'nurse')", name="clinical_role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    #: therapist or prescriber
+    #: therapist, prescriber or nurse
     role: Mapped[str] = mapped_column(String(20))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

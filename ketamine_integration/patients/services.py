@@ -7,12 +7,12 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import PRESCRIBER, THERAPIST, User
+from ..accounts.models import NURSE, PRESCRIBER, THERAPIST, User
 from ..accounts.services import user_choices
-from ..db_types import utcnow
-from ..errors import ConcurrentEdit, DomainError
+from ..db.types import utcnow
+from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..versioning import flush_versioned
+from ..db.locking import flush_versioned
 from .care_team import change_care_team, team_of
 from .models import CareTeamMember, Patient
 
@@ -103,13 +103,14 @@ def _check_mrn_free(mrn: str, patient_id: int | None) -> None:
         raise DomainError({"mrn": "Another patient already has this MRN."})
 
 
-def _wanted_care_team(therapist_ids, prescriber_ids, current=frozenset()) -> set[tuple[int, str]]:
+def _wanted_care_team(therapist_ids, prescriber_ids, nurse_ids=(), current=frozenset()) -> set[tuple[int, str]]:
     """Check each newly chosen clinician before anything changes; return (user id, role) pairs.
 
     Members already on the team stay valid even if since disabled: editing a phone number
     must not silently drop a clinician from the record of who treated the patient.
     """
-    wanted = {(uid, THERAPIST) for uid in therapist_ids} | {(uid, PRESCRIBER) for uid in prescriber_ids}
+    wanted = ({(uid, THERAPIST) for uid in therapist_ids} | {(uid, PRESCRIBER) for uid in prescriber_ids}
+              | {(uid, NURSE) for uid in nurse_ids})
     for uid, role in wanted - set(current):
         user = db.session.get(User, uid)
         if user is None or not user.active or not user.has_role(role):
@@ -117,10 +118,10 @@ def _wanted_care_team(therapist_ids, prescriber_ids, current=frozenset()) -> set
     return wanted
 
 
-def register_patient(*, therapist_ids=(), prescriber_ids=(), mrn: str | None = None,
+def register_patient(*, therapist_ids=(), prescriber_ids=(), nurse_ids=(), mrn: str | None = None,
                      **demographics) -> Patient:
     """A new patient and their first care team (the view's "patient.create" audit row names it)."""
-    team = _wanted_care_team(therapist_ids, prescriber_ids)
+    team = _wanted_care_team(therapist_ids, prescriber_ids, nurse_ids)
     typed_mrn = (mrn or "").strip()
     if typed_mrn:
         _check_mrn_free(typed_mrn, None)
@@ -144,7 +145,7 @@ class PatientEdit:
 
 
 def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
-                   prescriber_ids=(), mrn: str | None = None, team_reason: str | None = None,
+                   prescriber_ids=(), nurse_ids=(), mrn: str | None = None, team_reason: str | None = None,
                    by: User | None = None, **demographics) -> PatientEdit:
     """Apply an edit made from `expected_version`; refuse it if someone saved in between.
 
@@ -156,7 +157,7 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
             current_version=patient.version)
     mrn = (mrn or "").strip() or patient.mrn
     _check_mrn_free(mrn, patient.id)
-    team = _wanted_care_team(therapist_ids, prescriber_ids, current=team_of(patient))
+    team = _wanted_care_team(therapist_ids, prescriber_ids, nurse_ids, current=team_of(patient))
     details = dict(_clean(demographics), mrn=mrn)
     details_changed = any(getattr(patient, name) != value for name, value in details.items())
     # Every check has run; from here on the edit is applied in one flush (one version step).

@@ -1,31 +1,26 @@
-"""Patient list and search, registration, the patient page, edits and archiving."""
+"""Patient list and search, registration, edits and archiving (the patient page: pages/patient.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, ROLES, STAFF, THERAPIST
+from ..web import access
+from ..accounts.models import NURSE, PRESCRIBER, THERAPIST
 from ..audit import services as audit
-from ..courses.services import fetch_courses_for_patient, window_summaries
-from ..db_types import utcnow
-from ..errors import DomainError
-from ..fields import options
-from ..web import paginate, parse_id, render_form, submit
+from ..db.errors import DomainError
+from ..web.fields import options
+from ..web.forms import paginate, parse_id, render_form, submit
 from . import services
-from .access import can_read_clinical, load_patient, visible_patients
+from .access import load_patient, visible_patients
 from .care_team import describe_team, team_of
 from .forms import PatientForm
 from .models import Patient
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
-REGISTRARS = (ADMIN, STAFF)
-
-
 @bp.route("/")
-@access.roles(*ROLES)
+@access.permission("patients.read")
 def patient_list():
     query = request.args.get("q", "").strip()[:200]
     include_archived = request.args.get("archived") == "1"
@@ -50,17 +45,18 @@ def _form_with_choices(patient=None, **kwargs) -> PatientForm:
     form = PatientForm(**kwargs)
     form.therapists.choices = options(services.clinician_choices_for(patient, THERAPIST))
     form.prescribers.choices = options(services.clinician_choices_for(patient, PRESCRIBER))
+    form.nurses.choices = options(services.clinician_choices_for(patient, NURSE))
     return form
 
 
 def _form_fields(form: PatientForm) -> dict:
     fields = {name: getattr(form, name).data for name in services.DEMOGRAPHIC_FIELDS}
     return dict(fields, mrn=form.mrn.data, therapist_ids=form.therapists.data or [],
-                prescriber_ids=form.prescribers.data or [])
+                prescriber_ids=form.prescribers.data or [], nurse_ids=form.nurses.data or [])
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_create():
     form = _form_with_choices()
     done, patient = submit(form, lambda: services.register_patient(**_form_fields(form)))
@@ -73,26 +69,15 @@ def patient_create():
     return render_form("patients/form.html", form, title="Register a patient")
 
 
-@bp.route("/<id:patient_id>")
-@access.roles(*ROLES)
-def patient_detail(patient_id: int):
-    patient = load_patient(patient_id)
-    audit.record("patient.view", obj=patient, patient_id=patient.id)
-    courses = fetch_courses_for_patient(patient.id)
-    return render_template("patients/detail.html", patient=patient,
-                           clinical_access=can_read_clinical(current_user, patient),
-                           can_edit=current_user.has_role(*REGISTRARS), courses=courses,
-                           window_status=window_summaries([c.id for c in courses], utcnow()))
-
-
 @bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_edit(patient_id: int):
     patient = load_patient(patient_id)
     if request.method == "GET":
         form = _form_with_choices(patient, obj=patient, version=patient.version,
                                   therapists=[u.id for u in patient.members(THERAPIST)],
-                                  prescribers=[u.id for u in patient.members(PRESCRIBER)])
+                                  prescribers=[u.id for u in patient.members(PRESCRIBER)],
+                                  nurses=[u.id for u in patient.members(NURSE)])
         audit.record("patient.view", obj=patient, patient_id=patient.id, detail="edit form")
     else:
         form = _form_with_choices(patient)
@@ -121,7 +106,7 @@ def _int(value) -> int:
 
 
 @bp.route("/<id:patient_id>/archive", methods=["POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_archive(patient_id: int):
     patient = load_patient(patient_id)
     try:
@@ -135,7 +120,7 @@ def patient_archive(patient_id: int):
 
 
 @bp.route("/<id:patient_id>/restore", methods=["POST"])
-@access.roles(*REGISTRARS)
+@access.permission("patients.register")
 def patient_restore(patient_id: int):
     patient = load_patient(patient_id)
     try:

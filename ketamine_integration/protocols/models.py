@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint, event
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..db_types import UTCDateTime, utcnow
+from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
 
 
@@ -46,8 +46,7 @@ class SnapshotChanged(RuntimeError):
     """Code tried to change or delete a registered protocol version."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_snapshot_changes(db_session: Session, flush_context, instances) -> None:
+def refuse_snapshot_changes(db_session: Session, flush_context, instances) -> None:
     # A course follows its snapshot for life; the migration adds database triggers as well.
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, ProtocolVersion) and (obj in db_session.deleted or db_session.is_modified(obj)):

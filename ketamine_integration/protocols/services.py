@@ -7,13 +7,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..courses.models import TreatmentCourse
 from ..domain.protocol_library import LibraryEntry, ProtocolLibrary
 from ..domain.protocols import Protocol, canonical_json, validate_definition
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
 from .models import ProtocolVersion
 
@@ -93,11 +92,9 @@ class LibraryRow:
         return self.entry is not None and self.entry.valid and self.refusal is None
 
 
-def library_overview() -> tuple[list[LibraryRow], list[LibraryEntry]]:
-    """(rows per protocol version, files that could not be read as a protocol)."""
-    counts = dict(db.session.execute(
-        select(TreatmentCourse.protocol_version_id, func.count())
-        .group_by(TreatmentCourse.protocol_version_id)).all())
+def library_overview(counts: dict[int, int]) -> tuple[list[LibraryRow], list[LibraryEntry]]:
+    """(rows per protocol version, files that could not be read as a protocol); `counts`: the
+    courses on each registered version, by its id (courses sit above protocols and count them)."""
     registered = {(v.protocol_id, v.version): v for v in db.session.scalars(select(ProtocolVersion))}
     library = current_library()
     rows, seen = [], set()

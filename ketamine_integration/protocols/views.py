@@ -1,25 +1,18 @@
-"""The protocols page: every file and registered version, its status and how many courses use it."""
+"""A protocol version's page (the list, with how many courses use each: pages/protocols.py)."""
 from __future__ import annotations
 
 import json
 
 from flask import Blueprint, abort, render_template
 
-from .. import access
+from ..web import access
 from . import services
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
 
-@bp.route("/")
-@access.signed_in
-def protocol_list():
-    rows, invalid = services.library_overview()
-    return render_template("protocols/list.html", rows=rows, invalid=invalid)
-
-
 @bp.route("/<protocol_id>/v<id:version>")
-@access.signed_in
+@access.permission("protocols.read")
 def protocol_detail(protocol_id: str, version: int):
     """A version as courses follow it: the registered snapshot if any, else the file."""
     registered = services.fetch_registered(protocol_id, version)

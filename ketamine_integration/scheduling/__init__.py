@@ -1,1 +1,2 @@
-"""Scheduling: appointments (integration sessions first), booked inside dosing windows."""
+"""Scheduling: integration sessions booked inside dosing windows, the worklist, calendar and
+availability pages, auto-schedule (the booking core they use is bookings/)."""

@@ -9,21 +9,23 @@ from sqlalchemy.orm import selectinload
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
+from ..courses.services import lock_course
 from ..domain.autoschedule import Assignment, Demand, Slot, assign
 from ..domain.phases import Phase
 from ..domain.slots import Interval, slot_starts, subtract
 from ..domain.windows import WindowStatus
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..experience.services import fetch_signed_sessions_by_course
 from ..experience.windows import course_windows
 from ..extensions import db
-from ..timeutil import format_local
+from ..db.clinic_time import format_local
 from ..patients.models import Patient
-from . import booking
-from .availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
+from ..bookings import booking
+from ..bookings.availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
                            session_minutes, weekly_blocks_by_clinician)
-from .models import Room
-from .services import book_integration_session, fetch_integration_starts_by_course
+from ..bookings.booking import fetch_integration_starts_by_course
+from ..bookings.models import Room
+from .services import book_integration_session
 
 #: auto-scheduled sessions start on this grid (counted from the hour), or a coarser one when a
 #: session is longer, so that one therapist's slots never overlap
@@ -106,6 +108,18 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
     # this batch books may itself count for a neighbouring window, which is not a change.
     if len({r[1] for r in rows}) != len(rows):
         raise DomainError("The proposal lists a window twice; make a new proposal.")
+    problems = _changed_since_proposal(rows, courses, now)
+    if not problems:
+        problems = _book_all(rows, courses, by=by, now=now)
+    if problems:
+        raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
+                          + " ".join(problems) + " Make a new proposal.")
+    return len(rows)
+
+
+def _changed_since_proposal(rows: list[tuple[int, int, int, datetime]], courses: dict,
+                            now: datetime) -> list[str]:
+    """What stops each proposed row being booked now, naming its patient."""
     problems = []
     for course_id, window_key, therapist_id, starts_at in rows:
         course = courses.get(course_id)
@@ -113,8 +127,13 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
             else "the course no longer exists"
         if problem:
             problems.append(f"{course.patient.full_name if course else course_id}: {problem}")
-    minutes = session_minutes()["integration"]
-    for course_id, _window_key, therapist_id, starts_at in ([] if problems else rows):
+    return problems
+
+
+def _book_all(rows: list[tuple[int, int, int, datetime]], courses: dict, *, by: User, now: datetime) -> list[str]:
+    """Book each row (in person when a room is free, else by telehealth); what refused, by patient and time."""
+    minutes, problems = session_minutes()["integration"], []
+    for course_id, _window_key, therapist_id, starts_at in rows:
         course = courses[course_id]
         room = first_free_room(starts_at, starts_at + timedelta(minutes=minutes))
         try:
@@ -124,10 +143,7 @@ def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: dateti
         except DomainError as err:
             problems.append(f"{course.patient.full_name} at {format_local(starts_at)}: "
                             + " ".join(err.reasons.values()))
-    if problems:
-        raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
-                          + " ".join(problems) + " Make a new proposal.")
-    return len(rows)
+    return problems
 
 
 def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, starts_at: datetime,
@@ -152,7 +168,7 @@ def _lock_everyone(courses, therapist_ids: set[int]) -> None:
     (or a batch and a single booking) can never wait on each other in a circle: courses
     first, as every booking does, then clinicians, patients and rooms."""
     for course in sorted(courses, key=lambda c: c.id):
-        booking.lock_course(course)
+        lock_course(course)
     for user_id in sorted(therapist_ids):
         db.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
     for patient_id in sorted({c.patient_id for c in courses}):

@@ -1,4 +1,6 @@
-"""Managing availability: each clinician's weekly hours and time off, the clinic's rooms and session types."""
+"""Managing availability: each clinician's weekly hours and time off, the clinic's rooms and session types.
+
+Its pages are on the scheduling blueprint: scheduling/views.py adds `routes` to it."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,19 +9,22 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST, User
+from ..web import access
+from ..accounts.models import User
 from ..audit import services as audit
-from ..calendars.forms import CalendarImportForm
-from ..calendars.services import current_import
-from ..errors import DomainError
+from ..bookings.availability import session_minutes
+from ..bookings.models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
+from ..busy_times.forms import CalendarImportForm
+from ..busy_times.models import current_import
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import locked_row
-from ..web import flash_form_problems, submit
-from .availability import session_minutes
+from ..db.locking import locked_row
+from ..web.forms import flash_form_problems, submit
+from ..web.routes import Routes
 from .forms import ExtraHoursForm, RoomForm, SessionTypeForm, TimeOffForm, WorkingHoursForm
-from .models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
-from .views import bp
+
+#: the routes of these pages, added to the scheduling blueprint by scheduling/views.py
+routes = Routes()
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -27,16 +32,16 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 def clinician_for_availability(user_id: int) -> User:
     """Staff and admin manage anyone's hours; a clinician manages their own."""
     user = db.get_or_404(User, user_id)
-    if not (current_user.has_role(ADMIN, STAFF) or current_user.id == user.id):
+    if not (current_user.can("schedule.manage") or current_user.id == user.id):
         audit.denial("availability of another clinician")
         abort(403)
-    if not user.has_role(THERAPIST, PRESCRIBER):
+    if not user.can("schedule.bookable"):
         abort(404)
     return user
 
 
-@bp.route("/availability/<id:user_id>")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>")
+@access.permission("availability.keep")
 def availability(user_id: int):
     return availability_page(clinician_for_availability(user_id))
 
@@ -55,8 +60,8 @@ def availability_page(user: User, *, import_form=None, status: int = 200):
                            weekdays=WEEKDAYS), status
 
 
-@bp.route("/availability/<id:user_id>/hours", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>/hours", methods=["POST"])
+@access.permission("availability.keep")
 def availability_add_hours(user_id: int):
     user = clinician_for_availability(user_id)
     form = WorkingHoursForm()
@@ -91,14 +96,14 @@ def _remove_own(model, user_id: int, row_id: int, message: str):
     return redirect(url_for("scheduling.availability", user_id=user.id))
 
 
-@bp.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>/hours/<id:block_id>/remove", methods=["POST"])
+@access.permission("availability.keep")
 def availability_remove_hours(user_id: int, block_id: int):
     return _remove_own(WorkingHours, user_id, block_id, "Working hours removed. Sessions already booked are not moved.")
 
 
-@bp.route("/availability/<id:user_id>/time-off", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>/time-off", methods=["POST"])
+@access.permission("availability.keep")
 def availability_add_time_off(user_id: int):
     user = clinician_for_availability(user_id)
     form = TimeOffForm()
@@ -123,14 +128,14 @@ def _add_span(model, user: User, form, *, what: str, longest: timedelta | None =
     return span
 
 
-@bp.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>/time-off/<id:off_id>/remove", methods=["POST"])
+@access.permission("availability.keep")
 def availability_remove_time_off(user_id: int, off_id: int):
     return _remove_own(TimeOff, user_id, off_id, "Time off removed.")
 
 
-@bp.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>/extra-hours", methods=["POST"])
+@access.permission("availability.keep")
 def availability_add_extra_hours(user_id: int):
     user = clinician_for_availability(user_id)
     form = ExtraHoursForm()
@@ -141,14 +146,14 @@ def availability_add_extra_hours(user_id: int):
     return redirect(url_for("scheduling.availability", user_id=user.id))
 
 
-@bp.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@routes.route("/availability/<id:user_id>/extra-hours/<id:extra_id>/remove", methods=["POST"])
+@access.permission("availability.keep")
 def availability_remove_extra_hours(user_id: int, extra_id: int):
     return _remove_own(ExtraHours, user_id, extra_id, "Extra hours removed. Sessions already booked are not moved.")
 
 
-@bp.route("/rooms/", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@routes.route("/rooms/", methods=["GET", "POST"])
+@access.permission("clinic.configure")
 def rooms():
     form = RoomForm()
     done, room = submit(form, lambda: _add_room(form.name.data))
@@ -169,8 +174,8 @@ def _add_room(name: str) -> Room:
     return room
 
 
-@bp.route("/rooms/<id:room_id>/toggle", methods=["POST"])
-@access.roles(ADMIN)
+@routes.route("/rooms/<id:room_id>/toggle", methods=["POST"])
+@access.permission("clinic.configure")
 def room_toggle(room_id: int):
     room = db.get_or_404(Room, room_id)
     room.active = not room.active  # never deleted: past appointments name it
@@ -178,8 +183,8 @@ def room_toggle(room_id: int):
     return redirect(url_for("scheduling.rooms"))
 
 
-@bp.route("/session-types/", methods=["GET", "POST"])
-@access.roles(ADMIN)
+@routes.route("/session-types/", methods=["GET", "POST"])
+@access.permission("clinic.configure")
 def session_types():
     """Each kind of session's default length: what booking, suggestions and auto-scheduling use."""
     form = SessionTypeForm()

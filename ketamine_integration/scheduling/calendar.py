@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..extensions import db
-from ..timeutil import clinic_zone
-from .models import Appointment
+from ..db.clinic_time import clinic_zone
+from ..bookings.models import Appointment
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ def period(day: date, view: str) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None) -> list[Entry]:
+def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None,
+            patient_ids: Select | None = None) -> list[Entry]:
+    """The appointments of the period, of one clinician, room or set of patients (a subquery of ids)."""
     zone = clinic_zone()
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
@@ -44,6 +46,8 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
         stmt = stmt.where(Appointment.clinician_id == clinician_id)
     if room_id is not None:
         stmt = stmt.where(Appointment.room_id == room_id)
+    if patient_ids is not None:
+        stmt = stmt.where(Appointment.patient_id.in_(patient_ids))
     found = [Entry(a.starts_at, a.ends_at, _label(a), a.patient.display_name, a.clinician.display_name,
                    a.room.name if a.room else "Telehealth", a.status.replace("_", "-"), a.course_id)
              for a in db.session.scalars(stmt).unique()]

@@ -5,9 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..fields import ClinicDateTimeField, options
+from ..web.fields import ClinicDateTimeField, options
 from ..patients.forms import care_team_join_fields
-from .models import KINDS, MINUTES_RANGE
+from ..bookings.models import KINDS, MINUTES_RANGE
 
 MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
 

@@ -7,20 +7,21 @@ from sqlalchemy import select
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
-from ..db_types import utcnow
+from ..courses.services import lock_course
+from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
-from ..experience.services import fetch_dosing_sessions
+from ..experience.services import cancel_planned_for_ended_course, fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..patients.care_team import JoinRequest, admit_clinician
 from ..patients.models import Patient
-from ..errors import DomainError
+from ..db.errors import DomainError
 from ..extensions import db
-from ..versioning import lock_row
-from ..timeutil import format_local
-from . import booking
-from .availability import session_minutes
-from .models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange
+from ..db.locking import lock_row
+from ..db.clinic_time import format_local
+from ..bookings import booking
+from ..bookings.availability import session_minutes
+from ..bookings.models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange
 
 
 def fetch_integration_starts(course_id: int) -> list[datetime]:
@@ -30,20 +31,16 @@ def fetch_integration_starts(course_id: int) -> list[datetime]:
         Appointment.status.in_(ACTIVE_STATUSES))))
 
 
-def fetch_integration_starts_by_course(course_ids: list[int], *, session=None) -> dict[int, list[datetime]]:
-    grouped: dict[int, list[datetime]] = {}
-    if course_ids:
-        rows = (session or db.session).execute(select(Appointment.course_id, Appointment.starts_at).where(
-            Appointment.course_id.in_(course_ids), Appointment.kind == "integration",
-            Appointment.status.in_(ACTIVE_STATUSES)))
-        for course_id, starts_at in rows:
-            grouped.setdefault(course_id, []).append(starts_at)
-    return grouped
-
-
 def fetch_course_appointments(course_id: int) -> list[Appointment]:
     return db.session.scalars(select(Appointment).where(Appointment.course_id == course_id)
                               .order_by(Appointment.starts_at)).all()
+
+
+def release_ended_course(course: TreatmentCourse, *, by: User) -> None:
+    """A course ended: its planned dosing sessions are cancelled with their bookings, then every
+    other booking still ahead (connected to courses.services.course_ended in create_app)."""
+    cancel_planned_for_ended_course(course, by)
+    booking.cancel_future_for_course(course.id, after=utcnow(), reason=f"Course {course.phase}", by=by)
 
 
 def bookings_ahead(patient: Patient, clinician_ids: set[int], now: datetime | None = None) -> dict[int, list[str]]:
@@ -93,7 +90,7 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
     """
     if kind not in BOOKABLE_IN:
         raise DomainError({"kind": "Unknown kind of session."})
-    booking.lock_course(course)  # a phase change (say, the course ending) and this take turns
+    lock_course(course)  # a phase change (say, the course ending) and this take turns
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.has_role(THERAPIST):
         raise DomainError({"clinician": "Choose an active therapist."})
@@ -139,7 +136,7 @@ def _lock_windows(appointment: Appointment) -> None:
     course lock first (the lock order's first lock), so a concurrent change on the same course
     waits and its rewrite reads this one's."""
     if appointment.kind == "integration" and appointment.course is not None:
-        booking.lock_course(appointment.course)
+        lock_course(appointment.course)
 
 
 def cancel_appointment(appointment: Appointment, *, reason: str, by: User) -> None:

@@ -1,4 +1,4 @@
-"""Scheduling pages: booking inside windows, changes, the worklist and the auto-schedule."""
+"""Scheduling pages: changes to bookings, the worklist, the calendar and the auto-schedule (booking from the course page: pages/course.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -7,61 +7,29 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access
-from ..accounts.models import ADMIN, PRESCRIBER, STAFF, THERAPIST
+from ..web import access
+from ..accounts.models import THERAPIST
 from ..audit import services as audit
-from ..courses.models import TreatmentCourse
-from ..courses.page import course_page
-from ..db_types import utcnow
-from ..errors import DomainError
-from ..fields import YEARS, options
-from ..patients.access import load_patient_record
+from ..db.types import utcnow
+from ..db.errors import DomainError
+from ..web.fields import YEARS
+from ..patients.access import caseload, load_patient_record
+from ..patients.models import Patient
 from ..patients.services import clinician_choices
-from ..web import parse_id, report_submission, submit
+from ..web.forms import parse_id, submit
 from ..extensions import db
-from ..timeutil import clinic_today
-from . import auto, calendar, services, worklist
-from .availability import first_free_room, room_choices
-from .availability import session_minutes
-from .forms import BookForm, CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
-from .models import Appointment, Room
+from ..db.clinic_time import clinic_today
+from . import auto, availability_views, calendar, services, worklist
+from .forms import CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
+from ..bookings.models import Appointment, Room
 
 bp = Blueprint("scheduling", __name__)
-
-
-def _room_for(form: BookForm) -> int | None:
-    """The chosen room, or the first free one for an in-person session with none chosen."""
-    if form.modality.data != "in_person":
-        return None
-    if form.room.data:
-        return form.room.data
-    ends = form.starts_at.data + timedelta(minutes=form.minutes.data or session_minutes()[form.kind.data])
-    room = first_free_room(form.starts_at.data, ends)
-    return room.id if room else None
-
-
-@bp.route("/courses/<id:course_id>/sessions", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
-def book_session(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
-    form = BookForm()
-    form.clinician.choices = options(clinician_choices(THERAPIST))
-    form.room.choices = room_choices()
-    done, appointment = submit(form, lambda: services.book_session(
-        course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
-        minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
-        room_id=_room_for(form), join=form.join_request()))
-    if done:
-        audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
-        flash(f"{appointment.label} booked.", "success")
-        return redirect(url_for("courses.course_detail", course_id=course.id) + "#windows")
-    audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
-    return course_page(course, book_form=form, status=422)
+# the availability pages (hours, time off, rooms, session types) are declared in their own module
+availability_views.routes.add_to(bp)
 
 
 @bp.route("/schedule/auto")
-@access.roles(ADMIN, STAFF)
+@access.permission("schedule.manage")
 def auto_schedule():
     """Propose integration sessions for every uncovered window in the next N days."""
     return _proposal_page(min(max(request.args.get("days", default=14, type=int) or 14, 1), 31))
@@ -75,7 +43,7 @@ def _proposal_page(days: int, status: int = 200):
 
 
 @bp.route("/schedule/auto/confirm", methods=["POST"])
-@access.roles(ADMIN, STAFF)
+@access.permission("schedule.manage")
 def auto_schedule_confirm():
     """Book the reviewed proposal in one transaction: all of it, or nothing."""
     form = request.form
@@ -102,7 +70,7 @@ def auto_schedule_confirm():
 
 
 @bp.route("/worklist")
-@access.roles(ADMIN, STAFF)
+@access.permission("schedule.manage")
 def staff_worklist():
     items = worklist.worklist(utcnow())
     audit.record("patient.list", detail=f"staff worklist; {len(items)} items")
@@ -120,7 +88,7 @@ def _back(appointment: Appointment):
 
 
 @bp.route("/appointments/<id:appointment_id>/cancel", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_cancel(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = CancelAppointmentForm()
@@ -131,7 +99,7 @@ def appointment_cancel(appointment_id: int):
 
 
 @bp.route("/appointments/<id:appointment_id>/outcome", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_outcome(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = OutcomeForm()
@@ -142,7 +110,7 @@ def appointment_outcome(appointment_id: int):
 
 
 @bp.route("/appointments/<id:appointment_id>/reschedule", methods=["POST"])
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.book")
 def appointment_reschedule(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = MoveAppointmentForm()
@@ -153,12 +121,12 @@ def appointment_reschedule(appointment_id: int):
 
 
 def _after_change(appointment, done: bool, form, what: str, message: str) -> None:
-    report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
+    audit.report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
                       message=message, detail=what)
 
 
 @bp.route("/calendar")
-@access.roles(ADMIN, STAFF, THERAPIST, PRESCRIBER)
+@access.permission("schedule.read")
 def calendar_view():
     """Staff see any therapist, room or the whole clinic; a clinician sees their own sessions."""
     view = "day" if request.args.get("view") == "day" else "week"
@@ -167,13 +135,17 @@ def calendar_view():
     except ValueError:
         day = clinic_today()
     day = min(max(day, date(2000, 1, 1)), date(2100, 1, 1))
-    sees_all = current_user.has_role(ADMIN, STAFF)
+    sees_all = current_user.can("schedule.manage")
     therapist_id = parse_id(request.args.get("therapist"))
     room_id = parse_id(request.args.get("room")) if sees_all else None
+    patient_ids = None
     if not sees_all:
         therapist_id = current_user.id
+        if not current_user.can("schedule.bookable"):
+            # a nurse is booked for nothing: they see the sessions of their care-team patients
+            therapist_id, patient_ids = None, caseload(current_user, select(Patient.id))
     first, last = calendar.period(day, view)
-    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id)
+    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id, patient_ids=patient_ids)
     audit.record("patient.list", detail=f"calendar; {len(items)} sessions")
     step = timedelta(days=1 if view == "day" else 7)
     return render_template(

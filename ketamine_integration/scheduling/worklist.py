@@ -12,8 +12,8 @@ from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..experience.window_store import OpenWindow, open_windows
 from ..extensions import db
-from ..calendars.models import ImportedBusy, in_current_import
-from .models import Appointment, TimeOff
+from ..bookings.models import Appointment, TimeOff
+from ..busy_times.models import ImportedBusy, in_current_import
 
 CLOSING, AWAY, MISSED, UNPLANNED = "closing", "away", "missed", "unplanned"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",

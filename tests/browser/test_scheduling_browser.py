@@ -13,7 +13,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.services import plan_series, save_record, sign
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import Room, WorkingHours
+from ketamine_integration.bookings.models import Room, WorkingHours
 from tests.browser.test_patients_browser import sign_in
 
 NY = ZoneInfo("America/New_York")

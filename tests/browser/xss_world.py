@@ -21,7 +21,7 @@ from ketamine_integration.courses.models import PreparationRecord, TreatmentCour
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionStep, MeasureResponse, SafetyAlert, SessionNote
-from ketamine_integration.scheduling.models import Appointment, Room
+from ketamine_integration.bookings.models import Appointment, Room
 from tests.conftest import Auth
 
 NY = ZoneInfo("America/New_York")
@@ -267,7 +267,7 @@ class World:
     def stored_not_shown(self) -> dict[str, str | None]:
         """Values no page displays (the appointment history, an alert's acknowledgement), read
         back from the database so that the suite knows they were really stored."""
-        from ketamine_integration.scheduling.models import AppointmentChange
+        from ketamine_integration.bookings.models import AppointmentChange
 
         def read():
             course = self.ids["course"]

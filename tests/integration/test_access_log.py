@@ -23,7 +23,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from ketamine_integration import PROJECT_ROOT
-from ketamine_integration.access_log import RedactingGunicornLogger, redact
+from ketamine_integration.web.access_log import RedactingGunicornLogger, redact
 from ketamine_integration.extensions import db
 from tests.databases import app_settings
 

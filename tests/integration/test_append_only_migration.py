@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.accounts.models import User
-from ketamine_integration.append_only import verify_digests
+from ketamine_integration.db.append_only import verify_digests
 from ketamine_integration.coordination.models import ReleaseOfInformation
 from ketamine_integration.coordination.services import create_release
 from ketamine_integration.courses.models import TreatmentCourse

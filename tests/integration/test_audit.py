@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.audit.models import AuditEvent, AuditImmutableError
-from ketamine_integration import web
+from ketamine_integration.web import forms as web
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
@@ -110,7 +110,7 @@ def test_denial_survives_the_rollback_of_its_request(setting, make, auth, client
     response = auth.post(f"/patients/{setting['other']}/archive", {})
     assert response.status_code == 403
     [row] = [r for r in make.audit_rows() if r.action == "access.denied"]
-    assert row.detail.startswith("patients.patient_archive needs role")
+    assert row.detail.startswith("patients.patient_archive needs permission patients.register")
 
 
 def test_audit_rows_cannot_be_changed_through_the_orm(setting, make, auth):

@@ -17,7 +17,7 @@ from ketamine_integration.audit.chain import AuditChainBroken
 from ketamine_integration.audit.models import AuditChainHead, AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from ketamine_integration.versioning import lock_row
+from ketamine_integration.db.locking import lock_row
 from tests.databases import app_settings
 
 # On SQLite and PostgreSQL: upserts, row locks, triggers, roles and threads per engine.

@@ -1,7 +1,9 @@
 """Every endpoint declares who may use it; a forgotten rule fails here, not in a clinic."""
 import pytest
 
-from ketamine_integration import access, create_app
+from ketamine_integration import create_app
+from ketamine_integration.domain.permissions import PERMISSIONS
+from ketamine_integration.web import access
 from tests.databases import app_settings
 
 
@@ -11,30 +13,64 @@ def bare_app():
     return create_app(app_settings("sqlite://"))
 
 
-def test_every_endpoint_in_the_url_map_has_an_access_rule(bare_app):
-    endpoints = {rule.endpoint for rule in bare_app.url_map.iter_rules()}
-    missing = sorted(e for e in endpoints if access.rule_for(bare_app, e) is None)
+def undeclared_endpoints(app) -> list[str]:
+    """Endpoints of the url_map whose rule is neither public, nor a sign-in step, nor a permission."""
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert endpoints, "the url_map is empty"
-    assert missing == []
+    return sorted(e for e in endpoints if (rule := access.rule_for(app, e)) is None or not rule.declared)
+
+
+def test_every_endpoint_in_the_url_map_has_an_access_rule(bare_app):
+    assert undeclared_endpoints(bare_app) == []
+
+
+def test_every_role_gated_endpoint_names_a_permission_of_the_table(bare_app):
+    named = {access.rule_for(bare_app, r.endpoint).permission for r in bare_app.url_map.iter_rules()} - {None}
+    assert named and named <= set(PERMISSIONS)
+
+
+@pytest.mark.parametrize("rule", [
+    access.AccessRule(),                        # a rule that says nothing: no permission, not public
+    None,                                       # no rule at all
+])
+def test_the_check_flags_an_endpoint_without_a_permission(rule):
+    # A throwaway endpoint on its own app: the url_map walk names it.
+    app = create_app(app_settings("sqlite://"))
+    app.add_url_rule("/throwaway", "throwaway", lambda: "secret")
+    if rule is not None:
+        access.allow_endpoint(app, "throwaway", rule)
+    assert undeclared_endpoints(app) == ["throwaway"]
+
+
+def test_a_permission_outside_the_table_is_refused_at_import():
+    with pytest.raises(ValueError, match="notes.scribble"):
+        access.permission("notes.scribble")
 
 
 @pytest.mark.parametrize("endpoint, expected", [
     ("accounts.login", "public"),              # must be reachable before signing in
-    ("core.healthz", "public"),                # load balancers probe it without a session
+    ("home.healthz", "public"),                # load balancers probe it without a session
     ("static", "public"),                      # stylesheet on the sign-in page
     ("accounts.logout", "any signed-in user, or one half-way through signing in"),
     ("mfa.code", "any signed-in user, or one half-way through signing in"),   # the second sign-in step
     ("mfa.enrol", "any signed-in user, or one half-way through signing in"),
-    ("mfa.overview", "any signed-in user"),
-    ("mfa.reset", "Clinic admin"),            # clearing someone's authenticator
-    ("mfa.policy", "Clinic admin"),
-    ("core.home", "any signed-in user"),
-    ("accounts.user_list", "Clinic admin"),    # users and roles are the admin's alone
-    ("audit.event_list", "Clinic admin"),
-    ("patients.patient_create", "Clinic admin, Clinic staff"),
-    ("patients.patient_edit", "Clinic admin, Clinic staff"),
-    ("patients.patient_archive", "Clinic admin, Clinic staff"),
-    ("patients.patient_detail", "Clinic admin, Prescriber, Clinic staff, Integration therapist"),
+    ("mfa.overview", "account.own (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("mfa.reset", "users.manage (Clinic admin)"),            # clearing someone's authenticator
+    ("mfa.policy", "users.manage (Clinic admin)"),
+    ("home.home", "account.own (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("accounts.user_list", "users.manage (Clinic admin)"),    # users and roles are the admin's alone
+    ("audit.event_list", "audit.read (Clinic admin)"),
+    ("patients.patient_create", "patients.register (Clinic admin, Clinic staff)"),
+    ("patients.patient_edit", "patients.register (Clinic admin, Clinic staff)"),
+    ("patients.patient_archive", "patients.register (Clinic admin, Clinic staff)"),
+    ("patients.patient_detail",
+     "patients.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    # the nurse records a dosing session; signing it and reading notes are not theirs
+    ("experience.dosing_record", "dosing.record_vitals (Integration therapist, Prescriber, Nurse)"),
+    ("experience.dosing_sign", "dosing.sign (Integration therapist, Prescriber)"),
+    ("notes.note_edit", "notes.read (Integration therapist, Prescriber)"),
+    ("scheduling.calendar_view", "schedule.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("scheduling.book_session", "schedule.book (Clinic admin, Clinic staff, Integration therapist, Prescriber)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):
     assert access.rule_for(bare_app, endpoint).describe() == expected

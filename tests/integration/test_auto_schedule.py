@@ -5,7 +5,7 @@ from datetime import time, timedelta
 import pytest
 
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import WorkingHours
+from ketamine_integration.bookings.models import WorkingHours
 from tests.stored_windows import assert_windows_current
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time, local
@@ -126,7 +126,7 @@ def test_the_proposal_avoids_the_patients_other_appointments(clinic, make, auth,
     course, _window, _therapist, starts_at = rows[0]
     other = make.user("therapist", username="other", full_name="Olive Other")
     from datetime import datetime
-    from ketamine_integration.scheduling.models import Appointment as A
+    from ketamine_integration.bookings.models import Appointment as A
     from ketamine_integration.courses.models import TreatmentCourse
 
     def busy():

@@ -8,9 +8,9 @@ import pytest
 import vobject
 from sqlalchemy import func, select
 
-from ketamine_integration.calendars.models import CalendarImport, ImportedBusy, in_current_import
+from ketamine_integration.busy_times.models import CalendarImport, ImportedBusy, in_current_import
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import Appointment, AppointmentChange
+from ketamine_integration.bookings.models import Appointment, AppointmentChange
 from tests.conftest import page_text
 
 NY = ZoneInfo("America/New_York")
@@ -268,8 +268,8 @@ def test_imported_busy_time_blocks_booking_and_a_new_upload_replaces_it(clinic, 
     first = _ics(_vevent("a", f"DTSTART:{start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT2H"))
     auth.login("ther")
     assert _upload(auth, clinic["therapist"], first).status_code == 302
-    from ketamine_integration.scheduling.booking import check_free
-    from ketamine_integration.errors import DomainError
+    from ketamine_integration.bookings.booking import check_free
+    from ketamine_integration.db.errors import DomainError
     from ketamine_integration.accounts.models import User
 
     def try_book(at):
@@ -329,8 +329,8 @@ def test_no_file_and_someone_elses_calendar_are_refused(clinic, make, auth):
 def test_suggestions_auto_schedule_and_the_worklist_honour_imported_busy_time(clinic, make, auth):
     """Free time is computed in one place for suggestions and the auto-schedule (busy_by_clinician)."""
     from ketamine_integration.domain.slots import Interval
-    from ketamine_integration.scheduling.availability import busy_by_clinician, free_slots
-    from ketamine_integration.scheduling.models import WorkingHours
+    from ketamine_integration.bookings.availability import busy_by_clinician, free_slots
+    from ketamine_integration.bookings.models import WorkingHours
     day = future(3, 9)
     make.run(lambda: db.session.add(WorkingHours(clinician_id=clinic["therapist"], weekday=day.weekday(),
                                                  starts=day.time(), ends=(day + timedelta(hours=3)).time())))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from ketamine_integration.scheduling.models import Appointment
+from ketamine_integration.bookings.models import Appointment
 from tests.conftest import page_text
 from tests.integration.test_care_team_grants import WHY, _team, team  # noqa: F401 (a fixture)
 from tests.page_html import read_forms

@@ -15,7 +15,7 @@ from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from ketamine_integration.scheduling.models import Appointment
+from ketamine_integration.bookings.models import Appointment
 from tests.conftest import Auth, page_text
 
 NY = ZoneInfo("America/New_York")

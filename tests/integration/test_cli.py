@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ketamine_integration.accounts.models import User
-from ketamine_integration.demo import DEMO_PASSWORD, DEMO_USERS, PATIENT_COUNT
+from ketamine_integration.demo.clinic import DEMO_PASSWORD, DEMO_USERS, PATIENT_COUNT
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
@@ -91,7 +91,7 @@ def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     from collections import Counter
 
     from ketamine_integration.courses.models import TreatmentCourse
-    from ketamine_integration.db_types import utcnow
+    from ketamine_integration.db.types import utcnow
     from ketamine_integration.domain.phases import Phase
     from ketamine_integration.domain.windows import WindowStatus
     from ketamine_integration.experience.services import fetch_dosing_sessions, verify_signed_sessions
@@ -120,7 +120,7 @@ def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
     from itertools import combinations
 
     from ketamine_integration.experience.models import DosingSession
-    from ketamine_integration.scheduling.models import ACTIVE_STATUSES, Appointment
+    from ketamine_integration.bookings.models import ACTIVE_STATUSES, Appointment
 
     def inspect():
         sessions = db.session.scalars(select(DosingSession).where(DosingSession.status != "cancelled")).all()
@@ -174,3 +174,11 @@ def test_reset_authenticator_from_the_command_line_for_a_lone_admin(app, make, a
     assert row.detail == "command line: phone and recovery codes lost in a flood" and row.user_id is None
     unknown = app.test_cli_runner().invoke(args=["reset-authenticator", "nobody", "--reason", "a long reason"])
     assert unknown.exit_code != 0 and "No user" in unknown.output
+
+
+def test_settings_table_prints_readmes_table(app):
+    from ketamine_integration.config import settings_table
+
+    result = app.test_cli_runner().invoke(args=["settings-table"])
+    assert result.exit_code == 0 and result.output == settings_table() + "\n"
+    assert result.output.splitlines()[2].startswith("| `KI_ENV` | `development` |")

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.experience.models import DosingSession, SignedRecordChanged
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import Appointment
+from ketamine_integration.bookings.models import Appointment
 from tests.conftest import page_text
 
 NY = ZoneInfo("America/New_York")
@@ -41,7 +41,7 @@ def form_time(instant: datetime) -> str:
 def _plan(auth, course_id, first: datetime, days_between=2, count=6, reason="", **fields):
     """Plan through the form, with the course's prescriber in the clinic's first room unless told otherwise."""
     from ketamine_integration.courses.models import TreatmentCourse
-    from ketamine_integration.scheduling.models import Room
+    from ketamine_integration.bookings.models import Room
 
     with auth.app.app_context():
         room = db.session.scalar(select(Room).order_by(Room.id)) or Room(name="Dosing Suite")

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling import booking
-from ketamine_integration.scheduling.models import Appointment, SessionType
+from ketamine_integration.bookings import booking
+from ketamine_integration.bookings.models import Appointment, SessionType
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import _plan, _sign, form_time, local
 from tests.integration.test_dosing_bookings import JOIN, _bookings, _sessions, make_clinic, soon

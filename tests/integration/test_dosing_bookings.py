@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import Appointment
+from ketamine_integration.bookings.models import Appointment
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import NY, _plan, _sign, form_time, local
 

@@ -5,7 +5,9 @@ import pytest
 
 from sqlalchemy import func, select
 
-from ketamine_integration import access, extensions, lifecycle
+from ketamine_integration import extensions
+from ketamine_integration.web import access
+from ketamine_integration.web import lifecycle
 from ketamine_integration.audit.models import AuditChainHead, AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
@@ -35,7 +37,7 @@ def test_server_error_shows_nothing_of_the_failure(make, auth, client, app):
 @pytest.mark.fresh_app  # registers a route: a used app refuses that
 def test_a_failing_request_leaves_no_half_done_write(make, auth, client, app):
     # A view that writes, then fails: the request's transaction is rolled back whole.
-    @access.roles("staff")
+    @access.permission("patients.register")
     def half_done():
         register_patient(given_name="Half", family_name="Written", date_of_birth=date(1990, 1, 1))
         raise RuntimeError("fails after the write")

@@ -8,8 +8,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from ketamine_integration.accounts.models import LoginSession, User
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.accounts.models import ROLES, LoginSession, User
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.models import Authenticator, RecoveryCode
@@ -357,10 +357,10 @@ def test_the_policy_defaults_to_every_role_and_refuses_unknown_roles(make, auth,
     make.user("admin", username="boss")
     auth.login("boss")
     page = client.get("/settings/two-step").get_data(as_text=True)
-    assert page.count("checked") == 4
+    assert page.count("checked") == len(ROLES)
     refused = auth.post("/settings/two-step", {"roles": ["admin", "superuser"]})
     assert refused.status_code == 422
-    assert client.get("/settings/two-step").get_data(as_text=True).count("checked") == 4
+    assert client.get("/settings/two-step").get_data(as_text=True).count("checked") == len(ROLES)
     assert [r.outcome for r in make.audit_rows(action="settings.mfa")] == ["failure"]
 
 

@@ -360,7 +360,7 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
     patient's earliest booking still ahead (both read with the caseload's patients)."""
     from datetime import datetime, timezone
 
-    from ketamine_integration.scheduling.models import Appointment
+    from ketamine_integration.bookings.models import Appointment
 
     auth.login("ther")
     _start(auth, team["course"])
@@ -377,7 +377,7 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
                     re.S).group(0)
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
     with make.app.test_request_context():
-        from ketamine_integration.timeutil import format_local
+        from ketamine_integration.db.clinic_time import format_local
         assert cells[2] == format_local(ahead) and cells[5] == "2"
     auth.logout()
     auth.login("ther2")  # the colleague on the team has no drafts of their own

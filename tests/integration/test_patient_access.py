@@ -14,16 +14,18 @@ def clinic(make):
         "therapist_off_team": make.user("therapist", username="ther_off"),
         "prescriber_on_team": make.user("prescriber", username="pres_on"),
         "prescriber_off_team": make.user("prescriber", username="pres_off"),
+        "nurse_on_team": make.user("nurse", username="nurse_on"),
+        "nurse_off_team": make.user("nurse", username="nurse_off"),
     }
     ids["patient"] = make.patient(family_name="Caretested", therapists=[ids["therapist_on_team"]],
-                                  prescribers=[ids["prescriber_on_team"]])
+                                  prescribers=[ids["prescriber_on_team"]], nurses=[ids["nurse_on_team"]])
     ids["other_patient"] = make.patient(family_name="Elsewhere", therapists=[ids["therapist_off_team"]])
     return ids
 
 
 USERNAMES = {"admin": "admin1", "staff": "staff1", "therapist_on_team": "ther_on",
              "therapist_off_team": "ther_off", "prescriber_on_team": "pres_on",
-             "prescriber_off_team": "pres_off"}
+             "prescriber_off_team": "pres_off", "nurse_on_team": "nurse_on", "nurse_off_team": "nurse_off"}
 
 
 @pytest.mark.parametrize("who, page, expected", [
@@ -38,6 +40,9 @@ USERNAMES = {"admin": "admin1", "staff": "staff1", "therapist_on_team": "ther_on
     ("therapist_on_team", "edit", 403),     # demographics are the registrars' job
     ("prescriber_on_team", "edit", 403),
     ("therapist_off_team", "edit", 403),
+    ("nurse_on_team", "view", 200),         # a nurse sees their care-team patients
+    ("nurse_off_team", "view", 403),        # ... and no others
+    ("nurse_on_team", "edit", 403),         # demographics are not theirs either
 ])
 def test_patient_page_access(clinic, auth, client, who, page, expected):
     auth.login(USERNAMES[who])
@@ -48,7 +53,7 @@ def test_patient_page_access(clinic, auth, client, who, page, expected):
         assert "Caretested" not in page_text(response)
 
 
-@pytest.mark.parametrize("who", ["therapist_off_team", "prescriber_on_team", "therapist_on_team"])
+@pytest.mark.parametrize("who", ["therapist_off_team", "prescriber_on_team", "therapist_on_team", "nurse_on_team"])
 def test_clinicians_cannot_archive_or_restore(clinic, auth, client, who):
     auth.login(USERNAMES[who])
     for action in ("archive", "restore"):

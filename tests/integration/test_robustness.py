@@ -138,7 +138,7 @@ def test_parallel_registrations_all_succeed_with_distinct_mrns(clinic, app, make
 
 
 def test_date_of_birth_today_in_the_clinic_is_accepted(clinic, auth):
-    from ketamine_integration.timeutil import clinic_today
+    from ketamine_integration.db.clinic_time import clinic_today
     auth.login("desk")
     with auth.app.app_context():
         today = clinic_today()

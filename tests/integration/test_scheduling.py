@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import Appointment, Room, TimeOff, WorkingHours
+from ketamine_integration.bookings.models import Appointment, Room, TimeOff, WorkingHours
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time
 
@@ -116,10 +116,10 @@ def test_suggestions_are_ranked_and_inside_availability_and_the_window(team, mak
 
     def suggest():
         from ketamine_integration.courses.models import TreatmentCourse
-        from ketamine_integration.db_types import utcnow
+        from ketamine_integration.db.types import utcnow
         from ketamine_integration.experience.services import fetch_dosing_sessions
         from ketamine_integration.experience.windows import course_windows
-        from ketamine_integration.scheduling.availability import suggest_for_window
+        from ketamine_integration.bookings.availability import suggest_for_window
         course = db.session.get(TreatmentCourse, team["course"])
         [row] = course_windows(course, fetch_dosing_sessions(course.id), [], utcnow())
         return row.window, suggest_for_window(course, row.window, utcnow(), limit=50)
@@ -332,7 +332,7 @@ def test_bad_extra_hours_are_refused_and_add_nothing(team, make, auth, client, d
     auth.login("desk")
     response = auth.post(f"/availability/{team['therapist']}/extra-hours", data, follow_redirects=True)
     assert message in page_text(response)
-    from ketamine_integration.scheduling.models import ExtraHours
+    from ketamine_integration.bookings.models import ExtraHours
     assert make.query(lambda: db.session.scalars(select(ExtraHours)).all()) == []
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.models import SessionType
+from ketamine_integration.bookings.models import SessionType
 from tests.conftest import page_text
 from tests.integration.test_dosing_bookings import _bookings, soon
 from tests.integration.test_dosing import _plan

@@ -135,6 +135,7 @@ def test_a_new_users_roles_are_in_its_audit_row_and_on_the_users_page(admin, mak
     ("therapist", "Integration therapist"),   # reads clinical notes once on a care team
     ("prescriber", "Prescriber"),             # likewise
     ("staff", "Clinic staff"),                # reads every patient's details and schedule
+    ("nurse", "Nurse"),                       # reads dosing records once on a care team
 ])
 def test_an_admin_cannot_give_themselves_a_role_that_reads_patient_records(admin, make, auth, client, role, label,
                                                                            databases, figures):
@@ -174,7 +175,7 @@ def test_an_admins_own_edit_page_says_before_saving_which_roles_they_cannot_gran
     html = client.get(f"/users/{admin}/edit").get_data(as_text=True)
     hint = re.search(r'<fieldset aria-describedby="roles-hint">.*?<p class="hint" id="roles-hint">(.*?)</p>', html, re.S)
     assert hint is not None
-    assert ("you cannot give yourself the Clinic staff, Integration therapist or Prescriber role" in hint.group(1)
+    assert ("you cannot give yourself the Clinic staff, Integration therapist, Prescriber or Nurse role" in hint.group(1)
             and "another admin must grant them" in hint.group(1))
     # another admin's page needs no such hint: granting them any role is this admin's to do
     assert 'id="roles-hint"' not in client.get(f"/users/{other}/edit").get_data(as_text=True)

@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from ketamine_integration.courses.models import TreatmentCourse
-from ketamine_integration.courses.services import window_summaries
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.experience.window_store import window_summaries
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.experience.services import fetch_signed_sessions_by_course
 from ketamine_integration.experience.window_store import StoredWindow, open_windows
 from ketamine_integration.experience.windows import course_windows
 from ketamine_integration.extensions import db
 from ketamine_integration.protocols.models import ProtocolVersion
 from ketamine_integration.protocols.services import current_library, register_version
-from ketamine_integration.scheduling.models import Appointment
+from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.scheduling.worklist import worklist
 from tests.conftest import Auth, page_text
 from tests.stored_windows import assert_windows_current, stored_windows

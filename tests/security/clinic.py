@@ -18,7 +18,7 @@ from ketamine_integration.extensions import db
 
 NY = ZoneInfo("America/New_York")  # tests.databases.app_settings: the clinic's zone in tests
 USERNAMES = {"admin": "fz-admin", "staff": "fz-staff", "therapist": "fz-ther", "prescriber": "fz-pres",
-             "victim": "fz-victim"}
+             "nurse": "fz-nurse", "victim": "fz-victim"}
 
 
 def local(days: float, hour: int = 9) -> datetime:
@@ -62,6 +62,7 @@ class Clinic:
                 "therapist": make.user("therapist", username=USERNAMES["therapist"], full_name="Fenna Quill",
                                        email="fenna@clinic.example"),
                 "prescriber": make.user("prescriber", username=USERNAMES["prescriber"], full_name="Odo Varn"),
+                "nurse": make.user("nurse", username=USERNAMES["nurse"], full_name="Nell Brook"),
                 "victim": make.user("therapist", username=USERNAMES["victim"], full_name="Vic Tim")}
 
     def login(self, role: str) -> None:
@@ -86,7 +87,8 @@ class Clinic:
     @cached_property
     def patient(self) -> int:
         return self.make.patient(given_name="Fuzzy", family_name="Fictional",
-                                 therapists=[self.users["therapist"]], prescribers=[self.users["prescriber"]])
+                                 therapists=[self.users["therapist"]], prescribers=[self.users["prescriber"]],
+                                 nurses=[self.users["nurse"]])
 
     @cached_property
     def course(self) -> int:
@@ -315,7 +317,7 @@ class Clinic:
 
     @cached_property
     def appointment(self) -> int:
-        from ketamine_integration.scheduling.models import Appointment
+        from ketamine_integration.bookings.models import Appointment
         self.signed_session  # noqa: B018 - its window is what the session is booked into
         response = self.post("staff", f"/courses/{self.course}/sessions", self.booking_data())
         assert response.status_code == 302, response.status_code
@@ -325,7 +327,7 @@ class Clinic:
     @cached_property
     def past_appointment(self) -> int:
         """A booked session that has already happened (an outcome can be recorded only then)."""
-        from ketamine_integration.scheduling.models import Appointment
+        from ketamine_integration.bookings.models import Appointment
         appointment_id = self.appointment
 
         def move_back():

@@ -63,7 +63,7 @@ TARGETS: dict[str, list[Target]] = {
         Target("therapist", lambda c: f"/calendars/feeds/{c.feed}/revoke", lambda c: {"label": ""})],
     "calendars.forms.FeedIdentityForm": [Target("admin", lambda c: "/calendars/settings",
                                                 lambda c: {"identity": "initials"})],
-    "calendars.forms.CalendarImportForm": [Target(
+    "busy_times.forms.CalendarImportForm": [Target(
         "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
         lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],
     # -- patients and courses ------------------------------------------------------------------
@@ -75,7 +75,7 @@ TARGETS: dict[str, list[Target]] = {
             "given_name": "Fuzzy", "family_name": "Fictional", "date_of_birth": "1980-05-17", "phone": "555-0101",
             "emergency_contact_name": "Kin", "emergency_contact_phone": "555-0102",
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
-            "version": c.version("patient", c.patient)})],
+            "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)})],
     "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
         "protocol": "im-ketamine-kap@1", "start_date": today().isoformat(), "indication": "Bipolar depression",
         "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],

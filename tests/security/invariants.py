@@ -12,11 +12,11 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, Numeric, String, select
 
-from ketamine_integration.db_types import UTCDateTime
+from ketamine_integration.db.types import UTCDateTime
 from ketamine_integration.domain.dosing import VITAL_RANGES, WEIGHT_RANGE
 from ketamine_integration.extensions import db
-from ketamine_integration.fields import YEARS
-from ketamine_integration.scheduling.models import MINUTES_RANGE
+from ketamine_integration.web.fields import YEARS
+from ketamine_integration.bookings.models import MINUTES_RANGE
 
 #: rows every request may write whatever its outcome: the audit trail and its chain head
 #: (failures and denials are recorded on purpose), the login session's last activity and

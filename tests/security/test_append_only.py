@@ -2,7 +2,7 @@
 except the one-way changes its record has (issue 17, point 3); tampering that lifts the guards
 is caught by `flask signatures verify`.
 
-The tables come from the code's own declaration (ketamine_integration.append_only), and a
+The tables come from the code's own declaration (ketamine_integration.db.append_only), and a
 table classified neither append-only nor mutable fails the suite, so a new append-only table
 cannot be forgotten. Each refusal must come from a trigger (not a key or check constraint),
 and each statement has a positive control: with the guards lifted, as the database owner
@@ -17,8 +17,8 @@ from sqlalchemy import Date, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration import models  # noqa: F401  (every table on the metadata)
-from ketamine_integration.append_only import APPEND_ONLY, DIGESTED, MUTABLE, AppendOnlyViolation
-from ketamine_integration.db_types import UTCDateTime
+from ketamine_integration.db.append_only import APPEND_ONLY, DIGESTED, MUTABLE, AppendOnlyViolation
+from ketamine_integration.db.types import UTCDateTime
 from ketamine_integration.extensions import db
 from tests.security.clinic import USERNAMES
 from tests.security.append_only_world import as_database_owner, is_guard_refusal, rolled_back, seed

@@ -79,7 +79,7 @@ def _auto_schedule_rows(c: Clinic) -> dict:
 
 def _working_hours(c: Clinic) -> None:
     from datetime import time
-    from ketamine_integration.scheduling.models import WorkingHours
+    from ketamine_integration.bookings.models import WorkingHours
     c.make.run(lambda: db.session.add_all(WorkingHours(clinician_id=c.users["therapist"], weekday=d,
                                                        starts=time(7), ends=time(21)) for d in range(7)))
 
@@ -110,12 +110,12 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "patient.update": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/edit", {
             "given_name": "Fuzzy", "family_name": "Fictional", "preferred_name": s, "date_of_birth": "1980-05-17",
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
-            "version": c.version("patient", c.patient)}), p),
+            "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)}), p),
         # the team only (the details as patient.update left them): one care_team.change row, no patient.update
         "care_team.change": lambda: (lambda cover: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/edit", {
             "given_name": "Fuzzy", "family_name": "Fictional", "preferred_name": s, "date_of_birth": "1980-05-17",
             "therapists": [str(c.users["therapist"]), str(cover)], "prescribers": [str(c.users["prescriber"])],
-            "team_reason": "covering the holidays", "version": c.version("patient", c.patient)}), p))(
+            "nurses": [str(c.users["nurse"])], "team_reason": "covering the holidays", "version": c.version("patient", c.patient)}), p))(
             c.make.user("therapist")),
         "patient.archive": lambda: (archived(), Step("staff", lambda: c.auth.post(
             f"/patients/{other['id']}/archive", {}), lambda: other["id"]))[1],

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from ketamine_integration import create_app
 from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
-from ketamine_integration.db_types import utcnow
-from ketamine_integration.demo import DEMO_PASSWORD
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from ketamine_integration.extensions import db
 from tests.databases import app_settings
 from tests.factories import TOTP_SECRET
@@ -106,7 +106,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
     from ketamine_integration.experience.models import DosingSession
     from ketamine_integration.notes.models import SessionNote
     from ketamine_integration.protocols.models import ProtocolVersion
-    from ketamine_integration.scheduling.models import Appointment
+    from ketamine_integration.bookings.models import Appointment
     report = db.session.scalars(select(CoordinationReport).order_by(CoordinationReport.id)).first()
     course = db.session.get(TreatmentCourse, report.course_id)   # a course with the most on it
     rems = db.session.scalars(select(DosingSession).join(TreatmentCourse).join(ProtocolVersion)

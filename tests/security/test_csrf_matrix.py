@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 
-from ketamine_integration import access
+from ketamine_integration.domain.permissions import permissions_of
+from ketamine_integration.web import access
 from tests.conftest import Auth, csrf_token
 
 from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX
+
 from .form_data import form_data
 from .invariants import changed_tables
 from .world import seed_world, snapshot
@@ -43,7 +45,7 @@ def actor_for(app, endpoint: str) -> str | None:
     rule = access.rule_for(app, endpoint)
     if rule.public:
         return None
-    return next(key for key in ACTORS if not rule.roles or key in rule.roles)
+    return next(key for key in ACTORS if rule.permission is None or rule.permission in permissions_of([key]))
 
 
 def inside_value(world, kind: str, actor: str | None):

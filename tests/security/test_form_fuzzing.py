@@ -216,7 +216,7 @@ def test_the_invariant_check_sees_broken_rows(app, make, databases):
     from sqlalchemy import update
 
     from ketamine_integration.patients.models import Patient
-    from ketamine_integration.scheduling.models import Room
+    from ketamine_integration.bookings.models import Room
 
     patient = make.patient()
     make.run(lambda: db.session.execute(update(Patient).where(Patient.id == patient)

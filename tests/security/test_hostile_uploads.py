@@ -20,7 +20,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from ketamine_integration.calendars import services as calendar_services
-from ketamine_integration.calendars.models import CalendarImport
+from ketamine_integration.busy_times.models import CalendarImport
 from icalendar.timezone import tzp
 from ketamine_integration.domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
 from ketamine_integration.domain.protocol_library import read_protocol_file

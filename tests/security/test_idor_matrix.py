@@ -19,7 +19,7 @@ from .form_data import day, form_data
 from .invariants import changed_tables
 from .world import MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
 
-ROLES = ("admin", "staff", "therapist", "prescriber")
+ROLES = ("admin", "staff", "therapist", "prescriber", "nurse")
 #: admin and staff hold schedule-level rights over every patient (patients/access.py:
 #: sees_all_patients): an outside patient's demographics, courses and bookings are theirs to use
 WIDE = frozenset({"admin", "staff"})

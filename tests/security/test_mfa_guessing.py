@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from ketamine_integration import access
-from ketamine_integration.db_types import utcnow
+from ketamine_integration.web import access
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from tests.conftest import Auth

@@ -27,7 +27,7 @@ SUITE = "No unreviewed |safe or Markup"
 #: response made outside render_template() is reviewed here.
 REVIEWED: dict[tuple[str, str], str] = {
     ("ketamine_integration/coordination/views.py",
-     'response = Response(services.render_report_html(data, for_pdf=False), mimetype="text/html")'):
+     'response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")'):
         "the body is coordination/report.html rendered by render_template() in the app's autoescaping "
         "environment; the view wraps it only to loosen style-src for the report's own print stylesheet",
     ("ketamine_integration/mfa/services.py", "from markupsafe import Markup"):

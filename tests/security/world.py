@@ -78,10 +78,12 @@ def seed_world(make, *, outside_patients: int = 1) -> World:
              "therapist": make.user("therapist", email="ther.inside@fictional.invalid"),
              "prescriber": make.user("prescriber", email="pres.inside@fictional.invalid"),
              "b_therapist": make.user("therapist", email="ther.outside@fictional.invalid"),
-             "b_prescriber": make.user("prescriber")}
+             "b_prescriber": make.user("prescriber"),
+             "nurse": make.user("nurse", email="nurse.inside@fictional.invalid")}
     usernames = make.query(lambda: _usernames(users))
     inside = make.patient(given_name="Insidea", family_name="Fictional",
-                          therapists=[users["therapist"]], prescribers=[users["prescriber"]])
+                          therapists=[users["therapist"]], prescribers=[users["prescriber"]],
+                          nurses=[users["nurse"]])
     outside = [make.patient(given_name="Outsida", family_name=f"{OUTSIDE_MARKER}{n}",
                             therapists=[users["b_therapist"]], prescribers=[users["b_prescriber"]])
                for n in range(outside_patients)]
@@ -110,7 +112,7 @@ def _usernames(users: dict[str, int]) -> dict[str, str]:
 
 def _seed_clinic() -> dict[str, list[int]]:
     from ketamine_integration.notes.models import Theme
-    from ketamine_integration.scheduling.models import Room
+    from ketamine_integration.bookings.models import Room
     rooms = [Room(name="Matrix Suite"), Room(name="Matrix Annex")]
     themes = [Theme(name="Safety in the body"), Theme(name="Not enough")]
     db.session.add_all(rooms + themes)
@@ -190,7 +192,7 @@ def _note_by_former_member(patient_id: int, therapist_id: int) -> int:
 
 
 def _dosing_bookings(course_id: int):
-    from ketamine_integration.scheduling.models import Appointment
+    from ketamine_integration.bookings.models import Appointment
     return db.session.scalars(select(Appointment).where(Appointment.course_id == course_id,
                                                         Appointment.kind == "dosing")).all()
 
@@ -235,7 +237,7 @@ def _seed_clinician(user_id: int) -> tuple[dict[str, list[int]], dict[str, str]]
     month out, an imported calendar and two feeds (one revoked)."""
     from ketamine_integration.accounts.models import User
     from ketamine_integration.calendars import services as calendars
-    from ketamine_integration.scheduling.models import ExtraHours, TimeOff, WorkingHours
+    from ketamine_integration.bookings.models import ExtraHours, TimeOff, WorkingHours
     user, now = db.session.get(User, user_id), datetime.now(NY)
     hours = WorkingHours(clinician_id=user_id, weekday=6, starts=time(7, 0), ends=time(8, 0))
     off = TimeOff(clinician_id=user_id, starts_at=local(40), ends_at=local(41), reason="Conference")

@@ -1,7 +1,10 @@
 """Settings from the environment, and the refusal to run production on a weak key."""
+from pathlib import Path
+
 import pytest
 
-from ketamine_integration.config import ConfigurationError, check_secret_key, derived_audit_key, load_config
+from ketamine_integration.config import (ConfigurationError, Settings, check_secret_key, derived_audit_key,
+                                         load_config, settings_table)
 
 STRONG = "q8Zr1-NbV4mX0pLk7sHe2TyWc9UaDf3GjK6oRi5vB_"
 STRONG_AUDIT = "Hk2-pW9xQe4Lr7Tz0Bn5Vc8Ym3Ja6Sd1Fg_Ui"
@@ -73,10 +76,49 @@ def test_bad_settings_are_named(tmp_path, environ, message):
         load_config(str(tmp_path), environ)
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
 def test_readme_documents_every_setting():
-    from pathlib import Path
+    readme = README.read_text()
+    assert [name for name in Settings.model_fields if f"`{name}`" not in readme] == []
 
-    from ketamine_integration.config import ENV_SETTINGS
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert [s.name for s in ENV_SETTINGS if f"`{s.name}`" not in readme] == []
+def test_readme_settings_table_is_the_models():
+    """README's table is `flask settings-table`: names, defaults and meanings come from the model."""
+    readme = README.read_text()
+    start = readme.index("| variable | default | meaning |")
+    end = readme.find("\n\n", start)
+    table = readme[start:end if end != -1 else None]
+    assert table == settings_table()
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [row[0].removeprefix("| `").rstrip("`") for row in rows] == list(Settings.model_fields)
+    defaults = {row[0].removeprefix("| `").rstrip("`"): row[1] for row in rows}
+    assert defaults["PAGE_SIZE"] == f"`{Settings.model_fields['PAGE_SIZE'].default}`" == "`25`"
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"PAGE_SIZE": "-3"}, "PAGE_SIZE must be at least 1, got -3"),
+    ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS must be at least 0, got -1"),   # 0 allowed here
+    ({"LOGIN_BACKOFF_SECONDS": "1.5"}, "LOGIN_BACKOFF_SECONDS must be a whole number, got '1.5'"),
+    ({"KI_ENV": ""}, "KI_ENV must be development, testing or production, got ''"),
+    ({"PAGE_SIZE": "x", "BUSY_IMPORT_DAYS": "0"}, "PAGE_SIZE must be a whole number, got 'x'; "
+                                                  "BUSY_IMPORT_DAYS must be at least 1, got 0"),   # every one named
+])
+def test_each_bad_value_is_refused_in_its_variables_words(tmp_path, environ, message):
+    with pytest.raises(ConfigurationError) as refused:
+        load_config(str(tmp_path), environ)
+    assert str(refused.value) == message
+
+
+def test_empty_numbers_take_their_defaults_and_text_is_kept_as_given(tmp_path):
+    cfg = load_config(str(tmp_path), {"SECRET_KEY": STRONG, "PAGE_SIZE": "", "KETAMINE_MAX_DOSE_MG": "",
+                                      "CLINIC_NAME": "", "PROTOCOLS_DIR": "", "UNRELATED": "x"})
+    assert cfg["PAGE_SIZE"] == 25 and cfg["DOSE_CEILING_MG"] == {"ketamine": 500, "esketamine": 84}
+    assert cfg["CLINIC_NAME"] == "" and "PROTOCOLS_DIR" not in cfg and "UNRELATED" not in cfg
+
+
+def test_the_backup_key_stays_out_of_the_apps_config(tmp_path):
+    cfg = load_config(str(tmp_path), {"SECRET_KEY": STRONG, "BACKUP_ENCRYPTION_KEY": "k" * 44})
+    assert "k" * 44 not in repr(cfg)
+    assert Settings.read({"BACKUP_ENCRYPTION_KEY": "k" * 44}).BACKUP_ENCRYPTION_KEY == "k" * 44

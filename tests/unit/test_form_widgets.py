@@ -7,7 +7,7 @@ from wtforms import Form, RadioField, SelectField
 from wtforms.validators import InputRequired, Optional
 
 from ketamine_integration import PROJECT_ROOT
-from ketamine_integration.fields import options
+from ketamine_integration.web.fields import options
 
 CHOICES = [("0", "Not at all"), ("1", 'Several <b>days</b> & "nights"'), ('2"><x', "More than half")]
 

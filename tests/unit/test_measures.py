@@ -1,9 +1,12 @@
-"""PHQ-9 and GAD-7 scoring: every band edge, item 9, response and remission."""
+"""PHQ-9 and GAD-7 scoring: every band edge, item 9, response and remission; registry entries
+that disagree with themselves are refused."""
 from decimal import Decimal
 
 import pytest
 
-from ketamine_integration.domain.measures import GAD7, MEASURES, PHQ9, InvalidAnswers, change, score
+from ketamine_integration.domain.measures import (FREQUENCY, GAD7, MEASURES, PHQ9, Band, InvalidAnswers,
+                                                  InvalidMeasure, Item, Measure, MeasureRegistry, Option,
+                                                  SafetyRule, change, score)
 
 
 def answers_totalling(total: int, items: int, *, item9: int | None = None) -> list[int]:
@@ -87,7 +90,87 @@ def test_invalid_answers_are_refused_naming_the_item(measure, answers, message):
 def test_the_registry_holds_the_published_wording_and_codes():
     assert set(MEASURES) == {"phq9", "gad7"}
     assert len(PHQ9.items) == 9 and len(GAD7.items) == 7
-    assert PHQ9.items[8] == "Thoughts that you would be better off dead or of hurting yourself in some way"
-    assert GAD7.items[0] == "Feeling nervous, anxious or on edge"
+    assert PHQ9.items[8].text == "Thoughts that you would be better off dead or of hurting yourself in some way"
+    assert GAD7.items[0].text == "Feeling nervous, anxious or on edge"
     assert (PHQ9.loinc_panel, PHQ9.loinc_total, GAD7.loinc_total) == ("44249-1", "44261-6", "70274-6")
     assert PHQ9.max_total == 27 and GAD7.max_total == 21
+    assert [i.loinc for i in PHQ9.items][::4] == ["44250-9", "44251-7", "44260-8"]
+    assert [o.label for o in PHQ9.items[0].options] == ["Not at all", "Several days", "More than half the days",
+                                                         "Nearly every day"]
+    assert (PHQ9.min_total, GAD7.min_total) == (0, 0)
+    assert (PHQ9.safety_label, PHQ9.safety.topic, GAD7.safety) == ("PHQ-9 item 9", "thoughts of self-harm", None)
+    assert (PHQ9.baseline_item, GAD7.baseline_item) == ("baseline_phq9", "baseline_gad7")
+
+
+YES_NO = (Option("No", 0), Option("Yes", 1))
+
+
+def _entry(**changes) -> Measure:
+    """A small, consistent entry (two yes/no items and one 0-3 item: totals 0-5); `changes` break it."""
+    fields = dict(key="demo3", name="Demo-3", stem="In the last week:",
+                  items=(Item("Slept badly", YES_NO), Item("Skipped meals", YES_NO), Item("Felt low", FREQUENCY)),
+                  bands=(Band(0, 1, "Low"), Band(2, 5, "High")), loinc_panel="X-1", loinc_total="X-2",
+                  response_drop=None, remission_below=None,
+                  safety=SafetyRule(item=3, above=2, topic="low mood", guidance="Ask how low."))
+    return Measure(**{**fields, **changes})
+
+
+def test_a_registered_entry_scores_with_its_own_options_range_and_safety_rule():
+    registry = MeasureRegistry(_entry())
+    measure = registry["demo3"]
+    assert (measure.min_total, measure.max_total) == (0, 5)
+    assert [registry is not MEASURES, "demo3" not in MEASURES] == [True, True]
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"key": "Demo 3"}, "lower-case letters, digits and _"),          # not storable as a key
+    ({"key": "a_very_long_key"}, "at most 10 characters"),            # longer than the column
+    ({"bands": (Band(0, 1, "Low"), Band(3, 5, "High"))}, "bands must cover 0–5"),   # a gap: 2 has no band
+    ({"bands": (Band(0, 1, "Low"), Band(2, 4, "High"))}, "bands must cover 0–5"),   # 5 has no band
+    ({"bands": (Band(2, 5, "High"), Band(0, 1, "Low"))}, "in order"),               # out of order
+    ({"items": (Item("Only one answer", (Option("No", 0),)),)}, "at least two answers"),
+    ({"items": (Item("Same value twice", (Option("No", 0), Option("Also no", 0))),)}, "distinct values"),
+    ({"safety": SafetyRule(item=4, above=0, topic="t", guidance="g")}, "safety rule names item 4 of 3"),
+])
+def test_an_inconsistent_entry_is_refused_at_registration(changes, problem):
+    with pytest.raises(InvalidMeasure, match=problem):
+        MeasureRegistry(_entry(**changes))
+
+
+def test_a_key_is_registered_once_and_can_be_taken_out():
+    registry = MeasureRegistry(_entry())
+    with pytest.raises(InvalidMeasure, match="registered already"):
+        registry.register(_entry(name="Other"))
+    registry.unregister("demo3")
+    assert list(registry) == []
+
+
+@pytest.fixture
+def demo3():
+    """The entry registered in the app's registry for one test, then taken out again."""
+    measure = MEASURES.register(_entry())
+    yield measure
+    MEASURES.unregister(measure.key)
+
+
+@pytest.mark.parametrize("answers, total, band, alert", [
+    ([0, 0, 0], 0, "Low", False),       # lowest total
+    ([1, 0, 0], 1, "Low", False),       # top of the first band
+    ([0, 0, 2], 2, "High", False),      # item 3 at its threshold: no alert
+    ([1, 1, 3], 5, "High", True),       # highest total; item 3 above 2 alerts
+])
+def test_a_registered_measure_is_scored_by_its_entry(demo3, answers, total, band, alert):
+    result = score("demo3", answers)
+    assert (result.total, result.band, result.safety_alert, result.safety_score) == (total, band, alert, answers[2])
+
+
+def test_a_registered_measure_refuses_answers_its_items_do_not_offer(demo3):
+    with pytest.raises(InvalidAnswers, match="Demo-3 item 1: answer with 0 or 1."):
+        score("demo3", [2, 0, 0])
+    assert change("demo3", 4, 1).response is None  # the entry defines no response rule
+
+
+def test_a_registered_measure_is_a_preparation_item_and_may_be_scheduled_by_protocols(demo3):
+    from ketamine_integration.domain.protocols import PREPARATION_ITEMS, MeasureSchedule
+    assert PREPARATION_ITEMS["baseline_demo3"] == "Baseline Demo-3"
+    assert MeasureSchedule.model_validate({"measure": "demo3", "at": ("baseline",)}).measure == "demo3"

@@ -1,9 +1,8 @@
-"""Small pure rules: redirect targets, the password policy, and domain errors on forms."""
+"""Small pure rules: redirect targets and the password policy (domain errors: test_domain_errors.py)."""
 import pytest
 
 from ketamine_integration.accounts.passwords import password_problem
-from ketamine_integration.errors import DomainError
-from ketamine_integration.web import safe_next
+from ketamine_integration.web.forms import safe_next
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -40,21 +39,3 @@ def test_safe_next(target, expected):
 def test_password_policy(password, username, problem):
     found = password_problem(password, username)
     assert (found is None) if problem is None else (problem in found)
-
-
-class _Field:
-    def __init__(self):
-        self.errors = []
-
-
-class _Form:
-    def __init__(self):
-        self.mrn = _Field()
-        self.form_errors = []
-
-
-def test_domain_error_reasons_land_on_their_fields():
-    form = _Form()
-    general = DomainError({"mrn": "taken", "": "someone else saved"}).apply_to(form)
-    assert form.mrn.errors == ["taken"]
-    assert form.form_errors == ["someone else saved"] and general == ["someone else saved"]

@@ -1,0 +1,155 @@
+"""What the audit trail and the records' own structure say append-only rows must still show:
+records whose creation was audited still exist, a one-way change still matches the digest its
+audit row carries, and histories are unbroken. `flask signatures verify` runs these.
+
+Digests catch a row rewritten in place; they cannot catch a row deleted, nor a change to what
+may still change after creation (a void, an acknowledgement, a revocation). Someone who lifts
+the triggers (the database owner) could do both, so these checks anchor to the audit trail,
+which is HMAC-chained (`flask audit verify`) and cannot be rewritten without its key
+(issue 17, point 3, second attack).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from ..db.append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
+from ..domain import measures
+from ..extensions import db
+
+#: audit actions whose success row names the record itself (object_id): it must still exist
+NAMED_AT_CREATION = (("measure.create", "measure_responses"), ("measure.void", "measure_responses"),
+                     ("alert.acknowledge", "safety_alerts"), ("release.create", "releases_of_information"),
+                     ("release.revoke", "releases_of_information"), ("preparation.record", "preparation_records"),
+                     ("preparation.void", "preparation_records"), ("report.create", "coordination_reports"),
+                     ("coordination.send", "coordination_notes"))
+
+#: (audit actions each adding one row, table, the column naming what the audit row names):
+#: the table holds at least as many rows for it as the trail records successes
+COUNTED = ((("note.addendum",), "note_addenda", "note_id"),
+           (("dosing.addendum",), "dosing_addenda", "dosing_session_id"),
+           (("formulation.update",), "case_formulations", "course_id"),
+           (("course.create", "course.phase_change"), "phase_transitions", "course_id"),
+           (("appointment.create",), "appointment_changes", "appointment_id"))
+
+_DIGEST = re.compile(re.escape(ONE_WAY_DIGEST_PREFIX) + r"([0-9a-f]{64})")
+
+
+def _table(name: str):
+    return db.metadata.tables[name]
+
+
+def _successes(*actions: str):
+    audit = _table("audit_events")
+    return select(audit.c.object_id, audit.c.detail).where(audit.c.action.in_(actions),
+                                                           audit.c.outcome == "success").order_by(audit.c.id)
+
+
+def missing_records() -> list[tuple[str, int]]:
+    """(table, id) of records the audit trail names as created or changed that no longer exist."""
+    named = {}
+    for action, name in NAMED_AT_CREATION:
+        named.setdefault(name, set()).update(
+            int(object_id) for object_id, _ in db.session.execute(_successes(action)) if object_id)
+    missing = []
+    for name, ids in named.items():
+        table = _table(name)
+        present = set(db.session.scalars(select(table.c.id).where(table.c.id.in_(ids)))) if ids else set()
+        missing += [(name, row_id) for row_id in sorted(ids - present)]
+    return missing
+
+
+def short_histories() -> list[tuple[str, int, int, int]]:
+    """(table, parent id, rows the trail records, rows there are) where rows were deleted."""
+    short = []
+    for actions, name, parent in COUNTED:
+        table = _table(name)
+        recorded = Counter(int(object_id) for object_id, _ in db.session.execute(_successes(*actions)) if object_id)
+        if not recorded:
+            continue
+        present = dict(db.session.execute(select(table.c[parent], func.count()).where(
+            table.c[parent].in_(recorded)).group_by(table.c[parent])).all())
+        short += [(name, key, count, present.get(key, 0)) for key, count in sorted(recorded.items())
+                  if present.get(key, 0) < count]
+    return short
+
+
+def rewritten_one_way_changes() -> list[tuple[str, int]]:
+    """(table, id) of rows whose void, acknowledgement or revocation differs from the digest the
+    latest audit row of that change carries (a reason or date rewritten, a revocation pushed
+    back). Audit rows written before the digest existed carry none and are skipped."""
+    rewritten = []
+    for action, (name, columns) in ONE_WAY_AUDITED.items():
+        latest = {}
+        for object_id, detail in db.session.execute(_successes(action)):
+            found = _DIGEST.search(detail or "")
+            if object_id and found:
+                latest[int(object_id)] = found.group(1)
+        if not latest:
+            continue
+        table = _table(name)
+        rows = db.session.execute(select(table.c.id, *(table.c[c] for c in columns))
+                                  .where(table.c.id.in_(latest)).order_by(table.c.id))
+        rewritten += [(name, row.id) for row in rows if one_way_digest(action, row._mapping) != latest[row.id]]
+    return rewritten
+
+
+def broken_histories() -> list[tuple[str, int, str]]:
+    """(table, id, what is wrong) found from the records alone, audited or not: a measure whose
+    answers raise a safety alert without its alert, an appointment without the change that
+    booked it or set its status, a course whose phase transitions do not lead to its phase."""
+    return _alerts_missing() + _appointment_changes_missing() + _phase_chains_broken()
+
+
+def _alerts_missing() -> list[tuple[str, int, str]]:
+    responses, alerts = _table("measure_responses"), _table("safety_alerts")
+    rows = db.session.execute(select(responses.c.id, responses.c.measure, responses.c.answers).where(
+        ~select(alerts.c.id).where(alerts.c.measure_response_id == responses.c.id).exists()))
+    return [("measure_responses", row.id, "its answers raise a safety alert, and the alert is gone")
+            for row in rows if _raises_alert(row.measure, row.answers)]
+
+
+def _raises_alert(measure: str, answers) -> bool:
+    try:
+        return measures.score(measure, list(answers)).safety_alert
+    except (measures.InvalidAnswers, KeyError, TypeError):
+        return False  # a digest mismatch names a rewritten measure; this check needs a scorable one
+
+
+def _appointment_changes_missing() -> list[tuple[str, int, str]]:
+    appointments, changes = _table("appointments"), _table("appointment_changes")
+    kinds = {}
+    for appointment_id, change in db.session.execute(select(changes.c.appointment_id, changes.c.change)):
+        kinds.setdefault(appointment_id, set()).add(change)
+    broken = []
+    for row in db.session.execute(select(appointments.c.id, appointments.c.status).order_by(appointments.c.id)):
+        needed = {"booked"} | ({row.status} if row.status != "booked" else set())
+        if needed - kinds.get(row.id, set()):
+            broken.append(("appointments", row.id, f"no '{'/'.join(sorted(needed - kinds.get(row.id, set())))}' "
+                                                   "change in its history"))
+    return broken
+
+
+def _phase_chains_broken() -> list[tuple[str, int, str]]:
+    courses, transitions = _table("treatment_courses"), _table("phase_transitions")
+    chains = {}
+    for row in db.session.execute(select(transitions.c.course_id, transitions.c.from_phase, transitions.c.to_phase)
+                                  .order_by(transitions.c.course_id, transitions.c.id)):
+        chains.setdefault(row.course_id, []).append((row.from_phase, row.to_phase))
+    broken = []
+    for course_id, phase in db.session.execute(select(courses.c.id, courses.c.phase).order_by(courses.c.id)):
+        steps = chains.get(course_id, [])
+        reached = None
+        for from_phase, to_phase in steps:
+            if from_phase != reached:
+                break
+            reached = to_phase
+        else:
+            if steps and reached == phase:
+                continue
+        broken.append(("treatment_courses", course_id, "its phase transitions do not lead from enrolment "
+                                                       "to its phase"))
+    return broken
+

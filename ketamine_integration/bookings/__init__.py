@@ -1,0 +1,1 @@
+"""Bookings: appointments, rooms and clinicians' hours, and the conflict-safe booking every session kind uses."""

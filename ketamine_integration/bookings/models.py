@@ -1,0 +1,176 @@
+"""Appointments: a clinician, a patient, a time, a room; the clinic's rooms, session lengths and
+clinicians' hours. Dosing plans (experience) and integration sessions (scheduling) both book here."""
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db.types import UTCDateTime, utcnow
+from ..extensions import db
+from ..patients.models import Patient
+
+KINDS = {"preparation": "Preparation session", "dosing": "Dosing session",
+         "integration": "Integration session", "follow_up": "Follow-up"}
+#: each kind's length until the admin sets the clinic's own (SessionType); a booking may choose another
+DEFAULT_MINUTES = {"preparation": 60, "dosing": 120, "integration": 50, "follow_up": 30}
+#: the bounds of a session type's default length, in minutes
+MINUTES_RANGE = (10, 480)
+CHANGES = ("booked", "rescheduled", "cancelled", "attended", "no_show")
+BOOKED, ATTENDED, NO_SHOW, CANCELLED = "booked", "attended", "no_show", "cancelled"
+#: appointments that hold their time (a cancelled one frees it)
+ACTIVE_STATUSES = (BOOKED, ATTENDED)
+
+
+class Appointment(db.Model):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("status IN ('booked', 'attended', 'no_show', 'cancelled')", name="known_status"),
+        CheckConstraint("kind IN ('preparation', 'dosing', 'integration', 'follow_up')", name="known_kind"),
+        # a dosing appointment is the room-and-staff booking of exactly one dosing session
+        CheckConstraint("(kind = 'dosing' AND dosing_session_id IS NOT NULL) "
+                        "OR (kind <> 'dosing' AND dosing_session_id IS NULL)", name="dosing_has_session"),
+        Index("ix_appointments_clinician_time", "clinician_id", "starts_at"),
+        Index("ix_appointments_patient_time", "patient_id", "starts_at"),
+        # upcoming bookings (status = 'booked' AND starts_at >= now) without reading the history;
+        # partial, so no query over other statuses is drawn to it (migration 0012)
+        Index("ix_appointments_booked_time", "starts_at", sqlite_where=text("status = 'booked'"),
+              postgresql_where=text("status = 'booked'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    #: for kind "dosing": the dosing session this books a room and a monitoring clinician for
+    dosing_session_id: Mapped[int | None] = mapped_column(ForeignKey("dosing_sessions.id"), unique=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: in_person or telehealth
+    modality: Mapped[str] = mapped_column(String(12), default="in_person")
+    #: None for telehealth (a room-less modality)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
+    status: Mapped[str] = mapped_column(String(12), default=BOOKED)
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    patient: Mapped[Patient] = relationship()
+    course: Mapped[TreatmentCourse | None] = relationship()
+    clinician: Mapped[User] = relationship(foreign_keys=[clinician_id], lazy="joined")
+    room: Mapped[Room | None] = relationship(lazy="joined")
+    changes: Mapped[list[AppointmentChange]] = relationship(
+        back_populates="appointment", order_by="AppointmentChange.id", cascade="all, delete-orphan")
+    # `dosing_session` (kind "dosing"): the backref of experience.models.DosingSession.appointment,
+    # declared there because dosing sessions sit above bookings
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def label(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def changed_with_dosing_plan(self) -> bool:
+        """A dosing appointment moves and is cancelled with its dosing session, not on its own."""
+        return self.kind == "dosing"
+
+
+class SessionType(db.Model):
+    """The clinic's own default length of a kind of session (absent: DEFAULT_MINUTES)."""
+
+    __tablename__ = "session_types"
+    __table_args__ = (
+        CheckConstraint("kind IN ('preparation', 'dosing', 'integration', 'follow_up')", name="known_kind"),
+        CheckConstraint(f"default_minutes BETWEEN {MINUTES_RANGE[0]} AND {MINUTES_RANGE[1]}",
+                        name="minutes_in_range"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    default_minutes: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Room(db.Model):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    #: an inactive room is kept for history but offered for no new booking
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class WorkingHours(db.Model):
+    """One block of a clinician's regular week, in the clinic's wall-clock time."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("ends > starts", name="ends_after_start"),
+        UniqueConstraint("clinician_id", "weekday", "starts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: 0 = Monday
+    weekday: Mapped[int]
+    #: clinic wall-clock time
+    starts: Mapped[time]
+    ends: Mapped[time]
+
+
+class TimeOff(db.Model):
+    """An exception to the weekly pattern: the clinician is away (leave, training, a meeting)."""
+
+    __tablename__ = "time_off"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: short and non-clinical, e.g. "annual leave"
+    reason: Mapped[str | None] = mapped_column(String(120))
+
+
+class ExtraHours(db.Model):
+    """An exception the other way: the clinician works outside their weekly pattern (an extra
+    Saturday morning, a late evening). Bookable and offered like regular hours."""
+
+    __tablename__ = "extra_hours"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: short and non-clinical, e.g. "covering the Saturday clinic"
+    reason: Mapped[str | None] = mapped_column(String(120))
+
+
+class AppointmentChange(db.Model):
+    """The history of an appointment: booked, moved, cancelled, attended, no-show. Each change
+    is a new row; none is ever edited or deleted (database triggers, migration 0016)."""
+
+    __tablename__ = "appointment_changes"
+    __table_args__ = (CheckConstraint(
+        "change IN ('booked', 'rescheduled', 'cancelled', 'attended', 'no_show')", name="known_change"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
+    change: Mapped[str] = mapped_column(String(12))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: for a move: where it was before
+    previous_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(300))
+
+    appointment: Mapped[Appointment] = relationship(back_populates="changes")
+    by_user: Mapped[User] = relationship(lazy="joined")

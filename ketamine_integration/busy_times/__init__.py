@@ -1,0 +1,1 @@
+"""Busy times: a clinician's other calendar, uploaded as .ics, kept as when-only blocks that bookings avoid."""

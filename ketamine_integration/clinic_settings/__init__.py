@@ -1,0 +1,1 @@
+"""Clinic-wide settings the admin changes in the app, whichever feature reads them."""

@@ -1,0 +1,165 @@
+"""The coordination report's content: one small builder per section, each reading only what
+its section shows, and only for the categories the patient's release permits."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db.clinic_time import format_local
+from ..documents.coordination_report import (ActionStepProgress, CoordinationReportData, CourseSummary,
+                                             DosingEntry, Insight, MeasureReading, MeasureSeries, OpenSafetyAlert,
+                                             PatientIdentity, ReleaseScope, ReportHeader, TherapistQuestions,
+                                             ThemeEntry, ThemesAndInsights, TreatmentSummary, VitalSigns,
+                                             WindowCoverage)
+from ..domain import measures as scoring
+from ..experience.models import SIGNED as DOSING_SIGNED
+from ..experience.models import VITAL_TIMEPOINTS, DosingSession
+from ..experience.windows import course_windows
+from ..extensions import db
+from ..notes import charts
+from ..notes.models import SIGNED, SessionNote
+from ..notes.services import course_measures, open_alerts, trend
+from ..notes.views_data import step_tracker, theme_recurrence
+from ..bookings.models import Appointment
+from ..scheduling.services import fetch_integration_starts
+from .models import CATEGORIES
+
+
+def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str], now: datetime,
+                questions: str | None, recommendations: str | None) -> CoordinationReportData:
+    """Everything the report shows, as typed data, and only what `categories` permit: a section
+    whose category is not among them is None and its builder never runs."""
+    def if_permitted(category, build, *args):
+        return build(*args) if category in categories else None
+
+    sessions = _signed_sessions(course)
+    return CoordinationReportData(
+        header=ReportHeader(clinic=current_app.config["CLINIC_NAME"], generated=format_local(now),
+                            recipient=recipient.full_name),
+        scope=_scope(categories),
+        patient=_patient(course),
+        course=CourseSummary(start=course.start_date.isoformat(),
+                             treatment=if_permitted("treatment", _treatment, course)),
+        dosing=if_permitted("dosing", _dosing, sessions),
+        measures=if_permitted("measures", _measures, course),
+        attendance=if_permitted("attendance", _attendance, course, sessions, now),
+        themes=if_permitted("themes", _themes, course),
+        action_plan=if_permitted("action_plan", _action_plan, course),
+        safety=if_permitted("safety", _safety, course),
+        therapist=TherapistQuestions(questions=(questions or "").strip(),
+                                     recommendations=(recommendations or "").strip()),
+    )
+
+
+def _scope(categories: set[str]) -> ReleaseScope:
+    return ReleaseScope(categories=tuple(CATEGORIES[c] for c in CATEGORIES if c in categories),
+                        withheld=tuple(CATEGORIES[c] for c in CATEGORIES if c not in categories))
+
+
+def _patient(course: TreatmentCourse) -> PatientIdentity:
+    patient = course.patient
+    return PatientIdentity(name=patient.full_name, mrn=patient.mrn, dob=patient.date_of_birth.isoformat())
+
+
+def _treatment(course: TreatmentCourse) -> TreatmentSummary:
+    return TreatmentSummary(protocol=course.protocol_version.name, version=course.protocol_version.version,
+                            phase=course.current_phase.label, indication=course.indication)
+
+
+def _signed_sessions(course: TreatmentCourse) -> list[DosingSession]:
+    return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id,
+                                                          DosingSession.status == DOSING_SIGNED)
+                              .order_by(DosingSession.sequence)).all()
+
+
+# -- dosing ------------------------------------------------------------------------------------
+
+def _dosing(sessions: list[DosingSession]) -> tuple[DosingEntry, ...]:
+    return tuple(_dosing_entry(s) for s in sessions)
+
+
+def _dosing_entry(session: DosingSession) -> DosingEntry:
+    dose = f"{session.dose_mg} mg" + (f" ({session.dose_mg_per_kg} mg/kg)" if session.dose_mg_per_kg else "")
+    return DosingEntry(sequence=session.sequence, when=format_local(session.started_at), route=session.route,
+                       medication=session.medication, dose=dose, vitals=_vitals(session),
+                       sedation=session.sedation or "—", dissociation=session.dissociation or "—",
+                       monitoring=session.monitoring_minutes,
+                       adverse_events=tuple(f"{e.event_type} ({e.severity})"
+                                            + (f": {e.action_taken}" if e.action_taken else "")
+                                            for e in session.adverse_events))
+
+
+def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
+    readings = {v.timepoint: v for v in session.vitals}
+    return tuple(VitalSigns(label=label, bp=f"{v.systolic}/{v.diastolic}" if v.systolic and v.diastolic else "—",
+                            hr=v.heart_rate or "—", spo2=v.spo2 or "—")
+                 for tp, label in VITAL_TIMEPOINTS.items() if (v := readings.get(tp)) is not None)
+
+
+# -- measures ----------------------------------------------------------------------------------
+
+def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
+    """One series per measure the course has live responses to, in registry order."""
+    responses = course_measures(course.id)
+    series = []
+    for key, measure in scoring.MEASURES.items():
+        rows = trend(responses, key)
+        if rows:
+            series.append(MeasureSeries(
+                name=measure.name, chart=charts.trend_chart(measure, rows),
+                rows=tuple(MeasureReading(date=r.administered_on.isoformat(), total=r.total, band=r.band,
+                                          change="baseline" if c is None else f"{c.delta:+d}") for r, c in rows),
+                status=_status(rows[-1][1])))
+    return tuple(series)
+
+
+def _status(change: scoring.Change | None) -> str:
+    if change is None:
+        return "Baseline only"
+    parts = []
+    if change.response is not None:
+        parts.append("response" if change.response else "no response yet")
+    if change.remission is not None:
+        parts.append("remission" if change.remission else "not in remission")
+    return ", ".join(parts).capitalize() or "—"
+
+
+# -- attendance, themes, action plan, safety ---------------------------------------------------
+
+def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
+    windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
+    held = db.session.scalars(select(Appointment.status).where(Appointment.course_id == course.id,
+                                                               Appointment.kind == "integration")).all()
+    return WindowCoverage(windows=len(windows), covered=sum(w.covered for w in windows),
+                          optimal=sum(w.covered_optimally for w in windows),
+                          attended=held.count("attended"), no_show=held.count("no_show"),
+                          cancelled=held.count("cancelled"), booked=held.count("booked"))
+
+
+def _themes(course: TreatmentCourse) -> ThemesAndInsights:
+    """The course's recurring themes, and the insights its signed integration notes record."""
+    signed = db.session.scalars(select(SessionNote).where(
+        SessionNote.course_id == course.id, SessionNote.status == SIGNED, SessionNote.kind == "integration")
+        .order_by(SessionNote.session_date)).all()
+    themes = tuple(ThemeEntry(name=r.name, sessions=r.sessions, first=r.first_seen.isoformat(),
+                              last=r.last_seen.isoformat()) for r in theme_recurrence(course.patient_id, course.id))
+    insights = tuple(Insight(date=n.session_date.isoformat(), text=n.content.get("insights"))
+                     for n in signed if (n.content or {}).get("insights"))
+    return ThemesAndInsights(themes=themes, insights=insights)
+
+
+def _action_plan(course: TreatmentCourse) -> tuple[ActionStepProgress, ...]:
+    return tuple(ActionStepProgress(what=s.what, how_often=s.how_often, status=s.status,
+                                    check_ins=tuple(f"{when.isoformat()}: {c.progress}, {c.decision}"
+                                                    for c, when in ins))
+                 for s, ins in step_tracker(course.id))
+
+
+def _safety(course: TreatmentCourse) -> tuple[OpenSafetyAlert, ...]:
+    return tuple(OpenSafetyAlert(date=a.response.administered_on.isoformat(), item=a.item_score,
+                                 label=a.measure_entry.safety_label, topic=a.measure_entry.safety.topic)
+                 for a in open_alerts([course.patient_id]) if a.course_id == course.id)

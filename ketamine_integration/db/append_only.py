@@ -1,0 +1,252 @@
+"""Append-only records: which tables never change once written (and the one-way changes each
+still allows), the ORM guard that stops the application's own code early, and the SHA-256
+digests `flask signatures verify` rechecks.
+
+Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015
+and 0016); this module is the one place the code declares the tables they protect, so a test can
+try UPDATE and DELETE on every one and fail on a table nobody classified
+(tests/security/test_append_only.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from itertools import chain
+from typing import Callable, Mapping
+
+from sqlalchemy import String, cast, inspect, select
+from sqlalchemy.orm import Session
+
+from .types import utcnow
+from ..extensions import db
+
+#: every append-only table, with what may still change on a row once it is written
+APPEND_ONLY: dict[str, str] = {
+    "audit_events": "nothing",
+    "protocol_versions": "nothing",
+    "coordination_reports": "nothing",
+    "coordination_notes": "its one acknowledgement and reply",
+    "session_notes": "once signed: only bookkeeping (updated_at, version)",
+    "note_themes": "once its note is signed: nothing",
+    "action_check_ins": "once its note is signed: nothing",
+    "note_dosing_links": "once its note is signed: nothing",
+    "action_steps": "once its note is signed: only its status (a later check-in stops it)",
+    "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
+    "vital_signs": "once its session is signed: nothing",
+    "adverse_events": "once its session is signed: nothing",
+    "note_addenda": "nothing",
+    "dosing_addenda": "nothing",
+    "case_formulations": "nothing (a new revision is a new row)",
+    "measure_responses": "voided once, with a reason",
+    "safety_alerts": "acknowledged once",
+    "releases_of_information": "revoked, or its revocation brought forward; never pushed back or withdrawn",
+    "unsaved_work": "its text cleared when recovered or superseded; nothing after that",
+    "appointment_changes": "nothing (a move, cancellation or attendance is a new row)",
+    "phase_transitions": "nothing (a phase change is a new row)",
+    "preparation_records": "voided once, by someone, with a reason",
+}
+
+#: every other table, and why its rows may change (a new table must be classified in one of the two)
+MUTABLE: dict[str, str] = {
+    "users": "accounts are edited, disabled and given new passwords",
+    "user_roles": "the admin changes a user's roles",
+    "login_sessions": "sessions are touched on activity and ended",
+    "login_failures": "the sign-in throttle's counts expire",
+    "authenticators": "an authenticator is confirmed, used and reset",
+    "recovery_codes": "codes are used and replaced",
+    "clinic_settings": "the admin's settings",
+    "session_types": "the admin's default session lengths",
+    "themes": "the admin retires and restores vocabulary themes",
+    "rooms": "the admin manages rooms",
+    "patients": "demographics are corrected",
+    "care_team_members": "care teams change",
+    "treatment_courses": "a course moves through its phases",
+    "audit_chain_head": "moves forward at each commit; its own triggers refuse deletion and rewinding (0011)",
+    "integration_windows": "derived from signed dosing sessions, rebuilt by `windows rebuild`",
+    "process_notes": "the author's own working notes, edited in place (never shared)",
+    "appointments": "bookings are moved and cancelled",
+    "working_hours": "clinicians' availability",
+    "extra_hours": "clinicians' availability",
+    "time_off": "clinicians' availability",
+    "calendar_feeds": "feeds are used and revoked",
+    "calendar_imports": "a new upload replaces the previous one",
+    "imported_busy": "replaced with each upload",
+}
+
+
+# -- one-way changes the ORM guard lets through (the triggers of migrations 0015 and 0016 mirror them) --
+
+def _once(before, after, changed: set[str]) -> bool:
+    """Set once: from nothing to a value, never again."""
+    return before is None and after is not None
+
+
+def _earlier(before, after, changed: set[str]) -> bool:
+    """Set, then only moved earlier (a revocation brought forward, never pushed back)."""
+    return after is not None and (before is None or after < before)
+
+
+def _cleared(before, after, changed: set[str]) -> bool:
+    return after == {}
+
+
+def _once_with(*columns: str) -> Callable:
+    """Set once, and only together with `columns` (a void says who and why)."""
+    return lambda before, after, changed: _once(before, after, changed) and set(columns) <= changed
+
+
+def _with(column: str) -> Callable:
+    """Changes only together with `column` (who revoked, with the revocation date)."""
+    return lambda before, after, changed: column in changed
+
+
+#: table -> column -> rule; a table here accepts no other change and no deletion
+ONE_WAY: dict[str, dict[str, Callable]] = {
+    "note_addenda": {},
+    "dosing_addenda": {},
+    "case_formulations": {},
+    "measure_responses": {"voided_at": _once, "void_reason": _once},
+    "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once},
+    "releases_of_information": {"revoked_on": _earlier, "revoked_by_id": _with("revoked_on")},
+    "unsaved_work": {"form": _cleared, "recovered_at": _once},
+    "appointment_changes": {},
+    "phase_transitions": {},
+    "preparation_records": {"voided_at": _once_with("voided_by_id", "void_reason"),
+                            "voided_by_id": _once_with("voided_at"), "void_reason": _once_with("voided_at")},
+}
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or delete an append-only row beyond its one-way changes."""
+
+
+def _changes(obj) -> dict[str, tuple]:
+    state, changes = inspect(obj), {}
+    for attribute in state.mapper.column_attrs:
+        history = state.attrs[attribute.key].history
+        if history.has_changes():
+            changes[attribute.key] = (history.deleted[0] if history.deleted else None,
+                                      history.added[0] if history.added else None)
+    return changes
+
+
+def refuse_changes_to_append_only_rows(session: Session, flush_context, instances) -> None:
+    # The triggers refuse these whatever path tries; this stops the ORM path early and loudly.
+    for obj in chain(session.dirty, session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table not in ONE_WAY:
+            continue
+        if obj in session.deleted:
+            raise AppendOnlyViolation(f"{table} rows are never deleted")
+        changes = _changes(obj)
+        for column, (before, after) in changes.items():
+            rule = ONE_WAY[table].get(column)
+            if rule is None or not rule(before, after, set(changes)):
+                raise AppendOnlyViolation(f"{table} {obj.id}: {column} cannot change that way")
+
+
+# -- digests ------------------------------------------------------------------------------------
+
+#: table -> the columns its digest covers: what the record says, who wrote it, when, and what it
+#: belongs to (one-way columns such as a revocation are left out: their audit rows carry theirs)
+DIGESTED: dict[str, tuple[str, ...]] = {
+    "note_addenda": ("note_id", "author_id", "created_at", "body"),
+    "dosing_addenda": ("dosing_session_id", "author_id", "created_at", "body"),
+    "measure_responses": ("patient_id", "course_id", "measure", "administered_on", "answers", "difficulty",
+                          "total", "band", "entered_by_id", "created_at"),
+    "releases_of_information": ("patient_id", "recipient_user_id", "recipient_name", "categories", "purpose",
+                                "effective_on", "expires_on", "created_by_id", "created_at"),
+    "case_formulations": ("course_id", "revision", "content", "author_id", "saved_at"),
+    "preparation_records": ("course_id", "item", "completed_on", "note", "recorded_by_id", "recorded_at"),
+}
+
+#: the column saying when a digested row was written, where it is not created_at
+WRITTEN_AT = {"case_formulations": "saved_at", "preparation_records": "recorded_at"}
+
+
+def _canonical(value):
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def digest(table: str, values: Mapping, columns: tuple[str, ...] | None = None) -> str:
+    """SHA-256 of a row's covered columns as canonical JSON (plain values in, so the migration
+    that filled earlier rows and `signatures verify` hash exactly what the app hashed)."""
+    content = {"table": table, **{c: _canonical(values[c]) for c in columns or DIGESTED[table]}}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def digest_at_creation(mapper, connection, target) -> None:
+    # before_insert, not the service: the parent's key is known here even for a row appended
+    # through a relationship, and no creation path (service, demo, import) can leave it out.
+    if mapper.local_table.name in DIGESTED:
+        store_digest(target)
+
+
+def store_digest(target) -> None:
+    """Stamp a digested row's time of writing (if not given) and its digest. Also called by the
+    demo, which re-dates the rows of its invented history as they are inserted."""
+    table = target.__tablename__
+    written_at = WRITTEN_AT.get(table, "created_at")
+    if getattr(target, written_at) is None:
+        setattr(target, written_at, utcnow())
+    target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
+
+
+def verify_digests() -> list[tuple[str, int, bool]]:
+    """(table, id, digest still matches) for every row of the digested tables, read through the
+    models' column types so values come back exactly as the app hashed them."""
+    results = []
+    for name in DIGESTED:
+        table = db.metadata.tables[name]
+        columns = [table.c.id, table.c.content_digest, *(table.c[c] for c in DIGESTED[name])]
+        for row in db.session.execute(select(*columns).order_by(table.c.id)):
+            values = row._mapping
+            results.append((name, values["id"], values["content_digest"] == digest(name, values)))
+    return results
+
+
+#: one-way changes the audit trail records: audit action -> (table, the columns the change sets;
+#: the first is set by every success)
+ONE_WAY_AUDITED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "measure.void": ("measure_responses", ("voided_at", "void_reason")),
+    "preparation.void": ("preparation_records", ("voided_at", "voided_by_id", "void_reason")),
+    "alert.acknowledge": ("safety_alerts", ("acknowledged_at", "acknowledged_by_id", "acknowledgement")),
+    "release.revoke": ("releases_of_information", ("revoked_on", "revoked_by_id")),
+}
+RECORDED_ONE_WAY = tuple((action, table, columns[0]) for action, (table, columns) in ONE_WAY_AUDITED.items())
+
+#: how an audit row's detail carries the digest of the one-way change it records
+ONE_WAY_DIGEST_PREFIX = "sha256 "
+
+
+def one_way_digest(action: str, values: Mapping) -> str:
+    """SHA-256 of what a one-way change set (when, by whom, why, until when), with the row's
+    id: `audit.record` puts it in the success row's detail, where the HMAC chain keeps it, so
+    a void reason, acknowledgement or revocation date rewritten later no longer matches."""
+    table, columns = ONE_WAY_AUDITED[action]
+    return digest(table, values, ("id", *columns))
+
+
+def undone_one_way_changes() -> list[tuple[str, int]]:
+    """(table, id) of rows whose one-way change the audit trail records as done but which no
+    longer show it: un-voided, un-acknowledged or un-revoked by someone who lifted the
+    triggers. The trail is HMAC-chained (`audit verify`), so it is the anchor digests lack
+    for what may still change after creation."""
+    audit = db.metadata.tables["audit_events"]
+    undone = []
+    for action, name, column in RECORDED_ONE_WAY:
+        table = db.metadata.tables[name]
+        done = select(audit.c.object_id).where(audit.c.action == action, audit.c.outcome == "success")
+        rows = db.session.scalars(select(table.c.id).where(cast(table.c.id, String).in_(done),
+                                                           table.c[column].is_(None)).order_by(table.c.id))
+        undone += [(name, row_id) for row_id in rows]
+    return undone

@@ -1,0 +1,1 @@
+"""The fictional demo clinic that `flask demo` and `make run` load."""

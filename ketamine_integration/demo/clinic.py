@@ -1,0 +1,81 @@
+"""The fictional demo clinic: staff accounts and about thirty invented patients.
+
+Every name, date, phone number (555-01xx, reserved for fiction) and email (example.org,
+reserved by RFC 2606) here is made up.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
+from ..accounts.services import create_user
+from .coordination import load_demo_coordination
+from .courses import load_demo_courses
+from .notes import load_demo_notes
+from ..patients.services import register_patient
+
+DEMO_PASSWORD = "harbor-light-demo-2026"
+DEMO_SEED = 20261121
+
+#: (username, full name, credentials, roles)
+DEMO_USERS = (
+    ("admin", "Avery Quillfeather", None, (ADMIN,)),
+    ("staff1", "Sam Driftwood", None, (STAFF,)),
+    ("staff2", "Remy Tallgrass", None, (STAFF,)),
+    ("therapist1", "Juniper Hollowell", "LCSW", (THERAPIST,)),
+    ("therapist2", "Ellis Marrowby", "PsyD", (THERAPIST,)),
+    ("therapist3", "Wren Ashcombe", "LMFT", (THERAPIST,)),
+    ("therapist4", "Noor Fennimore", "LPC", (THERAPIST,)),
+    ("prescriber1", "Idris Vantablack", "MD", (PRESCRIBER,)),
+    ("prescriber2", "Sol Brightwater", "PMHNP", (PRESCRIBER,)),
+    ("nurse1", "Marigold Pennyroyal", "RN", (NURSE,)),
+    ("nurse2", "Tobin Larchmont", "RN", (NURSE,)),
+)
+
+GIVEN = ("Alder", "Briar", "Cove", "Dune", "Ember", "Fern", "Gale", "Harbor", "Isle", "Jasper",
+         "Kestrel", "Linden", "Moss", "Nettle", "Oriel", "Pike", "Quarry", "Rook", "Sorrel",
+         "Thistle", "Umber", "Vale", "Willow", "Yarrow", "Zephyr", "Basil", "Clover", "Heath",
+         "Lark", "Marsh")
+FAMILY = ("Applewhite", "Bramblecote", "Cinderfield", "Dewberry", "Elmsworth", "Foxglove",
+          "Greenleaf", "Hazelmere", "Ivybridge", "Juniperhall", "Kettleby", "Larkspur",
+          "Mossbank", "Nightshade", "Oakhollow", "Pebblebrook", "Quillon", "Rushmere",
+          "Stonecrop", "Thornbury", "Underhill", "Vetchling", "Wildermoor", "Yewdale",
+          "Zinnford", "Birchwater", "Copperfen", "Dovecote", "Fallowmere", "Glimmerton")
+RELATIONSHIPS = ("spouse", "partner", "parent", "sibling", "friend", "adult child")
+PATIENT_COUNT = 30
+
+
+def load_demo_clinic(now: datetime) -> None:
+    """Create the demo clinic in the current transaction (the caller commits).
+
+    Demo users start without an authenticator: every role requires one by default, so each
+    demo user's first sign-in walks through setting one up, as a new clinic user's would."""
+    rng = random.Random(DEMO_SEED)
+    users = {}
+    for username, full_name, credentials, roles in DEMO_USERS:
+        users[username] = create_user(username=username, full_name=full_name, password=DEMO_PASSWORD,
+                                      roles=roles, credentials=credentials,
+                                      email=f"{username}@clinic.example.org")
+    therapists = [u for u in users.values() if u.has_role(THERAPIST)]
+    prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]
+    # a nurse on every care team: the nurses monitor the demo's dosing sessions (demo/courses.py)
+    nurses = [u for u in users.values() if u.has_role(NURSE)]
+    patients = []
+    for i in range(PATIENT_COUNT):
+        given, family = GIVEN[i], FAMILY[i]
+        born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 52))
+        patients.append(register_patient(
+            mrn=f"DEMO-{i + 1:04d}", given_name=given, family_name=family,
+            preferred_name=given[:3] if i % 7 == 0 else None, date_of_birth=born,
+            phone=f"(555) 01{i % 100:02d}", email=f"{given.lower()}.{family.lower()}@example.org",
+            emergency_contact_name=f"{rng.choice(GIVEN)} {family}",
+            emergency_contact_relationship=rng.choice(RELATIONSHIPS),
+            emergency_contact_phone=f"555-01{(i + 50) % 100:02d}",
+            therapist_ids=[therapists[i % len(therapists)].id],
+            prescriber_ids=[prescribers[i % len(prescribers)].id],
+            nurse_ids=[nurses[i % len(nurses)].id],
+        ))
+    load_demo_courses(users, patients, now, rng)
+    load_demo_notes(now, rng)
+    load_demo_coordination(now)

@@ -1,0 +1,53 @@
+"""Demo coordination: releases of information with different scopes (one revoked, one to an
+outside clinic), a therapist–prescriber conversation with an urgent note waiting, and reports."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..coordination import services as coordination
+from ..coordination.models import CATEGORIES
+from ..courses.models import TreatmentCourse
+from ..domain.phases import Phase
+from ..extensions import db
+from ..notes.models import SafetyAlert
+from ..db.clinic_time import clinic_zone
+
+
+def load_demo_coordination(now: datetime) -> None:
+    today = now.astimezone(clinic_zone()).date()
+    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase.in_(
+        [Phase.EXPERIENCE.value, Phase.INTEGRATION.value])).order_by(TreatmentCourse.id)).all()
+    alerted = db.session.scalar(select(SafetyAlert.course_id).limit(1))
+    # The course with the open safety alert first: its conversation has the urgent note.
+    courses.sort(key=lambda c: c.id != alerted)
+    full, partial, revoked = courses[0], courses[1], courses[2]
+    for course, scope in ((full, list(CATEGORIES)), (partial, ["dosing", "measures", "attendance"])):
+        coordination.create_release(course.patient, recipient_user_id=course.prescriber_id, recipient_name=None,
+                                    categories=scope, purpose="Coordination of ketamine treatment",
+                                    effective_on=course.start_date, expires_on=today + timedelta(days=365),
+                                    by=course.therapist)
+    withdrawn = coordination.create_release(
+        revoked.patient, recipient_user_id=revoked.prescriber_id, recipient_name=None, categories=list(CATEGORIES),
+        purpose="Coordination of ketamine treatment", effective_on=revoked.start_date, expires_on=None,
+        by=revoked.therapist)
+    coordination.revoke_release(withdrawn, on=today - timedelta(days=2), by=revoked.therapist)
+    coordination.create_release(revoked.patient, recipient_user_id=None,
+                                recipient_name="Lakeside Family Practice (fictional)", categories=["measures"],
+                                purpose="Primary care follow-up", effective_on=revoked.start_date,
+                                expires_on=today + timedelta(days=180), by=revoked.therapist)
+    # A conversation: a routine note answered, then an urgent one waiting on the prescriber.
+    therapist, prescriber = full.therapist, full.prescriber
+    first = coordination.send_note(full, recipient_id=prescriber.id, priority="routine", category="response",
+                                   body="PHQ-9 is coming down steadily; she is sleeping better and walking daily.",
+                                   by=therapist, today=today)
+    coordination.acknowledge_note(first, reply="Good to hear. Let's keep the current spacing.", by=prescriber,
+                                  now=now - timedelta(hours=20))
+    coordination.send_note(full, recipient_id=prescriber.id, priority="urgent", category="safety",
+                           body="Item 9 answered 1 on today's PHQ-9: passive thoughts, no plan. Safety plan "
+                                "reviewed; could you see her before the next infusion?", by=therapist, today=today)
+    for course in (full, partial):
+        coordination.generate_report(course, recipient_id=course.prescriber_id, by=course.therapist, now=now,
+                                     today=today, questions="Is the current dose and spacing still right?",
+                                     recommendations="Continue integration sessions inside each window.")

@@ -1,0 +1,353 @@
+"""Demo treatment courses: every shipped protocol in every phase, built through the services.
+
+Times are relative to `now`, so the demo always shows integration windows in every status:
+not yet open, open (optimal), open, closing soon and closed, covered and uncovered.
+"""
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
+
+from icalendar import Calendar, Event
+from sqlalchemy import event, select
+
+from ..accounts.models import PRESCRIBER, User
+from ..db.append_only import store_digest
+from ..calendars.services import import_busy, read_upload
+from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
+from ..courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
+from ..domain.measures import PHQ9
+from ..domain.phases import Phase
+from ..domain.protocols import Span
+from ..domain.windows import shift
+from ..db.errors import DomainError
+from ..experience.models import VITAL_TIMEPOINTS
+from ..experience.services import fetch_dosing_sessions, plan_series, save_record, sign
+from ..experience.windows import course_windows
+from ..extensions import db
+from ..patients.care_team import add_to_care_team
+from ..patients.models import Patient
+from ..domain.slots import Interval
+from ..bookings.availability import first_free_room, free_slots, suggest_for_window
+from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
+from ..scheduling.services import book_integration_session
+from ..db.clinic_time import clinic_zone
+
+PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
+#: days between dosing sessions in the demo series, per protocol (inside each protocol's rules)
+GAP_DAYS = {"iv-ketamine-induction": 2, "im-ketamine-kap": 7, "sublingual-ketamine-kap": 7,
+            "esketamine-trd-rems": 3}
+INDICATIONS = ("Treatment-resistant depression", "Major depressive disorder",
+               "Depression with suicidal ideation", "Post-traumatic stress disorder")
+#: experience-phase courses: (sessions done, at least this many hours since the last one
+#: ended; office hours add up to 15 more) -> the newest window's status
+EXPERIENCE_SHAPES = {"iv-ketamine-induction": (3, 30),       # 30-45 h: open, optimal (24-72 h)
+                     "im-ketamine-kap": (2, 8.5 * 24),       # 204-219 h: closing soon (closes at 240 h)
+                     "sublingual-ketamine-kap": (2, 1),      # 1-16 h: not yet open (opens at 24 h)
+                     "esketamine-trd-rems": (5, 4 * 24)}     # 96-111 h: open, past optimal (72 h)
+PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAINTENANCE,
+              Phase.COMPLETED, Phase.DISCONTINUED)
+
+
+ROOMS = ("Cedar Room", "Sage Room", "Willow Room")
+#: where dosing happens (REMS: a certified healthcare setting, with monitoring)
+DOSING_ROOMS = ("Dosing Suite 1", "Dosing Suite 2")
+#: (therapist username, weekday blocks): most work Monday to Friday with a lunch break
+WORK_WEEKS = {"therapist1": range(0, 6), "therapist2": range(0, 6), "therapist3": range(0, 5),
+              "therapist4": (1, 2, 3, 4, 5)}
+
+
+def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
+    """Rooms, working hours, extra hours and a little time off, so suggestions have something to find."""
+    db.session.add_all(Room(name=name) for name in ROOMS + DOSING_ROOMS)
+    for username, weekdays in WORK_WEEKS.items():
+        for weekday in weekdays:
+            for starts, ends in ((time(9), time(12, 30)), (time(13, 30), time(17))):
+                db.session.add(WorkingHours(clinician_id=users[username].id, weekday=weekday,
+                                            starts=starts, ends=ends))
+    # therapist3 works Monday to Friday, and covers next Saturday morning as an exception
+    zone = clinic_zone()
+    today = now.astimezone(zone).date()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    db.session.add(ExtraHours(clinician_id=users["therapist3"].id, starts_at=datetime.combine(saturday, time(9), zone),
+                              ends_at=datetime.combine(saturday, time(13), zone), reason="Covering the Saturday clinic"))
+    db.session.flush()
+    _import_demo_calendar(users["therapist2"], now)
+
+
+def _import_demo_calendar(therapist: User, now: datetime) -> None:
+    """therapist2's outside commitment, imported as a calendar export would bring it: a weekly
+    Thursday supervision group, 16:00-17:00, as a repeating event."""
+    zone = clinic_zone()
+    today = now.astimezone(zone).date()
+    thursday = today + timedelta(days=(3 - today.weekday()) % 7)
+    calendar, event = Calendar(), Event()
+    calendar.add("prodid", "-//Demo//Personal calendar//EN")
+    calendar.add("version", "2.0")
+    event.add("uid", "demo-supervision@example.invalid")
+    event.add("dtstamp", now)
+    event.add("dtstart", datetime.combine(thursday, time(16), zone))
+    event.add("dtend", datetime.combine(thursday, time(17), zone))
+    event.add("rrule", {"freq": "weekly", "count": 12})
+    event.add("summary", "Supervision group")
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    import_busy(therapist, read_upload("personal-calendar.ics", calendar.to_ical(), now=now), by=therapist)
+
+
+def load_demo_conflict(now: datetime) -> None:
+    """A session booked from a suggestion, then leave entered over it: one to move on the worklist."""
+    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
+                                 .order_by(TreatmentCourse.id)).all()
+    for course in courses:
+        rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), [], now) if not r.covered
+                and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
+        suggestions = suggest_for_window(course, rows[-1].window, now) if rows else []
+        if suggestions:
+            break
+    else:
+        return
+    pick = suggestions[0]
+    booked = book_integration_session(course, clinician_id=pick.clinician_id, starts_at=pick.starts_at, minutes=50,
+                                      modality="telehealth", by=course.therapist, now=now)
+    starts = booked.starts_at.astimezone(clinic_zone()).replace(hour=0, minute=0)
+    db.session.add(TimeOff(clinician_id=booked.clinician_id, starts_at=starts, ends_at=starts + timedelta(days=1),
+                           reason="Conference (demo)"))
+    db.session.flush()
+
+
+def load_demo_courses(users: dict[str, User], patients: list[Patient], now: datetime, rng: random.Random) -> int:
+    """Enrol the first 24 demo patients: each protocol in each phase. Returns courses made."""
+    load_demo_schedule(users, now)
+    made = 0
+    users_by_id = {u.id: u for u in users.values()}
+    for p_index, protocol_id in enumerate(PROTOCOLS):
+        for ph_index, phase in enumerate(PHASE_PLAN):
+            patient = patients[p_index * len(PHASE_PLAN) + ph_index]
+            # The course's clinicians are the patient's care team.
+            team = {m.role: users_by_id[m.user_id] for m in patient.care_team}
+            _build_course(patient, protocol_id, phase, team, now, rng, ph_index)
+            made += 1
+    load_demo_conflict(now)
+    return made
+
+
+def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, variant) -> TreatmentCourse:
+    therapist, prescriber = team["therapist"], team["prescriber"]
+    zone = clinic_zone()
+    gap = GAP_DAYS[protocol_id]
+    protocol_sessions = _series_length(protocol_id)
+    done, hours_since_last = _shape(protocol_id, phase, protocol_sessions, variant)
+    last_start = _office_hour_before(now - timedelta(hours=hours_since_last) - timedelta(minutes=40))
+    first_start = shift(last_start, Span(-gap * (done - 1), "d"), zone) if done else \
+        _office_hour_before(now + timedelta(days=3))
+    start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
+
+    def enrol() -> TreatmentCourse:
+        return enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
+                             indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
+                             prescriber_id=prescriber.id, by=therapist)
+    if phase is Phase.PREPARATION:
+        course = enrol()
+        _record_some_preparation(course, therapist, start_date)
+        return course
+    if phase is Phase.DISCONTINUED:
+        course = enrol()
+        _complete_preparation(course, therapist, prescriber, start_date)
+        _move(course, Phase.EXPERIENCE, therapist)
+        _move(course, Phase.DISCONTINUED, prescriber,
+              reason="Patient chose to stop after the first session; referred back to primary care.")
+        return course
+    enrolled = datetime.combine(start_date, time(9), zone)
+    moments = {"preparation": enrolled, "experience": enrolled + timedelta(days=10)}
+    with _dated_history(moments):
+        course = enrol()
+        _complete_preparation(course, therapist, prescriber, start_date)
+        _move(course, Phase.EXPERIENCE, prescriber)
+        count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
+        first_start = _plan_clash_free(course, first_start, gap, count, prescriber,
+                                       long_past=phase is not Phase.EXPERIENCE)
+        ended = first_start + timedelta(days=gap * (protocol_sessions - 1))
+        moments.update(integration=ended + timedelta(days=1), maintenance=ended + timedelta(days=30),
+                       completed=ended + timedelta(days=90))
+        for session in fetch_dosing_sessions(course.id)[:done]:
+            _record_and_sign(session, protocol_id, prescriber, team["nurse"], rng)
+        _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
+        for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
+            if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
+                break
+            _move(course, target, therapist)
+    course.phase_since = course.transitions[-1].occurred_at
+    return course
+
+
+def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescriber: User, *,
+                     long_past: bool) -> datetime:
+    """Plan the series in a dosing suite, with the course's prescriber if free, else the other
+    one, at the first candidate start where nothing clashes: the demo's dosing timetable is one a
+    real clinic could run. Returns the first start used.
+
+    A series still in its experience phase moves only earlier on the same day (from 8:00), so
+    sessions already "held" stay in the past and each shape in EXPERIENCE_SHAPES keeps its
+    window status. A series whose sessions all ended at least ten days ago (`long_past`) may
+    also move later that day or to one of the three days before: without that freedom, some times of day at
+    which the demo is loaded left no clash-free hour.
+    """
+    rooms = db.session.scalars(select(Room).where(Room.name.in_(DOSING_ROOMS)).order_by(Room.name)).all()
+    others = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
+              if u.has_role(PRESCRIBER) and u.id != prescriber.id]
+    # long enough for the protocol's monitoring and the demo's longest stay (_record_and_sign)
+    minutes = course_protocol(course).experience.min_monitoring_minutes + 30
+    for start in _candidate_starts(first_start, long_past):
+        for clinician in [prescriber] + others:
+            for room in rooms:
+                try:
+                    with db.session.begin_nested():
+                        if clinician is not prescriber:
+                            # A covering prescriber joins the care team explicitly, as staff would add them.
+                            add_to_care_team(course.patient, clinician, PRESCRIBER, by=None,
+                                             reason="demo: covering prescriber for the dosing series")
+                        plan_series(course, first_start=start, days_between=gap, count=count, reason=None,
+                                    clinician_id=clinician.id, room_id=room.id, by=prescriber, minutes=minutes)
+                    return start
+                except DomainError:
+                    continue
+    raise RuntimeError(f"no clash-free dosing plan for demo course {course.id}")
+
+
+def _candidate_starts(first_start: datetime, long_past: bool):
+    """Office-hour starts to try, nearest first (see _plan_clash_free for which are allowed)."""
+    zone = clinic_zone()
+    local = first_start.astimezone(zone)
+    days = (0, -1, -2, -3) if long_past else (0,)
+    for day in days:
+        hours = range(local.hour, 7, -1) if not long_past else \
+            sorted(range(8, 18), key=lambda hour: abs(hour - local.hour))
+        for hour in hours:
+            moved = shift(local.replace(hour=hour), Span(day, "d"), zone) if day else local.replace(hour=hour)
+            yield moved.astimezone(first_start.tzinfo)
+
+
+@contextmanager
+def _dated_history(moments: dict[str, datetime]):
+    """Demo only: give the invented history plausible dates instead of the moment of loading.
+
+    Real transitions and checklist entries are stamped by the services when they happen, and
+    the database refuses any later change to them (migration 0016): nothing in the application
+    can backdate them. This fabricated clinic can, because it is fiction, so it dates each row
+    as it is inserted: a transition at `moments[phase]` (the caller adds later phases once
+    their dates are known), a checklist entry at 17:00 on the day it was completed.
+    """
+    zone = clinic_zone()
+
+    def date_transition(mapper, connection, transition: PhaseTransition) -> None:
+        transition.occurred_at = moments[transition.to_phase]
+
+    def date_record(mapper, connection, record: PreparationRecord) -> None:
+        record.recorded_at = datetime.combine(record.completed_on, time(17), zone)
+        store_digest(record)  # whichever insert listener ran first, the digest hashes this date
+    listeners = ((PhaseTransition, date_transition), (PreparationRecord, date_record))
+    for model, listener in listeners:
+        event.listen(model, "before_insert", listener)
+    try:
+        yield
+    finally:
+        for model, listener in listeners:
+            event.remove(model, "before_insert", listener)
+
+
+def _office_hour_before(instant: datetime) -> datetime:
+    """The latest whole hour from 8:00 to 17:00 clinic time at or before `instant`.
+
+    At most 15 hours earlier (overnight), which every shape in EXPERIENCE_SHAPES allows for.
+    """
+    local = instant.astimezone(clinic_zone()).replace(minute=0, second=0, microsecond=0)
+    while not 8 <= local.hour <= 17:
+        local = (local.replace(tzinfo=None) - timedelta(hours=1)).replace(tzinfo=local.tzinfo)
+    return local.astimezone(instant.tzinfo)
+
+
+def _series_length(protocol_id: str) -> int:
+    return {"esketamine-trd-rems": 12}.get(protocol_id, 6)
+
+
+def _shape(protocol_id: str, phase: Phase, series: int, variant: int) -> tuple[int, float]:
+    if phase is Phase.EXPERIENCE:
+        return EXPERIENCE_SHAPES[protocol_id]
+    if phase in (Phase.PREPARATION, Phase.DISCONTINUED):
+        return 0, 0
+    # integration: finished ~10 days ago; maintenance ~6 weeks; completed ~4 months
+    return series, {Phase.INTEGRATION: 10, Phase.MAINTENANCE: 42, Phase.COMPLETED: 120}[phase] * 24 + variant
+
+
+def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
+    change_phase(course, target, by=by, expected_version=course.version, reason=reason, override=False)
+
+
+def _record_some_preparation(course, therapist, start_date) -> None:
+    for item in ("intake_assessment", "informed_consent", PHQ9.baseline_item):
+        record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
+
+
+def _complete_preparation(course, therapist, prescriber, start_date) -> None:
+    protocol = course_protocol(course)
+    for key, _label in checklist_items(protocol):
+        if key == PREPARATION_SESSION:
+            for n in range(protocol.preparation.min_signed_sessions):
+                record_preparation(course, item=key, completed_on=start_date + timedelta(days=2 + n), note=None,
+                                   by=therapist, today=start_date + timedelta(days=10))
+            continue
+        by = prescriber if key == "medical_clearance" else therapist
+        record_preparation(course, item=key, completed_on=start_date, note="Demo record", by=by,
+                           today=start_date + timedelta(days=10))
+
+
+def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
+    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff)."""
+    protocol = course_protocol(session.course)
+    esketamine = protocol.medication == "esketamine"
+    start = session.planned_start
+    end = start + timedelta(minutes=15 if esketamine else 40)
+    minutes = protocol.experience.min_monitoring_minutes + rng.choice((0, 10, 20))
+    weight = rng.choice((58.5, 64.0, 71.2, 82.5, 95.0))
+    dose = 56 if esketamine else round(weight * 0.5, 1)
+    values = dict(started_at=start, ended_at=end, route=protocol.route, medication=protocol.medication,
+                  dose_mg=dose, weight_kg=None if esketamine else weight, lot_number=f"DEMO-LOT-{rng.randint(100, 999)}",
+                  administered_by_id=prescriber.id, monitored_by_id=nurse.id,
+                  sedation=rng.choice(("none", "mild", "mild", "moderate")),
+                  dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
+                  concomitant_sedating_medications="none" if esketamine else None, monitoring_minutes=minutes,
+                  discharged_at=start + timedelta(minutes=minutes), discharge_ready=True,
+                  ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
+                  vitals_acceptable_before_dosing=True if esketamine else None,
+                  vitals_acceptable_before_discharge=True if esketamine else None)
+    vitals = {tp: {"systolic": rng.randint(112, 138) + (14 if tp == "post_40" else 0),
+                   "diastolic": rng.randint(70, 86), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99)}
+              for tp in VITAL_TIMEPOINTS}
+    events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
+        if rng.random() < 0.2 else []
+    save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version)
+    sign(session, by=prescriber, expected_version=session.version)
+
+
+def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:
+    """An integration session a day and a half after each signed dosing session in the past."""
+    signed = [s for s in fetch_dosing_sessions(course.id) if s.status == "signed"]
+    if skip_latest:
+        signed = signed[:-1]  # the newest window stays uncovered: the staff worklist's job
+    for session in signed:
+        starts = _free_hour(therapist, course.patient_id, session.ended_at + timedelta(hours=36))
+        room = first_free_room(starts, starts + timedelta(minutes=50)) if session.sequence % 2 == 0 else None
+        book_integration_session(course, clinician_id=therapist.id, starts_at=starts, minutes=50,
+                                 modality="in_person" if room else "telehealth", room_id=room.id if room else None,
+                                 by=therapist, now=starts - timedelta(days=1))  # booked the day before
+    db.session.flush()
+
+
+def _free_hour(therapist: User, patient_id: int, after: datetime) -> datetime:
+    """The therapist's first free slot (working hours, time off and bookings respected) after `after`."""
+    slots = free_slots(therapist.id, patient_id, Interval(after, after + timedelta(days=10)), timedelta(minutes=50))
+    if not slots:
+        raise RuntimeError("no free slot for the demo booking within ten days")
+    return slots[0]

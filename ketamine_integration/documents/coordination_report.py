@@ -1,0 +1,182 @@
+"""The prescriber coordination report as typed data, and its HTML and PDF.
+
+The report is built (coordination/report.py) from small frozen records, one per section; a
+section the patient's release does not permit is None, so the template leaves it out. The
+same markup is the preview and, through WeasyPrint, the PDF.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import render_template
+
+from .pdf import render_pdf
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    clinic: str
+    #: when it was generated, in clinic time
+    generated: str
+    recipient: str
+
+
+@dataclass(frozen=True)
+class ReleaseScope:
+    """The categories the release permits, and those it does not (their labels, in category order)."""
+    categories: tuple[str, ...]
+    withheld: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PatientIdentity:
+    """What every report carries, whatever the release: the recipient must know whose record it is."""
+    name: str
+    mrn: str
+    dob: str
+
+
+@dataclass(frozen=True)
+class TreatmentSummary:
+    """The "treatment" category: the protocol the course follows, its phase and indication."""
+    protocol: str
+    version: str
+    phase: str
+    indication: str
+
+
+@dataclass(frozen=True)
+class CourseSummary:
+    start: str
+    #: None unless the release permits the treatment summary
+    treatment: TreatmentSummary | None
+
+
+@dataclass(frozen=True)
+class VitalSigns:
+    label: str
+    #: systolic/diastolic, mmHg, or "—"
+    bp: str
+    #: beats per minute, or "—"
+    hr: int | str
+    #: percent, or "—"
+    spo2: int | str
+
+
+@dataclass(frozen=True)
+class DosingEntry:
+    sequence: int
+    when: str
+    route: str
+    medication: str
+    dose: str
+    vitals: tuple[VitalSigns, ...]
+    sedation: str
+    dissociation: str
+    #: minutes
+    monitoring: int | None
+    adverse_events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MeasureReading:
+    date: str
+    total: int
+    band: str
+    #: "baseline", or the signed change from it
+    change: str
+
+
+@dataclass(frozen=True)
+class MeasureSeries:
+    name: str
+    #: the trend chart's geometry (notes/charts.py)
+    chart: dict | None
+    rows: tuple[MeasureReading, ...]
+    status: str
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """Integration windows covered (and optimally), and what became of integration sessions."""
+    windows: int
+    covered: int
+    optimal: int
+    attended: int
+    no_show: int
+    cancelled: int
+    booked: int
+
+
+@dataclass(frozen=True)
+class ThemeEntry:
+    name: str
+    sessions: int
+    first: str
+    last: str
+
+
+@dataclass(frozen=True)
+class Insight:
+    date: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ThemesAndInsights:
+    themes: tuple[ThemeEntry, ...]
+    insights: tuple[Insight, ...]
+
+
+@dataclass(frozen=True)
+class ActionStepProgress:
+    what: str
+    how_often: str
+    status: str
+    check_ins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpenSafetyAlert:
+    date: str
+    #: the answer to the item the measure's safety rule watches (e.g. PHQ-9 item 9)
+    item: int
+    #: how the report names that item ("PHQ-9 item 9") and what it asks about
+    label: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class TherapistQuestions:
+    """The therapist's own words to the prescriber."""
+    questions: str
+    recommendations: str
+
+
+@dataclass(frozen=True)
+class CoordinationReportData:
+    """Everything a coordination report shows. Each optional section is None unless the
+    patient's release permits its category."""
+    header: ReportHeader
+    scope: ReleaseScope
+    patient: PatientIdentity
+    course: CourseSummary
+    dosing: tuple[DosingEntry, ...] | None
+    measures: tuple[MeasureSeries, ...] | None
+    attendance: WindowCoverage | None
+    themes: ThemesAndInsights | None
+    action_plan: tuple[ActionStepProgress, ...] | None
+    safety: tuple[OpenSafetyAlert, ...] | None
+    therapist: TherapistQuestions
+
+
+TEMPLATE = "coordination/report.html"
+
+
+def render_report_html(report: CoordinationReportData, *, for_pdf: bool) -> str:
+    """The report page; `for_pdf` adds the running header and footer the PDF's pages carry."""
+    return render_template(TEMPLATE, report=report, for_pdf=for_pdf)
+
+
+def render_report_pdf(report: CoordinationReportData) -> bytes:
+    return render_pdf(render_report_html(report, for_pdf=True))

@@ -1,0 +1,88 @@
+"""What each role may do: named permissions, and the one table granting them to roles.
+
+Views, templates and services ask `user.can("notes.write")`, never which role a user holds;
+adding a role is adding a row to GRANTS (and its name to domain/roles.py). Care-team
+rules are separate and unchanged: a permission says what a user may do for a patient, the
+care team (patients/access.py) says for which patients.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .roles import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
+
+#: every permission, with what it lets a user do (the README's table is generated from this)
+PERMISSIONS = {
+    "account.own": "Use one's own account: home page, two-step sign-in, personal calendar feeds",
+    "protocols.read": "Read the protocol library",
+    "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
+    "audit.read": "Read the audit log",
+    "clinic.configure": "Keep rooms, session types, the theme vocabulary and the calendar feed settings",
+    "patients.read": "Open patients and their courses: every patient with patients.read_all, "
+                     "otherwise those whose care team one is on",
+    "patients.read_all": "See every patient's details, courses and schedule (not clinical content)",
+    "patients.register": "Register, edit, archive and restore patients, and keep every care team",
+    "care_team.member": "Be on a patient's care team (and so see that patient)",
+    "courses.enrol": "Enrol a patient in a treatment course",
+    "courses.treat": "Move a course between phases and record its preparation checklist",
+    "courses.medical_clearance": "Record the prescriber-only preparation items (medical clearance)",
+    "notes.read": "Read the clinical content of care-team patients: notes, formulations, measures, themes",
+    "notes.write": "Write, edit and sign session notes and case formulations",
+    "notes.process_own": "Open the process notes one wrote (everyone else is told there are none, so every "
+                         "role holds this)",
+    "notes.amend": "Add addenda to signed session notes",
+    "measures.record": "Record and void outcome measures, acknowledge safety alerts",
+    "coordination.message": "Exchange coordination notes with the care team",
+    "releases.read": "See a patient's releases of information",
+    "releases.manage": "Record and revoke releases of information",
+    "reports.generate": "Write coordination reports to a patient's prescribers",
+    "reports.read": "Open coordination reports one wrote or received",
+    "reports.receive": "Receive coordination reports and releases: the prescriber worklist",
+    "dosing.record_vitals": "Open and save the draft record of a care-team patient's dosing session: "
+                            "vitals, monitoring and observations",
+    "dosing.administer": "Be recorded as the person who administered a dose",
+    "dosing.monitor": "Be recorded as the person who monitored a dosing session",
+    "dosing.sign": "Sign and lock a dosing record as the responsible clinician",
+    "dosing.amend": "Add addenda to signed dosing records",
+    "dosing.lead": "Be the clinician a dosing session is booked with",
+    "rems.file": "Print and file REMS patient monitoring forms",
+    "schedule.read": "See the calendar (one's own sessions; the whole clinic with schedule.manage)",
+    "schedule.book": "Plan, book, move and cancel sessions, record outcomes, send invitations",
+    "schedule.manage": "Run the clinic's schedule: worklist, automatic scheduling, anyone's calendar and hours",
+    "availability.keep": "Keep working hours, time off and busy calendars (one's own; anyone's with "
+                         "schedule.manage)",
+    "schedule.bookable": "Be booked for sessions: has working hours and time off",
+}
+
+_EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
+_CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
+              "measures.record", "coordination.message", "releases.read", "reports.read",
+              "dosing.record_vitals", "dosing.administer", "dosing.monitor", "dosing.sign", "dosing.amend",
+              "dosing.lead", "rems.file", "schedule.read", "schedule.book", "availability.keep",
+              "schedule.bookable"}
+_SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",
+                    "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep"}
+
+#: role -> the permissions it grants
+GRANTS: dict[str, frozenset[str]] = {
+    ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
+    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER),
+    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"notes.write", "releases.manage", "reports.generate"}),
+    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | {"courses.medical_clearance", "reports.receive"}),
+    # Nurses record the dosing sessions of their care-team patients and see the schedule; they
+    # read no note content, sign no dosing record and book nothing (issue 18, point 3).
+    NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.record_vitals", "dosing.administer",
+                                  "dosing.monitor", "schedule.read"}),
+}
+
+
+def permissions_of(roles: Iterable[str]) -> frozenset[str]:
+    """Everything the holder of these roles may do."""
+    return frozenset().union(*(GRANTS.get(role, ()) for role in roles))
+
+
+def roles_with(permission: str) -> tuple[str, ...]:
+    """The roles granting a permission, in the table's order (e.g. who may be picked as monitor)."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return tuple(role for role, granted in GRANTS.items() if permission in granted)

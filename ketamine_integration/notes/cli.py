@@ -1,0 +1,87 @@
+"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes)
+and of every append-only record that carries one (addenda, measures, releases, formulations,
+preparation entries), and check append-only records against the audit trail."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
+from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
+from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
+from .services import verify_signed_notes
+
+signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
+
+#: how a digested table's rows are named in the report
+RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
+                "measure_responses": "measure response", "releases_of_information": "release of information",
+                "safety_alerts": "safety alert", "preparation_records": "preparation record",
+                "case_formulations": "formulation revision", "coordination_reports": "coordination report",
+                "coordination_notes": "coordination note", "phase_transitions": "phase transition",
+                "appointment_changes": "appointment change", "treatment_courses": "course",
+                "appointments": "appointment"}
+
+
+@signatures_cli.command("verify")
+def verify_command():
+    """Check signed dosing sessions, signed notes, protocol snapshots, addenda, measures,
+    releases, formulations and preparation entries against their hashes, and append-only
+    records against the audit trail; exit 1 on any mismatch."""
+    sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
+    records = verify_digests()
+    broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
+    for note_id, ok in notes:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH session note {note_id}: content differs from what was signed", err=True)
+    for session_id, ok in sessions:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
+    for label, ok in snapshots:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH protocol snapshot {label}: definition differs from its content hash", err=True)
+    click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
+    click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
+    click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
+    for table in DIGESTED:
+        checked = [ok for name, _, ok in records if name == table]
+        click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
+    if broken:
+        raise SystemExit(1)
+
+
+def _report_records(records) -> int:
+    """Name each append-only record whose content no longer matches its digest; their count."""
+    broken = 0
+    for table, row_id, ok in records:
+        if not ok:
+            broken += 1
+            click.echo(f"MISMATCH {RECORD_NAMES[table]} {row_id} ({table}): content differs from its digest",
+                       err=True)
+    return broken
+
+
+def _report_undone(undone) -> int:
+    """Name each void, acknowledgement or revocation the audit trail records but the row lost."""
+    for table, row_id in undone:
+        click.echo(f"UNDONE {RECORD_NAMES[table]} {row_id} ({table}): the audit trail records a one-way change "
+                   "the row no longer shows", err=True)
+    return len(undone)
+
+
+def _report_trail() -> int:
+    """Name each record the audit trail or its own history says is gone or rewritten; their count."""
+    problems = [f"MISSING {RECORD_NAMES[table]} {row_id} ({table}): the audit trail records it, the row is gone"
+                for table, row_id in missing_records()]
+    problems += [f"MISSING {RECORD_NAMES[table]} rows of {parent_id} ({table}): the audit trail records "
+                 f"{recorded}, {present} remain" for table, parent_id, recorded, present in short_histories()]
+    problems += [f"REWRITTEN {RECORD_NAMES[table]} {row_id} ({table}): its void, acknowledgement or revocation "
+                 "differs from what the audit trail recorded" for table, row_id in rewritten_one_way_changes()]
+    problems += [f"BROKEN {RECORD_NAMES[table]} {row_id} ({table}): {what}"
+                 for table, row_id, what in broken_histories()]
+    for line in problems:
+        click.echo(line, err=True)
+    return len(problems)

@@ -1,0 +1,233 @@
+"""The course page: everything a course shows, gathered from the features that feed it, and the
+views that show it (again, with a refused form's errors): above every feature it composes."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..accounts.models import PRESCRIBER, THERAPIST
+from ..accounts.services import user_choices
+from ..audit import services as audit
+from ..courses import services
+from ..courses.forms import PhaseForm, PreparationForm, VoidForm
+from ..courses.models import TreatmentCourse
+from ..domain.phases import NEXT_PHASES
+from ..experience.forms import PlanForm
+from ..experience.models import SIGNED
+from ..experience import services as dosing
+from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
+from ..experience.timeline import geometry
+from ..experience.windows import course_windows
+from ..web import access
+from ..web.fields import options
+from ..web.forms import form_version, submit
+from ..notes.forms import NewNoteForm
+from ..notes.services import course_notes, open_alerts
+from ..patients.access import can_read_clinical, load_patient_record
+from ..patients.care_team import may_add_members
+from ..domain.windows import WindowStatus
+from ..patients.services import clinician_choices
+from ..scheduling import services as scheduling
+from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_window
+from ..scheduling.forms import BookForm
+from ..bookings.models import ACTIVE_STATUSES
+from ..scheduling.services import fetch_course_appointments
+from ..db.clinic_time import clinic_today, clinic_zone
+from ..db.types import utcnow
+from ..domain.phases import Phase
+
+
+def plan_form_choices(form: PlanForm, clinicians=None, rooms=None) -> PlanForm:
+    """Who may run dosing sessions and where: the choices a plan form offers and accepts
+    (`clinicians` and `rooms`: what the page read already for its other forms)."""
+    form.clinician.choices = options(dosing_clinician_choices(clinicians))
+    form.room.choices = room_choices(first_free=False, rooms=rooms)
+    return form
+
+
+def only_team_choices(course: TreatmentCourse, *forms) -> None:
+    """Offer only the care team to a user who may not ask for a membership: anyone else would be
+    refused (patients.care_team.admit_clinician still refuses an id sent from outside the list)."""
+    members = {m.user_id for m in course.patient.care_team}
+    for form in forms:
+        form.clinician.choices = [c for c in form.clinician.choices if c.value in members]
+
+
+def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
+                book_form=None, status=200):
+    """The course page, with any submitted form (and its errors) in place of a fresh one."""
+    protocol = services.course_protocol(course)
+    phase_form, prep_form = _phase_forms(course, protocol, phase_form, prep_form)
+    may_add_to_team = may_add_members(current_user, course.patient)
+    clinicians = []
+    if not course.current_phase.ended:  # an ended course plans and books nothing: no forms to fill
+        clinicians, plan_form, book_form = _planning_forms(course, protocol, plan_form, book_form, may_add_to_team)
+    now = utcnow()
+    sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
+    # the course's integration sessions that count for its windows, from the appointments read
+    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
+    windows = course_windows(course, sessions, starts, now)
+    clinical = can_read_clinical(current_user, course.patient)
+    facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions))
+    return render_template(
+        "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
+        history=services.phase_history(course), blockers=services.next_phase_blockers(course, facts),
+        facts=facts, checklist=services.checklist_items(protocol),
+        records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
+        void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
+        timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        may_add_to_team=may_add_to_team,
+        suggestions=_suggestions(course, windows, now), names={user_id: name for user_id, name, _roles in clinicians},
+        new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
+        **_clinical_parts(course, clinical),
+        appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments
+                                                    if a.dosing_session_id is not None}), status
+
+
+def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):
+    """The phase and preparation forms (the submitted ones, else fresh), with their choices."""
+    if phase_form is None:
+        phase_form = PhaseForm(version=course.version)
+    phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
+    if prep_form is None:
+        prep_form = PreparationForm(completed_on=clinic_today())
+    prep_form.item.choices = options(services.checklist_items(protocol))
+    return phase_form, prep_form
+
+
+def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may_add_to_team: bool):
+    """The clinicians, and the plan and booking forms (the submitted ones, else fresh) with their choices."""
+    # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
+    clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
+    plan_form = plan_form_choices(plan_form or PlanForm(
+        days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
+        clinician=course.prescriber_id), clinicians, rooms)
+    book_form = book_form or BookForm(clinician=course.therapist_id)
+    book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
+                                          if THERAPIST in roles)
+    book_form.room.choices = room_choices(rooms=rooms)
+    if not may_add_to_team:
+        only_team_choices(course, plan_form, book_form)
+    return clinicians, plan_form, book_form
+
+
+def _suggestions(course: TreatmentCourse, windows, now) -> dict:
+    """Free slots for each open window not yet covered (none for an ended course)."""
+    if course.current_phase.ended:
+        return {}
+    return {w.session.id: suggest_for_window(course, w.window, now) for w in windows
+            if not w.covered and w.status is not WindowStatus.CLOSED}
+
+
+def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
+    """The course's notes and open safety alerts, for a user who may read clinical records."""
+    if not clinical:
+        return {"notes": [], "open_alerts": 0}
+    return {"notes": course_notes(course.id),
+            "open_alerts": len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id])}
+
+
+def _back_to_course(course_id: int, anchor: str | None = None):
+    return redirect(url_for("courses.course_detail", course_id=course_id) + (f"#{anchor}" if anchor else ""))
+
+
+@access.permission("patients.read")
+def course_detail(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    audit.record("course.view", obj=course, patient_id=course.patient_id)
+    return course_page(course)
+
+
+@access.permission("courses.treat")
+def course_phase(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
+    form = PhaseForm()
+    form.target.choices = options((p.value, p.label) for p in Phase)
+    done, decision = submit(form, lambda: services.change_phase(
+        course, Phase(form.target.data), by=current_user, expected_version=form_version(form),
+        reason=form.reason.data, override=form.override.data))
+    if done:
+        detail = f"to {decision.target.value}" + ("; gate overridden" if decision.overridden else "")
+        audit.record("course.phase_change", obj=course, patient_id=course.patient_id, detail=detail)
+        flash(f"The course is now in {decision.target.value}.", "success")
+        return _back_to_course(course.id)
+    audit.record("course.phase_change", obj=course, patient_id=course.patient_id,
+                 outcome=audit.FAILURE, detail="refused")
+    return course_page(course, phase_form=form, status=422)
+
+
+@access.permission("courses.treat")
+def preparation_record(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=True)
+    form = PreparationForm()
+    form.item.choices = options(services.checklist_items(services.course_protocol(course)))
+    done, record = submit(form, lambda: services.record_preparation(
+        course, item=form.item.data, completed_on=form.completed_on.data, note=form.note.data,
+        by=current_user, today=clinic_today()))
+    if done:
+        audit.record("preparation.record", obj=record, patient_id=course.patient_id, detail=record.item)
+        flash("Recorded.", "success")
+        return _back_to_course(course.id, "preparation")
+    # the refusal re-renders the whole course page: its one row is the failed entry (durable)
+    audit.record("preparation.record", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="refused")
+    return course_page(course, prep_form=form, status=422)
+
+
+@access.permission("schedule.book")
+def dosing_plan(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    form = plan_form_choices(PlanForm())
+    done, planned = submit(form, lambda: dosing.plan_series(
+        course, first_start=form.first_start.data, days_between=form.days_between.data,
+        count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
+        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request()))
+    if done:
+        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
+        flash(f"Planned {len(planned)} dosing session(s).", "success")
+        return _back_to_course(course.id, "dosing")
+    audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
+    return course_page(course, plan_form=form, status=422)
+
+
+def _room_for(form: BookForm) -> int | None:
+    """The chosen room, or the first free one for an in-person session with none chosen."""
+    if form.modality.data != "in_person":
+        return None
+    if form.room.data:
+        return form.room.data
+    ends = form.starts_at.data + timedelta(minutes=form.minutes.data or session_minutes()[form.kind.data])
+    room = first_free_room(form.starts_at.data, ends)
+    return room.id if room else None
+
+
+@access.permission("schedule.book")
+def book_session(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    form = BookForm()
+    form.clinician.choices = options(clinician_choices(THERAPIST))
+    form.room.choices = room_choices()
+    done, appointment = submit(form, lambda: scheduling.book_session(
+        course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
+        minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
+        room_id=_room_for(form), join=form.join_request()))
+    if done:
+        audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
+        flash(f"{appointment.label} booked.", "success")
+        return _back_to_course(course.id, "windows")
+    audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="refused")
+    return course_page(course, book_form=form, status=422)
+
+
+#: (endpoint, URL, view, methods): the endpoint names of the blueprints these views were born on,
+#: which templates and tests use; the URLs are unchanged
+ROUTES = (
+    ("courses.course_detail", "/courses/<id:course_id>", course_detail, ["GET"]),
+    ("courses.course_phase", "/courses/<id:course_id>/phase", course_phase, ["POST"]),
+    ("courses.preparation_record", "/courses/<id:course_id>/preparation", preparation_record, ["POST"]),
+    ("experience.dosing_plan", "/courses/<id:course_id>/dosing/plan", dosing_plan, ["POST"]),
+    ("scheduling.book_session", "/courses/<id:course_id>/sessions", book_session, ["POST"]),
+)

@@ -1,0 +1,29 @@
+"""The patient page: the record and the patient's courses with their windows (above courses)."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+
+from ..audit import services as audit
+from ..courses.services import fetch_courses_for_patient
+from ..db.types import utcnow
+from ..experience.window_store import window_summaries
+from ..patients.access import can_read_clinical, load_patient
+from ..web import access
+
+
+@access.permission("patients.read")
+def patient_detail(patient_id: int):
+    patient = load_patient(patient_id)
+    audit.record("patient.view", obj=patient, patient_id=patient.id)
+    courses = fetch_courses_for_patient(patient.id)
+    return render_template("patients/detail.html", patient=patient,
+                           clinical_access=can_read_clinical(current_user, patient),
+                           can_edit=current_user.can("patients.register"), courses=courses,
+                           window_status=window_summaries([c.id for c in courses], utcnow()))
+
+
+#: (endpoint, URL, view, methods), as in pages/course.py
+ROUTES = (
+    ("patients.patient_detail", "/patients/<id:patient_id>", patient_detail, ["GET"]),
+)

@@ -1,0 +1,164 @@
+"""Who may use each endpoint: one declared rule per view, enforced before every request.
+
+Every view states its rule with @public, @during_sign_in or @permission("dosing.sign"), a permission
+of the table in domain/permissions.py (never a role). A user half-way through signing in
+(password given, authenticator code or enrolment still due) is not signed in: they reach only
+the @during_sign_in pages. An endpoint with no rule is refused (fail closed), and
+tests/integration/test_authorization_rules.py walks app.url_map so that a forgotten rule fails
+the suite before it reaches a clinic.
+
+What the check needs to know of sign-in, the audit trail and patients it asks the
+collaborators create_app passes to `register` (AccessCollaborators): plumbing knows no feature.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user
+
+from ..domain.permissions import PERMISSIONS, roles_with
+from ..domain.roles import ROLE_LABELS
+
+RULE_ATTR = "_access_rule"
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    #: anyone, signed in or not
+    public: bool = False
+    #: the permission a signed-in user needs (domain/permissions.py)
+    permission: str | None = None
+    #: any signed-in user, and one whose second sign-in step is still due (that step's pages, sign-out)
+    during_sign_in: bool = False
+
+    @property
+    def declared(self) -> bool:
+        """Whether the rule says who may come: public, the sign-in steps, or a permission."""
+        return self.public or self.during_sign_in or self.permission is not None
+
+    def describe(self) -> str:
+        if self.public:
+            return "public"
+        if self.during_sign_in:
+            return "any signed-in user, or one half-way through signing in"
+        holders = ", ".join(ROLE_LABELS[r] for r in roles_with(self.permission))
+        return f"{self.permission} ({holders})"
+
+
+PUBLIC = AccessRule(public=True)
+DURING_SIGN_IN = AccessRule(during_sign_in=True)
+#: where a pending sign-in is sent, by its stage (accounts/sessions.py)
+SECOND_STEP_PAGES = {"code": "mfa.code", "enrol": "mfa.enrol"}
+
+
+@dataclass(frozen=True)
+class AccessCollaborators:
+    """What the access check asks the features, passed in by create_app."""
+
+    #: this request's half-finished sign-in (an object with a `stage`), or None
+    pending_sign_in: Callable[[], Any]
+    #: keep what a signed-out request submitted, to offer it back after sign-in; True if kept
+    keep_timed_out_submission: Callable[[], bool]
+    #: write the audit row of a refused request: (detail, patient_id=...)
+    record_denial: Callable[..., Any]
+    #: whether a patient with this id exists (a denied URL's patient goes into the audit row)
+    patient_exists: Callable[[int], bool]
+
+
+def register(app: Flask, collaborators: AccessCollaborators) -> None:
+    """Check every request against its endpoint's rule, asking `collaborators`."""
+    app.extensions["access"] = collaborators
+    allow_endpoint(app, "static", PUBLIC)
+    app.before_request(enforce_access)
+
+
+def _collaborators() -> AccessCollaborators:
+    return current_app.extensions["access"]
+
+
+def _attach(rule: AccessRule):
+    def decorate(view):
+        setattr(view, RULE_ATTR, rule)
+        return view
+    return decorate
+
+
+def public(view):
+    """No login needed (login page, health check, static files)."""
+    return _attach(PUBLIC)(view)
+
+
+def during_sign_in(view):
+    """Any signed-in user, and a user whose second sign-in step is due (that step, sign-out)."""
+    return _attach(DURING_SIGN_IN)(view)
+
+
+def permission(name: str):
+    """Signed-in users one of whose roles grants this permission."""
+    if name not in PERMISSIONS:
+        raise ValueError(f"permission() needs a permission of domain/permissions.py, got {name!r}")
+    return _attach(AccessRule(permission=name))
+
+
+def allow_endpoint(app: Flask, endpoint: str, rule: AccessRule) -> None:
+    """Declare a rule for an endpoint whose view we do not own (e.g. 'static')."""
+    app.extensions.setdefault("access_rules", {})[endpoint] = rule
+
+
+def rule_for(app: Flask, endpoint: str) -> AccessRule | None:
+    view = app.view_functions.get(endpoint)
+    rule = getattr(view, RULE_ATTR, None)
+    if rule is None:
+        rule = app.extensions.get("access_rules", {}).get(endpoint)
+    return rule
+
+
+def enforce_access():
+    """before_request: apply the endpoint's rule; unknown URLs fall through to the 404 page."""
+    if request.endpoint is None:
+        return None
+    rule = rule_for(current_app, request.endpoint)
+    features = _collaborators()
+    if rule is None or not rule.declared:
+        features.record_denial(f"no access rule for endpoint {request.endpoint}")
+        abort(403)
+    if rule.public:
+        return None
+    if not current_user.is_authenticated:
+        return _not_signed_in(rule, features)
+    if rule.permission is not None and not current_user.can(rule.permission):
+        features.record_denial(f"{request.endpoint} needs permission {rule.describe()}",
+                               patient_id=_patient_in_url(features))
+        abort(403)
+    return None
+
+
+def _not_signed_in(rule: AccessRule, features: AccessCollaborators):
+    """A request with no signed-in user: half-way through signing in it reaches only that step's
+    pages; otherwise it is sent to sign in, keeping what a timed-out form submitted."""
+    pending = features.pending_sign_in()
+    if pending is not None:
+        if rule.during_sign_in:
+            return None
+        flash("Finish signing in first.", "info")
+        return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
+    reason = g.pop("session_end_message", None)
+    session.clear()
+    kept = features.keep_timed_out_submission()
+    flash(reason or "Please sign in to continue.", "info")
+    if kept:
+        flash("What you submitted is kept: sign in and it will be offered back on the same page.", "info")
+    next_url = request.full_path.rstrip("?") if request.method == "GET" or kept else None
+    if kept:
+        next_url = request.path
+    return redirect(url_for("accounts.login", next=next_url))
+
+
+def _patient_in_url(features: AccessCollaborators) -> int | None:
+    """The patient a denied URL names, if it names an existing one (for the audit filter)."""
+    patient_id = (request.view_args or {}).get("patient_id")
+    if patient_id is None or not features.patient_exists(patient_id):
+        return None
+    return patient_id

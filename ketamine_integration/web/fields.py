@@ -1,0 +1,95 @@
+"""Form fields shared across blueprints, with messages a clinician can act on."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from wtforms import DateField, DateTimeLocalField, DecimalField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.fields.choices import SelectChoice
+
+from ..db.clinic_time import clinic_zone
+
+
+#: years a clinical date may fall in; beyond them is a typing error (and date maths overflow)
+YEARS = (1900, 2100)
+
+
+class ClinicDateField(DateField):
+    """A date typed or picked as YYYY-MM-DD; a wrong format says what to type instead."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None  # empty: InputRequired or Optional decides, with their own words
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Enter a date as YYYY-MM-DD.") from None
+        if not YEARS[0] <= self.data.year <= YEARS[1]:
+            self.data = None
+            raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal number; NaN and infinity ("sNaN", "inf") are not numbers a clinician types."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError("Enter a number.")
+
+
+class ClinicDateTimeField(DateTimeLocalField):
+    """A date and time typed in the clinic's time zone; `data` is the aware UTC instant.
+
+    A wall-clock time that does not exist there (the hour skipped when clocks go forward)
+    is refused rather than silently moved; in the hour repeated when clocks go back, the
+    first occurrence is meant.
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"], **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Enter a date and time as YYYY-MM-DD HH:MM.") from None
+        if not YEARS[0] <= self.data.year <= YEARS[1]:
+            self.data = None
+            raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")
+        zone = clinic_zone()
+        local = self.data.replace(tzinfo=zone)
+        instant = local.astimezone(timezone.utc)
+        if instant.astimezone(zone).replace(tzinfo=None) != self.data:
+            self.data = None
+            raise ValueError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks "
+                             "moved forward that night. Enter the time as the clock showed it.")
+        self.data = instant
+
+    def _value(self):
+        # Values from the database are UTC; the form shows clinic wall-clock time.
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if isinstance(self.data, datetime):
+            shown = self.data.astimezone(clinic_zone()) if self.data.tzinfo else self.data
+            return shown.strftime("%Y-%m-%dT%H:%M")
+        return ""
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices (tuples are deprecated in WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes (the form macro renders it in a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

@@ -1,0 +1,121 @@
+"""The nurse (issue 18, point 3): records vitals and monitoring on their care-team patients'
+dosing sessions, may be named as administering or monitoring, signs no dosing record, reads no
+note content, sees the schedule and books nothing."""
+import pytest
+from sqlalchemy import select
+
+from ketamine_integration.experience.models import DosingSession
+from ketamine_integration.extensions import db
+from tests.conftest import page_text
+from tests.security.clinic import Clinic, local
+
+
+@pytest.fixture
+def clinic(make, auth):
+    return Clinic(make, auth)
+
+
+@pytest.fixture
+def elsewhere(clinic, make):
+    """A dosing session of a patient whose care team the nurse is not on."""
+    other = make.patient(family_name="Elsewhere", therapists=[clinic.users["victim"]],
+                         prescribers=[clinic.users["prescriber"]])
+    course = make.course(other, clinic.users["victim"], clinic.users["prescriber"], phase="experience")
+    return make.dosing_plan(course, first_start=local(-4), days_between=2, count=1)[0]
+
+
+def _session(make, session_id: int) -> DosingSession:
+    return make.query(lambda: db.session.get(DosingSession, session_id))
+
+
+def test_a_nurse_records_vitals_and_monitoring_on_a_care_team_patients_session(clinic, make):
+    session = clinic.draft_session
+    nurse = str(clinic.users["nurse"])
+    assert clinic.get("nurse", f"/dosing/{session}").status_code == 200
+    saved = clinic.post("nurse", f"/dosing/{session}", clinic.record_data(session, monitored_by=nurse,
+                                                                         administered_by=nurse))
+    assert saved.status_code == 302
+    row = _session(make, session)
+    assert row.status == "draft"
+    assert (row.monitored_by_id, row.administered_by_id) == (clinic.users["nurse"],) * 2
+    assert {v.timepoint for v in row.vitals} == {"baseline", "post_40", "discharge"}
+
+
+def test_a_nurse_cannot_record_on_another_patients_session(clinic, elsewhere, make):
+    before = _session(make, elsewhere).version
+    assert clinic.get("nurse", f"/dosing/{elsewhere}").status_code == 403
+    refused = clinic.post("nurse", f"/dosing/{elsewhere}", clinic.record_data(elsewhere))
+    assert refused.status_code == 403
+    assert _session(make, elsewhere).version == before
+    denials = [r for r in make.audit_rows(action="access.denied") if r.object_id == str(elsewhere)]
+    assert [r.detail for r in denials] == ["patient not on the user's care team"] * 2
+
+
+def test_a_nurse_cannot_sign_a_dosing_record(clinic, make):
+    session = clinic.draft_session
+    assert clinic.post("prescriber", f"/dosing/{session}", clinic.record_data(session)).status_code == 302
+    refused = clinic.post("nurse", f"/dosing/{session}/sign", {"version": clinic.version("dosing", session)})
+    assert refused.status_code == 403
+    assert _session(make, session).status == "draft"
+    [row] = [r for r in make.audit_rows(action="access.denied") if r.detail.startswith("experience.dosing_sign")]
+    assert row.detail == "experience.dosing_sign needs permission dosing.sign (Integration therapist, Prescriber)"
+
+
+@pytest.mark.parametrize("page", [
+    "/notes/{note}",                   # a signed integration note
+    "/notes/{note}/process",           # the therapist's process notes: not found, as for anyone else
+    "/courses/{course}/formulation",
+    "/courses/{course}/measures",
+    "/courses/{course}/coordination",
+])
+def test_a_nurse_cannot_open_note_content(clinic, page):
+    note, course = clinic.process_note, clinic.course
+    response = clinic.get("nurse", page.format(note=note, course=course))
+    assert response.status_code in ((404,) if page.endswith("process") else (403,))
+    assert clinic.text not in page_text(response)
+
+
+def test_a_nurse_sees_the_schedule_of_their_patients_but_books_nothing(clinic, make):
+    clinic.dosing_sessions  # noqa: B018 - three sessions planned from six days ago
+    calendar = clinic.get("nurse", f"/calendar?date={local(-4).date().isoformat()}")
+    assert calendar.status_code == 200
+    assert "Fictional" in page_text(calendar)            # the care-team patient's dosing session
+    booked = clinic.post("nurse", f"/courses/{clinic.course}/sessions", clinic.booking_data())
+    assert booked.status_code == 403
+    assert clinic.post("nurse", f"/dosing/{clinic.planned_session}/cancel", {"reason": "no"}).status_code == 403
+
+
+def test_a_nurse_sees_the_course_but_no_clinical_content(clinic):
+    clinic.signed_note  # noqa: B018
+    page = clinic.get("nurse", f"/courses/{clinic.course}")
+    assert page.status_code == 200
+    assert clinic.text not in page_text(page)
+
+
+def test_front_desk_staff_are_not_offered_nor_accepted_as_monitor(clinic, make):
+    session = clinic.draft_session
+    form = clinic.get("prescriber", f"/dosing/{session}").get_data(as_text=True)
+    monitors = form.split('name="monitored_by"', 1)[1].split("</select>", 1)[0]
+    assert "Nell Brook" in monitors                     # the care team's nurse
+    assert f'value="{clinic.users["staff"]}"' not in monitors
+    refused = clinic.post("prescriber", f"/dosing/{session}",
+                          clinic.record_data(session, monitored_by=str(clinic.users["staff"])))
+    assert refused.status_code == 422
+    assert _session(make, session).monitored_by_id is None
+
+
+def test_the_demo_nurses_monitor_every_signed_demo_session(app):
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.demo.clinic import load_demo_clinic
+    from ketamine_integration.patients.models import CareTeamMember
+    from ketamine_integration.db.types import utcnow
+    with app.app_context():
+        load_demo_clinic(utcnow())
+        db.session.commit()
+        signed = db.session.scalars(select(DosingSession).where(DosingSession.status == "signed")).all()
+        monitors = {db.session.get(User, s.monitored_by_id) for s in signed}
+        assert signed and {u.username for u in monitors} == {"nurse1", "nurse2"}
+        for s in signed:   # each monitored by the nurse on that patient's care team
+            assert db.session.scalar(select(CareTeamMember.role).where(
+                CareTeamMember.patient_id == s.course.patient_id,
+                CareTeamMember.user_id == s.monitored_by_id)) == "nurse"

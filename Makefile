@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps wheel-check clean
+.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps wheel-check clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -24,26 +24,37 @@ run: $(VENV)/.installed
 	@echo "Serving the demo clinic on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-## test: install the test extra and Chromium when missing, then unit, integration, security, browser
+# Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process).
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+## test: install the test extra and Chromium when missing, then browser, security, integration, unit
+## (the longest first, so the workers finish together);
+## database tests whose behaviour depends on the engine run on SQLite and PostgreSQL, the rest on SQLite
 test: $(VENV)/.installed-test browser-deps
-	$(BIN)/python -m pytest tests/unit tests/integration tests/security tests/browser
+	$(PYTEST) tests/browser tests/security tests/integration tests/unit
+
+## test-all-engines: the PostgreSQL half `make test` leaves out (the engine-agnostic database tests);
+## CI runs both targets, so every database test runs on both engines (KI_ALL_ENGINES=1 make test: in one go)
+test-all-engines: $(VENV)/.installed-test
+	KI_ALL_ENGINES=1 $(PYTEST) tests/integration tests/security -m "not both_engines" --engine postgresql
 
 test-unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 test-integration: $(VENV)/.installed-test
-	$(BIN)/python -m pytest tests/integration
+	$(PYTEST) tests/integration
 
 test-browser: $(VENV)/.installed-test browser-deps
-	$(BIN)/python -m pytest tests/browser
+	$(PYTEST) tests/browser
 
 ## test-security: the security and reliability suites at their default size (part of `make test`)
 test-security: $(VENV)/.installed-test browser-deps
-	$(BIN)/python -m pytest tests/security tests/browser/test_stored_xss.py
+	$(PYTEST) tests/security tests/browser/test_stored_xss.py
 
 ## test-security-large: the same suites at the larger, opt-in size (longer; prints the figures)
 test-security-large: $(VENV)/.installed-test browser-deps
-	KI_SECURITY_SIZE=large $(BIN)/python -m pytest tests/security tests/browser/test_stored_xss.py
+	KI_SECURITY_SIZE=large $(PYTEST) tests/security tests/browser/test_stored_xss.py
 
 ## wheel-check: build the wheel from a clean copy, install it alone into a fresh environment in a
 ## temporary folder and, from another folder, run init-db, demo and run (tests/wheel_check.py)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict
 from html import unescape
 
 import pyotp
@@ -13,38 +14,155 @@ from flask_wtf.csrf import generate_csrf
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
 
-from .databases import PostgresDatabases, SQLiteDatabases, postgres_admin_url, postgres_unavailable_reason, app_settings
+from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, drop_run_databases,
+                        postgres_admin_url, postgres_unavailable_reason)
 from .factories import Factories
-from .figures import BOOK, SIZE
+from .figures import BOOK, SIZE, Figure
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def databases(request, tmp_path_factory):
-    """The engine under test: every integration test runs once per engine."""
-    if request.param == "sqlite":
-        dbs = SQLiteDatabases(tmp_path_factory.mktemp("sqlite"))
-    else:
-        reason = postgres_unavailable_reason()
-        if reason:
-            if IN_CI:
-                pytest.fail(f"CI must run the PostgreSQL suite: {reason}")
-            pytest.skip(reason)
-        dbs = PostgresDatabases(postgres_admin_url())
-    yield dbs
-    dbs.close()
+#: KI_ALL_ENGINES=1 runs every database test on both engines (`make test-all-engines` runs the
+#: PostgreSQL half that `make test` leaves out; CI runs both targets)
+ALL_ENGINES = os.environ.get("KI_ALL_ENGINES", "").lower() in ("1", "true", "yes")
+ENGINES = ("sqlite", "postgresql")
 
 
-@pytest.fixture
-def app(databases, tmp_path):
-    app = create_app(app_settings(databases.fresh()))
-    app.instance_path = str(tmp_path)
-    yield app
+def pytest_generate_tests(metafunc):
+    """Which engines a database test runs on: both when it is marked `both_engines` (its
+    behaviour depends on the engine: locks, triggers, raw SQL, migrations, backups,
+    concurrency, statement counts...) or KI_ALL_ENGINES is set; otherwise SQLite alone."""
+    if "databases" in metafunc.fixturenames:
+        both = ALL_ENGINES or metafunc.definition.get_closest_marker("both_engines") is not None
+        metafunc.parametrize("databases", ENGINES if both else ENGINES[:1], indirect=True, scope="session")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--engine", choices=ENGINES, default=None,
+                     help="run only the database tests on this engine (`make test-all-engines`: "
+                          "with KI_ALL_ENGINES=1 -m 'not both_engines' --engine postgresql, the "
+                          "PostgreSQL half that `make test` leaves out)")
+
+
+def pytest_collection_modifyitems(config, items):
+    engine = config.getoption("engine")
+    if engine:
+        on_engine = [getattr(i, "callspec", None) is not None and i.callspec.params.get("databases") == engine
+                     for i in items]
+        config.hook.pytest_deselected(items=[i for i, keep in zip(items, on_engine) if not keep])
+        items[:] = [i for i, keep in zip(items, on_engine) if keep]
+
+
+@pytest.fixture(scope="session")
+def engine_databases(request, tmp_path_factory):
+    """Each engine's databases, made on first use and kept for the whole run (one set per xdist
+    worker; what is built once per run is in RunBuilds).
+
+    Held here rather than in `databases`: pytest finalizes a parametrized session fixture each
+    time the engine changes between two tests (xdist hands a worker tests in any order), and
+    making the database and compiling its app again each time would cost more than the tests."""
+    made, unavailable = {}, {}
+    builds = run_builds(tmp_path_factory, request.config)
+
+    def get(engine: str):
+        if engine == "postgresql" and engine not in made:
+            unavailable.setdefault(engine, postgres_unavailable_reason())
+            if unavailable[engine]:
+                if IN_CI:
+                    pytest.fail(f"CI must run the PostgreSQL suite: {unavailable[engine]}")
+                pytest.skip(unavailable[engine])
+        if engine not in made:
+            made[engine] = (SQLiteDatabases(tmp_path_factory.mktemp("sqlite"), builds) if engine == "sqlite"
+                            else PostgresDatabases(postgres_admin_url(), builds))
+            made[engine].reused_app = None
+        return made[engine]
+    yield get
+    for dbs in made.values():
+        if dbs.reused_app is not None:
+            close_app(dbs.reused_app)
+        dbs.close()
+
+
+def run_builds(tmp_path_factory, config) -> RunBuilds:
+    """The run's shared builds: in the run's base temporary directory, which holds each xdist
+    worker's own (so the controller finds them too, see pytest_sessionfinish)."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    base = tmp_path_factory.getbasetemp()
+    return RunBuilds(base.parent if worker else base, worker or "main")
+
+
+@pytest.fixture(scope="session")
+def databases(request, engine_databases):
+    """The engine under test (see pytest_generate_tests for which tests run on which)."""
+    return engine_databases(request.param)
+
+
+def close_app(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+class SavedState:
+    """What a test may change on the reused app (settings, per-app caches), put back after it."""
+
+    def __init__(self, app):
+        self.app = app
+        self.config = dict(app.config)
+        # Plain dicts (access rules, the protocol library cache) are copied; extension objects kept.
+        self.extensions = {name: dict(value) if type(value) is dict else value
+                           for name, value in app.extensions.items()}
+
+    def restore(self) -> None:
+        self.app.config.clear()
+        self.app.config.update(self.config)
+        self.app.extensions.clear()
+        self.app.extensions.update(self.extensions)
+
+
+@pytest.fixture
+def app(request, databases, tmp_path):
+    """The app on an emptied database of the engine under test.
+
+    One app per engine is reused: its templates and SQL compile once, not per test. Its
+    database is reset and its settings and caches restored around each test. A test marked
+    `fresh_app` (it registers routes, which a used app refuses) gets an app of its own; one
+    marked `demo_clinic` starts from a copy of the demo clinic, built once per engine per run.
+    """
+    demo = request.node.get_closest_marker("demo_clinic") is not None
+    if request.node.get_closest_marker("fresh_app"):
+        yield from own_app(databases.fresh(), tmp_path)
+    elif demo and databases.name == "postgresql":
+        copy = databases.load_demo()
+        try:
+            yield from own_app(databases.url_of(copy), tmp_path)
+        finally:
+            databases.drop(copy)
+    else:
+        if databases.reused_app is None:
+            databases.reused_app = create_app(app_settings(databases.shared_url))
+        app = databases.reused_app
+        if demo:
+            databases.load_demo()
+        else:
+            databases.reset_shared()
+        saved = SavedState(app)
+        app.instance_path = str(tmp_path)
+        try:
+            yield app
+        finally:
+            close_app(app)
+            saved.restore()
+
+
+def own_app(database_uri: str, tmp_path):
+    app = create_app(app_settings(database_uri))
+    app.instance_path = str(tmp_path)
+    try:
+        yield app
+    finally:
+        close_app(app)
 
 
 @pytest.fixture
@@ -118,6 +236,23 @@ def page_text(response) -> str:
 def figures():
     """Where a suite records the figures it measured (printed after the run)."""
     return BOOK
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist: a worker's figures join the controller's book, which prints them."""
+    BOOK.figures.extend(Figure(**figure) for figure in getattr(node, "workeroutput", {}).get("figures", []))
+    # Workers finish in any order: one suite's figures stay together, in the order recorded.
+    BOOK.figures.sort(key=lambda figure: figure.suite)
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures closed their connections
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the figures over
+        session.config.workeroutput["figures"] = [asdict(figure) for figure in BOOK.figures]
+    else:  # the controller, or the only process: the workers are done with the run's databases
+        # xdist's controller reads the same private attribute to give each worker its basetemp
+        drop_run_databases(run_builds(session.config._tmp_path_factory, session.config), postgres_admin_url())
 
 
 def pytest_terminal_summary(terminalreporter):

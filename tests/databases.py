@@ -1,17 +1,29 @@
-"""Test databases built by running the real migrations once, then reset per test.
+"""Test databases built by running the real migrations once per engine, then reset per test.
 
-SQLite: the migrated template file is copied (backup API) into a fresh file per test.
-PostgreSQL: a throw-away database per test run, migrated once, emptied with TRUNCATE per test.
+What is built once is built once per run, shared by the pytest-xdist workers (`RunBuilds`,
+under a file lock in the run's temporary directory): the migrated template of each engine and
+the demo clinic (loaded by `flask demo`). Each worker has its own test database per engine,
+which the reused test app (conftest.py) keeps using; `reset_shared()` empties it before every test:
+
+- SQLite: the template file is copied over the worker's file (backup API) once the app's pooled
+  connections are closed, so each test starts from exactly the migrated file.
+- PostgreSQL: a DELETE per table in a transaction that skips triggers (the append-only guards
+  refuse DELETE; replica mode is what replication uses to skip them), sequences restarted so
+  ids start at 1 again: far cheaper than TRUNCATE, which rewrites every table's files. A role
+  that may not set session_replication_role (not a superuser) falls back to TRUNCATE.
+
+`fresh()` is the older interface tests use to get a second, empty database of the engine.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import uuid
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -43,21 +55,87 @@ def migrate(database_uri: str) -> None:
         db.engine.dispose()
 
 
+def build_demo(database_uri: str) -> None:
+    """The demo clinic, loaded by the `flask demo` command into an emptied database."""
+    from ketamine_integration import create_app
+    from ketamine_integration.extensions import db
+
+    app = create_app(app_settings(database_uri))
+    result = app.test_cli_runner().invoke(args=["demo"])
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if result.exit_code != 0:
+        raise RuntimeError(f"flask demo failed:\n{result.output}")
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """source's pages into target (made or overwritten); nobody else may have target open."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        dst.execute("PRAGMA synchronous=OFF")  # a test database: no fsync per copy
+        src.backup(dst)
+
+
+class RunBuilds:
+    """What the run builds once for all its workers, kept in `root` (the run's base temporary
+    directory, which holds each worker's own)."""
+
+    def __init__(self, root: Path, worker: str):
+        self.root, self.worker = root, worker
+
+    @contextmanager
+    def lock(self, name: str):
+        """One worker at a time holds `name` (an flock: released if the worker dies)."""
+        with open(self.root / f"{name}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def file(self, name: str, build) -> Path:
+        """root/name, made by build(path) by whichever worker asks first."""
+        path = self.root / name
+        with self.lock(name):
+            if not path.exists():
+                part = self.root / f"{name}.part"
+                build(part)
+                part.rename(path)
+        return path
+
+    def run_id(self) -> str:
+        """A name part no other run uses (PostgreSQL databases are server-wide)."""
+        return self.file("run-id", lambda path: path.write_text(uuid.uuid4().hex[:10])).read_text()
+
+
 class SQLiteDatabases:
     name = "sqlite"
 
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.template = workdir / "template.db"
-        migrate(f"sqlite:///{self.template}")
+    def __init__(self, workdir: Path, builds: RunBuilds | None = None):
+        """Without the run's builds, workdir keeps its own template."""
+        self.workdir, self.builds = workdir, builds or RunBuilds(workdir, "main")
+        self.template = self.builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
+        self.shared = workdir / "shared.db"
+        self.shared_url = f"sqlite:///{self.shared}"
         self._count = 0
 
     def fresh(self) -> str:
+        """A new file holding the migrated, empty schema."""
         self._count += 1
         target = self.workdir / f"test-{self._count}.db"
-        with sqlite3.connect(self.template) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
+        copy_sqlite(self.template, target)
         return f"sqlite:///{target}"
+
+    def reset_shared(self) -> None:
+        """The shared file back to the migrated template (its app's connections are closed)."""
+        copy_sqlite(self.template, self.shared)
+
+    def load_demo(self) -> None:
+        """The shared file becomes a copy of the demo clinic."""
+        def build(path: Path) -> None:
+            copy_sqlite(self.template, path)
+            build_demo(f"sqlite:///{path}")
+        copy_sqlite(self.builds.file("sqlite-demo.db", build), self.shared)
 
     def close(self) -> None:
         pass
@@ -66,28 +144,96 @@ class SQLiteDatabases:
 class PostgresDatabases:
     name = "postgresql"
 
-    def __init__(self, admin_url: str):
-        self.admin_url = admin_url
-        self.db_name = f"ki_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        self.url = make_url(admin_url).set(drivername="postgresql+psycopg",
-                                           database=self.db_name).render_as_string(hide_password=False)
-        migrate(self.url)
-        engine = create_engine(self.url)
-        tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
-        self._truncate = "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-        self.engine = engine
+    def __init__(self, admin_url: str, builds: RunBuilds):
+        self.admin_url, self.builds = admin_url, builds
+        #: every database of the run starts with this (drop_run_databases finds them by it)
+        self.prefix = f"ki_test_{builds.run_id()}"
+        self.db_name = f"{self.prefix}_{builds.worker}"
+        self._copies = 0
+        self._template = self._built("template", lambda name: (self._admin(f'CREATE DATABASE "{name}"'),
+                                                               migrate(self._url(name))))
+        self._copy(self._template, self.db_name)
+        self.url = self.shared_url = self._url(self.db_name)
+        self._conn = psycopg.connect(self._libpq_url(self.db_name))
+        self._reset = self._reset_statement()
+
+    def _url(self, name: str) -> str:
+        return make_url(self.admin_url).set(drivername="postgresql+psycopg", database=name) \
+            .render_as_string(hide_password=False)
+
+    def _libpq_url(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def _admin(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(statement)
+
+    def _built(self, what: str, build) -> str:
+        """The run's database `what`, made by build(name) by whichever worker asks first."""
+        name = f"{self.prefix}_{what}"
+        self.builds.file(f"{name}.built", lambda path: (build(name), path.touch()))
+        return name
+
+    def _copy(self, template: str, name: str) -> None:
+        with self.builds.lock("postgresql-copy"):  # a template database must have no other session
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def _reset_statement(self) -> str:
+        tables = [t for (t,) in self._conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
+            "ORDER BY tablename")]
+        superuser = self._conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+        self._conn.rollback()
+        if not superuser:
+            return "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        # Replica mode skips the foreign-key triggers too, so the order of the DELETEs is free.
+        return "; ".join([
+            "SET LOCAL session_replication_role = replica",
+            *(f'DELETE FROM "{t}"' for t in tables),
+            "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = 'public'",
+        ])
+
+    def reset_shared(self) -> None:
+        """Every table of the worker's database emptied, ids restarting at 1."""
+        with self._conn.transaction():
+            self._conn.execute(self._reset)
 
     def fresh(self) -> str:
-        with self.engine.begin() as conn:
-            conn.execute(text(self._truncate))
+        """The worker's database, emptied (PostgreSQL tests share one database, reset per test)."""
+        self.reset_shared()
         return self.url
 
+    def load_demo(self) -> str:
+        """A new database copied from the demo clinic; the caller drops it with drop()."""
+        demo = self._built("demo", lambda name: (self._copy(self._template, name), build_demo(self._url(name))))
+        self._copies += 1
+        copy = f"{self.db_name}_demo{self._copies}"
+        self._copy(demo, copy)
+        return copy
+
+    def url_of(self, name: str) -> str:
+        return self._url(name)
+
+    def drop(self, name: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def close(self) -> None:
-        self.engine.dispose()
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        """The worker's own database; the run's template and demo go in drop_run_databases."""
+        self._conn.close()
+        self.drop(self.db_name)
+
+
+def drop_run_databases(builds: RunBuilds, admin_url: str) -> None:
+    """At the end of the run (the xdist controller, or the only process): every PostgreSQL
+    database the run made, if it made any."""
+    if not (builds.root / "run-id").exists():
+        return
+    prefix = f"ki_test_{(builds.root / 'run-id').read_text()}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+        names = [n for (n,) in conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_admin_url() -> str:

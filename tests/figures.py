@@ -1,9 +1,11 @@
 """Figures the security and reliability suites measure, printed at the end of the run.
 
 Each suite records what it counted (requests sent, successes, errors...) with
-`figures.record(...)`; pytest prints them together after the test summary, so a run of
-`make test` reproduces every figure SECURITY.md reports. `KI_SECURITY_SIZE=large` (or
-`make test-security-large`) runs the same suites at a larger size.
+`figures.record(...)`; pytest prints them together after the test summary (under xdist the
+workers hand theirs to the controller, tests/conftest.py), so `make test` reproduces every
+figure SECURITY.md reports on SQLite and on PostgreSQL where the engine matters, and
+`make test-all-engines` (CI runs both) the PostgreSQL figures of the rest.
+`KI_SECURITY_SIZE=large` (or `make test-security-large`) runs the same suites at a larger size.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fixtures for the browser suite: Debian's Chromium via Playwright, and a live app per test."""
+"""Fixtures for the browser suite: Debian's Chromium via Playwright, and the app served live per test."""
 from __future__ import annotations
 
 import re
@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
-from tests.conftest import IN_CI, PASSWORD
+from tests.conftest import IN_CI, PASSWORD, SavedState, close_app, run_builds
 from tests.databases import SQLiteDatabases, app_settings
 from tests.factories import Factories
 
@@ -69,9 +69,9 @@ def chromium_browser():
 
 
 @pytest.fixture(scope="session")
-def browser_databases(tmp_path_factory):
-    """Migrated once per run; each test gets its own copy of the template file."""
-    dbs = SQLiteDatabases(tmp_path_factory.mktemp("browser-sqlite"))
+def browser_databases(request, tmp_path_factory):
+    """The run's migrated SQLite template; each test starts from a copy of it."""
+    dbs = SQLiteDatabases(tmp_path_factory.mktemp("browser-sqlite"), run_builds(tmp_path_factory, request.config))
     yield dbs
     dbs.close()
 
@@ -113,12 +113,26 @@ def live_app(browser_databases, tmp_path, **settings) -> Flask:
     return app
 
 
+@pytest.fixture(scope="session")
+def browser_app(browser_databases):
+    """One app for the live servers of the run (per xdist worker): templates compile once."""
+    app = create_app(app_settings(browser_databases.shared_url))
+    yield app
+    close_app(app)
+
+
 @pytest.fixture
-def live_server(browser_databases, tmp_path):
-    """The real app over HTTP on a free local port, with its own fresh database."""
-    app = live_app(browser_databases, tmp_path)
-    with serving(app) as live:
-        yield live
+def live_server(browser_databases, browser_app, tmp_path):
+    """The real app over HTTP on a free local port, on an emptied database (the previous test's
+    server closed its connections), its settings restored afterwards."""
+    browser_databases.reset_shared()
+    saved = SavedState(browser_app)
+    browser_app.instance_path = str(tmp_path)
+    try:
+        with serving(browser_app) as live:
+            yield live
+    finally:
+        saved.restore()
 
 
 @pytest.fixture

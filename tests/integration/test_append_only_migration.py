@@ -21,6 +21,9 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse
 from ketamine_integration.notes.services import record_measure
 
+# On SQLite and PostgreSQL: migrations: DDL and trigger bodies per engine.
+pytestmark = pytest.mark.both_engines
+
 BEFORE = "0014_draft_notes_index"
 KEPT = """'{"body": ["Old process text"]}'"""
 

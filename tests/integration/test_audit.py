@@ -130,6 +130,7 @@ def test_audit_rows_cannot_be_changed_through_the_orm(setting, make, auth):
         make.run(remove)
 
 
+@pytest.mark.both_engines  # database triggers
 @pytest.mark.parametrize("statement", [
     update(AuditEvent).values(detail="rewritten"),   # bulk UPDATE bypasses the ORM check
     delete(AuditEvent),                               # so does bulk DELETE
@@ -220,6 +221,7 @@ TRIGGER_CATALOGUE = {
 }
 
 
+@pytest.mark.both_engines  # database triggers
 def test_audit_table_carries_the_append_only_trigger(app):
     with app.app_context():
         names = db.session.execute(text(TRIGGER_CATALOGUE[db.engine.dialect.name])).scalars().all()

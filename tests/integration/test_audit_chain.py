@@ -20,6 +20,9 @@ from ketamine_integration.patients.models import Patient
 from ketamine_integration.db.locking import lock_row
 from tests.databases import app_settings
 
+# On SQLite and PostgreSQL: upserts, row locks, triggers, roles and threads per engine.
+pytestmark = pytest.mark.both_engines
+
 ROLES_DOC = Path(__file__).resolve().parents[2] / "docs" / "postgresql-roles.md"
 
 

@@ -76,6 +76,7 @@ def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected
     assert access.rule_for(bare_app, endpoint).describe() == expected
 
 
+@pytest.mark.fresh_app  # registers a route: a used app refuses that
 def test_an_endpoint_without_a_rule_is_refused(make, client, auth, app):
     # Fail closed: a view added without a decorator answers 403, even to an admin.
     app.add_url_rule("/undeclared", "undeclared", lambda: "secret")

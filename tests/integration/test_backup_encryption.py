@@ -20,6 +20,9 @@ from ketamine_integration.backups.manifest import file_sha256, manifest_path
 from ketamine_integration.extensions import db
 from tests.backup_targets import restore_target
 
+# On SQLite and PostgreSQL: backups: sqlite3's backup API vs pg_dump/pg_restore.
+pytestmark = pytest.mark.both_engines
+
 #: written into a process note; it must never be readable in an encrypted backup file
 CANARY = "Canary-process-note: countertransference about the harbour 5521"
 

@@ -12,11 +12,12 @@ from sqlalchemy import func, select, text, update
 from ketamine_integration.audit import services as audit
 from ketamine_integration.audit.models import AuditChainHead, AuditEvent
 from ketamine_integration.backups.manifest import manifest_path
-from ketamine_integration.db.types import utcnow
-from ketamine_integration.demo.clinic import load_demo_clinic
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.backup_targets import cli, restore_target
+
+# On SQLite and PostgreSQL: backups: sqlite3's backup API vs pg_dump/pg_restore.
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
@@ -46,8 +47,8 @@ def backed_up(app, tmp_path, name="clinic"):
     return path
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_demo_clinic_round_trip_restores_every_row_and_verifies(app, make, target, tmp_path, databases):
-    make.run(lambda: load_demo_clinic(now=utcnow()))
     path = backed_up(app, tmp_path)
     manifest = json.loads(manifest_path(path).read_text())
     assert manifest["engine"] == databases.name and manifest["alembic_revision"] == current_revision(make)

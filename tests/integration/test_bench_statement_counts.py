@@ -5,6 +5,8 @@ Both clinics come from the benchmark's own generator (bench/clinic.py) at tiny s
 larger with three times the patients and courses; each page is opened as the user the
 benchmark opens it as, picked by the same rules (bench/pages.py).
 """
+import pytest
+
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
 
@@ -12,6 +14,9 @@ from bench.clinic import BENCH_PASSWORD, Params, generate
 from bench.pages import key_pages, statements
 from tests.conftest import Auth
 from tests.databases import app_settings
+
+# On SQLite and PostgreSQL: SQL statement counts.
+pytestmark = pytest.mark.both_engines
 
 # A few months of history, so both clinics have courses mid-series (open windows on the worklist,
 # REMS forms due): a page that skips a query when it has nothing to show is not an N+1.

@@ -1,4 +1,5 @@
 """The flask commands: init-db, demo and create-user."""
+import pytest
 from sqlalchemy import func, select
 
 from ketamine_integration.accounts.models import User
@@ -85,6 +86,7 @@ def test_create_user_refuses_a_weak_password_and_creates_nothing(app, make):
     assert _count(make, User) == 0
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     from collections import Counter
 
@@ -95,8 +97,6 @@ def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     from ketamine_integration.experience.services import fetch_dosing_sessions, verify_signed_sessions
     from ketamine_integration.experience.windows import course_windows
     from ketamine_integration.scheduling.services import fetch_integration_starts
-
-    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
 
     def inspect():
         courses = db.session.scalars(select(TreatmentCourse)).all()
@@ -115,13 +115,12 @@ def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     assert signatures and all(ok for _, ok in signatures)
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
     from itertools import combinations
 
     from ketamine_integration.experience.models import DosingSession
     from ketamine_integration.bookings.models import ACTIVE_STATUSES, Appointment
-
-    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
 
     def inspect():
         sessions = db.session.scalars(select(DosingSession).where(DosingSession.status != "cancelled")).all()
@@ -137,13 +136,12 @@ def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
     assert {"dosing", "integration"} <= kinds
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_demo_documentation_has_recurring_themes_check_ins_responders_and_an_alert(app, make):
     from ketamine_integration.domain.measures import change
     from ketamine_integration.notes.models import ActionCheckIn, SafetyAlert, SessionNote
     from ketamine_integration.notes.services import course_measures, trend, verify_signed_notes
     from ketamine_integration.notes.views_data import theme_recurrence
-
-    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
 
     def inspect():
         notes = db.session.scalars(select(SessionNote)).all()

@@ -108,6 +108,7 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
     assert "".join(withheld.split()) in "".join(pdf.split())  # where the PDF's lines break is layout
 
 
+@pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revocation_stops_it(team, make, auth,
                                                                                             client):
     auth.login("desk")
@@ -138,6 +139,7 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
         make.run(lambda: db.session.execute(text("UPDATE coordination_reports SET content_hash = 'x'")))
 
 
+@pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, make, auth, client):
     auth.login("desk")
     _release(auth, team, ["safety", "measures"])

@@ -189,6 +189,7 @@ def guards_bypassed(make, table: str, trigger: str):
         yield
 
 
+@pytest.mark.both_engines  # database triggers refuse raw SQL
 @pytest.mark.parametrize("statement", [
     "UPDATE dosing_sessions SET dose_mg = 350",                               # a changed dose
     "UPDATE dosing_sessions SET status = 'draft'",                            # unsigned behind our back
@@ -219,6 +220,7 @@ def test_rems_submission_may_still_be_recorded_on_a_signed_row(team, make, auth)
     assert _session(make, session_id).rems_submitted_on == date.today()
 
 
+@pytest.mark.both_engines  # raw SQL behind the triggers
 def test_a_tampered_signed_session_is_detected(team, make, auth, app):
     session_id = _signed(make, auth, team)
     with guards_bypassed(make, "dosing_sessions", "dosing_sessions_signed_no_update"):
@@ -227,6 +229,7 @@ def test_a_tampered_signed_session_is_detected(team, make, auth, app):
     assert result.exit_code == 1 and f"MISMATCH dosing session {session_id}" in result.output
 
 
+@pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_a_tampered_protocol_snapshot_is_refused_then_detected(team, make, app):
     edit = "UPDATE protocol_versions SET definition_json = replace(definition_json, '14d', '10d')"
     with pytest.raises(DBAPIError):

@@ -22,6 +22,7 @@ def clinic(make):
     return make_clinic(make)
 
 
+@pytest.mark.both_engines  # parallel writers
 def test_a_plan_and_a_booking_for_one_course_at_once_both_succeed(clinic, make, app, monkeypatch):
     """The plan locks the course (NO KEY UPDATE) before the parties; the booking locks the
     parties, then inserts a row referencing the course (KEY SHARE). They must not deadlock on
@@ -82,6 +83,7 @@ def test_a_session_held_early_moves_its_booking_to_what_happened(clinic, make, a
                  room=clinic["suite1"]).status_code == 302
 
 
+@pytest.mark.both_engines  # a migration
 def test_sessions_planned_before_dosing_bookings_get_one_on_upgrade(clinic, make, app, auth, client):
     auth.login("desk")
     assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"],
@@ -100,6 +102,7 @@ def test_sessions_planned_before_dosing_bookings_get_one_on_upgrade(clinic, make
     assert clash.status_code == 422 and "Dosing session with Orrin Vale" in page_text(clash)
 
 
+@pytest.mark.both_engines  # parallel writers
 def test_two_admins_setting_a_length_at_once_both_succeed(make, app):
     make.user("admin", username="adm1")
     make.user("admin", username="adm2")

@@ -181,6 +181,7 @@ def test_ending_a_course_releases_its_future_bookings(clinic, make, auth):
         ("cancelled", "Course discontinued")}
 
 
+@pytest.mark.both_engines  # a database constraint
 def test_the_database_refuses_a_dosing_booking_without_its_session(clinic, make, app):
     with app.app_context():
         with pytest.raises(IntegrityError):
@@ -192,6 +193,7 @@ def test_the_database_refuses_a_dosing_booking_without_its_session(clinic, make,
         db.session.rollback()
 
 
+@pytest.mark.both_engines  # parallel writers
 def test_parallel_plans_for_one_room_give_exactly_one_success(clinic, make, app):
     """Two desks plan different patients into the same suite at the same time: one plan, one clear refusal."""
     attempts, results, barrier = 4, [], threading.Barrier(4)

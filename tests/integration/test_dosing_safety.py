@@ -142,6 +142,7 @@ def test_staff_do_not_see_clinicians_free_text_on_the_course_page(team, make, au
     assert "Spacing exception" in text and "family crisis" not in text
 
 
+@pytest.mark.both_engines  # SQL statement count
 def test_patient_page_queries_do_not_grow_with_courses(team, make, auth, client, app):
     """The window summary beside each course is loaded in bulk, not per course."""
     auth.login("desk")

@@ -21,6 +21,9 @@ from tests.databases import app_settings
 from tests.integration.test_access_log import feed_secret
 from tests.integration.test_notes import _start, make_team
 
+# On SQLite and PostgreSQL: database errors and trigger messages differ by engine.
+pytestmark = pytest.mark.both_engines
+
 CANARY = "CANARYREASON wrong patient chart"
 
 

@@ -21,6 +21,7 @@ def test_unknown_page_is_a_friendly_404(client):
     assert "Page not found" in page_text(response)
 
 
+@pytest.mark.fresh_app  # registers a route: a used app refuses that
 def test_server_error_shows_nothing_of_the_failure(make, auth, client, app):
     @access.public
     def explode():
@@ -33,6 +34,7 @@ def test_server_error_shows_nothing_of_the_failure(make, auth, client, app):
     assert "internal detail" not in text and "Traceback" not in text and "secret.py" not in text
 
 
+@pytest.mark.fresh_app  # registers a route: a used app refuses that
 def test_a_failing_request_leaves_no_half_done_write(make, auth, client, app):
     # A view that writes, then fails: the request's transaction is rolled back whole.
     @access.permission("patients.register")
@@ -105,6 +107,7 @@ def _busy_page(response) -> None:
     assert response.headers["Cache-Control"] == "no-store" and "Content-Security-Policy" in response.headers
 
 
+@pytest.mark.both_engines  # lock waits: busy_timeout vs lock_timeout
 def test_a_request_that_waits_too_long_for_the_database_is_told_to_retry(make, auth, client, app, monkeypatch):
     """Overload is not a fault: a request that cannot get its lock in time gets 503 with
     Retry-After, changes nothing, and the next one after the lock is free succeeds. SQLite: the

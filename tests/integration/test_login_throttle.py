@@ -18,6 +18,9 @@ from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD, Auth, page_text
 from tests.databases import app_settings
 
+# On SQLite and PostgreSQL: advisory locks (PostgreSQL) vs BEGIN IMMEDIATE (SQLite), parallel guesses.
+pytestmark = pytest.mark.both_engines
+
 WRONG = "not the password at all"
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -17,6 +17,9 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import record_measure
 
+# On SQLite and PostgreSQL: migrations: a table rebuild and its guards per engine.
+pytestmark = pytest.mark.both_engines
+
 BEFORE = "0017_append_only_mends"
 THIS = "0018_open_measure_registry"
 CHECK = "ck_measure_responses_known_measure"

@@ -1,10 +1,14 @@
 """The schema exists only through Alembic migrations, and they match the models exactly."""
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from ketamine_integration.extensions import db
+
+# On SQLite and PostgreSQL: migrations: DDL per engine.
+pytestmark = pytest.mark.both_engines
 
 
 def test_models_and_migrations_agree(app):

@@ -108,6 +108,7 @@ def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, a
     assert "Stopped" in tracker and "partly" in tracker and "Rain" in tracker
 
 
+@pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_a_signed_note_cannot_be_changed_by_any_route(team, make, auth, client, app):
     auth.login("ther")
     note = _write_and_sign(make, auth, team)
@@ -169,6 +170,7 @@ def test_the_second_of_two_concurrent_draft_saves_is_told_and_keeps_its_text(tea
     assert make.query(lambda: db.session.get(SessionNote, note).content["insights"]) == "First tab's insight"
 
 
+@pytest.mark.both_engines  # parallel writers
 def test_parallel_draft_saves_never_500_and_one_wins(team, make, auth, app):
     auth.login("ther")
     note = _start(auth, team["course"])

@@ -129,6 +129,7 @@ def test_forged_or_missing_version_never_overwrites(make, auth, staff):
     assert _patients(make)[0].family_name == "Kept"
 
 
+@pytest.mark.both_engines  # case-insensitive matching per engine
 @pytest.mark.parametrize("query, expected", [
     ("fernsby", {"Fernsby"}),            # family name, case-insensitive
     ("Mari", {"Fernsby"}),               # preferred name

@@ -7,6 +7,9 @@ from sqlalchemy import event
 from ketamine_integration.extensions import db
 from tests.integration.test_dosing import _sign, form_time, local
 
+# On SQLite and PostgreSQL: SQL statement counts.
+pytestmark = pytest.mark.both_engines
+
 
 def _statements(app, client, path) -> int:
     count = []

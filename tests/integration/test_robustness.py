@@ -105,6 +105,7 @@ def test_editing_keeps_a_disabled_clinician_on_the_care_team(clinic, auth, make)
     assert team == [clinic["therapist"]]
 
 
+@pytest.mark.both_engines  # lower() is the app's on SQLite, the engine's on PostgreSQL
 @pytest.mark.parametrize("query", ["émile", "ÉMILE", "Émile Øster", "øster"])
 def test_search_is_case_insensitive_beyond_ascii(clinic, auth, client, make, query):
     make.patient(given_name="Émile", family_name="Øster")
@@ -113,6 +114,7 @@ def test_search_is_case_insensitive_beyond_ascii(clinic, auth, client, make, que
     assert "Øster" in html.split("<tbody>", 1)[-1]
 
 
+@pytest.mark.both_engines  # parallel writers, an advisory lock on PostgreSQL
 def test_parallel_registrations_all_succeed_with_distinct_mrns(clinic, app, make):
     """Writers in parallel threads: no 'database is locked', no duplicate MRN, no 500."""
     workers, results = 6, []

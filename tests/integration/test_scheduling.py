@@ -43,6 +43,7 @@ def _appointments(make):
     return make.query(_therapist_sessions)
 
 
+@pytest.mark.both_engines  # parallel writers
 def test_parallel_bookings_of_one_slot_give_exactly_one_success(team, make, app, signed_window):
     """N staff click the same therapist's slot at once: one booking, the rest a clear conflict."""
     attempts, results, barrier = 6, [], threading.Barrier(6)
@@ -335,6 +336,7 @@ def test_bad_extra_hours_are_refused_and_add_nothing(team, make, auth, client, d
     assert make.query(lambda: db.session.scalars(select(ExtraHours)).all()) == []
 
 
+@pytest.mark.both_engines  # parallel writers
 def test_parallel_changes_to_one_appointment_never_500(team, make, app, signed_window):
     auth_desk = Auth(app, app.test_client())
     auth_desk.login("desk")

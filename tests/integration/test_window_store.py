@@ -4,6 +4,7 @@ working them out when a row is missing or stale."""
 import threading
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import delete, func, select, update
 
 from ketamine_integration.courses.models import TreatmentCourse
@@ -22,6 +23,9 @@ from tests.stored_windows import assert_windows_current, stored_windows
 from tests.integration.test_dosing import NY, _planned, _sign, form_time, local
 from tests.integration import test_scheduling
 
+# On SQLite and PostgreSQL: an upsert per engine, concurrent changes.
+pytestmark = pytest.mark.both_engines
+
 #: the scheduling tests' clinic: a therapist, a prescriber, a desk, a course in experience
 team, signed_window = test_scheduling.team, test_scheduling.signed_window
 
@@ -35,8 +39,8 @@ def in_window(days=1, hour=11):
     return (datetime.now(NY) + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_the_demo_clinic_stores_every_window_as_worked_out(app, make):
-    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
     stored = assert_windows_current(make)
     covered = [row for row in stored.values() if row[4]]
     assert len(stored) > 10 and 0 < len(covered) < len(stored)
@@ -167,8 +171,8 @@ def _another_protocol_version() -> int:
     raise AssertionError("the library has only one protocol")
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_the_rebuild_command_fills_an_emptied_table(app, make):
-    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
     full = make.query(stored_windows)
     make.run(lambda: db.session.execute(delete(StoredWindow)))
     result = app.test_cli_runner().invoke(args=["windows", "rebuild"])

@@ -23,6 +23,9 @@ from ketamine_integration.extensions import db
 from tests.security.clinic import USERNAMES
 from tests.security.append_only_world import as_database_owner, is_guard_refusal, rolled_back, seed
 
+# On SQLite and PostgreSQL: append-only guards: triggers per engine.
+pytestmark = pytest.mark.both_engines
+
 #: table -> an UPDATE its guard must refuse (a real change to content the record froze)
 PROBES = {
     "audit_events": "detail = 'rewritten'",

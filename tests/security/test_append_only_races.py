@@ -20,6 +20,9 @@ from tests.conftest import Auth
 from tests.security.append_only_world import seed
 from tests.security.clinic import USERNAMES
 
+# On SQLite and PostgreSQL: append-only guards under concurrent writes.
+pytestmark = pytest.mark.both_engines
+
 RACERS = 6
 
 #: (audit action, table, the posted form for the seeded row (each racer i), the column set once)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import pytest
 from sqlalchemy import select, text
 
 from ketamine_integration.extensions import db
 from tests.security.append_only_world import as_database_owner, seed
 from tests.security.clinic import USERNAMES
+
+# On SQLite and PostgreSQL: append-only guards lifted by the database owner.
+pytestmark = pytest.mark.both_engines
 
 OWNER_DAY = datetime(2001, 1, 1, tzinfo=timezone.utc)
 

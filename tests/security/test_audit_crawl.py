@@ -20,7 +20,7 @@ from sqlalchemy import select
 from ketamine_integration import create_app
 from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
 from ketamine_integration.db.types import utcnow
-from ketamine_integration.demo.clinic import DEMO_PASSWORD, load_demo_clinic
+from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from ketamine_integration.extensions import db
 from tests.databases import app_settings
 from tests.factories import TOTP_SECRET
@@ -156,13 +156,13 @@ def targets(make, feed_token: str) -> dict[str, Target]:
 
 
 def _demo_clinic(make) -> str:
-    """The demo clinic, its users enrolled with the tests' authenticator, and one feed address."""
+    """The demo clinic (the test's copy), its users enrolled with the tests' authenticator, and one
+    feed address."""
     from ketamine_integration.calendars.services import create_feed
     from ketamine_integration.mfa import totp
     from ketamine_integration.mfa.services import begin_enrolment, confirm_enrolment
 
     def build():
-        load_demo_clinic(now=utcnow())
         for user in db.session.scalars(select(User)):
             begin_enrolment(user, secret=TOTP_SECRET)
             confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) - 1), utcnow())
@@ -170,6 +170,7 @@ def _demo_clinic(make) -> str:
     return make.run(build)
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_every_patient_page_writes_one_audit_row_naming_its_patient(app, make, auth, databases, figures):
     feed_token = _demo_clinic(make)
     found, problems, exact = targets(make, feed_token), [], 0

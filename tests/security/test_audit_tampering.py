@@ -12,12 +12,16 @@ happened.
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from ketamine_integration.audit import services as audit
 from ketamine_integration.audit.chain import head_seal, link_mac
 from ketamine_integration.extensions import db
 from tests.figures import sized
+
+# On SQLite and PostgreSQL: raw SQL tampering behind the triggers.
+pytestmark = pytest.mark.both_engines
 
 GUESSED_KEY = b"the attacker's best guess at the key"
 GUARDED = ("audit_events", "audit_chain_head")

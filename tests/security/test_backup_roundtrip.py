@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import text
 
 from ketamine_integration.backups.manifest import manifest_path
-from ketamine_integration.db.types import utcnow
-from ketamine_integration.demo.clinic import load_demo_clinic
 from ketamine_integration.extensions import db
 from tests.backup_targets import cli, restore_target
 from tests.figures import sized
+
+# On SQLite and PostgreSQL: backups: sqlite3's backup API vs pg_dump/pg_restore.
+pytestmark = pytest.mark.both_engines
 
 #: extra patients (each with its care team and audit row) added before each further round trip
 EXTRA_PATIENTS = 40
@@ -40,8 +41,8 @@ def restored_counts(target, tables) -> dict[str, int]:
     return target.query(lambda: {t: db.session.scalar(text(f'SELECT COUNT(*) FROM "{t}"')) for t in tables})
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_backup_restore_round_trip_of_the_demo_clinic(app, make, target, tmp_path, databases, figures):
-    make.run(lambda: load_demo_clinic(now=utcnow()))
     rounds = sized(1, 5)
     tables_seen = rows_total = rows_matched = tables_matched = 0
     for round_no in range(rounds):

@@ -29,6 +29,9 @@ from tests.conftest import Auth, page_text
 from tests.figures import sized
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time
 
+# On SQLite and PostgreSQL: concurrency: locks and writers per engine.
+pytestmark = pytest.mark.both_engines
+
 NY = ZoneInfo("America/New_York")
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = "Concurrency"

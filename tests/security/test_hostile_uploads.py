@@ -243,6 +243,7 @@ def db_engine(app) -> str:
         return db.engine.dialect.name
 
 
+@pytest.mark.both_engines  # concurrent requests while an upload holds no lock
 def test_other_users_are_answered_while_an_upload_is_being_read(app, people, make, monkeypatch, figures):
     """The upload's reading is slowed to SLOW seconds; meanwhile other users open a patient page
     (an audited read, so a write): if the reading held SQLite's write lock they would wait until
@@ -319,6 +320,7 @@ def test_no_upload_is_read_for_a_signed_out_half_signed_in_or_unauthorised_user(
     assert _upload(kept, people["therapist"], text, "own.ics").status_code == 302 and reads == ["own.ics"]
 
 
+@pytest.mark.both_engines  # concurrent requests
 def test_a_second_upload_while_the_first_is_read_is_refused_429(app, people, make, monkeypatch):
     reading, release = threading.Event(), threading.Event()
     real = calendar_services.read_busy

@@ -13,6 +13,9 @@ from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD
 from tests.figures import sized
 
+# On SQLite and PostgreSQL: advisory locks (PostgreSQL) vs BEGIN IMMEDIATE (SQLite).
+pytestmark = pytest.mark.both_engines
+
 WRONG = "a guessed password {n}"
 
 

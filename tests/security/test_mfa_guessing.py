@@ -7,6 +7,8 @@ half-signed-in session reached.
 import re
 import threading
 
+import pytest
+
 from ketamine_integration.web import access
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
@@ -14,6 +16,9 @@ from ketamine_integration.mfa import totp
 from tests.conftest import Auth
 from tests.factories import TOTP_SECRET
 from tests.figures import sized
+
+# On SQLite and PostgreSQL: racing requests for one code: row locks per engine.
+pytestmark = pytest.mark.both_engines
 
 SUITE = "MFA guessing and replay"
 

@@ -1,5 +1,10 @@
 """Concurrent first saves: a second save must be told (409), never a 500."""
+import pytest
+
 from tests.integration.notes_edge_cases.helpers import _start, parallel
+
+# On SQLite and PostgreSQL: concurrent saves.
+pytestmark = pytest.mark.both_engines
 
 
 def test_parallel_formulation_saves_give_one_success_and_conflicts(team, make, auth, app):

@@ -2,6 +2,8 @@
 (courses in any phase, open safety alerts, drafts, booked sessions)."""
 from datetime import date
 
+import pytest
+
 from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
@@ -20,6 +22,7 @@ def _patient_with_everything(make, therapist, prescriber, n, phase):
     make.run(arrange)
 
 
+@pytest.mark.both_engines  # SQL statement count
 def test_dashboard_statement_count_does_not_grow(make, auth, client, app):
     therapist, prescriber = make.user("therapist", username="dash"), make.user("prescriber", username="dashp")
     _patient_with_everything(make, therapist, prescriber, 0, "integration")

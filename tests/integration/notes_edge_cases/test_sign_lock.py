@@ -8,6 +8,9 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.services import verify_signed_notes
 from tests.integration.notes_edge_cases.helpers import _integration_data, _start, _version, _write_and_sign
 
+# On SQLite and PostgreSQL: database triggers refuse raw SQL.
+pytestmark = pytest.mark.both_engines
+
 
 def _signed_and_draft(make, auth, team):
     auth.login("ther")

@@ -59,7 +59,8 @@ def load_demo_clinic(now: datetime) -> None:
                                       email=f"{username}@clinic.example.org")
     therapists = [u for u in users.values() if u.has_role(THERAPIST)]
     prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]
-    # a nurse on every care team: the nurses monitor the demo's dosing sessions (demo/courses.py)
+    # both nurses on every care team: they monitor the demo's dosing sessions (demo/courses.py),
+    # and either may record the next one
     nurses = [u for u in users.values() if u.has_role(NURSE)]
     patients = []
     for i in range(PATIENT_COUNT):
@@ -74,7 +75,7 @@ def load_demo_clinic(now: datetime) -> None:
             emergency_contact_phone=f"555-01{(i + 50) % 100:02d}",
             therapist_ids=[therapists[i % len(therapists)].id],
             prescriber_ids=[prescribers[i % len(prescribers)].id],
-            nurse_ids=[nurses[i % len(nurses)].id],
+            nurse_ids=[nurse.id for nurse in nurses],
         ))
     load_demo_courses(users, patients, now, rng)
     load_demo_notes(now, rng)

@@ -127,6 +127,9 @@ def load_demo_courses(users: dict[str, User], patients: list[Patient], now: date
             patient = patients[p_index * len(PHASE_PLAN) + ph_index]
             # The course's clinicians are the patient's care team.
             team = {m.role: users_by_id[m.user_id] for m in patient.care_team}
+            # both nurses are on every care team; they take turns monitoring, patient by patient
+            nurses = sorted((m.user_id for m in patient.care_team if m.role == "nurse"))
+            team["nurse"] = users_by_id[nurses[(p_index + ph_index) % len(nurses)]]
             _build_course(patient, protocol_id, phase, team, now, rng, ph_index)
             made += 1
     load_demo_conflict(now)
@@ -327,7 +330,8 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
               for tp in VITAL_TIMEPOINTS}
     events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
         if rng.random() < 0.2 else []
-    save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version)
+    save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
+                by=prescriber)
     sign(session, by=prescriber, expected_version=session.version)
 
 

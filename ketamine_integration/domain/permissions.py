@@ -40,6 +40,9 @@ PERMISSIONS = {
     "reports.receive": "Receive coordination reports and releases: the prescriber worklist",
     "dosing.record_vitals": "Open and save the draft record of a care-team patient's dosing session: "
                             "vitals, monitoring and observations",
+    "dosing.record_dose": "Record what was given at a dosing session: route, medication, dose, weight, lot, "
+                          "concomitant sedating medications, a spacing override, and who administered "
+                          "or monitored it (others record only themselves)",
     "dosing.administer": "Be recorded as the person who administered a dose",
     "dosing.monitor": "Be recorded as the person who monitored a dosing session",
     "dosing.sign": "Sign and lock a dosing record as the responsible clinician",
@@ -57,7 +60,8 @@ PERMISSIONS = {
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
 _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
-              "dosing.record_vitals", "dosing.administer", "dosing.monitor", "dosing.sign", "dosing.amend",
+              "dosing.record_vitals", "dosing.record_dose", "dosing.administer", "dosing.monitor", "dosing.sign",
+              "dosing.amend",
               "dosing.lead", "rems.file", "schedule.read", "schedule.book", "availability.keep",
               "schedule.bookable"}
 _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",

@@ -131,26 +131,66 @@ def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] |
 RECORDED_AS = {"administered_by_id": "dosing.administer", "monitored_by_id": "dosing.monitor"}
 
 
-def dosing_team_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """(who may be recorded as administering, who as monitoring): active users, by name, in one query."""
+#: what only a clinician who may record the dose enters (a nurse records vitals, times, monitoring
+#: and observations, and names only themselves as administering or monitoring)
+DOSE_FIELDS = ("route", "medication", "dose_mg", "weight_kg", "lot_number", "concomitant_sedating_medications")
+
+
+def dosing_team_choices(session: DosingSession) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(who may be recorded as administering, who as monitoring): the patient's care team's active
+    members holding that permission, by name, in one query; whoever the record names already
+    stays a choice, so a save never drops who really did it."""
+    team = {member.user_id for member in session.course.patient.care_team}
     rows = user_choices(*{role for permission in RECORDED_AS.values() for role in roles_with(permission)})
 
-    def holding(permission: str) -> list[tuple[int, str]]:
-        return [(user_id, name) for user_id, name, roles in rows if permission in permissions_of(roles)]
-    return holding(RECORDED_AS["administered_by_id"]), holding(RECORDED_AS["monitored_by_id"])
+    def holding(column: str) -> list[tuple[int, str]]:
+        chosen = [(user_id, name) for user_id, name, roles in rows
+                  if user_id in team and RECORDED_AS[column] in permissions_of(roles)]
+        named = getattr(session, column.removesuffix("_id"))
+        if named is not None and all(user_id != named.id for user_id, _ in chosen):
+            chosen.append((named.id, named.display_name))
+        return chosen
+    return holding("administered_by_id"), holding("monitored_by_id")
 
 
 def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str, str]:
-    """A person named as administering or monitoring must hold that permission now (one named
-    before, and unchanged since, stays: a record keeps who really did it)."""
+    """A person named as administering or monitoring must be on the patient's care team and hold
+    that permission now (one named before, and unchanged since, stays: a record keeps who really
+    did it)."""
+    team = {member.user_id for member in session.course.patient.care_team}
     problems = {}
     for column, permission in RECORDED_AS.items():
         user_id = values.get(column)
         if user_id is None or user_id == getattr(session, column):
             continue
         user = db.session.get(User, user_id)
-        if user is None or not user.active or not user.can(permission):
-            problems[column.removesuffix("_id")] = "Choose an active clinician or nurse who may be named here."
+        if user is None or not user.active or not user.can(permission) or user_id not in team:
+            problems[column.removesuffix("_id")] = ("Choose an active clinician or nurse on the patient's care team "
+                                                    "who may be named here.")
+    return problems
+
+
+def _recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, by: User) -> dict[str, str]:
+    """What a user who may not record the dose (a nurse) may change: not the dose fields (left
+    blank, as their disabled inputs send them, they keep the recorded value), not a spacing
+    override, and of the people fields only naming themselves."""
+    if by.can("dosing.record_dose"):
+        return {}
+    problems = {}
+    for column in DOSE_FIELDS:
+        recorded = getattr(session, column)
+        if values.get(column) is None:
+            values[column] = recorded
+        elif values[column] != recorded:
+            problems[column] = "Recorded by the clinician who gives the dose; ask them to change it."
+    for column in RECORDED_AS:
+        recorded = getattr(session, column)
+        if values.get(column) is None:
+            values[column] = recorded
+        elif values[column] not in (recorded, by.id):
+            problems[column.removesuffix("_id")] = "You can name only yourself here; the signing clinician names others."
+    if spacing_reason and spacing_reason.strip():
+        problems["spacing_reason"] = "A spacing override is the prescribing clinician's decision."
     return problems
 
 
@@ -346,13 +386,15 @@ def _check_recordable(session: DosingSession) -> None:
 
 
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
-                expected_version: int, spacing_reason: str | None = None) -> None:
-    """Save the recorded data of a session as a draft; a signed session never changes."""
+                expected_version: int, by: User, spacing_reason: str | None = None) -> None:
+    """Save the recorded data of a session as a draft, as `by` may; a signed session never changes."""
     _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
-    problems = _record_problems(values, vitals, protocol_of(session.course.protocol_version))
+    values = dict(values)
+    problems = _recorder_limits(session, values, spacing_reason, by)
+    problems.update(_record_problems(values, vitals, protocol_of(session.course.protocol_version)))
     problems.update(_recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)

@@ -55,9 +55,9 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
         form = DosingRecordForm()
     else:
         protocol = protocol_of(session.course.protocol_version)
-        form = DosingRecordForm(obj=session, version=session.version,
-                                administered_by=session.administered_by_id,
-                                monitored_by=session.monitored_by_id)
+        form = DosingRecordForm(obj=session, version=session.version)
+        # the model's attributes of these names are users, the selects hold their ids
+        form.administered_by.data, form.monitored_by.data = session.administered_by_id, session.monitored_by_id
         form.route.data = session.route or protocol.route
         form.medication.data = session.medication or protocol.medication
         if not session.started_at and session.planned_start:
@@ -68,10 +68,27 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
-    administering, monitoring = services.dosing_team_choices()
+    administering, monitoring = services.dosing_team_choices(session)
     form.administered_by.choices = options([(0, "—")] + administering)
     form.monitored_by.choices = options([(0, "—")] + monitoring)
+    if not current_user.can("dosing.record_dose"):
+        _show_dose_fields_only(form, session)
     return form
+
+
+def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> None:
+    """For a user who records vitals and monitoring but not the dose (a nurse): the dose fields are
+    shown disabled. Disabled inputs send nothing, so a field missing from the submission shows the
+    recorded value (a select, the protocol's, to stay a valid choice) and is saved as left blank,
+    which keeps what is recorded; a value sent anyway goes to the service, which refuses a change."""
+    protocol = protocol_of(session.course.protocol_version)
+    for column in services.DOSE_FIELDS:
+        field = getattr(form, column)
+        field.render_kw = {"disabled": True}
+        field.description = "Recorded by the clinician who gives the dose."
+        if request.method == "POST" and column not in request.form:
+            field.data = getattr(session, column) or getattr(protocol, column, None)
+            field.flags.kept = True
 
 
 #: record columns whose form field has another name
@@ -82,7 +99,8 @@ def _record_values(form: DosingRecordForm):
     """(column values, vitals by timepoint, adverse events) from a submitted record form."""
     values = {}
     for column in services.RECORD_FIELDS:
-        value = getattr(form, FIELD_FOR_COLUMN.get(column, column)).data
+        field = getattr(form, FIELD_FOR_COLUMN.get(column, column))
+        value = None if getattr(field.flags, "kept", False) else field.data
         if column in FIELD_FOR_COLUMN:
             value = value or None  # the "—" option (0) means nobody chosen
         elif isinstance(value, str):
@@ -106,10 +124,11 @@ def dosing_record(dosing_id: int):
     else:
         done, _ = submit(form, lambda: services.save_record(
             session, **dict(zip(("values", "vitals", "adverse_events"), _record_values(form))),
-            expected_version=form_version(form), spacing_reason=form.spacing_reason.data))
+            expected_version=form_version(form), by=current_user, spacing_reason=form.spacing_reason.data))
         if done:
             audit.record("dosing.update", obj=session, patient_id=session.course.patient_id)
-            flash("Saved as a draft. Sign it when the record is complete.", "success")
+            flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
+                                          else "The clinician responsible signs it when it is complete."), "success")
             return redirect(url_for("experience.dosing_record", dosing_id=session.id))
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      outcome=audit.FAILURE, detail="not saved")

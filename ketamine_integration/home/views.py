@@ -45,7 +45,8 @@ def home():
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
     if my_patients or recent:
         audit.record("patient.list", detail=f"home page; {len(my_patients) + len(recent)} shown")
-    alerts = open_alerts(p.id for p in my_patients)
+    # safety alerts come from measures, which only those who read clinical content see (not nurses)
+    alerts = open_alerts(p.id for p in my_patients) if current_user.can("notes.read") else []
     caseload_rows, due = _caseload(my_patients, alerts) if my_patients else ([], [])
     return render_template("core/home.html", my_patients=my_patients, recent=recent, total=total,
                            caseload_rows=caseload_rows, alerts=alerts, reports_due=due)

@@ -131,6 +131,7 @@ def enforce_access():
     if rule.permission is not None and not current_user.can(rule.permission):
         features.record_denial(f"{request.endpoint} needs permission {rule.describe()}",
                                patient_id=_patient_in_url(features))
+        g.refused_role = True  # the 403 page says it is the role, not the care team, that stops them
         abort(403)
     return None
 

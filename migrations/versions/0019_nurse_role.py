@@ -31,14 +31,23 @@ def _role_check(table: str, name: str, roles: tuple[str, ...]) -> None:
         batch_op.create_check_constraint(name, "role IN (" + ", ".join(f"'{r}'" for r in roles) + ")")
 
 
+#: the two-step sign-in policy, when an admin has saved one: a comma-separated list of roles
+POLICY = "key = 'mfa_required_roles'"
+
+
 def upgrade():
     for table, name, _before, after in CHECKS:
         _role_check(table, name, after)
+    # A saved two-step policy lists the roles of its day; nurses read patient data, so a clinic
+    # that saved one requires two-step sign-in of nurses too until an admin says otherwise.
+    op.execute(f"UPDATE clinic_settings SET value = CASE WHEN value = '' THEN 'nurse' ELSE value || ',nurse' END "
+               f"WHERE {POLICY} AND value NOT LIKE '%nurse%'")
 
 
 def downgrade():
     # A nurse's rows would break the narrower check: they go first (their grants with them).
     op.execute("DELETE FROM care_team_members WHERE role = 'nurse'")
     op.execute("DELETE FROM user_roles WHERE role = 'nurse'")
+    op.execute(f"UPDATE clinic_settings SET value = REPLACE(REPLACE(value, ',nurse', ''), 'nurse', '') WHERE {POLICY}")
     for table, name, before, _after in CHECKS:
         _role_check(table, name, before)

@@ -45,7 +45,7 @@ def _signed_window(live_server) -> tuple[int, int]:
             dissociation="mild", concomitant_sedating_medications=None, monitoring_minutes=90,
             discharged_at=start + timedelta(minutes=130), discharge_ready=True, ready_to_leave_at=None,
             vitals_acceptable_before_dosing=None, vitals_acceptable_before_discharge=None),
-            vitals=vitals, adverse_events=[], expected_version=session.version)
+            vitals=vitals, adverse_events=[], expected_version=session.version, by=db.session.get(User, prescriber))
         sign(session, by=db.session.get(User, prescriber), expected_version=session.version)
     make.run(setup)
     return course_id, therapist

@@ -1,10 +1,15 @@
 """The nurse (issue 18, point 3): records vitals and monitoring on their care-team patients'
 dosing sessions, may be named as administering or monitoring, signs no dosing record, reads no
 note content, sees the schedule and books nothing."""
+import re
+
 import pytest
 from sqlalchemy import select
 
+from ketamine_integration.accounts.models import User
+from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DosingSession
+from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.security.clinic import Clinic, local
@@ -32,13 +37,86 @@ def test_a_nurse_records_vitals_and_monitoring_on_a_care_team_patients_session(c
     session = clinic.draft_session
     nurse = str(clinic.users["nurse"])
     assert clinic.get("nurse", f"/dosing/{session}").status_code == 200
-    saved = clinic.post("nurse", f"/dosing/{session}", clinic.record_data(session, monitored_by=nurse,
-                                                                         administered_by=nurse))
+    saved = clinic.post("nurse", f"/dosing/{session}", _as_a_nurses_browser_sends(
+        clinic.record_data(session, monitored_by=nurse, administered_by=nurse)))
     assert saved.status_code == 302
     row = _session(make, session)
     assert row.status == "draft"
     assert (row.monitored_by_id, row.administered_by_id) == (clinic.users["nurse"],) * 2
     assert {v.timepoint for v in row.vitals} == {"baseline", "post_40", "discharge"}
+
+
+#: the dose fields a nurse's form shows disabled: a browser sends none of them
+DOSE_FIELDS = ("route", "medication", "dose_mg", "weight_kg", "lot_number", "concomitant_sedating_medications")
+
+
+def _select(page: str, field_id: str) -> str:
+    return re.search(rf'<select[^>]*id="{field_id}".*?</select>', page, re.S).group(0)
+
+
+def _as_a_nurses_browser_sends(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in DOSE_FIELDS}
+
+
+def test_a_nurse_keeps_the_dose_the_prescriber_recorded_and_cannot_change_it(clinic, make):
+    session, nurse = clinic.draft_session, str(clinic.users["nurse"])
+    assert clinic.post("prescriber", f"/dosing/{session}", clinic.record_data(session)).status_code == 302
+    page = clinic.get("nurse", f"/dosing/{session}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*disabled[^>]*id="dose_mg"|<input[^>]*id="dose_mg"[^>]*disabled', page)
+    kept = clinic.post("nurse", f"/dosing/{session}", _as_a_nurses_browser_sends(
+        clinic.record_data(session, monitoring_minutes="95")))
+    assert kept.status_code == 302
+    row = _session(make, session)
+    assert (row.dose_mg, row.lot_number, row.route, row.monitoring_minutes) == (35, "LOT-7", "iv", 95)
+    before = row.version
+    refused = clinic.post("nurse", f"/dosing/{session}", clinic.record_data(session, dose_mg="49"))
+    assert refused.status_code == 422
+    assert "Recorded by the clinician who gives the dose" in refused.get_data(as_text=True)
+    row = _session(make, session)
+    assert (row.version, row.dose_mg) == (before, 35)
+
+
+def test_a_nurse_names_only_themselves_as_administering_or_monitoring(clinic, make):
+    session, prescriber = clinic.draft_session, str(clinic.users["prescriber"])
+    before = _session(make, session).version
+    refused = clinic.post("nurse", f"/dosing/{session}", _as_a_nurses_browser_sends(
+        clinic.record_data(session, monitored_by=prescriber, administered_by=prescriber)))
+    assert refused.status_code == 422
+    assert "You can name only yourself here" in refused.get_data(as_text=True)
+    assert _session(make, session).version == before
+
+
+def test_only_the_care_team_is_offered_or_accepted_as_administering_or_monitoring(clinic, make):
+    outsider = make.user("nurse", username="outsider_nurse")
+    session = clinic.draft_session
+    page = clinic.get("prescriber", f"/dosing/{session}").get_data(as_text=True)
+    assert f'value="{outsider}"' not in _select(page, "monitored_by") + _select(page, "administered_by")
+    assert f'value="{clinic.users["nurse"]}"' in _select(page, "monitored_by")
+    before = _session(make, session).version
+    refused = clinic.post("prescriber", f"/dosing/{session}", clinic.record_data(session, monitored_by=str(outsider)))
+    assert refused.status_code == 422 and _session(make, session).version == before
+
+    def save_naming_the_outsider():  # the service refuses too, whatever a form offers
+        record = db.session.get(DosingSession, session)
+        with pytest.raises(DomainError) as refusal:
+            save_record(record, values={"monitored_by_id": outsider}, vitals={}, adverse_events=[],
+                        expected_version=record.version, by=db.session.get(User, clinic.users["prescriber"]))
+        assert "on the patient's care team" in refusal.value.reasons["monitored_by"]
+    make.run(save_naming_the_outsider)
+
+
+def test_the_record_form_shows_who_is_recorded_so_a_second_save_keeps_them(clinic, make):
+    session, nurse = clinic.draft_session, clinic.users["nurse"]
+    assert clinic.post("prescriber", f"/dosing/{session}",
+                       clinic.record_data(session, monitored_by=str(nurse))).status_code == 302
+    page = clinic.get("prescriber", f"/dosing/{session}").get_data(as_text=True)
+    assert re.search(rf'<option selected value="{nurse}"|<option value="{nurse}" selected', _select(page, "monitored_by"))
+    make.run(lambda: setattr(db.session.get(User, nurse), "role_names", "staff"))  # an admin changed the role
+    page = clinic.get("prescriber", f"/dosing/{session}").get_data(as_text=True)
+    assert f'value="{nurse}"' in _select(page, "monitored_by")  # no longer a nurse, still who monitored
+    assert clinic.post("prescriber", f"/dosing/{session}",
+                       clinic.record_data(session, monitored_by=str(nurse))).status_code == 302
+    assert _session(make, session).monitored_by_id == nurse
 
 
 def test_a_nurse_cannot_record_on_another_patients_session(clinic, elsewhere, make):
@@ -73,6 +151,24 @@ def test_a_nurse_cannot_open_note_content(clinic, page):
     response = clinic.get("nurse", page.format(note=note, course=course))
     assert response.status_code in ((404,) if page.endswith("process") else (403,))
     assert clinic.text not in page_text(response)
+    if response.status_code == 403:  # the role stops them, not the care team they are on
+        assert "not part of your role's work" in page_text(response)
+        assert "add you to the care team" not in page_text(response)
+
+
+def test_a_nurse_is_offered_the_dosing_record_and_nothing_their_role_refuses(clinic):
+    session = clinic.draft_session
+    assert clinic.post("prescriber", f"/dosing/{session}", clinic.record_data(session)).status_code == 302
+    course_page = clinic.get("nurse", f"/courses/{clinic.course}").get_data(as_text=True)
+    assert f'href="/dosing/{session}"' in course_page
+    for refused in ("Plan dosing sessions", "Book a session", "/reschedule", "/cancel", "/outcome"):
+        assert refused not in course_page, refused
+    record = clinic.get("nurse", f"/dosing/{session}").get_data(as_text=True)
+    for refused in ("Sign and lock", "/sign", "/addenda", "REMS Patient Monitoring Form"):
+        assert refused not in record, refused
+    assert "Sign and lock" in clinic.get("prescriber", f"/dosing/{session}").get_data(as_text=True)
+    patient = clinic.get("nurse", f"/patients/{clinic.patient}").get_data(as_text=True)
+    assert "Enrol in a protocol" not in patient
 
 
 def test_a_nurse_sees_the_schedule_of_their_patients_but_books_nothing(clinic, make):
@@ -119,3 +215,22 @@ def test_the_demo_nurses_monitor_every_signed_demo_session(app):
             assert db.session.scalar(select(CareTeamMember.role).where(
                 CareTeamMember.patient_id == s.course.patient_id,
                 CareTeamMember.user_id == s.monitored_by_id)) == "nurse"
+
+
+@pytest.mark.parametrize("saved, upgraded", [("admin,staff,therapist,prescriber", "admin,staff,therapist,prescriber,nurse"),
+                                             ("therapist", "therapist,nurse"), ("", "nurse")])
+def test_a_saved_two_step_policy_requires_it_of_nurses_after_the_upgrade(app, make, saved, upgraded):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    admin = make.user("admin")
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="0018_open_measure_registry")
+        db.session.execute(text("INSERT INTO clinic_settings (key, value, updated_at, updated_by_id) "
+                                "VALUES ('mfa_required_roles', :v, CURRENT_TIMESTAMP, :by)"), {"v": saved, "by": admin})
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert db.session.scalar(text("SELECT value FROM clinic_settings WHERE key = 'mfa_required_roles'")) == upgraded
+        db.session.remove()

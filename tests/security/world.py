@@ -209,7 +209,8 @@ def _record_and_sign(session, prescriber) -> None:
                   ready_to_leave_at=start + timedelta(minutes=90), vitals_acceptable_before_dosing=True,
                   vitals_acceptable_before_discharge=True)
     vitals = {tp: {"systolic": 128, "diastolic": 80, "heart_rate": 70, "spo2": 98} for tp in VITAL_TIMEPOINTS}
-    save_record(session, values=values, vitals=vitals, adverse_events=[], expected_version=session.version)
+    save_record(session, values=values, vitals=vitals, adverse_events=[], expected_version=session.version,
+                by=prescriber)
     sign(session, by=prescriber, expected_version=session.version)
 
 

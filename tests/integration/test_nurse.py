@@ -219,6 +219,7 @@ def test_the_demo_nurses_monitor_every_signed_demo_session(app):
 
 @pytest.mark.parametrize("saved, upgraded", [("admin,staff,therapist,prescriber", "admin,staff,therapist,prescriber,nurse"),
                                              ("therapist", "therapist,nurse"), ("", "nurse")])
+@pytest.mark.both_engines  # a migration
 def test_a_saved_two_step_policy_requires_it_of_nurses_after_the_upgrade(app, make, saved, upgraded):
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ketamine_integration.accounts.models import User
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DosingSession
-from ketamine_integration.experience.services import save_record
+from ketamine_integration.experience.services import DOSE_FIELDS, save_record
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.security.clinic import Clinic, local
@@ -46,15 +46,12 @@ def test_a_nurse_records_vitals_and_monitoring_on_a_care_team_patients_session(c
     assert {v.timepoint for v in row.vitals} == {"baseline", "post_40", "discharge"}
 
 
-#: the dose fields a nurse's form shows disabled: a browser sends none of them
-DOSE_FIELDS = ("route", "medication", "dose_mg", "weight_kg", "lot_number", "concomitant_sedating_medications")
-
-
 def _select(page: str, field_id: str) -> str:
     return re.search(rf'<select[^>]*id="{field_id}".*?</select>', page, re.S).group(0)
 
 
 def _as_a_nurses_browser_sends(data: dict) -> dict:
+    """The record form as a nurse's browser submits it: the dose fields are disabled, so absent."""
     return {k: v for k, v in data.items() if k not in DOSE_FIELDS}
 
 

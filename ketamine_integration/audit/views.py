@@ -13,7 +13,6 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..db.clinic_time import clinic_zone
-from ..domain.roles import ADMIN
 from ..extensions import db
 from ..web import access
 from ..web.fields import options

@@ -11,7 +11,6 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..web import access
-from ..accounts.models import CLINICAL_ROLES, THERAPIST
 from ..audit import services as audit
 from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse

@@ -136,11 +136,15 @@ RECORDED_AS = {"administered_by_id": "dosing.administer", "monitored_by_id": "do
 DOSE_FIELDS = ("route", "medication", "dose_mg", "weight_kg", "lot_number", "concomitant_sedating_medications")
 
 
+def _care_team_ids(session: DosingSession) -> set[int]:
+    return {member.user_id for member in session.course.patient.care_team}
+
+
 def dosing_team_choices(session: DosingSession) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(who may be recorded as administering, who as monitoring): the patient's care team's active
     members holding that permission, by name, in one query; whoever the record names already
     stays a choice, so a save never drops who really did it."""
-    team = {member.user_id for member in session.course.patient.care_team}
+    team = _care_team_ids(session)
     rows = user_choices(*{role for permission in RECORDED_AS.values() for role in roles_with(permission)})
 
     def holding(column: str) -> list[tuple[int, str]]:
@@ -157,7 +161,7 @@ def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str,
     """A person named as administering or monitoring must be on the patient's care team and hold
     that permission now (one named before, and unchanged since, stays: a record keeps who really
     did it)."""
-    team = {member.user_id for member in session.course.patient.care_team}
+    team = _care_team_ids(session)
     problems = {}
     for column, permission in RECORDED_AS.items():
         user_id = values.get(column)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from io import BytesIO
 from typing import Callable
 
@@ -84,6 +85,19 @@ def _working_hours(c: Clinic) -> None:
                                                        starts=time(7), ends=time(21)) for d in range(7)))
 
 
+def _free_time(c: Clinic) -> datetime:
+    """A clinic time inside the signed session's window that none of the patient's bookings holds
+    (the auto-schedule confirmed just before may have taken any slot, depending on today's weekday)."""
+    from ketamine_integration.bookings.models import Appointment
+    taken = c.make.run(lambda: [(a.starts_at, a.ends_at) for a in db.session.scalars(
+        select(Appointment).where(Appointment.patient_id == c.patient, Appointment.status == "booked"))])
+    for start in (local(day, hour) for day in (2, 3, 1) for hour in (8, 11, 14, 17)):
+        end = start + timedelta(minutes=50)
+        if all(end <= s or start >= e for s, e in taken):
+            return start
+    raise AssertionError("no free time for the patient in the next three days")
+
+
 def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
     """Each patient-data action: seed what it needs, then the one request that performs it.
 
@@ -156,8 +170,8 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             "staff", lambda: c.auth.client.get("/schedule/auto?days=14"), lambda: None))[2],
         "schedule.confirm": lambda: (lambda rows: Step("staff", lambda: c.auth.post("/schedule/auto/confirm", rows),
                                                        lambda: None))(_auto_schedule_rows(c)),
-        "appointment.create": lambda: Step("staff", lambda: c.auth.post(
-            f"/courses/{c.course}/sessions", c.booking_data(starts_at=form_time(local(2, 8)))), p),
+        "appointment.create": lambda: (lambda free: Step("staff", lambda: c.auth.post(
+            f"/courses/{c.course}/sessions", c.booking_data(starts_at=form_time(free))), p))(_free_time(c)),
         "appointment.update": lambda: (c.appointment, Step("staff", lambda: c.auth.post(
             f"/appointments/{c.appointment}/reschedule", {"starts_at": form_time(local(3, 16)), "reason": s}), p))[1],
         "appointment.invite": lambda: Step("staff", lambda: c.auth.client.get(

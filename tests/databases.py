@@ -55,8 +55,9 @@ def migrate(database_uri: str) -> None:
         db.engine.dispose()
 
 
-def build_demo(database_uri: str) -> None:
-    """The demo clinic, loaded by the `flask demo` command into an emptied database."""
+def build_demo(database_uri: str, output: Path) -> None:
+    """The demo clinic, loaded by the `flask demo` command into an emptied database; what the
+    command printed goes to `output` (tests of the command read it instead of loading it again)."""
     from ketamine_integration import create_app
     from ketamine_integration.extensions import db
 
@@ -67,6 +68,7 @@ def build_demo(database_uri: str) -> None:
         db.engine.dispose()
     if result.exit_code != 0:
         raise RuntimeError(f"flask demo failed:\n{result.output}")
+    output.write_text(result.output)
 
 
 def copy_sqlite(source: Path, target: Path) -> None:
@@ -134,8 +136,12 @@ class SQLiteDatabases:
         """The shared file becomes a copy of the demo clinic."""
         def build(path: Path) -> None:
             copy_sqlite(self.template, path)
-            build_demo(f"sqlite:///{path}")
+            build_demo(f"sqlite:///{path}", self.builds.root / "sqlite-demo.out")
         copy_sqlite(self.builds.file("sqlite-demo.db", build), self.shared)
+
+    def demo_output(self) -> str:
+        """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""
+        return (self.builds.root / "sqlite-demo.out").read_text()
 
     def close(self) -> None:
         pass
@@ -206,11 +212,16 @@ class PostgresDatabases:
 
     def load_demo(self) -> str:
         """A new database copied from the demo clinic; the caller drops it with drop()."""
-        demo = self._built("demo", lambda name: (self._copy(self._template, name), build_demo(self._url(name))))
+        demo = self._built("demo", lambda name: (self._copy(self._template, name), build_demo(
+            self._url(name), self.builds.root / "postgresql-demo.out")))
         self._copies += 1
         copy = f"{self.db_name}_demo{self._copies}"
         self._copy(demo, copy)
         return copy
+
+    def demo_output(self) -> str:
+        """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""
+        return (self.builds.root / "postgresql-demo.out").read_text()
 
     def url_of(self, name: str) -> str:
         return self._url(name)

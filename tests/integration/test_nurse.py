@@ -197,14 +197,11 @@ def test_front_desk_staff_are_not_offered_nor_accepted_as_monitor(clinic, make):
     assert _session(make, session).monitored_by_id is None
 
 
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_the_demo_nurses_monitor_every_signed_demo_session(app):
     from ketamine_integration.accounts.models import User
-    from ketamine_integration.demo.clinic import load_demo_clinic
     from ketamine_integration.patients.models import CareTeamMember
-    from ketamine_integration.db.types import utcnow
     with app.app_context():
-        load_demo_clinic(utcnow())
-        db.session.commit()
         signed = db.session.scalars(select(DosingSession).where(DosingSession.status == "signed")).all()
         monitors = {db.session.get(User, s.monitored_by_id) for s in signed}
         assert signed and {u.username for u in monitors} == {"nurse1", "nurse2"}

@@ -101,7 +101,7 @@ def calendars(window_days: int) -> list[Hostile]:
                                          for n in range(40)]), blocks=0),
         Hostile("never-monthly-x500", ics(*[repeating(f"m{n}", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30") for n in range(500)]),
                 blocks=0),
-        # 200 of them take about a third of the read's 1.5 s deadline on an idle machine (500 took
+        # 200 of them take about a fifth of the read's 1.5 s deadline on an idle machine (500 took
         # half and, on a loaded one, met the deadline: the case tests the scan's cut, not the clock)
         Hostile("never-yearly-weekno-x200", ics(*[repeating(f"y{n}", "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=1;BYDAY=MO")
                                                   for n in range(200)]), blocks=0),

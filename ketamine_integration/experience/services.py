@@ -127,8 +127,24 @@ def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] |
     return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
 
 
-#: who a dosing record may name, by its column: front-desk staff never administer or monitor
+#: who a dosing record may name, by its column: a prescriber or nurse (front-desk staff never,
+#: a therapist never as administering)
 RECORDED_AS = {"administered_by_id": "dosing.administer", "monitored_by_id": "dosing.monitor"}
+#: who else may be named as monitoring, where the protocol allows a therapist present as monitor only
+MONITOR_IF_PROTOCOL_ALLOWS = "dosing.monitor_if_protocol_allows"
+#: why a person may not be named, by field
+NOT_NAMEABLE = {"administered_by": "Choose a prescriber or nurse on the patient's care team: a dose is never "
+                                   "administered by a therapist or front-desk staff.",
+                "monitored_by": "Choose a prescriber or nurse on the patient's care team: front-desk staff never "
+                                "monitor a dose, and a therapist only where the protocol allows it."}
+
+
+def may_be_named(column: str, permissions: frozenset[str], protocol) -> bool:
+    """Whether a holder of `permissions` may be recorded in `column` of a dose under `protocol`."""
+    if RECORDED_AS[column] in permissions:
+        return True
+    return (column == "monitored_by_id" and protocol.experience.therapist_may_monitor
+            and MONITOR_IF_PROTOCOL_ALLOWS in permissions)
 
 
 #: what only a clinician who may record the dose enters (a nurse records vitals, times, monitoring
@@ -144,12 +160,13 @@ def dosing_team_choices(session: DosingSession) -> tuple[list[tuple[int, str]], 
     """(who may be recorded as administering, who as monitoring): the patient's care team's active
     members holding that permission, by name, in one query; whoever the record names already
     stays a choice, so a save never drops who really did it."""
-    team = _care_team_ids(session)
-    rows = user_choices(*{role for permission in RECORDED_AS.values() for role in roles_with(permission)})
+    team, protocol = _care_team_ids(session), protocol_of(session.course.protocol_version)
+    rows = user_choices(*{role for permission in (*RECORDED_AS.values(), MONITOR_IF_PROTOCOL_ALLOWS)
+                          for role in roles_with(permission)})
 
     def holding(column: str) -> list[tuple[int, str]]:
         chosen = [(user_id, name) for user_id, name, roles in rows
-                  if user_id in team and RECORDED_AS[column] in permissions_of(roles)]
+                  if user_id in team and may_be_named(column, permissions_of(roles), protocol)]
         named = getattr(session, column.removesuffix("_id"))
         if named is not None and all(user_id != named.id for user_id, _ in chosen):
             chosen.append((named.id, named.display_name))
@@ -161,16 +178,17 @@ def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str,
     """A person named as administering or monitoring must be on the patient's care team and hold
     that permission now (one named before, and unchanged since, stays: a record keeps who really
     did it)."""
-    team = _care_team_ids(session)
+    team, protocol = _care_team_ids(session), protocol_of(session.course.protocol_version)
     problems = {}
-    for column, permission in RECORDED_AS.items():
+    for column in RECORDED_AS:
         user_id = values.get(column)
         if user_id is None or user_id == getattr(session, column):
             continue
         user = db.session.get(User, user_id)
-        if user is None or not user.active or not user.can(permission) or user_id not in team:
-            problems[column.removesuffix("_id")] = ("Choose an active clinician or nurse on the patient's care team "
-                                                    "who may be named here.")
+        if user is None or not user.active or user_id not in team \
+                or not may_be_named(column, user.permissions, protocol):
+            field = column.removesuffix("_id")
+            problems[field] = NOT_NAMEABLE[field]
     return problems
 
 

@@ -133,7 +133,7 @@ def test_a_nurse_cannot_sign_a_dosing_record(clinic, make):
     assert refused.status_code == 403
     assert _session(make, session).status == "draft"
     [row] = [r for r in make.audit_rows(action="access.denied") if r.detail.startswith("experience.dosing_sign")]
-    assert row.detail == "experience.dosing_sign needs permission dosing.sign (Integration therapist, Prescriber)"
+    assert row.detail == "experience.dosing_sign needs permission dosing.sign (Prescriber)"
 
 
 @pytest.mark.parametrize("page", [

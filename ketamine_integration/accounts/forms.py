@@ -32,8 +32,8 @@ class UserForm(FlaskForm):
         render_kw={"autocomplete": "off"})
     full_name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
     licence_type = SelectField("Credential (licence type)",
-                               choices=[("", "None")] + [(code, f"{code} — {label}") for code, label in
-                                                         LICENCE_TYPES.items()],
+                               choices=options([("", "None")] + [(code, f"{code} — {label}") for code, label
+                                                                 in LICENCE_TYPES.items()]),
                                validators=[Optional()],
                                description="Shown after the name on dosing records, REMS forms and reports "
                                            "(\"A. Example, RN\").")

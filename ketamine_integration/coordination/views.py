@@ -141,8 +141,10 @@ def course_coordination(course_id: int):
         course, recipient_id=form.recipient.data, priority=form.priority.data, category=form.category.data,
         body=form.body.data, by=current_user, today=clinic_today(), follows=follows))
     if done:
+        outside = all(member.user_id != note.recipient_id for member in course.patient.care_team)
         audit.record("coordination.send", obj=note, patient_id=course.patient_id,
-                     detail=f"{note.priority} {note.category}")
+                     detail=f"{note.priority} {note.category}" + ("; outside the care team, under a release"
+                                                                   if outside else ""))
         flash("Sent.", "success")
         return redirect(url_for("coordination.course_coordination", course_id=course.id))
     audit.record("coordination.send", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,

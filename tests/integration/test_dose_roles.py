@@ -9,7 +9,8 @@ import pytest
 from ketamine_integration.accounts.models import User
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DosingSession
-from ketamine_integration.experience.services import NOT_NAMEABLE, save_record
+from ketamine_integration.experience.dose_roles import NOT_NAMEABLE
+from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_dosing import _record_data, _session, local

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from ketamine_integration.accounts.models import User
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DosingSession
-from ketamine_integration.experience.services import DOSE_FIELDS, save_record
+from ketamine_integration.experience.dose_roles import DOSE_FIELDS
+from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.security.clinic import Clinic, local

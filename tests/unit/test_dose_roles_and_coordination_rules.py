@@ -10,7 +10,7 @@ from ketamine_integration.coordination.services import report_missing
 from ketamine_integration.domain.credentials import display_name
 from ketamine_integration.domain.permissions import permissions_of
 from ketamine_integration.domain.protocol_library import read_protocol_file
-from ketamine_integration.experience.services import may_be_named
+from ketamine_integration.experience.dose_roles import may_be_named
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 IV = read_protocol_file(PROTOCOLS / "iv-ketamine-induction.yaml")[0]

@@ -148,3 +148,32 @@ def test_an_expired_release_counts_for_nothing_in_report_due(team, make, auth, c
     auth.logout()
     auth.login("ther")
     assert "needs a release of information to Orrin Vale" in page_text(client.get("/"))
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_clinic_shows_credentials_dose_roles_and_an_outside_prescriber(app, make):
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.experience.dose_roles import RECORDED_AS, may_be_named
+    from ketamine_integration.experience.models import DosingSession
+    from ketamine_integration.protocols.services import protocol_of
+
+    def inspect():
+        clinicians = [u for u in db.session.scalars(select(User)) if u.can("care_team.member")]
+        unlicensed = [u.username for u in clinicians if u.licence_type is None]
+        misnamed = [(s.id, column) for s in db.session.scalars(select(DosingSession).where(
+                    DosingSession.status == "signed"))
+                    for column in RECORDED_AS
+                    if not may_be_named(column, getattr(s, column.removesuffix("_id")).permissions,
+                                        protocol_of(s.course.protocol_version))]
+        unsigned_by_prescriber = [s.id for s in db.session.scalars(select(DosingSession).where(
+            DosingSession.status == "signed")) if not s.signed_by.can("dosing.sign")]
+        outside = [(r.patient.care_team, r.recipient_user_id) for r in db.session.scalars(
+            select(ReleaseOfInformation).where(ReleaseOfInformation.outside_care_team.is_(True)))
+            if r.recipient_user_id is not None]
+        reached = [n for n in db.session.scalars(select(CoordinationNote))
+                   if any(n.recipient_id == user_id and all(m.user_id != user_id for m in team)
+                          for team, user_id in outside)]
+        return unlicensed, misnamed, unsigned_by_prescriber, len(outside), len(reached)
+    unlicensed, misnamed, unsigned_by_prescriber, outside, reached = make.query(inspect)
+    assert unlicensed == [] and misnamed == [] and unsigned_by_prescriber == []
+    assert outside >= 1 and reached >= 1

@@ -26,7 +26,8 @@ def team(make, app, tmp_path):
     shutil.copytree(SHIPPED, directory, ignore=shutil.ignore_patterns("*.md"))
     text = (directory / "iv-ketamine-induction.yaml").read_text(encoding="utf-8")
     text = text.replace("id: iv-ketamine-induction", f"id: {MONITORED_BY_THERAPIST}", 1)
-    text = text.replace("  rems_monitoring_form: false", "  rems_monitoring_form: false\n  therapist_may_monitor: true", 1)
+    text = text.replace("  rems_monitoring_form: false",
+                        "  rems_monitoring_form: false\n  therapist_may_monitor: true", 1)
     assert "therapist_may_monitor: true" in text
     (directory / f"{MONITORED_BY_THERAPIST}.yaml").write_text(text, encoding="utf-8")
     app.config["PROTOCOLS_DIR"] = str(directory)

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from .accounts.models import ROLES, User
+from .accounts.models import LICENCE_TYPES, ROLES, User
 from .accounts.services import create_user, role_change_detail
 from .audit import services as audit
 from .audit.cli import audit_cli
@@ -89,13 +89,15 @@ def demo_command(if_empty: bool):
 @click.option("--full-name", prompt=True)
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
               help="Repeat for several roles.")
-@click.option("--credentials", default="", help="e.g. MD, LCSW")
+@click.option("--licence-type", default="", type=click.Choice(["", *LICENCE_TYPES]),
+              help="The clinical licence held, e.g. MD, RN, LCSW.")
+@click.option("--credentials", default="", help="Further credentials shown after it, e.g. PMHNP-BC")
 @click.password_option()
-def create_user_command(username, full_name, roles, credentials, password):
+def create_user_command(username, full_name, roles, licence_type, credentials, password):
     """Create a user account (e.g. the first admin of a new clinic)."""
     try:
-        user = create_user(username=username, full_name=full_name, password=password,
-                           roles=roles, credentials=credentials or None)
+        user = create_user(username=username, full_name=full_name, password=password, roles=roles,
+                           licence_type=licence_type or None, credentials=credentials or None)
     except DomainError as err:
         raise click.ClickException(str(err)) from None
     # Roles granted from the command line are listed on the Users page like any other

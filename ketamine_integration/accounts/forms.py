@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..web.fields import options
-from .models import ROLE_LABELS
+from .models import LICENCE_TYPES, ROLE_LABELS
 from .passwords import MAX_LENGTH, password_problem
 
 
@@ -31,8 +31,15 @@ class UserForm(FlaskForm):
                                        message="Use letters, digits, dots, dashes or underscores.")],
         render_kw={"autocomplete": "off"})
     full_name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
-    credentials = StringField("Credentials", validators=[Optional(), Length(max=40)],
-                              description="Shown after the name, e.g. MD, LCSW, PMHNP.")
+    licence_type = SelectField("Credential (licence type)",
+                               choices=options([("", "None")] + [(code, f"{code} — {label}") for code, label
+                                                                 in LICENCE_TYPES.items()]),
+                               validators=[Optional()],
+                               description="Shown after the name on dosing records, REMS forms and reports "
+                                           "(\"A. Example, RN\").")
+    licence_number = StringField("Licence number", validators=[Optional(), Length(max=40)])
+    credentials = StringField("Further credentials", validators=[Optional(), Length(max=40)],
+                              description="Shown after the licence type, e.g. PMHNP-BC.")
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
     roles = MultiCheckboxField("Roles", choices=options(ROLE_LABELS.items()),
                                validators=[InputRequired(message="Choose at least one role.")])

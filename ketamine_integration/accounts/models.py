@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..db.types import UTCDateTime, utcnow
+from ..domain.credentials import LICENCE_TYPES, display_name  # noqa: F401 (re-exported)
 from ..domain.permissions import permissions_of, roles_with
 from ..domain.roles import ADMIN, NURSE, PRESCRIBER, ROLE_LABELS, ROLES, STAFF, THERAPIST  # noqa: F401 (re-exported)
 from ..extensions import db
@@ -19,11 +20,6 @@ CLINICAL_ROLES = roles_with("care_team.member")
 PATIENT_DATA_ROLES = tuple(role for role in ROLES if role != ADMIN and "patients.read" in permissions_of([role]))
 
 
-def display_name(full_name: str, credentials: str | None) -> str:
-    """How a user is named on pages and in calendars: "Name, credentials"."""
-    return f"{full_name}, {credentials}" if credentials else full_name
-
-
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -31,7 +27,11 @@ class User(UserMixin, db.Model):
     #: stored lower-case; unique case-insensitively
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
-    #: professional credentials shown after the name, e.g. "MD", "LCSW"
+    #: the clinical licence held, a key of domain/credentials.LICENCE_TYPES ("RN"); None for none
+    licence_type: Mapped[str | None] = mapped_column(String(10))
+    #: the licence's number as the licensing board issued it (optional)
+    licence_number: Mapped[str | None] = mapped_column(String(40))
+    #: further credentials shown after the licence type, e.g. "PMHNP-BC"
     credentials: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
     #: argon2id encoded hash (parameters and salt included)
@@ -73,7 +73,7 @@ class User(UserMixin, db.Model):
 
     @property
     def display_name(self) -> str:
-        return display_name(self.full_name, self.credentials)
+        return display_name(self.full_name, self.licence_type, self.credentials)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}>"

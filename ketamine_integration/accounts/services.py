@@ -13,7 +13,7 @@ from ..db.types import utcnow
 from ..db.errors import DomainError
 from ..extensions import db
 from . import passwords, second_step, throttle
-from .models import ADMIN, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
+from .models import ADMIN, LICENCE_TYPES, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
 from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session
 
 
@@ -25,9 +25,11 @@ def user_choices(*roles: str) -> list[tuple[int, str, frozenset[str]]]:
     """(id, name as shown, roles) of active users holding any of `roles` (all active users when
     none is named), by name: form selects list every clinician of the clinic, and reading
     columns costs a fraction of building each user."""
-    rows = db.session.execute(select(User.id, User.full_name, User.credentials, User.role_names)
+    rows = db.session.execute(select(User.id, User.full_name, User.licence_type, User.credentials,
+                                     User.role_names)
                               .where(User.active.is_(True)).order_by(User.full_name))
-    found = [(r.id, display_name(r.full_name, r.credentials), frozenset((r.role_names or "").split(",")) - {""})
+    found = [(r.id, display_name(r.full_name, r.licence_type, r.credentials),
+              frozenset((r.role_names or "").split(",")) - {""})
              for r in rows]
     return [row for row in found if not roles or not row[2].isdisjoint(roles)]
 
@@ -89,14 +91,21 @@ def _check_username_free(username: str, user_id: int | None = None) -> None:
         raise DomainError({"username": "That username is already taken."})
 
 
+def _check_licence_type(licence_type: str | None) -> None:
+    if licence_type and licence_type not in LICENCE_TYPES:
+        raise DomainError({"licence_type": "Choose a licence type from the list, or none."})
+
+
 def create_user(*, username: str, full_name: str, password: str, roles, credentials=None,
-                email=None, active: bool = True) -> User:
+                email=None, active: bool = True, licence_type=None, licence_number=None) -> User:
     username = username.strip().lower()
     _check_username_free(username)
+    _check_licence_type(licence_type)
     problem = passwords.password_problem(password, username)
     if problem:
         raise DomainError({"password": problem})
     user = User(username=username, full_name=full_name.strip(), credentials=credentials or None,
+                licence_type=licence_type or None, licence_number=(licence_number or "").strip() or None,
                 email=email or None, password_hash=passwords.hash_password(password),
                 active=active)
     user.set_roles(roles)
@@ -106,15 +115,18 @@ def create_user(*, username: str, full_name: str, password: str, roles, credenti
 
 
 def update_user(user: User, *, acting_user: User, username: str, full_name: str, roles,
-                credentials=None, email=None, active: bool = True) -> str | None:
+                credentials=None, email=None, active: bool = True, licence_type=None,
+                licence_number=None) -> str | None:
     """Apply an admin's edit; returns the role change as the audit row's detail (None: no change)."""
     username = username.strip().lower()
     before = user.roles
     if user.id == acting_user.id:
         _check_own_account(before, set(roles), active)
     _check_username_free(username, user.id)
+    _check_licence_type(licence_type)
     user.username, user.full_name = username, full_name.strip()
     user.credentials, user.email = credentials or None, email or None
+    user.licence_type, user.licence_number = licence_type or None, (licence_number or "").strip() or None
     user.set_roles(roles)
     if user.active and not active:
         user.disabled_at = utcnow()

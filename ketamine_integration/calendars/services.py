@@ -126,6 +126,7 @@ def _event_rows(*conditions) -> list:
                Appointment.created_at, Patient.given_name, Patient.family_name,
                # a feed event names the dosing session's number, never its clinical record
                DosingSession.sequence, Room.name.label("room"), User.full_name.label("clinician"),
+               User.licence_type.label("clinician_licence"),
                User.credentials.label("clinician_credentials"),
                of_changes(func.count(AppointmentChange.id)).label("changes"),
                of_changes(func.min(AppointmentChange.occurred_at)).label("first_change"),
@@ -162,7 +163,7 @@ def calendar_event(row, *, identity: str, with_clinician: bool) -> CalendarEvent
         label = f"{label} {row.sequence}"
     summary = label + (f" — {initials(row.given_name, row.family_name)}" if identity == "initials" else "")
     if with_clinician:
-        summary += f" ({display_name(row.clinician, row.clinician_credentials)})"
+        summary += f" ({display_name(row.clinician, row.clinician_licence, row.clinician_credentials)})"
     return CalendarEvent(
         uid=f"appointment-{row.id}@{current_app.config['CALENDAR_UID_DOMAIN']}",
         sequence=max((row.changes or 0) - 1, 0),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..web.fields import ClinicDateField, MultiCheckboxField, options
@@ -12,6 +12,10 @@ from .models import CATEGORIES, NOTE_CATEGORIES, PRIORITIES, REPORT_MINIMUM
 class ReleaseForm(FlaskForm):
     recipient = SelectField("Prescriber of this clinic", coerce=int, validators=[Optional()])
     recipient_name = StringField("Or an outside clinic or clinician", validators=[Optional(), Length(max=200)])
+    outside_care_team = BooleanField(
+        "The recipient is outside the patient's care team (another practice)",
+        description="Coordination among the patient's care team needs no release; sharing with anyone outside it "
+                    "does, and only a release that says so covers it. Always so for a named outside recipient.")
     categories = MultiCheckboxField("The patient permits sharing", choices=options(CATEGORIES.items()),
                                     description=f"Every report names {REPORT_MINIMUM}; the indication, protocol "
                                                 "and course phase only under the treatment summary, everything "

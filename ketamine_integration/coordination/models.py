@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -49,6 +49,10 @@ class ReleaseOfInformation(db.Model):
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: ... or an outside clinic or clinician
     recipient_name: Mapped[str | None] = mapped_column(String(200))
+    #: the patient authorises sharing with a recipient outside their care team (another practice):
+    #: within the care team, coordination for treatment needs no release (45 CFR 164.506(c));
+    #: outside it, only a release saying so allows it. A named outside recipient always is one.
+    outside_care_team: Mapped[bool] = mapped_column(default=False, server_default=false())
     categories: Mapped[list] = mapped_column(JSON)
     purpose: Mapped[str] = mapped_column(String(300))
     effective_on: Mapped[date]
@@ -66,6 +70,12 @@ class ReleaseOfInformation(db.Model):
     @property
     def recipient_label(self) -> str:
         return self.recipient.display_name if self.recipient else self.recipient_name
+
+    @property
+    def covers_outside_recipient(self) -> bool:
+        """Whether it authorises sharing outside the care team (a named outsider always is outside;
+        releases recorded before migration 0023 to one were recorded as such)."""
+        return self.outside_care_team or self.recipient_user_id is None
 
     def active_on(self, day: date) -> bool:
         return (self.effective_on <= day and (self.expires_on is None or day <= self.expires_on)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -29,7 +30,7 @@ from ..scheduling.services import fetch_integration_starts
 from .models import CATEGORIES
 
 
-def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str], now: datetime,
+def report_data(course: TreatmentCourse, *, recipient: User, author: User, categories: set[str], now: datetime,
                 questions: str | None, recommendations: str | None) -> CoordinationReportData:
     """Everything the report shows, as typed data, and only what `categories` permit: a section
     whose category is not among them is None and its builder never runs."""
@@ -39,7 +40,7 @@ def report_data(course: TreatmentCourse, *, recipient: User, categories: set[str
     sessions = _signed_sessions(course)
     return CoordinationReportData(
         header=ReportHeader(clinic=current_app.config["CLINIC_NAME"], generated=format_local(now),
-                            recipient=recipient.full_name),
+                            recipient=recipient.display_name, author=author.display_name),
         scope=_scope(categories),
         patient=_patient(course),
         course=CourseSummary(start=course.start_date.isoformat(),
@@ -73,6 +74,9 @@ def _treatment(course: TreatmentCourse) -> TreatmentSummary:
 def _signed_sessions(course: TreatmentCourse) -> list[DosingSession]:
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id,
                                                           DosingSession.status == DOSING_SIGNED)
+                              .options(selectinload(DosingSession.administered_by),
+                                       selectinload(DosingSession.monitored_by),
+                                       selectinload(DosingSession.signed_by))
                               .order_by(DosingSession.sequence)).all()
 
 
@@ -90,7 +94,9 @@ def _dosing_entry(session: DosingSession) -> DosingEntry:
                        monitoring=session.monitoring_minutes,
                        adverse_events=tuple(f"{e.event_type} ({e.severity})"
                                             + (f": {e.action_taken}" if e.action_taken else "")
-                                            for e in session.adverse_events))
+                                            for e in session.adverse_events),
+                       **{role: person.display_name for role in ("administered_by", "monitored_by", "signed_by")
+                          if (person := getattr(session, role)) is not None})
 
 
 def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:

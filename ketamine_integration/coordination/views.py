@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..web import access
@@ -21,6 +21,7 @@ from ..notes.services import open_alerts
 from ..patients.access import caseload, load_patient, load_patient_record, team_roles
 from ..patients.models import Patient
 from ..patients.services import clinician_choices
+from ..accounts.services import user_choices
 from ..db.clinic_time import clinic_today
 from ..web.forms import parse_id, submit
 from . import services
@@ -60,9 +61,11 @@ def releases(patient_id: int):
         done, release = submit(form, lambda: services.create_release(
             patient, recipient_user_id=form.recipient.data or None, recipient_name=form.recipient_name.data,
             categories=form.categories.data or [], purpose=form.purpose.data, effective_on=form.effective_on.data,
-            expires_on=form.expires_on.data, by=current_user))
+            expires_on=form.expires_on.data, by=current_user, outside_care_team=form.outside_care_team.data))
         if done:
-            audit.record("release.create", obj=release, patient_id=patient.id, detail=",".join(release.categories))
+            audit.record("release.create", obj=release, patient_id=patient.id,
+                         detail=",".join(release.categories) + ("; outside the care team"
+                                                                if release.covers_outside_recipient else ""))
             flash("Release of information recorded.", "success")
             return redirect(url_for("coordination.releases", patient_id=patient.id))
         audit.record("release.create", obj=patient, patient_id=patient.id, outcome=audit.FAILURE, detail="refused")
@@ -102,10 +105,8 @@ def _course_as_therapist(course_id: int) -> TreatmentCourse:
 
 
 def _page(course, *, note_form=None, report_form=None, status=200):
-    team = [(m.user_id, f"{m.user.display_name} ({m.role})") for m in course.patient.care_team
-            if m.user_id != current_user.id and m.user.active and m.user.can("coordination.message")]
     note_form = note_form or NoteForm()
-    note_form.recipient.choices = options(team)
+    note_form.recipient.choices = options(services.note_recipients(course, current_user, clinic_today()))
     report_form = report_form or ReportForm()
     report_form.recipient.choices = options(_prescribers(course.patient))
     notes, reports = services.course_notes(course.id), services.course_reports(course.id)
@@ -128,7 +129,8 @@ def course_coordination(course_id: int):
         audit.record("coordination.view", obj=course, patient_id=course.patient_id)
         return _page(course)
     form = NoteForm()
-    form.recipient.choices = options((m.user_id, m.user.display_name) for m in course.patient.care_team)
+    # any id: the service says why one is refused (outside the care team without a release, say)
+    form.recipient.choices = options((user_id, name) for user_id, name, _roles in user_choices())
     follows = None
     if request.form.get("follows"):
         follows = db.session.get(CoordinationNote, parse_id(request.form.get("follows")) or 0)
@@ -139,19 +141,32 @@ def course_coordination(course_id: int):
         course, recipient_id=form.recipient.data, priority=form.priority.data, category=form.category.data,
         body=form.body.data, by=current_user, today=clinic_today(), follows=follows))
     if done:
+        outside = all(member.user_id != note.recipient_id for member in course.patient.care_team)
         audit.record("coordination.send", obj=note, patient_id=course.patient_id,
-                     detail=f"{note.priority} {note.category}")
+                     detail=f"{note.priority} {note.category}" + ("; outside the care team, under a release"
+                                                                   if outside else ""))
         flash("Sent.", "success")
         return redirect(url_for("coordination.course_coordination", course_id=course.id))
     audit.record("coordination.send", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
+                 detail="refused: " + ", ".join(sorted(k or "form" for k in form.errors))[:180])
     return _page(course, note_form=form, status=422)
+
+
+def _note_to_acknowledge(note_id: int) -> CoordinationNote:
+    """A note addressed to the user: through the care team, or from outside it under a release
+    active today (a prescriber of another practice acknowledges on their worklist)."""
+    note = db.session.get(CoordinationNote, note_id)
+    if note is not None and note.recipient_id == current_user.id and db.session.scalar(
+            services.outside_patients(current_user, clinic_today())
+            .where(ReleaseOfInformation.patient_id == note.patient_id).limit(1)) is not None:
+        return note
+    return load_patient_record(CoordinationNote, note_id, clinical=True)
 
 
 @bp.route("/coordination/<id:note_id>/acknowledge", methods=["POST"])
 @access.permission("coordination.message")
 def note_acknowledge(note_id: int):
-    note = load_patient_record(CoordinationNote, note_id, clinical=True)
+    note = _note_to_acknowledge(note_id)
     form = AcknowledgeNoteForm()
     done, _ = submit(form, lambda: services.acknowledge_note(note, reply=form.reply.data, by=current_user,
                                                              now=utcnow()))
@@ -181,7 +196,8 @@ def report_preview(course_id: int):
         return redirect(url_for("coordination.course_coordination", course_id=course.id))
     audit.record("report.preview", obj=course, patient_id=course.patient_id,
                  detail=f"for user {recipient_id}: " + ",".join(sorted(categories)))
-    data = services.report_data(course, recipient=db.session.get(User, recipient_id), categories=categories,
+    data = services.report_data(course, recipient=db.session.get(User, recipient_id), author=current_user,
+                                categories=categories,
                                 now=utcnow(), questions=request.form.get("questions", "")[:3000],
                                 recommendations=request.form.get("recommendations", "")[:3000])
     response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")
@@ -236,9 +252,12 @@ def prescriber_worklist():
     # The caseload as a subquery, not a list: a prescriber's caseload is hundreds of patients, and
     # the page names just those its notes and alerts are about (loaded with them).
     mine = caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))
+    # notes sent from outside the care team under a release active today reach the worklist too
     notes = db.session.scalars(select(CoordinationNote).where(
         CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
-        CoordinationNote.patient_id.in_(mine)).order_by(CoordinationNote.sent_at)
+        or_(CoordinationNote.patient_id.in_(mine),
+            CoordinationNote.patient_id.in_(services.outside_patients(current_user, clinic_today()))))
+        .order_by(CoordinationNote.sent_at)
         .options(joinedload(CoordinationNote.patient))).all()
     notes.sort(key=lambda n: n.priority != "urgent")  # urgent first; stable, so oldest first within each
     reports = db.session.scalars(select(CoordinationReport).where(

@@ -162,6 +162,11 @@ DIGESTED: dict[str, tuple[str, ...]] = {
     "preparation_records": ("course_id", "item", "completed_on", "note", "recorded_by_id", "recorded_at"),
 }
 
+#: table -> columns added after its digest was defined: covered when they hold anything but their
+#: default (false, none), so the digest of every earlier row, and of the migration that filled
+#: them (0015), stays what it was (migration 0023: whether a release covers an outside recipient)
+DIGESTED_WHEN_SET: dict[str, tuple[str, ...]] = {"releases_of_information": ("outside_care_team",)}
+
 #: the column saying when a digested row was written, where it is not created_at
 WRITTEN_AT = {"case_formulations": "saved_at", "preparation_records": "recorded_at"}
 
@@ -180,6 +185,8 @@ def digest(table: str, values: Mapping, columns: tuple[str, ...] | None = None) 
     """SHA-256 of a row's covered columns as canonical JSON (plain values in, so the migration
     that filled earlier rows and `signatures verify` hash exactly what the app hashed)."""
     content = {"table": table, **{c: _canonical(values[c]) for c in columns or DIGESTED[table]}}
+    if columns is None:
+        content.update({c: _canonical(values[c]) for c in DIGESTED_WHEN_SET.get(table, ()) if values.get(c)})
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -198,7 +205,8 @@ def store_digest(target) -> None:
     written_at = WRITTEN_AT.get(table, "created_at")
     if getattr(target, written_at) is None:
         setattr(target, written_at, utcnow())
-    target.content_digest = digest(table, {c: getattr(target, c) for c in DIGESTED[table]})
+    covered = (*DIGESTED[table], *DIGESTED_WHEN_SET.get(table, ()))
+    target.content_digest = digest(table, {c: getattr(target, c) for c in covered})
 
 
 def verify_digests() -> list[tuple[str, int, bool]]:
@@ -207,7 +215,8 @@ def verify_digests() -> list[tuple[str, int, bool]]:
     results = []
     for name in DIGESTED:
         table = db.metadata.tables[name]
-        columns = [table.c.id, table.c.content_digest, *(table.c[c] for c in DIGESTED[name])]
+        covered = (*DIGESTED[name], *DIGESTED_WHEN_SET.get(name, ()))
+        columns = [table.c.id, table.c.content_digest, *(table.c[c] for c in covered)]
         for row in db.session.execute(select(*columns).order_by(table.c.id)):
             values = row._mapping
             results.append((name, values["id"], values["content_digest"] == digest(name, values)))

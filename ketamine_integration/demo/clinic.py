@@ -18,19 +18,19 @@ from ..patients.services import register_patient
 DEMO_PASSWORD = "harbor-light-demo-2026"
 DEMO_SEED = 20261121
 
-#: (username, full name, credentials, roles)
+#: (username, full name, licence type, licence number, further credentials, roles); every number invented
 DEMO_USERS = (
-    ("admin", "Avery Quillfeather", None, (ADMIN,)),
-    ("staff1", "Sam Driftwood", None, (STAFF,)),
-    ("staff2", "Remy Tallgrass", None, (STAFF,)),
-    ("therapist1", "Juniper Hollowell", "LCSW", (THERAPIST,)),
-    ("therapist2", "Ellis Marrowby", "PsyD", (THERAPIST,)),
-    ("therapist3", "Wren Ashcombe", "LMFT", (THERAPIST,)),
-    ("therapist4", "Noor Fennimore", "LPC", (THERAPIST,)),
-    ("prescriber1", "Idris Vantablack", "MD", (PRESCRIBER,)),
-    ("prescriber2", "Sol Brightwater", "PMHNP", (PRESCRIBER,)),
-    ("nurse1", "Marigold Pennyroyal", "RN", (NURSE,)),
-    ("nurse2", "Tobin Larchmont", "RN", (NURSE,)),
+    ("admin", "Avery Quillfeather", None, None, None, (ADMIN,)),
+    ("staff1", "Sam Driftwood", None, None, None, (STAFF,)),
+    ("staff2", "Remy Tallgrass", None, None, None, (STAFF,)),
+    ("therapist1", "Juniper Hollowell", "LCSW", "DEMO-LCSW-1041", None, (THERAPIST,)),
+    ("therapist2", "Ellis Marrowby", "PsyD", "DEMO-PSY-2210", None, (THERAPIST,)),
+    ("therapist3", "Wren Ashcombe", "LMFT", "DEMO-LMFT-3307", None, (THERAPIST,)),
+    ("therapist4", "Noor Fennimore", "LPC", "DEMO-LPC-4415", None, (THERAPIST,)),
+    ("prescriber1", "Idris Vantablack", "MD", "DEMO-MD-5120", None, (PRESCRIBER,)),
+    ("prescriber2", "Sol Brightwater", "NP", "DEMO-NP-6034", "PMHNP-BC", (PRESCRIBER,)),
+    ("nurse1", "Marigold Pennyroyal", "RN", "DEMO-RN-7781", None, (NURSE,)),
+    ("nurse2", "Tobin Larchmont", "RN", "DEMO-RN-7782", None, (NURSE,)),
 )
 
 GIVEN = ("Alder", "Briar", "Cove", "Dune", "Ember", "Fern", "Gale", "Harbor", "Isle", "Jasper",
@@ -53,9 +53,10 @@ def load_demo_clinic(now: datetime) -> None:
     demo user's first sign-in walks through setting one up, as a new clinic user's would."""
     rng = random.Random(DEMO_SEED)
     users = {}
-    for username, full_name, credentials, roles in DEMO_USERS:
+    for username, full_name, licence_type, licence_number, credentials, roles in DEMO_USERS:
         users[username] = create_user(username=username, full_name=full_name, password=DEMO_PASSWORD,
-                                      roles=roles, credentials=credentials,
+                                      roles=roles, credentials=credentials, licence_type=licence_type,
+                                      licence_number=licence_number,
                                       email=f"{username}@clinic.example.org")
     therapists = [u for u in users.values() if u.has_role(THERAPIST)]
     prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]

@@ -1,11 +1,13 @@
 """Demo coordination: releases of information with different scopes (one revoked, one to an
-outside clinic), a therapist–prescriber conversation with an urgent note waiting, and reports."""
+outside clinic, one to a prescriber outside the patient's care team), a therapist–prescriber
+conversation with an urgent note waiting, a note to the outside prescriber, and reports."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ..accounts.models import PRESCRIBER, User, UserRole
 from ..coordination import services as coordination
 from ..coordination.models import CATEGORIES
 from ..courses.models import TreatmentCourse
@@ -36,7 +38,8 @@ def load_demo_coordination(now: datetime) -> None:
     coordination.create_release(revoked.patient, recipient_user_id=None,
                                 recipient_name="Lakeside Family Practice (fictional)", categories=["measures"],
                                 purpose="Primary care follow-up", effective_on=revoked.start_date,
-                                expires_on=today + timedelta(days=180), by=revoked.therapist)
+                                expires_on=today + timedelta(days=180), by=revoked.therapist, outside_care_team=True)
+    _outside_prescriber(courses[1:], today)
     # A conversation: a routine note answered, then an urgent one waiting on the prescriber.
     therapist, prescriber = full.therapist, full.prescriber
     first = coordination.send_note(full, recipient_id=prescriber.id, priority="routine", category="response",
@@ -51,3 +54,22 @@ def load_demo_coordination(now: datetime) -> None:
         coordination.generate_report(course, recipient_id=course.prescriber_id, by=course.therapist, now=now,
                                      today=today, questions="Is the current dose and spacing still right?",
                                      recommendations="Continue integration sessions inside each window.")
+
+
+def _outside_prescriber(courses: list[TreatmentCourse], today) -> None:
+    """A prescriber who is not on the patient's care team is another practice as far as this
+    patient goes: a note reaches them only under a release that covers an outside recipient.
+    The first course (from the partial release's on) with a prescriber outside its care team."""
+    prescribers = db.session.scalars(select(User).where(User.active.is_(True), User.id.in_(
+        select(UserRole.user_id).where(UserRole.role == PRESCRIBER))).order_by(User.id)).all()
+    course, outside = next((course, prescriber) for course in courses for prescriber in prescribers
+                           if all(m.user_id != prescriber.id for m in course.patient.care_team))
+    coordination.create_release(course.patient, recipient_user_id=outside.id, recipient_name=None,
+                                categories=["dosing", "measures"], outside_care_team=True,
+                                purpose="Second opinion on dosing from a prescriber outside the care team",
+                                effective_on=course.start_date, expires_on=today + timedelta(days=90),
+                                by=course.therapist)
+    coordination.send_note(course, recipient_id=outside.id, priority="routine", category="adverse_effects",
+                           body="The patient asked for a second opinion on the dose before the series continues; "
+                                "the dosing records and measures are shared under her release.", by=course.therapist,
+                           today=today)

@@ -18,7 +18,9 @@ class ReportHeader:
     clinic: str
     #: when it was generated, in clinic time
     generated: str
+    #: each person named with their credential ("A. Example, MD")
     recipient: str
+    author: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class DosingEntry:
     #: minutes
     monitoring: int | None
     adverse_events: tuple[str, ...]
+    #: who gave, monitored and signed the dose, each with their credential
+    administered_by: str = "—"
+    monitored_by: str = "—"
+    signed_by: str = "—"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ PERMISSIONS = {
                           "or monitored it (others record only themselves)",
     "dosing.administer": "Be recorded as the person who administered a dose",
     "dosing.monitor": "Be recorded as the person who monitored a dosing session",
-    "dosing.sign": "Sign and lock a dosing record as the responsible clinician",
+    "dosing.monitor_if_protocol_allows": "Be recorded as the person who monitored a dosing session, present as "
+                                         "monitor only, when the course's protocol allows it "
+                                         "(experience.therapist_may_monitor)",
+    "dosing.sign": "Sign and lock a dosing record as the prescriber who ordered the dose",
     "dosing.amend": "Add addenda to signed dosing records",
     "dosing.lead": "Be the clinician a dosing session is booked with",
     "rems.file": "Print and file REMS patient monitoring forms",
@@ -60,10 +63,13 @@ PERMISSIONS = {
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
 _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
-              "dosing.record_vitals", "dosing.record_dose", "dosing.administer", "dosing.monitor", "dosing.sign",
-              "dosing.amend",
+              "dosing.record_vitals", "dosing.amend",
               "dosing.lead", "rems.file", "schedule.read", "schedule.book", "availability.keep",
               "schedule.bookable"}
+#: the medication dose itself: ordered, recorded and signed by a prescriber; administered and
+#: monitored by a prescriber or a nurse (issue 19, point 3). A therapist is never named as giving
+#: a dose, and as monitoring it only where the protocol allows (present as monitor only).
+_PRESCRIBING = {"dosing.record_dose", "dosing.administer", "dosing.monitor", "dosing.sign"}
 _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",
                     "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep"}
 
@@ -71,8 +77,9 @@ _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "
 GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER),
-    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"notes.write", "releases.manage", "reports.generate"}),
-    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | {"courses.medical_clearance", "reports.receive"}),
+    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"notes.write", "releases.manage", "reports.generate",
+                                                   "dosing.monitor_if_protocol_allows"}),
+    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they
     # read no note content, sign no dosing record and book nothing (issue 18, point 3).
     NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.record_vitals", "dosing.administer",

@@ -149,6 +149,9 @@ class Experience(_Strict):
     dose_guidance: Text
     min_monitoring_minutes: Annotated[int, Field(ge=0, le=1440)]
     rems_monitoring_form: bool
+    #: may a therapist be recorded as monitoring a dose (present as monitor only: never
+    #: administering, recording or signing it); by default monitoring is a prescriber's or nurse's
+    therapist_may_monitor: bool = False
 
     @model_validator(mode="after")
     def _spacing_fits(self):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from ..accounts.models import PRESCRIBER, User
-from ..domain.permissions import permissions_of, roles_with
+from ..domain.permissions import roles_with
 from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
@@ -32,6 +32,7 @@ from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
+from .dose_roles import recorded_people_problems, recorder_limits
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
 #: phases in which the induction series' spacing rules apply
@@ -125,77 +126,6 @@ def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] |
     leads = roles_with("dosing.lead")
     rows = user_choices(*leads) if clinicians is None else [row for row in clinicians if not row[2].isdisjoint(leads)]
     return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
-
-
-#: who a dosing record may name, by its column: front-desk staff never administer or monitor
-RECORDED_AS = {"administered_by_id": "dosing.administer", "monitored_by_id": "dosing.monitor"}
-
-
-#: what only a clinician who may record the dose enters (a nurse records vitals, times, monitoring
-#: and observations, and names only themselves as administering or monitoring)
-DOSE_FIELDS = ("route", "medication", "dose_mg", "weight_kg", "lot_number", "concomitant_sedating_medications")
-
-
-def _care_team_ids(session: DosingSession) -> set[int]:
-    return {member.user_id for member in session.course.patient.care_team}
-
-
-def dosing_team_choices(session: DosingSession) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """(who may be recorded as administering, who as monitoring): the patient's care team's active
-    members holding that permission, by name, in one query; whoever the record names already
-    stays a choice, so a save never drops who really did it."""
-    team = _care_team_ids(session)
-    rows = user_choices(*{role for permission in RECORDED_AS.values() for role in roles_with(permission)})
-
-    def holding(column: str) -> list[tuple[int, str]]:
-        chosen = [(user_id, name) for user_id, name, roles in rows
-                  if user_id in team and RECORDED_AS[column] in permissions_of(roles)]
-        named = getattr(session, column.removesuffix("_id"))
-        if named is not None and all(user_id != named.id for user_id, _ in chosen):
-            chosen.append((named.id, named.display_name))
-        return chosen
-    return holding("administered_by_id"), holding("monitored_by_id")
-
-
-def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str, str]:
-    """A person named as administering or monitoring must be on the patient's care team and hold
-    that permission now (one named before, and unchanged since, stays: a record keeps who really
-    did it)."""
-    team = _care_team_ids(session)
-    problems = {}
-    for column, permission in RECORDED_AS.items():
-        user_id = values.get(column)
-        if user_id is None or user_id == getattr(session, column):
-            continue
-        user = db.session.get(User, user_id)
-        if user is None or not user.active or not user.can(permission) or user_id not in team:
-            problems[column.removesuffix("_id")] = ("Choose an active clinician or nurse on the patient's care team "
-                                                    "who may be named here.")
-    return problems
-
-
-def _recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, by: User) -> dict[str, str]:
-    """What a user who may not record the dose (a nurse) may change: not the dose fields (left
-    blank, as their disabled inputs send them, they keep the recorded value), not a spacing
-    override, and of the people fields only naming themselves."""
-    if by.can("dosing.record_dose"):
-        return {}
-    problems = {}
-    for column in DOSE_FIELDS:
-        recorded = getattr(session, column)
-        if values.get(column) is None:
-            values[column] = recorded
-        elif values[column] != recorded:
-            problems[column] = "Recorded by the clinician who gives the dose; ask them to change it."
-    for column in RECORDED_AS:
-        recorded = getattr(session, column)
-        if values.get(column) is None:
-            values[column] = recorded
-        elif values[column] not in (recorded, by.id):
-            problems[column.removesuffix("_id")] = "You can name only yourself here; the signing clinician names others."
-    if spacing_reason and spacing_reason.strip():
-        problems["spacing_reason"] = "A spacing override is the prescribing clinician's decision."
-    return problems
 
 
 def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
@@ -397,9 +327,9 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
     values = dict(values)
-    problems = _recorder_limits(session, values, spacing_reason, by)
+    problems = recorder_limits(session, values, spacing_reason, by)
     problems.update(_record_problems(values, vitals, protocol_of(session.course.protocol_version)))
-    problems.update(_recorded_people_problems(session, values))
+    problems.update(recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)
     if values.get("started_at"):

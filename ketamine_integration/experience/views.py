@@ -12,7 +12,7 @@ from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
-from . import rems, services
+from . import dose_roles, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
 
@@ -68,7 +68,7 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
-    administering, monitoring = services.dosing_team_choices(session)
+    administering, monitoring = dose_roles.dosing_team_choices(session)
     form.administered_by.choices = options([(0, "—")] + administering)
     form.monitored_by.choices = options([(0, "—")] + monitoring)
     if not current_user.can("dosing.record_dose"):
@@ -82,7 +82,7 @@ def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> No
     recorded value (a select, the protocol's, to stay a valid choice) and is saved as left blank,
     which keeps what is recorded; a value sent anyway goes to the service, which refuses a change."""
     protocol = protocol_of(session.course.protocol_version)
-    for column in services.DOSE_FIELDS:
+    for column in dose_roles.DOSE_FIELDS:
         field = getattr(form, column)
         field.render_kw = {"disabled": True}
         field.description = "Recorded by the clinician who gives the dose."

@@ -14,6 +14,7 @@ from ..web import access
 from ..audit import services as audit
 from ..coordination.services import reports_due
 from ..courses.models import TreatmentCourse
+from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..experience.window_store import window_summaries
@@ -99,6 +100,9 @@ class ReportDue:
     patient: CaseloadPatient
     protocol_name: str
     why: str
+    #: what the report still needs before it can be generated ("needs a release of information
+    #: to … covering dosing and monitoring"), or None: it can be written now
+    missing: str | None
 
 
 def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
@@ -118,8 +122,9 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
     due = []
     if current_user.can("reports.generate"):
         mine = [c for c in live if c.therapist_id == current_user.id]
-        due = [ReportDue(c.id, by_id[c.patient_id], versions[c.protocol_version_id].name, why)
-               for c, why in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now)]
+        due = [ReportDue(d.course.id, by_id[d.course.patient_id], versions[d.course.protocol_version_id].name,
+                         d.why, d.missing)
+               for d in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now, clinic_today())]
     return rows, due
 
 

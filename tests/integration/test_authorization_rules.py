@@ -67,7 +67,7 @@ def test_a_permission_outside_the_table_is_refused_at_import():
      "patients.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
     # the nurse records a dosing session; signing it and reading notes are not theirs
     ("experience.dosing_record", "dosing.record_vitals (Integration therapist, Prescriber, Nurse)"),
-    ("experience.dosing_sign", "dosing.sign (Integration therapist, Prescriber)"),
+    ("experience.dosing_sign", "dosing.sign (Prescriber)"),
     ("notes.note_edit", "notes.read (Integration therapist, Prescriber)"),
     ("scheduling.calendar_view", "schedule.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
     ("scheduling.book_session", "schedule.book (Clinic admin, Clinic staff, Integration therapist, Prescriber)"),

@@ -289,7 +289,7 @@ def test_signed_session_opens_a_window_and_booking_covers_it(team, make, auth, c
 
 def test_rems_form_is_listed_due_and_printed(make, auth, client):
     ther = make.user("therapist", username="ther2")
-    pres = make.user("prescriber", username="pres2", full_name="Orrin Vale")
+    pres = make.user("prescriber", username="pres2", full_name="Orrin Vale", licence_type="MD")
     patient = make.patient(family_name="Spravato")
     course = make.course(patient, ther, pres, protocol="esketamine-trd-rems", phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(9), days_between=3, count=1)
@@ -312,7 +312,7 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
     for expected in ("Patient Monitoring Form", "56.00 mg", "LOT-42", "125 minutes",
                      "Ready to leave without the 2-hour rule", "142/88", "Page 1 of 1", "Confidential",
                      "acceptable before dosing Yes", "acceptable before discharge No",
-                     "Concomitant sedating medications none"):
+                     "Concomitant sedating medications none", "Orrin Vale, MD"):   # each person with their credential
         assert expected in text, expected
     assert auth.post(f"/dosing/{session_id}/rems-submitted",
                      {"submitted_on": datetime.now(NY).date().isoformat()}).status_code == 302

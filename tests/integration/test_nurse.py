@@ -9,7 +9,8 @@ from sqlalchemy import select
 from ketamine_integration.accounts.models import User
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DosingSession
-from ketamine_integration.experience.services import DOSE_FIELDS, save_record
+from ketamine_integration.experience.dose_roles import DOSE_FIELDS
+from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.security.clinic import Clinic, local
@@ -133,7 +134,7 @@ def test_a_nurse_cannot_sign_a_dosing_record(clinic, make):
     assert refused.status_code == 403
     assert _session(make, session).status == "draft"
     [row] = [r for r in make.audit_rows(action="access.denied") if r.detail.startswith("experience.dosing_sign")]
-    assert row.detail == "experience.dosing_sign needs permission dosing.sign (Integration therapist, Prescriber)"
+    assert row.detail == "experience.dosing_sign needs permission dosing.sign (Prescriber)"
 
 
 @pytest.mark.parametrize("page", [

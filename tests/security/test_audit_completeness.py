@@ -212,7 +212,8 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "release.view": lambda: Step("therapist", lambda: c.auth.client.get(f"/patients/{c.patient}/releases"), p),
         "release.create": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/releases",
                                                                         c.release_data(recipient="0",
-                                                                                       recipient_name=s)), p),
+                                                                                       recipient_name=s,
+                                                                                       outside_care_team="y")), p),
         "coordination.view": lambda: (c.shared_course, Step("therapist", lambda: c.auth.client.get(
             f"/courses/{c.shared_course}/coordination"), p))[1],
         "coordination.send": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.shared_course}/coordination", {

@@ -75,7 +75,7 @@ MATRIX = [
     R("experience.dosing_plan", WIDE, course_id="course"),                   # staff plan any series
     R("experience.dosing_record", dosing_id="dosing"),                       # the record itself is clinical
     R("experience.dosing_reschedule", WIDE, dosing_id="dosing"),             # staff reschedule any session
-    R("experience.dosing_sign", dosing_id="dosing"),                         # signing is the clinician's
+    R("experience.dosing_sign", owner="b_prescriber", dosing_id="dosing"),   # signing is the prescriber's
     R("experience.rems_pdf", dosing_id="dosing"),                            # the REMS form carries the record
     R("experience.rems_submitted", dosing_id="dosing"),
     R("notes.action_steps", course_id="course"),                             # notes and what they hold
@@ -291,7 +291,7 @@ def controls(app, client, auth, world) -> tuple[int, list[str]]:
     """Each outside target really is there: its owner (or the admin, for clinic-wide rows) gets
     past the access check. Run last: their POSTs may change records."""
     reached, missed = 0, []
-    order = {"b_therapist": 0, "staff": 1, "admin": 2}
+    order = {"b_therapist": 0, "b_prescriber": 1, "staff": 2, "admin": 3}
     for owner in sorted({r.owner for r in MATRIX}, key=order.get):
         auth.login(world.usernames[owner])
         for route in (r for r in MATRIX if r.owner == owner):

@@ -25,13 +25,14 @@ def test_iv_reports_fall_due_after_the_third_infusion_and_at_the_end_of_the_seri
     sessions = [Session(n, T0 + timedelta(days=2 * (n - 1))) for n in range(1, 7)]
     assert due_triggers(protocol, sessions[:2], T0, T0 + timedelta(days=3)) == []
     assert due_triggers(protocol, sessions[:3], T0, T0 + timedelta(days=5)) == [
-        (sessions[2].ended_at, "after dosing session 3")]
+        (sessions[2].ended_at, "after dosing session 3", "dosing")]
     assert due_triggers(protocol, sessions, T0, T0 + timedelta(days=11))[-1] == (
-        sessions[5].ended_at, "at the end of the series")
+        sessions[5].ended_at, "at the end of the series", "dosing")
 
 
 def test_a_periodic_rule_falls_due_every_n_days():
     protocol = _iv().model_copy(update={"coordination": _iv().coordination.model_copy(
         update={"report_after_dosing": (), "report_at_end_of_series": False, "report_every_days": 14})})
     triggers = due_triggers(protocol, [], T0, T0 + timedelta(days=30))
-    assert [t for t, _ in triggers] == [T0 + timedelta(days=14), T0 + timedelta(days=28)]
+    assert [(t, needs) for t, _why, needs in triggers] == [(T0 + timedelta(days=14), None),
+                                                           (T0 + timedelta(days=28), None)]

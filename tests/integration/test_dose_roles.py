@@ -1,0 +1,130 @@
+"""Who may do what at a dose (issue 19, point 3): a prescriber records and signs it, a prescriber
+or nurse administers and monitors it, front-desk staff never, and a therapist only as monitor,
+present where the protocol allows it; each person shown with their credential."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ketamine_integration.accounts.models import User
+from ketamine_integration.db.errors import DomainError
+from ketamine_integration.experience.models import DosingSession
+from ketamine_integration.experience.dose_roles import NOT_NAMEABLE
+from ketamine_integration.experience.services import save_record
+from ketamine_integration.extensions import db
+from tests.conftest import page_text
+from tests.integration.test_dosing import _record_data, _session, local
+
+SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
+#: a KAP protocol whose therapist may be present as monitor only
+MONITORED_BY_THERAPIST = "iv-therapist-present"
+
+
+@pytest.fixture
+def team(make, app, tmp_path):
+    directory = tmp_path / "protocols"
+    shutil.copytree(SHIPPED, directory, ignore=shutil.ignore_patterns("*.md"))
+    text = (directory / "iv-ketamine-induction.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: iv-ketamine-induction", f"id: {MONITORED_BY_THERAPIST}", 1)
+    text = text.replace("  rems_monitoring_form: false",
+                        "  rems_monitoring_form: false\n  therapist_may_monitor: true", 1)
+    assert "therapist_may_monitor: true" in text
+    (directory / f"{MONITORED_BY_THERAPIST}.yaml").write_text(text, encoding="utf-8")
+    app.config["PROTOCOLS_DIR"] = str(directory)
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint", licence_type="LCSW"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale", licence_type="MD"),
+           "nurse": make.user("nurse", username="nurse", full_name="Rue Nightingale", licence_type="RN"),
+           "staff": make.user("staff", username="desk", full_name="Sam Desk")}
+    ids["patient"] = make.patient(nurses=[ids["nurse"]])
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    ids["allowing"] = make.course(make.patient(nurses=[ids["nurse"]]), ids["therapist"], ids["prescriber"],
+                                  phase="experience", protocol=MONITORED_BY_THERAPIST)
+    return ids
+
+
+def _planned(make, course_id):
+    return make.dosing_plan(course_id, first_start=local(3, 9), days_between=2, count=1)[0]
+
+
+@pytest.mark.both_engines
+def test_front_desk_staff_are_never_named_as_monitoring(team, make, auth, client):
+    session_id = _planned(make, team["course"])
+    auth.login("pres")
+    assert "Sam Desk" not in page_text(client.get(f"/dosing/{session_id}"))       # not offered
+    refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
+                                                              monitored_by=str(team["staff"])))
+    assert refused.status_code == 422 and "Not a valid choice" in page_text(refused)
+    assert _session(make, session_id).status == "planned"                          # nothing saved
+    # the service refuses it too, whatever path calls it (not only the form's choices)
+    assert _service_refusal(make, session_id, team["prescriber"], monitored_by_id=team["staff"]) == {
+        "monitored_by": NOT_NAMEABLE["monitored_by"]}
+
+
+def _service_refusal(make, session_id, by_id, **people) -> dict:
+    def attempt():
+        session = db.session.get(DosingSession, session_id)
+        with pytest.raises(DomainError) as refused:
+            save_record(session, values=dict(people), vitals={}, adverse_events=[], expected_version=session.version,
+                        by=db.session.get(User, by_id))
+        return refused.value.reasons
+    return make.query(attempt)
+
+
+@pytest.mark.both_engines
+def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication_dose(team, make, auth, client):
+    session_id = _planned(make, team["course"])
+    auth.login("ther")                            # typing the dose: the prescriber's
+    refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["therapist"]))
+    assert refused.status_code == 422 and "Recorded by the clinician who gives the dose" in page_text(refused)
+    assert _session(make, session_id).status == "planned"
+    auth.logout()
+    auth.login("pres")
+    for field in ("administered_by", "monitored_by"):
+        named = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
+                                                                **{field: str(team["therapist"])}))
+        assert named.status_code == 422 and "Not a valid choice" in page_text(named), field
+        assert _service_refusal(make, session_id, team["prescriber"], **{f"{field}_id": team["therapist"]}) == {
+            field: NOT_NAMEABLE[field]}
+    assert _session(make, session_id).status == "planned"
+    saved = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
+                                                            monitored_by=str(team["nurse"])))
+    assert saved.status_code == 302
+    auth.logout()
+    auth.login("ther")
+    assert auth.post(f"/dosing/{session_id}/sign",
+                     {"version": str(_session(make, session_id).version)}).status_code == 403
+    assert _session(make, session_id).status == "draft"
+
+
+@pytest.mark.both_engines
+def test_a_therapist_may_monitor_only_where_the_protocol_allows_it(team, make, auth, client):
+    session_id = _planned(make, team["allowing"])
+    auth.login("pres")
+    assert "Hazel Quint, LCSW" in page_text(client.get(f"/dosing/{session_id}"))   # offered as monitor
+    assert _service_refusal(make, session_id, team["prescriber"], administered_by_id=team["therapist"],
+                            monitored_by_id=team["therapist"]) == {"administered_by": NOT_NAMEABLE["administered_by"]}
+    saved = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
+                                                            monitored_by=str(team["therapist"])))
+    assert saved.status_code == 302
+    assert auth.post(f"/dosing/{session_id}/sign",
+                     {"version": str(_session(make, session_id).version)}).status_code == 302
+    signed = _session(make, session_id)
+    assert (signed.status, signed.monitored_by_id, signed.signed_by_id) == (
+        "signed", team["therapist"], team["prescriber"])
+    record = page_text(client.get(f"/dosing/{session_id}"))
+    assert "Administered by Orrin Vale, MD" in record and "Monitored by Hazel Quint, LCSW" in record
+    assert "Signed by Orrin Vale, MD" in record
+
+
+def test_the_admin_sets_a_licence_type_and_number_and_a_bad_one_is_refused(team, make, auth, client):
+    make.user("admin", username="boss")
+    auth.login("boss")
+    form = {"username": "nurse", "full_name": "Rue Nightingale", "licence_type": "LPN",
+            "licence_number": " LPN-0042 ", "credentials": "", "email": "", "roles": ["nurse"], "active": "y"}
+    assert auth.post(f"/users/{team['nurse']}/edit", form).status_code == 302
+    nurse = make.query(lambda: db.session.get(User, team["nurse"]))
+    assert (nurse.licence_type, nurse.licence_number, nurse.display_name) == ("LPN", "LPN-0042",
+                                                                              "Rue Nightingale, LPN")
+    refused = auth.post(f"/users/{team['nurse']}/edit", dict(form, licence_type="Shaman"))
+    assert refused.status_code == 422 and "Not a valid choice" in page_text(refused)
+    assert make.query(lambda: db.session.get(User, team["nurse"]).licence_type) == "LPN"

@@ -1,12 +1,13 @@
-"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7) and their scoring.
+"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7, C-SSRS screener) and their scoring.
 
 Each entry is complete: its items with their exact wording and answer options, LOINC codes,
 severity bands, response and remission rules and the rule that raises a safety alert. Nothing
 else in the app names a measure or an item: forms, scoring, charts, alerts, the preparation
 checklist and protocol validation read the registry, so a new measure is one more entry
-(`MEASURES.register`). Pure: answers come in as item scores, results go out. Both
-questionnaires were released by Pfizer for use without charge; the item wording must stay
-exactly as published.
+(`MEASURES.register`). Pure: answers come in as item scores, results go out. PHQ-9 and GAD-7
+were released by Pfizer for use without charge; the C-SSRS screener is free to use in clinical
+practice (The Columbia Lighthouse Project, cssrs.columbia.edu). The item wording of all three
+must stay exactly as published.
 """
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ class Item:
     options: tuple[Option, ...]
     #: LOINC code of the question
     loinc: str | None = None
+    #: asked only when an earlier item (1-based) got one of these answers; otherwise it is skipped
+    #: and its answer is None (C-SSRS screener: questions 3-5 only after a yes to question 2)
+    asked_if: tuple[int, tuple[int, ...]] | None = None
+
+    def asked(self, answers: list[int | None]) -> bool:
+        if self.asked_if is None:
+            return True
+        item, values = self.asked_if
+        return answers[item - 1] in values
 
     @property
     def values(self) -> tuple[int, ...]:
@@ -52,22 +62,57 @@ class Band:
 
 
 @dataclass(frozen=True)
+class RiskLevel:
+    """One level of a measure's published triage: the answers that reach it and what it asks for."""
+    label: str
+    #: (item number, answers): any one of these answers puts a response at this level
+    when: tuple[tuple[int, tuple[int, ...]], ...]
+    #: what the published triage says to do at this level
+    action: str
+
+
+@dataclass(frozen=True)
+class Triage:
+    """A risk level read from which items were answered how (the C-SSRS screener has no total
+    score): the most severe level any answer reaches, or `none`."""
+    #: most severe first
+    levels: tuple[RiskLevel, ...]
+    #: the label of a response that reaches no level
+    none: str
+    #: where the rule is published
+    source: str
+
+    def level(self, answers: list[int | None]) -> RiskLevel | None:
+        for level in self.levels:
+            if any(answers[item - 1] in values for item, values in level.when):
+                return level
+        return None
+
+    def label(self, answers: list[int | None]) -> str:
+        level = self.level(answers)
+        return self.none if level is None else level.label
+
+
+@dataclass(frozen=True)
 class SafetyRule:
-    """One item answered above a threshold raises a safety alert, whatever the total."""
-    #: 1-based item number
-    item: int
+    """What raises a safety alert, whatever the total: one item answered above a threshold
+    (PHQ-9 item 9), or, with no item named, any risk level of the measure's triage (C-SSRS)."""
+    #: 1-based item number; None: the measure's triage reaching any level raises it
+    item: int | None
     above: int
     #: in a sentence: "PHQ-9 item 9 (thoughts of self-harm) answered 2"
     topic: str
     #: what the item asks about and what the clinician does, on the alert
     guidance: str
 
-    def raised_by(self, answers: list[int]) -> bool:
-        return answers[self.item - 1] > self.above
+    def raised_by(self, answers: list[int | None], triage: Triage | None = None) -> bool:
+        if self.item is None:
+            return triage is not None and triage.level(answers) is not None
+        return (answers[self.item - 1] or 0) > self.above
 
-    def score(self, answers: list[int]) -> int:
-        """The answer that raised (or would raise) the alert."""
-        return answers[self.item - 1]
+    def score(self, answers: list[int | None]) -> int | None:
+        """The answer that raised (or would raise) the alert (None: a triage rule)."""
+        return None if self.item is None else answers[self.item - 1]
 
 
 @dataclass(frozen=True)
@@ -77,9 +122,9 @@ class Measure:
     stem: str
     items: tuple[Item, ...]
     bands: tuple[Band, ...]
-    #: LOINC codes: the panel and the total score
-    loinc_panel: str
-    loinc_total: str
+    #: LOINC codes: the panel and the total score (None: the measure has none)
+    loinc_panel: str | None
+    loinc_total: str | None
     #: a drop of at least this fraction of the baseline total is a response (None: not defined)
     response_drop: Decimal | None
     #: a total below this is remission (None: the measure defines none here)
@@ -87,10 +132,14 @@ class Measure:
     safety: SafetyRule | None = None
     difficulty_question: str | None = None
     difficulty_options: tuple[tuple[str, str], ...] = DIFFICULTY
+    #: a risk level from the answers, shown instead of a severity band (no bands then)
+    triage: Triage | None = None
+    #: a line shown under an item's question (the published follow-up prompt), by item number
+    prompts: tuple[tuple[int, str], ...] = ()
 
     @property
     def min_total(self) -> int:
-        return sum(min(item.values) for item in self.items)
+        return sum(0 if item.asked_if else min(item.values) for item in self.items)
 
     @property
     def max_total(self) -> int:
@@ -98,8 +147,28 @@ class Measure:
 
     @property
     def safety_label(self) -> str | None:
-        """How an alert names its item: "PHQ-9 item 9"."""
-        return None if self.safety is None else f"{self.name} item {self.safety.item}"
+        """How an alert names what it watches: "PHQ-9 item 9", "C-SSRS screener"."""
+        if self.safety is None:
+            return None
+        return self.name if self.safety.item is None else f"{self.name} item {self.safety.item}"
+
+    @property
+    def charted(self) -> bool:
+        """Whether totals mean something to chart and compare (not for a triage measure)."""
+        return self.triage is None
+
+    def finding(self, answers: list[int | None]) -> str:
+        """What the safety rule saw, in a sentence for the alert and the safety history."""
+        rule = self.safety
+        if rule is None:
+            return ""
+        if rule.item is None:
+            level = self.triage.level(answers) if self.triage else None
+            yes = [str(n) for n, a in enumerate(answers, 1) if a]
+            listed = yes[0] if len(yes) == 1 else ", ".join(yes[:-1]) + " and " + yes[-1]
+            said = f" (yes to question{'s' if len(yes) > 1 else ''} {listed})" if level and yes else ""
+            return f"{self.name}: {self.triage.label(answers) if self.triage else ''}{said}"
+        return f"{self.safety_label} ({rule.topic}) answered {answers[rule.item - 1]}"
 
     @property
     def baseline_item(self) -> str:
@@ -114,8 +183,10 @@ class Score:
     band: str
     #: True when the measure's safety rule is met (PHQ-9: item 9 above 0)
     safety_alert: bool
-    #: the answer the safety rule looks at (None: the measure has no safety rule)
+    #: the answer the safety rule looks at (None: no safety rule, or a triage rule)
     safety_score: int | None = None
+    #: what the safety rule saw, for the alert ("" when it raised none)
+    finding: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,6 +263,59 @@ GAD7 = Measure(
 )
 
 
+#: the screener's answers: yes or no (LOINC answers LA33-6 and LA32-8, list LL5384-4)
+NO_YES = _options(("No", 0, "LA32-8"), ("Yes", 1, "LA33-6"))
+#: question 6 with its follow-up ("If YES, ask: Was this within the past 3 months?") as one answer
+BEHAVIOUR = _options(("No", 0, None), ("Yes, more than 3 months ago", 1, None),
+                     ("Yes, within the past 3 months", 2, None))
+#: questions 3-5 are asked only after a yes to question 2
+AFTER_Q2 = (2, (1,))
+
+CSSRS = Measure(
+    key="cssrs", name="C-SSRS screener",
+    stem="Ask questions 1 and 2. If YES to 2, ask questions 3, 4, 5 and 6; if NO to 2, go directly to "
+         "question 6. Questions 1-5: in the past month.",
+    items=(
+        Item("Have you wished you were dead or wished you could go to sleep and not wake up?", NO_YES),
+        Item("Have you actually had any thoughts of killing yourself?", NO_YES),
+        Item("Have you been thinking about how you might do this?", NO_YES, asked_if=AFTER_Q2),
+        Item("Have you had these thoughts and had some intention of acting on them?", NO_YES, asked_if=AFTER_Q2),
+        Item("Have you started to work out or worked out the details of how to kill yourself? Do you intend "
+             "to carry out this plan?", NO_YES, asked_if=AFTER_Q2),
+        Item("Have you ever done anything, started to do anything, or prepared to do anything to end your "
+             "life?", BEHAVIOUR),
+    ),
+    bands=(),
+    # No LOINC panel or total is given for the screener (LOINC codes the full lifetime/recent scale,
+    # 93245-9, whose items ask differently): none is claimed here.
+    loinc_panel=None, loinc_total=None, response_drop=None, remission_below=None,
+    prompts=((6, "Examples: collected pills, obtained a gun, gave away valuables, wrote a will or suicide "
+                 "note, took out pills but didn't swallow any, held a gun but changed your mind or it was "
+                 "grabbed from your hand, went to the roof but didn't jump; or actually took pills, tried to "
+                 "shoot yourself, cut yourself, tried to hang yourself, etc. If YES, ask: Was this within "
+                 "the past 3 months?"),),
+    # The triage points of the published screener (C-SSRS Screener, recent, with triage colours,
+    # The Columbia Lighthouse Project, 2021): yes to 1 or 2 is low risk; yes to 3, or behaviour
+    # more than 3 months ago, moderate; yes to 4 or 5, or behaviour within 3 months, high.
+    triage=Triage(
+        levels=(
+            RiskLevel("High risk", ((4, (1,)), (5, (1,)), (6, (2,))),
+                      "Behavioural health consultation and patient safety precautions now."),
+            RiskLevel("Moderate risk", ((3, (1,)), (6, (1,))),
+                      "Behavioural health consultation; consider patient safety precautions."),
+            RiskLevel("Low risk", ((1, (1,)), (2, (1,))), "Behavioural health referral; review the safety plan."),
+        ),
+        none="No risk identified",
+        source="C-SSRS Screener, recent, with triage points (The Columbia Lighthouse Project, 2021; "
+               "cssrs.columbia.edu)"),
+    # Every yes is a suicide-risk signal: the alert carries the triage level.
+    safety=SafetyRule(item=None, above=0, topic="suicidal ideation or behaviour",
+                      guidance="The screener found suicidal ideation or behaviour. Act on its triage level "
+                               "(high risk: safety precautions and consultation now), then acknowledge with "
+                               "what was done."),
+)
+
+
 def check_entry(measure: Measure) -> None:
     """Refuse an entry whose parts disagree: it could record answers it cannot score."""
     problems = []
@@ -200,13 +324,33 @@ def check_entry(measure: Measure) -> None:
     if not measure.items or any(len(item.options) < 2 or len(set(item.values)) != len(item.values)
                                 for item in measure.items):
         problems.append("every item offers at least two answers with distinct values")
-    elif [(b.low, b.high) for b in measure.bands] != _contiguous(measure):
+    elif measure.triage is None and [(b.low, b.high) for b in measure.bands] != _contiguous(measure):
         problems.append(f"bands must cover {measure.min_total}–{measure.max_total} in order, without gaps")
-    rule = measure.safety
-    if rule is not None and not 1 <= rule.item <= len(measure.items):
-        problems.append(f"safety rule names item {rule.item} of {len(measure.items)}")
+    problems += _skip_problems(measure) + _safety_problems(measure)
     if problems:
         raise InvalidMeasure(f"{measure.name}: " + "; ".join(problems) + ".")
+
+
+def _safety_problems(measure: Measure) -> list[str]:
+    rule = measure.safety
+    if rule is None:
+        return []
+    if rule.item is None:
+        return [] if measure.triage is not None else ["a safety rule without an item needs the measure's triage"]
+    if not 1 <= rule.item <= len(measure.items):
+        return [f"safety rule names item {rule.item} of {len(measure.items)}"]
+    return []
+
+
+def _skip_problems(measure: Measure) -> list[str]:
+    """An item asked only after another names an earlier item and answers that item offers."""
+    problems = []
+    for n, item in enumerate(measure.items, 1):
+        if item.asked_if is not None:
+            after, values = item.asked_if
+            if not 1 <= after < n or not set(values) <= set(measure.items[after - 1].values):
+                problems.append(f"item {n} is asked after an earlier item's answers (item {after}: {values})")
+    return problems
 
 
 def _contiguous(measure: Measure) -> list[tuple[int, int]]:
@@ -245,7 +389,7 @@ class MeasureRegistry(Mapping[str, Measure]):
 
 
 #: the registry
-MEASURES = MeasureRegistry(PHQ9, GAD7)
+MEASURES = MeasureRegistry(PHQ9, GAD7, CSSRS)
 
 
 def _one_of(values) -> str:
@@ -261,13 +405,28 @@ def score(measure_key: str, answers: list[int]) -> Score:
     if len(answers) != len(measure.items):
         raise InvalidAnswers(f"{measure.name} has {len(measure.items)} items; {len(answers)} answered.")
     for n, (item, value) in enumerate(zip(measure.items, answers), 1):
-        if isinstance(value, bool) or not isinstance(value, int) or value not in item.values:
-            raise InvalidAnswers(f"{measure.name} item {n}: answer with {_one_of(item.values)}.")
-    total = sum(answers)
+        _check_answer(measure, n, item, value, asked=item.asked(answers))
+    total = sum(a for a in answers if a is not None)
     rule = measure.safety
-    return Score(measure=measure.key, total=total, band=band(measure, total),
-                 safety_alert=rule is not None and rule.raised_by(answers),
-                 safety_score=None if rule is None else rule.score(answers))
+    raised = rule is not None and rule.raised_by(answers, measure.triage)
+    return Score(measure=measure.key, total=total,
+                 band=measure.triage.label(answers) if measure.triage else band(measure, total),
+                 safety_alert=raised, safety_score=None if rule is None else rule.score(answers),
+                 finding=measure.finding(answers) if raised else "")
+
+
+def _check_answer(measure: Measure, n: int, item: Item, value, *, asked: bool) -> None:
+    if not asked:
+        if value is not None:
+            after, values = item.asked_if
+            raise InvalidAnswers(f"{measure.name} item {n} is asked only when item {after} is answered "
+                                 f"{_one_of(_labels(measure.items[after - 1], values))}; leave it empty.")
+    elif isinstance(value, bool) or not isinstance(value, int) or value not in item.values:
+        raise InvalidAnswers(f"{measure.name} item {n}: answer with {_one_of(item.values)}.")
+
+
+def _labels(item: Item, values) -> list[str]:
+    return [f"“{o.label}”" for o in item.options if o.value in values]
 
 
 def band(measure: Measure, total: int) -> str:

@@ -100,7 +100,7 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
                      "Coordination report — Wren O'Coordinated, MRN"):   # the running header
         assert required in pdf, required
     for absent in ("Safety in the body", "Rest is something I am allowed", "Walk by the river",
-                   "Open safety alerts", PROCESS_SECRET, "Countertransference",
+                   "Safety history", PROCESS_SECRET, "Countertransference",
                    "IV ketamine", "Treatment-resistant depression"):   # the treatment summary was not permitted
         assert absent not in pdf, absent
     withheld = ("Not permitted, so not included: Treatment summary: indication, protocol and course phase, "
@@ -118,7 +118,7 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     for required in ("Themes and insights", "Safety in the body", "Rest is something I am allowed",
-                     "Action-plan progress", "Walk by the river", "Open safety alerts"):
+                     "Action-plan progress", "Walk by the river", "Safety history"):
         assert required in pdf, required
     assert PROCESS_SECRET not in pdf and "Countertransference" not in pdf
     first = make.query(lambda: db.session.scalar(select(CoordinationReport.id)))

@@ -117,7 +117,7 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                 if measure.charted else None,
                 rows=tuple(MeasureReading(date=row.response.administered_on.isoformat(), total=row.response.total,
                                           band=row.response.band, change=_change(row)) for row in rows),
-                status=_status(rows[-1], measure.name)))
+                status=_status(rows[-1], measure)))
     return tuple(series)
 
 
@@ -129,12 +129,14 @@ def _change(row: TrendRow) -> str:
     return "no baseline" if row.change is None else f"{row.change.delta:+d}"
 
 
-def _status(last: TrendRow, name: str) -> str:
+def _status(last: TrendRow, measure: scoring.Measure) -> str:
     change = last.change
+    if not measure.charted:  # a screener's risk level, not a change from baseline
+        return f"Latest: {last.response.band}"
     if last.role != AFTER_FIRST_DOSE:
         return "Before the first dose"
     if change is None:
-        return f"No baseline {name} before the first dose: response cannot be computed"
+        return f"No baseline {measure.name} before the first dose: response cannot be computed"
     parts = []
     if change.response is not None:
         parts.append("response" if change.response else "no response yet")
@@ -175,6 +177,9 @@ def _action_plan(course: TreatmentCourse) -> tuple[ActionStepProgress, ...]:
 
 
 def _safety(course: TreatmentCourse) -> tuple[SafetyHistoryEntry, ...]:
-    return tuple(OpenSafetyAlert(date=a.response.administered_on.isoformat(), item=a.item_score,
-                                 label=a.measure_entry.safety_label, topic=a.measure_entry.safety.topic)
-                 for a in open_alerts([course.patient_id]) if a.course_id == course.id)
+    """The patient's safety history: every alert, open or acknowledged with what was done."""
+    return tuple(SafetyHistoryEntry(
+        raised=format_local(a.raised_at), source=a.source_label, finding=a.finding,
+        acknowledged_by=a.acknowledged_by.display_name if a.acknowledged_by else None,
+        acknowledged_at=format_local(a.acknowledged_at) or None, what_was_done=a.acknowledgement)
+        for a in safety_history(course.patient_id))

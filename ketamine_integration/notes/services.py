@@ -301,7 +301,7 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
 
 # -- measures and safety alerts --------------------------------------------------------------
 
-def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int], difficulty: str | None,
+def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int | None], difficulty: str | None,
                    administered_on: date, by: User, today: date) -> MeasureResponse:
     if measure not in scoring.MEASURES:  # the database keeps the key as data: the registry is its check
         raise DomainError(f"Unknown measure {measure!r}: record one of {', '.join(scoring.MEASURES)}.")

@@ -159,7 +159,7 @@ def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, 
     auth.login("pres")
     worklist = page_text(client.get("/prescriber/"))
     assert worklist.index("Urgent · Wren O'Coordinated") < worklist.index("PHQ-9 down from 18 to 9.")
-    assert "Open safety alerts" in worklist and "PHQ-9 item 9 answered 1" in worklist
+    assert "Open safety alerts" in worklist and "PHQ-9 item 9 (thoughts of self-harm) answered 1" in worklist
     urgent = make.query(lambda: db.session.scalar(select(CoordinationNote.id).where(
         CoordinationNote.priority == "urgent")))
     assert auth.post(f"/coordination/{urgent}/acknowledge", {"reply": "Seen; I will call her tonight.",

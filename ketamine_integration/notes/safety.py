@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -60,6 +60,10 @@ def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime)
     db.session.flush()
 
 
+#: what a page shows of an alert's note: its date (not its content, not its themes or steps)
+_NOTE_DATE_ONLY = joinedload(SafetyAlert.note).options(defer(SessionNote.content), lazyload("*"))
+
+
 def open_alerts(patient_ids) -> list[SafetyAlert]:
     """Unacknowledged alerts of these patients (ids, or a SELECT of ids), oldest first."""
     ids = patient_ids if isinstance(patient_ids, Select) else list(patient_ids)
@@ -67,11 +71,11 @@ def open_alerts(patient_ids) -> list[SafetyAlert]:
         return []
     return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids),
                                                         SafetyAlert.acknowledged_at.is_(None))
-                              .options(joinedload(SafetyAlert.patient))
-                              .order_by(SafetyAlert.raised_at, SafetyAlert.id)).all()
+                              .options(joinedload(SafetyAlert.patient), _NOTE_DATE_ONLY)
+                              .order_by(SafetyAlert.raised_at, SafetyAlert.id)).unique().all()
 
 
 def safety_history(patient_id: int) -> list[SafetyAlert]:
     """Every alert of the patient, open or acknowledged, newest first: the safety history."""
     return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id == patient_id)
-                              .order_by(SafetyAlert.raised_at.desc(), SafetyAlert.id.desc())).unique().all()
+                              .options(_NOTE_DATE_ONLY).order_by(SafetyAlert.raised_at.desc(), SafetyAlert.id.desc())).unique().all()

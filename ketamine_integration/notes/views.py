@@ -347,7 +347,9 @@ def measure_record(course_id: int, measure: str):
         by=current_user, today=clinic_today()))
     if done:
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
-        flash(f"{MEASURES[measure].name} recorded: {response.total} ({response.band}).", "success")
+        entry = MEASURES[measure]
+        result = f"{response.total} ({response.band})" if entry.charted else response.band  # a screener: its level
+        flash(f"{entry.name} recorded: {result}.", "success")
         alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.measure_response_id == response.id))
         if alert is not None:
             flash(f"Safety alert: {alert.finding}. Assess risk now and acknowledge the alert with what was done.",

@@ -2,16 +2,20 @@
 every source of suicide risk raises an alert the care team sees until a clinician acknowledges it
 with what was done; the alert then stays in the patient's safety history. Baseline checklist items
 are met by a measure dated before the first dose, never by a tick."""
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import PreparationRecord, TreatmentCourse
 from ketamine_integration.courses.services import course_facts
+from ketamine_integration.experience.models import DRAFT, DosingSession
 from ketamine_integration.extensions import db
+from ketamine_integration.notes.baselines import baseline_of, course_measures, first_dose_on
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
+from ketamine_integration.notes.services import record_measure
 from tests.conftest import page_text
 from tests.integration.test_notes import TODAY, _integration_data, _phq9, _start, _version, dose_started, make_team
 
@@ -114,7 +118,7 @@ def test_the_cssrs_screener_follows_its_skip_logic_and_alerts_with_its_risk_leve
     assert make.query(lambda: db.session.scalars(select(MeasureResponse)).all()) == []
     assert "C-SSRS screener recorded" not in page_text(_cssrs(auth, team["course"], {1: "1", 2: "1", 6: "0"}))
     none = page_text(_cssrs(auth, team["course"], {1: "0", 2: "0", 6: "0"}))
-    assert "C-SSRS screener recorded: 0 (No risk identified)." in none and "Safety alert" not in none
+    assert "C-SSRS screener recorded: No risk identified." in none and "Safety alert" not in none
     high = page_text(_cssrs(auth, team["course"], {1: "1", 2: "1", 3: "0", 4: "1", 5: "0", 6: "1"}))
     assert "Safety alert: C-SSRS screener: High risk (yes to questions 1, 2, 4 and 6)." in high
     assert "Q3: No; Q4: Yes; Q5: No; Q6: Yes, more than 3 months ago" in high          # the table's answers
@@ -173,3 +177,19 @@ def test_without_a_measure_before_the_first_dose_response_cannot_be_computed(mak
     assert "(a tick from before baselines were measurements: it no longer counts)" in page
     facts = make.query(lambda: course_facts(db.session.get(TreatmentCourse, course_id)).preparation_items_done)
     assert "baseline_phq9" not in facts
+
+
+def test_the_first_dose_day_is_the_clinics_across_a_dst_change(make, team):
+    """23:30 in New York on Saturday 31 October 2026 is 03:30 UTC on 1 November, the night the
+    clocks go back: the first dose is on the 31st, so a PHQ-9 of the 30th is the baseline and one
+    of the 31st is not."""
+    def scenario():
+        db.session.add(DosingSession(course_id=team["course"], sequence=1, status=DRAFT,
+                                     started_at=datetime(2026, 11, 1, 3, 30, tzinfo=timezone.utc)))
+        course, by = db.session.get(TreatmentCourse, team["course"]), db.session.get(User, team["therapist"])
+        for day, base in ((30, 2), (31, 1)):
+            record_measure(course, measure="phq9", answers=[base] * 8 + [0], difficulty=None,
+                           administered_on=date(2026, 10, day), by=by, today=date(2026, 11, 2))
+        first = first_dose_on(course.id)
+        return first, baseline_of(course_measures(course.id), "phq9", first).administered_on
+    assert make.run(scenario) == (date(2026, 10, 31), date(2026, 10, 30))

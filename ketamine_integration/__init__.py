@@ -133,8 +133,9 @@ def register_hooks() -> None:
     """Where a lower package asks a higher one or reacts to its event (README, Architecture),
     each once per process."""
     from .audit.services import record_refused_change
-    from .courses.services import count_dosing_with, course_ended
+    from .courses.services import count_dosing_with, course_ended, measure_items_with
     from .experience.services import count_signed_dosing_sessions
+    from .notes.baselines import measured_baselines
     from .patients.care_team import check_departures_with
     from .scheduling.services import bookings_ahead, release_ended_course
 
@@ -144,6 +145,8 @@ def register_hooks() -> None:
     lifecycle.change_refused.connect(record_refused_change)
     # a course's phase gates count its signed dosing sessions
     count_dosing_with(count_signed_dosing_sessions)
+    # a course's baseline checklist items are met by its measures dated before the first dose
+    measure_items_with(measured_baselines)
     # a course that ends releases what was planned and booked on it
     course_ended.connect(release_ended_course)
 

@@ -12,7 +12,7 @@ from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import format_local
 from ..documents.coordination_report import (ActionStepProgress, CoordinationReportData, CourseSummary,
-                                             DosingEntry, Insight, MeasureReading, MeasureSeries, OpenSafetyAlert,
+                                             DosingEntry, Insight, MeasureReading, MeasureSeries, SafetyHistoryEntry,
                                              PatientIdentity, ReleaseScope, ReportHeader, TherapistQuestions,
                                              ThemeEntry, ThemesAndInsights, TreatmentSummary, VitalSigns,
                                              WindowCoverage)
@@ -23,7 +23,9 @@ from ..experience.windows import course_windows
 from ..extensions import db
 from ..notes import charts
 from ..notes.models import SIGNED, SessionNote
-from ..notes.services import course_measures, open_alerts, trend
+from ..notes.baselines import AFTER_FIRST_DOSE, BASELINE, BEFORE_BASELINE, TrendRow, first_dose_on, trend
+from ..notes.safety import safety_history
+from ..notes.services import course_measures
 from ..notes.views_data import step_tracker, theme_recurrence
 from ..bookings.models import Appointment
 from ..scheduling.services import fetch_integration_starts
@@ -110,22 +112,37 @@ def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
 
 def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
     """One series per measure the course has live responses to, in registry order."""
-    responses = course_measures(course.id)
+    responses, first_dose = course_measures(course.id), first_dose_on(course.id)
     series = []
     for key, measure in scoring.MEASURES.items():
-        rows = trend(responses, key)
+        rows = trend(responses, key, first_dose)
         if rows:
             series.append(MeasureSeries(
-                name=measure.name, chart=charts.trend_chart(measure, rows),
-                rows=tuple(MeasureReading(date=r.administered_on.isoformat(), total=r.total, band=r.band,
-                                          change="baseline" if c is None else f"{c.delta:+d}") for r, c in rows),
-                status=_status(rows[-1][1])))
+                name=measure.name,
+                chart=charts.trend_chart(measure, [(row.response, row.change) for row in rows])
+                if measure.charted else None,
+                rows=tuple(MeasureReading(date=row.response.administered_on.isoformat(), total=row.response.total,
+                                          band=row.response.band, change=_change(row)) for row in rows),
+                status=_status(rows[-1], measure)))
     return tuple(series)
 
 
-def _status(change: scoring.Change | None) -> str:
+def _change(row: TrendRow) -> str:
+    if row.role == BASELINE:
+        return "baseline"
+    if row.role == BEFORE_BASELINE:
+        return "before the first dose"
+    return "no baseline" if row.change is None else f"{row.change.delta:+d}"
+
+
+def _status(last: TrendRow, measure: scoring.Measure) -> str:
+    change = last.change
+    if not measure.charted:  # a screener's risk level, not a change from baseline
+        return f"Latest: {last.response.band}"
+    if last.role != AFTER_FIRST_DOSE:
+        return "Before the first dose"
     if change is None:
-        return "Baseline only"
+        return f"No baseline {measure.name} before the first dose: response cannot be computed"
     parts = []
     if change.response is not None:
         parts.append("response" if change.response else "no response yet")
@@ -165,7 +182,10 @@ def _action_plan(course: TreatmentCourse) -> tuple[ActionStepProgress, ...]:
                  for s, ins in step_tracker(course.id))
 
 
-def _safety(course: TreatmentCourse) -> tuple[OpenSafetyAlert, ...]:
-    return tuple(OpenSafetyAlert(date=a.response.administered_on.isoformat(), item=a.item_score,
-                                 label=a.measure_entry.safety_label, topic=a.measure_entry.safety.topic)
-                 for a in open_alerts([course.patient_id]) if a.course_id == course.id)
+def _safety(course: TreatmentCourse) -> tuple[SafetyHistoryEntry, ...]:
+    """The patient's safety history: every alert, open or acknowledged with what was done."""
+    return tuple(SafetyHistoryEntry(
+        raised=format_local(a.raised_at), source=a.source_label, finding=a.finding,
+        acknowledged_by=a.acknowledged_by.display_name if a.acknowledged_by else None,
+        acknowledged_at=format_local(a.acknowledged_at) or None, what_was_done=a.acknowledgement)
+        for a in safety_history(course.patient_id))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from blinker import Namespace
@@ -11,6 +12,7 @@ from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..db.types import utcnow
 from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision, TransitionRefused,
                              decide_transition, gate_blockers)
+from ..domain.measures import MEASURES
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
@@ -35,9 +37,40 @@ _dosing_counters: list[Callable[[int], int]] = []
 PRESCRIBER_ONLY_ITEMS = frozenset({"medical_clearance"})
 
 
+@dataclass(frozen=True)
+class MeasuredItem:
+    """A checklist item met by a measurement, not a tick: the baseline of a measure."""
+    item: str
+    #: the clinic date of the measurement
+    on: date
+    #: what was measured, in words: "PHQ-9 of 2026-03-02: 17 (Moderately severe)"
+    summary: str
+
+
+#: the checklist items each course's recorded measures meet, by item: the notes package answers
+#: (create_app connects it): a baseline is a measure of that kind dated before the first dose
+_measured_items: list[Callable[[TreatmentCourse], dict[str, MeasuredItem]]] = []
+
+
 def count_dosing_with(counter: Callable[[int], int]) -> None:
     """Count a course's signed dosing sessions with `counter` (once, however many apps are made)."""
     _dosing_counters[:] = [counter]
+
+
+def measure_items_with(finder: Callable[[TreatmentCourse], dict[str, MeasuredItem]]) -> None:
+    """Find the checklist items a course's measures meet with `finder` (once per process)."""
+    _measured_items[:] = [finder]
+
+
+def measured_item_keys() -> frozenset[str]:
+    """The checklist items only a measurement meets (read at each use: the registry is open)."""
+    return frozenset(m.baseline_item for m in MEASURES.values())
+
+
+def measured_items(course: TreatmentCourse) -> dict[str, MeasuredItem]:
+    """The baseline items the course's recorded measures meet (the notes package finds them)."""
+    finder, = _measured_items  # create_app connects exactly one
+    return finder(course)
 
 
 def lock_course(course: TreatmentCourse) -> None:
@@ -122,13 +155,18 @@ def live_preparation(course: TreatmentCourse) -> list[PreparationRecord]:
     return [r for r in course.preparation_records if r.live]
 
 
-def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = None) -> CourseFacts:
+def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = None,
+                 measured: dict[str, MeasuredItem] | None = None) -> CourseFacts:
     """The recorded facts the phase gates look at (`dosing_sessions_done`: the signed dosing
-    sessions, when the caller has counted them from the sessions it read)."""
-    live = live_preparation(course)
+    sessions, when the caller has counted them from the sessions it read; `measured`: the items
+    the course's measures meet, when the caller has found them). A baseline item counts only
+    when a measure meets it: a tick recorded for one before issue 19 stays in the history and
+    counts no more."""
+    live, measured_keys = live_preparation(course), measured_item_keys()
+    ticked = {r.item for r in live if r.item != PREPARATION_SESSION and r.item not in measured_keys}
     return CourseFacts(
         phase=course.current_phase,
-        preparation_items_done=frozenset(r.item for r in live if r.item != PREPARATION_SESSION),
+        preparation_items_done=frozenset(ticked | set(measured_items(course) if measured is None else measured)),
         signed_preparation_sessions=sum(r.item == PREPARATION_SESSION for r in live),
         dosing_sessions_done=count_dosing_sessions_done(course) if dosing_sessions_done is None
         else dosing_sessions_done,
@@ -172,11 +210,25 @@ def checklist_items(protocol: Protocol) -> list[tuple[str, str]]:
     return items
 
 
+def recordable_items(protocol: Protocol) -> list[tuple[str, str]]:
+    """The checklist items a clinician records (not those a measurement meets)."""
+    return [(key, label) for key, label in checklist_items(protocol) if key not in measured_item_keys()]
+
+
+def _refuse_measured(item: str, label: str) -> None:
+    """A baseline is a measurement: no tick stands in for it (issue 19, point 7)."""
+    measure = next((m for m in MEASURES.values() if m.baseline_item == item), None)
+    if measure is not None:
+        raise DomainError({"item": f"{label} is not ticked: record the {measure.name} itself on the measures "
+                                   f"page; the last one dated before the first dose is the baseline."})
+
+
 def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date, note: str | None,
                        by: User, today: date) -> PreparationRecord:
     allowed = dict(checklist_items(course_protocol(course)))
     if item not in allowed:
         raise DomainError({"item": "That is not a preparation requirement of this course's protocol."})
+    _refuse_measured(item, allowed[item])
     if course.current_phase is not Phase.PREPARATION and item != PREPARATION_SESSION:
         raise DomainError({"item": "Preparation can only be recorded while the course is in preparation."})
     if item in PRESCRIBER_ONLY_ITEMS and not by.can("courses.medical_clearance"):

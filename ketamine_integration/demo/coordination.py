@@ -21,7 +21,7 @@ def load_demo_coordination(now: datetime) -> None:
     today = now.astimezone(clinic_zone()).date()
     courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase.in_(
         [Phase.EXPERIENCE.value, Phase.INTEGRATION.value])).order_by(TreatmentCourse.id)).all()
-    alerted = db.session.scalar(select(SafetyAlert.course_id).limit(1))
+    alerted = db.session.scalar(select(SafetyAlert.course_id).where(SafetyAlert.acknowledged_at.is_(None)).limit(1))
     # The course with the open safety alert first: its conversation has the urgent note.
     courses.sort(key=lambda c: c.id != alerted)
     full, partial, revoked = courses[0], courses[1], courses[2]

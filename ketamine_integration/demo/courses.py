@@ -16,8 +16,7 @@ from ..accounts.models import PRESCRIBER, User
 from ..db.append_only import store_digest
 from ..calendars.services import import_busy, read_upload
 from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
-from ..courses.services import change_phase, checklist_items, course_protocol, enrol_patient, record_preparation
-from ..domain.measures import PHQ9
+from ..courses.services import change_phase, course_protocol, enrol_patient, record_preparation, recordable_items
 from ..domain.phases import Phase
 from ..domain.protocols import Span
 from ..domain.windows import shift
@@ -32,6 +31,7 @@ from ..domain.slots import Interval
 from ..bookings.availability import first_free_room, free_slots, suggest_for_window
 from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
 from ..scheduling.services import book_integration_session
+from .baselines import record_baselines
 from ..db.clinic_time import clinic_zone
 
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
@@ -153,7 +153,7 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
                              prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:
         course = enrol()
-        _record_some_preparation(course, therapist, start_date)
+        _record_some_preparation(course, therapist, start_date, measured=protocol_id in ("iv-ketamine-induction", "sublingual-ketamine-kap"))
         return course
     if phase is Phase.DISCONTINUED:
         course = enrol()
@@ -166,7 +166,8 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
     moments = {"preparation": enrolled, "experience": enrolled + timedelta(days=10)}
     with _dated_history(moments):
         course = enrol()
-        _complete_preparation(course, therapist, prescriber, start_date)
+        _complete_preparation(course, therapist, prescriber, start_date,
+                              screen_positive=protocol_id == "iv-ketamine-induction" and phase is Phase.INTEGRATION)
         _move(course, Phase.EXPERIENCE, prescriber)
         count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
         first_start = _plan_clash_free(course, first_start, gap, count, prescriber,
@@ -288,14 +289,19 @@ def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
     change_phase(course, target, by=by, expected_version=course.version, reason=reason, override=False)
 
 
-def _record_some_preparation(course, therapist, start_date) -> None:
-    for item in ("intake_assessment", "informed_consent", PHQ9.baseline_item):
+def _record_some_preparation(course, therapist, start_date, *, measured: bool) -> None:
+    """Intake and consent recorded; the baseline PHQ-9 measured on some courses and visibly
+    missing on the others (a baseline is a measurement, never a tick)."""
+    for item in ("intake_assessment", "informed_consent"):
         record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
+    if measured:
+        record_baselines(course, therapist, start_date, phq9_only=True)
 
 
-def _complete_preparation(course, therapist, prescriber, start_date) -> None:
+def _complete_preparation(course, therapist, prescriber, start_date, *, screen_positive: bool = False) -> None:
     protocol = course_protocol(course)
-    for key, _label in checklist_items(protocol):
+    record_baselines(course, therapist, start_date, prescriber=prescriber, screen_positive=screen_positive)
+    for key, _label in recordable_items(protocol):
         if key == PREPARATION_SESSION:
             for n in range(protocol.preparation.min_signed_sessions):
                 record_preparation(course, item=key, completed_on=start_date + timedelta(days=2 + n), note=None,

@@ -1,21 +1,24 @@
 """Demo documentation: weeks of fictional integration notes with recurring themes, action
-steps and their check-ins, PHQ-9 and GAD-7 series with responders and non-responders, and
-one open safety alert. Written through the services, like a therapist would."""
+steps and their check-ins, PHQ-9 and GAD-7 series after the intake baselines with responders
+and non-responders, one open safety alert (PHQ-9 item 9) and one from a therapist's risk screen
+acknowledged with what was done. Written through the services, like a therapist would."""
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from ..courses.models import TreatmentCourse
-from ..domain.measures import GAD7, PHQ9, Measure
+from ..domain.measures import GAD7, PHQ9
 from ..domain.phases import Phase
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
 from ..notes import services as notes
-from ..notes.models import Theme
+from ..notes.baselines import baseline_of, course_measures, first_dose_on
+from ..notes.models import SafetyAlert, Theme
 from ..db.clinic_time import clinic_zone
+from .baselines import spread
 
 THEMES = ("Not enough", "Safety in the body", "Grief and loss", "Connection with others", "Control and letting go",
           "Self-compassion", "Nature and belonging")
@@ -43,12 +46,15 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
         [Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value, Phase.COMPLETED.value]))
         .order_by(TreatmentCourse.id)).all()
     today = now.astimezone(clinic_zone()).date()
-    alert_given = False
+    alert_given, screened = False, False
     for index, course in enumerate(courses):
         signed = [s for s in fetch_dosing_sessions(course.id) if s.status == "signed"]
         if not signed:
             continue
-        _notes_for(course, signed, themes, today, rng)
+        # the first maintenance course's second integration note reports thoughts of self-harm
+        screen = not screened and course.current_phase is Phase.MAINTENANCE
+        _notes_for(course, signed, themes, today, rng, risk_reported=screen)
+        screened = screened or screen
         responder = index % 3 != 2                       # two in three respond
         wants_alert = not alert_given and course.current_phase is Phase.EXPERIENCE
         _measures_for(course, signed, today, rng, responder=responder, alert=wants_alert)
@@ -65,7 +71,7 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
                         themes=[], new_steps=[], check_ins=[], dosing_ids=[])
 
 
-def _notes_for(course, signed, themes, today: date, rng: random.Random) -> None:
+def _notes_for(course, signed, themes, today: date, rng: random.Random, *, risk_reported: bool = False) -> None:
     therapist = course.therapist
     zone = clinic_zone()
     recurring = rng.sample(themes, 2)                    # two themes that keep coming back for this patient
@@ -74,6 +80,7 @@ def _notes_for(course, signed, themes, today: date, rng: random.Random) -> None:
         if when > today:
             break
         stood_out, emotions, insight, words = EXPERIENCES[(course.id + n) % len(EXPERIENCES)]
+        risk = RISK_REPORTED if risk_reported and n == 1 else NO_RISK
         note = notes.create_note(course, kind="integration", session_date=when, by=therapist, today=today)
         chosen = [recurring[n % 2]] + ([rng.choice(themes)] if n % 2 else [])
         new_steps = []
@@ -92,8 +99,7 @@ def _notes_for(course, signed, themes, today: date, rng: random.Random) -> None:
                      "meaningful": "Feeling accompanied", "insights": insight, "core_beliefs": None,
                      "connections_present": None, "connections_past": None, "practices": ["journaling", "movement"],
                      "practices_note": None, "challenges": ["not_sticking"] if n == 1 else [],
-                     "challenges_note": None, "host_theory": "act", "self_harm_thoughts": "no",
-                     "safety_plan_reviewed": "no", "risk_notes": None,
+                     "challenges_note": None, "host_theory": "act", **risk,
                      "next_session_plan": "Review the action step; revisit the recurring theme",
                      "techniques": [{"technique": "Grounding", "rationale": "Settling after strong emotion"}]},
             themes=[{"theme_id": t.id, "free_theme": None, "patient_words": words if i == 0 else None}
@@ -101,38 +107,41 @@ def _notes_for(course, signed, themes, today: date, rng: random.Random) -> None:
             new_steps=new_steps, check_ins=check_ins,
             dosing_ids=[session.id])
         notes.sign_note(note, by=therapist, expected_version=note.version, today=today)
+        if risk is RISK_REPORTED:
+            _acknowledge_risk_screen(note, course.prescriber, when)
 
 
-def _answers(measure: Measure, total: int, rng: random.Random, safety_answer: int = 0) -> list[int]:
-    """Item scores adding up to `total`, spread at random (the safety rule's item fixed)."""
-    values, free = [0] * len(measure.items), list(range(len(measure.items)))
-    if measure.safety is not None:
-        values[measure.safety.item - 1] = safety_answer
-        free.remove(measure.safety.item - 1)
-    # the total is capped at what the free items can hold (PHQ-9: 24), as a demo series needs no more
-    remaining = min(total, sum(max(measure.items[i].values) for i in free)) - sum(values)
-    while remaining > 0:
-        i = free[rng.randrange(len(free))]
-        if values[i] < max(measure.items[i].values):
-            values[i] += 1
-            remaining -= 1
-    return values
+#: the risk screen of most notes, and of the one that reports thoughts of self-harm
+NO_RISK = {"self_harm_thoughts": "no", "self_harm_intent": None, "safety_plan_reviewed": "no", "risk_notes": None}
+RISK_REPORTED = {"self_harm_thoughts": "yes", "self_harm_intent": "no", "safety_plan_reviewed": "yes",
+                 "risk_notes": "Fleeting thoughts of not wanting to be here after a family argument; no plan or "
+                               "intent. Safety plan reviewed together; crisis line numbers confirmed."}
+
+
+def _acknowledge_risk_screen(note, prescriber, when: date) -> None:
+    """The prescriber acknowledges the risk screen's alert the same evening, with what was done."""
+    alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.session_note_id == note.id))
+    notes.acknowledge_alert(alert, by=prescriber, now=datetime.combine(when, time(18), clinic_zone()),
+                            note="Spoke with the therapist and called the patient the same day: passive thoughts, "
+                                 "no plan or intent; safety plan in place. Next dose kept; check-in call booked "
+                                 "for two days later.")
 
 
 def _measures_for(course, signed, today: date, rng: random.Random, *, responder: bool, alert: bool) -> None:
+    """A PHQ-9 and a GAD-7 the day after each dose, against the intake baseline (demo/baselines.py)."""
     therapist = course.therapist
     zone = clinic_zone()
-    baseline = rng.randint(14, 22)
-    dates = [course.start_date] + [s.ended_at.astimezone(zone).date() + timedelta(days=1) for s in signed]
-    dates = [d for d in dates if d <= today][:7]
-    for n, when in enumerate(dates):
-        fraction = n / max(len(dates) - 1, 1)
+    baseline = baseline_of(course_measures(course.id), PHQ9.key, first_dose_on(course.id)).total
+    dates = [s.ended_at.astimezone(zone).date() + timedelta(days=1) for s in signed]
+    dates = [d for d in dates if d <= today][:6]
+    for n, when in enumerate(dates, 1):
+        fraction = n / len(dates)
         drop = 0.7 if responder else 0.2
         total = max(1, round(baseline * (1 - drop * fraction)) + rng.randint(-1, 1))
-        last = n == len(dates) - 1
+        last = n == len(dates)
         safety_answer = 1 if alert and last else 0
-        notes.record_measure(course, measure=PHQ9.key, answers=_answers(PHQ9, total, rng, safety_answer),
+        notes.record_measure(course, measure=PHQ9.key, answers=spread(PHQ9, total, rng, safety_answer),
                              difficulty="somewhat", administered_on=when, by=therapist, today=today)
         gad = max(0, round((baseline - 3) * (1 - drop * fraction)))
-        notes.record_measure(course, measure=GAD7.key, answers=_answers(GAD7, gad, rng), difficulty=None,
+        notes.record_measure(course, measure=GAD7.key, answers=spread(GAD7, gad, rng), difficulty=None,
                              administered_on=when, by=therapist, today=today)

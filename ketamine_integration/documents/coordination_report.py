@@ -143,13 +143,18 @@ class ActionStepProgress:
 
 
 @dataclass(frozen=True)
-class OpenSafetyAlert:
-    date: str
-    #: the answer to the item the measure's safety rule watches (e.g. PHQ-9 item 9)
-    item: int
-    #: how the report names that item ("PHQ-9 item 9") and what it asks about
-    label: str
-    topic: str
+class SafetyHistoryEntry:
+    """One safety alert of the patient, open or acknowledged (who, when, what was done)."""
+    #: when it was raised, clinic time
+    raised: str
+    #: "Measure", "Therapist's risk screen"
+    source: str
+    #: what raised it: "PHQ-9 item 9 (thoughts of self-harm) answered 2"
+    finding: str
+    #: None while open
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    what_was_done: str | None
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ class CoordinationReportData:
     attendance: WindowCoverage | None
     themes: ThemesAndInsights | None
     action_plan: tuple[ActionStepProgress, ...] | None
-    safety: tuple[OpenSafetyAlert, ...] | None
+    safety: tuple[SafetyHistoryEntry, ...] | None
     therapist: TherapistQuestions
 
 

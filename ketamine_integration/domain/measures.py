@@ -1,141 +1,27 @@
-"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7) and their scoring.
+"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7, C-SSRS screener) and their scoring.
 
 Each entry is complete: its items with their exact wording and answer options, LOINC codes,
 severity bands, response and remission rules and the rule that raises a safety alert. Nothing
 else in the app names a measure or an item: forms, scoring, charts, alerts, the preparation
 checklist and protocol validation read the registry, so a new measure is one more entry
-(`MEASURES.register`). Pure: answers come in as item scores, results go out. Both
-questionnaires were released by Pfizer for use without charge; the item wording must stay
-exactly as published.
+(`MEASURES.register`). Pure: answers come in as item scores, results go out. PHQ-9 and GAD-7
+were released by Pfizer for use without charge; the C-SSRS screener is free to use in clinical
+practice (The Columbia Lighthouse Project, cssrs.columbia.edu). The item wording of all three
+must stay exactly as published.
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-#: a measure key is stored with every response (measure_responses.measure, 10 characters)
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,9}$")
-DIFFICULTY = (("not", "Not difficult at all"), ("somewhat", "Somewhat difficult"), ("very", "Very difficult"),
-              ("extremely", "Extremely difficult"))
+from .measure_model import (DIFFICULTY, KEY_PATTERN, Band, Change, InvalidAnswers, InvalidMeasure, Item, Measure,
+                            MeasureRegistry, Option, RiskLevel, SafetyRule, Score, Triage, check_entry)
+
+#: what other modules read here: the entries' shape (domain/measure_model.py), the entries and the registry
+__all__ = ["DIFFICULTY", "KEY_PATTERN", "Band", "Change", "InvalidAnswers", "InvalidMeasure", "Item", "Measure",
+           "MeasureRegistry", "Option", "RiskLevel", "SafetyRule", "Score", "Triage", "check_entry", "MEASURES",
+           "PHQ9", "GAD7", "CSSRS", "FREQUENCY", "HALF", "score", "band", "change"]
 #: the response rule of both questionnaires: a drop of at least half from baseline
 HALF = Decimal("0.5")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One answer an item offers: what the patient reads and the score it adds."""
-    label: str
-    value: int
-    #: LOINC answer code (LA...), when the measure has one
-    loinc: str | None = None
-
-
-@dataclass(frozen=True)
-class Item:
-    text: str
-    options: tuple[Option, ...]
-    #: LOINC code of the question
-    loinc: str | None = None
-
-    @property
-    def values(self) -> tuple[int, ...]:
-        return tuple(o.value for o in self.options)
-
-
-@dataclass(frozen=True)
-class Band:
-    low: int
-    high: int
-    label: str
-
-
-@dataclass(frozen=True)
-class SafetyRule:
-    """One item answered above a threshold raises a safety alert, whatever the total."""
-    #: 1-based item number
-    item: int
-    above: int
-    #: in a sentence: "PHQ-9 item 9 (thoughts of self-harm) answered 2"
-    topic: str
-    #: what the item asks about and what the clinician does, on the alert
-    guidance: str
-
-    def raised_by(self, answers: list[int]) -> bool:
-        return answers[self.item - 1] > self.above
-
-    def score(self, answers: list[int]) -> int:
-        """The answer that raised (or would raise) the alert."""
-        return answers[self.item - 1]
-
-
-@dataclass(frozen=True)
-class Measure:
-    key: str
-    name: str
-    stem: str
-    items: tuple[Item, ...]
-    bands: tuple[Band, ...]
-    #: LOINC codes: the panel and the total score
-    loinc_panel: str
-    loinc_total: str
-    #: a drop of at least this fraction of the baseline total is a response (None: not defined)
-    response_drop: Decimal | None
-    #: a total below this is remission (None: the measure defines none here)
-    remission_below: int | None
-    safety: SafetyRule | None = None
-    difficulty_question: str | None = None
-    difficulty_options: tuple[tuple[str, str], ...] = DIFFICULTY
-
-    @property
-    def min_total(self) -> int:
-        return sum(min(item.values) for item in self.items)
-
-    @property
-    def max_total(self) -> int:
-        return sum(max(item.values) for item in self.items)
-
-    @property
-    def safety_label(self) -> str | None:
-        """How an alert names its item: "PHQ-9 item 9"."""
-        return None if self.safety is None else f"{self.name} item {self.safety.item}"
-
-    @property
-    def baseline_item(self) -> str:
-        """The preparation checklist item recording this measure at baseline."""
-        return f"baseline_{self.key}"
-
-
-@dataclass(frozen=True)
-class Score:
-    measure: str
-    total: int
-    band: str
-    #: True when the measure's safety rule is met (PHQ-9: item 9 above 0)
-    safety_alert: bool
-    #: the answer the safety rule looks at (None: the measure has no safety rule)
-    safety_score: int | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    baseline: int
-    current: int
-    #: current minus baseline (negative is improvement)
-    delta: int
-    #: fraction of the baseline, e.g. -0.55 (None when the baseline is 0)
-    percent: Decimal | None
-    response: bool | None
-    remission: bool | None
-
-
-class InvalidAnswers(ValueError):
-    """Answers that cannot be scored: the message says which item and why."""
-
-
-class InvalidMeasure(ValueError):
-    """A registry entry that is not self-consistent (refused when it is registered)."""
 
 
 def _options(*pairs: tuple[str, int, str | None]) -> tuple[Option, ...]:
@@ -192,60 +78,61 @@ GAD7 = Measure(
 )
 
 
-def check_entry(measure: Measure) -> None:
-    """Refuse an entry whose parts disagree: it could record answers it cannot score."""
-    problems = []
-    if not KEY_PATTERN.match(measure.key):
-        problems.append(f"key {measure.key!r}: lower-case letters, digits and _, at most 10 characters")
-    if not measure.items or any(len(item.options) < 2 or len(set(item.values)) != len(item.values)
-                                for item in measure.items):
-        problems.append("every item offers at least two answers with distinct values")
-    elif [(b.low, b.high) for b in measure.bands] != _contiguous(measure):
-        problems.append(f"bands must cover {measure.min_total}–{measure.max_total} in order, without gaps")
-    rule = measure.safety
-    if rule is not None and not 1 <= rule.item <= len(measure.items):
-        problems.append(f"safety rule names item {rule.item} of {len(measure.items)}")
-    if problems:
-        raise InvalidMeasure(f"{measure.name}: " + "; ".join(problems) + ".")
+#: the screener's answers: yes or no (LOINC answers LA33-6 and LA32-8, list LL5384-4)
+NO_YES = _options(("No", 0, "LA32-8"), ("Yes", 1, "LA33-6"))
+#: question 6 with its follow-up ("If YES, ask: Was this within the past 3 months?") as one answer
+BEHAVIOUR = _options(("No", 0, None), ("Yes, more than 3 months ago", 1, None),
+                     ("Yes, within the past 3 months", 2, None))
+#: questions 3-5 are asked only after a yes to question 2
+AFTER_Q2 = (2, (1,))
 
-
-def _contiguous(measure: Measure) -> list[tuple[int, int]]:
-    """The (low, high) pairs the bands would have if they tiled the total range in order."""
-    edges = [b.low for b in measure.bands[1:]]
-    lows, highs = [measure.min_total, *edges], [e - 1 for e in edges] + [measure.max_total]
-    return list(zip(lows, highs))
-
-
-class MeasureRegistry(Mapping[str, Measure]):
-    """The measures this clinic records, by key, in the order pages show them."""
-
-    def __init__(self, *measures: Measure):
-        self._entries: dict[str, Measure] = {}
-        for measure in measures:
-            self.register(measure)
-
-    def register(self, measure: Measure) -> Measure:
-        check_entry(measure)
-        if measure.key in self._entries:
-            raise InvalidMeasure(f"A measure {measure.key!r} is registered already.")
-        self._entries[measure.key] = measure
-        return measure
-
-    def unregister(self, key: str) -> None:
-        del self._entries[key]
-
-    def __getitem__(self, key: str) -> Measure:
-        return self._entries[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+CSSRS = Measure(
+    key="cssrs", name="C-SSRS screener",
+    stem="Ask questions 1 and 2. If YES to 2, ask questions 3, 4, 5 and 6; if NO to 2, go directly to "
+         "question 6. Questions 1-5: in the past month.",
+    items=(
+        Item("Have you wished you were dead or wished you could go to sleep and not wake up?", NO_YES),
+        Item("Have you actually had any thoughts of killing yourself?", NO_YES),
+        Item("Have you been thinking about how you might do this?", NO_YES, asked_if=AFTER_Q2),
+        Item("Have you had these thoughts and had some intention of acting on them?", NO_YES, asked_if=AFTER_Q2),
+        Item("Have you started to work out or worked out the details of how to kill yourself? Do you intend "
+             "to carry out this plan?", NO_YES, asked_if=AFTER_Q2),
+        Item("Have you ever done anything, started to do anything, or prepared to do anything to end your "
+             "life?", BEHAVIOUR),
+    ),
+    bands=(),
+    # No LOINC panel or total is given for the screener (LOINC codes the full lifetime/recent scale,
+    # 93245-9, whose items ask differently): none is claimed here.
+    loinc_panel=None, loinc_total=None, response_drop=None, remission_below=None,
+    prompts=((6, "Examples: collected pills, obtained a gun, gave away valuables, wrote a will or suicide "
+                 "note, took out pills but didn't swallow any, held a gun but changed your mind or it was "
+                 "grabbed from your hand, went to the roof but didn't jump; or actually took pills, tried to "
+                 "shoot yourself, cut yourself, tried to hang yourself, etc. If YES, ask: Was this within "
+                 "the past 3 months?"),),
+    # The triage points of the published screener (C-SSRS Screener, recent, with triage colours,
+    # The Columbia Lighthouse Project, 2021): yes to 1 or 2 is low risk; yes to 3, or behaviour
+    # more than 3 months ago, moderate; yes to 4 or 5, or behaviour within 3 months, high.
+    triage=Triage(
+        levels=(
+            RiskLevel("High risk", ((4, (1,)), (5, (1,)), (6, (2,))),
+                      "Behavioural health consultation and patient safety precautions now."),
+            RiskLevel("Moderate risk", ((3, (1,)), (6, (1,))),
+                      "Behavioural health consultation; consider patient safety precautions."),
+            RiskLevel("Low risk", ((1, (1,)), (2, (1,))), "Behavioural health referral; review the safety plan."),
+        ),
+        none="No risk identified",
+        source="C-SSRS Screener, recent, with triage points (The Columbia Lighthouse Project, 2021; "
+               "cssrs.columbia.edu)"),
+    # Every yes is a suicide-risk signal: the alert carries the triage level.
+    safety=SafetyRule(item=None, above=0, topic="suicidal ideation or behaviour",
+                      guidance="The screener found suicidal ideation or behaviour. Act on its triage level "
+                               "(high risk: safety precautions and consultation now), then acknowledge with "
+                               "what was done."),
+)
 
 
 #: the registry
-MEASURES = MeasureRegistry(PHQ9, GAD7)
+MEASURES = MeasureRegistry(PHQ9, GAD7, CSSRS)
 
 
 def _one_of(values) -> str:
@@ -261,13 +148,28 @@ def score(measure_key: str, answers: list[int]) -> Score:
     if len(answers) != len(measure.items):
         raise InvalidAnswers(f"{measure.name} has {len(measure.items)} items; {len(answers)} answered.")
     for n, (item, value) in enumerate(zip(measure.items, answers), 1):
-        if isinstance(value, bool) or not isinstance(value, int) or value not in item.values:
-            raise InvalidAnswers(f"{measure.name} item {n}: answer with {_one_of(item.values)}.")
-    total = sum(answers)
+        _check_answer(measure, n, item, value, asked=item.asked(answers))
+    total = sum(a for a in answers if a is not None)
     rule = measure.safety
-    return Score(measure=measure.key, total=total, band=band(measure, total),
-                 safety_alert=rule is not None and rule.raised_by(answers),
-                 safety_score=None if rule is None else rule.score(answers))
+    raised = rule is not None and rule.raised_by(answers, measure.triage)
+    return Score(measure=measure.key, total=total,
+                 band=measure.triage.label(answers) if measure.triage else band(measure, total),
+                 safety_alert=raised, safety_score=None if rule is None else rule.score(answers),
+                 finding=measure.finding(answers) if raised else "")
+
+
+def _check_answer(measure: Measure, n: int, item: Item, value, *, asked: bool) -> None:
+    if not asked:
+        if value is not None:
+            after, values = item.asked_if
+            raise InvalidAnswers(f"{measure.name} item {n} is asked only when item {after} is answered "
+                                 f"{_one_of(_labels(measure.items[after - 1], values))}; leave it empty.")
+    elif isinstance(value, bool) or not isinstance(value, int) or value not in item.values:
+        raise InvalidAnswers(f"{measure.name} item {n}: answer with {_one_of(item.values)}.")
+
+
+def _labels(item: Item, values) -> list[str]:
+    return [f"“{o.label}”" for o in item.options if o.value in values]
 
 
 def band(measure: Measure, total: int) -> str:

@@ -104,6 +104,7 @@ class IntegrationNoteForm(NoteBaseForm):
     host_theory = SelectField("Host theory", choices=options(HOST_THEORIES.items()), validators=[Optional()])
     techniques = FieldList(FormField(TechniqueRowForm), min_entries=TECHNIQUE_ROWS, max_entries=TECHNIQUE_ROWS)
     self_harm_thoughts = RadioField("Risk screen: thoughts of self-harm", choices=YES_NO, validators=[Optional()])
+    self_harm_intent = RadioField("Risk screen: intent to act on them", choices=YES_NO, validators=[Optional()])
     safety_plan_reviewed = RadioField("Safety plan reviewed", choices=YES_NO, validators=[Optional()])
     risk_notes = _text("Risk: details and actions", 2000)
     next_session_plan = _text("Plan for next session", 2000)
@@ -111,8 +112,8 @@ class IntegrationNoteForm(NoteBaseForm):
 
 INTEGRATION_FIELDS = ("stood_out", "emotions", "imagery", "surprises", "meaningful", "insights", "core_beliefs",
                       "connections_present", "connections_past", "practices", "practices_note", "challenges",
-                      "challenges_note", "host_theory", "self_harm_thoughts", "safety_plan_reviewed", "risk_notes",
-                      "next_session_plan")
+                      "challenges_note", "host_theory", "self_harm_thoughts", "self_harm_intent",
+                      "safety_plan_reviewed", "risk_notes", "next_session_plan")
 FIELDS = {"preparation": PREPARATION_FIELDS, "integration": INTEGRATION_FIELDS}
 FORMS = {"preparation": PreparationNoteForm, "integration": IntegrationNoteForm}
 
@@ -162,14 +163,27 @@ def measure_form_class(measure_key: str):
     item's own answers (the registry entry's)."""
     measure = MEASURES[measure_key]
     fields = {"administered_on": ClinicDateField("Completed on", validators=[InputRequired()])}
+    prompts = dict(measure.prompts)
     for n, item in enumerate(measure.items, 1):
+        # an item asked only after another's answer may stay empty; the scoring checks the skip
+        required = Optional() if item.asked_if else InputRequired("Answer every item.")
         fields[f"item{n}"] = RadioField(f"{n}. {item.text}", choices=options((str(o.value), o.label)
                                                                              for o in item.options),
-                                        validators=[InputRequired("Answer every item.")])
+                                        validators=[required], description=_skip_hint(measure, item, prompts.get(n)))
     if measure.difficulty_question:
         fields["difficulty"] = RadioField(measure.difficulty_question, choices=options(measure.difficulty_options),
                                           validators=[Optional()])
     return type(f"{re.sub(r'[^A-Za-z0-9]', '', measure.name)}Form", (FlaskForm,), fields)
+
+
+def _skip_hint(measure, item, prompt: str | None) -> str:
+    """The published prompt under an item, and when it is asked."""
+    hints = [prompt] if prompt else []
+    if item.asked_if:
+        after, values = item.asked_if
+        answers = " or ".join(o.label for o in measure.items[after - 1].options if o.value in values)
+        hints.append(f"Asked only if question {after} is answered {answers}; otherwise leave it empty.")
+    return " ".join(hints)
 
 
 class AcknowledgeForm(FlaskForm):

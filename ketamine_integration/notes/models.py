@@ -15,6 +15,7 @@ from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
 from ..domain.measures import MEASURES, Measure
+from ..domain.safety import MEASURE as MEASURE_SOURCE, RISK_SCREEN_GUIDANCE, SOURCES
 from ..extensions import db
 from ..db.signed_records import changed_attributes, was_signed
 from ..patients.models import Patient
@@ -245,30 +246,69 @@ class MeasureResponse(db.Model):
 
 
 class SafetyAlert(db.Model):
-    """Raised by a response that meets its measure's safety rule (PHQ-9: item 9 above 0); shown
-    until a clinician acknowledges it with a note."""
+    """A suicide-risk signal from one source: a measure response that meets its measure's safety
+    rule (PHQ-9 item 9 above 0, any yes on the C-SSRS screener) or a therapist's risk screen on
+    an integration note (domain/safety.py). Open until a clinician acknowledges it with what was
+    done; kept after that as the patient's safety history (append-only: migrations 0015, 0022)."""
 
     __tablename__ = "safety_alerts"
+    __table_args__ = (
+        CheckConstraint("source IN ('measure', 'risk_screen')", name="known_source"),
+        CheckConstraint("(source = 'measure' AND measure_response_id IS NOT NULL AND session_note_id IS NULL) OR "
+                        "(source = 'risk_screen' AND session_note_id IS NOT NULL AND measure_response_id IS NULL)",
+                        name="one_source"),
+        CheckConstraint("acknowledged_at IS NULL OR (acknowledged_by_id IS NOT NULL AND "
+                        "acknowledgement IS NOT NULL AND acknowledgement != '')", name="acknowledged_with_what_was_done"),
+        # one alert per finding of a note's risk screen, however often the draft is saved
+        UniqueConstraint("session_note_id", "finding", name="uq_safety_alerts_session_note_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
-    measure_response_id: Mapped[int] = mapped_column(ForeignKey("measure_responses.id"), unique=True)
-    #: the answer to the safety rule's item that raised it (PHQ-9 item 9: 1-3)
-    item_score: Mapped[int]
+    #: domain.safety.SOURCES: "measure" or "risk_screen"
+    source: Mapped[str] = mapped_column(String(20), server_default=MEASURE_SOURCE)
+    #: the response that raised it (source "measure")
+    measure_response_id: Mapped[int | None] = mapped_column(ForeignKey("measure_responses.id"), unique=True)
+    #: the integration note whose risk screen raised it (source "risk_screen")
+    session_note_id: Mapped[int | None] = mapped_column(ForeignKey("session_notes.id"), index=True)
+    #: the answer to the safety rule's item that raised it (PHQ-9 item 9: 1-3; None for other rules)
+    item_score: Mapped[int | None]
+    #: what was seen, in a sentence, as it was when raised ("PHQ-9 item 9 (thoughts of self-harm) answered 2")
+    finding: Mapped[str] = mapped_column(Text, server_default="")
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: what was done (required to acknowledge)
     acknowledgement: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship()
-    response: Mapped[MeasureResponse] = relationship(lazy="joined")
-    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+    response: Mapped[MeasureResponse | None] = relationship(lazy="joined")
+    note: Mapped[SessionNote | None] = relationship(lazy="joined")
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id], lazy="joined")
 
     @property
-    def measure_entry(self) -> Measure:
-        """The registry entry whose safety rule raised it: what pages call the item and its topic."""
-        return MEASURES[self.response.measure]
+    def measure_entry(self) -> Measure | None:
+        """The registry entry whose safety rule raised it (None: another source)."""
+        return None if self.response is None else MEASURES[self.response.measure]
+
+    @property
+    def source_label(self) -> str:
+        return SOURCES[self.source]
+
+    @property
+    def observed_on(self) -> date:
+        """The clinic date of what raised it: the questionnaire's, or the session's."""
+        return self.response.administered_on if self.response is not None else self.note.session_date
+
+    @property
+    def guidance(self) -> str:
+        entry = self.measure_entry
+        return entry.safety.guidance if entry is not None else RISK_SCREEN_GUIDANCE
+
+    @property
+    def open(self) -> bool:
+        return self.acknowledged_at is None
 
 
 class UnsavedWork(db.Model):

@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import User
@@ -20,8 +20,13 @@ from ..experience.models import DosingSession
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
 from .forms import FIELDS, FORMULATION_SECTIONS
+from .baselines import course_measures
 from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
                      NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
+from .safety import acknowledge_alert, open_alerts, raise_for_response, raise_for_risk_screen
+
+#: read by the pages that show alerts and measures (home, coordination, the course page)
+__all__ = ["acknowledge_alert", "course_measures", "open_alerts"]
 
 CONCURRENT_SAVE = ("Someone saved this note after you opened it. Your text is below, not saved: review the "
                    "note and save again to keep your version.")
@@ -74,8 +79,9 @@ def open_steps(course_id: int, *, before: SessionNote | None = None) -> list[Act
 
 def save_note(note: SessionNote, *, by: User, expected_version: int, today: date, session_date: date,
               content: dict, themes: list[dict], new_steps: list[dict], check_ins: list[dict],
-              dosing_ids: list[int]) -> None:
-    """Replace a draft's content with what the author submitted (nothing partial)."""
+              dosing_ids: list[int]) -> SafetyAlert | None:
+    """Replace a draft's content with what the author submitted (nothing partial). Returns the
+    safety alert its risk screen raised, if this save raised one."""
     _check_editable(note, by, expected_version)
     problems = {}
     if session_date > today:
@@ -98,6 +104,7 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     note.dosing_links = [NoteDosingLink(dosing_session_id=i) for i in sorted(set(dosing_ids))]
     note.updated_at = utcnow()
     flush_versioned(note, CONCURRENT_SAVE)
+    return raise_for_risk_screen(note)
 
 
 def _theme_problems(themes: list[dict]) -> dict[str, str]:
@@ -167,6 +174,8 @@ def _missing_for_signature(note: SessionNote) -> list[str]:
             missing.append("the experience review")
         if not c.get("self_harm_thoughts"):
             missing.append("the risk screen (thoughts of self-harm)")
+        if c.get("self_harm_thoughts") == "yes" and not c.get("self_harm_intent"):
+            missing.append("the risk screen's question on intent (thoughts of self-harm were reported)")
         if c.get("self_harm_thoughts") == "yes" and c.get("safety_plan_reviewed") != "yes":
             missing.append("a reviewed safety plan (thoughts of self-harm were reported)")
     else:
@@ -184,6 +193,7 @@ def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date
         raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
     note.status, note.signed_at = SIGNED, utcnow()
     note.content_digest = content_digest(note)
+    raise_for_risk_screen(note)  # saving raised it already, unless the draft predates the rule
     for check_in in note.check_ins:
         if check_in.decision == "stop":
             check_in.step.status = "stopped"
@@ -291,7 +301,7 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
 
 # -- measures and safety alerts --------------------------------------------------------------
 
-def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int], difficulty: str | None,
+def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int | None], difficulty: str | None,
                    administered_on: date, by: User, today: date) -> MeasureResponse:
     if measure not in scoring.MEASURES:  # the database keeps the key as data: the registry is its check
         raise DomainError(f"Unknown measure {measure!r}: record one of {', '.join(scoring.MEASURES)}.")
@@ -306,10 +316,7 @@ def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int],
                                total=result.total, band=result.band, entered_by_id=by.id)
     db.session.add(response)
     db.session.flush()
-    if result.safety_alert:
-        db.session.add(SafetyAlert(patient_id=course.patient_id, course_id=course.id,
-                                   measure_response_id=response.id, item_score=result.safety_score))
-        db.session.flush()
+    raise_for_response(course, response)
     return response
 
 
@@ -319,38 +326,3 @@ def void_measure(response: MeasureResponse, *, reason: str, by: User) -> None:
         raise DomainError("This entry is void already.")
     response.voided_at, response.void_reason = utcnow(), reason.strip()
     db.session.flush()
-
-
-def course_measures(course_id: int) -> list[MeasureResponse]:
-    return db.session.scalars(select(MeasureResponse).where(MeasureResponse.course_id == course_id)
-                              .order_by(MeasureResponse.administered_on, MeasureResponse.id)).all()
-
-
-def trend(responses: list[MeasureResponse], measure: str) -> list[tuple[MeasureResponse, scoring.Change | None]]:
-    """Each live response of a measure with its change from the first (the baseline)."""
-    live = [r for r in responses if r.measure == measure and r.voided_at is None]
-    if not live:
-        return []
-    baseline = live[0].total
-    return [(r, None if i == 0 else scoring.change(measure, baseline, r.total)) for i, r in enumerate(live)]
-
-
-def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
-    if not by.can("measures.record"):
-        raise DomainError("A clinician acknowledges a safety alert.")
-    lock_row(alert)
-    if alert.acknowledged_at is not None:
-        raise DomainError(f"Already acknowledged by {alert.acknowledged_by.full_name}.")
-    alert.acknowledged_at, alert.acknowledged_by_id, alert.acknowledgement = now, by.id, note.strip()
-    db.session.flush()
-
-
-def open_alerts(patient_ids) -> list[SafetyAlert]:
-    """Unacknowledged alerts of these patients (ids, or a SELECT of ids), oldest first."""
-    ids = patient_ids if isinstance(patient_ids, Select) else list(patient_ids)
-    if not isinstance(ids, Select) and not ids:
-        return []
-    return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids),
-                                                        SafetyAlert.acknowledged_at.is_(None))
-                              .options(joinedload(SafetyAlert.patient))
-                              .order_by(SafetyAlert.raised_at)).all()

@@ -19,7 +19,7 @@ from ..web.fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit, whole_number
-from . import charts, recovery, services, views_data
+from . import baselines, charts, recovery, safety, services, views_data
 from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, FormulationForm, NewNoteForm,
                     NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
 from .models import CaseFormulation, MeasureResponse, SafetyAlert, SessionNote, Theme
@@ -180,13 +180,17 @@ def note_edit(note_id: int):
     if request.method == "GET":
         audit.record("note.view", obj=note, patient_id=note.patient_id)
     else:
-        done, _ = submit(form, lambda: services.save_note(
+        done, alert = submit(form, lambda: services.save_note(
             note, by=current_user, expected_version=form_version(form), today=clinic_today(),
             session_date=form.session_date.data, **_submitted(note, form)))
         if done:
             recovery.mark_recovered(current_user.id, request.path)
-            audit.record("note.update", obj=note, patient_id=note.patient_id)
+            audit.record("note.update", obj=note, patient_id=note.patient_id,
+                         detail=f"safety alert {alert.id} raised" if alert else None)
             flash("Draft saved. Sign it when it is complete.", "success")
+            if alert:
+                flash(f"Safety alert: {alert.finding}. It stays open for the care team until a clinician "
+                      "acknowledges it with what was done.", "error")
             return redirect(url_for("notes.note_edit", note_id=note.id))
         audit.record("note.update", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="not saved")
     return render_form("notes/edit.html", form, note=note, steps={s.id: s for s in steps}, recovered=recovered)
@@ -316,14 +320,17 @@ def measures(course_id: int):
 
 
 def _measures_page(course, forms=None, status=200):
-    responses = services.course_measures(course.id)
-    trends = {key: services.trend(responses, key) for key in MEASURES}
+    responses, first_dose = baselines.course_measures(course.id), baselines.first_dose_on(course.id)
+    trends = {key: baselines.trend(responses, key, first_dose) for key in MEASURES}
     forms = forms or {key: measure_form_class(key)(administered_on=clinic_today(), prefix=key) for key in MEASURES}
+    history = safety.safety_history(course.patient_id)
     return render_template("notes/measures.html", course=course, measures=MEASURES, responses=responses,
-                           trends=trends, charts={k: charts.trend_chart(MEASURES[k], v) for k, v in trends.items()},
-                           forms=forms, void_form=VoidMeasureForm(),
-                           alerts=[a for a in services.open_alerts([course.patient_id]) if a.course_id == course.id],
-                           ack_form=AcknowledgeForm()), status
+                           trends=trends, first_dose=first_dose,
+                           baselines={k: baselines.baseline_of(responses, k, first_dose) for k in MEASURES},
+                           charts={k: charts.trend_chart(MEASURES[k], [(row.response, row.change) for row in v])
+                                   for k, v in trends.items() if MEASURES[k].charted},
+                           forms=forms, void_form=VoidMeasureForm(), safety_history=history,
+                           alerts=[a for a in reversed(history) if a.open], ack_form=AcknowledgeForm()), status
 
 
 @bp.route("/courses/<id:course_id>/measures/<measure>", methods=["POST"])
@@ -335,21 +342,28 @@ def measure_record(course_id: int, measure: str):
     form = measure_form_class(measure)(prefix=measure)
     count = len(MEASURES[measure].items)
     done, response = submit(form, lambda: services.record_measure(
-        course, measure=measure, answers=[int(getattr(form, f"item{n}").data) for n in range(1, count + 1)],
+        course, measure=measure, answers=[_answer(getattr(form, f"item{n}").data) for n in range(1, count + 1)],
         difficulty=getattr(form, "difficulty", None) and form.difficulty.data, administered_on=form.administered_on.data,
         by=current_user, today=clinic_today()))
     if done:
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
-        flash(f"{MEASURES[measure].name} recorded: {response.total} ({response.band}).", "success")
-        if db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.measure_response_id == response.id)):
-            rule = MEASURES[measure].safety
-            flash(f"Safety alert: item {rule.item} ({rule.topic}) was answered above {rule.above}. Assess risk now "
-                  "and acknowledge the alert with what was done.", "error")
+        entry = MEASURES[measure]
+        result = f"{response.total} ({response.band})" if entry.charted else response.band  # a screener: its level
+        flash(f"{entry.name} recorded: {result}.", "success")
+        alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.measure_response_id == response.id))
+        if alert is not None:
+            flash(f"Safety alert: {alert.finding}. Assess risk now and acknowledge the alert with what was done.",
+                  "error")
         return redirect(url_for("notes.measures", course_id=course.id))
     audit.record("measure.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail=measure)
     forms = {key: measure_form_class(key)(administered_on=clinic_today(), prefix=key) for key in MEASURES}
     forms[measure] = form
     return _measures_page(course, forms=forms, status=422)
+
+
+def _answer(value: str | None) -> int | None:
+    """An item's answer; None for an item left empty (one asked only after another's answer)."""
+    return None if value in (None, "", "None") else int(value)
 
 
 @bp.route("/measures/<id:response_id>/void", methods=["POST"])

@@ -13,6 +13,7 @@ from ..audit import services as audit
 from ..courses import services
 from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
+from ..domain.measures import MEASURES
 from ..domain.phases import NEXT_PHASES
 from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
@@ -24,7 +25,8 @@ from ..web import access
 from ..web.fields import options
 from ..web.forms import form_version, submit
 from ..notes.forms import NewNoteForm
-from ..notes.services import course_notes, open_alerts
+from ..notes.safety import safety_history
+from ..notes.services import course_notes
 from ..patients.access import can_read_clinical, load_patient_record
 from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
@@ -70,11 +72,14 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
     windows = course_windows(course, sessions, starts, now)
     clinical = can_read_clinical(current_user, course.patient)
-    facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions))
+    measured = services.measured_items(course)
+    facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
+                                  measured=measured)
     return render_template(
         "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
         history=services.phase_history(course), blockers=services.next_phase_blockers(course, facts),
-        facts=facts, checklist=services.checklist_items(protocol),
+        facts=facts, checklist=services.checklist_items(protocol), measured=measured,
+        measure_names={m.baseline_item: m.name for m in MEASURES.values()},
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
@@ -93,7 +98,7 @@ def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):
     phase_form.target.choices = options((p.value, p.label) for p in NEXT_PHASES[course.current_phase])
     if prep_form is None:
         prep_form = PreparationForm(completed_on=clinic_today())
-    prep_form.item.choices = options(services.checklist_items(protocol))
+    prep_form.item.choices = options(services.recordable_items(protocol))
     return phase_form, prep_form
 
 
@@ -122,11 +127,13 @@ def _suggestions(course: TreatmentCourse, windows, now) -> dict:
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
-    """The course's notes and open safety alerts, for a user who may read clinical records."""
+    """The course's notes, open safety alerts and the patient's safety history, for a user who may
+    read clinical records."""
     if not clinical:
-        return {"notes": [], "open_alerts": 0}
-    return {"notes": course_notes(course.id),
-            "open_alerts": len([a for a in open_alerts([course.patient_id]) if a.course_id == course.id])}
+        return {"notes": [], "open_alerts": 0, "safety_history": []}
+    history = safety_history(course.patient_id)
+    return {"notes": course_notes(course.id), "safety_history": history,
+            "open_alerts": sum(a.open and a.course_id == course.id for a in history)}
 
 
 def _back_to_course(course_id: int, anchor: str | None = None):

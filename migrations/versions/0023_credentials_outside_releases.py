@@ -2,7 +2,7 @@
 whether it covers a recipient outside the patient's care team
 
 Revision ID: 0023_credentials_outside
-Revises: 0019_nurse_role
+Revises: 0022_safety_history
 Create Date: 2026-12-02 15:00:00
 
 Issue 19, points 3 and 8. A dosing record, the REMS form and the coordination report name each
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0023_credentials_outside'  # alembic_version holds 32 characters
-down_revision = '0019_nurse_role'
+down_revision = '0022_safety_history'
 branch_labels = None
 depends_on = None
 

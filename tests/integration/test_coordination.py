@@ -101,7 +101,7 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
                      "Coordination report — Wren O'Coordinated, MRN"):   # the running header
         assert required in pdf, required
     for absent in ("Safety in the body", "Rest is something I am allowed", "Walk by the river",
-                   "Open safety alerts", PROCESS_SECRET, "Countertransference",
+                   "Safety history", PROCESS_SECRET, "Countertransference",
                    "IV ketamine", "Treatment-resistant depression"):   # the treatment summary was not permitted
         assert absent not in pdf, absent
     withheld = ("Not permitted, so not included: Treatment summary: indication, protocol and course phase, "
@@ -119,7 +119,7 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     for required in ("Themes and insights", "Safety in the body", "Rest is something I am allowed",
-                     "Action-plan progress", "Walk by the river", "Open safety alerts"):
+                     "Action-plan progress", "Walk by the river", "Safety history"):
         assert required in pdf, required
     assert PROCESS_SECRET not in pdf and "Countertransference" not in pdf
     first = make.query(lambda: db.session.scalar(select(CoordinationReport.id)))
@@ -156,7 +156,7 @@ def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, 
     auth.login("pres")
     worklist = page_text(client.get("/prescriber/"))
     assert worklist.index("Urgent · Wren O'Coordinated") < worklist.index("PHQ-9 down from 18 to 9.")
-    assert "Open safety alerts" in worklist and "PHQ-9 item 9 answered 1" in worklist
+    assert "Open safety alerts" in worklist and "PHQ-9 item 9 (thoughts of self-harm) answered 1" in worklist
     urgent = make.query(lambda: db.session.scalar(select(CoordinationNote.id).where(
         CoordinationNote.priority == "urgent")))
     assert auth.post(f"/coordination/{urgent}/acknowledge", {"reply": "Seen; I will call her tonight.",

@@ -109,9 +109,13 @@ def _record(auth, course_id, item, when=None):
 
 
 def _complete_preparation(auth, course_id):
-    for item in ("intake_assessment", "informed_consent", "baseline_phq9", "baseline_gad7",
-                 "intention_setting", "preparation_session"):
+    for item in ("intake_assessment", "informed_consent", "intention_setting", "preparation_session"):
         assert _record(auth, course_id, item).status_code == 302, item
+    # the baselines are measurements: a PHQ-9 and a GAD-7 recorded before any dose (issue 19, point 7)
+    for key, items in (("phq9", 9), ("gad7", 7)):
+        answers = {f"{key}-item{n}": "1" if n != 9 else "0" for n in range(1, items + 1)}
+        assert auth.post(f"/courses/{course_id}/measures/{key}", {
+            f"{key}-administered_on": date.today().isoformat(), **answers}).status_code == 302, key
 
 
 def test_gate_opens_when_preparation_is_recorded(team, make, auth, client):

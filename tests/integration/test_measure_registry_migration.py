@@ -84,8 +84,12 @@ def test_the_downgrade_refuses_while_another_measures_responses_are_kept(app, ma
         db.session.commit()
         db.session.remove()
         downgrade(revision=THIS)  # the later migrations first: the refusal is this one's alone
-        with pytest.raises(SystemExit):  # Flask-Migrate logs the migration's error and exits
-            downgrade(revision=BEFORE)
-        assert "measures the earlier schema does not know (madeup5)" in capfd.readouterr().err
-        assert CHECK not in _checks()
-        assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == THIS
+        try:
+            with pytest.raises(SystemExit):  # Flask-Migrate logs the migration's error and exits
+                downgrade(revision=BEFORE)
+            assert "measures the earlier schema does not know (madeup5)" in capfd.readouterr().err
+            assert CHECK not in _checks()
+            assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == THIS
+        finally:
+            db.session.remove()
+            upgrade()  # PostgreSQL's tests share the worker's database: leave it at the head

@@ -2,7 +2,7 @@
 themes, action steps, preparation credit, formulation, measures and safety alerts."""
 import re
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -31,6 +31,19 @@ def make_team(make):
     ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="integration")
     ids["theme"] = make.run(lambda: _theme("Safety in the body"))
     return ids
+
+
+def dose_started(make, course_id: int, on: date, sequence: int = 1) -> int:
+    """A dosing session of the course that started on `on` (noon UTC): the first dose, for baselines."""
+    from ketamine_integration.experience.models import DRAFT, DosingSession
+
+    def add():
+        session = DosingSession(course_id=course_id, sequence=sequence, status=DRAFT,
+                                started_at=datetime.combine(on, time(16, 0), tzinfo=timezone.utc))
+        db.session.add(session)
+        db.session.flush()
+        return session.id
+    return make.run(add)
 
 
 def _theme(name):
@@ -286,10 +299,11 @@ def _phq9(auth, course, item9="0", base="1", when=TODAY):
 def test_item_9_raises_an_alert_on_both_dashboards_until_acknowledged(team, make, auth, client):
     auth.login("ther")
     assert _phq9(auth, team["course"], item9="0", base="2", when=TODAY - timedelta(days=30)).status_code == 302
+    dose_started(make, team["course"], TODAY - timedelta(days=20))
     assert _phq9(auth, team["course"], item9="1", base="0").status_code == 302
     measures = page_text(client.get(f"/courses/{team['course']}/measures"))
-    assert "Safety alert: PHQ-9 item 9 answered 1" in measures
-    assert "16 Moderately severe baseline" in measures and "1 None–minimal -15 (-94%) Yes Yes" in measures
+    assert "Safety alert: PHQ-9 item 9 (thoughts of self-harm) answered 1" in measures
+    assert "16 Moderately severe 0 baseline" in measures and "1 None–minimal 1 (alert) -15 (-94%) Yes Yes" in measures
     assert "Safety alerts to acknowledge" in page_text(client.get("/"))
     auth.logout()
     auth.login("pres")

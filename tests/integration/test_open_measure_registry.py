@@ -16,7 +16,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import record_measure
 from tests.conftest import page_text
-from tests.integration.test_notes import make_team
+from tests.integration.test_notes import dose_started, make_team
 
 TODAY = date.today()
 NEVER_TO_ALWAYS = tuple(Option(label, value) for value, label in enumerate(
@@ -60,14 +60,15 @@ def test_a_made_up_measure_is_recorded_scored_charted_and_alerted(mood5, team, m
 
     baseline = _record(auth, team["course"], [3, 3, 2, 3, 3], TODAY - timedelta(days=30))
     assert "MOOD-5 recorded: 14 (High)." in page_text(baseline) and "Safety alert" not in page_text(baseline)
+    dose_started(make, team["course"], TODAY - timedelta(days=20))   # the baseline is before the first dose
     current = _record(auth, team["course"], [1, 1, 3, 1, 1], TODAY)                 # item 3 above 2
     text = page_text(current)
     assert "MOOD-5 recorded: 7 (Moderate)." in text
-    assert "Safety alert: item 3 (thoughts of giving up) was answered above 2." in text
-    assert "Safety alert: MOOD-5 item 3 answered 3 on" in text
+    assert "Safety alert: MOOD-5 item 3 (thoughts of giving up) answered 3. Assess risk now" in text
+    assert f"Safety alert: MOOD-5 item 3 (thoughts of giving up) answered 3 (measure, {TODAY})" in text
     assert "Thoughts of giving up, often or always. Ask about them today." in text
     # the results table: 50 % down is a response under this entry's 40 % rule; 7 is not under 4
-    assert "14 High baseline" in text and "7 Moderate -7 (-50%) Yes No" in text
+    assert "14 High 2 baseline" in text and "7 Moderate 3 (alert) -7 (-50%) Yes No" in text
     # the chart spans the entry's 0-20 range: y = 14 + 192 × (1 − total / 20)
     html = current.get_data(as_text=True)
     assert "MOOD-5 totals over time" in html and 'cy="71.6"' in html and 'cy="138.8"' in html
@@ -81,7 +82,7 @@ def test_a_made_up_measure_is_recorded_scored_charted_and_alerted(mood5, team, m
     assert "MOOD-5 item 3 (thoughts of giving up) answered 3" in page_text(client.get("/"))
     auth.logout()
     auth.login("pres")
-    assert "MOOD-5 item 3 answered 3" in page_text(client.get("/prescriber/"))
+    assert "MOOD-5 item 3 (thoughts of giving up) answered 3" in page_text(client.get("/prescriber/"))
 
 
 @pytest.mark.parametrize("answers, problem", [

@@ -70,7 +70,7 @@ _DELETE = object()
     ("preparation.required_items", ["intake_assessment", "intake_assessment"], "preparation.required_items",
      "more than once"),
     ("preparation.required_items", ["tarot_reading"], "preparation.required_items[0]", "must be 'intake_assessment'"),
-    ("measures", [{"measure": "bdi", "at": ["baseline"]}], "measures[0].measure", "must be 'phq9' or 'gad7'"),
+    ("measures", [{"measure": "bdi", "at": ["baseline"]}], "measures[0].measure", "must be 'phq9', 'gad7' or 'cssrs'"),
     ("coordination.report_after_dosing", [9], "(top level)", "names session(s) [9]"),
     ("medication", "esketamine", "(top level)", "route must be 'intranasal'"),
     ("evidence", [], "evidence", "at least 1 item"),

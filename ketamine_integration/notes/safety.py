@@ -1,0 +1,81 @@
+"""Safety alerts: raised from every source of suicide risk (domain/safety.py), open until a
+clinician acknowledges one with what was done, and kept after that as the patient's safety
+history: who raised it from what, who acknowledged it, when and what was done."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import defer, joinedload, lazyload
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db.errors import DomainError
+from ..db.locking import lock_row
+from ..domain import safety as rules
+from ..extensions import db
+from .models import MeasureResponse, SafetyAlert, SessionNote
+
+
+def raise_for_response(course: TreatmentCourse, response: MeasureResponse) -> SafetyAlert | None:
+    """The alert a questionnaire raises under its measure's safety rule (None: it raises none)."""
+    signal = rules.from_measure(response.measure, list(response.answers))
+    if signal is None:
+        return None
+    return _raise(course, signal, measure_response_id=response.id)
+
+
+def raise_for_risk_screen(note: SessionNote) -> SafetyAlert | None:
+    """The alert a note's risk screen raises, as soon as the note says so (a draft too: a safety
+    signal never waits for a signature). Once per finding of a note however often it is saved;
+    a later, graver finding (intent) raises its own."""
+    signal = rules.from_risk_screen(note.content or {})
+    if signal is None:
+        return None
+    exists = db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.session_note_id == note.id,
+                                                            SafetyAlert.finding == signal.finding))
+    if exists is not None:
+        return None
+    return _raise(note.course, signal, session_note_id=note.id)
+
+
+def _raise(course: TreatmentCourse, signal: rules.SafetySignal, **record) -> SafetyAlert:
+    alert = SafetyAlert(patient_id=course.patient_id, course_id=course.id, source=signal.source,
+                        item_score=signal.item_score, finding=signal.finding, **record)
+    db.session.add(alert)
+    db.session.flush()
+    return alert
+
+
+def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
+    """Close an alert with what was done (required); it stays in the safety history."""
+    if not by.can("measures.record"):
+        raise DomainError("A clinician acknowledges a safety alert.")
+    lock_row(alert)
+    if alert.acknowledged_at is not None:
+        raise DomainError(f"Already acknowledged by {alert.acknowledged_by.full_name}.")
+    if len((note or "").strip()) < 10:
+        raise DomainError({"note": "Say what was done (at least 10 characters)."})
+    alert.acknowledged_at, alert.acknowledged_by_id, alert.acknowledgement = now, by.id, note.strip()
+    db.session.flush()
+
+
+#: what a page shows of an alert's note: its date (not its content, not its themes or steps)
+_NOTE_DATE_ONLY = joinedload(SafetyAlert.note).options(defer(SessionNote.content), lazyload("*"))
+
+
+def open_alerts(patient_ids) -> list[SafetyAlert]:
+    """Unacknowledged alerts of these patients (ids, or a SELECT of ids), oldest first."""
+    ids = patient_ids if isinstance(patient_ids, Select) else list(patient_ids)
+    if not isinstance(ids, Select) and not ids:
+        return []
+    return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids),
+                                                        SafetyAlert.acknowledged_at.is_(None))
+                              .options(joinedload(SafetyAlert.patient), _NOTE_DATE_ONLY)
+                              .order_by(SafetyAlert.raised_at, SafetyAlert.id)).unique().all()
+
+
+def safety_history(patient_id: int) -> list[SafetyAlert]:
+    """Every alert of the patient, open or acknowledged, newest first: the safety history."""
+    return db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id == patient_id)
+                              .options(_NOTE_DATE_ONLY).order_by(SafetyAlert.raised_at.desc(), SafetyAlert.id.desc())).unique().all()

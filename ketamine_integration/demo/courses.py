@@ -148,7 +148,7 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
 
     def enrol() -> TreatmentCourse:
-        return enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
+        return enrol_patient(patient, protocol_key=(protocol_id, 2), start_date=start_date,
                              indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
                              prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:

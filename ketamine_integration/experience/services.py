@@ -16,8 +16,9 @@ from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
 from ..db.types import utcnow
-from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
-                             spacing_problems)
+from ..domain.dosing import (VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, dose_verdict, mg_per_kg,
+                             spacing_problems, stage_of)
+from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..domain.phases import MIN_REASON_LENGTH, Phase
 from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
@@ -34,8 +35,8 @@ from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
-#: phases in which the induction series' spacing rules apply
-SERIES_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE)
+#: who may keep a plan or record that breaks the protocol's spacing, or a dose outside its usual doses
+OVERRIDE = "dosing.override"
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
 #: phases in which a dosing session may be recorded (BRIEF: not before preparation is met)
@@ -94,21 +95,42 @@ def _local_date(instant: datetime) -> date:
     return instant.astimezone(clinic_zone()).date()
 
 
-def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None,
-                   ignore: DosingSession | None = None) -> str | None:
-    """The override reason to store, or DomainError if the series breaks the protocol unexplained."""
-    if course.current_phase not in SERIES_PHASES:
-        return None
-    others = [_when(s) for s in fetch_dosing_sessions(course.id)
-              if s.status != CANCELLED and s is not ignore and _when(s) is not None]
-    problems = spacing_problems([_local_date(t) for t in others + starts],
-                                protocol_of(course.protocol_version).experience)
+def _maintenance_since(course: TreatmentCourse) -> datetime | None:
+    """When the course last entered maintenance: doses from then on follow the maintenance stage."""
+    moments = [t.occurred_at for t in course.transitions if t.to_phase == Phase.MAINTENANCE.value]
+    return max(moments) if moments else None
+
+
+def _split_by_phase(course: TreatmentCourse, instants: list[datetime]) -> tuple[list[date], list[date]]:
+    """(series dates, maintenance dates) of these dose times, in clinic days."""
+    since = _maintenance_since(course)
+    series = [_local_date(t) for t in instants if since is None or t < since]
+    return series, [_local_date(t) for t in instants if since is not None and t >= since]
+
+
+def _course_doses(course: TreatmentCourse, ignore: DosingSession | None = None) -> list[DosingSession]:
+    return [s for s in fetch_dosing_sessions(course.id)
+            if s.status != CANCELLED and s is not ignore and _when(s) is not None]
+
+
+def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None, by: User,
+                   ignore: DosingSession | None = None, kept: str | None = None) -> str | None:
+    """The override reason to store, or DomainError if the course's doses break the protocol's
+    stages unexplained. In every phase, maintenance included; only a prescriber may override.
+    `kept`: the reason a prescriber already gave for this session, which stands unless replaced."""
+    series, maintenance = _split_by_phase(course, [_when(s) for s in _course_doses(course, ignore)] + starts)
+    problems = spacing_problems(series, protocol_of(course.protocol_version).experience, maintenance)
     if not problems:
         return None
     reason = (reason or "").strip()
+    if not reason and kept:
+        return kept
+    refusal = "This breaks the protocol's dosing plan: " + " ".join(problems)
+    if not by.can(OVERRIDE):
+        raise DomainError({"reason": refusal + " Only a prescriber may keep it, with a reason."})
     if len(reason) < MIN_REASON_LENGTH:
-        raise DomainError({"reason": "This breaks the protocol's spacing: " + " ".join(problems)
-                           + f" Give a clinician's reason (at least {MIN_REASON_LENGTH} characters) to keep it."})
+        raise DomainError({"reason": refusal + f" Give a clinician's reason (at least {MIN_REASON_LENGTH} "
+                                               "characters) to keep it."})
     return reason
 
 
@@ -174,10 +196,11 @@ def _recorded_people_problems(session: DosingSession, values: dict) -> dict[str,
     return problems
 
 
-def _recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, by: User) -> dict[str, str]:
+def _recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, dose_reason: str | None,
+                     by: User) -> dict[str, str]:
     """What a user who may not record the dose (a nurse) may change: not the dose fields (left
     blank, as their disabled inputs send them, they keep the recorded value), not a spacing
-    override, and of the people fields only naming themselves."""
+    override or a dose confirmation, and of the people fields only naming themselves."""
     if by.can("dosing.record_dose"):
         return {}
     problems = {}
@@ -195,22 +218,32 @@ def _recorder_limits(session: DosingSession, values: dict, spacing_reason: str |
             problems[column.removesuffix("_id")] = "You can name only yourself here; the signing clinician names others."
     if spacing_reason and spacing_reason.strip():
         problems["spacing_reason"] = "A spacing override is the prescribing clinician's decision."
+    if dose_reason and dose_reason.strip():
+        problems["dose_reason"] = "Confirming an unusual dose is the prescribing clinician's decision."
     return problems
 
 
-def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
+def _dosing_booking(course: TreatmentCourse, clinician_id: int, room_id: int | None,
+                    setting: str) -> tuple[User, Room | None]:
+    """The clinician and room of a plan: a room in the clinic; none when supervised at home,
+    which only a protocol allowing it may plan (the supervision is a telehealth appointment)."""
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.can("dosing.lead"):
         raise DomainError({"clinician": "Choose an active prescriber or therapist to run the session."})
-    room = db.session.get(Room, room_id)
+    if setting not in protocol_of(course.protocol_version).experience.settings:
+        raise DomainError({"setting": "This course's protocol doses in the clinic only."})
+    if setting == AT_HOME:
+        return clinician, None
+    room = db.session.get(Room, room_id) if room_id else None
     if room is None or not room.active:
-        raise DomainError({"room": "Choose one of the clinic's rooms: dosing happens on site."})
+        raise DomainError({"room": "Choose one of the clinic's rooms: dosing in the clinic happens on site."})
     return clinician, room
 
 
 def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between: int, count: int,
-                reason: str | None, clinician_id: int, room_id: int, by: User,
-                minutes: int | None = None, join: JoinRequest | None = None) -> list[DosingSession]:
+                reason: str | None, clinician_id: int, room_id: int | None, by: User,
+                minutes: int | None = None, join: JoinRequest | None = None,
+                setting: str = IN_CLINIC) -> list[DosingSession]:
     """Plan `count` dosing sessions and book each one's room and clinician, or plan nothing.
 
     The clinician is on the patient's care team, or `join` asks for their membership (granted
@@ -218,33 +251,36 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
 
     Every session is checked for the clinician's, the patient's and the room's other
     appointments (and the clinician's hours and time off) before it is booked; a clash names
-    the appointment it meets and the whole plan is refused.
+    the appointment it meets and the whole plan is refused. Supervised at home (where the
+    protocol allows it), the booking is a telehealth appointment without a room.
     """
     _check_planning_phase(course)
     zone = clinic_zone()
     if first_start.astimezone(zone).date() + timedelta(days=days_between * (count - 1)) > LAST_PLANNABLE:
         raise DomainError({"count": f"The series would run past {LAST_PLANNABLE.year}; check the dates."})
-    clinician, room = _dosing_booking(clinician_id, room_id)
+    clinician, room = _dosing_booking(course, clinician_id, room_id, setting)
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
-    override = _check_spacing(course, starts, reason)
+    override = _check_spacing(course, starts, reason, by)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
     lock_course(course)
-    booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id)
+    booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id if room else None)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
     planned = []
     for i, start in enumerate(starts):
         try:
-            booking.check_free(clinician, course.patient_id, start, start + length, room.id, field="first_start")
+            booking.check_free(clinician, course.patient_id, start, start + length, room.id if room else None,
+                               field="first_start")
         except DomainError as clash:
             raise DomainError({"first_start": f"Session {i + 1} of the plan ({format_local(start)}): "
                                               + clash.reasons["first_start"]}) from None
         session = DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
-                                planned_start=start, spacing_override_reason=override)
+                                planned_start=start, spacing_override_reason=override, setting=setting)
         appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician.id,
                                   kind="dosing", dosing_session=session, starts_at=start, ends_at=start + length,
-                                  modality="in_person", room_id=room.id, created_by_id=by.id)
+                                  modality="telehealth" if room is None else "in_person",
+                                  room_id=room.id if room else None, created_by_id=by.id)
         booking.record_change(appointment, "booked", by)
         db.session.add_all((session, appointment))
         db.session.flush()  # the next session's check sees this one
@@ -259,7 +295,7 @@ def reschedule(session: DosingSession, *, planned_start: datetime, reason: str |
     _check_planning_phase(session.course)
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
-    session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, ignore=session)
+    session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, by, ignore=session)
     session.planned_start = planned_start
     if session.appointment is not None and session.appointment.status == BOOKED:
         booking.move(session.appointment, planned_start, by=by, reason=reason, field="planned_start")
@@ -337,23 +373,49 @@ def _discharge_problem(after_end: timedelta) -> str | None:
     return None
 
 
-def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
+def _record_problems(session: DosingSession, values: dict, vitals: dict, protocol) -> tuple[dict[str, str], str | None]:
+    """(problems by field, why the dose is unusual for its stage or None)."""
     problems = _time_problems(values, utcnow())
     if values.get("route") and values["route"] != protocol.route:
         problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
     if values.get("medication") and values["medication"] != protocol.medication:
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
     problems.update(_vital_problems(vitals))
-    problems.update(_dose_problems(values))
-    return problems
+    problems.update(_vital_source_problems(session.setting, vitals))
+    dose_problems, unusual = _dose_problems(values, protocol, _usual_doses(session, values.get("started_at"), protocol))
+    problems.update(dose_problems)
+    return problems, unusual
+
+
+def _vital_source_problems(setting: str, vitals: dict[str, dict]) -> dict[str, str]:
+    """In the clinic its staff take the readings; at home they are the patient's or their device's."""
+    allowed = ("patient_reported", "device") if setting == AT_HOME else ("clinician",)
+    return {f"{timepoint}.source": ("At home, readings are the patient's own or their device's." if setting == AT_HOME
+                                    else "In the clinic, the clinician takes the readings.")
+            for timepoint, readings in vitals.items() if (readings.get("source") or allowed[0]) not in allowed}
+
+
+def _usual_doses(session: DosingSession, started_at: datetime | None, protocol):
+    """The usual doses of the stage this session's dose falls in (its place among the course's
+    doses of its phase), or the protocol's usual doses past the plan; None if it states none."""
+    experience = protocol.experience
+    when = started_at or _when(session) or utcnow()
+    since = _maintenance_since(session.course)
+    in_maintenance = since is not None and when >= since
+    number = 1 + sum(1 for s in _course_doses(session.course, ignore=session)
+                     if (since is not None and _when(s) >= since) == in_maintenance and _when(s) < when)
+    stage, first = stage_of(number, experience, maintenance=in_maintenance)
+    if stage is None:
+        return experience.dose.usual if experience.dose else None
+    return stage.usual_for(first, experience.dose)
 
 
 def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
     """Each reading within its plausible range, and diastolic pressure below systolic."""
     problems = {}
     for timepoint, readings in vitals.items():
-        for name, value in readings.items():
-            problem = VITAL_RANGES[name].problem(value, name.replace("_", " ").replace("spo2", "SpO2"))
+        for name in VITAL_RANGES.keys() & readings.keys():
+            problem = VITAL_RANGES[name].problem(readings[name], name.replace("_", " ").replace("spo2", "SpO2"))
             if problem:
                 problems[f"{timepoint}.{name}"] = problem
         systolic, diastolic = readings.get("systolic"), readings.get("diastolic")
@@ -362,9 +424,10 @@ def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
     return problems
 
 
-def _dose_problems(values: dict) -> dict[str, str]:
+def _dose_problems(values: dict, protocol, usual) -> tuple[dict[str, str], str | None]:
     """A plausible weight; a dose above 0 and within the clinic's ceiling for the medication;
-    then, when both are fine, a plausible dose per kilogram."""
+    then, when both are fine, within the hard limits (a typing error otherwise) and, if outside
+    the usual doses of its stage, the reason why (returned, for a confirmation)."""
     problems = {}
     medication, weight, dose = values.get("medication"), values.get("weight_kg"), values.get("dose_mg")
     if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
@@ -372,11 +435,31 @@ def _dose_problems(values: dict) -> dict[str, str]:
     ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
     if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
         problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
-    if weight and dose and not problems:
-        problem = MG_PER_KG_RANGE.problem(mg_per_kg(float(dose), float(weight)), "The dose")
-        if problem:
-            problems["dose_mg"] = problem
-    return problems
+    if dose is None or problems:
+        return problems, None
+    verdict = dose_verdict(float(dose), float(weight) if weight else None, protocol.experience.dose, usual,
+                           weight_based=(values.get("route") or protocol.route) in WEIGHT_BASED_ROUTES)
+    if verdict.refused:
+        return {"dose_mg": verdict.refused}, None
+    return problems, verdict.unusual
+
+
+def _dose_confirmation(session: DosingSession, values: dict, unusual: str | None, reason: str | None,
+                       by: User) -> str | None:
+    """The reason kept with an unusual dose: a prescriber's new one, or the one already given for
+    this same dose; DomainError (on dose_reason) without one."""
+    reason = (reason or "").strip()
+    if unusual is None:
+        return None
+    if not reason and session.dose_confirmation_reason and values.get("dose_mg") == session.dose_mg \
+            and values.get("weight_kg") == session.weight_kg:
+        return session.dose_confirmation_reason
+    if not by.can(OVERRIDE):
+        raise DomainError({"dose_reason": unusual + " Only a prescriber may confirm it, with a reason."})
+    if len(reason) < MIN_REASON_LENGTH:
+        raise DomainError({"dose_reason": unusual + f" Confirm it with the reason for this dose (at least "
+                                                    f"{MIN_REASON_LENGTH} characters), or correct it."})
+    return reason
 
 
 def _check_recordable(session: DosingSession) -> None:
@@ -390,20 +473,24 @@ def _check_recordable(session: DosingSession) -> None:
 
 
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
-                expected_version: int, by: User, spacing_reason: str | None = None) -> None:
+                expected_version: int, by: User, spacing_reason: str | None = None,
+                dose_reason: str | None = None) -> None:
     """Save the recorded data of a session as a draft, as `by` may; a signed session never changes."""
     _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
     values = dict(values)
-    problems = _recorder_limits(session, values, spacing_reason, by)
-    problems.update(_record_problems(values, vitals, protocol_of(session.course.protocol_version)))
+    problems = _recorder_limits(session, values, spacing_reason, dose_reason, by)
+    record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
+    problems.update(record_problems)
     problems.update(_recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)
+    confirmation = _dose_confirmation(session, values, unusual, dose_reason, by)
     if values.get("started_at"):
-        _record_spacing(session, values["started_at"], spacing_reason)
+        _record_spacing(session, values["started_at"], spacing_reason, by)
+    session.dose_confirmation_reason = confirmation
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
@@ -415,10 +502,20 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
-def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None) -> None:
-    """The protocol's spacing from the course's other sessions, or the reason given for overriding it."""
+def overrides_kept(session: DosingSession) -> str | None:
+    """What a saved record keeps against the protocol, for the audit trail (the reasons are on the record)."""
+    kept = [what for what, reason in (("spacing override", session.spacing_override_reason),
+                                      ("dose outside the usual doses confirmed", session.dose_confirmation_reason))
+            if reason]
+    return "; ".join(kept) + " (reason on the record)" if kept else None
+
+
+def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None, by: User) -> None:
+    """The protocol's spacing from the course's other sessions, or the reason given for overriding it
+    (the one given when it was planned stands)."""
     try:
-        override = _check_spacing(session.course, [started_at], spacing_reason, ignore=session)
+        override = _check_spacing(session.course, [started_at], spacing_reason, by, ignore=session,
+                                  kept=session.spacing_override_reason)
     except DomainError as err:
         raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
     session.spacing_override_reason = override or session.spacing_override_reason
@@ -429,6 +526,8 @@ def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:
     by_point = {v.timepoint: v for v in session.vitals}
     for timepoint, readings in vitals.items():
         row = by_point.get(timepoint) or VitalSigns(timepoint=timepoint)
+        if not readings.get("source"):
+            readings = dict(readings, source="patient_reported" if session.setting == AT_HOME else "clinician")
         for name, value in readings.items():
             setattr(row, name, value)
         if row not in session.vitals:
@@ -507,7 +606,13 @@ def signed_content(session: DosingSession) -> dict:
                    signed_by_id=session.signed_by_id, signed_at=session.signed_at)
     content = {name: _canonical(name, value) for name, value in content.items()}
     content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
+                         + ([v.source] if v.source not in (None, "clinician") else [])
                          for v in sorted(session.vitals, key=lambda v: v.timepoint)}
+    # Added with issue 19: present only when they say something, so earlier signatures still verify.
+    if session.setting not in (None, IN_CLINIC):
+        content["setting"] = session.setting
+    if session.dose_confirmation_reason:
+        content["dose_confirmation_reason"] = session.dose_confirmation_reason
     content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
     return content
 

@@ -101,7 +101,7 @@ def _maintenance_since(course: TreatmentCourse) -> datetime | None:
     return max(moments) if moments else None
 
 
-def _split_by_phase(course: TreatmentCourse, instants: list[datetime]) -> tuple[list[date], list[date]]:
+def split_by_phase(course: TreatmentCourse, instants: list[datetime]) -> tuple[list[date], list[date]]:
     """(series dates, maintenance dates) of these dose times, in clinic days."""
     since = _maintenance_since(course)
     series = [_local_date(t) for t in instants if since is None or t < since]
@@ -118,7 +118,7 @@ def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str 
     """The override reason to store, or DomainError if the course's doses break the protocol's
     stages unexplained. In every phase, maintenance included; only a prescriber may override.
     `kept`: the reason a prescriber already gave for this session, which stands unless replaced."""
-    series, maintenance = _split_by_phase(course, [_when(s) for s in _course_doses(course, ignore)] + starts)
+    series, maintenance = split_by_phase(course, [_when(s) for s in _course_doses(course, ignore)] + starts)
     problems = spacing_problems(series, protocol_of(course.protocol_version).experience, maintenance)
     if not problems:
         return None
@@ -382,7 +382,7 @@ def _record_problems(session: DosingSession, values: dict, vitals: dict, protoco
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
     problems.update(_vital_problems(vitals))
     problems.update(_vital_source_problems(session.setting, vitals))
-    dose_problems, unusual = _dose_problems(values, protocol, _usual_doses(session, values.get("started_at"), protocol))
+    dose_problems, unusual = _dose_problems(values, protocol, usual_doses(session, values.get("started_at"), protocol))
     problems.update(dose_problems)
     return problems, unusual
 
@@ -395,7 +395,7 @@ def _vital_source_problems(setting: str, vitals: dict[str, dict]) -> dict[str, s
             for timepoint, readings in vitals.items() if (readings.get("source") or allowed[0]) not in allowed}
 
 
-def _usual_doses(session: DosingSession, started_at: datetime | None, protocol):
+def usual_doses(session: DosingSession, started_at: datetime | None, protocol):
     """The usual doses of the stage this session's dose falls in (its place among the course's
     doses of its phase), or the protocol's usual doses past the plan; None if it states none."""
     experience = protocol.experience

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa: F401 (WEIGHT_BASED_ROUTES: its home before)
+# WEIGHT_BASED_ROUTES lives with the protocol format now; read from here as before
+from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa: F401
 from .protocols import Experience
 
 

@@ -6,7 +6,7 @@ from ..domain.dosing import WEIGHT_BASED_ROUTES, dose_verdict, spacing_problems
 from ..domain.phases import Phase
 from ..protocols.services import protocol_of
 from .models import CANCELLED, SIGNED, DosingSession
-from .services import fetch_dosing_sessions, split_by_phase, usual_doses
+from .plan_rules import fetch_dosing_sessions, split_by_phase, usual_doses
 
 #: phases a course reaches only once its series is over
 AFTER_SERIES = (Phase.INTEGRATION.value, Phase.MAINTENANCE.value, Phase.COMPLETED.value)

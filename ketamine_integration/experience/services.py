@@ -6,9 +6,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
 
 from ..accounts.models import PRESCRIBER, User
 from ..domain.permissions import permissions_of, roles_with
@@ -16,10 +14,9 @@ from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
 from ..db.types import utcnow
-from ..domain.dosing import (VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, dose_verdict, mg_per_kg,
-                             spacing_problems, stage_of)
+from ..domain.dosing import VITAL_RANGES, WEIGHT_BASED_ROUTES, mg_per_kg
 from ..domain.dosing_plan import AT_HOME, IN_CLINIC
-from ..domain.phases import MIN_REASON_LENGTH, Phase
+from ..domain.phases import Phase
 from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
 from ..db.errors import ConcurrentEdit, DomainError
@@ -33,10 +30,10 @@ from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
+from . import plan_rules
+from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (read from here by views and other packages)
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
-#: who may keep a plan or record that breaks the protocol's spacing, or a dose outside its usual doses
-OVERRIDE = "dosing.override"
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
 #: phases in which a dosing session may be recorded (BRIEF: not before preparation is met)
@@ -59,16 +56,6 @@ def count_signed_dosing_sessions(course_id: int) -> int:
         DosingSession.course_id == course_id, DosingSession.status == SIGNED)) or 0
 
 
-def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
-    """The course's dosing sessions in order, without their vitals, adverse events and addenda
-    (loaded when read): lists, the course page and the planning rules use none of them, and
-    selecting them was most of the cost of reading a long course's sessions."""
-    return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
-                              .order_by(DosingSession.sequence)
-                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_events),
-                                       lazyload(DosingSession.addenda))).all()
-
-
 def fetch_signed_sessions_by_course(course_ids: list[int], *, session=None) -> dict[int, list]:
     """Signed dosing sessions of many courses in one query, by course id, in sequence order.
 
@@ -85,53 +72,6 @@ def fetch_signed_sessions_by_course(course_ids: list[int], *, session=None) -> d
         for row in rows:
             grouped.setdefault(row.course_id, []).append(row)
     return grouped
-
-
-def _when(session: DosingSession) -> datetime | None:
-    return session.started_at or session.planned_start
-
-
-def _local_date(instant: datetime) -> date:
-    return instant.astimezone(clinic_zone()).date()
-
-
-def _maintenance_since(course: TreatmentCourse) -> datetime | None:
-    """When the course last entered maintenance: doses from then on follow the maintenance stage."""
-    moments = [t.occurred_at for t in course.transitions if t.to_phase == Phase.MAINTENANCE.value]
-    return max(moments) if moments else None
-
-
-def split_by_phase(course: TreatmentCourse, instants: list[datetime]) -> tuple[list[date], list[date]]:
-    """(series dates, maintenance dates) of these dose times, in clinic days."""
-    since = _maintenance_since(course)
-    series = [_local_date(t) for t in instants if since is None or t < since]
-    return series, [_local_date(t) for t in instants if since is not None and t >= since]
-
-
-def _course_doses(course: TreatmentCourse, ignore: DosingSession | None = None) -> list[DosingSession]:
-    return [s for s in fetch_dosing_sessions(course.id)
-            if s.status != CANCELLED and s is not ignore and _when(s) is not None]
-
-
-def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None, by: User,
-                   ignore: DosingSession | None = None, kept: str | None = None) -> str | None:
-    """The override reason to store, or DomainError if the course's doses break the protocol's
-    stages unexplained. In every phase, maintenance included; only a prescriber may override.
-    `kept`: the reason a prescriber already gave for this session, which stands unless replaced."""
-    series, maintenance = split_by_phase(course, [_when(s) for s in _course_doses(course, ignore)] + starts)
-    problems = spacing_problems(series, protocol_of(course.protocol_version).experience, maintenance)
-    if not problems:
-        return None
-    reason = (reason or "").strip()
-    if not reason and kept:
-        return kept
-    refusal = "This breaks the protocol's dosing plan: " + " ".join(problems)
-    if not by.can(OVERRIDE):
-        raise DomainError({"reason": refusal + " Only a prescriber may keep it, with a reason."})
-    if len(reason) < MIN_REASON_LENGTH:
-        raise DomainError({"reason": refusal + f" Give a clinician's reason (at least {MIN_REASON_LENGTH} "
-                                               "characters) to keep it."})
-    return reason
 
 
 def _check_planning_phase(course: TreatmentCourse) -> None:
@@ -260,7 +200,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
         raise DomainError({"count": f"The series would run past {LAST_PLANNABLE.year}; check the dates."})
     clinician, room = _dosing_booking(course, clinician_id, room_id, setting)
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
-    override = _check_spacing(course, starts, reason, by)
+    override = plan_rules.check_spacing(course, starts, reason, by)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
     lock_course(course)
@@ -295,7 +235,8 @@ def reschedule(session: DosingSession, *, planned_start: datetime, reason: str |
     _check_planning_phase(session.course)
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
-    session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, by, ignore=session)
+    session.spacing_override_reason = plan_rules.check_spacing(session.course, [planned_start], reason, by,
+                                                               ignore=session)
     session.planned_start = planned_start
     if session.appointment is not None and session.appointment.status == BOOKED:
         booking.move(session.appointment, planned_start, by=by, reason=reason, field="planned_start")
@@ -381,33 +322,11 @@ def _record_problems(session: DosingSession, values: dict, vitals: dict, protoco
     if values.get("medication") and values["medication"] != protocol.medication:
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
     problems.update(_vital_problems(vitals))
-    problems.update(_vital_source_problems(session.setting, vitals))
-    dose_problems, unusual = _dose_problems(values, protocol, usual_doses(session, values.get("started_at"), protocol))
+    problems.update(plan_rules.vital_source_problems(session.setting, vitals))
+    usual = plan_rules.usual_doses(session, values.get("started_at"), protocol)
+    dose_problems, unusual = plan_rules.dose_problems(values, protocol, usual)
     problems.update(dose_problems)
     return problems, unusual
-
-
-def _vital_source_problems(setting: str, vitals: dict[str, dict]) -> dict[str, str]:
-    """In the clinic its staff take the readings; at home they are the patient's or their device's."""
-    allowed = ("patient_reported", "device") if setting == AT_HOME else ("clinician",)
-    return {f"{timepoint}.source": ("At home, readings are the patient's own or their device's." if setting == AT_HOME
-                                    else "In the clinic, the clinician takes the readings.")
-            for timepoint, readings in vitals.items() if (readings.get("source") or allowed[0]) not in allowed}
-
-
-def usual_doses(session: DosingSession, started_at: datetime | None, protocol):
-    """The usual doses of the stage this session's dose falls in (its place among the course's
-    doses of its phase), or the protocol's usual doses past the plan; None if it states none."""
-    experience = protocol.experience
-    when = started_at or _when(session) or utcnow()
-    since = _maintenance_since(session.course)
-    in_maintenance = since is not None and when >= since
-    number = 1 + sum(1 for s in _course_doses(session.course, ignore=session)
-                     if (since is not None and _when(s) >= since) == in_maintenance and _when(s) < when)
-    stage, first = stage_of(number, experience, maintenance=in_maintenance)
-    if stage is None:
-        return experience.dose.usual if experience.dose else None
-    return stage.usual_for(first, experience.dose)
 
 
 def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
@@ -422,44 +341,6 @@ def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
         if systolic is not None and diastolic is not None and diastolic >= systolic:
             problems[f"{timepoint}.diastolic"] = "Diastolic pressure must be below systolic."
     return problems
-
-
-def _dose_problems(values: dict, protocol, usual) -> tuple[dict[str, str], str | None]:
-    """A plausible weight; a dose above 0 and within the clinic's ceiling for the medication;
-    then, when both are fine, within the hard limits (a typing error otherwise) and, if outside
-    the usual doses of its stage, the reason why (returned, for a confirmation)."""
-    problems = {}
-    medication, weight, dose = values.get("medication"), values.get("weight_kg"), values.get("dose_mg")
-    if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
-        problems["weight_kg"] = problem
-    ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
-    if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
-        problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
-    if dose is None or problems:
-        return problems, None
-    verdict = dose_verdict(float(dose), float(weight) if weight else None, protocol.experience.dose, usual,
-                           weight_based=(values.get("route") or protocol.route) in WEIGHT_BASED_ROUTES)
-    if verdict.refused:
-        return {"dose_mg": verdict.refused}, None
-    return problems, verdict.unusual
-
-
-def _dose_confirmation(session: DosingSession, values: dict, unusual: str | None, reason: str | None,
-                       by: User) -> str | None:
-    """The reason kept with an unusual dose: a prescriber's new one, or the one already given for
-    this same dose; DomainError (on dose_reason) without one."""
-    reason = (reason or "").strip()
-    if unusual is None:
-        return None
-    if not reason and session.dose_confirmation_reason and values.get("dose_mg") == session.dose_mg \
-            and values.get("weight_kg") == session.weight_kg:
-        return session.dose_confirmation_reason
-    if not by.can(OVERRIDE):
-        raise DomainError({"dose_reason": unusual + " Only a prescriber may confirm it, with a reason."})
-    if len(reason) < MIN_REASON_LENGTH:
-        raise DomainError({"dose_reason": unusual + f" Confirm it with the reason for this dose (at least "
-                                                    f"{MIN_REASON_LENGTH} characters), or correct it."})
-    return reason
 
 
 def _check_recordable(session: DosingSession) -> None:
@@ -487,7 +368,7 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     problems.update(_recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)
-    confirmation = _dose_confirmation(session, values, unusual, dose_reason, by)
+    confirmation = plan_rules.dose_confirmation(session, values, unusual, dose_reason, by)
     if values.get("started_at"):
         _record_spacing(session, values["started_at"], spacing_reason, by)
     session.dose_confirmation_reason = confirmation
@@ -502,19 +383,11 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
-def overrides_kept(session: DosingSession) -> str | None:
-    """What a saved record keeps against the protocol, for the audit trail (the reasons are on the record)."""
-    kept = [what for what, reason in (("spacing override", session.spacing_override_reason),
-                                      ("dose outside the usual doses confirmed", session.dose_confirmation_reason))
-            if reason]
-    return "; ".join(kept) + " (reason on the record)" if kept else None
-
-
 def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None, by: User) -> None:
     """The protocol's spacing from the course's other sessions, or the reason given for overriding it
     (the one given when it was planned stands)."""
     try:
-        override = _check_spacing(session.course, [started_at], spacing_reason, by, ignore=session,
+        override = plan_rules.check_spacing(session.course, [started_at], spacing_reason, by, ignore=session,
                                   kept=session.spacing_override_reason)
     except DomainError as err:
         raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
@@ -649,7 +522,7 @@ def mark_rems_submitted(session: DosingSession, *, on: date, by: User, today: da
         raise DomainError("Only a signed session under a REMS protocol has a monitoring form.")
     if session.rems_submitted_on is not None:
         raise DomainError("This form is already marked as submitted.")
-    if on > today or on < _local_date(session.ended_at):
+    if on > today or on < plan_rules.local_date(session.ended_at):
         raise DomainError({"submitted_on": "Use a date between the session and today."})
     session.rems_submitted_on, session.rems_submitted_by_id = on, by.id
     db.session.flush()

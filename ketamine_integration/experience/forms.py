@@ -40,7 +40,7 @@ class PlanForm(care_team_join_fields("plan"), FlaskForm):
     setting = RadioField("Where", choices=options(list(SETTING_LABELS.items())), default="in_clinic",
                          validators=[Optional()],
                          description="Supervised at home: the clinician supervises by telehealth; no room is booked.")
-    room = SelectField("Room (in the clinic)", coerce=int, validators=[InputRequired()])
+    room = SelectField("Room", coerce=int, validators=[InputRequired()])
     minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of a dosing session.")
     # an id of its own: the course page's phase form has a reason too

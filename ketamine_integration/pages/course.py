@@ -101,9 +101,11 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     """The clinicians, and the plan and booking forms (the submitted ones, else fresh) with their choices."""
     # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
     clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
-    first_stage = protocol.experience.plan[0]  # the form plans one stage at a time
+    # the form plans one stage at a time: the series' first, or in maintenance one booster
+    maintenance = course.current_phase is Phase.MAINTENANCE and protocol.experience.maintenance_stage
+    stage = maintenance or protocol.experience.plan[0]
     plan_form = plan_form_choices(plan_form or PlanForm(
-        days_between=first_stage.days_between.min, count=first_stage.sessions.max,
+        days_between=stage.days_between.min, count=1 if maintenance else stage.sessions.max,
         clinician=course.prescriber_id), clinicians, rooms)
     book_form = book_form or BookForm(clinician=course.therapist_id)
     book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians

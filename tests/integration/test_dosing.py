@@ -198,6 +198,9 @@ def guards_bypassed(make, table: str, trigger: str):
 @pytest.mark.parametrize("statement", [
     "UPDATE dosing_sessions SET dose_mg = 350",                               # a changed dose
     "UPDATE dosing_sessions SET status = 'draft'",                            # unsigned behind our back
+    "UPDATE dosing_sessions SET setting = 'supervised_at_home'",              # columns of 0021 frozen too
+    "UPDATE dosing_sessions SET dose_confirmation_reason = 'Typed in later.'",
+    "UPDATE vital_signs SET source = 'device'",
     "DELETE FROM dosing_sessions",
     "UPDATE vital_signs SET systolic = 199",                                  # its vitals are frozen too
     "DELETE FROM adverse_events",

@@ -145,7 +145,7 @@ def _plan_series(clinic: Clinic, course: CourseState, planned_at: datetime) -> l
     minutes = course.protocol.experience.min_monitoring_minutes + 30
     plans, days, gap = [], [], GAP_DAYS[course.protocol_id]
     day = weekday(planned_at.astimezone(clinic.zone).date() + timedelta(days=2))
-    for sequence in range(1, course.protocol.experience.dosing_sessions + 1):
+    for sequence in range(1, course.protocol.experience.max_series_sessions + 1):
         session_id = next(clinic.rows._ids["dosing_sessions"])
         appointment = _book(clinic, course, "dosing", runner, day, minutes, rooms=clinic.dosing_rooms,
                             booked_at=planned_at, dosing_session_id=session_id)

@@ -90,7 +90,7 @@ class Factories:
             # registered without a team gets the course's clinicians first, as staff would add them.
             change_care_team(patient, team_of(patient) | {(therapist_id, THERAPIST), (prescriber_id, PRESCRIBER)},
                              by=None, reason="set up by the test factory")
-            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 1),
+            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 2),
                                    start_date=start or date.today(), indication="Treatment-resistant depression",
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
             path = ["experience", "integration", "maintenance", "completed"]

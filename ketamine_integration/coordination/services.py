@@ -227,7 +227,7 @@ def due_triggers(protocol, sessions: list[DosingSession], start: datetime, now: 
     for n in rules.report_after_dosing:
         if n in by_sequence:
             triggers.append((by_sequence[n].ended_at, f"after dosing session {n}", AFTER_DOSING_NEEDS))
-    last = protocol.experience.dosing_sessions
+    last = protocol.experience.max_series_sessions
     if rules.report_at_end_of_series and last in by_sequence:
         triggers.append((by_sequence[last].ended_at, "at the end of the series", AFTER_DOSING_NEEDS))
     if rules.report_every_days:

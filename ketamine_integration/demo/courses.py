@@ -18,6 +18,7 @@ from ..calendars.services import import_busy, read_upload
 from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
 from ..courses.services import change_phase, course_protocol, enrol_patient, record_preparation, recordable_items
 from ..domain.phases import Phase
+from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..domain.protocols import Span
 from ..domain.windows import shift
 from ..db.errors import DomainError
@@ -35,9 +36,12 @@ from .baselines import record_baselines
 from ..db.clinic_time import clinic_zone
 
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
-#: days between dosing sessions in the demo series, per protocol (inside each protocol's rules)
-GAP_DAYS = {"iv-ketamine-induction": 2, "im-ketamine-kap": 7, "sublingual-ketamine-kap": 7,
-            "esketamine-trd-rems": 3}
+#: the demo series per protocol, stage by stage: (sessions, days between), inside each protocol's
+#: stages (esketamine: 8 in weeks 1-4, then 4 weekly in weeks 5-8; the series within 56 days)
+SERIES = {"iv-ketamine-induction": ((6, 2),), "im-ketamine-kap": ((6, 7),), "sublingual-ketamine-kap": ((6, 7),),
+          "esketamine-trd-rems": ((8, 4), (4, 7))}
+#: the demo course whose sessions are supervised at home by telehealth (the protocol allows it)
+AT_HOME_COURSE = ("sublingual-ketamine-kap", Phase.INTEGRATION)
 INDICATIONS = ("Treatment-resistant depression", "Major depressive disorder",
                "Depression with suicidal ideation", "Post-traumatic stress disorder")
 #: experience-phase courses: (sessions done, at least this many hours since the last one
@@ -139,16 +143,15 @@ def load_demo_courses(users: dict[str, User], patients: list[Patient], now: date
 def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, variant) -> TreatmentCourse:
     therapist, prescriber = team["therapist"], team["prescriber"]
     zone = clinic_zone()
-    gap = GAP_DAYS[protocol_id]
     protocol_sessions = _series_length(protocol_id)
     done, hours_since_last = _shape(protocol_id, phase, protocol_sessions, variant)
     last_start = _office_hour_before(now - timedelta(hours=hours_since_last) - timedelta(minutes=40))
-    first_start = shift(last_start, Span(-gap * (done - 1), "d"), zone) if done else \
+    first_start = shift(last_start, Span(-_offsets(protocol_id)[done - 1], "d"), zone) if done else \
         _office_hour_before(now + timedelta(days=3))
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
 
     def enrol() -> TreatmentCourse:
-        return enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
+        return enrol_patient(patient, protocol_key=(protocol_id, 2), start_date=start_date,
                              indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
                              prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:
@@ -170,9 +173,10 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
                               screen_positive=protocol_id == "iv-ketamine-induction" and phase is Phase.INTEGRATION)
         _move(course, Phase.EXPERIENCE, prescriber)
         count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
-        first_start = _plan_clash_free(course, first_start, gap, count, prescriber,
-                                       long_past=phase is not Phase.EXPERIENCE)
-        ended = first_start + timedelta(days=gap * (protocol_sessions - 1))
+        first_start = _plan_clash_free(course, first_start, _segments(protocol_id, count), prescriber,
+                                       long_past=phase is not Phase.EXPERIENCE,
+                                       at_home=AT_HOME_COURSE == (protocol_id, phase))
+        ended = first_start + timedelta(days=_offsets(protocol_id)[-1])
         moments.update(integration=ended + timedelta(days=1), maintenance=ended + timedelta(days=30),
                        completed=ended + timedelta(days=90))
         for session in fetch_dosing_sessions(course.id)[:done]:
@@ -186,11 +190,34 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
     return course
 
 
-def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescriber: User, *,
-                     long_past: bool) -> datetime:
-    """Plan the series in a dosing suite, with the course's prescriber if free, else the other
-    one, at the first candidate start where nothing clashes: the demo's dosing timetable is one a
-    real clinic could run. Returns the first start used.
+def _offsets(protocol_id: str) -> list[int]:
+    """Days from the first dosing session to each one of the demo series (each stage's gap comes
+    before each of its sessions: the first weekly dose is a week after the last twice-weekly one)."""
+    offsets = []
+    for sessions, gap in SERIES[protocol_id]:
+        for _ in range(sessions):
+            offsets.append(offsets[-1] + gap if offsets else 0)
+    return offsets
+
+
+def _segments(protocol_id: str, count: int) -> list[tuple[int, int, int]]:
+    """(days from the first session, sessions, days between) of each stage's plan, for the first
+    `count` sessions of the series."""
+    offsets, segments, used = _offsets(protocol_id), [], 0
+    for sessions, gap in SERIES[protocol_id]:
+        planned = min(sessions, count - used)
+        if planned > 0:
+            segments.append((offsets[used], planned, gap))
+        used += sessions
+    return segments
+
+
+def _plan_clash_free(course, first_start: datetime, segments: list[tuple[int, int, int]], prescriber: User, *,
+                     long_past: bool, at_home: bool = False) -> datetime:
+    """Plan the series stage by stage (`segments`, see _segments) in a dosing suite, with the
+    course's prescriber if free, else the other one, at the first candidate start where nothing
+    clashes: the demo's dosing timetable is one a real clinic could run. Supervised at home
+    (`at_home`), there is no room to book. Returns the first start used.
 
     A series still in its experience phase moves only earlier on the same day (from 8:00), so
     sessions already "held" stay in the past and each shape in EXPERIENCE_SHAPES keeps its
@@ -203,17 +230,21 @@ def _plan_clash_free(course, first_start: datetime, gap: int, count: int, prescr
               if u.has_role(PRESCRIBER) and u.id != prescriber.id]
     # long enough for the protocol's monitoring and the demo's longest stay (_record_and_sign)
     minutes = course_protocol(course).experience.min_monitoring_minutes + 30
+    zone = clinic_zone()
     for start in _candidate_starts(first_start, long_past):
         for clinician in [prescriber] + others:
-            for room in rooms:
+            for room in [None] if at_home else rooms:
                 try:
                     with db.session.begin_nested():
                         if clinician is not prescriber:
                             # A covering prescriber joins the care team explicitly, as staff would add them.
                             add_to_care_team(course.patient, clinician, PRESCRIBER, by=None,
                                              reason="demo: covering prescriber for the dosing series")
-                        plan_series(course, first_start=start, days_between=gap, count=count, reason=None,
-                                    clinician_id=clinician.id, room_id=room.id, by=prescriber, minutes=minutes)
+                        for offset, count, gap in segments:
+                            plan_series(course, first_start=shift(start, Span(offset, "d"), zone), days_between=gap,
+                                        count=count, reason=None, clinician_id=clinician.id,
+                                        room_id=room.id if room else None, by=prescriber, minutes=minutes,
+                                        setting=AT_HOME if at_home else IN_CLINIC)
                     return start
                 except DomainError:
                     continue
@@ -273,7 +304,7 @@ def _office_hour_before(instant: datetime) -> datetime:
 
 
 def _series_length(protocol_id: str) -> int:
-    return {"esketamine-trd-rems": 12}.get(protocol_id, 6)
+    return sum(sessions for sessions, _gap in SERIES[protocol_id])
 
 
 def _shape(protocol_id: str, phase: Phase, series: int, variant: int) -> tuple[int, float]:
@@ -320,7 +351,7 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
     end = start + timedelta(minutes=15 if esketamine else 40)
     minutes = protocol.experience.min_monitoring_minutes + rng.choice((0, 10, 20))
     weight = rng.choice((58.5, 64.0, 71.2, 82.5, 95.0))
-    dose = 56 if esketamine else round(weight * 0.5, 1)
+    dose = _demo_dose(protocol, session.sequence, weight)
     values = dict(started_at=start, ended_at=end, route=protocol.route, medication=protocol.medication,
                   dose_mg=dose, weight_kg=None if esketamine else weight, lot_number=f"DEMO-LOT-{rng.randint(100, 999)}",
                   administered_by_id=prescriber.id, monitored_by_id=nurse.id,
@@ -331,14 +362,27 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
                   ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
                   vitals_acceptable_before_dosing=True if esketamine else None,
                   vitals_acceptable_before_discharge=True if esketamine else None)
+    # at home: the patient's own cuff before dosing, their pulse oximeter after (as they reported them)
+    sources = {"baseline": "patient_reported"} if session.setting == AT_HOME else {}
     vitals = {tp: {"systolic": rng.randint(112, 138) + (14 if tp == "post_40" else 0),
-                   "diastolic": rng.randint(70, 86), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99)}
+                   "diastolic": rng.randint(70, 86), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99),
+                   "source": sources.get(tp, "device") if session.setting == AT_HOME else "clinician"}
               for tp in VITAL_TIMEPOINTS}
     events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
         if rng.random() < 0.2 else []
     save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
                 by=prescriber)
     sign(session, by=prescriber, expected_version=session.version)
+
+
+def _demo_dose(protocol, sequence: int, weight: float) -> float:
+    """A dose inside the protocol's usual doses for the session's stage: esketamine 56 mg on day 1,
+    then 56 or 84 mg; IV and IM 0.5 mg/kg; sublingual 100-200 mg."""
+    if protocol.medication == "esketamine":
+        return 56 if sequence == 1 or sequence % 3 else 84
+    if protocol.route == "sublingual":
+        return 100 + 50 * (sequence % 3)
+    return round(weight * 0.5, 1)
 
 
 def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+# WEIGHT_BASED_ROUTES lives with the protocol format now; read from here as before
+from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa: F401
 from .protocols import Experience
-
-#: routes where the dose is given per kilogram and the weight used must be recorded
-WEIGHT_BASED_ROUTES = frozenset({"iv", "im"})
 
 
 @dataclass(frozen=True)
@@ -36,24 +35,104 @@ WEIGHT_RANGE = Range(25, 350, "kg")
 MG_PER_KG_RANGE = Range(0.01, 5, "mg/kg")
 
 
-def spacing_problems(dates: list[date], rule: Experience) -> list[str]:
-    """Ways a dosing series (dates of its sessions, any order) breaks the protocol's spacing."""
-    days = sorted(dates)
-    problems = []
-    if len(days) > rule.dosing_sessions:
-        problems.append(f"{len(days)} dosing sessions; the protocol's series has {rule.dosing_sessions}.")
-    for earlier, later in zip(days, days[1:]):
-        gap = (later - earlier).days
-        if gap < rule.min_days_between:
-            problems.append(f"{earlier.isoformat()} to {later.isoformat()} is {gap} day(s); "
-                            f"the protocol asks for at least {rule.min_days_between}.")
-        elif gap > rule.max_days_between:
-            problems.append(f"{earlier.isoformat()} to {later.isoformat()} is {gap} days; "
-                            f"the protocol allows at most {rule.max_days_between}.")
-    if len(days) > 1 and (days[-1] - days[0]).days > rule.max_series_days:
+def stage_of(number: int, rule: Experience, *, maintenance: bool = False) -> tuple[Stage | None, bool]:
+    """The stage of the `number`-th dose (1 = first) of the series, or of maintenance, and whether it
+    is that stage's first dose; (None, False) past the series' last stage or with no maintenance stage."""
+    if maintenance:
+        return rule.maintenance_stage, number == 1
+    start = 0
+    for stage in rule.series_stages:
+        if number <= start + stage.sessions.max:
+            return stage, number == start + 1
+        start += stage.sessions.max
+    return None, False
+
+
+def _gap_problem(earlier: date, later: date, stage: Stage, *, check_max: bool) -> str | None:
+    gap, bounds = (later - earlier).days, stage.days_between
+    span = f"{earlier.isoformat()} to {later.isoformat()} is {gap} day{'s' if gap != 1 else ''}"
+    if gap == 0:
+        return f"Two dosing sessions on {later.isoformat()}: never more than one a day."
+    if gap < bounds.min:
+        return f"{span}; the protocol's {stage.name} asks for at least {bounds.min}."
+    if check_max and bounds.max is not None and gap > bounds.max:
+        return f"{span}; the protocol's {stage.name} allows at most {bounds.max}."
+    return None
+
+
+def _stage_span_problems(days: list[date], rule: Experience) -> list[str]:
+    """Each series stage within its `within_days`, and the series within `max_series_days`."""
+    problems, by_stage = [], {}
+    for number, day in enumerate(days, start=1):
+        stage, _ = stage_of(number, rule)
+        if stage is not None:
+            by_stage.setdefault(stage.name, (stage, []))[1].append(day)
+    for stage, stage_days in by_stage.values():
+        span = (stage_days[-1] - stage_days[0]).days
+        if stage.within_days is not None and span > stage.within_days:
+            problems.append(f"The protocol's {stage.name} spans {span} days; it allows {stage.within_days}.")
+    if len(days) > 1 and rule.max_series_days is not None and (days[-1] - days[0]).days > rule.max_series_days:
         problems.append(f"The series spans {(days[-1] - days[0]).days} days; the protocol allows "
                         f"{rule.max_series_days}.")
     return problems
+
+
+def spacing_problems(dates: list[date], rule: Experience, maintenance: list[date] = ()) -> list[str]:
+    """Ways a course's dosing (dates of its series sessions and of its maintenance sessions, any
+    order) breaks the protocol's stages: count, spacing from the previous dose in the stage the
+    dose falls in, span of each stage and of the series. A second dose on one day is always a
+    problem; a maintenance dose keeps the maintenance stage's minimum from the dose before it
+    (its maximum only from an earlier maintenance dose: when maintenance starts is the prescriber's call)."""
+    days = sorted(dates)
+    problems = []
+    if len(days) > rule.max_series_sessions:
+        problems.append(f"{len(days)} dosing sessions; the protocol's series has at most {rule.max_series_sessions}.")
+    doses = sorted([(day, False) for day in days] + [(day, True) for day in maintenance])
+    numbers = {False: 0, True: 0}
+    previous = None
+    for day, in_maintenance in doses:
+        numbers[in_maintenance] += 1
+        stage, _ = stage_of(numbers[in_maintenance], rule, maintenance=in_maintenance)
+        if previous is not None and stage is None and day == previous[0]:
+            problems.append(f"Two dosing sessions on {day.isoformat()}: never more than one a day.")
+        elif previous is not None and stage is not None:
+            problem = _gap_problem(previous[0], day, stage, check_max=not in_maintenance or previous[1])
+            if problem:
+                problems.append(problem)
+        previous = (day, in_maintenance)
+    return problems + _stage_span_problems(days, rule)
+
+
+@dataclass(frozen=True)
+class DoseVerdict:
+    #: beyond a hard limit: refused as a typing error
+    refused: str | None = None
+    #: outside the protocol's usual doses: kept only with a clinician's reason
+    unusual: str | None = None
+
+
+def dose_verdict(dose_mg: float, weight_kg: float | None, rule: DoseRule | None,
+                 usual: DoseRange | None, *, weight_based: bool) -> DoseVerdict:
+    """A dose against the hard limits (MG_PER_KG_RANGE for weight-based routes, the protocol's
+    `limit`) and the usual doses of its stage, in the protocol's unit. A mg/kg rule needs the
+    weight; without it only the mg limits apply (signing a weight-based dose needs the weight)."""
+    per_kg = mg_per_kg(dose_mg, weight_kg) if weight_based and weight_kg else None
+    if per_kg is not None and (refused := MG_PER_KG_RANGE.problem(per_kg, "A dose")):
+        return DoseVerdict(refused=refused + " Check for a typing error.")
+    if rule is None:
+        return DoseVerdict()
+    value = per_kg if rule.unit == "mg/kg" else dose_mg
+    if value is None:
+        return DoseVerdict()
+    shown = f"{value:g} {rule.unit}"
+    if value > rule.limit:
+        return DoseVerdict(refused=f"{shown} is above this protocol's limit of {rule.limit:g} {rule.unit}: "
+                                   "check for a typing error.")
+    # a dose per kg is compared at two decimals: 29.2 mg for 58.5 kg is the 0.5 mg/kg it was meant as
+    if usual is not None and not usual.contains(round(value, 2) if rule.unit == "mg/kg" else value):
+        return DoseVerdict(unusual=f"{shown} is outside this protocol's usual doses here "
+                                   f"({usual.label(rule.unit)}).")
+    return DoseVerdict()
 
 
 def mg_per_kg(dose_mg: float, weight_kg: float) -> float:

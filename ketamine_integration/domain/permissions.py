@@ -41,7 +41,7 @@ PERMISSIONS = {
     "dosing.record_vitals": "Open and save the draft record of a care-team patient's dosing session: "
                             "vitals, monitoring and observations",
     "dosing.record_dose": "Record what was given at a dosing session: route, medication, dose, weight, lot, "
-                          "concomitant sedating medications, a spacing override, and who administered "
+                          "concomitant sedating medications, and who administered "
                           "or monitored it (others record only themselves)",
     "dosing.administer": "Be recorded as the person who administered a dose",
     "dosing.monitor": "Be recorded as the person who monitored a dosing session",
@@ -49,6 +49,8 @@ PERMISSIONS = {
                                          "monitor only, when the course's protocol allows it "
                                          "(experience.therapist_may_monitor)",
     "dosing.sign": "Sign and lock a dosing record as the prescriber who ordered the dose",
+    "dosing.override": "Keep, with a stated reason, a dosing plan or record that breaks the protocol's spacing "
+                       "or stages, or a dose outside the protocol's usual doses (the prescriber's decision)",
     "dosing.amend": "Add addenda to signed dosing records",
     "dosing.lead": "Be the clinician a dosing session is booked with",
     "rems.file": "Print and file REMS patient monitoring forms",
@@ -79,7 +81,8 @@ GRANTS: dict[str, frozenset[str]] = {
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER),
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"notes.write", "releases.manage", "reports.generate",
                                                    "dosing.monitor_if_protocol_allows"}),
-    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive"}),
+    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
+                                                                    "dosing.override"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they
     # read no note content, sign no dosing record and book nothing (issue 18, point 3).
     NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.record_vitals", "dosing.administer",

@@ -81,8 +81,10 @@ def gate_blockers(protocol: Protocol, facts: CourseFacts, target: Phase) -> list
             blockers.append(f"{facts.signed_preparation_sessions} of {needed} signed preparation "
                             f"session{'s' if needed != 1 else ''} recorded.")
     elif target is Phase.INTEGRATION:
-        planned = protocol.experience.dosing_sessions
-        if facts.dosing_sessions_done < planned:
+        # The series may end at the protocol's minimum (IM KAP: 3 of 3-6 sessions).
+        needed, most = protocol.experience.min_series_sessions, protocol.experience.max_series_sessions
+        if facts.dosing_sessions_done < needed:
+            planned = str(needed) if needed == most else f"at least {needed} (of up to {most})"
             blockers.append(f"{facts.dosing_sessions_done} of {planned} dosing sessions in the "
                             "series recorded.")
     return blockers

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator,
+from pydantic import (AfterValidator, Field, PlainValidator,
                       ValidationError, model_validator)
 
+from .dosing_plan import (AT_HOME, IN_CLINIC, MAINTENANCE, SERIES, SETTINGS, WEIGHT_BASED_ROUTES, Bounds,
+                          DoseRule, Stage, StrictModel)
 from .measures import MEASURES
 
 ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
@@ -124,9 +126,7 @@ Duration = Annotated[Span, PlainValidator(parse_duration)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class _Strict(BaseModel):
-    # Unknown keys are mistakes (a typo would otherwise silently drop a rule).
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+_Strict = StrictModel
 
 
 class Evidence(_Strict):
@@ -141,11 +141,18 @@ class Preparation(_Strict):
 
 
 class Experience(_Strict):
-    dosing_sessions: Annotated[int, Field(ge=1, le=100)]
-    min_days_between: Annotated[int, Field(ge=0, le=365)]
-    max_days_between: Annotated[int, Field(ge=0, le=365)]
+    # Version 1 files state one spacing rule for the whole series (these four fields); later
+    # files give `stages` instead. Snapshots of version 1 stay readable: they become one stage.
+    dosing_sessions: Annotated[int, Field(ge=1, le=100)] | None = None
+    min_days_between: Annotated[int, Field(ge=0, le=365)] | None = None
+    max_days_between: Annotated[int, Field(ge=0, le=365)] | None = None
     #: from the first to the last dosing session of the series
-    max_series_days: Annotated[int, Field(ge=0, le=3650)]
+    max_series_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    stages: tuple[Stage, ...] = ()
+    #: usual doses and the typing-error limit (omitted in version 1 files: only the clinic ceilings apply)
+    dose: DoseRule | None = None
+    #: where dosing may happen
+    settings: Annotated[tuple[Literal[SETTINGS], ...], Field(min_length=1), AfterValidator(_unique)] = (IN_CLINIC,)
     dose_guidance: Text
     min_monitoring_minutes: Annotated[int, Field(ge=0, le=1440)]
     rems_monitoring_form: bool
@@ -154,16 +161,75 @@ class Experience(_Strict):
     therapist_may_monitor: bool = False
 
     @model_validator(mode="after")
-    def _spacing_fits(self):
-        if self.max_days_between < self.min_days_between:
+    def _plan_given_once(self):
+        old = (self.dosing_sessions, self.min_days_between, self.max_days_between)
+        if self.stages and any(v is not None for v in old):
+            raise ValueError("give either stages or dosing_sessions/min_days_between/max_days_between "
+                             "(the version 1 format), not both")
+        if not self.stages and None in old + (self.max_series_days,):
+            raise ValueError("stages is missing (or, in the version 1 format, dosing_sessions, "
+                             "min_days_between, max_days_between and max_series_days)")
+        if not self.stages and self.max_days_between < self.min_days_between:
             raise ValueError(f"max_days_between ({self.max_days_between}) is below "
                              f"min_days_between ({self.min_days_between})")
-        shortest = (self.dosing_sessions - 1) * self.min_days_between
-        if self.max_series_days < shortest:
-            raise ValueError(f"max_series_days ({self.max_series_days}) cannot hold "
-                             f"{self.dosing_sessions} sessions at least {self.min_days_between} "
-                             f"days apart (needs {shortest})")
         return self
+
+    @model_validator(mode="after")
+    def _stages_ordered(self):
+        phases = [s.phase for s in self.stages]
+        if self.stages and phases[0] != SERIES:
+            raise ValueError("stages: the first stage must be part of the series (phase: series)")
+        if phases.count(MAINTENANCE) > 1 or MAINTENANCE in phases[:-1]:
+            raise ValueError("stages: at most one maintenance stage, and it comes last")
+        series = [s for s in self.stages if s.phase == SERIES]
+        ranged = [s.name for s in series[:-1] if s.sessions.min != s.sessions.max]
+        if ranged:
+            raise ValueError(f"stages: only the last stage of the series may have a range of sessions "
+                             f"({', '.join(ranged)} has one): the next stage would not know where it starts")
+        shortest = self._shortest_series_days()
+        if self.max_series_days is not None and self.max_series_days < shortest:
+            raise ValueError(f"max_series_days ({self.max_series_days}) cannot hold "
+                             f"{self.min_series_sessions} sessions at the stages' minimum spacing (needs {shortest})")
+        return self
+
+    def _shortest_series_days(self) -> int:
+        """Days the series needs at the least: each stage's minimum sessions at its minimum spacing."""
+        if not self.stages:
+            return (self.dosing_sessions - 1) * self.min_days_between
+        series = [s for s in self.stages if s.phase == SERIES]
+        return sum(max(s.sessions.min - (i == 0), 0) * s.days_between.min for i, s in enumerate(series))
+
+    @property
+    def plan(self) -> tuple[Stage, ...]:
+        """The dosing plan's stages; a version 1 definition is one series stage, and its minimum
+        spacing applies to maintenance doses (every dose is spaced, in any phase)."""
+        if self.stages:
+            return self.stages
+        return (Stage(name="Series", sessions=Bounds(min=self.dosing_sessions, max=self.dosing_sessions),
+                      days_between=Bounds(min=max(self.min_days_between, 1), max=max(self.max_days_between, 1))),
+                Stage(name="Maintenance", phase=MAINTENANCE, sessions=Bounds(min=0),
+                      days_between=Bounds(min=max(self.min_days_between, 1))))
+
+    @property
+    def series_stages(self) -> tuple[Stage, ...]:
+        return tuple(s for s in self.plan if s.phase == SERIES)
+
+    @property
+    def maintenance_stage(self) -> Stage | None:
+        return next((s for s in self.plan if s.phase == MAINTENANCE), None)
+
+    @property
+    def min_series_sessions(self) -> int:
+        """Dosing sessions the series needs before integration (the phase gate)."""
+        return sum(s.sessions.min for s in self.series_stages)
+
+    @property
+    def max_series_sessions(self) -> int:
+        return sum(s.sessions.max for s in self.series_stages)
+
+    @property
+    def at_home_allowed(self) -> bool:
+        return AT_HOME in self.settings
 
 
 class Window(_Strict):
@@ -237,13 +303,25 @@ class Protocol(_Strict):
     def _consistent(self):
         if self.medication == "esketamine" and self.route != "intranasal":
             raise ValueError("esketamine is given intranasally: route must be 'intranasal'")
-        late = [n for n in self.coordination.report_after_dosing if n > self.experience.dosing_sessions]
+        series = self.experience.max_series_sessions
+        late = [n for n in self.coordination.report_after_dosing if n > series]
         if late:
             raise ValueError(f"coordination.report_after_dosing names session(s) {late} but the "
-                             f"series has {self.experience.dosing_sessions}")
+                             f"series has at most {series}")
+        self._doses_fit_route()
         names = [m.measure for m in self.measures]
         _unique(tuple(names))
         return self
+
+    def _doses_fit_route(self) -> None:
+        from_weight = self.route in WEIGHT_BASED_ROUTES
+        dose = self.experience.dose
+        if dose is not None and (dose.unit == "mg/kg") != from_weight:
+            raise ValueError(f"experience.dose.unit: a {self.route} dose is stated in "
+                             f"{'mg/kg' if from_weight else 'mg'}")
+        if self.experience.at_home_allowed and (self.experience.rems_monitoring_form or from_weight):
+            raise ValueError("experience.settings: supervised_at_home is only for sublingual or oral "
+                             "dosing outside REMS (injections and esketamine are given in the clinic)")
 
     @property
     def key(self) -> tuple[str, int]:

@@ -76,10 +76,11 @@ def recorded_people_problems(session: DosingSession, values: dict) -> dict[str, 
     return problems
 
 
-def recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, by: User) -> dict[str, str]:
+def recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, dose_reason: str | None,
+                    by: User) -> dict[str, str]:
     """What a user who may not record the dose (a nurse) may change: not the dose fields (left
     blank, as their disabled inputs send them, they keep the recorded value), not a spacing
-    override, and of the people fields only naming themselves."""
+    override or a dose confirmation, and of the people fields only naming themselves."""
     if by.can("dosing.record_dose"):
         return {}
     problems = {}
@@ -97,4 +98,6 @@ def recorder_limits(session: DosingSession, values: dict, spacing_reason: str | 
             problems[column.removesuffix("_id")] = "You can name only yourself here; the signing clinician names others."
     if spacing_reason and spacing_reason.strip():
         problems["spacing_reason"] = "A spacing override is the prescribing clinician's decision."
+    if dose_reason and dose_reason.strip():
+        problems["dose_reason"] = "Confirming an unusual dose is the prescribing clinician's decision."
     return problems

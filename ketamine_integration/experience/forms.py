@@ -10,7 +10,7 @@ from ..domain.protocols import MEDICATIONS, ROUTES
 from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
 from ..patients.forms import care_team_join_fields
 from ..bookings.models import MINUTES_RANGE
-from .models import SEVERITIES, VITAL_TIMEPOINTS
+from .models import SETTING_LABELS, SEVERITIES, VITAL_SOURCES, VITAL_TIMEPOINTS
 
 #: an explicit yes or no: "not answered" must not read as "no"
 YES_NO = options([("yes", "Yes"), ("no", "No")])
@@ -31,9 +31,15 @@ ADVERSE_EVENT_ROWS = 3
 
 class PlanForm(care_team_join_fields("plan"), FlaskForm):
     first_start = ClinicDateTimeField("First session (date and time)", validators=[InputRequired()])
-    days_between = IntegerField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)])
+    days_between = IntegerField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)],
+                                description="One stage of the protocol at a time: plan the next stage "
+                                            "once this one is planned.")
     count = IntegerField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])
     clinician = SelectField("Clinician running the sessions", coerce=int, validators=[InputRequired()])
+    # shown only when the protocol allows dosing at home (sublingual KAP)
+    setting = RadioField("Where", choices=options(list(SETTING_LABELS.items())), default="in_clinic",
+                         validators=[Optional()],
+                         description="Supervised at home: the clinician supervises by telehealth; no room is booked.")
     room = SelectField("Room", coerce=int, validators=[InputRequired()])
     minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of a dosing session.")
@@ -58,6 +64,8 @@ class VitalsForm(Form):
     diastolic = IntegerField("Diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
     heart_rate = IntegerField("Heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
     spo2 = IntegerField("SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
+    source = SelectField("Taken by", choices=options([("", "—")] + list(VITAL_SOURCES.items())),
+                         validators=[Optional()])
 
 
 class AdverseEventForm(Form):
@@ -81,7 +89,12 @@ class DosingRecordForm(FlaskForm):
                                    description="The integration window is counted from here.")
     route = SelectField("Route", choices=options([(r, r.upper() if len(r) == 2 else r) for r in ROUTES]))
     medication = SelectField("Medication", choices=options([(m, m) for m in MEDICATIONS]))
+    # No default and no suggested number: the hint states the protocol's usual doses, the prescriber decides.
     dose_mg = FiniteDecimalField("Dose (mg)", places=2, validators=[Optional(), NumberRange(0.01, 100000)])
+    dose_reason = TextAreaField("Reason for a dose outside the protocol's usual doses",
+                                validators=[Optional(), Length(max=2000)],
+                                description="Needed only when the dose is outside the usual doses; kept on the "
+                                            "record and in the audit log.")
     weight_kg = FiniteDecimalField("Weight used (kg)", places=1, validators=[Optional(), NumberRange(0, 1000)],
                                    description="Weight-based routes (IV, IM): mg/kg is computed from this.")
     lot_number = StringField("Lot number", validators=[Optional(), Length(max=40)])

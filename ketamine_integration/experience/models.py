@@ -11,12 +11,18 @@ from ..accounts.models import User
 from ..bookings.models import Appointment
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..extensions import db
 from ..db.signed_records import changed_attributes, was_signed
 
 PLANNED, DRAFT, SIGNED, CANCELLED = "planned", "draft", "signed", "cancelled"
 STATUSES = (PLANNED, DRAFT, SIGNED, CANCELLED)
 SEVERITIES = ("none", "mild", "moderate", "severe")
+#: where a dosing session happens (domain.dosing_plan: a protocol lists the settings it allows)
+SETTING_LABELS = {IN_CLINIC: "In the clinic", AT_HOME: "Supervised at home (telehealth)"}
+#: how a set of vital signs was taken: by the clinic's staff, told by the patient, or read from their device
+VITAL_SOURCES = {"clinician": "Measured by the clinician", "patient_reported": "Reported by the patient",
+                 "device": "Read from the patient's device"}
 VITAL_TIMEPOINTS = {"baseline": "Before dosing", "post_40": "About 40 minutes after dosing",
                     "discharge": "Before discharge"}
 
@@ -54,6 +60,10 @@ class DosingSession(db.Model):
     dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
     #: mg/kg, from the weight at the time of dosing (weight-based routes)
     dose_mg_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 3))
+    #: why a dose outside the protocol's usual doses was given (the prescriber's words)
+    dose_confirmation_reason: Mapped[str | None] = mapped_column(Text)
+    #: in_clinic, or supervised_at_home (telehealth, no room) where the protocol allows it
+    setting: Mapped[str] = mapped_column(String(20), default=IN_CLINIC, server_default=IN_CLINIC)
     #: kg, measured or reported at the time of dosing
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     lot_number: Mapped[str | None] = mapped_column(String(40))
@@ -127,6 +137,8 @@ class VitalSigns(db.Model):
     heart_rate: Mapped[int | None]
     #: percent
     spo2: Mapped[int | None]
+    #: who took these readings (VITAL_SOURCES): at home they are the patient's or their device's
+    source: Mapped[str] = mapped_column(String(20), default="clinician", server_default="clinician")
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="vitals")
 

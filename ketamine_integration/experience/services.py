@@ -6,9 +6,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
 
 from ..accounts.models import PRESCRIBER, User
 from ..domain.permissions import roles_with
@@ -16,9 +14,9 @@ from ..accounts.services import user_choices
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
 from ..db.types import utcnow
-from ..domain.dosing import (MG_PER_KG_RANGE, VITAL_RANGES, WEIGHT_BASED_ROUTES, WEIGHT_RANGE, mg_per_kg,
-                             spacing_problems)
-from ..domain.phases import MIN_REASON_LENGTH, Phase
+from ..domain.dosing import VITAL_RANGES, WEIGHT_BASED_ROUTES, mg_per_kg
+from ..domain.dosing_plan import AT_HOME, IN_CLINIC
+from ..domain.phases import Phase
 from ..domain.protocols import Span, content_hash
 from ..domain.windows import shift
 from ..db.errors import ConcurrentEdit, DomainError
@@ -33,10 +31,10 @@ from ..bookings.availability import session_minutes
 from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
 from .dose_roles import recorded_people_problems, recorder_limits
+from . import plan_rules
+from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (read from here by views and other packages)
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
-#: phases in which the induction series' spacing rules apply
-SERIES_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE)
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
 #: phases in which a dosing session may be recorded (BRIEF: not before preparation is met)
@@ -59,16 +57,6 @@ def count_signed_dosing_sessions(course_id: int) -> int:
         DosingSession.course_id == course_id, DosingSession.status == SIGNED)) or 0
 
 
-def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
-    """The course's dosing sessions in order, without their vitals, adverse events and addenda
-    (loaded when read): lists, the course page and the planning rules use none of them, and
-    selecting them was most of the cost of reading a long course's sessions."""
-    return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
-                              .order_by(DosingSession.sequence)
-                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_events),
-                                       lazyload(DosingSession.addenda))).all()
-
-
 def fetch_signed_sessions_by_course(course_ids: list[int], *, session=None) -> dict[int, list]:
     """Signed dosing sessions of many courses in one query, by course id, in sequence order.
 
@@ -87,32 +75,6 @@ def fetch_signed_sessions_by_course(course_ids: list[int], *, session=None) -> d
     return grouped
 
 
-def _when(session: DosingSession) -> datetime | None:
-    return session.started_at or session.planned_start
-
-
-def _local_date(instant: datetime) -> date:
-    return instant.astimezone(clinic_zone()).date()
-
-
-def _check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None,
-                   ignore: DosingSession | None = None) -> str | None:
-    """The override reason to store, or DomainError if the series breaks the protocol unexplained."""
-    if course.current_phase not in SERIES_PHASES:
-        return None
-    others = [_when(s) for s in fetch_dosing_sessions(course.id)
-              if s.status != CANCELLED and s is not ignore and _when(s) is not None]
-    problems = spacing_problems([_local_date(t) for t in others + starts],
-                                protocol_of(course.protocol_version).experience)
-    if not problems:
-        return None
-    reason = (reason or "").strip()
-    if len(reason) < MIN_REASON_LENGTH:
-        raise DomainError({"reason": "This breaks the protocol's spacing: " + " ".join(problems)
-                           + f" Give a clinician's reason (at least {MIN_REASON_LENGTH} characters) to keep it."})
-    return reason
-
-
 def _check_planning_phase(course: TreatmentCourse) -> None:
     if course.current_phase not in PLANNING_PHASES:
         if course.current_phase.ended:
@@ -128,19 +90,27 @@ def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] |
     return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
 
 
-def _dosing_booking(clinician_id: int, room_id: int) -> tuple[User, Room]:
+def _dosing_booking(course: TreatmentCourse, clinician_id: int, room_id: int | None,
+                    setting: str) -> tuple[User, Room | None]:
+    """The clinician and room of a plan: a room in the clinic; none when supervised at home,
+    which only a protocol allowing it may plan (the supervision is a telehealth appointment)."""
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.can("dosing.lead"):
         raise DomainError({"clinician": "Choose an active prescriber or therapist to run the session."})
-    room = db.session.get(Room, room_id)
+    if setting not in protocol_of(course.protocol_version).experience.settings:
+        raise DomainError({"setting": "This course's protocol doses in the clinic only."})
+    if setting == AT_HOME:
+        return clinician, None
+    room = db.session.get(Room, room_id) if room_id else None
     if room is None or not room.active:
-        raise DomainError({"room": "Choose one of the clinic's rooms: dosing happens on site."})
+        raise DomainError({"room": "Choose one of the clinic's rooms: dosing in the clinic happens on site."})
     return clinician, room
 
 
 def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between: int, count: int,
-                reason: str | None, clinician_id: int, room_id: int, by: User,
-                minutes: int | None = None, join: JoinRequest | None = None) -> list[DosingSession]:
+                reason: str | None, clinician_id: int, room_id: int | None, by: User,
+                minutes: int | None = None, join: JoinRequest | None = None,
+                setting: str = IN_CLINIC) -> list[DosingSession]:
     """Plan `count` dosing sessions and book each one's room and clinician, or plan nothing.
 
     The clinician is on the patient's care team, or `join` asks for their membership (granted
@@ -148,33 +118,36 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
 
     Every session is checked for the clinician's, the patient's and the room's other
     appointments (and the clinician's hours and time off) before it is booked; a clash names
-    the appointment it meets and the whole plan is refused.
+    the appointment it meets and the whole plan is refused. Supervised at home (where the
+    protocol allows it), the booking is a telehealth appointment without a room.
     """
     _check_planning_phase(course)
     zone = clinic_zone()
     if first_start.astimezone(zone).date() + timedelta(days=days_between * (count - 1)) > LAST_PLANNABLE:
         raise DomainError({"count": f"The series would run past {LAST_PLANNABLE.year}; check the dates."})
-    clinician, room = _dosing_booking(clinician_id, room_id)
+    clinician, room = _dosing_booking(course, clinician_id, room_id, setting)
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
-    override = _check_spacing(course, starts, reason)
+    override = plan_rules.check_spacing(course, starts, reason, by)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
     lock_course(course)
-    booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id)
+    booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id if room else None)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
     planned = []
     for i, start in enumerate(starts):
         try:
-            booking.check_free(clinician, course.patient_id, start, start + length, room.id, field="first_start")
+            booking.check_free(clinician, course.patient_id, start, start + length, room.id if room else None,
+                               field="first_start")
         except DomainError as clash:
             raise DomainError({"first_start": f"Session {i + 1} of the plan ({format_local(start)}): "
                                               + clash.reasons["first_start"]}) from None
         session = DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
-                                planned_start=start, spacing_override_reason=override)
+                                planned_start=start, spacing_override_reason=override, setting=setting)
         appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician.id,
                                   kind="dosing", dosing_session=session, starts_at=start, ends_at=start + length,
-                                  modality="in_person", room_id=room.id, created_by_id=by.id)
+                                  modality="telehealth" if room is None else "in_person",
+                                  room_id=room.id if room else None, created_by_id=by.id)
         booking.record_change(appointment, "booked", by)
         db.session.add_all((session, appointment))
         db.session.flush()  # the next session's check sees this one
@@ -189,7 +162,8 @@ def reschedule(session: DosingSession, *, planned_start: datetime, reason: str |
     _check_planning_phase(session.course)
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
-    session.spacing_override_reason = _check_spacing(session.course, [planned_start], reason, ignore=session)
+    session.spacing_override_reason = plan_rules.check_spacing(session.course, [planned_start], reason, by,
+                                                               ignore=session)
     session.planned_start = planned_start
     if session.appointment is not None and session.appointment.status == BOOKED:
         booking.move(session.appointment, planned_start, by=by, reason=reason, field="planned_start")
@@ -267,45 +241,32 @@ def _discharge_problem(after_end: timedelta) -> str | None:
     return None
 
 
-def _record_problems(values: dict, vitals: dict, protocol) -> dict[str, str]:
+def _record_problems(session: DosingSession, values: dict, vitals: dict, protocol) -> tuple[dict[str, str], str | None]:
+    """(problems by field, why the dose is unusual for its stage or None)."""
     problems = _time_problems(values, utcnow())
     if values.get("route") and values["route"] != protocol.route:
         problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
     if values.get("medication") and values["medication"] != protocol.medication:
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
     problems.update(_vital_problems(vitals))
-    problems.update(_dose_problems(values))
-    return problems
+    problems.update(plan_rules.vital_source_problems(session.setting, vitals))
+    usual = plan_rules.usual_doses(session, values.get("started_at"), protocol)
+    dose_problems, unusual = plan_rules.dose_problems(values, protocol, usual)
+    problems.update(dose_problems)
+    return problems, unusual
 
 
 def _vital_problems(vitals: dict[str, dict]) -> dict[str, str]:
     """Each reading within its plausible range, and diastolic pressure below systolic."""
     problems = {}
     for timepoint, readings in vitals.items():
-        for name, value in readings.items():
-            problem = VITAL_RANGES[name].problem(value, name.replace("_", " ").replace("spo2", "SpO2"))
+        for name in VITAL_RANGES.keys() & readings.keys():
+            problem = VITAL_RANGES[name].problem(readings[name], name.replace("_", " ").replace("spo2", "SpO2"))
             if problem:
                 problems[f"{timepoint}.{name}"] = problem
         systolic, diastolic = readings.get("systolic"), readings.get("diastolic")
         if systolic is not None and diastolic is not None and diastolic >= systolic:
             problems[f"{timepoint}.diastolic"] = "Diastolic pressure must be below systolic."
-    return problems
-
-
-def _dose_problems(values: dict) -> dict[str, str]:
-    """A plausible weight; a dose above 0 and within the clinic's ceiling for the medication;
-    then, when both are fine, a plausible dose per kilogram."""
-    problems = {}
-    medication, weight, dose = values.get("medication"), values.get("weight_kg"), values.get("dose_mg")
-    if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
-        problems["weight_kg"] = problem
-    ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
-    if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
-        problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
-    if weight and dose and not problems:
-        problem = MG_PER_KG_RANGE.problem(mg_per_kg(float(dose), float(weight)), "The dose")
-        if problem:
-            problems["dose_mg"] = problem
     return problems
 
 
@@ -320,20 +281,24 @@ def _check_recordable(session: DosingSession) -> None:
 
 
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
-                expected_version: int, by: User, spacing_reason: str | None = None) -> None:
+                expected_version: int, by: User, spacing_reason: str | None = None,
+                dose_reason: str | None = None) -> None:
     """Save the recorded data of a session as a draft, as `by` may; a signed session never changes."""
     _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
     values = dict(values)
-    problems = recorder_limits(session, values, spacing_reason, by)
-    problems.update(_record_problems(values, vitals, protocol_of(session.course.protocol_version)))
+    problems = recorder_limits(session, values, spacing_reason, dose_reason, by)
+    record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
+    problems.update(record_problems)
     problems.update(recorded_people_problems(session, values))
     if problems:
         raise DomainError(problems)
+    confirmation = plan_rules.dose_confirmation(session, values, unusual, dose_reason, by)
     if values.get("started_at"):
-        _record_spacing(session, values["started_at"], spacing_reason)
+        _record_spacing(session, values["started_at"], spacing_reason, by)
+    session.dose_confirmation_reason = confirmation
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
@@ -345,10 +310,12 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
-def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None) -> None:
-    """The protocol's spacing from the course's other sessions, or the reason given for overriding it."""
+def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None, by: User) -> None:
+    """The protocol's spacing from the course's other sessions, or the reason given for overriding it
+    (the one given when it was planned stands)."""
     try:
-        override = _check_spacing(session.course, [started_at], spacing_reason, ignore=session)
+        override = plan_rules.check_spacing(session.course, [started_at], spacing_reason, by, ignore=session,
+                                  kept=session.spacing_override_reason)
     except DomainError as err:
         raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
     session.spacing_override_reason = override or session.spacing_override_reason
@@ -359,6 +326,8 @@ def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:
     by_point = {v.timepoint: v for v in session.vitals}
     for timepoint, readings in vitals.items():
         row = by_point.get(timepoint) or VitalSigns(timepoint=timepoint)
+        if not readings.get("source"):
+            readings = dict(readings, source="patient_reported" if session.setting == AT_HOME else "clinician")
         for name, value in readings.items():
             setattr(row, name, value)
         if row not in session.vitals:
@@ -437,7 +406,13 @@ def signed_content(session: DosingSession) -> dict:
                    signed_by_id=session.signed_by_id, signed_at=session.signed_at)
     content = {name: _canonical(name, value) for name, value in content.items()}
     content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
+                         + ([v.source] if v.source not in (None, "clinician") else [])
                          for v in sorted(session.vitals, key=lambda v: v.timepoint)}
+    # Added with issue 19: present only when they say something, so earlier signatures still verify.
+    if session.setting not in (None, IN_CLINIC):
+        content["setting"] = session.setting
+    if session.dose_confirmation_reason:
+        content["dose_confirmation_reason"] = session.dose_confirmation_reason
     content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
     return content
 
@@ -474,7 +449,7 @@ def mark_rems_submitted(session: DosingSession, *, on: date, by: User, today: da
         raise DomainError("Only a signed session under a REMS protocol has a monitoring form.")
     if session.rems_submitted_on is not None:
         raise DomainError("This form is already marked as submitted.")
-    if on > today or on < _local_date(session.ended_at):
+    if on > today or on < plan_rules.local_date(session.ended_at):
         raise DomainError({"submitted_on": "Use a date between the session and today."})
     session.rems_submitted_on, session.rems_submitted_by_id = on, by.id
     db.session.flush()

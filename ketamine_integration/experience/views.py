@@ -35,7 +35,8 @@ def dosing_reschedule(dosing_id: int):
     done, _ = submit(form, lambda: services.reschedule(session, planned_start=form.planned_start.data,
                                                        reason=form.reason.data, by=current_user))
     audit.report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
-                      message=f"Dosing session {session.sequence} moved.")
+                      message=f"Dosing session {session.sequence} moved.",
+                      detail=services.overrides_kept(session) if done else None)
     return _back_to_course(session.course_id)
 
 
@@ -124,9 +125,11 @@ def dosing_record(dosing_id: int):
     else:
         done, _ = submit(form, lambda: services.save_record(
             session, **dict(zip(("values", "vitals", "adverse_events"), _record_values(form))),
-            expected_version=form_version(form), by=current_user, spacing_reason=form.spacing_reason.data))
+            expected_version=form_version(form), by=current_user, spacing_reason=form.spacing_reason.data,
+            dose_reason=form.dose_reason.data))
         if done:
-            audit.record("dosing.update", obj=session, patient_id=session.course.patient_id)
+            audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
+                         detail=services.overrides_kept(session))
             flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
                                           else "The clinician responsible signs it when it is complete."), "success")
             return redirect(url_for("experience.dosing_record", dosing_id=session.id))

@@ -106,8 +106,11 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     """The clinicians, and the plan and booking forms (the submitted ones, else fresh) with their choices."""
     # the clinic's clinicians and rooms, read once for both forms and the suggestions' names
     clinicians, rooms = user_choices(PRESCRIBER, THERAPIST), active_rooms()
+    # the form plans one stage at a time: the series' first, or in maintenance one booster
+    maintenance = course.current_phase is Phase.MAINTENANCE and protocol.experience.maintenance_stage
+    stage = maintenance or protocol.experience.plan[0]
     plan_form = plan_form_choices(plan_form or PlanForm(
-        days_between=max(protocol.experience.min_days_between, 2), count=protocol.experience.dosing_sessions,
+        days_between=stage.days_between.min, count=1 if maintenance else stage.sessions.max,
         clinician=course.prescriber_id), clinicians, rooms)
     book_form = book_form or BookForm(clinician=course.therapist_id)
     book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
@@ -190,9 +193,11 @@ def dosing_plan(course_id: int):
     done, planned = submit(form, lambda: dosing.plan_series(
         course, first_start=form.first_start.data, days_between=form.days_between.data,
         count=form.count.data, reason=form.reason.data, clinician_id=form.clinician.data,
-        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request()))
+        room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request(),
+        setting=form.setting.data or "in_clinic"))
     if done:
-        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned")
+        override = "; spacing override kept with a reason" if planned and planned[0].spacing_override_reason else ""
+        audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned{override}")
         flash(f"Planned {len(planned)} dosing session(s).", "success")
         return _back_to_course(course.id, "dosing")
     audit.record("dosing.plan", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")

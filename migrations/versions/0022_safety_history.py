@@ -1,7 +1,7 @@
 """safety history: alerts from every source of suicide risk, each saying what raised it
 
 Revision ID: 0022_safety_history
-Revises: 0019_nurse_role
+Revises: 0021_dosing_stages
 Create Date: 2026-12-02 15:00:00
 
 Issue 19, point 6. A safety alert was raised only by a measure response (PHQ-9 item 9); a
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0022_safety_history'
-down_revision = '0019_nurse_role'
+down_revision = '0021_dosing_stages'
 branch_labels = None
 depends_on = None
 

@@ -155,7 +155,7 @@ class World:
     def _course(self, admin: Auth, ther: Auth, pres: Auth) -> None:
         p, ids = self.p, self.ids
         response = self.post(admin, f"/patients/{ids['patient']}/courses/new", {
-            "protocol": "xss-rems@1", "start_date": (date.today() - timedelta(days=20)).isoformat(),
+            "protocol": "xss-rems@2", "start_date": (date.today() - timedelta(days=20)).isoformat(),
             "indication": p("course indication"), "therapist": ids["ther"], "prescriber": ids["pres"]})
         ids["course"] = course = int(response.headers["Location"].rsplit("/", 1)[-1])
         today = date.today().isoformat()
@@ -172,8 +172,8 @@ class World:
 
     def _dosing(self, admin: Auth, pres: Auth) -> None:
         p, ids, course = self.p, self.ids, self.ids["course"]
-        # Two sessions 10 days apart break the protocol's 8-day spacing: the reason is stored.
-        self.post(admin, f"/courses/{course}/dosing/plan", {
+        # Two sessions 10 days apart break the protocol's twice-weekly stage: the prescriber's reason is stored.
+        self.post(pres, f"/courses/{course}/dosing/plan", {
             "first_start": form_time(local(-2)), "days_between": 10, "count": 2, "clinician": ids["pres"],
             "room": ids["room"], "reason": p("dosing spacing reason")})
         first, second = self.one(DosingSession, DosingSession.course_id == course)

@@ -15,7 +15,7 @@ from tests.unit.test_protocols import _DELETE as DELETE
 from tests.unit.test_protocols import _set as set_field
 
 SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
-IV = "iv-ketamine-induction@1"
+IV = "iv-ketamine-induction@2"
 REASON = "Clearance letter is on paper; prescriber confirmed by phone."
 
 
@@ -71,14 +71,14 @@ def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make
     assert response.status_code == 302
     course = _course(make)
     assert (course.phase, course.protocol_version.protocol_id, course.protocol_version.version) == \
-        ("preparation", "iv-ketamine-induction", 1)
+        ("preparation", "iv-ketamine-induction", 2)
     assert [t.to_phase for t in course.transitions] == ["preparation"]
     team_ids = make.query(lambda: {(m.user_id, m.role) for m in db.session.get(Patient, team["patient"]).care_team})
     assert team_ids == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}
     page = page_text(client.get(response.headers["Location"]))
     assert "IV ketamine induction series" in page and "Phase: Preparation" in page
     assert "blocked — Preparation not complete" in page
-    assert "0 of 6 planned recorded" in page
+    assert "0 recorded and signed; the series has 6" in page
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -209,19 +209,19 @@ def _bump(directory: Path, *, version: int, closes_after: str):
 
 def test_a_running_course_is_unaffected_by_a_later_protocol_version(team, make, auth, client, protocol_dir):
     first = _enrolled(auth, team)
-    _bump(protocol_dir, version=2, closes_after="10d")
-    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@2")
+    _bump(protocol_dir, version=3, closes_after="10d")
+    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@3")
     second = int(second_response.headers["Location"].rsplit("/", 1)[1])
-    assert _course(make, first).protocol_version.version == 1
+    assert _course(make, first).protocol_version.version == 2
     assert "closes at 14 days" in page_text(client.get(f"/courses/{first}"))
     assert "closes at 10 days" in page_text(client.get(f"/courses/{second}"))
     listing = page_text(client.get("/protocols/"))
-    assert "v1" in listing and "v2" in listing and "File removed; running courses continue" in listing
+    assert "v2" in listing and "v3" in listing and "File removed; running courses continue" in listing
 
 
 def test_a_changed_file_with_the_same_version_is_refused(team, make, auth, client, protocol_dir, app):
     _enrolled(auth, team)
-    _bump(protocol_dir, version=1, closes_after="10d")
+    _bump(protocol_dir, version=2, closes_after="10d")
     assert "Refused" in page_text(client.get("/protocols/"))
     response = _enrol(auth, team)
     assert response.status_code == 422
@@ -238,7 +238,7 @@ def test_an_invalid_file_is_listed_and_cannot_be_chosen(team, auth, client, prot
     form = client.get(f"/patients/{team['patient']}/courses/new")
     assert form.status_code == 200
     html = form.get_data(as_text=True)
-    assert "iv-ketamine-induction@1" in html and "broken" not in html
+    assert "iv-ketamine-induction@2" in html and "broken" not in html
 
 
 def test_protocols_check_command(app, protocol_dir, tmp_path):
@@ -247,11 +247,11 @@ def test_protocols_check_command(app, protocol_dir, tmp_path):
     assert ok.exit_code == 0 and ok.output.count("ok ") == 4
     bad = tmp_path / "bad.yaml"
     data = yaml.safe_load((protocol_dir / "im-ketamine-kap.yaml").read_text())
-    data["experience"]["max_days_between"] = 1
+    data["experience"]["stages"][0]["days_between"]["max"] = 1
     bad.write_text(yaml.safe_dump(data))
     failed = runner.invoke(args=["protocols", "check", str(bad)])
     assert failed.exit_code == 1
-    assert "bad.yaml: experience: max_days_between (1) is below min_days_between (4)" in failed.output
+    assert "bad.yaml: experience.stages[0].days_between: max (1) is below min (4)" in failed.output
 
 
 def test_course_page_and_enrolment_are_audited(team, make, auth, client):
@@ -266,10 +266,17 @@ def test_course_page_and_enrolment_are_audited(team, make, auth, client):
     # (dotted field, new value or None to delete, the line the command must print)
     ("experience.dosing_sesions", 6, "experience.dosing_sesions: unknown key"),
     ("coordination", None, "coordination: required key is missing"),
-    ("experience.dosing_sessions", "six", "experience.dosing_sessions: must be a valid integer"),
-    ("experience.dosing_sessions", 0, "experience.dosing_sessions: must be greater than or equal to 1"),
+    ("experience.stages.0.sessions.max", "six", "experience.stages[0].sessions.max: must be a valid integer"),
+    ("experience.stages.0.sessions.min", -1,
+     "experience.stages[0].sessions.min: must be greater than or equal to 0"),
     ("integration.window.closes_after", "12h", "integration.window: the window closes before (or when) it opens"),
-    ("experience.max_days_between", 0, "experience: max_days_between (0) is below min_days_between (1)"),
+    # a broken stage: file, stage and field named
+    ("experience.stages.0.days_between.max", 1, "experience.stages[0].days_between: max (1) is below min (2)"),
+    ("experience.stages.0.days_between.min", 0,
+     "experience.stages[0]: days_between.min must be at least 1: two doses on one day are never planned"),
+    ("experience.stages.1.sessions", {"min": 0, "max": 0}, "experience.stages[1]: sessions.max must be at least 1"),
+    # a broken dose rule
+    ("experience.dose.usual", {"min": 1.5, "max": 0.5}, "experience.dose.usual: max (0.5) is below min (1.5)"),
 ])
 def test_protocols_check_names_file_and_field_for_each_broken_variant(app, tmp_path, field, value, expected):
     data = set_field(yaml.safe_load((SHIPPED / "iv-ketamine-induction.yaml").read_text()), field,

@@ -68,15 +68,20 @@ def test_staff_plan_a_series_within_the_protocol(team, make, auth, client):
 
 
 @pytest.mark.parametrize("days_between, count, problem", [
-    (8, 2, "the protocol allows at most 7"),           # gap too long
-    (5, 6, "spans 25 days"),                           # series too long
+    (5, 2, "allows at most 4"),                        # gap too long (IV: 2-3 infusions a week)
+    (1, 2, "asks for at least 2"),                     # daily infusions
     (2, 7, "7 dosing sessions"),                       # more than the series
 ])
-def test_plan_breaking_spacing_needs_a_reason(team, make, auth, days_between, count, problem):
+def test_plan_breaking_spacing_needs_a_prescribers_reason(team, make, auth, days_between, count, problem):
     auth.login("desk")
-    refused = _plan(auth, team["course"], local(-7), days_between=days_between, count=count)
+    refused = _plan(auth, team["course"], local(-7), days_between=days_between, count=count, reason=REASON)
     assert refused.status_code == 422 and problem in page_text(refused)
+    assert "Only a prescriber may keep it" in page_text(refused)  # staff plan; a prescriber overrides
     assert _sessions(make, team["course"]) == []
+    auth.logout()
+    auth.login("pres")
+    refused = _plan(auth, team["course"], local(-7), days_between=days_between, count=count)
+    assert refused.status_code == 422 and "Give a clinician's reason" in page_text(refused)
     accepted = _plan(auth, team["course"], local(-7), days_between=days_between, count=count, reason=REASON)
     assert accepted.status_code == 302
     assert {s.spacing_override_reason for s in _sessions(make, team["course"])} == {REASON}
@@ -193,6 +198,9 @@ def guards_bypassed(make, table: str, trigger: str):
 @pytest.mark.parametrize("statement", [
     "UPDATE dosing_sessions SET dose_mg = 350",                               # a changed dose
     "UPDATE dosing_sessions SET status = 'draft'",                            # unsigned behind our back
+    "UPDATE dosing_sessions SET setting = 'supervised_at_home'",              # columns of 0021 frozen too
+    "UPDATE dosing_sessions SET dose_confirmation_reason = 'Typed in later.'",
+    "UPDATE vital_signs SET source = 'device'",
     "DELETE FROM dosing_sessions",
     "UPDATE vital_signs SET systolic = 199",                                  # its vitals are frozen too
     "DELETE FROM adverse_events",
@@ -237,7 +245,7 @@ def test_a_tampered_protocol_snapshot_is_refused_then_detected(team, make, app):
     with guards_bypassed(make, "protocol_versions", "protocol_versions_no_update"):
         make.run(lambda: db.session.execute(text(edit)))
     result = app.test_cli_runner().invoke(args=["signatures", "verify"])
-    assert result.exit_code == 1 and "MISMATCH protocol snapshot iv-ketamine-induction v1" in result.output
+    assert result.exit_code == 1 and "MISMATCH protocol snapshot iv-ketamine-induction v2" in result.output
 
 
 def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):

@@ -45,7 +45,8 @@ def test_a_plan_and_a_booking_for_one_course_at_once_both_succeed(clinic, make, 
 
     def plan():
         results["plan"] = desks["plan"].post(f"/courses/{course}/dosing/plan", {
-            "first_start": form_time(soon(2)), "days_between": "2", "count": "1", "reason": "",
+            # tomorrow afternoon: four days after the last infusion, as the IV protocol's 2-4 days allow
+            "first_start": form_time(soon(1, 14)), "days_between": "2", "count": "1", "reason": "",
             "clinician": clinic["prescriber2"], "room": clinic["suite1"], **JOIN}).status_code
 
     def book():

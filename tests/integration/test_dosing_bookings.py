@@ -100,10 +100,11 @@ def test_the_patient_cannot_be_booked_for_therapy_during_their_dosing(clinic, ma
     _sign(make, auth, past, clinic["prescriber"])  # its integration window is open for days
     auth.logout()
     auth.login("desk")
-    assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber2"],
+    # tomorrow: four days after the last infusion, as the IV protocol's 2-4 days allow
+    assert _plan(auth, clinic["One"], soon(1), count=1, clinician=clinic["prescriber2"],
                  room=clinic["suite1"], **JOIN).status_code == 302
     refused = auth.post(f"/courses/{clinic['One']}/sessions", {
-        "kind": "integration", "starts_at": form_time(soon(2, 11)), "clinician": clinic["therapist"],
+        "kind": "integration", "starts_at": form_time(soon(1, 11)), "clinician": clinic["therapist"],
         "modality": "telehealth"})
     assert refused.status_code == 422
     assert "That time overlaps: Dosing session with Petra Lune" in page_text(refused)

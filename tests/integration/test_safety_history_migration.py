@@ -19,7 +19,7 @@ from ketamine_integration.notes.safety import raise_for_risk_screen
 
 pytestmark = pytest.mark.both_engines  # a table rebuild (SQLite) or ALTERs (PostgreSQL), and their guards
 
-BEFORE, THIS = "0019_nurse_role", "0022_safety_history"
+BEFORE, THIS = "0021_dosing_stages", "0022_safety_history"
 
 
 def _course(make) -> tuple[int, int]:

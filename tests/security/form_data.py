@@ -133,7 +133,7 @@ FORMS = {
         "recommendations": "",
     },
     "courses.course_create": lambda w, t, r: {
-        "protocol": f"{PROTOCOL}@1",
+        "protocol": f"{PROTOCOL}@2",
         "start_date": day(),
         "indication": "Treatment-resistant depression",
         "therapist": str(t.therapist),

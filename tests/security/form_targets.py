@@ -77,7 +77,7 @@ TARGETS: dict[str, list[Target]] = {
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
             "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)})],
     "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
-        "protocol": "im-ketamine-kap@1", "start_date": today().isoformat(), "indication": "Bipolar depression",
+        "protocol": "im-ketamine-kap@2", "start_date": today().isoformat(), "indication": "Bipolar depression",
         "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],
     "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
         "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",
@@ -92,7 +92,8 @@ TARGETS: dict[str, list[Target]] = {
         "first_start": form_time(local(3)), "days_between": "2", "count": "2", "clinician": str(c.users["prescriber"]),
         "room": str(c.room), "minutes": "", "reason": "Rebooked after travel."})],
     "experience.forms.RescheduleForm": [Target("staff", lambda c: f"/dosing/{c.planned_session}/reschedule",
-                                               lambda c: {"planned_start": form_time(local(1)),
+                                               # 4 days after the session before it: inside the IV stage
+                                               lambda c: {"planned_start": form_time(local(0, 15)),
                                                           "reason": "Patient asked."})],
     "experience.forms.CancelForm": [Target("staff", lambda c: f"/dosing/{c.planned_session}/cancel",
                                            lambda c: {"reason": "Patient unwell."})],

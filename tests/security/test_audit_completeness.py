@@ -137,7 +137,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
                                         lambda: other["id"]),
         "course.view": lambda: Step("staff", lambda: c.auth.client.get(f"/courses/{c.course}"), p),
         "course.create": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/courses/new", {
-            "protocol": "im-ketamine-kap@1", "start_date": today().isoformat(), "indication": s,
+            "protocol": "im-ketamine-kap@2", "start_date": today().isoformat(), "indication": s,
             "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])}), p),
         "preparation.record": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/preparation", {
             "item": "informed_consent", "completed_on": today().isoformat(), "note": s}), p),
@@ -157,7 +157,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "dosing.addendum": lambda: Step("prescriber", lambda: c.auth.post(
             f"/dosing/{c.signed_session}/addenda", {"body": s}), p),
         "dosing.reschedule": lambda: Step("staff", lambda: c.auth.post(
-            f"/dosing/{c.planned_session}/reschedule", {"planned_start": form_time(local(1)), "reason": s}), p),
+            f"/dosing/{c.planned_session}/reschedule", {"planned_start": form_time(local(0, 15)), "reason": s}), p),
         "dosing.cancel": lambda: Step("staff", lambda: c.auth.post(
             f"/dosing/{c.planned_session}/cancel", {"reason": s}), p),
         "rems.list": lambda: (c.rems_signed_session, Step("prescriber", lambda: c.auth.client.get("/rems/"),

@@ -53,8 +53,8 @@ def inside_value(world, kind: str, actor: str | None):
     me = world.users[actor] if actor in ("therapist", "prescriber") else world.users["therapist"]
     if kind in LITERALS:
         return LITERALS[kind]
-    if kind == "version":
-        return 1
+    if kind == "version":  # the shipped protocols' version
+        return 2
     if kind == "token":
         return world.feed_tokens[world.users["therapist"]]["live"]
     if kind == "clinician":

@@ -146,8 +146,8 @@ def _ids(world, kind: str, patient: int) -> list:
     """The outside records of a kind (the first only at the default size)."""
     if kind in LITERALS:
         return [LITERALS[kind]]
-    if kind == "version":
-        return [1]
+    if kind == "version":  # the shipped protocols' version
+        return [2]
     if kind == "token":  # a revoked secret and one never issued; the live secret is the credential
         return [world.feed_tokens[world.users["b_therapist"]]["revoked"], "never-issued-" + "x" * 30]
     outsider = world.users["b_therapist"]

@@ -8,7 +8,7 @@ from ketamine_integration.domain.phases import (NEXT_PHASES, CourseFacts, Phase,
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 PROTOCOL = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find(
-    "iv-ketamine-induction", 1).protocol
+    "iv-ketamine-induction", 2).protocol
 ALL_PREP = frozenset(PROTOCOL.preparation.required_items)
 READY = CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP, signed_preparation_sessions=1)
 REASON = "Patient relocating; series ends early by agreement."
@@ -19,7 +19,7 @@ FORBIDDEN = [(src, dst) for src in Phase for dst in Phase if dst not in NEXT_PHA
 
 def _facts(phase, **kw):
     base = dict(phase=phase, preparation_items_done=ALL_PREP, signed_preparation_sessions=1,
-                dosing_sessions_done=PROTOCOL.experience.dosing_sessions)
+                dosing_sessions_done=PROTOCOL.experience.max_series_sessions)
     base.update(kw)
     return CourseFacts(**base)
 
@@ -67,6 +67,21 @@ def test_preparation_gate(facts, expected):
 def test_series_gate_into_integration(done, blocked):
     facts = _facts(Phase.EXPERIENCE, dosing_sessions_done=done)
     assert bool(gate_blockers(PROTOCOL, facts, Phase.INTEGRATION)) == blocked
+
+
+IM_KAP = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find("im-ketamine-kap", 2).protocol
+
+
+@pytest.mark.parametrize("done, blocked", [
+    (2, True),    # below the protocol's minimum of three
+    (3, False),   # the minimum: the series may end here (IM KAP: 3-6 sessions)
+    (6, False),   # the most the series plans
+])
+def test_series_gate_opens_at_the_stage_minimum(done, blocked):
+    facts = _facts(Phase.EXPERIENCE, dosing_sessions_done=done)
+    blockers = gate_blockers(IM_KAP, facts, Phase.INTEGRATION)
+    assert bool(blockers) == blocked
+    assert not blocked or "of at least 3 (of up to 6)" in blockers[0]
 
 
 def test_closed_gate_refuses_without_override_and_says_why():

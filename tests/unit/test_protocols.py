@@ -21,12 +21,19 @@ def test_four_protocols_ship_and_all_are_valid():
 
 
 def test_shipped_values_follow_the_brief():
-    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 1).protocol
-    assert iv.experience.dosing_sessions == 6 and iv.experience.max_series_days == 21
+    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 2).protocol
+    assert iv.experience.max_series_sessions == 6 and iv.experience.max_series_days == 21
     assert iv.integration.window.optimal_until == Span(72, "h")
     assert iv.integration.window.closes_after == Span(14, "d")
-    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 1).protocol
+    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 2).protocol
     assert esk.experience.rems_monitoring_form and esk.experience.min_monitoring_minutes >= 120
+    # the label's schedule: 8 twice weekly, 4 weekly, then maintenance; 56 mg on day 1, 56 or 84 mg after
+    assert [s.sessions.max for s in esk.experience.series_stages] == [8, 4]
+    assert esk.experience.plan[0].first_dose.choices == (56,) and esk.experience.dose.usual.choices == (56, 84)
+    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 2).protocol
+    assert (im.experience.min_series_sessions, im.experience.max_series_sessions) == (3, 6)
+    assert all(ProtocolLibrary.load(PROTOCOLS).find(p, 2).protocol.experience.maintenance_stage is not None
+               for p in ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"))
 
 
 def _base() -> dict:
@@ -37,7 +44,8 @@ def _set(data: dict, dotted: str, value):
     node = data
     *parents, last = dotted.split(".")
     for key in parents:
-        node = node[key]
+        node = node[int(key) if isinstance(node, list) else key]
+    last = int(last) if isinstance(node, list) else last
     if value is _DELETE:
         del node[last]
     else:
@@ -54,14 +62,28 @@ _DELETE = object()
     # missing key
     ("integration.window.closes_after", _DELETE, "integration.window.closes_after", "required key is missing"),
     # wrong types
-    ("experience.dosing_sessions", "six", "experience.dosing_sessions", "valid integer"),
+    ("experience.stages.0.sessions.min", "six", "experience.stages[0].sessions.min", "valid integer"),
     ("experience.rems_monitoring_form", "yes", "experience.rems_monitoring_form", "valid boolean"),
     ("integration.window.opens_after", 24, "integration.window.opens_after", "'24h' or '14d'"),
     ("evidence", "Li 2010", "evidence", "must be a valid array"),
     # impossible values
-    ("experience.dosing_sessions", 0, "experience.dosing_sessions", "greater than or equal to 1"),
-    ("experience.max_days_between", 0, "experience", "max_days_between (0) is below min_days_between (1)"),
+    ("experience.stages.0.sessions.min", -1, "experience.stages[0].sessions.min", "greater than or equal to 0"),
+    ("experience.stages.0.days_between.max", 1, "experience.stages[0].days_between", "max (1) is below min (2)"),
     ("experience.max_series_days", 3, "experience", "cannot hold 6 sessions"),
+    # broken stages: each names the stage and what is wrong with it
+    ("experience.stages.0.days_between.min", 0, "experience.stages[0]", "two doses on one day are never planned"),
+    ("experience.stages.0.sessions", {"min": 6}, "experience.stages[0]", "needs a maximum number of sessions"),
+    ("experience.stages.0.within_days", 5, "experience.stages[0]", "within_days (5) cannot hold 6 sessions"),
+    ("experience.stages.0.phase", "maintenance", "experience", "the first stage must be part of the series"),
+    ("experience.stages.1.phase", "weekly", "experience.stages[1].phase", "must be 'series' or 'maintenance'"),
+    ("experience.stages.0.doses", {"choices": [56], "min": 1, "max": 2}, "experience.stages[0].doses",
+     "either choices"),
+    ("experience.stages", [], "experience", "stages is missing"),
+    ("experience.dosing_sessions", 6, "experience", "give either stages or dosing_sessions"),
+    # doses: the unit follows the route, the limit is above the usual doses
+    ("experience.dose.unit", "mg", "(top level)", "a iv dose is stated in mg/kg"),
+    ("experience.dose.limit", 0.8, "experience.dose", "limit (0.8) is below the usual doses"),
+    ("experience.settings", ["in_clinic", "supervised_at_home"], "(top level)", "supervised_at_home is only for"),
     ("integration.window.closes_after", "12h", "integration.window", "closes before (or when) it opens"),
     ("integration.window.optimal_until", "15d", "integration.window", "optimal_until must lie between"),
     ("route", "oral-ish", "route", "must be 'iv'"),
@@ -101,7 +123,7 @@ def test_two_files_with_the_same_id_and_version_are_both_refused(tmp_path):
 
 
 def test_newest_version_is_what_new_courses_get(tmp_path):
-    v1 = _base()
+    v1 = dict(_base(), version=1)
     v2 = dict(_base(), version=2, summary="Revised summary.")
     (tmp_path / "v1.yaml").write_text(yaml.safe_dump(v1))
     (tmp_path / "v2.yaml").write_text(yaml.safe_dump(v2))
@@ -149,3 +171,17 @@ def test_absurd_values_are_named_not_crashes(field, value, problem):
     with pytest.raises(ProtocolError) as caught:
         validate_definition(data, "absurd.yaml")
     assert any(problem in line for line in caught.value.lines()), caught.value.lines()
+
+
+def test_a_version_1_definition_still_reads_as_one_stage_and_its_spacing():
+    """Courses pin snapshots of version 1 files: they parse, and become one series stage whose
+    minimum spacing also spaces maintenance doses."""
+    v1 = _base()
+    experience = {k: v for k, v in v1["experience"].items() if k not in ("stages", "dose", "settings")}
+    v1.update(version=1, experience=dict(experience, dosing_sessions=6, min_days_between=1, max_days_between=7,
+                                         max_series_days=21))
+    protocol = validate_definition(v1, "v1.yaml")
+    [series] = protocol.experience.series_stages
+    assert (series.sessions.min, series.sessions.max, series.days_between.min, series.days_between.max) == (6, 6, 1, 7)
+    assert protocol.experience.maintenance_stage.days_between.min == 1
+    assert protocol.experience.dose is None and not protocol.experience.at_home_allowed

@@ -11,6 +11,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.db.types import utcnow
+from ketamine_integration.domain.vitals import DISCHARGE_CRITERIA
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.models import Authenticator
@@ -90,7 +91,7 @@ class Factories:
             # registered without a team gets the course's clinicians first, as staff would add them.
             change_care_team(patient, team_of(patient) | {(therapist_id, THERAPIST), (prescriber_id, PRESCRIBER)},
                              by=None, reason="set up by the test factory")
-            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 1),
+            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 2),
                                    start_date=start or date.today(), indication="Treatment-resistant depression",
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
             path = ["experience", "integration", "maintenance", "completed"]
@@ -164,3 +165,8 @@ class Factories:
                                               count=count, reason=reason, clinician_id=who, room_id=room_id,
                                               by=db.session.get(User, who))]
         return self.run(plan)
+
+
+#: every discharge criterion answered yes, as the dosing record form posts them and as the service takes them
+DISCHARGE_MET = {key: True for key in DISCHARGE_CRITERIA}
+DISCHARGE_MET_FORM = {f"discharge_criteria-{key}": "yes" for key in DISCHARGE_CRITERIA}

@@ -20,6 +20,7 @@ from ..courses.services import change_phase, checklist_items, course_protocol, e
 from ..domain.measures import PHQ9
 from ..domain.phases import Phase
 from ..domain.protocols import Span
+from ..domain.vitals import DISCHARGE_CRITERIA
 from ..domain.windows import shift
 from ..db.errors import DomainError
 from ..experience.models import VITAL_TIMEPOINTS
@@ -148,7 +149,7 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
 
     def enrol() -> TreatmentCourse:
-        return enrol_patient(patient, protocol_key=(protocol_id, 1), start_date=start_date,
+        return enrol_patient(patient, protocol_key=(protocol_id, 2), start_date=start_date,
                              indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
                              prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:
@@ -307,7 +308,9 @@ def _complete_preparation(course, therapist, prescriber, start_date) -> None:
 
 
 def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
-    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff)."""
+    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff).
+    Monitoring is what the times give; every discharge criterion is answered. The second session
+    of an esketamine course shows a flagged reading with its documented response."""
     protocol = course_protocol(session.course)
     esketamine = protocol.medication == "esketamine"
     start = session.planned_start
@@ -320,18 +323,27 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
                   administered_by_id=prescriber.id, monitored_by_id=nurse.id,
                   sedation=rng.choice(("none", "mild", "mild", "moderate")),
                   dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
-                  concomitant_sedating_medications="none" if esketamine else None, monitoring_minutes=minutes,
-                  discharged_at=start + timedelta(minutes=minutes), discharge_ready=True,
+                  concomitant_sedating_medications="none" if esketamine else None,
+                  discharged_at=start + timedelta(minutes=minutes),
                   ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
                   vitals_acceptable_before_dosing=True if esketamine else None,
                   vitals_acceptable_before_discharge=True if esketamine else None)
-    vitals = {tp: {"systolic": rng.randint(112, 138) + (14 if tp == "post_40" else 0),
-                   "diastolic": rng.randint(70, 86), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99)}
+    vitals = {tp: {"systolic": rng.randint(112, 132) + (14 if tp == "post_40" else 0),
+                   "diastolic": rng.randint(70, 84), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99),
+                   "respiratory_rate": rng.randint(12, 18)}
               for tp in VITAL_TIMEPOINTS}
+    responses = {}
+    if esketamine and session.sequence == 2:
+        vitals["baseline"].update(systolic=148, diastolic=94)
+        responses["baseline"] = dict(
+            action="Rested 15 minutes in a quiet room and repeated the reading; below the do-not-start limit "
+                   "(180/110), so the prescriber gave the dose as planned and asked for a reading every 20 minutes.",
+            decided_by_id=prescriber.id, later_at=start - timedelta(minutes=5), later_systolic=136,
+            later_diastolic=86, later_heart_rate=76)
     events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
         if rng.random() < 0.2 else []
     save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
-                by=prescriber)
+                by=prescriber, responses=responses, discharge_checks={key: True for key in DISCHARGE_CRITERIA})
     sign(session, by=prescriber, expected_version=session.version)
 
 

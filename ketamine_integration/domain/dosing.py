@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .protocols import Experience
+from .vitals import READINGS
 
 #: routes where the dose is given per kilogram and the weight used must be recorded
 WEIGHT_BASED_ROUTES = frozenset({"iv", "im"})
@@ -26,12 +27,7 @@ class Range:
 
 
 #: the widest values a monitored adult could show; anything outside is a typing error
-VITAL_RANGES = {
-    "systolic": Range(50, 260, "mmHg"),
-    "diastolic": Range(25, 160, "mmHg"),
-    "heart_rate": Range(25, 250, "beats/min"),
-    "spo2": Range(50, 100, "%"),
-}
+VITAL_RANGES = {name: Range(low, high, unit) for name, (_words, unit, (low, high)) in READINGS.items()}
 WEIGHT_RANGE = Range(25, 350, "kg")
 MG_PER_KG_RANGE = Range(0.01, 5, "mg/kg")
 

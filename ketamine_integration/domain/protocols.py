@@ -18,6 +18,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidat
                       ValidationError, model_validator)
 
 from .measures import MEASURES
+from .vitals import DEFAULT_RULES, VitalSignRules
 
 ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
 MEDICATIONS = ("ketamine", "esketamine")
@@ -229,6 +230,8 @@ class Protocol(_Strict):
     integration: Integration
     measures: tuple[MeasureSchedule, ...]
     coordination: Coordination
+    #: optional: a version-1 snapshot without it keeps the readings it required (domain.vitals)
+    vital_signs: VitalSignRules = DEFAULT_RULES
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -23,6 +23,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionStep, MeasureResponse, SafetyAlert, SessionNote
 from ketamine_integration.bookings.models import Appointment, Room
 from tests.conftest import Auth
+from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")
 PROJECT_PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
@@ -155,7 +156,7 @@ class World:
     def _course(self, admin: Auth, ther: Auth, pres: Auth) -> None:
         p, ids = self.p, self.ids
         response = self.post(admin, f"/patients/{ids['patient']}/courses/new", {
-            "protocol": "xss-rems@1", "start_date": (date.today() - timedelta(days=20)).isoformat(),
+            "protocol": "xss-rems@2", "start_date": (date.today() - timedelta(days=20)).isoformat(),
             "indication": p("course indication"), "therapist": ids["ther"], "prescriber": ids["pres"]})
         ids["course"] = course = int(response.headers["Location"].rsplit("/", 1)[-1])
         today = date.today().isoformat()
@@ -186,8 +187,8 @@ class World:
             "administered_by": ids["pres"], "monitored_by": ids["pres"],
             **{f"{tp}-{k}": v for tp in ("baseline", "post_40", "discharge")
                for k, v in (("systolic", "128"), ("diastolic", "82"), ("heart_rate", "72"), ("spo2", "98"))},
-            "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "130",
-            "discharged_at": form_time(start + timedelta(minutes=170)), "discharge_ready": "yes",
+            "sedation": "mild", "dissociation": "moderate",
+            "discharged_at": form_time(start + timedelta(minutes=170)), **DISCHARGE_MET_FORM,
             "ready_to_leave_at": form_time(start + timedelta(minutes=100)),
             "vitals_acceptable_before_dosing": "yes", "vitals_acceptable_before_discharge": "yes",
             "concomitant_sedating_medications": p("concomitant sedating medications"),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ketamine_integration.extensions import db
+from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")  # tests.databases.app_settings: the clinic's zone in tests
 USERNAMES = {"admin": "fz-admin", "staff": "fz-staff", "therapist": "fz-ther", "prescriber": "fz-pres",
@@ -131,8 +132,8 @@ class Clinic:
                 "lot_number": "LOT-7", "administered_by": who, "monitored_by": who,
                 **{f"{tp}-{k}": v for tp in ("baseline", "post_40", "discharge")
                    for k, v in (("systolic", "128"), ("diastolic", "82"), ("heart_rate", "72"), ("spo2", "98"))},
-                "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "90",
-                "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "yes",
+                "sedation": "mild", "dissociation": "moderate",
+                "discharged_at": form_time(start + timedelta(minutes=130)), **DISCHARGE_MET_FORM,
                 "adverse_events-0-event_type": "nausea", "adverse_events-0-severity": "mild",
                 "adverse_events-0-action_taken": self.text, "concomitant_sedating_medications": self.text,
                 "spacing_reason": "", "version": str(session.version)}
@@ -157,7 +158,7 @@ class Clinic:
                                 ready_to_leave_at=form_time(local(-3, 10)), vitals_acceptable_before_dosing="yes",
                                 vitals_acceptable_before_discharge="yes",
                                 started_at=form_time(local(-3)), ended_at=form_time(local(-3) + timedelta(minutes=30)),
-                                discharged_at=form_time(local(-3) + timedelta(minutes=150)), monitoring_minutes="120")
+                                discharged_at=form_time(local(-3) + timedelta(minutes=150)))
         saved = self.post("prescriber", f"/dosing/{session}", data)
         assert saved.status_code == 302, saved.status_code
         signed = self.post("prescriber", f"/dosing/{session}/sign", {"version": self.version("dosing", session)})

@@ -7,6 +7,7 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from .world import ICS, PROTOCOL, Team, World, local
+from tests.factories import DISCHARGE_MET_FORM
 
 
 def day(days: float = 0) -> str:
@@ -60,8 +61,7 @@ def _dosing_record(team: Team) -> dict:
         "monitored_by": str(team.prescriber),
         "sedation": "mild",
         "dissociation": "mild",
-        "monitoring_minutes": "120",
-        "discharge_ready": "yes",
+        **DISCHARGE_MET_FORM,
         "version": "1",
     }
     for timepoint in ("baseline", "post_40", "discharge"):
@@ -133,7 +133,7 @@ FORMS = {
         "recommendations": "",
     },
     "courses.course_create": lambda w, t, r: {
-        "protocol": f"{PROTOCOL}@1",
+        "protocol": f"{PROTOCOL}@2",
         "start_date": day(),
         "indication": "Treatment-resistant depression",
         "therapist": str(t.therapist),

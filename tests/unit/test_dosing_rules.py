@@ -8,7 +8,7 @@ from ketamine_integration.domain.dosing import VITAL_RANGES, mg_per_kg, spacing_
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 IV = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find(
-    "iv-ketamine-induction", 1).protocol.experience  # 6 sessions, 1-7 days apart, within 21 days
+    "iv-ketamine-induction", 2).protocol.experience  # 6 sessions, 1-7 days apart, within 21 days
 D0 = date(2026, 3, 2)
 
 

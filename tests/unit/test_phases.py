@@ -8,7 +8,7 @@ from ketamine_integration.domain.phases import (NEXT_PHASES, CourseFacts, Phase,
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 PROTOCOL = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find(
-    "iv-ketamine-induction", 1).protocol
+    "iv-ketamine-induction", 2).protocol
 ALL_PREP = frozenset(PROTOCOL.preparation.required_items)
 READY = CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP, signed_preparation_sessions=1)
 REASON = "Patient relocating; series ends early by agreement."

@@ -21,11 +21,11 @@ def test_four_protocols_ship_and_all_are_valid():
 
 
 def test_shipped_values_follow_the_brief():
-    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 1).protocol
+    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 2).protocol
     assert iv.experience.dosing_sessions == 6 and iv.experience.max_series_days == 21
     assert iv.integration.window.optimal_until == Span(72, "h")
     assert iv.integration.window.closes_after == Span(14, "d")
-    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 1).protocol
+    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 2).protocol
     assert esk.experience.rems_monitoring_form and esk.experience.min_monitoring_minutes >= 120
 
 
@@ -101,12 +101,12 @@ def test_two_files_with_the_same_id_and_version_are_both_refused(tmp_path):
 
 
 def test_newest_version_is_what_new_courses_get(tmp_path):
-    v1 = _base()
-    v2 = dict(_base(), version=2, summary="Revised summary.")
-    (tmp_path / "v1.yaml").write_text(yaml.safe_dump(v1))
-    (tmp_path / "v2.yaml").write_text(yaml.safe_dump(v2))
+    older = _base()
+    newer = dict(_base(), version=older["version"] + 1, summary="Revised summary.")
+    (tmp_path / "older.yaml").write_text(yaml.safe_dump(older))
+    (tmp_path / "newer.yaml").write_text(yaml.safe_dump(newer))
     [newest] = ProtocolLibrary.load(tmp_path).newest()
-    assert newest.protocol.version == 2
+    assert newest.protocol.version == newer["version"]
 
 
 def test_hash_ignores_layout_but_not_content():

@@ -61,6 +61,8 @@ class VitalSigns:
     hr: int | str
     #: percent, or "—"
     spo2: int | str
+    #: breaths per minute, or "—"
+    rr: int | str = "—"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class DosingEntry:
     #: minutes
     monitoring: int | None
     adverse_events: tuple[str, ...]
+    #: readings outside the protocol's limits, in plain words
+    flags: tuple[str, ...] = ()
+    #: the documented clinical responses to them
+    responses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

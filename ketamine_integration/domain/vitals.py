@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -289,11 +289,13 @@ def unanswered_discharge_criteria(checks: Mapping[str, bool | None] | None) -> l
 def monitoring_minutes(started_at: datetime | None, discharged_at: datetime | None) -> int | None:
     """Whole minutes from the start of dosing to discharge, from the recorded instants.
 
-    Both are aware datetimes (stored in UTC), so a daylight-saving change in between counts as
-    the time that really passed, not the difference of the wall clocks.
+    Both are aware datetimes. They are compared in UTC: Python subtracts two datetimes that
+    share a tzinfo by their wall clocks, which across a daylight-saving change would count the
+    hour that repeats (or is skipped) wrongly.
     """
     if started_at is None or discharged_at is None:
         return None
     if started_at.tzinfo is None or discharged_at.tzinfo is None:
         raise ValueError("monitoring is computed from time-zone-aware instants")
-    return int((discharged_at - started_at).total_seconds() // 60)
+    elapsed = discharged_at.astimezone(timezone.utc) - started_at.astimezone(timezone.utc)
+    return int(elapsed.total_seconds() // 60)

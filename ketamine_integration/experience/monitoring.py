@@ -7,17 +7,25 @@ signature still needs).
 """
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload
+
 from ..accounts.models import User
+from ..courses.models import TreatmentCourse
 from ..db.clinic_time import format_local
 from ..domain.dosing import VITAL_RANGES
 from ..domain.vitals import (DISCHARGE_CRITERIA, READINGS, TIMEPOINTS, Flag, Response, VitalSignRules,
                              discharge_vitals_in_range, flags, missing_readings, monitoring_minutes,
                              response_problems, unanswered_discharge_criteria, unmet_discharge_criteria)
 from ..extensions import db
+from ..patients.access import caseload
+from ..patients.models import Patient
 from ..protocols.services import protocol_of
-from .models import DosingSession, VitalSignResponse
+from .models import DRAFT, SIGNED, DosingSession, VitalSignResponse, VitalSigns
 
 #: a later reading more than this before the start of dosing does not answer a flag of that session
 EARLIEST_LATER_READING = timedelta(hours=12)
@@ -152,8 +160,12 @@ def signed_extras(session: DosingSession) -> dict:
 
 def response_lines(session: DosingSession) -> list[str]:
     """Each documented response in plain words, for the record, the course page and reports."""
+    return _lines(session.vital_responses)
+
+
+def _lines(responses: list[VitalSignResponse]) -> list[str]:
     lines = []
-    for r in sorted(session.vital_responses, key=lambda r: list(TIMEPOINTS).index(r.timepoint)):
+    for r in sorted(responses, key=lambda r: list(TIMEPOINTS).index(r.timepoint)):
         later = ", ".join(f"{READINGS[name][0]} {value} {READINGS[name][1]}"
                           for name, value in r.later.items() if value is not None)
         who = r.decided_by.display_name if r.decided_by else "not recorded"
@@ -161,3 +173,59 @@ def response_lines(session: DosingSession) -> list[str]:
         lines.append(f"{TIMEPOINTS[r.timepoint]}: {r.action} (decided by {who}; later reading {when}: "
                      f"{later or 'none recorded'})")
     return lines
+
+
+@dataclass(frozen=True)
+class FlaggedSession:
+    """A recorded session with readings outside its protocol's limits, and what was done about them."""
+
+    session: DosingSession
+    flags: tuple[Flag, ...]
+    responses: tuple[str, ...]
+    #: timepoints flagged but without a documented response
+    unanswered: tuple[str, ...]
+
+
+def _flagged(session: DosingSession, vitals: list, responses: list) -> FlaggedSession | None:
+    readings = {v.timepoint: {name: getattr(v, name) for name in READINGS} for v in vitals}
+    found = flags(readings, rules_of(session))
+    if not found:
+        return None
+    answered = {r.timepoint for r in responses if (r.action or "").strip()}
+    unanswered = tuple(tp for tp in TIMEPOINTS if tp not in answered and any(f.timepoint == tp for f in found))
+    return FlaggedSession(session, tuple(found), tuple(_lines(responses)), unanswered)
+
+
+def flagged_sessions(sessions: list[DosingSession]) -> dict[int, FlaggedSession]:
+    """The flagged ones among recorded sessions, by id; their readings and responses read in two
+    queries whatever the number of sessions (lists and the course page load sessions without them)."""
+    recorded = [s for s in sessions if s.status in (DRAFT, SIGNED)]
+    ids = [s.id for s in recorded]
+    if not ids:
+        return {}
+    vitals, responses = defaultdict(list), defaultdict(list)
+    for row in db.session.scalars(select(VitalSigns).where(VitalSigns.dosing_session_id.in_(ids))):
+        vitals[row.dosing_session_id].append(row)
+    for row in db.session.scalars(select(VitalSignResponse).where(VitalSignResponse.dosing_session_id.in_(ids))
+                                  .options(joinedload(VitalSignResponse.decided_by))):
+        responses[row.dosing_session_id].append(row)
+    found = {s.id: _flagged(s, vitals[s.id], responses[s.id]) for s in recorded}
+    return {session_id: flagged for session_id, flagged in found.items() if flagged is not None}
+
+
+#: how far back the prescriber's worklist shows flagged readings
+WORKLIST_DAYS = 14
+
+
+def recent_flagged(user: User, now: datetime) -> list[FlaggedSession]:
+    """Flagged sessions of the user's care-team patients recorded in the last WORKLIST_DAYS days:
+    drafts still needing a response first, then the signed ones with what was done."""
+    stmt = (select(DosingSession).join(TreatmentCourse).join(Patient)
+            .where(DosingSession.status.in_((DRAFT, SIGNED)),
+                   DosingSession.started_at >= now - timedelta(days=WORKLIST_DAYS))
+            .options(lazyload("*"), joinedload(DosingSession.course).joinedload(TreatmentCourse.patient),
+                     joinedload(DosingSession.course).joinedload(TreatmentCourse.protocol_version))
+            .order_by(DosingSession.started_at))
+    sessions = db.session.scalars(caseload(user, stmt)).unique().all()
+    rows = list(flagged_sessions(sessions).values())
+    return sorted(rows, key=lambda row: not row.unanswered)

@@ -110,7 +110,9 @@ def sign_dosing(clinic, course: CourseState, session_id: int, sequence: int, val
     record = SimpleNamespace(id=session_id, course_id=course.id, sequence=sequence, status="signed",
                              dose_mg_per_kg=per_kg, signed_by_id=course.prescriber_id, signed_at=signed_at,
                              vitals=[SimpleNamespace(timepoint=tp, systolic=v[0], diastolic=v[1], heart_rate=v[2],
-                                                     spo2=v[3]) for tp, v in vitals.items()],
+                                                     spo2=v[3], respiratory_rate=None) for tp, v in vitals.items()],
+                             # recorded as before issue 19: no discharge items, no responses
+                             discharge_checks=None, vital_responses=[],
                              adverse_events=[SimpleNamespace(event_type=e[0], severity=e[1], action_taken=e[2])
                                              for e in events], **values)
     rems = _rems_submission(clinic, course, values["ended_at"])

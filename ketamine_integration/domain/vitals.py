@@ -245,20 +245,23 @@ def response_problems(found: list[Flag], responses: Mapping[str, Response]) -> l
     problems = []
     for timepoint in TIMEPOINTS:
         flagged = [f for f in found if f.timepoint == timepoint]
-        if not flagged:
-            continue
-        label = TIMEPOINTS[timepoint].lower()
-        response = responses.get(timepoint)
-        if response is None or not (response.action or "").strip():
-            problems.append(f"a documented clinical response to the flagged reading {label} (what was done)")
-            continue
-        if response.decided_by is None:
-            problems.append(f"who decided the response to the flagged reading {label}")
-        unmeasured = sorted({f.reading for f in flagged if response.later.get(f.reading) is None},
-                            key=list(READINGS).index)
-        if response.later_at is None or unmeasured:
-            names = ", ".join(READINGS[name][0] for name in unmeasured) or "the flagged readings"
-            problems.append(f"a later reading ({names}, with its time) after the flagged reading {label}")
+        if flagged:
+            problems += _timepoint_response_problems(flagged, responses.get(timepoint))
+    return problems
+
+
+def _timepoint_response_problems(flagged: list[Flag], response: Response | None) -> list[str]:
+    label = TIMEPOINTS[flagged[0].timepoint].lower()
+    if response is None or not (response.action or "").strip():
+        return [f"a documented clinical response to the flagged reading {label} (what was done)"]
+    problems = []
+    if response.decided_by is None:
+        problems.append(f"who decided the response to the flagged reading {label}")
+    unmeasured = sorted({f.reading for f in flagged if response.later.get(f.reading) is None},
+                        key=list(READINGS).index)
+    if response.later_at is None or unmeasured:
+        names = ", ".join(READINGS[name][0] for name in unmeasured) or "the flagged readings"
+        problems.append(f"a later reading ({names}, with its time) after the flagged reading {label}")
     return problems
 
 

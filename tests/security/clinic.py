@@ -143,7 +143,14 @@ class Clinic:
     @cached_property
     def signed_session(self) -> int:
         session = self.dosing_sessions[0]
-        assert self.post("prescriber", f"/dosing/{session}", self.record_data(session)).status_code == 302
+        from ketamine_integration.experience.models import DosingSession
+        start = self.make.query(lambda: db.session.get(DosingSession, session).planned_start)
+        # a flagged reading before dosing and its clinical response: a row of the signed record too
+        answered = {"baseline-systolic": "182", "response_baseline-action": "Rested, repeated; prescriber reviewed",
+                    "response_baseline-decided_by": str(self.users["prescriber"]),
+                    "response_baseline-later_at": form_time(start - timedelta(minutes=5)),
+                    "response_baseline-later_systolic": "168"}
+        assert self.post("prescriber", f"/dosing/{session}", self.record_data(session, **answered)).status_code == 302
         signed = self.post("prescriber", f"/dosing/{session}/sign", {"version": self.version("dosing", session)})
         assert signed.status_code == 302
         return session

@@ -54,7 +54,7 @@ def inside_value(world, kind: str, actor: str | None):
     if kind in LITERALS:
         return LITERALS[kind]
     if kind == "version":
-        return 1
+        return 2  # the shipped protocols' version
     if kind == "token":
         return world.feed_tokens[world.users["therapist"]]["live"]
     if kind == "clinician":

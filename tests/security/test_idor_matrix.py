@@ -147,7 +147,7 @@ def _ids(world, kind: str, patient: int) -> list:
     if kind in LITERALS:
         return [LITERALS[kind]]
     if kind == "version":
-        return [1]
+        return [2]  # the shipped protocols' version
     if kind == "token":  # a revoked secret and one never issued; the live secret is the credential
         return [world.feed_tokens[world.users["b_therapist"]]["revoked"], "never-issued-" + "x" * 30]
     outsider = world.users["b_therapist"]

@@ -172,3 +172,33 @@ def test_protocols_check_names_file_and_field_of_a_broken_threshold(app, tmp_pat
     assert result.exit_code == 1
     assert ("ERROR broken-thresholds.yaml: vital_signs.baseline: do_not_start.systolic.at_or_above (130) is below "
             "flag.systolic.at_or_above (141)") in result.output
+
+
+#: what a signature covered before issue 19 (every record signed before migration 0020)
+SIGNED_BEFORE = {"started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "lot_number",
+                 "administered_by_id", "monitored_by_id", "sedation", "dissociation",
+                 "concomitant_sedating_medications", "monitoring_minutes", "discharged_at", "discharge_ready",
+                 "ready_to_leave_at", "vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
+                 "id", "course_id", "sequence", "status", "dose_mg_per_kg", "signed_by_id", "signed_at",
+                 "vitals", "adverse_events"}
+
+
+def test_a_record_signed_before_the_new_fields_signs_the_same_content(team, make, auth):
+    """Migration 0020 leaves the new columns empty on older records: their signed content, and so
+    their digest, is what it was (the typed monitoring minutes and the single discharge answer
+    included)."""
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    _save(make, auth, session_id, team)
+    _try_to_sign(make, auth, session_id)
+
+    def as_signed_before_0020():
+        session = db.session.get(DosingSession, session_id)
+        content = signed_content(session)
+        legacy = {key: value for key, value in content.items() if key != "discharge_checks"}
+        session.discharge_checks = None  # in memory only, as an older row reads
+        return content, legacy, signed_content(session)
+    content, legacy, older = make.query(as_signed_before_0020)
+    assert set(content) == SIGNED_BEFORE | {"discharge_checks"}   # a new record signs its discharge answers
+    assert older == legacy and set(older) == SIGNED_BEFORE
+    assert all(len(reading) == 4 for reading in older["vitals"].values())

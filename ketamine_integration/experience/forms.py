@@ -7,7 +7,7 @@ from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, Radi
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
-from ..domain.vitals import DISCHARGE_CRITERIA
+from ..domain.vitals import DISCHARGE_CRITERIA, TIMEPOINTS
 from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
 from ..patients.forms import care_team_join_fields
 from ..bookings.models import MINUTES_RANGE
@@ -72,7 +72,12 @@ class ResponseForm(Form):
     later_diastolic = IntegerField("Later diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
     later_heart_rate = IntegerField("Later heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
     later_spo2 = IntegerField("Later SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
-    later_respiratory_rate = IntegerField("Later respiratory rate (/min)", validators=[Optional(), NumberRange(0, 200)])
+    later_respiratory_rate = IntegerField("Later respiratory rate (/min)",
+                                          validators=[Optional(), NumberRange(0, 200)])
+
+
+def _response_label(timepoint: str) -> str:
+    return f"Clinical response to the flagged reading {TIMEPOINTS[timepoint].lower()}"
 
 
 class DischargeForm(Form):
@@ -123,9 +128,10 @@ class DosingRecordForm(FlaskForm):
     discharged_at = ClinicDateTimeField("Discharged at", validators=[Optional()],
                                         description="Monitoring is counted from the start of dosing to here.")
     discharge_criteria = FormField(DischargeForm, label="Discharge criteria")
-    response_baseline = FormField(ResponseForm, label="Clinical response to the flagged reading before dosing")
-    response_post_40 = FormField(ResponseForm, label="Clinical response to the flagged reading about 40 minutes after dosing")
-    response_discharge = FormField(ResponseForm, label="Clinical response to the flagged reading before discharge")
+    #: one per timepoint; the page shows a timepoint's only when a reading there is flagged
+    response_baseline = FormField(ResponseForm, label=_response_label("baseline"))
+    response_post_40 = FormField(ResponseForm, label=_response_label("post_40"))
+    response_discharge = FormField(ResponseForm, label=_response_label("discharge"))
     ready_to_leave_at = ClinicDateTimeField(
         "REMS: when would the patient have been ready to leave without the 2-hour rule?",
         validators=[Optional()])

@@ -149,7 +149,8 @@ def signed_extras(session: DosingSession) -> dict:
     so records signed before still hash as they did."""
     extras = {}
     if session.discharge_checks is not None:
-        extras["discharge_checks"] = {key: session.discharge_checks.get(key) for key in sorted(session.discharge_checks)}
+        checks = session.discharge_checks
+        extras["discharge_checks"] = {key: checks.get(key) for key in sorted(checks)}
     if session.vital_responses:
         extras["vital_responses"] = {
             r.timepoint: [r.action, r.decided_by_id, r.later_at.astimezone(timezone.utc).isoformat()

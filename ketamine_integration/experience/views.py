@@ -75,8 +75,9 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
     administering, monitors = services.dosing_team_choices(session)
     form.administered_by.choices = options([(0, "—")] + administering)
     form.monitored_by.choices = options([(0, "—")] + monitors)
+    deciders = options([(0, "—")] + _deciders(session, monitors))
     for timepoint in VITAL_TIMEPOINTS:
-        getattr(form, f"response_{timepoint}").form.decided_by.choices = options([(0, "—")] + _deciders(session, monitors))
+        getattr(form, f"response_{timepoint}").form.decided_by.choices = deciders
     if not current_user.can("dosing.record_dose"):
         _show_dose_fields_only(form, session)
     return form

@@ -87,7 +87,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['dosing_session_id'], ['dosing_sessions.id'],
                             name=op.f('fk_vital_sign_responses_dosing_session_id_dosing_sessions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vital_sign_responses')),
-    sa.UniqueConstraint('dosing_session_id', 'timepoint', name=op.f('uq_vital_sign_responses_dosing_session_id_timepoint'))
+    sa.UniqueConstraint('dosing_session_id', 'timepoint',
+                        name=op.f('uq_vital_sign_responses_dosing_session_id_timepoint'))
     )
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vital_sign_responses_dosing_session_id'), ['dosing_session_id'],

@@ -61,7 +61,8 @@ def test_a_flagged_reading_is_saved_shown_and_signed_only_with_a_clinical_respon
     signed = _session(make, session_id)
     assert signed.status == "signed"
     [response] = signed.vital_responses
-    assert (response.timepoint, response.decided_by_id, response.later_systolic) == ("baseline", team["prescriber"], 150)
+    assert (response.timepoint, response.decided_by_id, response.later_systolic) == \
+        ("baseline", team["prescriber"], 150)
     assert signed.content_digest == make.query(lambda: content_digest(db.session.get(DosingSession, session_id)))
     record = page_text(client.get(f"/dosing/{session_id}"))
     assert "Clinical responses to flagged readings" in record and "decided by Orrin Vale" in record

@@ -133,6 +133,10 @@ def signature_problems(session: DosingSession) -> list[str]:
     rules = protocol.vital_signs
     problems = missing_readings(readings_of(session), rules)
     problems += response_problems(session_flags(session, rules), responses_of(session))
+    if session.vitals_acceptable_before_discharge and not discharge_in_range(session, rules):
+        # the REMS form would otherwise report as acceptable what the protocol flags
+        problems.append("REMS: vital signs acceptable before discharge is answered yes while the discharge "
+                        "reading is outside the protocol's range (record a later reading within it, or answer no)")
     unanswered = unanswered_discharge_criteria(session.discharge_checks)
     if unanswered:
         problems.append("discharge criteria answered yes or no: " + ", ".join(u.lower() for u in unanswered))

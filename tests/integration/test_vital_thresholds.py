@@ -97,6 +97,9 @@ def test_an_unflagged_record_signs_without_a_response_and_hashes_as_before(team,
     # the esketamine-style case: discharged after 50 minutes whatever anyone would have typed
     ({"discharged_at": form_time(local(3, 9) + timedelta(minutes=50))},
      "the recorded times give 50"),
+    # the REMS form may not call a flagged discharge reading acceptable
+    ({"discharge-systolic": "170", "discharge-diastolic": "105", "vitals_acceptable_before_discharge": "yes"},
+     "REMS: vital signs acceptable before discharge is answered yes while the discharge reading is outside"),
 ])
 def test_signing_checks_criteria_and_computed_monitoring(team, make, auth, overrides, needed):
     session_id = _planned(make, team)[0]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_patients_browser import sign_in
+from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
 
 NY = ZoneInfo("America/New_York")
 
@@ -118,8 +118,11 @@ def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_do
     expect(page.get_by_text(re.compile(r"Not signed\. Still needed: a documented clinical response to the "
                                        r"flagged reading before dosing"))).to_be_visible()
 
-    # The clinical response: what was done, who decided, the later reading.
+    # The clinical response: what was done, who decided, the later reading (the form fits a phone too).
+    page.set_viewport_size({"width": 375, "height": 740})
     response = page.get_by_role("group", name="Clinical response to the flagged reading before dosing")
+    expect(response).to_be_visible()
+    assert has_no_horizontal_scroll(page), "the dosing record with a response scrolls sideways at 375 px"
     response.get_by_label("What was done").fill("Rested 20 minutes in a quiet room; prescriber reviewed and "
                                                 "proceeded once below the do-not-start limit.")
     response.get_by_label("Who decided").select_option(label="Orrin Vale")
@@ -136,3 +139,7 @@ def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_do
     expect(dosing).to_contain_text("Flagged vital signs: Before dosing: systolic pressure 182 mmHg")
     expect(dosing).to_contain_text("Response: Before dosing: Rested 20 minutes in a quiet room")
     expect(dosing).to_contain_text("decided by Orrin Vale")
+    assert has_no_horizontal_scroll(page), "the course page with a flagged session scrolls sideways at 375 px"
+    dosing.get_by_role("link", name=re.compile(r"^Open record")).click()
+    expect(page.get_by_role("heading", name="Clinical responses to flagged readings")).to_be_visible()
+    assert has_no_horizontal_scroll(page), "the signed record with its flags scrolls sideways at 375 px"

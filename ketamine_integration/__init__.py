@@ -176,13 +176,15 @@ def register_access(app: Flask) -> None:
 def register_templates(app: Flask) -> None:
     from .accounts.models import ROLE_LABELS, ROLES
     from .domain.protocols import PREPARATION_ITEMS
+    from .domain.vitals import READINGS
     from .experience.models import SETTING_LABELS, VITAL_SOURCES, VITAL_TIMEPOINTS
     from .db.clinic_time import format_duration, format_local
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS, vital_labels=VITAL_TIMEPOINTS,
-                                 setting_labels=SETTING_LABELS, vital_sources=VITAL_SOURCES)
+                                 setting_labels=SETTING_LABELS, vital_sources=VITAL_SOURCES,
+                                 reading_words=READINGS)
     app.jinja_env.filters["role_names"] = lambda names: ", ".join(
         ROLE_LABELS[r] for r in ROLES if r in names)
     app.jinja_env.globals.update(role_labels=ROLE_LABELS)

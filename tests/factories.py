@@ -11,6 +11,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.db.types import utcnow
+from ketamine_integration.domain.vitals import DISCHARGE_CRITERIA
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.models import Authenticator
@@ -164,3 +165,8 @@ class Factories:
                                               count=count, reason=reason, clinician_id=who, room_id=room_id,
                                               by=db.session.get(User, who))]
         return self.run(plan)
+
+
+#: every discharge criterion answered yes, as the dosing record form posts them and as the service takes them
+DISCHARGE_MET = {key: True for key in DISCHARGE_CRITERIA}
+DISCHARGE_MET_FORM = {f"discharge_criteria-{key}": "yes" for key in DISCHARGE_CRITERIA}

@@ -19,6 +19,7 @@ from ..documents.coordination_report import (ActionStepProgress, CoordinationRep
 from ..domain import measures as scoring
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import VITAL_TIMEPOINTS, DosingSession
+from ..experience import monitoring
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..notes import charts
@@ -98,13 +99,15 @@ def _dosing_entry(session: DosingSession) -> DosingEntry:
                                             + (f": {e.action_taken}" if e.action_taken else "")
                                             for e in session.adverse_events),
                        **{role: person.display_name for role in ("administered_by", "monitored_by", "signed_by")
-                          if (person := getattr(session, role)) is not None})
+                          if (person := getattr(session, role)) is not None},
+                       flags=tuple(f.words for f in monitoring.session_flags(session)),
+                       responses=tuple(monitoring.response_lines(session)))
 
 
 def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
     readings = {v.timepoint: v for v in session.vitals}
     return tuple(VitalSigns(label=label, bp=f"{v.systolic}/{v.diastolic}" if v.systolic and v.diastolic else "—",
-                            hr=v.heart_rate or "—", spo2=v.spo2 or "—")
+                            hr=v.heart_rate or "—", spo2=v.spo2 or "—", rr=v.respiratory_rate or "—")
                  for tp, label in VITAL_TIMEPOINTS.items() if (v := readings.get(tp)) is not None)
 
 

@@ -13,7 +13,7 @@ from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
 from ..documents.coordination_report import render_report_html
-from ..experience import rems
+from ..experience import monitoring, rems
 from ..extensions import db
 from ..web.fields import options
 from ..web.lifecycle import CONTENT_SECURITY_POLICY
@@ -265,7 +265,9 @@ def prescriber_worklist():
         .order_by(CoordinationReport.created_at.desc()).limit(20)).all()
     alerts = open_alerts(mine)
     forms = rems.forms_outstanding(current_user, today=clinic_today())
+    flagged = monitoring.recent_flagged(current_user, utcnow())
     audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
-                                        f"{len(alerts)} alerts")
+                                        f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions")
     return render_template("coordination/worklist.html", notes=notes, reports=reports, alerts=alerts,
-                           rems_rows=forms, ack_form=AcknowledgeNoteForm())
+                           rems_rows=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
+                           flagged_days=monitoring.WORKLIST_DAYS)

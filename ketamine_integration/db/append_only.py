@@ -36,6 +36,7 @@ APPEND_ONLY: dict[str, str] = {
     "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
     "vital_signs": "once its session is signed: nothing",
     "adverse_events": "once its session is signed: nothing",
+    "vital_sign_responses": "once its session is signed: nothing",
     "note_addenda": "nothing",
     "dosing_addenda": "nothing",
     "case_formulations": "nothing (a new revision is a new row)",

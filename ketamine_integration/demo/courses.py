@@ -20,6 +20,7 @@ from ..courses.services import change_phase, course_protocol, enrol_patient, rec
 from ..domain.phases import Phase
 from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..domain.protocols import Span
+from ..domain.vitals import DISCHARGE_CRITERIA
 from ..domain.windows import shift
 from ..db.errors import DomainError
 from ..experience.models import VITAL_TIMEPOINTS
@@ -344,7 +345,9 @@ def _complete_preparation(course, therapist, prescriber, start_date, *, screen_p
 
 
 def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
-    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff)."""
+    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff).
+    Monitoring is what the times give; every discharge criterion is answered. The second session
+    of an esketamine course shows a flagged reading with its documented response."""
     protocol = course_protocol(session.course)
     esketamine = protocol.medication == "esketamine"
     start = session.planned_start
@@ -357,22 +360,40 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
                   administered_by_id=prescriber.id, monitored_by_id=nurse.id,
                   sedation=rng.choice(("none", "mild", "mild", "moderate")),
                   dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
-                  concomitant_sedating_medications="none" if esketamine else None, monitoring_minutes=minutes,
-                  discharged_at=start + timedelta(minutes=minutes), discharge_ready=True,
+                  concomitant_sedating_medications="none" if esketamine else None,
+                  discharged_at=start + timedelta(minutes=minutes),
                   ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
                   vitals_acceptable_before_dosing=True if esketamine else None,
                   vitals_acceptable_before_discharge=True if esketamine else None)
-    # at home: the patient's own cuff before dosing, their pulse oximeter after (as they reported them)
-    sources = {"baseline": "patient_reported"} if session.setting == AT_HOME else {}
-    vitals = {tp: {"systolic": rng.randint(112, 138) + (14 if tp == "post_40" else 0),
-                   "diastolic": rng.randint(70, 86), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99),
-                   "source": sources.get(tp, "device") if session.setting == AT_HOME else "clinician"}
-              for tp in VITAL_TIMEPOINTS}
+    vitals, responses = _demo_vitals(session, esketamine, prescriber, start, rng)
     events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
         if rng.random() < 0.2 else []
     save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
-                by=prescriber)
+                by=prescriber, responses=responses, discharge_checks={key: True for key in DISCHARGE_CRITERIA})
     sign(session, by=prescriber, expected_version=session.version)
+
+
+def _demo_vitals(session, esketamine: bool, prescriber: User, start: datetime,
+                 rng: random.Random) -> tuple[dict, dict]:
+    """(readings by timepoint, responses to flagged ones): unremarkable readings, taken in the
+    clinic by its staff or, at home, by the patient's own cuff before dosing and their device
+    after; the second session of an esketamine course has a flagged pre-dose pressure and its
+    documented response."""
+    sources = {"baseline": "patient_reported"} if session.setting == AT_HOME else {}
+    vitals = {tp: {"systolic": rng.randint(112, 132) + (14 if tp == "post_40" else 0),
+                   "diastolic": rng.randint(70, 84), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99),
+                   "respiratory_rate": rng.randint(12, 18),
+                   "source": sources.get(tp, "device") if session.setting == AT_HOME else "clinician"}
+              for tp in VITAL_TIMEPOINTS}
+    responses = {}
+    if esketamine and session.sequence == 2:
+        vitals["baseline"].update(systolic=148, diastolic=94)
+        responses["baseline"] = dict(
+            action="Rested 15 minutes in a quiet room and repeated the reading; below the do-not-start limit "
+                   "(180/110), so the prescriber gave the dose as planned and asked for a reading every 20 minutes.",
+            decided_by_id=prescriber.id, later_at=start - timedelta(minutes=5), later_systolic=136,
+            later_diastolic=86, later_heart_rate=76)
+    return vitals, responses
 
 
 def _demo_dose(protocol, sequence: int, weight: float) -> float:

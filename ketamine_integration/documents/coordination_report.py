@@ -63,6 +63,8 @@ class VitalSigns:
     hr: int | str
     #: percent, or "—"
     spo2: int | str
+    #: breaths per minute, or "—"
+    rr: int | str = "—"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class DosingEntry:
     administered_by: str = "—"
     monitored_by: str = "—"
     signed_by: str = "—"
+    #: readings outside the protocol's limits, in plain words
+    flags: tuple[str, ...] = ()
+    #: the documented clinical responses to them
+    responses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from datetime import date
 # WEIGHT_BASED_ROUTES lives with the protocol format now; read from here as before
 from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa: F401
 from .protocols import Experience
+from .vitals import READINGS
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,7 @@ class Range:
 
 
 #: the widest values a monitored adult could show; anything outside is a typing error
-VITAL_RANGES = {
-    "systolic": Range(50, 260, "mmHg"),
-    "diastolic": Range(25, 160, "mmHg"),
-    "heart_rate": Range(25, 250, "beats/min"),
-    "spo2": Range(50, 100, "%"),
-}
+VITAL_RANGES = {name: Range(low, high, unit) for name, (_words, unit, (low, high)) in READINGS.items()}
 WEIGHT_RANGE = Range(25, 350, "kg")
 MG_PER_KG_RANGE = Range(0.01, 5, "mg/kg")
 

@@ -20,6 +20,7 @@ from pydantic import (AfterValidator, Field, PlainValidator,
 from .dosing_plan import (AT_HOME, IN_CLINIC, MAINTENANCE, SERIES, SETTINGS, WEIGHT_BASED_ROUTES, Bounds,
                           DoseRule, Stage, StrictModel)
 from .measures import MEASURES
+from .vitals import DEFAULT_RULES, VitalSignRules
 
 ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
 MEDICATIONS = ("ketamine", "esketamine")
@@ -298,6 +299,8 @@ class Protocol(_Strict):
     integration: Integration
     measures: tuple[MeasureSchedule, ...]
     coordination: Coordination
+    #: optional: a version-1 snapshot without it keeps the readings it required (domain.vitals)
+    vital_signs: VitalSignRules = DEFAULT_RULES
 
     @model_validator(mode="after")
     def _consistent(self):

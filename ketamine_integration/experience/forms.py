@@ -7,6 +7,7 @@ from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, Radi
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
+from ..domain.vitals import DISCHARGE_CRITERIA, TIMEPOINTS
 from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
 from ..patients.forms import care_team_join_fields
 from ..bookings.models import MINUTES_RANGE
@@ -64,8 +65,36 @@ class VitalsForm(Form):
     diastolic = IntegerField("Diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
     heart_rate = IntegerField("Heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
     spo2 = IntegerField("SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
+    respiratory_rate = IntegerField("Respiratory rate (/min)", validators=[Optional(), NumberRange(0, 200)])
     source = SelectField("Taken by", choices=options([("", "—")] + list(VITAL_SOURCES.items())),
                          validators=[Optional()])
+
+
+class ResponseForm(Form):
+    """The clinical response to a flagged reading: what was done, who decided, the later reading."""
+
+    action = TextAreaField("What was done", validators=[Optional(), Length(max=2000)])
+    decided_by = SelectField("Who decided", coerce=int, validators=[Optional()])
+    later_at = ClinicDateTimeField("Later reading taken at", validators=[Optional()])
+    later_systolic = IntegerField("Later systolic (mmHg)", validators=[Optional(), NumberRange(0, 400)])
+    later_diastolic = IntegerField("Later diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
+    later_heart_rate = IntegerField("Later heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
+    later_spo2 = IntegerField("Later SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
+    later_respiratory_rate = IntegerField("Later respiratory rate (/min)",
+                                          validators=[Optional(), NumberRange(0, 200)])
+
+
+def _response_label(timepoint: str) -> str:
+    return f"Clinical response to the flagged reading {TIMEPOINTS[timepoint].lower()}"
+
+
+class DischargeForm(Form):
+    """One explicit answer per discharge criterion (domain.vitals.DISCHARGE_CRITERIA); whether the
+    vital signs are within range is read from the discharge reading, not asked."""
+
+
+for _key, _label in DISCHARGE_CRITERIA.items():
+    setattr(DischargeForm, _key, RadioField(_label, choices=YES_NO, coerce=_yes_no, validators=[Optional()]))
 
 
 class AdverseEventForm(Form):
@@ -109,9 +138,13 @@ class DosingRecordForm(FlaskForm):
                                max_entries=ADVERSE_EVENT_ROWS)
     concomitant_sedating_medications = StringField("Concomitant sedating medications",
                                                    validators=[Optional(), Length(max=500)])
-    monitoring_minutes = IntegerField("Total monitoring (minutes)", validators=[Optional(), NumberRange(0, 1440)])
-    discharged_at = ClinicDateTimeField("Discharged at", validators=[Optional()])
-    discharge_ready = RadioField("Discharge criteria met", choices=YES_NO, coerce=_yes_no, validators=[Optional()])
+    discharged_at = ClinicDateTimeField("Discharged at", validators=[Optional()],
+                                        description="Monitoring is counted from the start of dosing to here.")
+    discharge_criteria = FormField(DischargeForm, label="Discharge criteria")
+    #: one per timepoint; the page shows a timepoint's only when a reading there is flagged
+    response_baseline = FormField(ResponseForm, label=_response_label("baseline"))
+    response_post_40 = FormField(ResponseForm, label=_response_label("post_40"))
+    response_discharge = FormField(ResponseForm, label=_response_label("discharge"))
     ready_to_leave_at = ClinicDateTimeField(
         "REMS: when would the patient have been ready to leave without the 2-hour rule?",
         validators=[Optional()])

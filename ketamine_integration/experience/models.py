@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
@@ -14,6 +14,7 @@ from ..db.types import UTCDateTime, utcnow
 from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..extensions import db
 from ..db.signed_records import changed_attributes, was_signed
+from ..domain.vitals import READINGS, TIMEPOINTS
 
 PLANNED, DRAFT, SIGNED, CANCELLED = "planned", "draft", "signed", "cancelled"
 STATUSES = (PLANNED, DRAFT, SIGNED, CANCELLED)
@@ -23,8 +24,8 @@ SETTING_LABELS = {IN_CLINIC: "In the clinic", AT_HOME: "Supervised at home (tele
 #: how a set of vital signs was taken: by the clinic's staff, told by the patient, or read from their device
 VITAL_SOURCES = {"clinician": "Measured by the clinician", "patient_reported": "Reported by the patient",
                  "device": "Read from the patient's device"}
-VITAL_TIMEPOINTS = {"baseline": "Before dosing", "post_40": "About 40 minutes after dosing",
-                    "discharge": "Before discharge"}
+VITAL_TIMEPOINTS = TIMEPOINTS
+READING_NAMES = tuple(READINGS)
 
 
 class DosingSession(db.Model):
@@ -72,10 +73,14 @@ class DosingSession(db.Model):
     sedation: Mapped[str | None] = mapped_column(String(10))
     dissociation: Mapped[str | None] = mapped_column(String(10))
     concomitant_sedating_medications: Mapped[str | None] = mapped_column(String(500))
-    #: minutes of monitoring in total
+    #: minutes from the start of dosing to discharge, computed from those two times when the
+    #: record is saved (records signed before issue 19 keep the number typed then)
     monitoring_minutes: Mapped[int | None]
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: every discharge criterion met; derived from `discharge_checks` and the discharge readings
     discharge_ready: Mapped[bool | None]
+    #: the clinician's answer to each observed discharge criterion, by key (domain.vitals.DISCHARGE_CRITERIA)
+    discharge_checks: Mapped[dict | None] = mapped_column(JSON)
     #: REMS: when the patient would have been ready to leave without the 2-hour rule
     ready_to_leave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: REMS: vital signs acceptable before dosing / before discharge
@@ -104,6 +109,9 @@ class DosingSession(db.Model):
     adverse_events: Mapped[list[AdverseEvent]] = relationship(
         back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
         order_by="AdverseEvent.id")
+    vital_responses: Mapped[list[VitalSignResponse]] = relationship(
+        back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
+        order_by="VitalSignResponse.id")
     addenda: Mapped[list[DosingAddendum]] = relationship(
         back_populates="dosing_session", lazy="selectin", order_by="DosingAddendum.id")
     #: the room-and-staff booking of a planned session (kind "dosing"); declared on this side, as
@@ -139,8 +147,42 @@ class VitalSigns(db.Model):
     spo2: Mapped[int | None]
     #: who took these readings (VITAL_SOURCES): at home they are the patient's or their device's
     source: Mapped[str] = mapped_column(String(20), default="clinician", server_default="clinician")
+    #: breaths per minute
+    respiratory_rate: Mapped[int | None]
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="vitals")
+
+
+class VitalSignResponse(db.Model):
+    """The clinical response to the flagged readings of one timepoint: what was done, who decided,
+    and the later reading. Part of the record: signed with it, and frozen with it."""
+
+    __tablename__ = "vital_sign_responses"
+    __table_args__ = (UniqueConstraint("dosing_session_id", "timepoint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: the timepoint whose flagged reading this answers: baseline, post_40 or discharge
+    timepoint: Mapped[str] = mapped_column(String(12))
+    #: what was done (clinician's words)
+    action: Mapped[str] = mapped_column(Text)
+    #: the clinician who decided it
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: when the later reading was taken (UTC)
+    later_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the later reading: mmHg, mmHg, /min, %, /min
+    later_systolic: Mapped[int | None]
+    later_diastolic: Mapped[int | None]
+    later_heart_rate: Mapped[int | None]
+    later_spo2: Mapped[int | None]
+    later_respiratory_rate: Mapped[int | None]
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="vital_responses")
+    decided_by: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def later(self) -> dict[str, int | None]:
+        return {name: getattr(self, f"later_{name}") for name in READING_NAMES}
 
 
 class AdverseEvent(db.Model):
@@ -188,6 +230,6 @@ def refuse_changes_to_signed_sessions(db_session: Session, flush_context, instan
             if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
                 raise SignedRecordChanged(f"dosing session {obj.id} is signed; add an addendum instead")
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, (VitalSigns, AdverseEvent)) and obj.dosing_session is not None \
+        if isinstance(obj, (VitalSigns, AdverseEvent, VitalSignResponse)) and obj.dosing_session is not None \
                 and obj.dosing_session.status == SIGNED and was_signed(obj.dosing_session):
-            raise SignedRecordChanged("the vitals and adverse events of a signed session never change")
+            raise SignedRecordChanged("the vitals, responses and adverse events of a signed session never change")

@@ -30,10 +30,10 @@ from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
-from .dose_roles import recorded_people_problems, recorder_limits
-from . import plan_rules
+from .dose_roles import care_team_ids, recorded_people_problems, recorder_limits
+from . import monitoring, plan_rules
 from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (read from here by views and other packages)
-from .models import CANCELLED, DRAFT, PLANNED, SIGNED, VITAL_TIMEPOINTS, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
+from .models import CANCELLED, DRAFT, PLANNED, SIGNED, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
 
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
@@ -47,9 +47,11 @@ LAST_PLANNABLE = date(YEARS[1], 12, 31)
 #: columns copied from the record form as they are
 RECORD_FIELDS = ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "lot_number",
                  "administered_by_id", "monitored_by_id", "sedation", "dissociation",
-                 "concomitant_sedating_medications", "monitoring_minutes", "discharged_at",
-                 "discharge_ready", "ready_to_leave_at", "vitals_acceptable_before_dosing",
-                 "vitals_acceptable_before_discharge")
+                 "concomitant_sedating_medications", "discharged_at", "ready_to_leave_at",
+                 "vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge")
+#: columns derived when the record is saved (monitoring from its times, discharge readiness from
+#: its criteria: experience.monitoring), signed with the rest
+DERIVED_FIELDS = ("monitoring_minutes", "discharge_ready")
 
 
 def count_signed_dosing_sessions(course_id: int) -> int:
@@ -282,8 +284,13 @@ def _check_recordable(session: DosingSession) -> None:
 
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
                 expected_version: int, by: User, spacing_reason: str | None = None,
-                dose_reason: str | None = None) -> None:
-    """Save the recorded data of a session as a draft, as `by` may; a signed session never changes."""
+                dose_reason: str | None = None, responses: dict[str, dict] | None = None,
+                discharge_checks: dict | None = None) -> None:
+    """Save the recorded data of a session as a draft, as `by` may; a signed session never changes.
+
+    `responses` are the clinical responses to flagged readings by timepoint, `discharge_checks`
+    the answers to the discharge criteria (experience.monitoring); monitoring minutes and
+    discharge readiness are derived, whatever `values` says of them."""
     _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
@@ -293,6 +300,8 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
     problems.update(record_problems)
     problems.update(recorded_people_problems(session, values))
+    problems.update(monitoring.response_problems_on_save(session, responses or {}, utcnow(),
+                                                         care_team_ids(session)))
     if problems:
         raise DomainError(problems)
     confirmation = plan_rules.dose_confirmation(session, values, unusual, dose_reason, by)
@@ -306,6 +315,7 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
                               if weight_based else None)
     _record_vitals(session, vitals)
     session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
+    monitoring.save_monitoring(session, responses=responses or {}, discharge_checks=discharge_checks)
     session.status = DRAFT
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
@@ -337,8 +347,7 @@ def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:
 #: what a signature needs, and how the refusal names it
 REQUIRED_TO_SIGN = {"started_at": "start time", "ended_at": "end time", "route": "route",
                     "medication": "medication", "dose_mg": "dose", "administered_by_id": "who administered",
-                    "monitored_by_id": "who monitored", "monitoring_minutes": "monitoring minutes",
-                    "discharged_at": "discharge time", "discharge_ready": "whether discharge criteria were met",
+                    "monitored_by_id": "who monitored", "discharged_at": "discharge time",
                     "sedation": "sedation", "dissociation": "dissociation"}
 REQUIRED_FOR_REMS = {"ready_to_leave_at": "REMS: when the patient would have been ready to leave",
                      "lot_number": "lot number",
@@ -353,18 +362,7 @@ def _missing_for_signature(session: DosingSession) -> list[str]:
     missing = [label for name, label in required.items() if getattr(session, name) in (None, "")]
     if session.route in WEIGHT_BASED_ROUTES and session.weight_kg is None:
         missing.append("weight used (weight-based route)")
-    readings = {v.timepoint: v for v in session.vitals}
-    for timepoint in ("baseline", "post_40", "discharge"):
-        row = readings.get(timepoint)
-        if row is None or None in (row.systolic, row.diastolic, row.heart_rate):
-            missing.append(f"blood pressure and heart rate {VITAL_TIMEPOINTS[timepoint].lower()}")
-    if readings.get("baseline") is None or readings["baseline"].spo2 is None:
-        missing.append("SpO2 before dosing")
-    if (session.monitoring_minutes is not None
-            and session.monitoring_minutes < protocol.experience.min_monitoring_minutes):
-        missing.append(f"at least {protocol.experience.min_monitoring_minutes} minutes of monitoring "
-                       f"(the protocol's minimum; {session.monitoring_minutes} recorded)")
-    return missing
+    return missing + monitoring.signature_problems(session)
 
 
 def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
@@ -375,6 +373,7 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
     if session.version != expected_version:
         raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
                              current_version=session.version)
+    monitoring.derive(session)  # a draft saved before issue 19 held a typed number
     missing = _missing_for_signature(session)
     if missing:
         raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
@@ -400,12 +399,14 @@ def _canonical(name: str, value):
 
 def signed_content(session: DosingSession) -> dict:
     """The clinical content a signature covers, as canonical plain data (digest and documents)."""
-    content = {name: getattr(session, name) for name in RECORD_FIELDS}
+    content = {name: getattr(session, name) for name in RECORD_FIELDS + DERIVED_FIELDS}
     content.update(id=session.id, course_id=session.course_id, sequence=session.sequence,
                    status=session.status, dose_mg_per_kg=session.dose_mg_per_kg,
                    signed_by_id=session.signed_by_id, signed_at=session.signed_at)
     content = {name: _canonical(name, value) for name, value in content.items()}
+    # a respiratory rate is signed when recorded; records without one hash as they always did
     content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
+                         + ([v.respiratory_rate] if v.respiratory_rate is not None else [])
                          + ([v.source] if v.source not in (None, "clinician") else [])
                          for v in sorted(session.vitals, key=lambda v: v.timepoint)}
     # Added with issue 19: present only when they say something, so earlier signatures still verify.
@@ -414,6 +415,7 @@ def signed_content(session: DosingSession) -> dict:
     if session.dose_confirmation_reason:
         content["dose_confirmation_reason"] = session.dose_confirmation_reason
     content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
+    content.update(monitoring.signed_extras(session))
     return content
 
 

@@ -12,7 +12,7 @@ from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
-from . import dose_roles, rems, services
+from . import dose_roles, monitoring, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
 
@@ -69,9 +69,16 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
-    administering, monitoring = dose_roles.dosing_team_choices(session)
+        form.discharge_criteria.form.process(None, data=session.discharge_checks or {})
+        for response in session.vital_responses:
+            getattr(form, f"response_{response.timepoint}").form.process(None, obj=response,
+                                                                          decided_by=response.decided_by_id)
+    administering, monitors = dose_roles.dosing_team_choices(session)
     form.administered_by.choices = options([(0, "—")] + administering)
-    form.monitored_by.choices = options([(0, "—")] + monitoring)
+    form.monitored_by.choices = options([(0, "—")] + monitors)
+    deciders = options([(0, "—")] + _deciders(session, monitors))
+    for timepoint in VITAL_TIMEPOINTS:
+        getattr(form, f"response_{timepoint}").form.decided_by.choices = deciders
     if not current_user.can("dosing.record_dose"):
         _show_dose_fields_only(form, session)
     return form
@@ -92,12 +99,29 @@ def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> No
             field.flags.kept = True
 
 
+def _deciders(session: DosingSession, monitors: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Who may be named as deciding a response: the care team's monitors, and whoever a response names."""
+    named = [(r.decided_by.id, r.decided_by.display_name) for r in session.vital_responses if r.decided_by]
+    return monitors + [row for row in dict(named).items() if row not in monitors]
+
+
+def _responses(form: DosingRecordForm) -> dict[str, dict]:
+    responses = {}
+    for timepoint in VITAL_TIMEPOINTS:
+        data = dict(getattr(form, f"response_{timepoint}").data)
+        data["decided_by_id"] = data.pop("decided_by") or None
+        data["action"] = (data.get("action") or "").strip()
+        responses[timepoint] = data
+    return responses
+
+
 #: record columns whose form field has another name
 FIELD_FOR_COLUMN = {"administered_by_id": "administered_by", "monitored_by_id": "monitored_by"}
 
 
-def _record_values(form: DosingRecordForm):
-    """(column values, vitals by timepoint, adverse events) from a submitted record form."""
+def _record_values(form: DosingRecordForm) -> dict:
+    """The service's arguments from a submitted record form: column values, vitals by timepoint,
+    adverse events, responses to flagged readings and the discharge answers."""
     values = {}
     for column in services.RECORD_FIELDS:
         field = getattr(form, FIELD_FOR_COLUMN.get(column, column))
@@ -111,7 +135,8 @@ def _record_values(form: DosingRecordForm):
     events = [dict(event_type=e["event_type"].strip(), severity=e["severity"],
                    action_taken=(e["action_taken"] or "").strip() or None)
               for e in form.adverse_events.data if (e["event_type"] or "").strip()]
-    return values, vitals, events
+    return dict(values=values, vitals=vitals, adverse_events=events, responses=_responses(form),
+                discharge_checks=dict(form.discharge_criteria.data))
 
 
 @bp.route("/dosing/<id:dosing_id>", methods=["GET", "POST"])
@@ -124,9 +149,8 @@ def dosing_record(dosing_id: int):
         audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
     else:
         done, _ = submit(form, lambda: services.save_record(
-            session, **dict(zip(("values", "vitals", "adverse_events"), _record_values(form))),
-            expected_version=form_version(form), by=current_user, spacing_reason=form.spacing_reason.data,
-            dose_reason=form.dose_reason.data))
+            session, **_record_values(form), expected_version=form_version(form), by=current_user,
+            spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data))
         if done:
             audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                          detail=services.overrides_kept(session))
@@ -137,6 +161,8 @@ def dosing_record(dosing_id: int):
                      outcome=audit.FAILURE, detail="not saved")
     return render_form("experience/record.html", form, session=session, course=session.course,
                        protocol=protocol_of(session.course.protocol_version),
+                       flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
+                       responses=monitoring.response_lines(session),
                        addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
 
 

@@ -18,6 +18,7 @@ from ..domain.phases import NEXT_PHASES
 from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
 from ..experience import services as dosing
+from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
 from ..experience.windows import course_windows
@@ -82,6 +83,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         measure_names={m.baseline_item: m.name for m in MEASURES.values()},
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
+        flagged=flagged_sessions(sessions) if clinical else {},
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
         suggestions=_suggestions(course, windows, now), names={user_id: name for user_id, name, _roles in clinicians},

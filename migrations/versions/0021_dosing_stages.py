@@ -1,7 +1,7 @@
 """dosing stages: a dose's confirmation reason, where it happened, and who took each set of vitals
 
 Revision ID: 0021_dosing_stages
-Revises: 0019_nurse_role
+Revises: 0020_vital_thresholds
 Create Date: 2026-12-02 15:00:00
 
 Issue 19, points 4 and 5: a dose outside the protocol's usual doses is kept only with the
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0021_dosing_stages'
-down_revision = '0019_nurse_role'
+down_revision = '0020_vital_thresholds'
 branch_labels = None
 depends_on = None
 

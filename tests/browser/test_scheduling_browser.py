@@ -15,6 +15,7 @@ from ketamine_integration.experience.services import plan_series, save_record, s
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Room, WorkingHours
 from tests.browser.test_patients_browser import sign_in
+from tests.factories import DISCHARGE_MET
 
 NY = ZoneInfo("America/New_York")
 
@@ -42,10 +43,11 @@ def _signed_window(live_server) -> tuple[int, int]:
         save_record(session, values=dict(
             started_at=start, ended_at=start + timedelta(minutes=40), route="iv", medication="ketamine", dose_mg=35,
             weight_kg=70, lot_number="L1", administered_by_id=prescriber, monitored_by_id=prescriber, sedation="mild",
-            dissociation="mild", concomitant_sedating_medications=None, monitoring_minutes=90,
-            discharged_at=start + timedelta(minutes=130), discharge_ready=True, ready_to_leave_at=None,
+            dissociation="mild", concomitant_sedating_medications=None,
+            discharged_at=start + timedelta(minutes=130), ready_to_leave_at=None,
             vitals_acceptable_before_dosing=None, vitals_acceptable_before_discharge=None),
-            vitals=vitals, adverse_events=[], expected_version=session.version, by=db.session.get(User, prescriber))
+            vitals=vitals, adverse_events=[], expected_version=session.version, by=db.session.get(User, prescriber),
+            discharge_checks=DISCHARGE_MET)
         sign(session, by=db.session.get(User, prescriber), expected_version=session.version)
     make.run(setup)
     return course_id, therapist

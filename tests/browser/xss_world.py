@@ -23,6 +23,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionStep, MeasureResponse, SafetyAlert, SessionNote
 from ketamine_integration.bookings.models import Appointment, Room
 from tests.conftest import Auth
+from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")
 PROJECT_PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
@@ -75,6 +76,8 @@ def protocols_dir(tmp: Path, p: Payloads) -> Path:
     definition.update(id="xss-rems", name=p("protocol name"), summary=p("protocol summary"))
     definition["experience"]["dose_guidance"] = p("protocol dose guidance")
     definition["evidence"] = [{"claim": p("protocol evidence claim"), "source": p("protocol evidence source")}]
+    definition["vital_signs"]["sources"] = [{"claim": p("vital-sign source claim"),
+                                             "source": p("vital-sign source")}]
     (target / "xss-rems.yaml").write_text(yaml.safe_dump(definition, allow_unicode=True))
     broken = {"id": "broken", "version": 1, p("protocol file unknown key"): 1}
     (target / "broken.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True))
@@ -186,14 +189,18 @@ class World:
             "administered_by": ids["pres"], "monitored_by": ids["pres"],
             **{f"{tp}-{k}": v for tp in ("baseline", "post_40", "discharge")
                for k, v in (("systolic", "128"), ("diastolic", "82"), ("heart_rate", "72"), ("spo2", "98"))},
-            "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "130",
-            "discharged_at": form_time(start + timedelta(minutes=170)), "discharge_ready": "yes",
+            "sedation": "mild", "dissociation": "moderate",
+            "discharged_at": form_time(start + timedelta(minutes=170)), **DISCHARGE_MET_FORM,
             "ready_to_leave_at": form_time(start + timedelta(minutes=100)),
             "vitals_acceptable_before_dosing": "yes", "vitals_acceptable_before_discharge": "yes",
             "concomitant_sedating_medications": p("concomitant sedating medications"),
             "adverse_events-0-event_type": p("adverse event type"), "adverse_events-0-severity": "mild",
             "adverse_events-0-action_taken": p("adverse event action taken"), "version": first.version,
-            "spacing_reason": p("dosing spacing reason")})
+            "spacing_reason": p("dosing spacing reason"),
+            # a flagged reading before dosing, answered: the response is shown on four pages
+            "baseline-systolic": "150", "response_baseline-action": p("vital-sign response action"),
+            "response_baseline-decided_by": ids["pres"], "response_baseline-later_systolic": "132",
+            "response_baseline-later_at": form_time(start - timedelta(minutes=5))})
         version = self.make.query(lambda: db.session.get(DosingSession, first.id).version)
         self.post(pres, f"/dosing/{first.id}/sign", {"version": version})
         self.post(pres, f"/dosing/{first.id}/addenda", {"body": p("dosing addendum")})

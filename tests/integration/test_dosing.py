@@ -13,6 +13,7 @@ from ketamine_integration.experience.models import DosingSession, SignedRecordCh
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment
 from tests.conftest import page_text
+from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")
 REASON = "Patient travelling; prescriber agreed to the longer gap."
@@ -96,8 +97,8 @@ def _record_data(session, clinician_id, **overrides):
         "baseline-systolic": "128", "baseline-diastolic": "82", "baseline-heart_rate": "72", "baseline-spo2": "98",
         "post_40-systolic": "142", "post_40-diastolic": "88", "post_40-heart_rate": "80", "post_40-spo2": "97",
         "discharge-systolic": "126", "discharge-diastolic": "80", "discharge-heart_rate": "70", "discharge-spo2": "98",
-        "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "90",
-        "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "yes",
+        "sedation": "mild", "dissociation": "moderate",
+        "discharged_at": form_time(start + timedelta(minutes=130)), **DISCHARGE_MET_FORM,
         "version": str(session.version),
     }
     data.update(overrides)
@@ -251,12 +252,15 @@ def test_a_tampered_protocol_snapshot_is_refused_then_detected(team, make, app):
 def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):
     session_id = _planned(make, team)[0]
     auth.login("pres")
-    data = _record_data(_session(make, session_id), team["prescriber"], **{"discharge-systolic": "", "monitoring_minutes": "30"})
+    data = _record_data(_session(make, session_id), team["prescriber"], **{"discharge-systolic": "",
+                        "discharged_at": form_time(local(3, 9) + timedelta(minutes=45))})
     auth.post(f"/dosing/{session_id}", data)
     response = auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)},
                          follow_redirects=True)
     text = page_text(response)
-    assert "blood pressure and heart rate before discharge" in text and "at least 60 minutes of monitoring" in text
+    assert "blood pressure before discharge" in text
+    # the typed minutes are gone: start 9:00 to discharge 9:45 is what is checked
+    assert "at least 60 minutes of monitoring from the start of dosing to discharge" in text and "give 45" in text
     assert _session(make, session_id).status == "draft"
 
 
@@ -304,7 +308,7 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
     auth.login("pres2")
     start = local(9, 9)
     response = _sign(make, auth, session_id, pres, started_at=form_time(start), route="intranasal",
-                     medication="esketamine", dose_mg="56", weight_kg="", monitoring_minutes="125",
+                     medication="esketamine", dose_mg="56", weight_kg="",
                      ended_at=form_time(start + timedelta(minutes=15)),
                      discharged_at=form_time(start + timedelta(minutes=140)),
                      ready_to_leave_at=form_time(start + timedelta(minutes=90)),
@@ -317,7 +321,7 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf.data)).pages)
     text = text.replace("- ", "-")  # a hyphen the PDF wrapped at a line end
-    for expected in ("Patient Monitoring Form", "56.00 mg", "LOT-42", "125 minutes",
+    for expected in ("Patient Monitoring Form", "56.00 mg", "LOT-42", "140 minutes",  # start to discharge
                      "Ready to leave without the 2-hour rule", "142/88", "Page 1 of 1", "Confidential",
                      "acceptable before dosing Yes", "acceptable before discharge No",
                      "Concomitant sedating medications none", "Orrin Vale, MD"):   # each person with their credential

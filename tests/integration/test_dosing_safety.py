@@ -97,7 +97,7 @@ def test_rems_answers_must_be_given_to_sign(team, make, auth, client):
     auth.login("pres")
     start = local(3, 9)
     _post_record(make, auth, team, session_id, route="intranasal", medication="esketamine", dose_mg="56",
-                 weight_kg="", monitoring_minutes="125", ended_at=form_time(start + timedelta(minutes=15)),
+                 weight_kg="", ended_at=form_time(start + timedelta(minutes=15)),
                  discharged_at=form_time(start + timedelta(minutes=140)),
                  ready_to_leave_at=form_time(start + timedelta(minutes=90)))
     signed = auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)},

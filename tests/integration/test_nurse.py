@@ -62,10 +62,10 @@ def test_a_nurse_keeps_the_dose_the_prescriber_recorded_and_cannot_change_it(cli
     page = clinic.get("nurse", f"/dosing/{session}").get_data(as_text=True)
     assert re.search(r'<input[^>]*disabled[^>]*id="dose_mg"|<input[^>]*id="dose_mg"[^>]*disabled', page)
     kept = clinic.post("nurse", f"/dosing/{session}", _as_a_nurses_browser_sends(
-        clinic.record_data(session, monitoring_minutes="95")))
+        clinic.record_data(session)))
     assert kept.status_code == 302
     row = _session(make, session)
-    assert (row.dose_mg, row.lot_number, row.route, row.monitoring_minutes) == (35, "LOT-7", "iv", 95)
+    assert (row.dose_mg, row.lot_number, row.route, row.monitoring_minutes) == (35, "LOT-7", "iv", 130)  # start to discharge
     before = row.version
     refused = clinic.post("nurse", f"/dosing/{session}", clinic.record_data(session, dose_mg="49"))
     assert refused.status_code == 422

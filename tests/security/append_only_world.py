@@ -67,6 +67,8 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
                                                    s=session)}),
         "adverse_events": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM adverse_events WHERE dosing_session_id = :s", s=session)}),
+        "vital_sign_responses": ("id = :id", {"id": _latest(
+            make, "SELECT max(id) FROM vital_sign_responses WHERE dosing_session_id = :s", s=session)}),
         # the entry's course too: the app voids it through the course's checklist form
         "preparation_records": ("id = :id", {"id": preparation, "course": clinic.prep_course}),
         "appointment_changes": ("id = :id", {"id": _latest(

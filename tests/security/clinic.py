@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ketamine_integration.extensions import db
+from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")  # tests.databases.app_settings: the clinic's zone in tests
 USERNAMES = {"admin": "fz-admin", "staff": "fz-staff", "therapist": "fz-ther", "prescriber": "fz-pres",
@@ -131,8 +132,8 @@ class Clinic:
                 "lot_number": "LOT-7", "administered_by": who, "monitored_by": who,
                 **{f"{tp}-{k}": v for tp in ("baseline", "post_40", "discharge")
                    for k, v in (("systolic", "128"), ("diastolic", "82"), ("heart_rate", "72"), ("spo2", "98"))},
-                "sedation": "mild", "dissociation": "moderate", "monitoring_minutes": "90",
-                "discharged_at": form_time(start + timedelta(minutes=130)), "discharge_ready": "yes",
+                "sedation": "mild", "dissociation": "moderate",
+                "discharged_at": form_time(start + timedelta(minutes=130)), **DISCHARGE_MET_FORM,
                 "adverse_events-0-event_type": "nausea", "adverse_events-0-severity": "mild",
                 "adverse_events-0-action_taken": self.text, "concomitant_sedating_medications": self.text,
                 "spacing_reason": "", "version": str(session.version)}
@@ -142,7 +143,14 @@ class Clinic:
     @cached_property
     def signed_session(self) -> int:
         session = self.dosing_sessions[0]
-        assert self.post("prescriber", f"/dosing/{session}", self.record_data(session)).status_code == 302
+        from ketamine_integration.experience.models import DosingSession
+        start = self.make.query(lambda: db.session.get(DosingSession, session).planned_start)
+        # a flagged reading before dosing and its clinical response: a row of the signed record too
+        answered = {"baseline-systolic": "182", "response_baseline-action": "Rested, repeated; prescriber reviewed",
+                    "response_baseline-decided_by": str(self.users["prescriber"]),
+                    "response_baseline-later_at": form_time(start - timedelta(minutes=5)),
+                    "response_baseline-later_systolic": "168"}
+        assert self.post("prescriber", f"/dosing/{session}", self.record_data(session, **answered)).status_code == 302
         signed = self.post("prescriber", f"/dosing/{session}/sign", {"version": self.version("dosing", session)})
         assert signed.status_code == 302
         return session
@@ -157,7 +165,7 @@ class Clinic:
                                 ready_to_leave_at=form_time(local(-3, 10)), vitals_acceptable_before_dosing="yes",
                                 vitals_acceptable_before_discharge="yes",
                                 started_at=form_time(local(-3)), ended_at=form_time(local(-3) + timedelta(minutes=30)),
-                                discharged_at=form_time(local(-3) + timedelta(minutes=150)), monitoring_minutes="120")
+                                discharged_at=form_time(local(-3) + timedelta(minutes=150)))
         saved = self.post("prescriber", f"/dosing/{session}", data)
         assert saved.status_code == 302, saved.status_code
         signed = self.post("prescriber", f"/dosing/{session}/sign", {"version": self.version("dosing", session)})

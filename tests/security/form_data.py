@@ -7,6 +7,7 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from .world import ICS, PROTOCOL, Team, World, local
+from tests.factories import DISCHARGE_MET_FORM
 
 
 def day(days: float = 0) -> str:
@@ -60,8 +61,7 @@ def _dosing_record(team: Team) -> dict:
         "monitored_by": str(team.prescriber),
         "sedation": "mild",
         "dissociation": "mild",
-        "monitoring_minutes": "120",
-        "discharge_ready": "yes",
+        **DISCHARGE_MET_FORM,
         "version": "1",
     }
     for timepoint in ("baseline", "post_40", "discharge"):

@@ -170,6 +170,8 @@ TARGETS: dict[str, list[Target]] = {
 SUBFORMS = {
     "experience.forms.VitalsForm": "experience.forms.DosingRecordForm",
     "experience.forms.AdverseEventForm": "experience.forms.DosingRecordForm",
+    "experience.forms.ResponseForm": "experience.forms.DosingRecordForm",
+    "experience.forms.DischargeForm": "experience.forms.DosingRecordForm",
     "notes.forms.ThemeRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.StepRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.CheckInRowForm": "notes.forms.IntegrationNoteForm",

@@ -40,6 +40,7 @@ PROBES = {
     "dosing_sessions": "lot_number = 'rewritten'",
     "vital_signs": "heart_rate = heart_rate + 1",
     "adverse_events": "action_taken = 'rewritten'",
+    "vital_sign_responses": "action = 'rewritten'",
     "note_addenda": "body = 'rewritten'",
     "dosing_addenda": "body = 'rewritten'",
     "case_formulations": """content = '{"presenting_concerns": "rewritten"}'""",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ketamine_integration.extensions import db
 from tests.security.invariants import BOOKKEEPING
+from tests.factories import DISCHARGE_MET
 
 NY = ZoneInfo("America/New_York")
 #: the REMS protocol, so a signed dosing session also has its Patient Monitoring Form (rems.pdf)
@@ -204,13 +205,13 @@ def _record_and_sign(session, prescriber) -> None:
     values = dict(started_at=start, ended_at=start + timedelta(minutes=15), route="intranasal",
                   medication="esketamine", dose_mg=56, weight_kg=None, lot_number="LOT-MATRIX",
                   administered_by_id=prescriber.id, monitored_by_id=prescriber.id, sedation="mild",
-                  dissociation="moderate", concomitant_sedating_medications="none", monitoring_minutes=120,
-                  discharged_at=start + timedelta(minutes=120), discharge_ready=True,
+                  dissociation="moderate", concomitant_sedating_medications="none",
+                  discharged_at=start + timedelta(minutes=120),
                   ready_to_leave_at=start + timedelta(minutes=90), vitals_acceptable_before_dosing=True,
                   vitals_acceptable_before_discharge=True)
     vitals = {tp: {"systolic": 128, "diastolic": 80, "heart_rate": 70, "spo2": 98} for tp in VITAL_TIMEPOINTS}
     save_record(session, values=values, vitals=vitals, adverse_events=[], expected_version=session.version,
-                by=prescriber)
+                by=prescriber, discharge_checks=DISCHARGE_MET)
     sign(session, by=prescriber, expected_version=session.version)
 
 

@@ -123,12 +123,12 @@ def test_two_files_with_the_same_id_and_version_are_both_refused(tmp_path):
 
 
 def test_newest_version_is_what_new_courses_get(tmp_path):
-    v1 = dict(_base(), version=1)
-    v2 = dict(_base(), version=2, summary="Revised summary.")
-    (tmp_path / "v1.yaml").write_text(yaml.safe_dump(v1))
-    (tmp_path / "v2.yaml").write_text(yaml.safe_dump(v2))
+    older = _base()
+    newer = dict(_base(), version=older["version"] + 1, summary="Revised summary.")
+    (tmp_path / "older.yaml").write_text(yaml.safe_dump(older))
+    (tmp_path / "newer.yaml").write_text(yaml.safe_dump(newer))
     [newest] = ProtocolLibrary.load(tmp_path).newest()
-    assert newest.protocol.version == 2
+    assert newest.protocol.version == newer["version"]
 
 
 def test_hash_ignores_layout_but_not_content():

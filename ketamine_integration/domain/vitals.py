@@ -1,0 +1,304 @@
+"""Vital-sign rules of a protocol: the readings each timepoint needs, the ranges that flag a
+reading, the limits above which a dose should not start, the discharge criteria and the
+monitoring time.
+
+Pure: readings and rules come in, flags and plain-language problems go out. The protocol file
+states the numbers (its `vital_signs` section, with the sources it takes them from); a
+protocol snapshot without that section (format version 1) gets DEFAULT_RULES.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: when readings are taken; the keys are those stored with each reading
+TIMEPOINTS = {"baseline": "Before dosing", "post_40": "About 40 minutes after dosing",
+              "discharge": "Before discharge"}
+#: one number of a reading: (name in plain words, unit, the plausible range of a monitored adult)
+READINGS = {
+    "systolic": ("systolic pressure", "mmHg", (50, 260)),
+    "diastolic": ("diastolic pressure", "mmHg", (25, 160)),
+    "heart_rate": ("heart rate", "beats/min", (25, 250)),
+    "spo2": ("SpO2", "%", (50, 100)),
+    "respiratory_rate": ("respiratory rate", "breaths/min", (4, 60)),
+}
+#: what a protocol can require at a timepoint, and the numbers each needs
+MEASUREMENTS = {"blood_pressure": ("systolic", "diastolic"), "heart_rate": ("heart_rate",), "spo2": ("spo2",),
+                "respiratory_rate": ("respiratory_rate",)}
+MEASUREMENT_LABELS = {"blood_pressure": "blood pressure", "heart_rate": "heart rate", "spo2": "SpO2",
+                      "respiratory_rate": "respiratory rate"}
+#: what the clinician observes before discharge; "vital signs within the discharge range" is
+#: the fifth criterion, derived from the readings, never ticked
+DISCHARGE_CRITERIA = {
+    "alert_oriented": "Alert and oriented",
+    "walks_steadily": "Walks steadily without help",
+    "nausea_controlled": "Nausea and vomiting controlled",
+    "accompanied": "Leaves with a responsible adult and will not drive today",
+}
+VITALS_IN_RANGE = "Vital signs within the protocol's discharge range"
+
+Measurement = Literal[tuple(MEASUREMENTS)]
+
+
+class _Strict(BaseModel):
+    # As in domain.protocols: unknown keys are mistakes, "3" is not a number.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Citation(_Strict):
+    claim: Annotated[str, Field(min_length=1, max_length=4000)]
+    source: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class Limit(_Strict):
+    """A reading is outside this limit when it is below `below` or at or above `at_or_above`."""
+
+    below: int | None = None
+    at_or_above: int | None = None
+
+    @model_validator(mode="after")
+    def _sensible(self):
+        if self.below is None and self.at_or_above is None:
+            raise ValueError("give below, at_or_above or both")
+        if self.below is not None and self.at_or_above is not None and self.below >= self.at_or_above:
+            raise ValueError(f"below ({self.below}) must be lower than at_or_above ({self.at_or_above}): "
+                             "no reading would be in range")
+        return self
+
+    def breached_by(self, value: int) -> bool:
+        return (self.below is not None and value < self.below) or \
+            (self.at_or_above is not None and value >= self.at_or_above)
+
+    def words(self, unit: str) -> str:
+        parts = [f"below {self.below} {unit}" if self.below is not None else None,
+                 f"at or above {self.at_or_above} {unit}" if self.at_or_above is not None else None]
+        return " or ".join(p for p in parts if p)
+
+
+class Limits(_Strict):
+    """A limit per reading; a reading without one is never flagged."""
+
+    systolic: Limit | None = None
+    diastolic: Limit | None = None
+    heart_rate: Limit | None = None
+    spo2: Limit | None = None
+    respiratory_rate: Limit | None = None
+
+    @model_validator(mode="after")
+    def _plausible(self):
+        for name, limit in self.items():
+            low, high = READINGS[name][2]
+            for bound in (limit.below, limit.at_or_above):
+                if bound is not None and not low <= bound <= high:
+                    raise ValueError(f"{name}: {bound} {READINGS[name][1]} is outside what a monitored adult "
+                                     f"can show ({low}–{high}); check the number")
+        return self
+
+    def items(self) -> list[tuple[str, Limit]]:
+        return [(name, limit) for name in READINGS if (limit := getattr(self, name)) is not None]
+
+
+class TimepointRules(_Strict):
+    #: measurements that must be recorded at this timepoint before the record is signed
+    required: Annotated[tuple[Measurement, ...], Field(max_length=len(MEASUREMENTS))] = ()
+    #: a reading outside these limits is flagged and needs a documented clinical response
+    flag: Limits = Limits()
+    #: before dosing only: a reading outside these limits means the dose should not start
+    do_not_start: Limits = Limits()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(set(self.required)) != len(self.required):
+            raise ValueError("required lists a measurement more than once")
+        for name, stop in self.do_not_start.items():
+            flag = getattr(self.flag, name)
+            if flag is None:
+                continue
+            # a reading that stops a dose must be flagged at least as early
+            if stop.at_or_above is not None and flag.at_or_above is not None and stop.at_or_above < flag.at_or_above:
+                raise ValueError(f"do_not_start.{name}.at_or_above ({stop.at_or_above}) is below "
+                                 f"flag.{name}.at_or_above ({flag.at_or_above})")
+            if stop.below is not None and flag.below is not None and stop.below > flag.below:
+                raise ValueError(f"do_not_start.{name}.below ({stop.below}) is above flag.{name}.below ({flag.below})")
+        return self
+
+
+class VitalSignRules(_Strict):
+    """The protocol's `vital_signs` section."""
+
+    #: where the numbers come from; required as soon as the section names any limit
+    sources: tuple[Citation, ...] = ()
+    baseline: TimepointRules = TimepointRules()
+    post_40: TimepointRules = TimepointRules()
+    discharge: TimepointRules = TimepointRules()
+
+    @model_validator(mode="after")
+    def _cited(self):
+        for timepoint in ("post_40", "discharge"):
+            if getattr(self, timepoint).do_not_start.items():
+                raise ValueError(f"do_not_start applies before dosing only; remove it from {timepoint}")
+        limited = any(rules.flag.items() or rules.do_not_start.items() for rules in self.at_each())
+        if limited and not self.sources:
+            raise ValueError("sources: cite where the limits come from (at least one claim and source)")
+        return self
+
+    def at_each(self) -> list[TimepointRules]:
+        return [getattr(self, timepoint) for timepoint in TIMEPOINTS]
+
+    def at(self, timepoint: str) -> TimepointRules:
+        return getattr(self, timepoint)
+
+
+def _limit(**bounds) -> Limit:
+    return Limit(**bounds)
+
+
+_DEFAULT_FLAGS = Limits(systolic=_limit(below=90, at_or_above=160), diastolic=_limit(below=50, at_or_above=100),
+                        heart_rate=_limit(below=50, at_or_above=120), spo2=_limit(below=94),
+                        respiratory_rate=_limit(below=10, at_or_above=24))
+#: For a protocol snapshot written before the `vital_signs` section existed (version 1): the
+#: readings version 1 required (blood pressure and heart rate at each timepoint, SpO2 before
+#: dosing) and, conservatively, the limits the shipped ketamine protocols cite, so that an older
+#: course still needs a documented response to a reading such as 182/112 before it is signed.
+DEFAULT_RULES = VitalSignRules(
+    sources=(Citation(claim="Clinic default limits for a protocol file without a vital_signs section",
+                      source="ketamine_integration/domain/vitals.py (see protocols/README.md)"),),
+    baseline=TimepointRules(required=("blood_pressure", "heart_rate", "spo2"), flag=_DEFAULT_FLAGS,
+                            do_not_start=Limits(systolic=_limit(at_or_above=180), diastolic=_limit(at_or_above=110),
+                                                spo2=_limit(below=92))),
+    post_40=TimepointRules(required=("blood_pressure", "heart_rate"), flag=_DEFAULT_FLAGS),
+    discharge=TimepointRules(required=("blood_pressure", "heart_rate"), flag=_DEFAULT_FLAGS),
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reading outside the protocol's limits."""
+
+    timepoint: str
+    reading: str
+    value: int
+    limit: str
+    do_not_start: bool
+
+    @property
+    def words(self) -> str:
+        name, unit, _ = READINGS[self.reading]
+        rule = ("the protocol's limit for starting a dose" if self.do_not_start
+                else "outside the protocol's range")
+        return f"{TIMEPOINTS[self.timepoint]}: {name} {self.value} {unit} is {self.limit} ({rule})."
+
+
+Readings = Mapping[str, Mapping[str, int | None]]
+
+
+def flags_at(timepoint: str, reading: Mapping[str, int | None], rules: VitalSignRules) -> list[Flag]:
+    """The flags of one timepoint's reading; a reading past a do-not-start limit is flagged once, as that."""
+    at = rules.at(timepoint)
+    found = []
+    for name in READINGS:
+        value = reading.get(name)
+        if value is None:
+            continue
+        stop, flag = getattr(at.do_not_start, name), getattr(at.flag, name)
+        if stop is not None and stop.breached_by(value):
+            found.append(Flag(timepoint, name, value, stop.words(READINGS[name][1]), True))
+        elif flag is not None and flag.breached_by(value):
+            found.append(Flag(timepoint, name, value, flag.words(READINGS[name][1]), False))
+    return found
+
+
+def flags(readings: Readings, rules: VitalSignRules) -> list[Flag]:
+    """Every flagged reading, timepoint by timepoint."""
+    return [flag for timepoint in TIMEPOINTS for flag in flags_at(timepoint, readings.get(timepoint) or {}, rules)]
+
+
+def missing_readings(readings: Readings, rules: VitalSignRules) -> list[str]:
+    """The protocol's required measurements not recorded, in plain words ("SpO2 before dosing")."""
+    missing = []
+    for timepoint, label in TIMEPOINTS.items():
+        reading = readings.get(timepoint) or {}
+        for measurement in rules.at(timepoint).required:
+            if any(reading.get(name) is None for name in MEASUREMENTS[measurement]):
+                missing.append(f"{MEASUREMENT_LABELS[measurement]} {label.lower()}")
+    return missing
+
+
+@dataclass(frozen=True)
+class Response:
+    """A documented clinical response to the flags of one timepoint."""
+
+    timepoint: str
+    action: str | None
+    decided_by: int | None
+    later_at: datetime | None
+    later: Mapping[str, int | None]
+
+
+def response_problems(found: list[Flag], responses: Mapping[str, Response]) -> list[str]:
+    """What a signature still needs for the flagged readings: per flagged timepoint, what was done,
+    who decided and a later reading of each flagged measurement."""
+    problems = []
+    for timepoint in TIMEPOINTS:
+        flagged = [f for f in found if f.timepoint == timepoint]
+        if flagged:
+            problems += _timepoint_response_problems(flagged, responses.get(timepoint))
+    return problems
+
+
+def _timepoint_response_problems(flagged: list[Flag], response: Response | None) -> list[str]:
+    label = TIMEPOINTS[flagged[0].timepoint].lower()
+    if response is None or not (response.action or "").strip():
+        return [f"a documented clinical response to the flagged reading {label} (what was done)"]
+    problems = []
+    if response.decided_by is None:
+        problems.append(f"who decided the response to the flagged reading {label}")
+    unmeasured = sorted({f.reading for f in flagged if response.later.get(f.reading) is None},
+                        key=list(READINGS).index)
+    if response.later_at is None or unmeasured:
+        names = ", ".join(READINGS[name][0] for name in unmeasured) or "the flagged readings"
+        problems.append(f"a later reading ({names}, with its time) after the flagged reading {label}")
+    return problems
+
+
+def discharge_vitals_in_range(discharge: Mapping[str, int | None], later: Mapping[str, int | None] | None,
+                              rules: VitalSignRules) -> bool:
+    """The discharge reading is within range, or the later reading taken after a flag is."""
+    if not flags_at("discharge", discharge, rules):
+        return True
+    if not later:
+        return False
+    # the later reading replaces what it re-measured; what it did not re-measure stays as read
+    merged = {name: later.get(name) if later.get(name) is not None else discharge.get(name) for name in READINGS}
+    return not flags_at("discharge", merged, rules)
+
+
+def unmet_discharge_criteria(checks: Mapping[str, bool | None] | None, vitals_in_range: bool) -> list[str]:
+    """The discharge criteria not met (a criterion not answered is not met)."""
+    checks = checks or {}
+    unmet = [label for key, label in DISCHARGE_CRITERIA.items() if checks.get(key) is not True]
+    return unmet + ([] if vitals_in_range else [VITALS_IN_RANGE])
+
+
+def unanswered_discharge_criteria(checks: Mapping[str, bool | None] | None) -> list[str]:
+    checks = checks or {}
+    return [label for key, label in DISCHARGE_CRITERIA.items() if checks.get(key) is None]
+
+
+def monitoring_minutes(started_at: datetime | None, discharged_at: datetime | None) -> int | None:
+    """Whole minutes from the start of dosing to discharge, from the recorded instants.
+
+    Both are aware datetimes. They are compared in UTC: Python subtracts two datetimes that
+    share a tzinfo by their wall clocks, which across a daylight-saving change would count the
+    hour that repeats (or is skipped) wrongly.
+    """
+    if started_at is None or discharged_at is None:
+        return None
+    if started_at.tzinfo is None or discharged_at.tzinfo is None:
+        raise ValueError("monitoring is computed from time-zone-aware instants")
+    elapsed = discharged_at.astimezone(timezone.utc) - started_at.astimezone(timezone.utc)
+    return int(elapsed.total_seconds() // 60)

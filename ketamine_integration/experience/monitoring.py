@@ -1,0 +1,236 @@
+"""Monitoring at a dosing session under its protocol: flagged readings and their clinical
+responses, required readings, discharge criteria and the computed monitoring time.
+
+The rules are domain.vitals; this module reads them from the course's protocol snapshot and
+applies them to a recorded session (saving responses and discharge answers, and saying what a
+signature still needs).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..db.clinic_time import format_local
+from ..domain.dosing import VITAL_RANGES
+from ..domain.vitals import (DISCHARGE_CRITERIA, READINGS, TIMEPOINTS, Flag, Response, VitalSignRules,
+                             discharge_vitals_in_range, flags, missing_readings, monitoring_minutes,
+                             response_problems, unanswered_discharge_criteria, unmet_discharge_criteria)
+from ..extensions import db
+from ..patients.access import caseload
+from ..patients.models import Patient
+from ..protocols.services import protocol_of
+from .models import DRAFT, SIGNED, DosingSession, VitalSignResponse, VitalSigns
+
+#: a later reading more than this before the start of dosing does not answer a flag of that session
+EARLIEST_LATER_READING = timedelta(hours=12)
+
+
+def rules_of(session: DosingSession) -> VitalSignRules:
+    return protocol_of(session.course.protocol_version).vital_signs
+
+
+def readings_of(session: DosingSession) -> dict[str, dict[str, int | None]]:
+    return {v.timepoint: {name: getattr(v, name) for name in READINGS} for v in session.vitals}
+
+
+def session_flags(session: DosingSession, rules: VitalSignRules | None = None) -> list[Flag]:
+    """The recorded readings outside the protocol's limits (a signed record's too: its history stays)."""
+    return flags(readings_of(session), rules or rules_of(session))
+
+
+def responses_of(session: DosingSession) -> dict[str, Response]:
+    return {r.timepoint: Response(r.timepoint, r.action, r.decided_by_id, r.later_at, r.later)
+            for r in session.vital_responses}
+
+
+def discharge_in_range(session: DosingSession, rules: VitalSignRules) -> bool:
+    later = next((r.later for r in session.vital_responses if r.timepoint == "discharge"), None)
+    return discharge_vitals_in_range(readings_of(session).get("discharge") or {}, later, rules)
+
+
+def unmet_criteria(session: DosingSession) -> list[str]:
+    """The discharge criteria a record shows as not met (for a record signed before the criteria
+    were explicit items, nothing: it holds the single answer of its day)."""
+    if session.discharge_checks is None:
+        return []
+    return unmet_discharge_criteria(session.discharge_checks, discharge_in_range(session, rules_of(session)))
+
+
+def _response_value_problems(timepoint: str, answer: dict, session: DosingSession, now: datetime,
+                             team: set[int]) -> dict[str, str]:
+    field = f"response_{timepoint}"
+    problems = {}
+    for name in READINGS:
+        problem = VITAL_RANGES[name].problem(answer.get(f"later_{name}"), READINGS[name][0].capitalize())
+        if problem:
+            problems[f"{field}.later_{name}"] = problem
+    later_at, start = answer.get("later_at"), session.started_at
+    if later_at is not None and later_at > now:
+        problems[f"{field}.later_at"] = "This cannot be in the future."
+    elif later_at is not None and start is not None and later_at < start - EARLIEST_LATER_READING:
+        problems[f"{field}.later_at"] = "This is long before the session started; check the date."
+    decided_by = answer.get("decided_by_id")
+    if decided_by is not None and decided_by != _recorded(session, timepoint, "decided_by_id"):
+        user = db.session.get(User, decided_by)
+        if user is None or not user.active or decided_by not in team or not user.can("dosing.monitor"):
+            problems[f"{field}.decided_by"] = "Choose a clinician or nurse on the patient's care team."
+    return problems
+
+
+def _recorded(session: DosingSession, timepoint: str, column: str):
+    row = next((r for r in session.vital_responses if r.timepoint == timepoint), None)
+    return getattr(row, column) if row is not None else None
+
+
+def response_problems_on_save(session: DosingSession, responses: dict[str, dict], now: datetime,
+                              team: set[int]) -> dict[str, str]:
+    """Field problems of the submitted responses: plausible later readings, a time that has
+    passed, and a decision maker on the care team."""
+    problems = {}
+    for timepoint, answer in responses.items():
+        problems.update(_response_value_problems(timepoint, answer, session, now, team))
+    return problems
+
+
+def save_monitoring(session: DosingSession, *, responses: dict[str, dict], discharge_checks: dict | None) -> None:
+    """Store the responses (a response with nothing written under "what was done" is removed) and the
+    discharge answers; then derive the monitoring time and whether discharge criteria were met."""
+    by_point = {r.timepoint: r for r in session.vital_responses}
+    for timepoint, answer in responses.items():
+        row = by_point.get(timepoint)
+        if not (answer.get("action") or "").strip():
+            if row is not None:
+                session.vital_responses.remove(row)
+            continue
+        if row is None:
+            row = VitalSignResponse(timepoint=timepoint)
+            session.vital_responses.append(row)
+        row.action = answer["action"].strip()
+        for column in ("decided_by_id", "later_at", *(f"later_{name}" for name in READINGS)):
+            setattr(row, column, answer.get(column))
+    if discharge_checks is not None:
+        session.discharge_checks = {key: discharge_checks.get(key) for key in DISCHARGE_CRITERIA}
+    derive(session)
+
+
+def derive(session: DosingSession) -> None:
+    """Monitoring minutes from the record's times; discharge readiness from its items and readings."""
+    session.monitoring_minutes = monitoring_minutes(session.started_at, session.discharged_at)
+    if session.discharge_checks is not None:
+        answered = not unanswered_discharge_criteria(session.discharge_checks)
+        session.discharge_ready = (not unmet_criteria(session)) if answered else None
+
+
+def signature_problems(session: DosingSession) -> list[str]:
+    """What the protocol's monitoring rules still need before the record is signed."""
+    protocol = protocol_of(session.course.protocol_version)
+    rules = protocol.vital_signs
+    problems = missing_readings(readings_of(session), rules)
+    problems += response_problems(session_flags(session, rules), responses_of(session))
+    if session.vitals_acceptable_before_discharge and not discharge_in_range(session, rules):
+        # the REMS form would otherwise report as acceptable what the protocol flags
+        problems.append("REMS: vital signs acceptable before discharge is answered yes while the discharge "
+                        "reading is outside the protocol's range (record a later reading within it, or answer no)")
+    unanswered = unanswered_discharge_criteria(session.discharge_checks)
+    if unanswered:
+        problems.append("discharge criteria answered yes or no: " + ", ".join(u.lower() for u in unanswered))
+    minutes = monitoring_minutes(session.started_at, session.discharged_at)
+    minimum = protocol.experience.min_monitoring_minutes
+    if minutes is not None and minutes < minimum:
+        problems.append(f"at least {minimum} minutes of monitoring from the start of dosing to discharge "
+                        f"(the protocol's minimum; the recorded times give {minutes})")
+    return problems
+
+
+def signed_extras(session: DosingSession) -> dict:
+    """What issue 19 added to a record, for its signed content: nothing for a record without it,
+    so records signed before still hash as they did."""
+    extras = {}
+    if session.discharge_checks is not None:
+        checks = session.discharge_checks
+        extras["discharge_checks"] = {key: checks.get(key) for key in sorted(checks)}
+    if session.vital_responses:
+        extras["vital_responses"] = {
+            r.timepoint: [r.action, r.decided_by_id, r.later_at.astimezone(timezone.utc).isoformat()
+                          if r.later_at else None, [r.later[name] for name in READINGS]]
+            for r in sorted(session.vital_responses, key=lambda r: r.timepoint)}
+    return extras
+
+
+def response_lines(session: DosingSession) -> list[str]:
+    """Each documented response in plain words, for the record, the course page and reports."""
+    return _lines(session.vital_responses)
+
+
+def _lines(responses: list[VitalSignResponse]) -> list[str]:
+    lines = []
+    for r in sorted(responses, key=lambda r: list(TIMEPOINTS).index(r.timepoint)):
+        later = ", ".join(f"{READINGS[name][0]} {value} {READINGS[name][1]}"
+                          for name, value in r.later.items() if value is not None)
+        who = r.decided_by.display_name if r.decided_by else "not recorded"
+        when = format_local(r.later_at) if r.later_at else "time not recorded"
+        lines.append(f"{TIMEPOINTS[r.timepoint]}: {r.action} (decided by {who}; later reading {when}: "
+                     f"{later or 'none recorded'})")
+    return lines
+
+
+@dataclass(frozen=True)
+class FlaggedSession:
+    """A recorded session with readings outside its protocol's limits, and what was done about them."""
+
+    session: DosingSession
+    flags: tuple[Flag, ...]
+    responses: tuple[str, ...]
+    #: timepoints flagged but without a documented response
+    unanswered: tuple[str, ...]
+
+
+def _flagged(session: DosingSession, vitals: list, responses: list) -> FlaggedSession | None:
+    readings = {v.timepoint: {name: getattr(v, name) for name in READINGS} for v in vitals}
+    found = flags(readings, rules_of(session))
+    if not found:
+        return None
+    answered = {r.timepoint for r in responses if (r.action or "").strip()}
+    unanswered = tuple(tp for tp in TIMEPOINTS if tp not in answered and any(f.timepoint == tp for f in found))
+    return FlaggedSession(session, tuple(found), tuple(_lines(responses)), unanswered)
+
+
+def flagged_sessions(sessions: list[DosingSession]) -> dict[int, FlaggedSession]:
+    """The flagged ones among recorded sessions, by id; their readings and responses read in two
+    queries whatever the number of sessions (lists and the course page load sessions without them)."""
+    recorded = [s for s in sessions if s.status in (DRAFT, SIGNED)]
+    ids = [s.id for s in recorded]
+    if not ids:
+        return {}
+    vitals, responses = defaultdict(list), defaultdict(list)
+    for row in db.session.scalars(select(VitalSigns).where(VitalSigns.dosing_session_id.in_(ids))):
+        vitals[row.dosing_session_id].append(row)
+    for row in db.session.scalars(select(VitalSignResponse).where(VitalSignResponse.dosing_session_id.in_(ids))
+                                  .options(joinedload(VitalSignResponse.decided_by))):
+        responses[row.dosing_session_id].append(row)
+    found = {s.id: _flagged(s, vitals[s.id], responses[s.id]) for s in recorded}
+    return {session_id: flagged for session_id, flagged in found.items() if flagged is not None}
+
+
+#: how far back the prescriber's worklist shows flagged readings
+WORKLIST_DAYS = 14
+
+
+def recent_flagged(user: User, now: datetime) -> list[FlaggedSession]:
+    """Flagged sessions of the user's care-team patients recorded in the last WORKLIST_DAYS days:
+    drafts still needing a response first, then the signed ones with what was done."""
+    stmt = (select(DosingSession).join(TreatmentCourse).join(Patient)
+            .where(DosingSession.status.in_((DRAFT, SIGNED)),
+                   DosingSession.started_at >= now - timedelta(days=WORKLIST_DAYS))
+            .options(lazyload("*"), joinedload(DosingSession.course).joinedload(TreatmentCourse.patient),
+                     joinedload(DosingSession.course).joinedload(TreatmentCourse.protocol_version))
+            .order_by(DosingSession.started_at))
+    sessions = db.session.scalars(caseload(user, stmt)).unique().all()
+    rows = list(flagged_sessions(sessions).values())
+    return sorted(rows, key=lambda row: not row.unanswered)

@@ -1,0 +1,254 @@
+"""Vital-sign rules (domain.vitals): flags per timepoint, required readings, clinical responses,
+discharge criteria and monitoring computed from the recorded times."""
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from ketamine_integration.domain.protocol_library import ProtocolLibrary
+from ketamine_integration.domain.protocols import ProtocolError, validate_definition
+from ketamine_integration.domain.vitals import (DEFAULT_RULES, DISCHARGE_CRITERIA, VITALS_IN_RANGE, Response,
+                                                discharge_vitals_in_range, flags, flags_at, missing_readings,
+                                                monitoring_minutes, response_problems, unmet_discharge_criteria)
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+LIBRARY = ProtocolLibrary.load(PROTOCOLS)
+ESKETAMINE = LIBRARY.find("esketamine-trd-rems", 2).protocol.vital_signs
+IV = LIBRARY.find("iv-ketamine-induction", 2).protocol.vital_signs
+NY = ZoneInfo("America/New_York")
+
+
+def bp(systolic, diastolic, **others):
+    return dict(systolic=systolic, diastolic=diastolic, **others)
+
+
+@pytest.mark.parametrize("rules, timepoint, reading, expected", [
+    # an unremarkable reading flags nothing, at any timepoint
+    (IV, "baseline", bp(128, 82, heart_rate=72, spo2=98, respiratory_rate=14), []),
+    (IV, "post_40", bp(150, 95, heart_rate=90, spo2=97), []),
+    (IV, "discharge", bp(126, 80, heart_rate=70, spo2=98), []),
+    # the issue's review: 182/112 before dosing is past the do-not-start limit, flagged as that (once per reading)
+    (IV, "baseline", bp(182, 112), [("systolic", True), ("diastolic", True)]),
+    # exactly at the limit counts ("BP >= 180/110")
+    (IV, "baseline", bp(180, 100), [("systolic", True), ("diastolic", False)]),
+    # just under the do-not-start limit is still outside the pre-dose range
+    (IV, "baseline", bp(179, 109), [("systolic", False), ("diastolic", False)]),
+    # SpO2 92 is below the range (94) but not below the do-not-start limit (92)...
+    (IV, "baseline", dict(spo2=92), [("spo2", False)]),
+    # ...91 is
+    (IV, "baseline", dict(spo2=91), [("spo2", True)]),
+    # the issue's 40-minute reading: 196/118 and SpO2 89 %
+    (IV, "post_40", bp(196, 118, spo2=89), [("systolic", False), ("diastolic", False), ("spo2", False)]),
+    # during dosing a rise to 170/105 is expected and not flagged...
+    (IV, "post_40", bp(170, 105), []),
+    # ...but the same reading at discharge is outside the discharge range
+    (IV, "discharge", bp(170, 105), [("systolic", False), ("diastolic", False)]),
+    # the issue's discharge reading: 170/105 and SpO2 93 %
+    (IV, "discharge", bp(170, 105, spo2=93), [("systolic", False), ("diastolic", False), ("spo2", False)]),
+    # low readings flag too: hypotension, bradycardia, slow breathing
+    (IV, "discharge", bp(85, 45, heart_rate=48, respiratory_rate=8),
+     [("systolic", False), ("diastolic", False), ("heart_rate", False), ("respiratory_rate", False)]),
+    # a fast breathing rate flags from 25
+    (IV, "post_40", dict(respiratory_rate=25), [("respiratory_rate", False)]),
+    # esketamine's label: above 140/90 before dosing deserves a response...
+    (ESKETAMINE, "baseline", bp(141, 91), [("systolic", False), ("diastolic", False)]),
+    # ...140/90 itself does not
+    (ESKETAMINE, "baseline", bp(140, 90), []),
+    # a version-1 snapshot (no vital_signs section) gets the conservative defaults
+    (DEFAULT_RULES, "baseline", bp(182, 112), [("systolic", True), ("diastolic", True)]),
+    (DEFAULT_RULES, "discharge", bp(126, 80, spo2=93), [("spo2", False)]),
+    # a reading not taken is never flagged
+    (IV, "baseline", dict(systolic=None, spo2=None), []),
+])
+def test_flags_per_timepoint(rules, timepoint, reading, expected):
+    found = flags_at(timepoint, reading, rules)
+    assert [(f.reading, f.do_not_start) for f in found] == expected
+    assert all(f.timepoint == timepoint for f in found)
+
+
+def test_a_flag_says_which_reading_and_which_rule_in_plain_words():
+    [systolic, _] = flags_at("baseline", bp(182, 112), IV)
+    assert systolic.words == ("Before dosing: systolic pressure 182 mmHg is at or above 180 mmHg "
+                              "(the protocol's limit for starting a dose).")
+    [spo2] = flags_at("discharge", dict(spo2=93), IV)
+    assert spo2.words == "Before discharge: SpO2 93 % is below 94 % (outside the protocol's range)."
+
+
+def test_flags_of_a_whole_record_come_in_timepoint_order():
+    readings = {"discharge": bp(170, 80), "baseline": bp(182, 90)}
+    assert [(f.timepoint, f.reading) for f in flags(readings, IV)] == [("baseline", "systolic"),
+                                                                      ("discharge", "systolic")]
+
+
+@pytest.mark.parametrize("rules, readings, expected", [
+    # every required reading present
+    (ESKETAMINE, {tp: bp(120, 80, heart_rate=70, spo2=98) for tp in ("baseline", "post_40", "discharge")}, []),
+    # esketamine: blood pressure about 40 minutes after dosing is required (REMS)
+    (ESKETAMINE, {"baseline": bp(120, 80, heart_rate=70, spo2=98),
+                  "discharge": bp(120, 80, heart_rate=70, spo2=98)},
+     ["blood pressure about 40 minutes after dosing", "heart rate about 40 minutes after dosing",
+      "SpO2 about 40 minutes after dosing"]),
+    # half a blood pressure is no blood pressure
+    (IV, {"baseline": dict(systolic=120, heart_rate=70, spo2=98),
+          "post_40": bp(120, 80, heart_rate=70, spo2=98), "discharge": bp(120, 80, heart_rate=70, spo2=98)},
+     ["blood pressure before dosing"]),
+    # version 1 required SpO2 before dosing only: its defaults keep that
+    (DEFAULT_RULES, {"baseline": bp(120, 80, heart_rate=70, spo2=98), "post_40": bp(120, 80, heart_rate=70),
+                     "discharge": bp(120, 80, heart_rate=70)}, []),
+    (DEFAULT_RULES, {"baseline": bp(120, 80, heart_rate=70), "post_40": bp(120, 80, heart_rate=70),
+                     "discharge": bp(120, 80, heart_rate=70)}, ["SpO2 before dosing"]),
+])
+def test_required_readings(rules, readings, expected):
+    assert missing_readings(readings, rules) == expected
+
+
+LATER = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("response, expected", [
+    # no response at all
+    (None, ["a documented clinical response to the flagged reading before dosing (what was done)"]),
+    # only blanks under what was done
+    (Response("baseline", "  ", 7, LATER, bp(130, 80)),
+     ["a documented clinical response to the flagged reading before dosing (what was done)"]),
+    # nobody named as deciding
+    (Response("baseline", "Rested, repeated", None, LATER, bp(130, 80)),
+     ["who decided the response to the flagged reading before dosing"]),
+    # the later reading must re-measure what was flagged (here the diastolic is missing)...
+    (Response("baseline", "Rested, repeated", 7, LATER, dict(systolic=130)),
+     ["a later reading (diastolic pressure, with its time) after the flagged reading before dosing"]),
+    # ...and say when it was taken
+    (Response("baseline", "Rested, repeated", 7, None, bp(130, 80)),
+     ["a later reading (the flagged readings, with its time) after the flagged reading before dosing"]),
+    # complete: nothing more is needed, even if the later reading is still high (the clinician decided)
+    (Response("baseline", "Prescriber reviewed; dose postponed", 7, LATER, bp(176, 104)), []),
+])
+def test_a_flagged_reading_needs_a_documented_response(response, expected):
+    found = flags_at("baseline", bp(182, 112), IV)
+    assert response_problems(found, {"baseline": response} if response else {}) == expected
+
+
+def test_no_flag_needs_no_response():
+    assert response_problems([], {}) == []
+
+
+@pytest.mark.parametrize("discharge, later, in_range", [
+    # within range at discharge
+    (bp(126, 80, spo2=98), None, True),
+    # outside, nothing re-measured
+    (bp(170, 105, spo2=98), None, False),
+    # outside, then back within range on the later reading
+    (bp(170, 105, spo2=98), bp(150, 92), True),
+    # the later reading re-measured the blood pressure only; the low SpO2 stands
+    (bp(170, 105, spo2=93), bp(150, 92), False),
+])
+def test_discharge_vitals_are_read_not_ticked(discharge, later, in_range):
+    assert discharge_vitals_in_range(discharge, later, IV) is in_range
+
+
+@pytest.mark.parametrize("checks, vitals_ok, unmet", [
+    # every criterion met
+    ({key: True for key in DISCHARGE_CRITERIA}, True, []),
+    # one answered no
+    (dict({key: True for key in DISCHARGE_CRITERIA}, accompanied=False), True,
+     ["Leaves with a responsible adult and will not drive today"]),
+    # not answered is not met
+    ({}, True, list(DISCHARGE_CRITERIA.values())),
+    # ticks cannot stand in for the readings
+    ({key: True for key in DISCHARGE_CRITERIA}, False, [VITALS_IN_RANGE]),
+])
+def test_discharge_criteria_are_explicit_items(checks, vitals_ok, unmet):
+    assert unmet_discharge_criteria(checks, vitals_ok) == unmet
+
+
+def _local(*args, fold=0):
+    return datetime(*args, tzinfo=NY, fold=fold)
+
+
+@pytest.mark.parametrize("start, discharge, minutes", [
+    # an ordinary day: 9:00 to 11:10
+    (_local(2026, 6, 1, 9, 0), _local(2026, 6, 1, 11, 10), 130),
+    # the issue's typed 90 minutes whose start-to-discharge was 50
+    (_local(2026, 6, 1, 9, 0), _local(2026, 6, 1, 9, 50), 50),
+    # autumn change, Nov 1 2026: 00:50 EDT to 01:10 EST (the second 1 am) is 80 minutes, not 20
+    (_local(2026, 11, 1, 0, 50), _local(2026, 11, 1, 1, 10, fold=1), 80),
+    # autumn: 1:30 EDT to 1:30 EST, the same wall-clock time, is an hour
+    (_local(2026, 11, 1, 1, 30), _local(2026, 11, 1, 1, 30, fold=1), 60),
+    # spring change, Mar 8 2026: 1:30 EST to 3:30 EDT is one hour, not two
+    (_local(2026, 3, 8, 1, 30), _local(2026, 3, 8, 3, 30), 60),
+    # stored values are UTC: the same instants give the same minutes
+    (_local(2026, 3, 8, 1, 30).astimezone(timezone.utc), _local(2026, 3, 8, 3, 30).astimezone(timezone.utc), 60),
+    # seconds do not round up a minute the patient was not watched
+    (datetime(2026, 6, 1, 13, 0, tzinfo=timezone.utc), datetime(2026, 6, 1, 14, 59, 59, tzinfo=timezone.utc), 119),
+    # a time not recorded yet: nothing to compute
+    (_local(2026, 6, 1, 9, 0), None, None),
+])
+def test_monitoring_is_computed_from_the_recorded_times(start, discharge, minutes):
+    assert monitoring_minutes(start, discharge) == minutes
+
+
+def test_monitoring_refuses_naive_times():
+    with pytest.raises(ValueError):
+        monitoring_minutes(datetime(2026, 6, 1, 9), datetime(2026, 6, 1, 11))
+
+
+def _iv_definition() -> dict:
+    return yaml.safe_load((PROTOCOLS / "iv-ketamine-induction.yaml").read_text())
+
+
+@pytest.mark.parametrize("change, path, problem", [
+    # a typo in a reading's name must not silently drop a limit
+    (lambda v: v["baseline"]["flag"].update(sistolic={"at_or_above": 160}), "vital_signs.baseline.flag.sistolic",
+     "unknown key"),
+    # a limit with neither bound limits nothing
+    (lambda v: v["post_40"]["flag"].update(systolic={}), "vital_signs.post_40.flag.systolic",
+     "give below, at_or_above or both"),
+    # bounds the wrong way round: no reading would be in range
+    (lambda v: v["discharge"]["flag"].update(systolic={"below": 160, "at_or_above": 90}),
+     "vital_signs.discharge.flag.systolic", "below (160) must be lower than at_or_above (90)"),
+    # a number no monitored adult shows is a typing error
+    (lambda v: v["baseline"]["flag"].update(spo2={"below": 940}), "vital_signs.baseline.flag",
+     "spo2: 940 % is outside what a monitored adult can show"),
+    # a number written as text
+    (lambda v: v["baseline"]["flag"].update(spo2={"below": "94"}), "vital_signs.baseline.flag.spo2.below",
+     "valid integer"),
+    # a do-not-start limit milder than the flag would stop a dose without flagging it
+    (lambda v: v["baseline"]["do_not_start"].update(systolic={"at_or_above": 150}), "vital_signs.baseline",
+     "do_not_start.systolic.at_or_above (150) is below flag.systolic.at_or_above (160)"),
+    (lambda v: v["baseline"]["do_not_start"].update(spo2={"below": 96}), "vital_signs.baseline",
+     "do_not_start.spo2.below (96) is above flag.spo2.below (94)"),
+    # do-not-start is a pre-dose rule
+    (lambda v: v["post_40"].update(do_not_start={"systolic": {"at_or_above": 200}}), "vital_signs",
+     "do_not_start applies before dosing only"),
+    # an unknown measurement required
+    (lambda v: v["baseline"].update(required=["blood_pressure", "temperature"]), "vital_signs.baseline.required[1]",
+     "must be 'blood_pressure'"),
+    (lambda v: v["baseline"].update(required=["spo2", "spo2"]), "vital_signs.baseline", "more than once"),
+    # numbers without their sources
+    (lambda v: v.update(sources=[]), "vital_signs", "sources: cite where the limits come from"),
+    (lambda v: v["sources"][0].pop("source"), "vital_signs.sources[0].source", "required key is missing"),
+    # a timepoint the record does not know
+    (lambda v: v.update(during={"required": []}), "vital_signs.during", "unknown key"),
+])
+def test_each_kind_of_broken_threshold_names_file_and_field(change, path, problem):
+    data = _iv_definition()
+    change(data["vital_signs"])
+    with pytest.raises(ProtocolError) as caught:
+        validate_definition(data, "broken.yaml")
+    lines = caught.value.lines()
+    assert any(line.startswith(f"broken.yaml: {path}: ") and problem in line for line in lines), lines
+
+
+def test_a_version_1_definition_without_the_section_still_parses():
+    data = _iv_definition()
+    del data["vital_signs"]
+    protocol = validate_definition(dict(data, version=1), "v1.yaml")
+    assert protocol.vital_signs == DEFAULT_RULES
+
+
+def test_every_shipped_protocol_cites_its_sources_and_requires_the_rems_readings():
+    for entry in LIBRARY.valid_entries():
+        assert entry.protocol.vital_signs.sources, entry.protocol.id
+    assert set(ESKETAMINE.post_40.required) >= {"blood_pressure", "spo2"}

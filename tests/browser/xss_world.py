@@ -318,6 +318,7 @@ class World:
                   {**release, "recipient": ids["pres"], "purpose": p("release purpose")})
         self.post(admin, f"/patients/{patient}/releases", {**release, "recipient": 0,
                                                              "recipient_name": p("release outside recipient"),
+                                                             "outside_care_team": "y",
                                                              "purpose": "Primary care follow-up"})
         self.post(ther, f"/courses/{course}/coordination", {"recipient": ids["pres"], "priority": "urgent",
                                                              "category": "safety", "body": p("coordination note")})

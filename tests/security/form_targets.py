@@ -123,6 +123,9 @@ TARGETS: dict[str, list[Target]] = {
         "difficulty": "somewhat"}, prefix="phq9")],
     "notes.forms.GAD7Form": [Target("therapist", lambda c: f"/courses/{c.course}/measures/gad7", lambda c: {
         "administered_on": today().isoformat(), **{f"item{n}": "2" for n in range(1, 8)}}, prefix="gad7")],
+    # questions 3-5 are asked only after a yes to question 2 (the screener's skip logic)
+    "notes.forms.CSSRSscreenerForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/cssrs", lambda c: {
+        "administered_on": today().isoformat(), "item1": "1", "item2": "0", "item6": "0"}, prefix="cssrs")],
     "notes.forms.AcknowledgeForm": [Target("therapist", lambda c: f"/alerts/{c.alert}/acknowledge",
                                            lambda c: {"note": "Called the patient; safety plan reviewed."})],
     "notes.forms.VoidMeasureForm": [Target("therapist", lambda c: f"/measures/{c.measure}/void",

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, Numeric, Strin
 
 from ketamine_integration.db.types import UTCDateTime
 from ketamine_integration.domain.dosing import VITAL_RANGES, WEIGHT_RANGE
+from ketamine_integration.domain.measures import score
 from ketamine_integration.extensions import db
 from ketamine_integration.web.fields import YEARS
 from ketamine_integration.bookings.models import MINUTES_RANGE
@@ -124,9 +125,15 @@ def _clinical_problems(rows, today: date) -> list[str]:
         if not date(1900, 1, 1) <= r["date_of_birth"] <= today + timedelta(days=1):
             bad.append(f"patient {r['id']}: date of birth {r['date_of_birth']}")
     for r in rows("measure_responses"):
-        answers = r["answers"]
-        if not all(isinstance(a, int) and 0 <= a <= 3 for a in answers) or sum(answers) != r["total"]:
-            bad.append(f"measure {r['id']}: answers {answers} do not add up to {r['total']}")
+        # the registry scores what was stored (skipped questions are None), as the service did
+        try:
+            scored = score(r["measure"], r["answers"])
+        except (KeyError, ValueError) as err:
+            bad.append(f"measure {r['id']}: answers {r['answers']} cannot be scored ({err})")
+            continue
+        if (scored.total, scored.band) != (r["total"], r["band"]):
+            bad.append(f"measure {r['id']}: answers {r['answers']} score {scored.total} ({scored.band}), "
+                       f"stored {r['total']} ({r['band']})")
     for r in rows("session_notes"):
         if r["session_date"] > today + timedelta(days=1):
             bad.append(f"note {r['id']}: session date {r['session_date']} in the future")

@@ -156,8 +156,7 @@ class PostgresDatabases:
         self.prefix = f"ki_test_{builds.run_id()}"
         self.db_name = f"{self.prefix}_{builds.worker}"
         self._copies = 0
-        self._template = self._built("template", lambda name: (self._admin(f'CREATE DATABASE "{name}"'),
-                                                               migrate(self._url(name))))
+        self._template = self._built("template", lambda name: (self._create(f'"{name}"'), migrate(self._url(name))))
         self._copy(self._template, self.db_name)
         self.url = self.shared_url = self._url(self.db_name)
         self._conn = psycopg.connect(self._libpq_url(self.db_name))
@@ -182,7 +181,15 @@ class PostgresDatabases:
 
     def _copy(self, template: str, name: str) -> None:
         with self.builds.lock("postgresql-copy"):  # a template database must have no other session
-            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            self._create(f'"{name}" TEMPLATE "{template}"')
+
+    def _create(self, what: str) -> None:
+        """CREATE DATABASE `what`, whose sessions commit without waiting for the WAL flush: a test
+        database never outlives a server crash, and a flushed commit costs 1.8 ms, an unflushed
+        0.1 ms (a database's own settings are not copied from its template, hence each time)."""
+        name = what.split('"')[1]
+        self._admin(f"CREATE DATABASE {what}")
+        self._admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
     def _reset_statement(self) -> str:
         tables = [t for (t,) in self._conn.execute(

@@ -62,15 +62,7 @@ def test_prescriber_records_a_dosing_session_and_sees_its_window(live_server, pa
     start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
 
     # Plan one session, then open its record.
-    page.get_by_text("Plan dosing sessions").click()
-    page.get_by_label("First session (date and time)").fill(start.strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Number of sessions").fill("1")
-    page.get_by_label("Clinician running the sessions").select_option(label="Orrin Vale")
-    # the booking form below has a Room of its own (with its own id since issue 17)
-    page.get_by_role("region", name="Dosing sessions").get_by_label("Room", exact=True).select_option(
-        label="Dosing Suite 1")
-    page.get_by_role("button", name="Plan").click()
-    expect(page.get_by_text("Planned 1 dosing session(s).")).to_be_visible()
+    plan_one(page, start)
     # The plan booked the room and the clinician: the course lists the booking.
     expect(page.get_by_text(re.compile(r"Orrin Vale, Dosing Suite 1, 09:00–11:00"))).to_be_visible()
     page.get_by_role("link", name=re.compile(r"^Record")).click()

@@ -41,6 +41,7 @@ class AcknowledgeNoteForm(FlaskForm):
 
 
 class ReportForm(FlaskForm):
-    recipient = SelectField("For", coerce=int, validators=[InputRequired()])
+    # an id of its own: the coordination page's note form has a recipient too
+    recipient = SelectField("For", coerce=int, validators=[InputRequired()], id="report-recipient")
     questions = TextAreaField("Questions for the prescriber", validators=[Optional(), Length(max=3000)])
     recommendations = TextAreaField("Recommendations", validators=[Optional(), Length(max=3000)])

@@ -5,7 +5,7 @@ availability page (hours, time off, extra hours, calendar upload) repeated field
 `reason` and `starts_at` as ids, so a label named two controls and the second had none; each
 form's CSRF field repeated id="csrf_token" too.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from io import BytesIO
 
 import pytest
@@ -26,6 +26,17 @@ def clinic(make):
     ids["dosing_course"] = make.course(other, ids["therapist"], ids["prescriber"], phase="experience")
     make.dosing_plan(ids["dosing_course"], first_start=datetime.now(timezone.utc) + timedelta(days=3),
                      days_between=3, count=2)
+    # two measures: each row of the measures table has its own void form
+    def measures():
+        from ketamine_integration.accounts.models import User
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.extensions import db
+        from ketamine_integration.notes.services import record_measure
+        course, by = db.session.get(TreatmentCourse, ids["dosing_course"]), db.session.get(User, ids["therapist"])
+        for _ in range(2):
+            record_measure(course, measure="phq9", answers=[1] * 9, difficulty=None, administered_on=date.today(),
+                           by=by, today=date.today())
+    make.run(measures)
     return ids
 
 
@@ -35,7 +46,9 @@ def _pages(clinic) -> list[tuple[str, str]]:
     dosing = f"/courses/{clinic['dosing_course']}"
     return [("ther", course), ("pres", course), ("desk", course), ("ther", dosing), ("pres", dosing),
             ("ther", f"/availability/{clinic['therapist']}"), ("desk", f"/availability/{clinic['prescriber']}"),
-            ("desk", f"/patients/{patient}/edit"), ("boss", f"/users/{clinic['admin']}/edit")]
+            ("desk", f"/patients/{patient}/edit"), ("boss", f"/users/{clinic['admin']}/edit"),
+            # the note and report forms; the measures' entry forms and a void form per row
+            ("ther", f"{dosing}/coordination"), ("ther", f"{dosing}/measures")]
 
 
 def _check(html: str, where: str) -> int:

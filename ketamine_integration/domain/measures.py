@@ -163,9 +163,9 @@ def _check_answer(measure: Measure, n: int, item: Item, value, *, asked: bool) -
         if value is not None:
             after, values = item.asked_if
             raise InvalidAnswers(f"{measure.name} item {n} is asked only when item {after} is answered "
-                                 f"{_one_of(_labels(measure.items[after - 1], values))}; leave it empty.")
+                                 f"{_one_of(_labels(measure.items[after - 1], values))}; mark it not asked.")
     elif isinstance(value, bool) or not isinstance(value, int) or value not in item.values:
-        raise InvalidAnswers(f"{measure.name} item {n}: answer with {_one_of(item.values)}.")
+        raise InvalidAnswers(f"{measure.name} item {n}: answer {_one_of(_labels(item, item.values))}.")
 
 
 def _labels(item: Item, values) -> list[str]:

@@ -165,10 +165,13 @@ def measure_form_class(measure_key: str):
     fields = {"administered_on": ClinicDateField("Completed on", validators=[InputRequired()])}
     prompts = dict(measure.prompts)
     for n, item in enumerate(measure.items, 1):
-        # an item asked only after another's answer may stay empty; the scoring checks the skip
+        # an item asked only after another's answer offers "Not asked" (chosen until it is asked, and
+        # choosable again: a radio button cannot be cleared); the scoring checks the skip
+        skipped = [("", "Not asked")] if item.asked_if else []
         required = Optional() if item.asked_if else InputRequired("Answer every item.")
-        fields[f"item{n}"] = RadioField(f"{n}. {item.text}", choices=options((str(o.value), o.label)
-                                                                             for o in item.options),
+        fields[f"item{n}"] = RadioField(f"{n}. {item.text}",
+                                        choices=options(skipped + [(str(o.value), o.label) for o in item.options]),
+                                        default="" if item.asked_if else None,
                                         validators=[required], description=_skip_hint(measure, item, prompts.get(n)))
     if measure.difficulty_question:
         fields["difficulty"] = RadioField(measure.difficulty_question, choices=options(measure.difficulty_options),
@@ -182,7 +185,7 @@ def _skip_hint(measure, item, prompt: str | None) -> str:
     if item.asked_if:
         after, values = item.asked_if
         answers = " or ".join(o.label for o in measure.items[after - 1].options if o.value in values)
-        hints.append(f"Asked only if question {after} is answered {answers}; otherwise leave it empty.")
+        hints.append(f"Asked only if question {after} is answered {answers}; otherwise “Not asked”.")
     return " ".join(hints)
 
 

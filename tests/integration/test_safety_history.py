@@ -114,7 +114,7 @@ def _cssrs(auth, course, answers: dict, when=TODAY):
 def test_the_cssrs_screener_follows_its_skip_logic_and_alerts_with_its_risk_level(team, make, auth, client):
     auth.login("ther")
     skipped_wrongly = _cssrs(auth, team["course"], {1: "0", 2: "0", 3: "1", 6: "0"})
-    assert "item 3 is asked only when item 2 is answered “Yes”; leave it empty." in page_text(skipped_wrongly)
+    assert "item 3 is asked only when item 2 is answered “Yes”; mark it not asked." in page_text(skipped_wrongly)
     assert make.query(lambda: db.session.scalars(select(MeasureResponse)).all()) == []
     assert "C-SSRS screener recorded" not in page_text(_cssrs(auth, team["course"], {1: "1", 2: "1", 6: "0"}))
     none = page_text(_cssrs(auth, team["course"], {1: "0", 2: "0", 6: "0"}))

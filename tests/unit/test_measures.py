@@ -77,8 +77,8 @@ def test_gad7_defines_no_remission_here_and_change_is_signed():
 
 @pytest.mark.parametrize("measure, answers, message", [
     ("phq9", [0] * 8, "PHQ-9 has 9 items; 8 answered."),
-    ("phq9", [0] * 8 + [4], "PHQ-9 item 9: answer with 0, 1, 2 or 3."),
-    ("gad7", [0, 0, -1, 0, 0, 0, 0], "GAD-7 item 3: answer with 0, 1, 2 or 3."),
+    ("phq9", [0] * 8 + [4], "PHQ-9 item 9: answer “Not at all”, “Several days”, “More than half the days” or “Nearly every day”."),
+    ("gad7", [0, 0, -1, 0, 0, 0, 0], "GAD-7 item 3: answer “Not at all”, “Several days”, “More than half the days” or “Nearly every day”."),
     ("gad7", [0, 0, 0, 0, 0, 0, True], "GAD-7 item 7"),
     ("bdi", [0], "Unknown measure"),
 ])
@@ -165,7 +165,7 @@ def test_a_registered_measure_is_scored_by_its_entry(demo3, answers, total, band
 
 
 def test_a_registered_measure_refuses_answers_its_items_do_not_offer(demo3):
-    with pytest.raises(InvalidAnswers, match="Demo-3 item 1: answer with 0 or 1."):
+    with pytest.raises(InvalidAnswers, match="Demo-3 item 1: answer “No” or “Yes”."):
         score("demo3", [2, 0, 0])
     assert change("demo3", 4, 1).response is None  # the entry defines no response rule
 

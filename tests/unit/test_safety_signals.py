@@ -55,8 +55,8 @@ def test_any_yes_on_the_cssrs_raises_an_alert_with_its_level(answers, finding):
 
 @pytest.mark.parametrize("answers, message", [
     ([0, 0, 0, N, N, 0], "item 3 is asked only when item 2"),     # answered a question that is skipped
-    ([0, 1, N, 0, 0, 0], "item 3: answer with 0 or 1"),           # skipped a question that is asked
-    ([0, 0, N, N, N, 3], "item 6: answer with 0, 1 or 2"),        # no such answer
+    ([0, 1, N, 0, 0, 0], "item 3: answer “No” or “Yes”"),           # skipped a question that is asked
+    ([0, 0, N, N, N, 3], "item 6: answer “No”, “Yes, more than 3 months ago” or “Yes, within the past 3 months”"),        # no such answer
     ([0, 0, N, N, N], "has 6 items; 5 answered"),                 # one missing
 ])
 def test_cssrs_skip_logic_is_checked(answers, message):

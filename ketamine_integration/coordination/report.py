@@ -125,9 +125,27 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                 chart=charts.trend_chart(measure, [(row.response, row.change) for row in rows])
                 if measure.charted else None,
                 rows=tuple(MeasureReading(date=row.response.administered_on.isoformat(), total=row.response.total,
-                                          band=row.response.band, change=_change(row)) for row in rows),
-                status=_status(rows[-1], measure)))
+                                          band=row.response.band, change=_change(row),
+                                          safety=_safety_answer(row.response.answers, measure)) for row in rows),
+                status=_status(rows[-1], measure), charted=measure.charted,
+                safety_heading=_safety_heading(measure)))
     return tuple(series)
+
+
+def _safety_heading(measure) -> str | None:
+    """The column of an item-based safety rule (PHQ-9 item 9); a screener's shows as its risk level."""
+    rule = measure.safety
+    if rule is None or rule.item is None:
+        return None
+    return f"Item {rule.item} ({rule.topic})"
+
+
+def _safety_answer(answers: list[int | None], measure) -> str:
+    rule = measure.safety
+    if rule is None or rule.item is None or answers[rule.item - 1] is None:
+        return ""
+    answer = answers[rule.item - 1]
+    return f"{answer} (alert)" if answer > rule.above else str(answer)
 
 
 def _change(row: TrendRow) -> str:

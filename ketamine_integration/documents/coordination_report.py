@@ -97,6 +97,8 @@ class MeasureReading:
     band: str
     #: "baseline", or the signed change from it
     change: str
+    #: the answer the measure's safety item gave, e.g. "1 (alert)" ("" when it has none)
+    safety: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ class MeasureSeries:
     chart: dict | None
     rows: tuple[MeasureReading, ...]
     status: str
+    #: False for a screener read by its risk level (its total means nothing)
+    charted: bool = True
+    #: the heading of the safety item's column, e.g. "Item 9 (thoughts of self-harm)" (None: no column)
+    safety_heading: str | None = None
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,15 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
     assert _release(auth, team, ["dosing", "measures", "attendance"]).status_code == 302
     auth.logout()
     auth.login("ther")
+    screened = auth.post(f"/courses/{team['course']}/measures/cssrs", {
+        "cssrs-administered_on": TODAY.isoformat(), "cssrs-item1": "1", "cssrs-item2": "0", "cssrs-item6": "0"})
+    assert screened.status_code == 302
     preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])})
     assert preview.status_code == 200 and "Dosing history" in page_text(preview)
+    # item 9 of each PHQ-9 has its column; the screener shows its risk level, not a total
+    assert "Item 9 (thoughts of self-harm)" in page_text(preview) and "1 (alert)" in page_text(preview)
+    screener = page_text(preview).split("C-SSRS screener", 1)[1]
+    assert "Risk level" in screener and "Low risk" in screener and "Total" not in screener.split("Integration")[0]
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     for required in ("Harbor Light", "Wren O'Coordinated", "MRN", "Dosing history", "nausea (mild)",

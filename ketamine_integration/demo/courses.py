@@ -23,8 +23,8 @@ from ..domain.protocols import Span
 from ..domain.vitals import DISCHARGE_CRITERIA
 from ..domain.windows import shift
 from ..db.errors import DomainError
-from ..experience.models import VITAL_TIMEPOINTS
-from ..experience.services import fetch_dosing_sessions, plan_series, save_record, sign
+from ..experience.models import SIGNED, VITAL_TIMEPOINTS, DosingSession
+from ..experience.services import fetch_dosing_sessions, mark_rems_submitted, plan_series, save_record, sign
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..patients.care_team import add_to_care_team
@@ -138,7 +138,22 @@ def load_demo_courses(users: dict[str, User], patients: list[Patient], now: date
             _build_course(patient, protocol_id, phase, team, now, rng, ph_index)
             made += 1
     load_demo_conflict(now)
+    _file_rems_forms(now)
     return made
+
+
+def _file_rems_forms(now: datetime) -> None:
+    """The clinic files each REMS Patient Monitoring Form within days: every signed session under a
+    REMS protocol that ended more than ten days ago had its form submitted two days after it; the
+    newer ones stay on the prescribers' worklist, due or just overdue."""
+    zone = clinic_zone()
+    sessions = db.session.scalars(select(DosingSession).where(
+        DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None),
+        DosingSession.ended_at < now - timedelta(days=10)).order_by(DosingSession.id)).all()
+    for session in sessions:
+        if course_protocol(session.course).experience.rems_monitoring_form:
+            mark_rems_submitted(session, on=(session.ended_at.astimezone(zone) + timedelta(days=2)).date(),
+                                by=session.signed_by, today=now.astimezone(zone).date())
 
 
 def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, variant) -> TreatmentCourse:

@@ -89,7 +89,7 @@ def recorder_limits(session: DosingSession, values: dict, spacing_reason: str | 
         if values.get(column) is None:
             values[column] = recorded
         elif values[column] != recorded:
-            problems[column] = "Recorded by the clinician who gives the dose; ask them to change it."
+            problems[column] = "Recorded by the prescriber; ask them to change it."
     for column in RECORDED_AS:
         recorded = getattr(session, column)
         if values.get(column) is None:

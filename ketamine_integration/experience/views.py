@@ -93,7 +93,7 @@ def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> No
     for column in dose_roles.DOSE_FIELDS:
         field = getattr(form, column)
         field.render_kw = {"disabled": True}
-        field.description = "Recorded by the clinician who gives the dose."
+        field.description = "Recorded by the prescriber."
         if request.method == "POST" and column not in request.form:
             field.data = getattr(session, column) or getattr(protocol, column, None)
             field.flags.kept = True

@@ -75,7 +75,7 @@ def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication
     session_id = _planned(make, team["course"])
     auth.login("ther")                            # typing the dose: the prescriber's
     refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["therapist"]))
-    assert refused.status_code == 422 and "Recorded by the clinician who gives the dose" in page_text(refused)
+    assert refused.status_code == 422 and "Recorded by the prescriber" in page_text(refused)
     assert _session(make, session_id).status == "planned"
     auth.logout()
     auth.login("pres")

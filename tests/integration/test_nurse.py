@@ -69,7 +69,7 @@ def test_a_nurse_keeps_the_dose_the_prescriber_recorded_and_cannot_change_it(cli
     before = row.version
     refused = clinic.post("nurse", f"/dosing/{session}", clinic.record_data(session, dose_mg="49"))
     assert refused.status_code == 422
-    assert "Recorded by the clinician who gives the dose" in refused.get_data(as_text=True)
+    assert "Recorded by the prescriber" in refused.get_data(as_text=True)
     row = _session(make, session)
     assert (row.version, row.dose_mg) == (before, 35)
 

@@ -9,6 +9,7 @@ from datetime import date
 
 # WEIGHT_BASED_ROUTES lives with the protocol format now; read from here as before
 from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa: F401
+from .phases import MIN_REASON_LENGTH
 from .protocols import Experience
 from .vitals import READINGS
 
@@ -44,6 +45,15 @@ def stage_of(number: int, rule: Experience, *, maintenance: bool = False) -> tup
     return None, False
 
 
+@dataclass(frozen=True)
+class SpacingProblem:
+    """One way a course's dosing breaks its protocol's stages, and the doses it involves."""
+
+    text: str
+    #: positions of the doses involved, in the dates given (series dates first, then maintenance dates)
+    doses: frozenset[int]
+
+
 def _gap_problem(earlier: date, later: date, stage: Stage, *, check_max: bool) -> str | None:
     gap, bounds = (later - earlier).days, stage.days_between
     span = f"{earlier.isoformat()} to {later.isoformat()} is {gap} day{'s' if gap != 1 else ''}"
@@ -56,47 +66,97 @@ def _gap_problem(earlier: date, later: date, stage: Stage, *, check_max: bool) -
     return None
 
 
-def _stage_span_problems(days: list[date], rule: Experience) -> list[str]:
-    """Each series stage within its `within_days`, and the series within `max_series_days`."""
+def _stage_span_problems(series: list[tuple[date, int]], rule: Experience) -> list[SpacingProblem]:
+    """Each series stage within its `within_days` (involving every dose of the stage: which doses
+    a stage holds follows their count), and the series within `max_series_days` (involving the
+    doses on its first and last day)."""
     problems, by_stage = [], {}
-    for number, day in enumerate(days, start=1):
+    for number, (day, position) in enumerate(series, start=1):
         stage, _ = stage_of(number, rule)
         if stage is not None:
-            by_stage.setdefault(stage.name, (stage, []))[1].append(day)
-    for stage, stage_days in by_stage.values():
-        span = (stage_days[-1] - stage_days[0]).days
+            by_stage.setdefault(stage.name, (stage, []))[1].append((day, position))
+    for stage, doses in by_stage.values():
+        span = (doses[-1][0] - doses[0][0]).days
         if stage.within_days is not None and span > stage.within_days:
-            problems.append(f"The protocol's {stage.name} spans {span} days; it allows {stage.within_days}.")
-    if len(days) > 1 and rule.max_series_days is not None and (days[-1] - days[0]).days > rule.max_series_days:
-        problems.append(f"The series spans {(days[-1] - days[0]).days} days; the protocol allows "
-                        f"{rule.max_series_days}.")
+            problems.append(SpacingProblem(f"The protocol's {stage.name} spans {span} days; it allows "
+                                           f"{stage.within_days}.", frozenset(p for _, p in doses)))
+    if len(series) > 1 and rule.max_series_days is not None:
+        first, last = series[0][0], series[-1][0]
+        if (last - first).days > rule.max_series_days:
+            problems.append(SpacingProblem(
+                f"The series spans {(last - first).days} days; the protocol allows {rule.max_series_days}.",
+                frozenset(p for day, p in series if day in (first, last))))
     return problems
 
 
-def spacing_problems(dates: list[date], rule: Experience, maintenance: list[date] = ()) -> list[str]:
+def spacing_findings(dates: list[date], rule: Experience, maintenance: list[date] = ()) -> list[SpacingProblem]:
     """Ways a course's dosing (dates of its series sessions and of its maintenance sessions, any
-    order) breaks the protocol's stages: count, spacing from the previous dose in the stage the
-    dose falls in, span of each stage and of the series. A second dose on one day is always a
-    problem; a maintenance dose keeps the maintenance stage's minimum from the dose before it
-    (its maximum only from an earlier maintenance dose: when maintenance starts is the prescriber's call)."""
-    days = sorted(dates)
+    order) breaks the protocol's stages, each with the doses it involves: count (every series
+    dose), spacing from the previous dose in the stage the dose falls in (the two doses), span of
+    each stage and of the series. A second dose on one day is always a problem; a maintenance
+    dose keeps the maintenance stage's minimum from the dose before it (its maximum only from an
+    earlier maintenance dose: when maintenance starts is the prescriber's call)."""
+    series = sorted((day, position) for position, day in enumerate(dates))
     problems = []
-    if len(days) > rule.max_series_sessions:
-        problems.append(f"{len(days)} dosing sessions; the protocol's series has at most {rule.max_series_sessions}.")
-    doses = sorted([(day, False) for day in days] + [(day, True) for day in maintenance])
+    if len(series) > rule.max_series_sessions:
+        problems.append(SpacingProblem(f"{len(series)} dosing sessions; the protocol's series has at most "
+                                       f"{rule.max_series_sessions}.", frozenset(range(len(series)))))
+    doses = sorted([(day, False, position) for day, position in series]
+                   + [(day, True, len(series) + i) for i, day in enumerate(maintenance)])
     numbers = {False: 0, True: 0}
     previous = None
-    for day, in_maintenance in doses:
+    for day, in_maintenance, position in doses:
         numbers[in_maintenance] += 1
         stage, _ = stage_of(numbers[in_maintenance], rule, maintenance=in_maintenance)
+        problem = None
         if previous is not None and stage is None and day == previous[0]:
-            problems.append(f"Two dosing sessions on {day.isoformat()}: never more than one a day.")
+            problem = f"Two dosing sessions on {day.isoformat()}: never more than one a day."
         elif previous is not None and stage is not None:
             problem = _gap_problem(previous[0], day, stage, check_max=not in_maintenance or previous[1])
-            if problem:
-                problems.append(problem)
-        previous = (day, in_maintenance)
-    return problems + _stage_span_problems(days, rule)
+        if problem:
+            problems.append(SpacingProblem(problem, frozenset({previous[2], position})))
+        previous = (day, in_maintenance, position)
+    return problems + _stage_span_problems(series, rule)
+
+
+def spacing_problems(dates: list[date], rule: Experience, maintenance: list[date] = ()) -> list[str]:
+    """The plain-language problems of spacing_findings."""
+    return [problem.text for problem in spacing_findings(dates, rule, maintenance)]
+
+
+@dataclass(frozen=True)
+class SpacingVerdict:
+    #: the override reason to keep with the dose (None: no problem involves it, or none is explained)
+    reason: str | None = None
+    #: why the dose cannot be kept so, for the reason field
+    refused: str | None = None
+
+
+def spacing_verdict(problems: list[str], *, before: list[str] | None, same_day: bool, kept: str | None,
+                    reason: str | None, may_override: bool) -> SpacingVerdict:
+    """Whether a dose planned, moved or recorded may be kept, and the reason kept with it.
+
+    `problems`: the spacing problems that involve the dose where it is now; `before`: those that
+    involved it where it was (None for a new dose); `same_day`: it stays on its clinic day;
+    `kept`: the override reason it carries. A kept reason stands only for the day and the
+    problems it was given for: the same day with no problem that was not there before keeps it
+    (and a dose without one stays without: a problem it shares with another dose was explained
+    there). Anything new needs a fresh reason, which only a clinician who may override gives.
+    Problems that do not involve the dose are not its to explain."""
+    if not problems:
+        return SpacingVerdict()
+    reason = (reason or "").strip()
+    if not reason and before is not None and same_day and set(problems) <= set(before):
+        return SpacingVerdict(reason=kept)
+    refusal = "This breaks the protocol's dosing plan: " + " ".join(dict.fromkeys(problems))
+    if not may_override:
+        return SpacingVerdict(refused=refusal + " Only a prescriber may keep it, with a reason: a prescriber "
+                                                "must give the reason, or correct the date.")
+    if len(reason) < MIN_REASON_LENGTH:
+        earlier = " The reason given before was for another day or another problem." if kept else ""
+        return SpacingVerdict(refused=refusal + earlier + f" Give a clinician's reason (at least "
+                                                          f"{MIN_REASON_LENGTH} characters) to keep it.")
+    return SpacingVerdict(reason=reason)
 
 
 @dataclass(frozen=True)

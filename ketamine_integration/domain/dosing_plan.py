@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .protocol_fields import Name
+
 SERIES, MAINTENANCE = "series", "maintenance"
 #: where a dosing session may happen: in the clinic, or at home under telehealth supervision
 IN_CLINIC, AT_HOME = "in_clinic", "supervised_at_home"
@@ -101,7 +103,7 @@ class Stage(StrictModel):
     """One stage of the dosing plan: the series is its `series` stages in order, then at most
     one `maintenance` stage whose cadence applies once the course is in maintenance."""
 
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Name
     phase: Literal[SERIES, MAINTENANCE] = SERIES
     #: dosing sessions in this stage (a maintenance stage: usually open-ended)
     sessions: Bounds

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import (AfterValidator, Field, PlainValidator,
@@ -20,9 +17,13 @@ from pydantic import (AfterValidator, Field, PlainValidator,
 from .dosing_plan import (AT_HOME, IN_CLINIC, MAINTENANCE, SERIES, SETTINGS, WEIGHT_BASED_ROUTES, Bounds,
                           DoseRule, Stage, StrictModel)
 from .measures import MEASURES
+from .protocol_fields import Name, Span, Text, parse_duration
 from .vitals import DEFAULT_RULES, VitalSignRules
 
 ROUTES = ("iv", "im", "sublingual", "intranasal", "oral")
+#: SPRAVATO REMS: monitored for at least two hours, blood pressure before and about 40 minutes after dosing
+REMS_MIN_MONITORING_MINUTES = 120
+REMS_BLOOD_PRESSURE = {"baseline": "before dosing", "post_40": "about 40 minutes after dosing"}
 MEDICATIONS = ("ketamine", "esketamine")
 
 
@@ -55,49 +56,6 @@ class PreparationItems(Mapping[str, str]):
 PREPARATION_ITEMS = PreparationItems()
 MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
 
-#: longest span a protocol may name; more is a typing error (and would overflow date maths)
-MAX_SPAN = timedelta(days=3650)
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h|(\d+)\s*d)\s*$")
-
-
-@dataclass(frozen=True, order=False)
-class Span:
-    """A protocol duration that keeps its unit.
-
-    Hours are elapsed time; days are calendar days in the clinic's time zone (the same
-    wall-clock time N days later), which across a daylight-saving change is 23 or 25 hours
-    per changed day. See domain/windows.py.
-    """
-
-    amount: float
-    unit: str  # "h" or "d"
-
-    @property
-    def approximate(self) -> timedelta:
-        """For ordering checks only; never for computing a time."""
-        amount = min(self.amount, 10 * 3650 * 24)  # bounded so a typo cannot overflow timedelta
-        return timedelta(hours=amount) if self.unit == "h" else timedelta(days=min(amount, 10 * 3650))
-
-    @property
-    def label(self) -> str:
-        if self.unit == "d":
-            return f"{self.amount:g} day" + ("" if self.amount == 1 else "s")
-        return f"{self.amount:g} hour" + ("" if self.amount == 1 else "s")
-
-
-def parse_duration(value) -> Span:
-    """'36h' or '14d' (hours, or whole days); a bare number is refused as ambiguous."""
-    if isinstance(value, Span):
-        return value
-    if not isinstance(value, str) or not (match := _DURATION.match(value)):
-        raise ValueError(f"use a number of hours or whole days such as '24h' or '14d', got {value!r}")
-    hours, days = match.groups()
-    span = Span(float(hours), "h") if hours is not None else Span(int(days), "d")
-    if span.approximate > MAX_SPAN:
-        raise ValueError(f"{value!r} is longer than any clinic protocol needs (at most 10 years)")
-    return span
-
-
 def _unique(values: tuple) -> tuple:
     duplicates = sorted({str(v) for v in values if values.count(v) > 1})
     if duplicates:
@@ -124,7 +82,6 @@ def _measure_key(value: str) -> str:
 
 
 Duration = Annotated[Span, PlainValidator(parse_duration)]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
 
 _Strict = StrictModel
@@ -191,6 +148,30 @@ class Experience(_Strict):
         if self.max_series_days is not None and self.max_series_days < shortest:
             raise ValueError(f"max_series_days ({self.max_series_days}) cannot hold "
                              f"{self.min_series_sessions} sessions at the stages' minimum spacing (needs {shortest})")
+        return self
+
+    @model_validator(mode="after")
+    def _usual_doses_within_the_limit(self):
+        """A stage's usual doses are doses the protocol accepts: within `dose.limit`, in its unit."""
+        for number, stage in enumerate(self.stages):
+            for name in ("first_dose", "doses"):
+                usual = getattr(stage, name)
+                if usual is None:
+                    continue
+                if self.dose is None:
+                    raise ValueError(f"stages[{number}].{name}: usual doses of a stage need the protocol's dose "
+                                     "rule (dose: unit, usual and limit)")
+                if usual.highest > self.dose.limit:
+                    raise ValueError(f"stages[{number}].{name}: {usual.highest:g} {self.dose.unit} is above "
+                                     f"dose.limit ({self.dose.limit:g} {self.dose.unit}): a usual dose would be "
+                                     "refused as a typing error")
+        return self
+
+    @model_validator(mode="after")
+    def _rems_monitoring(self):
+        if self.rems_monitoring_form and self.min_monitoring_minutes < REMS_MIN_MONITORING_MINUTES:
+            raise ValueError(f"min_monitoring_minutes: REMS monitoring lasts at least {REMS_MIN_MONITORING_MINUTES} "
+                             f"minutes (rems_monitoring_form is true), not {self.min_monitoring_minutes}")
         return self
 
     def _shortest_series_days(self) -> int:
@@ -289,7 +270,7 @@ class Coordination(_Strict):
 class Protocol(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
     version: Annotated[int, Field(ge=1, le=1_000_000)]
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Name
     route: Literal[ROUTES]
     medication: Literal[MEDICATIONS]
     summary: Text
@@ -312,6 +293,7 @@ class Protocol(_Strict):
             raise ValueError(f"coordination.report_after_dosing names session(s) {late} but the "
                              f"series has at most {series}")
         self._doses_fit_route()
+        self._rems_readings()
         names = [m.measure for m in self.measures]
         _unique(tuple(names))
         return self
@@ -325,6 +307,19 @@ class Protocol(_Strict):
         if self.experience.at_home_allowed and (self.experience.rems_monitoring_form or from_weight):
             raise ValueError("experience.settings: supervised_at_home is only for sublingual or oral "
                              "dosing outside REMS (injections and esketamine are given in the clinic)")
+
+    def _rems_readings(self) -> None:
+        """Under REMS the record needs blood pressure before and about 40 minutes after dosing, and
+        pulse oximetry (SpO2) at a timepoint the protocol chooses."""
+        if not self.experience.rems_monitoring_form:
+            return
+        for timepoint, words in REMS_BLOOD_PRESSURE.items():
+            if "blood_pressure" not in self.vital_signs.at(timepoint).required:
+                raise ValueError(f"vital_signs.{timepoint}.required: REMS needs blood pressure {words} "
+                                 "(rems_monitoring_form is true)")
+        if not any("spo2" in rules.required for rules in self.vital_signs.at_each()):
+            raise ValueError("vital_signs: REMS monitoring includes pulse oximetry: require spo2 at one "
+                             "timepoint at least (rems_monitoring_form is true)")
 
     @property
     def key(self) -> tuple[str, int]:

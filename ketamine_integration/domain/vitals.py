@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .protocol_fields import Text
+
 #: when readings are taken; the keys are those stored with each reading
 TIMEPOINTS = {"baseline": "Before dosing", "post_40": "About 40 minutes after dosing",
               "discharge": "Before discharge"}
@@ -50,8 +52,8 @@ class _Strict(BaseModel):
 
 
 class Citation(_Strict):
-    claim: Annotated[str, Field(min_length=1, max_length=4000)]
-    source: Annotated[str, Field(min_length=1, max_length=4000)]
+    claim: Text
+    source: Text
 
 
 class Limit(_Strict):

@@ -17,7 +17,8 @@ from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_zone
 from ..db.errors import DomainError
 from ..db.types import utcnow
-from ..domain.dosing import WEIGHT_BASED_ROUTES, WEIGHT_RANGE, dose_verdict, spacing_problems, stage_of
+from ..domain.dosing import (WEIGHT_BASED_ROUTES, WEIGHT_RANGE, SpacingProblem, SpacingVerdict, dose_verdict,
+                              spacing_findings, spacing_verdict, stage_of)
 from ..domain.dosing_plan import AT_HOME
 from ..domain.phases import MIN_REASON_LENGTH, Phase
 from ..extensions import db
@@ -52,47 +53,72 @@ def _maintenance_since(course: TreatmentCourse) -> datetime | None:
     return max(moments) if moments else None
 
 
-def split_by_phase(course: TreatmentCourse, instants: list[datetime]) -> tuple[list[date], list[date]]:
-    """(series dates, maintenance dates) of these dose times, in clinic days."""
+def spacing_of(course: TreatmentCourse, instants: list[datetime]) -> list[SpacingProblem]:
+    """The spacing problems of doses at these times, each involving positions in `instants`."""
     since = _maintenance_since(course)
-    series = [local_date(t) for t in instants if since is None or t < since]
-    return series, [local_date(t) for t in instants if since is not None and t >= since]
+    series = [i for i, t in enumerate(instants) if since is None or t < since]
+    maintenance = [i for i, t in enumerate(instants) if since is not None and t >= since]
+    found = spacing_findings([local_date(instants[i]) for i in series],
+                             protocol_of(course.protocol_version).experience,
+                             [local_date(instants[i]) for i in maintenance])
+    order = series + maintenance
+    return [SpacingProblem(p.text, frozenset(order[k] for k in p.doses)) for p in found]
 
 
-def course_doses(course: TreatmentCourse, ignore: DosingSession | None = None) -> list[DosingSession]:
-    return [s for s in fetch_dosing_sessions(course.id)
+def course_doses(course: TreatmentCourse, ignore: DosingSession | None = None,
+                 sessions: list[DosingSession] | None = None) -> list[DosingSession]:
+    """The course's doses with a time, but `ignore`; from `sessions` when the caller read them."""
+    return [s for s in (fetch_dosing_sessions(course.id) if sessions is None else sessions)
             if s.status != CANCELLED and s is not ignore and dose_time(s) is not None]
 
 
-def check_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None, by: User,
-                   ignore: DosingSession | None = None, kept: str | None = None) -> str | None:
-    """The override reason to store, or DomainError if the course's doses break the protocol's
-    stages unexplained. In every phase, maintenance included; only a prescriber may override.
-    `kept`: the reason a prescriber already gave for this session, which stands unless replaced."""
-    series, maintenance = split_by_phase(course, [dose_time(s) for s in course_doses(course, ignore)] + starts)
-    problems = spacing_problems(series, protocol_of(course.protocol_version).experience, maintenance)
-    if not problems:
-        return None
-    reason = (reason or "").strip()
-    if not reason and kept:
-        return kept
-    refusal = "This breaks the protocol's dosing plan: " + " ".join(problems)
-    if not by.can(OVERRIDE):
-        raise DomainError({"reason": refusal + " Only a prescriber may keep it, with a reason."})
-    if len(reason) < MIN_REASON_LENGTH:
-        raise DomainError({"reason": refusal + f" Give a clinician's reason (at least {MIN_REASON_LENGTH} "
-                                               "characters) to keep it."})
-    return reason
+def _verdict(verdict: SpacingVerdict, field: str) -> str | None:
+    if verdict.refused:
+        raise DomainError({field: verdict.refused})
+    return verdict.reason
 
 
-def usual_doses(session: DosingSession, started_at: datetime | None, protocol):
+def plan_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | None, by: User,
+                 field: str = "reason") -> list[str | None]:
+    """For each new dose planned at `starts`, the override reason it keeps (None where no spacing
+    problem involves it); DomainError on `field` if a problem involving the new doses is
+    unexplained. In every phase, maintenance included; only a prescriber may override. Problems
+    among the course's other doses are theirs to explain: a compliant booster needs no reason."""
+    others = [dose_time(s) for s in course_doses(course)]
+    found, new = spacing_of(course, others + starts), range(len(others), len(others) + len(starts))
+    involving = [p.text for p in found if not p.doses.isdisjoint(new)]
+    kept = _verdict(spacing_verdict(involving, before=None, same_day=False, kept=None, reason=reason,
+                                    may_override=by.can(OVERRIDE)), field)
+    return [kept if any(i in p.doses for p in found) else None for i in new]
+
+
+def move_spacing(session: DosingSession, start: datetime, reason: str | None, by: User,
+                 field: str = "reason") -> str | None:
+    """The override reason a session keeps when it is moved or recorded at `start` (None if no
+    spacing problem involves it there), or DomainError on `field`. Its reason stands only for the
+    clinic day and the problems it was given for (domain.dosing.spacing_verdict): a dose recorded
+    on another day, or meeting a new problem, needs a prescriber's fresh reason."""
+    others = [dose_time(s) for s in course_doses(session.course, ignore=session)]
+
+    def involving(instant: datetime) -> list[str]:
+        return [p.text for p in spacing_of(session.course, others + [instant]) if len(others) in p.doses]
+    was = dose_time(session) if session.status != CANCELLED else None
+    return _verdict(spacing_verdict(involving(start), before=involving(was) if was is not None else None,
+                                    same_day=was is not None and local_date(was) == local_date(start),
+                                    kept=session.spacing_override_reason, reason=reason,
+                                    may_override=by.can(OVERRIDE)), field)
+
+
+def usual_doses(session: DosingSession, started_at: datetime | None, protocol,
+                sessions: list[DosingSession] | None = None):
     """The usual doses of the stage this session's dose falls in (its place among the course's
-    doses of its phase), or the protocol's usual doses past the plan; None if it states none."""
+    doses of its phase), or the protocol's usual doses past the plan; None if it states none.
+    `sessions`: the course's sessions when the caller read them already."""
     experience = protocol.experience
     moment = started_at or dose_time(session) or utcnow()
     since = _maintenance_since(session.course)
     in_maintenance = since is not None and moment >= since
-    number = 1 + sum(1 for s in course_doses(session.course, ignore=session)
+    number = 1 + sum(1 for s in course_doses(session.course, ignore=session, sessions=sessions)
                      if (since is not None and dose_time(s) >= since) == in_maintenance and dose_time(s) < moment)
     stage, first = stage_of(number, experience, maintenance=in_maintenance)
     if stage is None:

@@ -129,7 +129,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
         raise DomainError({"count": f"The series would run past {LAST_PLANNABLE.year}; check the dates."})
     clinician, room = _dosing_booking(course, clinician_id, room_id, setting)
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
-    override = plan_rules.check_spacing(course, starts, reason, by)
+    overrides = plan_rules.plan_spacing(course, starts, reason, by)
     length = timedelta(minutes=minutes or session_minutes()["dosing"])
     # Lock the course row: two plans at once must not draw the same sequence numbers.
     lock_course(course)
@@ -145,7 +145,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
             raise DomainError({"first_start": f"Session {i + 1} of the plan ({format_local(start)}): "
                                               + clash.reasons["first_start"]}) from None
         session = DosingSession(course_id=course.id, sequence=sequence + i + 1, status=PLANNED,
-                                planned_start=start, spacing_override_reason=override, setting=setting)
+                                planned_start=start, spacing_override_reason=overrides[i], setting=setting)
         appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician.id,
                                   kind="dosing", dosing_session=session, starts_at=start, ends_at=start + length,
                                   modality="telehealth" if room is None else "in_person",
@@ -164,8 +164,7 @@ def reschedule(session: DosingSession, *, planned_start: datetime, reason: str |
     _check_planning_phase(session.course)
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
-    session.spacing_override_reason = plan_rules.check_spacing(session.course, [planned_start], reason, by,
-                                                               ignore=session)
+    session.spacing_override_reason = plan_rules.move_spacing(session, planned_start, reason, by)
     session.planned_start = planned_start
     if session.appointment is not None and session.appointment.status == BOOKED:
         booking.move(session.appointment, planned_start, by=by, reason=reason, field="planned_start")
@@ -322,13 +321,9 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
 
 def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None, by: User) -> None:
     """The protocol's spacing from the course's other sessions, or the reason given for overriding it
-    (the one given when it was planned stands)."""
-    try:
-        override = plan_rules.check_spacing(session.course, [started_at], spacing_reason, by, ignore=session,
-                                  kept=session.spacing_override_reason)
-    except DomainError as err:
-        raise DomainError({"spacing_reason": err.reasons["reason"]}) from None
-    session.spacing_override_reason = override or session.spacing_override_reason
+    (the one given before stands only for the same clinic day and the same problems)."""
+    session.spacing_override_reason = plan_rules.move_spacing(session, started_at, spacing_reason, by,
+                                                              field="spacing_reason")
 
 
 def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:

@@ -18,6 +18,7 @@ from ..domain.phases import NEXT_PHASES
 from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
 from ..experience import services as dosing
+from ..experience.fidelity import unexplained_deviations
 from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
@@ -84,6 +85,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
         flagged=flagged_sessions(sessions) if clinical else {},
+        deviations=unexplained_deviations(course, sessions) if clinical else [],
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
         suggestions=_suggestions(course, windows, now), names={user_id: name for user_id, name, _roles in clinicians},
@@ -198,7 +200,7 @@ def dosing_plan(course_id: int):
         room_id=form.room.data, minutes=form.minutes.data, by=current_user, join=form.join_request(),
         setting=form.setting.data or "in_clinic"))
     if done:
-        override = "; spacing override kept with a reason" if planned and planned[0].spacing_override_reason else ""
+        override = "; spacing override kept with a reason" if any(s.spacing_override_reason for s in planned) else ""
         audit.record("dosing.plan", obj=course, patient_id=course.patient_id, detail=f"{len(planned)} planned{override}")
         flash(f"Planned {len(planned)} dosing session(s).", "success")
         return _back_to_course(course.id, "dosing")

@@ -286,3 +286,27 @@ def test_protocols_check_names_file_and_field_for_each_broken_variant(app, tmp_p
     result = app.test_cli_runner().invoke(args=["protocols", "check", str(broken)])
     assert result.exit_code == 1
     assert f"ERROR broken-variant.yaml: {expected}" in result.output
+
+
+@pytest.mark.parametrize("base, changes, expected", [
+    # (shipped file, dotted fields and their new values, the line the command must print)
+    ("esketamine-trd-rems", {"experience.stages.0.first_dose": {"choices": [500]}},    # a first dose over the limit
+     "experience: stages[0].first_dose: 500 mg is above dose.limit (84 mg)"),
+    ("esketamine-trd-rems", {"experience.stages.1.doses": {"min": 10, "max": 9000}},   # a stage's doses over it
+     "experience: stages[1].doses: 9000 mg is above dose.limit (84 mg)"),
+    ("esketamine-trd-rems", {"experience.min_monitoring_minutes": 0},                  # REMS without two hours
+     "experience: min_monitoring_minutes: REMS monitoring lasts at least 120 minutes"),
+    ("esketamine-trd-rems", {f"vital_signs.{t}.required": [] for t in ("baseline", "post_40", "discharge")},
+     "(top level): vital_signs.baseline.required: REMS needs blood pressure before dosing"),  # REMS, no readings
+    ("iv-ketamine-induction", {"vital_signs.sources.0.source": " "},                   # a citation of nothing
+     "vital_signs.sources[0].source: must not be blank"),
+])
+def test_protocols_check_refuses_inconsistent_files_naming_file_and_field(app, tmp_path, base, changes, expected):
+    data = yaml.safe_load((SHIPPED / f"{base}.yaml").read_text())
+    for field, value in changes.items():
+        set_field(data, field, value)
+    broken = tmp_path / "inconsistent.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    result = app.test_cli_runner().invoke(args=["protocols", "check", str(broken)])
+    assert result.exit_code == 1
+    assert f"ERROR inconsistent.yaml: {expected}" in result.output

@@ -185,3 +185,73 @@ def test_a_version_1_definition_still_reads_as_one_stage_and_its_spacing():
     assert (series.sessions.min, series.sessions.max, series.days_between.min, series.days_between.max) == (6, 6, 1, 7)
     assert protocol.experience.maintenance_stage.days_between.min == 1
     assert protocol.experience.dose is None and not protocol.experience.at_home_allowed
+
+
+def _esketamine() -> dict:
+    return yaml.safe_load((PROTOCOLS / "esketamine-trd-rems.yaml").read_text())
+
+
+NO_READINGS = {"vital_signs.baseline.required": [], "vital_signs.post_40.required": [],
+               "vital_signs.discharge.required": []}
+
+
+@pytest.mark.parametrize("base, changes, path, problem", [
+    # a stage's usual doses above the protocol's limit would be refused as typing errors
+    (_esketamine, {"experience.stages.0.first_dose": {"choices": [500]}}, "experience",
+     "stages[0].first_dose: 500 mg is above dose.limit (84 mg)"),
+    (_esketamine, {"experience.stages.1.doses": {"min": 10, "max": 9000}}, "experience",
+     "stages[1].doses: 9000 mg is above dose.limit (84 mg)"),
+    (_base, {"experience.stages.0.doses": {"min": 0.5, "max": 3}}, "experience",      # IV, in mg/kg
+     "stages[0].doses: 3 mg/kg is above dose.limit (2 mg/kg)"),
+    (_base, {"experience.stages.0.doses": {"min": 0.5, "max": 1}, "experience.dose": _DELETE}, "experience",
+     "stages[0].doses: usual doses of a stage need the protocol's dose rule"),        # stage doses, no rule
+    # REMS: at least two hours of monitoring, blood pressure before and about 40 minutes after, SpO2
+    (_esketamine, {"experience.min_monitoring_minutes": 0}, "experience",
+     "min_monitoring_minutes: REMS monitoring lasts at least 120 minutes (rems_monitoring_form is true), not 0"),
+    (_esketamine, NO_READINGS, "(top level)",                                         # nothing required anywhere
+     "vital_signs.baseline.required: REMS needs blood pressure before dosing"),
+    (_esketamine, {"vital_signs.post_40.required": ["heart_rate", "spo2"]}, "(top level)",
+     "vital_signs.post_40.required: REMS needs blood pressure about 40 minutes after dosing"),
+    (_esketamine, {f"vital_signs.{t}.required": ["blood_pressure", "heart_rate"]        # no pulse oximetry
+                   for t in ("baseline", "post_40", "discharge")}, "(top level)",
+     "vital_signs: REMS monitoring includes pulse oximetry: require spo2"),
+    # text must say something once stripped
+    (_base, {"evidence.0.source": " "}, "evidence[0].source", "must not be blank"),
+    (_base, {"evidence.0.claim": "\n\t"}, "evidence[0].claim", "must not be blank"),
+    (_esketamine, {"vital_signs.sources.1.source": " "}, "vital_signs.sources[1].source", "must not be blank"),
+    (_base, {"experience.stages.0.name": "  "}, "experience.stages[0].name", "must not be blank"),
+    (_base, {"summary": " "}, "summary", "must not be blank"),
+    (_base, {"experience.dose_guidance": " "}, "experience.dose_guidance", "must not be blank"),
+])
+def test_internally_inconsistent_files_are_refused_naming_the_field(base, changes, path, problem):
+    data = copy.deepcopy(base())
+    for field, value in changes.items():
+        _set(data, field, value)
+    with pytest.raises(ProtocolError) as caught:
+        validate_definition(data, "inconsistent.yaml")
+    lines = caught.value.lines()
+    assert any(line.startswith(f"inconsistent.yaml: {path}: ") and problem in line for line in lines), lines
+
+
+@pytest.mark.parametrize("changes", [
+    NO_READINGS | {"experience.rems_monitoring_form": False},                     # outside REMS the protocol chooses
+    {"experience.rems_monitoring_form": False, "experience.min_monitoring_minutes": 0},
+    {"experience.stages.1.doses": {"choices": [56, 84]}},                         # at the limit is within it
+])
+def test_the_rems_and_dose_rules_leave_consistent_files_alone(changes):
+    data = copy.deepcopy(_esketamine())
+    for field, value in changes.items():
+        _set(data, field, value)
+    assert validate_definition(data, "fine.yaml").id == "esketamine-trd-rems"
+
+
+def test_a_version_1_rems_snapshot_without_vital_signs_still_reads():
+    """A course pinned to the first esketamine file (no vital_signs section, one spacing rule) reads:
+    the default readings require blood pressure before and after dosing and SpO2 before it."""
+    v1 = _esketamine()
+    experience = {k: v for k, v in v1["experience"].items() if k not in ("stages", "dose", "settings")}
+    del v1["vital_signs"]
+    v1.update(version=1, experience=dict(experience, dosing_sessions=12, min_days_between=2, max_days_between=8,
+                                         max_series_days=56))
+    protocol = validate_definition(v1, "esketamine-v1.yaml")
+    assert protocol.experience.rems_monitoring_form and protocol.vital_signs.baseline.required

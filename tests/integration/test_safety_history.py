@@ -12,11 +12,12 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.coordination.report import report_data
 from ketamine_integration.courses.models import PreparationRecord, TreatmentCourse
 from ketamine_integration.courses.services import course_facts
+from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DRAFT, DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.baselines import baseline_of, course_measures, first_dose_of
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
-from ketamine_integration.notes.services import record_measure
+from ketamine_integration.notes.services import acknowledge_alert, record_measure, void_measure
 from tests.conftest import page_text
 from tests.integration.test_notes import (TODAY, _integration_data, _phq9, _start, _version, dose_started,
                                          entered_on_their_day, make_team)
@@ -75,6 +76,35 @@ def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once
     course = page_text(client.get(f"/courses/{team['course']}"))
     assert "Therapist's risk screen" in course and done in course and "Open" in course
     assert "1 safety alert" in course
+
+
+def test_padding_never_meets_the_minimum_of_what_was_done_or_why(team, make, auth, client):
+    """The attack review's finding: note="ok        ." acknowledged an alert (11 characters, 3 of
+    them written). A minimum counts what was written; spaces do not count, by form or service."""
+    auth.login("ther")
+    assert _phq9(auth, team["course"], item9="1", base="0").status_code == 302
+    alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
+    refused = auth.post(f"/alerts/{alert}/acknowledge", {"note": "ok        ."}, follow_redirects=True)
+    assert "Say what was done (at least 10 characters, spaces not counted)." in page_text(refused)
+    assert _alerts(make)[0][2:] == (None, None)                             # still open
+    make.query(lambda: _refused_by_service(lambda: acknowledge_alert(
+        db.session.get(SafetyAlert, alert), note="ok  \n\n      .", by=db.session.get(User, team["therapist"]),
+        now=datetime.now(timezone.utc)), "note"))
+    response = make.query(lambda: db.session.scalar(select(MeasureResponse.id)))
+    refused = auth.post(f"/measures/{response}/void", {"reason": " a      b "}, follow_redirects=True)
+    assert "Write at least 5 characters (spaces do not count)." in page_text(refused)
+    make.query(lambda: _refused_by_service(lambda: void_measure(
+        db.session.get(MeasureResponse, response), reason="a b    c", by=db.session.get(User, team["therapist"])),
+        "reason"))
+    assert make.query(lambda: db.session.get(MeasureResponse, response).voided_at) is None
+    assert [row.outcome for row in make.audit_rows(action="alert.acknowledge")] == ["failure"]
+    assert [row.outcome for row in make.audit_rows(action="measure.void")] == ["failure"]
+
+
+def _refused_by_service(attempt, field: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        attempt()
+    assert list(refused.value.reasons) == [field]
 
 
 def test_an_acknowledgement_is_append_only_in_the_database(team, make, auth):

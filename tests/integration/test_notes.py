@@ -1,14 +1,16 @@
 """Session notes: drafts, sign and lock (by every route), concurrent saves, process notes,
 themes, action steps, preparation credit, formulation, measures and safety alerts."""
+import io
 import re
 import threading
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import (ActionStep, NoteTheme, SafetyAlert, SessionNote, SignedNoteChanged,
                                                Theme)
@@ -418,3 +420,29 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
     row = re.search(r"<tr><td><a href=\"/patients/\d+\">[^<]*Noted</a>.*?</tr>", client.get("/").get_data(as_text=True),
                     re.S).group(0)
     assert re.findall(r"<td>(.*?)</td>", row, re.S)[5] == "—"
+
+
+@pytest.mark.both_engines
+def test_every_refused_note_save_is_audited_however_malformed(team, make, auth):
+    """The attack review's finding: malformed saves of a draft (another form's fields) were refused
+    without a note.update row. Each refused save leaves exactly one audit row saying so (a file
+    sent in a text field was a 500 with none: it is refused before the view, and audited), and
+    the draft is unchanged."""
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    version = str(_version(make, note))
+    malformed = [
+        ({"intentions": "To rest", "version": version}, 422,                     # the preparation form's fields
+         ("note.update", "failure", "not saved")),
+        ({"body": "An addendum to a draft", "version": version}, 422,            # the addendum form's
+         ("note.update", "failure", "not saved")),
+        ({**_integration_data(version), "insights": (io.BytesIO(b"typed elsewhere"), "insights.txt")}, 400,
+         ("access.denied", "denied", "notes.note_edit takes no file upload")),    # a file in a text field
+    ]
+    for data, status, row in malformed:
+        before = make.query(lambda: db.session.scalar(select(func.max(AuditEvent.id))))
+        assert auth.post(f"/notes/{note}", data).status_code == status, data
+        rows = make.query(lambda: [(r.action, r.outcome, r.detail) for r in
+                                   db.session.scalars(select(AuditEvent).where(AuditEvent.id > before))])
+        assert rows == [row], rows
+    assert str(_version(make, note)) == version

@@ -168,6 +168,8 @@ def register_access(app: Flask) -> None:
     access.register(app, access.AccessCollaborators(
         pending_sign_in=pending_sign_in, keep_timed_out_submission=keep_if_timed_out,
         record_denial=denial, patient_exists=patient_exists))
+    # After the access check, so that the refusal is audited with who sent it.
+    app.before_request(lifecycle.refuse_unexpected_body)
     # After the access check (only an admitted request's upload is read), which then commits the
     # request's transaction so that the upload is read holding no lock (lifecycle.before_transaction).
     app.before_request(lifecycle.run_before_transaction)

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..web.fields import ClinicDateField, MultiCheckboxField, options
+from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
 from .models import CATEGORIES, NOTE_CATEGORIES, PRIORITIES, REPORT_MINIMUM
 
 
@@ -33,7 +33,7 @@ class NoteForm(FlaskForm):
     recipient = SelectField("To", coerce=int, validators=[InputRequired()])
     priority = SelectField("Priority", choices=options(PRIORITIES.items()), default="routine")
     category = SelectField("About", choices=options(NOTE_CATEGORIES.items()))
-    body = TextAreaField("Message", validators=[InputRequired(), Length(min=3, max=5000)])
+    body = TextAreaField("Message", validators=[InputRequired(), WrittenAtLeast(3), Length(max=5000)])
 
 
 class AcknowledgeNoteForm(FlaskForm):

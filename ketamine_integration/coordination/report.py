@@ -24,7 +24,8 @@ from ..experience.windows import course_windows
 from ..extensions import db
 from ..notes import charts
 from ..notes.models import SIGNED, SessionNote
-from ..notes.baselines import AFTER_FIRST_DOSE, BASELINE, BEFORE_BASELINE, TrendRow, first_dose_on, trend
+from ..notes.baselines import (AFTER_FIRST_DOSE, BASELINE, BEFORE_BASELINE, ENTERED_LATE, LATE_ENTRY, TrendRow,
+                               first_dose_of, trend)
 from ..notes.safety import safety_history
 from ..notes.services import course_measures
 from ..notes.views_data import step_tracker, theme_recurrence
@@ -115,7 +116,7 @@ def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
 
 def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
     """One series per measure the course has live responses to, in registry order."""
-    responses, first_dose = course_measures(course.id), first_dose_on(course.id)
+    responses, first_dose = course_measures(course.id), first_dose_of(course.id)
     series = []
     for key, measure in scoring.MEASURES.items():
         rows = trend(responses, key, first_dose)
@@ -153,6 +154,8 @@ def _change(row: TrendRow) -> str:
         return "baseline"
     if row.role == BEFORE_BASELINE:
         return "before the first dose"
+    if row.role == ENTERED_LATE:
+        return LATE_ENTRY
     return "no baseline" if row.change is None else f"{row.change.delta:+d}"
 
 

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..web.fields import ClinicDateField
+from ..web.fields import ClinicDateField, WrittenAtLeast
 
 INDICATIONS = ("Major depressive disorder", "Treatment-resistant depression",
                "Depression with suicidal ideation", "Post-traumatic stress disorder",
@@ -38,4 +38,4 @@ class PreparationForm(FlaskForm):
 
 
 class VoidForm(FlaskForm):
-    reason = StringField("Why is this entry voided?", validators=[InputRequired(), Length(min=10, max=300)])
+    reason = StringField("Why is this entry voided?", validators=[InputRequired(), WrittenAtLeast(10), Length(max=300)])

@@ -14,6 +14,7 @@ from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision
                              decide_transition, gate_blockers)
 from ..domain.measures import MEASURES
 from ..domain.protocols import PREPARATION_ITEMS, Protocol
+from ..domain.text import written_length
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
@@ -252,8 +253,8 @@ def void_preparation(course: TreatmentCourse, record_id: int, *, reason: str, by
         raise DomainError("That checklist entry does not exist or is already voided.")
     if course.current_phase is not Phase.PREPARATION:
         raise DomainError("The course has left preparation; its checklist is closed.")
-    if len((reason or "").strip()) < 10:
-        raise DomainError({"reason": "Say why this entry is voided (at least 10 characters)."})
+    if written_length(reason) < 10:
+        raise DomainError({"reason": "Say why this entry is voided (at least 10 characters, spaces not counted)."})
     record.voided_at, record.voided_by_id, record.void_reason = utcnow(), by.id, reason.strip()
     db.session.flush()
     return record

@@ -28,6 +28,7 @@ from ..experience.services import fetch_dosing_sessions, mark_rems_submitted, pl
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..patients.care_team import add_to_care_team
+from ..notes.models import MeasureResponse
 from ..patients.models import Patient
 from ..domain.slots import Interval
 from ..bookings.availability import first_free_room, free_slots, suggest_for_window
@@ -288,7 +289,9 @@ def _dated_history(moments: dict[str, datetime]):
     the database refuses any later change to them (migration 0016): nothing in the application
     can backdate them. This fabricated clinic can, because it is fiction, so it dates each row
     as it is inserted: a transition at `moments[phase]` (the caller adds later phases once
-    their dates are known), a checklist entry at 17:00 on the day it was completed.
+    their dates are known), a checklist entry at 17:00 on the day it was completed, a measure
+    entered at noon on the day it was completed (an intake measure is entered before the first
+    dose, so it is the course's baseline: notes/baselines.py).
     """
     zone = clinic_zone()
 
@@ -298,7 +301,11 @@ def _dated_history(moments: dict[str, datetime]):
     def date_record(mapper, connection, record: PreparationRecord) -> None:
         record.recorded_at = datetime.combine(record.completed_on, time(17), zone)
         store_digest(record)  # whichever insert listener ran first, the digest hashes this date
-    listeners = ((PhaseTransition, date_transition), (PreparationRecord, date_record))
+    def date_measure(mapper, connection, response: MeasureResponse) -> None:
+        response.created_at = datetime.combine(response.administered_on, time(12), zone)
+        store_digest(response)
+    listeners = ((PhaseTransition, date_transition), (PreparationRecord, date_record),
+                 (MeasureResponse, date_measure))
     for model, listener in listeners:
         event.listen(model, "before_insert", listener)
     try:

@@ -15,7 +15,7 @@ from ..domain.phases import Phase
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
 from ..notes import services as notes
-from ..notes.baselines import baseline_of, course_measures, first_dose_on
+from ..notes.baselines import baseline_of, course_measures, first_dose_of
 from ..notes.models import SafetyAlert, Theme
 from ..db.clinic_time import clinic_zone
 from .baselines import spread
@@ -131,7 +131,7 @@ def _measures_for(course, signed, today: date, rng: random.Random, *, responder:
     """A PHQ-9 and a GAD-7 the day after each dose, against the intake baseline (demo/baselines.py)."""
     therapist = course.therapist
     zone = clinic_zone()
-    baseline = baseline_of(course_measures(course.id), PHQ9.key, first_dose_on(course.id)).total
+    baseline = baseline_of(course_measures(course.id), PHQ9.key, first_dose_of(course.id)).total
     dates = [s.ended_at.astimezone(zone).date() + timedelta(days=1) for s in signed]
     dates = [d for d in dates if d <= today][:6]
     for n, when in enumerate(dates, 1):

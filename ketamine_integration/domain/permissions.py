@@ -38,16 +38,18 @@ PERMISSIONS = {
     "reports.generate": "Write coordination reports to a patient's prescribers",
     "reports.read": "Open coordination reports one wrote or received",
     "reports.receive": "Receive coordination reports and releases: the prescriber worklist",
+    "dosing.read": "Read the dosing records of care-team patients, draft and signed (read-only to whoever "
+                   "may not record them)",
     "dosing.record_vitals": "Open and save the draft record of a care-team patient's dosing session: "
-                            "vitals, monitoring and observations",
+                            "times, vitals, monitoring, observations and discharge",
     "dosing.record_dose": "Record what was given at a dosing session: route, medication, dose, weight, lot, "
                           "concomitant sedating medications, and who administered "
                           "or monitored it (others record only themselves)",
     "dosing.administer": "Be recorded as the person who administered a dose",
     "dosing.monitor": "Be recorded as the person who monitored a dosing session",
     "dosing.monitor_if_protocol_allows": "Be recorded as the person who monitored a dosing session, present as "
-                                         "monitor only, when the course's protocol allows it "
-                                         "(experience.therapist_may_monitor)",
+                                         "monitor only, and save that record's monitoring as a nurse does, "
+                                         "when the course's protocol allows it (experience.therapist_may_monitor)",
     "dosing.sign": "Sign and lock a dosing record as the prescriber who ordered the dose",
     "dosing.override": "Keep, with a stated reason, a dosing plan or record that breaks the protocol's spacing "
                        "or stages, or a dose outside the protocol's usual doses (the prescriber's decision)",
@@ -65,13 +67,15 @@ PERMISSIONS = {
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
 _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
-              "dosing.record_vitals", "dosing.amend",
+              "dosing.read", "dosing.amend",
               "dosing.lead", "rems.file", "schedule.read", "schedule.book", "availability.keep",
               "schedule.bookable"}
 #: the medication dose itself: ordered, recorded and signed by a prescriber; administered and
 #: monitored by a prescriber or a nurse (issue 19, point 3). A therapist is never named as giving
-#: a dose, and as monitoring it only where the protocol allows (present as monitor only).
-_PRESCRIBING = {"dosing.record_dose", "dosing.administer", "dosing.monitor", "dosing.sign"}
+#: a dose, and as monitoring it, or recording its monitoring, only where the protocol allows
+#: (present as monitor only); otherwise the therapist reads the dosing record (dosing.read).
+_PRESCRIBING = {"dosing.record_dose", "dosing.record_vitals", "dosing.administer", "dosing.monitor",
+                "dosing.sign"}
 _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",
                     "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep"}
 
@@ -85,7 +89,7 @@ GRANTS: dict[str, frozenset[str]] = {
                                                                     "dosing.override"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they
     # read no note content, sign no dosing record and book nothing (issue 18, point 3).
-    NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.record_vitals", "dosing.administer",
+    NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.read", "dosing.record_vitals", "dosing.administer",
                                   "dosing.monitor", "schedule.read"}),
 }
 

@@ -1,10 +1,12 @@
 """Who may be named at a dose and who may record what: the dose is recorded and signed by a
 prescriber, administered and monitored by a prescriber or nurse (issue 19, point 3); a nurse
-records vitals and names only themselves; a therapist monitors only where the protocol allows."""
+records vitals and names only themselves; a therapist monitors, and records the monitoring as a
+nurse does, only where the protocol allows, and otherwise reads the record."""
 from __future__ import annotations
 
 from ..accounts.models import User
 from ..accounts.services import user_choices
+from ..db.errors import DomainError
 from ..domain.permissions import permissions_of, roles_with
 from ..extensions import db
 from ..protocols.services import protocol_of
@@ -21,6 +23,22 @@ NOT_NAMEABLE = {"administered_by": "Choose a prescriber or nurse on the patient'
                                    "administered by a therapist or front-desk staff.",
                 "monitored_by": "Choose a prescriber or nurse on the patient's care team: front-desk staff never "
                                 "monitor a dose, and a therapist only where the protocol allows it."}
+
+
+#: why a user who reads a dosing record may not save it
+NOT_A_RECORDER = ("A dosing session is recorded by a prescriber or nurse, and by a therapist only where the "
+                  "protocol allows a therapist as monitor; you can read this record.")
+
+
+def may_record(user: User, course) -> bool:
+    """Whether `user` may save the draft records of this course's dosing sessions: a prescriber or
+    nurse, or a therapist where the course's protocol allows a therapist present as monitor only
+    (issue 19, point 3: a therapist is otherwise never involved in a medication dose). The care
+    team is checked where the record is loaded."""
+    if user.can("dosing.record_vitals"):
+        return True
+    return (user.can(MONITOR_IF_PROTOCOL_ALLOWS)
+            and protocol_of(course.protocol_version).experience.therapist_may_monitor)
 
 
 def may_be_named(column: str, permissions: frozenset[str], protocol) -> bool:
@@ -78,9 +96,12 @@ def recorded_people_problems(session: DosingSession, values: dict) -> dict[str, 
 
 def recorder_limits(session: DosingSession, values: dict, spacing_reason: str | None, dose_reason: str | None,
                     by: User) -> dict[str, str]:
-    """What a user who may not record the dose (a nurse) may change: not the dose fields (left
-    blank, as their disabled inputs send them, they keep the recorded value), not a spacing
-    override or a dose confirmation, and of the people fields only naming themselves."""
+    """What a user who may not record the dose (a nurse, or a therapist present as monitor where
+    the protocol allows) may change: not the dose fields (left blank, as their disabled inputs
+    send them, they keep the recorded value), not a spacing override or a dose confirmation, and
+    of the people fields only naming themselves. Anyone else may not save the record at all."""
+    if not may_record(by, session.course):
+        raise DomainError(NOT_A_RECORDER)
     if by.can("dosing.record_dose"):
         return {}
     problems = {}

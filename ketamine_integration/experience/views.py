@@ -14,7 +14,7 @@ from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
 from . import dose_roles, monitoring, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
-from .models import DosingSession, VITAL_TIMEPOINTS
+from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
 
@@ -140,30 +140,48 @@ def _record_values(form: DosingRecordForm) -> dict:
 
 
 @bp.route("/dosing/<id:dosing_id>", methods=["GET", "POST"])
-@access.permission("dosing.record_vitals")
+@access.permission("dosing.read")
 def dosing_record(dosing_id: int):
-    # the care team's nurses record vitals and monitoring too (they read no notes)
-    session = _session(dosing_id, clinical="dosing.record_vitals")
-    form = _record_form(session)
+    # the care team's prescribers and nurses record it (nurses read no notes); its therapists read
+    # it, and record its monitoring only where the protocol allows a therapist as monitor
+    session = _session(dosing_id, clinical="dosing.read")
+    records = dose_roles.may_record(current_user, session.course)
     if request.method == "GET":
         audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
-    else:
-        done, _ = submit(form, lambda: services.save_record(
-            session, **_record_values(form), expected_version=form_version(form), by=current_user,
-            spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data))
-        if done:
-            audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
-                         detail=services.overrides_kept(session))
-            flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
-                                          else "The clinician responsible signs it when it is complete."), "success")
-            return redirect(url_for("experience.dosing_record", dosing_id=session.id))
+        form = _record_form(session) if records and session.status in RECORDABLE else None
+        return _record_page(session, form)
+    if not records:
+        audit.denial("experience.dosing_record needs dosing.record_vitals, or dosing.monitor_if_protocol_allows "
+                     "where the protocol allows", obj=session, patient_id=session.course.patient_id)
+        abort(403)
+    form = _record_form(session)
+    done, _ = submit(form, lambda: services.save_record(
+        session, **_record_values(form), expected_version=form_version(form), by=current_user,
+        spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data))
+    if done:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
-                     outcome=audit.FAILURE, detail="not saved")
-    return render_form("experience/record.html", form, session=session, course=session.course,
-                       protocol=protocol_of(session.course.protocol_version),
-                       flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
-                       responses=monitoring.response_lines(session),
-                       addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
+                     detail=services.overrides_kept(session))
+        flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
+                                      else "The clinician responsible signs it when it is complete."), "success")
+        return redirect(url_for("experience.dosing_record", dosing_id=session.id))
+    audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
+                 outcome=audit.FAILURE, detail="not saved")
+    return _record_page(session, form)
+
+
+#: the statuses whose record is a form to whoever may record it (signed: addenda; cancelled: nothing)
+RECORDABLE = (PLANNED, DRAFT)
+
+
+def _record_page(session: DosingSession, form: DosingRecordForm | None):
+    """The record: its form to whoever may record it now (None: what is recorded, read-only)."""
+    page = dict(session=session, course=session.course, protocol=protocol_of(session.course.protocol_version),
+                flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
+                responses=monitoring.response_lines(session),
+                addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
+    if form is None:
+        return render_template("experience/record.html", form=None, **page)
+    return render_form("experience/record.html", form, **page)
 
 
 @bp.route("/dosing/<id:dosing_id>/sign", methods=["POST"])

@@ -9,8 +9,9 @@ from wtforms import FieldList, Form, FormField, HiddenField, RadioField, SelectF
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
-from ..web.fields import ClinicDateField, MultiCheckboxField, options
-from .models import DECISIONS, PROGRESS
+from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
+from .models import DECISIONS, PROGRESS, VOID_REASON_MINIMUM
+from .safety import ACKNOWLEDGEMENT_MINIMUM, ACKNOWLEDGEMENT_TOO_SHORT
 
 YES_NO = options([("yes", "Yes"), ("no", "No")])
 PSYCHOEDUCATION = {"what_to_expect": "What to expect during dosing", "dissociation": "Dissociation and altered perception",
@@ -135,7 +136,7 @@ def _strip(value):
 
 
 class NoteAddendumForm(FlaskForm):
-    body = TextAreaField("Addendum", filters=[_strip], validators=[InputRequired(), Length(min=5, max=5000)])
+    body = TextAreaField("Addendum", filters=[_strip], validators=[InputRequired(), WrittenAtLeast(5), Length(max=5000)])
 
 
 FORMULATION_SECTIONS = {
@@ -191,11 +192,13 @@ def _skip_hint(measure, item, prompt: str | None) -> str:
 
 class AcknowledgeForm(FlaskForm):
     note = TextAreaField("What was done (required)", filters=[_strip],
-                         validators=[InputRequired(), Length(min=10, max=2000)])
+                         validators=[InputRequired(), WrittenAtLeast(ACKNOWLEDGEMENT_MINIMUM,
+                                                                     ACKNOWLEDGEMENT_TOO_SHORT), Length(max=2000)])
 
 
 class VoidMeasureForm(FlaskForm):
-    reason = StringField("Why is this entry void?", validators=[InputRequired(), Length(min=5, max=300)])
+    reason = StringField("Why is this entry void?", filters=[_strip],
+                         validators=[InputRequired(), WrittenAtLeast(VOID_REASON_MINIMUM), Length(max=300)])
 
 
 class ThemeForm(FlaskForm):

@@ -216,6 +216,10 @@ class CaseFormulation(db.Model):
     author: Mapped[User] = relationship(lazy="joined")
 
 
+#: what a measure's void reason must say, in characters written (spaces do not count)
+VOID_REASON_MINIMUM = 5
+
+
 class MeasureResponse(db.Model):
     """One completed questionnaire of the measure registry. Never edited: one entered in error is
     voided once, with a reason, and kept (database triggers, migration 0015)."""

@@ -13,6 +13,7 @@ from ..courses.models import TreatmentCourse
 from ..db.errors import DomainError
 from ..db.locking import lock_row
 from ..domain import safety as rules
+from ..domain.text import written_length
 from ..extensions import db
 from .models import MeasureResponse, SafetyAlert, SessionNote
 
@@ -47,6 +48,11 @@ def _raise(course: TreatmentCourse, signal: rules.SafetySignal, **record) -> Saf
     return alert
 
 
+#: what an acknowledgement must say, in characters written (spaces do not count: "ok        ." is 3)
+ACKNOWLEDGEMENT_MINIMUM = 10
+ACKNOWLEDGEMENT_TOO_SHORT = f"Say what was done (at least {ACKNOWLEDGEMENT_MINIMUM} characters, spaces not counted)."
+
+
 def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime) -> None:
     """Close an alert with what was done (required); it stays in the safety history."""
     if not by.can("measures.record"):
@@ -54,8 +60,8 @@ def acknowledge_alert(alert: SafetyAlert, *, note: str, by: User, now: datetime)
     lock_row(alert)
     if alert.acknowledged_at is not None:
         raise DomainError(f"Already acknowledged by {alert.acknowledged_by.full_name}.")
-    if len((note or "").strip()) < 10:
-        raise DomainError({"note": "Say what was done (at least 10 characters)."})
+    if written_length(note) < ACKNOWLEDGEMENT_MINIMUM:
+        raise DomainError({"note": ACKNOWLEDGEMENT_TOO_SHORT})
     alert.acknowledged_at, alert.acknowledged_by_id, alert.acknowledgement = now, by.id, note.strip()
     db.session.flush()
 

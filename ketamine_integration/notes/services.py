@@ -13,6 +13,7 @@ from ..accounts.models import User
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
 from ..courses.services import checklist_items, course_protocol, record_preparation
 from ..db.types import utcnow
+from ..domain.text import written_length
 from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
 from ..experience.models import SIGNED as DOSING_SIGNED
@@ -21,8 +22,8 @@ from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .baselines import course_measures
-from .models import (DRAFT, SIGNED, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse, NoteAddendum,
-                     NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
+from .models import (DRAFT, SIGNED, VOID_REASON_MINIMUM, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse,
+                     NoteAddendum, NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
 from .safety import acknowledge_alert, open_alerts, raise_for_response, raise_for_risk_screen
 
 #: read by the pages that show alerts and measures (home, coordination, the course page)
@@ -324,5 +325,8 @@ def void_measure(response: MeasureResponse, *, reason: str, by: User) -> None:
     lock_row(response)
     if response.voided_at is not None:
         raise DomainError("This entry is void already.")
+    if written_length(reason) < VOID_REASON_MINIMUM:
+        raise DomainError({"reason": f"Say why this entry is void (at least {VOID_REASON_MINIMUM} characters, "
+                                     "spaces not counted)."})
     response.voided_at, response.void_reason = utcnow(), reason.strip()
     db.session.flush()

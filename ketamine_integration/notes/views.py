@@ -320,12 +320,12 @@ def measures(course_id: int):
 
 
 def _measures_page(course, forms=None, status=200):
-    responses, first_dose = baselines.course_measures(course.id), baselines.first_dose_on(course.id)
+    responses, first_dose = baselines.course_measures(course.id), baselines.first_dose_of(course.id)
     trends = {key: baselines.trend(responses, key, first_dose) for key in MEASURES}
     forms = forms or {key: measure_form_class(key)(administered_on=clinic_today(), prefix=key) for key in MEASURES}
     history = safety.safety_history(course.patient_id)
     return render_template("notes/measures.html", course=course, measures=MEASURES, responses=responses,
-                           trends=trends, first_dose=first_dose,
+                           trends=trends, first_dose=first_dose, late_entry=baselines.LATE_ENTRY,
                            baselines={k: baselines.baseline_of(responses, k, first_dose) for k in MEASURES},
                            charts={k: charts.trend_chart(MEASURES[k], [(row.response, row.change) for row in v])
                                    for k, v in trends.items() if MEASURES[k].charted},

@@ -17,7 +17,7 @@ from ..domain.measures import MEASURES
 from ..domain.phases import NEXT_PHASES
 from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
-from ..experience import services as dosing
+from ..experience import dose_roles, services as dosing
 from ..experience.fidelity import unexplained_deviations
 from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
@@ -88,6 +88,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         deviations=unexplained_deviations(course, sessions) if clinical else [],
         timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
+        dosing_readable=can_read_clinical(current_user, course.patient, "dosing.read"),
+        records_dosing=dose_roles.may_record(current_user, course),
         suggestions=_suggestions(course, windows, now), names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         **_clinical_parts(course, clinical),

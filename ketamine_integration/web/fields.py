@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from wtforms import DateField, DateTimeLocalField, DecimalField, SelectMultipleField
+from wtforms import DateField, DateTimeLocalField, DecimalField, SelectMultipleField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
 
 from ..db.clinic_time import clinic_zone
+from ..domain.text import written_length
 
 
 #: years a clinical date may fall in; beyond them is a typing error (and date maths overflow)
@@ -93,3 +94,19 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class WrittenAtLeast:
+    """A minimum length of free text that counts what was written, not spaces (wtforms' Length
+    counts padding: "ok        ." passed a 10-character minimum). The browser gets the minimum
+    as `minlength`; the form and the service check it this way."""
+
+    def __init__(self, minimum: int, message: str | None = None):
+        self.minimum = minimum
+        self.message = message or f"Write at least {minimum} characters (spaces do not count)."
+        self.field_flags = {"minlength": minimum}
+
+    def __call__(self, form, field) -> None:
+        if written_length(field.data) < self.minimum:
+            raise ValidationError(self.message)
+

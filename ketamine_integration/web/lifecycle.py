@@ -135,6 +135,25 @@ def refuse_nul_bytes():
             abort(400)
 
 
+def refuse_unexpected_body():
+    """before_request, after the access check: a form post carries form fields. A file sent to a
+    page that takes no upload, or a JSON body (which Flask-WTF would read as the form), would
+    reach text fields as objects no validator expects: a 500, and the refused save left no audit
+    row. It is refused here (400), and the refusal is audited like any other."""
+    if request.method != "POST" or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if request.files and getattr(view, UPLOAD_LIMIT_ATTR, None) is None:
+        _refuse_body(f"{request.endpoint} takes no file upload")
+    if request.is_json:
+        _refuse_body(f"{request.endpoint} takes a form, not JSON")
+
+
+def _refuse_body(detail: str):
+    current_app.extensions["access"].record_denial(detail)
+    abort(400)
+
+
 class IdConverter(IntegerConverter):
     """<id:...> in routes: a positive id that fits the database's integer column."""
 

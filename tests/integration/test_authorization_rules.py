@@ -65,8 +65,9 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("patients.patient_archive", "patients.register (Clinic admin, Clinic staff)"),
     ("patients.patient_detail",
      "patients.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
-    # the nurse records a dosing session; signing it and reading notes are not theirs
-    ("experience.dosing_record", "dosing.record_vitals (Integration therapist, Prescriber, Nurse)"),
+    # the care team reads a dosing record; the view lets prescribers and nurses save it (and a
+    # therapist only where the protocol allows a therapist as monitor); signing is the prescriber's
+    ("experience.dosing_record", "dosing.read (Integration therapist, Prescriber, Nurse)"),
     ("experience.dosing_sign", "dosing.sign (Prescriber)"),
     ("notes.note_edit", "notes.read (Integration therapist, Prescriber)"),
     ("scheduling.calendar_view", "schedule.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),

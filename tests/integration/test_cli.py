@@ -139,7 +139,7 @@ def test_demo_dosing_timetable_is_booked_and_clash_free(app, make):
 @pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_demo_documentation_has_recurring_themes_check_ins_responders_and_an_alert(app, make):
     from ketamine_integration.notes.models import ActionCheckIn, SafetyAlert, SessionNote
-    from ketamine_integration.notes.baselines import course_measures, first_dose_on, trend
+    from ketamine_integration.notes.baselines import course_measures, first_dose_of, trend
     from ketamine_integration.notes.services import verify_signed_notes
     from ketamine_integration.notes.views_data import theme_recurrence
 
@@ -149,7 +149,7 @@ def test_demo_documentation_has_recurring_themes_check_ins_responders_and_an_ale
         recurring = sum(any(r.sessions > 1 for r in theme_recurrence(p)) for p in patients)
         outcomes = []
         for course_id in {n.course_id for n in notes if n.kind == "integration"}:
-            rows = trend(course_measures(course_id), "phq9", first_dose_on(course_id))
+            rows = trend(course_measures(course_id), "phq9", first_dose_of(course_id))
             if len(rows) > 2:
                 outcomes.append(rows[-1].change.response)
         return (len(notes), sum(n.status == "draft" for n in notes), recurring, outcomes,

@@ -2,18 +2,21 @@
 or nurse administers and monitors it, front-desk staff never, and a therapist only as monitor,
 present where the protocol allows it; each person shown with their credential."""
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DosingSession
-from ketamine_integration.experience.dose_roles import NOT_NAMEABLE
+from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.experience.dose_roles import DOSE_FIELDS, NOT_A_RECORDER, NOT_NAMEABLE
 from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
-from tests.integration.test_dosing import _record_data, _session, local
+from tests.integration.test_dosing import _record_data, _session, form_time, local
 
 SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
 #: a KAP protocol whose therapist may be present as monitor only
@@ -73,10 +76,11 @@ def _service_refusal(make, session_id, by_id, **people) -> dict:
 @pytest.mark.both_engines
 def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication_dose(team, make, auth, client):
     session_id = _planned(make, team["course"])
-    auth.login("ther")                            # typing the dose: the prescriber's
+    auth.login("ther")                            # recording the session at all: a prescriber's or nurse's
     refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["therapist"]))
-    assert refused.status_code == 422 and "Recorded by the prescriber" in page_text(refused)
+    assert refused.status_code == 403
     assert _session(make, session_id).status == "planned"
+    assert _service_refusal(make, session_id, team["therapist"]) == {"": NOT_A_RECORDER}
     auth.logout()
     auth.login("pres")
     for field in ("administered_by", "monitored_by"):
@@ -114,6 +118,76 @@ def test_a_therapist_may_monitor_only_where_the_protocol_allows_it(team, make, a
     record = page_text(client.get(f"/dosing/{session_id}"))
     assert "Administered by Orrin Vale, MD" in record and "Monitored by Hazel Quint, LCSW" in record
     assert "Signed by Orrin Vale, MD" in record
+
+
+def _as_sent_without_dose_fields(data: dict) -> dict:
+    """The record form as a browser submits it to whoever may not record the dose: disabled fields absent."""
+    return {k: v for k, v in data.items() if k not in DOSE_FIELDS}
+
+
+def _audit(make, action: str, session_id: int) -> list[tuple[str, str | None]]:
+    return make.query(lambda: [(row.outcome, row.detail) for row in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.object_id == str(session_id))
+        .order_by(AuditEvent.id))])
+
+
+@pytest.mark.both_engines
+def test_a_therapist_reads_a_prescribers_draft_but_cannot_change_its_clinical_content(team, make, auth, client):
+    """The attack review's finding: as a therapist on a prescriber's draft, times (monitoring 120 ->
+    240 minutes), sedation, readings, discharge answers and a response "decided by" the prescriber
+    were saved. The therapist reads the record, saves nothing on it."""
+    session_id = _planned(make, team["course"])
+    auth.login("pres")
+    assert auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
+                                                           monitored_by=str(team["nurse"]))).status_code == 302
+    auth.logout()
+    before = _session(make, session_id)
+    auth.login("ther")
+    course = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    assert f'href="/dosing/{session_id}">Open record' in course          # the course page's link still works
+    page = client.get(f"/dosing/{session_id}")
+    text = page_text(page)
+    assert page.status_code == 200 and "You can read this record" in text
+    assert "Dose 35.00 mg" in text and "Monitored by Rue Nightingale, RN" in text and "Sedation mild" in text
+    assert 'name="started_at"' not in page.get_data(as_text=True) and "Save draft" not in text
+    assert _audit(make, "dosing.view", session_id)[-1] == ("success", None)
+    start = local(3, 9)
+    tampered = _as_sent_without_dose_fields(_record_data(
+        before, team["prescriber"], discharged_at=form_time(start + timedelta(minutes=240)), sedation="none",
+        **{"post_40-systolic": "120", "response_post_40-action": "Prescriber reviewed and approved dosing",
+           "response_post_40-decided_by": str(team["prescriber"])}))
+    assert auth.post(f"/dosing/{session_id}", tampered).status_code == 403
+    after = _session(make, session_id)
+    assert (after.version, after.monitoring_minutes, after.sedation) == (before.version, 130, "mild")
+    assert _audit(make, "access.denied", session_id) == [("denied", "experience.dosing_record needs "
+        "dosing.record_vitals, or dosing.monitor_if_protocol_allows where the protocol allows")]
+
+
+@pytest.mark.both_engines
+def test_where_the_protocol_allows_a_therapist_records_the_monitoring_as_a_nurse_does(team, make, auth, client):
+    session_id = _planned(make, team["allowing"])
+    auth.login("pres")
+    assert auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
+                                                           monitored_by=str(team["nurse"]))).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    course = client.get(f"/courses/{team['allowing']}").get_data(as_text=True)
+    assert f'href="/dosing/{session_id}">Record' in course
+    assert 'name="sedation"' in client.get(f"/dosing/{session_id}").get_data(as_text=True)
+    saved = auth.post(f"/dosing/{session_id}", _as_sent_without_dose_fields(_record_data(
+        _session(make, session_id), team["prescriber"], monitored_by=str(team["therapist"]), sedation="none")))
+    assert saved.status_code == 302
+    row = _session(make, session_id)
+    assert (row.monitored_by_id, row.administered_by_id, row.sedation, row.dose_mg) == (
+        team["therapist"], team["prescriber"], "none", 35)
+    for refused_change in ({"dose_mg": "70"},                               # the dose: the prescriber's
+                           {"administered_by": str(team["therapist"])},      # never as giving a dose
+                           {"monitored_by": str(team["nurse"])}):            # naming others: the signer's
+        refused = auth.post(f"/dosing/{session_id}", _record_data(
+            _session(make, session_id), team["prescriber"], **{"monitored_by": str(team["therapist"]), **refused_change}))
+        assert refused.status_code == 422, refused_change
+    assert _session(make, session_id).version == row.version
+    assert auth.post(f"/dosing/{session_id}/sign", {"version": str(row.version)}).status_code == 403
 
 
 def test_the_admin_sets_a_licence_type_and_number_and_a_bad_one_is_refused(team, make, auth, client):

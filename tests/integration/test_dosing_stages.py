@@ -73,12 +73,15 @@ def test_a_dose_outside_the_usual_doses_needs_a_prescribers_reason_and_a_typo_is
 def test_only_a_prescriber_confirms_an_unusual_dose(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(3), days_between=2, count=1)
-    auth.login("ther")
     record = _record_data(_session(make, session_id), team["prescriber"])
-    refused = auth.post(f"/dosing/{session_id}", dict(record, dose_mg="105", dose_reason="Therapist thinks it is fine."))
-    # a therapist records no dose at all (dosing.record_dose is the prescriber's), nor confirms one
+    auth.login("nurse")
+    refused = auth.post(f"/dosing/{session_id}", dict(record, dose_mg="105", dose_reason="Nurse thinks it is fine."))
+    # a nurse records no dose (dosing.record_dose is the prescriber's), nor confirms one
     assert refused.status_code == 422
     assert "Confirming an unusual dose is the prescribing clinician's decision." in page_text(refused)
+    auth.logout()
+    auth.login("ther")   # a therapist saves no dosing record at all here
+    assert auth.post(f"/dosing/{session_id}", dict(record, dose_mg="105", dose_reason="Fine.")).status_code == 403
     assert _session(make, session_id).dose_mg is None
 
 

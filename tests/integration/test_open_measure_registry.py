@@ -16,7 +16,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import record_measure
 from tests.conftest import page_text
-from tests.integration.test_notes import dose_started, make_team
+from tests.integration.test_notes import dose_started, entered_on_their_day, make_team
 
 TODAY = date.today()
 NEVER_TO_ALWAYS = tuple(Option(label, value) for value, label in enumerate(
@@ -58,7 +58,8 @@ def test_a_made_up_measure_is_recorded_scored_charted_and_alerted(mood5, team, m
     assert '<input id="mood5-item3-4" name="mood5-item3" required type="radio" value="4"> ' \
            '<label for="mood5-item3-4">Always</label>' in page                       # the entry's own scale
 
-    baseline = _record(auth, team["course"], [3, 3, 2, 3, 3], TODAY - timedelta(days=30))
+    with entered_on_their_day():
+        baseline = _record(auth, team["course"], [3, 3, 2, 3, 3], TODAY - timedelta(days=30))
     assert "MOOD-5 recorded: 14 (High)." in page_text(baseline) and "Safety alert" not in page_text(baseline)
     dose_started(make, team["course"], TODAY - timedelta(days=20))   # the baseline is before the first dose
     current = _record(auth, team["course"], [1, 1, 3, 1, 1], TODAY)                 # item 3 above 2

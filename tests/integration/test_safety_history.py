@@ -9,15 +9,18 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.accounts.models import User
+from ketamine_integration.coordination.report import report_data
 from ketamine_integration.courses.models import PreparationRecord, TreatmentCourse
 from ketamine_integration.courses.services import course_facts
+from ketamine_integration.db.errors import DomainError
 from ketamine_integration.experience.models import DRAFT, DosingSession
 from ketamine_integration.extensions import db
-from ketamine_integration.notes.baselines import baseline_of, course_measures, first_dose_on
+from ketamine_integration.notes.baselines import baseline_of, course_measures, first_dose_of
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
-from ketamine_integration.notes.services import record_measure
+from ketamine_integration.notes.services import acknowledge_alert, record_measure, void_measure
 from tests.conftest import page_text
-from tests.integration.test_notes import TODAY, _integration_data, _phq9, _start, _version, dose_started, make_team
+from tests.integration.test_notes import (TODAY, _integration_data, _phq9, _start, _version, dose_started,
+                                         entered_on_their_day, make_team)
 
 pytestmark = pytest.mark.both_engines  # append-only triggers, CHECKs and the baseline queries, per engine
 
@@ -73,6 +76,35 @@ def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once
     course = page_text(client.get(f"/courses/{team['course']}"))
     assert "Therapist's risk screen" in course and done in course and "Open" in course
     assert "1 safety alert" in course
+
+
+def test_padding_never_meets_the_minimum_of_what_was_done_or_why(team, make, auth, client):
+    """The attack review's finding: note="ok        ." acknowledged an alert (11 characters, 3 of
+    them written). A minimum counts what was written; spaces do not count, by form or service."""
+    auth.login("ther")
+    assert _phq9(auth, team["course"], item9="1", base="0").status_code == 302
+    alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
+    refused = auth.post(f"/alerts/{alert}/acknowledge", {"note": "ok        ."}, follow_redirects=True)
+    assert "Say what was done (at least 10 characters, spaces not counted)." in page_text(refused)
+    assert _alerts(make)[0][2:] == (None, None)                             # still open
+    make.query(lambda: _refused_by_service(lambda: acknowledge_alert(
+        db.session.get(SafetyAlert, alert), note="ok  \n\n      .", by=db.session.get(User, team["therapist"]),
+        now=datetime.now(timezone.utc)), "note"))
+    response = make.query(lambda: db.session.scalar(select(MeasureResponse.id)))
+    refused = auth.post(f"/measures/{response}/void", {"reason": " a      b "}, follow_redirects=True)
+    assert "Write at least 5 characters (spaces do not count)." in page_text(refused)
+    make.query(lambda: _refused_by_service(lambda: void_measure(
+        db.session.get(MeasureResponse, response), reason="a b    c", by=db.session.get(User, team["therapist"])),
+        "reason"))
+    assert make.query(lambda: db.session.get(MeasureResponse, response).voided_at) is None
+    assert [row.outcome for row in make.audit_rows(action="alert.acknowledge")] == ["failure"]
+    assert [row.outcome for row in make.audit_rows(action="measure.void")] == ["failure"]
+
+
+def _refused_by_service(attempt, field: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        attempt()
+    assert list(refused.value.reasons) == [field]
 
 
 def test_an_acknowledgement_is_append_only_in_the_database(team, make, auth):
@@ -142,8 +174,9 @@ def test_a_baseline_is_a_measure_before_the_first_dose_never_a_tick(make, auth, 
     assert make.query(lambda: db.session.scalars(select(PreparationRecord)).all()) == []
     assert "Baseline PHQ-9 Not measured: no PHQ-9 recorded before the first dose" in _course_page(client, team)
 
-    assert _phq9(auth, course_id, base="2", when=TODAY - timedelta(days=30)).status_code == 302   # total 16
-    assert _phq9(auth, course_id, base="3", when=TODAY - timedelta(days=20)).status_code == 302   # total 24
+    with entered_on_their_day():
+        assert _phq9(auth, course_id, base="2", when=TODAY - timedelta(days=30)).status_code == 302   # total 16
+        assert _phq9(auth, course_id, base="3", when=TODAY - timedelta(days=20)).status_code == 302   # total 24
     page = _course_page(client, team)
     assert f"Baseline PHQ-9 Measured: PHQ-9 of {TODAY - timedelta(days=20)}: 24 (Severe)" in page
     dose_started(make, course_id, TODAY - timedelta(days=10))
@@ -179,6 +212,50 @@ def test_without_a_measure_before_the_first_dose_response_cannot_be_computed(mak
     assert "baseline_phq9" not in facts
 
 
+def test_a_measure_backdated_after_dosing_began_never_becomes_the_baseline(make, auth, client):
+    """The attack review's finding: six days after the first dose, a PHQ-9 dated the day before it
+    with total 24 became "Baseline: PHQ-9 of ..." and turned the response from No to Yes. Entered
+    after dosing began, it is shown as such and is not the baseline, on the page and in the report."""
+    ids = make_team(make)
+    course_id = ids["course"]
+    auth.login("ther")
+    with entered_on_their_day():                                       # at intake, before any dose
+        assert _phq9(auth, course_id, base="2", when=TODAY - timedelta(days=20)).status_code == 302  # 16
+    dose_started(make, course_id, TODAY - timedelta(days=6))
+    assert _phq9(auth, course_id, base="1", when=TODAY).status_code == 302                         # 8
+    backdated = TODAY - timedelta(days=7)                                  # the day before the first dose
+    assert _phq9(auth, course_id, base="3", when=backdated).status_code == 302                     # 24
+    measures = page_text(client.get(f"/courses/{course_id}/measures"))
+    assert f"Baseline: PHQ-9 of {TODAY - timedelta(days=20)}, total 16" in measures
+    assert "24 Severe 0 entered after dosing began (not used as the baseline) — —" in measures
+    assert "8 Mild 0 -8 (-50%) Yes No" in measures                        # against 16: not against the 24
+    facts = make.query(lambda: course_facts(db.session.get(TreatmentCourse, course_id)).preparation_items_done)
+    assert "baseline_phq9" in facts
+    assert f"Baseline PHQ-9 Measured: PHQ-9 of {TODAY - timedelta(days=20)}: 16" in page_text(
+        client.get(f"/courses/{course_id}"))
+
+    def report_rows():
+        course, prescriber = db.session.get(TreatmentCourse, course_id), db.session.get(User, ids["prescriber"])
+        [series] = report_data(course, recipient=prescriber, author=course.therapist, categories={"measures"},
+                               now=datetime.now(timezone.utc), questions=None, recommendations=None).measures
+        return [(row.date, row.total, row.change) for row in series.rows]
+    assert make.query(report_rows) == [
+        (str(TODAY - timedelta(days=20)), 16, "baseline"),
+        (str(backdated), 24, "entered after dosing began (not used as the baseline)"),
+        (str(TODAY), 8, "-8")]
+
+
+def test_a_measure_entered_after_dosing_began_alone_is_no_baseline(make, auth, client):
+    ids = make_team(make)
+    course_id = ids["course"]
+    dose_started(make, course_id, TODAY - timedelta(days=6))
+    auth.login("ther")
+    assert _phq9(auth, course_id, base="3", when=TODAY - timedelta(days=7)).status_code == 302    # backdated
+    measures = page_text(client.get(f"/courses/{course_id}/measures"))
+    assert "No baseline PHQ-9 before the first dose: response cannot be computed." in measures
+    assert "Not measured: no PHQ-9 recorded before the first dose" in page_text(client.get(f"/courses/{course_id}"))
+
+
 def test_the_first_dose_day_is_the_clinics_across_a_dst_change(make, team):
     """23:30 in New York on Saturday 31 October 2026 is 03:30 UTC on 1 November, the night the
     clocks go back: the first dose is on the 31st, so a PHQ-9 of the 30th is the baseline and one
@@ -187,9 +264,10 @@ def test_the_first_dose_day_is_the_clinics_across_a_dst_change(make, team):
         db.session.add(DosingSession(course_id=team["course"], sequence=1, status=DRAFT,
                                      started_at=datetime(2026, 11, 1, 3, 30, tzinfo=timezone.utc)))
         course, by = db.session.get(TreatmentCourse, team["course"]), db.session.get(User, team["therapist"])
-        for day, base in ((30, 2), (31, 1)):
-            record_measure(course, measure="phq9", answers=[base] * 8 + [0], difficulty=None,
-                           administered_on=date(2026, 10, day), by=by, today=date(2026, 11, 2))
-        first = first_dose_on(course.id)
-        return first, baseline_of(course_measures(course.id), "phq9", first).administered_on
+        for day, base in ((30, 2), (31, 1)):  # both entered before the dose: the date alone decides
+            with entered_on_their_day():
+                record_measure(course, measure="phq9", answers=[base] * 8 + [0], difficulty=None,
+                               administered_on=date(2026, 10, day), by=by, today=date(2026, 11, 2))
+        first = first_dose_of(course.id)
+        return first.on, baseline_of(course_measures(course.id), "phq9", first).administered_on
     assert make.run(scenario) == (date(2026, 10, 31), date(2026, 10, 30))

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from ketamine_integration.accounts.models import ROLE_LABELS, ROLES
-from ketamine_integration.domain.permissions import GRANTS, NURSE, PERMISSIONS, permissions_of, roles_with
+from ketamine_integration.domain.permissions import GRANTS, PERMISSIONS, permissions_of, roles_with
+from ketamine_integration.domain.roles import NURSE, PRESCRIBER, THERAPIST
 
 ROOT = Path(__file__).resolve().parents[2]
 #: where a permission may be asked for: views, services, templates
@@ -61,6 +62,22 @@ def test_a_permission_used_in_the_code_is_in_the_table():
 ])
 def test_what_a_nurse_may_do(permission, expected):
     assert (permission in permissions_of([NURSE])) is expected
+
+
+@pytest.mark.parametrize("permission, expected", [
+    ("dosing.read", True),                          # reads a care-team patient's dosing record
+    ("dosing.monitor_if_protocol_allows", True),    # monitors, and records the monitoring, where allowed
+    ("dosing.record_vitals", False),                # otherwise never edits a dosing record (issue 19, point 3)
+    ("dosing.record_dose", False),                  # nor the dose
+    ("dosing.administer", False),                   # is never named as giving it
+    ("dosing.sign", False),                         # nor signs it
+])
+def test_what_a_therapist_may_do_at_a_dose(permission, expected):
+    assert (permission in permissions_of([THERAPIST])) is expected
+
+
+def test_who_records_a_dosing_session():
+    assert roles_with("dosing.record_vitals") == (PRESCRIBER, NURSE)
 
 
 def test_front_desk_staff_never_administer_or_monitor_dosing():

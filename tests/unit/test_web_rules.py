@@ -1,7 +1,9 @@
-"""Small pure rules: redirect targets and the password policy (domain errors: test_domain_errors.py)."""
+"""Small pure rules: redirect targets, the password policy and what a minimum length counts (domain errors:
+test_domain_errors.py)."""
 import pytest
 
 from ketamine_integration.accounts.passwords import password_problem
+from ketamine_integration.domain.text import written_length
 from ketamine_integration.web.forms import safe_next
 
 
@@ -39,3 +41,15 @@ def test_safe_next(target, expected):
 def test_password_policy(password, username, problem):
     found = password_problem(password, username)
     assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize("text, written", [
+    ("Called the patient", 16),               # spaces between words do not count
+    ("ok        .", 3),                       # padding to reach a minimum counts for nothing
+    ("  \n\t ok\u00a0\u2003. \r\n", 3),       # nor do line breaks, tabs and Unicode spaces
+    ("", 0),
+    (None, 0),                                # a field left out
+    ("Décidé: RAS", 10),                      # letters beyond ASCII count like any other
+])
+def test_a_minimum_length_counts_what_was_written(text, written):
+    assert written_length(text) == written

@@ -12,7 +12,7 @@ from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
-from . import dose_roles, monitoring, rems, services
+from . import dose_roles, monitoring, readings, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DosingSession, VITAL_TIMEPOINTS
 
@@ -150,7 +150,8 @@ def dosing_record(dosing_id: int):
     else:
         done, _ = submit(form, lambda: services.save_record(
             session, **_record_values(form), expected_version=form_version(form), by=current_user,
-            spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data))
+            spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data,
+            correction_reason=form.vitals_correction_reason.data))
         if done:
             audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                          detail=services.overrides_kept(session))
@@ -163,6 +164,7 @@ def dosing_record(dosing_id: int):
                        protocol=protocol_of(session.course.protocol_version),
                        flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
                        responses=monitoring.response_lines(session),
+                       earlier=readings.earlier_reading_lines(session),
                        addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
 
 

@@ -89,12 +89,17 @@ def _response_value_problems(timepoint: str, answer: dict, session: DosingSessio
         problems[f"{field}.later_at"] = "This cannot be in the future."
     elif (problem := later_time_problem(timepoint, later_at, times.get("started_at"), times.get("discharged_at"))):
         problems[f"{field}.later_at"] = problem
-    decided_by = answer.get("decided_by_id")
-    if decided_by is not None and decided_by != _recorded(session, timepoint, "decided_by_id"):
-        user = db.session.get(User, decided_by)
-        if user is None or not user.active or decided_by not in team or not user.can("dosing.monitor"):
-            problems[f"{field}.decided_by"] = "Choose a clinician or nurse on the patient's care team."
+    if not _may_decide(answer.get("decided_by_id"), session, timepoint, team):
+        problems[f"{field}.decided_by"] = "Choose a clinician or nurse on the patient's care team."
     return problems
+
+
+def _may_decide(decided_by: int | None, session: DosingSession, timepoint: str, team: set[int]) -> bool:
+    """Nobody named, the one named before, or an active monitor on the care team."""
+    if decided_by is None or decided_by == _recorded(session, timepoint, "decided_by_id"):
+        return True
+    user = db.session.get(User, decided_by)
+    return user is not None and user.active and decided_by in team and user.can("dosing.monitor")
 
 
 def _recorded(session: DosingSession, timepoint: str, column: str):

@@ -234,3 +234,13 @@ def test_at_home_a_reading_says_who_took_it(team, make, auth):
     assert refused.status_code == 422 and "Say who took these readings" in page_text(refused)
     assert _session(make, session.id).status == "planned"
     assert auth.post(f"/dosing/{session.id}", dict(home, **{"baseline-source": "patient_reported"})).status_code == 302
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_shows_a_corrected_reading_with_its_earlier_values(app, make):
+    def inspect():
+        corrections = db.session.scalars(select(VitalSignCorrection)).all()
+        return [(c.timepoint, c.heart_rate, c.reason, c.dosing_session.status) for c in corrections]
+    corrections = make.query(inspect)
+    assert corrections and all(timepoint == "discharge" and heart_rate == 27 and "typed as 27" in reason
+                               and status == "signed" for timepoint, heart_rate, reason, status in corrections)

@@ -198,6 +198,12 @@ def signed_extras(session: DosingSession) -> dict:
     return extras
 
 
+def later_reading_flags(session: DosingSession) -> dict[str, list[str]]:
+    """Per timepoint, the saved later reading's own flags, for the draft form."""
+    rules = rules_of(session)
+    return {r.timepoint: later_flags(r.timepoint, r.later, rules) for r in session.vital_responses}
+
+
 def response_lines(session: DosingSession) -> list[str]:
     """Each documented response in plain words, for the record, the course page and reports."""
     return _lines(session, session.vital_responses)

@@ -165,6 +165,7 @@ def dosing_record(dosing_id: int):
                        flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
                        responses=monitoring.response_lines(session),
                        earlier=readings.earlier_reading_lines(session),
+                       later_flags=monitoring.later_reading_flags(session),
                        addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
 
 

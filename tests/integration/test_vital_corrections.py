@@ -67,12 +67,25 @@ def test_a_later_reading_is_checked_itself_and_shown_where_responses_show(team, 
                            action="Prescriber reviewed; dosed at 184/112 after discussing risks.",
                            systolic=184, diastolic=112)
     assert _save(make, auth, session_id, team, **HIGH_BASELINE, **still_high).status_code == 302
+    draft = page_text(client.get(f"/dosing/{session_id}"))   # on the draft form, by the response
+    assert "Flagged: Later reading before dosing: systolic pressure 184 mmHg" in draft
+    assert "Entered by Orrin Vale." in draft
     assert _try_to_sign(make, auth, session_id) and _session(make, session_id).status == "signed"
     shown = "Later reading before dosing: systolic pressure 184 mmHg is at or above 180 mmHg " \
             "(dosed above the do-not-start limit)."
     assert shown in page_text(client.get(f"/dosing/{session_id}"))
     assert shown in page_text(client.get(f"/courses/{team['course']}"))
     assert shown in page_text(client.get("/prescriber/"))
+    auth.logout()
+    auth.login("desk")
+    auth.post(f"/patients/{team['patient']}/releases", {
+        "recipient": str(team["prescriber"]), "recipient_name": "", "categories": ["dosing"],
+        "purpose": "Coordination of ketamine treatment", "effective_on": local(0).date().isoformat(),
+        "expires_on": ""})
+    auth.logout()
+    auth.login("ther")
+    assert shown in page_text(auth.post(f"/courses/{team['course']}/report-preview",
+                                        {"recipient": str(team["prescriber"])}))
 
 
 def test_a_discharge_re_check_after_discharge_does_not_make_the_vitals_in_range(team, make, auth):

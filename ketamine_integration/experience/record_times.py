@@ -65,7 +65,7 @@ def overlap_problem(session: DosingSession, values: dict) -> dict[str, str]:
         return {}
     until = values.get("discharged_at") or values.get("ended_at") or start
     for other in plan_rules.course_doses(session.course, ignore=session):
-        if other.started_at is None or other.id == session.id:
+        if other.started_at is None:
             continue
         other_until = other.discharged_at or other.ended_at or other.started_at
         if other.started_at <= start <= other_until or start <= other.started_at <= until:

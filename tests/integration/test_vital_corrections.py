@@ -8,12 +8,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.experience.models import DosingSession, VitalSignCorrection
-from ketamine_integration.experience.services import content_digest, signed_content
+from ketamine_integration.experience.services import content_digest, signed_content, verify_signed_sessions
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _record_data, _session, form_time, local, team  # noqa: F401
 from tests.integration.test_dosing import _plan as _plan_form, _sessions
 from tests.integration.test_vital_thresholds import HIGH_BASELINE, _save, _try_to_sign
+from tests.security.append_only_world import as_database_owner
 
 START = local(3, 9)
 ACTION = "Observed 20 more minutes; prescriber reviewed the repeat reading."
@@ -147,7 +148,7 @@ def test_rems_acceptable_before_dosing_follows_the_reading(team, make, auth, rec
 
 
 @pytest.mark.both_engines  # the earlier readings are stored, signed and guarded on both engines
-def test_a_changed_saved_reading_keeps_the_earlier_one(team, make, auth, client):
+def test_a_changed_saved_reading_keeps_the_earlier_one(app, team, make, auth, client):
     """The review: a nurse's 186/114 changed to 138/88 by the prescriber, who signed; nothing showed 186/114."""
     session_id = _planned(make, team)[0]
     auth.login("pres")
@@ -184,6 +185,10 @@ def test_a_changed_saved_reading_keeps_the_earlier_one(team, make, auth, client)
         with pytest.raises(DBAPIError):
             make.run(lambda: db.session.execute(text(statement)))
     assert make.query(lambda: db.session.scalars(select(VitalSignCorrection.systolic)).all()) == [186]
+    # rewritten by the database owner with the guards lifted: the record's signature no longer verifies
+    with as_database_owner(app) as conn:
+        conn.execute(text("UPDATE vital_sign_corrections SET systolic = 138"))
+    assert make.query(verify_signed_sessions) == [(session_id, False)]
 
 
 @pytest.mark.parametrize("overrides, field, message", [

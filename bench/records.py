@@ -112,10 +112,11 @@ def sign_dosing(clinic, course: CourseState, session_id: int, sequence: int, val
                              # the columns' defaults: in the clinic, readings by its staff, a usual dose
                              setting="in_clinic", dose_confirmation_reason=None,
                              vitals=[SimpleNamespace(timepoint=tp, systolic=v[0], diastolic=v[1], heart_rate=v[2],
-                                                     spo2=v[3], source="clinician", respiratory_rate=None)
+                                                     spo2=v[3], source="clinician", respiratory_rate=None,
+                                                     entered_by_id=None)
                                           for tp, v in vitals.items()],
                              # recorded as before issue 19: no discharge items, no responses
-                             discharge_checks=None, vital_responses=[],
+                             discharge_checks=None, vital_responses=[], vital_corrections=[],
                              adverse_events=[SimpleNamespace(event_type=e[0], severity=e[1], action_taken=e[2])
                                              for e in events], **values)
     rems = _rems_submission(clinic, course, values["ended_at"])

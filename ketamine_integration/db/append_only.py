@@ -37,6 +37,7 @@ APPEND_ONLY: dict[str, str] = {
     "vital_signs": "once its session is signed: nothing",
     "adverse_events": "once its session is signed: nothing",
     "vital_sign_responses": "once its session is signed: nothing",
+    "vital_sign_corrections": "nothing (a saved reading's earlier values; none added once its session is signed)",
     "note_addenda": "nothing",
     "dosing_addenda": "nothing",
     "case_formulations": "nothing (a new revision is a new row)",
@@ -107,6 +108,7 @@ def _with(column: str) -> Callable:
 ONE_WAY: dict[str, dict[str, Callable]] = {
     "note_addenda": {},
     "dosing_addenda": {},
+    "vital_sign_corrections": {},
     "case_formulations": {},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
     "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once},

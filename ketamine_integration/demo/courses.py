@@ -369,7 +369,8 @@ def _complete_preparation(course, therapist, prescriber, start_date, *, screen_p
 def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
     """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff).
     Monitoring is what the times give; every discharge criterion is answered. The second session
-    of an esketamine course shows a flagged reading with its documented response."""
+    of an esketamine course shows a flagged reading with its documented response; the third, a
+    mistyped reading corrected before signing."""
     protocol = course_protocol(session.course)
     esketamine = protocol.medication == "esketamine"
     start = session.planned_start
@@ -390,8 +391,16 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
     vitals, responses = _demo_vitals(session, esketamine, prescriber, start, rng)
     events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
         if rng.random() < 0.2 else []
+    checks = {key: True for key in DISCHARGE_CRITERIA}
+    if session.sequence == 3:
+        # a saved reading corrected before signing: the record keeps the mistyped one ("Earlier readings")
+        typed = dict(vitals, discharge=dict(vitals["discharge"], heart_rate=27))
+        save_record(session, values=values, vitals=typed, adverse_events=events, expected_version=session.version,
+                    by=prescriber, responses=responses, discharge_checks=checks)
+    reason = (f"Heart rate typed as 27; the monitor showed {vitals['discharge']['heart_rate']}."
+              if session.sequence == 3 else None)
     save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
-                by=prescriber, responses=responses, discharge_checks={key: True for key in DISCHARGE_CRITERIA})
+                by=prescriber, responses=responses, discharge_checks=checks, correction_reason=reason)
     sign(session, by=prescriber, expected_version=session.version)
 
 

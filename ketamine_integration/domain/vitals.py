@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -230,6 +230,18 @@ def missing_readings(readings: Readings, rules: VitalSignRules) -> list[str]:
     return missing
 
 
+#: "what was done" in at least this many characters, whitespace aside: "." or "x" documents nothing
+MIN_ACTION_CHARACTERS = 10
+#: a re-check of the reading before dosing answers its flag only if taken at most this long before dosing started
+PRE_DOSE_RECHECK = timedelta(hours=3)
+
+
+def substantive(text: str | None) -> bool:
+    """Whether a clinician's words say something: at least MIN_ACTION_CHARACTERS characters once
+    whitespace is collapsed, spaces not counted."""
+    return len("".join((text or "").split())) >= MIN_ACTION_CHARACTERS
+
+
 @dataclass(frozen=True)
 class Response:
     """A documented clinical response to the flags of one timepoint."""
@@ -241,22 +253,50 @@ class Response:
     later: Mapping[str, int | None]
 
 
-def response_problems(found: list[Flag], responses: Mapping[str, Response]) -> list[str]:
-    """What a signature still needs for the flagged readings: per flagged timepoint, what was done,
-    who decided and a later reading of each flagged measurement."""
+def later_time_problem(timepoint: str, later_at: datetime | None, started_at: datetime | None,
+                       discharged_at: datetime | None) -> str | None:
+    """Why a later reading taken at `later_at` cannot answer a flag at `timepoint`, or None. A later
+    reading comes after what it answers: the re-check of a reading before dosing is taken before
+    dosing starts (and at most PRE_DOSE_RECHECK before it); that of a reading during dosing or at
+    discharge after the start of dosing and not after discharge. Unknown times are not judged."""
+    if later_at is None or started_at is None:
+        return None
+    if timepoint == "baseline":
+        if later_at > started_at:
+            return "A re-check of the reading before dosing is taken before dosing starts."
+        if later_at < started_at - PRE_DOSE_RECHECK:
+            hours = int(PRE_DOSE_RECHECK.total_seconds() // 3600)
+            return f"This is more than {hours} hours before dosing started: it does not re-check the reading."
+        return None
+    if later_at <= started_at:
+        return "A later reading after a reading during dosing or at discharge comes after the start of dosing."
+    if discharged_at is not None and later_at > discharged_at:
+        return "This is after discharge: the later reading is taken before the patient leaves."
+    return None
+
+
+def response_problems(found: list[Flag], responses: Mapping[str, Response], started_at: datetime | None = None,
+                      discharged_at: datetime | None = None) -> list[str]:
+    """What a signature still needs for the flagged readings: per flagged timepoint, what was done
+    (in words), who decided and a later reading of each flagged measurement, taken when it can
+    answer the flag."""
     problems = []
     for timepoint in TIMEPOINTS:
         flagged = [f for f in found if f.timepoint == timepoint]
         if flagged:
-            problems += _timepoint_response_problems(flagged, responses.get(timepoint))
+            problems += _timepoint_response_problems(flagged, responses.get(timepoint), started_at, discharged_at)
     return problems
 
 
-def _timepoint_response_problems(flagged: list[Flag], response: Response | None) -> list[str]:
+def _timepoint_response_problems(flagged: list[Flag], response: Response | None, started_at: datetime | None,
+                                 discharged_at: datetime | None) -> list[str]:
     label = TIMEPOINTS[flagged[0].timepoint].lower()
     if response is None or not (response.action or "").strip():
         return [f"a documented clinical response to the flagged reading {label} (what was done)"]
     problems = []
+    if not substantive(response.action):
+        problems.append(f"what was done about the flagged reading {label}, in words (at least "
+                        f"{MIN_ACTION_CHARACTERS} characters)")
     if response.decided_by is None:
         problems.append(f"who decided the response to the flagged reading {label}")
     unmeasured = sorted({f.reading for f in flagged if response.later.get(f.reading) is None},
@@ -264,19 +304,55 @@ def _timepoint_response_problems(flagged: list[Flag], response: Response | None)
     if response.later_at is None or unmeasured:
         names = ", ".join(READINGS[name][0] for name in unmeasured) or "the flagged readings"
         problems.append(f"a later reading ({names}, with its time) after the flagged reading {label}")
+    elif (problem := later_time_problem(flagged[0].timepoint, response.later_at, started_at, discharged_at)):
+        problems.append(f"a later reading taken when it can answer the flagged reading {label} ({problem})")
     return problems
+
+
+def qualifying_later(timepoint: str, response: Response | None, started_at: datetime | None,
+                     discharged_at: datetime | None) -> Mapping[str, int | None] | None:
+    """The later reading of a response, if its time lets it stand for the timepoint's reading."""
+    if response is None or response.later_at is None or started_at is None:
+        return None
+    if later_time_problem(timepoint, response.later_at, started_at, discharged_at):
+        return None
+    return response.later
+
+
+def rechecked(reading: Mapping[str, int | None], later: Mapping[str, int | None] | None) -> dict[str, int | None]:
+    """The reading as re-checked: the later reading replaces what it re-measured; the rest stays as read."""
+    later = later or {}
+    return {name: later.get(name) if later.get(name) is not None else reading.get(name) for name in READINGS}
+
+
+def later_flags(timepoint: str, later: Mapping[str, int | None], rules: VitalSignRules) -> list[str]:
+    """The later reading checked against the same timepoint's limits, in plain words; a re-check
+    before dosing still past a do-not-start limit says the dose was given above it."""
+    words = []
+    for flag in flags_at(timepoint, later, rules):
+        name, unit, _ = READINGS[flag.reading]
+        verdict = ("dosed above the do-not-start limit" if flag.do_not_start
+                   else "still outside the protocol's range")
+        words.append(f"Later reading {TIMEPOINTS[timepoint].lower()}: {name} {flag.value} {unit} is "
+                     f"{flag.limit} ({verdict}).")
+    return words
+
+
+def breaks_do_not_start(baseline: Mapping[str, int | None], later: Mapping[str, int | None] | None,
+                        rules: VitalSignRules) -> bool:
+    """The reading before dosing (as re-checked, when a re-check qualifies) is past a do-not-start limit."""
+    return any(flag.do_not_start for flag in flags_at("baseline", rechecked(baseline, later), rules))
 
 
 def discharge_vitals_in_range(discharge: Mapping[str, int | None], later: Mapping[str, int | None] | None,
                               rules: VitalSignRules) -> bool:
-    """The discharge reading is within range, or the later reading taken after a flag is."""
+    """The discharge reading is within range, or the later reading taken after a flag is (`later`:
+    a qualifying one only, see qualifying_later)."""
     if not flags_at("discharge", discharge, rules):
         return True
     if not later:
         return False
-    # the later reading replaces what it re-measured; what it did not re-measure stays as read
-    merged = {name: later.get(name) if later.get(name) is not None else discharge.get(name) for name in READINGS}
-    return not flags_at("discharge", merged, rules)
+    return not flags_at("discharge", rechecked(discharge, later), rules)
 
 
 def unmet_discharge_criteria(checks: Mapping[str, bool | None] | None, vitals_in_range: bool) -> list[str]:
@@ -296,11 +372,13 @@ def monitoring_minutes(started_at: datetime | None, discharged_at: datetime | No
 
     Both are aware datetimes. They are compared in UTC: Python subtracts two datetimes that
     share a tzinfo by their wall clocks, which across a daylight-saving change would count the
-    hour that repeats (or is skipped) wrongly.
+    hour that repeats (or is skipped) wrongly. None when a time is missing or discharge comes
+    before the start (refused when saved; never a negative monitoring time).
     """
     if started_at is None or discharged_at is None:
         return None
     if started_at.tzinfo is None or discharged_at.tzinfo is None:
         raise ValueError("monitoring is computed from time-zone-aware instants")
     elapsed = discharged_at.astimezone(timezone.utc) - started_at.astimezone(timezone.utc)
-    return int(elapsed.total_seconds() // 60)
+    # a discharge before the start is a typing error, never a negative monitoring time
+    return int(elapsed.total_seconds() // 60) if elapsed >= timedelta(0) else None

@@ -132,6 +132,9 @@ class DosingRecordForm(FlaskForm):
     baseline = FormField(VitalsForm, label=VITAL_TIMEPOINTS["baseline"])
     post_40 = FormField(VitalsForm, label=VITAL_TIMEPOINTS["post_40"])
     discharge = FormField(VitalsForm, label=VITAL_TIMEPOINTS["discharge"])
+    vitals_correction_reason = TextAreaField(
+        "Why a saved reading is changed", validators=[Optional(), Length(max=2000)],
+        description="Needed only when you change a reading already saved; the earlier reading stays on the record.")
     sedation = SelectField("Sedation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
     dissociation = SelectField("Dissociation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
     adverse_events = FieldList(FormField(AdverseEventForm), min_entries=ADVERSE_EVENT_ROWS,

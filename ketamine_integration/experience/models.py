@@ -114,6 +114,9 @@ class DosingSession(db.Model):
         order_by="VitalSignResponse.id")
     addenda: Mapped[list[DosingAddendum]] = relationship(
         back_populates="dosing_session", lazy="selectin", order_by="DosingAddendum.id")
+    #: readings as saved before someone changed them (append-only, like addenda)
+    vital_corrections: Mapped[list[VitalSignCorrection]] = relationship(
+        back_populates="dosing_session", lazy="selectin", order_by="VitalSignCorrection.id")
     #: the room-and-staff booking of a planned session (kind "dosing"); declared on this side, as
     #: dosing sessions sit above bookings, with `Appointment.dosing_session` as its backref
     appointment: Mapped[Appointment | None] = relationship(backref="dosing_session")
@@ -149,8 +152,46 @@ class VitalSigns(db.Model):
     source: Mapped[str] = mapped_column(String(20), default="clinician", server_default="clinician")
     #: breaths per minute
     respiratory_rate: Mapped[int | None]
+    #: who entered these readings as they stand (a correction keeps who entered the earlier ones)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="vitals")
+    entered_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class VitalSignCorrection(db.Model):
+    """A set of readings as it was saved before someone changed it, with who changed it, when and
+    why. A saved reading is a fact: changing it keeps this row, never edited or deleted, signed
+    with the record and shown on it ("Earlier readings")."""
+
+    __tablename__ = "vital_sign_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: baseline, post_40 or discharge
+    timepoint: Mapped[str] = mapped_column(String(12))
+    #: the earlier readings: mmHg, mmHg, /min, %, /min
+    systolic: Mapped[int | None]
+    diastolic: Mapped[int | None]
+    heart_rate: Mapped[int | None]
+    spo2: Mapped[int | None]
+    respiratory_rate: Mapped[int | None]
+    #: who took the earlier readings (VITAL_SOURCES)
+    source: Mapped[str | None] = mapped_column(String(20))
+    #: who had entered the earlier readings (unknown for readings saved before migration 0024)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    corrected_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: why the saved reading was changed (the clinician's words)
+    reason: Mapped[str] = mapped_column(Text)
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="vital_corrections")
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
+    corrected_by: Mapped[User] = relationship(foreign_keys=[corrected_by_id], lazy="joined")
+
+    @property
+    def readings(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in READING_NAMES}
 
 
 class VitalSignResponse(db.Model):
@@ -176,9 +217,12 @@ class VitalSignResponse(db.Model):
     later_heart_rate: Mapped[int | None]
     later_spo2: Mapped[int | None]
     later_respiratory_rate: Mapped[int | None]
+    #: who entered this response as it stands
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="vital_responses")
-    decided_by: Mapped[User | None] = relationship(lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
 
     @property
     def later(self) -> dict[str, int | None]:
@@ -230,6 +274,7 @@ def refuse_changes_to_signed_sessions(db_session: Session, flush_context, instan
             if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
                 raise SignedRecordChanged(f"dosing session {obj.id} is signed; add an addendum instead")
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, (VitalSigns, AdverseEvent, VitalSignResponse)) and obj.dosing_session is not None \
+        if isinstance(obj, (VitalSigns, AdverseEvent, VitalSignResponse, VitalSignCorrection)) \
+                and obj.dosing_session is not None \
                 and obj.dosing_session.status == SIGNED and was_signed(obj.dosing_session):
             raise SignedRecordChanged("the vitals, responses and adverse events of a signed session never change")

@@ -18,18 +18,16 @@ from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import format_local
 from ..domain.dosing import VITAL_RANGES
-from ..domain.vitals import (DISCHARGE_CRITERIA, READINGS, TIMEPOINTS, Flag, Response, VitalSignRules,
-                             discharge_vitals_in_range, flags, missing_readings, monitoring_minutes,
-                             response_problems, unanswered_discharge_criteria, unmet_discharge_criteria)
+from ..domain.vitals import (DISCHARGE_CRITERIA, MIN_ACTION_CHARACTERS, READINGS, TIMEPOINTS, Flag, Response,
+                             VitalSignRules, breaks_do_not_start, discharge_vitals_in_range, flags, later_flags,
+                             later_time_problem, missing_readings, monitoring_minutes, qualifying_later,
+                             response_problems, substantive, unanswered_discharge_criteria,
+                             unmet_discharge_criteria)
 from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
 from ..protocols.services import protocol_of
 from .models import DRAFT, SIGNED, DosingSession, VitalSignResponse, VitalSigns
-
-#: a later reading more than this before the start of dosing does not answer a flag of that session
-EARLIEST_LATER_READING = timedelta(hours=12)
-
 
 def rules_of(session: DosingSession) -> VitalSignRules:
     return protocol_of(session.course.protocol_version).vital_signs
@@ -49,9 +47,21 @@ def responses_of(session: DosingSession) -> dict[str, Response]:
             for r in session.vital_responses}
 
 
+def _qualifying_later(session: DosingSession, timepoint: str):
+    """The later reading answering `timepoint`, if it was taken when it can stand for that reading."""
+    return qualifying_later(timepoint, responses_of(session).get(timepoint), session.started_at,
+                            session.discharged_at)
+
+
 def discharge_in_range(session: DosingSession, rules: VitalSignRules) -> bool:
-    later = next((r.later for r in session.vital_responses if r.timepoint == "discharge"), None)
-    return discharge_vitals_in_range(readings_of(session).get("discharge") or {}, later, rules)
+    return discharge_vitals_in_range(readings_of(session).get("discharge") or {},
+                                     _qualifying_later(session, "discharge"), rules)
+
+
+def dosing_limit_broken(session: DosingSession, rules: VitalSignRules) -> bool:
+    """The reading before dosing, or its qualifying re-check, is past a do-not-start limit."""
+    return breaks_do_not_start(readings_of(session).get("baseline") or {}, _qualifying_later(session, "baseline"),
+                               rules)
 
 
 def unmet_criteria(session: DosingSession) -> list[str]:
@@ -63,24 +73,33 @@ def unmet_criteria(session: DosingSession) -> list[str]:
 
 
 def _response_value_problems(timepoint: str, answer: dict, session: DosingSession, now: datetime,
-                             team: set[int]) -> dict[str, str]:
+                             team: set[int], times: dict) -> dict[str, str]:
     field = f"response_{timepoint}"
     problems = {}
+    action = (answer.get("action") or "").strip()
+    if action and not substantive(action):
+        problems[f"{field}.action"] = (f"Say what was done, in words (at least {MIN_ACTION_CHARACTERS} characters): "
+                                       "the record must show how the flagged reading was handled.")
     for name in READINGS:
         problem = VITAL_RANGES[name].problem(answer.get(f"later_{name}"), READINGS[name][0].capitalize())
         if problem:
             problems[f"{field}.later_{name}"] = problem
-    later_at, start = answer.get("later_at"), session.started_at
+    later_at = answer.get("later_at")
     if later_at is not None and later_at > now:
         problems[f"{field}.later_at"] = "This cannot be in the future."
-    elif later_at is not None and start is not None and later_at < start - EARLIEST_LATER_READING:
-        problems[f"{field}.later_at"] = "This is long before the session started; check the date."
-    decided_by = answer.get("decided_by_id")
-    if decided_by is not None and decided_by != _recorded(session, timepoint, "decided_by_id"):
-        user = db.session.get(User, decided_by)
-        if user is None or not user.active or decided_by not in team or not user.can("dosing.monitor"):
-            problems[f"{field}.decided_by"] = "Choose a clinician or nurse on the patient's care team."
+    elif (problem := later_time_problem(timepoint, later_at, times.get("started_at"), times.get("discharged_at"))):
+        problems[f"{field}.later_at"] = problem
+    if not _may_decide(answer.get("decided_by_id"), session, timepoint, team):
+        problems[f"{field}.decided_by"] = "Choose a clinician or nurse on the patient's care team."
     return problems
+
+
+def _may_decide(decided_by: int | None, session: DosingSession, timepoint: str, team: set[int]) -> bool:
+    """Nobody named, the one named before, or an active monitor on the care team."""
+    if decided_by is None or decided_by == _recorded(session, timepoint, "decided_by_id"):
+        return True
+    user = db.session.get(User, decided_by)
+    return user is not None and user.active and decided_by in team and user.can("dosing.monitor")
 
 
 def _recorded(session: DosingSession, timepoint: str, column: str):
@@ -89,18 +108,25 @@ def _recorded(session: DosingSession, timepoint: str, column: str):
 
 
 def response_problems_on_save(session: DosingSession, responses: dict[str, dict], now: datetime,
-                              team: set[int]) -> dict[str, str]:
-    """Field problems of the submitted responses: plausible later readings, a time that has
-    passed, and a decision maker on the care team."""
+                              team: set[int], times: dict) -> dict[str, str]:
+    """Field problems of the submitted responses: what was done in words, plausible later readings
+    taken when they can answer their flag (`times`: the submitted start of dosing and discharge),
+    and a decision maker on the care team."""
     problems = {}
     for timepoint, answer in responses.items():
-        problems.update(_response_value_problems(timepoint, answer, session, now, team))
+        problems.update(_response_value_problems(timepoint, answer, session, now, team, times))
     return problems
 
 
-def save_monitoring(session: DosingSession, *, responses: dict[str, dict], discharge_checks: dict | None) -> None:
-    """Store the responses (a response with nothing written under "what was done" is removed) and the
-    discharge answers; then derive the monitoring time and whether discharge criteria were met."""
+#: what a response holds besides what was done
+RESPONSE_COLUMNS = ("decided_by_id", "later_at", *(f"later_{name}" for name in READINGS))
+
+
+def save_monitoring(session: DosingSession, *, responses: dict[str, dict], discharge_checks: dict | None,
+                    by: User) -> None:
+    """Store the responses (a response with nothing written under "what was done" is removed; one
+    new or changed says `by` entered it) and the discharge answers; then derive the monitoring
+    time and whether discharge criteria were met."""
     by_point = {r.timepoint: r for r in session.vital_responses}
     for timepoint, answer in responses.items():
         row = by_point.get(timepoint)
@@ -111,9 +137,12 @@ def save_monitoring(session: DosingSession, *, responses: dict[str, dict], disch
         if row is None:
             row = VitalSignResponse(timepoint=timepoint)
             session.vital_responses.append(row)
-        row.action = answer["action"].strip()
-        for column in ("decided_by_id", "later_at", *(f"later_{name}" for name in READINGS)):
-            setattr(row, column, answer.get(column))
+        values = {"action": answer["action"].strip(),
+                  **{column: answer.get(column) for column in RESPONSE_COLUMNS}}
+        if row.id is None or any(getattr(row, column) != value for column, value in values.items()):
+            row.entered_by_id = by.id
+        for column, value in values.items():
+            setattr(row, column, value)
     if discharge_checks is not None:
         session.discharge_checks = {key: discharge_checks.get(key) for key in DISCHARGE_CRITERIA}
     derive(session)
@@ -132,7 +161,11 @@ def signature_problems(session: DosingSession) -> list[str]:
     protocol = protocol_of(session.course.protocol_version)
     rules = protocol.vital_signs
     problems = missing_readings(readings_of(session), rules)
-    problems += response_problems(session_flags(session, rules), responses_of(session))
+    problems += response_problems(session_flags(session, rules), responses_of(session), session.started_at,
+                                  session.discharged_at)
+    if session.vitals_acceptable_before_dosing and dosing_limit_broken(session, rules):
+        problems.append("REMS: vital signs acceptable before dosing is answered yes while the reading before "
+                        "dosing (or its re-check) is past the protocol's limit for starting a dose (answer no)")
     if session.vitals_acceptable_before_discharge and not discharge_in_range(session, rules):
         # the REMS form would otherwise report as acceptable what the protocol flags
         problems.append("REMS: vital signs acceptable before discharge is answered yes while the discharge "
@@ -142,7 +175,9 @@ def signature_problems(session: DosingSession) -> list[str]:
         problems.append("discharge criteria answered yes or no: " + ", ".join(u.lower() for u in unanswered))
     minutes = monitoring_minutes(session.started_at, session.discharged_at)
     minimum = protocol.experience.min_monitoring_minutes
-    if minutes is not None and minutes < minimum:
+    if minutes is None and session.started_at and session.discharged_at:
+        problems.append("a discharge time after the start of dosing")
+    elif minutes is not None and minutes < minimum:
         problems.append(f"at least {minimum} minutes of monitoring from the start of dosing to discharge "
                         f"(the protocol's minimum; the recorded times give {minutes})")
     return problems
@@ -163,20 +198,32 @@ def signed_extras(session: DosingSession) -> dict:
     return extras
 
 
+def later_reading_flags(session: DosingSession) -> dict[str, list[str]]:
+    """Per timepoint, the saved later reading's own flags, for the draft form."""
+    rules = rules_of(session)
+    return {r.timepoint: later_flags(r.timepoint, r.later, rules) for r in session.vital_responses}
+
+
 def response_lines(session: DosingSession) -> list[str]:
     """Each documented response in plain words, for the record, the course page and reports."""
-    return _lines(session.vital_responses)
+    return _lines(session, session.vital_responses)
 
 
-def _lines(responses: list[VitalSignResponse]) -> list[str]:
-    lines = []
+def _lines(session: DosingSession, responses: list[VitalSignResponse]) -> list[str]:
+    """Each response with its later reading, that reading's own flags (checked against the same
+    timepoint's limits) and whether its time lets it answer the flag."""
+    rules, lines = rules_of(session), []
     for r in sorted(responses, key=lambda r: list(TIMEPOINTS).index(r.timepoint)):
         later = ", ".join(f"{READINGS[name][0]} {value} {READINGS[name][1]}"
                           for name, value in r.later.items() if value is not None)
         who = r.decided_by.display_name if r.decided_by else "not recorded"
         when = format_local(r.later_at) if r.later_at else "time not recorded"
-        lines.append(f"{TIMEPOINTS[r.timepoint]}: {r.action} (decided by {who}; later reading {when}: "
-                     f"{later or 'none recorded'})")
+        entered = f"; entered by {r.entered_by.display_name}" if r.entered_by else ""
+        line = f"{TIMEPOINTS[r.timepoint]}: {r.action} (decided by {who}{entered}; later reading {when}: " \
+               f"{later or 'none recorded'})"
+        timing = later_time_problem(r.timepoint, r.later_at, session.started_at, session.discharged_at)
+        notes = later_flags(r.timepoint, r.later, rules) + ([f"Later reading not counted: {timing}"] if timing else [])
+        lines.append(" ".join([line, *notes]))
     return lines
 
 
@@ -198,7 +245,7 @@ def _flagged(session: DosingSession, vitals: list, responses: list) -> FlaggedSe
         return None
     answered = {r.timepoint for r in responses if (r.action or "").strip()}
     unanswered = tuple(tp for tp in TIMEPOINTS if tp not in answered and any(f.timepoint == tp for f in found))
-    return FlaggedSession(session, tuple(found), tuple(_lines(responses)), unanswered)
+    return FlaggedSession(session, tuple(found), tuple(_lines(session, responses)), unanswered)
 
 
 def flagged_sessions(sessions: list[DosingSession]) -> dict[int, FlaggedSession]:
@@ -212,7 +259,8 @@ def flagged_sessions(sessions: list[DosingSession]) -> dict[int, FlaggedSession]
     for row in db.session.scalars(select(VitalSigns).where(VitalSigns.dosing_session_id.in_(ids))):
         vitals[row.dosing_session_id].append(row)
     for row in db.session.scalars(select(VitalSignResponse).where(VitalSignResponse.dosing_session_id.in_(ids))
-                                  .options(joinedload(VitalSignResponse.decided_by))):
+                                  .options(joinedload(VitalSignResponse.decided_by),
+                                           joinedload(VitalSignResponse.entered_by))):
         responses[row.dosing_session_id].append(row)
     found = {s.id: _flagged(s, vitals[s.id], responses[s.id]) for s in recorded}
     return {session_id: flagged for session_id, flagged in found.items() if flagged is not None}

@@ -20,6 +20,7 @@ from ..db.types import utcnow
 from ..domain.dosing import (WEIGHT_BASED_ROUTES, WEIGHT_RANGE, SpacingProblem, SpacingVerdict, dose_verdict,
                               spacing_findings, spacing_verdict, stage_of)
 from ..domain.dosing_plan import AT_HOME
+from ..domain.vitals import READINGS
 from ..domain.phases import MIN_REASON_LENGTH, Phase
 from ..extensions import db
 from ..protocols.services import protocol_of
@@ -127,11 +128,17 @@ def usual_doses(session: DosingSession, started_at: datetime | None, protocol,
 
 
 def vital_source_problems(setting: str, vitals: dict[str, dict]) -> dict[str, str]:
-    """In the clinic its staff take the readings; at home they are the patient's or their device's."""
+    """In the clinic its staff take the readings; at home they are the patient's or their device's,
+    said explicitly for every set of readings (a blank is not silently "reported by the patient")."""
     allowed = ("patient_reported", "device") if setting == AT_HOME else ("clinician",)
-    return {f"{timepoint}.source": ("At home, readings are the patient's own or their device's." if setting == AT_HOME
-                                    else "In the clinic, the clinician takes the readings.")
-            for timepoint, readings in vitals.items() if (readings.get("source") or allowed[0]) not in allowed}
+    problems = {f"{timepoint}.source": ("At home, readings are the patient's own or their device's."
+                                        if setting == AT_HOME else "In the clinic, the clinician takes the readings.")
+                for timepoint, readings in vitals.items() if (readings.get("source") or allowed[0]) not in allowed}
+    if setting == AT_HOME:
+        problems.update({f"{timepoint}.source": "Say who took these readings: the patient, or their device."
+                         for timepoint, readings in vitals.items()
+                         if not readings.get("source") and any(readings.get(name) is not None for name in READINGS)})
+    return problems
 
 
 def dose_problems(values: dict, protocol, usual) -> tuple[dict[str, str], str | None]:

@@ -31,17 +31,14 @@ from ..bookings.availability import session_minutes
 from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
 from .dose_roles import care_team_ids, recorded_people_problems, recorder_limits
-from . import monitoring, plan_rules
+from . import monitoring, plan_rules, readings, record_times
 from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (read from here by views and other packages)
-from .models import CANCELLED, DRAFT, PLANNED, SIGNED, AdverseEvent, DosingAddendum, DosingSession, VitalSigns
+from .models import CANCELLED, DRAFT, PLANNED, SIGNED, AdverseEvent, DosingAddendum, DosingSession
 
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
 #: phases in which a dosing session may be recorded (BRIEF: not before preparation is met)
 DOSING_PHASES = (Phase.EXPERIENCE, Phase.MAINTENANCE)
-#: a dosing session longer than this, or a discharge later than this after it, is a typo
-MAX_SESSION = timedelta(hours=12)
-MAX_DISCHARGE_DELAY = timedelta(hours=24)
 #: the last date a series may be planned to (beyond it, date arithmetic is a typo's risk)
 LAST_PLANNABLE = date(YEARS[1], 12, 31)
 #: columns copied from the record form as they are
@@ -213,38 +210,11 @@ def cancel_planned_for_ended_course(course: TreatmentCourse, by: User) -> int:
     return len(planned)
 
 
-def _time_problems(values: dict, now: datetime) -> dict[str, str]:
-    problems = {}
-    start, end, discharged = values.get("started_at"), values.get("ended_at"), values.get("discharged_at")
-    for name in ("started_at", "ended_at", "discharged_at", "ready_to_leave_at"):
-        if values.get(name) and values[name] > now:
-            problems[name] = "This cannot be in the future: record a session once it has happened."
-    if start and end and (problem := _length_problem(end - start)):
-        problems.setdefault("ended_at", problem)
-    if end and discharged and (problem := _discharge_problem(discharged - end)):
-        problems.setdefault("discharged_at", problem)
-    return problems
-
-
-def _length_problem(length: timedelta) -> str | None:
-    if length <= timedelta(0):
-        return "The session must end after it starts."
-    if length > MAX_SESSION:
-        return "A dosing session longer than 12 hours is not plausible; check the date."
-    return None
-
-
-def _discharge_problem(after_end: timedelta) -> str | None:
-    if after_end < timedelta(0):
-        return "Discharge cannot come before the end of dosing."
-    if after_end > MAX_DISCHARGE_DELAY:
-        return "Discharge more than 24 hours after dosing is not plausible; check the date."
-    return None
-
-
 def _record_problems(session: DosingSession, values: dict, vitals: dict, protocol) -> tuple[dict[str, str], str | None]:
     """(problems by field, why the dose is unusual for its stage or None)."""
-    problems = _time_problems(values, utcnow())
+    problems = record_times.time_problems(values, utcnow())
+    problems.update({field: problem for field, problem in record_times.overlap_problem(session, values).items()
+                     if field not in problems})
     if values.get("route") and values["route"] != protocol.route:
         problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
     if values.get("medication") and values["medication"] != protocol.medication:
@@ -284,12 +254,13 @@ def _check_recordable(session: DosingSession) -> None:
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
                 expected_version: int, by: User, spacing_reason: str | None = None,
                 dose_reason: str | None = None, responses: dict[str, dict] | None = None,
-                discharge_checks: dict | None = None) -> None:
+                discharge_checks: dict | None = None, correction_reason: str | None = None) -> None:
     """Save the recorded data of a session as a draft, as `by` may; a signed session never changes.
 
     `responses` are the clinical responses to flagged readings by timepoint, `discharge_checks`
     the answers to the discharge criteria (experience.monitoring); monitoring minutes and
-    discharge readiness are derived, whatever `values` says of them."""
+    discharge readiness are derived, whatever `values` says of them. Changing a reading already
+    saved needs `correction_reason`; the earlier reading is kept (experience.readings)."""
     _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
@@ -300,7 +271,8 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     problems.update(record_problems)
     problems.update(recorded_people_problems(session, values))
     problems.update(monitoring.response_problems_on_save(session, responses or {}, utcnow(),
-                                                         care_team_ids(session)))
+                                                         care_team_ids(session), values))
+    problems.update(readings.correction_problems(session, vitals, correction_reason))
     if problems:
         raise DomainError(problems)
     confirmation = plan_rules.dose_confirmation(session, values, unusual, dose_reason, by)
@@ -312,9 +284,9 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
     session.dose_mg_per_kg = (Decimal(str(mg_per_kg(float(session.dose_mg), float(session.weight_kg))))
                               if weight_based else None)
-    _record_vitals(session, vitals)
+    readings.record_vitals(session, vitals, by=by, reason=correction_reason, now=utcnow())
     session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
-    monitoring.save_monitoring(session, responses=responses or {}, discharge_checks=discharge_checks)
+    monitoring.save_monitoring(session, responses=responses or {}, discharge_checks=discharge_checks, by=by)
     session.status = DRAFT
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
@@ -324,19 +296,6 @@ def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason
     (the one given before stands only for the same clinic day and the same problems)."""
     session.spacing_override_reason = plan_rules.move_spacing(session, started_at, spacing_reason, by,
                                                               field="spacing_reason")
-
-
-def _record_vitals(session: DosingSession, vitals: dict[str, dict]) -> None:
-    """Update the readings at each submitted timepoint, adding the timepoints not yet recorded."""
-    by_point = {v.timepoint: v for v in session.vitals}
-    for timepoint, readings in vitals.items():
-        row = by_point.get(timepoint) or VitalSigns(timepoint=timepoint)
-        if not readings.get("source"):
-            readings = dict(readings, source="patient_reported" if session.setting == AT_HOME else "clinician")
-        for name, value in readings.items():
-            setattr(row, name, value)
-        if row not in session.vitals:
-            session.vitals.append(row)
 
 
 #: what a signature needs, and how the refusal names it
@@ -411,6 +370,7 @@ def signed_content(session: DosingSession) -> dict:
         content["dose_confirmation_reason"] = session.dose_confirmation_reason
     content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
     content.update(monitoring.signed_extras(session))
+    content.update(readings.signed_corrections(session))
     return content
 
 

@@ -12,7 +12,7 @@ from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
-from . import dose_roles, monitoring, rems, services
+from . import dose_roles, monitoring, readings, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
 
@@ -157,7 +157,8 @@ def dosing_record(dosing_id: int):
     form = _record_form(session)
     done, _ = submit(form, lambda: services.save_record(
         session, **_record_values(form), expected_version=form_version(form), by=current_user,
-        spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data))
+        spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data,
+        correction_reason=form.vitals_correction_reason.data))
     if done:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      detail=services.overrides_kept(session))
@@ -178,6 +179,7 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
     page = dict(session=session, course=session.course, protocol=protocol_of(session.course.protocol_version),
                 flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
                 responses=monitoring.response_lines(session),
+                earlier=readings.earlier_reading_lines(session), later_flags=monitoring.later_reading_flags(session),
                 addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
     if form is None:
         return render_template("experience/record.html", form=None, **page)

@@ -121,6 +121,12 @@ def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_do
     response.get_by_label("Later reading taken at").fill((start - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
     response.get_by_label("Later systolic (mmHg)").fill("158")
     response.get_by_label("Later diastolic (mmHg)").fill("96")
+    # Review of issue 19: a saved reading is a fact; changing it needs a reason and keeps the earlier one.
+    during = page.get_by_role("group", name="About 40 minutes after dosing", exact=True)
+    during.get_by_label("Systolic (mmHg)").fill("152")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("You changed a reading already saved (about 40 minutes after dosing)")).to_be_visible()
+    page.get_by_label("Why a saved reading is changed").fill("Typed 150; the monitor printout shows 152.")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Saved as a draft.")).to_be_visible()
     page.get_by_role("button", name="Sign and lock").click()
@@ -134,4 +140,7 @@ def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_do
     assert has_no_horizontal_scroll(page), "the course page with a flagged session scrolls sideways at 375 px"
     dosing.get_by_role("link", name=re.compile(r"^Open record")).click()
     expect(page.get_by_role("heading", name="Clinical responses to flagged readings")).to_be_visible()
+    earlier = page.get_by_role("list", name="Earlier readings")
+    expect(earlier).to_contain_text("About 40 minutes after dosing: blood pressure 150/92 mmHg")
+    expect(earlier).to_contain_text("Typed 150; the monitor printout shows 152.")
     assert has_no_horizontal_scroll(page), "the signed record with its flags scrolls sideways at 375 px"

@@ -199,10 +199,13 @@ def test_a_record_signed_before_the_new_fields_signs_the_same_content(team, make
     def as_signed_before_0020():
         session = db.session.get(DosingSession, session_id)
         content = signed_content(session)
-        legacy = {key: value for key, value in content.items() if key != "discharge_checks"}
+        legacy = {key: value for key, value in content.items() if key not in ("discharge_checks", "entered_by")}
         session.discharge_checks = None  # in memory only, as an older row reads
+        for reading in session.vitals:   # who entered readings is unknown before migration 0024
+            reading.entered_by_id = None
         return content, legacy, signed_content(session)
     content, legacy, older = make.query(as_signed_before_0020)
-    assert set(content) == SIGNED_BEFORE | {"discharge_checks"}   # a new record signs its discharge answers
+    # a new record signs its discharge answers and who entered its readings
+    assert set(content) == SIGNED_BEFORE | {"discharge_checks", "entered_by"}
     assert older == legacy and set(older) == SIGNED_BEFORE
     assert all(len(reading) == 4 for reading in older["vitals"].values())

@@ -40,6 +40,12 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
                        {"body": "Lot checked again"}).status_code == 302
     assert clinic.post("therapist", f"/courses/{clinic.course}/formulation",
                        {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
+    # a saved reading changed with a reason: its earlier values are a correction row (of a draft)
+    draft = clinic.draft_session
+    assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(draft, **{"baseline-systolic": "186"})
+                       ).status_code == 302
+    assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(
+        draft, vitals_correction_reason="Transcription error; monitor showed 128.")).status_code == 302
     rows = {"measure_responses": clinic.measure, "safety_alerts": clinic.alert,
             "coordination_notes": clinic.coordination_note, "coordination_reports": clinic.report}
     # a release narrower than the clinic's (which permits everything), so widening it is a change
@@ -69,6 +75,7 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
             make, "SELECT max(id) FROM adverse_events WHERE dosing_session_id = :s", s=session)}),
         "vital_sign_responses": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM vital_sign_responses WHERE dosing_session_id = :s", s=session)}),
+        "vital_sign_corrections": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_sign_corrections")}),
         # the entry's course too: the app voids it through the course's checklist form
         "preparation_records": ("id = :id", {"id": preparation, "course": clinic.prep_course}),
         "appointment_changes": ("id = :id", {"id": _latest(

@@ -101,11 +101,18 @@ def _ordered(rows, table: str, first: str, then: str, *, strict: bool = True) ->
 def _dosing_problems(rows) -> list[str]:
     """The plausibility the dosing record form promises (experience.services._record_problems)."""
     bad = _ordered(rows, "dosing_sessions", "started_at", "ended_at") + \
-        _ordered(rows, "dosing_sessions", "ended_at", "discharged_at", strict=False)
+        _ordered(rows, "dosing_sessions", "ended_at", "discharged_at", strict=False) + \
+        _ordered(rows, "dosing_sessions", "started_at", "discharged_at") + \
+        _ordered(rows, "dosing_sessions", "started_at", "ready_to_leave_at", strict=False) + \
+        _ordered(rows, "dosing_sessions", "ready_to_leave_at", "discharged_at", strict=False)
     ceilings = current_app.config["DOSE_CEILING_MG"]
     for r in rows("dosing_sessions"):
         if r["started_at"] and r["ended_at"] and r["ended_at"] - r["started_at"] > timedelta(hours=12):
             bad.append(f"dosing session {r['id']} lasts over 12 hours")
+        if r["started_at"] and r["discharged_at"] and r["discharged_at"] - r["started_at"] > timedelta(hours=24):
+            bad.append(f"dosing session {r['id']}: discharge over 24 hours after the start")
+        if r["monitoring_minutes"] is not None and r["monitoring_minutes"] < 0:
+            bad.append(f"dosing session {r['id']}: {r['monitoring_minutes']} minutes of monitoring")
         if r["dose_mg"] is not None and not 0 < r["dose_mg"] <= ceilings.get(r["medication"] or "", 10**9):
             bad.append(f"dosing session {r['id']}: dose {r['dose_mg']} mg of {r['medication']}")
         if r["weight_kg"] is not None and WEIGHT_RANGE.problem(float(r["weight_kg"]), "weight"):
@@ -116,6 +123,12 @@ def _dosing_problems(rows) -> list[str]:
                 bad.append(f"vital signs {r['id']}: {name} {r[name]}")
         if r["systolic"] is not None and r["diastolic"] is not None and r["diastolic"] >= r["systolic"]:
             bad.append(f"vital signs {r['id']}: diastolic not below systolic")
+    for r in rows("vital_sign_corrections"):   # a changed saved reading says why, in words
+        if len("".join((r["reason"] or "").split())) < 10:
+            bad.append(f"vital sign correction {r['id']}: reason {r['reason']!r}")
+    for r in rows("vital_sign_responses"):
+        if len("".join((r["action"] or "").split())) < 10:
+            bad.append(f"vital sign response {r['id']}: what was done {r['action']!r}")
     return bad
 
 

@@ -41,6 +41,7 @@ PROBES = {
     "vital_signs": "heart_rate = heart_rate + 1",
     "adverse_events": "action_taken = 'rewritten'",
     "vital_sign_responses": "action = 'rewritten'",
+    "vital_sign_corrections": "systolic = systolic - 48",
     "note_addenda": "body = 'rewritten'",
     "dosing_addenda": "body = 'rewritten'",
     "case_formulations": """content = '{"presenting_concerns": "rewritten"}'""",

@@ -1,6 +1,6 @@
 """Vital-sign rules (domain.vitals): flags per timepoint, required readings, clinical responses,
 discharge criteria and monitoring computed from the recorded times."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,8 +10,10 @@ import yaml
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 from ketamine_integration.domain.protocols import ProtocolError, validate_definition
 from ketamine_integration.domain.vitals import (DEFAULT_RULES, DISCHARGE_CRITERIA, VITALS_IN_RANGE, Response,
-                                                discharge_vitals_in_range, flags, flags_at, missing_readings,
-                                                monitoring_minutes, response_problems, unmet_discharge_criteria)
+                                                breaks_do_not_start, discharge_vitals_in_range, flags, flags_at,
+                                                later_flags, later_time_problem, missing_readings,
+                                                monitoring_minutes, qualifying_later, rechecked, response_problems,
+                                                substantive, unmet_discharge_criteria)
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 LIBRARY = ProtocolLibrary.load(PROTOCOLS)
@@ -184,6 +186,10 @@ def _local(*args, fold=0):
     (datetime(2026, 6, 1, 13, 0, tzinfo=timezone.utc), datetime(2026, 6, 1, 14, 59, 59, tzinfo=timezone.utc), 119),
     # a time not recorded yet: nothing to compute
     (_local(2026, 6, 1, 9, 0), None, None),
+    # the review's draft: discharge an hour before the start is never -60 minutes of monitoring
+    (_local(2026, 6, 1, 9, 0), _local(2026, 6, 1, 8, 0), None),
+    # discharge at the very minute dosing started: no monitoring, not negative
+    (_local(2026, 6, 1, 9, 0), _local(2026, 6, 1, 9, 0), 0),
 ])
 def test_monitoring_is_computed_from_the_recorded_times(start, discharge, minutes):
     assert monitoring_minutes(start, discharge) == minutes
@@ -252,3 +258,138 @@ def test_every_shipped_protocol_cites_its_sources_and_requires_the_rems_readings
     for entry in LIBRARY.valid_entries():
         assert entry.protocol.vital_signs.sources, entry.protocol.id
     assert set(ESKETAMINE.post_40.required) >= {"blood_pressure", "spo2"}
+
+
+@pytest.mark.parametrize("action, says_something", [
+    # the review's placeholders
+    (".", False),
+    ("x", False),
+    # nine characters, or ten spread over whitespace that collapses to nine
+    ("Repeated.", False),
+    ("R e p e a t e d .", False),
+    ("   \n\t  ", False),
+    (None, False),
+    # ten characters, spaces not counted
+    ("Rechecked.", True),
+    ("Rested 15 min, repeated", True),
+])
+def test_what_was_done_is_in_words(action, says_something):
+    assert substantive(action) is says_something
+
+
+START = datetime(2026, 6, 1, 13, 0, tzinfo=timezone.utc)
+DISCHARGE = datetime(2026, 6, 1, 15, 10, tzinfo=timezone.utc)
+
+
+def _at(minutes: int) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("timepoint, minutes, problem", [
+    # a re-check before dosing, five minutes before the start
+    ("baseline", -5, None),
+    # at the very minute dosing started: still before it
+    ("baseline", 0, None),
+    # exactly three hours before: still this morning's reading
+    ("baseline", -180, None),
+    # after the start: not a pre-dose reading
+    ("baseline", 10, "taken before dosing starts"),
+    # the evening before (the review: the check allowed 12 hours)
+    ("baseline", -181, "more than 3 hours before dosing started"),
+    # the review: a 40-minute re-check timed before dosing started
+    ("post_40", -30, "comes after the start of dosing"),
+    # nor at the start itself
+    ("post_40", 0, "comes after the start of dosing"),
+    # fifty minutes in: answers the 40-minute flag
+    ("post_40", 50, None),
+    # a discharge re-check before the patient leaves
+    ("discharge", 125, None),
+    # at discharge itself
+    ("discharge", 130, None),
+    # after the patient left
+    ("discharge", 131, "after discharge"),
+    # the 40-minute re-check after discharge too
+    ("post_40", 140, "after discharge"),
+])
+def test_a_later_reading_comes_after_what_it_answers(timepoint, minutes, problem):
+    found = later_time_problem(timepoint, _at(minutes), START, DISCHARGE)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_a_later_reading_without_known_times_is_not_judged_yet():
+    # a draft without a start time: the signature needs one, and judges the re-check then
+    assert later_time_problem("post_40", _at(-30), None, None) is None
+    # no discharge yet: only the start bounds a 40-minute re-check
+    assert later_time_problem("post_40", _at(500), START, None) is None
+
+
+@pytest.mark.parametrize("response, expected", [
+    # "." under what was done
+    (Response("baseline", ".", 7, _at(-5), bp(150, 95)),
+     ["what was done about the flagged reading before dosing, in words (at least 10 characters)"]),
+    # a re-check of the pre-dose reading taken after dosing started
+    (Response("baseline", "Rested, repeated", 7, _at(10), bp(150, 95)),
+     ["a later reading taken when it can answer the flagged reading before dosing (A re-check of the reading "
+      "before dosing is taken before dosing starts.)"]),
+    # complete and in time
+    (Response("baseline", "Rested, repeated", 7, _at(-5), bp(150, 95)), []),
+])
+def test_a_response_is_judged_against_the_recorded_times(response, expected):
+    found = flags_at("baseline", bp(182, 112), IV)
+    assert response_problems(found, {"baseline": response}, START, DISCHARGE) == expected
+
+
+@pytest.mark.parametrize("timepoint, later, expected", [
+    # a re-check before dosing back under the range: nothing to show
+    ("baseline", bp(130, 80), []),
+    # still past the do-not-start limit: the dose was given above it
+    ("baseline", bp(184, 112),
+     ["Later reading before dosing: systolic pressure 184 mmHg is at or above 180 mmHg (dosed above the "
+      "do-not-start limit).",
+      "Later reading before dosing: diastolic pressure 112 mmHg is at or above 110 mmHg (dosed above the "
+      "do-not-start limit)."]),
+    # under the do-not-start limit but still flagged
+    ("baseline", dict(systolic=170), ["Later reading before dosing: systolic pressure 170 mmHg is below 90 mmHg "
+                                      "or at or above 160 mmHg (still outside the protocol's range)."]),
+    # a discharge re-check still low on SpO2
+    ("discharge", dict(spo2=93), ["Later reading before discharge: SpO2 93 % is below 94 % (still outside the "
+                                  "protocol's range)."]),
+])
+def test_a_later_reading_is_checked_against_the_same_timepoints_limits(timepoint, later, expected):
+    assert later_flags(timepoint, later, IV) == expected
+
+
+@pytest.mark.parametrize("baseline, later, broken", [
+    # past the limit, no re-check
+    (bp(182, 112), None, True),
+    # past the limit, re-checked below it
+    (bp(182, 112), bp(150, 95), False),
+    # re-checked, still past it
+    (bp(182, 112), bp(181, 100), True),
+    # the re-check measured the pressure only; SpO2 91 before dosing stands
+    (bp(150, 90, spo2=91), bp(140, 85), True),
+    # flagged, but under the do-not-start limit
+    (bp(170, 100), None, False),
+])
+def test_acceptable_before_dosing_follows_the_reading_or_its_recheck(baseline, later, broken):
+    assert breaks_do_not_start(baseline, later, IV) is broken
+
+
+@pytest.mark.parametrize("minutes, counts", [
+    # taken before discharge: stands for the discharge reading
+    (125, True),
+    # after the patient left: does not
+    (140, False),
+    # before dosing started: does not
+    (-10, False),
+])
+def test_only_a_qualifying_later_reading_stands_for_the_discharge_reading(minutes, counts):
+    response = Response("discharge", "Observed longer, repeated", 7, _at(minutes), bp(150, 92))
+    later = qualifying_later("discharge", response, START, DISCHARGE)
+    assert (later is not None) is counts
+    assert discharge_vitals_in_range(bp(170, 105), later, IV) is counts
+
+
+def test_a_recheck_replaces_only_what_it_re_measured():
+    assert rechecked(bp(182, 112, spo2=91), dict(systolic=150)) == dict(
+        systolic=150, diastolic=112, heart_rate=None, spo2=91, respiratory_rate=None)

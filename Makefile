@@ -24,9 +24,10 @@ run: $(VENV)/.installed
 	@echo "Serving the demo clinic on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process).
+# Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process);
+# a worker that runs out of tests takes some of the other's (worksteal), so neither idles at the end.
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## test: install the test extra and Chromium when missing, then browser, security, integration, unit
 ## (the longest first, so the workers finish together);

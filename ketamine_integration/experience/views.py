@@ -71,8 +71,11 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
             entry.form.process(None, obj=event)
         form.discharge_criteria.form.process(None, data=session.discharge_checks or {})
         for response in session.vital_responses:
-            getattr(form, f"response_{response.timepoint}").form.process(None, obj=response,
-                                                                          decided_by=response.decided_by_id)
+            sub = getattr(form, f"response_{response.timepoint}").form
+            sub.process(None, obj=response)
+            # the model's decided_by is a user, the select holds an id (obj wins over a keyword in
+            # process(), so the saved choice was shown as "—" and the next save dropped it)
+            sub.decided_by.data = response.decided_by_id
     administering, monitors = dose_roles.dosing_team_choices(session)
     form.administered_by.choices = options([(0, "—")] + administering)
     form.monitored_by.choices = options([(0, "—")] + monitors)
@@ -162,6 +165,8 @@ def dosing_record(dosing_id: int):
     if done:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      detail=services.overrides_kept(session))
+        if request.form.get("then_sign") and current_user.can("dosing.sign"):
+            return _sign(session)  # what was typed is saved first: signing never drops it
         flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
                                       else "The clinician responsible signs it when it is complete."), "success")
         return redirect(url_for("experience.dosing_record", dosing_id=session.id))
@@ -190,10 +195,17 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
 @access.permission("dosing.sign")
 def dosing_sign(dosing_id: int):
     session = _session(dosing_id)
+    return _sign(session, expected_version=form_version(request.form))
+
+
+def _sign(session: DosingSession, expected_version: int | None = None):
+    """Sign the record as it stands (the version the signer saw, when given), or say what it lacks;
+    a refusal keeps whatever was saved with it."""
     try:
-        services.sign(session, by=current_user, expected_version=form_version(request.form))
+        services.sign(session, by=current_user,
+                      expected_version=session.version if expected_version is None else expected_version)
     except DomainError as err:
-        flash(str(err), "error")
+        flash(str(err) if str(err).startswith("Not signed") else f"Not signed: {err}", "error")
         audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
                      outcome=audit.FAILURE, detail="refused")
         return redirect(url_for("experience.dosing_record", dosing_id=session.id))

@@ -2,6 +2,7 @@
 and shown, the record is signed only with a documented clinical response, which is signed and
 frozen with it and shown on the course page, the prescriber worklist and the report; discharge
 criteria are explicit items; monitoring comes from the recorded times."""
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -209,3 +210,30 @@ def test_a_record_signed_before_the_new_fields_signs_the_same_content(team, make
     assert set(content) == SIGNED_BEFORE | {"discharge_checks", "entered_by"}
     assert older == legacy and set(older) == SIGNED_BEFORE
     assert all(len(reading) == 4 for reading in older["vitals"].values())
+
+
+def test_sign_and_lock_saves_what_was_typed_first_and_keeps_it_when_signing_is_refused(team, make, auth, client):
+    """The review: a response typed and signed straight away came back empty ("Still needed: … what was
+    done"). The record form's "Sign and lock" saves the form, then signs; a refusal keeps the save."""
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    typed = dict(HIGH_BASELINE, **{"response_baseline-action": RESPONSE["response_baseline-action"]})
+    refused = auth.post(f"/dosing/{session_id}", dict(_record_data(_session(make, session_id), team["prescriber"],
+                                                                   **typed), then_sign="1"), follow_redirects=True)
+    assert "Not signed" in page_text(refused) and "who decided the response" in page_text(refused)
+    kept = _session(make, session_id)
+    assert kept.status == "draft" and [r.action for r in kept.vital_responses] == [RESPONSE["response_baseline-action"]]
+    # the saved response's "who decided" is shown chosen, so saving the page again keeps it
+    assert auth.post(f"/dosing/{session_id}", _record_data(kept, team["prescriber"], **HIGH_BASELINE,
+                                                           **_respond(team))).status_code == 302
+    page = client.get(f"/dosing/{session_id}").get_data(as_text=True)
+    chosen = re.search(r'(?s)<select[^>]*name="response_baseline-decided_by".*?</select>', page).group(0)
+    assert re.search(rf'<option[^>]*selected[^>]*value="{team["prescriber"]}"|<option[^>]*value="{team["prescriber"]}"'
+                     r'[^>]*selected', chosen)
+    complete = dict(_record_data(_session(make, session_id), team["prescriber"], **HIGH_BASELINE, **_respond(team)),
+                    then_sign="1")
+    assert auth.post(f"/dosing/{session_id}", complete).status_code == 302
+    assert _session(make, session_id).status == "signed"
+    rows = [(r.action, r.outcome) for r in make.audit_rows() if r.action in ("dosing.update", "dosing.sign")]
+    assert rows[-5:] == [("dosing.update", "success"), ("dosing.sign", "failure"), ("dosing.update", "success"),
+                         ("dosing.update", "success"), ("dosing.sign", "success")]

@@ -38,6 +38,18 @@ def fill_record(page: Page, start: datetime, pressures: dict[str, tuple[int, int
         page.get_by_role("group", name=criterion).get_by_label("Yes").check()
 
 
+def open_course_two_days_after_dosing(live_server, page: Page, family_name: str) -> datetime:
+    """A patient's IV course in its experience phase, opened by its prescriber; returns 09:00 two days ago."""
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(make.patient(family_name=family_name), therapist, prescriber, phase="experience")
+    make.room("Dosing Suite 1")
+    sign_in(page, "pres")
+    page.goto(f"/courses/{course}")
+    return (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
 def plan_one(page: Page, start: datetime) -> None:
     page.get_by_text("Plan dosing sessions").click()
     page.get_by_label("First session (date and time)").fill(start.strftime("%Y-%m-%dT%H:%M"))
@@ -50,16 +62,8 @@ def plan_one(page: Page, start: datetime) -> None:
 
 
 def test_prescriber_records_a_dosing_session_and_sees_its_window(live_server, page: Page):
-    make = live_server.make
-    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
-    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
-    patient = make.patient(family_name="Windowed")
-    course = make.course(patient, therapist, prescriber, phase="experience")
-    make.room("Dosing Suite 1")
-    sign_in(page, "pres")
-    page.goto(f"/courses/{course}")
     # Two days ago: its window (opens 24 h after the end) is now open and in its optimal span.
-    start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    start = open_course_two_days_after_dosing(live_server, page, "Windowed")
 
     # Plan one session, then open its record.
     plan_one(page, start)
@@ -83,15 +87,7 @@ def test_prescriber_records_a_dosing_session_and_sees_its_window(live_server, pa
 
 
 def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_documented(live_server, page: Page):
-    make = live_server.make
-    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
-    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
-    patient = make.patient(family_name="Flagged")
-    course = make.course(patient, therapist, prescriber, phase="experience")
-    make.room("Dosing Suite 1")
-    sign_in(page, "pres")
-    page.goto(f"/courses/{course}")
-    start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    start = open_course_two_days_after_dosing(live_server, page, "Flagged")
     plan_one(page, start)
     page.get_by_role("link", name=re.compile(r"^Record")).click()
 

@@ -80,6 +80,12 @@ class Limit(_Strict):
                  f"at or above {self.at_or_above} {unit}" if self.at_or_above is not None else None]
         return " or ".join(p for p in parts if p)
 
+    def breach_words(self, value: int, unit: str) -> str:
+        """The side of the limit a reading is past, e.g. "at or above 141 mmHg" (not both sides)."""
+        if self.below is not None and value < self.below:
+            return f"below {self.below} {unit}"
+        return f"at or above {self.at_or_above} {unit}"
+
 
 class Limits(_Strict):
     """A limit per reading; a reading without one is never flagged."""
@@ -208,9 +214,9 @@ def flags_at(timepoint: str, reading: Mapping[str, int | None], rules: VitalSign
             continue
         stop, flag = getattr(at.do_not_start, name), getattr(at.flag, name)
         if stop is not None and stop.breached_by(value):
-            found.append(Flag(timepoint, name, value, stop.words(READINGS[name][1]), True))
+            found.append(Flag(timepoint, name, value, stop.breach_words(value, READINGS[name][1]), True))
         elif flag is not None and flag.breached_by(value):
-            found.append(Flag(timepoint, name, value, flag.words(READINGS[name][1]), False))
+            found.append(Flag(timepoint, name, value, flag.breach_words(value, READINGS[name][1]), False))
     return found
 
 

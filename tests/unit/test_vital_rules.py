@@ -349,8 +349,11 @@ def test_a_response_is_judged_against_the_recorded_times(response, expected):
       "Later reading before dosing: diastolic pressure 112 mmHg is at or above 110 mmHg (dosed above the "
       "do-not-start limit)."]),
     # under the do-not-start limit but still flagged
-    ("baseline", dict(systolic=170), ["Later reading before dosing: systolic pressure 170 mmHg is below 90 mmHg "
-                                      "or at or above 160 mmHg (still outside the protocol's range)."]),
+    ("baseline", dict(systolic=170), ["Later reading before dosing: systolic pressure 170 mmHg is at or above "
+                                      "160 mmHg (still outside the protocol's range)."]),
+    # a low reading names the low side of the range only
+    ("baseline", dict(systolic=84), ["Later reading before dosing: systolic pressure 84 mmHg is below 90 mmHg "
+                                     "(still outside the protocol's range)."]),
     # a discharge re-check still low on SpO2
     ("discharge", dict(spo2=93), ["Later reading before discharge: SpO2 93 % is below 94 % (still outside the "
                                   "protocol's range)."]),

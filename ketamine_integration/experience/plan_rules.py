@@ -110,6 +110,15 @@ def move_spacing(session: DosingSession, start: datetime, reason: str | None, by
                                     may_override=by.can(OVERRIDE)), field)
 
 
+def unexplained_spacing(session: DosingSession) -> list[str]:
+    """The spacing problems a recorded dose is part of while it keeps no reason (checked at signing:
+    a draft saved before these rules, or whose neighbours moved since, may carry one unexplained)."""
+    if session.spacing_override_reason or dose_time(session) is None:
+        return []
+    others = [dose_time(s) for s in course_doses(session.course, ignore=session)]
+    return [p.text for p in spacing_of(session.course, others + [dose_time(session)]) if len(others) in p.doses]
+
+
 def usual_doses(session: DosingSession, started_at: datetime | None, protocol,
                 sessions: list[DosingSession] | None = None):
     """The usual doses of the stage this session's dose falls in (its place among the course's

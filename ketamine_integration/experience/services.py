@@ -319,6 +319,16 @@ def _missing_for_signature(session: DosingSession) -> list[str]:
     return missing + monitoring.signature_problems(session)
 
 
+def _spacing_unexplained(session: DosingSession) -> list[str]:
+    """Spacing is checked again at signing: a draft saved before the rules changed, or a course whose
+    other doses moved since, may break it with no reason given for this dose."""
+    problems = plan_rules.unexplained_spacing(session)
+    if not problems:
+        return []
+    return ["a prescriber's reason for keeping a dose that breaks the protocol's spacing (save it with the "
+            "record): " + " ".join(problems)]
+
+
 def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
     lock_course(session.course)  # its windows are rewritten at commit: one writer per course
     if session.status != DRAFT:
@@ -328,7 +338,7 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
         raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
                              current_version=session.version)
     monitoring.derive(session)  # a draft saved before issue 19 held a typed number
-    missing = _missing_for_signature(session)
+    missing = _missing_for_signature(session) + _spacing_unexplained(session)
     if missing:
         raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
     session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id

@@ -141,3 +141,21 @@ def test_the_course_page_lists_departures_from_the_plan_that_no_reason_covers(te
     page = page_text(client.get(f"/courses/{course}"))
     assert "Departures from the protocol's dosing plan without a stated reason" in page
     assert "Sessions [1, 2] without an override reason" in page and "asks for at least 2" in page
+
+
+def test_signing_checks_the_spacing_again(team, make, auth, client):
+    """A draft saved before the review's fix (two doses on one day, no reason kept) is not signed as it
+    stands: signing names the missing reason; once the prescriber saves one, it signs."""
+    from ketamine_integration.experience.models import DosingSession
+
+    _course, (_morning, afternoon) = _maintenance_course_with_two_doses_on_one_day(make, auth, team)
+    make.run(lambda: db.session.execute(update(DosingSession).where(DosingSession.id == afternoon)
+                                        .values(spacing_override_reason=None)))
+    auth.login("pres")
+    refused = auth.post(f"/dosing/{afternoon}/sign", {"version": str(_session(make, afternoon).version)},
+                        follow_redirects=True)
+    assert "a prescriber's reason for keeping a dose that breaks the protocol's spacing" in page_text(refused)
+    assert _session(make, afternoon).status == "draft"
+    saved = auth.post(f"/dosing/{afternoon}", _record_im(make, team, afternoon, 13, team["prescriber"],
+                                                         spacing_reason=SAME_DAY, then_sign="1"))
+    assert saved.status_code == 302 and _session(make, afternoon).status == "signed"

@@ -204,6 +204,19 @@ class Flag:
 Readings = Mapping[str, Mapping[str, int | None]]
 
 
+def form_limits(timepoint: str, rules: VitalSignRules) -> dict[str, dict]:
+    """A timepoint's limits as plain data for the record form, which flags a reading as it is typed
+    (static/vitals.js applies them as flags_at does; the saved flags are still the server's)."""
+    at = rules.at(timepoint)
+
+    def plain(limit: Limit | None) -> dict | None:
+        return None if limit is None else {"below": limit.below, "at_or_above": limit.at_or_above}
+    return {name: {"name": words, "unit": unit, "stop": plain(getattr(at.do_not_start, name)),
+                   "flag": plain(getattr(at.flag, name))}
+            for name, (words, unit, _) in READINGS.items()
+            if getattr(at.do_not_start, name) is not None or getattr(at.flag, name) is not None}
+
+
 def flags_at(timepoint: str, reading: Mapping[str, int | None], rules: VitalSignRules) -> list[Flag]:
     """The flags of one timepoint's reading; a reading past a do-not-start limit is flagged once, as that."""
     at = rules.at(timepoint)

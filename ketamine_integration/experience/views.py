@@ -14,6 +14,7 @@ from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, submit
 from . import dose_roles, monitoring, readings, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
+from ..domain.vitals import form_limits
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
 
 bp = Blueprint("experience", __name__)
@@ -181,10 +182,12 @@ RECORDABLE = (PLANNED, DRAFT)
 
 def _record_page(session: DosingSession, form: DosingRecordForm | None):
     """The record: its form to whoever may record it now (None: what is recorded, read-only)."""
-    page = dict(session=session, course=session.course, protocol=protocol_of(session.course.protocol_version),
+    protocol = protocol_of(session.course.protocol_version)
+    page = dict(session=session, course=session.course, protocol=protocol,
                 flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
                 responses=monitoring.response_lines(session),
                 earlier=readings.earlier_reading_lines(session), later_flags=monitoring.later_reading_flags(session),
+                vital_limits={tp: form_limits(tp, protocol.vital_signs) for tp in VITAL_TIMEPOINTS},
                 addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
     if form is None:
         return render_template("experience/record.html", form=None, **page)

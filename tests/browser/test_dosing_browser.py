@@ -94,6 +94,12 @@ def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_do
     # The review: 182/112 before dosing. Saving is allowed (it happened) and the flag shows at once.
     fill_record(page, start, {"Before dosing": (182, 112), "About 40 minutes after dosing": (150, 92),
                               "Before discharge": (130, 84)})
+    # flagged at once, as typed (the page's script applies the protocol's limits; saving checks them again)
+    typed = page.get_by_role("group", name="Before dosing", exact=True).locator("[data-live-flag]")
+    expect(typed).to_contain_text("Flagged as typed:")
+    expect(typed).to_contain_text("systolic pressure 182 mmHg is at or above 180 mmHg (the protocol's limit for "
+                                  "starting a dose).")
+    expect(typed).to_contain_text("diastolic pressure 112 mmHg is at or above 110 mmHg")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Saved as a draft.")).to_be_visible()
     before = page.get_by_role("group", name="Before dosing", exact=True)

@@ -396,3 +396,22 @@ def test_only_a_qualifying_later_reading_stands_for_the_discharge_reading(minute
 def test_a_recheck_replaces_only_what_it_re_measured():
     assert rechecked(bp(182, 112, spo2=91), dict(systolic=150)) == dict(
         systolic=150, diastolic=112, heart_rate=None, spo2=91, respiratory_rate=None)
+
+
+def test_the_form_carries_each_timepoints_limits_as_the_server_applies_them():
+    """The record form flags as typed with these (static/vitals.js); a reading without limits is left out."""
+    from ketamine_integration.domain.vitals import form_limits, flags_at
+
+    before = form_limits("baseline", IV)
+    assert before["systolic"]["stop"] == {"below": None, "at_or_above": 180}
+    assert (before["spo2"]["name"], before["spo2"]["unit"]) == ("SpO2", "%")
+    # every upper limit the form carries is one flags_at applies: a value at it is flagged, as that kind
+    checked = 0
+    for reading, rule in before.items():
+        for kind in ("stop", "flag"):
+            limit = rule[kind]
+            if limit and limit["at_or_above"] is not None:
+                [flag] = flags_at("baseline", {reading: limit["at_or_above"]}, IV)
+                assert flag.do_not_start == (kind == "stop"), (reading, kind)
+                checked += 1
+    assert checked >= 3  # systolic and diastolic stops, and at least one range

@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
@@ -16,6 +15,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notes.safety import raise_for_risk_screen
+from tests.integration.test_measure_registry_migration import _refused
 
 pytestmark = pytest.mark.both_engines  # a table rebuild (SQLite) or ALTERs (PostgreSQL), and their guards
 
@@ -40,16 +40,6 @@ def _phq9_alert(make) -> None:
 def _alert_row():
     with db.engine.connect() as conn:
         return conn.execute(text("SELECT * FROM safety_alerts")).mappings().one()
-
-
-def _refused(sql: str) -> bool:
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(text(sql))
-    except DBAPIError as err:
-        assert "append-only" in str(err)
-        return True
-    return False
 
 
 def test_an_earlier_alert_comes_through_both_ways_with_its_guards(app, make):

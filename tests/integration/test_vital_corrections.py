@@ -13,7 +13,7 @@ from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _record_data, _session, form_time, local, team  # noqa: F401
 from tests.integration.test_dosing import _plan as _plan_form, _sessions
-from tests.integration.test_vital_thresholds import HIGH_BASELINE, _save, _try_to_sign
+from tests.integration.test_vital_thresholds import HIGH_BASELINE, _save, _try_to_sign, preview_under_a_dosing_release
 from tests.security.append_only_world import as_database_owner
 
 START = local(3, 9)
@@ -78,15 +78,7 @@ def test_a_later_reading_is_checked_itself_and_shown_where_responses_show(team, 
     assert shown in page_text(client.get(f"/courses/{team['course']}"))
     assert shown in page_text(client.get("/prescriber/"))
     auth.logout()
-    auth.login("desk")
-    auth.post(f"/patients/{team['patient']}/releases", {
-        "recipient": str(team["prescriber"]), "recipient_name": "", "categories": ["dosing"],
-        "purpose": "Coordination of ketamine treatment", "effective_on": local(0).date().isoformat(),
-        "expires_on": ""})
-    auth.logout()
-    auth.login("ther")
-    assert shown in page_text(auth.post(f"/courses/{team['course']}/report-preview",
-                                        {"recipient": str(team["prescriber"])}))
+    assert shown in preview_under_a_dosing_release(auth, team)
 
 
 def test_a_discharge_re_check_after_discharge_does_not_make_the_vitals_in_range(team, make, auth):

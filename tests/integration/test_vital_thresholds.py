@@ -37,6 +37,18 @@ def _save(make, auth, session_id, team, **overrides):
                                                            **overrides))
 
 
+def preview_under_a_dosing_release(auth, team) -> str:
+    """Staff record a release of dosing records to the prescriber; the therapist previews the report."""
+    auth.login("desk")
+    auth.post(f"/patients/{team['patient']}/releases", {
+        "recipient": str(team["prescriber"]), "recipient_name": "", "categories": ["dosing"],
+        "purpose": "Coordination of ketamine treatment", "effective_on": local(0).date().isoformat(),
+        "expires_on": ""})
+    auth.logout()
+    auth.login("ther")
+    return page_text(auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])}))
+
+
 def _try_to_sign(make, auth, session_id):
     return auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)},
                      follow_redirects=True)
@@ -156,14 +168,7 @@ def test_flags_and_responses_reach_the_course_page_worklist_and_report(team, mak
     worklist = page_text(client.get("/prescriber/"))
     assert "Response: Before dosing: Rested 15 minutes" in worklist and "No clinical response" not in worklist
     auth.logout()
-    auth.login("desk")
-    auth.post(f"/patients/{team['patient']}/releases", {
-        "recipient": str(team["prescriber"]), "recipient_name": "", "categories": ["dosing"],
-        "purpose": "Coordination of ketamine treatment", "effective_on": local(0).date().isoformat(),
-        "expires_on": ""})
-    auth.logout()
-    auth.login("ther")
-    preview = page_text(auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])}))
+    preview = preview_under_a_dosing_release(auth, team)
     assert "Flagged vital signs: Before dosing: systolic pressure 182 mmHg" in preview
     assert "Clinical response: Before dosing: Rested 15 minutes" in preview
 

@@ -6,6 +6,7 @@ sessions (scheduling.services) book through the same checks; the integration win
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -17,13 +18,16 @@ from ..db.locking import lock_row
 from ..patients.models import Patient
 from ..db.clinic_time import format_local
 from .availability import imported_busy_during, outside_hours, time_off_during
-from .models import ACTIVE_STATUSES, BOOKED, Appointment, AppointmentChange, Room
+from .models import ACTIVE_STATUSES, ATTENDED, BOOKED, Appointment, AppointmentChange, Room
 
 
 def conflicts(*, clinician_id: int, patient_id: int, starts_at: datetime, ends_at: datetime,
-              room_id: int | None = None) -> list[Appointment]:
-    """Active appointments of the same clinician, patient or room overlapping [starts_at, ends_at)."""
-    parties = [Appointment.clinician_id == clinician_id, Appointment.patient_id == patient_id]
+              room_id: int | None = None, staff_ids: Iterable[int] = ()) -> list[Appointment]:
+    """Active appointments of the same clinician (or of `staff_ids`, others working the session),
+    patient or room overlapping [starts_at, ends_at)."""
+    staff = sorted({clinician_id, *staff_ids})
+    parties = [Appointment.clinician_id == clinician_id if len(staff) == 1 else Appointment.clinician_id.in_(staff),
+               Appointment.patient_id == patient_id]
     if room_id is not None:
         parties.append(Appointment.room_id == room_id)
     stmt = select(Appointment).where(
@@ -97,6 +101,39 @@ def move(appointment: Appointment, starts_at: datetime, *, by: User, reason: str
     appointment.starts_at, appointment.ends_at = starts_at, starts_at + length
     record_change(appointment, "rescheduled", by, reason=(reason or "").strip() or None, previous_start=previous)
     db.session.flush()
+
+
+def overlapping(appointment: Appointment, starts_at: datetime, ends_at: datetime,
+                staff_ids: Iterable[int] = ()) -> list[Appointment]:
+    """The other active appointments of `appointment`'s clinician, patient and room, and of
+    `staff_ids` (who else worked it), overlapping [starts_at, ends_at)."""
+    return [a for a in conflicts(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
+                                 starts_at=starts_at, ends_at=ends_at, room_id=appointment.room_id,
+                                 staff_ids=staff_ids) if a.id != appointment.id]
+
+
+def mark_as_held(appointment: Appointment, starts_at: datetime, ends_at: datetime, *, by: User, reason: str,
+                 staff_ids: Iterable[int] = ()) -> list[Appointment]:
+    """Give a booked appointment the times it really took and mark it attended; return the other
+    bookings (of its clinician, patient, room or `staff_ids`) those times overlap.
+
+    Unlike move(), a clash does not refuse it: what happened is a fact, and the caller reports the
+    clash (experience.overruns says why for dosing sessions). The parties are locked as for a
+    booking, so a booking made meanwhile sees the new times."""
+    lock_parties(clinician_id=appointment.clinician_id, patient_id=appointment.patient_id,
+                 room_id=appointment.room_id)
+    lock_row(appointment)
+    if appointment.status != BOOKED:
+        return []
+    clashes = overlapping(appointment, starts_at, ends_at, staff_ids)
+    if (appointment.starts_at, appointment.ends_at) != (starts_at, ends_at):
+        previous = appointment.starts_at
+        appointment.starts_at, appointment.ends_at = starts_at, ends_at
+        overlap = f"; overlaps {len(clashes)} other booking(s)" if clashes else ""
+        record_change(appointment, "rescheduled", by, reason=(reason + overlap)[:300], previous_start=previous)
+    appointment.status = ATTENDED
+    record_change(appointment, ATTENDED, by)
+    return clashes
 
 
 def cancel(appointment: Appointment, *, reason: str, by: User) -> None:

@@ -238,15 +238,16 @@ def flags(readings: Readings, rules: VitalSignRules) -> list[Flag]:
     return [flag for timepoint in TIMEPOINTS for flag in flags_at(timepoint, readings.get(timepoint) or {}, rules)]
 
 
+def missing_measurements(readings: Readings, rules: VitalSignRules) -> list[tuple[str, str]]:
+    """(timepoint, measurement) of each of the protocol's required measurements not recorded."""
+    return [(timepoint, measurement) for timepoint in TIMEPOINTS for measurement in rules.at(timepoint).required
+            if any((readings.get(timepoint) or {}).get(name) is None for name in MEASUREMENTS[measurement])]
+
+
 def missing_readings(readings: Readings, rules: VitalSignRules) -> list[str]:
     """The protocol's required measurements not recorded, in plain words ("SpO2 before dosing")."""
-    missing = []
-    for timepoint, label in TIMEPOINTS.items():
-        reading = readings.get(timepoint) or {}
-        for measurement in rules.at(timepoint).required:
-            if any(reading.get(name) is None for name in MEASUREMENTS[measurement]):
-                missing.append(f"{MEASUREMENT_LABELS[measurement]} {label.lower()}")
-    return missing
+    return [f"{MEASUREMENT_LABELS[measurement]} {TIMEPOINTS[timepoint].lower()}"
+            for timepoint, measurement in missing_measurements(readings, rules)]
 
 
 #: "what was done" in at least this many characters, whitespace aside: "." or "x" documents nothing
@@ -292,40 +293,6 @@ def later_time_problem(timepoint: str, later_at: datetime | None, started_at: da
     if discharged_at is not None and later_at > discharged_at:
         return "This is after discharge: the later reading is taken before the patient leaves."
     return None
-
-
-def response_problems(found: list[Flag], responses: Mapping[str, Response], started_at: datetime | None = None,
-                      discharged_at: datetime | None = None) -> list[str]:
-    """What a signature still needs for the flagged readings: per flagged timepoint, what was done
-    (in words), who decided and a later reading of each flagged measurement, taken when it can
-    answer the flag."""
-    problems = []
-    for timepoint in TIMEPOINTS:
-        flagged = [f for f in found if f.timepoint == timepoint]
-        if flagged:
-            problems += _timepoint_response_problems(flagged, responses.get(timepoint), started_at, discharged_at)
-    return problems
-
-
-def _timepoint_response_problems(flagged: list[Flag], response: Response | None, started_at: datetime | None,
-                                 discharged_at: datetime | None) -> list[str]:
-    label = TIMEPOINTS[flagged[0].timepoint].lower()
-    if response is None or not (response.action or "").strip():
-        return [f"a documented clinical response to the flagged reading {label} (what was done)"]
-    problems = []
-    if not substantive(response.action):
-        problems.append(f"what was done about the flagged reading {label}, in words (at least "
-                        f"{MIN_ACTION_CHARACTERS} characters)")
-    if response.decided_by is None:
-        problems.append(f"who decided the response to the flagged reading {label}")
-    unmeasured = sorted({f.reading for f in flagged if response.later.get(f.reading) is None},
-                        key=list(READINGS).index)
-    if response.later_at is None or unmeasured:
-        names = ", ".join(READINGS[name][0] for name in unmeasured) or "the flagged readings"
-        problems.append(f"a later reading ({names}, with its time) after the flagged reading {label}")
-    elif (problem := later_time_problem(flagged[0].timepoint, response.later_at, started_at, discharged_at)):
-        problems.append(f"a later reading taken when it can answer the flagged reading {label} ({problem})")
-    return problems
 
 
 def qualifying_later(timepoint: str, response: Response | None, started_at: datetime | None,

@@ -2,8 +2,8 @@
 responses, required readings, discharge criteria and the computed monitoring time.
 
 The rules are domain.vitals; this module reads them from the course's protocol snapshot and
-applies them to a recorded session (saving responses and discharge answers, and saying what a
-signature still needs).
+applies them to a recorded session (saving responses and discharge answers; what a signature
+still needs is domain.signing, fed by experience.signing).
 """
 from __future__ import annotations
 
@@ -20,9 +20,8 @@ from ..db.clinic_time import format_local
 from ..domain.dosing import VITAL_RANGES
 from ..domain.vitals import (DISCHARGE_CRITERIA, MIN_ACTION_CHARACTERS, READINGS, TIMEPOINTS, Flag, Response,
                              VitalSignRules, breaks_do_not_start, discharge_vitals_in_range, flags, later_flags,
-                             later_time_problem, missing_readings, monitoring_minutes, qualifying_later,
-                             response_problems, substantive, unanswered_discharge_criteria,
-                             unmet_discharge_criteria)
+                             later_time_problem, monitoring_minutes, qualifying_later, substantive,
+                             unanswered_discharge_criteria, unmet_discharge_criteria)
 from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
@@ -154,33 +153,6 @@ def derive(session: DosingSession) -> None:
     if session.discharge_checks is not None:
         answered = not unanswered_discharge_criteria(session.discharge_checks)
         session.discharge_ready = (not unmet_criteria(session)) if answered else None
-
-
-def signature_problems(session: DosingSession) -> list[str]:
-    """What the protocol's monitoring rules still need before the record is signed."""
-    protocol = protocol_of(session.course.protocol_version)
-    rules = protocol.vital_signs
-    problems = missing_readings(readings_of(session), rules)
-    problems += response_problems(session_flags(session, rules), responses_of(session), session.started_at,
-                                  session.discharged_at)
-    if session.vitals_acceptable_before_dosing and dosing_limit_broken(session, rules):
-        problems.append("REMS: vital signs acceptable before dosing is answered yes while the reading before "
-                        "dosing (or its re-check) is past the protocol's limit for starting a dose (answer no)")
-    if session.vitals_acceptable_before_discharge and not discharge_in_range(session, rules):
-        # the REMS form would otherwise report as acceptable what the protocol flags
-        problems.append("REMS: vital signs acceptable before discharge is answered yes while the discharge "
-                        "reading is outside the protocol's range (record a later reading within it, or answer no)")
-    unanswered = unanswered_discharge_criteria(session.discharge_checks)
-    if unanswered:
-        problems.append("discharge criteria answered yes or no: " + ", ".join(u.lower() for u in unanswered))
-    minutes = monitoring_minutes(session.started_at, session.discharged_at)
-    minimum = protocol.experience.min_monitoring_minutes
-    if minutes is None and session.started_at and session.discharged_at:
-        problems.append("a discharge time after the start of dosing")
-    elif minutes is not None and minutes < minimum:
-        problems.append(f"at least {minimum} minutes of monitoring from the start of dosing to discharge "
-                        f"(the protocol's minimum; the recorded times give {minutes})")
-    return problems
 
 
 def signed_extras(session: DosingSession) -> dict:

@@ -28,10 +28,10 @@ from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..bookings import booking
 from ..bookings.availability import session_minutes
-from ..bookings.models import ATTENDED, BOOKED, Appointment, Room
+from ..bookings.models import BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
 from .dose_roles import care_team_ids, recorded_people_problems, recorder_limits
-from . import monitoring, plan_rules, readings, record_times
+from . import monitoring, overruns, plan_rules, readings, record_times, signing
 from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (read from here by views and other packages)
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, AdverseEvent, DosingAddendum, DosingSession
 
@@ -42,10 +42,7 @@ DOSING_PHASES = (Phase.EXPERIENCE, Phase.MAINTENANCE)
 #: the last date a series may be planned to (beyond it, date arithmetic is a typo's risk)
 LAST_PLANNABLE = date(YEARS[1], 12, 31)
 #: columns copied from the record form as they are
-RECORD_FIELDS = ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "lot_number",
-                 "administered_by_id", "monitored_by_id", "sedation", "dissociation",
-                 "concomitant_sedating_medications", "discharged_at", "ready_to_leave_at",
-                 "vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge")
+RECORD_FIELDS = signing.RECORD_FIELDS
 #: columns derived when the record is saved (monitoring from its times, discharge readiness from
 #: its criteria: experience.monitoring), signed with the rest
 DERIVED_FIELDS = ("monitoring_minutes", "discharge_ready")
@@ -168,25 +165,6 @@ def reschedule(session: DosingSession, *, planned_start: datetime, reason: str |
     db.session.flush()
 
 
-def _align_booking(session: DosingSession, by: User) -> None:
-    """At signing, the booking takes the recorded times (start to discharge) and says attended.
-
-    What happened is a fact: no conflict check refuses it. A session held earlier than
-    planned frees the planned time this way.
-    """
-    appointment = session.appointment
-    if appointment is None or appointment.status != BOOKED:
-        return
-    ends = max(t for t in (session.discharged_at, session.ended_at) if t is not None)
-    if (appointment.starts_at, appointment.ends_at) != (session.started_at, ends):
-        previous = appointment.starts_at
-        appointment.starts_at, appointment.ends_at = session.started_at, ends
-        booking.record_change(appointment, "rescheduled", by, reason="Aligned with the signed record",
-                              previous_start=previous)
-    appointment.status = ATTENDED
-    booking.record_change(appointment, ATTENDED, by)
-
-
 def _release(session: DosingSession, reason: str, by: User) -> None:
     """Free the room and the clinician of a session that will not happen."""
     if session.appointment is not None and session.appointment.status == BOOKED:
@@ -254,31 +232,30 @@ def _check_recordable(session: DosingSession) -> None:
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
                 expected_version: int, by: User, spacing_reason: str | None = None,
                 dose_reason: str | None = None, responses: dict[str, dict] | None = None,
-                discharge_checks: dict | None = None, correction_reason: str | None = None) -> None:
+                discharge_checks: dict | None = None, correction_reason: str | None = None,
+                signing_next: bool = False) -> None:
     """Save the recorded data of a session as a draft, as `by` may; a signed session never changes.
 
     `responses` are the clinical responses to flagged readings by timepoint, `discharge_checks`
     the answers to the discharge criteria (experience.monitoring); monitoring minutes and
     discharge readiness are derived, whatever `values` says of them. Changing a reading already
-    saved needs `correction_reason`; the earlier reading is kept (experience.readings)."""
+    saved needs `correction_reason`; the earlier reading is kept (experience.readings).
+
+    A refusal names every problem the submission shows at once, each on its field: values,
+    people, responses, corrections, the dose's confirmation and the spacing's reason; with
+    `signing_next` ("Sign and lock") also what signing would still need (experience.signing)."""
     _check_recordable(session)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
     values = dict(values)
-    problems = recorder_limits(session, values, spacing_reason, dose_reason, by)
-    record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
-    problems.update(record_problems)
-    problems.update(recorded_people_problems(session, values))
-    problems.update(monitoring.response_problems_on_save(session, responses or {}, utcnow(),
-                                                         care_team_ids(session), values))
-    problems.update(readings.correction_problems(session, vitals, correction_reason))
+    problems, confirmation, spacing = _save_problems(session, values, vitals, by=by, spacing_reason=spacing_reason,
+                                                     dose_reason=dose_reason, responses=responses or {},
+                                                     correction_reason=correction_reason)
     if problems:
-        raise DomainError(problems)
-    confirmation = plan_rules.dose_confirmation(session, values, unusual, dose_reason, by)
-    if values.get("started_at"):
-        _record_spacing(session, values["started_at"], spacing_reason, by)
-    session.dose_confirmation_reason = confirmation
+        needs = signing.submitted_needs(session, values, vitals, responses, discharge_checks) if signing_next else []
+        raise DomainError(signing.with_needs(problems, needs))
+    session.dose_confirmation_reason, session.spacing_override_reason = confirmation, spacing
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
@@ -291,45 +268,46 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
-def _record_spacing(session: DosingSession, started_at: datetime, spacing_reason: str | None, by: User) -> None:
-    """The protocol's spacing from the course's other sessions, or the reason given for overriding it
-    (the one given before stands only for the same clinic day and the same problems)."""
-    session.spacing_override_reason = plan_rules.move_spacing(session, started_at, spacing_reason, by,
-                                                              field="spacing_reason")
+def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict], *, by: User,
+                   spacing_reason: str | None, dose_reason: str | None, responses: dict[str, dict],
+                   correction_reason: str | None) -> tuple[dict[str, str], str | None, str | None]:
+    """(every problem of the submission by field, the dose's confirmation reason, the spacing
+    override reason) - the reasons as they would be kept. The confirmation is judged once the dose
+    is plausible, the spacing once the start time is (the protocol's spacing from the course's
+    other doses, or the reason given for overriding it: the one given before stands only for the
+    same clinic day and the same problems)."""
+    problems = recorder_limits(session, values, spacing_reason, dose_reason, by)
+    record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
+    problems.update(record_problems)
+    problems.update(recorded_people_problems(session, values))
+    problems.update(monitoring.response_problems_on_save(session, responses, utcnow(), care_team_ids(session),
+                                                         values))
+    problems.update(readings.correction_problems(session, vitals, correction_reason))
+    confirmation = _judged(problems, "dose_reason", lambda: plan_rules.dose_confirmation(
+        session, values, unusual, dose_reason, by))
+    spacing = session.spacing_override_reason
+    if values.get("started_at") and "started_at" not in problems:
+        spacing = _judged(problems, "spacing_reason", lambda: plan_rules.move_spacing(
+            session, values["started_at"], spacing_reason, by, field="spacing_reason"))
+    return problems, confirmation, spacing
 
 
-#: what a signature needs, and how the refusal names it
-REQUIRED_TO_SIGN = {"started_at": "start time", "ended_at": "end time", "route": "route",
-                    "medication": "medication", "dose_mg": "dose", "administered_by_id": "who administered",
-                    "monitored_by_id": "who monitored", "discharged_at": "discharge time",
-                    "sedation": "sedation", "dissociation": "dissociation"}
-REQUIRED_FOR_REMS = {"ready_to_leave_at": "REMS: when the patient would have been ready to leave",
-                     "lot_number": "lot number",
-                     "vitals_acceptable_before_dosing": "REMS: vital signs acceptable before dosing (yes or no)",
-                     "vitals_acceptable_before_discharge": "REMS: vital signs acceptable before discharge (yes or no)",
-                     "concomitant_sedating_medications": "concomitant sedating medications (write 'none' if none)"}
+def _judged(problems: dict[str, str], field: str, judge):
+    """What `judge` keeps, or None with its refusal added to `problems` (unless `field` has one already)."""
+    if field in problems:
+        return None
+    try:
+        return judge()
+    except DomainError as refusal:
+        for name, reason in refusal.reasons.items():
+            problems.setdefault(name, reason)
+        return None
 
 
-def _missing_for_signature(session: DosingSession) -> list[str]:
-    protocol = protocol_of(session.course.protocol_version)
-    required = dict(REQUIRED_TO_SIGN, **(REQUIRED_FOR_REMS if protocol.experience.rems_monitoring_form else {}))
-    missing = [label for name, label in required.items() if getattr(session, name) in (None, "")]
-    if session.route in WEIGHT_BASED_ROUTES and session.weight_kg is None:
-        missing.append("weight used (weight-based route)")
-    return missing + monitoring.signature_problems(session)
-
-
-def _spacing_unexplained(session: DosingSession) -> list[str]:
-    """Spacing is checked again at signing: a draft saved before the rules changed, or a course whose
-    other doses moved since, may break it with no reason given for this dose."""
-    problems = plan_rules.unexplained_spacing(session)
-    if not problems:
-        return []
-    return ["a prescriber's reason for keeping a dose that breaks the protocol's spacing (save it with the "
-            "record): " + " ".join(problems)]
-
-
-def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
+def sign(session: DosingSession, *, by: User, expected_version: int) -> list[Appointment]:
+    """Sign and lock the record, or refuse with all it still needs (experience.signing). Its booking
+    takes the recorded times; returns the other bookings those overlap, for the caller to report
+    (experience.overruns: the record is what happened, so an overlap never refuses it)."""
     lock_course(session.course)  # its windows are rewritten at commit: one writer per course
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
@@ -338,13 +316,14 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> None:
         raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
                              current_version=session.version)
     monitoring.derive(session)  # a draft saved before issue 19 held a typed number
-    missing = _missing_for_signature(session) + _spacing_unexplained(session)
-    if missing:
-        raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
+    needs = signing.needs_of(session)
+    if needs:
+        raise signing.SignatureRefused(needs)
     session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
     session.content_digest = content_digest(session)
-    _align_booking(session, by)
+    overlapped = overruns.align_booking(session, by)
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
+    return overlapped
 
 
 #: decimal places of the numeric columns, so a value hashes the same before and after storage

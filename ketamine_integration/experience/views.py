@@ -11,8 +11,8 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, submit
-from . import dose_roles, monitoring, readings, rems, services
+from ..web.forms import form_fields_in_error, form_version, render_form, submit
+from . import dose_roles, monitoring, overruns, readings, rems, services, signing
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.vitals import form_limits
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
@@ -153,27 +153,48 @@ def dosing_record(dosing_id: int):
     if request.method == "GET":
         audit.record("dosing.view", obj=session, patient_id=session.course.patient_id)
         form = _record_form(session) if records and session.status in RECORDABLE else None
+        if form is not None and session.status == DRAFT and request.args.get("check") == SIGNING_CHECK:
+            _show_signature_needs(session, form)
         return _record_page(session, form)
     if not records:
         audit.denial("experience.dosing_record needs dosing.record_vitals, or dosing.monitor_if_protocol_allows "
                      "where the protocol allows", obj=session, patient_id=session.course.patient_id)
         abort(403)
     form = _record_form(session)
+    # "Sign and lock" saves what was typed first (signing never drops it), then signs
+    then_sign = bool(request.form.get("then_sign")) and current_user.can("dosing.sign")
     done, _ = submit(form, lambda: services.save_record(
         session, **_record_values(form), expected_version=form_version(form), by=current_user,
         spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data,
-        correction_reason=form.vitals_correction_reason.data))
+        correction_reason=form.vitals_correction_reason.data, signing_next=then_sign))
     if done:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      detail=services.overrides_kept(session))
-        if request.form.get("then_sign") and current_user.can("dosing.sign"):
-            return _sign(session)  # what was typed is saved first: signing never drops it
+        if then_sign:
+            return _sign(session)
         flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
                                       else "The clinician responsible signs it when it is complete."), "success")
         return redirect(url_for("experience.dosing_record", dosing_id=session.id))
-    audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
-                 outcome=audit.FAILURE, detail="not saved")
+    # one audit row for the refusal, naming every field it was refused on (never what was typed)
+    audit.record("dosing.sign" if then_sign else "dosing.update", obj=session, patient_id=session.course.patient_id,
+                 outcome=audit.FAILURE, detail=_refusal_detail("not saved", form_fields_in_error(form)))
     return _record_page(session, form)
+
+
+#: the record page's query asking for what signing still needs, on the fields (after a refused signature)
+SIGNING_CHECK = "signing"
+
+
+def _show_signature_needs(session: DosingSession, form: DosingRecordForm) -> None:
+    """Put what signing the saved draft still needs on the form's fields, with the summary on top."""
+    needs = signing.needs_of(session)
+    if needs:
+        signing.SignatureRefused(needs).apply_to(form)
+
+
+def _refusal_detail(what: str, fields: list[str]) -> str:
+    """An audit detail naming the fields a refusal was on (machine words, never what was typed)."""
+    return (f"{what}: " + ", ".join(fields) if fields else what)[:200]
 
 
 #: the statuses whose record is a form to whoever may record it (signed: addenda; cancelled: nothing)
@@ -188,7 +209,8 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
                 responses=monitoring.response_lines(session),
                 earlier=readings.earlier_reading_lines(session), later_flags=monitoring.later_reading_flags(session),
                 vital_limits={tp: form_limits(tp, protocol.vital_signs) for tp in VITAL_TIMEPOINTS},
-                addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
+                addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()),
+                overlaps=overruns.overlaps(session))
     if form is None:
         return render_template("experience/record.html", form=None, **page)
     return render_form("experience/record.html", form, **page)
@@ -205,17 +227,36 @@ def _sign(session: DosingSession, expected_version: int | None = None):
     """Sign the record as it stands (the version the signer saw, when given), or say what it lacks;
     a refusal keeps whatever was saved with it."""
     try:
-        services.sign(session, by=current_user,
-                      expected_version=session.version if expected_version is None else expected_version)
+        overlapped = services.sign(session, by=current_user,
+                                   expected_version=session.version if expected_version is None else expected_version)
+    except signing.SignatureRefused as refusal:
+        # every need at once, each on its field of the saved draft's form (?check=signing)
+        audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id, outcome=audit.FAILURE,
+                     detail=_refusal_detail("refused", list(dict.fromkeys(n.field for n in refusal.needs))))
+        return redirect(url_for("experience.dosing_record", dosing_id=session.id, check=SIGNING_CHECK))
     except DomainError as err:
-        flash(str(err) if str(err).startswith("Not signed") else f"Not signed: {err}", "error")
+        flash(f"Not signed: {err}", "error")
         audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
                      outcome=audit.FAILURE, detail="refused")
         return redirect(url_for("experience.dosing_record", dosing_id=session.id))
-    audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id)
+    _audit_signature(session, overlapped)
     flash(f"Dosing session {session.sequence} signed and locked. Its integration window is on the course page.",
           "success")
+    if overlapped:
+        flash(f"Its recorded times overlap {len(overlapped)} other booking(s): they are listed on the record and "
+              "on the front desk's worklist.", "info")
     return _back_to_course(session.course_id, "windows")
+
+
+def _audit_signature(session: DosingSession, overlapped: list) -> None:
+    """The signature, and each booking its recorded times overlap (experience.overruns), audited:
+    an overlap is kept visible, never silent."""
+    audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
+                 detail=f"booking took the recorded times, overlapping {len(overlapped)} other booking(s)"
+                 if overlapped else None)
+    for other in overlapped:
+        audit.record("appointment.overlapped", obj=other, patient_id=other.patient_id,
+                     detail=f"by signed dosing session {session.id} (appointment {session.appointment.id})")
 
 
 @bp.route("/dosing/<id:dosing_id>/addenda", methods=["POST"])

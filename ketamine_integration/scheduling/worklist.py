@@ -1,26 +1,29 @@
-"""The staff worklist: integration windows that need a booking, most urgent first."""
+"""The staff worklist: integration windows that need a booking, and bookings to put right, most urgent first."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from ..courses.models import TreatmentCourse
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
+from ..db.clinic_time import format_local
+from ..experience.models import SIGNED, DosingSession
 from ..experience.window_store import OpenWindow, open_windows
 from ..extensions import db
-from ..bookings.models import Appointment, TimeOff
+from ..bookings.models import ATTENDED, BOOKED, Appointment, TimeOff
 from ..busy_times.models import ImportedBusy, in_current_import
 
-CLOSING, AWAY, MISSED, UNPLANNED = "closing", "away", "missed", "unplanned"
+CLOSING, AWAY, OVERLAPPED, MISSED, UNPLANNED = "closing", "away", "overlapped", "missed", "unplanned"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
            AWAY: "Booked while the therapist is away: move or reassign",
+           OVERLAPPED: "A signed dosing session's recorded times ran over this booking: record what happened to it",
            MISSED: "Integration session cancelled or missed; the window is still open",
            UNPLANNED: "Dosing session with no integration session planned"}
-ORDER = {CLOSING: 0, AWAY: 1, MISSED: 2, UNPLANNED: 3}
+ORDER = {CLOSING: 0, AWAY: 1, OVERLAPPED: 2, MISSED: 3, UNPLANNED: 4}
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,20 @@ class WorkItem:
     due: datetime
     detail: str
     window: OpenWindow | None = None
+    #: the booking to put right (an overlapped booking)
+    appointment: Appointment | None = None
 
     @property
     def reason(self) -> str:
         return REASONS[self.kind]
+
+    @property
+    def action(self) -> tuple[str, str]:
+        """(the button's words, the course page's section it opens): a booking's outcome is recorded
+        under the windows' "Sessions booked", a dosing session's by recording it."""
+        if self.kind == OVERLAPPED:
+            return "Record the outcome", "dosing" if self.appointment.kind == "dosing" else "windows"
+        return "Find a slot", "windows"
 
 
 def worklist(now: datetime) -> list[WorkItem]:
@@ -58,6 +71,7 @@ def worklist(now: datetime) -> list[WorkItem]:
                 f", {lost[-1].status.replace('_', '-')}" if kind == MISSED else "")
             items.append(WorkItem(kind, courses[course_id], open_window.window.closes, detail, open_window))
     items += _booked_while_away(now)
+    items += _overlapped_by_dosing(now)
     return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
 
 
@@ -94,3 +108,31 @@ def _missed_by_course(course_ids: list[int]) -> dict[int, list[Appointment]]:
                 Appointment.status.in_(("cancelled", "no_show"))).order_by(Appointment.starts_at)):
             grouped.setdefault(a.course_id, []).append(a)
     return grouped
+
+
+def _overlapped_by_dosing(now: datetime) -> list[WorkItem]:
+    """Bookings whose time has come with no outcome recorded, overlapped by a signed dosing
+    session's recorded times (its booking took them at signing: experience.overruns) and sharing
+    its clinician, who monitored the dose, its patient or its room. One query; an
+    item goes once the booking's outcome is recorded (attended, no-show) or it is cancelled."""
+    dosing = aliased(Appointment)
+    shares = or_(Appointment.clinician_id.in_([dosing.clinician_id, DosingSession.monitored_by_id]),
+                 Appointment.patient_id == dosing.patient_id,
+                 and_(dosing.room_id.is_not(None), Appointment.room_id == dosing.room_id))
+    rows = db.session.execute(
+        select(Appointment, dosing, DosingSession.sequence)
+        .join(dosing, and_(dosing.kind == "dosing", dosing.status == ATTENDED, dosing.id != Appointment.id,
+                           dosing.starts_at < Appointment.ends_at, dosing.ends_at > Appointment.starts_at))
+        .join(DosingSession, DosingSession.id == dosing.dosing_session_id)
+        .where(Appointment.status == BOOKED, Appointment.starts_at <= now, Appointment.course_id.is_not(None),
+               DosingSession.status == SIGNED, shares)
+        .order_by(Appointment.starts_at, dosing.starts_at)
+        .options(joinedload(Appointment.course).joinedload(TreatmentCourse.therapist),
+                 joinedload(Appointment.course).joinedload(TreatmentCourse.patient),
+                 joinedload(dosing.patient))).all()
+    return [WorkItem(OVERLAPPED, a.course, a.starts_at,
+                     f"{a.label} with {a.clinician.full_name}{f' in {a.room.name}' if a.room else ''}, overlapped by "
+                     f"dosing session {sequence} of {over.patient.display_name} ({format_local(over.starts_at)} to "
+                     f"{format_local(over.ends_at, '%H:%M')})", appointment=a)
+            for a, over, sequence in rows]
+

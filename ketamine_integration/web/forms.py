@@ -77,6 +77,19 @@ def form_version(form) -> int:
     return number if number is not None and number < 10**9 else -1
 
 
+def form_fields_in_error(form) -> list[str]:
+    """The paths of a form's fields with errors ("baseline.systolic"; "form" for the form's own),
+    in the form's order: for audit details, which name fields and never what was typed."""
+    def walk(errors, prefix: str) -> list[str]:
+        if isinstance(errors, dict):
+            return [path for key, value in errors.items()
+                    for path in walk(value, f"{prefix}.{key}" if prefix else str(key or "form"))]
+        if errors and isinstance(errors, list) and all(isinstance(e, (dict, list)) for e in errors):
+            return [path for i, value in enumerate(errors) for path in walk(value, f"{prefix}.{i}")]
+        return [prefix] if errors else []
+    return walk(form.errors, "")
+
+
 def flash_form_problems(form, prefix: str = "Not saved: ") -> None:
     """For forms that redirect back instead of re-rendering: their errors as one message."""
     problems = []

@@ -9,10 +9,11 @@ import yaml
 
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 from ketamine_integration.domain.protocols import ProtocolError, validate_definition
+from ketamine_integration.domain.signing import response_problems
 from ketamine_integration.domain.vitals import (DEFAULT_RULES, DISCHARGE_CRITERIA, VITALS_IN_RANGE, Response,
                                                 breaks_do_not_start, discharge_vitals_in_range, flags, flags_at,
                                                 later_flags, later_time_problem, missing_readings,
-                                                monitoring_minutes, qualifying_later, rechecked, response_problems,
+                                                monitoring_minutes, qualifying_later, rechecked,
                                                 substantive, unmet_discharge_criteria)
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"

@@ -1,6 +1,7 @@
 """The times of a dosing record in their order: dosing ends after it starts, discharge comes after
 the start (and the end) of dosing and at most a day after the start, the REMS "ready to leave"
-time lies between them, and a dose never starts while another session of the course is monitored.
+time lies between them, and a dose never starts while another session of the course is monitored
+or booked.
 
 Review of issue 19: a discharge the next morning (26.5 hours of "monitoring", and a booking
 stretched over other patients' sessions at signing), a draft with -60 minutes of monitoring and a
@@ -10,7 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
+from ..bookings.models import ACTIVE_STATUSES, Appointment
 from ..db.clinic_time import format_local
+from ..extensions import db
 from . import plan_rules
 from .models import DosingSession
 
@@ -59,17 +64,50 @@ def _discharge_problem(start: datetime | None, end: datetime | None, discharged:
 
 def overlap_problem(session: DosingSession, values: dict) -> dict[str, str]:
     """A dose does not start while another session of the course is still being monitored (its
-    start to discharge), nor does another start during this one's."""
+    start to discharge) or is booked to be held (a planned session's booked time), nor does another
+    start, or is booked to start, during this one's. A planned one in the way is most likely the
+    dose being recorded on the wrong session, or a plan that can no longer be kept as booked: either
+    way the schedule must say so before the record does (follow-up review of issue 19, point 2)."""
     start = values.get("started_at")
     if start is None:
         return {}
     until = values.get("discharged_at") or values.get("ended_at") or start
-    for other in plan_rules.course_doses(session.course, ignore=session):
-        if other.started_at is None:
-            continue
-        other_until = other.discharged_at or other.ended_at or other.started_at
-        if other.started_at <= start <= other_until or start <= other.started_at <= until:
-            return {"started_at": f"Dosing session {other.sequence} runs from {format_local(other.started_at)} to "
-                                  f"{format_local(other_until)} (start of dosing to discharge): a dose cannot start "
-                                  "while another session is monitored; check the time."}
+    others = plan_rules.course_doses(session.course, ignore=session)
+    booked = _booked_times([other for other in others if other.started_at is None])
+    for other in others:
+        span = _recorded_span(other) if other.started_at is not None else booked.get(other.id)
+        if span is not None and starts_during(start, until, span):
+            return {"started_at": _overlap_words(other, span)}
     return {}
+
+
+def starts_during(start: datetime, until: datetime, other: tuple[datetime, datetime]) -> bool:
+    """Whether a dose from `start` to `until` starts during `other` (from, to) or `other` starts
+    during it; the ends count (a dose starting at the minute another's discharge is recorded is
+    still inside its monitoring)."""
+    return other[0] <= start <= other[1] or start <= other[0] <= until
+
+
+def _recorded_span(other: DosingSession) -> tuple[datetime, datetime]:
+    return other.started_at, other.discharged_at or other.ended_at or other.started_at
+
+
+def _booked_times(planned: list[DosingSession]) -> dict[int, tuple[datetime, datetime]]:
+    """The booked time of each planned session (its planned start alone when its booking is gone), in one query."""
+    spans = {s.id: (s.planned_start, s.planned_start) for s in planned}
+    if spans:
+        for session_id, starts, ends in db.session.execute(select(
+                Appointment.dosing_session_id, Appointment.starts_at, Appointment.ends_at).where(
+                Appointment.dosing_session_id.in_(spans), Appointment.status.in_(ACTIVE_STATUSES))):
+            spans[session_id] = (starts, ends)
+    return spans
+
+
+def _overlap_words(other: DosingSession, span: tuple[datetime, datetime]) -> str:
+    if other.started_at is not None:
+        return (f"Dosing session {other.sequence} runs from {format_local(span[0])} to {format_local(span[1])} "
+                "(start of dosing to discharge): a dose cannot start while another session is monitored; "
+                "check the time.")
+    return (f"Dosing session {other.sequence} is booked from {format_local(span[0])} to {format_local(span[1])}: "
+            "a dose is not recorded over another session's booked time. If this is that dose, record it on "
+            f"session {other.sequence}; otherwise move or cancel session {other.sequence} first, or check the time.")

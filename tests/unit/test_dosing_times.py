@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ketamine_integration.experience.record_times import time_problems
+from ketamine_integration.experience.record_times import starts_during, time_problems
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=NY)
@@ -46,3 +46,25 @@ def _after(minutes: float) -> datetime:
 def test_times_of_a_record_in_their_order(times, expected):
     values = dict(dict(started_at=START), **times)
     assert time_problems(values, NOW) == expected
+
+
+@pytest.mark.parametrize("other, inside", [
+    # another session monitored (or booked) 07:00-09:30: this dose starts inside it
+    ((_after(-120), _after(30)), True),
+    # another booked 10:00-12:00 starts inside this one's 09:00-11:10
+    ((_after(60), _after(180)), True),
+    # another discharged at the very minute this dose starts: still inside its monitoring
+    ((_after(-130), _after(0)), True),
+    # another booked to start at the minute this one's discharge is recorded
+    ((_after(130), _after(250)), True),
+    # another booked later that day, after this one's discharge
+    ((_after(240), _after(360)), False),
+    # another held that morning, discharged before this dose
+    ((_after(-180), _after(-30)), False),
+    # a planned session whose booking is gone: its planned start alone, inside this one's monitoring
+    ((_after(45), _after(45)), True),
+])
+def test_a_dose_never_starts_during_another_sessions_monitored_or_booked_time(other, inside):
+    """record_times.starts_during, for a dose from 09:00 to a discharge at 11:10."""
+    assert starts_during(START, _after(130), other) is inside
+

@@ -9,24 +9,17 @@ Process notes are never read here at all.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, or_, select
 
 from ..accounts.models import PRESCRIBER, User
 from ..courses.models import TreatmentCourse
 from ..documents.coordination_report import render_report_pdf
-from ..domain.phases import Phase
 from ..db.errors import DomainError
-from ..experience.models import DosingSession
-from ..experience.services import fetch_signed_sessions_by_course
 from ..extensions import db
 from ..db.locking import lock_row
-from ..patients.models import CareTeamMember, Patient
-from ..protocols.services import protocol_of
-from ..db.clinic_time import clinic_zone
+from ..patients.models import Patient
 from .models import CATEGORIES, NOTE_NEEDS, CoordinationNote, CoordinationReport, ReleaseOfInformation
 from .report import report_data
 
@@ -211,91 +204,3 @@ def generate_report(course: TreatmentCourse, *, recipient_id: int, by: User, now
 def course_reports(course_id: int) -> list[CoordinationReport]:
     return db.session.scalars(select(CoordinationReport).where(CoordinationReport.course_id == course_id)
                               .order_by(CoordinationReport.created_at.desc())).all()
-
-
-# -- reports due by the protocol's coordination rules -------------------------------------------
-
-#: the release category a report falling due after dosing needs to say what it is due for
-AFTER_DOSING_NEEDS = "dosing"
-
-
-def due_triggers(protocol, sessions: list[DosingSession], start: datetime, now: datetime) -> list[tuple]:
-    """(when a report fell due, why, the release category it needs or None) under the protocol's
-    coordination rules. Pure."""
-    rules, triggers = protocol.coordination, []
-    by_sequence = {s.sequence: s for s in sessions}
-    for n in rules.report_after_dosing:
-        if n in by_sequence:
-            triggers.append((by_sequence[n].ended_at, f"after dosing session {n}", AFTER_DOSING_NEEDS))
-    last = protocol.experience.max_series_sessions
-    if rules.report_at_end_of_series and last in by_sequence:
-        triggers.append((by_sequence[last].ended_at, "at the end of the series", AFTER_DOSING_NEEDS))
-    if rules.report_every_days:
-        step, moment = timedelta(days=rules.report_every_days), start + timedelta(days=rules.report_every_days)
-        while moment <= now:
-            triggers.append((moment, f"every {rules.report_every_days} days", None))
-            moment += step
-    return sorted(triggers, key=lambda trigger: trigger[0])
-
-
-@dataclass(frozen=True)
-class DueReport:
-    """A course whose latest coordination rule fell due after its latest report."""
-
-    course: object
-    #: why it is due ("after dosing session 3")
-    why: str
-    #: what the report still needs before it can be generated today, or None: it can be
-    missing: str | None
-
-
-def report_missing(prescribers: list[User], releases: list[ReleaseOfInformation], needs: str | None,
-                   today: date) -> str | None:
-    """What stands between a course and the report due on it: a prescriber on the care team, and
-    a release active today letting the record go to one of them (covering `needs`). Pure."""
-    if not prescribers:
-        return "needs a prescriber on the patient's care team"
-    for prescriber in prescribers:
-        allowed = {c for r in releases if r.recipient_user_id == prescriber.id and r.active_on(today)
-                   for c in r.categories}
-        if allowed and (needs is None or needs in allowed):
-            return None
-    covering = f" covering {CATEGORIES[needs].split(' (')[0].lower()}" if needs else ""
-    return (f"needs a release of information to {' or '.join(p.full_name for p in prescribers)}{covering}")
-
-
-def _prescribers_and_releases(patient_ids: list[int]) -> tuple[dict, dict]:
-    """Each patient's care-team prescribers and releases: two queries for any number of patients."""
-    prescribers, releases = {}, {}
-    for member in db.session.scalars(select(CareTeamMember).where(
-            CareTeamMember.patient_id.in_(patient_ids), CareTeamMember.role == PRESCRIBER)
-            .options(joinedload(CareTeamMember.user))):
-        prescribers.setdefault(member.patient_id, []).append(member.user)
-    for release in db.session.scalars(select(ReleaseOfInformation).where(
-            ReleaseOfInformation.patient_id.in_(patient_ids))):
-        releases.setdefault(release.patient_id, []).append(release)
-    return prescribers, releases
-
-
-def reports_due(courses: list[tuple], now: datetime, today: date) -> list[DueReport]:
-    """Each course whose latest coordination rule fell due after its latest report, with what its
-    report still needs. `courses`: (course, its ProtocolVersion) pairs, the course a TreatmentCourse
-    or a row with id, patient_id, phase and start_date. A fixed number of queries, whatever their number."""
-    live = [(c, v) for c, v in courses if not Phase(c.phase).ended]
-    if not live:
-        return []
-    ids = [c.id for c, _v in live]
-    sessions = fetch_signed_sessions_by_course(ids)
-    latest = dict(db.session.execute(select(CoordinationReport.course_id, func.max(CoordinationReport.created_at))
-                                     .where(CoordinationReport.course_id.in_(ids))
-                                     .group_by(CoordinationReport.course_id)).all())
-    due = []
-    for course, version in live:
-        start = datetime.combine(course.start_date, time(9), clinic_zone())
-        triggers = due_triggers(protocol_of(version), sessions.get(course.id, []), start, now)
-        if triggers and (course.id not in latest or latest[course.id] < triggers[-1][0]):
-            due.append((course, triggers[-1]))
-    prescribers, releases = _prescribers_and_releases(sorted({c.patient_id for c, _t in due}))
-    return [DueReport(course, why, report_missing(prescribers.get(course.patient_id, []),
-                                                  releases.get(course.patient_id, []), needs, today))
-            for course, (_at, why, needs) in due]

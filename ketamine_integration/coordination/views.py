@@ -25,6 +25,7 @@ from ..accounts.services import user_choices
 from ..db.clinic_time import clinic_today
 from ..web.forms import parse_id, submit
 from . import services
+from .due import reports_due_for
 from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
 from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
 
@@ -248,7 +249,8 @@ def report_pdf(report_id: int):
 @bp.route("/prescriber/")
 @access.permission("reports.receive")
 def prescriber_worklist():
-    """Urgent and unacknowledged notes, new reports, open safety alerts, REMS forms due: own patients only."""
+    """Urgent and unacknowledged notes, new reports and reports due, open safety alerts, REMS forms due:
+    own patients only."""
     # The caseload as a subquery, not a list: a prescriber's caseload is hundreds of patients, and
     # the page names just those its notes and alerts are about (loaded with them).
     mine = caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))
@@ -266,8 +268,10 @@ def prescriber_worklist():
     alerts = open_alerts(mine)
     forms = rems.forms_outstanding(current_user, today=clinic_today())
     flagged = monitoring.recent_flagged(current_user, utcnow())
+    due = reports_due_for(mine, utcnow(), clinic_today())
     audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
-                                        f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions")
+                                        f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions, "
+                                        f"{len(due)} reports due")
     return render_template("coordination/worklist.html", notes=notes, reports=reports, alerts=alerts,
                            rems_rows=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
-                           flagged_days=monitoring.WORKLIST_DAYS)
+                           flagged_days=monitoring.WORKLIST_DAYS, reports_due=due)

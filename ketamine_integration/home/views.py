@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..web import access
 from ..audit import services as audit
-from ..coordination.services import reports_due
+from ..coordination.due import DueReport, reports_due
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
@@ -94,15 +94,13 @@ class CaseloadRow:
 
 @dataclass(frozen=True)
 class ReportDue:
-    """A course of the user's whose prescriber report fell due."""
+    """A course of the user's whose prescriber report fell due (coordination.due)."""
 
     course_id: int
     patient: CaseloadPatient
     protocol_name: str
-    why: str
-    #: what the report still needs before it can be generated ("needs a release of information
-    #: to … covering dosing and monitoring"), or None: it can be written now
-    missing: str | None
+    #: since when, why, and what it still needs before it can be generated
+    report: DueReport
 
 
 def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
@@ -123,7 +121,7 @@ def _caseload(patients: list[CaseloadPatient], alerts: list) -> tuple[list[Casel
     if current_user.can("reports.generate"):
         mine = [c for c in live if c.therapist_id == current_user.id]
         due = [ReportDue(d.course.id, by_id[d.course.patient_id], versions[d.course.protocol_version_id].name,
-                         d.why, d.missing)
+                         d)
                for d in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now, clinic_today())]
     return rows, due
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ketamine_integration.coordination.services import report_missing
+from ketamine_integration.coordination.due import report_missing
 from ketamine_integration.domain.credentials import display_name
 from ketamine_integration.domain.permissions import permissions_of
 from ketamine_integration.domain.protocol_library import read_protocol_file

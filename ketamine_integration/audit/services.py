@@ -49,7 +49,6 @@ ACTIONS = {
     "rems.submitted": "Marked REMS form submitted",
     "appointment.create": "Booked appointment",
     "appointment.update": "Changed appointment",
-    "appointment.overlapped": "Booking overlapped by a signed dosing session's recorded times",
     "schedule.propose": "Proposed an auto-schedule",
     "schedule.confirm": "Confirmed an auto-schedule",
     "user.create": "Created user",

@@ -7,9 +7,9 @@ signature is still given: the record is what happened, and its times are past (a
 in the future is refused when the record is saved), so the overlap is with bookings whose time
 has come. Refusing would leave the record unsigned and the booking wrong
 without undoing anything. The overlap is made visible instead, never silent: the signature's
-audit row counts the overlapped bookings and each gets an audit row of its own (views), the
-record lists them (a draft's page warns before signing), and the staff worklist lists those
-still waiting for an outcome (scheduling.worklist) until staff record what happened to them.
+audit row names the overlapped bookings (views), the record lists them (a draft's page warns
+before signing), and the staff worklist lists those still waiting for an outcome
+(scheduling.worklist) until staff record what happened to them.
 """
 from __future__ import annotations
 

@@ -249,14 +249,12 @@ def _sign(session: DosingSession, expected_version: int | None = None):
 
 
 def _audit_signature(session: DosingSession, overlapped: list) -> None:
-    """The signature, and each booking its recorded times overlap (experience.overruns), audited:
-    an overlap is kept visible, never silent."""
+    """The signature's audit row names the bookings its recorded times overlap (experience.overruns),
+    by id: an overlap is kept visible, never silent."""
+    ids = ", ".join(str(other.id) for other in overlapped)
     audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
-                 detail=f"booking took the recorded times, overlapping {len(overlapped)} other booking(s)"
-                 if overlapped else None)
-    for other in overlapped:
-        audit.record("appointment.overlapped", obj=other, patient_id=other.patient_id,
-                     detail=f"by signed dosing session {session.id} (appointment {session.appointment.id})")
+                 detail=(f"booking took the recorded times, overlapping {len(overlapped)} other booking(s): "
+                         f"appointments {ids}")[:200] if overlapped else None)
 
 
 @bp.route("/dosing/<id:dosing_id>/addenda", methods=["POST"])

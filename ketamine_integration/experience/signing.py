@@ -35,10 +35,6 @@ class SignatureRefused(DomainError):
             reasons[need.field] = f"{reasons[need.field]} {need.message}" if need.field in reasons else need.message
         super().__init__(reasons)
 
-    @property
-    def summary(self) -> str:
-        return self.reasons[""]
-
 
 def saved_facts(session: DosingSession) -> RecordFacts:
     return RecordFacts({name: getattr(session, name) for name in RECORD_FIELDS}, monitoring.readings_of(session),

@@ -25,9 +25,11 @@ class EnrolForm(FlaskForm):
 class PhaseForm(FlaskForm):
     target = SelectField("Move to", validators=[InputRequired()])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)],
-                           description="Required to discontinue or to override a protocol gate.")
+                           description="Required to end the course (completed or discontinued) or to override a protocol gate.")
     override = BooleanField("Override the protocol gate (a clinician's decision, recorded with the reason)")
     version = HiddenField()
+    #: the preview of what ending the course cancels that the user confirmed (pages/course_end.py)
+    reviewed = HiddenField()
 
 
 class PreparationForm(FlaskForm):

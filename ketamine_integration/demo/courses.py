@@ -202,7 +202,8 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
         for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
             if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
                 break
-            _move(course, target, therapist)
+            _move(course, target, therapist, reason="Maintenance goals met; the patient and the team agreed "
+                                                   "to end the course." if target.ended else None)
     course.phase_since = course.transitions[-1].occurred_at
     return course
 

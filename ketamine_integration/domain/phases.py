@@ -100,8 +100,10 @@ def decide_transition(protocol: Protocol, facts: CourseFacts, target: Phase, *,
         allowed = " or ".join(p.value for p in NEXT_PHASES[facts.phase])
         raise TransitionRefused([f"A course in {facts.phase.value} can move to {allowed}, "
                                  f"not to {target.value}."])
-    if target is Phase.DISCONTINUED and not _is_reason(reason):
-        raise TransitionRefused([f"Say why the course is discontinued (at least "
+    if target.ended and not _is_reason(reason):
+        # Ending a course cancels what is still ahead of it (issue 20, point 8): it is a
+        # clinical decision the timeline keeps with its reason, whether completed or discontinued.
+        raise TransitionRefused([f"Say why the course is {target.value} (at least "
                                  f"{MIN_REASON_LENGTH} characters)."])
     blockers = gate_blockers(protocol, facts, target)
     if blockers and not override:

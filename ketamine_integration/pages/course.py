@@ -13,6 +13,7 @@ from ..audit import services as audit
 from ..courses import services
 from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
+from .course_end import ending_preview
 from ..domain.measures import MEASURES
 from ..domain.phases import NEXT_PHASES
 from ..experience.forms import PlanForm
@@ -161,6 +162,8 @@ def course_phase(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=True)
     form = PhaseForm()
     form.target.choices = options((p.value, p.label) for p in Phase)
+    if form.target.data in ENDINGS and form.validate_on_submit():
+        return _end_course(course, form, Phase(form.target.data))
     done, decision = submit(form, lambda: services.change_phase(
         course, Phase(form.target.data), by=current_user, expected_version=form_version(form),
         reason=form.reason.data, override=form.override.data))
@@ -172,6 +175,34 @@ def course_phase(course_id: int):
     audit.record("course.phase_change", obj=course, patient_id=course.patient_id,
                  outcome=audit.FAILURE, detail="refused")
     return course_page(course, phase_form=form, status=422)
+
+
+#: the phases that end a course (and cancel what is ahead of it)
+ENDINGS = frozenset(p.value for p in Phase if p.ended)
+
+
+def _end_course(course: TreatmentCourse, form: PhaseForm, target: Phase):
+    """End the course once the user has seen what that cancels (issue 20, point 8): the first post
+    shows the preview; a confirmation of another preview (something was booked, planned or written
+    since) shows the new one instead of cancelling what nobody saw."""
+    services.lock_course(course)  # nothing is booked or planned on the course between preview and end
+    preview = ending_preview(course, utcnow())
+    if form.reviewed.data != preview.fingerprint:
+        changed = bool(form.reviewed.data)
+        form.reviewed.data = preview.fingerprint
+        audit.record("course.view", obj=course, patient_id=course.patient_id, detail=f"preview of {target.value}")
+        return render_template("courses/end.html", course=course, form=form, preview=preview, changed=changed)
+    done, decision = submit(form, lambda: services.change_phase(
+        course, target, by=current_user, expected_version=form_version(form), reason=form.reason.data,
+        override=False))
+    if done:
+        audit.record("course.phase_change", obj=course, patient_id=course.patient_id,
+                     detail=f"to {target.value}; {preview.summary()}")
+        flash(f"The course is now {target.value}: {preview.summary()}.", "success")
+        return _back_to_course(course.id)
+    audit.record("course.phase_change", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="refused")
+    return render_template("courses/end.html", course=course, form=form, preview=preview, changed=False), 422
 
 
 @access.permission("courses.treat")

@@ -155,9 +155,9 @@ def test_override_with_reason_is_recorded_and_audited(team, make, auth, client):
 
 def test_discontinuation_needs_a_reason(team, make, auth):
     course_id = _enrolled(auth, team)
-    refused = auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "version": "1"})
+    refused = auth.end_course(course_id, {"target": "discontinued", "version": "1"})
     assert refused.status_code == 422 and "Say why the course is discontinued" in page_text(refused)
-    assert auth.post(f"/courses/{course_id}/phase",
+    assert auth.end_course(course_id,
                      {"target": "discontinued", "reason": "Patient chose another treatment.",
                       "version": "1"}).status_code == 302
     assert _course(make, course_id).phase == "discontinued"
@@ -165,7 +165,7 @@ def test_discontinuation_needs_a_reason(team, make, auth):
 
 def test_stale_phase_change_is_refused(team, make, auth):
     course_id = _enrolled(auth, team)
-    auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "reason": REASON, "version": "1"})
+    auth.end_course(course_id, {"target": "discontinued", "reason": REASON, "version": "1"})
     stale = auth.post(f"/courses/{course_id}/phase",
                       {"target": "experience", "override": "y", "reason": REASON, "version": "1"})
     assert stale.status_code == 422 and "changed this course's phase meanwhile" in page_text(stale)

@@ -175,7 +175,7 @@ def test_ending_a_course_releases_its_future_bookings(clinic, make, auth):
     auth.logout()
     auth.login("pres")
     course = make.query(lambda: db.session.get(TreatmentCourse, clinic["One"]))
-    assert auth.post(f"/courses/{clinic['One']}/phase", {
+    assert auth.end_course(clinic["One"], {
         "target": "discontinued", "reason": "Patient moved away; care transferred.", "version": course.version,
     }).status_code == 302
     assert {(b.status, b.cancel_reason) for b in _bookings(make, clinic["One"])} == {

@@ -103,7 +103,7 @@ def test_a_course_that_ends_uncovers_its_windows(team, make, auth, signed_window
     auth.logout()
     auth.login("pres")
     version = make.query(lambda: db.session.get(TreatmentCourse, team["course"]).version)
-    assert auth.post(f"/courses/{team['course']}/phase", {
+    assert auth.end_course(team["course"], {
         "target": "discontinued", "reason": "Patient chose another treatment.",
         "version": str(version)}).status_code == 302
     assert [a.status for a in _integration_sessions(make)] == ["cancelled"]

@@ -26,7 +26,7 @@ def _facts(phase, **kw):
 
 @pytest.mark.parametrize("source, target", ALLOWED)
 def test_every_allowed_transition_passes_when_its_gate_is_open(source, target):
-    reason = REASON if target is Phase.DISCONTINUED else None
+    reason = REASON if target.ended else None  # ending a course always needs a reason
     decision = decide_transition(PROTOCOL, _facts(source), target, reason=reason)
     assert decision.target is target and decision.overridden == ()
 
@@ -114,6 +114,15 @@ def test_override_of_an_open_gate_records_no_override():
 def test_discontinuation_needs_a_reason_from_every_open_phase(phase, reason):
     with pytest.raises(TransitionRefused, match="Say why the course is discontinued"):
         decide_transition(PROTOCOL, _facts(phase), Phase.DISCONTINUED, reason=reason)
+
+
+@pytest.mark.parametrize("phase", [Phase.INTEGRATION, Phase.MAINTENANCE])
+@pytest.mark.parametrize("reason", [None, "", "done", "  ok  ok  "])
+def test_completing_a_course_needs_a_reason_too(phase, reason):
+    """Ending cancels what is ahead (issue 20, point 8): completed is a decision with a reason."""
+    with pytest.raises(TransitionRefused, match="Say why the course is completed"):
+        decide_transition(PROTOCOL, _facts(phase), Phase.COMPLETED, reason=reason)
+    assert decide_transition(PROTOCOL, _facts(phase), Phase.COMPLETED, reason=REASON).reason == REASON
 
 
 @pytest.mark.parametrize("phase", [Phase.COMPLETED, Phase.DISCONTINUED])

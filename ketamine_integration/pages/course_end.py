@@ -1,0 +1,78 @@
+"""What ending a course will cancel and leave behind, shown before it ends (issue 20, point 8):
+the planned doses, the bookings ahead, the integration windows still open, the unsigned notes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..bookings.models import BOOKED, Appointment
+from ..courses.models import TreatmentCourse
+from ..domain.windows import WindowStatus
+from ..experience.models import PLANNED, DosingSession
+from ..experience.services import fetch_dosing_sessions
+from ..experience.windows import course_windows
+from ..bookings.models import ACTIVE_STATUSES
+from ..notes.models import DRAFT, SessionNote
+from ..notes.services import course_notes
+from ..scheduling.services import fetch_course_appointments
+
+
+@dataclass(frozen=True)
+class OpenWindow:
+    """An integration window the course's end leaves without sessions."""
+    sequence: int
+    closes: datetime
+    #: integration sessions booked inside it, which the end cancels
+    booked: tuple[datetime, ...]
+
+
+@dataclass(frozen=True)
+class EndingPreview:
+    """Everything ending the course touches, read under the course's lock."""
+    planned_doses: tuple[DosingSession, ...]
+    #: bookings ahead other than the planned doses' own (those go with their dose)
+    bookings: tuple[Appointment, ...]
+    open_windows: tuple[OpenWindow, ...]
+    #: drafts stay drafts (a note records what happened; ending a course does not undo it)
+    unsigned_notes: tuple[SessionNote, ...]
+
+    @property
+    def cancels_anything(self) -> bool:
+        return bool(self.planned_doses or self.bookings)
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this preview: a confirmation given for another (a booking made since the page
+        was shown, a dose planned) is asked again instead of cancelling what nobody saw."""
+        parts = [f"d{s.id}" for s in self.planned_doses] + [f"a{a.id}" for a in self.bookings]
+        parts += [f"w{w.sequence}:{len(w.booked)}" for w in self.open_windows]
+        parts += [f"n{n.id}" for n in self.unsigned_notes]
+        return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
+
+    def summary(self) -> str:
+        """One line for the timeline and the audit trail: what the end cancelled and left."""
+        said = [f"{len(self.planned_doses)} planned dosing session(s)" if self.planned_doses else "",
+                f"{len(self.bookings)} booking(s) ahead" if self.bookings else ""]
+        cancelled = " and ".join(s for s in said if s) or "nothing"
+        left = f"; {len(self.unsigned_notes)} unsigned note(s) stay drafts" if self.unsigned_notes else ""
+        windows = f"; {len(self.open_windows)} open integration window(s) closed early" if self.open_windows else ""
+        return f"cancelled {cancelled}{windows}{left}"
+
+
+def ending_preview(course: TreatmentCourse, now: datetime) -> EndingPreview:
+    """What ending `course` at `now` would do (the same rules as the end itself:
+    scheduling.services.release_ended_course cancels planned doses, then bookings ahead)."""
+    sessions = fetch_dosing_sessions(course.id)
+    planned = tuple(s for s in sessions if s.status == PLANNED)
+    planned_ids = {s.id for s in planned}
+    appointments = fetch_course_appointments(course.id)
+    bookings = tuple(a for a in appointments if a.status == BOOKED and a.starts_at > now
+                     and a.dosing_session_id not in planned_ids)
+    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
+    open_windows = tuple(
+        OpenWindow(sequence=row.session.sequence, closes=row.window.closes,
+                   booked=tuple(t for t in row.sessions if t > now))
+        for row in course_windows(course, sessions, starts, now) if row.status is not WindowStatus.CLOSED)
+    drafts = tuple(n for n in course_notes(course.id) if n.status == DRAFT)
+    return EndingPreview(planned_doses=planned, bookings=bookings, open_windows=open_windows, unsigned_notes=drafts)

@@ -6,13 +6,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..bookings.models import BOOKED, Appointment
+from ..bookings.models import ACTIVE_STATUSES, BOOKED, Appointment
 from ..courses.models import TreatmentCourse
 from ..domain.windows import WindowStatus
 from ..experience.models import PLANNED, DosingSession
 from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
-from ..bookings.models import ACTIVE_STATUSES
 from ..notes.models import DRAFT, SessionNote
 from ..notes.services import course_notes
 from ..scheduling.services import fetch_course_appointments
@@ -65,14 +64,23 @@ def ending_preview(course: TreatmentCourse, now: datetime) -> EndingPreview:
     scheduling.services.release_ended_course cancels planned doses, then bookings ahead)."""
     sessions = fetch_dosing_sessions(course.id)
     planned = tuple(s for s in sessions if s.status == PLANNED)
-    planned_ids = {s.id for s in planned}
     appointments = fetch_course_appointments(course.id)
-    bookings = tuple(a for a in appointments if a.status == BOOKED and a.starts_at > now
-                     and a.dosing_session_id not in planned_ids)
-    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
-    open_windows = tuple(
-        OpenWindow(sequence=row.session.sequence, closes=row.window.closes,
-                   booked=tuple(t for t in row.sessions if t > now))
-        for row in course_windows(course, sessions, starts, now) if row.status is not WindowStatus.CLOSED)
     drafts = tuple(n for n in course_notes(course.id) if n.status == DRAFT)
-    return EndingPreview(planned_doses=planned, bookings=bookings, open_windows=open_windows, unsigned_notes=drafts)
+    return EndingPreview(planned_doses=planned, bookings=_bookings_ahead(appointments, planned, now),
+                         open_windows=_open_windows(course, sessions, appointments, now), unsigned_notes=drafts)
+
+
+def _bookings_ahead(appointments: list[Appointment], planned: tuple[DosingSession, ...],
+                    now: datetime) -> tuple[Appointment, ...]:
+    """The bookings ahead the end cancels, but for the planned doses' own (listed with their dose)."""
+    planned_ids = {s.id for s in planned}
+    return tuple(a for a in appointments if a.status == BOOKED and a.starts_at > now
+                 and a.dosing_session_id not in planned_ids)
+
+
+def _open_windows(course: TreatmentCourse, sessions: list[DosingSession], appointments: list[Appointment],
+                  now: datetime) -> tuple[OpenWindow, ...]:
+    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
+    return tuple(OpenWindow(sequence=row.session.sequence, closes=row.window.closes,
+                            booked=tuple(t for t in row.sessions if t > now))
+                 for row in course_windows(course, sessions, starts, now) if row.status is not WindowStatus.CLOSED)

@@ -11,7 +11,8 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, submit
+from ..extensions import db
+from ..web.forms import form_version, render_form, save_then_sign, submit
 from . import dose_roles, monitoring, readings, rems, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.vitals import form_limits
@@ -159,15 +160,18 @@ def dosing_record(dosing_id: int):
                      "where the protocol allows", obj=session, patient_id=session.course.patient_id)
         abort(403)
     form = _record_form(session)
-    done, _ = submit(form, lambda: services.save_record(
+    signing = bool(request.form.get("then_sign")) and current_user.can("dosing.sign")
+    outcome = save_then_sign(form, lambda: services.save_record(
         session, **_record_values(form), expected_version=form_version(form), by=current_user,
         spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data,
-        correction_reason=form.vitals_correction_reason.data))
-    if done:
+        correction_reason=form.vitals_correction_reason.data),
+        # what was typed is saved first: signing never drops it
+        (lambda: services.sign(session, by=current_user, expected_version=session.version)) if signing else None)
+    if outcome.saved:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      detail=services.overrides_kept(session))
-        if request.form.get("then_sign") and current_user.can("dosing.sign"):
-            return _sign(session)  # what was typed is saved first: signing never drops it
+        if signing:
+            return _signed(session, outcome.refusal)
         flash("Saved as a draft. " + ("Sign it when the record is complete." if current_user.can("dosing.sign")
                                       else "The clinician responsible signs it when it is complete."), "success")
         return redirect(url_for("experience.dosing_record", dosing_id=session.id))
@@ -201,14 +205,21 @@ def dosing_sign(dosing_id: int):
     return _sign(session, expected_version=form_version(request.form))
 
 
-def _sign(session: DosingSession, expected_version: int | None = None):
-    """Sign the record as it stands (the version the signer saw, when given), or say what it lacks;
-    a refusal keeps whatever was saved with it."""
+def _sign(session: DosingSession, expected_version: int):
+    """Sign the record as it stands (the version the signer saw), or say what it lacks."""
     try:
-        services.sign(session, by=current_user,
-                      expected_version=session.version if expected_version is None else expected_version)
+        with db.session.begin_nested():  # a refusal after a flush leaves nothing signed
+            services.sign(session, by=current_user, expected_version=expected_version)
     except DomainError as err:
-        flash(str(err) if str(err).startswith("Not signed") else f"Not signed: {err}", "error")
+        return _signed(session, err)
+    return _signed(session, None)
+
+
+def _signed(session: DosingSession, refusal: DomainError | None):
+    """The answer to signing: back to the record with what it lacks (a refusal keeps whatever
+    was saved with it), or to the course's windows."""
+    if refusal is not None:
+        flash(str(refusal) if str(refusal).startswith("Not signed") else f"Not signed: {refusal}", "error")
         audit.record("dosing.sign", obj=session, patient_id=session.course.patient_id,
                      outcome=audit.FAILURE, detail="refused")
         return redirect(url_for("experience.dosing_record", dosing_id=session.id))

@@ -188,7 +188,8 @@ def signature_problems(kind: str, content: dict) -> dict[str, str]:
         if not any(c.get(k) for k in EXPERIENCE_REVIEW):
             problems["stood_out"] = "Signing needs the experience review: write at least one of its sections."
         if not c.get("self_harm_thoughts"):
-            problems["self_harm_thoughts"] = "Signing needs the risk screen: answer whether there are thoughts of self-harm."
+            problems["self_harm_thoughts"] = ("Signing needs the risk screen: answer whether there are thoughts "
+                                              "of self-harm.")
         elif c["self_harm_thoughts"] == "yes":
             if not c.get("self_harm_intent"):
                 problems["self_harm_intent"] = "Thoughts of self-harm were reported: answer the question on intent."

@@ -93,7 +93,8 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool):
     if not outcome.saved:
         if signing:
             DomainError(_sign_needs(note.kind, args["content"], form)).apply_to(form)
-            form.form_errors = list(form.form_errors) + ["Nothing was saved or signed: correct the fields marked below."]
+            form.form_errors = list(form.form_errors) + ["Nothing was saved or signed: correct the fields "
+                                                         "marked below."]
         audit.record("note.sign" if signing else "note.update", obj=note, patient_id=note.patient_id,
                      outcome=audit.FAILURE, detail="not saved")
         return _edit_page(note, form, steps)

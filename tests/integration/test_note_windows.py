@@ -88,7 +88,8 @@ def test_moving_the_session_date_out_of_a_window_is_refused_on_the_links(team, m
 def test_an_exception_needs_its_reason(team, make, auth, reason, message):
     auth.login("ther")
     note = _start(auth, team["course"])
-    answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note), dosing_exceptions=[str(team["closed"])],
+    answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note),
+                                                           dosing_exceptions=[str(team["closed"])],
                                                            dosing_exception_reason=reason))
     assert answer.status_code == 422 and message in page_text(answer)
     assert _links(make, note) == []

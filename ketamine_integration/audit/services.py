@@ -67,6 +67,7 @@ ACTIONS = {
     "note.view": "Viewed a session note",
     "note.update": "Saved a session note draft",
     "note.sign": "Signed a session note",
+    "note.discard": "Discarded own draft note (its text not kept)",
     "note.addendum": "Added an addendum to a session note",
     "note.themes": "Viewed a patient's themes",
     "note.action_steps": "Viewed a course's action steps",

@@ -2,8 +2,8 @@
 still allows), the ORM guard that stops the application's own code early, and the SHA-256
 digests `flask signatures verify` rechecks.
 
-Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015
-and 0016); this module is the one place the code declares the tables they protect, so a test can
+Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
+0016 and 0027); this module is the one place the code declares the tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """
@@ -28,7 +28,8 @@ APPEND_ONLY: dict[str, str] = {
     "protocol_versions": "nothing",
     "coordination_reports": "nothing",
     "coordination_notes": "its one acknowledgement and reply",
-    "session_notes": "once signed: only bookkeeping (updated_at, version)",
+    "session_notes": "once signed: only bookkeeping (updated_at, version); a draft is discarded once, by its "
+                     "author, its text cleared, and is then kept unchanged",
     "note_themes": "once its note is signed: nothing",
     "action_check_ins": "once its note is signed: nothing",
     "note_dosing_links": "once its note is signed: nothing",

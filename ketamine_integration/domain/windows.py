@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,18 @@ class IntegrationWindow:
 
     def optimal(self, instant: datetime) -> bool:
         return self.opens <= instant < self.optimal_until
+
+    def includes_day(self, day: date, zone: ZoneInfo) -> bool:
+        """Whether any part of the clinic day `day` lies inside the window. A session note records
+        the date its session took place, not the hour, so a session on the day a window opens or
+        closes is taken to be inside it (the note form shows each window's dates)."""
+        return day_start(day, zone) < self.closes and self.opens < day_start(day + timedelta(days=1), zone)
+
+
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """Midnight starting `day` in `zone`, in UTC (a midnight skipped by a clock change: the
+    instant the clocks jumped to)."""
+    return datetime.combine(day, time(0)).replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
 
 
 def shift(anchor: datetime, span: Span, zone: ZoneInfo) -> datetime:

@@ -18,7 +18,7 @@ from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..experience.window_store import window_summaries
-from ..notes.models import SessionNote
+from ..notes.drafts import written_drafts
 from ..notes.services import open_alerts
 from ..bookings.models import Appointment
 from ..extensions import db
@@ -59,24 +59,25 @@ class CaseloadPatient:
     id: int
     mrn: str
     display_name: str
-    #: the patient's next booked appointment, and the user's unsigned notes on them
+    #: the patient's next booked appointment, and the user's unsigned notes on them (those with
+    #: anything written: a note started and left blank is not unsigned work)
     next_session: datetime | None
     drafts: int
 
 
 def _caseload_patients(patients: Select, now: datetime) -> list[CaseloadPatient]:
     """The caseload's patients, as rows of what its table shows (a caseload is a hundred
-    patients or so): their next booking and the user's drafts are columns of the same query."""
+    patients or so): their next booking is a column of the same query, the user's drafts one
+    more query for them all."""
     next_session = select(func.min(Appointment.starts_at)).where(
         Appointment.patient_id == Patient.id, Appointment.status == "booked", Appointment.starts_at >= now)
-    drafts = select(func.count(SessionNote.id)).where(
-        SessionNote.patient_id == Patient.id, SessionNote.author_id == current_user.id, SessionNote.status == "draft")
     rows = db.session.execute(patients.with_only_columns(
         Patient.id, Patient.mrn, Patient.given_name, Patient.preferred_name, Patient.family_name,
-        next_session.scalar_subquery().label("next_session"), drafts.scalar_subquery().label("drafts"))
-        .order_by(Patient.family_name, Patient.given_name).limit(200))
+        next_session.scalar_subquery().label("next_session"))
+        .order_by(Patient.family_name, Patient.given_name).limit(200)).all()
+    drafts = written_drafts(current_user.id, [r.id for r in rows])
     return [CaseloadPatient(r.id, r.mrn, display_name(r.given_name, r.preferred_name, r.family_name),
-                            r.next_session, r.drafts or 0) for r in rows]
+                            r.next_session, drafts.get(r.id, 0)) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, RadioField, SelectField, StringField,
+                     TextAreaField)
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
@@ -33,9 +34,16 @@ def _text(label: str, limit: int = 5000, description: str | None = None) -> Text
     return TextAreaField(label, validators=[Optional(), Length(max=limit)], description=description)
 
 
+#: the signer's confirmation, asked with the "Sign and lock" button (a checkbox: it works without JavaScript)
+LOCK_CONFIRMATION = "I understand this note will be locked: after signing, only addenda can be added"
+LOCK_NOT_CONFIRMED = "Tick this box to confirm that the note will be locked, then sign again."
+
+
 class NoteBaseForm(FlaskForm):
     session_date = ClinicDateField("Session date", validators=[InputRequired()])
     version = HiddenField()
+    #: required only when the form is signed (notes.views checks it with the note's other needs)
+    confirm_lock = BooleanField(LOCK_CONFIRMATION)
 
 
 class PreparationNoteForm(NoteBaseForm):
@@ -84,7 +92,12 @@ class TechniqueRowForm(Form):
 
 
 class IntegrationNoteForm(NoteBaseForm):
-    dosing_sessions = MultiCheckboxField("Dosing sessions whose window this session serves", coerce=int)
+    dosing_sessions = MultiCheckboxField("Dosing sessions whose window this session serves", coerce=int,
+                                         description="Only the windows that include the session date are offered.")
+    dosing_exceptions = MultiCheckboxField("Serve as an exception: a window that does not include this date",
+                                           coerce=int)
+    dosing_exception_reason = TextAreaField("Reason for the exception (for example, a late review)",
+                                            validators=[Optional(), Length(max=500)])
     stood_out = _text("Experience review: what stood out")
     emotions = _text("Emotions")
     imagery = _text("Images, memories, visions")
@@ -123,6 +136,12 @@ class NewNoteForm(FlaskForm):
     kind = SelectField("Note", choices=options([("integration", "Integration session"),
                                                 ("preparation", "Preparation session")]))
     session_date = ClinicDateField("Session date", validators=[InputRequired()])
+
+
+class DiscardNoteForm(FlaskForm):
+    confirm = BooleanField("I understand the text of this draft will not be kept",
+                           validators=[InputRequired("Tick this box to confirm, then discard the draft.")])
+    version = HiddenField()
 
 
 class ProcessNoteForm(FlaskForm):

@@ -63,10 +63,14 @@ class SessionNote(db.Model):
     #: SHA-256 of the signed content; `flask notes verify` recomputes it
     content_digest: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)
+    #: a draft its author discarded: when, and by whom (always the author); its text was cleared
+    #: then and the row stays, so the record shows a note was started and given up (migration 0027)
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     course: Mapped[TreatmentCourse] = relationship()
     patient: Mapped[Patient] = relationship()
-    author: Mapped[User] = relationship(lazy="joined")
+    author: Mapped[User] = relationship(lazy="joined", foreign_keys=[author_id])
     themes: Mapped[list[NoteTheme]] = relationship(back_populates="note", cascade="all, delete-orphan",
                                                    lazy="selectin", order_by="NoteTheme.id")
     check_ins: Mapped[list[ActionCheckIn]] = relationship(back_populates="note", cascade="all, delete-orphan",
@@ -85,17 +89,24 @@ class SessionNote(db.Model):
         return self.status == SIGNED
 
     @property
+    def discarded(self) -> bool:
+        return self.discarded_at is not None
+
+    @property
     def label(self) -> str:
         return NOTE_KINDS[self.kind]
 
 
 class NoteDosingLink(db.Model):
-    """Which dosing sessions' windows an integration note serves."""
+    """Which dosing sessions' windows an integration note serves: windows that include the
+    session's date, or another one as a stated exception (a late review), with its reason."""
 
     __tablename__ = "note_dosing_links"
 
     note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), primary_key=True)
     dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), primary_key=True)
+    #: why the note serves a window that does not include its date; None: the window includes it
+    exception_reason: Mapped[str | None] = mapped_column(Text)
 
     note: Mapped[SessionNote] = relationship(back_populates="dosing_links")
 

@@ -54,6 +54,16 @@ def readable(work: UnsavedWork) -> str:
     return "\n".join(lines)
 
 
+def holds_more_than(work: UnsavedWork | None, submitted: MultiDict) -> bool:
+    """Whether text kept from a timed-out session holds writing `submitted` does not (a note
+    signed from another window that never offered it back): then it must stay, to be offered
+    as an addendum, rather than be cleared by that signature."""
+    if work is None:
+        return False
+    sent = "\n".join(value for _, value in submitted.items(multi=True) if isinstance(value, str))
+    return any(line not in sent for line in readable(work).splitlines())
+
+
 def mark_recovered(user_id: int, path: str) -> None:
     """After the author's next successful save on that page: the kept text has been recovered
     or superseded, so it is deleted (process notes above all must not linger in a second

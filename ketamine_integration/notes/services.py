@@ -16,10 +16,9 @@ from ..db.types import utcnow
 from ..domain.text import written_length
 from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
-from ..experience.models import SIGNED as DOSING_SIGNED
-from ..experience.models import DosingSession
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
+from . import dosing_links
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .baselines import course_measures
 from .models import (DRAFT, SIGNED, VOID_REASON_MINIMUM, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse,
@@ -54,9 +53,13 @@ def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: U
 def course_notes(course_id: int) -> list[SessionNote]:
     """A course's notes for a list (kind, date, author, status): none of their contents loaded
     (reading each note's content JSON was most of the course page's database time)."""
-    return db.session.scalars(select(SessionNote).where(SessionNote.course_id == course_id)
+    return db.session.scalars(select(SessionNote).where(SessionNote.course_id == course_id,
+                                                        SessionNote.discarded_at.is_(None))
                               .options(defer(SessionNote.content), lazyload("*"), joinedload(SessionNote.author))
                               .order_by(SessionNote.session_date.desc(), SessionNote.id.desc())).all()
+
+
+DISCARDED = "This draft was discarded; its text was not kept. Start a new note."
 
 
 def _check_editable(note: SessionNote, by: User, expected_version: int) -> None:
@@ -64,6 +67,8 @@ def _check_editable(note: SessionNote, by: User, expected_version: int) -> None:
         raise DomainError("Only the note's author can change a draft.")
     if note.status != DRAFT:
         raise DomainError("This note is signed and locked; add an addendum instead.")
+    if note.discarded:
+        raise DomainError(DISCARDED)
     if note.version != expected_version:
         raise ConcurrentEdit(CONCURRENT_SAVE, current_version=note.version)
 
@@ -80,9 +85,14 @@ def open_steps(course_id: int, *, before: SessionNote | None = None) -> list[Act
 
 def save_note(note: SessionNote, *, by: User, expected_version: int, today: date, session_date: date,
               content: dict, themes: list[dict], new_steps: list[dict], check_ins: list[dict],
-              dosing_ids: list[int]) -> SafetyAlert | None:
+              dosing_ids: list[int], dosing_exceptions: list[int] = (),
+              exception_reason: str | None = None) -> SafetyAlert | None:
     """Replace a draft's content with what the author submitted (nothing partial). Returns the
-    safety alert its risk screen raised, if this save raised one."""
+    safety alert its risk screen raised, if this save raised one.
+
+    dosing_ids: the dosing sessions whose windows the session served (each window must include
+    the session date); dosing_exceptions: ones whose windows do not, served all the same for
+    `exception_reason` (a late review)."""
     _check_editable(note, by, expected_version)
     problems = {}
     if session_date > today:
@@ -90,9 +100,16 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     problems.update(_theme_problems(themes))
     problems.update(_new_step_problems(new_steps))
     problems.update(_check_in_problems(check_ins, open_steps(note.course_id, before=note)))
-    problems.update(_dosing_problems(note, dosing_ids))
+    choices = dosing_links.dosing_choices(note.course, session_date) if dosing_ids or dosing_exceptions else []
+    links, link_problems = dosing_links.resolve_links(choices, list(dosing_ids), list(dosing_exceptions),
+                                                      exception_reason)
+    problems.update(link_problems)
     if problems:
         raise DomainError(problems)
+    # the old check-ins go first: one saved again on the same step would meet the row it replaces
+    # (one check-in per note and step) if the new rows were inserted before the old ones are deleted
+    note.check_ins = []
+    flush_versioned(note, CONCURRENT_SAVE)
     note.session_date, note.content = session_date, content
     note.themes = [NoteTheme(theme_id=r.get("theme_id"), free_theme=r.get("free_theme"),
                              patient_words=r.get("patient_words")) for r in themes]
@@ -102,7 +119,7 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
                       for step in new_steps]
     note.check_ins = [ActionCheckIn(action_step_id=r["step_id"], progress=r["progress"], obstacles=r.get("obstacles"),
                                     decision=r["decision"], adjustment=r.get("adjustment")) for r in check_ins]
-    note.dosing_links = [NoteDosingLink(dosing_session_id=i) for i in sorted(set(dosing_ids))]
+    note.dosing_links = [NoteDosingLink(dosing_session_id=i, exception_reason=reason) for i, reason in links.items()]
     note.updated_at = utcnow()
     flush_versioned(note, CONCURRENT_SAVE)
     return raise_for_risk_screen(note)
@@ -158,40 +175,41 @@ def _check_in_problems(check_ins: list[dict], open_now: list[ActionStep]) -> dic
     return problems
 
 
-def _dosing_problems(note: SessionNote, dosing_ids: list[int]) -> dict[str, str]:
-    valid_dosing = set(db.session.scalars(select(DosingSession.id).where(
-        DosingSession.course_id == note.course_id, DosingSession.status == DOSING_SIGNED)))
-    if set(dosing_ids) - valid_dosing:
-        return {"dosing_sessions": "Choose signed dosing sessions of this course."}
-    return {}
-
-
 # -- signing -----------------------------------------------------------------------------
 
-def _missing_for_signature(note: SessionNote) -> list[str]:
-    c, missing = note.content or {}, []
-    if note.kind == "integration":
-        if not any(c.get(k) for k in ("stood_out", "emotions", "imagery", "surprises", "meaningful")):
-            missing.append("the experience review")
+#: the experience review: signing needs at least one of its sections
+EXPERIENCE_REVIEW = ("stood_out", "emotions", "imagery", "surprises", "meaningful")
+
+
+def signature_problems(kind: str, content: dict) -> dict[str, str]:
+    """What a note of `kind` with `content` still needs before it can be signed, by form field."""
+    c, problems = content or {}, {}
+    if kind == "integration":
+        if not any(c.get(k) for k in EXPERIENCE_REVIEW):
+            problems["stood_out"] = "Signing needs the experience review: write at least one of its sections."
         if not c.get("self_harm_thoughts"):
-            missing.append("the risk screen (thoughts of self-harm)")
-        if c.get("self_harm_thoughts") == "yes" and not c.get("self_harm_intent"):
-            missing.append("the risk screen's question on intent (thoughts of self-harm were reported)")
-        if c.get("self_harm_thoughts") == "yes" and c.get("safety_plan_reviewed") != "yes":
-            missing.append("a reviewed safety plan (thoughts of self-harm were reported)")
+            problems["self_harm_thoughts"] = ("Signing needs the risk screen: answer whether there are thoughts "
+                                              "of self-harm.")
+        elif c["self_harm_thoughts"] == "yes":
+            if not c.get("self_harm_intent"):
+                problems["self_harm_intent"] = "Thoughts of self-harm were reported: answer the question on intent."
+            if c.get("safety_plan_reviewed") != "yes":
+                problems["safety_plan_reviewed"] = ("Thoughts of self-harm were reported: review the safety plan "
+                                                    "before signing.")
     else:
         if not c.get("intentions"):
-            missing.append("at least one intention")
+            problems["intentions"] = "Signing needs at least one intention."
         if not c.get("readiness"):
-            missing.append("readiness")
-    return missing
+            problems["readiness"] = "Signing needs the patient's readiness."
+    return problems
 
 
 def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date) -> None:
+    """Sign and lock the draft as saved, or refuse with what it still needs, by form field."""
     _check_editable(note, by, expected_version)
-    missing = _missing_for_signature(note)
-    if missing:
-        raise DomainError("Not signed. Still needed: " + "; ".join(missing) + ".")
+    problems = signature_problems(note.kind, note.content)
+    if problems:
+        raise DomainError(problems)
     note.status, note.signed_at = SIGNED, utcnow()
     note.content_digest = content_digest(note)
     raise_for_risk_screen(note)  # saving raised it already, unless the draft predates the rule
@@ -216,6 +234,10 @@ def signed_content(note: SessionNote) -> dict:
                       for s in note.new_steps],
         "check_ins": [[c.action_step_id, c.progress, c.obstacles, c.decision, c.adjustment] for c in note.check_ins],
         "dosing_sessions": sorted(link.dosing_session_id for link in note.dosing_links),
+        # only when there are any: the digests of notes signed before exceptions existed still match
+        **({"dosing_exceptions": {str(link.dosing_session_id): link.exception_reason
+                                  for link in note.dosing_links if link.exception_reason}}
+           if any(link.exception_reason for link in note.dosing_links) else {}),
     }
 
 

@@ -12,16 +12,14 @@ from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
 from ..domain.measures import MEASURES
 from ..db.errors import DomainError
-from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..web.fields import options
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, submit, whole_number
-from . import baselines, charts, recovery, safety, services, views_data
-from .forms import (FIELDS, FORMS, FORMULATION_SECTIONS, AcknowledgeForm, FormulationForm, NewNoteForm,
-                    NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
+from ..web.forms import form_version, render_form, save_then_sign, submit, whole_number
+from . import baselines, charts, dosing_links, drafts, note_form, recovery, safety, services, views_data
+from .forms import (FORMULATION_SECTIONS, LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, FormulationForm,
+                    NewNoteForm, NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
 from .models import CaseFormulation, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
@@ -52,148 +50,100 @@ def note_create(course_id: int):
     return redirect(url_for("courses.course_detail", course_id=course.id) + "#notes")
 
 
-def _theme_choices(keep=()):
-    """Active themes, and any retired one the draft already uses (so saving keeps it)."""
-    themes = db.session.scalars(select(Theme).where(Theme.active.is_(True) | Theme.id.in_(list(keep)))
-                                .order_by(Theme.name)).all()
-    return options([(0, "—")] + [(t.id, t.name if t.active else f"{t.name} (retired)") for t in themes])
-
-
-def _note_form(note: SessionNote, steps, recovered=None):
-    """The draft's form: submitted data on POST, text kept from a timed-out session, else the draft."""
-    form_class = FORMS[note.kind]
-    if request.method == "POST":
-        form = form_class()
-    elif recovered is not None:
-        form = form_class(formdata=recovery.as_formdata(recovered))
-    else:
-        form = _draft_form(note, steps, form_class)
-    if note.kind == "integration":
-        _set_integration_choices(form, note)
-    return form
-
-
-def _draft_form(note: SessionNote, steps, form_class):
-    """The form filled from the saved draft, with a check-in row for each open step."""
-    form = form_class(data={"session_date": note.session_date, "version": note.version,
-                            **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
-    if note.kind == "preparation":
-        form.intentions.data = "\n".join(note.content.get("intentions", []))
-        return form
-    form.dosing_sessions.data = [link.dosing_session_id for link in note.dosing_links]
-    for entry, row in zip(form.themes.entries, note.themes):
-        entry.form.process(None, data={"theme": row.theme_id or 0, "free_theme": row.free_theme,
-                                       "patient_words": row.patient_words})
-    for entry, step in zip(form.new_steps.entries, note.new_steps):
-        entry.form.process(None, obj=step)
-    for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
-        entry.form.process(None, data=technique)
-    saved = {c.action_step_id: c for c in note.check_ins}
-    for step in steps:
-        form.check_ins.append_entry()
-        entry = form.check_ins.entries[-1].form
-        entry.process(None, obj=saved.get(step.id))
-        entry.step_id.data = str(step.id)
-    return form
-
-
-def _set_integration_choices(form, note: SessionNote) -> None:
-    """The themes and the course's signed dosing sessions an integration note may name."""
-    choices = _theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
-    for entry in form.themes.entries:
-        entry.form.theme.choices = choices
-    form.dosing_sessions.choices = options(
-        (s.id, f"Dosing session {s.sequence}") for s in db.session.scalars(
-            select(DosingSession).where(DosingSession.course_id == note.course_id,
-                                        DosingSession.status == DOSING_SIGNED).order_by(DosingSession.sequence)))
-
-
-def _clean(value):
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
-
-
-def _submitted(note: SessionNote, form) -> dict:
-    """Service arguments from a submitted note form."""
-    content = {k: _clean(getattr(form, k).data) for k in FIELDS[note.kind]}
-    args = {"content": content, "themes": [], "new_steps": [], "check_ins": [], "dosing_ids": []}
-    if note.kind == "preparation":
-        content["intentions"] = [line.strip() for line in (form.intentions.data or "").splitlines() if line.strip()]
-        return args
-    content["techniques"] = _submitted_techniques(form)
-    args["themes"] = _submitted_themes(form)
-    args["new_steps"] = _submitted_new_steps(form)
-    args["check_ins"] = _submitted_check_ins(form)
-    args["dosing_ids"] = list(form.dosing_sessions.data or [])
-    return args
-
-
-def _submitted_techniques(form) -> list[dict]:
-    return [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
-            for t in form.techniques.data if (t["technique"] or "").strip()]
-
-
-def _submitted_themes(form) -> list[dict]:
-    """Theme rows with anything in them, each with its form row number for messages."""
-    return [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
-             "patient_words": _clean(r["patient_words"])}
-            for i, r in enumerate(form.themes.data)
-            if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
-
-
-def _submitted_new_steps(form) -> list[dict]:
-    """New action-step rows with anything in them, each with its form row number."""
-    return [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
-             "starts_on": r["starts_on"], "review_on": r["review_on"],
-             "linked_insight": _clean(r["linked_insight"])}
-            for i, r in enumerate(form.new_steps.data)
-            if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
-            or r["starts_on"] or r["review_on"]]
-
-
-def _submitted_check_ins(form) -> list[dict]:
-    """Check-in rows with anything in them, each with its form row number."""
-    return [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
-             "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
-             "adjustment": _clean(r["adjustment"])}
-            for i, r in enumerate(form.check_ins.data)
-            if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]
-
-
 @bp.route("/notes/<id:note_id>", methods=["GET", "POST"])
 @access.permission("notes.read")
 def note_edit(note_id: int):
+    """The note: its author's draft form (with "Save draft" and "Sign and lock"), else the note as it stands."""
     note = _note(note_id)
-    mine = note.author_id == current_user.id
-    if note.signed or not mine:
+    if note.signed or note.discarded or note.author_id != current_user.id:
         if request.method == "POST":
-            audit.record("note.update", obj=note, patient_id=note.patient_id, outcome=audit.DENIED,
-                         detail="signed" if note.signed else "not the author")
-            flash("This note is signed and locked; add an addendum instead." if note.signed
-                  else "Only the note's author can change a draft.", "error")
+            why = "signed" if note.signed else "discarded" if note.discarded else "not the author"
+            audit.record("note.update", obj=note, patient_id=note.patient_id, outcome=audit.DENIED, detail=why)
+            flash({"signed": "This note is signed and locked; add an addendum instead.",
+                   "discarded": services.DISCARDED}.get(why, "Only the note's author can change a draft."), "error")
             return redirect(url_for("notes.note_edit", note_id=note.id)), 303
         return _note_view(note)
     steps = services.open_steps(note.course_id, before=note)
     recovered = recovery.pending(current_user.id, request.path) if request.method == "GET" else None
-    form = _note_form(note, steps, recovered)
+    form = note_form.note_form(note, steps, recovered)
     if request.method == "GET":
         audit.record("note.view", obj=note, patient_id=note.patient_id)
+        return _edit_page(note, form, steps, recovered)
+    return _save_note(note, form, steps, signing=bool(request.form.get("then_sign")))
+
+
+def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None):
+    context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered,
+                   discard_form=DiscardNoteForm(prefix="discard", version=note.version))
+    if status is None:
+        return render_form("notes/edit.html", form, **context)
+    return render_template("notes/edit.html", form=form, **context), status
+
+
+def _save_note(note: SessionNote, form, steps, *, signing: bool):
+    """Save the draft as submitted, and sign it too when "Sign and lock" was pressed: one
+    request, so signing never drops what was typed since the last save. A refused save keeps
+    nothing and shows, with its own reasons, what signing would refuse; a refused signature
+    keeps the valid save (the text is on the record, not only in the browser) and shows why
+    it is not signed, each reason next to its field."""
+    args = note_form.submitted(note, form)
+    outcome = save_then_sign(form, lambda: services.save_note(
+        note, by=current_user, expected_version=form_version(form), today=clinic_today(),
+        session_date=form.session_date.data, **args), (lambda: _sign(note, form)) if signing else None)
+    if not outcome.saved:
+        if signing:
+            DomainError(_sign_needs(note.kind, args["content"], form)).apply_to(form)
+            form.form_errors = list(form.form_errors) + ["Nothing was saved or signed: correct the fields "
+                                                         "marked below."]
+        audit.record("note.sign" if signing else "note.update", obj=note, patient_id=note.patient_id,
+                     outcome=audit.FAILURE, detail="not saved")
+        return _edit_page(note, form, steps)
+    _saved(note, outcome)
+    if outcome.signed:
+        flash("Signed and locked. Corrections are addenda from now on.", "success")
+    elif signing:
+        audit.record("note.sign", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="refused")
+        form.version.data = note.version  # the draft just saved is the one to sign next
+        form.form_errors = list(form.form_errors) + ["Draft saved, not signed: complete the fields marked below, "
+                                                     "then sign again."]
+        return _edit_page(note, form, steps, status=200)  # 200: the save is committed
     else:
-        done, alert = submit(form, lambda: services.save_note(
-            note, by=current_user, expected_version=form_version(form), today=clinic_today(),
-            session_date=form.session_date.data, **_submitted(note, form)))
-        if done:
-            recovery.mark_recovered(current_user.id, request.path)
-            audit.record("note.update", obj=note, patient_id=note.patient_id,
-                         detail=f"safety alert {alert.id} raised" if alert else None)
-            flash("Draft saved. Sign it when it is complete.", "success")
-            if alert:
-                flash(f"Safety alert: {alert.finding}. It stays open for the care team until a clinician "
-                      "acknowledges it with what was done.", "error")
-            return redirect(url_for("notes.note_edit", note_id=note.id))
-        audit.record("note.update", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="not saved")
-    return render_form("notes/edit.html", form, note=note, steps={s.id: s for s in steps}, recovered=recovered)
+        flash("Draft saved. Sign it when it is complete.", "success")
+    return redirect(url_for("notes.note_edit", note_id=note.id))
+
+
+def _saved(note: SessionNote, outcome) -> None:
+    """After a valid save (signed or not): text kept from a timed-out session is cleared unless a
+    signature from another window would lose it; one audit row (a signature includes the save
+    it was made with); the safety alert its risk screen raised, if any."""
+    if not (outcome.signed and recovery.holds_more_than(recovery.pending(current_user.id, request.path),
+                                                         request.form)):
+        recovery.mark_recovered(current_user.id, request.path)
+    alert = outcome.result
+    detail = "; ".join(filter(None, ["saved and signed" if outcome.signed else None,
+                                     dosing_links.exceptions_kept(note.dosing_links),
+                                     f"safety alert {alert.id} raised" if alert else None])) or None
+    audit.record("note.sign" if outcome.signed else "note.update", obj=note, patient_id=note.patient_id,
+                 detail=detail)
+    if alert:
+        flash(f"Safety alert: {alert.finding}. It stays open for the care team until a clinician "
+              "acknowledges it with what was done.", "error")
+
+
+def _sign_needs(kind: str, content: dict, form) -> dict[str, str]:
+    """What signing needs of this content, and the signer's confirmation that it locks the note."""
+    needs = services.signature_problems(kind, content)
+    if not form.confirm_lock.data:
+        needs["confirm_lock"] = LOCK_NOT_CONFIRMED
+    return needs
+
+
+def _sign(note: SessionNote, form) -> None:
+    """Sign the draft just saved, if complete and the signer confirmed it will be locked."""
+    needs = _sign_needs(note.kind, note.content, form)
+    if needs:
+        raise DomainError(needs)
+    services.sign_note(note, by=current_user, expected_version=note.version, today=clinic_today())
 
 
 def _note_view(note: SessionNote):
@@ -206,23 +156,23 @@ def _note_view(note: SessionNote):
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
                            addendum_form=NoteAddendumForm(),
-                           has_process=mine and services.has_process_note(note, current_user))
+                           has_process=mine and not note.discarded and services.has_process_note(note, current_user))
 
 
-@bp.route("/notes/<id:note_id>/sign", methods=["POST"])
+@bp.route("/notes/<id:note_id>/discard", methods=["POST"])
 @access.permission("notes.write")
-def note_sign(note_id: int):
+def note_discard(note_id: int):
+    """The author gives up a draft: its text is cleared for good, the note stays marked discarded."""
     note = _note(note_id)
-    try:
-        with db.session.begin_nested():  # a refusal after the flush leaves nothing signed
-            services.sign_note(note, by=current_user, expected_version=form_version(request.form),
-                               today=clinic_today())
-    except DomainError as err:
-        audit.record("note.sign", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="refused")
-        flash(str(err), "error")
-        return redirect(url_for("notes.note_edit", note_id=note.id))
-    audit.record("note.sign", obj=note, patient_id=note.patient_id)
-    flash("Signed and locked. Corrections are addenda from now on.", "success")
+    form = DiscardNoteForm(prefix="discard")
+    done, _ = submit(form, lambda: drafts.discard_note(note, by=current_user, expected_version=form_version(form),
+                                                       now=utcnow()))
+    audit.report_submission(done, form, "note.discard", obj=note, patient_id=note.patient_id,
+                            message="Draft discarded; its text was not kept.")
+    if done:
+        recovery.mark_recovered(current_user.id, url_for("notes.note_edit", note_id=note.id))
+        recovery.mark_recovered(current_user.id, url_for("notes.process_note", note_id=note.id))
+        return redirect(url_for("courses.course_detail", course_id=note.course_id) + "#notes")
     return redirect(url_for("notes.note_edit", note_id=note.id))
 
 
@@ -248,6 +198,9 @@ def process_note(note_id: int):
         abort(404)
     if note.author_id != current_user.id:
         audit.denial("process notes are their author's alone", obj=note, patient_id=note.patient_id)
+        abort(404)
+    if note.discarded:
+        audit.denial("the draft was discarded with its process notes", obj=note, patient_id=note.patient_id)
         abort(404)
     if not can_read_clinical(current_user, note.patient):
         # Only while the author still treats the patient: a therapist who has left the care team

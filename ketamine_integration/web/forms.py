@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -46,6 +47,40 @@ def submit(form: FlaskForm, operation: Callable[[], Any]) -> tuple[bool, Any]:
             err.read_current_version(db.session)
         err.apply_to(form)
         return False, None
+
+
+@dataclass(frozen=True)
+class SaveThenSign:
+    """What became of a record form's "Sign and lock" (or "Save draft") submission."""
+
+    saved: bool
+    signed: bool
+    #: what the save returned
+    result: Any
+    #: why signing was refused (the valid save stands): its reasons are on the form's fields
+    refusal: DomainError | None
+
+
+def save_then_sign(form: FlaskForm, save: Callable[[], Any], sign: Callable[[], Any] | None) -> SaveThenSign:
+    """The "Sign and lock" button of a record form that also saves: what is in the form is
+    saved, then signed, in the same request, so signing never drops what was typed since the
+    last save. sign=None: the user saved without signing.
+
+    A refused save changes nothing (submit()); the caller may add the reasons signing would
+    also give, so they are read together. A refused signature rolls back only what signing
+    wrote, keeps the valid save, and puts its reasons on the form's fields."""
+    saved, result = submit(form, save)
+    if not saved or sign is None:
+        return SaveThenSign(saved, False, result, None)
+    try:
+        with db.session.begin_nested():
+            sign()
+    except DomainError as err:
+        if isinstance(err, ConcurrentEdit):
+            err.read_current_version(db.session)
+        err.apply_to(form)
+        return SaveThenSign(True, False, result, err)
+    return SaveThenSign(True, True, result, None)
 
 
 _ASCII_NUMBER = re.compile(r"[0-9]{1,10}")

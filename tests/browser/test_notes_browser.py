@@ -1,5 +1,6 @@
-"""Browser check: a therapist writes an integration note with a theme and an action step,
-signs it, and finds the theme on the patient's theme view."""
+"""Browser checks: a therapist types a whole integration note with a theme and an action step and
+signs it without saving first (a refused signature keeps every word), then finds the theme on the
+patient's theme view; a therapist discards a draft."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -35,8 +36,13 @@ def test_therapist_writes_signs_and_sees_the_theme(live_server, page: Page):
     step.get_by_label("From").fill(date.today().isoformat())
     step.get_by_label("Review on").fill((date.today() + timedelta(days=14)).isoformat())
     page.get_by_role("group", name="Risk screen: thoughts of self-harm").get_by_label("No").check()
-    page.get_by_role("button", name="Save draft").click()
-    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    # never saved: "Sign and lock" sends the whole form, and asks first for the confirmation
+    page.get_by_role("button", name="Sign and lock").click()
+    expect(page.get_by_text("Draft saved, not signed")).to_be_visible()
+    expect(page.get_by_text("Tick this box to confirm that the note will be locked")).to_be_visible()
+    expect(page.get_by_label("Experience review: what stood out")).to_have_value(
+        "Warmth spreading from the chest to the hands")
+    page.get_by_label("I understand this note will be locked").check()
     page.get_by_role("button", name="Sign and lock").click()
     expect(page.get_by_text("Signed and locked.")).to_be_visible()
     expect(page.get_by_text("Walk by the river — 3 times a week")).to_be_visible()
@@ -45,3 +51,26 @@ def test_therapist_writes_signs_and_sees_the_theme(live_server, page: Page):
     row = page.get_by_role("row", name="Safety in the body")
     expect(row).to_be_visible()
     expect(row).to_contain_text("my chest finally unclenched")
+
+
+def test_therapist_discards_a_draft(live_server, page: Page):
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(make.patient(family_name="Discarded"), therapist, prescriber, phase="integration")
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}")
+    page.get_by_label("Note", exact=True).select_option("integration")
+    page.get_by_label("Session date").fill(date.today().isoformat())
+    page.get_by_role("button", name="Start a note").click()
+    page.get_by_label("Insights", exact=True).fill("Started on the wrong patient")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+
+    page.get_by_role("button", name="Discard draft").click()               # not confirmed: refused
+    expect(page.get_by_text("Tick this box to confirm, then discard the draft.")).to_be_visible()
+    page.get_by_label("I understand the text of this draft will not be kept").check()
+    page.get_by_role("button", name="Discard draft").click()
+    expect(page.get_by_text("Draft discarded; its text was not kept.")).to_be_visible()
+    notes = page.get_by_role("region", name="Session notes")
+    expect(notes.get_by_text("No notes yet.")).to_be_visible()

@@ -244,8 +244,8 @@ class World:
         sections = ("stood_out", "emotions", "imagery", "surprises", "meaningful", "insights", "core_beliefs",
                     "connections_present", "connections_past", "practices_note", "challenges_note", "risk_notes",
                     "next_session_plan")
-        self.post(ther, f"/notes/{first}", {
-            "session_date": today.isoformat(), "version": 1, "self_harm_thoughts": "no",
+        self._sign(ther, first, {
+            "session_date": today.isoformat(), "self_harm_thoughts": "no",
             "dosing_sessions": ids["dosing"], "practices": "journaling", "challenges": "overwhelm", **{s: p(f"integration {s}") for s in sections},
             "themes-0-theme": 0, "themes-0-free_theme": p("free theme"),
             "themes-0-patient_words": p("theme patient words"),
@@ -253,18 +253,16 @@ class World:
             "new_steps-0-starts_on": today.isoformat(), "new_steps-0-review_on": (today + timedelta(14)).isoformat(),
             "new_steps-0-linked_insight": p("action step linked insight"),
             "techniques-0-technique": p("technique"), "techniques-0-rationale": p("technique rationale")})
-        self._sign(ther, first)
         self.post(ther, f"/notes/{first}/addenda", {"body": p("note addendum")})
         self.post(ther, f"/notes/{first}/process", {"body": p("process note"), "version": ""})
         ids["note_signed"] = first
         second = new_note("integration")
         step = self.one(ActionStep, ActionStep.course_id == course)[0]
-        self.post(ther, f"/notes/{second}", {
-            "session_date": today.isoformat(), "version": 1, "self_harm_thoughts": "no", "stood_out": "Calm.",
+        self._sign(ther, second, {
+            "session_date": today.isoformat(), "self_harm_thoughts": "no", "stood_out": "Calm.",
             "check_ins-0-step_id": step.id, "check_ins-0-progress": "partly",
             "check_ins-0-obstacles": p("check-in obstacles"), "check_ins-0-decision": "adjust",
             "check_ins-0-adjustment": p("check-in adjustment")})
-        self._sign(ther, second)
         ids["note_check_in"] = second
         self.post(ther, f"/courses/{course}/formulation", {
             "revision": 0, **{s: p(f"formulation {s}") for s in (
@@ -289,9 +287,10 @@ class World:
                     "safety alert acknowledgement": alert}
         return self.make.query(read)
 
-    def _sign(self, ther: Auth, note_id: int) -> None:
+    def _sign(self, ther: Auth, note_id: int, data: dict) -> None:
+        """The whole note typed and signed in one request ("Sign and lock", confirmed)."""
         version = self.make.query(lambda: db.session.get(SessionNote, note_id).version)
-        self.post(ther, f"/notes/{note_id}/sign", {"version": version})
+        self.post(ther, f"/notes/{note_id}", {**data, "version": version, "then_sign": "1", "confirm_lock": "y"})
 
     def _measures(self, ther: Auth) -> None:
         p, course = self.p, self.ids["course"]

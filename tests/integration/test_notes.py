@@ -98,15 +98,19 @@ def _integration_data(version, **overrides):
     return data
 
 
+#: what the "Sign and lock" button adds to the note form: the button, and the signer's confirmation
+SIGNING = {"then_sign": "1", "confirm_lock": "y"}
+
+
 def _write_and_sign(make, auth, team, **overrides):
+    """A whole integration note typed and signed in one request, without saving first."""
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), **{"themes-0-theme": str(team["theme"]),
                                                      "themes-0-patient_words": "my chest finally unclenched",
-                                                     **overrides})
-    saved = auth.post(f"/notes/{note}", data)
-    assert saved.status_code == 302, page_text(saved)[-600:]
-    signed = auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))})
-    assert signed.status_code == 302
+                                                     **SIGNING, **overrides})
+    signed = auth.post(f"/notes/{note}", data)
+    assert signed.status_code == 302, page_text(signed)[-600:]
+    assert make.query(lambda: db.session.get(SessionNote, note).status) == "signed"
     return note
 
 
@@ -119,8 +123,9 @@ def test_an_integration_note_is_written_signed_and_feeds_the_theme_and_step_view
     assert "Safety in the body" in themes and "my chest finally unclenched" in themes
     steps = page_text(client.get(f"/courses/{team['course']}/action-steps"))
     assert "Walk by the river" in steps and "3 times a week" in steps and "No check-in yet" in steps
-    assert [r.action for r in make.audit_rows(patient_id=team["patient"]) if r.action.startswith("note.")][:3] == [
-        "note.create", "note.update", "note.sign"]
+    # saved and signed in one request: one row, the signature's
+    assert [r.action for r in make.audit_rows(patient_id=team["patient"]) if r.action.startswith("note.")][:2] == [
+        "note.create", "note.sign"]
 
 
 def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, auth, client):
@@ -136,7 +141,8 @@ def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, a
         "check_ins-0-obstacles": "Rain", "check_ins-0-decision": "stop"})
     assert auth.post(f"/notes/{second}", data).status_code == 302
     assert make.query(lambda: db.session.get(ActionStep, step_id).status) == "open"   # a draft decides nothing
-    assert auth.post(f"/notes/{second}/sign", {"version": str(_version(make, second))}).status_code == 302
+    data["version"] = str(_version(make, second))
+    assert auth.post(f"/notes/{second}", {**data, **SIGNING}).status_code == 302
     assert make.query(lambda: db.session.get(ActionStep, step_id).status) == "stopped"
     tracker = page_text(client.get(f"/courses/{team['course']}/action-steps"))
     assert "Stopped" in tracker and "partly" in tracker and "Rain" in tracker
@@ -150,7 +156,8 @@ def test_a_signed_note_cannot_be_changed_by_any_route(team, make, auth, client, 
     # the edit form, signing again, and a forged version
     edit = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Rewritten"))
     assert edit.status_code == 303
-    assert auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))}).status_code == 302
+    again = auth.post(f"/notes/{note}", _integration_data(_version(make, note), **SIGNING))
+    assert again.status_code == 303
     assert make.query(lambda: db.session.get(SessionNote, note).content) == before
     # the ORM refuses
     with app.app_context():
@@ -264,8 +271,7 @@ def test_a_signed_preparation_note_counts_toward_preparation(make, auth, client)
             "intentions": "To stop bracing for bad news\nTo sleep through the night",
             "psychoeducation": ["what_to_expect", "dissociation"], "readiness": "ready",
             "consent_questions_answered": "yes"}
-    assert auth.post(f"/notes/{note}", data).status_code == 302
-    assert auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))}).status_code == 302
+    assert auth.post(f"/notes/{note}", {**data, **SIGNING}).status_code == 302
     page = page_text(client.get(f"/courses/{course}"))
     assert f"Signed preparation note #{note}" in page
     stored = make.query(lambda: db.session.get(SessionNote, note).content)
@@ -275,11 +281,11 @@ def test_a_signed_preparation_note_counts_toward_preparation(make, auth, client)
 def test_signing_needs_the_experience_review_and_the_risk_screen(team, make, auth):
     auth.login("ther")
     note = _start(auth, team["course"])
-    auth.post(f"/notes/{note}", _integration_data(_version(make, note), stood_out="", emotions="",
-                                                  self_harm_thoughts="yes", safety_plan_reviewed="no"))
-    refused = auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))}, follow_redirects=True)
+    refused = auth.post(f"/notes/{note}", _integration_data(_version(make, note), stood_out="", emotions="",
+                                                            self_harm_thoughts="yes", safety_plan_reviewed="no",
+                                                            **SIGNING))
     text_ = page_text(refused)
-    assert "the experience review" in text_ and "a reviewed safety plan" in text_
+    assert "Signing needs the experience review" in text_ and "review the safety plan" in text_
     assert make.query(lambda: db.session.get(SessionNote, note).status) == "draft"
 
 
@@ -392,15 +398,19 @@ def test_nothing_is_kept_for_a_post_after_an_explicit_logout(team, make, auth):
 
 
 def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team, make, auth, client):
-    """The caseload's draft count is the signed-in author's own drafts; the next session is the
-    patient's earliest booking still ahead (both read with the caseload's patients)."""
+    """The caseload's draft count is the signed-in author's own drafts with anything written (a
+    note started and left blank is not unsigned work); the next session is the patient's earliest
+    booking still ahead (both read with the caseload's patients)."""
     from datetime import datetime, timezone
 
     from ketamine_integration.bookings.models import Appointment
 
     auth.login("ther")
-    _start(auth, team["course"])
-    _start(auth, team["course"])
+    for insights in ("Rest is allowed", None, "I can ask for help"):
+        note = _start(auth, team["course"])
+        if insights:  # the second is started and left blank
+            assert auth.post(f"/notes/{note}", {"session_date": TODAY.isoformat(), "version": _version(make, note),
+                                                "insights": insights}).status_code == 302
     ahead = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
 
     def book(starts_at, status):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from ketamine_integration.extensions import db
-from tests.security.clinic import Clinic, today
+from tests.security.clinic import SIGNING, Clinic, today
 
 KEPT_TEXT = "Process text typed while the session lapsed"
 
@@ -32,9 +32,7 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
     second = clinic.new_note("integration")
     checked = clinic.integration_data(second, **{"check_ins-0-step_id": str(step), "check_ins-0-progress": "done",
                                                  "check_ins-0-decision": "continue"})
-    assert clinic.post("therapist", f"/notes/{second}", checked).status_code == 302
-    assert clinic.post("therapist", f"/notes/{second}/sign", {"version": clinic.version("note", second)}
-                       ).status_code == 302
+    assert clinic.post("therapist", f"/notes/{second}", {**checked, **SIGNING}).status_code == 302
     assert clinic.post("therapist", f"/notes/{first}/addenda", {"body": "Later: slept well"}).status_code == 302
     assert clinic.post("prescriber", f"/dosing/{clinic.signed_session}/addenda",
                        {"body": "Lot checked again"}).status_code == 302

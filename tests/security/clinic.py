@@ -18,6 +18,8 @@ from ketamine_integration.extensions import db
 from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")  # tests.databases.app_settings: the clinic's zone in tests
+#: what the note form's "Sign and lock" button adds: the button, and the signer's confirmation
+SIGNING = {"then_sign": "1", "confirm_lock": "y"}
 USERNAMES = {"admin": "fz-admin", "staff": "fz-staff", "therapist": "fz-ther", "prescriber": "fz-pres",
              "nurse": "fz-nurse", "victim": "fz-victim"}
 
@@ -233,10 +235,17 @@ class Clinic:
         return self.new_note("preparation")
 
     @cached_property
-    def signed_note(self) -> int:
+    def discardable_note(self) -> int:
+        """A draft of its own, for the discard form (discarding the shared draft would leave the
+        other forms nothing to save)."""
         note = self.new_note("integration")
         assert self.post("therapist", f"/notes/{note}", self.integration_data(note)).status_code == 302
-        signed = self.post("therapist", f"/notes/{note}/sign", {"version": self.version("note", note)})
+        return note
+
+    @cached_property
+    def signed_note(self) -> int:
+        note = self.new_note("integration")
+        signed = self.post("therapist", f"/notes/{note}", self.integration_data(note, **SIGNING))
         assert signed.status_code == 302
         return note
 

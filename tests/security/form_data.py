@@ -188,7 +188,7 @@ FORMS = {
         "stood_out": "The music",
         "insights": "I can rest",
     },
-    "notes.note_sign": lambda w, t, r: {"version": "2"},
+    "notes.note_discard": lambda w, t, r: {"discard-confirm": "y", "discard-version": "1"},
     "notes.process_note": lambda w, t, r: {"body": "My own reflections", "version": ""},
     "notes.theme_toggle": _nothing,
     "notes.theme_vocabulary": lambda w, t, r: {"name": "Belonging"},

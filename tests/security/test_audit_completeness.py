@@ -20,7 +20,7 @@ from ketamine_integration.audit.services import ACTIONS
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 
-from .clinic import Clinic, form_time, ics, local, today
+from .clinic import SIGNING, Clinic, form_time, ics, local, today
 
 SUITE = "Audit completeness"
 SENTINEL = "Zq9-SENTINEL-note-text-4417"
@@ -185,8 +185,12 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             "note-kind": "integration", "note-session_date": today().isoformat()}), p),
         "note.update": lambda: (c.draft_note, Step("therapist", lambda: c.auth.post(
             f"/notes/{c.draft_note}", c.integration_data(c.draft_note)), p))[1],
+        # the whole form saved and signed: one row, the signature's
         "note.sign": lambda: Step("therapist", lambda: c.auth.post(
-            f"/notes/{c.draft_note}/sign", {"version": c.version("note", c.draft_note)}), p),
+            f"/notes/{c.draft_note}", c.integration_data(c.draft_note, **SIGNING)), p),
+        "note.discard": lambda: (lambda note: Step("therapist", lambda: c.auth.post(
+            f"/notes/{note}/discard", {"discard-confirm": "y", "discard-version": c.version("note", note)}), p))(
+            c.new_note()),
         "note.view": lambda: (c.signed_note, Step("therapist", lambda: c.auth.client.get(f"/notes/{c.signed_note}"),
                                                   p))[1],
         "note.addendum": lambda: Step("therapist", lambda: c.auth.post(f"/notes/{c.signed_note}/addenda",

@@ -1,12 +1,12 @@
 """Integration windows: computation across DST, status at every boundary, coverage."""
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ketamine_integration.domain.protocols import Span, Window
 from ketamine_integration.domain.windows import (IntegrationWindow, WindowStatus, assign_sessions, covered,
-                                                 shift, status_at, window_for)
+                                                 day_start, shift, status_at, window_for)
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -126,3 +126,28 @@ def test_two_sessions_per_window():
     assigned = assign_sessions([_w(1, 2, 9)], [_at(3), _at(4), _at(5)], per_window=2, shared=False)
     assert assigned == {1: [_at(3), _at(4)]} and covered(assigned[1], 2)
     assert not covered([_at(3)], 2)
+
+
+# A window opening at 15:45 on 7 March and closing at 15:45 on 20 March (New York), across spring forward.
+SPRING = window_for(3, ny(2026, 3, 6, 15, 45), IV, NY)
+
+
+@pytest.mark.parametrize("window, day, expected", [
+    (SPRING, date(2026, 3, 6), False),   # the day of the dose: the window opens the next afternoon
+    (SPRING, date(2026, 3, 7), True),    # the day it opens (at 15:45): a session that day may be inside
+    (SPRING, date(2026, 3, 8), True),    # the 23-hour day of spring forward
+    (SPRING, date(2026, 3, 20), True),   # the day it closes (at 15:45): still inside in the morning
+    (SPRING, date(2026, 3, 21), False),  # the day after it closed
+    # a window closing exactly at midnight leaves the day that starts then outside it
+    (window_for(1, ny(2026, 5, 1, 0, 0), IV, NY), date(2026, 5, 14), True),
+    (window_for(1, ny(2026, 5, 1, 0, 0), IV, NY), date(2026, 5, 15), False),
+    # fall back (1 November, a 25-hour day): the window of a dose on 31 October 11:00 opens that day at 11:00
+    (window_for(4, ny(2026, 10, 31, 11, 0), IV, NY), date(2026, 11, 1), True),
+])
+def test_includes_day(window, day, expected):
+    assert window.includes_day(day, NY) is expected
+
+
+def test_day_start_is_the_clinic_midnight_in_utc():
+    assert day_start(date(2026, 3, 8), NY) == datetime(2026, 3, 8, 5, tzinfo=UTC)     # EST, before the change
+    assert day_start(date(2026, 3, 9), NY) == datetime(2026, 3, 9, 4, tzinfo=UTC)     # EDT, after it

@@ -2,7 +2,7 @@
 import threading
 
 from tests.conftest import Auth
-from tests.integration.test_notes import (TODAY, _integration_data, _start, _theme, _version,  # noqa: F401
+from tests.integration.test_notes import (SIGNING, TODAY, _integration_data, _start, _theme, _version,  # noqa: F401
                                           _write_and_sign)
 
 

@@ -5,16 +5,16 @@ from sqlalchemy import func, select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionCheckIn, ActionStep
-from tests.integration.notes_edge_cases.helpers import TODAY, _integration_data, _start, _version
+from tests.integration.notes_edge_cases.helpers import SIGNING, TODAY, _integration_data, _start, _version
 
 
 def _sign_with_two_steps(make, auth, team, n):
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), **{
         "new_steps-0-what": f"Step {n}a", "new_steps-1-what": f"Step {n}b", "new_steps-1-how_often": "daily",
-        "new_steps-1-starts_on": TODAY.isoformat(), "new_steps-1-review_on": (TODAY + timedelta(days=7)).isoformat()})
+        "new_steps-1-starts_on": TODAY.isoformat(), "new_steps-1-review_on": (TODAY + timedelta(days=7)).isoformat(),
+        **SIGNING})
     assert auth.post(f"/notes/{note}", data).status_code == 302
-    assert auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))}).status_code == 302
 
 
 def test_check_ins_on_more_than_50_open_steps_are_not_silently_dropped(team, make, auth, client):

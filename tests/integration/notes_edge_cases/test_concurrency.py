@@ -28,12 +28,12 @@ def test_parallel_signs_and_acknowledgements_never_500(team, make, auth, app):
     from ketamine_integration.extensions import db
     from ketamine_integration.notes.models import SafetyAlert
     from tests.integration.test_notes import _phq9
-    from tests.integration.notes_edge_cases.helpers import _integration_data, _version
+    from tests.integration.notes_edge_cases.helpers import SIGNING, _integration_data, _version
     auth.login("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}", _integration_data(_version(make, note))).status_code == 302
     version = _version(make, note)
-    signs = parallel(app, "ther", 4, lambda tab, i: tab.post(f"/notes/{note}/sign", {"version": str(version)}))
+    signs = parallel(app, "ther", 4, lambda tab, i: tab.post(f"/notes/{note}", _integration_data(version, **SIGNING)))
     assert 500 not in signs
     assert make.query(lambda: db.session.get(__import__("ketamine_integration.notes.models", fromlist=["x"])
                                              .SessionNote, note).status) == "signed"

@@ -1,5 +1,5 @@
 """Form input that must be refused (4xx) and never answered with a 500."""
-from tests.integration.notes_edge_cases.helpers import _integration_data, _start, _version, _write_and_sign
+from tests.integration.notes_edge_cases.helpers import SIGNING, _integration_data, _start, _version, _write_and_sign
 from ketamine_integration.extensions import db
 
 # str.isdigit() is True for these, int() refuses them (ValueError)
@@ -21,8 +21,8 @@ def test_forged_check_in_step_id_is_refused_not_500(team, make, auth):
 def test_forged_version_on_sign_is_refused_not_500(team, make, auth):
     auth.login("ther")
     note = _start(auth, team["course"])
-    response = auth.post(f"/notes/{note}/sign", {"version": "\u00b2"})
-    assert response.status_code in (302, 409, 422), response.status_code
+    response = auth.post(f"/notes/{note}", _integration_data("\u00b2", **SIGNING))
+    assert response.status_code in (409, 422), response.status_code
 
 
 def test_forged_version_on_draft_save_is_refused_not_500(team, make, auth):

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from tests.conftest import Auth, page_text
-from tests.integration.notes_edge_cases.helpers import _integration_data, _start, _version
+from tests.integration.notes_edge_cases.helpers import SIGNING, _integration_data, _start, _version
 
 
 def test_text_kept_after_a_timeout_is_not_lost_when_the_note_was_signed_meanwhile(team, make, auth, client, app):
@@ -15,7 +15,7 @@ def test_text_kept_after_a_timeout_is_not_lost_when_the_note_was_signed_meanwhil
     assert "/login" in late.headers["Location"]                      # kept for after sign-in
     other_device = Auth(app, app.test_client())
     other_device.login("ther")
-    assert other_device.post(f"/notes/{note}/sign", {"version": str(version)}).status_code == 302
+    assert other_device.post(f"/notes/{note}", _integration_data(version, **SIGNING)).status_code == 302
     auth.login("ther")
     page = client.get(f"/notes/{note}")
     # the note is signed: the kept text must still be offered (e.g. to become an addendum)

@@ -6,7 +6,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.services import verify_signed_notes
-from tests.integration.notes_edge_cases.helpers import _integration_data, _start, _version, _write_and_sign
+from tests.integration.notes_edge_cases.helpers import SIGNING, _integration_data, _start, _version, _write_and_sign
 
 # On SQLite and PostgreSQL: database triggers refuse raw SQL.
 pytestmark = pytest.mark.both_engines
@@ -41,8 +41,7 @@ def test_a_signed_note_cannot_be_renumbered(team, make, auth, app):
     note = _start(auth, course, kind="preparation")
     assert auth.post(f"/notes/{note}", {"session_date": __import__("datetime").date.today().isoformat(),
                                         "version": str(_version(make, note)), "intentions": "Sleep",
-                                        "readiness": "ready"}).status_code == 302
-    assert auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))}).status_code == 302
+                                        "readiness": "ready", **SIGNING}).status_code == 302
     with app.app_context():
         with pytest.raises(DBAPIError):
             db.session.execute(text("UPDATE session_notes SET id = 424242 WHERE id = :id"), {"id": note})

@@ -6,7 +6,7 @@ from pathlib import Path
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SessionNote
 from tests.conftest import page_text
-from tests.integration.notes_edge_cases.helpers import _start, _version
+from tests.integration.notes_edge_cases.helpers import SIGNING, _start, _version
 
 PROJECT = Path(__file__).resolve().parents[3]
 
@@ -24,9 +24,9 @@ def test_a_refused_preparation_signature_leaves_the_note_a_draft(make, auth, app
     course = make.course(make.patient(family_name="Prepared"), ther, pres, protocol="no-prep-sessions")
     auth.login("pt")
     note = _start(auth, course, kind="preparation")
-    assert auth.post(f"/notes/{note}", {"session_date": date.today().isoformat(), "version": str(_version(make, note)),
-                                        "intentions": "To sleep", "readiness": "ready"}).status_code == 302
-    answer = auth.post(f"/notes/{note}/sign", {"version": str(_version(make, note))}, follow_redirects=True)
+    answer = auth.post(f"/notes/{note}", {"session_date": date.today().isoformat(), "version": str(_version(make, note)),
+                                          "intentions": "To sleep", "readiness": "ready", **SIGNING},
+                       follow_redirects=True)
     status = make.query(lambda: db.session.get(SessionNote, note).status)
     told_refused = "not a preparation requirement" in page_text(answer)
     # either it is signed and the user is told so, or it is refused and stays a draft

@@ -1,0 +1,64 @@
+"""Drafts: which of an author's drafts hold anything written (the ones the home page counts as
+unsigned work), and discarding one (issue 20, point 6: "Start a note" made a draft at once, and
+blank drafts could never go)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import exists, or_, select
+
+from ..accounts.models import User
+from ..db.errors import ConcurrentEdit, DomainError
+from ..db.locking import flush_versioned
+from ..extensions import db
+from .models import DRAFT, ActionCheckIn, ActionStep, NoteDosingLink, NoteTheme, ProcessNote, SessionNote
+
+DISCARD_CONFLICT = ("This draft was saved in another window after you opened it. Review it before discarding "
+                    "it: nothing was discarded.")
+
+
+def has_writing(content: dict | None) -> bool:
+    """Whether a draft's narrative sections hold anything: text, a choice, a ticked box."""
+    return any(value not in (None, "", [], {}) for value in (content or {}).values())
+
+
+def written_drafts(author_id: int, patient_ids: Iterable[int]) -> Counter:
+    """The author's drafts that hold anything (a section, a theme, a step, a check-in, a dosing
+    link), counted by patient: one statement, whatever the caseload. A blank draft ("Start a
+    note" and nothing more) is not unsigned work; a discarded one is gone from every list."""
+    ids = list(patient_ids)
+    if not ids:
+        return Counter()
+    parts = [exists().where(table.note_id == SessionNote.id)
+             for table in (NoteTheme, ActionStep, ActionCheckIn, NoteDosingLink)]
+    rows = db.session.execute(select(SessionNote.patient_id, SessionNote.content, or_(*parts).label("parts")).where(
+        SessionNote.author_id == author_id, SessionNote.status == DRAFT, SessionNote.discarded_at.is_(None),
+        SessionNote.patient_id.in_(ids))).all()
+    return Counter(r.patient_id for r in rows if r.parts or has_writing(r.content))
+
+
+def discard_note(note: SessionNote, *, by: User, expected_version: int, now: datetime) -> None:
+    """The author gives up a draft: its text, themes, steps, check-ins, dosing links and the
+    author's process notes on it are cleared for good; the note stays, marked discarded with
+    who and when, so the record shows it was started and given up. A signed note is never
+    discarded (corrections are addenda), and no one discards another's draft."""
+    if note.status != DRAFT:
+        raise DomainError("A signed note is never discarded; add an addendum instead.")
+    if note.author_id != by.id:
+        raise DomainError("Only the note's author can discard a draft.")
+    if note.discarded:
+        raise DomainError("This draft was discarded already.")
+    if note.version != expected_version:
+        raise ConcurrentEdit(DISCARD_CONFLICT, current_version=note.version)
+    note.content = {}
+    note.themes, note.check_ins, note.dosing_links = [], [], []
+    for step in list(note.new_steps):
+        db.session.delete(step)
+    note.new_steps = []
+    process = db.session.scalar(select(ProcessNote).where(ProcessNote.note_id == note.id))
+    if process is not None:
+        process.body = ""  # psychotherapy notes on a discarded draft are not kept either
+    note.discarded_at, note.discarded_by_id = now, by.id
+    flush_versioned(note, DISCARD_CONFLICT)

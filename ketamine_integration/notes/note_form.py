@@ -1,0 +1,142 @@
+"""The session-note form of the note pages: filled from a draft (or kept text), the choices it
+offers (themes; the dosing sessions whose windows include the session date, and the others as
+exceptions), and the service arguments a submitted one stands for."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import request
+from sqlalchemy import select
+
+from ..extensions import db
+from ..web.fields import options
+from ..web.forms import whole_number
+from . import dosing_links, recovery
+from .forms import FIELDS, FORMS
+from .models import SessionNote, Theme
+
+
+def theme_choices(keep=()):
+    """Active themes, and any retired one the draft already uses (so saving keeps it)."""
+    themes = db.session.scalars(select(Theme).where(Theme.active.is_(True) | Theme.id.in_(list(keep)))
+                                .order_by(Theme.name)).all()
+    return options([(0, "—")] + [(t.id, t.name if t.active else f"{t.name} (retired)") for t in themes])
+
+
+def note_form(note: SessionNote, steps, recovered=None):
+    """The draft's form: submitted data on POST, text kept from a timed-out session, else the draft."""
+    form_class = FORMS[note.kind]
+    if request.method == "POST":
+        form = form_class()
+    elif recovered is not None:
+        form = form_class(formdata=recovery.as_formdata(recovered))
+        form.confirm_lock.data = False  # confirming the lock is asked again, not carried over
+    else:
+        form = _draft_form(note, steps, form_class)
+    if note.kind == "integration":
+        _set_integration_choices(form, note)
+    return form
+
+
+def _draft_form(note: SessionNote, steps, form_class):
+    """The form filled from the saved draft, with a check-in row for each open step."""
+    form = form_class(data={"session_date": note.session_date, "version": note.version,
+                            **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
+    if note.kind == "preparation":
+        form.intentions.data = "\n".join(note.content.get("intentions", []))
+        return form
+    _fill_dosing_links(form, note)
+    for entry, row in zip(form.themes.entries, note.themes):
+        entry.form.process(None, data={"theme": row.theme_id or 0, "free_theme": row.free_theme,
+                                       "patient_words": row.patient_words})
+    for entry, step in zip(form.new_steps.entries, note.new_steps):
+        entry.form.process(None, obj=step)
+    for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
+        entry.form.process(None, data=technique)
+    saved = {c.action_step_id: c for c in note.check_ins}
+    for step in steps:
+        form.check_ins.append_entry()
+        entry = form.check_ins.entries[-1].form
+        entry.process(None, obj=saved.get(step.id))
+        entry.step_id.data = str(step.id)
+    return form
+
+
+def _fill_dosing_links(form, note: SessionNote) -> None:
+    """The saved links: inside their windows, and the exceptions with their (one) reason."""
+    excepted = [link for link in note.dosing_links if link.exception_reason]
+    form.dosing_sessions.data = [link.dosing_session_id for link in note.dosing_links if not link.exception_reason]
+    form.dosing_exceptions.data = [link.dosing_session_id for link in excepted]
+    form.dosing_exception_reason.data = excepted[0].exception_reason if excepted else None
+
+
+def _set_integration_choices(form, note: SessionNote) -> None:
+    """The themes, and the course's signed dosing sessions: those whose window includes the
+    session date (as typed, when a submitted date is valid) to serve, the others as exceptions.
+    A session already chosen stays offered in its list, so a changed date shows it with its
+    problem instead of silently dropping it."""
+    choices = theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
+    for entry in form.themes.entries:
+        entry.form.theme.choices = choices
+    day = form.session_date.data if isinstance(form.session_date.data, date) else note.session_date
+    dosing = dosing_links.dosing_choices(note.course, day)
+    served, excepted = set(form.dosing_sessions.data or []), set(form.dosing_exceptions.data or [])
+    form.dosing_sessions.choices = options((c.session_id, c.label) for c in dosing
+                                           if c.includes or c.session_id in served)
+    form.dosing_exceptions.choices = options((c.session_id, c.label) for c in dosing
+                                             if not c.includes or c.session_id in excepted)
+
+
+def _clean(value):
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def submitted(note: SessionNote, form) -> dict:
+    """Service arguments from a submitted note form."""
+    content = {k: _clean(getattr(form, k).data) for k in FIELDS[note.kind]}
+    args = {"content": content, "themes": [], "new_steps": [], "check_ins": [], "dosing_ids": []}
+    if note.kind == "preparation":
+        content["intentions"] = [line.strip() for line in (form.intentions.data or "").splitlines() if line.strip()]
+        return args
+    content["techniques"] = _submitted_techniques(form)
+    args["themes"] = _submitted_themes(form)
+    args["new_steps"] = _submitted_new_steps(form)
+    args["check_ins"] = _submitted_check_ins(form)
+    args["dosing_ids"] = list(form.dosing_sessions.data or [])
+    args["dosing_exceptions"] = list(form.dosing_exceptions.data or [])
+    args["exception_reason"] = _clean(form.dosing_exception_reason.data)
+    return args
+
+
+def _submitted_techniques(form) -> list[dict]:
+    return [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
+            for t in form.techniques.data if (t["technique"] or "").strip()]
+
+
+def _submitted_themes(form) -> list[dict]:
+    """Theme rows with anything in them, each with its form row number for messages."""
+    return [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
+             "patient_words": _clean(r["patient_words"])}
+            for i, r in enumerate(form.themes.data)
+            if r["theme"] or _clean(r["free_theme"]) or _clean(r["patient_words"])]
+
+
+def _submitted_new_steps(form) -> list[dict]:
+    """New action-step rows with anything in them, each with its form row number."""
+    return [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
+             "starts_on": r["starts_on"], "review_on": r["review_on"],
+             "linked_insight": _clean(r["linked_insight"])}
+            for i, r in enumerate(form.new_steps.data)
+            if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
+            or r["starts_on"] or r["review_on"]]
+
+
+def _submitted_check_ins(form) -> list[dict]:
+    """Check-in rows with anything in them, each with its form row number."""
+    return [{"row": i, "step_id": whole_number(r["step_id"]), "progress": r["progress"] or None,
+             "obstacles": _clean(r["obstacles"]), "decision": r["decision"] or None,
+             "adjustment": _clean(r["adjustment"])}
+            for i, r in enumerate(form.check_ins.data)
+            if r["progress"] or r["decision"] or _clean(r["obstacles"]) or _clean(r["adjustment"])]

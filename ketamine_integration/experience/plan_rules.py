@@ -36,7 +36,7 @@ def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
     selecting them was most of the cost of reading a long course's sessions."""
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
                               .order_by(DosingSession.sequence)
-                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_events),
+                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_event_rows),
                                        lazyload(DosingSession.addenda))).all()
 
 

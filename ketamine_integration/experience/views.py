@@ -11,8 +11,8 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, submit
-from . import dose_roles, monitoring, readings, rems, services
+from ..web.forms import form_version, parse_id, render_form, submit
+from . import dose_roles, monitoring, readings, rems, revisions, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.vitals import form_limits
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
@@ -70,6 +70,7 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
+            entry.form.event_id.data = event.id
         form.discharge_criteria.form.process(None, data=session.discharge_checks or {})
         for response in session.vital_responses:
             sub = getattr(form, f"response_{response.timepoint}").form
@@ -136,7 +137,8 @@ def _record_values(form: DosingRecordForm) -> dict:
             value = value.strip() or None
         values[column] = value  # False (a "No" answer) stays False
     vitals = {tp: dict(getattr(form, tp).data) for tp in VITAL_TIMEPOINTS}
-    events = [dict(event_type=e["event_type"].strip(), severity=e["severity"],
+    # a row cleared is left out: the saved event it showed is withdrawn (experience.revisions)
+    events = [dict(id=parse_id(e["event_id"]), event_type=e["event_type"].strip(), severity=e["severity"],
                    action_taken=(e["action_taken"] or "").strip() or None)
               for e in form.adverse_events.data if (e["event_type"] or "").strip()]
     return dict(values=values, vitals=vitals, adverse_events=events, responses=_responses(form),
@@ -162,7 +164,8 @@ def dosing_record(dosing_id: int):
     done, _ = submit(form, lambda: services.save_record(
         session, **_record_values(form), expected_version=form_version(form), by=current_user,
         spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data,
-        correction_reason=form.vitals_correction_reason.data))
+        reasons={"vitals": form.vitals_correction_reason.data, "responses": form.responses_change_reason.data,
+                 "adverse_events": form.adverse_events_change_reason.data}))
     if done:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      detail=services.overrides_kept(session))
@@ -187,6 +190,8 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
                 flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
                 responses=monitoring.response_lines(session),
                 earlier=readings.earlier_reading_lines(session), later_flags=monitoring.later_reading_flags(session),
+                earlier_responses=revisions.earlier_response_lines(session),
+                earlier_events=revisions.earlier_event_lines(session),
                 vital_limits={tp: form_limits(tp, protocol.vital_signs) for tp in VITAL_TIMEPOINTS},
                 addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()))
     if form is None:

@@ -17,6 +17,7 @@ from ..domain.revisions import (CHANGE_WORDS, EVENT_CONTENT, WITHDRAWN, EventMat
 from ..domain.vitals import MIN_ACTION_CHARACTERS, READINGS, TIMEPOINTS, substantive
 from .models import AdverseEvent, AdverseEventRevision, DosingSession, VitalResponseRevision, VitalSignResponse
 from .monitoring import response_words
+from .wording import timepoint_labels
 
 #: the form fields holding why a saved response or adverse event is changed or removed
 RESPONSE_REASON_FIELD = "responses_change_reason"
@@ -161,7 +162,8 @@ def event_words(event) -> str:
 def earlier_response_lines(session: DosingSession) -> list[str]:
     """Each earlier version of a response: what it said, and who added to, changed or withdrew it,
     when and why."""
-    return [f"{response_words(r)}. {_what_happened(r)}" for r in session.response_revisions]
+    labels = timepoint_labels(session.setting)
+    return [f"{response_words(r, labels)}. {_what_happened(r)}" for r in session.response_revisions]
 
 
 def earlier_event_lines(session: DosingSession) -> list[str]:

@@ -14,8 +14,10 @@ from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, parse_id, render_form, submit
 from . import dose_roles, monitoring, readings, rems, revisions, services
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
+from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
+from .wording import criteria_in_words, criteria_labels, record_words, timepoint_labels
 
 bp = Blueprint("experience", __name__)
 
@@ -86,7 +88,25 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
         getattr(form, f"response_{timepoint}").form.decided_by.choices = deciders
     if not current_user.can("dosing.record_dose"):
         _show_dose_fields_only(form, session)
+    _label_for_setting(form, session.setting)
     return form
+
+
+def _label_for_setting(form: DosingRecordForm, setting: str) -> None:
+    """The labels say what happened in this setting: at home, supervision and monitoring by
+    telehealth and its end, not a clinic's staff and discharge (experience.wording)."""
+    words, labels, criteria = record_words(setting), timepoint_labels(setting), criteria_labels(setting)
+    for name in ("administered_by", "monitored_by", "discharged_at"):
+        form[name].label.text = words[name]
+    form.discharged_at.description = f"Monitoring is counted {words['span']}."
+    form.discharge_criteria.label.text = words["criteria"]
+    for key, label in criteria.items():
+        form.discharge_criteria.form[key].label.text = label
+    for timepoint in VITAL_TIMEPOINTS:
+        form[timepoint].label.text = labels[timepoint]
+        if setting == AT_HOME:  # the patient's own or their device's readings (plan_rules.vital_source_problems)
+            form[timepoint].form.source.choices = [c for c in form[timepoint].form.source.choices if c.value != "clinician"]
+        form[f"response_{timepoint}"].label.text = f"Clinical response to the flagged reading {labels[timepoint].lower()}"
 
 
 def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> None:
@@ -187,7 +207,9 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
     """The record: its form to whoever may record it now (None: what is recorded, read-only)."""
     protocol = protocol_of(session.course.protocol_version)
     page = dict(session=session, course=session.course, protocol=protocol,
-                flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
+                words=record_words(session.setting), timepoints=timepoint_labels(session.setting),
+                flags=monitoring.session_flags(session),
+                unmet=criteria_in_words(monitoring.unmet_criteria(session), session.setting),
                 responses=monitoring.response_lines(session),
                 earlier=readings.earlier_reading_lines(session), later_flags=monitoring.later_reading_flags(session),
                 earlier_responses=revisions.earlier_response_lines(session),

@@ -197,3 +197,15 @@ def test_an_event_of_another_record_is_refused(team, make, auth):
     assert refused.status_code == 422 and "changed or withdrawn meanwhile" in page_text(refused)
     assert _history(make, first)["event_rows"] == [(other, "nausea", "mild", False, None)]
     assert _session(make, second).status == "planned"
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_shows_a_corrected_adverse_event_with_its_earlier_version(app, make):
+    def inspect():
+        revisions = db.session.scalars(select(AdverseEventRevision)).all()
+        return [(r.change, r.event_type, r.severity, r.reason, r.dosing_session.status) for r in revisions]
+    revisions = make.query(inspect)
+    assert revisions and all(change == "changed" and (event, severity) == ("headache", "severe")
+                             and "typed as severe" in reason and status == "signed"
+                             for change, event, severity, reason, status in revisions)
+    assert make.query(verify_signed_sessions) and all(ok for _, ok in make.query(verify_signed_sessions))

@@ -5,6 +5,7 @@ signs the earlier versions."""
 from datetime import timedelta
 
 import pytest
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -209,3 +210,33 @@ def test_the_demo_shows_a_corrected_adverse_event_with_its_earlier_version(app, 
                              and "typed as severe" in reason and status == "signed"
                              for change, event, severity, reason, status in revisions)
     assert make.query(verify_signed_sessions) and all(ok for _, ok in make.query(verify_signed_sessions))
+
+
+@pytest.mark.both_engines  # DDL and triggers per engine
+def test_the_downgrade_refuses_while_history_is_kept_and_the_guards_come_back(app, team, make, auth, capfd):
+    """Without an earlier version kept, migration 0025 goes down and up again with its guards; with
+    one, the downgrade stops (the earlier schema would lose it and show a withdrawn event as standing)."""
+    session_id = _planned(make, team)[0]
+    with app.app_context():
+        db.session.remove()
+        try:
+            downgrade(revision="0024_vital_corrections")
+            upgrade()
+        finally:
+            db.session.remove()
+    auth.login("pres")
+    assert _save(make, auth, session_id, team, **_event()).status_code == 302
+    _refused_raw(make, ["DELETE FROM adverse_events"])   # the guard made again by the upgrade
+    assert _save(make, auth, session_id, team, adverse_events_change_reason="Entered on the wrong record.") \
+        .status_code == 302
+    with app.app_context():
+        db.session.remove()
+        try:
+            with pytest.raises(SystemExit):  # Flask-Migrate logs the migration's error and exits
+                downgrade(revision="0024_vital_corrections")
+            assert "they are append-only and the earlier schema cannot hold them" in capfd.readouterr().err
+            assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == "0025_response_history"
+            assert db.session.scalar(text("SELECT count(*) FROM adverse_event_revisions")) == 1
+        finally:
+            db.session.remove()
+            upgrade()

@@ -104,8 +104,11 @@ def _label_for_setting(form: DosingRecordForm, setting: str) -> None:
         form.discharge_criteria.form[key].label.text = label
     for timepoint in VITAL_TIMEPOINTS:
         form[timepoint].label.text = labels[timepoint]
-        if setting == AT_HOME:  # the patient's own or their device's readings (plan_rules.vital_source_problems)
-            form[timepoint].form.source.choices = [c for c in form[timepoint].form.source.choices if c.value != "clinician"]
+        if setting == AT_HOME:  # the patient's own or their device's readings: nothing else is offered...
+            source = form[timepoint].form.source
+            source.choices = [c for c in source.choices if c.value != "clinician"]
+            # ...and anything else sent is refused by the service in words (plan_rules.vital_source_problems)
+            source.validate_choice = False
         form[f"response_{timepoint}"].label.text = f"Clinical response to the flagged reading {labels[timepoint].lower()}"
 
 

@@ -194,7 +194,8 @@ def ceiling_problem(dose_mg: float, weight_kg: float | None, ceiling: float | No
     if ceiling is None or dose_mg <= ceiling:
         return None
     if not (weight_based and weight_kg):
-        return f"{dose_mg:g} mg is above the clinic's ceiling of {ceiling:g} mg for {medication}: check for a typing error."
+        return (f"{dose_mg:g} mg is above the clinic's ceiling of {ceiling:g} mg for {medication}: check for a "
+                "typing error.")
     return (f"{dose_words(dose_mg, weight_kg, weight_based=True)}; the clinic's ceiling for {medication} is "
             f"{ceiling:g} mg ({mg_per_kg(ceiling, weight_kg):g} mg/kg for {weight_kg:g} kg): check for a typing error.")
 
@@ -209,7 +210,8 @@ def dose_verdict(dose_mg: float, weight_kg: float | None, rule: DoseRule | None,
     given = dose_words(dose_mg, weight_kg, weight_based=weight_based)
     if per_kg is not None and MG_PER_KG_RANGE.problem(per_kg, "A dose"):
         low, high = MG_PER_KG_RANGE.low, MG_PER_KG_RANGE.high
-        return DoseVerdict(refused=f"{given}; a plausible dose is {low:g}–{high:g} mg/kg ({round(low * weight_kg, 2):g}–"
+        lowest = round(low * weight_kg, 2)
+        return DoseVerdict(refused=f"{given}; a plausible dose is {low:g}–{high:g} mg/kg ({lowest:g}–"
                                    f"{_mg_for(high, weight_kg)}): check for a typing error.")
     if rule is None:
         return DoseVerdict()

@@ -149,7 +149,8 @@ def save_adverse_events(session: DosingSession, events: list[dict], *, by: User,
 
 
 def _what_happened(revision) -> str:
-    line = f"{CHANGE_WORDS[revision.change]} by {revision.changed_by.display_name} on {format_local(revision.changed_at)}"
+    line = f"{CHANGE_WORDS[revision.change]} by {revision.changed_by.display_name} on " \
+           f"{format_local(revision.changed_at)}"
     return line + (f": {revision.reason}" if revision.reason else ".")
 
 

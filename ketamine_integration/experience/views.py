@@ -109,7 +109,8 @@ def _label_for_setting(form: DosingRecordForm, setting: str) -> None:
             source.choices = [c for c in source.choices if c.value != "clinician"]
             # ...and anything else sent is refused by the service in words (plan_rules.vital_source_problems)
             source.validate_choice = False
-        form[f"response_{timepoint}"].label.text = f"Clinical response to the flagged reading {labels[timepoint].lower()}"
+        response = form[f"response_{timepoint}"]
+        response.label.text = f"Clinical response to the flagged reading {labels[timepoint].lower()}"
 
 
 def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> None:

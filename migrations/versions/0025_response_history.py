@@ -84,7 +84,8 @@ def _create_tables() -> None:
     sa.Column('later_respiratory_rate', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['response_id'], ['vital_sign_responses.id'],
                             name=op.f('fk_vital_response_revisions_response_id_vital_sign_responses')),
-    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_vital_response_revisions_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'],
+                            name=op.f('fk_vital_response_revisions_decided_by_id_users')),
     *_who_and_why(RESPONSES)
     )
     op.create_table(EVENTS,

@@ -133,7 +133,8 @@ def test_a_removed_adverse_event_is_withdrawn_and_kept(team, make, auth, client)
 def test_an_unchanged_save_writes_no_history(team, make, auth):
     session_id = _planned(make, team)[0]
     auth.login("pres")
-    record = dict(**HIGH_BASELINE, **_response(team), **_event(), **_event(1, event_type="headache", severity="moderate"))
+    record = dict(**HIGH_BASELINE, **_response(team), **_event(),
+                  **_event(1, event_type="headache", severity="moderate"))
     assert _save(make, auth, session_id, team, **record).status_code == 302
     first = _history(make, session_id)
     ids = [row[0] for row in first["event_rows"]]

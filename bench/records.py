@@ -117,8 +117,9 @@ def sign_dosing(clinic, course: CourseState, session_id: int, sequence: int, val
                                           for tp, v in vitals.items()],
                              # recorded as before issue 19: no discharge items, no responses
                              discharge_checks=None, vital_responses=[], vital_corrections=[],
-                             adverse_events=[SimpleNamespace(event_type=e[0], severity=e[1], action_taken=e[2])
-                                             for e in events], **values)
+                             response_revisions=[], adverse_event_revisions=[],
+                             adverse_events=[SimpleNamespace(event_type=e[0], severity=e[1], action_taken=e[2],
+                                                             entered_by_id=None) for e in events], **values)
     rems = _rems_submission(clinic, course, values["ended_at"])
     rows.sign_later("dosing_sessions", session_id, status="signed", signed_at=signed_at,
                     signed_by_id=course.prescriber_id, content_digest=dosing_signing.content_digest(record),

@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016 and 0027); this module is the one place the code declares the tables they protect, so a test can
+0016, 0024, 0025 and 0027); this module is the one place the code declares the tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """
@@ -36,9 +36,15 @@ APPEND_ONLY: dict[str, str] = {
     "action_steps": "once its note is signed: only its status (a later check-in stops it)",
     "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
     "vital_signs": "once its session is signed: nothing",
-    "adverse_events": "once its session is signed: nothing",
-    "vital_sign_responses": "once its session is signed: nothing",
+    "adverse_events": "never deleted (a removed one is withdrawn, its content kept); once its session is signed: "
+                      "nothing",
+    "vital_sign_responses": "never deleted (a cleared one is withdrawn, its content kept); once its session is "
+                            "signed: nothing",
     "vital_sign_corrections": "nothing (a saved reading's earlier values; none added once its session is signed)",
+    "vital_response_revisions": "nothing (a saved clinical response's earlier version; none added once its session "
+                                "is signed)",
+    "adverse_event_revisions": "nothing (a saved adverse event's earlier version; none added once its session is "
+                               "signed)",
     "note_addenda": "nothing",
     "dosing_addenda": "nothing",
     "case_formulations": "nothing (a new revision is a new row)",
@@ -110,6 +116,8 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "note_addenda": {},
     "dosing_addenda": {},
     "vital_sign_corrections": {},
+    "vital_response_revisions": {},
+    "adverse_event_revisions": {},
     "case_formulations": {},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
     "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once},

@@ -367,11 +367,15 @@ def _complete_preparation(course, therapist, prescriber, start_date, *, screen_p
                            today=start_date + timedelta(days=10))
 
 
+#: an adverse event saved with a mistyped severity on each course's third dose, corrected before signing
+MISTYPED_EVENT = {"event_type": "headache", "severity": "severe", "action_taken": "paracetamol 1 g"}
+
+
 def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
     """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff).
     Monitoring is what the times give; every discharge criterion is answered. The second session
     of an esketamine course shows a flagged reading with its documented response; the third, a
-    mistyped reading corrected before signing."""
+    mistyped reading and a mistyped adverse event corrected before signing."""
     protocol = course_protocol(session.course)
     esketamine = protocol.medication == "esketamine"
     start = session.planned_start
@@ -393,15 +397,18 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
     events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
         if rng.random() < 0.2 else []
     checks = {key: True for key in DISCHARGE_CRITERIA}
+    reasons = {}
     if session.sequence == 3:
-        # a saved reading corrected before signing: the record keeps the mistyped one ("Earlier readings")
+        # a saved reading and a saved adverse event corrected before signing: the record keeps the
+        # mistyped versions ("Earlier readings", "Earlier and withdrawn adverse events")
         typed = dict(vitals, discharge=dict(vitals["discharge"], heart_rate=27))
-        save_record(session, values=values, vitals=typed, adverse_events=events, expected_version=session.version,
-                    by=prescriber, responses=responses, discharge_checks=checks)
-    reason = (f"Heart rate typed as 27; the monitor showed {vitals['discharge']['heart_rate']}."
-              if session.sequence == 3 else None)
+        save_record(session, values=values, vitals=typed, adverse_events=[MISTYPED_EVENT],
+                    expected_version=session.version, by=prescriber, responses=responses, discharge_checks=checks)
+        events = [dict(MISTYPED_EVENT, severity="mild", id=session.adverse_events[0].id)]
+        reasons = {"vitals": f"Heart rate typed as 27; the monitor showed {vitals['discharge']['heart_rate']}.",
+                   "adverse_events": "Severity typed as severe; the nurse's notes say mild, settled after ondansetron."}
     save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
-                by=prescriber, responses=responses, discharge_checks=checks, correction_reason=reason)
+                by=prescriber, responses=responses, discharge_checks=checks, reasons=reasons)
     sign(session, by=prescriber, expected_version=session.version)
 
 

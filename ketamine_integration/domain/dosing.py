@@ -167,26 +167,67 @@ class DoseVerdict:
     unusual: str | None = None
 
 
+def route_label(route: str | None) -> str:
+    """A route as the record writes it: IV, IM; sublingual, intranasal."""
+    return "" if not route else route.upper() if len(route) == 2 else route
+
+
+def dose_words(dose_mg: float, weight_kg: float | None, *, weight_based: bool) -> str:
+    """A dose in mg and, on a weight-based route with the weight known, the mg/kg it works out to
+    ("105 mg is 1.5 mg/kg for 70 kg"): a typing error is plainest in the unit the protocol uses."""
+    if weight_based and weight_kg:
+        return f"{dose_mg:g} mg is {mg_per_kg(dose_mg, weight_kg):g} mg/kg for {weight_kg:g} kg"
+    return f"{dose_mg:g} mg"
+
+
+def _mg_for(per_kg: float, weight_kg: float) -> str:
+    """What a dose per kg comes to in mg for this weight."""
+    return f"{round(per_kg * weight_kg, 2):g} mg for {weight_kg:g} kg"
+
+
+def ceiling_problem(dose_mg: float, weight_kg: float | None, ceiling: float | None, medication: str | None, *,
+                    weight_based: bool) -> str | None:
+    """A dose above 0 and within the clinic's ceiling for the medication (config DOSE_CEILING_MG),
+    said in mg and in mg/kg for this patient's weight where the route is weight-based."""
+    if dose_mg <= 0:
+        return "The dose must be above 0 mg."
+    if ceiling is None or dose_mg <= ceiling:
+        return None
+    if not (weight_based and weight_kg):
+        return (f"{dose_mg:g} mg is above the clinic's ceiling of {ceiling:g} mg for {medication}: check for a "
+                "typing error.")
+    return (f"{dose_words(dose_mg, weight_kg, weight_based=True)}; the clinic's ceiling for {medication} is "
+            f"{ceiling:g} mg ({mg_per_kg(ceiling, weight_kg):g} mg/kg for {weight_kg:g} kg): check for a typing error.")
+
+
 def dose_verdict(dose_mg: float, weight_kg: float | None, rule: DoseRule | None,
-                 usual: DoseRange | None, *, weight_based: bool) -> DoseVerdict:
+                 usual: DoseRange | None, *, weight_based: bool, route: str | None = None) -> DoseVerdict:
     """A dose against the hard limits (MG_PER_KG_RANGE for weight-based routes, the protocol's
     `limit`) and the usual doses of its stage, in the protocol's unit. A mg/kg rule needs the
-    weight; without it only the mg limits apply (signing a weight-based dose needs the weight)."""
+    weight; without it only the mg limits apply (signing a weight-based dose needs the weight).
+    A refusal says the dose in mg and in mg/kg for the weight used, and the limit in both."""
     per_kg = mg_per_kg(dose_mg, weight_kg) if weight_based and weight_kg else None
-    if per_kg is not None and (refused := MG_PER_KG_RANGE.problem(per_kg, "A dose")):
-        return DoseVerdict(refused=refused + " Check for a typing error.")
+    given = dose_words(dose_mg, weight_kg, weight_based=weight_based)
+    if per_kg is not None and MG_PER_KG_RANGE.problem(per_kg, "A dose"):
+        low, high = MG_PER_KG_RANGE.low, MG_PER_KG_RANGE.high
+        lowest = round(low * weight_kg, 2)
+        return DoseVerdict(refused=f"{given}; a plausible dose is {low:g}–{high:g} mg/kg ({lowest:g}–"
+                                   f"{_mg_for(high, weight_kg)}): check for a typing error.")
     if rule is None:
         return DoseVerdict()
     value = per_kg if rule.unit == "mg/kg" else dose_mg
     if value is None:
         return DoseVerdict()
-    shown = f"{value:g} {rule.unit}"
     if value > rule.limit:
-        return DoseVerdict(refused=f"{shown} is above this protocol's limit of {rule.limit:g} {rule.unit}: "
+        limit = f"{rule.limit:g} {rule.unit} {route_label(route)}".rstrip()
+        if rule.unit == "mg":
+            return DoseVerdict(refused=f"{dose_mg:g} mg is above the protocol's hard limit of {limit}: check for a "
+                                       "typing error.")
+        return DoseVerdict(refused=f"{given}; the protocol's hard limit is {limit} ({_mg_for(rule.limit, weight_kg)}): "
                                    "check for a typing error.")
     # a dose per kg is compared at two decimals: 29.2 mg for 58.5 kg is the 0.5 mg/kg it was meant as
     if usual is not None and not usual.contains(round(value, 2) if rule.unit == "mg/kg" else value):
-        return DoseVerdict(unusual=f"{shown} is outside this protocol's usual doses here "
+        return DoseVerdict(unusual=f"{value:g} {rule.unit} is outside this protocol's usual doses here "
                                    f"({usual.label(rule.unit)}).")
     return DoseVerdict()
 

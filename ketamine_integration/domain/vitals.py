@@ -9,7 +9,7 @@ protocol snapshot without that section (format version 1) gets DEFAULT_RULES.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
@@ -192,13 +192,15 @@ class Flag:
     value: int
     limit: str
     do_not_start: bool
+    #: what the record calls the timepoint, where its setting names it otherwise (at home: no discharge)
+    label: str | None = field(default=None, compare=False)
 
     @property
     def words(self) -> str:
         name, unit, _ = READINGS[self.reading]
         rule = ("the protocol's limit for starting a dose" if self.do_not_start
                 else "outside the protocol's range")
-        return f"{TIMEPOINTS[self.timepoint]}: {name} {self.value} {unit} is {self.limit} ({rule})."
+        return f"{self.label or TIMEPOINTS[self.timepoint]}: {name} {self.value} {unit} is {self.limit} ({rule})."
 
 
 Readings = Mapping[str, Mapping[str, int | None]]

@@ -98,6 +98,8 @@ for _key, _label in DISCHARGE_CRITERIA.items():
 
 
 class AdverseEventForm(Form):
+    #: which saved event this row shows (empty for a new one): a change keeps the earlier version
+    event_id = HiddenField()
     event_type = StringField("Adverse event", validators=[Optional(), Length(max=60)])
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[Optional()])
     action_taken = StringField("Action taken", validators=[Optional(), Length(max=300)])
@@ -139,6 +141,10 @@ class DosingRecordForm(FlaskForm):
     dissociation = SelectField("Dissociation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
     adverse_events = FieldList(FormField(AdverseEventForm), min_entries=ADVERSE_EVENT_ROWS,
                                max_entries=ADVERSE_EVENT_ROWS)
+    adverse_events_change_reason = TextAreaField(
+        "Why a saved adverse event is changed or removed", validators=[Optional(), Length(max=2000)],
+        description="Needed only when you change or clear an adverse event already saved; the earlier version "
+                    "stays on the record.")
     concomitant_sedating_medications = StringField("Concomitant sedating medications",
                                                    validators=[Optional(), Length(max=500)])
     discharged_at = ClinicDateTimeField("Discharged at", validators=[Optional()],
@@ -148,6 +154,10 @@ class DosingRecordForm(FlaskForm):
     response_baseline = FormField(ResponseForm, label=_response_label("baseline"))
     response_post_40 = FormField(ResponseForm, label=_response_label("post_40"))
     response_discharge = FormField(ResponseForm, label=_response_label("discharge"))
+    responses_change_reason = TextAreaField(
+        "Why a saved clinical response is changed or cleared", validators=[Optional(), Length(max=2000)],
+        description="Needed only when you change or clear what a saved response says (adding to it needs none); "
+                    "the earlier response stays on the record.")
     ready_to_leave_at = ClinicDateTimeField(
         "REMS: when would the patient have been ready to leave without the 2-hour rule?",
         validators=[Optional()])

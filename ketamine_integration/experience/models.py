@@ -13,6 +13,7 @@ from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
 from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..extensions import db
+from ..db.append_only import AppendOnlyViolation
 from ..db.signed_records import changed_attributes, was_signed
 from ..domain.vitals import READINGS, TIMEPOINTS
 
@@ -106,17 +107,26 @@ class DosingSession(db.Model):
     vitals: Mapped[list[VitalSigns]] = relationship(
         back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
         order_by="VitalSigns.id")
-    adverse_events: Mapped[list[AdverseEvent]] = relationship(
-        back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
+    #: every adverse event recorded, withdrawn ones too: a saved fact is never deleted (the
+    #: record reads `adverse_events`, the ones standing)
+    adverse_event_rows: Mapped[list[AdverseEvent]] = relationship(
+        back_populates="dosing_session", cascade="save-update, merge", lazy="selectin",
         order_by="AdverseEvent.id")
-    vital_responses: Mapped[list[VitalSignResponse]] = relationship(
-        back_populates="dosing_session", cascade="all, delete-orphan", lazy="selectin",
+    #: every clinical response recorded, withdrawn ones too (the record reads `vital_responses`)
+    vital_response_rows: Mapped[list[VitalSignResponse]] = relationship(
+        back_populates="dosing_session", cascade="save-update, merge", lazy="selectin",
         order_by="VitalSignResponse.id")
     addenda: Mapped[list[DosingAddendum]] = relationship(
         back_populates="dosing_session", lazy="selectin", order_by="DosingAddendum.id")
     #: readings as saved before someone changed them (append-only, like addenda)
     vital_corrections: Mapped[list[VitalSignCorrection]] = relationship(
         back_populates="dosing_session", lazy="selectin", order_by="VitalSignCorrection.id")
+    #: clinical responses and adverse events as saved before someone changed or withdrew them
+    #: (append-only; read by the record page and its signature only, so loaded when asked for)
+    response_revisions: Mapped[list[VitalResponseRevision]] = relationship(
+        back_populates="dosing_session", order_by="VitalResponseRevision.id")
+    adverse_event_revisions: Mapped[list[AdverseEventRevision]] = relationship(
+        back_populates="dosing_session", order_by="AdverseEventRevision.id")
     #: the room-and-staff booking of a planned session (kind "dosing"); declared on this side, as
     #: dosing sessions sit above bookings, with `Appointment.dosing_session` as its backref
     appointment: Mapped[Appointment | None] = relationship(backref="dosing_session")
@@ -130,6 +140,16 @@ class DosingSession(db.Model):
     @property
     def signed(self) -> bool:
         return self.status == SIGNED
+
+    @property
+    def adverse_events(self) -> list[AdverseEvent]:
+        """The adverse events the record states: those not withdrawn."""
+        return [e for e in self.adverse_event_rows if e.withdrawn_at is None]
+
+    @property
+    def vital_responses(self) -> list[VitalSignResponse]:
+        """The clinical responses the record states: those not withdrawn."""
+        return [r for r in self.vital_response_rows if r.withdrawn_at is None]
 
 
 class VitalSigns(db.Model):
@@ -219,8 +239,12 @@ class VitalSignResponse(db.Model):
     later_respiratory_rate: Mapped[int | None]
     #: who entered this response as it stands
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: when "what was done" was cleared: the row stays, its content kept in `response_revisions`
+    #: with who withdrew it and why; a new response at this timepoint later reuses the row
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    dosing_session: Mapped[DosingSession] = relationship(back_populates="vital_responses")
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="vital_response_rows")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
     entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
 
@@ -238,8 +262,100 @@ class AdverseEvent(db.Model):
     event_type: Mapped[str] = mapped_column(String(60))
     severity: Mapped[str] = mapped_column(String(10))
     action_taken: Mapped[str | None] = mapped_column(String(300))
+    #: who entered this event as it stands (unknown for events saved before migration 0025)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: when it was withdrawn from the record (removed from the form): the row is kept, never
+    #: deleted, and its content is in `adverse_event_revisions` with who withdrew it and why
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    dosing_session: Mapped[DosingSession] = relationship(back_populates="adverse_events")
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="adverse_event_rows")
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
+
+    @property
+    def content(self) -> dict:
+        return {"event_type": self.event_type, "severity": self.severity, "action_taken": self.action_taken}
+
+
+#: what a revision says happened to the earlier version (domain.revisions)
+REVISION_CHANGES = "change IN ('added_to', 'changed', 'withdrawn')"
+#: a saved value replaced or removed, or a fact withdrawn, says why
+REVISION_REASON = "change = 'added_to' OR reason IS NOT NULL"
+
+
+class VitalResponseRevision(db.Model):
+    """A clinical response as it was saved before someone added to it, changed it or withdrew it,
+    with who did so, when and why. Never edited or deleted, none added once the record is
+    signed; signed with the record and shown on it ("Earlier clinical responses")."""
+
+    __tablename__ = "vital_response_revisions"
+    __table_args__ = (CheckConstraint(REVISION_CHANGES, name="known_change"),
+                      CheckConstraint(REVISION_REASON, name="reason_given"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: the response this was an earlier version of
+    response_id: Mapped[int] = mapped_column(ForeignKey("vital_sign_responses.id"))
+    #: baseline, post_40 or discharge
+    timepoint: Mapped[str] = mapped_column(String(12))
+    #: the earlier version: what was done, who decided, the later reading's time (UTC) and values
+    #: (mmHg, mmHg, /min, %, /min)
+    action: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    later_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    later_systolic: Mapped[int | None]
+    later_diastolic: Mapped[int | None]
+    later_heart_rate: Mapped[int | None]
+    later_spo2: Mapped[int | None]
+    later_respiratory_rate: Mapped[int | None]
+    #: who had entered the earlier version (unknown for responses saved before migration 0024)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: added_to, changed or withdrawn (domain.revisions)
+    change: Mapped[str] = mapped_column(String(12))
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: why a saved value was replaced or removed, or the response withdrawn (the clinician's words)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="response_revisions")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
+    changed_by: Mapped[User] = relationship(foreign_keys=[changed_by_id], lazy="joined")
+
+    @property
+    def later(self) -> dict[str, int | None]:
+        return {name: getattr(self, f"later_{name}") for name in READING_NAMES}
+
+
+class AdverseEventRevision(db.Model):
+    """An adverse event as it was saved before someone added to it, changed it or withdrew it,
+    with who did so, when and why. Never edited or deleted, none added once the record is
+    signed; signed with the record and shown on it ("Earlier and withdrawn adverse events")."""
+
+    __tablename__ = "adverse_event_revisions"
+    __table_args__ = (CheckConstraint(REVISION_CHANGES, name="known_change"),
+                      CheckConstraint(REVISION_REASON, name="reason_given"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: the event this was an earlier version of
+    adverse_event_id: Mapped[int] = mapped_column(ForeignKey("adverse_events.id"))
+    #: the earlier version
+    event_type: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    action_taken: Mapped[str | None] = mapped_column(String(300))
+    #: who had entered the earlier version (unknown for events saved before migration 0025)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: added_to, changed or withdrawn (domain.revisions)
+    change: Mapped[str] = mapped_column(String(12))
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: why a saved value was replaced or removed, or the event withdrawn (the clinician's words)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    dosing_session: Mapped[DosingSession] = relationship(back_populates="adverse_event_revisions")
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
+    changed_by: Mapped[User] = relationship(foreign_keys=[changed_by_id], lazy="joined")
 
 
 class DosingAddendum(db.Model):
@@ -273,8 +389,12 @@ def refuse_changes_to_signed_sessions(db_session: Session, flush_context, instan
         if isinstance(obj, DosingSession) and was_signed(obj):
             if obj in db_session.deleted or changed_attributes(obj) - MUTABLE_AFTER_SIGNING:
                 raise SignedRecordChanged(f"dosing session {obj.id} is signed; add an addendum instead")
+    for obj in db_session.deleted:
+        if isinstance(obj, (AdverseEvent, VitalSignResponse)):
+            raise AppendOnlyViolation("a saved adverse event or clinical response is withdrawn, never deleted")
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, (VitalSigns, AdverseEvent, VitalSignResponse, VitalSignCorrection)) \
+        if isinstance(obj, (VitalSigns, AdverseEvent, VitalSignResponse, VitalSignCorrection, VitalResponseRevision,
+                            AdverseEventRevision)) \
                 and obj.dosing_session is not None \
                 and obj.dosing_session.status == SIGNED and was_signed(obj.dosing_session):
             raise SignedRecordChanged("the vitals, responses and adverse events of a signed session never change")

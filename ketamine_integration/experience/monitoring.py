@@ -8,7 +8,7 @@ still needs is domain.signing, fed by experience.signing).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from ..patients.access import caseload
 from ..patients.models import Patient
 from ..protocols.services import protocol_of
 from .models import DRAFT, SIGNED, DosingSession, VitalSignResponse, VitalSigns
+from .wording import timepoint_labels
 
 def rules_of(session: DosingSession) -> VitalSignRules:
     return protocol_of(session.course.protocol_version).vital_signs
@@ -38,7 +39,13 @@ def readings_of(session: DosingSession) -> dict[str, dict[str, int | None]]:
 
 def session_flags(session: DosingSession, rules: VitalSignRules | None = None) -> list[Flag]:
     """The recorded readings outside the protocol's limits (a signed record's too: its history stays)."""
-    return flags(readings_of(session), rules or rules_of(session))
+    return _named(session, flags(readings_of(session), rules or rules_of(session)))
+
+
+def _named(session: DosingSession, found: list[Flag]) -> list[Flag]:
+    """Flags saying their timepoint as the session's setting names it (at home: no discharge)."""
+    labels = timepoint_labels(session.setting)
+    return [replace(flag, label=labels[flag.timepoint]) for flag in found]
 
 
 def responses_of(session: DosingSession) -> dict[str, Response]:
@@ -117,31 +124,9 @@ def response_problems_on_save(session: DosingSession, responses: dict[str, dict]
     return problems
 
 
-#: what a response holds besides what was done
-RESPONSE_COLUMNS = ("decided_by_id", "later_at", *(f"later_{name}" for name in READINGS))
-
-
-def save_monitoring(session: DosingSession, *, responses: dict[str, dict], discharge_checks: dict | None,
-                    by: User) -> None:
-    """Store the responses (a response with nothing written under "what was done" is removed; one
-    new or changed says `by` entered it) and the discharge answers; then derive the monitoring
-    time and whether discharge criteria were met."""
-    by_point = {r.timepoint: r for r in session.vital_responses}
-    for timepoint, answer in responses.items():
-        row = by_point.get(timepoint)
-        if not (answer.get("action") or "").strip():
-            if row is not None:
-                session.vital_responses.remove(row)
-            continue
-        if row is None:
-            row = VitalSignResponse(timepoint=timepoint)
-            session.vital_responses.append(row)
-        values = {"action": answer["action"].strip(),
-                  **{column: answer.get(column) for column in RESPONSE_COLUMNS}}
-        if row.id is None or any(getattr(row, column) != value for column, value in values.items()):
-            row.entered_by_id = by.id
-        for column, value in values.items():
-            setattr(row, column, value)
+def save_monitoring(session: DosingSession, *, discharge_checks: dict | None) -> None:
+    """Store the discharge answers; then derive the monitoring time and whether discharge criteria
+    were met (the responses are saved as facts with their history: experience.revisions)."""
     if discharge_checks is not None:
         session.discharge_checks = {key: discharge_checks.get(key) for key in DISCHARGE_CRITERIA}
     derive(session)
@@ -184,19 +169,24 @@ def response_lines(session: DosingSession) -> list[str]:
 def _lines(session: DosingSession, responses: list[VitalSignResponse]) -> list[str]:
     """Each response with its later reading, that reading's own flags (checked against the same
     timepoint's limits) and whether its time lets it answer the flag."""
-    rules, lines = rules_of(session), []
+    rules, lines, labels = rules_of(session), [], timepoint_labels(session.setting)
     for r in sorted(responses, key=lambda r: list(TIMEPOINTS).index(r.timepoint)):
-        later = ", ".join(f"{READINGS[name][0]} {value} {READINGS[name][1]}"
-                          for name, value in r.later.items() if value is not None)
-        who = r.decided_by.display_name if r.decided_by else "not recorded"
-        when = format_local(r.later_at) if r.later_at else "time not recorded"
-        entered = f"; entered by {r.entered_by.display_name}" if r.entered_by else ""
-        line = f"{TIMEPOINTS[r.timepoint]}: {r.action} (decided by {who}{entered}; later reading {when}: " \
-               f"{later or 'none recorded'})"
         timing = later_time_problem(r.timepoint, r.later_at, session.started_at, session.discharged_at)
         notes = later_flags(r.timepoint, r.later, rules) + ([f"Later reading not counted: {timing}"] if timing else [])
-        lines.append(" ".join([line, *notes]))
+        lines.append(" ".join([response_words(r, labels), *notes]))
     return lines
+
+
+def response_words(r, labels: dict[str, str] = TIMEPOINTS) -> str:
+    """A response (standing, or an earlier version) in plain words: what was done, who decided and
+    entered it, and the later reading with its time (`labels`: the timepoints in the setting's words)."""
+    later = ", ".join(f"{READINGS[name][0]} {value} {READINGS[name][1]}"
+                      for name, value in r.later.items() if value is not None)
+    who = r.decided_by.display_name if r.decided_by else "not recorded"
+    when = format_local(r.later_at) if r.later_at else "time not recorded"
+    entered = f"; entered by {r.entered_by.display_name}" if r.entered_by else ""
+    return f"{labels[r.timepoint]}: {r.action} (decided by {who}{entered}; later reading {when}: " \
+           f"{later or 'none recorded'})"
 
 
 @dataclass(frozen=True)
@@ -212,7 +202,7 @@ class FlaggedSession:
 
 def _flagged(session: DosingSession, vitals: list, responses: list) -> FlaggedSession | None:
     readings = {v.timepoint: {name: getattr(v, name) for name in READINGS} for v in vitals}
-    found = flags(readings, rules_of(session))
+    found = _named(session, flags(readings, rules_of(session)))
     if not found:
         return None
     answered = {r.timepoint for r in responses if (r.action or "").strip()}
@@ -230,7 +220,8 @@ def flagged_sessions(sessions: list[DosingSession]) -> dict[int, FlaggedSession]
     vitals, responses = defaultdict(list), defaultdict(list)
     for row in db.session.scalars(select(VitalSigns).where(VitalSigns.dosing_session_id.in_(ids))):
         vitals[row.dosing_session_id].append(row)
-    for row in db.session.scalars(select(VitalSignResponse).where(VitalSignResponse.dosing_session_id.in_(ids))
+    for row in db.session.scalars(select(VitalSignResponse).where(VitalSignResponse.dosing_session_id.in_(ids),
+                                                                 VitalSignResponse.withdrawn_at.is_(None))
                                   .options(joinedload(VitalSignResponse.decided_by),
                                            joinedload(VitalSignResponse.entered_by))):
         responses[row.dosing_session_id].append(row)

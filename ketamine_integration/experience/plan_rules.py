@@ -17,8 +17,8 @@ from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_zone
 from ..db.errors import DomainError
 from ..db.types import utcnow
-from ..domain.dosing import (WEIGHT_BASED_ROUTES, WEIGHT_RANGE, SpacingProblem, SpacingVerdict, dose_verdict,
-                              spacing_findings, spacing_verdict, stage_of)
+from ..domain.dosing import (WEIGHT_BASED_ROUTES, WEIGHT_RANGE, SpacingProblem, SpacingVerdict, ceiling_problem,
+                              dose_verdict, spacing_findings, spacing_verdict, stage_of)
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import READINGS
 from ..domain.phases import MIN_REASON_LENGTH, Phase
@@ -36,7 +36,7 @@ def fetch_dosing_sessions(course_id: int) -> list[DosingSession]:
     selecting them was most of the cost of reading a long course's sessions."""
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id)
                               .order_by(DosingSession.sequence)
-                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_events),
+                              .options(lazyload(DosingSession.vitals), lazyload(DosingSession.adverse_event_rows),
                                        lazyload(DosingSession.addenda))).all()
 
 
@@ -153,18 +153,22 @@ def vital_source_problems(setting: str, vitals: dict[str, dict]) -> dict[str, st
 def dose_problems(values: dict, protocol, usual) -> tuple[dict[str, str], str | None]:
     """A plausible weight; a dose above 0 and within the clinic's ceiling for the medication;
     then, when both are fine, within the hard limits (a typing error otherwise) and, if outside
-    the usual doses of its stage, the reason why (returned, for a confirmation)."""
+    the usual doses of its stage, the reason why (returned, for a confirmation). A refusal says
+    the dose in mg and, on a weight-based route, in mg/kg for the (plausible) weight given."""
     problems = {}
     medication, weight, dose = values.get("medication"), values.get("weight_kg"), values.get("dose_mg")
     if (problem := WEIGHT_RANGE.problem(float(weight) if weight is not None else None, "A weight")):
         problems["weight_kg"] = problem
+    route = values.get("route") or protocol.route
+    weight_based, weight_used = route in WEIGHT_BASED_ROUTES, float(weight) if weight and not problems else None
     ceiling = current_app.config["DOSE_CEILING_MG"].get(medication or "")
-    if dose is not None and (dose <= 0 or (ceiling is not None and dose > ceiling)):
-        problems["dose_mg"] = f"The dose must be above 0 and at most {ceiling} mg for {medication} (clinic ceiling)."
+    if dose is not None and (problem := ceiling_problem(float(dose), weight_used, ceiling, medication,
+                                                        weight_based=weight_based)):
+        problems["dose_mg"] = problem
     if dose is None or problems:
         return problems, None
-    verdict = dose_verdict(float(dose), float(weight) if weight else None, protocol.experience.dose, usual,
-                           weight_based=(values.get("route") or protocol.route) in WEIGHT_BASED_ROUTES)
+    verdict = dose_verdict(float(dose), weight_used, protocol.experience.dose, usual, weight_based=weight_based,
+                           route=route)
     if verdict.refused:
         return {"dose_mg": verdict.refused}, None
     return problems, verdict.unusual

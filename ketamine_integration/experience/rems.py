@@ -18,7 +18,7 @@ from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_zone
 from .models import SIGNED, VITAL_TIMEPOINTS, DosingSession
-from .services import signed_content
+from .signatures import signed_content
 
 #: the form is due this many days after the session (BRIEF: esketamine REMS)
 DUE_AFTER = timedelta(days=7)

@@ -1,9 +1,7 @@
 """Dosing session operations: plan the series, record, sign and lock, addenda, REMS forms."""
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -17,23 +15,24 @@ from ..db.types import utcnow
 from ..domain.dosing import VITAL_RANGES, WEIGHT_BASED_ROUTES, mg_per_kg
 from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..domain.phases import Phase
-from ..domain.protocols import Span, content_hash
+from ..domain.protocols import Span
 from ..domain.windows import shift
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned
 from ..web.fields import YEARS
 from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
-from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import BOOKED, Appointment, Room
 from ..db.clinic_time import clinic_zone, format_local
 from .dose_roles import care_team_ids, recorded_people_problems, recorder_limits
-from . import monitoring, overruns, plan_rules, readings, record_times, signing
+from . import monitoring, overruns, plan_rules, readings, record_times, revisions, signing
 from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (read from here by views and other packages)
-from .models import CANCELLED, DRAFT, PLANNED, SIGNED, AdverseEvent, DosingAddendum, DosingSession
+from .signatures import (RECORD_FIELDS, content_digest, signed_content,  # noqa: F401 (read from here too)
+                         verify_protocol_snapshots, verify_signed_sessions)
+from .models import CANCELLED, DRAFT, PLANNED, SIGNED, DosingAddendum, DosingSession
 
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
@@ -41,11 +40,6 @@ PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
 DOSING_PHASES = (Phase.EXPERIENCE, Phase.MAINTENANCE)
 #: the last date a series may be planned to (beyond it, date arithmetic is a typo's risk)
 LAST_PLANNABLE = date(YEARS[1], 12, 31)
-#: columns copied from the record form as they are
-RECORD_FIELDS = signing.RECORD_FIELDS
-#: columns derived when the record is saved (monitoring from its times, discharge readiness from
-#: its criteria: experience.monitoring), signed with the rest
-DERIVED_FIELDS = ("monitoring_minutes", "discharge_ready")
 
 
 def count_signed_dosing_sessions(course_id: int) -> int:
@@ -232,14 +226,16 @@ def _check_recordable(session: DosingSession) -> None:
 def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict], adverse_events: list[dict],
                 expected_version: int, by: User, spacing_reason: str | None = None,
                 dose_reason: str | None = None, responses: dict[str, dict] | None = None,
-                discharge_checks: dict | None = None, correction_reason: str | None = None,
+                discharge_checks: dict | None = None, reasons: dict[str, str | None] | None = None,
                 signing_next: bool = False) -> None:
     """Save the recorded data of a session as a draft, as `by` may; a signed session never changes.
 
     `responses` are the clinical responses to flagged readings by timepoint, `discharge_checks`
     the answers to the discharge criteria (experience.monitoring); monitoring minutes and
-    discharge readiness are derived, whatever `values` says of them. Changing a reading already
-    saved needs `correction_reason`; the earlier reading is kept (experience.readings).
+    discharge readiness are derived, whatever `values` says of them. A saved fact changed keeps
+    its earlier version: a reading changed needs `reasons["vitals"]` (experience.readings), a
+    response or adverse event changed or removed `reasons["responses"]` or
+    `reasons["adverse_events"]` (experience.revisions); nothing saved is deleted.
 
     A refusal names every problem the submission shows at once, each on its field: values,
     people, responses, corrections, the dose's confirmation and the spacing's reason; with
@@ -248,29 +244,36 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
-    values = dict(values)
-    problems, confirmation, spacing = _save_problems(session, values, vitals, by=by, spacing_reason=spacing_reason,
-                                                     dose_reason=dose_reason, responses=responses or {},
-                                                     correction_reason=correction_reason)
+    values, responses, reasons = dict(values), responses or {}, reasons or {}
+    problems, confirmation, spacing = _save_problems(session, values, vitals, adverse_events, by=by,
+                                                     spacing_reason=spacing_reason, dose_reason=dose_reason,
+                                                     responses=responses, reasons=reasons)
     if problems:
         needs = signing.submitted_needs(session, values, vitals, responses, discharge_checks) if signing_next else []
         raise DomainError(signing.with_needs(problems, needs))
     session.dose_confirmation_reason, session.spacing_override_reason = confirmation, spacing
+    _store_values(session, values)
+    now = utcnow()
+    readings.record_vitals(session, vitals, by=by, reason=reasons.get("vitals"), now=now)
+    revisions.save_adverse_events(session, adverse_events, by=by, reason=reasons.get("adverse_events"), now=now)
+    revisions.save_responses(session, responses, by=by, reason=reasons.get("responses"), now=now)
+    monitoring.save_monitoring(session, discharge_checks=discharge_checks)
+    session.status = DRAFT
+    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
+
+
+def _store_values(session: DosingSession, values: dict) -> None:
+    """The form's columns as given, and the dose per kg computed from the weight used."""
     for name in RECORD_FIELDS:
         setattr(session, name, values.get(name))
     weight_based = session.route in WEIGHT_BASED_ROUTES and session.weight_kg and session.dose_mg
     session.dose_mg_per_kg = (Decimal(str(mg_per_kg(float(session.dose_mg), float(session.weight_kg))))
                               if weight_based else None)
-    readings.record_vitals(session, vitals, by=by, reason=correction_reason, now=utcnow())
-    session.adverse_events = [AdverseEvent(**event) for event in adverse_events]
-    monitoring.save_monitoring(session, responses=responses or {}, discharge_checks=discharge_checks, by=by)
-    session.status = DRAFT
-    flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
 
 
-def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict], *, by: User,
-                   spacing_reason: str | None, dose_reason: str | None, responses: dict[str, dict],
-                   correction_reason: str | None) -> tuple[dict[str, str], str | None, str | None]:
+def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict], adverse_events: list[dict], *,
+                   by: User, spacing_reason: str | None, dose_reason: str | None, responses: dict[str, dict],
+                   reasons: dict[str, str | None]) -> tuple[dict[str, str], str | None, str | None]:
     """(every problem of the submission by field, the dose's confirmation reason, the spacing
     override reason) - the reasons as they would be kept. The confirmation is judged once the dose
     is plausible, the spacing once the start time is (the protocol's spacing from the course's
@@ -282,7 +285,9 @@ def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict]
     problems.update(recorded_people_problems(session, values))
     problems.update(monitoring.response_problems_on_save(session, responses, utcnow(), care_team_ids(session),
                                                          values))
-    problems.update(readings.correction_problems(session, vitals, correction_reason))
+    problems.update(readings.correction_problems(session, vitals, reasons.get("vitals")))
+    problems.update(revisions.reason_problems(session, responses, adverse_events, response_reason=reasons.get(
+        "responses"), event_reason=reasons.get("adverse_events")))
     confirmation = _judged(problems, "dose_reason", lambda: plan_rules.dose_confirmation(
         session, values, unusual, dose_reason, by))
     spacing = session.spacing_override_reason
@@ -320,65 +325,11 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> list[App
     if needs:
         raise signing.SignatureRefused(needs)
     session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
-    session.content_digest = content_digest(session)
+    with db.session.no_autoflush:  # loading its history (loaded when read) must not flush it half-signed
+        session.content_digest = content_digest(session)
     overlapped = overruns.align_booking(session, by)
     flush_versioned(session, "Someone else saved this dosing session at the same moment; review and save again.")
     return overlapped
-
-
-#: decimal places of the numeric columns, so a value hashes the same before and after storage
-DECIMAL_PLACES = {"dose_mg": 2, "weight_kg": 1, "dose_mg_per_kg": 3}
-
-
-def _canonical(name: str, value):
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
-    if name in DECIMAL_PLACES:
-        return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-DECIMAL_PLACES[name])))
-    return value
-
-
-def signed_content(session: DosingSession) -> dict:
-    """The clinical content a signature covers, as canonical plain data (digest and documents)."""
-    content = {name: getattr(session, name) for name in RECORD_FIELDS + DERIVED_FIELDS}
-    content.update(id=session.id, course_id=session.course_id, sequence=session.sequence,
-                   status=session.status, dose_mg_per_kg=session.dose_mg_per_kg,
-                   signed_by_id=session.signed_by_id, signed_at=session.signed_at)
-    content = {name: _canonical(name, value) for name, value in content.items()}
-    # a respiratory rate is signed when recorded; records without one hash as they always did
-    content["vitals"] = {v.timepoint: [v.systolic, v.diastolic, v.heart_rate, v.spo2]
-                         + ([v.respiratory_rate] if v.respiratory_rate is not None else [])
-                         + ([v.source] if v.source not in (None, "clinician") else [])
-                         for v in sorted(session.vitals, key=lambda v: v.timepoint)}
-    # Added with issue 19: present only when they say something, so earlier signatures still verify.
-    if session.setting not in (None, IN_CLINIC):
-        content["setting"] = session.setting
-    if session.dose_confirmation_reason:
-        content["dose_confirmation_reason"] = session.dose_confirmation_reason
-    content["adverse_events"] = [[e.event_type, e.severity, e.action_taken] for e in session.adverse_events]
-    content.update(monitoring.signed_extras(session))
-    content.update(readings.signed_corrections(session))
-    return content
-
-
-def content_digest(session: DosingSession) -> str:
-    payload = json.dumps(signed_content(session), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def verify_signed_sessions() -> list[tuple[int, bool]]:
-    """(id, digest still matches) for every signed dosing session."""
-    sessions = db.session.scalars(select(DosingSession).where(DosingSession.status == SIGNED)
-                                  .order_by(DosingSession.id)).all()
-    return [(s.id, s.content_digest == content_digest(s)) for s in sessions]
-
-
-def verify_protocol_snapshots() -> list[tuple[str, bool]]:
-    """("id vN", snapshot still hashes to its recorded content hash) for every registered version."""
-    versions = db.session.scalars(select(ProtocolVersion).order_by(ProtocolVersion.id)).all()
-    return [(f"{v.protocol_id} v{v.version}", content_hash(v.definition) == v.content_hash) for v in versions]
 
 
 def add_addendum(session: DosingSession, *, body: str, by: User) -> DosingAddendum:

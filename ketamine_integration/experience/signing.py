@@ -15,12 +15,8 @@ from ..domain.vitals import READINGS, Response
 from ..protocols.services import protocol_of
 from . import monitoring, plan_rules
 from .models import DosingSession
+from .signatures import RECORD_FIELDS
 
-#: the record's columns as the form gives them (services.save_record copies them), which a signature reads
-RECORD_FIELDS = ("started_at", "ended_at", "route", "medication", "dose_mg", "weight_kg", "lot_number",
-           "administered_by_id", "monitored_by_id", "sedation", "dissociation", "concomitant_sedating_medications",
-           "discharged_at", "ready_to_leave_at", "vitals_acceptable_before_dosing",
-           "vitals_acceptable_before_discharge")
 #: the refusal's first words
 NOT_SIGNED = "Not signed. Still needed: "
 

@@ -11,11 +11,13 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_fields_in_error, form_version, render_form, submit
-from . import dose_roles, monitoring, overruns, readings, rems, services, signing
+from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
+from . import dose_roles, monitoring, overruns, readings, rems, revisions, services, signing
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
+from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
+from .wording import criteria_in_words, criteria_labels, record_words, timepoint_labels
 
 bp = Blueprint("experience", __name__)
 
@@ -70,6 +72,7 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
+            entry.form.event_id.data = event.id
         form.discharge_criteria.form.process(None, data=session.discharge_checks or {})
         for response in session.vital_responses:
             sub = getattr(form, f"response_{response.timepoint}").form
@@ -85,7 +88,29 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
         getattr(form, f"response_{timepoint}").form.decided_by.choices = deciders
     if not current_user.can("dosing.record_dose"):
         _show_dose_fields_only(form, session)
+    _label_for_setting(form, session.setting)
     return form
+
+
+def _label_for_setting(form: DosingRecordForm, setting: str) -> None:
+    """The labels say what happened in this setting: at home, supervision and monitoring by
+    telehealth and its end, not a clinic's staff and discharge (experience.wording)."""
+    words, labels, criteria = record_words(setting), timepoint_labels(setting), criteria_labels(setting)
+    for name in ("administered_by", "monitored_by", "discharged_at"):
+        form[name].label.text = words[name]
+    form.discharged_at.description = f"Monitoring is counted {words['span']}."
+    form.discharge_criteria.label.text = words["criteria"]
+    for key, label in criteria.items():
+        form.discharge_criteria.form[key].label.text = label
+    for timepoint in VITAL_TIMEPOINTS:
+        form[timepoint].label.text = labels[timepoint]
+        if setting == AT_HOME:  # the patient's own or their device's readings: nothing else is offered...
+            source = form[timepoint].form.source
+            source.choices = [c for c in source.choices if c.value != "clinician"]
+            # ...and anything else sent is refused by the service in words (plan_rules.vital_source_problems)
+            source.validate_choice = False
+        response = form[f"response_{timepoint}"]
+        response.label.text = f"Clinical response to the flagged reading {labels[timepoint].lower()}"
 
 
 def _show_dose_fields_only(form: DosingRecordForm, session: DosingSession) -> None:
@@ -136,7 +161,8 @@ def _record_values(form: DosingRecordForm) -> dict:
             value = value.strip() or None
         values[column] = value  # False (a "No" answer) stays False
     vitals = {tp: dict(getattr(form, tp).data) for tp in VITAL_TIMEPOINTS}
-    events = [dict(event_type=e["event_type"].strip(), severity=e["severity"],
+    # a row cleared is left out: the saved event it showed is withdrawn (experience.revisions)
+    events = [dict(id=parse_id(e["event_id"]), event_type=e["event_type"].strip(), severity=e["severity"],
                    action_taken=(e["action_taken"] or "").strip() or None)
               for e in form.adverse_events.data if (e["event_type"] or "").strip()]
     return dict(values=values, vitals=vitals, adverse_events=events, responses=_responses(form),
@@ -166,7 +192,8 @@ def dosing_record(dosing_id: int):
     done, _ = submit(form, lambda: services.save_record(
         session, **_record_values(form), expected_version=form_version(form), by=current_user,
         spacing_reason=form.spacing_reason.data, dose_reason=form.dose_reason.data,
-        correction_reason=form.vitals_correction_reason.data, signing_next=then_sign))
+        reasons={"vitals": form.vitals_correction_reason.data, "responses": form.responses_change_reason.data,
+                 "adverse_events": form.adverse_events_change_reason.data}, signing_next=then_sign))
     if done:
         audit.record("dosing.update", obj=session, patient_id=session.course.patient_id,
                      detail=services.overrides_kept(session))
@@ -205,9 +232,13 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
     """The record: its form to whoever may record it now (None: what is recorded, read-only)."""
     protocol = protocol_of(session.course.protocol_version)
     page = dict(session=session, course=session.course, protocol=protocol,
-                flags=monitoring.session_flags(session), unmet=monitoring.unmet_criteria(session),
+                words=record_words(session.setting), timepoints=timepoint_labels(session.setting),
+                flags=monitoring.session_flags(session),
+                unmet=criteria_in_words(monitoring.unmet_criteria(session), session.setting),
                 responses=monitoring.response_lines(session),
                 earlier=readings.earlier_reading_lines(session), later_flags=monitoring.later_reading_flags(session),
+                earlier_responses=revisions.earlier_response_lines(session),
+                earlier_events=revisions.earlier_event_lines(session),
                 vital_limits={tp: form_limits(tp, protocol.vital_signs) for tp in VITAL_TIMEPOINTS},
                 addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()),
                 overlaps=overruns.overlaps(session))

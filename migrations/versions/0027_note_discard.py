@@ -2,7 +2,7 @@
 does not include its date, with the reason
 
 Revision ID: 0027_note_discard
-Revises: 0024_vital_corrections
+Revises: 0025_response_history
 Create Date: 2026-12-03 10:00:00
 
 Review of issue 20 (points 5 and 6). "Start a note" made a draft at once and nothing could remove
@@ -26,7 +26,7 @@ from ketamine_integration.db_types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0027_note_discard'
-down_revision = '0024_vital_corrections'
+down_revision = '0025_response_history'
 branch_labels = None
 depends_on = None
 

@@ -146,3 +146,16 @@ def test_a_flagged_blood_pressure_blocks_signing_until_a_clinical_response_is_do
     expect(earlier).to_contain_text("About 40 minutes after dosing: blood pressure 150/92 mmHg")
     expect(earlier).to_contain_text("Typed 150; the monitor printout shows 152.")
     assert has_no_horizontal_scroll(page), "the signed record with its flags scrolls sideways at 375 px"
+    # The vitals table fits the phone: the flag of the reading before dosing is in view, not past a sideways scroll.
+    vitals = page.get_by_role("table", name="Vital signs")
+    flag = vitals.get_by_role("cell").filter(has_text="systolic pressure 182 mmHg")
+    expect(flag).to_be_visible()   # (not scrolled into view: that would scroll the table's box sideways too)
+    assert fits_the_viewport_width(page, flag), "the vitals table's flag is off-screen at 375 px"
+    assert vitals.evaluate("table => table.parentElement.scrollWidth <= table.parentElement.clientWidth"), \
+        "the vitals table scrolls sideways in its box at 375 px"
+
+
+def fits_the_viewport_width(page: Page, locator) -> bool:
+    """The element lies between the viewport's left and right edges (nothing to scroll to see it)."""
+    box, width = locator.bounding_box(), page.viewport_size["width"]
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width

@@ -124,7 +124,7 @@ def _session(make, session_id):
     ("baseline-systolic", "20", "systolic of 20 mmHg is not plausible"),       # the example
     ("baseline-spo2", "140", "SpO2 of 140 % is not plausible"),                 # ditto
     ("ended_at", None, "The session must end after it starts."),               # end before start
-    ("dose_mg", "900", "at most 500 mg for ketamine"),                          # over the ceiling
+    ("dose_mg", "900", "900 mg is 12.857 mg/kg for 70 kg; the clinic's ceiling for ketamine is 500 mg"),  # over the ceiling
     ("weight_kg", "5", "A weight of 5 kg is not plausible"),
     ("started_at", "2026-03-08T02:30", "does not exist in America/New_York"),   # spring-forward gap
     ("started_at", "yesterday", "Enter a date and time as YYYY-MM-DD HH:MM."),

@@ -52,7 +52,7 @@ def test_a_dose_outside_the_usual_doses_needs_a_prescribers_reason_and_a_typo_is
     auth.login("pres")
     record = _record_data(_session(make, session_id), team["prescriber"])
     typo = auth.post(f"/dosing/{session_id}", dict(record, dose_mg="350"))   # 5 mg/kg IV
-    assert typo.status_code == 422 and "above this protocol's limit of 2 mg/kg" in page_text(typo)
+    assert typo.status_code == 422 and "the protocol's hard limit is 2 mg/kg IV (140 mg for 70 kg)" in page_text(typo)
     unusual = auth.post(f"/dosing/{session_id}", dict(record, dose_mg="105"))   # 1.5 mg/kg: not a typo, not usual
     assert unusual.status_code == 422
     assert "1.5 mg/kg is outside this protocol's usual doses here (0.5–1 mg/kg)" in page_text(unusual)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from ketamine_integration.extensions import db
-from tests.security.clinic import SIGNING, Clinic, today
+from tests.security.clinic import SIGNING, Clinic, form_time, today
 
 KEPT_TEXT = "Process text typed while the session lapsed"
 
@@ -44,6 +44,14 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
                        ).status_code == 302
     assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(
         draft, vitals_correction_reason="Transcription error; monitor showed 128.")).status_code == 302
+    # a saved clinical response and adverse event changed with a reason: their earlier versions are
+    # revision rows (of the draft)
+    response = _draft_response(clinic, draft)
+    assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(draft, **response)).status_code == 302
+    assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(
+        draft, **dict(response, **{"response_post_40-action": "Observed 30 more minutes; prescriber reviewed"}),
+        **{"adverse_events-0-severity": "moderate"}, responses_change_reason="Typed before the review ended.",
+        adverse_events_change_reason="Severity recorded before the nurse's reassessment.")).status_code == 302
     rows = {"measure_responses": clinic.measure, "safety_alerts": clinic.alert,
             "coordination_notes": clinic.coordination_note, "coordination_reports": clinic.report}
     # a release narrower than the clinic's (which permits everything), so widening it is a change
@@ -74,6 +82,8 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
         "vital_sign_responses": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM vital_sign_responses WHERE dosing_session_id = :s", s=session)}),
         "vital_sign_corrections": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_sign_corrections")}),
+        "vital_response_revisions": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_response_revisions")}),
+        "adverse_event_revisions": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM adverse_event_revisions")}),
         # the entry's course too: the app voids it through the course's checklist form
         "preparation_records": ("id = :id", {"id": preparation, "course": clinic.prep_course}),
         "appointment_changes": ("id = :id", {"id": _latest(
@@ -85,6 +95,16 @@ def seed(make, auth) -> dict[str, tuple[str, dict]]:
                   "unsaved_work", "releases_of_information"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
+
+
+def _draft_response(clinic, draft: int) -> dict:
+    """A clinical response at 40 minutes, its later reading within the session's monitoring."""
+    from ketamine_integration.experience.models import DosingSession
+    start = clinic.make.query(lambda: db.session.get(DosingSession, draft).planned_start)
+    return {"response_post_40-action": "Observed 20 more minutes; prescriber reviewed",
+            "response_post_40-decided_by": str(clinic.users["prescriber"]),
+            "response_post_40-later_at": form_time(start + timedelta(minutes=60)),
+            "response_post_40-later_systolic": "130"}
 
 
 def is_guard_refusal(error) -> bool:

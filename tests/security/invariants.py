@@ -129,6 +129,10 @@ def _dosing_problems(rows) -> list[str]:
     for r in rows("vital_sign_responses"):
         if len("".join((r["action"] or "").split())) < 10:
             bad.append(f"vital sign response {r['id']}: what was done {r['action']!r}")
+    for table in ("vital_response_revisions", "adverse_event_revisions"):   # a replaced or removed fact says why
+        for r in rows(table):
+            if r["change"] != "added_to" and len("".join((r["reason"] or "").split())) < 10:
+                bad.append(f"{table} {r['id']}: {r['change']} with reason {r['reason']!r}")
     return bad
 
 

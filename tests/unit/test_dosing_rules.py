@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ketamine_integration.domain.dosing import (VITAL_RANGES, dose_verdict, mg_per_kg, spacing_problems,
-                                                stage_of)
+from ketamine_integration.domain.dosing import (VITAL_RANGES, ceiling_problem, dose_verdict, mg_per_kg,
+                                                spacing_problems, stage_of)
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 LIBRARY = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols")
@@ -88,6 +88,28 @@ def test_stage_of_a_dose(rule, number, maintenance, stage, first):
     assert (found.name if found else None, is_first) == (stage, first)
 
 
+def _route(rule) -> str:
+    return next(route for experience, route in ((IV, "iv"), (IM, "im"), (SL, "sublingual"), (ESK, "intranasal"))
+                if experience is rule)
+
+
+@pytest.mark.parametrize("dose, weight, ceiling, weight_based, expected", [
+    # the clinic's ceiling, in mg and in mg/kg for this patient's weight on a weight-based route
+    (600, 70, 500, True, "600 mg is 8.571 mg/kg for 70 kg; the clinic's ceiling for ketamine is 500 mg "
+                         "(7.143 mg/kg for 70 kg): check for a typing error."),
+    # no weight yet: in mg only
+    (600, None, 500, True, "600 mg is above the clinic's ceiling of 500 mg for ketamine: check for a typing error."),
+    # sublingual: the weight is not used
+    (600, 70, 500, False, "600 mg is above the clinic's ceiling of 500 mg for ketamine"),
+    (500, 70, 500, True, None),                                  # at the ceiling: allowed
+    (0, 70, 500, True, "The dose must be above 0 mg."),          # nothing given is no dose
+    (2000, 70, None, True, None),                                # no ceiling configured for the medication
+])
+def test_the_clinic_ceiling_says_the_dose_in_both_units(dose, weight, ceiling, weight_based, expected):
+    found = ceiling_problem(dose, weight, ceiling, "ketamine", weight_based=weight_based)
+    assert (found is None) == (expected is None) and (expected is None or expected in found), found
+
+
 def _usual(rule, number=2):
     stage, first = stage_of(number, rule)
     return stage.usual_for(first, rule.dose)
@@ -98,8 +120,20 @@ def _usual(rule, number=2):
     (IV, 70, 70, 2, None, None),                         # 1.0 mg/kg: the top of the usual range
     (IV, 29.2, 58.5, 2, None, None),                     # 0.499 mg/kg is the 0.5 mg/kg meant
     (IV, 105, 70, 2, None, "1.5 mg/kg is outside this protocol's usual doses here (0.5–1 mg/kg)"),
-    (IV, 350, 70, 2, "above this protocol's limit of 2 mg/kg", None),   # 5 mg/kg IV: refused as a typo
-    (IV, 420, 70, 2, "A dose of 6 mg/kg is not plausible", None),       # beyond the hard mg/kg range
+    # 5 mg/kg IV: refused as a typo, said in mg and in mg/kg for this weight, the limit in both
+    (IV, 350, 70, 2, "350 mg is 5 mg/kg for 70 kg; the protocol's hard limit is 2 mg/kg IV (140 mg for 70 kg): "
+                     "check for a typing error.", None),
+    # beyond the hard mg/kg range of any protocol
+    (IV, 420, 70, 2, "420 mg is 6 mg/kg for 70 kg; a plausible dose is 0.01–5 mg/kg (0.7–350 mg for 70 kg)", None),
+    # a tenth of what was meant (0.5 for 50 mg): far below the range, in both units
+    (IV, 0.5, 70, 2, "0.5 mg is 0.007 mg/kg for 70 kg; a plausible dose is", None),
+    # the review's 105 mg IM for a lighter patient: 2.1 mg/kg is usual for IM KAP's limit of 3...
+    (IM, 105, 50, 2, None, "2.1 mg/kg is outside"),
+    # ...and 231 mg for 70 kg is past it: 3.3 mg/kg, the limit 3 mg/kg IM is 210 mg for this weight
+    (IM, 231, 70, 2, "231 mg is 3.3 mg/kg for 70 kg; the protocol's hard limit is 3 mg/kg IM (210 mg for 70 kg)",
+     None),
+    # the limit follows the weight used: 231 mg for 80 kg is 2.888 mg/kg, under IM's limit (unusual only)
+    (IM, 231, 80, 2, None, "2.888 mg/kg is outside"),
     (IV, 35, None, 2, None, None),                       # no weight yet: mg/kg rules wait for it
     (IM, 105, 70, 2, None, None),                        # 1.5 mg/kg IM: usual
     (IM, 10, 70, 2, None, "0.143 mg/kg is outside"),     # far below the usual
@@ -107,13 +141,14 @@ def _usual(rule, number=2):
     (ESK, 84, None, 1, None, "84 mg is outside this protocol's usual doses here (56 mg)"),  # 84 on day 1
     (ESK, 84, None, 2, None, None),                      # then 56 or 84
     (ESK, 70, None, 2, None, "(56 or 84 mg)"),           # not a dose the devices give
-    (ESK, 112, None, 2, "above this protocol's limit of 84 mg", None),
+    (ESK, 112, None, 2, "112 mg is above the protocol's hard limit of 84 mg intranasal", None),  # fixed doses: mg
     (SL, 200, 70, 2, None, None),                        # sublingual is in mg; the weight is not used
     (SL, 450, 70, 2, None, "450 mg is outside"),
-    (SL, 600, 70, 2, "limit of 500 mg", None),
+    (SL, 600, 70, 2, "600 mg is above the protocol's hard limit of 500 mg sublingual", None),  # not weight-based
 ])
 def test_dose_plausibility(rule, dose, weight, number, refused, unusual):
-    verdict = dose_verdict(dose, weight, rule.dose, _usual(rule, number), weight_based=rule.dose.unit == "mg/kg")
+    verdict = dose_verdict(dose, weight, rule.dose, _usual(rule, number), weight_based=rule.dose.unit == "mg/kg",
+                           route=_route(rule))
     if refused is None or unusual is None:
         assert (verdict.refused is None) == (refused is None) and (verdict.unusual is None) == (unusual is None), verdict
     for fragment, found in ((refused, verdict.refused), (unusual, verdict.unusual)):

@@ -183,8 +183,7 @@ def _align_booking(session: DosingSession, by: User) -> None:
         appointment.starts_at, appointment.ends_at = session.started_at, ends
         booking.record_change(appointment, "rescheduled", by, reason="Aligned with the signed record",
                               previous_start=previous)
-    appointment.status = ATTENDED
-    booking.record_change(appointment, ATTENDED, by)
+    booking.settle(appointment, ATTENDED, by=by)
 
 
 def _release(session: DosingSession, reason: str, by: User) -> None:

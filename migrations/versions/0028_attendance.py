@@ -20,7 +20,8 @@ rule that counted a booking as cover (1), so lists work their courses out afresh
 `flask windows rebuild` (or the courses' next change) rewrites them.
 
 Plain ALTER TABLE on SQLite, each check constraint a column's own: a table rebuild would drop the
-append-only guards of migration 0016.
+append-only guards of migration 0016. Those guards name the columns they freeze, so they are made
+again to freeze the two new ones too (and made as they were before the downgrade drops them).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -37,6 +38,29 @@ OUTCOMES = "'attended', 'no_show', 'late_cancelled', 'clinic_cancelled'"
 OUTCOME_MATCHES_STATUS = ("outcome IS NULL OR (outcome = status AND status IN ('attended', 'no_show')) "
                           "OR (outcome IN ('late_cancelled', 'clinic_cancelled') AND status = 'cancelled')")
 CHANGE_OUTCOME = f"outcome IS NULL OR outcome IN ({OUTCOMES})"
+HISTORY = "appointment_changes"
+#: the columns migration 0016's guard freezes, and with this migration's
+FROZEN_BEFORE = ("id", "appointment_id", "change", "occurred_at", "by_user_id", "previous_start", "reason")
+FROZEN = FROZEN_BEFORE + ("outcome", "note_id")
+MESSAGE = f"{HISTORY} rows are append-only"
+
+
+def _guard_history(columns: tuple[str, ...], dialect: str) -> None:
+    """Migration 0016's guard on the appointment history, freezing `columns` (same names, same message)."""
+    if dialect == "postgresql":
+        changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in columns)
+        op.execute(f"""CREATE OR REPLACE FUNCTION {HISTORY}_append_only() RETURNS trigger AS $$
+           BEGIN
+             IF TG_OP = 'DELETE' OR {changed} THEN
+               RAISE EXCEPTION '{MESSAGE}';
+             END IF;
+             RETURN NEW;
+           END; $$ LANGUAGE plpgsql""")
+    elif dialect == "sqlite":
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
+        op.execute(f"DROP TRIGGER IF EXISTS {HISTORY}_append_only_update")
+        op.execute(f"CREATE TRIGGER {HISTORY}_append_only_update BEFORE UPDATE ON {HISTORY} WHEN {changed} "
+                   f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
 
 
 def _add_checked(table: str, column: str, check: str, dialect: str) -> None:
@@ -61,6 +85,7 @@ def upgrade():
     else:
         op.add_column("appointment_changes", sa.Column("note_id", sa.Integer(), nullable=True))
         op.create_foreign_key(op.f(name), "appointment_changes", "session_notes", ["note_id"], ["id"])
+    _guard_history(FROZEN, dialect)
     op.add_column("integration_windows", sa.Column("sessions", sa.JSON(), nullable=True))
     op.add_column("integration_windows", sa.Column("rule_version", sa.Integer(), nullable=False,
                                                    server_default=sa.text("1")))
@@ -70,6 +95,7 @@ def downgrade():
     dialect = op.get_bind().dialect.name
     op.drop_column("integration_windows", "rule_version")
     op.drop_column("integration_windows", "sessions")
+    _guard_history(FROZEN_BEFORE, dialect)  # first: SQLite drops no column a trigger names
     if dialect == "postgresql":
         op.drop_constraint(op.f("fk_appointment_changes_note_id_session_notes"), "appointment_changes",
                            type_="foreignkey")

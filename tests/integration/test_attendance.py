@@ -212,6 +212,10 @@ def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team
     auth.logout()
     auth.login("ther")
     assert "My sessions to confirm (1)" in page_text(client.get("/"))
+    yesterdays_other = _past_booking(make, team, local(1, 16))
+    marked = auth.post(f"/appointments/{yesterdays_other}/outcome", {"outcome": "no_show", "return_to": "home"})
+    assert marked.status_code == 302 and marked.headers["Location"].endswith("/#unconfirmed")
+    assert "My sessions to confirm (1)" in page_text(client.get("/"))
     auth.logout()
     auth.login("ther2")  # someone else's session: not on their list
     assert "sessions to confirm" not in page_text(client.get("/"))

@@ -86,10 +86,10 @@ def _book(clinic: Clinic, course: CourseState, kind: str, clinician_id: int, day
     appointment_id = clinic.rows.add(
         "appointments", patient_id=course.patient_id, course_id=course.id, clinician_id=clinician_id, kind=kind,
         dosing_session_id=dosing_session_id, starts_at=starts, ends_at=starts + timedelta(minutes=minutes),
-        modality="in_person" if room else "telehealth", room_id=room, status="booked", cancel_reason=None,
-        created_at=booked_at, created_by_id=course.therapist_id, version=1)
+        modality="in_person" if room else "telehealth", room_id=room, status="booked", outcome=None,
+        cancel_reason=None, created_at=booked_at, created_by_id=course.therapist_id, version=1)
     clinic.rows.add("appointment_changes", appointment_id=appointment_id, change="booked", occurred_at=booked_at,
-                    by_user_id=course.therapist_id, previous_start=None, reason=None)
+                    by_user_id=course.therapist_id, previous_start=None, reason=None, outcome=None)
     audit(clinic, booked_at, course.therapist_id, "appointment.create", obj_type="appointment",
           obj_id=appointment_id, patient_id=course.patient_id, detail=kind)
     return clinic.rows.tables["appointments"][-1]
@@ -97,12 +97,14 @@ def _book(clinic: Clinic, course: CourseState, kind: str, clinician_id: int, day
 
 def _settle(clinic: Clinic, appointment: dict, status: str, by: int, reason: str | None = None,
             when: datetime | None = None) -> None:
-    """The appointment's outcome once it has happened (attended, no-show) or was called off."""
-    appointment["status"], appointment["cancel_reason"] = status, reason
+    """The appointment's outcome once it has happened (attended, no-show) or was called off ahead."""
+    outcome = status if status in ("attended", "no_show") else None
+    appointment["status"], appointment["outcome"], appointment["cancel_reason"] = status, outcome, reason
     appointment["version"] = 2
     when = when or (appointment["ends_at"] if status != "cancelled" else appointment["starts_at"] - timedelta(days=1))
     clinic.rows.add("appointment_changes", appointment_id=appointment["id"], change=status,
-                    occurred_at=min(when, clinic.now), by_user_id=by, previous_start=None, reason=reason)
+                    occurred_at=min(when, clinic.now), by_user_id=by, previous_start=None, reason=reason,
+                    outcome=outcome)
 
 
 def _therapy_rooms(clinic: Clinic):

@@ -177,6 +177,7 @@ def register_access(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     from .accounts.models import ROLE_LABELS, ROLES
+    from .domain.coverage import OUTCOMES
     from .domain.protocols import PREPARATION_ITEMS
     from .domain.vitals import READINGS
     from .experience.models import SETTING_LABELS, VITAL_SOURCES, VITAL_TIMEPOINTS
@@ -186,7 +187,7 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS, vital_labels=VITAL_TIMEPOINTS,
                                  setting_labels=SETTING_LABELS, vital_sources=VITAL_SOURCES,
-                                 reading_words=READINGS)
+                                 reading_words=READINGS, outcome_labels=OUTCOMES)
     app.jinja_env.filters["role_names"] = lambda names: ", ".join(
         ROLE_LABELS[r] for r in ROLES if r in names)
     app.jinja_env.globals.update(role_labels=ROLE_LABELS)

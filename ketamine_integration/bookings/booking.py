@@ -18,7 +18,8 @@ from ..db.locking import lock_row
 from ..patients.models import Patient
 from ..db.clinic_time import format_local
 from .availability import imported_busy_during, outside_hours, time_off_during
-from .models import ACTIVE_STATUSES, ATTENDED, BOOKED, Appointment, AppointmentChange, Room
+from ..domain.coverage import IntegrationSession
+from .models import ACTIVE_STATUSES, ATTENDED, BOOKED, STATUS_OF_OUTCOME, Appointment, AppointmentChange, Room
 
 
 def conflicts(*, clinician_id: int, patient_id: int, starts_at: datetime, ends_at: datetime,
@@ -81,9 +82,19 @@ def check_free(clinician: User, patient_id: int, starts_at: datetime, ends_at: d
 
 
 def record_change(appointment: Appointment, change: str, by: User, reason: str | None = None,
-                  previous_start: datetime | None = None) -> None:
+                  previous_start: datetime | None = None, outcome: str | None = None,
+                  note_id: int | None = None) -> None:
     appointment.changes.append(AppointmentChange(change=change, by_user_id=by.id, reason=reason,
-                                                 previous_start=previous_start))
+                                                 previous_start=previous_start, outcome=outcome, note_id=note_id))
+
+
+def settle(appointment: Appointment, outcome: str, *, by: User, reason: str | None = None,
+           note_id: int | None = None) -> None:
+    """Give the appointment an outcome (or a new one: a correction), as a new history row; the
+    status follows (a late or clinic cancellation frees its time like any cancellation)."""
+    status = STATUS_OF_OUTCOME[outcome]
+    appointment.status, appointment.outcome = status, outcome
+    record_change(appointment, status, by, reason=reason, outcome=outcome, note_id=note_id)
 
 
 def move(appointment: Appointment, starts_at: datetime, *, by: User, reason: str | None,
@@ -131,8 +142,7 @@ def mark_as_held(appointment: Appointment, starts_at: datetime, ends_at: datetim
         appointment.starts_at, appointment.ends_at = starts_at, ends_at
         overlap = f"; overlaps {len(clashes)} other booking(s)" if clashes else ""
         record_change(appointment, "rescheduled", by, reason=(reason + overlap)[:300], previous_start=previous)
-    appointment.status = ATTENDED
-    record_change(appointment, ATTENDED, by)
+    settle(appointment, ATTENDED, by=by)
     return clashes
 
 
@@ -154,12 +164,18 @@ def cancel_future_for_course(course_id: int, *, after: datetime, reason: str, by
     return len(booked)
 
 
-def fetch_integration_starts_by_course(course_ids: list[int], *, session=None) -> dict[int, list[datetime]]:
-    grouped: dict[int, list[datetime]] = {}
+def integration_sessions_by_course(course_ids: list[int], *, session=None) -> dict[int, list[IntegrationSession]]:
+    """Each course's integration sessions, whatever became of them, as the coverage rule reads them."""
+    grouped: dict[int, list[IntegrationSession]] = {}
     if course_ids:
-        rows = (session or db.session).execute(select(Appointment.course_id, Appointment.starts_at).where(
-            Appointment.course_id.in_(course_ids), Appointment.kind == "integration",
-            Appointment.status.in_(ACTIVE_STATUSES)))
-        for course_id, starts_at in rows:
-            grouped.setdefault(course_id, []).append(starts_at)
+        rows = (session or db.session).execute(select(
+            Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome).where(
+            Appointment.course_id.in_(course_ids), Appointment.kind == "integration"))
+        for course_id, starts_at, status, outcome in rows:
+            grouped.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status))
     return grouped
+
+
+def integration_sessions(appointments: list[Appointment]) -> list[IntegrationSession]:
+    """The integration sessions among appointments already read, as the coverage rule reads them."""
+    return [IntegrationSession(a.starts_at, a.attendance) for a in appointments if a.kind == "integration"]

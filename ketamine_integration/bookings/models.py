@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.coverage import OUTCOMES
 from ..extensions import db
 from ..patients.models import Patient
 
@@ -23,6 +24,13 @@ CHANGES = ("booked", "rescheduled", "cancelled", "attended", "no_show")
 BOOKED, ATTENDED, NO_SHOW, CANCELLED = "booked", "attended", "no_show", "cancelled"
 #: appointments that hold their time (a cancelled one frees it)
 ACTIVE_STATUSES = (BOOKED, ATTENDED)
+#: the status each outcome leaves an appointment in: held, missed, or called off (freeing its time)
+STATUS_OF_OUTCOME = {"attended": ATTENDED, "no_show": NO_SHOW, "late_cancelled": CANCELLED,
+                     "clinic_cancelled": CANCELLED}
+_OUTCOME_LIST = ", ".join(f"'{o}'" for o in OUTCOMES)
+#: an outcome agrees with the status it leaves (rows from before migration 0028 were filled in by it)
+OUTCOME_MATCHES_STATUS = ("outcome IS NULL OR (outcome = status AND status IN ('attended', 'no_show')) "
+                          "OR (outcome IN ('late_cancelled', 'clinic_cancelled') AND status = 'cancelled')")
 
 
 class Appointment(db.Model):
@@ -34,6 +42,7 @@ class Appointment(db.Model):
         # a dosing appointment is the room-and-staff booking of exactly one dosing session
         CheckConstraint("(kind = 'dosing' AND dosing_session_id IS NOT NULL) "
                         "OR (kind <> 'dosing' AND dosing_session_id IS NULL)", name="dosing_has_session"),
+        CheckConstraint(OUTCOME_MATCHES_STATUS, name="known_outcome"),
         Index("ix_appointments_clinician_time", "clinician_id", "starts_at"),
         Index("ix_appointments_patient_time", "patient_id", "starts_at"),
         # upcoming bookings (status = 'booked' AND starts_at >= now) without reading the history;
@@ -56,6 +65,9 @@ class Appointment(db.Model):
     #: None for telehealth (a room-less modality)
     room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
     status: Mapped[str] = mapped_column(String(12), default=BOOKED)
+    #: what became of it once its time came (domain.coverage.OUTCOMES); None: not recorded (yet).
+    #: A correction changes it and adds a change row; the earlier outcome stays in the history
+    outcome: Mapped[str | None] = mapped_column(String(20))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -75,6 +87,21 @@ class Appointment(db.Model):
     @property
     def label(self) -> str:
         return KINDS[self.kind]
+
+    @property
+    def attendance(self) -> str:
+        """Its outcome, else "booked" (none recorded yet) or "cancelled" (called off ahead)."""
+        return self.outcome or self.status
+
+    def unconfirmed(self, now: datetime) -> bool:
+        """Its time has come and nobody has said what happened."""
+        return self.status == BOOKED and self.starts_at <= now
+
+    @property
+    def recorded_afterwards(self) -> AppointmentChange | None:
+        """The change that entered a session only after it was held (it was never booked), with its reason."""
+        first = self.changes[0] if self.changes else None
+        return first if first is not None and first.change == ATTENDED else None
 
     @property
     def changed_with_dosing_plan(self) -> bool:
@@ -156,12 +183,14 @@ class ExtraHours(db.Model):
 
 
 class AppointmentChange(db.Model):
-    """The history of an appointment: booked, moved, cancelled, attended, no-show. Each change
-    is a new row; none is ever edited or deleted (database triggers, migration 0016)."""
+    """The history of an appointment: booked, moved, cancelled, and its outcome, set and corrected.
+    Each change is a new row; none is ever edited or deleted (database triggers, migration 0016), so
+    a corrected outcome keeps the earlier one."""
 
     __tablename__ = "appointment_changes"
     __table_args__ = (CheckConstraint(
-        "change IN ('booked', 'rescheduled', 'cancelled', 'attended', 'no_show')", name="known_change"),)
+        "change IN ('booked', 'rescheduled', 'cancelled', 'attended', 'no_show')", name="known_change"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({_OUTCOME_LIST})", name="known_outcome"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
@@ -171,6 +200,11 @@ class AppointmentChange(db.Model):
     #: for a move: where it was before
     previous_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(300))
+    #: the outcome this change records (a late cancellation's change is "cancelled"); None for
+    #: bookings and moves, and for outcomes recorded before migration 0028 (their change says it)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    #: the signed integration note that proves the session was held (attendance derived from it)
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("session_notes.id"))
 
     appointment: Mapped[Appointment] = relationship(back_populates="changes")
     by_user: Mapped[User] = relationship(lazy="joined")

@@ -2,6 +2,7 @@
 its section shows, and only for the categories the patient's release permits."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from flask import current_app
@@ -17,6 +18,8 @@ from ..documents.coordination_report import (ActionStepProgress, CoordinationRep
                                              ThemeEntry, ThemesAndInsights, TreatmentSummary, VitalSigns,
                                              WindowCoverage)
 from ..domain import measures as scoring
+from ..domain.coverage import (ATTENDED, BOOKED, CANCELLED, CLINIC_CANCELLED, LATE_CANCELLED, NO_SHOW,
+                               Coverage)
 from ..experience.models import SIGNED as DOSING_SIGNED
 from ..experience.models import VITAL_TIMEPOINTS, DosingSession
 from ..experience import monitoring
@@ -29,8 +32,7 @@ from ..notes.baselines import (AFTER_FIRST_DOSE, BASELINE, BEFORE_BASELINE, ENTE
 from ..notes.safety import safety_history
 from ..notes.services import course_measures
 from ..notes.views_data import step_tracker, theme_recurrence
-from ..bookings.models import Appointment
-from ..scheduling.services import fetch_integration_starts
+from ..scheduling.services import fetch_integration_sessions
 from .models import CATEGORIES
 
 
@@ -178,13 +180,19 @@ def _status(last: TrendRow, measure: scoring.Measure) -> str:
 # -- attendance, themes, action plan, safety ---------------------------------------------------
 
 def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
-    windows = course_windows(course, sessions, fetch_integration_starts(course.id), now)
-    held = db.session.scalars(select(Appointment.status).where(Appointment.course_id == course.id,
-                                                               Appointment.kind == "integration")).all()
-    return WindowCoverage(windows=len(windows), covered=sum(w.covered for w in windows),
+    """The windows by the one coverage rule, and each integration session's outcome (a booking whose
+    time came with none counted as unconfirmed, never as held or ahead)."""
+    integration = fetch_integration_sessions(course.id)
+    windows = course_windows(course, sessions, integration, now)
+    states = Counter(w.coverage.state for w in windows)
+    outcomes = Counter(("unconfirmed" if s.past(now) else BOOKED) if s.outcome == BOOKED else s.outcome
+                       for s in integration)
+    return WindowCoverage(windows=len(windows), covered=states[Coverage.COVERED],
                           optimal=sum(w.covered_optimally for w in windows),
-                          attended=held.count("attended"), no_show=held.count("no_show"),
-                          cancelled=held.count("cancelled"), booked=held.count("booked"))
+                          provisional=states[Coverage.PROVISIONAL], awaiting=states[Coverage.UNCONFIRMED],
+                          attended=outcomes[ATTENDED], no_show=outcomes[NO_SHOW],
+                          late_cancelled=outcomes[LATE_CANCELLED], clinic_cancelled=outcomes[CLINIC_CANCELLED],
+                          cancelled=outcomes[CANCELLED], unconfirmed=outcomes["unconfirmed"], booked=outcomes[BOOKED])
 
 
 def _themes(course: TreatmentCourse) -> ThemesAndInsights:

@@ -107,7 +107,7 @@ def load_demo_conflict(now: datetime) -> None:
     courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
                                  .order_by(TreatmentCourse.id)).all()
     for course in courses:
-        rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), [], now) if not r.covered
+        rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), [], now) if r.needs_booking
                 and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
         suggestions = suggest_for_window(course, rows[-1].window, now) if rows else []
         if suggestions:

@@ -116,13 +116,23 @@ class MeasureSeries:
 
 @dataclass(frozen=True)
 class WindowCoverage:
-    """Integration windows covered (and optimally), and what became of integration sessions."""
+    """Integration windows by coverage (domain/coverage.py), and what became of integration sessions."""
     windows: int
+    #: covered by an attended session; of those, with one inside the optimal span
     covered: int
     optimal: int
+    #: covered only by sessions booked ahead; resting on a session whose time came with no outcome
+    provisional: int
+    awaiting: int
     attended: int
     no_show: int
+    late_cancelled: int
+    clinic_cancelled: int
+    #: called off before their time
     cancelled: int
+    #: their time came with no outcome recorded
+    unconfirmed: int
+    #: still ahead
     booked: int
 
 

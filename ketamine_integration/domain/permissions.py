@@ -57,7 +57,10 @@ PERMISSIONS = {
     "dosing.lead": "Be the clinician a dosing session is booked with",
     "rems.file": "Print and file REMS patient monitoring forms",
     "schedule.read": "See the calendar (one's own sessions; the whole clinic with schedule.manage)",
-    "schedule.book": "Plan, book, move and cancel sessions, record outcomes, send invitations",
+    "schedule.book": "Plan, book, move and cancel sessions, record and correct outcomes (attended, no-show, "
+                     "late-cancelled, cancelled by the clinic), send invitations",
+    "sessions.record_held": "Enter an integration session one held without a booking (a walk-in, telehealth set "
+                            "up outside the app), with the reason",
     "schedule.manage": "Run the clinic's schedule: worklist, automatic scheduling, anyone's calendar and hours",
     "availability.keep": "Keep working hours, time off and busy calendars (one's own; anyone's with "
                          "schedule.manage)",
@@ -84,7 +87,7 @@ GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER),
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"notes.write", "releases.manage", "reports.generate",
-                                                   "dosing.monitor_if_protocol_allows"}),
+                                                   "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they

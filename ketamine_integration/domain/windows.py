@@ -1,4 +1,5 @@
-"""Integration windows after dosing sessions: when each opens, is optimal, closes; status; coverage.
+"""Integration windows after dosing sessions: when each opens, is optimal, closes; status; which
+integration sessions count for which window (whether they cover it: domain/coverage.py).
 
 Pure functions with time passed in. The window is a clinic protocol setting anchored on the
 end of the dosing session; it is not a promise of a biological effect.
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
+from typing import Callable, TypeVar
 from zoneinfo import ZoneInfo
 
 from .protocols import Span, Window as WindowRule
+
+T = TypeVar("T")
 
 #: "closing soon" when less than this is left (BRIEF: warn staff before a window closes)
 CLOSING_SOON = timedelta(hours=48)
@@ -107,9 +111,10 @@ def status_at(window: IntegrationWindow, now: datetime) -> WindowStatus:
     return WindowStatus.OPEN
 
 
-def assign_sessions(windows: list[IntegrationWindow], session_starts: list[datetime], *,
-                    per_window: int, shared: bool) -> dict[int, list[datetime]]:
-    """Which integration sessions count for which window.
+def assign_sessions(windows: list[IntegrationWindow], sessions: list[T], *, per_window: int, shared: bool,
+                    start: Callable[[T], datetime] = lambda s: s) -> dict[int, list[T]]:
+    """Which integration sessions count for which window; `start` reads a session's start time
+    (the sessions are start times themselves by default).
 
     shared: one session inside several overlapping windows counts for each of them (the
     protocol allows it). Otherwise a session counts once: windows are served earliest-closing
@@ -118,17 +123,13 @@ def assign_sessions(windows: list[IntegrationWindow], session_starts: list[datet
     interval point matching); with several per window it is a good greedy rule, not proven
     optimal (no shipped protocol asks for more than one).
     """
-    starts = sorted(session_starts)
+    ordered = sorted(sessions, key=start)
     if shared:
-        return {w.key: [s for s in starts if w.contains(s)] for w in windows}
-    free = list(starts)
-    assigned: dict[int, list[datetime]] = {w.key: [] for w in windows}
+        return {w.key: [s for s in ordered if w.contains(start(s))] for w in windows}
+    free = list(ordered)
+    assigned: dict[int, list[T]] = {w.key: [] for w in windows}
     for window in sorted(windows, key=lambda w: (w.closes, w.opens, w.key)):
-        for start in [s for s in free if window.contains(s)][:max(per_window, 1)]:
-            assigned[window.key].append(start)
-            free.remove(start)
+        for session in [s for s in free if window.contains(start(s))][:max(per_window, 1)]:
+            assigned[window.key].append(session)
+            free.remove(session)
     return assigned
-
-
-def covered(assigned: list[datetime], per_window: int) -> bool:
-    return len(assigned) >= per_window

@@ -19,7 +19,8 @@ class Band:
     optimal_w: float
     session_xs: tuple[float, ...]
     status: str
-    covered: bool
+    #: domain.coverage.Coverage's value: covered, unconfirmed, provisional or uncovered
+    coverage: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def geometry(rows: list[WindowRow], now: datetime, zone) -> dict | None:
             y=TOP + i * ROW_HEIGHT, label=f"Dose {row.session.sequence} · {local_end:%b %d}",
             dosing_x=x(row.session.ended_at), window_x=x(w.opens), window_w=round(x(w.closes) - x(w.opens), 1),
             optimal_w=round(x(w.optimal_until) - x(w.opens), 1), session_xs=tuple(x(s) for s in row.sessions),
-            status=row.status.label, covered=row.covered))
+            status=row.status.label, coverage=row.coverage.state.value))
     ticks, day = [], start.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     step = max(1, round(span / 86400 / 8))
     while day.astimezone(start.tzinfo) < end:

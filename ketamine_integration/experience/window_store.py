@@ -6,8 +6,13 @@ bookings stays the truth. All of a course's rows are rewritten when a transactio
 one of its dosing sessions or wrote one of its integration sessions commits. A signed
 session's window never goes away, so rows are replaced, never removed.
 
-Rows are trusted only while the clinic's time zone and the course's protocol version are the
-ones they were worked out under. A course with a recent signed session and no row (records
+A row keeps the integration sessions that count for its window and what became of them (held,
+or booked), not whether they cover it: that turns on the time of asking (a booking's time comes,
+and with no outcome recorded the window is unconfirmed), so every read decides it by the one rule
+(domain/coverage.py). `covered` says only whether held sessions cover it, which no clock changes.
+
+Rows are trusted only while the clinic's time zone, the course's protocol version and the coverage
+rule are the ones they were worked out under. A course with a recent signed session and no row (records
 from before this table) or a stale one is worked out as before, so a read never depends on
 the table being complete; `flask windows rebuild` fills it for every course.
 
@@ -22,21 +27,22 @@ from itertools import chain
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import ColumnElement, ForeignKey, String, and_, inspect, or_, select
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, and_, inspect, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..courses.models import TreatmentCourse
-from ..db.types import UTCDateTime
+from ..db.types import UTCDateTime, utcnow
+from ..domain.coverage import RULE_VERSION, IntegrationSession, WindowCoverage, decide
 from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
-from ..bookings.booking import fetch_integration_starts_by_course
+from ..bookings.booking import integration_sessions_by_course
 from ..bookings.models import Appointment
 from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
-from .windows import course_windows, summary, window_coverage
+from .windows import course_windows, summary, window_assignments
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
@@ -45,7 +51,7 @@ REBUILD_CHUNK = 500
 
 
 class StoredWindow(db.Model):
-    """One signed dosing session's integration window and whether it is covered."""
+    """One signed dosing session's integration window and the integration sessions that count for it."""
 
     __tablename__ = "integration_windows"
 
@@ -57,8 +63,13 @@ class StoredWindow(db.Model):
     opens: Mapped[datetime] = mapped_column(UTCDateTime)
     optimal_until: Mapped[datetime] = mapped_column(UTCDateTime)
     closes: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: held sessions cover it (no clock changes that; a correction of an outcome rewrites the row)
     covered: Mapped[bool]
     covered_optimally: Mapped[bool]
+    #: the sessions that count for it, [{"starts_at": ISO 8601 UTC, "outcome": "attended" or "booked"}]
+    sessions: Mapped[list | None] = mapped_column(JSON)
+    #: domain.coverage.RULE_VERSION when the row was worked out (migration 0028: rows before it are 1)
+    rule_version: Mapped[int] = mapped_column(server_default=text("1"))
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,11 @@ class OpenWindow:
     sequence: int
     window: IntegrationWindow
     status: WindowStatus
-    covered: bool
+    coverage: WindowCoverage
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage.covered
 
 
 def longest_window(versions: list[ProtocolVersion] | None = None) -> timedelta:
@@ -86,47 +101,61 @@ def open_windows(courses: ColumnElement[bool], now: datetime, *, uncovered_only:
                  versions: list[ProtocolVersion] | None = None) -> dict[int, list[OpenWindow]]:
     """Every window not yet closed at `now` of the courses `courses` selects (a condition on
     TreatmentCourse), by course id, in sequence order: two queries when the table is current.
-    uncovered_only: only the windows with nothing booked (what a worklist shows).
+    uncovered_only: only the windows that need a booking (what a worklist fills).
     versions: every registered protocol version, when the caller has read them.
 
     Only dosing sessions recent enough for their window to be open are read; a course with one
     whose row is missing or stale is worked out from all its sessions instead."""
     zone = clinic_zone()
+    if versions is None:
+        versions = db.session.scalars(select(ProtocolVersion)).all()
+    per_window = {v.id: protocol_of(v).integration.min_sessions_per_dosing for v in versions}
     stored = db.session.execute(
         select(DosingSession.id, DosingSession.course_id, DosingSession.sequence, StoredWindow.zone,
                StoredWindow.protocol_version_id, TreatmentCourse.protocol_version_id.label("course_version"),
-               StoredWindow.opens, StoredWindow.optimal_until, StoredWindow.closes, StoredWindow.covered)
+               StoredWindow.rule_version, StoredWindow.opens, StoredWindow.optimal_until, StoredWindow.closes,
+               StoredWindow.sessions)
         .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
         .outerjoin(StoredWindow, StoredWindow.dosing_session_id == DosingSession.id)
         .where(courses, DosingSession.status == SIGNED, DosingSession.ended_at >= now - longest_window(versions),
+               # held sessions never stop covering: a window they cover is never one to book
                or_(StoredWindow.dosing_session_id.is_(None), StoredWindow.zone != zone.key,
+                   StoredWindow.rule_version != RULE_VERSION,
                    and_(StoredWindow.closes > now, StoredWindow.covered.is_(False)) if uncovered_only
                    else StoredWindow.closes > now,
                    StoredWindow.protocol_version_id != TreatmentCourse.protocol_version_id))).all()
     # Sorted here: asked of SQL, SQLite walks every dosing session in (course, sequence) order
     # instead of the recent ones by their end
     stored.sort(key=lambda r: (r.course_id, r.sequence))
-    stale = {r.course_id for r in stored if r.zone != zone.key or r.protocol_version_id != r.course_version}
+    stale = {r.course_id for r in stored if r.zone != zone.key or r.protocol_version_id != r.course_version
+             or r.rule_version != RULE_VERSION}
     found: dict[int, list[OpenWindow]] = {}
     for r in stored:
-        if r.course_id not in stale and r.closes > now and not (uncovered_only and r.covered):
-            window = IntegrationWindow(key=r.id, opens=r.opens, optimal_until=r.optimal_until, closes=r.closes)
+        if r.course_id in stale or r.closes <= now:
+            continue
+        window = IntegrationWindow(key=r.id, opens=r.opens, optimal_until=r.optimal_until, closes=r.closes)
+        coverage = decide(window, stored_sessions(r.sessions), per_window=per_window[r.course_version], now=now)
+        if coverage.needs_booking or not uncovered_only:
             found.setdefault(r.course_id, []).append(
-                OpenWindow(r.course_id, r.id, r.sequence, window, status_at(window, now), r.covered))
+                OpenWindow(r.course_id, r.id, r.sequence, window, status_at(window, now), coverage))
     if stale:
         found.update(_worked_out(stale, now, uncovered_only))
     return found
 
 
+def stored_sessions(stored: list | None) -> tuple[IntegrationSession, ...]:
+    return tuple(IntegrationSession(datetime.fromisoformat(s["starts_at"]), s["outcome"]) for s in stored or ())
+
+
 def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> dict[int, list[OpenWindow]]:
     from .services import fetch_signed_sessions_by_course
     ids = sorted(course_ids)
-    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    sessions, integration = fetch_signed_sessions_by_course(ids), integration_sessions_by_course(ids)
     found: dict[int, list[OpenWindow]] = {}
     for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))):
-        rows = [OpenWindow(course.id, r.session.id, r.session.sequence, r.window, r.status, r.covered)
-                for r in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now)
-                if r.status is not WindowStatus.CLOSED and not (uncovered_only and r.covered)]
+        rows = [OpenWindow(course.id, r.session.id, r.session.sequence, r.window, r.status, r.coverage)
+                for r in course_windows(course, sessions.get(course.id, []), integration.get(course.id, []), now)
+                if r.status is not WindowStatus.CLOSED and (r.needs_booking or not uncovered_only)]
         if rows:
             found[course.id] = rows
     return found
@@ -143,14 +172,19 @@ def rewrite(course_ids: set[int] | list[int], session: Session | None = None) ->
         ProtocolVersion, ProtocolVersion.id == TreatmentCourse.protocol_version_id)
         .where(TreatmentCourse.id.in_(ids))).all()
     sessions = fetch_signed_sessions_by_course(ids, session=session)
-    starts = fetch_integration_starts_by_course(ids, session=session)
+    integration = integration_sessions_by_course(ids, session=session)
     rows = []
     for course_id, version in courses:
         rule = protocol_of(version).integration
-        for c in window_coverage(rule, sessions.get(course_id, []), starts.get(course_id, []), zone):
-            rows.append({"dosing_session_id": c.session.id, "course_id": course_id, "protocol_version_id": version.id,
-                         "zone": zone.key, "opens": c.window.opens, "optimal_until": c.window.optimal_until,
-                         "closes": c.window.closes, "covered": c.covered, "covered_optimally": c.covered_optimally})
+        for a in window_assignments(rule, sessions.get(course_id, []), integration.get(course_id, []), zone):
+            # whether held sessions cover it, which no clock changes (`now` cannot matter to it)
+            held = decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=utcnow())
+            rows.append({"dosing_session_id": a.session.id, "course_id": course_id, "protocol_version_id": version.id,
+                         "zone": zone.key, "opens": a.window.opens, "optimal_until": a.window.optimal_until,
+                         "closes": a.window.closes, "covered": held.covered,
+                         "covered_optimally": held.covered and held.optimal, "rule_version": RULE_VERSION,
+                         "sessions": [{"starts_at": s.starts_at.isoformat(), "outcome": s.outcome}
+                                      for s in a.sessions]})
     if rows:
         session.execute(_upsert(session), rows)
     return len(rows)

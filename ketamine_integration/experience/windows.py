@@ -1,4 +1,5 @@
-"""Each dosing session's integration window for a course, with status and coverage at `now`."""
+"""Each dosing session's integration window for a course, with status and coverage at `now`
+(coverage decided by domain/coverage.py, from the course's integration sessions and what became of them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,8 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..courses.models import TreatmentCourse
+from ..domain.coverage import Coverage, IntegrationSession, WindowCoverage, assign, decide
 from ..domain.protocols import Integration
-from ..domain.windows import IntegrationWindow, WindowStatus, assign_sessions, covered, status_at, window_for
+from ..domain.windows import IntegrationWindow, WindowStatus, status_at, window_for
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_zone
 from .models import SIGNED, DosingSession
@@ -18,45 +20,57 @@ class WindowRow:
     session: DosingSession
     window: IntegrationWindow
     status: WindowStatus
-    sessions: tuple[datetime, ...]
-    covered: bool
-    covered_optimally: bool
+    coverage: WindowCoverage
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage.covered
+
+    @property
+    def covered_optimally(self) -> bool:
+        return self.coverage.covered and self.coverage.optimal
+
+    @property
+    def needs_booking(self) -> bool:
+        return self.coverage.needs_booking
+
+    @property
+    def sessions(self) -> tuple[datetime, ...]:
+        """Start times of the integration sessions that count for the window."""
+        return tuple(s.starts_at for s in self.coverage.sessions)
 
 
-def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integration_starts: list[datetime],
+def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integration: list[IntegrationSession],
                    now: datetime) -> list[WindowRow]:
     """Windows of the course's completed dosing sessions: signed ones (a draft may still move).
 
     `sessions` are dosing sessions, or the rows fetch_signed_sessions_by_course reads: only id,
-    sequence, status and ended_at are used."""
+    sequence, status and ended_at are used. `integration`: the course's integration sessions,
+    any outcome (bookings.booking.integration_sessions_of)."""
     rule = protocol_of(course.protocol_version).integration
-    return [WindowRow(session=c.session, window=c.window, status=status_at(c.window, now), sessions=c.sessions,
-                      covered=c.covered, covered_optimally=c.covered_optimally)
-            for c in window_coverage(rule, sessions, integration_starts, clinic_zone())]
+    return [WindowRow(session=a.session, window=a.window, status=status_at(a.window, now),
+                      coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now))
+            for a in window_assignments(rule, sessions, integration, clinic_zone())]
 
 
 @dataclass(frozen=True)
-class Coverage:
+class Assignment:
     """A signed session's window and the integration sessions that count for it: what does not
     depend on the time of asking (and so what the stored windows keep)."""
 
     session: DosingSession
     window: IntegrationWindow
-    sessions: tuple[datetime, ...]
-    covered: bool
-    covered_optimally: bool
+    sessions: tuple[IntegrationSession, ...]
 
 
-def window_coverage(rule: Integration, sessions: list, integration_starts: list[datetime],
-                    zone: ZoneInfo) -> list[Coverage]:
+def window_assignments(rule: Integration, sessions: list, integration: list[IntegrationSession],
+                       zone: ZoneInfo) -> list[Assignment]:
     """Each signed session's window, with the integration sessions assigned to it."""
     done = [s for s in sessions if s.status == SIGNED]
     windows = [window_for(s.id, s.ended_at, rule.window, zone) for s in done]
-    assigned = assign_sessions(windows, integration_starts, per_window=rule.min_sessions_per_dosing,
-                               shared=rule.one_session_covers_overlapping_windows)
-    return [Coverage(session=session, window=window, sessions=tuple(assigned[window.key]),
-                     covered=covered(assigned[window.key], rule.min_sessions_per_dosing),
-                     covered_optimally=any(window.optimal(s) for s in assigned[window.key]))
+    assigned = assign(windows, integration, per_window=rule.min_sessions_per_dosing,
+                      shared=rule.one_session_covers_overlapping_windows)
+    return [Assignment(session=session, window=window, sessions=assigned[window.key])
             for session, window in zip(done, windows)]
 
 
@@ -64,12 +78,15 @@ def window_coverage(rule: Integration, sessions: list, integration_starts: list[
 URGENCY = (WindowStatus.CLOSING_SOON, WindowStatus.OPEN_OPTIMAL, WindowStatus.OPEN, WindowStatus.NOT_YET_OPEN)
 
 
-def summary(rows: list[WindowRow]) -> str | None:
-    """One phrase for a course in a list: its most urgent uncovered window, if any."""
-    for status in URGENCY:
-        if any(r.status is status and not r.covered for r in rows):
-            return f"{status.label}, nothing booked"
+def summary(rows: list) -> str | None:
+    """One phrase for a course in a list (rows: anything with a status and a coverage): its most
+    urgent window with nothing booked, else one whose session awaits an outcome, else its latest."""
+    for state, words in ((Coverage.UNCOVERED, "nothing booked"), (Coverage.UNCONFIRMED, "session unconfirmed")):
+        for status in URGENCY:
+            if any(r.status is status and r.coverage.state is state for r in rows):
+                return f"{status.label}, {words}"
     live = [r for r in rows if r.status is not WindowStatus.CLOSED]
     if live:
-        return f"{live[-1].status.label}, covered"
+        last = live[-1]
+        return f"{last.status.label}, " + ("covered" if last.coverage.covered else "booked")
     return None

@@ -25,6 +25,7 @@ from ..extensions import db
 from ..patients.access import caseload, sees_all_patients
 from ..patients.models import Patient, display_name
 from ..protocols.models import ProtocolVersion
+from ..scheduling.attendance import unconfirmed
 
 bp = Blueprint("home", __name__)
 
@@ -34,22 +35,26 @@ RECENT_LIMIT = 10
 @bp.route("/")
 @access.permission("account.own")
 def home():
-    active = select(Patient).where(Patient.archived_at.is_(None))
-    my_patients = []
+    active, now = select(Patient).where(Patient.archived_at.is_(None)), utcnow()
+    my_patients, to_confirm = [], None
     if current_user.can("care_team.member"):
         # Clinicians' own caseload, even when they also hold a staff role.
-        my_patients = _caseload_patients(caseload(current_user, active), utcnow())
+        my_patients = _caseload_patients(caseload(current_user, active), now)
+        if current_user.can("schedule.book"):
+            # their own sessions whose time came with no outcome (issue 20, point 2)
+            to_confirm = unconfirmed(now, clinician_id=current_user.id)
     recent, total = [], None
     if sees_all_patients(current_user):
         recent = db.session.scalars(active.order_by(Patient.created_at.desc()).limit(RECENT_LIMIT)).all()
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
-    if my_patients or recent:
-        audit.record("patient.list", detail=f"home page; {len(my_patients) + len(recent)} shown")
+    shown = len(my_patients) + len(recent) + (len(to_confirm.appointments) if to_confirm else 0)
+    if shown:
+        audit.record("patient.list", detail=f"home page; {shown} shown")
     # safety alerts come from measures, which only those who read clinical content see (not nurses)
     alerts = open_alerts(p.id for p in my_patients) if current_user.can("notes.read") else []
     caseload_rows, due = _caseload(my_patients, alerts) if my_patients else ([], [])
     return render_template("core/home.html", my_patients=my_patients, recent=recent, total=total,
-                           caseload_rows=caseload_rows, alerts=alerts, reports_due=due)
+                           caseload_rows=caseload_rows, alerts=alerts, reports_due=due, to_confirm=to_confirm)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
 from . import dosing_links
+from ..scheduling.attendance import attended_by_note
 from .forms import FIELDS, FORMULATION_SECTIONS
 from .baselines import course_measures
 from .models import (DRAFT, SIGNED, VOID_REASON_MINIMUM, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse,
@@ -217,6 +218,8 @@ def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date
         if check_in.decision == "stop":
             check_in.step.status = "stopped"
     flush_versioned(note, CONCURRENT_SAVE)
+    # the signed note proves its session was held: its booking, if one matches, says attended
+    attended_by_note(note, by=by)
     if note.kind == "preparation" and PREPARATION_SESSION in dict(checklist_items(course_protocol(note.course))):
         # A signed preparation session counts toward the protocol's preparation requirement.
         record_preparation(note.course, item=PREPARATION_SESSION, completed_on=note.session_date,

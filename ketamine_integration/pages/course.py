@@ -34,10 +34,10 @@ from ..patients.access import can_read_clinical, load_patient_record
 from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
-from ..scheduling import services as scheduling
+from ..scheduling import attendance, services as scheduling
 from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_window
-from ..scheduling.forms import BookForm
-from ..bookings.models import ACTIVE_STATUSES
+from ..bookings.booking import integration_sessions
+from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
 from ..db.clinic_time import clinic_today, clinic_zone
 from ..db.types import utcnow
@@ -61,7 +61,7 @@ def only_team_choices(course: TreatmentCourse, *forms) -> None:
 
 
 def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
-                book_form=None, status=200):
+                book_form=None, held_form=None, status=200):
     """The course page, with any submitted form (and its errors) in place of a fresh one."""
     protocol = services.course_protocol(course)
     phase_form, prep_form = _phase_forms(course, protocol, phase_form, prep_form)
@@ -71,9 +71,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         clinicians, plan_form, book_form = _planning_forms(course, protocol, plan_form, book_form, may_add_to_team)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
-    # the course's integration sessions that count for its windows, from the appointments read
-    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
-    windows = course_windows(course, sessions, starts, now)
+    # the course's integration sessions, from the appointments read: what covers its windows
+    windows = course_windows(course, sessions, integration_sessions(appointments), now)
     clinical = can_read_clinical(current_user, course.patient)
     measured = services.measured_items(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
@@ -95,7 +94,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         **_clinical_parts(course, clinical),
         appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments
-                                                    if a.dosing_session_id is not None}), status
+                                                    if a.dosing_session_id is not None},
+        now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held")), status
 
 
 def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):
@@ -133,7 +133,7 @@ def _suggestions(course: TreatmentCourse, windows, now) -> dict:
     if course.current_phase.ended:
         return {}
     return {w.session.id: suggest_for_window(course, w.window, now) for w in windows
-            if not w.covered and w.status is not WindowStatus.CLOSED}
+            if w.needs_booking and w.status is not WindowStatus.CLOSED}
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
@@ -271,6 +271,23 @@ def book_session(course_id: int):
     return course_page(course, book_form=form, status=422)
 
 
+@access.permission("sessions.record_held")
+def record_held_session(course_id: int):
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    form = HeldSessionForm(prefix="held")
+    done, appointment = submit(form, lambda: attendance.record_held_session(
+        course, by=current_user, starts_at=form.starts_at.data, minutes=form.minutes.data,
+        modality=form.modality.data, reason=form.reason.data, now=utcnow()))
+    if done:
+        audit.record("appointment.create", obj=appointment, patient_id=course.patient_id,
+                     detail="integration, entered after it was held")
+        flash("Integration session entered as attended; the reason is kept in its history.", "success")
+        return _back_to_course(course.id, "windows")
+    audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                 detail="held session refused")
+    return course_page(course, held_form=form, status=422)
+
+
 #: (endpoint, URL, view, methods): the endpoint names of the blueprints these views were born on,
 #: which templates and tests use; the URLs are unchanged
 ROUTES = (
@@ -279,4 +296,5 @@ ROUTES = (
     ("courses.preparation_record", "/courses/<id:course_id>/preparation", preparation_record, ["POST"]),
     ("experience.dosing_plan", "/courses/<id:course_id>/dosing/plan", dosing_plan, ["POST"]),
     ("scheduling.book_session", "/courses/<id:course_id>/sessions", book_session, ["POST"]),
+    ("scheduling.record_held_session", "/courses/<id:course_id>/sessions/held", record_held_session, ["POST"]),
 )

@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..bookings.models import ACTIVE_STATUSES, BOOKED, Appointment
+from ..bookings.booking import integration_sessions
+from ..bookings.models import BOOKED, Appointment
 from ..courses.models import TreatmentCourse
 from ..domain.windows import WindowStatus
 from ..experience.models import PLANNED, DosingSession
@@ -80,7 +81,8 @@ def _bookings_ahead(appointments: list[Appointment], planned: tuple[DosingSessio
 
 def _open_windows(course: TreatmentCourse, sessions: list[DosingSession], appointments: list[Appointment],
                   now: datetime) -> tuple[OpenWindow, ...]:
-    starts = [a.starts_at for a in appointments if a.kind == "integration" and a.status in ACTIVE_STATUSES]
     return tuple(OpenWindow(sequence=row.session.sequence, closes=row.window.closes,
-                            booked=tuple(t for t in row.sessions if t > now))
-                 for row in course_windows(course, sessions, starts, now) if row.status is not WindowStatus.CLOSED)
+                            booked=tuple(s.starts_at for s in row.coverage.sessions
+                                         if s.starts_at > now and s.outcome == BOOKED))
+                 for row in course_windows(course, sessions, integration_sessions(appointments), now)
+                 if row.status is not WindowStatus.CLOSED)

@@ -23,7 +23,7 @@ from ..patients.models import Patient
 from ..bookings import booking
 from ..bookings.availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
                            session_minutes, weekly_blocks_by_clinician)
-from ..bookings.booking import fetch_integration_starts_by_course
+from ..bookings.booking import integration_sessions_by_course
 from ..bookings.models import Room
 from .services import book_integration_session
 
@@ -52,15 +52,15 @@ def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, Tr
         select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
         .options(selectinload(TreatmentCourse.patient).selectinload(Patient.care_team))).all()
     ids = [c.id for c in courses]
-    sessions, starts = fetch_signed_sessions_by_course(ids), fetch_integration_starts_by_course(ids)
+    sessions, integration = fetch_signed_sessions_by_course(ids), integration_sessions_by_course(ids)
     patient_busy = busy_by_patient({c.patient_id for c in courses}, Interval(now, until + timedelta(days=1)))
     demands: list[Demand] = []
     by_window: dict[int, TreatmentCourse] = {}
     for course in courses:
         therapists = frozenset(m.user_id for m in course.patient.care_team
                                if m.role == THERAPIST and m.user.active and m.user.has_role(THERAPIST))
-        for row in course_windows(course, sessions.get(course.id, []), starts.get(course.id, []), now):
-            if row.covered or row.status is WindowStatus.CLOSED or row.window.opens >= until:
+        for row in course_windows(course, sessions.get(course.id, []), integration.get(course.id, []), now):
+            if not row.needs_booking or row.status is WindowStatus.CLOSED or row.window.opens >= until:
                 continue
             busy = tuple((i.start, i.end) for i in patient_busy.get(course.patient_id, []))
             demand = Demand(key=row.session.id, patient_id=course.patient_id, own_therapist_id=course.therapist_id,
@@ -152,13 +152,13 @@ def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, sta
     if not any(m.user_id == therapist_id and m.role == THERAPIST for m in course.patient.care_team):
         return "that therapist is not on the patient's care team"
     rows = {r.session.id: r for r in course_windows(course, fetch_signed_sessions_by_course([course.id]).get(
-        course.id, []), fetch_integration_starts_by_course([course.id]).get(course.id, []), now)}
+        course.id, []), integration_sessions_by_course([course.id]).get(course.id, []), now)}
     row = rows.get(window_key)
     if row is None or row.status is WindowStatus.CLOSED:
         return "the window is closed"
     if not row.window.contains(starts_at):
         return f"{format_local(starts_at)} is outside that window"
-    if row.covered:
+    if not row.needs_booking:
         return "the window was covered meanwhile"
     return None
 

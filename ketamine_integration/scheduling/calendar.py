@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from ..extensions import db
 from ..db.clinic_time import clinic_zone
 from ..bookings.models import Appointment
+from ..domain.coverage import OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Entry:
     place: str
     status: str
     course_id: int | None
+    #: what became of it, in words ("late-cancelled", "unconfirmed": its time came with no outcome), or None
+    outcome: str | None = None
 
 
 def period(day: date, view: str) -> tuple[date, date]:
@@ -33,7 +36,7 @@ def period(day: date, view: str) -> tuple[date, date]:
 
 
 def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None,
-            patient_ids: Select | None = None) -> list[Entry]:
+            patient_ids: Select | None = None, now: datetime | None = None) -> list[Entry]:
     """The appointments of the period, of one clinician, room or set of patients (a subquery of ids)."""
     zone = clinic_zone()
     start = datetime.combine(first, time.min, zone)
@@ -49,9 +52,18 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
     if patient_ids is not None:
         stmt = stmt.where(Appointment.patient_id.in_(patient_ids))
     found = [Entry(a.starts_at, a.ends_at, _label(a), a.patient.display_name, a.clinician.display_name,
-                   a.room.name if a.room else "Telehealth", a.status.replace("_", "-"), a.course_id)
+                   a.room.name if a.room else "Telehealth", a.status.replace("_", "-"), a.course_id,
+                   _outcome(a, now))
              for a in db.session.scalars(stmt).unique()]
     return found
+
+
+def _outcome(appointment: Appointment, now: datetime | None) -> str | None:
+    if appointment.outcome:
+        return OUTCOMES[appointment.outcome].lower()
+    if now is not None and appointment.unconfirmed(now) and not appointment.changed_with_dosing_plan:
+        return "unconfirmed"
+    return None
 
 
 def _label(appointment: Appointment) -> str:

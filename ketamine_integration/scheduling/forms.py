@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, TimeField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..web.fields import ClinicDateTimeField, options
 from ..patients.forms import care_team_join_fields
 from ..bookings.models import KINDS, MINUTES_RANGE
+from ..domain.coverage import OUTCOMES
 
 MODALITIES = options([("in_person", "In person"), ("telehealth", "Telehealth")])
 
@@ -32,7 +33,23 @@ class CancelAppointmentForm(FlaskForm):
 
 
 class OutcomeForm(FlaskForm):
-    outcome = SelectField("Outcome", choices=options([("attended", "Attended"), ("no_show", "No-show")]))
+    outcome = SelectField("What happened", choices=options(OUTCOMES.items()))
+    reason = StringField("Why it is corrected", validators=[Optional(), Length(max=300)],
+                         description="Needed to correct an outcome already recorded; the earlier one is kept.")
+
+
+class HeldSessionForm(FlaskForm):
+    """An integration session entered after it was held (prefix "held": its fields sit beside the
+    booking form's on the course page)."""
+
+    starts_at = ClinicDateTimeField("When it started", validators=[InputRequired()])
+    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
+                           description="Leave empty for the clinic's default length of an integration session.")
+    modality = SelectField("Modality", choices=MODALITIES, default="telehealth")
+    attended = BooleanField("The patient attended this session", validators=[InputRequired(
+        "Only a session the patient attended is entered here; book or mark the others.")])
+    reason = StringField("Why it is entered afterwards", validators=[InputRequired(), Length(max=300)],
+                         description="For example: a walk-in, or telehealth set up outside the app.")
 
 
 class MoveAppointmentForm(FlaskForm):

@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
 from ..db.types import utcnow
+from ..domain.coverage import IntegrationSession
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..experience.services import cancel_planned_for_ended_course, fetch_dosing_sessions
@@ -17,22 +19,21 @@ from ..patients.care_team import JoinRequest, admit_clinician
 from ..patients.models import Patient
 from ..db.errors import DomainError
 from ..extensions import db
-from ..db.locking import lock_row
 from ..db.clinic_time import format_local
 from ..bookings import booking
 from ..bookings.availability import session_minutes
-from ..bookings.models import ACTIVE_STATUSES, BOOKED, KINDS, Appointment, AppointmentChange
+from ..bookings.models import BOOKED, KINDS, Appointment, AppointmentChange
 
 
-def fetch_integration_starts(course_id: int) -> list[datetime]:
-    """Start times of a course's integration sessions that are booked or were held."""
-    return list(db.session.scalars(select(Appointment.starts_at).where(
-        Appointment.course_id == course_id, Appointment.kind == "integration",
-        Appointment.status.in_(ACTIVE_STATUSES))))
+def fetch_integration_sessions(course_id: int) -> list[IntegrationSession]:
+    """A course's integration sessions, whatever became of them, as the coverage rule reads them."""
+    return booking.integration_sessions_by_course([course_id]).get(course_id, [])
 
 
 def fetch_course_appointments(course_id: int) -> list[Appointment]:
+    """A course's appointments with their histories (a session entered after it was held says why)."""
     return db.session.scalars(select(Appointment).where(Appointment.course_id == course_id)
+                              .options(selectinload(Appointment.changes))
                               .order_by(Appointment.starts_at)).all()
 
 
@@ -63,7 +64,8 @@ def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -
     any future time will do.
     """
     if starts_at <= now:
-        raise DomainError({"starts_at": "Book a time in the future; record past sessions in the notes."})
+        raise DomainError({"starts_at": "Book a time in the future; enter a session that was already held "
+                                        "under \"Enter a session that was held\"."})
     if course.current_phase is not Phase.EXPERIENCE:
         return
     windows = [w for w in course_windows(course, fetch_dosing_sessions(course.id), [], now)
@@ -131,7 +133,7 @@ def _refuse_dosing(appointment: Appointment) -> None:
                           "use the dosing plan on the course page.")
 
 
-def _lock_windows(appointment: Appointment) -> None:
+def lock_windows(appointment: Appointment) -> None:
     """An integration session's change rewrites its course's stored windows at commit: take the
     course lock first (the lock order's first lock), so a concurrent change on the same course
     waits and its rewrite reads this one's."""
@@ -141,30 +143,14 @@ def _lock_windows(appointment: Appointment) -> None:
 
 def cancel_appointment(appointment: Appointment, *, reason: str, by: User) -> None:
     _refuse_dosing(appointment)
-    _lock_windows(appointment)
+    lock_windows(appointment)
     booking.cancel(appointment, reason=reason, by=by)
-
-
-def mark_outcome(appointment: Appointment, *, outcome: str, by: User, now: datetime) -> None:
-    """Attended or no-show: said once the appointment's time has come."""
-    if outcome not in ("attended", "no_show"):
-        raise DomainError("Unknown outcome.")
-    _refuse_dosing(appointment)
-    _lock_windows(appointment)
-    lock_row(appointment)
-    if appointment.status != "booked":
-        raise DomainError("Only a booked appointment can be marked attended or no-show.")
-    if appointment.starts_at > now:
-        raise DomainError("An appointment can be marked once its time has come.")
-    appointment.status = outcome
-    booking.record_change(appointment, outcome, by)
-    db.session.flush()
 
 
 def reschedule_appointment(appointment: Appointment, *, starts_at: datetime, by: User, now: datetime,
                            reason: str | None) -> None:
     _refuse_dosing(appointment)
-    _lock_windows(appointment)
+    lock_windows(appointment)
     if appointment.course is not None and appointment.kind == "integration":
         _check_timing(appointment.course, starts_at, now)
     elif starts_at <= now:

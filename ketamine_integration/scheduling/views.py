@@ -12,6 +12,7 @@ from ..accounts.models import THERAPIST
 from ..audit import services as audit
 from ..db.types import utcnow
 from ..db.errors import DomainError
+from ..domain.coverage import OUTCOMES
 from ..web.fields import YEARS
 from ..patients.access import caseload, load_patient_record
 from ..patients.models import Patient
@@ -19,7 +20,7 @@ from ..patients.services import clinician_choices
 from ..web.forms import parse_id, submit
 from ..extensions import db
 from ..db.clinic_time import clinic_today
-from . import auto, availability_views, calendar, services, worklist
+from . import attendance, auto, availability_views, calendar, services, worklist
 from .forms import CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
 from ..bookings.models import Appointment, Room
 
@@ -72,16 +73,25 @@ def auto_schedule_confirm():
 @bp.route("/worklist")
 @access.permission("schedule.manage")
 def staff_worklist():
-    items = worklist.worklist(utcnow())
-    audit.record("patient.list", detail=f"staff worklist; {len(items)} items")
-    return render_template("scheduling/worklist.html", items=items, reasons=worklist.REASONS)
+    now = utcnow()
+    items, unconfirmed = worklist.worklist(now), attendance.unconfirmed(now)
+    audit.record("patient.list", detail=f"staff worklist; {len(items)} items, "
+                                        f"{len(unconfirmed.appointments)} unconfirmed sessions")
+    return render_template("scheduling/worklist.html", items=items, reasons=worklist.REASONS,
+                           unconfirmed=unconfirmed)
 
 
 def _appointment(appointment_id: int) -> Appointment:
     return load_patient_record(Appointment, appointment_id, clinical=False)
 
 
+#: the pages an outcome may be recorded from, and so sent back to (nothing else: no open redirect)
+RETURN_TO = {"worklist": "scheduling.staff_worklist", "home": "home.home"}
+
+
 def _back(appointment: Appointment):
+    if request.form.get("return_to") in RETURN_TO:
+        return redirect(url_for(RETURN_TO[request.form["return_to"]]) + "#unconfirmed")
     if appointment.course_id:
         return redirect(url_for("courses.course_detail", course_id=appointment.course_id) + "#windows")
     return redirect(url_for("scheduling.staff_worklist"))
@@ -103,9 +113,14 @@ def appointment_cancel(appointment_id: int):
 def appointment_outcome(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = OutcomeForm()
-    done, _ = submit(form, lambda: services.mark_outcome(appointment, outcome=form.outcome.data,
-                                                         by=current_user, now=utcnow()))
-    _after_change(appointment, done, form, "outcome", "Recorded.")
+    earlier = appointment.outcome
+    done, corrected = submit(form, lambda: attendance.record_outcome(
+        appointment, outcome=form.outcome.data, by=current_user, now=utcnow(), reason=form.reason.data))
+    detail = f"outcome {earlier} corrected to {form.outcome.data}" if corrected else f"outcome {form.outcome.data}"
+    said = OUTCOMES.get(form.outcome.data, "").lower()
+    _after_change(appointment, done, form, detail if done else "outcome",
+                  f"Corrected to {said}; the earlier outcome stays in its history." if corrected
+                  else f"Outcome recorded: {said}.")
     return _back(appointment)
 
 
@@ -145,7 +160,8 @@ def calendar_view():
             # a nurse is booked for nothing: they see the sessions of their care-team patients
             therapist_id, patient_ids = None, caseload(current_user, select(Patient.id))
     first, last = calendar.period(day, view)
-    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id, patient_ids=patient_ids)
+    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id, patient_ids=patient_ids,
+                             now=utcnow())
     audit.record("patient.list", detail=f"calendar; {len(items)} sessions")
     step = timedelta(days=1 if view == "day" else 7)
     return render_template(

@@ -1,4 +1,5 @@
-"""The staff worklist: integration windows that need a booking, and bookings to put right, most urgent first."""
+"""The staff worklist: integration windows that need a booking, and bookings to put right, most urgent
+first (the sessions whose outcome nobody recorded: scheduling/attendance.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from ..courses.models import TreatmentCourse
+from ..domain.coverage import OUTCOMES
 from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..db.clinic_time import format_local
@@ -51,7 +53,8 @@ class WorkItem:
 
 
 def worklist(now: datetime) -> list[WorkItem]:
-    """Every uncovered, not-yet-closed window, said why; a fixed number of queries.
+    """Every not-yet-closed window that needs a booking (nothing held or booked would cover it:
+    domain/coverage.py), said why; a fixed number of queries.
 
     Windows come from the stored table (experience/window_store.py): only the open ones are
     read, not the thousands of courses in a clinic's history."""
@@ -68,7 +71,7 @@ def worklist(now: datetime) -> list[WorkItem]:
             lost = [a for a in missed.get(course_id, []) if open_window.window.contains(a.starts_at)]
             kind = CLOSING if open_window.status is WindowStatus.CLOSING_SOON else MISSED if lost else UNPLANNED
             detail = f"dose #{open_window.sequence}: {open_window.status.label}" + (
-                f", {lost[-1].status.replace('_', '-')}" if kind == MISSED else "")
+                f", {OUTCOMES.get(lost[-1].attendance, lost[-1].attendance).lower()}" if kind == MISSED else "")
             items.append(WorkItem(kind, courses[course_id], open_window.window.closes, detail, open_window))
     items += _booked_while_away(now)
     items += _overlapped_by_dosing(now)

@@ -1,4 +1,5 @@
-"""Browser checks: book from a suggestion and see the window covered; confirm an auto-schedule."""
+"""Browser checks: book from a suggestion and see the window covered provisionally; confirm an
+auto-schedule; mark yesterday's session attended from the worklist; enter a session that was held."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.services import plan_series, save_record, sign
 from ketamine_integration.extensions import db
-from ketamine_integration.bookings.models import Room, WorkingHours
+from ketamine_integration.bookings.models import Appointment, AppointmentChange, Room, WorkingHours
 from tests.browser.test_patients_browser import sign_in
 from tests.factories import DISCHARGE_MET
 
@@ -53,7 +54,7 @@ def _signed_window(live_server) -> tuple[int, int]:
     return course_id, therapist
 
 
-def test_staff_book_a_suggested_slot_and_the_window_turns_covered(live_server, page: Page):
+def test_staff_book_a_suggested_slot_and_the_window_turns_provisionally_covered(live_server, page: Page):
     course_id, _ = _signed_window(live_server)
     sign_in(page, "desk")
     page.goto(f"/courses/{course_id}")
@@ -63,7 +64,7 @@ def test_staff_book_a_suggested_slot_and_the_window_turns_covered(live_server, p
     expect(first).to_contain_text("Hazel Quint")
     first.get_by_role("button", name="Book telehealth").click()
     expect(page.get_by_text("Integration session booked.")).to_be_visible()
-    expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Covered")
+    expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Booked, not yet held")
     expect(page.get_by_role("table", name="Windows, in words")).not_to_contain_text("Nothing booked")
 
 
@@ -76,7 +77,60 @@ def test_staff_confirm_an_auto_schedule_proposal(live_server, page: Page):
     page.get_by_role("button", name="Confirm and book all 1").click()
     expect(page.get_by_text("Booked 1 integration session(s).")).to_be_visible()
     page.goto(f"/courses/{course_id}")
+    expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Booked, not yet held")
+
+
+def _booked_yesterday(live_server, course_id: int, therapist: int) -> None:
+    """An integration session booked for yesterday afternoon (inside the window), its outcome not recorded."""
+    def add():
+        course = db.session.get(TreatmentCourse, course_id)
+        starts = (datetime.now(NY) - timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
+        appointment = Appointment(patient_id=course.patient_id, course_id=course_id, clinician_id=therapist,
+                                  kind="integration", starts_at=starts, ends_at=starts + timedelta(minutes=50),
+                                  modality="telehealth", created_by_id=therapist)
+        appointment.changes.append(AppointmentChange(change="booked", by_user_id=therapist))
+        db.session.add(appointment)
+    live_server.make.run(add)
+
+
+def test_staff_mark_yesterdays_session_attended_from_the_worklist(live_server, page: Page):
+    course_id, therapist = _signed_window(live_server)
+    _booked_yesterday(live_server, course_id, therapist)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "desk")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    to_confirm = page.get_by_role("region", name="Sessions to confirm (1)")
+    expect(to_confirm).to_contain_text("Integration session with Testa Browserbooked")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # four buttons wrap on a phone
+    to_confirm.get_by_role("button", name="Attended").click()
+    expect(page.get_by_text("Outcome recorded: attended.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sessions to confirm (0)")).to_be_visible()
+    page.goto(f"/courses/{course_id}")
+    windows = page.get_by_role("table", name="Windows, in words")
+    expect(windows).to_contain_text("Covered (in the optimal span)")
+    expect(windows).to_contain_text("(attended)")
+
+
+def test_a_therapist_enters_a_session_that_was_held_without_a_booking(live_server, page: Page):
+    course_id, _ = _signed_window(live_server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course_id}")
+    expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Nothing booked")
+    page.get_by_text("Enter a session that was held").click()
+    held = page.locator("details", has_text="Enter a session that was held")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    yesterday = (datetime.now(NY) - timedelta(days=1)).replace(hour=11, minute=0)
+    held.get_by_label("When it started").fill(yesterday.strftime("%Y-%m-%dT%H:%M"))
+    held.get_by_label("Why it is entered afterwards").fill("Walk-in after a hard week")
+    held.get_by_role("button", name="Enter the session").click()
+    expect(page.get_by_text("Only a session the patient attended is entered here")).to_be_visible()
+    held = page.locator("details", has_text="Enter a session that was held")
+    held.get_by_label("The patient attended this session").check()
+    held.get_by_role("button", name="Enter the session").click()
+    expect(page.get_by_text("Integration session entered as attended")).to_be_visible()
     expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Covered")
+    expect(page.get_by_text("entered after it was held: Walk-in after a hard week")).to_be_visible()
 
 
 def test_scheduling_pages_fit_a_375px_phone_screen(live_server, page: Page):

@@ -96,14 +96,14 @@ def test_demo_courses_cover_every_protocol_phase_and_window_status(app, make):
     from ketamine_integration.domain.windows import WindowStatus
     from ketamine_integration.experience.services import fetch_dosing_sessions, verify_signed_sessions
     from ketamine_integration.experience.windows import course_windows
-    from ketamine_integration.scheduling.services import fetch_integration_starts
+    from ketamine_integration.scheduling.services import fetch_integration_sessions
 
     def inspect():
         courses = db.session.scalars(select(TreatmentCourse)).all()
         combos = {(c.protocol_version.protocol_id, c.phase) for c in courses}
         statuses = Counter()
         for c in courses:
-            for w in course_windows(c, fetch_dosing_sessions(c.id), fetch_integration_starts(c.id), utcnow()):
+            for w in course_windows(c, fetch_dosing_sessions(c.id), fetch_integration_sessions(c.id), utcnow()):
                 statuses[w.status] += 1
                 statuses[("covered", w.covered)] += 1
         return combos, statuses, verify_signed_sessions()

@@ -233,6 +233,13 @@ FORMS = {
         "modality": "telehealth",
         "room": "",
     },
+    "scheduling.record_held_session": lambda w, t, r: {
+        "held-starts_at": moment(-1, 11),
+        "held-minutes": "50",
+        "held-modality": "telehealth",
+        "held-attended": "y",
+        "held-reason": "Walk-in after a hard week",
+    },
     "scheduling.room_toggle": _nothing,
     "scheduling.rooms": lambda w, t, r: {"name": "Matrix Room 3"},
     "scheduling.session_types": lambda w, t, r: {"kind": "integration", "default_minutes": "55"},

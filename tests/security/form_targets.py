@@ -156,6 +156,10 @@ TARGETS: dict[str, list[Target]] = {
                                                       lambda c: {"reason": "Patient ill."})],
     "scheduling.forms.OutcomeForm": [Target("staff", lambda c: f"/appointments/{c.past_appointment}/outcome",
                                             lambda c: {"outcome": "attended"})],
+    "scheduling.forms.HeldSessionForm": [Target(
+        "therapist", lambda c: f"/courses/{c.shared_course}/sessions/held",
+        lambda c: {"starts_at": form_time(local(-5, 14)), "minutes": "50", "modality": "telehealth",
+                   "attended": "y", "reason": "Walk-in after a hard week"}, prefix="held")],
     "scheduling.forms.MoveAppointmentForm": [Target("staff", lambda c: f"/appointments/{c.appointment}/reschedule",
                                                     lambda c: {"starts_at": form_time(local(3, 15)),
                                                                "reason": "Clash."})],

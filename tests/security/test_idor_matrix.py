@@ -107,6 +107,7 @@ MATRIX = [
     R("scheduling.availability_remove_hours", WIDE, user_id="clinician", block_id="hours", nested=True),
     R("scheduling.availability_remove_time_off", WIDE, user_id="clinician", off_id="time_off", nested=True),
     R("scheduling.book_session", WIDE, course_id="course"),                  # staff book for any patient
+    R("scheduling.record_held_session", course_id="course"),                 # only the team's therapist held it
     R("scheduling.room_toggle", ADMIN, "admin", room_id="room"),             # rooms are the admin's
 ]
 #: rules with arguments that name no record anyone could be refused

@@ -1,12 +1,13 @@
-"""Integration windows: computation across DST, status at every boundary, coverage."""
+"""Integration windows: computation across DST, status at every boundary, which sessions count for
+which window (whether they cover it: test_coverage.py), the clinic days a window includes."""
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ketamine_integration.domain.protocols import Span, Window
-from ketamine_integration.domain.windows import (IntegrationWindow, WindowStatus, assign_sessions, covered,
-                                                 day_start, shift, status_at, window_for)
+from ketamine_integration.domain.windows import (IntegrationWindow, WindowStatus, assign_sessions, day_start,
+                                                 shift, status_at, window_for)
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -124,8 +125,16 @@ def test_assign_sessions(windows, sessions, shared, expected):
 
 def test_two_sessions_per_window():
     assigned = assign_sessions([_w(1, 2, 9)], [_at(3), _at(4), _at(5)], per_window=2, shared=False)
-    assert assigned == {1: [_at(3), _at(4)]} and covered(assigned[1], 2)
-    assert not covered([_at(3)], 2)
+    assert assigned == {1: [_at(3), _at(4)]}
+
+
+def test_sessions_are_read_by_their_start():
+    """Any session object: `start` reads its time, and the objects themselves are assigned."""
+    sessions = [("late", _at(8)), ("early", _at(3))]
+    assigned = assign_sessions([_w(1, 2, 5), _w(2, 2, 10)], sessions, per_window=1, shared=False,
+                               start=lambda s: s[1])
+    assert assigned == {1: [("early", _at(3))], 2: [("late", _at(8))]}
+
 
 
 # A window opening at 15:45 on 7 March and closing at 15:45 on 20 March (New York), across spring forward.

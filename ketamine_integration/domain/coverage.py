@@ -1,0 +1,118 @@
+"""Whether an integration window is covered, from the integration sessions inside it: the one rule
+the course page, the worklists, the caseload, the coordination report and the auto-schedule use.
+
+A window is covered only by sessions that were held (attended, issue 20 point 3). A future
+booking covers it provisionally; a booking whose time has come with no outcome recorded leaves it
+"unconfirmed" (someone must say what happened); a no-show or a cancellation covers nothing.
+Pure: the sessions and the time of asking come in as arguments.
+
+Windows enter through their bounds only (key, contains, optimal): the provisional windows of
+planned doses (issue 20, point 1) are decided by the same rule as the windows of signed ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from .windows import assign_sessions
+
+#: the version of this rule; stored coverage worked out under another is worked out again
+#: (1: a booking covered its window, before issue 20; 2: attendance decides)
+RULE_VERSION = 2
+
+#: what became of a session: no outcome recorded yet, one of the outcomes, or called off ahead
+BOOKED, CANCELLED = "booked", "cancelled"
+ATTENDED, NO_SHOW, LATE_CANCELLED, CLINIC_CANCELLED = "attended", "no_show", "late_cancelled", "clinic_cancelled"
+#: the outcomes a past appointment is given, as the forms and pages name them
+OUTCOMES = {ATTENDED: "Attended", NO_SHOW: "No-show", LATE_CANCELLED: "Late-cancelled",
+            CLINIC_CANCELLED: "Cancelled by the clinic"}
+#: sessions that count for a window: held, or booked and not (yet) said otherwise
+COUNTING = (ATTENDED, BOOKED)
+
+
+class Coverage(StrEnum):
+    COVERED = "covered"
+    UNCONFIRMED = "unconfirmed"
+    PROVISIONAL = "provisional"
+    UNCOVERED = "uncovered"
+
+    @property
+    def label(self) -> str:
+        return {"covered": "Covered", "unconfirmed": "Unconfirmed", "provisional": "Booked, not yet held",
+                "uncovered": "Nothing booked"}[self.value]
+
+
+@dataclass(frozen=True)
+class IntegrationSession:
+    """An integration session as coverage sees it: when it starts and what became of it."""
+
+    starts_at: datetime
+    #: BOOKED (no outcome recorded), CANCELLED (ahead of time), or one of OUTCOMES
+    outcome: str
+
+    def past(self, now: datetime) -> bool:
+        """Its time has come: from then on it can be given an outcome."""
+        return self.starts_at <= now
+
+
+class WindowBounds(Protocol):
+    key: int
+
+    def contains(self, instant: datetime) -> bool: ...
+
+    def optimal(self, instant: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    state: Coverage
+    #: the sessions that count for the window (held or booked), in time order
+    sessions: tuple[IntegrationSession, ...]
+    #: one of the sessions the state rests on is inside the optimal span
+    optimal: bool
+
+    @property
+    def covered(self) -> bool:
+        return self.state is Coverage.COVERED
+
+    @property
+    def needs_booking(self) -> bool:
+        """Nothing held or booked would cover it: what the worklists and the auto-schedule fill."""
+        return self.state is Coverage.UNCOVERED
+
+
+def assign(windows: list[WindowBounds], sessions: list[IntegrationSession], *, per_window: int,
+           shared: bool) -> dict[int, tuple[IntegrationSession, ...]]:
+    """The sessions that count for each window (what does not depend on the time of asking, so
+    what the stored windows keep): held and booked ones, by the protocol's sharing rule."""
+    counting = [s for s in sessions if s.outcome in COUNTING]
+    assigned = assign_sessions(windows, counting, per_window=per_window, shared=shared, start=lambda s: s.starts_at)
+    return {key: tuple(found) for key, found in assigned.items()}
+
+
+def decide(window: WindowBounds, assigned: tuple[IntegrationSession, ...], *, per_window: int,
+           now: datetime) -> WindowCoverage:
+    """A window's coverage at `now` from the sessions assigned to it.
+
+    Held sessions enough for the protocol: covered. Otherwise, held and booked together enough:
+    unconfirmed while any of those bookings' time has come without an outcome (it may have been
+    held: confirm it before booking another), else provisional. Otherwise uncovered.
+    """
+    needed = max(per_window, 1)
+    held = [s for s in assigned if s.outcome == ATTENDED]
+    if len(held) >= needed:
+        return WindowCoverage(Coverage.COVERED, assigned, any(window.optimal(s.starts_at) for s in held))
+    if len(assigned) >= needed:
+        unconfirmed = any(s.outcome == BOOKED and s.past(now) for s in assigned)
+        return WindowCoverage(Coverage.UNCONFIRMED if unconfirmed else Coverage.PROVISIONAL, assigned,
+                              any(window.optimal(s.starts_at) for s in assigned))
+    return WindowCoverage(Coverage.UNCOVERED, assigned, False)
+
+
+def cover(windows: list[WindowBounds], sessions: list[IntegrationSession], *, per_window: int, shared: bool,
+          now: datetime) -> dict[int, WindowCoverage]:
+    """Each window's coverage at `now` (by key) from all of a course's integration sessions."""
+    assigned = assign(windows, sessions, per_window=per_window, shared=shared)
+    return {w.key: decide(w, assigned[w.key], per_window=per_window, now=now) for w in windows}

@@ -1,0 +1,154 @@
+"""What became of therapist sessions (issue 20, points 2 and 4): outcomes recorded and corrected
+with the earlier one kept, attendance derived from a signed integration note, sessions entered
+after they were held, and the appointments whose time came with no outcome ("unconfirmed")."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from ..accounts.models import THERAPIST, User
+from ..courses.models import TreatmentCourse
+from ..courses.services import lock_course
+from ..db.clinic_time import clinic_zone, format_local
+from ..db.errors import DomainError
+from ..db.locking import lock_row
+from ..domain.coverage import ATTENDED, OUTCOMES
+from ..domain.text import written_length
+from ..experience.models import SIGNED
+from ..experience.services import fetch_dosing_sessions
+from ..extensions import db
+from ..bookings import booking
+from ..bookings.availability import session_minutes
+from ..bookings.models import BOOKED, Appointment
+from .services import lock_windows
+
+#: characters (whitespace aside) a correction or a late entry must give as its reason
+REASON_MINIMUM = 10
+#: unconfirmed appointments a worklist lists (the count says how many there are in all)
+SHOWN = 50
+
+
+def record_outcome(appointment: Appointment, *, outcome: str, by: User, now: datetime,
+                   reason: str | None = None) -> bool:
+    """Say what became of an appointment whose time has come, or correct what was said (with a
+    reason; the earlier outcome stays in its history). True when it was a correction."""
+    if outcome not in OUTCOMES:
+        raise DomainError({"outcome": "Choose what happened."})
+    if appointment.changed_with_dosing_plan:
+        raise DomainError("A dosing appointment is marked attended when its record is signed.")
+    lock_windows(appointment)
+    lock_row(appointment)
+    if appointment.starts_at > now:
+        raise DomainError("An appointment is given an outcome once its time has come.")
+    reason = (reason or "").strip() or None
+    if appointment.outcome is None:
+        if appointment.status != BOOKED:
+            raise DomainError("It was cancelled before its time: there is no outcome to record.")
+        booking.settle(appointment, outcome, by=by, reason=reason)
+        db.session.flush()
+        return False
+    _check_correction(appointment, outcome, reason)
+    booking.settle(appointment, outcome, by=by, reason=reason)
+    db.session.flush()
+    return True
+
+
+def _check_correction(appointment: Appointment, outcome: str, reason: str | None) -> None:
+    if outcome == appointment.outcome:
+        raise DomainError({"outcome": f"It is recorded as {OUTCOMES[outcome].lower()} already."})
+    if written_length(reason) < REASON_MINIMUM:
+        raise DomainError({"reason": f"Say why the outcome was {OUTCOMES[appointment.outcome].lower()} and is "
+                                     f"corrected (at least {REASON_MINIMUM} characters); the earlier one is kept."})
+    if outcome == ATTENDED and appointment.status != ATTENDED:
+        # held after all: its time is taken again, which a booking made since may hold
+        clashes = [a for a in booking.conflicts(
+            clinician_id=appointment.clinician_id, patient_id=appointment.patient_id, starts_at=appointment.starts_at,
+            ends_at=appointment.ends_at, room_id=appointment.room_id) if a is not appointment]
+        if clashes:
+            raise DomainError({"outcome": booking.describe_conflicts(clashes, appointment.patient_id,
+                                                                     appointment.room_id)})
+
+
+def _clinic_day(day: date) -> tuple[datetime, datetime]:
+    zone = clinic_zone()
+    start = datetime.combine(day, time(0), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+def attended_by_note(note, *, by: User) -> Appointment | None:
+    """A signed integration note proves its session was held: the author's one integration
+    appointment with the patient that day, still without an outcome, is marked attended, the
+    note named in its history. None when no single appointment matches (nothing is guessed)."""
+    if note.kind != "integration":
+        return None
+    start, end = _clinic_day(note.session_date)
+    found = db.session.scalars(select(Appointment).where(
+        Appointment.course_id == note.course_id, Appointment.kind == "integration",
+        Appointment.clinician_id == note.author_id, Appointment.status == BOOKED,
+        Appointment.starts_at >= start, Appointment.starts_at < end, Appointment.starts_at <= note.signed_at)).all()
+    if len(found) != 1:
+        return None
+    [appointment] = found
+    lock_windows(appointment)
+    booking.settle(appointment, ATTENDED, by=by, reason=f"Signed integration note #{note.id} documents it",
+                   note_id=note.id)
+    db.session.flush()
+    return appointment
+
+
+def record_held_session(course: TreatmentCourse, *, by: User, starts_at: datetime, minutes: int | None,
+                        modality: str, reason: str, now: datetime) -> Appointment:
+    """Enter an integration session that was held without a booking (a walk-in, telehealth set
+    up outside the app), as the therapist who held it, with the reason. It counts for coverage
+    like any attended session. What happened is a fact: hours and time off do not refuse it, but
+    a session cannot overlap another of the patient's or the therapist's."""
+    lock_course(course)
+    if not by.active or not by.has_role(THERAPIST):
+        raise DomainError("Integration sessions are entered by the therapist who held them.")
+    if written_length(reason) < REASON_MINIMUM:
+        raise DomainError({"reason": f"Say why it is entered afterwards (at least {REASON_MINIMUM} characters): "
+                                     "a walk-in, telehealth set up outside the app…"})
+    ends_at = starts_at + timedelta(minutes=minutes or session_minutes()["integration"])
+    if ends_at > now:
+        raise DomainError({"starts_at": "Enter a session once it has ended; book one that is still ahead."})
+    doses = [s.ended_at for s in fetch_dosing_sessions(course.id) if s.status == SIGNED]
+    if not any(ended <= starts_at for ended in doses):
+        first = f"its first signed dosing session ended {format_local(min(doses))}" if doses else \
+            "no dosing session of this course is signed yet"
+        raise DomainError({"starts_at": f"An integration session follows a dose: {first}."})
+    booking.lock_parties(clinician_id=by.id, patient_id=course.patient_id, room_id=None)
+    clashes = booking.conflicts(clinician_id=by.id, patient_id=course.patient_id, starts_at=starts_at,
+                                ends_at=ends_at)
+    if clashes:
+        raise DomainError({"starts_at": booking.describe_conflicts(clashes, course.patient_id, None)
+                           + " Record what became of that appointment instead."})
+    appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=by.id,
+                              kind="integration", starts_at=starts_at, ends_at=ends_at, modality=modality,
+                              room_id=None, status=ATTENDED, outcome=ATTENDED, created_by_id=by.id)
+    booking.record_change(appointment, ATTENDED, by, reason=reason.strip(), outcome=ATTENDED)
+    db.session.add(appointment)
+    db.session.flush()
+    return appointment
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """Appointments whose time came with no outcome: the oldest SHOWN, and how many in all."""
+
+    appointments: list[Appointment]
+    total: int
+
+
+def unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Unconfirmed:
+    """Therapist sessions (not dosing: signing its record says a dose happened) whose time has
+    come and nobody has said what happened, of one clinician or the whole clinic: one query."""
+    where = [Appointment.status == BOOKED, Appointment.starts_at <= now, Appointment.kind != "dosing"]
+    if clinician_id is not None:
+        where.append(Appointment.clinician_id == clinician_id)
+    rows = db.session.execute(select(Appointment, func.count().over().label("total")).where(*where)
+                              .options(joinedload(Appointment.patient))
+                              .order_by(Appointment.starts_at, Appointment.id).limit(SHOWN)).all()
+    return Unconfirmed([appointment for appointment, _ in rows], rows[0].total if rows else 0)

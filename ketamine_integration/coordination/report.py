@@ -21,8 +21,9 @@ from ..domain import measures as scoring
 from ..domain.coverage import (ATTENDED, BOOKED, CANCELLED, CLINIC_CANCELLED, LATE_CANCELLED, NO_SHOW,
                                Coverage)
 from ..experience.models import SIGNED as DOSING_SIGNED
-from ..experience.models import VITAL_TIMEPOINTS, DosingSession
+from ..experience.models import DosingSession
 from ..experience import monitoring
+from ..experience.wording import record_words, timepoint_labels
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..notes import charts
@@ -94,6 +95,7 @@ def _dosing(sessions: list[DosingSession]) -> tuple[DosingEntry, ...]:
 
 def _dosing_entry(session: DosingSession) -> DosingEntry:
     dose = f"{session.dose_mg} mg" + (f" ({session.dose_mg_per_kg} mg/kg)" if session.dose_mg_per_kg else "")
+    words = record_words(session.setting)
     return DosingEntry(sequence=session.sequence, when=format_local(session.started_at), route=session.route,
                        medication=session.medication, dose=dose, vitals=_vitals(session),
                        sedation=session.sedation or "—", dissociation=session.dissociation or "—",
@@ -103,6 +105,7 @@ def _dosing_entry(session: DosingSession) -> DosingEntry:
                                             for e in session.adverse_events),
                        **{role: person.display_name for role in ("administered_by", "monitored_by", "signed_by")
                           if (person := getattr(session, role)) is not None},
+                       administered_label=words["administered_by"], monitored_label=words["monitored_by"],
                        flags=tuple(f.words for f in monitoring.session_flags(session)),
                        responses=tuple(monitoring.response_lines(session)))
 
@@ -111,7 +114,7 @@ def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
     readings = {v.timepoint: v for v in session.vitals}
     return tuple(VitalSigns(label=label, bp=f"{v.systolic}/{v.diastolic}" if v.systolic and v.diastolic else "—",
                             hr=v.heart_rate or "—", spo2=v.spo2 or "—", rr=v.respiratory_rate or "—")
-                 for tp, label in VITAL_TIMEPOINTS.items() if (v := readings.get(tp)) is not None)
+                 for tp, label in timepoint_labels(session.setting).items() if (v := readings.get(tp)) is not None)
 
 
 # -- measures ----------------------------------------------------------------------------------

@@ -84,6 +84,9 @@ class DosingEntry:
     administered_by: str = "—"
     monitored_by: str = "—"
     signed_by: str = "—"
+    #: what the record calls who gave and monitored it: in the clinic, or by telehealth at home
+    administered_label: str = "Administered by"
+    monitored_label: str = "Monitored by"
     #: readings outside the protocol's limits, in plain words
     flags: tuple[str, ...] = ()
     #: the documented clinical responses to them

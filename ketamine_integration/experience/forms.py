@@ -28,6 +28,8 @@ def _yes_no(value):
 SEVERITY_CHOICES = options([("", "—")] + [(s, s.capitalize()) for s in SEVERITIES])
 #: fixed adverse-event rows on the form; empty rows are ignored
 ADVERSE_EVENT_ROWS = 3
+#: at most this many adverse events on one record (the form always keeps one empty row below the saved ones)
+MAX_ADVERSE_EVENTS = 12
 
 
 class PlanForm(care_team_join_fields("plan"), FlaskForm):
@@ -140,7 +142,7 @@ class DosingRecordForm(FlaskForm):
     sedation = SelectField("Sedation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
     dissociation = SelectField("Dissociation observed", choices=SEVERITY_CHOICES, validators=[Optional()])
     adverse_events = FieldList(FormField(AdverseEventForm), min_entries=ADVERSE_EVENT_ROWS,
-                               max_entries=ADVERSE_EVENT_ROWS)
+                               max_entries=MAX_ADVERSE_EVENTS)
     adverse_events_change_reason = TextAreaField(
         "Why a saved adverse event is changed or removed", validators=[Optional(), Length(max=2000)],
         description="Needed only when you change or clear an adverse event already saved; the earlier version "

@@ -16,6 +16,7 @@ from ..protocols.services import protocol_of
 from . import monitoring, plan_rules
 from .models import DosingSession
 from .signatures import RECORD_FIELDS
+from .wording import needs_in_setting
 
 #: the refusal's first words
 NOT_SIGNED = "Not signed. Still needed: "
@@ -51,7 +52,8 @@ def submitted_facts(values: dict, vitals: dict[str, dict], responses: dict[str, 
 def needs_of(session: DosingSession) -> list[Need]:
     """What the saved record still needs before it is signed, the course's spacing included: a draft
     saved before the spacing rules, or whose neighbours moved since, may break it with no reason."""
-    needs = signature_needs(saved_facts(session), protocol_of(session.course.protocol_version))
+    needs = needs_in_setting(signature_needs(saved_facts(session), protocol_of(session.course.protocol_version)),
+                             session.setting)
     spacing = plan_rules.unexplained_spacing(session)
     if spacing:
         needs.append(Need("spacing_reason", "a prescriber's reason for keeping a dose that breaks the protocol's "
@@ -62,8 +64,8 @@ def needs_of(session: DosingSession) -> list[Need]:
 def submitted_needs(session: DosingSession, values: dict, vitals: dict[str, dict], responses: dict[str, dict] | None,
                     discharge_checks: dict | None) -> list[Need]:
     """What the submitted record would still need to be signed (its spacing is the save's check)."""
-    return signature_needs(submitted_facts(values, vitals, responses, discharge_checks),
-                           protocol_of(session.course.protocol_version))
+    return needs_in_setting(signature_needs(submitted_facts(values, vitals, responses, discharge_checks),
+                                            protocol_of(session.course.protocol_version)), session.setting)
 
 
 def with_needs(problems: dict[str, str], needs: list[Need]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
 from . import dose_roles, monitoring, overruns, readings, rems, revisions, services, signing
-from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
+from .forms import MAX_ADVERSE_EVENTS, AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
 from .models import DRAFT, PLANNED, DosingSession, VITAL_TIMEPOINTS
@@ -70,6 +70,8 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
         for timepoint in VITAL_TIMEPOINTS:
             if timepoint in readings:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
+        while len(form.adverse_events.entries) <= min(len(session.adverse_events), MAX_ADVERSE_EVENTS - 1):
+            form.adverse_events.append_entry()  # an empty row below the saved events, for the next one
         for entry, event in zip(form.adverse_events.entries, session.adverse_events):
             entry.form.process(None, obj=event)
             entry.form.event_id.data = event.id

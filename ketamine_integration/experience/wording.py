@@ -5,6 +5,8 @@ monitors remotely, the readings are the patient's own or their device's, and the
 when the telehealth supervision does."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import DISCHARGE_CRITERIA, TIMEPOINTS, VITALS_IN_RANGE
 
@@ -57,3 +59,31 @@ def criteria_in_words(names: list[str], setting: str | None) -> list[str]:
     by_label = {DISCHARGE_CRITERIA[key]: label for key, label in criteria_labels(setting).items()}
     by_label[VITALS_IN_RANGE] = record_words(setting)["in_range_label"]
     return [by_label.get(name, name) for name in names]
+
+
+#: the signature's needs in words at home (domain.signing speaks of the clinic): phrase, then its
+#: at-home words, longest first so a longer phrase is never half-replaced by a shorter one
+AT_HOME_PHRASES = (
+    (DISCHARGE_CRITERIA["accompanied"].lower(), AT_HOME_CRITERIA["accompanied"].lower()),
+    ("discharge criteria", "criteria for ending supervision"),
+    ("a discharge time", "a time telehealth supervision ended"),
+    ("discharge time", "time telehealth supervision ended"),
+    ("from the start of dosing to discharge", "from the start of dosing to the end of telehealth supervision"),
+    ("before discharge", "before the end of supervision"),
+    ("at discharge", "at the end of supervision"),
+    ("discharge range", "range before the end of supervision"),
+)
+
+
+def at_home_words(text: str) -> str:
+    """A clinic sentence about the record in the words of a session supervised at home."""
+    for clinic, home in AT_HOME_PHRASES:
+        text = text.replace(clinic, home).replace(clinic.capitalize(), home.capitalize())
+    return text
+
+
+def needs_in_setting(needs: list, setting: str | None) -> list:
+    """The signature's needs (domain.signing.Need) as the record's setting words them."""
+    if setting != AT_HOME:
+        return needs
+    return [replace(n, words=at_home_words(n.words), group=at_home_words(n.group)) for n in needs]

@@ -68,3 +68,31 @@ def test_a_flag_at_home_names_the_end_of_supervision(team, make, auth, client):
     assert "Flagged: Before the end of supervision: systolic pressure 170 mmHg" in form
     assert "Clinical response to the flagged reading before the end of supervision" in form
     assert "Before discharge" not in form
+
+
+def test_a_refused_signature_at_home_asks_for_what_happened_there(team, make, auth, client):
+    """What signing still needs is said in the setting's words: the criteria for ending supervision,
+    not the clinic's discharge criteria."""
+    session, record = _session_in(make, auth, team, "supervised_at_home")
+    unanswered = {name: "" for name in record if name.startswith("discharge_criteria")}
+    assert auth.post(f"/dosing/{session.id}", dict(record, **unanswered)).status_code == 302
+    refused = page_text(_try_to_sign(make, auth, session.id))
+    assert "criteria for ending supervision answered yes or no" in refused
+    assert "a responsible adult stays with the patient" in refused
+    assert "discharge criteria" not in refused.lower() and "leaves with a responsible adult" not in refused.lower()
+
+
+def test_the_coordination_report_says_the_dose_was_supervised_by_telehealth(team, make, auth, client):
+    from tests.integration.test_coordination import _release  # noqa: PLC0415 (the coordination suite's helper)
+    session, record = _session_in(make, auth, team, "supervised_at_home")
+    assert auth.post(f"/dosing/{session.id}", record).status_code == 302
+    assert "signed and locked" in page_text(_try_to_sign(make, auth, session.id))
+    auth.logout()
+    auth.login("desk")
+    _release(auth, {"patient": team["patient"], "prescriber": team["prescriber"]}, ["dosing"])
+    auth.logout()
+    auth.login("ther")
+    preview = page_text(auth.post(f"/courses/{session.course_id}/report-preview",
+                                  {"recipient": str(team["prescriber"])}))
+    assert "Dose supervised by (telehealth) Orrin Vale; monitored remotely by (telehealth) Orrin Vale" in preview
+    assert "Before the end of supervision" in preview and "Administered by" not in preview

@@ -242,3 +242,22 @@ def test_the_downgrade_refuses_while_history_is_kept_and_the_guards_come_back(ap
         finally:
             db.session.remove()
             upgrade()
+
+
+def test_the_form_always_offers_a_row_for_one_more_adverse_event(team, make, auth, client):
+    """Three saved events used to fill the form's three rows: a fourth could not be entered."""
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    kinds = ("nausea", "headache", "dizziness", "anxiety")
+    three = {k: v for row, kind in enumerate(kinds[:3]) for k, v in _event(row, event_type=kind).items()}
+    assert _save(make, auth, session_id, team, **three).status_code == 302
+    form = client.get(f"/dosing/{session_id}").get_data(as_text=True)
+    assert 'name="adverse_events-3-event_type"' in form and 'name="adverse_events-4-event_type"' not in form
+    rows = _history(make, session_id)["event_rows"]
+    saved = {k: v for row, (event_id, kind, *_rest) in enumerate(rows)
+             for k, v in _event(row, event_id=event_id, event_type=kind).items()}
+    assert _save(make, auth, session_id, team, **saved, **_event(3, event_type="anxiety")).status_code == 302
+    after = _history(make, session_id)
+    assert [(kind, withdrawn) for _id, kind, _severity, withdrawn, _by in after["event_rows"]] == \
+        [(kind, False) for kind in kinds]
+    assert after["events"] == []     # the three saved unchanged: no history written

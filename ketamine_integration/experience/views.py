@@ -70,11 +70,7 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
         for timepoint in VITAL_TIMEPOINTS:
             if timepoint in readings:
                 getattr(form, timepoint).form.process(None, obj=readings[timepoint])
-        while len(form.adverse_events.entries) <= min(len(session.adverse_events), MAX_ADVERSE_EVENTS - 1):
-            form.adverse_events.append_entry()  # an empty row below the saved events, for the next one
-        for entry, event in zip(form.adverse_events.entries, session.adverse_events):
-            entry.form.process(None, obj=event)
-            entry.form.event_id.data = event.id
+        _fill_adverse_events(form, session)
         form.discharge_criteria.form.process(None, data=session.discharge_checks or {})
         for response in session.vital_responses:
             sub = getattr(form, f"response_{response.timepoint}").form
@@ -92,6 +88,15 @@ def _record_form(session: DosingSession) -> DosingRecordForm:
         _show_dose_fields_only(form, session)
     _label_for_setting(form, session.setting)
     return form
+
+
+def _fill_adverse_events(form: DosingRecordForm, session: DosingSession) -> None:
+    """The saved adverse events, each with its id, and an empty row below them for the next one."""
+    while len(form.adverse_events.entries) <= min(len(session.adverse_events), MAX_ADVERSE_EVENTS - 1):
+        form.adverse_events.append_entry()
+    for entry, event in zip(form.adverse_events.entries, session.adverse_events):
+        entry.form.process(None, obj=event)
+        entry.form.event_id.data = event.id
 
 
 def _label_for_setting(form: DosingRecordForm, setting: str) -> None:

@@ -21,6 +21,7 @@ from .mfa.services import enrolled_user_ids, reset_authenticator
 from .notes.cli import signatures_cli
 from .experience.window_store import windows_cli
 from .protocols.cli import protocols_cli
+from .domain.text import written_length
 
 
 def register_commands(app: Flask) -> None:
@@ -116,7 +117,7 @@ def reset_authenticator_command(username, reason):
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user {username!r}.")
-    if len(reason.strip()) < 10:
+    if written_length(reason) < 10:
         raise click.ClickException("Give a reason of at least 10 characters.")
     try:
         reset_authenticator(user, by=None)

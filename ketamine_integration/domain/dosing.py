@@ -12,6 +12,7 @@ from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa
 from .phases import MIN_REASON_LENGTH
 from .protocols import Experience
 from .vitals import READINGS
+from .text import written_length
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def spacing_verdict(problems: list[str], *, before: list[str] | None, same_day: 
     if not may_override:
         return SpacingVerdict(refused=refusal + " Only a prescriber may keep it, with a reason: a prescriber "
                                                 "must give the reason, or correct the date.")
-    if len(reason) < MIN_REASON_LENGTH:
+    if written_length(reason) < MIN_REASON_LENGTH:
         earlier = " The reason given before was for another day or another problem." if kept else ""
         return SpacingVerdict(refused=refusal + earlier + f" Give a clinician's reason (at least "
                                                           f"{MIN_REASON_LENGTH} characters) to keep it.")

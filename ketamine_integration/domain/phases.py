@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .protocols import PREPARATION_ITEMS, Protocol
+from .text import written_length
 
 #: a written reason must say something; "ok" or "x" is not a reason
 MIN_REASON_LENGTH = 10
@@ -115,4 +116,4 @@ def decide_transition(protocol: Protocol, facts: CourseFacts, target: Phase, *,
 
 
 def _is_reason(reason: str | None) -> bool:
-    return reason is not None and len(reason) >= MIN_REASON_LENGTH
+    return written_length(reason) >= MIN_REASON_LENGTH

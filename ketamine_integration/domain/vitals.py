@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .protocol_fields import Text
+from .text import written_length
 
 #: when readings are taken; the keys are those stored with each reading
 TIMEPOINTS = {"baseline": "Before dosing", "post_40": "About 40 minutes after dosing",
@@ -259,9 +260,9 @@ PRE_DOSE_RECHECK = timedelta(hours=3)
 
 
 def substantive(text: str | None) -> bool:
-    """Whether a clinician's words say something: at least MIN_ACTION_CHARACTERS characters once
-    whitespace is collapsed, spaces not counted."""
-    return len("".join((text or "").split())) >= MIN_ACTION_CHARACTERS
+    """Whether a clinician's words say something: at least MIN_ACTION_CHARACTERS characters that
+    show (domain.text.written_length: no spaces, control or zero-width characters, not punctuation alone)."""
+    return written_length(text) >= MIN_ACTION_CHARACTERS
 
 
 @dataclass(frozen=True)

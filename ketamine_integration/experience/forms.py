@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField,
+from wtforms import (FieldList, Form, FormField, HiddenField, RadioField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..domain.protocols import MEDICATIONS, ROUTES
 from ..domain.vitals import DISCHARGE_CRITERIA, TIMEPOINTS
-from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, options
+from ..web.fields import ClinicDateField, ClinicDateTimeField, FiniteDecimalField, WholeNumberField, options
 from ..patients.forms import care_team_join_fields
 from ..bookings.models import MINUTES_RANGE
 from .models import SETTING_LABELS, SEVERITIES, VITAL_SOURCES, VITAL_TIMEPOINTS
@@ -34,17 +34,17 @@ MAX_ADVERSE_EVENTS = 12
 
 class PlanForm(care_team_join_fields("plan"), FlaskForm):
     first_start = ClinicDateTimeField("First session (date and time)", validators=[InputRequired()])
-    days_between = IntegerField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)],
+    days_between = WholeNumberField("Days between sessions", validators=[InputRequired(), NumberRange(0, 365)],
                                 description="One stage of the protocol at a time: plan the next stage "
                                             "once this one is planned.")
-    count = IntegerField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])
+    count = WholeNumberField("Number of sessions", validators=[InputRequired(), NumberRange(1, 100)])
     clinician = SelectField("Clinician running the sessions", coerce=int, validators=[InputRequired()])
     # shown only when the protocol allows dosing at home (sublingual KAP)
     setting = RadioField("Where", choices=options(list(SETTING_LABELS.items())), default="in_clinic",
                          validators=[Optional()],
                          description="Supervised at home: the clinician supervises by telehealth; no room is booked.")
     room = SelectField("Room", coerce=int, validators=[InputRequired()])
-    minutes = IntegerField("Length of each session (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
+    minutes = WholeNumberField("Length of each session (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of a dosing session.")
     # an id of its own: the course page's phase form has a reason too
     reason = TextAreaField("Reason, if the plan breaks the protocol's spacing", id="plan-reason",
@@ -63,11 +63,11 @@ class CancelForm(FlaskForm):
 
 class VitalsForm(Form):
     # Plain range checks here; plausibility (domain.dosing.VITAL_RANGES) is checked in the service.
-    systolic = IntegerField("Systolic (mmHg)", validators=[Optional(), NumberRange(0, 400)])
-    diastolic = IntegerField("Diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
-    heart_rate = IntegerField("Heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
-    spo2 = IntegerField("SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
-    respiratory_rate = IntegerField("Respiratory rate (/min)", validators=[Optional(), NumberRange(0, 200)])
+    systolic = WholeNumberField("Systolic (mmHg)", validators=[Optional(), NumberRange(0, 400)])
+    diastolic = WholeNumberField("Diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
+    heart_rate = WholeNumberField("Heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
+    spo2 = WholeNumberField("SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
+    respiratory_rate = WholeNumberField("Respiratory rate (/min)", validators=[Optional(), NumberRange(0, 200)])
     source = SelectField("Taken by", choices=options([("", "—")] + list(VITAL_SOURCES.items())),
                          validators=[Optional()])
 
@@ -78,11 +78,11 @@ class ResponseForm(Form):
     action = TextAreaField("What was done", validators=[Optional(), Length(max=2000)])
     decided_by = SelectField("Who decided", coerce=int, validators=[Optional()])
     later_at = ClinicDateTimeField("Later reading taken at", validators=[Optional()])
-    later_systolic = IntegerField("Later systolic (mmHg)", validators=[Optional(), NumberRange(0, 400)])
-    later_diastolic = IntegerField("Later diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
-    later_heart_rate = IntegerField("Later heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
-    later_spo2 = IntegerField("Later SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
-    later_respiratory_rate = IntegerField("Later respiratory rate (/min)",
+    later_systolic = WholeNumberField("Later systolic (mmHg)", validators=[Optional(), NumberRange(0, 400)])
+    later_diastolic = WholeNumberField("Later diastolic (mmHg)", validators=[Optional(), NumberRange(0, 300)])
+    later_heart_rate = WholeNumberField("Later heart rate (/min)", validators=[Optional(), NumberRange(0, 400)])
+    later_spo2 = WholeNumberField("Later SpO2 (%)", validators=[Optional(), NumberRange(0, 200)])
+    later_respiratory_rate = WholeNumberField("Later respiratory rate (/min)",
                                           validators=[Optional(), NumberRange(0, 200)])
 
 

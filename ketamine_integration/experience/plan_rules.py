@@ -25,6 +25,7 @@ from ..domain.phases import MIN_REASON_LENGTH, Phase
 from ..extensions import db
 from ..protocols.services import protocol_of
 from .models import CANCELLED, DosingSession
+from ..domain.text import written_length
 
 #: who may keep a plan or record that breaks the protocol's spacing, or a dose outside its usual doses
 OVERRIDE = "dosing.override"
@@ -186,7 +187,7 @@ def dose_confirmation(session: DosingSession, values: dict, unusual: str | None,
         return session.dose_confirmation_reason
     if not by.can(OVERRIDE):
         raise DomainError({"dose_reason": unusual + " Only a prescriber may confirm it, with a reason."})
-    if len(reason) < MIN_REASON_LENGTH:
+    if written_length(reason) < MIN_REASON_LENGTH:
         raise DomainError({"dose_reason": unusual + f" Confirm it with the reason for this dose (at least "
                                                     f"{MIN_REASON_LENGTH} characters), or correct it."})
     return reason

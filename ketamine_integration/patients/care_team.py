@@ -16,6 +16,7 @@ from ..db.errors import DomainError
 from ..extensions import db
 from .access import on_care_team, team_roles
 from .models import CareTeamMember, Patient
+from ..domain.text import written_length
 
 #: a reason is short and not clinical ("covering while Dr Ames is on leave"): it goes into the
 #: audit row, whose detail holds at most 200 characters
@@ -66,7 +67,7 @@ def change_care_team(patient: Patient, wanted, *, by: User | None, reason: str |
         return False
     problems = departure_problems(patient, before, wanted)
     reason = " ".join((reason or "").split())
-    if not REASON_LENGTH[0] <= len(reason) <= REASON_LENGTH[1]:
+    if not (written_length(reason) >= REASON_LENGTH[0] and len(reason) <= REASON_LENGTH[1]):
         problems[reason_field] = (f"Say why the care team changes ({REASON_LENGTH[0]} to "
                                   f"{REASON_LENGTH[1]} characters, not clinical).")
     if problems:

@@ -10,6 +10,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, V
 from ..web.fields import ClinicDateField
 from ..db.clinic_time import clinic_today
 from .care_team import REASON_LENGTH, JoinRequest
+from ..domain.text import written_length
 
 PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
 
@@ -68,7 +69,7 @@ def care_team_join_fields(form_name: str) -> type:
             return JoinRequest(reason=self.join_reason.data or "") if self.join_care_team.data else None
 
         def validate_join_reason(self, field):
-            if self.join_care_team.data and len((field.data or "").strip()) < REASON_LENGTH[0]:
+            if self.join_care_team.data and written_length(field.data) < REASON_LENGTH[0]:
                 raise ValidationError("Say why this clinician joins the care team.")
 
     return CareTeamJoinFields

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TimeField
+from wtforms import BooleanField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..web.fields import ClinicDateTimeField, options
+from ..web.fields import ClinicDateTimeField, WholeNumberField, options
 from ..patients.forms import care_team_join_fields
 from ..bookings.models import KINDS, MINUTES_RANGE
 from ..domain.coverage import OUTCOMES
@@ -20,7 +20,7 @@ class BookForm(care_team_join_fields("book"), FlaskForm):
                                                    ("preparation", "Preparation session"),
                                                    ("follow_up", "Follow-up")]), default="integration")
     starts_at = ClinicDateTimeField("Date and time", validators=[InputRequired()])
-    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)], id="book-minutes",
+    minutes = WholeNumberField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)], id="book-minutes",
                            description="Leave empty for the clinic's default length of this kind of session.")
     clinician = SelectField("Therapist", coerce=int, validators=[InputRequired()], id="book-clinician")
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
@@ -43,7 +43,7 @@ class HeldSessionForm(FlaskForm):
     booking form's on the course page)."""
 
     starts_at = ClinicDateTimeField("When it started", validators=[InputRequired()])
-    minutes = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
+    minutes = WholeNumberField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of an integration session.")
     modality = SelectField("Modality", choices=MODALITIES, default="telehealth")
     attended = BooleanField("The patient attended this session", validators=[InputRequired(
@@ -79,7 +79,7 @@ class ExtraHoursForm(FlaskForm):
 
 class SessionTypeForm(FlaskForm):
     kind = SelectField("Session type", choices=options(KINDS.items()))
-    default_minutes = IntegerField("Default length (minutes)",
+    default_minutes = WholeNumberField("Default length (minutes)",
                                    validators=[InputRequired(), NumberRange(*MINUTES_RANGE)])
 
 

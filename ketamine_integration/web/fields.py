@@ -1,9 +1,10 @@
 """Form fields shared across blueprints, with messages a clinician can act on."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
-from wtforms import DateField, DateTimeLocalField, DecimalField, SelectMultipleField, ValidationError
+from wtforms import DateField, DateTimeLocalField, DecimalField, IntegerField, SelectMultipleField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
 
@@ -32,14 +33,46 @@ class ClinicDateField(DateField):
             raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")
 
 
+#: a number as a clinician types it: ASCII digits, at most one decimal point (no exponent, no other
+#: scripts' digits, no thousands of digits: "3.5e1", "٣٥" or "9"*400 are refused, not read as 35)
+_DECIMAL = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,6})?")
+_WHOLE = re.compile(r"-?[0-9]{1,9}")
+
+
+def _typed_number(valuelist, pattern: re.Pattern, message: str) -> list[str]:
+    """The submitted text, stripped, if it is a number typed as `pattern` says (else ValueError)."""
+    if valuelist and valuelist[0].strip() and not pattern.fullmatch(valuelist[0].strip()):
+        raise ValueError(message)
+    return [valuelist[0].strip()] if valuelist else valuelist
+
+
 class FiniteDecimalField(DecimalField):
-    """A decimal number; NaN and infinity ("sNaN", "inf") are not numbers a clinician types."""
+    """A decimal number in ASCII digits; NaN, infinity, exponents and other scripts' digits are not
+    numbers a clinician types."""
 
     def process_formdata(self, valuelist):
+        try:
+            valuelist = _typed_number(valuelist, _DECIMAL, "Enter a number, such as 35 or 35.5.")
+        except ValueError:
+            self.data = None
+            raise
         super().process_formdata(valuelist)
         if self.data is not None and not self.data.is_finite():
             self.data = None
             raise ValueError("Enter a number.")
+
+
+class WholeNumberField(IntegerField):
+    """A whole number in ASCII digits, at most 9 of them (wtforms' IntegerField reads "٣٥" as 35,
+    and a 400-digit number overflowed NumberRange's float check into a server error)."""
+
+    def process_formdata(self, valuelist):
+        try:
+            valuelist = _typed_number(valuelist, _WHOLE, "Enter a whole number, such as 120.")
+        except ValueError:
+            self.data = None
+            raise
+        super().process_formdata(valuelist)
 
 
 class ClinicDateTimeField(DateTimeLocalField):

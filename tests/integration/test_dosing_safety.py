@@ -47,7 +47,7 @@ def test_dosing_cannot_be_recorded_while_the_course_is_in_preparation(team, make
     ("ended_at", lambda: local(3, 9) + timedelta(hours=13), "longer than 12 hours"),
     ("discharged_at", lambda: local(3, 9) + timedelta(hours=30), "more than 24 hours after the start of dosing"),
     ("ended_at", lambda: "9999-12-30T10:00", "Use a year between 1900 and 2100"),
-    ("dose_mg", lambda: "sNaN", "Enter a number."),
+    ("dose_mg", lambda: "sNaN", "Enter a number, such as 35 or 35.5."),
     ("dose_mg", lambda: "0.001", "Number must be between 0.01 and 100000"),
     ("route", lambda: "intranasal", "gives ketamine by the iv route"),
     ("medication", lambda: "esketamine", "uses ketamine"),

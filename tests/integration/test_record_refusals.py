@@ -104,3 +104,38 @@ def test_sign_and_lock_keeps_the_save_and_shows_every_need_on_the_saved_form(tea
     # the page without the check is the plain draft
     plain = client.get(f"/dosing/{session_id}").get_data(as_text=True)
     assert "Not signed" not in plain and error_on(plain, "post_40-systolic") == ""
+
+
+@pytest.mark.parametrize("blank", [
+    "\x01\x02\x03" * 8,          # control characters
+    "\u200b" * 30,               # zero-width spaces
+    "\u202e" * 20,               # direction marks
+    "." * 30,                    # punctuation alone
+])
+def test_a_response_or_reason_that_shows_as_blank_is_no_response(team, make, auth, blank):
+    """Review of issue 19 (attacker): such text was saved as the clinical response to 182/112 and the
+    record signed, showing an empty response; a dose's confirmation took it as a reason too."""
+    [session_id] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
+    auth.login("pres")
+    data = _record_data(_session(make, session_id), team["prescriber"], **{
+        "baseline-systolic": "182", "baseline-diastolic": "112", "response_baseline-action": blank,
+        "response_baseline-decided_by": str(team["prescriber"]),
+        "response_baseline-later_at": form_time(local(3, 9) - timedelta(minutes=5)),
+        "response_baseline-later_systolic": "150", "response_baseline-later_diastolic": "95",
+        "dose_mg": "105", "dose_reason": blank})
+    refused = auth.post(f"/dosing/{session_id}", data)
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "outside this protocol's usual doses" in error_on(html, "dose_reason")
+    assert _session(make, session_id).status == "planned"     # nothing saved
+
+
+def test_a_number_of_hundreds_of_digits_is_a_field_error_not_a_server_error(team, make, auth):
+    [session_id] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
+    auth.login("pres")
+    refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"], **{
+        "baseline-systolic": "9" * 400, "discharge-spo2": "9" * 400}))
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "Enter a whole number" in error_on(html, "baseline-systolic")
+    assert "Enter a whole number" in error_on(html, "discharge-spo2")

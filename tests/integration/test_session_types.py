@@ -48,7 +48,7 @@ def test_the_admin_sets_a_length_that_new_bookings_take(clinic, make, auth, clie
 @pytest.mark.parametrize("data, message", [
     ({"kind": "integration", "default_minutes": "5"}, "Number must be between 10 and 480."),
     ({"kind": "integration", "default_minutes": "9999999999999"}, "Number must be between 10 and 480."),
-    ({"kind": "integration", "default_minutes": "fifty"}, "Not a valid integer value."),
+    ({"kind": "integration", "default_minutes": "fifty"}, "Enter a whole number, such as 120."),
     ({"kind": "massage", "default_minutes": "50"}, "Not a valid choice."),
 ])
 def test_bad_lengths_are_refused_on_their_field_and_change_nothing(clinic, make, auth, data, message):

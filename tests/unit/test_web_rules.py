@@ -1,9 +1,15 @@
-"""Small pure rules: redirect targets, the password policy and what a minimum length counts (domain errors:
-test_domain_errors.py)."""
+"""Small pure rules: redirect targets, the password policy, what a minimum length counts and how a typed
+number is read (domain errors: test_domain_errors.py)."""
+from decimal import Decimal
+
 import pytest
+from werkzeug.datastructures import MultiDict
+from wtforms import Form
+from wtforms.validators import NumberRange, Optional
 
 from ketamine_integration.accounts.passwords import password_problem
 from ketamine_integration.domain.text import written_length
+from ketamine_integration.web.fields import FiniteDecimalField, WholeNumberField
 from ketamine_integration.web.forms import safe_next
 
 
@@ -50,6 +56,39 @@ def test_password_policy(password, username, problem):
     ("", 0),
     (None, 0),                                # a field left out
     ("Décidé: RAS", 10),                      # letters beyond ASCII count like any other
+    # review of issue 19: text that shows as blank on a signed record counts for nothing
+    ("\x01\x02\x03" * 8, 0),                   # control characters
+    ("\u200b" * 30, 0),                        # zero-width spaces
+    ("\u202e" * 20 + "abc", 3),                # direction marks: only what shows
+    ("ok\u200bok\u200dok", 6),                  # a zero-width joiner inside a word
+    ("." * 30, 0),                             # punctuation alone says nothing
+    ("BP 150/95 at 09:40.", 16),               # figures and their punctuation count
 ])
 def test_a_minimum_length_counts_what_was_written(text, written):
     assert written_length(text) == written
+
+
+@pytest.mark.parametrize("field, typed, data, error", [
+    # a whole number in ASCII digits
+    ("whole", "120", 120, None),
+    ("whole", " 120 ", 120, None),             # spaces around it are the browser's
+    ("whole", "", None, None),                 # empty: InputRequired or Optional decide
+    ("whole", "9" * 400, None, "Enter a whole number"),   # used to overflow NumberRange into a 500
+    ("whole", "\u0663\u0665", None, "Enter a whole number"),   # another script's digits (35)
+    ("whole", "1e3", None, "Enter a whole number"),
+    ("whole", "12.5", None, "Enter a whole number"),
+    # a decimal number: one point, no exponent
+    ("decimal", "35.5", Decimal("35.5"), None),
+    ("decimal", "3.5e1", None, "Enter a number"),
+    ("decimal", "\uff13\uff15", None, "Enter a number"),         # full-width digits
+    ("decimal", "inf", None, "Enter a number"),
+    ("decimal", "1" * 40, None, "Enter a number"),
+])
+def test_numbers_are_read_as_a_clinician_types_them(field, typed, data, error):
+    class Numbers(Form):
+        whole = WholeNumberField(validators=[Optional(), NumberRange(0, 300)])
+        decimal = FiniteDecimalField(validators=[Optional()])
+    form = Numbers(MultiDict({field: typed}))
+    form.validate()
+    assert getattr(form, field).data == data
+    assert (error is None and not getattr(form, field).errors) or error in " ".join(getattr(form, field).errors)

@@ -381,7 +381,10 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
     start = session.planned_start
     end = start + timedelta(minutes=15 if esketamine else 40)
     minutes = protocol.experience.min_monitoring_minutes + rng.choice((0, 10, 20))
-    weight = rng.choice((58.5, 64.0, 71.2, 82.5, 95.0))
+    # one patient, one weight (review of issue 19: 64, 95 and 64 kg two days apart), give or take a
+    # scale's half kilogram from one session to the next
+    weight = random.Random(session.course.patient_id).choice((58.5, 64.0, 71.2, 82.5, 95.0)) \
+        + rng.choice((-0.5, 0.0, 0.0, 0.5))
     dose = _demo_dose(protocol, session.sequence, weight)
     values = dict(started_at=start, ended_at=end, route=protocol.route, medication=protocol.medication,
                   dose_mg=dose, weight_kg=None if esketamine else weight, lot_number=f"DEMO-LOT-{rng.randint(100, 999)}",

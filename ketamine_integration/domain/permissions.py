@@ -70,15 +70,16 @@ PERMISSIONS = {
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
 _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
-              "dosing.read", "dosing.amend",
-              "dosing.lead", "rems.file", "schedule.read", "schedule.book", "availability.keep",
+              "dosing.read", "dosing.amend", "rems.file", "schedule.read", "schedule.book", "availability.keep",
               "schedule.bookable"}
 #: the medication dose itself: ordered, recorded and signed by a prescriber; administered and
 #: monitored by a prescriber or a nurse (issue 19, point 3). A therapist is never named as giving
 #: a dose, and as monitoring it, or recording its monitoring, only where the protocol allows
-#: (present as monitor only); otherwise the therapist reads the dosing record (dosing.read).
+#: (present as monitor only); otherwise the therapist reads the dosing record (dosing.read). The
+#: session is booked with a prescriber (dosing.lead: the review of issue 19 booked a therapist to run
+#: a dose); a therapist present at a KAP dose books their own time beside it.
 _PRESCRIBING = {"dosing.record_dose", "dosing.record_vitals", "dosing.administer", "dosing.monitor",
-                "dosing.sign"}
+                "dosing.sign", "dosing.lead"}
 _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",
                     "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep"}
 

@@ -67,6 +67,8 @@ class RecordFacts:
     readings: Mapping[str, Mapping[str, int | None]]
     #: the documented responses to flagged readings by timepoint (one with no words is none)
     responses: Mapping[str, Response] = field(default_factory=dict)
+    #: the deciders of the responses who may decide to dose past a do-not-start limit (prescribers)
+    may_override: frozenset[int] = frozenset()
     #: the discharge criteria's answers by key (None: a record from before they were explicit)
     discharge_checks: Mapping[str, bool | None] | None = None
 
@@ -110,7 +112,20 @@ def _reading_needs(record: RecordFacts, protocol: Protocol) -> list[Need]:
     needs += [Need(f"response_{timepoint}.{form_field}", words) for timepoint, form_field, words in
               response_needs(found, record.responses, record.values.get("started_at"),
                              record.values.get("discharged_at"))]
-    return needs
+    return needs + _dosed_above_limit_needs(record, protocol)
+
+
+def _dosed_above_limit_needs(record: RecordFacts, protocol: Protocol) -> list[Need]:
+    """A dose given while the reading before it (as re-checked) is past a do-not-start limit is a
+    prescriber's decision (review of issue 19: a nurse was named as deciding it, and it signed)."""
+    response = record.responses.get("baseline")
+    if (not record.values.get("started_at") or response is None or response.decided_by is None
+            or response.decided_by in record.may_override
+            or not breaks_do_not_start(record.readings.get("baseline") or {}, _later(record, "baseline"),
+                                       protocol.vital_signs)):
+        return []
+    return [Need("response_baseline.decided_by", "a prescriber named as deciding to dose past the protocol's "
+                                                 "do-not-start limit")]
 
 
 def _later(record: RecordFacts, timepoint: str):

@@ -178,6 +178,12 @@ class VitalSigns(db.Model):
     dosing_session: Mapped[DosingSession] = relationship(back_populates="vitals")
     entered_by: Mapped[User | None] = relationship(lazy="joined")
 
+    @property
+    def recorded(self) -> bool:
+        """Whether any reading was entered (a timepoint saved with every number blank says nothing)."""
+        return any(value is not None for value in (self.systolic, self.diastolic, self.heart_rate, self.spo2,
+                                                   self.respiratory_rate))
+
 
 class VitalSignCorrection(db.Model):
     """A set of readings as it was saved before someone changed it, with who changed it, when and

@@ -80,13 +80,24 @@ def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] |
     return [(user_id, name) for user_id, name, _roles in sorted(rows, key=lambda row: PRESCRIBER not in row[2])]
 
 
+#: minutes booked beyond the protocol's minimum monitoring: the dose itself and getting settled
+DOSING_MARGIN_MINUTES = 30
+
+
+def booked_minutes(protocol) -> int:
+    """How long a dosing session is booked when the plan does not say: the clinic's usual length,
+    but never less than the protocol's minimum monitoring and the dose (review of issue 19: a
+    120-minute booking cannot hold the 2 hours of REMS monitoring after an esketamine dose)."""
+    return max(session_minutes()["dosing"], protocol.experience.min_monitoring_minutes + DOSING_MARGIN_MINUTES)
+
+
 def _dosing_booking(course: TreatmentCourse, clinician_id: int, room_id: int | None,
                     setting: str) -> tuple[User, Room | None]:
     """The clinician and room of a plan: a room in the clinic; none when supervised at home,
     which only a protocol allowing it may plan (the supervision is a telehealth appointment)."""
     clinician = db.session.get(User, clinician_id)
     if clinician is None or not clinician.active or not clinician.can("dosing.lead"):
-        raise DomainError({"clinician": "Choose an active prescriber or therapist to run the session."})
+        raise DomainError({"clinician": "Choose an active prescriber to run the session."})
     if setting not in protocol_of(course.protocol_version).experience.settings:
         raise DomainError({"setting": "This course's protocol doses in the clinic only."})
     if setting == AT_HOME:
@@ -118,7 +129,7 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
     clinician, room = _dosing_booking(course, clinician_id, room_id, setting)
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
     overrides = plan_rules.plan_spacing(course, starts, reason, by)
-    length = timedelta(minutes=minutes or session_minutes()["dosing"])
+    length = timedelta(minutes=minutes or booked_minutes(protocol_of(course.protocol_version)))
     # Lock the course row: two plans at once must not draw the same sequence numbers.
     lock_course(course)
     booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id if room else None)

@@ -9,7 +9,11 @@ saved record's form (views: ?check=signing).
 """
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from ..accounts.models import User
 from ..db.errors import DomainError
+from ..extensions import db
 from ..domain.signing import Need, RecordFacts, signature_needs, summary
 from ..domain.vitals import READINGS, Response
 from ..protocols.services import protocol_of
@@ -34,8 +38,18 @@ class SignatureRefused(DomainError):
 
 
 def saved_facts(session: DosingSession) -> RecordFacts:
+    responses = monitoring.responses_of(session)
     return RecordFacts({name: getattr(session, name) for name in RECORD_FIELDS}, monitoring.readings_of(session),
-                       monitoring.responses_of(session), session.discharge_checks)
+                       responses, _may_override(responses), session.discharge_checks)
+
+
+def _may_override(responses) -> frozenset[int]:
+    """The responses' deciders who may keep a dose past the protocol's limits (dosing.override)."""
+    deciders = {r.decided_by for r in responses.values() if r.decided_by}
+    if not deciders:
+        return frozenset()
+    return frozenset(user.id for user in db.session.scalars(select(User).where(User.id.in_(sorted(deciders))))
+                     if user.can("dosing.override"))
 
 
 def submitted_facts(values: dict, vitals: dict[str, dict], responses: dict[str, dict] | None,
@@ -46,7 +60,7 @@ def submitted_facts(values: dict, vitals: dict[str, dict], responses: dict[str, 
                                    answer.get("later_at"), {name: answer.get(f"later_{name}") for name in READINGS})
                for timepoint, answer in (responses or {}).items() if (answer.get("action") or "").strip()}
     readings = {timepoint: {name: reading.get(name) for name in READINGS} for timepoint, reading in vitals.items()}
-    return RecordFacts(values, readings, answers, discharge_checks)
+    return RecordFacts(values, readings, answers, _may_override(answers), discharge_checks)
 
 
 def needs_of(session: DosingSession) -> list[Need]:

@@ -118,7 +118,7 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     stage = maintenance or protocol.experience.plan[0]
     plan_form = plan_form_choices(plan_form or PlanForm(
         days_between=stage.days_between.min, count=1 if maintenance else stage.sessions.max,
-        clinician=course.prescriber_id), clinicians, rooms)
+        clinician=course.prescriber_id, minutes=dosing.booked_minutes(protocol)), clinicians, rooms)
     book_form = book_form or BookForm(clinician=course.therapist_id)
     book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
                                           if THERAPIST in roles)

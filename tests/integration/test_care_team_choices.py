@@ -55,18 +55,31 @@ def test_the_course_forms_offer_outsiders_only_to_who_may_add_them(team, auth, c
     auth.login(who)
     forms = read_forms(client.get(f"/courses/{team['course']}").get_data(as_text=True))
     booking, plan = forms.options["book-clinician"], forms.options["clinician"]
-    assert "Hazel Quint" in booking and {"Orrin Vale", "Hazel Quint"} <= set(plan)
+    # dosing sessions are booked with a prescriber (dosing.lead), never a therapist
+    assert "Hazel Quint" in booking and "Orrin Vale" in plan and "Hazel Quint" not in plan
     assert ("Cass Cover" in booking) is outsiders_offered
-    assert ("Lou Locum" in plan and "Cass Cover" in plan) is outsiders_offered
+    assert ("Lou Locum" in plan) is outsiders_offered and "Cass Cover" not in plan
 
 
-@pytest.mark.parametrize("post", [_book, _plan])
-def test_a_prescriber_posting_an_outsider_anyway_is_refused_by_the_service(team, make, auth, post):
+@pytest.mark.parametrize("post, outsider, name, role", [
+    (_book, "cover", "Cass Cover", "therapist"),
+    (_plan, "cover_prescriber", "Lou Locum", "prescriber"),
+])
+def test_a_prescriber_posting_an_outsider_anyway_is_refused_by_the_service(team, make, auth, post, outsider, name,
+                                                                            role):
     auth.login("pres")
-    response = post(auth, team, team["cover"])
+    response = post(auth, team, team[outsider])
     assert response.status_code == 422
-    assert "Cass Cover is not on this patient's care team" in page_text(response)
-    assert (team["cover"], "therapist") not in _team(make, team["patient"])
+    assert f"{name} is not on this patient's care team" in page_text(response)
+    assert (team[outsider], role) not in _team(make, team["patient"])
+
+
+def test_a_therapist_is_never_booked_to_run_a_dosing_session(team, make, auth):
+    """Review of issue 19: the plan form offered the course's therapist and saved the plan."""
+    auth.login("desk")
+    response = _plan(auth, team, team["therapist"])
+    assert response.status_code == 422      # not offered, and refused when posted anyway
+    assert not make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "dosing")).all())
 
 
 # -- 2. removing a clinician who is still booked -----------------------------------------------------

@@ -32,13 +32,14 @@ def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, aut
     assert since.endswith(("EST", "EDT"))                                       # the clinic's zone, said
     auth.login("ther")
     home = page_text(client.get("/"))
-    assert f"report due since {since}, after dosing session 1. Why: {RULE}." in home
+    assert f"report waiting for a release since {since}, after dosing session 1. Why: {RULE}." in home
+    assert "report due" not in home                                             # not due: it cannot be written
     assert "It cannot be generated yet: it needs a release of information to Orrin Vale covering dosing" in home
     auth.logout()
     auth.login("pres")                                                          # the report's recipient sees it too
     worklist = page_text(client.get("/prescriber/"))
     assert "Coordination reports due" in worklist
-    assert f"report due since {since}, after dosing session 1. Why: {RULE}." in worklist
+    assert f"report waiting for a release since {since}, after dosing session 1. Why: {RULE}." in worklist
     assert "It cannot be generated yet: it needs a release of information to Orrin Vale" in worklist
     [row] = make.audit_rows(action="patient.list", user_id=team["prescriber"])
     assert row.detail.endswith("1 reports due")
@@ -47,7 +48,8 @@ def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, aut
     assert _release(auth, team, ["dosing"]).status_code == 302
     auth.logout()
     auth.login("pres")
-    assert "The treating therapist can write it now." in page_text(client.get("/prescriber/"))
+    now_due = page_text(client.get("/prescriber/"))
+    assert "The treating therapist can write it now." in now_due and f"report due since {since}" in now_due
     auth.logout()
     auth.login("ther")
     assert f"report due since {since}" in page_text(client.get("/"))

@@ -242,3 +242,27 @@ def test_sign_and_lock_saves_what_was_typed_first_and_keeps_it_when_signing_is_r
     rows = [(r.action, r.outcome) for r in make.audit_rows() if r.action in ("dosing.update", "dosing.sign")]
     assert rows[-5:] == [("dosing.update", "success"), ("dosing.sign", "failure"), ("dosing.update", "success"),
                          ("dosing.update", "success"), ("dosing.sign", "success")]
+
+
+def test_dosing_past_the_do_not_start_limit_is_a_prescribers_decision(team, make, auth, client):
+    """Review of issue 19 (new user): re-checked at 181/111, still past the limit, the dose went ahead
+    on the nurse's decision and the record signed."""
+    from ketamine_integration.patients.care_team import change_care_team, team_of  # noqa: PLC0415
+    from ketamine_integration.patients.models import Patient  # noqa: PLC0415
+    nurse = make.user("nurse", username="nurse", full_name="Rue Nightingale")
+    make.run(lambda: change_care_team(db.session.get(Patient, team["patient"]),
+                                      team_of(db.session.get(Patient, team["patient"])) | {(nurse, "nurse")},
+                                      by=None, reason="the nurse on this patient's dosing days"))
+    session_id = _planned(make, team)[0]
+    auth.login("pres")
+    still_above = _respond(team, **{"response_baseline-decided_by": str(nurse),
+                                    "response_baseline-later_systolic": "181",
+                                    "response_baseline-later_diastolic": "111"})
+    assert _save(make, auth, session_id, team, **HIGH_BASELINE, **still_above).status_code == 302
+    refused = page_text(_try_to_sign(make, auth, session_id))
+    assert "a prescriber named as deciding to dose past the protocol's do-not-start limit" in refused
+    assert _session(make, session_id).status == "draft"
+    decided = dict(still_above, **{"response_baseline-decided_by": str(team["prescriber"])})
+    assert _save(make, auth, session_id, team, **HIGH_BASELINE, **decided,
+                 responses_change_reason="The prescriber made the call, not the nurse.").status_code == 302
+    assert "signed and locked" in page_text(_try_to_sign(make, auth, session_id))

@@ -22,15 +22,26 @@ ANSWERED = {key: True for key in DISCHARGE_CRITERIA}
 SPRAY = dict(route="intranasal", medication="esketamine", dose_mg=56, weight_kg=None)
 
 
+#: the prescriber (user 2) may decide to dose past a limit; user 3 is the nurse who monitored
+PRESCRIBERS = frozenset({2})
+
+
 def record(values=None, readings=None, responses=None, checks=ANSWERED) -> RecordFacts:
     """A complete IV record, changed by what a row gives."""
     every = {tp: dict(READING) for tp in ("baseline", "post_40", "discharge")}
-    return RecordFacts(dict(VALUES, **(values or {})), dict(every, **(readings or {})), responses or {}, checks)
+    return RecordFacts(dict(VALUES, **(values or {})), dict(every, **(readings or {})), responses or {},
+                       may_override=PRESCRIBERS, discharge_checks=checks)
 
 
 def flagged_baseline(response=None, **values) -> RecordFacts:
     return record(values=values, readings={"baseline": dict(READING, systolic=182, diastolic=112)},
                   responses={"baseline": response} if response else {})
+
+
+def still_above(decided_by: int) -> Response:
+    """Re-checked at 181/111 five minutes before the dose: still past the do-not-start limit."""
+    return Response("baseline", "Rested and repeated; dosed on balance", decided_by, START - timedelta(minutes=5),
+                    dict(systolic=181, diastolic=111))
 
 
 @pytest.mark.parametrize("facts, protocol, fields", [
@@ -61,6 +72,13 @@ def flagged_baseline(response=None, **values) -> RecordFacts:
                                dict(systolic=181, diastolic=111)), **SPRAY, vitals_acceptable_before_dosing=True,
                       vitals_acceptable_before_discharge=True, ready_to_leave_at=START, lot_number="L1",
                       concomitant_sedating_medications="none"), ESKETAMINE, ["vitals_acceptable_before_dosing"]),
+    # dosed past the do-not-start limit on the nurse's decision: a prescriber must decide it
+    (flagged_baseline(still_above(3)), IV, ["response_baseline.decided_by"]),
+    # ...on the prescriber's: documented, nothing more needed
+    (flagged_baseline(still_above(2)), IV, []),
+    # ...re-checked under the limit (150/95): whoever decided the response, the dose started within it
+    (flagged_baseline(Response("baseline", "Rested and repeated", 3, START - timedelta(minutes=5),
+                               dict(systolic=150, diastolic=95))), IV, []),
     # the review's case: every layer at once, in the form's order
     (record(values=dict(sedation=None), readings={"baseline": dict(READING, systolic=182, diastolic=112),
                                                   "post_40": dict(READING, heart_rate=None)},

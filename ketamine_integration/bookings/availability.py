@@ -141,12 +141,12 @@ def suggest_for_windows(course: TreatmentCourse, windows: list, now: datetime,
                         limit: int = SUGGESTION_LIMIT) -> dict:
     """suggest_for_window for several windows of one course (real and provisional ones), by window
     key: the therapists' hours, time off and bookings are read once for all of them, so a course
-    page makes the same queries however many windows it offers times for."""
+    page makes the same queries however many windows it offers times for (none included)."""
     therapists = _team_therapists(course)
     spans = {w.key: Interval(max(w.opens, now), w.closes) for w in windows if max(w.opens, now) < w.closes}
-    if not spans:
-        return {w.key: [] for w in windows}
-    around = _around(spans.values())
+    # Read even when no window wants times: a course page then runs the same statements whatever
+    # its windows, open or not, real or provisional (tests/integration/test_bench_statement_counts.py)
+    around = _around(spans.values()) if spans else Interval(now, now + timedelta(days=1))
     patient_busy = busy_by_patient([course.patient_id], around).get(course.patient_id, [])
     free = _free_by_clinician([t.id for t in therapists], around, patient_busy)
     length = timedelta(minutes=session_minutes()["integration"])
@@ -175,7 +175,8 @@ def _around(spans) -> Interval:
 
 def _free_by_clinician(ids: list[int], around: Interval, also_busy: list[Interval]) -> dict[int, list[Interval]]:
     """When each clinician works and is free within `around` (and `also_busy` is not): four queries."""
-    blocks, extra, busy = weekly_blocks_by_clinician(ids), extra_by_clinician(ids, around), busy_by_clinician(ids, around)
+    blocks, extra = weekly_blocks_by_clinician(ids), extra_by_clinician(ids, around)
+    busy = busy_by_clinician(ids, around)
     return {i: subtract(available(blocks.get(i, []), extra.get(i, []), around), busy.get(i, []) + also_busy)
             for i in ids}
 

@@ -25,7 +25,7 @@ from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..bookings.models import BOOKED, Appointment
-from .models import CANCELLED, DRAFT, PLANNED, SIGNED, DosingSession
+from .models import DRAFT, PLANNED, SIGNED, DosingSession
 from .windows import WindowRow
 
 #: doses whose window is still provisional: planned, or recorded and not yet signed (a draft's
@@ -78,14 +78,15 @@ def provisional_rows(course: TreatmentCourse, sessions: list[DosingSession], int
     """The provisional windows of the course's planned doses with their coverage at `now`, for the
     course page. `real`: the course's real windows (experience.windows.course_windows), which keep
     the sessions assigned to them unless the protocol lets one session count for several windows."""
-    rule = protocol_of(course.protocol_version).integration
+    protocol = protocol_of(course.protocol_version)
+    rule = protocol.integration
     planned = provisional_windows(course, sessions, minutes)
     if not rule.one_session_covers_overlapping_windows:
         taken = {id(s) for row in real for s in row.coverage.sessions}
         integration = [s for s in integration if id(s) not in taken]
     assigned = assign([w for _s, w in planned], integration, per_window=rule.min_sessions_per_dosing,
                       shared=rule.one_session_covers_overlapping_windows)
-    monitoring = protocol_of(course.protocol_version).experience.min_monitoring_minutes
+    monitoring = protocol.experience.min_monitoring_minutes
     return [WindowRow(session=s, window=w, status=status_at(w, now),
                       coverage=decide(w, assigned[w.key], per_window=rule.min_sessions_per_dosing, now=now),
                       anchor=expected_end(s.planned_start, minutes.get(s.id), monitoring))
@@ -97,7 +98,8 @@ class Stranded:
     """A booking made for a dose's provisional window that the window the dose has now leaves out."""
 
     appointment: Appointment
-    #: the dose it was booked for: its sequence and status (signed, planned or draft, cancelled)
+    #: the dose it was booked for: its sequence and status (signed, planned - a draft counts as planned
+    #: until signed - or cancelled)
     sequence: int
     dose_status: str
     #: the dose's window now (the real one once signed), or None once the dose is cancelled

@@ -94,7 +94,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         may_add_to_team=may_add_to_team,
         dosing_readable=can_read_clinical(current_user, course.patient, "dosing.read"),
         records_dosing=dose_roles.may_record(current_user, course),
-        suggestions=_suggestions(course, windows + provisional, now), names={user_id: name for user_id, name, _roles in clinicians},
+        suggestions=_suggestions(course, windows + provisional, now),
+        names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         **_clinical_parts(course, clinical),
         appointments=appointments, booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
@@ -138,8 +139,9 @@ def _suggestions(course: TreatmentCourse, rows, now) -> dict:
     (none while the course books no integration session: in preparation, or once it has ended)."""
     if course.current_phase not in scheduling.BOOKABLE_IN["integration"]:
         return {}
-    wanted = [r.window for r in rows if r.needs_booking and r.status is not WindowStatus.CLOSED]
-    return suggest_for_windows(course, wanted, now) if wanted else {}
+    # asked even with no window wanting times: the page's statements then do not depend on its windows
+    return suggest_for_windows(course, [r.window for r in rows if r.needs_booking
+                                        and r.status is not WindowStatus.CLOSED], now)
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:

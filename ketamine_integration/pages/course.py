@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.models import PRESCRIBER, THERAPIST
@@ -27,7 +27,7 @@ from ..experience.timeline import geometry
 from ..experience.windows import course_windows
 from ..web import access
 from ..web.fields import options
-from ..web.forms import form_version, submit
+from ..web.forms import form_version, parse_id, submit
 from ..notes.forms import NewNoteForm
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
@@ -260,6 +260,13 @@ def _room_for(form: BookForm) -> int | None:
     return room.id if room else None
 
 
+def _suggested_for() -> int | None:
+    """The planned dose whose provisional window's suggestions the booking came from: only a
+    preference (scheduling.services checks that its window holds the time), so anything else sent
+    is ignored rather than refused."""
+    return parse_id(request.form.get("for_dose"))
+
+
 @access.permission("schedule.book")
 def book_session(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
@@ -269,7 +276,7 @@ def book_session(course_id: int):
     done, appointment = submit(form, lambda: scheduling.book_session(
         course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
         minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
-        room_id=_room_for(form), join=form.join_request(), for_dose=form.for_dose.data))
+        room_id=_room_for(form), join=form.join_request(), for_dose=_suggested_for()))
     if done:
         audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
         flash(f"{appointment.label} booked.", "success")

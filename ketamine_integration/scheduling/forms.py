@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
 
 from ..web.fields import ClinicDateTimeField, options
 from ..patients.forms import care_team_join_fields
@@ -27,8 +26,6 @@ class BookForm(care_team_join_fields("book"), FlaskForm):
     modality = SelectField("Modality", choices=MODALITIES, default="in_person")
     room = SelectField("Room", coerce=int, validators=[Optional()], id="book-room",
                        description="For in-person sessions; leave on 'first free room' to let the clinic choose.")
-    #: the dosing session whose window a suggested time was offered for (sent by the suggestion's form)
-    for_dose = IntegerField(widget=HiddenInput(), validators=[Optional()])
 
 
 class CancelAppointmentForm(FlaskForm):

@@ -89,12 +89,20 @@ def test_an_integration_session_is_booked_ahead_for_a_dose_planned_next_week(tea
     assert not any("provisional window" in row for row in _worklist_rows(client))
 
 
-def test_a_booking_typed_by_hand_is_linked_to_the_planned_dose_whose_window_holds_it(team, make, auth):
-    """No suggestion named the dose: the only window holding the time is the planned dose's."""
-    [dose] = make.dosing_plan(team["course"], first_start=local(-7), days_between=2, count=1)
+@pytest.mark.parametrize("sent, expected", [
+    ("second", "second"),        # booked from the second dose's suggestions: that dose
+    ("", "first"),               # typed by hand: the earliest-closing provisional window holding the time
+    ("not-a-number", "first"),   # not an id: ignored, as if typed by hand
+    ("999999", "first"),         # no such dose of this course: ignored the same way
+])
+def test_the_dose_a_suggestion_names_is_only_a_preference(team, make, auth, sent, expected):
+    """Two doses planned two days apart: their provisional windows overlap, and a session in both
+    is linked to the one whose suggestions it was booked from, else to the one closing first."""
+    doses = dict(zip(("first", "second"), make.dosing_plan(team["course"], first_start=local(-7),
+                                                            days_between=2, count=2)))
     auth.login("desk")
-    assert _book(auth, team, local(-10, 10)).status_code == 302
-    assert [a.booked_for_dose_id for a in _integration(make)] == [dose]
+    assert _book(auth, team, local(-12, 10), for_dose=str(doses.get(sent, sent))).status_code == 302
+    assert [a.booked_for_dose_id for a in _integration(make)] == [doses[expected]]
 
 
 def _signed_ahead(make, auth, team) -> tuple[int, datetime]:

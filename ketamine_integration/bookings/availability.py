@@ -134,17 +134,86 @@ def free_slots(clinician_id: int, patient_id: int | None, within: Interval, leng
 def suggest_for_window(course: TreatmentCourse, window, now: datetime,
                        limit: int = SUGGESTION_LIMIT) -> list[Suggestion]:
     """Free slots inside an integration window for the patient's therapists, best first."""
-    therapists = [m.user for m in course.patient.care_team
-                  if m.role == THERAPIST and m.user.active and m.user.has_role(THERAPIST)]
-    start = max(window.opens, now)
-    if start >= window.closes:
-        return []
-    within = Interval(start, window.closes)
+    return suggest_for_windows(course, [window], now, limit)[window.key]
+
+
+def suggest_for_windows(course: TreatmentCourse, windows: list, now: datetime,
+                        limit: int = SUGGESTION_LIMIT) -> dict:
+    """suggest_for_window for several windows of one course (real and provisional ones), by window
+    key: the therapists' hours, time off and bookings are read once for all of them, so a course
+    page makes the same queries however many windows it offers times for (none included)."""
+    therapists = _team_therapists(course)
+    spans = {w.key: Interval(max(w.opens, now), w.closes) for w in windows if max(w.opens, now) < w.closes}
+    # Read even when no window wants times: a course page then runs the same statements whatever
+    # its windows, open or not, real or provisional (tests/integration/test_bench_statement_counts.py)
+    around = _around(spans.values()) if spans else Interval(now, now + timedelta(days=1))
+    patient_busy = busy_by_patient([course.patient_id], around).get(course.patient_id, [])
+    free = _free_by_clinician([t.id for t in therapists], around, patient_busy)
     length = timedelta(minutes=session_minutes()["integration"])
-    suggestions = [Suggestion(clinician_id=t.id, starts_at=s, optimal=window.optimal(s),
-                              own_therapist=t.id == course.therapist_id)
-                   for t in therapists for s in free_slots(t.id, course.patient_id, within, length)]
-    return rank(suggestions)[:limit]
+    found = {w.key: [] for w in windows}
+    for w in windows:
+        if w.key in spans:
+            found[w.key] = rank([Suggestion(clinician_id=t.id, starts_at=s, optimal=w.optimal(s),
+                                            own_therapist=t.id == course.therapist_id)
+                                 for t in therapists for s in slot_starts(free[t.id], length, SLOT_STEP,
+                                                                          spans[w.key])])[:limit]
+    return found
+
+
+def _team_therapists(course: TreatmentCourse) -> list:
+    """The patient's care-team therapists who can be booked."""
+    return [m.user for m in course.patient.care_team
+            if m.role == THERAPIST and m.user.active and m.user.has_role(THERAPIST)]
+
+
+def _around(spans) -> Interval:
+    """From the first span's start to a day past the last one's end: sessions may run past a
+    window's end, so their free time is looked for a day beyond."""
+    spans = list(spans)
+    return Interval(min(i.start for i in spans), max(i.end for i in spans) + timedelta(days=1))
+
+
+def _free_by_clinician(ids: list[int], around: Interval, also_busy: list[Interval]) -> dict[int, list[Interval]]:
+    """When each clinician works and is free within `around` (and `also_busy` is not): four queries."""
+    blocks, extra = weekly_blocks_by_clinician(ids), extra_by_clinician(ids, around)
+    busy = busy_by_clinician(ids, around)
+    return {i: subtract(available(blocks.get(i, []), extra.get(i, []), around), busy.get(i, []) + also_busy)
+            for i in ids}
+
+
+def best_moves(moves: list[tuple[Appointment, object]], now: datetime) -> dict[int, datetime | None]:
+    """For each (booking, window): the best time inside the window its clinician, patient and room
+    are all free for its length (optimal span first, then earliest), or None; by appointment id.
+    The hours, time off and bookings of everyone involved are read once for all the moves."""
+    spans = {a.id: Interval(max(w.opens, now), w.closes) for a, w in moves if max(w.opens, now) < w.closes}
+    if not spans:
+        return {a.id: None for a, _w in moves}
+    around = _around(spans.values())
+    clinicians = {a.clinician_id for a, _w in moves}
+    blocks, extra = weekly_blocks_by_clinician(clinicians), extra_by_clinician(clinicians, around)
+    busy, patients = busy_by_clinician(clinicians, around), busy_by_patient({a.patient_id for a, _w in moves}, around)
+    rooms = _busy_by_room({a.room_id for a, _w in moves} - {None}, around)
+    found = {}
+    for a, w in moves:
+        own = Interval(a.starts_at, a.ends_at)  # the booking being moved frees its own time
+        taken = [i for i in busy.get(a.clinician_id, []) + patients.get(a.patient_id, []) + rooms.get(a.room_id, [])
+                 if i != own]
+        free = subtract(available(blocks.get(a.clinician_id, []), extra.get(a.clinician_id, []), around), taken)
+        starts = slot_starts(free, a.ends_at - a.starts_at, SLOT_STEP, spans[a.id]) if a.id in spans else []
+        found[a.id] = min(starts, key=lambda s: (not w.optimal(s), s), default=None)
+    return found
+
+
+def _busy_by_room(room_ids: set[int], span: Interval) -> dict[int, list[Interval]]:
+    """Active appointments of some rooms within `span`, in one query (none asked: none read)."""
+    grouped: dict[int, list[Interval]] = {}
+    if room_ids:
+        for room_id, start, end in db.session.execute(select(Appointment.room_id, Appointment.starts_at,
+                                                             Appointment.ends_at).where(
+                Appointment.room_id.in_(room_ids), Appointment.status.in_(ACTIVE_STATUSES),
+                Appointment.starts_at < span.end, Appointment.ends_at > span.start)):
+            grouped.setdefault(room_id, []).append(Interval(start, end))
+    return grouped
 
 
 def first_free_room(starts_at: datetime, ends_at: datetime) -> Room | None:

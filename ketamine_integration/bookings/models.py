@@ -69,6 +69,11 @@ class Appointment(db.Model):
     #: A correction changes it and adds a change row; the earlier outcome stays in the history
     outcome: Mapped[str | None] = mapped_column(String(20))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    #: an integration session booked (or moved) into the provisional window of a dose only planned
+    #: (issue 20, point 1): that dosing session. Once the dose is signed, moved or cancelled, the
+    #: booking is checked against the window the dose then has (experience.provisional); kept after
+    #: signing, as what the booking was made for (migration 0029)
+    booked_for_dose_id: Mapped[int | None] = mapped_column(ForeignKey("dosing_sessions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1)

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import create_user
+from .ahead import load_demo_booked_ahead
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
@@ -82,4 +83,5 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_courses(users, patients, now, rng)
     load_demo_notes(now, rng)
     load_demo_attendance(now)  # after the notes: a signed note proves its session was held
+    load_demo_booked_ahead(now)
     load_demo_coordination(now)

@@ -7,7 +7,8 @@ booking covers it provisionally; a booking whose time has come with no outcome r
 Pure: the sessions and the time of asking come in as arguments.
 
 Windows enter through their bounds only (key, contains, optimal): the provisional windows of
-planned doses (issue 20, point 1) are decided by the same rule as the windows of signed ones.
+planned doses (issue 20, point 1) are decided by the same rule as the windows of signed ones, and
+are at best covered provisionally (a dose not yet given has no window to cover).
 """
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ class IntegrationSession:
 
 class WindowBounds(Protocol):
     key: int
+    #: the window of a dose only planned (domain.windows.provisional_window_for)
+    provisional: bool
 
     def contains(self, instant: datetime) -> bool: ...
 
@@ -99,9 +102,15 @@ def decide(window: WindowBounds, assigned: tuple[IntegrationSession, ...], *, pe
     Held sessions enough for the protocol: covered. Otherwise, held and booked together enough:
     unconfirmed while any of those bookings' time has come without an outcome (it may have been
     held: confirm it before booking another), else provisional. Otherwise uncovered.
+
+    A provisional window (its dose only planned) is never more than provisionally covered: until
+    the dose is signed its window is an expectation, and a session held in it may turn out to
+    fall outside the real one.
     """
     needed = max(per_window, 1)
     held = [s for s in assigned if s.outcome == ATTENDED]
+    if len(held) >= needed and window.provisional:
+        return WindowCoverage(Coverage.PROVISIONAL, assigned, any(window.optimal(s.starts_at) for s in held))
     if len(held) >= needed:
         return WindowCoverage(Coverage.COVERED, assigned, any(window.optimal(s.starts_at) for s in held))
     if len(assigned) >= needed:

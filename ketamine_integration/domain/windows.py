@@ -1,5 +1,6 @@
 """Integration windows after dosing sessions: when each opens, is optimal, closes; status; which
-integration sessions count for which window (whether they cover it: domain/coverage.py).
+integration sessions count for which window (whether they cover it: domain/coverage.py); the
+provisional window of a dose only planned, and which of those a booking depends on.
 
 Pure functions with time passed in. The window is a clinic protocol setting anchored on the
 end of the dosing session; it is not a promise of a biological effect.
@@ -11,7 +12,7 @@ first of the two. All results are UTC.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -47,6 +48,9 @@ class IntegrationWindow:
     opens: datetime
     optimal_until: datetime
     closes: datetime
+    #: the window of a dose only planned (issue 20, point 1): worked out from its planned time, and
+    #: replaced by the real one when the dose's record is signed
+    provisional: bool = False
 
     def contains(self, instant: datetime) -> bool:
         return self.opens <= instant < self.closes
@@ -82,6 +86,40 @@ def shift(anchor: datetime, span: Span, zone: ZoneInfo) -> datetime:
 def window_for(key: int, dosing_end: datetime, rule: WindowRule, zone: ZoneInfo) -> IntegrationWindow:
     opens, optimal_until, closes = _bounds(dosing_end, rule.opens_after, rule.optimal_until, rule.closes_after, zone)
     return IntegrationWindow(key=key, opens=opens, optimal_until=optimal_until, closes=closes)
+
+
+def expected_end(planned_start: datetime, booked_minutes: int | None, monitoring_minutes: int) -> datetime:
+    """When a planned dose is expected to have ended: its planned start plus the longer of its
+    booking (the room and clinician held for it) and the protocol's monitoring minimum.
+
+    The latest likely end, not the likeliest: dosing itself ends before discharge, so the real
+    window opens no later than the provisional one and a session booked near the provisional
+    opening stays inside it; one booked near the provisional close may fall outside the real
+    window, and is flagged when the dose is signed."""
+    return planned_start.astimezone(timezone.utc) + timedelta(minutes=max(booked_minutes or 0, monitoring_minutes))
+
+
+def provisional_window_for(key: int, planned_start: datetime, booked_minutes: int | None, monitoring_minutes: int,
+                           rule: WindowRule, zone: ZoneInfo) -> IntegrationWindow:
+    """The provisional window of a planned dose: the protocol's window rule from its expected end."""
+    end = expected_end(planned_start, booked_minutes, monitoring_minutes)
+    return replace(window_for(key, end, rule, zone), provisional=True)
+
+
+def booked_for(windows: list[IntegrationWindow], instant: datetime, *, prefer: int | None = None) -> int | None:
+    """The planned dose (its provisional window's key) a session at `instant` depends on, if any.
+
+    `prefer`: the window the session was booked from (a suggestion of that window), or, for a
+    move, the dose it was booked for: kept while its window, provisional or real, holds the time.
+    Otherwise none when a real window holds it (a signed dose's window never moves), else the
+    earliest-closing provisional window holding it (the one the coverage rule serves first)."""
+    holding = [w for w in windows if w.contains(instant)]
+    if prefer is not None and any(w.key == prefer for w in holding):
+        return prefer
+    if any(not w.provisional for w in holding):
+        return None
+    provisional = sorted((w for w in holding if w.provisional), key=lambda w: (w.closes, w.opens, w.key))
+    return provisional[0].key if provisional else None
 
 
 #: window bounds kept per (dosing end, spans, zone): a list page recomputes the same hundreds of

@@ -129,7 +129,8 @@ class DosingSession(db.Model):
         back_populates="dosing_session", order_by="AdverseEventRevision.id")
     #: the room-and-staff booking of a planned session (kind "dosing"); declared on this side, as
     #: dosing sessions sit above bookings, with `Appointment.dosing_session` as its backref
-    appointment: Mapped[Appointment | None] = relationship(backref="dosing_session")
+    appointment: Mapped[Appointment | None] = relationship(backref="dosing_session",
+                                                          foreign_keys=[Appointment.dosing_session_id])
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -21,6 +21,8 @@ class Band:
     status: str
     #: domain.coverage.Coverage's value: covered, unconfirmed, provisional or uncovered
     coverage: str
+    #: the window of a dose only planned, drawn dashed
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,11 @@ class Tick:
 
 
 def geometry(rows: list[WindowRow], now: datetime, zone) -> dict | None:
-    """Where to draw each window band, its optimal span, the dosing and integration sessions."""
+    """Where to draw each window band, its optimal span, the dosing and integration sessions (rows:
+    the real windows, then the provisional ones of planned doses)."""
     if not rows:
         return None
-    start = min(r.session.ended_at for r in rows) - timedelta(days=1)
+    start = min(r.anchor for r in rows) - timedelta(days=1)
     end = max(max(r.window.closes for r in rows), now) + timedelta(days=1)
     span = (end - start).total_seconds()
     scale = (WIDTH - LABEL_WIDTH - 10) / span
@@ -44,12 +47,13 @@ def geometry(rows: list[WindowRow], now: datetime, zone) -> dict | None:
     bands = []
     for i, row in enumerate(rows):
         w = row.window
-        local_end = row.session.ended_at.astimezone(zone)
+        local_end = row.anchor.astimezone(zone)
         bands.append(Band(
-            y=TOP + i * ROW_HEIGHT, label=f"Dose {row.session.sequence} · {local_end:%b %d}",
-            dosing_x=x(row.session.ended_at), window_x=x(w.opens), window_w=round(x(w.closes) - x(w.opens), 1),
+            y=TOP + i * ROW_HEIGHT,
+            label=f"Dose {row.session.sequence} · {'planned ' if w.provisional else ''}{local_end:%b %d}",
+            dosing_x=x(row.anchor), window_x=x(w.opens), window_w=round(x(w.closes) - x(w.opens), 1),
             optimal_w=round(x(w.optimal_until) - x(w.opens), 1), session_xs=tuple(x(s) for s in row.sessions),
-            status=row.status.label, coverage=row.coverage.state.value))
+            status=row.status.label, coverage=row.coverage.state.value, provisional=w.provisional))
     ticks, day = [], start.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     step = max(1, round(span / 86400 / 8))
     while day.astimezone(start.tzinfo) < end:

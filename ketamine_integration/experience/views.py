@@ -11,8 +11,9 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
+from ..db.types import utcnow
 from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
-from . import dose_roles, monitoring, overruns, readings, rems, revisions, services, signing
+from . import dose_roles, monitoring, overruns, provisional, readings, rems, revisions, services, signing
 from .forms import MAX_ADVERSE_EVENTS, AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
@@ -40,6 +41,8 @@ def dosing_reschedule(dosing_id: int):
     audit.report_submission(done, form, "dosing.reschedule", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} moved.",
                       detail=services.overrides_kept(session) if done else None)
+    if done:
+        _report_left_out(session)
     return _back_to_course(session.course_id)
 
 
@@ -51,7 +54,17 @@ def dosing_cancel(dosing_id: int):
     done, _ = submit(form, lambda: services.cancel(session, reason=form.reason.data, by=current_user))
     audit.report_submission(done, form, "dosing.cancel", obj=session, patient_id=session.course.patient_id,
                       message=f"Dosing session {session.sequence} cancelled; it stays on the record.")
+    if done:
+        _report_left_out(session)
     return _back_to_course(session.course_id)
+
+
+def _report_left_out(session: DosingSession) -> None:
+    """Say which integration sessions booked for the dose's provisional window its move, cancellation
+    or signature left outside the window it has now (the staff worklist lists them to move)."""
+    words = provisional.stranded_words(provisional.stranded_bookings(utcnow(), dose_id=session.id))
+    if words:
+        flash(words[0].upper() + words[1:], "info")
 
 
 def _record_form(session: DosingSession) -> DosingRecordForm:
@@ -283,6 +296,7 @@ def _sign(session: DosingSession, expected_version: int | None = None):
     if overlapped:
         flash(f"Its recorded times overlap {len(overlapped)} other booking(s): they are listed on the record and "
               "on the front desk's worklist.", "info")
+    _report_left_out(session)
     return _back_to_course(session.course_id, "windows")
 
 

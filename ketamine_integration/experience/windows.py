@@ -21,6 +21,13 @@ class WindowRow:
     window: IntegrationWindow
     status: WindowStatus
     coverage: WindowCoverage
+    #: what the window is counted from: the dose's recorded end, or for a provisional window the
+    #: end its plan leads to expect (domain.windows.expected_end)
+    anchor: datetime
+
+    @property
+    def provisional(self) -> bool:
+        return self.window.provisional
 
     @property
     def covered(self) -> bool:
@@ -49,7 +56,8 @@ def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integ
     any outcome (bookings.booking.integration_sessions_of)."""
     rule = protocol_of(course.protocol_version).integration
     return [WindowRow(session=a.session, window=a.window, status=status_at(a.window, now),
-                      coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now))
+                      coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now),
+                      anchor=a.session.ended_at)
             for a in window_assignments(rule, sessions, integration, clinic_zone())]
 
 

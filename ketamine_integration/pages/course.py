@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.models import PRESCRIBER, THERAPIST
@@ -20,13 +20,14 @@ from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
 from ..experience import dose_roles, services as dosing
 from ..experience.fidelity import unexplained_deviations
+from ..experience.provisional import booked_for_doses, booked_minutes, provisional_rows
 from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
 from ..experience.windows import course_windows
 from ..web import access
 from ..web.fields import options
-from ..web.forms import form_version, submit
+from ..web.forms import form_version, parse_id, submit
 from ..notes.forms import NewNoteForm
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
@@ -35,7 +36,7 @@ from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
 from ..scheduling import attendance, services as scheduling
-from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_window
+from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_windows
 from ..bookings.booking import integration_sessions
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
@@ -71,8 +72,11 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         clinicians, plan_form, book_form = _planning_forms(course, protocol, plan_form, book_form, may_add_to_team)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
-    # the course's integration sessions, from the appointments read: what covers its windows
-    windows = course_windows(course, sessions, integration_sessions(appointments), now)
+    # the course's integration sessions, from the appointments read: what covers its windows, the
+    # real ones first, then the provisional ones of the doses only planned (issue 20, point 1)
+    integration = integration_sessions(appointments)
+    windows = course_windows(course, sessions, integration, now)
+    provisional = provisional_rows(course, sessions, integration, windows, booked_minutes(appointments), now)
     clinical = can_read_clinical(current_user, course.patient)
     measured = services.measured_items(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
@@ -83,17 +87,19 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         facts=facts, checklist=services.checklist_items(protocol), measured=measured,
         measure_names={m.baseline_item: m.name for m in MEASURES.values()},
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
-        void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows,
+        void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows, provisional=provisional,
         flagged=flagged_sessions(sessions) if clinical else {},
         deviations=unexplained_deviations(course, sessions) if clinical else [],
-        timeline=geometry(windows, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        timeline=geometry(windows + provisional, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
         dosing_readable=can_read_clinical(current_user, course.patient, "dosing.read"),
         records_dosing=dose_roles.may_record(current_user, course),
-        suggestions=_suggestions(course, windows, now), names={user_id: name for user_id, name, _roles in clinicians},
+        suggestions=_suggestions(course, windows + provisional, now),
+        names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         **_clinical_parts(course, clinical),
-        appointments=appointments, dosing_bookings={a.dosing_session_id: a for a in appointments
+        appointments=appointments, booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
+        dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held")), status
 
@@ -128,12 +134,14 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     return clinicians, plan_form, book_form
 
 
-def _suggestions(course: TreatmentCourse, windows, now) -> dict:
-    """Free slots for each open window not yet covered (none for an ended course)."""
-    if course.current_phase.ended:
+def _suggestions(course: TreatmentCourse, rows, now) -> dict:
+    """Free slots for each open window, real or provisional, with nothing booked, by dosing session id
+    (none while the course books no integration session: in preparation, or once it has ended)."""
+    if course.current_phase not in scheduling.BOOKABLE_IN["integration"]:
         return {}
-    return {w.session.id: suggest_for_window(course, w.window, now) for w in windows
-            if w.needs_booking and w.status is not WindowStatus.CLOSED}
+    # asked even with no window wanting times: the page's statements then do not depend on its windows
+    return suggest_for_windows(course, [r.window for r in rows if r.needs_booking
+                                        and r.status is not WindowStatus.CLOSED], now)
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
@@ -252,6 +260,13 @@ def _room_for(form: BookForm) -> int | None:
     return room.id if room else None
 
 
+def _suggested_for() -> int | None:
+    """The planned dose whose provisional window's suggestions the booking came from: only a
+    preference (scheduling.services checks that its window holds the time), so anything else sent
+    is ignored rather than refused."""
+    return parse_id(request.form.get("for_dose"))
+
+
 @access.permission("schedule.book")
 def book_session(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
@@ -261,7 +276,7 @@ def book_session(course_id: int):
     done, appointment = submit(form, lambda: scheduling.book_session(
         course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
         minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
-        room_id=_room_for(form), join=form.join_request()))
+        room_id=_room_for(form), join=form.join_request(), for_dose=_suggested_for()))
     if done:
         audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
         flash(f"{appointment.label} booked.", "success")

@@ -12,7 +12,8 @@ from ..courses.services import lock_course
 from ..db.types import utcnow
 from ..domain.coverage import IntegrationSession
 from ..domain.phases import Phase
-from ..domain.windows import WindowStatus
+from ..domain.windows import IntegrationWindow, WindowStatus, booked_for, status_at
+from ..experience.provisional import fetch_booked_minutes, provisional_windows
 from ..experience.services import cancel_planned_for_ended_course, fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..patients.care_team import JoinRequest, admit_clinician
@@ -57,8 +58,20 @@ def bookings_ahead(patient: Patient, clinician_ids: set[int], now: datetime | No
     return held
 
 
-def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -> None:
-    """In the experience phase an integration session belongs inside a dosing window.
+def bookable_windows(course: TreatmentCourse, now: datetime) -> list[tuple[int, IntegrationWindow]]:
+    """(dose sequence, window) of every window of the course not yet closed at `now`: the real ones
+    of its signed doses, and the provisional ones of the doses only planned (issue 20, point 1:
+    clinics book each dose's integration session with the dose)."""
+    sessions = fetch_dosing_sessions(course.id)
+    real = [(r.session.sequence, r.window) for r in course_windows(course, sessions, [], now)]
+    planned = [(s.sequence, w) for s, w in provisional_windows(course, sessions, fetch_booked_minutes(course.id))]
+    return [(sequence, w) for sequence, w in real + planned if status_at(w, now) is not WindowStatus.CLOSED]
+
+
+def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime,
+                  windows: list[tuple[int, IntegrationWindow]]) -> None:
+    """In the experience phase an integration session belongs inside a dosing window, real or
+    provisional (`windows`: bookable_windows).
 
     After the series (integration, maintenance) sessions follow the protocol's cadence, so
     any future time will do.
@@ -68,12 +81,30 @@ def _check_timing(course: TreatmentCourse, starts_at: datetime, now: datetime) -
                                         "under \"Enter a session that was held\"."})
     if course.current_phase is not Phase.EXPERIENCE:
         return
-    windows = [w for w in course_windows(course, fetch_dosing_sessions(course.id), [], now)
-               if w.status is not WindowStatus.CLOSED]
-    if not any(w.window.contains(starts_at) for w in windows):
-        spans = "; ".join(f"#{w.session.sequence}: {format_local(w.window.opens)} to {format_local(w.window.closes)}"
-                          for w in windows) or "none is open or about to open"
+    if not any(w.contains(starts_at) for _sequence, w in windows):
+        spans = "; ".join(f"#{sequence}{' (dose planned, provisional)' if w.provisional else ''}: "
+                          f"{format_local(w.opens)} to {format_local(w.closes)}"
+                          for sequence, w in windows) or "none is open or about to open"
         raise DomainError({"starts_at": f"That time is outside every open integration window ({spans})."})
+
+
+def _checked_windows(course: TreatmentCourse, kind: str, starts_at: datetime,
+                     now: datetime) -> list[tuple[int, IntegrationWindow]]:
+    """Refuse a time the kind of session may not take; for an integration session, the course's
+    bookable windows (what its link to a planned dose is worked out from)."""
+    if kind != "integration":
+        if starts_at <= now:
+            raise DomainError({"starts_at": "Book a time in the future."})
+        return []
+    windows = bookable_windows(course, now)
+    _check_timing(course, starts_at, now, windows)
+    return windows
+
+
+def _link(appointment: Appointment, windows: list[tuple[int, IntegrationWindow]], prefer: int | None) -> None:
+    """Note the planned dose whose provisional window the session depends on (domain.windows.booked_for)."""
+    appointment.booked_for_dose_id = booked_for([w for _sequence, w in windows], appointment.starts_at,
+                                                prefer=prefer)
 
 
 #: the course phases in which each kind of session may be booked
@@ -84,11 +115,13 @@ BOOKABLE_IN = {"preparation": (Phase.PREPARATION,),
 
 def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, starts_at: datetime,
                  minutes: int | None, modality: str, by: User, now: datetime,
-                 room_id: int | None = None, join: JoinRequest | None = None) -> Appointment:
+                 room_id: int | None = None, join: JoinRequest | None = None,
+                 for_dose: int | None = None) -> Appointment:
     """Book a therapist session on a course; integration sessions go inside a dosing window.
 
     minutes: None takes the session type's default length. The therapist is on the patient's
     care team, or `join` asks for their membership (granted, audited, before the booking).
+    for_dose: the dosing session whose window the booking was made from (a suggestion), if any.
     """
     if kind not in BOOKABLE_IN:
         raise DomainError({"kind": "Unknown kind of session."})
@@ -100,10 +133,7 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
         allowed = " or ".join(p.value for p in BOOKABLE_IN[kind])
         raise DomainError({"kind": f"A {KINDS[kind].lower()} is booked while the course is in {allowed}; "
                                    f"it is in {course.phase}."})
-    if kind == "integration":
-        _check_timing(course, starts_at, now)
-    elif starts_at <= now:
-        raise DomainError({"starts_at": "Book a time in the future."})
+    windows = _checked_windows(course, kind, starts_at, now)
     if modality == "in_person" and room_id is None:
         raise DomainError({"room": "Choose a room for an in-person session (or book it as telehealth)."})
     if modality == "telehealth":
@@ -117,6 +147,8 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
     appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=clinician_id,
                               kind=kind, starts_at=starts_at, ends_at=ends_at,
                               modality=modality, room_id=room_id, created_by_id=by.id)
+    if kind == "integration":
+        _link(appointment, windows, for_dose)
     appointment.changes.append(AppointmentChange(change="booked", by_user_id=by.id))
     db.session.add(appointment)
     db.session.flush()
@@ -151,8 +183,14 @@ def reschedule_appointment(appointment: Appointment, *, starts_at: datetime, by:
                            reason: str | None) -> None:
     _refuse_dosing(appointment)
     lock_windows(appointment)
+    windows = None
     if appointment.course is not None and appointment.kind == "integration":
-        _check_timing(appointment.course, starts_at, now)
+        windows = bookable_windows(appointment.course, now)
+        _check_timing(appointment.course, starts_at, now, windows)
     elif starts_at <= now:
         raise DomainError({"starts_at": "Move it to a time in the future."})
     booking.move(appointment, starts_at, by=by, reason=reason)
+    if windows is not None:
+        # the dose it was booked for, while that dose's window holds the new time (a move into the
+        # real window from the worklist); else whichever provisional window now holds it, if any
+        _link(appointment, windows, appointment.booked_for_dose_id)

@@ -89,9 +89,10 @@ def _appointment(appointment_id: int) -> Appointment:
 RETURN_TO = {"worklist": "scheduling.staff_worklist", "home": "home.home"}
 
 
-def _back(appointment: Appointment):
+def _back(appointment: Appointment, anchor: str = "#unconfirmed"):
+    """Back to the list the change was made from (`anchor`: the part of it), else to the course."""
     if request.form.get("return_to") in RETURN_TO:
-        return redirect(url_for(RETURN_TO[request.form["return_to"]]) + "#unconfirmed")
+        return redirect(url_for(RETURN_TO[request.form["return_to"]]) + anchor)
     if appointment.course_id:
         return redirect(url_for("courses.course_detail", course_id=appointment.course_id) + "#windows")
     return redirect(url_for("scheduling.staff_worklist"))
@@ -131,8 +132,10 @@ def appointment_reschedule(appointment_id: int):
     form = MoveAppointmentForm()
     done, _ = submit(form, lambda: services.reschedule_appointment(
         appointment, starts_at=form.starts_at.data, by=current_user, now=utcnow(), reason=form.reason.data))
-    _after_change(appointment, done, form, "reschedule", "Appointment moved.")
-    return _back(appointment)
+    # the worklist's one-click move into the window of the dose the session was booked for
+    what = "reschedule from the worklist" if request.form.get("return_to") == "worklist" else "reschedule"
+    _after_change(appointment, done, form, what, "Appointment moved.")
+    return _back(appointment, anchor="")  # a move from the worklist: its bookings to put right are at the top
 
 
 def _after_change(appointment, done: bool, form, what: str, message: str) -> None:

@@ -1,5 +1,6 @@
-"""The staff worklist: integration windows that need a booking, and bookings to put right, most urgent
-first (the sessions whose outcome nobody recorded: scheduling/attendance.py)."""
+"""The staff worklist: integration windows that need a booking, and bookings to put right (in time off,
+run over by a dosing session, or left outside the window of the dose they were booked for), most
+urgent first (the sessions whose outcome nobody recorded: scheduling/attendance.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,18 +15,29 @@ from ..domain.phases import Phase
 from ..domain.windows import WindowStatus
 from ..db.clinic_time import format_local
 from ..experience.models import SIGNED, DosingSession
+from ..experience.provisional import stranded_bookings
 from ..experience.window_store import OpenWindow, open_windows
 from ..extensions import db
+from ..bookings.availability import best_moves
 from ..bookings.models import ATTENDED, BOOKED, Appointment, TimeOff
 from ..busy_times.models import ImportedBusy, in_current_import
 
 CLOSING, AWAY, OVERLAPPED, MISSED, UNPLANNED = "closing", "away", "overlapped", "missed", "unplanned"
+#: a booking made for a provisional window that its dose's window now leaves out (issue 20, point 1):
+#: the dose was signed, moved, or cancelled
+OUTSIDE_REAL, DOSE_MOVED, DOSE_CANCELLED = "outside_real", "dose_moved", "dose_cancelled"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
            AWAY: "Booked while the therapist is away: move or reassign",
+           OUTSIDE_REAL: "Booked for a provisional window, now outside the real one",
+           DOSE_MOVED: "Booked for a provisional window; the dose moved and this is now outside its window",
+           DOSE_CANCELLED: "Booked for a provisional window; the dose was cancelled",
            OVERLAPPED: "A signed dosing session's recorded times ran over this booking: record what happened to it",
            MISSED: "Integration session cancelled or missed; the window is still open",
            UNPLANNED: "Dosing session with no integration session planned"}
-ORDER = {CLOSING: 0, AWAY: 1, OVERLAPPED: 2, MISSED: 3, UNPLANNED: 4}
+ORDER = {CLOSING: 0, AWAY: 1, OUTSIDE_REAL: 1, DOSE_MOVED: 1, DOSE_CANCELLED: 1, OVERLAPPED: 2, MISSED: 3,
+         UNPLANNED: 4}
+#: the kinds that are bookings to move (the rest: windows to fill, outcomes to record)
+TO_MOVE = (AWAY, OUTSIDE_REAL, DOSE_MOVED, DOSE_CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,10 @@ class WorkItem:
     due: datetime
     detail: str
     window: OpenWindow | None = None
-    #: the booking to put right (an overlapped booking)
+    #: the booking to put right (an overlapped booking, or one outside its dose's window)
     appointment: Appointment | None = None
+    #: where to move a booking outside its dose's window: the best free time in that window
+    move_to: datetime | None = None
 
     @property
     def reason(self) -> str:
@@ -49,6 +63,8 @@ class WorkItem:
         under the windows' "Sessions booked", a dosing session's by recording it."""
         if self.kind == OVERLAPPED:
             return "Record the outcome", "dosing" if self.appointment.kind == "dosing" else "windows"
+        if self.kind in (OUTSIDE_REAL, DOSE_MOVED, DOSE_CANCELLED):
+            return "Open the course", "windows"
         return "Find a slot", "windows"
 
 
@@ -74,8 +90,25 @@ def worklist(now: datetime) -> list[WorkItem]:
                 f", {OUTCOMES.get(lost[-1].attendance, lost[-1].attendance).lower()}" if kind == MISSED else "")
             items.append(WorkItem(kind, courses[course_id], open_window.window.closes, detail, open_window))
     items += _booked_while_away(now)
+    items += _outside_their_window(now)
     items += _overlapped_by_dosing(now)
     return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+
+
+def _outside_their_window(now: datetime) -> list[WorkItem]:
+    """Bookings made for a provisional window that their dose's window now leaves out, each with the
+    best free time of its therapist in the dose's window, if it has one (a constant number of queries)."""
+    stranded = stranded_bookings(now)
+    moves = best_moves([(s.appointment, s.window) for s in stranded if s.window is not None], now) if stranded else {}
+    items = []
+    for s in stranded:
+        a = s.appointment
+        kind = DOSE_CANCELLED if s.window is None else OUTSIDE_REAL if s.dose_status == SIGNED else DOSE_MOVED
+        where = "cancelled" if s.window is None else \
+            f"window {format_local(s.window.opens)} to {format_local(s.window.closes)}"
+        items.append(WorkItem(kind, s.course, a.starts_at, f"{a.label} with {a.clinician.full_name} for dose "
+                              f"#{s.sequence} ({where})", appointment=a, move_to=moves.get(a.id)))
+    return items
 
 
 def _overlapping(model):

@@ -1,8 +1,10 @@
-"""Browser checks: book from a suggestion and see the window covered provisionally; confirm an
-auto-schedule; mark yesterday's session attended from the worklist; enter a session that was held."""
+"""Browser checks: book from a suggestion and see the window covered provisionally; book an integration
+session for a dose planned next week; confirm an auto-schedule; mark yesterday's session attended from
+the worklist; enter a session that was held."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,9 +14,11 @@ from playwright.sync_api import Page, expect
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.experience.services import plan_series, save_record, sign
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, Room, WorkingHours
+from ketamine_integration.scheduling.services import book_integration_session
 from tests.browser.test_patients_browser import sign_in
 from tests.factories import DISCHARGE_MET
 
@@ -66,6 +70,83 @@ def test_staff_book_a_suggested_slot_and_the_window_turns_provisionally_covered(
     expect(page.get_by_text("Integration session booked.")).to_be_visible()
     expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Booked, not yet held")
     expect(page.get_by_role("table", name="Windows, in words")).not_to_contain_text("Nothing booked")
+
+
+def test_staff_book_an_integration_session_for_a_dose_planned_next_week(live_server, page: Page):
+    """Issue 20, point 1: the planned dose's provisional window offers times from the day it is planned."""
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    make.user("staff", username="desk", full_name="Dana Whitlow")
+    course_id = make.course(make.patient(family_name="Plannedahead"), therapist, prescriber, phase="experience")
+    make.run(lambda: db.session.add_all(WorkingHours(clinician_id=therapist, weekday=d, starts=time(9), ends=time(17))
+                                        for d in range(7)))
+    next_week = (datetime.now(NY) + timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
+    make.dosing_plan(course_id, first_start=next_week, days_between=2, count=1)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "desk")
+    page.goto(f"/courses/{course_id}")
+    provisional = page.get_by_role("table", name="Provisional windows of planned doses")
+    expect(provisional).to_contain_text("Provisional: not yet open")
+    expect(provisional).to_contain_text("Nothing booked")
+    page.get_by_text("Suggested times for dosing session #1's provisional window").click()
+    offered = page.locator("details", has_text="Suggested times for dosing session #1's provisional window")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    offered.get_by_role("button", name="Book telehealth").first.click()
+    expect(page.get_by_text("Integration session booked.")).to_be_visible()
+    expect(page.get_by_role("table", name="Provisional windows of planned doses")).to_contain_text(
+        "Booked, not yet held")
+    expect(page.get_by_text("booked for dosing session #1's provisional window")).to_be_visible()
+    _shot(page.locator("#windows"), "provisional-window-booked")
+
+
+def _booked_outside_the_real_window(live_server) -> None:
+    """A dose planned two days ago with an integration session booked for its provisional window half
+    an hour before that window closed, then signed with dosing ended at 9:40: the real window closes
+    80 minutes earlier, leaving the session outside it."""
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    make.user("staff", username="desk", full_name="Dana Whitlow")
+    course_id = make.course(make.patient(family_name="Leftout"), therapist, prescriber, phase="experience")
+
+    def setup():
+        db.session.add_all(WorkingHours(clinician_id=therapist, weekday=d, starts=time(9), ends=time(17))
+                           for d in range(7))
+        course, by = db.session.get(TreatmentCourse, course_id), db.session.get(User, prescriber)
+        start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+        room = Room(name="Dosing Suite")
+        db.session.add(room)
+        db.session.flush()
+        [session] = plan_series(course, first_start=start, days_between=2, count=1, reason=None,
+                                clinician_id=prescriber, room_id=room.id, by=by)
+        book_integration_session(course, clinician_id=therapist, starts_at=start + timedelta(days=14, minutes=90),
+                                 minutes=50, modality="telehealth", by=by, now=utcnow())
+        vitals = {tp: {"systolic": 125, "diastolic": 80, "heart_rate": 70, "spo2": 98}
+                  for tp in ("baseline", "post_40", "discharge")}
+        save_record(session, values=dict(
+            started_at=start, ended_at=start + timedelta(minutes=40), route="iv", medication="ketamine", dose_mg=35,
+            weight_kg=70, lot_number="L1", administered_by_id=prescriber, monitored_by_id=prescriber, sedation="mild",
+            dissociation="mild", concomitant_sedating_medications=None,
+            discharged_at=start + timedelta(minutes=130), ready_to_leave_at=None,
+            vitals_acceptable_before_dosing=None, vitals_acceptable_before_discharge=None),
+            vitals=vitals, adverse_events=[], expected_version=session.version, by=by, discharge_checks=DISCHARGE_MET)
+        sign(session, by=by, expected_version=session.version)
+    make.run(setup)
+
+
+def test_staff_move_a_session_left_outside_the_real_window_from_the_worklist(live_server, page: Page):
+    _booked_outside_the_real_window(live_server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "desk")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    row = page.get_by_role("row", name=re.compile("Booked for a provisional window, now outside the real one"))
+    expect(row).to_contain_text("Testa Leftout")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    _shot(page, "worklist-outside-real-window")
+    row.get_by_role("button", name=re.compile("^Move to ")).click()
+    expect(page.get_by_text("Appointment moved.")).to_be_visible()
+    expect(page.get_by_text("Booked for a provisional window, now outside the real one")).to_have_count(0)
 
 
 def test_staff_confirm_an_auto_schedule_proposal(live_server, page: Page):

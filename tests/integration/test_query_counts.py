@@ -69,3 +69,24 @@ def test_the_clinicians_dashboard_does_not_grow_with_the_caseload(make, auth, cl
         add_patient(n)
     auth.login("dash")
     assert _statements(app, client, "/") == one
+
+
+def test_the_course_page_offers_times_for_every_planned_dose_in_the_same_statements(make, auth, client, app):
+    """Each planned dose's provisional window (issue 20, point 1) is worked out from what the page
+    reads already, and the times offered for all the windows come from one read of everyone's hours."""
+    from datetime import time
+
+    from ketamine_integration.bookings.models import WorkingHours
+
+    therapist = make.user("therapist", username="ahead")
+    prescriber = make.user("prescriber", username="aheadp")
+    course = make.course(make.patient(family_name="Planned"), therapist, prescriber, phase="experience")
+    make.run(lambda: db.session.add_all(WorkingHours(clinician_id=therapist, weekday=d, starts=time(9),
+                                                     ends=time(17)) for d in range(7)))
+    make.dosing_plan(course, first_start=local(-7), days_between=2, count=1)
+    auth.login("ahead")
+    one = _statements(app, client, f"/courses/{course}")
+    make.dosing_plan(course, first_start=local(-9), days_between=2, count=3)
+    page = client.get(f"/courses/{course}").get_data(as_text=True)
+    assert page.count("provisional window</summary>") == 4
+    assert _statements(app, client, f"/courses/{course}") == one

@@ -116,3 +116,23 @@ def test_the_sessions_that_count_are_kept_in_time_order():
     sessions = [_s(12, BOOKED), _s(7, ATTENDED), _s(8, NO_SHOW)]
     coverage = cover([WINDOW], sessions, per_window=1, shared=True, now=NOW)[1]
     assert coverage.sessions == (_s(7, ATTENDED), _s(12, BOOKED))
+
+
+PLANNED = IntegrationWindow(key=7, opens=_at(12, 0), optimal_until=_at(14, 0), closes=_at(26, 0), provisional=True)
+
+
+@pytest.mark.parametrize("sessions, expected", [
+    # nothing booked in a planned dose's window: uncovered, offered to book like any window
+    ([], UNCOVERED),
+    # a booking ahead: provisional, as in a real window
+    ([_s(13, BOOKED)], PROVISIONAL),
+    # a booking whose time came with no outcome (the dose is late): unconfirmed, as anywhere
+    ([_s(12, BOOKED, hour=0)], UNCONFIRMED),
+    # a session held inside it before the dose was signed: still only provisional, never covered
+    ([_s(12, ATTENDED, hour=6)], PROVISIONAL),
+    # a no-show covers nothing
+    ([_s(12, NO_SHOW, hour=2)], UNCOVERED),
+])
+def test_a_provisional_window_is_covered_at_best_provisionally(sessions, expected):
+    now = datetime(2026, 6, 12, 8, tzinfo=UTC)
+    assert cover([PLANNED], sessions, per_window=1, shared=False, now=now)[7].state is expected

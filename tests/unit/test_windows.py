@@ -1,13 +1,15 @@
 """Integration windows: computation across DST, status at every boundary, which sessions count for
-which window (whether they cover it: test_coverage.py), the clinic days a window includes."""
+which window (whether they cover it: test_coverage.py), the clinic days a window includes; the
+provisional window of a planned dose, and which planned dose a booking depends on."""
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ketamine_integration.domain.protocols import Span, Window
-from ketamine_integration.domain.windows import (IntegrationWindow, WindowStatus, assign_sessions, day_start,
-                                                 shift, status_at, window_for)
+from ketamine_integration.domain.windows import (IntegrationWindow, WindowStatus, assign_sessions, booked_for,
+                                                 day_start, expected_end, provisional_window_for, shift,
+                                                 status_at, window_for)
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -160,3 +162,63 @@ def test_includes_day(window, day, expected):
 def test_day_start_is_the_clinic_midnight_in_utc():
     assert day_start(date(2026, 3, 8), NY) == datetime(2026, 3, 8, 5, tzinfo=UTC)     # EST, before the change
     assert day_start(date(2026, 3, 9), NY) == datetime(2026, 3, 9, 4, tzinfo=UTC)     # EDT, after it
+
+
+@pytest.mark.parametrize("planned_start, booked, monitoring, opens, optimal_until, closes", [
+    # an ordinary week: a 120-minute booking outlasts 60 minutes of monitoring, so counted from 11:00
+    (ny(2026, 6, 10, 9, 0), 120, 60, ny(2026, 6, 11, 11, 0), ny(2026, 6, 13, 11, 0), ny(2026, 6, 24, 11, 0)),
+    # the protocol's monitoring (esketamine: 2 hours) outlasts a 90-minute booking: from 11:00 too
+    (ny(2026, 6, 10, 9, 0), 90, 120, ny(2026, 6, 11, 11, 0), ny(2026, 6, 13, 11, 0), ny(2026, 6, 24, 11, 0)),
+    # no booking to say how long (its length unknown): the monitoring time alone, from 10:00
+    (ny(2026, 6, 10, 9, 0), None, 60, ny(2026, 6, 11, 10, 0), ny(2026, 6, 13, 10, 0), ny(2026, 6, 24, 10, 0)),
+    # spring forward (8 March 2026): 24 elapsed hours from 11:00 EST end at 12:00 EDT; the 14
+    # calendar days keep the wall clock, 11:00
+    (ny(2026, 3, 7, 9, 0), 120, 60, ny(2026, 3, 8, 12, 0), ny(2026, 3, 10, 12, 0), ny(2026, 3, 21, 11, 0)),
+    # fall back (1 November 2026): 24 hours from 11:00 EDT end at 10:00 EST; the close keeps 11:00
+    (ny(2026, 10, 31, 9, 0), 120, 60, ny(2026, 11, 1, 10, 0), ny(2026, 11, 3, 10, 0), ny(2026, 11, 14, 11, 0)),
+    # a late start whose booking runs past midnight: counted from 01:30 the next day
+    (ny(2026, 6, 10, 23, 30), 120, 60, ny(2026, 6, 12, 1, 30), ny(2026, 6, 14, 1, 30), ny(2026, 6, 25, 1, 30)),
+])
+def test_provisional_window_of_a_planned_dose(planned_start, booked, monitoring, opens, optimal_until, closes):
+    window = provisional_window_for(9, planned_start, booked, monitoring, IV, NY)
+    assert (window.opens, window.optimal_until, window.closes) == tuple(
+        t.astimezone(UTC) for t in (opens, optimal_until, closes))
+    assert window.provisional and window.key == 9
+
+
+def test_the_expected_end_is_the_latest_likely_one():
+    """The real window, counted from when dosing ended (before discharge), opens no later than the
+    provisional one: a session booked at the provisional opening is inside the real window too."""
+    planned = ny(2026, 6, 10, 9, 0)
+    assert expected_end(planned, 120, 60) == ny(2026, 6, 10, 11, 0).astimezone(UTC)
+    real = window_for(9, planned + timedelta(minutes=40), IV, NY)        # an infusion of 40 minutes
+    provisional = provisional_window_for(9, planned, 120, 60, IV, NY)
+    assert real.contains(provisional.opens) and not real.provisional
+    assert not real.contains(provisional.closes - timedelta(minutes=30))  # ...one near its close is not
+
+
+REAL = IntegrationWindow(key=1, opens=_at(2, 0), optimal_until=_at(4, 0), closes=_at(16, 0))
+LATER = IntegrationWindow(key=2, opens=_at(10, 0), optimal_until=_at(12, 0), closes=_at(24, 0), provisional=True)
+SOONER = IntegrationWindow(key=3, opens=_at(12, 0), optimal_until=_at(14, 0), closes=_at(20, 0), provisional=True)
+
+
+@pytest.mark.parametrize("instant, prefer, expected", [
+    # inside a signed dose's window only: it depends on no plan
+    (_at(5), None, None),
+    # inside a signed dose's window and a planned one's: the real window holds it whatever the plan does
+    (_at(11), None, None),
+    # ...unless it was booked from the planned dose's suggestions: that dose
+    (_at(11), 2, 2),
+    # inside two provisional windows: the earliest-closing one (the coverage rule serves it first)
+    (_at(17), None, 3),
+    # inside one provisional window only
+    (_at(22), None, 2),
+    # a preferred window that does not hold it is ignored
+    (_at(22), 3, 2),
+    # a booking moved within the real window of the dose it was booked for (now signed) keeps that dose
+    (_at(5), 1, 1),
+    # outside every window: none
+    (_at(25), None, None),
+])
+def test_the_planned_dose_a_booking_depends_on(instant, prefer, expected):
+    assert booked_for([REAL, LATER, SOONER], instant, prefer=prefer) == expected

@@ -117,6 +117,9 @@ class Experience(_Strict):
     #: may a therapist be recorded as monitoring a dose (present as monitor only: never
     #: administering, recording or signing it); by default monitoring is a prescriber's or nurse's
     therapist_may_monitor: bool = False
+    #: is a therapist present through each dosing session (ketamine-assisted psychotherapy: IM and
+    #: sublingual KAP)? Then a therapist writes a dosing-session note for it (issue 20, point 9)
+    therapist_present: bool = False
 
     @model_validator(mode="after")
     def _plan_given_once(self):

@@ -54,6 +54,13 @@ class PreparationItems(Mapping[str, str]):
 
 
 PREPARATION_ITEMS = PreparationItems()
+#: the preparation items a signed preparation note proves, each with the note's section that must
+#: say it and how the checklist names that section: read from the signed notes, never ticked
+#: (issue 20, point 10). Intake, medical clearance and consent stay recorded entries: no note or
+#: form of the app documents them (consent and intake forms as documents: issue 26).
+DOCUMENTED_ITEMS = {"intention_setting": ("intentions", "with the patient's intentions"),
+                    "set_and_setting_plan": ("set_setting_plan", "with a set and setting plan"),
+                    "support_person": ("support_person", "naming the support person")}
 MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
 
 def _unique(values: tuple) -> tuple:

@@ -199,7 +199,7 @@ def _sign_note(clinic, course, note_id, kind, day, content, themes, steps, check
                signed_at) -> None:
     note = SimpleNamespace(id=note_id, course_id=course.id, patient_id=course.patient_id, kind=kind,
                            session_date=day, author_id=course.therapist_id, content=content, themes=themes,
-                           new_steps=steps, check_ins=check_ins,
+                           new_steps=steps, check_ins=check_ins, dosing_session_id=None,
                            dosing_links=[SimpleNamespace(dosing_session_id=i, exception_reason=None)
                                          for i in dosing_ids])
     clinic.rows.sign_later("session_notes", note_id, status="signed", signed_at=signed_at,

@@ -134,10 +134,8 @@ def _preparation(clinic: Clinic, course: CourseState, start: date) -> datetime |
         _settle(clinic, appointment, "attended", course.therapist_id)
         done = appointment["ends_at"]
         day = done.astimezone(clinic.zone).date()
-        note_id = records.preparation_note(clinic, course, day, done + timedelta(hours=1))
-        rows.add("preparation_records", course_id=course.id, item="preparation_session", completed_on=day,
-                 note=f"Signed preparation note #{note_id}", recorded_at=done + timedelta(hours=1),
-                 recorded_by_id=course.therapist_id, voided_at=None, voided_by_id=None, void_reason=None)
+        # a signed preparation note is the preparation session: the checklist reads it (no entry)
+        records.preparation_note(clinic, course, day, done + timedelta(hours=1))
     return done
 
 

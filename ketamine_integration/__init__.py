@@ -133,9 +133,12 @@ def register_hooks() -> None:
     """Where a lower package asks a higher one or reacts to its event (README, Architecture),
     each once per process."""
     from .audit.services import record_refused_change
-    from .courses.services import count_dosing_with, course_ended, measure_items_with
+    from .courses.services import count_dosing_with, course_ended, derive_items_with
+    from .experience.record_notes import link_notes_with
     from .experience.services import count_signed_dosing_sessions
     from .notes.baselines import measured_baselines
+    from .notes.checklist import documented_preparation
+    from .notes.dosing_notes import record_link
     from .patients.care_team import check_departures_with
     from .scheduling.services import bookings_ahead, release_ended_course
 
@@ -145,10 +148,14 @@ def register_hooks() -> None:
     lifecycle.change_refused.connect(record_refused_change)
     # a course's phase gates count its signed dosing sessions
     count_dosing_with(count_signed_dosing_sessions)
-    # a course's baseline checklist items are met by its measures dated before the first dose
-    measure_items_with(measured_baselines)
+    # a course's checklist items are met by records: its baselines by measures dated before the
+    # first dose; its preparation sessions, intentions, set-and-setting plan and support person by
+    # signed preparation notes
+    derive_items_with(measured_baselines, documented_preparation)
     # a course that ends releases what was planned and booked on it
     course_ended.connect(release_ended_course)
+    # a dosing record shows the dosing-session note a therapist present at the dose wrote about it
+    link_notes_with(record_link)
 
 
 def register_second_step(app: Flask) -> None:

@@ -25,6 +25,13 @@ TOTP_SECRET = "KRSXG5CTMVRXEZLUJZQW2ZLUKRSXG5CT"
 _CODE_LOCK = threading.RLock()
 
 
+def newest_version(protocol_id: str) -> int:
+    """The newest valid version of a shipped protocol (what a new course starts on)."""
+    from ketamine_integration.protocols.services import current_library
+
+    return next(e.protocol.version for e in current_library().newest() if e.protocol.id == protocol_id)
+
+
 class Factories:
     def __init__(self, app, password: str):
         self.app, self.password = app, password
@@ -91,7 +98,7 @@ class Factories:
             # registered without a team gets the course's clinicians first, as staff would add them.
             change_care_team(patient, team_of(patient) | {(therapist_id, THERAPIST), (prescriber_id, PRESCRIBER)},
                              by=None, reason="set up by the test factory")
-            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, 2),
+            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, newest_version(protocol)),
                                    start_date=start or date.today(), indication="Treatment-resistant depression",
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
             path = ["experience", "integration", "maintenance", "completed"]

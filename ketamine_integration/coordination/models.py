@@ -20,6 +20,10 @@ CATEGORIES = {"treatment": "Treatment summary: indication, protocol and course p
               # The medication and the instruments can hint at the indication: the labels say what
               # they share, so a patient withholding the treatment summary knows (SECURITY.md).
               "dosing": "Dosing and monitoring (medication, route, dose, vitals)",
+              # the therapist's account of a dosing session is narrative of the patient's experience:
+              # a category of its own, so a release covering dosing records does not carry it
+              "dosing_notes": "Dosing-session notes (what the therapist present at each dose observed, the "
+                              "support given, the patient's immediate reflections)",
               "measures": "Measures (the questionnaires, e.g. PHQ-9, and their scores)",
               "attendance": "Attendance and window adherence", "themes": "Themes and insights summary",
               "action_plan": "Action-plan progress", "safety": "Safety alerts"}

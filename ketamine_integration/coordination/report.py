@@ -13,7 +13,7 @@ from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import format_local
 from ..documents.coordination_report import (ActionStepProgress, CoordinationReportData, CourseSummary,
-                                             DosingEntry, Insight, MeasureReading, MeasureSeries, SafetyHistoryEntry,
+                                             DosingEntry, DosingNoteEntry, Insight, MeasureReading, MeasureSeries, SafetyHistoryEntry,
                                              PatientIdentity, ReleaseScope, ReportHeader, TherapistQuestions,
                                              ThemeEntry, ThemesAndInsights, TreatmentSummary, VitalSigns,
                                              WindowCoverage)
@@ -27,7 +27,8 @@ from ..experience.wording import record_words, timepoint_labels
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..notes import charts
-from ..notes.models import SIGNED, SessionNote
+from ..notes.forms import DOSING_FIELDS
+from ..notes.models import DOSING, SIGNED, SessionNote
 from ..notes.baselines import (AFTER_FIRST_DOSE, BASELINE, BEFORE_BASELINE, ENTERED_LATE, LATE_ENTRY, TrendRow,
                                first_dose_of, trend)
 from ..notes.safety import safety_history
@@ -53,6 +54,7 @@ def report_data(course: TreatmentCourse, *, recipient: User, author: User, categ
         course=CourseSummary(start=course.start_date.isoformat(),
                              treatment=if_permitted("treatment", _treatment, course)),
         dosing=if_permitted("dosing", _dosing, sessions),
+        dosing_notes=if_permitted("dosing_notes", _dosing_notes, course),
         measures=if_permitted("measures", _measures, course),
         attendance=if_permitted("attendance", _attendance, course, sessions, now),
         themes=if_permitted("themes", _themes, course),
@@ -115,6 +117,19 @@ def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
     return tuple(VitalSigns(label=label, bp=f"{v.systolic}/{v.diastolic}" if v.systolic and v.diastolic else "—",
                             hr=v.heart_rate or "—", spo2=v.spo2 or "—", rr=v.respiratory_rate or "—")
                  for tp, label in timepoint_labels(session.setting).items() if (v := readings.get(tp)) is not None)
+
+
+def _dosing_notes(course: TreatmentCourse) -> tuple[DosingNoteEntry, ...]:
+    """The course's signed dosing-session notes, in dosing order (drafts are their author's alone;
+    process notes are never read here)."""
+    rows = db.session.execute(select(SessionNote, DosingSession.sequence)
+                              .join(DosingSession, DosingSession.id == SessionNote.dosing_session_id)
+                              .where(SessionNote.course_id == course.id, SessionNote.kind == DOSING,
+                                     SessionNote.status == SIGNED)
+                              .order_by(DosingSession.sequence)).all()
+    return tuple(DosingNoteEntry(sequence=sequence, date=note.session_date.isoformat(), author=note.author.display_name,
+                                 **{key: (note.content or {}).get(key) or "" for key in DOSING_FIELDS})
+                 for note, sequence in rows)
 
 
 # -- measures ----------------------------------------------------------------------------------

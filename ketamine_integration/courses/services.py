@@ -13,7 +13,7 @@ from ..db.types import utcnow
 from ..domain.phases import (NEXT_PHASES, CourseFacts, Phase, TransitionDecision, TransitionRefused,
                              decide_transition, gate_blockers)
 from ..domain.measures import MEASURES
-from ..domain.protocols import PREPARATION_ITEMS, Protocol
+from ..domain.protocols import DOCUMENTED_ITEMS, PREPARATION_ITEMS, Protocol
 from ..domain.text import written_length
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
@@ -39,18 +39,31 @@ PRESCRIBER_ONLY_ITEMS = frozenset({"medical_clearance"})
 
 
 @dataclass(frozen=True)
-class MeasuredItem:
-    """A checklist item met by a measurement, not a tick: the baseline of a measure."""
+class DerivedItem:
+    """A checklist item met by a record, not a tick: a measure's baseline, or a signed note."""
     item: str
-    #: the clinic date of the measurement
+    #: the clinic date of the record (the measurement, the session)
     on: date
-    #: what was measured, in words: "PHQ-9 of 2026-03-02: 17 (Moderately severe)"
+    #: the record, in words: "PHQ-9 of 2026-03-02: 17 (Moderately severe)"
     summary: str
 
 
-#: the checklist items each course's recorded measures meet, by item: the notes package answers
-#: (create_app connects it): a baseline is a measure of that kind dated before the first dose
-_measured_items: list[Callable[[TreatmentCourse], dict[str, MeasuredItem]]] = []
+@dataclass(frozen=True)
+class Evidence:
+    """What a course's records meet of its preparation checklist."""
+    #: the items they meet, by item
+    items: dict[str, DerivedItem]
+    #: each signed preparation session, oldest first
+    sessions: tuple[DerivedItem, ...] = ()
+
+    def __or__(self, other: Evidence) -> Evidence:
+        return Evidence({**self.items, **other.items}, self.sessions + other.sessions)
+
+
+#: the finders of what each course's records meet: the notes package answers (create_app connects
+#: them): a baseline is a measure dated before the first dose; signed preparation notes are the
+#: preparation sessions and meet the items they document
+_evidence_finders: list[Callable[[TreatmentCourse], Evidence]] = []
 
 
 def count_dosing_with(counter: Callable[[int], int]) -> None:
@@ -58,9 +71,9 @@ def count_dosing_with(counter: Callable[[int], int]) -> None:
     _dosing_counters[:] = [counter]
 
 
-def measure_items_with(finder: Callable[[TreatmentCourse], dict[str, MeasuredItem]]) -> None:
-    """Find the checklist items a course's measures meet with `finder` (once per process)."""
-    _measured_items[:] = [finder]
+def derive_items_with(*finders: Callable[[TreatmentCourse], Evidence]) -> None:
+    """Find what a course's records meet of its checklist with `finders` (once per process)."""
+    _evidence_finders[:] = finders
 
 
 def measured_item_keys() -> frozenset[str]:
@@ -68,10 +81,18 @@ def measured_item_keys() -> frozenset[str]:
     return frozenset(m.baseline_item for m in MEASURES.values())
 
 
-def measured_items(course: TreatmentCourse) -> dict[str, MeasuredItem]:
-    """The baseline items the course's recorded measures meet (the notes package finds them)."""
-    finder, = _measured_items  # create_app connects exactly one
-    return finder(course)
+def derived_item_keys() -> frozenset[str]:
+    """The checklist items only a record meets, never a tick: the baselines (a measurement), the
+    items a signed preparation note documents, and the signed preparation sessions themselves."""
+    return measured_item_keys() | set(DOCUMENTED_ITEMS) | {PREPARATION_SESSION}
+
+
+def evidence(course: TreatmentCourse) -> Evidence:
+    """What the course's records meet of its checklist (the notes package finds it)."""
+    found = Evidence({})
+    for finder in _evidence_finders:  # create_app connects them
+        found = found | finder(course)
+    return found
 
 
 def lock_course(course: TreatmentCourse) -> None:
@@ -157,18 +178,20 @@ def live_preparation(course: TreatmentCourse) -> list[PreparationRecord]:
 
 
 def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = None,
-                 measured: dict[str, MeasuredItem] | None = None) -> CourseFacts:
+                 found: Evidence | None = None) -> CourseFacts:
     """The recorded facts the phase gates look at (`dosing_sessions_done`: the signed dosing
-    sessions, when the caller has counted them from the sessions it read; `measured`: the items
-    the course's measures meet, when the caller has found them). A baseline item counts only
-    when a measure meets it: a tick recorded for one before issue 19 stays in the history and
-    counts no more."""
-    live, measured_keys = live_preparation(course), measured_item_keys()
-    ticked = {r.item for r in live if r.item != PREPARATION_SESSION and r.item not in measured_keys}
+    sessions, when the caller has counted them from the sessions it read; `found`: what the
+    course's records meet, when the caller has found it). An item a record meets counts only
+    when the record meets it: a tick recorded for one earlier (a baseline before issue 19; a
+    preparation session, intention, set-and-setting plan or support person before issue 20)
+    stays in the history and counts no more."""
+    found = evidence(course) if found is None else found
+    derived_keys = derived_item_keys()
+    ticked = {r.item for r in live_preparation(course) if r.item not in derived_keys}
     return CourseFacts(
         phase=course.current_phase,
-        preparation_items_done=frozenset(ticked | set(measured_items(course) if measured is None else measured)),
-        signed_preparation_sessions=sum(r.item == PREPARATION_SESSION for r in live),
+        preparation_items_done=frozenset(ticked | set(found.items)),
+        signed_preparation_sessions=len(found.sessions),
         dosing_sessions_done=count_dosing_sessions_done(course) if dosing_sessions_done is None
         else dosing_sessions_done,
     )
@@ -212,16 +235,24 @@ def checklist_items(protocol: Protocol) -> list[tuple[str, str]]:
 
 
 def recordable_items(protocol: Protocol) -> list[tuple[str, str]]:
-    """The checklist items a clinician records (not those a measurement meets)."""
-    return [(key, label) for key, label in checklist_items(protocol) if key not in measured_item_keys()]
+    """The checklist items a clinician records (not those a record meets)."""
+    return [(key, label) for key, label in checklist_items(protocol) if key not in derived_item_keys()]
 
 
-def _refuse_measured(item: str, label: str) -> None:
-    """A baseline is a measurement: no tick stands in for it (issue 19, point 7)."""
+def _refuse_derived(item: str, label: str) -> None:
+    """What a record proves is read from it: no tick stands in for a baseline (a measurement, issue
+    19 point 7) or for what a signed preparation note documents (issue 20, point 10)."""
     measure = next((m for m in MEASURES.values() if m.baseline_item == item), None)
     if measure is not None:
         raise DomainError({"item": f"{label} is not ticked: record the {measure.name} itself on the measures "
                                    f"page; the last one dated before the first dose is the baseline."})
+    if item == PREPARATION_SESSION:
+        raise DomainError({"item": "Signed preparation sessions are not ticked: write the preparation session's "
+                                   "note on the course page and sign it; each signed preparation note counts."})
+    if item in DOCUMENTED_ITEMS:
+        raise DomainError({"item": f"{label} is not ticked: it is met by a signed preparation note "
+                                   f"{DOCUMENTED_ITEMS[item][1]}. Write it in the preparation session's note and "
+                                   "sign it."})
 
 
 def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date, note: str | None,
@@ -229,14 +260,14 @@ def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date
     allowed = dict(checklist_items(course_protocol(course)))
     if item not in allowed:
         raise DomainError({"item": "That is not a preparation requirement of this course's protocol."})
-    _refuse_measured(item, allowed[item])
-    if course.current_phase is not Phase.PREPARATION and item != PREPARATION_SESSION:
+    _refuse_derived(item, allowed[item])
+    if course.current_phase is not Phase.PREPARATION:
         raise DomainError({"item": "Preparation can only be recorded while the course is in preparation."})
     if item in PRESCRIBER_ONLY_ITEMS and not by.can("courses.medical_clearance"):
         raise DomainError({"item": f"{allowed[item]} must be recorded by a prescriber."})
     if completed_on > today:
         raise DomainError({"completed_on": "The date cannot be in the future."})
-    if item != PREPARATION_SESSION and any(r.item == item for r in live_preparation(course)):
+    if any(r.item == item for r in live_preparation(course)):
         raise DomainError({"item": f"{allowed[item]} is already recorded; void that entry first to correct it."})
     record = PreparationRecord(item=item, completed_on=completed_on, note=(note or "").strip() or None,
                                recorded_by_id=by.id)

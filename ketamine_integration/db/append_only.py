@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025 and 0027); this module is the one place the code declares the tables they protect, so a test can
+0016, 0024, 0025, 0027 and 0031); this module is the one place the code declares the tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """
@@ -29,7 +29,8 @@ APPEND_ONLY: dict[str, str] = {
     "coordination_reports": "nothing",
     "coordination_notes": "its one acknowledgement and reply",
     "session_notes": "once signed: only bookkeeping (updated_at, version); a draft is discarded once, by its "
-                     "author, its text cleared, and is then kept unchanged",
+                     "author, its text cleared, and is then kept unchanged; the dosing session a dosing-session "
+                     "note documents never changes",
     "note_themes": "once its note is signed: nothing",
     "action_check_ins": "once its note is signed: nothing",
     "note_dosing_links": "once its note is signed: nothing",

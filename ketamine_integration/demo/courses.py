@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from ..accounts.models import PRESCRIBER, User
 from ..db.append_only import store_digest
 from ..calendars.services import import_busy, read_upload
-from ..courses.models import PREPARATION_SESSION, PhaseTransition, PreparationRecord, TreatmentCourse
+from ..courses.models import PhaseTransition, PreparationRecord, TreatmentCourse
 from ..courses.services import change_phase, course_protocol, enrol_patient, record_preparation, recordable_items
 from ..domain.phases import Phase
 from ..domain.dosing_plan import AT_HOME, IN_CLINIC
@@ -30,11 +30,13 @@ from ..extensions import db
 from ..patients.care_team import add_to_care_team
 from ..notes.models import MeasureResponse
 from ..patients.models import Patient
+from ..protocols.services import current_library
 from ..domain.slots import Interval
 from ..bookings.availability import first_free_room, free_slots, suggest_for_window
 from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
 from ..scheduling.services import book_integration_session
 from .baselines import record_baselines
+from .preparation import sign_preparation_note
 from ..db.clinic_time import clinic_zone
 
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
@@ -167,8 +169,10 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
         _office_hour_before(now + timedelta(days=3))
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
 
+    versions = {e.protocol.id: e.protocol.version for e in current_library().newest()}
+
     def enrol() -> TreatmentCourse:
-        return enrol_patient(patient, protocol_key=(protocol_id, 2), start_date=start_date,
+        return enrol_patient(patient, protocol_key=(protocol_id, versions[protocol_id]), start_date=start_date,
                              indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
                              prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:
@@ -354,17 +358,17 @@ def _record_some_preparation(course, therapist, start_date, *, measured: bool) -
 
 
 def _complete_preparation(course, therapist, prescriber, start_date, *, screen_positive: bool = False) -> None:
+    """Baselines measured, the ticked items recorded (intake, clearance, consent), and the preparation
+    sessions the protocol asks for written up and signed: they meet the intention, set-and-setting
+    and support-person items (issue 20, point 10)."""
     protocol = course_protocol(course)
     record_baselines(course, therapist, start_date, prescriber=prescriber, screen_positive=screen_positive)
     for key, _label in recordable_items(protocol):
-        if key == PREPARATION_SESSION:
-            for n in range(protocol.preparation.min_signed_sessions):
-                record_preparation(course, item=key, completed_on=start_date + timedelta(days=2 + n), note=None,
-                                   by=therapist, today=start_date + timedelta(days=10))
-            continue
         by = prescriber if key == "medical_clearance" else therapist
         record_preparation(course, item=key, completed_on=start_date, note="Demo record", by=by,
                            today=start_date + timedelta(days=10))
+    for n in range(max(protocol.preparation.min_signed_sessions, 1)):
+        sign_preparation_note(course, therapist, start_date + timedelta(days=2 + n), second=n > 0)
 
 
 #: an adverse event saved with a mistyped severity on each course's third dose, corrected before signing

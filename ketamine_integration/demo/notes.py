@@ -1,7 +1,7 @@
 """Demo documentation: weeks of fictional integration notes with recurring themes, action
 steps and their check-ins, PHQ-9 and GAD-7 series after the intake baselines with responders
 and non-responders, one open safety alert (PHQ-9 item 9) and one from a therapist's risk screen
-acknowledged with what was done. Written through the services, like a therapist would."""
+acknowledged with what was done, and a KAP course's signed dosing-session note. Written through the services, like a therapist would."""
 from __future__ import annotations
 
 import random
@@ -14,7 +14,7 @@ from ..domain.measures import GAD7, PHQ9
 from ..domain.phases import Phase
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
-from ..notes import services as notes
+from ..notes import dosing_notes, services as notes
 from ..notes.baselines import baseline_of, course_measures, first_dose_of
 from ..notes.models import SafetyAlert, Theme
 from ..db.clinic_time import clinic_zone
@@ -59,6 +59,7 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
         wants_alert = not alert_given and course.current_phase is Phase.EXPERIENCE
         _measures_for(course, signed, today, rng, responder=responder, alert=wants_alert)
         alert_given = alert_given or wants_alert
+    _dosing_note(courses, now, today)
     # A preparation session written up but not yet signed: it shows on its author's dashboard.
     preparing = db.session.scalar(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.PREPARATION.value)
                                   .order_by(TreatmentCourse.id).limit(1))
@@ -106,9 +107,39 @@ def _notes_for(course, signed, themes, today: date, rng: random.Random, *, risk_
                     for i, t in enumerate(chosen)],
             new_steps=new_steps, check_ins=check_ins,
             dosing_ids=[session.id])
-        notes.sign_note(note, by=therapist, expected_version=note.version, today=today)
+        notes.sign_note(note, by=therapist, expected_version=note.version)
         if risk is RISK_REPORTED:
             _acknowledge_risk_screen(note, course.prescriber, when)
+
+
+#: what the therapist present at a KAP dose wrote of it (invented)
+DOSING_NOTE = {
+    "set_setting": "Dim light, eyeshades and the patient's own playlist; blanket offered. She arrived tense after a "
+                   "long drive; five minutes of paced breathing before the dose.",
+    "intention": "To meet the sadness without running from it",
+    "observations": "Quiet for the first 20 minutes, then tearful; hands unclenched around minute 35. Spoke of her "
+                    "grandmother's garden. No distress calls; settled by minute 60.",
+    "support_given": "Grounding by voice at minute 25 (feet on the floor, breath); a hand on the shoulder, with "
+                     "consent agreed beforehand; music lowered when she asked.",
+    "reflections": "\"It was sad, but it was mine to feel.\" Felt lighter; wants to talk about the garden.",
+    "integration_plan": "Start from the garden and what 'mine to feel' means; check sleep.",
+}
+
+
+def _dosing_note(courses, now: datetime, today: date) -> None:
+    """The first course under a protocol with a therapist present at dosing (KAP) that has a signed
+    dose: its therapist's signed dosing-session note of that dose (issue 20, point 9)."""
+    for course in courses:
+        signed = [s for s in fetch_dosing_sessions(course.id) if s.status == "signed"]
+        if signed and dosing_notes.therapist_present(signed[0]):
+            break
+    else:
+        return
+    therapist = course.therapist
+    note = dosing_notes.start_dosing_note(signed[0], by=therapist, now=now)
+    notes.save_note(note, by=therapist, expected_version=note.version, today=today, session_date=note.session_date,
+                    content=dict(DOSING_NOTE), themes=[], new_steps=[], check_ins=[], dosing_ids=[])
+    notes.sign_note(note, by=therapist, expected_version=note.version)
 
 
 #: the risk screen of most notes, and of the one that reports thoughts of self-harm

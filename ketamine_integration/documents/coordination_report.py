@@ -94,6 +94,22 @@ class DosingEntry:
 
 
 @dataclass(frozen=True)
+class DosingNoteEntry:
+    """A signed dosing-session note: what the therapist present at the dose wrote of it ("" where a
+    section was left empty)."""
+    sequence: int
+    date: str
+    #: the therapist, with their credential
+    author: str
+    set_setting: str
+    intention: str
+    observations: str
+    support_given: str
+    reflections: str
+    integration_plan: str
+
+
+@dataclass(frozen=True)
 class MeasureReading:
     date: str
     total: int
@@ -198,6 +214,7 @@ class CoordinationReportData:
     patient: PatientIdentity
     course: CourseSummary
     dosing: tuple[DosingEntry, ...] | None
+    dosing_notes: tuple[DosingNoteEntry, ...] | None
     measures: tuple[MeasureSeries, ...] | None
     attendance: WindowCoverage | None
     themes: ThemesAndInsights | None

@@ -54,6 +54,13 @@ class PreparationItems(Mapping[str, str]):
 
 
 PREPARATION_ITEMS = PreparationItems()
+#: the preparation items a signed preparation note proves, each with the note's section that must
+#: say it and how the checklist names that section: read from the signed notes, never ticked
+#: (issue 20, point 10). Intake, medical clearance and consent stay recorded entries: no note or
+#: form of the app documents them (consent and intake forms as documents: issue 26).
+DOCUMENTED_ITEMS = {"intention_setting": ("intentions", "with the patient's intentions"),
+                    "set_and_setting_plan": ("set_setting_plan", "with a set and setting plan"),
+                    "support_person": ("support_person", "naming the support person")}
 MEASURE_POINTS = ("baseline", "before_each_dosing", "each_integration", "end_of_series", "follow_up")
 
 def _unique(values: tuple) -> tuple:
@@ -117,6 +124,9 @@ class Experience(_Strict):
     #: may a therapist be recorded as monitoring a dose (present as monitor only: never
     #: administering, recording or signing it); by default monitoring is a prescriber's or nurse's
     therapist_may_monitor: bool = False
+    #: is a therapist present through each dosing session (ketamine-assisted psychotherapy: IM and
+    #: sublingual KAP)? Then a therapist writes a dosing-session note for it (issue 20, point 9)
+    therapist_present: bool = False
 
     @model_validator(mode="after")
     def _plan_given_once(self):

@@ -13,7 +13,7 @@ from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
-from . import dose_roles, monitoring, overruns, provisional, readings, rems, revisions, services, signing
+from . import dose_roles, monitoring, overruns, provisional, readings, record_notes, rems, revisions, services, signing
 from .forms import MAX_ADVERSE_EVENTS, AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
@@ -261,7 +261,8 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
                 earlier_events=revisions.earlier_event_lines(session),
                 vital_limits={tp: form_limits(tp, protocol.vital_signs) for tp in VITAL_TIMEPOINTS},
                 addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()),
-                overlaps=overruns.overlaps(session))
+                overlaps=overruns.overlaps(session),
+                dosing_note=record_notes.note_link(session, current_user, utcnow()))
     if form is None:
         return render_template("experience/record.html", form=None, **page)
     return render_form("experience/record.html", form, **page)

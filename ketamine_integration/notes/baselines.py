@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from ..courses.models import TreatmentCourse
-from ..courses.services import MeasuredItem
+from ..courses.services import DerivedItem, Evidence
 from ..db.clinic_time import to_clinic
 from ..domain import measures as scoring
 from ..experience.models import CANCELLED, DosingSession
@@ -94,7 +94,7 @@ def course_measures(course_id: int) -> list[MeasureResponse]:
                               .order_by(MeasureResponse.administered_on, MeasureResponse.id)).all()
 
 
-def measured_baselines(course: TreatmentCourse) -> dict[str, MeasuredItem]:
+def measured_baselines(course: TreatmentCourse) -> Evidence:
     """The checklist's baseline items the course's measures meet (courses asks, through create_app)."""
     responses, first_dose = course_measures(course.id), first_dose_of(course.id)
     met = {}
@@ -102,6 +102,6 @@ def measured_baselines(course: TreatmentCourse) -> dict[str, MeasuredItem]:
         baseline = baseline_of(responses, key, first_dose)
         if baseline is not None:
             what = baseline.band if not entry.charted else f"{baseline.total} ({baseline.band})"
-            met[entry.baseline_item] = MeasuredItem(item=entry.baseline_item, on=baseline.administered_on,
-                                                    summary=f"{entry.name} of {baseline.administered_on}: {what}")
-    return met
+            met[entry.baseline_item] = DerivedItem(item=entry.baseline_item, on=baseline.administered_on,
+                                                   summary=f"{entry.name} of {baseline.administered_on}: {what}")
+    return Evidence(met)

@@ -128,14 +128,40 @@ INTEGRATION_FIELDS = ("stood_out", "emotions", "imagery", "surprises", "meaningf
                       "connections_present", "connections_past", "practices", "practices_note", "challenges",
                       "challenges_note", "host_theory", "self_harm_thoughts", "self_harm_intent",
                       "safety_plan_reviewed", "risk_notes", "next_session_plan")
-FIELDS = {"preparation": PREPARATION_FIELDS, "integration": INTEGRATION_FIELDS}
-FORMS = {"preparation": PreparationNoteForm, "integration": IntegrationNoteForm}
+
+
+class DosingNoteForm(NoteBaseForm):
+    """The dosing-session note (issue 20, point 9): the therapist present at the dose documents it."""
+    #: the day of its dosing session, never typed (notes.dosing_notes.dose_day)
+    session_date = None
+    set_setting = _text("Set and setting: how they were prepared",
+                        description="The room, music, eyeshades, who was there; the patient's state before dosing.")
+    intention = _text("The patient's intention for this session, in their words", 1000)
+    observations = _text("Your observations during the session",
+                         description="What you saw and heard as the session went: the arc of the experience, "
+                                     "emotion, movement, what the patient said.")
+    support_given = _text("Support given",
+                          description="For example grounding, reassurance, guided breathing, music changed, "
+                                      "supportive touch with consent; or that none was needed.")
+    reflections = _text("The patient's immediate reflections",
+                        description="What the patient said as the effects eased, in their words where you can.")
+    integration_plan = _text("To take into integration", 2000,
+                             description="What the next integration session should pick up while it is fresh.")
+
+
+DOSING_FIELDS = ("set_setting", "intention", "observations", "support_given", "reflections", "integration_plan")
+FIELDS = {"preparation": PREPARATION_FIELDS, "integration": INTEGRATION_FIELDS, "dosing": DOSING_FIELDS}
+FORMS = {"preparation": PreparationNoteForm, "integration": IntegrationNoteForm, "dosing": DosingNoteForm}
 
 
 class NewNoteForm(FlaskForm):
     kind = SelectField("Note", choices=options([("integration", "Integration session"),
                                                 ("preparation", "Preparation session")]))
     session_date = ClinicDateField("Session date", validators=[InputRequired()])
+
+
+class StartDosingNoteForm(FlaskForm):
+    """"Write the dosing-session note" on a dosing record: the CSRF token, nothing more."""
 
 
 class DiscardNoteForm(FlaskForm):
@@ -168,6 +194,12 @@ FORMULATION_SECTIONS = {
 }
 
 
+#: the approach: the course's stable choices, kept in the formulation and carried into each new
+#: integration note as its default (issue 20, point 10), by the note field each fills
+CARRIED = {"host_theory": "Host theory", "techniques": "Assimilated techniques, each with its rationale",
+           "practices": "Self-guided practices the patient keeps"}
+
+
 class FormulationForm(FlaskForm):
     presenting_concerns = _text(FORMULATION_SECTIONS["presenting_concerns"])
     patterns = _text(FORMULATION_SECTIONS["patterns"])
@@ -175,6 +207,9 @@ class FormulationForm(FlaskForm):
     emotion_nervous_system = _text(FORMULATION_SECTIONS["emotion_nervous_system"])
     development_context = _text(FORMULATION_SECTIONS["development_context"])
     strengths = _text(FORMULATION_SECTIONS["strengths"])
+    host_theory = SelectField(CARRIED["host_theory"], choices=options(HOST_THEORIES.items()), validators=[Optional()])
+    techniques = FieldList(FormField(TechniqueRowForm), min_entries=TECHNIQUE_ROWS, max_entries=TECHNIQUE_ROWS)
+    practices = MultiCheckboxField(CARRIED["practices"], choices=options(PRACTICES.items()))
     revision = HiddenField()
 
 

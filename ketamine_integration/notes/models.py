@@ -16,12 +16,17 @@ from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
 from ..domain.measures import MEASURES, Measure
 from ..domain.safety import MEASURE as MEASURE_SOURCE, RISK_SCREEN_GUIDANCE, SOURCES
+from ..experience.models import DosingSession
 from ..extensions import db
 from ..db.signed_records import changed_attributes, was_signed
 from ..patients.models import Patient
 
 DRAFT, SIGNED = "draft", "signed"
-NOTE_KINDS = {"preparation": "Preparation session", "integration": "Integration session"}
+#: the kinds of session note: "dosing" documents one dosing session at which a therapist was present
+#: (the protocol's experience.therapist_present, issue 20 point 9; migration 0031)
+PREPARATION, INTEGRATION, DOSING = "preparation", "integration", "dosing"
+NOTE_KINDS = {PREPARATION: "Preparation session", INTEGRATION: "Integration session", DOSING: "Dosing session"}
+KNOWN_KINDS = ", ".join(f"'{kind}'" for kind in NOTE_KINDS)
 PROGRESS = {"done": "Done", "partly": "Partly", "not": "Not done"}
 DECISIONS = {"continue": "Continue", "adjust": "Adjust", "stop": "Stop"}
 
@@ -39,7 +44,13 @@ class Theme(db.Model):
 class SessionNote(db.Model):
     __tablename__ = "session_notes"
     __table_args__ = (
-        CheckConstraint("kind IN ('preparation', 'integration')", name="known_kind"),
+        CheckConstraint(f"kind IN ({KNOWN_KINDS})", name="known_kind"),
+        # a dosing-session note names its dosing session, and no other note names one
+        CheckConstraint(f"(kind = '{DOSING}' AND dosing_session_id IS NOT NULL) OR "
+                        f"(kind <> '{DOSING}' AND dosing_session_id IS NULL)", name="dosing_note_names_its_session"),
+        # one dosing-session note per dosing session (a discarded draft gives way to a new one)
+        Index("uq_session_notes_dosing_session_id", "dosing_session_id", unique=True,
+              sqlite_where=text("discarded_at IS NULL"), postgresql_where=text("discarded_at IS NULL")),
         CheckConstraint("status IN ('draft', 'signed')", name="known_status"),
         # an author's unsigned notes (the dashboard counts them on every visit) without reading
         # the thousands they signed; partial: drafts are few, signed notes pile up (migration 0014)
@@ -67,8 +78,12 @@ class SessionNote(db.Model):
     #: then and the row stays, so the record shows a note was started and given up (migration 0027)
     discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     discarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the dosing session a dosing-session note documents (kind "dosing" only); fixed when the note
+    #: is started, and never changed (database trigger, migration 0031)
+    dosing_session_id: Mapped[int | None] = mapped_column(ForeignKey("dosing_sessions.id"))
 
     course: Mapped[TreatmentCourse] = relationship()
+    dosing_session: Mapped[DosingSession | None] = relationship()
     patient: Mapped[Patient] = relationship()
     author: Mapped[User] = relationship(lazy="joined", foreign_keys=[author_id])
     themes: Mapped[list[NoteTheme]] = relationship(back_populates="note", cascade="all, delete-orphan",

@@ -1,6 +1,7 @@
-"""The session-note form of the note pages: filled from a draft (or kept text), the choices it
-offers (themes; the dosing sessions whose windows include the session date, and the others as
-exceptions), and the service arguments a submitted one stands for."""
+"""The session-note form of the note pages: filled from a draft (or kept text; a new integration
+note from the case formulation's approach), the choices it offers (themes; the dosing sessions
+whose windows include the session date, and the others as exceptions), and the service arguments
+a submitted one stands for."""
 from __future__ import annotations
 
 from datetime import date
@@ -11,9 +12,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..web.fields import options
 from ..web.forms import whole_number
-from . import dosing_links, recovery
-from .forms import FIELDS, FORMS
-from .models import SessionNote, Theme
+from . import dosing_links, dosing_notes, recovery
+from .forms import CARRIED, FIELDS, FORMS
+from .models import DOSING, INTEGRATION, PREPARATION, CaseFormulation, SessionNote, Theme
 
 
 def theme_choices(keep=()):
@@ -23,8 +24,9 @@ def theme_choices(keep=()):
     return options([(0, "—")] + [(t.id, t.name if t.active else f"{t.name} (retired)") for t in themes])
 
 
-def note_form(note: SessionNote, steps, recovered=None):
-    """The draft's form: submitted data on POST, text kept from a timed-out session, else the draft."""
+def note_form(note: SessionNote, steps, recovered=None, formulation: CaseFormulation | None = None):
+    """The draft's form: submitted data on POST, text kept from a timed-out session, else the draft
+    (a draft never saved starts from `formulation`'s approach)."""
     form_class = FORMS[note.kind]
     if request.method == "POST":
         form = form_class()
@@ -32,18 +34,31 @@ def note_form(note: SessionNote, steps, recovered=None):
         form = form_class(formdata=recovery.as_formdata(recovered))
         form.confirm_lock.data = False  # confirming the lock is asked again, not carried over
     else:
-        form = _draft_form(note, steps, form_class)
-    if note.kind == "integration":
+        form = _draft_form(note, steps, form_class, formulation)
+    if note.kind == INTEGRATION:
         _set_integration_choices(form, note)
     return form
 
 
-def _draft_form(note: SessionNote, steps, form_class):
+def carried_defaults(note: SessionNote, formulation: CaseFormulation | None) -> dict:
+    """What a new integration note starts from: the stable choices of the course's case formulation
+    (host theory, assimilated techniques, self-guided practices), so they are not typed again on
+    every note (issue 20, point 10). Only before the draft's first save: from then on the note
+    holds what its author kept or changed, and the formulation stays the place to change them."""
+    if note.kind != INTEGRATION or note.content or formulation is None:
+        return {}
+    return {key: formulation.content[key] for key in CARRIED if formulation.content.get(key)}
+
+
+def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulation | None):
     """The form filled from the saved draft, with a check-in row for each open step."""
+    content = {**carried_defaults(note, formulation), **(note.content or {})}
     form = form_class(data={"session_date": note.session_date, "version": note.version,
-                            **{k: v for k, v in (note.content or {}).items() if k != "intentions"}})
-    if note.kind == "preparation":
-        form.intentions.data = "\n".join(note.content.get("intentions", []))
+                            **{k: v for k, v in content.items() if k != "intentions"}})
+    if note.kind == PREPARATION:
+        form.intentions.data = "\n".join(content.get("intentions", []))
+        return form
+    if note.kind == DOSING:
         return form
     _fill_dosing_links(form, note)
     for entry, row in zip(form.themes.entries, note.themes):
@@ -51,7 +66,7 @@ def _draft_form(note: SessionNote, steps, form_class):
                                        "patient_words": row.patient_words})
     for entry, step in zip(form.new_steps.entries, note.new_steps):
         entry.form.process(None, obj=step)
-    for entry, technique in zip(form.techniques.entries, note.content.get("techniques", [])):
+    for entry, technique in zip(form.techniques.entries, content.get("techniques", [])):
         entry.form.process(None, data=technique)
     saved = {c.action_step_id: c for c in note.check_ins}
     for step in steps:
@@ -94,11 +109,16 @@ def _clean(value):
 
 
 def submitted(note: SessionNote, form) -> dict:
-    """Service arguments from a submitted note form."""
+    """Service arguments from a submitted note form (a dosing-session note is dated the day of its
+    dose, never typed)."""
     content = {k: _clean(getattr(form, k).data) for k in FIELDS[note.kind]}
-    args = {"content": content, "themes": [], "new_steps": [], "check_ins": [], "dosing_ids": []}
-    if note.kind == "preparation":
+    session_date = dosing_notes.dose_day(note.dosing_session) if note.kind == DOSING else form.session_date.data
+    args = {"session_date": session_date, "content": content, "themes": [], "new_steps": [], "check_ins": [],
+            "dosing_ids": []}
+    if note.kind == PREPARATION:
         content["intentions"] = [line.strip() for line in (form.intentions.data or "").splitlines() if line.strip()]
+        return args
+    if note.kind == DOSING:
         return args
     content["techniques"] = _submitted_techniques(form)
     args["themes"] = _submitted_themes(form)

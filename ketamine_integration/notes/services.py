@@ -10,20 +10,20 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import User
-from ..courses.models import PREPARATION_SESSION, TreatmentCourse
-from ..courses.services import checklist_items, course_protocol, record_preparation
+from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
 from ..domain.text import written_length
 from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
-from . import dosing_links
+from . import dosing_links, dosing_notes
 from ..scheduling.attendance import attended_by_note
-from .forms import FIELDS, FORMULATION_SECTIONS
+from .forms import FIELDS, FORMULATION_SECTIONS, HOST_THEORIES, PRACTICES
 from .baselines import course_measures
-from .models import (DRAFT, SIGNED, VOID_REASON_MINIMUM, ActionCheckIn, ActionStep, CaseFormulation, MeasureResponse,
-                     NoteAddendum, NoteDosingLink, NoteTheme, ProcessNote, SafetyAlert, SessionNote, Theme)
+from .models import (DOSING, DRAFT, INTEGRATION, SIGNED, VOID_REASON_MINIMUM, ActionCheckIn, ActionStep,
+                     CaseFormulation, MeasureResponse, NoteAddendum, NoteDosingLink, NoteTheme, ProcessNote,
+                     SafetyAlert, SessionNote, Theme)
 from .safety import acknowledge_alert, open_alerts, raise_for_response, raise_for_risk_screen
 
 #: read by the pages that show alerts and measures (home, coordination, the course page)
@@ -36,6 +36,10 @@ CONCURRENT_SAVE = ("Someone saved this note after you opened it. Your text is be
 # -- drafts ------------------------------------------------------------------------------
 
 def create_note(course: TreatmentCourse, *, kind: str, session_date: date, by: User, today: date) -> SessionNote:
+    """A draft preparation or integration note (a dosing-session note is started from its dosing
+    record: notes.dosing_notes)."""
+    if kind == DOSING:
+        raise DomainError({"kind": "A dosing-session note is started from its dosing session's record."})
     if kind not in FIELDS:
         raise DomainError({"kind": "Unknown kind of note."})
     if not by.can("notes.write"):
@@ -98,6 +102,8 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     problems = {}
     if session_date > today:
         problems["session_date"] = "A note documents a session that has taken place."
+    if note.kind == DOSING and session_date != dosing_notes.dose_day(note.dosing_session):
+        problems["session_date"] = "A dosing-session note is dated the day of its dosing session."
     problems.update(_theme_problems(themes))
     problems.update(_new_step_problems(new_steps))
     problems.update(_check_in_problems(check_ins, open_steps(note.course_id, before=note)))
@@ -185,7 +191,9 @@ EXPERIENCE_REVIEW = ("stood_out", "emotions", "imagery", "surprises", "meaningfu
 def signature_problems(kind: str, content: dict) -> dict[str, str]:
     """What a note of `kind` with `content` still needs before it can be signed, by form field."""
     c, problems = content or {}, {}
-    if kind == "integration":
+    if kind == DOSING:
+        return dosing_notes.signing_problems(c)
+    if kind == INTEGRATION:
         if not any(c.get(k) for k in EXPERIENCE_REVIEW):
             problems["stood_out"] = "Signing needs the experience review: write at least one of its sections."
         if not c.get("self_harm_thoughts"):
@@ -205,8 +213,10 @@ def signature_problems(kind: str, content: dict) -> dict[str, str]:
     return problems
 
 
-def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date) -> None:
-    """Sign and lock the draft as saved, or refuse with what it still needs, by form field."""
+def sign_note(note: SessionNote, *, by: User, expected_version: int) -> None:
+    """Sign and lock the draft as saved, or refuse with what it still needs, by form field. A
+    signed preparation note needs no checklist tick: the checklist reads the signed notes
+    themselves (notes.checklist)."""
     _check_editable(note, by, expected_version)
     problems = signature_problems(note.kind, note.content)
     if problems:
@@ -220,10 +230,6 @@ def sign_note(note: SessionNote, *, by: User, expected_version: int, today: date
     flush_versioned(note, CONCURRENT_SAVE)
     # the signed note proves its session was held: its booking, if one matches, says attended
     attended_by_note(note, by=by)
-    if note.kind == "preparation" and PREPARATION_SESSION in dict(checklist_items(course_protocol(note.course))):
-        # A signed preparation session counts toward the protocol's preparation requirement.
-        record_preparation(note.course, item=PREPARATION_SESSION, completed_on=note.session_date,
-                           note=f"Signed preparation note #{note.id}", by=by, today=today)
 
 
 def signed_content(note: SessionNote) -> dict:
@@ -237,6 +243,8 @@ def signed_content(note: SessionNote) -> dict:
                       for s in note.new_steps],
         "check_ins": [[c.action_step_id, c.progress, c.obstacles, c.decision, c.adjustment] for c in note.check_ins],
         "dosing_sessions": sorted(link.dosing_session_id for link in note.dosing_links),
+        # only on a dosing-session note: the digests of the other notes still match
+        **({"dosing_session_id": note.dosing_session_id} if note.dosing_session_id is not None else {}),
         # only when there are any: the digests of notes signed before exceptions existed still match
         **({"dosing_exceptions": {str(link.dosing_session_id): link.exception_reason
                                   for link in note.dosing_links if link.exception_reason}}
@@ -306,8 +314,10 @@ def current_formulation(course_id: int) -> CaseFormulation | None:
                              .order_by(CaseFormulation.revision.desc()).limit(1))
 
 
-def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expected_revision: int) -> CaseFormulation:
-    """A new revision; the earlier ones stay as its history."""
+def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expected_revision: int,
+                     approach: dict | None = None) -> CaseFormulation:
+    """A new revision of the sections and the approach (host theory, techniques, practices: what
+    each new integration note starts from); the earlier ones stay as its history."""
     db.session.execute(select(TreatmentCourse.id).where(TreatmentCourse.id == course.id)
                        .with_for_update(key_share=True))
     latest = db.session.scalar(select(func.max(CaseFormulation.revision))
@@ -315,14 +325,37 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
     if latest != expected_revision:
         raise ConcurrentEdit("Someone saved the formulation after you opened it; your text is below, not saved. "
                              "Review the current version and save again.", current_version=latest)
-    if not any((v or "").strip() for v in content.values()):
-        raise DomainError("Write at least one section.")
-    revision = CaseFormulation(course_id=course.id, revision=latest + 1,
-                               content={k: (content.get(k) or "").strip() for k in FORMULATION_SECTIONS},
+    sections = {k: (content.get(k) or "").strip() for k in FORMULATION_SECTIONS}
+    chosen = _approach(approach or {})
+    if not any(sections.values()) and not any(chosen.values()):
+        raise DomainError("Write at least one section, or choose the approach.")
+    revision = CaseFormulation(course_id=course.id, revision=latest + 1, content={**sections, **chosen},
                                author_id=by.id)
     db.session.add(revision)
     db.session.flush()
     return revision
+
+
+def _approach(approach: dict) -> dict:
+    """The approach as a formulation keeps it, or the problems with it by form field: a listed host
+    theory, listed practices, and each technique named (a rationale alone is refused, not dropped)."""
+    problems = {}
+    host_theory = approach.get("host_theory") or ""
+    if host_theory not in HOST_THEORIES:
+        problems["host_theory"] = "Choose a host theory from the list."
+    practices = list(approach.get("practices") or [])
+    if set(practices) - set(PRACTICES):
+        problems["practices"] = "Choose practices from the list."
+    techniques = []
+    for i, row in enumerate(approach.get("techniques") or []):
+        technique, rationale = (row.get("technique") or "").strip(), (row.get("rationale") or "").strip()
+        if rationale and not technique:
+            problems[f"techniques-{i}-technique"] = "Name the technique this rationale is for."
+        elif technique:
+            techniques.append({"technique": technique, "rationale": rationale})
+    if problems:
+        raise DomainError(problems)
+    return {"host_theory": host_theory, "techniques": techniques, "practices": practices}
 
 
 # -- measures and safety alerts --------------------------------------------------------------

@@ -17,12 +17,14 @@ from ..extensions import db
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, save_then_sign, submit, whole_number
-from . import baselines, charts, dosing_links, drafts, note_form, recovery, safety, services, views_data
-from .forms import (FORMULATION_SECTIONS, LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, FormulationForm,
-                    NewNoteForm, NoteAddendumForm, ProcessNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
-from .models import CaseFormulation, MeasureResponse, SafetyAlert, SessionNote, Theme
+from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, recovery, safety,
+               services, views_data)
+from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
+                    ProcessNoteForm, StartDosingNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
+from .models import INTEGRATION, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
+formulation_views.routes.add_to(bp)
 
 
 def _course(course_id: int) -> TreatmentCourse:
@@ -65,22 +67,25 @@ def note_edit(note_id: int):
         return _note_view(note)
     steps = services.open_steps(note.course_id, before=note)
     recovered = recovery.pending(current_user.id, request.path) if request.method == "GET" else None
-    form = note_form.note_form(note, steps, recovered)
+    formulation = services.current_formulation(note.course_id) if note.kind == INTEGRATION else None
+    form = note_form.note_form(note, steps, recovered, formulation)
     if request.method == "GET":
         audit.record("note.view", obj=note, patient_id=note.patient_id)
-        return _edit_page(note, form, steps, recovered)
-    return _save_note(note, form, steps, signing=bool(request.form.get("then_sign")))
+        return _edit_page(note, form, steps, recovered, formulation=formulation)
+    return _save_note(note, form, steps, signing=bool(request.form.get("then_sign")), formulation=formulation)
 
 
-def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None):
-    context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered,
+def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None, formulation=None):
+    """The draft's form; `formulation`: the case formulation a new integration note's approach came from."""
+    context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered, formulation=formulation,
+                   carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
     if status is None:
         return render_form("notes/edit.html", form, **context)
     return render_template("notes/edit.html", form=form, **context), status
 
 
-def _save_note(note: SessionNote, form, steps, *, signing: bool):
+def _save_note(note: SessionNote, form, steps, *, signing: bool, formulation=None):
     """Save the draft as submitted, and sign it too when "Sign and lock" was pressed: one
     request, so signing never drops what was typed since the last save. A refused save keeps
     nothing and shows, with its own reasons, what signing would refuse; a refused signature
@@ -88,8 +93,8 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool):
     it is not signed, each reason next to its field."""
     args = note_form.submitted(note, form)
     outcome = save_then_sign(form, lambda: services.save_note(
-        note, by=current_user, expected_version=form_version(form), today=clinic_today(),
-        session_date=form.session_date.data, **args), (lambda: _sign(note, form)) if signing else None)
+        note, by=current_user, expected_version=form_version(form), today=clinic_today(), **args),
+        (lambda: _sign(note, form)) if signing else None)
     if not outcome.saved:
         if signing:
             DomainError(_sign_needs(note.kind, args["content"], form)).apply_to(form)
@@ -97,7 +102,7 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool):
                                                          "marked below."]
         audit.record("note.sign" if signing else "note.update", obj=note, patient_id=note.patient_id,
                      outcome=audit.FAILURE, detail="not saved")
-        return _edit_page(note, form, steps)
+        return _edit_page(note, form, steps, formulation=formulation)
     _saved(note, outcome)
     if outcome.signed:
         flash("Signed and locked. Corrections are addenda from now on.", "success")
@@ -106,7 +111,7 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool):
         form.version.data = note.version  # the draft just saved is the one to sign next
         form.form_errors = list(form.form_errors) + ["Draft saved, not signed: complete the fields marked below, "
                                                      "then sign again."]
-        return _edit_page(note, form, steps, status=200)  # 200: the save is committed
+        return _edit_page(note, form, steps, status=200, formulation=formulation)  # 200: the save is committed
     else:
         flash("Draft saved. Sign it when it is complete.", "success")
     return redirect(url_for("notes.note_edit", note_id=note.id))
@@ -143,7 +148,7 @@ def _sign(note: SessionNote, form) -> None:
     needs = _sign_needs(note.kind, note.content, form)
     if needs:
         raise DomainError(needs)
-    services.sign_note(note, by=current_user, expected_version=note.version, today=clinic_today())
+    services.sign_note(note, by=current_user, expected_version=note.version)
 
 
 def _note_view(note: SessionNote):
@@ -157,6 +162,21 @@ def _note_view(note: SessionNote):
                                DosingSession.course_id == note.course_id))},
                            addendum_form=NoteAddendumForm(),
                            has_process=mine and not note.discarded and services.has_process_note(note, current_user))
+
+
+@bp.route("/dosing/<id:dosing_id>/note", methods=["POST"])
+@access.permission("notes.write")
+def dosing_note_start(dosing_id: int):
+    """A therapist present at the dose starts its dosing-session note, from the dosing record."""
+    session = load_patient_record(DosingSession, dosing_id, clinical=True)
+    form = StartDosingNoteForm()
+    done, note = submit(form, lambda: dosing_notes.start_dosing_note(session, by=current_user, now=utcnow()))
+    if done:
+        audit.record("note.create", obj=note, patient_id=note.patient_id, detail=f"dosing session {session.sequence}")
+        return redirect(url_for("notes.note_edit", note_id=note.id))
+    audit.report_submission(False, form, "note.create", obj=session, patient_id=session.patient.id, message="",
+                            detail="dosing-session note")
+    return redirect(url_for("experience.dosing_record", dosing_id=session.id) + "#dosing-note")
 
 
 @bp.route("/notes/<id:note_id>/discard", methods=["POST"])
@@ -226,40 +246,6 @@ def process_note(note_id: int):
         audit.record("process_note.read", obj=note, patient_id=note.patient_id)
         return render_form("notes/process.html", form, note=note, recovered=recovered)
     return render_form("notes/process.html", form, note=note, recovered=None)
-
-
-# -- case formulation ----------------------------------------------------------------------
-
-@bp.route("/courses/<id:course_id>/formulation", methods=["GET", "POST"])
-@access.permission("notes.read")
-def formulation(course_id: int):
-    course = _course(course_id)
-    history = db.session.scalars(select(CaseFormulation).where(
-        CaseFormulation.course_id == course.id).order_by(CaseFormulation.revision.desc())).all()
-    current = history[0] if history else None
-    if request.method == "POST":
-        form = FormulationForm()
-        if not current_user.can("notes.write"):
-            audit.denial("the case formulation is written by therapists", obj=course, patient_id=course.patient_id)
-            abort(403)
-        done, saved = submit(form, lambda: services.save_formulation(
-            course, content={k: getattr(form, k).data for k in FORMULATION_SECTIONS}, by=current_user,
-            expected_revision=whole_number(form.revision.data) if whole_number(form.revision.data) is not None
-            else -1))
-        audit.record("formulation.update", obj=course, patient_id=course.patient_id,
-                     outcome=audit.SUCCESS if done else audit.FAILURE)
-        if done:
-            recovery.mark_recovered(current_user.id, request.path)
-            flash(f"Formulation saved (revision {saved.revision}).", "success")
-            return redirect(url_for("notes.formulation", course_id=course.id))
-    recovered = None
-    if request.method == "GET":
-        recovered = recovery.pending(current_user.id, request.path)
-        form = FormulationForm(formdata=recovery.as_formdata(recovered)) if recovered else FormulationForm(
-            data={**(current.content if current else {}), "revision": current.revision if current else 0})
-        audit.record("formulation.view", obj=course, patient_id=course.patient_id)
-    return render_form("notes/formulation.html", form, course=course, history=history,
-                       sections=FORMULATION_SECTIONS, recovered=recovered)
 
 
 # -- measures ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
 from .course_end import ending_preview
 from ..domain.measures import MEASURES
+from ..domain.protocols import DOCUMENTED_ITEMS
 from ..domain.phases import NEXT_PHASES
 from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
@@ -78,14 +79,15 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     windows = course_windows(course, sessions, integration, now)
     provisional = provisional_rows(course, sessions, integration, windows, booked_minutes(appointments), now)
     clinical = can_read_clinical(current_user, course.patient)
-    measured = services.measured_items(course)
+    found = services.evidence(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
-                                  measured=measured)
+                                  found=found)
     return render_template(
         "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
         history=services.phase_history(course), blockers=services.next_phase_blockers(course, facts),
-        facts=facts, checklist=services.checklist_items(protocol), measured=measured,
+        facts=facts, checklist=services.checklist_items(protocol), found=found,
         measure_names={m.baseline_item: m.name for m in MEASURES.values()},
+        documented={item: words for item, (_section, words) in DOCUMENTED_ITEMS.items()},
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows, provisional=provisional,
         flagged=flagged_sessions(sessions) if clinical else {},

@@ -73,6 +73,7 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
     shared = [f"/courses/{course}", f"/patients/{patient}", f"/patients/{patient}/releases", "/calendar",
               "/calendars/", "/protocols/", "/protocols/xss-rems/v2", "/"]
     clinical = [f"/dosing/{i['dosing']}", f"/notes/{i['note_signed']}", f"/notes/{i['note_check_in']}",
+                f"/notes/{i['note_dosing']}",
                 f"/courses/{course}/measures", f"/courses/{course}/coordination", f"/courses/{course}/formulation",
                 f"/patients/{patient}/themes", f"/courses/{course}/action-steps"]
     return {

@@ -75,6 +75,8 @@ def protocols_dir(tmp: Path, p: Payloads) -> Path:
     definition = yaml.safe_load((PROJECT_PROTOCOLS / "esketamine-trd-rems.yaml").read_text())
     definition.update(id="xss-rems", name=p("protocol name"), summary=p("protocol summary"))
     definition["experience"]["dose_guidance"] = p("protocol dose guidance")
+    # a therapist present at each dose: its dosing-session note is written and shown too
+    definition["experience"]["therapist_present"] = True
     definition["evidence"] = [{"claim": p("protocol evidence claim"), "source": p("protocol evidence source")}]
     definition["vital_signs"]["sources"] = [{"claim": p("vital-sign source claim"),
                                              "source": p("vital-sign source")}]
@@ -267,7 +269,13 @@ class World:
         self.post(ther, f"/courses/{course}/formulation", {
             "revision": 0, **{s: p(f"formulation {s}") for s in (
                 "presenting_concerns", "patterns", "core_beliefs", "emotion_nervous_system",
-                "development_context", "strengths")}})
+                "development_context", "strengths")}, "host_theory": "act",
+            "techniques-0-technique": p("formulation technique"),
+            "techniques-0-rationale": p("formulation technique rationale")})
+        started = self.post(ther, f"/dosing/{ids['dosing']}/note", {})
+        ids["note_dosing"] = dosing_note = int(started.headers["Location"].rsplit("/", 1)[-1])
+        self._sign(ther, dosing_note, {s: p(f"dosing note {s}") for s in (
+            "set_setting", "intention", "observations", "support_given", "reflections", "integration_plan")})
 
     def stored_not_shown(self) -> dict[str, str | None]:
         """Values no page displays (the appointment history, an alert's acknowledgement), read
@@ -311,8 +319,8 @@ class World:
         p, ids, course = self.p, self.ids, self.ids["course"]
         patient = ids["patient"]
         release = {"effective_on": (date.today() - timedelta(days=30)).isoformat(), "expires_on": "",
-                   "categories": ["treatment", "dosing", "measures", "attendance", "themes", "action_plan",
-                                  "safety"]}
+                   "categories": ["treatment", "dosing", "dosing_notes", "measures", "attendance", "themes",
+                                  "action_plan", "safety"]}
         self.post(ther, f"/patients/{patient}/releases",
                   {**release, "recipient": ids["pres"], "purpose": p("release purpose")})
         self.post(admin, f"/patients/{patient}/releases", {**release, "recipient": 0,

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from ketamine_integration.coordination.models import CoordinationNote, CoordinationReport
+from ketamine_integration.coordination.models import CATEGORIES, CoordinationNote, CoordinationReport
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_dosing import _sign, local
@@ -112,7 +112,7 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
                    "IV ketamine", "Treatment-resistant depression"):   # the treatment summary was not permitted
         assert absent not in pdf, absent
     withheld = ("Not permitted, so not included: Treatment summary: indication, protocol and course phase, "
-                "Themes and insights summary, Action-plan progress, Safety alerts")
+                f"{CATEGORIES['dosing_notes']}, Themes and insights summary, Action-plan progress, Safety alerts")
     assert "".join(withheld.split()) in "".join(pdf.split())  # where the PDF's lines break is layout
 
 

@@ -108,9 +108,25 @@ def _record(auth, course_id, item, when=None):
                      {"item": item, "completed_on": (when or date.today()).isoformat(), "note": ""})
 
 
+def sign_preparation_note(auth, course_id, **content) -> int:
+    """The course's therapist (signed in) writes a preparation session's note and signs it in one
+    request: a signed preparation session, documenting the patient's intentions (issue 20, point 10)."""
+    started = auth.post(f"/courses/{course_id}/notes", {"note-kind": "preparation",
+                                                        "note-session_date": date.today().isoformat()})
+    assert started.status_code == 302, page_text(started)
+    note_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    data = {"session_date": date.today().isoformat(), "version": "1", "readiness": "ready",
+            "intentions": "To sleep through the night", "then_sign": "1", "confirm_lock": "y", **content}
+    signed = auth.post(f"/notes/{note_id}", data)
+    assert signed.status_code == 302, page_text(signed)
+    return note_id
+
+
 def _complete_preparation(auth, course_id):
-    for item in ("intake_assessment", "informed_consent", "intention_setting", "preparation_session"):
+    for item in ("intake_assessment", "informed_consent"):
         assert _record(auth, course_id, item).status_code == 302, item
+    # the preparation session and the intentions it sets are read from its signed note, never ticked
+    sign_preparation_note(auth, course_id)
     # the baselines are measurements: a PHQ-9 and a GAD-7 recorded before any dose (issue 19, point 7)
     for key, items in (("phq9", 9), ("gad7", 7)):
         answers = {f"{key}-item{n}": "1" if n != 9 else "0" for n in range(1, items + 1)}

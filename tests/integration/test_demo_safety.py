@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from ketamine_integration.courses.models import PreparationRecord, TreatmentCourse
-from ketamine_integration.courses.services import course_facts, measured_items
+from ketamine_integration.courses.services import course_facts, evidence
 from ketamine_integration.domain.phases import Phase
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
@@ -20,7 +20,7 @@ def test_demo_baselines_are_measured_and_its_alerts_keep_their_history(app, make
         ticks = db.session.scalars(select(PreparationRecord.item).where(PreparationRecord.item.like("baseline_%"))).all()
         alerts = db.session.scalars(select(SafetyAlert).order_by(SafetyAlert.id)).all()
         return (all("baseline_phq9" in course_facts(c).preparation_items_done for c in dosed),
-                sorted("baseline_phq9" in measured_items(c) for c in preparing), ticks,
+                sorted("baseline_phq9" in evidence(c).items for c in preparing), ticks,
                 db.session.scalars(select(MeasureResponse.band).where(MeasureResponse.measure == "cssrs")).all(),
                 [(a.source, a.acknowledged_at is not None, bool(a.acknowledgement)) for a in alerts])
     all_measured, preparing, ticks, screeners, alerts = make.query(inspect)

@@ -272,8 +272,9 @@ def test_a_signed_preparation_note_counts_toward_preparation(make, auth, client)
             "psychoeducation": ["what_to_expect", "dissociation"], "readiness": "ready",
             "consent_questions_answered": "yes"}
     assert auth.post(f"/notes/{note}", {**data, **SIGNING}).status_code == 302
-    page = page_text(client.get(f"/courses/{course}"))
-    assert f"Signed preparation note #{note}" in page
+    page = " ".join(page_text(client.get(f"/courses/{course}")).split())
+    # the checklist reads the signed note itself (issue 20, point 10): no entry is ticked for it
+    assert f"1 of 1 needed: preparation note of {TODAY.isoformat()}, signed by" in page
     stored = make.query(lambda: db.session.get(SessionNote, note).content)
     assert stored["intentions"] == ["To stop bracing for bad news", "To sleep through the night"]
 

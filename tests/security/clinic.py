@@ -227,6 +227,25 @@ class Clinic:
         return data
 
     @cached_property
+    def kap_dose(self) -> int:
+        """A sublingual KAP dose planned three days ago: a therapist is present at each dose."""
+        course = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"],
+                                  protocol="sublingual-ketamine-kap", phase="experience")
+        [session] = self.make.dosing_plan(course, first_start=local(-3, 14), days_between=7, count=1)
+        return session
+
+    @cached_property
+    def draft_dosing_note(self) -> int:
+        """The dosing-session note of that dose, started from its record."""
+        response = self.post("therapist", f"/dosing/{self.kap_dose}/note", {})
+        assert response.status_code == 302, response.status_code
+        return int(re.search(r"/notes/(\d+)$", response.headers["Location"]).group(1))
+
+    def dosing_note_data(self, note_id: int, **overrides) -> dict:
+        sections = ("set_setting", "intention", "observations", "support_given", "reflections", "integration_plan")
+        return {"version": self.version("note", note_id), **{key: self.text for key in sections}, **overrides}
+
+    @cached_property
     def draft_note(self) -> int:
         return self.new_note("integration")
 

@@ -181,6 +181,7 @@ FORMS = {
     },
     "notes.measure_void": lambda w, t, r: {"reason": "Entered twice"},
     "notes.note_addendum": lambda w, t, r: {"body": "Correction: the walk is twice a week."},
+    "notes.dosing_note_start": lambda w, t, r: {},
     "notes.note_create": lambda w, t, r: {"note-kind": "integration", "note-session_date": day()},
     "notes.note_edit": lambda w, t, r: {
         "session_date": day(),

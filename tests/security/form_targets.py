@@ -77,7 +77,7 @@ TARGETS: dict[str, list[Target]] = {
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
             "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)})],
     "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
-        "protocol": "im-ketamine-kap@2", "start_date": today().isoformat(), "indication": "Bipolar depression",
+        "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": "Bipolar depression",
         "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],
     "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
         "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",
@@ -111,6 +111,9 @@ TARGETS: dict[str, list[Target]] = {
                                                lambda c: c.preparation_data(c.draft_preparation_note))],
     "notes.forms.IntegrationNoteForm": [Target("therapist", lambda c: _note_path(c, c.draft_note),
                                                lambda c: c.integration_data(c.draft_note))],
+    "notes.forms.StartDosingNoteForm": [Target("therapist", lambda c: f"/dosing/{c.kap_dose}/note")],
+    "notes.forms.DosingNoteForm": [Target("therapist", lambda c: _note_path(c, c.draft_dosing_note),
+                                          lambda c: c.dosing_note_data(c.draft_dosing_note))],
     "notes.forms.DiscardNoteForm": [Target("therapist", lambda c: f"/notes/{c.discardable_note}/discard",
                                            lambda c: {"confirm": "y", "version": c.version("note", c.discardable_note)},
                                            prefix="discard")],
@@ -188,7 +191,7 @@ SUBFORMS = {
     "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
 }
 #: base classes no view instantiates, with the reason
-ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the two note forms; each note form is fuzzed"}
+ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed"}
 #: forms whose only field is an authenticator code, with the suites that send them hostile input:
 #: five wrong codes end the session on purpose, so this suite's signed-in session cannot fuzz them
 CODE_FORMS = {

@@ -85,6 +85,7 @@ MATRIX = [
     R("notes.measure_void", response_id="measure"),
     R("notes.measures", course_id="course"),
     R("notes.note_addendum", note_id="note"),
+    R("notes.dosing_note_start", dosing_id="dosing"),                        # the team's therapist documents a dose
     R("notes.note_create", course_id="course"),
     R("notes.note_edit", note_id="note"),
     R("notes.note_discard", note_id="note"),                                 # only the author discards a draft

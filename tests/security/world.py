@@ -230,7 +230,7 @@ def _signed_note(course, therapist, theme_id: int, dosing_id: int, today: date, 
         new_steps=[{"what": "Walk by the river", "how_often": "3 times a week", "starts_on": today,
                     "review_on": today + timedelta(days=14), "linked_insight": None}],
         check_ins=[], dosing_ids=[dosing_id])
-    notes.sign_note(note, by=therapist, expected_version=note.version, today=today)
+    notes.sign_note(note, by=therapist, expected_version=note.version)
     return note
 
 

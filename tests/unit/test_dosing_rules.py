@@ -9,7 +9,7 @@ from ketamine_integration.domain.dosing import (VITAL_RANGES, ceiling_problem, d
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 LIBRARY = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols")
-IV, IM, SL, ESK = (LIBRARY.find(p, 2).protocol.experience for p in (
+IV, IM, SL, ESK = ({e.protocol.id: e for e in LIBRARY.newest()}[p].protocol.experience for p in (
     "iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"))
 D0 = date(2026, 3, 2)  # a Monday
 

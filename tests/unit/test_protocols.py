@@ -30,10 +30,12 @@ def test_shipped_values_follow_the_brief():
     # the label's schedule: 8 twice weekly, 4 weekly, then maintenance; 56 mg on day 1, 56 or 84 mg after
     assert [s.sessions.max for s in esk.experience.series_stages] == [8, 4]
     assert esk.experience.plan[0].first_dose.choices == (56,) and esk.experience.dose.usual.choices == (56, 84)
-    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 2).protocol
+    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 3).protocol
     assert (im.experience.min_series_sessions, im.experience.max_series_sessions) == (3, 6)
-    assert all(ProtocolLibrary.load(PROTOCOLS).find(p, 2).protocol.experience.maintenance_stage is not None
-               for p in ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"))
+    assert all(e.protocol.experience.maintenance_stage is not None for e in ProtocolLibrary.load(PROTOCOLS).newest())
+    # a therapist is present through each dose of ketamine-assisted psychotherapy only (issue 20, point 9)
+    assert {e.protocol.id for e in ProtocolLibrary.load(PROTOCOLS).newest() if e.protocol.experience.therapist_present} \
+        == {"im-ketamine-kap", "sublingual-ketamine-kap"}
 
 
 def _base() -> dict:
@@ -64,6 +66,8 @@ _DELETE = object()
     # wrong types
     ("experience.stages.0.sessions.min", "six", "experience.stages[0].sessions.min", "valid integer"),
     ("experience.rems_monitoring_form", "yes", "experience.rems_monitoring_form", "valid boolean"),
+    # whether a therapist is present at dosing (and so writes a dosing-session note) is a yes or no
+    ("experience.therapist_present", "sometimes", "experience.therapist_present", "valid boolean"),
     ("integration.window.opens_after", 24, "integration.window.opens_after", "'24h' or '14d'"),
     ("evidence", "Li 2010", "evidence", "must be a valid array"),
     # impossible values

@@ -1,0 +1,237 @@
+"""The dosing-session note (issue 20, point 9): where the protocol has a therapist present at each
+dose (KAP), the therapist documents the dosing session itself from its record; signed like every
+note; the record shows it to those who read notes; the prescriber's report carries it only when
+the patient's release permits dosing-session notes, and never a process note."""
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from ketamine_integration.extensions import db
+from ketamine_integration.notes.models import SessionNote
+from ketamine_integration.notes.services import verify_signed_notes
+from tests.conftest import page_text
+from tests.integration.test_dosing import local
+
+OBSERVED = "Tearful at minute 30, then settled; spoke of her grandmother's garden"
+PROCESS_SECRET = "My own unease when she cried"
+#: the whole note, as its form posts it; "Sign and lock" adds SIGNING
+NOTE = {"set_setting": "Dim light, eyeshades, her own playlist", "intention": "To meet the sadness",
+        "observations": OBSERVED, "support_given": "Grounding by voice at minute 25",
+        "reflections": "It was sad, but it was mine to feel", "integration_plan": "Start from the garden"}
+SIGNING = {"then_sign": "1", "confirm_lock": "y"}
+
+
+@pytest.fixture
+def team(make):
+    """An IM KAP course (a therapist present at each dose) with a dose held three days ago, a nurse
+    and a second therapist outside the care team; staff record releases."""
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "nurse": make.user("nurse", username="nurse"), "staff": make.user("staff", username="desk"),
+           "outsider": make.user("therapist", username="other")}
+    ids["patient"] = make.patient(family_name="Present", nurses=[ids["nurse"]])
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience",
+                                protocol="im-ketamine-kap")
+    [ids["dose"]] = make.dosing_plan(ids["course"], first_start=local(3), days_between=7, count=1)
+    return ids
+
+
+def _start(auth, dose_id):
+    return auth.post(f"/dosing/{dose_id}/note", {})
+
+
+def _started(make, auth, team) -> int:
+    response = _start(auth, team["dose"])
+    assert response.status_code == 302, page_text(response)
+    return int(re.search(r"/notes/(\d+)$", response.headers["Location"]).group(1))
+
+
+def _note(make, note_id) -> SessionNote:
+    return make.query(lambda: db.session.get(SessionNote, note_id))
+
+
+def _write(make, auth, team, **overrides) -> int:
+    note_id = _started(make, auth, team)
+    response = auth.post(f"/notes/{note_id}", {"version": str(_note(make, note_id).version), **NOTE, **SIGNING,
+                                               **overrides})
+    assert response.status_code == 302, page_text(response)
+    return note_id
+
+
+def _notes(make) -> list[SessionNote]:
+    return make.query(lambda: db.session.scalars(select(SessionNote).order_by(SessionNote.id)).all())
+
+
+def test_the_therapist_writes_and_signs_the_note_of_a_dose_from_its_record(team, make, auth, client):
+    auth.login("ther")
+    record = page_text(client.get(f"/dosing/{team['dose']}"))
+    assert "No dosing-session note yet." in record and "Write the dosing-session note" in record
+    note_id = _started(make, auth, team)
+    form = page_text(client.get(f"/notes/{note_id}"))
+    assert "Dosing session 1" in form and "Set and setting: how they were prepared" in form
+    # the box confirming the lock is ticked, but the reflections are missing: saved, not signed
+    partial = auth.post(f"/notes/{note_id}", {"version": "1", **NOTE, "reflections": "", **SIGNING})
+    assert partial.status_code == 200 and "Signing needs the patient's immediate reflections" in page_text(partial)
+    assert _note(make, note_id).status == "draft" and _note(make, note_id).content["observations"] == OBSERVED
+    signed = auth.post(f"/notes/{note_id}", {"version": str(_note(make, note_id).version), **NOTE, **SIGNING})
+    assert signed.status_code == 302
+    note = _note(make, note_id)
+    dose_day = local(3).date()
+    assert (note.kind, note.status, note.dosing_session_id, note.session_date) == \
+        ("dosing", "signed", team["dose"], dose_day)
+    assert dict(make.query(verify_signed_notes))[note_id] is True   # the digest covers the dose it documents
+    # locked: a save is refused; one note per dose: a second is refused, naming the first
+    assert auth.post(f"/notes/{note_id}", {"version": str(note.version), **NOTE}).status_code == 303
+    again = _start(auth, team["dose"])
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/dosing/{team['dose']}#dosing-note")
+    assert "has its note already, by Hazel Quint" in page_text(client.get(f"/dosing/{team['dose']}"))
+    assert len(_notes(make)) == 1
+    [created] = make.audit_rows(action="note.create", outcome="success")
+    assert created.object_id == str(note_id) and created.detail == "dosing session 1"
+
+
+def test_a_discarded_draft_gives_way_to_a_new_note_of_the_same_dose(team, make, auth):
+    auth.login("ther")
+    first = _started(make, auth, team)
+    assert auth.post(f"/notes/{first}/discard", {"discard-confirm": "y", "discard-version": "1"}).status_code == 302
+    second = _write(make, auth, team)
+    assert [(n.id, n.dosing_session_id, n.discarded_at is not None) for n in _notes(make)] == \
+        [(first, team["dose"], True), (second, team["dose"], False)]
+
+
+@pytest.mark.parametrize("username, status", [
+    ("pres", 403),      # a prescriber reads the note, never writes one (notes.write)
+    ("nurse", 403),     # a nurse records the dose and reads no notes
+    ("desk", 403),      # staff schedule; they write no notes
+    ("other", 403),     # a therapist who is not on the patient's care team
+])
+def test_only_a_therapist_on_the_care_team_starts_the_note(team, make, auth, username, status):
+    auth.login(username)
+    assert _start(auth, team["dose"]).status_code == status
+    assert _notes(make) == []
+
+
+def test_a_protocol_without_a_therapist_at_dosing_has_no_dosing_note(team, make, auth, client):
+    iv = make.course(make.patient(family_name="Infused"), team["therapist"], team["prescriber"], phase="experience")
+    [dose] = make.dosing_plan(iv, first_start=local(3, 14), days_between=2, count=1)
+    auth.login("ther")
+    assert "Dosing-session note" not in page_text(client.get(f"/dosing/{dose}"))
+    refused = _start(auth, dose)
+    assert refused.status_code == 302 and _notes(make) == []
+    message = page_text(client.get(f"/dosing/{dose}"))
+    assert "IV ketamine induction series has no therapist present at dosing (experience.therapist_present)" in message
+    assert [r.detail for r in make.audit_rows(action="note.create", outcome="failure")] == \
+        ["dosing-session note refused"]
+
+
+def test_a_dose_still_ahead_has_no_note_yet(team, make, auth, client):
+    [ahead] = make.dosing_plan(team["course"], first_start=local(-4), days_between=7, count=1)
+    auth.login("ther")
+    record = page_text(client.get(f"/dosing/{ahead}"))
+    assert "No dosing-session note yet." in record and "Write the dosing-session note" not in record
+    assert _start(auth, ahead).status_code == 302 and _notes(make) == []
+    assert "documents a session that has taken place" in page_text(client.get(f"/dosing/{ahead}"))
+
+
+def test_the_record_links_the_note_for_those_who_read_notes(team, make, auth, client):
+    auth.login("ther")
+    note_id = _write(make, auth, team)
+    auth.logout()
+    auth.login("pres")
+    record = client.get(f"/dosing/{team['dose']}").get_data(as_text=True)
+    assert f'href="/notes/{note_id}"' in record and "Dosing-session note by Hazel Quint, signed" in page_text(
+        client.get(f"/dosing/{team['dose']}"))
+    assert "Write the dosing-session note" not in record
+    assert OBSERVED in page_text(client.get(f"/notes/{note_id}"))     # the care team's prescriber reads it
+    auth.logout()
+    auth.login("nurse")
+    record = client.get(f"/dosing/{team['dose']}")
+    assert record.status_code == 200 and "Dosing-session note" not in page_text(record)
+    assert client.get(f"/notes/{note_id}").status_code == 403
+
+
+def _preview(auth, team):
+    response = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])})
+    assert response.status_code == 200
+    return " ".join(page_text(response).split())
+
+
+def test_the_prescribers_report_carries_the_note_only_under_a_release_that_permits_it(team, make, auth):
+    auth.login("ther")
+    note_id = _write(make, auth, team)
+    assert auth.post(f"/notes/{note_id}/process", {"body": PROCESS_SECRET}).status_code == 302
+    auth.logout()
+    auth.login("desk")
+    release = {"recipient": str(team["prescriber"]), "recipient_name": "", "purpose": "Coordination of KAP",
+               "effective_on": local(0).date().isoformat(), "expires_on": ""}
+    assert auth.post(f"/patients/{team['patient']}/releases", {**release, "categories": ["dosing"]}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    withheld = _preview(auth, team)
+    assert OBSERVED not in withheld and "Not permitted, so not included:" in withheld
+    assert "Dosing-session notes (what the therapist present" in withheld.split("Not permitted, so not included:")[1]
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/patients/{team['patient']}/releases",
+                     {**release, "categories": ["dosing", "dosing_notes"]}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    shared = _preview(auth, team)
+    section = shared.split("Dosing-session notes", 2)[2]
+    assert f"Session 1 — {local(3).date().isoformat()}, Hazel Quint" in section and OBSERVED in section
+    assert "Grounding by voice at minute 25" in section and PROCESS_SECRET not in shared
+
+
+@pytest.mark.both_engines  # the database's own guards (migration 0031), whatever code path writes
+def test_the_database_keeps_a_dosing_note_on_its_dose(team, make, auth):
+    auth.login("ther")
+    note_id = _started(make, auth, team)
+    [other] = make.dosing_plan(team["course"], first_start=local(-10), days_between=7, count=1)
+
+    def attempt(statement, **values):
+        with auth.app.app_context():
+            try:
+                db.session.execute(text(statement), values)
+                db.session.commit()
+                return None
+            except DBAPIError as err:
+                db.session.rollback()
+                return str(err.orig)
+    assert "never changes" in attempt("UPDATE session_notes SET dosing_session_id = :d WHERE id = :n",
+                                      d=other, n=note_id)
+    assert "dosing_note_names_its_session" in attempt("UPDATE session_notes SET kind = 'integration' WHERE id = :n",
+                                                      n=note_id)
+    insert = ("INSERT INTO session_notes (course_id, patient_id, kind, session_date, author_id, status, content, "
+              "created_at, updated_at, version, dosing_session_id) VALUES (:c, :p, :k, :day, :a, 'draft', '{}', "
+              ":at, :at, 1, :d)")
+    values = dict(c=team["course"], p=team["patient"], day=local(3).date(), a=team["therapist"],
+                  at=local(0) - timedelta(hours=1))
+    assert "dosing_note_names_its_session" in attempt(insert, k="dosing", d=None, **values)
+    # a second live note of the same dose (PostgreSQL names the index, SQLite the column)
+    duplicate = attempt(insert, k="dosing", d=team["dose"], **values)
+    assert "uq_session_notes_dosing_session_id" in duplicate or "session_notes.dosing_session_id" in duplicate
+    assert "known_kind" in attempt(insert, k="intake", d=None, **values)
+    assert _note(make, note_id).dosing_session_id == team["dose"]
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_has_a_kap_course_with_a_signed_dosing_session_note(app, make):
+    from ketamine_integration.courses.models import PreparationRecord, TreatmentCourse
+    from ketamine_integration.courses.services import course_facts
+
+    def inspect():
+        notes = db.session.scalars(select(SessionNote).where(SessionNote.kind == "dosing")).all()
+        dosing = [(n.status, n.course.protocol_version.protocol_id, n.dosing_session.status,
+                   n.author_id == n.course.therapist_id, n.session_date) for n in notes]
+        past_preparation = db.session.scalars(select(TreatmentCourse).where(
+            TreatmentCourse.phase.not_in(["preparation"]))).all()
+        sessions = {course_facts(c).signed_preparation_sessions for c in past_preparation}
+        ticked = db.session.scalars(select(PreparationRecord.item).where(PreparationRecord.item.in_(
+            ["preparation_session", "intention_setting", "set_and_setting_plan", "support_person"]))).all()
+        return dosing, sessions, ticked
+    dosing, sessions, ticked = make.query(inspect)
+    assert [d[:4] for d in dosing] == [("signed", "im-ketamine-kap", "signed", True)]
+    assert 0 not in sessions and ticked == []      # preparation met by signed notes, never by ticks

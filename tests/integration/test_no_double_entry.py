@@ -1,0 +1,163 @@
+"""No double entry (issue 20, point 10): the course's approach (host theory, techniques, practices)
+is kept once, in the case formulation, and each new integration note starts from it (editable on
+the note); the preparation checklist reads the signed preparation notes (the sessions, and the
+intentions, set-and-setting plan and support person they document) instead of ticks."""
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from ketamine_integration.courses.models import PreparationRecord
+from ketamine_integration.extensions import db
+from ketamine_integration.notes.models import CaseFormulation, SessionNote
+from tests.conftest import page_text
+from tests.integration.test_courses import sign_preparation_note
+
+TODAY = date.today()
+SIGNING = {"then_sign": "1", "confirm_lock": "y"}
+APPROACH = {"host_theory": "act", "techniques-0-technique": "Chair work",
+            "techniques-0-rationale": "The rupture with her father", "practices": ["journaling", "nature"]}
+
+
+@pytest.fixture
+def team(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale")}
+    ids["patient"] = make.patient(family_name="Formulated")
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="integration")
+    ids["preparing"] = make.course(make.patient(family_name="Preparing"), ids["therapist"], ids["prescriber"],
+                                   protocol="im-ketamine-kap")
+    return ids
+
+
+def _new_note(auth, course_id) -> int:
+    response = auth.post(f"/courses/{course_id}/notes", {"note-kind": "integration",
+                                                         "note-session_date": TODAY.isoformat()})
+    assert response.status_code == 302
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def _carried(html: str) -> dict:
+    """What the note form shows in the approach fields."""
+    chosen = re.search(r'<select[^>]*name="host_theory"[^>]*>.*?</select>', html, re.S).group(0)
+    return {"host_theory": re.findall(r'<option selected value="([^"]*)"', chosen),
+            "technique": re.search(r'name="techniques-0-technique"[^>]*value="([^"]*)"', html).group(1)
+            if re.search(r'name="techniques-0-technique"[^>]*value="', html) else "",
+            "practices": re.findall(r'<input checked[^>]*name="practices"[^>]*value="([^"]*)"', html)}
+
+
+def test_each_new_note_starts_from_the_formulations_approach_and_changes_only_itself(team, make, auth, client):
+    auth.login("ther")
+    assert auth.post(f"/courses/{team['course']}/formulation", {"strengths": "Humour", "revision": "0",
+                                                                **APPROACH}).status_code == 302
+    page = page_text(client.get(f"/courses/{team['course']}/formulation"))
+    assert "Host theory Acceptance and commitment (ACT)" in " ".join(page.split())
+    assert "Chair work: The rupture with her father" in page
+    first = _new_note(auth, team["course"])
+    html = client.get(f"/notes/{first}").get_data(as_text=True)
+    assert _carried(html) == {"host_theory": ["act"], "technique": "Chair work", "practices": ["journaling", "nature"]}
+    assert "Filled in from the" in page_text(client.get(f"/notes/{first}"))
+    # this session was CBT-informed: changed on the note, signed; the formulation stays as it was
+    signed = auth.post(f"/notes/{first}", {
+        "session_date": TODAY.isoformat(), "version": "1", "stood_out": "The kitchen again", "self_harm_thoughts": "no",
+        **APPROACH, "host_theory": "cbt", **SIGNING})
+    assert signed.status_code == 302
+    assert make.query(lambda: db.session.get(SessionNote, first).content["host_theory"]) == "cbt"
+    assert make.query(lambda: [f.content["host_theory"] for f in db.session.scalars(select(CaseFormulation))]) == \
+        ["act"]
+    second = _new_note(auth, team["course"])
+    assert _carried(client.get(f"/notes/{second}").get_data(as_text=True))["host_theory"] == ["act"]
+    # once the author has saved the draft, it holds what they kept: a cleared choice is not filled again
+    assert auth.post(f"/notes/{second}", {"session_date": TODAY.isoformat(), "version": "1",
+                                          "host_theory": ""}).status_code == 302
+    assert _carried(client.get(f"/notes/{second}").get_data(as_text=True)) == \
+        {"host_theory": [], "technique": "", "practices": []}
+
+
+def test_a_note_without_a_formulation_points_to_it(team, make, auth, client):
+    auth.login("ther")
+    note = _new_note(auth, team["course"])
+    page = page_text(client.get(f"/notes/{note}"))
+    assert "Record the course's host theory, techniques and practices once in the case formulation" in page
+    assert _carried(client.get(f"/notes/{note}").get_data(as_text=True))["host_theory"] == []
+
+
+@pytest.mark.parametrize("overrides, field_message", [
+    # a rationale whose technique is not named is refused on its row, never dropped
+    ({"techniques-1-technique": "", "techniques-1-rationale": "Settling after strong emotion"},
+     "Name the technique this rationale is for."),
+    # only the listed host theories
+    ({"host_theory": "astrology"}, "Not a valid choice"),
+])
+def test_the_approach_is_checked_and_a_refusal_saves_nothing(team, make, auth, overrides, field_message):
+    auth.login("ther")
+    refused = auth.post(f"/courses/{team['course']}/formulation", {"revision": "0", **APPROACH, **overrides})
+    assert refused.status_code == 422 and field_message in page_text(refused)
+    assert make.query(lambda: db.session.scalars(select(CaseFormulation)).all()) == []
+
+
+def _tick(auth, course_id, item):
+    return auth.post(f"/courses/{course_id}/preparation", {"item": item, "completed_on": TODAY.isoformat(),
+                                                          "note": "done in session"})
+
+
+def _checklist(client, course_id) -> str:
+    page = " ".join(page_text(client.get(f"/courses/{course_id}")).split())
+    return page.split("Preparation checklist", 1)[1]
+
+
+@pytest.mark.parametrize("item, message", [
+    ("preparation_session", "Signed preparation sessions are not ticked: write the preparation session's note"),
+    ("intention_setting", "Intention setting is not ticked: it is met by a signed preparation note with the "
+                          "patient's intentions"),
+    ("set_and_setting_plan", "Set-and-setting plan is not ticked: it is met by a signed preparation note with a "
+                             "set and setting plan"),
+])
+def test_what_a_signed_preparation_note_proves_is_never_ticked(team, make, auth, client, item, message):
+    auth.login("ther")
+    refused = _tick(auth, team["preparing"], item)
+    assert refused.status_code == 422 and message in " ".join(page_text(refused).split())
+    assert make.query(lambda: db.session.scalars(select(PreparationRecord)).all()) == []
+    offered = re.search(r'<select[^>]*name="item"[^>]*>.*?</select>',
+                        client.get(f"/courses/{team['preparing']}").get_data(as_text=True), re.S).group(0)
+    assert f'value="{item}"' not in offered and 'value="intake_assessment"' in offered
+    [row] = make.audit_rows(action="preparation.record")
+    assert (row.outcome, row.detail) == ("failure", "refused")
+
+
+def test_the_checklist_reads_the_signed_preparation_notes(team, make, auth, client):
+    auth.login("ther")
+    course = team["preparing"]
+    checklist = _checklist(client, course)
+    assert "Signed preparation session 0 of 1 needed" in checklist
+    assert "Intention setting Not yet documented: no signed preparation note with the patient's intentions" in checklist
+    assert "0 of 1 signed preparation" in page_text(client.get(f"/courses/{course}"))   # the phase gate
+    # a draft documents nothing yet
+    draft = auth.post(f"/courses/{course}/notes", {"note-kind": "preparation", "note-session_date": TODAY.isoformat()})
+    assert draft.status_code == 302 and "0 of 1 needed" in _checklist(client, course)
+    sign_preparation_note(auth, course)
+    checklist = _checklist(client, course)
+    signed_by = f"preparation note of {TODAY.isoformat()}, signed by Hazel Quint"
+    assert f"Signed preparation session 1 of 1 needed: {signed_by}" in checklist
+    assert f"Intention setting Documented: {signed_by}" in checklist
+    assert "Set-and-setting plan Not yet documented" in checklist          # that note had no plan
+    sign_preparation_note(auth, course, set_setting_plan="Eyeshades, own playlist; her sister drives home")
+    checklist = _checklist(client, course)
+    assert "Signed preparation session 2 of 1 needed" in checklist
+    assert f"Set-and-setting plan Documented: {signed_by}" in checklist
+    # the phase gate counts the same notes
+    assert "of 1 signed preparation" not in page_text(client.get(f"/courses/{course}"))
+
+
+def test_a_tick_from_before_counts_no_more(team, make, auth, client):
+    course = team["preparing"]
+
+    def tick_as_before():
+        db.session.add(PreparationRecord(course_id=course, item="preparation_session", completed_on=TODAY,
+                                         note="Signed preparation note #0", recorded_by_id=team["therapist"]))
+    make.run(tick_as_before)
+    auth.login("ther")
+    checklist = _checklist(client, course)
+    assert "Signed preparation session 0 of 1 needed" in checklist
+    assert "entered before this item was read from the signed preparation notes" in checklist

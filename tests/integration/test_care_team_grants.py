@@ -224,7 +224,7 @@ def test_enrolling_the_current_team_changes_no_membership(team, make, auth):
     auth.login("ther")
     last = _last_id(make)
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
-        "protocol": "im-ketamine-kap@2", "start_date": date.today().isoformat(), "indication": "PTSD",
+        "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
         "therapist": str(team["therapist"]), "prescriber": str(team["prescriber"])})
     assert response.status_code == 302
     assert [r.action for r in _rows_after(make, last)] == ["course.create"]
@@ -236,7 +236,7 @@ def test_a_prescriber_cannot_enrol_with_clinicians_outside_the_team(team, make, 
     auth.login("pres")
     last = _last_id(make)
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
-        "protocol": "im-ketamine-kap@2", "start_date": date.today().isoformat(), "indication": "PTSD",
+        "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
         "therapist": str(team["cover"]), "prescriber": str(team["cover_prescriber"])})
     assert response.status_code == 422
     text = page_text(response)

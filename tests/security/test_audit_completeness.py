@@ -137,7 +137,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
                                         lambda: other["id"]),
         "course.view": lambda: Step("staff", lambda: c.auth.client.get(f"/courses/{c.course}"), p),
         "course.create": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/courses/new", {
-            "protocol": "im-ketamine-kap@2", "start_date": today().isoformat(), "indication": s,
+            "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": s,
             "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])}), p),
         "preparation.record": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/preparation", {
             "item": "informed_consent", "completed_on": today().isoformat(), "note": s}), p),

@@ -69,7 +69,7 @@ def test_series_gate_into_integration(done, blocked):
     assert bool(gate_blockers(PROTOCOL, facts, Phase.INTEGRATION)) == blocked
 
 
-IM_KAP = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find("im-ketamine-kap", 2).protocol
+IM_KAP = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find("im-ketamine-kap", 3).protocol
 
 
 @pytest.mark.parametrize("done, blocked", [

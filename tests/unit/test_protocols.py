@@ -30,10 +30,12 @@ def test_shipped_values_follow_the_brief():
     # the label's schedule: 8 twice weekly, 4 weekly, then maintenance; 56 mg on day 1, 56 or 84 mg after
     assert [s.sessions.max for s in esk.experience.series_stages] == [8, 4]
     assert esk.experience.plan[0].first_dose.choices == (56,) and esk.experience.dose.usual.choices == (56, 84)
-    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 2).protocol
+    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 3).protocol
     assert (im.experience.min_series_sessions, im.experience.max_series_sessions) == (3, 6)
-    assert all(ProtocolLibrary.load(PROTOCOLS).find(p, 2).protocol.experience.maintenance_stage is not None
-               for p in ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"))
+    newest = {e.protocol.id: e.protocol for e in ProtocolLibrary.load(PROTOCOLS).newest()}
+    assert all(p.experience.maintenance_stage is not None for p in newest.values()) and len(newest) == 4
+    # IM KAP alternates dosing and integration (the brief); the others let windows overlap
+    assert {key for key, p in newest.items() if p.integration.alternates_with_dosing} == {"im-ketamine-kap"}
 
 
 def _base() -> dict:
@@ -64,6 +66,7 @@ _DELETE = object()
     # wrong types
     ("experience.stages.0.sessions.min", "six", "experience.stages[0].sessions.min", "valid integer"),
     ("experience.rems_monitoring_form", "yes", "experience.rems_monitoring_form", "valid boolean"),
+    ("integration.alternates_with_dosing", "often", "integration.alternates_with_dosing", "valid boolean"),
     ("integration.window.opens_after", 24, "integration.window.opens_after", "'24h' or '14d'"),
     ("evidence", "Li 2010", "evidence", "must be a valid array"),
     # impossible values
@@ -103,6 +106,19 @@ def test_each_kind_of_error_names_file_field_and_problem(field, value, path, pro
         validate_definition(data, "broken.yaml")
     lines = caught.value.lines()
     assert any(line.startswith(f"broken.yaml: {path}: ") and problem in line for line in lines), lines
+
+
+def test_alternating_needs_an_integration_session_per_dose():
+    """Dosing and integration alternate only if each dose has a session to alternate with."""
+    data = _set(_set(copy.deepcopy(_base()), "integration.alternates_with_dosing", True),
+                "integration.min_sessions_per_dosing", 0)
+    with pytest.raises(ProtocolError) as caught:
+        validate_definition(data, "broken.yaml")
+    assert caught.value.lines() == ["broken.yaml: integration: alternates_with_dosing: dosing and integration "
+                                    "alternate only when each dose has an integration session "
+                                    "(min_sessions_per_dosing is 0)"]
+    # without the field (every version-2 snapshot), a protocol does not alternate
+    assert validate_definition(_base(), "iv.yaml").integration.alternates_with_dosing is False
 
 
 def test_not_a_mapping_and_not_yaml_are_named(tmp_path):

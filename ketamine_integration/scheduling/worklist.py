@@ -1,5 +1,6 @@
-"""The staff worklist: integration windows that need a booking, and bookings to put right, most urgent
-first (the sessions whose outcome nobody recorded: scheduling/attendance.py)."""
+"""The staff worklist: integration windows and sessions after the series that need a booking, and
+bookings to put right, most urgent first (the sessions whose outcome nobody recorded:
+scheduling/attendance.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,17 +16,21 @@ from ..domain.windows import WindowStatus
 from ..db.clinic_time import format_local
 from ..experience.models import SIGNED, DosingSession
 from ..experience.window_store import OpenWindow, open_windows
+from ..protocols.models import ProtocolVersion
 from ..extensions import db
 from ..bookings.models import ATTENDED, BOOKED, Appointment, TimeOff
 from ..busy_times.models import ImportedBusy, in_current_import
+from .after_series import AfterSeriesRow, flagged_by_course
 
 CLOSING, AWAY, OVERLAPPED, MISSED, UNPLANNED = "closing", "away", "overlapped", "missed", "unplanned"
+AFTER_SERIES = "after_series"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
            AWAY: "Booked while the therapist is away: move or reassign",
            OVERLAPPED: "A signed dosing session's recorded times ran over this booking: record what happened to it",
            MISSED: "Integration session cancelled or missed; the window is still open",
-           UNPLANNED: "Dosing session with no integration session planned"}
-ORDER = {CLOSING: 0, AWAY: 1, OVERLAPPED: 2, MISSED: 3, UNPLANNED: 4}
+           UNPLANNED: "Dosing session with no integration session planned",
+           AFTER_SERIES: "Session after the series due, nothing booked"}
+ORDER = {CLOSING: 0, AWAY: 1, OVERLAPPED: 2, MISSED: 3, UNPLANNED: 4, AFTER_SERIES: 5}
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class WorkItem:
     window: OpenWindow | None = None
     #: the booking to put right (an overlapped booking)
     appointment: Appointment | None = None
+    #: the session after the series to book
+    after_series: AfterSeriesRow | None = None
 
     @property
     def reason(self) -> str:
@@ -49,22 +56,37 @@ class WorkItem:
         under the windows' "Sessions booked", a dosing session's by recording it."""
         if self.kind == OVERLAPPED:
             return "Record the outcome", "dosing" if self.appointment.kind == "dosing" else "windows"
-        return "Find a slot", "windows"
+        return "Find a slot", "after-series" if self.kind == AFTER_SERIES else "windows"
+
+    @property
+    def ends_what(self) -> str:
+        """What `due` is, in words: a window's or a period's close, or a booking's start."""
+        return "window closes" if self.window else "period closes" if self.after_series else "session at"
 
 
 def worklist(now: datetime) -> list[WorkItem]:
-    """Every not-yet-closed window that needs a booking (nothing held or booked would cover it:
-    domain/coverage.py), said why; a fixed number of queries.
+    """Every not-yet-closed window, and every session after the series whose period is open or near,
+    that needs a booking (nothing held or booked would cover it: domain/coverage.py), said why; a
+    fixed number of queries.
 
     Windows come from the stored table (experience/window_store.py): only the open ones are
     read, not the thousands of courses in a clinic's history."""
     live = TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value])
-    due = open_windows(live, now, uncovered_only=True)
-    ids = sorted(due)
+    versions = db.session.scalars(select(ProtocolVersion)).all()
+    due = open_windows(live, now, uncovered_only=True, versions=versions)
+    after = flagged_by_course(live, now, versions)
+    ids = sorted(set(due) | set(after))
     courses = {c.id: c for c in db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))
         .options(joinedload(TreatmentCourse.therapist), joinedload(TreatmentCourse.patient)))} if ids else {}
-    missed = _missed_by_course(ids)
+    items = _window_items(due, courses, _missed_by_course(ids)) + _after_series_items(after, courses)
+    items += _booked_while_away(now)
+    items += _overlapped_by_dosing(now)
+    return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+
+
+def _window_items(due: dict[int, list[OpenWindow]], courses: dict[int, TreatmentCourse],
+                  missed: dict[int, list[Appointment]]) -> list[WorkItem]:
     items = []
     for course_id, windows in due.items():
         for open_window in windows:
@@ -73,9 +95,16 @@ def worklist(now: datetime) -> list[WorkItem]:
             detail = f"dose #{open_window.sequence}: {open_window.status.label}" + (
                 f", {OUTCOMES.get(lost[-1].attendance, lost[-1].attendance).lower()}" if kind == MISSED else "")
             items.append(WorkItem(kind, courses[course_id], open_window.window.closes, detail, open_window))
-    items += _booked_while_away(now)
-    items += _overlapped_by_dosing(now)
-    return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+    return items
+
+
+def _after_series_items(after: dict[int, list[AfterSeriesRow]], courses: dict[int, TreatmentCourse]) -> list[WorkItem]:
+    """Sessions after the series with nothing held or booked whose period is open or opens within a week."""
+    return [WorkItem(AFTER_SERIES, courses[course_id], row.session.closes,
+                     f"session {row.session.number} after the series, due {row.session.due:%b %d} (counts "
+                     f"{row.session.first_day:%b %d} to {row.session.last_day:%b %d}): {row.status.label}",
+                     after_series=row)
+            for course_id, rows in after.items() for row in rows]
 
 
 def _overlapping(model):

@@ -11,8 +11,10 @@ from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_today
+from ..db.types import utcnow
 from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
 from . import dose_roles, monitoring, overruns, readings, rems, revisions, services, signing
+from .alternation import previous_window_left_empty
 from .forms import AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
@@ -244,7 +246,8 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
                 overlaps=overruns.overlaps(session))
     if form is None:
         return render_template("experience/record.html", form=None, **page)
-    return render_form("experience/record.html", form, **page)
+    return render_form("experience/record.html", form, unalternated=previous_window_left_empty(session, utcnow()),
+                       **page)
 
 
 @bp.route("/dosing/<id:dosing_id>/sign", methods=["POST"])

@@ -90,6 +90,7 @@ class Factories:
         from ketamine_integration.domain.phases import Phase
         from ketamine_integration.patients.care_team import change_care_team, team_of
         from ketamine_integration.patients.models import Patient
+        from ketamine_integration.protocols.services import newest_version
 
         with self.app.app_context():
             by = db.session.get(User, therapist_id)
@@ -98,7 +99,8 @@ class Factories:
             # registered without a team gets the course's clinicians first, as staff would add them.
             change_care_team(patient, team_of(patient) | {(therapist_id, THERAPIST), (prescriber_id, PRESCRIBER)},
                              by=None, reason="set up by the test factory")
-            course = enrol_patient(db.session.get(Patient, patient_id), protocol_key=(protocol, newest_version(protocol)),
+            course = enrol_patient(db.session.get(Patient, patient_id),
+                                   protocol_key=(protocol, newest_version(protocol)),
                                    start_date=start or date.today(), indication="Treatment-resistant depression",
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
             path = ["experience", "integration", "maintenance", "completed"]

@@ -13,7 +13,7 @@ from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
 from ..documents.coordination_report import render_report_html
-from ..experience import monitoring, rems
+from ..experience import monitoring, overdue, rems
 from ..extensions import db
 from ..web.fields import options
 from ..web.lifecycle import CONTENT_SECURITY_POLICY
@@ -249,8 +249,8 @@ def report_pdf(report_id: int):
 @bp.route("/prescriber/")
 @access.permission("reports.receive")
 def prescriber_worklist():
-    """Urgent and unacknowledged notes, new reports and reports due, open safety alerts, REMS forms due:
-    own patients only."""
+    """Urgent and unacknowledged notes, new reports and reports due, open safety alerts, planned doses
+    not recorded, REMS forms due (by patient): own patients only."""
     # The caseload as a subquery, not a list: a prescriber's caseload is hundreds of patients, and
     # the page names just those its notes and alerts are about (loaded with them).
     mine = caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))
@@ -266,12 +266,13 @@ def prescriber_worklist():
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))
         .order_by(CoordinationReport.created_at.desc()).limit(20)).all()
     alerts = open_alerts(mine)
-    forms = rems.forms_outstanding(current_user, today=clinic_today())
+    forms = rems.by_patient(rems.forms_outstanding(current_user, today=clinic_today()))
+    overdue_doses = overdue.overdue_planned(current_user, utcnow())
     flagged = monitoring.recent_flagged(current_user, utcnow())
     due = reports_due_for(mine, utcnow(), clinic_today())
     audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
                                         f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions, "
-                                        f"{len(due)} reports due")
+                                        f"{len(overdue_doses)} planned doses not recorded, {len(due)} reports due")
     return render_template("coordination/worklist.html", notes=notes, reports=reports, alerts=alerts,
-                           rems_rows=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
-                           flagged_days=monitoring.WORKLIST_DAYS, reports_due=due)
+                           rems_groups=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
+                           flagged_days=monitoring.WORKLIST_DAYS, reports_due=due, overdue_doses=overdue_doses)

@@ -28,6 +28,7 @@ from ..experience.services import fetch_dosing_sessions, mark_rems_submitted, pl
 from ..experience.windows import course_windows
 from ..extensions import db
 from ..patients.care_team import add_to_care_team
+from ..protocols.services import newest_version
 from ..notes.models import MeasureResponse
 from ..patients.models import Patient
 from ..protocols.services import current_library
@@ -35,6 +36,7 @@ from ..domain.slots import Interval
 from ..bookings.availability import first_free_room, free_slots, suggest_for_window
 from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
 from ..scheduling.services import book_integration_session
+from .after_series import BOOKED_AHEAD, book_after_series
 from .baselines import record_baselines
 from .preparation import sign_preparation_note
 from ..db.clinic_time import clinic_zone
@@ -169,10 +171,9 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
         _office_hour_before(now + timedelta(days=3))
     start_date = (first_start - timedelta(days=14)).astimezone(zone).date()
 
-    versions = {e.protocol.id: e.protocol.version for e in current_library().newest()}
-
     def enrol() -> TreatmentCourse:
-        return enrol_patient(patient, protocol_key=(protocol_id, versions[protocol_id]), start_date=start_date,
+        return enrol_patient(patient, protocol_key=(protocol_id, newest_version(protocol_id)),
+                             start_date=start_date,
                              indication=INDICATIONS[variant % len(INDICATIONS)], therapist_id=therapist.id,
                              prescriber_id=prescriber.id, by=therapist)
     if phase is Phase.PREPARATION:
@@ -208,6 +209,8 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
                 break
             _move(course, target, therapist, reason="Maintenance goals met; the patient and the team agreed "
                                                    "to end the course." if target.ended else None)
+            if target is Phase.INTEGRATION:
+                book_after_series(course, therapist, now, ahead=(protocol_id, phase) == BOOKED_AHEAD)
     course.phase_since = course.transitions[-1].occurred_at
     return course
 

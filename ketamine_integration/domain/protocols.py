@@ -254,6 +254,16 @@ class Integration(_Strict):
     #: may one integration session inside two overlapping windows count for both?
     one_session_covers_overlapping_windows: bool
     after_series: AfterSeries
+    #: dosing and integration alternate (IM KAP): a dose whose previous dose's window has no
+    #: integration session held or booked is recorded with a warning (domain/alternation.py)
+    alternates_with_dosing: bool = False
+
+    @model_validator(mode="after")
+    def _alternation_needs_sessions(self):
+        if self.alternates_with_dosing and self.min_sessions_per_dosing < 1:
+            raise ValueError("alternates_with_dosing: dosing and integration alternate only when each dose has "
+                             "an integration session (min_sessions_per_dosing is 0)")
+        return self
 
 
 class MeasureSchedule(_Strict):

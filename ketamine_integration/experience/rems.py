@@ -1,4 +1,4 @@
-"""Esketamine REMS Patient Monitoring Forms: which are due, and the printable form."""
+"""Esketamine REMS Patient Monitoring Forms: which are due (and by patient), and the printable form."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,6 +31,37 @@ class RemsRow:
     session_date: date
     due: date
     overdue: bool
+
+
+@dataclass(frozen=True)
+class RemsPatientForms:
+    """One patient's outstanding forms: the worklist's line (how many, the oldest due), expandable."""
+
+    patient: Patient
+    rows: tuple[RemsRow, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def oldest_due(self) -> date:
+        return min(r.due for r in self.rows)
+
+    @property
+    def overdue(self) -> int:
+        return sum(r.overdue for r in self.rows)
+
+
+def by_patient(rows: list[RemsRow]) -> list[RemsPatientForms]:
+    """The rows grouped by patient, each group in session order; the patient whose oldest form is
+    due first comes first (then by name, then by id: two patients may share a name)."""
+    groups: dict[int, list[RemsRow]] = {}
+    for row in rows:
+        groups.setdefault(row.patient.id, []).append(row)
+    found = [RemsPatientForms(rows[0].patient, tuple(sorted(rows, key=lambda r: (r.session_date, r.session.sequence))))
+             for rows in groups.values()]
+    return sorted(found, key=lambda g: (g.oldest_due, g.patient.display_name, g.patient.id))
 
 
 def forms_outstanding(user: User, *, today: date) -> list[RemsRow]:

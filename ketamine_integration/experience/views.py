@@ -14,6 +14,7 @@ from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
 from . import dose_roles, monitoring, overruns, provisional, readings, record_notes, rems, revisions, services, signing
+from .alternation import previous_window_left_empty
 from .forms import MAX_ADVERSE_EVENTS, AddendumForm, CancelForm, DosingRecordForm, RemsSubmittedForm, RescheduleForm
 from ..domain.dosing_plan import AT_HOME
 from ..domain.vitals import form_limits
@@ -265,7 +266,8 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
                 dosing_note=record_notes.note_link(session, current_user, utcnow()))
     if form is None:
         return render_template("experience/record.html", form=None, **page)
-    return render_form("experience/record.html", form, **page)
+    return render_form("experience/record.html", form, unalternated=previous_window_left_empty(session, utcnow()),
+                       **page)
 
 
 @bp.route("/dosing/<id:dosing_id>/sign", methods=["POST"])

@@ -39,6 +39,7 @@ from ..patients.services import clinician_choices
 from ..scheduling import attendance, services as scheduling
 from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_windows
 from ..bookings.booking import integration_sessions
+from ..scheduling.after_series import course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
 from ..db.clinic_time import clinic_today, clinic_zone
@@ -78,6 +79,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     integration = integration_sessions(appointments)
     windows = course_windows(course, sessions, integration, now)
     provisional = provisional_rows(course, sessions, integration, windows, booked_minutes(appointments), now)
+    after_series = course_plan(course, sessions, integration, now)
     clinical = can_read_clinical(current_user, course.patient)
     found = services.evidence(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
@@ -96,7 +98,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         may_add_to_team=may_add_to_team,
         dosing_readable=can_read_clinical(current_user, course.patient, "dosing.read"),
         records_dosing=dose_roles.may_record(current_user, course),
-        suggestions=_suggestions(course, windows + provisional, now),
+        suggestions=_suggestions(course, windows + provisional, now), after_series=after_series,
+        after_series_suggestions=_after_series_suggestions(course, after_series, now),
         names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         **_clinical_parts(course, clinical),
@@ -144,6 +147,19 @@ def _suggestions(course: TreatmentCourse, rows, now) -> dict:
     # asked even with no window wanting times: the page's statements then do not depend on its windows
     return suggest_for_windows(course, [r.window for r in rows if r.needs_booking
                                         and r.status is not WindowStatus.CLOSED], now)
+
+
+#: the sessions after the series offered suggested times at once: the nearest still to book
+SUGGESTED_AFTER_SERIES = 3
+
+
+def _after_series_suggestions(course: TreatmentCourse, plan, now) -> dict:
+    """Free slots for the nearest sessions after the series still to book, for a user who books
+    (none for an ended course)."""
+    if course.current_phase.ended or not current_user.can("schedule.book"):
+        return {}
+    to_book = [r for r in plan.rows if r.needs_booking and r.status is not WindowStatus.CLOSED]
+    return {r.session.number: suggest_for_window(course, r.session, now) for r in to_book[:SUGGESTED_AFTER_SERIES]}
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:

@@ -1,5 +1,6 @@
 """What ending a course will cancel and leave behind, shown before it ends (issue 20, point 8):
-the planned doses, the bookings ahead, the integration windows still open, the unsigned notes."""
+the planned doses, the bookings ahead, the integration windows still open, the sessions after the
+series still ahead, the unsigned notes."""
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +16,7 @@ from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..notes.models import DRAFT, SessionNote
 from ..notes.services import course_notes
+from ..scheduling.after_series import AfterSeriesRow, course_plan
 from ..scheduling.services import fetch_course_appointments
 
 
@@ -36,6 +38,9 @@ class EndingPreview:
     open_windows: tuple[OpenWindow, ...]
     #: drafts stay drafts (a note records what happened; ending a course does not undo it)
     unsigned_notes: tuple[SessionNote, ...]
+    #: the protocol's sessions after the series not yet held whose period has not closed: none will be
+    #: asked for once the course has ended (their bookings ahead are among `bookings`)
+    after_series: tuple[AfterSeriesRow, ...] = ()
 
     @property
     def cancels_anything(self) -> bool:
@@ -48,6 +53,7 @@ class EndingPreview:
         parts = [f"d{s.id}" for s in self.planned_doses] + [f"a{a.id}" for a in self.bookings]
         parts += [f"w{w.sequence}:{len(w.booked)}" for w in self.open_windows]
         parts += [f"n{n.id}" for n in self.unsigned_notes]
+        parts += [f"s{r.session.number}:{r.coverage.state.value}" for r in self.after_series]
         return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
 
     def summary(self) -> str:
@@ -57,7 +63,8 @@ class EndingPreview:
         cancelled = " and ".join(s for s in said if s) or "nothing"
         left = f"; {len(self.unsigned_notes)} unsigned note(s) stay drafts" if self.unsigned_notes else ""
         windows = f"; {len(self.open_windows)} open integration window(s) closed early" if self.open_windows else ""
-        return f"cancelled {cancelled}{windows}{left}"
+        after = f"; {len(self.after_series)} session(s) after the series not held" if self.after_series else ""
+        return f"cancelled {cancelled}{windows}{after}{left}"
 
 
 def ending_preview(course: TreatmentCourse, now: datetime) -> EndingPreview:
@@ -67,8 +74,10 @@ def ending_preview(course: TreatmentCourse, now: datetime) -> EndingPreview:
     planned = tuple(s for s in sessions if s.status == PLANNED)
     appointments = fetch_course_appointments(course.id)
     drafts = tuple(n for n in course_notes(course.id) if n.status == DRAFT)
+    after_series = course_plan(course, sessions, integration_sessions(appointments), now).ahead()
     return EndingPreview(planned_doses=planned, bookings=_bookings_ahead(appointments, planned, now),
-                         open_windows=_open_windows(course, sessions, appointments, now), unsigned_notes=drafts)
+                         open_windows=_open_windows(course, sessions, appointments, now), unsigned_notes=drafts,
+                         after_series=after_series)
 
 
 def _bookings_ahead(appointments: list[Appointment], planned: tuple[DosingSession, ...],

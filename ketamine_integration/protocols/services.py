@@ -116,3 +116,8 @@ def enrolable_entries() -> list[LibraryEntry]:
     """Protocols a new course may start on: newest valid version, not refused."""
     return [e for e in current_library().newest()
             if refusal_for(e, fetch_registered(*e.protocol.key)) is None]
+
+
+def newest_version(protocol_id: str) -> int | None:
+    """The newest valid version of a protocol in the library (what a new course starts on), or None."""
+    return next((e.protocol.version for e in current_library().newest() if e.protocol.id == protocol_id), None)

@@ -1,6 +1,7 @@
-"""The staff worklist: integration windows that need a booking, and bookings to put right (in time off,
-run over by a dosing session, or left outside the window of the dose they were booked for), most
-urgent first (the sessions whose outcome nobody recorded: scheduling/attendance.py)."""
+"""The staff worklist: integration windows and sessions after the series that need a booking, and
+bookings to put right (in time off, run over by a dosing session, or left outside the window of the
+dose they were booked for), most urgent first (the sessions whose outcome nobody recorded:
+scheduling/attendance.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,15 +18,18 @@ from ..db.clinic_time import format_local
 from ..experience.models import SIGNED, DosingSession
 from ..experience.provisional import stranded_bookings
 from ..experience.window_store import OpenWindow, open_windows
+from ..protocols.models import ProtocolVersion
 from ..extensions import db
 from ..bookings.availability import best_moves
 from ..bookings.models import ATTENDED, BOOKED, Appointment, TimeOff
 from ..busy_times.models import ImportedBusy, in_current_import
+from .after_series import AfterSeriesRow, flagged_by_course
 
 CLOSING, AWAY, OVERLAPPED, MISSED, UNPLANNED = "closing", "away", "overlapped", "missed", "unplanned"
 #: a booking made for a provisional window that its dose's window now leaves out (issue 20, point 1):
 #: the dose was signed, moved, or cancelled
 OUTSIDE_REAL, DOSE_MOVED, DOSE_CANCELLED = "outside_real", "dose_moved", "dose_cancelled"
+AFTER_SERIES = "after_series"
 REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
            AWAY: "Booked while the therapist is away: move or reassign",
            OUTSIDE_REAL: "Booked for a provisional window, now outside the real one",
@@ -33,9 +37,10 @@ REASONS = {CLOSING: "Window closes within 48 hours and nothing is booked",
            DOSE_CANCELLED: "Booked for a provisional window; the dose was cancelled",
            OVERLAPPED: "A signed dosing session's recorded times ran over this booking: record what happened to it",
            MISSED: "Integration session cancelled or missed; the window is still open",
-           UNPLANNED: "Dosing session with no integration session planned"}
+           UNPLANNED: "Dosing session with no integration session planned",
+           AFTER_SERIES: "Session after the series due, nothing booked"}
 ORDER = {CLOSING: 0, AWAY: 1, OUTSIDE_REAL: 1, DOSE_MOVED: 1, DOSE_CANCELLED: 1, OVERLAPPED: 2, MISSED: 3,
-         UNPLANNED: 4}
+         UNPLANNED: 4, AFTER_SERIES: 5}
 #: the kinds that are bookings to move (the rest: windows to fill, outcomes to record)
 TO_MOVE = (AWAY, OUTSIDE_REAL, DOSE_MOVED, DOSE_CANCELLED)
 
@@ -52,6 +57,8 @@ class WorkItem:
     appointment: Appointment | None = None
     #: where to move a booking outside its dose's window: the best free time in that window
     move_to: datetime | None = None
+    #: the session after the series to book
+    after_series: AfterSeriesRow | None = None
 
     @property
     def reason(self) -> str:
@@ -65,22 +72,38 @@ class WorkItem:
             return "Record the outcome", "dosing" if self.appointment.kind == "dosing" else "windows"
         if self.kind in (OUTSIDE_REAL, DOSE_MOVED, DOSE_CANCELLED):
             return "Open the course", "windows"
-        return "Find a slot", "windows"
+        return "Find a slot", "after-series" if self.kind == AFTER_SERIES else "windows"
+
+    @property
+    def ends_what(self) -> str:
+        """What `due` is, in words: a window's or a period's close, or a booking's start."""
+        return "window closes" if self.window else "period closes" if self.after_series else "session at"
 
 
 def worklist(now: datetime) -> list[WorkItem]:
-    """Every not-yet-closed window that needs a booking (nothing held or booked would cover it:
-    domain/coverage.py), said why; a fixed number of queries.
+    """Every not-yet-closed window, and every session after the series whose period is open or near,
+    that needs a booking (nothing held or booked would cover it: domain/coverage.py), said why; a
+    fixed number of queries.
 
     Windows come from the stored table (experience/window_store.py): only the open ones are
     read, not the thousands of courses in a clinic's history."""
     live = TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value])
-    due = open_windows(live, now, uncovered_only=True)
-    ids = sorted(due)
+    versions = db.session.scalars(select(ProtocolVersion)).all()
+    due = open_windows(live, now, uncovered_only=True, versions=versions)
+    after = flagged_by_course(live, now, versions)
+    ids = sorted(set(due) | set(after))
     courses = {c.id: c for c in db.session.scalars(
         select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))
         .options(joinedload(TreatmentCourse.therapist), joinedload(TreatmentCourse.patient)))} if ids else {}
-    missed = _missed_by_course(ids)
+    items = _window_items(due, courses, _missed_by_course(ids)) + _after_series_items(after, courses)
+    items += _booked_while_away(now)
+    items += _outside_their_window(now)
+    items += _overlapped_by_dosing(now)
+    return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+
+
+def _window_items(due: dict[int, list[OpenWindow]], courses: dict[int, TreatmentCourse],
+                  missed: dict[int, list[Appointment]]) -> list[WorkItem]:
     items = []
     for course_id, windows in due.items():
         for open_window in windows:
@@ -89,10 +112,16 @@ def worklist(now: datetime) -> list[WorkItem]:
             detail = f"dose #{open_window.sequence}: {open_window.status.label}" + (
                 f", {OUTCOMES.get(lost[-1].attendance, lost[-1].attendance).lower()}" if kind == MISSED else "")
             items.append(WorkItem(kind, courses[course_id], open_window.window.closes, detail, open_window))
-    items += _booked_while_away(now)
-    items += _outside_their_window(now)
-    items += _overlapped_by_dosing(now)
-    return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+    return items
+
+
+def _after_series_items(after: dict[int, list[AfterSeriesRow]], courses: dict[int, TreatmentCourse]) -> list[WorkItem]:
+    """Sessions after the series with nothing held or booked whose period is open or opens within a week."""
+    return [WorkItem(AFTER_SERIES, courses[course_id], row.session.closes,
+                     f"session {row.session.number} after the series, due {row.session.due:%b %d} (counts "
+                     f"{row.session.first_day:%b %d} to {row.session.last_day:%b %d}): {row.status.label}",
+                     after_series=row)
+            for course_id, rows in after.items() for row in rows]
 
 
 def _outside_their_window(now: datetime) -> list[WorkItem]:

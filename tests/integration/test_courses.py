@@ -316,6 +316,11 @@ def test_protocols_check_names_file_and_field_for_each_broken_variant(app, tmp_p
      "(top level): vital_signs.baseline.required: REMS needs blood pressure before dosing"),  # REMS, no readings
     ("iv-ketamine-induction", {"vital_signs.sources.0.source": " "},                   # a citation of nothing
      "vital_signs.sources[0].source: must not be blank"),
+    ("im-ketamine-kap", {"integration.min_sessions_per_dosing": 0},                   # alternating with nothing
+     "integration: alternates_with_dosing: dosing and integration alternate only when each dose has an "
+     "integration session (min_sessions_per_dosing is 0)"),
+    ("im-ketamine-kap", {"integration.alternates_with_dosing": "sometimes"},          # not a yes or no
+     "integration.alternates_with_dosing: must be a valid boolean"),
 ])
 def test_protocols_check_refuses_inconsistent_files_naming_file_and_field(app, tmp_path, base, changes, expected):
     data = yaml.safe_load((SHIPPED / f"{base}.yaml").read_text())

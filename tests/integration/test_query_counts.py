@@ -90,3 +90,76 @@ def test_the_course_page_offers_times_for_every_planned_dose_in_the_same_stateme
     page = client.get(f"/courses/{course}").get_data(as_text=True)
     assert page.count("provisional window</summary>") == 4
     assert _statements(app, client, f"/courses/{course}") == one
+
+
+def _add_course_after_its_series(make, auth, n):
+    """An IM KAP course whose one-dose series ended ten days ago: its first session after the series is
+    open and unbooked (on the staff worklist), its window closed."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.courses.services import change_phase
+    from ketamine_integration.domain.phases import Phase
+
+    therapist = make.user("therapist", username=f"at{n}")
+    prescriber = make.user("prescriber", username=f"ap{n}")
+    course = make.course(make.patient(family_name=f"After{n}"), therapist, prescriber, protocol="im-ketamine-kap",
+                         phase="experience")
+    [session_id] = make.dosing_plan(course, first_start=local(10), days_between=7, count=1, room=f"After suite {n}")
+    auth.login(f"ap{n}")
+    _sign(make, auth, session_id, prescriber, route="im", started_at=form_time(local(10)),
+          ended_at=form_time(local(10) + timedelta(minutes=40)),
+          discharged_at=form_time(local(10) + timedelta(minutes=130)))
+    auth.logout()
+
+    def move():
+        found = db.session.get(TreatmentCourse, course)
+        change_phase(found, Phase.INTEGRATION, by=db.session.get(User, therapist), expected_version=found.version,
+                     reason="Series cut short on purpose.", override=True)
+    make.run(move)
+
+
+def test_the_worklist_does_not_grow_with_sessions_after_the_series(make, auth, client, app):
+    make.user("staff", username="desk")
+    _add_course_after_its_series(make, auth, 0)
+    auth.login("desk")
+    one = _statements(app, client, "/worklist")
+    assert "session 1 after the series" in client.get("/worklist").get_data(as_text=True)
+    auth.logout()
+    for n in range(1, 5):
+        _add_course_after_its_series(make, auth, n)
+    auth.login("desk")
+    assert client.get("/worklist").get_data(as_text=True).count("session 1 after the series") == 5
+    assert _statements(app, client, "/worklist") == one
+
+
+def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, client, app):
+    """Each patient: an esketamine dose signed (a REMS form due) and the next one planned and past
+    its time without a record (overdue)."""
+    therapist = make.user("therapist", username="pwt")
+    prescriber = make.user("prescriber", username="pwp")
+
+    def add_patient(n):
+        course = make.course(make.patient(family_name=f"Rems{n}"), therapist, prescriber,
+                             protocol="esketamine-trd-rems", phase="experience")
+        first, _overdue = make.dosing_plan(course, first_start=local(9, 8 + 3 * n), days_between=4, count=2,
+                                           room=f"Rems suite {n}")
+        start = local(9, 8 + 3 * n)
+        auth.login("pwp")
+        assert _sign(make, auth, first, prescriber, started_at=form_time(start), route="intranasal",
+                     medication="esketamine", dose_mg="56", weight_kg="",
+                     ended_at=form_time(start + timedelta(minutes=15)),
+                     discharged_at=form_time(start + timedelta(minutes=140)),
+                     ready_to_leave_at=form_time(start + timedelta(minutes=90)),
+                     vitals_acceptable_before_dosing="yes", vitals_acceptable_before_discharge="yes",
+                     concomitant_sedating_medications="none").status_code == 302
+        auth.logout()
+    add_patient(0)
+    auth.login("pwp")
+    one = _statements(app, client, "/prescriber/")
+    auth.logout()
+    for n in range(1, 4):
+        add_patient(n)
+    auth.login("pwp")
+    page = client.get("/prescriber/").get_data(as_text=True)
+    assert page.count('<details class="rems-group">') == 4 and page.count("not recorded</strong>") == 4
+    assert _statements(app, client, "/prescriber/") == one

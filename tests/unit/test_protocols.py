@@ -32,10 +32,12 @@ def test_shipped_values_follow_the_brief():
     assert esk.experience.plan[0].first_dose.choices == (56,) and esk.experience.dose.usual.choices == (56, 84)
     im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 3).protocol
     assert (im.experience.min_series_sessions, im.experience.max_series_sessions) == (3, 6)
-    assert all(e.protocol.experience.maintenance_stage is not None for e in ProtocolLibrary.load(PROTOCOLS).newest())
+    newest = {e.protocol.id: e.protocol for e in ProtocolLibrary.load(PROTOCOLS).newest()}
+    assert all(p.experience.maintenance_stage is not None for p in newest.values()) and len(newest) == 4
+    # IM KAP alternates dosing and integration (the brief); the others let windows overlap
+    assert {key for key, p in newest.items() if p.integration.alternates_with_dosing} == {"im-ketamine-kap"}
     # a therapist is present through each dose of ketamine-assisted psychotherapy only (issue 20, point 9)
-    assert {e.protocol.id for e in ProtocolLibrary.load(PROTOCOLS).newest() if e.protocol.experience.therapist_present} \
-        == {"im-ketamine-kap", "sublingual-ketamine-kap"}
+    assert {key for key, p in newest.items() if p.experience.therapist_present} == {"im-ketamine-kap", "sublingual-ketamine-kap"}
 
 
 def _base() -> dict:
@@ -68,6 +70,7 @@ _DELETE = object()
     ("experience.rems_monitoring_form", "yes", "experience.rems_monitoring_form", "valid boolean"),
     # whether a therapist is present at dosing (and so writes a dosing-session note) is a yes or no
     ("experience.therapist_present", "sometimes", "experience.therapist_present", "valid boolean"),
+    ("integration.alternates_with_dosing", "often", "integration.alternates_with_dosing", "valid boolean"),
     ("integration.window.opens_after", 24, "integration.window.opens_after", "'24h' or '14d'"),
     ("evidence", "Li 2010", "evidence", "must be a valid array"),
     # impossible values
@@ -107,6 +110,19 @@ def test_each_kind_of_error_names_file_field_and_problem(field, value, path, pro
         validate_definition(data, "broken.yaml")
     lines = caught.value.lines()
     assert any(line.startswith(f"broken.yaml: {path}: ") and problem in line for line in lines), lines
+
+
+def test_alternating_needs_an_integration_session_per_dose():
+    """Dosing and integration alternate only if each dose has a session to alternate with."""
+    data = _set(_set(copy.deepcopy(_base()), "integration.alternates_with_dosing", True),
+                "integration.min_sessions_per_dosing", 0)
+    with pytest.raises(ProtocolError) as caught:
+        validate_definition(data, "broken.yaml")
+    assert caught.value.lines() == ["broken.yaml: integration: alternates_with_dosing: dosing and integration "
+                                    "alternate only when each dose has an integration session "
+                                    "(min_sessions_per_dosing is 0)"]
+    # without the field (every version-2 snapshot), a protocol does not alternate
+    assert validate_definition(_base(), "iv.yaml").integration.alternates_with_dosing is False
 
 
 def test_not_a_mapping_and_not_yaml_are_named(tmp_path):

@@ -1,0 +1,152 @@
+"""Integration sessions after the series, per course: planned from the protocol's
+`integration.after_series` once the series has ended (the course entered integration), counted from
+its last signed dose, covered by the one coverage rule, flagged on the staff worklist when nothing is
+booked and the period is near (domain/after_series.py holds the rules).
+
+Nothing is stored: the plan follows from the signed doses, the phase history and the integration
+sessions, so a dose signed late or a booking moved changes it at once, like the windows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, or_, select
+
+from ..courses.models import PhaseTransition, TreatmentCourse
+from ..db.clinic_time import clinic_zone
+from ..domain.after_series import (AfterSeriesSession, counted_for_windows, cover_after_series, flagged, horizon,
+                                   schedule, status_at)
+from ..domain.coverage import IntegrationSession, WindowCoverage
+from ..domain.phases import Phase
+from ..domain.protocols import AfterSeries, Integration
+from ..domain.windows import WindowStatus
+from ..experience.models import SIGNED, DosingSession
+from ..experience.windows import window_assignments
+from ..extensions import db
+from ..bookings.models import Appointment
+from ..protocols.models import ProtocolVersion
+from ..protocols.services import protocol_of
+
+#: the phases after the series in which its sessions are still to be held (an ended course holds none)
+AFTER_THE_SERIES = (Phase.INTEGRATION.value, Phase.MAINTENANCE.value)
+
+
+@dataclass(frozen=True)
+class AfterSeriesRow:
+    session: AfterSeriesSession
+    status: WindowStatus
+    coverage: WindowCoverage
+    #: nothing held or booked, and its period open or near: on the staff worklist
+    flagged: bool
+
+    @property
+    def needs_booking(self) -> bool:
+        return self.coverage.needs_booking
+
+
+@dataclass(frozen=True)
+class AfterSeriesPlan:
+    """A course's sessions after the series (none until the series has ended)."""
+
+    rule: AfterSeries
+    #: the series' last signed dose, which they are counted from (None: the series has not ended)
+    last_dose: object | None
+    rows: tuple[AfterSeriesRow, ...]
+
+    def ahead(self) -> tuple[AfterSeriesRow, ...]:
+        """The sessions whose period has not closed: what ending the course leaves unheld."""
+        return tuple(r for r in self.rows if r.status is not WindowStatus.CLOSED and not r.coverage.covered)
+
+
+def last_series_dose(signed: list, maintenance_since: datetime | None):
+    """The series' last signed dose: the latest to end before the course entered maintenance (a
+    booster is no part of the series). `signed`: dosing sessions or rows with status and ended_at."""
+    doses = [s for s in signed if s.status == SIGNED and s.ended_at is not None
+             and (maintenance_since is None or s.ended_at < maintenance_since)]
+    return max(doses, key=lambda s: s.ended_at, default=None)
+
+
+def course_plan(course: TreatmentCourse, sessions: list, integration: list[IntegrationSession],
+                now: datetime) -> AfterSeriesPlan:
+    """The course's sessions after the series at `now`. `sessions`: its dosing sessions (signed ones
+    are read); `integration`: its integration sessions, any outcome."""
+    rule = protocol_of(course.protocol_version).integration
+    moments = {t.to_phase: t.occurred_at for t in course.transitions}  # in order: the latest of each
+    last = last_series_dose(sessions, moments.get(Phase.MAINTENANCE.value)) \
+        if Phase.INTEGRATION.value in moments else None
+    rows = rows_for(rule, last.ended_at, sessions, integration, now) if last is not None else ()
+    return AfterSeriesPlan(rule.after_series, last, rows)
+
+
+def rows_for(rule: Integration, anchor: datetime, signed: list, integration: list[IntegrationSession],
+             now: datetime) -> tuple[AfterSeriesRow, ...]:
+    """Each session after a series that ended at `anchor`, with its status and coverage at `now`:
+    the integration sessions the dosing windows rest on are left to them."""
+    zone = clinic_zone()
+    planned = schedule(anchor, rule.after_series, zone)
+    if not planned:
+        return ()
+    assignments = window_assignments(rule, signed, integration, zone)
+    taken = counted_for_windows((a.sessions for a in assignments), rule.min_sessions_per_dosing)
+    coverage = cover_after_series(planned, integration, taken, now)
+    return tuple(AfterSeriesRow(p, status_at(p, now), coverage[p.number], flagged(p, coverage[p.number], now))
+                 for p in planned)
+
+
+def flagged_by_course(courses: ColumnElement[bool], now: datetime,
+                      versions: list[ProtocolVersion]) -> dict[int, list[AfterSeriesRow]]:
+    """The sessions after the series to flag (nothing booked, period open or near) of the courses
+    `courses` selects, by course id: two queries, however many courses (none when no protocol asks
+    for sessions after the series).
+
+    Only courses after their series whose last session's period may still be open are read
+    (domain.after_series.horizon): their signed doses, then their integration sessions."""
+    rules = {v.id: rule for v in versions if (rule := protocol_of(v).integration).after_series.sessions}
+    if not rules:
+        return {}
+    recent, maintenance = _recent_series(courses, rules, now), _maintenance()
+    doses: dict[int, list] = {}
+    for row in db.session.execute(
+            select(DosingSession.id, DosingSession.course_id, DosingSession.sequence, DosingSession.status,
+                   DosingSession.ended_at, TreatmentCourse.protocol_version_id, maintenance.c.since)
+            .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
+            .outerjoin(maintenance, maintenance.c.course_id == DosingSession.course_id)
+            .where(DosingSession.course_id.in_(recent), DosingSession.status == SIGNED)
+            .order_by(DosingSession.course_id, DosingSession.sequence)):
+        doses.setdefault(row.course_id, []).append(row)
+    integration: dict[int, list[IntegrationSession]] = {}
+    for course_id, starts_at, status, outcome in db.session.execute(
+            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome)
+            .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
+        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status))
+    found = {}
+    for course_id, signed in doses.items():
+        last = last_series_dose(signed, signed[0].since)
+        rows = [r for r in rows_for(rules[signed[0].protocol_version_id], last.ended_at, signed,
+                                    integration.get(course_id, []), now) if r.flagged] if last else []
+        if rows:
+            found[course_id] = rows
+    return found
+
+
+def _maintenance():
+    """When each course (last) entered maintenance: its doses from then on are boosters."""
+    return (select(PhaseTransition.course_id, func.max(PhaseTransition.occurred_at).label("since"))
+            .where(PhaseTransition.to_phase == Phase.MAINTENANCE.value)
+            .group_by(PhaseTransition.course_id).subquery("maintenance"))
+
+
+def _recent_series(courses: ColumnElement[bool], rules: dict[int, Integration], now: datetime):
+    """The ids (a subquery) of the selected courses after their series whose sessions after it may
+    not all have closed: the series' last signed dose ended within the longest horizon."""
+    oldest = now - max(horizon(rule.after_series) for rule in rules.values())
+    maintenance = _maintenance()
+    return (select(DosingSession.course_id)
+            .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
+            .outerjoin(maintenance, maintenance.c.course_id == DosingSession.course_id)
+            .where(courses, TreatmentCourse.phase.in_(AFTER_THE_SERIES),
+                   TreatmentCourse.protocol_version_id.in_(rules), DosingSession.status == SIGNED,
+                   or_(maintenance.c.since.is_(None), DosingSession.ended_at < maintenance.c.since))
+            .group_by(DosingSession.course_id)
+            .having(func.max(DosingSession.ended_at) >= oldest))

@@ -49,6 +49,11 @@ class AfterSeriesSession:
     def key(self) -> int:
         return self.number
 
+    @property
+    def provisional(self) -> bool:
+        """Its series has ended: a session held in its period covers it (domain.coverage)."""
+        return False
+
     def contains(self, instant: datetime) -> bool:
         return self.opens <= instant < self.closes
 

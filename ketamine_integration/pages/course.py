@@ -159,7 +159,8 @@ def _after_series_suggestions(course: TreatmentCourse, plan, now) -> dict:
     if course.current_phase.ended or not current_user.can("schedule.book"):
         return {}
     to_book = [r for r in plan.rows if r.needs_booking and r.status is not WindowStatus.CLOSED]
-    return {r.session.number: suggest_for_window(course, r.session, now) for r in to_book[:SUGGESTED_AFTER_SERIES]}
+    # one read of availability for all of them, made whatever they are (the page's statements stay put)
+    return suggest_for_windows(course, [r.session for r in to_book[:SUGGESTED_AFTER_SERIES]], now)
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:

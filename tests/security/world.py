@@ -149,7 +149,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     signed, planned = plan_series(course, first_start=local(-days_back, hour), days_between=4, count=2, reason=None,
                                   clinician_id=prescriber.id, room_id=room_id, by=prescriber)
     _record_and_sign(signed, prescriber)
-    appointment = book_integration_session(course, clinician_id=therapist.id, starts_at=local(1, hour + 2),
+    # three hours after the planned dose tomorrow: its booking holds REMS monitoring (150 minutes)
+    appointment = book_integration_session(course, clinician_id=therapist.id, starts_at=local(1, hour + 3),
                                            minutes=50, modality="telehealth", by=therapist, now=now)
     note = _signed_note(course, therapist, theme_id, signed.id, today, marker)
     notes.save_process_note(note, body=PROCESS_SECRET if marker == OUTSIDE_MARKER else "Own reflections",

@@ -9,7 +9,10 @@ from sqlalchemy import select
 
 from ..bookings.models import BOOKED, Appointment
 from ..courses.models import TreatmentCourse
-from ..domain.coverage import ATTENDED, NO_SHOW
+from ..domain.coverage import ATTENDED, NO_SHOW, Coverage, IntegrationSession
+from ..experience.services import fetch_dosing_sessions
+from ..experience.windows import course_windows
+from ..scheduling.services import fetch_course_appointments
 from ..domain.phases import Phase
 from ..extensions import db
 from ..scheduling.attendance import record_outcome
@@ -25,8 +28,25 @@ def load_demo_attendance(now: datetime) -> None:
                               .order_by(Appointment.starts_at, Appointment.id)).all()
     if not past:
         return
-    *settled, _left_unconfirmed = past
+    # the newest session that, left without an outcome, leaves a window unconfirmed (by the coverage
+    # rule itself: overlapping windows may rest on another session), whatever the hour the demo loads
+    left = next((a for a in reversed(past) if _leaves_unconfirmed(a, past, now)), past[-1])
+    settled = [a for a in past if a is not left]
     no_show = next((a for a in settled if a.course.current_phase is Phase.INTEGRATION), None)
     for appointment in settled:
         record_outcome(appointment, outcome=NO_SHOW if appointment is no_show else ATTENDED,
                        by=appointment.clinician, now=now)
+
+
+def _leaves_unconfirmed(candidate: Appointment, past: list[Appointment], now: datetime) -> bool:
+    """Whether the course's windows show one unconfirmed when `candidate` alone keeps no outcome and
+    its course's other past sessions were attended."""
+    if candidate.kind != "integration":
+        return False
+    course = candidate.course
+    sessions = [IntegrationSession(a.starts_at, BOOKED if a is candidate or a.starts_at > now
+                                   else a.outcome or ATTENDED)
+                for a in fetch_course_appointments(course.id) if a.kind == "integration"
+                and (a.status == BOOKED or a.outcome)]
+    rows = course_windows(course, fetch_dosing_sessions(course.id), sessions, now)
+    return any(row.coverage.state is Coverage.UNCONFIRMED for row in rows)

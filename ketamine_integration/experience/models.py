@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from ..accounts.models import User
 from ..bookings.models import Appointment
@@ -290,17 +290,42 @@ REVISION_CHANGES = "change IN ('added_to', 'changed', 'withdrawn')"
 REVISION_REASON = "change = 'added_to' OR reason IS NOT NULL"
 
 
-class VitalResponseRevision(db.Model):
+class Revision:
+    """What every earlier version of a saved fact says besides the fact itself: who had entered it,
+    what happened to it (added_to, changed or withdrawn: domain.revisions), who did that, when and
+    why (the clinician's words: a saved value replaced or removed, or a fact withdrawn)."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        # made per table: a constraint belongs to one table
+        return (CheckConstraint(REVISION_CHANGES, name="known_change"),
+                CheckConstraint(REVISION_REASON, name="reason_given"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
+    #: who had entered the earlier version (unknown for facts saved before migrations 0024 and 0025)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    change: Mapped[str] = mapped_column(String(12))
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    @declared_attr
+    def entered_by(cls) -> Mapped[User | None]:
+        return relationship(foreign_keys=lambda: [cls.entered_by_id], lazy="joined")
+
+    @declared_attr
+    def changed_by(cls) -> Mapped[User]:
+        return relationship(foreign_keys=lambda: [cls.changed_by_id], lazy="joined")
+
+
+class VitalResponseRevision(Revision, db.Model):
     """A clinical response as it was saved before someone added to it, changed it or withdrew it,
     with who did so, when and why. Never edited or deleted, none added once the record is
     signed; signed with the record and shown on it ("Earlier clinical responses")."""
 
     __tablename__ = "vital_response_revisions"
-    __table_args__ = (CheckConstraint(REVISION_CHANGES, name="known_change"),
-                      CheckConstraint(REVISION_REASON, name="reason_given"))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
     #: the response this was an earlier version of
     response_id: Mapped[int] = mapped_column(ForeignKey("vital_sign_responses.id"))
     #: baseline, post_40 or discharge
@@ -315,54 +340,30 @@ class VitalResponseRevision(db.Model):
     later_heart_rate: Mapped[int | None]
     later_spo2: Mapped[int | None]
     later_respiratory_rate: Mapped[int | None]
-    #: who had entered the earlier version (unknown for responses saved before migration 0024)
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: added_to, changed or withdrawn (domain.revisions)
-    change: Mapped[str] = mapped_column(String(12))
-    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: why a saved value was replaced or removed, or the response withdrawn (the clinician's words)
-    reason: Mapped[str | None] = mapped_column(Text)
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="response_revisions")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
-    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
-    changed_by: Mapped[User] = relationship(foreign_keys=[changed_by_id], lazy="joined")
 
     @property
     def later(self) -> dict[str, int | None]:
         return {name: getattr(self, f"later_{name}") for name in READING_NAMES}
 
 
-class AdverseEventRevision(db.Model):
+class AdverseEventRevision(Revision, db.Model):
     """An adverse event as it was saved before someone added to it, changed it or withdrew it,
     with who did so, when and why. Never edited or deleted, none added once the record is
     signed; signed with the record and shown on it ("Earlier and withdrawn adverse events")."""
 
     __tablename__ = "adverse_event_revisions"
-    __table_args__ = (CheckConstraint(REVISION_CHANGES, name="known_change"),
-                      CheckConstraint(REVISION_REASON, name="reason_given"))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dosing_session_id: Mapped[int] = mapped_column(ForeignKey("dosing_sessions.id"), index=True)
     #: the event this was an earlier version of
     adverse_event_id: Mapped[int] = mapped_column(ForeignKey("adverse_events.id"))
     #: the earlier version
     event_type: Mapped[str] = mapped_column(String(60))
     severity: Mapped[str] = mapped_column(String(10))
     action_taken: Mapped[str | None] = mapped_column(String(300))
-    #: who had entered the earlier version (unknown for events saved before migration 0025)
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: added_to, changed or withdrawn (domain.revisions)
-    change: Mapped[str] = mapped_column(String(12))
-    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: why a saved value was replaced or removed, or the event withdrawn (the clinician's words)
-    reason: Mapped[str | None] = mapped_column(Text)
 
     dosing_session: Mapped[DosingSession] = relationship(back_populates="adverse_event_revisions")
-    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="joined")
-    changed_by: Mapped[User] = relationship(foreign_keys=[changed_by_id], lazy="joined")
 
 
 class DosingAddendum(db.Model):

@@ -49,6 +49,7 @@ ACTIONS = {
     "rems.submitted": "Marked REMS form submitted",
     "appointment.create": "Booked appointment",
     "appointment.update": "Changed appointment",
+    "appointment.view": "Viewed appointment",
     "schedule.propose": "Proposed an auto-schedule",
     "schedule.confirm": "Confirmed an auto-schedule",
     "user.create": "Created user",

@@ -192,7 +192,7 @@ def best_moves(moves: list[tuple[Appointment, object]], now: datetime) -> dict[i
     clinicians = {a.clinician_id for a, _w in moves}
     blocks, extra = weekly_blocks_by_clinician(clinicians), extra_by_clinician(clinicians, around)
     busy, patients = busy_by_clinician(clinicians, around), busy_by_patient({a.patient_id for a, _w in moves}, around)
-    rooms = _busy_by_room({a.room_id for a, _w in moves} - {None}, around)
+    rooms = busy_by_room({a.room_id for a, _w in moves} - {None}, around)
     found = {}
     for a, w in moves:
         own = Interval(a.starts_at, a.ends_at)  # the booking being moved frees its own time
@@ -204,7 +204,7 @@ def best_moves(moves: list[tuple[Appointment, object]], now: datetime) -> dict[i
     return found
 
 
-def _busy_by_room(room_ids: set[int], span: Interval) -> dict[int, list[Interval]]:
+def busy_by_room(room_ids: set[int], span: Interval) -> dict[int, list[Interval]]:
     """Active appointments of some rooms within `span`, in one query (none asked: none read)."""
     grouped: dict[int, list[Interval]] = {}
     if room_ids:

@@ -13,6 +13,8 @@ from ..audit import services as audit
 from ..courses import services
 from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
+from .booking_forms import book_form_choices, only_team_choices
+from .calendar_booking import booking_page
 from .course_end import ending_preview
 from ..domain.measures import MEASURES
 from ..domain.protocols import DOCUMENTED_ITEMS
@@ -42,7 +44,7 @@ from ..bookings.booking import integration_sessions
 from ..scheduling.after_series import course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
-from ..db.clinic_time import clinic_today, clinic_zone
+from ..db.clinic_time import clinic_today, clinic_zone, to_clinic
 from ..db.types import utcnow
 from ..domain.phases import Phase
 
@@ -53,14 +55,6 @@ def plan_form_choices(form: PlanForm, clinicians=None, rooms=None) -> PlanForm:
     form.clinician.choices = options(dosing_clinician_choices(clinicians))
     form.room.choices = room_choices(first_free=False, rooms=rooms)
     return form
-
-
-def only_team_choices(course: TreatmentCourse, *forms) -> None:
-    """Offer only the care team to a user who may not ask for a membership: anyone else would be
-    refused (patients.care_team.admit_clinician still refuses an id sent from outside the list)."""
-    members = {m.user_id for m in course.patient.care_team}
-    for form in forms:
-        form.clinician.choices = [c for c in form.clinician.choices if c.value in members]
 
 
 def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
@@ -130,12 +124,10 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     plan_form = plan_form_choices(plan_form or PlanForm(
         days_between=stage.days_between.min, count=1 if maintenance else stage.sessions.max,
         clinician=course.prescriber_id, minutes=dosing.booked_minutes(protocol)), clinicians, rooms)
-    book_form = book_form or BookForm(clinician=course.therapist_id)
-    book_form.clinician.choices = options((user_id, name) for user_id, name, roles in clinicians
-                                          if THERAPIST in roles)
-    book_form.room.choices = room_choices(rooms=rooms)
+    book_form = book_form_choices(course, book_form or BookForm(clinician=course.therapist_id), may_add_to_team,
+                                  clinicians=clinicians, rooms=rooms)
     if not may_add_to_team:
-        only_team_choices(course, plan_form, book_form)
+        only_team_choices(course, plan_form)
     return clinicians, plan_form, book_form
 
 
@@ -296,12 +288,18 @@ def book_session(course_id: int):
         course, kind=form.kind.data, clinician_id=form.clinician.data, starts_at=form.starts_at.data,
         minutes=form.minutes.data, modality=form.modality.data, by=current_user, now=utcnow(),
         room_id=_room_for(form), join=form.join_request(), for_dose=_suggested_for()))
+    from_calendar = request.form.get("return_to") == "calendar"
     if done:
         audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
         flash(f"{appointment.label} booked.", "success")
+        if from_calendar:  # back to the week it was booked in, the therapist's
+            return redirect(url_for("scheduling.calendar_view", therapist=appointment.clinician_id,
+                                    date=to_clinic(appointment.starts_at).date().isoformat()))
         return _back_to_course(course.id, "windows")
     audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                  detail="refused")
+    if from_calendar:
+        return booking_page(course, form, status=422)
     return course_page(course, book_form=form, status=422)
 
 

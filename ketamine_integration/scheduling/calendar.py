@@ -1,30 +1,58 @@
-"""Calendar views: a day or a week of sessions, per therapist, per room or clinic-wide."""
+"""Calendar data: the sessions of a day or a week (per therapist, per room or clinic-wide) in one
+query, and the calendar page's filters read from its address."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, lazyload
 
-from ..extensions import db
-from ..db.clinic_time import clinic_zone
-from ..bookings.models import Appointment
+from ..bookings.models import KINDS, Appointment
+from ..db.clinic_time import clinic_today, clinic_zone
 from ..domain.coverage import OUTCOMES
+from ..extensions import db
+from ..web.forms import parse_id
+
+VIEWS = {"week": "Week", "day": "Day"}
+#: the day view's columns: one per clinician or one per room
+GROUPS = {"clinician": "Clinician", "room": "Room"}
+#: the dates the calendar moves between (a date typed outside them is brought inside)
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 1, 1)
 
 
 @dataclass(frozen=True)
 class Entry:
+    id: int
     starts_at: datetime
-    ends_at: datetime | None
+    ends_at: datetime
+    kind: str
     label: str
     patient: str
-    clinician: str | None
+    clinician_id: int
+    clinician: str
+    room_id: int | None
     place: str
     status: str
     course_id: int | None
     #: what became of it, in words ("late-cancelled", "unconfirmed": its time came with no outcome), or None
     outcome: str | None = None
+
+    @property
+    def state(self) -> str:
+        """Its status in a word or two: its outcome, else booked or cancelled."""
+        return self.outcome or self.status
+
+    @property
+    def state_words(self) -> str:
+        """The same, as it starts a line ("No-show", "Cancelled by the clinic")."""
+        return self.state[:1].upper() + self.state[1:]
+
+    @property
+    def state_key(self) -> str:
+        """The same as one word, for a class name ("cancelled-by-the-clinic")."""
+        return self.state.replace(" ", "-")
 
 
 def period(day: date, view: str) -> tuple[date, date]:
@@ -36,26 +64,29 @@ def period(day: date, view: str) -> tuple[date, date]:
 
 
 def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None,
-            patient_ids: Select | None = None, now: datetime | None = None) -> list[Entry]:
-    """The appointments of the period, of one clinician, room or set of patients (a subquery of ids)."""
+            patient_ids: Select | None = None, kind: str | None = None,
+            now: datetime | None = None) -> list[Entry]:
+    """The appointments of the period, of one clinician, room, kind or set of patients (a subquery
+    of ids): one query, however many."""
     zone = clinic_zone()
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
     stmt = (select(Appointment).where(Appointment.starts_at < end, Appointment.ends_at > start)
             # only the dosing session's number is shown: not its vitals, adverse events or addenda
             .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session).options(lazyload("*")))
-            .order_by(Appointment.starts_at))
+            .order_by(Appointment.starts_at, Appointment.id))
     if clinician_id is not None:
         stmt = stmt.where(Appointment.clinician_id == clinician_id)
     if room_id is not None:
         stmt = stmt.where(Appointment.room_id == room_id)
+    if kind is not None:
+        stmt = stmt.where(Appointment.kind == kind)
     if patient_ids is not None:
         stmt = stmt.where(Appointment.patient_id.in_(patient_ids))
-    found = [Entry(a.starts_at, a.ends_at, _label(a), a.patient.display_name, a.clinician.display_name,
-                   a.room.name if a.room else "Telehealth", a.status.replace("_", "-"), a.course_id,
-                   _outcome(a, now))
-             for a in db.session.scalars(stmt).unique()]
-    return found
+    return [Entry(a.id, a.starts_at, a.ends_at, a.kind, _label(a), a.patient.display_name, a.clinician_id,
+                  a.clinician.display_name, a.room_id, a.room.name if a.room else "Telehealth",
+                  a.status.replace("_", "-"), a.course_id, _outcome(a, now))
+            for a in db.session.scalars(stmt).unique()]
 
 
 def _outcome(appointment: Appointment, now: datetime | None) -> str | None:
@@ -72,7 +103,41 @@ def _label(appointment: Appointment) -> str:
     return appointment.label
 
 
-def by_day(items: list[Entry], first: date, last: date) -> list[tuple[date, list[Entry]]]:
-    zone = clinic_zone()
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [(d, [e for e in items if e.starts_at.astimezone(zone).date() == d]) for d in days]
+@dataclass(frozen=True)
+class Filters:
+    """What the calendar shows, from its address: anything unreadable falls back to the default
+    (a filter is a view, not a record: nothing to refuse)."""
+
+    view: str
+    day: date
+    #: the day view's columns (GROUPS)
+    by: str
+    therapist_id: int | None
+    room_id: int | None
+    kind: str | None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], *, today: date | None = None) -> Filters:
+        try:
+            day = date.fromisoformat(args.get("date", "")) if args.get("date") else None
+        except ValueError:
+            day = None
+        day = min(max(day or today or clinic_today(), EARLIEST), LATEST)
+        return cls(view=args.get("view") if args.get("view") in VIEWS else "week", day=day,
+                   by=args.get("by") if args.get("by") in GROUPS else "clinician",
+                   therapist_id=parse_id(args.get("therapist")), room_id=parse_id(args.get("room")),
+                   kind=args.get("kind") if args.get("kind") in KINDS else None)
+
+    @property
+    def period(self) -> tuple[date, date]:
+        return period(self.day, self.view)
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(days=1 if self.view == "day" else 7)
+
+    def args(self, **changes) -> dict[str, str]:
+        """The address's arguments for these filters with `changes` (None: left out)."""
+        values = {"view": self.view, "date": self.day.isoformat(), "by": self.by,
+                  "therapist": self.therapist_id, "room": self.room_id, "kind": self.kind, **changes}
+        return {k: str(v) for k, v in values.items() if v is not None and v != ""}

@@ -1,32 +1,29 @@
 """Scheduling pages: changes to bookings, the worklist, the calendar and the auto-schedule (booking from the course page: pages/course.py)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..web import access
-from ..accounts.models import THERAPIST
 from ..audit import services as audit
 from ..db.types import utcnow
 from ..db.errors import DomainError
 from ..domain.coverage import OUTCOMES
 from ..web.fields import YEARS
-from ..patients.access import caseload, load_patient_record
-from ..patients.models import Patient
-from ..patients.services import clinician_choices
+from ..patients.access import load_patient_record
 from ..web.forms import parse_id, submit
 from ..extensions import db
-from ..db.clinic_time import clinic_today
-from . import attendance, auto, availability_views, calendar, services, worklist
+from . import attendance, auto, availability_views, calendar_views, services, worklist
 from .forms import CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
-from ..bookings.models import Appointment, Room
+from ..bookings.models import Appointment
 
 bp = Blueprint("scheduling", __name__)
-# the availability pages (hours, time off, rooms, session types) are declared in their own module
+# the availability pages (hours, time off, rooms, session types) and the calendar's are declared in
+# their own modules
 availability_views.routes.add_to(bp)
+calendar_views.routes.add_to(bp)
 
 
 @bp.route("/schedule/auto")
@@ -90,7 +87,10 @@ RETURN_TO = {"worklist": "scheduling.staff_worklist", "home": "home.home"}
 
 
 def _back(appointment: Appointment, anchor: str = "#unconfirmed"):
-    """Back to the list the change was made from (`anchor`: the part of it), else to the course."""
+    """Back to the list the change was made from (`anchor`: the part of it), or to the appointment's
+    own page (the calendar opens it), else to the course."""
+    if request.form.get("return_to") == "appointment":
+        return redirect(url_for("scheduling.appointment_detail", appointment_id=appointment.id))
     if request.form.get("return_to") in RETURN_TO:
         return redirect(url_for(RETURN_TO[request.form["return_to"]]) + anchor)
     if appointment.course_id:
@@ -141,34 +141,3 @@ def appointment_reschedule(appointment_id: int):
 def _after_change(appointment, done: bool, form, what: str, message: str) -> None:
     audit.report_submission(done, form, "appointment.update", obj=appointment, patient_id=appointment.patient_id,
                       message=message, detail=what)
-
-
-@bp.route("/calendar")
-@access.permission("schedule.read")
-def calendar_view():
-    """Staff see any therapist, room or the whole clinic; a clinician sees their own sessions."""
-    view = "day" if request.args.get("view") == "day" else "week"
-    try:
-        day = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") else clinic_today()
-    except ValueError:
-        day = clinic_today()
-    day = min(max(day, date(2000, 1, 1)), date(2100, 1, 1))
-    sees_all = current_user.can("schedule.manage")
-    therapist_id = parse_id(request.args.get("therapist"))
-    room_id = parse_id(request.args.get("room")) if sees_all else None
-    patient_ids = None
-    if not sees_all:
-        therapist_id = current_user.id
-        if not current_user.can("schedule.bookable"):
-            # a nurse is booked for nothing: they see the sessions of their care-team patients
-            therapist_id, patient_ids = None, caseload(current_user, select(Patient.id))
-    first, last = calendar.period(day, view)
-    items = calendar.entries(first, last, clinician_id=therapist_id, room_id=room_id, patient_ids=patient_ids,
-                             now=utcnow())
-    audit.record("patient.list", detail=f"calendar; {len(items)} sessions")
-    step = timedelta(days=1 if view == "day" else 7)
-    return render_template(
-        "scheduling/calendar.html", days=calendar.by_day(items, first, last), view=view, day=day,
-        previous=day - step, following=day + step, therapist_id=therapist_id, room_id=room_id, sees_all=sees_all,
-        therapists=clinician_choices(THERAPIST) if sees_all else [],
-        rooms=db.session.scalars(select(Room).order_by(Room.name)).all() if sees_all else [])

@@ -71,7 +71,8 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
     i = world.ids
     course, patient = i["course"], i["patient"]
     shared = [f"/courses/{course}", f"/patients/{patient}", f"/patients/{patient}/releases", "/calendar",
-              "/calendars/", "/protocols/", "/protocols/xss-rems/v2", "/"]
+              "/calendars/", "/protocols/", "/protocols/xss-rems/v2", "/",
+              f"/appointments/{i['appointment_cancelled']}"]
     clinical = [f"/dosing/{i['dosing']}", f"/notes/{i['note_signed']}", f"/notes/{i['note_check_in']}",
                 f"/notes/{i['note_dosing']}",
                 f"/courses/{course}/measures", f"/courses/{course}/coordination", f"/courses/{course}/formulation",
@@ -219,6 +220,6 @@ def test_no_payload_runs_on_any_page(chromium_browser, browser_databases, tmp_pa
 
 #: fields no HTML page shows: the stored report's text goes only into its PDF
 PDF_ONLY = ("report questions", "report recommendations")
-#: stored (read back from the database by the world) but shown on no page today: the
-#: appointment history and a safety alert's acknowledgement
-NOT_DISPLAYED = ("appointment cancel reason", "appointment move reason", "safety alert acknowledgement")
+#: stored (read back from the database by the world) but shown on no page today: a safety alert's
+#: acknowledgement (an appointment's history is shown on its page, opened from the calendar)
+NOT_DISPLAYED = ("safety alert acknowledgement",)

@@ -217,6 +217,7 @@ class World:
         # One stays booked; the other is moved, then cancelled (both reasons are kept in its history).
         booked = self.one(Appointment, Appointment.course_id == course, Appointment.kind == "integration")
         moved = booked[1]
+        ids["appointment_cancelled"] = moved.id  # its page shows its history: both reasons
         self.post(admin, f"/appointments/{moved.id}/reschedule",
                   {"starts_at": form_time(local(2, 16)), "reason": p("appointment move reason")})
         self.post(admin, f"/appointments/{moved.id}/cancel", {"reason": p("appointment cancel reason")})

@@ -72,6 +72,10 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("notes.note_edit", "notes.read (Integration therapist, Prescriber)"),
     ("scheduling.calendar_view", "schedule.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
     ("scheduling.book_session", "schedule.book (Clinic admin, Clinic staff, Integration therapist, Prescriber)"),
+    # the calendar's free slots open the booking; its blocks open an appointment (issue 21, point 2)
+    ("scheduling.calendar_book", "schedule.book (Clinic admin, Clinic staff, Integration therapist, Prescriber)"),
+    ("scheduling.appointment_detail",
+     "schedule.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):
     assert access.rule_for(bare_app, endpoint).describe() == expected

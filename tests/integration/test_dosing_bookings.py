@@ -73,8 +73,8 @@ def test_a_plan_books_each_session_with_its_room_clinician_and_default_length(cl
     assert "Petra Lune, Dosing Suite 2, 10:00–12:00" in page
     # the room's day on the calendar shows it, numbered
     day = soon(2).date().isoformat()
-    assert "Dosing session 1 — Testa DosebookOne" in page_text(
-        client.get(f"/calendar?date={day}&view=day&room={clinic['suite2']}"))
+    calendar = page_text(client.get(f"/calendar?date={day}&view=day&room={clinic['suite2']}"))
+    assert "10:00–12:00 , Testa DosebookOne , ◆ Dosing session 1" in calendar
 
 
 @pytest.mark.parametrize("who, room, named", [

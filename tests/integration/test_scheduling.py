@@ -264,7 +264,7 @@ def test_calendar_shows_a_week_by_therapist_and_keeps_clinicians_to_their_own(te
     _book(auth, team["course"], team["therapist"], tomorrow_at(10))
     day = tomorrow_at(10).date().isoformat()
     week = page_text(client.get(f"/calendar?date={day}&therapist={team['therapist']}"))
-    assert "Integration session — Testa Scheduled" in week and "Telehealth" in week
+    assert "Testa Scheduled" in week and "with Hazel Quint" in week and "Telehealth" in week
     other = page_text(client.get(f"/calendar?date={day}&therapist={team['other_therapist']}"))
     assert "Testa Scheduled" not in other
     assert "Dosing session 1" in page_text(client.get(f"/calendar?date={(tomorrow_at(10) - timedelta(days=4)).date()}"))

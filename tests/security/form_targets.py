@@ -57,6 +57,9 @@ TARGETS: dict[str, list[Target]] = {
     "audit.views.AuditFilterForm": [Target("admin", lambda c: "/audit/", lambda c: {
         "user": str(c.users["therapist"]), "patient": "", "action": "patient.view",
         "date_from": (today() - timedelta(days=7)).isoformat(), "date_to": today().isoformat()}, method="GET")],
+    # -- the calendar's free slots (a GET: the slot's time, then the patient is picked) --------
+    "pages.calendar_booking.SlotForm": [Target("staff", lambda c: "/calendar/book", lambda c: {
+        "starts_at": form_time(local(3, 10))}, method="GET", extra={"clinician": "1", "room": "1"})],
     # -- calendars ---------------------------------------------------------------------------
     "calendars.forms.FeedForm": [
         Target("therapist", lambda c: "/calendars/feeds", lambda c: {"label": "phone"}),

@@ -176,6 +176,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             f"/appointments/{c.appointment}/reschedule", {"starts_at": form_time(local(3, 16)), "reason": s}), p))[1],
         "appointment.invite": lambda: Step("staff", lambda: c.auth.client.get(
             f"/appointments/{c.appointment}/invite.ics"), p),
+        "appointment.view": lambda: Step("staff", lambda: c.auth.client.get(f"/appointments/{c.appointment}"), p),
         "calendar.feed_read": lambda: (c.feed, Step("anonymous", lambda: anon.get(c.feed_path), lambda: None))[1],
         "calendar.import": lambda: Step("therapist", lambda: c.auth.post(
             f"/availability/{c.users['therapist']}/calendar-import",

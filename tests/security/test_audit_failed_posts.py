@@ -28,6 +28,8 @@ NO_PATIENT = {
     ("mfa.forms.PolicyForm", 0): "a clinic setting",
     ("mfa.forms.ResetAuthenticatorForm", 0): "a staff account's authenticator",
     ("audit.views.AuditFilterForm", 0): "the audit page's filter (a GET; audit.view is not patient data)",
+    ("pages.calendar_booking.SlotForm", 0): "a free slot's time from the calendar's link (a GET); refused, it "
+                                            "shows no patient, none being chosen yet",
     ("calendars.forms.FeedForm", 0): "the user's own feed address",
     ("calendars.forms.FeedForm", 1): "the user's own feed address",
     ("calendars.forms.FeedIdentityForm", 0): "a clinic setting",

@@ -98,6 +98,7 @@ MATRIX = [
     R("patients.patient_restore", WIDE, "staff", patient_id="patient"),
     R("protocols.protocol_detail", frozenset(ROLES), protocol_id="protocol", version="version"),  # library
     R("scheduling.appointment_cancel", WIDE, appointment_id="appointment"),  # staff run every schedule
+    R("scheduling.appointment_detail", WIDE, appointment_id="appointment"),  # the calendar opens any session
     R("scheduling.appointment_outcome", WIDE, appointment_id="appointment"),
     R("scheduling.appointment_reschedule", WIDE, appointment_id="appointment"),
     R("scheduling.availability", WIDE, user_id="clinician"),                 # staff manage anyone's hours;

@@ -1,0 +1,85 @@
+"""The calendar (issue 21, point 2): the time grid with its filters, and one appointment with its
+move, cancel and attendance actions (their forms post to scheduling/views.py's endpoints).
+
+Its pages are on the scheduling blueprint: scheduling/views.py adds `routes` to it. Booking a free
+slot is pages/calendar_booking.py (it composes a course's booking form)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from flask import render_template, request
+from flask_login import current_user
+from sqlalchemy import Select, select
+
+from ..accounts.models import THERAPIST
+from ..audit import services as audit
+from ..bookings.availability import active_rooms
+from ..bookings.models import KINDS, Appointment
+from ..db.clinic_time import to_clinic
+from ..db.types import utcnow
+from ..patients.access import caseload, load_patient_record
+from ..patients.models import Patient
+from ..patients.services import clinician_choices
+from ..web import access
+from ..web.routes import Routes
+from .calendar import GROUPS, VIEWS, Filters
+from .grid import time_grid
+from .services import BOOKABLE_IN
+
+#: the routes of these pages, added to the scheduling blueprint by scheduling/views.py
+routes = Routes()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose sessions the user may see on the calendar (patients.access: staff every schedule)."""
+
+    sees_all: bool
+    #: a clinician sees their own sessions; None: not limited to one clinician
+    clinician_id: int | None
+    #: a nurse (booked for nothing) sees the sessions of their care-team patients: a subquery of ids
+    patient_ids: Select | None
+    words: str
+
+
+def calendar_scope(user, asked: int | None) -> Scope:
+    """Staff see any therapist or the whole clinic; a clinician sees their own sessions (whatever
+    was asked); a nurse the sessions of their care-team patients."""
+    if user.can("schedule.manage"):
+        return Scope(True, asked, None, "")
+    if user.can("schedule.bookable"):
+        return Scope(False, user.id, None, "Your own sessions and free time.")
+    return Scope(False, None, caseload(user, select(Patient.id)), "The sessions of your care-team patients.")
+
+
+@routes.route("/calendar")
+@access.permission("schedule.read")
+def calendar_view():
+    """A week (a column per day) or a day (a column per clinician or per room) of sessions."""
+    filters = Filters.from_args(request.args)
+    scope = calendar_scope(current_user, filters.therapist_id)
+    filters = replace(filters, therapist_id=scope.clinician_id)
+    first, last = filters.period
+    grid = time_grid(first, last, now=utcnow(), by="day" if filters.view == "week" else filters.by,
+                     clinician_id=scope.clinician_id, room_id=filters.room_id, kind=filters.kind,
+                     patient_ids=scope.patient_ids, offer_slots=current_user.can("schedule.book"))
+    audit.record("patient.list", detail=f"calendar; {grid.sessions} sessions")
+    # a free slot books the session type shown, when only one bookable type is
+    bookable = filters.kind if filters.kind in BOOKABLE_IN else None
+    return render_template(
+        "scheduling/calendar.html", grid=grid, filters=filters, views=VIEWS, groups=GROUPS, kinds=KINDS,
+        previous=filters.day - filters.step, following=filters.day + filters.step, sees_all=scope.sees_all,
+        scope_words=scope.words, clinicians=clinician_choices(THERAPIST) if scope.sees_all else [],
+        rooms=active_rooms(), slot_args={"kind": bookable} if bookable else {})
+
+
+@routes.route("/appointments/<id:appointment_id>")
+@access.permission("schedule.read")
+def appointment_detail(appointment_id: int):
+    """One appointment: when, who, where, what became of it and its history, with the actions a
+    user who books may take (schedule-level: the care team, and staff for every patient)."""
+    appointment = load_patient_record(Appointment, appointment_id, clinical=False)
+    audit.record("appointment.view", obj=appointment, patient_id=appointment.patient_id)
+    day = to_clinic(appointment.starts_at).date()
+    return render_template("scheduling/appointment.html", a=appointment, now=utcnow(),
+                           calendar_args={"date": day.isoformat(), "view": "day", "by": "clinician"})

@@ -35,8 +35,8 @@ def load_demo_week(now: datetime) -> int:
     for course in courses:
         kind = NEXT_SESSION[course.current_phase]
         length = timedelta(minutes=lengths[kind])
-        [starts, *_] = free_slots(course.therapist_id, course.patient_id, Interval(tomorrow, tomorrow + timedelta(days=7)),
-                                  length)
+        week = Interval(tomorrow, tomorrow + timedelta(days=7))
+        [starts, *_] = free_slots(course.therapist_id, course.patient_id, week, length)
         room = first_free_room(starts, starts + length)
         room = None if room is None or room.name in DOSING_ROOMS else room  # talk, not in a dosing suite
         book_session(course, kind=kind, clinician_id=course.therapist_id, starts_at=starts, minutes=None,

@@ -88,8 +88,9 @@ def _audit(strip, lists, recent, counts) -> None:
              "to confirm": len(lists["to_confirm"].appointments) if lists.get("to_confirm") else 0}
     waiting = ", ".join(f"{c.kind.key} {c.count}" for c in counts if c.count)
     if any(shown.values()) or waiting:
-        listed = ", ".join(f"{n} {what}" for what, n in shown.items() if n)
-        audit.record("patient.list", detail=f"home page; {listed or 'nothing'} listed; waiting: {waiting or 'nothing'}"[:200])
+        listed = ", ".join(f"{what} {n}" for what, n in shown.items() if n)
+        detail = f"home page; listed: {listed or 'nothing'}; waiting: {waiting or 'nothing'}"
+        audit.record("patient.list", detail=detail[:200])
 
 
 @bp.route("/healthz")

@@ -189,6 +189,7 @@ def register_templates(app: Flask) -> None:
     from .domain.vitals import READINGS
     from .experience.models import SETTING_LABELS, VITAL_SOURCES, VITAL_TIMEPOINTS
     from .db.clinic_time import format_duration, format_local
+    from .home.waiting import menu_badge
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["duration"] = format_duration
@@ -203,6 +204,10 @@ def register_templates(app: Flask) -> None:
     def clinic_context():
         return {"clinic_name": app.config["CLINIC_NAME"],
                 "clinic_timezone": app.config["CLINIC_TIMEZONE"]}
+
+    # the menu's count of what waits on the signed-in user: called by base.html, so only pages that
+    # show the menu work it out (home/waiting.py)
+    app.jinja_env.globals.update(waiting_badge=menu_badge)
 
 
 def register_cli(app: Flask) -> None:

@@ -116,6 +116,17 @@ class CoordinationNote(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
+class ReplySeen(db.Model):
+    """When a note's author first saw its answer (the acknowledgement, with or without a reply):
+    the home page counts the answers their author has not seen yet (migration 0032). Bookkeeping
+    of its own table: the note itself never changes but for its acknowledgement."""
+
+    __tablename__ = "coordination_replies_seen"
+
+    note_id: Mapped[int] = mapped_column(ForeignKey("coordination_notes.id"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CoordinationReport(db.Model):
     """A generated report, kept exactly as sent: who, when, for whom, what it may show, the
     PDF and its SHA-256. Never changed (database triggers)."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import select
 
 from ..web import access
 from ..accounts.models import PRESCRIBER, THERAPIST, User
@@ -18,13 +17,12 @@ from ..extensions import db
 from ..web.fields import options
 from ..web.lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
-from ..patients.access import caseload, load_patient, load_patient_record, team_roles
-from ..patients.models import Patient
+from ..patients.access import active_caseload, load_patient, load_patient_record, team_roles
 from ..patients.services import clinician_choices
 from ..accounts.services import user_choices
 from ..db.clinic_time import clinic_today
 from ..web.forms import parse_id, submit
-from . import services
+from . import inbox, services
 from .due import reports_due_for
 from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
 from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
@@ -105,7 +103,9 @@ def _course_as_therapist(course_id: int) -> TreatmentCourse:
     return course
 
 
-def _page(course, *, note_form=None, report_form=None, status=200):
+def _page(course, *, note_form=None, report_form=None, status=200, seen=False):
+    """The conversation; `seen`: opened to read it, so the answers to the user's notes shown are seen
+    (the home page stops counting them as new)."""
     note_form = note_form or NoteForm()
     note_form.recipient.choices = options(services.note_recipients(course, current_user, clinic_today()))
     report_form = report_form or ReportForm()
@@ -116,6 +116,8 @@ def _page(course, *, note_form=None, report_form=None, status=200):
         # a prescriber sees their own conversation and reports, not what went to a colleague
         notes = [n for n in notes if current_user.id in (n.author_id, n.recipient_id)]
         reports = [r for r in reports if r.recipient_id == current_user.id]
+    if seen:
+        inbox.mark_answers_seen(notes, current_user, utcnow())
     return render_template("coordination/course.html", course=course, notes=notes, is_therapist=is_therapist,
                            sent_times={n.id: n.sent_at for n in notes},
                            reports=reports, note_form=note_form, report_form=report_form,
@@ -128,7 +130,7 @@ def course_coordination(course_id: int):
     course = _course(course_id)
     if request.method == "GET":
         audit.record("coordination.view", obj=course, patient_id=course.patient_id)
-        return _page(course)
+        return _page(course, seen=True)
     form = NoteForm()
     # any id: the service says why one is refused (outside the care team without a release, say)
     form.recipient.choices = options((user_id, name) for user_id, name, _roles in user_choices())
@@ -253,15 +255,9 @@ def prescriber_worklist():
     not recorded, REMS forms due (by patient): own patients only."""
     # The caseload as a subquery, not a list: a prescriber's caseload is hundreds of patients, and
     # the page names just those its notes and alerts are about (loaded with them).
-    mine = caseload(current_user, select(Patient.id).where(Patient.archived_at.is_(None)))
+    mine = active_caseload(current_user)
     # notes sent from outside the care team under a release active today reach the worklist too
-    notes = db.session.scalars(select(CoordinationNote).where(
-        CoordinationNote.recipient_id == current_user.id, CoordinationNote.acknowledged_at.is_(None),
-        or_(CoordinationNote.patient_id.in_(mine),
-            CoordinationNote.patient_id.in_(services.outside_patients(current_user, clinic_today()))))
-        .order_by(CoordinationNote.sent_at)
-        .options(joinedload(CoordinationNote.patient))).all()
-    notes.sort(key=lambda n: n.priority != "urgent")  # urgent first; stable, so oldest first within each
+    notes = inbox.notes_to_acknowledge(current_user, clinic_today())
     reports = db.session.scalars(select(CoordinationReport).where(
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))
         .order_by(CoordinationReport.created_at.desc()).limit(20)).all()

@@ -83,6 +83,7 @@ MUTABLE: dict[str, str] = {
     "calendar_feeds": "feeds are used and revoked",
     "calendar_imports": "a new upload replaces the previous one",
     "imported_busy": "replaced with each upload",
+    "coordination_replies_seen": "bookkeeping: when a note's author first opened its answer (the home page's count)",
 }
 
 

@@ -15,6 +15,7 @@ from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
 from .notes import load_demo_notes
+from .week import load_demo_week
 from ..patients.services import register_patient
 
 DEMO_PASSWORD = "harbor-light-demo-2026"
@@ -84,4 +85,5 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_notes(now, rng)
     load_demo_attendance(now)  # after the notes: a signed note proves its session was held
     load_demo_booked_ahead(now)
+    load_demo_week(now)
     load_demo_coordination(now)

@@ -1,6 +1,7 @@
 """Demo coordination: releases of information with different scopes (one revoked, one to an
 outside clinic, one to a prescriber outside the patient's care team), a therapist–prescriber
-conversation with an urgent note waiting, a note to the outside prescriber, and reports."""
+conversation with a reply and an urgent note waiting, a prescriber's note waiting on a therapist, a note
+to the outside prescriber, and reports."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -50,6 +51,10 @@ def load_demo_coordination(now: datetime) -> None:
     coordination.send_note(full, recipient_id=prescriber.id, priority="urgent", category="safety",
                            body="Item 9 answered 1 on today's PHQ-9: passive thoughts, no plan. Safety plan "
                                 "reviewed; could you see her before the next infusion?", by=therapist, today=today)
+    # and one the other way, waiting on the therapist (their home page lists it)
+    coordination.send_note(partial, recipient_id=partial.therapist_id, priority="routine", category="scheduling",
+                           body="I'd like to review the plan with the patient before the next dose; could the "
+                                "integration session after it move to the following morning?", by=partial.prescriber, today=today)
     for course in (full, partial):
         coordination.generate_report(course, recipient_id=course.prescriber_id, by=course.therapist, now=now,
                                      today=today, questions="Is the current dose and spacing still right?",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import contains_eager, lazyload
 
 from ..accounts.models import User
@@ -16,6 +16,10 @@ from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
 from .models import PLANNED, DosingSession
+
+
+#: from when a planned dose is overdue: the end of its booking, else its planned start
+OVER = func.coalesce(Appointment.ends_at, DosingSession.planned_start)
 
 
 @dataclass(frozen=True)
@@ -30,14 +34,22 @@ def overdue_planned(user: User, now: datetime) -> list[OverduePlan]:
     `now`, oldest first; one query. Without a booking (plans from before doses were booked), the
     planned start is the time. A dose still under way is not overdue: its record may be begun at
     the chair, or after discharge."""
-    over = func.coalesce(Appointment.ends_at, DosingSession.planned_start)
-    stmt = (select(DosingSession, over.label("over"))
-            .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
-            .join(Patient, Patient.id == TreatmentCourse.patient_id)
-            .outerjoin(Appointment, (Appointment.dosing_session_id == DosingSession.id)
-                       & Appointment.status.in_(ACTIVE_STATUSES))
-            .where(DosingSession.status == PLANNED, DosingSession.planned_start.is_not(None), over <= now,
-                   Patient.archived_at.is_(None))
+    stmt = (_overdue(user, now, DosingSession, OVER.label("over"))
             .options(lazyload("*"), contains_eager(DosingSession.course).contains_eager(TreatmentCourse.patient))
             .order_by(DosingSession.planned_start, DosingSession.id))
-    return [OverduePlan(session, since) for session, since in db.session.execute(caseload(user, stmt))]
+    return [OverduePlan(session, since) for session, since in db.session.execute(stmt)]
+
+
+def count_overdue_planned(user: User, now: datetime) -> Select:
+    """A SELECT of how many doses `overdue_planned` finds (the home page's count, the menu's badge)."""
+    return _overdue(user, now, func.count(DosingSession.id))
+
+
+def _overdue(user: User, now: datetime, *columns) -> Select:
+    return caseload(user, select(*columns).select_from(DosingSession)
+                    .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
+                    .join(Patient, Patient.id == TreatmentCourse.patient_id)
+                    .outerjoin(Appointment, (Appointment.dosing_session_id == DosingSession.id)
+                               & Appointment.status.in_(ACTIVE_STATUSES))
+                    .where(DosingSession.status == PLANNED, DosingSession.planned_start.is_not(None), OVER <= now,
+                           Patient.archived_at.is_(None)))

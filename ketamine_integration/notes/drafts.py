@@ -4,16 +4,17 @@ blank drafts could never go)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Iterable
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Select, exists, or_, select
 
 from ..accounts.models import User
 from ..db.errors import ConcurrentEdit, DomainError
 from ..db.locking import flush_versioned
 from ..extensions import db
-from .models import DRAFT, ActionCheckIn, ActionStep, NoteDosingLink, NoteTheme, ProcessNote, SessionNote
+from .models import DRAFT, NOTE_KINDS, ActionCheckIn, ActionStep, NoteDosingLink, NoteTheme, ProcessNote, SessionNote
 
 DISCARD_CONFLICT = ("This draft was saved in another window after you opened it. Review it before discarding "
                     "it: nothing was discarded.")
@@ -24,19 +25,42 @@ def has_writing(content: dict | None) -> bool:
     return any(value not in (None, "", [], {}) for value in (content or {}).values())
 
 
-def written_drafts(author_id: int, patient_ids: Iterable[int]) -> Counter:
-    """The author's drafts that hold anything (a section, a theme, a step, a check-in, a dosing
-    link), counted by patient: one statement, whatever the caseload. A blank draft ("Start a
-    note" and nothing more) is not unsigned work; a discarded one is gone from every list."""
-    ids = list(patient_ids)
-    if not ids:
-        return Counter()
+@dataclass(frozen=True)
+class DraftToSign:
+    """A draft of the author's holding something written: unsigned work (the home page lists them)."""
+
+    id: int
+    patient_id: int
+    course_id: int
+    kind: str
+    session_date: date
+
+    @property
+    def label(self) -> str:
+        return NOTE_KINDS[self.kind]
+
+
+def drafts_to_sign(author_id: int, patients: Iterable[int] | Select) -> list[DraftToSign]:
+    """The author's drafts on these patients (ids, or a SELECT of ids) that hold anything (a
+    section, a theme, a step, a check-in, a dosing link), oldest session first: one statement,
+    whatever the caseload. A blank draft ("Start a note" and nothing more) is not unsigned work; a
+    discarded one is gone from every list."""
+    ids = patients if isinstance(patients, Select) else list(patients)
+    if not isinstance(ids, Select) and not ids:
+        return []
     parts = [exists().where(table.note_id == SessionNote.id)
              for table in (NoteTheme, ActionStep, ActionCheckIn, NoteDosingLink)]
-    rows = db.session.execute(select(SessionNote.patient_id, SessionNote.content, or_(*parts).label("parts")).where(
+    rows = db.session.execute(select(SessionNote.id, SessionNote.patient_id, SessionNote.course_id, SessionNote.kind,
+                                     SessionNote.session_date, SessionNote.content, or_(*parts).label("parts")).where(
         SessionNote.author_id == author_id, SessionNote.status == DRAFT, SessionNote.discarded_at.is_(None),
-        SessionNote.patient_id.in_(ids))).all()
-    return Counter(r.patient_id for r in rows if r.parts or has_writing(r.content))
+        SessionNote.patient_id.in_(ids)).order_by(SessionNote.session_date, SessionNote.id)).all()
+    return [DraftToSign(r.id, r.patient_id, r.course_id, r.kind, r.session_date)
+            for r in rows if r.parts or has_writing(r.content)]
+
+
+def written_drafts(author_id: int, patient_ids: Iterable[int]) -> Counter:
+    """The author's drafts to sign (drafts_to_sign), counted by patient."""
+    return Counter(d.patient_id for d in drafts_to_sign(author_id, patient_ids))
 
 
 def discard_note(note: SessionNote, *, by: User, expected_version: int, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import User
@@ -79,6 +79,12 @@ def open_alerts(patient_ids) -> list[SafetyAlert]:
                                                         SafetyAlert.acknowledged_at.is_(None))
                               .options(joinedload(SafetyAlert.patient), _NOTE_DATE_ONLY)
                               .order_by(SafetyAlert.raised_at, SafetyAlert.id)).unique().all()
+
+
+def count_open_alerts(patients: Select) -> Select:
+    """A SELECT of how many alerts `open_alerts` finds for these patients (a SELECT of ids)."""
+    return select(func.count(SafetyAlert.id)).where(SafetyAlert.patient_id.in_(patients),
+                                                    SafetyAlert.acknowledged_at.is_(None))
 
 
 def safety_history(patient_id: int) -> list[SafetyAlert]:

@@ -57,6 +57,12 @@ def caseload(user: User, stmt: Select) -> Select:
     )))
 
 
+def active_caseload(user: User) -> Select:
+    """A SELECT of the ids of the user's care-team patients, archived ones left out: what the
+    worklists and the home page count and list."""
+    return caseload(user, select(Patient.id).where(Patient.archived_at.is_(None)))
+
+
 def load_patient(patient_id: int) -> Patient:
     """The patient the current user asked for: 404 if none, 403 (audited) if not theirs."""
     patient = db.session.get(Patient, patient_id)

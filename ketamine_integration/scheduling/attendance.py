@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import THERAPIST, User
@@ -142,13 +142,24 @@ class Unconfirmed:
     total: int
 
 
-def unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Unconfirmed:
+def _unconfirmed(now: datetime, clinician_id: int | None) -> list:
     """Therapist sessions (not dosing: signing its record says a dose happened) whose time has
-    come and nobody has said what happened, of one clinician or the whole clinic: one query."""
+    come and nobody has said what happened, of one clinician or the whole clinic."""
     where = [Appointment.status == BOOKED, Appointment.starts_at <= now, Appointment.kind != "dosing"]
     if clinician_id is not None:
         where.append(Appointment.clinician_id == clinician_id)
-    rows = db.session.execute(select(Appointment, func.count().over().label("total")).where(*where)
+    return where
+
+
+def count_unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Select:
+    """A SELECT of how many sessions `unconfirmed` finds (the home page's count, the menu's badge)."""
+    return select(func.count(Appointment.id)).where(*_unconfirmed(now, clinician_id))
+
+
+def unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Unconfirmed:
+    """The sessions whose time came with no outcome (_unconfirmed), the oldest SHOWN and how many: one query."""
+    rows = db.session.execute(select(Appointment, func.count().over().label("total"))
+                              .where(*_unconfirmed(now, clinician_id))
                               .options(joinedload(Appointment.patient))
                               .order_by(Appointment.starts_at, Appointment.id).limit(SHOWN)).all()
     return Unconfirmed([appointment for appointment, _ in rows], rows[0].total if rows else 0)

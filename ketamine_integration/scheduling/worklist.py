@@ -87,7 +87,7 @@ def worklist(now: datetime) -> list[WorkItem]:
 
     Windows come from the stored table (experience/window_store.py): only the open ones are
     read, not the thousands of courses in a clinic's history."""
-    live = TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value])
+    live = _live()
     versions = db.session.scalars(select(ProtocolVersion)).all()
     due = open_windows(live, now, uncovered_only=True, versions=versions)
     after = flagged_by_course(live, now, versions)
@@ -100,6 +100,18 @@ def worklist(now: datetime) -> list[WorkItem]:
     items += _outside_their_window(now)
     items += _overlapped_by_dosing(now)
     return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+
+
+def _live():
+    return TreatmentCourse.phase.in_([Phase.EXPERIENCE.value, Phase.INTEGRATION.value, Phase.MAINTENANCE.value])
+
+
+def closing_windows(now: datetime) -> int:
+    """How many windows the worklist lists as closing within 48 hours with nothing booked (its first
+    rows): the home page's count and the menu's badge for whoever runs the schedule; two queries
+    when the stored windows are current."""
+    due = open_windows(_live(), now, uncovered_only=True)
+    return sum(w.status is WindowStatus.CLOSING_SOON for windows in due.values() for w in windows)
 
 
 def _window_items(due: dict[int, list[OpenWindow]], courses: dict[int, TreatmentCourse],

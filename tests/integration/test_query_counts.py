@@ -163,3 +163,39 @@ def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, 
     page = client.get("/prescriber/").get_data(as_text=True)
     assert page.count('<details class="rems-group">') == 4 and page.count("not recorded</strong>") == 4
     assert _statements(app, client, "/prescriber/") == one
+
+
+@pytest.mark.parametrize("username", ["desk", "ther", "pres", "nurse"])
+def test_each_roles_home_page_does_not_grow_with_what_waits(make, auth, client, app, username):
+    """Issue 21, point 1: the day, the counts and their lists, and the menu's badge in bulk: two more
+    pairs of patients, each with a window closing, sessions today and tomorrow, a draft, notes waiting,
+    an answer and a dose overdue, run the same statements."""
+    from tests.home_world import add_patients, home_world
+
+    ids = home_world(make)
+    auth.login(username)
+    client.get("/")  # the first request may fill caches (protocol snapshots)
+    one = _statements(app, client, "/")
+    for n in (1, 2):
+        add_patients(make, ids, n)
+    page = client.get("/").get_data(as_text=True)
+    assert page.count("Tate Today") >= 3 or username in ("desk", "nurse")
+    assert _statements(app, client, "/") == one
+
+
+def test_the_menus_badge_does_not_grow_with_what_waits(make, auth, client, app):
+    """Every page with the menu counts what waits on the user: a constant number of statements."""
+    from tests.home_world import add_patients, home_world
+
+    ids = home_world(make)
+    for username in ("desk", "ther", "pres"):
+        auth.login(username)
+        client.get("/protocols/")
+        ids[f"{username}-statements"] = _statements(app, client, "/protocols/")
+        auth.logout()
+    for n in (1, 2):
+        add_patients(make, ids, n)
+    for username in ("desk", "ther", "pres"):
+        auth.login(username)
+        assert _statements(app, client, "/protocols/") == ids[f"{username}-statements"], username
+        auth.logout()

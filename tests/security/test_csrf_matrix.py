@@ -24,8 +24,10 @@ CSRF_PAGE = "The form had expired or did not come from this site, so nothing was
 #: inside patient's care team where clinicians may, else the admin or staff)
 ACTORS = ("therapist", "prescriber", "admin", "staff")
 #: GET routes that write by design, and what: the feed address counts its requests in the
-#: database (FEED_REQUESTS_PER_HOUR, shared by every server process)
-GET_WRITES = {"calendars.feed_ics": {"calendar_feeds"}}
+#: database (FEED_REQUESTS_PER_HOUR, shared by every server process); opening a conversation marks
+#: the answers to one's own notes seen (the home page's "new replies", migration 0032)
+GET_WRITES = {"calendars.feed_ics": {"calendar_feeds"},
+              "coordination.course_coordination": {"coordination_replies_seen"}}
 #: GET routes that redirect a fully signed-in user away: they serve only a sign-in still
 #: waiting for its second step (tests/integration/test_mfa.py covers them)
 SECOND_STEP_ONLY = {"mfa.code", "mfa.enrol"}

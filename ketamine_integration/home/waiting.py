@@ -1,0 +1,182 @@
+"""What waits on the user (issue 21, point 1): the home page's counts, each shown only to the roles
+it concerns and linking to where the work is done, and the menu's badge, their sum. A constant
+number of statements whatever the clinic's size: the counts SQL can make are one statement."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable
+
+from flask import g, url_for
+from flask_login import current_user
+from sqlalchemy import Select, select
+
+from ..accounts.models import User
+from ..coordination import inbox
+from ..db.clinic_time import clinic_today
+from ..db.types import utcnow
+from ..experience.overdue import count_overdue_planned
+from ..extensions import db
+from ..notes.drafts import drafts_to_sign
+from ..notes.safety import count_open_alerts
+from ..patients.access import active_caseload
+from ..scheduling.attendance import count_unconfirmed
+from ..scheduling.worklist import closing_windows
+
+
+def _runs_schedule(user: User) -> bool:
+    return user.can("schedule.manage")
+
+
+def _confirms_own(user: User) -> bool:
+    """A clinician who books: their own sessions whose time came (the whole clinic's: _runs_schedule)."""
+    return not _runs_schedule(user) and user.can("care_team.member") and user.can("schedule.book")
+
+
+def _reads_alerts(user: User) -> bool:
+    # safety alerts come from measures, which only those who read clinical content see (not nurses)
+    return user.can("care_team.member") and user.can("notes.read")
+
+
+def _home(anchor: str) -> Callable[[User], str]:
+    return lambda user: url_for("home.home") + anchor
+
+
+def _worklist(anchor: str) -> Callable[[User], str]:
+    return lambda user: url_for("scheduling.staff_worklist") + anchor
+
+
+def _unconfirmed_link(user: User) -> str:
+    return _worklist("#unconfirmed")(user) if _runs_schedule(user) else _home("#unconfirmed")(user)
+
+
+def _notes_link(user: User) -> str:
+    """A prescriber acknowledges on their worklist (a reply box by each note); others from the home page's list."""
+    if user.can("reports.receive"):
+        return url_for("coordination.prescriber_worklist") + "#notes-h"
+    return _home("#to-acknowledge")(user)
+
+
+@dataclass(frozen=True)
+class CountKind:
+    """One count of the home page: what it counts, for whom, where its work is done."""
+
+    key: str
+    #: its words for one and for several ("note to sign", "notes to sign")
+    one: str
+    several: str
+    #: whether the user is shown it
+    applies: Callable[[User], bool]
+    #: where the work is done
+    link: Callable[[User], str]
+    #: part of the menu's badge (every page counts it: one SQL count, or two statements at most);
+    #: the others (REMS forms, reports due) are worked out from protocol rules on the home page only
+    on_badge: bool = True
+
+    def words(self, count: int) -> str:
+        return self.one if count == 1 else self.several
+
+
+#: every count, in the order the home page shows them
+KINDS = (
+    CountKind("closing", "window closing with nothing booked", "windows closing with nothing booked",
+              _runs_schedule, _worklist("")),
+    CountKind("unconfirmed", "session to confirm", "sessions to confirm",
+              lambda u: _runs_schedule(u) or _confirms_own(u), _unconfirmed_link),
+    CountKind("drafts", "note to sign", "notes to sign", lambda u: u.can("notes.write"), _home("#drafts")),
+    CountKind("to_acknowledge", "coordination note waiting for your acknowledgement",
+              "coordination notes waiting for your acknowledgement", lambda u: u.can("coordination.message"),
+              _notes_link),
+    CountKind("replies", "new reply to your notes", "new replies to your notes",
+              lambda u: u.can("coordination.message"), _home("#replies")),
+    CountKind("alerts", "safety alert to acknowledge", "safety alerts to acknowledge", _reads_alerts,
+              _home("#alerts")),
+    CountKind("rems", "REMS form due", "REMS forms due",
+              lambda u: u.can("rems.file") and u.can("care_team.member"),
+              lambda u: url_for("experience.rems_list"), on_badge=False),
+    CountKind("reports_due", "prescriber report called for", "prescriber reports called for",
+              lambda u: u.can("reports.generate"), _home("#due"), on_badge=False),
+    CountKind("overdue_doses", "planned dose not recorded", "planned doses not recorded",
+              lambda u: u.can("dosing.sign") and u.can("reports.receive"),
+              lambda u: url_for("coordination.prescriber_worklist") + "#overdue-h"),
+)
+BY_KEY = {kind.key: kind for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class Count:
+    kind: CountKind
+    count: int
+    link: str
+    #: for the coordination notes: how many of them are urgent
+    urgent: int = 0
+
+    @property
+    def words(self) -> str:
+        return self.kind.words(self.count)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The user's counts on the badge (by key; only the kinds that apply to them), and how many
+    of the notes waiting for their acknowledgement are urgent."""
+
+    counts: dict[str, int]
+    urgent: int = 0
+
+    @property
+    def badge(self) -> int:
+        return sum(self.counts.values())
+
+
+def _sql_counts(user: User, now: datetime, today: date) -> dict[str, Select]:
+    """The counts on the badge SQL makes, each a SELECT of one number, by key."""
+    found = {}
+    if _runs_schedule(user):
+        found["unconfirmed"] = count_unconfirmed(now)
+    elif _confirms_own(user):
+        found["unconfirmed"] = count_unconfirmed(now, clinician_id=user.id)
+    if user.can("coordination.message"):
+        found["to_acknowledge"] = inbox.count_to_acknowledge(user, today)
+        found["urgent"] = inbox.count_urgent_to_acknowledge(user, today)
+        found["replies"] = inbox.count_new_replies(user)
+    if _reads_alerts(user):
+        found["alerts"] = count_open_alerts(active_caseload(user))
+    if BY_KEY["overdue_doses"].applies(user):
+        found["overdue_doses"] = count_overdue_planned(user, now)
+    return found
+
+
+def waiting_for(user: User, now: datetime, today: date) -> Waiting:
+    """The badge's counts: one statement for those SQL makes, one for the drafts to sign (whether a
+    draft holds anything is read from its content), two for the windows closing."""
+    counts: dict[str, int] = {}
+    queries = _sql_counts(user, now, today)
+    if queries:
+        row = db.session.execute(select(*(q.scalar_subquery().label(key) for key, q in queries.items()))).one()
+        counts.update(row._asdict())
+    if BY_KEY["drafts"].applies(user):
+        counts["drafts"] = len(drafts_to_sign(user.id, active_caseload(user)))
+    if BY_KEY["closing"].applies(user):
+        counts["closing"] = closing_windows(now)
+    urgent = counts.pop("urgent", 0)
+    return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent)
+
+
+def current_waiting() -> Waiting:
+    """The signed-in user's counts, worked out once per request (the home page and the menu share them)."""
+    if "home_waiting" not in g:
+        g.home_waiting = waiting_for(current_user, utcnow(), clinic_today())
+    return g.home_waiting
+
+
+def menu_badge() -> int:
+    """What waits on the signed-in user, for the menu (0 for nobody signed in)."""
+    return current_waiting().badge if current_user.is_authenticated else 0
+
+
+def home_counts(waiting: Waiting, user: User, more: dict[str, int]) -> list[Count]:
+    """Every count that applies to the user, in KINDS order: the badge's and `more` (the home page's own)."""
+    counts = {**waiting.counts, **more}
+    return [Count(kind, counts[kind.key], kind.link(user), waiting.urgent if kind.key == "to_acknowledge" else 0)
+            for kind in KINDS if kind.key in counts and kind.applies(user)]

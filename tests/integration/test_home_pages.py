@@ -1,0 +1,203 @@
+"""Home page per role (issue 21, point 1): the day first (today's and tomorrow's sessions), then what
+waits on the user as counts linking to where the work is done, then the lists; the menu's badge with
+their sum; answers to one's notes new until opened; every count audited; the caseload's next session."""
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from ketamine_integration.bookings.models import Appointment, AppointmentChange
+from ketamine_integration.coordination.models import ReplySeen
+from ketamine_integration.extensions import db
+from ketamine_integration.demo.clinic import DEMO_PASSWORD
+from tests.conftest import page_text
+from tests.home_world import NY, REPLY, URGENT, at, home_world
+
+
+@pytest.fixture
+def world(make):
+    return home_world(make)
+
+
+def _home(auth, client, username) -> tuple[str, str]:
+    auth.login(username)
+    response = client.get("/")
+    assert response.status_code == 200
+    return response.get_data(as_text=True), page_text(response)
+
+
+def _counts(html: str) -> dict[str, tuple[int, str]]:
+    """The count cards: their words -> (number, link)."""
+    return {re.sub(r"\s+", " ", words).strip(): (int(number), href) for href, number, words in re.findall(
+        r'<a class="count-card[^"]*" href="([^"]+)"><span class="count-number">(\d+)</span> '
+        r'<span class="count-words">(.*?)</span></a>', html, re.S)}
+
+
+def _unconfirmed_today() -> int:
+    """The therapist's session of today (00:30) waits for its outcome once its time has come."""
+    return int(datetime.now(NY) >= at(0, 0, 30))
+
+
+def _badge(html: str) -> str | None:
+    found = re.search(r'<span class="badge">(\d+)<span class="visually-hidden"> (items? waiting)</span></span>', html)
+    return f"{found.group(1)} {found.group(2)}" if found else None
+
+
+def test_staff_land_on_the_clinics_day_then_the_windows_to_book_not_on_recent_registrations(world, auth, client):
+    html, text = _home(auth, client, "desk")
+    assert text.index("The clinic's sessions") < text.index("Waiting for you") < text.index("Recently registered")
+    # the clinic's day: the therapist's session today, the prescriber's dose tomorrow
+    assert re.search(r"Today .*? 00:30 –01:20 Integration session : Tate Today , Hazel Quint, telehealth", text)
+    assert re.search(r"Tomorrow .*? 09:00 –11:00 Dosing session : Tate Today , Orrin Vale, Dosing Suite", text)
+    counts = _counts(html)
+    assert counts["window closing with nothing booked"] == (1, "/worklist")
+    unconfirmed = _unconfirmed_today()
+    if unconfirmed:
+        assert counts["session to confirm"] == (1, "/worklist#unconfirmed")
+    # nothing clinical, nothing addressed to staff
+    assert not any(words in text for words in ("notes to sign", "coordination note", "safety alert", "REMS"))
+    assert _badge(html) == f"{1 + unconfirmed} item{'s' if unconfirmed else ''} waiting"
+
+
+def test_a_therapist_starts_the_day_with_their_sessions_notes_and_answers(world, auth, client):
+    html, text = _home(auth, client, "ther")
+    assert text.index("My sessions") < text.index("Waiting for you") < text.index("My patients")
+    assert "Write the note for Tate Today, 00:30" in text and "Dosing session" not in text  # their own only
+    counts = _counts(html)
+    assert counts["note to sign"] == (1, "/#drafts")
+    assert counts["coordination note waiting for your acknowledgement"] == (1, "/#to-acknowledge")
+    assert counts["new reply to your notes"] == (1, "/#replies")
+    assert "windows closing" not in text and "planned dose" not in text
+    assert "Cleo Closing: integration session note of" in text and f"/notes/{world['draft']}" in html
+    assert f"/courses/{world['closing']}/coordination#cn-{world['note_to_therapist']}" in html
+    assert f"/courses/{world['today']}/coordination#cn-{world['answered_note']}" in html
+    assert "Orrin Vale replied" in text
+    assert _badge(html) == f"{3 + _unconfirmed_today()} items waiting"
+
+
+def test_todays_note_is_started_from_the_day_and_then_opened_as_a_draft(world, auth, client):
+    html, _ = _home(auth, client, "ther")
+    form = re.search(r'<form method="post" action="(/courses/\d+/notes)" class="strip-note">(.*?)</form>', html, re.S)
+    fields = dict(re.findall(r'name="(note-kind|note-session_date)" value="([^"]+)"', form.group(2)))
+    assert form.group(1) == f"/courses/{world['today']}/notes"
+    assert fields == {"note-kind": "integration", "note-session_date": datetime.now(NY).date().isoformat()}
+    started = auth.post(form.group(1), fields)
+    assert started.status_code == 302
+    note_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    html, text = _home(auth, client, "ther")
+    assert "Open the draft note for Tate Today" in text and f'href="/notes/{note_id}"' in html
+    assert "Write the note" not in text
+
+
+def test_a_prescriber_is_told_of_the_urgent_note_and_acknowledges_it_from_the_worklist(world, auth, client):
+    html, text = _home(auth, client, "pres")
+    counts = _counts(html)
+    assert counts["coordination note waiting for your acknowledgement (1 urgent)"] == (1, "/prescriber/#notes-h")
+    assert counts["planned dose not recorded"] == (1, "/prescriber/#overdue-h")
+    assert "Dosing record of Tate Today" in text and "notes to sign" not in text
+    assert _badge(html) == "2 items waiting"
+    worklist = page_text(client.get("/prescriber/"))
+    assert URGENT in worklist
+    assert auth.post(f"/coordination/{world['urgent_note']}/acknowledge",
+                     {"reply": "Seeing her tomorrow.", "next_page": "worklist"}).status_code == 302
+    html, text = _home(auth, client, "pres")
+    assert "coordination note" not in "".join(_counts(html)) and _badge(html) == "1 item waiting"
+    assert "Nothing waiting: sessions to confirm, coordination notes waiting for your acknowledgement" in text
+
+
+@pytest.mark.both_engines  # the answer marked seen by an INSERT ... ON CONFLICT DO NOTHING of each engine
+def test_an_answer_is_new_until_its_author_opens_the_conversation(world, make, auth, client):
+    auth.login("pres")  # the recipient opening the conversation does not see it for the author
+    assert client.get(f"/courses/{world['today']}/coordination").status_code == 200
+    auth.logout()
+    html, _ = _home(auth, client, "ther")
+    assert _counts(html)["new reply to your notes"][0] == 1
+    page = page_text(client.get(f"/courses/{world['today']}/coordination"))
+    assert REPLY in page
+    html, text = _home(auth, client, "ther")
+    assert "new reply" not in "".join(_counts(html)) and "New replies to your notes" not in text
+    assert "Nothing waiting:" in text and "new replies to your notes" in text
+    client.get(f"/courses/{world['today']}/coordination")  # again: nothing more to mark
+    seen = make.query(lambda: db.session.execute(select(ReplySeen.note_id, func.count()).group_by(ReplySeen.note_id))
+                      .all())
+    assert seen == [(world["answered_note"], 1)]
+
+
+def test_a_nurse_sees_the_doses_of_their_patients_and_nothing_to_count(world, auth, client):
+    html, text = _home(auth, client, "nurse")
+    assert "Dosing sessions of my patients" in text and "Dosing record of Tate Today" in text
+    assert "Integration session" not in text.split("My patients")[0]  # doses only, before the caseload
+    assert "Waiting for you" not in text and _badge(html) is None
+
+
+def test_counts_are_the_users_own(world, auth, client):
+    """A therapist not on these patients' team, and staff, count nothing of the therapist's notes or
+    the prescriber's; the counts they see name no patient."""
+    html, text = _home(auth, client, "ther2")
+    assert all(n == 0 for n, _ in _counts(html).values()) and _badge(html) is None
+    assert "Tate Today" not in text and "Cleo Closing" not in text
+    auth.logout()
+    html, text = _home(auth, client, "desk")
+    assert "coordination" not in text and "reply" not in text
+
+
+def test_the_badge_is_on_every_page_with_the_menu_but_not_on_error_pages(world, auth, client):
+    auth.login("pres")
+    protocols = client.get("/protocols/").get_data(as_text=True)
+    assert _badge(protocols) == "2 items waiting"
+    assert re.search(r'>Home <span class="badge">2<span class="visually-hidden"> items waiting</span></span></a>',
+                     protocols)
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and _badge(missing.get_data(as_text=True)) is None
+
+
+def test_the_home_page_audits_what_it_lists_and_counts(world, make, auth, client):
+    _home(auth, client, "pres")
+    [row] = [r for r in make.audit_rows(action="patient.list") if r.detail.startswith("home page")]
+    assert row.detail == "home page; listed: patients 2, sessions 1; waiting: to_acknowledge 1, overdue_doses 1"
+    assert "Tate" not in row.detail and "Cleo" not in row.detail
+
+
+def test_the_caseloads_next_session_is_the_first_not_yet_over(world, make, auth, client):
+    """A session under way is still the patient's next one (asked as "starts from now on", the column
+    said "—" the moment it began)."""
+    def under_way():
+        now = datetime.now(NY)
+        a = Appointment(patient_id=world["closing_patient"], course_id=world["closing"], kind="integration",
+                        clinician_id=world["therapist"], starts_at=now - timedelta(minutes=10),
+                        ends_at=now + timedelta(minutes=40), modality="telehealth", created_by_id=world["staff"])
+        a.changes.append(AppointmentChange(change="booked", by_user_id=world["staff"]))
+        db.session.add(a)
+        db.session.flush()
+        return a.starts_at
+    starts = make.run(under_way)
+    html, _ = _home(auth, client, "ther")
+    row = re.search(r"<tr><td><a href=\"/patients/\d+\">Cleo Closing</a>.*?</tr>", html, re.S).group(0)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    with make.app.test_request_context():
+        from ketamine_integration.db.clinic_time import format_local
+        assert cells[2] == format_local(starts)
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_gives_every_role_a_day_and_something_waiting(app, auth, client):
+    """Staff have a window closing, a therapist a reply from the prescriber and another a note to
+    acknowledge, the prescriber the urgent note; every live course outside its series comes again."""
+    def home_of(username):
+        auth.login(username, DEMO_PASSWORD)
+        auth.enrol()
+        html = client.get("/").get_data(as_text=True)
+        auth.logout()
+        return html, _counts(html)
+    _, staff = home_of("staff1")
+    assert staff["window closing with nothing booked"][0] >= 1
+    therapists = [home_of(f"therapist{n}") for n in range(1, 5)]
+    assert any(counts.get("new reply to your notes", (0,))[0] for _, counts in therapists)
+    assert any(counts.get("coordination note waiting for your acknowledgement", (0,))[0] for _, counts in therapists)
+    assert any("(1 urgent)" in words for n in (1, 2) for words in home_of(f"prescriber{n}")[1])
+    for html, _ in therapists:  # each patient in preparation, integration or maintenance comes again
+        for row in re.findall(r"<tr><td>.*?</tr>", html, re.S):
+            cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+            if cells[1] in ("Preparation", "Integration", "Maintenance"):
+                assert cells[2] != "—", cells

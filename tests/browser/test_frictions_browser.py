@@ -7,6 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_patients_browser import sign_in
+from tests.browser.test_scheduling_browser import _signed_window
 
 
 def test_a_new_feed_address_is_copied_with_the_copy_button(live_server, page: Page):
@@ -28,3 +29,27 @@ def test_a_new_feed_address_is_copied_with_the_copy_button(live_server, page: Pa
         expect(page.get_by_role("heading", name=app_name, exact=True)).to_be_visible()
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_staff_untick_one_proposed_session_and_the_result_lists_what_was_booked(live_server, page: Page):
+    """Two patients' windows proposed; staff untick one by its row's box: only the other is booked,
+    and the result page names both (booked: time, therapist, where; the other: not chosen)."""
+    _signed_window(live_server, "Browserbooked", hour=9)
+    _signed_window(live_server, "Leftunticked", hour=12)
+    sign_in(page, "desk")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Auto-schedule").click()
+    proposal = page.get_by_role("table", name="Proposed sessions (2)")
+    unwanted = proposal.get_by_role("row").filter(has_text="Leftunticked")
+    expect(unwanted.get_by_role("checkbox", name=re.compile("^Book"))).to_be_checked()
+    expect(unwanted).to_contain_text("In person, Dosing Suite")
+    unwanted.get_by_role("checkbox", name=re.compile("^Book")).uncheck()
+    page.get_by_role("button", name="Book the chosen sessions").click()
+    expect(page.get_by_role("heading", level=1, name="Auto-schedule: what was booked")).to_be_visible()
+    expect(page.get_by_text("Booked 1 integration session; 1 not chosen.")).to_be_visible()
+    booked = page.get_by_role("table", name="Sessions booked")
+    expect(booked).to_contain_text("Browserbooked")
+    expect(booked).to_contain_text("Hazel Quint")
+    expect(booked).not_to_contain_text("Leftunticked")
+    expect(page.get_by_role("region", name="Not chosen (1)")).to_contain_text("Leftunticked")
+    page.get_by_role("link", name="Propose again").click()
+    expect(page.get_by_role("table", name="Proposed sessions (1)")).to_contain_text("Leftunticked")

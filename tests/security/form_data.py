@@ -210,6 +210,8 @@ FORMS = {
         "window": "1",
         "therapist": str(t.therapist),
         "starts_at": local(2, 16).isoformat(),
+        "room": "",
+        "pick": "0",
         "days": "14",
     },
     "scheduling.availability_add_extra_hours": lambda w, t, r: {

@@ -73,9 +73,9 @@ def _auto_schedule_rows(c: Clinic) -> dict:
     """What the auto-schedule page proposes, as its confirm form would post it."""
     page = c.get("staff", "/schedule/auto?days=14").get_data(as_text=True)
     fields = {name: re.findall(rf'name="{name}" value="([^"]*)"', page)
-              for name in ("course", "window", "therapist", "starts_at")}
+              for name in ("course", "window", "therapist", "starts_at", "room", "pick")}
     assert fields["course"], "the auto-schedule proposed nothing to confirm"
-    return {**fields, "days": "14"}
+    return {**fields, "days": "14"}   # every row ticked, as the page offers them
 
 
 def _working_hours(c: Clinic) -> None:

@@ -58,6 +58,7 @@ ACTIONS = {
     "settings.mfa": "Changed which roles must use two-step sign-in",
     "settings.session_type": "Changed a session type's default length",
     "settings.calendar": "Changed what calendar feeds show",
+    "settings.file_names": "Changed what patient documents' file names carry",
     "calendar.feed_create": "Created a calendar feed address",
     "calendar.feed_revoke": "Revoked a calendar feed address",
     "calendar.feed_read": "A calendar feed was read",

@@ -22,6 +22,7 @@ from ..patients.access import caseload, load_patient, load_patient_record, team_
 from ..patients.models import Patient
 from ..patients.services import clinician_choices
 from ..accounts.services import user_choices
+from ..clinic_settings.file_names import patient_file_name
 from ..db.clinic_time import clinic_today
 from ..web.forms import parse_id, submit
 from . import services
@@ -240,7 +241,9 @@ def report_pdf(report_id: int):
         abort(403)
     audit.record("report.download", obj=report, patient_id=report.patient_id)
     response = Response(report.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="coordination-report-{report.id}.pdf"'
+    name = patient_file_name("coordination-report", mrn=course.patient.mrn, name=course.patient.full_name,
+                             day=clinic_today(report.created_at))
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
@@ -264,7 +267,8 @@ def prescriber_worklist():
     notes.sort(key=lambda n: n.priority != "urgent")  # urgent first; stable, so oldest first within each
     reports = db.session.scalars(select(CoordinationReport).where(
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))
-        .order_by(CoordinationReport.created_at.desc()).limit(20)).all()
+        .order_by(CoordinationReport.created_at.desc()).limit(20)
+        .options(joinedload(CoordinationReport.patient))).all()
     alerts = open_alerts(mine)
     forms = rems.by_patient(rems.forms_outstanding(current_user, today=clinic_today()))
     overdue_doses = overdue.overdue_planned(current_user, utcnow())

@@ -106,6 +106,7 @@ FORMS = {
     "calendars.feed_create": lambda w, t, r: {"label": "laptop"},
     "calendars.feed_revoke": _nothing,
     "calendars.feed_settings": lambda w, t, r: {"identity": "none"},
+    "clinic_settings.file_names_setting": lambda w, t, r: {"file_names": "mrn"},
     "coordination.course_coordination": lambda w, t, r: {
         "recipient": str(t.prescriber),
         "priority": "routine",

@@ -53,3 +53,24 @@ def test_staff_untick_one_proposed_session_and_the_result_lists_what_was_booked(
     expect(page.get_by_role("region", name="Not chosen (1)")).to_contain_text("Leftunticked")
     page.get_by_role("link", name="Propose again").click()
     expect(page.get_by_role("table", name="Proposed sessions (1)")).to_contain_text("Leftunticked")
+
+
+def test_the_users_tables_action_cells_stay_table_cells_in_line_with_their_row(live_server, page: Page):
+    """`.actions {display: flex}` once hit `td.actions`: the cell left the table's layout and its row's
+    cells no longer lined up. The links now sit in a div inside an ordinary cell."""
+    make = live_server.make
+    make.user("admin", username="boss", full_name="Bo Admin")
+    for n in range(3):
+        make.user("therapist", username=f"ther{n}", full_name=f"Theo Rapist {n}")
+    sign_in(page, "boss")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    table = page.get_by_role("table", name="Clinic user accounts")
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(4)
+    layout = rows.evaluate_all("""rows => rows.map(row => [...row.cells].map(cell => ({
+        display: getComputedStyle(cell).display, top: Math.round(cell.getBoundingClientRect().top),
+        bottom: Math.round(cell.getBoundingClientRect().bottom)})))""")
+    for cells in layout:
+        assert {c["display"] for c in cells} == {"table-cell"}
+        assert len({c["top"] for c in cells}) == 1 and len({c["bottom"] for c in cells}) == 1  # one row, one band
+    expect(rows.filter(has_text="Theo Rapist 1").get_by_role("link", name="Hours of ther1")).to_be_visible()

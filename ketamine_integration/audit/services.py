@@ -91,6 +91,7 @@ ACTIONS = {
     "report.download": "Downloaded a coordination report",
     "record.changed": "Refused: the record had changed meanwhile (append-only guard)",
     "audit.view": "Viewed audit log",
+    "audit.export": "Exported the audit log (CSV)",
     "backup.create": "Backed up the database",
     "backup.verify": "Verified a backup",
     "backup.restore": "Restored the database from a backup",

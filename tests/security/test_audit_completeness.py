@@ -50,6 +50,7 @@ NOT_PATIENT_DATA = {
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
     "calendar.feed_revoke": "ends the user's own feed address",
     "audit.view": "the admin reading the audit trail itself",
+    "audit.export": "the admin exporting the audit trail itself",
     "record.changed": "a write an append-only guard refused (nothing saved or shown); only reached by a race a "
                       "service did not lock against; tests/security/test_append_only_races.py",
     # Whole-clinic operations from the command line (no HTTP route); test_backups.py checks their rows.

@@ -10,13 +10,13 @@ from flask import Blueprint, Response, current_app, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..db.clinic_time import clinic_today, clinic_zone
 from ..extensions import db
 from ..web import access
-from ..web.fields import options
+from ..web.fields import ClinicDateField, options
 from ..web.forms import paginate, parse_id
 from . import services as audit
 from .export import EXPORT_LIMIT, csv_stream, matching
@@ -34,8 +34,8 @@ class AuditFilterForm(FlaskForm):
     patient = StringField("Patient MRN", validators=[Optional(), Length(max=32)])
     action = SelectField("Action", validators=[Optional()],
                          choices=options([("", "Any action"), *audit.ACTIONS.items()]))
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = ClinicDateField("From", validators=[Optional()])
+    date_to = ClinicDateField("To", validators=[Optional()])
 
     def validate_date_from(self, field):
         _within_audit_era(field)

@@ -383,3 +383,14 @@ def test_an_export_left_unread_or_half_read_holds_nothing_the_next_request_needs
     assert next(chunks).decode().startswith("\ufeffWhen (clinic time)") and next(chunks).count(b"\n") == 1
     assert client.get("/audit/").status_code == 200
     half.close()
+
+
+def test_the_date_filters_are_date_inputs_whose_hints_name_no_digit_order(setting, auth, client):
+    auth.login("boss")
+    html = client.get("/audit/").get_data(as_text=True)
+    assert re.search(r'<input aria-describedby="date_from-hint" id="date_from" name="date_from" type="date"', html)
+    assert "From the start of that day, clinic time" in html and "YYYY" not in html
+    refused = client.get("/audit/", query_string={"date_from": "12/03/2026"})
+    assert "Enter a real date, for example 3 December 2026." in page_text(refused)
+    # typed in words where no date picker shows: read as the day it names
+    assert "Enter a real date" not in page_text(client.get("/audit/", query_string={"date_from": "3 December 2026"}))

@@ -128,7 +128,7 @@ def _session(make, session_id):
     ("dose_mg", "900", "900 mg is 12.857 mg/kg for 70 kg; the clinic's ceiling for ketamine is 500 mg"),  # over the ceiling
     ("weight_kg", "5", "A weight of 5 kg is not plausible"),
     ("started_at", "2026-03-08T02:30", "does not exist in America/New_York"),   # spring-forward gap
-    ("started_at", "yesterday", "Enter a date and time as YYYY-MM-DD HH:MM."),
+    ("started_at", "yesterday", "Enter a real date and time, for example 3 December 2026 14:30."),
 ])
 def test_impossible_values_are_refused_on_their_field(team, make, auth, field, value, message):
     session_id = _planned(make, team)[0]

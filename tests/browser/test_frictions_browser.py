@@ -74,3 +74,37 @@ def test_the_users_tables_action_cells_stay_table_cells_in_line_with_their_row(l
         assert {c["display"] for c in cells} == {"table-cell"}
         assert len({c["top"] for c in cells}) == 1 and len({c["bottom"] for c in cells}) == 1  # one row, one band
     expect(rows.filter(has_text="Theo Rapist 1").get_by_role("link", name="Hours of ther1")).to_be_visible()
+
+
+def test_a_therapist_goes_back_from_the_report_preview_with_the_text_kept(live_server, page: Page):
+    from datetime import date
+
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.coordination.services import create_release
+    from ketamine_integration.extensions import db
+    from ketamine_integration.patients.models import Patient
+
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    patient = make.patient(family_name="Previewed")
+    course = make.course(patient, therapist, prescriber, phase="experience")
+    make.run(lambda: create_release(db.session.get(Patient, patient), recipient_user_id=prescriber,
+                                    recipient_name=None, categories=["measures"], purpose="Coordination",
+                                    effective_on=date.today(), expires_on=None, by=db.session.get(User, therapist)))
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}/coordination")
+    page.get_by_label("For", exact=True).select_option(label="Orrin Vale")
+    page.get_by_label("Questions for the prescriber").fill("Is a booster worth discussing?\nShe asked twice.")
+    page.get_by_label("Recommendations").fill("Keep the 2-day spacing.")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("heading", level=1, name="Coordination report for Orrin Vale")).to_be_visible()
+    page.get_by_role("button", name="← Back to the coordination page").click()
+    expect(page.get_by_role("heading", level=1, name="Prescriber coordination")).to_be_visible()
+    expect(page.get_by_label("Questions for the prescriber")).to_have_value("Is a booster worth discussing?\nShe asked twice.")
+    expect(page.get_by_label("Recommendations")).to_have_value("Keep the 2-day spacing.")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Generate and store this report").click()
+    expect(page.get_by_text("Report generated and stored")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^Coordination report on Testa Previewed \(KI-\d+\) for Orrin Vale"))
+           ).to_be_visible()

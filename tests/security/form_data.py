@@ -133,6 +133,11 @@ FORMS = {
         "questions": "Keep the spacing?",
         "recommendations": "",
     },
+    "coordination.report_form": lambda w, t, r: {
+        "recipient": str(t.prescriber),
+        "questions": "Keep the spacing?",
+        "recommendations": "",
+    },
     "courses.course_create": lambda w, t, r: {
         "protocol": f"{PROTOCOL}@2",
         "start_date": day(),

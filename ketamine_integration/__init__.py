@@ -112,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .audit.views import bp as audit_bp
     from .calendars.views import bp as calendars_bp
+    from .clinic_settings.views import bp as clinic_settings_bp
     from .coordination.views import bp as coordination_bp
     from .home.views import bp as home_bp
     from .courses.views import bp as courses_bp
@@ -124,7 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
-               scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp):
+               scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp):
         app.register_blueprint(bp)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
 

@@ -51,7 +51,9 @@ def feed_create():
     feed, token = made
     audit.record("calendar.feed_create", obj=feed)
     url = url_for("calendars.feed_ics", token=token, _external=True)
-    return _page(new_feed=(feed, url))  # shown once: only a hash of the secret is kept
+    # shown once: only a hash of the secret is kept; webcal: is the same address, which calendar
+    # apps registered for the scheme (Apple Calendar, Outlook) open as a subscription
+    return _page(new_feed=(feed, url, "webcal://" + url.split("://", 1)[1]))
 
 
 @bp.route("/calendars/feeds/<id:feed_id>/revoke", methods=["POST"])

@@ -147,3 +147,5 @@ class CoordinationReport(db.Model):
 
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
     recipient: Mapped[User] = relationship(foreign_keys=[recipient_id], lazy="joined")
+    #: loaded when read (a list naming each report's patient asks for it with joinedload)
+    patient: Mapped[Patient] = relationship()

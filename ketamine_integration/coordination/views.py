@@ -11,7 +11,7 @@ from ..accounts.models import PRESCRIBER, THERAPIST, User
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
-from ..documents.coordination_report import render_report_html
+from ..documents.coordination_report import PreviewActions, render_report_html
 from ..experience import monitoring, overdue, rems
 from ..extensions import db
 from ..web.fields import options
@@ -20,6 +20,7 @@ from ..notes.services import open_alerts
 from ..patients.access import active_caseload, load_patient, load_patient_record, team_roles
 from ..patients.services import clinician_choices
 from ..accounts.services import user_choices
+from ..clinic_settings.file_names import patient_file_name
 from ..db.clinic_time import clinic_today
 from ..web.forms import parse_id, submit
 from . import inbox, services
@@ -196,19 +197,34 @@ def report_preview(course_id: int):
         audit.record("report.preview", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                      detail=f"no active release for user {recipient_id}")
         flash("No release of information lets this record go to that prescriber today.", "error")
-        return redirect(url_for("coordination.course_coordination", course_id=course.id))
+        # the page again, what was typed still in the report form (the note form starts empty)
+        return _page(course, note_form=NoteForm(formdata=None), report_form=ReportForm(), status=422)
     audit.record("report.preview", obj=course, patient_id=course.patient_id,
                  detail=f"for user {recipient_id}: " + ",".join(sorted(categories)))
+    questions = request.form.get("questions", "")[:3000]
+    recommendations = request.form.get("recommendations", "")[:3000]
     data = services.report_data(course, recipient=db.session.get(User, recipient_id), author=current_user,
-                                categories=categories,
-                                now=utcnow(), questions=request.form.get("questions", "")[:3000],
-                                recommendations=request.form.get("recommendations", "")[:3000])
-    response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")
+                                categories=categories, now=utcnow(), questions=questions,
+                                recommendations=recommendations)
+    actions = PreviewActions(back_url=url_for("coordination.report_form", course_id=course.id) + "#report-form",
+                             generate_url=url_for("coordination.report_generate", course_id=course.id),
+                             recipient=recipient_id, questions=questions, recommendations=recommendations)
+    response = Response(render_report_html(data, for_pdf=False, actions=actions), mimetype="text/html")
     # The report carries its own print stylesheet (the same markup becomes the PDF): inline
     # styles only, still no script at all.
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
         "style-src 'self'", "style-src 'self' 'unsafe-inline'")
     return response
+
+
+@bp.route("/courses/<id:course_id>/report-form", methods=["POST"])
+@access.permission("reports.generate")
+def report_form(course_id: int):
+    """Back from the preview: the coordination page with the report form as it was typed (posted,
+    so questions and recommendations stay out of URLs, as for the preview itself)."""
+    course = _course_as_therapist(course_id)
+    audit.record("coordination.view", obj=course, patient_id=course.patient_id)
+    return _page(course, note_form=NoteForm(formdata=None), report_form=ReportForm())
 
 
 @bp.route("/courses/<id:course_id>/reports", methods=["POST"])
@@ -242,7 +258,9 @@ def report_pdf(report_id: int):
         abort(403)
     audit.record("report.download", obj=report, patient_id=report.patient_id)
     response = Response(report.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="coordination-report-{report.id}.pdf"'
+    name = patient_file_name("coordination-report", mrn=course.patient.mrn, name=course.patient.full_name,
+                             day=clinic_today(report.created_at))
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
@@ -260,7 +278,8 @@ def prescriber_worklist():
     notes = inbox.notes_to_acknowledge(current_user, clinic_today())
     reports = db.session.scalars(select(CoordinationReport).where(
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))
-        .order_by(CoordinationReport.created_at.desc()).limit(20)).all()
+        .order_by(CoordinationReport.created_at.desc()).limit(20)
+        .options(joinedload(CoordinationReport.patient))).all()
     alerts = open_alerts(mine)
     forms = rems.by_patient(rems.forms_outstanding(current_user, today=clinic_today()))
     overdue_doses = overdue.overdue_planned(current_user, utcnow())

@@ -223,12 +223,26 @@ class CoordinationReportData:
     therapist: TherapistQuestions
 
 
+@dataclass(frozen=True)
+class PreviewActions:
+    """What the preview offers above the report, never in the PDF: back to the coordination page
+    with what was typed (posted back, so the text never lands in a URL), or generate it as shown."""
+    #: posts the text back: the coordination page re-rendered with the report form filled in
+    back_url: str
+    generate_url: str
+    recipient: int
+    questions: str
+    recommendations: str
+
+
 TEMPLATE = "coordination/report.html"
 
 
-def render_report_html(report: CoordinationReportData, *, for_pdf: bool) -> str:
-    """The report page; `for_pdf` adds the running header and footer the PDF's pages carry."""
-    return render_template(TEMPLATE, report=report, for_pdf=for_pdf)
+def render_report_html(report: CoordinationReportData, *, for_pdf: bool,
+                       actions: PreviewActions | None = None) -> str:
+    """The report page; `for_pdf` adds the running header and footer the PDF's pages carry; the
+    preview carries `actions` above it."""
+    return render_template(TEMPLATE, report=report, for_pdf=for_pdf, actions=None if for_pdf else actions)
 
 
 def render_report_pdf(report: CoordinationReportData) -> bytes:

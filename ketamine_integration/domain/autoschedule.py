@@ -172,3 +172,20 @@ def greedy_earliest_first(demands: list[Demand], slots: list[Slot]) -> list[Assi
                 result.append(Assignment(demand, slot))
                 break
     return result
+
+
+def rooms_for(assignments: list[Assignment], rooms: list[int],
+              taken: dict[int, list[tuple[datetime, datetime]]]) -> dict[int, int | None]:
+    """The room each assignment's session is proposed in (by window key): the first of `rooms` (in
+    the clinic's order) free all through it, neither booked (`taken`: each room's booked spans)
+    nor proposed already for an overlapping session of this run; None: telehealth."""
+    proposed = {room: list(spans) for room, spans in taken.items()}
+    chosen: dict[int, int | None] = {}
+    for a in sorted(assignments, key=lambda a: (a.slot.starts_at, a.demand.key)):
+        span = (a.slot.starts_at, a.slot.ends_at or a.slot.starts_at)
+        room = next((r for r in rooms if not any(start < span[1] and span[0] < end
+                                                  for start, end in proposed.get(r, []))), None)
+        if room is not None:
+            proposed.setdefault(room, []).append(span)
+        chosen[a.demand.key] = room
+    return chosen

@@ -17,7 +17,8 @@ PERMISSIONS = {
     "protocols.read": "Read the protocol library",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
-    "clinic.configure": "Keep rooms, session types, the theme vocabulary and the calendar feed settings",
+    "clinic.configure": "Keep rooms, session types, the theme vocabulary, the calendar feed settings and "
+                        "what patient documents' file names carry",
     "patients.read": "Open patients and their courses: every patient with patients.read_all, "
                      "otherwise those whose care team one is on",
     "patients.read_all": "See every patient's details, courses and schedule (not clinical content)",

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from ..web import access
 from ..audit import services as audit
+from ..clinic_settings.file_names import patient_file_name
 from ..db.errors import DomainError
 from ..web.fields import options
 from ..patients.access import load_patient_record
@@ -339,8 +340,10 @@ def rems_pdf(dosing_id: int):
         abort(404)  # only a signed session under a REMS protocol has a monitoring form
     pdf = rems.monitoring_form_pdf(session)
     audit.record("rems.print", obj=session, patient_id=session.course.patient_id)
-    return pdf, 200, {"Content-Type": "application/pdf",
-                      "Content-Disposition": f'inline; filename="rems-monitoring-{session.id}.pdf"'}
+    patient = session.course.patient
+    name = patient_file_name("rems-monitoring-form", mrn=patient.mrn, name=patient.full_name,
+                             day=clinic_today(session.ended_at))
+    return pdf, 200, {"Content-Type": "application/pdf", "Content-Disposition": f'inline; filename="{name}"'}
 
 
 @bp.route("/dosing/<id:dosing_id>/rems-submitted", methods=["POST"])

@@ -1,7 +1,7 @@
 """The clinic-wide auto-schedule: propose integration sessions for uncovered windows, then book them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from ..accounts.models import THERAPIST, User
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
-from ..domain.autoschedule import Assignment, Demand, Slot, assign
+from ..domain.autoschedule import Assignment, Demand, Slot, assign, rooms_for
 from ..domain.phases import Phase
 from ..domain.slots import Interval, slot_starts, subtract
 from ..domain.windows import WindowStatus
@@ -21,10 +21,10 @@ from ..extensions import db
 from ..db.clinic_time import format_local
 from ..patients.models import Patient
 from ..bookings import booking
-from ..bookings.availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician, first_free_room,
+from ..bookings.availability import (available, busy_by_clinician, busy_by_patient, extra_by_clinician,
                            session_minutes, weekly_blocks_by_clinician)
 from ..bookings.booking import integration_sessions_by_course
-from ..bookings.models import Room
+from ..bookings.models import ACTIVE_STATUSES, Appointment, Room
 from .services import book_integration_session
 
 #: auto-scheduled sessions start on this grid (counted from the hour), or a coarser one when a
@@ -44,6 +44,36 @@ class Proposal:
     unmatched: list[Demand]
     courses: dict[int, TreatmentCourse]
     therapists: dict[int, User]
+    #: window key -> the room its session is proposed in (None: telehealth)
+    rooms: dict[int, Room | None]
+
+
+@dataclass(frozen=True)
+class ProposedRow:
+    """One proposed session as the confirm form posts it back."""
+    course_id: int
+    window_key: int
+    therapist_id: int
+    starts_at: datetime
+    #: None: telehealth
+    room_id: int | None
+
+
+BOOKED, REFUSED, SKIPPED = "booked", "refused", "skipped"
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one proposed row: booked, refused (why) or skipped (not chosen)."""
+    row: ProposedRow
+    status: str
+    #: the patient's name (the course's id when the course is gone)
+    patient: str
+    course_id: int | None
+    therapist: str
+    room: str | None
+    reason: str | None = None
+    appointment: Appointment | None = None
 
 
 def _demands(now: datetime, until: datetime) -> tuple[list[Demand], dict[int, TreatmentCourse]]:
@@ -96,54 +126,91 @@ def propose(now: datetime, days: int) -> Proposal:
     matched = {a.demand.key for a in assignments}
     therapists = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(therapist_ids)))}
     return Proposal(assignments=sorted(assignments, key=lambda a: a.slot.starts_at),
-                    unmatched=[d for d in demands if d.key not in matched], courses=courses, therapists=therapists)
+                    unmatched=[d for d in demands if d.key not in matched], courses=courses, therapists=therapists,
+                    rooms=_proposed_rooms(assignments))
 
 
-def confirm(rows: list[tuple[int, int, int, datetime]], *, by: User, now: datetime) -> int:
-    """Book every proposed (course, window, therapist, start) or none, naming what changed meanwhile."""
+def _proposed_rooms(assignments: list[Assignment]) -> dict[int, Room | None]:
+    """In person where a room is free all through the session (two queries, however many rows)."""
+    if not assignments:
+        return {}
+    rooms = {r.id: r for r in db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))}
+    start = min(a.slot.starts_at for a in assignments)
+    end = max(a.slot.ends_at or a.slot.starts_at for a in assignments)
+    taken: dict[int, list[tuple[datetime, datetime]]] = {}
+    for room_id, starts_at, ends_at in db.session.execute(select(
+            Appointment.room_id, Appointment.starts_at, Appointment.ends_at).where(
+            Appointment.room_id.in_(rooms), Appointment.status.in_(ACTIVE_STATUSES),
+            Appointment.starts_at < end, Appointment.ends_at > start)):
+        taken.setdefault(room_id, []).append((starts_at, ends_at))
+    chosen = rooms_for(assignments, list(rooms), taken)
+    return {key: rooms[room_id] if room_id is not None else None for key, room_id in chosen.items()}
+
+
+def confirm(rows: list[ProposedRow], chosen: set[int], *, by: User, now: datetime) -> list[RowOutcome]:
+    """Book the chosen rows (indexes into `rows`) as proposed, each that still can; one that no
+    longer can (taken or covered meanwhile) is refused with its reason, the others are booked
+    all the same. The rest are skipped. One outcome per row, in the rows' order."""
     courses = {c.id: c for c in db.session.scalars(select(TreatmentCourse).where(
-        TreatmentCourse.id.in_({r[0] for r in rows})))}
-    _lock_everyone(courses.values(), {r[2] for r in rows})
-    # First what changed since the proposal, all of it, before anything is booked: a session
-    # this batch books may itself count for a neighbouring window, which is not a change.
-    if len({r[1] for r in rows}) != len(rows):
-        raise DomainError("The proposal lists a window twice; make a new proposal.")
-    problems = _changed_since_proposal(rows, courses, now)
-    if not problems:
-        problems = _book_all(rows, courses, by=by, now=now)
-    if problems:
-        raise DomainError("Nothing was booked, because the schedule changed since the proposal: "
-                          + " ".join(problems) + " Make a new proposal.")
-    return len(rows)
+        TreatmentCourse.id.in_({r.course_id for r in rows})).options(selectinload(TreatmentCourse.patient)))}
+    picked = [(i, rows[i]) for i in sorted(chosen)]
+    _lock_everyone([courses[c] for c in {row.course_id for _, row in picked} if c in courses],
+                   {row.therapist_id for _, row in picked})
+    rooms = {r.id: r for r in db.session.scalars(select(Room).where(Room.active.is_(True)))}
+    names = {u.id: u.display_name for u in db.session.scalars(
+        select(User).where(User.id.in_({r.therapist_id for r in rows})))}
+    # First what changed since the proposal, for every chosen row, before anything is booked: a
+    # session this batch books may itself count for a neighbouring window, which is not a change.
+    problems = _changed_since_proposal(picked, courses, rooms, now)
+    outcomes = [_skipped(row, courses.get(row.course_id), names, rooms) for row in rows]
+    for i, _row in picked:
+        outcomes[i] = _book_row(outcomes[i], courses.get(rows[i].course_id), problems.get(i), by=by, now=now)
+    return outcomes
 
 
-def _changed_since_proposal(rows: list[tuple[int, int, int, datetime]], courses: dict,
-                            now: datetime) -> list[str]:
-    """What stops each proposed row being booked now, naming its patient."""
-    problems = []
-    for course_id, window_key, therapist_id, starts_at in rows:
-        course = courses.get(course_id)
-        problem = _still_open(course, window_key, therapist_id, starts_at, now) if course \
-            else "the course no longer exists"
-        if problem:
-            problems.append(f"{course.patient.full_name if course else course_id}: {problem}")
+def _skipped(row: ProposedRow, course: TreatmentCourse | None, names: dict[int, str], rooms: dict) -> RowOutcome:
+    """A row as the result page names it, before it is booked (or when it is not chosen)."""
+    return RowOutcome(row=row, status=SKIPPED, course_id=course.id if course else None,
+                      patient=course.patient.display_name if course else f"course {row.course_id}",
+                      therapist=names.get(row.therapist_id, f"user {row.therapist_id}"),
+                      room=rooms[row.room_id].name if row.room_id in rooms else None)
+
+
+def _changed_since_proposal(picked: list[tuple[int, ProposedRow]], courses: dict, rooms: dict,
+                            now: datetime) -> dict[int, str]:
+    """Why each chosen row can no longer be booked as proposed, by its index (rows that can: absent)."""
+    problems, windows = {}, set()
+    for i, row in picked:
+        course = courses.get(row.course_id)
+        if course is None:
+            problems[i] = "the course no longer exists"
+        elif row.window_key in windows:
+            problems[i] = "the proposal lists this window twice"
+        elif row.room_id is not None and row.room_id not in rooms:
+            problems[i] = "that room cannot be booked"
+        else:
+            problem = _still_open(course, row.window_key, row.therapist_id, row.starts_at, now)
+            if problem:
+                problems[i] = problem
+        windows.add(row.window_key)
     return problems
 
 
-def _book_all(rows: list[tuple[int, int, int, datetime]], courses: dict, *, by: User, now: datetime) -> list[str]:
-    """Book each row (in person when a room is free, else by telehealth); what refused, by patient and time."""
-    minutes, problems = session_minutes()["integration"], []
-    for course_id, _window_key, therapist_id, starts_at in rows:
-        course = courses[course_id]
-        room = first_free_room(starts_at, starts_at + timedelta(minutes=minutes))
-        try:
-            book_integration_session(course, clinician_id=therapist_id, starts_at=starts_at, minutes=minutes,
-                                     modality="in_person" if room else "telehealth",
-                                     room_id=room.id if room else None, by=by, now=now)
-        except DomainError as err:
-            problems.append(f"{course.patient.full_name} at {format_local(starts_at)}: "
-                            + " ".join(err.reasons.values()))
-    return problems
+def _book_row(outcome: RowOutcome, course: TreatmentCourse | None, problem: str | None, *, by: User,
+              now: datetime) -> RowOutcome:
+    """Book one chosen row in its own savepoint (a refusal undoes only its own writes)."""
+    if problem is not None:
+        return replace(outcome, status=REFUSED, reason=problem)
+    row = outcome.row
+    try:
+        with db.session.begin_nested():
+            appointment = book_integration_session(
+                course, clinician_id=row.therapist_id, starts_at=row.starts_at,
+                minutes=session_minutes()["integration"], modality="telehealth" if row.room_id is None else "in_person",
+                room_id=row.room_id, by=by, now=now)
+    except DomainError as err:
+        return replace(outcome, status=REFUSED, reason=" ".join(err.reasons.values()))
+    return replace(outcome, status=BOOKED, appointment=appointment)
 
 
 def _still_open(course: TreatmentCourse, window_key: int, therapist_id: int, starts_at: datetime,

@@ -9,11 +9,10 @@ from flask_login import current_user
 from ..web import access
 from ..audit import services as audit
 from ..db.types import utcnow
-from ..db.errors import DomainError
 from ..domain.coverage import OUTCOMES
 from ..web.fields import YEARS
 from ..patients.access import load_patient_record
-from ..web.forms import parse_id, submit
+from ..web.forms import parse_id, submit, whole_number
 from ..extensions import db
 from . import attendance, auto, availability_views, calendar_views, services, worklist
 from .forms import CancelAppointmentForm, MoveAppointmentForm, OutcomeForm
@@ -43,28 +42,48 @@ def _proposal_page(days: int, status: int = 200):
 @bp.route("/schedule/auto/confirm", methods=["POST"])
 @access.permission("schedule.manage")
 def auto_schedule_confirm():
-    """Book the reviewed proposal in one transaction: all of it, or nothing."""
-    form = request.form
+    """Book the chosen rows of the reviewed proposal, each that still can be; then say what was
+    booked, what was refused and why, and what was left out."""
+    rows, chosen = _proposed_rows(request.form)
+    days = min(max(request.form.get("days", default=14, type=int) or 14, 1), 31)
+    if not chosen:
+        audit.record("schedule.confirm", outcome=audit.FAILURE, detail=f"{len(rows)} proposed; none chosen")
+        flash("Choose at least one proposed session to book (tick its box); nothing was booked.", "error")
+        return _proposal_page(days, status=422)
+    outcomes = auto.confirm(rows, chosen, by=current_user, now=utcnow())
+    booked = [o for o in outcomes if o.status == auto.BOOKED]
+    refused = [o for o in outcomes if o.status == auto.REFUSED]
+    skipped = [o for o in outcomes if o.status == auto.SKIPPED]
+    audit.record("schedule.confirm", outcome=audit.SUCCESS if booked else audit.FAILURE,
+                 detail=(f"{len(booked)} booked, {len(refused)} refused, {len(skipped)} not chosen"
+                         + ("; appointments " + ", ".join(str(o.appointment.id) for o in booked) if booked else ""))[:200])
+    return render_template("scheduling/auto_result.html", booked=booked, refused=refused, skipped=skipped,
+                           days=days)
+
+
+def _proposed_rows(form) -> tuple[list[auto.ProposedRow], set[int]]:
+    """The proposal's rows and the indexes of those chosen, as the confirm form posts them; 400 for
+    anything the form could not have sent."""
+    columns = [form.getlist(name) for name in ("course", "window", "therapist", "starts_at", "room")]
+    if len({len(column) for column in columns}) != 1 or not columns[0] or len(columns[0]) > 2000:
+        abort(400)
     try:
-        rows = [(parse_id(c), parse_id(w), parse_id(t), datetime.fromisoformat(s)) for c, w, t, s in zip(
-            form.getlist("course"), form.getlist("window"), form.getlist("therapist"), form.getlist("starts_at"))]
+        rows = [auto.ProposedRow(course_id=parse_id(c), window_key=parse_id(w), therapist_id=parse_id(t),
+                                 starts_at=datetime.fromisoformat(s), room_id=parse_id(r) if r else None)
+                for c, w, t, s, r in zip(*columns)]
     except ValueError:
         abort(400)
-    if not rows or len(rows) > 2000 or any(None in row[:3] or row[3].tzinfo is None
-                                           or not YEARS[0] <= row[3].year <= YEARS[1] for row in rows):
-        abort(400)
-    days = min(max(form.get("days", default=14, type=int) or 14, 1), 31)
-    try:
-        booked = auto.confirm(rows, by=current_user, now=utcnow())
-    except DomainError as err:
-        # Undo the bookings made before the refusal, then propose again from what is really booked.
-        db.session.rollback()
-        audit.record("schedule.confirm", outcome=audit.FAILURE, detail=f"{len(rows)} proposed; refused")
-        flash(str(err), "error")
-        return _proposal_page(days, status=409)
-    audit.record("schedule.confirm", detail=f"{booked} booked")
-    flash(f"Booked {booked} integration session(s).", "success")
-    return redirect(url_for("scheduling.auto_schedule"))
+    chosen = {whole_number(i) for i in form.getlist("pick")}
+    if not all(_well_formed(row, room) for row, room in zip(rows, columns[4])) \
+            or not chosen <= set(range(len(rows))):
+        abort(400)  # a None among the chosen is not in the range either
+    return rows, chosen
+
+
+def _well_formed(row: auto.ProposedRow, room: str) -> bool:
+    """Ids the columns can hold, an aware time in the years a booking may take, a room id or none."""
+    return None not in (row.course_id, row.window_key, row.therapist_id) and row.starts_at.tzinfo is not None \
+        and YEARS[0] <= row.starts_at.year <= YEARS[1] and (row.room_id is not None or not room)
 
 
 @bp.route("/worklist")

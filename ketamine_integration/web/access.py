@@ -148,6 +148,9 @@ def _not_signed_in(rule: AccessRule, features: AccessCollaborators):
     reason = g.pop("session_end_message", None)
     session.clear()
     kept = features.keep_timed_out_submission()
+    if not reason and not kept and request.method == "GET" and request.path == "/":
+        # the app's own address: a first visit (or a bookmark) is simply signing in; nothing stopped it
+        return redirect(url_for("accounts.login"))
     flash(reason or "Please sign in to continue.", "info")
     if kept:
         flash("What you submitted is kept: sign in and it will be offered back on the same page.", "info")

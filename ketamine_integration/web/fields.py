@@ -16,18 +16,30 @@ from ..domain.text import written_length
 YEARS = (1900, 2100)
 
 
+#: how a date is asked for in words: a browser's date picker shows the date in its own order
+#: (12/03/2026 in the US, 03/12/2026 elsewhere), so no message or hint spells out a digit order
+#: it could contradict; a day named in words is read the same everywhere
+DATE_EXAMPLE = "3 December 2026"
+#: what a date may be typed as where no date picker shows: what pickers send, and the example's form
+DATE_FORMATS = ["%Y-%m-%d", "%d %B %Y", "%d %b %Y"]
+
+
 class ClinicDateField(DateField):
-    """A date typed or picked as YYYY-MM-DD; a wrong format says what to type instead."""
+    """A date picked, or typed as the picker sends it (2026-12-03) or in words (3 December 2026);
+    anything else is refused with an example."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format=DATE_FORMATS, **kwargs)
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
             self.data = None  # empty: InputRequired or Optional decides, with their own words
             return
         try:
-            super().process_formdata(valuelist)
+            super().process_formdata([" ".join(valuelist[0].split())])
         except ValueError:
             self.data = None
-            raise ValueError("Enter a date as YYYY-MM-DD.") from None
+            raise ValueError(f"Enter a real date, for example {DATE_EXAMPLE}.") from None
         if not YEARS[0] <= self.data.year <= YEARS[1]:
             self.data = None
             raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")
@@ -84,7 +96,8 @@ class ClinicDateTimeField(DateTimeLocalField):
     """
 
     def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"], **kwargs)
+        super().__init__(label, validators, format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d %B %Y %H:%M",
+                                                    "%d %b %Y %H:%M"], **kwargs)
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
@@ -94,7 +107,7 @@ class ClinicDateTimeField(DateTimeLocalField):
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError("Enter a date and time as YYYY-MM-DD HH:MM.") from None
+            raise ValueError(f"Enter a real date and time, for example {DATE_EXAMPLE} 14:30.") from None
         if not YEARS[0] <= self.data.year <= YEARS[1]:
             self.data = None
             raise ValueError(f"Use a year between {YEARS[0]} and {YEARS[1]}.")

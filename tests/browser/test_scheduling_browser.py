@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
@@ -25,20 +26,25 @@ from tests.factories import DISCHARGE_MET
 NY = ZoneInfo("America/New_York")
 
 
-def _signed_window(live_server) -> tuple[int, int]:
-    """A course in experience with a dosing session signed two days ago (window open)."""
+def _signed_window(live_server, family_name: str = "Browserbooked", hour: int = 9) -> tuple[int, int]:
+    """A course in experience with a dosing session signed two days ago at `hour` (window open); the
+    clinic's therapist, prescriber and staff user, their hours and the dosing room made the first time."""
     make = live_server.make
-    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
-    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
-    make.user("staff", username="desk", full_name="Dana Whitlow")
-    course_id = make.course(make.patient(family_name="Browserbooked"), therapist, prescriber, phase="experience")
+    known = make.query(lambda: {u.username: u.id for u in db.session.scalars(select(User))})
+    first = "ther" not in known
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint") if first else known["ther"]
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale") if first else known["pres"]
+    if first:
+        make.user("staff", username="desk", full_name="Dana Whitlow")
+    course_id = make.course(make.patient(family_name=family_name), therapist, prescriber, phase="experience")
 
     def setup():
-        for weekday in range(7):
-            db.session.add(WorkingHours(clinician_id=therapist, weekday=weekday, starts=time(9), ends=time(17)))
+        if first:
+            for weekday in range(7):
+                db.session.add(WorkingHours(clinician_id=therapist, weekday=weekday, starts=time(9), ends=time(17)))
         course = db.session.get(TreatmentCourse, course_id)
-        start = (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
-        room = Room(name="Dosing Suite")
+        start = (datetime.now(NY) - timedelta(days=2)).replace(hour=hour, minute=0, second=0, microsecond=0)
+        room = db.session.scalar(select(Room).where(Room.name == "Dosing Suite")) or Room(name="Dosing Suite")
         db.session.add(room)
         db.session.flush()
         [session] = plan_series(course, first_start=start, days_between=2, count=1, reason=None,
@@ -155,8 +161,8 @@ def test_staff_confirm_an_auto_schedule_proposal(live_server, page: Page):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Auto-schedule").click()
     proposal = page.get_by_role("table", name="Proposed sessions (1)")
     expect(proposal).to_contain_text("Browserbooked")
-    page.get_by_role("button", name="Confirm and book all 1").click()
-    expect(page.get_by_text("Booked 1 integration session(s).")).to_be_visible()
+    page.get_by_role("button", name="Book the chosen sessions").click()
+    expect(page.get_by_text("Booked 1 integration session.")).to_be_visible()
     page.goto(f"/courses/{course_id}")
     expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Booked, not yet held")
 

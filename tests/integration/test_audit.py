@@ -1,10 +1,13 @@
 """The audit trail: exactly one row per audited action, no secrets in it, and no way to change it."""
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from ketamine_integration.accounts.models import User
+from ketamine_integration.audit import services as audit_services
 from ketamine_integration.audit.models import AuditEvent, AuditImmutableError
 from ketamine_integration.web import forms as web
 from ketamine_integration.extensions import db
@@ -155,7 +158,8 @@ def test_audit_page_filters_by_user_action_patient_and_date(setting, make, auth,
     assert by_action.count("Viewed patient") == 2 + 1  # two rows plus the option in the select
     patient_mrn = make.query(lambda: db.session.get(Patient, setting["patient"]).mrn)
     by_patient = page(patient=patient_mrn, action="patient.view")
-    assert by_patient.count(patient_mrn) == 1 and by_patient.count("Viewed patient") == 1 + 1
+    # one row: its object (the patient viewed) and its patient column both name the patient
+    assert by_patient.count(patient_mrn) == 2 and by_patient.count("Viewed patient") == 1 + 1
     by_user = page(user=str(setting["admin"]), action="login.success")
     assert by_user.count("Signed in") == 1 + 1
     today = datetime.now(timezone.utc).date()
@@ -226,3 +230,167 @@ def test_audit_table_carries_the_append_only_trigger(app):
     with app.app_context():
         names = db.session.execute(text(TRIGGER_CATALOGUE[db.engine.dialect.name])).scalars().all()
     assert "audit_events_no_update" in names
+
+
+# -- the audit page names what it lists, and exports it (issue 21, point 5) -------------------------
+
+def _statements(app, client, path, **query) -> tuple[int, object]:
+    from sqlalchemy import event
+    count = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args, **kwargs: count.append(1)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(path, query_string=query)
+        body = response.get_data(as_text=True)   # a streamed body runs its statements as it is read
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(count), (response, body)
+
+
+def test_the_audit_page_names_users_patients_and_courses_with_their_links(setting, make, auth, client):
+    from ketamine_integration.courses.models import TreatmentCourse  # noqa: F401  (the model the row names)
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(setting["patient"], setting["therapist"], prescriber)
+    auth.login("desk")
+    client.get(f"/patients/{setting['patient']}")
+    client.get(f"/courses/{course}")
+    auth.logout()
+    auth.login("boss")
+    assert auth.post(f"/users/{setting['therapist']}/edit", {
+        "username": "ther", "full_name": "Ada Stone", "credentials": "", "email": "", "roles": ["therapist"],
+        "active": "y"}).status_code == 302
+    html = client.get("/audit/").get_data(as_text=True)
+    mrn = make.query(lambda: db.session.get(Patient, setting["patient"]).mrn)
+    assert f'<a href="/users/{setting["therapist"]}/edit">user Ada Stone</a>' in html
+    assert f'<a href="/patients/{setting["patient"]}">patient {mrn} T.A.</a>' in html     # Test Audited
+    assert f'<a href="/courses/{course}">treatment course #{course}</a>' in html
+    # the time on one line: a cell that does not wrap, date and time without the zone (the footer says it)
+    import re
+    assert re.search(r'<td class="nowrap"><time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">'
+                     r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time></td>', html)
+
+
+def test_the_audit_page_reads_names_in_the_same_statements_however_many_it_names(setting, make, auth, client, app):
+    def visit(n):
+        patient = make.patient(family_name=f"Named{n}")
+        make.user("therapist", username=f"named{n}")
+        auth.login("desk")
+        client.get(f"/patients/{patient}")
+        auth.logout()
+    visit(0)
+    auth.login("boss")
+    one, _ = _statements(app, client, "/audit/")
+    auth.logout()
+    for n in range(1, 6):
+        visit(n)
+    auth.login("boss")
+    assert _statements(app, client, "/audit/")[0] == one
+
+
+def _csv(body: str) -> list[list[str]]:
+    import csv
+    import io
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+def test_the_filtered_log_exports_as_csv_audited_and_safe_from_formulas(setting, make, auth, client, app):
+    for n, name in enumerate(("=HYPERLINK(\"http://evil.example\")", "+SUM(A1)", "-1+1", "@cmd")):
+        make.user("staff", username=f"formula{n}", full_name=name)
+    auth.login("desk")
+    client.get(f"/patients/{setting['patient']}")
+    auth.logout()
+    auth.login("boss")
+    response = client.get("/audit/export.csv", query_string={"action": "patient.view"})
+    assert response.status_code == 200 and response.is_streamed
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(r'attachment; filename="audit-log-\d{4}-\d\d-\d\d\.csv"', response.headers["Content-Disposition"])
+    rows = _csv(response.get_data(as_text=True))
+    assert rows[0][:6] == ["When (clinic time)", "When (UTC)", "User", "Username", "Action", "Action code"]
+    assert [r[5] for r in rows[1:]] == ["patient.view"]            # the same filter as the page
+    mrn = make.query(lambda: db.session.get(Patient, setting["patient"]).mrn)
+    assert rows[1][6] == f"patient {mrn} T.A." and rows[1][9] == f"{mrn} T.A."
+    exported = [r for r in make.audit_rows() if r.action == "audit.export"]
+    assert [(r.outcome, r.detail) for r in exported] == [("success", "1 rows; filters: action")]
+    # users named like formulas, as objects of the log: each written as text, none as a formula
+    make.run(lambda: [audit_services.record("user.update", object_type="user", object_id=u.id)
+                      for u in db.session.scalars(select(User).where(User.username.like("formula%")))])
+    rows = _csv(client.get("/audit/export.csv", query_string={"action": "user.update"}).get_data(as_text=True))
+    assert sorted(r[6] for r in rows[1:]) == ["user +SUM(A1)", "user -1+1", "user =HYPERLINK(\"http://evil.example\")",
+                                              "user @cmd"]      # named inside "user …": no formula start
+    assert not [c for row in rows[1:] for c in row if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    # and as who acted: their name in a cell of its own, written as text behind an apostrophe
+    auth.logout()
+    for n in range(4):
+        auth.login(f"formula{n}")
+        auth.logout()
+    auth.login("boss")
+    rows = _csv(client.get("/audit/export.csv", query_string={"action": "login.success"}).get_data(as_text=True))
+    assert sorted(r[2] for r in rows[1:] if r[3].startswith("formula")) == [
+        "'+SUM(A1)", "'-1+1", "'=HYPERLINK(\"http://evil.example\")", "'@cmd"]
+
+
+def test_a_formula_in_any_cell_is_written_as_text():
+    from ketamine_integration.audit.export import csv_safe
+    assert [csv_safe(v) for v in ("=1+1", "+1", "-1", "@x", "\tx", "\rx", "a=1", "", None, 7)] == \
+        ["'=1+1", "'+1", "'-1", "'@x", "'\tx", "'\rx", "a=1", "", "", "7"]
+
+
+def test_the_export_streams_every_row_once_in_chunks_up_to_its_limit(setting, make, auth, client, app, monkeypatch):
+    from ketamine_integration.audit import export, views
+    auth.login("boss")
+    for _ in range(6):
+        client.get(f"/patients/{setting['patient']}")
+    monkeypatch.setattr(export, "CHUNK", 2)
+    expected = make.query(lambda: [str(e.chain_position) for e in db.session.scalars(
+        select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()))])
+    statements, (response, body) = _statements(app, client, "/audit/export.csv")
+    rows = _csv(body)
+    # its own row (written before the file) comes first: newest first, each row once
+    assert [r[13] for r in rows[1:]] == [str(int(expected[0]) + 1)] + expected
+    monkeypatch.setattr(views, "EXPORT_LIMIT", 3)
+    monkeypatch.setattr(export, "EXPORT_LIMIT", 3)
+    rows = _csv(client.get("/audit/export.csv").get_data(as_text=True))
+    assert len(rows) == 1 + 3
+    detail = [r.detail for r in make.audit_rows() if r.action == "audit.export"][-1]
+    assert detail.startswith("3 rows (more matched: cut at 3)")
+
+
+def test_only_the_audit_reader_exports_and_bad_filters_export_nothing(setting, make, auth, client):
+    auth.login("desk")
+    assert client.get("/audit/export.csv").status_code == 403
+    auth.logout()
+    auth.login("boss")
+    refused = client.get("/audit/export.csv", query_string={"date_from": "1900-01-01"})
+    assert refused.status_code == 422 and refused.mimetype == "text/html"
+    assert [(r.outcome, r.detail) for r in make.audit_rows() if r.action == "audit.export"] == \
+        [("failure", "refused: filters not valid")]
+
+
+def test_an_export_left_unread_or_half_read_holds_nothing_the_next_request_needs(setting, make, auth, client,
+                                                                                  monkeypatch):
+    """A download abandoned half-way keeps no request context and no database transaction open (each
+    chunk is read in a context of its own): the admin's next page opens as usual."""
+    from ketamine_integration.audit import export
+    monkeypatch.setattr(export, "CHUNK", 1)
+    auth.login("boss")
+    unread = client.get("/audit/export.csv")
+    assert unread.status_code == 200 and client.get("/audit/").status_code == 200
+    half = client.get("/audit/export.csv")
+    chunks = iter(half.response)
+    assert next(chunks).decode().startswith("\ufeffWhen (clinic time)") and next(chunks).count(b"\n") == 1
+    assert client.get("/audit/").status_code == 200
+    half.close()
+
+
+def test_the_date_filters_are_date_inputs_whose_hints_name_no_digit_order(setting, auth, client):
+    auth.login("boss")
+    html = client.get("/audit/").get_data(as_text=True)
+    assert re.search(r'<input aria-describedby="date_from-hint" id="date_from" name="date_from" type="date"', html)
+    assert "From the start of that day, clinic time" in html and "YYYY" not in html
+    refused = client.get("/audit/", query_string={"date_from": "12/03/2026"})
+    assert "Enter a real date, for example 3 December 2026." in page_text(refused)
+    # typed in words where no date picker shows: read as the day it names
+    assert "Enter a real date" not in page_text(client.get("/audit/", query_string={"date_from": "3 December 2026"}))

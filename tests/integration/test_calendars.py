@@ -474,3 +474,22 @@ def test_a_long_refusal_is_cut_to_the_audit_column_not_a_server_error(clinic, ma
     assert f"(UID {uid}) repeats 999,999 times (COUNT=999999) starting in 1900" in page_text(response)
     [row] = make.audit_rows(action="calendar.import")
     assert row.outcome == "failure" and len(row.detail) == 200 and row.detail.startswith("refused: fff")
+
+
+def test_a_new_feed_comes_with_a_copy_button_a_webcal_link_and_steps_per_app(clinic, auth, client):
+    """Issue 21, point 5: the address stays selectable text, with a copy button (shown by its script),
+    the same address as a webcal: link, and how to add it in Google Calendar, Outlook and Apple Calendar."""
+    auth.login("ther")
+    html = auth.post("/calendars/feeds", {"label": "phone"}).get_data(as_text=True)
+    [url] = re.findall(r'<input id="feed-url" type="text" readonly value="(http://localhost/feeds/[^"]+\.ics)"', html)
+    assert re.search(r'<button type="button" class="button" data-copy-target="feed-url" hidden>Copy the address'
+                     r'</button>', html)
+    assert '<script src="/static/copy.js" defer></script>' in html
+    assert f'<a href="webcal://{url.removeprefix("http://")}">Subscribe with your calendar app</a>' in html
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    for app_name, step in (("Google Calendar", "From URL"), ("Outlook", "Subscribe from web"),
+                           ("Apple Calendar", "New Calendar Subscription")):
+        assert f"<h3>{app_name}</h3>" in html and step in text
+    listing = client.get("/calendars/").get_data(as_text=True)   # later visits: the steps, no address, no script
+    assert "Adding a feed to your calendar app" in listing and "webcal://" not in listing
+    assert "copy.js" not in listing and "feed-url" not in listing

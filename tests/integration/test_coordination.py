@@ -2,6 +2,7 @@
 carrying only what the release permits, never process notes, including after a revocation."""
 import hashlib
 import re
+from html import unescape
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -141,7 +142,7 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
     refused = _generate(auth, team)
     assert refused.status_code == 422 and "No release of information" in page_text(refused)
     assert auth.post(f"/courses/{team['course']}/report-preview",
-                     {"recipient": str(team["prescriber"])}).status_code == 302
+                     {"recipient": str(team["prescriber"])}).status_code == 422   # the page again, text kept
     assert client.get(f"/reports/{first}.pdf").status_code == 200          # downloadable later, as sent
     with pytest.raises(DBAPIError):
         make.run(lambda: db.session.execute(text("UPDATE coordination_reports SET content_hash = 'x'")))
@@ -234,3 +235,50 @@ def test_a_correction_is_a_follow_up_linked_to_the_note(team, make, auth, client
     assert [(n.body, n.follows_id) for n in notes] == [("PHQ-9 down from 18 to 8.", None),
                                                        ("Correction: down to 9, not 8.", first)]
     assert "Follow-up to the note of" in page_text(client.get(f"/courses/{team['course']}/coordination"))
+
+
+def test_the_preview_leads_back_to_the_coordination_page_with_the_text_kept(team, make, auth, client):
+    """Issue 21, point 5: the preview replaced the page with no way back but the browser's button (which,
+    the pages being no-store, lost what was typed). It opens with a way back that posts the text again."""
+    auth.login("desk")
+    assert _release(auth, team, ["dosing"]).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    typed = {"recipient": str(team["prescriber"]), "questions": "Is a booster <worth> discussing?\nSecond line",
+             "recommendations": 'Keep the "2-day" spacing.'}
+    preview = auth.post(f"/courses/{team['course']}/report-preview", typed)
+    html = preview.get_data(as_text=True)
+    body = html.split("<body>", 1)[1]
+    back = f'action="/courses/{team["course"]}/report-form#report-form"'
+    assert body.lstrip().startswith('<nav class="preview-actions" aria-label="Report preview">') and back in body
+    assert "← Back to the coordination page" in body and "Generate and store this report" in body
+    assert 'value="Is a booster &lt;worth&gt; discussing?\nSecond line"' in body            # escaped, whole
+    assert "booster" not in back                                  # the text goes back in the body, never a URL
+    # going back: the coordination page, its report form filled in as typed, the note form untouched
+    form = {name: unescape(value) for name, value in
+            re.findall(r'name="(recipient|questions|recommendations)" value="([^"]*)"', body, re.S)}
+    assert form == typed                                                  # what a browser would post back
+    again = auth.post(f"/courses/{team['course']}/report-form", form)
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and "<h1>Prescriber coordination</h1>" in page
+    report_form = page.split('id="report-form"', 1)[1]
+    assert ">\r\nIs a booster &lt;worth&gt; discussing?\nSecond line</textarea>" in report_form
+    assert re.search(r">\r\nKeep the (&#34;|&quot;)2-day(&#34;|&quot;) spacing.</textarea>", report_form)
+    assert re.search(rf'<option selected value="{team["prescriber"]}">', report_form)
+    note_form = page.split('id="report-form"', 1)[0]
+    assert "selected" not in note_form.split('id="recipient"', 1)[1].split("</select>", 1)[0]
+    # generating straight from the preview stores the report as previewed
+    assert auth.post(f"/courses/{team['course']}/reports", form).status_code == 302
+    stored = make.query(lambda: db.session.scalars(select(CoordinationReport)).one())
+    assert stored.recipient_id == team["prescriber"]
+    # the PDF has no preview bar
+    assert "Back to the coordination page" not in _latest_pdf_text(make, client)
+
+
+def test_a_refused_preview_keeps_the_typed_text_on_the_page(team, make, auth, client):
+    auth.login("ther")              # no release yet
+    refused = auth.post(f"/courses/{team['course']}/report-preview", {
+        "recipient": str(team["prescriber"]), "questions": "Typed before the release", "recommendations": ""})
+    assert refused.status_code == 422
+    assert "No release of information lets this record go to that prescriber today." in page_text(refused)
+    assert ">\r\nTyped before the release</textarea>" in refused.get_data(as_text=True)  # as WTForms writes it

@@ -193,7 +193,7 @@ def test_a_refused_report_preview_is_audited(make, auth, client):
     team = _team(make, auth)
     auth.login("ther")               # no release at all
     assert auth.post(f"/courses/{team['course']}/report-preview",
-                     {"recipient": str(team["prescriber"])}).status_code == 302
+                     {"recipient": str(team["prescriber"])}).status_code == 422
     assert [r for r in make.audit_rows(patient_id=team["patient"]) if r.action == "report.preview"], \
         "no audit row for the refused preview"
 

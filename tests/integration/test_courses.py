@@ -84,7 +84,7 @@ def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make
 @pytest.mark.parametrize("field, value, message", [
     ("protocol", "no-such-protocol@1", "Not a valid choice"),
     ("therapist", "999999", "Not a valid choice"),
-    ("start_date", "soon", "Enter a date as YYYY-MM-DD."),
+    ("start_date", "soon", "Enter a real date, for example 3 December 2026."),
     ("indication", "", "This field is required."),
 ])
 def test_invalid_enrolment_names_the_field_and_creates_nothing(team, make, auth, field, value, message):

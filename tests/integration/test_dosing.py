@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from ketamine_integration.experience.models import DosingSession, SignedRecordChanged
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment
+from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
 from tests.factories import DISCHARGE_MET_FORM
 
@@ -127,7 +128,7 @@ def _session(make, session_id):
     ("dose_mg", "900", "900 mg is 12.857 mg/kg for 70 kg; the clinic's ceiling for ketamine is 500 mg"),  # over the ceiling
     ("weight_kg", "5", "A weight of 5 kg is not plausible"),
     ("started_at", "2026-03-08T02:30", "does not exist in America/New_York"),   # spring-forward gap
-    ("started_at", "yesterday", "Enter a date and time as YYYY-MM-DD HH:MM."),
+    ("started_at", "yesterday", "Enter a real date and time, for example 3 December 2026 14:30."),
 ])
 def test_impossible_values_are_refused_on_their_field(team, make, auth, field, value, message):
     session_id = _planned(make, team)[0]
@@ -320,6 +321,10 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
     assert "Spravato" in listing and "Overdue" in listing
     pdf = client.get(f"/dosing/{session_id}/rems.pdf")
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    # named by whose it is and the session's date, not the record's id (issue 21, point 5)
+    mrn = make.query(lambda: db.session.get(Patient, patient).mrn)
+    assert pdf.headers["Content-Disposition"] == \
+        f'inline; filename="rems-monitoring-form-{mrn}-{(start + timedelta(minutes=15)).date()}.pdf"'
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf.data)).pages)
     text = text.replace("- ", "-")  # a hyphen the PDF wrapped at a line end
     for expected in ("Patient Monitoring Form", "56.00 mg", "LOT-42", "140 minutes",  # start to discharge

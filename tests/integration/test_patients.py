@@ -54,7 +54,7 @@ def test_staff_registers_a_patient_with_a_care_team(make, auth, client, staff):
 
 @pytest.mark.parametrize("field, value, message", [
     ("family_name", "", "This field is required."),                       # required
-    ("date_of_birth", "07/03/1984", "Enter a date as YYYY-MM-DD."),          # wrong format
+    ("date_of_birth", "07/03/1984", "Enter a real date, for example 3 December 2026."),  # 7 March or July 3?
     ("date_of_birth", "", "This field is required."),                         # missing
     ("date_of_birth", (date.today() + timedelta(days=1)).isoformat(), "between 1900-01-01 and today"),
     ("email", "not-an-email", "Invalid email address."),

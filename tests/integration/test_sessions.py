@@ -207,3 +207,15 @@ def test_the_idle_limit_comes_from_configuration(make, auth, client, app):
     auth.login("desk")
     make.age_login_sessions(last_seen_at=timedelta(minutes=6))
     assert client.get("/").status_code == 302
+
+
+def test_a_first_visit_to_the_front_door_is_not_told_to_sign_in_but_a_stopped_page_is(make, auth, client):
+    """Issue 21, point 5: "Please sign in to continue." greeted anyone opening the app's address. Only a
+    page the visitor was stopped from reaching says so (and is returned to after signing in)."""
+    first = client.get("/")
+    assert first.status_code == 302 and first.headers["Location"] == "/login"
+    login = page_text(client.get("/login"))
+    assert "Sign in" in login and "Please sign in to continue." not in login
+    stopped = client.get("/patients/")
+    assert stopped.headers["Location"] == "/login?next=/patients/"
+    assert "Please sign in to continue." in page_text(client.get(stopped.headers["Location"]))

@@ -179,3 +179,17 @@ def test_an_admins_own_edit_page_says_before_saving_which_roles_they_cannot_gran
             and "another admin must grant them" in hint.group(1))
     # another admin's page needs no such hint: granting them any role is this admin's to do
     assert 'id="roles-hint"' not in client.get(f"/users/{other}/edit").get_data(as_text=True)
+
+
+def test_action_links_sit_in_a_div_inside_an_ordinary_table_cell(admin, make, client):
+    """Issue 21, point 5: `.actions {display: flex}` also hit `td.actions`, taking the cell out of the
+    table's layout (the users table's last column stood apart from its row). No template gives a cell
+    that class; the users table wraps its links in a div."""
+    from pathlib import Path
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    cells = [f"{p.relative_to(templates)}: {m}" for p in sorted(templates.rglob("*.html"))
+             for m in re.findall(r"<t[dh]\b[^>]*\bclass=\"[^\"]*\bactions\b[^\"]*\"", p.read_text())]
+    assert cells == []
+    make.user("therapist", username="ther")
+    html = client.get("/users/").get_data(as_text=True)
+    assert html.count('<td><div class="actions">') == 2     # one per user: the admin and the therapist

@@ -106,6 +106,7 @@ FORMS = {
     "calendars.feed_create": lambda w, t, r: {"label": "laptop"},
     "calendars.feed_revoke": _nothing,
     "calendars.feed_settings": lambda w, t, r: {"identity": "none"},
+    "clinic_settings.file_names_setting": lambda w, t, r: {"file_names": "mrn"},
     "coordination.course_coordination": lambda w, t, r: {
         "recipient": str(t.prescriber),
         "priority": "routine",
@@ -128,6 +129,11 @@ FORMS = {
         "recommendations": "",
     },
     "coordination.report_preview": lambda w, t, r: {
+        "recipient": str(t.prescriber),
+        "questions": "Keep the spacing?",
+        "recommendations": "",
+    },
+    "coordination.report_form": lambda w, t, r: {
         "recipient": str(t.prescriber),
         "questions": "Keep the spacing?",
         "recommendations": "",
@@ -210,6 +216,8 @@ FORMS = {
         "window": "1",
         "therapist": str(t.therapist),
         "starts_at": local(2, 16).isoformat(),
+        "room": "",
+        "pick": "0",
         "days": "14",
     },
     "scheduling.availability_add_extra_hours": lambda w, t, r: {

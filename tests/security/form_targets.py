@@ -66,6 +66,8 @@ TARGETS: dict[str, list[Target]] = {
         Target("therapist", lambda c: f"/calendars/feeds/{c.feed}/revoke", lambda c: {"label": ""})],
     "calendars.forms.FeedIdentityForm": [Target("admin", lambda c: "/calendars/settings",
                                                 lambda c: {"identity": "initials"})],
+    "clinic_settings.forms.FileNamesForm": [Target("admin", lambda c: "/settings/file-names",
+                                                   lambda c: {"file_names": "mrn"})],
     "busy_times.forms.CalendarImportForm": [Target(
         "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
         lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],

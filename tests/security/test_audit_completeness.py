@@ -46,9 +46,11 @@ NOT_PATIENT_DATA = {
     "user.password_reset": "staff accounts, not patients",
     "settings.session_type": "a clinic setting",
     "settings.calendar": "a clinic setting",
+    "settings.file_names": "a clinic setting",
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
     "calendar.feed_revoke": "ends the user's own feed address",
     "audit.view": "the admin reading the audit trail itself",
+    "audit.export": "the admin exporting the audit trail itself",
     "record.changed": "a write an append-only guard refused (nothing saved or shown); only reached by a race a "
                       "service did not lock against; tests/security/test_append_only_races.py",
     # Whole-clinic operations from the command line (no HTTP route); test_backups.py checks their rows.
@@ -73,9 +75,9 @@ def _auto_schedule_rows(c: Clinic) -> dict:
     """What the auto-schedule page proposes, as its confirm form would post it."""
     page = c.get("staff", "/schedule/auto?days=14").get_data(as_text=True)
     fields = {name: re.findall(rf'name="{name}" value="([^"]*)"', page)
-              for name in ("course", "window", "therapist", "starts_at")}
+              for name in ("course", "window", "therapist", "starts_at", "room", "pick")}
     assert fields["course"], "the auto-schedule proposed nothing to confirm"
-    return {**fields, "days": "14"}
+    return {**fields, "days": "14"}   # every row ticked, as the page offers them
 
 
 def _working_hours(c: Clinic) -> None:

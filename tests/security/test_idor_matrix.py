@@ -65,6 +65,7 @@ MATRIX = [
     R("coordination.report_generate", course_id="course"),                   # reports are the treating therapist's
     R("coordination.report_pdf", report_id="report"),                        # a report goes to its recipient
     R("coordination.report_preview", course_id="course"),                    # nor previews of it
+    R("coordination.report_form", course_id="course"),                       # nor the way back from one
     R("courses.course_create", WIDE, patient_id="patient"),                  # staff enrol any patient
     R("courses.course_detail", WIDE, course_id="course"),                    # the course page is schedule-level
     R("courses.course_phase", course_id="course"),                           # phases are clinical decisions

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ketamine_integration.domain.autoschedule import (Assignment, Demand, Slot, assign, feasible,
-                                                      greedy_earliest_first, overlap, score)
+                                                      greedy_earliest_first, overlap, rooms_for, score)
 
 T0 = datetime(2026, 6, 1, 9, tzinfo=timezone.utc)
 
@@ -124,3 +124,28 @@ def test_a_slot_without_an_end_is_the_instant_it_starts():
     assert overlap(Slot(1, 1, day(1)), Slot(2, 2, *busy))
     assert not feasible(window, Slot(1, 1, day(1)))                  # at the start of an appointment: busy
     assert feasible(window, Slot(1, 1, day(1) + timedelta(hours=1)))  # at its end: free
+
+
+def _at(key, start_hours, therapist=1, hours=1):
+    """An assignment of window `key` to a session `start_hours` after T0, `hours` long."""
+    start = T0 + timedelta(hours=start_hours)
+    return Assignment(demand(key, 0, 14), Slot(key=key, therapist_id=therapist, starts_at=start,
+                                               ends_at=start + timedelta(hours=hours)))
+
+
+def _span(start_hours, hours=1):
+    return (T0 + timedelta(hours=start_hours), T0 + timedelta(hours=start_hours + hours))
+
+
+@pytest.mark.parametrize("assignments, rooms, taken, expected", [
+    ([_at(1, 0)], [10, 20], {}, {1: 10}),                                   # the clinic's first room
+    ([_at(1, 0)], [], {}, {1: None}),                                       # no rooms at all: telehealth
+    ([_at(1, 0)], [10, 20], {10: [_span(0)]}, {1: 20}),                     # first room booked then
+    ([_at(1, 0)], [10], {10: [_span(-1)]}, {1: 10}),                        # booked right before: free
+    ([_at(1, 0)], [10], {10: [_span(0.5)]}, {1: None}),                     # overlapping booking: telehealth
+    ([_at(1, 0), _at(2, 0, therapist=2)], [10, 20], {}, {1: 10, 2: 20}),    # same hour: one room each
+    ([_at(1, 0), _at(2, 0, therapist=2)], [10], {}, {1: 10, 2: None}),      # one room: the second by telehealth
+    ([_at(2, 1), _at(1, 0)], [10], {}, {1: 10, 2: 10}),                     # one after the other: the same room
+])
+def test_each_proposed_session_gets_the_first_room_free_all_through_it(assignments, rooms, taken, expected):
+    assert rooms_for(assignments, rooms, taken) == expected

@@ -9,7 +9,7 @@ from wtforms.validators import NumberRange, Optional
 
 from ketamine_integration.accounts.passwords import password_problem
 from ketamine_integration.domain.text import written_length
-from ketamine_integration.web.fields import FiniteDecimalField, WholeNumberField
+from ketamine_integration.web.fields import ClinicDateField, FiniteDecimalField, WholeNumberField
 from ketamine_integration.web.forms import safe_next
 
 
@@ -92,3 +92,35 @@ def test_numbers_are_read_as_a_clinician_types_them(field, typed, data, error):
     form.validate()
     assert getattr(form, field).data == data
     assert (error is None and not getattr(form, field).errors) or error in " ".join(getattr(form, field).errors)
+
+
+class DateForm(Form):
+    day = ClinicDateField("Day", validators=[Optional()])
+
+
+@pytest.mark.parametrize("typed, day, error", [
+    ("2026-12-03", "2026-12-03", None),                # what every date picker sends
+    ("3 December 2026", "2026-12-03", None),           # the hint's own example, typed where no picker shows
+    ("3 Dec 2026", "2026-12-03", None),
+    ("  3   December  2026 ", "2026-12-03", None),     # spaces as typed
+    ("12/03/2026", None, "Enter a real date, for example 3 December 2026."),  # 3 December or 12 March?
+    ("2026-02-30", None, "Enter a real date, for example 3 December 2026."),  # no such day
+    ("1899-12-31", None, "Use a year between 1900 and 2100."),
+])
+def test_a_date_is_picked_or_typed_in_words_never_in_a_digit_order_to_guess(typed, day, error):
+    form = DateForm(MultiDict({"day": typed}))
+    assert form.validate() is (error is None)
+    assert (form.day.data.isoformat() if form.day.data else None) == day
+    assert form.day.errors == ([error] if error else [])
+
+
+def test_no_hint_or_message_spells_a_date_format_a_date_picker_would_contradict():
+    """A native date input shows the date in the browser's own order (mm/dd/yyyy in the US), so a hint
+    "YYYY-MM-DD" beside it contradicts it (issue 21, point 5): hints give an example in words."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    found = [f"{p.relative_to(root)}:{n}" for folder in ("templates", "ketamine_integration")
+             for p in sorted((root / folder).rglob("*")) if p.suffix in (".html", ".py")
+             for n, line in enumerate(p.read_text().splitlines(), 1)
+             if any(f in line for f in ("YYYY", "yyyy", "MM/DD", "DD/MM", "mm/dd", "dd/mm", "HH:MM"))]
+    assert found == []

@@ -296,7 +296,7 @@ def test_a_refused_booking_from_the_calendar_comes_back_to_its_form(clinic, make
 
 
 @pytest.mark.parametrize("query, status, said", [
-    ("starts_at=not-a-time", 400, "Enter a date and time"),             # unreadable
+    ("starts_at=not-a-time", 400, "Enter a real date and time"),             # unreadable
     ("starts_at=2026-03-08T02:30", 400, "does not exist"),              # the hour the clocks skip
     ("", 400, "This field is required"),                                # none
 ])

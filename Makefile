@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps bench bench-deps wheel-check clean
+.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps bench bench-deps wheel-check clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,10 @@ run: $(VENV)/.installed
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
-## test: install the test extra and Chromium when missing, then browser, security, integration, unit
-## (the longest first, so the workers finish together);
+## test: install the test extra, Chromium and the accessibility checkers when missing, then browser,
+## security, integration, unit (the longest first, so the workers finish together);
 ## database tests whose behaviour depends on the engine run on SQLite and PostgreSQL, the rest on SQLite
-test: $(VENV)/.installed-test browser-deps
+test: $(VENV)/.installed-test browser-deps a11y-deps
 	$(PYTEST) tests/browser tests/security tests/integration tests/unit
 
 ## test-all-engines: the PostgreSQL half `make test` leaves out (the engine-agnostic database tests);
@@ -46,7 +46,7 @@ test-unit: $(VENV)/.installed-test
 test-integration: $(VENV)/.installed-test
 	$(PYTEST) tests/integration
 
-test-browser: $(VENV)/.installed-test browser-deps
+test-browser: $(VENV)/.installed-test browser-deps a11y-deps
 	$(PYTEST) tests/browser
 
 ## test-security: the security and reliability suites at their default size (part of `make test`)
@@ -97,5 +97,24 @@ browser-deps:
 		echo "browser tests skip without chromium; install with: sudo apt-get install $(SYSTEM_PACKAGES)"; \
 	fi
 
+# The accessibility checks' tools (tests/browser/test_accessibility.py), pinned, from the npm registry
+# into a git-ignored folder: axe-core, which the browser tests inject into each page, and the W3C Nu
+# HTML checker (vnu.jar, run with the machine's Java). --ignore-scripts: vnu-jar's install script
+# would fetch a Java runtime from outside the registry when none is found.
+A11Y_DIR := .cache/a11y
+A11Y_PACKAGES := axe-core@4.14.1 vnu-jar@26.9.27
+a11y-deps:
+	@if [ "$$(cat $(A11Y_DIR)/.installed 2>/dev/null)" = "$(A11Y_PACKAGES)" ] \
+		&& [ -f $(A11Y_DIR)/node_modules/axe-core/axe.min.js ] && [ -f $(A11Y_DIR)/node_modules/vnu-jar/build/dist/vnu.jar ]; then :; \
+	elif ! command -v npm >/dev/null; then \
+		echo "npm is missing: the accessibility checks skip (CI fails them); install Node.js and npm (sudo apt-get install npm)"; \
+	else \
+		echo "Installing $(A11Y_PACKAGES) from the npm registry into $(A11Y_DIR)"; \
+		mkdir -p $(A11Y_DIR) && \
+		npm install --prefix $(A11Y_DIR) --no-save --ignore-scripts --no-audit --no-fund --loglevel=error $(A11Y_PACKAGES) && \
+		echo "$(A11Y_PACKAGES)" > $(A11Y_DIR)/.installed; \
+	fi
+	@command -v java >/dev/null || echo "java is missing: the Nu HTML checker skips (CI fails it); install it with: sudo apt-get install default-jre-headless"
+
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info $(A11Y_DIR)

@@ -134,10 +134,21 @@ class SQLiteDatabases:
 
     def load_demo(self) -> None:
         """The shared file becomes a copy of the demo clinic."""
+        copy_sqlite(self._demo(), self.shared)
+
+    def demo_copy(self) -> str:
+        """A new file holding a copy of the demo clinic."""
+        self._count += 1
+        target = self.workdir / f"demo-{self._count}.db"
+        copy_sqlite(self._demo(), target)
+        return f"sqlite:///{target}"
+
+    def _demo(self) -> Path:
+        """The run's demo clinic, built by whichever worker asks first."""
         def build(path: Path) -> None:
             copy_sqlite(self.template, path)
             build_demo(f"sqlite:///{path}", self.builds.root / "sqlite-demo.out")
-        copy_sqlite(self.builds.file("sqlite-demo.db", build), self.shared)
+        return self.builds.file("sqlite-demo.db", build)
 
     def demo_output(self) -> str:
         """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""

@@ -23,6 +23,8 @@ class Band:
     coverage: str
     #: the window of a dose only planned, drawn dashed
     provisional: bool = False
+    #: the coverage in words, written under the band's label: the band's outline colour is not alone in saying it
+    coverage_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def geometry(rows: list[WindowRow], now: datetime, zone) -> dict | None:
             label=f"Dose {row.session.sequence} · {'planned ' if w.provisional else ''}{local_end:%b %d}",
             dosing_x=x(row.anchor), window_x=x(w.opens), window_w=round(x(w.closes) - x(w.opens), 1),
             optimal_w=round(x(w.optimal_until) - x(w.opens), 1), session_xs=tuple(x(s) for s in row.sessions),
-            status=row.status.label, coverage=row.coverage.state.value, provisional=w.provisional))
+            status=row.status.label, coverage=row.coverage.state.value, provisional=w.provisional,
+            coverage_label=row.coverage.state.label))
     ticks, day = [], start.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     step = max(1, round(span / 86400 / 8))
     while day.astimezone(start.tzinfo) < end:

@@ -1,0 +1,287 @@
+"""The key pages of each role, in the demo clinic: one registry for the accessibility checks,
+the page-width check and the screenshots.
+
+The pages are opened in a copy of the demo clinic that `flask demo` builds once per run (the
+same one the integration tests' `demo_clinic` marker copies), its users enrolled with the tests'
+authenticator and a draft integration note added, so the note form has something to show.
+
+How to use it:
+
+    with demo_clinic(browser_databases, tmp_path) as demo:      # the app served live
+        for role in ROLES:
+            sign_in(page, USERS[role], DEMO_PASSWORD)           # tests/browser/conftest.py
+            for key in pages_for(role):
+                open_key_page(page, key, demo.ids[role])        # goes there (or submits the form)
+
+`browser_databases` is the browser suite's fixture; outside pytest (a screenshot script, say)
+`tests.databases.SQLiteDatabases(some_folder)` does the same, building the migrated template and
+the demo there on first use. `registry()` lists every (role, KeyPage) pair; a KeyPage's `url(ids)`
+gives its address from the role's `Ids`. A page reached by submitting a form (a preview) has
+`submit`, which fills the form by its visible labels in Chromium, and `post`, the same submission
+for the Flask test client (tests/browser/test_accessibility.py uses both).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from ketamine_integration import create_app
+from ketamine_integration.accounts.models import User
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.demo.clinic import DEMO_PASSWORD
+from ketamine_integration.experience.models import DosingSession
+from ketamine_integration.extensions import db
+from ketamine_integration.mfa import totp
+from ketamine_integration.mfa.services import begin_enrolment, confirm_enrolment
+from ketamine_integration.notes.models import SessionNote
+from ketamine_integration.protocols.models import ProtocolVersion
+from tests.conftest import Auth, close_app
+from tests.databases import app_settings
+from tests.factories import TOTP_SECRET
+
+#: the demo user who plays each role (therapist2 and prescriber2 share the course whose urgent
+#: coordination note waits: the demo's busiest pair); "anonymous" is nobody signed in
+USERS = {"admin": "admin", "staff": "staff1", "therapist": "therapist2", "prescriber": "prescriber2",
+         "nurse": "nurse1"}
+ROLES = ("anonymous", *USERS)
+#: the shipped protocols; the two KAP ones have a therapist present at each dose
+PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
+#: a course page per protocol shows the user's course of that protocol in the first phase found here
+PHASE_PREFERENCE = ("experience", "integration", "maintenance", "preparation", "completed", "discontinued")
+
+EVERYONE = ("admin", "staff", "therapist", "prescriber", "nurse")
+KEEPERS = ("admin", "staff")
+CLINICIANS = ("therapist", "prescriber")
+CARE_TEAM = ("therapist", "prescriber", "nurse")
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The demo clinic's ids one role's pages are built from."""
+    user: int                       #: the signed-in user
+    therapist: int                  #: the coordination course's therapist (whose hours staff open)
+    courses: dict[str, int]         #: protocol id -> the user's course of it, in its liveliest phase
+    course: int                     #: the course with the urgent coordination note (experience phase)
+    patient: int                    #: that course's patient
+    dosing_signed: int              #: its newest signed dosing record
+    dosing_planned: int             #: its next planned dosing session
+    kap_dosing: int                 #: the newest signed dosing record of the role's IM KAP course
+    note_signed: int                #: its newest signed integration note
+    note_draft: int                 #: a draft integration note of the course's therapist
+    prescriber: int                 #: the course's prescriber (the report preview is for them)
+    protocol_version: int           #: the esketamine protocol's version in use
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    label: str
+    url: Callable[[Ids], str]
+    roles: tuple[str, ...]
+    #: Chromium: fill and submit the form on `url` by its visible labels, leading to the page
+    submit: Callable[["object", Ids], None] | None = None
+    #: the Flask test client: the (url, form data) posted to reach the page (CSRF added by Auth)
+    post: Callable[[Ids], tuple[str, dict]] | None = None
+    status: int = 200
+
+
+def _course_page(protocol: str) -> KeyPage:
+    kind = {"im-ketamine-kap": " (KAP, intramuscular)", "sublingual-ketamine-kap": " (KAP, sublingual)",
+            "esketamine-trd-rems": " (REMS)"}.get(protocol, "")
+    return KeyPage(f"Course page, {protocol}{kind}", lambda i: f"/courses/{i.courses[protocol]}", EVERYONE)
+
+
+def _preview_report(page, ids: Ids) -> None:
+    form = page.locator("form", has=page.get_by_role("button", name="Preview"))
+    form.get_by_label("For", exact=True).select_option(str(ids.prescriber))
+    form.get_by_label("Questions for the prescriber").fill("Is the spacing still right?")
+    form.get_by_role("button", name="Preview").click()
+
+
+def _preview_course_end(page, ids: Ids) -> None:
+    form = page.locator("form", has=page.get_by_role("button", name="Change phase"))
+    form.get_by_label("Move to").select_option(label="Discontinued")
+    form.get_by_label("Reason", exact=True).fill("The patient moved away; care continues elsewhere.")
+    form.get_by_role("button", name="Change phase").click()
+
+
+#: every key page, with the roles that open it (by the permission table, domain/permissions.py)
+KEY_PAGES: tuple[KeyPage, ...] = (
+    KeyPage("Sign-in", lambda i: "/login", ("anonymous",)),
+    KeyPage("Page not found", lambda i: "/no-such-page", ("anonymous",), status=404),
+    KeyPage("Home", lambda i: "/", EVERYONE),
+    KeyPage("Patients", lambda i: "/patients/", EVERYONE),
+    KeyPage("Patient page", lambda i: f"/patients/{i.patient}", EVERYONE),
+    *(_course_page(protocol) for protocol in PROTOCOLS),
+    KeyPage("Course end preview", lambda i: f"/courses/{i.course}", CLINICIANS, submit=_preview_course_end,
+            post=lambda i: (f"/courses/{i.course}/phase",
+                            {"target": "discontinued", "reason": "The patient moved away; care continues elsewhere."})),
+    KeyPage("Dosing record (signed)", lambda i: f"/dosing/{i.dosing_signed}", CARE_TEAM),
+    KeyPage("Dosing record (planned: the form)", lambda i: f"/dosing/{i.dosing_planned}", CARE_TEAM),
+    KeyPage("Dosing record, KAP course", lambda i: f"/dosing/{i.kap_dosing}", CARE_TEAM),
+    KeyPage("Note form (draft)", lambda i: f"/notes/{i.note_draft}", ("therapist",)),
+    KeyPage("Note (signed)", lambda i: f"/notes/{i.note_signed}", CLINICIANS),
+    KeyPage("Process note", lambda i: f"/notes/{i.note_signed}/process", ("therapist",)),
+    KeyPage("Measures", lambda i: f"/courses/{i.course}/measures", CLINICIANS),
+    KeyPage("Action steps", lambda i: f"/courses/{i.course}/action-steps", CLINICIANS),
+    KeyPage("Formulation", lambda i: f"/courses/{i.course}/formulation", CLINICIANS),
+    KeyPage("Patient's themes", lambda i: f"/patients/{i.patient}/themes", CLINICIANS),
+    KeyPage("Coordination", lambda i: f"/courses/{i.course}/coordination", CLINICIANS),
+    KeyPage("Coordination report preview", lambda i: f"/courses/{i.course}/coordination", ("therapist",),
+            submit=_preview_report,
+            post=lambda i: (f"/courses/{i.course}/report-preview",
+                            {"recipient": str(i.prescriber), "questions": "Is the spacing still right?"})),
+    KeyPage("Releases of information", lambda i: f"/patients/{i.patient}/releases",
+            ("admin", "staff", "therapist", "prescriber")),
+    KeyPage("Prescriber worklist", lambda i: "/prescriber/", ("prescriber",)),
+    KeyPage("REMS forms", lambda i: "/rems/", CLINICIANS),
+    KeyPage("Staff worklist", lambda i: "/worklist", KEEPERS),
+    KeyPage("Calendar (week)", lambda i: "/calendar", EVERYONE),
+    KeyPage("Calendar (day)", lambda i: "/calendar?view=day", EVERYONE),
+    KeyPage("Auto-schedule", lambda i: "/schedule/auto", KEEPERS),
+    KeyPage("My hours", lambda i: f"/availability/{i.user}", CLINICIANS),
+    KeyPage("A therapist's hours", lambda i: f"/availability/{i.therapist}", KEEPERS),
+    KeyPage("Calendar feeds", lambda i: "/calendars/", EVERYONE),
+    KeyPage("Two-step sign-in", lambda i: "/account/two-step", EVERYONE),
+    KeyPage("Protocols", lambda i: "/protocols/", EVERYONE),
+    KeyPage("Protocol (esketamine, REMS)", lambda i: f"/protocols/esketamine-trd-rems/v{i.protocol_version}",
+            EVERYONE),
+    KeyPage("New patient", lambda i: "/patients/new", KEEPERS),
+    KeyPage("Patient edit", lambda i: f"/patients/{i.patient}/edit", KEEPERS),
+    KeyPage("Enrol in a course", lambda i: f"/patients/{i.patient}/courses/new",
+            ("admin", "staff", "therapist", "prescriber")),
+    KeyPage("Users", lambda i: "/users/", ("admin",)),
+    KeyPage("New user", lambda i: "/users/new", ("admin",)),
+    KeyPage("User edit", lambda i: f"/users/{i.therapist}/edit", ("admin",)),
+    KeyPage("Password reset", lambda i: f"/users/{i.therapist}/password", ("admin",)),
+    KeyPage("Authenticator reset", lambda i: f"/users/{i.therapist}/authenticator-reset", ("admin",)),
+    KeyPage("Two-step policy", lambda i: "/settings/two-step", ("admin",)),
+    KeyPage("Rooms", lambda i: "/rooms/", ("admin",)),
+    KeyPage("Session types", lambda i: "/session-types/", ("admin",)),
+    KeyPage("Theme vocabulary", lambda i: "/themes/", ("admin",)),
+    KeyPage("Audit log", lambda i: "/audit/", ("admin",)),
+)
+
+
+def pages_for(role: str) -> list[KeyPage]:
+    return [key for key in KEY_PAGES if role in key.roles]
+
+
+def registry() -> Iterator[tuple[str, KeyPage]]:
+    """Every (role, key page) pair, role by role."""
+    for role in ROLES:
+        for key in pages_for(role):
+            yield role, key
+
+
+def open_key_page(page, key: KeyPage, ids: Ids):
+    """Chromium to the key page (submitting its form when it has one); returns the response of
+    the page's own document, whose status the caller checks and whose text is the served HTML."""
+    if key.submit is None:
+        return page.goto(key.url(ids))
+    page.goto(key.url(ids))
+    with page.expect_navigation() as navigation:
+        key.submit(page, ids)
+    return navigation.value
+
+
+# -- the demo clinic behind them -------------------------------------------------------------------
+
+@dataclass
+class DemoClinic:
+    live: object                    #: tests.browser.conftest.LiveServer
+    ids: dict[str, Ids] = field(default_factory=dict)  #: role -> its ids
+
+    @property
+    def app(self):
+        return self.live.app
+
+
+@contextmanager
+def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
+    """A copy of the demo clinic served live (tests/browser/conftest.py `serving`), its users
+    enrolled with the tests' authenticator and a draft integration note added; yields it with
+    each role's ids."""
+    from tests.browser.conftest import serving
+
+    app = create_app(app_settings(browser_databases.demo_copy()))
+    app.instance_path = str(tmp_path)
+    try:
+        with app.app_context():
+            _enrol_everyone()
+        with serving(app) as live:
+            demo = DemoClinic(live)
+            _add_draft_note(app)
+            with app.app_context():
+                demo.ids = {role: _ids_for(username) for role, username in USERS.items()}
+                demo.ids["anonymous"] = demo.ids["staff"]  # the sign-in pages use none of them
+            yield demo
+    finally:
+        close_app(app)
+
+
+def _enrol_everyone() -> None:
+    """Every demo user gets the tests' authenticator (the demo leaves enrolment to first sign-in)."""
+    now = utcnow()
+    for user in db.session.scalars(select(User)):
+        begin_enrolment(user, secret=TOTP_SECRET)
+        confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(now) - 1), now)
+    db.session.commit()
+
+
+def _coordination_course() -> TreatmentCourse:
+    therapist, prescriber = (db.session.scalar(select(User.id).where(User.username == USERS[r]))
+                             for r in ("therapist", "prescriber"))
+    return db.session.scalars(select(TreatmentCourse).where(
+        TreatmentCourse.therapist_id == therapist, TreatmentCourse.prescriber_id == prescriber,
+        TreatmentCourse.phase == "experience").order_by(TreatmentCourse.id)).first()
+
+
+def _add_draft_note(app) -> None:
+    """A draft integration note on the coordination course, started as its therapist would."""
+    auth = Auth(app, app.test_client())
+    assert auth.login(USERS["therapist"], DEMO_PASSWORD).status_code == 302
+    with app.app_context():
+        course = _coordination_course().id
+    response = auth.post(f"/courses/{course}/notes", {"note-kind": "integration",
+                                                       "note-session_date": date.today().isoformat()})
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+
+
+def _ids_for(username: str) -> Ids:
+    user = db.session.scalar(select(User).where(User.username == username))
+    sees_all = user.can("patients.read_all")
+    rows = db.session.execute(select(TreatmentCourse, ProtocolVersion.protocol_id, ProtocolVersion.version)
+                              .join(ProtocolVersion).order_by(TreatmentCourse.id)).all()
+    courses = {}
+    for protocol in PROTOCOLS:
+        mine = [c for c, p, _v in rows if p == protocol
+                and (sees_all or user.id in (c.therapist_id, c.prescriber_id)
+                     or any(m.user_id == user.id for m in c.patient.care_team))]
+        courses[protocol] = min(mine, key=lambda c: PHASE_PREFERENCE.index(c.phase)).id
+    course = _coordination_course()
+    sessions = db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id)
+                                  .order_by(DosingSession.sequence)).all()
+    kap_signed = db.session.scalars(select(DosingSession.id).where(
+        DosingSession.course_id == courses["im-ketamine-kap"], DosingSession.status == "signed")
+        .order_by(DosingSession.sequence.desc())).first()
+    notes = db.session.scalars(select(SessionNote).where(SessionNote.course_id == course.id,
+                                                         SessionNote.kind == "integration")
+                               .order_by(SessionNote.id)).all()
+    return Ids(
+        user=user.id, therapist=course.therapist_id, courses=courses, course=course.id, patient=course.patient_id,
+        dosing_signed=[s.id for s in sessions if s.status == "signed"][-1],
+        dosing_planned=next(s.id for s in sessions if s.status == "planned"), kap_dosing=kap_signed,
+        note_signed=[n.id for n in notes if n.status == "signed"][-1],
+        note_draft=next(n.id for n in notes if n.status == "draft"), prescriber=course.prescriber_id,
+        protocol_version=next(v for _c, p, v in rows if p == "esketamine-trd-rems"))
+
+
+def slug(role: str, key: KeyPage) -> str:
+    """A file name part for a role's key page: 'therapist-course-page-im-ketamine-kap-kap-intramuscular'."""
+    return f"{role}-" + re.sub(r"[^a-z0-9]+", "-", key.label.lower()).strip("-")

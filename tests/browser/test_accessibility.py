@@ -1,0 +1,170 @@
+"""Accessible by construction (issue 21, point 4): every key page of every role (key_pages.py)
+passes axe-core in Chromium and the W3C Nu HTML checker, and fits a 375 px wide screen.
+
+axe-core: no violations, and none of the "needs review" results that mean a control may lack
+its name or a label may name another form's field (axe lists most of those only as needing
+review; its deprecated duplicate-id rules are switched back on for this). The Nu checker reads the
+served HTML of the same pages, all in one run of vnu.jar. Both are npm packages, installed by
+`make test` (`make a11y-deps`) into .cache/a11y; each check first proves on a canary page that it
+reports what it is run to catch.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, sign_in
+from tests.browser.key_pages import DEMO_PASSWORD, ROLES, USERS, demo_clinic, open_key_page, pages_for, slug
+from tests.conftest import IN_CI, Auth
+
+NODE_MODULES = Path(__file__).resolve().parents[2] / ".cache" / "a11y" / "node_modules"
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
+#: "needs review" results that fail a page: a control whose name may be missing or taken from
+#: another field
+REVIEW_FAILS = frozenset({
+    "duplicate-id", "duplicate-id-active", "duplicate-id-aria", "label", "label-title-only",
+    "label-content-name-mismatch", "form-field-multiple-labels", "aria-input-field-name",
+    "aria-toggle-field-name", "select-name", "input-button-name", "button-name", "input-image-alt"})
+AXE_RUN = """async () => {
+  const r = await axe.run(document, {
+    rules: {'duplicate-id': {enabled: true}, 'duplicate-id-active': {enabled: true}},
+    resultTypes: ['violations', 'incomplete']});
+  const brief = items => items.map(i => ({id: i.id, help: i.help,
+      nodes: i.nodes.map(n => n.target.join(' ') + (n.any[0] && n.any[0].message ? ': ' + n.any[0].message : ''))}));
+  return {violations: brief(r.violations), incomplete: brief(r.incomplete)};
+}"""
+#: what the checks exist to catch: two fields sharing an id (the label names the first), two
+#: paragraphs sharing one, a select with no label; a check that did not report them would pass
+#: every page and prove nothing
+CANARY = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Canary</title></head>
+<body><main><h1>Canary</h1><p id="twice">One</p><p id="twice">Two</p><form><label for="room">Room</label>
+<input id="room" name="room"><input id="room" name="minutes"><select name="clinician"><option>Ada</option></select>
+</form></main></body></html>"""
+#: one short run: the C1 compiler alone (C2's optimising never pays back in seconds; 4.7 s of CPU
+#: instead of 11 for the demo's pages), one GC thread, and the deeper stack the checker's schema
+#: then needs (it overflows the default)
+JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss4m")
+PHONE = {"width": 375, "height": 800}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def _require(tool: Path, what: str, runner: str | None = None) -> None:
+    """Skip (fail in CI) when a checker is not installed."""
+    reason = None
+    if runner and shutil.which(runner) is None:
+        reason = f"{what} needs {runner}, which is not installed"
+    elif not tool.exists():
+        reason = f"{what} is not installed at {tool}; `make a11y-deps` (part of `make test`) installs it with npm"
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI must run the accessibility checks: {reason}")
+        pytest.skip(reason)
+
+
+def _tally(kinds: Counter) -> str:
+    """How many of each kind, most first: the summary above the details."""
+    return "".join(f"  {n} × {kind}\n" for kind, n in kinds.most_common())
+
+
+@pytest.fixture(scope="module")
+def demo(browser_databases, tmp_path_factory):
+    with demo_clinic(browser_databases, tmp_path_factory.mktemp("a11y-demo")) as clinic:
+        yield clinic
+
+
+def test_axe_reports_what_it_is_run_to_catch(chromium_browser):
+    _require(AXE, "axe-core")
+    context = chromium_browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(CANARY)
+        page.add_script_tag(path=str(AXE))
+        found = page.evaluate(AXE_RUN)
+    finally:
+        context.close()
+    reported = {item["id"] for item in found["violations"] + found["incomplete"]}
+    assert {"duplicate-id", "duplicate-id-aria", "select-name"} <= reported & REVIEW_FAILS, found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_key_page_passes_axe_and_fits_a_phone(role, chromium_browser, demo):
+    """All of a role's key pages in one browser context; every problem of every page reported."""
+    _require(AXE, "axe-core")
+    context = chromium_browser.new_context(viewport=DESKTOP, base_url=demo.live.url)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    context.add_init_script(path=str(AXE))  # in every page, before its own scripts (the CSP allows no inline one)
+    problems, kinds, checked = [], Counter(), 0
+    try:
+        page = context.new_page()
+        if role != "anonymous":
+            sign_in(page, USERS[role], DEMO_PASSWORD)
+        ids = demo.ids[role]
+        for key in pages_for(role):
+            page.set_viewport_size(DESKTOP)
+            response = open_key_page(page, key, ids)
+            where = f"{role} · {key.label} ({page.url.removeprefix(demo.live.url)})"
+            if response is None or response.status != key.status:
+                kinds["wrong status"] += 1
+                problems.append(f"{where}: answered {response and response.status}, expected {key.status}")
+                continue
+            found = page.evaluate(AXE_RUN)
+            for item in found["violations"]:
+                kinds[f"violation {item['id']}"] += len(item["nodes"])
+                problems.append(f"{where}: axe violation {item['id']} ({item['help']}): {item['nodes']}")
+            for item in found["incomplete"]:
+                if item["id"] in REVIEW_FAILS:
+                    kinds[f"needs review {item['id']}"] += len(item["nodes"])
+                    problems.append(f"{where}: axe needs review {item['id']} ({item['help']}): {item['nodes']}")
+            page.set_viewport_size(PHONE)  # the same page laid out again at a phone's width
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > PHONE["width"]:
+                kinds["wider than 375 px"] += 1
+                problems.append(f"{where}: {width} px wide at a 375 px viewport (scrolls sideways)")
+            checked += 1
+    finally:
+        context.close()
+    assert checked, f"no key page for {role}"
+    assert not problems, f"{len(problems)} problems on {role}'s key pages:\n{_tally(kinds)}" + "\n".join(problems)
+
+
+def test_every_key_page_passes_the_nu_html_checker(demo, tmp_path):
+    """The served HTML of every role's key pages, checked by one run of vnu.jar."""
+    _require(VNU, "The Nu HTML checker", runner="java")
+    (tmp_path / "canary.html").write_text(CANARY)
+    files, problems = {}, []
+    for role in ROLES:
+        auth = Auth(demo.app, demo.app.test_client())
+        if role != "anonymous":
+            assert auth.login(USERS[role], DEMO_PASSWORD).status_code == 302, role
+        ids = demo.ids[role]
+        for key in pages_for(role):
+            url, data = key.post(ids) if key.post else (key.url(ids), None)
+            response = auth.post(url, data) if data is not None else auth.client.get(url)
+            if response.status_code != key.status:
+                problems.append(f"{role} · {key.label} ({url}): answered {response.status_code}")
+                continue
+            name = f"{slug(role, key)}.html"
+            (tmp_path / name).write_bytes(response.data)
+            files[name] = f"{role} · {key.label} ({url})"
+    run = subprocess.run(["java", *JVM, "-jar", str(VNU), "--errors-only", "--format", "json",
+                          *(str(tmp_path / name) for name in ["canary.html", *sorted(files)])],
+                         capture_output=True, text=True, timeout=300)
+    kinds, canary = Counter(), []
+    for m in json.loads(run.stderr or run.stdout)["messages"]:
+        name = m.get("url", "").rsplit("/", 1)[-1]
+        if name == "canary.html":
+            canary.append(m["message"])
+            continue
+        kinds[m["message"]] += 1
+        problems.append(f"{files.get(name, name)}: line {m.get('lastLine')}: {m['message']} "
+                        f"[{' '.join(m.get('extract', '').split())}]")
+    assert any("Duplicate ID" in message for message in canary), f"the checker missed the canary's repeated id: {canary}"
+    assert len(files) >= len(ROLES)
+    assert not problems, f"{len(problems)} Nu checker errors in {len(files)} pages:\n{_tally(kinds)}" \
+        + "\n".join(problems)

@@ -1,0 +1,43 @@
+"""The measures' trend chart (notes/charts.py): a y axis labelled with round values, band lines
+named where no point can sit, and every date label inside the drawing (issue 21, point 4)."""
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from ketamine_integration.domain.measures import GAD7, PHQ9
+from ketamine_integration.notes.charts import tick_values, trend_chart
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0, 27, [0, 5, 10, 15, 20, 25]),       # PHQ-9: every 5, the top (27) unlabelled
+    (0, 21, [0, 5, 10, 15, 20]),           # GAD-7
+    (0, 20, [0, 5, 10, 15, 20]),           # a 0-20 entry: both ends labelled
+    (0, 10, [0, 2, 4, 6, 8, 10]),          # a short scale: every 2
+    (3, 9, [3, 4, 5, 6, 7, 8, 9]),         # not from 0: every value
+    (5, 60, [10, 20, 30, 40, 50, 60]),     # the first round value above the low end
+])
+def test_tick_values_are_round_and_few(low, high, expected):
+    assert tick_values(low, high) == expected
+
+
+def rows(*totals):
+    start = date(2026, 11, 3)
+    return [(SimpleNamespace(administered_on=start + timedelta(weeks=i), total=t), None)
+            for i, t in enumerate(totals)]
+
+
+@pytest.mark.parametrize("measure", [PHQ9, GAD7])
+def test_the_chart_labels_its_axis_and_bands_and_keeps_every_label_inside(measure):
+    chart = trend_chart(measure, rows(18, 12, 7, measure.max_total))
+    # the y axis: a tick per round value, from the bottom of the plot up
+    assert [t.value for t in chart["ticks"]] == tick_values(measure.min_total, measure.max_total)
+    assert chart["ticks"][0].y == chart["bottom"] and all(chart["top"] <= t.y for t in chart["ticks"])
+    # band lines: one per band after the first, named in the right margin (about 7 px a letter at 12 px), right of every point
+    assert [b.label for b in chart["bands"]] == [b.label for b in measure.bands[1:]]
+    assert max(p.x for p in chart["points"]) <= chart["right"]
+    assert chart["width"] - chart["right"] >= 7 * len(max((b.label for b in chart["bands"]), key=len))
+    # the last date, centred on its point at the axis end, fits ("Dec 01" is about 40 px at 12 px)
+    assert chart["points"][-1].x + 20 <= chart["width"]
+    # room under the dates for the axis title
+    assert chart["height"] - chart["bottom"] >= 40

@@ -14,6 +14,7 @@ from ..accounts.models import User
 from ..db.clinic_time import format_local, to_clinic
 from ..db.errors import DomainError
 from ..db.locking import lock_row
+from ..domain.text import is_written
 from ..experience.models import CANCELLED, DosingSession
 from ..experience.record_notes import DosingNoteLink
 from ..extensions import db
@@ -91,7 +92,7 @@ def start_dosing_note(session: DosingSession, *, by: User, now: datetime) -> Ses
 
 def signing_problems(content: dict) -> dict[str, str]:
     """What a dosing-session note with `content` still needs before it is signed, by form field."""
-    return {field: need for field, need in SIGNING_NEEDS.items() if not (content or {}).get(field)}
+    return {field: need for field, need in SIGNING_NEEDS.items() if not is_written((content or {}).get(field))}
 
 
 def record_link(session: DosingSession, user: User, now: datetime) -> DosingNoteLink | None:

@@ -75,6 +75,28 @@ def test_a_refused_signature_puts_each_need_next_to_its_field_and_keeps_the_text
     assert stored.status == "draft" and stored.content["insights"] == "An insight worth keeping"
 
 
+@pytest.mark.parametrize("blank", ["\u200b", "\u200b.\u2060", "…", "—"])
+def test_an_experience_review_that_shows_as_blank_does_not_sign(team, make, auth, blank):
+    """Review of issue 20: a zero-width space as the whole experience review signed the note."""
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), stood_out=blank, emotions=blank,
+                                                         insights="", **SIGNING)).get_data(as_text=True)
+    assert "experience review" in _error_of(page, "stood_out")
+    stored = _note(make, note)
+    assert stored.status == "draft" and stored.content["stood_out"] == blank.strip()   # kept as typed
+
+
+@pytest.mark.parametrize("field", ["new_steps-0-what", "new_steps-0-how_often"])
+def test_an_action_step_that_shows_as_blank_is_refused(team, make, auth, field):
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), **{field: "\u200b..."}))
+    assert page.status_code == 422 and "A specific step needs" in _error_of(page.get_data(as_text=True),
+                                                                              "new_steps-0-what")
+    assert make.query(lambda: db.session.get(SessionNote, note).new_steps) == []
+
+
 def test_an_invalid_save_while_signing_keeps_nothing_and_shows_both_kinds_of_reason(team, make, auth):
     auth.login("ther")
     note = _start(auth, team["course"])

@@ -224,6 +224,8 @@ def sign_note(note: SessionNote, *, by: User, expected_version: int) -> None:
     problems = signature_problems(note.kind, note.content)
     if problems:
         raise DomainError(problems)
+    if note.kind == DOSING:
+        dosing_notes.sign_dosing_note(note, by)  # the dose given, the signer there: checked again now
     note.status, note.signed_at = SIGNED, utcnow()
     note.content_digest = content_digest(note)
     raise_for_risk_screen(note)  # saving raised it already, unless the draft predates the rule

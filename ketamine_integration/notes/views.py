@@ -78,6 +78,7 @@ def note_edit(note_id: int):
 def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None, formulation=None):
     """The draft's form; `formulation`: the case formulation a new integration note's approach came from."""
     context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered, formulation=formulation,
+                   presence=dosing_notes.presence_line(note),
                    carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
     if status is None:
@@ -160,7 +161,7 @@ def _note_view(note: SessionNote):
                            kept_text=recovery.readable(kept) if kept else "",
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
-                           addendum_form=NoteAddendumForm(),
+                           addendum_form=NoteAddendumForm(), presence=dosing_notes.presence_line(note),
                            has_process=mine and not note.discarded and services.has_process_note(note, current_user))
 
 

@@ -17,7 +17,7 @@ from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
-from . import dosing_links, dosing_notes
+from . import dosing_links, dosing_notes, session_time
 from ..scheduling.attendance import attended_by_note
 from .forms import FIELDS, FORMULATION_SECTIONS, HOST_THEORIES, PRACTICES
 from .baselines import course_measures
@@ -216,14 +216,18 @@ def signature_problems(kind: str, content: dict) -> dict[str, str]:
     return problems
 
 
-def sign_note(note: SessionNote, *, by: User, expected_version: int) -> None:
-    """Sign and lock the draft as saved, or refuse with what it still needs, by form field. A
+def sign_note(note: SessionNote, *, by: User, expected_version: int, now: datetime | None = None) -> None:
+    """Sign and lock the draft as saved, or refuse with what it still needs, by form field; at
+    `now` (default: the clock), the session it documents has taken place (notes.session_time). A
     signed preparation note needs no checklist tick: the checklist reads the signed notes
     themselves (notes.checklist)."""
     _check_editable(note, by, expected_version)
     problems = signature_problems(note.kind, note.content)
     if problems:
         raise DomainError(problems)
+    ahead = session_time.session_ahead(note, now or utcnow())
+    if ahead is not None:
+        raise DomainError(session_time.not_yet_held(ahead))
     if note.kind == DOSING:
         dosing_notes.sign_dosing_note(note, by)  # the dose given, the signer there: checked again now
     note.status, note.signed_at = SIGNED, utcnow()

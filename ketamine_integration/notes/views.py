@@ -149,7 +149,7 @@ def _sign(note: SessionNote, form) -> None:
     needs = _sign_needs(note.kind, note.content, form)
     if needs:
         raise DomainError(needs)
-    services.sign_note(note, by=current_user, expected_version=note.version)
+    services.sign_note(note, by=current_user, expected_version=note.version, now=utcnow())
 
 
 def _note_view(note: SessionNote):

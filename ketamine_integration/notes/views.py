@@ -20,7 +20,8 @@ from ..web.forms import form_version, render_form, save_then_sign, submit, whole
 from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, recovery, safety,
                services, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
-                    ProcessNoteForm, StartDosingNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
+                    ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
+                    measure_form_class)
 from .models import INTEGRATION, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
@@ -162,6 +163,7 @@ def _note_view(note: SessionNote):
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
                            addendum_form=NoteAddendumForm(), presence=dosing_notes.presence_line(note),
+                           words=VOCABULARY,
                            has_process=mine and not note.discarded and services.has_process_note(note, current_user))
 
 

@@ -73,15 +73,24 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
                         themes=[], new_steps=[], check_ins=[], dosing_ids=[])
 
 
+def _note_day(session, course, now: datetime) -> date | None:
+    """The day of the integration session after `session` (two days after the dose), or None while
+    it is still ahead: a note is written once its session has taken place."""
+    zone = clinic_zone()
+    when = session.ended_at.astimezone(zone).date() + timedelta(days=2)
+    if when > now.astimezone(zone).date() or booked_ahead(course.id, course.therapist_id, "integration", when, now):
+        return None
+    return when
+
+
 def _notes_for(course, signed, themes, now: datetime, rng: random.Random, *, risk_reported: bool = False) -> None:
     therapist = course.therapist
-    zone = clinic_zone()
-    today = now.astimezone(zone).date()
+    today = now.astimezone(clinic_zone()).date()
     recurring = rng.sample(themes, 2)                    # two themes that keep coming back for this patient
     for n, session in enumerate(signed[:4]):
-        when = session.ended_at.astimezone(zone).date() + timedelta(days=2)
-        if when > today or booked_ahead(course.id, therapist.id, "integration", when, now):
-            break                                        # a note is written once its session has taken place
+        when = _note_day(session, course, now)
+        if when is None:
+            break
         stood_out, emotions, insight, words = EXPERIENCES[(course.id + n) % len(EXPERIENCES)]
         risk = RISK_REPORTED if risk_reported and n == 1 else NO_RISK
         note = notes.create_note(course, kind="integration", session_date=when, by=therapist, today=today)

@@ -135,11 +135,11 @@ def register_hooks() -> None:
     each once per process."""
     from .audit.services import record_refused_change
     from .courses.services import count_dosing_with, course_ended, derive_items_with
-    from .experience.record_notes import link_notes_with
+    from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
     from .notes.baselines import measured_baselines
     from .notes.checklist import documented_preparation
-    from .notes.dosing_notes import record_link
+    from .notes.dosing_notes import documented, record_link
     from .patients.care_team import check_departures_with
     from .scheduling.services import bookings_ahead, release_ended_course
 
@@ -157,6 +157,8 @@ def register_hooks() -> None:
     course_ended.connect(release_ended_course)
     # a dosing record shows the dosing-session note a therapist present at the dose wrote about it
     link_notes_with(record_link)
+    # a dose a signed dosing-session note documents was given: it is neither cancelled nor moved
+    documented_with(documented)
 
 
 def register_second_step(app: Flask) -> None:

@@ -5,7 +5,7 @@ Follow-up review of issue 19, point 4: the home page said a report was "due" but
 nor why. A report falls due at each moment a rule of the course's protocol names (the end of a
 named dosing session, the end of the series, every N days from the course's start); it is due
 from the first of those moments after the course's latest report, and says each rule that fell
-due since, in words with the protocol field behind it.
+due since, in a few plain words (review of issue 20: not the protocol file's field names).
 """
 from __future__ import annotations
 
@@ -35,12 +35,10 @@ class DueTrigger(NamedTuple):
 
     #: when it fell due (UTC)
     at: datetime
-    #: in a few words ("after dosing session 3")
+    #: the protocol's rule, in a few words ("after dosing session 3")
     why: str
     #: the release category the report needs for it, or None (any category)
     needs: str | None
-    #: the protocol rule behind it, in words, with its field in the protocol file
-    rule: str
 
 
 def due_triggers(protocol, sessions: list, start: datetime, now: datetime) -> list[DueTrigger]:
@@ -51,23 +49,16 @@ def due_triggers(protocol, sessions: list, start: datetime, now: datetime) -> li
     by_sequence = {s.sequence: s for s in sessions}
     for n in rules.report_after_dosing:
         if n in by_sequence:
-            triggers.append(DueTrigger(by_sequence[n].ended_at, f"after dosing session {n}", AFTER_DOSING_NEEDS,
-                                       f"the protocol asks for a report after dosing session {n} "
-                                       "(coordination.report_after_dosing), due from the end of that session"))
+            triggers.append(DueTrigger(by_sequence[n].ended_at, f"after dosing session {n}", AFTER_DOSING_NEEDS))
     last = protocol.experience.max_series_sessions
     if rules.report_at_end_of_series and last in by_sequence:
-        triggers.append(DueTrigger(by_sequence[last].ended_at, "at the end of the series", AFTER_DOSING_NEEDS,
-                                   "the protocol asks for a report at the end of the series "
-                                   f"(coordination.report_at_end_of_series), due from the end of dosing session "
-                                   f"{last}, its last"))
+        triggers.append(DueTrigger(by_sequence[last].ended_at, f"at the end of the series (dosing session {last})",
+                                   AFTER_DOSING_NEEDS))
     if rules.report_every_days:
         every = rules.report_every_days
         step, moment = timedelta(days=every), start + timedelta(days=every)
         while moment <= now:
-            triggers.append(DueTrigger(moment, f"every {every} days", None,
-                                       f"the protocol asks for a report every {every} days "
-                                       f"(coordination.report_every_days), counted from the course's start "
-                                       f"({start:%Y-%m-%d %H:%M})"))
+            triggers.append(DueTrigger(moment, f"every {every} days from the start of the course", None))
             moment += step
     return sorted(triggers, key=lambda trigger: trigger.at)
 
@@ -95,17 +86,10 @@ class DueReport:
 
     @property
     def why(self) -> str:
-        return self.triggers[0].why
-
-    @property
-    def rules(self) -> list[str]:
-        """Each rule behind it, once."""
-        return list(dict.fromkeys(t.rule for t in self.triggers))
-
-    @property
-    def later(self) -> tuple[DueTrigger, ...]:
-        """The rules that fell due again since."""
-        return self.triggers[1:]
+        """Each rule that fell due since, once, in the order they did: "after dosing session 3 and
+        at the end of the series (dosing session 6)"."""
+        whys = list(dict.fromkeys(t.why for t in self.triggers))
+        return whys[0] if len(whys) == 1 else ", ".join(whys[:-1]) + " and " + whys[-1]
 
 
 def report_missing(prescribers: list[User], releases: list[ReleaseOfInformation], needs: str | None,

@@ -120,12 +120,14 @@ def _vitals(session: DosingSession) -> tuple[VitalSigns, ...]:
 
 
 def _dosing_notes(course: TreatmentCourse) -> tuple[DosingNoteEntry, ...]:
-    """The course's signed dosing-session notes, in dosing order (drafts are their author's alone;
-    process notes are never read here)."""
+    """The course's signed dosing-session notes, in dosing order, of doses given: those whose record
+    is signed, as the dosing section reads them (a note of a dose cancelled or never recorded
+    describes nothing that happened; drafts are their author's alone; process notes are never
+    read here)."""
     rows = db.session.execute(select(SessionNote, DosingSession.sequence)
                               .join(DosingSession, DosingSession.id == SessionNote.dosing_session_id)
                               .where(SessionNote.course_id == course.id, SessionNote.kind == DOSING,
-                                     SessionNote.status == SIGNED)
+                                     SessionNote.status == SIGNED, DosingSession.status == DOSING_SIGNED)
                               .order_by(DosingSession.sequence)).all()
     return tuple(DosingNoteEntry(sequence=sequence, date=note.session_date.isoformat(), author=note.author.display_name,
                                  **{key: (note.content or {}).get(key) or "" for key in DOSING_FIELDS})

@@ -1,7 +1,7 @@
 """Conversion between stored UTC instants and the clinic's wall-clock time."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -13,6 +13,13 @@ def clinic_zone() -> ZoneInfo:
 
 def to_clinic(value: datetime) -> datetime:
     return value.astimezone(clinic_zone())
+
+
+def clinic_day_span(day: date) -> tuple[datetime, datetime]:
+    """The instants a clinic date runs between: its midnight, and the next day's (23 or 25 hours
+    apart across a change of clock)."""
+    zone = clinic_zone()
+    return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
 def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:

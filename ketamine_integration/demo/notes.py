@@ -17,6 +17,7 @@ from ..extensions import db
 from ..notes import dosing_notes, services as notes
 from ..notes.baselines import baseline_of, course_measures, first_dose_of
 from ..notes.models import SafetyAlert, Theme
+from ..notes.session_time import booked_ahead
 from ..db.clinic_time import clinic_zone
 from .baselines import spread
 
@@ -53,7 +54,7 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
             continue
         # the first maintenance course's second integration note reports thoughts of self-harm
         screen = not screened and course.current_phase is Phase.MAINTENANCE
-        _notes_for(course, signed, themes, today, rng, risk_reported=screen)
+        _notes_for(course, signed, themes, now, rng, risk_reported=screen)
         screened = screened or screen
         responder = index % 3 != 2                       # two in three respond
         wants_alert = not alert_given and course.current_phase is Phase.EXPERIENCE
@@ -72,13 +73,23 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
                         themes=[], new_steps=[], check_ins=[], dosing_ids=[])
 
 
-def _notes_for(course, signed, themes, today: date, rng: random.Random, *, risk_reported: bool = False) -> None:
-    therapist = course.therapist
+def _note_day(session, course, now: datetime) -> date | None:
+    """The day of the integration session after `session` (two days after the dose), or None while
+    it is still ahead: a note is written once its session has taken place."""
     zone = clinic_zone()
+    when = session.ended_at.astimezone(zone).date() + timedelta(days=2)
+    if when > now.astimezone(zone).date() or booked_ahead(course.id, course.therapist_id, "integration", when, now):
+        return None
+    return when
+
+
+def _notes_for(course, signed, themes, now: datetime, rng: random.Random, *, risk_reported: bool = False) -> None:
+    therapist = course.therapist
+    today = now.astimezone(clinic_zone()).date()
     recurring = rng.sample(themes, 2)                    # two themes that keep coming back for this patient
     for n, session in enumerate(signed[:4]):
-        when = session.ended_at.astimezone(zone).date() + timedelta(days=2)
-        if when > today:
+        when = _note_day(session, course, now)
+        if when is None:
             break
         stood_out, emotions, insight, words = EXPERIENCES[(course.id + n) % len(EXPERIENCES)]
         risk = RISK_REPORTED if risk_reported and n == 1 else NO_RISK
@@ -107,7 +118,7 @@ def _notes_for(course, signed, themes, today: date, rng: random.Random, *, risk_
                     for i, t in enumerate(chosen)],
             new_steps=new_steps, check_ins=check_ins,
             dosing_ids=[session.id])
-        notes.sign_note(note, by=therapist, expected_version=note.version)
+        notes.sign_note(note, by=therapist, expected_version=note.version, now=now)
         if risk is RISK_REPORTED:
             _acknowledge_risk_screen(note, course.prescriber, when)
 

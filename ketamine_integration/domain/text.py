@@ -1,16 +1,27 @@
-"""What a minimum length of free text counts: the characters written, not the spaces between them,
-nor characters that show nothing."""
+"""What free text counts as written: the characters that show, not the spaces between them, nor
+characters that show nothing, nor punctuation alone. One rule for every minimum length and for
+every field a record needs written (notes, reasons, the evidence of a checklist item)."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 
 def written_length(text: str | None) -> int:
     """Characters that show on the page: not whitespace, control or format characters (zero-width
     spaces, direction marks), so "ok        ." is 3 and twenty zero-width spaces are 0: padding never
     meets a minimum (an acknowledgement of a safety alert must say what was done). Text with no
-    letter or digit at all ("..........") says nothing and counts 0."""
+    letter or digit at all ("..........", "—", a combining accent alone) says nothing and counts 0."""
     shown = [char for char in text or "" if unicodedata.category(char)[0] not in "ZC"]
     if not any(unicodedata.category(char)[0] in "LN" for char in shown):
         return 0
     return len(shown)
+
+
+def is_written(value: str | Iterable[str] | None) -> bool:
+    """Whether a field a record needs says something: a letter or a digit, of any script, shows in
+    it (review of issue 20: a zero-width space or "." signed notes and met checklist items). A list
+    (a note's intentions, one per line) is written when any of its lines is."""
+    if value is None or isinstance(value, str):
+        return written_length(value) > 0
+    return any(is_written(item) for item in value if isinstance(item, str))

@@ -1,6 +1,7 @@
 """What a dosing record shows of the note a therapist present at the dose wrote about it (issue 20,
-point 9). Notes sit above experience, so the notes package answers through create_app
-(`link_notes_with`), as plain data the record page renders."""
+point 9), and whether a signed one documents the dose (then it was given: it is neither cancelled
+nor moved). Notes sit above experience, so the notes package answers through create_app
+(`link_notes_with`, `documented_with`), as plain data."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,3 +35,18 @@ def link_notes_with(finder: Callable[[DosingSession, User, datetime], DosingNote
 def note_link(session: DosingSession, user: User, now: datetime) -> DosingNoteLink | None:
     finder, = _finders  # create_app connects exactly one
     return finder(session, user, now)
+
+
+#: the one function answering whether a signed dosing-session note documents a session
+_documenters: list[Callable[[DosingSession], bool]] = []
+
+
+def documented_with(documenter: Callable[[DosingSession], bool]) -> None:
+    """Ask `documenter` whether a signed note documents a session (once per process)."""
+    _documenters[:] = [documenter]
+
+
+def documented(session: DosingSession) -> bool:
+    """Whether a signed dosing-session note documents `session` (then the dose was given)."""
+    documenter, = _documenters  # create_app connects exactly one
+    return documenter(session)

@@ -19,7 +19,7 @@ from ..domain.protocols import Span
 from ..domain.windows import shift
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..db.locking import flush_versioned
+from ..db.locking import flush_versioned, lock_row
 from ..web.fields import YEARS
 from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
 from ..protocols.services import protocol_of
@@ -33,6 +33,7 @@ from .plan_rules import fetch_dosing_sessions, overrides_kept  # noqa: F401 (rea
 from .signatures import (RECORD_FIELDS, content_digest, signed_content,  # noqa: F401 (read from here too)
                          verify_protocol_snapshots, verify_signed_sessions)
 from .models import CANCELLED, DRAFT, PLANNED, SIGNED, DosingAddendum, DosingSession
+from .record_notes import documented
 
 #: phases in which dosing may be planned: the series, and boosters in maintenance
 PLANNING_PHASES = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.MAINTENANCE)
@@ -158,9 +159,20 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
     return planned
 
 
+def _check_not_documented(session: DosingSession, change: str) -> None:
+    """A dose a signed dosing-session note documents was given (review of issue 20): cancelling or
+    moving it would leave the note describing a session that, by the record, never happened then."""
+    lock_row(session)  # a signature under way goes first; then its note is seen
+    if documented(session):
+        raise DomainError(f"Dosing session {session.sequence} cannot be {change}: a signed dosing-session note "
+                          "documents it as given. If that is wrong, the note's author corrects it with an addendum.")
+
+
 def reschedule(session: DosingSession, *, planned_start: datetime, reason: str | None, by: User) -> None:
-    """Move a planned session and its booking; refused if anyone involved is busy then."""
+    """Move a planned session and its booking; refused if anyone involved is busy then, or if a
+    signed dosing-session note documents it."""
     _check_planning_phase(session.course)
+    _check_not_documented(session, "moved")
     if session.status != PLANNED:
         raise DomainError("Only a planned session can be moved; record or cancel this one instead.")
     session.spacing_override_reason = plan_rules.move_spacing(session, planned_start, reason, by)
@@ -177,6 +189,7 @@ def _release(session: DosingSession, reason: str, by: User) -> None:
 
 
 def cancel(session: DosingSession, *, reason: str, by: User) -> None:
+    _check_not_documented(session, "cancelled")
     if session.status in (SIGNED, CANCELLED):
         raise DomainError("A signed or cancelled session cannot be cancelled; add an addendum instead.")
     session.status, session.cancel_reason = CANCELLED, reason.strip()
@@ -293,6 +306,9 @@ def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict]
     problems = recorder_limits(session, values, spacing_reason, dose_reason, by)
     record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
     problems.update(record_problems)
+    if values.get("started_at") is None and session.started_at is not None and documented(session):
+        problems["started_at"] = ("A signed dosing-session note documents this dose as given: keep when dosing "
+                                  "started.")
     problems.update(recorded_people_problems(session, values))
     problems.update(monitoring.response_problems_on_save(session, responses, utcnow(), care_team_ids(session),
                                                          values))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ..courses.models import PREPARATION_SESSION, TreatmentCourse
 from ..courses.services import DerivedItem, Evidence
 from ..domain.protocols import DOCUMENTED_ITEMS
+from ..domain.text import is_written
 from ..extensions import db
 from .models import PREPARATION, SIGNED, SessionNote
 
@@ -22,7 +23,7 @@ def documented_preparation(course: TreatmentCourse) -> Evidence:
     items = {}
     for note in notes:
         for item, (section, _words) in DOCUMENTED_ITEMS.items():
-            if item not in items and (note.content or {}).get(section):
+            if item not in items and is_written((note.content or {}).get(section)):
                 items[item] = DerivedItem(item=item, on=note.session_date, summary=_described(note))
     sessions = tuple(DerivedItem(item=PREPARATION_SESSION, on=n.session_date, summary=_described(n)) for n in notes)
     return Evidence(items, sessions)

@@ -28,6 +28,10 @@ HOST_THEORIES = {"": "—", "psychodynamic": "Psychodynamic", "cbt": "Cognitive 
                  "act": "Acceptance and commitment (ACT)", "humanistic": "Humanistic / person-centred",
                  "ifs": "Internal Family Systems", "somatic": "Somatic", "integrative": "Integrative (other)"}
 THEME_ROWS, STEP_ROWS, TECHNIQUE_ROWS = 4, 2, 2
+#: the words a signed note shows for each chosen key, by the content field (or check-in column) holding it
+VOCABULARY = {"psychoeducation": PSYCHOEDUCATION, "readiness": READINESS, "practices": PRACTICES,
+              "challenges": CHALLENGES, "host_theory": HOST_THEORIES, "yes_no": {"yes": "yes", "no": "no"},
+              "progress": PROGRESS, "decision": DECISIONS}
 
 
 def _text(label: str, limit: int = 5000, description: str | None = None) -> TextAreaField:

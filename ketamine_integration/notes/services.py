@@ -12,12 +12,12 @@ from sqlalchemy.orm import defer, joinedload, lazyload
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
-from ..domain.text import written_length
+from ..domain.text import is_written, written_length
 from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
-from . import dosing_links, dosing_notes
+from . import dosing_links, dosing_notes, session_time
 from ..scheduling.attendance import attended_by_note
 from .forms import FIELDS, FORMULATION_SECTIONS, HOST_THEORIES, PRACTICES
 from .baselines import course_measures
@@ -140,7 +140,7 @@ def _theme_problems(themes: list[dict]) -> dict[str, str]:
         where = f"themes-{row.get('row', i)}"
         if row.get("theme_id") and row["theme_id"] not in known_themes:
             problems[f"{where}-theme"] = "Choose a theme from the list."
-        elif not row.get("theme_id") and not row.get("free_theme"):
+        elif not row.get("theme_id") and not is_written(row.get("free_theme")):
             problems[f"{where}-free_theme"] = "Name the theme these words belong to."
         elif row.get("theme_id") and row.get("free_theme"):
             problems[f"{where}-free_theme"] = "Choose a theme from the list or write your own, not both."
@@ -150,6 +150,8 @@ def _theme_problems(themes: list[dict]) -> dict[str, str]:
 #: what a new action step must say, and how the message names it
 STEP_NEEDS = (("what", "what the step is"), ("how_often", "how often"), ("starts_on", "from when"),
               ("review_on", "a review date"))
+#: the step's needs written as text (domain.text.is_written: a zero-width space or "." says nothing)
+STEP_TEXT = ("what", "how_often")
 
 
 def _new_step_problems(new_steps: list[dict]) -> dict[str, str]:
@@ -158,7 +160,8 @@ def _new_step_problems(new_steps: list[dict]) -> dict[str, str]:
     problems = {}
     for i, step in enumerate(new_steps):
         step.setdefault("row", i)
-        missing = [label for key, label in STEP_NEEDS if not step.get(key)]
+        missing = [label for key, label in STEP_NEEDS
+                   if not (is_written(step.get(key)) if key in STEP_TEXT else step.get(key))]
         if missing:
             problems[f"new_steps-{step['row']}-what"] = "A specific step needs " + ", ".join(missing) + "."
         elif step["review_on"] < step["starts_on"]:
@@ -176,7 +179,7 @@ def _check_in_problems(check_ins: list[dict], open_now: list[ActionStep]) -> dic
         elif not row.get("progress") or not row.get("decision"):
             problems[f"{where}-decision" if row.get("progress") else f"{where}-progress"] = \
                 "Say how it went and what happens next (or leave the whole check-in empty)."
-        elif row.get("decision") == "adjust" and not row.get("adjustment"):
+        elif row.get("decision") == "adjust" and not is_written(row.get("adjustment")):
             problems[f"{where}-adjustment"] = "Say how the step is adjusted."
         seen.add(row["step_id"])
     return problems
@@ -194,7 +197,7 @@ def signature_problems(kind: str, content: dict) -> dict[str, str]:
     if kind == DOSING:
         return dosing_notes.signing_problems(c)
     if kind == INTEGRATION:
-        if not any(c.get(k) for k in EXPERIENCE_REVIEW):
+        if not any(is_written(c.get(k)) for k in EXPERIENCE_REVIEW):
             problems["stood_out"] = "Signing needs the experience review: write at least one of its sections."
         if not c.get("self_harm_thoughts"):
             problems["self_harm_thoughts"] = ("Signing needs the risk screen: answer whether there are thoughts "
@@ -206,21 +209,27 @@ def signature_problems(kind: str, content: dict) -> dict[str, str]:
                 problems["safety_plan_reviewed"] = ("Thoughts of self-harm were reported: review the safety plan "
                                                     "before signing.")
     else:
-        if not c.get("intentions"):
+        if not is_written(c.get("intentions")):
             problems["intentions"] = "Signing needs at least one intention."
         if not c.get("readiness"):
             problems["readiness"] = "Signing needs the patient's readiness."
     return problems
 
 
-def sign_note(note: SessionNote, *, by: User, expected_version: int) -> None:
-    """Sign and lock the draft as saved, or refuse with what it still needs, by form field. A
+def sign_note(note: SessionNote, *, by: User, expected_version: int, now: datetime | None = None) -> None:
+    """Sign and lock the draft as saved, or refuse with what it still needs, by form field; at
+    `now` (default: the clock), the session it documents has taken place (notes.session_time). A
     signed preparation note needs no checklist tick: the checklist reads the signed notes
     themselves (notes.checklist)."""
     _check_editable(note, by, expected_version)
     problems = signature_problems(note.kind, note.content)
     if problems:
         raise DomainError(problems)
+    ahead = session_time.session_ahead(note, now or utcnow())
+    if ahead is not None:
+        raise DomainError(session_time.not_yet_held(ahead))
+    if note.kind == DOSING:
+        dosing_notes.sign_dosing_note(note, by)  # the dose given, the signer there: checked again now
     note.status, note.signed_at = SIGNED, utcnow()
     note.content_digest = content_digest(note)
     raise_for_risk_screen(note)  # saving raised it already, unless the draft predates the rule
@@ -327,7 +336,7 @@ def save_formulation(course: TreatmentCourse, *, content: dict, by: User, expect
                              "Review the current version and save again.", current_version=latest)
     sections = {k: (content.get(k) or "").strip() for k in FORMULATION_SECTIONS}
     chosen = _approach(approach or {})
-    if not any(sections.values()) and not any(chosen.values()):
+    if not any(is_written(text) for text in sections.values()) and not any(chosen.values()):
         raise DomainError("Write at least one section, or choose the approach.")
     revision = CaseFormulation(course_id=course.id, revision=latest + 1, content={**sections, **chosen},
                                author_id=by.id)

@@ -20,7 +20,8 @@ from ..web.forms import form_version, render_form, save_then_sign, submit, whole
 from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, recovery, safety,
                services, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
-                    ProcessNoteForm, StartDosingNoteForm, ThemeForm, VoidMeasureForm, measure_form_class)
+                    ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
+                    measure_form_class)
 from .models import INTEGRATION, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
@@ -78,6 +79,7 @@ def note_edit(note_id: int):
 def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None, formulation=None):
     """The draft's form; `formulation`: the case formulation a new integration note's approach came from."""
     context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered, formulation=formulation,
+                   presence=dosing_notes.presence_line(note),
                    carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
     if status is None:
@@ -148,7 +150,7 @@ def _sign(note: SessionNote, form) -> None:
     needs = _sign_needs(note.kind, note.content, form)
     if needs:
         raise DomainError(needs)
-    services.sign_note(note, by=current_user, expected_version=note.version)
+    services.sign_note(note, by=current_user, expected_version=note.version, now=utcnow())
 
 
 def _note_view(note: SessionNote):
@@ -160,7 +162,8 @@ def _note_view(note: SessionNote):
                            kept_text=recovery.readable(kept) if kept else "",
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
-                           addendum_form=NoteAddendumForm(),
+                           addendum_form=NoteAddendumForm(), presence=dosing_notes.presence_line(note),
+                           words=VOCABULARY,
                            has_process=mine and not note.discarded and services.has_process_note(note, current_user))
 
 

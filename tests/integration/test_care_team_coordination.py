@@ -118,9 +118,8 @@ def test_a_named_outside_recipient_is_always_outside_the_care_team(team, make, a
 def test_report_due_says_what_is_missing_until_it_can_be_generated(team, make, auth, client):
     auth.login("ther")
     home = page_text(client.get("/"))
-    assert ("after dosing session 1. Why: the protocol asks for a report after dosing session 1 "
-            "(coordination.report_after_dosing), due from the end of that session. It cannot be generated yet: it "
-            "needs a release of information to Orrin Vale covering dosing and monitoring") in home, home[:1500]
+    assert ("as the protocol asks after dosing session 1. It needs a release of information to Orrin Vale covering "
+            "dosing and monitoring") in home, home[:1500]
     assert "Write the report" not in home
     auth.logout()
     auth.login("desk")
@@ -134,7 +133,7 @@ def test_report_due_says_what_is_missing_until_it_can_be_generated(team, make, a
     auth.logout()
     auth.login("ther")
     home = page_text(client.get("/"))
-    assert "due from the end of that session. Write the report" in home and "needs a release" not in home
+    assert "as the protocol asks after dosing session 1. Write the report" in home and "needs a release" not in home
     assert _generate(auth, team).status_code == 302
     assert "Prescriber reports due" not in page_text(client.get("/"))
     pdf = _latest_pdf_text(make, client)                       # each person with their credential

@@ -1,7 +1,11 @@
 """The dosing-session note (issue 20, point 9): where the protocol has a therapist present at each
 dose (KAP), the therapist documents the dosing session itself from its record; signed like every
 note; the record shows it to those who read notes; the prescriber's report carries it only when
-the patient's release permits dosing-session notes, and never a process note."""
+the patient's release permits dosing-session notes, and never a process note.
+
+Review of issue 20: the note documents a dose the record says was given, written by the therapist
+who was there; once signed, its dose is neither cancelled nor moved; the report carries notes of
+doses given (signed records) only."""
 import re
 from datetime import timedelta
 
@@ -13,7 +17,8 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.notes.services import verify_signed_notes
 from tests.conftest import page_text
-from tests.integration.test_dosing import local
+from ketamine_integration.experience.models import DosingSession
+from tests.integration.test_dosing import _record_data, form_time, local
 
 OBSERVED = "Tearful at minute 30, then settled; spoke of her grandmother's garden"
 PROCESS_SECRET = "My own unease when she cried"
@@ -25,18 +30,37 @@ SIGNING = {"then_sign": "1", "confirm_lock": "y"}
 
 
 @pytest.fixture
-def team(make):
-    """An IM KAP course (a therapist present at each dose) with a dose held three days ago, a nurse
-    and a second therapist outside the care team; staff record releases."""
+def team(make, auth):
+    """An IM KAP course (a therapist present at each dose) with a dose given three days ago (its
+    record saved, not yet signed), a nurse, a second therapist on the care team who was not at
+    the dose and a third outside it; staff record releases."""
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "nurse": make.user("nurse", username="nurse"), "staff": make.user("staff", username="desk"),
-           "outsider": make.user("therapist", username="other")}
-    ids["patient"] = make.patient(family_name="Present", nurses=[ids["nurse"]])
+           "outsider": make.user("therapist", username="other"),
+           "colleague": make.user("therapist", username="ther2", full_name="Ivo Second")}
+    ids["patient"] = make.patient(family_name="Present", nurses=[ids["nurse"]], therapists=[ids["colleague"]])
     ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience",
                                 protocol="im-ketamine-kap")
     [ids["dose"]] = make.dosing_plan(ids["course"], first_start=local(3), days_between=7, count=1)
+    record_dose(make, auth, ids)
     return ids
+
+
+def _dose(make, dose_id) -> DosingSession:
+    return make.query(lambda: db.session.get(DosingSession, dose_id))
+
+
+def record_dose(make, auth, team, *, sign=False, **overrides):
+    """The prescriber records the dose as given (IM, 0.5 mg/kg, three days ago), and signs it if asked."""
+    auth.login("pres")
+    data = _record_data(_dose(make, team["dose"]), team["prescriber"], route="im", **overrides)
+    saved = auth.post(f"/dosing/{team['dose']}", data)
+    assert saved.status_code == 302, page_text(saved)[-600:]
+    if sign:
+        signed = auth.post(f"/dosing/{team['dose']}/sign", {"version": str(_dose(make, team["dose"]).version)})
+        assert signed.status_code == 302 and _dose(make, team["dose"]).status == "signed", page_text(signed)[-600:]
+    auth.logout()
 
 
 def _start(auth, dose_id):
@@ -153,6 +177,114 @@ def test_the_record_links_the_note_for_those_who_read_notes(team, make, auth, cl
     assert client.get(f"/notes/{note_id}").status_code == 403
 
 
+def test_a_dose_not_recorded_as_given_has_no_note(team, make, auth, client):
+    """Review of issue 20: a dose planned three days ago and never recorded (the prescriber's
+    worklist calls it overdue) had a signed note of "what I observed during the session"."""
+    course = make.course(make.patient(family_name="Unrecorded"), team["therapist"], team["prescriber"],
+                         phase="experience", protocol="im-ketamine-kap")
+    [dose] = make.dosing_plan(course, first_start=local(3, 14), days_between=7, count=1)
+    auth.login("ther")
+    record = page_text(client.get(f"/dosing/{dose}"))
+    assert "No dosing-session note yet." in record and "Write the dosing-session note" not in record
+    refused = _start(auth, dose)
+    assert refused.status_code == 302 and _notes(make) == []
+    assert ("A dosing-session note documents a dose that was given: start it once the dosing record says when "
+            "dosing started.") in page_text(client.get(f"/dosing/{dose}"))
+
+
+def test_a_note_is_signed_only_while_its_dose_stands_as_given(team, make, auth):
+    """The draft was started while the dose stood recorded; the dose was then cancelled (its record
+    was entered in error): signing is refused, the text kept."""
+    auth.login("ther")
+    note_id = _started(make, auth, team)
+    auth.logout()
+    auth.login("pres")
+    assert auth.post(f"/dosing/{team['dose']}/cancel", {"reason": "Recorded on the wrong day; not given"}
+                     ).status_code == 302
+    assert _dose(make, team["dose"]).status == "cancelled"
+    auth.logout()
+    auth.login("ther")
+    refused = auth.post(f"/notes/{note_id}", {"version": str(_note(make, note_id).version), **NOTE, **SIGNING})
+    assert refused.status_code == 200
+    assert "This dosing session was cancelled: there is no session to document." in page_text(refused)
+    note = _note(make, note_id)
+    assert note.status == "draft" and note.content["observations"] == OBSERVED
+
+
+def test_a_dose_its_signed_note_documents_is_neither_cancelled_nor_moved(team, make, auth, client):
+    """Review of issue 20: after the note was signed, the prescriber cancelled or moved the dose and
+    the signed note went on describing a session that, by the record, never happened then."""
+    auth.login("ther")
+    note_id = _write(make, auth, team)
+    auth.logout()
+    auth.login("pres")
+    before = make.query(lambda: tuple(getattr(db.session.get(DosingSession, team["dose"]), column) for column in (
+        "status", "planned_start", "started_at", "version")))
+    cancel = auth.post(f"/dosing/{team['dose']}/cancel", {"reason": "Patient never came; dose not given"},
+                       follow_redirects=True)
+    assert ("Dosing session 1 cannot be cancelled: a signed dosing-session note documents it as given. If that is "
+            "wrong, the note's author corrects it with an addendum.") in page_text(cancel)
+    ahead = local(-5)
+    move = auth.post(f"/dosing/{team['dose']}/reschedule", {"planned_start": form_time(ahead),
+                                                            "reason": "Missed; moved to next week"},
+                     follow_redirects=True)
+    assert "Dosing session 1 cannot be moved: a signed dosing-session note documents it as given." in page_text(move)
+    cleared = auth.post(f"/dosing/{team['dose']}", _record_data(_dose(make, team["dose"]), team["prescriber"],
+                                                                 route="im", started_at=""))
+    assert cleared.status_code == 422
+    assert "A signed dosing-session note documents this dose as given: keep when dosing started." in \
+        page_text(cleared)
+    after = make.query(lambda: tuple(getattr(db.session.get(DosingSession, team["dose"]), column) for column in (
+        "status", "planned_start", "started_at", "version")))
+    assert after == before and _note(make, note_id).status == "signed"
+    assert [r.outcome for r in make.audit_rows(action="dosing.cancel")] == ["failure"]
+    assert [r.outcome for r in make.audit_rows(action="dosing.reschedule")] == ["failure"]
+
+
+def test_only_the_therapist_present_at_the_dose_writes_its_note(team, make, auth, client):
+    """Review of issue 20: any therapist of the care team wrote and signed the note of a dose they
+    were not at. The course's therapist is the one the protocol has present; the note says so."""
+    auth.login("ther2")                               # on the care team, not the course's therapist
+    assert "Write the dosing-session note" not in page_text(client.get(f"/dosing/{team['dose']}"))
+    assert _start(auth, team["dose"]).status_code == 302 and _notes(make) == []
+    assert ("A dosing-session note is written by the therapist present at the dose: Hazel Quint, the course's "
+            "therapist. Document what you learned from the patient in an integration note.") in \
+        page_text(client.get(f"/dosing/{team['dose']}"))
+    auth.logout()
+    auth.login("ther")
+    note_id = _started(make, auth, team)
+    present = "Written by Hazel Quint, present at the dose as the course's therapist."
+    assert present in page_text(client.get(f"/notes/{note_id}"))
+    assert auth.post(f"/notes/{note_id}", {"version": "1", **NOTE, **SIGNING}).status_code == 302
+    assert _note(make, note_id).content["present"] == "course_therapist"          # signed with the note
+    assert f"Present at the dose {present}" in " ".join(page_text(client.get(f"/notes/{note_id}")).split())
+
+
+@pytest.mark.parametrize("monitored_by, therapist, user, expected", [
+    (None, 1, 1, "course_therapist"),        # the course's therapist: present by the protocol
+    (2, 1, 2, "monitoring"),                 # named on the record as monitoring (where the protocol allows)
+    (2, 1, 1, "course_therapist"),           # the course's therapist, a colleague monitoring
+    (None, 1, 3, None),                      # another therapist of the care team
+    (4, 1, 3, None),                         # another, someone else monitoring
+])
+def test_who_was_present_at_a_dose(monitored_by, therapist, user, expected):
+    from types import SimpleNamespace
+    from ketamine_integration.notes.dosing_notes import presence
+    session = SimpleNamespace(monitored_by_id=monitored_by, course=SimpleNamespace(therapist_id=therapist))
+    assert presence(session, SimpleNamespace(id=user)) == expected
+
+
+@pytest.mark.parametrize("blank", ["\u200b.", "—", "\ufeff\u2060"])
+def test_a_dosing_note_that_shows_as_blank_is_not_signed(team, make, auth, blank):
+    """Review of issue 20: zero-width characters and punctuation signed a dosing-session note."""
+    auth.login("ther")
+    note_id = _started(make, auth, team)
+    refused = auth.post(f"/notes/{note_id}", {"version": "1", **{key: blank for key in NOTE}, **SIGNING})
+    assert refused.status_code == 200
+    assert "Signing needs your observations during the session." in page_text(refused)
+    assert _note(make, note_id).status == "draft"
+
+
 def _preview(auth, team):
     response = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])})
     assert response.status_code == 200
@@ -160,6 +292,7 @@ def _preview(auth, team):
 
 
 def test_the_prescribers_report_carries_the_note_only_under_a_release_that_permits_it(team, make, auth):
+    record_dose(make, auth, team, sign=True)
     auth.login("ther")
     note_id = _write(make, auth, team)
     assert auth.post(f"/notes/{note_id}/process", {"body": PROCESS_SECRET}).status_code == 302
@@ -183,6 +316,26 @@ def test_the_prescribers_report_carries_the_note_only_under_a_release_that_permi
     section = shared.split("Dosing-session notes", 2)[2]
     assert f"Session 1 — {local(3).date().isoformat()}, Hazel Quint" in section and OBSERVED in section
     assert "Grounding by voice at minute 25" in section and PROCESS_SECRET not in shared
+
+
+def test_the_report_carries_notes_of_doses_given_only(team, make, auth):
+    """Review of issue 20: the report's dosing-session notes were read whatever their dose's status;
+    now a note shows with its dose's signed record, as the dosing section reads doses."""
+    auth.login("ther")
+    _write(make, auth, team)
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/patients/{team['patient']}/releases", {
+        "recipient": str(team["prescriber"]), "recipient_name": "", "purpose": "Coordination of KAP",
+        "effective_on": local(0).date().isoformat(), "expires_on": "",
+        "categories": ["dosing", "dosing_notes"]}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    assert OBSERVED not in _preview(auth, team)                  # the dose's record is not signed yet
+    auth.logout()
+    record_dose(make, auth, team, sign=True)
+    auth.login("ther")
+    assert OBSERVED in _preview(auth, team)
 
 
 @pytest.mark.both_engines  # the database's own guards (migration 0031), whatever code path writes

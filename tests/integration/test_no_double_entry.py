@@ -150,6 +150,33 @@ def test_the_checklist_reads_the_signed_preparation_notes(team, make, auth, clie
     assert "of 1 signed preparation" not in page_text(client.get(f"/courses/{course}"))
 
 
+@pytest.mark.parametrize("blank", [
+    "\u200b\u200b",            # zero-width spaces
+    ".",                        # punctuation alone
+    "—",
+    "\ufeff…\u2060",            # a byte-order mark, an ellipsis, a word joiner
+])
+def test_text_that_shows_as_blank_documents_no_checklist_item(team, make, auth, client, blank):
+    """Review of issue 20: a plan or intention of zero-width characters or punctuation ticked the
+    items feeding the phase gate. The one written-text rule (domain.text.is_written) decides."""
+    auth.login("ther")
+    course = team["preparing"]
+    sign_preparation_note(auth, course, set_setting_plan=blank)
+    checklist = _checklist(client, course)
+    assert "Signed preparation session 1 of 1 needed" in checklist          # the session itself was held
+    assert "Intention setting Documented" in checklist
+    assert "Set-and-setting plan Not yet documented" in checklist
+    # intentions that show as blank do not sign the note at all: the text is kept in the draft
+    started = auth.post(f"/courses/{course}/notes", {"note-kind": "preparation",
+                                                     "note-session_date": TODAY.isoformat()})
+    note_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    refused = auth.post(f"/notes/{note_id}", {"session_date": TODAY.isoformat(), "version": "1", "readiness": "ready",
+                                             "intentions": f"{blank}\n{blank}", "set_setting_plan": "Eyeshades",
+                                             **SIGNING})
+    assert refused.status_code == 200 and "Signing needs at least one intention" in page_text(refused)
+    assert make.query(lambda: db.session.get(SessionNote, note_id).status) == "draft"
+
+
 def test_a_tick_from_before_counts_no_more(team, make, auth, client):
     course = team["preparing"]
 

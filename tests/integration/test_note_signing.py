@@ -3,11 +3,14 @@ signed in one request, only with the signer's confirmation that the note will be
 refusal shows each reason next to its field with the text kept; a draft is discarded by its
 author only, its text not kept; blank and discarded drafts are not unsigned work."""
 import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from ketamine_integration.bookings.models import Appointment, AppointmentChange
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ProcessNote, SessionNote
 from tests.conftest import page_text
@@ -73,6 +76,82 @@ def test_a_refused_signature_puts_each_need_next_to_its_field_and_keeps_the_text
     assert "An insight worth keeping" in page
     stored = _note(make, note)
     assert stored.status == "draft" and stored.content["insights"] == "An insight worth keeping"
+
+
+@pytest.mark.parametrize("blank", ["\u200b", "\u200b.\u2060", "…", "—"])
+def test_an_experience_review_that_shows_as_blank_does_not_sign(team, make, auth, blank):
+    """Review of issue 20: a zero-width space as the whole experience review signed the note."""
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), stood_out=blank, emotions=blank,
+                                                         insights="", **SIGNING)).get_data(as_text=True)
+    assert "experience review" in _error_of(page, "stood_out")
+    stored = _note(make, note)
+    assert stored.status == "draft" and stored.content["stood_out"] == blank.strip()   # kept as typed
+
+
+@pytest.mark.parametrize("field", ["new_steps-0-what", "new_steps-0-how_often"])
+def test_an_action_step_that_shows_as_blank_is_refused(team, make, auth, field):
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), **{field: "\u200b..."}))
+    assert page.status_code == 422 and "A specific step needs" in _error_of(page.get_data(as_text=True),
+                                                                              "new_steps-0-what")
+    assert make.query(lambda: db.session.get(SessionNote, note).new_steps) == []
+
+
+def _booked_today(make, team, hour: int) -> int:
+    """The therapist's integration session with the patient on the note's date (TODAY), at `hour`."""
+    starts = datetime(TODAY.year, TODAY.month, TODAY.day, hour, tzinfo=ZoneInfo("America/New_York"))
+
+    def add():
+        appointment = Appointment(patient_id=team["patient"], course_id=team["course"], kind="integration",
+                                  clinician_id=team["therapist"], starts_at=starts,
+                                  ends_at=starts + timedelta(minutes=50), modality="telehealth",
+                                  created_by_id=team["staff"])
+        appointment.changes.append(AppointmentChange(change="booked", by_user_id=team["staff"]))
+        db.session.add(appointment)
+        db.session.flush()
+        return appointment.id
+    return make.run(add)
+
+
+def _clock_at(monkeypatch, hour: int, minute: int = 0) -> None:
+    """The clock signing reads, set to that time of the note's date in the clinic."""
+    moment = datetime(TODAY.year, TODAY.month, TODAY.day, hour, minute, tzinfo=ZoneInfo("America/New_York"))
+    monkeypatch.setattr("ketamine_integration.notes.views.utcnow", lambda: moment.astimezone(timezone.utc))
+
+
+def test_a_note_is_not_signed_before_its_session_and_keeps_its_text(team, make, auth, monkeypatch):
+    """Review of issue 20: at 02:46 an integration note dated today was signed for the session booked
+    at 09:00 that day. The note carries a date; the time is its author's booking that day."""
+    booked = _booked_today(make, team, 9)
+    _clock_at(monkeypatch, 2, 46)
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Written ahead",
+                                                         **SIGNING)).get_data(as_text=True)
+    assert (f"Your session with the patient that day is booked for {TODAY.isoformat()} 09:00 E") in \
+        _error_of(page, "session_date")
+    assert "sign the note once it has taken place (the draft is saved)" in _error_of(page, "session_date")
+    stored = _note(make, note)
+    assert stored.status == "draft" and stored.content["insights"] == "Written ahead"
+    assert make.query(lambda: db.session.get(Appointment, booked).status) == "booked"
+    # once the session has begun, the same note signs
+    _clock_at(monkeypatch, 9, 55)
+    assert auth.post(f"/notes/{note}", _integration_data(stored.version, insights="Written ahead",
+                                                         **SIGNING)).status_code == 302
+    assert _note(make, note).status == "signed"
+
+
+def test_an_earlier_session_that_day_lets_the_note_be_signed(team, make, auth, monkeypatch):
+    """Two sessions that day, the first one over: the note may be about it."""
+    _booked_today(make, team, 8)
+    _booked_today(make, team, 17)
+    _clock_at(monkeypatch, 12)
+    auth.login("ther")
+    note = _start(auth, team["course"])
+    assert auth.post(f"/notes/{note}", _integration_data(_version(make, note), **SIGNING)).status_code == 302
 
 
 def test_an_invalid_save_while_signing_keeps_nothing_and_shows_both_kinds_of_reason(team, make, auth):

@@ -128,6 +128,18 @@ def test_an_integration_note_is_written_signed_and_feeds_the_theme_and_step_view
         "note.create", "note.sign"]
 
 
+def test_the_signed_note_says_its_choices_in_words_not_keys(team, make, auth, client):
+    """Review of issue 20: the signed note read "Approach: act", "somatic", "Challenges: overwhelm"."""
+    auth.login("ther")
+    note = _write_and_sign(make, auth, team, host_theory="somatic", challenges=["overwhelm", "not_sticking"],
+                           practices=["movement", "nature"])
+    view = " ".join(page_text(client.get(f"/notes/{note}")).split())
+    assert "Practices agreed Movement, Nature" in view
+    assert "Challenges Overwhelming emotion, Insights not sticking" in view
+    assert "Approach Host theory: Somatic Grounding: Dysregulation" in view
+    assert "overwhelm," not in view and "somatic" not in view and "not_sticking" not in view
+
+
 def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, auth, client):
     auth.login("ther")
     _write_and_sign(make, auth, team)
@@ -146,6 +158,7 @@ def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, a
     assert make.query(lambda: db.session.get(ActionStep, step_id).status) == "stopped"
     tracker = page_text(client.get(f"/courses/{team['course']}/action-steps"))
     assert "Stopped" in tracker and "partly" in tracker and "Rain" in tracker
+    assert "Walk by the river: Partly (obstacles: Rain); stop" in page_text(client.get(f"/notes/{second}"))
 
 
 @pytest.mark.both_engines  # database triggers refuse raw SQL
@@ -277,6 +290,9 @@ def test_a_signed_preparation_note_counts_toward_preparation(make, auth, client)
     assert f"1 of 1 needed: preparation note of {TODAY.isoformat()}, signed by" in page
     stored = make.query(lambda: db.session.get(SessionNote, note).content)
     assert stored["intentions"] == ["To stop bracing for bad news", "To sleep through the night"]
+    view = " ".join(page_text(client.get(f"/notes/{note}")).split())    # in words, not keys
+    assert "Readiness Ready Consent questions answered yes" in view
+    assert "Psychoeducation covered What to expect during dosing, Dissociation and altered perception" in view
 
 
 def test_signing_needs_the_experience_review_and_the_risk_screen(team, make, auth):

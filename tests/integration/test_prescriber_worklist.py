@@ -92,7 +92,8 @@ def test_a_planned_dose_whose_time_has_passed_without_a_record_is_overdue(team, 
     make.dosing_plan(under_way, first_start=started, days_between=3, count=1, room="Suite B")
     auth.login("pres")
     text = page_text(client.get("/prescriber/"))
-    planned = local(1, 9).strftime("%Y-%m-%d %H:%M")
+    planned = local(1, 9).strftime("%Y-%m-%d %H:%M %Z")          # the clinic's time, its zone said (EST/EDT)
+    assert planned[-3:] in ("EST", "EDT")
     assert f"Late, dosing session 1: overdue: planned {planned}, not recorded" in text
     assert "dosing session 2" not in text.split("Planned doses not recorded", 1)[1].split("Flagged vital signs")[0]
     assert "Underway" not in text                    # its booked time (two hours) is not over yet

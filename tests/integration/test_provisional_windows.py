@@ -85,7 +85,7 @@ def test_an_integration_session_is_booked_ahead_for_a_dose_planned_next_week(tea
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "Booked, not yet held (in the optimal span): " + local(-9, 14).strftime("%b %d 14:00 (booked)") in page
     assert "booked for dosing session #1's provisional window" in page
-    assert "Nothing booked" not in page and "outside that dose's window now" not in page
+    assert "Nothing booked" not in page and "now outside that dose's integration window" not in page
     assert not any("provisional window" in row for row in _worklist_rows(client))
 
 
@@ -126,7 +126,8 @@ def test_signing_checks_the_bookings_against_the_real_window(team, make, auth, c
     # the signer is told, and the course page marks the one the real window leaves out
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "1 integration session booked for its provisional window is outside the dose's window now" in page
-    assert page.count("outside that dose's window now: move it") == 1
+    assert page.count("It is now outside that dose's integration window and needs moving (the staff worklist "
+                      "offers a time).") == 1
     assert "Windows, in words" in page and "Provisional windows of planned doses" not in page
     auth.logout()
     auth.login("desk")
@@ -194,7 +195,7 @@ def test_a_moved_dose_moves_its_provisional_window_and_flags_its_booking(team, m
     assert "1 integration session booked for its provisional window is outside the dose's window now" in page
     # the provisional window moved with the dose: it opens the day after the new date
     assert f"#1, planned for {local(-14).strftime('%Y-%m-%d %H:%M')}" in page
-    assert "Nothing booked" in page and "outside that dose's window now: move it" in page
+    assert "Nothing booked" in page and "It is now outside that dose's integration window and needs moving" in page
     [row] = [r for r in _worklist_rows(client) if "provisional window" in r]
     assert DOSE_MOVED in row and "Move to" in row
     move = _move_form(client)

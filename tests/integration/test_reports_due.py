@@ -13,8 +13,6 @@ from tests.conftest import page_text
 from tests.integration.test_care_team_coordination import team  # noqa: F401
 from tests.integration.test_coordination import _generate, _release
 
-RULE = ("the protocol asks for a report after dosing session 1 (coordination.report_after_dosing), due from the end "
-        "of that session")
 
 
 def _ended(make, team) -> str:
@@ -32,15 +30,17 @@ def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, aut
     assert since.endswith(("EST", "EDT"))                                       # the clinic's zone, said
     auth.login("ther")
     home = page_text(client.get("/"))
-    assert f"report waiting for a release since {since}, after dosing session 1. Why: {RULE}." in home
+    assert f"report waiting for a release since {since}, as the protocol asks after dosing session 1." in home
+    assert "coordination." not in home                                          # plain words, no file keys
     assert "report due" not in home                                             # not due: it cannot be written
-    assert "It cannot be generated yet: it needs a release of information to Orrin Vale covering dosing" in home
+    assert "It needs a release of information to Orrin Vale covering dosing" in home
     auth.logout()
     auth.login("pres")                                                          # the report's recipient sees it too
     worklist = page_text(client.get("/prescriber/"))
     assert "Coordination reports due" in worklist
-    assert f"report waiting for a release since {since}, after dosing session 1. Why: {RULE}." in worklist
-    assert "It cannot be generated yet: it needs a release of information to Orrin Vale" in worklist
+    assert f"report waiting for a release since {since}, as the protocol asks after dosing session 1." in worklist
+    assert "coordination." not in worklist
+    assert "It needs a release of information to Orrin Vale" in worklist
     [row] = make.audit_rows(action="patient.list", user_id=team["prescriber"])
     assert row.detail.endswith("1 reports due")
     auth.logout()

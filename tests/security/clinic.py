@@ -228,10 +228,14 @@ class Clinic:
 
     @cached_property
     def kap_dose(self) -> int:
-        """A sublingual KAP dose planned three days ago: a therapist is present at each dose."""
+        """A sublingual KAP dose given three days ago, its record saved: a therapist is present at
+        each dose and documents one that was given."""
         course = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"],
                                   protocol="sublingual-ketamine-kap", phase="experience")
         [session] = self.make.dosing_plan(course, first_start=local(-3, 14), days_between=7, count=1)
+        saved = self.post("prescriber", f"/dosing/{session}", self.record_data(
+            session, route="sublingual", dose_mg="200"))
+        assert saved.status_code == 302, saved.status_code
         return session
 
     @cached_property

@@ -1,5 +1,5 @@
-"""Small pure rules: redirect targets, the password policy, what a minimum length counts and how a typed
-number is read (domain errors: test_domain_errors.py)."""
+"""Small pure rules: redirect targets, the password policy, what a minimum length counts, what text
+counts as written and how a typed number is read (domain errors: test_domain_errors.py)."""
 from decimal import Decimal
 
 import pytest
@@ -8,7 +8,7 @@ from wtforms import Form
 from wtforms.validators import NumberRange, Optional
 
 from ketamine_integration.accounts.passwords import password_problem
-from ketamine_integration.domain.text import written_length
+from ketamine_integration.domain.text import is_written, written_length
 from ketamine_integration.web.fields import ClinicDateField, FiniteDecimalField, WholeNumberField
 from ketamine_integration.web.forms import safe_next
 
@@ -66,6 +66,34 @@ def test_password_policy(password, username, problem):
 ])
 def test_a_minimum_length_counts_what_was_written(text, written):
     assert written_length(text) == written
+
+
+@pytest.mark.parametrize("value, written", [
+    ("Settled by minute 60", True),            # words
+    ("8", True),                               # a figure alone says something (a score, a count)
+    ("\u0663", True),                          # a digit of another script (Arabic-Indic three)
+    ("静かに座っていた", True),                    # letters beyond Latin count like any other
+    ("Тревога", True),
+    ("\u200b", False),                         # zero-width space
+    ("\ufeff\ufeff", False),                   # byte-order mark / zero-width no-break space
+    ("\u2060", False),                         # word joiner
+    ("\u200b.\n\u200b", False),                # what the review signed a note with
+    ("\u0301\u0308", False),                   # combining marks with nothing to sit on
+    ("...", False),                            # punctuation alone
+    ("…", False),
+    ("—", False),                              # an em dash, as if to say "none"
+    ("- . -", False),
+    ("   \n\t", False),
+    ("", False),
+    (None, False),                             # a field left out
+    (["\u200b", "."], False),                  # a list of lines (a note's intentions): none written
+    (["", "To rest"], True),                   # one written line is enough
+    ([], False),
+])
+def test_what_counts_as_written_text(value, written):
+    """The one rule for a field a record needs written: a signed note's sections, a checklist item's
+    evidence (review of issue 20: zero-width text and "." signed notes and met the phase gate)."""
+    assert is_written(value) is written
 
 
 @pytest.mark.parametrize("field, typed, data, error", [

@@ -3,7 +3,8 @@ every course's history on every request.
 
 The table is derived: `course_windows` over a course's signed dosing sessions and integration
 bookings stays the truth. All of a course's rows are rewritten when a transaction that signed
-one of its dosing sessions or wrote one of its integration sessions commits. A signed
+one of its dosing sessions, wrote one of its integration sessions, or moved or cancelled one of
+its planned doses (whose window a session booked for it counts for) commits. A signed
 session's window never goes away, so rows are replaced, never removed.
 
 A row keeps the integration sessions that count for its window and what became of them (held,
@@ -41,6 +42,7 @@ from ..protocols.services import protocol_of
 from ..bookings.booking import integration_sessions_by_course
 from ..bookings.models import Appointment
 from ..db.clinic_time import clinic_zone
+from .dose_windows import fetch_pinned_windows
 from .models import SIGNED, DosingSession
 from .windows import course_windows, summary, window_assignments
 
@@ -151,10 +153,12 @@ def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> di
     from .services import fetch_signed_sessions_by_course
     ids = sorted(course_ids)
     sessions, integration = fetch_signed_sessions_by_course(ids), integration_sessions_by_course(ids)
+    pinned = fetch_pinned_windows(ids)
     found: dict[int, list[OpenWindow]] = {}
     for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))):
         rows = [OpenWindow(course.id, r.session.id, r.session.sequence, r.window, r.status, r.coverage)
-                for r in course_windows(course, sessions.get(course.id, []), integration.get(course.id, []), now)
+                for r in course_windows(course, sessions.get(course.id, []), integration.get(course.id, []), now,
+                                        pinned.get(course.id, []))
                 if r.status is not WindowStatus.CLOSED and (r.needs_booking or not uncovered_only)]
         if rows:
             found[course.id] = rows
@@ -173,10 +177,12 @@ def rewrite(course_ids: set[int] | list[int], session: Session | None = None) ->
         .where(TreatmentCourse.id.in_(ids))).all()
     sessions = fetch_signed_sessions_by_course(ids, session=session)
     integration = integration_sessions_by_course(ids, session=session)
+    pinned = fetch_pinned_windows(ids, session=session)
     rows = []
     for course_id, version in courses:
         rule = protocol_of(version).integration
-        for a in window_assignments(rule, sessions.get(course_id, []), integration.get(course_id, []), zone):
+        for a in window_assignments(rule, sessions.get(course_id, []), integration.get(course_id, []), zone,
+                                    pinned.get(course_id, [])):
             # whether held sessions cover it, which no clock changes (`now` cannot matter to it)
             held = decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=utcnow())
             rows.append({"dosing_session_id": a.session.id, "course_id": course_id, "protocol_version_id": version.id,
@@ -218,11 +224,13 @@ def _upsert(session: Session):
 
 def _changed_course(obj) -> int | None:
     """The course whose windows a written object changes: a dosing session being signed (signed
-    ones never change again, and only signed ones have windows) or an integration session."""
-    if isinstance(obj, DosingSession) and obj.status == SIGNED \
-            and inspect(obj).attrs.status.history.has_changes():
+    ones never change again, and only signed ones have windows), an integration session, or a
+    not-yet-signed dose (or its booking) moved or cancelled: a session booked for that dose counts
+    for its window only while the window holds it, and a real window may take it otherwise."""
+    if isinstance(obj, DosingSession) and any(inspect(obj).attrs[name].history.has_changes()
+                                              for name in ("status", "planned_start")):
         return obj.course_id
-    if isinstance(obj, Appointment) and obj.kind == "integration":
+    if isinstance(obj, Appointment) and obj.kind in ("integration", "dosing"):
         return obj.course_id
     return None
 

@@ -21,7 +21,7 @@ from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
 from ..experience import dose_roles, services as dosing
 from ..experience.fidelity import unexplained_deviations
-from ..experience.provisional import booked_for_doses, booked_minutes, provisional_rows
+from ..experience.provisional import booked_for_doses, booked_minutes, provisional_rows, provisional_windows
 from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
@@ -74,11 +74,12 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         clinicians, plan_form, book_form = _planning_forms(course, protocol, plan_form, book_form, may_add_to_team)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
-    # the course's integration sessions, from the appointments read: what covers its windows, the
-    # real ones first, then the provisional ones of the doses only planned (issue 20, point 1)
-    integration = integration_sessions(appointments)
-    windows = course_windows(course, sessions, integration, now)
-    provisional = provisional_rows(course, sessions, integration, windows, booked_minutes(appointments), now)
+    # the course's integration sessions, from the appointments read: what covers its windows, real
+    # and provisional (issue 20, point 1), assigned to all of them at once by the one rule
+    integration, minutes = integration_sessions(appointments), booked_minutes(appointments)
+    planned = provisional_windows(course, sessions, minutes)
+    windows = course_windows(course, sessions, integration, now, [w for _s, w in planned])
+    provisional = provisional_rows(course, planned, integration, windows, minutes, now)
     after_series = course_plan(course, sessions, integration, now)
     clinical = can_read_clinical(current_user, course.patient)
     found = services.evidence(course)

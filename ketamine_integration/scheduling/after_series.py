@@ -20,9 +20,10 @@ from ..domain.after_series import (AfterSeriesSession, counted_for_windows, cove
 from ..domain.coverage import IntegrationSession, WindowCoverage
 from ..domain.phases import Phase
 from ..domain.protocols import AfterSeries, Integration
-from ..domain.windows import WindowStatus
+from ..domain.windows import IntegrationWindow, WindowStatus
+from ..experience.dose_windows import fetch_pinned_windows
 from ..experience.models import SIGNED, DosingSession
-from ..experience.windows import window_assignments
+from ..experience.windows import pinned_windows, window_assignments
 from ..extensions import db
 from ..bookings.models import Appointment
 from ..protocols.models import ProtocolVersion
@@ -75,19 +76,21 @@ def course_plan(course: TreatmentCourse, sessions: list, integration: list[Integ
     moments = {t.to_phase: t.occurred_at for t in course.transitions}  # in order: the latest of each
     last = last_series_dose(sessions, moments.get(Phase.MAINTENANCE.value)) \
         if Phase.INTEGRATION.value in moments else None
-    rows = rows_for(rule, last.ended_at, sessions, integration, now) if last is not None else ()
+    rows = rows_for(rule, last.ended_at, sessions, integration, now,
+                    pinned_windows(course.id, sessions, integration)) if last is not None else ()
     return AfterSeriesPlan(rule.after_series, last, rows)
 
 
 def rows_for(rule: Integration, anchor: datetime, signed: list, integration: list[IntegrationSession],
-             now: datetime) -> tuple[AfterSeriesRow, ...]:
+             now: datetime, provisional: list[IntegrationWindow] = ()) -> tuple[AfterSeriesRow, ...]:
     """Each session after a series that ended at `anchor`, with its status and coverage at `now`:
-    the integration sessions the dosing windows rest on are left to them."""
+    the integration sessions the dosing windows rest on are left to them. `provisional`: the
+    windows of planned doses sessions were booked for (experience.windows.pinned_windows)."""
     zone = clinic_zone()
     planned = schedule(anchor, rule.after_series, zone)
     if not planned:
         return ()
-    assignments = window_assignments(rule, signed, integration, zone)
+    assignments = window_assignments(rule, signed, integration, zone, provisional)
     taken = counted_for_windows((a.sessions for a in assignments), rule.min_sessions_per_dosing)
     coverage = cover_after_series(planned, integration, taken, now)
     return tuple(AfterSeriesRow(p, status_at(p, now), coverage[p.number], flagged(p, coverage[p.number], now))
@@ -116,15 +119,19 @@ def flagged_by_course(courses: ColumnElement[bool], now: datetime,
             .order_by(DosingSession.course_id, DosingSession.sequence)):
         doses.setdefault(row.course_id, []).append(row)
     integration: dict[int, list[IntegrationSession]] = {}
-    for course_id, starts_at, status, outcome in db.session.execute(
-            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome)
+    for course_id, starts_at, status, outcome, for_dose in db.session.execute(
+            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
+                   Appointment.booked_for_dose_id)
             .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
-        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status))
+        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
+    pinned = fetch_pinned_windows(list(doses)) if any(
+        s.for_window is not None for sessions in integration.values() for s in sessions) else {}
     found = {}
     for course_id, signed in doses.items():
         last = last_series_dose(signed, signed[0].since)
         rows = [r for r in rows_for(rules[signed[0].protocol_version_id], last.ended_at, signed,
-                                    integration.get(course_id, []), now) if r.flagged] if last else []
+                                    integration.get(course_id, []), now, pinned.get(course_id, []))
+                if r.flagged] if last else []
         if rows:
             found[course_id] = rows
     return found

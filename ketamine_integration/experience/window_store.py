@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.phases import Phase
 from ..domain.coverage import RULE_VERSION, IntegrationSession, WindowCoverage, decide
 from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
@@ -48,6 +49,8 @@ from .windows import course_windows, summary, window_assignments
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
+#: the phases of a course that has ended
+ENDED_PHASES = tuple(p.value for p in Phase if p.ended)
 #: courses rewritten per statement when the whole table is rebuilt
 REBUILD_CHUNK = 500
 
@@ -273,5 +276,7 @@ def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str
     number of courses or the length of their histories (a list page must not grow with the data).
     `versions`: every registered protocol version, when the caller has read them.
     """
-    windows = open_windows(TreatmentCourse.id.in_(course_ids), now, versions=versions) if course_ids else {}
+    # an ended course's windows closed with it (experience.windows.course_windows): none is urgent
+    live = and_(TreatmentCourse.id.in_(course_ids), TreatmentCourse.phase.not_in(ENDED_PHASES))
+    windows = open_windows(live, now, versions=versions) if course_ids else {}
     return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

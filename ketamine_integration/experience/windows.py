@@ -25,6 +25,8 @@ class WindowRow:
     #: what the window is counted from: the dose's recorded end, or for a provisional window the
     #: end its plan leads to expect (domain.windows.expected_end)
     anchor: datetime
+    #: the course ended before the window would have closed: it is closed, and asks for nothing
+    closed_early: bool = False
 
     @property
     def provisional(self) -> bool:
@@ -40,7 +42,7 @@ class WindowRow:
 
     @property
     def needs_booking(self) -> bool:
-        return self.coverage.needs_booking
+        return self.coverage.needs_booking and not self.closed_early
 
     @property
     def sessions(self) -> tuple[datetime, ...]:
@@ -56,14 +58,22 @@ def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integ
     sequence, status and ended_at are used. `integration`: the course's integration sessions,
     any outcome (bookings.booking.integration_sessions_of). `provisional`: the provisional windows
     of the course's planned doses (at least those a session was booked for, whose pin the coverage
-    rule honours); None reads those a session was booked for, in one query when there are any."""
+    rule honours); None reads those a session was booked for, in one query when there are any.
+
+    A course that has ended closes its windows with it: one still open (or not yet open) when it
+    ended is closed early, and asks for nothing any more."""
     rule = protocol_of(course.protocol_version).integration
     if provisional is None:
         provisional = pinned_windows(course.id, sessions, integration)
-    return [WindowRow(session=a.session, window=a.window, status=status_at(a.window, now),
-                      coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now),
-                      anchor=a.session.ended_at)
-            for a in window_assignments(rule, sessions, integration, clinic_zone(), provisional)]
+    ended = course.phase_since if course.current_phase.ended else None
+    rows = []
+    for a in window_assignments(rule, sessions, integration, clinic_zone(), provisional):
+        early = ended is not None and a.window.closes > ended
+        rows.append(WindowRow(session=a.session, window=a.window,
+                              status=WindowStatus.CLOSED if early else status_at(a.window, now),
+                              coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now),
+                              anchor=a.session.ended_at, closed_early=early))
+    return rows
 
 
 def pinned_windows(course_id: int, sessions: list, integration: list[IntegrationSession]) -> list[IntegrationWindow]:

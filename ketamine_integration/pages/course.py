@@ -214,7 +214,7 @@ def _end_course(course: TreatmentCourse, form: PhaseForm, target: Phase):
     shows the preview; a confirmation of another preview (something was booked, planned or written
     since) shows the new one instead of cancelling what nobody saw."""
     services.lock_course(course)  # nothing is booked or planned on the course between preview and end
-    preview = ending_preview(course, utcnow())
+    preview = ending_preview(course, target.value, utcnow())
     if form.reviewed.data != preview.fingerprint:
         changed = bool(form.reviewed.data)
         form.reviewed.data = preview.fingerprint

@@ -8,7 +8,7 @@ sessions, so a dose signed late or a booking moved changes it at once, like the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -40,10 +40,12 @@ class AfterSeriesRow:
     coverage: WindowCoverage
     #: nothing held or booked, and its period open or near: on the staff worklist
     flagged: bool
+    #: the course ended before its period closed: nothing is asked for it any more
+    closed_early: bool = False
 
     @property
     def needs_booking(self) -> bool:
-        return self.coverage.needs_booking
+        return self.coverage.needs_booking and not self.closed_early
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class AfterSeriesPlan:
     #: the series' last signed dose, which they are counted from (None: the series has not ended)
     last_dose: object | None
     rows: tuple[AfterSeriesRow, ...]
+    #: when the course ended (completed or discontinued), if it has: nothing after it is asked for
+    ended_at: datetime | None = None
 
     def ahead(self) -> tuple[AfterSeriesRow, ...]:
         """The sessions whose period has not closed: what ending the course leaves unheld."""
@@ -78,7 +82,11 @@ def course_plan(course: TreatmentCourse, sessions: list, integration: list[Integ
         if Phase.INTEGRATION.value in moments else None
     rows = rows_for(rule, last.ended_at, sessions, integration, now,
                     pinned_windows(course.id, sessions, integration)) if last is not None else ()
-    return AfterSeriesPlan(rule.after_series, last, rows)
+    ended = course.phase_since if course.current_phase.ended else None
+    if ended is not None:
+        rows = tuple(replace(r, status=WindowStatus.CLOSED, flagged=False, closed_early=True)
+                     if r.session.closes > ended else r for r in rows)
+    return AfterSeriesPlan(rule.after_series, last, rows, ended)
 
 
 def rows_for(rule: Integration, anchor: datetime, signed: list, integration: list[IntegrationSession],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.models import PRESCRIBER, THERAPIST
@@ -32,7 +32,7 @@ from ..web.forms import form_version, parse_id, submit
 from ..notes.forms import NewNoteForm
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
-from ..patients.access import can_read_clinical, load_patient_record
+from ..patients.access import can_read_clinical, load_patient_record, team_roles
 from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
@@ -309,6 +309,11 @@ def book_session(course_id: int):
 @access.permission("sessions.record_held")
 def record_held_session(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    if THERAPIST not in team_roles(current_user, course.patient):
+        # entered in their own name as the therapist who held it: only a therapist of the care team
+        audit.denial("held sessions are entered by a therapist on the patient's care team", obj=course,
+                     patient_id=course.patient_id)
+        abort(403)
     form = HeldSessionForm(prefix="held")
     done, appointment = submit(form, lambda: attendance.record_held_session(
         course, by=current_user, starts_at=form.starts_at.data, minutes=form.minutes.data,

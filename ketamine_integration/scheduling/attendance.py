@@ -20,6 +20,7 @@ from ..domain.text import written_length
 from ..experience.models import SIGNED
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
+from ..patients.access import team_roles
 from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import BOOKED, Appointment
@@ -106,8 +107,11 @@ def record_held_session(course: TreatmentCourse, *, by: User, starts_at: datetim
     like any attended session. What happened is a fact: hours and time off do not refuse it, but
     a session cannot overlap another of the patient's or the therapist's."""
     lock_course(course)
-    if not by.active or not by.has_role(THERAPIST):
-        raise DomainError("Integration sessions are entered by the therapist who held them.")
+    if not by.active or THERAPIST not in team_roles(by, course.patient):
+        # the session is entered in their name as its therapist: a therapist of the patient's care
+        # team (seeing every patient as staff, or being on the team as prescriber, is not that)
+        raise DomainError("Integration sessions are entered by the therapist who held them, "
+                          "a therapist on the patient's care team.")
     if written_length(reason) < REASON_MINIMUM:
         raise DomainError({"reason": f"Say why it is entered afterwards (at least {REASON_MINIMUM} characters): "
                                      "a walk-in, telehealth set up outside the app…"})

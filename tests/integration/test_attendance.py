@@ -184,6 +184,10 @@ def test_a_session_held_without_a_booking_is_entered_and_covers_its_window(team,
     ({"held-reason": "   ...    "}, "Say why it is entered afterwards"),
     # the attendance box left unticked
     ({"held-attended": ""}, "Only a session the patient attended is entered here"),
+    # how it was held not said (the form presets neither)
+    ({"held-modality": ""}, "Say whether the session was held in person or by telehealth"),
+    # not one of the choices
+    ({"held-modality": "carrier_pigeon"}, "Not a valid choice"),
 ])
 def test_a_held_session_is_refused_on_its_field_and_nothing_is_entered(team, make, auth, signed_window,
                                                                        overrides, message):
@@ -205,6 +209,44 @@ def test_a_held_session_cannot_overlap_a_booking_and_only_a_therapist_enters_one
     assert _held(auth, team["course"], **{"held-starts_at": form_time(_yesterday(16))}).status_code == 403
     assert len(make.query(lambda: db.session.scalars(select(Appointment).where(
         Appointment.kind == "integration")).all())) == 1
+
+
+def test_the_held_session_form_makes_the_clinician_say_how_it_was_held(team, make, auth, client, signed_window):
+    auth.login("ther")
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    radios = re.findall(r'<input[^>]*name="held-modality"[^>]*>', html)
+    assert len(radios) == 2 and not any("checked" in r for r in radios)
+    refused = _held(auth, team["course"], **{"held-modality": ""})
+    # the course page again, the form open with the error next to its field and what was typed kept
+    assert refused.status_code == 422 and refused.request.path == f"/courses/{team['course']}/sessions/held"
+    page = refused.get_data(as_text=True)
+    assert re.search(r'<details class="card plan" open>\s*<summary>Enter a session that was held', page)
+    assert "Say whether the session was held in person or by telehealth" in page_text(refused)
+    assert 'value="Walk-in after a hard week"' in page
+
+
+@pytest.mark.parametrize("who", ["staff_therapist", "team_prescriber_only"])
+def test_only_a_therapist_on_the_care_team_enters_a_held_session(team, make, auth, signed_window, who):
+    """The session is entered in the user's own name as its therapist: a therapist who sees every
+    patient as staff, or who is on this patient's team only as prescriber, did not hold it as theirs."""
+    from ketamine_integration.patients.care_team import change_care_team, team_of
+    from ketamine_integration.patients.models import Patient
+
+    if who == "staff_therapist":
+        make.user("therapist", "staff", username="who")
+    else:
+        dual = make.user("therapist", "prescriber", username="who")
+
+        def join():
+            patient = db.session.get(Patient, team["patient"])
+            change_care_team(patient, team_of(patient) | {(dual, "prescriber")}, by=None,
+                             reason="covering prescriber joins")
+        make.run(join)
+    auth.login("who")
+    assert _held(auth, team["course"]).status_code == 403
+    assert make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "integration")).all()) == []
+    denied = [r for r in make.audit_rows() if r.outcome == "denied" and r.patient_id == team["patient"]]
+    assert denied and "care team" in denied[-1].detail
 
 
 def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team, make, auth, client, signed_window):

@@ -20,7 +20,7 @@ from ..domain.text import written_length
 from ..experience.models import SIGNED
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
-from ..patients.access import team_roles
+from ..patients.access import seen_by, team_roles
 from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import BOOKED, Appointment
@@ -148,10 +148,15 @@ class Unconfirmed:
 
 def unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Unconfirmed:
     """Therapist sessions (not dosing: signing its record says a dose happened) whose time has
-    come and nobody has said what happened, of one clinician or the whole clinic: one query."""
+    come and nobody has said what happened, of one clinician or the whole clinic: one query.
+
+    A clinician's list (their home page) holds only the patients they may still see: one who has
+    left a care team no longer reads that patient's name or sessions, and those sessions stay on
+    the staff worklist (the whole clinic's list) for the desk to settle."""
     where = [Appointment.status == BOOKED, Appointment.starts_at <= now, Appointment.kind != "dosing"]
     if clinician_id is not None:
-        where.append(Appointment.clinician_id == clinician_id)
+        clinician = db.session.get(User, clinician_id)
+        where += [Appointment.clinician_id == clinician_id, seen_by(clinician, Appointment.patient_id)]
     rows = db.session.execute(select(Appointment, func.count().over().label("total")).where(*where)
                               .options(joinedload(Appointment.patient))
                               .order_by(Appointment.starts_at, Appointment.id).limit(SHOWN)).all()

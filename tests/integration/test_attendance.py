@@ -276,6 +276,32 @@ def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team
     assert response.headers["Location"].endswith(f"/courses/{team['course']}#windows")
 
 
+def test_a_clinician_who_left_the_care_team_no_longer_sees_the_patient_on_their_list(team, make, auth, client,
+                                                                                      signed_window):
+    """The colleague's session yesterday has no outcome, and they have since left the care team: their
+    home page no longer names the patient; the staff worklist still lists the session to settle."""
+    from ketamine_integration.patients.care_team import change_care_team, team_of
+    from ketamine_integration.patients.models import Patient
+
+    _past_booking(make, team, _yesterday(), clinician=team["other_therapist"])
+    auth.login("ther2")
+    assert "My sessions to confirm (1)" in page_text(client.get("/"))
+    auth.logout()
+
+    def leave():
+        patient = db.session.get(Patient, team["patient"])
+        change_care_team(patient, {m for m in team_of(patient) if m[0] != team["other_therapist"]}, by=None,
+                         reason="colleague moved to another clinic")
+    make.run(leave)
+    auth.login("ther2")
+    home = page_text(client.get("/"))
+    assert "Scheduled" not in home and "sessions to confirm" not in home
+    auth.logout()
+    auth.login("desk")
+    text = page_text(client.get("/worklist"))
+    assert "Sessions to confirm (1)" in text and "Scheduled" in text
+
+
 #: the course page's words for each coverage state, in its windows table
 PAGE_WORDS = {Coverage.COVERED: "Covered", Coverage.PROVISIONAL: "Booked, not yet held",
               Coverage.UNCONFIRMED: "Unconfirmed", Coverage.UNCOVERED: "Nothing booked"}

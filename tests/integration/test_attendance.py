@@ -102,6 +102,27 @@ def test_a_missed_session_leaves_its_window_to_book_again(team, make, auth, clie
     assert ("no-show" if outcome == "no_show" else "cancelled by the clinic") in text
 
 
+def test_a_session_whose_time_has_come_is_given_an_outcome_not_cancelled_or_moved(team, make, auth, client,
+                                                                                   signed_window):
+    """"Cancelled" says it was called off ahead, and moving it into the future erases that it was due:
+    both are refused, pointing to the outcome; the outcome can then be recorded."""
+    booked = _past_booking(make, team, _yesterday())
+    auth.login("desk")
+    refused = auth.post(f"/appointments/{booked}/cancel", {"reason": "never came, tidy up"}, follow_redirects=True)
+    assert "Its time has come: record what happened instead" in page_text(refused)
+    assert "A late cancellation is one of the outcomes." in page_text(refused)
+    tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
+    refused = auth.post(f"/appointments/{booked}/reschedule", {"starts_at": form_time(tomorrow), "reason": "move it"},
+                        follow_redirects=True)
+    assert "Then book a new session." in page_text(refused)
+    status, outcome, history = _appointment(make, booked)
+    assert (status, outcome, [change for change, *_ in history]) == ("booked", None, ["booked"])
+    assert make.query(lambda: db.session.get(Appointment, booked).starts_at) == _yesterday()
+    assert [r.outcome for r in make.audit_rows(action="appointment.update")] == ["failure", "failure"]
+    assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "no_show"}).status_code == 302
+    assert _appointment(make, booked)[:2] == ("no_show", "no_show")
+
+
 def test_no_outcome_for_a_dosing_booking_a_future_one_or_a_stranger(team, make, auth, signed_window):
     dosing = make.query(lambda: db.session.scalar(select(Appointment.id).where(Appointment.kind == "dosing")))
     ahead = _past_booking(make, team, datetime.now(NY) + timedelta(days=1))

@@ -156,6 +156,79 @@ def test_a_signed_integration_note_marks_its_session_attended(team, make, auth, 
     assert _window_state(make, signed_window) is Coverage.COVERED
 
 
+def _sign_yesterdays_note(make, auth, team):
+    """The therapist writes and signs, in one request, an integration note for yesterday's session."""
+    day = _yesterday().date()
+    note = _start(auth, team["course"], when=day)
+    response = auth.post(f"/notes/{note}", _integration_data(
+        _version(make, note), session_date=day.isoformat(), **{"new_steps-0-starts_on": day.isoformat()}, **SIGNING))
+    return note, response
+
+
+def _note_status(make, note):
+    from ketamine_integration.notes.models import SessionNote
+    return make.query(lambda: db.session.get(SessionNote, note).status)
+
+
+@pytest.mark.parametrize("marked_first", [False, True])
+def test_a_session_a_signed_note_documents_stays_attended(team, make, auth, client, signed_window, marked_first):
+    """The note marks it attended (or finds it marked so and names itself in its history): a later
+    "correction" to a no-show would make the record say both, and is refused, pointing to an addendum."""
+    booked = _past_booking(make, team, _yesterday())
+    if marked_first:
+        auth.login("desk")
+        assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "attended"}).status_code == 302
+        auth.logout()
+    auth.login("ther")
+    note, signed = _sign_yesterdays_note(make, auth, team)
+    assert signed.status_code == 302 and _note_status(make, note) == "signed"
+    status, outcome, history = _appointment(make, booked)
+    assert (status, outcome) == ("attended", "attended") and history[-1][3] == note
+    auth.logout()
+    auth.login("desk")
+    refused = auth.post(f"/appointments/{booked}/outcome", {
+        "outcome": "no_show", "reason": "Clicked the wrong row earlier today"}, follow_redirects=True)
+    assert f"Signed integration note #{note} says this session was held, so it stays attended" in page_text(refused)
+    assert "its author adds an addendum" in page_text(refused)
+    assert _appointment(make, booked)[:2] == ("attended", "attended")
+    assert _window_state(make, signed_window) is Coverage.COVERED
+
+
+def test_a_note_is_not_signed_for_a_session_recorded_as_a_no_show(team, make, auth, client, signed_window):
+    """The record says the patient did not come: the note cannot say the session was held until the
+    outcome is corrected (with a reason); the draft and its text stay."""
+    booked = _past_booking(make, team, _yesterday())
+    auth.login("desk")
+    assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "no_show"}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    note, refused = _sign_yesterdays_note(make, auth, team)
+    assert refused.status_code in (200, 422)
+    assert "Your integration session with this patient that day is recorded as no-show" in page_text(refused)
+    assert _note_status(make, note) == "draft" and _appointment(make, booked)[:2] == ("no_show", "no_show")
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/appointments/{booked}/outcome", {
+        "outcome": "attended", "reason": "She came late; the desk missed her"}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    signed = auth.post(f"/notes/{note}", _integration_data(
+        _version(make, note), session_date=_yesterday().date().isoformat(),
+        **{"new_steps-0-starts_on": _yesterday().date().isoformat()}, **SIGNING))
+    assert signed.status_code == 302 and _note_status(make, note) == "signed"
+
+
+def test_the_signature_that_marks_a_session_attended_is_in_the_audit_trail(team, make, auth, signed_window):
+    """The same action the attendance page writes: the appointment's outcome, with the note named."""
+    booked = _past_booking(make, team, _yesterday())
+    auth.login("ther")
+    note, signed = _sign_yesterdays_note(make, auth, team)
+    assert signed.status_code == 302
+    [row] = make.audit_rows(action="appointment.update", object_id=str(booked))
+    assert (row.outcome, row.patient_id, row.object_type) == ("success", team["patient"], "appointment")
+    assert row.detail.startswith(f"outcome attended: signed integration note #{note}")
+
+
 def test_a_note_matching_no_single_booking_marks_nothing(team, make, auth, signed_window):
     """The colleague's booking that day is not the author's: nothing is guessed."""
     colleagues = _past_booking(make, team, _yesterday(), clinician=team["other_therapist"])

@@ -181,6 +181,18 @@ def assign_sessions(windows: list[IntegrationWindow], sessions: list[T], *, per_
     if shared:
         return {w.key: [s for s in ordered if w.contains(start(s))] for w in windows}
     needed = max(per_window, 1)
+    assigned, free = _pinned_first(windows, ordered, needed, start, pin)
+    for window in sorted(windows, key=lambda w: (w.provisional, w.closes, w.opens, w.key)):
+        for session in [s for s in free if window.contains(start(s))][:needed - len(assigned[window.key])]:
+            assigned[window.key].append(session)
+            free.remove(session)
+    return {key: sorted(found, key=start) for key, found in assigned.items()}
+
+
+def _pinned_first(windows: list[IntegrationWindow], ordered: list[T], needed: int, start: Callable[[T], datetime],
+                  pin: Callable[[T], int | None]) -> tuple[dict[int, list[T]], list[T]]:
+    """Each session booked for a window that holds it, in that window (up to `needed`); and the
+    sessions left free, in time order."""
     by_key = {w.key: w for w in windows}
     assigned: dict[int, list[T]] = {w.key: [] for w in windows}
     free = []
@@ -190,10 +202,4 @@ def assign_sessions(windows: list[IntegrationWindow], sessions: list[T], *, per_
             assigned[window.key].append(session)
         else:
             free.append(session)
-    for window in sorted(windows, key=lambda w: (w.provisional, w.closes, w.opens, w.key)):
-        for session in [s for s in free if window.contains(start(s))][:needed - len(assigned[window.key])]:
-            assigned[window.key].append(session)
-            free.remove(session)
-    for key in assigned:
-        assigned[key].sort(key=start)
-    return assigned
+    return assigned, free

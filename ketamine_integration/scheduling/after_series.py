@@ -126,14 +126,7 @@ def flagged_by_course(courses: ColumnElement[bool], now: datetime,
             .where(DosingSession.course_id.in_(recent), DosingSession.status == SIGNED)
             .order_by(DosingSession.course_id, DosingSession.sequence)):
         doses.setdefault(row.course_id, []).append(row)
-    integration: dict[int, list[IntegrationSession]] = {}
-    for course_id, starts_at, status, outcome, for_dose in db.session.execute(
-            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
-                   Appointment.booked_for_dose_id)
-            .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
-        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
-    pinned = fetch_pinned_windows(list(doses)) if any(
-        s.for_window is not None for sessions in integration.values() for s in sessions) else {}
+    integration, pinned = _integration_of(recent, list(doses))
     found = {}
     for course_id, signed in doses.items():
         last = last_series_dose(signed, signed[0].since)
@@ -143,6 +136,21 @@ def flagged_by_course(courses: ColumnElement[bool], now: datetime,
         if rows:
             found[course_id] = rows
     return found
+
+
+def _integration_of(recent, course_ids: list[int]) -> tuple[dict[int, list[IntegrationSession]],
+                                                           dict[int, list[IntegrationWindow]]]:
+    """The integration sessions of the courses `recent` selects, by course id; and the windows of
+    the planned doses of `course_ids` that sessions were booked for (none read when none was)."""
+    integration: dict[int, list[IntegrationSession]] = {}
+    for course_id, starts_at, status, outcome, for_dose in db.session.execute(
+            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
+                   Appointment.booked_for_dose_id)
+            .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
+        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
+    pinned = fetch_pinned_windows(course_ids) if any(
+        s.for_window is not None for sessions in integration.values() for s in sessions) else {}
+    return integration, pinned
 
 
 def _maintenance():

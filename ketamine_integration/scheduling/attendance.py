@@ -104,21 +104,11 @@ def attended_by_note(note, *, by: User) -> Appointment | None:
     session it documents."""
     if note.kind != "integration":
         return None
-    start, end = _clinic_day(note.session_date)
-    that_day = db.session.scalars(select(Appointment).where(
-        Appointment.course_id == note.course_id, Appointment.kind == "integration",
-        Appointment.clinician_id == note.author_id,
-        Appointment.starts_at >= start, Appointment.starts_at < end, Appointment.starts_at <= note.signed_at)
-        .order_by(Appointment.starts_at)).all()
+    that_day = _sessions_of_the_note(note)
     booked = [a for a in that_day if a.status == BOOKED]
     held = [a for a in that_day if a.outcome == ATTENDED]
-    missed = [a for a in that_day if a.outcome in MISSED]
-    if missed and not booked and not held:
-        said = OUTCOMES[missed[-1].outcome].lower()
-        raise DomainError({"session_date": f"Your integration session with this patient that day is recorded as "
-                                           f"{said}: a signed note would say it was held. If it was held, have "
-                                           "its outcome corrected first (with a reason); otherwise date the note "
-                                           "for the session it documents."})
+    if not booked and not held:
+        _refuse_if_missed(that_day)
     found = booked if len(booked) == 1 else held if not booked and len(held) == 1 else []
     if not found:
         return None
@@ -132,6 +122,26 @@ def attended_by_note(note, *, by: User) -> Appointment | None:
                  detail=f"outcome attended: signed integration note #{note.id}" if marked
                  else f"attended, documented by signed integration note #{note.id}")
     return appointment
+
+
+def _sessions_of_the_note(note) -> list[Appointment]:
+    """The note author's integration sessions with the patient on the note's day, begun by its signing."""
+    start, end = _clinic_day(note.session_date)
+    return db.session.scalars(select(Appointment).where(
+        Appointment.course_id == note.course_id, Appointment.kind == "integration",
+        Appointment.clinician_id == note.author_id,
+        Appointment.starts_at >= start, Appointment.starts_at < end, Appointment.starts_at <= note.signed_at)
+        .order_by(Appointment.starts_at)).all()
+
+
+def _refuse_if_missed(that_day: list[Appointment]) -> None:
+    missed = [a for a in that_day if a.outcome in MISSED]
+    if missed:
+        said = OUTCOMES[missed[-1].outcome].lower()
+        raise DomainError({"session_date": f"Your integration session with this patient that day is recorded as "
+                                           f"{said}: a signed note would say it was held. If it was held, have "
+                                           "its outcome corrected first (with a reason); otherwise date the note "
+                                           "for the session it documents."})
 
 
 def documented_by(appointment: Appointment) -> list[int]:

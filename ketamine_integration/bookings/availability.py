@@ -1,6 +1,7 @@
 """Who is free when: working hours, time off and bookings, and in-window slot suggestions."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -216,12 +217,15 @@ def busy_by_room(room_ids: set[int], span: Interval) -> dict[int, list[Interval]
     return grouped
 
 
-def first_free_room(starts_at: datetime, ends_at: datetime) -> Room | None:
+def first_free_room(starts_at: datetime, ends_at: datetime, among: Sequence[str] | None = None) -> Room | None:
+    """The first active room (by name) free over [starts_at, ends_at); `among`: only rooms of these names."""
     taken = select(Appointment.room_id).where(
         Appointment.room_id.is_not(None), Appointment.status.in_(ACTIVE_STATUSES),
         Appointment.starts_at < ends_at, Appointment.ends_at > starts_at)
-    return db.session.scalar(select(Room).where(Room.active.is_(True), Room.id.not_in(taken))
-                             .order_by(Room.name).limit(1))
+    query = select(Room).where(Room.active.is_(True), Room.id.not_in(taken))
+    if among is not None:
+        query = query.where(Room.name.in_(among))
+    return db.session.scalar(query.order_by(Room.name).limit(1))
 
 
 def active_rooms() -> list[tuple[int, str]]:

@@ -169,13 +169,15 @@ def integration_sessions_by_course(course_ids: list[int], *, session=None) -> di
     grouped: dict[int, list[IntegrationSession]] = {}
     if course_ids:
         rows = (session or db.session).execute(select(
-            Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome).where(
+            Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
+            Appointment.booked_for_dose_id).where(
             Appointment.course_id.in_(course_ids), Appointment.kind == "integration"))
-        for course_id, starts_at, status, outcome in rows:
-            grouped.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status))
+        for course_id, starts_at, status, outcome, for_dose in rows:
+            grouped.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
     return grouped
 
 
 def integration_sessions(appointments: list[Appointment]) -> list[IntegrationSession]:
     """The integration sessions among appointments already read, as the coverage rule reads them."""
-    return [IntegrationSession(a.starts_at, a.attendance) for a in appointments if a.kind == "integration"]
+    return [IntegrationSession(a.starts_at, a.attendance, a.booked_for_dose_id)
+            for a in appointments if a.kind == "integration"]

@@ -17,7 +17,7 @@ from ..experience.provisional import fetch_booked_minutes, provisional_windows
 from ..experience.services import plan_series
 from ..extensions import db
 from ..scheduling.services import book_integration_session
-from .courses import DOSING_ROOMS
+from .courses import DOSING_ROOMS, ROOMS
 
 #: the course that gets the booster: the IV course in maintenance (boosters at least a week apart)
 PROTOCOL = "iv-ketamine-induction"
@@ -37,7 +37,7 @@ def load_demo_booked_ahead(now: datetime) -> None:
     if not suggestions:
         raise RuntimeError("no free time for the demo booster's integration session")
     pick = suggestions[0]
-    room = first_free_room(pick.starts_at, pick.starts_at + timedelta(minutes=50))
+    room = first_free_room(pick.starts_at, pick.starts_at + timedelta(minutes=50), among=ROOMS)
     book_integration_session(course, clinician_id=pick.clinician_id, starts_at=pick.starts_at, minutes=None,
                              modality="in_person" if room else "telehealth", room_id=room.id if room else None,
                              by=course.therapist, now=now, for_dose=booster.id)

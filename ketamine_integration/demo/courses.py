@@ -23,6 +23,7 @@ from ..domain.protocols import Span
 from ..domain.vitals import DISCHARGE_CRITERIA
 from ..domain.windows import shift
 from ..db.errors import DomainError
+from ..db.types import utcnow
 from ..experience.models import SIGNED, VITAL_TIMEPOINTS, DosingSession
 from ..experience.services import fetch_dosing_sessions, mark_rems_submitted, plan_series, save_record, sign
 from ..experience.windows import course_windows
@@ -379,10 +380,14 @@ MISTYPED_EVENT = {"event_type": "headache", "severity": "severe", "action_taken"
 
 
 def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
-    """The prescriber doses and signs; the care team's nurse monitors (never front-desk staff).
-    Monitoring is what the times give; every discharge criterion is answered. The second session
-    of an esketamine course shows a flagged reading with its documented response; the third, a
-    mistyped reading and a mistyped adverse event corrected before signing."""
+    """The prescriber the dose was booked with (the course's, or a covering one: _plan_clash_free)
+    doses and signs the record the same day, once the patient has gone home; the care team's nurse
+    monitors (never front-desk staff). Monitoring is what the times give; every discharge criterion
+    is answered. The second session of an esketamine course shows a flagged reading with its
+    documented response; the third, a mistyped reading and a mistyped adverse event corrected
+    before signing."""
+    if session.appointment is not None:
+        prescriber = session.appointment.clinician
     protocol = course_protocol(session.course)
     esketamine = protocol.medication == "esketamine"
     start = session.planned_start
@@ -419,7 +424,8 @@ def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, r
                    "adverse_events": "Severity typed as severe; the nurse's notes say mild, settled after ondansetron."}
     save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
                 by=prescriber, responses=responses, discharge_checks=checks, reasons=reasons)
-    sign(session, by=prescriber, expected_version=session.version)
+    signed_at = min(values["discharged_at"] + timedelta(minutes=20), utcnow())
+    sign(session, by=prescriber, expected_version=session.version, now=signed_at)
 
 
 def _demo_vitals(session, esketamine: bool, prescriber: User, start: datetime,
@@ -456,16 +462,24 @@ def _demo_dose(protocol, sequence: int, weight: float) -> float:
 
 
 def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:
-    """An integration session a day and a half after each signed dosing session in the past."""
+    """An integration session a day and a half after each signed dosing session in the past, one a
+    day at most (doses two days apart over a weekend would put two on the Monday), every other one
+    in person in a therapy room (a dosing suite is kept for dosing)."""
     signed = [s for s in fetch_dosing_sessions(course.id) if s.status == "signed"]
     if skip_latest:
         signed = signed[:-1]  # the newest window stays uncovered: the staff worklist's job
+    zone, next_day = clinic_zone(), None
     for session in signed:
-        starts = _free_hour(therapist, course.patient_id, session.ended_at + timedelta(hours=36))
-        room = first_free_room(starts, starts + timedelta(minutes=50)) if session.sequence % 2 == 0 else None
+        after = session.ended_at + timedelta(hours=36)
+        if next_day is not None:
+            after = max(after, datetime.combine(next_day, time(0), zone))
+        starts = _free_hour(therapist, course.patient_id, after)
+        room = first_free_room(starts, starts + timedelta(minutes=50), among=ROOMS) \
+            if session.sequence % 2 == 0 else None
         book_integration_session(course, clinician_id=therapist.id, starts_at=starts, minutes=50,
                                  modality="in_person" if room else "telehealth", room_id=room.id if room else None,
                                  by=therapist, now=starts - timedelta(days=1))  # booked the day before
+        next_day = starts.astimezone(zone).date() + timedelta(days=1)
     db.session.flush()
 
 

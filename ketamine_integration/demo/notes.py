@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from ..bookings.models import BOOKED, Appointment
 from ..courses.models import TreatmentCourse
 from ..domain.measures import GAD7, PHQ9
 from ..domain.phases import Phase
@@ -17,7 +18,6 @@ from ..extensions import db
 from ..notes import dosing_notes, services as notes
 from ..notes.baselines import baseline_of, course_measures, first_dose_of
 from ..notes.models import SafetyAlert, Theme
-from ..notes.session_time import booked_ahead
 from ..db.clinic_time import clinic_zone
 from .baselines import spread
 
@@ -54,7 +54,7 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
             continue
         # the first maintenance course's second integration note reports thoughts of self-harm
         screen = not screened and course.current_phase is Phase.MAINTENANCE
-        _notes_for(course, signed, themes, now, rng, risk_reported=screen)
+        _notes_for(course, _held_sessions(course, signed, now), themes, today, rng, risk_reported=screen)
         screened = screened or screen
         responder = index % 3 != 2                       # two in three respond
         wants_alert = not alert_given and course.current_phase is Phase.EXPERIENCE
@@ -73,24 +73,35 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
                         themes=[], new_steps=[], check_ins=[], dosing_ids=[])
 
 
-def _note_day(session, course, now: datetime) -> date | None:
-    """The day of the integration session after `session` (two days after the dose), or None while
-    it is still ahead: a note is written once its session has taken place."""
+#: how long after a dose the demo looks for its integration session (inside every shipped protocol's window)
+SESSION_WITHIN = timedelta(days=7)
+
+
+def _held_sessions(course, signed, now: datetime) -> list[tuple[object, date]]:
+    """(dose, clinic date of its integration session) for the first signed doses whose session with
+    the course's therapist has been held by `now` (demo/courses.py books one after each dose): the
+    note of a session is dated the day it took place."""
     zone = clinic_zone()
-    when = session.ended_at.astimezone(zone).date() + timedelta(days=2)
-    if when > now.astimezone(zone).date() or booked_ahead(course.id, course.therapist_id, "integration", when, now):
-        return None
-    return when
-
-
-def _notes_for(course, signed, themes, now: datetime, rng: random.Random, *, risk_reported: bool = False) -> None:
-    therapist = course.therapist
-    today = now.astimezone(clinic_zone()).date()
-    recurring = rng.sample(themes, 2)                    # two themes that keep coming back for this patient
-    for n, session in enumerate(signed[:4]):
-        when = _note_day(session, course, now)
-        if when is None:
+    appointments = db.session.scalars(select(Appointment).where(
+        Appointment.course_id == course.id, Appointment.kind == "integration", Appointment.status == BOOKED,
+        Appointment.clinician_id == course.therapist_id, Appointment.starts_at <= now)
+        .order_by(Appointment.starts_at)).all()
+    found = []
+    for dose in signed:
+        session = next((a for a in appointments if dose.ended_at + timedelta(hours=24) <= a.starts_at
+                        < dose.ended_at + SESSION_WITHIN), None)
+        if session is None:
             break
+        appointments.remove(session)
+        found.append((dose, session.starts_at.astimezone(zone).date()))
+    return found
+
+
+def _notes_for(course, held, themes, today: date, rng: random.Random, *, risk_reported: bool = False) -> None:
+    """A signed integration note for each of the first four held sessions (`held`: _held_sessions)."""
+    therapist = course.therapist
+    recurring = rng.sample(themes, 2)                    # two themes that keep coming back for this patient
+    for n, (session, when) in enumerate(held[:4]):
         stood_out, emotions, insight, words = EXPERIENCES[(course.id + n) % len(EXPERIENCES)]
         risk = RISK_REPORTED if risk_reported and n == 1 else NO_RISK
         note = notes.create_note(course, kind="integration", session_date=when, by=therapist, today=today)

@@ -20,8 +20,9 @@ from typing import Protocol
 from .windows import assign_sessions
 
 #: the version of this rule; stored coverage worked out under another is worked out again
-#: (1: a booking covered its window, before issue 20; 2: attendance decides)
-RULE_VERSION = 2
+#: (1: a booking covered its window, before issue 20; 2: attendance decides; 3: a session booked
+#: for a dose's window counts for that window while it holds it)
+RULE_VERSION = 3
 
 #: what became of a session: no outcome recorded yet, one of the outcomes, or called off ahead
 BOOKED, CANCELLED = "booked", "cancelled"
@@ -52,6 +53,9 @@ class IntegrationSession:
     starts_at: datetime
     #: BOOKED (no outcome recorded), CANCELLED (ahead of time), or one of OUTCOMES
     outcome: str
+    #: the key of the window it was booked for (the dosing session whose provisional window's
+    #: suggestion it was booked from), if any: it counts for that window while the window holds it
+    for_window: int | None = None
 
     def past(self, now: datetime) -> bool:
         """Its time has come: from then on it can be given an outcome."""
@@ -89,9 +93,15 @@ class WindowCoverage:
 def assign(windows: list[WindowBounds], sessions: list[IntegrationSession], *, per_window: int,
            shared: bool) -> dict[int, tuple[IntegrationSession, ...]]:
     """The sessions that count for each window (what does not depend on the time of asking, so
-    what the stored windows keep): held and booked ones, by the protocol's sharing rule."""
+    what the stored windows keep): held and booked ones, by the protocol's sharing rule, a session
+    booked for a window counting for it first (domain.windows.assign_sessions).
+
+    `windows` must hold the window of every dose a session was booked for that may hold it (the
+    provisional windows of planned doses too, even when only the real windows' coverage is
+    wanted): a pin to a window not given is not known to hold, and the session is shared out."""
     counting = [s for s in sessions if s.outcome in COUNTING]
-    assigned = assign_sessions(windows, counting, per_window=per_window, shared=shared, start=lambda s: s.starts_at)
+    assigned = assign_sessions(windows, counting, per_window=per_window, shared=shared, start=lambda s: s.starts_at,
+                               pin=lambda s: s.for_window)
     return {key: tuple(found) for key, found in assigned.items()}
 
 

@@ -150,24 +150,56 @@ def status_at(window: IntegrationWindow, now: datetime) -> WindowStatus:
 
 
 def assign_sessions(windows: list[IntegrationWindow], sessions: list[T], *, per_window: int, shared: bool,
-                    start: Callable[[T], datetime] = lambda s: s) -> dict[int, list[T]]:
+                    start: Callable[[T], datetime] = lambda s: s,
+                    pin: Callable[[T], int | None] = lambda s: None) -> dict[int, list[T]]:
     """Which integration sessions count for which window; `start` reads a session's start time
-    (the sessions are start times themselves by default).
+    (the sessions are start times themselves by default), `pin` the window a session was booked
+    for, if any (a booking made for a dose's provisional window keeps that dose's key).
 
     shared: one session inside several overlapping windows counts for each of them (the
-    protocol allows it). Otherwise a session counts once: windows are served earliest-closing
-    first, each taking the earliest sessions still free inside it. With one session per
-    window this covers as many windows as any assignment can (the exchange argument for
-    interval point matching); with several per window it is a good greedy rule, not proven
-    optimal (no shipped protocol asks for more than one).
+    protocol allows it). Otherwise a session counts once:
+
+    1. a session booked for a window counts for it while that window holds it (the clinic said
+       which dose it integrates; a greedy rule must not hand it to an earlier overlapping window
+       and leave its own one "Nothing booked"). Its window must be among `windows` for the pin
+       to hold; a pinned session its window no longer holds (the dose moved, or its real window
+       differs) is free like any other;
+    2. the other sessions are shared out greedily: real windows before provisional ones (a dose
+       only planned takes nothing a signed dose's window needs), each tier earliest-closing
+       first, each window taking the earliest sessions still free inside it. With one session
+       per window this covers as many windows as any assignment can (the exchange argument for
+       interval point matching); with several per window it is a good greedy rule, not proven
+       optimal (no shipped protocol asks for more than one).
+
+    Windows keep the protocol's bounds even when the next dose is given before one closes: a
+    session held after dose N+1 may still count for dose N's window. Cutting windows at the next
+    dose would be a clinic setting of its own (a protocol field), not a change to this rule; the
+    count of covered windows is the same either way, and the greedy rule leaves the later, still
+    open window flagged, where a booking can still help.
     """
     ordered = sorted(sessions, key=start)
     if shared:
         return {w.key: [s for s in ordered if w.contains(start(s))] for w in windows}
-    free = list(ordered)
-    assigned: dict[int, list[T]] = {w.key: [] for w in windows}
-    for window in sorted(windows, key=lambda w: (w.closes, w.opens, w.key)):
-        for session in [s for s in free if window.contains(start(s))][:max(per_window, 1)]:
+    needed = max(per_window, 1)
+    assigned, free = _pinned_first(windows, ordered, needed, start, pin)
+    for window in sorted(windows, key=lambda w: (w.provisional, w.closes, w.opens, w.key)):
+        for session in [s for s in free if window.contains(start(s))][:needed - len(assigned[window.key])]:
             assigned[window.key].append(session)
             free.remove(session)
-    return assigned
+    return {key: sorted(found, key=start) for key, found in assigned.items()}
+
+
+def _pinned_first(windows: list[IntegrationWindow], ordered: list[T], needed: int, start: Callable[[T], datetime],
+                  pin: Callable[[T], int | None]) -> tuple[dict[int, list[T]], list[T]]:
+    """Each session booked for a window that holds it, in that window (up to `needed`); and the
+    sessions left free, in time order."""
+    by_key = {w.key: w for w in windows}
+    assigned: dict[int, list[T]] = {w.key: [] for w in windows}
+    free = []
+    for session in ordered:
+        window = by_key.get(pin(session))
+        if window is not None and window.contains(start(session)) and len(assigned[window.key]) < needed:
+            assigned[window.key].append(session)
+        else:
+            free.append(session)
+    return assigned, free

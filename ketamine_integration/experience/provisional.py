@@ -4,9 +4,10 @@ or cancellation left outside the window the dose has now.
 
 Worked out on every read, never stored: a planned dose moves, and the course page and the booking
 check read its dosing sessions and bookings anyway. The stored windows (window_store) keep the
-signed sessions' windows only. Coverage is decided by the one rule (domain/coverage.py); the
-real windows take the course's integration sessions first, exactly as everywhere else, so a
-provisional window changes no real window's coverage.
+signed sessions' windows only. Coverage is decided by the one rule (domain/coverage.py): a session
+booked for a planned dose counts for that dose's window while the window holds it; the others go
+to the real windows first, exactly as everywhere else, so a provisional window takes nothing else
+a real window needs.
 """
 from __future__ import annotations
 
@@ -17,26 +18,21 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from ..courses.models import TreatmentCourse
-from ..db.clinic_time import clinic_zone
 from ..domain.coverage import IntegrationSession, assign, decide
-from ..domain.protocols import Protocol
-from ..domain.windows import IntegrationWindow, expected_end, provisional_window_for, status_at, window_for
+from ..domain.windows import IntegrationWindow, expected_end, status_at
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
 from ..bookings.models import BOOKED, Appointment
-from .models import DRAFT, PLANNED, SIGNED, DosingSession
+from .dose_windows import NOT_YET_SIGNED, dose_window, minutes_between
+from .models import DRAFT, PLANNED, DosingSession
 from .windows import WindowRow
-
-#: doses whose window is still provisional: planned, or recorded and not yet signed (a draft's
-#: times may still change; the real window opens when it is signed)
-NOT_YET_SIGNED = (PLANNED, DRAFT)
 
 
 def booked_minutes(appointments: list[Appointment]) -> dict[int, int]:
     """How long each planned dose's booking holds its room and clinician, by dosing session id, from
     a course's appointments already read."""
-    return {a.dosing_session_id: _minutes(a.starts_at, a.ends_at) for a in appointments
+    return {a.dosing_session_id: minutes_between(a.starts_at, a.ends_at) for a in appointments
             if a.kind == "dosing" and a.status == BOOKED}
 
 
@@ -45,24 +41,7 @@ def fetch_booked_minutes(course_id: int) -> dict[int, int]:
     rows = db.session.execute(select(Appointment.dosing_session_id, Appointment.starts_at, Appointment.ends_at)
                               .where(Appointment.course_id == course_id, Appointment.kind == "dosing",
                                      Appointment.status == BOOKED))
-    return {dose_id: _minutes(starts, ends) for dose_id, starts, ends in rows}
-
-
-def _minutes(starts: datetime, ends: datetime) -> int:
-    return int((ends - starts).total_seconds() // 60)
-
-
-def dose_window(protocol: Protocol, dose_id: int, status: str, ended_at: datetime | None,
-                planned_start: datetime | None, minutes: int | None) -> IntegrationWindow | None:
-    """The window a dose has now: the real one once signed, the provisional one while only planned
-    (or recorded and unsigned), none once cancelled."""
-    rule, zone = protocol.integration.window, clinic_zone()
-    if status == SIGNED:
-        return window_for(dose_id, ended_at, rule, zone)
-    if status in NOT_YET_SIGNED and planned_start is not None:
-        return provisional_window_for(dose_id, planned_start, minutes, protocol.experience.min_monitoring_minutes,
-                                      rule, zone)
-    return None
+    return {dose_id: minutes_between(starts, ends) for dose_id, starts, ends in rows}
 
 
 def provisional_windows(course: TreatmentCourse, sessions: list[DosingSession],
@@ -73,19 +52,18 @@ def provisional_windows(course: TreatmentCourse, sessions: list[DosingSession],
             for s in sessions if s.status in NOT_YET_SIGNED and s.planned_start is not None]
 
 
-def provisional_rows(course: TreatmentCourse, sessions: list[DosingSession], integration: list[IntegrationSession],
-                     real: list[WindowRow], minutes: dict[int, int], now: datetime) -> list[WindowRow]:
-    """The provisional windows of the course's planned doses with their coverage at `now`, for the
-    course page. `real`: the course's real windows (experience.windows.course_windows), which keep
-    the sessions assigned to them unless the protocol lets one session count for several windows."""
+def provisional_rows(course: TreatmentCourse, planned: list[tuple[DosingSession, IntegrationWindow]],
+                     integration: list[IntegrationSession], real: list[WindowRow], minutes: dict[int, int],
+                     now: datetime) -> list[WindowRow]:
+    """The provisional windows of the course's planned doses (`planned`: provisional_windows) with
+    their coverage at `now`, for the course page. `real`: the course's real windows
+    (experience.windows.course_windows, given the same provisional windows): the sessions are
+    assigned to all of them at once, as they were for the real ones, so a session booked for a
+    planned dose counts for its window and the others go to the real windows first."""
     protocol = protocol_of(course.protocol_version)
     rule = protocol.integration
-    planned = provisional_windows(course, sessions, minutes)
-    if not rule.one_session_covers_overlapping_windows:
-        taken = {id(s) for row in real for s in row.coverage.sessions}
-        integration = [s for s in integration if id(s) not in taken]
-    assigned = assign([w for _s, w in planned], integration, per_window=rule.min_sessions_per_dosing,
-                      shared=rule.one_session_covers_overlapping_windows)
+    assigned = assign([r.window for r in real] + [w for _s, w in planned], integration,
+                      per_window=rule.min_sessions_per_dosing, shared=rule.one_session_covers_overlapping_windows)
     monitoring = protocol.experience.min_monitoring_minutes
     return [WindowRow(session=s, window=w, status=status_at(w, now),
                       coverage=decide(w, assigned[w.key], per_window=rule.min_sessions_per_dosing, now=now),
@@ -148,7 +126,7 @@ def stranded_bookings(now: datetime, *, dose_id: int | None = None) -> list[Stra
         query = query.where(Appointment.booked_for_dose_id == dose_id)
     found = []
     for a, sequence, status, ended_at, planned_start, starts, ends, version in db.session.execute(query):
-        minutes = _minutes(starts, ends) if starts is not None else None
+        minutes = minutes_between(starts, ends) if starts is not None else None
         window = dose_window(protocol_of(version), a.booked_for_dose_id, status, ended_at, planned_start, minutes)
         if left_out(a, window, now):
             found.append(Stranded(a, sequence, status if status != DRAFT else PLANNED, window))

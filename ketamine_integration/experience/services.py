@@ -336,10 +336,12 @@ def _judged(problems: dict[str, str], field: str, judge):
         return None
 
 
-def sign(session: DosingSession, *, by: User, expected_version: int) -> list[Appointment]:
+def sign(session: DosingSession, *, by: User, expected_version: int, now: datetime | None = None) -> list[Appointment]:
     """Sign and lock the record, or refuse with all it still needs (experience.signing). Its booking
     takes the recorded times; returns the other bookings those overlap, for the caller to report
-    (experience.overruns: the record is what happened, so an overlap never refuses it)."""
+    (experience.overruns: the record is what happened, so an overlap never refuses it).
+    `now`: the moment of signing (the views sign at the time of the request; the demo's invented
+    history signs each dose the day it was given)."""
     lock_course(session.course)  # its windows are rewritten at commit: one writer per course
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
@@ -351,7 +353,7 @@ def sign(session: DosingSession, *, by: User, expected_version: int) -> list[App
     needs = signing.needs_of(session)
     if needs:
         raise signing.SignatureRefused(needs)
-    session.status, session.signed_at, session.signed_by_id = SIGNED, utcnow(), by.id
+    session.status, session.signed_at, session.signed_by_id = SIGNED, now or utcnow(), by.id
     with db.session.no_autoflush:  # loading its history (loaded when read) must not flush it half-signed
         session.content_digest = content_digest(session)
     overlapped = overruns.align_booking(session, by)

@@ -3,7 +3,8 @@ every course's history on every request.
 
 The table is derived: `course_windows` over a course's signed dosing sessions and integration
 bookings stays the truth. All of a course's rows are rewritten when a transaction that signed
-one of its dosing sessions or wrote one of its integration sessions commits. A signed
+one of its dosing sessions, wrote one of its integration sessions, or moved or cancelled one of
+its planned doses (whose window a session booked for it counts for) commits. A signed
 session's window never goes away, so rows are replaced, never removed.
 
 A row keeps the integration sessions that count for its window and what became of them (held,
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.phases import Phase
 from ..domain.coverage import RULE_VERSION, IntegrationSession, WindowCoverage, decide
 from ..domain.windows import IntegrationWindow, WindowStatus, status_at
 from ..extensions import db
@@ -41,11 +43,14 @@ from ..protocols.services import protocol_of
 from ..bookings.booking import integration_sessions_by_course
 from ..bookings.models import Appointment
 from ..db.clinic_time import clinic_zone
+from .dose_windows import fetch_pinned_windows
 from .models import SIGNED, DosingSession
 from .windows import course_windows, summary, window_assignments
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
+#: the phases of a course that has ended
+ENDED_PHASES = tuple(p.value for p in Phase if p.ended)
 #: courses rewritten per statement when the whole table is rebuilt
 REBUILD_CHUNK = 500
 
@@ -151,10 +156,12 @@ def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> di
     from .services import fetch_signed_sessions_by_course
     ids = sorted(course_ids)
     sessions, integration = fetch_signed_sessions_by_course(ids), integration_sessions_by_course(ids)
+    pinned = fetch_pinned_windows(ids)
     found: dict[int, list[OpenWindow]] = {}
     for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(ids))):
         rows = [OpenWindow(course.id, r.session.id, r.session.sequence, r.window, r.status, r.coverage)
-                for r in course_windows(course, sessions.get(course.id, []), integration.get(course.id, []), now)
+                for r in course_windows(course, sessions.get(course.id, []), integration.get(course.id, []), now,
+                                        pinned.get(course.id, []))
                 if r.status is not WindowStatus.CLOSED and (r.needs_booking or not uncovered_only)]
         if rows:
             found[course.id] = rows
@@ -173,10 +180,12 @@ def rewrite(course_ids: set[int] | list[int], session: Session | None = None) ->
         .where(TreatmentCourse.id.in_(ids))).all()
     sessions = fetch_signed_sessions_by_course(ids, session=session)
     integration = integration_sessions_by_course(ids, session=session)
+    pinned = fetch_pinned_windows(ids, session=session)
     rows = []
     for course_id, version in courses:
         rule = protocol_of(version).integration
-        for a in window_assignments(rule, sessions.get(course_id, []), integration.get(course_id, []), zone):
+        for a in window_assignments(rule, sessions.get(course_id, []), integration.get(course_id, []), zone,
+                                    pinned.get(course_id, [])):
             # whether held sessions cover it, which no clock changes (`now` cannot matter to it)
             held = decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=utcnow())
             rows.append({"dosing_session_id": a.session.id, "course_id": course_id, "protocol_version_id": version.id,
@@ -218,11 +227,13 @@ def _upsert(session: Session):
 
 def _changed_course(obj) -> int | None:
     """The course whose windows a written object changes: a dosing session being signed (signed
-    ones never change again, and only signed ones have windows) or an integration session."""
-    if isinstance(obj, DosingSession) and obj.status == SIGNED \
-            and inspect(obj).attrs.status.history.has_changes():
+    ones never change again, and only signed ones have windows), an integration session, or a
+    not-yet-signed dose (or its booking) moved or cancelled: a session booked for that dose counts
+    for its window only while the window holds it, and a real window may take it otherwise."""
+    if isinstance(obj, DosingSession) and any(inspect(obj).attrs[name].history.has_changes()
+                                              for name in ("status", "planned_start")):
         return obj.course_id
-    if isinstance(obj, Appointment) and obj.kind == "integration":
+    if isinstance(obj, Appointment) and obj.kind in ("integration", "dosing"):
         return obj.course_id
     return None
 
@@ -265,5 +276,7 @@ def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str
     number of courses or the length of their histories (a list page must not grow with the data).
     `versions`: every registered protocol version, when the caller has read them.
     """
-    windows = open_windows(TreatmentCourse.id.in_(course_ids), now, versions=versions) if course_ids else {}
+    # an ended course's windows closed with it (experience.windows.course_windows): none is urgent
+    live = and_(TreatmentCourse.id.in_(course_ids), TreatmentCourse.phase.not_in(ENDED_PHASES))
+    windows = open_windows(live, now, versions=versions) if course_ids else {}
     return {course_id: summary(windows.get(course_id, [])) for course_id in course_ids}

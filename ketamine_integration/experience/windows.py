@@ -12,6 +12,7 @@ from ..domain.protocols import Integration
 from ..domain.windows import IntegrationWindow, WindowStatus, status_at, window_for
 from ..protocols.services import protocol_of
 from ..db.clinic_time import clinic_zone
+from .dose_windows import fetch_pinned_windows
 from .models import SIGNED, DosingSession
 
 
@@ -24,6 +25,8 @@ class WindowRow:
     #: what the window is counted from: the dose's recorded end, or for a provisional window the
     #: end its plan leads to expect (domain.windows.expected_end)
     anchor: datetime
+    #: the course ended before the window would have closed: it is closed, and asks for nothing
+    closed_early: bool = False
 
     @property
     def provisional(self) -> bool:
@@ -39,7 +42,7 @@ class WindowRow:
 
     @property
     def needs_booking(self) -> bool:
-        return self.coverage.needs_booking
+        return self.coverage.needs_booking and not self.closed_early
 
     @property
     def sessions(self) -> tuple[datetime, ...]:
@@ -48,17 +51,38 @@ class WindowRow:
 
 
 def course_windows(course: TreatmentCourse, sessions: list[DosingSession], integration: list[IntegrationSession],
-                   now: datetime) -> list[WindowRow]:
+                   now: datetime, provisional: list[IntegrationWindow] | None = None) -> list[WindowRow]:
     """Windows of the course's completed dosing sessions: signed ones (a draft may still move).
 
     `sessions` are dosing sessions, or the rows fetch_signed_sessions_by_course reads: only id,
     sequence, status and ended_at are used. `integration`: the course's integration sessions,
-    any outcome (bookings.booking.integration_sessions_of)."""
+    any outcome (bookings.booking.integration_sessions_of). `provisional`: the provisional windows
+    of the course's planned doses (at least those a session was booked for, whose pin the coverage
+    rule honours); None reads those a session was booked for, in one query when there are any.
+
+    A course that has ended closes its windows with it: one still open (or not yet open) when it
+    ended is closed early, and asks for nothing any more."""
     rule = protocol_of(course.protocol_version).integration
-    return [WindowRow(session=a.session, window=a.window, status=status_at(a.window, now),
-                      coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now),
-                      anchor=a.session.ended_at)
-            for a in window_assignments(rule, sessions, integration, clinic_zone())]
+    if provisional is None:
+        provisional = pinned_windows(course.id, sessions, integration)
+    ended = course.phase_since if course.current_phase.ended else None
+    rows = []
+    for a in window_assignments(rule, sessions, integration, clinic_zone(), provisional):
+        early = ended is not None and a.window.closes > ended
+        rows.append(WindowRow(session=a.session, window=a.window,
+                              status=WindowStatus.CLOSED if early else status_at(a.window, now),
+                              coverage=decide(a.window, a.sessions, per_window=rule.min_sessions_per_dosing, now=now),
+                              anchor=a.session.ended_at, closed_early=early))
+    return rows
+
+
+def pinned_windows(course_id: int, sessions: list, integration: list[IntegrationSession]) -> list[IntegrationWindow]:
+    """The provisional windows of the not-yet-signed doses of one course that its integration
+    sessions were booked for (no query when none was booked for a dose not yet signed)."""
+    signed = {s.id for s in sessions if s.status == SIGNED}
+    if not any(s.for_window is not None and s.for_window not in signed for s in integration):
+        return []
+    return fetch_pinned_windows([course_id]).get(course_id, [])
 
 
 @dataclass(frozen=True)
@@ -72,11 +96,13 @@ class Assignment:
 
 
 def window_assignments(rule: Integration, sessions: list, integration: list[IntegrationSession],
-                       zone: ZoneInfo) -> list[Assignment]:
-    """Each signed session's window, with the integration sessions assigned to it."""
+                       zone: ZoneInfo, provisional: list[IntegrationWindow] = ()) -> list[Assignment]:
+    """Each signed session's window, with the integration sessions assigned to it. `provisional`:
+    the planned doses' windows, assigned with them (a session booked for one counts there while it
+    holds it) and not returned."""
     done = [s for s in sessions if s.status == SIGNED]
     windows = [window_for(s.id, s.ended_at, rule.window, zone) for s in done]
-    assigned = assign(windows, integration, per_window=rule.min_sessions_per_dosing,
+    assigned = assign(windows + list(provisional), integration, per_window=rule.min_sessions_per_dosing,
                       shared=rule.one_session_covers_overlapping_windows)
     return [Assignment(session=session, window=window, sessions=assigned[window.key])
             for session, window in zip(done, windows)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.models import PRESCRIBER, THERAPIST
@@ -23,7 +23,7 @@ from ..experience.forms import PlanForm
 from ..experience.models import SIGNED
 from ..experience import dose_roles, services as dosing
 from ..experience.fidelity import unexplained_deviations
-from ..experience.provisional import booked_for_doses, booked_minutes, provisional_rows
+from ..experience.provisional import booked_for_doses, booked_minutes, provisional_rows, provisional_windows
 from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
 from ..experience.timeline import geometry
@@ -34,7 +34,7 @@ from ..web.forms import form_version, parse_id, submit
 from ..notes.forms import NewNoteForm
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
-from ..patients.access import can_read_clinical, load_patient_record
+from ..patients.access import can_read_clinical, load_patient_record, team_roles
 from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
@@ -68,11 +68,12 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         clinicians, plan_form, book_form = _planning_forms(course, protocol, plan_form, book_form, may_add_to_team)
     now = utcnow()
     sessions, appointments = fetch_dosing_sessions(course.id), fetch_course_appointments(course.id)
-    # the course's integration sessions, from the appointments read: what covers its windows, the
-    # real ones first, then the provisional ones of the doses only planned (issue 20, point 1)
-    integration = integration_sessions(appointments)
-    windows = course_windows(course, sessions, integration, now)
-    provisional = provisional_rows(course, sessions, integration, windows, booked_minutes(appointments), now)
+    # the course's integration sessions, from the appointments read: what covers its windows, real
+    # and provisional (issue 20, point 1), assigned to all of them at once by the one rule
+    integration, minutes = integration_sessions(appointments), booked_minutes(appointments)
+    planned = provisional_windows(course, sessions, minutes)
+    windows = course_windows(course, sessions, integration, now, [w for _s, w in planned])
+    provisional = provisional_rows(course, planned, integration, windows, minutes, now)
     after_series = course_plan(course, sessions, integration, now)
     clinical = can_read_clinical(current_user, course.patient)
     found = services.evidence(course)
@@ -205,7 +206,7 @@ def _end_course(course: TreatmentCourse, form: PhaseForm, target: Phase):
     shows the preview; a confirmation of another preview (something was booked, planned or written
     since) shows the new one instead of cancelling what nobody saw."""
     services.lock_course(course)  # nothing is booked or planned on the course between preview and end
-    preview = ending_preview(course, utcnow())
+    preview = ending_preview(course, target.value, utcnow())
     if form.reviewed.data != preview.fingerprint:
         changed = bool(form.reviewed.data)
         form.reviewed.data = preview.fingerprint
@@ -306,6 +307,11 @@ def book_session(course_id: int):
 @access.permission("sessions.record_held")
 def record_held_session(course_id: int):
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    if THERAPIST not in team_roles(current_user, course.patient):
+        # entered in their own name as the therapist who held it: only a therapist of the care team
+        audit.denial("held sessions are entered by a therapist on the patient's care team", obj=course,
+                     patient_id=course.patient_id)
+        abort(403)
     form = HeldSessionForm(prefix="held")
     done, appointment = submit(form, lambda: attendance.record_held_session(
         course, by=current_user, starts_at=form.starts_at.data, minutes=form.minutes.data,

@@ -10,8 +10,10 @@ from datetime import datetime
 from ..bookings.booking import integration_sessions
 from ..bookings.models import BOOKED, Appointment
 from ..courses.models import TreatmentCourse
+from ..domain.coverage import WindowCoverage
 from ..domain.windows import WindowStatus
 from ..experience.models import PLANNED, DosingSession
+from ..experience.provisional import booked_minutes, provisional_windows
 from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..notes.models import DRAFT, SessionNote
@@ -22,16 +24,20 @@ from ..scheduling.services import fetch_course_appointments
 
 @dataclass(frozen=True)
 class OpenWindow:
-    """An integration window the course's end leaves without sessions."""
+    """An integration window still open (or not yet open), which the course's end closes early."""
     sequence: int
     closes: datetime
-    #: integration sessions booked inside it, which the end cancels
+    #: its coverage now, by the one rule (domain/coverage.py): what the course page says of it
+    coverage: WindowCoverage
+    #: integration sessions booked inside it still ahead, which the end cancels
     booked: tuple[datetime, ...]
 
 
 @dataclass(frozen=True)
 class EndingPreview:
     """Everything ending the course touches, read under the course's lock."""
+    #: the ending asked for (completed or discontinued)
+    ending: str
     planned_doses: tuple[DosingSession, ...]
     #: bookings ahead other than the planned doses' own (those go with their dose)
     bookings: tuple[Appointment, ...]
@@ -48,10 +54,14 @@ class EndingPreview:
 
     @property
     def fingerprint(self) -> str:
-        """Names this preview: a confirmation given for another (a booking made since the page
-        was shown, a dose planned) is asked again instead of cancelling what nobody saw."""
-        parts = [f"d{s.id}" for s in self.planned_doses] + [f"a{a.id}" for a in self.bookings]
-        parts += [f"w{w.sequence}:{len(w.booked)}" for w in self.open_windows]
+        """Names this preview: a confirmation given for another (another ending, a booking made or
+        moved since the page was shown, a dose planned or moved) is asked again instead of doing
+        what nobody saw."""
+        parts = [self.ending]
+        parts += [f"d{s.id}@{_instant(s.planned_start)}" for s in self.planned_doses]
+        parts += [f"a{a.id}@{_instant(a.starts_at)}" for a in self.bookings]
+        parts += [f"w{w.sequence}:{w.coverage.state.value}:" + ",".join(_instant(b) for b in w.booked)
+                  for w in self.open_windows]
         parts += [f"n{n.id}" for n in self.unsigned_notes]
         parts += [f"s{r.session.number}:{r.coverage.state.value}" for r in self.after_series]
         return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
@@ -67,15 +77,20 @@ class EndingPreview:
         return f"cancelled {cancelled}{windows}{after}{left}"
 
 
-def ending_preview(course: TreatmentCourse, now: datetime) -> EndingPreview:
-    """What ending `course` at `now` would do (the same rules as the end itself:
-    scheduling.services.release_ended_course cancels planned doses, then bookings ahead)."""
+def _instant(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else "-"
+
+
+def ending_preview(course: TreatmentCourse, ending: str, now: datetime) -> EndingPreview:
+    """What ending `course` (as `ending`: completed or discontinued) at `now` would do (the same rules
+    as the end itself: scheduling.services.release_ended_course cancels planned doses, then
+    bookings ahead)."""
     sessions = fetch_dosing_sessions(course.id)
     planned = tuple(s for s in sessions if s.status == PLANNED)
     appointments = fetch_course_appointments(course.id)
     drafts = tuple(n for n in course_notes(course.id) if n.status == DRAFT)
     after_series = course_plan(course, sessions, integration_sessions(appointments), now).ahead()
-    return EndingPreview(planned_doses=planned, bookings=_bookings_ahead(appointments, planned, now),
+    return EndingPreview(ending=ending, planned_doses=planned, bookings=_bookings_ahead(appointments, planned, now),
                          open_windows=_open_windows(course, sessions, appointments, now), unsigned_notes=drafts,
                          after_series=after_series)
 
@@ -90,8 +105,11 @@ def _bookings_ahead(appointments: list[Appointment], planned: tuple[DosingSessio
 
 def _open_windows(course: TreatmentCourse, sessions: list[DosingSession], appointments: list[Appointment],
                   now: datetime) -> tuple[OpenWindow, ...]:
-    return tuple(OpenWindow(sequence=row.session.sequence, closes=row.window.closes,
+    """The signed doses' windows not yet closed, with their coverage as the course page decides it
+    (the planned doses' provisional windows given, so a session booked for one counts there)."""
+    planned = provisional_windows(course, sessions, booked_minutes(appointments))
+    rows = course_windows(course, sessions, integration_sessions(appointments), now, [w for _s, w in planned])
+    return tuple(OpenWindow(sequence=row.session.sequence, closes=row.window.closes, coverage=row.coverage,
                             booked=tuple(s.starts_at for s in row.coverage.sessions
                                          if s.starts_at > now and s.outcome == BOOKED))
-                 for row in course_windows(course, sessions, integration_sessions(appointments), now)
-                 if row.status is not WindowStatus.CLOSED)
+                 for row in rows if row.status is not WindowStatus.CLOSED)

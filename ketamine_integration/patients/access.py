@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select, true
 
 from ..accounts.models import CLINICAL_ROLES, User
 from ..audit import services as audit
@@ -51,10 +51,20 @@ def caseload(user: User, stmt: Select) -> Select:
 
     As `id IN (the user's care-team rows)`: a correlated EXISTS made SQLite test every active
     patient in the clinic; this reads the user's few hundred memberships by their index."""
-    return stmt.where(Patient.id.in_(select(CareTeamMember.patient_id).where(
+    return stmt.where(Patient.id.in_(_care_team_patient_ids(user)))
+
+
+def seen_by(user: User, patient_id: ColumnElement) -> ColumnElement[bool]:
+    """A condition on a patient id column (an appointment's, a note's): the patients this user may
+    see, for lists of records that name their patient."""
+    return true() if sees_all_patients(user) else patient_id.in_(_care_team_patient_ids(user))
+
+
+def _care_team_patient_ids(user: User) -> Select:
+    return select(CareTeamMember.patient_id).where(
         CareTeamMember.user_id == user.id,
         CareTeamMember.role.in_(sorted(user.roles & set(CLINICAL_ROLES))),
-    )))
+    )
 
 
 def active_caseload(user: User) -> Select:

@@ -8,7 +8,7 @@ sessions, so a dose signed late or a booking moved changes it at once, like the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -20,9 +20,10 @@ from ..domain.after_series import (AfterSeriesSession, counted_for_windows, cove
 from ..domain.coverage import IntegrationSession, WindowCoverage
 from ..domain.phases import Phase
 from ..domain.protocols import AfterSeries, Integration
-from ..domain.windows import WindowStatus
+from ..domain.windows import IntegrationWindow, WindowStatus
+from ..experience.dose_windows import fetch_pinned_windows
 from ..experience.models import SIGNED, DosingSession
-from ..experience.windows import window_assignments
+from ..experience.windows import pinned_windows, window_assignments
 from ..extensions import db
 from ..bookings.models import Appointment
 from ..protocols.models import ProtocolVersion
@@ -39,10 +40,12 @@ class AfterSeriesRow:
     coverage: WindowCoverage
     #: nothing held or booked, and its period open or near: on the staff worklist
     flagged: bool
+    #: the course ended before its period closed: nothing is asked for it any more
+    closed_early: bool = False
 
     @property
     def needs_booking(self) -> bool:
-        return self.coverage.needs_booking
+        return self.coverage.needs_booking and not self.closed_early
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class AfterSeriesPlan:
     #: the series' last signed dose, which they are counted from (None: the series has not ended)
     last_dose: object | None
     rows: tuple[AfterSeriesRow, ...]
+    #: when the course ended (completed or discontinued), if it has: nothing after it is asked for
+    ended_at: datetime | None = None
 
     def ahead(self) -> tuple[AfterSeriesRow, ...]:
         """The sessions whose period has not closed: what ending the course leaves unheld."""
@@ -75,19 +80,25 @@ def course_plan(course: TreatmentCourse, sessions: list, integration: list[Integ
     moments = {t.to_phase: t.occurred_at for t in course.transitions}  # in order: the latest of each
     last = last_series_dose(sessions, moments.get(Phase.MAINTENANCE.value)) \
         if Phase.INTEGRATION.value in moments else None
-    rows = rows_for(rule, last.ended_at, sessions, integration, now) if last is not None else ()
-    return AfterSeriesPlan(rule.after_series, last, rows)
+    rows = rows_for(rule, last.ended_at, sessions, integration, now,
+                    pinned_windows(course.id, sessions, integration)) if last is not None else ()
+    ended = course.phase_since if course.current_phase.ended else None
+    if ended is not None:
+        rows = tuple(replace(r, status=WindowStatus.CLOSED, flagged=False, closed_early=True)
+                     if r.session.closes > ended else r for r in rows)
+    return AfterSeriesPlan(rule.after_series, last, rows, ended)
 
 
 def rows_for(rule: Integration, anchor: datetime, signed: list, integration: list[IntegrationSession],
-             now: datetime) -> tuple[AfterSeriesRow, ...]:
+             now: datetime, provisional: list[IntegrationWindow] = ()) -> tuple[AfterSeriesRow, ...]:
     """Each session after a series that ended at `anchor`, with its status and coverage at `now`:
-    the integration sessions the dosing windows rest on are left to them."""
+    the integration sessions the dosing windows rest on are left to them. `provisional`: the
+    windows of planned doses sessions were booked for (experience.windows.pinned_windows)."""
     zone = clinic_zone()
     planned = schedule(anchor, rule.after_series, zone)
     if not planned:
         return ()
-    assignments = window_assignments(rule, signed, integration, zone)
+    assignments = window_assignments(rule, signed, integration, zone, provisional)
     taken = counted_for_windows((a.sessions for a in assignments), rule.min_sessions_per_dosing)
     coverage = cover_after_series(planned, integration, taken, now)
     return tuple(AfterSeriesRow(p, status_at(p, now), coverage[p.number], flagged(p, coverage[p.number], now))
@@ -115,19 +126,31 @@ def flagged_by_course(courses: ColumnElement[bool], now: datetime,
             .where(DosingSession.course_id.in_(recent), DosingSession.status == SIGNED)
             .order_by(DosingSession.course_id, DosingSession.sequence)):
         doses.setdefault(row.course_id, []).append(row)
-    integration: dict[int, list[IntegrationSession]] = {}
-    for course_id, starts_at, status, outcome in db.session.execute(
-            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome)
-            .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
-        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status))
+    integration, pinned = _integration_of(recent, list(doses))
     found = {}
     for course_id, signed in doses.items():
         last = last_series_dose(signed, signed[0].since)
         rows = [r for r in rows_for(rules[signed[0].protocol_version_id], last.ended_at, signed,
-                                    integration.get(course_id, []), now) if r.flagged] if last else []
+                                    integration.get(course_id, []), now, pinned.get(course_id, []))
+                if r.flagged] if last else []
         if rows:
             found[course_id] = rows
     return found
+
+
+def _integration_of(recent, course_ids: list[int]) -> tuple[dict[int, list[IntegrationSession]],
+                                                           dict[int, list[IntegrationWindow]]]:
+    """The integration sessions of the courses `recent` selects, by course id; and the windows of
+    the planned doses of `course_ids` that sessions were booked for (none read when none was)."""
+    integration: dict[int, list[IntegrationSession]] = {}
+    for course_id, starts_at, status, outcome, for_dose in db.session.execute(
+            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
+                   Appointment.booked_for_dose_id)
+            .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
+        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
+    pinned = fetch_pinned_windows(course_ids) if any(
+        s.for_window is not None for sessions in integration.values() for s in sessions) else {}
+    return integration, pinned
 
 
 def _maintenance():

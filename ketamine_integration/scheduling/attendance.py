@@ -10,16 +10,18 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import THERAPIST, User
+from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.services import lock_course
 from ..db.clinic_time import clinic_zone, format_local
 from ..db.errors import DomainError
 from ..db.locking import lock_row
-from ..domain.coverage import ATTENDED, OUTCOMES
+from ..domain.coverage import ATTENDED, CLINIC_CANCELLED, LATE_CANCELLED, NO_SHOW, OUTCOMES
 from ..domain.text import written_length
 from ..experience.models import SIGNED
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
+from ..patients.access import seen_by, team_roles
 from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import BOOKED, Appointment
@@ -59,6 +61,12 @@ def record_outcome(appointment: Appointment, *, outcome: str, by: User, now: dat
 def _check_correction(appointment: Appointment, outcome: str, reason: str | None) -> None:
     if outcome == appointment.outcome:
         raise DomainError({"outcome": f"It is recorded as {OUTCOMES[outcome].lower()} already."})
+    notes = documented_by(appointment)
+    if appointment.outcome == ATTENDED and notes:
+        # the signed note stays what it says: the record cannot say both
+        raise DomainError({"outcome": f"Signed integration note #{notes[-1]} says this session was held, so it "
+                                      "stays attended. If the note is wrong, its author adds an addendum saying "
+                                      "so; contact the clinic's records lead to settle the record."})
     if written_length(reason) < REASON_MINIMUM:
         raise DomainError({"reason": f"Say why the outcome was {OUTCOMES[appointment.outcome].lower()} and is "
                                      f"corrected (at least {REASON_MINIMUM} characters); the earlier one is kept."})
@@ -78,25 +86,67 @@ def _clinic_day(day: date) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
+#: outcomes that say the session was not held
+MISSED = (NO_SHOW, LATE_CANCELLED, CLINIC_CANCELLED)
+
+
 def attended_by_note(note, *, by: User) -> Appointment | None:
     """A signed integration note proves its session was held: the author's one integration
     appointment with the patient that day, still without an outcome, is marked attended, the
-    note named in its history. None when no single appointment matches (nothing is guessed)."""
+    note named in its history and the outcome audited as the attendance page audits it. One
+    already marked attended gets the note named in its history too (what keeps its outcome from
+    being corrected away: _check_correction). None when no single appointment matches (nothing is
+    guessed).
+
+    Refused when that day's sessions of the author are recorded as not held (no-show, late or
+    clinic cancellation) and none as held or booked: the note would say it was held, the record
+    that it was not. Its outcome is corrected first (with a reason), or the note dated for the
+    session it documents."""
     if note.kind != "integration":
         return None
-    start, end = _clinic_day(note.session_date)
-    found = db.session.scalars(select(Appointment).where(
-        Appointment.course_id == note.course_id, Appointment.kind == "integration",
-        Appointment.clinician_id == note.author_id, Appointment.status == BOOKED,
-        Appointment.starts_at >= start, Appointment.starts_at < end, Appointment.starts_at <= note.signed_at)).all()
-    if len(found) != 1:
+    that_day = _sessions_of_the_note(note)
+    booked = [a for a in that_day if a.status == BOOKED]
+    held = [a for a in that_day if a.outcome == ATTENDED]
+    if not booked and not held:
+        _refuse_if_missed(that_day)
+    found = booked if len(booked) == 1 else held if not booked and len(held) == 1 else []
+    if not found:
         return None
     [appointment] = found
     lock_windows(appointment)
+    marked = appointment.status == BOOKED
     booking.settle(appointment, ATTENDED, by=by, reason=f"Signed integration note #{note.id} documents it",
                    note_id=note.id)
     db.session.flush()
+    audit.record("appointment.update", obj=appointment, patient_id=appointment.patient_id,
+                 detail=f"outcome attended: signed integration note #{note.id}" if marked
+                 else f"attended, documented by signed integration note #{note.id}")
     return appointment
+
+
+def _sessions_of_the_note(note) -> list[Appointment]:
+    """The note author's integration sessions with the patient on the note's day, begun by its signing."""
+    start, end = _clinic_day(note.session_date)
+    return db.session.scalars(select(Appointment).where(
+        Appointment.course_id == note.course_id, Appointment.kind == "integration",
+        Appointment.clinician_id == note.author_id,
+        Appointment.starts_at >= start, Appointment.starts_at < end, Appointment.starts_at <= note.signed_at)
+        .order_by(Appointment.starts_at)).all()
+
+
+def _refuse_if_missed(that_day: list[Appointment]) -> None:
+    missed = [a for a in that_day if a.outcome in MISSED]
+    if missed:
+        said = OUTCOMES[missed[-1].outcome].lower()
+        raise DomainError({"session_date": f"Your integration session with this patient that day is recorded as "
+                                           f"{said}: a signed note would say it was held. If it was held, have "
+                                           "its outcome corrected first (with a reason); otherwise date the note "
+                                           "for the session it documents."})
+
+
+def documented_by(appointment: Appointment) -> list[int]:
+    """The signed integration notes named in the appointment's history as documenting it."""
+    return sorted({c.note_id for c in appointment.changes if c.note_id is not None})
 
 
 def record_held_session(course: TreatmentCourse, *, by: User, starts_at: datetime, minutes: int | None,
@@ -106,8 +156,11 @@ def record_held_session(course: TreatmentCourse, *, by: User, starts_at: datetim
     like any attended session. What happened is a fact: hours and time off do not refuse it, but
     a session cannot overlap another of the patient's or the therapist's."""
     lock_course(course)
-    if not by.active or not by.has_role(THERAPIST):
-        raise DomainError("Integration sessions are entered by the therapist who held them.")
+    if not by.active or THERAPIST not in team_roles(by, course.patient):
+        # the session is entered in their name as its therapist: a therapist of the patient's care
+        # team (seeing every patient as staff, or being on the team as prescriber, is not that)
+        raise DomainError("Integration sessions are entered by the therapist who held them, "
+                          "a therapist on the patient's care team.")
     if written_length(reason) < REASON_MINIMUM:
         raise DomainError({"reason": f"Say why it is entered afterwards (at least {REASON_MINIMUM} characters): "
                                      "a walk-in, telehealth set up outside the app…"})
@@ -144,10 +197,15 @@ class Unconfirmed:
 
 def _unconfirmed(now: datetime, clinician_id: int | None) -> list:
     """Therapist sessions (not dosing: signing its record says a dose happened) whose time has
-    come and nobody has said what happened, of one clinician or the whole clinic."""
+    come and nobody has said what happened, of one clinician or the whole clinic.
+
+    A clinician's list (their home page, their badge) holds only the patients they may still see:
+    one who has left a care team no longer reads that patient's name or sessions, and those
+    sessions stay on the staff worklist (the whole clinic's list) for the desk to settle."""
     where = [Appointment.status == BOOKED, Appointment.starts_at <= now, Appointment.kind != "dosing"]
     if clinician_id is not None:
-        where.append(Appointment.clinician_id == clinician_id)
+        clinician = db.session.get(User, clinician_id)
+        where += [Appointment.clinician_id == clinician_id, seen_by(clinician, Appointment.patient_id)]
     return where
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TimeField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..web.fields import ClinicDateTimeField, WholeNumberField, options
@@ -45,7 +45,9 @@ class HeldSessionForm(FlaskForm):
     starts_at = ClinicDateTimeField("When it started", validators=[InputRequired()])
     minutes = WholeNumberField("Length (minutes)", validators=[Optional(), NumberRange(*MINUTES_RANGE)],
                            description="Leave empty for the clinic's default length of an integration session.")
-    modality = SelectField("Modality", choices=MODALITIES, default="telehealth")
+    # no default: an entry after the fact says how it was held, and a preset answer would say it for them
+    modality = RadioField("How it was held", choices=MODALITIES, validators=[InputRequired(
+        "Say whether the session was held in person or by telehealth.")])
     attended = BooleanField("The patient attended this session", validators=[InputRequired(
         "Only a session the patient attended is entered here; book or mark the others.")])
     reason = StringField("Why it is entered afterwards", validators=[InputRequired(), Length(max=300)],

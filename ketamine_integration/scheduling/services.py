@@ -19,6 +19,7 @@ from ..experience.windows import course_windows
 from ..patients.care_team import JoinRequest, admit_clinician
 from ..patients.models import Patient
 from ..db.errors import DomainError
+from ..db.locking import lock_row
 from ..extensions import db
 from ..db.clinic_time import format_local
 from ..bookings import booking
@@ -173,9 +174,23 @@ def lock_windows(appointment: Appointment) -> None:
         lock_course(appointment.course)
 
 
-def cancel_appointment(appointment: Appointment, *, reason: str, by: User) -> None:
+#: what a booking whose time has come is given instead of a cancellation or a move (issue 20, point 2)
+OUTCOME_FIRST = ("Its time has come: record what happened instead (attended, no-show, late-cancelled or "
+                 "cancelled by the clinic) under its outcome.")
+
+
+def _refuse_past(appointment: Appointment, now: datetime, then: str) -> None:
+    """A booking whose time has come is given an outcome, never cancelled or moved: "cancelled" says
+    it was called off ahead, and a move erases that it was due (and may have been missed)."""
+    if appointment.status == BOOKED and appointment.starts_at <= now:
+        raise DomainError(f"{OUTCOME_FIRST} {then}")
+
+
+def cancel_appointment(appointment: Appointment, *, reason: str, by: User, now: datetime) -> None:
     _refuse_dosing(appointment)
     lock_windows(appointment)
+    lock_row(appointment)
+    _refuse_past(appointment, now, "A late cancellation is one of the outcomes.")
     booking.cancel(appointment, reason=reason, by=by)
 
 
@@ -183,6 +198,8 @@ def reschedule_appointment(appointment: Appointment, *, starts_at: datetime, by:
                            reason: str | None) -> None:
     _refuse_dosing(appointment)
     lock_windows(appointment)
+    lock_row(appointment)
+    _refuse_past(appointment, now, "Then book a new session.")
     windows = None
     if appointment.course is not None and appointment.kind == "integration":
         windows = bookable_windows(appointment.course, now)

@@ -123,7 +123,7 @@ def appointment_cancel(appointment_id: int):
     appointment = _appointment(appointment_id)
     form = CancelAppointmentForm()
     done, _ = submit(form, lambda: services.cancel_appointment(appointment, reason=form.reason.data,
-                                                               by=current_user))
+                                                               by=current_user, now=utcnow()))
     _after_change(appointment, done, form, "cancel", "Appointment cancelled; it stays in the history.")
     return _back(appointment)
 

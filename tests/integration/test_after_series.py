@@ -142,7 +142,7 @@ def test_ending_the_course_lists_the_sessions_still_ahead(team, make, auth):
     version = str(make.query(lambda: db.session.get(TreatmentCourse, course).version))
     preview = page_text(auth.post(f"/courses/{course}/phase", {
         "target": "completed", "reason": "Goals met; the patient chose to stop.", "version": version}))
-    assert "Sessions after the series still ahead" in preview
+    assert "Sessions after the series that will not be asked for" in preview
     for number in (1, 2, 3):
         assert f"Session {number} after the series, due" in preview
     assert "nothing booked" in preview
@@ -151,6 +151,11 @@ def test_ending_the_course_lists_the_sessions_still_ahead(team, make, auth):
     assert done.status_code == 302
     [row] = make.audit_rows(action="course.phase_change", outcome="success")
     assert "3 session(s) after the series not held" in row.detail
+    # the course page shows them closed with the course, asking for nothing
+    page = page_text(auth.client.get(f"/courses/{course}"))
+    after = page.split("Sessions after the series", 1)[1]
+    assert after.count("Closed early: the course ended None held") == 3 and "Nothing booked" not in after
+    assert "The course was completed" in page and "no session after that is asked for" in page
     # an ended course flags nothing
     auth.logout()
     auth.login("desk")

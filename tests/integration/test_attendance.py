@@ -102,6 +102,27 @@ def test_a_missed_session_leaves_its_window_to_book_again(team, make, auth, clie
     assert ("no-show" if outcome == "no_show" else "cancelled by the clinic") in text
 
 
+def test_a_session_whose_time_has_come_is_given_an_outcome_not_cancelled_or_moved(team, make, auth, client,
+                                                                                   signed_window):
+    """"Cancelled" says it was called off ahead, and moving it into the future erases that it was due:
+    both are refused, pointing to the outcome; the outcome can then be recorded."""
+    booked = _past_booking(make, team, _yesterday())
+    auth.login("desk")
+    refused = auth.post(f"/appointments/{booked}/cancel", {"reason": "never came, tidy up"}, follow_redirects=True)
+    assert "Its time has come: record what happened instead" in page_text(refused)
+    assert "A late cancellation is one of the outcomes." in page_text(refused)
+    tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
+    refused = auth.post(f"/appointments/{booked}/reschedule", {"starts_at": form_time(tomorrow), "reason": "move it"},
+                        follow_redirects=True)
+    assert "Then book a new session." in page_text(refused)
+    status, outcome, history = _appointment(make, booked)
+    assert (status, outcome, [change for change, *_ in history]) == ("booked", None, ["booked"])
+    assert make.query(lambda: db.session.get(Appointment, booked).starts_at) == _yesterday()
+    assert [r.outcome for r in make.audit_rows(action="appointment.update")] == ["failure", "failure"]
+    assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "no_show"}).status_code == 302
+    assert _appointment(make, booked)[:2] == ("no_show", "no_show")
+
+
 def test_no_outcome_for_a_dosing_booking_a_future_one_or_a_stranger(team, make, auth, signed_window):
     dosing = make.query(lambda: db.session.scalar(select(Appointment.id).where(Appointment.kind == "dosing")))
     ahead = _past_booking(make, team, datetime.now(NY) + timedelta(days=1))
@@ -133,6 +154,79 @@ def test_a_signed_integration_note_marks_its_session_attended(team, make, auth, 
     assert history[-1] == ("attended", "attended", f"Signed integration note #{note} documents it", note)
     assert _appointment(make, other_day)[:2] == ("booked", None)  # another day: still to confirm
     assert _window_state(make, signed_window) is Coverage.COVERED
+
+
+def _sign_yesterdays_note(make, auth, team):
+    """The therapist writes and signs, in one request, an integration note for yesterday's session."""
+    day = _yesterday().date()
+    note = _start(auth, team["course"], when=day)
+    response = auth.post(f"/notes/{note}", _integration_data(
+        _version(make, note), session_date=day.isoformat(), **{"new_steps-0-starts_on": day.isoformat()}, **SIGNING))
+    return note, response
+
+
+def _note_status(make, note):
+    from ketamine_integration.notes.models import SessionNote
+    return make.query(lambda: db.session.get(SessionNote, note).status)
+
+
+@pytest.mark.parametrize("marked_first", [False, True])
+def test_a_session_a_signed_note_documents_stays_attended(team, make, auth, client, signed_window, marked_first):
+    """The note marks it attended (or finds it marked so and names itself in its history): a later
+    "correction" to a no-show would make the record say both, and is refused, pointing to an addendum."""
+    booked = _past_booking(make, team, _yesterday())
+    if marked_first:
+        auth.login("desk")
+        assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "attended"}).status_code == 302
+        auth.logout()
+    auth.login("ther")
+    note, signed = _sign_yesterdays_note(make, auth, team)
+    assert signed.status_code == 302 and _note_status(make, note) == "signed"
+    status, outcome, history = _appointment(make, booked)
+    assert (status, outcome) == ("attended", "attended") and history[-1][3] == note
+    auth.logout()
+    auth.login("desk")
+    refused = auth.post(f"/appointments/{booked}/outcome", {
+        "outcome": "no_show", "reason": "Clicked the wrong row earlier today"}, follow_redirects=True)
+    assert f"Signed integration note #{note} says this session was held, so it stays attended" in page_text(refused)
+    assert "its author adds an addendum" in page_text(refused)
+    assert _appointment(make, booked)[:2] == ("attended", "attended")
+    assert _window_state(make, signed_window) is Coverage.COVERED
+
+
+def test_a_note_is_not_signed_for_a_session_recorded_as_a_no_show(team, make, auth, client, signed_window):
+    """The record says the patient did not come: the note cannot say the session was held until the
+    outcome is corrected (with a reason); the draft and its text stay."""
+    booked = _past_booking(make, team, _yesterday())
+    auth.login("desk")
+    assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "no_show"}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    note, refused = _sign_yesterdays_note(make, auth, team)
+    assert refused.status_code in (200, 422)
+    assert "Your integration session with this patient that day is recorded as no-show" in page_text(refused)
+    assert _note_status(make, note) == "draft" and _appointment(make, booked)[:2] == ("no_show", "no_show")
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/appointments/{booked}/outcome", {
+        "outcome": "attended", "reason": "She came late; the desk missed her"}).status_code == 302
+    auth.logout()
+    auth.login("ther")
+    signed = auth.post(f"/notes/{note}", _integration_data(
+        _version(make, note), session_date=_yesterday().date().isoformat(),
+        **{"new_steps-0-starts_on": _yesterday().date().isoformat()}, **SIGNING))
+    assert signed.status_code == 302 and _note_status(make, note) == "signed"
+
+
+def test_the_signature_that_marks_a_session_attended_is_in_the_audit_trail(team, make, auth, signed_window):
+    """The same action the attendance page writes: the appointment's outcome, with the note named."""
+    booked = _past_booking(make, team, _yesterday())
+    auth.login("ther")
+    note, signed = _sign_yesterdays_note(make, auth, team)
+    assert signed.status_code == 302
+    [row] = make.audit_rows(action="appointment.update", object_id=str(booked))
+    assert (row.outcome, row.patient_id, row.object_type) == ("success", team["patient"], "appointment")
+    assert row.detail.startswith(f"outcome attended: signed integration note #{note}")
 
 
 def test_a_note_matching_no_single_booking_marks_nothing(team, make, auth, signed_window):
@@ -184,6 +278,10 @@ def test_a_session_held_without_a_booking_is_entered_and_covers_its_window(team,
     ({"held-reason": "   ...    "}, "Say why it is entered afterwards"),
     # the attendance box left unticked
     ({"held-attended": ""}, "Only a session the patient attended is entered here"),
+    # how it was held not said (the form presets neither)
+    ({"held-modality": ""}, "Say whether the session was held in person or by telehealth"),
+    # not one of the choices
+    ({"held-modality": "carrier_pigeon"}, "Not a valid choice"),
 ])
 def test_a_held_session_is_refused_on_its_field_and_nothing_is_entered(team, make, auth, signed_window,
                                                                        overrides, message):
@@ -205,6 +303,44 @@ def test_a_held_session_cannot_overlap_a_booking_and_only_a_therapist_enters_one
     assert _held(auth, team["course"], **{"held-starts_at": form_time(_yesterday(16))}).status_code == 403
     assert len(make.query(lambda: db.session.scalars(select(Appointment).where(
         Appointment.kind == "integration")).all())) == 1
+
+
+def test_the_held_session_form_makes_the_clinician_say_how_it_was_held(team, make, auth, client, signed_window):
+    auth.login("ther")
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    radios = re.findall(r'<input[^>]*name="held-modality"[^>]*>', html)
+    assert len(radios) == 2 and not any("checked" in r for r in radios)
+    refused = _held(auth, team["course"], **{"held-modality": ""})
+    # the course page again, the form open with the error next to its field and what was typed kept
+    assert refused.status_code == 422 and refused.request.path == f"/courses/{team['course']}/sessions/held"
+    page = refused.get_data(as_text=True)
+    assert re.search(r'<details class="card plan" open>\s*<summary>Enter a session that was held', page)
+    assert "Say whether the session was held in person or by telehealth" in page_text(refused)
+    assert 'value="Walk-in after a hard week"' in page
+
+
+@pytest.mark.parametrize("who", ["staff_therapist", "team_prescriber_only"])
+def test_only_a_therapist_on_the_care_team_enters_a_held_session(team, make, auth, signed_window, who):
+    """The session is entered in the user's own name as its therapist: a therapist who sees every
+    patient as staff, or who is on this patient's team only as prescriber, did not hold it as theirs."""
+    from ketamine_integration.patients.care_team import change_care_team, team_of
+    from ketamine_integration.patients.models import Patient
+
+    if who == "staff_therapist":
+        make.user("therapist", "staff", username="who")
+    else:
+        dual = make.user("therapist", "prescriber", username="who")
+
+        def join():
+            patient = db.session.get(Patient, team["patient"])
+            change_care_team(patient, team_of(patient) | {(dual, "prescriber")}, by=None,
+                             reason="covering prescriber joins")
+        make.run(join)
+    auth.login("who")
+    assert _held(auth, team["course"]).status_code == 403
+    assert make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "integration")).all()) == []
+    denied = [r for r in make.audit_rows() if r.outcome == "denied" and r.patient_id == team["patient"]]
+    assert denied and "care team" in denied[-1].detail
 
 
 def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team, make, auth, client, signed_window):
@@ -233,6 +369,32 @@ def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team
     other = _past_booking(make, team, local(2, 15))
     response = auth.post(f"/appointments/{other}/outcome", {"outcome": "attended", "return_to": "https://evil.test"})
     assert response.headers["Location"].endswith(f"/courses/{team['course']}#windows")
+
+
+def test_a_clinician_who_left_the_care_team_no_longer_sees_the_patient_on_their_list(team, make, auth, client,
+                                                                                      signed_window):
+    """The colleague's session yesterday has no outcome, and they have since left the care team: their
+    home page no longer names the patient; the staff worklist still lists the session to settle."""
+    from ketamine_integration.patients.care_team import change_care_team, team_of
+    from ketamine_integration.patients.models import Patient
+
+    _past_booking(make, team, _yesterday(), clinician=team["other_therapist"])
+    auth.login("ther2")
+    assert "My sessions to confirm (1)" in page_text(client.get("/"))
+    auth.logout()
+
+    def leave():
+        patient = db.session.get(Patient, team["patient"])
+        change_care_team(patient, {m for m in team_of(patient) if m[0] != team["other_therapist"]}, by=None,
+                         reason="colleague moved to another clinic")
+    make.run(leave)
+    auth.login("ther2")
+    home = page_text(client.get("/"))
+    assert "Scheduled" not in home and "sessions to confirm" not in home
+    auth.logout()
+    auth.login("desk")
+    text = page_text(client.get("/worklist"))
+    assert "Sessions to confirm (1)" in text and "Scheduled" in text
 
 
 #: the course page's words for each coverage state, in its windows table

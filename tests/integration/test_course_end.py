@@ -124,3 +124,85 @@ def test_ending_a_course_with_nothing_ahead_says_so(team, make, auth):
     assert "cancel these" not in preview
     assert auth.end_course(course_id, {"target": "discontinued", "reason": REASON,
                                        "version": _version(make, course_id)}).status_code == 302
+
+
+def _reviewed(response) -> str:
+    return re.search(r'name="reviewed"[^>]*value="([0-9a-f]{16})"', response.get_data(as_text=True)).group(1)
+
+
+def test_the_preview_says_of_each_open_window_what_the_course_page_says(team, make, auth, client, signed_window):
+    """One coverage rule: a window covered by a session the patient attended is covered in the preview
+    too (not "nothing booked"), and the preview speaks of what will happen, not what did."""
+    from tests.integration.test_attendance import _held
+
+    auth.login("ther")
+    assert _held(auth, team["course"]).status_code == 302
+    assert "Covered (in the optimal span)" in page_text(client.get(f"/courses/{team['course']}"))
+    auth.logout()
+    auth.login("pres")
+    preview = page_text(auth.post(f"/courses/{team['course']}/phase", {
+        "target": "discontinued", "reason": REASON, "version": _version(make, team["course"])}))
+    assert "After dosing session 1, open until" in preview
+    assert ": covered (the patient attended a session in it)." in preview and "nothing booked" not in preview
+    assert "Nothing has been cancelled yet." in preview
+    assert "Planned dosing sessions that will be cancelled" in preview
+    assert "Bookings ahead that will be cancelled" in preview
+    assert "Integration windows still open, which will close early" in preview
+
+
+def test_an_ended_course_shows_its_windows_closed_and_asks_for_nothing(team, make, auth, client, signed_window):
+    """Window #1 was open with nothing booked: once the course is discontinued it is closed early, with
+    no "Nothing booked" call to action, on no worklist, and no session after the series is planned."""
+    auth.login("pres")
+    before = page_text(client.get(f"/courses/{team['course']}"))
+    assert "Nothing booked" in before and "Planned when the series ends" in before
+    done = auth.end_course(team["course"], {"target": "discontinued", "reason": REASON,
+                                            "version": _version(make, team["course"])})
+    assert done.status_code == 302
+    page = page_text(client.get(f"/courses/{team['course']}"))
+    assert "1 open integration window(s) closed early" in page
+    assert "Closed early: the course ended None held" in page
+    assert "Nothing booked" not in page and "Suggested times" not in page
+    assert "Not planned: the course was discontinued before its series ended." in page
+    assert "Planned when the series ends" not in page
+    assert "Window:" not in page_text(client.get(f"/patients/{team['patient']}"))
+    auth.logout()
+    auth.login("desk")
+    assert "Scheduled" not in page_text(client.get("/worklist"))
+
+
+def test_a_booking_moved_after_the_preview_is_not_cancelled_unseen(team, make, auth, signed_window):
+    """The preview names the booking at its time: moved meanwhile, the confirmation is asked again."""
+    auth.login("desk")
+    assert auth.post(f"/courses/{team['course']}/sessions", {
+        "starts_at": form_time(in_window()), "minutes": "50", "clinician": team["therapist"],
+        "modality": "telehealth"}).status_code == 302
+    booked = make.query(lambda: db.session.scalar(select(Appointment.id).where(Appointment.kind == "integration")))
+    auth.logout()
+    auth.login("pres")
+    data = {"target": "discontinued", "reason": REASON, "version": _version(make, team["course"])}
+    seen = _reviewed(auth.post(f"/courses/{team['course']}/phase", data))
+    auth.logout()
+    auth.login("desk")
+    assert auth.post(f"/appointments/{booked}/reschedule", {"starts_at": form_time(in_window(3, 15)),
+                                                           "reason": "patient asked"}).status_code == 302
+    auth.logout()
+    auth.login("pres")
+    again = auth.post(f"/courses/{team['course']}/phase", {**data, "reviewed": seen})
+    assert again.status_code == 200 and "Something changed since you last looked" in page_text(again)
+    assert _state(make, team["course"])[0] == "experience"
+    assert make.query(lambda: db.session.get(Appointment, booked).status) == "booked"
+
+
+def test_a_preview_of_one_ending_does_not_confirm_another(team, make, auth):
+    """Shown what completing does, the confirmation cannot discontinue instead."""
+    course = make.course(make.patient(family_name="Maint"), team["therapist"], team["prescriber"],
+                         phase="maintenance")
+    make.dosing_plan(course, first_start=local(-4, 9), days_between=14, count=1)
+    auth.login("pres")
+    data = {"target": "completed", "reason": REASON, "version": _version(make, course)}
+    seen = _reviewed(auth.post(f"/courses/{course}/phase", data))
+    again = auth.post(f"/courses/{course}/phase", {**data, "target": "discontinued", "reviewed": seen})
+    assert again.status_code == 200 and "Mark the course discontinued?" in page_text(again)
+    assert _state(make, course)[0] == "maintenance"
+    assert not make.audit_rows(action="course.phase_change", outcome="success")

@@ -238,3 +238,45 @@ def test_the_demo_books_an_integration_session_ahead_for_a_planned_booster(make,
     assert "Provisional windows of planned doses" in page and "Booked, not yet held" in page
     assert f"booked for dosing session #{sequence}'s provisional window" in page
     assert not any("provisional window" in row for row in _worklist_rows(client))
+
+
+def _window_rows(client, course_id) -> dict[str, str]:
+    """The course page's window table rows, as text, by their first cell's dose number ("#1")."""
+    html = client.get(f"/courses/{course_id}").get_data(as_text=True)
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", html, re.S):
+        text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", row))).strip()
+        if text.startswith("#"):
+            rows[text.split(",", 1)[0]] = text
+    return rows
+
+
+def test_a_session_booked_for_a_planned_dose_counts_for_its_window_not_an_earlier_one(team, make, auth, client):
+    """IM KAP (one session per dose, none shared): dose #1 signed three days ago, its window open a
+    week more; dose #2 planned in two days. A session booked from #2's suggestions in the days both
+    windows hold is #2's: #1 stays to be booked, on the course page and the staff worklist."""
+    from tests.integration.test_note_windows import _signed_dose
+
+    course = make.course(make.patient(family_name="Pinned"), team["therapist"], team["prescriber"],
+                         phase="experience", protocol="im-ketamine-kap")
+    first = _signed_dose(make, course, 1, ended=local(3, 10))
+    [second] = make.dosing_plan(course, first_start=local(-2, 9), days_between=5, count=1)
+    auth.login("desk")
+    both = local(-4, 14)  # inside #1's window (closes in a week) and #2's provisional one
+    assert auth.post(f"/courses/{course}/sessions", {
+        "starts_at": form_time(both), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth",
+        "for_dose": str(second)}).status_code == 302
+    [booked] = [a for a in _integration(make) if a.course_id == course]
+    assert booked.booked_for_dose_id == second
+    rows = _window_rows(client, course)
+    assert "Nothing booked" in rows["#1"] and "Booked, not yet held" in rows["#2"]
+    assert both.strftime("%b %d 14:00 (booked)") in rows["#2"]
+    # the worklist flags #1's window (read from the stored windows: they honour the pin too)
+    assert any("Testa Pinned" in row and "dose #1:" in row for row in _worklist_rows(client))
+    assert first != second
+    # the dose moves so that its window no longer holds the session: the pin lapses, #1's window takes it
+    assert auth.post(f"/dosing/{second}/reschedule", {"planned_start": form_time(local(-6, 9)),
+                                                      "reason": "Patient asked for later"}).status_code == 302
+    rows = _window_rows(client, course)
+    assert "Booked, not yet held" in rows["#1"] and "Nothing booked" in rows["#2"]
+    assert not any("Testa Pinned" in row and "dose #1:" in row for row in _worklist_rows(client))

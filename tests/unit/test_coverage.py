@@ -136,3 +136,52 @@ PLANNED = IntegrationWindow(key=7, opens=_at(12, 0), optimal_until=_at(14, 0), c
 def test_a_provisional_window_is_covered_at_best_provisionally(sessions, expected):
     now = datetime(2026, 6, 12, 8, tzinfo=UTC)
     assert cover([PLANNED], sessions, per_window=1, shared=False, now=now)[7].state is expected
+
+
+def _pinned(day, outcome, key, hour=10):
+    """A session booked for window `key` (booked from that dose's provisional window's suggestions)."""
+    return IntegrationSession(_at(day, hour), outcome, for_window=key)
+
+
+#: two overlapping windows, June 8 to 16 in both; #3 is a planned dose's provisional window
+EARLY, LATE = _w(2, 6, 16), _w(3, 8, 20)
+PLANNED_LATE = IntegrationWindow(key=3, opens=_at(8, 0), optimal_until=_at(9, 12), closes=_at(20, 0), provisional=True)
+
+
+@pytest.mark.parametrize("windows, sessions, expected", [
+    # pinned: booked for #3, inside both: it counts for #3, and #2 (which closes first) is flagged
+    ([EARLY, LATE], [_pinned(12, BOOKED, 3)], {2: UNCOVERED, 3: PROVISIONAL}),
+    # the same booking without a pin: the earliest-closing window takes it
+    ([EARLY, LATE], [_s(12, BOOKED)], {2: PROVISIONAL, 3: UNCOVERED}),
+    # pinned, and the window it was booked for is provisional: still its own, even before the real #2
+    ([EARLY, PLANNED_LATE], [_pinned(12, BOOKED, 3)], {2: UNCOVERED, 3: PROVISIONAL}),
+    # pinned but outside its window (June 21: the dose moved): free, the greedy rule places it (nowhere here)
+    ([EARLY, LATE], [_pinned(21, BOOKED, 3)], {2: UNCOVERED, 3: UNCOVERED}),
+    # pinned but held outside #3 (June 7, before it opens) and inside #2: free, so #2 takes it
+    ([EARLY, LATE], [_pinned(7, ATTENDED, 3)], {2: COVERED, 3: UNCOVERED}),
+    # pinned to a window not given (its dose cancelled): free, the earliest-closing window takes it
+    ([EARLY, LATE], [_pinned(12, BOOKED, 9)], {2: PROVISIONAL, 3: UNCOVERED}),
+    # overlapping: a pinned and an unpinned session: each window gets one
+    ([EARLY, LATE], [_pinned(9, ATTENDED, 3), _s(12, BOOKED)], {2: PROVISIONAL, 3: COVERED}),
+    # overlapping: two booked for #3 (one needed): the first is #3's, the second is free and serves #2
+    ([EARLY, LATE], [_pinned(9, ATTENDED, 3), _pinned(11, ATTENDED, 3)], {2: COVERED, 3: COVERED}),
+    # a pinned no-show counts for nothing: #3 is uncovered, the unpinned booking serves #2
+    ([EARLY, LATE], [_pinned(9, NO_SHOW, 3), _s(12, BOOKED)], {2: PROVISIONAL, 3: UNCOVERED}),
+    # pinned to the earlier window: the later one gets the next free session
+    ([EARLY, LATE], [_s(9, ATTENDED), _pinned(12, BOOKED, 2)], {2: PROVISIONAL, 3: COVERED}),
+])
+def test_a_session_booked_for_a_window_counts_for_it_while_it_holds_it(windows, sessions, expected):
+    found = cover(windows, sessions, per_window=1, shared=False, now=NOW)
+    assert {key: c.state for key, c in found.items()} == expected
+
+
+def test_a_protocol_sharing_sessions_counts_a_pinned_one_for_every_window_holding_it():
+    found = cover([EARLY, LATE], [_pinned(12, BOOKED, 3)], per_window=1, shared=True, now=NOW)
+    assert {key: c.state for key, c in found.items()} == {2: PROVISIONAL, 3: PROVISIONAL}
+
+
+def test_an_unpinned_session_goes_to_a_real_window_before_a_provisional_one():
+    """A provisional window closing first takes nothing a signed dose's window needs."""
+    soon = IntegrationWindow(key=5, opens=_at(8, 0), optimal_until=_at(9, 0), closes=_at(14, 0), provisional=True)
+    found = cover([LATE, soon], [_s(12, BOOKED)], per_window=1, shared=False, now=NOW)
+    assert {key: c.state for key, c in found.items()} == {3: PROVISIONAL, 5: UNCOVERED}

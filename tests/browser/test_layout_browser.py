@@ -65,3 +65,46 @@ def test_without_the_script_the_menu_stays_open_on_a_phone(live_server, chromium
         assert page_width(page) <= 375
     finally:
         context.close()
+
+
+def in_view(page: Page, locator) -> bool:
+    """The element's box lies inside the viewport, as the page is scrolled now."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return (box is not None and 0 <= box["y"] and box["y"] + box["height"] <= size["height"]
+            and 0 <= box["x"] and box["x"] + box["width"] <= size["width"])
+
+
+def test_the_note_forms_section_index_and_its_sticky_sign_button_send_the_whole_form(live_server, page: Page):
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(make.patient(family_name="Sectioned"), therapist, prescriber, phase="integration")
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}")
+    page.get_by_label("Note", exact=True).select_option("integration")
+    page.get_by_role("button", name="Start a note").click()
+    expect(page.get_by_role("heading", level=1, name="Integration session note")).to_be_visible()
+
+    index = page.get_by_role("navigation", name="Sections of this note")
+    titles = ["Session", "Experience review", "Themes and insights", "Action steps", "Practices and approach",
+              "Risk screen", "Plan"]
+    expect(index.get_by_role("link")).to_have_text(titles)
+    for title in titles:                       # each link leads to its section's heading
+        index.get_by_role("link", name=title, exact=True).click()
+        expect(page.get_by_role("heading", level=2, name=title, exact=True)).to_be_in_viewport()
+    expect(page.get_by_role("group", name="Risk screen", exact=True)).to_be_in_viewport()
+
+    page.get_by_label("Experience review: what stood out").fill("The quiet after the music stopped")
+    page.get_by_role("group", name="Risk screen: thoughts of self-harm").get_by_label("No").check()
+    page.get_by_label("Plan for next session").fill("Return to the quiet; body scan first")
+    page.evaluate("window.scrollTo(0, 0)")
+    # at the top of a long form its actions are in view, in the bar at the bottom of the screen
+    bar = page.get_by_role("group", name="Save or sign")
+    sign = bar.get_by_role("button", name="Sign and lock")
+    assert in_view(page, sign), "the Sign and lock button is not in view at the top of the form"
+    bar.get_by_label("I understand this note will be locked").check()
+    sign.click()
+    expect(page.get_by_text("Signed and locked.")).to_be_visible()
+    expect(page.get_by_text("The quiet after the music stopped")).to_be_visible()     # first section
+    expect(page.get_by_text("Return to the quiet; body scan first")).to_be_visible()  # last section

@@ -4,10 +4,14 @@ actions in view; the note form's section index and sticky action bar; the course
 and its next action first."""
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, main_menu
 from tests.browser.test_patients_browser import sign_in
+from tests.browser.test_scheduling_browser import _signed_window
+from tests.integration.test_dosing import local
 
 PHONE = {"width": 375, "height": 740}
 
@@ -108,3 +112,45 @@ def test_the_note_forms_section_index_and_its_sticky_sign_button_send_the_whole_
     expect(page.get_by_text("Signed and locked.")).to_be_visible()
     expect(page.get_by_text("The quiet after the music stopped")).to_be_visible()     # first section
     expect(page.get_by_text("Return to the quiet; body scan first")).to_be_visible()  # last section
+
+
+def reachable(page: Page, locator) -> bool:
+    """Scrolled to (down the page only), the element lies inside the viewport's width."""
+    locator.scroll_into_view_if_needed()
+    return within_viewport(page, locator)
+
+
+def test_on_a_phone_the_worklist_and_the_course_page_keep_their_actions_in_view(live_server, page: Page):
+    course_id, _ = _signed_window(live_server)
+    live_server.make.dosing_plan(course_id, first_start=local(-3, 9), days_between=2, count=1,
+                                 reason="A later dose for the layout check")
+    page.set_viewport_size(PHONE)
+    sign_in(page, "desk")
+    main_menu(page).get_by_role("link", name="Worklist").click()
+    find = page.get_by_role("link", name="Find a slot for Testa Browserbooked")
+    assert reachable(page, find), "Find a slot lies off-screen"
+    assert page_width(page) <= 375
+    find.click()
+
+    # the course page: the next action first, and every row's actions and coverage on the screen
+    todo = page.get_by_role("region", name="Next on this course")
+    expect(todo.get_by_role("link", name="Book an integration session").first).to_be_visible()
+    expect(todo).to_contain_text("Dosing session #1's window closes")
+    assert page_width(page) <= 375
+    dosing = page.get_by_role("region", name="Dosing sessions")
+    for action in ("Move session 2", "Cancel session 2"):
+        assert reachable(page, dosing.get_by_text(action)), f"{action} lies off-screen"
+    windows = page.get_by_role("table", name="Windows, in words")
+    assert reachable(page, windows.get_by_role("cell", name=re.compile("Nothing booked"))), "coverage off-screen"
+    index = page.get_by_role("navigation", name="Sections of this course")
+    expect(index.get_by_role("link")).to_have_text(["Overview", "Preparation", "Dosing", "Windows and sessions"])
+    page.evaluate("window.scrollTo(0, 0)")
+    todo.get_by_role("link", name="Book an integration session").first.click()
+    booking = page.get_by_role("button", name=re.compile("^Book in person")).first
+    assert reachable(page, booking), "the suggested time's Book in person lies off-screen"
+    booking.click()
+    expect(page.get_by_text("Integration session booked.")).to_be_visible()
+    # what comes next now is the planned dose's provisional window, no longer the one just booked
+    expect(page.get_by_role("region", name="Next on this course")).not_to_contain_text("Dosing session #1's window")
+    expect(page.get_by_role("region", name="Next on this course")).to_contain_text(
+        "Dosing session #2's provisional window closes")

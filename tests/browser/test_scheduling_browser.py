@@ -290,7 +290,7 @@ def test_a_refused_calendar_upload_stays_in_its_card_under_my_hours(live_server,
     page.get_by_label("Calendar export (.ics)").set_input_files(str(upload))
     page.get_by_role("button", name="Upload calendar").click()
     expect(page.get_by_text("weekly1900.ics: event 1 (UID bomb)")).to_be_visible()
-    nav = page.get_by_role("navigation", name="Main")
+    nav = main_menu(page)
     expect(nav.get_by_role("link", name="My hours")).to_have_attribute("aria-current", "page")
     expect(nav.get_by_role("link", name="Calendar feeds")).not_to_have_attribute("aria-current", "page")
     card = page.locator("section.card", has_text="Busy time from another calendar").bounding_box()

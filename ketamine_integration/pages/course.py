@@ -16,6 +16,7 @@ from ..courses.models import TreatmentCourse
 from .booking_forms import book_form_choices, only_team_choices
 from .calendar_booking import booking_page
 from .course_end import ending_preview
+from .course_next import CoursePageFacts, next_actions
 from ..domain.measures import MEASURES
 from ..domain.protocols import DOCUMENTED_ITEMS
 from ..domain.phases import NEXT_PHASES
@@ -79,9 +80,18 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     found = services.evidence(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
                                   found=found)
+    blockers, records_dosing = services.next_phase_blockers(course, facts), dose_roles.may_record(current_user, course)
+    suggestions = _suggestions(course, windows + provisional, now)
+    after_series_suggestions = _after_series_suggestions(course, after_series, now)
+    clinical_parts = _clinical_parts(course, clinical)
+    todo = next_actions(current_user, CoursePageFacts(
+        course=course, sessions=sessions, windows=windows + provisional, after_series_rows=after_series.rows,
+        appointments=appointments, notes=clinical_parts["notes"], open_alerts=clinical_parts["open_alerts"],
+        blockers=blockers, suggested=_offered(suggestions), after_suggested=_offered(after_series_suggestions),
+        clinical=clinical, may_record_dose=records_dosing, now=now, today=clinic_today(now)))
     return render_template(
-        "courses/detail.html", course=course, protocol=protocol, clinical=clinical,
-        history=services.phase_history(course), blockers=services.next_phase_blockers(course, facts),
+        "courses/detail.html", course=course, protocol=protocol, clinical=clinical, next_actions=todo,
+        history=services.phase_history(course), blockers=blockers,
         facts=facts, checklist=services.checklist_items(protocol), found=found,
         measure_names={m.baseline_item: m.name for m in MEASURES.values()},
         documented={item: words for item, (_section, words) in DOCUMENTED_ITEMS.items()},
@@ -92,12 +102,11 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         timeline=geometry(windows + provisional, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
         dosing_readable=can_read_clinical(current_user, course.patient, "dosing.read"),
-        records_dosing=dose_roles.may_record(current_user, course),
-        suggestions=_suggestions(course, windows + provisional, now), after_series=after_series,
-        after_series_suggestions=_after_series_suggestions(course, after_series, now),
+        records_dosing=records_dosing, suggestions=suggestions, after_series=after_series,
+        after_series_suggestions=after_series_suggestions,
         names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
-        **_clinical_parts(course, clinical),
+        **clinical_parts,
         appointments=appointments, booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
@@ -140,6 +149,11 @@ def _suggestions(course: TreatmentCourse, rows, now) -> dict:
     # asked even with no window wanting times: the page's statements then do not depend on its windows
     return suggest_for_windows(course, [r.window for r in rows if r.needs_booking
                                         and r.status is not WindowStatus.CLOSED], now)
+
+
+def _offered(suggestions: dict) -> frozenset:
+    """The keys of the windows (or sessions after the series) the page shows suggested times for."""
+    return frozenset(key for key, slots in suggestions.items() if slots is not None)
 
 
 #: the sessions after the series offered suggested times at once: the nearest still to book

@@ -1,6 +1,6 @@
 // Flags a vital-sign reading as it is typed, against the protocol's limits the record page carries
 // in data-vital-limits (the same rules domain/vitals.py applies; the server checks them again when
-// the record is saved, and only the saved flags count). No other script runs on the page.
+// the record is saved, and only the saved flags count). Beside it only the header's menu script runs.
 "use strict";
 
 function breach(limit, value, unit) {

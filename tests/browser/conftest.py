@@ -167,3 +167,13 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
             page.get_by_label("Code", exact=True).fill(make.totp_code(username))
             page.get_by_role("button", name="Continue").click()
             expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
+
+
+def main_menu(page):
+    """The header's main menu, opened first where a narrow screen folds it behind "Menu" (as a
+    person on a phone would); the deferred menu script has run once the page has loaded."""
+    page.wait_for_load_state()
+    button = page.get_by_role("button", name="Menu", exact=True)
+    if button.is_visible() and button.get_attribute("aria-expanded") == "false":
+        button.click()
+    return page.get_by_role("navigation", name="Main")

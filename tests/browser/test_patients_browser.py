@@ -9,13 +9,13 @@ from sqlalchemy import func, select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.browser.conftest import sign_in  # noqa: F401  (the other browser suites import it from here)
+from tests.browser.conftest import main_menu, sign_in  # noqa: F401  (the other browser suites import it from here)
 
 SIGN_IN_PATH = re.compile(r"/login(\?.*)?$")
 
 
 def open_patients(page: Page) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
+    main_menu(page).get_by_role("link", name="Patients").click()
     expect(page.get_by_role("heading", level=1, name="Patients")).to_be_visible()
 
 

@@ -20,6 +20,7 @@ from ketamine_integration.experience.services import plan_series, save_record, s
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, Room, WorkingHours
 from ketamine_integration.scheduling.services import book_integration_session
+from tests.browser.conftest import main_menu
 from tests.browser.test_patients_browser import sign_in
 from tests.factories import DISCHARGE_MET
 
@@ -145,7 +146,7 @@ def test_staff_move_a_session_left_outside_the_real_window_from_the_worklist(liv
     _booked_outside_the_real_window(live_server)
     page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, "desk")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    main_menu(page).get_by_role("link", name="Worklist").click()
     row = page.get_by_role("row", name=re.compile("Booked for a provisional window, now outside the real one"))
     expect(row).to_contain_text("Testa Leftout")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -158,7 +159,7 @@ def test_staff_move_a_session_left_outside_the_real_window_from_the_worklist(liv
 def test_staff_confirm_an_auto_schedule_proposal(live_server, page: Page):
     course_id, _ = _signed_window(live_server)
     sign_in(page, "desk")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Auto-schedule").click()
+    main_menu(page).get_by_role("link", name="Auto-schedule").click()
     proposal = page.get_by_role("table", name="Proposed sessions (1)")
     expect(proposal).to_contain_text("Browserbooked")
     page.get_by_role("button", name="Book the chosen sessions").click()
@@ -185,7 +186,7 @@ def test_staff_mark_yesterdays_session_attended_from_the_worklist(live_server, p
     _booked_yesterday(live_server, course_id, therapist)
     page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, "desk")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    main_menu(page).get_by_role("link", name="Worklist").click()
     to_confirm = page.get_by_role("region", name="Sessions to confirm (1)")
     expect(to_confirm).to_contain_text("Integration session with Testa Browserbooked")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # four buttons wrap on a phone
@@ -289,7 +290,7 @@ def test_a_refused_calendar_upload_stays_in_its_card_under_my_hours(live_server,
     _, therapist = _signed_window(live_server)
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, "ther")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="My hours").click()
+    main_menu(page).get_by_role("link", name="My hours").click()
     upload = tmp_path / "weekly1900.ics"
     upload.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:bomb\r\n"
                       "DTSTART:19000101T090000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;BYHOUR=9,10\r\n"
@@ -297,7 +298,7 @@ def test_a_refused_calendar_upload_stays_in_its_card_under_my_hours(live_server,
     page.get_by_label("Calendar export (.ics)").set_input_files(str(upload))
     page.get_by_role("button", name="Upload calendar").click()
     expect(page.get_by_text("weekly1900.ics: event 1 (UID bomb)")).to_be_visible()
-    nav = page.get_by_role("navigation", name="Main")
+    nav = main_menu(page)
     expect(nav.get_by_role("link", name="My hours")).to_have_attribute("aria-current", "page")
     expect(nav.get_by_role("link", name="Calendar feeds")).not_to_have_attribute("aria-current", "page")
     card = page.locator("section.card", has_text="Busy time from another calendar").bounding_box()

@@ -407,7 +407,8 @@ def _page_coverage(html: str) -> Counter:
     if "<caption>Windows, in words</caption>" not in html:
         return Counter()
     table = html.split("<caption>Windows, in words</caption>", 1)[1].split("</table>", 1)[0]
-    cells = [row.rsplit("<td>", 1)[1] for row in table.split("<tbody>", 1)[1].split("</tr>")[:-1]]
+    body = table.split("<tbody", 1)[1].split(">", 1)[1]
+    cells = [row.rsplit("<td", 1)[1].split(">", 1)[1] for row in body.split("</tr>")[:-1]]
     return Counter(next(state for state, words in PAGE_WORDS.items() if re.sub(r"<[^>]+>", "", cell).strip()
                         .startswith(words)) for cell in cells)
 

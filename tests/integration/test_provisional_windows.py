@@ -53,7 +53,7 @@ def _integration(make) -> list[Appointment]:
 def _worklist_rows(client) -> list[str]:
     """The staff worklist's rows, as text."""
     html = client.get("/worklist").get_data(as_text=True)
-    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
+    body = re.split(r"<tbody[^>]*>", html, maxsplit=1)[1].split("</tbody>", 1)[0] if "<tbody" in html else ""
     return [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", row))).strip() for row in body.split("</tr>")[:-1]]
 
 

@@ -1,4 +1,5 @@
 """Hostile or unusual input never produces a 500, and what must be recorded is recorded."""
+import re
 import threading
 from datetime import date, timedelta
 
@@ -111,7 +112,7 @@ def test_search_is_case_insensitive_beyond_ascii(clinic, auth, client, make, que
     make.patient(given_name="Émile", family_name="Øster")
     auth.login("desk")
     html = client.get("/patients/", query_string={"q": query}).get_data(as_text=True)
-    assert "Øster" in html.split("<tbody>", 1)[-1]
+    assert "<tbody" in html and "Øster" in re.split(r"<tbody[^>]*>", html, maxsplit=1)[1]
 
 
 @pytest.mark.both_engines  # parallel writers, an advisory lock on PostgreSQL

@@ -54,7 +54,7 @@ def load_demo_notes(now: datetime, rng: random.Random) -> None:
             continue
         # the first maintenance course's second integration note reports thoughts of self-harm
         screen = not screened and course.current_phase is Phase.MAINTENANCE
-        _notes_for(course, _held_sessions(course, signed, now), themes, today, rng, risk_reported=screen)
+        _notes_for(course, _held_sessions(course, signed, now), themes, now, rng, risk_reported=screen)
         screened = screened or screen
         responder = index % 3 != 2                       # two in three respond
         wants_alert = not alert_given and course.current_phase is Phase.EXPERIENCE
@@ -97,10 +97,11 @@ def _held_sessions(course, signed, now: datetime) -> list[tuple[object, date]]:
     return found
 
 
-def _notes_for(course, held, themes, today: date, rng: random.Random, *, risk_reported: bool = False) -> None:
+def _notes_for(course, held, themes, now: datetime, rng: random.Random, *, risk_reported: bool = False) -> None:
     """A signed integration note for each of the first four held sessions (`held`: _held_sessions)."""
     therapist = course.therapist
     recurring = rng.sample(themes, 2)                    # two themes that keep coming back for this patient
+    today = now.astimezone(clinic_zone()).date()
     for n, (session, when) in enumerate(held[:4]):
         stood_out, emotions, insight, words = EXPERIENCES[(course.id + n) % len(EXPERIENCES)]
         risk = RISK_REPORTED if risk_reported and n == 1 else NO_RISK

@@ -56,7 +56,7 @@ def geometry(rows: list[WindowRow], now: datetime, zone) -> dict | None:
             dosing_x=x(row.anchor), window_x=x(w.opens), window_w=round(x(w.closes) - x(w.opens), 1),
             optimal_w=round(x(w.optimal_until) - x(w.opens), 1), session_xs=tuple(x(s) for s in row.sessions),
             status=row.status.label, coverage=row.coverage.state.value, provisional=w.provisional,
-            coverage_label=row.coverage.state.label))
+            coverage_label=_coverage_words(row)))
     ticks, day = [], start.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     step = max(1, round(span / 86400 / 8))
     while day.astimezone(start.tzinfo) < end:
@@ -64,3 +64,11 @@ def geometry(rows: list[WindowRow], now: datetime, zone) -> dict | None:
         day = (day.replace(tzinfo=None) + timedelta(days=step)).replace(tzinfo=zone)
     return {"width": WIDTH, "height": TOP + len(rows) * ROW_HEIGHT + 10, "bands": bands, "ticks": ticks,
             "now_x": x(now), "label_width": LABEL_WIDTH, "row_height": ROW_HEIGHT, "top": TOP}
+
+
+def _coverage_words(row) -> str:
+    """What the band says of its window's integration: a window an ended course closed early asks
+    for nothing, so it is not "Nothing booked" (the windows table says the same)."""
+    if getattr(row, "closed_early", False) and row.coverage.needs_booking:
+        return "None held (course ended)"
+    return row.coverage.state.label

@@ -390,7 +390,7 @@ def test_a_clinician_who_left_the_care_team_no_longer_sees_the_patient_on_their_
     make.run(leave)
     auth.login("ther2")
     home = page_text(client.get("/"))
-    assert "Scheduled" not in home and "sessions to confirm" not in home
+    assert "Scheduled" not in home and "My sessions to confirm" not in home, home
     auth.logout()
     auth.login("desk")
     text = page_text(client.get("/worklist"))

@@ -27,9 +27,10 @@ SUITE = "No unreviewed |safe or Markup"
 #: response made outside render_template() is reviewed here.
 REVIEWED: dict[tuple[str, str], str] = {
     ("ketamine_integration/coordination/views.py",
-     'response = Response(render_report_html(data, for_pdf=False), mimetype="text/html")'):
+     'response = Response(render_report_html(data, for_pdf=False, actions=actions), mimetype="text/html")'):
         "the body is coordination/report.html rendered by render_template() in the app's autoescaping "
-        "environment; the view wraps it only to loosen style-src for the report's own print stylesheet",
+        "environment (the preview's actions are URLs from url_for() and the typed text, autoescaped there too); "
+        "the view wraps it only to loosen style-src for the report's own print stylesheet",
     ("ketamine_integration/mfa/services.py", "from markupsafe import Markup"):
         "imported only for the enrolment QR code below",
     ("ketamine_integration/mfa/services.py", "return Markup(svg)"):

@@ -51,7 +51,8 @@ def test_staff_book_a_free_slot_see_the_block_open_it_and_move_it(live_server, p
     sign_in(page, "desk")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendar", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Calendar")
-    # the filters apply as soon as one changes (no Apply click)
+    # the filters apply as soon as one changes (no Apply click), once the deferred script has run
+    page.wait_for_load_state()
     page.get_by_label("Clinician").select_option(label="Hazel Quint")
     expect(page).to_have_url(re.compile(r"therapist=\d+"))
     page.get_by_role("link", name="Next week").click()

@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps bench bench-deps wheel-check clean
+.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps bench bench-deps wheel-check screenshots clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ test-security-large: $(VENV)/.installed-test browser-deps
 ## temporary folder and, from another folder, run init-db, demo and run (tests/wheel_check.py)
 wheel-check: $(VENV)/.installed
 	$(BIN)/python tests/wheel_check.py
+
+## screenshots: every key page of every role (tests/browser/key_pages.py) in Chromium at 1280 and 375 px,
+## full page, from a fresh copy of the demo clinic, into docs/screenshots/<role>-<page>-<width>.png
+## (tests/screenshots.py; not part of `make test`). SCREENSHOTS_ARGS=--curated: the README's set alone
+screenshots: $(VENV)/.installed-test browser-deps
+	$(BIN)/python -m tests.screenshots $(SCREENSHOTS_ARGS)
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'

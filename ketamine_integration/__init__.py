@@ -186,6 +186,8 @@ def register_access(app: Flask) -> None:
 
 
 def register_templates(app: Flask) -> None:
+    from heroicons.jinja import heroicon_micro, heroicon_mini
+
     from .accounts.models import ROLE_LABELS, ROLES
     from .domain.coverage import OUTCOMES
     from .domain.protocols import PREPARATION_ITEMS
@@ -202,6 +204,9 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.filters["role_names"] = lambda names: ", ".join(
         ROLE_LABELS[r] for r in ROLES if r in names)
     app.jinja_env.globals.update(role_labels=ROLE_LABELS)
+    # icons drawn as inline SVG from the heroicons package (templates/_icons.html): the solid sets
+    # drawn for 20 and 16 px, beside text of that size
+    app.jinja_env.globals.update(heroicon_mini=heroicon_mini, heroicon_micro=heroicon_micro)
 
     @app.context_processor
     def clinic_context():

@@ -482,8 +482,8 @@ def test_a_new_feed_comes_with_a_copy_button_a_webcal_link_and_steps_per_app(cli
     auth.login("ther")
     html = auth.post("/calendars/feeds", {"label": "phone"}).get_data(as_text=True)
     [url] = re.findall(r'<input id="feed-url" type="text" readonly value="(http://localhost/feeds/[^"]+\.ics)"', html)
-    assert re.search(r'<button type="button" class="button" data-copy-target="feed-url" hidden>Copy the address'
-                     r'</button>', html)
+    assert re.search(r'<button type="button" class="button" data-copy-target="feed-url" hidden>(<svg [^>]*class="icon"'
+                     r'.*?</svg>)?Copy the address</button>', html, re.S)
     assert '<script src="/static/copy.js" defer></script>' in html
     assert f'<a href="webcal://{url.removeprefix("http://")}">Subscribe with your calendar app</a>' in html
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))

@@ -31,7 +31,7 @@ def _counts(html: str) -> dict[str, tuple[int, str]]:
     """The count cards: their words -> (number, link)."""
     return {re.sub(r"\s+", " ", words).strip(): (int(number), href) for href, number, words in re.findall(
         r'<a class="count-card[^"]*" href="([^"]+)"><span class="count-number">(\d+)</span> '
-        r'<span class="count-words">(.*?)</span></a>', html, re.S)}
+        r'<span class="count-words">(.*?)</span>(?:<svg .*?</svg>)?</a>', html, re.S)}
 
 
 def _unconfirmed_today() -> int:

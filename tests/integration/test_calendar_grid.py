@@ -9,11 +9,12 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, WorkingHours
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
+from tests.statements import page_statements
 
 NY = ZoneInfo("America/New_York")
 
@@ -371,17 +372,6 @@ def test_the_calendar_audits_one_list_row(clinic, make, auth, client):
 
 # -- statements -------------------------------------------------------------------------------
 
-def _statements(app, client, path) -> int:
-    count = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda *args, **kwargs: count.append(1)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return len(count)
 
 
 @pytest.mark.both_engines  # statement counts
@@ -391,11 +381,11 @@ def test_the_calendar_runs_the_same_statements_however_many_sessions(clinic, mak
     path = f"/calendar?date={monday}" + view.format(therapist=clinic["therapist"])
     add_appointment(make, clinic, at(monday, 9))
     auth.login("desk")
-    one = _statements(app, client, path)
+    one = page_statements(app, client, path)
     for n in range(1, 6):
         patient = make.patient(family_name=f"More{n}")
         course = make.course(patient, clinic["therapist"], clinic["prescriber"], phase="integration")
         add_appointment(make, {**clinic, "p": patient, "c": course}, at(monday + timedelta(days=n % 3), 9 + n),
                         patient="p", course="c", room="room2" if n % 2 else "room")
-    assert _statements(app, client, path) == one
+    assert page_statements(app, client, path) == one
     assert len(make.query(lambda: db.session.scalars(select(Appointment)).all())) == 6

@@ -2,26 +2,15 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from ketamine_integration.extensions import db
 from tests.integration.test_dosing import _sign, form_time, local
+from tests.statements import page_statements
 
 # On SQLite and PostgreSQL: SQL statement counts.
 pytestmark = pytest.mark.both_engines
 
 
-def _statements(app, client, path) -> int:
-    count = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda *args, **kwargs: count.append(1)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return len(count)
 
 
 def _add_course_with_open_window(make, auth, n):
@@ -39,12 +28,12 @@ def test_staff_pages_do_not_grow_with_the_clinic(make, auth, client, app, path):
     make.user("staff", username="desk")
     _add_course_with_open_window(make, auth, 0)
     auth.login("desk")
-    one = _statements(app, client, path)
+    one = page_statements(app, client, path)
     auth.logout()
     for n in range(1, 5):
         _add_course_with_open_window(make, auth, n)
     auth.login("desk")
-    assert _statements(app, client, path) == one
+    assert page_statements(app, client, path) == one
 
 
 def test_the_clinicians_dashboard_does_not_grow_with_the_caseload(make, auth, client, app):
@@ -63,12 +52,12 @@ def test_the_clinicians_dashboard_does_not_grow_with_the_caseload(make, auth, cl
         auth.logout()
     add_patient(0)
     auth.login("dash")
-    one = _statements(app, client, "/")
+    one = page_statements(app, client, "/")
     auth.logout()
     for n in range(1, 4):
         add_patient(n)
     auth.login("dash")
-    assert _statements(app, client, "/") == one
+    assert page_statements(app, client, "/") == one
 
 
 def test_the_course_page_offers_times_for_every_planned_dose_in_the_same_statements(make, auth, client, app):
@@ -85,11 +74,11 @@ def test_the_course_page_offers_times_for_every_planned_dose_in_the_same_stateme
                                                      ends=time(17)) for d in range(7)))
     make.dosing_plan(course, first_start=local(-7), days_between=2, count=1)
     auth.login("ahead")
-    one = _statements(app, client, f"/courses/{course}")
+    one = page_statements(app, client, f"/courses/{course}")
     make.dosing_plan(course, first_start=local(-9), days_between=2, count=3)
     page = client.get(f"/courses/{course}").get_data(as_text=True)
     assert page.count("provisional window</summary>") == 4
-    assert _statements(app, client, f"/courses/{course}") == one
+    assert page_statements(app, client, f"/courses/{course}") == one
 
 
 def _add_course_after_its_series(make, auth, n):
@@ -122,14 +111,14 @@ def test_the_worklist_does_not_grow_with_sessions_after_the_series(make, auth, c
     make.user("staff", username="desk")
     _add_course_after_its_series(make, auth, 0)
     auth.login("desk")
-    one = _statements(app, client, "/worklist")
+    one = page_statements(app, client, "/worklist")
     assert "session 1 after the series" in client.get("/worklist").get_data(as_text=True)
     auth.logout()
     for n in range(1, 5):
         _add_course_after_its_series(make, auth, n)
     auth.login("desk")
     assert client.get("/worklist").get_data(as_text=True).count("session 1 after the series") == 5
-    assert _statements(app, client, "/worklist") == one
+    assert page_statements(app, client, "/worklist") == one
 
 
 def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, client, app):
@@ -155,14 +144,14 @@ def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, 
         auth.logout()
     add_patient(0)
     auth.login("pwp")
-    one = _statements(app, client, "/prescriber/")
+    one = page_statements(app, client, "/prescriber/")
     auth.logout()
     for n in range(1, 4):
         add_patient(n)
     auth.login("pwp")
     page = client.get("/prescriber/").get_data(as_text=True)
     assert page.count('<details class="rems-group">') == 4 and page.count("not recorded</strong>") == 4
-    assert _statements(app, client, "/prescriber/") == one
+    assert page_statements(app, client, "/prescriber/") == one
 
 
 @pytest.mark.parametrize("username", ["desk", "ther", "pres", "nurse"])
@@ -175,12 +164,12 @@ def test_each_roles_home_page_does_not_grow_with_what_waits(make, auth, client, 
     ids = home_world(make)
     auth.login(username)
     client.get("/")  # the first request may fill caches (protocol snapshots)
-    one = _statements(app, client, "/")
+    one = page_statements(app, client, "/")
     for n in (1, 2):
         add_patients(make, ids, n)
     page = client.get("/").get_data(as_text=True)
     assert page.count("Tate Today") >= 3 or username in ("desk", "nurse")
-    assert _statements(app, client, "/") == one
+    assert page_statements(app, client, "/") == one
 
 
 def test_the_menus_badge_does_not_grow_with_what_waits(make, auth, client, app):
@@ -191,11 +180,11 @@ def test_the_menus_badge_does_not_grow_with_what_waits(make, auth, client, app):
     for username in ("desk", "ther", "pres"):
         auth.login(username)
         client.get("/protocols/")
-        ids[f"{username}-statements"] = _statements(app, client, "/protocols/")
+        ids[f"{username}-statements"] = page_statements(app, client, "/protocols/")
         auth.logout()
     for n in (1, 2):
         add_patients(make, ids, n)
     for username in ("desk", "ther", "pres"):
         auth.login(username)
-        assert _statements(app, client, "/protocols/") == ids[f"{username}-statements"], username
+        assert page_statements(app, client, "/protocols/") == ids[f"{username}-statements"], username
         auth.logout()

@@ -8,7 +8,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
 from ketamine_integration.notes import services
-from tests.integration.test_query_counts import _statements
+from tests.statements import page_statements
 
 
 def _patient_with_everything(make, therapist, prescriber, n, phase):
@@ -27,9 +27,9 @@ def test_dashboard_statement_count_does_not_grow(make, auth, client, app):
     therapist, prescriber = make.user("therapist", username="dash"), make.user("prescriber", username="dashp")
     _patient_with_everything(make, therapist, prescriber, 0, "integration")
     auth.login("dash")
-    one = _statements(app, client, "/")
+    one = page_statements(app, client, "/")
     auth.logout()
     for n, phase in enumerate(["integration", "maintenance", "preparation", "completed"], 1):
         _patient_with_everything(make, therapist, prescriber, n, phase)
     auth.login("dash")
-    assert _statements(app, client, "/") == one
+    assert page_statements(app, client, "/") == one

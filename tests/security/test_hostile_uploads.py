@@ -173,16 +173,65 @@ def test_a_tzid_without_a_definition_is_resolved_by_name_or_read_in_the_clinics_
     assert _tz_cache() == before
 
 
-def test_reading_stops_soon_after_the_deadline():
-    """1,900 never-matching rules take longer than 1 s to expand (the review's many_yearly_never
-    had reached event 483 after 5 s, and one file ran 2.5 s past it); the reading, parse included,
-    stops within 1 s of the deadline (generous: a loaded 2-core CI machine must not flake it)."""
-    text = never_yearly(1900)
-    started = time.monotonic()
-    outcome = _outcome(lambda: read_busy(text, WINDOW, ReadLimits(max_seconds=1.0)))
-    overshoot = time.monotonic() - started - 1.0
+class LookCountingClock:
+    """A clock that moves 1 ms each time the reader looks at it, and counts the work done between
+    looks: the rules' occurrences produced (dateutil's steps) and the events expanded. The deadline
+    is then reached after a fixed number of looks, whatever the machine's load."""
+
+    STEP = 0.001
+
+    def __init__(self):
+        self.now, self.looks = 0.0, 0
+        self.steps = self.expanded = 0
+        self.widest_steps = self.widest_expanded = 0
+        self._at_last_look = (0, 0)
+        self.passed_at = None  #: (steps, expanded) at the first look that found the deadline passed
+        self.deadline = None
+
+    def monotonic(self) -> float:
+        self.looks += 1
+        self.now += self.STEP
+        steps, expanded = self._at_last_look
+        self.widest_steps = max(self.widest_steps, self.steps - steps)
+        self.widest_expanded = max(self.widest_expanded, self.expanded - expanded)
+        self._at_last_look = (self.steps, self.expanded)
+        if self.deadline is None:
+            self.deadline = self.now  # read_busy's first look sets its deadline from it
+        elif self.passed_at is None and self.now > self.deadline + 1.0:
+            self.passed_at = (self.steps, self.expanded)
+        return self.now
+
+
+def test_reading_stops_at_the_first_look_past_the_deadline(monkeypatch):
+    """Measured in work, not wall time (a loaded CI machine cannot flake it): 1,900 never-matching
+    rules need more than the 1,000 looks at the clock a 1 s limit allows on a clock that moves 1 ms
+    per look. The reader looks at least once per event expanded and every 64 occurrences produced,
+    and after the look that finds the deadline passed it expands nothing more."""
+    from ketamine_integration.domain import busy_calendar, recurrence
+
+    fake = LookCountingClock()
+    monkeypatch.setattr(busy_calendar, "clock", fake)
+    monkeypatch.setattr(recurrence, "clock", fake)
+    real_rrule, real_occurrences = recurrence.rrule, recurrence.occurrences
+
+    def counted_rrule(*args, **kwargs):
+        for value in real_rrule(*args, **kwargs):
+            fake.steps += 1
+            yield value
+
+    def counted_occurrences(*args, **kwargs):
+        fake.expanded += 1
+        yield from real_occurrences(*args, **kwargs)
+
+    monkeypatch.setattr(recurrence, "rrule", counted_rrule)
+    monkeypatch.setattr(busy_calendar, "occurrences", counted_occurrences)
+    outcome = _outcome(lambda: read_busy(never_yearly(1900), WINDOW, ReadLimits(max_seconds=1.0)))
+
     assert isinstance(outcome, Unreadable) and "took longer than 1 s to read (the limit)" in str(outcome), outcome
-    assert overshoot < 1.0, f"{overshoot:.2f} s past the deadline"
+    assert fake.passed_at is not None and 1000 <= fake.looks <= 1003, fake.looks
+    assert fake.expanded < 1900, "every event was expanded: the deadline did not stop the reading"
+    assert fake.widest_expanded <= 1 and fake.widest_steps <= 64, (fake.widest_expanded, fake.widest_steps)
+    assert (fake.steps, fake.expanded) == fake.passed_at, "work went on after the deadline was seen"
 
 
 def test_a_billion_laughs_protocol_file_is_refused_quickly(tmp_path):

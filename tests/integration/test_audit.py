@@ -313,7 +313,14 @@ def test_the_filtered_log_exports_as_csv_audited_and_safe_from_formulas(setting,
     mrn = make.query(lambda: db.session.get(Patient, setting["patient"]).mrn)
     assert rows[1][6] == f"patient {mrn} T.A." and rows[1][9] == f"{mrn} T.A."
     exported = [r for r in make.audit_rows() if r.action == "audit.export"]
-    assert [(r.outcome, r.detail) for r in exported] == [("success", "1 rows; filters: action")]
+    assert [(r.outcome, r.detail, r.patient_id) for r in exported] == \
+        [("success", "1 rows; filters: action patient.view", None)]
+    # one patient's trail: the row names the filters' values and lands on that patient's trail
+    trail = _csv(client.get("/audit/export.csv", query_string={"patient": mrn, "date_from": "2026-01-01", "user": "1"})
+                 .get_data(as_text=True))
+    exported = [r for r in make.audit_rows() if r.action == "audit.export"][-1]
+    assert (exported.detail, exported.patient_id) == \
+        (f"{len(trail) - 1} rows; filters: user 1, patient {mrn}, from 2026-01-01", setting["patient"])
     # users named like formulas, as objects of the log: each written as text, none as a formula
     make.run(lambda: [audit_services.record("user.update", object_type="user", object_id=u.id)
                       for u in db.session.scalars(select(User).where(User.username.like("formula%")))])

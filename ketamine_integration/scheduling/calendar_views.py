@@ -44,11 +44,13 @@ class Scope:
 
 def calendar_scope(user, asked: int | None) -> Scope:
     """Staff see any therapist or the whole clinic; a clinician sees their own sessions (whatever
-    was asked); a nurse the sessions of their care-team patients."""
+    was asked) with the patients still on their care team: one who has left a team no longer reads
+    that patient's name or sessions (only sessions already over remain: leaving is refused while a
+    booking ahead stays); a nurse sees the sessions of their care-team patients."""
     if user.can("schedule.manage"):
         return Scope(True, asked, None, "")
     if user.can("schedule.bookable"):
-        return Scope(False, user.id, None, "Your own sessions and free time.")
+        return Scope(False, user.id, caseload(user, select(Patient.id)), "Your own sessions and free time.")
     return Scope(False, None, caseload(user, select(Patient.id)), "The sessions of your care-team patients.")
 
 

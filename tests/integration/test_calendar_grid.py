@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, WorkingHours
 from ketamine_integration.extensions import db
+from ketamine_integration.patients.models import CareTeamMember
 from tests.conftest import page_text
 from tests.statements import page_statements
 
@@ -230,6 +231,22 @@ def test_each_role_sees_its_own_calendar(clinic, make, auth, client, who, sees, 
     assert bool(slots(week)) is (free_slots or who == "desk")
     if who != "desk":
         assert bool(slots(client.get(f"/calendar?date={monday}"))) is free_slots
+
+
+def test_a_clinician_who_left_the_care_team_no_longer_reads_its_patients_sessions(clinic, make, auth, client):
+    """Attacker review of issue 21 (D1): a session already held stays on the clinician's calendar
+    only while the patient is on their care team (leaving is refused while a booking ahead stays)."""
+    yesterday = datetime.now(NY).date() - timedelta(days=1)
+    add_appointment(make, clinic, at(yesterday, 10), status="attended", outcome="attended")
+    auth.login("ther")
+    [held] = blocks(client.get(f"/calendar?date={yesterday}&view=day"))
+    assert "Testa Gridded" in held
+    make.run(lambda: db.session.execute(
+        CareTeamMember.__table__.delete().where(CareTeamMember.patient_id == clinic["patient"],
+                                                CareTeamMember.user_id == clinic["therapist"])))
+    for view in ("day", "week"):
+        page = client.get(f"/calendar?date={yesterday}&view={view}")
+        assert page.status_code == 200 and blocks(page) == [] and "Gridded" not in page_text(page)
 
 
 def test_free_slots_name_the_time_therapist_and_room_and_skip_busy_time(clinic, make, auth, client):

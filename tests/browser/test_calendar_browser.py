@@ -94,6 +94,7 @@ def test_a_therapist_marks_yesterdays_session_attended_from_its_block(live_serve
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendar", exact=True).click()
     page.get_by_label("View", exact=True).select_option(label="Day")
     expect(page).to_have_url(re.compile(r"view=day"))
+    page.wait_for_load_state()  # the day view's calendar.js listens from DOMContentLoaded on
     page.get_by_label("Date", exact=True).fill(yesterday.isoformat())   # applies once the date is left still
     expect(page).to_have_url(re.compile(rf"date={yesterday}"))
     block = page.get_by_role("link", name=re.compile(r"11:00–11:50.*Testa Gridded.*Unconfirmed"))

@@ -13,6 +13,7 @@ from flask_wtf.csrf import generate_csrf
 
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
+from ketamine_integration.protocols.services import current_library
 
 from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, drop_run_databases,
                         postgres_admin_url, postgres_unavailable_reason)
@@ -142,6 +143,10 @@ def app(request, databases, tmp_path):
     else:
         if databases.reused_app is None:
             databases.reused_app = create_app(app_settings(databases.shared_url))
+            with databases.reused_app.app_context():
+                # read the shipped protocol files once, before the state each test gets back is
+                # saved, not once per test (the cache re-reads a file that changed)
+                current_library()
         app = databases.reused_app
         if demo:
             databases.load_demo()

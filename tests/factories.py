@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import itertools
 import threading
+from contextlib import contextmanager
 from datetime import date
+from functools import cache
 
 from sqlalchemy import select
 
+from ketamine_integration.accounts import passwords
 from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
@@ -25,6 +28,39 @@ TOTP_SECRET = "KRSXG5CTMVRXEZLUJZQW2ZLUKRSXG5CT"
 _CODE_LOCK = threading.RLock()
 
 
+#: the factory's password is checked and hashed once per process (see known_password)
+_PASSWORD_LOCK = threading.Lock()
+
+
+@cache
+def _checked_once(password: str) -> tuple[str | None, str]:
+    """The real strength check (without a username) and a real hash of `password`."""
+    return passwords.password_problem(password), passwords.hash_password(password)
+
+
+@contextmanager
+def known_password(password: str):
+    """Users the factory makes share one password: its strength estimate (zxcvbn, 8 ms) and its
+    hash, made once, stand in for making them again for every user; they were a twentieth of the
+    suite's time. Any other password, or a username the password contains, still goes to the real
+    functions (the services' own tests check them)."""
+    verdict, hashed = _checked_once(password)
+    real_problem, real_hash = passwords.password_problem, passwords.hash_password
+
+    def problem(typed: str, username: str = "") -> str | None:
+        if typed != password or (username and username.lower() in typed.lower()):
+            return real_problem(typed, username)
+        return verdict
+
+    with _PASSWORD_LOCK:
+        passwords.password_problem = problem
+        passwords.hash_password = lambda typed: hashed if typed == password else real_hash(typed)
+        try:
+            yield
+        finally:
+            passwords.password_problem, passwords.hash_password = real_problem, real_hash
+
+
 def newest_version(protocol_id: str) -> int:
     """The newest valid version of a shipped protocol (what a new course starts on)."""
     from ketamine_integration.protocols.services import current_library
@@ -40,7 +76,7 @@ class Factories:
              **fields) -> int:
         """A user through the real services, enrolled with TOTP_SECRET unless mfa=False."""
         n = next(_seq)
-        with self.app.app_context():
+        with self.app.app_context(), known_password(self.password):
             user = create_user(username=username or f"{'-'.join(roles) or 'user'}{n}",
                                full_name=fields.pop("full_name", f"Test User {n}"),
                                password=self.password, roles=roles, active=active, **fields)

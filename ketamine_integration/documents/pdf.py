@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from functools import cache
 from pathlib import Path
-
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 STATIC = (Path(__file__).resolve().parent.parent / "static").resolve()
 #: documents resolve relative URLs against this; it names no real host
@@ -19,19 +17,29 @@ BASE_URL = "https://documents.invalid/"
 log = logging.getLogger(__name__)
 
 
-class StaticOnlyFetcher(URLFetcher):
-    """Serve /static/... from the package; refuse every other URL (WeasyPrint skips it)."""
+@cache
+def fetcher_class():
+    """StaticOnlyFetcher, defined on the first PDF: WeasyPrint costs every server process about
+    0.8 s to import, and most never render a document."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    def fetch(self, url, headers=None):
-        prefix = BASE_URL + "static/"
-        if url.startswith(prefix):
-            target = (STATIC / url.removeprefix(prefix).split("?")[0]).resolve()
-            if target.is_file() and STATIC in target.parents:
-                content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-                return URLFetcherResponse(url, body=target.read_bytes(), headers={"Content-Type": content_type})
-        log.warning("refused to fetch %r while rendering a document", url[:120])
-        raise ValueError("resource refused: documents load only the app's own static files")
+    class StaticOnlyFetcher(URLFetcher):
+        """Serve /static/... from the package; refuse every other URL (WeasyPrint skips it)."""
+
+        def fetch(self, url, headers=None):
+            prefix = BASE_URL + "static/"
+            if url.startswith(prefix):
+                target = (STATIC / url.removeprefix(prefix).split("?")[0]).resolve()
+                if target.is_file() and STATIC in target.parents:
+                    content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(url, body=target.read_bytes(), headers={"Content-Type": content_type})
+            log.warning("refused to fetch %r while rendering a document", url[:120])
+            raise ValueError("resource refused: documents load only the app's own static files")
+
+    return StaticOnlyFetcher
 
 
 def render_pdf(html: str) -> bytes:
-    return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher()).write_pdf()
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher_class()()).write_pdf()

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_array
 
 
 @dataclass(frozen=True)
@@ -147,6 +145,10 @@ def _overlap_cliques(slots: list[Slot], pairs: list[tuple[int, int]], ks: list[i
 
 def _solve(weight: np.ndarray, rows: list[list[int]], size: int) -> list[int]:
     """The pairs (indices) of a 0-1 choice with the largest total weight, at most one per row."""
+    # imported on the first solve: scipy's optimiser costs every server process 0.7 s to import
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_array
+
     constraints = []
     if rows:
         row_ids = [r for r, ks in enumerate(rows) for _ in ks]

@@ -20,8 +20,8 @@ from .models import ProtocolVersion
 def current_library() -> ProtocolLibrary:
     """The library as the files are now; re-read only when a file changed (cheap stat calls)."""
     directory = Path(current_app.config["PROTOCOLS_DIR"])
-    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                         for p in directory.glob("*.y*ml"))) if directory.is_dir() else ()
+    stamp = (str(directory.resolve()), tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                                                    for p in directory.glob("*.y*ml"))) if directory.is_dir() else ())
     cache = current_app.extensions.setdefault("protocol_library_cache", {})
     if cache.get("stamp") != stamp:
         cache.update(stamp=stamp, library=ProtocolLibrary.load(directory))

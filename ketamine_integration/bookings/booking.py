@@ -164,20 +164,28 @@ def cancel_future_for_course(course_id: int, *, after: datetime, reason: str, by
     return len(booked)
 
 
-def integration_sessions_by_course(course_ids: list[int], *, session=None) -> dict[int, list[IntegrationSession]]:
-    """Each course's integration sessions, whatever became of them, as the coverage rule reads them."""
+#: what a dose's integration window counts: integration sessions
+WINDOW_KINDS = ("integration",)
+
+
+def integration_sessions_by_course(course_ids: list[int], *, session=None,
+                                   kinds: tuple[str, ...] = WINDOW_KINDS) -> dict[int, list[IntegrationSession]]:
+    """Each course's sessions of `kinds` (integration sessions; domain.after_series.KINDS for the
+    sessions after the series), whatever became of them, as the coverage rule reads them."""
     grouped: dict[int, list[IntegrationSession]] = {}
     if course_ids:
         rows = (session or db.session).execute(select(
-            Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
-            Appointment.booked_for_dose_id).where(
-            Appointment.course_id.in_(course_ids), Appointment.kind == "integration"))
-        for course_id, starts_at, status, outcome, for_dose in rows:
-            grouped.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
+            Appointment.course_id, Appointment.starts_at, Appointment.ends_at, Appointment.status,
+            Appointment.outcome, Appointment.booked_for_dose_id, Appointment.kind).where(
+            Appointment.course_id.in_(course_ids), Appointment.kind.in_(kinds)))
+        for course_id, starts_at, ends_at, status, outcome, for_dose, kind in rows:
+            grouped.setdefault(course_id, []).append(
+                IntegrationSession(starts_at, outcome or status, for_dose, ends_at=ends_at, kind=kind))
     return grouped
 
 
-def integration_sessions(appointments: list[Appointment]) -> list[IntegrationSession]:
-    """The integration sessions among appointments already read, as the coverage rule reads them."""
-    return [IntegrationSession(a.starts_at, a.attendance, a.booked_for_dose_id)
-            for a in appointments if a.kind == "integration"]
+def integration_sessions(appointments: list[Appointment],
+                         kinds: tuple[str, ...] = WINDOW_KINDS) -> list[IntegrationSession]:
+    """The sessions of `kinds` among appointments already read, as the coverage rule reads them."""
+    return [IntegrationSession(a.starts_at, a.attendance, a.booked_for_dose_id, ends_at=a.ends_at, kind=a.kind)
+            for a in appointments if a.kind in kinds]

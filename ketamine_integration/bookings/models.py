@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -27,6 +28,11 @@ ACTIVE_STATUSES = (BOOKED, ATTENDED)
 #: the status each outcome leaves an appointment in: held, missed, or called off (freeing its time)
 STATUS_OF_OUTCOME = {"attended": ATTENDED, "no_show": NO_SHOW, "late_cancelled": CANCELLED,
                      "clinic_cancelled": CANCELLED}
+#: an appointment's state in words beyond its outcome or status (Appointment.state): every page says these
+UNDER_WAY, UNCONFIRMED = "under way", "unconfirmed"
+#: a dosing appointment over with no signed record: none begun (the prescriber's worklist's "not
+#: recorded"), or one begun and not signed
+NOT_RECORDED, RECORD_NOT_SIGNED = "not recorded", "record not signed"
 _OUTCOME_LIST = ", ".join(f"'{o}'" for o in OUTCOMES)
 #: an outcome agrees with the status it leaves (rows from before migration 0028 were filled in by it)
 OUTCOME_MATCHES_STATUS = ("outcome IS NULL OR (outcome = status AND status IN ('attended', 'no_show')) "
@@ -98,9 +104,41 @@ class Appointment(db.Model):
         """Its outcome, else "booked" (none recorded yet) or "cancelled" (called off ahead)."""
         return self.outcome or self.status
 
-    def unconfirmed(self, now: datetime) -> bool:
-        """Its time has come and nobody has said what happened."""
+    def begun(self, now: datetime) -> bool:
+        """Booked and its start has come: from then on it is given an outcome (a no-show is known
+        at its start), never moved or cancelled (issue 20, point 2)."""
         return self.status == BOOKED and self.starts_at <= now
+
+    def under_way(self, now: datetime) -> bool:
+        """Begun and not yet over: nothing is missing yet."""
+        return self.begun(now) and now < self.ends_at
+
+    @hybrid_method
+    def unconfirmed(self, now: datetime):
+        """A therapist session (not dosing: signing its record says a dose happened) that has ended
+        with nobody saying what happened: the one rule of "to confirm" for the calendar, the
+        appointment page, the worklists, the home counts and the menu's badge. A session under way
+        is not to confirm yet. Written with `&` so that it is both a bool on an appointment and a
+        SQL condition on the class (attendance.count_unconfirmed)."""
+        return (self.status == BOOKED) & (self.ends_at <= now) & (self.kind != "dosing")
+
+    def state(self, now: datetime) -> str:
+        """What became of it at `now`, in the words every page uses: its outcome, "cancelled",
+        "booked" ahead, "under way", and once over with nothing recorded "unconfirmed" (a therapist
+        session) or, for a dosing appointment, "not recorded" / "record not signed"."""
+        if self.outcome:
+            return OUTCOMES[self.outcome].lower()
+        if self.status != BOOKED:
+            return self.status.replace("_", "-")
+        if now < self.starts_at:
+            return BOOKED
+        if now < self.ends_at:
+            return UNDER_WAY
+        if self.changed_with_dosing_plan:
+            # the dosing session's record says whether the dose was given (experience's "draft": begun)
+            begun = self.dosing_session is not None and self.dosing_session.status == "draft"
+            return RECORD_NOT_SIGNED if begun else NOT_RECORDED
+        return UNCONFIRMED
 
     @property
     def recorded_afterwards(self) -> AppointmentChange | None:

@@ -200,12 +200,12 @@ def _status(last: TrendRow, measure: scoring.Measure) -> str:
 # -- attendance, themes, action plan, safety ---------------------------------------------------
 
 def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
-    """The windows by the one coverage rule, and each integration session's outcome (a booking whose
-    time came with none counted as unconfirmed, never as held or ahead)."""
+    """The windows by the one coverage rule, and each integration session's outcome (a booking over
+    with none counted as unconfirmed, never as held or ahead)."""
     integration = fetch_integration_sessions(course.id)
     windows = course_windows(course, sessions, integration, now)
     states = Counter(w.coverage.state for w in windows)
-    outcomes = Counter(("unconfirmed" if s.past(now) else BOOKED) if s.outcome == BOOKED else s.outcome
+    outcomes = Counter(("unconfirmed" if s.over(now) else BOOKED) if s.outcome == BOOKED else s.outcome
                        for s in integration)
     return WindowCoverage(windows=len(windows), covered=states[Coverage.COVERED],
                           optimal=sum(w.covered_optimally for w in windows),

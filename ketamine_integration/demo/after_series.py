@@ -14,8 +14,8 @@ from ..domain.slots import Interval
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
 from ..accounts.models import User
-from ..scheduling.after_series import course_plan
-from ..scheduling.services import book_integration_session, fetch_integration_sessions
+from ..scheduling.after_series import course_plan, fetch_after_series_sessions
+from ..scheduling.services import book_integration_session
 
 #: the demo course whose first session after the series is booked ahead
 BOOKED_AHEAD = ("im-ketamine-kap", Phase.INTEGRATION)
@@ -29,7 +29,7 @@ def book_after_series(course: TreatmentCourse, therapist: User, now: datetime, *
     booked on their due day (from 9:00, the therapist's first free hour), each the day before; with
     `ahead`, the first one still to come booked now at the best suggested time."""
     db.session.flush()
-    plan = course_plan(course, fetch_dosing_sessions(course.id), fetch_integration_sessions(course.id), now)
+    plan = course_plan(course, fetch_dosing_sessions(course.id), fetch_after_series_sessions(course.id), now)
     zone = clinic_zone()
     for row in plan.rows:
         start = datetime.combine(row.session.due, time(9), zone)

@@ -45,7 +45,7 @@ def _leaves_unconfirmed(candidate: Appointment, past: list[Appointment], now: da
         return False
     course = candidate.course
     sessions = [IntegrationSession(a.starts_at, BOOKED if a is candidate or a.starts_at > now
-                                   else a.outcome or ATTENDED)
+                                   else a.outcome or ATTENDED, ends_at=a.ends_at)
                 for a in fetch_course_appointments(course.id) if a.kind == "integration"
                 and (a.status == BOOKED or a.outcome)]
     rows = course_windows(course, fetch_dosing_sessions(course.id), sessions, now)

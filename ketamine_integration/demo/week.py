@@ -3,8 +3,9 @@ series has its therapist's next session booked, a preparation session or a follo
 therapist's first free time from tomorrow morning; so each patient's "Next session" says when they
 come next and each therapist's home page shows the day ahead, whatever the hour the demo loads.
 
-Follow-ups count for no integration window and no session after the series: the windows and the
-sessions the demo leaves unbooked stay for the staff worklist."""
+Follow-ups count for no integration window (the windows the demo leaves unbooked stay for the staff
+worklist); a follow-up in the period of a session after the series is that session
+(domain.after_series.KINDS)."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta

@@ -10,8 +10,10 @@ the spacing either side of its due date, so that one period ends where the next 
 no overlap). The week around the due date (three days either side, inside the period) is its
 optimal span: suggestions offer the days nearest the due date first.
 
-A session that counts for a dosing session's window (the sessions that window's coverage rests on)
-does not count again after the series: those sessions are asked for in addition.
+After the series the patient's therapy continues: an integration session or a follow-up held (or
+booked) in a session's period counts for it (KINDS), where a dose's window counts integration
+sessions alone. A session that counts for a dosing session's window (the sessions that window's
+coverage rests on) does not count again after the series: those sessions are asked for in addition.
 Pure: the anchor, the sessions and the time of asking come in as arguments.
 """
 from __future__ import annotations
@@ -29,6 +31,10 @@ from .windows import CLOSING_SOON, WindowStatus, day_start
 OPTIMAL_DAYS = 3
 #: an unbooked session is flagged on the staff worklist from this long before its period opens
 NEAR = timedelta(days=7)
+#: the kinds of appointment that count for a session after the series (bookings.models.KINDS' keys):
+#: a follow-up booked in its period is the session it asks for (a new-user review found the worklist
+#: saying "nothing booked" beside the follow-up booked for it)
+KINDS = ("integration", "follow_up")
 
 
 @dataclass(frozen=True)
@@ -106,9 +112,9 @@ def counted_for_windows(assigned: Iterable[tuple[IntegrationSession, ...]],
 
 def cover_after_series(sessions: list[AfterSeriesSession], integration: list[IntegrationSession],
                        taken: list[IntegrationSession], now: datetime) -> dict[int, WindowCoverage]:
-    """Each session's coverage at `now` (by number), from the course's integration sessions but
-    those `taken` by dosing windows: one integration session each, none counted twice."""
-    free = list(integration)
+    """Each session's coverage at `now` (by number), from the course's sessions of KINDS but those
+    `taken` by dosing windows: one session each, none counted twice."""
+    free = [s for s in integration if s.kind in KINDS]
     for session in taken:
         if session in free:  # a window shared by several doses names its session once per window
             free.remove(session)

@@ -2,8 +2,9 @@
 the course page, the worklists, the caseload, the coordination report and the auto-schedule use.
 
 A window is covered only by sessions that were held (attended, issue 20 point 3). A future
-booking covers it provisionally; a booking whose time has come with no outcome recorded leaves it
-"unconfirmed" (someone must say what happened); a no-show or a cancellation covers nothing.
+booking, or one under way, covers it provisionally; a booking over with no outcome recorded leaves
+it "unconfirmed" (someone must say what happened: bookings.models.Appointment.unconfirmed, the same
+rule); a no-show or a cancellation covers nothing.
 Pure: the sessions and the time of asking come in as arguments.
 
 Windows enter through their bounds only (key, contains, optimal): the provisional windows of
@@ -12,7 +13,7 @@ are at best covered provisionally (a dose not yet given has no window to cover).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -21,8 +22,9 @@ from .windows import assign_sessions
 
 #: the version of this rule; stored coverage worked out under another is worked out again
 #: (1: a booking covered its window, before issue 20; 2: attendance decides; 3: a session booked
-#: for a dose's window counts for that window while it holds it)
-RULE_VERSION = 3
+#: for a dose's window counts for that window while it holds it; 4: a booking is unconfirmed once
+#: it has ended, not from its start, so stored sessions keep their end)
+RULE_VERSION = 4
 
 #: what became of a session: no outcome recorded yet, one of the outcomes, or called off ahead
 BOOKED, CANCELLED = "booked", "cancelled"
@@ -48,7 +50,7 @@ class Coverage(StrEnum):
 
 @dataclass(frozen=True)
 class IntegrationSession:
-    """An integration session as coverage sees it: when it starts and what became of it."""
+    """An integration session as coverage sees it: when it starts and ends and what became of it."""
 
     starts_at: datetime
     #: BOOKED (no outcome recorded), CANCELLED (ahead of time), or one of OUTCOMES
@@ -56,10 +58,14 @@ class IntegrationSession:
     #: the key of the window it was booked for (the dosing session whose provisional window's
     #: suggestion it was booked from), if any: it counts for that window while the window holds it
     for_window: int | None = None
+    ends_at: datetime = field(kw_only=True)
+    #: its kind of appointment: "integration", or "follow_up" (which counts after the series alone:
+    #: domain.after_series.KINDS)
+    kind: str = field(default="integration", kw_only=True)
 
-    def past(self, now: datetime) -> bool:
-        """Its time has come: from then on it can be given an outcome."""
-        return self.starts_at <= now
+    def over(self, now: datetime) -> bool:
+        """It has ended: booked with no outcome from then on, it is unconfirmed (under way, not yet)."""
+        return self.ends_at <= now
 
 
 class WindowBounds(Protocol):
@@ -110,8 +116,8 @@ def decide(window: WindowBounds, assigned: tuple[IntegrationSession, ...], *, pe
     """A window's coverage at `now` from the sessions assigned to it.
 
     Held sessions enough for the protocol: covered. Otherwise, held and booked together enough:
-    unconfirmed while any of those bookings' time has come without an outcome (it may have been
-    held: confirm it before booking another), else provisional. Otherwise uncovered.
+    unconfirmed while any of those bookings is over without an outcome (it may have been held:
+    confirm it before booking another), else provisional. Otherwise uncovered.
 
     A provisional window (its dose only planned) is never more than provisionally covered: until
     the dose is signed its window is an expectation, and a session held in it may turn out to
@@ -124,7 +130,7 @@ def decide(window: WindowBounds, assigned: tuple[IntegrationSession, ...], *, pe
     if len(held) >= needed:
         return WindowCoverage(Coverage.COVERED, assigned, any(window.optimal(s.starts_at) for s in held))
     if len(assigned) >= needed:
-        unconfirmed = any(s.outcome == BOOKED and s.past(now) for s in assigned)
+        unconfirmed = any(s.outcome == BOOKED and s.over(now) for s in assigned)
         return WindowCoverage(Coverage.UNCONFIRMED if unconfirmed else Coverage.PROVISIONAL, assigned,
                               any(window.optimal(s.starts_at) for s in assigned))
     return WindowCoverage(Coverage.UNCOVERED, assigned, False)

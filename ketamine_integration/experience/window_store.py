@@ -71,7 +71,8 @@ class StoredWindow(db.Model):
     #: held sessions cover it (no clock changes that; a correction of an outcome rewrites the row)
     covered: Mapped[bool]
     covered_optimally: Mapped[bool]
-    #: the sessions that count for it, [{"starts_at": ISO 8601 UTC, "outcome": "attended" or "booked"}]
+    #: the sessions that count for it, [{"starts_at": ISO 8601 UTC, "ends_at": the same (rule 4 on),
+    #: "outcome": "attended" or "booked"}]
     sessions: Mapped[list | None] = mapped_column(JSON)
     #: domain.coverage.RULE_VERSION when the row was worked out (migration 0028: rows before it are 1)
     rule_version: Mapped[int] = mapped_column(server_default=text("1"))
@@ -149,7 +150,8 @@ def open_windows(courses: ColumnElement[bool], now: datetime, *, uncovered_only:
 
 
 def stored_sessions(stored: list | None) -> tuple[IntegrationSession, ...]:
-    return tuple(IntegrationSession(datetime.fromisoformat(s["starts_at"]), s["outcome"]) for s in stored or ())
+    return tuple(IntegrationSession(datetime.fromisoformat(s["starts_at"]), s["outcome"],
+                                    ends_at=datetime.fromisoformat(s["ends_at"])) for s in stored or ())
 
 
 def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> dict[int, list[OpenWindow]]:
@@ -192,8 +194,8 @@ def rewrite(course_ids: set[int] | list[int], session: Session | None = None) ->
                          "zone": zone.key, "opens": a.window.opens, "optimal_until": a.window.optimal_until,
                          "closes": a.window.closes, "covered": held.covered,
                          "covered_optimally": held.covered and held.optimal, "rule_version": RULE_VERSION,
-                         "sessions": [{"starts_at": s.starts_at.isoformat(), "outcome": s.outcome}
-                                      for s in a.sessions]})
+                         "sessions": [{"starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(),
+                                       "outcome": s.outcome} for s in a.sessions]})
     if rows:
         session.execute(_upsert(session), rows)
     return len(rows)

@@ -115,12 +115,19 @@ URGENCY = (WindowStatus.CLOSING_SOON, WindowStatus.OPEN_OPTIMAL, WindowStatus.OP
 def summary(rows: list) -> str | None:
     """One phrase for a course in a list (rows: anything with a status and a coverage): its most
     urgent window with nothing booked, else one whose session awaits an outcome, else its latest."""
+    found = summary_of(rows)
+    return found[1] if found else None
+
+
+def summary_of(rows: list) -> tuple[object, str] | None:
+    """The row `summary` speaks of, and its phrase (None: no row is open)."""
     for state, words in ((Coverage.UNCOVERED, "nothing booked"), (Coverage.UNCONFIRMED, "session unconfirmed")):
         for status in URGENCY:
-            if any(r.status is status and r.coverage.state is state for r in rows):
-                return f"{status.label}, {words}"
+            row = next((r for r in rows if r.status is status and r.coverage.state is state), None)
+            if row is not None:
+                return row, f"{status.label}, {words}"
     live = [r for r in rows if r.status is not WindowStatus.CLOSED]
     if live:
         last = live[-1]
-        return f"{last.status.label}, " + ("covered" if last.coverage.covered else "booked")
+        return last, f"{last.status.label}, " + ("covered" if last.coverage.covered else "booked")
     return None

@@ -16,10 +16,10 @@ from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..domain.phases import Phase
-from ..experience.window_store import window_summaries
 from ..extensions import db
 from ..patients.models import Patient, display_name
 from ..protocols.models import ProtocolVersion
+from ..scheduling.after_series import course_summaries
 
 #: patients the table lists (a caseload is a hundred patients or so)
 CASELOAD_LIMIT = 200
@@ -89,7 +89,7 @@ def caseload_rows(patients: list[CaseloadPatient], alerts: list) -> tuple[list[C
     live = [c for c in latest.values() if not Phase(c.phase).ended]
     # every registered protocol version (a handful), for the windows and the reports due
     versions = {v.id: v for v in db.session.scalars(select(ProtocolVersion))}
-    summaries = window_summaries([c.id for c in live], now, versions=list(versions.values()))
+    summaries = course_summaries([c.id for c in live], now, versions=list(versions.values()))
     open_count = Counter(alert.patient_id for alert in alerts)
     rows = [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id]) for p in patients]
     due = []

@@ -42,7 +42,7 @@ from ..patients.services import clinician_choices
 from ..scheduling import attendance, services as scheduling
 from ..bookings.availability import active_rooms, first_free_room, room_choices, session_minutes, suggest_for_windows
 from ..bookings.booking import integration_sessions
-from ..scheduling.after_series import course_plan
+from ..scheduling.after_series import after_series_sessions, course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
 from ..db.clinic_time import clinic_today, clinic_zone, to_clinic
@@ -75,7 +75,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     planned = provisional_windows(course, sessions, minutes)
     windows = course_windows(course, sessions, integration, now, [w for _s, w in planned])
     provisional = provisional_rows(course, planned, integration, windows, minutes, now)
-    after_series = course_plan(course, sessions, integration, now)
+    after_series = course_plan(course, sessions, after_series_sessions(appointments), now)
     clinical = can_read_clinical(current_user, course.patient)
     found = services.evidence(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),

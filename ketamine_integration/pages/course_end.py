@@ -18,7 +18,7 @@ from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..notes.models import DRAFT, SessionNote
 from ..notes.services import course_notes
-from ..scheduling.after_series import AfterSeriesRow, course_plan
+from ..scheduling.after_series import AfterSeriesRow, after_series_sessions, course_plan
 from ..scheduling.services import fetch_course_appointments
 
 
@@ -89,7 +89,7 @@ def ending_preview(course: TreatmentCourse, ending: str, now: datetime) -> Endin
     planned = tuple(s for s in sessions if s.status == PLANNED)
     appointments = fetch_course_appointments(course.id)
     drafts = tuple(n for n in course_notes(course.id) if n.status == DRAFT)
-    after_series = course_plan(course, sessions, integration_sessions(appointments), now).ahead()
+    after_series = course_plan(course, sessions, after_series_sessions(appointments), now).ahead()
     return EndingPreview(ending=ending, planned_doses=planned, bookings=_bookings_ahead(appointments, planned, now),
                          open_windows=_open_windows(course, sessions, appointments, now), unsigned_notes=drafts,
                          after_series=after_series)

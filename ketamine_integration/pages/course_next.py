@@ -114,15 +114,15 @@ def _bookings(user, facts: CoursePageFacts):
 
 
 def _outcomes(user, facts: CoursePageFacts):
-    """Sessions whose time came with nothing recorded: they leave their windows unconfirmed."""
+    """Sessions over with nothing recorded: they leave their windows unconfirmed."""
     if not user.can("schedule.book"):
         return
-    waiting = [a for a in facts.appointments if a.unconfirmed(facts.now) and not a.changed_with_dosing_plan]
+    waiting = [a for a in facts.appointments if a.unconfirmed(facts.now)]
     if waiting:
         first = waiting[0]
         more = f" and {len(waiting) - 1} more" if len(waiting) > 1 else ""
         yield NextAction("Say what happened at a booked session", "#booked",
-                         f"{first.label} of {format_local(first.starts_at, '%a %b %d %H:%M')}{more}: its time came "
+                         f"{first.label} of {format_local(first.starts_at, '%a %b %d %H:%M')}{more}: it has ended "
                          "and no outcome is recorded.")
 
 

@@ -7,8 +7,8 @@ from flask_login import current_user
 from ..audit import services as audit
 from ..courses.services import fetch_courses_for_patient
 from ..db.types import utcnow
-from ..experience.window_store import window_summaries
 from ..patients.access import can_read_clinical, load_patient
+from ..scheduling.after_series import course_summaries
 from ..web import access
 
 
@@ -20,7 +20,7 @@ def patient_detail(patient_id: int):
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
                            can_edit=current_user.can("patients.register"), courses=courses,
-                           window_status=window_summaries([c.id for c in courses], utcnow()))
+                           window_status=course_summaries([c.id for c in courses], utcnow()))
 
 
 #: (endpoint, URL, view, methods), as in pages/course.py

@@ -11,20 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from ..courses.models import PhaseTransition, TreatmentCourse
 from ..db.clinic_time import clinic_zone
-from ..domain.after_series import (AfterSeriesSession, counted_for_windows, cover_after_series, flagged, horizon,
-                                   schedule, status_at)
+from ..domain.after_series import KINDS as AFTER_SERIES_KINDS
+from ..domain.after_series import (NEAR, AfterSeriesSession, counted_for_windows, cover_after_series, flagged,
+                                   horizon, schedule, status_at)
 from ..domain.coverage import IntegrationSession, WindowCoverage
 from ..domain.phases import Phase
 from ..domain.protocols import AfterSeries, Integration
 from ..domain.windows import IntegrationWindow, WindowStatus
 from ..experience.dose_windows import fetch_pinned_windows
 from ..experience.models import SIGNED, DosingSession
-from ..experience.windows import pinned_windows, window_assignments
+from ..experience.window_store import ENDED_PHASES, open_windows
+from ..experience.windows import pinned_windows, summary_of, window_assignments
 from ..extensions import db
+from ..bookings.booking import WINDOW_KINDS, integration_sessions, integration_sessions_by_course
 from ..bookings.models import Appointment
 from ..protocols.models import ProtocolVersion
 from ..protocols.services import protocol_of
@@ -64,6 +67,17 @@ class AfterSeriesPlan:
         return tuple(r for r in self.rows if r.status is not WindowStatus.CLOSED and not r.coverage.covered)
 
 
+def after_series_sessions(appointments: list) -> list[IntegrationSession]:
+    """The sessions among a course's appointments (already read) that count after the series
+    (domain.after_series.KINDS), as course_plan reads them."""
+    return integration_sessions(appointments, AFTER_SERIES_KINDS)
+
+
+def fetch_after_series_sessions(course_id: int) -> list[IntegrationSession]:
+    """The same, read from the database."""
+    return integration_sessions_by_course([course_id], kinds=AFTER_SERIES_KINDS).get(course_id, [])
+
+
 def last_series_dose(signed: list, maintenance_since: datetime | None):
     """The series' last signed dose: the latest to end before the course entered maintenance (a
     booster is no part of the series). `signed`: dosing sessions or rows with status and ended_at."""
@@ -75,7 +89,8 @@ def last_series_dose(signed: list, maintenance_since: datetime | None):
 def course_plan(course: TreatmentCourse, sessions: list, integration: list[IntegrationSession],
                 now: datetime) -> AfterSeriesPlan:
     """The course's sessions after the series at `now`. `sessions`: its dosing sessions (signed ones
-    are read); `integration`: its integration sessions, any outcome."""
+    are read); `integration`: its sessions of domain.after_series.KINDS (integration sessions and
+    follow-ups), any outcome."""
     rule = protocol_of(course.protocol_version).integration
     moments = {t.to_phase: t.occurred_at for t in course.transitions}  # in order: the latest of each
     last = last_series_dose(sessions, moments.get(Phase.MAINTENANCE.value)) \
@@ -92,13 +107,16 @@ def course_plan(course: TreatmentCourse, sessions: list, integration: list[Integ
 def rows_for(rule: Integration, anchor: datetime, signed: list, integration: list[IntegrationSession],
              now: datetime, provisional: list[IntegrationWindow] = ()) -> tuple[AfterSeriesRow, ...]:
     """Each session after a series that ended at `anchor`, with its status and coverage at `now`:
-    the integration sessions the dosing windows rest on are left to them. `provisional`: the
-    windows of planned doses sessions were booked for (experience.windows.pinned_windows)."""
+    the integration sessions the dosing windows rest on are left to them (a follow-up counts for
+    no dose's window). `integration`: the course's sessions of domain.after_series.KINDS.
+    `provisional`: the windows of planned doses sessions were booked for
+    (experience.windows.pinned_windows)."""
     zone = clinic_zone()
     planned = schedule(anchor, rule.after_series, zone)
     if not planned:
         return ()
-    assignments = window_assignments(rule, signed, integration, zone, provisional)
+    windows_count = [s for s in integration if s.kind in WINDOW_KINDS]
+    assignments = window_assignments(rule, signed, windows_count, zone, provisional)
     taken = counted_for_windows((a.sessions for a in assignments), rule.min_sessions_per_dosing)
     coverage = cover_after_series(planned, integration, taken, now)
     return tuple(AfterSeriesRow(p, status_at(p, now), coverage[p.number], flagged(p, coverage[p.number], now))
@@ -108,11 +126,20 @@ def rows_for(rule: Integration, anchor: datetime, signed: list, integration: lis
 def flagged_by_course(courses: ColumnElement[bool], now: datetime,
                       versions: list[ProtocolVersion]) -> dict[int, list[AfterSeriesRow]]:
     """The sessions after the series to flag (nothing booked, period open or near) of the courses
-    `courses` selects, by course id: two queries, however many courses (none when no protocol asks
-    for sessions after the series).
+    `courses` selects, by course id (after_series_by_course)."""
+    found = {course_id: [r for r in rows if r.flagged]
+             for course_id, rows in after_series_by_course(courses, now, versions).items()}
+    return {course_id: rows for course_id, rows in found.items() if rows}
+
+
+def after_series_by_course(courses: ColumnElement[bool], now: datetime,
+                           versions: list[ProtocolVersion]) -> dict[int, list[AfterSeriesRow]]:
+    """The sessions after the series of the courses `courses` selects whose series ended recently
+    enough for one of them to be still open or near, by course id: two queries, however many
+    courses (none when no protocol asks for sessions after the series).
 
     Only courses after their series whose last session's period may still be open are read
-    (domain.after_series.horizon): their signed doses, then their integration sessions."""
+    (domain.after_series.horizon): their signed doses, then their sessions of KINDS."""
     rules = {v.id: rule for v in versions if (rule := protocol_of(v).integration).after_series.sessions}
     if not rules:
         return {}
@@ -130,24 +157,24 @@ def flagged_by_course(courses: ColumnElement[bool], now: datetime,
     found = {}
     for course_id, signed in doses.items():
         last = last_series_dose(signed, signed[0].since)
-        rows = [r for r in rows_for(rules[signed[0].protocol_version_id], last.ended_at, signed,
-                                    integration.get(course_id, []), now, pinned.get(course_id, []))
-                if r.flagged] if last else []
-        if rows:
-            found[course_id] = rows
+        if last is not None:
+            found[course_id] = list(rows_for(rules[signed[0].protocol_version_id], last.ended_at, signed,
+                                             integration.get(course_id, []), now, pinned.get(course_id, [])))
     return found
 
 
 def _integration_of(recent, course_ids: list[int]) -> tuple[dict[int, list[IntegrationSession]],
                                                            dict[int, list[IntegrationWindow]]]:
-    """The integration sessions of the courses `recent` selects, by course id; and the windows of
-    the planned doses of `course_ids` that sessions were booked for (none read when none was)."""
+    """The sessions of domain.after_series.KINDS of the courses `recent` selects, by course id; and
+    the windows of the planned doses of `course_ids` that sessions were booked for (none read when
+    none was)."""
     integration: dict[int, list[IntegrationSession]] = {}
-    for course_id, starts_at, status, outcome, for_dose in db.session.execute(
-            select(Appointment.course_id, Appointment.starts_at, Appointment.status, Appointment.outcome,
-                   Appointment.booked_for_dose_id)
-            .where(Appointment.course_id.in_(recent), Appointment.kind == "integration")):
-        integration.setdefault(course_id, []).append(IntegrationSession(starts_at, outcome or status, for_dose))
+    for course_id, starts_at, ends_at, status, outcome, for_dose, kind in db.session.execute(
+            select(Appointment.course_id, Appointment.starts_at, Appointment.ends_at, Appointment.status,
+                   Appointment.outcome, Appointment.booked_for_dose_id, Appointment.kind)
+            .where(Appointment.course_id.in_(recent), Appointment.kind.in_(AFTER_SERIES_KINDS))):
+        integration.setdefault(course_id, []).append(
+            IntegrationSession(starts_at, outcome or status, for_dose, ends_at=ends_at, kind=kind))
     pinned = fetch_pinned_windows(course_ids) if any(
         s.for_window is not None for sessions in integration.values() for s in sessions) else {}
     return integration, pinned
@@ -173,3 +200,28 @@ def _recent_series(courses: ColumnElement[bool], rules: dict[int, Integration], 
                    or_(maintenance.c.since.is_(None), DosingSession.ended_at < maintenance.c.since))
             .group_by(DosingSession.course_id)
             .having(func.max(DosingSession.ended_at) >= oldest))
+
+
+def course_summaries(course_ids: list[int], now: datetime,
+                     versions: list[ProtocolVersion] | None = None) -> dict[int, str | None]:
+    """For each course (by id): its most urgent integration window or session after the series, in a
+    few words (experience.windows.summary), the caseload's and the patient page's "Integration
+    window" column. Sessions after the series count once their period is open or near (as the
+    staff worklist flags them), and say so: "After the series: open, booked". A constant number of
+    queries whatever the number of courses."""
+    if not course_ids:
+        return {}
+    if versions is None:
+        versions = db.session.scalars(select(ProtocolVersion)).all()
+    # an ended course's windows closed with it (experience.windows.course_windows): none is urgent
+    live = and_(TreatmentCourse.id.in_(course_ids), TreatmentCourse.phase.not_in(ENDED_PHASES))
+    windows = open_windows(live, now, versions=versions)
+    after = after_series_by_course(live, now, versions)
+    found = {}
+    for course_id in course_ids:
+        near = [r for r in after.get(course_id, []) if r.session.opens - NEAR <= now]
+        said = summary_of(windows.get(course_id, []) + near)
+        if said is not None and isinstance(said[0], AfterSeriesRow):
+            said = said[0], f"After the series: {said[1][:1].lower()}{said[1][1:]}"
+        found[course_id] = said[1] if said else None
+    return found

@@ -189,20 +189,20 @@ def record_held_session(course: TreatmentCourse, *, by: User, starts_at: datetim
 
 @dataclass(frozen=True)
 class Unconfirmed:
-    """Appointments whose time came with no outcome: the oldest SHOWN, and how many in all."""
+    """Appointments over with no outcome: the oldest SHOWN, and how many in all."""
 
     appointments: list[Appointment]
     total: int
 
 
 def _unconfirmed(now: datetime, clinician_id: int | None) -> list:
-    """Therapist sessions (not dosing: signing its record says a dose happened) whose time has
-    come and nobody has said what happened, of one clinician or the whole clinic.
+    """Therapist sessions over with nobody saying what happened (Appointment.unconfirmed, the one
+    rule), of one clinician or the whole clinic.
 
     A clinician's list (their home page, their badge) holds only the patients they may still see:
     one who has left a care team no longer reads that patient's name or sessions, and those
     sessions stay on the staff worklist (the whole clinic's list) for the desk to settle."""
-    where = [Appointment.status == BOOKED, Appointment.starts_at <= now, Appointment.kind != "dosing"]
+    where = [Appointment.unconfirmed(now)]
     if clinician_id is not None:
         clinician = db.session.get(User, clinician_id)
         where += [Appointment.clinician_id == clinician_id, seen_by(clinician, Appointment.patient_id)]
@@ -215,7 +215,7 @@ def count_unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Sele
 
 
 def unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Unconfirmed:
-    """The sessions whose time came with no outcome (_unconfirmed), the oldest SHOWN and how many: one query."""
+    """The sessions over with no outcome (_unconfirmed), the oldest SHOWN and how many: one query."""
     rows = db.session.execute(select(Appointment, func.count().over().label("total"))
                               .where(*_unconfirmed(now, clinician_id))
                               .options(joinedload(Appointment.patient))

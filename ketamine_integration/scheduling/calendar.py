@@ -11,7 +11,6 @@ from sqlalchemy.orm import joinedload, lazyload
 
 from ..bookings.models import KINDS, Appointment
 from ..db.clinic_time import clinic_today, clinic_zone
-from ..domain.coverage import OUTCOMES
 from ..extensions import db
 from ..web.forms import parse_id
 
@@ -34,24 +33,19 @@ class Entry:
     clinician: str
     room_id: int | None
     place: str
-    status: str
     course_id: int | None
-    #: what became of it, in words ("late-cancelled", "unconfirmed": its time came with no outcome), or None
-    outcome: str | None = None
-
-    @property
-    def state(self) -> str:
-        """Its status in a word or two: its outcome, else booked or cancelled."""
-        return self.outcome or self.status
+    #: what became of it at the time of asking, in the words every page uses (Appointment.state):
+    #: "booked", "under way", "unconfirmed", "not recorded", "no-show", "cancelled"...
+    state: str
 
     @property
     def state_words(self) -> str:
-        """The same, as it starts a line ("No-show", "Cancelled by the clinic")."""
+        """Its state as it starts a line ("No-show", "Under way", "Cancelled by the clinic")."""
         return self.state[:1].upper() + self.state[1:]
 
     @property
     def state_key(self) -> str:
-        """The same as one word, for a class name ("cancelled-by-the-clinic")."""
+        """Its state as one word, for a class name ("under-way", "cancelled-by-the-clinic")."""
         return self.state.replace(" ", "-")
 
 
@@ -64,15 +58,14 @@ def period(day: date, view: str) -> tuple[date, date]:
 
 
 def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None,
-            patient_ids: Select | None = None, kind: str | None = None,
-            now: datetime | None = None) -> list[Entry]:
+            patient_ids: Select | None = None, kind: str | None = None, now: datetime) -> list[Entry]:
     """The appointments of the period, of one clinician, room, kind or set of patients (a subquery
-    of ids): one query, however many."""
+    of ids), each in its state at `now`: one query, however many."""
     zone = clinic_zone()
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
     stmt = (select(Appointment).where(Appointment.starts_at < end, Appointment.ends_at > start)
-            # only the dosing session's number is shown: not its vitals, adverse events or addenda
+            # only the dosing session's number and status are read: not its vitals, adverse events or addenda
             .options(joinedload(Appointment.patient), joinedload(Appointment.dosing_session).options(lazyload("*")))
             .order_by(Appointment.starts_at, Appointment.id))
     if clinician_id is not None:
@@ -84,17 +77,9 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
     if patient_ids is not None:
         stmt = stmt.where(Appointment.patient_id.in_(patient_ids))
     return [Entry(a.id, a.starts_at, a.ends_at, a.kind, _label(a), a.patient.display_name, a.clinician_id,
-                  a.clinician.display_name, a.room_id, a.room.name if a.room else "Telehealth",
-                  a.status.replace("_", "-"), a.course_id, _outcome(a, now))
+                  a.clinician.display_name, a.room_id, a.room.name if a.room else "Telehealth", a.course_id,
+                  a.state(now))
             for a in db.session.scalars(stmt).unique()]
-
-
-def _outcome(appointment: Appointment, now: datetime | None) -> str | None:
-    if appointment.outcome:
-        return OUTCOMES[appointment.outcome].lower()
-    if now is not None and appointment.unconfirmed(now) and not appointment.changed_with_dosing_plan:
-        return "unconfirmed"
-    return None
 
 
 def _label(appointment: Appointment) -> str:

@@ -182,7 +182,7 @@ OUTCOME_FIRST = ("Its time has come: record what happened instead (attended, no-
 def _refuse_past(appointment: Appointment, now: datetime, then: str) -> None:
     """A booking whose time has come is given an outcome, never cancelled or moved: "cancelled" says
     it was called off ahead, and a move erases that it was due (and may have been missed)."""
-    if appointment.status == BOOKED and appointment.starts_at <= now:
+    if appointment.begun(now):
         raise DomainError(f"{OUTCOME_FIRST} {then}")
 
 

@@ -1,6 +1,7 @@
 """Sessions after the series (issue 20, point 7): planned from the protocol when the series ends,
 counted from its last signed dose, shown on the course page with suggestions, covered by the one
 coverage rule, flagged on the staff worklist when near and unbooked, listed when the course ends."""
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -16,8 +17,7 @@ from ketamine_integration.domain.coverage import Coverage
 from ketamine_integration.domain.phases import Phase
 from ketamine_integration.experience.services import fetch_dosing_sessions
 from ketamine_integration.extensions import db
-from ketamine_integration.scheduling.after_series import course_plan
-from ketamine_integration.bookings.booking import integration_sessions_by_course
+from ketamine_integration.scheduling.after_series import course_plan, fetch_after_series_sessions
 from tests.conftest import page_text
 from tests.integration import test_scheduling
 from tests.integration.test_courses import protocol_dir  # noqa: F401 (a fixture)
@@ -63,8 +63,7 @@ def enter(make, course_id, phase, by_id):
 def plan_of(make, course_id):
     def read():
         course = db.session.get(TreatmentCourse, course_id)
-        return course_plan(course, fetch_dosing_sessions(course_id),
-                           integration_sessions_by_course([course_id]).get(course_id, []), utcnow())
+        return course_plan(course, fetch_dosing_sessions(course_id), fetch_after_series_sessions(course_id), utcnow())
     return make.query(read)
 
 
@@ -116,6 +115,37 @@ def test_the_worklist_flags_the_open_one_until_a_booking_from_a_suggestion(team,
     assert "session 1 after the series" not in page_text(client.get("/worklist"))
     text = page_text(client.get(f"/courses/{course}"))
     assert "Booked, not yet held:" in text and "Suggested times for session 1 after the series" not in text
+
+
+def test_a_follow_up_booked_in_the_period_is_the_session_after_the_series(team, make, auth, client):
+    """Issue 21 review: the worklist said "nothing booked" beside a follow-up booked in the period. A
+    follow-up counts after the series (never for a dose's window): the worklist, the course page and
+    the therapist's caseload all say it is booked."""
+    course = series_done(make, auth, team, days_ago=(30, 23, 16))  # the last dose's window has closed
+    every_day_hours(make, team["therapist"])
+    first = plan_of(make, course).rows[0].session
+    when = datetime.combine(max(first.first_day, (datetime.now(NY) + timedelta(days=1)).date()), time(10), NY)
+    auth.login("desk")
+    assert "session 1 after the series" in page_text(client.get("/worklist"))
+    booked = auth.post(f"/courses/{course}/sessions", {
+        "kind": "follow_up", "starts_at": form_time(when), "clinician": team["therapist"], "modality": "telehealth"})
+    assert booked.status_code == 302
+    assert plan_of(make, course).rows[0].coverage.state is Coverage.PROVISIONAL
+    assert "session 1 after the series" not in page_text(client.get("/worklist"))
+    after = page_text(client.get(f"/courses/{course}")).split("Sessions after the series", 1)[1]
+    assert f"Booked, not yet held: {when:%b %d %H:%M} (follow-up, booked)" in after
+    # the caseload speaks of the sessions after the series once one is open or near: with the second
+    # (opening within the week) booked too, nothing is missing
+    auth.logout()
+    auth.login("ther")
+    assert re.search(r"Testa After .*? After the series: not yet open, nothing booked",
+                     page_text(client.get("/")).split("My patients", 1)[1])
+    second = datetime.combine(plan_of(make, course).rows[1].session.first_day, time(10), NY)
+    assert auth.post(f"/courses/{course}/sessions", {
+        "kind": "follow_up", "starts_at": form_time(second), "clinician": team["therapist"],
+        "modality": "telehealth"}).status_code == 302
+    assert re.search(r"Testa After .*? After the series: not yet open, booked",
+                     page_text(client.get("/")).split("My patients", 1)[1])
 
 
 def test_a_session_serving_the_last_window_does_not_count_again(team, make, auth):

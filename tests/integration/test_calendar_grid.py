@@ -362,7 +362,8 @@ def test_a_block_opens_its_appointment_with_move_and_cancel(clinic, make, auth, 
 def test_an_appointment_whose_time_came_takes_its_outcome_from_its_page(clinic, make, auth, client):
     appointment = add_appointment(make, clinic, at(datetime.now(NY).date() - timedelta(days=1), 10))
     auth.login("ther")
-    assert "Its time has come and no outcome is recorded" in page_text(client.get(f"/appointments/{appointment}"))
+    page = page_text(client.get(f"/appointments/{appointment}"))
+    assert "It has ended and no outcome is recorded" in page and "Status Unconfirmed : it has ended" in page
     marked = auth.post(f"/appointments/{appointment}/outcome", {"outcome": "attended", "return_to": "appointment"})
     assert marked.headers["Location"] == f"/appointments/{appointment}"
     assert "Status Attended" in page_text(client.get(marked.headers["Location"]))

@@ -99,8 +99,9 @@ def at(month, day, hour=10):
     return ny(2026, month, day, hour).astimezone(UTC)
 
 
-def session(month, day, outcome, hour=10):
-    return IntegrationSession(at(month, day, hour), outcome)
+def session(month, day, outcome, hour=10, kind="integration"):
+    return IntegrationSession(at(month, day, hour), outcome, ends_at=at(month, day, hour) + timedelta(minutes=50),
+                              kind=kind)
 
 
 NOW = at(6, 12, 12)
@@ -115,6 +116,14 @@ NOW = at(6, 12, 12)
     ([session(6, 16, BOOKED)], [], Coverage.PROVISIONAL),
     # a past booking with no outcome: unconfirmed (confirm it before booking another)
     ([session(6, 10, BOOKED)], [], Coverage.UNCONFIRMED),
+    # a booking starting at the time of asking (June 12, noon), under way: provisional, not unconfirmed
+    ([session(6, 12, BOOKED, hour=12)], [], Coverage.PROVISIONAL),
+    # a follow-up booked ahead in the period is the session after the series (issue 21 review)
+    ([session(6, 16, BOOKED, kind="follow_up")], [], Coverage.PROVISIONAL),
+    # a follow-up attended in the period covers it
+    ([session(6, 11, ATTENDED, kind="follow_up")], [], Coverage.COVERED),
+    # a preparation session counts for nothing after the series
+    ([session(6, 11, ATTENDED, kind="preparation")], [], Coverage.UNCOVERED),
     # a no-show or a cancellation covers nothing
     ([session(6, 10, NO_SHOW), session(6, 17, CANCELLED)], [], Coverage.UNCOVERED),
     # attended before its first day (inside the last dose's window) or after its last: not this one

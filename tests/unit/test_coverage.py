@@ -1,5 +1,6 @@
 """The coverage rule (domain/coverage.py): a window is covered by an attended session, provisionally by
-a future booking, unconfirmed by a past booking without an outcome, and uncovered otherwise."""
+a future booking (or one under way), unconfirmed by a booking over without an outcome, and uncovered
+otherwise."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,8 +24,12 @@ def _w(key, opens_day, closes_day, optimal_day=None):
                              closes=_at(closes_day, 0))
 
 
+#: an integration session's length
+LENGTH = timedelta(minutes=50)
+
+
 def _s(day, outcome, hour=10):
-    return IntegrationSession(_at(day, hour), outcome)
+    return IntegrationSession(_at(day, hour), outcome, ends_at=_at(day, hour) + LENGTH)
 
 
 COVERED, PROVISIONAL, UNCONFIRMED, UNCOVERED = (Coverage.COVERED, Coverage.PROVISIONAL, Coverage.UNCONFIRMED,
@@ -41,8 +46,13 @@ WINDOW = _w(1, 6, 20)  # June 6 to 20, optimal until June 7 noon; NOW (June 10) 
     ([_s(12, BOOKED)], PROVISIONAL, False),
     # past booked with no outcome (its time came on June 8): unconfirmed
     ([_s(8, BOOKED)], UNCONFIRMED, False),
-    # a booking starting right now: its time has come, so it is unconfirmed, not ahead
-    ([IntegrationSession(NOW, BOOKED)], UNCONFIRMED, False),
+    # a booking starting right now is under way: booked, not yet held (not unconfirmed until it ends)
+    ([IntegrationSession(NOW, BOOKED, ends_at=NOW + LENGTH)], PROVISIONAL, False),
+    # a booking that began 49 minutes ago, still under way: provisional
+    ([IntegrationSession(NOW - timedelta(minutes=49), BOOKED, ends_at=NOW + timedelta(minutes=1))], PROVISIONAL,
+     False),
+    # a booking ending right now: over with no outcome, unconfirmed
+    ([IntegrationSession(NOW - LENGTH, BOOKED, ends_at=NOW)], UNCONFIRMED, False),
     # no-show: uncovered
     ([_s(8, NO_SHOW)], UNCOVERED, False),
     # late-cancelled: uncovered
@@ -140,7 +150,7 @@ def test_a_provisional_window_is_covered_at_best_provisionally(sessions, expecte
 
 def _pinned(day, outcome, key, hour=10):
     """A session booked for window `key` (booked from that dose's provisional window's suggestions)."""
-    return IntegrationSession(_at(day, hour), outcome, for_window=key)
+    return IntegrationSession(_at(day, hour), outcome, for_window=key, ends_at=_at(day, hour) + LENGTH)
 
 
 #: two overlapping windows, June 8 to 16 in both; #3 is a planned dose's provisional window

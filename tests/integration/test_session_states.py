@@ -107,5 +107,9 @@ def test_a_dose_whose_time_passed_with_no_signed_record_says_so_not_booked(team,
     page = page_text(client.get(f"/appointments/{appointment}"))
     assert f"Status {said} : its time is over and its dosing record is not signed" in page
     assert "Status Booked" not in page
-    if state == "planned":  # the prescriber's worklist says the same of it
+    dosing = page_text(client.get(f"/courses/{team['course']}")).split("Booked with", 1)[1]
+    if state == "planned":  # the course page and the prescriber's worklist say the same of it
+        assert "Not recorded : its time is over" in dosing and "Planned" not in dosing.split("Actions", 1)[1][:300]
         assert "dosing session 1: overdue: planned" in page_text(client.get("/prescriber/"))
+    else:
+        assert "Recorded, not signed" in dosing

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import contains_eager, lazyload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -64,20 +64,38 @@ def by_patient(rows: list[RemsRow]) -> list[RemsPatientForms]:
     return sorted(found, key=lambda g: (g.oldest_due, g.patient.display_name, g.patient.id))
 
 
+def rems_versions(versions: list[ProtocolVersion] | None = None) -> list[int]:
+    """The ids of the protocol versions whose doses need a REMS form (`versions`: every registered
+    version, when the caller has read them)."""
+    if versions is None:
+        versions = db.session.scalars(select(ProtocolVersion)).all()
+    return [v.id for v in versions if protocol_of(v).experience.rems_monitoring_form]
+
+
+def _outstanding(user: User, stmt: Select, versions: list[int]) -> Select:
+    """`stmt` (over DosingSession) narrowed to the signed sessions of REMS versions whose form is not
+    submitted, of the user's own care team (REMS forms are clinical)."""
+    return caseload(user, stmt.join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
+                    .join(Patient, Patient.id == TreatmentCourse.patient_id)
+                    .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None),
+                           TreatmentCourse.protocol_version_id.in_(versions)))
+
+
+def count_forms_outstanding(user: User, versions: list[int]) -> Select:
+    """A SELECT of how many forms `forms_outstanding` lists (the home page's count, the menu's badge);
+    `versions`: rems_versions()."""
+    return _outstanding(user, select(func.count(DosingSession.id)).select_from(DosingSession), versions)
+
+
 def forms_outstanding(user: User, *, today: date) -> list[RemsRow]:
     """Signed sessions under a REMS protocol whose form is not yet submitted, for user's patients.
 
     Only courses on a REMS protocol version are read (the snapshots say which), and only what
     the list shows: every other signed session, with its vitals, was loaded and dropped here
     before, which made the prescriber's worklist grow with their whole dosing history."""
-    rems_versions = [v.id for v in db.session.scalars(select(ProtocolVersion))
-                     if protocol_of(v).experience.rems_monitoring_form]
-    stmt = (select(DosingSession).join(TreatmentCourse).join(Patient)
-            .where(DosingSession.status == SIGNED, DosingSession.rems_submitted_on.is_(None),
-                   TreatmentCourse.protocol_version_id.in_(rems_versions))
-            .options(lazyload("*"), joinedload(DosingSession.course).joinedload(TreatmentCourse.patient))
+    stmt = (_outstanding(user, select(DosingSession), rems_versions())
+            .options(lazyload("*"), contains_eager(DosingSession.course).contains_eager(TreatmentCourse.patient))
             .order_by(DosingSession.ended_at))
-    stmt = caseload(user, stmt)  # REMS forms are clinical: the user's own care team only
     rows = []
     zone = clinic_zone()
     for session in db.session.scalars(stmt).unique():

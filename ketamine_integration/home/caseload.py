@@ -1,22 +1,22 @@
 """The clinician's caseload on the home page: each patient's phase, next session, integration
-window, open alerts and drafts, and the reports due on the user's own courses; a constant number
-of queries however long the caseload."""
+window, open alerts and drafts; and the reports due on the user's own courses (listed on the home
+page, counted by it and the menu's badge); a constant number of queries however long the caseload."""
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from flask_login import current_user
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
+from ..accounts.models import User
 from ..bookings.models import BOOKED, Appointment
 from ..coordination.due import DueReport, reports_due
 from ..courses.models import TreatmentCourse
-from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..extensions import db
+from ..patients.access import active_caseload
 from ..patients.models import Patient, display_name
 from ..protocols.models import ProtocolVersion
 from ..scheduling.after_series import course_summaries
@@ -68,46 +68,61 @@ class CaseloadRow:
 
 
 @dataclass(frozen=True)
+class PatientName:
+    id: int
+    display_name: str
+
+
+@dataclass(frozen=True)
 class ReportDue:
     """A course of the user's whose prescriber report fell due (coordination.due)."""
 
     course_id: int
-    patient: CaseloadPatient
+    patient: PatientName
     protocol_name: str
     #: since when, why, and what it still needs before it can be generated
     report: DueReport
 
 
-def caseload_rows(patients: list[CaseloadPatient], alerts: list) -> tuple[list[CaseloadRow], list[ReportDue]]:
-    """Each patient's current course, phase, window status and open alerts, and the reports due
-    on the user's own courses: a constant number of queries however long the caseload. Courses
-    are read as column rows: the page shows their id and phase, and building a hundred course
-    objects was a fifth of its time."""
+def caseload_rows(patients: list[CaseloadPatient], alerts: list) -> list[CaseloadRow]:
+    """Each patient's current course, phase, window status and open alerts: a constant number of
+    queries however long the caseload. Courses are read as column rows: the page shows their id
+    and phase, and building a hundred course objects was a fifth of its time."""
     now = utcnow()
-    by_id = {p.id: p for p in patients}
-    latest = _latest_courses(by_id)
+    latest = _latest_courses(TreatmentCourse.patient_id.in_([p.id for p in patients]))
     live = [c for c in latest.values() if not Phase(c.phase).ended]
-    # every registered protocol version (a handful), for the windows and the reports due
-    versions = {v.id: v for v in db.session.scalars(select(ProtocolVersion))}
-    summaries = course_summaries([c.id for c in live], now, versions=list(versions.values()))
+    summaries = course_summaries([c.id for c in live], now)
     open_count = Counter(alert.patient_id for alert in alerts)
-    rows = [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id]) for p in patients]
-    due = []
-    if current_user.can("reports.generate"):
-        mine = [c for c in live if c.therapist_id == current_user.id]
-        due = [ReportDue(d.course.id, by_id[d.course.patient_id], versions[d.course.protocol_version_id].name,
-                         d)
-               for d in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now, clinic_today())]
-    return rows, due
+    return [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id]) for p in patients]
 
 
-def _latest_courses(by_id: dict) -> dict:
-    """The latest course of each patient (as a column row), by patient id."""
+def reports_due_to(user: User, now: datetime, today: date) -> list[ReportDue]:
+    """The prescriber reports due on the user's own courses (the latest course of each patient on
+    their active caseload, live, with the user as its therapist): what the home page lists and what
+    its count and the menu's badge count (home.waiting). A constant number of queries."""
+    latest = _latest_courses(TreatmentCourse.patient_id.in_(active_caseload(user)), names=True)
+    mine = [c for c in latest.values() if c.therapist_id == user.id and not Phase(c.phase).ended]
+    if not mine:
+        return []
+    versions = {v.id: v for v in db.session.scalars(
+        select(ProtocolVersion).where(ProtocolVersion.id.in_({c.protocol_version_id for c in mine})))}
+    return [ReportDue(d.course.id, PatientName(d.course.patient_id, display_name(
+        d.course.given_name, d.course.preferred_name, d.course.family_name)),
+        versions[d.course.protocol_version_id].name, d)
+        for d in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now, today)]
+
+
+def _latest_courses(patients: ColumnElement[bool], *, names: bool = False) -> dict:
+    """The latest course of each patient `patients` selects (as a column row), by patient id; with
+    `names`, the patient's name columns too."""
+    columns = [TreatmentCourse.id, TreatmentCourse.patient_id, TreatmentCourse.phase, TreatmentCourse.therapist_id,
+               TreatmentCourse.start_date, TreatmentCourse.protocol_version_id]
+    stmt = select(*columns).where(patients)
+    if names:
+        stmt = stmt.join(Patient, Patient.id == TreatmentCourse.patient_id).add_columns(
+            Patient.given_name, Patient.preferred_name, Patient.family_name)
     latest = {}
-    for course in db.session.execute(
-            select(TreatmentCourse.id, TreatmentCourse.patient_id, TreatmentCourse.phase, TreatmentCourse.therapist_id,
-                   TreatmentCourse.start_date, TreatmentCourse.protocol_version_id)
-            .where(TreatmentCourse.patient_id.in_(by_id)).order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
+    for course in db.session.execute(stmt.order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
         latest[course.patient_id] = course
     return latest
 

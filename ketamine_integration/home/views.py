@@ -14,7 +14,6 @@ from ..audit import services as audit
 from ..coordination import inbox
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
-from ..experience import rems
 from ..extensions import db
 from ..notes.drafts import drafts_to_sign
 from ..notes.forms import NewNoteForm
@@ -24,7 +23,7 @@ from ..patients.models import Patient
 from ..scheduling.attendance import unconfirmed
 from .caseload import caseload_patients, caseload_rows
 from .day_strip import day_strip
-from .waiting import BY_KEY, current_waiting, home_counts
+from .waiting import current_waiting, home_counts
 
 bp = Blueprint("home", __name__)
 
@@ -42,10 +41,7 @@ def home():
         active = select(Patient).where(Patient.archived_at.is_(None))
         recent = db.session.scalars(active.order_by(Patient.created_at.desc()).limit(RECENT_LIMIT)).all()
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
-    more = {"reports_due": len(lists.get("reports_due", []))} if BY_KEY["reports_due"].applies(user) else {}
-    if BY_KEY["rems"].applies(user):
-        more["rems"] = len(rems.forms_outstanding(user, today=today))
-    counts = home_counts(current_waiting(), user, more)
+    counts = home_counts(current_waiting(), user)
     _audit(strip, lists, recent, counts)
     # today's sessions of a therapist start their note in one click (the course page's form, prefilled)
     note_form = NewNoteForm(prefix="note") if user.can("notes.write") else None
@@ -62,7 +58,9 @@ def _clinician_lists(now, today) -> dict:
                                  Counter(d.patient_id for d in drafts))
     # safety alerts come from measures, which only those who read clinical content see (not nurses)
     alerts = open_alerts(mine) if user.can("notes.read") else []
-    rows, due = caseload_rows(patients, alerts) if patients else ([], [])
+    rows = caseload_rows(patients, alerts) if patients else []
+    # the reports due the home page's count and the menu's badge counted (home.waiting: one function)
+    due = list(current_waiting().reports_due)
     lists = dict(my_patients=patients, caseload_rows=rows, alerts=alerts, reports_due=due,
                  drafts=drafts, draft_names=_names({d.patient_id for d in drafts}))
     if user.can("schedule.book") and not user.can("schedule.manage"):

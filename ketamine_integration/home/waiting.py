@@ -1,6 +1,9 @@
 """What waits on the user (issue 21, point 1): the home page's counts, each shown only to the roles
-it concerns and linking to where the work is done, and the menu's badge, their sum. A constant
-number of statements whatever the clinic's size: the counts SQL can make are one statement."""
+it concerns and linking to where the work is done, and the menu's badge, their sum: one function
+(waiting_for) for both, so the badge counts exactly what the home page lists as waiting (a new-user
+review found a therapist's badge at 1 beside 3 items, a prescriber's at 5 beside 7: the REMS forms
+and the reports due were left off the badge). A constant number of statements whatever the clinic's
+size: the counts SQL can make are one statement."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,12 +19,14 @@ from ..coordination import inbox
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..experience.overdue import count_overdue_planned
+from ..experience.rems import count_forms_outstanding, rems_versions
 from ..extensions import db
 from ..notes.drafts import drafts_to_sign
 from ..notes.safety import count_open_alerts
 from ..patients.access import active_caseload
 from ..scheduling.attendance import count_unconfirmed
 from ..scheduling.worklist import closing_windows
+from .caseload import ReportDue, reports_due_to
 
 
 def _runs_schedule(user: User) -> bool:
@@ -69,9 +74,6 @@ class CountKind:
     applies: Callable[[User], bool]
     #: where the work is done
     link: Callable[[User], str]
-    #: part of the menu's badge (every page counts it: one SQL count, or two statements at most);
-    #: the others (REMS forms, reports due) are worked out from protocol rules on the home page only
-    on_badge: bool = True
 
     def words(self, count: int) -> str:
         return self.one if count == 1 else self.several
@@ -93,9 +95,9 @@ KINDS = (
               _home("#alerts")),
     CountKind("rems", "REMS form due", "REMS forms due",
               lambda u: u.can("rems.file") and u.can("care_team.member"),
-              lambda u: url_for("experience.rems_list"), on_badge=False),
+              lambda u: url_for("experience.rems_list")),
     CountKind("reports_due", "prescriber report called for", "prescriber reports called for",
-              lambda u: u.can("reports.generate"), _home("#due"), on_badge=False),
+              lambda u: u.can("reports.generate"), _home("#due")),
     CountKind("overdue_doses", "planned dose not recorded", "planned doses not recorded",
               lambda u: u.can("dosing.sign") and u.can("reports.receive"),
               lambda u: url_for("coordination.prescriber_worklist") + "#overdue-h"),
@@ -118,19 +120,21 @@ class Count:
 
 @dataclass(frozen=True)
 class Waiting:
-    """The user's counts on the badge (by key; only the kinds that apply to them), and how many
-    of the notes waiting for their acknowledgement are urgent."""
+    """The user's counts (by key; only the kinds that apply to them), how many of the notes waiting
+    for their acknowledgement are urgent, and the reports due the home page lists."""
 
     counts: dict[str, int]
     urgent: int = 0
+    reports_due: tuple[ReportDue, ...] = ()
 
     @property
     def badge(self) -> int:
+        """The menu's badge: every count the home page shows, summed."""
         return sum(self.counts.values())
 
 
 def _sql_counts(user: User, now: datetime, today: date) -> dict[str, Select]:
-    """The counts on the badge SQL makes, each a SELECT of one number, by key."""
+    """The counts SQL makes, each a SELECT of one number, by key."""
     found = {}
     if _runs_schedule(user):
         found["unconfirmed"] = count_unconfirmed(now)
@@ -144,12 +148,16 @@ def _sql_counts(user: User, now: datetime, today: date) -> dict[str, Select]:
         found["alerts"] = count_open_alerts(active_caseload(user))
     if BY_KEY["overdue_doses"].applies(user):
         found["overdue_doses"] = count_overdue_planned(user, now)
+    if BY_KEY["rems"].applies(user):
+        found["rems"] = count_forms_outstanding(user, rems_versions())
     return found
 
 
 def waiting_for(user: User, now: datetime, today: date) -> Waiting:
-    """The badge's counts: one statement for those SQL makes, one for the drafts to sign (whether a
-    draft holds anything is read from its content), two for the windows closing."""
+    """The home page's counts and the badge's: one statement for those SQL makes (and one for the
+    REMS protocol versions), one for the drafts to sign (whether a draft holds anything is read
+    from its content), two for the windows closing, a few for the reports due (worked out from the
+    protocols' rules: coordination.due)."""
     counts: dict[str, int] = {}
     queries = _sql_counts(user, now, today)
     if queries:
@@ -159,8 +167,11 @@ def waiting_for(user: User, now: datetime, today: date) -> Waiting:
         counts["drafts"] = len(drafts_to_sign(user.id, active_caseload(user)))
     if BY_KEY["closing"].applies(user):
         counts["closing"] = closing_windows(now)
+    due = reports_due_to(user, now, today) if BY_KEY["reports_due"].applies(user) else []
+    if BY_KEY["reports_due"].applies(user):
+        counts["reports_due"] = len(due)
     urgent = counts.pop("urgent", 0)
-    return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent)
+    return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent, tuple(due))
 
 
 def current_waiting() -> Waiting:
@@ -175,8 +186,8 @@ def menu_badge() -> int:
     return current_waiting().badge if current_user.is_authenticated else 0
 
 
-def home_counts(waiting: Waiting, user: User, more: dict[str, int]) -> list[Count]:
-    """Every count that applies to the user, in KINDS order: the badge's and `more` (the home page's own)."""
-    counts = {**waiting.counts, **more}
-    return [Count(kind, counts[kind.key], kind.link(user), waiting.urgent if kind.key == "to_acknowledge" else 0)
-            for kind in KINDS if kind.key in counts and kind.applies(user)]
+def home_counts(waiting: Waiting, user: User) -> list[Count]:
+    """Every count that applies to the user, in KINDS order: what the badge sums."""
+    return [Count(kind, waiting.counts[kind.key], kind.link(user),
+                  waiting.urgent if kind.key == "to_acknowledge" else 0)
+            for kind in KINDS if kind.key in waiting.counts and kind.applies(user)]

@@ -17,8 +17,12 @@ from .slots import Interval
 
 #: minutes one grid row stands for: a session is drawn to the nearest row (its text says its times)
 ROW_MINUTES = 5
-#: sessions side by side in one column at most; more overlapping ones share the last lane
+#: sessions side by side in one column at most (a column alone on the grid)
 MAX_LANES = 8
+#: lanes the grid's width holds across all its columns with each still readable (about 4.5rem each in
+#: a grid of about 65rem): the week's seven columns hold two each, a day view of three columns four.
+#: Beyond a column's share, overlapping items are folded into one "+k more" (place_all)
+LANES_ACROSS = 14
 DAY_MINUTES = 24 * 60
 
 
@@ -88,12 +92,14 @@ def rows_of(start: int, end: int, span: HourSpan) -> tuple[int, int]:
     return first, max(after - first, 1)
 
 
-def lanes(ranges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], int]:
-    """Side by side where they overlap: each range's (lane, width) and the column's lane count.
+def readable_lanes(columns: int) -> int:
+    """How many lanes side by side a column of a grid of `columns` columns keeps readable."""
+    return max(2, min(MAX_LANES, LANES_ACROSS // max(columns, 1)))
 
-    Each range takes the first lane free at its start (earliest first, longest first at the same
-    start), then widens into the lanes to its right that nothing overlapping it holds, so a session
-    that overlaps nothing takes the whole column. Past MAX_LANES the last lane is shared."""
+
+def _first_free_lanes(ranges: list[tuple[int, int]]) -> tuple[list[int], int]:
+    """Each range's lane, the first free at its start (earliest first, longest first at the same
+    start), and how many lanes that takes."""
     order = sorted(range(len(ranges)), key=lambda i: (ranges[i][0], -ranges[i][1]))
     lane_ends: list[int] = []
     lane_of = [0] * len(ranges)
@@ -104,8 +110,19 @@ def lanes(ranges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], int]:
             free = len(lane_ends)
             lane_ends.append(end)
         lane_ends[free] = end
-        lane_of[i] = min(free, MAX_LANES - 1)
-    count = min(max(len(lane_ends), 1), MAX_LANES)
+        lane_of[i] = free
+    return lane_of, max(len(lane_ends), 1)
+
+
+def lanes(ranges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], int]:
+    """Side by side where they overlap: each range's (lane, width) and the column's lane count.
+
+    Each range takes the first lane free at its start (earliest first, longest first at the same
+    start), then widens into the lanes to its right that nothing overlapping it holds, so a session
+    that overlaps nothing takes the whole column. Past MAX_LANES the last lane is shared (place_all
+    folds them into a "+k more" instead)."""
+    lane_of, count = _first_free_lanes(ranges)
+    lane_of, count = [min(lane, MAX_LANES - 1) for lane in lane_of], min(count, MAX_LANES)
     return [(lane_of[i], _width(i, ranges, lane_of, count)) for i in range(len(ranges))], count
 
 
@@ -118,10 +135,61 @@ def _width(i: int, ranges: list[tuple[int, int]], lane_of: list[int], count: int
     return width
 
 
-def place_all(ranges: list[tuple[int, int]], span: HourSpan) -> tuple[list[Placement], int]:
-    """Every item of a column placed: its rows and lanes; and the column's lane count."""
-    sides, count = lanes(ranges)
-    return [Placement(*rows_of(s, e, span), lane, width) for (s, e), (lane, width) in zip(ranges, sides)], count
+@dataclass(frozen=True)
+class Overflow:
+    """Items of a column that do not fit side by side, drawn as one "+k more" in its last lane over
+    the time they take."""
+
+    place: Placement
+    #: the indexes (into the ranges placed) of the items it stands for, in time order
+    hidden: tuple[int, ...]
+    #: wall-clock minutes of the day it spans
+    start: int
+    end: int
+
+
+def _clusters(ranges: list[tuple[int, int]]) -> list[list[int]]:
+    """The ranges in groups that overlap one another, one after another (touching is no overlap)."""
+    groups: list[list[int]] = []
+    reach = None
+    for i in sorted(range(len(ranges)), key=lambda i: (ranges[i][0], -ranges[i][1])):
+        start, end = ranges[i]
+        if reach is None or start >= reach:
+            groups.append([])
+            reach = end
+        groups[-1].append(i)
+        reach = max(reach, end)
+    return groups
+
+
+def place_all(ranges: list[tuple[int, int]], span: HourSpan,
+              max_lanes: int = MAX_LANES) -> tuple[list[Placement | None], list[Overflow], int]:
+    """Every item of a column placed: its rows and lanes (None: folded away), the "+k more" that
+    stand for the folded ones, and the column's lane count.
+
+    Where more than `max_lanes` items overlap (readable_lanes: a week's column holds two), the
+    items of that group of overlapping ones past the first `max_lanes - 1` lanes are folded into one
+    Overflow in the last lane, spanning their time; elsewhere the column keeps every lane it may."""
+    lane_of, count = _first_free_lanes(ranges)
+    hidden: set[int] = set()
+    overflows: list[tuple[int, int, tuple[int, ...]]] = []
+    if count > max_lanes:
+        for group in _clusters(ranges):
+            if max(lane_of[i] for i in group) >= max_lanes:
+                folded = tuple(sorted((i for i in group if lane_of[i] >= max_lanes - 1), key=lambda i: ranges[i]))
+                hidden.update(folded)
+                overflows.append((min(ranges[i][0] for i in folded), max(ranges[i][1] for i in folded), folded))
+        count = max_lanes
+    shown = [i for i in range(len(ranges)) if i not in hidden]
+    drawn = [ranges[i] for i in shown] + [(start, end) for start, end, _ in overflows]
+    drawn_lanes = [lane_of[i] for i in shown] + [max_lanes - 1] * len(overflows)
+    places: list[Placement | None] = [None] * len(ranges)
+    for n, i in enumerate(shown):
+        places[i] = Placement(*rows_of(*ranges[i], span), lane_of[i], _width(n, drawn, drawn_lanes, count))
+    folds = [Overflow(Placement(*rows_of(start, end, span), max_lanes - 1,
+                                _width(len(shown) + n, drawn, drawn_lanes, count)), folded, start, end)
+             for n, (start, end, folded) in enumerate(overflows)]
+    return places, folds, count
 
 
 def now_row(now: datetime, day: date, zone: ZoneInfo, span: HourSpan) -> int | None:
@@ -148,15 +216,19 @@ def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
 
 
 def free_cells(free: list[Interval], day: date, zone: ZoneInfo, span: HourSpan, step: int,
-               not_before: datetime) -> list[tuple[int, int, datetime, datetime]]:
-    """The `step`-minute cells of `day` (on the wall clock, from the span's first hour) lying wholly
-    inside a free interval and starting at or after `not_before`: (start minute, end minute, start,
-    end). A cell the clocks skip is none; across the hour that repeats, a cell is its real time."""
+               not_before: datetime, length: int | None = None) -> list[tuple[int, int, datetime, datetime]]:
+    """The times of `day` a session of `length` minutes (default: `step`) may start, every `step`
+    minutes on the wall clock from the span's first hour, at or after `not_before`, the whole
+    session lying inside a free interval: (start minute, the start minute + step: the cell it is
+    drawn in, start, end: the session's real end). A start the clocks skip is none; across the hour
+    that repeats, a cell is its real time."""
+    length = timedelta(minutes=length or step)
     found = []
     for minute in range(span.first_minute, span.last_minute - step + 1, step):
-        start, end = local_instant(day, minute, zone), local_instant(day, minute + step, zone)
-        if start is None or end is None or end <= start or start < not_before:
+        start, cell_end = local_instant(day, minute, zone), local_instant(day, minute + step, zone)
+        if start is None or cell_end is None or cell_end <= start or start < not_before:
             continue
+        end = start + length
         if any(piece.start <= start and end <= piece.end for piece in free):
             found.append((minute, minute + step, start, end))
     return found

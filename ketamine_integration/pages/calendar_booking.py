@@ -4,6 +4,8 @@ course) is picked. The form is the course page's, posting to its booking (pages/
 book_session), which comes back to the calendar when it books, and here when it refuses."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,6 +22,8 @@ from ..patients.access import load_patient_record, visible_patients
 from ..patients.care_team import may_add_members
 from ..patients.models import Patient
 from ..patients.services import search_patients_stmt
+from ..db.clinic_time import to_clinic
+from ..scheduling.calendar import Filters
 from ..scheduling.forms import BookForm
 from ..scheduling.services import BOOKABLE_IN
 from ..web import access
@@ -31,8 +35,9 @@ from .booking_forms import book_form_choices
 PICK_LIMIT = 20
 #: the phases a course books any session in
 BOOKING_PHASES = sorted({phase.value for phases in BOOKABLE_IN.values() for phase in phases})
-#: what a free slot's link says, carried from the picker to the form
-SLOT_ARGS = ("starts_at", "clinician", "room", "kind", "modality")
+#: what a free slot's link says, carried from the picker to the form; "calendar": the calendar's own
+#: filters (its query string), so that the booking comes back to the view it was made from
+SLOT_ARGS = ("starts_at", "clinician", "room", "kind", "modality", "calendar")
 
 
 class SlotForm(FlaskForm):
@@ -46,6 +51,16 @@ class SlotForm(FlaskForm):
 
 def slot_args() -> dict[str, str]:
     return {k: request.args[k] for k in SLOT_ARGS if request.args.get(k)}
+
+
+def calendar_back(day=None) -> dict[str, str]:
+    """The calendar address's arguments to come back to: the view and filters the free slot was
+    chosen in (read again through Filters: anything else in it is dropped), on `day` (the day booked)
+    when given; without them (a form opened otherwise), the slot's own day."""
+    filters = Filters.from_query(request.values.get("calendar", ""))
+    if filters is None:
+        return {"date": day.isoformat()} if day else {}
+    return filters.args(**({"date": day.isoformat()} if day else {}))
 
 
 @access.permission("schedule.book")
@@ -68,7 +83,8 @@ def _slot_words(slot: SlotForm) -> dict:
     clinician = db.session.get(User, parse_id(request.args.get("clinician")) or 0)
     room = db.session.get(Room, parse_id(request.args.get("room")) or 0)
     return {"starts_at": slot.starts_at.data, "clinician": clinician.display_name if clinician else None,
-            "room": room.name if room else None, "args": slot_args()}
+            "room": room.name if room else None, "args": slot_args(),
+            "back": calendar_back(to_clinic(slot.starts_at.data).date())}
 
 
 def _pick_patient(slot: SlotForm):
@@ -109,8 +125,10 @@ def booking_page(course: TreatmentCourse, form: BookForm, *, status: int = 200):
     may_add = may_add_members(current_user, course.patient)
     book_form_choices(course, form, may_add)
     books = [kind for kind, phases in BOOKABLE_IN.items() if course.current_phase in phases]
+    day = to_clinic(form.starts_at.data).date() if form.starts_at.data else None
     return render_template("scheduling/calendar_book.html", course=course, form=form, may_add_to_team=may_add,
-                           books=books, problem=None, slot=None), status
+                           books=books, problem=None, slot=None, back=calendar_back(day),
+                           calendar=urlencode(calendar_back()) if request.values.get("calendar") else None), status
 
 
 #: (endpoint, URL, view, methods), as pages/course.py's

@@ -14,7 +14,7 @@ from ..courses import services
 from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
 from .booking_forms import book_form_choices, only_team_choices
-from .calendar_booking import booking_page
+from .calendar_booking import booking_page, calendar_back
 from .course_end import ending_preview
 from .course_next import CoursePageFacts, next_actions
 from ..domain.measures import MEASURES
@@ -307,9 +307,11 @@ def book_session(course_id: int):
     if done:
         audit.record("appointment.create", obj=appointment, patient_id=course.patient_id, detail=appointment.kind)
         flash(f"{appointment.label} booked.", "success")
-        if from_calendar:  # back to the week it was booked in, the therapist's
-            return redirect(url_for("scheduling.calendar_view", therapist=appointment.clinician_id,
-                                    date=to_clinic(appointment.starts_at).date().isoformat()))
+        if from_calendar:  # back to the view and filters it was booked from, on the day booked
+            day = to_clinic(appointment.starts_at).date()
+            back = calendar_back(day) if request.form.get("calendar") else {
+                "therapist": str(appointment.clinician_id), "date": day.isoformat()}  # the therapist's week
+            return redirect(url_for("scheduling.calendar_view", **back))
         return _back_to_course(course.id, "windows")
     audit.record("appointment.create", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                  detail="refused")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from urllib.parse import parse_qsl
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, lazyload
@@ -112,6 +113,13 @@ class Filters:
                    by=args.get("by") if args.get("by") in GROUPS else "clinician",
                    therapist_id=parse_id(args.get("therapist")), room_id=parse_id(args.get("room")),
                    kind=args.get("kind") if args.get("kind") in KINDS else None)
+
+    @classmethod
+    def from_query(cls, query: str) -> Filters | None:
+        """The filters a query string names (what the calendar's address carried into a booking
+        form, so that the booking comes back to the same view), or None when it names none."""
+        args = dict(parse_qsl((query or "")[:500]))
+        return cls.from_args(args) if args else None
 
     @property
     def period(self) -> tuple[date, date]:

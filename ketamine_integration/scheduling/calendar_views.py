@@ -6,6 +6,7 @@ slot is pages/calendar_booking.py (it composes a course's booking form)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 from flask import render_template, request
 from flask_login import current_user
@@ -13,7 +14,7 @@ from sqlalchemy import Select, select
 
 from ..accounts.models import THERAPIST
 from ..audit import services as audit
-from ..bookings.availability import active_rooms
+from ..bookings.availability import active_rooms, session_minutes
 from ..bookings.models import KINDS, Appointment
 from ..db.clinic_time import to_clinic
 from ..db.types import utcnow
@@ -62,17 +63,23 @@ def calendar_view():
     scope = calendar_scope(current_user, filters.therapist_id)
     filters = replace(filters, therapist_id=scope.clinician_id)
     first, last = filters.period
+    # a free slot books the session type shown when it is one that is booked here, else an
+    # integration session: it is offered only where that type's whole length is free
+    slot_kind = filters.kind if filters.kind in BOOKABLE_IN else "integration"
+    slot_minutes = session_minutes()[slot_kind]
     grid = time_grid(first, last, now=utcnow(), by="day" if filters.view == "week" else filters.by,
                      clinician_id=scope.clinician_id, room_id=filters.room_id, kind=filters.kind,
-                     patient_ids=scope.patient_ids, offer_slots=current_user.can("schedule.book"))
+                     patient_ids=scope.patient_ids, offer_slots=current_user.can("schedule.book"),
+                     slot_minutes=slot_minutes)
     audit.record("patient.list", detail=f"calendar; {grid.sessions} sessions")
-    # a free slot books the session type shown, when only one bookable type is
-    bookable = filters.kind if filters.kind in BOOKABLE_IN else None
+    # the booking comes back to this view, these filters and the day booked (pages/course.py book_session)
+    slot_args = {"kind": slot_kind, "calendar": urlencode(filters.args())}
     return render_template(
         "scheduling/calendar.html", grid=grid, filters=filters, views=VIEWS, groups=GROUPS, kinds=KINDS,
         previous=filters.day - filters.step, following=filters.day + filters.step, sees_all=scope.sees_all,
         scope_words=scope.words, clinicians=clinician_choices(THERAPIST) if scope.sees_all else [],
-        rooms=active_rooms(), slot_args={"kind": bookable} if bookable else {})
+        rooms=active_rooms(), slot_args=slot_args, slot_kind=KINDS[slot_kind], slot_minutes=slot_minutes,
+        view_args=filters.args(view=None, date=None))
 
 
 @routes.route("/appointments/<id:appointment_id>")

@@ -24,11 +24,13 @@ from ..bookings.availability import (active_rooms, available, busy_by_clinician,
 from ..bookings.models import KINDS, Room
 from ..db.clinic_time import clinic_zone
 from ..domain.slots import Interval, subtract
-from ..domain.time_grid import DAY_MINUTES, HourSpan, Placement, free_cells, hour_span, now_row, place_all, wall_minute
+from ..domain.time_grid import (DAY_MINUTES, HourSpan, Placement, free_cells, hour_span, now_row, place_all,
+                                readable_lanes, wall_minute)
 from ..extensions import db
 from .calendar import Entry, entries
 
-#: a free slot's length on the grid, in minutes (the booking takes its session type's length)
+#: how often a free slot may start, in minutes: the cell it is drawn in (the session it offers is
+#: its session type's length, all of it free)
 SLOT_MINUTES = 30
 #: hours shown when the clinic has no working hours and no sessions to take them from
 EMPTY_CLINIC_HOURS = (8, 18)
@@ -48,15 +50,18 @@ class Block:
     """A session on the grid; its link's text is its full description."""
 
     entry: Entry
-    place: Placement
+    place: Placement | None
     times: str
     day: str
     free = False
+    more = False
 
 
 @dataclass(frozen=True)
 class FreeSlot:
-    """A free SLOT_MINUTES cell a booking can start from, with whom and where (None: chosen on the form)."""
+    """A time a session of the grid's slot length can start, all of it free, with whom and where
+    (None: chosen on the form); drawn in the SLOT_MINUTES cell it starts in, named by its real
+    start and end."""
 
     starts_at: datetime
     ends_at: datetime
@@ -64,10 +69,11 @@ class FreeSlot:
     clinician: str | None
     room_id: int | None
     room: str | None
-    place: Placement
+    place: Placement | None
     times: str
     day: str
     free = True
+    more = False
 
     @property
     def label(self) -> str:
@@ -82,23 +88,57 @@ class FreeSlot:
 
 
 @dataclass(frozen=True)
+class More:
+    """Sessions (and free slots) of a column past its readable lanes, drawn as one "+k more" in its
+    last lane: a link to a view wide enough for them (`args`: the calendar address's changes), or,
+    where the column is alone already (None), a list that opens in place."""
+
+    place: Placement
+    items: tuple[Block | FreeSlot, ...]
+    times: str
+    day: str
+    args: dict[str, str] | None
+    free = False
+    more = True
+
+    @property
+    def sessions(self) -> int:
+        return sum(not i.free for i in self.items)
+
+    @property
+    def label(self) -> str:
+        """Its link's name: how many, when, and where they are shown."""
+        slots = len(self.items) - self.sessions
+        what = " and ".join(part for part in (
+            f"{self.sessions} more session{'s' if self.sessions != 1 else ''}" if self.sessions else "",
+            f"{slots} {'more ' if not self.sessions else ''}free slot{'s' if slots != 1 else ''}" if slots else "")
+            if part)
+        return f"{what}, {self.times}, {self.day}"
+
+
+@dataclass(frozen=True)
 class Column:
     key: str
     heading: str
     day: date
     is_today: bool
-    #: sessions and free slots, by start (the order a keyboard and a screen reader meet them)
-    items: tuple[Block | FreeSlot, ...]
+    #: what is drawn: sessions, free slots and "+k more", by start (the order a keyboard and a screen
+    #: reader meet them)
+    items: tuple[Block | FreeSlot | More, ...]
     lanes: int
     now_row: int | None
 
     @property
     def blocks(self) -> list[Block]:
-        return [i for i in self.items if not i.free]
+        """Every session of the column, those folded into a "+k more" too, by start."""
+        return sorted((b for b in self._all() if not b.free), key=lambda b: (b.entry.starts_at, b.entry.id))
 
     @property
     def free(self) -> list[FreeSlot]:
-        return [i for i in self.items if i.free]
+        return sorted((i for i in self._all() if i.free), key=lambda i: i.starts_at)
+
+    def _all(self) -> list[Block | FreeSlot]:
+        return [x for i in self.items for x in (i.items if i.more else (i,))]
 
 
 @dataclass(frozen=True)
@@ -141,12 +181,14 @@ class _Free:
 
 def time_grid(first: date, last: date, *, now: datetime, by: str = "day", clinician_id: int | None = None,
               room_id: int | None = None, kind: str | None = None, patient_ids: Select | None = None,
-              offer_slots: bool = False) -> TimeGrid:
+              offer_slots: bool = False, slot_minutes: int = SLOT_MINUTES) -> TimeGrid:
     """The grid of `first` to `last` (by "day"), or of `first` alone by "clinician" or "room".
 
     clinician_id, room_id, kind, patient_ids: only those sessions (and, for a clinician, only their
     free time). offer_slots: look for free slots (for a user who may book): a therapist's free time,
-    in a free room. The queries are the same however many sessions there are."""
+    in a free room, for a session of `slot_minutes` (the length of the session type a slot books).
+    Where more sessions overlap than a column shows readably side by side, the rest are one "+k
+    more". The queries are the same however many sessions there are."""
     zone = clinic_zone()
     period = Interval(datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone))
     found = entries(first, last, clinician_id=clinician_id, room_id=room_id, patient_ids=patient_ids, kind=kind,
@@ -161,8 +203,31 @@ def time_grid(first: date, last: date, *, now: datetime, by: str = "day", clinic
     free, note = None, None
     if offer_slots:
         free, note = _free_time(specs, by, therapists, rooms, hours, period, clinician_id)
-    columns = tuple(_column(s, span, zone, now, free, therapists) for s in specs)
+    fit = _Fit(readable_lanes(len(specs)), by, len(specs) == 1, slot_minutes)
+    columns = tuple(_column(s, span, zone, now, free, therapists, fit) for s in specs)
     return TimeGrid(span, columns, by, now.astimezone(zone), note)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """How a column's items are laid out: lanes side by side at most, what a "+k more" opens (a
+    day's view, one column's, or, for a column alone, nothing wider), a free slot's length."""
+
+    lanes: int
+    by: str
+    alone: bool
+    slot_minutes: int
+
+    def more_args(self, spec: _Spec) -> dict[str, str] | None:
+        if self.by == "day":
+            return {"view": "day", "date": spec.day.isoformat()}
+        if self.alone:
+            return None
+        if self.by == "clinician":
+            return {"view": "day", "date": spec.day.isoformat(), "by": "clinician", "therapist": str(spec.clinician_id)}
+        if isinstance(spec.room_id, int):
+            return {"view": "day", "date": spec.day.isoformat(), "by": "room", "room": str(spec.room_id)}
+        return None  # the telehealth column: no room to show alone
 
 
 @dataclass(frozen=True)
@@ -288,32 +353,41 @@ def _slot_at(spec: _Spec, free: _Free, start: datetime, end: datetime) -> tuple[
     return clinician, room
 
 
-def _column(spec: _Spec, span: HourSpan, zone, now: datetime, free: _Free | None, names: dict[int, str]) -> Column:
-    """A column's sessions and free slots, placed side by side where they overlap."""
+def _column(spec: _Spec, span: HourSpan, zone, now: datetime, free: _Free | None, names: dict[int, str],
+            fit: _Fit) -> Column:
+    """A column's sessions and free slots, placed side by side where they overlap, those past its
+    readable lanes folded into a "+k more"."""
     ranges, makers = [], []
     for e in spec.entries:
         start, end = wall_minute(e.starts_at, spec.day, zone), wall_minute(e.ends_at, spec.day, zone)
         ranges.append((start, max(end, start + 1)))
         makers.append(lambda place, e=e: Block(e, place, _times(e.starts_at, e.ends_at, zone), day_words(spec.day)))
     if free is not None:
-        for start_min, end_min, start, end, clinician, room in _free_slots(spec, span, zone, now, free):
+        for start_min, end_min, start, end, clinician, room in _free_slots(spec, span, zone, now, free,
+                                                                           fit.slot_minutes):
             ranges.append((start_min, end_min))
             makers.append(lambda place, s=start, t=end, c=clinician, r=room: FreeSlot(
                 s, t, c, names.get(c) if c else None, r, dict(free.rooms).get(r) if r else None, place,
                 _times(s, t, zone), day_words(spec.day)))
-    places, lanes = place_all(ranges, span)
-    items = sorted((make(place) for make, place in zip(makers, places)),
+    places, folds, lanes = place_all(ranges, span, fit.lanes)
+    made = [make(place) for make, place in zip(makers, places)]
+    mores = [More(f.place, tuple(made[i] for i in f.hidden), f"{f.start // 60:02d}:{f.start % 60:02d}–"
+                  f"{f.end // 60 % 24:02d}:{f.end % 60:02d}", day_words(spec.day), fit.more_args(spec))
+             for f in folds]
+    items = sorted([i for i in made if i.place is not None] + mores,
                    key=lambda i: (i.place.row, i.free, i.place.lane))
     today = now.astimezone(zone).date() == spec.day
     return Column(spec.key, spec.heading, spec.day, today, tuple(items), lanes, now_row(now, spec.day, zone, span))
 
 
-def _free_slots(spec: _Spec, span: HourSpan, zone, now: datetime, free: _Free):
-    """(start minute, end minute, start, end, clinician id, room id) of each free slot of the column."""
+def _free_slots(spec: _Spec, span: HourSpan, zone, now: datetime, free: _Free, minutes: int):
+    """(start minute, cell end minute, start, end, clinician id, room id) of each free slot of the
+    column: a session of `minutes` fits there whole, with its therapist and room free throughout."""
     whole_day = [Interval(datetime.combine(spec.day, time.min, zone),
                           datetime.combine(spec.day + timedelta(days=1), time.min, zone))]
     found = []
-    for start_min, end_min, start, end in free_cells(whole_day, spec.day, zone, span, SLOT_MINUTES, now):
+    for start_min, end_min, start, end in free_cells(whole_day, spec.day, zone, span, SLOT_MINUTES, now,
+                                                     length=minutes):
         parties = _slot_at(spec, free, start, end)
         if parties is not None:
             found.append((start_min, end_min, start, end, *parties))

@@ -57,7 +57,8 @@ def test_staff_book_a_free_slot_see_the_block_open_it_and_move_it(live_server, p
     expect(page).to_have_url(re.compile(r"therapist=\d+"))
     page.get_by_role("link", name="Next week").click()
     monday = datetime.now(NY).date() + timedelta(days=7 - datetime.now(NY).weekday())
-    slot = page.get_by_role("link", name=f"Book 10:00–10:30 with Hazel Quint in Cedar Room, {_day_words(monday)}")
+    # a slot is named by the session it books: 50 minutes, all of them free
+    slot = page.get_by_role("link", name=f"Book 10:00–10:50 with Hazel Quint in Cedar Room, {_day_words(monday)}")
     _shot(page, "calendar-week-1280")
     slot.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -69,6 +70,8 @@ def test_staff_book_a_free_slot_see_the_block_open_it_and_move_it(live_server, p
     expect(page.get_by_label("Room", exact=True).locator("option:checked")).to_have_text("Cedar Room")
     page.get_by_role("button", name="Book", exact=True).click()
     expect(page.get_by_text("Integration session booked.")).to_be_visible()
+    # back to the view it was booked from: Hazel's week
+    expect(page).to_have_url(re.compile(rf"view=week&date={monday}&by=clinician&therapist=\d+$"))
     block = page.get_by_role("link", name=re.compile(
         rf"{_day_words(monday)}, 10:00–10:50.*Testa Gridded.*Integration session.*with Hazel Quint.*Cedar Room.*Booked"))
     expect(block).to_be_visible()
@@ -126,7 +129,7 @@ def test_the_calendar_fits_a_phone_as_a_list_and_a_desktop_as_a_grid(live_server
     day = page.locator("section.tg-list-col", has=page.get_by_role("heading", name=re.compile(_day_words(tomorrow))))
     expect(day.get_by_role("link", name=re.compile(r"10:00–10:50.*Testa Gridded"))).to_be_visible()
     day.get_by_text(re.compile(r"^Free slots")).click()
-    expect(day.get_by_role("link", name=f"Book 11:00–11:30 with Hazel Quint in Cedar Room, {_day_words(tomorrow)}")
+    expect(day.get_by_role("link", name=f"Book 11:00–11:50 with Hazel Quint in Cedar Room, {_day_words(tomorrow)}")
            ).to_be_visible()
     _shot(page, "calendar-week-375")
     page.emulate_media(media="print")

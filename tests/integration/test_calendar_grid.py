@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from html import unescape
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -130,6 +131,40 @@ def test_overlapping_sessions_sit_side_by_side(clinic, make, auth, client):
     assert item_classes(week, "Testa Gridded").split()[2:] == ["tg-l1", "tg-w1"]
     assert item_classes(week, "Testa Elsewhere").split()[2:] == ["tg-l2", "tg-w1"]
     assert 'class="tg-body tg-lanes2"' in week.get_data(as_text=True)
+
+
+def test_more_overlapping_sessions_than_a_column_shows_readably_are_one_more_link(clinic, make, auth, client):
+    """Issue 21 review: twelve sessions on a Friday morning shrank to slivers reading "0…" in the week.
+    A week's column shows two lanes side by side; past them, "+k more" links to that day's view,
+    where each clinician has a column; the list (narrow screens, paper) still lists every one."""
+    monday = next_monday()
+    for n in range(3):  # three at 10:00, each with its own room and patient
+        patient = make.patient(family_name=f"Crowd{n}")
+        course = make.course(patient, clinic["other"] if n else clinic["therapist"], clinic["prescriber"],
+                             phase="integration")
+        clinic[f"p{n}"], clinic[f"c{n}"], clinic[f"r{n}"] = patient, course, make.room(f"Room {n}")
+        add_appointment(make, clinic, at(monday, 10), clinician="other" if n else "therapist", course=f"c{n}",
+                        patient=f"p{n}", room=f"r{n}")
+    auth.login("desk")
+    week = client.get(f"/calendar?date={monday}&kind=integration")
+    html = week.get_data(as_text=True)
+    assert len(blocks(week)) == 1 and len(_listed(week)) == 3
+    [(href, name)] = re.findall(r'<a class="tg-more" href="([^"]*)" aria-label="([^"]*)"', html)
+    assert unescape(name) == f"2 more sessions, 10:00–10:50, {monday:%a %b} {monday.day}: open the view that shows them"
+    path, query = unescape(href).split("?")
+    assert path == "/calendar" and dict(parse_qsl(query)) == {"view": "day", "date": str(monday), "by": "clinician",
+                                                              "kind": "integration"}
+    assert f"{monday:%a %b} {monday.day} : 3 sessions" in page_text(week)  # the column's heading counts all
+    assert 'class="tg-body tg-lanes2"' in html
+    # the day view by clinician: Ivo's two side by side in his column (the day has two columns: seven lanes)
+    day = client.get(unescape(href))
+    assert len(blocks(day)) == 3 and 'class="tg-more"' not in day.get_data(as_text=True)
+
+
+def _listed(response) -> list[str]:
+    html = response.get_data(as_text=True)
+    listed = html[html.index('class="tg-list"'):]
+    return [words(m) for m in re.findall(r'<a class="tg-block[^"]*"[^>]*>(.*?)</a>', listed, flags=re.S)]
 
 
 def test_cancelled_and_no_show_sessions_say_so_in_words(clinic, make, auth, client):
@@ -257,15 +292,23 @@ def test_free_slots_name_the_time_therapist_and_room_and_skip_busy_time(clinic, 
     auth.login("desk")
     week = client.get(f"/calendar?date={monday}&therapist={clinic['therapist']}")
     labels = [s for s in slots(week) if s.endswith(f"{monday:%a %b} {monday.day}")]
-    assert labels[0] == f"Book 09:00–09:30 with Hazel Quint in Birch Room, {monday:%a %b} {monday.day}"
+    # a slot is a 50-minute integration session (the type booked when none is chosen), all of it
+    # free, named by its real start and end
+    assert labels[0] == f"Book 09:00–09:50 with Hazel Quint in Birch Room, {monday:%a %b} {monday.day}"
     starts = [label.split()[1][:5] for label in labels]
-    assert "10:00" not in starts and "10:30" not in starts and "11:00" in starts
-    assert any(label.startswith("Book 13:00–13:30 with Hazel Quint in Cedar Room") for label in labels)
-    assert len(labels) == 16 - 2
-    # a room's day: free while the room is and some therapist is
+    # 09:30 would run into the 10:00 booking, 16:30 past the therapist's 17:00
+    assert "09:30" not in starts and "10:00" not in starts and "10:30" not in starts and "11:00" in starts
+    assert "16:00" in starts and "16:30" not in starts
+    assert any(label.startswith("Book 13:00–13:50 with Hazel Quint in Cedar Room") for label in labels)
+    assert len(labels) == 12
+    # a room's day: free while the room is and some therapist is, for the whole session
     rooms = client.get(f"/calendar?date={monday}&view=day&by=room&room={clinic['room2']}")
-    assert f"Book 12:30–13:00 in Birch Room, {monday:%a %b} {monday.day}" in slots(rooms)
-    assert not any(s.startswith("Book 13:00") for s in slots(rooms))
+    assert f"Book 12:00–12:50 in Birch Room, {monday:%a %b} {monday.day}" in slots(rooms)
+    assert not any(s.startswith(("Book 12:30", "Book 13:00")) for s in slots(rooms))
+    # a session type chosen: slots of its length (a 30-minute follow-up fits at 12:30 in Birch Room)
+    follow_ups = client.get(f"/calendar?date={monday}&view=day&by=room&room={clinic['room2']}&kind=follow_up")
+    assert f"Book 12:30–13:00 in Birch Room, {monday:%a %b} {monday.day}" in slots(follow_ups)
+    assert "a 30-minute follow-up fits whole" in page_text(follow_ups)
 
 
 # -- booking a free slot -------------------------------------------------------------------
@@ -274,7 +317,7 @@ def test_a_free_slot_opens_the_booking_form_filled_in_and_books_back_to_the_cale
     monday = next_monday()
     auth.login("desk")
     week = client.get(f"/calendar?date={monday}&therapist={clinic['therapist']}")
-    label = f"Book 10:00–10:30 with Hazel Quint in Birch Room, {monday:%a %b} {monday.day}"
+    label = f"Book 10:00–10:50 with Hazel Quint in Birch Room, {monday:%a %b} {monday.day}"
     picker = client.get(slot_href(week, label))
     assert picker.status_code == 200
     text = page_text(picker)
@@ -289,15 +332,44 @@ def test_a_free_slot_opens_the_booking_form_filled_in_and_books_back_to_the_cale
     assert re.search(rf'<option selected value="{clinic["therapist"]}">Hazel Quint', html)
     assert re.search(rf'<option selected value="{clinic["room2"]}">Birch Room', html)
     assert 'name="return_to" value="calendar"' in html
+    [calendar] = re.findall(r'name="calendar" value="([^"]*)"', html)
     booked = auth.post(f"/courses/{clinic['course']}/sessions", {
         "kind": "integration", "starts_at": f"{monday}T10:00", "clinician": clinic["therapist"],
-        "modality": "in_person", "room": clinic["room2"], "return_to": "calendar"})
+        "modality": "in_person", "room": clinic["room2"], "return_to": "calendar", "calendar": unescape(calendar)})
     assert booked.status_code == 302
-    assert booked.headers["Location"] == f"/calendar?therapist={clinic['therapist']}&date={monday}"
+    assert booked.headers["Location"] == f"/calendar?view=week&date={monday}&by=clinician&therapist={clinic['therapist']}"
     after = client.get(booked.headers["Location"])
     assert "Integration session booked." in page_text(after)
     assert any(b.startswith(f"{monday:%a %b} {monday.day}, 10:00–10:50, Testa Gridded") for b in blocks(after))
     assert make.audit_rows(action="appointment.create")[-1].patient_id == clinic["patient"]
+
+
+def test_a_booking_from_a_day_view_comes_back_to_that_view_and_its_filters(clinic, make, auth, client):
+    """Issue 21 review: booked from a free slot of the day view by room, the calendar came back as
+    the week. The view, its columns and filters travel with the slot, to the day booked."""
+    monday = next_monday()
+    auth.login("desk")
+    day = client.get(f"/calendar?date={monday}&view=day&by=room&room={clinic['room2']}&kind=integration")
+    href = slot_href(day, f"Book 11:00–11:50 in Birch Room, {monday:%a %b} {monday.day}")
+    picker = client.get(href)
+    back = f"/calendar?view=day&amp;date={monday}&amp;by=room&amp;room={clinic['room2']}&amp;kind=integration"
+    assert f'href="{back}">Back to the calendar' in picker.get_data(as_text=True)
+    [pick] = re.findall(r'href="([^"]*)">Book for Testa Gridded', picker.get_data(as_text=True))
+    html = client.get(unescape(pick)).get_data(as_text=True)
+    assert f'href="{back}">Back to the calendar' in html
+    [calendar] = re.findall(r'name="calendar" value="([^"]*)"', html)
+    form = {"kind": "integration", "starts_at": f"{monday}T11:00", "clinician": clinic["therapist"],
+            "modality": "in_person", "room": clinic["room2"], "return_to": "calendar", "calendar": unescape(calendar)}
+    booked = auth.post(f"/courses/{clinic['course']}/sessions", form)
+    assert booked.headers["Location"] == unescape(back)
+    assert any(b.startswith("11:00–11:50, Testa Gridded") for b in blocks(client.get(booked.headers["Location"])))
+    # a refusal shows the form again, still carrying the way back
+    refused = auth.post(f"/courses/{clinic['course']}/sessions", form)
+    assert refused.status_code == 422 and f'href="{back}">Back to the calendar' in refused.get_data(as_text=True)
+    # what else the field carries is dropped: only the calendar's own filters come back
+    odd = dict(form, starts_at=f"{monday}T14:00", calendar="view=day&next=https://evil.example&by=nonsense")
+    assert auth.post(f"/courses/{clinic['course']}/sessions", odd).headers["Location"] == \
+        f"/calendar?view=day&date={monday}&by=clinician"
 
 
 def test_a_refused_booking_from_the_calendar_comes_back_to_its_form(clinic, make, auth, client):

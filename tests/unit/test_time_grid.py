@@ -8,7 +8,8 @@ import pytest
 
 from ketamine_integration.domain.slots import Interval
 from ketamine_integration.domain.time_grid import (HourSpan, Placement, free_cells, hour_span, lanes,
-                                                   local_instant, now_row, place_all, rows_of, wall_minute)
+                                                   local_instant, now_row, place_all, readable_lanes, rows_of,
+                                                   wall_minute)
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -96,9 +97,55 @@ def test_more_overlaps_than_lanes_share_the_last():
 
 
 def test_place_all_gives_rows_and_lanes():
-    placed, count = place_all([(600, 650), (630, 660)], NINE_TO_FIVE)
-    assert count == 2
+    placed, folded, count = place_all([(600, 650), (630, 660)], NINE_TO_FIVE)
+    assert count == 2 and folded == []
     assert placed == [Placement(13, 10, 0, 1), Placement(19, 6, 1, 1)]
+
+
+@pytest.mark.parametrize("ranges, max_lanes, shown, folded, count", [
+    # two overlapping, two lanes: nothing folded
+    ([(600, 650), (630, 660)], 2, [0, 1], [], 2),
+    # three at 09:00 in a week's column of two lanes: the first shown, the other two "+2 more" beside it
+    ([(540, 590), (540, 590), (540, 590)], 2, [0], [((540, 590), (1, 2))], 2),
+    # twelve hour-long ones starting every quarter hour (the review's Friday): four at once take four
+    # lanes; the first lane is shown, the rest are one "+9 more" over their whole time
+    ([(540 + 15 * n, 600 + 15 * n) for n in range(12)], 2, [0, 4, 8],
+     [((555, 765), (1, 2, 3, 5, 6, 7, 9, 10, 11))], 2),
+    # three at 09:00 fold, a pair at 14:00 fits: folding one group leaves the other as it is
+    ([(540, 590), (540, 590), (540, 590), (840, 890), (850, 900)], 2, [0, 3, 4], [((540, 590), (1, 2))], 2),
+    # three lanes allowed: two shown, the third and fourth folded into the third lane
+    ([(540, 600)] * 4, 3, [0, 1], [((540, 600), (2, 3))], 3),
+    # ten at once in a column alone (eight lanes): seven shown, "+3 more" in the eighth
+    ([(600, 660)] * 10, 8, [0, 1, 2, 3, 4, 5, 6], [((600, 660), (7, 8, 9))], 8),
+])
+def test_overlaps_past_the_readable_lanes_fold_into_one_more(ranges, max_lanes, shown, folded, count):
+    placed, folds, lanes_used = place_all(ranges, NINE_TO_FIVE, max_lanes)
+    assert [i for i, p in enumerate(placed) if p is not None] == shown
+    assert [((f.start, f.end), f.hidden) for f in folds] == folded
+    assert lanes_used == count
+    # the "+k more" sits in the last lane, and nothing shown shares a lane with it at its time
+    for f in folds:
+        assert f.place.lane == max_lanes - 1
+        assert not any(p is not None and p.lane + p.width > f.place.lane and ranges[i][0] < f.end
+                       and f.start < ranges[i][1] for i, p in enumerate(placed))
+
+
+def test_a_session_beside_no_fold_widens_into_the_last_lane():
+    # three at 09:00 fold; one at 10:00 alone takes both lanes
+    placed, folds, _ = place_all([(540, 590), (540, 590), (540, 590), (600, 650)], NINE_TO_FIVE, 2)
+    assert (placed[3].lane, placed[3].width) == (0, 2) and (placed[0].lane, placed[0].width) == (0, 1)
+
+
+@pytest.mark.parametrize("columns, expected", [
+    (7, 2),   # a week: two lanes a day
+    (5, 2),   # five clinicians' columns
+    (3, 4),   # three rooms
+    (2, 7),   # two clinicians
+    (1, 8),   # one column alone: every lane
+    (20, 2),  # never fewer than two
+])
+def test_readable_lanes(columns, expected):
+    assert readable_lanes(columns) == expected
 
 
 @pytest.mark.parametrize("now, day, span, expected", [
@@ -134,6 +181,16 @@ def test_free_cells_inside_free_time_and_after_now():
     assert cells[0][2:] == (ny(2026, 6, 1, 9, 30), ny(2026, 6, 1, 10))
 
 
+def test_free_cells_fit_the_whole_session_and_end_when_it_does():
+    """Issue 21 review: a slot labelled 13:30-14:00 booked a 50-minute session ending 14:20. A start
+    is offered only where the session's whole length is free, and ends when the session does."""
+    free = [Interval(ny(2026, 6, 1, 13), ny(2026, 6, 1, 14))]
+    cells = free_cells(free, JUNE, NY, NINE_TO_FIVE, 30, not_before=ny(2026, 6, 1, 9), length=50)
+    # 13:00-13:50 fits in the free hour; 13:30-14:20 does not
+    assert [(s, e) for s, e, _, _ in cells] == [(780, 810)]
+    assert cells[0][2:] == (ny(2026, 6, 1, 13), ny(2026, 6, 1, 13, 50))
+
+
 def test_free_cells_skip_the_hour_the_clocks_skip():
     whole_night = [Interval(ny(2026, 3, 7, 12), ny(2026, 3, 9, 12))]
     cells = free_cells(whole_night, SPRING, NY, HourSpan(0, 5 * 60), 30, not_before=ny(2026, 3, 7, 0))
@@ -146,5 +203,6 @@ def test_free_cells_on_the_day_the_clocks_go_back():
     whole_night = [Interval(ny(2026, 10, 31, 12), ny(2026, 11, 2, 12))]
     cells = free_cells(whole_night, FALL, NY, HourSpan(0, 3 * 60), 30, not_before=ny(2026, 10, 31, 0))
     assert [s for s, _, _, _ in cells] == [0, 30, 60, 90, 120, 150]
-    # 01:30 to 02:00 on the wall clock spans the repeated hour: an hour and a half of real time
-    assert cells[3][3] - cells[3][2] == timedelta(minutes=90)
+    # the 01:30 cell is drawn to 02:00 on the wall clock (an hour and a half of real time, across the
+    # repeated hour), but the session it offers lasts its length: it ends 30 minutes after it starts
+    assert cells[3][:2] == (90, 120) and cells[3][3] - cells[3][2] == timedelta(minutes=30)

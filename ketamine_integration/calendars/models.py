@@ -12,6 +12,9 @@ from ..extensions import db
 
 #: how much of the patient a feed event names: initials (the default) or nothing
 FEED_IDENTITY = {"initials": "Session type and patient initials", "none": "Session type only"}
+#: what a feed event says besides its time and place, by FEED_IDENTITY's key, as a sentence goes on
+FEED_EVENT_SAYS = {"initials": "the session type and the patient's initials",
+                   "none": "the session type, and nothing about the patient"}
 
 
 class CalendarFeed(db.Model):

@@ -19,7 +19,7 @@ from ..web.forms import submit
 from . import services
 from ..busy_times.forms import CalendarImportForm
 from .forms import FeedForm, FeedIdentityForm
-from .models import FEED_IDENTITY, CalendarFeed
+from .models import FEED_EVENT_SAYS, FEED_IDENTITY, CalendarFeed
 
 bp = Blueprint("calendars", __name__)
 ICS = "text/calendar; charset=utf-8"
@@ -31,7 +31,7 @@ def _page(*, form=None, identity_form=None, new_feed=None, status=200):
     identity = services.feed_identity()
     return render_template("calendars/feeds.html", feeds=feeds, form=form or FeedForm(), new_feed=new_feed,
                            identity_form=identity_form or FeedIdentityForm(identity=identity),
-                           identity_label=FEED_IDENTITY[identity], clinic_wide=services.clinic_wide(current_user)
+                           event_says=FEED_EVENT_SAYS[identity], clinic_wide=services.clinic_wide(current_user)
                            ), status
 
 

@@ -18,6 +18,7 @@ from ..documents.coordination_report import (ActionStepProgress, CoordinationRep
                                              ThemeEntry, ThemesAndInsights, TreatmentSummary, VitalSigns,
                                              WindowCoverage)
 from ..domain import measures as scoring
+from ..domain.dosing import route_label
 from ..domain.coverage import (ATTENDED, BOOKED, CANCELLED, CLINIC_CANCELLED, LATE_CANCELLED, NO_SHOW,
                                Coverage)
 from ..experience.models import SIGNED as DOSING_SIGNED
@@ -98,8 +99,8 @@ def _dosing(sessions: list[DosingSession]) -> tuple[DosingEntry, ...]:
 def _dosing_entry(session: DosingSession) -> DosingEntry:
     dose = f"{session.dose_mg} mg" + (f" ({session.dose_mg_per_kg} mg/kg)" if session.dose_mg_per_kg else "")
     words = record_words(session.setting)
-    return DosingEntry(sequence=session.sequence, when=format_local(session.started_at), route=session.route,
-                       medication=session.medication, dose=dose, vitals=_vitals(session),
+    return DosingEntry(sequence=session.sequence, when=format_local(session.started_at),
+                       route=route_label(session.route), medication=session.medication, dose=dose, vitals=_vitals(session),
                        sedation=session.sedation or "—", dissociation=session.dissociation or "—",
                        monitoring=session.monitoring_minutes,
                        adverse_events=tuple(f"{e.event_type} ({e.severity})"

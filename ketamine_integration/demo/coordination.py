@@ -1,7 +1,8 @@
 """Demo coordination: releases of information with different scopes (one revoked, one to an
 outside clinic, one to a prescriber outside the patient's care team), a therapist–prescriber
-conversation with a reply and an urgent note waiting, a prescriber's note waiting on a therapist, a note
-to the outside prescriber, and reports."""
+conversation with a reply and an urgent note waiting (on prescriber2, about the PHQ-9 of the open
+safety alert, dated as that measure is), a prescriber's note waiting on a therapist, a note to the
+outside prescriber, and reports."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -22,7 +23,8 @@ def load_demo_coordination(now: datetime) -> None:
     today = now.astimezone(clinic_zone()).date()
     courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase.in_(
         [Phase.EXPERIENCE.value, Phase.INTEGRATION.value])).order_by(TreatmentCourse.id)).all()
-    alerted = db.session.scalar(select(SafetyAlert.course_id).where(SafetyAlert.acknowledged_at.is_(None)).limit(1))
+    alert = db.session.scalars(select(SafetyAlert).where(SafetyAlert.acknowledged_at.is_(None)).limit(1)).first()
+    alerted = alert.course_id if alert is not None else None
     # The course with the open safety alert first: its conversation has the urgent note.
     courses.sort(key=lambda c: c.id != alerted)
     full, partial, revoked = courses[0], courses[1], courses[2]
@@ -49,8 +51,9 @@ def load_demo_coordination(now: datetime) -> None:
     coordination.acknowledge_note(first, reply="Good to hear. Let's keep the current spacing.", by=prescriber,
                                   now=now - timedelta(hours=20))
     coordination.send_note(full, recipient_id=prescriber.id, priority="urgent", category="safety",
-                           body="Item 9 answered 1 on today's PHQ-9: passive thoughts, no plan. Safety plan "
-                                "reviewed; could you see her before the next infusion?", by=therapist, today=today)
+                           body=f"Item 9 answered 1 on {_measured(alert, today)} PHQ-9: passive thoughts, no plan. "
+                                "Safety plan reviewed; could you see her before the next infusion?",
+                           by=therapist, today=today)
     # and one the other way, waiting on the therapist (their home page lists it)
     coordination.send_note(partial, recipient_id=partial.therapist_id, priority="routine", category="scheduling",
                            body="I'd like to review the plan with the patient before the next dose; could the "
@@ -59,6 +62,17 @@ def load_demo_coordination(now: datetime) -> None:
         coordination.generate_report(course, recipient_id=course.prescriber_id, by=course.therapist, now=now,
                                      today=today, questions="Is the current dose and spacing still right?",
                                      recommendations="Continue integration sessions inside each window.")
+
+
+def _measured(alert: SafetyAlert | None, today) -> str:
+    """When the PHQ-9 the urgent note speaks of was answered, as the note says it: the alert's own
+    day ("yesterday's"), so that the note and the measures page agree."""
+    day = alert.observed_on if alert is not None else today
+    if day == today:
+        return "today's"
+    if day == today - timedelta(days=1):
+        return "yesterday's"
+    return f"the {day:%b} {day.day}"
 
 
 def _outside_prescriber(courses: list[TreatmentCourse], today) -> None:

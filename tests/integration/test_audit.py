@@ -272,6 +272,32 @@ def test_the_audit_page_names_users_patients_and_courses_with_their_links(settin
                      r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time></td>', html)
 
 
+def test_the_audit_page_names_an_appointment_by_its_time_with_its_link(setting, make, auth, client):
+    """Issue 21 review: the Object column said "appointment #242", no name, no link."""
+    from zoneinfo import ZoneInfo
+
+    from ketamine_integration.bookings.models import Appointment, AppointmentChange
+    starts = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+
+    def add():
+        a = Appointment(patient_id=setting["patient"], clinician_id=setting["therapist"], kind="follow_up",
+                        starts_at=starts, ends_at=starts + timedelta(minutes=30), modality="telehealth",
+                        created_by_id=setting["staff"])
+        a.changes.append(AppointmentChange(change="booked", by_user_id=setting["staff"]))
+        db.session.add(a)
+        db.session.flush()
+        return a.id
+    appointment = make.run(add)
+    auth.login("desk")
+    assert client.get(f"/appointments/{appointment}").status_code == 200
+    auth.logout()
+    auth.login("boss")
+    html = client.get("/audit/", query_string={"action": "appointment.view"}).get_data(as_text=True)
+    assert f'<a href="/appointments/{appointment}">appointment of Mon Dec 07 2026 10:00 (follow-up)</a>' in html
+    assert f"appointment #{appointment}" not in html
+    assert client.get(f"/appointments/{appointment}").status_code == 200  # the link opens for its reader
+
+
 def test_the_audit_page_reads_names_in_the_same_statements_however_many_it_names(setting, make, auth, client, app):
     def visit(n):
         patient = make.patient(family_name=f"Named{n}")

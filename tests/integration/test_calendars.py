@@ -134,10 +134,15 @@ def test_staff_get_the_clinic_feed_and_the_admin_can_hide_initials(clinic, make,
     path = _new_feed(auth, client, "desk")
     summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
     assert summaries == ["Follow-up — T.S. (Hazel Quint)", "Follow-up — U.V. (Ivo Second)"]
+    # the page says so once (a review found "the session type, the time, the place and session type...")
+    said = "Feed events show the time, the place and the session type and the patient's initials — never notes"
     auth.login("boss")
+    assert said in page_text(client.get("/calendars/"))
     assert auth.post("/calendars/settings", {"identity": "none"}).status_code == 302
     summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
     assert summaries == ["Follow-up (Hazel Quint)", "Follow-up (Ivo Second)"]
+    assert ("Feed events show the time, the place and the session type, and nothing about the patient — never notes"
+            in page_text(client.get("/calendars/")))
     assert [r.detail for r in make.audit_rows(action="settings.calendar")] == ["none"]
     auth.logout()
     auth.login("desk")

@@ -97,6 +97,8 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
     assert screened.status_code == 302
     preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])})
     assert preview.status_code == 200 and "Dosing history" in page_text(preview)
+    # the route as the record's vocabulary writes it ("IV"), not its stored key ("iv")
+    assert "ketamine, IV, 35.00 mg" in page_text(preview) and ", iv," not in page_text(preview)
     # item 9 of each PHQ-9 has its column; the screener shows its risk level, not a total
     assert "Item 9 (thoughts of self-harm)" in page_text(preview) and "1 (alert)" in page_text(preview)
     screener = page_text(preview).split("C-SSRS screener", 1)[1]

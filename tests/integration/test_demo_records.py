@@ -42,3 +42,26 @@ def test_the_demo_records_agree_with_each_other(app, make):
     assert [key for key, count in live.items() if count > 1] == [], "two integration sessions in a day"
     held = {(course, who, day) for course, who, day, _room, _status, outcome in sessions if outcome == "attended"}
     assert [n for n in notes if n not in held] == [], "signed notes dated on days with no session held"
+
+
+def _urgent_note():
+    from ketamine_integration.coordination.models import CoordinationNote
+    from ketamine_integration.notes.models import SafetyAlert
+    note = db.session.scalars(select(CoordinationNote).where(CoordinationNote.priority == "urgent")).one()
+    alert = db.session.scalars(select(SafetyAlert).where(SafetyAlert.course_id == note.course_id,
+                                                         SafetyAlert.acknowledged_at.is_(None))).one()
+    today = note.sent_at.astimezone(clinic_zone()).date()
+    return note.body, (note.author.username, note.recipient.username), alert.observed_on, today
+
+
+@pytest.mark.demo_clinic
+def test_the_urgent_note_speaks_of_the_measure_as_dated_and_waits_on_the_readmes_prescriber(app, make):
+    """Issue 21 review: the urgent note said "today's PHQ-9" of a PHQ-9 dated the day before, and the
+    README's quick start named prescriber1 while the note waits on prescriber2."""
+    body, (author, recipient), measured_on, sent_on = make.query(_urgent_note)
+    said = {0: "today's", 1: "yesterday's"}.get((sent_on - measured_on).days, f"the {measured_on:%b} {measured_on.day}")
+    assert body.startswith(f"Item 9 answered 1 on {said} PHQ-9")
+    assert (author, recipient) == ("therapist2", "prescriber2")
+    from pathlib import Path
+    quick_start = Path(__file__).parents[2].joinpath("README.md").read_text().split("## What it looks like")[0]
+    assert f"`{recipient}`" in quick_start and "`prescriber1`" not in quick_start

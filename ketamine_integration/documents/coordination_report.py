@@ -140,7 +140,7 @@ class WindowCoverage:
     #: covered by an attended session; of those, with one inside the optimal span
     covered: int
     optimal: int
-    #: covered only by sessions booked ahead; resting on a session whose time came with no outcome
+    #: covered only by sessions booked ahead; resting on a session over with no outcome
     provisional: int
     awaiting: int
     attended: int

@@ -64,7 +64,7 @@ def _clinician_lists(now, today) -> dict:
     lists = dict(my_patients=patients, caseload_rows=rows, alerts=alerts, reports_due=due,
                  drafts=drafts, draft_names=_names({d.patient_id for d in drafts}))
     if user.can("schedule.book") and not user.can("schedule.manage"):
-        # their own sessions whose time came with no outcome (issue 20, point 2)
+        # their own sessions over with no outcome (issue 20, point 2)
         lists["to_confirm"] = unconfirmed(now, clinician_id=user.id)
     if user.can("coordination.message"):
         lists["to_acknowledge"] = [] if user.can("reports.receive") else inbox.notes_to_acknowledge(user, today)

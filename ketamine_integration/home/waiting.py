@@ -34,7 +34,7 @@ def _runs_schedule(user: User) -> bool:
 
 
 def _confirms_own(user: User) -> bool:
-    """A clinician who books: their own sessions whose time came (the whole clinic's: _runs_schedule)."""
+    """A clinician who books: their own sessions over with no outcome (the whole clinic's: _runs_schedule)."""
     return not _runs_schedule(user) and user.can("care_team.member") and user.can("schedule.book")
 
 

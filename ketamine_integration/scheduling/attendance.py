@@ -1,6 +1,6 @@
 """What became of therapist sessions (issue 20, points 2 and 4): outcomes recorded and corrected
 with the earlier one kept, attendance derived from a signed integration note, sessions entered
-after they were held, and the appointments whose time came with no outcome ("unconfirmed")."""
+after they were held, and the appointments over with no outcome ("unconfirmed")."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -120,19 +120,27 @@ def _prescribers_and_releases(patient_ids: list[int]) -> tuple[dict, dict]:
     return prescribers, releases
 
 
-def reports_due(courses: list[tuple], now: datetime, today: date) -> list[DueReport]:
-    """Each course with a rule fallen due after its latest report, with since when, why and what its
-    report still needs (covering dosing when any rule due is after a dose). `courses`: (course, its
-    ProtocolVersion) pairs, the course a TreatmentCourse or a row with id, patient_id, phase and
-    start_date. A fixed number of queries, whatever their number."""
+#: the latest report of a course (a correlated subquery: a column of a course query), for pending_reports
+LATEST_REPORT = (select(func.max(CoordinationReport.created_at))
+                 .where(CoordinationReport.course_id == TreatmentCourse.id).scalar_subquery())
+
+
+def pending_reports(courses: list[tuple], now: datetime, latest: dict[int, datetime | None] | None = None
+                    ) -> list[tuple[object, tuple[DueTrigger, ...]]]:
+    """Which reports are due: each live course with a rule fallen due after its latest report, and
+    those rules (the one membership rule of reports_due and of the counts of them: home.waiting).
+    `courses`: (course, its ProtocolVersion) pairs, the course a TreatmentCourse or a row with id,
+    patient_id, phase and start_date; `latest`: each course's latest report, when the caller read
+    it with the courses (LATEST_REPORT). One or two queries, whatever their number."""
     live = [(c, v) for c, v in courses if not Phase(c.phase).ended]
     if not live:
         return []
     ids = [c.id for c, _v in live]
     sessions = fetch_signed_sessions_by_course(ids)
-    latest = dict(db.session.execute(select(CoordinationReport.course_id, func.max(CoordinationReport.created_at))
-                                     .where(CoordinationReport.course_id.in_(ids))
-                                     .group_by(CoordinationReport.course_id)).all())
+    if latest is None:
+        latest = dict(db.session.execute(select(CoordinationReport.course_id, func.max(CoordinationReport.created_at))
+                                         .where(CoordinationReport.course_id.in_(ids))
+                                         .group_by(CoordinationReport.course_id)).all())
     due = []
     for course, version in live:
         start = datetime.combine(course.start_date, time(9), clinic_zone())
@@ -140,6 +148,20 @@ def reports_due(courses: list[tuple], now: datetime, today: date) -> list[DueRep
                              latest.get(course.id))
         if pending:
             due.append((course, pending))
+    return due
+
+
+def reports_due(courses: list[tuple], now: datetime, today: date) -> list[DueReport]:
+    """Each course with a rule fallen due after its latest report, with since when, why and what its
+    report still needs (pending_reports, then describe_due). A fixed number of queries."""
+    return describe_due(pending_reports(courses, now), today)
+
+
+def describe_due(due: list[tuple[object, tuple[DueTrigger, ...]]], today: date) -> list[DueReport]:
+    """The reports `pending_reports` found due, each with what it still needs before it can be
+    generated today (covering dosing when any rule due is after a dose): two queries."""
+    if not due:
+        return []
     prescribers, releases = _prescribers_and_releases(sorted({c.patient_id for c, _t in due}))
     needs = {course.id: AFTER_DOSING_NEEDS if any(t.needs for t in pending) else None for course, pending in due}
     return [DueReport(course, pending, report_missing(prescribers.get(course.patient_id, []),

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from ..accounts.models import User
 from ..bookings.models import BOOKED, Appointment
-from ..coordination.due import DueReport, reports_due
+from ..coordination.due import LATEST_REPORT, DueReport, describe_due, pending_reports
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
 from ..domain.phases import Phase
@@ -84,43 +84,48 @@ class ReportDue:
     report: DueReport
 
 
-def caseload_rows(patients: list[CaseloadPatient], alerts: list) -> list[CaseloadRow]:
+def caseload_rows(patients: list[CaseloadPatient], alerts: list,
+                  versions: list[ProtocolVersion] | None = None) -> list[CaseloadRow]:
     """Each patient's current course, phase, window status and open alerts: a constant number of
     queries however long the caseload. Courses are read as column rows: the page shows their id
-    and phase, and building a hundred course objects was a fifth of its time."""
+    and phase, and building a hundred course objects was a fifth of its time. `versions`: every
+    registered protocol version, when the caller has read them."""
     now = utcnow()
     latest = _latest_courses(TreatmentCourse.patient_id.in_([p.id for p in patients]))
     live = [c for c in latest.values() if not Phase(c.phase).ended]
-    summaries = course_summaries([c.id for c in live], now)
+    summaries = course_summaries([c.id for c in live], now, versions)
     open_count = Counter(alert.patient_id for alert in alerts)
     return [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id]) for p in patients]
 
 
-def reports_due_to(user: User, now: datetime, today: date) -> list[ReportDue]:
+def pending_reports_of(user: User, now: datetime, versions: dict[int, ProtocolVersion]) -> list[tuple]:
     """The prescriber reports due on the user's own courses (the latest course of each patient on
-    their active caseload, live, with the user as its therapist): what the home page lists and what
-    its count and the menu's badge count (home.waiting). A constant number of queries."""
-    latest = _latest_courses(TreatmentCourse.patient_id.in_(active_caseload(user)), names=True)
+    their active caseload, live, with the user as its therapist), as coordination.due.pending_reports
+    finds them: what the home page's count and the menu's badge count (home.waiting), and what its
+    list shows (reports_listed). Two queries; `versions`: every registered protocol version, by id."""
+    latest = _latest_courses(TreatmentCourse.patient_id.in_(active_caseload(user)), for_reports=True)
     mine = [c for c in latest.values() if c.therapist_id == user.id and not Phase(c.phase).ended]
-    if not mine:
-        return []
-    versions = {v.id: v for v in db.session.scalars(
-        select(ProtocolVersion).where(ProtocolVersion.id.in_({c.protocol_version_id for c in mine})))}
+    return pending_reports([(c, versions[c.protocol_version_id]) for c in mine], now,
+                           latest={c.id: c.latest_report for c in mine})
+
+
+def reports_listed(pending: list[tuple], versions: dict[int, ProtocolVersion], today: date) -> list[ReportDue]:
+    """The reports `pending_reports_of` found, as the home page lists them: with since when, why and
+    what each still needs (two queries)."""
     return [ReportDue(d.course.id, PatientName(d.course.patient_id, display_name(
         d.course.given_name, d.course.preferred_name, d.course.family_name)),
-        versions[d.course.protocol_version_id].name, d)
-        for d in reports_due([(c, versions[c.protocol_version_id]) for c in mine], now, today)]
+        versions[d.course.protocol_version_id].name, d) for d in describe_due(pending, today)]
 
 
-def _latest_courses(patients: ColumnElement[bool], *, names: bool = False) -> dict:
-    """The latest course of each patient `patients` selects (as a column row), by patient id; with
-    `names`, the patient's name columns too."""
+def _latest_courses(patients: ColumnElement[bool], *, for_reports: bool = False) -> dict:
+    """The latest course of each patient `patients` selects (as a column row), by patient id; for
+    the reports due, with the patient's name and the course's latest report."""
     columns = [TreatmentCourse.id, TreatmentCourse.patient_id, TreatmentCourse.phase, TreatmentCourse.therapist_id,
                TreatmentCourse.start_date, TreatmentCourse.protocol_version_id]
     stmt = select(*columns).where(patients)
-    if names:
+    if for_reports:
         stmt = stmt.join(Patient, Patient.id == TreatmentCourse.patient_id).add_columns(
-            Patient.given_name, Patient.preferred_name, Patient.family_name)
+            Patient.given_name, Patient.preferred_name, Patient.family_name, LATEST_REPORT.label("latest_report"))
     latest = {}
     for course in db.session.execute(stmt.order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
         latest[course.patient_id] = course

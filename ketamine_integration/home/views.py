@@ -21,7 +21,7 @@ from ..notes.services import open_alerts
 from ..patients.access import active_caseload, caseload, sees_all_patients
 from ..patients.models import Patient
 from ..scheduling.attendance import unconfirmed
-from .caseload import caseload_patients, caseload_rows
+from .caseload import caseload_patients, caseload_rows, reports_listed
 from .day_strip import day_strip
 from .waiting import current_waiting, home_counts
 
@@ -58,9 +58,10 @@ def _clinician_lists(now, today) -> dict:
                                  Counter(d.patient_id for d in drafts))
     # safety alerts come from measures, which only those who read clinical content see (not nurses)
     alerts = open_alerts(mine) if user.can("notes.read") else []
-    rows = caseload_rows(patients, alerts) if patients else []
+    waiting = current_waiting()
+    rows = caseload_rows(patients, alerts, list(waiting.versions.values()) or None) if patients else []
     # the reports due the home page's count and the menu's badge counted (home.waiting: one function)
-    due = list(current_waiting().reports_due)
+    due = reports_listed(list(waiting.pending_reports), waiting.versions, today)
     lists = dict(my_patients=patients, caseload_rows=rows, alerts=alerts, reports_due=due,
                  drafts=drafts, draft_names=_names({d.patient_id for d in drafts}))
     if user.can("schedule.book") and not user.can("schedule.manage"):

@@ -6,7 +6,7 @@ and the reports due were left off the badge). A constant number of statements wh
 size: the counts SQL can make are one statement."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable
 
@@ -24,9 +24,10 @@ from ..extensions import db
 from ..notes.drafts import drafts_to_sign
 from ..notes.safety import count_open_alerts
 from ..patients.access import active_caseload
+from ..protocols.models import ProtocolVersion
 from ..scheduling.attendance import count_unconfirmed
 from ..scheduling.worklist import closing_windows
-from .caseload import ReportDue, reports_due_to
+from .caseload import pending_reports_of
 
 
 def _runs_schedule(user: User) -> bool:
@@ -125,7 +126,10 @@ class Waiting:
 
     counts: dict[str, int]
     urgent: int = 0
-    reports_due: tuple[ReportDue, ...] = ()
+    #: the reports due the count counts (home.caseload.pending_reports_of), for the home page's list
+    pending_reports: tuple = ()
+    #: every registered protocol version, by id, when they were read (for the list of reports)
+    versions: dict[int, ProtocolVersion] = field(default_factory=dict)
 
     @property
     def badge(self) -> int:
@@ -133,7 +137,7 @@ class Waiting:
         return sum(self.counts.values())
 
 
-def _sql_counts(user: User, now: datetime, today: date) -> dict[str, Select]:
+def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolVersion]) -> dict[str, Select]:
     """The counts SQL makes, each a SELECT of one number, by key."""
     found = {}
     if _runs_schedule(user):
@@ -149,17 +153,19 @@ def _sql_counts(user: User, now: datetime, today: date) -> dict[str, Select]:
     if BY_KEY["overdue_doses"].applies(user):
         found["overdue_doses"] = count_overdue_planned(user, now)
     if BY_KEY["rems"].applies(user):
-        found["rems"] = count_forms_outstanding(user, rems_versions())
+        found["rems"] = count_forms_outstanding(user, rems_versions(versions))
     return found
 
 
 def waiting_for(user: User, now: datetime, today: date) -> Waiting:
-    """The home page's counts and the badge's: one statement for those SQL makes (and one for the
-    REMS protocol versions), one for the drafts to sign (whether a draft holds anything is read
-    from its content), two for the windows closing, a few for the reports due (worked out from the
-    protocols' rules: coordination.due)."""
+    """The home page's counts and the badge's: one statement for those SQL makes, one for the
+    drafts to sign (whether a draft holds anything is read from its content), two for the windows
+    closing; for the REMS forms and the reports due (worked out from the protocols' rules:
+    coordination.due) one for the protocol versions and two more for the reports."""
     counts: dict[str, int] = {}
-    queries = _sql_counts(user, now, today)
+    reads_rules = BY_KEY["rems"].applies(user) or BY_KEY["reports_due"].applies(user)
+    versions = db.session.scalars(select(ProtocolVersion)).all() if reads_rules else []
+    queries = _sql_counts(user, now, today, versions)
     if queries:
         row = db.session.execute(select(*(q.scalar_subquery().label(key) for key, q in queries.items()))).one()
         counts.update(row._asdict())
@@ -167,11 +173,13 @@ def waiting_for(user: User, now: datetime, today: date) -> Waiting:
         counts["drafts"] = len(drafts_to_sign(user.id, active_caseload(user)))
     if BY_KEY["closing"].applies(user):
         counts["closing"] = closing_windows(now)
-    due = reports_due_to(user, now, today) if BY_KEY["reports_due"].applies(user) else []
+    by_id = {v.id: v for v in versions}
+    pending = pending_reports_of(user, now, by_id) if BY_KEY["reports_due"].applies(user) else []
     if BY_KEY["reports_due"].applies(user):
-        counts["reports_due"] = len(due)
+        counts["reports_due"] = len(pending)
     urgent = counts.pop("urgent", 0)
-    return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent, tuple(due))
+    return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent, tuple(pending),
+                   by_id)
 
 
 def current_waiting() -> Waiting:

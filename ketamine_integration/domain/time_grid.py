@@ -162,6 +162,17 @@ def _clusters(ranges: list[tuple[int, int]]) -> list[list[int]]:
     return groups
 
 
+def _folds(ranges: list[tuple[int, int]], lane_of: list[int], max_lanes: int) -> list[tuple[int, int, tuple[int, ...]]]:
+    """(start, end, the indexes folded) of each group of overlapping ranges that takes more than
+    `max_lanes` lanes: its ranges from the last lane on, spanning their time."""
+    found = []
+    for group in _clusters(ranges):
+        if max(lane_of[i] for i in group) >= max_lanes:
+            folded = tuple(sorted((i for i in group if lane_of[i] >= max_lanes - 1), key=lambda i: ranges[i]))
+            found.append((min(ranges[i][0] for i in folded), max(ranges[i][1] for i in folded), folded))
+    return found
+
+
 def place_all(ranges: list[tuple[int, int]], span: HourSpan,
               max_lanes: int = MAX_LANES) -> tuple[list[Placement | None], list[Overflow], int]:
     """Every item of a column placed: its rows and lanes (None: folded away), the "+k more" that
@@ -171,15 +182,9 @@ def place_all(ranges: list[tuple[int, int]], span: HourSpan,
     items of that group of overlapping ones past the first `max_lanes - 1` lanes are folded into one
     Overflow in the last lane, spanning their time; elsewhere the column keeps every lane it may."""
     lane_of, count = _first_free_lanes(ranges)
-    hidden: set[int] = set()
-    overflows: list[tuple[int, int, tuple[int, ...]]] = []
-    if count > max_lanes:
-        for group in _clusters(ranges):
-            if max(lane_of[i] for i in group) >= max_lanes:
-                folded = tuple(sorted((i for i in group if lane_of[i] >= max_lanes - 1), key=lambda i: ranges[i]))
-                hidden.update(folded)
-                overflows.append((min(ranges[i][0] for i in folded), max(ranges[i][1] for i in folded), folded))
-        count = max_lanes
+    overflows = _folds(ranges, lane_of, max_lanes) if count > max_lanes else []
+    count = min(count, max_lanes)
+    hidden = {i for _start, _end, folded in overflows for i in folded}
     shown = [i for i in range(len(ranges)) if i not in hidden]
     drawn = [ranges[i] for i in shown] + [(start, end) for start, end, _ in overflows]
     drawn_lanes = [lane_of[i] for i in shown] + [max_lanes - 1] * len(overflows)

@@ -110,17 +110,32 @@ def window_assignments(rule: Integration, sessions: list, integration: list[Inte
 
 #: most urgent first: what a list of courses shows for each
 URGENCY = (WindowStatus.CLOSING_SOON, WindowStatus.OPEN_OPTIMAL, WindowStatus.OPEN, WindowStatus.NOT_YET_OPEN)
+#: what covers a course's window, in a list's words
+SUMMARY_WORDS = {Coverage.UNCOVERED: "nothing booked", Coverage.UNCONFIRMED: "session unconfirmed",
+                 Coverage.COVERED: "covered", Coverage.PROVISIONAL: "booked"}
 
 
-def summary(rows: list) -> str | None:
-    """One phrase for a course in a list (rows: anything with a status and a coverage): its most
-    urgent window with nothing booked, else one whose session awaits an outcome, else its latest."""
-    for state, words in ((Coverage.UNCOVERED, "nothing booked"), (Coverage.UNCONFIRMED, "session unconfirmed")):
+@dataclass(frozen=True)
+class WindowSummary:
+    """A course's window as a list shows it: its status and what covers it; as text, one phrase
+    ("Closing soon, nothing booked"), and in a template with the coverage's icon."""
+
+    status: WindowStatus
+    coverage: Coverage
+
+    def __str__(self) -> str:
+        return f"{self.status.label}, {SUMMARY_WORDS[self.coverage]}"
+
+
+def summary(rows: list) -> WindowSummary | None:
+    """A course's window for a list (rows: anything with a status and a coverage): its most urgent
+    window with nothing booked, else one whose session awaits an outcome, else its latest."""
+    for state in (Coverage.UNCOVERED, Coverage.UNCONFIRMED):
         for status in URGENCY:
             if any(r.status is status and r.coverage.state is state for r in rows):
-                return f"{status.label}, {words}"
+                return WindowSummary(status, state)
     live = [r for r in rows if r.status is not WindowStatus.CLOSED]
     if live:
         last = live[-1]
-        return f"{last.status.label}, " + ("covered" if last.coverage.covered else "booked")
+        return WindowSummary(last.status, Coverage.COVERED if last.coverage.covered else Coverage.PROVISIONAL)
     return None

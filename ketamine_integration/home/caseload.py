@@ -17,6 +17,7 @@ from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..experience.window_store import window_summaries
+from ..experience.windows import WindowSummary
 from ..extensions import db
 from ..patients.models import Patient, display_name
 from ..protocols.models import ProtocolVersion
@@ -62,8 +63,8 @@ class CaseloadRow:
     #: the patient's latest course (id and phase), if any
     course_id: int | None
     phase: Phase | None
-    #: the most urgent integration window, in a few words
-    summary: str | None
+    #: the most urgent integration window: its status and what covers it
+    summary: WindowSummary | None
     alerts: int
 
 

@@ -1,6 +1,7 @@
 """Sessions after the series (issue 20, point 7): planned from the protocol when the series ends,
 counted from its last signed dose, shown on the course page with suggestions, covered by the one
 coverage rule, flagged on the staff worklist when near and unbooked, listed when the course ends."""
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -115,7 +116,7 @@ def test_the_worklist_flags_the_open_one_until_a_booking_from_a_suggestion(team,
     assert [r.coverage.state for r in plan_of(make, course).rows][0] is Coverage.PROVISIONAL
     assert "session 1 after the series" not in page_text(client.get("/worklist"))
     text = page_text(client.get(f"/courses/{course}"))
-    assert "Booked, not yet held:" in text and "Suggested times for session 1 after the series" not in text
+    assert re.search(r"Booked, not yet held ?:", text) and "Suggested times for session 1 after the series" not in text
 
 
 def test_a_session_serving_the_last_window_does_not_count_again(team, make, auth):

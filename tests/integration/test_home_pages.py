@@ -103,14 +103,13 @@ def test_a_therapist_starts_the_day_with_their_sessions_notes_and_answers(world,
     assert _badge(html) == f"{3 + _unconfirmed_today()} items waiting"
 
 
-@pytest.mark.parametrize("username, heading, now_line", [
-    ("desk", "The clinic's sessions", True),   # the therapists' hours: around the clock here
-    ("ther", "My sessions", True),
-    ("pres", "My sessions", False),            # their dose's hours tomorrow only: no now-line today
-    ("nurse", "Dosing sessions of my patients", True),
+@pytest.mark.parametrize("username, heading", [
+    ("desk", "The clinic's sessions"),   # the therapists' hours: around the clock here
+    ("ther", "My sessions"),
+    ("pres", "My sessions"),             # the clinic's default hours and their dose's: a now-line only in them
+    ("nurse", "Dosing sessions of my patients"),
 ])
-def test_each_roles_day_is_the_calendars_grid_of_today_and_tomorrow(world, auth, client, username, heading,
-                                                                     now_line):
+def test_each_roles_day_is_the_calendars_grid_of_today_and_tomorrow(world, auth, client, username, heading):
     """The calendar's own grid: a column per day, hours down the side, blocks sized by length, the key
     to their colours, the now-line; the list a small screen shows instead holds the same sessions; ids
     stay unique with both on the page."""
@@ -120,7 +119,7 @@ def test_each_roles_day_is_the_calendars_grid_of_today_and_tomorrow(world, auth,
     assert list(grid) == ["Today", "Tomorrow"]
     undated = {tag: [re.sub(r"^\w{3} \w{3} \d+, ", "", b) for b in found] for tag, found in grid.items()}
     assert _day(html, "home-list") == undated
-    assert re.search(r"Time grid, \d\d:00 to \d\d:00, a column per day", text)
+    first_hour, last_hour = map(int, re.search(r"Time grid, (\d\d):00 to (\d\d):00, a column per day", text).groups())
     sized = re.findall(r'<li class="tg-r\d+ tg-s(\d+)[^"]*"><a class="tg-block[^>]*>.*?'
                        r'<span class="tg-time">(\d\d):(\d\d)–(\d\d):(\d\d)</span>', html, re.S)
     assert len(sized) == sum(map(len, grid.values()))
@@ -133,7 +132,9 @@ def test_each_roles_day_is_the_calendars_grid_of_today_and_tomorrow(world, auth,
         "Unconfirmed: its time came, no outcome recorded", "No-show"]  # no "Cancelled": left off the day
     today = html[html.index('class="tg-col tg-today"'):]
     today = today[:today.index("</section>")]
-    assert bool(re.search(r'<li class="tg-now tg-r\d+"><span>Now \d\d:\d\d</span>', today)) is now_line
+    now = datetime.now(NY)  # the now-line is drawn when now falls in the hours shown
+    assert bool(re.search(r'<li class="tg-now tg-r\d+"><span>Now \d\d:\d\d</span>', today)) is \
+        (first_hour <= now.hour < last_hour), (first_hour, last_hour, now)
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(ids) == len(set(ids))
     assert '<a href="/calendar">Open the calendar</a>' in html

@@ -269,7 +269,7 @@ def _measures_page(course, forms=None, status=200):
     return render_template("notes/measures.html", course=course, measures=MEASURES, responses=responses,
                            trends=trends, first_dose=first_dose, late_entry=baselines.LATE_ENTRY,
                            baselines={k: baselines.baseline_of(responses, k, first_dose) for k in MEASURES},
-                           charts={k: charts.trend_chart(MEASURES[k], [(row.response, row.change) for row in v])
+                           charts={k: charts.trend_charts(MEASURES[k], [(row.response, row.change) for row in v])
                                    for k, v in trends.items() if MEASURES[k].charted},
                            forms=forms, void_form=VoidMeasureForm(), safety_history=history,
                            alerts=[a for a in reversed(history) if a.open], ack_form=AcknowledgeForm()), status

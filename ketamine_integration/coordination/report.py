@@ -144,10 +144,11 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
     for key, measure in scoring.MEASURES.items():
         rows = trend(responses, key, first_dose)
         if rows:
+            points = [(row.response, row.change) for row in rows]
             series.append(MeasureSeries(
                 name=measure.name,
-                chart=charts.trend_chart(measure, [(row.response, row.change) for row in rows])
-                if measure.charted else None,
+                chart=charts.trend_chart(measure, points) if measure.charted else None,
+                chart_narrow=charts.trend_chart(measure, points, charts.NARROW) if measure.charted else None,
                 rows=tuple(MeasureReading(date=row.response.administered_on.isoformat(), total=row.response.total,
                                           band=row.response.band, change=_change(row),
                                           safety=_safety_answer(row.response.answers, measure)) for row in rows),

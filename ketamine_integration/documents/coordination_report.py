@@ -131,6 +131,8 @@ class MeasureSeries:
     charted: bool = True
     #: the heading of the safety item's column, e.g. "Item 9 (thoughts of self-harm)" (None: no column)
     safety_heading: str | None = None
+    #: the chart laid out for a phone's width: the preview's on a narrow screen (never in the PDF)
+    chart_narrow: dict | None = None
 
 
 @dataclass(frozen=True)

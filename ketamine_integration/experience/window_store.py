@@ -45,7 +45,7 @@ from ..bookings.models import Appointment
 from ..db.clinic_time import clinic_zone
 from .dose_windows import fetch_pinned_windows
 from .models import SIGNED, DosingSession
-from .windows import course_windows, summary, window_assignments
+from .windows import WindowSummary, course_windows, summary, window_assignments
 
 #: session.info key: ids of courses whose windows this transaction's writes changed
 CHANGED = "integration_windows.changed"
@@ -271,7 +271,7 @@ def rebuild_command():
     click.echo(f"{written} integration windows stored.")
 
 
-def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, str | None]:
+def window_summaries(course_ids: list[int], now, versions=None) -> dict[int, WindowSummary | None]:
     """For each course (by id): its most urgent integration-window status, in a few words.
 
     Read from the stored windows, open ones only: a constant number of queries whatever the

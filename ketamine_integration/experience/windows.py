@@ -110,24 +110,43 @@ def window_assignments(rule: Integration, sessions: list, integration: list[Inte
 
 #: most urgent first: what a list of courses shows for each
 URGENCY = (WindowStatus.CLOSING_SOON, WindowStatus.OPEN_OPTIMAL, WindowStatus.OPEN, WindowStatus.NOT_YET_OPEN)
+#: what covers a course's window, in a list's words
+SUMMARY_WORDS = {Coverage.UNCOVERED: "nothing booked", Coverage.UNCONFIRMED: "session unconfirmed",
+                 Coverage.COVERED: "covered", Coverage.PROVISIONAL: "booked"}
 
 
-def summary(rows: list) -> str | None:
-    """One phrase for a course in a list (rows: anything with a status and a coverage): its most
-    urgent window with nothing booked, else one whose session awaits an outcome, else its latest."""
+@dataclass(frozen=True)
+class WindowSummary:
+    """A course's window as a list shows it: its status and what covers it; as text, one phrase
+    ("Closing soon, nothing booked"; a session after the series: "After the series: open, booked"),
+    and in a template with the coverage's icon."""
+
+    status: WindowStatus
+    coverage: Coverage
+    #: it speaks of a session after the series (scheduling.after_series.course_summaries)
+    after_series: bool = False
+
+    def __str__(self) -> str:
+        said = f"{self.status.label}, {SUMMARY_WORDS[self.coverage]}"
+        return f"After the series: {said[:1].lower()}{said[1:]}" if self.after_series else said
+
+
+def summary(rows: list) -> WindowSummary | None:
+    """A course's window for a list (rows: anything with a status and a coverage): its most urgent
+    window with nothing booked, else one whose session awaits an outcome, else its latest."""
     found = summary_of(rows)
     return found[1] if found else None
 
 
-def summary_of(rows: list) -> tuple[object, str] | None:
-    """The row `summary` speaks of, and its phrase (None: no row is open)."""
-    for state, words in ((Coverage.UNCOVERED, "nothing booked"), (Coverage.UNCONFIRMED, "session unconfirmed")):
+def summary_of(rows: list) -> tuple[object, WindowSummary] | None:
+    """The row `summary` speaks of, and what it says of it (None: no row is open)."""
+    for state in (Coverage.UNCOVERED, Coverage.UNCONFIRMED):
         for status in URGENCY:
             row = next((r for r in rows if r.status is status and r.coverage.state is state), None)
             if row is not None:
-                return row, f"{status.label}, {words}"
+                return row, WindowSummary(status, state)
     live = [r for r in rows if r.status is not WindowStatus.CLOSED]
     if live:
         last = live[-1]
-        return last, f"{last.status.label}, " + ("covered" if last.coverage.covered else "booked")
+        return last, WindowSummary(last.status, Coverage.COVERED if last.coverage.covered else Coverage.PROVISIONAL)
     return None

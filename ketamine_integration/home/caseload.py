@@ -15,6 +15,7 @@ from ..coordination.due import LATEST_REPORT, DueReport, describe_due, pending_r
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
 from ..domain.phases import Phase
+from ..experience.windows import WindowSummary
 from ..extensions import db
 from ..patients.access import active_caseload
 from ..patients.models import Patient, display_name
@@ -62,8 +63,8 @@ class CaseloadRow:
     #: the patient's latest course (id and phase), if any
     course_id: int | None
     phase: Phase | None
-    #: the most urgent integration window, in a few words
-    summary: str | None
+    #: the most urgent integration window: its status and what covers it
+    summary: WindowSummary | None
     alerts: int
 
 

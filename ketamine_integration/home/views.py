@@ -22,7 +22,7 @@ from ..patients.access import active_caseload, caseload, sees_all_patients
 from ..patients.models import Patient
 from ..scheduling.attendance import unconfirmed
 from .caseload import caseload_patients, caseload_rows, reports_listed
-from .day_strip import day_strip
+from .sessions import home_sessions
 from .waiting import current_waiting, home_counts
 
 bp = Blueprint("home", __name__)
@@ -34,7 +34,7 @@ RECENT_LIMIT = 10
 @access.permission("account.own")
 def home():
     now, today, user = utcnow(), clinic_today(), current_user
-    strip = day_strip(user, now)
+    sessions = home_sessions(user, now)
     lists = _clinician_lists(now, today) if user.can("care_team.member") else {}
     recent, total = [], None
     if sees_all_patients(user):
@@ -42,10 +42,10 @@ def home():
         recent = db.session.scalars(active.order_by(Patient.created_at.desc()).limit(RECENT_LIMIT)).all()
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
     counts = home_counts(current_waiting(), user)
-    _audit(strip, lists, recent, counts)
+    _audit(sessions, lists, recent, counts)
     # today's sessions of a therapist start their note in one click (the course page's form, prefilled)
     note_form = NewNoteForm(prefix="note") if user.can("notes.write") else None
-    return render_template("core/home.html", strip=strip, counts=counts, recent=recent, total=total, now=now,
+    return render_template("core/home.html", sessions=sessions, counts=counts, recent=recent, total=total,
                            note_form=note_form, **lists)
 
 
@@ -79,11 +79,11 @@ def _names(patient_ids: set[int]) -> dict[int, Patient]:
     return {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(sorted(patient_ids))))}
 
 
-def _audit(strip, lists, recent, counts) -> None:
+def _audit(sessions, lists, recent, counts) -> None:
     """One row for the page: how many patients and sessions it lists, and its counts (each worked
     out from patient records, so read like any list of them)."""
     shown = {"patients": len(lists.get("my_patients", [])) + len(recent),
-             "sessions": strip.shown if strip else 0,
+             "sessions": sessions.grid.sessions if sessions else 0,
              "to confirm": len(lists["to_confirm"].appointments) if lists.get("to_confirm") else 0}
     waiting = ", ".join(f"{c.kind.key} {c.count}" for c in counts if c.count)
     if any(shown.values()) or waiting:

@@ -100,6 +100,17 @@ def _set_integration_choices(form, note: SessionNote) -> None:
                                            if c.includes or c.session_id in served)
     form.dosing_exceptions.choices = options((c.session_id, c.label) for c in dosing
                                              if not c.includes or c.session_id in excepted)
+    if not form.dosing_sessions.choices:  # an empty box says why, and where to go instead
+        form.dosing_sessions.description = _none_to_serve(day, signed=bool(dosing))
+
+
+def _none_to_serve(day: date, *, signed: bool) -> str:
+    """Why no window is offered to serve (the field's list shows these words in its place)."""
+    if not signed:
+        return ("None to choose: none of this course's dosing sessions is signed yet; a dose's window is "
+                "offered here once its record is signed.")
+    return (f"None to choose: no signed dosing session of this course has a window that includes {day.isoformat()}. "
+            "One whose window does not include it can be served as an exception, below.")
 
 
 def _clean(value):

@@ -76,9 +76,12 @@ def note_edit(note_id: int):
     return _save_note(note, form, steps, signing=bool(request.form.get("then_sign")), formulation=formulation)
 
 
-def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None, formulation=None):
-    """The draft's form; `formulation`: the case formulation a new integration note's approach came from."""
+def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None, formulation=None,
+               just_saved: bool = False):
+    """The draft's form; `formulation`: the case formulation a new integration note's approach came from;
+    `just_saved`: the submission was saved though not signed (the action bar says so)."""
     context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered, formulation=formulation,
+                   just_saved=just_saved,
                    presence=dosing_notes.presence_line(note),
                    carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
@@ -113,7 +116,8 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool, formulation=Non
         form.version.data = note.version  # the draft just saved is the one to sign next
         form.form_errors = list(form.form_errors) + ["Draft saved, not signed: complete the fields marked below, "
                                                      "then sign again."]
-        return _edit_page(note, form, steps, status=200, formulation=formulation)  # 200: the save is committed
+        return _edit_page(note, form, steps, status=200, formulation=formulation,  # 200: the save is committed
+                          just_saved=True)
     else:
         flash("Draft saved. Sign it when it is complete.", "success")
     return redirect(url_for("notes.note_edit", note_id=note.id))
@@ -269,7 +273,7 @@ def _measures_page(course, forms=None, status=200):
     return render_template("notes/measures.html", course=course, measures=MEASURES, responses=responses,
                            trends=trends, first_dose=first_dose, late_entry=baselines.LATE_ENTRY,
                            baselines={k: baselines.baseline_of(responses, k, first_dose) for k in MEASURES},
-                           charts={k: charts.trend_chart(MEASURES[k], [(row.response, row.change) for row in v])
+                           charts={k: charts.trend_charts(MEASURES[k], [(row.response, row.change) for row in v])
                                    for k, v in trends.items() if MEASURES[k].charted},
                            forms=forms, void_form=VoidMeasureForm(), safety_history=history,
                            alerts=[a for a in reversed(history) if a.open], ack_form=AcknowledgeForm()), status

@@ -27,7 +27,7 @@ from ..experience.fidelity import unexplained_deviations
 from ..experience.provisional import booked_for_doses, booked_minutes, provisional_rows, provisional_windows
 from ..experience.monitoring import flagged_sessions
 from ..experience.services import dosing_clinician_choices, fetch_dosing_sessions
-from ..experience.timeline import geometry
+from ..experience.timeline import drawings
 from ..experience.windows import course_windows
 from ..web import access
 from ..web.fields import options
@@ -99,7 +99,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows, provisional=provisional,
         flagged=flagged_sessions(sessions) if clinical else {},
         deviations=unexplained_deviations(course, sessions) if clinical else [],
-        timeline=geometry(windows + provisional, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
+        timeline=drawings(windows + provisional, now, clinic_zone()), plan_form=plan_form, book_form=book_form,
         may_add_to_team=may_add_to_team,
         dosing_readable=can_read_clinical(current_user, course.patient, "dosing.read"),
         records_dosing=records_dosing, suggestions=suggestions, after_series=after_series,

@@ -25,7 +25,7 @@ from ..domain.windows import IntegrationWindow, WindowStatus
 from ..experience.dose_windows import fetch_pinned_windows
 from ..experience.models import SIGNED, DosingSession
 from ..experience.window_store import ENDED_PHASES, open_windows
-from ..experience.windows import pinned_windows, summary_of, window_assignments
+from ..experience.windows import WindowSummary, pinned_windows, summary_of, window_assignments
 from ..extensions import db
 from ..bookings.booking import WINDOW_KINDS, integration_sessions, integration_sessions_by_course
 from ..bookings.models import Appointment
@@ -203,7 +203,7 @@ def _recent_series(courses: ColumnElement[bool], rules: dict[int, Integration], 
 
 
 def course_summaries(course_ids: list[int], now: datetime,
-                     versions: list[ProtocolVersion] | None = None) -> dict[int, str | None]:
+                     versions: list[ProtocolVersion] | None = None) -> dict[int, WindowSummary | None]:
     """For each course (by id): its most urgent integration window or session after the series, in a
     few words (experience.windows.summary), the caseload's and the patient page's "Integration
     window" column. Sessions after the series count once their period is open or near (as the
@@ -222,6 +222,6 @@ def course_summaries(course_ids: list[int], now: datetime,
         near = [r for r in after.get(course_id, []) if r.session.opens - NEAR <= now]
         said = summary_of(windows.get(course_id, []) + near)
         if said is not None and isinstance(said[0], AfterSeriesRow):
-            said = said[0], f"After the series: {said[1][:1].lower()}{said[1][1:]}"
+            said = said[0], replace(said[1], after_series=True)
         found[course_id] = said[1] if said else None
     return found

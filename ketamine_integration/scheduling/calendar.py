@@ -1,5 +1,5 @@
 """Calendar data: the sessions of a day or a week (per therapist, per room or clinic-wide) in one
-query, and the calendar page's filters read from its address."""
+query, whose sessions a user may see, and the calendar page's filters read from its address."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -10,9 +10,11 @@ from urllib.parse import parse_qsl
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, lazyload
 
-from ..bookings.models import KINDS, Appointment
+from ..bookings.models import CANCELLED, KINDS, Appointment
 from ..db.clinic_time import clinic_today, clinic_zone
 from ..extensions import db
+from ..patients.access import caseload
+from ..patients.models import Patient
 from ..web.forms import parse_id
 
 VIEWS = {"week": "Week", "day": "Day"}
@@ -38,6 +40,8 @@ class Entry:
     #: what became of it at the time of asking, in the words every page uses (Appointment.state):
     #: "booked", "under way", "unconfirmed", "not recorded", "no-show", "cancelled"...
     state: str
+    #: the dosing session it is the appointment of (its record), or None
+    dosing_session_id: int | None = None
 
     @property
     def state_words(self) -> str:
@@ -50,6 +54,30 @@ class Entry:
         return self.state.replace(" ", "-")
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose sessions the user may see on the calendar (patients.access: staff every schedule)."""
+
+    sees_all: bool
+    #: a clinician sees their own sessions; None: not limited to one clinician
+    clinician_id: int | None
+    #: a nurse (booked for nothing) sees the sessions of their care-team patients: a subquery of ids
+    patient_ids: Select | None
+    words: str
+
+
+def calendar_scope(user, asked: int | None) -> Scope:
+    """Staff see any therapist or the whole clinic; a clinician sees their own sessions (whatever
+    was asked) with the patients still on their care team: one who has left a team no longer reads
+    that patient's name or sessions (only sessions already over remain: leaving is refused while a
+    booking ahead stays); a nurse sees the sessions of their care-team patients."""
+    if user.can("schedule.manage"):
+        return Scope(True, asked, None, "")
+    if user.can("schedule.bookable"):
+        return Scope(False, user.id, caseload(user, select(Patient.id)), "Your own sessions and free time.")
+    return Scope(False, None, caseload(user, select(Patient.id)), "The sessions of your care-team patients.")
+
+
 def period(day: date, view: str) -> tuple[date, date]:
     """First and last clinic date shown: the day, or Monday to Sunday of its week."""
     if view == "day":
@@ -59,9 +87,11 @@ def period(day: date, view: str) -> tuple[date, date]:
 
 
 def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None,
-            patient_ids: Select | None = None, kind: str | None = None, now: datetime) -> list[Entry]:
+            patient_ids: Select | None = None, kind: str | None = None, now: datetime,
+            with_cancelled: bool = True) -> list[Entry]:
     """The appointments of the period, of one clinician, room, kind or set of patients (a subquery
-    of ids), each in its state at `now`: one query, however many."""
+    of ids), each in its state at `now`, the cancelled ones (ahead of time or late, by either side)
+    unless with_cancelled is False: one query, however many."""
     zone = clinic_zone()
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
@@ -77,9 +107,11 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
         stmt = stmt.where(Appointment.kind == kind)
     if patient_ids is not None:
         stmt = stmt.where(Appointment.patient_id.in_(patient_ids))
+    if not with_cancelled:
+        stmt = stmt.where(Appointment.status != CANCELLED)
     return [Entry(a.id, a.starts_at, a.ends_at, a.kind, _label(a), a.patient.display_name, a.clinician_id,
                   a.clinician.display_name, a.room_id, a.room.name if a.room else "Telehealth", a.course_id,
-                  a.state(now))
+                  a.state(now), a.dosing_session_id)
             for a in db.session.scalars(stmt).unique()]
 
 

@@ -5,12 +5,11 @@ Its pages are on the scheduling blueprint: scheduling/views.py adds `routes` to 
 slot is pages/calendar_booking.py (it composes a course's booking form)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import render_template, request
 from flask_login import current_user
-from sqlalchemy import Select, select
 
 from ..accounts.models import THERAPIST
 from ..audit import services as audit
@@ -18,41 +17,16 @@ from ..bookings.availability import active_rooms, session_minutes
 from ..bookings.models import KINDS, Appointment
 from ..db.clinic_time import to_clinic
 from ..db.types import utcnow
-from ..patients.access import caseload, load_patient_record
-from ..patients.models import Patient
+from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
 from ..web import access
 from ..web.routes import Routes
-from .calendar import GROUPS, VIEWS, Filters
+from .calendar import GROUPS, VIEWS, Filters, calendar_scope
 from .grid import time_grid
 from .services import BOOKABLE_IN
 
 #: the routes of these pages, added to the scheduling blueprint by scheduling/views.py
 routes = Routes()
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Whose sessions the user may see on the calendar (patients.access: staff every schedule)."""
-
-    sees_all: bool
-    #: a clinician sees their own sessions; None: not limited to one clinician
-    clinician_id: int | None
-    #: a nurse (booked for nothing) sees the sessions of their care-team patients: a subquery of ids
-    patient_ids: Select | None
-    words: str
-
-
-def calendar_scope(user, asked: int | None) -> Scope:
-    """Staff see any therapist or the whole clinic; a clinician sees their own sessions (whatever
-    was asked) with the patients still on their care team: one who has left a team no longer reads
-    that patient's name or sessions (only sessions already over remain: leaving is refused while a
-    booking ahead stays); a nurse sees the sessions of their care-team patients."""
-    if user.can("schedule.manage"):
-        return Scope(True, asked, None, "")
-    if user.can("schedule.bookable"):
-        return Scope(False, user.id, caseload(user, select(Patient.id)), "Your own sessions and free time.")
-    return Scope(False, None, caseload(user, select(Patient.id)), "The sessions of your care-team patients.")
 
 
 @routes.route("/calendar")

@@ -2,13 +2,8 @@
 view one per clinician or per room), the free slots a booking can start from, and the now-line.
 
 Built here from the database in a fixed number of queries, laid out by domain.time_grid. Any page
-may show one: the calendar shows a week or a day, the home page can show today and tomorrow of one
-clinician with
-
-    grid = time_grid(today, today + timedelta(days=1), clinician_id=user.id, now=utcnow(),
-                     offer_slots=user.can("schedule.book"))
-
-and draw it with templates/scheduling/_time_grid.html's `time_grid(grid, "home-grid")` macro.
+may show one: the calendar shows a week or a day, the home page today and tomorrow (home/sessions.py),
+both drawn by templates/scheduling/_time_grid.html's macros.
 """
 from __future__ import annotations
 
@@ -35,6 +30,8 @@ SLOT_MINUTES = 30
 #: hours shown when the clinic has no working hours and no sessions to take them from
 EMPTY_CLINIC_HOURS = (8, 18)
 TELEHEALTH = "telehealth"
+#: a column's tag by its day's distance from today
+DAY_TAGS = {0: "Today", 1: "Tomorrow"}
 
 
 def _times(start: datetime, end: datetime, zone) -> str:
@@ -121,12 +118,17 @@ class Column:
     key: str
     heading: str
     day: date
-    is_today: bool
+    #: "Today" or "Tomorrow" in the clinic's zone, else None
+    tag: str | None
     #: what is drawn: sessions, free slots and "+k more", by start (the order a keyboard and a screen
     #: reader meet them)
     items: tuple[Block | FreeSlot | More, ...]
     lanes: int
     now_row: int | None
+
+    @property
+    def is_today(self) -> bool:
+        return self.tag == "Today"
 
     @property
     def blocks(self) -> list[Block]:
@@ -157,6 +159,11 @@ class TimeGrid:
     def sessions(self) -> int:
         return sum(len(c.blocks) for c in self.columns)
 
+    @property
+    def folded(self) -> bool:
+        """Some column folded sessions into a "+k more" (the key then says what it is)."""
+        return any(i.more for c in self.columns for i in c.items)
+
 
 @dataclass(frozen=True)
 class _Spec:
@@ -181,18 +188,19 @@ class _Free:
 
 def time_grid(first: date, last: date, *, now: datetime, by: str = "day", clinician_id: int | None = None,
               room_id: int | None = None, kind: str | None = None, patient_ids: Select | None = None,
-              offer_slots: bool = False, slot_minutes: int = SLOT_MINUTES) -> TimeGrid:
+              offer_slots: bool = False, slot_minutes: int = SLOT_MINUTES, with_cancelled: bool = True) -> TimeGrid:
     """The grid of `first` to `last` (by "day"), or of `first` alone by "clinician" or "room".
 
     clinician_id, room_id, kind, patient_ids: only those sessions (and, for a clinician, only their
     free time). offer_slots: look for free slots (for a user who may book): a therapist's free time,
     in a free room, for a session of `slot_minutes` (the length of the session type a slot books).
-    Where more sessions overlap than a column shows readably side by side, the rest are one "+k
-    more". The queries are the same however many sessions there are."""
+    with_cancelled: show cancelled sessions too. Where more sessions overlap than a column shows
+    readably side by side, the rest are one "+k more". The queries are the same however many
+    sessions there are."""
     zone = clinic_zone()
     period = Interval(datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone))
     found = entries(first, last, clinician_id=clinician_id, room_id=room_id, patient_ids=patient_ids, kind=kind,
-                    now=now)
+                    now=now, with_cancelled=with_cancelled)
     therapists = {user_id: name for user_id, name, _roles in user_choices(THERAPIST)}
     rooms = active_rooms()
     # whose hours the grid is about: the clinician asked for, else every therapist of the clinic
@@ -376,8 +384,8 @@ def _column(spec: _Spec, span: HourSpan, zone, now: datetime, free: _Free | None
              for f in folds]
     items = sorted([i for i in made if i.place is not None] + mores,
                    key=lambda i: (i.place.row, i.free, i.place.lane))
-    today = now.astimezone(zone).date() == spec.day
-    return Column(spec.key, spec.heading, spec.day, today, tuple(items), lanes, now_row(now, spec.day, zone, span))
+    tag = DAY_TAGS.get((spec.day - now.astimezone(zone).date()).days)
+    return Column(spec.key, spec.heading, spec.day, tag, tuple(items), lanes, now_row(now, spec.day, zone, span))
 
 
 def _free_slots(spec: _Spec, span: HourSpan, zone, now: datetime, free: _Free, minutes: int):

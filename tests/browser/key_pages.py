@@ -3,7 +3,9 @@ the page-width check and the screenshots.
 
 The pages are opened in a copy of the demo clinic that `flask demo` builds once per run (the
 same one the integration tests' `demo_clinic` marker copies), its users enrolled with the tests'
-authenticator and a draft integration note added, so the note form has something to show.
+authenticator, a draft integration note added, so the note form has something to show, a session
+moved, so an appointment's page has a history, and a calendar feed for everyone, so the feeds page
+lists one with its Revoke button.
 
 How to use it:
 
@@ -26,13 +28,16 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from ketamine_integration import create_app
 from ketamine_integration.accounts.models import User
+from ketamine_integration.bookings.models import Appointment, AppointmentChange
+from ketamine_integration.calendars.services import create_feed
 from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.db.errors import DomainError
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from ketamine_integration.experience.models import DosingSession
@@ -41,6 +46,7 @@ from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.services import begin_enrolment, confirm_enrolment
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.protocols.models import ProtocolVersion
+from ketamine_integration.scheduling.services import reschedule_appointment
 from tests.conftest import Auth, close_app
 from tests.databases import app_settings
 from tests.factories import TOTP_SECRET
@@ -75,6 +81,7 @@ class Ids:
     note_signed: int                #: its newest signed integration note
     note_draft: int                 #: a draft integration note of the course's therapist
     prescriber: int                 #: the course's prescriber (the report preview is for them)
+    appointment: int                #: a follow-up or preparation session moved once (its page shows the move)
     protocol_version: int           #: the esketamine protocol's version in use
 
 
@@ -141,6 +148,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Prescriber worklist", lambda i: "/prescriber/", ("prescriber",)),
     KeyPage("REMS forms", lambda i: "/rems/", CLINICIANS),
     KeyPage("Staff worklist", lambda i: "/worklist", KEEPERS),
+    KeyPage("Appointment (moved)", lambda i: f"/appointments/{i.appointment}", KEEPERS),
     KeyPage("Calendar (week)", lambda i: "/calendar", EVERYONE),
     KeyPage("Calendar (day)", lambda i: "/calendar?view=day", EVERYONE),
     KeyPage("Auto-schedule", lambda i: "/schedule/auto", KEEPERS),
@@ -214,6 +222,8 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
     try:
         with app.app_context():
             _enrol_everyone()
+            _give_everyone_a_feed()
+            _move_a_session()
         with serving(app) as live:
             demo = DemoClinic(live)
             _add_draft_note(app)
@@ -232,6 +242,35 @@ def _enrol_everyone() -> None:
         begin_enrolment(user, secret=TOTP_SECRET)
         confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(now) - 1), now)
     db.session.commit()
+
+
+def _give_everyone_a_feed() -> None:
+    for user in db.session.scalars(select(User)):
+        create_feed(user, "Phone")
+    db.session.commit()
+
+
+def _move_a_session() -> None:
+    """The clinic's next follow-up or preparation session moved by staff an hour or so (the first
+    move its clinician's hours allow; those kinds have no window to keep to, and the demo books them
+    from the next day on, whatever the time of the run)."""
+    staff = db.session.scalar(select(User).where(User.username == USERS["staff"]))
+    now = utcnow()
+    booked = db.session.scalars(select(Appointment.id).where(
+        Appointment.kind.in_(("follow_up", "preparation")), Appointment.status == "booked",
+        Appointment.starts_at > now).order_by(Appointment.starts_at)).all()
+    for appointment_id in booked:
+        for hours in (1, -1, 2, -2, 24):
+            appointment = db.session.get(Appointment, appointment_id)
+            try:
+                reschedule_appointment(appointment, starts_at=appointment.starts_at + timedelta(hours=hours), by=staff,
+                                       now=now, reason="The patient asked to come at another time")
+            except DomainError:
+                db.session.rollback()
+                continue
+            db.session.commit()
+            return
+    raise AssertionError("no follow-up or preparation session of the demo could be moved")
 
 
 def _coordination_course() -> TreatmentCourse:
@@ -270,6 +309,8 @@ def _ids_for(username: str) -> Ids:
     kap_signed = db.session.scalars(select(DosingSession.id).where(
         DosingSession.course_id == courses["im-ketamine-kap"], DosingSession.status == "signed")
         .order_by(DosingSession.sequence.desc())).first()
+    moved = db.session.scalar(select(Appointment.id).where(Appointment.changes.any(AppointmentChange.change
+                                                                                   == "rescheduled")))
     notes = db.session.scalars(select(SessionNote).where(SessionNote.course_id == course.id,
                                                          SessionNote.kind == "integration")
                                .order_by(SessionNote.id)).all()
@@ -279,6 +320,7 @@ def _ids_for(username: str) -> Ids:
         dosing_planned=next(s.id for s in sessions if s.status == "planned"), kap_dosing=kap_signed,
         note_signed=[n.id for n in notes if n.status == "signed"][-1],
         note_draft=next(n.id for n in notes if n.status == "draft"), prescriber=course.prescriber_id,
+        appointment=moved,
         protocol_version=next(v for _c, p, v in rows if p == "esketamine-trd-rems"))
 
 

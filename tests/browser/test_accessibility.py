@@ -3,7 +3,9 @@ passes axe-core in Chromium and the W3C Nu HTML checker, and fits a 375 px wide 
 
 axe-core: no violations, and none of the "needs review" results that mean a control may lack
 its name or a label may name another form's field (axe lists most of those only as needing
-review; its deprecated duplicate-id rules are switched back on for this). The Nu checker reads the
+review; its deprecated duplicate-id rules are switched back on for this). At 375 px nothing in
+`main` may sit out of sight though the page itself fits: no box scrolling sideways, no control past
+the screen's edge, no chart text under 11 px. The Nu checker reads the
 served HTML of the same pages, all in one run of vnu.jar. Both are npm packages, installed by
 `make test` (`make a11y-deps`) into .cache/a11y; each check first proves on a canary page that it
 reports what it is run to catch.
@@ -51,6 +53,50 @@ CANARY = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ca
 #: then needs (it overflows the default)
 JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss4m")
 PHONE = {"width": 375, "height": 800}
+#: what a page hides on a phone though the page itself fits: inside `main`, a box that scrolls
+#: sideways (a table or a drawing past its frame, whose far columns a reader never sees), a
+#: visible control whose box lies outside the screen's width, and a drawing's text shrunk below
+#: 11 px; each named by a selector (and a control by its words)
+HIDDEN_ON_A_PHONE = """(width) => {
+  const main = document.querySelector('main');
+  if (!main) return [];
+  const name = el => {
+    const parts = [];
+    for (let e = el; e && e !== main.parentElement; e = e.parentElement) {
+      let part = e.localName;
+      if (e.id) { parts.unshift(part + '#' + e.id); break; }
+      const cls = [...e.classList].filter(c => !/^tg-[a-z]?\\d/.test(c)).slice(0, 2);
+      if (cls.length) part += '.' + cls.join('.');
+      parts.unshift(part);
+    }
+    return parts.join(' > ');
+  };
+  const words = el => (el.getAttribute('aria-label') || el.innerText || el.value || el.name || '')
+      .trim().replace(/\\s+/g, ' ').slice(0, 40);
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const found = [];
+  for (const el of [main, ...main.querySelectorAll('*')]) {
+    const style = getComputedStyle(el);
+    if (['auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1)
+      found.push(['scrolls sideways', `${name(el)} (${el.scrollWidth} px of content in ${el.clientWidth})`]);
+  }
+  for (const el of main.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+    if (!shown(el)) continue;
+    const box = el.getBoundingClientRect(), left = box.left + window.scrollX, right = box.right + window.scrollX;
+    if (box.width > 1 && (left < -1 || right > width + 1))
+      found.push(['control off-screen', `${name(el)} "${words(el)}" at x ${Math.round(left)}..${Math.round(right)}`]);
+  }
+  for (const svg of main.querySelectorAll('svg')) {
+    const small = [...svg.querySelectorAll('text')].filter(t => shown(t) && t.textContent.trim()).map(t => {
+      const m = t.getScreenCTM();
+      return [parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b), t.textContent.trim()];
+    }).filter(([px]) => px < 10.95).sort((a, b) => a[0] - b[0]);
+    if (small.length)
+      found.push(['chart text under 11 px',
+                  `${name(svg)}: ${small.length} labels, "${small[0][1].slice(0, 30)}" ${small[0][0].toFixed(1)} px`]);
+  }
+  return found;
+}"""
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -92,6 +138,30 @@ def test_axe_reports_what_it_is_run_to_catch(chromium_browser):
     assert {"duplicate-id", "duplicate-id-aria", "select-name"} <= reported & REVIEW_FAILS, found
 
 
+#: what the phone check exists to catch, in a page that itself fits 375 px: a table scrolling in its
+#: box, a button past the screen's right edge, a chart shrunk to 6 px text
+PHONE_CANARY = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Canary</title>
+<meta name="viewport" content="width=device-width"></head><body><main>
+<div style="overflow-x:auto"><table><tr><td style="white-space:nowrap">A cell far wider than any phone's screen,
+and the one after it out of sight</td><td>Item 9</td></tr></table></div>
+<div style="overflow:hidden"><div style="width:600px"><button style="margin-left:450px">Revoke</button></div></div>
+<svg viewBox="0 0 640 100" width="640" style="max-width:100%"><text x="0" y="50" font-size="12">Dec 03</text></svg>
+</main></body></html>"""
+
+
+def test_the_phone_check_reports_what_it_is_run_to_catch(chromium_browser):
+    context = chromium_browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.set_content(PHONE_CANARY)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # the page fits
+        found = page.evaluate(HIDDEN_ON_A_PHONE, PHONE["width"])
+    finally:
+        context.close()
+    assert sorted(kind for kind, _what in found) == [
+        "chart text under 11 px", "control off-screen", "scrolls sideways"], found
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_key_page_passes_axe_and_fits_a_phone(role, chromium_browser, demo):
     """All of a role's key pages in one browser context; every problem of every page reported."""
@@ -126,6 +196,9 @@ def test_every_key_page_passes_axe_and_fits_a_phone(role, chromium_browser, demo
             if width > PHONE["width"]:
                 kinds["wider than 375 px"] += 1
                 problems.append(f"{where}: {width} px wide at a 375 px viewport (scrolls sideways)")
+            for kind, what in page.evaluate(HIDDEN_ON_A_PHONE, PHONE["width"]):
+                kinds[kind] += 1
+                problems.append(f"{where}: {kind} at 375 px: {what}")
             checked += 1
     finally:
         context.close()

@@ -55,13 +55,19 @@ def test_staff_book_a_closing_windows_session_in_three_clicks_from_home(live_ser
 def test_a_therapist_reaches_todays_note_in_two_clicks_from_home(live_server, page: Page):
     home_world(live_server.make)
     clicks = _at_home(page, "ther")
-    day = page.get_by_role("region", name="Today")
-    expect(day).to_contain_text("Tate Today")
-    clicks.on("button", "Write the note for Tate Today, 00:30")
+    # the day's time grid: today's column holds the session, its note right under it
+    today = page.get_by_role("region", name=re.compile(r"Today ?: 1 session$"))
+    expect(today.get_by_role("link", name=re.compile(r"00:30–01:20 ?, Tate Today ?, Integration session ?, "))) \
+        .to_be_visible()
+    expect(page.get_by_role("region", name=re.compile(r"Tomorrow ?: 0 sessions$"))).to_be_visible()
+    clicks.on("button", "Write note for Tate Today, 00:30")
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^Integration session note"))).to_be_visible()
     assert clicks.count <= 2
     page.goto("/")  # the day now opens the draft, not a second note
-    expect(page.get_by_role("link", name="Open the draft note for Tate Today")).to_be_visible()
+    expect(page.get_by_role("link", name="Continue note for Tate Today, 00:30")).to_be_visible()
+    page.set_viewport_size({"width": 375, "height": 800})  # a phone: the list the grid gives way to, same link
+    expect(page.get_by_role("region", name=re.compile(r"^Time grid"))).to_be_hidden()
+    expect(page.get_by_role("link", name="Continue note for Tate Today, 00:30")).to_be_visible()
 
 
 def test_a_prescriber_acknowledges_an_urgent_note_in_two_clicks_from_home(live_server, page: Page):

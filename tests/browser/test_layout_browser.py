@@ -154,3 +154,15 @@ def test_on_a_phone_the_worklist_and_the_course_page_keep_their_actions_in_view(
     expect(page.get_by_role("region", name="Next on this course")).not_to_contain_text("Dosing session #1's window")
     expect(page.get_by_role("region", name="Next on this course")).to_contain_text(
         "Dosing session #2's provisional window closes")
+
+
+def test_find_a_slot_lands_with_the_windows_heading_clear_of_the_sticky_section_index(live_server, page: Page):
+    _signed_window(live_server)
+    sign_in(page, "desk")
+    page.goto("/worklist")
+    page.get_by_role("link", name="Find a slot for Testa Browserbooked").click()
+    heading = page.get_by_role("heading", level=3, name="Integration windows", exact=True)
+    expect(heading).to_be_in_viewport()
+    index = page.get_by_role("navigation", name="Sections of this course").bounding_box()
+    assert index["height"] < 100, "the section index takes more than two lines"
+    assert heading.bounding_box()["y"] >= index["y"] + index["height"], "the heading lies under the sticky index"

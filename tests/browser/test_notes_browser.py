@@ -74,3 +74,36 @@ def test_therapist_discards_a_draft(live_server, page: Page):
     expect(page.get_by_text("Draft discarded; its text was not kept.")).to_be_visible()
     notes = page.get_by_role("region", name="Session notes")
     expect(notes.get_by_text("No notes yet.")).to_be_visible()
+
+
+def test_after_a_jump_down_the_note_form_what_a_save_did_shows_where_the_therapist_is(live_server, page: Page):
+    """The form comes back at the section jumped to (the address keeps its #section), where the
+    flash at the top of the page is out of sight: the action bar says what happened, in view."""
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(make.patient(family_name="Jumped"), therapist, prescriber, phase="integration")
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}")
+    page.get_by_label("Note", exact=True).select_option("integration")
+    page.get_by_label("Session date").fill(date.today().isoformat())
+    page.get_by_role("button", name="Start a note").click()
+    # no dosing session is signed: the empty choice says so, and why
+    expect(page.get_by_role("group", name="Dosing sessions whose window this session serves")).to_contain_text(
+        "none of this course's dosing sessions is signed yet")
+
+    page.get_by_role("navigation", name="Sections of this note").get_by_role("link", name="Plan", exact=True).click()
+    page.get_by_label("Plan for next session").fill("Body scan first, then the letter to her sister")
+    bar = page.get_by_role("group", name="Save or sign")
+    status = bar.get_by_role("status")
+    expect(status).to_have_text("Not saved since it was started.")
+    bar.get_by_role("button", name="Save draft").click()
+    expect(status).to_contain_text("Saved as a draft at")
+    expect(status).to_be_in_viewport()
+    expect(page.get_by_role("heading", level=2, name="Plan", exact=True)).to_be_in_viewport()  # back where it was
+    expect(page.get_by_text("Draft saved. Sign it when it is complete.")).not_to_be_in_viewport()  # the flash
+    expect(page.get_by_label("Plan for next session")).to_have_value("Body scan first, then the letter to her sister")
+
+    bar.get_by_role("button", name="Sign and lock").click()     # unconfirmed: saved, not signed
+    expect(status).to_contain_text("not signed: complete the fields marked")
+    expect(status).to_be_in_viewport()

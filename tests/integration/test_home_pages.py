@@ -1,6 +1,7 @@
-"""Home page per role (issue 21, point 1): the day first (today's and tomorrow's sessions), then what
-waits on the user as counts linking to where the work is done, then the lists; the menu's badge with
-their sum; answers to one's notes new until opened; every count audited; the caseload's next session."""
+"""Home page per role (issue 21, point 1): the day first (today's and tomorrow's sessions on the
+calendar's time grid, with the list the grid gives way to on small screens), then what waits on the
+user as counts linking to where the work is done, then the lists; the menu's badge with their sum;
+answers to one's notes new until opened; every count audited; the caseload's next session."""
 import re
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from tests.conftest import page_text
 from tests.home_world import NY, REPLY, URGENT, at, home_world
+from tests.integration.test_calendar_grid import words
 
 
 @pytest.fixture
@@ -39,6 +41,25 @@ def _unconfirmed_today() -> int:
     return int(datetime.now(NY) >= at(0, 0, 30))
 
 
+def _day(html: str, prefix: str = "home-grid") -> dict[str, list[str]]:
+    """The home page's time grid (prefix "home-grid") or the list it gives way to on a small screen
+    ("home-list"): each column's tag ("Today", "Tomorrow") -> what each session's link says, then
+    under it what the page adds (a note to write, a dosing record), each as a screen reader reads it."""
+    found = {}
+    for column in re.findall(rf'<section class="[^"]*" aria-labelledby="{prefix}-\d{{4}}-\d\d-\d\d">(.*?)</section>',
+                             html, re.S):
+        tag = re.search(r'<span class="tag">(\w+)</span>', column).group(1)
+        found[tag] = [words(link) + (f" | {words(extra)}" if extra else "") for link, extra in re.findall(
+            r'<a class="tg-block[^"]*"[^>]*>(.*?)</a>\s*(?:<div class="tg-extra">(.*?)</div>)?', column, re.S)]
+    return found
+
+
+def _session(times: str, patient: str, what: str, clinician: str, place: str) -> re.Pattern:
+    """A session's link as a screen reader reads it, whatever became of it by now."""
+    return re.compile(rf"(\w{{3}} \w{{3}} \d+, )?{times}, {patient}, {what}, with {clinician}, {place}, "
+                      rf"(Booked|Unconfirmed)")
+
+
 def _badge(html: str) -> str | None:
     found = re.search(r'<span class="badge">(\d+)<span class="visually-hidden"> (items? waiting)</span></span>', html)
     return f"{found.group(1)} {found.group(2)}" if found else None
@@ -47,9 +68,13 @@ def _badge(html: str) -> str | None:
 def test_staff_land_on_the_clinics_day_then_the_windows_to_book_not_on_recent_registrations(world, auth, client):
     html, text = _home(auth, client, "desk")
     assert text.index("The clinic's sessions") < text.index("Waiting for you") < text.index("Recently registered")
-    # the clinic's day: the therapist's session today, the prescriber's dose tomorrow
-    assert re.search(r"Today .*? 00:30 –01:20 Integration session : Tate Today , Hazel Quint, telehealth", text)
-    assert re.search(r"Tomorrow .*? 09:00 –11:00 Dosing session : Tate Today , Orrin Vale, Dosing Suite", text)
+    # the clinic's day on the calendar's grid: the therapist's session today, the prescriber's dose tomorrow
+    day = _day(html)
+    assert list(day) == ["Today", "Tomorrow"]
+    [today], [tomorrow] = day["Today"], day["Tomorrow"]
+    assert _session("00:30–01:20", "Tate Today", "Integration session", "Hazel Quint", "Telehealth").fullmatch(today)
+    dose = _session("09:00–11:00", "Tate Today", r"Dosing session \d+", "Orrin Vale", "Dosing Suite")
+    assert dose.fullmatch(tomorrow)
     counts = _counts(html)
     assert counts["window closing with nothing booked"] == (1, "/worklist")
     unconfirmed = _unconfirmed_today()
@@ -63,7 +88,9 @@ def test_staff_land_on_the_clinics_day_then_the_windows_to_book_not_on_recent_re
 def test_a_therapist_starts_the_day_with_their_sessions_notes_and_answers(world, auth, client):
     html, text = _home(auth, client, "ther")
     assert text.index("My sessions") < text.index("Waiting for you") < text.index("My patients")
-    assert "Write the note for Tate Today, 00:30" in text and "Dosing session" not in text  # their own only
+    day = _day(html)  # their own only: not the prescriber's dose tomorrow
+    assert day["Tomorrow"] == [] and len(day["Today"]) == 1
+    assert day["Today"][0].endswith(" | Write note for Tate Today, 00:30")
     counts = _counts(html)
     assert counts["note to sign"] == (1, "/#drafts")
     assert counts["coordination note waiting for your acknowledgement"] == (1, "/#to-acknowledge")
@@ -76,9 +103,62 @@ def test_a_therapist_starts_the_day_with_their_sessions_notes_and_answers(world,
     assert _badge(html) == f"{3 + _unconfirmed_today()} items waiting"
 
 
+@pytest.mark.parametrize("username, heading", [
+    ("desk", "The clinic's sessions"),   # the therapists' hours: around the clock here
+    ("ther", "My sessions"),
+    ("pres", "My sessions"),             # the clinic's default hours and their dose's: a now-line only in them
+    ("nurse", "Dosing sessions of my patients"),
+])
+def test_each_roles_day_is_the_calendars_grid_of_today_and_tomorrow(world, auth, client, username, heading):
+    """The calendar's own grid: a column per day, hours down the side, blocks sized by length, the key
+    to their colours, the now-line; the list a small screen shows instead holds the same sessions; ids
+    stay unique with both on the page."""
+    html, text = _home(auth, client, username)
+    assert f'<h2 id="sessions-heading">{heading}</h2>' in html
+    grid = _day(html)
+    assert list(grid) == ["Today", "Tomorrow"]
+    undated = {tag: [re.sub(r"^\w{3} \w{3} \d+, ", "", b) for b in found] for tag, found in grid.items()}
+    assert _day(html, "home-list") == undated
+    first_hour, last_hour = map(int, re.search(r"Time grid, (\d\d):00 to (\d\d):00, a column per day", text).groups())
+    sized = re.findall(r'<li class="tg-r\d+ tg-s(\d+)[^"]*"><a class="tg-block[^>]*>.*?'
+                       r'<span class="tg-time">(\d\d):(\d\d)–(\d\d):(\d\d)</span>', html, re.S)
+    assert len(sized) == sum(map(len, grid.values()))
+    for rows, *hhmm in sized:  # a block's five-minute rows: its length
+        h1, m1, h2, m2 = map(int, hhmm)
+        assert int(rows) * 5 == (h2 * 60 + m2) - (h1 * 60 + m1)
+    legend = html[html.index('aria-labelledby="home-legend"'):]
+    assert re.findall(r"</span> ([^<]+)</li>", legend[:legend.index("</section>")]) == [
+        "Preparation session", "Dosing session", "Integration session", "Follow-up", "Attended", "Under way",
+        "Unconfirmed: it has ended, no outcome recorded",
+        "Not recorded: a dose whose time is over with no record (or one not signed)",
+        "No-show"]  # no "Cancelled": left off the day
+    today = html[html.index('class="tg-col tg-today"'):]
+    today = today[:today.index("</section>")]
+    now = datetime.now(NY)  # the now-line is drawn when now falls in the hours shown
+    assert bool(re.search(r'<li class="tg-now tg-r\d+"><span>Now \d\d:\d\d</span>', today)) is \
+        (first_hour <= now.hour < last_hour), (first_hour, last_hour, now)
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    assert '<a href="/calendar">Open the calendar</a>' in html
+
+
+def test_cancelled_sessions_are_left_off_the_day_but_stay_on_the_calendar(world, make, auth, client):
+    def cancelled_tomorrow():
+        a = Appointment(patient_id=world["closing_patient"], course_id=world["closing"], kind="integration",
+                        clinician_id=world["therapist"], starts_at=at(1, 15), ends_at=at(1, 15, 50),
+                        modality="telehealth", status="cancelled", created_by_id=world["staff"])
+        a.changes.append(AppointmentChange(change="booked", by_user_id=world["staff"]))
+        db.session.add(a)
+    make.run(cancelled_tomorrow)
+    html, _ = _home(auth, client, "ther")
+    assert _day(html)["Tomorrow"] == []
+    week = client.get(f"/calendar?date={at(1, 15).date()}&view=day").get_data(as_text=True)
+    assert re.search(r"15:00–15:50.*?Cleo Closing.*?Cancelled</span>", week, re.S)
+
+
 def test_todays_note_is_started_from_the_day_and_then_opened_as_a_draft(world, auth, client):
     html, _ = _home(auth, client, "ther")
-    form = re.search(r'<form method="post" action="(/courses/\d+/notes)" class="strip-note">(.*?)</form>', html, re.S)
+    form = re.search(r'<form method="post" action="(/courses/\d+/notes)" class="tg-note">(.*?)</form>', html, re.S)
     fields = dict(re.findall(r'name="(note-kind|note-session_date)" value="([^"]+)"', form.group(2)))
     assert form.group(1) == f"/courses/{world['today']}/notes"
     assert fields == {"note-kind": "integration", "note-session_date": datetime.now(NY).date().isoformat()}
@@ -86,8 +166,9 @@ def test_todays_note_is_started_from_the_day_and_then_opened_as_a_draft(world, a
     assert started.status_code == 302
     note_id = int(started.headers["Location"].rsplit("/", 1)[1])
     html, text = _home(auth, client, "ther")
-    assert "Open the draft note for Tate Today" in text and f'href="/notes/{note_id}"' in html
-    assert "Write the note" not in text
+    for prefix in ("home-grid", "home-list"):  # the grid, and the list a small screen shows instead
+        assert _day(html, prefix)["Today"][0].endswith(" | Continue note for Tate Today, 00:30")
+    assert html.count(f'class="button small" href="/notes/{note_id}"') == 2 and "Write note" not in text
 
 
 def test_a_prescriber_is_told_of_the_urgent_note_and_acknowledges_it_from_the_worklist(world, auth, client):
@@ -95,7 +176,9 @@ def test_a_prescriber_is_told_of_the_urgent_note_and_acknowledges_it_from_the_wo
     counts = _counts(html)
     assert counts["coordination note waiting for your acknowledgement (1 urgent)"] == (1, "/prescriber/#notes-h")
     assert counts["planned dose not recorded"] == (1, "/prescriber/#overdue-h")
-    assert "Dosing record of Tate Today" in text and "notes to sign" not in text
+    [dose] = _day(html)["Tomorrow"]  # their own: the dose tomorrow, opening its record
+    assert re.search(r"Orrin Vale, Dosing Suite, Booked \| Dosing record of Tate Today, \w{3} \d\d 09:00$", dose)
+    assert "notes to sign" not in text
     assert _badge(html) == "2 items waiting"
     worklist = page_text(client.get("/prescriber/"))
     assert URGENT in worklist
@@ -126,8 +209,10 @@ def test_an_answer_is_new_until_its_author_opens_the_conversation(world, make, a
 
 def test_a_nurse_sees_the_doses_of_their_patients_and_nothing_to_count(world, auth, client):
     html, text = _home(auth, client, "nurse")
-    assert "Dosing sessions of my patients" in text and "Dosing record of Tate Today" in text
-    assert "Integration session" not in text.split("My patients")[0]  # doses only, before the caseload
+    assert "Dosing sessions of my patients" in text
+    day = _day(html)  # doses only: not the therapist's integration session today
+    assert day["Today"] == [] and len(day["Tomorrow"]) == 1
+    assert "Dosing session" in day["Tomorrow"][0] and " | Dosing record of Tate Today" in day["Tomorrow"][0]
     assert "Waiting for you" not in text and _badge(html) is None
 
 
@@ -137,6 +222,7 @@ def test_counts_are_the_users_own(world, auth, client):
     html, text = _home(auth, client, "ther2")
     assert all(n == 0 for n, _ in _counts(html).values()) and _badge(html) is None
     assert "Tate Today" not in text and "Cleo Closing" not in text
+    assert _day(html) == {"Today": [], "Tomorrow": []}
     auth.logout()
     html, text = _home(auth, client, "desk")
     assert "coordination" not in text and "reply" not in text

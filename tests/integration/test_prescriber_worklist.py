@@ -9,6 +9,7 @@ import pytest
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
+from tests.icons import after_icon
 from tests.integration.test_dosing import NY, _record_data, _session, _sign, form_time, local
 
 
@@ -57,6 +58,8 @@ def test_rems_forms_are_one_line_per_patient_with_count_and_oldest_due(team, mak
     # one summary line per patient, each expandable to its forms
     assert html.count('<details class="rems-group">') == 2
     assert "Session 1 (" in rems and "Session 2 (" in rems
+    # each form's record and PDF: an icon beside the words, not three identical bare links
+    assert after_icon(html, "Open<span") == 3 and after_icon(html, "Form (PDF)<span") == 3
 
 
 @pytest.mark.parametrize("ending", ["discontinued", "completed"])

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, WorkingHours
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
+from tests.icons import after_icon
 from tests.integration.test_dosing import NY, _sign, form_time, local
 
 # Bookings take row locks and the worklist reads across courses: on SQLite and PostgreSQL.
@@ -134,6 +135,8 @@ def test_signing_checks_the_bookings_against_the_real_window(team, make, auth, c
     [row] = [r for r in _worklist_rows(client) if "provisional window" in r]
     assert OUTSIDE_REAL in row and "Testa Ahead" in row and "for dose #1" in row
     assert f"session at {near_close.strftime('%Y-%m-%d %H:%M')}" in row and "Move to" in row
+    html = client.get("/worklist").get_data(as_text=True)  # the why and the button each with its icon
+    assert after_icon(html, "Move to ") == 1 and after_icon(html, OUTSIDE_REAL) == 1
     # the booking inside the real window stays as it was, linked to the dose it was booked for
     assert [a.booked_for_dose_id for a in _integration(make)] == [dose, dose]
 

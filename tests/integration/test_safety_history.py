@@ -19,6 +19,7 @@ from ketamine_integration.notes.baselines import baseline_of, course_measures, f
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import acknowledge_alert, record_measure, void_measure
 from tests.conftest import page_text
+from tests.icons import after_icon, badges
 from tests.integration.test_notes import (TODAY, _integration_data, _phq9, _start, _version, dose_started,
                                          entered_on_their_day, make_team)
 
@@ -73,8 +74,10 @@ def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once
     measures = page_text(client.get(f"/courses/{team['course']}/measures"))
     assert "Safety history" in measures and done in measures and "Orrin Vale" in measures
     assert f"Safety alert: Risk screen: intent to act on thoughts of self-harm reported" in measures  # still open
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     course = page_text(client.get(f"/courses/{team['course']}"))
-    assert "Therapist's risk screen" in course and done in course and "Open" in course
+    assert "Therapist's risk screen" in course and done in course and ("danger", "Open") in badges(html)
+    assert after_icon(html, "Orrin Vale, ") == 1  # the acknowledged one: who and when, beside its check
     assert "1 safety alert" in course
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from ketamine_integration.domain.measures import GAD7, PHQ9
-from ketamine_integration.notes.charts import tick_values, trend_chart
+from ketamine_integration.notes.charts import NARROW, band_lines, tick_values, trend_chart
 
 
 @pytest.mark.parametrize("low, high, expected", [
@@ -41,3 +41,32 @@ def test_the_chart_labels_its_axis_and_bands_and_keeps_every_label_inside(measur
     assert chart["points"][-1].x + 20 <= chart["width"]
     # room under the dates for the axis title
     assert chart["height"] - chart["bottom"] >= 40
+
+
+@pytest.mark.parametrize("measure", [PHQ9, GAD7])
+def test_the_phones_chart_keeps_12_px_text_apart_inside_its_340_px(measure):
+    """Drawn at its natural size on a phone (issue 21): band names wrapped into its narrow right
+    margin without running into the next band's, written dates never closer than a date's width."""
+    weekly = rows(*[measure.max_total - 2 * i for i in range(8)])
+    chart = trend_chart(measure, weekly, NARROW)
+    assert chart["width"] == 340
+    for band in chart["bands"]:
+        assert "".join(band.lines).replace(" ", "") == band.label.replace(" ", "")
+        assert chart["width"] - chart["right"] - 6 >= 7 * max(len(line) for line in band.lines), band
+    # bands go up the chart: each name's last line sits above the band below it
+    for higher, lower in zip(chart["bands"][1:], chart["bands"]):
+        assert higher.y + (len(higher.lines) - 1) * chart["line_height"] + 4 < lower.y, (higher, lower)
+    written = [p.x for p in chart["points"] if p.labelled]
+    assert chart["points"][-1].labelled and len(written) < len(chart["points"])
+    assert all(b - a >= 44 for a, b in zip(written, written[1:]))
+    assert written[0] - 20 >= 0 and written[-1] + 20 <= chart["width"]
+
+
+@pytest.mark.parametrize("label, letters, expected", [
+    ("Moderately severe", 10, ("Moderately", "severe")),   # two words, each a line
+    ("Mild", 10, ("Mild",)),                               # short: one line
+    ("None–minimal", 10, ("None–minimal",)),              # one long word stays whole
+    ("Moderately severe", 0, ("Moderately severe",)),     # 0: the wide chart's single line
+])
+def test_band_names_wrap_at_whole_words(label, letters, expected):
+    assert band_lines(label, letters) == expected

@@ -196,6 +196,23 @@ def test_staff_see_the_course_but_cannot_change_it(team, make, auth, client):
     assert _record(auth, course_id, "intake_assessment").status_code == 403
 
 
+def test_the_course_names_its_protocol_and_keeps_the_snapshot_id_for_the_audit_reader(team, make, auth, client):
+    """New-user review of issue 21: clinicians read the protocol's name and version, not its file
+    id and content hash (those stay for the admin, who reads the audit trail)."""
+    auth.login("desk")
+    course_id = int(_enrol(auth, team).headers["Location"].rsplit("/", 1)[1])
+    version = _course(make, course_id).protocol_version
+    name, protocol_id, digest = version.name, version.protocol_id, version.content_hash[:12]
+    auth.logout()
+    auth.login("ther")
+    shown = page_text(client.get(f"/courses/{course_id}"))
+    assert f"{name}, version {version.version}" in shown and digest not in shown
+    auth.logout()
+    boss = make.user("admin", username="boss")
+    auth.login("boss")
+    assert boss and f"({protocol_id}, snapshot {digest})" in page_text(client.get(f"/courses/{course_id}"))
+
+
 def test_checklist_entry_is_voided_not_deleted(team, make, auth, client):
     course_id = _enrolled(auth, team)
     _record(auth, course_id, "informed_consent")

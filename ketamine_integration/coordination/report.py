@@ -100,7 +100,8 @@ def _dosing_entry(session: DosingSession) -> DosingEntry:
     dose = f"{session.dose_mg} mg" + (f" ({session.dose_mg_per_kg} mg/kg)" if session.dose_mg_per_kg else "")
     words = record_words(session.setting)
     return DosingEntry(sequence=session.sequence, when=format_local(session.started_at),
-                       route=route_label(session.route), medication=session.medication, dose=dose, vitals=_vitals(session),
+                       route=route_label(session.route), medication=session.medication, dose=dose,
+                       vitals=_vitals(session),
                        sedation=session.sedation or "—", dissociation=session.dissociation or "—",
                        monitoring=session.monitoring_minutes,
                        adverse_events=tuple(f"{e.event_type} ({e.severity})"

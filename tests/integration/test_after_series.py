@@ -133,7 +133,7 @@ def test_a_follow_up_booked_in_the_period_is_the_session_after_the_series(team, 
     assert plan_of(make, course).rows[0].coverage.state is Coverage.PROVISIONAL
     assert "session 1 after the series" not in page_text(client.get("/worklist"))
     after = page_text(client.get(f"/courses/{course}")).split("Sessions after the series", 1)[1]
-    assert f"Booked, not yet held: {when:%b %d %H:%M} (follow-up, booked)" in after
+    assert re.search(rf"Booked, not yet held ?: {when:%b %d %H:%M} \(follow-up, booked\)", after)
     # the caseload speaks of the sessions after the series once one is open or near: with the second
     # (opening within the week) booked too, nothing is missing
     auth.logout()

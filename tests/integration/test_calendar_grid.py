@@ -337,7 +337,8 @@ def test_a_free_slot_opens_the_booking_form_filled_in_and_books_back_to_the_cale
         "kind": "integration", "starts_at": f"{monday}T10:00", "clinician": clinic["therapist"],
         "modality": "in_person", "room": clinic["room2"], "return_to": "calendar", "calendar": unescape(calendar)})
     assert booked.status_code == 302
-    assert booked.headers["Location"] == f"/calendar?view=week&date={monday}&by=clinician&therapist={clinic['therapist']}"
+    assert booked.headers["Location"] == \
+        f"/calendar?view=week&date={monday}&by=clinician&therapist={clinic['therapist']}"
     after = client.get(booked.headers["Location"])
     assert "Integration session booked." in page_text(after)
     assert any(b.startswith(f"{monday:%a %b} {monday.day}, 10:00–10:50, Testa Gridded") for b in blocks(after))

@@ -6,7 +6,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask
-from markupsafe import Markup
 
 from .config import load_config
 from .db import legacy_paths  # noqa: F401  (landed migrations import old module paths)
@@ -191,10 +190,10 @@ def _kept(draw):
     """`draw` (a heroicons function) with its drawings kept by name, size and attributes: a few
     dozen icons in a few shapes, the same markup every time."""
     @lru_cache(maxsize=1024)
-    def drawn(name: str, size: int, attrs: tuple) -> Markup:
+    def drawn(name: str, size: int, attrs: tuple):
         return draw(name, size=size, **dict(attrs))
 
-    def kept(name: str, *, size: int, **attrs) -> Markup:
+    def kept(name: str, *, size: int, **attrs):
         return drawn(name, size, tuple(attrs.items()))
     return kept
 

@@ -78,7 +78,10 @@ def test_prescriber_records_a_dosing_session_and_sees_its_window(live_server, pa
     page.get_by_role("button", name="Sign and lock").click()
 
     expect(page.get_by_text("signed and locked")).to_be_visible()
-    timeline = page.get_by_role("img", name="Integration windows of this course")
+    page.wait_for_load_state()
+    # drawn twice, for a wide screen and for a phone; the stylesheet shows the one that fits
+    timeline = page.get_by_role("img", name="Integration windows of this course").filter(visible=True)
+    expect(timeline).to_have_count(1)
     expect(timeline).to_be_visible()
     row = page.get_by_role("table", name="Windows, in words").get_by_role("row").nth(1)
     expect(row).to_contain_text("#1")

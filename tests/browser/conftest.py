@@ -177,3 +177,20 @@ def main_menu(page):
     if button.is_visible() and button.get_attribute("aria-expanded") == "false":
         button.click()
     return page.get_by_role("navigation", name="Main")
+
+
+def start_an_integration_note(live_server, page, family_name: str, *, session_date=None) -> int:
+    """A therapist ("ther", Hazel Quint) and a prescriber on a patient's course in integration; the
+    therapist signs in and starts an integration note from the course page (dated `session_date`
+    when given). Returns the course's id."""
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(make.patient(family_name=family_name), therapist, prescriber, phase="integration")
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}")
+    page.get_by_label("Note", exact=True).select_option("integration")
+    if session_date is not None:
+        page.get_by_label("Session date").fill(session_date.isoformat())
+    page.get_by_role("button", name="Start a note").click()
+    return course

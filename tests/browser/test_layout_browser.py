@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS, main_menu
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, main_menu, start_an_integration_note
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.test_scheduling_browser import _signed_window
 from tests.integration.test_dosing import local
@@ -80,14 +80,7 @@ def in_view(page: Page, locator) -> bool:
 
 
 def test_the_note_forms_section_index_and_its_sticky_sign_button_send_the_whole_form(live_server, page: Page):
-    make = live_server.make
-    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
-    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
-    course = make.course(make.patient(family_name="Sectioned"), therapist, prescriber, phase="integration")
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}")
-    page.get_by_label("Note", exact=True).select_option("integration")
-    page.get_by_role("button", name="Start a note").click()
+    start_an_integration_note(live_server, page, "Sectioned")
     expect(page.get_by_role("heading", level=1, name="Integration session note")).to_be_visible()
 
     index = page.get_by_role("navigation", name="Sections of this note")

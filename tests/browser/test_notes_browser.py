@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import Theme
+from tests.browser.conftest import start_an_integration_note
 from tests.browser.test_patients_browser import sign_in
 
 
@@ -54,15 +55,7 @@ def test_therapist_writes_signs_and_sees_the_theme(live_server, page: Page):
 
 
 def test_therapist_discards_a_draft(live_server, page: Page):
-    make = live_server.make
-    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
-    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
-    course = make.course(make.patient(family_name="Discarded"), therapist, prescriber, phase="integration")
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}")
-    page.get_by_label("Note", exact=True).select_option("integration")
-    page.get_by_label("Session date").fill(date.today().isoformat())
-    page.get_by_role("button", name="Start a note").click()
+    start_an_integration_note(live_server, page, "Discarded", session_date=date.today())
     page.get_by_label("Insights", exact=True).fill("Started on the wrong patient")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Draft saved.")).to_be_visible()
@@ -79,15 +72,7 @@ def test_therapist_discards_a_draft(live_server, page: Page):
 def test_after_a_jump_down_the_note_form_what_a_save_did_shows_where_the_therapist_is(live_server, page: Page):
     """The form comes back at the section jumped to (the address keeps its #section), where the
     flash at the top of the page is out of sight: the action bar says what happened, in view."""
-    make = live_server.make
-    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
-    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
-    course = make.course(make.patient(family_name="Jumped"), therapist, prescriber, phase="integration")
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}")
-    page.get_by_label("Note", exact=True).select_option("integration")
-    page.get_by_label("Session date").fill(date.today().isoformat())
-    page.get_by_role("button", name="Start a note").click()
+    start_an_integration_note(live_server, page, "Jumped", session_date=date.today())
     # no dosing session is signed: the empty choice says so, and why
     expect(page.get_by_role("group", name="Dosing sessions whose window this session serves")).to_contain_text(
         "none of this course's dosing sessions is signed yet")

@@ -8,30 +8,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from ketamine_integration.accounts.models import User
-from ketamine_integration.bookings.models import Appointment, AppointmentChange
+from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration import test_scheduling
+from tests.integration.test_attendance import _past_booking
 from tests.integration.test_calendar_grid import blocks, words
 from tests.integration.test_dosing import NY, _record_data, _session, form_time, local
 
 team = test_scheduling.team
-
-
-def _booked(make, team, starts_at, *, minutes=50) -> int:
-    """An integration session the desk booked beforehand, starting at `starts_at`."""
-    def add():
-        desk = db.session.get(User, team["staff"])
-        appointment = Appointment(patient_id=team["patient"], course_id=team["course"], kind="integration",
-                                  clinician_id=team["therapist"], starts_at=starts_at,
-                                  ends_at=starts_at + timedelta(minutes=minutes), modality="telehealth",
-                                  created_by_id=desk.id)
-        appointment.changes.append(AppointmentChange(change="booked", by_user_id=desk.id))
-        db.session.add(appointment)
-        db.session.flush()
-        return appointment.id
-    return make.run(add)
 
 
 def _list_items(response) -> list[str]:
@@ -51,7 +36,7 @@ def _now_minus(minutes: int) -> datetime:
 
 def test_a_session_under_way_is_under_way_everywhere_and_to_confirm_nowhere(team, make, auth, client):
     starts = _now_minus(10)  # began ten minutes ago, ends in forty
-    appointment = _booked(make, team, starts)
+    appointment = _past_booking(make, team, starts)
     auth.login("desk")
     calendar = client.get(f"/calendar?date={_day(starts)}&view=day&therapist={team['therapist']}")
     assert [b.rsplit(", ", 1)[1] for b in blocks(calendar)] == ["Under way"]
@@ -75,7 +60,7 @@ def test_a_session_under_way_is_under_way_everywhere_and_to_confirm_nowhere(team
 
 def test_a_session_that_ended_with_no_outcome_is_to_confirm_everywhere(team, make, auth, client):
     starts = _now_minus(60)  # ended ten minutes ago
-    appointment = _booked(make, team, starts)
+    appointment = _past_booking(make, team, starts)
     auth.login("desk")
     calendar = client.get(f"/calendar?date={_day(starts)}&view=day&therapist={team['therapist']}")
     assert [b.rsplit(", ", 1)[1] for b in blocks(calendar)] == ["Unconfirmed"]

@@ -174,8 +174,9 @@ def waiting_for(user: User, now: datetime, today: date) -> Waiting:
     if BY_KEY["closing"].applies(user):
         counts["closing"] = closing_windows(now)
     by_id = {v.id: v for v in versions}
-    pending = pending_reports_of(user, now, by_id) if BY_KEY["reports_due"].applies(user) else []
+    pending = []
     if BY_KEY["reports_due"].applies(user):
+        pending = pending_reports_of(user, now, by_id)
         counts["reports_due"] = len(pending)
     urgent = counts.pop("urgent", 0)
     return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent, tuple(pending),

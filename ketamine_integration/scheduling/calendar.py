@@ -61,7 +61,8 @@ class Scope:
     sees_all: bool
     #: a clinician sees their own sessions; None: not limited to one clinician
     clinician_id: int | None
-    #: a nurse (booked for nothing) sees the sessions of their care-team patients: a subquery of ids
+    #: the patients whose sessions the user may read (a subquery of ids): a clinician's and a nurse's
+    #: care-team patients; None: every patient
     patient_ids: Select | None
     words: str
 

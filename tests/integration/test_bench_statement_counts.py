@@ -18,10 +18,12 @@ from tests.databases import app_settings
 # On SQLite and PostgreSQL: SQL statement counts.
 pytestmark = pytest.mark.both_engines
 
-# A few months of history, so both clinics have courses mid-series (open windows on the worklist,
-# REMS forms due): a page that skips a query when it has nothing to show is not an N+1.
-SMALL = Params(therapists=2, prescribers=1, patients=10, years=0.3, seed=31)
-LARGER = Params(therapists=2, prescribers=1, patients=30, years=0.3, seed=31)
+# Eight weeks of history, so both clinics have courses mid-series (open windows on the worklist,
+# REMS forms due) and courses just after their series, at any hour: a page that skips a query when
+# it has nothing to show is not an N+1 (with 16 weeks, the small clinic's last course after its
+# series left the worklist's horizon at some hours of the day while the larger one's had not).
+SMALL = Params(therapists=2, prescribers=1, patients=10, years=0.15, seed=31)
+LARGER = Params(therapists=2, prescribers=1, patients=30, years=0.15, seed=31)
 
 
 def _page_statements(app, auth: Auth) -> dict[str, int]:

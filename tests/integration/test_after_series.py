@@ -43,7 +43,7 @@ def series_done(make, auth, team, *, family="After", days_ago=SERIES_DAYS_AGO, e
                          protocol="im-ketamine-kap", phase="experience")
     ids = make.dosing_plan(course, first_start=local(days_ago[0], 9), days_between=days_ago[0] - days_ago[1],
                            count=len(days_ago), room=f"Suite {family}")
-    auth.login("pres")
+    auth.sign_in("pres")
     for session_id, ago in zip(ids, days_ago):
         sign_dose(make, auth, session_id, team["prescriber"], ago)
     auth.logout()
@@ -73,7 +73,7 @@ def every_day_hours(make, clinician):
 
 def test_planned_when_the_series_ends_counted_from_its_last_dose(team, make, auth, client):
     course = series_done(make, auth, team, enter_integration=False)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert "Planned when the series ends" in page_text(client.get(f"/courses/{course}"))
     enter(make, course, Phase.INTEGRATION, team["therapist"])
     plan = plan_of(make, course)
@@ -94,7 +94,7 @@ def test_planned_when_the_series_ends_counted_from_its_last_dose(team, make, aut
 def test_the_worklist_flags_the_open_one_until_a_booking_from_a_suggestion(team, make, auth, client):
     course = series_done(make, auth, team)
     every_day_hours(make, team["therapist"])
-    auth.login("desk")
+    auth.sign_in("desk")
     worklist = page_text(client.get("/worklist"))
     # the first is open and unbooked; the second opens in eleven days (more than a week): not yet
     assert "Session after the series due, nothing booked" in worklist
@@ -125,7 +125,7 @@ def test_a_follow_up_booked_in_the_period_is_the_session_after_the_series(team, 
     every_day_hours(make, team["therapist"])
     first = plan_of(make, course).rows[0].session
     when = datetime.combine(max(first.first_day, (datetime.now(NY) + timedelta(days=1)).date()), time(10), NY)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert "session 1 after the series" in page_text(client.get("/worklist"))
     booked = auth.post(f"/courses/{course}/sessions", {
         "kind": "follow_up", "starts_at": form_time(when), "clinician": team["therapist"], "modality": "telehealth"})
@@ -137,7 +137,7 @@ def test_a_follow_up_booked_in_the_period_is_the_session_after_the_series(team, 
     # the caseload speaks of the sessions after the series once one is open or near: with the second
     # (opening within the week) booked too, nothing is missing
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert re.search(r"Testa After .*? After the series: not yet open, nothing booked",
                      page_text(client.get("/")).split("My patients", 1)[1])
     second = datetime.combine(plan_of(make, course).rows[1].session.first_day, time(10), NY)
@@ -152,7 +152,7 @@ def test_a_session_serving_the_last_window_does_not_count_again(team, make, auth
     """Held two days ago, inside both the last dose's window (closing today) and the first period
     (open since three days ago): it covers the window; a second one covers the session after the series."""
     course = series_done(make, auth, team)
-    auth.login("ther")
+    auth.sign_in("ther")
 
     def held(days_ago):
         return auth.post(f"/courses/{course}/sessions/held", {
@@ -168,7 +168,7 @@ def test_a_session_serving_the_last_window_does_not_count_again(team, make, auth
 
 def test_ending_the_course_lists_the_sessions_still_ahead(team, make, auth):
     course = series_done(make, auth, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     version = str(make.query(lambda: db.session.get(TreatmentCourse, course).version))
     preview = page_text(auth.post(f"/courses/{course}/phase", {
         "target": "completed", "reason": "Goals met; the patient chose to stop.", "version": version}))
@@ -188,7 +188,7 @@ def test_ending_the_course_lists_the_sessions_still_ahead(team, make, auth):
     assert "The course was completed" in page and "no session after that is asked for" in page
     # an ended course flags nothing
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert "Session after the series due" not in page_text(auth.client.get("/worklist"))
 
 
@@ -200,7 +200,7 @@ def test_no_session_after_the_series_when_the_protocol_asks_for_none(team, make,
     path.write_text(yaml.safe_dump(data))
     course = series_done(make, auth, team)
     assert plan_of(make, course).rows == ()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert "asks for no integration sessions after the series" in page_text(client.get(f"/courses/{course}"))
     assert "Session after the series due" not in page_text(client.get("/worklist"))
 
@@ -208,7 +208,7 @@ def test_no_session_after_the_series_when_the_protocol_asks_for_none(team, make,
 def test_the_booked_session_is_the_appointment_made(team, make, auth):
     """Booking by hand in a period (the course's booking form) counts the same as a suggestion."""
     course = series_done(make, auth, team)
-    auth.login("desk")
+    auth.sign_in("desk")
     due = plan_of(make, course).rows[1].session.due
     when = datetime.combine(due, time(10), NY)
     assert test_scheduling._book(auth, course, team["therapist"], when).status_code == 302

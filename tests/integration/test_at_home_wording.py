@@ -27,7 +27,7 @@ HOME_RECORD_WORDS = ("Setting Supervised at home (telehealth)", "Dose supervised
 def _session_in(make, auth, team, setting: str):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience",
                          protocol="sublingual-ketamine-kap")
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _plan(auth, course, local(3), count=1, setting=setting).status_code == 302
     [session] = _sessions(make, course)
     sources = {f"{tp}-source": "device" for tp in ("baseline", "post_40", "discharge")} \
@@ -88,10 +88,10 @@ def test_the_coordination_report_says_the_dose_was_supervised_by_telehealth(team
     assert auth.post(f"/dosing/{session.id}", record).status_code == 302
     assert "signed and locked" in page_text(_try_to_sign(make, auth, session.id))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, {"patient": team["patient"], "prescriber": team["prescriber"]}, ["dosing"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     preview = page_text(auth.post(f"/courses/{session.course_id}/report-preview",
                                   {"recipient": str(team["prescriber"])}))
     assert "Dose supervised by (telehealth) Orrin Vale; monitored remotely by (telehealth) Orrin Vale" in preview

@@ -60,7 +60,7 @@ def _window_state(make, dosing_session_id):
 def test_an_outcome_is_recorded_and_a_correction_keeps_the_earlier_one(team, make, auth, client, signed_window):
     booked = _past_booking(make, team, _yesterday())
     assert _window_state(make, signed_window) is Coverage.UNCONFIRMED
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "late_cancelled"}).status_code == 302
     # a late cancellation frees the time like any cancellation, and covers nothing
     assert _appointment(make, booked)[:2] == ("cancelled", "late_cancelled")
@@ -94,7 +94,7 @@ def test_an_outcome_is_recorded_and_a_correction_keeps_the_earlier_one(team, mak
 @pytest.mark.parametrize("outcome", ["no_show", "clinic_cancelled"])
 def test_a_missed_session_leaves_its_window_to_book_again(team, make, auth, client, signed_window, outcome):
     booked = _past_booking(make, team, _yesterday())
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/appointments/{booked}/outcome", {"outcome": outcome}).status_code == 302
     assert _window_state(make, signed_window) is Coverage.UNCOVERED
     text = page_text(client.get("/worklist"))
@@ -107,7 +107,7 @@ def test_a_session_whose_time_has_come_is_given_an_outcome_not_cancelled_or_move
     """"Cancelled" says it was called off ahead, and moving it into the future erases that it was due:
     both are refused, pointing to the outcome; the outcome can then be recorded."""
     booked = _past_booking(make, team, _yesterday())
-    auth.login("desk")
+    auth.sign_in("desk")
     refused = auth.post(f"/appointments/{booked}/cancel", {"reason": "never came, tidy up"}, follow_redirects=True)
     assert "Its time has come: record what happened instead" in page_text(refused)
     assert "A late cancellation is one of the outcomes." in page_text(refused)
@@ -126,7 +126,7 @@ def test_a_session_whose_time_has_come_is_given_an_outcome_not_cancelled_or_move
 def test_no_outcome_for_a_dosing_booking_a_future_one_or_a_stranger(team, make, auth, signed_window):
     dosing = make.query(lambda: db.session.scalar(select(Appointment.id).where(Appointment.kind == "dosing")))
     ahead = _past_booking(make, team, datetime.now(NY) + timedelta(days=1))
-    auth.login("desk")
+    auth.sign_in("desk")
     refused = auth.post(f"/appointments/{dosing}/outcome", {"outcome": "no_show"}, follow_redirects=True)
     assert "marked attended when its record is signed" in page_text(refused)
     refused = auth.post(f"/appointments/{ahead}/outcome", {"outcome": "attended"}, follow_redirects=True)
@@ -139,7 +139,7 @@ def test_no_outcome_for_a_dosing_booking_a_future_one_or_a_stranger(team, make, 
 def test_a_signed_integration_note_marks_its_session_attended(team, make, auth, client, signed_window):
     held = _past_booking(make, team, _yesterday())
     other_day = _past_booking(make, team, local(2, 15))
-    auth.login("ther")
+    auth.sign_in("ther")
     day = _yesterday().date()
     note = _start(auth, team["course"], when=day)
     saved = auth.post(f"/notes/{note}", _integration_data(_version(make, note), session_date=day.isoformat(),
@@ -176,16 +176,16 @@ def test_a_session_a_signed_note_documents_stays_attended(team, make, auth, clie
     "correction" to a no-show would make the record say both, and is refused, pointing to an addendum."""
     booked = _past_booking(make, team, _yesterday())
     if marked_first:
-        auth.login("desk")
+        auth.sign_in("desk")
         assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "attended"}).status_code == 302
         auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     note, signed = _sign_yesterdays_note(make, auth, team)
     assert signed.status_code == 302 and _note_status(make, note) == "signed"
     status, outcome, history = _appointment(make, booked)
     assert (status, outcome) == ("attended", "attended") and history[-1][3] == note
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     refused = auth.post(f"/appointments/{booked}/outcome", {
         "outcome": "no_show", "reason": "Clicked the wrong row earlier today"}, follow_redirects=True)
     assert f"Signed integration note #{note} says this session was held, so it stays attended" in page_text(refused)
@@ -198,20 +198,20 @@ def test_a_note_is_not_signed_for_a_session_recorded_as_a_no_show(team, make, au
     """The record says the patient did not come: the note cannot say the session was held until the
     outcome is corrected (with a reason); the draft and its text stay."""
     booked = _past_booking(make, team, _yesterday())
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/appointments/{booked}/outcome", {"outcome": "no_show"}).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     note, refused = _sign_yesterdays_note(make, auth, team)
     assert refused.status_code in (200, 422)
     assert "Your integration session with this patient that day is recorded as no-show" in page_text(refused)
     assert _note_status(make, note) == "draft" and _appointment(make, booked)[:2] == ("no_show", "no_show")
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/appointments/{booked}/outcome", {
         "outcome": "attended", "reason": "She came late; the desk missed her"}).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     signed = auth.post(f"/notes/{note}", _integration_data(
         _version(make, note), session_date=_yesterday().date().isoformat(),
         **{"new_steps-0-starts_on": _yesterday().date().isoformat()}, **SIGNING))
@@ -221,7 +221,7 @@ def test_a_note_is_not_signed_for_a_session_recorded_as_a_no_show(team, make, au
 def test_the_signature_that_marks_a_session_attended_is_in_the_audit_trail(team, make, auth, signed_window):
     """The same action the attendance page writes: the appointment's outcome, with the note named."""
     booked = _past_booking(make, team, _yesterday())
-    auth.login("ther")
+    auth.sign_in("ther")
     note, signed = _sign_yesterdays_note(make, auth, team)
     assert signed.status_code == 302
     [row] = make.audit_rows(action="appointment.update", object_id=str(booked))
@@ -232,7 +232,7 @@ def test_the_signature_that_marks_a_session_attended_is_in_the_audit_trail(team,
 def test_a_note_matching_no_single_booking_marks_nothing(team, make, auth, signed_window):
     """The colleague's booking that day is not the author's: nothing is guessed."""
     colleagues = _past_booking(make, team, _yesterday(), clinician=team["other_therapist"])
-    auth.login("ther")
+    auth.sign_in("ther")
     day = _yesterday().date()
     note = _start(auth, team["course"], when=day)
     auth.post(f"/notes/{note}", _integration_data(_version(make, note), session_date=day.isoformat(),
@@ -252,7 +252,7 @@ def _held(auth, course, **overrides):
 
 def test_a_session_held_without_a_booking_is_entered_and_covers_its_window(team, make, auth, client, signed_window):
     assert _window_state(make, signed_window) is Coverage.UNCOVERED
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _held(auth, team["course"])
     assert response.status_code == 302
     [entered] = make.query(lambda: db.session.scalars(select(Appointment).where(
@@ -285,7 +285,7 @@ def test_a_session_held_without_a_booking_is_entered_and_covers_its_window(team,
 ])
 def test_a_held_session_is_refused_on_its_field_and_nothing_is_entered(team, make, auth, signed_window,
                                                                        overrides, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _held(auth, team["course"], **overrides)
     assert response.status_code == 422 and message in page_text(response)
     assert make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "integration")).all()) == []
@@ -295,18 +295,18 @@ def test_a_held_session_is_refused_on_its_field_and_nothing_is_entered(team, mak
 
 def test_a_held_session_cannot_overlap_a_booking_and_only_a_therapist_enters_one(team, make, auth, signed_window):
     _past_booking(make, team, _yesterday(11))
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _held(auth, team["course"], **{"held-starts_at": form_time(_yesterday(11) + timedelta(minutes=20))})
     assert response.status_code == 422 and "Record what became of that appointment instead" in page_text(response)
     auth.logout()
-    auth.login("desk")  # staff book and mark sessions; they did not hold one
+    auth.sign_in("desk")  # staff book and mark sessions; they did not hold one
     assert _held(auth, team["course"], **{"held-starts_at": form_time(_yesterday(16))}).status_code == 403
     assert len(make.query(lambda: db.session.scalars(select(Appointment).where(
         Appointment.kind == "integration")).all())) == 1
 
 
 def test_the_held_session_form_makes_the_clinician_say_how_it_was_held(team, make, auth, client, signed_window):
-    auth.login("ther")
+    auth.sign_in("ther")
     html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     radios = re.findall(r'<input[^>]*name="held-modality"[^>]*>', html)
     assert len(radios) == 2 and not any("checked" in r for r in radios)
@@ -336,7 +336,7 @@ def test_only_a_therapist_on_the_care_team_enters_a_held_session(team, make, aut
             change_care_team(patient, team_of(patient) | {(dual, "prescriber")}, by=None,
                              reason="covering prescriber joins")
         make.run(join)
-    auth.login("who")
+    auth.sign_in("who")
     assert _held(auth, team["course"]).status_code == 403
     assert make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "integration")).all()) == []
     denied = [r for r in make.audit_rows() if r.outcome == "denied" and r.patient_id == team["patient"]]
@@ -345,23 +345,23 @@ def test_only_a_therapist_on_the_care_team_enters_a_held_session(team, make, aut
 
 def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team, make, auth, client, signed_window):
     booked = _past_booking(make, team, _yesterday())
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get("/worklist"))
     assert "Sessions to confirm (1)" in text and "Scheduled" in text
     assert "Dosing session with no integration session planned" not in text  # unconfirmed, not to book
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "My sessions to confirm (1)" in page_text(client.get("/"))
     yesterdays_other = _past_booking(make, team, local(1, 16))
     marked = auth.post(f"/appointments/{yesterdays_other}/outcome", {"outcome": "no_show", "return_to": "home"})
     assert marked.status_code == 302 and marked.headers["Location"].endswith("/#unconfirmed")
     assert "My sessions to confirm (1)" in page_text(client.get("/"))
     auth.logout()
-    auth.login("ther2")  # someone else's session: not on their list, nor in their count
+    auth.sign_in("ther2")  # someone else's session: not on their list, nor in their count
     home = page_text(client.get("/"))
     assert "My sessions to confirm" not in home and "Nothing waiting: sessions to confirm" in home
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     marked = auth.post(f"/appointments/{booked}/outcome", {"outcome": "attended", "return_to": "worklist"})
     assert marked.status_code == 302 and marked.headers["Location"].endswith("/worklist#unconfirmed")
     assert "Sessions to confirm (0)" in page_text(client.get("/worklist"))
@@ -379,7 +379,7 @@ def test_a_clinician_who_left_the_care_team_no_longer_sees_the_patient_on_their_
     from ketamine_integration.patients.models import Patient
 
     _past_booking(make, team, _yesterday(), clinician=team["other_therapist"])
-    auth.login("ther2")
+    auth.sign_in("ther2")
     assert "My sessions to confirm (1)" in page_text(client.get("/"))
     auth.logout()
 
@@ -388,11 +388,11 @@ def test_a_clinician_who_left_the_care_team_no_longer_sees_the_patient_on_their_
         change_care_team(patient, {m for m in team_of(patient) if m[0] != team["other_therapist"]}, by=None,
                          reason="colleague moved to another clinic")
     make.run(leave)
-    auth.login("ther2")
+    auth.sign_in("ther2")
     home = page_text(client.get("/"))
     assert "Scheduled" not in home and "My sessions to confirm" not in home, home
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get("/worklist"))
     assert "Sessions to confirm (1)" in text and "Scheduled" in text
 
@@ -432,7 +432,7 @@ def test_the_reports_coverage_agrees_with_the_course_page_on_every_demo_course(a
         return found
     with app.test_request_context():
         by_report = reports()
-    auth.login("coverage-check")
+    auth.sign_in("coverage-check")
     by_page = {course_id: _page_coverage(client.get(f"/courses/{course_id}").get_data(as_text=True))
                for course_id in by_report}
     assert by_page == {course_id: +counts for course_id, counts in by_report.items()}

@@ -30,7 +30,7 @@ def _rows(sql: str) -> list[tuple]:
 
 def test_earlier_outcomes_come_through_and_the_guards_stay(app, make, auth, team, signed_window):
     attended, missed = _past_booking(make, team, _yesterday()), _past_booking(make, team, local(2, 15))
-    auth.login("desk")
+    auth.sign_in("desk")
     for appointment, outcome in ((attended, "attended"), (missed, "no_show")):
         assert auth.post(f"/appointments/{appointment}/outcome", {"outcome": outcome}).status_code == 302
     with app.app_context():

@@ -86,7 +86,7 @@ def test_an_endpoint_without_a_rule_is_refused(make, client, auth, app):
     # Fail closed: a view added without a decorator answers 403, even to an admin.
     app.add_url_rule("/undeclared", "undeclared", lambda: "secret")
     make.user("admin", username="root1")
-    auth.login("root1")
+    auth.sign_in("root1")
     response = client.get("/undeclared")
     assert response.status_code == 403
     assert "secret" not in response.get_data(as_text=True)

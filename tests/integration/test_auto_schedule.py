@@ -30,11 +30,11 @@ def clinic(make, auth):
         course = make.course(patient, ids["therapist"], ids["prescriber"], phase="experience")
         team = {"course": course, "prescriber": ids["prescriber"]}
         session_id = _planned(make, team, hour=hour)[0]
-        auth.login("pres")
+        auth.sign_in("pres")
         _sign(make, auth, session_id, ids["prescriber"])
         auth.logout()
         ids["courses"].append(course)
-    auth.login("desk")
+    auth.sign_in("desk")
     return ids
 
 
@@ -108,7 +108,7 @@ def test_forged_confirmations_are_400(clinic, auth, data):
 
 def test_only_staff_and_admin_auto_schedule(clinic, auth, client):
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert client.get("/schedule/auto").status_code == 403
 
 
@@ -162,12 +162,12 @@ def test_a_patient_with_two_open_windows_gets_a_session_for_each_in_one_run(clin
     first, start = clinic["courses"][0], local(1, 15)
     [second] = make.dosing_plan(first, first_start=start, days_between=2, count=1)
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _sign(make, auth, second, clinic["prescriber"], started_at=form_time(start),
                  ended_at=form_time(start + timedelta(minutes=40)),
                  discharged_at=form_time(start + timedelta(minutes=130))).status_code == 302
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     rows = _rows(client.get("/schedule/auto").get_data(as_text=True))
     mine = [r for r in rows if int(r[0]) == first]
     assert len(mine) == 2 and len({r[1] for r in mine}) == 2   # both windows, one session each

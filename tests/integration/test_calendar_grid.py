@@ -106,7 +106,7 @@ def test_the_week_shows_each_session_as_a_block_with_its_full_description(clinic
     monday = next_monday()
     add_appointment(make, clinic, at(monday + timedelta(days=1), 10))
     add_appointment(make, clinic, at(monday + timedelta(days=2), 11), kind="follow_up", room=None, minutes=30)
-    auth.login("desk")
+    auth.sign_in("desk")
     week = client.get(f"/calendar?date={monday}&therapist={clinic['therapist']}")
     assert week.status_code == 200
     tuesday = monday + timedelta(days=1)
@@ -126,7 +126,7 @@ def test_overlapping_sessions_sit_side_by_side(clinic, make, auth, client):
     add_appointment(make, clinic, at(monday, 10))
     add_appointment(make, clinic, at(monday, 10, 30), clinician="other", course="other_course",
                     patient="other_patient", room="room2")
-    auth.login("desk")
+    auth.sign_in("desk")
     week = client.get(f"/calendar?date={monday}")   # the whole clinic: both
     assert item_classes(week, "Testa Gridded").split()[2:] == ["tg-l1", "tg-w1"]
     assert item_classes(week, "Testa Elsewhere").split()[2:] == ["tg-l2", "tg-w1"]
@@ -145,7 +145,7 @@ def test_more_overlapping_sessions_than_a_column_shows_readably_are_one_more_lin
         clinic[f"p{n}"], clinic[f"c{n}"], clinic[f"r{n}"] = patient, course, make.room(f"Room {n}")
         add_appointment(make, clinic, at(monday, 10), clinician="other" if n else "therapist", course=f"c{n}",
                         patient=f"p{n}", room=f"r{n}")
-    auth.login("desk")
+    auth.sign_in("desk")
     week = client.get(f"/calendar?date={monday}&kind=integration")
     html = week.get_data(as_text=True)
     assert len(blocks(week)) == 1 and len(_listed(week)) == 3
@@ -172,7 +172,7 @@ def test_cancelled_and_no_show_sessions_say_so_in_words(clinic, make, auth, clie
     add_appointment(make, clinic, at(yesterday, 9), status="no_show", outcome="no_show")
     add_appointment(make, clinic, at(yesterday, 11), status="cancelled")
     add_appointment(make, clinic, at(yesterday, 13))  # its time came with no outcome
-    auth.login("desk")
+    auth.sign_in("desk")
     said = blocks(client.get(f"/calendar?date={yesterday}&view=day&therapist={clinic['therapist']}"))
     assert [b.rsplit(", ", 1)[1] for b in said] == ["No-show", "Cancelled", "Unconfirmed"]
 
@@ -182,7 +182,7 @@ def test_the_day_view_has_a_column_per_clinician_or_per_room(clinic, make, auth,
     add_appointment(make, clinic, at(monday, 10))
     add_appointment(make, clinic, at(monday, 12), clinician="other", course="other_course", patient="other_patient",
                     room=None)
-    auth.login("desk")
+    auth.sign_in("desk")
     by_clinician = page_text(client.get(f"/calendar?date={monday}&view=day&by=clinician"))
     assert re.findall(r"(Hazel Quint|Ivo Second) : (\d) sessions?", by_clinician) == [
         ("Hazel Quint", "1"), ("Ivo Second", "1")]
@@ -195,7 +195,7 @@ def test_filters_narrow_what_is_shown_and_unreadable_ones_fall_back(clinic, make
     monday = next_monday()
     add_appointment(make, clinic, at(monday, 10))
     add_appointment(make, clinic, at(monday, 13), kind="follow_up", room="room2")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert len(blocks(client.get(f"/calendar?date={monday}"))) == 2
     assert [b.split(", ")[3] for b in blocks(client.get(f"/calendar?date={monday}&kind=follow_up"))] == [
         "Follow-up"]
@@ -211,7 +211,7 @@ def test_filters_narrow_what_is_shown_and_unreadable_ones_fall_back(clinic, make
 def test_the_hours_shown_come_from_the_clinics_hours_and_sessions(clinic, make, auth, client):
     monday = next_monday()
     add_appointment(make, clinic, at(monday, 18, 15))   # an evening session
-    auth.login("desk")
+    auth.sign_in("desk")
     assert "Time grid, 09:00 to 20:00" in page_text(client.get(f"/calendar?date={monday}"))
     early = make.user("therapist", username="early", full_name="Early Bird")
     make.run(lambda: db.session.add(WorkingHours(clinician_id=early, weekday=monday.weekday(), starts=time(7),
@@ -222,7 +222,7 @@ def test_the_hours_shown_come_from_the_clinics_hours_and_sessions(clinic, make, 
 def test_the_now_line_is_in_todays_column_at_the_clinics_time(clinic, make, auth, client):
     make.run(lambda: db.session.add_all(WorkingHours(clinician_id=clinic["therapist"], weekday=d, starts=time(0),
                                                      ends=time(23, 59)) for d in range(7)))
-    auth.login("ther")
+    auth.sign_in("ther")
     before = datetime.now(NY)
     html = client.get("/calendar").get_data(as_text=True)
     after = datetime.now(NY)
@@ -239,7 +239,7 @@ def test_a_dst_day_keeps_sessions_on_their_wall_clock_rows(clinic, make, auth, c
     add_appointment(make, clinic, at(spring, 10))
     add_appointment(make, clinic, at(ordinary, 10), patient="other_patient", course="other_course",
                     clinician="other")
-    auth.login("desk")
+    auth.sign_in("desk")
     on_spring = client.get(f"/calendar?date={spring}&view=day&therapist={clinic['therapist']}")
     on_ordinary = client.get(f"/calendar?date={ordinary}&view=day&therapist={clinic['other']}")
     assert item_classes(on_spring, "10:00–10:50").split()[:2] == ["tg-r13", "tg-s10"]
@@ -260,7 +260,7 @@ def test_each_role_sees_its_own_calendar(clinic, make, auth, client, who, sees, 
     add_appointment(make, clinic, at(monday, 10))
     add_appointment(make, clinic, at(monday, 11), clinician="other", course="other_course", patient="other_patient",
                     room="room2")
-    auth.login(who)
+    auth.sign_in(who)
     week = client.get(f"/calendar?date={monday}&therapist={clinic['other']}")
     assert {b.split(", ")[2] for b in blocks(week)} == sees if who != "desk" else {"Testa Elsewhere"}
     assert bool(slots(week)) is (free_slots or who == "desk")
@@ -273,7 +273,7 @@ def test_a_clinician_who_left_the_care_team_no_longer_reads_its_patients_session
     only while the patient is on their care team (leaving is refused while a booking ahead stays)."""
     yesterday = datetime.now(NY).date() - timedelta(days=1)
     add_appointment(make, clinic, at(yesterday, 10), status="attended", outcome="attended")
-    auth.login("ther")
+    auth.sign_in("ther")
     [held] = blocks(client.get(f"/calendar?date={yesterday}&view=day"))
     assert "Testa Gridded" in held
     make.run(lambda: db.session.execute(
@@ -289,7 +289,7 @@ def test_free_slots_name_the_time_therapist_and_room_and_skip_busy_time(clinic, 
     add_appointment(make, clinic, at(monday, 10))                       # Hazel, Cedar Room, 10:00-10:50
     add_appointment(make, clinic, at(monday, 13), clinician="other", course="other_course",
                     patient="other_patient", room="room2")              # Birch Room taken at 13:00
-    auth.login("desk")
+    auth.sign_in("desk")
     week = client.get(f"/calendar?date={monday}&therapist={clinic['therapist']}")
     labels = [s for s in slots(week) if s.endswith(f"{monday:%a %b} {monday.day}")]
     # a slot is a 50-minute integration session (the type booked when none is chosen), all of it
@@ -315,7 +315,7 @@ def test_free_slots_name_the_time_therapist_and_room_and_skip_busy_time(clinic, 
 
 def test_a_free_slot_opens_the_booking_form_filled_in_and_books_back_to_the_calendar(clinic, make, auth, client):
     monday = next_monday()
-    auth.login("desk")
+    auth.sign_in("desk")
     week = client.get(f"/calendar?date={monday}&therapist={clinic['therapist']}")
     label = f"Book 10:00–10:50 with Hazel Quint in Birch Room, {monday:%a %b} {monday.day}"
     picker = client.get(slot_href(week, label))
@@ -349,7 +349,7 @@ def test_a_booking_from_a_day_view_comes_back_to_that_view_and_its_filters(clini
     """Issue 21 review: booked from a free slot of the day view by room, the calendar came back as
     the week. The view, its columns and filters travel with the slot, to the day booked."""
     monday = next_monday()
-    auth.login("desk")
+    auth.sign_in("desk")
     day = client.get(f"/calendar?date={monday}&view=day&by=room&room={clinic['room2']}&kind=integration")
     href = slot_href(day, f"Book 11:00–11:50 in Birch Room, {monday:%a %b} {monday.day}")
     picker = client.get(href)
@@ -376,7 +376,7 @@ def test_a_booking_from_a_day_view_comes_back_to_that_view_and_its_filters(clini
 def test_a_refused_booking_from_the_calendar_comes_back_to_its_form(clinic, make, auth, client):
     monday = next_monday()
     add_appointment(make, clinic, at(monday, 10))
-    auth.login("desk")
+    auth.sign_in("desk")
     refused = auth.post(f"/courses/{clinic['course']}/sessions", {
         "kind": "integration", "starts_at": f"{monday}T10:15", "clinician": clinic["therapist"],
         "modality": "in_person", "room": clinic["room2"], "return_to": "calendar"})
@@ -392,17 +392,17 @@ def test_a_refused_booking_from_the_calendar_comes_back_to_its_form(clinic, make
     ("", 400, "This field is required"),                                # none
 ])
 def test_an_unreadable_slot_says_why_and_books_nothing(clinic, auth, client, query, status, said):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = client.get(f"/calendar/book?{query}")
     assert response.status_code == status and said in page_text(response)
 
 
 def test_only_those_who_book_get_free_slots_and_the_booking_page(clinic, make, auth, client):
     monday = next_monday()
-    auth.login("nurse1")
+    auth.sign_in("nurse1")
     assert client.get(f"/calendar/book?starts_at={monday}T10:00").status_code == 403
     auth.logout()
-    auth.login("ther")   # a therapist picks among their own caseload
+    auth.sign_in("ther")   # a therapist picks among their own caseload
     picker = page_text(client.get(f"/calendar/book?starts_at={monday}T10:00&clinician={clinic['therapist']}"))
     assert "Book for Testa Gridded" in picker and "Testa Elsewhere" not in picker
     assert client.get(f"/calendar/book?starts_at={monday}T10:00&course={clinic['other_course']}").status_code == 403
@@ -413,7 +413,7 @@ def test_only_those_who_book_get_free_slots_and_the_booking_page(clinic, make, a
 def test_a_block_opens_its_appointment_with_move_and_cancel(clinic, make, auth, client):
     monday = next_monday()
     appointment = add_appointment(make, clinic, at(monday, 10))
-    auth.login("desk")
+    auth.sign_in("desk")
     week = client.get(f"/calendar?date={monday}")
     assert f'href="/appointments/{appointment}"' in week.get_data(as_text=True)
     page = client.get(f"/appointments/{appointment}")
@@ -434,7 +434,7 @@ def test_a_block_opens_its_appointment_with_move_and_cancel(clinic, make, auth, 
 
 def test_an_appointment_whose_time_came_takes_its_outcome_from_its_page(clinic, make, auth, client):
     appointment = add_appointment(make, clinic, at(datetime.now(NY).date() - timedelta(days=1), 10))
-    auth.login("ther")
+    auth.sign_in("ther")
     page = page_text(client.get(f"/appointments/{appointment}"))
     assert "It has ended and no outcome is recorded" in page and "Status Unconfirmed : it has ended" in page
     marked = auth.post(f"/appointments/{appointment}/outcome", {"outcome": "attended", "return_to": "appointment"})
@@ -444,10 +444,10 @@ def test_an_appointment_whose_time_came_takes_its_outcome_from_its_page(clinic, 
 
 def test_an_appointment_page_is_for_those_who_may_see_its_patient(clinic, make, auth, client):
     appointment = add_appointment(make, clinic, at(next_monday(), 10))
-    auth.login("ther2")   # not on the patient's care team
+    auth.sign_in("ther2")   # not on the patient's care team
     assert client.get(f"/appointments/{appointment}").status_code == 403
     auth.logout()
-    auth.login("nurse1")  # on it: reads it, changes nothing
+    auth.sign_in("nurse1")  # on it: reads it, changes nothing
     page = page_text(client.get(f"/appointments/{appointment}"))
     assert "Testa Gridded" in page and "Move it" not in page and "What to do with it" not in page
 
@@ -455,7 +455,7 @@ def test_an_appointment_page_is_for_those_who_may_see_its_patient(clinic, make, 
 def test_the_calendar_audits_one_list_row(clinic, make, auth, client):
     monday = next_monday()
     add_appointment(make, clinic, at(monday, 10))
-    auth.login("desk")
+    auth.sign_in("desk")
     client.get(f"/calendar?date={monday}")
     [row] = make.audit_rows(action="patient.list")
     assert row.detail == "calendar; 1 sessions" and row.patient_id is None
@@ -471,7 +471,7 @@ def test_the_calendar_runs_the_same_statements_however_many_sessions(clinic, mak
     monday = next_monday()
     path = f"/calendar?date={monday}" + view.format(therapist=clinic["therapist"])
     add_appointment(make, clinic, at(monday, 9))
-    auth.login("desk")
+    auth.sign_in("desk")
     one = page_statements(app, client, path)
     for n in range(1, 6):
         patient = make.patient(family_name=f"More{n}")

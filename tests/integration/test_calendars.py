@@ -46,7 +46,7 @@ def _appointment(make, clinician, patient, starts_local: datetime, minutes=50, r
 
 
 def _new_feed(auth, client, username, label="phone"):
-    auth.login(username)
+    auth.sign_in(username)
     page = auth.post("/calendars/feeds", {"label": label}).get_data(as_text=True)
     [url] = re.findall(r'value="(http://localhost/feeds/[^"]+\.ics)"', page)
     auth.logout()
@@ -89,7 +89,7 @@ def test_a_therapist_feed_holds_their_own_sessions_with_minimal_identity(clinic,
 def test_the_address_is_shown_once_and_only_its_fingerprint_is_kept(clinic, make, auth, client):
     path = _new_feed(auth, client, "ther")
     token = path.removeprefix("/feeds/").removesuffix(".ics")
-    auth.login("ther")
+    auth.sign_in("ther")
     listing = client.get("/calendars/").get_data(as_text=True)
     assert token not in listing and f"…{token[-4:]}" in listing
     from ketamine_integration.calendars.models import CalendarFeed
@@ -102,7 +102,7 @@ def test_changes_raise_the_sequence_and_a_cancellation_stays_in_the_feed(clinic,
     path = _new_feed(auth, client, "ther")
     uid = f"appointment-{appointment}@ketamine-integration.invalid"
     first = _events(_parse(client.get(path)))[uid]
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/appointments/{appointment}/reschedule",
                      {"starts_at": future(4, 11).strftime("%Y-%m-%dT%H:%M")}).status_code == 302
     moved = _events(_parse(client.get(path)))[uid]
@@ -136,7 +136,7 @@ def test_staff_get_the_clinic_feed_and_the_admin_can_hide_initials(clinic, make,
     assert summaries == ["Follow-up — T.S. (Hazel Quint)", "Follow-up — U.V. (Ivo Second)"]
     # the page says so once (a review found "the session type, the time, the place and session type...")
     said = "Feed events show the time, the place and the session type and the patient's initials — never notes"
-    auth.login("boss")
+    auth.sign_in("boss")
     assert said in page_text(client.get("/calendars/"))
     assert auth.post("/calendars/settings", {"identity": "none"}).status_code == 302
     summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
@@ -145,7 +145,7 @@ def test_staff_get_the_clinic_feed_and_the_admin_can_hide_initials(clinic, make,
             in page_text(client.get("/calendars/")))
     assert [r.detail for r in make.audit_rows(action="settings.calendar")] == ["none"]
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post("/calendars/settings", {"identity": "initials"}).status_code == 403
 
 
@@ -153,7 +153,7 @@ def test_revoked_unknown_and_disabled_feeds_answer_nothing(clinic, make, auth, c
     path = _new_feed(auth, client, "ther")
     assert client.get("/feeds/not-a-real-token.ics").status_code == 404
     assert client.get("/feeds/" + "x" * 300 + ".ics").status_code == 404
-    auth.login("ther")
+    auth.sign_in("ther")
     from ketamine_integration.calendars.models import CalendarFeed
     feed_id = make.query(lambda: db.session.scalar(select(CalendarFeed.id)))
     assert auth.post(f"/calendars/feeds/{feed_id}/revoke", {}).status_code == 302
@@ -161,7 +161,7 @@ def test_revoked_unknown_and_disabled_feeds_answer_nothing(clinic, make, auth, c
     auth.logout()
     # someone else cannot revoke (or learn about) your feed
     other_path = _new_feed(auth, client, "ther2")
-    auth.login("ther")
+    auth.sign_in("ther")
     other_id = make.query(lambda: db.session.scalar(select(func.max(CalendarFeed.id))))
     assert auth.post(f"/calendars/feeds/{other_id}/revoke", {}).status_code == 404
     assert client.get(other_path).status_code == 200
@@ -184,7 +184,7 @@ def test_feed_requests_are_rate_limited_in_the_database(clinic, make, auth, clie
 
 def test_an_invitation_is_a_request_then_a_cancel_with_the_same_uid(clinic, make, auth, client):
     appointment = _appointment(make, clinic["therapist"], clinic["patient"], future(3), room=clinic["room"])
-    auth.login("desk")
+    auth.sign_in("desk")
     invite = client.get(f"/appointments/{appointment}/invite.ics")
     assert "attachment" in invite.headers["Content-Disposition"]
     request_ = _parse(invite)
@@ -200,7 +200,7 @@ def test_an_invitation_is_a_request_then_a_cancel_with_the_same_uid(clinic, make
     assert cancelled.status.value == "CANCELLED"
     assert [r.detail for r in make.audit_rows(action="appointment.invite")] == ["request", "cancel"]
     auth.logout()
-    auth.login("elsewhere")                                       # not on this patient's care team
+    auth.sign_in("elsewhere")                                       # not on this patient's care team
     assert client.get(f"/appointments/{appointment}/invite.ics").status_code == 403
 
 
@@ -254,7 +254,7 @@ def test_recurring_zoned_all_day_and_free_events_become_the_right_busy_times(cli
                + _vevent("cancelled", f"DTSTART;TZID=America/Chicago:{_ical_local(chicago + timedelta(days=4))}",
                          "DURATION:PT1H", "STATUS:CANCELLED")
                + "END:VCALENDAR\r\n").encode()
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _upload(auth, clinic["therapist"], content, follow_redirects=True)
     assert "Imported 5 busy time(s) from work.ics" in page_text(response)
     busy = _busy(make, clinic["therapist"])
@@ -271,7 +271,7 @@ def test_recurring_zoned_all_day_and_free_events_become_the_right_busy_times(cli
 def test_imported_busy_time_blocks_booking_and_a_new_upload_replaces_it(clinic, make, auth):
     start = future(3, 10)
     first = _ics(_vevent("a", f"DTSTART:{start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT2H"))
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], first).status_code == 302
     from ketamine_integration.bookings.booking import check_free
     from ketamine_integration.db.errors import DomainError
@@ -314,7 +314,7 @@ BROKEN = [
 @pytest.mark.parametrize("filename, content, message", BROKEN, ids=[b[0] for b in BROKEN])
 def test_a_broken_file_is_refused_naming_it_and_imports_nothing(clinic, make, auth, filename, content, message):
     good = _ics(_vevent("g", f"DTSTART:{future(3).astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT1H"))
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], good).status_code == 302
     response = _upload(auth, clinic["therapist"], content, filename=filename)
     assert response.status_code == 422 and message in page_text(response)
@@ -323,7 +323,7 @@ def test_a_broken_file_is_refused_naming_it_and_imports_nothing(clinic, make, au
 
 
 def test_no_file_and_someone_elses_calendar_are_refused(clinic, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     missing = auth.post(f"/availability/{clinic['therapist']}/calendar-import", {},
                         content_type="multipart/form-data")
     assert missing.status_code == 422 and "Choose an .ics file to upload." in page_text(missing)
@@ -346,13 +346,13 @@ def test_suggestions_auto_schedule_and_the_worklist_honour_imported_busy_time(cl
     # the worklist lists bookings on a course
     course = make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"], phase="integration")
     make.run(lambda: setattr(db.session.get(Appointment, booked), "course_id", course))
-    auth.login("ther")
+    auth.sign_in("ther")
     _upload(auth, clinic["therapist"], _ics(_vevent("m", f"DTSTART:{day.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}",
                                                     "DURATION:PT3H")))
     assert make.query(slots) == []
     assert make.query(lambda: busy_by_clinician([clinic["therapist"]], within)[clinic["therapist"]])
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     worklist = page_text(auth.client.get("/worklist"))
     assert "Follow-up with Hazel Quint (busy in their own calendar)" in worklist
 
@@ -376,7 +376,7 @@ def _next_transition(forward: bool) -> datetime:
     ("19000101T000000Z", "RRULE:FREQ=MINUTELY;INTERVAL=7", "repeats minutely"),
 ])
 def test_runaway_repeating_rules_are_refused_before_expansion(clinic, make, auth, dtstart, rule, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _upload(auth, clinic["therapist"], _ics(_vevent("bomb", f"DTSTART:{dtstart}", "DURATION:PT1S", rule)),
                        filename="bomb.ics")
     assert response.status_code == 422 and f"bomb.ics: event 1 (UID bomb) {message}" in page_text(response)
@@ -384,7 +384,7 @@ def test_runaway_repeating_rules_are_refused_before_expansion(clinic, make, auth
 
 def test_a_daily_rule_from_long_ago_is_expanded_only_where_it_matters(clinic, make, auth, app):
     app.config["BUSY_IMPORT_DAYS"] = 10
-    auth.login("ther")
+    auth.sign_in("ther")
     old_daily = _ics(_vevent("daily", "DTSTART:19000101T150000Z", "DURATION:PT30M", "RRULE:FREQ=DAILY"))
     assert _upload(auth, clinic["therapist"], old_daily).status_code == 302
     assert len(_busy(make, clinic["therapist"])) in (10, 11)
@@ -393,14 +393,14 @@ def test_a_daily_rule_from_long_ago_is_expanded_only_where_it_matters(clinic, ma
 def test_an_event_longer_than_two_weeks_is_ignored_even_when_it_began_before_now(clinic, make, auth):
     start = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y%m%dT000000Z")
     end = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y%m%dT000000Z")
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], _ics(_vevent("oncall", f"DTSTART:{start}", f"DTEND:{end}"))
                    ).status_code == 302
     assert _busy(make, clinic["therapist"]) == []
 
 
 def test_an_upload_over_the_server_limit_says_the_limits_and_is_audited(clinic, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _upload(auth, clinic["therapist"], b"BEGIN:VCALENDAR\r\n" + b"x" * (6 * 1024 * 1024),
                        filename="year.ics")
     assert response.status_code == 413
@@ -411,7 +411,7 @@ def test_an_upload_over_the_server_limit_says_the_limits_and_is_audited(clinic, 
 
 def test_a_nul_or_a_path_in_the_filename_is_handled(clinic, make, auth):
     good = _ics(_vevent("g", f"DTSTART:{future(3).astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}", "DURATION:PT1H"))
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], good, filename="work\x00.ics").status_code == 400
     assert _upload(auth, clinic["therapist"], good, filename="../../etc/work\u200b.ics").status_code == 302
     assert make.query(lambda: db.session.scalar(select(CalendarImport.filename))) == "work.ics"
@@ -435,14 +435,14 @@ def test_an_hour_starting_in_the_spring_gap_still_blocks_an_hour(clinic, make, a
     app.config["BUSY_IMPORT_DAYS"] = 400
     gap = (_next_transition(forward=True) + timedelta(hours=2, minutes=30)).strftime("%Y%m%dT%H%M%S")
     prop = f"DTSTART;TZID=America/New_York:{gap}" if zoned else f"DTSTART:{gap}"
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], _ics(_vevent("night", prop, "DURATION:PT1H"))).status_code == 302
     assert [e - s for s, e in _busy(make, clinic["therapist"])] == [timedelta(hours=1)]
 
 
 def test_no_invitation_without_someone_to_invite(clinic, make, auth, client):
     appointment = _appointment(make, clinic["other"], clinic["other_patient"], future(3))   # Ivo has no email
-    auth.login("desk")
+    auth.sign_in("desk")
     response = client.get(f"/appointments/{appointment}/invite.ics", follow_redirects=True)
     assert "Ivo Second has no email address" in page_text(response)
     assert [r.outcome for r in make.audit_rows(action="appointment.invite")] == ["failure"]
@@ -451,7 +451,7 @@ def test_no_invitation_without_someone_to_invite(clinic, make, auth, client):
 def test_the_clinics_own_sessions_exported_back_are_not_busy_time(clinic, make, auth, client):
     _appointment(make, clinic["therapist"], clinic["patient"], future(3))
     feed = client.get(_new_feed(auth, client, "ther")).get_data()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], feed, filename="export.ics").status_code == 302
     assert _busy(make, clinic["therapist"]) == []
 
@@ -459,7 +459,7 @@ def test_the_clinics_own_sessions_exported_back_are_not_busy_time(clinic, make, 
 def test_a_refused_upload_answers_with_the_availability_page_and_its_header(clinic, auth):
     """The refusal is the availability page (served from the calendars blueprint's route): the header
     marks "My hours", not "Calendar feeds"."""
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _upload(auth, clinic["therapist"], b"not a calendar", filename="notes.ics")
     assert response.status_code == 422
     current = re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', response.get_data(as_text=True))
@@ -469,7 +469,7 @@ def test_a_refused_upload_answers_with_the_availability_page_and_its_header(clin
 def test_a_long_refusal_is_cut_to_the_audit_column_not_a_server_error(clinic, make, auth):
     """A 120-character file name and a 60-character UID make a refusal longer than the audit
     detail's 200 characters; PostgreSQL refuses a longer value (this answered 500 there)."""
-    auth.login("ther")
+    auth.sign_in("ther")
     uid = "u" * 60
     content = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid + "\r\n"
                "DTSTART:19000101T090000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,TH;COUNT=999999\r\n"
@@ -484,7 +484,7 @@ def test_a_long_refusal_is_cut_to_the_audit_column_not_a_server_error(clinic, ma
 def test_a_new_feed_comes_with_a_copy_button_a_webcal_link_and_steps_per_app(clinic, auth, client):
     """Issue 21, point 5: the address stays selectable text, with a copy button (shown by its script),
     the same address as a webcal: link, and how to add it in Google Calendar, Outlook and Apple Calendar."""
-    auth.login("ther")
+    auth.sign_in("ther")
     html = auth.post("/calendars/feeds", {"label": "phone"}).get_data(as_text=True)
     [url] = re.findall(r'<input id="feed-url" type="text" readonly value="(http://localhost/feeds/[^"]+\.ics)"', html)
     assert re.search(r'<button type="button" class="button" data-copy-target="feed-url" hidden>(<svg [^>]*class="icon"'

@@ -52,7 +52,7 @@ def _edit(auth, make, patient_id, therapists, prescribers, reason="rota change")
     ("ther", True),    # a therapist on the team may too
 ])
 def test_the_course_forms_offer_outsiders_only_to_who_may_add_them(team, auth, client, who, outsiders_offered):
-    auth.login(who)
+    auth.sign_in(who)
     forms = read_forms(client.get(f"/courses/{team['course']}").get_data(as_text=True))
     booking, plan = forms.options["book-clinician"], forms.options["clinician"]
     # dosing sessions are booked with a prescriber (dosing.lead), never a therapist
@@ -67,7 +67,7 @@ def test_the_course_forms_offer_outsiders_only_to_who_may_add_them(team, auth, c
 ])
 def test_a_prescriber_posting_an_outsider_anyway_is_refused_by_the_service(team, make, auth, post, outsider, name,
                                                                             role):
-    auth.login("pres")
+    auth.sign_in("pres")
     response = post(auth, team, team[outsider])
     assert response.status_code == 422
     assert f"{name} is not on this patient's care team" in page_text(response)
@@ -76,7 +76,7 @@ def test_a_prescriber_posting_an_outsider_anyway_is_refused_by_the_service(team,
 
 def test_a_therapist_is_never_booked_to_run_a_dosing_session(team, make, auth):
     """Review of issue 19: the plan form offered the course's therapist and saved the plan."""
-    auth.login("desk")
+    auth.sign_in("desk")
     response = _plan(auth, team, team["therapist"])
     assert response.status_code == 422      # not offered, and refused when posted anyway
     assert not make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "dosing")).all())
@@ -85,7 +85,7 @@ def test_a_therapist_is_never_booked_to_run_a_dosing_session(team, make, auth):
 # -- 2. removing a clinician who is still booked -----------------------------------------------------
 
 def test_a_clinician_still_booked_with_the_patient_cannot_leave_the_care_team(team, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team, team["cover"], join_care_team="y", join_reason=WHY).status_code == 302
     assert _plan(auth, team, team["cover_prescriber"], join_care_team="y", join_reason="locum for the series").status_code == 302
     before, changes = _team(make, team["patient"]), len(make.audit_rows(action="care_team.change"))
@@ -103,7 +103,7 @@ def test_a_clinician_still_booked_with_the_patient_cannot_leave_the_care_team(te
 
 
 def test_a_clinician_leaves_once_their_bookings_are_cancelled(team, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team, team["cover"], join_care_team="y", join_reason=WHY).status_code == 302
     appointment = make.query(lambda: db.session.scalar(select(Appointment).where(
         Appointment.clinician_id == team["cover"])))
@@ -115,7 +115,7 @@ def test_a_clinician_leaves_once_their_bookings_are_cancelled(team, make, auth):
 def test_changing_a_booked_clinicians_role_on_the_team_is_not_a_departure(team, make, auth):
     """A clinician who stays on the team in another role can still open the course."""
     dual = make.user("therapist", "prescriber", username="dual", full_name="Dee Dual")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team, dual, join_care_team="y", join_reason=WHY).status_code == 302
     response = _edit(auth, make, team["patient"], [team["therapist"]], [team["prescriber"], dual])
     assert response.status_code == 302, page_text(response)
@@ -126,7 +126,7 @@ def test_changing_a_booked_clinicians_role_on_the_team_is_not_a_departure(team, 
 
 def test_enrolment_says_who_joined_the_care_team(team, make, auth, client):
     newcomer = make.patient(family_name="Newcomer", therapists=[team["therapist"]])
-    auth.login("desk")
+    auth.sign_in("desk")
     response = auth.post(f"/patients/{newcomer}/courses/new", {
         "protocol": "iv-ketamine-induction@2", "start_date": date.today().isoformat(),
         "indication": "Treatment-resistant depression", "therapist": str(team["therapist"]),
@@ -139,7 +139,7 @@ def test_enrolment_says_who_joined_the_care_team(team, make, auth, client):
 
 
 def test_enrolling_the_current_team_says_no_one_joined(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
         "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
         "therapist": str(team["therapist"]), "prescriber": str(team["prescriber"])})

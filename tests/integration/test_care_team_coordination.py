@@ -26,7 +26,7 @@ def team(make, auth):
     ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience",
                                 protocol="im-ketamine-kap")
     [session] = make.dosing_plan(ids["course"], first_start=local(3), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     start = local(3, 9)
     assert _sign(make, auth, session, ids["prescriber"], route="im", dose_mg="50", started_at=form_time(start),
                  ended_at=form_time(start + timedelta(minutes=40)),
@@ -48,19 +48,19 @@ def _notes(make):
 @pytest.mark.both_engines
 def test_the_care_team_coordinates_without_a_release_and_an_urgent_safety_note_is_never_blocked(
         team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _note(auth, team, "prescriber", "adverse_effects", body="Nausea after the first dose.").status_code == 302
     assert _note(auth, team, "prescriber", "safety", "urgent",
                  body="Thoughts of self-harm today; safety plan reviewed.").status_code == 302
     assert [body for _, body in _notes(make)] == ["Nausea after the first dose.",
                                                   "Thoughts of self-harm today; safety plan reviewed."]
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     worklist = page_text(client.get("/prescriber/"))
     assert worklist.index("Thoughts of self-harm today") < worklist.index("Nausea after the first dose.")
     # ... while a report still needs a release for the categories it carries
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = _generate(auth, team)
     assert refused.status_code == 422 and "No release of information lets" in page_text(refused)
 
@@ -68,23 +68,23 @@ def test_the_care_team_coordinates_without_a_release_and_an_urgent_safety_note_i
 @pytest.mark.both_engines
 def test_a_prescriber_outside_the_care_team_is_reached_only_under_a_release_covering_an_outside_recipient(
         team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "Pia Far" not in page_text(client.get(f"/courses/{team['course']}/coordination"))    # not offered
     refused = _note(auth, team, "outsider", "adverse_effects", body="Would you review the dose?")
     assert refused.status_code == 422 and "Pia Far is not on the patient's care team" in page_text(refused)
     auth.logout()
-    auth.login("desk")                     # a release to her that does not cover an outside recipient
+    auth.sign_in("desk")                     # a release to her that does not cover an outside recipient
     assert _release(auth, team, ["dosing"], recipient=str(team["outsider"])).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _note(auth, team, "outsider", "adverse_effects", body="Would you review the dose?").status_code == 422
     auth.logout()
-    auth.login("desk")                                                 # one that does
+    auth.sign_in("desk")                                                 # one that does
     assert _release(auth, team, ["dosing"], recipient=str(team["outsider"]), outside_care_team="y").status_code == 302
     releases = page_text(client.get(f"/patients/{team['patient']}/releases"))
     assert "Outside the care team" in releases
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "Pia Far, NP (outside the care team, under a release)" in page_text(
         client.get(f"/courses/{team['course']}/coordination"))
     assert _note(auth, team, "outsider", "adverse_effects", body="Would you review the dose?").status_code == 302
@@ -95,7 +95,7 @@ def test_a_prescriber_outside_the_care_team_is_reached_only_under_a_release_cove
     refusals = [r for r in make.audit_rows(action="coordination.send") if r.outcome != "success"]
     assert len(refusals) == 3 and all(r.detail == "refused: recipient" for r in refusals)
     auth.logout()
-    auth.login("elsewhere")                        # the note reaches her worklist; she acknowledges it
+    auth.sign_in("elsewhere")                        # the note reaches her worklist; she acknowledges it
     assert "Would you review the dose?" in page_text(client.get("/prescriber/"))
     [note_id] = make.query(lambda: db.session.scalars(select(CoordinationNote.id)).all())
     assert auth.post(f"/coordination/{note_id}/acknowledge", {"reply": "Will call you.",
@@ -105,7 +105,7 @@ def test_a_prescriber_outside_the_care_team_is_reached_only_under_a_release_cove
 
 
 def test_a_named_outside_recipient_is_always_outside_the_care_team(team, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     unticked = _release(auth, team, ["measures"], recipient="0", recipient_name="Lakeside Practice (fictional)")
     assert unticked.status_code == 422 and "tick that the release covers an outside recipient" in page_text(unticked)
     assert _release(auth, team, ["measures"], recipient="0", recipient_name="Lakeside Practice (fictional)",
@@ -116,22 +116,22 @@ def test_a_named_outside_recipient_is_always_outside_the_care_team(team, make, a
 
 @pytest.mark.both_engines
 def test_report_due_says_what_is_missing_until_it_can_be_generated(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     home = page_text(client.get("/"))
     assert ("as the protocol asks after dosing session 1. It needs a release of information to Orrin Vale covering "
             "dosing and monitoring") in home, home[:1500]
     assert "Write the report" not in home
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["measures"]).status_code == 302          # a release, but not for the doses
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "needs a release of information to Orrin Vale covering dosing and monitoring" in page_text(client.get("/"))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing"]).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     home = page_text(client.get("/"))
     assert "as the protocol asks after dosing session 1. Write the report" in home and "needs a release" not in home
     assert _generate(auth, team).status_code == 302
@@ -142,11 +142,11 @@ def test_report_due_says_what_is_missing_until_it_can_be_generated(team, make, a
 
 
 def test_an_expired_release_counts_for_nothing_in_report_due(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing"], effective_on=(TODAY - timedelta(days=30)).isoformat(),
                     expires_on=(TODAY - timedelta(days=1)).isoformat()).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "needs a release of information to Orrin Vale" in page_text(client.get("/"))
 
 

@@ -76,7 +76,7 @@ def _can_open_patient(app, username: str, patient_id: int) -> int:
 ])
 def test_booking_an_outside_therapist_is_refused_and_grants_nothing(team, make, auth, app, who, extra, hint,
                                                                    databases, figures):
-    auth.login(who)
+    auth.sign_in(who)
     last = _last_id(make)
     response = auth.post(f"/courses/{team['course']}/sessions", _booking(team["cover"], **extra))
     rows = [(r.action, r.outcome) for r in _rows_after(make, last)]
@@ -97,7 +97,7 @@ def test_booking_an_outside_therapist_is_refused_and_grants_nothing(team, make, 
 
 
 def test_ticking_the_box_without_a_reason_is_refused(team, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = auth.post(f"/courses/{team['course']}/sessions", _booking(team["cover"], join_care_team="y"))
     assert response.status_code == 422 and "Say why this clinician joins the care team." in page_text(response)
     assert (team["cover"], "therapist") not in _team(make, team["patient"])
@@ -107,7 +107,7 @@ def test_ticking_the_box_without_a_reason_is_refused(team, make, auth):
 @pytest.mark.parametrize("who, by", [("desk", "staff"), ("ther", "therapist")])
 def test_an_explicit_request_grants_the_membership_and_records_who_when_and_why(team, make, auth, app, client,
                                                                                  who, by, databases, figures):
-    auth.login(who)
+    auth.sign_in(who)
     last, started = _last_id(make), datetime.now(timezone.utc)
     response = auth.post(f"/courses/{team['course']}/sessions",
                          _booking(team["cover"], join_care_team="y", join_reason=f"  {WHY} "))
@@ -129,7 +129,7 @@ def test_an_explicit_request_grants_the_membership_and_records_who_when_and_why(
 
 def test_a_cancelled_booking_leaves_no_access(team, make, auth, app):
     """The reviewer's sequence: book an outsider, cancel, then read the record as the outsider."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", _booking(team["cover"])).status_code == 422
     # the same session with a team therapist, then cancelled
     assert auth.post(f"/courses/{team['course']}/sessions", _booking(team["therapist"])).status_code == 302
@@ -140,7 +140,7 @@ def test_a_cancelled_booking_leaves_no_access(team, make, auth, app):
 
 
 def test_an_explicit_membership_ends_when_staff_remove_it_on_the_patient_page(team, make, auth, app):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions",
                      _booking(team["cover"], join_care_team="y", join_reason=WHY)).status_code == 302
     # the covering session is cancelled first: a clinician still booked with the patient stays on the team
@@ -176,7 +176,7 @@ def _planned(make, course_id) -> list:
     ("desk", {}, 'tick "Add this clinician to the care team"'),                               # staff, not asked
 ])
 def test_planning_dosing_with_an_outside_clinician_is_refused(team, make, auth, who, extra, hint):
-    auth.login(who)
+    auth.sign_in(who)
     response = _plan(auth, team, team["cover_prescriber"], **extra)
     assert response.status_code == 422
     assert "Lou Locum is not on this patient's care team" in page_text(response) and hint in page_text(response)
@@ -185,7 +185,7 @@ def test_planning_dosing_with_an_outside_clinician_is_refused(team, make, auth, 
 
 
 def test_staff_plan_dosing_with_a_locum_who_joins_explicitly(team, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     last = _last_id(make)
     response = _plan(auth, team, team["cover_prescriber"], join_care_team="y", join_reason="locum for the series")
     assert response.status_code == 302, page_text(response)
@@ -201,7 +201,7 @@ def test_staff_plan_dosing_with_a_locum_who_joins_explicitly(team, make, auth):
 
 def test_enrolment_adds_the_course_clinicians_with_a_recorded_reason(team, make, auth, client):
     newcomer = make.patient(family_name="Newcomer")
-    auth.login("desk")
+    auth.sign_in("desk")
     page = page_text(client.get(f"/patients/{newcomer}/courses/new"))
     assert ("join Testa Newcomer's care team if they are not on it already, and can then read the patient's "
             "record") in page
@@ -221,7 +221,7 @@ def test_enrolment_adds_the_course_clinicians_with_a_recorded_reason(team, make,
 
 
 def test_enrolling_the_current_team_changes_no_membership(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     last = _last_id(make)
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
         "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
@@ -233,7 +233,7 @@ def test_enrolling_the_current_team_changes_no_membership(team, make, auth):
 def test_a_prescriber_cannot_enrol_with_clinicians_outside_the_team(team, make, auth, app):
     """Enrolment is not a side door: the prescriber, who may not keep care teams, names an outside
     therapist and prescriber; both fields are refused, no course, no membership, no access."""
-    auth.login("pres")
+    auth.sign_in("pres")
     last = _last_id(make)
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
         "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
@@ -264,7 +264,7 @@ def _edit(auth, make, patient_id, therapists, prescribers, reason=None):
 def test_every_change_on_the_patient_page_is_one_row_with_before_after_and_reason(team, make, auth, change):
     dual = make.user("therapist", "prescriber", username="dual")
     t, p = team["therapist"], team["prescriber"]
-    auth.login("desk")
+    auth.sign_in("desk")
     if change == "role":  # dual is on the team as a therapist first (an audited change itself)
         assert _edit(auth, make, team["patient"], [t, dual], [p], "joins as therapist").status_code == 302
     wanted = {"add": ([t, dual], [p]), "remove": ([t], []), "role": ([t], [p, dual])}[change]

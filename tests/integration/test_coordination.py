@@ -33,11 +33,11 @@ def team(make, auth):
     ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
     ids["theme"] = make.run(lambda: _add_theme("Safety in the body"))
     [session] = make.dosing_plan(ids["course"], first_start=local(3), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session, ids["prescriber"], **{"adverse_events-0-event_type": "nausea",
                                                       "adverse_events-0-severity": "mild"})
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _write_and_sign(make, auth, ids, insights="Rest is something I am allowed")
     assert auth.post(f"/notes/{note}/process", {"body": PROCESS_SECRET}).status_code == 302
     _phq9(auth, ids["course"], item9="0", base="2", when=TODAY - timedelta(days=10))
@@ -77,7 +77,7 @@ def _latest_pdf_text(make, client):
 
 
 def test_no_report_before_a_release_but_the_care_team_still_coordinates(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = _generate(auth, team)
     assert refused.status_code == 422 and "No release of information lets" in page_text(refused)
     # the patient's own prescriber is on the care team: coordination for treatment needs no release
@@ -88,10 +88,10 @@ def test_no_report_before_a_release_but_the_care_team_still_coordinates(team, ma
 
 
 def test_the_report_carries_only_permitted_categories_and_never_process_notes(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing", "measures", "attendance"]).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     screened = auth.post(f"/courses/{team['course']}/measures/cssrs", {
         "cssrs-administered_on": TODAY.isoformat(), "cssrs-item1": "1", "cssrs-item2": "0", "cssrs-item6": "0"})
     assert screened.status_code == 302
@@ -122,10 +122,10 @@ def test_the_report_carries_only_permitted_categories_and_never_process_notes(te
 @pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revocation_stops_it(team, make, auth,
                                                                                             client):
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing", "measures", "attendance", "themes", "action_plan", "safety"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     for required in ("Themes and insights", "Safety in the body", "Rest is something I am allowed",
@@ -137,10 +137,10 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
     release = make.query(lambda: db.session.scalar(select(__import__(
         "ketamine_integration.coordination.models", fromlist=["x"]).ReleaseOfInformation.id)))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/releases/{release}/revoke", {"revoked_on": TODAY.isoformat()}).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = _generate(auth, team)
     assert refused.status_code == 422 and "No release of information" in page_text(refused)
     assert auth.post(f"/courses/{team['course']}/report-preview",
@@ -152,10 +152,10 @@ def test_a_full_release_adds_every_section_but_still_no_process_notes_and_revoca
 
 @pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["safety", "measures"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/coordination", {
         "recipient": str(team["prescriber"]), "priority": "routine", "category": "response",
         "body": "PHQ-9 down from 18 to 9."}).status_code == 302
@@ -163,7 +163,7 @@ def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, 
         "recipient": str(team["prescriber"]), "priority": "urgent", "category": "safety",
         "body": "Item 9 answered 1 today; safety plan reviewed."}).status_code == 302
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     worklist = page_text(client.get("/prescriber/"))
     assert worklist.index("Urgent · Wren O'Coordinated") < worklist.index("PHQ-9 down from 18 to 9.")
     assert "Open safety alerts" in worklist and "PHQ-9 item 9 (thoughts of self-harm) answered 1" in worklist
@@ -179,7 +179,7 @@ def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, 
     with pytest.raises(DBAPIError):
         make.run(lambda: db.session.execute(text("UPDATE coordination_notes SET body = 'edited'")))
     auth.logout()
-    auth.login("ther")                                           # only the recipient acknowledges
+    auth.sign_in("ther")                                           # only the recipient acknowledges
     routine = make.query(lambda: db.session.scalar(select(CoordinationNote.id).where(
         CoordinationNote.priority == "routine")))
     assert "Only the note's recipient" in page_text(auth.post(f"/coordination/{routine}/acknowledge", {},
@@ -187,19 +187,19 @@ def test_an_urgent_note_heads_the_prescribers_worklist_until_acknowledged(team, 
 
 
 def test_outsiders_see_no_report_and_no_worklist_rows(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     _generate(auth, team)
     report = make.query(lambda: db.session.scalar(select(CoordinationReport.id)))
     auth.logout()
-    auth.login("elsewhere")
+    auth.sign_in("elsewhere")
     assert client.get(f"/reports/{report}.pdf").status_code == 403
     assert client.get(f"/courses/{team['course']}/coordination").status_code == 403
     assert "Wren" not in page_text(client.get("/prescriber/"))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert client.get(f"/reports/{report}.pdf").status_code == 403          # staff: not clinical
 
 
@@ -210,7 +210,7 @@ def test_outsiders_see_no_report_and_no_worklist_rows(team, make, auth, client):
     ({"categories": ["process_notes"]}, "is not a valid choice"),
 ])
 def test_bad_releases_are_refused_on_their_field(team, make, auth, data, message):
-    auth.login("desk")
+    auth.sign_in("desk")
     data = dict(data)
     response = _release(auth, team, data.pop("categories", ["dosing"]), **data)
     assert response.status_code == 422 and message in page_text(response)
@@ -218,10 +218,10 @@ def test_bad_releases_are_refused_on_their_field(team, make, auth, data, message
 
 
 def test_a_correction_is_a_follow_up_linked_to_the_note(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["measures"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/coordination", {
         "recipient": str(team["prescriber"]), "priority": "routine", "category": "response",
         "body": "PHQ-9 down from 18 to 8."}).status_code == 302
@@ -242,10 +242,10 @@ def test_a_correction_is_a_follow_up_linked_to_the_note(team, make, auth, client
 def test_the_preview_leads_back_to_the_coordination_page_with_the_text_kept(team, make, auth, client):
     """Issue 21, point 5: the preview replaced the page with no way back but the browser's button (which,
     the pages being no-store, lost what was typed). It opens with a way back that posts the text again."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing"]).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     typed = {"recipient": str(team["prescriber"]), "questions": "Is a booster <worth> discussing?\nSecond line",
              "recommendations": 'Keep the "2-day" spacing.'}
     preview = auth.post(f"/courses/{team['course']}/report-preview", typed)
@@ -278,7 +278,7 @@ def test_the_preview_leads_back_to_the_coordination_page_with_the_text_kept(team
 
 
 def test_a_refused_preview_keeps_the_typed_text_on_the_page(team, make, auth, client):
-    auth.login("ther")              # no release yet
+    auth.sign_in("ther")              # no release yet
     refused = auth.post(f"/courses/{team['course']}/report-preview", {
         "recipient": str(team["prescriber"]), "questions": "Typed before the release", "recommendations": ""})
     assert refused.status_code == 422

@@ -22,13 +22,13 @@ def _team(make, auth, dosings=1, **patient):
     ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
     ids["theme"] = make.run(lambda: _add_theme("Safety in the body"))
     sessions = make.dosing_plan(ids["course"], first_start=local(3 * dosings), days_between=2, count=dosings)
-    auth.login("pres")
+    auth.sign_in("pres")
     for n, session in enumerate(sessions):
         start = local(3 * dosings - 2 * n, 9)
         _sign(make, auth, session, ids["prescriber"], started_at=form_time(start),
               ended_at=form_time(start + timedelta(minutes=40)), discharged_at=form_time(start + timedelta(minutes=130)))
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     _write_and_sign(make, auth, ids, insights="Rest is something I am allowed")
     _phq9(auth, ids["course"], item9="1", base="1")
     auth.logout()
@@ -39,10 +39,10 @@ def _team(make, auth, dosings=1, **patient):
 
 def test_an_apostrophe_in_the_name_is_shown_as_itself_in_the_running_header(make, auth, client):
     team = _team(make, auth, given_name="Siobhan", family_name="O'Brien")
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     assert "&#39;" not in pdf and "Coordination report — Siobhan O'Brien, MRN" in pdf, pdf[:300]
@@ -51,10 +51,10 @@ def test_an_apostrophe_in_the_name_is_shown_as_itself_in_the_running_header(make
 def test_a_newline_in_the_name_cannot_inject_css_into_the_pdf(make, auth, client):
     # accepted by the patient form (StringField keeps inner newlines; only strip())
     team = _team(make, auth, given_name="Ann", family_name="X\n;}}.report{display:none}@page{@bottom-left{content:'")
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     assert "Patient and course" in pdf and "Confidential" in pdf, pdf[:400]
@@ -64,17 +64,17 @@ def test_a_newline_in_the_name_cannot_inject_css_into_the_pdf(make, auth, client
 
 def test_a_prescriber_cannot_see_what_only_another_prescribers_release_permits(make, auth, client):
     team = _team(make, auth)
-    auth.login("desk")      # the patient releases themes and safety to Bea Second only
+    auth.sign_in("desk")      # the patient releases themes and safety to Bea Second only
     assert _release(auth, team, ["themes", "safety"], recipient=str(team["second"])).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/coordination", {
         "recipient": str(team["second"]), "priority": "urgent", "category": "safety",
         "body": "Item 9 answered 1; please call her."}).status_code == 302
     assert _generate(auth, team, recipient=str(team["second"])).status_code == 302
     report = make.query(lambda: db.session.scalar(select(CoordinationReport.id)))
     auth.logout()
-    auth.login("pres")      # Orrin Vale has no release at all
+    auth.sign_in("pres")      # Orrin Vale has no release at all
     leaks = []
     preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["second"])})
     if preview.status_code == 200 and "Rest is something I am allowed" in page_text(preview):
@@ -90,7 +90,7 @@ def test_a_prescriber_cannot_see_what_only_another_prescribers_release_permits(m
 
 def test_a_prescriber_cannot_grant_himself_a_release(make, auth, client):
     team = _team(make, auth)
-    auth.login("pres")
+    auth.sign_in("pres")
     response = _release(auth, team, ["dosing", "measures", "attendance", "themes", "action_plan", "safety"])
     assert response.status_code in (403, 422), response.status_code
 
@@ -99,7 +99,7 @@ def test_a_prescriber_cannot_grant_himself_a_release(make, auth, client):
 
 def test_a_release_effective_tomorrow_offers_revocation(make, auth, client):
     team = _team(make, auth)
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing"], effective_on=(TODAY + timedelta(days=1)).isoformat())
     page = client.get(f"/patients/{team['patient']}/releases").get_data(as_text=True)
     assert "/revoke" in page, "no way to revoke a release the patient signed for tomorrow"
@@ -107,7 +107,7 @@ def test_a_release_effective_tomorrow_offers_revocation(make, auth, client):
 
 def test_a_future_revocation_can_be_brought_forward(make, auth, client):
     team = _team(make, auth)
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing"])
     release = make.query(lambda: db.session.scalar(select(ReleaseOfInformation.id)))
     auth.post(f"/releases/{release}/revoke", {"revoked_on": (TODAY + timedelta(days=30)).isoformat()})
@@ -129,14 +129,14 @@ def _pdf_ops(make, client):
 def test_the_pdf_trend_chart_is_stroked_not_a_filled_black_shape(make, auth, client):
     import re
     team = _team(make, auth)
-    auth.login("ther")
+    auth.sign_in("ther")
     _phq9(auth, team["course"], item9="0", base="3", when=TODAY - timedelta(days=10))
     _phq9(auth, team["course"], item9="0", base="2", when=TODAY - timedelta(days=5))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["measures"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     ops = _pdf_ops(make, client)
     # the polyline of 3 points: a moveto and two linetos, then how it is painted
@@ -161,10 +161,10 @@ def test_the_report_of_a_course_shows_only_that_courses_themes(make, auth, clien
                          override=True)
     make.run(finish)
     team["course"] = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["themes"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     preview = page_text(auth.post(f"/courses/{team['course']}/report-preview",
                                   {"recipient": str(team["prescriber"])}))
     assert "Themes and insights" in preview
@@ -175,14 +175,14 @@ def test_the_report_of_a_course_shows_only_that_courses_themes(make, auth, clien
 
 def test_a_due_report_leaves_the_home_page_once_generated(make, auth, client):
     team = _team(make, auth, dosings=3)
-    auth.login("ther")
+    auth.sign_in("ther")
     home = page_text(client.get("/"))
     assert "Prescriber reports due" in home, home[:1500]
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     _release(auth, team, ["dosing"])
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     assert "Prescriber reports due" not in page_text(client.get("/"))
 
@@ -191,7 +191,7 @@ def test_a_due_report_leaves_the_home_page_once_generated(make, auth, client):
 
 def test_a_refused_report_preview_is_audited(make, auth, client):
     team = _team(make, auth)
-    auth.login("ther")               # no release at all
+    auth.sign_in("ther")               # no release at all
     assert auth.post(f"/courses/{team['course']}/report-preview",
                      {"recipient": str(team["prescriber"])}).status_code == 422
     assert [r for r in make.audit_rows(patient_id=team["patient"]) if r.action == "report.preview"], \
@@ -210,16 +210,16 @@ def test_a_clinician_on_the_team_only_as_prescriber_sees_only_their_own_conversa
         from ketamine_integration.patients.models import CareTeamMember
         db.session.add(CareTeamMember(patient_id=team["patient"], user_id=dual, role="prescriber"))
     make.run(join)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["themes", "safety"], recipient=str(team["second"])).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/coordination", {
         "recipient": str(team["second"]), "priority": "urgent", "category": "safety",
         "body": "Item 9 answered 1; please call her."}).status_code == 302
     assert _generate(auth, team, recipient=str(team["second"])).status_code == 302
     auth.logout()
-    auth.login("dual")
+    auth.sign_in("dual")
     page = client.get(f"/courses/{team['course']}/coordination")
     assert page.status_code == 200 and "please call her" not in page_text(page)
     assert "Generate and store the PDF" not in page_text(page)   # reports are the therapist's to write
@@ -232,11 +232,11 @@ def test_a_clinician_on_the_team_only_as_prescriber_sees_only_their_own_conversa
 
 def test_a_prescriber_cannot_revoke_a_release(make, auth):
     team = _team(make, auth)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["themes", "safety"], recipient=str(team["second"])).status_code == 302
     auth.logout()
     release = make.query(lambda: db.session.scalar(select(ReleaseOfInformation.id)))
-    auth.login("pres")      # on the care team, not the release's recipient
+    auth.sign_in("pres")      # on the care team, not the release's recipient
     assert auth.post(f"/releases/{release}/revoke", {"revoked_on": TODAY.isoformat()}).status_code == 403
     assert make.query(lambda: db.session.get(ReleaseOfInformation, release).revoked_on) is None
     assert make.audit_rows(action="access.denied")[-1].detail == "releases are recorded by staff, admin or the therapist"
@@ -245,6 +245,6 @@ def test_a_prescriber_cannot_revoke_a_release(make, auth):
 def test_the_report_preview_is_not_a_get(make, auth, client):
     """The therapist's questions and recommendations must not travel in URLs (logs, history)."""
     team = _team(make, auth)
-    auth.login("ther")
+    auth.sign_in("ther")
     assert client.get(f"/courses/{team['course']}/report-preview?recipient={team['prescriber']}"
                       "&questions=private").status_code == 405

@@ -40,13 +40,13 @@ def _version(make, course_id):
 def busy_course(team, make, auth, signed_window):
     """The course with an integration session booked in the open window, two doses planned ahead
     and an unsigned note by its therapist."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(in_window()), "minutes": "50", "clinician": team["therapist"],
         "modality": "telehealth"}).status_code == 302
     auth.logout()
     make.dosing_plan(team["course"], first_start=local(-1, 9), days_between=3, count=2)
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/notes", {
         "note-kind": "integration", "note-session_date": local(0).date().isoformat()}).status_code == 302
     auth.logout()
@@ -55,7 +55,7 @@ def busy_course(team, make, auth, signed_window):
 
 def test_the_preview_names_everything_the_end_cancels_and_changes_nothing(busy_course, make, auth):
     before = _state(make, busy_course)
-    auth.login("pres")
+    auth.sign_in("pres")
     preview = auth.post(f"/courses/{busy_course}/phase", {"target": "discontinued", "reason": REASON,
                                                          "version": _version(make, busy_course)})
     text = page_text(preview)
@@ -71,7 +71,7 @@ def test_the_preview_names_everything_the_end_cancels_and_changes_nothing(busy_c
 
 
 def test_the_confirmation_ends_the_course_and_says_what_it_cancelled(busy_course, make, auth):
-    auth.login("pres")
+    auth.sign_in("pres")
     done = auth.end_course(busy_course, {"target": "discontinued", "reason": REASON,
                                          "version": _version(make, busy_course)})
     assert done.status_code == 302
@@ -86,7 +86,7 @@ def test_the_confirmation_ends_the_course_and_says_what_it_cancelled(busy_course
 
 def test_a_confirmation_of_an_older_preview_is_asked_again(busy_course, team, make, auth):
     """A booking made after the page was shown is not cancelled unseen: the new preview comes back."""
-    auth.login("pres")
+    auth.sign_in("pres")
     data = {"target": "discontinued", "reason": REASON, "version": _version(make, busy_course)}
     first = auth.post(f"/courses/{busy_course}/phase", data).get_data(as_text=True)
     seen = re.search(r'name="reviewed"[^>]*value="([0-9a-f]{16})"', first).group(1)
@@ -104,7 +104,7 @@ def test_completing_needs_a_reason_and_a_refusal_cancels_nothing(team, make, aut
                             phase="maintenance")
     make.dosing_plan(course_id, first_start=local(-4, 9), days_between=14, count=1)
     before = _state(make, course_id)
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = auth.end_course(course_id, {"target": "completed", "reason": reason,
                                           "version": _version(make, course_id)})
     assert refused.status_code == 422 and "Say why the course is completed" in page_text(refused)
@@ -117,7 +117,7 @@ def test_completing_needs_a_reason_and_a_refusal_cancels_nothing(team, make, aut
 def test_ending_a_course_with_nothing_ahead_says_so(team, make, auth):
     course_id = make.course(make.patient(family_name="Quiet"), team["therapist"], team["prescriber"],
                             phase="preparation")
-    auth.login("ther")
+    auth.sign_in("ther")
     preview = page_text(auth.post(f"/courses/{course_id}/phase", {
         "target": "discontinued", "reason": REASON, "version": _version(make, course_id)}))
     assert "None: every window has closed." in preview and "Mark the course discontinued" in preview
@@ -135,11 +135,11 @@ def test_the_preview_says_of_each_open_window_what_the_course_page_says(team, ma
     too (not "nothing booked"), and the preview speaks of what will happen, not what did."""
     from tests.integration.test_attendance import _held
 
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _held(auth, team["course"]).status_code == 302
     assert "Covered (in the optimal span)" in page_text(client.get(f"/courses/{team['course']}"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     preview = page_text(auth.post(f"/courses/{team['course']}/phase", {
         "target": "discontinued", "reason": REASON, "version": _version(make, team["course"])}))
     assert "After dosing session 1, open until" in preview
@@ -153,7 +153,7 @@ def test_the_preview_says_of_each_open_window_what_the_course_page_says(team, ma
 def test_an_ended_course_shows_its_windows_closed_and_asks_for_nothing(team, make, auth, client, signed_window):
     """Window #1 was open with nothing booked: once the course is discontinued it is closed early, with
     no "Nothing booked" call to action, on no worklist, and no session after the series is planned."""
-    auth.login("pres")
+    auth.sign_in("pres")
     before = page_text(client.get(f"/courses/{team['course']}"))
     assert "Nothing booked" in before and "Planned when the series ends" in before
     done = auth.end_course(team["course"], {"target": "discontinued", "reason": REASON,
@@ -167,27 +167,27 @@ def test_an_ended_course_shows_its_windows_closed_and_asks_for_nothing(team, mak
     assert "Planned when the series ends" not in page
     assert "Window:" not in page_text(client.get(f"/patients/{team['patient']}"))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert "Scheduled" not in page_text(client.get("/worklist"))
 
 
 def test_a_booking_moved_after_the_preview_is_not_cancelled_unseen(team, make, auth, signed_window):
     """The preview names the booking at its time: moved meanwhile, the confirmation is asked again."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(in_window()), "minutes": "50", "clinician": team["therapist"],
         "modality": "telehealth"}).status_code == 302
     booked = make.query(lambda: db.session.scalar(select(Appointment.id).where(Appointment.kind == "integration")))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     data = {"target": "discontinued", "reason": REASON, "version": _version(make, team["course"])}
     seen = _reviewed(auth.post(f"/courses/{team['course']}/phase", data))
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/appointments/{booked}/reschedule", {"starts_at": form_time(in_window(3, 15)),
                                                            "reason": "patient asked"}).status_code == 302
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     again = auth.post(f"/courses/{team['course']}/phase", {**data, "reviewed": seen})
     assert again.status_code == 200 and "Something changed since you last looked" in page_text(again)
     assert _state(make, team["course"])[0] == "experience"
@@ -199,7 +199,7 @@ def test_a_preview_of_one_ending_does_not_confirm_another(team, make, auth):
     course = make.course(make.patient(family_name="Maint"), team["therapist"], team["prescriber"],
                          phase="maintenance")
     make.dosing_plan(course, first_start=local(-4, 9), days_between=14, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     data = {"target": "completed", "reason": REASON, "version": _version(make, course)}
     seen = _reviewed(auth.post(f"/courses/{course}/phase", data))
     again = auth.post(f"/courses/{course}/phase", {**data, "target": "discontinued", "reviewed": seen})

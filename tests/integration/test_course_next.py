@@ -20,7 +20,7 @@ def next_actions(client, course_id: int) -> list[tuple[str, str]]:
 
 
 def test_staff_are_sent_to_book_the_window_with_nothing_booked_until_it_is(team, make, auth, client, signed_window):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert next_actions(client, team["course"]) == [("Book an integration session", f"#sugg-{signed_window}")]
     page = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     assert f'id="sugg-{signed_window}"' in page            # the link leads to the window's suggested times
@@ -40,7 +40,7 @@ def integration_course(make):
 
 
 def test_a_therapist_is_sent_to_finish_their_own_draft_note_and_nobody_else_is(integration_course, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     today = date.today().isoformat()
     started = auth.post(f"/courses/{integration_course}/notes", {"note-kind": "integration", "note-session_date": today})
     assert started.status_code == 302
@@ -48,14 +48,14 @@ def test_a_therapist_is_sent_to_finish_their_own_draft_note_and_nobody_else_is(i
     actions = next_actions(client, integration_course)
     assert actions[0] == (f"Finish the note of {today}", note_url)
     auth.logout()
-    auth.login("pres")                                      # on the care team, but not the note's author
+    auth.sign_in("pres")                                      # on the care team, but not the note's author
     assert all(not words.startswith("Finish the note") for words, _ in next_actions(client, integration_course))
 
 
 def test_a_prescriber_is_sent_to_the_dose_planned_today_and_front_desk_staff_are_not(team, make, auth, client):
     [dose] = make.dosing_plan(team["course"], first_start=local(0, 9), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     assert next_actions(client, team["course"])[0] == ("Start today's dosing record (#1)", f"/dosing/{dose}")
     auth.logout()
-    auth.login("desk")                                      # staff book sessions; they never record a dose
+    auth.sign_in("desk")                                      # staff book sessions; they never record a dose
     assert all("dosing record" not in words for words, _ in next_actions(client, team["course"]))

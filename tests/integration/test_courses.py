@@ -48,11 +48,11 @@ def _enrol(auth, team, protocol=IV, **overrides):
 
 def _enrolled(auth, team, as_user="ther", **kwargs) -> int:
     """Staff enrol the patient (so the clinicians join the care team); then `as_user` signs in."""
-    auth.login("desk")
+    auth.sign_in("desk")
     response = _enrol(auth, team, **kwargs)
     assert response.status_code == 302, page_text(response)
     auth.logout()
-    auth.login(as_user)
+    auth.sign_in(as_user)
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
@@ -66,7 +66,7 @@ def _course(make, course_id=None) -> TreatmentCourse:
 
 
 def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = _enrol(auth, team)
     assert response.status_code == 302
     course = _course(make)
@@ -88,17 +88,17 @@ def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make
     ("indication", "", "This field is required."),
 ])
 def test_invalid_enrolment_names_the_field_and_creates_nothing(team, make, auth, field, value, message):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = _enrol(auth, team, **{field: value})
     assert response.status_code == 422 and message in page_text(response)
     assert make.query(lambda: db.session.scalars(select(TreatmentCourse)).all()) == []
 
 
 def test_outsider_therapist_cannot_enrol_or_view(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     course_id = int(_enrol(auth, team).headers["Location"].rsplit("/", 1)[1])
     auth.logout()
-    auth.login("other")
+    auth.sign_in("other")
     assert _enrol(auth, team).status_code == 403
     assert client.get(f"/courses/{course_id}").status_code == 403
 
@@ -143,7 +143,7 @@ def test_gate_opens_when_preparation_is_recorded(team, make, auth, client):
     # Medical clearance is the prescriber's to record.
     assert "must be recorded by a prescriber" in page_text(_record(auth, course_id, "medical_clearance"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _record(auth, course_id, "medical_clearance").status_code == 302
     version = _course(make, course_id).version
     moved = auth.post(f"/courses/{course_id}/phase", {"target": "experience", "version": str(version)})
@@ -188,7 +188,7 @@ def test_stale_phase_change_is_refused(team, make, auth):
 
 
 def test_staff_see_the_course_but_cannot_change_it(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     course_id = int(_enrol(auth, team).headers["Location"].rsplit("/", 1)[1])
     assert client.get(f"/courses/{course_id}").status_code == 200
     assert auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "reason": REASON,
@@ -199,17 +199,17 @@ def test_staff_see_the_course_but_cannot_change_it(team, make, auth, client):
 def test_the_course_names_its_protocol_and_keeps_the_snapshot_id_for_the_audit_reader(team, make, auth, client):
     """New-user review of issue 21: clinicians read the protocol's name and version, not its file
     id and content hash (those stay for the admin, who reads the audit trail)."""
-    auth.login("desk")
+    auth.sign_in("desk")
     course_id = int(_enrol(auth, team).headers["Location"].rsplit("/", 1)[1])
     version = _course(make, course_id).protocol_version
     name, protocol_id, digest = version.name, version.protocol_id, version.content_hash[:12]
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     shown = page_text(client.get(f"/courses/{course_id}"))
     assert f"{name}, version {version.version}" in shown and digest not in shown
     auth.logout()
     boss = make.user("admin", username="boss")
-    auth.login("boss")
+    auth.sign_in("boss")
     assert boss and f"({protocol_id}, snapshot {digest})" in page_text(client.get(f"/courses/{course_id}"))
 
 
@@ -265,7 +265,7 @@ def test_a_changed_file_with_the_same_version_is_refused(team, make, auth, clien
 
 def test_an_invalid_file_is_listed_and_cannot_be_chosen(team, auth, client, protocol_dir):
     (protocol_dir / "broken.yaml").write_text("id: broken\nversion: 1\n")
-    auth.login("desk")
+    auth.sign_in("desk")
     listing = page_text(client.get("/protocols/"))
     assert "Files that cannot be used" in listing and "broken.yaml: name: required key is missing" in listing
     form = client.get(f"/patients/{team['patient']}/courses/new")

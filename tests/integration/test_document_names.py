@@ -52,10 +52,10 @@ def _disposition(client, report_id):
 
 
 def test_a_report_downloads_named_by_mrn_and_date_and_its_links_say_whose(team, make, auth, client):  # noqa: F811
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing", "measures"]).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     report = _report(make)
     mrn = make.query(lambda: db.session.get(Patient, team["patient"]).mrn)
@@ -64,22 +64,22 @@ def test_a_report_downloads_named_by_mrn_and_date_and_its_links_say_whose(team, 
     assert (f"Coordination report on Wren O'Coordinated ({mrn}) for Orrin Vale"
             in page_text(client.get(f"/courses/{team['course']}/coordination")))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _disposition(client, report.id).endswith(f'-{day}.pdf"') and "Wren" not in _disposition(client, report.id)
     assert (f"Coordination report on Wren O'Coordinated ({mrn})," in page_text(client.get("/prescriber/")))
 
 
 def test_the_admin_chooses_to_put_the_patients_name_in_file_names(team, make, auth, client):  # noqa: F811
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing"]).status_code == 302
     assert client.get("/settings/file-names").status_code == 403          # staff: not a clinic setting of theirs
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     report = _report(make)
     auth.logout()
     make.user("admin", username="boss")
-    auth.login("boss")
+    auth.sign_in("boss")
     page = page_text(client.get("/settings/file-names"))
     assert "The MRN and the date only" in page and "coordination-report-KI-000123-Ada-Stone-2026-12-03.pdf" in page
     refused = auth.post("/settings/file-names", {"file_names": "everything"})
@@ -89,5 +89,5 @@ def test_the_admin_chooses_to_put_the_patients_name_in_file_names(team, make, au
         AuditEvent.action == "settings.file_names").order_by(AuditEvent.id)).all())
     assert [(e.outcome, e.detail) for e in changed] == [("failure", "refused"), ("success", "mrn_and_name")]
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "-Wren-O-Coordinated-" in _disposition(client, report.id)

@@ -52,7 +52,7 @@ def _planned(make, course_id):
 @pytest.mark.both_engines
 def test_front_desk_staff_are_never_named_as_monitoring(team, make, auth, client):
     session_id = _planned(make, team["course"])
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Sam Desk" not in page_text(client.get(f"/dosing/{session_id}"))       # not offered
     refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
                                                               monitored_by=str(team["staff"])))
@@ -76,13 +76,13 @@ def _service_refusal(make, session_id, by_id, **people) -> dict:
 @pytest.mark.both_engines
 def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication_dose(team, make, auth, client):
     session_id = _planned(make, team["course"])
-    auth.login("ther")                            # recording the session at all: a prescriber's or nurse's
+    auth.sign_in("ther")                            # recording the session at all: a prescriber's or nurse's
     refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["therapist"]))
     assert refused.status_code == 403
     assert _session(make, session_id).status == "planned"
     assert _service_refusal(make, session_id, team["therapist"]) == {"": NOT_A_RECORDER}
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     for field in ("administered_by", "monitored_by"):
         named = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
                                                                 **{field: str(team["therapist"])}))
@@ -94,7 +94,7 @@ def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication
                                                             monitored_by=str(team["nurse"])))
     assert saved.status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/dosing/{session_id}/sign",
                      {"version": str(_session(make, session_id).version)}).status_code == 403
     assert _session(make, session_id).status == "draft"
@@ -103,7 +103,7 @@ def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication
 @pytest.mark.both_engines
 def test_a_therapist_may_monitor_only_where_the_protocol_allows_it(team, make, auth, client):
     session_id = _planned(make, team["allowing"])
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Hazel Quint, LCSW" in page_text(client.get(f"/dosing/{session_id}"))   # offered as monitor
     assert _service_refusal(make, session_id, team["prescriber"], administered_by_id=team["therapist"],
                             monitored_by_id=team["therapist"]) == {"administered_by": NOT_NAMEABLE["administered_by"]}
@@ -137,12 +137,12 @@ def test_a_therapist_reads_a_prescribers_draft_but_cannot_change_its_clinical_co
     240 minutes), sedation, readings, discharge answers and a response "decided by" the prescriber
     were saved. The therapist reads the record, saves nothing on it."""
     session_id = _planned(make, team["course"])
-    auth.login("pres")
+    auth.sign_in("pres")
     assert auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
                                                            monitored_by=str(team["nurse"]))).status_code == 302
     auth.logout()
     before = _session(make, session_id)
-    auth.login("ther")
+    auth.sign_in("ther")
     course = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     assert f'href="/dosing/{session_id}">Open record' in course          # the course page's link still works
     page = client.get(f"/dosing/{session_id}")
@@ -166,11 +166,11 @@ def test_a_therapist_reads_a_prescribers_draft_but_cannot_change_its_clinical_co
 @pytest.mark.both_engines
 def test_where_the_protocol_allows_a_therapist_records_the_monitoring_as_a_nurse_does(team, make, auth, client):
     session_id = _planned(make, team["allowing"])
-    auth.login("pres")
+    auth.sign_in("pres")
     assert auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
                                                            monitored_by=str(team["nurse"]))).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     course = client.get(f"/courses/{team['allowing']}").get_data(as_text=True)
     assert f'href="/dosing/{session_id}">Record' in course
     assert 'name="sedation"' in client.get(f"/dosing/{session_id}").get_data(as_text=True)
@@ -192,7 +192,7 @@ def test_where_the_protocol_allows_a_therapist_records_the_monitoring_as_a_nurse
 
 def test_the_admin_sets_a_licence_type_and_number_and_a_bad_one_is_refused(team, make, auth, client):
     make.user("admin", username="boss")
-    auth.login("boss")
+    auth.sign_in("boss")
     form = {"username": "nurse", "full_name": "Rue Nightingale", "licence_type": "LPN",
             "licence_number": " LPN-0042 ", "credentials": "", "email": "", "roles": ["nurse"], "active": "y"}
     assert auth.post(f"/users/{team['nurse']}/edit", form).status_code == 302

@@ -62,7 +62,7 @@ def _sessions(make, course_id):
 
 
 def test_staff_plan_a_series_within_the_protocol(team, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, team["course"], local(-7)).status_code == 302
     sessions = _sessions(make, team["course"])
     assert [s.sequence for s in sessions] == [1, 2, 3, 4, 5, 6]
@@ -76,13 +76,13 @@ def test_staff_plan_a_series_within_the_protocol(team, make, auth, client):
     (2, 7, "7 dosing sessions"),                       # more than the series
 ])
 def test_plan_breaking_spacing_needs_a_prescribers_reason(team, make, auth, days_between, count, problem):
-    auth.login("desk")
+    auth.sign_in("desk")
     refused = _plan(auth, team["course"], local(-7), days_between=days_between, count=count, reason=REASON)
     assert refused.status_code == 422 and problem in page_text(refused)
     assert "Only a prescriber may keep it" in page_text(refused)  # staff plan; a prescriber overrides
     assert _sessions(make, team["course"]) == []
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = _plan(auth, team["course"], local(-7), days_between=days_between, count=count)
     assert refused.status_code == 422 and "Give a clinician's reason" in page_text(refused)
     accepted = _plan(auth, team["course"], local(-7), days_between=days_between, count=count, reason=REASON)
@@ -136,7 +136,7 @@ def test_impossible_values_are_refused_on_their_field(team, make, auth, field, v
     session = _session(make, session_id)
     data = _record_data(session, team["prescriber"])
     data[field] = value if value is not None else form_time(local(3, 8))
-    auth.login("pres")
+    auth.sign_in("pres")
     response = auth.post(f"/dosing/{session_id}", data)
     assert response.status_code == 422 and message in page_text(response)
     assert _session(make, session_id).status == "planned"
@@ -144,7 +144,7 @@ def test_impossible_values_are_refused_on_their_field(team, make, auth, field, v
 
 def test_record_sign_and_lock(team, make, auth, client, app):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     session = _session(make, session_id)
     assert auth.post(f"/dosing/{session_id}", _record_data(session, team["prescriber"])).status_code == 302
     saved = _session(make, session_id)
@@ -171,7 +171,7 @@ def test_record_sign_and_lock(team, make, auth, client, app):
 
 def _signed(make, auth, team) -> int:
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"], **{
         "adverse_events-0-event_type": "nausea", "adverse_events-0-severity": "mild"}))
     auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)})
@@ -253,7 +253,7 @@ def test_a_tampered_protocol_snapshot_is_refused_then_detected(team, make, app):
 
 def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _record_data(_session(make, session_id), team["prescriber"], **{"discharge-systolic": "",
                         "discharged_at": form_time(local(3, 9) + timedelta(minutes=45))})
     auth.post(f"/dosing/{session_id}", data)
@@ -268,7 +268,7 @@ def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):
 
 def test_second_of_two_concurrent_draft_saves_is_refused(team, make, auth):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     stale = _session(make, session_id)
     assert auth.post(f"/dosing/{session_id}", _record_data(stale, team["prescriber"])).status_code == 302
     response = auth.post(f"/dosing/{session_id}", _record_data(stale, team["prescriber"], dose_mg="30"))
@@ -283,7 +283,7 @@ def _sign(make, auth, session_id, clinician_id, **overrides):
 
 def test_signed_session_opens_a_window_and_a_booking_covers_it_provisionally(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session_id, team["prescriber"])
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "Integration windows" in page and "Nothing booked" in page
@@ -308,7 +308,7 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
     patient = make.patient(family_name="Spravato")
     course = make.course(patient, ther, pres, protocol="esketamine-trd-rems", phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(9), days_between=3, count=1)
-    auth.login("pres2")
+    auth.sign_in("pres2")
     start = local(9, 9)
     response = _sign(make, auth, session_id, pres, started_at=form_time(start), route="intranasal",
                      medication="esketamine", dose_mg="56", weight_kg="",
@@ -346,7 +346,7 @@ def test_rems_form_is_listed_due_and_printed(make, auth, client):
 ])
 def test_dosing_record_access(team, make, auth, client, who, path, expected):
     session_id = _planned(make, team)[0]
-    auth.login(who)
+    auth.sign_in(who)
     assert client.get(path.format(session=session_id)).status_code == expected
 
 
@@ -356,7 +356,7 @@ def test_dosing_record_access(team, make, auth, client, who, path, expected):
 ])
 def test_booking_must_be_in_the_future_and_inside_a_window(team, make, auth, when, message):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session_id, team["prescriber"])
     response = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(when()), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth"})
@@ -367,7 +367,7 @@ def test_booking_must_be_in_the_future_and_inside_a_window(team, make, auth, whe
 def test_a_covering_therapist_is_booked_only_once_staff_add_them_to_the_care_team(team, make, auth, client):
     cover = make.user("therapist", username="cover", full_name="Cass Cover")
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session_id, team["prescriber"])
     inside = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
     booking = {"starts_at": form_time(inside), "minutes": "50", "clinician": cover, "modality": "telehealth"}
@@ -378,17 +378,17 @@ def test_a_covering_therapist_is_booked_only_once_staff_add_them_to_the_care_tea
     assert "Cass Cover is not on this patient's care team" in page_text(refused)
     assert "ask clinic staff to add Cass Cover" in page_text(refused)
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", dict(
         booking, join_care_team="y", join_reason="covering while Hazel is away")).status_code == 302
     auth.logout()
-    auth.login("cover")
+    auth.sign_in("cover")
     assert client.get(f"/courses/{team['course']}").status_code == 200
 
 
 def test_windows_are_drawn_for_signed_sessions_only(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"]))
     assert "each one opens a window when it is signed" in page_text(client.get(f"/courses/{team['course']}"))
     auth.post(f"/dosing/{session_id}/sign", {"version": str(_session(make, session_id).version)})

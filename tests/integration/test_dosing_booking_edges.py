@@ -63,12 +63,12 @@ def test_a_plan_and_a_booking_for_one_course_at_once_both_succeed(clinic, make, 
 
 
 def test_a_session_held_early_moves_its_booking_to_what_happened(clinic, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, clinic["One"], soon(3), count=1, clinician=clinic["prescriber"],
                  room=clinic["suite1"]).status_code == 302
     [session] = _sessions(make, clinic["One"])
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     held = local(1, 9)  # the patient came in yesterday instead
     assert _sign(make, auth, session.id, clinic["prescriber"], started_at=form_time(held),
                  ended_at=form_time(held + timedelta(minutes=40)),
@@ -79,14 +79,14 @@ def test_a_session_held_early_moves_its_booking_to_what_happened(clinic, make, a
     assert held_booking.status == "attended"
     # the planned time is free again for someone else
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, clinic["Two"], soon(3), count=1, clinician=clinic["prescriber"],
                  room=clinic["suite1"]).status_code == 302
 
 
 @pytest.mark.both_engines  # a migration
 def test_sessions_planned_before_dosing_bookings_get_one_on_upgrade(clinic, make, app, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"],
                  room=clinic["suite1"]).status_code == 302
     with app.app_context():
@@ -134,21 +134,21 @@ def test_two_admins_setting_a_length_at_once_both_succeed(make, app):
 
 def test_the_clinician_running_a_dosing_session_can_open_its_record(clinic, make, auth, client):
     """Once staff added them to the care team with the plan (the only way they get access)."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber2"],
                  room=clinic["suite1"], **JOIN).status_code == 302
     [session] = _sessions(make, clinic["One"])
     auth.logout()
-    auth.login("pres2")
+    auth.sign_in("pres2")
     assert client.get(f"/dosing/{session.id}").status_code == 200
 
 
 def test_a_forged_confirmation_cannot_book_a_window_twice_or_outside_it(clinic, make, auth, client):
     [past] = make.dosing_plan(clinic["One"], first_start=local(3), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, past, clinic["prescriber"])
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     day = soon(2, 10).isoformat()
     twice = auth.post("/schedule/auto/confirm", {"course": [clinic["One"]] * 2, "window": [past] * 2,
                                                  "therapist": [clinic["therapist"]] * 2,

@@ -57,7 +57,7 @@ def soon(days: int, hour: int = 10) -> datetime:
 
 
 def test_a_plan_books_each_session_with_its_room_clinician_and_default_length(clinic, make, auth, client):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = _plan(auth, clinic["One"], soon(2), days_between=2, count=3, clinician=clinic["prescriber2"],
                      room=clinic["suite2"], **JOIN)
     assert response.status_code == 302
@@ -82,7 +82,7 @@ def test_a_plan_books_each_session_with_its_room_clinician_and_default_length(cl
     ("prescriber2", "suite1", "in Dosing Suite 1"),                                 # the room is taken
 ])
 def test_a_plan_that_clashes_is_refused_naming_the_clash_and_plans_nothing(clinic, make, auth, who, room, named):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"],
                  room=clinic["suite1"]).status_code == 302
     # Patient Two's series would meet patient One's session at its second date.
@@ -96,10 +96,10 @@ def test_a_plan_that_clashes_is_refused_naming_the_clash_and_plans_nothing(clini
 
 def test_the_patient_cannot_be_booked_for_therapy_during_their_dosing(clinic, make, auth):
     [past] = make.dosing_plan(clinic["One"], first_start=local(3), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, past, clinic["prescriber"])  # its integration window is open for days
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     # tomorrow: four days after the last infusion, as the IV protocol's 2-4 days allow
     assert _plan(auth, clinic["One"], soon(1), count=1, clinician=clinic["prescriber2"],
                  room=clinic["suite1"], **JOIN).status_code == 302
@@ -112,7 +112,7 @@ def test_the_patient_cannot_be_booked_for_therapy_during_their_dosing(clinic, ma
 
 
 def test_a_plan_needs_a_clinician_who_may_run_it_and_a_room(clinic, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     as_staff = _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["staff"], room=clinic["suite1"])
     assert as_staff.status_code == 422 and "Not a valid choice" in page_text(as_staff)
     no_room = _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"], room="")
@@ -121,7 +121,7 @@ def test_a_plan_needs_a_clinician_who_may_run_it_and_a_room(clinic, make, auth):
 
 
 def test_moving_a_dosing_session_moves_its_booking_or_neither(clinic, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"], room=clinic["suite1"])
     _plan(auth, clinic["Two"], soon(3), count=1, clinician=clinic["prescriber"], room=clinic["suite2"])
     [one] = _sessions(make, clinic["One"])
@@ -139,7 +139,7 @@ def test_moving_a_dosing_session_moves_its_booking_or_neither(clinic, make, auth
 
 
 def test_the_booking_changes_only_with_its_dosing_session(clinic, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"], room=clinic["suite1"])
     [booking] = _bookings(make)
     for path, data in ((f"/appointments/{booking.id}/cancel", {"reason": "By hand"}),
@@ -150,7 +150,7 @@ def test_the_booking_changes_only_with_its_dosing_session(clinic, make, auth):
 
 
 def test_cancelling_frees_the_room_and_signing_marks_it_attended(clinic, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     _plan(auth, clinic["One"], soon(2), count=1, clinician=clinic["prescriber"], room=clinic["suite1"])
     [session] = _sessions(make, clinic["One"])
     assert auth.post(f"/dosing/{session.id}/cancel", {"reason": "Patient has a cold"}).status_code == 302
@@ -162,18 +162,18 @@ def test_cancelling_frees_the_room_and_signing_marks_it_attended(clinic, make, a
     # a session that happened and is signed: its booking says attended
     [past] = make.dosing_plan(clinic["One"], first_start=local(3), days_between=2, count=1)
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _sign(make, auth, past, clinic["prescriber"]).status_code == 302
     [held] = [b for b in _bookings(make, clinic["One"]) if b.dosing_session_id == past]
     assert held.status == "attended" and [c.change for c in held.changes][-1] == "attended"
 
 
 def test_ending_a_course_releases_its_future_bookings(clinic, make, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     _plan(auth, clinic["One"], soon(2), days_between=2, count=2, clinician=clinic["prescriber"],
           room=clinic["suite1"])
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     course = make.query(lambda: db.session.get(TreatmentCourse, clinic["One"]))
     assert auth.end_course(clinic["One"], {
         "target": "discontinued", "reason": "Patient moved away; care transferred.", "version": course.version,
@@ -205,7 +205,7 @@ def test_parallel_plans_for_one_room_give_exactly_one_success(clinic, make, app)
 
     def attempt(n):
         auth = Auth(app, app.test_client())
-        auth.login("desk")
+        auth.sign_in("desk")
         barrier.wait(timeout=30)
         response = auth.post(f"/courses/{courses[n]}/dosing/plan", {
             "first_start": form_time(soon(2)), "days_between": "2", "count": "1", "reason": "",

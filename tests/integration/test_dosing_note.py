@@ -53,7 +53,7 @@ def _dose(make, dose_id) -> DosingSession:
 
 def record_dose(make, auth, team, *, sign=False, **overrides):
     """The prescriber records the dose as given (IM, 0.5 mg/kg, three days ago), and signs it if asked."""
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _record_data(_dose(make, team["dose"]), team["prescriber"], route="im", **overrides)
     saved = auth.post(f"/dosing/{team['dose']}", data)
     assert saved.status_code == 302, page_text(saved)[-600:]
@@ -90,7 +90,7 @@ def _notes(make) -> list[SessionNote]:
 
 
 def test_the_therapist_writes_and_signs_the_note_of_a_dose_from_its_record(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     record = page_text(client.get(f"/dosing/{team['dose']}"))
     assert "No dosing-session note yet." in record and "Write the dosing-session note" in record
     note_id = _started(make, auth, team)
@@ -118,7 +118,7 @@ def test_the_therapist_writes_and_signs_the_note_of_a_dose_from_its_record(team,
 
 
 def test_a_discarded_draft_gives_way_to_a_new_note_of_the_same_dose(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     first = _started(make, auth, team)
     assert auth.post(f"/notes/{first}/discard", {"discard-confirm": "y", "discard-version": "1"}).status_code == 302
     second = _write(make, auth, team)
@@ -133,7 +133,7 @@ def test_a_discarded_draft_gives_way_to_a_new_note_of_the_same_dose(team, make, 
     ("other", 403),     # a therapist who is not on the patient's care team
 ])
 def test_only_a_therapist_on_the_care_team_starts_the_note(team, make, auth, username, status):
-    auth.login(username)
+    auth.sign_in(username)
     assert _start(auth, team["dose"]).status_code == status
     assert _notes(make) == []
 
@@ -141,7 +141,7 @@ def test_only_a_therapist_on_the_care_team_starts_the_note(team, make, auth, use
 def test_a_protocol_without_a_therapist_at_dosing_has_no_dosing_note(team, make, auth, client):
     iv = make.course(make.patient(family_name="Infused"), team["therapist"], team["prescriber"], phase="experience")
     [dose] = make.dosing_plan(iv, first_start=local(3, 14), days_between=2, count=1)
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "Dosing-session note" not in page_text(client.get(f"/dosing/{dose}"))
     refused = _start(auth, dose)
     assert refused.status_code == 302 and _notes(make) == []
@@ -153,7 +153,7 @@ def test_a_protocol_without_a_therapist_at_dosing_has_no_dosing_note(team, make,
 
 def test_a_dose_still_ahead_has_no_note_yet(team, make, auth, client):
     [ahead] = make.dosing_plan(team["course"], first_start=local(-4), days_between=7, count=1)
-    auth.login("ther")
+    auth.sign_in("ther")
     record = page_text(client.get(f"/dosing/{ahead}"))
     assert "No dosing-session note yet." in record and "Write the dosing-session note" not in record
     assert _start(auth, ahead).status_code == 302 and _notes(make) == []
@@ -161,17 +161,17 @@ def test_a_dose_still_ahead_has_no_note_yet(team, make, auth, client):
 
 
 def test_the_record_links_the_note_for_those_who_read_notes(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _write(make, auth, team)
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     record = client.get(f"/dosing/{team['dose']}").get_data(as_text=True)
     assert f'href="/notes/{note_id}"' in record and "Dosing-session note by Hazel Quint, signed" in page_text(
         client.get(f"/dosing/{team['dose']}"))
     assert "Write the dosing-session note" not in record
     assert OBSERVED in page_text(client.get(f"/notes/{note_id}"))     # the care team's prescriber reads it
     auth.logout()
-    auth.login("nurse")
+    auth.sign_in("nurse")
     record = client.get(f"/dosing/{team['dose']}")
     assert record.status_code == 200 and "Dosing-session note" not in page_text(record)
     assert client.get(f"/notes/{note_id}").status_code == 403
@@ -183,7 +183,7 @@ def test_a_dose_not_recorded_as_given_has_no_note(team, make, auth, client):
     course = make.course(make.patient(family_name="Unrecorded"), team["therapist"], team["prescriber"],
                          phase="experience", protocol="im-ketamine-kap")
     [dose] = make.dosing_plan(course, first_start=local(3, 14), days_between=7, count=1)
-    auth.login("ther")
+    auth.sign_in("ther")
     record = page_text(client.get(f"/dosing/{dose}"))
     assert "No dosing-session note yet." in record and "Write the dosing-session note" not in record
     refused = _start(auth, dose)
@@ -195,15 +195,15 @@ def test_a_dose_not_recorded_as_given_has_no_note(team, make, auth, client):
 def test_a_note_is_signed_only_while_its_dose_stands_as_given(team, make, auth):
     """The draft was started while the dose stood recorded; the dose was then cancelled (its record
     was entered in error): signing is refused, the text kept."""
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _started(make, auth, team)
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert auth.post(f"/dosing/{team['dose']}/cancel", {"reason": "Recorded on the wrong day; not given"}
                      ).status_code == 302
     assert _dose(make, team["dose"]).status == "cancelled"
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = auth.post(f"/notes/{note_id}", {"version": str(_note(make, note_id).version), **NOTE, **SIGNING})
     assert refused.status_code == 200
     assert "This dosing session was cancelled: there is no session to document." in page_text(refused)
@@ -214,10 +214,10 @@ def test_a_note_is_signed_only_while_its_dose_stands_as_given(team, make, auth):
 def test_a_dose_its_signed_note_documents_is_neither_cancelled_nor_moved(team, make, auth, client):
     """Review of issue 20: after the note was signed, the prescriber cancelled or moved the dose and
     the signed note went on describing a session that, by the record, never happened then."""
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _write(make, auth, team)
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     before = make.query(lambda: tuple(getattr(db.session.get(DosingSession, team["dose"]), column) for column in (
         "status", "planned_start", "started_at", "version")))
     cancel = auth.post(f"/dosing/{team['dose']}/cancel", {"reason": "Patient never came; dose not given"},
@@ -244,14 +244,14 @@ def test_a_dose_its_signed_note_documents_is_neither_cancelled_nor_moved(team, m
 def test_only_the_therapist_present_at_the_dose_writes_its_note(team, make, auth, client):
     """Review of issue 20: any therapist of the care team wrote and signed the note of a dose they
     were not at. The course's therapist is the one the protocol has present; the note says so."""
-    auth.login("ther2")                               # on the care team, not the course's therapist
+    auth.sign_in("ther2")                               # on the care team, not the course's therapist
     assert "Write the dosing-session note" not in page_text(client.get(f"/dosing/{team['dose']}"))
     assert _start(auth, team["dose"]).status_code == 302 and _notes(make) == []
     assert ("A dosing-session note is written by the therapist present at the dose: Hazel Quint, the course's "
             "therapist. Document what you learned from the patient in an integration note.") in \
         page_text(client.get(f"/dosing/{team['dose']}"))
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _started(make, auth, team)
     present = "Written by Hazel Quint, present at the dose as the course's therapist."
     assert present in page_text(client.get(f"/notes/{note_id}"))
@@ -277,7 +277,7 @@ def test_who_was_present_at_a_dose(monitored_by, therapist, user, expected):
 @pytest.mark.parametrize("blank", ["\u200b.", "—", "\ufeff\u2060"])
 def test_a_dosing_note_that_shows_as_blank_is_not_signed(team, make, auth, blank):
     """Review of issue 20: zero-width characters and punctuation signed a dosing-session note."""
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _started(make, auth, team)
     refused = auth.post(f"/notes/{note_id}", {"version": "1", **{key: blank for key in NOTE}, **SIGNING})
     assert refused.status_code == 200
@@ -293,25 +293,25 @@ def _preview(auth, team):
 
 def test_the_prescribers_report_carries_the_note_only_under_a_release_that_permits_it(team, make, auth):
     record_dose(make, auth, team, sign=True)
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _write(make, auth, team)
     assert auth.post(f"/notes/{note_id}/process", {"body": PROCESS_SECRET}).status_code == 302
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     release = {"recipient": str(team["prescriber"]), "recipient_name": "", "purpose": "Coordination of KAP",
                "effective_on": local(0).date().isoformat(), "expires_on": ""}
     assert auth.post(f"/patients/{team['patient']}/releases", {**release, "categories": ["dosing"]}).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     withheld = _preview(auth, team)
     assert OBSERVED not in withheld and "Not permitted, so not included:" in withheld
     assert "Dosing-session notes (what the therapist present" in withheld.split("Not permitted, so not included:")[1]
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/patients/{team['patient']}/releases",
                      {**release, "categories": ["dosing", "dosing_notes"]}).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     shared = _preview(auth, team)
     section = shared.split("Dosing-session notes", 2)[2]
     assert f"Session 1 — {local(3).date().isoformat()}, Hazel Quint" in section and OBSERVED in section
@@ -321,26 +321,26 @@ def test_the_prescribers_report_carries_the_note_only_under_a_release_that_permi
 def test_the_report_carries_notes_of_doses_given_only(team, make, auth):
     """Review of issue 20: the report's dosing-session notes were read whatever their dose's status;
     now a note shows with its dose's signed record, as the dosing section reads doses."""
-    auth.login("ther")
+    auth.sign_in("ther")
     _write(make, auth, team)
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/patients/{team['patient']}/releases", {
         "recipient": str(team["prescriber"]), "recipient_name": "", "purpose": "Coordination of KAP",
         "effective_on": local(0).date().isoformat(), "expires_on": "",
         "categories": ["dosing", "dosing_notes"]}).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert OBSERVED not in _preview(auth, team)                  # the dose's record is not signed yet
     auth.logout()
     record_dose(make, auth, team, sign=True)
-    auth.login("ther")
+    auth.sign_in("ther")
     assert OBSERVED in _preview(auth, team)
 
 
 @pytest.mark.both_engines  # the database's own guards (migration 0031), whatever code path writes
 def test_the_database_keeps_a_dosing_note_on_its_dose(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note_id = _started(make, auth, team)
     [other] = make.dosing_plan(team["course"], first_start=local(-10), days_between=7, count=1)
 

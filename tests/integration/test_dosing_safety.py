@@ -36,7 +36,7 @@ def _post_record(make, auth, team, session_id, **overrides):
 def test_dosing_cannot_be_recorded_while_the_course_is_in_preparation(team, make, auth):
     course = _course(make, team, phase="preparation")
     [session_id] = _plan(make, course)
-    auth.login("pres")
+    auth.sign_in("pres")
     response = _post_record(make, auth, team, session_id)
     assert response.status_code == 422 and "dosing is recorded in the experience phase" in page_text(response)
     assert _session(make, session_id).status == "planned"
@@ -56,7 +56,7 @@ def test_dosing_cannot_be_recorded_while_the_course_is_in_preparation(team, make
 ])
 def test_implausible_records_are_refused(team, make, auth, field, value, message):
     [session_id] = _plan(make, _course(make, team))
-    auth.login("pres")
+    auth.sign_in("pres")
     raw = value()
     response = _post_record(make, auth, team, session_id, **{field: form_time(raw) if isinstance(raw, datetime) else raw})
     assert response.status_code == 422 and message in page_text(response)
@@ -71,14 +71,14 @@ def test_implausible_records_are_refused(team, make, auth, field, value, message
 ])
 def test_far_future_dates_are_field_errors_not_500(team, make, auth, path, data):
     course = _course(make, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     assert auth.post(path.format(course=course), data).status_code == 422
 
 
 def test_recorded_dates_obey_the_spacing_rules(team, make, auth):
     course = _course(make, team)
     first, second = _plan(make, course, first=local(4), gap=2, count=2)
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _post_record(make, auth, team, first, started_at=form_time(local(4, 9)),
                         ended_at=form_time(local(4, 10)), discharged_at=form_time(local(4, 11))).status_code == 302
     same_day = dict(started_at=form_time(local(4, 13)), ended_at=form_time(local(4, 14)),
@@ -94,7 +94,7 @@ def test_recorded_dates_obey_the_spacing_rules(team, make, auth):
 def test_rems_answers_must_be_given_to_sign(team, make, auth, client):
     course = _course(make, team, protocol="esketamine-trd-rems")
     [session_id] = _plan(make, course, gap=3)
-    auth.login("pres")
+    auth.sign_in("pres")
     start = local(3, 9)
     _post_record(make, auth, team, session_id, route="intranasal", medication="esketamine", dose_mg="56",
                  weight_kg="", ended_at=form_time(start + timedelta(minutes=15)),
@@ -112,7 +112,7 @@ def test_rems_answers_must_be_given_to_sign(team, make, auth, client):
 def test_rems_pdf_exists_only_for_signed_rems_sessions(team, make, auth, client, state):
     protocol = "iv-ketamine-induction" if state == "not a REMS protocol" else "esketamine-trd-rems"
     [session_id] = _plan(make, _course(make, team, protocol=protocol), gap=3)
-    auth.login("pres")
+    auth.sign_in("pres")
     if state == "draft":
         _post_record(make, auth, team, session_id, route="intranasal", medication="esketamine", dose_mg="56",
                      weight_kg="")
@@ -125,10 +125,10 @@ def test_rems_list_is_the_users_caseload_even_for_an_admin(team, make, auth, cli
     [session_id] = _plan(make, course, gap=3)
     make.run(lambda: db.session.execute(
         DosingSession.__table__.update().values(status="signed", ended_at=datetime.now(NY) - timedelta(days=2))))
-    auth.login("bossdoc")
+    auth.sign_in("bossdoc")
     assert "No forms outstanding" in page_text(client.get("/rems/"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Safety" in page_text(client.get("/rems/"))
     assert session_id
 
@@ -137,7 +137,7 @@ def test_staff_do_not_see_clinicians_free_text_on_the_course_page(team, make, au
     course = _course(make, team)
     make.dosing_plan(course, first_start=local(-2), days_between=9, count=2,
                      reason="Patient disclosed a family crisis; spacing widened.")
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get(f"/courses/{course}"))
     assert "Spacing exception" in text and "family crisis" not in text
 
@@ -145,7 +145,7 @@ def test_staff_do_not_see_clinicians_free_text_on_the_course_page(team, make, au
 @pytest.mark.both_engines  # SQL statement count
 def test_patient_page_queries_do_not_grow_with_courses(team, make, auth, client, app):
     """The window summary beside each course is loaded in bulk, not per course."""
-    auth.login("desk")
+    auth.sign_in("desk")
 
     def statements_for(path):
         count = []
@@ -168,7 +168,7 @@ def test_patient_page_queries_do_not_grow_with_courses(team, make, auth, client,
 
 def test_a_refused_change_to_a_dosing_session_is_audited_once(team, make, auth):
     [session_id] = _plan(make, _course(make, team))
-    auth.login("pres")
+    auth.sign_in("pres")
     assert auth.post(f"/dosing/{session_id}/cancel", {"reason": "ok"}).status_code == 302  # reason too short
     rows = [(r.action, r.outcome, r.detail) for r in make.audit_rows() if r.action.startswith("dosing.")]
     assert rows == [("dosing.cancel", "failure", "refused")]

@@ -29,7 +29,7 @@ def soon(days: int, hour: int = 10) -> datetime:
 @pytest.mark.both_engines  # the maintenance rule reads the phase transitions and the booked sessions
 def test_two_doses_on_one_day_in_maintenance_need_a_prescribers_reason(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="maintenance")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, course, soon(3), count=1).status_code == 302     # a booster: fine
     refused = _plan(auth, course, soon(3, 15), count=1, reason=REASON)  # a second one that afternoon
     assert refused.status_code == 422
@@ -38,7 +38,7 @@ def test_two_doses_on_one_day_in_maintenance_need_a_prescribers_reason(team, mak
     assert too_soon.status_code == 422 and "maintenance boosters asks for at least 7" in page_text(too_soon)
     assert len(_sessions(make, course)) == 1
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _plan(auth, course, soon(3, 15), count=1).status_code == 422   # no reason given
     assert _plan(auth, course, soon(3, 15), count=1, reason=REASON).status_code == 302
     assert [s.spacing_override_reason for s in _sessions(make, course)] == [None, REASON]
@@ -49,7 +49,7 @@ def test_two_doses_on_one_day_in_maintenance_need_a_prescribers_reason(team, mak
 def test_a_dose_outside_the_usual_doses_needs_a_prescribers_reason_and_a_typo_is_refused(team, make, auth, client):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(3), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     record = _record_data(_session(make, session_id), team["prescriber"])
     typo = auth.post(f"/dosing/{session_id}", dict(record, dose_mg="350"))   # 5 mg/kg IV
     assert typo.status_code == 422 and "the protocol's hard limit is 2 mg/kg IV (140 mg for 70 kg)" in page_text(typo)
@@ -74,13 +74,13 @@ def test_only_a_prescriber_confirms_an_unusual_dose(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(3), days_between=2, count=1)
     record = _record_data(_session(make, session_id), team["prescriber"])
-    auth.login("nurse")
+    auth.sign_in("nurse")
     refused = auth.post(f"/dosing/{session_id}", dict(record, dose_mg="105", dose_reason="Nurse thinks it is fine."))
     # a nurse records no dose (dosing.record_dose is the prescriber's), nor confirms one
     assert refused.status_code == 422
     assert "Confirming an unusual dose is the prescribing clinician's decision." in page_text(refused)
     auth.logout()
-    auth.login("ther")   # a therapist saves no dosing record at all here
+    auth.sign_in("ther")   # a therapist saves no dosing record at all here
     assert auth.post(f"/dosing/{session_id}", dict(record, dose_mg="105", dose_reason="Fine.")).status_code == 403
     assert _session(make, session_id).dose_mg is None
 
@@ -89,7 +89,7 @@ def test_sublingual_dosing_supervised_at_home_is_planned_without_a_room_and_sign
         team, make, auth, client):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience",
                          protocol="sublingual-ketamine-kap")
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _plan(auth, course, local(3), count=1, setting="supervised_at_home").status_code == 302
     [session] = _sessions(make, course)
     appointment = make.query(lambda: db.session.scalar(select(Appointment).where(
@@ -110,7 +110,7 @@ def test_sublingual_dosing_supervised_at_home_is_planned_without_a_room_and_sign
 
 def test_an_in_clinic_protocol_refuses_a_plan_at_home(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = _plan(auth, course, soon(3), count=1, setting="supervised_at_home")
     assert refused.status_code == 422 and "doses in the clinic only" in page_text(refused)
 

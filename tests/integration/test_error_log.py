@@ -61,7 +61,7 @@ def test_a_database_error_in_a_note_save_logs_no_note_text(make, auth, databases
     if databases.name == "sqlite" and "CAST" in statement:
         pytest.skip("SQLite casts any text to a number without an error")
     team = make_team(make)
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     raised: list[DBAPIError] = []
 

@@ -43,7 +43,7 @@ def test_a_failing_request_leaves_no_half_done_write(make, auth, client, app):
         raise RuntimeError("fails after the write")
     app.add_url_rule("/half-done", "half_done", half_done, methods=["POST"])
     make.user("staff", username="desk")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post("/half-done", {}).status_code == 500
     assert "No patients to show" in page_text(client.get("/patients/"))
 
@@ -51,7 +51,7 @@ def test_a_failing_request_leaves_no_half_done_write(make, auth, client, app):
 def test_forbidden_page_does_not_name_the_patient(make, auth, client):
     make.user("therapist", username="ther")
     patient = make.patient(family_name="Confidentialname")
-    auth.login("ther")
+    auth.sign_in("ther")
     response = client.get(f"/patients/{patient}")
     assert response.status_code == 403
     assert "Not permitted" in page_text(response) and "Confidentialname" not in page_text(response)
@@ -64,13 +64,13 @@ def test_forbidden_page_does_not_name_the_patient(make, auth, client):
 ])
 def test_pages_carry_protective_headers(make, auth, client, header, value):
     make.user("staff", username="desk")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert client.get("/patients/").headers[header] == value
 
 
 def test_every_page_carries_a_content_security_policy_without_inline_script(make, auth, client):
     make.user("staff", username="desk")
-    auth.login("desk")
+    auth.sign_in("desk")
     for path in ("/", "/patients/", "/worklist", "/calendar", "/no-such-page", "/login"):
         policy = client.get(path).headers["Content-Security-Policy"]
         directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
@@ -116,7 +116,7 @@ def test_a_request_that_waits_too_long_for_the_database_is_told_to_retry(make, a
     app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error page, not the exception
     make.user("staff", username="desk")
     patient = make.patient(given_name="Wren", family_name="Halloway")
-    auth.login("desk")
+    auth.sign_in("desk")
     monkeypatch.setattr(extensions, "SQLITE_BUSY_TIMEOUT_MS", 200)
     monkeypatch.setattr(extensions, "POSTGRESQL_LOCK_TIMEOUT_MS", 200)
     with app.app_context():

@@ -74,7 +74,7 @@ def test_every_id_is_unique_and_every_control_labelled(clinic, app, figures, dat
 
 def test_a_refused_calendar_upload_keeps_ids_unique(clinic, auth):
     """The availability page answering a refused upload (422) shows the forms with an error."""
-    auth.login("ther")
+    auth.sign_in("ther")
     response = auth.post(f"/availability/{clinic['therapist']}/calendar-import",
                          {"calendar_file": (BytesIO(b"not a calendar"), "notes.ics")},
                          content_type="multipart/form-data")
@@ -84,6 +84,6 @@ def test_a_refused_calendar_upload_keeps_ids_unique(clinic, auth):
 
 def test_hidden_fields_carry_no_id(clinic, auth, client):
     """Flask-WTF writes id="csrf_token" for each form: a page with five forms had five."""
-    auth.login("ther")
+    auth.sign_in("ther")
     html = client.get(f"/courses/{clinic['course']}").get_data(as_text=True)
     assert html.count('name="csrf_token"') >= 4 and 'id="csrf_token"' not in html

@@ -23,7 +23,7 @@ def world(make):
 
 
 def _home(auth, client, username) -> tuple[str, str]:
-    auth.login(username)
+    auth.sign_in(username)
     response = client.get("/")
     assert response.status_code == 200
     return response.get_data(as_text=True), page_text(response)
@@ -191,7 +191,7 @@ def test_a_prescriber_is_told_of_the_urgent_note_and_acknowledges_it_from_the_wo
 
 @pytest.mark.both_engines  # the answer marked seen by an INSERT ... ON CONFLICT DO NOTHING of each engine
 def test_an_answer_is_new_until_its_author_opens_the_conversation(world, make, auth, client):
-    auth.login("pres")  # the recipient opening the conversation does not see it for the author
+    auth.sign_in("pres")  # the recipient opening the conversation does not see it for the author
     assert client.get(f"/courses/{world['today']}/coordination").status_code == 200
     auth.logout()
     html, _ = _home(auth, client, "ther")
@@ -229,7 +229,7 @@ def test_counts_are_the_users_own(world, auth, client):
 
 
 def test_the_badge_is_on_every_page_with_the_menu_but_not_on_error_pages(world, auth, client):
-    auth.login("pres")
+    auth.sign_in("pres")
     protocols = client.get("/protocols/").get_data(as_text=True)
     assert _badge(protocols) == "2 items waiting"
     assert re.search(r'>Home <span class="badge">2<span class="visually-hidden"> items waiting</span></span></a>',

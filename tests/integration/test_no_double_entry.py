@@ -48,7 +48,7 @@ def _carried(html: str) -> dict:
 
 
 def test_each_new_note_starts_from_the_formulations_approach_and_changes_only_itself(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/formulation", {"strengths": "Humour", "revision": "0",
                                                                 **APPROACH}).status_code == 302
     page = page_text(client.get(f"/courses/{team['course']}/formulation"))
@@ -76,7 +76,7 @@ def test_each_new_note_starts_from_the_formulations_approach_and_changes_only_it
 
 
 def test_a_note_without_a_formulation_points_to_it(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _new_note(auth, team["course"])
     page = page_text(client.get(f"/notes/{note}"))
     assert "Record the course's host theory, techniques and practices once in the case formulation" in page
@@ -91,7 +91,7 @@ def test_a_note_without_a_formulation_points_to_it(team, make, auth, client):
     ({"host_theory": "astrology"}, "Not a valid choice"),
 ])
 def test_the_approach_is_checked_and_a_refusal_saves_nothing(team, make, auth, overrides, field_message):
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = auth.post(f"/courses/{team['course']}/formulation", {"revision": "0", **APPROACH, **overrides})
     assert refused.status_code == 422 and field_message in page_text(refused)
     assert make.query(lambda: db.session.scalars(select(CaseFormulation)).all()) == []
@@ -115,7 +115,7 @@ def _checklist(client, course_id) -> str:
                              "set and setting plan"),
 ])
 def test_what_a_signed_preparation_note_proves_is_never_ticked(team, make, auth, client, item, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     refused = _tick(auth, team["preparing"], item)
     assert refused.status_code == 422 and message in " ".join(page_text(refused).split())
     assert make.query(lambda: db.session.scalars(select(PreparationRecord)).all()) == []
@@ -127,7 +127,7 @@ def test_what_a_signed_preparation_note_proves_is_never_ticked(team, make, auth,
 
 
 def test_the_checklist_reads_the_signed_preparation_notes(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     course = team["preparing"]
     checklist = _checklist(client, course)
     assert "Signed preparation session 0 of 1 needed" in checklist
@@ -159,7 +159,7 @@ def test_the_checklist_reads_the_signed_preparation_notes(team, make, auth, clie
 def test_text_that_shows_as_blank_documents_no_checklist_item(team, make, auth, client, blank):
     """Review of issue 20: a plan or intention of zero-width characters or punctuation ticked the
     items feeding the phase gate. The one written-text rule (domain.text.is_written) decides."""
-    auth.login("ther")
+    auth.sign_in("ther")
     course = team["preparing"]
     sign_preparation_note(auth, course, set_setting_plan=blank)
     checklist = _checklist(client, course)
@@ -184,7 +184,7 @@ def test_a_tick_from_before_counts_no_more(team, make, auth, client):
         db.session.add(PreparationRecord(course_id=course, item="preparation_session", completed_on=TODAY,
                                          note="Signed preparation note #0", recorded_by_id=team["therapist"]))
     make.run(tick_as_before)
-    auth.login("ther")
+    auth.sign_in("ther")
     checklist = _checklist(client, course)
     assert "Signed preparation session 0 of 1 needed" in checklist
     assert "entered before this item was read from the signed preparation notes" in checklist

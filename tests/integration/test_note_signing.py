@@ -33,7 +33,7 @@ def _error_of(page: str, field_id: str) -> str:
 
 
 def test_a_whole_note_typed_and_signed_without_saving_first_is_saved_and_signed(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Typed, never saved",
                                                            **SIGNING))
@@ -46,7 +46,7 @@ def test_a_whole_note_typed_and_signed_without_saving_first_is_saved_and_signed(
 
 
 def test_signing_without_confirming_the_lock_keeps_the_save_and_says_so_at_the_box(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Kept on refusal",
                                                            then_sign="1"))
@@ -64,7 +64,7 @@ def test_signing_without_confirming_the_lock_keeps_the_save_and_says_so_at_the_b
 
 
 def test_a_refused_signature_puts_each_need_next_to_its_field_and_keeps_the_text(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     typed = _integration_data(_version(make, note), stood_out="", emotions="", insights="An insight worth keeping",
                               self_harm_thoughts="yes", safety_plan_reviewed="no", **SIGNING)
@@ -81,7 +81,7 @@ def test_a_refused_signature_puts_each_need_next_to_its_field_and_keeps_the_text
 @pytest.mark.parametrize("blank", ["\u200b", "\u200b.\u2060", "…", "—"])
 def test_an_experience_review_that_shows_as_blank_does_not_sign(team, make, auth, blank):
     """Review of issue 20: a zero-width space as the whole experience review signed the note."""
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), stood_out=blank, emotions=blank,
                                                          insights="", **SIGNING)).get_data(as_text=True)
@@ -92,7 +92,7 @@ def test_an_experience_review_that_shows_as_blank_does_not_sign(team, make, auth
 
 @pytest.mark.parametrize("field", ["new_steps-0-what", "new_steps-0-how_often"])
 def test_an_action_step_that_shows_as_blank_is_refused(team, make, auth, field):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), **{field: "\u200b..."}))
     assert page.status_code == 422 and "A specific step needs" in _error_of(page.get_data(as_text=True),
@@ -127,7 +127,7 @@ def test_a_note_is_not_signed_before_its_session_and_keeps_its_text(team, make, 
     at 09:00 that day. The note carries a date; the time is its author's booking that day."""
     booked = _booked_today(make, team, 9)
     _clock_at(monkeypatch, 2, 46)
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     page = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Written ahead",
                                                          **SIGNING)).get_data(as_text=True)
@@ -149,13 +149,13 @@ def test_an_earlier_session_that_day_lets_the_note_be_signed(team, make, auth, m
     _booked_today(make, team, 8)
     _booked_today(make, team, 17)
     _clock_at(monkeypatch, 12)
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}", _integration_data(_version(make, note), **SIGNING)).status_code == 302
 
 
 def test_an_invalid_save_while_signing_keeps_nothing_and_shows_both_kinds_of_reason(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     typed = _integration_data(_version(make, note), self_harm_thoughts="", insights="Still in the form",
                               **{"new_steps-0-how_often": "", "then_sign": "1"})
@@ -177,7 +177,7 @@ def _discard(auth, make, note, **overrides):
 
 
 def test_the_author_discards_a_draft_its_text_and_process_notes_not_kept(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Gone for good")).status_code \
         == 302
@@ -210,12 +210,12 @@ def test_the_author_discards_a_draft_its_text_and_process_notes_not_kept(team, m
     ("ther", "unconfirmed", "Tick this box to confirm"),
 ])
 def test_discarding_is_refused_and_audited_and_changes_nothing(team, make, auth, client, who, setup, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), insights="Stays", **(SIGNING if setup == "signed" else {}))
     assert auth.post(f"/notes/{note}", data).status_code == 302
     auth.logout()
-    auth.login(who)
+    auth.sign_in(who)
     answer = _discard(auth, make, note, **({"discard-confirm": ""} if setup == "unconfirmed" else {}))
     assert answer.status_code == 302
     assert message in page_text(client.get(answer.headers["Location"]))
@@ -242,7 +242,7 @@ def test_discarding_is_refused_and_audited_and_changes_nothing(team, make, auth,
     "INSERT INTO note_themes (note_id, free_theme) VALUES (:discarded, 'Back again')",
 ])
 def test_the_database_holds_the_discard_rules(team, make, auth, app, statement):
-    auth.login("ther")
+    auth.sign_in("ther")
     signed, draft, discarded = (_start(auth, team["course"]) for _ in range(3))
     assert auth.post(f"/notes/{signed}", _integration_data(_version(make, signed), **SIGNING)).status_code == 302
     for note in (draft, discarded):
@@ -259,7 +259,7 @@ def test_the_database_holds_the_discard_rules(team, make, auth, app, statement):
 
 
 def test_a_blank_draft_is_not_unsigned_work_but_stays_its_authors_to_write_or_discard(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     blank = _start(auth, team["course"], when=TODAY)
     cells = re.findall(r"<td[^>]*>(\d+|—)</td>", client.get("/").get_data(as_text=True))
     assert "1" not in cells                                      # nothing written: not counted

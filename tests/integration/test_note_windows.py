@@ -49,7 +49,7 @@ def _links(make, note_id):
 
 
 def test_the_form_offers_exactly_the_windows_that_include_the_session_date(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     page = client.get(f"/notes/{note}").get_data(as_text=True)
     assert _offered(page, "dosing_sessions") == [str(team["open"])]
@@ -58,7 +58,7 @@ def test_the_form_offers_exactly_the_windows_that_include_the_session_date(team,
 
 
 def test_a_note_cannot_claim_a_window_that_closed_before_its_date(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Typed",
                                                            dosing_sessions=[str(team["closed"]), str(team["open"])]))
@@ -68,7 +68,7 @@ def test_a_note_cannot_claim_a_window_that_closed_before_its_date(team, make, au
 
 
 def test_moving_the_session_date_out_of_a_window_is_refused_on_the_links(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}", _integration_data(_version(make, note),
                                                          dosing_sessions=[str(team["open"])])).status_code == 302
@@ -86,7 +86,7 @@ def test_moving_the_session_date_out_of_a_window_is_refused_on_the_links(team, m
     ("  late  ", "Say why this note serves a window that does not include its date"),  # too short once trimmed
 ])
 def test_an_exception_needs_its_reason(team, make, auth, reason, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note),
                                                            dosing_exceptions=[str(team["closed"])],
@@ -96,7 +96,7 @@ def test_an_exception_needs_its_reason(team, make, auth, reason, message):
 
 
 def test_a_reason_without_an_exception_is_refused_not_dropped(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     answer = auth.post(f"/notes/{note}", _integration_data(_version(make, note), dosing_sessions=[str(team["open"])],
                                                            dosing_exception_reason="Late review after illness"))
@@ -104,7 +104,7 @@ def test_a_reason_without_an_exception_is_refused_not_dropped(team, make, auth):
 
 
 def test_an_exception_with_its_reason_is_kept_audited_and_signed_with_the_note(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     reason = "Late review: the patient was in hospital for a week"
     answer = auth.post(f"/notes/{note}", _integration_data(
@@ -121,7 +121,7 @@ def test_an_exception_with_its_reason_is_kept_audited_and_signed_with_the_note(t
 
 
 def test_a_saved_exception_is_offered_back_with_its_reason(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}", _integration_data(
         _version(make, note), dosing_exceptions=[str(team["closed"])],

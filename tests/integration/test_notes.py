@@ -115,7 +115,7 @@ def _write_and_sign(make, auth, team, **overrides):
 
 
 def test_an_integration_note_is_written_signed_and_feeds_the_theme_and_step_views(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _write_and_sign(make, auth, team)
     stored = make.query(lambda: db.session.get(SessionNote, note))
     assert stored.status == "signed" and stored.content_digest and stored.content["insights"].startswith("I can")
@@ -130,7 +130,7 @@ def test_an_integration_note_is_written_signed_and_feeds_the_theme_and_step_view
 
 def test_the_signed_note_says_its_choices_in_words_not_keys(team, make, auth, client):
     """Review of issue 20: the signed note read "Approach: act", "somatic", "Challenges: overwhelm"."""
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _write_and_sign(make, auth, team, host_theory="somatic", challenges=["overwhelm", "not_sticking"],
                            practices=["movement", "nature"])
     view = " ".join(page_text(client.get(f"/notes/{note}")).split())
@@ -141,7 +141,7 @@ def test_the_signed_note_says_its_choices_in_words_not_keys(team, make, auth, cl
 
 
 def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     _write_and_sign(make, auth, team)
     step_id = make.query(lambda: db.session.scalar(select(ActionStep.id)))
     second = _start(auth, team["course"])
@@ -163,7 +163,7 @@ def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, a
 
 @pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_a_signed_note_cannot_be_changed_by_any_route(team, make, auth, client, app):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _write_and_sign(make, auth, team)
     before = make.query(lambda: db.session.get(SessionNote, note).content)
     # the edit form, signing again, and a forged version
@@ -211,7 +211,7 @@ def test_a_signed_note_cannot_be_changed_by_any_route(team, make, auth, client, 
 
 
 def test_the_second_of_two_concurrent_draft_saves_is_told_and_keeps_its_text(team, make, auth, app):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     version = _version(make, note)
     first = Auth(app, app.test_client())
@@ -226,7 +226,7 @@ def test_the_second_of_two_concurrent_draft_saves_is_told_and_keeps_its_text(tea
 
 @pytest.mark.both_engines  # parallel writers
 def test_parallel_draft_saves_never_500_and_one_wins(team, make, auth, app):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     version, results, barrier = _version(make, note), [], threading.Barrier(4)
 
@@ -244,11 +244,11 @@ def test_parallel_draft_saves_never_500_and_one_wins(team, make, auth, app):
 
 
 def test_drafts_belong_to_their_author(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Private draft thought"))
     auth.logout()
-    auth.login("ther2")                                       # on the care team, not the author
+    auth.sign_in("ther2")                                       # on the care team, not the author
     page = page_text(client.get(f"/notes/{note}"))
     assert "Draft by Hazel Quint" in page and "Private draft thought" not in page
     refused = auth.post(f"/notes/{note}", _integration_data(_version(make, note), insights="Hijack"))
@@ -258,7 +258,7 @@ def test_drafts_belong_to_their_author(team, make, auth, client):
 
 def test_process_notes_are_never_shown_to_anyone_but_their_author(team, make, auth, client):
     secret = "Countertransference: reminded me of my own father"
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _write_and_sign(make, auth, team)
     assert auth.post(f"/notes/{note}/process", {"body": secret}).status_code == 302
     assert secret in client.get(f"/notes/{note}/process").get_data(as_text=True)
@@ -266,7 +266,7 @@ def test_process_notes_are_never_shown_to_anyone_but_their_author(team, make, au
     pages = [f"/notes/{note}", f"/courses/{team['course']}", f"/patients/{team['patient']}/themes",
              f"/courses/{team['course']}/action-steps", f"/courses/{team['course']}/measures", "/"]
     for username in ("ther2", "pres", "desk", "boss"):
-        auth.login(username)
+        auth.sign_in(username)
         assert client.get(f"/notes/{note}/process").status_code in (403, 404)
         for path in pages:
             assert secret not in client.get(path).get_data(as_text=True), (username, path)
@@ -278,7 +278,7 @@ def test_process_notes_are_never_shown_to_anyone_but_their_author(team, make, au
 def test_a_signed_preparation_note_counts_toward_preparation(make, auth, client):
     ther, pres = make.user("therapist", username="pt"), make.user("prescriber", username="pp")
     course = make.course(make.patient(family_name="Prepared"), ther, pres, phase="preparation")
-    auth.login("pt")
+    auth.sign_in("pt")
     note = _start(auth, course, kind="preparation")
     data = {"session_date": TODAY.isoformat(), "version": str(_version(make, note)),
             "intentions": "To stop bracing for bad news\nTo sleep through the night",
@@ -296,7 +296,7 @@ def test_a_signed_preparation_note_counts_toward_preparation(make, auth, client)
 
 
 def test_signing_needs_the_experience_review_and_the_risk_screen(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     refused = auth.post(f"/notes/{note}", _integration_data(_version(make, note), stood_out="", emotions="",
                                                             self_harm_thoughts="yes", safety_plan_reviewed="no",
@@ -314,7 +314,7 @@ def test_signing_needs_the_experience_review_and_the_risk_screen(team, make, aut
     ({"insights": "x" * 5001}, "Field cannot be longer than 5000 characters."),
 ])
 def test_bad_note_input_is_refused_on_its_field_and_saves_nothing(team, make, auth, overrides, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     response = auth.post(f"/notes/{note}", _integration_data(_version(make, note), **overrides))
     assert response.status_code == 422 and message in page_text(response)
@@ -322,7 +322,7 @@ def test_bad_note_input_is_refused_on_its_field_and_saves_nothing(team, make, au
 
 
 def test_the_formulation_keeps_every_revision_and_detects_a_stale_save(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/formulation", {
         "presenting_concerns": "Low mood after redundancy", "revision": "0"}).status_code == 302
     assert auth.post(f"/courses/{team['course']}/formulation", {
@@ -341,7 +341,7 @@ def _phq9(auth, course, item9="0", base="1", when=TODAY):
 
 
 def test_item_9_raises_an_alert_on_both_dashboards_until_acknowledged(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     with entered_on_their_day():
         assert _phq9(auth, team["course"], item9="0", base="2", when=TODAY - timedelta(days=30)).status_code == 302
     dose_started(make, team["course"], TODAY - timedelta(days=20))
@@ -351,7 +351,7 @@ def test_item_9_raises_an_alert_on_both_dashboards_until_acknowledged(team, make
     assert "16 Moderately severe 0 baseline" in measures and "1 None–minimal 1 (alert) -15 (-94%) Yes Yes" in measures
     assert "Safety alerts to acknowledge" in page_text(client.get("/"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Testa Noted" in page_text(client.get("/")) and "Safety alerts to acknowledge" in page_text(client.get("/"))
     alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
     short = auth.post(f"/alerts/{alert}/acknowledge", {"note": "ok"}, follow_redirects=True)
@@ -360,12 +360,12 @@ def test_item_9_raises_an_alert_on_both_dashboards_until_acknowledged(team, make
         "note": "Called the patient: passive thoughts, no plan; safety plan reviewed."}).status_code == 302
     assert "Safety alerts to acknowledge" not in page_text(client.get("/"))
     auth.logout()
-    auth.login("desk")                                        # staff: not a clinician, no clinical pages
+    auth.sign_in("desk")                                        # staff: not a clinician, no clinical pages
     assert client.get(f"/courses/{team['course']}/measures").status_code == 403
 
 
 def test_a_measure_with_a_missing_item_is_refused_and_saves_nothing(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     data = {"phq9-administered_on": TODAY.isoformat(), **{f"phq9-item{n}": "1" for n in range(1, 9)}}
     response = auth.post(f"/courses/{team['course']}/measures/phq9", data)
     assert response.status_code == 422 and "Answer every item." in page_text(response)
@@ -374,18 +374,18 @@ def test_a_measure_with_a_missing_item_is_refused_and_saves_nothing(team, make, 
 
 
 def test_the_admin_manages_the_theme_vocabulary(team, make, auth, client):
-    auth.login("boss")
+    auth.sign_in("boss")
     assert auth.post("/themes/", {"name": "  Not   enough "}).status_code == 302
     duplicate = auth.post("/themes/", {"name": "not enough"})
     assert duplicate.status_code == 422 and "in the vocabulary already" in page_text(duplicate)
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert client.get("/themes/").status_code == 403
 
 
 def test_text_submitted_after_a_timeout_is_kept_and_offered_back_after_sign_in(team, make, auth, client):
     from ketamine_integration.notes.models import UnsavedWork
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     version = _version(make, note)
     make.age_login_sessions(last_seen_at=timedelta(minutes=30), created_at=timedelta(minutes=30))  # idle
@@ -406,7 +406,7 @@ def test_text_submitted_after_a_timeout_is_kept_and_offered_back_after_sign_in(t
 
 def test_nothing_is_kept_for_a_post_after_an_explicit_logout(team, make, auth):
     from ketamine_integration.notes.models import UnsavedWork
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     version = _version(make, note)
     auth.logout()
@@ -422,7 +422,7 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
 
     from ketamine_integration.bookings.models import Appointment
 
-    auth.login("ther")
+    auth.sign_in("ther")
     for insights in ("Rest is allowed", None, "I can ask for help"):
         note = _start(auth, team["course"])
         if insights:  # the second is started and left blank
@@ -443,7 +443,7 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
         from ketamine_integration.db.clinic_time import format_local
         assert cells[2] == format_local(ahead) and cells[5] == "2"
     auth.logout()
-    auth.login("ther2")  # the colleague on the team has no drafts of their own
+    auth.sign_in("ther2")  # the colleague on the team has no drafts of their own
     row = re.search(r"<tr><td><a href=\"/patients/\d+\">[^<]*Noted</a>.*?</tr>", client.get("/").get_data(as_text=True),
                     re.S).group(0)
     assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[5] == "—"
@@ -455,7 +455,7 @@ def test_every_refused_note_save_is_audited_however_malformed(team, make, auth):
     without a note.update row. Each refused save leaves exactly one audit row saying so (a file
     sent in a text field was a 500 with none: it is refused before the view, and audited), and
     the draft is unchanged."""
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     version = str(_version(make, note))
     malformed = [

@@ -52,7 +52,7 @@ def _record(auth, course: int, answers: list[int], when: date):
 
 
 def test_a_made_up_measure_is_recorded_scored_charted_and_alerted(mood5, team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     page = client.get(f"/courses/{team['course']}/measures").get_data(as_text=True)
     assert "Record a MOOD-5" in page and "3. think of giving up" in page
     assert '<input id="mood5-item3-4" name="mood5-item3" required type="radio" value="4"> ' \
@@ -82,7 +82,7 @@ def test_a_made_up_measure_is_recorded_scored_charted_and_alerted(mood5, team, m
     assert tuple(stored) == ("mood5", [1, 1, 3, 1, 1], 7, "Moderate", 3)
     assert "MOOD-5 item 3 (thoughts of giving up) answered 3" in page_text(client.get("/"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "MOOD-5 item 3 (thoughts of giving up) answered 3" in page_text(client.get("/prescriber/"))
 
 
@@ -91,7 +91,7 @@ def test_a_made_up_measure_is_recorded_scored_charted_and_alerted(mood5, team, m
     ([1, 1, 1, 1], "Answer every item."),          # item 5 left out
 ])
 def test_answers_the_entry_does_not_offer_are_refused_and_save_nothing(mood5, team, make, auth, answers, problem):
-    auth.login("ther")
+    auth.sign_in("ther")
     response = _record(auth, team["course"], answers, TODAY)
     assert response.status_code == 422 and problem in page_text(response)
     assert make.query(lambda: db.session.scalars(select(MeasureResponse)).all()) == []
@@ -104,6 +104,6 @@ def test_a_key_the_registry_does_not_hold_is_refused_by_the_service_and_its_page
                        today=TODAY)
     with pytest.raises(DomainError, match="Unknown measure 'mood5': record one of phq9, gad7."):
         make.run(record)
-    auth.login("ther")
+    auth.sign_in("ther")
     assert auth.post(f"/courses/{team['course']}/measures/mood5", {"mood5-item1": "0"}).status_code == 404
     assert make.query(lambda: db.session.scalars(select(MeasureResponse)).all()) == []

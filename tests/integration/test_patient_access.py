@@ -45,7 +45,7 @@ USERNAMES = {"admin": "admin1", "staff": "staff1", "therapist_on_team": "ther_on
     ("nurse_on_team", "edit", 403),         # demographics are not theirs either
 ])
 def test_patient_page_access(clinic, auth, client, who, page, expected):
-    auth.login(USERNAMES[who])
+    auth.sign_in(USERNAMES[who])
     url = f"/patients/{clinic['patient']}" + ("/edit" if page == "edit" else "")
     response = client.get(url)
     assert response.status_code == expected
@@ -55,19 +55,19 @@ def test_patient_page_access(clinic, auth, client, who, page, expected):
 
 @pytest.mark.parametrize("who", ["therapist_off_team", "prescriber_on_team", "therapist_on_team", "nurse_on_team"])
 def test_clinicians_cannot_archive_or_restore(clinic, auth, client, who):
-    auth.login(USERNAMES[who])
+    auth.sign_in(USERNAMES[who])
     for action in ("archive", "restore"):
         assert auth.post(f"/patients/{clinic['patient']}/{action}", {}).status_code == 403
 
 
 def test_clinician_list_shows_only_their_care_team(clinic, auth, client):
-    auth.login("ther_on")
+    auth.sign_in("ther_on")
     text = page_text(client.get("/patients/"))
     assert "Caretested" in text and "Elsewhere" not in text
 
 
 def test_staff_list_shows_every_patient(clinic, auth, client):
-    auth.login("staff1")
+    auth.sign_in("staff1")
     text = page_text(client.get("/patients/"))
     assert "Caretested" in text and "Elsewhere" in text
 
@@ -78,12 +78,12 @@ def test_signed_out_visitor_is_sent_to_sign_in(clinic, client):
 
 
 def test_unknown_patient_is_404_not_500(clinic, auth, client):
-    auth.login("staff1")
+    auth.sign_in("staff1")
     assert client.get("/patients/999999").status_code == 404
 
 
 def test_denied_access_is_audited_with_the_patient(clinic, auth, client, make):
-    auth.login("ther_off")
+    auth.sign_in("ther_off")
     client.get(f"/patients/{clinic['patient']}")
     [row] = make.audit_rows(action="access.denied")
     assert (row.patient_id, row.outcome, row.user_id) == (clinic["patient"], "denied",
@@ -91,6 +91,6 @@ def test_denied_access_is_audited_with_the_patient(clinic, auth, client, make):
 
 
 def test_home_page_caseload_lists_only_own_patients(clinic, auth, client):
-    auth.login("pres_on")
+    auth.sign_in("pres_on")
     text = page_text(client.get("/"))
     assert "Caretested" in text and "Elsewhere" not in text

@@ -27,7 +27,7 @@ VALID = {
 @pytest.fixture
 def staff(make, auth):
     make.user("staff", username="desk")
-    auth.login("desk")
+    auth.sign_in("desk")
 
 
 def _patients(make):

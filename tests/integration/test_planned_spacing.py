@@ -30,7 +30,7 @@ def _move(auth, session_id: int, when, reason: str = ""):
 @pytest.mark.both_engines  # the plan reads the course's booked sessions; the refusal rolls back on each engine
 def test_a_new_plan_is_checked_against_the_doses_already_planned(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, course, soon(3), count=2, days_between=2).status_code == 302   # days 3 and 5: nothing recorded
     same_day = _plan(auth, course, soon(5, 15), count=1)
     assert same_day.status_code == 422 and "never more than one a day" in page_text(same_day)
@@ -40,7 +40,7 @@ def test_a_new_plan_is_checked_against_the_doses_already_planned(team, make, aut
     assert len(_sessions(make, course)) == 2
     assert [r.outcome for r in make.audit_rows(action="dosing.plan")] == ["success", "failure", "failure"]
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _plan(auth, course, soon(6), count=1).status_code == 422             # a prescriber needs a reason too
     assert _plan(auth, course, soon(6), count=1, reason=REASON).status_code == 302
     assert [s.spacing_override_reason for s in _sessions(make, course)] == [None, None, REASON]
@@ -50,7 +50,7 @@ def test_a_new_plan_is_checked_against_the_doses_already_planned(team, make, aut
 @pytest.mark.both_engines  # the move reads the course's booked boosters and its maintenance entry
 def test_a_booster_moved_next_to_another_planned_booster_needs_a_prescribers_reason(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="maintenance")
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, course, soon(3), count=1).status_code == 302
     assert _plan(auth, course, soon(17), count=1).status_code == 302            # IV boosters: at least 7 days apart
     first, second = _sessions(make, course)
@@ -60,7 +60,7 @@ def test_a_booster_moved_next_to_another_planned_booster_needs_a_prescribers_rea
     assert _session(make, second.id).planned_start == soon(17)                  # not moved
     assert [r.outcome for r in make.audit_rows(action="dosing.reschedule")] == ["failure", "failure"]
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Give a clinician's reason" in page_text(_move(auth, second.id, soon(5)))
     _move(auth, second.id, soon(5), REASON)
     moved = _session(make, second.id)
@@ -75,7 +75,7 @@ def test_a_dose_is_not_recorded_over_another_sessions_booked_time(team, make, au
     [morning] = make.dosing_plan(course, first_start=local(3, 9), days_between=2, count=1)
     # an afternoon dose that day, planned with the prescriber's reason, booked 13:00-15:00
     [afternoon] = make.dosing_plan(course, first_start=local(3, 13), days_between=2, count=1, reason=REASON)
-    auth.login("pres")
+    auth.sign_in("pres")
 
     def record(start, minutes_to_discharge=130):
         return _record_data(_session(make, morning), team["prescriber"], started_at=form_time(start),

@@ -27,7 +27,7 @@ def esketamine_course(make, auth, team, family, *, signed_days=(9, 5)) -> tuple[
                          protocol="esketamine-trd-rems", phase="experience")
     ids = make.dosing_plan(course, first_start=local(signed_days[0]), days_between=signed_days[0] - signed_days[-1]
                            if len(signed_days) > 1 else 3, count=len(signed_days), room=f"Suite {family}")
-    auth.login("pres")
+    auth.sign_in("pres")
     for session_id, ago in zip(ids, signed_days):
         start = local(ago, 9)
         assert _sign(make, auth, session_id, team["prescriber"], started_at=form_time(start), route="intranasal",
@@ -48,7 +48,7 @@ def _rems_section(text: str) -> str:
 def test_rems_forms_are_one_line_per_patient_with_count_and_oldest_due(team, make, auth, client):
     esketamine_course(make, auth, team, "Twoforms", signed_days=(9, 5))
     esketamine_course(make, auth, team, "Oneform", signed_days=(3,))
-    auth.login("pres")
+    auth.sign_in("pres")
     html = client.get("/prescriber/").get_data(as_text=True)
     rems = _rems_section(page_text(client.get("/prescriber/")))
     oldest = (local(9).date() + timedelta(days=7)).isoformat()
@@ -65,7 +65,7 @@ def test_rems_forms_are_one_line_per_patient_with_count_and_oldest_due(team, mak
 @pytest.mark.parametrize("ending", ["discontinued", "completed"])
 def test_an_ended_courses_forms_leave_once_submitted_and_stay_while_due(team, make, auth, client, ending):
     course, (first, second) = esketamine_course(make, auth, team, "Ended", signed_days=(9, 5))
-    auth.login("pres")
+    auth.sign_in("pres")
     version = str(make.query(lambda: db.session.get(TreatmentCourse, course).version))
     if ending == "completed":  # a course is completed from integration: the series cut short first
         assert auth.post(f"/courses/{course}/phase", {"target": "integration", "version": version, "override": "y",
@@ -93,7 +93,7 @@ def test_a_planned_dose_whose_time_has_passed_without_a_record_is_overdue(team, 
                             phase="experience")
     started = (datetime.now(NY) - timedelta(minutes=30)).replace(second=0, microsecond=0)
     make.dosing_plan(under_way, first_start=started, days_between=3, count=1, room="Suite B")
-    auth.login("pres")
+    auth.sign_in("pres")
     text = page_text(client.get("/prescriber/"))
     planned = local(1, 9).strftime("%Y-%m-%d %H:%M %Z")          # the clinic's time, its zone said (EST/EDT)
     assert planned[-3:] in ("EST", "EDT")
@@ -104,11 +104,11 @@ def test_a_planned_dose_whose_time_has_passed_without_a_record_is_overdue(team, 
     assert "1 planned doses not recorded" in row.detail
     # a prescriber off the care team sees none of it
     auth.logout()
-    auth.login("pres2")
+    auth.sign_in("pres2")
     assert "Late" not in page_text(client.get("/prescriber/"))
     auth.logout()
     # once its record is begun (a draft), it is no longer "not recorded"
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _record_data(_session(make, missed), team["prescriber"], started_at=form_time(local(1, 9)),
                         ended_at=form_time(local(1, 9) + timedelta(minutes=40)),
                         discharged_at=form_time(local(1, 9) + timedelta(minutes=130)))
@@ -121,7 +121,7 @@ def _im_kap_with_first_dose_signed(make, auth, team, protocol="im-ketamine-kap")
                          protocol=protocol, phase="experience")
     first, second = make.dosing_plan(course, first_start=local(8, 9), count=2,
                                      days_between=7 if protocol == "im-ketamine-kap" else 4)
-    auth.login("pres")
+    auth.sign_in("pres")
     start = local(8, 9)
     route = "im" if protocol == "im-ketamine-kap" else "iv"
     assert _sign(make, auth, first, team["prescriber"], route=route, started_at=form_time(start),
@@ -147,13 +147,13 @@ def test_the_dosing_form_warns_when_the_previous_window_has_no_integration(team,
     assert WARNING.search(page_text(client.get(f"/dosing/{second}")))     # still said while it is a draft
     # an integration session booked in the window (tomorrow, before it closes) ends the warning
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
     assert auth.post(f"/courses/{course}/sessions", {"starts_at": form_time(tomorrow), "minutes": "50",
                                                      "clinician": team["therapist"],
                                                      "modality": "telehealth"}).status_code == 302
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     text = page_text(client.get(f"/dosing/{second}"))
     assert "Dosing and integration alternate" not in text and "Dosing session 2" in text
 

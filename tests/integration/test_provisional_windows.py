@@ -68,7 +68,7 @@ def _move_form(client) -> dict:
 
 def test_an_integration_session_is_booked_ahead_for_a_dose_planned_next_week(team, make, auth, client):
     [dose] = make.dosing_plan(team["course"], first_start=local(-7), days_between=2, count=1)
-    auth.login("desk")
+    auth.sign_in("desk")
     page = page_text(client.get(f"/courses/{team['course']}"))
     # planned 9:00 in a week, booked for 120 minutes: the window opens a day after 11:00
     assert "Provisional windows of planned doses" in page and "Provisional: not yet open" in page
@@ -101,7 +101,7 @@ def test_the_dose_a_suggestion_names_is_only_a_preference(team, make, auth, sent
     is linked to the one whose suggestions it was booked from, else to the one closing first."""
     doses = dict(zip(("first", "second"), make.dosing_plan(team["course"], first_start=local(-7),
                                                             days_between=2, count=2)))
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team, local(-12, 10), for_dose=str(doses.get(sent, sent))).status_code == 302
     assert [a.booked_for_dose_id for a in _integration(make)] == [doses[expected]]
 
@@ -112,12 +112,12 @@ def _signed_ahead(make, auth, team) -> tuple[int, datetime]:
     ended at 9:40: the real window closes 80 minutes before the provisional one did."""
     [dose] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
     near_close = local(3, 11) + timedelta(days=14) - timedelta(minutes=30)
-    auth.login("desk")
+    auth.sign_in("desk")
     tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
     assert _book(auth, team, tomorrow).status_code == 302
     assert _book(auth, team, near_close).status_code == 302
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _sign(make, auth, dose, team["prescriber"]).status_code == 302
     return dose, near_close
 
@@ -131,7 +131,7 @@ def test_signing_checks_the_bookings_against_the_real_window(team, make, auth, c
                       "offers a time).") == 1
     assert "Windows, in words" in page and "Provisional windows of planned doses" not in page
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     [row] = [r for r in _worklist_rows(client) if "provisional window" in r]
     assert OUTSIDE_REAL in row and "Testa Ahead" in row and "for dose #1" in row
     assert f"session at {near_close.strftime('%Y-%m-%d %H:%M')}" in row and "Move to" in row
@@ -145,7 +145,7 @@ def test_the_worklist_moves_the_booking_into_the_real_window(team, make, auth, c
     _dose, near_close = _signed_ahead(make, auth, team)
     [stranded_id] = [a.id for a in _integration(make) if a.starts_at == near_close]
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     move = _move_form(client)
     assert move["action"] == f"/appointments/{stranded_id}/reschedule"
     moved = auth.post(move.pop("action"), move)
@@ -169,7 +169,7 @@ def test_the_worklist_move_is_conflict_checked(team, make, auth, client):
     refused, the booking stays where it was, and the refusal is audited."""
     _dose, near_close = _signed_ahead(make, auth, team)
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     move = _move_form(client)
     other = make.course(make.patient(family_name="Other"), team["therapist"], team["prescriber"],
                         phase="integration")
@@ -188,7 +188,7 @@ def test_the_worklist_move_is_conflict_checked(team, make, auth, client):
 
 def test_a_moved_dose_moves_its_provisional_window_and_flags_its_booking(team, make, auth, client):
     [dose] = make.dosing_plan(team["course"], first_start=local(-7), days_between=2, count=1)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team, local(-9, 14), for_dose=str(dose)).status_code == 302
     assert not any("provisional window" in row for row in _worklist_rows(client))
     moved = auth.post(f"/dosing/{dose}/reschedule", {"planned_start": form_time(local(-14)), "reason": ""})
@@ -211,7 +211,7 @@ def test_a_moved_dose_moves_its_provisional_window_and_flags_its_booking(team, m
 
 def test_a_cancelled_dose_flags_its_provisional_booking(team, make, auth, client):
     [dose] = make.dosing_plan(team["course"], first_start=local(-7), days_between=2, count=1)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team, local(-9, 14)).status_code == 302
     assert auth.post(f"/dosing/{dose}/cancel", {"reason": "Patient unwell this week"}).status_code == 302
     page = page_text(client.get(f"/courses/{team['course']}"))
@@ -235,7 +235,7 @@ def test_the_demo_books_an_integration_session_ahead_for_a_planned_booster(make,
         .where(Appointment.kind == "integration", Appointment.status == "booked")).all())
     assert rows and all(status == "planned" and planned < starts for _c, starts, _s, status, planned in rows)
     make.user("staff", username="ahead-check")
-    auth.login("ahead-check")
+    auth.sign_in("ahead-check")
     course_id, _starts, sequence, _status, _planned = rows[0]
     page = page_text(client.get(f"/courses/{course_id}"))
     assert "Provisional windows of planned doses" in page and "Booked, not yet held" in page
@@ -264,7 +264,7 @@ def test_a_session_booked_for_a_planned_dose_counts_for_its_window_not_an_earlie
                          phase="experience", protocol="im-ketamine-kap")
     first = _signed_dose(make, course, 1, ended=local(3, 10))
     [second] = make.dosing_plan(course, first_start=local(-2, 9), days_between=5, count=1)
-    auth.login("desk")
+    auth.sign_in("desk")
     both = local(-4, 14)  # inside #1's window (closes in a week) and #2's provisional one
     assert auth.post(f"/courses/{course}/sessions", {
         "starts_at": form_time(both), "minutes": "50", "clinician": team["therapist"], "modality": "telehealth",

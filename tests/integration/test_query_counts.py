@@ -18,7 +18,7 @@ def _add_course_with_open_window(make, auth, n):
     prescriber = make.user("prescriber", username=f"qp{n}")
     course = make.course(make.patient(family_name=f"Counted{n}"), therapist, prescriber, phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(3), days_between=2, count=1, room=f"Suite {n}")
-    auth.login(f"qp{n}")
+    auth.sign_in(f"qp{n}")
     _sign(make, auth, session_id, prescriber)
     auth.logout()
 
@@ -27,12 +27,12 @@ def _add_course_with_open_window(make, auth, n):
 def test_staff_pages_do_not_grow_with_the_clinic(make, auth, client, app, path):
     make.user("staff", username="desk")
     _add_course_with_open_window(make, auth, 0)
-    auth.login("desk")
+    auth.sign_in("desk")
     one = page_statements(app, client, path)
     auth.logout()
     for n in range(1, 5):
         _add_course_with_open_window(make, auth, n)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert page_statements(app, client, path) == one
 
 
@@ -45,18 +45,18 @@ def test_the_clinicians_dashboard_does_not_grow_with_the_caseload(make, auth, cl
         course = make.course(make.patient(family_name=f"Dash{n}"), therapist, prescriber, phase="experience")
         [session_id] = make.dosing_plan(course, first_start=local(3, 8 + 3 * n), days_between=2, count=1,
                                         room=f"Dash suite {n}")
-        auth.login("dashp")
+        auth.sign_in("dashp")
         _sign(make, auth, session_id, prescriber, started_at=form_time(local(3, 8 + 3 * n)),
               ended_at=form_time(local(3, 8 + 3 * n) + timedelta(minutes=40)),
               discharged_at=form_time(local(3, 8 + 3 * n) + timedelta(minutes=130)))
         auth.logout()
     add_patient(0)
-    auth.login("dash")
+    auth.sign_in("dash")
     one = page_statements(app, client, "/")
     auth.logout()
     for n in range(1, 4):
         add_patient(n)
-    auth.login("dash")
+    auth.sign_in("dash")
     assert page_statements(app, client, "/") == one
 
 
@@ -73,7 +73,7 @@ def test_the_course_page_offers_times_for_every_planned_dose_in_the_same_stateme
     make.run(lambda: db.session.add_all(WorkingHours(clinician_id=therapist, weekday=d, starts=time(9),
                                                      ends=time(17)) for d in range(7)))
     make.dosing_plan(course, first_start=local(-7), days_between=2, count=1)
-    auth.login("ahead")
+    auth.sign_in("ahead")
     one = page_statements(app, client, f"/courses/{course}")
     make.dosing_plan(course, first_start=local(-9), days_between=2, count=3)
     page = client.get(f"/courses/{course}").get_data(as_text=True)
@@ -94,7 +94,7 @@ def _add_course_after_its_series(make, auth, n):
     course = make.course(make.patient(family_name=f"After{n}"), therapist, prescriber, protocol="im-ketamine-kap",
                          phase="experience")
     [session_id] = make.dosing_plan(course, first_start=local(10), days_between=7, count=1, room=f"After suite {n}")
-    auth.login(f"ap{n}")
+    auth.sign_in(f"ap{n}")
     _sign(make, auth, session_id, prescriber, route="im", started_at=form_time(local(10)),
           ended_at=form_time(local(10) + timedelta(minutes=40)),
           discharged_at=form_time(local(10) + timedelta(minutes=130)))
@@ -110,13 +110,13 @@ def _add_course_after_its_series(make, auth, n):
 def test_the_worklist_does_not_grow_with_sessions_after_the_series(make, auth, client, app):
     make.user("staff", username="desk")
     _add_course_after_its_series(make, auth, 0)
-    auth.login("desk")
+    auth.sign_in("desk")
     one = page_statements(app, client, "/worklist")
     assert "session 1 after the series" in client.get("/worklist").get_data(as_text=True)
     auth.logout()
     for n in range(1, 5):
         _add_course_after_its_series(make, auth, n)
-    auth.login("desk")
+    auth.sign_in("desk")
     assert client.get("/worklist").get_data(as_text=True).count("session 1 after the series") == 5
     assert page_statements(app, client, "/worklist") == one
 
@@ -133,7 +133,7 @@ def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, 
         first, _overdue = make.dosing_plan(course, first_start=local(9, 8 + 3 * n), days_between=4, count=2,
                                            room=f"Rems suite {n}")
         start = local(9, 8 + 3 * n)
-        auth.login("pwp")
+        auth.sign_in("pwp")
         assert _sign(make, auth, first, prescriber, started_at=form_time(start), route="intranasal",
                      medication="esketamine", dose_mg="56", weight_kg="",
                      ended_at=form_time(start + timedelta(minutes=15)),
@@ -143,12 +143,12 @@ def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, 
                      concomitant_sedating_medications="none").status_code == 302
         auth.logout()
     add_patient(0)
-    auth.login("pwp")
+    auth.sign_in("pwp")
     one = page_statements(app, client, "/prescriber/")
     auth.logout()
     for n in range(1, 4):
         add_patient(n)
-    auth.login("pwp")
+    auth.sign_in("pwp")
     page = client.get("/prescriber/").get_data(as_text=True)
     assert page.count('<details class="rems-group">') == 4 and page.count("not recorded</strong>") == 4
     assert page_statements(app, client, "/prescriber/") == one
@@ -162,7 +162,7 @@ def test_each_roles_home_page_does_not_grow_with_what_waits(make, auth, client, 
     from tests.home_world import add_patients, home_world
 
     ids = home_world(make)
-    auth.login(username)
+    auth.sign_in(username)
     client.get("/")  # the first request may fill caches (protocol snapshots)
     one = page_statements(app, client, "/")
     for n in (1, 2):
@@ -178,13 +178,13 @@ def test_the_menus_badge_does_not_grow_with_what_waits(make, auth, client, app):
 
     ids = home_world(make)
     for username in ("desk", "ther", "pres"):
-        auth.login(username)
+        auth.sign_in(username)
         client.get("/protocols/")
         ids[f"{username}-statements"] = page_statements(app, client, "/protocols/")
         auth.logout()
     for n in (1, 2):
         add_patients(make, ids, n)
     for username in ("desk", "ther", "pres"):
-        auth.login(username)
+        auth.sign_in(username)
         assert page_statements(app, client, "/protocols/") == ids[f"{username}-statements"], username
         auth.logout()

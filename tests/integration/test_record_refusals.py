@@ -40,7 +40,7 @@ def _refusals(make, session_id):
 @pytest.mark.both_engines  # the spacing reads the course's doses; the refusal rolls back on each engine
 def test_a_refused_save_names_every_problem_on_its_field_at_once(team, make, auth, client):
     session_id = _two_planned(make, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"],
                                                               **LAYERS))
     assert refused.status_code == 422
@@ -63,7 +63,7 @@ def test_a_refused_save_names_every_problem_on_its_field_at_once(team, make, aut
 @pytest.mark.both_engines
 def test_sign_and_lock_with_a_refused_save_also_names_what_signing_needs(team, make, auth, client):
     session_id = _two_planned(make, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _record_data(_session(make, session_id), team["prescriber"], **LAYERS, **FOR_SIGNING)
     refused = auth.post(f"/dosing/{session_id}", dict(data, then_sign="1"))
     assert refused.status_code == 422
@@ -85,7 +85,7 @@ def test_sign_and_lock_with_a_refused_save_also_names_what_signing_needs(team, m
 @pytest.mark.both_engines  # the save is committed and the needs are read back from it
 def test_sign_and_lock_keeps_the_save_and_shows_every_need_on_the_saved_form(team, make, auth, client):
     [session_id] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _record_data(_session(make, session_id), team["prescriber"], **FOR_SIGNING)
     refused = auth.post(f"/dosing/{session_id}", dict(data, then_sign="1"))
     assert refused.status_code == 302 and refused.headers["Location"].endswith("?check=signing")
@@ -116,7 +116,7 @@ def test_a_response_or_reason_that_shows_as_blank_is_no_response(team, make, aut
     """Review of issue 19 (attacker): such text was saved as the clinical response to 182/112 and the
     record signed, showing an empty response; a dose's confirmation took it as a reason too."""
     [session_id] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _record_data(_session(make, session_id), team["prescriber"], **{
         "baseline-systolic": "182", "baseline-diastolic": "112", "response_baseline-action": blank,
         "response_baseline-decided_by": str(team["prescriber"]),
@@ -132,7 +132,7 @@ def test_a_response_or_reason_that_shows_as_blank_is_no_response(team, make, aut
 
 def test_a_number_of_hundreds_of_digits_is_a_field_error_not_a_server_error(team, make, auth):
     [session_id] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = auth.post(f"/dosing/{session_id}", _record_data(_session(make, session_id), team["prescriber"], **{
         "baseline-systolic": "9" * 400, "discharge-spo2": "9" * 400}))
     assert refused.status_code == 422

@@ -13,10 +13,10 @@ SUMMARY = ("Indication", INDICATION, "IV ketamine induction", "Experience")
 
 
 def _preview_and_pdf(team, make, auth, client, categories) -> tuple[str, str]:
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, categories).status_code == 302
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     preview = auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])})
     assert preview.status_code == 200
     assert _generate(auth, team).status_code == 302
@@ -46,7 +46,7 @@ def test_the_indication_and_phase_follow_the_treatment_summary_category(team, ma
 
 
 def test_the_release_form_says_where_the_indication_goes(team, auth):
-    auth.login("desk")
+    auth.sign_in("desk")
     form = " ".join(page_text(auth.client.get(f"/patients/{team['patient']}/releases")).split())
     assert "Treatment summary: indication, protocol and course phase" in form
     assert "Every report names the patient's name, MRN and date of birth, and the date the course started" in form

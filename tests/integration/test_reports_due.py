@@ -28,14 +28,14 @@ def _ended(make, team) -> str:
 def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, auth, client):  # noqa: F811
     since = _ended(make, team)
     assert since.endswith(("EST", "EDT"))                                       # the clinic's zone, said
-    auth.login("ther")
+    auth.sign_in("ther")
     home = page_text(client.get("/"))
     assert f"report waiting for a release since {since}, as the protocol asks after dosing session 1." in home
     assert "coordination." not in home                                          # plain words, no file keys
     assert "report due" not in home                                             # not due: it cannot be written
     assert "It needs a release of information to Orrin Vale covering dosing" in home
     auth.logout()
-    auth.login("pres")                                                          # the report's recipient sees it too
+    auth.sign_in("pres")                                                          # the report's recipient sees it too
     worklist = page_text(client.get("/prescriber/"))
     assert "Coordination reports due" in worklist
     assert f"report waiting for a release since {since}, as the protocol asks after dosing session 1." in worklist
@@ -44,17 +44,17 @@ def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, aut
     [row] = make.audit_rows(action="patient.list", user_id=team["prescriber"])
     assert row.detail.endswith("1 reports due")
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _release(auth, team, ["dosing"]).status_code == 302
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     now_due = page_text(client.get("/prescriber/"))
     assert "The treating therapist can write it now." in now_due and f"report due since {since}" in now_due
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert f"report due since {since}" in page_text(client.get("/"))
     assert _generate(auth, team).status_code == 302
     assert "report due since" not in page_text(client.get("/"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Coordination reports due None due." in page_text(client.get("/prescriber/"))

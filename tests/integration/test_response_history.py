@@ -66,7 +66,7 @@ def _refused_raw(make, statements: list[str]) -> None:
 @pytest.mark.both_engines  # the revisions are stored, signed and guarded by triggers on both engines
 def test_a_changed_response_keeps_its_earlier_version(app, team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _save(make, auth, session_id, team, **HIGH_BASELINE, **_response(team)).status_code == 302
     refused = _save(make, auth, session_id, team, **HIGH_BASELINE, **_response(team, SECOND))
     assert refused.status_code == 422
@@ -101,7 +101,7 @@ def test_a_changed_response_keeps_its_earlier_version(app, team, make, auth, cli
 @pytest.mark.both_engines  # DELETE is refused by a trigger on drafts too, on both engines
 def test_a_removed_adverse_event_is_withdrawn_and_kept(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _save(make, auth, session_id, team, **_event()).status_code == 302
     [(event_id, *_)] = _history(make, session_id)["event_rows"]
     form = page_text(client.get(f"/dosing/{session_id}"))
@@ -132,7 +132,7 @@ def test_a_removed_adverse_event_is_withdrawn_and_kept(team, make, auth, client)
 @pytest.mark.both_engines  # saved times and numbers come back from each engine equal to what the form sends
 def test_an_unchanged_save_writes_no_history(team, make, auth):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     record = dict(**HIGH_BASELINE, **_response(team), **_event(),
                   **_event(1, event_type="headache", severity="moderate"))
     assert _save(make, auth, session_id, team, **record).status_code == 302
@@ -154,7 +154,7 @@ def test_adding_to_a_response_keeps_the_earlier_version_without_asking_why(team,
     """The usual order: what was done first, the later reading once it is taken; nothing saved is
     lost, so no reason is asked, but who entered the first version is kept."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     partial = {"response_baseline-action": FIRST}
     assert _save(make, auth, session_id, team, **HIGH_BASELINE, **partial).status_code == 302
     assert _save(make, auth, session_id, team, **HIGH_BASELINE, **_response(team)).status_code == 302
@@ -164,7 +164,7 @@ def test_adding_to_a_response_keeps_the_earlier_version_without_asking_why(team,
 
 def test_a_changed_event_is_changed_in_place_and_a_cleared_response_withdrawn(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _save(make, auth, session_id, team, **HIGH_BASELINE, **_response(team), **_event()).status_code == 302
     [(event_id, *_)] = _history(make, session_id)["event_rows"]
     why = "Severity reassessed by the nurse after 20 minutes."
@@ -188,7 +188,7 @@ def test_a_changed_event_is_changed_in_place_and_a_cleared_response_withdrawn(te
 
 def test_an_event_of_another_record_is_refused(team, make, auth):
     first, second = make.dosing_plan(team["course"], first_start=local(5, 9), days_between=2, count=2)
-    auth.login("pres")
+    auth.sign_in("pres")
     earlier = local(5, 9)
     assert _save(make, auth, first, team, **_event(), started_at=form_time(earlier),
                  ended_at=form_time(earlier + timedelta(minutes=40)),
@@ -225,7 +225,7 @@ def test_the_downgrade_refuses_while_history_is_kept_and_the_guards_come_back(ap
             upgrade()
         finally:
             db.session.remove()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _save(make, auth, session_id, team, **_event()).status_code == 302
     _refused_raw(make, ["DELETE FROM adverse_events"])   # the guard made again by the upgrade
     assert _save(make, auth, session_id, team, adverse_events_change_reason="Entered on the wrong record.") \
@@ -247,7 +247,7 @@ def test_the_downgrade_refuses_while_history_is_kept_and_the_guards_come_back(ap
 def test_the_form_always_offers_a_row_for_one_more_adverse_event(team, make, auth, client):
     """Three saved events used to fill the form's three rows: a fourth could not be entered."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     kinds = ("nausea", "headache", "dizziness", "anxiety")
     three = {k: v for row, kind in enumerate(kinds[:3]) for k, v in _event(row, event_type=kind).items()}
     assert _save(make, auth, session_id, team, **three).status_code == 302

@@ -44,7 +44,7 @@ def clinic(make):
     ("desk", f"/patients/?clinician={HUGE}", 200),
 ])
 def test_hostile_query_never_500(clinic, auth, client, who, path, expected):
-    auth.login(who)
+    auth.sign_in(who)
     assert client.get(path).status_code == expected
 
 
@@ -57,7 +57,7 @@ def test_hostile_query_never_500(clinic, auth, client, who, path, expected):
     {"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", "therapists": "x"},
 ])
 def test_hostile_patient_form_never_500_and_never_half_saves(clinic, auth, make, data):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = auth.post("/patients/new", data)
     assert response.status_code in (302, 400, 422)
     count = make.run(lambda: db.session.scalar(select(func.count()).select_from(Patient)))
@@ -69,7 +69,7 @@ def test_nul_byte_in_login_is_refused_not_500(clinic, auth):
 
 
 def test_idle_expiry_is_audited_even_when_the_next_page_is_a_404(clinic, auth, client, make):
-    auth.login("desk")
+    auth.sign_in("desk")
     make.age_login_sessions(last_seen_at=timedelta(minutes=20))
     assert client.get("/no/such/page").status_code == 404
     client.get("/patients/")  # the login redirect itself is no longer an expiry
@@ -78,7 +78,7 @@ def test_idle_expiry_is_audited_even_when_the_next_page_is_a_404(clinic, auth, c
 
 
 def test_a_rejected_form_counts_as_activity(clinic, auth, client, make):
-    auth.login("desk")
+    auth.sign_in("desk")
     make.age_login_sessions(last_seen_at=timedelta(minutes=10), created_at=timedelta(minutes=10))
     assert auth.post("/patients/new", {"given_name": ""}).status_code == 422
     make.age_login_sessions(last_seen_at=timedelta(minutes=6))
@@ -87,7 +87,7 @@ def test_a_rejected_form_counts_as_activity(clinic, auth, client, make):
 
 
 def test_archiving_twice_records_one_archive(clinic, auth, make):
-    auth.login("desk")
+    auth.sign_in("desk")
     for _ in range(2):
         assert auth.post(f"/patients/{clinic['patient']}/archive", {}).status_code == 302
     assert len(make.audit_rows(action="patient.archive")) == 1
@@ -95,7 +95,7 @@ def test_archiving_twice_records_one_archive(clinic, auth, make):
 
 def test_editing_keeps_a_disabled_clinician_on_the_care_team(clinic, auth, make):
     make.run(lambda: db.session.execute(update(User).where(User.id == clinic["therapist"]).values(active=False)))
-    auth.login("desk")
+    auth.sign_in("desk")
     form = auth.client.get(f"/patients/{clinic['patient']}/edit").get_data(as_text=True)
     assert "(inactive)" in form
     response = auth.post(f"/patients/{clinic['patient']}/edit", {
@@ -110,7 +110,7 @@ def test_editing_keeps_a_disabled_clinician_on_the_care_team(clinic, auth, make)
 @pytest.mark.parametrize("query", ["émile", "ÉMILE", "Émile Øster", "øster"])
 def test_search_is_case_insensitive_beyond_ascii(clinic, auth, client, make, query):
     make.patient(given_name="Émile", family_name="Øster")
-    auth.login("desk")
+    auth.sign_in("desk")
     html = client.get("/patients/", query_string={"q": query}).get_data(as_text=True)
     assert "<tbody" in html and "Øster" in re.split(r"<tbody[^>]*>", html, maxsplit=1)[1]
 
@@ -123,7 +123,7 @@ def test_parallel_registrations_all_succeed_with_distinct_mrns(clinic, app, make
     def register(n):
         client = app.test_client()
         auth = Auth(app, client)
-        auth.login("desk")
+        auth.sign_in("desk")
         response = auth.post("/patients/new", {"given_name": f"Parallel{n}", "family_name": "Writer",
                                                "date_of_birth": "1990-01-01"})
         results.append(response.status_code)
@@ -140,7 +140,7 @@ def test_parallel_registrations_all_succeed_with_distinct_mrns(clinic, app, make
 
 def test_date_of_birth_today_in_the_clinic_is_accepted(clinic, auth):
     from ketamine_integration.db.clinic_time import clinic_today
-    auth.login("desk")
+    auth.sign_in("desk")
     with auth.app.app_context():
         today = clinic_today()
     response = auth.post("/patients/new", {"given_name": "New", "family_name": "Born",

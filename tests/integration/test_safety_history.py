@@ -43,7 +43,7 @@ def _save(auth, make, team, note, **risk):
 
 def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once_acknowledged(team, make, auth,
                                                                                               client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     saved = page_text(_save(auth, make, team, note, self_harm_thoughts="yes", self_harm_intent="no",
                             safety_plan_reviewed="yes"))
@@ -56,11 +56,11 @@ def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once
                                              "Risk screen: intent to act on thoughts of self-harm reported"]
     auth.logout()
     for who in ("pres", "ther2"):                # the prescriber and the patient's other therapist
-        auth.login(who)
+        auth.sign_in(who)
         home = page_text(client.get("/"))
         assert "Safety alerts to acknowledge" in home and "intent to act on thoughts of self-harm" in home
         auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     assert "Risk screen: intent to act" in page_text(client.get("/prescriber/"))
     first, second = make.query(lambda: db.session.scalars(select(SafetyAlert.id).order_by(SafetyAlert.id)).all())
     refused = auth.post(f"/alerts/{first}/acknowledge", {"note": ""}, follow_redirects=True)
@@ -84,7 +84,7 @@ def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once
 def test_padding_never_meets_the_minimum_of_what_was_done_or_why(team, make, auth, client):
     """The attack review's finding: note="ok        ." acknowledged an alert (11 characters, 3 of
     them written). A minimum counts what was written; spaces do not count, by form or service."""
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _phq9(auth, team["course"], item9="1", base="0").status_code == 302
     alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
     refused = auth.post(f"/alerts/{alert}/acknowledge", {"note": "ok        ."}, follow_redirects=True)
@@ -111,7 +111,7 @@ def _refused_by_service(attempt, field: str) -> None:
 
 
 def test_an_acknowledgement_is_append_only_in_the_database(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     _save(auth, make, team, note, self_harm_thoughts="yes", self_harm_intent="no", safety_plan_reviewed="yes")
     alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
@@ -129,7 +129,7 @@ def test_an_acknowledgement_is_append_only_in_the_database(team, make, auth):
 
 
 def test_an_alert_cannot_be_acknowledged_without_saying_what_was_done_even_in_sql(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _phq9(auth, team["course"], item9="2").status_code == 302
     alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
 
@@ -147,7 +147,7 @@ def _cssrs(auth, course, answers: dict, when=TODAY):
 
 
 def test_the_cssrs_screener_follows_its_skip_logic_and_alerts_with_its_risk_level(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     skipped_wrongly = _cssrs(auth, team["course"], {1: "0", 2: "0", 3: "1", 6: "0"})
     assert "item 3 is asked only when item 2 is answered “Yes”; mark it not asked." in page_text(skipped_wrongly)
     assert make.query(lambda: db.session.scalars(select(MeasureResponse)).all()) == []
@@ -170,7 +170,7 @@ def test_a_baseline_is_a_measure_before_the_first_dose_never_a_tick(make, auth, 
     ids = make_team(make)
     course_id = make.course(ids["patient"], ids["therapist"], ids["prescriber"], start=TODAY - timedelta(days=40))
     team = {**ids, "course": course_id}
-    auth.login("ther")
+    auth.sign_in("ther")
     tick = auth.post(f"/courses/{course_id}/preparation", {"item": "baseline_phq9",
                                                           "completed_on": TODAY.isoformat(), "note": ""})
     assert tick.status_code == 422 and "Baseline PHQ-9 is not ticked: record the PHQ-9 itself" in page_text(tick)
@@ -202,7 +202,7 @@ def test_without_a_measure_before_the_first_dose_response_cannot_be_computed(mak
     make.run(lambda: db.session.add(PreparationRecord(course_id=course_id, item="baseline_phq9",
                                                       completed_on=TODAY - timedelta(days=8), note="Done",
                                                       recorded_by_id=ids["therapist"])))
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _phq9(auth, course_id, base="2", when=TODAY - timedelta(days=7)).status_code == 302   # the dose day
     assert _phq9(auth, course_id, base="1", when=TODAY).status_code == 302
     measures = page_text(client.get(f"/courses/{course_id}/measures"))
@@ -221,7 +221,7 @@ def test_a_measure_backdated_after_dosing_began_never_becomes_the_baseline(make,
     after dosing began, it is shown as such and is not the baseline, on the page and in the report."""
     ids = make_team(make)
     course_id = ids["course"]
-    auth.login("ther")
+    auth.sign_in("ther")
     with entered_on_their_day():                                       # at intake, before any dose
         assert _phq9(auth, course_id, base="2", when=TODAY - timedelta(days=20)).status_code == 302  # 16
     dose_started(make, course_id, TODAY - timedelta(days=6))
@@ -252,7 +252,7 @@ def test_a_measure_entered_after_dosing_began_alone_is_no_baseline(make, auth, c
     ids = make_team(make)
     course_id = ids["course"]
     dose_started(make, course_id, TODAY - timedelta(days=6))
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _phq9(auth, course_id, base="3", when=TODAY - timedelta(days=7)).status_code == 302    # backdated
     measures = page_text(client.get(f"/courses/{course_id}/measures"))
     assert "No baseline PHQ-9 before the first dose: response cannot be computed." in measures

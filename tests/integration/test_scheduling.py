@@ -29,7 +29,7 @@ def team(make):
 def signed_window(team, make, auth):
     """A dosing session signed three days ago: its window is open for another eleven days."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session_id, team["prescriber"])
     auth.logout()
     return session_id
@@ -52,7 +52,7 @@ def test_parallel_bookings_of_one_slot_give_exactly_one_success(team, make, app,
     def attempt(n):
         client = app.test_client()
         auth = Auth(app, client)
-        auth.login("desk")
+        auth.sign_in("desk")
         barrier.wait(timeout=30)
         response = auth.post(f"/courses/{team['course']}/sessions", {
             "starts_at": start, "minutes": str(50 + n), "clinician": team["therapist"], "modality": "telehealth"})
@@ -74,7 +74,7 @@ def test_a_room_cannot_hold_two_sessions(team, make, auth, signed_window):
     room = make.run(lambda: _add(Room(name="Cedar Room")).id)
     second_patient = make.patient(family_name="Other", therapists=[team["other_therapist"]])
     second_course = make.course(second_patient, team["other_therapist"], team["prescriber"], phase="integration")
-    auth.login("desk")
+    auth.sign_in("desk")
     first = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
         "modality": "in_person", "room": room})
@@ -90,7 +90,7 @@ def test_in_person_without_a_free_room_is_refused(team, make, auth, signed_windo
         for room in db.session.scalars(select(Room)):
             room.active = False
     make.run(close_every_room)
-    auth.login("desk")
+    auth.sign_in("desk")
     response = auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(tomorrow_at(10)), "minutes": "50", "clinician": team["therapist"],
         "modality": "in_person", "room": "0"})
@@ -135,7 +135,7 @@ def test_suggestions_are_ranked_and_inside_availability_and_the_window(team, mak
         assert s.optimal == window.optimal(s.starts_at)
         assert s.own_therapist == (s.clinician_id == team["therapist"])
     assert {s.clinician_id for s in suggestions} == {team["therapist"], team["other_therapist"]}
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get(f"/courses/{team['course']}"))
     assert "Suggested times for dosing session #1's window" in text and "own therapist" in text
 
@@ -147,14 +147,14 @@ def test_time_off_and_bookings_remove_suggestions(team, make, auth, client, sign
                                   starts_at=datetime.combine(window_days[0], time(0), NY),
                                   ends_at=datetime.combine(window_days[-1], time(23, 59), NY),
                                   reason="Annual leave")))
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get(f"/courses/{team['course']}"))
     assert "No free slot for the patient's therapists inside this window" in text
 
 
 def test_one_click_booking_from_a_suggestion_covers_the_window_provisionally(team, make, auth, client, signed_window):
     _hours(make, team["therapist"], starts=time(14), ends=time(16))
-    auth.login("desk")
+    auth.sign_in("desk")
     html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     form = html.split('class="suggestion"', 1)[1].split("</form>", 1)[0]
     starts_at = form.split('name="starts_at" value="', 1)[1].split('"', 1)[0]
@@ -174,7 +174,7 @@ def _book(auth, course, therapist, when, modality="telehealth"):
 
 
 def test_cancel_reschedule_and_outcomes_keep_a_history(team, make, auth, client, signed_window):
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
     [appointment] = _appointments(make)
     refused = auth.post(f"/appointments/{appointment.id}/outcome", {"outcome": "attended"}, follow_redirects=True)
@@ -192,7 +192,7 @@ def test_cancel_reschedule_and_outcomes_keep_a_history(team, make, auth, client,
 
 
 def test_reschedule_into_a_conflict_is_refused(team, make, auth, signed_window):
-    auth.login("desk")
+    auth.sign_in("desk")
     _book(auth, team["course"], team["therapist"], tomorrow_at(10))
     other_patient = make.patient(family_name="Busy", therapists=[team["therapist"]])
     other_course = make.course(other_patient, team["therapist"], team["prescriber"], phase="integration")
@@ -205,7 +205,7 @@ def test_reschedule_into_a_conflict_is_refused(team, make, auth, signed_window):
 
 
 def test_worklist_says_why_each_window_needs_a_booking(team, make, auth, client, signed_window):
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get("/worklist"))
     assert "Dosing session with no integration session planned" in text and "Scheduled" in text
     assert _book(auth, team["course"], team["therapist"], tomorrow_at(10)).status_code == 302
@@ -229,20 +229,20 @@ def test_worklist_lists_a_window_closing_within_48_hours_first(make, auth, clien
     course = make.course(make.patient(family_name="Closingsoon"), ther, pres, phase="experience")
     team = {"course": course, "prescriber": pres}
     session_id = _planned(make, team)[0]
-    auth.login("p1")
+    auth.sign_in("p1")
     # Given 13 days ago: the 14-day window now has about a day left.
     start = (datetime.now(NY) - timedelta(days=13)).replace(second=0, microsecond=0)
     _sign(make, auth, session_id, pres, started_at=form_time(start),
           ended_at=form_time(start + timedelta(minutes=40)), discharged_at=form_time(start + timedelta(minutes=130)),
           spacing_reason="Given earlier than planned, by the prescriber's decision.")
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     text = page_text(client.get("/worklist"))
     assert text.index("Window closes within 48 hours and nothing is booked") < text.index("Closingsoon")
 
 
 def test_availability_pages(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     own = client.get(f"/availability/{team['therapist']}")
     assert own.status_code == 200 and "No regular hours yet" in page_text(own)
     assert auth.post(f"/availability/{team['therapist']}/hours",
@@ -254,13 +254,13 @@ def test_availability_pages(team, make, auth, client):
     # a therapist cannot change a colleague's hours; staff can
     assert client.get(f"/availability/{team['other_therapist']}").status_code == 403
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert client.get(f"/availability/{team['other_therapist']}").status_code == 200
 
 
 def test_calendar_shows_a_week_by_therapist_and_keeps_clinicians_to_their_own(team, make, auth, client,
                                                                               signed_window):
-    auth.login("desk")
+    auth.sign_in("desk")
     _book(auth, team["course"], team["therapist"], tomorrow_at(10))
     day = tomorrow_at(10).date().isoformat()
     week = page_text(client.get(f"/calendar?date={day}&therapist={team['therapist']}"))
@@ -269,7 +269,7 @@ def test_calendar_shows_a_week_by_therapist_and_keeps_clinicians_to_their_own(te
     assert "Testa Scheduled" not in other
     assert "Dosing session 1" in page_text(client.get(f"/calendar?date={(tomorrow_at(10) - timedelta(days=4)).date()}"))
     auth.logout()
-    auth.login("ther2")
+    auth.sign_in("ther2")
     mine = page_text(client.get(f"/calendar?date={day}&therapist={team['therapist']}"))
     assert "Testa Scheduled" not in mine  # asking for a colleague still shows only their own
     assert client.get("/calendar?date=not-a-date&view=day").status_code == 200
@@ -285,7 +285,7 @@ def test_session_kinds_are_booked_in_their_phases(make, auth, phase, kind, ok):
     ther, pres = make.user("therapist", username="tk"), make.user("prescriber", username="pk")
     make.user("staff", username="desk")
     course = make.course(make.patient(family_name="Kinds"), ther, pres, phase=phase)
-    auth.login("desk")
+    auth.sign_in("desk")
     response = auth.post(f"/courses/{course}/sessions", {
         "kind": kind, "starts_at": form_time(tomorrow_at(10)), "minutes": "60", "clinician": ther,
         "modality": "telehealth"})
@@ -298,7 +298,7 @@ def test_booking_inside_time_off_or_outside_working_hours_is_refused(team, make,
     _hours(make, team["therapist"], starts=time(9), ends=time(17))
     make.run(lambda: _add(TimeOff(clinician_id=team["therapist"], starts_at=tomorrow_at(12),
                                   ends_at=tomorrow_at(15), reason="Training")))
-    auth.login("desk")
+    auth.sign_in("desk")
     away = _book(auth, team["course"], team["therapist"], tomorrow_at(13))
     assert away.status_code == 422 and "Hazel Quint is away then (Training" in page_text(away)
     night = _book(auth, team["course"], team["therapist"], tomorrow_at(3))
@@ -308,7 +308,7 @@ def test_booking_inside_time_off_or_outside_working_hours_is_refused(team, make,
 
 def test_extra_hours_on_a_day_off_can_be_booked_and_are_suggested(team, make, auth, client, signed_window):
     _hours(make, team["therapist"], weekdays=[(tomorrow_at(9) + timedelta(days=3)).weekday()])  # one day a week
-    auth.login("desk")
+    auth.sign_in("desk")
     closed = _book(auth, team["course"], team["therapist"], tomorrow_at(10))
     assert closed.status_code == 422 and "outside Hazel Quint's working hours" in page_text(closed)
     added = auth.post(f"/availability/{team['therapist']}/extra-hours", {
@@ -329,7 +329,7 @@ def test_extra_hours_on_a_day_off_can_be_booked_and_are_suggested(team, make, au
     ({"starts_at": "2026-03-08T02:30", "ends_at": "2026-03-08T06:00"}, "does not exist in America/New_York"),
 ])
 def test_bad_extra_hours_are_refused_and_add_nothing(team, make, auth, client, data, message):
-    auth.login("desk")
+    auth.sign_in("desk")
     response = auth.post(f"/availability/{team['therapist']}/extra-hours", data, follow_redirects=True)
     assert message in page_text(response)
     from ketamine_integration.bookings.models import ExtraHours
@@ -346,7 +346,7 @@ def test_parallel_changes_to_one_appointment_never_500(team, make, app, signed_w
 
     def cancel():
         auth = Auth(app, app.test_client())
-        auth.login("desk")
+        auth.sign_in("desk")
         barrier.wait(timeout=30)
         results.append(auth.post(f"/appointments/{appointment.id}/cancel", {"reason": "clash"}).status_code)
     threads = [threading.Thread(target=cancel) for _ in range(4)]

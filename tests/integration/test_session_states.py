@@ -37,7 +37,7 @@ def _now_minus(minutes: int) -> datetime:
 def test_a_session_under_way_is_under_way_everywhere_and_to_confirm_nowhere(team, make, auth, client):
     starts = _now_minus(10)  # began ten minutes ago, ends in forty
     appointment = _past_booking(make, team, starts)
-    auth.login("desk")
+    auth.sign_in("desk")
     calendar = client.get(f"/calendar?date={_day(starts)}&view=day&therapist={team['therapist']}")
     assert [b.rsplit(", ", 1)[1] for b in blocks(calendar)] == ["Under way"]
     assert [b.rsplit(", ", 1)[1] for b in _list_items(calendar)] == ["Under way"]
@@ -50,7 +50,7 @@ def test_a_session_under_way_is_under_way_everywhere_and_to_confirm_nowhere(team
     worklist = page_text(client.get("/worklist"))
     assert "Sessions to confirm (0)" in worklist
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "My sessions to confirm" not in page_text(client.get("/"))
     # a no-show is recorded from its start, and then it says so everywhere
     assert auth.post(f"/appointments/{appointment}/outcome", {"outcome": "no_show"}).status_code == 302
@@ -61,7 +61,7 @@ def test_a_session_under_way_is_under_way_everywhere_and_to_confirm_nowhere(team
 def test_a_session_that_ended_with_no_outcome_is_to_confirm_everywhere(team, make, auth, client):
     starts = _now_minus(60)  # ended ten minutes ago
     appointment = _past_booking(make, team, starts)
-    auth.login("desk")
+    auth.sign_in("desk")
     calendar = client.get(f"/calendar?date={_day(starts)}&view=day&therapist={team['therapist']}")
     assert [b.rsplit(", ", 1)[1] for b in blocks(calendar)] == ["Unconfirmed"]
     page = page_text(client.get(f"/appointments/{appointment}"))
@@ -70,14 +70,14 @@ def test_a_session_that_ended_with_no_outcome_is_to_confirm_everywhere(team, mak
     assert re.search(r'<span class="badge">1<', client.get("/protocols/").get_data(as_text=True))
     assert "Sessions to confirm (1)" in page_text(client.get("/worklist"))
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     assert "My sessions to confirm (1)" in page_text(client.get("/"))
 
 
 @pytest.mark.parametrize("state, said", [("planned", "Not recorded"), ("draft", "Record not signed")])
 def test_a_dose_whose_time_passed_with_no_signed_record_says_so_not_booked(team, make, auth, client, state, said):
     [dose] = make.dosing_plan(team["course"], first_start=local(1, 9), days_between=3, count=1, room="Suite A")
-    auth.login("pres")
+    auth.sign_in("pres")
     if state == "draft":  # its record begun, not signed
         data = _record_data(_session(make, dose), team["prescriber"], started_at=form_time(local(1, 9)),
                             ended_at=form_time(local(1, 9) + timedelta(minutes=40)),

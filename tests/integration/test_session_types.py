@@ -26,7 +26,7 @@ def _rows(make):
 
 
 def test_the_admin_sets_a_length_that_new_bookings_take(clinic, make, auth, client):
-    auth.login("boss")
+    auth.sign_in("boss")
     page = page_text(client.get("/session-types/"))
     assert "Dosing session 120 minutes 120 minutes" in page
     assert auth.post("/session-types/", {"kind": "dosing", "default_minutes": "150"}).status_code == 302
@@ -34,7 +34,7 @@ def test_the_admin_sets_a_length_that_new_bookings_take(clinic, make, auth, clie
     [row] = make.audit_rows(action="settings.session_type")
     assert row.object_id == "dosing" and row.detail == "dosing: 150 min"
     auth.logout()
-    auth.login("desk")
+    auth.sign_in("desk")
     assert _plan(auth, clinic["course"], soon(2), count=1, clinician=clinic["prescriber"],
                  room=clinic["room"]).status_code == 302
     [booking] = _bookings(make)
@@ -52,7 +52,7 @@ def test_the_admin_sets_a_length_that_new_bookings_take(clinic, make, auth, clie
     ({"kind": "massage", "default_minutes": "50"}, "Not a valid choice."),
 ])
 def test_bad_lengths_are_refused_on_their_field_and_change_nothing(clinic, make, auth, data, message):
-    auth.login("boss")
+    auth.sign_in("boss")
     response = auth.post("/session-types/", data)
     assert response.status_code == 422 and message in page_text(response)
     assert _rows(make) == {}
@@ -60,7 +60,7 @@ def test_bad_lengths_are_refused_on_their_field_and_change_nothing(clinic, make,
 
 @pytest.mark.parametrize("who", ["desk", "ther", "pres"])
 def test_only_the_admin_changes_session_types(clinic, make, auth, client, who):
-    auth.login(who)
+    auth.sign_in(who)
     assert client.get("/session-types/").status_code == 403
     assert auth.post("/session-types/", {"kind": "integration", "default_minutes": "60"}).status_code == 403
     assert _rows(make) == {}

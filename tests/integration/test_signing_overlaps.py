@@ -65,7 +65,7 @@ def test_a_signature_over_other_bookings_keeps_the_record_and_shows_the_overlap(
     [other_id] = make.dosing_plan(clinic["other_course"], first_start=local(3, 12), days_between=2, count=1,
                                   room="Room 2")
     integration_id = _integration_in_the_dosing_room(make, clinic)
-    auth.login("pres")
+    auth.sign_in("pres")
     assert auth.post(f"/dosing/{session_id}", _record(make, clinic, session_id)).status_code == 302
     draft = page_text(client.get(f"/dosing/{session_id}"))
     assert "Signing gives this session's booking the recorded times" in draft   # said before signing
@@ -92,7 +92,7 @@ def test_a_signature_over_other_bookings_keeps_the_record_and_shows_the_overlap(
     assert "Elsewhere" not in record and "Sameroom" not in record              # no other patient's name
     auth.logout()
 
-    auth.login("desk")
+    auth.sign_in("desk")
     worklist = page_text(client.get("/worklist"))
     assert worklist.count("A signed dosing session's recorded times ran over this booking") == 2
     assert "overlapped by dosing session 1 of Avery Overran" in worklist and "Record the outcome" in worklist
@@ -101,7 +101,7 @@ def test_a_signature_over_other_bookings_keeps_the_record_and_shows_the_overlap(
     assert auth.post(f"/dosing/{other_id}/cancel", {"reason": "Moved to next week: room taken"}).status_code == 302
     assert "ran over this booking" not in page_text(client.get("/worklist"))
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     kept = page_text(client.get(f"/dosing/{session_id}"))
     assert "Integration session with Milo Fenn" in kept and "held" in kept     # the overlap stays on the record
 
@@ -113,7 +113,7 @@ def _appointment_of(session_id: int) -> int:
 def test_a_signature_within_the_booked_time_reports_no_overlap(clinic, make, auth, client):
     [session_id] = make.dosing_plan(clinic["course"], first_start=local(3, 9), days_between=2, count=1)
     _integration_in_the_dosing_room(make, clinic)                               # 11:10, after the planned end
-    auth.login("pres")
+    auth.sign_in("pres")
     within = _record(make, clinic, session_id, discharged_at=form_time(local(3, 11)))   # 9:00 to 11:00
     signed = auth.post(f"/dosing/{session_id}", dict(within, then_sign="1"), follow_redirects=True)
     assert _session(make, session_id).status == "signed" and "overlap" not in page_text(signed)

@@ -31,7 +31,7 @@ def _maintenance_course_with_two_doses_on_one_day(make, auth, team) -> tuple[int
                          protocol="im-ketamine-kap")
     [morning] = make.dosing_plan(course, first_start=local(3, 9), days_between=14, count=1)
     [afternoon] = make.dosing_plan(course, first_start=local(3, 13), days_between=14, count=1, reason=SAME_DAY)
-    auth.login("pres")
+    auth.sign_in("pres")
     for session_id, hour in ((morning, 9), (afternoon, 13)):
         saved = auth.post(f"/dosing/{session_id}", _record_im(make, team, session_id, hour, team["prescriber"]))
         assert saved.status_code == 302, page_text(saved)
@@ -50,14 +50,14 @@ def _record_im(make, team, session_id, hour, who, **overrides):
 @pytest.mark.both_engines  # the rule reads the course's doses and its phase history
 def test_a_planning_reason_does_not_cover_a_booster_recorded_on_a_day_with_two_doses(team, make, auth, client):
     course, _earlier = _maintenance_course_with_two_doses_on_one_day(make, auth, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     # a booster 12 days after them: IM maintenance asks for 14, so the prescriber gives a reason
     assert _plan(auth, course, local(-9, 10), count=1, reason=TRAVEL).status_code == 302
     booster = _sessions(make, course)[-1]
     assert booster.spacing_override_reason == TRAVEL
     auth.logout()
     # a nurse records the booster on the day of the two others, without a reason: refused
-    auth.login("nurse")
+    auth.sign_in("nurse")
     nurse = str(team["nurse"])
     data = {k: v for k, v in _record_im(make, team, booster.id, 16, team["nurse"], administered_by=nurse,
                                          monitored_by=nurse).items() if k not in DOSE_FIELDS}
@@ -68,7 +68,7 @@ def test_a_planning_reason_does_not_cover_a_booster_recorded_on_a_day_with_two_d
     assert (after.status, after.started_at, after.spacing_override_reason) == ("planned", None, TRAVEL)
     auth.logout()
     # the prescriber cannot lean on the planning reason either: that day needs its own
-    auth.login("pres")
+    auth.sign_in("pres")
     prescribed = _record_im(make, team, booster.id, 16, team["prescriber"])
     again = auth.post(f"/dosing/{booster.id}", prescribed)
     assert again.status_code == 422 and "The reason given before was for another day" in page_text(again)
@@ -88,7 +88,7 @@ def test_a_nurse_records_a_dose_on_its_planned_day_and_the_prescribers_reason_st
     make.dosing_plan(course, first_start=local(5, 9), days_between=14, count=1)
     # planned by the prescriber two days after the first (the series asks for 4), with the reason why
     [booster] = make.dosing_plan(course, first_start=local(3, 10), days_between=14, count=1, reason=EARLY)
-    auth.login("nurse")
+    auth.sign_in("nurse")
     nurse = str(team["nurse"])
 
     def nurses_record(hour: int, days_ago: int = 3) -> dict:
@@ -113,14 +113,14 @@ def test_a_nurse_records_a_dose_on_its_planned_day_and_the_prescribers_reason_st
 def test_a_compliant_booster_needs_no_reason_though_the_course_has_an_explained_exception(team, make, auth,
                                                                                           client):
     course, _earlier = _maintenance_course_with_two_doses_on_one_day(make, auth, team)
-    auth.login("desk")
+    auth.sign_in("desk")
     # 14 days after the two doses of one day (explained there): front-desk staff plan it, no reason asked
     planned = _plan(auth, course, local(-11, 10), count=1)
     assert planned.status_code == 302, page_text(planned)
     assert _sessions(make, course)[-1].spacing_override_reason is None
     auth.logout()
     # a reason typed for a compliant booster is not kept: it would read as an exception that is none
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _plan(auth, course, local(-25, 10), count=1, reason=TRAVEL).status_code == 302
     assert _sessions(make, course)[-1].spacing_override_reason is None
     page = page_text(client.get(f"/courses/{course}"))
@@ -137,7 +137,7 @@ def test_the_course_page_lists_departures_from_the_plan_that_no_reason_covers(te
     # as a record saved before the attack review's fix would have left it: a day after the first, no reason
     make.run(lambda: db.session.execute(update(DosingSession).where(DosingSession.id == second)
                                         .values(planned_start=local(-4, 9))))
-    auth.login("pres")
+    auth.sign_in("pres")
     page = page_text(client.get(f"/courses/{course}"))
     assert "Departures from the protocol's dosing plan without a stated reason" in page
     assert "Sessions [1, 2] without an override reason" in page and "asks for at least 2" in page
@@ -151,7 +151,7 @@ def test_signing_checks_the_spacing_again(team, make, auth, client):
     _course, (_morning, afternoon) = _maintenance_course_with_two_doses_on_one_day(make, auth, team)
     make.run(lambda: db.session.execute(update(DosingSession).where(DosingSession.id == afternoon)
                                         .values(spacing_override_reason=None)))
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = auth.post(f"/dosing/{afternoon}/sign", {"version": str(_session(make, afternoon).version)},
                         follow_redirects=True)
     assert "a prescriber's reason for keeping a dose that breaks the protocol's spacing" in page_text(refused)

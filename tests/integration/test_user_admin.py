@@ -16,7 +16,7 @@ NEW_USER = {"username": "NewTherapist", "full_name": "Iris Newcombe", "credentia
 @pytest.fixture
 def admin(make, auth):
     admin_id = make.user("admin", username="boss")
-    auth.login("boss")
+    auth.sign_in("boss")
     return admin_id
 
 

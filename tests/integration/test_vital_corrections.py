@@ -54,7 +54,7 @@ HIGH_POST_40 = {"post_40-systolic": "196", "post_40-diastolic": "118"}
 def test_a_response_is_words_and_a_later_reading_taken_when_it_can_answer(team, make, auth, readings, answer,
                                                                            field_error):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = _save(make, auth, session_id, team, **readings, **answer(team))
     assert refused.status_code == 422 and field_error in page_text(refused)
     assert _session(make, session_id).status == "planned"   # nothing half-saved
@@ -62,7 +62,7 @@ def test_a_response_is_words_and_a_later_reading_taken_when_it_can_answer(team, 
 
 def test_a_later_reading_is_checked_itself_and_shown_where_responses_show(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     # the re-check before dosing is still past the do-not-start limit; the prescriber dosed anyway
     still_high = _response(team, "baseline", START - timedelta(minutes=5),
                            action="Prescriber reviewed; dosed at 184/112 after discussing risks.",
@@ -85,7 +85,7 @@ def test_a_discharge_re_check_after_discharge_does_not_make_the_vitals_in_range(
     """Saved before the times were checked together (a draft from before this rule): the sign-time
     check and the derived criteria still refuse to count it."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     high = {"discharge-systolic": "170", "discharge-diastolic": "105"}
     in_time = _response(team, "discharge", START + timedelta(minutes=125), systolic=150, diastolic=92)
     assert _save(make, auth, session_id, team, **high, **in_time).status_code == 302
@@ -129,7 +129,7 @@ def _rems_record(make, team, session_id, **overrides) -> dict:
 ])
 def test_rems_acceptable_before_dosing_follows_the_reading(team, make, auth, recheck, refused):
     session_id = _esketamine_session(make, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     data = _rems_record(make, team, session_id, **{"baseline-systolic": "186", "baseline-diastolic": "114"},
                         **_response(team, "baseline", START - timedelta(minutes=10), **recheck))
     assert auth.post(f"/dosing/{session_id}", data).status_code == 302
@@ -143,7 +143,7 @@ def test_rems_acceptable_before_dosing_follows_the_reading(team, make, auth, rec
 def test_a_changed_saved_reading_keeps_the_earlier_one(app, team, make, auth, client):
     """The review: a nurse's 186/114 changed to 138/88 by the prescriber, who signed; nothing showed 186/114."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     high = {"baseline-systolic": "186", "baseline-diastolic": "114"}
     assert _save(make, auth, session_id, team, **high).status_code == 302
     refused = _save(make, auth, session_id, team)   # 128/82: the saved 186/114 silently replaced
@@ -194,7 +194,7 @@ def test_a_changed_saved_reading_keeps_the_earlier_one(app, team, make, auth, cl
 ])
 def test_times_of_a_record_in_their_order(team, make, auth, overrides, field, message):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = _save(make, auth, session_id, team, **overrides)
     assert refused.status_code == 422 and message in page_text(refused)
     assert _session(make, session_id).monitoring_minutes is None
@@ -206,7 +206,7 @@ def test_times_of_a_record_in_their_order(team, make, auth, overrides, field, me
 ])
 def test_rems_ready_to_leave_lies_between_the_start_of_dosing_and_discharge(team, make, auth, ready):
     session_id = _esketamine_session(make, team)
-    auth.login("pres")
+    auth.sign_in("pres")
     refused = auth.post(f"/dosing/{session_id}", _rems_record(make, team, session_id, ready_to_leave_at=form_time(ready)))
     assert refused.status_code == 422 and "between the start of dosing and discharge" in page_text(refused)
     assert _session(make, session_id).status == "planned"
@@ -214,7 +214,7 @@ def test_rems_ready_to_leave_lies_between_the_start_of_dosing_and_discharge(team
 
 def test_a_dose_does_not_start_inside_another_sessions_monitoring(team, make, auth):
     first, second = make.dosing_plan(team["course"], first_start=local(5, 9), days_between=2, count=2)
-    auth.login("pres")
+    auth.sign_in("pres")
     five_days_ago = local(5, 9)
     assert auth.post(f"/dosing/{first}", _record_data(
         _session(make, first), team["prescriber"], started_at=form_time(five_days_ago),
@@ -235,7 +235,7 @@ def test_a_dose_does_not_start_inside_another_sessions_monitoring(team, make, au
 def test_at_home_a_reading_says_who_took_it(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience",
                          protocol="sublingual-ketamine-kap")
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _plan_form(auth, course, local(3), count=1, setting="supervised_at_home").status_code == 302
     [session] = _sessions(make, course)
     home = dict(_record_data(session, team["prescriber"]), route="sublingual", dose_mg="150", weight_kg="",

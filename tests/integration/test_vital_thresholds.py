@@ -39,13 +39,13 @@ def _save(make, auth, session_id, team, **overrides):
 
 def preview_under_a_dosing_release(auth, team) -> str:
     """Staff record a release of dosing records to the prescriber; the therapist previews the report."""
-    auth.login("desk")
+    auth.sign_in("desk")
     auth.post(f"/patients/{team['patient']}/releases", {
         "recipient": str(team["prescriber"]), "recipient_name": "", "categories": ["dosing"],
         "purpose": "Coordination of ketamine treatment", "effective_on": local(0).date().isoformat(),
         "expires_on": ""})
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     return page_text(auth.post(f"/courses/{team['course']}/report-preview", {"recipient": str(team["prescriber"])}))
 
 
@@ -57,7 +57,7 @@ def _try_to_sign(make, auth, session_id):
 @pytest.mark.both_engines  # the response rows are stored, signed and guarded on both engines
 def test_a_flagged_reading_is_saved_shown_and_signed_only_with_a_clinical_response(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _save(make, auth, session_id, team, **HIGH_BASELINE).status_code == 302   # it happened: saved
     page = page_text(client.get(f"/dosing/{session_id}"))
     assert "Flagged: Before dosing: systolic pressure 182 mmHg is at or above 180 mmHg" in page
@@ -93,7 +93,7 @@ def test_a_flagged_reading_is_saved_shown_and_signed_only_with_a_clinical_respon
 @pytest.mark.both_engines
 def test_an_unflagged_record_signs_without_a_response_and_hashes_as_before(team, make, auth):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _save(make, auth, session_id, team)
     _try_to_sign(make, auth, session_id)
     signed = _session(make, session_id)
@@ -116,7 +116,7 @@ def test_an_unflagged_record_signs_without_a_response_and_hashes_as_before(team,
 ])
 def test_signing_checks_criteria_and_computed_monitoring(team, make, auth, overrides, needed):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _save(make, auth, session_id, team, **overrides).status_code == 302
     assert needed in page_text(_try_to_sign(make, auth, session_id))
     assert _session(make, session_id).status == "draft"
@@ -124,7 +124,7 @@ def test_signing_checks_criteria_and_computed_monitoring(team, make, auth, overr
 
 def test_discharge_criteria_are_not_met_while_the_discharge_reading_is_out_of_range(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _save(make, auth, session_id, team, **{"discharge-systolic": "170", "discharge-diastolic": "105"})
     draft = _session(make, session_id)
     assert draft.discharge_ready is False   # every item ticked, yet the readings say no
@@ -147,7 +147,7 @@ def test_discharge_criteria_are_not_met_while_the_discharge_reading_is_out_of_ra
 ])
 def test_a_response_names_a_care_team_clinician_and_a_plausible_later_reading(team, make, auth, answer, problem):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     answer = {k: str(team["outsider"]) if v == "outsider" else v for k, v in answer.items()}
     refused = _save(make, auth, session_id, team, **HIGH_BASELINE, **_respond(team, **answer))
     assert refused.status_code == 422 and problem in page_text(refused)
@@ -156,7 +156,7 @@ def test_a_response_names_a_care_team_clinician_and_a_plausible_later_reading(te
 
 def test_flags_and_responses_reach_the_course_page_worklist_and_report(team, make, auth, client):
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _save(make, auth, session_id, team, **HIGH_BASELINE)
     worklist = page_text(client.get("/prescriber/"))
     assert "Flagged vital signs" in worklist and "No clinical response documented yet." in worklist
@@ -198,7 +198,7 @@ def test_a_record_signed_before_the_new_fields_signs_the_same_content(team, make
     their digest, is what it was (the typed monitoring minutes and the single discharge answer
     included)."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _save(make, auth, session_id, team)
     _try_to_sign(make, auth, session_id)
 
@@ -221,7 +221,7 @@ def test_sign_and_lock_saves_what_was_typed_first_and_keeps_it_when_signing_is_r
     """The review: a response typed and signed straight away came back empty ("Still needed: … what was
     done"). The record form's "Sign and lock" saves the form, then signs; a refusal keeps the save."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     typed = dict(HIGH_BASELINE, **{"response_baseline-action": RESPONSE["response_baseline-action"]})
     refused = auth.post(f"/dosing/{session_id}", dict(_record_data(_session(make, session_id), team["prescriber"],
                                                                    **typed), then_sign="1"), follow_redirects=True)
@@ -254,7 +254,7 @@ def test_dosing_past_the_do_not_start_limit_is_a_prescribers_decision(team, make
                                       team_of(db.session.get(Patient, team["patient"])) | {(nurse, "nurse")},
                                       by=None, reason="the nurse on this patient's dosing days"))
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     still_above = _respond(team, **{"response_baseline-decided_by": str(nurse),
                                     "response_baseline-later_systolic": "181",
                                     "response_baseline-later_diastolic": "111"})

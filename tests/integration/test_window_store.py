@@ -60,13 +60,13 @@ def _move_behind_the_apps_back(make, appointment_id, starts_at):
 def test_signing_booking_moving_cancelling_outcomes_each_rewrite_the_course_windows(team, make, auth, client):
     """Each step flips the window's coverage, so a step whose rewrite was missed would fail."""
     session_id = _planned(make, team)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session_id, team["prescriber"])
     [(course_id, *_bounds, state, _sessions, _covered, _optimal)] = assert_windows_current(make).values()
     assert course_id == team["course"] and state is Coverage.UNCOVERED
     auth.logout()
 
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(in_window()), "minutes": "50", "clinician": team["therapist"],
         "modality": "telehealth"}).status_code == 302
@@ -106,13 +106,13 @@ def test_signing_booking_moving_cancelling_outcomes_each_rewrite_the_course_wind
 
 def test_a_course_that_ends_uncovers_its_windows(team, make, auth, signed_window):
     """Discontinuing cancels the bookings still ahead: the window they covered is open again."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(in_window()), "minutes": "50", "clinician": team["therapist"],
         "modality": "telehealth"}).status_code == 302
     assert assert_windows_current(make)[signed_window][4] is Coverage.PROVISIONAL
     auth.logout()
-    auth.login("pres")
+    auth.sign_in("pres")
     version = make.query(lambda: db.session.get(TreatmentCourse, team["course"]).version)
     assert auth.end_course(team["course"], {
         "target": "discontinued", "reason": "Patient chose another treatment.",
@@ -123,7 +123,7 @@ def test_a_course_that_ends_uncovers_its_windows(team, make, auth, signed_window
 
 def test_missing_or_stale_rows_are_worked_out_instead(app, team, make, auth, signed_window):
     second = make.dosing_plan(team["course"], first_start=local(1), days_between=2, count=1)[0]
-    auth.login("pres")
+    auth.sign_in("pres")
     assert _sign(make, auth, second, team["prescriber"], started_at=form_time(local(1)),
                  ended_at=form_time(local(1) + timedelta(minutes=40)),
                  discharged_at=form_time(local(1) + timedelta(minutes=130))).status_code == 302
@@ -197,7 +197,7 @@ def test_the_rebuild_command_fills_an_emptied_table(app, make):
 def test_concurrent_changes_on_one_course_leave_its_windows_current(app, team, make, auth, signed_window):
     """One desk cancels the window's only session while another books a second one: whichever
     commits last, the stored row says what the records say."""
-    auth.login("desk")
+    auth.sign_in("desk")
     assert auth.post(f"/courses/{team['course']}/sessions", {
         "starts_at": form_time(in_window()), "minutes": "50", "clinician": team["therapist"],
         "modality": "telehealth"}).status_code == 302

@@ -234,11 +234,11 @@ def fresh_chain(app, auth, client, patient: int, rows: int) -> int:
         for table in ("audit_events", "audit_chain_head", "login_failures"):
             conn.execute(text(f"DELETE FROM {table}"))
     auth.login("desk", "a wrong password here")
-    auth.login("desk")
+    auth.sign_in("desk")
     client.get("/patients/")
     client.get(f"/patients/{patient}")
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     client.get("/audit/")  # refused: a durable denial row
     auth.logout()
     with app.app_context():

@@ -81,7 +81,7 @@ def engine(app) -> str:
 def test_parallel_overlapping_bookings(app, team, make, auth, figures):
     threads, rounds = sized(6, 24), sized(3, 8)
     session_id = _planned(make, team)[0]     # signed three days ago: its window is open eleven more days
-    auth.login("pres")
+    auth.sign_in("pres")
     _sign(make, auth, session_id, team["prescriber"])
     desks = signed_in(app, "desk", threads)
     successes = conflicts = errors = 0

@@ -99,7 +99,7 @@ def by_actor(app, items):
 
 def sign_in(auth, client, app, world, actor: str | None) -> None:
     if actor is not None:
-        auth.login(world.usernames[actor])
+        auth.sign_in(world.usernames[actor])
     csrf_token(app, client)  # the session holds its own CSRF secret, as after any page it loads
 
 

@@ -269,7 +269,7 @@ def _upload(auth, user_id, text: str, filename: str):
 def test_hostile_uploads_are_refused_audited_and_change_nothing(app, people, make, auth, figures):
     refused = [h for h in HOSTILE if h.refusal is not None]
     app.config["BUSY_IMPORT_DAYS"] = WINDOW_DAYS  # the window the files were sized for
-    auth.login("ther")
+    auth.sign_in("ther")
     slowest = 0.0
     for hostile in refused:
         started = time.monotonic()

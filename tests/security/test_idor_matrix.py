@@ -284,7 +284,7 @@ def form_neighbours(app, client, auth, world, make, tally: Tally) -> None:
                                                      "questions": "", "recommendations": ""}),
     ]
     for role, url, data in cases:
-        auth.login(world.usernames[role])
+        auth.sign_in(world.usernames[role])
         before = snapshot(app)
         send(client, auth, tally, role, "POST", url, data, refused=(400, 403, 404, 409, 422))
         unchanged(app, tally, role, before, url)
@@ -297,7 +297,7 @@ def controls(app, client, auth, world) -> tuple[int, list[str]]:
     reached, missed = 0, []
     order = {"b_therapist": 0, "b_prescriber": 1, "staff": 2, "admin": 3}
     for owner in sorted({r.owner for r in MATRIX}, key=order.get):
-        auth.login(world.usernames[owner])
+        auth.sign_in(world.usernames[owner])
         for route in (r for r in MATRIX if r.owner == owner):
             patient = world.outside[0]
             live = world.feed_tokens[world.users["b_therapist"]]["live"]
@@ -322,7 +322,7 @@ def test_no_role_reaches_records_outside_its_care_team(app, client, make, auth, 
     world = seed_world(make, outside_patients=OUTSIDE_PATIENTS)
     tally = Tally()
     for role in ROLES:
-        auth.login(world.usernames[role])
+        auth.sign_in(world.usernames[role])
         sweep(app, client, auth, world, role, tally)
         auth.logout()
     sweep(app, client, auth, world, None, tally)

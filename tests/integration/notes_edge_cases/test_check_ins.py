@@ -18,7 +18,7 @@ def _sign_with_two_steps(make, auth, team, n):
 
 
 def test_check_ins_on_more_than_50_open_steps_are_not_silently_dropped(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     for n in range(26):                                        # 52 open steps
         _sign_with_two_steps(make, auth, team, n)
     step_ids = make.query(lambda: db.session.scalars(select(ActionStep.id).order_by(ActionStep.id)).all())
@@ -37,7 +37,7 @@ def test_check_ins_on_more_than_50_open_steps_are_not_silently_dropped(team, mak
 
 
 def test_a_half_filled_check_in_is_not_silently_discarded(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     _sign_with_two_steps(make, auth, team, 0)
     step = make.query(lambda: db.session.scalar(select(ActionStep.id).order_by(ActionStep.id)))
     note = _start(auth, team["course"])
@@ -52,7 +52,7 @@ def test_a_half_filled_check_in_is_not_silently_discarded(team, make, auth):
 
 
 def test_patient_words_without_a_theme_name_are_not_silently_discarded(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), **{"themes-0-patient_words": "I am allowed to take up space"})
     response = auth.post(f"/notes/{note}", data)

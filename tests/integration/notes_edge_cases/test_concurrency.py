@@ -16,7 +16,7 @@ def test_parallel_formulation_saves_give_one_success_and_conflicts(team, make, a
 
 
 def test_parallel_first_process_note_saves_never_500(team, make, auth, app):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     results = parallel(app, "ther", 4, lambda tab, i: tab.post(f"/notes/{note}/process",
                                                               {"body": f"Tab {i} process text", "version": ""}))
@@ -29,7 +29,7 @@ def test_parallel_signs_and_acknowledgements_never_500(team, make, auth, app):
     from ketamine_integration.notes.models import SafetyAlert
     from tests.integration.test_notes import _phq9
     from tests.integration.notes_edge_cases.helpers import SIGNING, _integration_data, _version
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}", _integration_data(_version(make, note))).status_code == 302
     version = _version(make, note)

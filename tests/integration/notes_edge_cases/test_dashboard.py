@@ -26,10 +26,10 @@ def _patient_with_everything(make, therapist, prescriber, n, phase):
 def test_dashboard_statement_count_does_not_grow(make, auth, client, app):
     therapist, prescriber = make.user("therapist", username="dash"), make.user("prescriber", username="dashp")
     _patient_with_everything(make, therapist, prescriber, 0, "integration")
-    auth.login("dash")
+    auth.sign_in("dash")
     one = page_statements(app, client, "/")
     auth.logout()
     for n, phase in enumerate(["integration", "maintenance", "preparation", "completed"], 1):
         _patient_with_everything(make, therapist, prescriber, n, phase)
-    auth.login("dash")
+    auth.sign_in("dash")
     assert page_statements(app, client, "/") == one

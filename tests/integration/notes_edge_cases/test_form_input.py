@@ -7,7 +7,7 @@ NOT_INTS = ["\u00b2", "1" * 5000]
 
 
 def test_forged_check_in_step_id_is_refused_not_500(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     _write_and_sign(make, auth, team)
     note = _start(auth, team["course"])
     for bad in NOT_INTS:
@@ -19,21 +19,21 @@ def test_forged_check_in_step_id_is_refused_not_500(team, make, auth):
 
 
 def test_forged_version_on_sign_is_refused_not_500(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     response = auth.post(f"/notes/{note}", _integration_data("\u00b2", **SIGNING))
     assert response.status_code in (409, 422), response.status_code
 
 
 def test_forged_version_on_draft_save_is_refused_not_500(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     response = auth.post(f"/notes/{note}", _integration_data("\u00b2"))
     assert response.status_code in (409, 422), response.status_code
 
 
 def test_forged_process_note_version_is_refused_not_500(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     assert auth.post(f"/notes/{note}/process", {"body": "first"}).status_code == 302
     for bad in NOT_INTS:
@@ -42,7 +42,7 @@ def test_forged_process_note_version_is_refused_not_500(team, make, auth):
 
 
 def test_forged_formulation_revision_is_refused_not_500(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     for bad in NOT_INTS:
         response = auth.post(f"/courses/{team['course']}/formulation",
                              {"presenting_concerns": "Low mood", "revision": bad})
@@ -51,7 +51,7 @@ def test_forged_formulation_revision_is_refused_not_500(team, make, auth):
 
 def test_a_unicode_digit_row_index_is_refused_not_500(team, make, auth):
     # WTForms FieldList reads the row index with str.isdigit() then int()
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), **{"themes-\u00b2-free_theme": "x"})
     response = auth.post(f"/notes/{note}", data)
@@ -59,7 +59,7 @@ def test_a_unicode_digit_row_index_is_refused_not_500(team, make, auth):
 
 
 def test_two_check_ins_on_one_step_are_refused_not_500(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     _write_and_sign(make, auth, team)
     from sqlalchemy import select
     from ketamine_integration.notes.models import ActionStep

@@ -7,7 +7,7 @@ from tests.integration.test_notes import _phq9
 
 
 def test_a_measure_entered_in_error_can_be_voided(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _phq9(auth, team["course"]).status_code == 302
     response_id = make.query(lambda: db.session.scalar(select(MeasureResponse.id)))
     voided = auth.post(f"/measures/{response_id}/void", {"reason": "Entered for the wrong patient"})
@@ -16,10 +16,10 @@ def test_a_measure_entered_in_error_can_be_voided(team, make, auth, client):
 
 
 def test_a_therapist_outside_the_care_team_cannot_void_a_measure(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     assert _phq9(auth, team["course"]).status_code == 302
     response_id = make.query(lambda: db.session.scalar(select(MeasureResponse.id)))
     auth.logout()
     make.user("therapist", username="outsider")             # not on this patient's care team
-    auth.login("outsider")
+    auth.sign_in("outsider")
     assert auth.post(f"/measures/{response_id}/void", {"reason": "Not mine to void"}).status_code == 403

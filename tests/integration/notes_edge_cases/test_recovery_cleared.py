@@ -61,7 +61,7 @@ def _keep_after_timeout(make, auth, path, data, words):
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.parametrize("saved", [KEPT, OTHER], ids=["recovered", "superseded"])
 def test_kept_text_is_deleted_once_the_author_saves_on_that_page(team, make, auth, client, page, saved):
-    auth.login("ther")
+    auth.sign_in("ther")
     path, data, action = page(make, auth, team)
     _keep_after_timeout(make, auth, path, data, KEPT)
     assert KEPT in client.get(path).get_data(as_text=True)  # offered back after sign-in
@@ -76,7 +76,7 @@ def test_kept_text_is_deleted_once_the_author_saves_on_that_page(team, make, aut
 
 
 def test_an_addendum_clears_text_kept_for_a_note_signed_meanwhile(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _write_and_sign(make, auth, team)
     _keep_after_timeout(make, auth, f"/notes/{note}", lambda w: _integration_data(_version(make, note), insights=w),
                         KEPT)
@@ -85,7 +85,7 @@ def test_an_addendum_clears_text_kept_for_a_note_signed_meanwhile(team, make, au
 
 
 def test_kept_text_is_not_cleared_by_a_failed_save(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     path, data, _ = _formulation_page(make, auth, team)
     _keep_after_timeout(make, auth, path, data, KEPT)
     refused = auth.post(path, {"presenting_concerns": "", "revision": "0"})  # "write at least one section"
@@ -94,7 +94,7 @@ def test_kept_text_is_not_cleared_by_a_failed_save(team, make, auth):
 
 
 def test_audit_rows_of_saves_name_no_kept_text(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     path, data, action = _process_page(make, auth, team)
     _keep_after_timeout(make, auth, path, data, KEPT)
     assert auth.post(path, data(KEPT)).status_code == 302
@@ -108,7 +108,7 @@ def test_superseded_text_leaves_no_trace_in_the_sqlite_file(team, make, auth, ap
     After a checkpoint, the database file holds no copy of the superseded words."""
     if databases.name != "sqlite":
         pytest.skip("PostgreSQL keeps dead tuples until VACUUM: SECURITY.md says so (a file scan is SQLite's)")
-    auth.login("ther")
+    auth.sign_in("ther")
     path, data, _ = _process_page(make, auth, team)
     _keep_after_timeout(make, auth, path, data, KEPT)
     assert auth.post(path, data(OTHER)).status_code == 302

@@ -49,7 +49,7 @@ def _bad_check_in_row(make, auth, team):
     (_bad_check_in_row, "check_ins-1-adjustment", "Check-in 2", "Say how the step is adjusted."),
 ])
 def test_a_refused_row_shows_its_message_beside_that_row(team, make, auth, bad_row, field_id, group, message):
-    auth.login("ther")
+    auth.sign_in("ther")
     overrides = bad_row(make, auth, team)
     note = _start(auth, team["course"])
     response = auth.post(f"/notes/{note}", _integration_data(_version(make, note), **overrides))
@@ -69,7 +69,7 @@ def test_a_refused_row_shows_its_message_beside_that_row(team, make, auth, bad_r
 
 
 def test_every_other_row_stays_clean(team, make, auth):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     response = auth.post(f"/notes/{note}", _integration_data(_version(make, note),
                                                              **_bad_theme_row(make, auth, team)))

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.both_engines
 
 
 def _signed_and_draft(make, auth, team):
-    auth.login("ther")
+    auth.sign_in("ther")
     signed = _write_and_sign(make, auth, team)
     draft = _start(auth, team["course"])
     data = _integration_data(_version(make, draft), **{"themes-0-free_theme": "Draft theme",
@@ -37,7 +37,7 @@ def test_a_draft_row_cannot_be_moved_into_a_signed_note(team, make, auth, app, t
 def test_a_signed_note_cannot_be_renumbered(team, make, auth, app):
     ther, pres = make.user("therapist", username="pt"), make.user("prescriber", username="pp")
     course = make.course(make.patient(family_name="Prepared"), ther, pres, phase="preparation")
-    auth.login("pt")
+    auth.sign_in("pt")
     note = _start(auth, course, kind="preparation")
     assert auth.post(f"/notes/{note}", {"session_date": __import__("datetime").date.today().isoformat(),
                                         "version": str(_version(make, note)), "intentions": "Sleep",

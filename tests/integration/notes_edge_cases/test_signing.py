@@ -22,7 +22,7 @@ def test_a_refused_preparation_signature_leaves_the_note_a_draft(make, auth, app
     app.config["PROTOCOLS_DIR"] = str(library)
     ther, pres = make.user("therapist", username="pt"), make.user("prescriber", username="pp")
     course = make.course(make.patient(family_name="Prepared"), ther, pres, protocol="no-prep-sessions")
-    auth.login("pt")
+    auth.sign_in("pt")
     note = _start(auth, course, kind="preparation")
     answer = auth.post(f"/notes/{note}", {"session_date": date.today().isoformat(), "version": str(_version(make, note)),
                                           "intentions": "To sleep", "readiness": "ready", **SIGNING},

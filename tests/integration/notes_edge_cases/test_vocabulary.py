@@ -9,16 +9,16 @@ from tests.integration.notes_edge_cases.helpers import _integration_data, _start
 
 
 def test_a_draft_keeps_a_theme_the_admin_retires(team, make, auth, client):
-    auth.login("ther")
+    auth.sign_in("ther")
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), **{"themes-0-theme": str(team["theme"]),
                                                      "themes-0-patient_words": "my chest finally unclenched"})
     assert auth.post(f"/notes/{note}", data).status_code == 302
     auth.logout()
-    auth.login("boss")
+    auth.sign_in("boss")
     assert auth.post(f"/themes/{team['theme']}/toggle", {}).status_code == 302      # retired
     auth.logout()
-    auth.login("ther")
+    auth.sign_in("ther")
     page = client.get(f"/notes/{note}").get_data(as_text=True)
     select_html = re.search(r'<select[^>]*name="themes-0-theme".*?</select>', page, re.S).group(0)
     # what a browser submits for the row: the selected option, else the first ("0")

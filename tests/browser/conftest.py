@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
-from tests.conftest import IN_CI, PASSWORD, SavedState, close_app, run_builds
+from tests.conftest import IN_CI, PASSWORD, Auth, SavedState, close_app, run_builds
 from tests.databases import SQLiteDatabases, app_settings
 from tests.factories import Factories
 
@@ -151,6 +151,33 @@ def page(chromium_browser, live_server):
 
 
 def sign_in(page, username: str, password: str = PASSWORD) -> None:
+    """Be signed in as `username` and on the home page: the session is opened as Auth.sign_in opens
+    it (the app's own start_session, audited) and its cookie handed to the browser, which then
+    loads the home page. For tests whose subject is what comes after sign-in; the sign-in pages
+    themselves are driven by sign_in_with_forms (test_mfa_browser). `password` is not checked."""
+    from playwright.sync_api import expect
+
+    live = _live_server_of(page)
+    auth = Auth(live.app, live.app.test_client())
+    auth.sign_in(username)
+    cookie = auth.client.get_cookie(live.app.config["SESSION_COOKIE_NAME"])
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live.url, "httpOnly": True,
+                               "sameSite": "Lax"}])
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
+
+
+def _live_server_of(page) -> "LiveServer":
+    """The live server the page is on (or, on a blank page, the only one running, else its base URL's)."""
+    if not page.url.startswith("http"):
+        if len(_LIVE_SERVERS) == 1:
+            return next(iter(_LIVE_SERVERS.values()))
+        page.goto("/login")
+    parts = urlsplit(page.url)
+    return _LIVE_SERVERS[f"{parts.scheme}://{parts.netloc}"]
+
+
+def sign_in_with_forms(page, username: str, password: str = PASSWORD) -> None:
     """Use the real forms, as a person would: the password, then the authenticator code (computed
     from the test users' known secret), and wait for the home page."""
     from playwright.sync_api import expect
@@ -161,8 +188,7 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^(Good to see you|Enter your code)"))).to_be_visible()
     if page.get_by_role("heading", level=1, name="Enter your code").is_visible():
-        parts = urlsplit(page.url)
-        make = _LIVE_SERVERS[f"{parts.scheme}://{parts.netloc}"].make
+        make = _live_server_of(page).make
         with make.code_step_lock:
             page.get_by_label("Code", exact=True).fill(make.totp_code(username))
             page.get_by_role("button", name="Continue").click()

@@ -1,13 +1,17 @@
 """Figure: backup then restore of the demo clinic gives back every row, every table's checksum
-matching (HIPAA 164.308(a)(7)(ii)(D), testing the contingency plan). At the large size the
-round trip is repeated with more generated records each time."""
+matching (HIPAA 164.308(a)(7)(ii)(D), testing the contingency plan); the restored clinic's signed
+records still match their digests and its trail ends with the restore. At the large size the
+round trip is repeated with more generated records each time. (tests/integration/test_backups.py:
+corrupt files and manifests, drift, occupied targets, other schema revisions.)"""
 from __future__ import annotations
 
 import json
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+
+from ketamine_integration.audit.models import AuditEvent
 
 from ketamine_integration.backups.manifest import manifest_path
 from ketamine_integration.extensions import db
@@ -41,6 +45,17 @@ def restored_counts(target, tables) -> dict[str, int]:
     return target.query(lambda: {t: db.session.scalar(text(f'SELECT COUNT(*) FROM "{t}"')) for t in tables})
 
 
+def restored_signatures_and_last_action(target):
+    """Each signed note's and dosing session's digest check in the restored clinic, and its
+    trail's last action."""
+    def inspect():
+        from ketamine_integration.experience.services import verify_signed_sessions
+        from ketamine_integration.notes.services import verify_signed_notes
+        last = db.session.scalar(select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1))
+        return verify_signed_sessions() + verify_signed_notes(), last
+    return target.query(inspect)
+
+
 @pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_backup_restore_round_trip_of_the_demo_clinic(app, make, target, tmp_path, databases, figures):
     rounds = sized(1, 5)
@@ -51,7 +66,12 @@ def test_backup_restore_round_trip_of_the_demo_clinic(app, make, target, tmp_pat
         path = tmp_path / f"round-{round_no}.backup"
         made = cli(app, "backup", "--output", path)
         assert made.exit_code == 0, made.output
+        # a backup holds every patient's record: readable by its owner only, as is its manifest
+        assert [oct(p.stat().st_mode & 0o777) for p in (path, manifest_path(path))] == [oct(0o600)] * 2
         manifest = json.loads(manifest_path(path).read_text())
+        assert manifest["engine"] == databases.name
+        assert manifest["alembic_revision"] == make.query(
+            lambda: db.session.scalar(text("SELECT version_num FROM alembic_version")))
         restored = cli(app, "restore", path, "--target", target.url, *(["--replace"] if round_no else []))
         assert restored.exit_code == 0, restored.output
         reported = re.search(r"(\d+) tables, (\d+) match", restored.output)
@@ -67,6 +87,10 @@ def test_backup_restore_round_trip_of_the_demo_clinic(app, make, target, tmp_pat
         rows_matched += sum(rows for t, rows in expected.items() if counts[t] == rows)
         assert counts == expected
         assert reported.group(1) == reported.group(2) == str(len(expected))
+        signatures, last_action = restored_signatures_and_last_action(target)
+        assert signatures and all(ok for _, ok in signatures)  # signed records still match their digests
+        assert last_action == "backup.restore"
+    assert make.audit_rows(action="backup.create")[0].object_type == "backup"
 
     rows_pct = 100 * rows_matched / rows_total
     sums_pct = 100 * tables_matched / tables_seen

@@ -284,7 +284,7 @@ def _coordination_course() -> TreatmentCourse:
 def _add_draft_note(app) -> None:
     """A draft integration note on the coordination course, started as its therapist would."""
     auth = Auth(app, app.test_client())
-    assert auth.login(USERS["therapist"], DEMO_PASSWORD).status_code == 302
+    auth.sign_in(USERS["therapist"])
     with app.app_context():
         course = _coordination_course().id
     response = auth.post(f"/courses/{course}/notes", {"note-kind": "integration",

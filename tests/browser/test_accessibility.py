@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, sign_in
-from tests.browser.key_pages import DEMO_PASSWORD, ROLES, USERS, demo_clinic, open_key_page, pages_for, slug
+from tests.browser.key_pages import ROLES, USERS, demo_clinic, open_key_page, pages_for, slug
 from tests.conftest import IN_CI, Auth
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / ".cache" / "a11y" / "node_modules"
@@ -173,7 +173,7 @@ def test_every_key_page_passes_axe_and_fits_a_phone(role, chromium_browser, demo
     try:
         page = context.new_page()
         if role != "anonymous":
-            sign_in(page, USERS[role], DEMO_PASSWORD)
+            sign_in(page, USERS[role])
         ids = demo.ids[role]
         for key in pages_for(role):
             page.set_viewport_size(DESKTOP)
@@ -214,7 +214,7 @@ def test_every_key_page_passes_the_nu_html_checker(demo, tmp_path):
     for role in ROLES:
         auth = Auth(demo.app, demo.app.test_client())
         if role != "anonymous":
-            assert auth.login(USERS[role], DEMO_PASSWORD).status_code == 302, role
+            auth.sign_in(USERS[role])
         ids = demo.ids[role]
         for key in pages_for(role):
             url, data = key.post(ids) if key.post else (key.url(ids), None)

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from ketamine_integration import create_app
 from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
 from ketamine_integration.db.types import utcnow
-from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from ketamine_integration.extensions import db
 from tests.databases import app_settings
 from tests.factories import TOTP_SECRET
@@ -182,7 +181,7 @@ def test_every_patient_page_writes_one_audit_row_naming_its_patient(app, make, a
             if signed_in is not None:
                 auth.logout()
             if target.user is not None:
-                auth.login(usernames[target.user], DEMO_PASSWORD)
+                auth.sign_in(usernames[target.user])
             signed_in = target.user
         with app.test_request_context():
             url = url_for(endpoint, **target.args)

@@ -158,11 +158,39 @@ def app(request, databases, tmp_path):
             databases.reset_shared()
         saved = SavedState(app)
         app.instance_path = str(tmp_path)
+        app.extensions[WORLDS] = databases
         try:
             yield app
         finally:
             close_app(app)
             saved.restore()
+
+
+#: where a test's reused app keeps its engine's databases, for reused_world
+WORLDS = "ki_test_worlds"
+
+
+def reused_world(app, name: str, build):
+    """build()'s result, and the database as build() left it. build() runs once per engine per
+    xdist worker; the database it made is kept as a snapshot (databases.py), which later calls load
+    in place of building again (a file copy on SQLite, a database copied from a template on
+    PostgreSQL). For worlds made from the empty database through the app's own forms, which cost
+    seconds each: the suites that all start from the same one. The result must name rows by id
+    and hold no ORM objects (the app's connections are closed around the snapshot). An app of its
+    own (fresh_app, demo_clinic on PostgreSQL) builds every time."""
+    databases = app.extensions.get(WORLDS)
+    if databases is None:
+        return build()
+    worlds = databases.__dict__.setdefault("worlds", {})
+    if name not in worlds:
+        result = build()
+        close_app(app)
+        databases.save_snapshot(name)
+        worlds[name] = result
+    else:
+        close_app(app)
+        databases.load_snapshot(name)
+    return worlds[name]
 
 
 def own_app(database_uri: str, tmp_path):

@@ -154,6 +154,14 @@ class SQLiteDatabases:
         """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""
         return (self.builds.root / "sqlite-demo.out").read_text()
 
+    def save_snapshot(self, name: str) -> None:
+        """The shared file as it is now, kept as `name` (its app's connections are closed)."""
+        copy_sqlite(self.shared, self.workdir / f"snapshot-{name}.db")
+
+    def load_snapshot(self, name: str) -> None:
+        """The shared file back to snapshot `name` (its app's connections are closed)."""
+        copy_sqlite(self.workdir / f"snapshot-{name}.db", self.shared)
+
     def close(self) -> None:
         pass
 
@@ -243,6 +251,24 @@ class PostgresDatabases:
 
     def url_of(self, name: str) -> str:
         return self._url(name)
+
+    def save_snapshot(self, name: str) -> None:
+        """The worker's database as it is now, copied to a database of its own (no session may be
+        open on it: its app's are closed, the reset connection is closed meanwhile)."""
+        self._conn.close()
+        try:
+            self._copy(self.db_name, f"{self.db_name}_snapshot_{name}")
+        finally:
+            self._conn = psycopg.connect(self._libpq_url(self.db_name))
+
+    def load_snapshot(self, name: str) -> None:
+        """The worker's database replaced by a copy of snapshot `name` (its app's sessions are closed)."""
+        self._conn.close()
+        try:
+            self.drop(self.db_name)
+            self._copy(f"{self.db_name}_snapshot_{name}", self.db_name)
+        finally:
+            self._conn = psycopg.connect(self._libpq_url(self.db_name))
 
     def drop(self, name: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from ketamine_integration.extensions import db
+from tests.conftest import reused_world
 from tests.security.clinic import SIGNING, Clinic, form_time, today
 
 KEPT_TEXT = "Process text typed while the session lapsed"
@@ -24,7 +25,12 @@ def _latest(make, sql: str, **params) -> int:
 
 def seed(make, auth) -> dict[str, tuple[str, dict]]:
     """table -> (WHERE clause naming one real row of it, its parameters). Rows of tables frozen
-    "once signed" belong to a signed note or dosing session."""
+    "once signed" belong to a signed note or dosing session. Built once per engine per worker and
+    then loaded (tests.conftest.reused_world); the client is left signed out."""
+    return reused_world(make.app, "append_only", lambda: _seed(make, auth))
+
+
+def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     clinic = Clinic(make, auth)
     first = clinic.signed_note
     [step] = make.query(lambda: db.session.scalars(text("SELECT id FROM action_steps WHERE note_id = :n"),

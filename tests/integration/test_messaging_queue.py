@@ -156,8 +156,9 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
-def test_a_withdrawn_delivery_is_not_sent(app, smtp):
-    _queue(app, "reminder:appointment:7:48h:email")
+def test_a_withdrawn_delivery_is_not_sent(app, make, smtp):
+    patient = make.patient()
+    _queue(app, "reminder:appointment:7:48h:email", patient)
     _queue(app, "reminder:appointment:70:48h:email")
     with app.app_context():
         assert services.withdraw(purpose="reminder", key_prefix="reminder:appointment:7:") == 1
@@ -169,6 +170,9 @@ def test_a_withdrawn_delivery_is_not_sent(app, smtp):
     assert _delivery(app, "reminder:appointment:7:48h:email").content is None
     assert _delivery(app, "reminder:appointment:70:48h:email").status == SENT
     assert len(smtp.messages) == 1
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "message.withdrawn")).all()
+        assert (event.patient_id, event.detail) == (patient, "email reminder")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=False)

@@ -224,3 +224,15 @@ def test_only_staff_and_admins_see_the_messages(app, make, auth, client, role, s
     make.user(role, username=f"the-{role}")
     auth.sign_in(f"the-{role}")
     assert client.get("/messages").status_code == status
+
+
+@pytest.mark.demo_clinic
+def test_the_demo_clinic_shows_a_sent_a_waiting_and_a_failed_message(app, make, auth, client):
+    with app.app_context():
+        statuses = sorted(d.status for d in db.session.scalars(select(Delivery)))
+        waiting = db.session.scalar(select(Delivery).where(Delivery.status == PENDING))
+        assert statuses == [FAILED, PENDING, SENT] and waiting.content is not None
+    make.user("staff", username="demo-desk")
+    auth.sign_in("demo-desk")
+    text = page_text(client.get("/messages"))
+    assert "Failed (1)" in text and "SMTP 550: 5.1.2 Host or domain name not found" in text

@@ -108,12 +108,14 @@ def fetch_delivery(key: str) -> Delivery | None:
     return db.session.scalar(select(Delivery).where(Delivery.key == key))
 
 
-def claim(key: str, *, now: datetime) -> Delivery | None:
-    """Take a due, pending delivery for one attempt and commit, or None when it is not ours to
-    send (sent, withdrawn, claimed by another worker, not due). The conditional update is the
-    lock: of two jobs for one key, on either engine, exactly one sees its row change."""
+def claim(key: str, *, channel: str, now: datetime) -> Delivery | None:
+    """Take a due, pending delivery of `channel` for one attempt and commit, or None when it is not
+    ours to send (sent, withdrawn, claimed by another worker, not due, another channel's). The
+    conditional update is the lock: of two jobs for one key, on either engine, exactly one sees
+    its row change."""
     changed = db.session.execute(
-        update(Delivery).where(Delivery.key == key, Delivery.status == PENDING, Delivery.scheduled_for <= now)
+        update(Delivery).where(Delivery.key == key, Delivery.channel == channel, Delivery.status == PENDING,
+                               Delivery.scheduled_for <= now)
         .values(status=SENDING, attempts=Delivery.attempts + 1, attempted_at=now)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
@@ -121,8 +123,8 @@ def claim(key: str, *, now: datetime) -> Delivery | None:
 
 
 def deliver(key: str, *, mailer: Mailer, policy: RetryPolicy, now: datetime) -> Outcome:
-    """One attempt at sending `key`. No transaction is open while the server is talked to."""
-    delivery = claim(key, now=now)
+    """One attempt at sending the email `key`. No transaction is open while the server is talked to."""
+    delivery = claim(key, channel=EMAIL, now=now)
     if delivery is None:
         db.session.commit()
         return Outcome("skipped")

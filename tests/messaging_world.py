@@ -75,7 +75,7 @@ def queue_settings(backend: str, tmp_path) -> dict:
                 pytest.fail(f"{reason} (CI=true: the Redis queue must be tested)")
             pytest.skip(reason)
         return {"KI_QUEUE_URL": REDIS_URL, "KI_QUEUE_NAME": f"ki-test-{uuid.uuid4().hex}"}
-    return {"KI_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}", "KI_QUEUE_NAME": "ki-test"}
+    return {"KI_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}"}  # a file of its own
 
 
 @contextmanager

@@ -237,3 +237,32 @@ def test_the_demo_clinic_shows_a_sent_a_waiting_and_a_failed_message(app, make, 
     auth.sign_in("demo-desk")
     text = page_text(client.get("/messages"))
     assert "Failed (1)" in text and "SMTP 550: 5.1.2 Host or domain name not found" in text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_the_worker_command_sends_and_stops_gracefully_on_sigint(app, smtp, tmp_path):
+    """`flask --app wsgi worker` as make run and systemd start it: a separate process on the same
+    database and queue, huey's Consumer.run with its signal handling."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from ketamine_integration import PROJECT_ROOT
+
+    _queue(app, "test:worker-process")
+    env = {**os.environ, "KI_ENV": "testing", "SECRET_KEY": app.config["SECRET_KEY"],
+           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "KI_QUEUE_URL": app.config["KI_QUEUE_URL"],
+           "KI_MAIL_BACKEND": "smtp", "KI_SMTP_HOST": "127.0.0.1", "KI_SMTP_PORT": str(app.config["KI_SMTP_PORT"]),
+           "KI_SMTP_TLS": "none", "PYTHONPATH": str(PROJECT_ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "1",
+                               "--no-periodic"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: smtp.messages, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert "Shutting down gracefully" in output
+    assert _delivery(app, "test:worker-process").status == SENT and len(smtp.messages) == 1

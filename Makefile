@@ -17,11 +17,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-## run: install, migrate the SQLite database, load the demo clinic when empty, serve it
+## run: install, migrate the SQLite database, load the demo clinic when empty, serve it with the job
+## worker beside it (its queue a SQLite file in instance/, its mail .eml files in instance/outbox/)
 run: $(VENV)/.installed
 	$(FLASK) init-db
 	$(FLASK) demo --if-empty
-	@echo "Serving the demo clinic on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	@echo "Serving the demo clinic on http://$(HOST):$(PORT), the worker beside it (Ctrl-C stops both)"
+	@$(FLASK) worker --workers 1 & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process);

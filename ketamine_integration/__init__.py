@@ -65,6 +65,7 @@ def register_listeners() -> None:
     from .db import append_only
     from .db.events import listen_in_order
     from .experience import models as experience_models, window_store
+    from .messaging import queue as message_queue
     from .notes import models as notes_models
     from .protocols import models as protocols_models
 
@@ -92,6 +93,10 @@ def register_listeners() -> None:
         # (audit/chain.py: an earlier one would let two commits wait on each other).
         (Session, "before_commit", window_store.rewrite_on_commit),
         (Session, "before_commit", chain.chain_on_commit),
+        # Once committed, the deliveries a transaction queued get their jobs (messaging/queue.py);
+        # a rolled-back transaction's are forgotten.
+        (Session, "after_commit", message_queue.enqueue_committed),
+        (Session, "after_rollback", message_queue.forget_rolled_back),
     ])
 
 
@@ -118,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     from .home.views import bp as home_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
+    from .messaging.views import bp as messaging_bp
     from .mfa.views import bp as mfa_bp
     from .notes.views import bp as notes_bp
     from .patients.views import bp as patients_bp
@@ -126,7 +132,7 @@ def register_blueprints(app: Flask) -> None:
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
-               scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp):
+               scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp):
         app.register_blueprint(bp)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
 

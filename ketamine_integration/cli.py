@@ -1,4 +1,4 @@
-"""flask commands: init-db, demo, create-user, reset-authenticator, settings-table; feature packages add their own groups
+"""flask commands: init-db, demo, create-user, reset-authenticator, settings-table, worker; feature packages add their own groups
 (protocols, signatures, audit, backup, restore)."""
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .config import settings_table
 from .db.errors import DomainError
 from .db.types import utcnow
 from .extensions import db
+from .messaging.cli import worker_command
 from .mfa.services import enrolled_user_ids, reset_authenticator
 from .notes.cli import signatures_cli
 from .experience.window_store import windows_cli
@@ -36,6 +37,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(windows_cli)
     app.cli.add_command(settings_table_command)
+    app.cli.add_command(worker_command)
 
 
 @click.command("settings-table")

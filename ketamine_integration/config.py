@@ -47,6 +47,25 @@ def _environment(name: str) -> str:
     return name
 
 
+QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://", "unix://")
+MAIL_BACKENDS = ("file", "smtp")
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+
+
+def _queue_url(url: str | None) -> str | None:
+    if url and not url.startswith(QUEUE_SCHEMES):
+        raise ValueError(f"KI_QUEUE_URL must start with sqlite:///, redis://, rediss:// or unix://, got {url!r}")
+    return url or None
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value and value not in choices:
+            raise ValueError(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, got {value!r}")
+        return value or None
+    return AfterValidator(check)
+
+
 def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -127,6 +146,31 @@ class Settings(BaseSettings):
         "only, never by the app server. `restore` and `backup verify` need it for an encrypted backup, and "
         "while it is set refuse a plain one unless `--allow-unencrypted` is given. Keep it apart from the "
         "backups, and keep every key an old backup was made with", shown="none")
+
+    # The job queue and the mailer (issue 22): messaging/queue.py and messaging/mailer.py.
+    KI_QUEUE_URL: Annotated[str | None, AfterValidator(_queue_url)] = _setting(
+        None, "where the background job queue keeps its jobs: `sqlite:///path` (one machine) or "
+        "`redis://host:6379/0` (production, several workers); see \"Messages and the worker\"",
+        shown="`sqlite:///instance/queue.sqlite3`")
+    KI_QUEUE_MAX_ATTEMPTS: Count = _setting(
+        5, "attempts at sending one message before it is marked failed and shown to staff")
+    KI_QUEUE_RETRY_SECONDS: Count = _setting(
+        60, "wait before the second attempt; it doubles before each further one (60 s, 2, 4, 8 min)")
+    KI_MAIL_BACKEND: Annotated[str | None, _one_of("KI_MAIL_BACKEND", MAIL_BACKENDS)] = _setting(
+        None, "`smtp` sends through the SMTP server below; `file` writes each message as an `.eml` file "
+        "into `instance/outbox/` and sends nothing", shown="`smtp` in production, `file` otherwise")
+    KI_SMTP_HOST: str = _setting("localhost", "SMTP server that sends the clinic's email")
+    KI_SMTP_PORT: Count = _setting(587, "its port (587 with `starttls`, 465 with `ssl`, 25 with `none`)")
+    KI_SMTP_TLS: Annotated[str, _one_of("KI_SMTP_TLS", SMTP_TLS_MODES)] = _setting(
+        "starttls", "`starttls`, `ssl` (TLS from the first byte) or `none` (a relay on the same machine only)")
+    KI_SMTP_USER: str | None = _setting(None, "SMTP user name, when the server asks for one", shown="none")
+    KI_SMTP_PASSWORD: str | None = _setting(None, "its password", shown="none")
+    KI_SMTP_TIMEOUT_SECONDS: Count = _setting(30, "how long one SMTP conversation may wait on the server")
+    KI_MAIL_FROM: str | None = _setting(
+        None, "sender address of the clinic's messages", shown="`CLINIC_EMAIL`")
+    KI_MAIL_FROM_NAME: str | None = _setting(
+        None, "sender name patients see; keep it discreet (no treatment named)",
+        shown="`CLINIC_NAME` without its clinical words or brackets (`Harbor Light Clinic`)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -242,4 +286,6 @@ def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> 
         "PASSWORD_HASH_TIME_COST": 3,
         "PASSWORD_HASH_MEMORY_KIB": 65536,
         "TESTING": settings.KI_ENV == "testing",
+        "KI_MAIL_BACKEND": settings.KI_MAIL_BACKEND or ("smtp" if production else "file"),
+        "KI_MAIL_FROM": settings.KI_MAIL_FROM or settings.CLINIC_EMAIL,
     }

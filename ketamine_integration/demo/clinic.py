@@ -14,6 +14,7 @@ from .ahead import load_demo_booked_ahead
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
+from .messages import load_demo_messages
 from .notes import load_demo_notes
 from .week import load_demo_week
 from ..patients.services import register_patient
@@ -87,3 +88,4 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_booked_ahead(now)
     load_demo_week(now)
     load_demo_coordination(now)
+    load_demo_messages(patients, now)

@@ -66,6 +66,8 @@ PERMISSIONS = {
     "availability.keep": "Keep working hours, time off and busy calendars (one's own; anyone's with "
                          "schedule.manage)",
     "schedule.bookable": "Be booked for sessions: has working hours and time off",
+    "messages.read": "See the messages the clinic sends (to whom, what for, when, whether they arrived; never "
+                     "their content) and why a failed one failed",
 }
 
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
@@ -82,7 +84,8 @@ _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read"
 _PRESCRIBING = {"dosing.record_dose", "dosing.record_vitals", "dosing.administer", "dosing.monitor",
                 "dosing.sign", "dosing.lead"}
 _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",
-                    "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep"}
+                    "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep",
+                    "messages.read"}
 
 #: role -> the permissions it grants
 GRANTS: dict[str, frozenset[str]] = {

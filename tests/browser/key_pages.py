@@ -148,6 +148,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Prescriber worklist", lambda i: "/prescriber/", ("prescriber",)),
     KeyPage("REMS forms", lambda i: "/rems/", CLINICIANS),
     KeyPage("Staff worklist", lambda i: "/worklist", KEEPERS),
+    KeyPage("Messages", lambda i: "/messages", KEEPERS),
     KeyPage("Appointment (moved)", lambda i: f"/appointments/{i.appointment}", KEEPERS),
     KeyPage("Calendar (week)", lambda i: "/calendar", EVERYONE),
     KeyPage("Calendar (day)", lambda i: "/calendar?view=day", EVERYONE),

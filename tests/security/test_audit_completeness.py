@@ -57,6 +57,11 @@ NOT_PATIENT_DATA = {
     "backup.create": "copies the whole database from the command line, not one patient's record",
     "backup.verify": "checks a backup file against its manifest; reads no record",
     "backup.restore": "replaces the whole database from the command line",
+    # Written by the job queue's worker, not by a request (no HTTP route performs them);
+    # tests/integration/test_messaging_queue.py checks each row names its patient and no message text.
+    "message.sent": "a queued message sent by the worker; its row names the patient, never the body",
+    "message.failed": "a queued message the worker gave up on; its row names the patient",
+    "message.withdrawn": "a pending message withdrawn by the feature that queued it (reminders, on a moved session)",
 }
 
 
@@ -118,6 +123,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
 
     return {
         "patient.list": lambda: Step("staff", lambda: c.auth.client.get("/patients/?q=Fictional"), lambda: None),
+        "message.list": lambda: Step("staff", lambda: c.auth.client.get("/messages"), lambda: None),
         "patient.create": lambda: Step("staff", lambda: c.auth.post("/patients/new", {
             "given_name": "Newt", "family_name": "Fictional", "preferred_name": s, "date_of_birth": "1985-02-03",
             "emergency_contact_name": s, "emergency_contact_relationship": s, "emergency_contact_phone": "555-0100"}),

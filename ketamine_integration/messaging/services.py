@@ -1,0 +1,195 @@
+"""Queueing, sending and withdrawing deliveries: the API the features that send messages call.
+
+A caller queues a message inside its own transaction (`queue_email`); the job that sends it is
+handed to the queue only once that transaction commits (queue.enqueue_committed), so a job never
+looks for a row that is not there yet, and a rolled-back request sends nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from ..audit import services as audit
+from ..db.types import utcnow
+from ..domain.messages import retry_delay
+from ..extensions import db
+from .mailer import Attachment, Mailer, SendFailure, build_message, from_stored, sender_of, stored
+from .models import EMAIL, FAILED, FINAL, OPTED_OUT, PENDING, SENDING, SENT, WITHDRAWN, Delivery
+
+#: session.info key: delivery keys (and when to send them) to hand to the queue at commit
+TO_ENQUEUE = "messaging.to_enqueue"
+#: a delivery left `sending` this long ago belongs to a worker that stopped mid-send
+STUCK_AFTER = timedelta(minutes=15)
+#: a pending delivery this far past its time lost its job (the queue was down at commit): sent by the sweep
+LOST_AFTER = timedelta(minutes=10)
+STUCK_REASON = "the worker stopped while sending; whether the message arrived is not known"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt did: sent, skipped (not pending, or not due), retry (after `delay` s) or failed."""
+    status: str
+    delay: int | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    first_delay_seconds: int
+
+    @classmethod
+    def of(cls, config) -> RetryPolicy:
+        return cls(config["KI_QUEUE_MAX_ATTEMPTS"], config["KI_QUEUE_RETRY_SECONDS"])
+
+
+def queue_email(key: str, to: str, subject: str, body: str, *, purpose: str, patient_id: int | None = None,
+                user_id: int | None = None, appointment_id: int | None = None, send_at: datetime | None = None,
+                attachments: Iterable[Attachment] = ()) -> Delivery:
+    """Queue one email under `key`, sent at `send_at` (now when None) once the caller's transaction
+    commits. A key already queued (in any status) is left as it is and its row returned: queueing
+    is idempotent. The body is kept only until the message is sent (models.Delivery.content)."""
+    existing = fetch_delivery(key)
+    if existing is not None:
+        return existing
+    sender, sender_name = sender_of(current_app.config)
+    message = build_message(sender=sender, sender_name=sender_name, to=to, subject=subject, body=body,
+                            attachments=tuple(attachments), id_domain=current_app.config["CALENDAR_UID_DOMAIN"])
+    delivery = Delivery(key=key, channel=EMAIL, purpose=purpose, patient_id=patient_id, user_id=user_id,
+                        appointment_id=appointment_id, recipient=to, scheduled_for=send_at or utcnow(),
+                        status=PENDING, content=stored(message))
+    try:
+        with db.session.begin_nested():
+            db.session.add(delivery)
+    except IntegrityError:
+        # another transaction queued the same key meanwhile: theirs stands
+        return fetch_delivery(key)
+    db.session.info.setdefault(TO_ENQUEUE, []).append((key, delivery.scheduled_for))
+    return delivery
+
+
+def record_opted_out(key: str, *, channel: str, purpose: str, recipient: str, patient_id: int | None,
+                     appointment_id: int | None = None, now: datetime) -> Delivery:
+    """A message that was due but is not sent because the patient opted out, kept so the
+    patient page can say so."""
+    existing = fetch_delivery(key)
+    if existing is not None:
+        return existing
+    delivery = Delivery(key=key, channel=channel, purpose=purpose, patient_id=patient_id,
+                        appointment_id=appointment_id, recipient=recipient, scheduled_for=now, status=OPTED_OUT)
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def withdraw(*, purpose: str, appointment_id: int | None = None, key_prefix: str | None = None) -> int:
+    """Withdraw the pending deliveries of `purpose` for an appointment or under a key prefix
+    (a moved or cancelled session's reminders); their content is erased. Returns how many."""
+    if (appointment_id is None) == (key_prefix is None):
+        raise ValueError("withdraw by appointment_id or by key_prefix")
+    stmt = select(Delivery).where(Delivery.purpose == purpose, Delivery.status == PENDING)
+    stmt = stmt.where(Delivery.appointment_id == appointment_id) if appointment_id is not None \
+        else stmt.where(Delivery.key.startswith(key_prefix, autoescape=True))
+    withdrawn = db.session.scalars(stmt.with_for_update()).all()
+    for delivery in withdrawn:
+        delivery.status, delivery.content = WITHDRAWN, None
+        audit.record("message.withdrawn", obj=delivery, patient_id=delivery.patient_id,
+                     detail=f"{delivery.channel} {delivery.purpose}")
+    db.session.flush()
+    return len(withdrawn)
+
+
+def fetch_delivery(key: str) -> Delivery | None:
+    return db.session.scalar(select(Delivery).where(Delivery.key == key))
+
+
+def claim(key: str, *, channel: str, now: datetime) -> Delivery | None:
+    """Take a due, pending delivery of `channel` for one attempt and commit, or None when it is not
+    ours to send (sent, withdrawn, claimed by another worker, not due, another channel's). The
+    conditional update is the lock: of two jobs for one key, on either engine, exactly one sees
+    its row change."""
+    changed = db.session.execute(
+        update(Delivery).where(Delivery.key == key, Delivery.channel == channel, Delivery.status == PENDING,
+                               Delivery.scheduled_for <= now)
+        .values(status=SENDING, attempts=Delivery.attempts + 1, attempted_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return fetch_delivery(key) if changed else None
+
+
+def deliver(key: str, *, mailer: Mailer, policy: RetryPolicy, now: datetime) -> Outcome:
+    """One attempt at sending the email `key`. No transaction is open while the server is talked to."""
+    delivery = claim(key, channel=EMAIL, now=now)
+    if delivery is None:
+        db.session.commit()
+        return Outcome("skipped")
+    delivery_id, message = delivery.id, from_stored(delivery.content)
+    db.session.commit()  # the claim's read ends here: the send holds no lock
+    try:
+        mailer.send(message)
+    except SendFailure as failure:
+        return _after_failure(delivery_id, failure, policy=policy, now=utcnow())
+    delivery = db.session.get(Delivery, delivery_id)
+    delivery.status, delivery.sent_at, delivery.content, delivery.last_error = SENT, utcnow(), None, None
+    audit.record("message.sent", obj=delivery, patient_id=delivery.patient_id,
+                 detail=f"{delivery.channel} {delivery.purpose}, attempt {delivery.attempts}")
+    db.session.commit()
+    return Outcome(SENT)
+
+
+def _after_failure(delivery_id: int, failure: SendFailure, *, policy: RetryPolicy, now: datetime) -> Outcome:
+    delivery = db.session.get(Delivery, delivery_id)
+    delivery.last_error = failure.reason
+    if failure.permanent or delivery.attempts >= policy.max_attempts:
+        _fail(delivery)
+        db.session.commit()
+        return Outcome(FAILED)
+    delay = retry_delay(delivery.attempts, policy.first_delay_seconds)
+    delivery.status, delivery.scheduled_for = PENDING, now + timedelta(seconds=delay)
+    db.session.commit()
+    return Outcome("retry", delay)
+
+
+def _fail(delivery: Delivery) -> None:
+    delivery.status, delivery.content = FAILED, None
+    audit.record("message.failed", obj=delivery, patient_id=delivery.patient_id, outcome=audit.FAILURE,
+                 detail=f"{delivery.channel} {delivery.purpose}, {delivery.attempts} attempts")
+
+
+def sweep(*, now: datetime) -> list[str]:
+    """The periodic look over the deliveries: one left `sending` by a stopped worker is failed
+    with that reason (it is not sent twice: it may have arrived); returns the keys of pending
+    deliveries well past their time, whose job was lost, to be queued again."""
+    stuck = db.session.scalars(select(Delivery).where(
+        Delivery.status == SENDING, Delivery.attempted_at < now - STUCK_AFTER).with_for_update()).all()
+    for delivery in stuck:
+        delivery.last_error = STUCK_REASON
+        _fail(delivery)
+    lost = db.session.scalars(select(Delivery.key).where(
+        Delivery.status == PENDING, Delivery.scheduled_for < now - LOST_AFTER)).all()
+    db.session.commit()
+    return list(lost)
+
+
+def take_keys_to_enqueue(session) -> list[tuple[str, datetime]]:
+    return session.info.pop(TO_ENQUEUE, [])
+
+
+def fetch_messages_page(limit: int) -> tuple[list[Delivery], list[Delivery]]:
+    """The Messages page: every failed delivery (newest first), and the latest others."""
+    failed = db.session.scalars(select(Delivery).where(Delivery.status == FAILED)
+                                .options(joinedload(Delivery.patient))
+                                .order_by(Delivery.created_at.desc(), Delivery.id.desc())).all()
+    others = db.session.scalars(select(Delivery).where(Delivery.status != FAILED)
+                                .options(joinedload(Delivery.patient))
+                                .order_by(Delivery.scheduled_for.desc(), Delivery.id.desc()).limit(limit)).all()
+    return list(failed), list(others)
+
+
+__all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",
+           "fetch_messages_page", "queue_email", "record_opted_out", "sweep", "withdraw"]

@@ -1,0 +1,268 @@
+"""Issue 22, points 1 and 2: messages leave through a real job queue (huey, on SQLite and on
+Redis), sent by a real SMTP conversation (aiosmtpd in this process); a job run twice sends once;
+a refusing server is retried with back-off, then the delivery is failed and staff see why."""
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select
+
+from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.extensions import db
+from ketamine_integration.messaging import services
+from ketamine_integration.messaging.mailer import Attachment
+from ketamine_integration.messaging.models import FAILED, PENDING, SENDING, SENT, WITHDRAWN, Delivery
+from ketamine_integration.messaging.queue import queue_of
+from tests.conftest import page_text
+from tests.messaging_world import queue_settings, running_consumer, smtp_server, wait_for
+
+BODY = "Your session is on Friday 4 December at 10:00, Harbor Light, 12 Quay Street."
+ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def smtp(app, backend, tmp_path):
+    """The app sending through a real SMTP server in this process, its queue on `backend`."""
+    with smtp_server() as (inbox, port):
+        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
+                          KI_QUEUE_MAX_ATTEMPTS=3, KI_QUEUE_RETRY_SECONDS=1, **queue_settings(backend, tmp_path))
+        queue = queue_of(app)
+        try:
+            yield inbox
+        finally:
+            queue.huey.flush()
+            queue.huey.storage.close()
+
+
+def _queue(app, key: str, patient_id: int | None = None, **kwargs) -> None:
+    with app.app_context():
+        services.queue_email(key, "ada.stone@example.org", "Your appointment", BODY, purpose="reminder",
+                             patient_id=patient_id, **kwargs)
+        db.session.commit()
+
+
+def _delivery(app, key: str) -> Delivery:
+    with app.app_context():
+        delivery = services.fetch_delivery(key)
+        db.session.expunge_all()
+        return delivery
+
+
+def test_a_queued_email_arrives_through_the_worker(app, make, smtp):
+    patient = make.patient()
+    _queue(app, "test:arrives", patient, attachments=[Attachment("invite.ics", "text/calendar; method=REQUEST", ICS)])
+    with running_consumer(queue_of(app).huey):
+        wait_for(lambda: _delivery(app, "test:arrives").status == SENT)
+
+    [raw] = smtp.messages
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["To"] == "ada.stone@example.org" and message["Subject"] == "Your appointment"
+    # the discreet sender name: the clinic's name without "Ketamine" or "(demo)"
+    assert str(message["From"]) == "Harbor Light Clinic <scheduling@harbor-light.example>"
+    assert message.get_body(("plain",)).get_content().strip() == BODY
+    [invite] = list(message.iter_attachments())
+    assert invite.get_content_type() == "text/calendar" and invite.get_param("method") == "REQUEST"
+    assert invite.get_payload(decode=True) == ICS
+    delivery = _delivery(app, "test:arrives")
+    assert (delivery.attempts, delivery.content, delivery.last_error) == (1, None, None)  # body not kept
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "message.sent")).all()
+        assert (event.patient_id, event.object_id) == (patient, str(delivery.id))
+        assert "Friday" not in event.detail and "appointment" not in event.detail.lower()
+
+
+@pytest.mark.both_engines  # the claim is a conditional UPDATE: its race is the engine's
+def test_a_job_run_twice_even_at_once_sends_once(app, make, smtp):
+    _queue(app, "test:twice")
+    _queue(app, "test:twice")  # queueing the same key again is a no-op: no second job
+    queue = queue_of(app)
+    assert queue.huey.pending_count() == 1
+    queue.send_delivery("test:twice")  # the same job, queued again (a sweep, a redelivery)
+    queue.send_delivery("test:twice")
+    with running_consumer(queue.huey, workers=3):  # three workers take the three jobs at once
+        wait_for(lambda: _delivery(app, "test:twice").status == SENT and queue.huey.pending_count() == 0)
+    assert len(smtp.messages) == 1
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Delivery)) == 1
+        assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "message.sent")).all()) == 1
+
+
+def test_a_refusing_server_is_retried_with_back_off_then_failed_and_shown_to_staff(app, make, auth, client, smtp):
+    smtp.refuse_data = "451 4.3.0 Mailbox temporarily unavailable"
+    patient = make.patient(mrn="KI-000451")
+    _queue(app, "test:refused", patient)
+    with running_consumer(queue_of(app).huey):
+        wait_for(lambda: _delivery(app, "test:refused").status == FAILED)
+
+    delivery = _delivery(app, "test:refused")
+    assert delivery.attempts == 3 and len(smtp.attempts) == 3 and smtp.messages == []
+    assert delivery.last_error.startswith("SMTP 451") and delivery.content is None
+    # back-off: 1 s after the first failure, 2 s after the second (never less)
+    first_gap, second_gap = smtp.attempts[1] - smtp.attempts[0], smtp.attempts[2] - smtp.attempts[1]
+    assert first_gap >= 1 and second_gap >= 2
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "message.failed")).all()
+        assert event.patient_id == patient and event.outcome == "failure"
+
+    make.user("staff", username="desk")
+    auth.sign_in("desk")
+    response = client.get("/messages")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Failed (1)" in text and "KI-000451" in text and "SMTP 451: 4.3.0 Mailbox temporarily unavailable" in text
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "message.list")) is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_a_permanent_refusal_fails_at_the_first_attempt(app, make, smtp):
+    smtp.refuse_rcpt = "550 5.1.1 No such mailbox"
+    _queue(app, "test:no-such-mailbox")
+    huey = queue_of(app).huey
+    huey.execute(huey.dequeue())
+    delivery = _delivery(app, "test:no-such-mailbox")
+    assert (delivery.status, delivery.attempts) == (FAILED, 1)
+    assert delivery.last_error == "SMTP 550: 5.1.1 No such mailbox"
+    assert huey.scheduled_count() == 0  # not tried again
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_a_closed_port_is_retried_later_through_the_queue(app, smtp):
+    app.config.update(KI_SMTP_PORT=_closed_port(), KI_QUEUE_RETRY_SECONDS=60)
+    _queue(app, "test:closed")
+    huey = queue_of(app).huey
+    huey.execute(huey.dequeue())
+    delivery = _delivery(app, "test:closed")
+    assert (delivery.status, delivery.attempts) == (PENDING, 1)
+    assert "ConnectionRefusedError" in delivery.last_error
+    assert delivery.scheduled_for - delivery.attempted_at >= timedelta(seconds=60)
+    [retry] = huey.scheduled()  # huey holds the job until then
+    assert retry.args == ("test:closed",)
+    # the job coming back early (a duplicate) does not jump the back-off
+    huey.execute(retry)
+    assert _delivery(app, "test:closed").attempts == 1
+
+
+def _closed_port() -> int:
+    from tests.messaging_world import free_port
+    return free_port()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_a_withdrawn_delivery_is_not_sent(app, make, smtp):
+    patient = make.patient()
+    _queue(app, "reminder:appointment:7:48h:email", patient)
+    _queue(app, "reminder:appointment:70:48h:email")
+    with app.app_context():
+        assert services.withdraw(purpose="reminder", key_prefix="reminder:appointment:7:") == 1
+        db.session.commit()
+    huey = queue_of(app).huey
+    huey.execute(huey.dequeue())
+    huey.execute(huey.dequeue())
+    assert _delivery(app, "reminder:appointment:7:48h:email").status == WITHDRAWN
+    assert _delivery(app, "reminder:appointment:7:48h:email").content is None
+    assert _delivery(app, "reminder:appointment:70:48h:email").status == SENT
+    assert len(smtp.messages) == 1
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "message.withdrawn")).all()
+        assert (event.patient_id, event.detail) == (patient, "email reminder")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_a_rolled_back_transaction_queues_no_job(app, smtp):
+    with app.app_context():
+        services.queue_email("test:rolled-back", "a@example.org", "s", "b", purpose="reminder")
+        db.session.rollback()
+        assert services.fetch_delivery("test:rolled-back") is None
+    assert queue_of(app).huey.pending_count() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_a_later_message_waits_in_the_schedule(app, smtp):
+    _queue(app, "test:later", send_at=utcnow() + timedelta(hours=2))
+    # queued with its time: a worker taking it early puts it in huey's schedule until then
+    [job] = queue_of(app).huey.pending()
+    assert job.args == ("test:later",) and job.eta > utcnow().replace(tzinfo=None) + timedelta(hours=1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_the_sweep_fails_a_stuck_send_and_requeues_a_lost_job(app, smtp):
+    _queue(app, "test:stuck")
+    _queue(app, "test:lost")
+    long_ago = utcnow() - timedelta(hours=1)
+    with app.app_context():
+        stuck, lost = services.fetch_delivery("test:stuck"), services.fetch_delivery("test:lost")
+        stuck.status, stuck.attempts, stuck.attempted_at = SENDING, 1, long_ago
+        lost.scheduled_for = long_ago
+        db.session.commit()
+        assert services.sweep(now=utcnow()) == ["test:lost"]
+        assert services.fetch_delivery("test:stuck").status == FAILED
+        assert services.fetch_delivery("test:stuck").last_error == services.STUCK_REASON
+
+
+def test_the_development_mailer_writes_eml_files_to_the_outbox(app, tmp_path):
+    app.config.update(KI_MAIL_BACKEND="file", KI_QUEUE_URL=f"sqlite:///{tmp_path / 'q.sqlite3'}")
+    _queue(app, "test:outbox")
+    huey = queue_of(app).huey
+    huey.execute(huey.dequeue())
+    [eml] = (tmp_path / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message.get_body(("plain",)).get_content().strip() == BODY
+    assert _delivery(app, "test:outbox").status == SENT
+
+
+@pytest.mark.parametrize("role, status", [("staff", 200), ("admin", 200), ("therapist", 403), ("prescriber", 403),
+                                          ("nurse", 403)])
+def test_only_staff_and_admins_see_the_messages(app, make, auth, client, role, status):
+    make.user(role, username=f"the-{role}")
+    auth.sign_in(f"the-{role}")
+    assert client.get("/messages").status_code == status
+
+
+@pytest.mark.demo_clinic
+def test_the_demo_clinic_shows_a_sent_a_waiting_and_a_failed_message(app, make, auth, client):
+    with app.app_context():
+        statuses = sorted(d.status for d in db.session.scalars(select(Delivery)))
+        waiting = db.session.scalar(select(Delivery).where(Delivery.status == PENDING))
+        assert statuses == [FAILED, PENDING, SENT] and waiting.content is not None
+    make.user("staff", username="demo-desk")
+    auth.sign_in("demo-desk")
+    text = page_text(client.get("/messages"))
+    assert "Failed (1)" in text and "SMTP 550: 5.1.2 Host or domain name not found" in text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_the_worker_command_sends_and_stops_gracefully_on_sigint(app, smtp, tmp_path):
+    """`flask --app wsgi worker` as make run and systemd start it: a separate process on the same
+    database and queue, huey's Consumer.run with its signal handling."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from ketamine_integration import PROJECT_ROOT
+
+    _queue(app, "test:worker-process")
+    env = {**os.environ, "KI_ENV": "testing", "SECRET_KEY": app.config["SECRET_KEY"],
+           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "KI_QUEUE_URL": app.config["KI_QUEUE_URL"],
+           "KI_MAIL_BACKEND": "smtp", "KI_SMTP_HOST": "127.0.0.1", "KI_SMTP_PORT": str(app.config["KI_SMTP_PORT"]),
+           "KI_SMTP_TLS": "none", "PYTHONPATH": str(PROJECT_ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "1",
+                               "--no-periodic"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: smtp.messages, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert "Shutting down gracefully" in output
+    assert _delivery(app, "test:worker-process").status == SENT and len(smtp.messages) == 1

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from ..bookings.models import Appointment
+from ..bookings.models import CANCELLED, Appointment
 from ..clinic_settings.models import ClinicSetting
 from ..db.errors import DomainError
 from ..db.locking import locked_row
@@ -68,7 +68,7 @@ def _link(appointment: Appointment, template: str | None) -> str | None:
 def video_link(appointment: Appointment) -> str | None:
     """The video link of a telehealth session: the clinician's own room, else the clinic's template
     filled in with the session's code; None in person, cancelled, or with neither set."""
-    if appointment.modality != TELEHEALTH or appointment.status == "cancelled":
+    if appointment.modality != TELEHEALTH or appointment.status == CANCELLED:
         return None
     return _link(appointment, None if appointment.clinician.video_room_url else clinic_template())
 
@@ -76,7 +76,7 @@ def video_link(appointment: Appointment) -> str | None:
 def row_link(row, template: str | None) -> str | None:
     """The link of a session read as columns (calendars' event rows: modality, status, video_token,
     clinician_id, clinician, video_room_url), with the clinic's template read once by the caller."""
-    if row.status == "cancelled":
+    if row.status == CANCELLED:
         return None
     return video_links.video_link(telehealth=row.modality == TELEHEALTH, token=row.video_token,
                                   room_url=row.video_room_url, template=template,
@@ -87,7 +87,7 @@ def video_links_of(appointments: Iterable[Appointment], *, viewer_id: int | None
     """By appointment id, the links of the sessions among `appointments` that have one (of
     `viewer_id`'s own sessions only, when given: a page shows a link to the session's clinician).
     The template is read once, and only when a session needs it."""
-    wanted = [a for a in appointments if a.modality == TELEHEALTH and a.status != "cancelled"
+    wanted = [a for a in appointments if a.modality == TELEHEALTH and a.status != CANCELLED
               and (viewer_id is None or a.clinician_id == viewer_id)]
     if not wanted:
         return {}

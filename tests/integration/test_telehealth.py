@@ -225,3 +225,21 @@ def test_links_stay_out_of_feeds_and_invitations_until_the_admin_lets_them_in(cl
     assert invited.url.value == link
     [row] = [r for r in make.audit_rows(action="settings.telehealth") if r.detail.endswith("on")]
     assert row.detail == "template set; links in feeds on"
+
+
+# -- the demo clinic -----------------------------------------------------------------------
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_clinics_telehealth_sessions_have_links(app, make):
+    from ketamine_integration.demo.clinic import DEMO_VIDEO_ROOMS, DEMO_VIDEO_TEMPLATE
+
+    def links():
+        sessions = db.session.scalars(select(Appointment).where(Appointment.modality == "telehealth",
+                                                                Appointment.status != "cancelled")).all()
+        return [(a.clinician.username, a.video_token, video_link(a)) for a in sessions]
+    found = make.query(links)
+    assert found, "the demo has telehealth sessions"
+    for username, token, link in found:
+        expected = DEMO_VIDEO_ROOMS.get(username) or DEMO_VIDEO_TEMPLATE.format(appointment=token)
+        assert link == expected, username
+    assert {u for u, _t, _l in found} - set(DEMO_VIDEO_ROOMS), "a session on the clinic's template"

@@ -140,14 +140,16 @@ def _event_rows(*conditions) -> list:
 
 
 def feed_events(user: User, now: datetime, *, identity: str) -> list[CalendarEvent]:
-    """The events of `user`'s feed: their own sessions, or the clinic's for staff and admin; with
-    telehealth sessions' video links only where the admin put links into feeds (off by default)."""
+    """The events of `user`'s feed: their own sessions, or the clinic's for staff and admin; with the
+    video links of `user`'s own telehealth sessions only where the admin put links into feeds (off
+    by default; a link is its clinician's, on pages as in feeds)."""
     conditions = [Appointment.starts_at >= now - FEED_PAST, Appointment.starts_at < now + FEED_AHEAD]
     wide = clinic_wide(user)
     if not wide:
         conditions.append(Appointment.clinician_id == user.id)
     links = _link_maker()
-    return [calendar_event(row, identity=identity, with_clinician=wide, video_url=links(row))
+    return [calendar_event(row, identity=identity, with_clinician=wide,
+                           video_url=links(row) if row.clinician_id == user.id else None)
             for row in _event_rows(*conditions)]
 
 

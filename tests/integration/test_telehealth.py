@@ -217,9 +217,12 @@ def test_links_stay_out_of_feeds_and_invitations_until_the_admin_lets_them_in(cl
     assert "video.example.org" not in invite
     auth.logout()
 
+    staff_path = _feed_path(auth, client, "desk")
     _set_template(auth, in_feeds=True)
     event = _event(client.get(path).get_data(as_text=True))
     assert event.url.value == link and link in event.description.value
+    # the clinic-wide feed of staff holds the session, not its clinician's link
+    assert "video.example.org" not in client.get(staff_path).get_data(as_text=True)
     auth.sign_in("desk")
     invited = _event(client.get(f"/appointments/{appointment}/invite.ics").get_data(as_text=True))
     assert invited.url.value == link

@@ -41,6 +41,13 @@ class UserForm(FlaskForm):
     credentials = StringField("Further credentials", validators=[Optional(), Length(max=40)],
                               description="Shown after the licence type, e.g. PMHNP-BC.")
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
+    # checked by the service (https, no placeholders, length: domain/video_links.py); a far longer
+    # paste is refused here first
+    video_room_url = StringField("Own video room (telehealth)", validators=[Optional(), Length(max=1000)],
+                                 render_kw={"autocomplete": "off", "inputmode": "url", "spellcheck": "false"},
+                                 description="An https:// address of this clinician's own room on the clinic's "
+                                             "video service, used for all their telehealth sessions. Leave empty "
+                                             "to give each session its own room from the clinic's address template.")
     roles = MultiCheckboxField("Roles", choices=options(ROLE_LABELS.items()),
                                validators=[InputRequired(message="Choose at least one role.")])
     active = BooleanField("Account active", default=True,

@@ -11,6 +11,7 @@ from ..audit import services as audit
 from ..audit.models import DENIED, FAILURE, AuditEvent
 from ..db.types import utcnow
 from ..db.errors import DomainError
+from ..domain.video_links import BadVideoAddress, check_room_url
 from ..extensions import db
 from . import passwords, second_step, throttle
 from .models import ADMIN, LICENCE_TYPES, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
@@ -96,18 +97,30 @@ def _check_licence_type(licence_type: str | None) -> None:
         raise DomainError({"licence_type": "Choose a licence type from the list, or none."})
 
 
+def _room_url(url: str | None) -> str | None:
+    """A clinician's own video room as kept (None: none; telehealth), or DomainError on its field."""
+    if not (url or "").strip():
+        return None
+    try:
+        return check_room_url(url)
+    except BadVideoAddress as bad:
+        raise DomainError({"video_room_url": str(bad)}) from None
+
+
 def create_user(*, username: str, full_name: str, password: str, roles, credentials=None,
-                email=None, active: bool = True, licence_type=None, licence_number=None) -> User:
+                email=None, active: bool = True, licence_type=None, licence_number=None,
+                video_room_url=None) -> User:
     username = username.strip().lower()
     _check_username_free(username)
     _check_licence_type(licence_type)
+    room_url = _room_url(video_room_url)
     problem = passwords.password_problem(password, username)
     if problem:
         raise DomainError({"password": problem})
     user = User(username=username, full_name=full_name.strip(), credentials=credentials or None,
                 licence_type=licence_type or None, licence_number=(licence_number or "").strip() or None,
                 email=email or None, password_hash=passwords.hash_password(password),
-                active=active)
+                active=active, video_room_url=room_url)
     user.set_roles(roles)
     db.session.add(user)
     db.session.flush()
@@ -116,7 +129,7 @@ def create_user(*, username: str, full_name: str, password: str, roles, credenti
 
 def update_user(user: User, *, acting_user: User, username: str, full_name: str, roles,
                 credentials=None, email=None, active: bool = True, licence_type=None,
-                licence_number=None) -> str | None:
+                licence_number=None, video_room_url=None) -> str | None:
     """Apply an admin's edit; returns the role change as the audit row's detail (None: no change)."""
     username = username.strip().lower()
     before = user.roles
@@ -124,6 +137,7 @@ def update_user(user: User, *, acting_user: User, username: str, full_name: str,
         _check_own_account(before, set(roles), active)
     _check_username_free(username, user.id)
     _check_licence_type(licence_type)
+    user.video_room_url = _room_url(video_room_url)
     user.username, user.full_name = username, full_name.strip()
     user.credentials, user.email = credentials or None, email or None
     user.licence_type, user.licence_number = licence_type or None, (licence_number or "").strip() or None

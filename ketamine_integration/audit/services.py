@@ -60,6 +60,7 @@ ACTIONS = {
     "settings.session_type": "Changed a session type's default length",
     "settings.calendar": "Changed what calendar feeds show",
     "settings.file_names": "Changed what patient documents' file names carry",
+    "settings.telehealth": "Changed the telehealth link settings",
     "calendar.feed_create": "Created a calendar feed address",
     "calendar.feed_revoke": "Revoked a calendar feed address",
     "calendar.feed_read": "A calendar feed was read",

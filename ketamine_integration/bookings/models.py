@@ -2,6 +2,7 @@
 clinicians' hours. Dosing plans (experience) and integration sessions (scheduling) both book here."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, time
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
@@ -37,6 +38,11 @@ _OUTCOME_LIST = ", ".join(f"'{o}'" for o in OUTCOMES)
 #: an outcome agrees with the status it leaves (rows from before migration 0028 were filled in by it)
 OUTCOME_MATCHES_STATUS = ("outcome IS NULL OR (outcome = status AND status IN ('attended', 'no_show')) "
                           "OR (outcome IN ('late_cancelled', 'clinic_cancelled') AND status = 'cancelled')")
+
+
+def new_video_token() -> str:
+    """128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
 
 
 class Appointment(db.Model):
@@ -80,6 +86,11 @@ class Appointment(db.Model):
     #: booking is checked against the window the dose then has (experience.provisional); kept after
     #: signing, as what the booking was made for (migration 0029)
     booked_for_dose_id: Mapped[int | None] = mapped_column(ForeignKey("dosing_sessions.id"))
+    #: the random code of a telehealth session's video room ({appointment} in the clinic's address
+    #: template): unguessable, unlike the id, and kept when the session moves. Given to every new
+    #: appointment; those from before migration 0034 have one if they were telehealth then
+    video_token: Mapped[str | None] = mapped_column(String(32), index=True, unique=True,
+                                                     default=new_video_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1)

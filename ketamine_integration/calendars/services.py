@@ -22,6 +22,7 @@ from ..busy_times.models import CalendarImport, ImportedBusy
 from ..db.clinic_time import clinic_zone
 from ..db.locking import lock_row, locked_row
 from ..clinic_settings.models import ClinicSetting
+from ..telehealth import services as telehealth
 from .models import FEED_IDENTITY, CalendarFeed
 
 #: what a feed carries: this far back and this far ahead
@@ -123,7 +124,8 @@ def _event_rows(*conditions) -> list:
                 .correlate(Appointment).scalar_subquery())
     return db.session.execute(
         select(Appointment.id, Appointment.kind, Appointment.status, Appointment.starts_at, Appointment.ends_at,
-               Appointment.created_at, Patient.given_name, Patient.family_name,
+               Appointment.created_at, Appointment.modality, Appointment.video_token, Appointment.clinician_id,
+               User.video_room_url, Patient.given_name, Patient.family_name,
                # a feed event names the dosing session's number, never its clinical record
                DosingSession.sequence, Room.name.label("room"), User.full_name.label("clinician"),
                User.licence_type.label("clinician_licence"),
@@ -138,24 +140,40 @@ def _event_rows(*conditions) -> list:
 
 
 def feed_events(user: User, now: datetime, *, identity: str) -> list[CalendarEvent]:
-    """The events of `user`'s feed: their own sessions, or the clinic's for staff and admin."""
+    """The events of `user`'s feed: their own sessions, or the clinic's for staff and admin; with the
+    video links of `user`'s own telehealth sessions only where the admin put links into feeds (off
+    by default; a link is its clinician's, on pages as in feeds)."""
     conditions = [Appointment.starts_at >= now - FEED_PAST, Appointment.starts_at < now + FEED_AHEAD]
     wide = clinic_wide(user)
     if not wide:
         conditions.append(Appointment.clinician_id == user.id)
-    return [calendar_event(row, identity=identity, with_clinician=wide) for row in _event_rows(*conditions)]
+    links = _link_maker()
+    return [calendar_event(row, identity=identity, with_clinician=wide,
+                           video_url=links(row) if row.clinician_id == user.id else None)
+            for row in _event_rows(*conditions)]
 
 
 def appointment_event(appointment: Appointment, *, identity: str) -> CalendarEvent:
-    """The event an invitation for `appointment` carries (the same as its feed event)."""
-    return calendar_event(_event_rows(Appointment.id == appointment.id)[0], identity=identity, with_clinician=False)
+    """The event an invitation for `appointment` carries (the same as its feed event, its video link
+    under the same setting)."""
+    row = _event_rows(Appointment.id == appointment.id)[0]
+    return calendar_event(row, identity=identity, with_clinician=False, video_url=_link_maker()(row))
+
+
+def _link_maker():
+    """What gives an event row its video link: nothing unless the clinic lets links into calendars
+    (telehealth: a feed is read without a login wherever its address went)."""
+    if not telehealth.links_in_feeds():
+        return lambda row: None
+    template = telehealth.clinic_template()
+    return lambda row: telehealth.row_link(row, template)
 
 
 def initials(given_name: str, family_name: str) -> str:
     return "".join(f"{name.strip()[:1].upper()}." for name in (given_name, family_name) if name.strip())
 
 
-def calendar_event(row, *, identity: str, with_clinician: bool) -> CalendarEvent:
+def calendar_event(row, *, identity: str, with_clinician: bool, video_url: str | None = None) -> CalendarEvent:
     """What may leave the clinic about an appointment (a row of _event_rows): type, initials at
     most, place, status."""
     label = KINDS[row.kind]
@@ -170,7 +188,8 @@ def calendar_event(row, *, identity: str, with_clinician: bool) -> CalendarEvent
         status="CANCELLED" if row.status == CANCELLED else "CONFIRMED",
         starts_at=row.starts_at, ends_at=row.ends_at, summary=summary,
         location=row.room or "Telehealth",
-        last_modified=row.last_change or row.created_at, created=row.first_change or row.created_at)
+        last_modified=row.last_change or row.created_at, created=row.first_change or row.created_at,
+        video_url=video_url)
 
 
 def organizer() -> Person:

@@ -18,6 +18,7 @@ from .messages import load_demo_messages
 from .notes import load_demo_notes
 from .week import load_demo_week
 from ..patients.services import register_patient
+from ..telehealth.services import save_settings as save_telehealth_settings
 
 DEMO_PASSWORD = "harbor-light-demo-2026"
 DEMO_SEED = 20261121
@@ -36,6 +37,10 @@ DEMO_USERS = (
     ("nurse1", "Marigold Pennyroyal", "RN", "DEMO-RN-7781", None, (NURSE,)),
     ("nurse2", "Tobin Larchmont", "RN", "DEMO-RN-7782", None, (NURSE,)),
 )
+#: telehealth links (README, Telehealth links): the clinic's template gives each session a room;
+#: one therapist has their own room. example.org is reserved for examples (RFC 2606)
+DEMO_VIDEO_TEMPLATE = "https://video.example.org/harbor-light/{appointment}"
+DEMO_VIDEO_ROOMS = {"therapist2": "https://video.example.org/rooms/ellis-marrowby"}
 
 GIVEN = ("Alder", "Briar", "Cove", "Dune", "Ember", "Fern", "Gale", "Harbor", "Isle", "Jasper",
          "Kestrel", "Linden", "Moss", "Nettle", "Oriel", "Pike", "Quarry", "Rook", "Sorrel",
@@ -61,7 +66,9 @@ def load_demo_clinic(now: datetime) -> None:
         users[username] = create_user(username=username, full_name=full_name, password=DEMO_PASSWORD,
                                       roles=roles, credentials=credentials, licence_type=licence_type,
                                       licence_number=licence_number,
-                                      email=f"{username}@clinic.example.org")
+                                      email=f"{username}@clinic.example.org",
+                                      video_room_url=DEMO_VIDEO_ROOMS.get(username))
+    save_telehealth_settings(template=DEMO_VIDEO_TEMPLATE, in_feeds=False, by_id=users["admin"].id)
     therapists = [u for u in users.values() if u.has_role(THERAPIST)]
     prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]
     # both nurses on every care team: they monitor the demo's dosing sessions (demo/courses.py),

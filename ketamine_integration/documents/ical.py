@@ -31,6 +31,8 @@ class CalendarEvent:
     #: when the event last changed (UTC)
     last_modified: datetime
     created: datetime
+    #: a telehealth session's video link, only where the clinic lets links into calendars
+    video_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def _event(item: CalendarEvent, zone: ZoneInfo, stamp: datetime) -> Event:
     event.add("dtend", _local_or_utc(item.ends_at, zone))
     event.add("summary", item.summary)
     event.add("location", item.location)
+    if item.video_url:
+        event.add("url", item.video_url)
+        event.add("description", f"Join video: {item.video_url}")
     event.add("transp", "TRANSPARENT" if item.status == "CANCELLED" else "OPAQUE")
     event.add("class", "CONFIDENTIAL")
     return event

@@ -58,7 +58,8 @@ def home_sessions(user: User, now: datetime) -> HomeSessions | None:
         return None
     today = now.astimezone(clinic_zone()).date()
     grid = time_grid(today, today + timedelta(days=1), now=now, clinician_id=scope.clinician_id,
-                     patient_ids=scope.patient_ids, kind=kind, with_cancelled=False)
+                     patient_ids=scope.patient_ids, kind=kind, with_cancelled=False,
+                     viewer_id=user.id)
     mine = [b.entry for b in grid.columns[0].blocks if user.can("notes.write") and b.entry.clinician_id == user.id
             and b.entry.kind in NOTE_KINDS and b.entry.course_id is not None]
     found = _notes_of(user, today, mine)

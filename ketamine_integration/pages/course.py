@@ -45,6 +45,7 @@ from ..bookings.booking import integration_sessions
 from ..scheduling.after_series import after_series_sessions, course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
+from ..telehealth.services import video_links_of
 from ..db.clinic_time import clinic_today, clinic_zone, to_clinic
 from ..db.types import utcnow
 from ..domain.phases import Phase
@@ -107,7 +108,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
         **clinical_parts,
-        appointments=appointments, booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
+        appointments=appointments, video_links=video_links_of(appointments, viewer_id=current_user.id),
+        booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held")), status

@@ -15,6 +15,7 @@ from ..db.clinic_time import clinic_today, clinic_zone
 from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
+from ..telehealth.services import video_links_of
 from ..web.forms import parse_id
 
 VIEWS = {"week": "Week", "day": "Day"}
@@ -42,6 +43,8 @@ class Entry:
     state: str
     #: the dosing session it is the appointment of (its record), or None
     dosing_session_id: int | None = None
+    #: a telehealth session's video link, on the viewer's own sessions only (telehealth.services)
+    video_url: str | None = None
 
     @property
     def state_words(self) -> str:
@@ -89,10 +92,11 @@ def period(day: date, view: str) -> tuple[date, date]:
 
 def entries(first: date, last: date, *, clinician_id: int | None = None, room_id: int | None = None,
             patient_ids: Select | None = None, kind: str | None = None, now: datetime,
-            with_cancelled: bool = True) -> list[Entry]:
+            with_cancelled: bool = True, viewer_id: int | None = None) -> list[Entry]:
     """The appointments of the period, of one clinician, room, kind or set of patients (a subquery
     of ids), each in its state at `now`, the cancelled ones (ahead of time or late, by either side)
-    unless with_cancelled is False: one query, however many."""
+    unless with_cancelled is False: one query, however many (and one for the clinic's video address
+    template when a session of `viewer_id`'s needs it: a link is shown to the session's clinician)."""
     zone = clinic_zone()
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
@@ -110,10 +114,12 @@ def entries(first: date, last: date, *, clinician_id: int | None = None, room_id
         stmt = stmt.where(Appointment.patient_id.in_(patient_ids))
     if not with_cancelled:
         stmt = stmt.where(Appointment.status != CANCELLED)
+    found = db.session.scalars(stmt).unique().all()
+    links = video_links_of(found, viewer_id=viewer_id) if viewer_id is not None else {}
     return [Entry(a.id, a.starts_at, a.ends_at, a.kind, _label(a), a.patient.display_name, a.clinician_id,
                   a.clinician.display_name, a.room_id, a.room.name if a.room else "Telehealth", a.course_id,
-                  a.state(now), a.dosing_session_id)
-            for a in db.session.scalars(stmt).unique()]
+                  a.state(now), a.dosing_session_id, links.get(a.id))
+            for a in found]
 
 
 def _label(appointment: Appointment) -> str:

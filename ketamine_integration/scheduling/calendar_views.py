@@ -19,6 +19,7 @@ from ..db.clinic_time import to_clinic
 from ..db.types import utcnow
 from ..patients.access import load_patient_record
 from ..patients.services import clinician_choices
+from ..telehealth.services import video_link
 from ..web import access
 from ..web.routes import Routes
 from .calendar import GROUPS, VIEWS, Filters, calendar_scope
@@ -44,7 +45,7 @@ def calendar_view():
     grid = time_grid(first, last, now=utcnow(), by="day" if filters.view == "week" else filters.by,
                      clinician_id=scope.clinician_id, room_id=filters.room_id, kind=filters.kind,
                      patient_ids=scope.patient_ids, offer_slots=current_user.can("schedule.book"),
-                     slot_minutes=slot_minutes)
+                     slot_minutes=slot_minutes, viewer_id=current_user.id)
     audit.record("patient.list", detail=f"calendar; {grid.sessions} sessions")
     # the booking comes back to this view, these filters and the day booked (pages/course.py book_session)
     slot_args = {"kind": slot_kind, "calendar": urlencode(filters.args())}
@@ -64,5 +65,7 @@ def appointment_detail(appointment_id: int):
     appointment = load_patient_record(Appointment, appointment_id, clinical=False)
     audit.record("appointment.view", obj=appointment, patient_id=appointment.patient_id)
     day = to_clinic(appointment.starts_at).date()
-    return render_template("scheduling/appointment.html", a=appointment, now=utcnow(),
+    # the video link goes to the session's clinician (telehealth: README, Telehealth links)
+    video_url = video_link(appointment) if appointment.clinician_id == current_user.id else None
+    return render_template("scheduling/appointment.html", a=appointment, now=utcnow(), video_url=video_url,
                            calendar_args={"date": day.isoformat(), "view": "day", "by": "clinician"})

@@ -188,19 +188,21 @@ class _Free:
 
 def time_grid(first: date, last: date, *, now: datetime, by: str = "day", clinician_id: int | None = None,
               room_id: int | None = None, kind: str | None = None, patient_ids: Select | None = None,
-              offer_slots: bool = False, slot_minutes: int = SLOT_MINUTES, with_cancelled: bool = True) -> TimeGrid:
+              offer_slots: bool = False, slot_minutes: int = SLOT_MINUTES, with_cancelled: bool = True,
+              viewer_id: int | None = None) -> TimeGrid:
     """The grid of `first` to `last` (by "day"), or of `first` alone by "clinician" or "room".
 
     clinician_id, room_id, kind, patient_ids: only those sessions (and, for a clinician, only their
     free time). offer_slots: look for free slots (for a user who may book): a therapist's free time,
     in a free room, for a session of `slot_minutes` (the length of the session type a slot books).
-    with_cancelled: show cancelled sessions too. Where more sessions overlap than a column shows
+    with_cancelled: show cancelled sessions too. viewer_id: whose own telehealth sessions carry their
+    video link (calendar.entries). Where more sessions overlap than a column shows
     readably side by side, the rest are one "+k more". The queries are the same however many
     sessions there are."""
     zone = clinic_zone()
     period = Interval(datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone))
     found = entries(first, last, clinician_id=clinician_id, room_id=room_id, patient_ids=patient_ids, kind=kind,
-                    now=now, with_cancelled=with_cancelled)
+                    now=now, with_cancelled=with_cancelled, viewer_id=viewer_id)
     therapists = {user_id: name for user_id, name, _roles in user_choices(THERAPIST)}
     rooms = active_rooms()
     # whose hours the grid is about: the clinician asked for, else every therapist of the clinic

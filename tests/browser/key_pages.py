@@ -173,6 +173,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Rooms", lambda i: "/rooms/", ("admin",)),
     KeyPage("Session types", lambda i: "/session-types/", ("admin",)),
     KeyPage("Theme vocabulary", lambda i: "/themes/", ("admin",)),
+    KeyPage("Telehealth links", lambda i: "/settings/telehealth", ("admin",)),
     KeyPage("Audit log", lambda i: "/audit/", ("admin",)),
 )
 

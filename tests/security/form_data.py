@@ -107,6 +107,7 @@ FORMS = {
     "calendars.feed_revoke": _nothing,
     "calendars.feed_settings": lambda w, t, r: {"identity": "none"},
     "clinic_settings.file_names_setting": lambda w, t, r: {"file_names": "mrn"},
+    "telehealth.telehealth_settings": lambda w, t, r: {"template": "https://video.example.org/{appointment}"},
     "coordination.course_coordination": lambda w, t, r: {
         "recipient": str(t.prescriber),
         "priority": "routine",

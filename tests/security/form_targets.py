@@ -68,6 +68,8 @@ TARGETS: dict[str, list[Target]] = {
                                                 lambda c: {"identity": "initials"})],
     "clinic_settings.forms.FileNamesForm": [Target("admin", lambda c: "/settings/file-names",
                                                    lambda c: {"file_names": "mrn"})],
+    "telehealth.forms.TelehealthSettingsForm": [Target("admin", lambda c: "/settings/telehealth", lambda c: {
+        "template": "https://video.example.org/{appointment}", "in_feeds": "y"})],
     "busy_times.forms.CalendarImportForm": [Target(
         "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
         lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],

@@ -47,6 +47,7 @@ NOT_PATIENT_DATA = {
     "settings.session_type": "a clinic setting",
     "settings.calendar": "a clinic setting",
     "settings.file_names": "a clinic setting",
+    "settings.telehealth": "a clinic setting",
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
     "calendar.feed_revoke": "ends the user's own feed address",
     "audit.view": "the admin reading the audit trail itself",

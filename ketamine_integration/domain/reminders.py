@@ -30,6 +30,14 @@ def clinical_words_in(text: str) -> list[str]:
     return [m.group(1).lower() for m in _TERM.finditer(text or "")]
 
 
+def discreet_name(clinic_name: str) -> str:
+    """The clinic's name with its clinical words taken out ("Harbor Light Ketamine Clinic" ->
+    "Harbor Light Clinic"): the sender name until the clinic chooses one."""
+    name = " ".join(_TERM.sub(" ", clinic_name or "").split())
+    name = re.sub(r"\(\s*\)", "", name).strip(" -,&")
+    return " ".join(name.split()) or "Your clinic"
+
+
 #: the neutral name of any appointment, unless the clinic chooses a wording for its kind
 DEFAULT_WORDING = "your appointment"
 #: bounds of a kind's reminder offsets: how many, and how far before the start each may be

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ketamine_integration.domain.reminders import (
-    CLINICAL_TERMS, ClinicalWordInMessage, QuietHours, clinical_words_in, format_offsets, parse_offsets,
+    CLINICAL_TERMS, ClinicalWordInMessage, QuietHours, clinical_words_in, discreet_name, format_offsets, parse_offsets,
     parse_quiet_hours, reminder_message, reminder_times,
 )
 
@@ -184,3 +184,14 @@ def test_a_message_with_a_clinical_word_is_refused(field, value):
     args[field] = value
     with pytest.raises(ClinicalWordInMessage):
         reminder_message(**args)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Harbor Light Ketamine Clinic (demo)", "Harbor Light Clinic (demo)"),   # the treatment taken out
+    ("Oak Street Psychiatry & Ketamine", "Oak Street"),                       # trailing joiner dropped
+    ("Ketamine Therapy", "Your clinic"),                                      # nothing left: a neutral name
+    ("Riverside Health", "Riverside Health"),                                 # already discreet
+])
+def test_discreet_name(name, expected):
+    assert discreet_name(name) == expected
+    assert clinical_words_in(discreet_name(name)) == []

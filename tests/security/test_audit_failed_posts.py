@@ -34,6 +34,7 @@ NO_PATIENT = {
     ("calendars.forms.FeedForm", 1): "the user's own feed address",
     ("calendars.forms.FeedIdentityForm", 0): "a clinic setting",
     ("clinic_settings.forms.FileNamesForm", 0): "a clinic setting",
+    ("reminders.forms.ReminderSettingsForm", 0): "a clinic setting",
     ("busy_times.forms.CalendarImportForm", 0): "a clinician's busy time (its page shows no patient)",
     ("patients.forms.PatientForm", 0): "registering: a refused registration re-renders only what was typed; "
                                        "no patient exists yet to name",

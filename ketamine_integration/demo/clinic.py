@@ -15,6 +15,7 @@ from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
 from .notes import load_demo_notes
+from .reminders import load_demo_reminders
 from .week import load_demo_week
 from ..patients.services import register_patient
 
@@ -87,3 +88,4 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_booked_ahead(now)
     load_demo_week(now)
     load_demo_coordination(now)
+    load_demo_reminders(users, patients)

@@ -214,3 +214,20 @@ def test_only_the_admin_keeps_reminder_settings(world, auth, client, username):
     auth.sign_in(username)
     assert client.get("/settings/reminders").status_code == 403
     assert auth.post("/settings/reminders", _settings()).status_code == 403
+
+
+def _demo_reminders():
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.reminders.consent import current_consents
+    states = {p.mrn: {c.channel: (c.granted, c.latest is not None) for c in current_consents(p)}
+              for p in db.session.scalars(select(Patient))}
+    return states, reminder_settings()
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_clinic_has_consents_an_opt_out_and_discreet_settings(app, make):
+    states, settings = make.query(_demo_reminders)
+    assert states["DEMO-0001"] == {"email": (True, True), "sms": (True, True)}      # email and SMS
+    assert states["DEMO-0006"] == {"email": (False, False), "sms": (False, False)}  # never asked
+    assert states["DEMO-0008"] == {"email": (False, True), "sms": (False, True)}    # opted out of everything
+    assert settings.sender == "Harbor Light" and settings.rules["dosing"].wording == "your extended appointment"

@@ -109,19 +109,29 @@ def _check_general(values: dict, errors: dict) -> None:
         errors["clinic_phone"] = "Write a phone number: digits, spaces, + ( ) - and dots only."
 
 
-def _check_kind(kind: str, rule: dict, errors: dict) -> KindRule | None:
+def _check_offsets(kind: str, text: str, errors: dict) -> list[timedelta] | None:
     try:
-        offsets = parse_offsets(rule.get("offsets") or "")
+        return parse_offsets(text or "")
     except ValueError as err:
         errors[f"{kind}-offsets"] = str(err)
-        offsets = None
-    channels = tuple(c for c in CHANNELS if c in (rule.get("channels") or ()))
-    if set(rule.get("channels") or ()) - set(CHANNELS):
+        return None
+
+
+def _check_channels(kind: str, offsets: list[timedelta] | None, chosen, errors: dict) -> tuple[str, ...]:
+    """The chosen channels in CHANNELS order; times without a channel, or channels without times, are refused."""
+    channels = tuple(c for c in CHANNELS if c in (chosen or ()))
+    if set(chosen or ()) - set(CHANNELS):
         errors[f"{kind}-channels"] = "Choose email, text message, or both."
     elif offsets and not channels:
         errors[f"{kind}-channels"] = "Choose how these reminders go, or leave the times empty for none."
     elif offsets == [] and channels:
         errors[f"{kind}-offsets"] = "Give when reminders go (e.g. 48h, 2h), or untick the channels for none."
+    return channels
+
+
+def _check_kind(kind: str, rule: dict, errors: dict) -> KindRule | None:
+    offsets = _check_offsets(kind, rule.get("offsets"), errors)
+    channels = _check_channels(kind, offsets, rule.get("channels"), errors)
     wording = " ".join((rule.get("wording") or "").split())
     if not _too_long(f"{kind}-wording", wording, errors):
         _discreet(f"{kind}-wording", wording, errors, "The wording")

@@ -145,6 +145,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
                             {"recipient": str(i.prescriber), "questions": "Is the spacing still right?"})),
     KeyPage("Releases of information", lambda i: f"/patients/{i.patient}/releases",
             ("admin", "staff", "therapist", "prescriber")),
+    KeyPage("Contact consent", lambda i: f"/patients/{i.patient}/contact-consent", ("staff", "therapist")),
     KeyPage("Prescriber worklist", lambda i: "/prescriber/", ("prescriber",)),
     KeyPage("REMS forms", lambda i: "/rems/", CLINICIANS),
     KeyPage("Staff worklist", lambda i: "/worklist", KEEPERS),
@@ -171,6 +172,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Two-step policy", lambda i: "/settings/two-step", ("admin",)),
     KeyPage("Rooms", lambda i: "/rooms/", ("admin",)),
     KeyPage("Session types", lambda i: "/session-types/", ("admin",)),
+    KeyPage("Reminder settings", lambda i: "/settings/reminders", ("admin",)),
     KeyPage("Theme vocabulary", lambda i: "/themes/", ("admin",)),
     KeyPage("Audit log", lambda i: "/audit/", ("admin",)),
 )

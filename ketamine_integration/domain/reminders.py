@@ -167,16 +167,25 @@ def _clock(local: datetime) -> str:
     return local.strftime("%I:%M %p").lstrip("0")
 
 
+def _where(place: str | None, room: str | None, link: str | None) -> str:
+    if place is None:
+        return "Where: online" + (f", join at {link}" if link else "")
+    # a room named for what happens in it ("Dosing Suite") is left out: the address is enough
+    named = room and not clinical_words_in(room)
+    return f"Where: {place}, {room}" if named else f"Where: {place}"
+
+
 def reminder_message(*, starts_at_utc: datetime, zone: ZoneInfo, sender: str, wording: str | None,
-                     place: str | None, link: str | None, cancel_phone: str) -> ReminderMessage:
+                     place: str | None, link: str | None, cancel_phone: str,
+                     room: str | None = None) -> ReminderMessage:
     """What a reminder says: the date, the clinic-time start, where (an address, or "online" and
-    the link), how to cancel (`cancel_phone`; empty: "contact the clinic"), and nothing else. place=None: the appointment is online (`link`:
+    the link; the room after the address unless its name is clinical), how to cancel (`cancel_phone`; empty: "contact the clinic"), and nothing else. place=None: the appointment is online (`link`:
     where to join, when there is one). Raises ClinicalWordInMessage if any part carries a clinical
     word (a setting saved before the list grew, an address naming a treatment)."""
     local = starts_at_utc.astimezone(zone)
     what = (wording or DEFAULT_WORDING).strip()
     day = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
-    where = f"Where: {place}" if place else "Where: online" + (f", join at {link}" if link else "")
+    where = _where(place, room, link)
     subject = f"Reminder: {what} on {local.strftime('%a')} {local.day} {local.strftime('%b')} at {_clock(local)}"
     body = "\n".join([
         "Hello,",

@@ -61,7 +61,7 @@ def opt_out(patient_id: int):
         return redirect(url_for("reminders.contact_consent", patient_id=patient.id))
     audit.record("contact_consent.opt_out", obj=patient, patient_id=patient.id, outcome=audit.FAILURE,
                  detail=f"refused: {', '.join(form_fields_in_error(form))}"[:200])
-    page, status = _consent_page(patient, ContactConsentForm(formdata=None), form)
+    page, _ = _consent_page(patient, ContactConsentForm(formdata=None), form)
     return page, 422
 
 
@@ -87,7 +87,7 @@ def reminder_settings():
     done, _ = submit(form, lambda: rules.save_reminder_settings(_submitted(form), by_id=current_user.id))
     if done:
         audit.record("settings.reminders", object_type="clinic_setting", object_id="reminders")
-        flash("Saved: reminders booked from now on follow these rules.", "success")
+        flash("Saved: every reminder not yet sent follows these rules.", "success")
         return redirect(url_for("reminders.reminder_settings"))
     if form.is_submitted():
         audit.record("settings.reminders", outcome=audit.FAILURE,

@@ -195,3 +195,14 @@ def test_a_message_with_a_clinical_word_is_refused(field, value):
 def test_discreet_name(name, expected):
     assert discreet_name(name) == expected
     assert clinical_words_in(discreet_name(name)) == []
+
+
+@pytest.mark.parametrize("room, where", [
+    ("Room 2", "Where: 12 Oak Street, Room 2"),      # a plain room name follows the address
+    ("Dosing Suite", "Where: 12 Oak Street"),         # a clinical room name is left out
+    (None, "Where: 12 Oak Street"),                   # no room: the address alone
+])
+def test_a_room_is_named_unless_its_name_is_clinical(room, where):
+    message = reminder_message(starts_at_utc=utc(2026, 6, 16, 14), zone=NY, sender="Oak Street Clinic", wording=None,
+                               place="12 Oak Street", room=room, link=None, cancel_phone="555-0100")
+    assert where + "\n" in message.body

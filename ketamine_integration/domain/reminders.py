@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 #: appointment exists, never what it treats or with what (HIPAA minimum necessary, 45 CFR
 #: 164.502(b)). The one list: the settings' validators and the message builder both read it.
 CLINICAL_TERMS: tuple[str, ...] = (
-    "ketamine", "esketamine", "spravato", "ketalar", "psychedelic", "psilocybin", "mdma",
+    "ketamine", "esketamine", "spravato", "ketalar", "psychedelic", "psychedelics", "psilocybin", "mdma",
     "dosing", "dose", "doses", "dosed", "infusion", "infusions", "lozenge", "lozenges", "intranasal",
     "sublingual", "injection", "medication", "medications", "prescription", "prescriber",
-    "integration", "preparation session", "therapy", "therapist", "therapeutic", "psychotherapy",
-    "psychiatry", "psychiatric", "psychiatrist", "mental health", "depression", "depressive", "anxiety",
+    "integration", "preparation session", "therapy", "therapies", "therapist", "therapeutic", "psychotherapy",
+    "psychiatry", "psychiatric", "psychiatrist", "mental health", "depression", "depressed", "depressive", "anxiety",
     "ptsd", "trauma", "suicide", "suicidal", "treatment-resistant", "trd", "kap", "rems",
     "dissociation", "dissociative", "addiction", "phq-9", "gad-7",
 )
@@ -179,8 +179,9 @@ def reminder_message(*, starts_at_utc: datetime, zone: ZoneInfo, sender: str, wo
                      place: str | None, link: str | None, cancel_phone: str,
                      room: str | None = None) -> ReminderMessage:
     """What a reminder says: the date, the clinic-time start, where (an address, or "online" and
-    the link; the room after the address unless its name is clinical), how to cancel (`cancel_phone`; empty: "contact the clinic"), and nothing else. place=None: the appointment is online (`link`:
-    where to join, when there is one). Raises ClinicalWordInMessage if any part carries a clinical
+    the link; the room after the address unless its name is clinical), how to cancel
+    (`cancel_phone`; empty: "contact the clinic"), and nothing else. place=None: the appointment
+    is online (`link`: where to join, when there is one). Raises ClinicalWordInMessage if any part carries a clinical
     word (a setting saved before the list grew, an address naming a treatment)."""
     local = starts_at_utc.astimezone(zone)
     what = (wording or DEFAULT_WORDING).strip()

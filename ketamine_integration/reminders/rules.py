@@ -98,7 +98,8 @@ def _check_general(values: dict, errors: dict) -> None:
     except ValueError as err:
         errors["quiet_hours"] = str(err)
     else:
-        span = (datetime.combine(datetime.min, quiet.end) - datetime.combine(datetime.min, quiet.start)) % timedelta(days=1)
+        day = datetime.min
+        span = (datetime.combine(day, quiet.end) - datetime.combine(day, quiet.start)) % timedelta(days=1)
         if span > MAX_QUIET:
             errors["quiet_hours"] = "Quiet hours may last at most 12 hours."
     address = " ".join((values.get("clinic_address") or "").split())

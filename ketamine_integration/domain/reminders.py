@@ -19,6 +19,9 @@ CLINICAL_TERMS: tuple[str, ...] = (
     "psychiatry", "psychiatric", "psychiatrist", "mental health", "depression", "depressed", "depressive", "anxiety",
     "ptsd", "trauma", "suicide", "suicidal", "treatment-resistant", "trd", "kap", "rems",
     "dissociation", "dissociative", "addiction", "phq-9", "gad-7",
+    # words that say "a clinic of this kind" in a name (domain/messages.py's list, issue 22 point 1)
+    "mental", "health", "wellness", "recovery", "behavioral", "behavioural", "medical", "medicine",
+    "treatment", "therapeutics",
 )
 
 _TERM = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in sorted(CLINICAL_TERMS, key=len, reverse=True))
@@ -30,12 +33,16 @@ def clinical_words_in(text: str) -> list[str]:
     return [m.group(1).lower() for m in _TERM.finditer(text or "")]
 
 
+#: what a clinic whose name is all clinical words is called on its messages
+FALLBACK_SENDER_NAME = "Appointments"
+
+
 def discreet_name(clinic_name: str) -> str:
-    """The clinic's name with its clinical words taken out ("Harbor Light Ketamine Clinic" ->
-    "Harbor Light Clinic"): the sender name until the clinic chooses one."""
-    name = " ".join(_TERM.sub(" ", clinic_name or "").split())
-    name = re.sub(r"\(\s*\)", "", name).strip(" -,&")
-    return " ".join(name.split()) or "Your clinic"
+    """The clinic's name without its bracketed parts and clinical words ("Harbor Light Ketamine
+    Clinic (demo)" -> "Harbor Light Clinic"): the sender name until the clinic chooses one."""
+    name = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", clinic_name or "")
+    name = " ".join(_TERM.sub(" ", name).split()).strip(" -,.&")
+    return " ".join(name.split()) or FALLBACK_SENDER_NAME
 
 
 #: the neutral name of any appointment, unless the clinic chooses a wording for its kind

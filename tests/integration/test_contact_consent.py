@@ -165,7 +165,7 @@ def _settings(**changes) -> dict:
 def test_the_admin_sets_reminders_per_kind(world, make, auth, client):
     auth.sign_in("boss")
     page = client.get("/settings/reminders").get_data(as_text=True)
-    assert 'value="Harbor Light Clinic (demo)"' in page   # the discreet default: the clinic's name without "Ketamine"
+    assert 'value="Harbor Light Clinic"' in page   # the discreet default: the clinic's name without "Ketamine"
     response = auth.post("/settings/reminders", _settings(**{
         "dosing-offsets": "2h, 24h", "dosing-channels": ["sms"], "dosing-wording": "your morning visit",
         "follow_up-offsets": "", "follow_up-channels": []}))
@@ -204,7 +204,7 @@ def test_refused_settings_change_nothing_and_name_the_field(world, make, auth, c
     assert f'id="{field}-error"' in html or f'id="{field}-0-error"' in html
     assert message in page_text(response)
     assert make.query(lambda: db.session.scalars(select(ReminderRule)).all()) == []
-    assert make.query(lambda: reminder_settings().sender) == "Harbor Light Clinic (demo)"
+    assert make.query(lambda: reminder_settings().sender) == "Harbor Light Clinic"
     [row] = make.audit_rows(action="settings.reminders")
     assert row.outcome == "failure"
 

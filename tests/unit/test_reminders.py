@@ -123,12 +123,12 @@ def test_parse_quiet_hours_refuses(text):
     ("Your Ketamine session", ["ketamine"]),              # any case
     ("Spravato (esketamine) dosing", ["spravato", "esketamine", "dosing"]),
     ("Integration Session", ["integration"]),             # the kind's clinical name
-    ("Mental  health", []),                               # two spaces: not the phrase (nor clinical alone)
+    ("Mental  health", ["mental", "health"]),             # two spaces: not the phrase, but each word alone
     ("mental health clinic", ["mental health"]),          # a phrase
     ("Therapists' room", []),                             # not a whole word
     ("Doses", ["doses"]),
     ("PTSD clinic", ["ptsd"]),
-    ("Oak Street Wellness", []),                          # a discreet name
+    ("Oak Street Clinic", []),                            # a discreet name
     ("Kaplan Family Practice", []),                       # "kap" inside a word is not the abbreviation
 ])
 def test_clinical_words_in(text, found):
@@ -187,10 +187,11 @@ def test_a_message_with_a_clinical_word_is_refused(field, value):
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("Harbor Light Ketamine Clinic (demo)", "Harbor Light Clinic (demo)"),   # the treatment taken out
-    ("Oak Street Psychiatry & Ketamine", "Oak Street"),                       # trailing joiner dropped
-    ("Ketamine Therapy", "Your clinic"),                                      # nothing left: a neutral name
-    ("Riverside Health", "Riverside Health"),                                 # already discreet
+    ("Harbor Light Ketamine Clinic (demo)", "Harbor Light Clinic"),   # the treatment and the bracket taken out
+    ("Oak Street Psychiatry & Ketamine", "Oak Street"),               # trailing joiner dropped
+    ("Ketamine Therapy", "Appointments"),                             # nothing left: a neutral name
+    ("Riverside Mental Health Centre", "Riverside Centre"),           # "mental health" as a phrase
+    ("Riverside Clinic", "Riverside Clinic"),                         # already discreet
 ])
 def test_discreet_name(name, expected):
     assert discreet_name(name) == expected

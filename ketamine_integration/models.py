@@ -15,3 +15,4 @@ from .mfa import models as mfa_models  # noqa: F401
 from .notes import models as notes_models  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
+from .reminders import models as reminders_models  # noqa: F401

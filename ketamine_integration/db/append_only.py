@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027 and 0031); this module is the one place the code declares the tables they protect, so a test can
+0016, 0024, 0025, 0027, 0031 and 0035); this module is the one place the code declares the tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """
@@ -56,6 +56,7 @@ APPEND_ONLY: dict[str, str] = {
     "appointment_changes": "nothing (a move, cancellation or attendance is a new row)",
     "phase_transitions": "nothing (a phase change is a new row)",
     "preparation_records": "voided once, by someone, with a reason",
+    "contact_consents": "nothing (a withdrawal is a new row; the latest row per channel holds)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -67,6 +68,7 @@ MUTABLE: dict[str, str] = {
     "authenticators": "an authenticator is confirmed, used and reset",
     "recovery_codes": "codes are used and replaced",
     "clinic_settings": "the admin's settings",
+    "reminder_rules": "the admin's reminder rule per kind of session",
     "session_types": "the admin's default session lengths",
     "themes": "the admin retires and restores vocabulary themes",
     "rooms": "the admin manages rooms",
@@ -127,6 +129,7 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "unsaved_work": {"form": _cleared, "recovered_at": _once},
     "appointment_changes": {},
     "phase_transitions": {},
+    "contact_consents": {},
     "preparation_records": {"voided_at": _once_with("voided_by_id", "void_reason"),
                             "voided_by_id": _once_with("voided_at"), "void_reason": _once_with("voided_at")},
 }

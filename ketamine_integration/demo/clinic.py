@@ -16,6 +16,7 @@ from .coordination import load_demo_coordination
 from .courses import load_demo_courses
 from .messages import load_demo_messages
 from .notes import load_demo_notes
+from .reminders import load_demo_reminders
 from .week import load_demo_week
 from ..patients.services import register_patient
 from ..telehealth.services import save_settings as save_telehealth_settings
@@ -96,3 +97,4 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_week(now)
     load_demo_coordination(now)
     load_demo_messages(patients, now)
+    load_demo_reminders(users, patients)

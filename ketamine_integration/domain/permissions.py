@@ -18,11 +18,13 @@ PERMISSIONS = {
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
     "clinic.configure": "Keep rooms, session types, the theme vocabulary, the calendar feed settings and "
-                        "what patient documents' file names carry",
+                        "what patient documents' file names carry, and the appointment reminder settings",
     "patients.read": "Open patients and their courses: every patient with patients.read_all, "
                      "otherwise those whose care team one is on",
     "patients.read_all": "See every patient's details, courses and schedule (not clinical content)",
     "patients.register": "Register, edit, archive and restore patients, and keep every care team",
+    "contacts.consent": "Record a patient's consent to reminders by email and SMS, and an opt-out of every "
+                        "message (staff: any patient; therapists: their care-team patients)",
     "care_team.member": "Be on a patient's care team (and so see that patient)",
     "courses.enrol": "Enrol a patient in a treatment course",
     "courses.treat": "Move a course between phases and record its preparation checklist",
@@ -90,8 +92,9 @@ _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "
 #: role -> the permissions it grants
 GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
-    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER),
-    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"notes.write", "releases.manage", "reports.generate",
+    # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
+    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent"}),
+    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "notes.write", "releases.manage", "reports.generate",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

@@ -1,4 +1,4 @@
-"""The patient page: the record and the patient's courses with their windows (above courses)."""
+"""The patient page: the record, the patient's contact consent and courses with their windows (above courses)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -7,7 +7,10 @@ from flask_login import current_user
 from ..audit import services as audit
 from ..courses.services import fetch_courses_for_patient
 from ..db.types import utcnow
+from ..domain.reminders import CHANNELS
 from ..patients.access import can_read_clinical, load_patient
+from ..reminders.consent import current_consents
+from ..reminders.models import METHODS
 from ..scheduling.after_series import course_summaries
 from ..web import access
 
@@ -20,7 +23,8 @@ def patient_detail(patient_id: int):
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
                            can_edit=current_user.can("patients.register"), courses=courses,
-                           window_status=course_summaries([c.id for c in courses], utcnow()))
+                           window_status=course_summaries([c.id for c in courses], utcnow()),
+                           consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS)
 
 
 #: (endpoint, URL, view, methods), as in pages/course.py

@@ -48,7 +48,10 @@ def _pages(clinic) -> list[tuple[str, str]]:
             ("ther", f"/availability/{clinic['therapist']}"), ("desk", f"/availability/{clinic['prescriber']}"),
             ("desk", f"/patients/{patient}/edit"), ("boss", f"/users/{clinic['admin']}/edit"),
             # the note and report forms; the measures' entry forms and a void form per row
-            ("ther", f"{dosing}/coordination"), ("ther", f"{dosing}/measures")]
+            ("ther", f"{dosing}/coordination"), ("ther", f"{dosing}/measures"),
+            # the consent form beside the opt-out form (both ask how the patient told the clinic);
+            # the reminder settings' rows per kind of session
+            ("desk", f"/patients/{patient}/contact-consent"), ("boss", "/settings/reminders")]
 
 
 def _check(html: str, where: str) -> int:

@@ -63,6 +63,9 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     # a release narrower than the clinic's (which permits everything), so widening it is a change
     assert clinic.post("therapist", f"/patients/{clinic.patient}/releases",
                        clinic.release_data(categories=["dosing"])).status_code == 302
+    # the patient's answer about text-message reminders, as the front desk records it
+    assert clinic.post("staff", f"/patients/{clinic.patient}/contact-consent",
+                       {"channel": "sms", "decision": "withdraw", "method": "phone"}).status_code == 302
     preparation, booked = clinic.preparation_record, clinic.appointment
     process = clinic.process_note
     clinic.login("therapist")
@@ -98,7 +101,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
             make, "SELECT max(id) FROM phase_transitions WHERE course_id = :c", c=clinic.course)}),
     })
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
-                  "unsaved_work", "releases_of_information"):
+                  "unsaved_work", "releases_of_information", "contact_consents"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
 

@@ -108,6 +108,13 @@ FORMS = {
     "calendars.feed_settings": lambda w, t, r: {"identity": "none"},
     "clinic_settings.file_names_setting": lambda w, t, r: {"file_names": "mrn"},
     "telehealth.telehealth_settings": lambda w, t, r: {"template": "https://video.example.org/{appointment}"},
+    "reminders.contact_consent": lambda w, t, r: {"channel": "email", "decision": "withdraw", "method": "phone"},
+    "reminders.opt_out": lambda w, t, r: {"opt_out-method": "phone"},
+    "reminders.reminder_settings": lambda w, t, r: {
+        "sender": "Oak Street Clinic", "quiet_hours": "21:00-08:00", "clinic_address": "", "clinic_phone": "",
+        **{f"{kind}-offsets": "48h, 2h" for kind in ("preparation", "dosing", "integration", "follow_up")},
+        **{f"{kind}-channels": ["email"] for kind in ("preparation", "dosing", "integration", "follow_up")},
+    },
     "coordination.course_coordination": lambda w, t, r: {
         "recipient": str(t.prescriber),
         "priority": "routine",

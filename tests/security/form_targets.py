@@ -34,6 +34,14 @@ class Target:
     extra: dict = field(default_factory=dict)
 
 
+#: the reminder settings as an admin would save them (every kind by email and SMS, 48 h and 2 h before)
+REMINDER_SETTINGS = {"sender": "Oak Street Clinic", "quiet_hours": "21:00-08:00", "clinic_address": "12 Oak Street",
+                     "clinic_phone": "555-0100",
+                     **{f"{kind}-{name}": value for kind in ("preparation", "dosing", "integration", "follow_up")
+                        for name, value in (("offsets", "48h, 2h"), ("channels", ["email", "sms"]),
+                                            ("wording", ""))}}
+
+
 def _note_path(c: Clinic, note: int) -> str:
     return f"/notes/{note}"
 
@@ -70,6 +78,14 @@ TARGETS: dict[str, list[Target]] = {
                                                    lambda c: {"file_names": "mrn"})],
     "telehealth.forms.TelehealthSettingsForm": [Target("admin", lambda c: "/settings/telehealth", lambda c: {
         "template": "https://video.example.org/{appointment}", "in_feeds": "y"})],
+    # -- reminders: a patient's contact consent, the clinic's reminder settings ---------------
+    "reminders.forms.ContactConsentForm": [Target("therapist", lambda c: f"/patients/{c.patient}/contact-consent",
+                                                  lambda c: {"channel": "email", "decision": "withdraw",
+                                                             "method": "phone"})],
+    "reminders.forms.OptOutForm": [Target("staff", lambda c: f"/patients/{c.patient}/contact-consent/opt-out",
+                                          lambda c: {"method": "written_form"}, prefix="opt_out")],
+    "reminders.forms.ReminderSettingsForm": [Target("admin", lambda c: "/settings/reminders",
+                                                    lambda c: REMINDER_SETTINGS)],
     "busy_times.forms.CalendarImportForm": [Target(
         "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
         lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],
@@ -188,6 +204,7 @@ TARGETS: dict[str, list[Target]] = {
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
 SUBFORMS = {
+    "reminders.forms.KindRuleForm": "reminders.forms.ReminderSettingsForm",
     "experience.forms.VitalsForm": "experience.forms.DosingRecordForm",
     "experience.forms.AdverseEventForm": "experience.forms.DosingRecordForm",
     "experience.forms.ResponseForm": "experience.forms.DosingRecordForm",

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, Numeric, Strin
 from ketamine_integration.db.types import UTCDateTime
 from ketamine_integration.domain.dosing import VITAL_RANGES, WEIGHT_RANGE
 from ketamine_integration.domain.measures import score
+from ketamine_integration.domain.reminders import CHANNELS, clinical_words_in, parse_offsets
 from ketamine_integration.extensions import db
 from ketamine_integration.web.fields import YEARS
 from ketamine_integration.bookings.models import MINUTES_RANGE
@@ -160,9 +161,32 @@ def _clinical_problems(rows, today: date) -> list[str]:
     for r in rows("session_types"):
         if not MINUTES_RANGE[0] <= r["default_minutes"] <= MINUTES_RANGE[1]:
             bad.append(f"session type {r['kind']}: {r['default_minutes']} minutes")
+    bad += _reminder_problems(rows)
     for r in rows("releases_of_information"):
         if r["recipient_user_id"] is None and not (r["recipient_name"] or "").strip():
             bad.append(f"release {r['id']} has no recipient")
+    return bad
+
+
+def _reminder_problems(rows) -> list[str]:
+    """What the reminder settings and consent forms promise (reminders/rules.py, reminders/consent.py)."""
+    bad = []
+    for r in rows("reminder_rules"):
+        try:
+            parse_offsets(r["offsets"])
+        except ValueError as err:
+            bad.append(f"reminder rule {r['kind']}: offsets {r['offsets']!r} ({err})")
+        if not set(filter(None, r["channels"].split(","))) <= set(CHANNELS):
+            bad.append(f"reminder rule {r['kind']}: channels {r['channels']!r}")
+        if clinical_words_in(r["wording"] or ""):
+            bad.append(f"reminder rule {r['kind']}: wording {r['wording']!r} carries a clinical word")
+    for r in rows("clinic_settings"):
+        if r["key"] in ("reminder_sender", "clinic_address") and clinical_words_in(r["value"]):
+            bad.append(f"clinic setting {r['key']}: {r['value']!r} carries a clinical word")
+    addresses = {p["id"]: {"email": p["email"], "sms": p["phone"]} for p in rows("patients")}
+    for r in rows("contact_consents"):
+        if r["granted"] and not addresses[r["patient_id"]][r["channel"]]:
+            bad.append(f"contact consent {r['id']}: {r['channel']} granted with no address on record")
     return bad
 
 

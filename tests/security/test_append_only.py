@@ -54,6 +54,7 @@ PROBES = {
     "appointment_changes": "change = 'cancelled'",
     "phase_transitions": "reason = 'rewritten'",
     "preparation_records": "note = 'rewritten'",
+    "contact_consents": "granted = NOT granted",
 }
 
 

@@ -48,6 +48,7 @@ NOT_PATIENT_DATA = {
     "settings.calendar": "a clinic setting",
     "settings.file_names": "a clinic setting",
     "settings.telehealth": "a clinic setting",
+    "settings.reminders": "a clinic setting",
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
     "calendar.feed_revoke": "ends the user's own feed address",
     "audit.view": "the admin reading the audit trail itself",
@@ -223,6 +224,13 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             f"/measures/{c.measure}/void", {"reason": s}), p))[1],
         "alert.acknowledge": lambda: (c.alert, Step("therapist", lambda: c.auth.post(
             f"/alerts/{c.alert}/acknowledge", {"note": s}), p))[1],
+        "contact_consent.view": lambda: Step("staff", lambda: c.auth.client.get(
+            f"/patients/{c.patient}/contact-consent"), p),
+        "contact_consent.record": lambda: Step("therapist", lambda: c.auth.post(
+            f"/patients/{c.patient}/contact-consent", {"channel": "sms", "decision": "withdraw",
+                                                        "method": "in_person"}), p),
+        "contact_consent.opt_out": lambda: Step("staff", lambda: c.auth.post(
+            f"/patients/{c.patient}/contact-consent/opt-out", {"opt_out-method": "written_form"}), p),
         "release.view": lambda: Step("therapist", lambda: c.auth.client.get(f"/patients/{c.patient}/releases"), p),
         "release.create": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/releases",
                                                                         c.release_data(recipient="0",

@@ -49,6 +49,7 @@ PATIENT_PAGES = {
     "notes.process_note": ("therapist", "note"),                # the author's alone
     "patients.patient_detail": ("therapist", "patient"),
     "patients.patient_edit": ("staff", "patient"),
+    "reminders.contact_consent": ("staff", "patient"),         # the patient's contact consent and its history
     "scheduling.appointment_detail": ("staff", "appointment"),  # a session opened from the calendar
 }
 #: GET pages that show several patients' data at once: one row, naming no single patient

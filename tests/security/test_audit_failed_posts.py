@@ -35,6 +35,7 @@ NO_PATIENT = {
     ("calendars.forms.FeedIdentityForm", 0): "a clinic setting",
     ("clinic_settings.forms.FileNamesForm", 0): "a clinic setting",
     ("telehealth.forms.TelehealthSettingsForm", 0): "a clinic setting",
+    ("reminders.forms.ReminderSettingsForm", 0): "a clinic setting",
     ("busy_times.forms.CalendarImportForm", 0): "a clinician's busy time (its page shows no patient)",
     ("patients.forms.PatientForm", 0): "registering: a refused registration re-renders only what was typed; "
                                        "no patient exists yet to name",

@@ -24,6 +24,7 @@ ROLES = ("admin", "staff", "therapist", "prescriber", "nurse")
 #: sees_all_patients): an outside patient's demographics, courses and bookings are theirs to use
 WIDE = frozenset({"admin", "staff"})
 ADMIN = frozenset({"admin"})
+STAFF = frozenset({"staff"})
 NOBODY = frozenset()
 #: statuses that refuse a record (403 audited, or 404 as if it did not exist)
 REFUSED = (403, 404)
@@ -98,6 +99,8 @@ MATRIX = [
     R("patients.patient_edit", WIDE, "staff", patient_id="patient"),
     R("patients.patient_restore", WIDE, "staff", patient_id="patient"),
     R("protocols.protocol_detail", frozenset(ROLES), protocol_id="protocol", version="version"),  # library
+    R("reminders.contact_consent", STAFF, patient_id="patient"),           # the front desk records any patient's
+    R("reminders.opt_out", STAFF, patient_id="patient"),                   # consent; a therapist, their team's
     R("scheduling.appointment_cancel", WIDE, appointment_id="appointment"),  # staff run every schedule
     R("scheduling.appointment_detail", WIDE, appointment_id="appointment"),  # the calendar opens any session
     R("scheduling.appointment_outcome", WIDE, appointment_id="appointment"),

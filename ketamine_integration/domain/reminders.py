@@ -1,0 +1,212 @@
+"""Appointment reminders as pure rules: when they go (offsets, quiet hours, time zone) and what
+they say (minimum necessary, no clinical word). No Flask, no database, no clock: `now` comes in."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+#: Words a reminder, its subject, its sender name and a clinic's wording never contain. A message
+#: is read on a lock screen, by whoever shares the phone or the mailbox: it says that an
+#: appointment exists, never what it treats or with what (HIPAA minimum necessary, 45 CFR
+#: 164.502(b)). The one list: the settings' validators and the message builder both read it.
+CLINICAL_TERMS: tuple[str, ...] = (
+    "ketamine", "esketamine", "spravato", "ketalar", "psychedelic", "psychedelics", "psilocybin", "mdma",
+    "dosing", "dose", "doses", "dosed", "infusion", "infusions", "lozenge", "lozenges", "intranasal",
+    "sublingual", "injection", "medication", "medications", "prescription", "prescriber",
+    "integration", "preparation session", "therapy", "therapies", "therapist", "therapeutic", "psychotherapy",
+    "psychiatry", "psychiatric", "psychiatrist", "mental health", "depression", "depressed", "depressive", "anxiety",
+    "ptsd", "trauma", "suicide", "suicidal", "treatment-resistant", "trd", "kap", "rems",
+    "dissociation", "dissociative", "addiction", "phq-9", "gad-7",
+    # words that say "a clinic of this kind" in a name (domain/messages.py's list, issue 22 point 1)
+    "mental", "health", "wellness", "recovery", "behavioral", "behavioural", "medical", "medicine",
+    "treatment", "therapeutics",
+)
+
+_TERM = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in sorted(CLINICAL_TERMS, key=len, reverse=True))
+                   + r")(?![a-z0-9])", re.IGNORECASE)
+
+
+def clinical_words_in(text: str) -> list[str]:
+    """The clinical terms `text` contains as whole words (any case), in the order they appear."""
+    return [m.group(1).lower() for m in _TERM.finditer(text or "")]
+
+
+#: what a clinic whose name is all clinical words is called on its messages
+FALLBACK_SENDER_NAME = "Appointments"
+
+
+def discreet_name(clinic_name: str) -> str:
+    """The clinic's name without its bracketed parts and clinical words ("Harbor Light Ketamine
+    Clinic (demo)" -> "Harbor Light Clinic"): the sender name until the clinic chooses one."""
+    name = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", clinic_name or "")
+    name = " ".join(_TERM.sub(" ", name).split()).strip(" -,.&")
+    return " ".join(name.split()) or FALLBACK_SENDER_NAME
+
+
+#: the neutral name of any appointment, unless the clinic chooses a wording for its kind
+DEFAULT_WORDING = "your appointment"
+#: bounds of a kind's reminder offsets: how many, and how far before the start each may be
+MAX_OFFSETS = 4
+OFFSET_RANGE = (timedelta(minutes=30), timedelta(days=7))
+CHANNELS = {"email": "Email", "sms": "Text message (SMS)"}
+
+_OFFSET = re.compile(r"^\s*(\d{1,4})\s*(m|min|h|d)\s*$", re.IGNORECASE)
+_UNIT = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_offsets(text: str) -> list[timedelta]:
+    """"48h, 2h" -> [48 h, 2 h] (largest first, no repeats); ValueError saying what is wrong."""
+    parts = [p for p in (text or "").split(",") if p.strip()]
+    if len(parts) > MAX_OFFSETS:
+        raise ValueError(f"At most {MAX_OFFSETS} reminders per kind of appointment.")
+    offsets = set()
+    for part in parts:
+        match = _OFFSET.match(part)
+        if not match:
+            raise ValueError(f"“{part.strip()[:20]}” is not a time before the appointment: write e.g. 48h, 2h or 30m.")
+        offset = timedelta(**{_UNIT[match.group(2).lower()]: int(match.group(1))})
+        if not OFFSET_RANGE[0] <= offset <= OFFSET_RANGE[1]:
+            raise ValueError("Each reminder goes between 30 minutes and 7 days before the appointment.")
+        offsets.add(offset)
+    return sorted(offsets, reverse=True)
+
+
+def format_offsets(offsets: list[timedelta]) -> str:
+    """[48 h, 90 min] -> "48h, 90m": the form parse_offsets reads back."""
+    def one(offset: timedelta) -> str:
+        minutes = int(offset.total_seconds() // 60)
+        if minutes % (24 * 60) == 0 and minutes >= 7 * 24 * 60:
+            return f"{minutes // (24 * 60)}d"
+        return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    return ", ".join(one(o) for o in sorted(offsets, reverse=True))
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """The clinic-time span no reminder is sent in: strictly between `start` and `end` (its two
+    edges are allowed), across midnight when start is after end. start == end: none."""
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start < local < self.end
+        return local > self.start or local < self.end
+
+    def bounds(self, local: datetime) -> tuple[date, date]:
+        """The dates of the start and the end of the quiet span `local` (a quiet moment) is in."""
+        day = local.date()
+        if self.start > self.end:  # across midnight: evening -> next morning
+            return (day, day + timedelta(days=1)) if local.time() > self.start else (day - timedelta(days=1), day)
+        return day, day
+
+
+def parse_quiet_hours(text: str) -> QuietHours:
+    """"21:00-08:00" -> QuietHours; an empty text: none. ValueError saying what is wrong."""
+    if not (text or "").strip():
+        return QuietHours(time(0), time(0))
+    match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*[-–]\s*([01]?\d|2[0-3]):([0-5]\d)\s*", text)
+    if not match:
+        raise ValueError("Write quiet hours as two 24-hour times, e.g. 21:00-08:00.")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return QuietHours(time(h1, m1), time(h2, m2))
+
+
+def _moments(day: date, at: time, zone: ZoneInfo) -> list[datetime]:
+    """The UTC moments the clinic's clocks show `at` on `day`: two in the hour fall-back repeats;
+    for a wall time spring-forward skips (02:30), the moment read with the offset before the
+    change, i.e. when the clocks show 03:30: later, never earlier, than the quiet span's edge."""
+    moments = []
+    for fold in (0, 1):
+        wall = datetime.combine(day, at, tzinfo=zone).replace(fold=fold)
+        moment = wall.astimezone(timezone.utc)
+        if moment.astimezone(zone).replace(tzinfo=None) == wall.replace(tzinfo=None):
+            moments.append(moment)
+    return sorted(set(moments)) or [datetime.combine(day, at, tzinfo=zone).astimezone(timezone.utc)]
+
+
+def _out_of_quiet(send: datetime, starts_at: datetime, quiet: QuietHours, zone: ZoneInfo) -> datetime:
+    """A send time moved out of quiet hours: to their end (the same morning) if that is still
+    before the appointment, else back to their start (the evening before)."""
+    local = send.astimezone(zone)
+    if not quiet.contains(local.time()):
+        return send
+    start_day, end_day = quiet.bounds(local)
+    ends = _moments(end_day, quiet.end, zone)
+    later = next((m for m in ends if m > send), ends[-1])
+    if later < starts_at:
+        return later
+    starts = _moments(start_day, quiet.start, zone)
+    return next((m for m in reversed(starts) if m < send), starts[0])
+
+
+def reminder_times(starts_at_utc: datetime, offsets: list[timedelta], quiet_hours: QuietHours,
+                   zone: ZoneInfo, now: datetime) -> list[datetime]:
+    """The UTC moments an appointment's reminders are sent, earliest first.
+
+    Each offset is elapsed time before the start (48 h is 48 real hours, across a clock change
+    too). A moment inside quiet hours moves out of them (_out_of_quiet). Moments not after `now`,
+    or not before the start, are dropped; two offsets landing on one moment send once."""
+    times = set()
+    for offset in offsets:
+        send = _out_of_quiet(starts_at_utc - offset, starts_at_utc, quiet_hours, zone)
+        if now < send < starts_at_utc:
+            times.add(send)
+    return sorted(times)
+
+
+@dataclass(frozen=True)
+class ReminderMessage:
+    subject: str
+    body: str
+
+
+class ClinicalWordInMessage(ValueError):
+    """A reminder would have carried a clinical word: it is not sent."""
+
+
+def _clock(local: datetime) -> str:
+    return local.strftime("%I:%M %p").lstrip("0")
+
+
+def _where(place: str | None, room: str | None, link: str | None) -> str:
+    if place is None:
+        return "Where: online" + (f", join at {link}" if link else "")
+    # a room named for what happens in it ("Dosing Suite") is left out: the address is enough
+    named = room and not clinical_words_in(room)
+    return f"Where: {place}, {room}" if named else f"Where: {place}"
+
+
+def reminder_message(*, starts_at_utc: datetime, zone: ZoneInfo, sender: str, wording: str | None,
+                     place: str | None, link: str | None, cancel_phone: str,
+                     room: str | None = None) -> ReminderMessage:
+    """What a reminder says: the date, the clinic-time start, where (an address, or "online" and
+    the link; the room after the address unless its name is clinical), how to cancel
+    (`cancel_phone`; empty: "contact the clinic"), and nothing else. place=None: the appointment
+    is online (`link`: where to join, when there is one). Raises ClinicalWordInMessage if any part carries a clinical
+    word (a setting saved before the list grew, an address naming a treatment)."""
+    local = starts_at_utc.astimezone(zone)
+    what = (wording or DEFAULT_WORDING).strip()
+    day = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+    where = _where(place, room, link)
+    subject = f"Reminder: {what} on {local.strftime('%a')} {local.day} {local.strftime('%b')} at {_clock(local)}"
+    body = "\n".join([
+        "Hello,",
+        "",
+        f"This is a reminder of {what} on {day} at {_clock(local)} ({local.tzname()}).",
+        where,
+        "",
+        f"To cancel or change it, please call {cancel_phone}." if cancel_phone
+        else "To cancel or change it, please contact the clinic.",
+        "",
+        sender,
+    ])
+    found = clinical_words_in(subject) + clinical_words_in(body)
+    if found:
+        raise ClinicalWordInMessage(f"a reminder would carry the word(s): {', '.join(sorted(set(found)))}")
+    return ReminderMessage(subject, body)

@@ -1,0 +1,1 @@
+"""Appointment reminders: each patient's consent per channel and the clinic's reminder rules."""

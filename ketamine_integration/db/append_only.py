@@ -69,6 +69,8 @@ MUTABLE: dict[str, str] = {
     "recovery_codes": "codes are used and replaced",
     "clinic_settings": "the admin's settings",
     "reminder_rules": "the admin's reminder rule per kind of session",
+    "deliveries": "a message's status moves from pending through sending to sent, failed or withdrawn, and its text "
+                  "is erased once it has gone",
     "session_types": "the admin's default session lengths",
     "themes": "the admin retires and restores vocabulary themes",
     "rooms": "the admin manages rooms",

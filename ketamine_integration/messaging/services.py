@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -180,15 +180,18 @@ def take_keys_to_enqueue(session) -> list[tuple[str, datetime]]:
     return session.info.pop(TO_ENQUEUE, [])
 
 
-def fetch_messages_page(limit: int) -> tuple[list[Delivery], list[Delivery]]:
-    """The Messages page: every failed delivery (newest first), and the latest others."""
+def fetch_messages_page(limit: int) -> tuple[list[Delivery], int, list[Delivery]]:
+    """The Messages page: the newest `limit` failed deliveries and how many failed in all, then the
+    latest `limit` others (a page of bounded size however long the clinic has been sending)."""
     failed = db.session.scalars(select(Delivery).where(Delivery.status == FAILED)
                                 .options(joinedload(Delivery.patient))
-                                .order_by(Delivery.created_at.desc(), Delivery.id.desc())).all()
+                                .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)).all()
+    failed_total = len(failed) if len(failed) < limit else db.session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.status == FAILED))
     others = db.session.scalars(select(Delivery).where(Delivery.status != FAILED)
                                 .options(joinedload(Delivery.patient))
                                 .order_by(Delivery.scheduled_for.desc(), Delivery.id.desc()).limit(limit)).all()
-    return list(failed), list(others)
+    return list(failed), failed_total, list(others)
 
 
 __all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",

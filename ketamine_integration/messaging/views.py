@@ -10,14 +10,15 @@ from .services import fetch_messages_page
 
 bp = Blueprint("messaging", __name__)
 
-#: deliveries other than the failed ones the page lists (newest first)
+#: failed deliveries, and others, the page lists at most (newest first)
 RECENT = 100
 
 
 @bp.route("/messages")
 @access.permission("messages.read")
 def messages():
-    failed, recent = fetch_messages_page(RECENT)
+    failed, failed_total, recent = fetch_messages_page(RECENT)
     # Recipients and MRNs are patient data: the viewing is audited, with the counts only.
     audit.record("message.list", detail=f"{len(failed)} failed, {len(recent)} others shown")
-    return render_template("messaging/messages.html", failed=failed, recent=recent, statuses=STATUSES)
+    return render_template("messaging/messages.html", failed=failed, failed_total=failed_total, recent=recent,
+                           statuses=STATUSES)

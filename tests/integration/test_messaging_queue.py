@@ -266,3 +266,19 @@ def test_the_worker_command_sends_and_stops_gracefully_on_sigint(app, smtp, tmp_
     assert worker.returncode == 0, output
     assert "Shutting down gracefully" in output
     assert _delivery(app, "test:worker-process").status == SENT and len(smtp.messages) == 1
+
+
+def test_the_messages_page_lists_a_bounded_number_of_failures_and_counts_them_all(app):
+    """However long the clinic has been sending, the page reads at most `limit` failed deliveries,
+    and the heading's count is of all of them."""
+    with app.test_request_context():
+        for n in range(3):
+            delivery = services.queue_email(f"test:failed-{n}", "a@example.org", "s", "b", purpose="reminder")
+            delivery.status, delivery.last_error = FAILED, f"SMTP 550: refused {n}"
+        services.queue_email("test:pending", "b@example.org", "s", "b", purpose="reminder")
+        db.session.commit()
+        failed, total, others = services.fetch_messages_page(2)
+        assert [d.key for d in failed] == ["test:failed-2", "test:failed-1"] and total == 3
+        assert [d.key for d in others] == ["test:pending"]
+        failed, total, _ = services.fetch_messages_page(5)
+        assert len(failed) == total == 3

@@ -8,8 +8,10 @@ the request's commit), with no network in it.
 """
 from __future__ import annotations
 
+import re
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -103,19 +105,35 @@ def sign_in(app, username: str, password: str):
     return client
 
 
+#: a bound parameter as SQLite (?) or psycopg (%(name)s) writes it
+_PARAMETER = re.compile(r"%\(\w+\)s|\?")
+#: a list of parameters (an expanded IN), whatever its length
+_PARAMETER_LIST = re.compile(r"\?(?:\s*,\s*\?)+")
+
+
+def statement_shape(statement: str) -> str:
+    """A statement with its parameters and their number left out: a query run for each row of a
+    page shows as one shape run many times, however its IN lists are filled."""
+    return _PARAMETER_LIST.sub("?", _PARAMETER.sub("?", " ".join(statement.split())))
+
+
 class StatementCounter:
-    """Counts the SQL statements the app's engine runs while it is entered."""
+    """Counts the SQL statements the app's engine runs while it is entered, and how often each
+    statement's shape ran."""
 
     def __init__(self, app):
         with app.app_context():
             self.engine = db.engine
         self.count = 0
+        self.shapes: Counter[str] = Counter()
 
-    def _seen(self, *args, **kwargs):
+    def _seen(self, conn, cursor, statement, *args, **kwargs):
         self.count += 1
+        self.shapes[statement_shape(statement)] += 1
 
     def __enter__(self):
         self.count = 0
+        self.shapes = Counter()
         event.listen(self.engine, "before_cursor_execute", self._seen)
         return self
 
@@ -131,9 +149,14 @@ def fetch(client, path: str):
 
 
 def statements(app, client, path: str) -> int:
+    return statement_shapes(app, client, path).total()
+
+
+def statement_shapes(app, client, path: str) -> Counter[str]:
+    """How often each statement's shape ran while `path` was requested."""
     with StatementCounter(app) as counter:
         fetch(client, path)
-    return counter.count
+    return counter.shapes
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def register_listeners() -> None:
 
     from . import extensions
     from .audit import chain, models as audit_models
+    from .bookings import events as booking_events
     from .db import append_only
     from .db.events import listen_in_order
     from .experience import models as experience_models, window_store
@@ -85,12 +86,18 @@ def register_listeners() -> None:
         # The stored integration windows: note the courses a flush changed, forget them at the end.
         (Session, "after_flush", window_store.note_changed_courses),
         (Session, "after_transaction_end", window_store.forget_changed_courses),
+        # The appointments a flush booked, moved, cancelled or settled: announced at commit.
+        (Session, "after_flush", booking_events.note_changed_appointments),
+        (Session, "after_transaction_end", booking_events.forget_changed_appointments),
         # The audit chain's queue: drop what a rolled-back savepoint or transaction recorded.
         (Session, "after_soft_rollback", chain.drop_rolled_back),
         (Session, "after_transaction_end", chain.drop_unchained),
-        # At commit, in this order: the windows rewrite flushes and writes (locking course rows);
+        # At commit, in this order: the appointments changed are announced to what follows them
+        # (reminders, invitations: their deliveries commit with the change);
+        # the windows rewrite flushes and writes (locking course rows);
         # then the audit chain takes its head lock, which must be the transaction's LAST lock
         # (audit/chain.py: an earlier one would let two commits wait on each other).
+        (Session, "before_commit", booking_events.announce_on_commit),
         (Session, "before_commit", window_store.rewrite_on_commit),
         (Session, "before_commit", chain.chain_on_commit),
         # Once committed, the deliveries a transaction queued get their jobs (messaging/queue.py);

@@ -20,7 +20,7 @@ from ..db.types import utcnow
 from ..domain.messages import retry_delay
 from ..extensions import db
 from .mailer import Attachment, Mailer, SendFailure, build_message, from_stored, sender_of, stored
-from .models import EMAIL, FAILED, FINAL, OPTED_OUT, PENDING, SENDING, SENT, WITHDRAWN, Delivery
+from .models import EMAIL, FAILED, FINAL, OPTED_OUT, PENDING, SENDING, SENT, SMS, WITHDRAWN, Delivery
 
 #: session.info key: delivery keys (and when to send them) to hand to the queue at commit
 TO_ENQUEUE = "messaging.to_enqueue"
@@ -63,13 +63,31 @@ def queue_email(key: str, to: str, subject: str, body: str, *, purpose: str, pat
     delivery = Delivery(key=key, channel=EMAIL, purpose=purpose, patient_id=patient_id, user_id=user_id,
                         appointment_id=appointment_id, recipient=to, scheduled_for=send_at or utcnow(),
                         status=PENDING, content=stored(message))
+    return _added(delivery)
+
+
+def queue_sms(key: str, to: str, body: str, *, purpose: str, patient_id: int | None = None,
+              user_id: int | None = None, appointment_id: int | None = None,
+              send_at: datetime | None = None) -> Delivery:
+    """Queue one text message under `key`, as queue_email does an email: idempotent by key, its
+    job handed to the queue once the caller's transaction commits, its text kept only until sent."""
+    existing = fetch_delivery(key)
+    if existing is not None:
+        return existing
+    delivery = Delivery(key=key, channel=SMS, purpose=purpose, patient_id=patient_id, user_id=user_id,
+                        appointment_id=appointment_id, recipient=to, scheduled_for=send_at or utcnow(),
+                        status=PENDING, content=body)
+    return _added(delivery)
+
+
+def _added(delivery: Delivery) -> Delivery:
     try:
         with db.session.begin_nested():
             db.session.add(delivery)
     except IntegrityError:
         # another transaction queued the same key meanwhile: theirs stands
-        return fetch_delivery(key)
-    db.session.info.setdefault(TO_ENQUEUE, []).append((key, delivery.scheduled_for))
+        return fetch_delivery(delivery.key)
+    db.session.info.setdefault(TO_ENQUEUE, []).append((delivery.key, delivery.scheduled_for))
     return delivery
 
 
@@ -195,4 +213,4 @@ def fetch_messages_page(limit: int) -> tuple[list[Delivery], int, list[Delivery]
 
 
 __all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",
-           "fetch_messages_page", "queue_email", "record_opted_out", "sweep", "withdraw"]
+           "fetch_messages_page", "queue_email", "queue_sms", "record_opted_out", "sweep", "withdraw"]

@@ -282,3 +282,16 @@ def test_the_messages_page_lists_a_bounded_number_of_failures_and_counts_them_al
         assert [d.key for d in others] == ["test:pending"]
         failed, total, _ = services.fetch_messages_page(5)
         assert len(failed) == total == 3
+
+
+def test_a_text_message_is_queued_once_per_key(app, make):
+    """queue_sms, like queue_email: one row per key, its text kept while it waits."""
+    def queue():
+        first = services.queue_sms("test:sms:1", "+1 555 0100", "See you Tuesday.", purpose="test")
+        again = services.queue_sms("test:sms:1", "+1 555 0199", "Other text", purpose="test")
+        return first.id, again.id
+
+    first, again = make.run(queue)
+    assert first == again
+    row = make.query(lambda: db.session.get(Delivery, first))
+    assert (row.channel, row.recipient, row.status, row.content) == ("sms", "+1 555 0100", "pending", "See you Tuesday.")

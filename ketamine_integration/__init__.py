@@ -133,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     from .messaging.views import bp as messaging_bp
     from .mfa.views import bp as mfa_bp
     from .notes.views import bp as notes_bp
+    from .notifications.views import bp as notifications_bp
     from .patients.views import bp as patients_bp
     from .protocols.views import bp as protocols_bp
     from .reminders.views import bp as reminders_bp
@@ -142,7 +143,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
-               telehealth_bp, reminders_bp):
+               telehealth_bp, reminders_bp, notifications_bp):
         app.register_blueprint(bp)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
 
@@ -154,9 +155,13 @@ def register_hooks() -> None:
     from .courses.services import count_dosing_with, course_ended, derive_items_with
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
+    from .messaging.queue import run_periodically
     from .notes.baselines import measured_baselines
     from .notes.checklist import documented_preparation
     from .notes.dosing_notes import documented, record_link
+    from .notes.safety import alert_raised
+    from .notifications import digests
+    from .notifications.alerts import notify_alert
     from .patients.care_team import check_departures_with
     from .scheduling.services import bookings_ahead, release_ended_course
 
@@ -176,6 +181,10 @@ def register_hooks() -> None:
     link_notes_with(record_link)
     # a dose a signed dosing-session note documents was given: it is neither cancelled nor moved
     documented_with(documented)
+    # an urgent safety alert is emailed at once to the on-call address and the patient's clinicians
+    alert_raised.connect(notify_alert)
+    # each user's daily summary, at the time they chose: the worker looks every five minutes
+    run_periodically(digests.JOB, digests.SCHEDULE, digests.run)
 
 
 def register_second_step(app: Flask) -> None:

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo
@@ -56,6 +57,14 @@ def _queue_url(url: str | None) -> str | None:
     if url and not url.startswith(QUEUE_SCHEMES):
         raise ValueError(f"KI_QUEUE_URL must start with sqlite:///, redis://, rediss:// or unix://, got {url!r}")
     return url or None
+
+
+def _app_url(url: str) -> str:
+    """The app's own address, as links in emails carry it: http(s), a host, no query or fragment."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"KI_APP_URL must be the app's address, e.g. https://ki.clinic.example, got {url!r}")
+    return url.strip().rstrip("/")
 
 
 def _one_of(name: str, choices: tuple[str, ...]) -> AfterValidator:
@@ -171,6 +180,11 @@ class Settings(BaseSettings):
     KI_MAIL_FROM_NAME: str | None = _setting(
         None, "sender name patients see; keep it discreet (no treatment named)",
         shown="`CLINIC_NAME` without its clinical words or brackets (`Harbor Light Clinic`)")
+
+    # Staff notifications (issue 22, point 6): notifications/links.py.
+    KI_APP_URL: Annotated[str, AfterValidator(_app_url)] = _setting(
+        "http://localhost:5000", "the app's address as staff open it (`https://ki.clinic.example`, with any path "
+        "it is served under): the links of safety alert emails and daily summaries")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

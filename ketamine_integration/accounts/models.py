@@ -1,7 +1,7 @@
 """User accounts, their roles and their server-side login sessions."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, select
@@ -37,6 +37,10 @@ class User(UserMixin, db.Model):
     #: the clinician's own video room (https), the link of all their telehealth sessions; None: the
     #: clinic's address template gives each session its own (telehealth, migration 0034)
     video_room_url: Mapped[str | None] = mapped_column(String(200))
+    #: clinic time of the user's daily summary email; None: off (their own choice, migration 0037)
+    digest_at: Mapped[time | None]
+    #: the clinic date whose summary was last looked at (sent, or nothing to report): one a day
+    digest_last_day: Mapped[date | None]
     #: argon2id encoded hash (parameters and salt included)
     password_hash: Mapped[str] = mapped_column(String(255))
     #: False locks the account out at once, open sessions included

@@ -56,6 +56,8 @@ ACTIONS = {
     "user.update": "Edited user",
     "user.password_reset": "Reset a user's password",
     "user.mfa_reset": "Reset a user's authenticator",
+    "account.notifications": "Changed own notification settings (daily summary, video room)",
+    "settings.notifications": "Changed the on-call address for urgent safety alerts",
     "settings.mfa": "Changed which roles must use two-step sign-in",
     "settings.session_type": "Changed a session type's default length",
     "settings.calendar": "Changed what calendar feeds show",

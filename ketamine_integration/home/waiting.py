@@ -183,6 +183,29 @@ def waiting_for(user: User, now: datetime, today: date) -> Waiting:
                    by_id)
 
 
+#: the counts a daily summary email carries (notifications/digests.py): work that waits, named in
+#: words with no clinical term; the home page's others (doses, REMS forms, alerts...) stay in the app
+SUMMARY_KINDS = ("closing", "unconfirmed", "drafts")
+
+
+def summary_counts(users: list[User], now: datetime) -> dict[int, dict[str, int]]:
+    """By user id, the SUMMARY_KINDS counts that apply to each user, counted as the home page counts
+    them: the clinic's (windows closing, sessions to confirm) once for all who run the schedule, then
+    a clinician's own sessions to confirm and drafts to sign, one statement each."""
+    clinic: dict[str, int] = {}
+    if any(_runs_schedule(user) for user in users):
+        clinic = {"closing": closing_windows(now), "unconfirmed": db.session.scalar(count_unconfirmed(now))}
+    found = {}
+    for user in users:
+        counts = dict(clinic) if _runs_schedule(user) else {}
+        if _confirms_own(user):
+            counts["unconfirmed"] = db.session.scalar(count_unconfirmed(now, clinician_id=user.id))
+        if BY_KEY["drafts"].applies(user):
+            counts["drafts"] = len(drafts_to_sign(user.id, active_caseload(user)))
+        found[user.id] = counts
+    return found
+
+
 def current_waiting() -> Waiting:
     """The signed-in user's counts, worked out once per request (the home page and the menu share them)."""
     if "home_waiting" not in g:

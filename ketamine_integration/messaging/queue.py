@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -24,6 +25,24 @@ log = logging.getLogger(__name__)
 EXTENSION = "messaging.queue"
 QUEUE_NAME = "ketamine_integration"
 SEND_TASK, SWEEP_TASK = "send_delivery", "sweep_deliveries"
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A periodic job of a feature above messaging (the daily summaries): huey runs `run(app, now)`
+    on `schedule`; it makes its own app context and commits its own work."""
+    name: str
+    schedule: Callable
+    run: Callable[[Flask, datetime], None]
+
+
+#: the features' periodic jobs by name, added by create_app (register_hooks) before any queue is made
+PERIODIC: dict[str, PeriodicJob] = {}
+
+
+def run_periodically(name: str, schedule: Callable, run: Callable[[Flask, datetime], None]) -> None:
+    """Have the worker run `run(app, now)` on `schedule` (a huey crontab); once per name."""
+    PERIODIC[name] = PeriodicJob(name, schedule, run)
 
 
 def queue_url(app: Flask) -> str:
@@ -66,8 +85,9 @@ def queue_of(app: Flask) -> Queue:
 
 
 def register_jobs(app: Flask, url: str, huey: Huey) -> Queue:
-    """The jobs, each run inside an app context of `app`: sending one delivery, and the sweep
-    every five minutes (periodic jobs are defined here, in code; the worker runs them)."""
+    """The jobs, each run inside an app context of `app`: sending one delivery, the sweep every five
+    minutes, and the features' periodic jobs (PERIODIC). Periodic jobs are defined in code; the
+    worker runs them."""
 
     @huey.task(name=SEND_TASK)
     def send_delivery(key: str) -> str:
@@ -86,7 +106,15 @@ def register_jobs(app: Flask, url: str, huey: Huey) -> Queue:
             for key in services.sweep(now=utcnow()):
                 send_delivery(key)
 
+    for job in PERIODIC.values():
+        _register_periodic(app, huey, job)
     return Queue(url, huey, send_delivery, sweep_deliveries)
+
+
+def _register_periodic(app: Flask, huey: Huey, job: PeriodicJob) -> None:
+    @huey.periodic_task(job.schedule, name=job.name)
+    def periodic() -> None:
+        job.run(app, utcnow())
 
 
 def enqueue_committed(session) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from blinker import Namespace
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
@@ -16,6 +17,11 @@ from ..domain import safety as rules
 from ..domain.text import written_length
 from ..extensions import db
 from .models import MeasureResponse, SafetyAlert, SessionNote
+
+#: sent with each new alert once it is flushed, inside the transaction that raised it: the staff
+#: notifications above listen (connected in create_app's register_hooks); a receiver must never
+#: fail the request, since a safety signal is never held up by what follows it
+alert_raised = Namespace().signal("safety-alert-raised")
 
 
 def raise_for_response(course: TreatmentCourse, response: MeasureResponse) -> SafetyAlert | None:
@@ -45,6 +51,7 @@ def _raise(course: TreatmentCourse, signal: rules.SafetySignal, **record) -> Saf
                         item_score=signal.item_score, finding=signal.finding, **record)
     db.session.add(alert)
     db.session.flush()
+    alert_raised.send(alert)
     return alert
 
 

@@ -51,7 +51,9 @@ def _pages(clinic) -> list[tuple[str, str]]:
             ("ther", f"{dosing}/coordination"), ("ther", f"{dosing}/measures"),
             # the consent form beside the opt-out form (both ask how the patient told the clinic);
             # the reminder settings' rows per kind of session
-            ("desk", f"/patients/{patient}/contact-consent"), ("boss", "/settings/reminders")]
+            ("desk", f"/patients/{patient}/contact-consent"), ("boss", "/settings/reminders"),
+            # the daily summary's choice and time beside a clinician's video room; the on-call address
+            ("ther", "/account/notifications"), ("boss", "/settings/notifications")]
 
 
 def _check(html: str, where: str) -> int:

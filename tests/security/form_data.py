@@ -109,6 +109,9 @@ FORMS = {
     "clinic_settings.file_names_setting": lambda w, t, r: {"file_names": "mrn"},
     "telehealth.telehealth_settings": lambda w, t, r: {"template": "https://video.example.org/{appointment}"},
     "reminders.contact_consent": lambda w, t, r: {"channel": "email", "decision": "withdraw", "method": "phone"},
+    "notifications.notification_settings": lambda w, t, r: {"oncall_email": "oncall@clinic.example"},
+    "notifications.account_notifications": lambda w, t, r: {"digest": "on", "digest_at": "07:30",
+                                                            "video_room_url": "https://video.example.org/own"},
     "reminders.opt_out": lambda w, t, r: {"opt_out-method": "phone"},
     "reminders.reminder_settings": lambda w, t, r: {
         "sender": "Oak Street Clinic", "quiet_hours": "21:00-08:00", "clinic_address": "", "clinic_phone": "",

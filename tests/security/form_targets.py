@@ -78,6 +78,11 @@ TARGETS: dict[str, list[Target]] = {
                                                    lambda c: {"file_names": "mrn"})],
     "telehealth.forms.TelehealthSettingsForm": [Target("admin", lambda c: "/settings/telehealth", lambda c: {
         "template": "https://video.example.org/{appointment}", "in_feeds": "y"})],
+    # -- notifications: the on-call address, a user's own settings ---------------------------
+    "notifications.forms.OnCallForm": [Target("admin", lambda c: "/settings/notifications",
+                                              lambda c: {"oncall_email": "oncall@clinic.example"})],
+    "notifications.forms.AccountNotificationsForm": [Target("therapist", lambda c: "/account/notifications", lambda c: {
+        "digest": "on", "digest_at": "07:30", "video_room_url": "https://video.example.org/own"})],
     # -- reminders: a patient's contact consent, the clinic's reminder settings ---------------
     "reminders.forms.ContactConsentForm": [Target("therapist", lambda c: f"/patients/{c.patient}/contact-consent",
                                                   lambda c: {"channel": "email", "decision": "withdraw",

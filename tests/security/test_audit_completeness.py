@@ -49,6 +49,8 @@ NOT_PATIENT_DATA = {
     "settings.file_names": "a clinic setting",
     "settings.telehealth": "a clinic setting",
     "settings.reminders": "a clinic setting",
+    "settings.notifications": "a clinic setting: the on-call address for urgent safety alerts",
+    "account.notifications": "the user's own settings (daily summary time, own video room); no patient data",
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
     "calendar.feed_revoke": "ends the user's own feed address",
     "audit.view": "the admin reading the audit trail itself",

@@ -36,6 +36,8 @@ NO_PATIENT = {
     ("clinic_settings.forms.FileNamesForm", 0): "a clinic setting",
     ("telehealth.forms.TelehealthSettingsForm", 0): "a clinic setting",
     ("reminders.forms.ReminderSettingsForm", 0): "a clinic setting",
+    ("notifications.forms.OnCallForm", 0): "a clinic setting",
+    ("notifications.forms.AccountNotificationsForm", 0): "the user's own settings",
     ("busy_times.forms.CalendarImportForm", 0): "a clinician's busy time (its page shows no patient)",
     ("patients.forms.PatientForm", 0): "registering: a refused registration re-renders only what was typed; "
                                        "no patient exists yet to name",

@@ -13,7 +13,8 @@ from .roles import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 
 #: every permission, with what it lets a user do (the README's table is generated from this)
 PERMISSIONS = {
-    "account.own": "Use one's own account: home page, two-step sign-in, personal calendar feeds",
+    "account.own": "Use one's own account: home page, two-step sign-in, personal calendar feeds, own notification "
+                   "settings",
     "protocols.read": "Read the protocol library",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",

@@ -29,5 +29,6 @@ class AccountNotificationsForm(FlaskForm):
                             render_kw={"type": "time"})
     # for those who are booked (clinicians): checked by the service as on the admin's user form
     # (https, a host, no placeholders, at most 200 characters); a far longer paste is refused here first
-    video_room_url = StringField("Own video room (telehealth)", validators=[Optional(), Length(max=ROOM_MAX_LENGTH * 5)],
+    video_room_url = StringField("Own video room (telehealth)",
+                                 validators=[Optional(), Length(max=ROOM_MAX_LENGTH * 5)],
                                  render_kw={"autocomplete": "off", "inputmode": "url", "spellcheck": "false"})

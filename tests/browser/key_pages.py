@@ -158,6 +158,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("A therapist's hours", lambda i: f"/availability/{i.therapist}", KEEPERS),
     KeyPage("Calendar feeds", lambda i: "/calendars/", EVERYONE),
     KeyPage("Two-step sign-in", lambda i: "/account/two-step", EVERYONE),
+    KeyPage("My notifications", lambda i: "/account/notifications", EVERYONE),
     KeyPage("Protocols", lambda i: "/protocols/", EVERYONE),
     KeyPage("Protocol (esketamine, REMS)", lambda i: f"/protocols/esketamine-trd-rems/v{i.protocol_version}",
             EVERYONE),
@@ -176,6 +177,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Reminder settings", lambda i: "/settings/reminders", ("admin",)),
     KeyPage("Theme vocabulary", lambda i: "/themes/", ("admin",)),
     KeyPage("Telehealth links", lambda i: "/settings/telehealth", ("admin",)),
+    KeyPage("Notifications", lambda i: "/settings/notifications", ("admin",)),
     KeyPage("Audit log", lambda i: "/audit/", ("admin",)),
 )
 

@@ -2,12 +2,12 @@
 address and the patient's clinicians, saying nothing clinical; each user's daily summary at the time
 they chose, once a clinic day (a change of clock included), none when nothing waits; the settings
 pages, their refusals and their audit rows."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from email import message_from_bytes, message_from_string, policy
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.bookings.models import Appointment, AppointmentChange
@@ -180,7 +180,6 @@ def _sweep(app, now: datetime) -> int:
 
 
 def test_a_summary_is_queued_once_a_day_at_the_chosen_clinic_time(app, clinic, make):
-    from datetime import time
     day = date(2026, 12, 1)
     _held_session(make, clinic["therapist"], clinic["patient"], _at(day, 7) - timedelta(days=2))
     _choose(make, clinic["therapist"], time(7, 30))
@@ -201,7 +200,6 @@ def test_a_summary_is_queued_once_a_day_at_the_chosen_clinic_time(app, clinic, m
 
 
 def test_a_summary_on_the_days_the_clocks_change(app, clinic, make):
-    from datetime import time
     _held_session(make, clinic["therapist"], clinic["patient"], datetime(2026, 3, 1, 15, tzinfo=UTC))
     # spring forward: 02:30 never shows; the summary goes when the clocks show 03:30 (07:30 UTC)
     _choose(make, clinic["therapist"], time(2, 30), last_day=date(2026, 3, 7))
@@ -215,7 +213,6 @@ def test_a_summary_on_the_days_the_clocks_change(app, clinic, make):
 
 
 def test_no_summary_when_off_with_nothing_to_report_or_with_no_address(app, clinic, make):
-    from datetime import time
     day = date(2026, 12, 1)
     _held_session(make, clinic["quiet"], clinic["patient"], _at(day, 7) - timedelta(days=1))  # waits on ther2
     _choose(make, clinic["quiet"], time(7, 0))           # something waits, but no email address
@@ -228,7 +225,6 @@ def test_no_summary_when_off_with_nothing_to_report_or_with_no_address(app, clin
 
 
 def test_staff_get_the_clinics_counts(app, clinic, make):
-    from datetime import time
     day = date(2026, 12, 1)
     _held_session(make, clinic["therapist"], clinic["patient"], _at(day, 7) - timedelta(days=1))
     _held_session(make, clinic["quiet"], clinic["patient"], _at(day, 7) - timedelta(days=1))
@@ -316,3 +312,34 @@ def test_the_oncall_address_is_the_admins_checked_and_audited(clinic, make, auth
     auth.logout()
     auth.sign_in("ther")
     assert client.get("/settings/notifications").status_code == 403
+
+
+def test_the_summaries_cost_a_constant_number_of_statements_per_user(app, clinic, make):
+    """The clinic's counts once, then the same few statements for each due clinician (their own
+    sessions to confirm, their drafts, the email queued), however much waits on each."""
+
+    def statements_of(work) -> int:
+        count = []
+        listener = lambda *args, **kwargs: count.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            work()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(count)
+
+    day = date(2026, 12, 1)
+    therapists = [clinic["therapist"]] + [make.user("therapist", email=f"t{n}@clinic.example") for n in range(3)]
+    for n, therapist in enumerate(therapists):
+        patient = make.patient(therapists=[therapist])
+        for _ in range(1 + 3 * n):  # more waits on each later one
+            _held_session(make, therapist, patient, _at(day, 7) - timedelta(days=1))
+    costs = []
+    for count in (1, 2, 4):
+        for therapist in therapists:
+            _choose(make, therapist, time(7, 0) if therapist in therapists[:count] else None)
+        with linking_context(app):
+            costs.append(statements_of(lambda: digests.queue_due_digests(_at(day, 7))))
+            db.session.rollback()
+    per_user = costs[1] - costs[0]
+    assert costs[2] - costs[1] == 2 * per_user and per_user <= 8, costs

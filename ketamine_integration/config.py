@@ -51,6 +51,10 @@ def _environment(name: str) -> str:
 QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://", "unix://")
 MAIL_BACKENDS = ("file", "smtp")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
+SMS_BACKENDS = ("file", "http", "none")
+SMS_ENCODINGS = ("json", "form")
+#: hosts an SMS provider URL may reach over plain http (a provider stand-in on this machine)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _queue_url(url: str | None) -> str | None:
@@ -73,6 +77,25 @@ def _one_of(name: str, choices: tuple[str, ...]) -> AfterValidator:
             raise ValueError(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, got {value!r}")
         return value or None
     return AfterValidator(check)
+
+
+def _sms_url(url: str | None) -> str | None:
+    """https only: the request carries the patient's number, the text and the provider's token
+    (encryption in transit, 45 CFR 164.312(e)); plain http to this machine alone."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if not parts.hostname or not (parts.scheme == "https"
+                                  or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+        raise ValueError(f"KI_SMS_URL must be an https:// address (http:// only to this machine), got {url!r}")
+    return url
+
+
+def _country_code(code: str) -> str:
+    code = code.strip().removeprefix("+")
+    if not (code.isascii() and code.isdigit() and 1 <= len(code) <= 3):
+        raise ValueError(f"KI_SMS_COUNTRY_CODE must be 1 to 3 digits (1 for the US and Canada), got {code!r}")
+    return code
 
 
 def _timezone(name: str) -> str:
@@ -180,6 +203,29 @@ class Settings(BaseSettings):
     KI_MAIL_FROM_NAME: str | None = _setting(
         None, "sender name patients see; keep it discreet (no treatment named)",
         shown="`CLINIC_NAME` without its clinical words or brackets (`Harbor Light Clinic`)")
+
+    # Text messages (issue 22): messaging/sms.py; README, "Messages and the worker".
+    KI_SMS_BACKEND: Annotated[str | None, _one_of("KI_SMS_BACKEND", SMS_BACKENDS)] = _setting(
+        None, "`http` sends texts through the provider at `KI_SMS_URL`; `file` writes each as a `.txt` file "
+        "into `instance/outbox/sms/` and sends nothing; `none`: the clinic sends no texts (one queued fails, "
+        "shown to staff)", shown="`none` in production, `file` otherwise")
+    KI_SMS_URL: Annotated[str | None, AfterValidator(_sms_url)] = _setting(
+        None, "the provider's endpoint that takes one message per POST (https only), e.g. "
+        "`https://api.twilio.com/2010-04-01/Accounts/<SID>/Messages.json`; required with `http`", shown="none")
+    KI_SMS_USER: str | None = _setting(
+        None, "with it, the request carries HTTP basic auth `KI_SMS_USER:KI_SMS_TOKEN` (Twilio: the account "
+        "SID); without it, `Authorization: Bearer KI_SMS_TOKEN`", shown="none")
+    KI_SMS_TOKEN: str | None = _setting(None, "the provider's API token (or basic-auth password)", shown="none")
+    KI_SMS_FROM: str | None = _setting(
+        None, "the number or sender id texts come from (the provider must allow it); required with `http`",
+        shown="none")
+    KI_SMS_ENCODING: Annotated[str, _one_of("KI_SMS_ENCODING", SMS_ENCODINGS)] = _setting(
+        "json", "`json`: a body `{\"to\", \"from\", \"body\"}`; `form`: `To`, `From`, `Body` form-encoded (Twilio)")
+    KI_SMS_TIMEOUT_SECONDS: Count = _setting(
+        15, "how long one request to the provider may take, connection to last byte (then it is retried)")
+    KI_SMS_COUNTRY_CODE: Annotated[str, AfterValidator(_country_code)] = _setting(
+        "1", "country calling code given to a patient's number written without one (`(555) 010-0123` is sent "
+        "to `+15550100123`)")
 
     # Staff notifications (issue 22, point 6): notifications/links.py.
     KI_APP_URL: Annotated[str, AfterValidator(_app_url)] = _setting(
@@ -302,4 +348,16 @@ def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> 
         "TESTING": settings.KI_ENV == "testing",
         "KI_MAIL_BACKEND": settings.KI_MAIL_BACKEND or ("smtp" if production else "file"),
         "KI_MAIL_FROM": settings.KI_MAIL_FROM or settings.CLINIC_EMAIL,
+        "KI_SMS_BACKEND": _sms_backend(settings, production),
     }
+
+
+def _sms_backend(settings: Settings, production: bool) -> str:
+    """`none` in production unless a provider is chosen (never texts into files on a server);
+    `http` needs its address and sender, or every text would fail."""
+    backend = settings.KI_SMS_BACKEND or ("none" if production else "file")
+    if backend == "http":
+        missing = [name for name in ("KI_SMS_URL", "KI_SMS_FROM") if not getattr(settings, name)]
+        if missing:
+            raise ConfigurationError(f"KI_SMS_BACKEND=http needs {' and '.join(missing)}")
+    return backend

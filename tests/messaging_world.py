@@ -1,13 +1,17 @@
-"""What the messaging tests run against: a real SMTP server in this process (aiosmtpd), the queue
-on SQLite or Redis, and huey's consumer run in threads as the worker runs it."""
+"""What the messaging tests run against: a real SMTP server in this process (aiosmtpd), an HTTP
+server standing in for the SMS provider, the queue on SQLite or Redis, and huey's consumer run in
+threads as the worker runs it."""
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -54,6 +58,77 @@ def smtp_server():
         yield inbox, controller.port
     finally:
         controller.stop()
+
+
+@dataclass
+class SmsRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def fields(self) -> dict[str, str]:
+        """The message's fields, JSON or form-encoded."""
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            return json.loads(self.body)
+        from urllib.parse import parse_qsl
+        return dict(parse_qsl(self.body.decode()))
+
+
+@dataclass
+class SmsProviderStandIn:
+    """What the stand-in received, and how it answers: `answers` (status, body) in turn, then
+    `status` / `answer`; `stall` seconds before answering (a provider that does not answer in time)."""
+    requests: list[SmsRequest] = field(default_factory=list)
+    #: time.monotonic() of each request
+    attempts: list[float] = field(default_factory=list)
+    answers: list[tuple[int, bytes]] = field(default_factory=list)
+    status: int = 201
+    answer: bytes = b'{"sid": "SM0000000001", "status": "queued"}'
+    stall: float = 0.0
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def next_answer(self) -> tuple[int, bytes]:
+        return self.answers.pop(0) if self.answers else (self.status, self.answer)
+
+
+@contextmanager
+def sms_provider():
+    """An HTTP server on 127.0.0.1 taking POSTs as an SMS provider does; yields it and its URL."""
+    stand_in = SmsProviderStandIn()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            stand_in.attempts.append(time.monotonic())
+            stand_in.requests.append(SmsRequest(self.path, dict(self.headers.items()), body))
+            if stand_in.stall:
+                stand_in.released.wait(stand_in.stall)
+            status, answer = stand_in.next_answer()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                self.end_headers()
+                self.wfile.write(answer)
+            except OSError:
+                pass  # the client gave up waiting (the timeout tests)
+
+        def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="sms-provider-stand-in", daemon=True)
+    thread.start()
+    try:
+        yield stand_in, f"http://127.0.0.1:{server.server_port}/2010-04-01/Accounts/AC0001/Messages.json"
+    finally:
+        stand_in.released.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def redis_unavailable_reason(url: str = REDIS_URL) -> str | None:

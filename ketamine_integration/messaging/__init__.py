@@ -1,1 +1,1 @@
-"""Messages the clinic sends (email now; SMS through a provider later) and the background job queue that sends them."""
+"""Messages the clinic sends (email through the mailer, texts through an SMS provider), the background job queue that sends them, and the history the patient page shows."""

@@ -17,6 +17,11 @@ PENDING, SENDING, SENT, FAILED, WITHDRAWN, OPTED_OUT = "pending", "sending", "se
 #: status -> how the Messages page names it
 STATUSES = {PENDING: "Waiting to be sent", SENDING: "Being sent", SENT: "Sent", FAILED: "Failed",
             WITHDRAWN: "Withdrawn", OPTED_OUT: "Not sent: opted out"}
+#: purpose -> how the patient page names it; a purpose not listed is shown as written
+PURPOSES = {"reminder": "Appointment reminder", "invitation": "Invitation", "cancellation": "Cancellation",
+            "safety_alert": "Safety alert to staff", "digest": "Daily digest"}
+#: channel -> how pages name it
+CHANNEL_NAMES = {EMAIL: "Email", SMS: "Text"}
 #: a delivery in one of these never changes again, and keeps no message content
 FINAL = frozenset({SENT, FAILED, WITHDRAWN, OPTED_OUT})
 

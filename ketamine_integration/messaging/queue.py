@@ -18,6 +18,7 @@ from huey.exceptions import RetryTask
 from ..db.types import utcnow
 from . import services
 from .mailer import mailer_for
+from .sms import sms_provider_for
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def register_jobs(app: Flask, url: str, huey: Huey) -> Queue:
     def send_delivery(key: str) -> str:
         with app.app_context():
             outcome = services.deliver(key, mailer=mailer_for(app.config, app.instance_path),
-                                       policy=services.RetryPolicy.of(app.config), now=utcnow())
+                                       sms=sms_provider_for(app.config, app.instance_path), policy=services.RetryPolicy.of(app.config), now=utcnow())
         if outcome.status == "retry":
             # huey schedules the job again after our back-off (domain.messages.retry_delay);
             # the delivery's attempts, not huey's retry count, decide when to give up

@@ -6,7 +6,7 @@ looks for a row that is not there yet, and a rolled-back request sends nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,10 +17,11 @@ from sqlalchemy.orm import joinedload
 
 from ..audit import services as audit
 from ..db.types import utcnow
-from ..domain.messages import retry_delay
+from ..domain.messages import InvalidPhoneNumber, check_text, e164, retry_delay
 from ..extensions import db
 from .mailer import Attachment, Mailer, SendFailure, build_message, from_stored, sender_of, stored
-from .models import EMAIL, FAILED, FINAL, OPTED_OUT, PENDING, SENDING, SENT, SMS, WITHDRAWN, Delivery
+from .sms import SmsProvider
+from .models import CHANNELS, EMAIL, FAILED, FINAL, OPTED_OUT, PENDING, SENDING, SENT, SMS, WITHDRAWN, Delivery
 
 #: session.info key: delivery keys (and when to send them) to hand to the queue at commit
 TO_ENQUEUE = "messaging.to_enqueue"
@@ -70,10 +71,18 @@ def queue_sms(key: str, to: str, body: str, *, purpose: str, patient_id: int | N
               user_id: int | None = None, appointment_id: int | None = None,
               send_at: datetime | None = None) -> Delivery:
     """Queue one text message under `key`, as queue_email does an email: idempotent by key, its
-    job handed to the queue once the caller's transaction commits, its text kept only until sent."""
+    job handed to the queue once the caller's transaction commits, its text kept only until sent.
+    Raises TextTooLong for an empty text or one over SMS_MAX_CHARACTERS (a wording to fix). The
+    number is kept in E.164 form; one that is not a phone number is kept as written and its
+    delivery fails at the first attempt, with the reason, on the Messages page."""
+    check_text(body)
     existing = fetch_delivery(key)
     if existing is not None:
         return existing
+    try:
+        to = e164(to, current_app.config["KI_SMS_COUNTRY_CODE"])
+    except InvalidPhoneNumber:
+        pass
     delivery = Delivery(key=key, channel=SMS, purpose=purpose, patient_id=patient_id, user_id=user_id,
                         appointment_id=appointment_id, recipient=to, scheduled_for=send_at or utcnow(),
                         status=PENDING, content=body)
@@ -126,36 +135,43 @@ def fetch_delivery(key: str) -> Delivery | None:
     return db.session.scalar(select(Delivery).where(Delivery.key == key))
 
 
-def claim(key: str, *, channel: str, now: datetime) -> Delivery | None:
-    """Take a due, pending delivery of `channel` for one attempt and commit, or None when it is not
-    ours to send (sent, withdrawn, claimed by another worker, not due, another channel's). The
-    conditional update is the lock: of two jobs for one key, on either engine, exactly one sees
-    its row change."""
+def claim(key: str, *, channels: Collection[str] = CHANNELS, now: datetime) -> Delivery | None:
+    """Take a due, pending delivery of one of `channels` for one attempt and commit, or None when
+    it is not ours to send (sent, withdrawn, claimed by another worker, not due, a channel this
+    worker cannot send). The conditional update is the lock: of two jobs for one key, on either
+    engine, exactly one sees its row change."""
     changed = db.session.execute(
-        update(Delivery).where(Delivery.key == key, Delivery.channel == channel, Delivery.status == PENDING,
-                               Delivery.scheduled_for <= now)
+        update(Delivery).where(Delivery.key == key, Delivery.channel.in_(sorted(channels)),
+                               Delivery.status == PENDING, Delivery.scheduled_for <= now)
         .values(status=SENDING, attempts=Delivery.attempts + 1, attempted_at=now)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return fetch_delivery(key) if changed else None
 
 
-def deliver(key: str, *, mailer: Mailer, policy: RetryPolicy, now: datetime) -> Outcome:
-    """One attempt at sending the email `key`. No transaction is open while the server is talked to."""
-    delivery = claim(key, channel=EMAIL, now=now)
+def deliver(key: str, *, mailer: Mailer, sms: SmsProvider, policy: RetryPolicy, now: datetime) -> Outcome:
+    """One attempt at sending the delivery `key`, by its channel: an email through `mailer`, a
+    text through `sms`. No transaction is open while the server is talked to."""
+    delivery = claim(key, now=now)
     if delivery is None:
         db.session.commit()
         return Outcome("skipped")
-    delivery_id, message = delivery.id, from_stored(delivery.content)
+    delivery_id, channel, recipient, content = delivery.id, delivery.channel, delivery.recipient, delivery.content
     db.session.commit()  # the claim's read ends here: the send holds no lock
     try:
-        mailer.send(message)
+        if channel == SMS:
+            provider_id = sms.send(recipient, content)
+        else:
+            mailer.send(from_stored(content))
+            provider_id = ""
     except SendFailure as failure:
         return _after_failure(delivery_id, failure, policy=policy, now=utcnow())
     delivery = db.session.get(Delivery, delivery_id)
     delivery.status, delivery.sent_at, delivery.content, delivery.last_error = SENT, utcnow(), None, None
+    # the provider's id lets a question about one text be traced at the provider; never the text
     audit.record("message.sent", obj=delivery, patient_id=delivery.patient_id,
-                 detail=f"{delivery.channel} {delivery.purpose}, attempt {delivery.attempts}")
+                 detail=f"{delivery.channel} {delivery.purpose}, attempt {delivery.attempts}"
+                        + (f", provider id {provider_id}" if provider_id else ""))
     db.session.commit()
     return Outcome(SENT)
 

@@ -1,4 +1,5 @@
-"""The patient page: the record, the patient's contact consent and courses with their windows (above courses)."""
+"""The patient page: the record, the patient's contact consent, courses with their windows and the
+messages sent to the patient (above courses and messaging)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -8,6 +9,7 @@ from ..audit import services as audit
 from ..courses.services import fetch_courses_for_patient
 from ..db.types import utcnow
 from ..domain.reminders import CHANNELS
+from ..messaging.history import fetch_patient_messages
 from ..patients.access import can_read_clinical, load_patient
 from ..reminders.consent import current_consents
 from ..reminders.models import METHODS
@@ -20,11 +22,13 @@ def patient_detail(patient_id: int):
     patient = load_patient(patient_id)
     audit.record("patient.view", obj=patient, patient_id=patient.id)
     courses = fetch_courses_for_patient(patient.id)
+    messages, messages_total = fetch_patient_messages(patient.id)
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
                            can_edit=current_user.can("patients.register"), courses=courses,
                            window_status=course_summaries([c.id for c in courses], utcnow()),
-                           consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS)
+                           consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS,
+                           messages=messages, messages_total=messages_total)
 
 
 #: (endpoint, URL, view, methods), as in pages/course.py

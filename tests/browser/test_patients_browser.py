@@ -135,3 +135,29 @@ def test_sign_out_returns_to_sign_in_and_patients_then_require_signing_in_again(
     expect(page).to_have_url(SIGN_IN_PATH)
     expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+
+
+def test_the_patient_pages_messages_fit_a_phone(live_server, page):
+    """Issue 22: the message history at 375 px, each message a card with its labelled cells."""
+    from ketamine_integration.messaging import services
+    from ketamine_integration.messaging.models import FAILED
+
+    make = live_server.make
+    make.user("staff", username="frontdesk")
+    patient = make.patient(given_name="Wren", family_name="Messaged")
+
+    def history():
+        failed = services.queue_sms("test:phone:failed", "(555) 010-0123", "See you Tuesday.", purpose="reminder",
+                                    patient_id=patient)
+        failed.status, failed.content = FAILED, None
+        failed.last_error = "SMS provider 400: The To number +15550100123 is not a mobile number, check it with the patient."
+        services.queue_email("test:phone:waiting", "wren.messaged@example.org", "s", "b", purpose="invitation",
+                             patient_id=patient)
+    make.run(history)
+    sign_in(page, "frontdesk")
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"/patients/{patient}")
+    messages = page.get_by_role("region", name=re.compile(r"^Messages"))
+    expect(messages).to_contain_text("Failed: SMS provider 400: The To number •••0123 is not a mobile number")
+    expect(messages).to_contain_text("w•••@example.org")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

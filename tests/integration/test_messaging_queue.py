@@ -299,4 +299,4 @@ def test_a_text_message_is_queued_once_per_key(app, make):
     first, again = make.run(queue)
     assert first == again
     row = make.query(lambda: db.session.get(Delivery, first))
-    assert (row.channel, row.recipient, row.status, row.content) == ("sms", "+1 555 0100", "pending", "See you Tuesday.")
+    assert (row.channel, row.recipient, row.status, row.content) == ("sms", "+15550100", "pending", "See you Tuesday.")  # kept in E.164 form

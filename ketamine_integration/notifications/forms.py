@@ -23,10 +23,10 @@ class OnCallForm(FlaskForm):
 
 class AccountNotificationsForm(FlaskForm):
     digest = RadioField("Daily summary email", choices=options(DIGEST_CHOICES.items()), default="off")
-    # checked by the service (a 24-hour clock time, needed when the summary is on); a browser shows a
-    # time picker, and the 10 characters bound what anything else may send
-    digest_at = StringField("Time of the daily summary (clinic time)", validators=[Length(max=10)],
-                            render_kw={"type": "time"})
+    # checked by the service (a 24-hour clock time, needed when the summary is on: a pattern matched
+    # whole, so any length is refused at once); a browser shows a time picker (no maxlength: HTML
+    # allows none on a time input)
+    digest_at = StringField("Time of the daily summary (clinic time)", render_kw={"type": "time"})
     # for those who are booked (clinicians): checked by the service as on the admin's user form
     # (https, a host, no placeholders, at most 200 characters); a far longer paste is refused here first
     video_room_url = StringField("Own video room (telehealth)",

@@ -152,6 +152,7 @@ def register_hooks() -> None:
     """Where a lower package asks a higher one or reacts to its event (README, Architecture),
     each once per process."""
     from .audit.services import record_refused_change
+    from .bookings.events import appointments_changed
     from .courses.services import count_dosing_with, course_ended, derive_items_with
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
@@ -163,6 +164,7 @@ def register_hooks() -> None:
     from .notifications import digests
     from .notifications.alerts import notify_alert
     from .patients.care_team import check_departures_with
+    from .reminders.invitations import send_invitations
     from .scheduling.services import bookings_ahead, release_ended_course
 
     # who may leave a care team depends on their bookings
@@ -177,6 +179,8 @@ def register_hooks() -> None:
     derive_items_with(measured_baselines, documented_preparation)
     # a course that ends releases what was planned and booked on it
     course_ended.connect(release_ended_course)
+    # a session booked, moved or cancelled sends the patient its invitation (or its cancellation)
+    appointments_changed.connect(send_invitations)
     # a dosing record shows the dosing-session note a therapist present at the dose wrote about it
     link_notes_with(record_link)
     # a dose a signed dosing-session note documents was given: it is neither cancelled nor moved

@@ -123,8 +123,9 @@ def _event_rows(*conditions) -> list:
         return (select(aggregate).where(AppointmentChange.appointment_id == Appointment.id)
                 .correlate(Appointment).scalar_subquery())
     return db.session.execute(
-        select(Appointment.id, Appointment.kind, Appointment.status, Appointment.starts_at, Appointment.ends_at,
-               Appointment.created_at, Appointment.modality, Appointment.video_token, Appointment.clinician_id,
+        select(Appointment.id, Appointment.patient_id, Appointment.kind, Appointment.status, Appointment.starts_at,
+               Appointment.ends_at, Appointment.created_at, Appointment.modality, Appointment.video_token,
+               Appointment.clinician_id,
                User.video_room_url, Patient.given_name, Patient.family_name,
                # a feed event names the dosing session's number, never its clinical record
                DosingSession.sequence, Room.name.label("room"), User.full_name.label("clinician"),
@@ -160,6 +161,12 @@ def appointment_event(appointment: Appointment, *, identity: str) -> CalendarEve
     return calendar_event(row, identity=identity, with_clinician=False, video_url=_link_maker()(row))
 
 
+def appointment_rows(appointment_ids) -> list:
+    """The event rows (_event_rows) of these appointments, in one statement however many: what
+    the patient's invitations are built from, so that they carry the clinician's UID and SEQUENCE."""
+    return _event_rows(Appointment.id.in_(sorted(set(appointment_ids)))) if appointment_ids else []
+
+
 def _link_maker():
     """What gives an event row its video link: nothing unless the clinic lets links into calendars
     (telehealth: a feed is read without a login wherever its address went)."""
@@ -182,14 +189,31 @@ def calendar_event(row, *, identity: str, with_clinician: bool, video_url: str |
     summary = label + (f" — {initials(row.given_name, row.family_name)}" if identity == "initials" else "")
     if with_clinician:
         summary += f" ({display_name(row.clinician, row.clinician_licence, row.clinician_credentials)})"
+    return _event_of(row, summary=summary, location=row.room or "Telehealth", video_url=video_url)
+
+
+def patient_event(row, *, summary: str, location: str, description: str, video_url: str | None) -> CalendarEvent:
+    """The event of a row (_event_rows) as the patient's own invitation shows it: the same UID,
+    SEQUENCE, status and times as the clinician's feed and invitation (a calendar that holds both
+    sees one event), in the discreet words the caller chose (reminders.invitations)."""
+    return _event_of(row, summary=summary, location=location, video_url=video_url, description=description)
+
+
+def event_sequence(row) -> int:
+    """RFC 5545 SEQUENCE of an appointment's event: 0 when booked, one more with each change since
+    (a move, a cancellation, an outcome), counted from its AppointmentChange rows."""
+    return max((row.changes or 0) - 1, 0)
+
+
+def _event_of(row, *, summary: str, location: str, video_url: str | None,
+              description: str | None = None) -> CalendarEvent:
     return CalendarEvent(
         uid=f"appointment-{row.id}@{current_app.config['CALENDAR_UID_DOMAIN']}",
-        sequence=max((row.changes or 0) - 1, 0),
+        sequence=event_sequence(row),
         status="CANCELLED" if row.status == CANCELLED else "CONFIRMED",
-        starts_at=row.starts_at, ends_at=row.ends_at, summary=summary,
-        location=row.room or "Telehealth",
+        starts_at=row.starts_at, ends_at=row.ends_at, summary=summary, location=location,
         last_modified=row.last_change or row.created_at, created=row.first_change or row.created_at,
-        video_url=video_url)
+        video_url=video_url, description=description)
 
 
 def organizer() -> Person:

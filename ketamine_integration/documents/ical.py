@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
-PRODID = "-//ketamine_integration//clinic calendar//EN"
+#: names no treatment: a patient's invitation carries it too (reminders.invitations)
+PRODID = "-//clinic scheduling//calendar//EN"
 #: VTIMEZONE rules are written for the events' years, plus this margin either side
 ZONE_MARGIN = timedelta(days=366)
 
@@ -33,6 +34,9 @@ class CalendarEvent:
     created: datetime
     #: a telehealth session's video link, only where the clinic lets links into calendars
     video_url: str | None = None
+    #: what the event's notes say (a patient's invitation: how to join, how to cancel); None: the
+    #: video link alone, when there is one
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,9 @@ def _event(item: CalendarEvent, zone: ZoneInfo, stamp: datetime) -> Event:
     event.add("location", item.location)
     if item.video_url:
         event.add("url", item.video_url)
-        event.add("description", f"Join video: {item.video_url}")
+    description = item.description or (f"Join video: {item.video_url}" if item.video_url else None)
+    if description:
+        event.add("description", description)
     event.add("transp", "TRANSPARENT" if item.status == "CANCELLED" else "OPAQUE")
     event.add("class", "CONFIDENTIAL")
     return event

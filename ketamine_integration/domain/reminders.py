@@ -210,3 +210,57 @@ def reminder_message(*, starts_at_utc: datetime, zone: ZoneInfo, sender: str, wo
     if found:
         raise ClinicalWordInMessage(f"a reminder would carry the word(s): {', '.join(sorted(set(found)))}")
     return ReminderMessage(subject, body)
+
+
+@dataclass(frozen=True)
+class InvitationMessage:
+    """A patient's invitation: the email's subject and body, and the words of its calendar event."""
+
+    subject: str
+    body: str
+    summary: str
+    location: str
+    description: str
+
+
+def _location(place: str | None, room: str | None, link: str | None) -> str:
+    """The event's LOCATION: the address (and the room unless its name is clinical), or the link."""
+    if place is None:
+        return link or "Online"
+    return f"{place}, {room}" if room and not clinical_words_in(room) else place
+
+
+def invitation_message(*, starts_at_utc: datetime, zone: ZoneInfo, sender: str, wording: str | None,
+                       place: str | None, link: str | None, cancel_phone: str, room: str | None = None,
+                       cancelled: bool = False, moved: bool = False) -> InvitationMessage:
+    """What a patient's invitation says, as little as a reminder does (reminder_message): the day,
+    the clinic-time start, where (or the link), how to cancel or change it. `moved`: the update of
+    an invitation already sent; `cancelled`: its cancellation. Raises ClinicalWordInMessage if any
+    part, the calendar event's words included, carries a clinical word."""
+    local = starts_at_utc.astimezone(zone)
+    what = (wording or DEFAULT_WORDING).strip()
+    what_cap = what[:1].upper() + what[1:]
+    day = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+    short = f"{local.strftime('%a')} {local.day} {local.strftime('%b')} at {_clock(local)}"
+    when = f"{day} at {_clock(local)} ({local.tzname()})"
+    call = f"please call {cancel_phone}" if cancel_phone else "please contact the clinic"
+    if cancelled:
+        subject = f"Cancelled: {what} on {short}"
+        lines = [f"{what_cap} on {when} is cancelled.", "",
+                 "The attached update removes it from your calendar.", "", f"To book another time, {call}."]
+        description = f"Cancelled. To book another time, {call}."
+    else:
+        subject = f"Changed: {what} is now on {short}" if moved else f"Invitation: {what} on {short}"
+        lines = [f"{what_cap} has moved. It is now on {when}." if moved else f"You are booked for {what} on {when}.",
+                 _where(place, room, link), "",
+                 "The attached invitation adds it to your calendar.", "", f"To cancel or change it, {call}."]
+        joining = f"Join online: {link}\n\n" if place is None and link else ""
+        description = f"{joining}To cancel or change it, {call}."
+    body = "\n".join(["Hello,", "", *lines, "", sender])
+    message = InvitationMessage(subject=subject, body=body, summary=f"{what_cap} ({sender})",
+                                location=_location(place, room, link), description=description)
+    found = [word for text in (message.subject, message.body, message.summary, message.location,
+                               message.description) for word in clinical_words_in(text)]
+    if found:
+        raise ClinicalWordInMessage(f"an invitation would carry the word(s): {', '.join(sorted(set(found)))}")
+    return message

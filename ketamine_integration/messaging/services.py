@@ -51,14 +51,16 @@ class RetryPolicy:
 
 def queue_email(key: str, to: str, subject: str, body: str, *, purpose: str, patient_id: int | None = None,
                 user_id: int | None = None, appointment_id: int | None = None, send_at: datetime | None = None,
-                attachments: Iterable[Attachment] = ()) -> Delivery:
+                attachments: Iterable[Attachment] = (), sender_name: str | None = None) -> Delivery:
     """Queue one email under `key`, sent at `send_at` (now when None) once the caller's transaction
     commits. A key already queued (in any status) is left as it is and its row returned: queueing
-    is idempotent. The body is kept only until the message is sent (models.Delivery.content)."""
+    is idempotent. The body is kept only until the message is sent (models.Delivery.content).
+    `sender_name`: who it is from, when not the mailer's (a patient's messages: the reminder sender)."""
     existing = fetch_delivery(key)
     if existing is not None:
         return existing
-    sender, sender_name = sender_of(current_app.config)
+    sender, default_name = sender_of(current_app.config)
+    sender_name = sender_name or default_name
     message = build_message(sender=sender, sender_name=sender_name, to=to, subject=subject, body=body,
                             attachments=tuple(attachments), id_domain=current_app.config["CALENDAR_UID_DOMAIN"])
     delivery = Delivery(key=key, channel=EMAIL, purpose=purpose, patient_id=patient_id, user_id=user_id,
@@ -111,6 +113,24 @@ def record_opted_out(key: str, *, channel: str, purpose: str, recipient: str, pa
                         appointment_id=appointment_id, recipient=recipient, scheduled_for=now, status=OPTED_OUT)
     db.session.add(delivery)
     db.session.flush()
+    return delivery
+
+
+def record_refused(key: str, *, channel: str, purpose: str, recipient: str, patient_id: int | None,
+                   appointment_id: int | None = None, reason: str, now: datetime) -> Delivery:
+    """A message that was due but is not sent because the app refused what it would have said
+    (a clinical word in a setting saved before the list grew): failed at once with `reason`, so
+    the Messages page shows staff what to fix."""
+    existing = fetch_delivery(key)
+    if existing is not None:
+        return existing
+    delivery = Delivery(key=key, channel=channel, purpose=purpose, patient_id=patient_id,
+                        appointment_id=appointment_id, recipient=recipient, scheduled_for=now, status=FAILED,
+                        last_error=reason[:300])
+    db.session.add(delivery)
+    db.session.flush()
+    audit.record("message.failed", obj=delivery, patient_id=patient_id, outcome=audit.FAILURE,
+                 detail=f"{channel} {purpose}, not sent: refused its content")
     return delivery
 
 
@@ -229,4 +249,5 @@ def fetch_messages_page(limit: int) -> tuple[list[Delivery], int, list[Delivery]
 
 
 __all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",
-           "fetch_messages_page", "queue_email", "queue_sms", "record_opted_out", "sweep", "withdraw"]
+           "fetch_messages_page", "queue_email", "queue_sms", "record_opted_out", "record_refused", "sweep",
+           "withdraw"]

@@ -148,8 +148,9 @@ class Settings(BaseSettings):
         84, "a recorded esketamine dose above this is refused (the label's maximum)")
     CLINIC_EMAIL: str = _setting("scheduling@harbor-light.example", "organizer address on calendar invitations")
     CALENDAR_UID_DOMAIN: str = _setting(
-        "ketamine-integration.invalid", "domain part of calendar event UIDs; set it once to the clinic's own "
-        "domain and never change it (calendar apps match events by UID)")
+        "clinic-calendar.invalid", "domain part of calendar event UIDs and message ids, which patients' "
+        "invitations carry (so no clinical word); set it once to the clinic's own domain and never change it "
+        "(calendar apps match events by UID)")
     FEED_REQUESTS_PER_HOUR: Count = _setting(
         60, "requests one calendar feed address answers per hour (counted in the database, shared by every "
         "server process); more get 429 with `Retry-After`")

@@ -73,7 +73,7 @@ def test_a_therapist_feed_holds_their_own_sessions_with_minimal_identity(clinic,
     path = _new_feed(auth, client, "ther")
     calendar = _parse(client.get(path))                           # no login: the address is the credential
     events = _events(calendar)
-    assert list(events) == [f"appointment-{mine}@ketamine-integration.invalid"]
+    assert list(events) == [f"appointment-{mine}@clinic-calendar.invalid"]
     [event] = events.values()
     assert event.summary.value == "Follow-up — T.S." and event.location.value == "Cedar Room"
     assert event.status.value == "CONFIRMED" and int(event.sequence.value) == 0
@@ -100,7 +100,7 @@ def test_the_address_is_shown_once_and_only_its_fingerprint_is_kept(clinic, make
 def test_changes_raise_the_sequence_and_a_cancellation_stays_in_the_feed(clinic, make, auth, client):
     appointment = _appointment(make, clinic["therapist"], clinic["patient"], future(3))
     path = _new_feed(auth, client, "ther")
-    uid = f"appointment-{appointment}@ketamine-integration.invalid"
+    uid = f"appointment-{appointment}@clinic-calendar.invalid"
     first = _events(_parse(client.get(path)))[uid]
     auth.sign_in("desk")
     assert auth.post(f"/appointments/{appointment}/reschedule",
@@ -120,7 +120,7 @@ def test_times_are_right_on_both_sides_of_a_dst_change(clinic, make, auth, clien
     ids = [_appointment(make, clinic["therapist"], clinic["patient"], when) for when in (before, after)]
     path = _new_feed(auth, client, "ther")
     events = _events(_parse(client.get(path)))
-    starts = [events[f"appointment-{i}@ketamine-integration.invalid"].dtstart.value for i in ids]
+    starts = [events[f"appointment-{i}@clinic-calendar.invalid"].dtstart.value for i in ids]
     assert [s.astimezone(UTC).hour for s in starts] == [15, 14]    # EST then EDT
     assert [s.astimezone(NY).hour for s in starts] == [10, 10]
     body = client.get(path).get_data(as_text=True)
@@ -425,7 +425,7 @@ def test_sessions_in_the_repeated_autumn_hour_keep_their_instants(clinic, make, 
     body = client.get(_new_feed(auth, client, "ther")).get_data()
     events = _events(vobject.readOne(body.decode()))
     for appointment, start in zip(ids, (first, second)):
-        event = events[f"appointment-{appointment}@ketamine-integration.invalid"]
+        event = events[f"appointment-{appointment}@clinic-calendar.invalid"]
         assert (event.dtstart.value.astimezone(UTC), event.dtend.value.astimezone(UTC)) == (
             start, start + timedelta(hours=1))
 

@@ -38,8 +38,9 @@ from .rules import ReminderSettings, reminder_settings
 
 log = logging.getLogger(__name__)
 
-PURPOSE = "invitation"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
+#: a delivery's purpose by the invitation's method (the patient page says "Invitation", "Cancellation")
+PURPOSES = {REQUEST: "invitation", CANCEL: "cancellation"}
 #: an invitation in one of these may be in the patient's calendar (a send that failed or stopped
 #: half-way may have arrived): only such a patient is sent its update or its cancellation
 MAY_HOLD = frozenset({SENT, SENDING, FAILED})
@@ -106,7 +107,7 @@ def _invitations_of(appointment_ids: list[int]) -> dict[int, list[Delivery]]:
     and our withdrawing it take turns (after its claim we see it `sending`, so held)."""
     found = defaultdict(list)
     for delivery in db.session.scalars(select(Delivery).where(
-            Delivery.purpose == PURPOSE, Delivery.appointment_id.in_(appointment_ids))
+            Delivery.purpose.in_(PURPOSES.values()), Delivery.appointment_id.in_(appointment_ids))
             .order_by(Delivery.id).with_for_update()):
         found[delivery.appointment_id].append(delivery)
     return found
@@ -121,7 +122,7 @@ def _reconcile(row, patient: Patient, consents: bool, held: list[Delivery], clin
     _withdraw([d for d in held if d.status == PENDING])
     if method == CANCEL and not holds:
         return  # the patient's calendar has no invitation to take back
-    recipient = dict(channel=EMAIL, purpose=PURPOSE, recipient=patient.email or "", patient_id=patient.id,
+    recipient = dict(channel=EMAIL, purpose=PURPOSES[method], recipient=patient.email or "", patient_id=patient.id,
                      appointment_id=row.id, now=clinic.now)
     if not consents:
         messaging.record_opted_out(key, **recipient)
@@ -132,7 +133,7 @@ def _reconcile(row, patient: Patient, consents: bool, held: list[Delivery], clin
         log.warning("invitation %s not sent: %s", key, refused)
         messaging.record_refused(key, reason=f"not sent: {refused}", **recipient)
         return
-    messaging.queue_email(key, patient.email, subject, body, purpose=PURPOSE, patient_id=patient.id,
+    messaging.queue_email(key, patient.email, subject, body, purpose=PURPOSES[method], patient_id=patient.id,
                           appointment_id=row.id, attachments=[attachment], sender_name=clinic.settings.sender)
 
 

@@ -25,6 +25,7 @@ from ketamine_integration.reminders.consent import record_consent
 from ketamine_integration.reminders.invitations import reconcile_invitations
 from ketamine_integration.reminders.rules import save_reminder_settings
 from ketamine_integration.telehealth.services import save_settings as save_telehealth_settings
+from tests.conftest import page_text
 from tests.messaging_world import queue_settings, running_consumer, smtp_server, wait_for
 
 pytestmark = pytest.mark.both_engines
@@ -194,17 +195,20 @@ def test_booking_moving_and_cancelling_send_the_patient_request_request_cancel(a
         (f"invitation:appointment:{appointment}:seq:1:request", SENT, None),
         (f"invitation:appointment:{appointment}:seq:2:cancel", SENT, None)]
     sent = make.audit_rows(action="message.sent")
-    assert [r.detail for r in sent] == ["email invitation, attempt 1"] * 3
+    assert [r.detail for r in sent] == ["email invitation, attempt 1"] * 2 + ["email cancellation, attempt 1"]
 
 
 # -- what is queued, without a worker ----------------------------------------------------
 
-def test_a_patient_without_email_consent_gets_no_email_and_an_opted_out_row(make, clinic):
+def test_a_patient_without_email_consent_gets_no_email_and_an_opted_out_row(make, clinic, auth, client):
     appointment = _book(make, clinic, future(3), patient="unasked")
     [row] = _deliveries(make, appointment)
     assert (row.key, row.status, row.channel, row.purpose, row.content, row.recipient) == (
         f"invitation:appointment:{appointment}:seq:0:request", OPTED_OUT, "email", "invitation", None,
         "uma@example.org")
+    auth.sign_in("desk")                                      # the patient page says so
+    assert "Email Invitation Not sent: opted out" in page_text(client.get(f"/patients/{clinic['unasked']}"))
+    auth.logout()
     _cancel(make, clinic, appointment)                    # nothing was sent: there is nothing to take back
     assert [d.status for d in _deliveries(make, appointment)] == [OPTED_OUT]
 

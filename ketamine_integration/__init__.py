@@ -151,13 +151,16 @@ def register_hooks() -> None:
     """Where a lower package asks a higher one or reacts to its event (README, Architecture),
     each once per process."""
     from .audit.services import record_refused_change
+    from .bookings.events import appointments_changed
     from .courses.services import count_dosing_with, course_ended, derive_items_with
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
     from .notes.baselines import measured_baselines
     from .notes.checklist import documented_preparation
     from .notes.dosing_notes import documented, record_link
+    from .messaging.queue import run_periodically
     from .patients.care_team import check_departures_with
+    from .reminders.sweep import follow_appointments, run_sweep
     from .scheduling.services import bookings_ahead, release_ended_course
 
     # who may leave a care team depends on their bookings
@@ -176,6 +179,10 @@ def register_hooks() -> None:
     link_notes_with(record_link)
     # a dose a signed dosing-session note documents was given: it is neither cancelled nor moved
     documented_with(documented)
+    # an appointment booked, moved, cancelled or settled brings its reminders in line (queued,
+    # withdrawn) in the same transaction; the worker sweeps for reminders coming due every 5 minutes
+    appointments_changed.connect(follow_appointments)
+    run_periodically("sweep_reminders", run_sweep, minute="*/5")
 
 
 def register_second_step(app: Flask) -> None:

@@ -6,6 +6,7 @@ production, shared by the worker processes of every machine (README, "Messages a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,15 @@ log = logging.getLogger(__name__)
 EXTENSION = "messaging.queue"
 QUEUE_NAME = "ketamine_integration"
 SEND_TASK, SWEEP_TASK = "send_delivery", "sweep_deliveries"
+#: periodic jobs of the features above messaging (the reminder sweep): name -> (huey crontab
+#: arguments, the job called with `now` in an app context; it commits its own work). Added by
+#: `run_periodically` from create_app's register_hooks, before any queue is built
+PERIODIC: dict[str, tuple[dict, Callable[[datetime], object]]] = {}
+
+
+def run_periodically(name: str, job: Callable[[datetime], object], **schedule: str) -> None:
+    """Have every worker with periodic jobs run `job(now)` on huey's crontab `schedule`."""
+    PERIODIC[name] = (schedule, job)
 
 
 def queue_url(app: Flask) -> str:
@@ -86,13 +96,26 @@ def register_jobs(app: Flask, url: str, huey: Huey) -> Queue:
             for key in services.sweep(now=utcnow()):
                 send_delivery(key)
 
+    for name, (schedule, job) in PERIODIC.items():
+        _register_periodic(app, huey, name, schedule, job)
     return Queue(url, huey, send_delivery, sweep_deliveries)
+
+
+def _register_periodic(app: Flask, huey: Huey, name: str, schedule: dict, job) -> None:
+    @huey.periodic_task(crontab(**schedule), name=name)
+    def periodic() -> None:
+        with app.app_context():
+            job(utcnow())
 
 
 def enqueue_committed(session) -> None:
     """Session after_commit listener: hand the jobs of the deliveries the transaction queued to
     the queue. The rows are committed, so if the queue cannot be reached now the sweep sends them
-    later (services.LOST_AFTER); a failure here never fails the committed request."""
+    later (services.LOST_AFTER); a failure here never fails the committed request. SQLAlchemy
+    calls it when a savepoint is released too: the transaction is still open then, so nothing is
+    handed over (a job would look for a row not committed yet)."""
+    if session.in_nested_transaction():
+        return
     keys = services.take_keys_to_enqueue(session)
     if not keys or not has_app_context():
         return
@@ -105,5 +128,9 @@ def enqueue_committed(session) -> None:
 
 
 def forget_rolled_back(session) -> None:
-    """Session after_rollback listener: a rolled-back transaction's deliveries do not exist."""
+    """Session after_rollback listener: a rolled-back transaction's deliveries do not exist. A
+    savepoint rolled back (a key another transaction queued first: services._added) keeps the
+    deliveries queued before it."""
+    if session.in_nested_transaction():
+        return
     services.take_keys_to_enqueue(session)

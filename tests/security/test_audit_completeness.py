@@ -64,6 +64,9 @@ NOT_PATIENT_DATA = {
     "message.sent": "a queued message sent by the worker; its row names the patient, never the body",
     "message.failed": "a queued message the worker gave up on; its row names the patient",
     "message.withdrawn": "a pending message withdrawn by the feature that queued it (reminders, on a moved session)",
+    # Written by the reminder sweep (the worker's periodic job); tests/integration/test_reminder_sweep.py
+    "reminder.opted_out": "a reminder due to a patient who does not consent on that channel, not sent; "
+                          "its row names the patient and the channel, never the text",
 }
 
 

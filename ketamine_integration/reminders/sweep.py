@@ -200,26 +200,30 @@ def _reconcile(appointments: list[Appointment], settings: ReminderSettings, now:
     consents = _consents(booked)
     built = _Messages(settings, zone, booked)
     for item in planned:
-        if item.key in recorded:
-            continue
-        patient, due = item.appointment.patient, item.send_at <= now
-        address = address_for(patient, item.channel)
-        if not (consents.get((patient.id, item.channel)) and address):
-            if due and _opted_out(item, address, now):
-                result.opted_out += 1
-            continue
-        message = built.of(item.appointment)
-        if isinstance(message, ClinicalWordInMessage):
-            if due and messages.record_not_sent(
-                    item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=patient.id,
-                    appointment_id=item.appointment.id, reason=f"Not sent: {message}", now=now):
-                result.refused += 1
-            continue
-        before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
-        _queue(item, message, address)
-        if len(db.session.info.get(messages.TO_ENQUEUE, ())) > before:  # ours, not a concurrent sweep's
-            result.queued += 1
-            result.keys.append(item.key)
+        if item.key not in recorded:
+            _settle(item, consents, built, now, result)
+
+
+def _settle(item: Planned, consents: dict, built: _Messages, now: datetime, result: SweepResult) -> None:
+    """One reminder not recorded yet: queued (consent), or at its moment recorded as not sent."""
+    patient, due = item.appointment.patient, item.send_at <= now
+    address = address_for(patient, item.channel)
+    if not (consents.get((patient.id, item.channel)) and address):
+        if due and _opted_out(item, address, now):
+            result.opted_out += 1
+        return
+    message = built.of(item.appointment)
+    if isinstance(message, ClinicalWordInMessage):
+        if due and messages.record_not_sent(
+                item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=patient.id,
+                appointment_id=item.appointment.id, reason=f"Not sent: {message}", now=now):
+            result.refused += 1
+        return
+    before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
+    _queue(item, message, address)
+    if len(db.session.info.get(messages.TO_ENQUEUE, ())) > before:  # ours, not a concurrent sweep's
+        result.queued += 1
+        result.keys.append(item.key)
 
 
 def sweep_reminders(now: datetime) -> SweepResult:

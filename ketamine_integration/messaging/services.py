@@ -237,13 +237,6 @@ def sweep(*, now: datetime) -> list[str]:
     return list(lost)
 
 
-def fetch_patient_deliveries(patient_id: int, limit: int) -> list[Delivery]:
-    """A patient's latest messages (due latest first), for the patient page: what went, what waits,
-    what was not sent and why; never their text."""
-    return list(db.session.scalars(select(Delivery).where(Delivery.patient_id == patient_id)
-                                   .order_by(Delivery.scheduled_for.desc(), Delivery.id.desc()).limit(limit)))
-
-
 def take_keys_to_enqueue(session) -> list[tuple[str, datetime]]:
     return session.info.pop(TO_ENQUEUE, [])
 

@@ -8,16 +8,11 @@ from ..audit import services as audit
 from ..courses.services import fetch_courses_for_patient
 from ..db.types import utcnow
 from ..domain.reminders import CHANNELS
-from ..messaging.models import STATUSES
-from ..messaging.services import fetch_patient_deliveries
 from ..patients.access import can_read_clinical, load_patient
 from ..reminders.consent import current_consents
 from ..reminders.models import METHODS
 from ..scheduling.after_series import course_summaries
 from ..web import access
-
-#: how many of the patient's latest messages the page lists
-MESSAGES_SHOWN = 8
 
 
 @access.permission("patients.read")
@@ -29,9 +24,7 @@ def patient_detail(patient_id: int):
                            clinical_access=can_read_clinical(current_user, patient),
                            can_edit=current_user.can("patients.register"), courses=courses,
                            window_status=course_summaries([c.id for c in courses], utcnow()),
-                           consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS,
-                           deliveries=fetch_patient_deliveries(patient.id, MESSAGES_SHOWN),
-                           delivery_statuses=STATUSES)
+                           consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS)
 
 
 #: (endpoint, URL, view, methods), as in pages/course.py

@@ -17,7 +17,6 @@ from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.reminders.consent import consents_to
 from ketamine_integration.reminders.sweep import sweep_reminders
 from ketamine_integration.db.types import utcnow
-from tests.conftest import page_text
 
 pytestmark = pytest.mark.demo_clinic
 
@@ -70,17 +69,3 @@ def test_the_demo_reminders_match_consent(app):
                 assert not consents, delivery.key
         [failed] = [d for d in deliveries if d.status == FAILED]
         assert failed.last_error.startswith("SMTP 550") and failed.content is None
-
-
-def test_the_patient_page_says_what_became_of_each_reminder(app, make, auth, client):
-    with app.app_context():
-        failed = db.session.scalar(select(Delivery).where(Delivery.status == FAILED))
-        opted = db.session.scalar(select(Delivery).where(Delivery.status == OPTED_OUT)
-                                  .order_by(Delivery.scheduled_for.desc()))
-        ids = (failed.patient_id, opted.patient_id)
-    make.user("staff", username="page-desk")
-    auth.sign_in("page-desk")
-    text = page_text(client.get(f"/patients/{ids[0]}"))
-    assert "Latest messages" in text and "email reminder: Failed (SMTP 550: 5.1.2 Host or domain" in text, text[text.find("Reminders"):][:900]
-    assert "Subject" not in text and "Lantern Quay" not in text  # what happened, never what it said
-    assert "reminder: Not sent: opted out" in page_text(client.get(f"/patients/{ids[1]}"))

@@ -28,7 +28,7 @@ REFUSED = "SMTP 550: 5.1.2 Host or domain name not found: exmaple.org"
 def _past_sessions(now: datetime) -> list[Appointment]:
     return list(db.session.scalars(select(Appointment).where(
         Appointment.starts_at > now - PAST, Appointment.starts_at < now, Appointment.status != "cancelled")
-        .options(joinedload(Appointment.patient)).order_by(Appointment.starts_at)).unique())
+        .options(joinedload(Appointment.patient)).order_by(Appointment.starts_at.desc())).unique())
 
 
 def _row(item, patient: Patient, status: str, **fields) -> Delivery:
@@ -56,7 +56,7 @@ def load_demo_messages(now: datetime) -> None:
                 rows.append((_row(item, patient, OPTED_OUT), "reminder.opted_out"))
                 continue
             if not failed_once and item.channel == "email":
-                failed_once = True  # a typing error in the address: refused at once, not retried
+                failed_once = True  # the latest: a typing error in the address, refused at once, not retried
                 delivery = _row(item, patient, FAILED, attempts=1, attempted_at=item.send_at, last_error=REFUSED)
                 delivery.recipient = delivery.recipient.replace("example.org", "exmaple.org")
                 rows.append((delivery, "message.failed"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from .pages import FLOOR
+from .reminders import rows as reminder_rows
 
 BEGIN, END = "<!-- bench:begin (written by make bench) -->", "<!-- bench:end -->"
 #: the issue's targets
@@ -53,6 +54,8 @@ def _other_rows(results: dict) -> list[str]:
              f"{_mark(feed['median_ms'] < FEED_MS)} (< {FEED_MS:g} ms) |",
              f"| auto-scheduler, {auto['windows']} uncovered windows, 40 therapists, 14 days ({auto['slots']} slots) | "
              f"median {auto['median_ms']:.0f} ms | {_mark(auto['median_ms'] < AUTOSCHEDULE_MS)} (< 2 s) |"]
+    if "reminders" in results:
+        lines += reminder_rows(results["reminders"])
     if "load" in results:
         load = results["load"]
         ok = load["rps"] >= LOAD_RPS and load["p99_ms"] < LOAD_P99_MS and load["errors"] == 0

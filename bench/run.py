@@ -22,6 +22,7 @@ from ketamine_integration.demo.clinic import DEMO_PASSWORD, load_demo_clinic
 from ketamine_integration.extensions import db
 
 from . import databases, load, measures, report
+from .reminders import reminder_sweeps
 from .clinic import BENCH_PASSWORD, Params, generate, password_only_sign_in
 from .pages import FLOOR, key_pages, sign_in, statements, time_pages
 
@@ -85,6 +86,7 @@ def main(argv=None) -> None:
     results["pdf"] = measures.pdf_vs_weasyprint(large["app"])
     results["feed"] = measures.feed_of_1000(databases.scratch_uri("feed"))
     results["autoschedule"] = measures.auto_scheduler()
+    results["reminders"] = reminder_sweeps(params)
     if not args.no_load:
         by_name = {p.name: p for p in large["pages"]}
         mix = [(by_name[name].username, by_name[name].path) for name in LOAD_MIX]

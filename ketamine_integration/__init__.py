@@ -165,6 +165,7 @@ def register_hooks() -> None:
     from .notifications.alerts import notify_alert
     from .patients.care_team import check_departures_with
     from .reminders.invitations import send_invitations
+    from .reminders import sweep as reminder_sweep
     from .scheduling.services import bookings_ahead, release_ended_course
 
     # who may leave a care team depends on their bookings
@@ -189,6 +190,10 @@ def register_hooks() -> None:
     alert_raised.connect(notify_alert)
     # each user's daily summary, at the time they chose: the worker looks every five minutes
     run_periodically(digests.JOB, digests.SCHEDULE, digests.run)
+    # an appointment booked, moved, cancelled or settled brings its reminders in line (queued,
+    # withdrawn) in the same transaction; the worker sweeps for reminders coming due every 5 minutes
+    appointments_changed.connect(reminder_sweep.follow_appointments)
+    run_periodically("sweep_reminders", reminder_sweep.SCHEDULE, reminder_sweep.periodic_sweep)
 
 
 def register_second_step(app: Flask) -> None:

@@ -22,6 +22,7 @@ from .mfa.services import enrolled_user_ids, reset_authenticator
 from .notes.cli import signatures_cli
 from .experience.window_store import windows_cli
 from .protocols.cli import protocols_cli
+from .reminders.cli import reminders_cli
 from .domain.text import written_length
 
 
@@ -38,6 +39,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(windows_cli)
     app.cli.add_command(settings_table_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(reminders_cli)
 
 
 @click.command("settings-table")

@@ -104,6 +104,7 @@ ACTIONS = {
     "message.failed": "A message could not be delivered",
     "message.withdrawn": "Withdrew a message not sent yet",
     "message.list": "Viewed the clinic's messages",
+    "reminder.opted_out": "A reminder was due but not sent: the patient does not consent on that channel",
     "backup.create": "Backed up the database",
     "backup.verify": "Verified a backup",
     "backup.restore": "Restored the database from a backup",

@@ -96,5 +96,6 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_booked_ahead(now)
     load_demo_week(now)
     load_demo_coordination(now)
-    load_demo_messages(patients, now)
     load_demo_reminders(users, patients)
+    # after the consents: the reminders of the sessions ahead are queued when this transaction commits
+    load_demo_messages(now)

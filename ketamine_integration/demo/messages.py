@@ -1,37 +1,75 @@
-"""The demo clinic's messages: one sent, one waiting for tomorrow, one that failed (shown on the Messages page)."""
+"""The demo clinic's reminders as a clinic a few weeks in has them: those of the past week's
+sessions sent (one of them failed, the address mistyped; the opted-out patient's not sent), and
+those of the sessions ahead waiting, queued at commit by the reminder sweep's receiver as any
+booking's are. Run after demo/reminders.py (the rules and the consents)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
 from ..audit import services as audit
-from ..db.clinic_time import format_local
+from ..bookings.models import Appointment
+from ..db.clinic_time import clinic_zone
 from ..extensions import db
-from ..messaging import services
-from ..messaging.models import EMAIL, FAILED, SENT, Delivery
+from ..messaging.models import FAILED, OPTED_OUT, SENT, Delivery
 from ..patients.models import Patient
+from ..reminders.consent import address_for, current_consents
+from ..reminders.rules import reminder_settings
+from ..reminders.sweep import PURPOSE, plan
 
-BODY = ("This is a reminder of your appointment at Harbor Light on {when}, 12 Quay Street, second floor.\n\n"
-        "To move or cancel it, reply to this message or call (555) 0100.\n")
+#: how far back the demo's sent reminders go
+PAST = timedelta(days=7)
+#: what the mail server answered for the mistyped address
+REFUSED = "SMTP 550: 5.1.2 Host or domain name not found: exmaple.org"
 
 
-def load_demo_messages(patients: list[Patient], now: datetime) -> None:
-    sent_to, waiting_for, failed_for = patients[0], patients[1], patients[2]
-    sent = Delivery(key=f"demo:welcome:{sent_to.id}", channel=EMAIL, purpose="reminder", patient_id=sent_to.id,
-                    recipient=sent_to.email, scheduled_for=now - timedelta(days=1), status=SENT, attempts=1,
-                    attempted_at=now - timedelta(days=1), sent_at=now - timedelta(days=1))
-    # a typing error in the address: the mail server refused it, so the delivery failed at once
-    failed = Delivery(key=f"demo:reminder:{failed_for.id}", channel=EMAIL, purpose="reminder",
-                      patient_id=failed_for.id, recipient=failed_for.email.replace("example.org", "exmaple.org"),
-                      scheduled_for=now - timedelta(hours=3), status=FAILED, attempts=1,
-                      attempted_at=now - timedelta(hours=3),
-                      last_error="SMTP 550: 5.1.2 Host or domain name not found: exmaple.org")
-    db.session.add_all([sent, failed])
+def _past_sessions(now: datetime) -> list[Appointment]:
+    return list(db.session.scalars(select(Appointment).where(
+        Appointment.starts_at > now - PAST, Appointment.starts_at < now, Appointment.status != "cancelled")
+        .options(joinedload(Appointment.patient)).order_by(Appointment.starts_at.desc())).unique())
+
+
+def _row(item, patient: Patient, status: str, **fields) -> Delivery:
+    address = address_for(patient, item.channel) or "(none on record)"
+    return Delivery(key=item.key, channel=item.channel, purpose=PURPOSE, patient_id=patient.id,
+                    appointment_id=item.appointment.id, recipient=address, scheduled_for=item.send_at,
+                    status=status, **fields)
+
+
+def load_demo_messages(now: datetime) -> None:
+    """Sent, failed and opted-out reminders of the past week's sessions, audited as the worker and
+    the sweep audit them (without their text)."""
+    settings, zone = reminder_settings(), clinic_zone()
+    consents: dict[int, set[str]] = {}
+    rows: list[tuple[Delivery, str]] = []
+    failed_once = False
+    for appointment in _past_sessions(now):
+        patient = appointment.patient
+        if patient.id not in consents:
+            consents[patient.id] = {c.channel for c in current_consents(patient) if c.granted and c.address}
+        for item in plan(appointment, settings, zone, appointment.starts_at - timedelta(days=8)):
+            if item.send_at >= now:
+                continue
+            if item.channel not in consents[patient.id]:  # as the sweep records it when its moment comes
+                rows.append((_row(item, patient, OPTED_OUT), "reminder.opted_out"))
+                continue
+            if not failed_once and item.channel == "email":
+                failed_once = True  # the latest: a typing error in the address, refused at once, not retried
+                delivery = _row(item, patient, FAILED, attempts=1, attempted_at=item.send_at, last_error=REFUSED)
+                delivery.recipient = delivery.recipient.replace("example.org", "exmaple.org")
+                rows.append((delivery, "message.failed"))
+                continue
+            rows.append((_row(item, patient, SENT, attempts=1, attempted_at=item.send_at,
+                              sent_at=item.send_at + timedelta(seconds=3)), "message.sent"))
+    db.session.add_all(row for row, _ in rows)
     db.session.flush()
-    audit.record("message.sent", obj=sent, patient_id=sent_to.id, detail="email reminder, attempt 1")
-    audit.record("message.failed", obj=failed, patient_id=failed_for.id, outcome=audit.FAILURE,
-                 detail="email reminder, 1 attempts")
-    # really queued: the worker `make run` starts sends it tomorrow (into instance/outbox/)
-    tomorrow = now + timedelta(days=1)
-    services.queue_email(f"demo:reminder:{waiting_for.id}", waiting_for.email, "Your appointment tomorrow",
-                         BODY.format(when=format_local(tomorrow, "%A %d %B at %H:%M")), purpose="reminder",
-                         patient_id=waiting_for.id, send_at=tomorrow)
+    for row, action in rows:
+        if action == "message.sent":
+            audit.record(action, obj=row, patient_id=row.patient_id, detail=f"{row.channel} reminder, attempt 1")
+        elif action == "message.failed":
+            audit.record(action, obj=row, patient_id=row.patient_id, outcome=audit.FAILURE,
+                         detail=f"{row.channel} reminder, 1 attempts")
+        else:
+            audit.record(action, obj=row, patient_id=row.patient_id, detail=f"{row.channel} reminder")

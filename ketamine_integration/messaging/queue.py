@@ -6,6 +6,7 @@ production, shared by the worker processes of every machine (README, "Messages a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +27,9 @@ log = logging.getLogger(__name__)
 EXTENSION = "messaging.queue"
 QUEUE_NAME = "ketamine_integration"
 SEND_TASK, SWEEP_TASK = "send_delivery", "sweep_deliveries"
-
-
 @dataclass(frozen=True)
 class PeriodicJob:
-    """A periodic job of a feature above messaging (the daily summaries): huey runs `run(app, now)`
+    """A periodic job of a feature above messaging (the reminder sweep, the daily summaries): huey runs `run(app, now)`
     on `schedule`; it makes its own app context and commits its own work."""
     name: str
     schedule: Callable
@@ -121,7 +120,11 @@ def _register_periodic(app: Flask, huey: Huey, job: PeriodicJob) -> None:
 def enqueue_committed(session) -> None:
     """Session after_commit listener: hand the jobs of the deliveries the transaction queued to
     the queue. The rows are committed, so if the queue cannot be reached now the sweep sends them
-    later (services.LOST_AFTER); a failure here never fails the committed request."""
+    later (services.LOST_AFTER); a failure here never fails the committed request. SQLAlchemy
+    calls it when a savepoint is released too: the transaction is still open then, so nothing is
+    handed over (a job would look for a row not committed yet)."""
+    if session.in_nested_transaction():
+        return
     keys = services.take_keys_to_enqueue(session)
     if not keys or not has_app_context():
         return
@@ -134,5 +137,9 @@ def enqueue_committed(session) -> None:
 
 
 def forget_rolled_back(session) -> None:
-    """Session after_rollback listener: a rolled-back transaction's deliveries do not exist."""
+    """Session after_rollback listener: a rolled-back transaction's deliveries do not exist. A
+    savepoint rolled back (a key another transaction queued first: services._added) keeps the
+    deliveries queued before it."""
+    if session.in_nested_transaction():
+        return
     services.take_keys_to_enqueue(session)

@@ -151,6 +151,49 @@ def withdraw(*, purpose: str, appointment_id: int | None = None, key_prefix: str
     return len(withdrawn)
 
 
+def withdraw_deliveries(deliveries: Iterable[Delivery]) -> int:
+    """Withdraw deliveries the caller read (locked, FOR UPDATE) while pending: their content is
+    erased and each withdrawal audited. A bulk caller reads them in one query (constant statements
+    for any number of appointments or channels); returns how many."""
+    count = 0
+    for delivery in deliveries:
+        if delivery.status != PENDING:
+            continue
+        delivery.status, delivery.content = WITHDRAWN, None
+        audit.record("message.withdrawn", obj=delivery, patient_id=delivery.patient_id,
+                     detail=f"{delivery.channel} {delivery.purpose}")
+        count += 1
+    db.session.flush()
+    return count
+
+
+def withdraw_for_patient(patient_id: int, channels: Iterable[str]) -> int:
+    """Withdraw every pending delivery to a patient on `channels` (the patient withdrew consent
+    there: nothing more goes that way, whatever it was for), in the caller's transaction."""
+    pending = db.session.scalars(select(Delivery).where(
+        Delivery.patient_id == patient_id, Delivery.channel.in_(tuple(channels)), Delivery.status == PENDING)
+        .with_for_update()).all()
+    return withdraw_deliveries(pending)
+
+
+def record_not_sent(key: str, *, channel: str, purpose: str, recipient: str, patient_id: int | None,
+                    appointment_id: int | None, reason: str, now: datetime) -> Delivery | None:
+    """A message that was due but was refused before any attempt (e.g. its text would carry a
+    clinical word): a failed delivery with the reason, so staff see it on the Messages page.
+    None when the key is already recorded (by this run or another one at the same time)."""
+    delivery = Delivery(key=key, channel=channel, purpose=purpose, patient_id=patient_id,
+                        appointment_id=appointment_id, recipient=recipient, scheduled_for=now, status=FAILED,
+                        attempts=0, last_error=reason[:300])
+    try:
+        with db.session.begin_nested():
+            db.session.add(delivery)
+    except IntegrityError:
+        return None
+    audit.record("message.failed", obj=delivery, patient_id=patient_id, outcome=audit.FAILURE,
+                 detail=f"{channel} {purpose}, not attempted")
+    return delivery
+
+
 def fetch_delivery(key: str) -> Delivery | None:
     return db.session.scalar(select(Delivery).where(Delivery.key == key))
 

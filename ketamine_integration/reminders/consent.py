@@ -10,6 +10,7 @@ from ..accounts.models import User
 from ..db.errors import DomainError
 from ..domain.reminders import CHANNELS
 from ..extensions import db
+from ..messaging.services import withdraw_for_patient
 from ..patients.models import Patient
 from .models import STAFF_METHODS, ContactConsent
 
@@ -71,6 +72,8 @@ def record_consent(patient: Patient, *, channel: str, granted: bool, method: str
                          recorded_by_id=by.id)
     db.session.add(row)
     db.session.flush()
+    if not granted:  # nothing more goes that way, from this transaction on
+        withdraw_for_patient(patient.id, [channel])
     return row
 
 
@@ -86,4 +89,5 @@ def opt_out_of_everything(patient: Patient, *, method: str, by: User) -> list[Co
             for channel in open_channels]
     db.session.add_all(rows)
     db.session.flush()
+    withdraw_for_patient(patient.id, CHANNELS)  # every channel, even one answered before
     return rows

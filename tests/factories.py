@@ -95,10 +95,11 @@ class Factories:
             user = create_user(username=username or f"{'-'.join(roles) or 'user'}{n}",
                                full_name=fields.pop("full_name", f"Test User {n}"),
                                password=self.password, roles=roles, active=active, **fields)
+            user_id = user.id  # read before the commit expires it (reading it after costs a SELECT)
             if mfa:
-                _enrolled(user.id)
+                _enrolled(user_id)
             db.session.commit()
-            return user.id
+            return user_id
 
     def totp_code(self, username: str) -> str:
         """A code for `username`'s next sign-in: one the server accepts now and that no earlier
@@ -126,8 +127,10 @@ class Factories:
         with self.app.app_context():
             patient = register_patient(therapist_ids=list(therapists), prescriber_ids=list(prescribers),
                                        nurse_ids=list(nurses), **values)
+            db.session.flush()
+            patient_id = patient.id  # read before the commit expires it (reading it after costs a SELECT)
             db.session.commit()
-            return patient.id
+            return patient_id
 
     def course(self, patient_id: int, therapist_id: int, prescriber_id: int, *,
                protocol: str = "iv-ketamine-induction", phase: str = "preparation",
@@ -155,8 +158,10 @@ class Factories:
             for target in path[:path.index(phase) + 1] if phase in path else []:
                 change_phase(course, Phase(target), by=by, expected_version=course.version,
                              reason="Test setup: gate overridden on purpose.", override=True)
+            db.session.flush()
+            course_id = course.id  # read before the commit expires it (reading it after costs a SELECT)
             db.session.commit()
-            return course.id
+            return course_id
 
     def audit_rows(self, **filters) -> list[AuditEvent]:
         """Audit rows matching column=value filters, oldest first (detached, read-only)."""

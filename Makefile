@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Some machines set PYTHONDONTWRITEBYTECODE: then every process a recipe starts (the test suite's
+# servers, CLI runs, the worker) compiles the whole package again. Bytecode goes in __pycache__/.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps bench bench-deps wheel-check screenshots clean
 

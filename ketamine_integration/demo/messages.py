@@ -38,38 +38,43 @@ def _row(item, patient: Patient, status: str, **fields) -> Delivery:
                     status=status, **fields)
 
 
+def _past_reminder(item, patient: Patient, consented: set[str], fail: bool) -> tuple[Delivery, str]:
+    """One past reminder as the worker or the sweep left it: opted out (no consent on its channel),
+    failed (`fail`: a typing error in the address, refused at once, not retried) or sent."""
+    if item.channel not in consented:  # as the sweep records it when its moment comes
+        return _row(item, patient, OPTED_OUT), "reminder.opted_out"
+    if fail:
+        delivery = _row(item, patient, FAILED, attempts=1, attempted_at=item.send_at, last_error=REFUSED)
+        delivery.recipient = delivery.recipient.replace("example.org", "exmaple.org")
+        return delivery, "message.failed"
+    return _row(item, patient, SENT, attempts=1, attempted_at=item.send_at,
+                sent_at=item.send_at + timedelta(seconds=3)), "message.sent"
+
+
+#: how the worker and the sweep audit each outcome: (outcome, detail after the channel)
+_AUDITED = {"message.sent": (None, "reminder, attempt 1"), "message.failed": ("failure", "reminder, 1 attempts"),
+            "reminder.opted_out": (None, "reminder")}
+
+
 def load_demo_messages(now: datetime) -> None:
     """Sent, failed and opted-out reminders of the past week's sessions, audited as the worker and
     the sweep audit them (without their text)."""
     settings, zone = reminder_settings(), clinic_zone()
     consents: dict[int, set[str]] = {}
     rows: list[tuple[Delivery, str]] = []
-    failed_once = False
     for appointment in _past_sessions(now):
         patient = appointment.patient
         if patient.id not in consents:
             consents[patient.id] = {c.channel for c in current_consents(patient) if c.granted and c.address}
         for item in plan(appointment, settings, zone, appointment.starts_at - timedelta(days=8)):
-            if item.send_at >= now:
-                continue
-            if item.channel not in consents[patient.id]:  # as the sweep records it when its moment comes
-                rows.append((_row(item, patient, OPTED_OUT), "reminder.opted_out"))
-                continue
-            if not failed_once and item.channel == "email":
-                failed_once = True  # the latest: a typing error in the address, refused at once, not retried
-                delivery = _row(item, patient, FAILED, attempts=1, attempted_at=item.send_at, last_error=REFUSED)
-                delivery.recipient = delivery.recipient.replace("example.org", "exmaple.org")
-                rows.append((delivery, "message.failed"))
-                continue
-            rows.append((_row(item, patient, SENT, attempts=1, attempted_at=item.send_at,
-                              sent_at=item.send_at + timedelta(seconds=3)), "message.sent"))
+            if item.send_at < now:
+                # the latest email reminder consented to is the one that failed
+                fail = item.channel == "email" and item.channel in consents[patient.id] and \
+                    not any(action == "message.failed" for _, action in rows)
+                rows.append(_past_reminder(item, patient, consents[patient.id], fail))
     db.session.add_all(row for row, _ in rows)
     db.session.flush()
     for row, action in rows:
-        if action == "message.sent":
-            audit.record(action, obj=row, patient_id=row.patient_id, detail=f"{row.channel} reminder, attempt 1")
-        elif action == "message.failed":
-            audit.record(action, obj=row, patient_id=row.patient_id, outcome=audit.FAILURE,
-                         detail=f"{row.channel} reminder, 1 attempts")
-        else:
-            audit.record(action, obj=row, patient_id=row.patient_id, detail=f"{row.channel} reminder")
+        outcome, detail = _AUDITED[action]
+        audit.record(action, obj=row, patient_id=row.patient_id, detail=f"{row.channel} {detail}",
+                     **({"outcome": audit.FAILURE} if outcome else {}))

@@ -116,24 +116,6 @@ def record_opted_out(key: str, *, channel: str, purpose: str, recipient: str, pa
     return delivery
 
 
-def record_refused(key: str, *, channel: str, purpose: str, recipient: str, patient_id: int | None,
-                   appointment_id: int | None = None, reason: str, now: datetime) -> Delivery:
-    """A message that was due but is not sent because the app refused what it would have said
-    (a clinical word in a setting saved before the list grew): failed at once with `reason`, so
-    the Messages page shows staff what to fix."""
-    existing = fetch_delivery(key)
-    if existing is not None:
-        return existing
-    delivery = Delivery(key=key, channel=channel, purpose=purpose, patient_id=patient_id,
-                        appointment_id=appointment_id, recipient=recipient, scheduled_for=now, status=FAILED,
-                        last_error=reason[:300])
-    db.session.add(delivery)
-    db.session.flush()
-    audit.record("message.failed", obj=delivery, patient_id=patient_id, outcome=audit.FAILURE,
-                 detail=f"{channel} {purpose}, not sent: refused its content")
-    return delivery
-
-
 def withdraw(*, purpose: str, appointment_id: int | None = None, key_prefix: str | None = None) -> int:
     """Withdraw the pending deliveries of `purpose` for an appointment or under a key prefix
     (a moved or cancelled session's reminders); their content is erased. Returns how many."""
@@ -151,17 +133,47 @@ def withdraw(*, purpose: str, appointment_id: int | None = None, key_prefix: str
     return len(withdrawn)
 
 
-def withdraw_deliveries(deliveries: Iterable[Delivery]) -> int:
+def rewrite_pending(delivery: Delivery, *, subject: str, body: str, send_at: datetime,
+                    sender_name: str | None = None) -> None:
+    """Give a delivery the caller read (locked) while pending new words and a new time (the clinic
+    changed what its reminders say, or when): its job is handed to the queue again at commit (the
+    old job, at the old time, finds it not due, or sends it then if it was brought forward)."""
+    if delivery.status != PENDING:
+        return
+    if delivery.channel == EMAIL:
+        sender, default_name = sender_of(current_app.config)
+        delivery.content = stored(build_message(sender=sender, sender_name=sender_name or default_name,
+                                                to=delivery.recipient, subject=subject, body=body,
+                                                id_domain=current_app.config["CALENDAR_UID_DOMAIN"]))
+    else:
+        check_text(body)
+        delivery.content = body
+    delivery.scheduled_for = send_at
+    db.session.info.setdefault(TO_ENQUEUE, []).append((delivery.key, send_at))
+
+
+def fail_unsent(delivery: Delivery, reason: str) -> None:
+    """A pending delivery the app now refuses to send (its words would carry a clinical word):
+    failed with `reason` before any attempt, shown to staff on the Messages page."""
+    if delivery.status != PENDING:
+        return
+    delivery.last_error = reason[:300]
+    _fail(delivery)
+    db.session.flush()
+
+
+def withdraw_deliveries(deliveries: Iterable[Delivery], *, why: str | None = None) -> int:
     """Withdraw deliveries the caller read (locked, FOR UPDATE) while pending: their content is
-    erased and each withdrawal audited. A bulk caller reads them in one query (constant statements
-    for any number of appointments or channels); returns how many."""
+    erased and each withdrawal audited (`why`, e.g. "superseded", after its channel and purpose).
+    A bulk caller reads them in one query (constant statements for any number of appointments or
+    channels); returns how many."""
     count = 0
     for delivery in deliveries:
         if delivery.status != PENDING:
             continue
         delivery.status, delivery.content = WITHDRAWN, None
         audit.record("message.withdrawn", obj=delivery, patient_id=delivery.patient_id,
-                     detail=f"{delivery.channel} {delivery.purpose}")
+                     detail=f"{delivery.channel} {delivery.purpose}" + (f": {why}" if why else ""))
         count += 1
     db.session.flush()
     return count
@@ -292,5 +304,5 @@ def fetch_messages_page(limit: int) -> tuple[list[Delivery], int, list[Delivery]
 
 
 __all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",
-           "fetch_messages_page", "queue_email", "queue_sms", "record_opted_out", "record_refused", "sweep",
+           "fetch_messages_page", "queue_email", "queue_sms", "fail_unsent", "record_not_sent", "record_opted_out", "rewrite_pending", "sweep",
            "withdraw"]

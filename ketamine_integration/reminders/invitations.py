@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
-from ..audit import services as audit
 from ..bookings.models import BOOKED, CANCELLED
 from ..calendars.services import appointment_rows, event_sequence, patient_event
 from ..db.clinic_time import clinic_zone
@@ -29,7 +28,7 @@ from ..domain.reminders import ClinicalWordInMessage, invitation_message
 from ..extensions import db
 from ..messaging import services as messaging
 from ..messaging.mailer import Attachment, sender_of
-from ..messaging.models import EMAIL, FAILED, PENDING, SENDING, SENT, WITHDRAWN, Delivery
+from ..messaging.models import EMAIL, FAILED, SENDING, SENT, Delivery
 from ..patients.models import Patient
 from ..telehealth import services as telehealth
 from .consent import current_consents
@@ -119,7 +118,7 @@ def _reconcile(row, patient: Patient, consents: bool, held: list[Delivery], clin
     if any(d.key == key for d in held):
         return  # this state's invitation is queued, sent or recorded already
     holds = any(d.status in MAY_HOLD for d in held if d.key.endswith(":request"))
-    _withdraw([d for d in held if d.status == PENDING])
+    messaging.withdraw_deliveries(held, why="superseded")
     if method == CANCEL and not holds:
         return  # the patient's calendar has no invitation to take back
     recipient = dict(channel=EMAIL, purpose=PURPOSES[method], recipient=patient.email or "", patient_id=patient.id,
@@ -131,19 +130,10 @@ def _reconcile(row, patient: Patient, consents: bool, held: list[Delivery], clin
         subject, body, attachment = _invitation(row, patient, method, moved=holds, clinic=clinic)
     except ClinicalWordInMessage as refused:
         log.warning("invitation %s not sent: %s", key, refused)
-        messaging.record_refused(key, reason=f"not sent: {refused}", **recipient)
+        messaging.record_not_sent(key, reason=f"Not sent: {refused}", **recipient)
         return
     messaging.queue_email(key, patient.email, subject, body, purpose=PURPOSES[method], patient_id=patient.id,
                           appointment_id=row.id, attachments=[attachment], sender_name=clinic.settings.sender)
-
-
-def _withdraw(pending: list[Delivery]) -> None:
-    for delivery in pending:
-        delivery.status, delivery.content = WITHDRAWN, None
-        audit.record("message.withdrawn", obj=delivery, patient_id=delivery.patient_id,
-                     detail=f"{delivery.channel} {delivery.purpose}: superseded")
-    if pending:
-        db.session.flush()
 
 
 def _invitation(row, patient: Patient, method: str, *, moved: bool, clinic: _Clinic) -> tuple[str, str, Attachment]:

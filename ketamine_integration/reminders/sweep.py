@@ -168,12 +168,12 @@ def sms_text(message: ReminderMessage) -> str:
     return "\n".join(lines)
 
 
-def _queue(item: Planned, message: ReminderMessage, address: str) -> Delivery:
+def _queue(item: Planned, message: ReminderMessage, address: str, sender: str) -> Delivery:
     appointment = item.appointment
     common = dict(purpose=PURPOSE, patient_id=appointment.patient_id, appointment_id=appointment.id,
                   send_at=item.send_at)
     if item.channel == EMAIL:
-        return messages.queue_email(item.key, address, message.subject, message.body, **common)
+        return messages.queue_email(item.key, address, message.subject, message.body, sender_name=sender, **common)
     return messages.queue_sms(item.key, address, sms_text(message), **common)
 
 
@@ -222,7 +222,7 @@ def _settle(item: Planned, consents: dict, built: _Messages, now: datetime, resu
             result.refused += 1
         return
     before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
-    _queue(item, message, address)
+    _queue(item, message, address, built.settings.sender)
     if len(db.session.info.get(messages.TO_ENQUEUE, ())) > before:  # ours, not a concurrent sweep's
         result.queued += 1
         result.keys.append(item.key)
@@ -275,6 +275,39 @@ def reconcile_appointments(ids: list[int], now: datetime) -> SweepResult:
 def follow_appointments(ids: list[int]) -> None:
     """Receiver of bookings.events.appointments_changed (inside the changing transaction)."""
     reconcile_appointments(list(ids), utcnow())
+
+
+def follow_settings(now: datetime) -> SweepResult:
+    """The clinic changed its reminder settings: each waiting reminder is rewritten to the new
+    words and time if the new rules still send it (same offset and channel), failed with the
+    reason if its words would now carry a clinical word, withdrawn if the rules dropped it; then what
+    the new rules add is queued (for those appointments, and by a sweep). Reads in a constant
+    number of statements."""
+    settings, zone, result = reminder_settings(), clinic_zone(), SweepResult()
+    pending = db.session.scalars(select(Delivery).where(Delivery.purpose == PURPOSE, Delivery.status == PENDING)
+                                 .with_for_update()).all()
+    appointments = _appointments(Appointment.id.in_({d.appointment_id for d in pending})) if pending else []
+    planned = {item.key: item for a in appointments if a.status == BOOKED
+               for item in plan(a, settings, zone, now)}
+    built = _Messages(settings, zone, appointments)
+    dropped = []
+    for delivery in pending:
+        item = planned.get(delivery.key)
+        message = built.of(item.appointment) if item is not None else None
+        if item is None:
+            dropped.append(delivery)
+        elif isinstance(message, ClinicalWordInMessage):
+            messages.fail_unsent(delivery, f"Not sent: {message}")
+            result.refused += 1
+        else:
+            body = message.body if delivery.channel == EMAIL else sms_text(message)
+            messages.rewrite_pending(delivery, subject=message.subject, body=body, send_at=item.send_at,
+                                     sender_name=settings.sender)
+    result.withdrawn = messages.withdraw_deliveries(dropped, why="the clinic's reminder rules changed")
+    _reconcile(appointments, settings, now, result)  # what the new rules add to these, however far ahead
+    swept = sweep_reminders(now)
+    result.queued, result.opted_out = result.queued + swept.queued, result.opted_out + swept.opted_out
+    return result
 
 
 def run_sweep(now: datetime) -> SweepResult:

@@ -10,7 +10,8 @@ from ..domain.reminders import CHANNELS, format_offsets
 from ..patients.access import load_patient
 from ..web import access
 from ..web.forms import form_fields_in_error, render_form, submit
-from . import consent, rules
+from ..db.types import utcnow
+from . import consent, rules, sweep
 from .forms import ContactConsentForm, OptOutForm, ReminderSettingsForm
 from .models import METHODS
 
@@ -80,11 +81,17 @@ def _submitted(form: ReminderSettingsForm) -> dict:
                 rules={kind: dict(getattr(form, kind).data) for kind in KINDS})
 
 
+def _save_and_replan(form: ReminderSettingsForm) -> None:
+    """Save the settings, then bring every waiting reminder in line with them (sweep.follow_settings)."""
+    rules.save_reminder_settings(_submitted(form), by_id=current_user.id)
+    sweep.follow_settings(utcnow())
+
+
 @bp.route("/settings/reminders", methods=["GET", "POST"])
 @access.permission("clinic.configure")
 def reminder_settings():
     form = ReminderSettingsForm() if request.method == "POST" else _settings_form(rules.reminder_settings())
-    done, _ = submit(form, lambda: rules.save_reminder_settings(_submitted(form), by_id=current_user.id))
+    done, _ = submit(form, lambda: _save_and_replan(form))
     if done:
         audit.record("settings.reminders", object_type="clinic_setting", object_id="reminders")
         flash("Saved: every reminder not yet sent follows these rules.", "success")

@@ -20,6 +20,7 @@ from ketamine_integration.db.types import utcnow
 from ketamine_integration.domain.reminders import parse_quiet_hours
 from ketamine_integration.extensions import db
 from ketamine_integration.messaging.models import FAILED, OPTED_OUT, PENDING, SENT, WITHDRAWN, Delivery
+from ketamine_integration.messaging import services
 from ketamine_integration.messaging.queue import PERIODIC, queue_of
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.reminders import sweep
@@ -338,3 +339,28 @@ def test_the_sweep_runs_the_same_statements_for_three_times_the_clinic(app, make
     assert queued_large == 3 * queued_small and nothing == 0
     assert steady_small == steady_large  # nothing new: no statement per appointment
     assert steady_small <= 8
+
+
+def test_new_reminder_settings_rewrite_withdraw_and_add_waiting_reminders(app, make, world):
+    """The settings page's promise: every reminder not yet sent follows the rules saved."""
+    start = _future_start(5)
+    appointment = make.run(lambda: _appointment(world["both"], world["ther"], start, booked_by=world["desk"]))
+    before = {key: status for key, _, status, _ in _deliveries(make, appointment_id=appointment)}
+    assert list(before.values()) == [PENDING] * 4
+
+    def new_rules():
+        rules = dict(RULES, follow_up={"offsets": "48h, 24h", "channels": ["email"], "wording": "your visit"})
+        save_reminder_settings({"sender": "Harbor Light", "quiet_hours": "", "clinic_address": "120 Lantern Quay",
+                                "clinic_phone": "(555) 0100", "rules": rules}, by_id=world["admin"])
+        return sweep.follow_settings(utcnow())
+    result = make.run(new_rules)
+    assert (result.withdrawn, result.queued) == (3, 1)
+    after = _deliveries(make, appointment_id=appointment)
+    assert sorted((c, s, t) for _, c, s, t in after if s == PENDING) == [
+        ("email", PENDING, start - timedelta(hours=48)), ("email", PENDING, start - timedelta(hours=24))]
+    kept = next(k for k, c, s, t in after if s == PENDING and t == start - timedelta(hours=48))
+    assert kept in before  # the same reminder, rewritten
+    message = message_from_string(make.query(lambda: services.fetch_delivery(kept).content), policy=policy.default)
+    assert "your visit" in message["Subject"] and "your check-in" not in message.get_body(("plain",)).get_content()
+    assert {s for k, _, s, _ in after if k in before and k != kept} == {WITHDRAWN}
+    assert make.run(lambda: sweep.sweep_reminders(utcnow()).queued) == 0

@@ -6,7 +6,7 @@ reserved by RFC 2606) here is made up.
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import create_user
@@ -18,6 +18,7 @@ from .messages import load_demo_messages
 from .notes import load_demo_notes
 from .reminders import load_demo_reminders
 from .week import load_demo_week
+from ..notifications.oncall import save_oncall_address
 from ..patients.services import register_patient
 from ..telehealth.services import save_settings as save_telehealth_settings
 
@@ -38,6 +39,9 @@ DEMO_USERS = (
     ("nurse1", "Marigold Pennyroyal", "RN", "DEMO-RN-7781", None, (NURSE,)),
     ("nurse2", "Tobin Larchmont", "RN", "DEMO-RN-7782", None, (NURSE,)),
 )
+#: the clinic's on-call address (README, Staff notifications), and the users who chose a daily summary
+DEMO_ONCALL = "on-call@clinic.example.org"
+DEMO_SUMMARY_TIMES = {"therapist1": time(7, 30), "prescriber1": time(8, 0), "staff1": time(7, 0)}
 #: telehealth links (README, Telehealth links): the clinic's template gives each session a room;
 #: one therapist has their own room. example.org is reserved for examples (RFC 2606)
 DEMO_VIDEO_TEMPLATE = "https://video.example.org/harbor-light/{appointment}"
@@ -70,6 +74,10 @@ def load_demo_clinic(now: datetime) -> None:
                                       email=f"{username}@clinic.example.org",
                                       video_room_url=DEMO_VIDEO_ROOMS.get(username))
     save_telehealth_settings(template=DEMO_VIDEO_TEMPLATE, in_feeds=False, by_id=users["admin"].id)
+    # before any safety alert is raised: each one is emailed to the on-call address too
+    save_oncall_address(DEMO_ONCALL, by_id=users["admin"].id)
+    for username, at in DEMO_SUMMARY_TIMES.items():
+        users[username].digest_at = at
     therapists = [u for u in users.values() if u.has_role(THERAPIST)]
     prescribers = [u for u in users.values() if u.has_role(PRESCRIBER)]
     # both nurses on every care team: they monitor the demo's dosing sessions (demo/courses.py),

@@ -177,3 +177,25 @@ def wait_for(check, *, timeout: float = 30.0):
             return result
         time.sleep(0.05)
     pytest.fail(f"gave up waiting after {timeout} s")
+
+
+#: the queue backends the end-to-end message tests run on (Redis skipped with a reason when absent,
+#: failed under CI=true: queue_settings)
+QUEUE_BACKENDS = ("sqlite", "redis")
+
+
+@contextmanager
+def mail_through_queue(app, backend: str, tmp_path):
+    """`app` sending email by SMTP to an in-process server, its queue on `backend`: yields the
+    server's inbox; the queue is emptied and closed on leaving."""
+    from ketamine_integration.messaging.queue import queue_of
+
+    with smtp_server() as (inbox, port):
+        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
+                          **queue_settings(backend, tmp_path))
+        queue = queue_of(app)
+        try:
+            yield inbox
+        finally:
+            queue.huey.flush()
+            queue.huey.storage.close()

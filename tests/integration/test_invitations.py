@@ -26,7 +26,7 @@ from ketamine_integration.reminders.invitations import reconcile_invitations
 from ketamine_integration.reminders.rules import save_reminder_settings
 from ketamine_integration.telehealth.services import save_settings as save_telehealth_settings
 from tests.conftest import page_text
-from tests.messaging_world import queue_settings, running_consumer, smtp_server, wait_for
+from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
 pytestmark = pytest.mark.both_engines
 
@@ -126,17 +126,11 @@ def _no_clinical_words(message, ics_text):
 
 # -- the real worker and SMTP server ---------------------------------------------------
 
-@pytest.fixture
-def smtp(app, tmp_path):
-    with smtp_server() as (inbox, port):
-        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
-                          **queue_settings("sqlite", tmp_path))
-        queue = queue_of(app)
-        try:
-            yield inbox
-        finally:
-            queue.huey.flush()
-            queue.huey.storage.close()
+@pytest.fixture(params=QUEUE_BACKENDS)
+def smtp(app, tmp_path, request):
+    """An SMTP server's inbox, the app's queue on SQLite, then on Redis."""
+    with mail_through_queue(app, request.param, tmp_path) as inbox:
+        yield inbox
 
 
 def _sent(make, appointment_id, count):

@@ -27,7 +27,7 @@ from ketamine_integration.reminders import sweep
 from ketamine_integration.reminders.consent import opt_out_of_everything, record_consent
 from ketamine_integration.reminders.models import ReminderRule
 from ketamine_integration.reminders.rules import save_reminder_settings
-from tests.messaging_world import queue_settings, running_consumer, smtp_server, wait_for
+from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, queue_settings, running_consumer, wait_for
 
 pytestmark = pytest.mark.both_engines
 
@@ -99,17 +99,11 @@ def _future_start(days: int = 5) -> datetime:
 
 # -- once, even twice at once ------------------------------------------------------------
 
-@pytest.fixture
-def smtp(app, tmp_path):
-    with smtp_server() as (inbox, port):
-        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
-                          **queue_settings("sqlite", tmp_path))
-        queue = queue_of(app)
-        try:
-            yield inbox
-        finally:
-            queue.huey.flush()
-            queue.huey.storage.close()
+@pytest.fixture(params=QUEUE_BACKENDS)
+def smtp(app, tmp_path, request):
+    """An SMTP server's inbox, the app's queue on SQLite, then on Redis."""
+    with mail_through_queue(app, request.param, tmp_path) as inbox:
+        yield inbox
 
 
 def test_two_sweeps_at_once_queue_and_send_each_reminder_once(app, make, world, smtp, monkeypatch):

@@ -22,7 +22,7 @@ from ketamine_integration.notifications import alerts, digests
 from ketamine_integration.notifications.links import linking_context
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
-from tests.messaging_world import queue_settings, running_consumer, smtp_server, wait_for
+from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
 pytestmark = pytest.mark.both_engines  # the delivery keys' uniqueness and the users' columns, per engine
 
@@ -125,19 +125,13 @@ def test_an_email_that_cannot_be_queued_never_fails_the_alert(clinic, make, auth
     assert _deliveries(make, "safety_alert") == []
 
 
-def test_an_alert_email_arrives_through_the_real_queue(app, clinic, make, auth, tmp_path):
+@pytest.mark.parametrize("backend", QUEUE_BACKENDS)
+def test_an_alert_email_arrives_through_the_real_queue(app, clinic, make, auth, tmp_path, backend):
     _set_oncall(auth)
-    with smtp_server() as (inbox, port):
-        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
-                          **queue_settings("sqlite", tmp_path))
-        queue = queue_of(app)
-        try:
-            _raise_alert(make, clinic)
-            with running_consumer(queue.huey):
-                wait_for(lambda: all(d.status == SENT for d in _deliveries(make, "safety_alert")))
-        finally:
-            queue.huey.flush()
-            queue.huey.storage.close()
+    with mail_through_queue(app, backend, tmp_path) as inbox:
+        _raise_alert(make, clinic)
+        with running_consumer(queue_of(app).huey):
+            wait_for(lambda: all(d.status == SENT for d in _deliveries(make, "safety_alert")))
     received = [message_from_bytes(raw, policy=policy.default) for raw in inbox.messages]
     assert sorted(str(m["To"]) for m in received) == sorted([ONCALL, "hazel@clinic.example", "orrin@clinic.example"])
     for message in received:

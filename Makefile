@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# the address the staff's emails link to (safety alerts, daily summaries): where `make run` serves
+KI_APP_URL ?= http://$(HOST):$(PORT)
 # Some machines set PYTHONDONTWRITEBYTECODE: then every process a recipe starts (the test suite's
 # servers, CLI runs, the worker) compiles the whole package again. Bytecode goes in __pycache__/.
 unexport PYTHONDONTWRITEBYTECODE
@@ -26,9 +28,9 @@ run: $(VENV)/.installed
 	$(FLASK) init-db
 	$(FLASK) demo --if-empty
 	@echo "Serving the demo clinic on http://$(HOST):$(PORT), the worker beside it (Ctrl-C stops both)"
-	@$(FLASK) worker --workers 1 & worker=$$!; \
+	@KI_APP_URL=$(KI_APP_URL) $(FLASK) worker --workers 1 & worker=$$!; \
 	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	KI_APP_URL=$(KI_APP_URL) $(FLASK) run --host $(HOST) --port $(PORT)
 
 # Tests run in parallel, one pytest-xdist worker per CPU (TEST_WORKERS=0 runs them in one process);
 # a worker that runs out of tests takes some of the other's (worksteal), so neither idles at the end.

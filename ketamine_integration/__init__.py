@@ -157,6 +157,7 @@ def register_hooks() -> None:
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
     from .messaging.queue import run_periodically
+    from .messaging.services import look_before_sending
     from .notes.baselines import measured_baselines
     from .notes.checklist import documented_preparation
     from .notes.dosing_notes import documented, record_link
@@ -194,6 +195,8 @@ def register_hooks() -> None:
     # withdrawn) in the same transaction; the worker sweeps for reminders coming due every 5 minutes
     appointments_changed.connect(reminder_sweep.follow_appointments)
     run_periodically("sweep_reminders", reminder_sweep.SCHEDULE, reminder_sweep.periodic_sweep)
+    # the worker's last look before a reminder or an invitation goes: its session still ahead and booked
+    look_before_sending(reminder_sweep.too_late)
 
 
 def register_second_step(app: Flask) -> None:

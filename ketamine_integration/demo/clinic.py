@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import create_user
 from .ahead import load_demo_booked_ahead
+from .alerts import dated_alerts, load_demo_alert_emails
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
@@ -98,8 +99,9 @@ def load_demo_clinic(now: datetime) -> None:
             prescriber_ids=[prescribers[i % len(prescribers)].id],
             nurse_ids=[nurse.id for nurse in nurses],
         ))
-    load_demo_courses(users, patients, now, rng)
-    load_demo_notes(now, rng)
+    with dated_alerts():  # each safety alert raised when what raised it was recorded
+        load_demo_courses(users, patients, now, rng)
+        load_demo_notes(now, rng)
     load_demo_attendance(now)  # after the notes: a signed note proves its session was held
     load_demo_booked_ahead(now)
     load_demo_week(now)
@@ -107,3 +109,4 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_reminders(users, patients)
     # after the consents: the reminders of the sessions ahead are queued when this transaction commits
     load_demo_messages(now)
+    load_demo_alert_emails(now)

@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 
 from ..domain.messages import masked_recipient
 from ..extensions import db
-from .models import CHANNEL_NAMES, FAILED, OPTED_OUT, PENDING, PURPOSES, SENDING, SENT, STATUSES, WITHDRAWN, Delivery
+from .models import (
+    CHANNEL_NAMES, FAILED, OPTED_OUT, PATIENT_PURPOSES, PENDING, SENDING, SENT, STATUSES, WITHDRAWN, Delivery,
+    purpose_words,
+)
 
 #: the newest messages the patient page lists (the heading counts them all)
 HISTORY_LIMIT = 50
@@ -35,18 +38,15 @@ class MessageLine:
 
 
 def fetch_patient_messages(patient_id: int, limit: int = HISTORY_LIMIT) -> tuple[list[MessageLine], int]:
-    """The newest `limit` deliveries to or about the patient, newest first, and how many there are
-    in all: one statement (the count is a window over the same rows), whatever the history's length."""
+    """The newest `limit` messages to the patient (models.PATIENT_PURPOSES: not the staff's
+    notifications about them), newest first, and how many there are in all: one statement (the
+    count is a window over the same rows), whatever the history's length."""
     rows = db.session.execute(
         select(Delivery.channel, Delivery.purpose, Delivery.status, Delivery.recipient, Delivery.last_error,
                Delivery.scheduled_for, Delivery.sent_at, func.count().over().label("total"))
-        .where(Delivery.patient_id == patient_id)
+        .where(Delivery.patient_id == patient_id, Delivery.purpose.in_(sorted(PATIENT_PURPOSES)))
         .order_by(Delivery.scheduled_for.desc(), Delivery.id.desc()).limit(limit)).all()
     return [_line(row) for row in rows], (rows[0].total if rows else 0)
-
-
-def purpose_words(purpose: str) -> str:
-    return PURPOSES.get(purpose) or purpose.replace("_", " ").capitalize()
 
 
 def _line(row) -> MessageLine:

@@ -20,6 +20,18 @@ STATUSES = {PENDING: "Waiting to be sent", SENDING: "Being sent", SENT: "Sent", 
 #: purpose -> how the patient page names it; a purpose not listed is shown as written
 PURPOSES = {"reminder": "Appointment reminder", "invitation": "Invitation", "cancellation": "Cancellation",
             "safety_alert": "Safety alert to staff", "digest": "Daily digest"}
+#: what is sent to a patient: the patient page lists these
+PATIENT_PURPOSES = frozenset({"reminder", "invitation", "cancellation"})
+#: what is sent to staff about a patient: that a safety alert exists is clinical, so these are
+#: never listed with their patient to staff or nurses (the patient page leaves them out; the
+#: Messages page shows them without the patient)
+STAFF_PURPOSES = frozenset({"safety_alert", "digest"})
+
+
+def purpose_words(purpose: str) -> str:
+    return PURPOSES.get(purpose) or purpose.replace("_", " ").capitalize()
+
+
 #: channel -> how pages name it
 CHANNEL_NAMES = {EMAIL: "Email", SMS: "Text"}
 #: a delivery in one of these never changes again, and keeps no message content
@@ -66,3 +78,12 @@ class Delivery(db.Model):
     content: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient | None] = relationship(lazy="raise")
+
+    @property
+    def purpose_words(self) -> str:
+        return purpose_words(self.purpose)
+
+    @property
+    def listed_patient(self) -> Patient | None:
+        """The patient the Messages page names: none for a notification to staff (models.STAFF_PURPOSES)."""
+        return None if self.purpose in STAFF_PURPOSES else self.patient

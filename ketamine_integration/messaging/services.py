@@ -6,7 +6,7 @@ looks for a row that is not there yet, and a rolled-back request sends nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -224,6 +224,29 @@ def claim(key: str, *, channels: Collection[str] = CHANNELS, now: datetime) -> D
     return fetch_delivery(key) if changed else None
 
 
+#: the features' last look before a message goes (a reminder of a session that has begun, of a
+#: patient archived meanwhile): each returns why the delivery must not be sent now, or None.
+#: Added by create_app (register_hooks), as messaging knows no feature above it
+LAST_LOOKS: list[Callable[[Delivery, datetime], str | None]] = []
+
+
+def look_before_sending(check: Callable[[Delivery, datetime], str | None]) -> None:
+    if check not in LAST_LOOKS:
+        LAST_LOOKS.append(check)
+
+
+def _stopped(delivery: Delivery, now: datetime) -> bool:
+    """Withdraw a claimed delivery a feature says must not go now, with the reason (committed)."""
+    reason = next((why for why in (check(delivery, now) for check in LAST_LOOKS) if why), None)
+    if reason is None:
+        return False
+    delivery.status, delivery.content, delivery.last_error = WITHDRAWN, None, reason[:300]
+    audit.record("message.withdrawn", obj=delivery, patient_id=delivery.patient_id,
+                 detail=f"{delivery.channel} {delivery.purpose}: {reason}"[:200])
+    db.session.commit()
+    return True
+
+
 def deliver(key: str, *, mailer: Mailer, sms: SmsProvider, policy: RetryPolicy, now: datetime) -> Outcome:
     """One attempt at sending the delivery `key`, by its channel: an email through `mailer`, a
     text through `sms`. No transaction is open while the server is talked to."""
@@ -231,6 +254,8 @@ def deliver(key: str, *, mailer: Mailer, sms: SmsProvider, policy: RetryPolicy, 
     if delivery is None:
         db.session.commit()
         return Outcome("skipped")
+    if _stopped(delivery, now):
+        return Outcome(WITHDRAWN)
     delivery_id, channel, recipient, content = delivery.id, delivery.channel, delivery.recipient, delivery.content
     db.session.commit()  # the claim's read ends here: the send holds no lock
     try:

@@ -25,7 +25,8 @@ def notification_settings():
         # the address is a staff mailbox, not patient data; the trail says whether one is set
         audit.record("settings.notifications", object_type="clinic_setting", object_id=oncall.KEY,
                      detail=f"on-call address {'set' if oncall.oncall_address() else 'none'}")
-        flash("Saved: urgent safety alerts are emailed so from now on.", "success")
+        flash("Saved: urgent safety alerts are emailed to this address from now on." if oncall.oncall_address()
+              else "Saved: urgent safety alerts now go to the patients' clinicians only.", "success")
         return redirect(url_for("notifications.notification_settings"))
     if form.is_submitted():
         audit.record("settings.notifications", outcome=audit.FAILURE, detail="refused")

@@ -33,6 +33,7 @@ from ..db.clinic_time import clinic_zone
 from ..db.types import utcnow
 from ..domain.reminders import ClinicalWordInMessage, ReminderMessage, format_offsets, reminder_message, \
     reminder_times
+from ..domain.messages import TextTooLong
 from ..extensions import db
 from ..messaging import services as messages
 from ..messaging.models import EMAIL, PENDING, Delivery
@@ -222,7 +223,14 @@ def _settle(item: Planned, consents: dict, built: _Messages, now: datetime, resu
             result.refused += 1
         return
     before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
-    _queue(item, message, address, built.settings.sender)
+    try:
+        _queue(item, message, address, built.settings.sender)
+    except TextTooLong as too_long:  # the clinic's address, room and link together, in a text message
+        if due and messages.record_not_sent(
+                item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=patient.id,
+                appointment_id=item.appointment.id, reason=f"Not sent: {too_long}", now=now):
+            result.refused += 1
+        return
     if len(db.session.info.get(messages.TO_ENQUEUE, ())) > before:  # ours, not a concurrent sweep's
         result.queued += 1
         result.keys.append(item.key)
@@ -301,13 +309,33 @@ def follow_settings(now: datetime) -> SweepResult:
             result.refused += 1
         else:
             body = message.body if delivery.channel == EMAIL else sms_text(message)
-            messages.rewrite_pending(delivery, subject=message.subject, body=body, send_at=item.send_at,
-                                     sender_name=settings.sender)
+            try:
+                messages.rewrite_pending(delivery, subject=message.subject, body=body, send_at=item.send_at,
+                                         sender_name=settings.sender)
+            except TextTooLong as too_long:
+                messages.fail_unsent(delivery, f"Not sent: {too_long}")
+                result.refused += 1
     result.withdrawn = messages.withdraw_deliveries(dropped, why="the clinic's reminder rules changed")
     _reconcile(appointments, settings, now, result)  # what the new rules add to these, however far ahead
     swept = sweep_reminders(now)
     result.queued, result.opted_out = result.queued + swept.queued, result.opted_out + swept.opted_out
     return result
+
+
+def too_late(delivery: Delivery, now: datetime) -> str | None:
+    """The worker's last look at a patient's reminder or invitation before it goes (registered with
+    messaging.services.look_before_sending): not once its session has begun or is no longer booked,
+    nor to an archived patient (a worker that was down, a change that did not reach it)."""
+    if delivery.purpose not in (PURPOSE, "invitation") or delivery.appointment_id is None:
+        return None
+    appointment = db.session.get(Appointment, delivery.appointment_id)
+    if appointment.status != BOOKED:
+        return "the session is no longer booked"
+    if appointment.starts_at <= now:
+        return "the session had begun when it was due to go"
+    if appointment.patient.is_archived:
+        return "the patient's record is archived"
+    return None
 
 
 def run_sweep(now: datetime) -> SweepResult:

@@ -131,8 +131,11 @@ def book_session(course: TreatmentCourse, *, kind: str, clinician_id: int, start
     if clinician is None or not clinician.active or not clinician.has_role(THERAPIST):
         raise DomainError({"clinician": "Choose an active therapist."})
     if course.current_phase not in BOOKABLE_IN[kind]:
-        allowed = " or ".join(p.value for p in BOOKABLE_IN[kind])
-        raise DomainError({"kind": f"A {KINDS[kind].lower()} is booked while the course is in {allowed}; "
+        phases = [p.value for p in BOOKABLE_IN[kind]]
+        allowed = " or ".join(filter(None, [", ".join(phases[:-1]), phases[-1]]))
+        what = KINDS[kind].lower()
+        article = "An" if what[0] in "aeiou" else "A"
+        raise DomainError({"kind": f"{article} {what} is booked while the course is in {allowed}; "
                                    f"it is in {course.phase}."})
     windows = _checked_windows(course, kind, starts_at, now)
     if modality == "in_person" and room_id is None:

@@ -16,5 +16,6 @@ class TelehealthSettingsForm(FlaskForm):
     in_feeds = BooleanField("Put video links in calendar feeds",
                             description="Off by default. Feed addresses are read without signing in, by "
                                         "whichever calendar service or device holds them: a link there lets "
-                                        "anyone holding the feed into the session. Invitations (.ics) follow "
-                                        "this setting too.")
+                                        "anyone holding the feed into the session. The clinician's invitation "
+                                        "download (.ics) follows this setting too; a patient's own invitation "
+                                        "and reminders always carry the link.")

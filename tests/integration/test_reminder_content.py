@@ -13,10 +13,13 @@ from sqlalchemy import select
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.bookings.models import Appointment
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.db.clinic_time import clinic_zone
 from ketamine_integration.domain.reminders import clinical_words_in
 from ketamine_integration.extensions import db
 from ketamine_integration.messaging.models import EMAIL, FAILED, OPTED_OUT, PENDING, SENT, Delivery
 from ketamine_integration.notes.models import SessionNote
+from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notifications.digests import queue_due_digests
 from ketamine_integration.notifications.links import linking_context
 from ketamine_integration.reminders.consent import consents_to
@@ -51,6 +54,12 @@ def test_no_message_carries_a_clinical_word_or_note_text(app):
     with linking_context(app):  # an app context whose links are absolute, as the worker's
         now = utcnow()
         sweep_reminders(now)  # whatever else is due now, too
+        # a safety alert raised now (the demo's were emailed on their days): its emails wait
+        course = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == "integration")
+                                    .order_by(TreatmentCourse.id)).first()
+        today = now.astimezone(clinic_zone()).date()
+        record_measure(course, measure="phq9", answers=[1] * 8 + [2], difficulty=None, administered_on=today,
+                       by=course.therapist, today=today)
         # every active user's daily summary due now (rolled back with the rest at the end)
         for user in db.session.scalars(select(User).where(User.active.is_(True))):
             user.digest_at, user.digest_last_day = time(0, 0), None

@@ -358,3 +358,21 @@ def test_new_reminder_settings_rewrite_withdraw_and_add_waiting_reminders(app, m
     assert "your visit" in message["Subject"] and "your check-in" not in message.get_body(("plain",)).get_content()
     assert {s for k, _, s, _ in after if k in before and k != kept} == {WITHDRAWN}
     assert make.run(lambda: sweep.sweep_reminders(utcnow()).queued) == 0
+
+
+def test_a_reminder_whose_session_has_begun_is_withdrawn_when_its_job_runs_late(app, make, world, tmp_path):
+    """A worker that was down sends a session's 2 h reminder after the session began: it does not."""
+    from ketamine_integration.messaging.mailer import FileMailer
+
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=3)
+    appointment = make.run(lambda: _appointment(world["email_only"], world["ther"], start, booked_by=world["desk"]))
+    [key] = [k for k, c, s, t in _deliveries(make, appointment_id=appointment, status=PENDING)
+             if t == start - timedelta(hours=2)]
+    outbox = tmp_path / "outbox"
+    outcome = make.run(lambda: services.deliver(key, mailer=FileMailer(outbox), sms=None,
+                                                policy=services.RetryPolicy(3, 60), now=start + timedelta(minutes=5)))
+    assert outcome.status == WITHDRAWN and not list(outbox.glob("*.eml"))
+    row = make.query(lambda: services.fetch_delivery(key))
+    assert (row.status, row.content, row.last_error) == (WITHDRAWN, None, "the session had begun when it was due to go")
+    [event] = [r for r in make.audit_rows(action="message.withdrawn") if "had begun" in r.detail]
+    assert event.patient_id == world["email_only"]

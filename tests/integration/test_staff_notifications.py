@@ -337,3 +337,22 @@ def test_the_summaries_cost_a_constant_number_of_statements_per_user(app, clinic
             db.session.rollback()
     per_user = costs[1] - costs[0]
     assert costs[2] - costs[1] == 2 * per_user and per_user <= 8, costs
+
+
+def test_that_an_alert_was_emailed_is_shown_to_no_one_without_its_patient_s_clinical_record(clinic, make, auth,
+                                                                                           client):
+    """Staff and nurses read no clinical content: the patient page lists the messages to the
+    patient only, and the Messages page shows a safety alert's emails without the patient."""
+    _set_oncall(auth)
+    _raise_alert(make, clinic)
+    assert _deliveries(make, "safety_alert")  # emailed to the on-call address and the clinicians
+    for username in ("desk", "nurse", "boss", "ther2"):
+        auth.sign_in(username)
+        text = page_text(client.get(f"/patients/{clinic['patient']}"))
+        assert "Safety alert" not in text and "safety_alert" not in text, username
+        auth.logout()
+    for username in ("desk", "boss"):
+        auth.sign_in(username)
+        text = page_text(client.get("/messages"))
+        assert "Safety alert to staff" in text and clinic["mrn"] not in text, username
+        auth.logout()

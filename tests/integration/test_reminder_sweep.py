@@ -376,3 +376,21 @@ def test_a_reminder_whose_session_has_begun_is_withdrawn_when_its_job_runs_late(
     assert (row.status, row.content, row.last_error) == (WITHDRAWN, None, "the session had begun when it was due to go")
     [event] = [r for r in make.audit_rows(action="message.withdrawn") if "had begun" in r.detail]
     assert event.patient_id == world["email_only"]
+
+
+def test_a_text_too_long_for_a_text_message_is_recorded_as_not_sent_and_the_booking_stands(app, make, world):
+    """Settings each within their limits can add up to a text over SMS_MAX_CHARACTERS: the email
+    goes, the text is failed with the reason when its moment comes; nothing refuses the booking."""
+    def long_settings():
+        rules = dict(RULES, follow_up={"offsets": "48h", "channels": ["email", "sms"], "wording": "w" * 60})
+        save_reminder_settings({"sender": "S" * 60, "quiet_hours": "", "clinic_address": "12 Lantern Quay " * 12,
+                                "clinic_phone": "(555) 0100", "rules": rules}, by_id=world["admin"])
+    make.run(long_settings)
+    room = make.room("Garden Room with the long window seat and green armchairs")
+    start = _future_start(5)
+    appointment = make.run(lambda: _appointment(world["both"], world["ther"], start, booked_by=world["desk"],
+                                                room_id=room))
+    assert [c for _, c, s, _ in _deliveries(make, appointment_id=appointment)] == ["email"]
+    make.run(lambda: sweep.sweep_reminders(start - timedelta(hours=48) + timedelta(minutes=1)))
+    [(key, status)] = [(k, s) for k, c, s, _ in _deliveries(make, appointment_id=appointment) if c == "sms"]
+    assert status == FAILED and make.query(lambda: _last_error(key)).startswith("Not sent: ")

@@ -13,6 +13,7 @@ from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
 from ..domain.coverage import OUTCOMES
+from ..domain.reminders import clinical_words_in
 from ..extensions import db
 from ..patients.models import Patient
 
@@ -41,8 +42,12 @@ OUTCOME_MATCHES_STATUS = ("outcome IS NULL OR (outcome = status AND status IN ('
 
 
 def new_video_token() -> str:
-    """128 random bits, URL-safe (22 characters)."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe (22 characters), drawn again in the rare case it spells a clinical
+    term ("mdma", "ptsd" inside it): the link it fills goes into patients' reminders."""
+    token = secrets.token_urlsafe(16)
+    while clinical_words_in(token):
+        token = secrets.token_urlsafe(16)
+    return token
 
 
 class Appointment(db.Model):

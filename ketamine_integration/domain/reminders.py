@@ -3,6 +3,7 @@ they say (minimum necessary, no clinical word). No Flask, no database, no clock:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -24,13 +25,148 @@ CLINICAL_TERMS: tuple[str, ...] = (
     "treatment", "therapeutics",
 )
 
-_TERM = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in sorted(CLINICAL_TERMS, key=len, reverse=True))
-                   + r")(?![a-z0-9])", re.IGNORECASE)
+#: The terms matched also INSIDE a word, a web address or a run-together name ("KetamineCare",
+#: "https://zoom.example.org/j/ketaminetherapy", "12 PsychiatryPlace Road"): letter sequences
+#: no innocent word or street name carries. The others ("dose", "kap", "rems", "trd", "health",
+#: "mental", "integration"...) are matched as whole words only, so that "Dosewell Road", "Kapok
+#: Street", "Remsen Street" or "Healthy Way" pass. Those of 7 letters or more are matched across
+#: up to three separators between letters too ("Ket-amine", "ket amine", "k.e.t.a.m.i.n.e"), and
+#: with digits that stand for letters ("k3tamine"): the price is that "Art in Fusion" is refused.
+INSIDE_WORDS: tuple[str, ...] = (
+    "ketamine", "esketamine", "spravato", "ketalar", "psychedelic", "psilocybin", "mdma", "ptsd",
+    "psychotherapy", "psychiatr", "therapy", "therapies", "therapist", "therapeutic", "infusion",
+    "intranasal", "sublingual", "suicide", "suicidal", "dissociation", "dissociative", "mental health",
+)
+
+#: Latin letters' lookalikes in other scripts (Cyrillic, Greek, Latin small capitals and IPA): a
+#: small explicit table of the ones that pass for a Latin letter in a name. Accents and
+#: compatibility forms (full-width, mathematical bold, circled, ligatures) are NFKD's job.
+_LOOKALIKES = str.maketrans({
+    # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ԁ": "D", "Һ": "H", "Ӏ": "I", "Ԛ": "Q", "Ԝ": "W",
+    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w",
+    "ь": "b", "п": "n", "г": "r",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j", "μ": "u",
+    # Latin small capitals and IPA letters
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j",
+    "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u",
+    "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ɡ": "g", "ɑ": "a", "ı": "i", "ɩ": "i", "ȷ": "j", "ɵ": "o",
+})
+#: letters that show nothing (Hangul fillers, the braille blank): dropped like format characters
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+#: digits and signs written for letters ("k3tamine", "p$ilocybin"), in the terms matched inside words
+_STAND_INS = {"a": "4@", "b": "8", "e": "3", "g": "9", "i": "1!", "l": "1", "o": "0", "s": "5$", "t": "7"}
+_GAP = r"[\W_]{0,3}"
+_ASCII_HIDDEN = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+
+
+def _hidden(char: str) -> bool:
+    """Shows nothing: a format character (zero-width space and joiner, soft hyphen, word joiner,
+    direction marks), a combining mark, a control character that is not a line break, a blank."""
+    category = unicodedata.category(char)
+    return (category in ("Cf", "Mn", "Me") or char in _BLANKS
+            or (category == "Cc" and not char.isspace()))
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """`text` as it reads: compatibility forms and accents decomposed (NFKD), what shows nothing
+    dropped, lookalikes of Latin letters folded, case folded; and for each character of the result
+    the index of the character of `text` it comes from."""
+    if text.isascii() and not _ASCII_HIDDEN.search(text):  # most texts: nothing to fold but the case
+        return text.lower(), list(range(len(text)))
+    chars, origin = [], []
+    for index, char in enumerate(text):
+        if _hidden(char):
+            continue
+        for part in unicodedata.normalize("NFKD", char):
+            if _hidden(part):
+                continue
+            for folded in part.translate(_LOOKALIKES).casefold().translate(_LOOKALIKES):
+                chars.append(folded)
+                origin.append(index)
+    return "".join(chars), origin
+
+
+def _letters(term: str) -> list[str]:
+    return [c for c in term if c.isalnum()]
+
+
+def _words_pattern(term: str) -> str:
+    # a phrase's words apart by any separators ("mental-health", "PHQ 9", "treatment resistant")
+    return _GAP.join(re.escape(word) for word in re.split(r"[\W_]+", term) if word)
+
+
+def _inside_pattern(term: str) -> str:
+    letters = [f"[{re.escape(c + _STAND_INS.get(c, ''))}]" for c in _letters(term)]
+    return (_GAP if len(letters) >= 7 else "").join(letters)
+
+
+def _longest_first(terms) -> list[str]:
+    return sorted(terms, key=lambda t: len(_letters(t)), reverse=True)
+
+
+_TERM = re.compile(r"(?<![^\W_])(?:" + "|".join(_words_pattern(t) for t in _longest_first(CLINICAL_TERMS))
+                   + r")(?![^\W_])")
+_INSIDE = re.compile("|".join(_inside_pattern(t) for t in _longest_first(INSIDE_WORDS)))
+#: single letters (or digits) apart by separators, three or more: "K E T A M I N E", "P.T.S.D."
+_SPELLED = re.compile(r"(?<![^\W_])[^\W_](?:[\W_]{1,3}[^\W_](?![^\W_])){2,}")
+_SPELLED_TERMS = re.compile("|".join(re.escape("".join(_letters(t)))
+                                     for t in _longest_first(set(CLINICAL_TERMS) | set(INSIDE_WORDS))))
+
+
+def _word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM" or _hidden(char)
+
+
+def _matches(folded: str) -> list[tuple[int, int]]:
+    """Where the folded text carries a term: as a whole word, inside a word (INSIDE_WORDS), or in a
+    run of single letters spelled apart (read joined; every term counts inside the run)."""
+    found = [match.span() for match in _TERM.finditer(folded)]
+    found += [match.span() for match in _INSIDE.finditer(folded)]
+    for run in _SPELLED.finditer(folded):
+        where = [i for i in range(*run.span()) if folded[i].isalnum()]
+        joined = "".join(folded[i] for i in where)
+        found += [(where[m.start()], where[m.end() - 1] + 1) for m in _SPELLED_TERMS.finditer(joined)]
+    return sorted(found)
+
+
+def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and _word_char(text[start - 1]):
+        start -= 1
+    while end < len(text) and _word_char(text[end]):
+        end += 1
+    return start, end
+
+
+def clinical_spans(text: str) -> list[tuple[int, int]]:
+    """Where `text` carries a clinical term, as (start, end) of the whole words of `text` that hold
+    one, in order, never overlapping. The text is read as it shows (_folded: "Kеtamine" with a
+    Cyrillic е, full-width letters, a zero-width space inside a word, any case); single letters
+    spelled apart are read joined ("K E T A M I N E", "k.e.t.a.m.i.n.e", "R E M S": there every
+    term counts, inside the run too); the terms of INSIDE_WORDS count inside words and addresses,
+    the others as whole words only."""
+    text = text or ""
+    folded, origin = _folded(text)
+    words: list[tuple[int, int]] = []
+    for start, end in _matches(folded):
+        start, end = _whole_word(text, origin[start], origin[end - 1] + 1)
+        if words and start < words[-1][1]:
+            words[-1] = (words[-1][0], max(end, words[-1][1]))
+        else:
+            words.append((start, end))
+    return words
 
 
 def clinical_words_in(text: str) -> list[str]:
-    """The clinical terms `text` contains as whole words (any case), in the order they appear."""
-    return [m.group(1).lower() for m in _TERM.finditer(text or "")]
+    """The words of `text` that carry a clinical term (clinical_spans), as they were typed (what
+    shows nothing left out), in the order they appear: what a field error asks to remove."""
+    return ["".join(c for c in text[start:end] if not _hidden(c)) for start, end in clinical_spans(text)]
 
 
 #: what a clinic whose name is all clinical words is called on its messages
@@ -41,7 +177,9 @@ def discreet_name(clinic_name: str) -> str:
     """The clinic's name without its bracketed parts and clinical words ("Harbor Light Ketamine
     Clinic (demo)" -> "Harbor Light Clinic"): the sender name until the clinic chooses one."""
     name = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", clinic_name or "")
-    name = " ".join(_TERM.sub(" ", name).split()).strip(" -,.&")
+    for start, end in reversed(clinical_spans(name)):
+        name = name[:start] + " " + name[end:]
+    name = " ".join(name.split()).strip(" -,.&")
     return " ".join(name.split()) or FALLBACK_SENDER_NAME
 
 

@@ -6,6 +6,8 @@ import re
 import string
 from urllib.parse import quote, urlsplit
 
+from .reminders import clinical_words_in
+
 #: the longest room address or template kept (the settings' column holds 200 characters)
 MAX_LENGTH = 200
 #: what a clinic template may name, and what each stands for (the settings page and README list these)
@@ -29,6 +31,7 @@ def check_room_url(url: str) -> str:
         raise BadVideoAddress("A personal room address is used as it is: remove the { } placeholders "
                               "(they belong in the clinic's address template).")
     _check_address(url)
+    _check_discreet(url)
     return url
 
 
@@ -45,6 +48,7 @@ def check_template(template: str) -> str:
         raise BadVideoAddress("Add {appointment} (a room per session) or {clinician} (a room per clinician): "
                               "without one, every session would share the same room.")
     _check_address(template, filled=template.format_map(_SAMPLE))
+    _check_discreet(template)
     return template
 
 
@@ -79,6 +83,16 @@ def _check_address(text: str, *, filled: str | None = None) -> None:
                               "https://video.example.org/room.")
     if parts.username or parts.password:
         raise BadVideoAddress("Leave the user name and password out of the address.")
+
+
+def _check_discreet(text: str) -> None:
+    """A link goes into patients' reminders and invitations: no clinical word in it, host and path
+    included (domain.reminders.clinical_words_in, which reads inside words and addresses)."""
+    found = clinical_words_in(text)
+    if found:
+        words = ", ".join(f"“{w}”" for w in dict.fromkeys(found))
+        raise BadVideoAddress("The link goes into patients' reminders and invitations, read by whoever sees "
+                              f"their phone or mailbox: use an address without {words}.")
 
 
 def clinician_slug(full_name: str, user_id: int) -> str:

@@ -182,11 +182,13 @@ def test_the_admin_sets_reminders_per_kind(world, make, auth, client):
 
 
 @pytest.mark.parametrize("changes, field, message", [
-    ({"sender": "Oak Street Ketamine"}, "sender", "remove “ketamine”"),
+    ({"sender": "Oak Street Ketamine"}, "sender", "remove “Ketamine”"),
     ({"sender": " "}, "sender", "Give the name reminders are sent by."),
     ({"integration-wording": "your integration session"}, "integration-wording", "remove “integration”"),
-    ({"dosing-wording": "Spravato visit"}, "dosing-wording", "remove “spravato”"),
-    ({"clinic_address": "Ketamine Centre, 12 Oak Street"}, "clinic_address", "remove “ketamine”"),
+    ({"dosing-wording": "Spravato visit"}, "dosing-wording", "remove “Spravato”"),
+    ({"clinic_address": "Ketamine Centre, 12 Oak Street"}, "clinic_address", "remove “Ketamine”"),
+    ({"clinic_address": "12 KetamineClinic Road"}, "clinic_address", "remove “KetamineClinic”"),    # run together
+    ({"sender": "K E T A M I N E Care"}, "sender", "remove “K E T A M I N E”"),                    # spelled apart
     ({"quiet_hours": "9pm-8am"}, "quiet_hours", "two 24-hour times"),
     ({"quiet_hours": "18:00-08:00"}, "quiet_hours", "at most 12 hours"),
     ({"clinic_phone": "call us!"}, "clinic_phone", "Write a phone number"),

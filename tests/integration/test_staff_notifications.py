@@ -261,6 +261,8 @@ def test_the_own_settings_page_keeps_a_time_and_a_room_and_audits(clinic, make, 
     ({"digest": "off", "video_room_url": "http://video.example.org/r"}, "video_room_url", "Use an https:// address"),
     ({"digest": "off", "video_room_url": "https://video.example.org/" + "r" * 200}, "video_room_url", "At most 200"),
     ({"digest": "off", "video_room_url": "https://video.example.org/{appointment}"}, "video_room_url", "placeholders"),
+    ({"digest": "off", "video_room_url": "https://video.example.org/K\u0435tamineRoom"}, "video_room_url",
+     "without “K\u0435tamineRoom”"),                                    # a Cyrillic е, run together
 ])
 def test_bad_settings_are_refused_on_their_field_and_change_nothing(clinic, make, auth, data, field, says):
     auth.sign_in("ther")

@@ -76,6 +76,7 @@ def _links(html: str) -> list[str]:
     ("https://video.example.org/{room}", "Unknown placeholder {room}"),              # unknown placeholder
     ("https://video.example.org/" + "r" * 200 + "/{appointment}", "At most 200 characters"),  # too long
     ("https://video.example.org/room", "Add {appointment}"),                         # all sessions in one room
+    ("https://video.example.org/ketamine/{appointment}", "without “ketamine”"),      # the treatment in the path
 ])
 def test_a_bad_template_is_a_field_error_and_nothing_is_saved(clinic, make, auth, client, template, says):
     auth.sign_in("boss")
@@ -108,6 +109,10 @@ def test_a_personal_room_is_checked_on_the_users_page(clinic, make, auth, client
     refused = auth.post(f"/users/{clinic['therapist']}/edit", {**base, "video_room_url": "http://video.example.org/h"})
     assert refused.status_code == 422 and "Use an https:// address" in page_text(refused)
     assert 'id="video_room_url-error"' in refused.get_data(as_text=True)
+    assert make.query(lambda: db.session.get(User, clinic["therapist"]).video_room_url) is None
+    clinical = auth.post(f"/users/{clinic['therapist']}/edit",
+                         {**base, "video_room_url": "https://zoom.example.org/j/ketaminetherapy"})
+    assert clinical.status_code == 422 and "without “ketaminetherapy”" in page_text(clinical)
     assert make.query(lambda: db.session.get(User, clinic["therapist"]).video_room_url) is None
     assert auth.post(f"/users/{clinic['therapist']}/edit", {**base, "video_room_url": ROOM}).status_code == 302
     assert make.query(lambda: db.session.get(User, clinic["therapist"]).video_room_url) == ROOM

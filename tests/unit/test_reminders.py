@@ -120,19 +120,96 @@ def test_parse_quiet_hours_refuses(text):
 
 
 @pytest.mark.parametrize("text, found", [
-    ("Your Ketamine session", ["ketamine"]),              # any case
-    ("Spravato (esketamine) dosing", ["spravato", "esketamine", "dosing"]),
-    ("Integration Session", ["integration"]),             # the kind's clinical name
-    ("Mental  health", ["mental", "health"]),             # two spaces: not the phrase, but each word alone
-    ("mental health clinic", ["mental health"]),          # a phrase
-    ("Therapists' room", []),                             # not a whole word
-    ("Doses", ["doses"]),
-    ("PTSD clinic", ["ptsd"]),
+    ("Your Ketamine session", ["Ketamine"]),              # any case; the word as typed
+    ("Spravato (esketamine) dosing", ["Spravato", "esketamine", "dosing"]),
+    ("Integration Session", ["Integration"]),             # the kind's clinical name
+    ("Mental  health", ["Mental  health"]),               # a phrase, whatever the space between
+    ("mental health clinic", ["mental health"]),
+    ("Health and wellness", ["Health", "wellness"]),
+    ("Therapists' room", ["Therapists"]),                 # "therapist" counts inside a word
+    ("Doses", ["Doses"]),
+    ("PTSD clinic", ["PTSD"]),
     ("Oak Street Clinic", []),                            # a discreet name
     ("Kaplan Family Practice", []),                       # "kap" inside a word is not the abbreviation
 ])
 def test_clinical_words_in(text, found):
     assert clinical_words_in(text) == found
+
+
+#: ways round a check of plain whole words, each seen in a saved setting or link: every one is caught,
+#: and the field error names the word as it was typed
+BYPASSES = [
+    ("K\u0435tamine", "K\u0435tamine"),                        # a Cyrillic е
+    ("\u041a\u0435\u0442\u0430mine Clinic", "\u041a\u0435\u0442\u0430mine"),  # Cyrillic К е т а
+    ("KΕΤΑΜΙΝΕ", "KΕΤΑΜΙΝΕ"),                                # Greek capitals
+    ("\u1d0b\u1d07\u1d1b\u1d00\u1d0d\u026a\u0274\u1d07", "\u1d0b\u1d07\u1d1b\u1d00\u1d0d\u026a\u0274\u1d07"),  # small capitals
+    ("Ｋｅｔａｍｉｎｅ", "Ｋｅｔａｍｉｎｅ"),                      # full-width letters
+    ("\U0001d40a\U0001d41e\U0001d42d\U0001d41a\U0001d426\U0001d422\U0001d427\U0001d41e", None),  # mathematical bold
+    ("Ket\u200bamine", "Ketamine"),                           # a zero-width space inside
+    ("Ket\u00adamine", "Ketamine"),                           # a soft hyphen
+    ("Ket\u2060amine", "Ketamine"),                           # a word joiner
+    ("Keta\u200dmine", "Ketamine"),                           # a zero-width joiner
+    ("Ke\u0301tamine", "Ketamine"),                           # a combining accent
+    ("Kétamine", "Kétamine"),                                # an accented letter
+    ("K E T A M I N E", "K E T A M I N E"),                  # spelled apart
+    ("k.e.t.a.m.i.n.e", "k.e.t.a.m.i.n.e"),
+    ("K-E-T-A-M-I-N-E", "K-E-T-A-M-I-N-E"),
+    ("Ket-amine", "Ket-amine"),                              # split
+    ("ket amine", "ket amine"),
+    ("k3tam1ne", "k3tam1ne"),                                # digits for letters
+    ("KetamineCare", "KetamineCare"),                        # run together
+    ("12 KetamineClinic Road", "KetamineClinic"),
+    ("https://zoom.example.org/j/ketaminetherapy", "ketaminetherapy"),   # inside an address
+    ("https://video.example.org/ketamine/{appointment}", "ketamine"),
+    ("https://mentalhealth.example.org/r/1", "mentalhealth"),
+    ("EsketamineWorks", "EsketamineWorks"),
+    ("SpravatoCentre", "SpravatoCentre"),
+    ("PsilocybinPath", "PsilocybinPath"),
+    ("MDMAcare", "MDMAcare"),
+    ("PTSDhelp", "PTSDhelp"),
+    ("PsychiatrieZentrum", "PsychiatrieZentrum"),
+    ("12 Therapeutic Way", "Therapeutic"),
+    ("HarborTherapy", "HarborTherapy"),
+    ("InfusionSuite", "InfusionSuite"),
+    ("P.T.S.D.", "P.T.S.D"),                                 # a short term spelled apart
+    ("R E M S programme", "R E M S"),
+    ("D O S E", "D O S E"),
+    ("M E N T A L  H E A L T H", "M E N T A L  H E A L T H"),
+    ("mental-health", "mental-health"),
+    ("PHQ 9", "PHQ 9"),
+]
+
+
+@pytest.mark.parametrize("text, word", BYPASSES)
+def test_a_disguised_clinical_word_is_caught(text, word):
+    found = clinical_words_in(text)
+    assert len(found) == 1
+    if word is not None:
+        assert found == [word]
+
+
+#: addresses and names that only look like a term: they pass. The short, common terms ("dose",
+#: "kap", "rems", "trd", "health", "mental", "integration"...) count as whole words only.
+INNOCENT = [
+    "Dosewell Road", "Kapok Street", "Remsen Street", "Trading Post 4", "Healthy Way", "Kaplan Family Practice",
+    "12 Oak Street, Suite 3", "120 Lantern Quay, Suite 3, Harborview", "Dr Smith MD, Main Street",
+    "The Rapids Centre", "Ketchikan Avenue", "Esker Lane", "Spratt Hall", "Psyche Gallery",
+    "https://video.example.org/harbor-light/q3Vb7xKp0tRmZ2aLcW9yNe", "https://meet.example.org/r/abc123",
+    "https://zoom.us/j/85012345678", "Sunday 1 November 2026 at 9:30 AM (EST)", "Medina Road",
+    "Rembrandt House", "Mentor Street", "Kétchup Corner", "A B C Storage", "U.S. Route 1",
+]
+
+
+@pytest.mark.parametrize("text", INNOCENT)
+def test_an_innocent_address_passes(text):
+    assert clinical_words_in(text) == []
+
+
+def test_a_video_code_that_spells_a_term_is_drawn_again(monkeypatch):
+    from ketamine_integration.bookings import models
+    drawn = iter(["x0MdmA7_q3Vb7xKp0tRmZ2", "ab-PTSD-q3Vb7xKp0tRmZ2", "q3Vb7xKp0tRmZ2aLcW9yNe"])
+    monkeypatch.setattr(models.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert models.new_video_token() == "q3Vb7xKp0tRmZ2aLcW9yNe"
 
 
 #: texts of the kind a note holds: none may reach a reminder
@@ -177,6 +254,10 @@ def test_an_online_message_gives_the_link():
     ("place", "Ketamine Wellness Centre, 12 Oak Street"),    # an address naming the treatment
     ("sender", "Oak Street Psychiatry"),
     ("link", "https://ketamine-clinic.example.org/room"),
+    ("link", "https://zoom.example.org/j/ketaminetherapy"),  # run together inside an address
+    ("place", "12 KetamineClinic Road"),
+    ("sender", "Oak Street K\u0435tamine"),                 # a Cyrillic е
+    ("wording", "your K E T A M I N E visit"),               # spelled apart
 ])
 def test_a_message_with_a_clinical_word_is_refused(field, value):
     args = dict(starts_at_utc=utc(2026, 6, 16, 14), zone=NY, sender="Oak Street Clinic", wording=None,

@@ -35,6 +35,8 @@ def test_a_template_the_clinic_may_use(template):
     ("https://localhost/{appointment}", "whole address"),                   # not a service's host
     ("https://user:pw@video.example.org/{appointment}", "user name and password"),  # credentials inside
     ("https://video.example.org/a b/{appointment}", "no spaces"),           # a space inside
+    ("https://video.example.org/ketamine/{appointment}", "without “ketamine”"),  # the treatment in the path
+    ("https://mentalhealth.example.org/{appointment}", "without “mentalhealth”"),  # in the host, run together
 ])
 def test_a_template_refused_says_why(template, says):
     with pytest.raises(BadVideoAddress) as refused:
@@ -47,6 +49,9 @@ def test_a_template_refused_says_why(template, says):
     ("https://video.example.org/{appointment}", "used as it is"),           # placeholders are the template's
     ("https://video.example.org/" + "a" * MAX_LENGTH, f"At most {MAX_LENGTH}"),  # too long
     ("video.example.org/me", "https://"),                                   # no scheme
+    ("https://zoom.example.org/j/ketaminetherapy", "without “ketaminetherapy”"),  # run-together words
+    ("https://video.example.org/rooms/k-e-t-a-m-i-n-e", "without “k-e-t-a-m-i-n-e”"),  # spelled apart
+    ("https://video.example.org/dr-ames-psychiatry", "without “psychiatry”"),
 ])
 def test_a_personal_room_refused_says_why(url, says):
     with pytest.raises(BadVideoAddress) as refused:

@@ -45,7 +45,8 @@ def fetch_patient_messages(patient_id: int, limit: int = HISTORY_LIMIT) -> tuple
         select(Delivery.channel, Delivery.purpose, Delivery.status, Delivery.recipient, Delivery.last_error,
                Delivery.scheduled_for, Delivery.sent_at, func.count().over().label("total"))
         .where(Delivery.patient_id == patient_id, Delivery.purpose.in_(sorted(PATIENT_PURPOSES)))
-        .order_by(Delivery.scheduled_for.desc(), Delivery.id.desc()).limit(limit)).all()
+        .order_by(func.coalesce(Delivery.sent_at, Delivery.scheduled_for).desc(), Delivery.id.desc())
+        .limit(limit)).all()
     return [_line(row) for row in rows], (rows[0].total if rows else 0)
 
 

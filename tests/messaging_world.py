@@ -185,17 +185,24 @@ QUEUE_BACKENDS = ("sqlite", "redis")
 
 
 @contextmanager
-def mail_through_queue(app, backend: str, tmp_path):
-    """`app` sending email by SMTP to an in-process server, its queue on `backend`: yields the
-    server's inbox; the queue is emptied and closed on leaving."""
+def app_queue(app, backend: str, tmp_path, **settings):
+    """`app` with `settings` and its queue on `backend`: yields the queue, emptied and closed on leaving."""
     from ketamine_integration.messaging.queue import queue_of
 
+    app.config.update(**settings, **queue_settings(backend, tmp_path))
+    queue = queue_of(app)
+    try:
+        yield queue
+    finally:
+        queue.huey.flush()
+        queue.huey.storage.close()
+
+
+@contextmanager
+def mail_through_queue(app, backend: str, tmp_path, **settings):
+    """`app` sending email by SMTP to an in-process server, its queue on `backend` (and any other
+    `settings`): yields the server's inbox."""
     with smtp_server() as (inbox, port):
-        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
-                          **queue_settings(backend, tmp_path))
-        queue = queue_of(app)
-        try:
+        with app_queue(app, backend, tmp_path, KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port,
+                       KI_SMTP_TLS="none", **settings):
             yield inbox
-        finally:
-            queue.huey.flush()
-            queue.huey.storage.close()

@@ -19,7 +19,7 @@ from ketamine_integration.messaging.mailer import Attachment
 from ketamine_integration.messaging.models import FAILED, PENDING, SENDING, SENT, WITHDRAWN, Delivery
 from ketamine_integration.messaging.queue import queue_of
 from tests.conftest import page_text
-from tests.messaging_world import queue_settings, running_consumer, smtp_server, wait_for
+from tests.messaging_world import mail_through_queue, running_consumer, wait_for
 
 BODY = "Your session is on Friday 4 December at 10:00, Harbor Light, 12 Quay Street."
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
@@ -33,15 +33,8 @@ def backend(request):
 @pytest.fixture
 def smtp(app, backend, tmp_path):
     """The app sending through a real SMTP server in this process, its queue on `backend`."""
-    with smtp_server() as (inbox, port):
-        app.config.update(KI_MAIL_BACKEND="smtp", KI_SMTP_HOST="127.0.0.1", KI_SMTP_PORT=port, KI_SMTP_TLS="none",
-                          KI_QUEUE_MAX_ATTEMPTS=3, KI_QUEUE_RETRY_SECONDS=1, **queue_settings(backend, tmp_path))
-        queue = queue_of(app)
-        try:
-            yield inbox
-        finally:
-            queue.huey.flush()
-            queue.huey.storage.close()
+    with mail_through_queue(app, backend, tmp_path, KI_QUEUE_MAX_ATTEMPTS=3, KI_QUEUE_RETRY_SECONDS=1) as inbox:
+        yield inbox
 
 
 def _queue(app, key: str, patient_id: int | None = None, **kwargs) -> None:

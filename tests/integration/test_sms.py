@@ -20,7 +20,7 @@ from ketamine_integration.messaging.models import FAILED, PENDING, SENT, Deliver
 from ketamine_integration.messaging.queue import queue_of
 from ketamine_integration.messaging.sms import MAX_ANSWER_BYTES, HttpSmsProvider
 from tests.conftest import page_text
-from tests.messaging_world import queue_settings, running_consumer, sms_provider, wait_for
+from tests.messaging_world import app_queue, running_consumer, sms_provider, wait_for
 
 TEXT = "Harbor Light: your appointment is Fri 4 Dec at 10:00, 12 Quay Street. To change it call (555) 0100."
 SENDER = "+15550100999"
@@ -153,15 +153,9 @@ def backend(request):
 def sms(app, backend, tmp_path, stand_in):
     """The app texting through the stand-in provider, its queue on `backend`."""
     provider, url = stand_in
-    app.config.update(KI_SMS_BACKEND="http", KI_SMS_URL=url, KI_SMS_TOKEN="secret-token", KI_SMS_FROM=SENDER,
-                      KI_SMS_TIMEOUT_SECONDS=1, KI_QUEUE_MAX_ATTEMPTS=3, KI_QUEUE_RETRY_SECONDS=1,
-                      **queue_settings(backend, tmp_path))
-    queue = queue_of(app)
-    try:
+    with app_queue(app, backend, tmp_path, KI_SMS_BACKEND="http", KI_SMS_URL=url, KI_SMS_TOKEN="secret-token",
+                   KI_SMS_FROM=SENDER, KI_SMS_TIMEOUT_SECONDS=1, KI_QUEUE_MAX_ATTEMPTS=3, KI_QUEUE_RETRY_SECONDS=1):
         yield provider
-    finally:
-        queue.huey.flush()
-        queue.huey.storage.close()
 
 
 def _queue(app, key: str, patient_id: int | None = None, to: str = "(555) 010-0123") -> None:

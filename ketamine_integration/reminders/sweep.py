@@ -233,34 +233,36 @@ def _settle(item: Planned, consents: dict, built: _Messages, now: datetime, resu
         return
     message = built.of(item.appointment)
     if isinstance(message, ClinicalWordInMessage):
-        _refuse(item, message, address, row, now, result)
+        _refuse(item, f"Not sent: {message}", address, row, now, result)
         return
-    if row is not None:
-        body = message.body if item.channel == EMAIL else sms_text(message)
-        if messages.reopen(row, to=address, subject=message.subject, body=body, send_at=item.send_at,
-                           sender_name=built.settings.sender):
-            result.queued += 1
-            result.keys.append(item.key)
-        return
-    before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
     try:
-        _queue(item, message, address, built.settings.sender)
+        queued = _queue_or_rewrite(item, message, address, built.settings.sender, row)
     except TextTooLong as too_long:  # the clinic's address, room and link together, in a text message
-        if due and messages.record_not_sent(
-                item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=patient.id,
-                appointment_id=item.appointment.id, reason=f"Not sent: {too_long}", now=now):
-            result.refused += 1
+        _refuse(item, f"Not sent: {too_long}", address, row, now, result)
         return
-    if len(db.session.info.get(messages.TO_ENQUEUE, ())) > before:  # ours, not a concurrent sweep's
+    if queued:
         result.queued += 1
         result.keys.append(item.key)
 
 
-def _refuse(item: Planned, message: ClinicalWordInMessage, address: str, row: Delivery | None, now: datetime,
+def _queue_or_rewrite(item: Planned, message: ReminderMessage, address: str, sender: str,
+                      row: Delivery | None) -> bool:
+    """Queue a new reminder, or rewrite `row` (waiting or withdrawn) in place; whether it was ours
+    to queue (not a concurrent sweep's) or changed."""
+    if row is not None:
+        body = message.body if item.channel == EMAIL else sms_text(message)
+        return messages.reopen(row, to=address, subject=message.subject, body=body, send_at=item.send_at,
+                               sender_name=sender)
+    before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
+    _queue(item, message, address, sender)
+    return len(db.session.info.get(messages.TO_ENQUEUE, ())) > before
+
+
+def _refuse(item: Planned, reason: str, address: str, row: Delivery | None, now: datetime,
             result: SweepResult) -> None:
-    """A reminder whose words would carry a clinical word: a waiting one failed with the reason, a
-    new one recorded so at its moment (a withdrawn one stays withdrawn)."""
-    reason = f"Not sent: {message}"
+    """A reminder the app will not send (its words would carry a clinical word; a text too long):
+    a waiting one failed with the reason, a new one recorded so at its moment (a withdrawn one
+    stays withdrawn)."""
     if row is not None:
         if row.status == PENDING:
             messages.fail_unsent(row, reason)

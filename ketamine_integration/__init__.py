@@ -165,9 +165,13 @@ def register_hooks() -> None:
     from .notifications import digests
     from .notifications.alerts import notify_alert
     from .patients.care_team import check_departures_with
+    from .accounts.events import video_room_changed
+    from .patients.events import contact_changed
+    from .reminders import follow as reminders_follow
     from .reminders.invitations import send_invitations
     from .reminders import sweep as reminder_sweep
     from .scheduling.services import bookings_ahead, release_ended_course
+    from .telehealth.services import template_changed
 
     # who may leave a care team depends on their bookings
     check_departures_with(bookings_ahead)
@@ -197,6 +201,12 @@ def register_hooks() -> None:
     run_periodically("sweep_reminders", reminder_sweep.SCHEDULE, reminder_sweep.periodic_sweep)
     # the worker's last look before a reminder or an invitation goes: its session still ahead and booked
     look_before_sending(reminder_sweep.too_late)
+    # a waiting message follows what it says: the patient's address changed or removed, the patient
+    # archived (withdrawn) or restored (queued again); a clinician's video room or the clinic's
+    # template changed (the telehealth sessions' reminders and invitations rebuilt with the new link)
+    contact_changed.connect(reminders_follow.follow_patient)
+    video_room_changed.connect(reminders_follow.follow_video_room)
+    template_changed.connect(reminders_follow.follow_video_template)
 
 
 def register_second_step(app: Flask) -> None:

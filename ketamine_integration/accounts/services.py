@@ -14,6 +14,7 @@ from ..db.errors import DomainError
 from ..domain.video_links import BadVideoAddress, check_room_url
 from ..extensions import db
 from . import passwords, second_step, throttle
+from .events import video_room_changed
 from .models import ADMIN, LICENCE_TYPES, PATIENT_DATA_ROLES, ROLE_LABELS, User, display_name
 from .sessions import CODE_DUE, SIGNED_IN, end_all_sessions, start_session
 
@@ -137,6 +138,7 @@ def update_user(user: User, *, acting_user: User, username: str, full_name: str,
         _check_own_account(before, set(roles), active)
     _check_username_free(username, user.id)
     _check_licence_type(licence_type)
+    link_before = (user.video_room_url, user.full_name)  # a template's link names the clinician
     user.video_room_url = _room_url(video_room_url)
     user.username, user.full_name = username, full_name.strip()
     user.credentials, user.email = credentials or None, email or None
@@ -149,6 +151,8 @@ def update_user(user: User, *, acting_user: User, username: str, full_name: str,
         user.disabled_at = None
     user.active = active
     db.session.flush()
+    if (user.video_room_url, user.full_name) != link_before:
+        video_room_changed.send(user.id)  # the waiting reminders of their sessions carry the link as it is
     return role_change_detail(before, user.roles)
 
 

@@ -103,6 +103,7 @@ ACTIONS = {
     "message.sent": "Sent a message (its content not kept)",
     "message.failed": "A message could not be delivered",
     "message.withdrawn": "Withdrew a message not sent yet",
+    "message.requeued": "A withdrawn message is due again (patient restored, consent or address given again)",
     "message.list": "Viewed the clinic's messages",
     "reminder.opted_out": "A reminder was due but not sent: the patient does not consent on that channel",
     "backup.create": "Backed up the database",

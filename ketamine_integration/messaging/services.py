@@ -152,6 +152,57 @@ def rewrite_pending(delivery: Delivery, *, subject: str, body: str, send_at: dat
     db.session.info.setdefault(TO_ENQUEUE, []).append((delivery.key, send_at))
 
 
+def reopen(delivery: Delivery, *, to: str, subject: str, body: str, send_at: datetime,
+           sender_name: str | None = None, attachments: Iterable[Attachment] = ()) -> bool:
+    """Give a waiting or withdrawn delivery the caller read (locked) a new recipient, new words and
+    a new time, pending (what it said changed after it was queued: the patient's address, the
+    session's video link; or what was withdrawn is due again: the patient restored, consent given
+    again). Its job is handed to the queue again at commit; the old job finds it not due, or sends
+    what it now says. Returns whether anything changed (a pending one saying the same is left)."""
+    if delivery.status not in (PENDING, WITHDRAWN):
+        return False
+    if delivery.channel == EMAIL:
+        sender, default_name = sender_of(current_app.config)
+        message = build_message(sender=sender, sender_name=sender_name or default_name, to=to, subject=subject,
+                                body=body, attachments=tuple(attachments),
+                                id_domain=current_app.config["CALENDAR_UID_DOMAIN"])
+        content = stored(message)
+        same = delivery.content is not None and _same_email(from_stored(delivery.content), message)
+    else:
+        check_text(body)
+        try:
+            to = e164(to, current_app.config["KI_SMS_COUNTRY_CODE"])
+        except InvalidPhoneNumber:
+            pass
+        content, same = body, delivery.content == body
+    if delivery.status == PENDING and same and delivery.recipient == to and delivery.scheduled_for == send_at:
+        return False
+    if delivery.status == WITHDRAWN:
+        audit.record("message.requeued", obj=delivery, patient_id=delivery.patient_id,
+                     detail=f"{delivery.channel} {delivery.purpose}")
+    delivery.status, delivery.recipient, delivery.content = PENDING, to, content
+    delivery.scheduled_for, delivery.last_error = send_at, None
+    db.session.info.setdefault(TO_ENQUEUE, []).append((delivery.key, send_at))
+    return True
+
+
+def _same_email(old, new) -> bool:
+    """Whether two built emails say the same to the same address: their headers and text (their
+    Message-ID aside, and an attachment built from the same words: a .ics differs by its DTSTAMP)."""
+    def said(message) -> tuple:
+        parts = [part.get_payload(decode=True) for part in message.walk() if part.get_content_type() == "text/plain"]
+        return message["To"], message["From"], message["Subject"], parts
+    return said(old) == said(new)
+
+
+def locked_deliveries(keys: Collection[str]) -> dict[str, Delivery]:
+    """The deliveries of `keys`, by key, read locked (FOR UPDATE) in one statement."""
+    if not keys:
+        return {}
+    return {d.key: d for d in db.session.scalars(select(Delivery).where(Delivery.key.in_(sorted(keys)))
+                                                 .with_for_update())}
+
+
 def fail_unsent(delivery: Delivery, reason: str) -> None:
     """A pending delivery the app now refuses to send (its words would carry a clinical word):
     failed with `reason` before any attempt, shown to staff on the Messages page."""
@@ -179,13 +230,17 @@ def withdraw_deliveries(deliveries: Iterable[Delivery], *, why: str | None = Non
     return count
 
 
-def withdraw_for_patient(patient_id: int, channels: Iterable[str]) -> int:
+def withdraw_for_patient(patient_id: int, channels: Iterable[str], *, purposes: Iterable[str] | None = None,
+                         why: str | None = None) -> int:
     """Withdraw every pending delivery to a patient on `channels` (the patient withdrew consent
-    there: nothing more goes that way, whatever it was for), in the caller's transaction."""
-    pending = db.session.scalars(select(Delivery).where(
-        Delivery.patient_id == patient_id, Delivery.channel.in_(tuple(channels)), Delivery.status == PENDING)
-        .with_for_update()).all()
-    return withdraw_deliveries(pending)
+    there: nothing more goes that way, whatever it was for; or, of `purposes` only, the messages
+    to the patient: the patient has no address there any more, or was archived), in the caller's
+    transaction."""
+    stmt = select(Delivery).where(Delivery.patient_id == patient_id, Delivery.channel.in_(tuple(channels)),
+                                  Delivery.status == PENDING)
+    if purposes is not None:
+        stmt = stmt.where(Delivery.purpose.in_(tuple(purposes)))
+    return withdraw_deliveries(db.session.scalars(stmt.with_for_update()).all(), why=why)
 
 
 def record_not_sent(key: str, *, channel: str, purpose: str, recipient: str, patient_id: int | None,
@@ -329,5 +384,6 @@ def fetch_messages_page(limit: int) -> tuple[list[Delivery], int, list[Delivery]
 
 
 __all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",
-           "fetch_messages_page", "queue_email", "queue_sms", "fail_unsent", "record_not_sent", "record_opted_out", "rewrite_pending", "sweep",
+           "fetch_messages_page", "locked_deliveries", "queue_email", "queue_sms", "fail_unsent", "record_not_sent", "record_opted_out", "reopen",
+           "rewrite_pending", "sweep",
            "withdraw"]

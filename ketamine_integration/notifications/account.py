@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..accounts.events import video_room_changed
 from ..accounts.models import User
 from ..db.clinic_time import clinic_zone
 from ..db.errors import DomainError
@@ -46,7 +47,15 @@ def save_own_settings(user: User, *, digest_on: bool, digest_at: str | None, vid
             user.digest_last_day = today
     detail = f"daily summary {'at ' + at.strftime('%H:%M') if at else 'off'}"
     if video_room_url is not None:
-        user.video_room_url = room
-        detail += f"; own video room {'set' if room else 'none'}"
+        detail += _keep_room(user, room)
     db.session.flush()
     return detail
+
+
+def _keep_room(user: User, room: str | None) -> str:
+    """Keep the user's room; the audit detail's part (no address in it)."""
+    if room != user.video_room_url:
+        user.video_room_url = room
+        db.session.flush()
+        video_room_changed.send(user.id)  # the waiting reminders of their sessions carry the new link
+    return f"; own video room {'set' if room else 'none'}"

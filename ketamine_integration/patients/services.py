@@ -14,6 +14,7 @@ from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned
 from .care_team import change_care_team, team_of
+from .events import contact_changed
 from .models import CareTeamMember, Patient
 
 MRN_PREFIX = "KI-"
@@ -160,6 +161,7 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
     team = _wanted_care_team(therapist_ids, prescriber_ids, nurse_ids, current=team_of(patient))
     details = dict(_clean(demographics), mrn=mrn)
     details_changed = any(getattr(patient, name) != value for name, value in details.items())
+    contact_before = (patient.email, patient.phone)
     # Every check has run; from here on the edit is applied in one flush (one version step).
     for name, value in details.items():
         setattr(patient, name, value)
@@ -167,6 +169,8 @@ def update_patient(patient: Patient, *, expected_version: int, therapist_ids=(),
     flush_versioned(patient, "Someone else saved this patient at the same moment; your changes are kept "
                              "in the form. Review and save again.")
     team_changed = change_care_team(patient, team, by=by, reason=team_reason, reason_field="team_reason")
+    if (patient.email, patient.phone) != contact_before:
+        contact_changed.send(patient.id)  # waiting messages go to the address as it now is
     return PatientEdit(details_changed=details_changed, team_changed=team_changed)
 
 
@@ -182,6 +186,7 @@ def archive_patient(patient: Patient, by: User) -> None:
         raise DomainError("This patient is already archived.")
     patient.archived_at, patient.archived_by_id = utcnow(), by.id
     db.session.flush()
+    contact_changed.send(patient.id)  # an archived patient is sent nothing
 
 
 def restore_patient(patient: Patient) -> None:
@@ -189,6 +194,7 @@ def restore_patient(patient: Patient) -> None:
         raise DomainError("This patient is not archived.")
     patient.archived_at, patient.archived_by_id = None, None
     db.session.flush()
+    contact_changed.send(patient.id)  # what was withdrawn at the archiving and is still ahead goes again
 
 
 def clinician_choices_for(patient: Patient | None, role: str) -> list[tuple[int, str]]:

@@ -28,7 +28,7 @@ from ..domain.reminders import ClinicalWordInMessage, invitation_message
 from ..extensions import db
 from ..messaging import services as messaging
 from ..messaging.mailer import Attachment, sender_of
-from ..messaging.models import EMAIL, FAILED, SENDING, SENT, Delivery
+from ..messaging.models import EMAIL, FAILED, PENDING, SENDING, SENT, WITHDRAWN, Delivery
 from ..patients.models import Patient
 from ..telehealth import services as telehealth
 from .consent import current_consents
@@ -67,11 +67,14 @@ class _Clinic:
     now: datetime
 
 
-def reconcile_invitations(appointment_ids, *, now: datetime) -> None:
+def reconcile_invitations(appointment_ids, *, now: datetime, refresh: bool = False) -> None:
     """Queue, withdraw or record as opted out the invitations of these appointments, each by its
     state now: booked -> REQUEST at its current SEQUENCE; cancelled -> CANCEL to a patient who may
     hold an earlier one; attended, missed, or already begun -> nothing (a past session is invited
-    to no calendar)."""
+    to no calendar); an archived patient -> nothing. This state's invitation withdrawn earlier (the
+    patient archived, consent or address withdrawn) is queued again in its row; with `refresh`, a
+    waiting one is rebuilt in its row for the patient's address and the session's link as they
+    now stand."""
     rows = [row for row in appointment_rows(appointment_ids)
             if row.status in (BOOKED, CANCELLED) and row.starts_at > now]
     if not rows:
@@ -86,7 +89,8 @@ def reconcile_invitations(appointment_ids, *, now: datetime) -> None:
                      template=telehealth.clinic_template() if any(r.modality == telehealth.TELEHEALTH for r in rows)
                      else None)
     for row in rows:
-        _reconcile(row, patients[row.patient_id], row.patient_id in consenting, held[row.id], clinic)
+        if not patients[row.patient_id].is_archived:
+            _reconcile(row, patients[row.patient_id], row.patient_id in consenting, held[row.id], clinic, refresh)
 
 
 def _consenting_to_email(patients: dict[int, Patient]) -> set[int]:
@@ -112,25 +116,46 @@ def _invitations_of(appointment_ids: list[int]) -> dict[int, list[Delivery]]:
     return found
 
 
-def _reconcile(row, patient: Patient, consents: bool, held: list[Delivery], clinic: _Clinic) -> None:
+def _reconcile(row, patient: Patient, consents: bool, held: list[Delivery], clinic: _Clinic,
+               refresh: bool = False) -> None:
     method = CANCEL if row.status == CANCELLED else REQUEST
     key = invitation_key(row.id, event_sequence(row), method)
-    if any(d.key == key for d in held):
+    current = next((d for d in held if d.key == key), None)
+    if current is not None and current.status not in ((PENDING, WITHDRAWN) if refresh else (WITHDRAWN,)):
         return  # this state's invitation is queued, sent or recorded already
-    holds = any(d.status in MAY_HOLD for d in held if d.key.endswith(":request"))
-    messaging.withdraw_deliveries(held, why="superseded")
+    others = [d for d in held if d.key != key]
+    holds = any(d.status in MAY_HOLD for d in others if d.key.endswith(":request"))
+    messaging.withdraw_deliveries(others, why="superseded")
     if method == CANCEL and not holds:
         return  # the patient's calendar has no invitation to take back
+    _settle(row, patient, key, current, consents=consents, moved=holds, clinic=clinic)
+
+
+def _settle(row, patient: Patient, key: str, current: Delivery | None, *, consents: bool, moved: bool,
+            clinic: _Clinic) -> None:
+    """This state's invitation: queued (or, `current`, rebuilt in its row), or recorded as not sent."""
+    method = CANCEL if row.status == CANCELLED else REQUEST
     recipient = dict(channel=EMAIL, purpose=PURPOSES[method], recipient=patient.email or "", patient_id=patient.id,
                      appointment_id=row.id, now=clinic.now)
     if not consents:
-        messaging.record_opted_out(key, **recipient)
+        if current is None:
+            messaging.record_opted_out(key, **recipient)
+        else:
+            messaging.withdraw_deliveries([current], why="no consent or address on record")
         return
     try:
-        subject, body, attachment = _invitation(row, patient, method, moved=holds, clinic=clinic)
+        subject, body, attachment = _invitation(row, patient, method, moved=moved, clinic=clinic)
     except ClinicalWordInMessage as refused:
         log.warning("invitation %s not sent: %s", key, refused)
-        messaging.record_not_sent(key, reason=f"Not sent: {refused}", **recipient)
+        if current is None:
+            messaging.record_not_sent(key, reason=f"Not sent: {refused}", **recipient)
+        else:
+            messaging.fail_unsent(current, f"Not sent: {refused}")
+        return
+    if current is not None:
+        messaging.reopen(current, to=patient.email, subject=subject, body=body, send_at=current.scheduled_for
+                         if current.status == PENDING else clinic.now, attachments=[attachment],
+                         sender_name=clinic.settings.sender)
         return
     messaging.queue_email(key, patient.email, subject, body, purpose=PURPOSES[method], patient_id=patient.id,
                           appointment_id=row.id, attachments=[attachment], sender_name=clinic.settings.sender)

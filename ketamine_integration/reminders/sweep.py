@@ -36,7 +36,7 @@ from ..domain.reminders import ClinicalWordInMessage, ReminderMessage, format_of
 from ..domain.messages import TextTooLong
 from ..extensions import db
 from ..messaging import services as messages
-from ..messaging.models import EMAIL, PENDING, Delivery
+from ..messaging.models import EMAIL, PENDING, WITHDRAWN, Delivery
 from ..telehealth.services import TELEHEALTH, video_links_of
 from .consent import address_for
 from .models import ContactConsent
@@ -128,9 +128,10 @@ def _consents(appointments: list[Appointment]) -> dict[tuple[int, str], bool]:
     return latest
 
 
-def _recorded_keys(appointment_ids: list[int]) -> set[str]:
-    return set(db.session.scalars(select(Delivery.key).where(Delivery.purpose == PURPOSE,
-                                                             Delivery.appointment_id.in_(appointment_ids))))
+def _recorded_keys(appointment_ids: list[int]) -> dict[str, str]:
+    """Key -> status of the reminders recorded for these appointments."""
+    return dict(db.session.execute(select(Delivery.key, Delivery.status).where(
+        Delivery.purpose == PURPOSE, Delivery.appointment_id.in_(appointment_ids))).all())
 
 
 class _Messages:
@@ -193,47 +194,83 @@ def _opted_out(item: Planned, address: str | None, now: datetime) -> bool:
 
 
 def _reconcile(appointments: list[Appointment], settings: ReminderSettings, now: datetime,
-               result: SweepResult) -> None:
-    """Queue what is due to be queued for `appointments` (booked ones; the others are skipped)."""
+               result: SweepResult, *, refresh: bool = False) -> None:
+    """Queue what is due to be queued for `appointments` (booked ones; the others are skipped).
+    A planned reminder withdrawn earlier (the patient archived, consent or address withdrawn, the
+    session moved away and back) is queued again in its row; with `refresh`, a waiting one is
+    rebuilt in its row with the patient's address and the session's link as they now stand (or
+    withdrawn, the address or consent gone)."""
     zone = clinic_zone()
     booked = [a for a in appointments if a.status == BOOKED and not a.patient.is_archived]
     planned = [item for a in booked for item in plan(a, settings, zone, now)]
     result.appointments += len(booked)
-    recorded = _recorded_keys([a.id for a in booked])
+    todo, rows = _to_settle(planned, _recorded_keys([a.id for a in booked]), refresh)
     consents = _consents(booked)
     built = _Messages(settings, zone, booked)
-    for item in planned:
-        if item.key not in recorded:
-            _settle(item, consents, built, now, result)
+    for item in todo:
+        _settle(item, consents, built, now, result, rows.get(item.key))
 
 
-def _settle(item: Planned, consents: dict, built: _Messages, now: datetime, result: SweepResult) -> None:
-    """One reminder not recorded yet: queued (consent), or at its moment recorded as not sent."""
-    patient, due = item.appointment.patient, item.send_at <= now
+def _to_settle(planned: list[Planned], recorded: dict[str, str], refresh: bool) -> tuple[list[Planned], dict]:
+    """The planned reminders to settle: the ones not recorded, and the recorded ones to queue again
+    or rebuild, whose rows are read locked (key -> row) in one statement."""
+    reopenable = {key for key, status in recorded.items() if status == WITHDRAWN or (refresh and status == PENDING)}
+    todo = [item for item in planned if item.key not in recorded or item.key in reopenable]
+    return todo, messages.locked_deliveries({item.key for item in todo if item.key in reopenable})
+
+
+def _settle(item: Planned, consents: dict, built: _Messages, now: datetime, result: SweepResult,
+            row: Delivery | None) -> None:
+    """One reminder not recorded yet (`row` None), withdrawn or waiting (`row`, locked): queued or
+    rebuilt (consent), or at its moment recorded as not sent."""
+    patient = item.appointment.patient
     address = address_for(patient, item.channel)
     if not (consents.get((patient.id, item.channel)) and address):
-        if due and _opted_out(item, address, now):
+        if row is not None:
+            result.withdrawn += messages.withdraw_deliveries([row], why="no consent or address on record")
+        elif item.send_at <= now and _opted_out(item, address, now):
             result.opted_out += 1
         return
     message = built.of(item.appointment)
     if isinstance(message, ClinicalWordInMessage):
-        if due and messages.record_not_sent(
-                item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=patient.id,
-                appointment_id=item.appointment.id, reason=f"Not sent: {message}", now=now):
-            result.refused += 1
+        _refuse(item, f"Not sent: {message}", address, row, now, result)
         return
-    before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
     try:
-        _queue(item, message, address, built.settings.sender)
+        queued = _queue_or_rewrite(item, message, address, built.settings.sender, row)
     except TextTooLong as too_long:  # the clinic's address, room and link together, in a text message
-        if due and messages.record_not_sent(
-                item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=patient.id,
-                appointment_id=item.appointment.id, reason=f"Not sent: {too_long}", now=now):
-            result.refused += 1
+        _refuse(item, f"Not sent: {too_long}", address, row, now, result)
         return
-    if len(db.session.info.get(messages.TO_ENQUEUE, ())) > before:  # ours, not a concurrent sweep's
+    if queued:
         result.queued += 1
         result.keys.append(item.key)
+
+
+def _queue_or_rewrite(item: Planned, message: ReminderMessage, address: str, sender: str,
+                      row: Delivery | None) -> bool:
+    """Queue a new reminder, or rewrite `row` (waiting or withdrawn) in place; whether it was ours
+    to queue (not a concurrent sweep's) or changed."""
+    if row is not None:
+        body = message.body if item.channel == EMAIL else sms_text(message)
+        return messages.reopen(row, to=address, subject=message.subject, body=body, send_at=item.send_at,
+                               sender_name=sender)
+    before = len(db.session.info.get(messages.TO_ENQUEUE, ()))
+    _queue(item, message, address, sender)
+    return len(db.session.info.get(messages.TO_ENQUEUE, ())) > before
+
+
+def _refuse(item: Planned, reason: str, address: str, row: Delivery | None, now: datetime,
+            result: SweepResult) -> None:
+    """A reminder the app will not send (its words would carry a clinical word; a text too long):
+    a waiting one failed with the reason, a new one recorded so at its moment (a withdrawn one
+    stays withdrawn)."""
+    if row is not None:
+        if row.status == PENDING:
+            messages.fail_unsent(row, reason)
+            result.refused += 1
+    elif item.send_at <= now and messages.record_not_sent(
+            item.key, channel=item.channel, purpose=PURPOSE, recipient=address, patient_id=item.appointment.patient_id,
+            appointment_id=item.appointment.id, reason=reason, now=now):
+        result.refused += 1
 
 
 def sweep_reminders(now: datetime) -> SweepResult:
@@ -277,6 +314,16 @@ def reconcile_appointments(ids: list[int], now: datetime) -> SweepResult:
     appointments = _appointments(Appointment.id.in_(ids))
     result.withdrawn = _withdraw_outdated(appointments, ids)
     _reconcile(appointments, reminder_settings(), now, result)
+    return result
+
+
+def refresh_appointments(ids: list[int], now: datetime) -> SweepResult:
+    """The waiting reminders of the booked appointments `ids` rebuilt in their rows (recipient,
+    words, time), the withdrawn ones due again queued again, what is missing queued: a constant
+    number of reads for any number of appointments."""
+    result = SweepResult()
+    if ids:
+        _reconcile(_appointments(Appointment.id.in_(ids)), reminder_settings(), now, result, refresh=True)
     return result
 
 

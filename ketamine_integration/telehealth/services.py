@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from blinker import Namespace
 from sqlalchemy import select
 
 from ..bookings.models import CANCELLED, Appointment
@@ -18,6 +19,11 @@ from ..extensions import db
 TEMPLATE_KEY = "video_template"
 IN_FEEDS_KEY = "video_in_feeds"
 TELEHEALTH = "telehealth"
+
+signals = Namespace()
+#: sent (sender None) after the clinic's template changed, inside the transaction: the waiting
+#: reminders and invitations of sessions whose link comes from it are rebuilt (reminders.follow)
+template_changed = signals.signal("video-template-changed")
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -50,9 +56,12 @@ def save_settings(*, template: str, in_feeds: bool, by_id: int) -> None:
             template = video_links.check_template(template)
         except BadVideoAddress as bad:
             raise DomainError({"template": str(bad)}) from None
+    changed = template != (clinic_template() or "")
     _store(TEMPLATE_KEY, template, by_id)
     _store(IN_FEEDS_KEY, "on" if in_feeds else "off", by_id)
     db.session.flush()
+    if changed:
+        template_changed.send(None)
 
 
 # -- links ------------------------------------------------------------------------------

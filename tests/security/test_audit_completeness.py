@@ -30,7 +30,9 @@ SENTINEL = "Zq9-SENTINEL-note-text-4417"
 #: longer needs withdrawn; one whose moment has passed, to a patient who did not consent, recorded
 #: as not sent)
 FOLLOWING_APPOINTMENTS = {"message.withdrawn", "reminder.opted_out"}
-CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"}}
+#: restoring a patient queues again, in their rows, the waiting messages the archiving withdrew
+CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
+                "patient.restore": FOLLOWING_APPOINTMENTS | {"message.requeued"}}
 
 #: catalogue actions that are not a read or write of patient data, and why
 NOT_PATIENT_DATA = {
@@ -73,6 +75,8 @@ NOT_PATIENT_DATA = {
     "message.sent": "a queued message sent by the worker; its row names the patient, never the body",
     "message.failed": "a queued message the worker gave up on; its row names the patient",
     "message.withdrawn": "a pending message withdrawn by the feature that queued it (reminders, on a moved session)",
+    "message.requeued": "a withdrawn message due again (the patient restored, consent or address given again), "
+                        "by the feature that queued it; tests/integration/test_reminder_follow.py",
     # Written by the reminder sweep (the worker's periodic job); tests/integration/test_reminder_sweep.py
     "reminder.opted_out": "a reminder due to a patient who does not consent on that channel, not sent; "
                           "its row names the patient and the channel, never the text",

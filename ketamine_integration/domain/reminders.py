@@ -36,6 +36,7 @@ INSIDE_WORDS: tuple[str, ...] = (
     "ketamine", "esketamine", "spravato", "ketalar", "psychedelic", "psilocybin", "mdma", "ptsd",
     "psychotherapy", "psychiatr", "therapy", "therapies", "therapist", "therapeutic", "infusion",
     "intranasal", "sublingual", "suicide", "suicidal", "dissociation", "dissociative", "mental health",
+    "dosing", "wellness",
 )
 
 #: Latin letters' lookalikes in other scripts (Cyrillic, Greek, Latin small capitals and IPA): a

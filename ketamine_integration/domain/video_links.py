@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .reminders import clinical_words_in
 
@@ -88,7 +88,7 @@ def _check_address(text: str, *, filled: str | None = None) -> None:
 def _check_discreet(text: str) -> None:
     """A link goes into patients' reminders and invitations: no clinical word in it, host and path
     included (domain.reminders.clinical_words_in, which reads inside words and addresses)."""
-    found = clinical_words_in(text)
+    found = clinical_words_in(unquote(text))  # as the address bar shows it: %6Betamine is "ketamine"
     if found:
         words = ", ".join(f"“{w}”" for w in dict.fromkeys(found))
         raise BadVideoAddress("The link goes into patients' reminders and invitations, read by whoever sees "

@@ -81,14 +81,19 @@ def queue_sms(key: str, to: str, body: str, *, purpose: str, patient_id: int | N
     existing = fetch_delivery(key)
     if existing is not None:
         return existing
-    try:
-        to = e164(to, current_app.config["KI_SMS_COUNTRY_CODE"])
-    except InvalidPhoneNumber:
-        pass
+    to = stored_number(to)
     delivery = Delivery(key=key, channel=SMS, purpose=purpose, patient_id=patient_id, user_id=user_id,
                         appointment_id=appointment_id, recipient=to, scheduled_for=send_at or utcnow(),
                         status=PENDING, content=body)
     return _added(delivery)
+
+
+def stored_number(number: str) -> str:
+    """A phone number as a text's delivery keeps it: E.164, or as written when it is not a number."""
+    try:
+        return e164(number, current_app.config["KI_SMS_COUNTRY_CODE"])
+    except InvalidPhoneNumber:
+        return number
 
 
 def _added(delivery: Delivery) -> Delivery:

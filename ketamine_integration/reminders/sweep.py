@@ -38,7 +38,7 @@ from ..extensions import db
 from ..messaging import services as messages
 from ..messaging.models import EMAIL, PENDING, WITHDRAWN, Delivery
 from ..telehealth.services import TELEHEALTH, video_links_of
-from .consent import address_for
+from .consent import address_for, current_consents
 from .models import ContactConsent
 from .rules import MAX_QUIET, ReminderSettings, reminder_settings
 
@@ -380,9 +380,25 @@ def too_late(delivery: Delivery, now: datetime) -> str | None:
         return "the session is no longer booked"
     if appointment.starts_at <= now:
         return "the session had begun when it was due to go"
-    if appointment.patient.is_archived:
+    patient = appointment.patient
+    if patient.is_archived:
         return "the patient's record is archived"
+    # a change that found the delivery being sent (not waiting) and so left it: it must not go again
+    if delivery.channel not in _consenting_channels(patient):
+        return "the patient no longer consents to this channel"
+    if _as_stored(delivery.channel, address_for(patient, delivery.channel)) != delivery.recipient.strip().lower():
+        return "the patient's address changed"
     return None
+
+
+def _consenting_channels(patient) -> set[str]:
+    return {c.channel for c in current_consents(patient) if c.granted}
+
+
+def _as_stored(channel: str, address: str | None) -> str:
+    if not address:
+        return ""
+    return (messages.stored_number(address) if channel != EMAIL else address.strip()).lower()
 
 
 def run_sweep(now: datetime) -> SweepResult:

@@ -394,3 +394,35 @@ def test_a_text_too_long_for_a_text_message_is_recorded_as_not_sent_and_the_book
     make.run(lambda: sweep.sweep_reminders(start - timedelta(hours=48) + timedelta(minutes=1)))
     [(key, status)] = [(k, s) for k, c, s, _ in _deliveries(make, appointment_id=appointment) if c == "sms"]
     assert status == FAILED and make.query(lambda: _last_error(key)).startswith("Not sent: ")
+
+
+@pytest.mark.parametrize("change", ["opt_out", "new_address"])
+def test_a_change_made_while_a_reminder_was_being_sent_stops_its_retry(app, make, world, tmp_path, change):
+    """Opting out or a new address finds the reminder being sent (not waiting) and leaves it; its
+    send fails for a while; the retry must not go to the old address or against the patient's no."""
+    from ketamine_integration.messaging.mailer import FileMailer, SendFailure
+
+    start = _future_start(5)
+    appointment = make.run(lambda: _appointment(world["email_only"], world["ther"], start, booked_by=world["desk"]))
+    [key] = [k for k, c, s, t in _deliveries(make, appointment_id=appointment, status=PENDING)
+             if t == start - timedelta(hours=48)]
+    due = start - timedelta(hours=48) + timedelta(minutes=1)
+    delivery_id = make.run(lambda: services.claim(key, now=due).id)
+
+    def meanwhile():
+        patient = db.session.get(Patient, world["email_only"])
+        if change == "opt_out":
+            record_consent(patient, channel="email", granted=False, method="phone",
+                           by=db.session.get(User, world["desk"]))
+        else:
+            patient.email = "bo.new@example.org"
+    make.run(meanwhile)
+    make.run(lambda: services._after_failure(delivery_id, SendFailure("SMTP 451: try later", permanent=False),
+                                             policy=services.RetryPolicy(3, 60), now=due))
+    outbox = tmp_path / "outbox"
+    outcome = make.run(lambda: services.deliver(key, mailer=FileMailer(outbox), sms=None,
+                                                policy=services.RetryPolicy(3, 60), now=due + timedelta(minutes=2)))
+    assert outcome.status == WITHDRAWN and not list(outbox.glob("*.eml"))
+    reason = make.query(lambda: services.fetch_delivery(key).last_error)
+    assert reason == {"opt_out": "the patient no longer consents to this channel",
+                      "new_address": "the patient's address changed"}[change]

@@ -158,6 +158,8 @@ BYPASSES = [
     ("ket amine", "ket amine"),
     ("k3tam1ne", "k3tam1ne"),                                # digits for letters
     ("KetamineCare", "KetamineCare"),                        # run together
+    ("DosingSuite", "DosingSuite"),
+    ("WellnessCenter", "WellnessCenter"),
     ("12 KetamineClinic Road", "KetamineClinic"),
     ("https://zoom.example.org/j/ketaminetherapy", "ketaminetherapy"),   # inside an address
     ("https://video.example.org/ketamine/{appointment}", "ketamine"),

@@ -52,6 +52,8 @@ def test_a_template_refused_says_why(template, says):
     ("https://zoom.example.org/j/ketaminetherapy", "without “ketaminetherapy”"),  # run-together words
     ("https://video.example.org/rooms/k-e-t-a-m-i-n-e", "without “k-e-t-a-m-i-n-e”"),  # spelled apart
     ("https://video.example.org/dr-ames-psychiatry", "without “psychiatry”"),
+    ("https://zoom.example.org/j/%6Betamine", "without “ketamine”"),      # percent-encoded, shown decoded
+    ("https://video.example.org/th%65rapy-room", "without “therapy”"),
 ])
 def test_a_personal_room_refused_says_why(url, says):
     with pytest.raises(BadVideoAddress) as refused:

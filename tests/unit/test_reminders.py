@@ -159,6 +159,9 @@ BYPASSES = [
     ("k3tam1ne", "k3tam1ne"),                                # digits for letters
     ("KetamineCare", "KetamineCare"),                        # run together
     ("DosingSuite", "DosingSuite"),
+    ("k\u0454tamine", "k\u0454tamine"),                      # Ukrainian ie
+    ("\ua4d7etamine", "\ua4d7etamine"),                      # Lisu K
+    ("\u0199etamine", "\u0199etamine"),                      # k with a hook
     ("WellnessCenter", "WellnessCenter"),
     ("12 KetamineClinic Road", "KetamineClinic"),
     ("https://zoom.example.org/j/ketaminetherapy", "ketaminetherapy"),   # inside an address

@@ -49,6 +49,13 @@ class RetryPolicy:
         return cls(config["KI_QUEUE_MAX_ATTEMPTS"], config["KI_QUEUE_RETRY_SECONDS"])
 
 
+def _email(to: str, subject: str, body: str, sender_name: str | None, attachments: Iterable[Attachment]):
+    """The whole message from the clinic's sender (`sender_name` when given, else the mailer's)."""
+    sender, default_name = sender_of(current_app.config)
+    return build_message(sender=sender, sender_name=sender_name or default_name, to=to, subject=subject, body=body,
+                         attachments=tuple(attachments), id_domain=current_app.config["CALENDAR_UID_DOMAIN"])
+
+
 def queue_email(key: str, to: str, subject: str, body: str, *, purpose: str, patient_id: int | None = None,
                 user_id: int | None = None, appointment_id: int | None = None, send_at: datetime | None = None,
                 attachments: Iterable[Attachment] = (), sender_name: str | None = None) -> Delivery:
@@ -59,10 +66,7 @@ def queue_email(key: str, to: str, subject: str, body: str, *, purpose: str, pat
     existing = fetch_delivery(key)
     if existing is not None:
         return existing
-    sender, default_name = sender_of(current_app.config)
-    sender_name = sender_name or default_name
-    message = build_message(sender=sender, sender_name=sender_name, to=to, subject=subject, body=body,
-                            attachments=tuple(attachments), id_domain=current_app.config["CALENDAR_UID_DOMAIN"])
+    message = _email(to, subject, body, sender_name, attachments)
     delivery = Delivery(key=key, channel=EMAIL, purpose=purpose, patient_id=patient_id, user_id=user_id,
                         appointment_id=appointment_id, recipient=to, scheduled_for=send_at or utcnow(),
                         status=PENDING, content=stored(message))
@@ -138,25 +142,6 @@ def withdraw(*, purpose: str, appointment_id: int | None = None, key_prefix: str
     return len(withdrawn)
 
 
-def rewrite_pending(delivery: Delivery, *, subject: str, body: str, send_at: datetime,
-                    sender_name: str | None = None) -> None:
-    """Give a delivery the caller read (locked) while pending new words and a new time (the clinic
-    changed what its reminders say, or when): its job is handed to the queue again at commit (the
-    old job, at the old time, finds it not due, or sends it then if it was brought forward)."""
-    if delivery.status != PENDING:
-        return
-    if delivery.channel == EMAIL:
-        sender, default_name = sender_of(current_app.config)
-        delivery.content = stored(build_message(sender=sender, sender_name=sender_name or default_name,
-                                                to=delivery.recipient, subject=subject, body=body,
-                                                id_domain=current_app.config["CALENDAR_UID_DOMAIN"]))
-    else:
-        check_text(body)
-        delivery.content = body
-    delivery.scheduled_for = send_at
-    db.session.info.setdefault(TO_ENQUEUE, []).append((delivery.key, send_at))
-
-
 def reopen(delivery: Delivery, *, to: str, subject: str, body: str, send_at: datetime,
            sender_name: str | None = None, attachments: Iterable[Attachment] = ()) -> bool:
     """Give a waiting or withdrawn delivery the caller read (locked) a new recipient, new words and
@@ -167,18 +152,12 @@ def reopen(delivery: Delivery, *, to: str, subject: str, body: str, send_at: dat
     if delivery.status not in (PENDING, WITHDRAWN):
         return False
     if delivery.channel == EMAIL:
-        sender, default_name = sender_of(current_app.config)
-        message = build_message(sender=sender, sender_name=sender_name or default_name, to=to, subject=subject,
-                                body=body, attachments=tuple(attachments),
-                                id_domain=current_app.config["CALENDAR_UID_DOMAIN"])
+        message = _email(to, subject, body, sender_name, attachments)
         content = stored(message)
         same = delivery.content is not None and _same_email(from_stored(delivery.content), message)
     else:
         check_text(body)
-        try:
-            to = e164(to, current_app.config["KI_SMS_COUNTRY_CODE"])
-        except InvalidPhoneNumber:
-            pass
+        to = stored_number(to)
         content, same = body, delivery.content == body
     if delivery.status == PENDING and same and delivery.recipient == to and delivery.scheduled_for == send_at:
         return False

@@ -333,37 +333,19 @@ def follow_appointments(ids: list[int]) -> None:
 
 
 def follow_settings(now: datetime) -> SweepResult:
-    """The clinic changed its reminder settings: each waiting reminder is rewritten to the new
-    words and time if the new rules still send it (same offset and channel), failed with the
-    reason if its words would now carry a clinical word, withdrawn if the rules dropped it; then what
-    the new rules add is queued (for those appointments, and by a sweep). Reads in a constant
-    number of statements."""
+    """The clinic changed its reminder settings: the waiting reminders the new rules no longer send
+    (an offset or a channel dropped) are withdrawn, the others rebuilt in their rows with the new
+    words and times (or failed with the reason, if they would now carry a clinical word or not fit
+    a text message), and what the new rules add is queued, for these appointments however far ahead
+    and by a sweep. Reads in a constant number of statements."""
     settings, zone, result = reminder_settings(), clinic_zone(), SweepResult()
     pending = db.session.scalars(select(Delivery).where(Delivery.purpose == PURPOSE, Delivery.status == PENDING)
                                  .with_for_update()).all()
     appointments = _appointments(Appointment.id.in_({d.appointment_id for d in pending})) if pending else []
-    planned = {item.key: item for a in appointments if a.status == BOOKED
-               for item in plan(a, settings, zone, now)}
-    built = _Messages(settings, zone, appointments)
-    dropped = []
-    for delivery in pending:
-        item = planned.get(delivery.key)
-        message = built.of(item.appointment) if item is not None else None
-        if item is None:
-            dropped.append(delivery)
-        elif isinstance(message, ClinicalWordInMessage):
-            messages.fail_unsent(delivery, f"Not sent: {message}")
-            result.refused += 1
-        else:
-            body = message.body if delivery.channel == EMAIL else sms_text(message)
-            try:
-                messages.rewrite_pending(delivery, subject=message.subject, body=body, send_at=item.send_at,
-                                         sender_name=settings.sender)
-            except TextTooLong as too_long:
-                messages.fail_unsent(delivery, f"Not sent: {too_long}")
-                result.refused += 1
-    result.withdrawn = messages.withdraw_deliveries(dropped, why="the clinic's reminder rules changed")
-    _reconcile(appointments, settings, now, result)  # what the new rules add to these, however far ahead
+    planned = {item.key for a in appointments if a.status == BOOKED for item in plan(a, settings, zone, now)}
+    result.withdrawn = messages.withdraw_deliveries([d for d in pending if d.key not in planned],
+                                                    why="the clinic's reminder rules changed")
+    _reconcile(appointments, settings, now, result, refresh=True)
     swept = sweep_reminders(now)
     result.queued, result.opted_out = result.queued + swept.queued, result.opted_out + swept.opted_out
     return result

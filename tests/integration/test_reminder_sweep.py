@@ -348,7 +348,8 @@ def test_new_reminder_settings_rewrite_withdraw_and_add_waiting_reminders(app, m
                                 "clinic_phone": "(555) 0100", "rules": rules}, by_id=world["admin"])
         return sweep.follow_settings(utcnow())
     result = make.run(new_rules)
-    assert (result.withdrawn, result.queued) == (3, 1)
+    # 2 h email, both texts withdrawn; the 48 h email rebuilt in its row and the 24 h one added: 2 queued
+    assert (result.withdrawn, result.queued) == (3, 2)
     after = _deliveries(make, appointment_id=appointment)
     assert sorted((c, s, t) for _, c, s, t in after if s == PENDING) == [
         ("email", PENDING, start - timedelta(hours=48)), ("email", PENDING, start - timedelta(hours=24))]

@@ -125,23 +125,6 @@ def record_opted_out(key: str, *, channel: str, purpose: str, recipient: str, pa
     return delivery
 
 
-def withdraw(*, purpose: str, appointment_id: int | None = None, key_prefix: str | None = None) -> int:
-    """Withdraw the pending deliveries of `purpose` for an appointment or under a key prefix
-    (a moved or cancelled session's reminders); their content is erased. Returns how many."""
-    if (appointment_id is None) == (key_prefix is None):
-        raise ValueError("withdraw by appointment_id or by key_prefix")
-    stmt = select(Delivery).where(Delivery.purpose == purpose, Delivery.status == PENDING)
-    stmt = stmt.where(Delivery.appointment_id == appointment_id) if appointment_id is not None \
-        else stmt.where(Delivery.key.startswith(key_prefix, autoescape=True))
-    withdrawn = db.session.scalars(stmt.with_for_update()).all()
-    for delivery in withdrawn:
-        delivery.status, delivery.content = WITHDRAWN, None
-        audit.record("message.withdrawn", obj=delivery, patient_id=delivery.patient_id,
-                     detail=f"{delivery.channel} {delivery.purpose}")
-    db.session.flush()
-    return len(withdrawn)
-
-
 def reopen(delivery: Delivery, *, to: str, subject: str, body: str, send_at: datetime,
            sender_name: str | None = None, attachments: Iterable[Attachment] = ()) -> bool:
     """Give a waiting or withdrawn delivery the caller read (locked) a new recipient, new words and
@@ -367,7 +350,7 @@ def fetch_messages_page(limit: int) -> tuple[list[Delivery], int, list[Delivery]
     return list(failed), failed_total, list(others)
 
 
-__all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fetch_delivery",
-           "fetch_messages_page", "locked_deliveries", "queue_email", "queue_sms", "fail_unsent", "record_not_sent", "record_opted_out", "reopen",
-           "rewrite_pending", "sweep",
-           "withdraw"]
+__all__ = ["Attachment", "FINAL", "Outcome", "RetryPolicy", "claim", "deliver", "fail_unsent", "fetch_delivery",
+           "fetch_messages_page", "locked_deliveries", "look_before_sending", "queue_email", "queue_sms",
+           "record_not_sent", "record_opted_out", "reopen", "stored_number", "sweep", "withdraw_deliveries",
+           "withdraw_for_patient"]

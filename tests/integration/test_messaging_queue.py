@@ -157,7 +157,7 @@ def test_a_withdrawn_delivery_is_not_sent(app, make, smtp):
     _queue(app, "reminder:appointment:7:48h:email", patient)
     _queue(app, "reminder:appointment:70:48h:email")
     with app.app_context():
-        assert services.withdraw(purpose="reminder", key_prefix="reminder:appointment:7:") == 1
+        assert services.withdraw_deliveries([services.fetch_delivery("reminder:appointment:7:48h:email")]) == 1
         db.session.commit()
     huey = queue_of(app).huey
     huey.execute(huey.dequeue())

@@ -39,7 +39,7 @@ def _history(make, patient: int, *, extra: int = 0) -> None:
                                   recipient="+15550100123", patient_id=patient, now=start + timedelta(days=2))
         services.queue_email(f"t:{patient}:withdrawn", "jane.doe@example.org", "s", SECRET_WORDS,
                              purpose="reminder", patient_id=patient, send_at=start + timedelta(days=3))
-        services.withdraw(purpose="reminder", key_prefix=f"t:{patient}:withdrawn")
+        services.withdraw_deliveries([services.fetch_delivery(f"t:{patient}:withdrawn")])
         services.queue_email(f"t:{patient}:waiting", "jane.doe@example.org", "s", SECRET_WORDS,
                              purpose="reminder", patient_id=patient, send_at=utcnow() + timedelta(days=1))
     make.run(build)

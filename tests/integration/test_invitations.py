@@ -324,23 +324,3 @@ def test_reading_many_appointments_costs_the_statements_of_one(app, make, clinic
                 event.remove(db.engine, "before_cursor_execute", listener)
         return len(count)
     assert statements(ids[:1]) == statements(ids)
-
-
-@pytest.mark.demo_clinic
-def test_the_demo_invites_its_patients_to_the_sessions_ahead_only_in_discreet_words(app):
-    """The demo books hundreds of sessions in one transaction: its future ones with consenting
-    patients wait as invitations (sent to instance/outbox/ by `make run`'s worker), its past ones none."""
-    with app.app_context():
-        rows = db.session.execute(select(Delivery, Appointment.starts_at, Appointment.modality)
-                                  .join(Appointment, Appointment.id == Delivery.appointment_id)
-                                  .where(Delivery.purpose == "invitation")).all()
-        assert rows and all(starts_at > utcnow() - timedelta(days=1) for _, starts_at, _ in rows)
-        waiting = [(d, modality) for d, _, modality in rows if d.status == PENDING]
-        assert {d.status for d, *_ in rows} <= {PENDING, OPTED_OUT} and waiting
-        assert {modality for _, modality in waiting} == {"in_person", "telehealth"}
-        for delivery, modality in waiting:
-            message, calendar = _stored_invitation(delivery)
-            assert calendar.method.value == "REQUEST"
-            if modality == "telehealth":
-                assert calendar.vevent.location.value.startswith("https://video.example.org/")
-            _no_clinical_words(message, delivery.content)

@@ -5,7 +5,7 @@ daily summary) carries no clinical term (domain.reminders.CLINICAL_TERMS) and no
 a reminder the patient never consented to is recorded as not sent; the failed one says why."""
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from email import message_from_string, policy
 
 import pytest
@@ -25,6 +25,7 @@ from ketamine_integration.notifications.links import linking_context
 from ketamine_integration.reminders.consent import consents_to
 from ketamine_integration.reminders.sweep import sweep_reminders
 from ketamine_integration.db.types import utcnow
+from tests.integration.test_invitations import _no_clinical_words, _stored_invitation
 
 pytestmark = pytest.mark.demo_clinic
 
@@ -96,3 +97,23 @@ def test_the_demo_reminders_match_consent(app):
                 assert not consents, delivery.key
         [failed] = [d for d in deliveries if d.status == FAILED]
         assert failed.last_error.startswith("SMTP 550") and failed.content is None
+
+
+def test_the_demo_invites_its_patients_to_the_sessions_ahead_only_in_discreet_words(app):
+    """The demo books hundreds of sessions in one transaction: its future ones with consenting
+    patients wait as invitations (sent to instance/outbox/ by `make run`'s worker), its past ones none.
+    (On SQLite in `make test`, on PostgreSQL in `make test-all-engines`: what it reads is words.)"""
+    with app.app_context():
+        rows = db.session.execute(select(Delivery, Appointment.starts_at, Appointment.modality)
+                                  .join(Appointment, Appointment.id == Delivery.appointment_id)
+                                  .where(Delivery.purpose == "invitation")).all()
+        assert rows and all(starts_at > utcnow() - timedelta(days=1) for _, starts_at, _ in rows)
+        waiting = [(d, modality) for d, _, modality in rows if d.status == PENDING]
+        assert {d.status for d, *_ in rows} <= {PENDING, OPTED_OUT} and waiting
+        assert {modality for _, modality in waiting} == {"in_person", "telehealth"}
+        for delivery, modality in waiting:
+            message, calendar = _stored_invitation(delivery)
+            assert calendar.method.value == "REQUEST"
+            if modality == "telehealth":
+                assert calendar.vevent.location.value.startswith("https://video.example.org/")
+            _no_clinical_words(message, delivery.content)

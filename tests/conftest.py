@@ -1,6 +1,7 @@
 """Fixtures shared by the integration and browser suites (unit tests need none of them)."""
 from __future__ import annotations
 
+import gc
 import os
 import re
 from dataclasses import asdict
@@ -32,6 +33,26 @@ PASSWORD = "correct horse battery staple"
 #: PostgreSQL half that `make test` leaves out; CI runs both targets)
 ALL_ENGINES = os.environ.get("KI_ALL_ENGINES", "").lower() in ("1", "true", "yes")
 ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    # The suite's heap (the reused apps, their compiled templates and SQL, the collected tests) is
+    # large and lives all run; at the collector's default thresholds each test's short-lived objects
+    # set off collections that scan it again and again: 15-18 % of a worker's CPU, measured with
+    # gc.callbacks on four integration files. Collected much less often (and the long-lived part
+    # frozen, below), the same files spend about a quarter of that time collecting, for about 16 MB
+    # more memory per process.
+    gc.set_threshold(50_000, 20, 100)
+
+
+def freeze_long_lived() -> None:
+    """Move everything alive now out of the collector's sight (it lives all run anyway)."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session):
+    freeze_long_lived()
 
 
 def pytest_generate_tests(metafunc):
@@ -151,6 +172,7 @@ def app(request, databases, tmp_path):
                 # read the shipped protocol files once, before the state each test gets back is
                 # saved, not once per test (the cache re-reads a file that changed)
                 current_library()
+            freeze_long_lived()
         app = databases.reused_app
         if demo:
             databases.load_demo()

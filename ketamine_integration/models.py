@@ -10,6 +10,7 @@ from .coordination import models as coordination_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
 from .experience import window_store  # noqa: F401
+from .journal import models as journal_models  # noqa: F401
 from .messaging import models as messaging_models  # noqa: F401
 from .mfa import models as mfa_models  # noqa: F401
 from .notes import models as notes_models  # noqa: F401

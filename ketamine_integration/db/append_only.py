@@ -80,6 +80,7 @@ MUTABLE: dict[str, str] = {
     "audit_chain_head": "moves forward at each commit; its own triggers refuse deletion and rewinding (0011)",
     "integration_windows": "derived from signed dosing sessions, rebuilt by `windows rebuild`",
     "process_notes": "the author's own working notes, edited in place (never shared)",
+    "journal_entries": "the patient edits a private entry, shares it and withdraws the share; never deleted",
     "appointments": "bookings are moved and cancelled",
     "working_hours": "clinicians' availability",
     "extra_hours": "clinicians' availability",

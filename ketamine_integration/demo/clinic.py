@@ -15,6 +15,7 @@ from .alerts import dated_alerts, load_demo_alert_emails
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
+from .journal import load_demo_journal
 from .messages import load_demo_messages
 from .notes import load_demo_notes
 from .reminders import load_demo_reminders
@@ -106,6 +107,7 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_booked_ahead(now)
     load_demo_week(now)
     load_demo_coordination(now)
+    load_demo_journal(now)  # after the alerts: the course with the open one gets the first journal
     load_demo_reminders(users, patients)
     # after the consents: the reminders of the sessions ahead are queued when this transaction commits
     load_demo_messages(now)

@@ -35,6 +35,8 @@ PERMISSIONS = {
     "notes.process_own": "Open the process notes one wrote (everyone else is told there are none, so every "
                          "role holds this)",
     "notes.amend": "Add addenda to signed session notes",
+    "journal.read": "Read the journal entries a patient shared with their therapist (on the note form, quotable, and "
+                    "on the course page), as a therapist on the patient's care team; never an entry kept private",
     "measures.record": "Record and void outcome measures, acknowledge safety alerts",
     "coordination.message": "Exchange coordination notes with the care team",
     "releases.read": "See a patient's releases of information",
@@ -95,7 +97,11 @@ GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent"}),
+    # the journal: what a patient shares "with their therapist" is read by the therapists of the care team
+    # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
+    # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "notes.write", "releases.manage", "reports.generate",
+                                                   "journal.read",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

@@ -17,8 +17,8 @@ from ..extensions import db
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, save_then_sign, submit, whole_number
-from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, recovery, safety,
-               services, views_data)
+from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, quoting, recovery,
+               safety, services, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
                     ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
                     measure_form_class)
@@ -71,17 +71,39 @@ def note_edit(note_id: int):
     formulation = services.current_formulation(note.course_id) if note.kind == INTEGRATION else None
     form = note_form.note_form(note, steps, recovered, formulation)
     if request.method == "GET":
-        audit.record("note.view", obj=note, patient_id=note.patient_id)
-        return _edit_page(note, form, steps, recovered, formulation=formulation)
+        journal = quoting.journal_panel(note, current_user)
+        audit.record("note.view", obj=note, patient_id=note.patient_id,
+                     detail=f"{len(journal)} shared journal entries shown" if journal else None)
+        return _edit_page(note, form, steps, recovered, formulation=formulation, journal=journal)
+    if quoting.quoting():
+        return _quote(note, form, steps, formulation)
     return _save_note(note, form, steps, signing=bool(request.form.get("then_sign")), formulation=formulation)
 
 
+def _quote(note: SessionNote, form, steps, formulation):
+    """"Quote into the experience review" without JavaScript: the draft saved as submitted, with the
+    shared journal entry quoted into the field chosen; refused (nothing saved), the form as typed."""
+    try:
+        entry_id = quoting.insert_quote(note, form, current_user)
+    except DomainError as refusal:
+        refusal.apply_to(form)
+        audit.record("note.update", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE,
+                     detail="journal quote refused")
+        return _edit_page(note, form, steps, status=422, formulation=formulation)
+    return _save_note(note, form, steps, signing=False, formulation=formulation, quoted=entry_id)
+
+
+_READ_HERE = object()
+
+
 def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | None = None, formulation=None,
-               just_saved: bool = False):
+               just_saved: bool = False, journal=_READ_HERE):
     """The draft's form; `formulation`: the case formulation a new integration note's approach came from;
-    `just_saved`: the submission was saved though not signed (the action bar says so)."""
+    `just_saved`: the submission was saved though not signed (the action bar says so); `journal`: the
+    shared journal entries beside the experience review, when the caller read them already."""
     context = dict(note=note, steps={s.id: s for s in steps}, recovered=recovered, formulation=formulation,
                    just_saved=just_saved,
+                   journal=quoting.journal_panel(note, current_user) if journal is _READ_HERE else journal,
                    presence=dosing_notes.presence_line(note),
                    carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
@@ -90,7 +112,7 @@ def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | Non
     return render_template("notes/edit.html", form=form, **context), status
 
 
-def _save_note(note: SessionNote, form, steps, *, signing: bool, formulation=None):
+def _save_note(note: SessionNote, form, steps, *, signing: bool, formulation=None, quoted: int | None = None):
     """Save the draft as submitted, and sign it too when "Sign and lock" was pressed: one
     request, so signing never drops what was typed since the last save. A refused save keeps
     nothing and shows, with its own reasons, what signing would refuse; a refused signature
@@ -108,8 +130,10 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool, formulation=Non
         audit.record("note.sign" if signing else "note.update", obj=note, patient_id=note.patient_id,
                      outcome=audit.FAILURE, detail="not saved")
         return _edit_page(note, form, steps, formulation=formulation)
-    _saved(note, outcome)
-    if outcome.signed:
+    _saved(note, outcome, f"journal entry {quoted} quoted" if quoted else None)
+    if quoted:
+        flash("Quoted the patient's journal entry into the experience review, and saved the draft.", "success")
+    elif outcome.signed:
         flash("Signed and locked. Corrections are addenda from now on.", "success")
     elif signing:
         audit.record("note.sign", obj=note, patient_id=note.patient_id, outcome=audit.FAILURE, detail="refused")
@@ -120,10 +144,10 @@ def _save_note(note: SessionNote, form, steps, *, signing: bool, formulation=Non
                           just_saved=True)
     else:
         flash("Draft saved. Sign it when it is complete.", "success")
-    return redirect(url_for("notes.note_edit", note_id=note.id))
+    return redirect(url_for("notes.note_edit", note_id=note.id) + ("#note-experience" if quoted else ""))
 
 
-def _saved(note: SessionNote, outcome) -> None:
+def _saved(note: SessionNote, outcome, quoted: str | None = None) -> None:
     """After a valid save (signed or not): text kept from a timed-out session is cleared unless a
     signature from another window would lose it; one audit row (a signature includes the save
     it was made with); the safety alert its risk screen raised, if any."""
@@ -131,7 +155,7 @@ def _saved(note: SessionNote, outcome) -> None:
                                                          request.form)):
         recovery.mark_recovered(current_user.id, request.path)
     alert = outcome.result
-    detail = "; ".join(filter(None, ["saved and signed" if outcome.signed else None,
+    detail = "; ".join(filter(None, ["saved and signed" if outcome.signed else None, quoted,
                                      dosing_links.exceptions_kept(note.dosing_links),
                                      f"safety alert {alert.id} raised" if alert else None])) or None
     audit.record("note.sign" if outcome.signed else "note.update", obj=note, patient_id=note.patient_id,

@@ -32,6 +32,7 @@ from ..experience.windows import course_windows
 from ..web import access
 from ..web.fields import options
 from ..web.forms import form_version, parse_id, submit
+from ..journal.staff import readable_entries
 from ..notes.forms import NewNoteForm
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
@@ -173,13 +174,15 @@ def _after_series_suggestions(course: TreatmentCourse, plan, now) -> dict:
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
-    """The course's notes, open safety alerts and the patient's safety history, for a user who may
-    read clinical records."""
+    """The course's notes, open safety alerts, the patient's safety history and the journal entries they
+    shared, for a user who may read clinical records."""
     if not clinical:
-        return {"notes": [], "open_alerts": 0, "safety_history": []}
+        return {"notes": [], "open_alerts": 0, "safety_history": [], "journal": None}
     history = safety_history(course.patient_id)
     return {"notes": course_notes(course.id), "safety_history": history,
-            "open_alerts": sum(a.open and a.course_id == course.id for a in history)}
+            "open_alerts": sum(a.open and a.course_id == course.id for a in history),
+            # what the patient shared from their journal: for the care team's therapists only (None: not shown)
+            "journal": readable_entries(current_user, course.patient, course.id)}
 
 
 def _back_to_course(course_id: int, anchor: str | None = None):

@@ -65,3 +65,23 @@ def test_the_urgent_note_speaks_of_the_measure_as_dated_and_waits_on_the_readmes
     from pathlib import Path
     quick_start = Path(__file__).parents[2].joinpath("README.md").read_text().split("## What it looks like")[0]
     assert f"`{recipient}`" in quick_start and "`prescriber1`" not in quick_start
+
+
+@pytest.mark.demo_clinic
+def test_the_demo_journals_hold_shared_and_private_entries_written_after_their_doses(app, make):
+    """Several demo patients keep a journal (issue 23, point 4): some entries shared, some private, each
+    written after the dose it reflects on; the course with the open safety alert (the key pages' note
+    form) has shared ones."""
+    from ketamine_integration.journal.models import JournalEntry
+    from ketamine_integration.notes.models import SafetyAlert
+
+    def read():
+        entries = db.session.scalars(select(JournalEntry)).all()
+        alerted = db.session.scalar(select(SafetyAlert.course_id).where(SafetyAlert.acknowledged_at.is_(None)))
+        return ([(e.patient_id, e.course_id, e.shared, e.written_at >= e.dosing_session.ended_at) for e in entries],
+                alerted)
+    entries, alerted = make.query(read)
+    assert len({patient for patient, *_ in entries}) >= 3
+    assert {shared for *_, shared, _after in entries} == {True, False}
+    assert all(after for *_, after in entries)
+    assert any(course == alerted and shared for _p, course, shared, _a in entries)

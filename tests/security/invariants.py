@@ -14,6 +14,7 @@ from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, Numeric, Strin
 
 from ketamine_integration.db.types import UTCDateTime
 from ketamine_integration.domain.dosing import VITAL_RANGES, WEIGHT_RANGE
+from ketamine_integration.domain.journal import entry_problems
 from ketamine_integration.domain.measures import score
 from ketamine_integration.domain.reminders import CHANNELS, clinical_words_in, parse_offsets
 from ketamine_integration.extensions import db
@@ -190,6 +191,23 @@ def _reminder_problems(rows) -> list[str]:
     return bad
 
 
+def _journal_problems(rows) -> list[str]:
+    """A journal entry (issue 23): written text within the limit, on its own patient's course, reflecting
+    on a dose of that course that has ended."""
+    courses = {c["id"]: c["patient_id"] for c in rows("treatment_courses")}
+    doses = {d["id"]: (d["course_id"], d["ended_at"]) for d in rows("dosing_sessions")}
+    bad = []
+    for e in rows("journal_entries"):
+        if entry_problems(e["text"]):
+            bad.append(f"journal entry {e['id']}: text refused by the rules kept")
+        if courses.get(e["course_id"]) != e["patient_id"]:
+            bad.append(f"journal entry {e['id']}: on another patient's course")
+        if e["dosing_session_id"] is not None and (doses[e["dosing_session_id"]][0] != e["course_id"]
+                                                   or doses[e["dosing_session_id"]][1] is None):
+            bad.append(f"journal entry {e['id']}: reflects on a dose of another course, or one not given")
+    return bad
+
+
 #: (table, earlier column, later column, may they be equal) for spans the app keeps in order
 ORDERED = [("appointments", "starts_at", "ends_at", False), ("time_off", "starts_at", "ends_at", False),
            ("extra_hours", "starts_at", "ends_at", False), ("working_hours", "starts", "ends", False),
@@ -201,7 +219,8 @@ def invalid_rows(tables: dict[str, list], today: date) -> list[str]:
     """Every broken promise in these rows (from read_tables(); empty when all is well)."""
     def rows(name):
         return tables[name]
-    problems = _generic_problems(tables) + _dosing_problems(rows) + _clinical_problems(rows, today)
+    problems = (_generic_problems(tables) + _dosing_problems(rows) + _clinical_problems(rows, today)
+                + _journal_problems(rows))
     for table, first, then, equal_ok in ORDERED:
         problems += _ordered(rows, table, first, then, strict=not equal_ok)
     return problems

@@ -128,6 +128,7 @@ def test_a_free_entry_reflects_on_the_latest_ended_dose_and_reading_is_audited(m
     (dict(prompt="emotions", text="Words", dose="junk"), "dosing_session_id", journal.NOT_A_DOSE),  # not a number
 ])
 def test_bad_input_gets_a_field_error_and_writes_nothing(app, make, world, arguments, field, words):
+    arguments = dict(arguments)  # the table's dicts are shared by every engine's run of a row
     dose = arguments.pop("dose", "dose")
     dose_id = None if dose is None else world.get(dose, "12x")
     error = refusal(app, world, lambda p: journal.write_entry(p, now=utcnow(), dosing_session_id=dose_id,

@@ -93,6 +93,7 @@ ACTIONS = {
     "measure.view": "Viewed measures",
     "measure.create": "Recorded a measure",
     "measure.void": "Voided a measure entry",
+    "measure.patient_submit": "The patient completed a questionnaire in the portal",
     "alert.acknowledge": "Acknowledged a safety alert",
     "release.view": "Viewed releases of information",
     "release.create": "Recorded a release of information",

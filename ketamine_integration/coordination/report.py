@@ -29,7 +29,7 @@ from ..experience.windows import course_windows
 from ..extensions import db
 from ..notes import charts
 from ..notes.forms import DOSING_FIELDS
-from ..notes.models import DOSING, SIGNED, SessionNote
+from ..notes.models import DOSING, PATIENT_COMPLETED, SIGNED, SessionNote
 from ..notes.baselines import (AFTER_FIRST_DOSE, BASELINE, BEFORE_BASELINE, ENTERED_LATE, LATE_ENTRY, TrendRow,
                                first_dose_of, trend)
 from ..notes.safety import safety_history
@@ -152,7 +152,9 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                 chart_narrow=charts.trend_chart(measure, points, charts.NARROW) if measure.charted else None,
                 rows=tuple(MeasureReading(date=row.response.administered_on.isoformat(), total=row.response.total,
                                           band=row.response.band, change=_change(row),
-                                          safety=_safety_answer(row.response.answers, measure)) for row in rows),
+                                          safety=_safety_answer(row.response.answers, measure),
+                                          completed_by=PATIENT_COMPLETED if row.response.completed_by_patient
+                                          else "") for row in rows),
                 status=_status(rows[-1], measure), charted=measure.charted,
                 safety_heading=_safety_heading(measure)))
     return tuple(series)

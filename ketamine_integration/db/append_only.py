@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031 and 0035); this module is the one place the code declares the tables they protect, so a test can
+0016, 0024, 0025, 0027, 0031, 0035 and 0041); this module is the one place the code declares the tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """
@@ -185,7 +185,9 @@ DIGESTED: dict[str, tuple[str, ...]] = {
 #: table -> columns added after its digest was defined: covered when they hold anything but their
 #: default (false, none), so the digest of every earlier row, and of the migration that filled
 #: them (0015), stays what it was (migration 0023: whether a release covers an outside recipient)
-DIGESTED_WHEN_SET: dict[str, tuple[str, ...]] = {"releases_of_information": ("outside_care_team",)}
+DIGESTED_WHEN_SET: dict[str, tuple[str, ...]] = {"releases_of_information": ("outside_care_team",),
+                                                 # migration 0041: completed by the patient, and the moment answered
+                                                 "measure_responses": ("completed_by_patient", "moment")}
 
 #: the column saying when a digested row was written, where it is not created_at
 WRITTEN_AT = {"case_formulations": "saved_at", "preparation_records": "recorded_at"}

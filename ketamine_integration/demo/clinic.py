@@ -18,6 +18,7 @@ from .courses import load_demo_courses
 from .journal import load_demo_journal
 from .messages import load_demo_messages
 from .notes import load_demo_notes
+from .questionnaires import load_demo_questionnaires
 from .reminders import load_demo_reminders
 from .week import load_demo_week
 from ..notifications.oncall import save_oncall_address
@@ -109,6 +110,7 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_coordination(now)
     load_demo_journal(now)  # after the alerts: the course with the open one gets the first journal
     load_demo_reminders(users, patients)
+    load_demo_questionnaires(now)  # after the reminder settings: they hold the clinic's phone
     # after the consents: the reminders of the sessions ahead are queued when this transaction commits
     load_demo_messages(now)
     load_demo_alert_emails(now)

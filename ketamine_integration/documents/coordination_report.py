@@ -118,6 +118,8 @@ class MeasureReading:
     change: str
     #: the answer the measure's safety item gave, e.g. "1 (alert)" ("" when it has none)
     safety: str = ""
+    #: "completed by the patient in the portal", or "" for a clinician's entry
+    completed_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import User
@@ -242,6 +242,8 @@ class CaseFormulation(db.Model):
     author: Mapped[User] = relationship(lazy="joined")
 
 
+#: how a response the patient completed is marked wherever responses are listed
+PATIENT_COMPLETED = "completed by the patient in the portal"
 #: what a measure's void reason must say, in characters written (spaces do not count)
 VOID_REASON_MINIMUM = 5
 
@@ -251,6 +253,11 @@ class MeasureResponse(db.Model):
     voided once, with a reason, and kept (database triggers, migration 0015)."""
 
     __tablename__ = "measure_responses"
+    __table_args__ = (
+        # a clinician's entry names who entered it; one the patient completed names no staff user
+        CheckConstraint("(completed_by_patient AND entered_by_id IS NULL) OR "
+                        "(NOT completed_by_patient AND entered_by_id IS NOT NULL)", name="who_completed"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -264,14 +271,21 @@ class MeasureResponse(db.Model):
     difficulty: Mapped[str | None] = mapped_column(String(12))
     total: Mapped[int]
     band: Mapped[str] = mapped_column(String(30))
-    entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: the clinician who entered it (None: the patient completed it in the portal)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: when it was entered: for the patient's own, when they completed it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: completed by the patient in the portal, not entered by a clinician (migration 0041)
+    completed_by_patient: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: the moment of the protocol's schedule the patient answered (domain.questionnaires keys,
+    #: "before_each_dosing:12"); None for a clinician's entry or an answer the schedule no longer asked for
+    moment: Mapped[str | None] = mapped_column(String(60))
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(String(300))
     #: SHA-256 of the answers, total and band (not the voiding), stored at creation; `flask signatures verify` recomputes it
     content_digest: Mapped[str | None] = mapped_column(String(64))
 
-    entered_by: Mapped[User] = relationship(lazy="joined")
+    entered_by: Mapped[User | None] = relationship(lazy="joined")
     patient: Mapped[Patient] = relationship()
 
 
@@ -324,7 +338,8 @@ class SafetyAlert(db.Model):
 
     @property
     def source_label(self) -> str:
-        return SOURCES[self.source]
+        by_patient = self.response is not None and self.response.completed_by_patient
+        return f"{SOURCES[self.source]} ({PATIENT_COMPLETED})" if by_patient else SOURCES[self.source]
 
     @property
     def observed_on(self) -> date:

@@ -17,12 +17,12 @@ from ..extensions import db
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, save_then_sign, submit, whole_number
-from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, quoting, recovery,
-               safety, services, views_data)
+from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, questionnaires,
+               quoting, recovery, safety, services, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
                     ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
                     measure_form_class)
-from .models import INTEGRATION, MeasureResponse, SafetyAlert, SessionNote, Theme
+from .models import INTEGRATION, PATIENT_COMPLETED, MeasureResponse, SafetyAlert, SessionNote, Theme
 
 bp = Blueprint("notes", __name__)
 formulation_views.routes.add_to(bp)
@@ -300,7 +300,9 @@ def _measures_page(course, forms=None, status=200):
                            charts={k: charts.trend_charts(MEASURES[k], [(row.response, row.change) for row in v])
                                    for k, v in trends.items() if MEASURES[k].charted},
                            forms=forms, void_form=VoidMeasureForm(), safety_history=history,
-                           alerts=[a for a in reversed(history) if a.open], ack_form=AcknowledgeForm()), status
+                           alerts=[a for a in reversed(history) if a.open], ack_form=AcknowledgeForm(),
+                           questionnaires=questionnaires.course_questionnaires(course, utcnow()),
+                           patient_completed=PATIENT_COMPLETED), status
 
 
 @bp.route("/courses/<id:course_id>/measures/<measure>", methods=["POST"])

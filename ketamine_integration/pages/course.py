@@ -34,6 +34,7 @@ from ..web.fields import options
 from ..web.forms import form_version, parse_id, submit
 from ..journal.staff import readable_entries
 from ..notes.forms import NewNoteForm
+from ..notes.questionnaires import course_questionnaires, to_prompt
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
 from ..patients.access import can_read_clinical, load_patient_record, team_roles
@@ -113,7 +114,8 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
-        now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held")), status
+        now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held"),
+        measures=MEASURES, **_questionnaires(course, now)), status
 
 
 def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):
@@ -183,6 +185,12 @@ def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
             "open_alerts": sum(a.open and a.course_id == course.id for a in history),
             # what the patient shared from their journal: for the care team's therapists only (None: not shown)
             "journal": readable_entries(current_user, course.patient, course.id)}
+
+
+def _questionnaires(course: TreatmentCourse, now) -> dict:
+    """The protocol's questionnaires of the course, and those staff may prompt the patient for."""
+    asked = course_questionnaires(course, now)
+    return {"questionnaires": asked, "prompt": to_prompt(asked, now)}
 
 
 def _back_to_course(course_id: int, anchor: str | None = None):

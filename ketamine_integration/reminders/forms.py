@@ -43,7 +43,8 @@ class ReminderSettingsForm(FlaskForm):
     sender = StringField("Sender name", description="shown as who the message is from; no clinical word")
     quiet_hours = StringField("Quiet hours (clinic time)", description="e.g. 21:00-08:00; empty: none")
     clinic_address = StringField("Clinic address", description="where in-person appointments are")
-    clinic_phone = StringField("Phone number to cancel or change", description="given in every reminder")
+    clinic_phone = StringField("Clinic phone number", description="given in every reminder to cancel or change, "
+                               "and on the crisis page a patient sees after an answer that raises a safety alert")
 
 
 for _kind, _label in KINDS.items():

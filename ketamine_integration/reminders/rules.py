@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..bookings.models import KINDS
+from ..clinic_settings.contact import PHONE_KEY
 from ..clinic_settings.models import ClinicSetting
 from ..db.errors import DomainError
 from ..db.locking import locked_row
@@ -26,7 +27,7 @@ from .models import ReminderRule
 
 #: clinic_settings keys this feature owns -> their built-in default ("" for the sender: the
 #: clinic's name with clinical words taken out, discreet_name)
-KEYS = {"reminder_sender": "", "reminder_quiet_hours": "21:00-08:00", "clinic_address": "", "clinic_phone": ""}
+KEYS = {"reminder_sender": "", "reminder_quiet_hours": "21:00-08:00", "clinic_address": "", PHONE_KEY: ""}
 #: a kind's reminders until the admin sets them: two days and two hours before, by email and SMS
 #: (each still needs the patient's consent on that channel)
 DEFAULT_OFFSETS = "48h, 2h"
@@ -70,7 +71,7 @@ def reminder_settings() -> ReminderSettings:
              for kind in KINDS}
     return ReminderSettings(sender=values["reminder_sender"] or discreet_name(current_app.config["CLINIC_NAME"]),
                             quiet_hours_text=values["reminder_quiet_hours"], clinic_address=values["clinic_address"],
-                            clinic_phone=values["clinic_phone"], rules=rules)
+                            clinic_phone=values[PHONE_KEY], rules=rules)
 
 
 def _discreet(field_name: str, text: str, errors: dict, what: str) -> None:
@@ -151,7 +152,7 @@ def save_reminder_settings(values: dict, *, by_id: int) -> None:
     general = {"reminder_sender": " ".join(values["sender"].split()),
                "reminder_quiet_hours": (values.get("quiet_hours") or "").strip(),
                "clinic_address": " ".join((values.get("clinic_address") or "").split()),
-               "clinic_phone": (values.get("clinic_phone") or "").strip()}
+               PHONE_KEY: (values.get("clinic_phone") or "").strip()}
     for key, value in general.items():
         row = locked_row(ClinicSetting, key, lambda: ClinicSetting(key=key, value=value, updated_by_id=by_id))
         row.value, row.updated_by_id = value, by_id

@@ -18,7 +18,7 @@ PERMISSIONS = {
     "protocols.read": "Read the protocol library",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
-    "clinic.configure": "Keep rooms, session types, the theme vocabulary, the calendar feed settings and "
+    "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings and "
                         "what patient documents' file names carry, and the appointment reminder settings",
     "patients.read": "Open patients and their courses: every patient with patients.read_all, "
                      "otherwise those whose care team one is on",
@@ -35,6 +35,8 @@ PERMISSIONS = {
     "notes.process_own": "Open the process notes one wrote (everyone else is told there are none, so every "
                          "role holds this)",
     "notes.amend": "Add addenda to signed session notes",
+    "practices.assign": "Assign self-guided practices to a care-team patient's course (how often, over which "
+                        "days) and end them",
     "measures.record": "Record and void outcome measures, acknowledge safety alerts",
     "coordination.message": "Exchange coordination notes with the care team",
     "releases.read": "See a patient's releases of information",
@@ -95,7 +97,8 @@ GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent"}),
-    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "notes.write", "releases.manage", "reports.generate",
+    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "notes.write", "practices.assign",
+                                                   "releases.manage", "reports.generate",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

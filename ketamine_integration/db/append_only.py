@@ -3,7 +3,8 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035 and 0039); this module is the one place the code declares the tables they protect, so a test can
+0016, 0024, 0025, 0027, 0031, 0035 and 0039); this module is the one place the code declares the
+tables they protect, so a test can
 try UPDATE and DELETE on every one and fail on a table nobody classified
 (tests/security/test_append_only.py).
 """

@@ -18,7 +18,8 @@ PERMISSIONS = {
     "protocols.read": "Read the protocol library",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
-    "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings and "
+    "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings "
+                        "and "
                         "what patient documents' file names carry, and the appointment reminder settings",
     "patients.read": "Open patients and their courses: every patient with patients.read_all, "
                      "otherwise those whose care team one is on",

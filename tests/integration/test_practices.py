@@ -141,8 +141,9 @@ def test_the_same_practice_cannot_overlap_itself_and_an_ended_one_is_kept(team, 
                                  "assign-times": "1"})
     page = page_text(client.get(f"/courses/{team['course']}"))
     assert "Once a day" in page and f"ended {today.isoformat()}" in page and "Ended" in page
-    # the patient can no longer log days after its end
-    assert "for_date" in _log_refused(make, team["patient"], first, "done", today + D)
+    # the patient sees it as no longer to keep (today, its last counted day, may still be logged)
+    seen = make.run(lambda: patient_practices(db.session.get(Patient, team["patient"]), utcnow()))
+    assert [(p.name, p.current, p.ends_on) for p in seen if p.assignment_id == first] == [("Movement", False, today)]
 
 
 def test_only_a_therapist_of_the_care_team_assigns(team, make, auth, client):

@@ -4,9 +4,8 @@ digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
 0016, 0024, 0025, 0027, 0031, 0035 and 0039); this module is the one place the code declares the
-tables they protect, so a test can
-try UPDATE and DELETE on every one and fail on a table nobody classified
-(tests/security/test_append_only.py).
+tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table nobody
+classified (tests/security/test_append_only.py).
 """
 from __future__ import annotations
 

@@ -135,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     from .notes.views import bp as notes_bp
     from .notifications.views import bp as notifications_bp
     from .patients.views import bp as patients_bp
+    from .practices.views import bp as practices_bp
     from .protocols.views import bp as protocols_bp
     from .reminders.views import bp as reminders_bp
     from .scheduling.views import bp as scheduling_bp
@@ -143,7 +144,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
-               telehealth_bp, reminders_bp, notifications_bp):
+               telehealth_bp, reminders_bp, notifications_bp, practices_bp):
         app.register_blueprint(bp)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
 

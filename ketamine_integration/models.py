@@ -14,6 +14,8 @@ from .journal import models as journal_models  # noqa: F401
 from .messaging import models as messaging_models  # noqa: F401
 from .mfa import models as mfa_models  # noqa: F401
 from .notes import models as notes_models  # noqa: F401
+from .notes import patient_check_ins  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
+from .practices import models as practices_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
 from .reminders import models as reminders_models  # noqa: F401

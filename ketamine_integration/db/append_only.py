@@ -3,9 +3,9 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035 and 0041); this module is the one place the code declares the tables they protect, so a test can
-try UPDATE and DELETE on every one and fail on a table nobody classified
-(tests/security/test_append_only.py).
+0016, 0024, 0025, 0027, 0031, 0035, 0039 and 0041); this module is the one place the code declares
+the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
+nobody classified (tests/security/test_append_only.py).
 """
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ APPEND_ONLY: dict[str, str] = {
     "phase_transitions": "nothing (a phase change is a new row)",
     "preparation_records": "voided once, by someone, with a reason",
     "contact_consents": "nothing (a withdrawal is a new row; the latest row per channel holds)",
+    "practice_logs": "nothing (what the patient wrote between sessions is never lost or rewritten)",
+    "patient_step_check_ins": "nothing (what the patient wrote between sessions is never lost or rewritten)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -88,6 +90,9 @@ MUTABLE: dict[str, str] = {
     "calendar_feeds": "feeds are used and revoked",
     "calendar_imports": "a new upload replaces the previous one",
     "imported_busy": "replaced with each upload",
+    "practices": "the admin adds practices to the vocabulary, archives and restores them (never deleted)",
+    "practice_assignments": "ended once (who, when, the last day it counts); never deleted, a change is a new "
+                            "assignment",
     "coordination_replies_seen": "bookkeeping: when a note's author first opened its answer (the home page's count)",
 }
 

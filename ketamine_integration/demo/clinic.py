@@ -19,6 +19,7 @@ from .journal import load_demo_journal
 from .messages import load_demo_messages
 from .notes import load_demo_notes
 from .questionnaires import load_demo_questionnaires
+from .practices import load_demo_practices
 from .reminders import load_demo_reminders
 from .week import load_demo_week
 from ..notifications.oncall import save_oncall_address
@@ -104,6 +105,7 @@ def load_demo_clinic(now: datetime) -> None:
     with dated_alerts():  # each safety alert raised when what raised it was recorded
         load_demo_courses(users, patients, now, rng)
         load_demo_notes(now, rng)
+    load_demo_practices(now, rng)  # after the notes: the patients check in on their steps
     load_demo_attendance(now)  # after the notes: a signed note proves its session was held
     load_demo_booked_ahead(now)
     load_demo_week(now)

@@ -18,7 +18,8 @@ PERMISSIONS = {
     "protocols.read": "Read the protocol library",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
-    "clinic.configure": "Keep rooms, session types, the theme vocabulary, the calendar feed settings and "
+    "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings "
+                        "and "
                         "what patient documents' file names carry, and the appointment reminder settings",
     "patients.read": "Open patients and their courses: every patient with patients.read_all, "
                      "otherwise those whose care team one is on",
@@ -37,6 +38,8 @@ PERMISSIONS = {
     "notes.amend": "Add addenda to signed session notes",
     "journal.read": "Read the journal entries a patient shared with their therapist (on the note form, quotable, and "
                     "on the course page), as a therapist on the patient's care team; never an entry kept private",
+    "practices.assign": "Assign self-guided practices to a care-team patient's course (how often, over which "
+                        "days) and end them",
     "measures.record": "Record and void outcome measures, acknowledge safety alerts",
     "coordination.message": "Exchange coordination notes with the care team",
     "releases.read": "See a patient's releases of information",
@@ -101,7 +104,7 @@ GRANTS: dict[str, frozenset[str]] = {
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "notes.write", "releases.manage", "reports.generate",
-                                                   "journal.read",
+                                                   "journal.read", "practices.assign",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

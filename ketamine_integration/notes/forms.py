@@ -10,6 +10,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, Radi
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
+from ..domain.practices import DEFAULT_PRACTICES
 from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
 from .models import DECISIONS, PROGRESS, VOID_REASON_MINIMUM
 from .safety import ACKNOWLEDGEMENT_MINIMUM, ACKNOWLEDGEMENT_TOO_SHORT
@@ -19,8 +20,9 @@ PSYCHOEDUCATION = {"what_to_expect": "What to expect during dosing", "dissociati
                    "safety_monitoring": "Safety, monitoring and discharge", "set_and_setting": "Set and setting",
                    "integration": "How integration works", "interactions": "Medication interactions and risks"}
 READINESS = {"ready": "Ready", "somewhat": "Somewhat ready: more preparation advised", "not_ready": "Not ready yet"}
-PRACTICES = {"journaling": "Journaling", "meditation": "Meditation", "movement": "Movement",
-             "creative": "Creative expression", "nature": "Nature", "social": "Social connection"}
+#: the default practices; the pages offer the clinic's vocabulary instead (practices/vocabulary.py:
+#: practice_choices), whose keys these are, so the notes signed before it keep their words
+PRACTICES = dict(DEFAULT_PRACTICES)
 CHALLENGES = {"remembering": "Difficulty remembering", "not_sticking": "Insights not sticking",
               "overwhelm": "Overwhelming emotion", "symptoms_return": "Returning symptoms",
               "resistance": "Resistance to change"}

@@ -11,11 +11,13 @@ from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..extensions import db
 from ..patients.access import load_patient_record
+from ..practices.vocabulary import practice_choices, practice_words
+from ..web.fields import options
 from ..web import access
 from ..web.forms import render_form, submit, whole_number
 from ..web.routes import Routes
 from . import recovery, services
-from .forms import CARRIED, FORMULATION_SECTIONS, HOST_THEORIES, PRACTICES, FormulationForm
+from .forms import CARRIED, FORMULATION_SECTIONS, HOST_THEORIES, FormulationForm
 from .models import CaseFormulation
 
 routes = Routes()
@@ -29,7 +31,7 @@ def formulation(course_id: int):
         CaseFormulation.course_id == course.id).order_by(CaseFormulation.revision.desc())).all()
     current = history[0] if history else None
     if request.method == "POST":
-        form = FormulationForm()
+        form = _with_practices(FormulationForm(), current)
         if not current_user.can("notes.write"):
             audit.denial("the case formulation is written by therapists", obj=course, patient_id=course.patient_id)
             abort(403)
@@ -50,7 +52,14 @@ def formulation(course_id: int):
         recovered = recovery.pending(current_user.id, request.path)
         form = FormulationForm(formdata=recovery.as_formdata(recovered)) if recovered else FormulationForm(
             data={**(current.content if current else {}), "revision": current.revision if current else 0})
+        form = _with_practices(form, current)
         audit.record("formulation.view", obj=course, patient_id=course.patient_id)
     return render_form("notes/formulation.html", form, course=course, history=history,
                        sections=FORMULATION_SECTIONS, carried=CARRIED, host_theories=HOST_THEORIES,
-                       practices=PRACTICES, recovered=recovered)
+                       practices=practice_words(), recovered=recovered)
+
+
+def _with_practices(form: FormulationForm, current: CaseFormulation | None) -> FormulationForm:
+    """The clinic's practices to tick; one archived since the current revision ticked it stays offered."""
+    form.practices.choices = options(practice_choices(keep=(current.content.get("practices") or []) if current else []))
+    return form

@@ -10,6 +10,7 @@ from flask import request
 from sqlalchemy import select
 
 from ..extensions import db
+from ..practices.vocabulary import practice_choices
 from ..web.fields import options
 from ..web.forms import whole_number
 from . import dosing_links, dosing_notes, recovery
@@ -91,6 +92,7 @@ def _set_integration_choices(form, note: SessionNote) -> None:
     A session already chosen stays offered in its list, so a changed date shows it with its
     problem instead of silently dropping it."""
     choices = theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
+    _set_practice_choices(form, note)
     for entry in form.themes.entries:
         entry.form.theme.choices = choices
     day = form.session_date.data if isinstance(form.session_date.data, date) else note.session_date
@@ -102,6 +104,14 @@ def _set_integration_choices(form, note: SessionNote) -> None:
                                              if not c.includes or c.session_id in excepted)
     if not form.dosing_sessions.choices:  # an empty box says why, and where to go instead
         form.dosing_sessions.description = _none_to_serve(day, signed=bool(dosing))
+
+
+def _set_practice_choices(form, note: SessionNote) -> None:
+    """The clinic's practices; one archived since the draft (or the formulation) ticked it stays offered."""
+    ticked = set((note.content or {}).get("practices") or [])
+    if request.method != "POST":
+        ticked |= set(form.practices.data or [])
+    form.practices.choices = options(practice_choices(keep=ticked))
 
 
 def _none_to_serve(day: date, *, signed: bool) -> str:

@@ -19,7 +19,8 @@ from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
 from . import dosing_links, dosing_notes, session_time
 from ..scheduling.attendance import attended_by_note
-from .forms import FIELDS, FORMULATION_SECTIONS, HOST_THEORIES, PRACTICES
+from ..practices.vocabulary import practice_words
+from .forms import FIELDS, FORMULATION_SECTIONS, HOST_THEORIES
 from .baselines import course_measures
 from .models import (DOSING, DRAFT, INTEGRATION, SIGNED, VOID_REASON_MINIMUM, ActionCheckIn, ActionStep,
                      CaseFormulation, MeasureResponse, NoteAddendum, NoteDosingLink, NoteTheme, ProcessNote,
@@ -353,7 +354,7 @@ def _approach(approach: dict) -> dict:
     if host_theory not in HOST_THEORIES:
         problems["host_theory"] = "Choose a host theory from the list."
     practices = list(approach.get("practices") or [])
-    if set(practices) - set(PRACTICES):
+    if set(practices) - set(practice_words()):
         problems["practices"] = "Choose practices from the list."
     techniques = []
     for i, row in enumerate(approach.get("techniques") or []):

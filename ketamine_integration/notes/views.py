@@ -15,10 +15,12 @@ from ..db.errors import DomainError
 from ..experience.models import DosingSession
 from ..extensions import db
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
+from ..practices.services import course_practice_summaries
+from ..practices.vocabulary import practice_words
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, render_form, save_then_sign, submit, whole_number
-from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, questionnaires,
-               quoting, recovery, safety, services, views_data)
+from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form,
+               patient_check_ins, questionnaires, quoting, recovery, safety, services, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
                     ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
                     measure_form_class)
@@ -107,6 +109,9 @@ def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | Non
                    presence=dosing_notes.presence_line(note),
                    carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
+    if note.kind == INTEGRATION:  # what the patient kept and wrote between sessions, read-only
+        context.update(practice_summaries=course_practice_summaries(note.course_id, clinic_today()),
+                       patient_check_ins=patient_check_ins.check_ins_since_last_note(note))
     if status is None:
         return render_form("notes/edit.html", form, **context)
     return render_template("notes/edit.html", form=form, **context), status
@@ -191,7 +196,7 @@ def _note_view(note: SessionNote):
                            dosing={d.id: d for d in db.session.scalars(select(DosingSession).where(
                                DosingSession.course_id == note.course_id))},
                            addendum_form=NoteAddendumForm(), presence=dosing_notes.presence_line(note),
-                           words=VOCABULARY,
+                           words={**VOCABULARY, "practices": practice_words()},
                            has_process=mine and not note.discarded and services.has_process_note(note, current_user))
 
 

@@ -17,6 +17,7 @@ from .booking_forms import book_form_choices, only_team_choices
 from .calendar_booking import booking_page, calendar_back
 from .course_end import ending_preview
 from .course_next import CoursePageFacts, next_actions
+from .practice_panel import practice_parts
 from ..domain.measures import MEASURES
 from ..domain.protocols import DOCUMENTED_ITEMS
 from ..domain.phases import NEXT_PHASES
@@ -62,7 +63,7 @@ def plan_form_choices(form: PlanForm, clinicians=None, rooms=None) -> PlanForm:
 
 
 def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, plan_form=None,
-                book_form=None, held_form=None, status=200):
+                book_form=None, held_form=None, practice_form=None, status=200):
     """The course page, with any submitted form (and its errors) in place of a fresh one."""
     protocol = services.course_protocol(course)
     phase_form, prep_form = _phase_forms(course, protocol, phase_form, prep_form)
@@ -109,7 +110,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         after_series_suggestions=after_series_suggestions,
         names={user_id: name for user_id, name, _roles in clinicians},
         new_note_form=NewNoteForm(session_date=clinic_today(), prefix="note"),
-        **clinical_parts,
+        **clinical_parts, **practice_parts(course, clinical, practice_form),
         appointments=appointments, video_links=video_links_of(appointments, viewer_id=current_user.id),
         booked_for=booked_for_doses(appointments, sessions, windows + provisional, now),
         dosing_bookings={a.dosing_session_id: a for a in appointments

@@ -176,6 +176,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Session types", lambda i: "/session-types/", ("admin",)),
     KeyPage("Reminder settings", lambda i: "/settings/reminders", ("admin",)),
     KeyPage("Theme vocabulary", lambda i: "/themes/", ("admin",)),
+    KeyPage("Practice vocabulary", lambda i: "/settings/practices", ("admin",)),
     KeyPage("Telehealth links", lambda i: "/settings/telehealth", ("admin",)),
     KeyPage("Notifications", lambda i: "/settings/notifications", ("admin",)),
     KeyPage("Audit log", lambda i: "/audit/", ("admin",)),

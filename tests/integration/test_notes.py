@@ -134,7 +134,7 @@ def test_the_signed_note_says_its_choices_in_words_not_keys(team, make, auth, cl
     note = _write_and_sign(make, auth, team, host_theory="somatic", challenges=["overwhelm", "not_sticking"],
                            practices=["movement", "nature"])
     view = " ".join(page_text(client.get(f"/notes/{note}")).split())
-    assert "Practices agreed Movement, Nature" in view
+    assert "Practices agreed Movement, Time in nature" in view   # the clinic vocabulary's words
     assert "Challenges Overwhelming emotion, Insights not sticking" in view
     assert "Approach Host theory: Somatic Grounding: Dysregulation" in view
     assert "overwhelm," not in view and "somatic" not in view and "not_sticking" not in view

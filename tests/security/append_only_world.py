@@ -100,10 +100,27 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         "phase_transitions": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM phase_transitions WHERE course_id = :c", c=clinic.course)}),
     })
+    _patient_entries(make, clinic, step)
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
-                  "unsaved_work", "releases_of_information", "contact_consents"):
+                  "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
+                  "patient_step_check_ins"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
+
+
+def _patient_entries(make, clinic, step: int) -> None:
+    """What the patient writes between sessions: a practice log and a check-in on the signed step."""
+    from ketamine_integration.db.types import utcnow
+    from ketamine_integration.notes.patient_check_ins import check_in_on_step
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.practices.patient import log_practice
+    assignment = clinic.assignment
+
+    def write():
+        patient = db.session.get(Patient, clinic.patient)
+        log_practice(patient, assignment, "partly", today(), "Rain all week", utcnow())
+        check_in_on_step(patient, step, "done", today(), "Nothing in the way", utcnow())
+    make.run(write)
 
 
 def _draft_response(clinic, draft: int) -> dict:

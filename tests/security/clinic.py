@@ -305,6 +305,25 @@ class Clinic:
         return self.make.query(lambda: db.session.scalar(select(PreparationRecord.id).order_by(
             PreparationRecord.id.desc())))
 
+    # -- practices -----------------------------------------------------------------------------
+
+    def assign_data(self, **overrides) -> dict:
+        """The course page's assign form (its fields without their "assign-" prefix)."""
+        data = {"practice": "movement", "times": "3", "per": "week", "starts_on": today().isoformat(),
+                "ends_on": (today() + timedelta(days=27)).isoformat(), "instructions": self.text, "from_note": ""}
+        data.update(overrides)
+        return data
+
+    @cached_property
+    def assignment(self) -> int:
+        """A practice assigned to the course through the course page's form."""
+        from ketamine_integration.practices.models import PracticeAssignment
+        data = {f"assign-{k}": v for k, v in self.assign_data(practice="journaling").items()}
+        response = self.post("therapist", f"/courses/{self.course}/practices", data)
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(PracticeAssignment.id).order_by(
+            PracticeAssignment.id.desc())))
+
     # -- coordination --------------------------------------------------------------------------
 
     def release_data(self, **overrides) -> dict:

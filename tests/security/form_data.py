@@ -210,6 +210,12 @@ FORMS = {
     "notes.process_note": lambda w, t, r: {"body": "My own reflections", "version": ""},
     "notes.theme_toggle": _nothing,
     "notes.theme_vocabulary": lambda w, t, r: {"name": "Belonging"},
+    "practices.practice_vocabulary": lambda w, t, r: {"name": "Gratitude letter"},
+    "practices.practice_toggle": lambda w, t, r: {"practice": "journaling"},
+    "practices.assign_practice": lambda w, t, r: {"assign-practice": "social", "assign-times": "2",
+                                                  "assign-per": "week", "assign-starts_on": day(),
+                                                  "assign-ends_on": day(27), "assign-instructions": ""},
+    "practices.assignment_end": _nothing,
     "patients.patient_archive": _nothing,
     "patients.patient_create": lambda w, t, r: _demographics("Newcomer"),
     "patients.patient_edit": lambda w, t, r: {

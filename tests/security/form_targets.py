@@ -165,6 +165,15 @@ TARGETS: dict[str, list[Target]] = {
     "notes.forms.VoidMeasureForm": [Target("therapist", lambda c: f"/measures/{c.measure}/void",
                                            lambda c: {"reason": "Entered twice."})],
     "notes.forms.ThemeForm": [Target("admin", lambda c: "/themes/", lambda c: {"name": "Belonging"})],
+    # -- practices ----------------------------------------------------------------------------------
+    "practices.forms.PracticeForm": [Target("admin", lambda c: "/settings/practices",
+                                            lambda c: {"name": "Gratitude letter"})],
+    "practices.forms.PracticeToggleForm": [Target("admin", lambda c: "/settings/practices/toggle",
+                                                  lambda c: {"practice": "journaling"})],
+    "practices.forms.AssignPracticeForm": [Target("therapist", lambda c: f"/courses/{c.course}/practices",
+                                                  lambda c: c.assign_data(), prefix="assign")],
+    "practices.forms.EndAssignmentForm": [Target("therapist",
+                                                 lambda c: f"/practice-assignments/{c.assignment}/end")],
     # -- coordination -------------------------------------------------------------------------------
     "coordination.forms.ReleaseForm": [Target("therapist", lambda c: f"/patients/{c.patient}/releases",
                                               lambda c: c.release_data())],

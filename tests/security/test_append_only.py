@@ -55,6 +55,8 @@ PROBES = {
     "phase_transitions": "reason = 'rewritten'",
     "preparation_records": "note = 'rewritten'",
     "contact_consents": "granted = NOT granted",
+    "practice_logs": "note = 'rewritten'",
+    "patient_step_check_ins": "obstacles = 'rewritten'",
 }
 
 

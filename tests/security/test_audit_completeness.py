@@ -58,6 +58,7 @@ NOT_PATIENT_DATA = {
     "settings.file_names": "a clinic setting",
     "settings.telehealth": "a clinic setting",
     "settings.reminders": "a clinic setting",
+    "settings.practices": "a clinic setting: the practice vocabulary (names of practices, no patient)",
     "settings.notifications": "a clinic setting: the on-call address for urgent safety alerts",
     "account.notifications": "the user's own settings (daily summary time, own video room); no patient data",
     "calendar.feed_create": "makes a secret address for the user's own feed; no patient data read or written",
@@ -95,6 +96,17 @@ NOT_PATIENT_DATA = {
     # Written by the reminder sweep (the worker's periodic job); tests/integration/test_reminder_sweep.py
     "reminder.opted_out": "a reminder due to a patient who does not consent on that channel, not sent; "
                           "its row names the patient and the channel, never the text",
+}
+
+
+#: patient-data actions the patient performs through services the portal's pages call (issue 23; the
+#: pages come with the portal): no HTTP route yet, so each service's own tests check its one row
+#: names the patient and carries no text. Move each to actions() as its portal page lands.
+PORTAL_SERVICES = {
+    "practice.view": "practices.patient.patient_practices; tests/integration/test_practices.py",
+    "practice.log": "practices.patient.log_practice; tests/integration/test_practices.py",
+    "step.view": "notes.patient_check_ins.patient_steps, visible_step; tests/integration/test_patient_check_ins.py",
+    "step_check_in.record": "notes.patient_check_ins.check_in_on_step; tests/integration/test_patient_check_ins.py",
 }
 
 
@@ -262,6 +274,10 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
                                                         "method": "in_person"}), p),
         "contact_consent.opt_out": lambda: Step("staff", lambda: c.auth.post(
             f"/patients/{c.patient}/contact-consent/opt-out", {"opt_out-method": "written_form"}), p),
+        "practice.assign": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.course}/practices", {
+            f"assign-{k}": v for k, v in c.assign_data(instructions=s).items()}), p),
+        "practice.end": lambda: (c.assignment, Step("therapist", lambda: c.auth.post(
+            f"/practice-assignments/{c.assignment}/end", {}), p))[1],
         "release.view": lambda: Step("therapist", lambda: c.auth.client.get(f"/patients/{c.patient}/releases"), p),
         "release.create": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/releases",
                                                                         c.release_data(recipient="0",
@@ -287,10 +303,10 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
 
 def test_the_table_covers_every_action_of_the_catalogue(make, auth):
     listed = set(actions(Clinic(make, auth), None))
-    assert sorted(set(ACTIONS) - listed - set(NOT_PATIENT_DATA)) == [], \
+    assert sorted(set(ACTIONS) - listed - set(NOT_PATIENT_DATA) - set(PORTAL_SERVICES)) == [], \
         "audited actions missing from this suite: add them to actions() or to NOT_PATIENT_DATA with a reason"
-    assert sorted((listed | set(NOT_PATIENT_DATA)) - set(ACTIONS)) == []
-    assert not listed & set(NOT_PATIENT_DATA)
+    assert sorted((listed | set(NOT_PATIENT_DATA) | set(PORTAL_SERVICES)) - set(ACTIONS)) == []
+    assert not listed & set(NOT_PATIENT_DATA) and not listed & set(PORTAL_SERVICES)
 
 
 def _new_rows(make, after_id: int) -> list[AuditEvent]:

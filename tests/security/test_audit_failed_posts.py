@@ -42,6 +42,8 @@ NO_PATIENT = {
     ("patients.forms.PatientForm", 0): "registering: a refused registration re-renders only what was typed; "
                                        "no patient exists yet to name",
     ("notes.forms.ThemeForm", 0): "the clinic's theme list",
+    ("practices.forms.PracticeForm", 0): "the clinic's practice vocabulary",
+    ("practices.forms.PracticeToggleForm", 0): "the clinic's practice vocabulary",
     ("scheduling.forms.WorkingHoursForm", 0): "a clinician's hours",
     ("scheduling.forms.TimeOffForm", 0): "a clinician's time off",
     ("scheduling.forms.ExtraHoursForm", 0): "a clinician's extra hours",
@@ -57,6 +59,9 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     ("coordination.forms.AcknowledgeNoteForm", 0): lambda c: {"reply": "x" * 5001, "next_page": "worklist"},
     ("experience.forms.DosingRecordForm", 0): lambda c: c.record_data(c.draft_session, version="999"),
     ("courses.forms.EnrolForm", 0): lambda c: {"protocol": "nope@1", "start_date": today().isoformat()},
+    # the form is its button alone: ending an assignment ended already is refused
+    ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
+                                                                {}), {})[1],
 }
 
 

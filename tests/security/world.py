@@ -169,10 +169,27 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
                                      body=f"{marker}: sleeping better.", by=therapist, today=today)
     report = coordination.generate_report(course, recipient_id=prescriber.id, by=therapist, now=now, today=today,
                                           questions="Keep the spacing?", recommendations=None)
+    assignment = _practice_with_a_log(course, therapist, note, today, marker)
     return {"patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
+            "assignment": [assignment],
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
             "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id]}
+
+
+def _practice_with_a_log(course, therapist, note, today: date, marker: str) -> int:
+    """A practice assigned to the course, logged once by the patient (with what got in the way), and
+    the patient's check-in on the signed note's step."""
+    from ketamine_integration.notes.patient_check_ins import check_in_on_step
+    from ketamine_integration.practices.patient import log_practice
+    from ketamine_integration.practices.services import assign_practice
+    assignment = assign_practice(course, practice_key="movement", times=3, per="week", starts_on=today - timedelta(days=5),
+                                 ends_on=today + timedelta(days=20), instructions=f"{marker} walk", by=therapist,
+                                 today=today)
+    now = datetime.now(NY)
+    log_practice(course.patient, assignment.id, "partly", today, f"{marker} obstacle", now)
+    check_in_on_step(course.patient, note.new_steps[0].id, "not", today, f"{marker} step obstacle", now)
+    return assignment.id
 
 
 def _note_by_former_member(patient_id: int, therapist_id: int) -> int:

@@ -16,3 +16,4 @@ from .notes import models as notes_models  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
 from .reminders import models as reminders_models  # noqa: F401
+from .portal import models as portal_models  # noqa: F401

@@ -257,3 +257,34 @@ def test_changing_the_password_ends_other_sessions(make, app, world):
                                                      "password-confirm": new})
     assert done.status_code == 302 and second.get("/portal/").status_code == 200
     assert first.get("/portal/").headers["Location"].startswith("/portal/sign-in")
+
+
+def test_switching_the_second_factor_takes_the_password_then_a_code_of_the_new_one(make, app, world):
+    client = app.test_client()
+    patient = Auth(app, client)
+    patient.portal_sign_in(world["account"])
+    wrong = patient.post("/portal/account/second-factor", {"factor-factor": "email", "factor-current": "guess"})
+    assert wrong.status_code == 422 and "not your current password" in page_text(wrong)
+    asked = patient.post("/portal/account/second-factor", {"factor-factor": "email", "factor-current": PASSWORD})
+    assert asked.headers["Location"] == "/portal/account/second-factor/confirm"
+    assert "We emailed a 6-digit code to robin@example.org" in page_text(client.get(asked.headers["Location"]))
+    # until the new way is confirmed the old one holds
+    assert make.query(lambda: db.session.get(PortalAccount, world["account"]).second_factor) == "totp"
+    body = make.query(lambda: db.session.scalar(select(Delivery.content).where(Delivery.purpose == "portal_code")))
+    code = re.search(r"code is (\d{6})", message_from_string(body, policy=policy.default).get_body().get_content())
+    done = patient.post("/portal/account/second-factor/confirm", {"code": code.group(1)})
+    assert done.headers["Location"] == "/portal/account"
+    account = make.query(lambda: db.session.get(PortalAccount, world["account"]))
+    assert account.second_factor == "email" and account.totp_secret_sealed is None
+    assert "a code sent to your email" in page_text(client.get("/portal/account"))
+    assert [r.detail for r in make.audit_rows(action="portal.enrol")] == ["now email"]
+
+
+def test_an_account_the_clinic_set_up_chooses_its_factor_at_first_sign_in(make, app, world):
+    make.portal_account(make.patient(email="ash@example.org"), factor=None)
+    client, patient, first = _sign_in_form(app, "ash@example.org")
+    assert first.headers["Location"] == "/portal/enrol"
+    assert "Choose your second step" in page_text(client.get("/portal/enrol"))
+    assert patient.post("/portal/enrol/choose", {"factor": "sms"}).status_code == 422
+    assert patient.post("/portal/enrol/choose", {"factor": "totp"}).headers["Location"] == "/portal/enrol"
+    assert "Set up your authenticator app" in page_text(client.get("/portal/enrol"))

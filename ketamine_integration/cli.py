@@ -86,6 +86,19 @@ def demo_command(if_empty: bool):
         click.echo("\nTwo-step sign-in: a demo user's first sign-in walks through setting up an authenticator\n"
                    "app (scan the QR code or type the key shown, then type the app's code) and shows\n"
                    "recovery codes to keep; later sign-ins ask for the app's code after the password.")
+    _echo_portal_logins()
+
+
+def _echo_portal_logins() -> None:
+    from .demo.portal import PORTAL_PASSWORD, demo_portal_logins
+
+    emails = demo_portal_logins()
+    if emails:
+        click.echo(f"\nPatient portal (/portal/sign-in; password for all: {PORTAL_PASSWORD}):")
+        for email in emails:
+            click.echo(f"  {email}")
+        click.echo("Each patient's first sign-in sets up a second step: an authenticator app (a QR code,\n"
+                   "as for staff) or a code emailed to them (written to instance/outbox/ in development).")
 
 
 @click.command("create-user")

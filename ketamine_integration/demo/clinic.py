@@ -12,6 +12,7 @@ from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import create_user
 from .ahead import load_demo_booked_ahead
 from .alerts import dated_alerts, load_demo_alert_emails
+from .portal import load_demo_portal
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
@@ -107,6 +108,7 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_week(now)
     load_demo_coordination(now)
     load_demo_reminders(users, patients)
+    load_demo_portal(users, now)  # after the sessions ahead: its patients are those with some
     # after the consents: the reminders of the sessions ahead are queued when this transaction commits
     load_demo_messages(now)
     load_demo_alert_emails(now)

@@ -92,13 +92,14 @@ def demo_command(if_empty: bool):
 def _echo_portal_logins() -> None:
     from .demo.portal import PORTAL_PASSWORD, demo_portal_logins
 
-    emails = demo_portal_logins()
-    if emails:
+    logins = demo_portal_logins()
+    if logins:
         click.echo(f"\nPatient portal (/portal/sign-in; password for all: {PORTAL_PASSWORD}):")
-        for email in emails:
-            click.echo(f"  {email}")
-        click.echo("Each patient's first sign-in sets up a second step: an authenticator app (a QR code,\n"
-                   "as for staff) or a code emailed to them (written to instance/outbox/ in development).")
+        for email, enrolled in logins:
+            click.echo(f"  {email:<34} {'then its code' if enrolled else 'chooses a second step at the first visit'}")
+    if any(not enrolled for _, enrolled in logins):
+        click.echo("A patient's second step is an authenticator app (a QR code, as for staff) or a code\n"
+                   "emailed to them (written to instance/outbox/ in development).")
 
 
 @click.command("create-user")

@@ -49,7 +49,8 @@ def load_demo_portal(users: dict[str, User], now: datetime) -> None:
     db.session.flush()
 
 
-def demo_portal_logins() -> list[str]:
-    """The addresses the demo patients sign in to the portal with."""
-    return list(db.session.scalars(select(PortalAccount.email).where(PortalAccount.password_hash.is_not(None))
-                                   .order_by(PortalAccount.id)))
+def demo_portal_logins() -> list[tuple[str, bool]]:
+    """The addresses the demo patients sign in to the portal with, and whether each has enrolled."""
+    return [(email, factor is not None) for email, factor in db.session.execute(
+        select(PortalAccount.email, PortalAccount.second_factor).where(PortalAccount.password_hash.is_not(None))
+        .order_by(PortalAccount.id))]

@@ -140,11 +140,13 @@ def register_blueprints(app: Flask) -> None:
     from .reminders.views import bp as reminders_bp
     from .scheduling.views import bp as scheduling_bp
     from .telehealth.views import bp as telehealth_bp
+    from .portal import pages as portal_pages, sign_in as portal_sign_in, staff as portal_staff
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
-               telehealth_bp, reminders_bp, notifications_bp, practices_bp):
+               telehealth_bp, reminders_bp, notifications_bp, practices_bp, portal_sign_in.bp, portal_pages.bp,
+               portal_staff.bp):
         app.register_blueprint(bp)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
 
@@ -223,10 +225,15 @@ def register_access(app: Flask) -> None:
     from .audit.services import denial
     from .notes.recovery import keep_if_timed_out
     from .patients.access import patient_exists
+    from .portal import sessions as portal_sessions
 
     access.register(app, access.AccessCollaborators(
         pending_sign_in=pending_sign_in, keep_timed_out_submission=keep_if_timed_out,
-        record_denial=denial, patient_exists=patient_exists))
+        record_denial=denial, patient_exists=patient_exists,
+        # the patient portal's pages are checked against its own sessions, which a refused staff
+        # page does not end (portal/sessions.py)
+        portal_check=portal_sessions.check_portal_request,
+        kept_keys=(portal_sessions.SESSION_KEY, portal_sessions.AFTER_SIGN_IN_KEY)))
     # After the access check, so that the refusal is audited with who sent it.
     app.before_request(lifecycle.refuse_unexpected_body)
     # After the access check (only an admitted request's upload is read), which then commits the
@@ -256,6 +263,7 @@ def register_templates(app: Flask) -> None:
     from .experience.models import SETTING_LABELS, VITAL_SOURCES, VITAL_TIMEPOINTS
     from .db.clinic_time import format_duration, format_local
     from .home.waiting import menu_badge
+    from .portal import nav as portal_nav
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["duration"] = format_duration
@@ -278,6 +286,8 @@ def register_templates(app: Flask) -> None:
     # the menu's count of what waits on the signed-in user: called by base.html, so only pages that
     # show the menu work it out (home/waiting.py)
     app.jinja_env.globals.update(waiting_badge=menu_badge)
+    # the patient portal's menu: a registry later features append to (portal/nav.py)
+    app.jinja_env.globals.update(portal_nav=portal_nav.items)
 
 
 def register_cli(app: Flask) -> None:

@@ -86,6 +86,20 @@ def demo_command(if_empty: bool):
         click.echo("\nTwo-step sign-in: a demo user's first sign-in walks through setting up an authenticator\n"
                    "app (scan the QR code or type the key shown, then type the app's code) and shows\n"
                    "recovery codes to keep; later sign-ins ask for the app's code after the password.")
+    _echo_portal_logins()
+
+
+def _echo_portal_logins() -> None:
+    from .demo.portal import PORTAL_PASSWORD, demo_portal_logins
+
+    logins = demo_portal_logins()
+    if logins:
+        click.echo(f"\nPatient portal (/portal/sign-in; password for all: {PORTAL_PASSWORD}):")
+        for email, enrolled in logins:
+            click.echo(f"  {email:<34} {'then its code' if enrolled else 'chooses a second step at the first visit'}")
+    if any(not enrolled for _, enrolled in logins):
+        click.echo("A patient's second step is an authenticator app (a QR code, as for staff) or a code\n"
+                   "emailed to them (written to instance/outbox/ in development).")
 
 
 @click.command("create-user")

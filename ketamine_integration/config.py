@@ -137,6 +137,9 @@ class Settings(BaseSettings):
         "America/New_York", "IANA zone in which times are entered and shown (stored in UTC)")
     SESSION_IDLE_MINUTES: Count = _setting(15, "automatic logoff after this much inactivity")
     SESSION_MAX_HOURS: Count = _setting(12, "absolute session limit, however active")
+    # The patient portal's own sessions (issue 23): shorter, a phone left on a table (portal/sessions.py).
+    KI_PORTAL_IDLE_MINUTES: Count = _setting(10, "a patient's portal session ends after this much inactivity")
+    KI_PORTAL_MAX_HOURS: Count = _setting(4, "absolute limit of a patient's portal session, however active")
     PAGE_SIZE: Count = _setting(25, "rows per page in lists")
     PROTOCOLS_DIR: str | None = _setting(
         None, "folder of protocol definition files (see `protocols/README.md`)",

@@ -286,6 +286,25 @@ class Auth:
             client_session.clear()
             client_session.update(signed_in)
 
+    def portal_sign_in(self, account_id: int, client=None) -> None:
+        """Be signed in to the patient portal as this account (accepted and enrolled) without driving
+        the sign-in forms: the portal's own start_portal_session, signed in, as at the end of a real
+        sign-in (tests/integration/test_portal_sign_in.py drives the forms). `client`: another test
+        client than this Auth's (a patient beside a signed-in clinician)."""
+        from ketamine_integration.portal.models import SIGNED_IN as PORTAL_SIGNED_IN, PortalAccount
+        from ketamine_integration.portal.sessions import start_portal_session
+
+        with self.app.test_request_context("/portal/code", method="POST"):
+            account = db.session.get(PortalAccount, account_id)
+            assert account is not None and account.active and account.second_factor, "an enrolled account"
+            start_portal_session(account, PORTAL_SIGNED_IN)
+            audit.record("portal.sign_in", obj=account, patient_id=account.patient_id, portal_account_id=account.id)
+            db.session.commit()
+            signed_in = dict(session)
+            db.session.remove()
+        with (client or self.client).session_transaction() as client_session:
+            client_session.update(signed_in)
+
     def enrol(self):
         """Finish enrolling an authenticator as a person would: read the secret off the page,
         type the code an app computes from it. Returns the response (the recovery codes page)."""

@@ -228,6 +228,42 @@ class Factories:
                                               by=db.session.get(User, who))]
         return self.run(plan)
 
+    def portal_account(self, patient_id: int, *, factor: str | None = "totp", email: str | None = None,
+                       active: bool = True) -> int:
+        """A patient's accepted portal account (the factory's password), enrolled with TOTP_SECRET
+        (factor="totp"), with emailed codes ("email"), or still to enrol (None): the rows accepting an
+        invitation and enrolling leave. The invitation pages themselves are driven by
+        tests/integration/test_portal_invitations.py."""
+        from ketamine_integration.patients.models import Patient
+        from ketamine_integration.portal.models import PortalAccount
+
+        def make_account():
+            patient = db.session.get(Patient, patient_id)
+            address = (email or patient.email or f"patient{patient_id}@example.org").lower()
+            with known_password(self.password):
+                hashed = passwords.hash_password(self.password)
+            account = PortalAccount(patient_id=patient_id, email=address, password_hash=hashed, active=active,
+                                    second_factor=factor, activated_at=utcnow(),
+                                    totp_secret_sealed=seal(TOTP_SECRET) if factor == "totp" else None,
+                                    totp_last_step=totp.step_at(utcnow()) - 1 if factor == "totp" else None)
+            db.session.add(account)
+            db.session.flush()
+            return account.id
+        return self.run(make_account)
+
+    def portal_code(self, account_id: int) -> str:
+        """A TOTP code for the account's next portal sign-in (as totp_code for staff)."""
+        from ketamine_integration.portal.models import PortalAccount
+
+        def pick():
+            account = db.session.get(PortalAccount, account_id)
+            current = totp.step_at(utcnow())
+            step = max(current, (account.totp_last_step or current - 1) + 1)
+            if step > current + 1:
+                account.totp_last_step, step = current - 1, current
+            return totp.code_for_step(TOTP_SECRET, step)
+        return self.run(pick)
+
 
 #: every discharge criterion answered yes, as the dosing record form posts them and as the service takes them
 DISCHARGE_MET = {key: True for key in DISCHARGE_CRITERIA}

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.browser.key_pages import DEMO_PASSWORD, USERS, KeyPage, demo_clinic, open_key_page, registry, slug
+from tests.browser.key_pages import KeyPage, demo_clinic, open_key_page, registry, sign_in_role, slug
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 OUT = CHECKOUT / "docs" / "screenshots"
@@ -119,8 +119,7 @@ def _capture_role(browser, demo, role: str, shots: list[Shot], sign_in) -> list[
     written = []
     try:
         page = context.new_page()
-        if role != "anonymous":
-            sign_in(page, USERS[role], DEMO_PASSWORD)
+        sign_in_role(page, demo, role)
         for shot in shots:
             page.set_viewport_size({"width": shot.width, "height": HEIGHT})
             response = open_key_page(page, shot.key, demo.ids[role])

@@ -36,7 +36,11 @@ GENESIS = "0" * 64
 #: the fields a mac covers, in order (besides the position). The id is not among them: it is
 #: given by the database after the mac is made. Changing this list breaks every existing mac.
 FIELDS = ("occurred_at", "user_id", "action", "object_type", "object_id", "patient_id", "ip", "outcome", "detail")
-_INTEGERS = {"user_id", "patient_id"}
+#: fields added after rows were chained: a mac covers each only when it is set (appended after FIELDS
+#: in this order), so the rows chained before it existed keep their macs and new rows are covered
+LATER_FIELDS = ("portal_account_id",)
+COVERED = FIELDS + LATER_FIELDS
+_INTEGERS = {"user_id", "patient_id", "portal_account_id"}
 PENDING = "audit_pending"
 UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 #: the head's table: every commit that audits reads and moves it, as Core statements (the ORM's
@@ -62,7 +66,8 @@ def _plain(name: str, value):
 
 def canonical(position: int, values) -> bytes:
     """One row as bytes: the same for the object written and the row read back, on both engines."""
-    return json.dumps([position] + [_plain(name, values[name]) for name in FIELDS],
+    later = [[name, _plain(name, values.get(name))] for name in LATER_FIELDS if values.get(name) is not None]
+    return json.dumps([position] + [_plain(name, values[name]) for name in FIELDS] + later,
                       separators=(",", ":"), ensure_ascii=True).encode()
 
 
@@ -126,7 +131,7 @@ def extend(session: Session, events: list[AuditEvent]) -> None:
         if audit_event.occurred_at is None:
             audit_event.occurred_at = utcnow()
         position += 1
-        mac = link_mac(key, mac, position, {name: getattr(audit_event, name) for name in FIELDS})
+        mac = link_mac(key, mac, position, {name: getattr(audit_event, name) for name in COVERED})
         audit_event.chain_position, audit_event.mac = position, mac
         session.add(audit_event)
     session.execute(update(HEAD).where(HEAD.c.id == 1)
@@ -176,7 +181,7 @@ class Verification:
 
 def verify(session: Session, key: bytes, batch: int = 2000) -> Verification:
     """Walk the whole chain in position order; stop at the first row or head that fails."""
-    columns = [AuditEvent.id, AuditEvent.chain_position, AuditEvent.mac] + [getattr(AuditEvent, f) for f in FIELDS]
+    columns = [AuditEvent.id, AuditEvent.chain_position, AuditEvent.mac] + [getattr(AuditEvent, f) for f in COVERED]
     rows = session.execute(select(*columns).order_by(AuditEvent.chain_position)
                            .execution_options(yield_per=batch))
     try:

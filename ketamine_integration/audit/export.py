@@ -42,7 +42,8 @@ def _line(event: AuditEvent, names, labels: dict[str, str]) -> list[str]:
     obj, patient = names.object(event), names.patient(event)
     return [csv_safe(v) for v in (
         format_local(event.occurred_at, "%Y-%m-%d %H:%M:%S"), event.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        event.user.full_name if event.user else "", event.user.username if event.user else "",
+        event.user.full_name if event.user else ("patient (portal)" if event.portal_account_id else ""),
+        event.user.username if event.user else "",
         labels.get(event.action, event.action), event.action, obj.text if obj else "", event.object_type,
         event.object_id, patient.text if patient else "", event.outcome, event.ip, event.detail,
         event.chain_position)]

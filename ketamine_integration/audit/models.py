@@ -27,6 +27,10 @@ class AuditEvent(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     #: None for anonymous requests and unknown usernames
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the patient's portal account when a patient acted through the portal (user_id is then None);
+    #: a plain id, no foreign key: the trail outlives any account, and SQLite could add one only by
+    #: rebuilding this table, which would drop its append-only triggers (migration 0038)
+    portal_account_id: Mapped[int | None] = mapped_column(index=True)
     #: dotted verb from ACTIONS, e.g. "patient.view"
     action: Mapped[str] = mapped_column(String(60), index=True)
     object_type: Mapped[str | None] = mapped_column(String(40))

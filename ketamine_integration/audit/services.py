@@ -120,6 +120,20 @@ ACTIONS = {
     "message.requeued": "A withdrawn message is due again (patient restored, consent or address given again)",
     "message.list": "Viewed the clinic's messages",
     "reminder.opted_out": "A reminder was due but not sent: the patient does not consent on that channel",
+    "portal.invite": "Invited a patient to the patient portal",
+    "portal.invite_resend": "Sent a patient's portal invitation again (the earlier link no longer works)",
+    "portal.invite_revoke": "Revoked a patient's portal invitation",
+    "portal.accept": "A patient accepted a portal invitation and set a password",
+    "portal.sign_in": "A patient signed in to the portal",
+    "portal.sign_in_failure": "A patient's portal sign-in failed",
+    "portal.code_failure": "A patient's portal sign-in code was refused",
+    "portal.enrol": "A patient set up their second sign-in step",
+    "portal.sign_out": "A patient signed out of the portal",
+    "portal.session_expired": "A patient's portal session ended automatically",
+    "portal.password_change": "A patient changed their portal password",
+    "portal.home": "A patient opened their portal home page (sessions, phase)",
+    "portal.calendar": "A patient downloaded a session's calendar file",
+    "portal.account_view": "A patient opened their portal account page",
     "backup.create": "Backed up the database",
     "backup.verify": "Verified a backup",
     "backup.restore": "Restored the database from a backup",
@@ -140,6 +154,19 @@ def _acting_user_id() -> int | None:
     return None
 
 
+#: g key: the portal account acting in this request (set by the portal's access check)
+PORTAL_ACTOR = "portal_account_id"
+
+
+def act_as_portal_account(account_id: int | None) -> None:
+    """From here on in this request, audit rows name this patient's portal account as the actor."""
+    setattr(g, PORTAL_ACTOR, account_id)
+
+
+def _acting_portal_account_id() -> int | None:
+    return g.get(PORTAL_ACTOR) if has_request_context() else None
+
+
 def _with_one_way_digest(action: str, obj, detail: str | None) -> str | None:
     """A void, acknowledgement or revocation carries the digest of what it set, kept here by
     the chain for `signatures verify`; added in this one place so no view can leave it out."""
@@ -152,14 +179,16 @@ def _with_one_way_digest(action: str, obj, detail: str | None) -> str | None:
 
 def record(action: str, *, obj=None, object_type: str | None = None, object_id=None,
            patient_id: int | None = None, outcome: str = SUCCESS, detail: str | None = None,
-           user_id: int | None = None, durable: bool | None = None, session=None) -> AuditEvent:
+           user_id: int | None = None, durable: bool | None = None, session=None,
+           portal_account_id: int | None = None) -> AuditEvent:
     """Add one audit row to the current transaction (or to `session`'s); it is chained and
     written when the transaction commits (chain.py says why not at once).
 
     A durable row (by default: any outcome but success) is written again if the request's
     transaction is rolled back, so a denial or a failed login is recorded even though the
     request's other writes are discarded. `session` writes to another database (a restore
-    records itself in the database it restored).
+    records itself in the database it restored). In a portal request the actor is the patient's
+    portal account (act_as_portal_account), unless `portal_account_id` names one.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -173,6 +202,7 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
         object_id=None if object_id is None else str(object_id),
         patient_id=patient_id, outcome=outcome, detail=detail,
         user_id=user_id if user_id is not None else _acting_user_id(), ip=_client_ip(),
+        portal_account_id=portal_account_id if portal_account_id is not None else _acting_portal_account_id(),
         occurred_at=utcnow(),
     )
     event = AuditEvent(**fields)
@@ -207,4 +237,4 @@ def record_refused_change(sender, *, endpoint: str | None) -> None:
     record("record.changed", outcome=FAILURE, detail=f"guard refused {endpoint}"[:200])
 
 
-__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "record", "denial", "record_refused_change", "report_submission"]
+__all__ = ["ACTIONS", "DENIED", "FAILURE", "SUCCESS", "act_as_portal_account", "record", "denial", "record_refused_change", "report_submission"]

@@ -94,6 +94,10 @@ MUTABLE: dict[str, str] = {
     "practice_assignments": "ended once (who, when, the last day it counts); never deleted, a change is a new "
                             "assignment",
     "coordination_replies_seen": "bookkeeping: when a note's author first opened its answer (the home page's count)",
+    "portal_accounts": "a patient's portal account: its password and second factor are set and changed",
+    "portal_invitations": "an invitation is used, revoked or replaced once",
+    "portal_sessions": "portal sessions are touched on activity and ended; an emailed code is replaced or used",
+    "portal_kept_text": "its text cleared when the patient saves again on that page",
 }
 
 

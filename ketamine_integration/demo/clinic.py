@@ -12,6 +12,7 @@ from ..accounts.models import ADMIN, NURSE, PRESCRIBER, STAFF, THERAPIST
 from ..accounts.services import create_user
 from .ahead import load_demo_booked_ahead
 from .alerts import dated_alerts, load_demo_alert_emails
+from .portal import load_demo_portal
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
@@ -113,6 +114,7 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_journal(now)  # after the alerts: the course with the open one gets the first journal
     load_demo_reminders(users, patients)
     load_demo_questionnaires(now)  # after the reminder settings: they hold the clinic's phone
+    load_demo_portal(users, now)  # after the sessions ahead: its patients are those with some
     # after the consents: the reminders of the sessions ahead are queued when this transaction commits
     load_demo_messages(now)
     load_demo_alert_emails(now)

@@ -27,6 +27,8 @@ PERMISSIONS = {
     "patients.register": "Register, edit, archive and restore patients, and keep every care team",
     "contacts.consent": "Record a patient's consent to reminders by email and SMS, and an opt-out of every "
                         "message (staff: any patient; therapists: their care-team patients)",
+    "portal.invite": "Invite a patient to the patient portal, send the invitation again or revoke it (staff: any "
+                     "patient; therapists: their care-team patients)",
     "care_team.member": "Be on a patient's care team (and so see that patient)",
     "courses.enrol": "Enrol a patient in a treatment course",
     "courses.treat": "Move a course between phases and record its preparation checklist",
@@ -97,14 +99,15 @@ _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "
 
 #: role -> the permissions it grants
 GRANTS: dict[str, frozenset[str]] = {
-    ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure"}),
+    ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure",
+                                                      "portal.invite"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
-    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent"}),
+    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent", "portal.invite"}),
     # the journal: what a patient shares "with their therapist" is read by the therapists of the care team
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
-    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "notes.write", "releases.manage", "reports.generate",
-                                                   "journal.read", "practices.assign",
+    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
+                                                   "releases.manage", "reports.generate", "journal.read", "practices.assign",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

@@ -1,5 +1,5 @@
-"""The patient page: the record, the patient's contact consent, courses with their windows and the
-messages sent to the patient (above courses and messaging)."""
+"""The patient page: the record, the patient's contact consent and portal access, courses with their
+windows and the messages sent to the patient (above courses, messaging and portal)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -11,6 +11,7 @@ from ..db.types import utcnow
 from ..domain.reminders import CHANNELS
 from ..messaging.history import fetch_patient_messages
 from ..patients.access import can_read_clinical, load_patient
+from ..portal.invitations import portal_status
 from ..reminders.consent import current_consents
 from ..reminders.models import METHODS
 from ..scheduling.after_series import course_summaries
@@ -23,10 +24,12 @@ def patient_detail(patient_id: int):
     audit.record("patient.view", obj=patient, patient_id=patient.id)
     courses = fetch_courses_for_patient(patient.id)
     messages, messages_total = fetch_patient_messages(patient.id)
+    now = utcnow()
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
                            can_edit=current_user.can("patients.register"), courses=courses,
-                           window_status=course_summaries([c.id for c in courses], utcnow()),
+                           window_status=course_summaries([c.id for c in courses], now),
+                           portal=portal_status(patient.id, now),
                            consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS,
                            messages=messages, messages_total=messages_total)
 

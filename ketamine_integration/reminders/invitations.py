@@ -177,3 +177,14 @@ def _invitation(row, patient: Patient, method: str, *, moved: bool, clinic: _Cli
                           zone=clinic.zone, now=clinic.now)
     filename = "cancellation.ics" if method == CANCEL else "invitation.ics"
     return message.subject, message.body, Attachment(filename, f"text/calendar; method={method}", calendar)
+
+
+def calendar_file(row, patient: Patient, *, now: datetime) -> bytes:
+    """A patient's own calendar file of one booked session (the patient portal's download): the
+    event their emailed invitation carries (same UID, SEQUENCE, discreet words), nothing of any other
+    appointment. `row`: an appointment_rows row. Raises ClinicalWordInMessage as the email would."""
+    settings = reminder_settings()
+    clinic = _Clinic(settings=settings, zone=clinic_zone(), now=now,
+                     organizer=Person(settings.sender, sender_of(current_app.config)[0]),
+                     template=telehealth.clinic_template() if row.modality == telehealth.TELEHEALTH else None)
+    return _invitation(row, patient, REQUEST, moved=False, clinic=clinic)[2].content

@@ -1,7 +1,10 @@
 """Who may use each endpoint: one declared rule per view, enforced before every request.
 
 Every view states its rule with @public, @during_sign_in or @permission("dosing.sign"), a permission
-of the table in domain/permissions.py (never a role). A user half-way through signing in
+of the table in domain/permissions.py (never a role); the patient portal's with @portal_page (a
+patient signed in to the portal, both steps done) or @portal_sign_in (a patient half-way through
+the portal's sign-in). Staff and portal sessions are separate: a portal session satisfies no staff
+rule, a staff login no portal rule. A user half-way through signing in
 (password given, authenticator code or enrolment still due) is not signed in: they reach only
 the @during_sign_in pages. An endpoint with no rule is refused (fail closed), and
 tests/integration/test_authorization_rules.py walks app.url_map so that a forgotten rule fails
@@ -32,21 +35,28 @@ class AccessRule:
     permission: str | None = None
     #: any signed-in user, and one whose second sign-in step is still due (that step's pages, sign-out)
     during_sign_in: bool = False
+    #: PORTAL_PAGE: a patient signed in to the portal; PORTAL_SIGN_IN: also one half-way through
+    portal: str | None = None
 
     @property
     def declared(self) -> bool:
-        """Whether the rule says who may come: public, the sign-in steps, or a permission."""
-        return self.public or self.during_sign_in or self.permission is not None
+        """Whether the rule says who may come: public, the sign-in steps, a permission, or the portal's."""
+        return self.public or self.during_sign_in or self.permission is not None or self.portal is not None
 
     def describe(self) -> str:
         if self.public:
             return "public"
+        if self.portal is not None:
+            return PORTAL_WORDS[self.portal]
         if self.during_sign_in:
             return "any signed-in user, or one half-way through signing in"
         holders = ", ".join(ROLE_LABELS[r] for r in roles_with(self.permission))
         return f"{self.permission} ({holders})"
 
 
+PORTAL_PAGE, PORTAL_SIGN_IN = "page", "sign_in"
+PORTAL_WORDS = {PORTAL_PAGE: "a patient signed in to the portal",
+                PORTAL_SIGN_IN: "a patient signed in to the portal, or half-way through its sign-in"}
 PUBLIC = AccessRule(public=True)
 DURING_SIGN_IN = AccessRule(during_sign_in=True)
 #: where a pending sign-in is sent, by its stage (accounts/sessions.py)
@@ -65,6 +75,11 @@ class AccessCollaborators:
     record_denial: Callable[..., Any]
     #: whether a patient with this id exists (a denied URL's patient goes into the audit row)
     patient_exists: Callable[[int], bool]
+    #: the portal's check of this request for a portal rule (PORTAL_PAGE or PORTAL_SIGN_IN): None
+    #: to let it through, else the response (a redirect to the portal's sign-in)
+    portal_check: Callable[[str], Any] = lambda kind: abort(403)
+    #: cookie-session keys that outlive a refused staff request (the portal's own session)
+    kept_keys: tuple[str, ...] = ()
 
 
 def register(app: Flask, collaborators: AccessCollaborators) -> None:
@@ -93,6 +108,16 @@ def public(view):
 def during_sign_in(view):
     """Any signed-in user, and a user whose second sign-in step is due (that step, sign-out)."""
     return _attach(DURING_SIGN_IN)(view)
+
+
+def portal_page(view):
+    """A patient signed in to the portal, both steps done (portal/sessions.py); never a staff login."""
+    return _attach(AccessRule(portal=PORTAL_PAGE))(view)
+
+
+def portal_sign_in(view):
+    """A patient signed in to the portal or half-way through its sign-in (its second step, sign-out)."""
+    return _attach(AccessRule(portal=PORTAL_SIGN_IN))(view)
 
 
 def permission(name: str):
@@ -126,6 +151,8 @@ def enforce_access():
         abort(403)
     if rule.public:
         return None
+    if rule.portal is not None:
+        return features.portal_check(rule.portal)
     if not current_user.is_authenticated:
         return _not_signed_in(rule, features)
     if rule.permission is not None and not current_user.can(rule.permission):
@@ -146,7 +173,9 @@ def _not_signed_in(rule: AccessRule, features: AccessCollaborators):
         flash("Finish signing in first.", "info")
         return redirect(url_for(SECOND_STEP_PAGES[pending.stage]))
     reason = g.pop("session_end_message", None)
+    outliving = {key: session[key] for key in features.kept_keys if key in session}
     session.clear()
+    session.update(outliving)  # a patient's portal session is not ended by a staff page it was refused
     kept = features.keep_timed_out_submission()
     if not reason and not kept and request.method == "GET" and request.path == "/":
         # the app's own address: a first visit (or a bookmark) is simply signing in; nothing stopped it

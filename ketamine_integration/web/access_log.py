@@ -39,8 +39,14 @@ def _decoded(text: str) -> str:
     return text
 
 
+#: path segments after which every segment is a secret: calendar-feed addresses, and the patient
+#: portal's invitation links (`/portal/accept/<token>`), which are credentials until used
+SECRET_PARENTS = ("feeds", "accept")
+
+
 def _names_feeds(segment: str) -> bool:
-    return "feeds" in "".join(ch for ch in segment.casefold() if ch.isalnum())
+    letters = "".join(ch for ch in segment.casefold() if ch.isalnum())
+    return any(parent in letters for parent in SECRET_PARENTS)
 
 
 def _masked(segment: str) -> str:

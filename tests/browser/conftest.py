@@ -167,6 +167,21 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
 
 
+def sign_in_patient(page, account_id: int) -> None:
+    """Be signed in to the patient portal as this (enrolled) account and on its home page: the
+    portal session opened as Auth.portal_sign_in opens it, its cookie handed to the browser."""
+    from playwright.sync_api import expect
+
+    live = _live_server_of(page)
+    auth = Auth(live.app, live.app.test_client())
+    auth.portal_sign_in(account_id)
+    cookie = auth.client.get_cookie(live.app.config["SESSION_COOKIE_NAME"])
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live.url, "httpOnly": True,
+                               "sameSite": "Lax"}])
+    page.goto("/portal/")
+    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Hello, "))).to_be_visible()
+
+
 def _live_server_of(page) -> "LiveServer":
     """The live server the page is on (or, on a blank page, the only one running, else its base URL's)."""
     if not page.url.startswith("http"):

@@ -55,7 +55,9 @@ from tests.factories import TOTP_SECRET
 #: coordination note waits: the demo's busiest pair); "anonymous" is nobody signed in
 USERS = {"admin": "admin", "staff": "staff1", "therapist": "therapist2", "prescriber": "prescriber2",
          "nurse": "nurse1"}
-ROLES = ("anonymous", *USERS)
+#: a demo patient signed in to the patient portal (issue 23): the first demo portal account
+PATIENT = "patient"
+ROLES = ("anonymous", *USERS, PATIENT)
 #: the shipped protocols; the two KAP ones have a therapist present at each dose
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
 #: a course page per protocol shows the user's course of that protocol in the first phase found here
@@ -180,6 +182,12 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Telehealth links", lambda i: "/settings/telehealth", ("admin",)),
     KeyPage("Notifications", lambda i: "/settings/notifications", ("admin",)),
     KeyPage("Audit log", lambda i: "/audit/", ("admin",)),
+    # the patient portal (issue 23): its sign-in and a link that does not work, then the patient's pages
+    KeyPage("Portal sign-in", lambda i: "/portal/sign-in", ("anonymous",)),
+    KeyPage("Portal invitation link that does not work", lambda i: "/portal/accept/never-issued-link-0123456789",
+            ("anonymous",), status=404),
+    KeyPage("Portal home", lambda i: "/portal/", (PATIENT,)),
+    KeyPage("Portal account", lambda i: "/portal/account", (PATIENT,)),
 )
 
 
@@ -211,6 +219,8 @@ def open_key_page(page, key: KeyPage, ids: Ids):
 class DemoClinic:
     live: object                    #: tests.browser.conftest.LiveServer
     ids: dict[str, Ids] = field(default_factory=dict)  #: role -> its ids
+    #: the portal account the patient role signs in as (enrolled with the tests' authenticator)
+    portal_account: int = 0
 
     @property
     def app(self):
@@ -237,6 +247,8 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
             with app.app_context():
                 demo.ids = {role: _ids_for(username) for role, username in USERS.items()}
                 demo.ids["anonymous"] = demo.ids["staff"]  # the sign-in pages use none of them
+                demo.ids[PATIENT] = demo.ids["staff"]  # nor do the portal's: the patient is the session's
+                demo.portal_account = _enrol_a_patient()
             yield demo
     finally:
         close_app(app)
@@ -249,6 +261,39 @@ def _enrol_everyone() -> None:
         begin_enrolment(user, secret=TOTP_SECRET)
         confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(now) - 1), now)
     db.session.commit()
+
+
+def _enrol_a_patient() -> int:
+    """The first demo portal account, enrolled with the tests' authenticator (the demo leaves the
+    second step to the patient's first sign-in)."""
+    from ketamine_integration.mfa.sealing import seal
+    from ketamine_integration.portal.models import PortalAccount
+
+    account = db.session.scalars(select(PortalAccount).where(PortalAccount.password_hash.is_not(None))
+                                 .order_by(PortalAccount.id)).first()
+    account.second_factor, account.totp_secret_sealed = "totp", seal(TOTP_SECRET)
+    db.session.commit()
+    return account.id
+
+
+def sign_in_role(page, demo: DemoClinic, role: str) -> None:
+    """Chromium signed in as the role's demo user (the patient: to the portal); nobody for anonymous."""
+    from tests.browser.conftest import sign_in, sign_in_patient
+
+    if role == PATIENT:
+        sign_in_patient(page, demo.portal_account)
+    elif role != "anonymous":
+        sign_in(page, USERS[role], DEMO_PASSWORD)
+
+
+def auth_for(demo: DemoClinic, role: str) -> Auth:
+    """A Flask test client signed in as the role (as sign_in_role, without the browser)."""
+    auth = Auth(demo.app, demo.app.test_client())
+    if role == PATIENT:
+        auth.portal_sign_in(demo.portal_account)
+    elif role != "anonymous":
+        auth.sign_in(USERS[role])
+    return auth
 
 
 def _give_everyone_a_feed() -> None:

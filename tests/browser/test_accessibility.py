@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS, sign_in
-from tests.browser.key_pages import ROLES, USERS, demo_clinic, open_key_page, pages_for, slug
-from tests.conftest import IN_CI, Auth
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS
+from tests.browser.key_pages import ROLES, auth_for, demo_clinic, open_key_page, pages_for, sign_in_role, slug
+from tests.conftest import IN_CI
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / ".cache" / "a11y" / "node_modules"
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
@@ -172,8 +172,7 @@ def test_every_key_page_passes_axe_and_fits_a_phone(role, chromium_browser, demo
     problems, kinds, checked = [], Counter(), 0
     try:
         page = context.new_page()
-        if role != "anonymous":
-            sign_in(page, USERS[role])
+        sign_in_role(page, demo, role)
         ids = demo.ids[role]
         for key in pages_for(role):
             page.set_viewport_size(DESKTOP)
@@ -212,9 +211,7 @@ def test_every_key_page_passes_the_nu_html_checker(demo, tmp_path):
     (tmp_path / "canary.html").write_text(CANARY)
     files, problems = {}, []
     for role in ROLES:
-        auth = Auth(demo.app, demo.app.test_client())
-        if role != "anonymous":
-            auth.sign_in(USERS[role])
+        auth = auth_for(demo, role)
         ids = demo.ids[role]
         for key in pages_for(role):
             url, data = key.post(ids) if key.post else (key.url(ids), None)

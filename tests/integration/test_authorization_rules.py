@@ -76,6 +76,15 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("scheduling.calendar_book", "schedule.book (Clinic admin, Clinic staff, Integration therapist, Prescriber)"),
     ("scheduling.appointment_detail",
      "schedule.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    # the patient portal: its own sign-in and its pages, which no staff login opens (issue 23)
+    ("portal_sign_in.sign_in", "public"),
+    ("portal_sign_in.accept", "public"),                      # the invitation link's token is the credential
+    ("portal_sign_in.code", "a patient signed in to the portal, or half-way through its sign-in"),
+    ("portal_sign_in.sign_out", "a patient signed in to the portal, or half-way through its sign-in"),
+    ("portal.home", "a patient signed in to the portal"),
+    ("portal.session_calendar", "a patient signed in to the portal"),
+    ("portal.account", "a patient signed in to the portal"),
+    ("portal_invites.invite", "portal.invite (Clinic admin, Clinic staff, Integration therapist)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):
     assert access.rule_for(bare_app, endpoint).describe() == expected

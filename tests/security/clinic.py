@@ -69,14 +69,31 @@ class Clinic:
                 "victim": make.user("therapist", username=USERNAMES["victim"], full_name="Vic Tim")}
 
     def login(self, role: str) -> None:
-        """Be signed in as the seeded user of that role (signing out whoever was)."""
+        """Be signed in as the seeded user of that role (signing out whoever was); "patient": the
+        patient, signed in to the portal."""
         self.users  # noqa: B018 - made before anyone signs in
         if self.signed_in == role:
             return
-        if self.signed_in is not None:
+        if self.signed_in == "patient":
+            self.auth.post("/portal/sign-out", {})
+        elif self.signed_in is not None:
             self.auth.logout()
-        self.auth.sign_in(USERNAMES[role])
+        if role == "patient":
+            self.auth.portal_sign_in(self.portal_account)
+        else:
+            self.auth.sign_in(USERNAMES[role])
         self.signed_in = role
+
+    @cached_property
+    def portal_account(self) -> int:
+        """The patient's own portal account (accepted, enrolled with the factory's authenticator)."""
+        return self.make.portal_account(self.patient)
+
+    @cached_property
+    def portal_invitation(self) -> str:
+        """The token of a waiting invitation for another patient (portal_world.invitation_token)."""
+        from .portal_world import invitation_token
+        return invitation_token(self.make, email="invited@fictional.invalid")
 
     def post(self, role: str, url: str, data: dict, **kwargs):
         self.login(role)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
+from .portal_world import PORTAL_FORMS
 from .world import ICS, PROTOCOL, Team, World, local
 from tests.factories import DISCHARGE_MET_FORM
 
@@ -269,6 +270,8 @@ FORMS = {
     "scheduling.room_toggle": _nothing,
     "scheduling.rooms": lambda w, t, r: {"name": "Matrix Room 3"},
     "scheduling.session_types": lambda w, t, r: {"kind": "integration", "default_minutes": "55"},
+    # the patient portal's routes (portal_world.py) take the same submission whoever's records
+    **{endpoint: (lambda make: lambda w, t, r: make())(data) for endpoint, data in PORTAL_FORMS.items()},
 }
 
 

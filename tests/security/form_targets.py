@@ -17,7 +17,10 @@ from typing import Callable
 from wtforms import Form
 
 import ketamine_integration
+from tests.conftest import PASSWORD
+
 from .clinic import Clinic, form_time, ics, local, today
+from .portal_world import CHOSEN, accept_data
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,13 @@ TARGETS: dict[str, list[Target]] = {
     "scheduling.forms.SessionTypeForm": [Target("admin", lambda c: "/session-types/",
                                                 lambda c: {"kind": "integration", "default_minutes": "55"})],
     "scheduling.forms.RoomForm": [Target("admin", lambda c: "/rooms/", lambda c: {"name": "Willow Room"})],
+    # -- the patient portal ------------------------------------------------------------------------
+    "portal.forms.PortalSignInForm": [Target("anonymous", lambda c: "/portal/sign-in", lambda c: {
+        "email": "nobody@fictional.invalid", "password": "not the password at all", "next": "/portal/"})],
+    "portal.forms.AcceptForm": [Target("anonymous", lambda c: f"/portal/accept/{c.portal_invitation}",
+                                       lambda c: accept_data())],
+    "portal.forms.PasswordChangeForm": [Target("patient", lambda c: "/portal/account/password", lambda c: {
+        "current": PASSWORD, "password": CHOSEN, "confirm": CHOSEN}, prefix="password")],
 }
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
@@ -230,6 +240,14 @@ SUBFORMS = {
 }
 #: base classes no view instantiates, with the reason
 ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed"}
+#: forms whose accepted submission changes only the portal session it was sent in (bookkeeping, which the
+#: fuzzer's snapshot leaves out): the step they open is confirmed by a code, fuzzed as a code form
+SESSION_ONLY_FORMS = {
+    "portal.forms.FactorChoiceForm": "chooses the factor a pending sign-in enrols (portal_sessions.enrolling); "
+                                     "tests/integration/test_portal_sign_in.py",
+    "portal.forms.FactorChangeForm": "after the current password, asks for the new factor's code "
+                                     "(portal_sessions.enrolling); tests/integration/test_portal_sign_in.py",
+}
 #: forms whose only field is an authenticator code, with the suites that send them hostile input:
 #: five wrong codes end the session on purpose, so this suite's signed-in session cannot fuzz them
 CODE_FORMS = {
@@ -237,6 +255,8 @@ CODE_FORMS = {
                           "wrong codes counted) and tests/security/test_mfa_guessing.py",
     "mfa.forms.SignInCodeForm": "tests/security/test_mfa_guessing.py (40 guesses over 8 sign-ins, "
                                 "0 accepted) and tests/integration/test_mfa.py",
+    "portal.forms.PortalCodeForm": "tests/integration/test_portal_sign_in.py (wrong, expired and used codes refused "
+                                   "and counted; five end the sign-in)",
 }
 
 

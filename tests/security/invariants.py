@@ -23,8 +23,9 @@ from ketamine_integration.bookings.models import MINUTES_RANGE
 
 #: rows every request may write whatever its outcome: the audit trail and its chain head
 #: (failures and denials are recorded on purpose), the login session's last activity and
-#: wrong-code count, and failed sign-ins (counted on purpose by the brute-force limits)
-BOOKKEEPING = frozenset({"audit_events", "audit_chain_head", "login_sessions", "login_failures"})
+#: wrong-code count (a patient's portal session's too), and failed sign-ins (counted on purpose by the
+#: brute-force limits)
+BOOKKEEPING = frozenset({"audit_events", "audit_chain_head", "login_sessions", "login_failures", "portal_sessions"})
 #: PostgreSQL's integer column; SQLite would store more without complaint
 INT_RANGE = (-2_147_483_648, 2_147_483_647)
 

@@ -21,6 +21,9 @@ from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 
 from .clinic import SIGNING, Clinic, form_time, ics, local, today
+from tests.conftest import csrf_token
+
+from .portal_world import accept_data, invitation_token, portal_client
 
 SUITE = "Audit completeness"
 SENTINEL = "Zq9-SENTINEL-note-text-4417"
@@ -96,6 +99,15 @@ NOT_PATIENT_DATA = {
     # Written by the reminder sweep (the worker's periodic job); tests/integration/test_reminder_sweep.py
     "reminder.opted_out": "a reminder due to a patient who does not consent on that channel, not sent; "
                           "its row names the patient and the channel, never the text",
+    # The patient portal's account events: the patient's own sign-in, not a read or write of the record;
+    # tests/integration/test_portal_sign_in.py checks each names the patient's account as actor.
+    "portal.sign_in": "account event: a patient signed in to the portal",
+    "portal.sign_in_failure": "account event",
+    "portal.code_failure": "account event: a wrong second-step code",
+    "portal.enrol": "account event: the patient's own second factor",
+    "portal.sign_out": "account event",
+    "portal.session_expired": "account event",
+    "portal.password_change": "account event: the patient's own password",
 }
 
 
@@ -165,6 +177,22 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
     def plan_course():
         return c.make.course(c.patient, c.users["therapist"], c.users["prescriber"], phase="experience",
                              protocol="im-ketamine-kap")
+
+    def invited():
+        other["invited"] = c.make.patient(given_name="Ivy", family_name="Fictional", email="ivy@fictional.invalid")
+        return other["invited"]
+
+    def patient_portal():
+        """A client signed in to the portal as the patient (made once)."""
+        if "portal" not in other:
+            other["portal"] = portal_client(c.make, c.make.portal_account(c.patient))
+        return other["portal"][0]
+
+    def accepting():
+        token = invitation_token(c.make, email="una@fictional.invalid")
+        browser = c.make.app.test_client()
+        form = {**accept_data(), "csrf_token": csrf_token(c.make.app, browser)}
+        return Step("anonymous", lambda: browser.post(f"/portal/accept/{token}", data=form), _newest_patient)
 
     return {
         "patient.list": lambda: Step("staff", lambda: c.auth.client.get("/patients/?q=Fictional"), lambda: None),
@@ -298,6 +326,20 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             f"/reports/{c.report}.pdf"), p))[1],
         "release.revoke": lambda: (c.release, Step("therapist", lambda: c.auth.post(
             f"/releases/{c.release}/revoke", {"revoked_on": today().isoformat()}), p))[1],
+        # the patient portal: invitations from the patient page, then the patient's own reads
+        "portal.invite": lambda: (lambda patient: Step("staff", lambda: c.auth.post(
+            f"/patients/{patient}/portal/invite", {}), lambda: patient))(invited()),
+        "portal.invite_resend": lambda: Step("staff", lambda: c.auth.post(
+            f"/patients/{other['invited']}/portal/resend", {}), lambda: other["invited"]),
+        "portal.invite_revoke": lambda: Step("staff", lambda: c.auth.post(
+            f"/patients/{other['invited']}/portal/revoke", {}), lambda: other["invited"]),
+        "portal.accept": accepting,
+        "portal.home": lambda: (lambda client: Step("anonymous", lambda: client.get("/portal/"), p))(patient_portal()),
+        "portal.account_view": lambda: (lambda client: Step("anonymous", lambda: client.get("/portal/account"), p))(
+            patient_portal()),
+        "portal.calendar": lambda: (lambda client, appointment: Step(
+            "anonymous", lambda: client.get(f"/portal/sessions/{appointment}.ics"), p))(
+            patient_portal(), c.appointment),
     }
 
 

@@ -56,6 +56,14 @@ PATIENT_PAGES = {
 MANY_PATIENTS = {
     "calendars.feed_ics": "a clinician's own bookings, with several patients; read by a calendar app, no session",
 }
+#: the patient portal's GET routes with an argument: opened by a patient signed in to the portal (no staff
+#: user of the crawl can), each audited with the patient as actor (test_audit_completeness.py's
+#: portal.calendar; test_portal_invitations.py opens the links)
+PORTAL_PAGES = {
+    "portal.session_calendar": "one of the patient's own sessions as a calendar file (portal.calendar)",
+    "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
+                             "portal.accept",
+}
 #: GET routes with an argument that show no patient data, and why
 NO_PATIENT_DATA = {
     "accounts.user_edit": "a staff account",
@@ -79,7 +87,7 @@ def id_get_rules(app):
 
 def test_every_id_get_route_is_classified(bare_app):
     in_map = {r.endpoint for r in id_get_rules(bare_app)}
-    tables = [set(PATIENT_PAGES), set(MANY_PATIENTS), set(NO_PATIENT_DATA)]
+    tables = [set(PATIENT_PAGES), set(MANY_PATIENTS), set(NO_PATIENT_DATA), set(PORTAL_PAGES)]
     listed = set().union(*tables)
     assert sorted(in_map - listed) == [], "GET routes with an id that no table here classifies"
     assert sorted(listed - in_map) == [], "classified routes that are gone"

@@ -49,6 +49,10 @@ NO_PATIENT = {
     ("scheduling.forms.ExtraHoursForm", 0): "a clinician's extra hours",
     ("scheduling.forms.SessionTypeForm", 0): "a clinic setting",
     ("scheduling.forms.RoomForm", 0): "a clinic setting",
+    ("portal.forms.PortalSignInForm", 0): "a patient signing in to the portal (portal.sign_in_failure names the "
+                                          "account when the address is known: test_portal_sign_in.py)",
+    ("portal.forms.AcceptForm", 0): "an invitation link, before any account is the patient's: a refused password "
+                                    "changes nothing and is shown again (test_portal_invitations.py)",
 }
 
 #: how each patient form is made to fail, where an empty submission (required fields missing)

@@ -15,6 +15,7 @@ from tests.conftest import Auth, csrf_token
 from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX
 
 from .form_data import form_data
+from .portal_world import NEVER_ISSUED
 from .invariants import changed_tables
 from .world import seed_world, snapshot
 
@@ -31,8 +32,15 @@ GET_WRITES = {"calendars.feed_ics": {"calendar_feeds"},
 #: GET routes that redirect a fully signed-in user away: they serve only a sign-in still
 #: waiting for its second step (tests/integration/test_mfa.py covers them)
 SECOND_STEP_ONLY = {"mfa.code", "mfa.enrol"}
+#: GET routes of the patient portal that answer otherwise than 200, and why: its code steps redirect a
+#: signed-in patient (tests/integration/test_portal_sign_in.py covers them); the factor confirmation
+#: opens only after a change was asked for; an invitation link never issued shows the dead-link page
+PORTAL_GETS = {"portal_sign_in.code": 302, "portal_sign_in.enrol": 302, "portal.factor_confirm": 302,
+               "portal_sign_in.accept": 404}
 #: controls run last, and these last of all: they sign the user out or change accounts
-LAST = ("accounts.user_edit", "accounts.user_password", "accounts.logout")
+LAST = ("accounts.user_edit", "accounts.user_password", "accounts.logout", "portal_sign_in.sign_out")
+#: who submits a portal route: the inside patient, signed in to the portal
+PATIENT = "patient"
 
 
 @dataclass
@@ -47,6 +55,8 @@ def actor_for(app, endpoint: str) -> str | None:
     rule = access.rule_for(app, endpoint)
     if rule.public:
         return None
+    if rule.portal is not None:
+        return PATIENT
     return next(key for key in ACTORS if rule.permission is None or rule.permission in permissions_of([key]))
 
 
@@ -76,6 +86,10 @@ def url_of(app, world, rule, actor: str | None) -> str:
     if rule.endpoint in kinds:
         args = {arg: inside_value(world, kind, actor) for arg, kind in kinds[rule.endpoint].args.items()}
     args.update(QUERY_ARGS.get(rule.endpoint, {}))
+    args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED},
+                 # the inside patient's integration session tomorrow
+                 "portal.session_calendar": {"appointment_id": world.records[world.inside]["appointment"][0]},
+                 }.get(rule.endpoint, {}))
     with app.test_request_context():
         return url_for(rule.endpoint, **args)
 
@@ -98,7 +112,9 @@ def by_actor(app, items):
 
 
 def sign_in(auth, client, app, world, actor: str | None) -> None:
-    if actor is not None:
+    if actor == PATIENT:
+        auth.portal_sign_in(world.portal_account)
+    elif actor is not None:
         auth.sign_in(world.usernames[actor])
     csrf_token(app, client)  # the session holds its own CSRF secret, as after any page it loads
 
@@ -123,9 +139,9 @@ def forged_posts(app, client, auth, world, foreign_token: str, tally: Tally) -> 
         if changed:
             tally.accepted.append(f"{actor}: rows changed in {changed}")
         if actor is not None:
-            home = client.get("/")
+            home = client.get("/portal/" if actor == PATIENT else "/")
             assert home.status_code == 200, f"{actor} was signed out by a forged POST"
-            auth.logout()
+            sign_out(auth, actor)
 
 
 def controls(app, client, auth, world) -> tuple[int, int, list[str]]:
@@ -145,8 +161,8 @@ def controls(app, client, auth, world) -> tuple[int, int, list[str]]:
             else:
                 passed += 1
                 saved += bool(changed_tables(before, snapshot(app)))  # rows changed, not just a 2xx/3xx
-        if actor is not None and client.get("/").status_code == 200:
-            auth.logout()
+        if actor is not None and client.get("/portal/" if actor == PATIENT else "/").status_code == 200:
+            sign_out(auth, actor)
     return passed, saved, problems
 
 
@@ -161,12 +177,16 @@ def get_routes(app, client, auth, world) -> tuple[int, list[str]]:
             response = client.get(url)
             count += 1
             changed = set(changed_tables(before, snapshot(app))) - GET_WRITES.get(rule.endpoint, set())
-            expected = 302 if rule.endpoint in SECOND_STEP_ONLY else 200
+            expected = 302 if rule.endpoint in SECOND_STEP_ONLY else PORTAL_GETS.get(rule.endpoint, 200)
             if response.status_code != expected or changed:
                 problems.append(f"{actor} GET {url}: {response.status_code}, changed {sorted(changed)}")
         if actor is not None:
-            auth.logout()
+            sign_out(auth, actor)
     return count, problems
+
+
+def sign_out(auth, actor: str) -> None:
+    auth.post("/portal/sign-out", {}) if actor == PATIENT else auth.logout()
 
 
 def test_no_state_change_without_the_sessions_own_token(app, client, make, auth, databases, figures):

@@ -100,6 +100,9 @@ MATRIX = [
     R("patients.patient_detail", WIDE, patient_id="patient"),                # demographics: staff see all
     R("patients.patient_edit", WIDE, "staff", patient_id="patient"),
     R("patients.patient_restore", WIDE, "staff", patient_id="patient"),
+    R("portal_invites.invite", WIDE, patient_id="patient"),                 # staff invite any patient to the
+    R("portal_invites.resend", WIDE, patient_id="patient"),                 # portal; a therapist, their team's
+    R("portal_invites.revoke", WIDE, patient_id="patient"),
     R("protocols.protocol_detail", frozenset(ROLES), protocol_id="protocol", version="version"),  # library
     R("reminders.contact_consent", STAFF, patient_id="patient"),           # the front desk records any patient's
     R("reminders.opt_out", STAFF, patient_id="patient"),                   # consent; a therapist, their team's
@@ -119,7 +122,11 @@ MATRIX = [
     R("scheduling.room_toggle", ADMIN, "admin", room_id="room"),             # rooms are the admin's
 ]
 #: rules with arguments that name no record anyone could be refused
-EXEMPT = {"static": "the stylesheet: public files"}
+EXEMPT = {"static": "the stylesheet: public files",
+          # the patient portal's id routes open to a patient signed in to the portal, never to staff:
+          # tests/security/test_portal_matrix.py sweeps them with the patient's own and others' ids
+          "portal.session_calendar": "a patient's own session's calendar file (test_portal_matrix.py)",
+          "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems"}
 CLINICIAN_KINDS = {"hours", "time_off", "extra", "feed"}

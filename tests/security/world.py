@@ -64,6 +64,8 @@ class World:
     feed_tokens: dict[int, dict[str, str]] = field(default_factory=dict)
     #: a note the inside therapist wrote on an outside patient before leaving that care team
     former_note: int = 0
+    #: the inside patient's own portal account (accepted, enrolled with the factory's authenticator)
+    portal_account: int = 0
 
 
 def local(days: float, hour: int = 9) -> datetime:
@@ -100,6 +102,7 @@ def seed_world(make, *, outside_patients: int = 1) -> World:
         world.records[patient] = make.run(lambda: _seed_patient(patient, team, room, theme, hour=7 + 3 * (n % 4),
                                                                 days_back=3 + n // 4, marker=marker))
     world.former_note = make.run(lambda: _note_by_former_member(outside[0], users["therapist"]))
+    world.portal_account = make.portal_account(inside)
     for key in ("therapist", "prescriber", "b_therapist", "b_prescriber"):
         rows, tokens = make.run(lambda: _seed_clinician(users[key]))
         world.clinician_rows[users[key]], world.feed_tokens[users[key]] = rows, tokens

@@ -1,0 +1,1 @@
+"""The patient portal: patients' accounts, invitations, sign-in and sessions, its layout and home page."""

@@ -1,0 +1,80 @@
+"""Signing a patient in to the portal (the password step) and changing their password.
+
+The same brute-force limits as staff sign-in (accounts/throttle.py), counted under a key of the
+portal's own ("portal:" + the typed address), so a patient's failures never pause a staff account
+and the reverse; the per-address count is shared (one attacker, one address).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..accounts import passwords, throttle
+from ..audit import services as audit
+from ..db.errors import DomainError
+from ..extensions import db
+from .models import CODE_DUE, ENROL_DUE, PortalAccount
+from .sessions import end_all_portal_sessions, start_portal_session
+
+
+def throttle_keys(email: str, address: str | None) -> dict[str, str]:
+    return throttle.keys_for("portal:" + (email or "").strip().lower(), address)
+
+
+def fetch_account_by_email(email: str) -> PortalAccount | None:
+    return db.session.scalar(select(PortalAccount).where(PortalAccount.email == (email or "").strip().lower()))
+
+
+def _problem(account: PortalAccount | None, password: str) -> str | None:
+    if account is None or account.password_hash is None:
+        passwords.burn_time(password)  # an unknown address takes as long as a wrong password
+        return "unknown address or not accepted yet"
+    if not passwords.verify_password(account.password_hash, password):
+        return "wrong password"
+    if not account.active or account.patient.is_archived:
+        return "account not active"
+    return None
+
+
+def authenticate(email: str, password: str, *, address: str | None, now: datetime) -> str | None:
+    """Check the password and open a pending portal session (the second step is always due for a
+    patient: a code, or enrolling a factor first). None when refused: never says which field was
+    wrong. Raises SignInLimited, before the password is checked, while over the limits."""
+    keys = throttle_keys(email, address)
+    try:
+        throttle.admit(keys, now)
+    except throttle.SignInLimited as limited:
+        account = fetch_account_by_email(email)
+        audit.record("portal.sign_in_failure", outcome=audit.DENIED,
+                     portal_account_id=account.id if account else None,
+                     patient_id=account.patient_id if account else None,
+                     detail=f"too many failed sign-ins from this {limited.scope}")
+        raise
+    account = fetch_account_by_email(email)
+    problem = _problem(account, password)
+    if problem:
+        throttle.record_failure(keys, now)
+        known = account is not None and problem != "unknown address or not accepted yet"
+        audit.record("portal.sign_in_failure", outcome=audit.FAILURE, detail=problem,
+                     portal_account_id=account.id if known else None, patient_id=account.patient_id if known else None)
+        return None
+    if passwords.needs_rehash(account.password_hash):
+        account.password_hash = passwords.hash_password(password)
+    stage = CODE_DUE if account.second_factor else ENROL_DUE
+    # enrolling: the factor chosen when the invitation was accepted is offered first (views)
+    start_portal_session(account, stage)
+    return stage
+
+
+def change_password(account: PortalAccount, current: str, new: str) -> None:
+    """The patient's own change: the current password first, the new one under the policy. Every
+    other portal session of the account ends (the caller's is restarted by the view)."""
+    if not passwords.verify_password(account.password_hash or "", current or ""):
+        raise DomainError({"current": "That is not your current password."})
+    problem = passwords.password_problem(new or "", account.email)
+    if problem:
+        raise DomainError({"password": problem})
+    account.password_hash = passwords.hash_password(new)
+    end_all_portal_sessions(account, "password_change")
+    db.session.flush()

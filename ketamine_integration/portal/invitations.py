@@ -1,0 +1,185 @@
+"""The clinic's invitations to the patient portal: invite, send again, revoke, accept.
+
+A link carries a random token; only its SHA-256 is kept. It works once, for 72 hours, and not
+after it was revoked or replaced (sent again: the new link, the old one dead). Accepting sets
+the patient's password under the staff policy (accounts/passwords.py) and opens a portal session
+that must enrol a second factor before it shows anything. Services flush and audit nothing: the
+views record one audit row per action. The invitation email goes through the mailer
+(messaging.queue_email), after the request commits.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..accounts.models import User
+from ..accounts.passwords import hash_password, password_problem
+from ..db.clinic_time import format_local
+from ..db.errors import DomainError
+from ..domain import portal as rules
+from ..domain.reminders import ClinicalWordInMessage
+from ..extensions import db
+from ..messaging import services as messaging
+from ..patients.models import Patient
+from ..reminders.rules import reminder_settings
+from .models import EMAIL_CODE, TOTP, PortalAccount, PortalInvitation
+
+#: delivery purpose of an invitation email (the patient page's messages: "Portal invitation")
+INVITATION_PURPOSE = "portal_invitation"
+#: the path the link opens (the token follows it); web/access_log.py masks what follows "accept"
+ACCEPT_PATH = "/portal/accept/"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PortalStatus:
+    """What the patient page shows of a patient's portal access."""
+
+    account: PortalAccount | None
+    latest: PortalInvitation | None
+    #: the latest invitation's state (domain/portal.py), or None when none was sent
+    state: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.account is not None and self.account.activated and self.account.active
+
+    @property
+    def may_invite(self) -> bool:
+        return not self.active and self.state in (None, rules.EXPIRED, rules.REVOKED, rules.REPLACED)
+
+
+def fetch_account(patient_id: int) -> PortalAccount | None:
+    return db.session.scalar(select(PortalAccount).where(PortalAccount.patient_id == patient_id))
+
+
+def portal_status(patient_id: int, now: datetime) -> PortalStatus:
+    account = fetch_account(patient_id)
+    latest = None if account is None else db.session.scalar(
+        select(PortalInvitation).where(PortalInvitation.account_id == account.id)
+        .order_by(PortalInvitation.id.desc()).limit(1))
+    state = None if latest is None else rules.invitation_state(
+        expires_at=latest.expires_at, used_at=latest.used_at, revoked_at=latest.revoked_at,
+        revoked_why=latest.revoked_why, now=now)
+    return PortalStatus(account, latest, state)
+
+
+def _address(patient: Patient) -> str:
+    email = (patient.email or "").strip().lower()
+    if not email:
+        raise DomainError("Record the patient's email address first: the invitation is sent there.")
+    taken = db.session.scalar(select(PortalAccount.id).where(PortalAccount.email == email,
+                                                             PortalAccount.patient_id != patient.id))
+    if taken is not None:
+        raise DomainError("Another patient's portal account uses this email address; each patient needs their own.")
+    return email
+
+
+def invite(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
+    """A first invitation (or a new one after an expired or revoked one): the account is made
+    if needed, any waiting link is replaced, and the email is queued."""
+    if patient.is_archived:
+        raise DomainError("This patient is archived; restore the record before inviting them.")
+    status = portal_status(patient.id, now)
+    if status.active:
+        raise DomainError("This patient already has an active portal account.")
+    email = _address(patient)
+    account = status.account
+    if account is None:
+        account = PortalAccount(patient_id=patient.id, email=email)
+        db.session.add(account)
+        db.session.flush()
+    account.email = email
+    _retire_waiting(account, by=by, now=now, why=rules.REPLACED)
+    return _send(account, by=by, now=now)
+
+
+def resend(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
+    """Send again: a new link; the waiting one stops working."""
+    status = portal_status(patient.id, now)
+    if status.account is None or status.active:
+        raise DomainError("There is no invitation to send again.")
+    return invite(patient, by=by, now=now)
+
+
+def revoke(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
+    status = portal_status(patient.id, now)
+    if status.state != rules.PENDING:
+        raise DomainError("There is no waiting invitation to revoke.")
+    _retire_waiting(status.account, by=by, now=now, why=rules.REVOKED)
+    db.session.flush()
+    return status.latest
+
+
+def _retire_waiting(account: PortalAccount, *, by: User | None, now: datetime, why: str) -> None:
+    db.session.execute(update(PortalInvitation).where(
+        PortalInvitation.account_id == account.id, PortalInvitation.used_at.is_(None),
+        PortalInvitation.revoked_at.is_(None)).values(revoked_at=now, revoked_by_id=by.id if by else None,
+                                                      revoked_why=why)
+        .execution_options(synchronize_session="fetch"))
+
+
+def _send(account: PortalAccount, *, by: User | None, now: datetime) -> PortalInvitation:
+    token = secrets.token_urlsafe(32)
+    expires = now + rules.INVITATION_LIFETIME
+    sender = reminder_settings().sender
+    link = current_app.config["KI_APP_URL"] + ACCEPT_PATH + token
+    try:
+        email = rules.invitation_email(sender=sender, link=link, expires_text=format_local(expires))
+    except ClinicalWordInMessage:
+        raise DomainError("The reminder sender name carries a clinical word; change it on the Reminders settings "
+                          "page before inviting.") from None
+    invitation = PortalInvitation(account_id=account.id, token_hash=token_hash(token), email=account.email,
+                                  created_at=now, created_by_id=by.id if by else None, expires_at=expires)
+    db.session.add(invitation)
+    db.session.flush()
+    messaging.queue_email(f"portal-invitation:{invitation.id}", account.email, email.subject, email.body,
+                          purpose=INVITATION_PURPOSE, patient_id=account.patient_id, sender_name=sender)
+    return invitation
+
+
+def invitation_for(token: str, *, now: datetime, lock: bool = False) -> tuple[PortalInvitation | None, str | None]:
+    """The invitation a link's token names and its state (None, None: no such link)."""
+    stmt = select(PortalInvitation).where(PortalInvitation.token_hash == token_hash(token or ""))
+    invitation = db.session.scalar(stmt.with_for_update() if lock else stmt)
+    if invitation is None:
+        return None, None
+    return invitation, rules.invitation_state(expires_at=invitation.expires_at, used_at=invitation.used_at,
+                                              revoked_at=invitation.revoked_at, revoked_why=invitation.revoked_why,
+                                              now=now)
+
+
+class DeadLink(DomainError):
+    """The link no longer works (used, expired, revoked, replaced, or never issued)."""
+
+    def __init__(self, state: str | None):
+        super().__init__(rules.DEAD_LINK_WORDS[state])
+        self.state = state
+
+
+def accept(token: str, password: str, factor: str, *, now: datetime) -> PortalAccount:
+    """Use the link: the password is set and the link spent, at once and once (the row is
+    locked, so two tabs cannot both use it). Raises DeadLink, or DomainError on the password."""
+    invitation, state = invitation_for(token, now=now, lock=True)
+    if state != rules.PENDING:
+        raise DeadLink(state)
+    account = invitation.account
+    if not account.active or account.patient.is_archived:
+        raise DeadLink(rules.REVOKED)
+    problem = password_problem(password or "", account.email)
+    if problem:
+        raise DomainError({"password": problem})
+    if factor not in (TOTP, EMAIL_CODE):
+        raise DomainError({"factor": "Choose how you will confirm it is you when signing in."})
+    invitation.used_at = now
+    account.password_hash, account.activated_at = hash_password(password), now
+    db.session.flush()
+    return account

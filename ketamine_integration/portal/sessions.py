@@ -1,0 +1,205 @@
+"""Portal sessions: server-side rows apart from staff logins, their own cookie key, shorter limits
+(KI_PORTAL_IDLE_MINUTES, KI_PORTAL_MAX_HOURS), and the check behind @portal_page / @portal_sign_in.
+
+A session starts at the password (or at accepting an invitation). Until its second step is done
+(a code, or enrolling a factor) it is *pending*: only the step's pages and sign-out open. The id
+of the patient a portal page shows comes from this session, never from the URL.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from sqlalchemy import select, update
+
+from ..accounts.sessions import TOUCH_INTERVAL, is_background
+from ..audit import services as audit
+from ..db.types import utcnow
+from ..extensions import db
+from ..patients.models import Patient
+from ..web.access import PORTAL_PAGE
+from ..web.lifecycle import keep_after_rollback
+from .models import CODE_DUE, ENROL_DUE, SIGNED_IN, PortalAccount, PortalSession
+from .recovery import keep_if_timed_out
+
+#: the cookie-session key of the portal's token (staff sessions use "sid": the two never mix)
+SESSION_KEY = "portal_sid"
+#: (cookie session) the portal page to open once signed in
+AFTER_SIGN_IN_KEY = "portal_after_sign_in"
+#: how long a pending portal sign-in waits for its second step
+SECOND_STEP_LIMITS = {CODE_DUE: timedelta(minutes=10), ENROL_DUE: timedelta(minutes=20)}
+
+END_MESSAGES = {
+    "idle": "You were signed out after a period of inactivity.",
+    "absolute": "Your session reached its time limit; please sign in again.",
+    "inactive": "This account is not active. Please contact the clinic.",
+    "second_step_timeout": "Signing in was not finished in time; please sign in again.",
+    "code_failures": "Too many wrong codes; please sign in again.",
+    "sign_out": "You have been signed out.",
+    "password_change": "Your password was changed; please sign in with the new one.",
+}
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PortalVisit:
+    """This request's portal session and its account (signed in, or pending its second step)."""
+
+    row: PortalSession
+    account: PortalAccount
+
+    @property
+    def stage(self) -> str:
+        return self.row.stage
+
+    @property
+    def signed_in(self) -> bool:
+        return self.row.stage == SIGNED_IN
+
+
+def start_portal_session(account: PortalAccount, stage: str, *, enrolling: str | None = None) -> PortalSession:
+    """A new portal session (a fresh token) for `account` at `stage`; staff keys in the cookie
+    are left alone (a staff login and a portal session are each other's strangers)."""
+    for key in (SESSION_KEY, AFTER_SIGN_IN_KEY):
+        session.pop(key, None)
+    token = secrets.token_urlsafe(32)
+    row = PortalSession(account=account, token_hash=_hash(token), stage=stage, enrolling=enrolling,
+                        ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:200])
+    db.session.add(row)
+    db.session.flush()
+    session[SESSION_KEY] = token
+    g.portal_visit = PortalVisit(row, account)
+    return row
+
+
+def complete_portal_sign_in(visit: PortalVisit) -> None:
+    """The second step is done: the session is signed in under a new token (one seen before the
+    second step never signs anyone in)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    visit.row.token_hash, visit.row.stage, visit.row.last_seen_at = _hash(token), SIGNED_IN, now
+    visit.row.enrolling, visit.row.email_code_hash, visit.row.email_code_expires_at = None, None, None
+    db.session.flush()
+    session[SESSION_KEY] = token
+    audit.act_as_portal_account(visit.account.id)
+
+
+def end_portal_session(visit: PortalVisit | None, reason: str = "sign_out") -> None:
+    if visit is not None and visit.row.ended_at is None:
+        visit.row.ended_at, visit.row.end_reason = utcnow(), reason
+        db.session.flush()
+    for key in (SESSION_KEY, AFTER_SIGN_IN_KEY):
+        session.pop(key, None)
+    g.portal_visit = None
+
+
+def end_all_portal_sessions(account: PortalAccount, reason: str) -> None:
+    db.session.execute(update(PortalSession).where(PortalSession.account_id == account.id,
+                                                   PortalSession.ended_at.is_(None))
+                       .values(ended_at=utcnow(), end_reason=reason))
+
+
+def _limits() -> tuple[timedelta, timedelta]:
+    cfg = current_app.config
+    return timedelta(minutes=cfg["KI_PORTAL_IDLE_MINUTES"]), timedelta(hours=cfg["KI_PORTAL_MAX_HOURS"])
+
+
+def end_reason(row: PortalSession, account: PortalAccount, now) -> str | None:
+    """Why a portal session may no longer be used at `now`, or None."""
+    if not account.active or account.password_hash is None:
+        return "inactive"
+    idle, absolute = _limits()
+    if row.stage != SIGNED_IN:
+        return "second_step_timeout" if now - row.created_at >= SECOND_STEP_LIMITS[row.stage] else None
+    if now - row.created_at >= absolute:
+        return "absolute"
+    if now - row.last_seen_at >= idle:
+        return "idle"
+    return None
+
+
+def current_visit() -> PortalVisit | None:
+    """This request's portal session, checked against its limits once per request (an ended one
+    is recorded, with why, and its message kept for the sign-in page)."""
+    if "portal_visit" in g:
+        return g.portal_visit
+    g.portal_visit = None
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None
+    found = db.session.execute(select(PortalSession, PortalAccount)
+                               .join(PortalAccount, PortalAccount.id == PortalSession.account_id)
+                               .where(PortalSession.token_hash == _hash(token),
+                                      PortalSession.ended_at.is_(None))).first()
+    if found is None:
+        session.pop(SESSION_KEY, None)
+        return None
+    row, account = found
+    now = utcnow()
+    reason = end_reason(row, account, now)
+    if reason is not None:
+        _write(row.id, ended_at=now, end_reason=reason)
+        audit.record("portal.session_expired", object_type="portal_session", object_id=row.id,
+                     patient_id=account.patient_id, portal_account_id=account.id, detail=reason, durable=True)
+        g.portal_end_message = END_MESSAGES[reason]
+        g.portal_timed_out_account = account.id if reason in ("idle", "absolute") else None
+        session.pop(SESSION_KEY, None)
+        return None
+    if row.stage == SIGNED_IN and now - row.last_seen_at >= TOUCH_INTERVAL and not is_background(request):
+        _write(row.id, last_seen_at=now)
+    g.portal_visit = PortalVisit(row, account)
+    if row.stage == SIGNED_IN:
+        audit.act_as_portal_account(account.id)
+    return g.portal_visit
+
+
+def _write(session_id: int, **values) -> None:
+    """Update a portal session now, and again after a rollback if the request fails."""
+    def write():
+        db.session.execute(update(PortalSession).where(PortalSession.id == session_id).values(**values))
+    write()
+    keep_after_rollback(write)
+
+
+def current_portal_patient() -> Patient:
+    """The patient signed in to the portal in this request: the only patient a portal page may
+    show. Call it from @portal_page views (elsewhere there is none: 404)."""
+    visit = current_visit()
+    if visit is None or not visit.signed_in:
+        abort(404)
+    return visit.account.patient
+
+
+def current_portal_account() -> PortalAccount:
+    visit = current_visit()
+    if visit is None or not visit.signed_in:
+        abort(404)
+    return visit.account
+
+
+#: where a pending portal sign-in is sent, by its stage
+STEP_PAGES = {CODE_DUE: "portal_sign_in.code", ENROL_DUE: "portal_sign_in.enrol"}
+
+
+def check_portal_request(kind: str):
+    """The access check of a portal rule (web/access.py asks it): None lets the request through;
+    otherwise the answer (the sign-in page, or the step still due). A staff login counts for
+    nothing here."""
+    visit = current_visit()
+    if visit is not None and (visit.signed_in or kind != PORTAL_PAGE):
+        return None
+    if visit is not None:  # pending: only the step's pages and sign-out
+        return redirect(url_for(STEP_PAGES[visit.stage]))
+    reason = g.pop("portal_end_message", None)
+    kept = keep_if_timed_out(g.get("portal_timed_out_account"))
+    flash(reason or "Please sign in to continue.", "info")
+    if kept:
+        flash("What you wrote is kept: sign in and it will be offered back on the same page.", "info")
+    target = request.path if (request.method == "GET" or kept) else None
+    return redirect(url_for("portal_sign_in.sign_in", next=target))

@@ -1,0 +1,166 @@
+"""Issue 23, point 1: the clinic invites a patient to the portal from the patient page; the emailed
+link works once, for 72 hours, unless revoked or replaced; accepting sets a password under the staff
+policy and goes on to the second factor. Links that no longer work show a clear page and change
+nothing. On both engines: the link is spent under a row lock."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from email import message_from_string, policy
+
+import pytest
+from sqlalchemy import select, update
+
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.extensions import db
+from ketamine_integration.messaging.models import Delivery
+from ketamine_integration.portal.models import PortalAccount, PortalInvitation, PortalSession
+from tests.conftest import Auth, page_text
+
+pytestmark = pytest.mark.both_engines
+
+NEW_PASSWORD = "lantern quartz meadow violet 47"
+
+
+@pytest.fixture
+def clinic(make):
+    therapist = make.user("therapist", username="ther-portal")
+    other_therapist = make.user("therapist", username="ther-elsewhere")
+    patient = make.patient(therapists=[therapist], email="Wren.Example@Example.org")
+    make.user("staff", username="desk-portal")
+    make.user("nurse", username="nurse-portal")
+    return {"therapist": therapist, "other": other_therapist, "patient": patient}
+
+
+def _invitation_links(make, patient_id) -> list[str]:
+    """The links of the invitation emails queued for the patient, oldest first (read from the
+    waiting message, as the worker would send it)."""
+    def read():
+        rows = db.session.scalars(select(Delivery).where(Delivery.patient_id == patient_id,
+                                                         Delivery.purpose == "portal_invitation")
+                                  .order_by(Delivery.id)).all()
+        links = []
+        for row in rows:
+            body = message_from_string(row.content, policy=policy.default).get_body().get_content()
+            links.append(re.search(r"https?://\S+/portal/accept/(\S+)", body).group(1))
+        return links
+    return make.query(read)
+
+
+def _path(token: str) -> str:
+    return f"/portal/accept/{token}"
+
+
+def _invite(auth, clinic, action="invite"):
+    return auth.post(f"/patients/{clinic['patient']}/portal/{action}", {})
+
+
+def test_staff_invite_from_the_patient_page_and_the_email_carries_a_working_link(make, auth, client, clinic):
+    auth.sign_in("desk-portal")
+    page = page_text(client.get(f"/patients/{clinic['patient']}"))
+    assert "Patient portal" in page and "Not invited yet" in page
+    response = _invite(auth, clinic)
+    assert response.status_code == 302
+    page = page_text(client.get(f"/patients/{clinic['patient']}"))
+    assert "Invitation sent to wren.example@example.org" in page and "Invitation sent, waiting" in page
+    [token] = _invitation_links(make, clinic["patient"])
+    stored = make.query(lambda: db.session.scalars(select(PortalInvitation)).all())
+    assert len(stored) == 1 and token not in stored[0].token_hash and len(stored[0].token_hash) == 64
+    assert stored[0].expires_at - stored[0].created_at == timedelta(hours=72)
+    [row] = make.audit_rows(action="portal.invite")
+    assert row.patient_id == clinic["patient"] and row.outcome == "success" and row.portal_account_id is None
+    # the email says nothing clinical (it may be read on a lock screen)
+    body = make.query(lambda: db.session.scalar(select(Delivery.content).where(Delivery.purpose == "portal_invitation")))
+    assert "ketamine" not in body.lower() and "therap" not in body.lower()
+
+
+def test_accepting_sets_a_password_under_the_policy_then_the_link_is_spent(make, auth, client, app, clinic):
+    auth.sign_in("ther-portal")  # the patient's own therapist may invite
+    _invite(auth, clinic)
+    [token] = _invitation_links(make, clinic["patient"])
+    patient = app.test_client()
+    patient_auth = Auth(app, patient)
+    form = patient.get(_path(token))
+    assert form.status_code == 200 and "wren.example@example.org" in page_text(form)
+    weak = patient_auth.post(_path(token), {"password": "password1234", "confirm": "password1234", "factor": "totp"})
+    assert weak.status_code == 422 and "common or easy to guess" in page_text(weak)
+    account = make.query(lambda: db.session.scalar(select(PortalAccount)))
+    assert account.password_hash is None  # nothing changed
+    assert make.query(lambda: db.session.scalar(select(PortalInvitation.used_at))) is None
+    done = patient_auth.post(_path(token), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "factor": "totp"})
+    assert done.status_code == 302 and done.headers["Location"] == "/portal/enrol"
+    assert make.query(lambda: db.session.scalar(select(PortalInvitation.used_at))) is not None
+    [row] = make.audit_rows(action="portal.accept")
+    assert row.portal_account_id == account.id and row.user_id is None and row.patient_id == clinic["patient"]
+    # reuse: the same link, from another browser, shows the clear page and changes nothing
+    again = app.test_client()
+    reused = again.get(_path(token))
+    assert reused.status_code == 410 and "has been used already" in page_text(reused)
+    before = make.query(lambda: db.session.scalar(select(PortalAccount.password_hash)))
+    posted = Auth(app, again).post(_path(token), {"password": "another " + NEW_PASSWORD,
+                                                  "confirm": "another " + NEW_PASSWORD, "factor": "email"})
+    assert posted.status_code == 410
+    assert make.query(lambda: db.session.scalar(select(PortalAccount.password_hash))) == before
+    assert make.query(lambda: db.session.scalar(select(PortalSession.id).where(
+        PortalSession.ended_at.is_(None)).order_by(PortalSession.id.desc()).limit(1))) is not None
+
+
+def test_an_expired_link_shows_a_clear_page_and_changes_nothing(make, auth, app, clinic):
+    auth.sign_in("desk-portal")
+    _invite(auth, clinic)
+    [token] = _invitation_links(make, clinic["patient"])
+    make.run(lambda: db.session.execute(update(PortalInvitation).values(expires_at=utcnow() - timedelta(seconds=1))))
+    patient = app.test_client()
+    assert patient.get(_path(token)).status_code == 410
+    response = Auth(app, patient).post(_path(token), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
+                                                      "factor": "totp"})
+    assert response.status_code == 410 and "has expired" in page_text(response)
+    assert make.query(lambda: db.session.scalar(select(PortalAccount.password_hash))) is None
+    assert make.query(lambda: db.session.scalar(select(PortalSession.id))) is None
+    # the patient page says so, and offers a new invitation
+    page = page_text(auth.client.get(f"/patients/{clinic['patient']}"))
+    assert "Invitation expired" in page and "Send a new invitation" in page
+
+
+def test_revoke_kills_the_link_and_resend_replaces_it(make, auth, app, clinic):
+    auth.sign_in("desk-portal")
+    _invite(auth, clinic)
+    assert _invite(auth, clinic, "revoke").status_code == 302
+    [revoked] = _invitation_links(make, clinic["patient"])
+    dead = app.test_client().get(_path(revoked))
+    assert dead.status_code == 410 and "withdrawn by the clinic" in page_text(dead)
+    assert "Invitation revoked" in page_text(auth.client.get(f"/patients/{clinic['patient']}"))
+    _invite(auth, clinic)  # a new invitation after a revoked one
+    _invite(auth, clinic, "resend")  # and sent again: the previous link dies
+    _, replaced, live = _invitation_links(make, clinic["patient"])
+    assert app.test_client().get(_path(replaced)).status_code == 410
+    assert "newer invitation" in page_text(app.test_client().get(_path(replaced)))
+    assert app.test_client().get(_path(live)).status_code == 200
+    assert [r.action for r in make.audit_rows(patient_id=clinic["patient"]) if r.action.startswith("portal.invite")] \
+        == ["portal.invite", "portal.invite_revoke", "portal.invite", "portal.invite_resend"]
+    # revoking when nothing waits is refused with a message, and audited as refused
+    _invite(auth, clinic, "revoke")
+    assert _invite(auth, clinic, "revoke").status_code == 302
+    assert make.audit_rows(action="portal.invite_revoke", outcome="failure")
+
+
+def test_unknown_links_and_who_may_invite(make, auth, app, clinic):
+    unknown = app.test_client().get(_path("never-issued-" + "x" * 30))
+    assert unknown.status_code == 404 and "not valid" in page_text(unknown)
+    auth.sign_in("ther-elsewhere")  # not on the patient's care team
+    assert _invite(auth, clinic).status_code == 403
+    auth.logout()
+    auth.sign_in("nurse-portal")  # no portal.invite permission
+    assert _invite(auth, clinic).status_code == 403
+    assert make.query(lambda: db.session.scalar(select(PortalAccount.id))) is None
+
+
+def test_a_patient_without_an_email_address_cannot_be_invited(make, auth, client):
+    make.user("staff", username="desk-noemail")
+    patient = make.patient()
+    auth.sign_in("desk-noemail")
+    assert "Record the patient's email address" in page_text(client.get(f"/patients/{patient}"))
+    response = auth.post(f"/patients/{patient}/portal/invite", {})
+    assert response.status_code == 302
+    assert "Record the patient" in page_text(client.get(f"/patients/{patient}"))
+    assert make.query(lambda: db.session.scalar(select(PortalAccount.id))) is None

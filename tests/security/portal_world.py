@@ -1,0 +1,67 @@
+"""The patient portal in the security suites: a patient signed in to the portal, an invitation link
+to accept, and the submissions its routes take (form_data.py, form_targets.py, the matrices)."""
+from __future__ import annotations
+
+import re
+from email import message_from_string, policy
+
+from sqlalchemy import select
+
+from ketamine_integration.extensions import db
+from tests.conftest import PASSWORD, Auth
+
+#: the password a patient chooses when accepting (strong enough for the policy)
+CHOSEN = "lantern quartz meadow violet 47"
+NEVER_ISSUED = "never-issued-" + "x" * 30
+
+
+def portal_client(make, account_id: int):
+    """A test client signed in to the portal as this account, and its Auth (for CSRF tokens)."""
+    client = make.app.test_client()
+    patient = Auth(make.app, client)
+    patient.portal_sign_in(account_id)
+    return client, patient
+
+
+def invitation_token(make, *, email: str) -> str:
+    """A pending invitation for a new patient with this address, made through the real service (as
+    staff would from the patient page, without the request), and the token its email carries."""
+    from ketamine_integration.db.types import utcnow
+    from ketamine_integration.messaging.models import Delivery
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.portal.invitations import invite
+
+    patient_id = make.patient(given_name="Invita", family_name="Fictional", email=email)
+
+    def send():
+        invitation = invite(db.session.get(Patient, patient_id), by=None, now=utcnow())
+        db.session.flush()
+        return invitation.id
+    invitation_id = make.run(send)
+    content = make.query(lambda: db.session.scalar(select(Delivery.content).where(
+        Delivery.key == f"portal-invitation:{invitation_id}")))
+    body = message_from_string(content, policy=policy.default).get_body().get_content()
+    return re.search(r"/portal/accept/(\S+)", body).group(1)
+
+
+def accept_data() -> dict:
+    return {"password": CHOSEN, "confirm": CHOSEN, "factor": "totp"}
+
+
+#: what each portal route takes, as a patient would submit it (prefixes as the account page names them)
+PORTAL_FORMS = {
+    "portal_sign_in.sign_in": lambda: {"email": "nobody@example.org", "password": "not the password at all"},
+    "portal_sign_in.accept": accept_data,
+    "portal_sign_in.code": lambda: {"code": "123456"},
+    "portal_sign_in.enrol": lambda: {"code": "123456"},
+    "portal_sign_in.enrol_choose": lambda: {"factor": "email"},
+    "portal_sign_in.new_code": lambda: {},
+    "portal_sign_in.sign_out": lambda: {},
+    "portal.password_change": lambda: {"password-current": PASSWORD, "password-password": CHOSEN,
+                                       "password-confirm": CHOSEN},
+    "portal.factor_change": lambda: {"factor-factor": "email", "factor-current": PASSWORD},
+    "portal.factor_confirm": lambda: {"code": "123456"},
+    "portal_invites.invite": lambda: {},
+    "portal_invites.resend": lambda: {},
+    "portal_invites.revoke": lambda: {},
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import product
 
 from sqlalchemy import select
 
@@ -56,19 +57,18 @@ def plan_clash_free(course, first_start: datetime, segments: list[tuple[int, int
     # long enough for the protocol's monitoring and the demo's longest stay (record_and_sign)
     minutes = course_protocol(course).experience.min_monitoring_minutes + 30
     length = timedelta(minutes=minutes)
+    clinicians, places = [prescriber] + others, [None] if at_home else rooms
     candidates = [(start, _series_starts(start, segments)) for start in _candidate_starts(first_start, long_past)]
-    timetable = Timetable.read([prescriber] + others, course.patient_id, [] if at_home else rooms,
+    timetable = Timetable.read(clinicians, course.patient_id, [r for r in places if r is not None],
                                [s for _start, starts in candidates for s in starts], length)
-    for start, starts in candidates:
-        for clinician in [prescriber] + others:
-            for room in [None] if at_home else rooms:
-                if timetable.clashes(starts, length, clinician.id, room.id if room else None):
-                    continue
-                try:
-                    _plan(course, start, segments, clinician, room, prescriber, minutes, at_home)
-                    return start
-                except DomainError:
-                    continue
+    for (start, starts), clinician, room in product(candidates, clinicians, places):
+        if timetable.clashes(starts, length, clinician.id, room):
+            continue
+        try:
+            _plan(course, start, segments, clinician, room, prescriber, minutes, at_home)
+            return start
+        except DomainError:
+            continue
     raise RuntimeError(f"no clash-free dosing plan for demo course {course.id}")
 
 
@@ -125,14 +125,16 @@ class Timetable:
                    patient=busy_by_patient([patient_id], span).get(patient_id, []),
                    rooms=busy_by_room({r.id for r in rooms}, span))
 
-    def clashes(self, starts: list[datetime], length: timedelta, clinician_id: int, room_id: int | None) -> bool:
-        """True if a session at one of `starts` meets a booking of the clinician, patient or room,
-        the clinician's time off or imported busy time, or falls outside their working hours."""
+    def clashes(self, starts: list[datetime], length: timedelta, clinician_id: int, room: Room | None) -> bool:
+        """True if a session at one of `starts` meets a booking of the clinician, patient or room
+        (none at home), the clinician's time off or imported busy time, or falls outside their
+        working hours."""
         hours = self.hours[clinician_id]
+        room_busy = self.rooms.get(room.id, []) if room is not None else []
         for start in starts:
             end = start + length
             if _overlaps(self.busy.get(clinician_id, []), start, end) or _overlaps(self.patient, start, end) \
-                    or (room_id is not None and _overlaps(self.rooms.get(room_id, []), start, end)):
+                    or _overlaps(room_busy, start, end):
                 return True
             if hours is not None and not any(i.start <= start and end <= i.end for i in hours):
                 return True

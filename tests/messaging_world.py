@@ -120,7 +120,9 @@ def sms_provider():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="sms-provider-stand-in", daemon=True)
+    # A short poll interval: shutdown() waits up to one interval (0.5 s by default), and every test pays it.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="sms-provider-stand-in", daemon=True)
     thread.start()
     try:
         yield stand_in, f"http://127.0.0.1:{server.server_port}/2010-04-01/Accounts/AC0001/Messages.json"

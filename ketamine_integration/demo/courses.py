@@ -12,33 +12,28 @@ from datetime import datetime, time, timedelta
 from icalendar import Calendar, Event
 from sqlalchemy import event, select
 
-from ..accounts.models import PRESCRIBER, User
+from ..accounts.models import User
 from ..db.append_only import store_digest
 from ..calendars.services import import_busy, read_upload
 from ..courses.models import PhaseTransition, PreparationRecord, TreatmentCourse
 from ..courses.services import change_phase, course_protocol, enrol_patient, record_preparation, recordable_items
 from ..domain.phases import Phase
-from ..domain.dosing_plan import AT_HOME, IN_CLINIC
 from ..domain.protocols import Span
-from ..domain.vitals import DISCHARGE_CRITERIA
 from ..domain.windows import shift
-from ..db.errors import DomainError
-from ..db.types import utcnow
-from ..experience.models import SIGNED, VITAL_TIMEPOINTS, DosingSession
-from ..experience.services import fetch_dosing_sessions, mark_rems_submitted, plan_series, save_record, sign
+from ..experience.models import SIGNED, DosingSession
+from ..experience.services import fetch_dosing_sessions, mark_rems_submitted
 from ..experience.windows import course_windows
 from ..extensions import db
-from ..patients.care_team import add_to_care_team
 from ..protocols.services import newest_version
 from ..notes.models import MeasureResponse
 from ..patients.models import Patient
-from ..protocols.services import current_library
 from ..domain.slots import Interval
 from ..bookings.availability import first_free_room, free_slots, suggest_for_window
 from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
 from ..scheduling.services import book_integration_session
 from .after_series import BOOKED_AHEAD, book_after_series
 from .baselines import record_baselines
+from .dosing import DOSING_ROOMS, plan_clash_free, record_and_sign
 from .preparation import sign_preparation_note
 from ..db.clinic_time import clinic_zone
 
@@ -62,8 +57,6 @@ PHASE_PLAN = (Phase.PREPARATION, Phase.EXPERIENCE, Phase.INTEGRATION, Phase.MAIN
 
 
 ROOMS = ("Cedar Room", "Sage Room", "Willow Room")
-#: where dosing happens (REMS: a certified healthcare setting, with monitoring)
-DOSING_ROOMS = ("Dosing Suite 1", "Dosing Suite 2")
 #: (therapist username, weekday blocks): most work Monday to Friday with a lunch break
 WORK_WEEKS = {"therapist1": range(0, 6), "therapist2": range(0, 6), "therapist3": range(0, 5),
               "therapist4": (1, 2, 3, 4, 5)}
@@ -196,14 +189,14 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
                               screen_positive=protocol_id == "iv-ketamine-induction" and phase is Phase.INTEGRATION)
         _move(course, Phase.EXPERIENCE, prescriber)
         count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
-        first_start = _plan_clash_free(course, first_start, _segments(protocol_id, count), prescriber,
+        first_start = plan_clash_free(course, first_start, _segments(protocol_id, count), prescriber,
                                        long_past=phase is not Phase.EXPERIENCE,
                                        at_home=AT_HOME_COURSE == (protocol_id, phase))
         ended = first_start + timedelta(days=_offsets(protocol_id)[-1])
         moments.update(integration=ended + timedelta(days=1), maintenance=ended + timedelta(days=30),
                        completed=ended + timedelta(days=90))
         for session in fetch_dosing_sessions(course.id)[:done]:
-            _record_and_sign(session, protocol_id, prescriber, team["nurse"], rng)
+            record_and_sign(session, protocol_id, prescriber, team["nurse"], rng)
         _book_integration(course, therapist, skip_latest=phase is Phase.EXPERIENCE)
         for target in (Phase.INTEGRATION, Phase.MAINTENANCE, Phase.COMPLETED):
             if PHASE_PLAN.index(target) > PHASE_PLAN.index(phase):
@@ -236,58 +229,6 @@ def _segments(protocol_id: str, count: int) -> list[tuple[int, int, int]]:
             segments.append((offsets[used], planned, gap))
         used += sessions
     return segments
-
-
-def _plan_clash_free(course, first_start: datetime, segments: list[tuple[int, int, int]], prescriber: User, *,
-                     long_past: bool, at_home: bool = False) -> datetime:
-    """Plan the series stage by stage (`segments`, see _segments) in a dosing suite, with the
-    course's prescriber if free, else the other one, at the first candidate start where nothing
-    clashes: the demo's dosing timetable is one a real clinic could run. Supervised at home
-    (`at_home`), there is no room to book. Returns the first start used.
-
-    A series still in its experience phase moves only earlier on the same day (from 8:00), so
-    sessions already "held" stay in the past and each shape in EXPERIENCE_SHAPES keeps its
-    window status. A series whose sessions all ended at least ten days ago (`long_past`) may
-    also move later that day or to one of the three days before: without that freedom, some times of day at
-    which the demo is loaded left no clash-free hour.
-    """
-    rooms = db.session.scalars(select(Room).where(Room.name.in_(DOSING_ROOMS)).order_by(Room.name)).all()
-    others = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
-              if u.has_role(PRESCRIBER) and u.id != prescriber.id]
-    # long enough for the protocol's monitoring and the demo's longest stay (_record_and_sign)
-    minutes = course_protocol(course).experience.min_monitoring_minutes + 30
-    zone = clinic_zone()
-    for start in _candidate_starts(first_start, long_past):
-        for clinician in [prescriber] + others:
-            for room in [None] if at_home else rooms:
-                try:
-                    with db.session.begin_nested():
-                        if clinician is not prescriber:
-                            # A covering prescriber joins the care team explicitly, as staff would add them.
-                            add_to_care_team(course.patient, clinician, PRESCRIBER, by=None,
-                                             reason="demo: covering prescriber for the dosing series")
-                        for offset, count, gap in segments:
-                            plan_series(course, first_start=shift(start, Span(offset, "d"), zone), days_between=gap,
-                                        count=count, reason=None, clinician_id=clinician.id,
-                                        room_id=room.id if room else None, by=prescriber, minutes=minutes,
-                                        setting=AT_HOME if at_home else IN_CLINIC)
-                    return start
-                except DomainError:
-                    continue
-    raise RuntimeError(f"no clash-free dosing plan for demo course {course.id}")
-
-
-def _candidate_starts(first_start: datetime, long_past: bool):
-    """Office-hour starts to try, nearest first (see _plan_clash_free for which are allowed)."""
-    zone = clinic_zone()
-    local = first_start.astimezone(zone)
-    days = (0, -1, -2, -3) if long_past else (0,)
-    for day in days:
-        hours = range(local.hour, 7, -1) if not long_past else \
-            sorted(range(8, 18), key=lambda hour: abs(hour - local.hour))
-        for hour in hours:
-            moved = shift(local.replace(hour=hour), Span(day, "d"), zone) if day else local.replace(hour=hour)
-            yield moved.astimezone(first_start.tzinfo)
 
 
 @contextmanager
@@ -373,92 +314,6 @@ def _complete_preparation(course, therapist, prescriber, start_date, *, screen_p
                            today=start_date + timedelta(days=10))
     for n in range(max(protocol.preparation.min_signed_sessions, 1)):
         sign_preparation_note(course, therapist, start_date + timedelta(days=2 + n), second=n > 0)
-
-
-#: an adverse event saved with a mistyped severity on each course's third dose, corrected before signing
-MISTYPED_EVENT = {"event_type": "headache", "severity": "severe", "action_taken": "paracetamol 1 g"}
-
-
-def _record_and_sign(session, protocol_id: str, prescriber: User, nurse: User, rng: random.Random) -> None:
-    """The prescriber the dose was booked with (the course's, or a covering one: _plan_clash_free)
-    doses and signs the record the same day, once the patient has gone home; the care team's nurse
-    monitors (never front-desk staff). Monitoring is what the times give; every discharge criterion
-    is answered. The second session of an esketamine course shows a flagged reading with its
-    documented response; the third, a mistyped reading and a mistyped adverse event corrected
-    before signing."""
-    if session.appointment is not None:
-        prescriber = session.appointment.clinician
-    protocol = course_protocol(session.course)
-    esketamine = protocol.medication == "esketamine"
-    start = session.planned_start
-    end = start + timedelta(minutes=15 if esketamine else 40)
-    minutes = protocol.experience.min_monitoring_minutes + rng.choice((0, 10, 20))
-    # one patient, one weight (review of issue 19: 64, 95 and 64 kg two days apart), give or take a
-    # scale's half kilogram from one session to the next
-    weight = random.Random(session.course.patient_id).choice((58.5, 64.0, 71.2, 82.5, 95.0)) \
-        + rng.choice((-0.5, 0.0, 0.0, 0.5))
-    dose = _demo_dose(protocol, session.sequence, weight)
-    values = dict(started_at=start, ended_at=end, route=protocol.route, medication=protocol.medication,
-                  dose_mg=dose, weight_kg=None if esketamine else weight, lot_number=f"DEMO-LOT-{rng.randint(100, 999)}",
-                  administered_by_id=prescriber.id, monitored_by_id=nurse.id,
-                  sedation=rng.choice(("none", "mild", "mild", "moderate")),
-                  dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
-                  concomitant_sedating_medications="none" if esketamine else None,
-                  discharged_at=start + timedelta(minutes=minutes),
-                  ready_to_leave_at=start + timedelta(minutes=minutes - 30) if esketamine else None,
-                  vitals_acceptable_before_dosing=True if esketamine else None,
-                  vitals_acceptable_before_discharge=True if esketamine else None)
-    vitals, responses = _demo_vitals(session, esketamine, prescriber, start, rng)
-    events = [{"event_type": "nausea", "severity": "mild", "action_taken": "ondansetron 4 mg"}] \
-        if rng.random() < 0.2 else []
-    checks = {key: True for key in DISCHARGE_CRITERIA}
-    reasons = {}
-    if session.sequence == 3:
-        # a saved reading and a saved adverse event corrected before signing: the record keeps the
-        # mistyped versions ("Earlier readings", "Earlier and withdrawn adverse events")
-        typed = dict(vitals, discharge=dict(vitals["discharge"], heart_rate=27))
-        save_record(session, values=values, vitals=typed, adverse_events=[MISTYPED_EVENT],
-                    expected_version=session.version, by=prescriber, responses=responses, discharge_checks=checks)
-        events = [dict(MISTYPED_EVENT, severity="mild", id=session.adverse_events[0].id)]
-        reasons = {"vitals": f"Heart rate typed as 27; the monitor showed {vitals['discharge']['heart_rate']}.",
-                   "adverse_events": "Severity typed as severe; the nurse's notes say mild, settled after ondansetron."}
-    save_record(session, values=values, vitals=vitals, adverse_events=events, expected_version=session.version,
-                by=prescriber, responses=responses, discharge_checks=checks, reasons=reasons)
-    signed_at = min(values["discharged_at"] + timedelta(minutes=20), utcnow())
-    sign(session, by=prescriber, expected_version=session.version, now=signed_at)
-
-
-def _demo_vitals(session, esketamine: bool, prescriber: User, start: datetime,
-                 rng: random.Random) -> tuple[dict, dict]:
-    """(readings by timepoint, responses to flagged ones): unremarkable readings, taken in the
-    clinic by its staff or, at home, by the patient's own cuff before dosing and their device
-    after; the second session of an esketamine course has a flagged pre-dose pressure and its
-    documented response."""
-    sources = {"baseline": "patient_reported"} if session.setting == AT_HOME else {}
-    vitals = {tp: {"systolic": rng.randint(112, 132) + (14 if tp == "post_40" else 0),
-                   "diastolic": rng.randint(70, 84), "heart_rate": rng.randint(60, 88), "spo2": rng.randint(96, 99),
-                   "respiratory_rate": rng.randint(12, 18),
-                   "source": sources.get(tp, "device") if session.setting == AT_HOME else "clinician"}
-              for tp in VITAL_TIMEPOINTS}
-    responses = {}
-    if esketamine and session.sequence == 2:
-        vitals["baseline"].update(systolic=148, diastolic=94)
-        responses["baseline"] = dict(
-            action="Rested 15 minutes in a quiet room and repeated the reading; below the do-not-start limit "
-                   "(180/110), so the prescriber gave the dose as planned and asked for a reading every 20 minutes.",
-            decided_by_id=prescriber.id, later_at=start - timedelta(minutes=5), later_systolic=136,
-            later_diastolic=86, later_heart_rate=76)
-    return vitals, responses
-
-
-def _demo_dose(protocol, sequence: int, weight: float) -> float:
-    """A dose inside the protocol's usual doses for the session's stage: esketamine 56 mg on day 1,
-    then 56 or 84 mg; IV and IM 0.5 mg/kg; sublingual 100-200 mg."""
-    if protocol.medication == "esketamine":
-        return 56 if sequence == 1 or sequence % 3 else 84
-    if protocol.route == "sublingual":
-        return 100 + 50 * (sequence % 3)
-    return round(weight * 0.5, 1)
 
 
 def _book_integration(course, therapist: User, *, skip_latest: bool) -> None:

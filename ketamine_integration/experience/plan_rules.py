@@ -95,12 +95,13 @@ def plan_spacing(course: TreatmentCourse, starts: list[datetime], reason: str | 
 
 
 def move_spacing(session: DosingSession, start: datetime, reason: str | None, by: User,
-                 field: str = "reason") -> str | None:
+                 field: str = "reason", sessions: list[DosingSession] | None = None) -> str | None:
     """The override reason a session keeps when it is moved or recorded at `start` (None if no
     spacing problem involves it there), or DomainError on `field`. Its reason stands only for the
     clinic day and the problems it was given for (domain.dosing.spacing_verdict): a dose recorded
-    on another day, or meeting a new problem, needs a prescriber's fresh reason."""
-    others = [dose_time(s) for s in course_doses(session.course, ignore=session)]
+    on another day, or meeting a new problem, needs a prescriber's fresh reason. `sessions`: the
+    course's sessions when the caller read them already."""
+    others = [dose_time(s) for s in course_doses(session.course, ignore=session, sessions=sessions)]
 
     def involving(instant: datetime) -> list[str]:
         return [p.text for p in spacing_of(session.course, others + [instant]) if len(others) in p.doses]

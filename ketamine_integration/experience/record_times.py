@@ -62,17 +62,19 @@ def _discharge_problem(start: datetime | None, end: datetime | None, discharged:
     return None
 
 
-def overlap_problem(session: DosingSession, values: dict) -> dict[str, str]:
+def overlap_problem(session: DosingSession, values: dict,
+                    sessions: list[DosingSession] | None = None) -> dict[str, str]:
     """A dose does not start while another session of the course is still being monitored (its
     start to discharge) or is booked to be held (a planned session's booked time), nor does another
     start, or is booked to start, during this one's. A planned one in the way is most likely the
     dose being recorded on the wrong session, or a plan that can no longer be kept as booked: either
-    way the schedule must say so before the record does (follow-up review of issue 19, point 2)."""
+    way the schedule must say so before the record does (follow-up review of issue 19, point 2).
+    `sessions`: the course's sessions when the caller read them already."""
     start = values.get("started_at")
     if start is None:
         return {}
     until = values.get("discharged_at") or values.get("ended_at") or start
-    others = plan_rules.course_doses(session.course, ignore=session)
+    others = plan_rules.course_doses(session.course, ignore=session, sessions=sessions)
     booked = _booked_times([other for other in others if other.started_at is None])
     for other in others:
         span = _recorded_span(other) if other.started_at is not None else booked.get(other.id)

@@ -206,18 +206,19 @@ def cancel_planned_for_ended_course(course: TreatmentCourse, by: User) -> int:
     return len(planned)
 
 
-def _record_problems(session: DosingSession, values: dict, vitals: dict, protocol) -> tuple[dict[str, str], str | None]:
-    """(problems by field, why the dose is unusual for its stage or None)."""
+def _record_problems(session: DosingSession, values: dict, vitals: dict, protocol,
+                     sessions: list[DosingSession]) -> tuple[dict[str, str], str | None]:
+    """(problems by field, why the dose is unusual for its stage or None); `sessions`: the course's."""
     problems = record_times.time_problems(values, utcnow())
-    problems.update({field: problem for field, problem in record_times.overlap_problem(session, values).items()
-                     if field not in problems})
+    problems.update({field: problem for field, problem in record_times.overlap_problem(session, values, sessions)
+                     .items() if field not in problems})
     if values.get("route") and values["route"] != protocol.route:
         problems["route"] = f"This course's protocol gives {protocol.medication} by the {protocol.route} route."
     if values.get("medication") and values["medication"] != protocol.medication:
         problems["medication"] = f"This course's protocol uses {protocol.medication}."
     problems.update(_vital_problems(vitals))
     problems.update(plan_rules.vital_source_problems(session.setting, vitals))
-    usual = plan_rules.usual_doses(session, values.get("started_at"), protocol)
+    usual = plan_rules.usual_doses(session, values.get("started_at"), protocol, sessions)
     dose_problems, unusual = plan_rules.dose_problems(values, protocol, usual)
     problems.update(dose_problems)
     return problems, unusual
@@ -304,7 +305,10 @@ def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict]
     other doses, or the reason given for overriding it: the one given before stands only for the
     same clinic day and the same problems)."""
     problems = recorder_limits(session, values, spacing_reason, dose_reason, by)
-    record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version))
+    # the course's sessions read once for the overlap, stage and spacing rules (nothing here writes)
+    sessions = fetch_dosing_sessions(session.course_id)
+    record_problems, unusual = _record_problems(session, values, vitals, protocol_of(session.course.protocol_version),
+                                                sessions)
     problems.update(record_problems)
     if values.get("started_at") is None and session.started_at is not None and documented(session):
         problems["started_at"] = ("A signed dosing-session note documents this dose as given: keep when dosing "
@@ -320,7 +324,7 @@ def _save_problems(session: DosingSession, values: dict, vitals: dict[str, dict]
     spacing = session.spacing_override_reason
     if values.get("started_at") and "started_at" not in problems:
         spacing = _judged(problems, "spacing_reason", lambda: plan_rules.move_spacing(
-            session, values["started_at"], spacing_reason, by, field="spacing_reason"))
+            session, values["started_at"], spacing_reason, by, field="spacing_reason", sessions=sessions))
     return problems, confirmation, spacing
 
 

@@ -144,7 +144,9 @@ def suggest_for_windows(course: TreatmentCourse, windows: list, now: datetime,
     key: the therapists' hours, time off and bookings are read once for all of them, so a course
     page makes the same queries however many windows it offers times for (none included)."""
     therapists = _team_therapists(course)
-    spans = {w.key: Interval(max(w.opens, now), w.closes) for w in windows if max(w.opens, now) < w.closes}
+    # booking refuses a start at or before now (scheduling/services.py), so a `now` on the slot grid is not offered
+    earliest = now + timedelta(microseconds=1)
+    spans = {w.key: Interval(max(w.opens, earliest), w.closes) for w in windows if max(w.opens, earliest) < w.closes}
     # Read even when no window wants times: a course page then runs the same statements whatever
     # its windows, open or not, real or provisional (tests/integration/test_bench_statement_counts.py)
     around = _around(spans.values()) if spans else Interval(now, now + timedelta(days=1))

@@ -140,6 +140,27 @@ def test_suggestions_are_ranked_and_inside_availability_and_the_window(team, mak
     assert "Suggested times for dosing session #1's window" in text and "own therapist" in text
 
 
+def test_no_suggestion_starts_at_the_moment_it_is_asked(team, make, signed_window):
+    """Booking refuses a start at or before now, so a `now` exactly on the half-hour grid, inside the
+    window and the therapist's hours, is not offered (the demo met this at a load on the hour)."""
+    _hours(make, team["therapist"], starts=time(0), ends=time(23, 59))
+
+    def suggest():
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.db.types import utcnow
+        from ketamine_integration.experience.services import fetch_dosing_sessions
+        from ketamine_integration.experience.windows import course_windows
+        from ketamine_integration.bookings.availability import suggest_for_window
+        course = db.session.get(TreatmentCourse, team["course"])
+        [row] = course_windows(course, fetch_dosing_sessions(course.id), [], utcnow())
+        on_the_grid = (max(row.window.opens, utcnow()) + timedelta(hours=3)).replace(minute=0, second=0,
+                                                                                       microsecond=0)
+        assert row.window.contains(on_the_grid)
+        return on_the_grid, suggest_for_window(course, row.window, on_the_grid, limit=50)
+    now, suggestions = make.query(suggest)
+    assert suggestions and min(s.starts_at for s in suggestions) == now + timedelta(minutes=30)
+
+
 def test_time_off_and_bookings_remove_suggestions(team, make, auth, client, signed_window):
     _hours(make, team["therapist"], starts=time(14), ends=time(15))
     window_days = [datetime.now(NY).date() + timedelta(days=d) for d in range(0, 12)]

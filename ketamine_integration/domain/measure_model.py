@@ -126,6 +126,8 @@ class Measure:
     triage: Triage | None = None
     #: a line shown under an item's question (the published follow-up prompt), by item number
     prompts: tuple[tuple[int, str], ...] = ()
+    #: the instructions a patient reads in the portal, where the stem speaks to a clinician (None: the stem)
+    patient_stem: str | None = None
 
     @property
     def min_total(self) -> int:

@@ -90,6 +90,9 @@ CSSRS = Measure(
     key="cssrs", name="C-SSRS screener",
     stem="Ask questions 1 and 2. If YES to 2, ask questions 3, 4, 5 and 6; if NO to 2, go directly to "
          "question 6. Questions 1-5: in the past month.",
+    patient_stem="Questions 1 to 5 are about the past month. Answer questions 1 and 2. If you answer Yes to "
+                 "question 2, answer questions 3, 4 and 5 too; if you answer No, leave them as “Skipped”. Then "
+                 "answer question 6.",
     items=(
         Item("Have you wished you were dead or wished you could go to sleep and not wake up?", NO_YES),
         Item("Have you actually had any thoughts of killing yourself?", NO_YES),

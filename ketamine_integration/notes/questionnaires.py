@@ -125,7 +125,13 @@ def patient_questionnaires(patient: Patient, now: datetime) -> list[PatientQuest
 def due_questionnaires(patient: Patient, now: datetime) -> list[PatientQuestionnaire]:
     """What the portal asks the patient to complete now: each questionnaire open or overdue and not
     completed, the one due soonest first (one without a due time last)."""
-    waiting = [q for q in patient_questionnaires(patient, now) if q.asked.waiting]
+    return waiting_first(patient_questionnaires(patient, now), now)
+
+
+def waiting_first(questionnaires: list[PatientQuestionnaire], now: datetime) -> list[PatientQuestionnaire]:
+    """Of these, the ones open or overdue and not completed, the one due soonest first (one without
+    a due time last)."""
+    waiting = [q for q in questionnaires if q.asked.waiting]
     return sorted(waiting, key=lambda q: (q.asked.moment.due is None, q.asked.moment.due or now, q.token))
 
 

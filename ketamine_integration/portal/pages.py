@@ -12,7 +12,7 @@ from ..domain.reminders import ClinicalWordInMessage
 from ..reminders.invitations import calendar_file
 from ..web import access
 from ..web.forms import render_form, submit
-from . import accounts, home as home_data
+from . import accounts, home as home_data, questionnaire_pages
 from .forms import FactorChangeForm, PasswordChangeForm, PortalCodeForm
 from .models import SIGNED_IN
 from .sessions import (complete_portal_sign_in, current_portal_account, current_portal_patient, current_visit,
@@ -28,9 +28,11 @@ def home():
     patient = current_portal_patient()
     now = utcnow()
     sessions = home_data.upcoming_sessions(patient.id, now)
-    audit.record("portal.home", obj=patient, patient_id=patient.id, detail=f"{len(sessions)} sessions shown")
+    due = questionnaire_pages.due_list(patient, now)
+    audit.record("portal.home", obj=patient, patient_id=patient.id,
+                 detail=f"{len(sessions)} sessions, {len(due)} questionnaires due shown")
     return render_template("portal/home.html", patient=patient, sessions=sessions,
-                           phase=home_data.course_phase(patient.id))
+                           phase=home_data.course_phase(patient.id), questionnaires_due=due)
 
 
 @bp.route("/sessions/<id:appointment_id>.ics")

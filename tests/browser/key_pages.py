@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -85,6 +85,8 @@ class Ids:
     prescriber: int                 #: the course's prescriber (the report preview is for them)
     appointment: int                #: a follow-up or preparation session moved once (its page shows the move)
     protocol_version: int           #: the esketamine protocol's version in use
+    #: the patient role's questionnaire waiting to be completed (its page in the portal)
+    portal_questionnaire: str = "/portal/questionnaires/"
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             ("anonymous",), status=404),
     KeyPage("Portal home", lambda i: "/portal/", (PATIENT,)),
     KeyPage("Portal account", lambda i: "/portal/account", (PATIENT,)),
+    KeyPage("Portal questionnaires", lambda i: "/portal/questionnaires/", (PATIENT,)),
+    KeyPage("Portal questionnaire", lambda i: i.portal_questionnaire, (PATIENT,)),
 )
 
 
@@ -247,8 +251,9 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
             with app.app_context():
                 demo.ids = {role: _ids_for(username) for role, username in USERS.items()}
                 demo.ids["anonymous"] = demo.ids["staff"]  # the sign-in pages use none of them
-                demo.ids[PATIENT] = demo.ids["staff"]  # nor do the portal's: the patient is the session's
-                demo.portal_account = _enrol_a_patient()
+                demo.portal_account, questionnaire = _enrol_a_patient()
+                # nor do the portal's (the patient is the session's), but for the questionnaire waiting
+                demo.ids[PATIENT] = replace(demo.ids["staff"], portal_questionnaire=questionnaire)
             yield demo
     finally:
         close_app(app)
@@ -263,17 +268,26 @@ def _enrol_everyone() -> None:
     db.session.commit()
 
 
-def _enrol_a_patient() -> int:
-    """The first demo portal account, enrolled with the tests' authenticator (the demo leaves the
-    second step to the patient's first sign-in)."""
+def _enrol_a_patient() -> tuple[int, str]:
+    """The first demo portal account whose patient has a questionnaire waiting (else the first),
+    enrolled with the tests' authenticator (the demo leaves the second step to the patient's first
+    sign-in); and the page of that questionnaire (else the list of them)."""
     from ketamine_integration.mfa.sealing import seal
+    from ketamine_integration.notes.questionnaires import due_questionnaires
+    from ketamine_integration.patients.models import Patient
     from ketamine_integration.portal.models import PortalAccount
 
-    account = db.session.scalars(select(PortalAccount).where(PortalAccount.password_hash.is_not(None))
-                                 .order_by(PortalAccount.id)).first()
+    accounts = db.session.scalars(select(PortalAccount).where(PortalAccount.password_hash.is_not(None))
+                                  .order_by(PortalAccount.id)).all()
+    now = utcnow()
+    waiting = {a.id: due_questionnaires(db.session.get(Patient, a.patient_id), now) for a in accounts}
+    account = next((a for a in accounts if waiting[a.id]), accounts[0])
     account.second_factor, account.totp_secret_sealed = "totp", seal(TOTP_SECRET)
     db.session.commit()
-    return account.id
+    first = next(iter(waiting[account.id]), None)
+    page = (f"/portal/questionnaires/{first.course_id}/{first.measure.key}/{first.asked.moment.key}" if first
+            else "/portal/questionnaires/")
+    return account.id, page
 
 
 def sign_in_role(page, demo: DemoClinic, role: str) -> None:

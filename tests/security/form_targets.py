@@ -224,6 +224,17 @@ TARGETS: dict[str, list[Target]] = {
                                        lambda c: accept_data())],
     "portal.forms.PasswordChangeForm": [Target("patient", lambda c: "/portal/account/password", lambda c: {
         "current": PASSWORD, "password": CHOSEN, "confirm": CHOSEN}, prefix="password")],
+    # the patient's questionnaires, at the course's baseline (the IV protocol asks the PHQ-9 and GAD-7 then;
+    # it never asks the C-SSRS, whose answers are kept only when they raise an alert: a yes to question 1)
+    "portal.questionnaire_forms.PortalPHQ9Form": [Target("patient", lambda c: f"/portal/questionnaires/{c.course}"
+                                                         "/phq9/baseline", lambda c: {
+        **{f"item{n}": "1" for n in range(1, 9)}, "item9": "0", "difficulty": "somewhat"})],
+    "portal.questionnaire_forms.PortalGAD7Form": [Target("patient", lambda c: f"/portal/questionnaires/{c.course}"
+                                                         "/gad7/baseline", lambda c: {
+        **{f"item{n}": "2" for n in range(1, 8)}, "difficulty": "not"})],
+    "portal.questionnaire_forms.PortalCSSRSscreenerForm": [Target(
+        "patient", lambda c: f"/portal/questionnaires/{c.course}/cssrs/baseline", lambda c: {
+            "item1": "1", "item2": "0", "item3": "", "item4": "", "item5": "", "item6": "0"})],
 }
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
@@ -266,7 +277,8 @@ def form_key(cls) -> str:
 
 def app_form_classes() -> dict[str, type]:
     """Every Form subclass defined in the app's modules, plus the measure forms that
-    notes.forms.measure_form_class() builds at run time (one per questionnaire)."""
+    notes.forms.measure_form_class() and the portal's questionnaire_form_class() build at run time (one
+    per questionnaire)."""
     found = {}
     for info in pkgutil.walk_packages(ketamine_integration.__path__, "ketamine_integration."):
         module = importlib.import_module(info.name)
@@ -275,7 +287,8 @@ def app_form_classes() -> dict[str, type]:
                 found[form_key(cls)] = cls
     from ketamine_integration.domain.measures import MEASURES
     from ketamine_integration.notes.forms import measure_form_class
+    from ketamine_integration.portal.questionnaire_forms import questionnaire_form_class
     for key in MEASURES:
-        cls = measure_form_class(key)
-        found[form_key(cls)] = cls
+        for cls in (measure_form_class(key), questionnaire_form_class(key)):
+            found[form_key(cls)] = cls
     return found

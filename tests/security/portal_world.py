@@ -64,4 +64,6 @@ PORTAL_FORMS = {
     "portal_invites.invite": lambda: {},
     "portal_invites.resend": lambda: {},
     "portal_invites.revoke": lambda: {},
+    # a PHQ-9 with no safety answer (a moment answered or not yet open refuses it: nothing changes then)
+    "portal_questionnaires.questionnaire": lambda: {f"item{n}": "0" for n in range(1, 10)},
 }

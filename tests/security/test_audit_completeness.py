@@ -91,11 +91,6 @@ NOT_PATIENT_DATA = {
     "journal.unshare": "patient-written data with no HTTP route yet (the portal's journal pages); test_journal.py",
     "journal.view": "the patient's own read, no HTTP route yet (the portal's journal pages); test_journal.py",
     "journal.prompts": "the patient's own read, no HTTP route yet (the portal's journal pages); test_journal.py",
-    # Written by the patient's questionnaire service (notes/patient_responses.py), whose portal page comes with
-    # the portal (issue 23): no HTTP route yet. It IS a write of patient data: move it to the table once the
-    # portal page calls it; until then tests/integration/test_patient_questionnaires.py checks its rows.
-    "measure.patient_submit": "the patient's own questionnaire, stored by the portal's service (no HTTP route yet); "
-                              "tests/integration/test_patient_questionnaires.py checks each row names the patient",
     # Written by the reminder sweep (the worker's periodic job); tests/integration/test_reminder_sweep.py
     "reminder.opted_out": "a reminder due to a patient who does not consent on that channel, not sent; "
                           "its row names the patient and the channel, never the text",
@@ -187,6 +182,20 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         if "portal" not in other:
             other["portal"] = portal_client(c.make, c.make.portal_account(c.patient))
         return other["portal"][0]
+
+    def patient_auth():
+        patient_portal()
+        return other["portal"][1]
+
+    def safety_answers():
+        """The patient's own PHQ-9 with item 9 above "Not at all" (kept whatever the schedule says), whose
+        crisis page the step opens."""
+        from ketamine_integration.notes.models import MeasureResponse
+        sent = patient_auth().post(f"/portal/questionnaires/{c.course}/phq9/baseline",
+                                   {**{f"item{n}": "0" for n in range(1, 9)}, "item9": "1"})
+        assert sent.status_code == 302, sent.status_code
+        return c.make.query(lambda: db.session.scalar(select(func.max(MeasureResponse.id)).where(
+            MeasureResponse.completed_by_patient)))
 
     def accepting():
         token = invitation_token(c.make, email="una@fictional.invalid")
@@ -340,6 +349,17 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "portal.calendar": lambda: (lambda client, appointment: Step(
             "anonymous", lambda: client.get(f"/portal/sessions/{appointment}.ics"), p))(
             patient_portal(), c.appointment),
+        # the patient's questionnaires: the list, one questionnaire, its answers (the GAD-7 at baseline: no
+        # clinician records one here, no safety answer), and the crisis page after a safety answer
+        "portal.questionnaires": lambda: (lambda client: Step("anonymous", lambda: client.get(
+            "/portal/questionnaires/"), p))(patient_portal()),
+        "portal.questionnaire_view": lambda: (lambda client: Step("anonymous", lambda: client.get(
+            f"/portal/questionnaires/{c.course}/gad7/baseline"), p))(patient_portal()),
+        "measure.patient_submit": lambda: (lambda patient: Step("anonymous", lambda: patient.post(
+            f"/portal/questionnaires/{c.course}/gad7/baseline", {f"item{n}": "0" for n in range(1, 8)}), p))(
+            patient_auth()),
+        "portal.questionnaire_support": lambda: (lambda client, response: Step("anonymous", lambda: client.get(
+            f"/portal/questionnaires/answers/{response}/support"), p))(patient_portal(), safety_answers()),
     }
 
 

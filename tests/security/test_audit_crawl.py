@@ -61,6 +61,9 @@ MANY_PATIENTS = {
 #: portal.calendar; test_portal_invitations.py opens the links)
 PORTAL_PAGES = {
     "portal.session_calendar": "one of the patient's own sessions as a calendar file (portal.calendar)",
+    "portal_questionnaires.questionnaire": "one of the patient's own questionnaires (portal.questionnaire_view)",
+    "portal_questionnaires.support": "the crisis resources after the patient's own safety answer "
+                                     "(portal.questionnaire_support)",
     "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
                              "portal.accept",
 }

@@ -36,7 +36,10 @@ SECOND_STEP_ONLY = {"mfa.code", "mfa.enrol"}
 #: signed-in patient (tests/integration/test_portal_sign_in.py covers them); the factor confirmation
 #: opens only after a change was asked for; an invitation link never issued shows the dead-link page
 PORTAL_GETS = {"portal_sign_in.code": 302, "portal_sign_in.enrol": 302, "portal.factor_confirm": 302,
-               "portal_sign_in.accept": 404}
+               "portal_sign_in.accept": 404,
+               # the inside patient's only answers with an alert are a clinician's entry: no crisis page of
+               # theirs (tests/integration/test_portal_questionnaires.py opens a patient's own)
+               "portal_questionnaires.support": 404}
 #: controls run last, and these last of all: they sign the user out or change accounts
 LAST = ("accounts.user_edit", "accounts.user_password", "accounts.logout", "portal_sign_in.sign_out")
 #: who submits a portal route: the inside patient, signed in to the portal
@@ -89,6 +92,10 @@ def url_of(app, world, rule, actor: str | None) -> str:
     args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED},
                  # the inside patient's integration session tomorrow
                  "portal.session_calendar": {"appointment_id": world.records[world.inside]["appointment"][0]},
+                 # the inside patient's PHQ-9 at baseline, and the crisis page of their answers
+                 "portal_questionnaires.questionnaire": {"course_id": world.records[world.inside]["course"][0],
+                                                         "measure": "phq9", "moment": "baseline"},
+                 "portal_questionnaires.support": {"response_id": world.records[world.inside]["measure"][0]},
                  }.get(rule.endpoint, {}))
     with app.test_request_context():
         return url_for(rule.endpoint, **args)

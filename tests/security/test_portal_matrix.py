@@ -37,13 +37,24 @@ def _url(app, endpoint: str, args: dict) -> str:
         return url_for(endpoint, **args)
 
 
+def portal_args(world, endpoint: str, patient_id: int) -> list[dict]:
+    """The arguments of a portal id route naming each of this patient's records it takes."""
+    records = world.records[patient_id]
+    return {"portal.session_calendar": [{"appointment_id": a} for a in records["appointment"]],
+            # a questionnaire of the patient's course, and the crisis page of their answers (a clinician's
+            # entry with an alert: a patient's own would be the only one it opens)
+            "portal_questionnaires.questionnaire": [{"course_id": c, "measure": "phq9", "moment": "baseline"}
+                                                    for c in records["course"]],
+            "portal_questionnaires.support": [{"response_id": m} for m in records["measure"]]}.get(endpoint, [])
+
+
 def _targets(app, world, rule) -> list[str]:
     """The URLs a patient tries for a route: other patients' records for its ids."""
     kinds = {r.endpoint: r.args for r in MATRIX}
     if rule.endpoint == "static":
         return [_url(app, "static", {"filename": "style.css"})]
-    if rule.endpoint == "portal.session_calendar":
-        return [_url(app, rule.endpoint, {"appointment_id": a}) for a in world.records[world.outside[0]]["appointment"]]
+    if portal_args(world, rule.endpoint, world.outside[0]):
+        return [_url(app, rule.endpoint, args) for args in portal_args(world, rule.endpoint, world.outside[0])]
     if rule.endpoint == "portal_sign_in.accept":
         return []  # public: the link's token is the credential (test_portal_invitations.py)
     args = {arg: _ids(world, kind, world.outside[0])[0] for arg, kind in kinds.get(rule.endpoint, {}).items()}
@@ -90,7 +101,7 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
         auth.sign_in(world.usernames[role])
         before = snapshot(app)
         for rule in portal:
-            args = {"appointment_id": world.records[world.inside]["appointment"][0]} if rule.arguments else {}
+            args = portal_args(world, rule.endpoint, world.inside)[0] if rule.arguments else {}
             url = _url(app, rule.endpoint, args)
             for method in sorted(rule.methods & {"GET", "POST"}):
                 response = client.get(url) if method == "GET" else auth.post(url, form_data(rule.endpoint, world,
@@ -108,8 +119,9 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
 def own_pages(app, client, world) -> list[str]:
     """The positive control: the patient's own portal pages open, with no canary on any."""
     problems = []
-    pages = ["/portal/", "/portal/account",
-             _url(app, "portal.session_calendar", {"appointment_id": world.records[world.inside]["appointment"][0]})]
+    pages = ["/portal/", "/portal/account", "/portal/questionnaires/",
+             *(_url(app, endpoint, portal_args(world, endpoint, world.inside)[0])
+               for endpoint in ("portal.session_calendar", "portal_questionnaires.questionnaire"))]
     for url in pages:
         response = client.get(url)
         body = response.get_data(as_text=True)

@@ -136,7 +136,8 @@ def test_on_a_phone_the_worklist_and_the_course_page_keep_their_actions_in_view(
     windows = page.get_by_role("table", name="Windows, in words")
     assert reachable(page, windows.get_by_role("cell", name=re.compile("Nothing booked"))), "coverage off-screen"
     index = page.get_by_role("navigation", name="Sections of this course")
-    expect(index.get_by_role("link")).to_have_text(["Overview", "Preparation", "Dosing", "Windows and sessions"])
+    expect(index.get_by_role("link")).to_have_text(["Overview", "Preparation", "Dosing", "Windows and sessions",
+                                                    "Questionnaires"])
     page.evaluate("window.scrollTo(0, 0)")
     todo.get_by_role("link", name="Book an integration session").first.click()
     booking = page.get_by_role("button", name=re.compile("^Book in person")).first

@@ -188,6 +188,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             ("anonymous",), status=404),
     KeyPage("Portal home", lambda i: "/portal/", (PATIENT,)),
     KeyPage("Portal account", lambda i: "/portal/account", (PATIENT,)),
+    KeyPage("Portal practices", lambda i: "/portal/practices/", (PATIENT,)),
+    KeyPage("Portal action steps", lambda i: "/portal/steps/", (PATIENT,)),
 )
 
 

@@ -224,6 +224,11 @@ TARGETS: dict[str, list[Target]] = {
                                        lambda c: accept_data())],
     "portal.forms.PasswordChangeForm": [Target("patient", lambda c: "/portal/account/password", lambda c: {
         "current": PASSWORD, "password": CHOSEN, "confirm": CHOSEN}, prefix="password")],
+    # the patient's log of a practice and check-in on an action step (their ids prefix only the fields' ids)
+    "portal.log_forms.PracticeLogForm": [Target("patient", lambda c: f"/portal/practices/{c.assignment}", lambda c: {
+        "outcome": "partly", "for_date": today().isoformat(), "note": "The bus was late"})],
+    "portal.log_forms.StepCheckInForm": [Target("patient", lambda c: f"/portal/steps/{c.step}", lambda c: {
+        "progress": "done", "for_date": today().isoformat(), "obstacles": ""})],
 }
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
@@ -239,7 +244,8 @@ SUBFORMS = {
     "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
 }
 #: base classes no view instantiates, with the reason
-ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed"}
+ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed",
+            "portal.log_forms._DayForm": "the per-copy ids of the portal's log and check-in forms; each is fuzzed"}
 #: forms whose accepted submission changes only the portal session it was sent in (bookkeeping, which the
 #: fuzzer's snapshot leaves out): the step they open is confirmed by a code, fuzzed as a code form
 SESSION_ONLY_FORMS = {

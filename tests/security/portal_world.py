@@ -10,6 +10,8 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD, Auth
 
+from .world import local
+
 #: the password a patient chooses when accepting (strong enough for the policy)
 CHOSEN = "lantern quartz meadow violet 47"
 NEVER_ISSUED = "never-issued-" + "x" * 30
@@ -64,4 +66,10 @@ PORTAL_FORMS = {
     "portal_invites.invite": lambda: {},
     "portal_invites.resend": lambda: {},
     "portal_invites.revoke": lambda: {},
+    # yesterday's log (the world's patient logged today already; their weekly practice takes one a day)
+    "portal_practices.practice": lambda: {"outcome": "done", "for_date": local(-1).date().isoformat(),
+                                          "note": "Walked after work"},
+    # today's check-in (the world's patient checked in today already: refused on its day, 422)
+    "portal_steps.step": lambda: {"progress": "partly", "for_date": local(0).date().isoformat(),
+                                  "obstacles": "Rain all week"},
 }

@@ -61,6 +61,8 @@ MANY_PATIENTS = {
 #: portal.calendar; test_portal_invitations.py opens the links)
 PORTAL_PAGES = {
     "portal.session_calendar": "one of the patient's own sessions as a calendar file (portal.calendar)",
+    "portal_practices.practice": "one of the patient's own practices with its log form (practice.view)",
+    "portal_steps.step": "one of the patient's own action steps with its check-in form (step.view)",
     "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
                              "portal.accept",
 }

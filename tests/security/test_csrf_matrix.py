@@ -89,6 +89,9 @@ def url_of(app, world, rule, actor: str | None) -> str:
     args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED},
                  # the inside patient's integration session tomorrow
                  "portal.session_calendar": {"appointment_id": world.records[world.inside]["appointment"][0]},
+                 # the inside patient's practice and the action step of their signed note
+                 "portal_practices.practice": {"assignment_id": world.records[world.inside]["assignment"][0]},
+                 "portal_steps.step": {"step_id": world.records[world.inside]["step"][0]},
                  }.get(rule.endpoint, {}))
     with app.test_request_context():
         return url_for(rule.endpoint, **args)

@@ -126,6 +126,8 @@ EXEMPT = {"static": "the stylesheet: public files",
           # the patient portal's id routes open to a patient signed in to the portal, never to staff:
           # tests/security/test_portal_matrix.py sweeps them with the patient's own and others' ids
           "portal.session_calendar": "a patient's own session's calendar file (test_portal_matrix.py)",
+          "portal_practices.practice": "a patient's own practice and its log form (test_portal_matrix.py)",
+          "portal_steps.step": "a patient's own action step and its check-in form (test_portal_matrix.py)",
           "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems"}

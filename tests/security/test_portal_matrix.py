@@ -20,6 +20,16 @@ from .world import OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
 
 #: what a refusal of a patient at a staff page looks like: the staff sign-in, or a refusal status
 STAFF_REFUSALS = (400, 403, 404, 405)
+#: the portal's routes that take an id: its argument and the kind of record it names (World.records)
+PORTAL_IDS = {"portal.session_calendar": ("appointment_id", "appointment"),
+              "portal_practices.practice": ("assignment_id", "assignment"),
+              "portal_steps.step": ("step_id", "step")}
+
+
+def _portal_urls(app, world, endpoint: str, patient: int) -> list[str]:
+    """The portal id route with each of `patient`'s records of its kind."""
+    arg, kind = PORTAL_IDS[endpoint]
+    return [_url(app, endpoint, {arg: record}) for record in world.records[patient][kind]]
 
 
 @dataclass
@@ -42,8 +52,8 @@ def _targets(app, world, rule) -> list[str]:
     kinds = {r.endpoint: r.args for r in MATRIX}
     if rule.endpoint == "static":
         return [_url(app, "static", {"filename": "style.css"})]
-    if rule.endpoint == "portal.session_calendar":
-        return [_url(app, rule.endpoint, {"appointment_id": a}) for a in world.records[world.outside[0]]["appointment"]]
+    if rule.endpoint in PORTAL_IDS:
+        return _portal_urls(app, world, rule.endpoint, world.outside[0])
     if rule.endpoint == "portal_sign_in.accept":
         return []  # public: the link's token is the credential (test_portal_invitations.py)
     args = {arg: _ids(world, kind, world.outside[0])[0] for arg, kind in kinds.get(rule.endpoint, {}).items()}
@@ -90,8 +100,8 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
         auth.sign_in(world.usernames[role])
         before = snapshot(app)
         for rule in portal:
-            args = {"appointment_id": world.records[world.inside]["appointment"][0]} if rule.arguments else {}
-            url = _url(app, rule.endpoint, args)
+            url = _portal_urls(app, world, rule.endpoint, world.inside)[0] if rule.arguments else _url(
+                app, rule.endpoint, {})
             for method in sorted(rule.methods & {"GET", "POST"}):
                 response = client.get(url) if method == "GET" else auth.post(url, form_data(rule.endpoint, world,
                                                                                           world.inside))
@@ -108,8 +118,8 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
 def own_pages(app, client, world) -> list[str]:
     """The positive control: the patient's own portal pages open, with no canary on any."""
     problems = []
-    pages = ["/portal/", "/portal/account",
-             _url(app, "portal.session_calendar", {"appointment_id": world.records[world.inside]["appointment"][0]})]
+    pages = ["/portal/", "/portal/account", "/portal/practices/", "/portal/steps/",
+             *(_portal_urls(app, world, endpoint, world.inside)[0] for endpoint in PORTAL_IDS)]
     for url in pages:
         response = client.get(url)
         body = response.get_data(as_text=True)

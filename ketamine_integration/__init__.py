@@ -141,19 +141,25 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling.views import bp as scheduling_bp
     from .telehealth.views import bp as telehealth_bp
     from .portal import nav as portal_nav, pages as portal_pages, recovery as portal_recovery
-    from .portal import questionnaire_pages as portal_questionnaires, sign_in as portal_sign_in, staff as portal_staff
+    from .portal import practice_pages as portal_practices, questionnaire_pages as portal_questionnaires
+    from .portal import sign_in as portal_sign_in, staff as portal_staff, step_pages as portal_steps
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
                telehealth_bp, reminders_bp, notifications_bp, practices_bp, portal_sign_in.bp, portal_pages.bp,
-               portal_staff.bp, portal_questionnaires.bp):
+               portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
     # session keeps (portal/nav.py, portal/recovery.py)
     portal_nav.add_item("portal_questionnaires.questionnaires", "Questionnaires", order=20)
     portal_recovery.keep_text_of(portal_questionnaires.FORM_ENDPOINT)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
+    # the portal's pages of practices and action steps: in its menu, and what a patient typed there
+    # when the session timed out kept and offered back (portal/recovery.py)
+    portal_nav.add_item("portal_practices.practices", "Practices", order=40)
+    portal_nav.add_item("portal_steps.steps", "Action steps", order=50)
+    portal_recovery.keep_text_of("portal_practices.practice", "portal_steps.step")
 
 
 def register_hooks() -> None:

@@ -192,6 +192,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Portal account", lambda i: "/portal/account", (PATIENT,)),
     KeyPage("Portal questionnaires", lambda i: "/portal/questionnaires/", (PATIENT,)),
     KeyPage("Portal questionnaire", lambda i: i.portal_questionnaire, (PATIENT,)),
+    KeyPage("Portal practices", lambda i: "/portal/practices/", (PATIENT,)),
+    KeyPage("Portal action steps", lambda i: "/portal/steps/", (PATIENT,)),
 )
 
 

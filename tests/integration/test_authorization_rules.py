@@ -87,6 +87,10 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("portal_questionnaires.questionnaires", "a patient signed in to the portal"),
     ("portal_questionnaires.questionnaire", "a patient signed in to the portal"),
     ("portal_questionnaires.support", "a patient signed in to the portal"),
+    ("portal_practices.practices", "a patient signed in to the portal"),
+    ("portal_practices.practice", "a patient signed in to the portal"),
+    ("portal_steps.steps", "a patient signed in to the portal"),
+    ("portal_steps.step", "a patient signed in to the portal"),
     ("portal_invites.invite", "portal.invite (Clinic admin, Clinic staff, Integration therapist)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):

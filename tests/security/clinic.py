@@ -332,6 +332,13 @@ class Clinic:
         return data
 
     @cached_property
+    def step(self) -> int:
+        """The action step agreed in the signed note (the patient checks in on it in the portal)."""
+        from ketamine_integration.notes.models import ActionStep
+        note = self.signed_note
+        return self.make.query(lambda: db.session.scalar(select(ActionStep.id).where(ActionStep.note_id == note)))
+
+    @cached_property
     def assignment(self) -> int:
         """A practice assigned to the course through the course page's form."""
         from ketamine_integration.practices.models import PracticeAssignment

@@ -235,6 +235,11 @@ TARGETS: dict[str, list[Target]] = {
     "portal.questionnaire_forms.PortalCSSRSscreenerForm": [Target(
         "patient", lambda c: f"/portal/questionnaires/{c.course}/cssrs/baseline", lambda c: {
             "item1": "1", "item2": "0", "item3": "", "item4": "", "item5": "", "item6": "0"})],
+    # the patient's log of a practice and check-in on an action step (their ids prefix only the fields' ids)
+    "portal.log_forms.PracticeLogForm": [Target("patient", lambda c: f"/portal/practices/{c.assignment}", lambda c: {
+        "outcome": "partly", "for_date": today().isoformat(), "note": "The bus was late"})],
+    "portal.log_forms.StepCheckInForm": [Target("patient", lambda c: f"/portal/steps/{c.step}", lambda c: {
+        "progress": "done", "for_date": today().isoformat(), "obstacles": ""})],
 }
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
@@ -250,7 +255,8 @@ SUBFORMS = {
     "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
 }
 #: base classes no view instantiates, with the reason
-ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed"}
+ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed",
+            "portal.log_forms._DayForm": "the per-copy ids of the portal's log and check-in forms; each is fuzzed"}
 #: forms whose accepted submission changes only the portal session it was sent in (bookkeeping, which the
 #: fuzzer's snapshot leaves out): the step they open is confirmed by a code, fuzzed as a code form
 SESSION_ONLY_FORMS = {

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD, Auth
 
+from .world import local
+
 #: the password a patient chooses when accepting (strong enough for the policy)
 CHOSEN = "lantern quartz meadow violet 47"
 NEVER_ISSUED = "never-issued-" + "x" * 30
@@ -66,4 +68,10 @@ PORTAL_FORMS = {
     "portal_invites.revoke": lambda: {},
     # a PHQ-9 with no safety answer (a moment answered or not yet open refuses it: nothing changes then)
     "portal_questionnaires.questionnaire": lambda: {f"item{n}": "0" for n in range(1, 10)},
+    # yesterday's log (the world's patient logged today already; their weekly practice takes one a day)
+    "portal_practices.practice": lambda: {"outcome": "done", "for_date": local(-1).date().isoformat(),
+                                          "note": "Walked after work"},
+    # today's check-in (the world's patient checked in today already: refused on its day, 422)
+    "portal_steps.step": lambda: {"progress": "partly", "for_date": local(0).date().isoformat(),
+                                  "obstacles": "Rain all week"},
 }

@@ -64,6 +64,8 @@ PORTAL_PAGES = {
     "portal_questionnaires.questionnaire": "one of the patient's own questionnaires (portal.questionnaire_view)",
     "portal_questionnaires.support": "the crisis resources after the patient's own safety answer "
                                      "(portal.questionnaire_support)",
+    "portal_practices.practice": "one of the patient's own practices with its log form (practice.view)",
+    "portal_steps.step": "one of the patient's own action steps with its check-in form (step.view)",
     "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
                              "portal.accept",
 }

@@ -96,6 +96,9 @@ def url_of(app, world, rule, actor: str | None) -> str:
                  "portal_questionnaires.questionnaire": {"course_id": world.records[world.inside]["course"][0],
                                                          "measure": "phq9", "moment": "baseline"},
                  "portal_questionnaires.support": {"response_id": world.records[world.inside]["measure"][0]},
+                 # the inside patient's practice and the action step of their signed note
+                 "portal_practices.practice": {"assignment_id": world.records[world.inside]["assignment"][0]},
+                 "portal_steps.step": {"step_id": world.records[world.inside]["step"][0]},
                  }.get(rule.endpoint, {}))
     with app.test_request_context():
         return url_for(rule.endpoint, **args)

@@ -128,6 +128,8 @@ EXEMPT = {"static": "the stylesheet: public files",
           "portal.session_calendar": "a patient's own session's calendar file (test_portal_matrix.py)",
           "portal_questionnaires.questionnaire": "a questionnaire of the patient's own course (test_portal_matrix.py)",
           "portal_questionnaires.support": "the crisis page of the patient's own answers (test_portal_matrix.py)",
+          "portal_practices.practice": "a patient's own practice and its log form (test_portal_matrix.py)",
+          "portal_steps.step": "a patient's own action step and its check-in form (test_portal_matrix.py)",
           "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems"}

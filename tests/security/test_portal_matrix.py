@@ -20,8 +20,7 @@ from .world import OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
 
 #: what a refusal of a patient at a staff page looks like: the staff sign-in, or a refusal status
 STAFF_REFUSALS = (400, 403, 404, 405)
-
-
+#: the portal's routes that take an id: its argument and the kind of record it names (World.records)
 @dataclass
 class Tally:
     requests: int = 0
@@ -45,7 +44,9 @@ def portal_args(world, endpoint: str, patient_id: int) -> list[dict]:
             # entry with an alert: a patient's own would be the only one it opens)
             "portal_questionnaires.questionnaire": [{"course_id": c, "measure": "phq9", "moment": "baseline"}
                                                     for c in records["course"]],
-            "portal_questionnaires.support": [{"response_id": m} for m in records["measure"]]}.get(endpoint, [])
+            "portal_questionnaires.support": [{"response_id": m} for m in records["measure"]],
+            "portal_practices.practice": [{"assignment_id": a} for a in records["assignment"]],
+            "portal_steps.step": [{"step_id": s} for s in records["step"]]}.get(endpoint, [])
 
 
 def _targets(app, world, rule) -> list[str]:
@@ -119,9 +120,10 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
 def own_pages(app, client, world) -> list[str]:
     """The positive control: the patient's own portal pages open, with no canary on any."""
     problems = []
-    pages = ["/portal/", "/portal/account", "/portal/questionnaires/",
+    pages = ["/portal/", "/portal/account", "/portal/questionnaires/", "/portal/practices/", "/portal/steps/",
              *(_url(app, endpoint, portal_args(world, endpoint, world.inside)[0])
-               for endpoint in ("portal.session_calendar", "portal_questionnaires.questionnaire"))]
+               for endpoint in ("portal.session_calendar", "portal_questionnaires.questionnaire",
+                                "portal_practices.practice", "portal_steps.step"))]
     for url in pages:
         response = client.get(url)
         body = response.get_data(as_text=True)

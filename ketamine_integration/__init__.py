@@ -141,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling.views import bp as scheduling_bp
     from .telehealth.views import bp as telehealth_bp
     from .portal import pages as portal_pages, sign_in as portal_sign_in, staff as portal_staff
+    from .portal import journal_pages as portal_journal
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
@@ -149,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
                portal_staff.bp):
         app.register_blueprint(bp)
     pages.register(app)  # the composite pages, under their blueprints' endpoint names
+    portal_journal.register(app)  # the portal's journal: its pages, menu item and the text a timeout keeps
 
 
 def register_hooks() -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -85,6 +85,8 @@ class Ids:
     prescriber: int                 #: the course's prescriber (the report preview is for them)
     appointment: int                #: a follow-up or preparation session moved once (its page shows the move)
     protocol_version: int           #: the esketamine protocol's version in use
+    #: the portal patient's private journal entry (the patient role's ids only)
+    journal_entry: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ def _preview_course_end(page, ids: Ids) -> None:
     form.get_by_label("Move to").select_option(label="Discontinued")
     form.get_by_label("Reason", exact=True).fill("The patient moved away; care continues elsewhere.")
     form.get_by_role("button", name="Change phase").click()
+
+
+def _save_an_empty_entry(page, ids: Ids) -> None:
+    form = page.locator("form.journal-write").last  # the free entry's, always offered
+    form.get_by_role("button", name=re.compile("^Save in my journal")).click()
 
 
 #: every key page, with the roles that open it (by the permission table, domain/permissions.py)
@@ -188,6 +195,11 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             ("anonymous",), status=404),
     KeyPage("Portal home", lambda i: "/portal/", (PATIENT,)),
     KeyPage("Portal account", lambda i: "/portal/account", (PATIENT,)),
+    KeyPage("Portal journal", lambda i: "/portal/journal/", (PATIENT,)),
+    KeyPage("Portal journal, an empty entry refused", lambda i: "/portal/journal/", (PATIENT,),
+            submit=_save_an_empty_entry, post=lambda i: ("/portal/journal/", {"prompt": "free", "text": ""}),
+            status=422),
+    KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
 )
 
 
@@ -247,8 +259,9 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
             with app.app_context():
                 demo.ids = {role: _ids_for(username) for role, username in USERS.items()}
                 demo.ids["anonymous"] = demo.ids["staff"]  # the sign-in pages use none of them
-                demo.ids[PATIENT] = demo.ids["staff"]  # nor do the portal's: the patient is the session's
                 demo.portal_account = _enrol_a_patient()
+                # nor do the portal's (the patient is the session's), but for an entry of their own journal
+                demo.ids[PATIENT] = replace(demo.ids["staff"], journal_entry=_a_private_entry(demo.portal_account))
             yield demo
     finally:
         close_app(app)
@@ -274,6 +287,19 @@ def _enrol_a_patient() -> int:
     account.second_factor, account.totp_secret_sealed = "totp", seal(TOTP_SECRET)
     db.session.commit()
     return account.id
+
+
+def _a_private_entry(account_id: int) -> int:
+    """A private entry in the portal patient's journal, written as the portal's page writes it (the demo's
+    journals may belong to other patients)."""
+    from ketamine_integration.journal.services import write_entry
+    from ketamine_integration.portal.models import PortalAccount
+
+    patient = db.session.get(PortalAccount, account_id).patient
+    entry = write_entry(patient, prompt="free", text="Slept well. Walked by the water and noticed the birds.",
+                        now=utcnow())
+    db.session.commit()
+    return entry.id
 
 
 def sign_in_role(page, demo: DemoClinic, role: str) -> None:

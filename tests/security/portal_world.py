@@ -61,7 +61,26 @@ PORTAL_FORMS = {
                                        "password-confirm": CHOSEN},
     "portal.factor_change": lambda: {"factor-factor": "email", "factor-current": PASSWORD},
     "portal.factor_confirm": lambda: {"code": "123456"},
+    "portal_journal.journal": lambda: {"prompt": "free", "dosing_session_id": "", "text": "A quiet day by the water"},
+    "portal_journal.entry_edit": lambda: {"text": "A quiet day by the river", "version": "1"},
+    "portal_journal.entry_share": lambda: {},
+    "portal_journal.entry_unshare": lambda: {},
     "portal_invites.invite": lambda: {},
     "portal_invites.resend": lambda: {},
     "portal_invites.revoke": lambda: {},
 }
+
+#: the portal's routes that name a record in their URL: each argument and the kind of record it names
+#: (world.World.records kinds): the patient's own for the positive controls and the CSRF matrix, another
+#: patient's for the portal matrix (404), the inside patient's for staff sessions (sent to the sign-in)
+PORTAL_ID_ARGS = {
+    "portal.session_calendar": {"appointment_id": "appointment"},
+    "portal_journal.entry_edit": {"entry_id": "journal_entry"},
+    "portal_journal.entry_share": {"entry_id": "journal_entry"},
+    "portal_journal.entry_unshare": {"entry_id": "journal_entry"},
+}
+
+
+def portal_args(endpoint: str, records: dict[str, list[int]]) -> dict[str, int]:
+    """A portal id route's URL arguments, naming the first of these records of each kind."""
+    return {arg: records[kind][0] for arg, kind in PORTAL_ID_ARGS.get(endpoint, {}).items()}

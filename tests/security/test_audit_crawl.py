@@ -61,6 +61,7 @@ MANY_PATIENTS = {
 #: portal.calendar; test_portal_invitations.py opens the links)
 PORTAL_PAGES = {
     "portal.session_calendar": "one of the patient's own sessions as a calendar file (portal.calendar)",
+    "portal_journal.entry_edit": "one of the patient's own journal entries to change (journal.view)",
     "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
                              "portal.accept",
 }

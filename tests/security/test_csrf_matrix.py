@@ -15,7 +15,7 @@ from tests.conftest import Auth, csrf_token
 from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX
 
 from .form_data import form_data
-from .portal_world import NEVER_ISSUED
+from .portal_world import NEVER_ISSUED, portal_args
 from .invariants import changed_tables
 from .world import seed_world, snapshot
 
@@ -86,10 +86,9 @@ def url_of(app, world, rule, actor: str | None) -> str:
     if rule.endpoint in kinds:
         args = {arg: inside_value(world, kind, actor) for arg, kind in kinds[rule.endpoint].args.items()}
     args.update(QUERY_ARGS.get(rule.endpoint, {}))
-    args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED},
-                 # the inside patient's integration session tomorrow
-                 "portal.session_calendar": {"appointment_id": world.records[world.inside]["appointment"][0]},
-                 }.get(rule.endpoint, {}))
+    args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED}}.get(rule.endpoint, {}))
+    # the inside patient's own records (the integration session tomorrow, the private journal entry)
+    args.update(portal_args(rule.endpoint, world.records[world.inside]))
     with app.test_request_context():
         return url_for(rule.endpoint, **args)
 

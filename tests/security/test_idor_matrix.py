@@ -126,6 +126,9 @@ EXEMPT = {"static": "the stylesheet: public files",
           # the patient portal's id routes open to a patient signed in to the portal, never to staff:
           # tests/security/test_portal_matrix.py sweeps them with the patient's own and others' ids
           "portal.session_calendar": "a patient's own session's calendar file (test_portal_matrix.py)",
+          "portal_journal.entry_edit": "a patient's own journal entry (test_portal_matrix.py)",
+          "portal_journal.entry_share": "sharing a patient's own journal entry (test_portal_matrix.py)",
+          "portal_journal.entry_unshare": "withdrawing its share (test_portal_matrix.py)",
           "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems"}

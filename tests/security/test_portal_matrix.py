@@ -15,6 +15,7 @@ from tests.conftest import Auth
 
 from .form_data import form_data
 from .invariants import changed_tables
+from .portal_world import PORTAL_ID_ARGS, portal_args
 from .test_idor_matrix import MATRIX, ROLES, _ids
 from .world import OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
 
@@ -42,8 +43,9 @@ def _targets(app, world, rule) -> list[str]:
     kinds = {r.endpoint: r.args for r in MATRIX}
     if rule.endpoint == "static":
         return [_url(app, "static", {"filename": "style.css"})]
-    if rule.endpoint == "portal.session_calendar":
-        return [_url(app, rule.endpoint, {"appointment_id": a}) for a in world.records[world.outside[0]]["appointment"]]
+    if rule.endpoint in PORTAL_ID_ARGS:  # every record of that kind of the other patient
+        [(arg, kind)] = PORTAL_ID_ARGS[rule.endpoint].items()
+        return [_url(app, rule.endpoint, {arg: a}) for a in world.records[world.outside[0]][kind]]
     if rule.endpoint == "portal_sign_in.accept":
         return []  # public: the link's token is the credential (test_portal_invitations.py)
     args = {arg: _ids(world, kind, world.outside[0])[0] for arg, kind in kinds.get(rule.endpoint, {}).items()}
@@ -90,8 +92,7 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
         auth.sign_in(world.usernames[role])
         before = snapshot(app)
         for rule in portal:
-            args = {"appointment_id": world.records[world.inside]["appointment"][0]} if rule.arguments else {}
-            url = _url(app, rule.endpoint, args)
+            url = _url(app, rule.endpoint, portal_args(rule.endpoint, world.records[world.inside]))
             for method in sorted(rule.methods & {"GET", "POST"}):
                 response = client.get(url) if method == "GET" else auth.post(url, form_data(rule.endpoint, world,
                                                                                           world.inside))
@@ -108,8 +109,10 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
 def own_pages(app, client, world) -> list[str]:
     """The positive control: the patient's own portal pages open, with no canary on any."""
     problems = []
-    pages = ["/portal/", "/portal/account",
-             _url(app, "portal.session_calendar", {"appointment_id": world.records[world.inside]["appointment"][0]})]
+    own = world.records[world.inside]
+    pages = ["/portal/", "/portal/account", "/portal/journal/",
+             *(_url(app, endpoint, portal_args(endpoint, own)) for endpoint in ("portal.session_calendar",
+                                                                               "portal_journal.entry_edit"))]
     for url in pages:
         response = client.get(url)
         body = response.get_data(as_text=True)

@@ -141,7 +141,7 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling.views import bp as scheduling_bp
     from .telehealth.views import bp as telehealth_bp
     from .portal import nav as portal_nav, pages as portal_pages, recovery as portal_recovery
-    from .portal import practice_pages as portal_practices, questionnaire_pages as portal_questionnaires
+    from .portal import journal_pages as portal_journal, practice_pages as portal_practices, questionnaire_pages as portal_questionnaires
     from .portal import sign_in as portal_sign_in, staff as portal_staff, step_pages as portal_steps
     from . import pages
 
@@ -160,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     portal_nav.add_item("portal_practices.practices", "Practices", order=40)
     portal_nav.add_item("portal_steps.steps", "Action steps", order=50)
     portal_recovery.keep_text_of("portal_practices.practice", "portal_steps.step")
+    portal_journal.register(app)  # the portal's journal: its pages, menu item and the text a timeout keeps
 
 
 def register_hooks() -> None:

@@ -87,6 +87,8 @@ class Ids:
     protocol_version: int           #: the esketamine protocol's version in use
     #: the patient role's questionnaire waiting to be completed (its page in the portal)
     portal_questionnaire: str = "/portal/questionnaires/"
+    #: the portal patient's private journal entry (the patient role's ids only)
+    journal_entry: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,11 @@ def _preview_course_end(page, ids: Ids) -> None:
     form.get_by_label("Move to").select_option(label="Discontinued")
     form.get_by_label("Reason", exact=True).fill("The patient moved away; care continues elsewhere.")
     form.get_by_role("button", name="Change phase").click()
+
+
+def _save_an_empty_entry(page, ids: Ids) -> None:
+    form = page.locator("form.journal-write").last  # the free entry's, always offered
+    form.get_by_role("button", name=re.compile("^Save in my journal")).click()
 
 
 #: every key page, with the roles that open it (by the permission table, domain/permissions.py)
@@ -194,6 +201,11 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Portal questionnaire", lambda i: i.portal_questionnaire, (PATIENT,)),
     KeyPage("Portal practices", lambda i: "/portal/practices/", (PATIENT,)),
     KeyPage("Portal action steps", lambda i: "/portal/steps/", (PATIENT,)),
+    KeyPage("Portal journal", lambda i: "/portal/journal/", (PATIENT,)),
+    KeyPage("Portal journal, an empty entry refused", lambda i: "/portal/journal/", (PATIENT,),
+            submit=_save_an_empty_entry, post=lambda i: ("/portal/journal/", {"prompt": "free", "text": ""}),
+            status=422),
+    KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
 )
 
 
@@ -254,8 +266,10 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
                 demo.ids = {role: _ids_for(username) for role, username in USERS.items()}
                 demo.ids["anonymous"] = demo.ids["staff"]  # the sign-in pages use none of them
                 demo.portal_account, questionnaire = _enrol_a_patient()
-                # nor do the portal's (the patient is the session's), but for the questionnaire waiting
-                demo.ids[PATIENT] = replace(demo.ids["staff"], portal_questionnaire=questionnaire)
+                # nor do the portal's (the patient is the session's), but for the questionnaire waiting and
+                # an entry of their own journal
+                demo.ids[PATIENT] = replace(demo.ids["staff"], portal_questionnaire=questionnaire,
+                                            journal_entry=_a_private_entry(demo.portal_account))
             yield demo
     finally:
         close_app(app)
@@ -290,6 +304,19 @@ def _enrol_a_patient() -> tuple[int, str]:
     page = (f"/portal/questionnaires/{first.course_id}/{first.measure.key}/{first.asked.moment.key}" if first
             else "/portal/questionnaires/")
     return account.id, page
+
+
+def _a_private_entry(account_id: int) -> int:
+    """A private entry in the portal patient's journal, written as the portal's page writes it (the demo's
+    journals may belong to other patients)."""
+    from ketamine_integration.journal.services import write_entry
+    from ketamine_integration.portal.models import PortalAccount
+
+    patient = db.session.get(PortalAccount, account_id).patient
+    entry = write_entry(patient, prompt="free", text="Slept well. Walked by the water and noticed the birds.",
+                        now=utcnow())
+    db.session.commit()
+    return entry.id
 
 
 def sign_in_role(page, demo: DemoClinic, role: str) -> None:

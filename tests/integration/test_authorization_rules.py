@@ -91,6 +91,10 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("portal_practices.practice", "a patient signed in to the portal"),
     ("portal_steps.steps", "a patient signed in to the portal"),
     ("portal_steps.step", "a patient signed in to the portal"),
+    ("portal_journal.journal", "a patient signed in to the portal"),    # the patient's own journal, from the
+    ("portal_journal.entry_edit", "a patient signed in to the portal"),  # session: no staff role reads a
+    ("portal_journal.entry_share", "a patient signed in to the portal"),  # private entry
+    ("portal_journal.entry_unshare", "a patient signed in to the portal"),
     ("portal_invites.invite", "portal.invite (Clinic admin, Clinic staff, Integration therapist)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):

@@ -32,8 +32,13 @@ SHARED = "The doors were not locked after all"
 
 @pytest.fixture
 def world(make):
+    return journal_world(make)
+
+
+def journal_world(make) -> dict:
     """An IM KAP course whose first dose ended three days ago; the care team's therapist, prescriber
-    and nurse, a therapist outside the team, staff and the admin; a second patient with a dose too."""
+    and nurse, a therapist outside the team, staff and the admin; a second patient with a dose too
+    (tests/integration/test_portal_journal.py builds on it)."""
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres"), "nurse": make.user("nurse", username="nurse"),
            "staff": make.user("staff", username="desk"), "admin": make.user("admin", username="boss"),

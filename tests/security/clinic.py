@@ -197,7 +197,9 @@ class Clinic:
         from ketamine_integration.experience.models import DosingSession
         from ketamine_integration.notes.models import SessionNote
         from ketamine_integration.patients.models import Patient
-        model = {"dosing": DosingSession, "note": SessionNote, "patient": Patient, "course": TreatmentCourse}[kind]
+        from ketamine_integration.journal.models import JournalEntry
+        model = {"dosing": DosingSession, "note": SessionNote, "patient": Patient, "course": TreatmentCourse,
+                 "journal": JournalEntry}[kind]
         return str(self.make.query(lambda: db.session.get(model, row_id).version))
 
     def new_note(self, kind: str = "integration") -> int:
@@ -347,6 +349,17 @@ class Clinic:
         assert response.status_code == 302, response.status_code
         return self.make.query(lambda: db.session.scalar(select(PracticeAssignment.id).order_by(
             PracticeAssignment.id.desc())))
+
+    # -- the patient's journal, through the portal ----------------------------------------------
+
+    @cached_property
+    def journal_entry(self) -> int:
+        """A private free entry the patient wrote on the portal's journal page (`text` in it)."""
+        from ketamine_integration.journal.models import JournalEntry
+        self.course  # noqa: B018 - the journal is the course's
+        response = self.post("patient", "/portal/journal/", {"prompt": "free", "text": self.text})
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(JournalEntry.id).order_by(JournalEntry.id.desc())))
 
     # -- coordination --------------------------------------------------------------------------
 

@@ -240,6 +240,13 @@ TARGETS: dict[str, list[Target]] = {
         "outcome": "partly", "for_date": today().isoformat(), "note": "The bus was late"})],
     "portal.log_forms.StepCheckInForm": [Target("patient", lambda c: f"/portal/steps/{c.step}", lambda c: {
         "progress": "done", "for_date": today().isoformat(), "obstacles": ""})],
+    # the patient's journal: a free entry (the journal belongs to the course), then editing a private one
+    "portal.journal_forms.JournalEntryForm": [Target("patient", lambda c: (c.course, "/portal/journal/")[1],
+                                                     lambda c: {"prompt": "free", "dosing_session_id": "",
+                                                                "text": "A quiet day by the water"})],
+    "portal.journal_forms.JournalEditForm": [Target("patient", lambda c: f"/portal/journal/{c.journal_entry}/edit",
+                                                    lambda c: {"text": "A quiet day by the river",
+                                                               "version": c.version("journal", c.journal_entry)})],
 }
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it

@@ -63,6 +63,10 @@ PORTAL_FORMS = {
                                        "password-confirm": CHOSEN},
     "portal.factor_change": lambda: {"factor-factor": "email", "factor-current": PASSWORD},
     "portal.factor_confirm": lambda: {"code": "123456"},
+    "portal_journal.journal": lambda: {"prompt": "free", "dosing_session_id": "", "text": "A quiet day by the water"},
+    "portal_journal.entry_edit": lambda: {"text": "A quiet day by the river", "version": "1"},
+    "portal_journal.entry_share": lambda: {},
+    "portal_journal.entry_unshare": lambda: {},
     "portal_invites.invite": lambda: {},
     "portal_invites.resend": lambda: {},
     "portal_invites.revoke": lambda: {},
@@ -75,3 +79,21 @@ PORTAL_FORMS = {
     "portal_steps.step": lambda: {"progress": "partly", "for_date": local(0).date().isoformat(),
                                   "obstacles": "Rain all week"},
 }
+
+#: (portal_args) the portal's routes that name records in their URL, with the arguments naming each of a
+#: patient's records they take (world.World.records kinds): the patient's own for the positive controls and the
+#: CSRF matrix, another patient's for the portal matrix (404), the inside patient's for staff sessions
+def portal_args(world, endpoint: str, patient_id: int) -> list[dict]:
+    """The arguments of a portal id route naming each of this patient's records it takes."""
+    records = world.records[patient_id]
+    return {"portal.session_calendar": [{"appointment_id": a} for a in records["appointment"]],
+            # a questionnaire of the patient's course, and the crisis page of their answers (a clinician's
+            # entry with an alert: a patient's own would be the only one it opens)
+            "portal_questionnaires.questionnaire": [{"course_id": c, "measure": "phq9", "moment": "baseline"}
+                                                    for c in records["course"]],
+            "portal_questionnaires.support": [{"response_id": m} for m in records["measure"]],
+            "portal_practices.practice": [{"assignment_id": a} for a in records["assignment"]],
+            "portal_steps.step": [{"step_id": s} for s in records["step"]],
+            **{endpoint: [{"entry_id": e} for e in records["journal_entry"]]
+               for endpoint in ("portal_journal.entry_edit", "portal_journal.entry_share",
+                                "portal_journal.entry_unshare")}}.get(endpoint, [])

@@ -35,7 +35,10 @@ SENTINEL = "Zq9-SENTINEL-note-text-4417"
 FOLLOWING_APPOINTMENTS = {"message.withdrawn", "reminder.opted_out"}
 #: restoring a patient queues again, in their rows, the waiting messages the archiving withdrew
 CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
-                "patient.restore": FOLLOWING_APPOINTMENTS | {"message.requeued"}}
+                "patient.restore": FOLLOWING_APPOINTMENTS | {"message.requeued"},
+                # the journal page reads two things of the patient's, each audited by its service: the prompts
+                # open now (journal.prompts) and the entries written (journal.view, whose own step is an entry)
+                "journal.prompts": {"journal.view"}}
 
 #: catalogue actions that are not a read or write of patient data, and why
 NOT_PATIENT_DATA = {
@@ -81,16 +84,6 @@ NOT_PATIENT_DATA = {
     "message.withdrawn": "a pending message withdrawn by the feature that queued it (reminders, on a moved session)",
     "message.requeued": "a withdrawn message due again (the patient restored, consent or address given again), "
                         "by the feature that queued it; tests/integration/test_reminder_follow.py",
-    # Written by the journal's services (journal/services.py), which the patient portal's pages call; until
-    # those pages are wired (issue 23, the portal's round) no HTTP route performs them, and
-    # tests/integration/test_journal.py checks each row names the patient and never the entry's text.
-    # Move them into actions() with the portal's journal routes.
-    "journal.write": "patient-written data with no HTTP route yet (the portal's journal pages); test_journal.py",
-    "journal.edit": "patient-written data with no HTTP route yet (the portal's journal pages); test_journal.py",
-    "journal.share": "patient-written data with no HTTP route yet (the portal's journal pages); test_journal.py",
-    "journal.unshare": "patient-written data with no HTTP route yet (the portal's journal pages); test_journal.py",
-    "journal.view": "the patient's own read, no HTTP route yet (the portal's journal pages); test_journal.py",
-    "journal.prompts": "the patient's own read, no HTTP route yet (the portal's journal pages); test_journal.py",
     # Written by the reminder sweep (the worker's periodic job); tests/integration/test_reminder_sweep.py
     "reminder.opted_out": "a reminder due to a patient who does not consent on that channel, not sent; "
                           "its row names the patient and the channel, never the text",
@@ -185,6 +178,15 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         assert sent.status_code == 302, sent.status_code
         return c.make.query(lambda: db.session.scalar(select(func.max(MeasureResponse.id)).where(
             MeasureResponse.completed_by_patient)))
+    def portal_post(url: str, data: dict):
+        patient_portal()
+        return other["portal"][1].post(url, data)
+
+    def own_entry() -> int:
+        """The patient's newest journal entry (the one journal.write wrote through the page)."""
+        from ketamine_integration.journal.models import JournalEntry
+        return c.make.query(lambda: db.session.scalar(select(func.max(JournalEntry.id)).where(
+            JournalEntry.patient_id == c.patient)))
 
     def accepting():
         token = invitation_token(c.make, email="una@fictional.invalid")
@@ -358,6 +360,18 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             patient_auth()),
         "portal.questionnaire_support": lambda: (lambda client, response: Step("anonymous", lambda: client.get(
             f"/portal/questionnaires/answers/{response}/support"), p))(patient_portal(), safety_answers()),
+        # the patient's journal, on the portal's journal pages (the entry: the patient's, written there first)
+        "journal.write": lambda: (c.course, patient_portal(), Step("anonymous", lambda: portal_post(
+            "/portal/journal/", {"prompt": "free", "dosing_session_id": "", "text": s}), p))[2],
+        "journal.prompts": lambda: Step("anonymous", lambda: patient_portal().get("/portal/journal/"), p),
+        "journal.view": lambda: (lambda entry: Step("anonymous", lambda: patient_portal().get(
+            f"/portal/journal/{entry}/edit"), p))(own_entry()),
+        "journal.edit": lambda: (lambda entry: Step("anonymous", lambda: portal_post(
+            f"/portal/journal/{entry}/edit", {"text": s, "version": c.version("journal", entry)}), p))(own_entry()),
+        "journal.share": lambda: (lambda entry: Step("anonymous", lambda: portal_post(
+            f"/portal/journal/{entry}/share", {}), p))(own_entry()),
+        "journal.unshare": lambda: (lambda entry: Step("anonymous", lambda: portal_post(
+            f"/portal/journal/{entry}/stop-sharing", {}), p))(own_entry()),
     }
 
 

@@ -66,6 +66,7 @@ PORTAL_PAGES = {
                                      "(portal.questionnaire_support)",
     "portal_practices.practice": "one of the patient's own practices with its log form (practice.view)",
     "portal_steps.step": "one of the patient's own action steps with its check-in form (step.view)",
+    "portal_journal.entry_edit": "one of the patient's own journal entries to change (journal.view)",
     "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
                              "portal.accept",
 }

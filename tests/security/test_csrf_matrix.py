@@ -15,7 +15,7 @@ from tests.conftest import Auth, csrf_token
 from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX
 
 from .form_data import form_data
-from .portal_world import NEVER_ISSUED
+from .portal_world import NEVER_ISSUED, portal_args
 from .invariants import changed_tables
 from .world import seed_world, snapshot
 
@@ -89,17 +89,10 @@ def url_of(app, world, rule, actor: str | None) -> str:
     if rule.endpoint in kinds:
         args = {arg: inside_value(world, kind, actor) for arg, kind in kinds[rule.endpoint].args.items()}
     args.update(QUERY_ARGS.get(rule.endpoint, {}))
-    args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED},
-                 # the inside patient's integration session tomorrow
-                 "portal.session_calendar": {"appointment_id": world.records[world.inside]["appointment"][0]},
-                 # the inside patient's PHQ-9 at baseline, and the crisis page of their answers
-                 "portal_questionnaires.questionnaire": {"course_id": world.records[world.inside]["course"][0],
-                                                         "measure": "phq9", "moment": "baseline"},
-                 "portal_questionnaires.support": {"response_id": world.records[world.inside]["measure"][0]},
-                 # the inside patient's practice and the action step of their signed note
-                 "portal_practices.practice": {"assignment_id": world.records[world.inside]["assignment"][0]},
-                 "portal_steps.step": {"step_id": world.records[world.inside]["step"][0]},
-                 }.get(rule.endpoint, {}))
+    args.update({"portal_sign_in.accept": {"token": NEVER_ISSUED}}.get(rule.endpoint, {}))
+    # the inside patient's own records (the integration session tomorrow, the PHQ-9 at baseline, the
+    # private journal entry, the practice, the step of their signed note)
+    args.update((portal_args(world, rule.endpoint, world.inside) or [{}])[0])
     with app.test_request_context():
         return url_for(rule.endpoint, **args)
 

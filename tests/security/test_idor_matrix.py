@@ -130,6 +130,9 @@ EXEMPT = {"static": "the stylesheet: public files",
           "portal_questionnaires.support": "the crisis page of the patient's own answers (test_portal_matrix.py)",
           "portal_practices.practice": "a patient's own practice and its log form (test_portal_matrix.py)",
           "portal_steps.step": "a patient's own action step and its check-in form (test_portal_matrix.py)",
+          "portal_journal.entry_edit": "a patient's own journal entry (test_portal_matrix.py)",
+          "portal_journal.entry_share": "sharing a patient's own journal entry (test_portal_matrix.py)",
+          "portal_journal.entry_unshare": "withdrawing its share (test_portal_matrix.py)",
           "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems"}

@@ -15,6 +15,7 @@ from tests.conftest import Auth
 
 from .form_data import form_data
 from .invariants import changed_tables
+from .portal_world import portal_args
 from .test_idor_matrix import MATRIX, ROLES, _ids
 from .world import OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
 
@@ -34,19 +35,6 @@ def _portal_rule(app, endpoint: str) -> bool:
 def _url(app, endpoint: str, args: dict) -> str:
     with app.test_request_context():
         return url_for(endpoint, **args)
-
-
-def portal_args(world, endpoint: str, patient_id: int) -> list[dict]:
-    """The arguments of a portal id route naming each of this patient's records it takes."""
-    records = world.records[patient_id]
-    return {"portal.session_calendar": [{"appointment_id": a} for a in records["appointment"]],
-            # a questionnaire of the patient's course, and the crisis page of their answers (a clinician's
-            # entry with an alert: a patient's own would be the only one it opens)
-            "portal_questionnaires.questionnaire": [{"course_id": c, "measure": "phq9", "moment": "baseline"}
-                                                    for c in records["course"]],
-            "portal_questionnaires.support": [{"response_id": m} for m in records["measure"]],
-            "portal_practices.practice": [{"assignment_id": a} for a in records["assignment"]],
-            "portal_steps.step": [{"step_id": s} for s in records["step"]]}.get(endpoint, [])
 
 
 def _targets(app, world, rule) -> list[str]:
@@ -120,10 +108,11 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
 def own_pages(app, client, world) -> list[str]:
     """The positive control: the patient's own portal pages open, with no canary on any."""
     problems = []
-    pages = ["/portal/", "/portal/account", "/portal/questionnaires/", "/portal/practices/", "/portal/steps/",
+    pages = ["/portal/", "/portal/account", "/portal/questionnaires/", "/portal/practices/", "/portal/steps/", "/portal/journal/",
              *(_url(app, endpoint, portal_args(world, endpoint, world.inside)[0])
                for endpoint in ("portal.session_calendar", "portal_questionnaires.questionnaire",
-                                "portal_practices.practice", "portal_steps.step"))]
+                                "portal_practices.practice", "portal_steps.step",
+                                "portal_journal.entry_edit"))]
     for url in pages:
         response = client.get(url)
         body = response.get_data(as_text=True)

@@ -173,7 +173,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     report = coordination.generate_report(course, recipient_id=prescriber.id, by=therapist, now=now, today=today,
                                           questions="Keep the spacing?", recommendations=None)
     assignment = _practice_with_a_log(course, therapist, note, today, marker)
-    return {"patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
+    entry = _private_journal_entry(patient, signed, marker)
+    return {"journal_entry": [entry], "patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
             "assignment": [assignment],
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
@@ -193,6 +194,14 @@ def _practice_with_a_log(course, therapist, note, today: date, marker: str) -> i
     log_practice(course.patient, assignment.id, "partly", today, f"{marker} obstacle", now)
     check_in_on_step(course.patient, note.new_steps[0].id, "not", today, f"{marker} step obstacle", now)
     return assignment.id
+
+
+def _private_journal_entry(patient, dose, marker: str) -> int:
+    """The patient's private journal entry about the signed dose, written as the portal writes it."""
+    from ketamine_integration.journal.services import write_entry
+    entry = write_entry(patient, prompt="stood_out", text=f"{marker} journal entry", now=datetime.now(NY),
+                        dosing_session_id=dose.id)
+    return entry.id
 
 
 def _note_by_former_member(patient_id: int, therapist_id: int) -> int:

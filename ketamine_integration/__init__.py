@@ -141,7 +141,8 @@ def register_blueprints(app: Flask) -> None:
     from .scheduling.views import bp as scheduling_bp
     from .telehealth.views import bp as telehealth_bp
     from .portal import nav as portal_nav, pages as portal_pages, recovery as portal_recovery
-    from .portal import journal_pages as portal_journal, practice_pages as portal_practices, questionnaire_pages as portal_questionnaires
+    from .portal import journal_pages as portal_journal, practice_pages as portal_practices
+    from .portal import questionnaire_pages as portal_questionnaires
     from .portal import sign_in as portal_sign_in, staff as portal_staff, step_pages as portal_steps
     from . import pages
 
@@ -154,13 +155,11 @@ def register_blueprints(app: Flask) -> None:
     # session keeps (portal/nav.py, portal/recovery.py)
     portal_nav.add_item("portal_questionnaires.questionnaires", "Questionnaires", order=20)
     portal_recovery.keep_text_of(portal_questionnaires.FORM_ENDPOINT)
-    pages.register(app)  # the composite pages, under their blueprints' endpoint names
-    # the portal's pages of practices and action steps: in its menu, and what a patient typed there
-    # when the session timed out kept and offered back (portal/recovery.py)
     portal_nav.add_item("portal_practices.practices", "Practices", order=40)
     portal_nav.add_item("portal_steps.steps", "Action steps", order=50)
     portal_recovery.keep_text_of("portal_practices.practice", "portal_steps.step")
     portal_journal.register(app)  # the portal's journal: its pages, menu item and the text a timeout keeps
+    pages.register(app)  # the composite pages, under their blueprints' endpoint names
 
 
 def register_hooks() -> None:

@@ -92,12 +92,13 @@ def demo_command(if_empty: bool):
 def _echo_portal_logins() -> None:
     from .demo.portal import PORTAL_PASSWORD, demo_portal_logins
 
-    logins = demo_portal_logins()
+    logins = demo_portal_logins(utcnow())
     if logins:
         click.echo(f"\nPatient portal (/portal/sign-in; password for all: {PORTAL_PASSWORD}):")
-        for email, enrolled in logins:
+        for email, enrolled, shows in logins:
             click.echo(f"  {email:<34} {'then its code' if enrolled else 'chooses a second step at the first visit'}")
-    if any(not enrolled for _, enrolled in logins):
+            click.echo(f"    shows {shows}")
+    if any(not enrolled for _, enrolled, _ in logins):
         click.echo("A patient's second step is an authenticator app (a QR code, as for staff) or a code\n"
                    "emailed to them (written to instance/outbox/ in development).")
 

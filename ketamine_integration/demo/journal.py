@@ -14,8 +14,9 @@ from ..extensions import db
 from ..journal import services as journal
 from ..notes.models import SafetyAlert
 
-#: how many courses get a journal: the course with the open safety alert first (the demo's busiest pair)
-JOURNALS = 4
+#: how many courses get a journal: the course with the open safety alert first (the demo's busiest pair);
+#: as many as get practices (demo/practices.py), so the portal's demo patients (demo/portal.py) can have both
+JOURNALS = 6
 #: (prompt, hours after the dose ended, shared?, text): the first dose's entries, then the latest dose's
 EARLIER = (
     ("stood_out", 3, True, "A long hallway with the doors open. I kept expecting one to be locked and none was."),

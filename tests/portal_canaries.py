@@ -29,6 +29,7 @@ from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.notes import services as notes
 from ketamine_integration.notes.models import ActionStep, MeasureResponse, ProcessNote, SafetyAlert
 from ketamine_integration.notes.patient_check_ins import PatientStepCheckIn
+from ketamine_integration.notes.patient_responses import submit_patient_questionnaire
 from ketamine_integration.notes.questionnaires import TOKEN_SEPARATOR, due_questionnaires
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.practices.models import PracticeAssignment, PracticeLog
@@ -54,7 +55,8 @@ UNKNOWN_INVITATION = "never-issued-link-0123456789"
 def plant_canaries(patient_ids: list[int], now: datetime) -> None:
     """On each patient's course: a signed note (its clinician text, an action step the patient sees),
     its process note, an addendum, the safety alert its risk screen raised, acknowledged with what was
-    done, a draft, the formulation and a coordination note; and a private journal entry in the
+    done, a draft, the formulation and a coordination note; a PHQ-9 of the patient's own with item 9
+    answered (its crisis page); and a private journal entry in the
     patient's own words where the patient keeps a journal. In the caller's transaction."""
     today = clinic_today(now)
     for patient_id in patient_ids:
@@ -73,6 +75,8 @@ def plant_canaries(patient_ids: list[int], now: datetime) -> None:
                                expected_revision=formulation.revision if formulation else 0)
         coordination.send_note(course, recipient_id=course.prescriber_id, priority="routine", category="response",
                                body=COORDINATION_CANARY + marker, by=therapist, today=today)
+        # the patient's own PHQ-9 with item 9 answered: its crisis page is one of the patient's pages
+        submit_patient_questionnaire(course.patient, "phq9", [0] * 8 + [1], f"{course.id}/baseline", now)
         if db.session.scalar(select(JournalEntry.id).where(JournalEntry.patient_id == patient_id).limit(1)):
             journal.write_entry(course.patient, prompt=journal_rules.FREE, text=own_words(patient_id), now=now)
     db.session.flush()
@@ -195,8 +199,8 @@ def _values(rule, arg: str, patient_id: int, others: list[int], now: datetime) -
 
 
 def route_urls(app, rule, patient_id: int, others: list[int], now: datetime) -> tuple[list[str], list[str]]:
-    """The URLs of a route with the patient's own values, and with another patient's value in one
-    parameter at a time (the others the patient's own)."""
+    """The URLs of a route with the patient's own values, and with another patient's record in one
+    id parameter at a time (the others the patient's own)."""
     args = sorted(rule.arguments)
     own, theirs = {}, {}
     for arg in args:
@@ -205,7 +209,9 @@ def route_urls(app, rule, patient_id: int, others: list[int], now: datetime) -> 
         own_urls = [url_for(rule.endpoint, **dict(zip(args, values))) for values in
                     product(*(own[a] for a in args))][:OWN_URLS]
         their_urls = []
-        for arg in args:
+        # only a record's id can be another patient's: a measure or a moment ("phq9", "baseline") names no
+        # one, and with the patient's own course it is the patient's own page
+        for arg in (a for a in args if a.endswith("_id") or a == "token"):
             fixed = {a: (own[a] or theirs[a])[:1] for a in args if a != arg}
             if all(fixed.values()):
                 their_urls += [url_for(rule.endpoint, **{arg: value}, **{a: v[0] for a, v in fixed.items()})

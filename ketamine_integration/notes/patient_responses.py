@@ -137,9 +137,11 @@ def submit_patient_questionnaire(patient: Patient, measure_key: str, answers, mo
     if measure is None:
         _refuse(patient, str(measure_key), course, {"measure": "Choose a questionnaire from your list."}, False)
     values, problems = check_answers(measure, answers)
-    if difficulty and (measure.difficulty_question is None or difficulty not in dict(DIFFICULTY)):
-        problems["difficulty"] = "Choose one of the answers offered."
     safety = safety_answered(measure, values)
+    if difficulty and (measure.difficulty_question is None or difficulty not in dict(DIFFICULTY)):
+        if not safety:
+            problems["difficulty"] = "Choose one of the answers offered."
+        difficulty = None  # a safety answer is never held back by the unscored question: stored without it
     if course is None:
         problems["moment"] = NOT_YOURS
     if problems:
@@ -148,7 +150,10 @@ def submit_patient_questionnaire(patient: Patient, measure_key: str, answers, mo
     workflow = _workflow_problem(asked, now)
     if workflow and not safety:
         _refuse(patient, measure_key, course, {"moment": workflow}, False)
-    return _store(course, measure, values, difficulty or None, asked.moment.key if asked else None, now)
+    # a safety answer sent for a moment not open (not yet, closed, done) is kept and alerts, but claims no
+    # moment of the schedule: it was not that moment's answer
+    moment_key = asked.moment.key if asked and not workflow else None
+    return _store(course, measure, values, difficulty or None, moment_key, now)
 
 
 def _store(course: TreatmentCourse, measure: Measure, values: list, difficulty, moment: str | None,

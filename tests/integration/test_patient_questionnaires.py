@@ -189,7 +189,21 @@ def test_a_safety_answer_is_never_held_up_by_the_workflow(clinic, make, moment, 
     # with one, the answers are kept and the alert raised all the same
     response_id = _submit(make, clinic["patient"], "phq9", PHQ9_ITEM9, token, clinic["now"])
     kept = make.query(lambda: db.session.get(MeasureResponse, response_id))
-    assert kept.completed_by_patient and (kept.moment is None or kept.moment.startswith("before_each_dosing"))
+    # kept as an answer outside the schedule: it claims no moment it was not the answer of
+    assert kept.completed_by_patient and kept.moment is None
+    assert make.query(lambda: db.session.scalar(select(SafetyAlert.measure_response_id))) == response_id
+
+
+def test_a_safety_answer_is_not_held_back_by_a_bad_unscored_answer(clinic, make):
+    """The difficulty question is not scored: a bad value there with item 9 above 0 is dropped, and the
+    answers are stored and alert (without the safety answer the same value is a field error)."""
+    token = _token(make, clinic["patient"], "phq9", clinic["now"], q.BASELINE)
+    with pytest.raises(QuestionnaireRefused) as refused:
+        _submit(make, clinic["patient"], "phq9", PHQ9_SAFE, token, clinic["now"], difficulty="zzz")
+    assert set(refused.value.reasons) == {"difficulty"} and _count(make, MeasureResponse) == 0
+    response_id = _submit(make, clinic["patient"], "phq9", PHQ9_ITEM9, token, clinic["now"], difficulty="zzz")
+    kept = make.query(lambda: db.session.get(MeasureResponse, response_id))
+    assert kept.completed_by_patient and kept.difficulty is None
     assert make.query(lambda: db.session.scalar(select(SafetyAlert.measure_response_id))) == response_id
 
 

@@ -49,6 +49,9 @@ class JournalEntry(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: when the patient shared it with their therapist; None: private (never shared, or the share withdrawn)
     shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: when the patient first shared it (never cleared): from then on its words stay as the therapist
+    #: may have read and quoted them; None: never shared (migration 0042)
+    first_shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -29,7 +29,9 @@ from .models import JournalEntry
 NO_COURSE = "Your journal opens once the clinic has started your treatment course."
 NOT_A_DOSE = "Choose one of your dosing sessions that has ended."
 SHARED_STAYS = ("This entry is shared with your therapist, so it stays as they may have read it. "
-                "Stop sharing it to change it.")
+                "Write a new entry to add to it or to say it differently.")
+ONCE_SHARED_STAYS = ("You shared this entry with your therapist before, so it stays as they may have read it. "
+                     "Write a new entry to add to it or to say it differently.")
 CHANGED_MEANWHILE = ("This entry was changed in another window meanwhile. Your text is still here: "
                      "check it and save again to keep it.")
 
@@ -76,11 +78,12 @@ def edit_entry(patient: Patient, entry_id: int, *, text: str | None, expected_ve
                now: datetime) -> JournalEntry:
     """Replace a private entry's text (`expected_version`: the version the patient's form was filled
     from; another window's save meanwhile raises ConcurrentEdit, the typed text to be shown again).
-    A shared entry is not changed: withdraw the share first. Audited as journal.edit."""
+    An entry ever shared is not changed (shared now or before: its words stay as the therapist may have
+    read and quoted them; the patient writes a new entry). Audited as journal.edit."""
     entry = _own_entry(patient, entry_id, "journal.edit")
     problems = rules.entry_problems(text)
-    if entry.shared:
-        problems = {"text": SHARED_STAYS}
+    if entry.first_shared_at is not None:
+        problems = {"text": SHARED_STAYS if entry.shared else ONCE_SHARED_STAYS}
     if problems:
         _refused("journal.edit", patient, entry)
         raise DomainError(problems)
@@ -100,13 +103,15 @@ def share_entry(patient: Patient, entry_id: int, now: datetime) -> JournalEntry:
     entry = _own_entry(patient, entry_id, "journal.share")
     if not entry.shared:
         entry.shared_at = now
+        entry.first_shared_at = entry.first_shared_at or now
         flush_versioned(entry, CHANGED_MEANWHILE)
     audit.record("journal.share", obj=entry, patient_id=patient.id)
     return entry
 
 
 def unshare_entry(patient: Patient, entry_id: int, now: datetime) -> JournalEntry:
-    """Withdraw the share: the entry is private again and leaves every staff page (and can be edited).
+    """Withdraw the share: the entry is private again and leaves every staff page (its words stay: it
+    was shared once, edit_entry).
     What the therapist already quoted into a note stays in that note: the note is the record of the
     session, and a signed note never changes. (`now`: the clock of every write, for the portal's one
     calling convention; the audit row keeps when the share was withdrawn.) Audited as journal.unshare."""

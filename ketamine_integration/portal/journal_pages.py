@@ -139,8 +139,10 @@ def _edit(patient, entry_id: int, form: JournalEditForm | None):
     entry = _or_404(lambda: journal_services.entry_for(patient, entry_id))
     if form is None:
         form = JournalEditForm(formdata=None, data={"text": entry.text, "version": entry.version})
+    once_shared = journal_services.SHARED_STAYS if entry.shared else journal_services.ONCE_SHARED_STAYS
     return render_template("portal/journal/edit.html", entry=entry, form=form, prompt_words=_prompt_words(),
-                           day_words=day_words, conflict=getattr(form, "edit_conflict", False))
+                           day_words=day_words, conflict=getattr(form, "edit_conflict", False),
+                           once_shared=once_shared)
 
 
 def _write_groups(prompts: list[rules.OpenPrompt], has_course: bool,

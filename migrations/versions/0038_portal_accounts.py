@@ -1,7 +1,7 @@
 """patient portal: patients' accounts, invitations, portal sessions, kept text; the audit row's patient actor
 
 Revision ID: 0038_portal_accounts
-Revises: 0037_notifications
+Revises: 0039_practices
 Create Date: 2026-12-11 09:00:00
 
 Issue 23, point 1. `portal_accounts`: one per patient, made at the first invitation, usable once

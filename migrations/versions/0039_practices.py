@@ -2,7 +2,7 @@
 and the patient's check-ins on action steps
 
 Revision ID: 0039_practices
-Revises: 0037_notifications
+Revises: 0041_patient_questionnaires
 Create Date: 2026-12-14 09:00:00
 
 Issue 23, points 5 and 6. `practices` is the clinic's vocabulary of self-guided practices: the

@@ -2,7 +2,7 @@
 and which moment of the protocol's schedule it answered
 
 Revision ID: 0041_patient_questionnaires
-Revises: 0037_notifications
+Revises: 0040_journal
 Create Date: 2026-12-12 09:00:00
 
 Issue 23, point 3. `measure_responses.completed_by_patient` (false for every earlier row: a

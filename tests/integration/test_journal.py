@@ -147,11 +147,19 @@ def test_a_shared_entry_is_not_edited_and_a_stale_edit_is_refused(app, make, wor
     error = refusal(app, world, lambda p: journal.edit_entry(p, entry_id, text="New", expected_version=2,
                                                              now=utcnow()))
     assert error.reasons == {"text": journal.SHARED_STAYS}
+    # the share withdrawn, its words still stay (a note may quote them): not edited, whatever the version
     as_patient(make, world["patient"], lambda p: journal.unshare_entry(p, entry_id, utcnow()))
-    error = refusal(app, world, lambda p: journal.edit_entry(p, entry_id, text="New", expected_version=1,
+    error = refusal(app, world, lambda p: journal.edit_entry(p, entry_id, text="New", expected_version=3,
                                                              now=utcnow()))
-    assert isinstance(error, ConcurrentEdit) and error.current_version == 3
+    assert error.reasons == {"text": journal.ONCE_SHARED_STAYS}
     assert make.query(lambda: db.session.get(JournalEntry, entry_id)).text == SHARED
+    # a private entry edited from a stale form is refused as changed meanwhile
+    private_id = write(make, world)
+    as_patient(make, world["patient"], lambda p: journal.edit_entry(p, private_id, text="Second", expected_version=1,
+                                                                     now=utcnow()))
+    error = refusal(app, world, lambda p: journal.edit_entry(p, private_id, text="Stale", expected_version=1,
+                                                             now=utcnow()))
+    assert isinstance(error, ConcurrentEdit) and error.current_version == 2
 
 
 @pytest.mark.parametrize("action", ["edit", "share", "unshare", "read"])

@@ -149,13 +149,28 @@ def test_a_private_entry_is_edited_and_a_stale_edit_keeps_the_patients_text(make
 def test_a_shared_entry_is_not_edited_and_an_empty_edit_changes_nothing(make, world, patient):
     shared = write(make, world, share=True)
     page = page_text(patient.client.get(f"/portal/journal/{shared}/edit"))
-    assert "Stop sharing it to change it" in page and "Stop sharing" in page
+    assert journal.SHARED_STAYS in page and "Stop sharing" in page and "Save changes" not in page
     refused = patient.post(f"/portal/journal/{shared}/edit", {"text": "Changed", "version": "2"})
     assert refused.status_code == 422 and journal.SHARED_STAYS in page_text(refused)
     private = write(make, world, prompt="emotions", text="Mine")
     empty = patient.post(f"/portal/journal/{private}/edit", {"text": "", "version": "1"})
     assert empty.status_code == 422 and rules.EMPTY in page_text(empty)
     assert [(e.text, e.version) for e in _entries(make)] == [(SHARED, 2), ("Mine", 1)]
+
+
+def test_an_entry_shared_once_keeps_its_words_after_the_share_is_withdrawn(make, world, patient):
+    """Withdraw, rewrite, share again would leave a note's quote naming words the entry no longer has
+    (attacker review): an entry once shared is not edited again; the patient writes a new one."""
+    shared = write(make, world, share=True)
+    assert patient.post(f"/portal/journal/{shared}/stop-sharing", {}).status_code == 302
+    journal_page = patient.client.get(JOURNAL).get_data(as_text=True)
+    assert f"/portal/journal/{shared}/edit" not in journal_page  # no Edit offered
+    page = page_text(patient.client.get(f"/portal/journal/{shared}/edit"))
+    assert journal.ONCE_SHARED_STAYS in page and "Save changes" not in page
+    refused = patient.post(f"/portal/journal/{shared}/edit", {"text": "I never said that", "version": "3"})
+    assert refused.status_code == 422 and journal.ONCE_SHARED_STAYS in page_text(refused)
+    [entry] = _entries(make)
+    assert entry.text == SHARED and entry.shared_at is None and entry.first_shared_at is not None
 
 
 # -- sharing -----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
 from ..db.types import UTCDateTime, utcnow
+from ..domain.phases import Phase
 from ..domain.practices import NOTE_LIMIT, OUTCOMES
 from ..extensions import db
 from ..patients.models import Patient
@@ -76,11 +77,15 @@ class VisibleStep:
 
 
 def _patients_steps(patient: Patient):
-    """Steps agreed in the patient's signed notes, on their own courses, still open."""
+    """Steps agreed in the patient's signed notes, on their own courses still running (a completed or
+    discontinued course's steps are no longer worked on: checked in on as its practices are logged,
+    not at all), still open."""
+    ended = [phase.value for phase in Phase if phase.ended]
     return (select(ActionStep).join(SessionNote, SessionNote.id == ActionStep.note_id)
             .join(TreatmentCourse, TreatmentCourse.id == ActionStep.course_id)
             .where(SessionNote.status == SIGNED, SessionNote.patient_id == patient.id,
-                   TreatmentCourse.patient_id == patient.id, ActionStep.status == "open"))
+                   TreatmentCourse.patient_id == patient.id, TreatmentCourse.phase.not_in(ended),
+                   ActionStep.status == "open"))
 
 
 def _seen(step: ActionStep, check_ins: list[PatientStepCheckIn]) -> VisibleStep:

@@ -17,6 +17,7 @@ from ketamine_integration.notes.models import ActionStep
 from ketamine_integration.notes.patient_check_ins import (PatientStepCheckIn, StepNotThePatients, check_in_on_step,
                                                           patient_steps, visible_step)
 from ketamine_integration.patients.models import Patient
+from ketamine_integration.courses.models import TreatmentCourse
 from tests.conftest import page_text
 from tests.integration.test_notes import _start, _write_and_sign, make_team
 
@@ -118,6 +119,20 @@ def test_a_step_of_a_draft_or_of_another_patient_is_out_of_reach(team, make, aut
     draft_step = _step_of(make, draft)
     assert isinstance(_check_in(make, team["patient"], draft_step, "done", make.query(clinic_today)),
                       StepNotThePatients)
+    assert _count(make) == 0
+
+
+@pytest.mark.parametrize("phase", ["discontinued", "completed"])
+def test_the_steps_of_an_ended_course_are_no_longer_checked_in_on(team, make, auth, phase):
+    """As an ended course's practices take no more logs (attacker review): its steps leave the
+    patient's list, and a check-in on one is refused as not the patient's (nothing written)."""
+    auth.sign_in("ther")
+    step = _step_of(make, _write_and_sign(make, auth, team))
+    patient = lambda: db.session.get(Patient, team["patient"])  # noqa: E731
+    assert [s.step_id for s in make.run(lambda: patient_steps(patient(), utcnow()))] == [step]
+    make.run(lambda: setattr(db.session.get(TreatmentCourse, team["course"]), "phase", phase))
+    assert make.run(lambda: patient_steps(patient(), utcnow())) == []
+    assert isinstance(_check_in(make, team["patient"], step, "done", make.query(clinic_today)), StepNotThePatients)
     assert _count(make) == 0
 
 

@@ -181,6 +181,7 @@ def register_hooks() -> None:
     from .patients.care_team import check_departures_with
     from .accounts.events import video_room_changed
     from .patients.events import contact_changed
+    from .portal import invitations as portal_invitations
     from .reminders import follow as reminders_follow
     from .reminders.invitations import send_invitations
     from .reminders import sweep as reminder_sweep
@@ -219,6 +220,8 @@ def register_hooks() -> None:
     # archived (withdrawn) or restored (queued again); a clinician's video room or the clinic's
     # template changed (the telehealth sessions' reminders and invitations rebuilt with the new link)
     contact_changed.connect(reminders_follow.follow_patient)
+    # a patient archived has no portal access: waiting invitation links revoked, sessions ended
+    contact_changed.connect(portal_invitations.follow_patient)
     video_room_changed.connect(reminders_follow.follow_video_room)
     template_changed.connect(reminders_follow.follow_video_template)
 
@@ -244,7 +247,7 @@ def register_access(app: Flask) -> None:
         # the patient portal's pages are checked against its own sessions, which a refused staff
         # page does not end (portal/sessions.py)
         portal_check=portal_sessions.check_portal_request,
-        kept_keys=(portal_sessions.SESSION_KEY, portal_sessions.AFTER_SIGN_IN_KEY)))
+        kept_keys=portal_sessions.COOKIE_KEYS))
     # After the access check, so that the refusal is audited with who sent it.
     app.before_request(lifecycle.refuse_unexpected_body)
     # After the access check (only an admitted request's upload is read), which then commits the

@@ -131,6 +131,7 @@ ACTIONS = {
     "portal.sign_out": "A patient signed out of the portal",
     "portal.session_expired": "A patient's portal session ended automatically",
     "portal.password_change": "A patient changed their portal password",
+    "portal.factor_change": "A patient asked to change how they confirm sign-ins (the current password checked)",
     "portal.home": "A patient opened their portal home page (sessions, phase)",
     "portal.calendar": "A patient downloaded a session's calendar file",
     "portal.account_view": "A patient opened their portal account page",

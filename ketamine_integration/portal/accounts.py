@@ -1,8 +1,11 @@
-"""Signing a patient in to the portal (the password step) and changing their password.
+"""Signing a patient in to the portal (the password step), asking a signed-in patient for their
+current password again (before a change of password or second step), and changing the password.
 
 The same brute-force limits as staff sign-in (accounts/throttle.py), counted under a key of the
 portal's own ("portal:" + the typed address), so a patient's failures never pause a staff account
-and the reverse; the per-address count is shared (one attacker, one address).
+and the reverse; the per-address count is shared (one attacker, one address). A wrong current
+password on the account page counts there too (a session left open on a shared computer must not
+become a way to guess the password), and against the session: MAX_CODE_FAILURES of them end it.
 """
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from sqlalchemy import select
 from ..accounts import passwords, throttle
 from ..audit import services as audit
 from ..db.errors import DomainError
+from ..db.locking import lock_row
+from ..domain import portal as rules
 from ..extensions import db
-from .models import CODE_DUE, ENROL_DUE, PortalAccount
+from .models import CODE_DUE, ENROL_DUE, PortalAccount, PortalSession
 from .sessions import end_all_portal_sessions, start_portal_session
 
 
@@ -67,11 +72,28 @@ def authenticate(email: str, password: str, *, address: str | None, now: datetim
     return stage
 
 
-def change_password(account: PortalAccount, current: str, new: str) -> None:
-    """The patient's own change: the current password first, the new one under the policy. Every
-    other portal session of the account ends (the caller's is restarted by the view)."""
-    if not passwords.verify_password(account.password_hash or "", current or ""):
-        raise DomainError({"current": "That is not your current password."})
+def check_current_password(row: PortalSession, account: PortalAccount, typed: str, *, address: str | None,
+                           now: datetime) -> int | None:
+    """The signed-in patient's current password, asked again. None when it is right; otherwise
+    the tries this session has left (0: the caller ends it), the failure counted as a failed
+    sign-in of the account and address and against the session. Raises SignInLimited, before the
+    password is checked, while the account or address is over the sign-in limits. The caller
+    audits, and commits a refusal (lifecycle.commit_refusal) so the next attempt sees its count."""
+    keys = throttle_keys(account.email, address)
+    throttle.admit(keys, now)
+    lock_row(row)  # two requests of one session count their failures in turn
+    if passwords.verify_password(account.password_hash or "", typed or ""):
+        return None
+    throttle.record_failure(keys, now)
+    row.code_failures += 1
+    db.session.flush()
+    return max(0, rules.MAX_CODE_FAILURES - row.code_failures)
+
+
+def change_password(account: PortalAccount, new: str) -> None:
+    """The patient's own change (the view checked the current password first: check_current_password),
+    the new one under the policy. Every other portal session of the account ends (the caller's is
+    restarted by the view)."""
     problem = passwords.password_problem(new or "", account.email)
     if problem:
         raise DomainError({"password": problem})

@@ -8,7 +8,7 @@ import hmac
 import secrets
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, session
 from sqlalchemy import or_, update
 
 from ..db.errors import DomainError
@@ -21,6 +21,7 @@ from ..mfa.sealing import UnreadableSecret, seal, unseal
 from ..mfa.services import EnrolmentOffer
 from ..reminders.rules import reminder_settings
 from .models import EMAIL_CODE, TOTP, PortalAccount, PortalSession
+from .sessions import NEW_SECRET_KEY
 
 #: delivery purpose of an emailed code (the patient page's messages: "Portal sign-in code")
 CODE_PURPOSE = "portal_code"
@@ -53,38 +54,74 @@ def factor_of(row: PortalSession, account: PortalAccount) -> str | None:
 
 # -- the authenticator app -------------------------------------------------------------------
 
-def offer_authenticator(account: PortalAccount) -> EnrolmentOffer:
+def _replacing(account: PortalAccount) -> bool:
+    """Setting up an app for an account that already confirms sign-ins with one (a new phone): the
+    new secret waits in the portal session's cookie (sessions.NEW_SECRET_KEY), the account's own
+    stays as it is until a code of the new one is accepted."""
+    return account.second_factor == TOTP
+
+
+def _offered_sealed(row: PortalSession, account: PortalAccount) -> str | None:
+    if not _replacing(account):
+        return account.totp_secret_sealed  # not in use yet: nothing is replaced by keeping it here
+    waiting = session.get(NEW_SECRET_KEY)
+    if isinstance(waiting, dict) and waiting.get("session") == row.id and isinstance(waiting.get("sealed"), str):
+        return waiting["sealed"]
+    return None
+
+
+def _offered_secret(row: PortalSession, account: PortalAccount) -> str | None:
+    sealed = _offered_sealed(row, account)
+    try:
+        return unseal(sealed) if sealed else None
+    except UnreadableSecret:
+        return None
+
+
+def offer_authenticator(row: PortalSession, account: PortalAccount) -> EnrolmentOffer:
     """The secret to scan: the one already offered while enrolling (a reload keeps a scanned QR
-    code working), else a new one."""
-    secret = None
-    if account.totp_secret_sealed and account.second_factor != TOTP:
-        try:
-            secret = unseal(account.totp_secret_sealed)
-        except UnreadableSecret:
-            secret = None
+    code working), else a new one. An account already using an app keeps its secret until a code
+    of the new one is accepted (check_step): leaving half-way changes nothing."""
+    secret = _offered_secret(row, account)
     if secret is None:
         secret = totp.new_secret()
-        account.totp_secret_sealed = seal(secret)
-        db.session.flush()
+        if _replacing(account):
+            session[NEW_SECRET_KEY] = {"session": row.id, "sealed": seal(secret)}
+        else:
+            account.totp_secret_sealed = seal(secret)
+            db.session.flush()
     return EnrolmentOffer(secret, totp.provisioning_uri(secret, account.email))
 
 
-def _totp_step(account: PortalAccount, typed: str, now: datetime, *, enrolling: bool) -> int:
-    if not account.totp_secret_sealed:
+def _totp_step(secret: str | None, typed: str, now: datetime, *, last_step: int | None) -> int:
+    if secret is None:
         raise _refused("wrong")
-    try:
-        secret = unseal(account.totp_secret_sealed)
-    except UnreadableSecret:
-        raise _refused("unreadable") from None
-    last = None if enrolling else account.totp_last_step
-    step = totp.matching_step(secret, typed, now, last_step=last)
+    step = totp.matching_step(secret, typed, now, last_step=last_step)
     if step is None:
-        raise _refused("replayed" if totp.was_replayed(secret, typed, now, last_step=last) else "wrong")
+        raise _refused("replayed" if totp.was_replayed(secret, typed, now, last_step=last_step) else "wrong")
     return step
 
 
+def _account_secret(account: PortalAccount) -> str | None:
+    if not account.totp_secret_sealed:
+        return None
+    try:
+        return unseal(account.totp_secret_sealed)
+    except UnreadableSecret:
+        raise _refused("unreadable") from None
+
+
+def _enrol_totp(row: PortalSession, account: PortalAccount, typed: str, now: datetime) -> None:
+    """A code of the secret being set up: it becomes the account's (replacing the old app's only now)."""
+    secret = _offered_secret(row, account)
+    account.totp_last_step = _totp_step(secret, typed, now, last_step=None)
+    if _replacing(account):
+        account.totp_secret_sealed = seal(secret)
+        session.pop(NEW_SECRET_KEY, None)
+
+
 def _use_totp(account: PortalAccount, typed: str, now: datetime) -> None:
-    step = _totp_step(account, typed, now, enrolling=False)
+    step = _totp_step(_account_secret(account), typed, now, last_step=account.totp_last_step)
     # one conditional UPDATE: of two requests racing with one code, exactly one matches (ASVS 6.5.1)
     claimed = db.session.execute(
         update(PortalAccount).where(PortalAccount.id == account.id,
@@ -150,7 +187,7 @@ def check_step(row: PortalSession, account: PortalAccount, typed: str, now: date
     if not totp.looks_like_totp(typed):
         raise _refused("wrong")
     if factor == TOTP and row.enrolling == TOTP:
-        account.totp_last_step = _totp_step(account, typed, now, enrolling=True)
+        _enrol_totp(row, account, typed, now)
     elif factor == TOTP:
         _use_totp(account, typed, now)
     elif factor == EMAIL_CODE:

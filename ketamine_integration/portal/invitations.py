@@ -4,8 +4,10 @@ A link carries a random token; only its SHA-256 is kept. It works once, for 72 h
 after it was revoked or replaced (sent again: the new link, the old one dead). Accepting sets
 the patient's password under the staff policy (accounts/passwords.py) and opens a portal session
 that must enrol a second factor before it shows anything. Services flush and audit nothing: the
-views record one audit row per action. The invitation email goes through the mailer
-(messaging.queue_email), after the request commits.
+views record one audit row per action (the revocations an archiving makes, in follow_patient, record
+their own). The invitation email goes through the mailer (messaging.queue_email), after the request
+commits. A link of a patient archived, or of an account the clinic turned off, is dead whatever its
+row says (invitation_for).
 """
 from __future__ import annotations
 
@@ -18,16 +20,21 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..accounts.models import User
+from ..audit import services as audit
 from ..accounts.passwords import hash_password, password_problem
 from ..db.clinic_time import format_local
 from ..db.errors import DomainError
+from ..db.types import utcnow
 from ..domain import portal as rules
 from ..domain.reminders import ClinicalWordInMessage
 from ..extensions import db
 from ..messaging import services as messaging
+from ..messaging.models import CHANNELS
 from ..patients.models import Patient
 from ..reminders.rules import reminder_settings
+from .factors import CODE_PURPOSE
 from .models import EMAIL_CODE, TOTP, PortalAccount, PortalInvitation
+from .sessions import end_all_portal_sessions
 
 #: delivery purpose of an invitation email (the patient page's messages: "Portal invitation")
 INVITATION_PURPOSE = "portal_invitation"
@@ -98,7 +105,7 @@ def invite(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
         db.session.add(account)
         db.session.flush()
     account.email = email
-    _retire_waiting(account, by=by, now=now, why=rules.REPLACED)
+    _retire_waiting(account, by_id=by.id if by else None, now=now, why=rules.REPLACED)
     return _send(account, by=by, now=now)
 
 
@@ -114,17 +121,41 @@ def revoke(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
     status = portal_status(patient.id, now)
     if status.state != rules.PENDING:
         raise DomainError("There is no waiting invitation to revoke.")
-    _retire_waiting(status.account, by=by, now=now, why=rules.REVOKED)
+    _retire_waiting(status.account, by_id=by.id, now=now, why=rules.REVOKED)
     db.session.flush()
     return status.latest
 
 
-def _retire_waiting(account: PortalAccount, *, by: User | None, now: datetime, why: str) -> None:
-    db.session.execute(update(PortalInvitation).where(
+def _retire_waiting(account: PortalAccount, *, by_id: int | None, now: datetime, why: str) -> list[int]:
+    """Every link of the account not used nor retired yet stops working; their ids."""
+    waiting = list(db.session.scalars(select(PortalInvitation.id).where(
         PortalInvitation.account_id == account.id, PortalInvitation.used_at.is_(None),
-        PortalInvitation.revoked_at.is_(None)).values(revoked_at=now, revoked_by_id=by.id if by else None,
-                                                      revoked_why=why)
-        .execution_options(synchronize_session="fetch"))
+        PortalInvitation.revoked_at.is_(None))))
+    if waiting:
+        db.session.execute(update(PortalInvitation).where(PortalInvitation.id.in_(waiting))
+                           .values(revoked_at=now, revoked_by_id=by_id, revoked_why=why)
+                           .execution_options(synchronize_session="fetch"))
+    return waiting
+
+
+def follow_patient(patient_id: int, **_signal) -> None:
+    """Receiver of patients.events.contact_changed: a patient archived has no portal access. Their
+    waiting links are revoked (by whoever archived the record, audited as portal.invite_revoke), an
+    invitation or code email not sent yet is withdrawn, and their open portal sessions end. Restoring
+    the record gives nothing back: the clinic invites the patient again (an accepted account signs in
+    again as before)."""
+    patient = db.session.get(Patient, patient_id)
+    account = fetch_account(patient_id) if patient is not None and patient.is_archived else None
+    if account is None:
+        return
+    now = utcnow()
+    for invitation_id in _retire_waiting(account, by_id=patient.archived_by_id, now=now, why=rules.REVOKED):
+        audit.record("portal.invite_revoke", object_type="portalinvitation", object_id=invitation_id,
+                     patient_id=patient_id, detail="the patient's record was archived")
+    messaging.withdraw_for_patient(patient_id, CHANNELS, purposes=(INVITATION_PURPOSE, CODE_PURPOSE),
+                                   why="the patient's record was archived")
+    end_all_portal_sessions(account, "archived")
+    db.session.flush()
 
 
 def _send(account: PortalAccount, *, by: User | None, now: datetime) -> PortalInvitation:
@@ -152,9 +183,11 @@ def invitation_for(token: str, *, now: datetime, lock: bool = False) -> tuple[Po
     invitation = db.session.scalar(stmt.with_for_update() if lock else stmt)
     if invitation is None:
         return None, None
-    return invitation, rules.invitation_state(expires_at=invitation.expires_at, used_at=invitation.used_at,
-                                              revoked_at=invitation.revoked_at, revoked_why=invitation.revoked_why,
-                                              now=now)
+    state = rules.invitation_state(expires_at=invitation.expires_at, used_at=invitation.used_at,
+                                   revoked_at=invitation.revoked_at, revoked_why=invitation.revoked_why, now=now)
+    if state == rules.PENDING and (not invitation.account.active or invitation.account.patient.is_archived):
+        return invitation, rules.REVOKED  # the clinic ended the access (or archived before links were revoked)
+    return invitation, state
 
 
 class DeadLink(DomainError):
@@ -172,8 +205,6 @@ def accept(token: str, password: str, factor: str, *, now: datetime) -> PortalAc
     if state != rules.PENDING:
         raise DeadLink(state)
     account = invitation.account
-    if not account.active or account.patient.is_archived:
-        raise DeadLink(rules.REVOKED)
     problem = password_problem(password or "", account.email)
     if problem:
         raise DomainError({"password": problem})

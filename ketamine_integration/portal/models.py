@@ -88,12 +88,14 @@ class PortalSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: sign_out, idle, absolute, inactive, second_step_timeout, code_failures, password_change
+    #: sign_out, idle, absolute, inactive, second_step_timeout, code_failures, password_failures,
+    #: password_change, replaced (another sign-in in the same browser), archived
     end_reason: Mapped[str | None] = mapped_column(String(20))
     stage: Mapped[str] = mapped_column(String(10))
     #: while enrolling: the factor being set up (totp or email)
     enrolling: Mapped[str | None] = mapped_column(String(10))
-    #: wrong codes sent in this session (5 end it)
+    #: wrong codes, and wrong current passwords on the account page, sent in this session (5 end it;
+    #: counted again from 0 once the second step is done)
     code_failures: Mapped[int] = mapped_column(default=0)
     #: keyed hash of the emailed 6-digit code (never the code), until used or replaced
     email_code_hash: Mapped[str | None] = mapped_column(String(64))

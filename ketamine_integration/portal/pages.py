@@ -3,20 +3,24 @@ calendar file, and the account page (password, second factor). Every read names 
 patient (current_portal_patient(), from the session) and is audited with the patient as actor."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from ..accounts import passwords
+from ..accounts.throttle import TOO_MANY_REQUESTS, SignInLimited
 from ..audit import services as audit
 from ..db.types import utcnow
 from ..domain.reminders import ClinicalWordInMessage
+from ..domain.throttling import wait_text
 from ..reminders.invitations import calendar_file
 from ..web import access
-from ..web.forms import render_form, submit
+from ..web.forms import INVALID_FORM_STATUS, form_fields_in_error, render_form, submit
+from ..web.lifecycle import commit_refusal
 from . import accounts, home as home_data, questionnaire_pages
 from .forms import FactorChangeForm, PasswordChangeForm, PortalCodeForm
 from .models import SIGNED_IN
-from .sessions import (complete_portal_sign_in, current_portal_account, current_portal_patient, current_visit,
-                       start_portal_session)
+from .sessions import (END_MESSAGES, complete_portal_sign_in, current_portal_account, current_portal_patient,
+                       current_visit, end_portal_session, start_portal_session)
 from .steps import run_step, step_context
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -54,12 +58,12 @@ def session_calendar(appointment_id: int):
                     headers={"Content-Disposition": f'attachment; filename="session-{appointment_id}.ics"'})
 
 
-def _account_page(**forms):
+def _account_page(status: int | None = None, **forms):
     account = current_portal_account()
     context = dict(account=account, password_form=PasswordChangeForm(prefix="password", formdata=None),
                    factor_form=FactorChangeForm(prefix="factor", formdata=None))
     context.update(forms)
-    return render_template("portal/account.html", **context), 422 if forms else 200
+    return render_template("portal/account.html", **context), status or (422 if forms else 200)
 
 
 @bp.route("/account")
@@ -70,15 +74,49 @@ def account():
     return _account_page()
 
 
+def _current_password_refused(form, form_name: str, action: str):
+    """Check the form's current password (accounts.check_current_password); the answer to a refusal,
+    audited as a failure of `action`, or None when it is right. Five wrong in one session end it."""
+    visit = current_visit()
+    acct, now = visit.account, utcnow()
+    try:
+        left = accounts.check_current_password(visit.row, acct, form.current.data, address=request.remote_addr,
+                                               now=now)
+    except SignInLimited as limited:
+        audit.record(action, obj=acct, patient_id=acct.patient_id, outcome=audit.DENIED,
+                     detail=f"current password not checked: too many failed sign-ins from this {limited.scope}")
+        form.current.errors = [f"Too many wrong passwords. Try again in {wait_text(limited.seconds_left(now))}."]
+        html, status = _account_page(TOO_MANY_REQUESTS, **{form_name: form})
+        return html, status, {"Retry-After": str(math.ceil(limited.seconds_left(now)))}
+    if left is None:
+        return None
+    audit.record(action, obj=acct, patient_id=acct.patient_id, outcome=audit.FAILURE,
+                 detail=f"wrong current password; {left} tries left")
+    if not left:
+        end_portal_session(visit, "password_failures")
+        flash(END_MESSAGES["password_failures"], "error")
+        return redirect(url_for("portal_sign_in.sign_in"))
+    form.current.errors = [f"That is not your current password ({left} {'try' if left == 1 else 'tries'} left)."]
+    commit_refusal(INVALID_FORM_STATUS)  # the failure counts before the next attempt (accounts/throttle.py)
+    return _account_page(**{form_name: form})
+
+
 @bp.route("/account/password", methods=["POST"])
 @access.portal_page
 def password_change():
     acct = current_portal_account()
     form = PasswordChangeForm(prefix="password")
-    done, _ = submit(form, lambda: accounts.change_password(acct, form.current.data, form.password.data))
+    if not form.validate_on_submit():
+        audit.record("portal.password_change", obj=acct, patient_id=acct.patient_id, outcome=audit.FAILURE,
+                     detail="refused: " + (", ".join(form_fields_in_error(form)) or "form"))
+        return _account_page(password_form=form)
+    refusal = _current_password_refused(form, "password_form", "portal.password_change")
+    if refusal is not None:
+        return refusal
+    done, _ = submit(form, lambda: accounts.change_password(acct, form.password.data))
     if not done:
         audit.record("portal.password_change", obj=acct, patient_id=acct.patient_id, outcome=audit.FAILURE,
-                     detail="refused")
+                     detail="refused: password")
         return _account_page(password_form=form)
     audit.record("portal.password_change", obj=acct, patient_id=acct.patient_id)
     start_portal_session(acct, SIGNED_IN)  # every session ended with the old password; this one goes on
@@ -94,11 +132,16 @@ def factor_change():
     with a code before it replaces the old one."""
     acct = current_portal_account()
     form = FactorChangeForm(prefix="factor")
-    if form.validate_on_submit() and not passwords.verify_password(acct.password_hash or "", form.current.data):
-        form.current.errors = ["That is not your current password."]
-    if form.errors or not form.is_submitted():
+    if not form.validate_on_submit():
+        audit.record("portal.factor_change", obj=acct, patient_id=acct.patient_id, outcome=audit.FAILURE,
+                     detail="refused: " + (", ".join(form_fields_in_error(form)) or "form"))
         return _account_page(factor_form=form)
+    refusal = _current_password_refused(form, "factor_form", "portal.factor_change")
+    if refusal is not None:
+        return refusal
     current_visit().row.enrolling = form.factor.data
+    audit.record("portal.factor_change", obj=acct, patient_id=acct.patient_id,
+                 detail=f"to {form.factor.data}, until a code of it is accepted")
     return redirect(url_for("portal.factor_confirm"))
 
 

@@ -29,6 +29,13 @@ from .recovery import keep_if_timed_out
 SESSION_KEY = "portal_sid"
 #: (cookie session) the portal page to open once signed in
 AFTER_SIGN_IN_KEY = "portal_after_sign_in"
+#: (cookie session) a new authenticator secret offered to an account that already confirms sign-ins with
+#: one: sealed, with the id of the portal session it was offered in; it replaces the account's secret
+#: only once a code of it is accepted (portal/factors.py), so an abandoned switch changes nothing
+NEW_SECRET_KEY = "portal_new_totp"
+#: every cookie-session key of the portal: a new portal session starts without them, an ended one drops
+#: them, and a staff page refused to the browser keeps them (create_app's register_access)
+COOKIE_KEYS = (SESSION_KEY, AFTER_SIGN_IN_KEY, NEW_SECRET_KEY)
 #: how long a pending portal sign-in waits for its second step
 SECOND_STEP_LIMITS = {CODE_DUE: timedelta(minutes=10), ENROL_DUE: timedelta(minutes=20)}
 
@@ -38,6 +45,7 @@ END_MESSAGES = {
     "inactive": "This account is not active. Please contact the clinic.",
     "second_step_timeout": "Signing in was not finished in time; please sign in again.",
     "code_failures": "Too many wrong codes; please sign in again.",
+    "password_failures": "Too many wrong passwords; please sign in again.",
     "sign_out": "You have been signed out.",
     "password_change": "Your password was changed; please sign in with the new one.",
 }
@@ -64,9 +72,12 @@ class PortalVisit:
 
 
 def start_portal_session(account: PortalAccount, stage: str, *, enrolling: str | None = None) -> PortalSession:
-    """A new portal session (a fresh token) for `account` at `stage`; staff keys in the cookie
-    are left alone (a staff login and a portal session are each other's strangers)."""
-    for key in (SESSION_KEY, AFTER_SIGN_IN_KEY):
+    """A new portal session (a fresh token) for `account` at `stage`. The portal session this
+    browser had open (another patient's, or this one's half-way sign-in) ends: one browser holds
+    one portal session, and none is left open on the server behind a cookie that forgot it. Staff
+    keys in the cookie are left alone (a staff login and a portal session are each other's strangers)."""
+    _end_replaced()
+    for key in COOKIE_KEYS:
         session.pop(key, None)
     token = secrets.token_urlsafe(32)
     row = PortalSession(account=account, token_hash=_hash(token), stage=stage, enrolling=enrolling,
@@ -78,12 +89,32 @@ def start_portal_session(account: PortalAccount, stage: str, *, enrolling: str |
     return row
 
 
+def _end_replaced() -> None:
+    """End (and audit) the open portal session this request's cookie names, if any."""
+    token = session.get(SESSION_KEY)
+    if not token:
+        return
+    found = db.session.execute(select(PortalSession.id, PortalAccount.id, PortalAccount.patient_id)
+                               .join(PortalAccount, PortalAccount.id == PortalSession.account_id)
+                               .where(PortalSession.token_hash == _hash(token),
+                                      PortalSession.ended_at.is_(None))).first()
+    if found is None:
+        return
+    session_id, account_id, patient_id = found
+    db.session.execute(update(PortalSession).where(PortalSession.id == session_id)
+                       .values(ended_at=utcnow(), end_reason="replaced")
+                       .execution_options(synchronize_session="fetch"))
+    audit.record("portal.session_expired", object_type="portal_session", object_id=session_id,
+                 patient_id=patient_id, portal_account_id=account_id, detail="replaced by a new sign-in in this browser")
+
+
 def complete_portal_sign_in(visit: PortalVisit) -> None:
     """The second step is done: the session is signed in under a new token (one seen before the
-    second step never signs anyone in)."""
+    second step never signs anyone in), its count of wrong codes and passwords starting again."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     visit.row.token_hash, visit.row.stage, visit.row.last_seen_at = _hash(token), SIGNED_IN, now
+    visit.row.code_failures = 0
     visit.row.enrolling, visit.row.email_code_hash, visit.row.email_code_expires_at = None, None, None
     db.session.flush()
     session[SESSION_KEY] = token
@@ -94,7 +125,7 @@ def end_portal_session(visit: PortalVisit | None, reason: str = "sign_out") -> N
     if visit is not None and visit.row.ended_at is None:
         visit.row.ended_at, visit.row.end_reason = utcnow(), reason
         db.session.flush()
-    for key in (SESSION_KEY, AFTER_SIGN_IN_KEY):
+    for key in COOKIE_KEYS:
         session.pop(key, None)
     g.portal_visit = None
 

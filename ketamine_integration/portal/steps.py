@@ -25,7 +25,7 @@ def step_context(visit: PortalVisit) -> dict:
     factor = factors.factor_of(visit.row, visit.account)
     context = {"factor": factor, "email": visit.account.email, "enrolling": visit.row.enrolling}
     if factor == TOTP and visit.row.enrolling == TOTP:
-        context["offer"] = factors.offer_authenticator(visit.account)
+        context["offer"] = factors.offer_authenticator(visit.row, visit.account)
     if factor == EMAIL_CODE and visit.row.email_codes_sent == 0:
         try:
             factors.send_email_code(visit.row, visit.account, utcnow())

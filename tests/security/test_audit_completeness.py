@@ -36,6 +36,8 @@ FOLLOWING_APPOINTMENTS = {"message.withdrawn", "reminder.opted_out"}
 #: restoring a patient queues again, in their rows, the waiting messages the archiving withdrew
 CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
                 "patient.restore": FOLLOWING_APPOINTMENTS | {"message.requeued"},
+                # archiving also revokes the patient's waiting portal links (portal/invitations.follow_patient)
+                "patient.archive": FOLLOWING_APPOINTMENTS | {"portal.invite_revoke"},
                 # the journal page reads two things of the patient's, each audited by its service: the prompts
                 # open now (journal.prompts) and the entries written (journal.view, whose own step is an entry)
                 "journal.prompts": {"journal.view"}}
@@ -96,6 +98,8 @@ NOT_PATIENT_DATA = {
     "portal.sign_out": "account event",
     "portal.session_expired": "account event",
     "portal.password_change": "account event: the patient's own password",
+    "portal.factor_change": "account event: the patient's own second factor (the current password checked); "
+                            "tests/integration/test_portal_account_hardening.py",
 }
 
 

@@ -60,6 +60,12 @@ class PatientPractice:
     #: still to be kept (not ended, its last day not past); otherwise shown only to log late days
     current: bool
 
+    @property
+    def day_entries(self) -> tuple[tuple[date, str, str | None], ...]:
+        """The logs as the portal lists them, as an action step's check-ins: (day, outcome in words,
+        note), newest first."""
+        return tuple((log.for_date, log.outcome_words, log.note) for log in self.logs)
+
 
 def _own_assignments(patient: Patient):
     return (select(PracticeAssignment).join(TreatmentCourse, TreatmentCourse.id == PracticeAssignment.course_id)

@@ -1,11 +1,12 @@
-"""Concurrent writes: versioned records (optimistic locking) and rows made on first use."""
+"""Concurrent writes: versioned records (optimistic locking), rows made on first use and rows a
+unique key allows once."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from .errors import ConcurrentEdit
+from .errors import ConcurrentEdit, DomainError
 from ..extensions import db
 
 
@@ -40,6 +41,19 @@ def locked_row(model, key, make):
         return row
     except IntegrityError:
         return db.session.get(model, key, with_for_update={"key_share": True}, populate_existing=True)
+
+
+def add_once(row, refusal: dict[str, str]):
+    """Add `row` and flush it inside a savepoint; when a unique key refuses it (the same row written
+    a moment ago by another request, after the caller's own check found none), raise
+    DomainError(refusal) with nothing of it written. Returns the row."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        raise DomainError(refusal) from None
+    return row
 
 
 def lock_row(record) -> None:

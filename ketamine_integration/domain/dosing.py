@@ -12,7 +12,7 @@ from .dosing_plan import WEIGHT_BASED_ROUTES, DoseRange, DoseRule, Stage  # noqa
 from .phases import MIN_REASON_LENGTH
 from .protocols import Experience
 from .vitals import READINGS
-from .text import written_length
+from .text import counted, written_length
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SpacingProblem:
 
 def _gap_problem(earlier: date, later: date, stage: Stage, *, check_max: bool) -> str | None:
     gap, bounds = (later - earlier).days, stage.days_between
-    span = f"{earlier.isoformat()} to {later.isoformat()} is {gap} day{'s' if gap != 1 else ''}"
+    span = f"{earlier.isoformat()} to {later.isoformat()} is {counted(gap, 'day')}"
     if gap == 0:
         return f"Two dosing sessions on {later.isoformat()}: never more than one a day."
     if gap < bounds.min:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .protocols import PREPARATION_ITEMS, Protocol
-from .text import written_length
+from .text import plural, written_length
 
 #: a written reason must say something; "ok" or "x" is not a reason
 MIN_REASON_LENGTH = 10
@@ -80,7 +80,7 @@ def gate_blockers(protocol: Protocol, facts: CourseFacts, target: Phase) -> list
         needed = protocol.preparation.min_signed_sessions
         if facts.signed_preparation_sessions < needed:
             blockers.append(f"{facts.signed_preparation_sessions} of {needed} signed preparation "
-                            f"session{'s' if needed != 1 else ''} recorded.")
+                            f"{plural(needed, 'session')} recorded.")
     elif target is Phase.INTEGRATION:
         # The series may end at the protocol's minimum (IM KAP: 3 of 3-6 sessions).
         needed, most = protocol.experience.min_series_sessions, protocol.experience.max_series_sessions

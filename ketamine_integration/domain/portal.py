@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .reminders import ClinicalWordInMessage, clinical_words_in
+from .text import counted, plural
 
 #: an invitation link works this long after it is sent (issue 23, point 1)
 INVITATION_LIFETIME = timedelta(hours=72)
@@ -123,9 +124,8 @@ def phase_words(phase: str, outline: CourseOutline) -> PhaseWords:
     integration = (f"Integration sessions are planned between {outline.window_opens} and "
                    f"{outline.window_optimal} after each dosing session.")
     if phase == "preparation":
-        prep = (f"at least {outline.preparation_sessions} preparation session"
-                + ("s" if outline.preparation_sessions != 1 else "")) if outline.preparation_sessions else \
-            "preparation"
+        prep = (f"at least {counted(outline.preparation_sessions, 'preparation session')}"
+                if outline.preparation_sessions else "preparation")
         return PhaseWords("Preparation", f"You are preparing for your course ({outline.name}): {prep}, and "
                           "the questionnaires and checks your care team needs first.",
                           f"Next: your series of {sessions} dosing sessions, once your care team confirms you "
@@ -133,9 +133,9 @@ def phase_words(phase: str, outline: CourseOutline) -> PhaseWords:
     if phase == "experience":
         return PhaseWords("Dosing sessions", f"You are in your series of {sessions} dosing sessions.", integration)
     if phase == "integration":
-        after = (f" After the series, {outline.after_series_sessions} more session"
-                 + ("s" if outline.after_series_sessions != 1 else "")
-                 + f" about every {outline.after_series_every_days} days.") if outline.after_series_sessions else ""
+        more = outline.after_series_sessions
+        after = (f" After the series, {more} more {plural(more, 'session')} about every "
+                 f"{outline.after_series_every_days} days.") if more else ""
         return PhaseWords("Integration", "Your dosing series is done: your sessions now help you turn what came up "
                           "into changes in daily life.", "Next: your remaining integration sessions." + after)
     if phase == "maintenance":

@@ -1,6 +1,7 @@
 """What free text counts as written: the characters that show, not the spaces between them, nor
 characters that show nothing, nor punctuation alone. One rule for every minimum length and for
-every field a record needs written (notes, reasons, the evidence of a checklist item)."""
+every field a record needs written (notes, reasons, the evidence of a checklist item). And a noun
+as a count of it takes it ("1 day", "3 days"), said one way in every message."""
 from __future__ import annotations
 
 import unicodedata
@@ -25,3 +26,13 @@ def is_written(value: str | Iterable[str] | None) -> bool:
     if value is None or isinstance(value, str):
         return written_length(value) > 0
     return any(is_written(item) for item in value if isinstance(item, str))
+
+
+def plural(count: int, noun: str) -> str:
+    """`noun` as `count` of it takes it: "session" for one, "sessions" for any other count (none too)."""
+    return noun if count == 1 else f"{noun}s"
+
+
+def counted(count: int, noun: str) -> str:
+    """"1 day", "0 days", "14 days"."""
+    return f"{count} {plural(count, noun)}"

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
+from .text import counted
+
 #: doubling stops here (2**20 x the back-off is far beyond any window; avoids huge numbers)
 MAX_DOUBLINGS = 20
 
@@ -52,6 +54,6 @@ def wait_text(seconds: float) -> str:
     """'45 seconds', '1 minute', '12 minutes': how long the refusal message says to wait."""
     seconds = max(1, math.ceil(seconds))
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return counted(seconds, "second")
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return counted(minutes, "minute")

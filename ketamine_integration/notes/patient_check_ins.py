@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
+from ..db.locking import add_once
 from ..db.types import UTCDateTime, utcnow
 from ..domain.phases import Phase
 from ..domain.practices import NOTE_LIMIT, OUTCOMES
@@ -138,14 +138,9 @@ def check_in_on_step(patient: Patient, step_id: int, progress: str | None, for_d
         audit.record("step_check_in.record", obj=step, patient_id=patient.id, outcome=audit.FAILURE,
                      detail=f"refused: {', '.join(sorted(problems))}")
         raise DomainError(problems)
-    check_in = PatientStepCheckIn(action_step_id=step.id, patient_id=patient.id, for_date=for_date,
-                                  progress=progress, obstacles=obstacles, recorded_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(check_in)
-            db.session.flush()
-    except IntegrityError:
-        raise DomainError({"for_date": "You checked in on this step for that day already."}) from None
+    check_in = add_once(PatientStepCheckIn(action_step_id=step.id, patient_id=patient.id, for_date=for_date,
+                                           progress=progress, obstacles=obstacles, recorded_at=now),
+                        {"for_date": "You checked in on this step for that day already."})
     audit.record("step_check_in.record", obj=check_in, patient_id=patient.id, detail=f"step {step.id}; {progress}")
     return check_in
 

@@ -5,14 +5,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select, text
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import NURSE, PRESCRIBER, THERAPIST, User
 from ..accounts.services import user_choices
 from ..db.types import utcnow
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
-from ..db.locking import flush_versioned
+from ..db.locking import add_once, flush_versioned
 from .care_team import change_care_team, team_of
 from .events import contact_changed
 from .models import CareTeamMember, Patient
@@ -128,13 +127,8 @@ def register_patient(*, therapist_ids=(), prescriber_ids=(), nurse_ids=(), mrn: 
         _check_mrn_free(typed_mrn, None)
     patient = Patient(mrn=typed_mrn or next_mrn(), **_clean(demographics),
                       care_team=[CareTeamMember(user_id=uid, role=role) for uid, role in sorted(team)])
-    try:
-        with db.session.begin_nested():
-            db.session.add(patient)
-    except IntegrityError:
-        # Someone registered the same typed MRN a moment ago.
-        raise DomainError({"mrn": "Another patient already has this MRN."}) from None
-    return patient
+    # the refusal: someone registered the same typed MRN a moment ago
+    return add_once(patient, {"mrn": "Another patient already has this MRN."})
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,31 @@
 """What the portal's Practices and Action steps pages share: the patient's form for one day (done,
 partly or not; which day, from a list of the recent ones; what got in the way), the days offered,
-the days in words, and saving such a form with a refusal's audit row."""
+the days in words, saving such a form with a refusal's audit row, and the list page of cards."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
+from flask import render_template
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from ..db.clinic_time import clinic_today
+from ..db.types import utcnow
 from ..domain.practices import NOTE_LIMIT, OUTCOMES
 from ..web.fields import options
 from ..web.forms import form_fields_in_error, submit
+from .sessions import current_portal_patient
 
 CHOOSE_OUTCOME = "Choose done, partly or not done."
 HINT = "Anything that made it hard, in your own words: your therapist will see it."
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: logs (check-ins) shown under each card on a list page (a practice's or step's own page shows them all)
+RECENT = 5
+#: said on a practice's or step's page when the text kept after a time-out fills its form again
+OFFERED_BACK = "What you wrote before you were signed out is back in the form: check it, then save it."
 
 
 def _as_day(value) -> date | None:
@@ -136,6 +144,15 @@ def first_upper(text: str) -> str:
     """The first letter made a capital, the rest as written (Jinja's capitalize lowercases the rest:
     "Monday 30 november", a therapist's "with Sam" as "with sam")."""
     return text[:1].upper() + text[1:]
+
+
+def cards_page(template: str, fetch: Callable[[Any, datetime], list], card: Callable[[Any, date], Any]) -> str:
+    """The list page of the signed-in patient's practices or steps: `fetch(patient, now)` (the service,
+    which audits the read), each item drawn as `card(item, today)` with its newest RECENT entries."""
+    now = utcnow()
+    today = clinic_today(now)
+    cards = [card(item, today) for item in fetch(current_portal_patient(), now)]
+    return render_template(template, cards=cards, today=today, recent=RECENT, **WORDS)
 
 
 #: the words templates show days in (passed to the pages' templates)

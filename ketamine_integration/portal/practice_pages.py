@@ -15,13 +15,12 @@ from ..domain.practices import OUTCOMES
 from ..practices.patient import (LATE_LOG_DAYS, NotThePatients, PatientPractice, log_practice, own_assignment,
                                  patient_practices)
 from ..web import access
-from .log_forms import WORDS, PracticeLogForm, day_form, day_words, loggable_days, save_day
+from .log_forms import (OFFERED_BACK, WORDS, PracticeLogForm, cards_page, day_form, day_words, loggable_days,
+                        save_day)
 from .recovery import mark_recovered, offered_back
 from .sessions import current_portal_account, current_portal_patient
 
 bp = Blueprint("portal_practices", __name__, url_prefix="/portal/practices")
-#: logs shown under each practice on the list (its own page shows them all)
-RECENT = 5
 
 
 @dataclass(frozen=True)
@@ -78,11 +77,7 @@ def _card(p: PatientPractice, today: date, form: PracticeLogForm | None = None) 
 @bp.route("/")
 @access.portal_page
 def practices():
-    patient = current_portal_patient()
-    now = utcnow()
-    today = clinic_today(now)
-    cards = [_card(p, today) for p in patient_practices(patient, now)]
-    return render_template("portal/practices/list.html", cards=cards, today=today, recent=RECENT, **WORDS)
+    return cards_page("portal/practices/list.html", patient_practices, _card)
 
 
 @bp.route("/<id:assignment_id>", methods=["GET", "POST"])
@@ -114,6 +109,6 @@ def practice(assignment_id: int):
     if shown is None:
         abort(404)  # ended long ago: no longer on the patient's list
     if kept is not None:
-        flash("What you wrote before you were signed out is back in the form: check it, then save it.", "info")
+        flash(OFFERED_BACK, "info")
     return render_template("portal/practices/practice.html", card=_card(shown, today, form), today=today, **WORDS), \
         422 if posted else 200

@@ -16,13 +16,12 @@ from ..domain.practices import OUTCOMES
 from ..notes.patient_check_ins import (LATE_CHECK_IN_DAYS, StepNotThePatients, VisibleStep, check_in_on_step,
                                        patient_steps, visible_step)
 from ..web import access
-from .log_forms import WORDS, StepCheckInForm, day_form, day_words, loggable_days, offer_days, save_day
+from .log_forms import (OFFERED_BACK, WORDS, StepCheckInForm, cards_page, day_form, day_words, loggable_days,
+                        offer_days, save_day)
 from .recovery import mark_recovered, offered_back
 from .sessions import current_portal_account, current_portal_patient
 
 bp = Blueprint("portal_steps", __name__, url_prefix="/portal/steps")
-#: check-ins shown under each step on the list (its own page shows them all)
-RECENT = 5
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,7 @@ def _card(step: VisibleStep, today: date, form: StepCheckInForm | None = None) -
 @bp.route("/")
 @access.portal_page
 def steps():
-    patient = current_portal_patient()
-    now = utcnow()
-    today = clinic_today(now)
-    cards = [_card(step, today) for step in patient_steps(patient, now)]
-    return render_template("portal/steps/list.html", cards=cards, today=today, recent=RECENT, **WORDS)
+    return cards_page("portal/steps/list.html", patient_steps, _card)
 
 
 def _step(patient, step_id: int, now) -> VisibleStep:
@@ -79,7 +74,7 @@ def step(step_id: int):
     shown = _step(patient, step_id, now)
     kept = offered_back(account.id)
     if kept is not None:
-        flash("What you wrote before you were signed out is back in the form: check it, then save it.", "info")
+        flash(OFFERED_BACK, "info")
     card = _card(shown, today, _form(shown, today, kept) if kept is not None else None)
     return render_template("portal/steps/step.html", card=card, today=today, **WORDS)
 

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
-from ..db.locking import lock_row
+from ..db.locking import add_once, lock_row
 from ..domain.practices import NOTE_LIMIT, OUTCOMES, Progress, occurrence_for, progress_on
 from ..extensions import db
 from ..patients.models import Patient
@@ -60,6 +59,12 @@ class PatientPractice:
     logs: tuple[PatientLog, ...]
     #: still to be kept (not ended, its last day not past); otherwise shown only to log late days
     current: bool
+
+    @property
+    def day_entries(self) -> tuple[tuple[date, str, str | None], ...]:
+        """The logs as the portal lists them, as an action step's check-ins: (day, outcome in words,
+        note), newest first."""
+        return tuple((log.for_date, log.outcome_words, log.note) for log in self.logs)
 
 
 def _own_assignments(patient: Patient):
@@ -119,14 +124,9 @@ def log_practice(patient: Patient, assignment_id: int, outcome: str | None, for_
         audit.record("practice.log", obj=assignment, patient_id=patient.id, outcome=audit.FAILURE,
                      detail=f"refused: {', '.join(sorted(problems)) or 'assignment'}")
         raise DomainError(problems)
-    log = PracticeLog(assignment_id=assignment.id, patient_id=patient.id, for_date=for_date, occurrence=occurrence,
-                      outcome=outcome, note=note, logged_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(log)
-            db.session.flush()
-    except IntegrityError:
-        raise DomainError({"for_date": "That day was just logged: look at your list again."}) from None
+    log = add_once(PracticeLog(assignment_id=assignment.id, patient_id=patient.id, for_date=for_date,
+                               occurrence=occurrence, outcome=outcome, note=note, logged_at=now),
+                   {"for_date": "That day was just logged: look at your list again."})
     audit.record("practice.log", obj=log, patient_id=patient.id, detail=f"assignment {assignment.id}; {outcome}")
     return log
 

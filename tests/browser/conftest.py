@@ -157,12 +157,7 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     themselves are driven by sign_in_with_forms (test_mfa_browser). `password` is not checked."""
     from playwright.sync_api import expect
 
-    live = _live_server_of(page)
-    auth = Auth(live.app, live.app.test_client())
-    auth.sign_in(username)
-    cookie = auth.client.get_cookie(live.app.config["SESSION_COOKIE_NAME"])
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live.url, "httpOnly": True,
-                               "sameSite": "Lax"}])
+    _session_to_browser(page, lambda auth: auth.sign_in(username))
     page.goto("/")
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
 
@@ -172,14 +167,20 @@ def sign_in_patient(page, account_id: int) -> None:
     portal session opened as Auth.portal_sign_in opens it, its cookie handed to the browser."""
     from playwright.sync_api import expect
 
+    _session_to_browser(page, lambda auth: auth.portal_sign_in(account_id))
+    page.goto("/portal/")
+    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Hello, "))).to_be_visible()
+
+
+def _session_to_browser(page, open_session) -> None:
+    """Open a session with `open_session(auth)` on a test client of the page's live server (the
+    app's own sign-in services, audited) and hand its cookie to the browser."""
     live = _live_server_of(page)
     auth = Auth(live.app, live.app.test_client())
-    auth.portal_sign_in(account_id)
+    open_session(auth)
     cookie = auth.client.get_cookie(live.app.config["SESSION_COOKIE_NAME"])
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live.url, "httpOnly": True,
                                "sameSite": "Lax"}])
-    page.goto("/portal/")
-    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Hello, "))).to_be_visible()
 
 
 def _live_server_of(page) -> "LiveServer":

@@ -1,5 +1,5 @@
 """Small pure rules: redirect targets, the password policy, what a minimum length counts, what text
-counts as written and how a typed number is read (domain errors: test_domain_errors.py)."""
+counts as written, a counted noun and how a typed number is read (domain errors: test_domain_errors.py)."""
 from decimal import Decimal
 
 import pytest
@@ -8,7 +8,7 @@ from wtforms import Form
 from wtforms.validators import NumberRange, Optional
 
 from ketamine_integration.accounts.passwords import password_problem
-from ketamine_integration.domain.text import is_written, written_length
+from ketamine_integration.domain.text import counted, is_written, plural, written_length
 from ketamine_integration.web.fields import ClinicDateField, FiniteDecimalField, WholeNumberField
 from ketamine_integration.web.forms import safe_next
 
@@ -94,6 +94,18 @@ def test_what_counts_as_written_text(value, written):
     """The one rule for a field a record needs written: a signed note's sections, a checklist item's
     evidence (review of issue 20: zero-width text and "." signed notes and met the phase gate)."""
     assert is_written(value) is written
+
+
+@pytest.mark.parametrize("count, noun, words", [
+    (1, "day", "1 day"),                              # one: the noun as it is
+    (0, "day", "0 days"),                             # none: plural, as English says it
+    (2, "preparation session", "2 preparation sessions"),  # the last word takes the s
+    (-1, "day", "-1 days"),                           # a gap counted backwards (dosing order checks)
+])
+def test_a_counted_noun(count, noun, words):
+    """One way to say a count in every message (phase gates, dosing gaps, waits, the portal's words)."""
+    assert counted(count, noun) == words
+    assert plural(count, noun) == words.split(" ", 1)[1]
 
 
 @pytest.mark.parametrize("field, typed, data, error", [

@@ -180,3 +180,17 @@ def check_ins_since_last_note(note: SessionNote) -> dict[int, list[PatientStepCh
     for check_in in db.session.scalars(stmt):
         found.setdefault(check_in.action_step_id, []).append(check_in)
     return found
+
+
+def check_ins_by_step(step_ids) -> dict[int, list[PatientStepCheckIn]]:
+    """Every check-in of the patient's on these steps, by step, the newest day first: what the
+    therapist's action-step views show beside each step, in one statement however many steps."""
+    ids = list(step_ids)
+    found: dict[int, list[PatientStepCheckIn]] = {}
+    if not ids:
+        return found
+    stmt = (select(PatientStepCheckIn).where(PatientStepCheckIn.action_step_id.in_(ids))
+            .order_by(PatientStepCheckIn.for_date.desc(), PatientStepCheckIn.id.desc()))
+    for check_in in db.session.scalars(stmt):
+        found.setdefault(check_in.action_step_id, []).append(check_in)
+    return found

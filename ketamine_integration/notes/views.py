@@ -15,11 +15,10 @@ from ..db.errors import DomainError
 from ..experience.models import DosingSession
 from ..extensions import db
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
-from ..practices.services import course_practice_summaries
 from ..practices.vocabulary import practice_words
 from ..db.clinic_time import clinic_today
-from ..web.forms import form_version, render_form, save_then_sign, submit, whole_number
-from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form,
+from ..web.forms import form_version, parse_id, render_form, save_then_sign, submit, whole_number
+from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, note_panels,
                patient_check_ins, questionnaires, quoting, recovery, safety, services, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
                     ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
@@ -109,9 +108,8 @@ def _edit_page(note: SessionNote, form, steps, recovered=None, status: int | Non
                    presence=dosing_notes.presence_line(note),
                    carried=bool(note_form.carried_defaults(note, formulation)),
                    discard_form=DiscardNoteForm(prefix="discard", version=note.version))
-    if note.kind == INTEGRATION:  # what the patient kept and wrote between sessions, read-only
-        context.update(practice_summaries=course_practice_summaries(note.course_id, clinic_today()),
-                       patient_check_ins=patient_check_ins.check_ins_since_last_note(note))
+    if note.kind == INTEGRATION:  # the patient's practices, check-ins and open alerts, read-only
+        context.update(note_panels.integration_panels(note))
     if status is None:
         return render_form("notes/edit.html", form, **context)
     return render_template("notes/edit.html", form=form, **context), status
@@ -363,7 +361,9 @@ def alert_acknowledge(alert_id: int):
                                                               now=utcnow()))
     audit.report_submission(done, form, "alert.acknowledge", obj=alert, patient_id=alert.patient_id,
                       message="Safety alert acknowledged.")
+    back = parse_id(request.form.get("from_note")) if done else None  # the draft whose risk screen showed it
     return redirect(request.form.get("next_page") == "home" and url_for("home.home")
+                    or back and url_for("notes.note_edit", note_id=back) + "#note-risk"
                     or url_for("notes.measures", course_id=alert.course_id))
 
 
@@ -385,7 +385,9 @@ def patient_themes(patient_id: int):
 def action_steps(course_id: int):
     course = _course(course_id)
     audit.record("note.action_steps", obj=course, patient_id=course.patient_id)
-    return render_template("notes/action_steps.html", course=course, steps=views_data.step_tracker(course.id))
+    steps = views_data.step_tracker(course.id)
+    return render_template("notes/action_steps.html", course=course, steps=steps,
+                           patient_words=patient_check_ins.check_ins_by_step(s.id for s, _ in steps))
 
 
 # -- the theme vocabulary ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What the cross-session views show: theme recurrence and the action-step tracker."""
+"""What the cross-session views show: theme recurrence, the action-step tracker and the course
+page's open steps with the patient's own check-ins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from sqlalchemy.orm import selectinload
 from ..db.errors import DomainError
 from ..extensions import db
 from .models import SIGNED, ActionCheckIn, ActionStep, NoteTheme, SessionNote, Theme
+from .patient_check_ins import PatientStepCheckIn, check_ins_by_step
+from .services import open_steps
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,29 @@ def step_tracker(course_id: int) -> list[tuple[ActionStep, list[tuple[ActionChec
     for check_in, when in check_ins:
         by_step.setdefault(check_in.action_step_id, []).append((check_in, when))
     return [(s, by_step.get(s.id, [])) for s in steps]
+
+
+#: how many of the patient's check-ins the course page shows under each open step (the action
+#: steps page shows them all)
+COURSE_PAGE_CHECK_INS = 3
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """An open step of the course page, with the patient's newest check-ins on it (their words)."""
+
+    step: ActionStep
+    check_ins: tuple[PatientStepCheckIn, ...]
+    more: int  #: how many older ones the action steps page shows besides
+
+
+def open_steps_with_check_ins(course_id: int) -> list[OpenStep]:
+    """The course's open steps agreed in signed notes, each with the patient's newest check-ins:
+    two statements whatever the number of steps or check-ins."""
+    steps = open_steps(course_id)
+    theirs = check_ins_by_step(s.id for s in steps)
+    return [OpenStep(step, tuple(theirs.get(step.id, [])[:COURSE_PAGE_CHECK_INS]),
+                     max(0, len(theirs.get(step.id, [])) - COURSE_PAGE_CHECK_INS)) for step in steps]
 
 
 def add_theme(name: str) -> Theme:

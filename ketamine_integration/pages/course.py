@@ -38,6 +38,7 @@ from ..notes.forms import NewNoteForm
 from ..notes.questionnaires import course_questionnaires, to_prompt
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
+from ..notes.views_data import open_steps_with_check_ins
 from ..patients.access import can_read_clinical, load_patient_record, team_roles
 from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
@@ -177,12 +178,14 @@ def _after_series_suggestions(course: TreatmentCourse, plan, now) -> dict:
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:
-    """The course's notes, open safety alerts, the patient's safety history and the journal entries they
-    shared, for a user who may read clinical records."""
+    """The course's notes, open action steps with the patient's check-ins, open safety alerts, the
+    patient's safety history and the journal entries they shared, for a user who may read clinical records."""
     if not clinical:
-        return {"notes": [], "open_alerts": 0, "safety_history": [], "journal": None}
+        return {"notes": [], "open_alerts": 0, "safety_history": [], "journal": None, "open_steps": []}
     history = safety_history(course.patient_id)
     return {"notes": course_notes(course.id), "safety_history": history,
+            # the open action steps, each with the patient's own check-ins from the portal (issue 23)
+            "open_steps": open_steps_with_check_ins(course.id),
             "open_alerts": sum(a.open and a.course_id == course.id for a in history),
             # what the patient shared from their journal: for the care team's therapists only (None: not shown)
             "journal": readable_entries(current_user, course.patient, course.id)}

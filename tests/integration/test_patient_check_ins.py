@@ -19,7 +19,7 @@ from ketamine_integration.notes.patient_check_ins import (PatientStepCheckIn, St
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.courses.models import TreatmentCourse
 from tests.conftest import page_text
-from tests.integration.test_notes import _start, _write_and_sign, make_team
+from tests.integration.test_notes import TODAY, _start, _write_and_sign, make_team
 
 D = timedelta(days=1)
 
@@ -146,3 +146,46 @@ def test_what_the_patient_sees_of_a_step_is_the_step_alone(team, make, auth):
     assert [s.step_id for s in listed] == [step]
     assert "Rest is allowed" not in repr(listed) and "I can rest" not in repr(listed)   # no note content
     assert [r.action for r in make.audit_rows(patient_id=team["patient"])][-2:] == ["step.view", "step.view"]
+
+
+def test_the_therapists_step_views_show_the_patients_check_ins_and_no_one_elses(team, make, auth, client):
+    """The action steps page shows every check-in of the patient's on each step, the course page the
+    newest three under each open step: marked as the patient's words, with the day and what got in the
+    way. Another patient's never; a user who does not read clinical records sees none."""
+    auth.sign_in("ther")
+    started = (make.query(clinic_today) - 10 * D).isoformat()
+    step = _step_of(make, _write_and_sign(make, auth, team, **{"new_steps-0-starts_on": started}))
+    today = make.query(clinic_today)
+    for days, progress, obstacles in ((4, "not", "Flu all week"), (3, "done", None), (1, "partly", "Rain on two days"),
+                                      (0, "done", None)):
+        assert isinstance(_check_in(make, team["patient"], step, progress, today - days * D, obstacles),
+                          PatientStepCheckIn)
+    # the same therapist's other patient, with a step and a check-in of their own
+    other = make.patient(family_name="Elsewhere")
+    other_course = make.course(other, team["therapist"], team["prescriber"], phase="integration")
+    other_step = _step_of(make, _write_and_sign(make, auth, {**team, "course": other_course}))
+    _check_in(make, other, other_step, "not", today, "Words of another patient")
+
+    theirs = "The patient's check-ins from the portal, in their own words"
+    day = lambda days: (today - days * D).isoformat()  # noqa: E731
+    steps = page_text(client.get(f"/courses/{team['course']}/action-steps"))
+    assert (f"{theirs} {day(0)} : Done {day(1)} : Partly. What got in the way: “Rain on two days” "
+            f"{day(3)} : Done {day(4)} : Not done. What got in the way: “Flu all week”") in steps
+    course = page_text(client.get(f"/courses/{team['course']}"))
+    assert (f"Open action steps and the patient's check-ins Walk by the river — 3 times a week, from {started}, "
+            f"review {(TODAY + 14 * D).isoformat()} {theirs} {day(0)} : Done {day(1)} : Partly. What got in the way: “Rain on two days” "
+            f"{day(3)} : Done And 1 earlier on the action steps page") in course
+    assert "Flu all week" not in course   # the fourth newest: on the action steps page only
+    assert all("Words of another patient" not in page for page in (steps, course))
+    auth.logout()
+    auth.sign_in("desk")   # staff: the course page without clinical records
+    staff_view = page_text(client.get(f"/courses/{team['course']}"))
+    assert "Walk by the river" not in staff_view and "Rain on two days" not in staff_view
+
+
+def test_a_step_without_check_ins_says_so(team, make, auth, client):
+    auth.sign_in("ther")
+    _write_and_sign(make, auth, team)
+    none_yet = "None yet: the patient checks in on this step in the portal."
+    assert none_yet in page_text(client.get(f"/courses/{team['course']}/action-steps"))
+    assert none_yet in page_text(client.get(f"/courses/{team['course']}"))

@@ -1,0 +1,18 @@
+"""What an integration note's form shows beside its fields, read-only: what the patient kept and
+wrote between sessions (practices, check-ins on action steps), and the patient's open safety alerts."""
+from __future__ import annotations
+
+from ..db.clinic_time import clinic_today
+from ..practices.services import course_practice_summaries
+from . import patient_check_ins, safety
+from .models import SessionNote
+
+
+def integration_panels(note: SessionNote) -> dict:
+    """The panels of an integration note's form. The open alerts are every unacknowledged alert of
+    the patient, whatever raised it (a portal questionnaire, a clinician's entry, a risk screen, any
+    source added later: safety.open_alerts reads them all), shown beside the risk screen so that
+    nobody writes one without seeing them (issue 23); one statement however many there are."""
+    return {"practice_summaries": course_practice_summaries(note.course_id, clinic_today()),
+            "patient_check_ins": patient_check_ins.check_ins_since_last_note(note),
+            "open_alerts": safety.open_alerts([note.patient_id])}

@@ -101,18 +101,30 @@ def _write_all(patient, form: JournalWriteForm, now: datetime) -> list:
     chosen = [(i, box) for i, box in boxes if is_written(box.text.data or "")] or boxes[:1] or [(0, None)]
     entries, reasons = [], {}
     for index, box in chosen:
-        prompt, text, dose = (box.prompt.data or "", box.text.data, box.dosing_session_id.data) if box else ("", None, "")
+        prompt, text, dose = _box_values(box)
         try:
             entries.append(journal_services.write_entry(patient, prompt=prompt, text=text, now=now,
                                                         dosing_session_id=_dose_id(dose)))
         except DomainError as err:
-            for name, message in err.reasons.items():
-                key = f"entries-{index}-text" if name and box is not None else ""
-                if message not in reasons.get(key, ""):
-                    reasons[key] = f"{reasons[key]} {message}" if key in reasons else message
+            _gather(reasons, err, f"entries-{index}-text" if box is not None else "")
     if reasons:
         raise DomainError(reasons)
     return entries
+
+
+def _box_values(box: FormField | None) -> tuple[str, str | None, str]:
+    """A box's prompt, text and dose as posted (no box at all: an empty entry, which the service refuses)."""
+    if box is None:
+        return "", None, ""
+    return box.prompt.data or "", box.text.data, box.dosing_session_id.data or ""
+
+
+def _gather(reasons: dict[str, str], err: DomainError, text_field: str) -> None:
+    """A box's reasons onto its text area (the form's own, about no field, above the form), each said once."""
+    for name, message in err.reasons.items():
+        key = text_field if name else ""
+        if message not in reasons.get(key, ""):
+            reasons[key] = f"{reasons[key]} {message}" if key in reasons else message
 
 
 @bp.route("/<id:entry_id>/edit", methods=["GET", "POST"])
@@ -201,14 +213,8 @@ def _write_groups(form: JournalWriteForm, prompts: list[rules.OpenPrompt], has_c
     places = _review_places([p for p in prompts if not p.cadence])
     if has_course:
         places.append(_free_place(next((p for p in prompts if p.cadence), None)))
-    left = list(typed)
-    filled = [(place, _take(left, place.prompt, place.dose)) for place in places]
-    unplaced = [t for t in left if is_written(t.text) or t.errors]
-    if unplaced:
-        kept = PromptGroup("kept", "Not saved yet", "What you wrote is still here: save it to keep it.")
-        filled = [(_Box(kept, t.prompt, t.dose, _question_of(t.prompt)), t) for t in unplaced] + filled
     groups: list[PromptGroup] = []
-    for place, was in filled:
+    for place, was in _placed(places, typed):
         box = form.entries.append_entry({"prompt": place.prompt, "dosing_session_id": place.dose,
                                          "text": was.text if was else ""})
         box.text.label.text = place.question
@@ -219,6 +225,18 @@ def _write_groups(form: JournalWriteForm, prompts: list[rules.OpenPrompt], has_c
     if any(box.text.errors for box in form.entries):
         form.entries.errors = [box.errors for box in form.entries]
     return groups
+
+
+def _placed(places: list[_Box], typed: list[Typed]) -> list[tuple[_Box, Typed | None]]:
+    """Each place with what was typed for it; what was typed for no place offered now goes first, under
+    "Not saved yet" (a prompt answered or closed meanwhile: the text is still the patient's)."""
+    left = list(typed)
+    filled = [(place, _take(left, place.prompt, place.dose)) for place in places]
+    unplaced = [t for t in left if is_written(t.text) or t.errors]
+    if not unplaced:
+        return filled
+    kept = PromptGroup("kept", "Not saved yet", "What you wrote is still here: save it to keep it.")
+    return [(_Box(kept, t.prompt, t.dose, _question_of(t.prompt)), t) for t in unplaced] + filled
 
 
 def _review_places(prompts: list[rules.OpenPrompt]) -> list[_Box]:

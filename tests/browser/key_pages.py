@@ -202,7 +202,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Portal action steps", lambda i: "/portal/steps/", (PATIENT,)),
     KeyPage("Portal journal", lambda i: "/portal/journal/", (PATIENT,)),
     KeyPage("Portal journal, an empty entry refused", lambda i: "/portal/journal/", (PATIENT,),
-            submit=_save_an_empty_entry, post=lambda i: ("/portal/journal/", {"entries-0-prompt": "free", "entries-0-text": ""}),
+            submit=_save_an_empty_entry,
+            post=lambda i: ("/portal/journal/", {"entries-0-prompt": "free", "entries-0-text": ""}),
             status=422),
     KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
 )

@@ -98,7 +98,8 @@ OCCURRENCES = [
     (TWICE_DAILY, FOUR_WEEKS, [MON, MON], MON, TODAY, None, "Already logged twice a day"),  # the day is full
     (DAILY, FOUR_WEEKS, [], TODAY + D, TODAY, None, "Choose today or an earlier day"),     # tomorrow
     (DAILY, FOUR_WEEKS, [], MON - D, TODAY, None, "This practice starts on Monday 2 March"),  # before the start
-    (DAILY, Period(MON, MON + 2 * D), [], MON + 3 * D, TODAY, None, "This practice ended on Wednesday 4 March"),  # after
+    (DAILY, Period(MON, MON + 2 * D), [], MON + 3 * D, TODAY, None,
+     "This practice ended on Wednesday 4 March"),                                    # after its period
     (THRICE_WEEKLY, FOUR_WEEKS, [MON], MON, TODAY, None, "Already logged for Monday 2 March"),  # weekly: once a day
     (THRICE_WEEKLY, FOUR_WEEKS, [MON, MON + D], MON + 2 * D, TODAY, 1, None),        # the week's third
     (THRICE_WEEKLY, FOUR_WEEKS, [MON, MON + D, MON + 2 * D], MON + 3 * D, TODAY, None,

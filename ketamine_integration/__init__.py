@@ -275,11 +275,12 @@ def register_templates(app: Flask) -> None:
     from .domain.protocols import PREPARATION_ITEMS
     from .domain.vitals import READINGS
     from .experience.models import SETTING_LABELS, VITAL_SOURCES, VITAL_TIMEPOINTS
-    from .db.clinic_time import format_duration, format_local
+    from .db.clinic_time import format_clock, format_duration, format_local, format_local_day
     from .home.waiting import menu_badge
     from .portal import nav as portal_nav
 
     app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters.update(localday=format_local_day, localclock=format_clock)  # the portal's days and times
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS, vital_labels=VITAL_TIMEPOINTS,
                                  setting_labels=SETTING_LABELS, vital_sources=VITAL_SOURCES,

@@ -31,6 +31,28 @@ def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     return to_clinic(value).strftime(fmt)
 
 
+def format_local_day(value: datetime | None, *, year: bool = False, clock: bool = False) -> str:
+    """Jinja filter `localday`: a stored UTC instant as the clinic's day in words, the one way the patient
+    portal writes a day: "Friday 4 December" (no leading zero), with the year ("Friday 4 December 2026")
+    and the time ("…, 9:05 AM") when asked."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    local = to_clinic(value)
+    words = f"{local:%A} {local.day} {local:%B}" + (f" {local.year}" if year else "")
+    return f"{words}, {format_clock(local)}" if clock else words
+
+
+def format_clock(value: datetime | None) -> str:
+    """Jinja filter `localclock`: a stored UTC instant's clinic time as the portal writes it, "9:05 AM"."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return to_clinic(value).strftime("%I:%M %p").removeprefix("0")
+
+
 def clinic_today(now: datetime | None = None) -> date:
     """Today's date where the clinic is (not UTC's date, which turns at 19:00 in New York)."""
     return (now or datetime.now(timezone.utc)).astimezone(clinic_zone()).date()

@@ -64,12 +64,21 @@ def _checked(email: PortalEmail) -> PortalEmail:
     return email
 
 
+#: what the portal offers a patient, as the invitation email and the staff's card say it (nothing clinical: an
+#: email may be read on a lock screen)
+PORTAL_OFFERS = ("see your upcoming appointments and where your course stands",
+                 "fill in the questionnaires the clinic asks of you",
+                 "keep a private journal, and share entries when you choose",
+                 "log the practices and action steps you agreed on")
+
+
 def invitation_email(*, sender: str, link: str, expires_text: str) -> PortalEmail:
     """The invitation: discreet as a reminder is (domain/reminders.py), read on a lock screen."""
     return _checked(PortalEmail(
         subject=f"Your online account with {sender}",
-        body="\n".join(["Hello,", "", f"{sender} has set up an online account for you, where you can see your "
-                        "upcoming appointments.", "", "To choose your password, open this link:", link, "",
+        body="\n".join(["Hello,", "", f"{sender} has set up an online account for you. In it you can:",
+                        *(f"- {offer}" for offer in PORTAL_OFFERS), "",
+                        "To choose your password, open this link:", link, "",
                         f"The link works once, until {expires_text}. If you did not expect this email, you can "
                         "ignore it.", "", sender])))
 

@@ -173,28 +173,49 @@ def progress_on(frequency: Frequency, period: Period, logs: list[Log], today: da
     return Progress(block, expected_in_block(frequency, block), logged)
 
 
+#: what a patient can do about a day already logged: a log is part of their record and stays as saved
+LOG_STAYS = ("A log stays as you saved it: to add something about that day, write it in the note of your next "
+             "log, or tell your therapist at your next session.")
+
+
+def date_words(day: date, today: date) -> str:
+    """A day as the patient reads it: "Friday 4 December" (with the year when it is not this one)."""
+    words = f"{day:%A} {day.day} {day:%B}"
+    return words if day.year == today.year else f"{words} {day.year}"
+
+
 def occurrence_for(frequency: Frequency, period: Period, logged_days: list[date], on: date,
                    today: date) -> tuple[int | None, dict[str, str]]:
     """The occurrence a new log for `on` fills (1, 2 ... on a day for a daily practice; 1 for a
     weekly one, which is logged at most once a day), or the reasons it cannot be logged, by field
-    ("for_date"). `logged_days`: the day of each log already kept for the assignment."""
+    ("for_date"), in the patient's words. `logged_days`: the day of each log already kept for the
+    assignment."""
     if on > today:
         return None, {"for_date": "Choose today or an earlier day: a practice is logged once it is done (or not)."}
     if on < period.starts_on:
-        return None, {"for_date": f"This practice starts on {period.starts_on.isoformat()}: choose a day from then on."}
+        return None, {"for_date": f"This practice starts on {date_words(period.starts_on, today)}: choose a day "
+                                  "from then on."}
     if on > period.ends_on:
-        return None, {"for_date": f"This practice ended on {period.ends_on.isoformat()}: choose a day up to then."}
+        return None, {"for_date": f"This practice ended on {date_words(period.ends_on, today)}: choose a day up to "
+                                  "then."}
     same_day = sum(day == on for day in logged_days)
     if frequency.per == "day":
         if same_day >= frequency.times:
-            return None, {"for_date": f"Already logged {frequency.words()} for {on.isoformat()}: that is all it asks "
-                                "for that day."}
+            return None, {"for_date": f"Already logged {frequency.words()} for {date_words(on, today)}, all it asks "
+                                      f"for a day. {LOG_STAYS}"}
         return same_day + 1, {}
     if same_day:
-        return None, {"for_date": f"Already logged for {on.isoformat()}: a weekly practice is logged once a day."}
+        return None, {"for_date": f"Already logged for {date_words(on, today)}: a weekly practice is logged once a "
+                                  f"day. {LOG_STAYS}"}
     block = block_of(frequency, period, on)
     due = expected_in_block(frequency, block)
     if sum(block[0] <= day <= block[1] for day in logged_days) >= due:
-        return None, {"for_date": f"Already logged {due} times in the week of {block[0].isoformat()} to "
-                            f"{block[1].isoformat()}: that is all it asks for that week."}
+        return None, {"for_date": f"Already logged {due} times in the week of {date_words(block[0], today)} to "
+                                  f"{date_words(block[1], today)}, all it asks for that week. {LOG_STAYS}"}
     return 1, {}
+
+
+def open_days(frequency: Frequency, period: Period, logged_days: list[date], days: list[date],
+              today: date) -> list[date]:
+    """Those of `days` that can still take a log (the day picker offers only these)."""
+    return [day for day in days if occurrence_for(frequency, period, logged_days, day, today)[0] is not None]

@@ -24,13 +24,17 @@ from ..db.errors import DomainError
 from ..db.locking import add_once
 from ..db.types import UTCDateTime, utcnow
 from ..domain.phases import Phase
-from ..domain.practices import NOTE_LIMIT, OUTCOMES
+from ..domain.practices import NOTE_LIMIT, OUTCOMES, date_words
 from ..extensions import db
 from ..patients.models import Patient
 from .models import SIGNED, ActionStep, SessionNote
 
 #: how far back a patient may check in on a day
 LATE_CHECK_IN_DAYS = 14
+#: what a patient can do about a day already checked in on: a check-in is part of their record and stays as saved
+CHECK_IN_STAYS = ("A check-in stays as you saved it: to add something about that day, write it in your next "
+                  "check-in, or tell your therapist at your next session.")
+ALREADY = "You checked in on this step for that day already."
 
 
 class PatientStepCheckIn(db.Model):
@@ -140,7 +144,7 @@ def check_in_on_step(patient: Patient, step_id: int, progress: str | None, for_d
         raise DomainError(problems)
     check_in = add_once(PatientStepCheckIn(action_step_id=step.id, patient_id=patient.id, for_date=for_date,
                                            progress=progress, obstacles=obstacles, recorded_at=now),
-                        {"for_date": "You checked in on this step for that day already."})
+                        {"for_date": f"{ALREADY} {CHECK_IN_STAYS}"})
     audit.record("step_check_in.record", obj=check_in, patient_id=patient.id, detail=f"step {step.id}; {progress}")
     return check_in
 
@@ -154,12 +158,13 @@ def _check_in_problems(step: ActionStep, progress, for_date, obstacles, today: d
     elif for_date > today:
         problems["for_date"] = "Choose today or an earlier day."
     elif for_date < step.starts_on:
-        problems["for_date"] = f"This step starts on {step.starts_on.isoformat()}: choose a day from then on."
+        problems["for_date"] = f"This step starts on {date_words(step.starts_on, today)}: choose a day from then on."
     elif for_date < today - timedelta(days=LATE_CHECK_IN_DAYS):
         problems["for_date"] = f"Check in on a day within the last {LATE_CHECK_IN_DAYS} days."
     elif db.session.scalar(select(PatientStepCheckIn.id).where(PatientStepCheckIn.action_step_id == step.id,
                                                                PatientStepCheckIn.for_date == for_date)):
-        problems["for_date"] = "You checked in on this step for that day already."
+        problems["for_date"] = (f"You checked in on this step for {date_words(for_date, today)} already. "
+                                f"{CHECK_IN_STAYS}")
     if obstacles and len(obstacles) > NOTE_LIMIT:
         problems["obstacles"] = f"Keep this to {NOTE_LIMIT} characters."
     return problems

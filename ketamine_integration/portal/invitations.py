@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..accounts.models import User
 from ..audit import services as audit
 from ..accounts.passwords import hash_password, password_problem
-from ..db.clinic_time import format_local
+from ..db.clinic_time import format_local, format_local_day
 from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain import portal as rules
@@ -54,6 +54,8 @@ class PortalStatus:
     latest: PortalInvitation | None
     #: the latest invitation's state (domain/portal.py), or None when none was sent
     state: str | None
+    #: invitations sent before the latest (sent again, or a new one after one expired or was revoked)
+    earlier: int = 0
 
     @property
     def active(self) -> bool:
@@ -76,7 +78,10 @@ def portal_status(patient_id: int, now: datetime) -> PortalStatus:
     state = None if latest is None else rules.invitation_state(
         expires_at=latest.expires_at, used_at=latest.used_at, revoked_at=latest.revoked_at,
         revoked_why=latest.revoked_why, now=now)
-    return PortalStatus(account, latest, state)
+    earlier = 0 if latest is None else db.session.scalar(
+        select(func.count()).select_from(PortalInvitation).where(PortalInvitation.account_id == account.id,
+                                                                 PortalInvitation.id < latest.id))
+    return PortalStatus(account, latest, state, earlier)
 
 
 def _address(patient: Patient) -> str:
@@ -158,13 +163,18 @@ def follow_patient(patient_id: int, **_signal) -> None:
     db.session.flush()
 
 
+def _expires_words(expires: datetime) -> str:
+    """When the link stops working, as the patient reads it: "Monday 7 December, 9:05 AM (EST)"."""
+    return f"{format_local_day(expires, clock=True)} ({format_local(expires, '%Z')})"
+
+
 def _send(account: PortalAccount, *, by: User | None, now: datetime) -> PortalInvitation:
     token = secrets.token_urlsafe(32)
     expires = now + rules.INVITATION_LIFETIME
     sender = reminder_settings().sender
     link = current_app.config["KI_APP_URL"] + ACCEPT_PATH + token
     try:
-        email = rules.invitation_email(sender=sender, link=link, expires_text=format_local(expires))
+        email = rules.invitation_email(sender=sender, link=link, expires_text=_expires_words(expires))
     except ClinicalWordInMessage:
         raise DomainError("The reminder sender name carries a clinical word; change it on the Reminders settings "
                           "page before inviting.") from None

@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from wtforms import FormField
 
 from ..db.clinic_time import to_clinic
+from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain import journal as rules
+from ..domain.text import is_written
 from ..journal import services as journal_services
 from ..web import access
 from ..web.forms import CONFLICT_STATUS, INVALID_FORM_STATUS, form_version, parse_id, submit
 from . import nav, recovery
-from .journal_forms import JournalEditForm, JournalEntryForm
+from .journal_forms import JournalEditForm, JournalWriteForm, as_boxes
 from .sessions import current_portal_account, current_portal_patient
 
 bp = Blueprint("portal_journal", __name__, url_prefix="/portal/journal")
@@ -29,6 +32,8 @@ bp = Blueprint("portal_journal", __name__, url_prefix="/portal/journal")
 #: the free entry's form when no daily or weekly invitation is open: the patient may always write
 WRITE_FREELY = "Write in your journal"
 SAVED = "Saved in your journal. It is private: only you can read it unless you share it."
+SAVED_SEVERAL = ("Saved in your journal: {count} entries, one for each box you wrote in. They are private: only you "
+                 "can read them unless you share them.")
 RECOVERED = "What you wrote before you were signed out is back in its form below. Save it to keep it."
 
 
@@ -41,8 +46,8 @@ def register(app: Flask) -> None:
 
 @dataclass(frozen=True)
 class Slot:
-    """One prompt's write form on the journal page."""
-    form: JournalEntryForm
+    """One prompt's box on the journal page (a row of the page's one write form)."""
+    box: FormField
     hint: str
 
 
@@ -56,28 +61,70 @@ class PromptGroup:
     slots: list[Slot] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Typed:
+    """What a box held when the page is shown again: posted and refused, or kept from a timed-out session."""
+    prompt: str
+    dose: str
+    text: str
+    errors: tuple[str, ...] = ()
+
+
 # -- pages ---------------------------------------------------------------------------------------
 
 @bp.route("/", methods=["GET", "POST"])
 @access.portal_page
 def journal():
-    """The prompts open now with their forms, and the patient's entries; a POST writes one entry."""
+    """The prompts open now, each a box of one form, and the patient's entries; a POST writes every box
+    written in, each as its own entry, or none of them (what was typed is shown again in every box)."""
     patient, account = current_portal_patient(), current_portal_account()
     if request.method == "POST":
-        form = JournalEntryForm()
-        done, entry = submit(form, lambda: journal_services.write_entry(
-            patient, prompt=form.prompt.data or "", text=form.text.data, now=utcnow(),
-            dosing_session_id=_dose_id(form.dosing_session_id.data)))
+        form = JournalWriteForm(formdata=as_boxes(request.form))
+        done, entries = submit(form, lambda: _write_all(patient, form, utcnow()))
         if done:
             recovery.mark_recovered(account.id, request.path)
-            flash(SAVED, "success")
-            return redirect(url_for("portal_journal.journal", _anchor=f"entry-{entry.id}"))
-        _hidden_errors_to_form(form)
-        return _journal(patient, form), INVALID_FORM_STATUS
+            flash(SAVED if len(entries) == 1 else SAVED_SEVERAL.format(count=len(entries)), "success")
+            return redirect(url_for("portal_journal.journal", _anchor=f"entry-{entries[-1].id}"))
+        return _journal(patient, _typed(form), _general_errors(form)), INVALID_FORM_STATUS
     kept = recovery.offered_back(account.id)
     if kept is not None:
         flash(RECOVERED, "info")
-    return _journal(patient, JournalEntryForm(formdata=kept) if kept is not None else None)
+        return _journal(patient, _typed(JournalWriteForm(formdata=as_boxes(kept))))
+    return _journal(patient, [])
+
+
+def _write_all(patient, form: JournalWriteForm, now: datetime) -> list:
+    """Write each box that holds text (a form with none: its first box, which the service refuses as
+    empty). A refusal of any box refuses them all, each box's reasons on its text area (which prompt or
+    dose too: the box is where the patient sees them) and the form's above it."""
+    boxes = list(enumerate(form.entries))
+    chosen = [(i, box) for i, box in boxes if is_written(box.text.data or "")] or boxes[:1] or [(0, None)]
+    entries, reasons = [], {}
+    for index, box in chosen:
+        prompt, text, dose = _box_values(box)
+        try:
+            entries.append(journal_services.write_entry(patient, prompt=prompt, text=text, now=now,
+                                                        dosing_session_id=_dose_id(dose)))
+        except DomainError as err:
+            _gather(reasons, err, f"entries-{index}-text" if box is not None else "")
+    if reasons:
+        raise DomainError(reasons)
+    return entries
+
+
+def _box_values(box: FormField | None) -> tuple[str, str | None, str]:
+    """A box's prompt, text and dose as posted (no box at all: an empty entry, which the service refuses)."""
+    if box is None:
+        return "", None, ""
+    return box.prompt.data or "", box.text.data, box.dosing_session_id.data or ""
+
+
+def _gather(reasons: dict[str, str], err: DomainError, text_field: str) -> None:
+    """A box's reasons onto its text area (the form's own, about no field, above the form), each said once."""
+    for name, message in err.reasons.items():
+        key = text_field if name else ""
+        if message not in reasons.get(key, ""):
+            reasons[key] = f"{reasons[key]} {message}" if key in reasons else message
 
 
 @bp.route("/<id:entry_id>/edit", methods=["GET", "POST"])
@@ -124,13 +171,16 @@ def entry_unshare(entry_id: int):
 
 # -- what the pages show ---------------------------------------------------------------------------
 
-def _journal(patient, pending: JournalEntryForm | None) -> str:
-    """The journal page; `pending`: a form posted with errors, or text kept from a timed-out session,
-    shown in its prompt's place (or first, when that prompt is no longer offered)."""
+def _journal(patient, typed: list[Typed], general: list[str] | None = None) -> str:
+    """The journal page; `typed`: what the boxes held (a refused save, or text kept from a timed-out
+    session), each in its prompt's box (or first, under "Not saved yet", when that prompt is no longer
+    offered); `general`: the reasons that belong to no box."""
     now = utcnow()
     course = journal_services.current_course(patient)
-    groups = _write_groups(journal_services.open_prompts(patient, now), course is not None, pending)
-    return render_template("portal/journal/journal.html", groups=groups, course=course,
+    form = JournalWriteForm(formdata=None)
+    groups = _write_groups(form, journal_services.open_prompts(patient, now), course is not None, typed)
+    form.form_errors = list(general or [])
+    return render_template("portal/journal/journal.html", form=form, groups=groups, course=course,
                            entries=journal_services.entries_for(patient), prompt_words=_prompt_words(),
                            day_words=day_words)
 
@@ -145,52 +195,94 @@ def _edit(patient, entry_id: int, form: JournalEditForm | None):
                            once_shared=once_shared)
 
 
-def _write_groups(prompts: list[rules.OpenPrompt], has_course: bool,
-                  pending: JournalEntryForm | None) -> list[PromptGroup]:
-    """The write forms by group: each dose's open review prompts, then the free entry (always offered
-    once the patient has a course). A pending form takes its prompt's place, or comes first."""
-    groups = _review_groups([p for p in prompts if not p.cadence], pending)
+@dataclass(frozen=True)
+class _Box:
+    """Where a box goes and what it answers."""
+    group: PromptGroup
+    prompt: str
+    dose: str
+    question: str
+    hint: str = ""
+
+
+def _write_groups(form: JournalWriteForm, prompts: list[rules.OpenPrompt], has_course: bool,
+                  typed: list[Typed]) -> list[PromptGroup]:
+    """The boxes by group: each dose's open review prompts, then the free entry (always offered once the
+    patient has a course); text typed for a prompt no longer offered comes first. Each becomes a row of
+    `form`, in the order shown, holding what was typed for it."""
+    places = _review_places([p for p in prompts if not p.cadence])
     if has_course:
-        groups.append(_free_group(next((p for p in prompts if p.cadence), None), pending))
-    if pending is not None and not any(slot.form is pending for g in groups for slot in g.slots):
-        prompt = rules.PROMPTS.get(pending.prompt.data or "")
-        kept = PromptGroup("kept", "Not saved yet", "What you wrote is still here: save it to keep it.",
-                           [Slot(pending.place("kept", prompt.question if prompt else WRITE_FREELY), "")])
-        groups.insert(0, kept)
+        places.append(_free_place(next((p for p in prompts if p.cadence), None)))
+    groups: list[PromptGroup] = []
+    for place, was in _placed(places, typed):
+        box = form.entries.append_entry({"prompt": place.prompt, "dosing_session_id": place.dose,
+                                         "text": was.text if was else ""})
+        box.text.label.text = place.question
+        box.text.errors = list(was.errors) if was else []
+        place.group.slots.append(Slot(box, place.hint))
+        if not any(g is place.group for g in groups):
+            groups.append(place.group)
+    if any(box.text.errors for box in form.entries):
+        form.entries.errors = [box.errors for box in form.entries]
     return groups
 
 
-def _review_groups(prompts: list[rules.OpenPrompt], pending: JournalEntryForm | None) -> list[PromptGroup]:
+def _placed(places: list[_Box], typed: list[Typed]) -> list[tuple[_Box, Typed | None]]:
+    """Each place with what was typed for it; what was typed for no place offered now goes first, under
+    "Not saved yet" (a prompt answered or closed meanwhile: the text is still the patient's)."""
+    left = list(typed)
+    filled = [(place, _take(left, place.prompt, place.dose)) for place in places]
+    unplaced = [t for t in left if is_written(t.text) or t.errors]
+    if not unplaced:
+        return filled
+    kept = PromptGroup("kept", "Not saved yet", "What you wrote is still here: save it to keep it.")
+    return [(_Box(kept, t.prompt, t.dose, _question_of(t.prompt)), t) for t in unplaced] + filled
+
+
+def _review_places(prompts: list[rules.OpenPrompt]) -> list[_Box]:
     """Each dose's open review prompts under its heading, in the order the rules give them."""
     groups: dict[int, PromptGroup] = {}
+    places = []
     for p in prompts:
         dose = p.dosing_session_id
         group = groups.setdefault(dose, PromptGroup(f"dose-{dose}", f"About your session on {day_words(p.opened_at)}",
                                                     f"While it is fresh. {until_words(p.closes_at)}"))
-        form = _matching(pending, p.prompt.key, dose) or JournalEntryForm(
-            formdata=None, data={"prompt": p.prompt.key, "dosing_session_id": dose})
-        group.slots.append(Slot(form.place(f"{p.prompt.key}-{dose}", p.question), p.prompt.hint))
-    return list(groups.values())
+        places.append(_Box(group, p.prompt.key, str(dose), p.question, p.prompt.hint))
+    return places
 
 
-def _free_group(free: rules.OpenPrompt | None, pending: JournalEntryForm | None) -> PromptGroup:
+def _free_place(free: rules.OpenPrompt | None) -> _Box:
     """The free entry: today's or this week's invitation when one is open, else writing freely."""
-    form = _matching(pending, rules.FREE, None) or JournalEntryForm(
-        formdata=None, data={"prompt": rules.FREE, "dosing_session_id": free.dosing_session_id if free else ""})
     if free is None:
-        return PromptGroup("free", "Any time", "", [Slot(form.place("free", WRITE_FREELY), rules.FREE_PROMPT.hint)])
+        return _Box(PromptGroup("free", "Any time"), rules.FREE, "", WRITE_FREELY, rules.FREE_PROMPT.hint)
     heading = "Today" if free.cadence == "daily" else "This week"
-    return PromptGroup("free", heading, until_words(free.closes_at),
-                       [Slot(form.place("free", free.question), rules.FREE_PROMPT.hint)])
+    return _Box(PromptGroup("free", heading, until_words(free.closes_at)), rules.FREE, str(free.dosing_session_id),
+                free.question, rules.FREE_PROMPT.hint)
 
 
-def _matching(pending: JournalEntryForm | None, prompt: str, dose_id: int | None) -> JournalEntryForm | None:
-    """The pending form if it answers this prompt (a review prompt: about this dose)."""
-    if pending is None or pending.prompt.data != prompt:
-        return None
-    if dose_id is not None and pending.dosing_session_id.data != str(dose_id):
-        return None
-    return pending
+def _take(typed: list[Typed], prompt: str, dose: str) -> Typed | None:
+    """Remove and return what was typed for this prompt (a review prompt: about this dose; the free entry
+    whichever dose it was about)."""
+    for index, was in enumerate(typed):
+        if was.prompt == prompt and (prompt == rules.FREE or was.dose == dose):
+            return typed.pop(index)
+    return None
+
+
+def _typed(form: JournalWriteForm) -> list[Typed]:
+    return [Typed(box.prompt.data or "", (box.dosing_session_id.data or "").strip(), box.text.data or "",
+                  tuple(box.text.errors)) for box in form.entries]
+
+
+def _general_errors(form: JournalWriteForm) -> list[str]:
+    """Reasons about the whole form (the service's, or the form's own fields', said above it)."""
+    own = [m for name, messages in form.errors.items() if name != "entries" for m in messages]
+    return list(getattr(form, "form_errors", [])) + own
+
+
+def _question_of(prompt: str) -> str:
+    found = rules.PROMPTS.get(prompt)
+    return found.question if found is not None and prompt != rules.FREE else WRITE_FREELY
 
 
 def _prompt_words() -> dict[str, str]:
@@ -228,10 +320,3 @@ def _dose_id(value: str | None) -> int | None:
     if not (value or "").strip():
         return None
     return parse_id(value) or 0
-
-
-def _hidden_errors_to_form(form: JournalEntryForm) -> None:
-    """Reasons about the hidden fields (which prompt, which dose) are said above the form."""
-    for hidden in (form.prompt, form.dosing_session_id):
-        if hidden.errors:
-            form.form_errors = list(getattr(form, "form_errors", [])) + list(hidden.errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from flask import render_template
 from flask_wtf import FlaskForm
@@ -14,7 +14,8 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
-from ..domain.practices import NOTE_LIMIT, OUTCOMES
+from ..domain.practices import LOG_STAYS, NOTE_LIMIT, OUTCOMES, date_words
+from ..notes.patient_check_ins import CHECK_IN_STAYS
 from ..web.fields import options
 from ..web.forms import form_fields_in_error, submit
 from .sessions import current_portal_patient
@@ -80,12 +81,6 @@ class StepCheckInForm(_DayForm):
                               description=HINT)
 
 
-def date_words(day: date, today: date) -> str:
-    """"Sunday 8 March" (with the year when it is not this one)."""
-    words = f"{day:%A} {day.day} {day:%B}"
-    return words if day.year == today.year else f"{words} {day.year}"
-
-
 def day_words(day: date, today: date) -> str:
     """"today", "yesterday", else "Sunday 8 March"."""
     if day == today:
@@ -95,12 +90,13 @@ def day_words(day: date, today: date) -> str:
     return date_words(day, today)
 
 
-def loggable_days(first: date, last: date, today: date, back: int) -> list[date]:
+def loggable_days(first: date, last: date, today: date, back: int, full: Collection[date] = ()) -> list[date]:
     """The days a patient may pick, newest first: from `first` (the practice's or step's first day)
     to `last` (its last day; today at most), no more than `back` days before today (the service's
-    limit, which refuses an older day with its own words)."""
+    limit, which refuses an older day with its own words), leaving out the `full` ones (logged as
+    often as they ask), so the list starts at the newest day still open."""
     newest, oldest = min(last, today), max(first, today - timedelta(days=back))
-    return [newest - timedelta(days=n) for n in range((newest - oldest).days + 1)]
+    return [day for n in range((newest - oldest).days + 1) if (day := newest - timedelta(days=n)) not in full]
 
 
 def day_label(day: date, today: date) -> str:
@@ -155,5 +151,7 @@ def cards_page(template: str, fetch: Callable[[Any, datetime], list], card: Call
     return render_template(template, cards=cards, today=today, recent=RECENT, **WORDS)
 
 
-#: the words templates show days in (passed to the pages' templates)
-WORDS = {"day_words": day_words, "date_words": date_words, "first_upper": first_upper}
+#: the words templates show days in, and what a patient can do about a day already logged (passed to the pages'
+#: templates)
+WORDS = {"day_words": day_words, "date_words": date_words, "first_upper": first_upper, "log_stays": LOG_STAYS,
+         "check_in_stays": CHECK_IN_STAYS}

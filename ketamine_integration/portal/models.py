@@ -73,6 +73,7 @@ class PortalInvitation(db.Model):
 
     account: Mapped[PortalAccount] = relationship()
     created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821
+    revoked_by: Mapped["User | None"] = relationship(foreign_keys=[revoked_by_id])  # noqa: F821
 
 
 class PortalSession(db.Model):

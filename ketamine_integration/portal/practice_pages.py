@@ -11,9 +11,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from ..audit import services as audit
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
-from ..domain.practices import OUTCOMES
-from ..practices.patient import (LATE_LOG_DAYS, NotThePatients, PatientPractice, log_practice, own_assignment,
-                                 patient_practices)
+from ..domain.practices import LOG_STAYS, OUTCOMES
+from ..practices.patient import (LATE_LOG_DAYS, NotThePatients, PatientPractice, full_days, log_practice,
+                                 own_assignment, patient_practices)
 from ..web import access
 from .log_forms import (OFFERED_BACK, WORDS, PracticeLogForm, cards_page, day_form, day_words, loggable_days,
                         save_day)
@@ -55,10 +55,10 @@ def _tally(p: PatientPractice) -> str:
                                             if counts[key]) + "."
 
 
-def _form(assignment_id: int, first: date, last: date, today: date, *, posted: bool = False,
+def _form(assignment_id: int, first: date, last: date, today: date, *, full=frozenset(), posted: bool = False,
           kept=None) -> PracticeLogForm | None:
-    """The practice's log form, None while no day of it can be logged."""
-    days = loggable_days(first, last, today, LATE_LOG_DAYS)
+    """The practice's log form, None while no day of it can be logged (`full`: days logged in full)."""
+    days = loggable_days(first, last, today, LATE_LOG_DAYS, full)
     if not days and not posted:
         return None
     return day_form(PracticeLogForm, f"practice-{assignment_id}", days, today, posted=posted, kept=kept)
@@ -66,10 +66,11 @@ def _form(assignment_id: int, first: date, last: date, today: date, *, posted: b
 
 def _card(p: PatientPractice, today: date, form: PracticeLogForm | None = None) -> PracticeCard:
     if form is None:
-        form = _form(p.assignment_id, p.starts_on, p.ends_on, today)
+        form = _form(p.assignment_id, p.starts_on, p.ends_on, today, full=p.full_days)
     closed = None
     if form is None:
         closed = (f"You can log it from {day_words(p.starts_on, today)}." if p.starts_on > today
+                  else f"Every day you can log now is logged. {LOG_STAYS}" if p.full_days
                   else f"Days more than {LATE_LOG_DAYS} days back can no longer be logged.")
     return PracticeCard(p, form, _progress(p, today), _tally(p), closed)
 
@@ -94,8 +95,8 @@ def practice(assignment_id: int):
     today = clinic_today(now)
     posted = request.method == "POST"
     kept = None if posted else offered_back(account.id)
-    form = _form(assignment_id, assignment.period.starts_on, assignment.period.ends_on, today, posted=posted,
-                 kept=kept)
+    form = _form(assignment_id, assignment.period.starts_on, assignment.period.ends_on, today,
+                 full=full_days(assignment, today), posted=posted, kept=kept)
     if posted:
         if save_day(form, lambda: log_practice(patient, assignment_id, form.outcome.data, form.for_date.data,
                                                form.note.data, now),

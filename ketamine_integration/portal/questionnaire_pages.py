@@ -10,7 +10,7 @@ the signed-in patient only (current_portal_patient(), from the session): another
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -44,8 +44,20 @@ def _day(at: datetime) -> str:
     return f"{local:%A} {local.day} {local:%B}"
 
 
-def _day_time(at: datetime) -> str:
+def _deadline(at: datetime) -> str:
+    """A moment's end in the patient's words: "Tuesday 8 December at 10:00 AM", or "the end of Saturday 5
+    December" when it is a clinic midnight (a moment open "until Sunday at 12:00 AM" means all of Saturday)."""
     local = to_clinic(at)
+    if local.time() == time(0):
+        return f"the end of {_day(local - timedelta(days=1))}"
+    return _day_time(at)
+
+
+def _day_time(at: datetime) -> str:
+    """"Tuesday 8 December at 10:00 AM"; a clinic midnight (a day's start) as the day alone."""
+    local = to_clinic(at)
+    if local.time() == time(0):
+        return _day(at)
     return f"{_day(at)} at {local:%I:%M %p}".replace(" at 0", " at ")
 
 
@@ -62,13 +74,13 @@ def when_words(q: PatientQuestionnaire) -> str:
 def timing_words(asked: rules.Asked) -> str:
     """When it is due and until when it is taken, in clinic time, in a sentence or two."""
     moment = asked.moment
-    later = (f" You can still send it until {_day_time(moment.closes)}."
+    later = (f" You can still send it until {_deadline(moment.closes)}."
              if moment.closes is not None and moment.closes != moment.due else "")
     if moment.due is None:
         return "Please complete it when you can."
     if asked.status == rules.OVERDUE:
-        return f"It was due on {_day_time(moment.due)}.{later}"
-    return f"Please complete it by {_day_time(moment.due)}.{later}"
+        return f"It was due by {_deadline(moment.due)}.{later}"
+    return f"Please complete it by {_deadline(moment.due)}.{later}"
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,7 @@ def _page(q: PatientQuestionnaire | None, measure, form, *, crisis=None, recover
                            recovered=recovered, when=when_words(q) if q else None,
                            timing=timing_words(q.asked) if q and q.asked.waiting else None,
                            show_form=q is None or q.asked.waiting or request.method == "POST",
-                           closed_on=_day_time(q.asked.moment.closes) if q and q.asked.moment.closes else None,
+                           closed_on=_deadline(q.asked.moment.closes) if q and q.asked.moment.closes else None,
                            opens_on=_day_time(q.asked.moment.opens) if q else None)
 
 

@@ -14,12 +14,14 @@ from ..web.forms import INVALID_FORM_STATUS, render_form, safe_next
 from ..web.lifecycle import commit_refusal
 from . import accounts, factors, invitations
 from .forms import AcceptForm, FactorChoiceForm, PortalCodeForm, PortalSignInForm
-from .models import CODE_DUE, EMAIL_CODE, ENROL_DUE, SIGNED_IN
+from .models import CODE_DUE, EMAIL_CODE, ENROL_DUE, SIGNED_IN, TOTP
 from .sessions import (AFTER_SIGN_IN_KEY, STEP_PAGES, PortalVisit, complete_portal_sign_in, current_visit,
                        end_portal_session, start_portal_session)
 from .steps import run_step, step_context
 
 bp = Blueprint("portal_sign_in", __name__, url_prefix="/portal")
+#: the second step, as the patient is told once it is set up (the account page says it the same way)
+FACTOR_WORDS = {TOTP: "a code from your authenticator app", EMAIL_CODE: "a code sent to your email"}
 
 
 def _portal_target(target: str | None) -> str:
@@ -92,7 +94,8 @@ def _finish(visit: PortalVisit, factor: str, *, enrolled: bool):
         audit.record("portal.enrol", obj=visit.account, patient_id=visit.account.patient_id, detail=factor)
     audit.record("portal.sign_in", obj=visit.account, patient_id=visit.account.patient_id, detail=factor)
     target = _portal_target(session.pop(AFTER_SIGN_IN_KEY, None))
-    flash("You are signed in." if not enrolled else "All set: you will confirm each sign-in this way.", "success")
+    flash("You are signed in." if not enrolled else f"All set: from now on you confirm each sign-in with "
+          f"{FACTOR_WORDS.get(factor, 'the second step you chose')}.", "success")
     return redirect(target)
 
 

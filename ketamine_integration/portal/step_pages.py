@@ -13,8 +13,8 @@ from ..audit import services as audit
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..domain.practices import OUTCOMES
-from ..notes.patient_check_ins import (LATE_CHECK_IN_DAYS, StepNotThePatients, VisibleStep, check_in_on_step,
-                                       patient_steps, visible_step)
+from ..notes.patient_check_ins import (CHECK_IN_STAYS, LATE_CHECK_IN_DAYS, StepNotThePatients, VisibleStep,
+                                       check_in_on_step, patient_steps, visible_step)
 from ..web import access
 from .log_forms import (OFFERED_BACK, WORDS, StepCheckInForm, cards_page, day_form, day_words, loggable_days,
                         offer_days, save_day)
@@ -36,15 +36,21 @@ class StepCard:
 
 def _form(step: VisibleStep, today: date, kept=None) -> StepCheckInForm | None:
     """The step's check-in form (blank, or the text kept after a time-out); None before it starts."""
-    days = loggable_days(step.starts_on, today, today, LATE_CHECK_IN_DAYS)
+    days = loggable_days(step.starts_on, today, today, LATE_CHECK_IN_DAYS, _checked_in(step))
     return day_form(StepCheckInForm, f"step-{step.step_id}", days, today, kept=kept) if days else None
 
 
 def _card(step: VisibleStep, today: date, form: StepCheckInForm | None = None) -> StepCard:
     if form is None:
         form = _form(step, today)
-    closed = None if form is not None else f"You can check in from {day_words(step.starts_on, today)}."
+    closed = (None if form is not None else f"You can check in from {day_words(step.starts_on, today)}."
+              if step.starts_on > today else f"You have checked in on every day you can now. {CHECK_IN_STAYS}")
     return StepCard(step, form, closed)
+
+
+def _checked_in(step: VisibleStep) -> frozenset[date]:
+    """The days the patient checked in on this step (one check-in a day: the day picker leaves them out)."""
+    return frozenset(day for day, _, _ in step.check_ins)
 
 
 @bp.route("/")
@@ -99,5 +105,5 @@ def _check_in(patient, account, step_id: int, now):
               "Thank you.", "success")
         return redirect(url_for(".steps", _anchor=f"step-{step_id}"))
     shown = _step(patient, step_id, now)
-    offer_days(form, loggable_days(shown.starts_on, today, today, LATE_CHECK_IN_DAYS), today)
+    offer_days(form, loggable_days(shown.starts_on, today, today, LATE_CHECK_IN_DAYS, _checked_in(shown)), today)
     return render_template("portal/steps/step.html", card=_card(shown, today, form), today=today, **WORDS), 422

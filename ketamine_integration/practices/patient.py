@@ -19,7 +19,7 @@ from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
 from ..db.locking import add_once, lock_row
-from ..domain.practices import NOTE_LIMIT, OUTCOMES, Progress, occurrence_for, progress_on
+from ..domain.practices import NOTE_LIMIT, OUTCOMES, Progress, occurrence_for, open_days, progress_on
 from ..extensions import db
 from ..patients.models import Patient
 from .models import PracticeAssignment, PracticeLog
@@ -57,6 +57,8 @@ class PatientPractice:
     instructions: str | None
     progress: Progress | None
     logs: tuple[PatientLog, ...]
+    #: the days of the last LATE_LOG_DAYS that take no more logs (the day picker leaves them out)
+    full_days: frozenset[date]
     #: still to be kept (not ended, its last day not past); otherwise shown only to log late days
     current: bool
 
@@ -94,7 +96,17 @@ def _as_seen(assignment: PracticeAssignment, today: date) -> PatientPractice:
     return PatientPractice(assignment.id, assignment.practice.name, assignment.frequency.words(), period.starts_on,
                            period.ends_on, assignment.instructions,
                            progress_on(assignment.frequency, period, [l.as_log() for l in assignment.logs], today),
-                           logs, assignment.current_on(today))
+                           logs, full_days(assignment, today), assignment.current_on(today))
+
+
+def full_days(assignment: PracticeAssignment, today: date) -> frozenset[date]:
+    """The days a patient may log late (today and LATE_LOG_DAYS back, inside the period) that are logged in
+    full already: as often as the practice asks for the day, or for its week."""
+    period = assignment.period
+    days = [today - timedelta(days=n) for n in range(LATE_LOG_DAYS + 1)
+            if period.starts_on <= today - timedelta(days=n) <= period.ends_on]
+    logged = [log.for_date for log in assignment.logs]
+    return frozenset(days) - frozenset(open_days(assignment.frequency, period, logged, days, today))
 
 
 def own_assignment(patient: Patient, assignment_id: int) -> PracticeAssignment:

@@ -124,8 +124,7 @@ def _preview_course_end(page, ids: Ids) -> None:
 
 
 def _save_an_empty_entry(page, ids: Ids) -> None:
-    form = page.locator("form.journal-write").last  # the free entry's, always offered
-    form.get_by_role("button", name=re.compile("^Save in my journal")).click()
+    page.locator("form.journal-write").get_by_role("button", name="Save in my journal").click()  # every box empty
 
 
 #: every key page, with the roles that open it (by the permission table, domain/permissions.py)
@@ -203,7 +202,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Portal action steps", lambda i: "/portal/steps/", (PATIENT,)),
     KeyPage("Portal journal", lambda i: "/portal/journal/", (PATIENT,)),
     KeyPage("Portal journal, an empty entry refused", lambda i: "/portal/journal/", (PATIENT,),
-            submit=_save_an_empty_entry, post=lambda i: ("/portal/journal/", {"prompt": "free", "text": ""}),
+            submit=_save_an_empty_entry,
+            post=lambda i: ("/portal/journal/", {"entries-0-prompt": "free", "entries-0-text": ""}),
             status=422),
     KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
 )

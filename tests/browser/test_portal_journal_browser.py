@@ -1,11 +1,11 @@
 """Browser check at a phone's width (issue 23, point 4, "Done when"): the patient opens the portal's
-journal, answers "What stood out?" about the dose that ended two days ago and shares the entry, all by
-the page's visible labels; the therapist, signed in in another browser, then finds it on the
+journal, answers "What stood out?" and "What emotions came up?" about the dose that ended two days ago
+(one save keeps both) and shares the first entry after reading what sharing means, all by the page's
+visible labels; the therapist, signed in in another browser, then finds it on the
 integration note form beside the experience review, marked as the patient's own words. Neither the
 journal nor the note form scrolls sideways at 375 px."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
@@ -18,6 +18,7 @@ from tests.integration.test_dosing import local
 
 PHONE = {"width": 375, "height": 800}
 WORDS = "A long hallway with every door open. I kept expecting one to be locked, and none was."
+FEELINGS = "Relief first, then a kind of grief I did not expect."
 
 
 def _patient_after_a_dose(make) -> tuple[int, int]:
@@ -47,13 +48,18 @@ def test_a_patient_writes_and_shares_an_entry_and_the_therapist_sees_it_on_the_n
     answer = page.get_by_label("What stood out?", exact=True)
     answer.fill(WORDS)
     expect(page.get_by_text(f"{len(WORDS)} of 4000 characters")).to_be_visible()  # static/portal_journal.js
-    page.locator("form", has=answer).get_by_role("button", name=re.compile("^Save in my journal")).click()
-    expect(page.get_by_text("Saved in your journal. It is private")).to_be_visible()
-    entry = page.get_by_role("listitem").filter(has_text=WORDS)
-    expect(entry.get_by_text("Private", exact=True)).to_be_visible()
+    page.get_by_label("What emotions came up?", exact=True).fill(FEELINGS)  # a second box: saved with the first
+    page.locator("form", has=answer).get_by_role("button", name="Save in my journal").click()
+    expect(page.get_by_text("Saved in your journal: 2 entries, one for each box you wrote in")).to_be_visible()
+    for words in (WORDS, FEELINGS):
+        expect(page.get_by_role("listitem").filter(has_text=words).get_by_text("Private", exact=True)).to_be_visible()
     expect(page.get_by_label("What stood out?", exact=True)).to_have_count(0)  # answered: no longer offered
+    expect(page.get_by_label("What emotions came up?", exact=True)).to_have_count(0)
 
-    entry.get_by_role("button", name="Share with my therapist").click()
+    entry = page.get_by_role("listitem").filter(has_text=WORDS)
+    entry.get_by_text("Share with my therapist", exact=True).click()  # first step: what sharing means
+    expect(entry.get_by_text("can no longer be changed")).to_be_visible()
+    entry.get_by_role("button", name="Yes, share this entry").click()
     expect(page.get_by_text("Shared with your therapist: they can read this entry now")).to_be_visible()
     entry = page.get_by_role("listitem").filter(has_text=WORDS)
     expect(entry.get_by_text("Shared with your therapist", exact=True)).to_be_visible()

@@ -59,6 +59,7 @@ def test_staff_invite_from_the_patient_page_and_the_email_carries_a_working_link
     auth.sign_in("desk-portal")
     page = page_text(client.get(f"/patients/{clinic['patient']}"))
     assert "Patient portal" in page and "Not invited yet" in page
+    assert "questionnaires" in page and "journal" in page and "practices and action steps" in page
     response = _invite(auth, clinic)
     assert response.status_code == 302
     page = page_text(client.get(f"/patients/{clinic['patient']}"))
@@ -70,8 +71,14 @@ def test_staff_invite_from_the_patient_page_and_the_email_carries_a_working_link
     [row] = make.audit_rows(action="portal.invite")
     assert row.patient_id == clinic["patient"] and row.outcome == "success" and row.portal_account_id is None
     # the email says nothing clinical (it may be read on a lock screen)
-    body = make.query(lambda: db.session.scalar(select(Delivery.content).where(Delivery.purpose == "portal_invitation")))
+    content = make.query(lambda: db.session.scalar(select(Delivery.content)
+                                                   .where(Delivery.purpose == "portal_invitation")))
+    body = message_from_string(content, policy=policy.default).get_body().get_content()
     assert "ketamine" not in body.lower() and "therap" not in body.lower()
+    # what the portal offers, all of it; the link's end in words (no ISO date)
+    for offer in ("upcoming appointments", "questionnaires", "private journal", "practices and action steps"):
+        assert offer in body
+    assert re.search(r"until [A-Z][a-z]+day [1-9][0-9]? [A-Z][a-z]+, [1-9][0-9]?:[0-9]{2} [AP]M \([A-Z]+\)", body)
 
 
 def test_accepting_sets_a_password_under_the_policy_then_the_link_is_spent(make, auth, client, app, clinic):
@@ -129,9 +136,12 @@ def test_revoke_kills_the_link_and_resend_replaces_it(make, auth, app, clinic):
     [revoked] = _invitation_links(make, clinic["patient"])
     dead = app.test_client().get(_path(revoked))
     assert dead.status_code == 410 and "withdrawn by the clinic" in page_text(dead)
-    assert "Invitation revoked" in page_text(auth.client.get(f"/patients/{clinic['patient']}"))
+    card = page_text(auth.client.get(f"/patients/{clinic['patient']}"))
+    assert "Invitation revoked" in card and re.search(r"Revoked \S.* by ", card)  # who revoked it
     _invite(auth, clinic)  # a new invitation after a revoked one
     _invite(auth, clinic, "resend")  # and sent again: the previous link dies
+    card = page_text(auth.client.get(f"/patients/{clinic['patient']}"))
+    assert "Sent again" in card and "invitation 3: the earlier links no longer work" in card
     _, replaced, live = _invitation_links(make, clinic["patient"])
     assert app.test_client().get(_path(replaced)).status_code == 410
     assert "newer invitation" in page_text(app.test_client().get(_path(replaced)))
@@ -142,6 +152,17 @@ def test_revoke_kills_the_link_and_resend_replaces_it(make, auth, app, clinic):
     _invite(auth, clinic, "revoke")
     assert _invite(auth, clinic, "revoke").status_code == 302
     assert make.audit_rows(action="portal.invite_revoke", outcome="failure")
+
+
+def test_revoke_asks_first_without_a_script(make, auth, client, clinic):
+    """Revoke acts in two steps: a disclosure saying what revoking does, then the button that does it."""
+    auth.sign_in("desk-portal")
+    _invite(auth, clinic)
+    html = client.get(f"/patients/{clinic['patient']}").get_data(as_text=True)
+    step = re.search(r'<details class="confirm-step">\s*<summary class="button">Revoke the invitation</summary>'
+                     r'(.*?)</details>', html, re.S)
+    assert step and "stops working at once" in step.group(1) and "Yes, revoke it" in step.group(1)
+    assert f'action="/patients/{clinic["patient"]}/portal/revoke"' in step.group(1)
 
 
 def test_unknown_links_and_who_may_invite(make, auth, app, clinic):

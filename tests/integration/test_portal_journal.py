@@ -53,14 +53,19 @@ def _textarea(html: str, label: str) -> str:
     return re.search(rf'<textarea[^>]*id="{found.group(1)}"[^>]*>\r?\n?(.*?)</textarea>', html, re.S).group(1)
 
 
+def boxes(*rows: tuple[str, str, str]) -> dict[str, str]:
+    """The journal's one write form as the page posts it: a box (prompt, dose id, text) per open prompt."""
+    return {f"entries-{i}-{name}": value for i, row in enumerate(rows)
+            for name, value in zip(("prompt", "dosing_session_id", "text"), row)}
+
+
 def _written(make, world, text: str, prompt: str = "stood_out", patient: Auth | None = None):
-    data = {"prompt": prompt, "dosing_session_id": "" if prompt == rules.FREE else str(world["dose"]), "text": text}
-    return patient.post(JOURNAL, data)
+    return patient.post(JOURNAL, boxes((prompt, "" if prompt == rules.FREE else str(world["dose"]), text)))
 
 
 # -- the page ----------------------------------------------------------------------------------------
 
-def test_the_page_offers_each_open_prompt_and_the_free_entry_with_a_form_of_its_own(make, world, patient):
+def test_the_page_offers_each_open_prompt_and_the_free_entry_as_boxes_of_one_form(make, world, patient):
     response = patient.client.get(JOURNAL)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -69,7 +74,9 @@ def test_the_page_offers_each_open_prompt_and_the_free_entry_with_a_form_of_its_
     assert ">How are you today?</label>" in html  # the daily free entry, from the day after the dose
     forms = read_forms(html)
     assert forms.repeated_ids() == [] and forms.unlabelled() == []
-    assert html.count('class="journal-write"') == len(rules.REVIEW_PROMPTS) + 1
+    # one form: saving one box sends every other box's text with it (issue 23: entries are never lost)
+    assert html.count('class="journal-write"') == 1 and html.count("<textarea") == len(rules.REVIEW_PROMPTS) + 1
+    assert html.count(">Save in my journal</button>") == 1
     assert '<a href="/portal/journal/" aria-current="page">Journal</a>' in html  # the portal's menu
     assert "Nothing written yet" in page_text(response)
     assert "your therapist on your care team can read it" in page_text(response)
@@ -103,7 +110,7 @@ def test_an_entry_written_on_the_page_is_private_listed_and_its_prompt_no_longer
 
 
 @pytest.mark.parametrize("data, words", [
-    ({"prompt": "stood_out", "text": "   "}, rules.EMPTY),                                 # nothing written
+    ({"prompt": "stood_out", "text": "   "}, rules.EMPTY),                                 # nothing written in any box
     ({"prompt": "stood_out", "text": "x" * 4001}, rules.too_long(4001)),                   # too long
     ({"prompt": "poem", "text": "Kept words"}, "Choose what this entry answers."),         # no such prompt
     ({"prompt": "emotions", "text": "Kept words", "dose": "other_dose"}, journal.NOT_A_DOSE),  # another's dose
@@ -115,7 +122,7 @@ def test_bad_input_is_a_field_error_keeps_the_text_and_writes_nothing(make, worl
     web/lifecycle.py; the service's own refusal is in test_journal.py.)"""
     data = dict(data)
     dose = data.pop("dose", "dose")
-    response = patient.post(JOURNAL, {**data, "dosing_session_id": str(world.get(dose, dose))})
+    response = patient.post(JOURNAL, boxes((data["prompt"], str(world.get(dose, dose)), data["text"])))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert words in page_text(response)
@@ -124,6 +131,60 @@ def test_bad_input_is_a_field_error_keeps_the_text_and_writes_nothing(make, worl
     assert _entries(make) == []
     [row] = make.audit_rows(action="journal.write")
     assert row.outcome == "failure" and row.patient_id == world["patient"]
+
+
+def test_every_box_typed_in_is_saved_as_its_own_entry_in_one_save(make, world, patient):
+    """The new-user review's lost text: typing in two boxes and saving kept only one. Both are saved now,
+    each answering its own prompt, and neither prompt is offered again."""
+    dose = str(world["dose"])
+    response = patient.post(JOURNAL, boxes(("stood_out", dose, "The hallway"), ("emotions", dose, "Relief, then fear"),
+                                           ("imagery", dose, "   "), (rules.FREE, dose, "")))
+    assert response.status_code == 302
+    entries = _entries(make)
+    assert [(e.prompt, e.dosing_session_id, e.text) for e in entries] == [
+        ("stood_out", world["dose"], "The hallway"), ("emotions", world["dose"], "Relief, then fear")]
+    assert response.headers["Location"] == f"{JOURNAL}#entry-{entries[-1].id}"
+    page = patient.client.get(JOURNAL)
+    html = page.get_data(as_text=True)
+    assert "Saved in your journal: 2 entries, one for each box you wrote in" in page_text(page)
+    assert ">What stood out?</label>" not in html and ">What emotions came up?</label>" not in html
+    assert ">Images, memories, visions</label>" in html  # left empty: still offered
+    assert [r.outcome for r in make.audit_rows(action="journal.write")] == ["success", "success"]
+
+
+def test_a_box_refused_refuses_the_save_and_every_box_keeps_its_text(make, world, patient):
+    dose = str(world["dose"])
+    response = patient.post(JOURNAL, boxes(("stood_out", dose, "Kept words one"), ("emotions", dose, "x" * 4001),
+                                           (rules.FREE, dose, "Kept words two")))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert _textarea(html, "What stood out?") == "Kept words one"
+    assert _textarea(html, "What emotions came up?") == "x" * 4001
+    assert _textarea(html, "How are you today?") == "Kept words two"
+    assert rules.too_long(4001) in page_text(response)
+    error = re.search(r'<p class="error" id="([^"]+)-error">', html).group(1)
+    assert re.search(rf'<label for="{error}">What emotions came up\?</label>', html)  # on the box it is about
+    assert _entries(make) == []
+    assert [r.outcome for r in make.audit_rows(action="journal.write")] == ["failure"]
+
+
+def test_a_single_entry_posted_the_old_way_is_still_saved(make, world, patient):
+    """A page loaded before the journal had one form (or its text kept from a time-out then) posts one
+    entry as prompt/text: it is saved, not lost."""
+    response = patient.post(JOURNAL, {"prompt": "emotions", "dosing_session_id": str(world["dose"]), "text": "Calm"})
+    assert response.status_code == 302
+    assert [(e.prompt, e.text) for e in _entries(make)] == [("emotions", "Calm")]
+
+
+def test_text_for_a_prompt_no_longer_offered_comes_first_under_not_saved_yet(make, world, patient):
+    write(make, world, prompt="imagery", text="Already answered")
+    response = patient.post(JOURNAL, boxes(("imagery", str(world["dose"]), "x" * 4001),
+                                           ("emotions", str(world["dose"]), "Still here")))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert html.index("Not saved yet") < html.index("About your session on")
+    assert _textarea(html, "Images, memories, visions") == "x" * 4001
+    assert _textarea(html, "What emotions came up?") == "Still here"
 
 
 # -- editing -----------------------------------------------------------------------------------------

@@ -174,6 +174,69 @@ def test_a_weekly_practice_is_logged_once_a_day(team, make, auth, app):
     assert _count(make, PracticeLog) == 1
 
 
+def test_a_day_logged_in_full_leaves_the_day_picker_and_its_refusal_says_what_to_do(team, make, auth, app):
+    """The new-user review: after today's log the picker still chose "Today", and saving again said
+    "Already logged once a day for 2026-12-04" with no way forward. The picker now starts at the newest day
+    still open; a day logged in full (an old page) is refused in words, saying what the patient can do."""
+    from ketamine_integration.domain.practices import LOG_STAYS, date_words
+    auth.sign_in("ther")
+    today = _today(make)
+    assignment = _assign(make, auth, team)  # 3 times a week: a day takes one log
+    browser, patient = _patient(app, team["account"])
+    assert patient.post(f"/portal/practices/{assignment}", _log_data(today)).status_code == 302
+    page = browser.get("/portal/practices/")
+    html = page.get_data(as_text=True)
+    assert f'value="{today.isoformat()}"' not in html  # logged: no longer offered
+    assert f'<option selected value="{(today - D).isoformat()}">Yesterday, ' in html
+    assert LOG_STAYS in page_text(page)  # under the patient's logs: what to do instead of changing one
+    again = patient.post(f"/portal/practices/{assignment}", _log_data(today, "partly", "Second walk"))
+    words = f"Already logged for {date_words(today, today)}: a weekly practice is logged once a day. {LOG_STAYS}"
+    _refused_on(again, "for_date", words, f"practice-{assignment}")
+    assert today.isoformat() not in page_text(again)
+    assert _count(make, PracticeLog) == 1
+
+
+def _signed_step(make, auth, team, starts_on, review_on) -> int:
+    """The step of a note signed now, agreed from `starts_on` and reviewed on `review_on`."""
+    return _step_of(make, _write_and_sign(make, auth, team, **{"new_steps-0-starts_on": starts_on.isoformat(),
+                                                               "new_steps-0-review_on": review_on.isoformat()}))
+
+
+def test_a_day_checked_in_on_leaves_the_day_picker_and_a_past_review_is_in_the_past_tense(team, make, auth, app):
+    from ketamine_integration.notes.patient_check_ins import CHECK_IN_STAYS
+    from ketamine_integration.portal.log_forms import date_words
+    auth.sign_in("ther")
+    today = _today(make)
+    step = _signed_step(make, auth, team, today - 3 * D, today - 2 * D)
+    browser, patient = _patient(app, team["account"])
+    text = page_text(browser.get("/portal/steps/"))
+    assert f"Your review with your therapist was on {date_words(today - 2 * D, today)}" in text
+    assert "You look at it together" not in text
+    assert patient.post(f"/portal/steps/{step}", {"progress": "done", "for_date": today.isoformat()}).status_code == 302
+    html = browser.get("/portal/steps/").get_data(as_text=True)
+    assert f'value="{today.isoformat()}"' not in html
+    assert f'<option selected value="{(today - D).isoformat()}">Yesterday, ' in html
+    again = patient.post(f"/portal/steps/{step}", {"progress": "partly", "for_date": today.isoformat()})
+    _refused_on(again, "for_date", f"You checked in on this step for {date_words(today, today)} already. "
+                f"{CHECK_IN_STAYS}", f"step-{step}")
+    for n in (1, 2, 3):
+        assert patient.post(f"/portal/steps/{step}", {"progress": "not", "for_date": (today - n * D).isoformat()}
+                            ).status_code == 302
+    assert "You have checked in on every day you can now" in page_text(browser.get("/portal/steps/"))
+
+
+def test_a_review_today_or_later_is_in_the_present(team, make, auth, app):
+    from ketamine_integration.portal.log_forms import date_words
+    auth.sign_in("ther")
+    today = _today(make)
+    browser, _ = _patient(app, team["account"])
+    _signed_step(make, auth, team, today - D, today)
+    assert "You look at it together with your therapist today" in page_text(browser.get("/portal/steps/"))
+    _signed_step(make, auth, team, today, today + 5 * D)
+    assert (f"You look at it together with your therapist on {date_words(today + 5 * D, today)}"
+            in page_text(browser.get("/portal/steps/")))
+
+
 @pytest.mark.parametrize("data, field, message", [
     ({"progress": ""}, "progress", "Choose done, partly or not done."),
     ({"progress": "nearly"}, "progress", "Choose done, partly or not done."),

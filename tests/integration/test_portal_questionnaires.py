@@ -3,7 +3,7 @@ words, a PHQ-9 completed through the page (stored as the patient's, scored as a 
 is), item 9 above "Not at all" showing the crisis resources at once while the care team's alert and
 the on-call email go out, field errors that change nothing, another patient's questionnaire refused
 (404), and a late answer kept with its alert."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -38,6 +38,43 @@ def patient(clinic, make, auth):
     auth.portal_sign_in(account)
     return {"account": account, "form": f"/portal/questionnaires/{clinic['course']}/phq9/"
                                         f"before_each_dosing:{clinic['dose']}"}
+
+
+# (when a moment is due or closes, in the clinic's zone; overdue or not) -> what the list says
+DEADLINES = [
+    ((2026, 12, 8, 10, 0), (2026, 12, 6, 0, 0), False,                     # closes at a clinic midnight
+     "Please complete it by Tuesday 8 December at 10:00 AM. "
+     "You can still send it until the end of Saturday 5 December."),
+    ((2026, 12, 6, 0, 0), (2026, 12, 9, 9, 5), True,                       # due at midnight: that day's eve
+     "It was due by the end of Saturday 5 December. You can still send it until Wednesday 9 December at 9:05 AM."),
+    ((2026, 3, 9, 0, 0), (2026, 3, 9, 0, 0), False,                        # the day after the clocks went forward
+     "Please complete it by the end of Sunday 8 March."),
+]
+
+
+@pytest.mark.parametrize("due, closes, overdue, words", DEADLINES)
+def test_a_deadline_at_midnight_reads_as_the_end_of_the_day_before(app, due, closes, overdue, words):
+    """The new-user review: "until Sunday 6 December at 12:00 AM" meant the end of Saturday."""
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from ketamine_integration.domain import questionnaires as rules
+    zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+    at = [datetime(*parts, tzinfo=zone).astimezone(UTC) for parts in (due, closes)]
+    asked = SimpleNamespace(moment=SimpleNamespace(due=at[0], closes=at[1]),
+                            status=rules.OVERDUE if overdue else "open")
+    with app.app_context():
+        assert questionnaire_pages.timing_words(asked) == words
+
+
+def test_the_home_page_names_the_questionnaire_waiting_in_one_sentence(clinic, patient, make, auth, client):
+    """The new-user review: "One questionnaire is waiting… The first: …" now reads as one sentence."""
+    several = page_text(client.get("/portal/"))
+    assert "3 questionnaires are waiting for you. The one due soonest: " in several and "The first" not in several
+    # one PHQ-9 answers both moments open now (before treatment, before the dose): the GAD-7 is left
+    assert auth.post(patient["form"], _answers(0, 1, 0, 1, 0, 0, 1, 0, 0, difficulty="somewhat")).status_code == 302
+    one = page_text(client.get("/portal/"))
+    assert "One questionnaire is waiting for you: GAD-7, before your treatment starts." in one
 
 
 def test_the_patient_completes_a_phq9_through_the_page_scored_as_a_clinicians(clinic, patient, make, auth, client):
@@ -169,7 +206,7 @@ def test_a_late_answer_is_kept_and_its_alert_raised(clinic, patient, make, auth,
     assert _count(make, SafetyAlert) == 1 and _count(make, Delivery, Delivery.purpose == "safety_alert") == 3
     # the page of the missed moment now says it closed, and offers no form
     closed = page_text(client.get(patient["form"]))
-    assert "This questionnaire closed on" in closed and "Send my answers" not in closed
+    assert "This questionnaire closed (it could be sent until" in closed and "Send my answers" not in closed
 
 
 def test_answers_sent_after_the_session_timed_out_are_offered_back(clinic, patient, make, auth, client):

@@ -133,7 +133,10 @@ def test_accepting_then_enrolling_an_authenticator_signs_the_patient_in(make, au
     assert client.get("/portal/").headers["Location"] == "/portal/enrol"  # nothing before enrolling
     done = patient.post("/portal/enrol", {"code": pyotp.TOTP(secret).now()})
     assert done.headers["Location"] == "/portal/"
-    assert "Hello, June" in page_text(client.get("/portal/"))
+    home = page_text(client.get("/portal/"))
+    assert "Hello, June" in home
+    # the way chosen, named (the new-user review: "you will confirm each sign-in this way" said no way)
+    assert "All set: from now on you confirm each sign-in with a code from your authenticator app." in home
     assert [r.detail for r in make.audit_rows(action="portal.enrol")] == ["totp"]
 
 

@@ -240,10 +240,15 @@ TARGETS: dict[str, list[Target]] = {
         "outcome": "partly", "for_date": today().isoformat(), "note": "The bus was late"})],
     "portal.log_forms.StepCheckInForm": [Target("patient", lambda c: f"/portal/steps/{c.step}", lambda c: {
         "progress": "done", "for_date": today().isoformat(), "obstacles": ""})],
-    # the patient's journal: a free entry (the journal belongs to the course), then editing a private one
-    "portal.journal_forms.JournalEntryForm": [Target("patient", lambda c: (c.course, "/portal/journal/")[1],
-                                                     lambda c: {"prompt": "free", "dosing_session_id": "",
-                                                                "text": "A quiet day by the water"})],
+    # the patient's journal: two boxes of its one write form (a free entry, the journal belongs to the course,
+    # and one left empty), then editing a private one
+    "portal.journal_forms.JournalWriteForm": [Target("patient", lambda c: (c.course, "/portal/journal/")[1],
+                                                     lambda c: {"entries-0-prompt": "free",
+                                                                "entries-0-dosing_session_id": "",
+                                                                "entries-0-text": "A quiet day by the water",
+                                                                "entries-1-prompt": "free",
+                                                                "entries-1-dosing_session_id": "",
+                                                                "entries-1-text": ""})],
     "portal.journal_forms.JournalEditForm": [Target("patient", lambda c: f"/portal/journal/{c.journal_entry}/edit",
                                                     lambda c: {"text": "A quiet day by the river",
                                                                "version": c.version("journal", c.journal_entry)})],
@@ -260,6 +265,7 @@ SUBFORMS = {
     "notes.forms.StepRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.CheckInRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
+    "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }
 #: base classes no view instantiates, with the reason
 ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed",

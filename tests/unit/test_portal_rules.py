@@ -39,6 +39,9 @@ def test_the_emails_are_discreet_and_refuse_a_clinical_sender():
     invitation = portal.invitation_email(sender="Harbor Light", link="https://x.example/portal/accept/T",
                                          expires_text="2026-03-04 07:00 EST")
     assert "https://x.example/portal/accept/T" in invitation.body and "Harbor Light" in invitation.subject
+    # what the portal offers, all of it (the new-user review: it promised only appointments)
+    for offer in ("upcoming appointments", "questionnaires", "private journal", "practices and action steps"):
+        assert offer in invitation.body
     assert "123456" in portal.code_email(sender="Harbor Light", code="123456").body
     with pytest.raises(ClinicalWordInMessage):
         portal.invitation_email(sender="Ketamine Care", link="https://x.example/a/T", expires_text="soon")

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from ketamine_integration.domain.practices import (Frequency, Log, Period, adherence, block_of, expected_in_block,
-                                                   frequency_problems, occurrence_for, period_problems, progress_on)
+from ketamine_integration.domain.practices import (LOG_STAYS, Frequency, Log, Period, adherence, block_of,
+                                                   expected_in_block, frequency_problems, occurrence_for, open_days,
+                                                   period_problems, progress_on)
 
 MON = date(2026, 3, 2)           # a Monday; weeks run from each assignment's own first day
 D = timedelta(days=1)
@@ -96,12 +97,13 @@ OCCURRENCES = [
     (TWICE_DAILY, FOUR_WEEKS, [MON], MON, TODAY, 2, None),                           # the day's second
     (TWICE_DAILY, FOUR_WEEKS, [MON, MON], MON, TODAY, None, "Already logged twice a day"),  # the day is full
     (DAILY, FOUR_WEEKS, [], TODAY + D, TODAY, None, "Choose today or an earlier day"),     # tomorrow
-    (DAILY, FOUR_WEEKS, [], MON - D, TODAY, None, "This practice starts on 2026-03-02"),  # before the start
-    (DAILY, Period(MON, MON + 2 * D), [], MON + 3 * D, TODAY, None, "This practice ended on 2026-03-04"),  # after
-    (THRICE_WEEKLY, FOUR_WEEKS, [MON], MON, TODAY, None, "Already logged for 2026-03-02"),  # weekly: once a day
+    (DAILY, FOUR_WEEKS, [], MON - D, TODAY, None, "This practice starts on Monday 2 March"),  # before the start
+    (DAILY, Period(MON, MON + 2 * D), [], MON + 3 * D, TODAY, None,
+     "This practice ended on Wednesday 4 March"),                                    # after its period
+    (THRICE_WEEKLY, FOUR_WEEKS, [MON], MON, TODAY, None, "Already logged for Monday 2 March"),  # weekly: once a day
     (THRICE_WEEKLY, FOUR_WEEKS, [MON, MON + D], MON + 2 * D, TODAY, 1, None),        # the week's third
     (THRICE_WEEKLY, FOUR_WEEKS, [MON, MON + D, MON + 2 * D], MON + 3 * D, TODAY, None,
-     "Already logged 3 times in the week of 2026-03-02 to 2026-03-08"),              # the week is full
+     "Already logged 3 times in the week of Monday 2 March to Sunday 8 March"),              # the week is full
     (THRICE_WEEKLY, FOUR_WEEKS, [MON, MON + D, MON + 2 * D], MON + 7 * D, TODAY, 1, None),  # a new week
     (DAILY, FOUR_WEEKS, [], TODAY, TODAY, 1, None),                                  # today itself
 ]
@@ -115,6 +117,23 @@ def test_which_occurrence_a_log_fills(frequency, period, logged, day, today, occ
         assert problems == {}
     else:
         assert list(problems) == ["for_date"] and problems["for_date"].startswith(reason)
+        if reason.startswith("Already logged"):  # says what the patient can do instead
+            assert problems["for_date"].endswith(LOG_STAYS)
+
+
+# (frequency, days already logged, the days offered, those still open)
+OPEN_DAYS = [
+    (DAILY, [MON + 9 * D], [TODAY, MON + 9 * D, MON + 8 * D], [TODAY, MON + 8 * D]),  # yesterday logged: skipped
+    (TWICE_DAILY, [TODAY], [TODAY, MON + 9 * D], [TODAY, MON + 9 * D]),               # once of twice: still open
+    (THRICE_WEEKLY, [MON + 7 * D, MON + 8 * D, MON + 9 * D], [TODAY, MON + 6 * D],     # this week full
+     [MON + 6 * D]),                                                                    # (last week's day open)
+    (DAILY, [], [], []),                                                               # nothing offered
+]
+
+
+@pytest.mark.parametrize("frequency, logged, days, still_open", OPEN_DAYS)
+def test_the_day_picker_offers_only_days_still_open(frequency, logged, days, still_open):
+    assert open_days(frequency, FOUR_WEEKS, logged, days, TODAY) == still_open
 
 
 # (times, per, the field refused, or None)

@@ -67,7 +67,7 @@ def register_listeners() -> None:
     from .db.events import listen_in_order
     from .experience import models as experience_models, window_store
     from .messaging import queue as message_queue
-    from .notes import models as notes_models
+    from .notes import signed_guard as notes_signed_guard
     from .protocols import models as protocols_models
 
     listen_in_order([
@@ -80,7 +80,7 @@ def register_listeners() -> None:
         (Session, "before_flush", audit_models.refuse_audit_changes),
         (Session, "before_flush", protocols_models.refuse_snapshot_changes),
         (Session, "before_flush", experience_models.refuse_changes_to_signed_sessions),
-        (Session, "before_flush", notes_models.refuse_changes_to_signed_notes),
+        (Session, "before_flush", notes_signed_guard.refuse_changes_to_signed_notes),
         # Digests of the records that are kept as written, stamped however the row is created.
         (Mapper, "before_insert", append_only.digest_at_creation),
         # The stored integration windows: note the courses a flush changed, forget them at the end.

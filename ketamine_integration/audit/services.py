@@ -102,6 +102,7 @@ ACTIONS = {
     "measure.void": "Voided a measure entry",
     "measure.patient_submit": "The patient completed a questionnaire in the portal",
     "alert.acknowledge": "Acknowledged a safety alert",
+    "alert.portal_answer": "Safety alert opened by the patient's answer on an incomplete portal questionnaire",
     "release.view": "Viewed releases of information",
     "release.create": "Recorded a release of information",
     "release.revoke": "Revoked a release of information",

@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039 and 0041); this module is the one place the code declares
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041 and 0043); this module is the one place the code declares
 the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -50,7 +50,7 @@ APPEND_ONLY: dict[str, str] = {
     "dosing_addenda": "nothing",
     "case_formulations": "nothing (a new revision is a new row)",
     "measure_responses": "voided once, with a reason",
-    "safety_alerts": "acknowledged once",
+    "safety_alerts": "acknowledged once; a portal answer's alert is linked once to the response completed after it",
     "releases_of_information": "revoked, or its revocation brought forward; never pushed back or withdrawn",
     "unsaved_work": "its text cleared when recovered or superseded; nothing after that",
     "appointment_changes": "nothing (a move, cancellation or attendance is a new row)",
@@ -136,7 +136,10 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "adverse_event_revisions": {},
     "case_formulations": {},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
-    "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once},
+    # the response a patient completed after a portal answer's alert, linked once (the CHECK of migration
+    # 0043 keeps it to that source; any other alert has its response from the start, or none)
+    "safety_alerts": {"acknowledged_at": _once, "acknowledged_by_id": _once, "acknowledgement": _once,
+                      "measure_response_id": _once},
     "releases_of_information": {"revoked_on": _earlier, "revoked_by_id": _with("revoked_on")},
     "unsaved_work": {"form": _cleared, "recovered_at": _once},
     "appointment_changes": {},

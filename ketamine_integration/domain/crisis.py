@@ -32,6 +32,9 @@ class CrisisResources:
     contacts: tuple[CrisisContact, ...]
     #: after the contacts: that the care team has been told
     care_team: str
+    #: after the contacts on a form refused with a safety answer: the care team told of that answer,
+    #: the rest of the answers not saved yet
+    care_team_told_of_answer: str = ""
 
 
 HEADING = "If you are thinking about harming yourself, help is available now"
@@ -39,6 +42,10 @@ LEAD = ("Your answers say you have had thoughts of ending your life or of hurtin
         "wait for your next session: please reach out now.")
 CARE_TEAM = ("Your answers have been sent to your care team, who will contact you. This page is not watched "
              "around the clock: if you are in danger, call 911 or 988 now.")
+CARE_TEAM_TOLD_OF_ANSWER = ("Your care team has been told of your answer about harming yourself, and will contact "
+                            "you. Your other answers are not saved yet: please answer the questions marked below "
+                            "and send the questionnaire. This page is not watched around the clock: if you are in "
+                            "danger, call 911 or 988 now.")
 LIFELINE = CrisisContact("988 Suicide & Crisis Lifeline", "Call or text 988, any time, day or night. It is free "
                          "and confidential.", (("Call 988", "tel:988"), ("Text 988", "sms:988")))
 EMERGENCY = CrisisContact("Emergency services", "If you are in immediate danger or might act on these thoughts, "
@@ -58,4 +65,4 @@ def crisis_resources(clinic_name: str, clinic_phone: str | None) -> CrisisResour
     if dialable(number):
         contacts.append(CrisisContact(clinic_name, f"Call the clinic on {number} during opening hours.",
                                       ((f"Call {number}", f"tel:{dialable(number)}"),)))
-    return CrisisResources(HEADING, LEAD, tuple(contacts), CARE_TEAM)
+    return CrisisResources(HEADING, LEAD, tuple(contacts), CARE_TEAM, CARE_TEAM_TOLD_OF_ANSWER)

@@ -1,24 +1,24 @@
 """Session notes with their themes, action steps and check-ins; process notes; case
 formulations; measures and safety alerts.
 
-A signed note never changes: the service refuses it, an ORM guard refuses it, and database
-triggers (migration 0007) refuse it whatever code path tries. Corrections are addenda.
+A signed note never changes: the service refuses it, an ORM guard refuses it (signed_guard.py), and
+database triggers (migration 0007) refuse it whatever code path tries. Corrections are addenda.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, text
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
+from ..db.clinic_time import to_clinic
 from ..db.types import UTCDateTime, utcnow
 from ..domain.measures import MEASURES, Measure
-from ..domain.safety import MEASURE as MEASURE_SOURCE, RISK_SCREEN_GUIDANCE, SOURCES
+from ..domain.safety import MEASURE as MEASURE_SOURCE, PORTAL_ANSWER, RISK_SCREEN_GUIDANCE, SOURCES
 from ..experience.models import DosingSession
 from ..extensions import db
-from ..db.signed_records import changed_attributes, was_signed
 from ..patients.models import Patient
 
 DRAFT, SIGNED = "draft", "signed"
@@ -244,6 +244,8 @@ class CaseFormulation(db.Model):
 
 #: how a response the patient completed is marked wherever responses are listed
 PATIENT_COMPLETED = "completed by the patient in the portal"
+#: how a portal answer's alert says whether the patient went on to complete the questionnaire
+NOT_COMPLETED, COMPLETED_LATER = "questionnaire not completed", "questionnaire completed afterwards"
 #: what a measure's void reason must say, in characters written (spaces do not count)
 VOID_REASON_MINIMUM = 5
 
@@ -291,15 +293,18 @@ class MeasureResponse(db.Model):
 
 class SafetyAlert(db.Model):
     """A suicide-risk signal from one source: a measure response that meets its measure's safety
-    rule (PHQ-9 item 9 above 0, any yes on the C-SSRS screener) or a therapist's risk screen on
-    an integration note (domain/safety.py). Open until a clinician acknowledges it with what was
-    done; kept after that as the patient's safety history (append-only: migrations 0015, 0022)."""
+    rule (PHQ-9 item 9 above 0, any yes on the C-SSRS screener), a therapist's risk screen on an
+    integration note, or the patient's answer meeting that rule on a portal questionnaire they did
+    not complete (domain/safety.py). Open until a clinician acknowledges it with what was done; kept
+    after that as the patient's safety history (append-only: migrations 0015, 0022, 0043)."""
 
     __tablename__ = "safety_alerts"
     __table_args__ = (
-        CheckConstraint("source IN ('measure', 'risk_screen')", name="known_source"),
+        CheckConstraint("source IN ('measure', 'risk_screen', 'portal_answer')", name="known_source"),
+        # a portal answer's alert names its measure; the response completed later may be linked to it once
         CheckConstraint("(source = 'measure' AND measure_response_id IS NOT NULL AND session_note_id IS NULL) OR "
-                        "(source = 'risk_screen' AND session_note_id IS NOT NULL AND measure_response_id IS NULL)",
+                        "(source = 'risk_screen' AND session_note_id IS NOT NULL AND measure_response_id IS NULL) OR "
+                        "(source = 'portal_answer' AND measure IS NOT NULL AND session_note_id IS NULL)",
                         name="one_source"),
         CheckConstraint("acknowledged_at IS NULL OR (acknowledged_by_id IS NOT NULL AND "
                         "acknowledgement IS NOT NULL AND acknowledgement != '')", name="acknowledged_with_what_was_done"),
@@ -310,10 +315,13 @@ class SafetyAlert(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"))
-    #: domain.safety.SOURCES: "measure" or "risk_screen"
+    #: domain.safety.SOURCES: "measure", "risk_screen" or "portal_answer"
     source: Mapped[str] = mapped_column(String(20), server_default=MEASURE_SOURCE)
-    #: the response that raised it (source "measure")
+    #: the response that raised it (source "measure"), or the one the patient completed after a
+    #: portal answer's alert, linked once (source "portal_answer", notes/safety.py; migration 0043)
     measure_response_id: Mapped[int | None] = mapped_column(ForeignKey("measure_responses.id"), unique=True)
+    #: the measure whose safety rule a portal answer met (source "portal_answer": no response held it)
+    measure: Mapped[str | None] = mapped_column(String(10))
     #: the integration note whose risk screen raised it (source "risk_screen")
     session_note_id: Mapped[int | None] = mapped_column(ForeignKey("session_notes.id"), index=True)
     #: the answer to the safety rule's item that raised it (PHQ-9 item 9: 1-3; None for other rules)
@@ -334,17 +342,22 @@ class SafetyAlert(db.Model):
     @property
     def measure_entry(self) -> Measure | None:
         """The registry entry whose safety rule raised it (None: another source)."""
-        return None if self.response is None else MEASURES[self.response.measure]
+        key = self.response.measure if self.response is not None else self.measure
+        return None if key is None else MEASURES[key]
 
     @property
     def source_label(self) -> str:
+        if self.source == PORTAL_ANSWER:
+            return f"{SOURCES[self.source]} ({COMPLETED_LATER if self.response is not None else NOT_COMPLETED})"
         by_patient = self.response is not None and self.response.completed_by_patient
         return f"{SOURCES[self.source]} ({PATIENT_COMPLETED})" if by_patient else SOURCES[self.source]
 
     @property
     def observed_on(self) -> date:
-        """The clinic date of what raised it: the questionnaire's, or the session's."""
-        return self.response.administered_on if self.response is not None else self.note.session_date
+        """The clinic date of what raised it: the questionnaire's, the session's, or the portal answer's."""
+        if self.response is not None:
+            return self.response.administered_on
+        return self.note.session_date if self.note is not None else to_clinic(self.raised_at).date()
 
     @property
     def guidance(self) -> str:
@@ -372,40 +385,3 @@ class UnsavedWork(db.Model):
     form: Mapped[dict] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-#: what may change on a signed note: bookkeeping and addenda
-MUTABLE_AFTER_SIGNING = frozenset({"updated_at", "version", "addenda"})
-
-
-class SignedNoteChanged(RuntimeError):
-    """Code tried to change a signed note (corrections are addenda)."""
-
-
-def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
-    for obj in list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, SessionNote) and was_signed(obj):
-            _refuse_note_change(db_session, obj)
-    for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, (NoteTheme, ActionCheckIn, NoteDosingLink)):
-            _refuse_part_change(obj)
-        if isinstance(obj, ActionStep):
-            _refuse_agreed_step_change(db_session, obj)
-
-
-def _refuse_note_change(db_session: Session, note: SessionNote) -> None:
-    if note in db_session.deleted or changed_attributes(note) - MUTABLE_AFTER_SIGNING:
-        raise SignedNoteChanged(f"note {note.id} is signed; add an addendum instead")
-
-
-def _refuse_part_change(part) -> None:
-    note = part.note
-    if note is not None and note.status == SIGNED and was_signed(note):
-        raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
-
-
-def _refuse_agreed_step_change(db_session: Session, step: ActionStep) -> None:
-    if step.note is None or not was_signed(step.note) or step.note.status != SIGNED:
-        return
-    if step in db_session.new or step in db_session.deleted or changed_attributes(step) - {"status", "check_ins"}:
-        raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")

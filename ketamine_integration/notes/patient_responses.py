@@ -7,7 +7,10 @@ on-call and care-team emails).
 A safety signal is never held up by a workflow rule: answers that raise an alert are stored and the
 alert raised even when the questionnaire is no longer asked for, not open yet, or completed already
 (the moment is then kept only when the schedule still has it). Only answers that cannot be scored,
-or a course that is not the patient's, are refused, and then nothing is written but the audit row.
+or a course that is not the patient's, are refused, and then nothing is written but the audit row,
+and, when the valid answers given meet the measure's safety rule all the same (PHQ-9 item 9 answered
+above 0 with another question left empty), the urgent alert: a patient who closes the page after the
+field errors is not left unheard (notes/safety.py raise_for_partial_answers; the caller commits it).
 """
 from __future__ import annotations
 
@@ -22,13 +25,16 @@ from ..domain import measures as scoring
 from ..domain import questionnaires as rules
 from ..domain.crisis import CrisisResources
 from ..domain.measure_model import DIFFICULTY, Measure
+from ..domain.safety import PORTAL_ANSWER, from_partial_answers
 from ..extensions import db
 from ..patients.models import Patient
 from .models import MeasureResponse, SafetyAlert
 from .questionnaires import TOKEN_SEPARATOR, course_questionnaires, crisis_page
-from .safety import raise_for_response
+from .safety import raise_for_partial_answers, raise_for_response
 
 ACTION = "measure.patient_submit"
+#: an urgent alert opened by a valid safety answer on a form refused for its other answers
+ALERT_ACTION = "alert.portal_answer"
 #: why a submission for a moment is not taken (workflow: set aside when the answers raise an alert)
 NOT_ASKED = "This questionnaire is no longer asked for. Please check the list of questionnaires again."
 NOT_OPEN = "This questionnaire opens on {day}. Please come back then."
@@ -37,13 +43,16 @@ NOT_YOURS = "This questionnaire is not one of yours."
 
 
 class QuestionnaireRefused(DomainError):
-    """Answers refused, with field reasons; `safety_answered`: an answer given (even on an
+    """Answers refused, with field reasons; `safety_answered`: a valid answer given (even on an
     incomplete form) is one that raises a safety alert, so the portal shows the crisis resources
-    beside the reasons at once."""
+    beside the reasons at once; `alert`: the urgent alert those answers opened (or the one of the
+    same finding the patient's earlier incomplete form opened), flushed in the caller's transaction,
+    which must commit it although it refuses the form (None: no alert)."""
 
-    def __init__(self, reasons: dict[str, str], *, safety_answered: bool = False):
+    def __init__(self, reasons: dict[str, str], *, safety_answered: bool = False, alert: SafetyAlert | None = None):
         super().__init__(reasons)
         self.safety_answered = safety_answered
+        self.alert = alert
 
 
 @dataclass(frozen=True)
@@ -89,15 +98,16 @@ def check_answers(measure: Measure, answers) -> tuple[list[int | None], dict[str
     return values, problems
 
 
-def safety_answered(measure: Measure, values: list) -> bool:
-    """Whether the answers given so far include one the measure's safety rule raises an alert on."""
-    rule = measure.safety
-    if rule is None or len(values) != len(measure.items):
-        return False
-    clean = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in values]
-    if rule.item is None:
-        return measure.triage is not None and measure.triage.level(clean) is not None
-    return (clean[rule.item - 1] or 0) > rule.above
+def valid_answers(values: list, problems: dict[str, str]) -> list[int | None]:
+    """The answers check_answers found nothing wrong with, every other one None: all a safety rule
+    may read on a form refused for its other answers."""
+    return [None if f"item{n}" in problems else value for n, value in enumerate(values, 1)]
+
+
+def safety_answered(measure: Measure, values: list, problems: dict[str, str]) -> bool:
+    """Whether the valid answers given so far include one the measure's safety rule raises an alert on
+    (an answer not offered, or to a question skipped, counts for nothing)."""
+    return bool(values) and from_partial_answers(measure.key, valid_answers(values, problems)) is not None
 
 
 def _course(patient: Patient, moment: str) -> tuple[TreatmentCourse | None, str]:
@@ -116,10 +126,26 @@ def _workflow_problem(asked: rules.Asked | None, now: datetime) -> str | None:
     return None  # open, overdue, or missed: a late answer is kept (it covers no moment it missed)
 
 
-def _refuse(patient: Patient, measure_key: str, course, problems: dict, safety: bool):
+def _refuse(patient: Patient, measure_key: str, course, problems: dict, safety: bool, alert: SafetyAlert | None = None):
+    said = f"; safety alert {alert.id}" if alert is not None else ""
     audit.record(ACTION, object_type="course", object_id=course.id if course else None, patient_id=patient.id,
-                 outcome=audit.FAILURE, detail=f"{measure_key[:10]} refused: {', '.join(sorted(problems)) or 'form'}")
-    raise QuestionnaireRefused(problems, safety_answered=safety)
+                 outcome=audit.FAILURE,
+                 detail=f"{measure_key[:10]} refused: {', '.join(sorted(problems)) or 'form'}{said}"[:200])
+    raise QuestionnaireRefused(problems, safety_answered=safety, alert=alert)
+
+
+def _alert_anyway(course: TreatmentCourse, measure: Measure, values: list, problems: dict,
+                  now: datetime) -> SafetyAlert | None:
+    """The urgent alert of the valid answers of a refused form (None: they raise none). A course that
+    is not the patient's has none to hold it: the portal never sends one (its page is 404)."""
+    if course is None:
+        return None
+    found = raise_for_partial_answers(course, measure.key, valid_answers(values, problems), now)
+    if found is None:
+        return None
+    if found.opened:
+        audit.record(ALERT_ACTION, obj=found.alert, patient_id=course.patient_id, detail=measure.key)
+    return found.alert
 
 
 def submit_patient_questionnaire(patient: Patient, measure_key: str, answers, moment: str, now: datetime, *,
@@ -137,7 +163,7 @@ def submit_patient_questionnaire(patient: Patient, measure_key: str, answers, mo
     if measure is None:
         _refuse(patient, str(measure_key), course, {"measure": "Choose a questionnaire from your list."}, False)
     values, problems = check_answers(measure, answers)
-    safety = safety_answered(measure, values)
+    safety = safety_answered(measure, values, problems)
     if difficulty and (measure.difficulty_question is None or difficulty not in dict(DIFFICULTY)):
         if not safety:
             problems["difficulty"] = "Choose one of the answers offered."
@@ -145,7 +171,8 @@ def submit_patient_questionnaire(patient: Patient, measure_key: str, answers, mo
     if course is None:
         problems["moment"] = NOT_YOURS
     if problems:
-        _refuse(patient, measure_key, course, problems, safety)
+        _refuse(patient, measure_key, course, problems, safety,
+                _alert_anyway(course, measure, values, problems, now) if safety else None)
     asked = rules.find(course_questionnaires(course, now), measure_key, key)
     workflow = _workflow_problem(asked, now)
     if workflow and not safety:
@@ -167,5 +194,13 @@ def _store(course: TreatmentCourse, measure: Measure, values: list, difficulty, 
     db.session.flush()
     alert = raise_for_response(course, response)
     audit.record(ACTION, obj=response, patient_id=course.patient_id,
-                 detail=f"{measure.key} {moment or 'outside the schedule'}{'; safety alert' if alert else ''}"[:200])
+                 detail=f"{measure.key} {moment or 'outside the schedule'}{_alert_words(alert)}"[:200])
     return PatientSubmission(response, alert, crisis_page() if alert else None)
+
+
+def _alert_words(alert: SafetyAlert | None) -> str:
+    """What the audit row of a stored response says of its alert: raised, or the one of the patient's
+    incomplete form of it that the response was linked to (notes/safety.py)."""
+    if alert is None:
+        return ""
+    return f"; linked to safety alert {alert.id}" if alert.source == PORTAL_ANSWER else "; safety alert"

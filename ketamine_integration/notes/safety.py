@@ -3,7 +3,8 @@ clinician acknowledges one with what was done, and kept after that as the patien
 history: who raised it from what, who acknowledged it, when and what was done."""
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from blinker import Namespace
 from sqlalchemy import Select, func, select
@@ -24,12 +25,74 @@ from .models import MeasureResponse, SafetyAlert, SessionNote
 alert_raised = Namespace().signal("safety-alert-raised")
 
 
+#: how long an open alert from a portal answer on an incomplete questionnaire stands for the same
+#: finding: the patient's next incomplete form saying it again opens none, and the questionnaire they
+#: complete saying it is linked to that alert instead of raising a second (the on-call address was told
+#: once); a graver or different finding, or one after the alert was acknowledged, raises its own
+PORTAL_ANSWER_STANDS = timedelta(hours=24)
+
+
 def raise_for_response(course: TreatmentCourse, response: MeasureResponse) -> SafetyAlert | None:
-    """The alert a questionnaire raises under its measure's safety rule (None: it raises none)."""
+    """The alert a questionnaire raises under its measure's safety rule (None: it raises none). One
+    the patient completed in the portal with the finding an open alert of their incomplete form of
+    it already holds is linked to that alert, once, and raises no other."""
     signal = rules.from_measure(response.measure, list(response.answers))
     if signal is None:
         return None
+    if response.completed_by_patient:
+        earlier = _link_portal_answer(course, response, signal.finding + rules.INCOMPLETE)
+        if earlier is not None:
+            return earlier
     return _raise(course, signal, measure_response_id=response.id)
+
+
+@dataclass(frozen=True)
+class PortalAnswerAlert:
+    alert: SafetyAlert
+    #: True: opened now (its emails queued); False: the open one of the same finding, told already
+    opened: bool
+
+
+def raise_for_partial_answers(course: TreatmentCourse, measure_key: str, answers: list[int | None],
+                              now: datetime) -> PortalAnswerAlert | None:
+    """The alert the valid answers of a portal questionnaire the patient sent incomplete raise under
+    the measure's safety rule (domain/safety.py from_partial_answers; None: they raise none). When an
+    open alert of the same finding was raised for the patient's incomplete form of it within
+    PORTAL_ANSWER_STANDS, that one stands for it: the care team has been told."""
+    signal = rules.from_partial_answers(measure_key, answers)
+    if signal is None:
+        return None
+    standing = _standing_portal_answer(course, measure_key, signal.finding, now)
+    if standing is not None:
+        return PortalAnswerAlert(standing, opened=False)
+    return PortalAnswerAlert(_raise(course, signal, measure=measure_key, raised_at=now), opened=True)
+
+
+def _standing_portal_answer(course: TreatmentCourse, measure_key: str, finding: str, now: datetime,
+                            *, unlinked: bool = False) -> SafetyAlert | None:
+    query = select(SafetyAlert).where(
+        SafetyAlert.course_id == course.id, SafetyAlert.source == rules.PORTAL_ANSWER,
+        SafetyAlert.measure == measure_key, SafetyAlert.finding == finding, SafetyAlert.acknowledged_at.is_(None),
+        SafetyAlert.raised_at >= now - PORTAL_ANSWER_STANDS, SafetyAlert.raised_at <= now)
+    if unlinked:
+        query = query.where(SafetyAlert.measure_response_id.is_(None))
+    return db.session.scalars(query.order_by(SafetyAlert.raised_at.desc(), SafetyAlert.id.desc()).limit(1)).first()
+
+
+def _link_portal_answer(course: TreatmentCourse, response: MeasureResponse, finding: str) -> SafetyAlert | None:
+    """Link `response` to the standing alert of the patient's incomplete form with `finding` (the
+    one-way change of migration 0043), under a row lock: of two completed at once, the second finds
+    it linked and raises its own."""
+    alert = _standing_portal_answer(course, response.measure, finding, response.created_at, unlinked=True)
+    if alert is None:
+        return None
+    lock_row(alert)
+    if alert.measure_response_id is not None or alert.acknowledged_at is not None:
+        return None
+    alert.measure_response_id = response.id
+    db.session.flush()
+    db.session.expire(alert, ["response"])   # read again with the response it now has
+    return alert
 
 
 def raise_for_risk_screen(note: SessionNote) -> SafetyAlert | None:

@@ -29,6 +29,7 @@ from ..notes.questionnaires import (PatientQuestionnaire, course_questionnaires,
 from ..patients.models import Patient
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS
+from ..web.lifecycle import commit_refusal
 from .questionnaire_forms import answers_of, difficulty_of, questionnaire_form_class
 from .recovery import kept_text, mark_recovered, offered_back
 from .sessions import current_portal_account, current_portal_patient
@@ -168,9 +169,9 @@ def questionnaire(course_id: int, measure: str, moment: str):
     return _page(q, MEASURES[measure], form, recovered=kept_text(account.id, request.path) if kept else None)
 
 
-def _page(q: PatientQuestionnaire | None, measure, form, *, crisis=None, recovered=None):
+def _page(q: PatientQuestionnaire | None, measure, form, *, crisis=None, recovered=None, told=False):
     return render_template("portal/questionnaires/form.html", q=q, measure=measure, form=form, crisis=crisis,
-                           recovered=recovered, when=when_words(q) if q else None,
+                           told=told, recovered=recovered, when=when_words(q) if q else None,
                            timing=timing_words(q.asked) if q and q.asked.waiting else None,
                            show_form=q is None or q.asked.waiting or request.method == "POST",
                            closed_on=_deadline(q.asked.moment.closes) if q and q.asked.moment.closes else None,
@@ -182,15 +183,19 @@ def _submit(patient: Patient, course: TreatmentCourse, measure: str, moment: str
     if not form.validate_on_submit():
         return _page(q, MEASURES[measure], form), INVALID_FORM_STATUS
     try:
-        with db.session.begin_nested():
-            done = submit_patient_questionnaire(patient, measure, answers_of(form, MEASURES[measure]),
-                                                f"{course.id}/{moment}", now, difficulty=difficulty_of(form))
+        # a refusal writes nothing before it is raised but its audit row and, for a valid safety answer,
+        # the urgent alert: no savepoint here, so that alert is not undone with the refusal
+        done = submit_patient_questionnaire(patient, measure, answers_of(form, MEASURES[measure]),
+                                            f"{course.id}/{moment}", now, difficulty=difficulty_of(form))
     except QuestionnaireRefused as refused:
-        # nothing is stored but the refusal's audit row; a safety answer on an incomplete form shows
-        # the crisis resources beside the reasons at once
+        # the answers are not stored; a safety answer on an incomplete form shows the crisis resources
+        # beside the reasons at once, and its alert (with its emails) is committed although the form
+        # is refused: a patient who closes the page now has still been heard
         refused.apply_to(form)
-        return _page(q, MEASURES[measure], form, crisis=crisis_page() if refused.safety_answered else None), \
-            INVALID_FORM_STATUS
+        if refused.alert is not None:
+            commit_refusal(INVALID_FORM_STATUS)
+        return _page(q, MEASURES[measure], form, crisis=crisis_page() if refused.safety_answered else None,
+                     told=refused.alert is not None), INVALID_FORM_STATUS
     mark_recovered(current_portal_account().id, request.path)
     if done.crisis is not None:
         return redirect(url_for("portal_questionnaires.support", response_id=done.response.id))

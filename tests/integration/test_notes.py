@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
-from ketamine_integration.notes.models import (ActionStep, NoteTheme, SafetyAlert, SessionNote, SignedNoteChanged,
-                                               Theme)
+from ketamine_integration.notes.models import ActionStep, NoteTheme, SafetyAlert, SessionNote, Theme
+from ketamine_integration.notes.signed_guard import SignedNoteChanged
 from tests.conftest import Auth, page_text
 
 TODAY = date.today()

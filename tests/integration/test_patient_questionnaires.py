@@ -22,7 +22,7 @@ from ketamine_integration.notes.questionnaires import course_questionnaires, cri
 from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notifications.oncall import save_oncall_address
 from ketamine_integration.patients.models import Patient
-from ketamine_integration.web.lifecycle import finish_transaction
+from ketamine_integration.web.lifecycle import commit_refusal, finish_transaction
 from tests.conftest import page_text
 from tests.integration import test_scheduling
 from tests.integration.test_after_series import series_done
@@ -66,12 +66,15 @@ def _asked(make, course_id, now):
 
 def _submit(make, patient_id, measure, answers, moment, now, **kw):
     """Submit as the portal's request will: committed when it succeeds; refused, rolled back with only
-    the durable audit row of the refusal kept (web/lifecycle.py), and the refusal raised."""
+    the durable audit row of the refusal kept (web/lifecycle.py), unless the refusal opened a safety
+    alert, which the page commits (commit_refusal), and the refusal raised."""
     with make.app.test_request_context("/portal", method="POST"):
         try:
             response_id = submit_patient_questionnaire(db.session.get(Patient, patient_id), measure, answers,
                                                        moment, now, **kw).response.id
-        except QuestionnaireRefused:
+        except QuestionnaireRefused as refused:
+            if refused.alert is not None:
+                commit_refusal(422)
             finish_transaction(make.app.response_class(status=422))
             raise
         finish_transaction(make.app.response_class(status=200))
@@ -246,11 +249,13 @@ def test_an_incomplete_form_with_a_safety_answer_says_so_and_another_patients_co
     with pytest.raises(QuestionnaireRefused) as refused:
         _submit(make, clinic["patient"], "phq9", [None] * 8 + ["3"], token, clinic["now"])
     assert refused.value.safety_answered and set(refused.value.reasons) == {f"item{n}" for n in range(1, 9)}
+    # the answers are not stored; the safety answer opened the care team's alert (test_partial_safety_answers.py)
+    assert (_count(make, MeasureResponse), _count(make, SafetyAlert)) == (0, 1)
     # the other patient's course (of the team fixture): refused whatever the answers, nothing stored
     with pytest.raises(QuestionnaireRefused) as refused:
         _submit(make, team["patient"], "phq9", PHQ9_ITEM9, token, clinic["now"])
     assert refused.value.reasons == {"moment": "This questionnaire is not one of yours."}
-    assert (_count(make, MeasureResponse), _count(make, SafetyAlert)) == (0, 0)
+    assert (_count(make, MeasureResponse), _count(make, SafetyAlert)) == (0, 1)
 
 
 @pytest.mark.parametrize("measure, answers", [

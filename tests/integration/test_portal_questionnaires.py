@@ -170,10 +170,11 @@ def test_an_incomplete_form_with_a_safety_answer_shows_the_crisis_resources_besi
     assert sent.status_code == 422
     assert "Choose an answer to question 1." in text and "Choose an answer to question 2." in text
     assert "help is available now" in text and "Call or text 988" in text
-    # nothing was stored, so the page does not say the care team was told
-    assert "Your answers are not saved yet, so your care team has not been told" in text
-    assert "have been sent to your care team" not in text
-    assert (_count(make, MeasureResponse), _count(make, SafetyAlert)) == (0, 0)
+    # the answers were not stored, but the safety answer opened the care team's alert, and the page says so
+    assert "Your care team has been told of your answer about harming yourself" in text
+    assert "Your other answers are not saved yet" in text and "have been sent to your care team" not in text
+    assert "care team has not been told" not in text
+    assert (_count(make, MeasureResponse), _count(make, SafetyAlert)) == (0, 1)
 
 
 def test_another_patients_questionnaire_is_not_found_and_nothing_changes(clinic, patient, make, auth, client, team):

@@ -40,7 +40,10 @@ CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
                 "patient.archive": FOLLOWING_APPOINTMENTS | {"portal.invite_revoke"},
                 # the journal page reads two things of the patient's, each audited by its service: the prompts
                 # open now (journal.prompts) and the entries written (journal.view, whose own step is an entry)
-                "journal.prompts": {"journal.view"}}
+                "journal.prompts": {"journal.view"},
+                # a safety answer on a portal questionnaire refused for another answer opens the care team's
+                # alert: the refusal of the form is its own row (measure.patient_submit, failure)
+                "alert.portal_answer": {"measure.patient_submit"}}
 
 #: catalogue actions that are not a read or write of patient data, and why
 NOT_PATIENT_DATA = {
@@ -108,6 +111,8 @@ class Step:
     role: str                          #: who performs it ("anonymous": no session, e.g. a feed poll)
     request: Callable[[], object]      #: the one request measured
     patient: Callable[[], int | None]  #: the patient its audit row must name (None: a list of many)
+    #: the status its request answers when that is a refusal on purpose (None: any success)
+    status: int | None = None
 
 
 def _newest_patient() -> int:
@@ -362,6 +367,10 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "measure.patient_submit": lambda: (lambda patient: Step("anonymous", lambda: patient.post(
             f"/portal/questionnaires/{c.course}/gad7/baseline", {f"item{n}": "0" for n in range(1, 8)}), p))(
             patient_auth()),
+        # PHQ-9 item 9 answered 2 with question 3 left empty: the form is refused (422), the alert opens
+        "alert.portal_answer": lambda: (lambda patient: Step("anonymous", lambda: patient.post(
+            f"/portal/questionnaires/{c.course}/phq9/baseline",
+            {**{f"item{n}": "0" for n in (1, 2, 4, 5, 6, 7, 8)}, "item9": "2"}), p, status=422))(patient_auth()),
         "portal.questionnaire_support": lambda: (lambda client, response: Step("anonymous", lambda: client.get(
             f"/portal/questionnaires/answers/{response}/support"), p))(patient_portal(), safety_answers()),
         # the patient's journal, on the portal's journal pages (the entry: the patient's, written there first)
@@ -408,7 +417,8 @@ def test_each_patient_data_action_writes_one_row_naming_its_patient_and_no_note_
             clinic.login(step.role)
         last = _last_id(make)
         response = step.request()
-        assert response.status_code < 400, f"{action}: the request itself failed ({response.status_code})"
+        assert response.status_code == step.status if step.status else response.status_code < 400, \
+            f"{action}: the request itself failed ({response.status_code})"
         written = _new_rows(make, last)
         rows = [r for r in written if r.action == action]
         expected = make.query(step.patient)

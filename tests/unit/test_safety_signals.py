@@ -3,7 +3,8 @@ item 9, the C-SSRS screener's triage) and the therapist's risk screen, as tables
 import pytest
 
 from ketamine_integration.domain.measures import CSSRS, MEASURES, InvalidAnswers, score
-from ketamine_integration.domain.safety import MEASURE, RISK_SCREEN, from_measure, from_risk_screen
+from ketamine_integration.domain.safety import (MEASURE, PORTAL_ANSWER, RISK_SCREEN, from_measure, from_partial_answers,
+                                                from_risk_screen)
 
 N = None  # a C-SSRS question not asked (questions 3-5 follow only a yes to question 2)
 
@@ -88,3 +89,28 @@ def test_the_therapists_risk_screen_raises_an_alert(content, finding):
     assert (signal and signal.finding) == finding
     if signal:
         assert (signal.source, signal.item_score) == (RISK_SCREEN, None)
+
+
+@pytest.mark.parametrize("measure, answers, finding", [
+    # PHQ-9 item 9 valid and above 0, another question left empty: the rule is met all the same
+    ("phq9", [1, 1, N, 1, 1, 1, 1, 1, 2],
+     "PHQ-9 item 9 (thoughts of self-harm) answered 2 on an incomplete questionnaire in the portal"),
+    ("phq9", [N] * 8 + [1],                              # item 9 the only answer given
+     "PHQ-9 item 9 (thoughts of self-harm) answered 1 on an incomplete questionnaire in the portal"),
+    ("phq9", [1] * 8 + [0], None),                       # item 9 "Not at all": nothing, whatever else is missing
+    ("phq9", [1] * 8 + [N], None),                       # item 9 itself empty or not valid: nothing to read
+    ("gad7", [3, 3, N, 3, 3, 3, 3], None),               # no safety rule
+    # the C-SSRS screener: the triage level the valid answers reach (a missing one can only make it graver)
+    ("cssrs", [1, N, N, N, N, N],
+     "C-SSRS screener: Low risk (yes to question 1) on an incomplete questionnaire in the portal"),
+    ("cssrs", [N, 1, 0, 1, N, N],
+     "C-SSRS screener: High risk (yes to questions 2 and 4) on an incomplete questionnaire in the portal"),
+    ("cssrs", [0, 0, N, N, N, N], None),                 # every valid answer "No": no level reached
+    ("phq9", [N] * 8, None),                             # not one answer per question: not read
+])
+def test_the_valid_answers_of_an_incomplete_portal_form_meet_the_safety_rule(measure, answers, finding):
+    signal = from_partial_answers(measure, answers)
+    assert (signal and signal.finding) == finding
+    if signal:
+        assert signal.source == PORTAL_ANSWER and signal.guidance == MEASURES[measure].safety.guidance
+        assert signal.item_score == (answers[8] if measure == "phq9" else None)

@@ -1,0 +1,46 @@
+"""The ORM guard of signed notes: a signed note, its themes, check-ins and dosing links never change,
+and an action step it agreed changes only its status (corrections are addenda). The database
+triggers of migration 0007 are the guarantee; this stops the application's own code early and
+loudly. Connected as a before_flush listener in create_app."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ..db.signed_records import changed_attributes, was_signed
+from .models import SIGNED, ActionCheckIn, ActionStep, NoteDosingLink, NoteTheme, SessionNote
+
+#: what may change on a signed note: bookkeeping and addenda
+MUTABLE_AFTER_SIGNING = frozenset({"updated_at", "version", "addenda"})
+
+
+class SignedNoteChanged(RuntimeError):
+    """Code tried to change a signed note (corrections are addenda)."""
+
+
+def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances) -> None:
+    for obj in list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, SessionNote) and was_signed(obj):
+            _refuse_note_change(db_session, obj)
+    for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
+        if isinstance(obj, (NoteTheme, ActionCheckIn, NoteDosingLink)):
+            _refuse_part_change(obj)
+        if isinstance(obj, ActionStep):
+            _refuse_agreed_step_change(db_session, obj)
+
+
+def _refuse_note_change(db_session: Session, note: SessionNote) -> None:
+    if note in db_session.deleted or changed_attributes(note) - MUTABLE_AFTER_SIGNING:
+        raise SignedNoteChanged(f"note {note.id} is signed; add an addendum instead")
+
+
+def _refuse_part_change(part) -> None:
+    note = part.note
+    if note is not None and note.status == SIGNED and was_signed(note):
+        raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
+
+
+def _refuse_agreed_step_change(db_session: Session, step: ActionStep) -> None:
+    if step.note is None or not was_signed(step.note) or step.note.status != SIGNED:
+        return
+    if step in db_session.new or step in db_session.deleted or changed_attributes(step) - {"status", "check_ins"}:
+        raise SignedNoteChanged("an action step agreed in a signed note never changes; check in on it")

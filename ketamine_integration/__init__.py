@@ -144,12 +144,13 @@ def register_blueprints(app: Flask) -> None:
     from .portal import journal_pages as portal_journal, practice_pages as portal_practices
     from .portal import questionnaire_pages as portal_questionnaires
     from .portal import sign_in as portal_sign_in, staff as portal_staff, step_pages as portal_steps
+    from .portal import idle as portal_idle
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
                telehealth_bp, reminders_bp, notifications_bp, practices_bp, portal_sign_in.bp, portal_pages.bp,
-               portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp):
+               portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
     # session keeps (portal/nav.py, portal/recovery.py)

@@ -83,6 +83,18 @@ def invitation_email(*, sender: str, link: str, expires_text: str) -> PortalEmai
                         "ignore it.", "", sender])))
 
 
+def reset_email(*, sender: str, link: str, expires_text: str) -> PortalEmail:
+    """A reset of the patient's sign-in, sent when they asked the clinic (a forgotten password, a new
+    phone). The current password works until the link is used, so an unexpected email locks no one out."""
+    return _checked(PortalEmail(
+        subject=f"Reset your sign-in to your online account with {sender}",
+        body="\n".join(["Hello,", "", f"{sender} has sent you a link to choose a new password for your online "
+                        "account, and to set up again how you confirm it is you when signing in.", "",
+                        "To choose your new password, open this link:", link, "",
+                        f"The link works once, until {expires_text}. Until you use it, your current password "
+                        "still works. If you did not ask for this, please call the clinic.", "", sender])))
+
+
 def code_email(*, sender: str, code: str) -> PortalEmail:
     minutes = int(EMAIL_CODE_LIFETIME.total_seconds() // 60)
     return _checked(PortalEmail(

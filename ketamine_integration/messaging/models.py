@@ -20,9 +20,11 @@ STATUSES = {PENDING: "Waiting to be sent", SENDING: "Being sent", SENT: "Sent", 
 #: purpose -> how the patient page names it; a purpose not listed is shown as written
 PURPOSES = {"reminder": "Appointment reminder", "invitation": "Invitation", "cancellation": "Cancellation",
             "safety_alert": "Safety alert to staff", "digest": "Daily digest",
-            "portal_invitation": "Portal invitation", "portal_code": "Portal sign-in code"}
+            "portal_invitation": "Portal invitation", "portal_code": "Portal sign-in code",
+            "portal_reset": "Portal sign-in reset"}
 #: what is sent to a patient: the patient page lists these
-PATIENT_PURPOSES = frozenset({"reminder", "invitation", "cancellation", "portal_invitation", "portal_code"})
+PATIENT_PURPOSES = frozenset({"reminder", "invitation", "cancellation", "portal_invitation", "portal_code",
+                              "portal_reset"})
 #: what is sent to staff about a patient: that a safety alert exists is clinical, so these are
 #: never listed with their patient to staff or nurses (the patient page leaves them out; the
 #: Messages page shows them without the patient)

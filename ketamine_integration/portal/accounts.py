@@ -23,6 +23,14 @@ from .models import CODE_DUE, ENROL_DUE, PortalAccount, PortalSession
 from .sessions import end_all_portal_sessions, start_portal_session
 
 
+class AccountNotActive(DomainError):
+    """The password was right, but the clinic turned the account off (or archived the patient's record):
+    the patient is told so, since only the account's own password gets this far."""
+
+    def __init__(self):
+        super().__init__("This portal account is turned off. Please call the clinic.")
+
+
 def throttle_keys(email: str, address: str | None) -> dict[str, str]:
     return throttle.keys_for("portal:" + (email or "").strip().lower(), address)
 
@@ -37,15 +45,14 @@ def _problem(account: PortalAccount | None, password: str) -> str | None:
         return "unknown address or not accepted yet"
     if not passwords.verify_password(account.password_hash, password):
         return "wrong password"
-    if not account.active or account.patient.is_archived:
-        return "account not active"
     return None
 
 
 def authenticate(email: str, password: str, *, address: str | None, now: datetime) -> str | None:
     """Check the password and open a pending portal session (the second step is always due for a
     patient: a code, or enrolling a factor first). None when refused: never says which field was
-    wrong. Raises SignInLimited, before the password is checked, while over the limits."""
+    wrong. Raises SignInLimited, before the password is checked, while over the limits; AccountNotActive
+    when the password is right but the account is off (not counted as a failure: it was no guess)."""
     keys = throttle_keys(email, address)
     try:
         throttle.admit(keys, now)
@@ -64,6 +71,10 @@ def authenticate(email: str, password: str, *, address: str | None, now: datetim
         audit.record("portal.sign_in_failure", outcome=audit.FAILURE, detail=problem,
                      portal_account_id=account.id if known else None, patient_id=account.patient_id if known else None)
         return None
+    if not account.active or account.patient.is_archived:
+        audit.record("portal.sign_in_failure", outcome=audit.DENIED, detail="account turned off",
+                     portal_account_id=account.id, patient_id=account.patient_id)
+        raise AccountNotActive()
     if passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash_password(password)
     stage = CODE_DUE if account.second_factor else ENROL_DUE

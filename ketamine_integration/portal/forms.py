@@ -1,8 +1,9 @@
-"""The portal's forms: signing in, accepting an invitation, the code step, and the account page."""
+"""The portal's forms: signing in, accepting an invitation, the code step, the account page, and the
+clinic's confirmation before turning a patient's account off."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, RadioField, StringField
+from wtforms import HiddenField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from ..accounts.passwords import MAX_LENGTH
@@ -68,3 +69,11 @@ class FactorChoiceForm(FlaskForm):
 
     factor = RadioField("Confirm sign-ins with", choices=options(FACTORS.items()),
                         validators=[InputRequired(message="Choose one of the two ways.")])
+
+
+class TurnOffForm(FlaskForm):
+    """Staff confirm turning a patient's portal account off (portal/staff.py), saying why."""
+
+    why = TextAreaField("Why is the account turned off?", validators=[InputRequired(), Length(max=200)],
+                        description="Shown on the patient page's portal card to the clinic, never to the patient, "
+                                    "e.g. \u201cthe patient asked; phone lost\u201d. Up to 200 characters.")

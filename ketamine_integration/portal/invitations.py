@@ -7,7 +7,8 @@ that must enrol a second factor before it shows anything. Services flush and aud
 views record one audit row per action (the revocations an archiving makes, in follow_patient, record
 their own). The invitation email goes through the mailer (messaging.queue_email), after the request
 commits. A link of a patient archived, or of an account the clinic turned off, is dead whatever its
-row says (invitation_for).
+row says (invitation_for). A reset link (purpose RESET, sent by portal/manage.py) is one of these
+links too: its use replaces the password and the second step (accept).
 """
 from __future__ import annotations
 
@@ -33,11 +34,15 @@ from ..messaging.models import CHANNELS
 from ..patients.models import Patient
 from ..reminders.rules import reminder_settings
 from .factors import CODE_PURPOSE
-from .models import EMAIL_CODE, TOTP, PortalAccount, PortalInvitation
+from .models import EMAIL_CODE, INVITE, RESET, TOTP, PortalAccount, PortalInvitation
 from .sessions import end_all_portal_sessions
 
 #: delivery purpose of an invitation email (the patient page's messages: "Portal invitation")
 INVITATION_PURPOSE = "portal_invitation"
+#: delivery purpose of a reset link's email (the patient page's messages: "Portal sign-in reset")
+RESET_PURPOSE = "portal_reset"
+#: by a link's purpose: its email's delivery purpose and the words it says (domain/portal.py)
+EMAILS = {INVITE: (INVITATION_PURPOSE, rules.invitation_email), RESET: (RESET_PURPOSE, rules.reset_email)}
 #: the path the link opens (the token follows it); web/access_log.py masks what follows "accept"
 ACCEPT_PATH = "/portal/accept/"
 
@@ -62,6 +67,15 @@ class PortalStatus:
         return self.account is not None and self.account.activated and self.account.active
 
     @property
+    def turned_off(self) -> bool:
+        """An accepted account the clinic turned off (portal/manage.py): turned on again, not invited."""
+        return self.account is not None and self.account.activated and not self.account.active
+
+    @property
+    def reset_waiting(self) -> bool:
+        return self.latest is not None and self.latest.purpose == RESET and self.state == rules.PENDING
+
+    @property
     def may_invite(self) -> bool:
         return not self.active and self.state in (None, rules.EXPIRED, rules.REVOKED, rules.REPLACED)
 
@@ -84,7 +98,7 @@ def portal_status(patient_id: int, now: datetime) -> PortalStatus:
     return PortalStatus(account, latest, state, earlier)
 
 
-def _address(patient: Patient) -> str:
+def sign_in_address(patient: Patient) -> str:
     email = (patient.email or "").strip().lower()
     if not email:
         raise DomainError("Record the patient's email address first: the invitation is sent there.")
@@ -103,35 +117,37 @@ def invite(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
     status = portal_status(patient.id, now)
     if status.active:
         raise DomainError("This patient already has an active portal account.")
-    email = _address(patient)
+    if status.turned_off:
+        raise DomainError("This patient's portal account is turned off; turn it on again instead of inviting.")
+    email = sign_in_address(patient)
     account = status.account
     if account is None:
         account = PortalAccount(patient_id=patient.id, email=email)
         db.session.add(account)
         db.session.flush()
     account.email = email
-    _retire_waiting(account, by_id=by.id if by else None, now=now, why=rules.REPLACED)
-    return _send(account, by=by, now=now)
+    retire_waiting(account, by_id=by.id if by else None, now=now, why=rules.REPLACED)
+    return send_link(account, by=by, now=now)
 
 
 def resend(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
     """Send again: a new link; the waiting one stops working."""
     status = portal_status(patient.id, now)
-    if status.account is None or status.active:
+    if status.account is None or status.active or status.turned_off:
         raise DomainError("There is no invitation to send again.")
     return invite(patient, by=by, now=now)
 
 
 def revoke(patient: Patient, *, by: User, now: datetime) -> PortalInvitation:
     status = portal_status(patient.id, now)
-    if status.state != rules.PENDING:
+    if status.state != rules.PENDING or status.latest.purpose != INVITE:
         raise DomainError("There is no waiting invitation to revoke.")
-    _retire_waiting(status.account, by_id=by.id, now=now, why=rules.REVOKED)
+    retire_waiting(status.account, by_id=by.id, now=now, why=rules.REVOKED)
     db.session.flush()
     return status.latest
 
 
-def _retire_waiting(account: PortalAccount, *, by_id: int | None, now: datetime, why: str) -> list[int]:
+def retire_waiting(account: PortalAccount, *, by_id: int | None, now: datetime, why: str) -> list[int]:
     """Every link of the account not used nor retired yet stops working; their ids."""
     waiting = list(db.session.scalars(select(PortalInvitation.id).where(
         PortalInvitation.account_id == account.id, PortalInvitation.used_at.is_(None),
@@ -154,10 +170,10 @@ def follow_patient(patient_id: int, **_signal) -> None:
     if account is None:
         return
     now = utcnow()
-    for invitation_id in _retire_waiting(account, by_id=patient.archived_by_id, now=now, why=rules.REVOKED):
+    for invitation_id in retire_waiting(account, by_id=patient.archived_by_id, now=now, why=rules.REVOKED):
         audit.record("portal.invite_revoke", object_type="portalinvitation", object_id=invitation_id,
                      patient_id=patient_id, detail="the patient's record was archived")
-    messaging.withdraw_for_patient(patient_id, CHANNELS, purposes=(INVITATION_PURPOSE, CODE_PURPOSE),
+    messaging.withdraw_for_patient(patient_id, CHANNELS, purposes=(INVITATION_PURPOSE, RESET_PURPOSE, CODE_PURPOSE),
                                    why="the patient's record was archived")
     end_all_portal_sessions(account, "archived")
     db.session.flush()
@@ -168,22 +184,26 @@ def _expires_words(expires: datetime) -> str:
     return f"{format_local_day(expires, clock=True)} ({format_local(expires, '%Z')})"
 
 
-def _send(account: PortalAccount, *, by: User | None, now: datetime) -> PortalInvitation:
+def send_link(account: PortalAccount, *, by: User | None, now: datetime, purpose: str = INVITE,
+              email: str | None = None) -> PortalInvitation:
+    """A new link of `purpose` to `email` (the account's address unless given), its email queued."""
     token = secrets.token_urlsafe(32)
     expires = now + rules.INVITATION_LIFETIME
     sender = reminder_settings().sender
     link = current_app.config["KI_APP_URL"] + ACCEPT_PATH + token
+    delivery_purpose, words = EMAILS[purpose]
     try:
-        email = rules.invitation_email(sender=sender, link=link, expires_text=_expires_words(expires))
+        message = words(sender=sender, link=link, expires_text=_expires_words(expires))
     except ClinicalWordInMessage:
         raise DomainError("The reminder sender name carries a clinical word; change it on the Reminders settings "
-                          "page before inviting.") from None
-    invitation = PortalInvitation(account_id=account.id, token_hash=token_hash(token), email=account.email,
-                                  created_at=now, created_by_id=by.id if by else None, expires_at=expires)
+                          "page before sending a link.") from None
+    invitation = PortalInvitation(account_id=account.id, token_hash=token_hash(token), email=email or account.email,
+                                  created_at=now, created_by_id=by.id if by else None, expires_at=expires,
+                                  purpose=purpose)
     db.session.add(invitation)
     db.session.flush()
-    messaging.queue_email(f"portal-invitation:{invitation.id}", account.email, email.subject, email.body,
-                          purpose=INVITATION_PURPOSE, patient_id=account.patient_id, sender_name=sender)
+    messaging.queue_email(f"portal-invitation:{invitation.id}", invitation.email, message.subject, message.body,
+                          purpose=delivery_purpose, patient_id=account.patient_id, sender_name=sender)
     return invitation
 
 
@@ -210,7 +230,8 @@ class DeadLink(DomainError):
 
 def accept(token: str, password: str, factor: str, *, now: datetime) -> PortalAccount:
     """Use the link: the password is set and the link spent, at once and once (the row is
-    locked, so two tabs cannot both use it). Raises DeadLink, or DomainError on the password."""
+    locked, so two tabs cannot both use it). A reset link also drops the old second step and ends
+    the account's open sessions (_reset_sign_in). Raises DeadLink, or DomainError on the password."""
     invitation, state = invitation_for(token, now=now, lock=True)
     if state != rules.PENDING:
         raise DeadLink(state)
@@ -220,7 +241,27 @@ def accept(token: str, password: str, factor: str, *, now: datetime) -> PortalAc
         raise DomainError({"password": problem})
     if factor not in (TOTP, EMAIL_CODE):
         raise DomainError({"factor": "Choose how you will confirm it is you when signing in."})
+    if invitation.purpose == RESET:
+        _reset_sign_in(account, invitation.email)
+    else:
+        account.activated_at = now
     invitation.used_at = now
-    account.password_hash, account.activated_at = hash_password(password), now
+    account.password_hash = hash_password(password)
     db.session.flush()
     return account
+
+
+def _reset_sign_in(account: PortalAccount, email: str) -> None:
+    """A reset link is used: only now do the old password and second step stop working (so a reset
+    sent by mistake, or to a mailbox the patient no longer reads, locks no one out). The sign-in
+    address becomes the one the link was sent to; the account's open sessions end; a code emailed
+    for one of them is withdrawn. The next step enrols a second factor afresh."""
+    taken = db.session.scalar(select(PortalAccount.id).where(PortalAccount.email == email,
+                                                             PortalAccount.id != account.id))
+    if taken is not None:
+        raise DomainError({"password": "This link can no longer be used: please ask the clinic for a new one."})
+    account.email = email
+    account.second_factor, account.totp_secret_sealed, account.totp_last_step = None, None, None
+    end_all_portal_sessions(account, "access_reset")
+    messaging.withdraw_for_patient(account.patient_id, CHANNELS, purposes=(CODE_PURPOSE,),
+                                   why="the patient's sign-in was reset")

@@ -36,24 +36,36 @@ class PortalAccount(db.Model):
     totp_secret_sealed: Mapped[str | None] = mapped_column(String(255))
     #: the last TOTP step accepted: that code and earlier ones never work again
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    #: False: signing in is refused (set when the clinic revokes access)
+    #: False: signing in is refused (the clinic turned the account off: turned_off_*)
     active: Mapped[bool] = mapped_column(default=True)
+    #: while the account is off: when, by whom and why the clinic turned it off (cleared when turned on
+    #: again; the audit trail keeps each change)
+    turned_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    turned_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    turned_off_why: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: when the patient accepted an invitation (set a password)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship()
+    turned_off_by: Mapped["User | None"] = relationship()  # noqa: F821
 
     @property
     def activated(self) -> bool:
         return self.password_hash is not None
 
 
+#: PortalInvitation.purpose values: the first invitation, or a reset of an accepted account's access
+INVITE, RESET = "invite", "reset"
+
+
 class PortalInvitation(db.Model):
-    """One emailed invitation link. Only the SHA-256 of its token is kept; it works once, for 72
-    hours, unless revoked or replaced by a newer one (sent again)."""
+    """One emailed link: an invitation, or a reset of an accepted account's access (a new password and
+    second step). Only the SHA-256 of its token is kept; it works once, for 72 hours, unless revoked
+    or replaced by a newer one (sent again)."""
 
     __tablename__ = "portal_invitations"
+    __table_args__ = (CheckConstraint("purpose IN ('invite', 'reset')", name="known_purpose"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("portal_accounts.id"), index=True)
@@ -70,6 +82,8 @@ class PortalInvitation(db.Model):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: "revoked" or "replaced" (sent again)
     revoked_why: Mapped[str | None] = mapped_column(String(10))
+    #: invite, or reset: using a reset link replaces the password and the second step
+    purpose: Mapped[str] = mapped_column(String(10), default=INVITE, server_default=INVITE)
 
     account: Mapped[PortalAccount] = relationship()
     created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821
@@ -90,7 +104,8 @@ class PortalSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: sign_out, idle, absolute, inactive, second_step_timeout, code_failures, password_failures,
-    #: password_change, replaced (another sign-in in the same browser), archived
+    #: password_change, replaced (another sign-in in the same browser), archived, turned_off (by the
+    #: clinic), access_reset (a reset link was used)
     end_reason: Mapped[str | None] = mapped_column(String(20))
     stage: Mapped[str] = mapped_column(String(10))
     #: while enrolling: the factor being set up (totp or email)

@@ -3,13 +3,16 @@ kept and offered back on that page after signing in again (as notes/recovery.py 
 
 A page that takes the patient's writing joins with `keep_text_of("portal.journal_entry")` (at
 import of its views, or from create_app); its view then starts its form from `offered_back()`
-and calls `mark_recovered()` after its next successful save.
+and calls `mark_recovered()` after its next successful save. The page's idle timer
+(static/portal_idle.js, portal/idle.py) hands a form's text here the same way when it signs the
+patient out (`keep` under the form's own path, if `recoverable_path` says its page keeps text).
 """
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import select, update
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from ..db.types import utcnow
 from ..extensions import db
@@ -30,12 +33,27 @@ def keep_if_timed_out(account_id: int | None) -> bool:
     True if something was kept."""
     if account_id is None or request.method != "POST" or request.endpoint not in RECOVERABLE:
         return False
-    fields = {k: v for k, v in request.form.lists() if k != "csrf_token"}
-    if not fields or len(fields) > MAX_FIELDS:
+    return keep(account_id, request.path, {k: v for k, v in request.form.lists() if k != "csrf_token"})
+
+
+def keep(account_id: int, path: str, fields: dict[str, list[str]]) -> bool:
+    """Keep `fields` (lists of values by name) for the page at `path`; True if something was kept."""
+    if not fields or len(fields) > MAX_FIELDS or len(path) > 200:
         return False
-    db.session.add(PortalKeptText(account_id=account_id, path=request.path[:200], form=fields))
+    db.session.add(PortalKeptText(account_id=account_id, path=path, form=fields))
     db.session.flush()
     return True
+
+
+def recoverable_path(path: str) -> bool:
+    """Whether a form posted to `path` goes to a page that keeps a timed-out session's text."""
+    if not isinstance(path, str) or not path.startswith("/portal/") or len(path) > 200:
+        return False
+    try:
+        endpoint, _ = current_app.create_url_adapter(request).match(path, method="POST")
+    except HTTPException:  # no such page, not one that takes a POST, or a redirect
+        return False
+    return endpoint in RECOVERABLE
 
 
 def kept_text(account_id: int, path: str) -> PortalKeptText | None:

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.sessions import TOUCH_INTERVAL, is_background
 from ..audit import services as audit
@@ -48,7 +49,12 @@ END_MESSAGES = {
     "password_failures": "Too many wrong passwords; please sign in again.",
     "sign_out": "You have been signed out.",
     "password_change": "Your password was changed; please sign in with the new one.",
+    "turned_off": "The clinic turned this account off. Please call the clinic.",
+    "archived": "This account is not active. Please contact the clinic.",
+    "access_reset": "Your sign-in was reset; please sign in with your new password.",
 }
+#: sessions ended this way kept what their patient submitted afterwards (portal/recovery.py)
+TIMED_OUT = ("idle", "absolute")
 
 
 def _hash(token: str) -> str:
@@ -155,6 +161,22 @@ def end_reason(row: PortalSession, account: PortalAccount, now) -> str | None:
     return None
 
 
+def seconds_left(row: PortalSession, now) -> int:
+    """How long the session has before it ends, if nothing happens: its idle limit from its last
+    activity, or its absolute limit, whichever comes first (the page's idle timer starts from it)."""
+    idle, absolute = _limits()
+    left = min(row.last_seen_at + idle, row.created_at + absolute) - now
+    return max(0, int(left.total_seconds()))
+
+
+def touch(visit: PortalVisit) -> int:
+    """The patient asked to stay signed in: the session's activity is now; the seconds it has left."""
+    now = utcnow()
+    visit.row.last_seen_at = now
+    db.session.flush()
+    return seconds_left(visit.row, now)
+
+
 def current_visit() -> PortalVisit | None:
     """This request's portal session, checked against its limits once per request (an ended one
     is recorded, with why, and its message kept for the sign-in page)."""
@@ -166,28 +188,35 @@ def current_visit() -> PortalVisit | None:
         return None
     found = db.session.execute(select(PortalSession, PortalAccount)
                                .join(PortalAccount, PortalAccount.id == PortalSession.account_id)
-                               .where(PortalSession.token_hash == _hash(token),
-                                      PortalSession.ended_at.is_(None))).first()
-    if found is None:
+                               .where(PortalSession.token_hash == _hash(token))).first()
+    now = utcnow()
+    if found is None or _ended(*found, now):
         session.pop(SESSION_KEY, None)
         return None
     row, account = found
-    now = utcnow()
-    reason = end_reason(row, account, now)
-    if reason is not None:
-        _write(row.id, ended_at=now, end_reason=reason)
-        audit.record("portal.session_expired", object_type="portal_session", object_id=row.id,
-                     patient_id=account.patient_id, portal_account_id=account.id, detail=reason, durable=True)
-        g.portal_end_message = END_MESSAGES[reason]
-        g.portal_timed_out_account = account.id if reason in ("idle", "absolute") else None
-        session.pop(SESSION_KEY, None)
-        return None
     if row.stage == SIGNED_IN and now - row.last_seen_at >= TOUCH_INTERVAL and not is_background(request):
         _write(row.id, last_seen_at=now)
+        set_committed_value(row, "last_seen_at", now)  # as written: the page's seconds left count from it
     g.portal_visit = PortalVisit(row, account)
     if row.stage == SIGNED_IN:
         audit.act_as_portal_account(account.id)
     return g.portal_visit
+
+
+def _ended(row: PortalSession, account: PortalAccount, now) -> bool:
+    """Whether the session is over: ended now (recorded, audited) or earlier (by another tab, a sign-out
+    or password change elsewhere, the clinic). Its message is kept for the sign-in page, and the account
+    of one that timed out, whose submitted text is kept (recovery.keep_if_timed_out)."""
+    reason = (row.end_reason or "sign_out") if row.ended_at else end_reason(row, account, now)
+    if reason is None:
+        return False
+    if row.ended_at is None:
+        _write(row.id, ended_at=now, end_reason=reason)
+        audit.record("portal.session_expired", object_type="portal_session", object_id=row.id,
+                     patient_id=account.patient_id, portal_account_id=account.id, detail=reason, durable=True)
+    g.portal_end_message = END_MESSAGES.get(reason)
+    g.portal_timed_out_account = account.id if reason in TIMED_OUT else None
+    return True
 
 
 def _write(session_id: int, **values) -> None:

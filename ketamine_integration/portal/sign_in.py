@@ -14,7 +14,7 @@ from ..web.forms import INVALID_FORM_STATUS, render_form, safe_next
 from ..web.lifecycle import commit_refusal
 from . import accounts, factors, invitations
 from .forms import AcceptForm, FactorChoiceForm, PortalCodeForm, PortalSignInForm
-from .models import CODE_DUE, EMAIL_CODE, ENROL_DUE, SIGNED_IN, TOTP
+from .models import CODE_DUE, EMAIL_CODE, ENROL_DUE, RESET, SIGNED_IN, TOTP
 from .sessions import (AFTER_SIGN_IN_KEY, STEP_PAGES, PortalVisit, complete_portal_sign_in, current_visit,
                        end_portal_session, start_portal_session)
 from .steps import run_step, step_context
@@ -22,6 +22,8 @@ from .steps import run_step, step_context
 bp = Blueprint("portal_sign_in", __name__, url_prefix="/portal")
 #: the second step, as the patient is told once it is set up (the account page says it the same way)
 FACTOR_WORDS = {TOTP: "a code from your authenticator app", EMAIL_CODE: "a code sent to your email"}
+#: a right password for an account the clinic turned off
+FORBIDDEN = 403
 
 
 def _portal_target(target: str | None) -> str:
@@ -47,6 +49,11 @@ def sign_in():
         except SignInLimited as limited:
             form.password.data = ""
             return limited_answer(form, limited, now, "portal/sign_in.html")
+        except accounts.AccountNotActive as off:
+            form.form_errors.extend(off.reasons.values())
+            form.password.data = ""
+            commit_refusal(FORBIDDEN)  # its audit row stays
+            return render_template("portal/sign_in.html", form=form), FORBIDDEN
         if stage is not None:
             session[AFTER_SIGN_IN_KEY] = _portal_target(form.next.data)
             return redirect(url_for(STEP_PAGES[stage]))
@@ -74,12 +81,13 @@ def accept(token: str):
         except DomainError as err:
             err.apply_to(form)
         else:
-            audit.record("portal.accept", obj=invitation, patient_id=account.patient_id,
-                         portal_account_id=account.id)
+            audit.record("portal.reset_use" if invitation.purpose == RESET else "portal.accept", obj=invitation,
+                         patient_id=account.patient_id, portal_account_id=account.id)
             start_portal_session(account, ENROL_DUE, enrolling=form.factor.data)
             session[AFTER_SIGN_IN_KEY] = url_for("portal.home")
             return redirect(url_for("portal_sign_in.enrol"))
-    return render_form("portal/accept.html", form, email=invitation.email, token=token)
+    return render_form("portal/accept.html", form, email=invitation.email, token=token,
+                       resetting=invitation.purpose == RESET)
 
 
 def _dead_link(state: str | None):

@@ -89,6 +89,8 @@ class Ids:
     portal_questionnaire: str = "/portal/questionnaires/"
     #: the portal patient's private journal entry (the patient role's ids only)
     journal_entry: int = 0
+    #: the patient of that portal account (the staff role's ids only: the page to turn it off)
+    portal_patient: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             EVERYONE),
     KeyPage("New patient", lambda i: "/patients/new", KEEPERS),
     KeyPage("Patient edit", lambda i: f"/patients/{i.patient}/edit", KEEPERS),
+    KeyPage("Turn off a patient's portal account", lambda i: f"/patients/{i.portal_patient}/portal/turn-off",
+            ("staff",)),
     KeyPage("Enrol in a course", lambda i: f"/patients/{i.patient}/courses/new",
             ("admin", "staff", "therapist", "prescriber")),
     KeyPage("Users", lambda i: "/users/", ("admin",)),
@@ -266,6 +270,7 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
                 demo.ids = {role: _ids_for(username) for role, username in USERS.items()}
                 demo.ids["anonymous"] = demo.ids["staff"]  # the sign-in pages use none of them
                 demo.portal_account, questionnaire = _enrol_a_patient()
+                demo.ids["staff"] = replace(demo.ids["staff"], portal_patient=_patient_of(demo.portal_account))
                 # nor do the portal's (the patient is the session's), but for the questionnaire waiting and
                 # an entry of their own journal
                 demo.ids[PATIENT] = replace(demo.ids["staff"], portal_questionnaire=questionnaire,
@@ -282,6 +287,11 @@ def _enrol_everyone() -> None:
         begin_enrolment(user, secret=TOTP_SECRET)
         confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(now) - 1), now)
     db.session.commit()
+
+
+def _patient_of(account_id: int) -> int:
+    from ketamine_integration.portal.models import PortalAccount
+    return db.session.get(PortalAccount, account_id).patient_id
 
 
 def _enrol_a_patient() -> tuple[int, str]:

@@ -222,6 +222,11 @@ TARGETS: dict[str, list[Target]] = {
         "email": "nobody@fictional.invalid", "password": "not the password at all", "next": "/portal/"})],
     "portal.forms.AcceptForm": [Target("anonymous", lambda c: f"/portal/accept/{c.portal_invitation}",
                                        lambda c: accept_data())],
+    # staff turn a patient's accepted portal account off (after the first example the account is off: later
+    # ones are refused, changing nothing)
+    "portal.forms.TurnOffForm": [Target("staff", lambda c: (c.portal_account,
+                                                            f"/patients/{c.patient}/portal/turn-off")[1],
+                                        lambda c: {"why": "The patient asked; phone lost"})],
     "portal.forms.PasswordChangeForm": [Target("patient", lambda c: "/portal/account/password", lambda c: {
         "current": PASSWORD, "password": CHOSEN, "confirm": CHOSEN}, prefix="password")],
     # the patient's questionnaires, at the course's baseline (the IV protocol asks the PHQ-9 and GAD-7 then;

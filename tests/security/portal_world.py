@@ -29,7 +29,6 @@ def invitation_token(make, *, email: str) -> str:
     """A pending invitation for a new patient with this address, made through the real service (as
     staff would from the patient page, without the request), and the token its email carries."""
     from ketamine_integration.db.types import utcnow
-    from ketamine_integration.messaging.models import Delivery
     from ketamine_integration.patients.models import Patient
     from ketamine_integration.portal.invitations import invite
 
@@ -39,11 +38,29 @@ def invitation_token(make, *, email: str) -> str:
         invitation = invite(db.session.get(Patient, patient_id), by=None, now=utcnow())
         db.session.flush()
         return invitation.id
-    invitation_id = make.run(send)
+    return link_token(make, make.run(send))
+
+
+def link_token(make, link_id: int) -> str:
+    """The token the email of a portal link (an invitation or a reset) carries."""
+    from ketamine_integration.messaging.models import Delivery
+
     content = make.query(lambda: db.session.scalar(select(Delivery.content).where(
-        Delivery.key == f"portal-invitation:{invitation_id}")))
+        Delivery.key == f"portal-invitation:{link_id}")))
     body = message_from_string(content, policy=policy.default).get_body().get_content()
     return re.search(r"/portal/accept/(\S+)", body).group(1)
+
+
+def reset_token(make, patient_id: int) -> str:
+    """A reset link for the patient's active portal account, sent through the real service (as staff
+    would from the patient page, without the request), and the token its email carries."""
+    from ketamine_integration.db.types import utcnow
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.portal.manage import send_reset
+
+    def send():
+        return send_reset(db.session.get(Patient, patient_id), by=None, now=utcnow()).id
+    return link_token(make, make.run(send))
 
 
 def accept_data() -> dict:
@@ -70,6 +87,14 @@ PORTAL_FORMS = {
     "portal_invites.invite": lambda: {},
     "portal_invites.resend": lambda: {},
     "portal_invites.revoke": lambda: {},
+    "portal_invites.turn_off": lambda: {"why": "The patient asked"},
+    "portal_invites.turn_on": lambda: {},
+    "portal_invites.reset": lambda: {},
+    "portal_invites.reset_cancel": lambda: {},
+    # the page's idle timer: "Stay signed in", and its post at the limit with a changed journal form
+    "portal_idle.keep_alive": lambda: {},
+    "portal_idle.timed_out": lambda: {"page": "/portal/journal/", "kept_for": "/portal/journal/", "prompt": "free",
+                                      "dosing_session_id": "", "text": "Half a thought about the lake"},
     # a PHQ-9 with no safety answer (a moment answered or not yet open refuses it: nothing changes then)
     "portal_questionnaires.questionnaire": lambda: {f"item{n}": "0" for n in range(1, 10)},
     # yesterday's log (the world's patient logged today already; their weekly practice takes one a day)

@@ -23,7 +23,7 @@ from ketamine_integration.patients.models import Patient
 from .clinic import SIGNING, Clinic, form_time, ics, local, today
 from tests.conftest import csrf_token
 
-from .portal_world import accept_data, invitation_token, portal_client
+from .portal_world import accept_data, invitation_token, portal_client, reset_token
 
 SUITE = "Audit completeness"
 SENTINEL = "Zq9-SENTINEL-note-text-4417"
@@ -197,6 +197,28 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         return c.make.query(lambda: db.session.scalar(select(func.max(JournalEntry.id)).where(
             JournalEntry.patient_id == c.patient)))
 
+    def managed() -> int:
+        """A patient with an accepted portal account of their own, for the staff's account steps (the
+        patient's own account stays signed in for the portal steps)."""
+        if "managed" not in other:
+            other["managed"] = c.make.patient(given_name="Mona", family_name="Fictional",
+                                              email="mona@fictional.invalid")
+            c.make.portal_account(other["managed"])
+        return other["managed"]
+
+    def manage_step(action: str, data: dict | None) -> Step:
+        """Staff on the managed patient's portal account: a GET of the page (data None), else a POST."""
+        patient = managed()
+        url = f"/patients/{patient}/portal/{action}"
+        return Step("staff", (lambda: c.auth.client.get(url)) if data is None else (lambda: c.auth.post(url, data)),
+                    lambda: patient)
+
+    def resetting():
+        token = reset_token(c.make, managed())
+        browser = c.make.app.test_client()
+        form = {**accept_data(), "csrf_token": csrf_token(c.make.app, browser)}
+        return Step("anonymous", lambda: browser.post(f"/portal/accept/{token}", data=form), managed)
+
     def accepting():
         token = invitation_token(c.make, email="una@fictional.invalid")
         browser = c.make.app.test_client()
@@ -352,6 +374,13 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "portal.invite_revoke": lambda: Step("staff", lambda: c.auth.post(
             f"/patients/{other['invited']}/portal/revoke", {}), lambda: other["invited"]),
         "portal.accept": accepting,
+        # staff manage an accepted account: turn it off (a confirmation page first) and on, reset it
+        "portal.turn_off_view": lambda: manage_step("turn-off", None),
+        "portal.turn_off": lambda: manage_step("turn-off", {"why": s}),
+        "portal.turn_on": lambda: manage_step("turn-on", {}),
+        "portal.reset": lambda: manage_step("reset", {}),
+        "portal.reset_cancel": lambda: manage_step("reset/cancel", {}),
+        "portal.reset_use": resetting,
         "portal.home": lambda: (lambda client: Step("anonymous", lambda: client.get("/portal/"), p))(patient_portal()),
         "portal.account_view": lambda: (lambda client: Step("anonymous", lambda: client.get("/portal/account"), p))(
             patient_portal()),

@@ -49,6 +49,7 @@ PATIENT_PAGES = {
     "notes.process_note": ("therapist", "note"),                # the author's alone
     "patients.patient_detail": ("therapist", "patient"),
     "patients.patient_edit": ("staff", "patient"),
+    "portal_invites.turn_off": ("staff", "patient"),            # confirming a portal account is turned off
     "reminders.contact_consent": ("staff", "patient"),         # the patient's contact consent and its history
     "scheduling.appointment_detail": ("staff", "appointment"),  # a session opened from the calendar
 }

@@ -103,6 +103,10 @@ MATRIX = [
     R("portal_invites.invite", WIDE, patient_id="patient"),                 # staff invite any patient to the
     R("portal_invites.resend", WIDE, patient_id="patient"),                 # portal; a therapist, their team's
     R("portal_invites.revoke", WIDE, patient_id="patient"),
+    R("portal_invites.turn_off", WIDE, patient_id="patient"),               # and manage an accepted account:
+    R("portal_invites.turn_on", WIDE, patient_id="patient"),                # off and on again, a reset link
+    R("portal_invites.reset", WIDE, patient_id="patient"),
+    R("portal_invites.reset_cancel", WIDE, patient_id="patient"),
     R("protocols.protocol_detail", frozenset(ROLES), protocol_id="protocol", version="version"),  # library
     R("reminders.contact_consent", STAFF, patient_id="patient"),           # the front desk records any patient's
     R("reminders.opt_out", STAFF, patient_id="patient"),                   # consent; a therapist, their team's

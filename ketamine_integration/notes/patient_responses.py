@@ -27,6 +27,7 @@ from ..domain.crisis import CrisisResources
 from ..domain.measure_model import DIFFICULTY, Measure
 from ..domain.safety import PORTAL_ANSWER, from_partial_answers
 from ..extensions import db
+from ..web.forms import parse_id
 from ..patients.models import Patient
 from .models import MeasureResponse, SafetyAlert
 from .questionnaires import TOKEN_SEPARATOR, course_questionnaires, crisis_page
@@ -80,10 +81,11 @@ def check_answers(measure: Measure, answers) -> tuple[list[int | None], dict[str
     """The answers as item scores, and a reason per item field (item1, item2, ...) that is wrong:
     every question asked answered with one of its answers, none answered that is skipped."""
     values = [_value(a) for a in list(answers or [])]
-    if len(values) > len(measure.items):
-        return [], {"": f"The {measure.name} has {len(measure.items)} questions."}
-    values += [None] * (len(measure.items) - len(values))
-    problems = {}
+    # more answers than questions refuse the form, yet the questions' own answers are still checked, so a
+    # safety rule reads them (a safety signal is never hidden by a malformed form)
+    problems = {"": f"The {measure.name} has {len(measure.items)} questions."} if len(values) > len(measure.items) \
+        else {}
+    values = values[:len(measure.items)] + [None] * (len(measure.items) - len(values))
     for n, item in enumerate(measure.items, 1):
         value = values[n - 1]
         if not item.asked(values):
@@ -112,7 +114,8 @@ def safety_answered(measure: Measure, values: list, problems: dict[str, str]) ->
 
 def _course(patient: Patient, moment: str) -> tuple[TreatmentCourse | None, str]:
     course_id, _, key = (moment or "").partition(TOKEN_SEPARATOR)
-    course = db.session.get(TreatmentCourse, int(course_id)) if course_id.isdigit() else None
+    number = parse_id(course_id)  # bounded as a route's id: an oversized one is no course, not a database error
+    course = db.session.get(TreatmentCourse, number) if number is not None else None
     return (course if course is not None and course.patient_id == patient.id else None), key
 
 

@@ -16,13 +16,14 @@ from ketamine_integration.domain.crisis import CARE_TEAM_TOLD_OF_ANSWER
 from ketamine_integration.domain.measures import MEASURES
 from ketamine_integration.extensions import db
 from ketamine_integration.messaging.models import Delivery
+from ketamine_integration.domain import questionnaires as q
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.patient_responses import QuestionnaireRefused, submit_patient_questionnaire
 from ketamine_integration.notes.safety import PORTAL_ANSWER_STANDS
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.web.lifecycle import commit_refusal, finish_transaction
 from tests.conftest import page_text
-from tests.integration.test_patient_questionnaires import UTC, _submit, clinic, local, team  # noqa: F401 (fixtures)
+from tests.integration.test_patient_questionnaires import UTC, _submit, _token, clinic, local, team  # noqa: F401 (fixtures)
 from tests.integration.test_portal_questionnaires import _answers, patient  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.both_engines  # the new source, its CHECKs and the append-only guard's one-way link
@@ -245,3 +246,12 @@ def test_through_the_page_the_patient_is_told_and_completing_it_later_raises_not
     assert "Your answers have been sent to your care team" in page_text(client.get(done.headers["Location"]))
     [alert] = _alerts(make)
     assert alert.measure_response_id == response_id and _emails(make) == 3
+
+
+def test_more_answers_than_questions_still_alert_on_item_9(clinic, make):
+    """A malformed form (a tenth answer) is refused, yet its item 9 answered 3 opens the alert."""
+    token = _token(make, clinic["patient"], "phq9", clinic["now"], q.BASELINE)
+    with pytest.raises(QuestionnaireRefused) as refused:
+        _submit(make, clinic["patient"], "phq9", ["0"] * 8 + ["3", "0"], token, clinic["now"])
+    assert refused.value.safety_answered and set(refused.value.reasons) == {""}
+    assert (_count(make, MeasureResponse), _count(make, SafetyAlert)) == (0, 1)

@@ -224,7 +224,7 @@ def test_a_late_questionnaire_is_kept_and_its_alert_raised(clinic, make):
 @pytest.mark.parametrize("measure, answers, difficulty, reasons", [
     ("phq9", ["1"] * 8, None, {"item9"}),                                   # a question left empty
     ("phq9", ["1"] * 7 + ["4", "x"], None, {"item8", "item9"}),             # not an answer offered
-    ("phq9", ["1"] * 10, None, {""}),                                       # more answers than questions
+    ("phq9", ["1"] * 8 + ["0", "1"], None, {""}),                           # more answers than questions
     ("phq9", ["0"] * 9, "always", {"difficulty"}),                          # not a difficulty offered
     ("gad7", ["0"] * 7, "somewhat", set()),                                 # GAD-7 is not due: moment only
     ("cssrs", ["0", "0", "1", None, None, "0"], None, {"item3"}),           # a skipped question answered

@@ -119,6 +119,12 @@ def fetch_courses_for_patient(patient_id: int) -> list[TreatmentCourse]:
                               .order_by(TreatmentCourse.start_date.desc(), TreatmentCourse.id.desc())).all()
 
 
+def current_course(patient_id: int) -> TreatmentCourse | None:
+    """The course the patient is on: their newest that has not ended, else their newest (None: none yet)."""
+    courses = fetch_courses_for_patient(patient_id)
+    return next((c for c in courses if not c.current_phase.ended), courses[0] if courses else None)
+
+
 def _clinician(user_id: int, role: str, field: str) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.active or not user.has_role(role):

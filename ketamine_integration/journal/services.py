@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
+from ..courses.services import current_course
 from ..db.clinic_time import clinic_zone
 from ..db.errors import ConcurrentEdit, DomainError
 from ..db.locking import flush_versioned
@@ -58,7 +59,7 @@ def write_entry(patient: Patient, *, prompt: str, text: str | None, now: datetim
     dose = _dose_of(patient, dosing_session_id, now) if dosing_session_id is not None else None
     if dose is None and (dosing_session_id is not None or prompt in rules.REVIEW_PROMPTS):
         problems["dosing_session_id"] = NOT_A_DOSE
-    course = dose.course if dose is not None else current_course(patient)
+    course = dose.course if dose is not None else current_course(patient.id)
     if course is None:
         problems[""] = NO_COURSE
     if problems:
@@ -147,7 +148,7 @@ def open_prompts(patient: Patient, now: datetime) -> list[rules.OpenPrompt]:
     """The prompts the journal offers the patient at `now` (domain.journal.open_prompts): the review
     prompts of the current course's ended doses not answered yet, and the free entry of the day or
     week. None once the course has ended. Audited as journal.prompts."""
-    course = current_course(patient)
+    course = current_course(patient.id)
     found = []
     if course is not None and not course.current_phase.ended:
         doses = [rules.DoseEnd(d.id, d.sequence, d.ended_at) for d in _ended_doses(course.id, now)]
@@ -158,13 +159,6 @@ def open_prompts(patient: Patient, now: datetime) -> list[rules.OpenPrompt]:
     audit.record("journal.prompts", object_type="patient", object_id=patient.id, patient_id=patient.id,
                  detail=f"{len(found)} open")
     return found
-
-
-def current_course(patient: Patient) -> TreatmentCourse | None:
-    """The course the journal belongs to: the patient's newest course that has not ended, else their newest."""
-    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient.id)
-                                 .order_by(TreatmentCourse.start_date.desc(), TreatmentCourse.id.desc())).all()
-    return next((c for c in courses if not c.current_phase.ended), courses[0] if courses else None)
 
 
 # -- helpers -----------------------------------------------------------------------------------

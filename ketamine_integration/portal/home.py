@@ -11,10 +11,8 @@ from sqlalchemy import select
 
 from ..bookings.models import BOOKED, KINDS, Appointment
 from ..calendars.services import appointment_rows
-from ..courses.models import TreatmentCourse
-from ..courses.services import course_protocol
+from ..courses.services import course_protocol, current_course
 from ..domain.credentials import display_name
-from ..domain.phases import Phase
 from ..domain.portal import CourseOutline, PhaseWords, phase_words
 from ..extensions import db
 from ..reminders.invitations import NO_ADDRESS
@@ -74,14 +72,6 @@ def upcoming_sessions(patient_id: int, now: datetime) -> list[UpcomingSession]:
             place=None if online else (f"{address}, {row.room}" if row.room else address),
             video_link=telehealth.row_link(row, template) if online else None))
     return sessions
-
-
-def current_course(patient_id: int) -> TreatmentCourse | None:
-    """The course the patient is on: the newest not ended, else the newest."""
-    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id)
-                                 .order_by(TreatmentCourse.start_date.desc(), TreatmentCourse.id.desc())).all()
-    running = [c for c in courses if not Phase(c.phase).ended]
-    return (running or courses or [None])[0]
 
 
 def course_phase(patient_id: int) -> PhaseWords | None:

@@ -15,7 +15,8 @@ from datetime import datetime, time, timedelta
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from wtforms import FormField
 
-from ..db.clinic_time import to_clinic
+from ..courses.services import current_course
+from ..db.clinic_time import format_local_day, to_clinic
 from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain import journal as rules
@@ -176,7 +177,7 @@ def _journal(patient, typed: list[Typed], general: list[str] | None = None) -> s
     session), each in its prompt's box (or first, under "Not saved yet", when that prompt is no longer
     offered); `general`: the reasons that belong to no box."""
     now = utcnow()
-    course = journal_services.current_course(patient)
+    course = current_course(patient.id)
     form = JournalWriteForm(formdata=None)
     groups = _write_groups(form, journal_services.open_prompts(patient, now), course is not None, typed)
     form.form_errors = list(general or [])
@@ -290,10 +291,8 @@ def _prompt_words() -> dict[str, str]:
     return {key: (p.question if key != rules.FREE else "Journal entry") for key, p in rules.PROMPTS.items()}
 
 
-def day_words(instant: datetime) -> str:
-    """A clinic day as the patient reads it: "Tuesday 3 March"."""
-    local = to_clinic(instant)
-    return f"{local:%A} {local.day} {local:%B}"
+#: a clinic day as the patient reads it: "Tuesday 3 March" (the `localday` filter's words)
+day_words = format_local_day
 
 
 def until_words(closes_at: datetime) -> str:

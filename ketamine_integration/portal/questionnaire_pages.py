@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
-from ..db.clinic_time import to_clinic
+from ..db.clinic_time import format_local_day, to_clinic
 from ..db.types import utcnow
 from ..domain import questionnaires as rules
 from ..domain.measures import MEASURES
@@ -40,17 +40,13 @@ FORM_ENDPOINT = "portal_questionnaires.questionnaire"
 SAVED = "Thank you. Your answers are saved, and your care team will see them."
 
 
-def _day(at: datetime) -> str:
-    local = to_clinic(at)
-    return f"{local:%A} {local.day} {local:%B}"
-
 
 def _deadline(at: datetime) -> str:
     """A moment's end in the patient's words: "Tuesday 8 December at 10:00 AM", or "the end of Saturday 5
     December" when it is a clinic midnight (a moment open "until Sunday at 12:00 AM" means all of Saturday)."""
     local = to_clinic(at)
     if local.time() == time(0):
-        return f"the end of {_day(local - timedelta(days=1))}"
+        return f"the end of {format_local_day(local - timedelta(days=1))}"
     return _day_time(at)
 
 
@@ -58,17 +54,17 @@ def _day_time(at: datetime) -> str:
     """"Tuesday 8 December at 10:00 AM"; a clinic midnight (a day's start) as the day alone."""
     local = to_clinic(at)
     if local.time() == time(0):
-        return _day(at)
-    return f"{_day(at)} at {local:%I:%M %p}".replace(" at 0", " at ")
+        return format_local_day(at)
+    return f"{format_local_day(at)} at {local:%I:%M %p}".replace(" at 0", " at ")
 
 
 def when_words(q: PatientQuestionnaire) -> str:
     """Which moment it answers, in the patient's words: "Before your dosing session on Tuesday 8 December"."""
     moment = q.asked.moment
     if moment.point == rules.BEFORE_DOSING:
-        return f"Before your dosing session on {_day(moment.due)}"
+        return f"Before your dosing session on {format_local_day(moment.due)}"
     if moment.point == rules.INTEGRATION:
-        return f"For your integration session on {_day(moment.due)}"
+        return f"For your integration session on {format_local_day(moment.due)}"
     return moment.label
 
 
@@ -118,7 +114,7 @@ def due_list(patient: Patient, now: datetime, questionnaires: list[PatientQuesti
 def _completed(questionnaires: list[PatientQuestionnaire]) -> list[Completed]:
     done = [q for q in questionnaires if q.asked.status == rules.ANSWERED and q.asked.answered_by is not None]
     done.sort(key=lambda q: q.asked.answered_by.taken_from, reverse=True)
-    return [Completed(q.measure.name, when_words(q), _day(q.asked.answered_by.taken_from) + " " +
+    return [Completed(q.measure.name, when_words(q), format_local_day(q.asked.answered_by.taken_from) + " " +
                       str(to_clinic(q.asked.answered_by.taken_from).year), q.asked.answered_by.by_patient)
             for q in done]
 

@@ -68,7 +68,8 @@ def tick_values(low: int, high: int) -> list[int]:
 
 def trend_chart(measure: Measure, rows, lay: Layout = WIDE) -> dict | None:
     """Points for each live response (date order) on the measure's total range, with the severity
-    band boundaries, laid out for a wide screen (and the PDF) or, with NARROW, a phone."""
+    band boundaries (none for a measure without bands) and which way is better (an alliance total
+    rises as it improves), laid out for a wide screen (and the PDF) or, with NARROW, a phone."""
     if not rows:
         return None
     plot_w, plot_h = lay.width - lay.left - lay.right, lay.height - lay.top - lay.bottom
@@ -91,7 +92,7 @@ def trend_chart(measure: Measure, rows, lay: Layout = WIDE) -> dict | None:
     return {"width": lay.width, "height": lay.height, "left": lay.left, "top": lay.top, "bottom": bottom,
             "right": right, "points": points, "bands": bands, "ticks": ticks, "min": low, "max": measure.max_total,
             "middle": round((lay.top + bottom) / 2, 1), "centre": round((lay.left + right) / 2, 1),
-            "line_height": BAND_LINE_HEIGHT, "polyline": " ".join(f"{p.x},{p.y}" for p in points)}
+            "line_height": BAND_LINE_HEIGHT, "better": measure.direction, "polyline": " ".join(f"{p.x},{p.y}" for p in points)}
 
 
 def trend_charts(measure: Measure, rows) -> dict | None:

@@ -101,7 +101,8 @@ WSAS = Measure(
     )),
     # Mundt et al. 2002: above 20 "moderately severe or worse psychopathology"; 10-20 "significant
     # functional impairment but less severe clinical symptomatology"; below 10 subclinical populations.
-    bands=(Band(0, 9, "Subclinical"), Band(10, 20, "Significant impairment"),
+    # The middle band reads "Functional impairment": a phone's chart margin holds words of 10 letters.
+    bands=(Band(0, 9, "Subclinical"), Band(10, 20, "Functional impairment"),
            Band(21, 40, "Moderately severe or worse")),
     # No LOINC panel or score for the WSAS could be found: none is claimed.
     loinc_panel=None, loinc_total=None,

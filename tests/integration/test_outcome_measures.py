@@ -52,7 +52,7 @@ def _record_all(make, auth, course: int) -> str:
     pages = [page_text(_record(auth, course, key, total, TODAY))
              for key, total in (("pcl5", 33), ("wsas", 12), ("waisr", 48))]
     assert "PCL-5 recorded: 33 (Within the PTSD cut-off range)." in pages[0]
-    assert "WSAS recorded: 12 (Significant impairment)." in pages[1]
+    assert "WSAS recorded: 12 (Functional impairment)." in pages[1]
     assert "WAI-SR recorded: 48." in pages[2]                     # a total alone: the scale has no bands
     return pages[2]
 
@@ -71,7 +71,7 @@ def test_each_is_recorded_scored_tabled_and_charted_in_its_own_direction(team, m
     assert "45 Above the PTSD cut-off baseline —" in text
     assert "33 Within the PTSD cut-off range -12 (-27%) Yes" in text
     # WSAS: bands, the change shown; no response rule is published, so no response column
-    assert "25 Moderately severe or worse baseline" in text and "12 Significant impairment -13 (-52%)" in text
+    assert "25 Moderately severe or worse baseline" in text and "12 Functional impairment -13 (-52%)" in text
     # WAI-SR: no severity column; the rise is shown as a rise, and the page says higher is better
     assert "30 baseline" in text and "48 +18 (+60%)" in text
     assert "Higher totals are better. Response: none defined for this measure." in text
@@ -92,7 +92,7 @@ def test_each_is_recorded_scored_tabled_and_charted_in_its_own_direction(team, m
         return [tuple(r) for r in rows], db.session.scalar(select(func.count()).select_from(SafetyAlert))
     assert make.query(stored) == ([("pcl5", 45, "Above the PTSD cut-off"), ("wsas", 25, "Moderately severe or worse"),
                                    ("waisr", 30, ""), ("pcl5", 33, "Within the PTSD cut-off range"),
-                                   ("wsas", 12, "Significant impairment"), ("waisr", 48, "")], 0)
+                                   ("wsas", 12, "Functional impairment"), ("waisr", 48, "")], 0)
 
 
 def test_the_highest_answers_open_no_safety_alert(team, make, auth, client):

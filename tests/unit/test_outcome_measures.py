@@ -68,8 +68,8 @@ def test_pcl5_wording_scale_and_codes_are_the_published_ones():
 @pytest.mark.parametrize("total, band", [
     (0, "Subclinical"),
     (9, "Subclinical"),                        # under 10: subclinical populations (Mundt et al. 2002)
-    (10, "Significant impairment"),            # 10-20: significant functional impairment
-    (20, "Significant impairment"),
+    (10, "Functional impairment"),            # 10-20: significant functional impairment
+    (20, "Functional impairment"),
     (21, "Moderately severe or worse"),        # above 20
     (40, "Moderately severe or worse"),        # every domain 8, "very severely"
 ])

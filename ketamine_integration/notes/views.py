@@ -323,8 +323,7 @@ def measure_record(course_id: int, measure: str):
     if done:
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
         entry = MEASURES[measure]
-        result = f"{response.total} ({response.band})" if entry.charted else response.band  # a screener: its level
-        flash(f"{entry.name} recorded: {result}.", "success")
+        flash(f"{entry.name} recorded: {entry.reading(response.total, response.band)}.", "success")
         alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.measure_response_id == response.id))
         if alert is not None:
             flash(f"Safety alert: {alert.finding}. Assess risk now and acknowledge the alert with what was done.",

@@ -28,7 +28,7 @@ def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances
             _refuse_note_change(db_session, obj)
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
         if isinstance(obj, PARTS):
-            _refuse_part_change(obj)
+            _refuse_part_change(db_session, obj)
         if isinstance(obj, ActionStep):
             _refuse_agreed_step_change(db_session, obj)
 
@@ -38,8 +38,11 @@ def _refuse_note_change(db_session: Session, note: SessionNote) -> None:
         raise SignedNoteChanged(f"note {note.id} is signed; add an addendum instead")
 
 
-def _refuse_part_change(part) -> None:
+def _refuse_part_change(db_session: Session, part) -> None:
     note = part.note
+    if note is None and part.note_id is not None:  # added by its note's id, not through the note
+        with db_session.no_autoflush:
+            note = db_session.get(SessionNote, part.note_id)
     if note is not None and note.status == SIGNED and was_signed(note):
         raise SignedNoteChanged("the themes, check-ins, links and techniques of a signed note never change")
 

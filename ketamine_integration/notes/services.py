@@ -115,11 +115,9 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     links, link_problems = dosing_links.resolve_links(choices, list(dosing_ids), list(dosing_exceptions),
                                                       exception_reason)
     problems.update(link_problems)
-    uses, use_problems = technique_uses.resolve_techniques(
-        list(techniques), current_vocabulary(), {t.technique_key: t.technique_name for t in note.techniques})
-    responses, response_problems = technique_uses.resolve_responses(
-        list(technique_responses), technique_uses.previous_uses(note, session_date) if technique_responses else [])
-    problems.update(use_problems | response_problems)
+    uses, responses, technique_problems = technique_uses.resolve(note, session_date, list(techniques),
+                                                                 list(technique_responses), current_vocabulary())
+    problems.update(technique_problems)
     if problems:
         raise DomainError(problems)
     # the old check-ins go first: one saved again on the same step would meet the row it replaces

@@ -42,6 +42,15 @@ def previous_uses(note: SessionNote, session_date: date) -> list[NoteTechnique]:
                               .options(lazyload("*")).order_by(NoteTechnique.id)).all()
 
 
+def resolve(note: SessionNote, session_date: date, techniques: list[dict], responses: list[dict],
+            vocabulary: Vocabulary) -> tuple[list[NoteTechnique], list[TechniqueResponse], dict[str, str]]:
+    """What a draft's save stores of its techniques and responses, or the problems by form field."""
+    uses, problems = resolve_techniques(techniques, vocabulary,
+                                        {t.technique_key: t.technique_name for t in note.techniques})
+    stored, response_problems = resolve_responses(responses, previous_uses(note, session_date) if responses else [])
+    return uses, stored, {**problems, **response_problems}
+
+
 def resolve_techniques(rows: list[dict], vocabulary: Vocabulary,
                        kept: dict[str, str]) -> tuple[list[NoteTechnique], dict[str, str]]:
     """The technique rows a note form submitted ({row, technique, rationale}) as uses to store, or

@@ -233,3 +233,28 @@ def test_an_older_notes_free_text_techniques_read_as_they_were(team, make, auth,
     view = " ".join(page_text(client.get(f"/notes/{old}")).split())
     assert "Approach Host theory: Acceptance and commitment (ACT) Grounding: Settling after strong emotion" in view
     assert (old, True) in make.query(services.verify_signed_notes)
+
+
+@pytest.mark.parametrize("tamper", [
+    "UPDATE note_techniques SET rationale = 'rewritten'",
+    "UPDATE technique_responses SET response = 'helpful'",
+    "DELETE FROM technique_responses",
+])
+def test_signatures_verify_names_a_note_whose_technique_rows_were_rewritten(team, make, auth, app, tamper):
+    """Behind the guards (the database owner's console), a rewritten technique row or response breaks
+    its note's digest: `flask signatures verify` names the note and exits 1."""
+    from tests.security.append_only_world import as_database_owner
+
+    auth.sign_in("ther")
+    first = _signed_note(make, auth, team, when=TODAY - timedelta(days=7), **GROUNDING)
+    [use] = make.query(lambda: db.session.scalars(select(NoteTechnique.id)).all())
+    second = _signed_note(make, auth, team, **{"technique_responses-0-use_id": str(use),
+                                               "technique_responses-0-response": "mixed"})
+    clean = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert clean.exit_code == 0, clean.output
+    with as_database_owner(app) as conn:
+        conn.execute(text(tamper))
+    broken = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    named = first if "note_techniques" in tamper else second
+    assert broken.exit_code == 1
+    assert f"MISMATCH session note {named}: content differs from what was signed" in broken.output

@@ -181,7 +181,7 @@ def check_paths(python: Path, elsewhere: Path, env: dict, dependencies: list[str
     found = json.loads(run([python, "-c", PROBE], cwd=elsewhere, env=env).strip().splitlines()[-1])
     for what in ("module", "templates", "protocols", "vocabularies", "instance", "migrations"):
         check(inside(found[what], venv), f"{what} is read from {found[what]}, outside {venv}")
-        print(f"{what:<10} {os.path.realpath(found[what])}")
+        print(f"{what:<12} {os.path.realpath(found[what])}")
     on_path = [p for p in found["sys.path"] if p and inside(p, CHECKOUT)
                and not any(inside(p, folder) for folder in dependencies)]
     check(not on_path, f"the checkout is on sys.path: {on_path}")

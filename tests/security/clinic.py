@@ -241,7 +241,7 @@ class Clinic:
                 "new_steps-0-starts_on": today().isoformat(),
                 "new_steps-0-review_on": (today() + timedelta(days=14)).isoformat(), "new_steps-0-linked_insight": t,
                 "practices": ["movement"], "practices_note": t, "challenges": ["overwhelm"], "challenges_note": t,
-                "host_theory": "act", "techniques-0-technique": "Grounding", "techniques-0-rationale": t,
+                "host_theory": "act", "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": t,
                 "self_harm_thoughts": "no", "safety_plan_reviewed": "no", "risk_notes": t, "next_session_plan": t}
         data.update(overrides)
         return data

@@ -287,7 +287,9 @@ SUBFORMS = {
     "notes.forms.ThemeRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.StepRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.CheckInRowForm": "notes.forms.IntegrationNoteForm",
-    "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueRowForm": "notes.forms.FormulationForm",
+    "notes.forms.TechniqueUseRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueResponseRowForm": "notes.forms.IntegrationNoteForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }
 #: base classes no view instantiates, with the reason

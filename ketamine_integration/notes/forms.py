@@ -10,6 +10,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, Radi
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
+from ..domain.plans import HOST_THEORIES
 from ..domain.practices import DEFAULT_PRACTICES
 from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
 from .models import DECISIONS, PROGRESS, VOID_REASON_MINIMUM
@@ -26,9 +27,6 @@ PRACTICES = dict(DEFAULT_PRACTICES)
 CHALLENGES = {"remembering": "Difficulty remembering", "not_sticking": "Insights not sticking",
               "overwhelm": "Overwhelming emotion", "symptoms_return": "Returning symptoms",
               "resistance": "Resistance to change"}
-HOST_THEORIES = {"": "—", "psychodynamic": "Psychodynamic", "cbt": "Cognitive behavioural (CBT)",
-                 "act": "Acceptance and commitment (ACT)", "humanistic": "Humanistic / person-centred",
-                 "ifs": "Internal Family Systems", "somatic": "Somatic", "integrative": "Integrative (other)"}
 THEME_ROWS, STEP_ROWS, TECHNIQUE_ROWS = 4, 2, 2
 #: the words a signed note shows for each chosen key, by the content field (or check-in column) holding it
 VOCABULARY = {"psychoeducation": PSYCHOEDUCATION, "readiness": READINESS, "practices": PRACTICES,

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent
 
 #: top-level folder of the checkout -> the package folder it becomes in the wheel (setup.py reads
 #: this table; `protocols` is the subpackage of that name, so the protocol files go elsewhere)
-SHIPPED = {"templates": "templates", "migrations": "migrations", "protocols": "protocol_files"}
+SHIPPED = {"templates": "templates", "migrations": "migrations", "protocols": "protocol_files",
+           "vocabularies": "vocabularies"}
 
 
 class MissingFolder(RuntimeError):

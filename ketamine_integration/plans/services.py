@@ -280,37 +280,39 @@ def _add_stage_change(course: TreatmentCourse, stage: str, reason: str, user: Us
 
 # -- review due ----------------------------------------------------------------------------------
 
-def review_status(courses: list[TreatmentCourse], today: date) -> dict[int, rules.ReviewPoint | str | None]:
-    """Per course: NO_PLAN (no signed revision), the review point now due, or None (nothing due). Four
-    statements whatever the number of courses (the caseload and the worklist show it per row)."""
-    ids = [c.id for c in courses]
+def review_status(course_rules: dict[int, rules.PlanReviewRule], today: date,
+                  ) -> dict[int, rules.ReviewPoint | str | None]:
+    """Per course id (with its protocol's review rule: `review_rule`): NO_PLAN (no signed revision),
+    the review point now due, or None (nothing due). Three statements whatever the number of courses
+    (the caseload shows it per row)."""
+    ids = list(course_rules)
     if not ids:
         return {}
     latest = _latest_signed(ids)
     doses = _signed_doses(ids)
     transitions = _transitions(ids)
     status: dict[int, rules.ReviewPoint | str | None] = {}
-    for course in courses:
-        plan = latest.get(course.id)
+    for course_id, rule in course_rules.items():
+        plan = latest.get(course_id)
         if plan is None:
-            status[course.id] = NO_PLAN
+            status[course_id] = NO_PLAN
             continue
         signed_on, review_on = plan
-        course_doses = doses.get(course.id, [])
+        course_doses = doses.get(course_id, [])
         first = min((d.ended_at or d.started_at for d in course_doses if d.ended_at or d.started_at), default=None)
-        moments = transitions.get(course.id, {})
+        moments = transitions.get(course_id, {})
         last = last_series_dose(course_doses, moments.get(Phase.MAINTENANCE.value)) \
             if Phase.INTEGRATION.value in moments else None
-        points = rules.review_points(review_rule(course), review_on=review_on,
+        points = rules.review_points(rule, review_on=review_on,
                                      first_dose=to_clinic(first).date() if first else None,
                                      series_end=to_clinic(last.ended_at).date() if last else None)
-        status[course.id] = rules.review_due(to_clinic(signed_on).date(), today, points)
+        status[course_id] = rules.review_due(to_clinic(signed_on).date(), today, points)
     return status
 
 
-def review_rule(course: TreatmentCourse) -> rules.PlanReviewRule:
-    """The course's protocol's re-evaluation points; the default when it names none."""
-    declared = getattr(protocol_of(course.protocol_version), "plan_review", None)
+def review_rule(version) -> rules.PlanReviewRule:
+    """The re-evaluation points of a course's protocol (its ProtocolVersion); the default when it names none."""
+    declared = protocol_of(version).plan_review
     if declared is None:
         return rules.DEFAULT_REVIEW_RULE
     return rules.PlanReviewRule(after_series=declared.after_series,

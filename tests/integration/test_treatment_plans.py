@@ -203,10 +203,10 @@ def test_review_is_due_on_its_date_and_a_newer_revision_answers_it(app, auth, te
     with app.app_context():
         from ketamine_integration.courses.models import TreatmentCourse
         course = db.session.get(TreatmentCourse, team["course"])
-        assert services.review_status([course], TODAY)[course.id] == services.NO_PLAN
+        assert services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY)[course.id] == services.NO_PLAN
     _signed_plan(auth, team)
     with app.app_context():
         course = db.session.get(TreatmentCourse, team["course"])
-        assert services.review_status([course], TODAY)[course.id] is None
-        due = services.review_status([course], TODAY + timedelta(days=31))[course.id]
+        assert services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY)[course.id] is None
+        due = services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY + timedelta(days=31))[course.id]
         assert due.why == "the plan's review date"

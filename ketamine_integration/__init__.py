@@ -189,13 +189,17 @@ def register_hooks() -> None:
     from .reminders import follow as reminders_follow
     from .reminders.invitations import send_invitations
     from .reminders import sweep as reminder_sweep
+    from .plans.services import review_words
     from .scheduling.services import bookings_ahead, release_ended_course
+    from .scheduling.worklist import find_plan_reviews_with
     from .telehealth.services import template_changed
 
     # who may leave a care team depends on their bookings
     check_departures_with(bookings_ahead)
     # a write an append-only guard refused (answered 409) is audited
     lifecycle.change_refused.connect(record_refused_change)
+    # the staff worklist lists the live courses whose treatment plan is missing or due for review
+    find_plan_reviews_with(review_words)
     # a course's phase gates count its signed dosing sessions
     count_dosing_with(count_signed_dosing_sessions)
     # a course's checklist items are met by records: its baselines by measures dated before the

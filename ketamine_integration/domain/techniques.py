@@ -52,17 +52,22 @@ def parse_vocabulary(files: list[tuple[str, Mapping]]) -> Vocabulary:
             key, label = str(entry.get("key", "")), str(entry.get("name", ""))
             if not key or not label:
                 raise VocabularyError(f"{name}: clusters: each needs a key and a name")
-            techniques = []
-            for item in entry.get("techniques") or []:
-                technique = Technique(str(item.get("key", "")), str(item.get("name", "")), key,
-                                      str(item.get("description", "")))
-                if not technique.key or not technique.name or len(technique.key) > 60 or len(technique.name) > 120:
-                    raise VocabularyError(f"{name}: clusters.{key}.techniques: each needs a key and a name")
-                if technique.key in seen:
-                    raise VocabularyError(f"{name}: technique {technique.key} is defined twice")
-                seen.add(technique.key)
-                techniques.append(technique)
+            techniques = _techniques(name, key, entry.get("techniques") or [], seen)
             before = clusters.get(key)
             clusters[key] = Cluster(key, before.name if before else label,
-                                    (before.techniques if before else ()) + tuple(techniques))
+                                    (before.techniques if before else ()) + techniques)
     return Vocabulary(" + ".join(versions), tuple(clusters.values()))
+
+
+def _techniques(name: str, cluster: str, items: list, seen: set[str]) -> tuple[Technique, ...]:
+    techniques = []
+    for item in items:
+        technique = Technique(str(item.get("key", "")), str(item.get("name", "")), cluster,
+                              str(item.get("description", "")))
+        if not technique.key or not technique.name or len(technique.key) > 60 or len(technique.name) > 120:
+            raise VocabularyError(f"{name}: clusters.{cluster}.techniques: each needs a key and a name")
+        if technique.key in seen:
+            raise VocabularyError(f"{name}: technique {technique.key} is defined twice")
+        seen.add(technique.key)
+        techniques.append(technique)
+    return tuple(techniques)

@@ -310,6 +310,15 @@ def review_status(course_rules: dict[int, rules.PlanReviewRule], today: date,
     return status
 
 
+def review_words(course_versions: dict, today: date) -> dict[int, str | None]:
+    """Per course id (with its ProtocolVersion): "no plan", "plan review due: <why> (<date>)", or None
+    (the worklist's words: scheduling.worklist.find_plan_reviews_with)."""
+    status = review_status({course_id: review_rule(version) for course_id, version in course_versions.items()},
+                           today)
+    return {course_id: None if due is None else due if due == NO_PLAN else f"plan review due: {due.why} ({due.on})"
+            for course_id, due in status.items()}
+
+
 def review_rule(version) -> rules.PlanReviewRule:
     """The re-evaluation points of a course's protocol (its ProtocolVersion); the default when it names none."""
     declared = protocol_of(version).plan_review

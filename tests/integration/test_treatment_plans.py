@@ -210,3 +210,38 @@ def test_review_is_due_on_its_date_and_a_newer_revision_answers_it(app, auth, te
         assert services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY)[course.id] is None
         due = services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY + timedelta(days=31))[course.id]
         assert due.why == "the plan's review date"
+
+
+def _more_courses(make, auth, team, start, count, *, signed_plans):
+    for n in range(start, start + count):
+        course = make.course(make.patient(family_name=f"Planned{n}"), team["therapist"], team["prescriber"],
+                             phase="integration")
+        if signed_plans:
+            auth.sign_in("ther")
+            plan_id = _start(auth, course)
+            assert auth.post(f"/plans/{plan_id}", _plan_form(1, sign=True)).status_code == 302
+            auth.logout()
+
+
+def test_the_caseload_and_the_worklist_show_plans_missing_or_due_in_constant_statements(app, auth, client, team,
+                                                                                         make):
+    from tests.statements import page_statements
+    _signed_plan(auth, team)
+    auth.logout()
+    _more_courses(make, auth, team, 0, 1, signed_plans=False)
+    auth.sign_in("ther")
+    home, home_count = client.get("/").get_data(as_text=True), page_statements(app, client, "/")
+    assert "No plan" in home
+    auth.logout()
+    auth.sign_in("desk")
+    worklist, worklist_count = client.get("/worklist").get_data(as_text=True), page_statements(app, client, "/worklist")
+    assert "Treatment plans missing or due for review (1)" in worklist and "Planned0" in worklist
+    auth.logout()
+    _more_courses(make, auth, team, 1, 3, signed_plans=False)
+    _more_courses(make, auth, team, 4, 2, signed_plans=True)
+    auth.sign_in("ther")
+    assert page_statements(app, client, "/") == home_count
+    auth.logout()
+    auth.sign_in("desk")
+    assert page_statements(app, client, "/worklist") == worklist_count
+    assert "Treatment plans missing or due for review (4)" in client.get("/worklist").get_data(as_text=True)

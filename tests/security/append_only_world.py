@@ -8,7 +8,7 @@ seed: a check-in, addenda, a formulation revision and text kept after a session 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 
@@ -44,7 +44,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
                        {"body": "Lot checked again"}).status_code == 302
     assert clinic.post("therapist", f"/courses/{clinic.course}/formulation",
                        {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
-    plan = _signed_plan(clinic)
+    plan = clinic.signed_plan
     # a saved reading changed with a reason: its earlier values are a correction row (of a draft)
     draft = clinic.draft_session
     assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(draft, **{"baseline-systolic": "186"})
@@ -109,23 +109,6 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
                   "patient_step_check_ins", "plan_addenda", "course_stage_changes"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
-
-
-def _signed_plan(clinic) -> int:
-    """A signed treatment plan revision with an objective, a technique and an addendum; signing it
-    recorded the course's first stage."""
-    started = clinic.post("therapist", f"/courses/{clinic.course}/plan/revisions", {})
-    plan = int(started.headers["Location"].rsplit("/", 1)[1])
-    later = (date.today() + timedelta(days=30)).isoformat()
-    signed = clinic.post("therapist", f"/plans/{plan}", {
-        "version": "1", "goals-0": "Re-engage with daily life", "objectives-0-goal": "1",
-        "objectives-0-target": "Walks three times a week", "objectives-0-criterion": "Log shows three walks a week",
-        "objectives-0-by_when": later, "objectives-0-mechanism": "Behavioural activation",
-        "techniques-0-technique": "behavioural-activation", "techniques-0-rationale": "Counter inertia",
-        "pathway": "common_factors", "stage": "stabilise", "review_on": later, "then_sign": "1", "confirm_lock": "y"})
-    assert signed.status_code == 302
-    assert clinic.post("therapist", f"/plans/{plan}/addenda", {"addendum-body": "Prefers mornings"}).status_code == 303
-    return plan
 
 
 def _patient_entries(make, clinic, step: int) -> None:

@@ -69,7 +69,7 @@ def start(course_id: int):
                  detail="refused")
     for message in form.form_errors or ["Not started."]:
         flash(message, "error")
-    return redirect(url_for("plans.plan", course_id=course.id)), 303
+    return redirect(url_for("plans.plan", course_id=course.id))
 
 
 @bp.route("/plans/<id:plan_id>", methods=["GET", "POST"])
@@ -171,7 +171,7 @@ def addendum(plan_id: int):
                  outcome=audit.SUCCESS if done else audit.FAILURE, detail=f"addendum {added.id}" if done else None)
     flash("Addendum added." if done else "Not added: " + " ".join(
         m for errors in form.errors.values() for m in errors if isinstance(m, str)), "success" if done else "error")
-    return redirect(url_for("plans.revision", plan_id=plan.id)), 303
+    return redirect(url_for("plans.revision", plan_id=plan.id))
 
 
 @bp.route("/courses/<id:course_id>/stage", methods=["POST"])

@@ -163,7 +163,7 @@ def test_revising_copies_the_signed_revision_and_keeps_objective_lineage(app, au
 
 def test_addenda_and_stage_changes(app, auth, team):
     plan_id = _signed_plan(auth, team)
-    assert auth.post(f"/plans/{plan_id}/addenda", {"addendum-body": "Patient prefers mornings."}).status_code == 303
+    assert auth.post(f"/plans/{plan_id}/addenda", {"addendum-body": "Patient prefers mornings."}).status_code == 302
     response = auth.post(f"/courses/{team['course']}/stage", {"stage-stage": "stabilise", "stage-reason": "Still"})
     assert response.status_code == 422
     body = page_text(response)
@@ -245,3 +245,12 @@ def test_the_caseload_and_the_worklist_show_plans_missing_or_due_in_constant_sta
     auth.sign_in("desk")
     assert page_statements(app, client, "/worklist") == worklist_count
     assert "Treatment plans missing or due for review (4)" in client.get("/worklist").get_data(as_text=True)
+
+
+def test_the_plan_pages_label_every_control_once(app, auth, client, team):
+    from tests.page_html import read_forms
+    plan_id = _signed_plan(auth, team)
+    draft = _start(auth, team["course"])
+    for path in (f"/courses/{team['course']}/plan", f"/plans/{draft}", f"/plans/{plan_id}"):
+        forms = read_forms(client.get(path).get_data(as_text=True))
+        assert forms.controls and forms.repeated_ids() == [] and forms.unlabelled() == [], path

@@ -21,7 +21,8 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "case_formulations": "formulation revision", "coordination_reports": "coordination report",
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
-                "appointments": "appointment", "plan_addenda": "plan addendum"}
+                "appointments": "appointment", "plan_addenda": "plan addendum",
+                "course_stage_changes": "course stage change"}
 
 
 @signatures_cli.command("verify")

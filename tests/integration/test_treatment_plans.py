@@ -254,3 +254,30 @@ def test_the_plan_pages_label_every_control_once(app, auth, client, team):
     for path in (f"/courses/{team['course']}/plan", f"/plans/{draft}", f"/plans/{plan_id}"):
         forms = read_forms(client.get(path).get_data(as_text=True))
         assert forms.controls and forms.repeated_ids() == [] and forms.unlabelled() == [], path
+
+
+def test_review_is_due_28_days_after_the_first_signed_dose_by_default(app, auth, team, make):
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.db.clinic_time import to_clinic
+    from ketamine_integration.experience.models import DosingSession
+    from tests.integration.test_dosing import _sign, local
+    course_id = make.course(make.patient(family_name="Dosed"), team["therapist"], team["prescriber"],
+                            phase="experience")
+    [session_id] = make.dosing_plan(course_id, first_start=local(1), days_between=2, count=1, room="Plan suite")
+    auth.sign_in("pres")
+    _sign(make, auth, session_id, team["prescriber"])
+    auth.logout()
+    auth.sign_in("ther")
+    plan_id = _start(auth, course_id)
+    assert auth.post(f"/plans/{plan_id}", _plan_form(1, sign=True, review_on=(TODAY + timedelta(days=60))
+                                                     .isoformat())).status_code == 302
+    with app.app_context():
+        course = db.session.get(TreatmentCourse, course_id)
+        rule = services.review_rule(course.protocol_version)
+        assert rule.days_after_first_dose == (28,)  # no shipped protocol names plan_review: the default
+        dose = db.session.get(DosingSession, session_id)
+        point = to_clinic(dose.ended_at).date() + timedelta(days=28)
+        assert point > TODAY  # the plan, signed today, was signed before it
+        assert services.review_status({course_id: rule}, point - timedelta(days=1))[course_id] is None
+        due = services.review_status({course_id: rule}, point)[course_id]
+        assert due.why == "28 days after the first dose" and due.on == point

@@ -103,3 +103,31 @@ def test_a_protocol_rule_replaces_the_default_points():
     points = review_points(rule, review_on=None, first_dose=FIRST, series_end=SERIES_END)
     assert [p.why for p in points] == ["14 days after the first dose", "56 days after the first dose"]
     assert review_points(rule, review_on=None, first_dose=None, series_end=None) == []
+
+
+def _protocol(**extra):
+    from pathlib import Path
+
+    import yaml
+
+    from ketamine_integration.domain.protocols import validate_definition
+    path = Path(__file__).resolve().parents[2] / "protocols" / "im-ketamine-kap.yaml"
+    return validate_definition({**yaml.safe_load(path.read_text(encoding="utf-8")), **extra}, path.name)
+
+
+def test_a_protocol_may_name_its_plan_review_points_and_says_nothing_by_default():
+    assert _protocol().plan_review is None  # the shipped files leave it out: DEFAULT_REVIEW_RULE applies
+    declared = _protocol(plan_review={"after_series": False, "days_after_first_dose": [14, 42]}).plan_review
+    assert (declared.after_series, declared.days_after_first_dose) == (False, (14, 42))
+
+
+@pytest.mark.parametrize("plan_review", [
+    {"days_after_first_dose": [0]},  # not a day after
+    {"days_after_first_dose": [28, 28]},  # twice the same point
+    {"after_series": "sometimes"},  # not a yes or no
+    {"every_week": True},  # an unknown key
+])
+def test_a_protocol_plan_review_is_validated(plan_review):
+    from ketamine_integration.domain.protocols import ProtocolError
+    with pytest.raises(ProtocolError):
+        _protocol(plan_review=plan_review)

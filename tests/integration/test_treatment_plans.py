@@ -179,10 +179,13 @@ def test_addenda_and_stage_changes(app, auth, team):
         assert {"plan.create", "plan.sign", "plan.addendum", "plan.stage"} <= actions
 
 
-@pytest.mark.parametrize("who", ["pres", "desk", "boss", "ther2x"])
+@pytest.mark.parametrize("who", ["pres", "desk", "boss", "ther2x", "nurse2x"])
 def test_only_therapists_of_the_care_team_read_the_plan(app, auth, team, make, who):
+    """The course's own prescriber, staff, admin, a therapist off the care team, a nurse: all refused."""
     if who == "ther2x":
         make.user("therapist", username="ther2x")  # a therapist, not on this care team
+    if who == "nurse2x":
+        make.user("nurse", username="nurse2x")
     auth.sign_in(who)
     response = auth.client.get(f"/courses/{team['course']}/plan")
     assert response.status_code == 403

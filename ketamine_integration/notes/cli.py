@@ -34,22 +34,10 @@ def verify_command():
     plans = verify_signed_plans()
     records = verify_digests()
     broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
-    for note_id, ok in notes:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH session note {note_id}: content differs from what was signed", err=True)
-    for plan_id, ok in plans:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH treatment plan revision {plan_id}: content differs from what was signed", err=True)
-    for session_id, ok in sessions:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
-    for label, ok in snapshots:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH protocol snapshot {label}: definition differs from its content hash", err=True)
+    signed = "content differs from what was signed"
+    broken += _report_signed(notes, "session note", signed) + _report_signed(plans, "treatment plan revision", signed)
+    broken += _report_signed(sessions, "dosing session", signed)
+    broken += _report_signed(snapshots, "protocol snapshot", "definition differs from its content hash")
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
     click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed treatment plan revisions verified.")
@@ -59,6 +47,14 @@ def verify_command():
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
     if broken:
         raise SystemExit(1)
+
+
+def _report_signed(results, name: str, problem: str) -> int:
+    """Name each signed record (or snapshot) whose content no longer matches its digest; their count."""
+    broken = [key for key, ok in results if not ok]
+    for key in broken:
+        click.echo(f"MISMATCH {name} {key}: {problem}", err=True)
+    return len(broken)
 
 
 def _report_records(records) -> int:

@@ -12,9 +12,9 @@ from ketamine_integration.plans import services
 from ketamine_integration.plans.models import CourseStageChange, PlanObjective, TreatmentPlan
 from ketamine_integration.plans.signed_guard import SignedPlanChanged
 from tests.conftest import page_text
+from tests.security.clinic import today as clinic_day  # the clinic's date (America/New_York in tests)
 from tests.integration.test_notes import make_team
 
-TODAY = date.today()
 pytestmark = pytest.mark.both_engines  # revisions, triggers and review status on both engines
 
 
@@ -29,11 +29,11 @@ def _plan_form(version, *, sign=False, **changes):
             "goals-1": "", "goals-2": "", "goals-3": "",
             "objectives-0-goal": "1", "objectives-0-target": "Patient walks 20 minutes, 3 times a week",
             "objectives-0-criterion": "Activity log shows 3 walks a week for 4 weeks",
-            "objectives-0-by_when": (TODAY + timedelta(days=42)).isoformat(),
+            "objectives-0-by_when": (clinic_day() + timedelta(days=42)).isoformat(),
             "objectives-0-mechanism": "Behavioural activation assimilated into a psychodynamic host",
             "objectives-0-measure": "phq9", "pathway": "assimilative_integration", "host_theory": "psychodynamic",
             "techniques-0-technique": "behavioural-activation", "techniques-0-rationale": "Counter inertia",
-            "stage": "stabilise", "review_on": (TODAY + timedelta(days=30)).isoformat()}
+            "stage": "stabilise", "review_on": (clinic_day() + timedelta(days=30)).isoformat()}
     data.update(changes)
     if sign:
         data.update(then_sign="1", confirm_lock="y")
@@ -68,7 +68,7 @@ def test_a_plan_is_drafted_signed_locked_and_verified(app, auth, team, make):
         # signing recorded the plan's stage as the course's first
         assert services.current_stage(team["course"]) == "stabilise"
         assert db.session.scalar(select(CourseStageChange.plan_id)) == plan_id
-        plan.review_on = TODAY
+        plan.review_on = clinic_day()
         with pytest.raises(SignedPlanChanged):
             db.session.flush()
         db.session.rollback()
@@ -104,7 +104,7 @@ def test_smart_objectives_are_refused_by_field_and_nothing_is_saved(app, auth, t
     plan_id = _start(auth, team["course"])
     response = auth.post(f"/plans/{plan_id}", _plan_form(1, **{
         "objectives-1-target": "Journal daily", "objectives-1-goal": "1",
-        "objectives-0-by_when": (TODAY - timedelta(days=1)).isoformat()}))
+        "objectives-0-by_when": (clinic_day() - timedelta(days=1)).isoformat()}))
     assert response.status_code == 422
     body = page_text(response)
     assert "Objective 1: the date is before the plan." in body
@@ -148,7 +148,7 @@ def test_revising_copies_the_signed_revision_and_keeps_objective_lineage(app, au
     response = auth.post(f"/plans/{second}", _plan_form(1, sign=True, stage="target", **{
         "objectives-0-lineage": lineage, "objectives-0-target": "Patient walks 30 minutes, 4 times a week",
         "objectives-1-goal": "1", "objectives-1-target": "Patient calls a friend weekly",
-        "objectives-1-criterion": "4 calls in 4 weeks", "objectives-1-by_when": (TODAY + timedelta(days=28)).isoformat(),
+        "objectives-1-criterion": "4 calls in 4 weeks", "objectives-1-by_when": (clinic_day() + timedelta(days=28)).isoformat(),
         "objectives-1-mechanism": "Reconnection counters withdrawal", "objectives-1-lineage": lineage}))
     assert response.status_code == 302, page_text(response)
     with app.app_context():
@@ -206,12 +206,12 @@ def test_review_is_due_on_its_date_and_a_newer_revision_answers_it(app, auth, te
     with app.app_context():
         from ketamine_integration.courses.models import TreatmentCourse
         course = db.session.get(TreatmentCourse, team["course"])
-        assert services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY)[course.id] == services.NO_PLAN
+        assert services.review_status({course.id: services.review_rule(course.protocol_version)}, clinic_day())[course.id] == services.NO_PLAN
     _signed_plan(auth, team)
     with app.app_context():
         course = db.session.get(TreatmentCourse, team["course"])
-        assert services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY)[course.id] is None
-        due = services.review_status({course.id: services.review_rule(course.protocol_version)}, TODAY + timedelta(days=31))[course.id]
+        assert services.review_status({course.id: services.review_rule(course.protocol_version)}, clinic_day())[course.id] is None
+        due = services.review_status({course.id: services.review_rule(course.protocol_version)}, clinic_day() + timedelta(days=31))[course.id]
         assert due.why == "the plan's review date"
 
 
@@ -272,7 +272,7 @@ def test_review_is_due_28_days_after_the_first_signed_dose_by_default(app, auth,
     auth.logout()
     auth.sign_in("ther")
     plan_id = _start(auth, course_id)
-    assert auth.post(f"/plans/{plan_id}", _plan_form(1, sign=True, review_on=(TODAY + timedelta(days=60))
+    assert auth.post(f"/plans/{plan_id}", _plan_form(1, sign=True, review_on=(clinic_day() + timedelta(days=60))
                                                      .isoformat())).status_code == 302
     with app.app_context():
         course = db.session.get(TreatmentCourse, course_id)
@@ -280,7 +280,7 @@ def test_review_is_due_28_days_after_the_first_signed_dose_by_default(app, auth,
         assert rule.days_after_first_dose == (28,)  # no shipped protocol names plan_review: the default
         dose = db.session.get(DosingSession, session_id)
         point = to_clinic(dose.ended_at).date() + timedelta(days=28)
-        assert point > TODAY  # the plan, signed today, was signed before it
+        assert point > clinic_day()  # the plan, signed today, was signed before it
         assert services.review_status({course_id: rule}, point - timedelta(days=1))[course_id] is None
         due = services.review_status({course_id: rule}, point)[course_id]
         assert due.why == "28 days after the first dose" and due.on == point

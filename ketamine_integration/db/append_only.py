@@ -61,6 +61,11 @@ APPEND_ONLY: dict[str, str] = {
     "contact_consents": "nothing (a withdrawal is a new row; the latest row per channel holds)",
     "practice_logs": "nothing (what the patient wrote between sessions is never lost or rewritten)",
     "patient_step_check_ins": "nothing (what the patient wrote between sessions is never lost or rewritten)",
+    "treatment_plans": "once signed: only bookkeeping (updated_at, version); a change of plan is a new revision",
+    "plan_objectives": "once its plan revision is signed: nothing",
+    "plan_techniques": "once its plan revision is signed: nothing",
+    "plan_addenda": "nothing",
+    "course_stage_changes": "nothing (a move on the decision map is a new row)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -147,6 +152,8 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "appointment_changes": {},
     "phase_transitions": {},
     "contact_consents": {},
+    "plan_addenda": {},
+    "course_stage_changes": {},
     "preparation_records": {"voided_at": _once_with("voided_by_id", "void_reason"),
                             "voided_by_id": _once_with("voided_at"), "void_reason": _once_with("voided_at")},
 }
@@ -188,6 +195,7 @@ def refuse_changes_to_append_only_rows(session: Session, flush_context, instance
 DIGESTED: dict[str, tuple[str, ...]] = {
     "note_addenda": ("note_id", "author_id", "created_at", "body"),
     "dosing_addenda": ("dosing_session_id", "author_id", "created_at", "body"),
+    "plan_addenda": ("plan_id", "author_id", "created_at", "body"),
     "measure_responses": ("patient_id", "course_id", "measure", "administered_on", "answers", "difficulty",
                           "total", "band", "entered_by_id", "created_at"),
     "releases_of_information": ("patient_id", "recipient_user_id", "recipient_name", "categories", "purpose",

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
 from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
 from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
+from ..plans.services import verify_signed_plans
 from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
@@ -20,7 +21,8 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "case_formulations": "formulation revision", "coordination_reports": "coordination report",
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
-                "appointments": "appointment"}
+                "appointments": "appointment", "plan_addenda": "plan addendum",
+                "course_stage_changes": "course stage change"}
 
 
 @signatures_cli.command("verify")
@@ -29,28 +31,30 @@ def verify_command():
     releases, formulations and preparation entries against their hashes, and append-only
     records against the audit trail; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
+    plans = verify_signed_plans()
     records = verify_digests()
     broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
-    for note_id, ok in notes:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH session note {note_id}: content differs from what was signed", err=True)
-    for session_id, ok in sessions:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
-    for label, ok in snapshots:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH protocol snapshot {label}: definition differs from its content hash", err=True)
+    signed = "content differs from what was signed"
+    broken += _report_signed(notes, "session note", signed) + _report_signed(plans, "treatment plan revision", signed)
+    broken += _report_signed(sessions, "dosing session", signed)
+    broken += _report_signed(snapshots, "protocol snapshot", "definition differs from its content hash")
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
+    click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed treatment plan revisions verified.")
     click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
     for table in DIGESTED:
         checked = [ok for name, _, ok in records if name == table]
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
     if broken:
         raise SystemExit(1)
+
+
+def _report_signed(results, name: str, problem: str) -> int:
+    """Name each signed record (or snapshot) whose content no longer matches its digest; their count."""
+    broken = [key for key, ok in results if not ok]
+    for key in broken:
+        click.echo(f"MISMATCH {name} {key}: {problem}", err=True)
+    return len(broken)
 
 
 def _report_records(records) -> int:

@@ -10,6 +10,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, Radi
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
+from ..domain.plans import HOST_THEORIES
 from ..domain.practices import DEFAULT_PRACTICES
 from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
 from .models import DECISIONS, PROGRESS, VOID_REASON_MINIMUM
@@ -27,9 +28,6 @@ PRACTICES = dict(DEFAULT_PRACTICES)
 CHALLENGES = {"remembering": "Difficulty remembering", "not_sticking": "Insights not sticking",
               "overwhelm": "Overwhelming emotion", "symptoms_return": "Returning symptoms",
               "resistance": "Resistance to change"}
-HOST_THEORIES = {"": "—", "psychodynamic": "Psychodynamic", "cbt": "Cognitive behavioural (CBT)",
-                 "act": "Acceptance and commitment (ACT)", "humanistic": "Humanistic / person-centred",
-                 "ifs": "Internal Family Systems", "somatic": "Somatic", "integrative": "Integrative (other)"}
 THEME_ROWS, STEP_ROWS, TECHNIQUE_ROWS = 4, 2, 2
 #: techniques an integration note records from the vocabulary (the formulation keeps TECHNIQUE_ROWS free-text rows)
 NOTE_TECHNIQUE_ROWS = 3

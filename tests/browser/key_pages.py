@@ -150,6 +150,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Action steps", lambda i: f"/courses/{i.course}/action-steps", CLINICIANS),
     KeyPage("Techniques used", lambda i: f"/courses/{i.course}/techniques", CLINICIANS),
     KeyPage("Formulation", lambda i: f"/courses/{i.course}/formulation", CLINICIANS),
+    KeyPage("Treatment plan", lambda i: f"/courses/{i.course}/plan", ("therapist",)),  # therapists only (plans/)
     KeyPage("Patient's themes", lambda i: f"/patients/{i.patient}/themes", CLINICIANS),
     KeyPage("Coordination", lambda i: f"/courses/{i.course}/coordination", CLINICIANS),
     KeyPage("Coordination report preview", lambda i: f"/courses/{i.course}/coordination", ("therapist",),

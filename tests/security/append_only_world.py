@@ -48,6 +48,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
                        {"body": "Lot checked again"}).status_code == 302
     assert clinic.post("therapist", f"/courses/{clinic.course}/formulation",
                        {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
+    plan = clinic.signed_plan
     # a saved reading changed with a reason: its earlier values are a correction row (of a draft)
     draft = clinic.draft_session
     assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(draft, **{"baseline-systolic": "186"})
@@ -106,10 +107,12 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         "phase_transitions": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM phase_transitions WHERE course_id = :c", c=clinic.course)}),
     })
+    where.update({"treatment_plans": ("id = :id", {"id": plan}), "plan_objectives": ("plan_id = :id", {"id": plan}),
+                  "plan_techniques": ("plan_id = :id", {"id": plan})})
     _patient_entries(make, clinic, step)
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
-                  "patient_step_check_ins"):
+                  "patient_step_check_ins", "plan_addenda", "course_stage_changes"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
 

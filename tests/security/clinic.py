@@ -209,8 +209,9 @@ class Clinic:
         from ketamine_integration.notes.models import SessionNote
         from ketamine_integration.patients.models import Patient
         from ketamine_integration.journal.models import JournalEntry
+        from ketamine_integration.plans.models import TreatmentPlan
         model = {"dosing": DosingSession, "note": SessionNote, "patient": Patient, "course": TreatmentCourse,
-                 "journal": JournalEntry}[kind]
+                 "journal": JournalEntry, "plan": TreatmentPlan}[kind]
         return str(self.make.query(lambda: db.session.get(model, row_id).version))
 
     def new_note(self, kind: str = "integration") -> int:
@@ -300,6 +301,38 @@ class Clinic:
         signed = self.post("therapist", f"/notes/{note}", self.integration_data(note, **SIGNING))
         assert signed.status_code == 302
         return note
+
+    def plan_data(self, plan: int, **changes) -> dict:
+        """A complete treatment plan draft as its form submits it (sign it with SIGNING)."""
+        later = (today() + timedelta(days=30)).isoformat()
+        return {"version": self.version("plan", plan), "problems_patient": self.text, "problems_clinician": self.text,
+                "goals-0": self.text, "objectives-0-goal": "1", "objectives-0-target": self.text,
+                "objectives-0-criterion": self.text, "objectives-0-by_when": later,
+                "objectives-0-mechanism": self.text, "objectives-0-measure": "phq9",
+                "techniques-0-technique": "behavioural-activation", "techniques-0-rationale": self.text,
+                "pathway": "common_factors", "host_theory": "cbt", "stage": "stabilise", "review_on": later,
+                **changes}
+
+    def _start_plan(self) -> int:
+        response = self.post("therapist", f"/courses/{self.course}/plan/revisions", {})
+        assert response.status_code == 302, response.status_code
+        return int(re.search(r"/plans/(\d+)$", response.headers["Location"]).group(1))
+
+    @cached_property
+    def signed_plan(self) -> int:
+        """The course's treatment plan, revision 1, signed (its stage recorded), with an addendum."""
+        plan = self._start_plan()
+        assert self.post("therapist", f"/plans/{plan}", self.plan_data(plan, **SIGNING)).status_code == 302
+        assert self.post("therapist", f"/plans/{plan}/addenda", {"addendum-body": self.text}).status_code == 302
+        return plan
+
+    def plan_draft(self) -> int:
+        """The course's plan draft (a revision copied from the signed one), started if there is none."""
+        from ketamine_integration.plans.models import TreatmentPlan
+        self.signed_plan  # noqa: B018
+        found = self.make.query(lambda: db.session.scalar(select(TreatmentPlan.id).where(
+            TreatmentPlan.course_id == self.course, TreatmentPlan.status == "draft")))
+        return found or self._start_plan()
 
     @cached_property
     def process_note(self) -> int:

@@ -23,6 +23,13 @@ from .clinic import Clinic, form_time, ics, local, today
 from .portal_world import CHOSEN, accept_data
 
 
+def _another_stage(c: Clinic) -> str:
+    """A decision-map stage the course is not at (moving to the current one is refused)."""
+    from ketamine_integration.plans.services import current_stage
+    current = c.make.query(lambda: current_stage(c.course))
+    return "clarify" if current != "clarify" else "deepen"
+
+
 @dataclass(frozen=True)
 class Target:
     #: whose session submits it: a key of clinic.USERNAMES, or "anonymous"
@@ -152,6 +159,15 @@ TARGETS: dict[str, list[Target]] = {
                                            lambda c: {"body": "My own reflections.", "version": ""})],
     "notes.forms.NoteAddendumForm": [Target("therapist", lambda c: f"/notes/{c.signed_note}/addenda",
                                             lambda c: {"body": "Correction: the walk is by the canal."})],
+    "plans.forms.PlanForm": [Target("therapist", lambda c: f"/plans/{c.plan_draft()}",
+                                    lambda c: c.plan_data(c.plan_draft()))],
+    "plans.forms.PlanAddendumForm": [Target("therapist", lambda c: f"/plans/{c.signed_plan}/addenda",
+                                            lambda c: {"body": "Later: prefers morning sessions."}, prefix="addendum")],
+    "plans.forms.StageChangeForm": [Target("therapist", lambda c: (c.signed_plan, f"/courses/{c.course}/stage")[1],
+                                           lambda c: {"stage": _another_stage(c), "reason": "Safety steady for weeks."},
+                                           prefix="stage")],
+    "plans.forms.StartRevisionForm": [Target("therapist", lambda c: (c.signed_plan,
+                                                                     f"/courses/{c.course}/plan/revisions")[1])],
     "notes.forms.FormulationForm": [Target("therapist", lambda c: f"/courses/{c.course}/formulation", lambda c: {
         "presenting_concerns": "Low mood", "patterns": "Criticism -> withdrawal", "core_beliefs": "Not enough",
         "emotion_nervous_system": "", "development_context": "", "strengths": "Curious", "revision": "0"})],
@@ -279,6 +295,8 @@ TARGETS: dict[str, list[Target]] = {
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
 SUBFORMS = {
+    "plans.forms.ObjectiveRowForm": "plans.forms.PlanForm",
+    "plans.forms.TechniqueRowForm": "plans.forms.PlanForm",
     "reminders.forms.KindRuleForm": "reminders.forms.ReminderSettingsForm",
     "experience.forms.VitalsForm": "experience.forms.DosingRecordForm",
     "experience.forms.AdverseEventForm": "experience.forms.DosingRecordForm",

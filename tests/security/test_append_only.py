@@ -59,6 +59,11 @@ PROBES = {
     "contact_consents": "granted = NOT granted",
     "practice_logs": "note = 'rewritten'",
     "patient_step_check_ins": "obstacles = 'rewritten'",
+    "treatment_plans": "content_digest = 'rewritten'",
+    "plan_objectives": "target = 'rewritten'",
+    "plan_techniques": "rationale = 'rewritten'",
+    "plan_addenda": "body = 'rewritten'",
+    "course_stage_changes": "reason = 'rewritten'",
 }
 
 

@@ -84,6 +84,11 @@ MATRIX = [
     R("notes.course_techniques", course_id="course"),
     R("notes.alert_acknowledge", alert_id="alert"),                          # alerts are for the treating team
     R("notes.formulation", course_id="course"),
+    R("plans.addendum", plan_id="plan"),                                     # the plan is the therapists' alone:
+    R("plans.plan", course_id="course"),                                     # prescribers and nurses read none
+    R("plans.revision", plan_id="plan"),                                     # of it (plans/views.py)
+    R("plans.stage_change", course_id="course"),
+    R("plans.start", course_id="course"),
     R("notes.measure_record", course_id="course", measure="phq9"),
     R("notes.measure_void", response_id="measure"),
     R("notes.measures", course_id="course"),

@@ -46,7 +46,7 @@ def report_data(course: TreatmentCourse, *, recipient: User, author: User, categ
     def if_permitted(category, build, *args):
         return build(*args) if category in categories else None
 
-    sessions = _signed_sessions(course)
+    sessions = signed_dosing_sessions(course)
     return CoordinationReportData(
         header=ReportHeader(clinic=current_app.config["CLINIC_NAME"], generated=format_local(now),
                             recipient=recipient.display_name, author=author.display_name),
@@ -81,7 +81,7 @@ def _treatment(course: TreatmentCourse) -> TreatmentSummary:
                             phase=course.current_phase.label, indication=course.indication)
 
 
-def _signed_sessions(course: TreatmentCourse) -> list[DosingSession]:
+def signed_dosing_sessions(course: TreatmentCourse) -> list[DosingSession]:
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id,
                                                           DosingSession.status == DOSING_SIGNED)
                               .options(selectinload(DosingSession.administered_by),
@@ -155,7 +155,7 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                                           safety=_safety_answer(row.response.answers, measure),
                                           completed_by=PATIENT_COMPLETED if row.response.completed_by_patient
                                           else "") for row in rows),
-                status=_status(rows[-1], measure), charted=measure.charted,
+                status=measure_status(rows[-1], measure), charted=measure.charted,
                 safety_heading=_safety_heading(measure)))
     return tuple(series)
 
@@ -186,7 +186,7 @@ def _change(row: TrendRow) -> str:
     return "no baseline" if row.change is None else f"{row.change.delta:+d}"
 
 
-def _status(last: TrendRow, measure: scoring.Measure) -> str:
+def measure_status(last: TrendRow, measure: scoring.Measure) -> str:
     change = last.change
     if not measure.charted:  # a screener's risk level, not a change from baseline
         return f"Latest: {last.response.band}"
@@ -204,7 +204,7 @@ def _status(last: TrendRow, measure: scoring.Measure) -> str:
 
 # -- attendance, themes, action plan, safety ---------------------------------------------------
 
-def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
+def window_coverage(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
     """The windows by the one coverage rule, and each integration session's outcome (a booking over
     with none counted as unconfirmed, never as held or ahead)."""
     integration = fetch_integration_sessions(course.id)
@@ -220,7 +220,7 @@ def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: dat
                           cancelled=outcomes[CANCELLED], unconfirmed=outcomes["unconfirmed"], booked=outcomes[BOOKED])
 
 
-def _themes(course: TreatmentCourse) -> ThemesAndInsights:
+def themes_and_insights(course: TreatmentCourse) -> ThemesAndInsights:
     """The course's recurring themes, and the insights its signed integration notes record."""
     signed = db.session.scalars(select(SessionNote).where(
         SessionNote.course_id == course.id, SessionNote.status == SIGNED, SessionNote.kind == "integration")

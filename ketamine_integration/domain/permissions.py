@@ -47,6 +47,10 @@ PERMISSIONS = {
     "releases.read": "See a patient's releases of information",
     "releases.manage": "Record and revoke releases of information",
     "reports.generate": "Write coordination reports to a patient's prescribers",
+    "discharge.write": "Write, sign, amend and send the discharge summary of an ended course, as a therapist on "
+                       "the patient's care team",
+    "discharge.write_any": "Write, sign, amend and send the discharge summary of any ended course (the clinic admin "
+                           "closing a course whose therapist has left)",
     "reports.read": "Open coordination reports one wrote or received",
     "reports.receive": "Receive coordination reports and releases: the prescriber worklist",
     "dosing.read": "Read the dosing records of care-team patients, draft and signed (read-only to whoever "
@@ -100,14 +104,16 @@ _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "
 #: role -> the permissions it grants
 GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure",
-                                                      "portal.invite"}),
+                                                      "portal.invite", "discharge.write",
+                                                      "discharge.write_any"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent", "portal.invite"}),
     # the journal: what a patient shares "with their therapist" is read by the therapists of the care team
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
-                                                   "releases.manage", "reports.generate", "journal.read", "practices.assign",
+                                                   "releases.manage", "reports.generate", "discharge.write", "journal.read",
+                                                   "practices.assign",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

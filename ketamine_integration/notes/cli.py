@@ -3,6 +3,8 @@ and of every append-only record that carries one (addenda, measures, releases, f
 preparation entries), and check append-only records against the audit trail."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from flask.cli import AppGroup
 
@@ -13,6 +15,15 @@ from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
 
+#: signed records of packages above notes (the discharge summary): their name in the report -> a
+#: function giving (id, digest still matches) for each; registered by cli.register_commands
+SIGNED_RECORDS: dict[tuple[str, str], Callable[[], list[tuple[int, bool]]]] = {}
+
+
+def register_signed_records(name: str, plural: str, verify: Callable[[], list[tuple[int, bool]]]) -> None:
+    """Have `signatures verify` recheck another kind of signed record (`name`: "discharge summary")."""
+    SIGNED_RECORDS[(name, plural)] = verify
+
 #: how a digested table's rows are named in the report
 RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
                 "measure_responses": "measure response", "releases_of_information": "release of information",
@@ -20,7 +31,7 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "case_formulations": "formulation revision", "coordination_reports": "coordination report",
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
-                "appointments": "appointment"}
+                "appointments": "appointment", "discharge_addenda": "discharge addendum"}
 
 
 @signatures_cli.command("verify")
@@ -39,6 +50,7 @@ def verify_command():
         if not ok:
             broken += 1
             click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
+    broken += _report_signed_records()
     for label, ok in snapshots:
         if not ok:
             broken += 1
@@ -51,6 +63,19 @@ def verify_command():
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
     if broken:
         raise SystemExit(1)
+
+
+def _report_signed_records() -> int:
+    """Recheck each registered kind of signed record; name each mismatch; their count."""
+    broken = 0
+    for (name, plural), verify in SIGNED_RECORDS.items():
+        results = verify()
+        for record_id, ok in results:
+            if not ok:
+                broken += 1
+                click.echo(f"MISMATCH {name} {record_id}: content differs from what was signed", err=True)
+        click.echo(f"{sum(ok for _, ok in results)} of {len(results)} signed {plural} verified.")
+    return broken
 
 
 def _report_records(records) -> int:

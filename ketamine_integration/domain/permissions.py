@@ -47,8 +47,8 @@ PERMISSIONS = {
     "releases.read": "See a patient's releases of information",
     "releases.manage": "Record and revoke releases of information",
     "reports.generate": "Write coordination reports to a patient's prescribers",
-    "discharge.write": "Write, sign, amend and send the discharge summary of an ended course, as a therapist on "
-                       "the patient's care team",
+    "discharge.write": "Write, sign, amend and send the discharge summary of an ended course: a therapist's on "
+                       "the patient's care team (any course's with discharge.write_any)",
     "discharge.write_any": "Write, sign, amend and send the discharge summary of any ended course (the clinic admin "
                            "closing a course whose therapist has left)",
     "reports.read": "Open coordination reports one wrote or received",

@@ -57,6 +57,9 @@ PROBES = {
     "contact_consents": "granted = NOT granted",
     "practice_logs": "note = 'rewritten'",
     "patient_step_check_ins": "obstacles = 'rewritten'",
+    "discharge_summaries": """written = '{"summary": "rewritten"}'""",
+    "discharge_addenda": "body = 'rewritten'",
+    "discharge_copies": "content_hash = 'rewritten'",
 }
 
 

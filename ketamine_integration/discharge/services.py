@@ -33,9 +33,8 @@ def start_summary(course: TreatmentCourse, *, by: User) -> DischargeSummary:
     """The course's draft (one per course), started only once the course has ended."""
     if not course.current_phase.ended:
         raise DomainError("A discharge summary is written once the course has ended (completed or discontinued).")
-    existing = summary_of(course.id)
-    if existing is not None:
-        return existing
+    if summary_of(course.id) is not None:
+        raise DomainError("This course's discharge summary was started already: it is shown below.")
     summary = DischargeSummary(course_id=course.id, patient_id=course.patient_id, author_id=by.id, status=DRAFT,
                                written={})
     db.session.add(summary)

@@ -93,7 +93,7 @@ def summary_start(course_id: int):
                  detail="refused")
     for message in form.form_errors or [e for errs in form.errors.values() for e in errs]:
         flash(message, "error")
-    return _page(course, None, status=422)
+    return _page(course, services.summary_of(course.id), status=422)
 
 
 @bp.route("/discharge/<id:summary_id>", methods=["POST"])

@@ -208,3 +208,12 @@ def test_the_admin_writes_and_others_are_refused(ended, make, auth, client):
     auth.sign_in("boss")
     assert _sign_summary(auth, make, ended["course"]).status_code == 302
     assert _summary(make, ended["course"]).signed_by_id == ended["admin"]
+
+
+def test_a_second_start_is_refused_and_shows_the_summary_started(ended, make, auth, client):
+    auth.sign_in("ther")
+    first = _start(auth, make, ended["course"])
+    again = auth.post(f"/courses/{ended['course']}/discharge", {})
+    assert again.status_code == 422 and "was started already" in page_text(again)
+    assert "Draft started by Hazel Quint" in page_text(again)
+    assert make.query(lambda: db.session.scalars(select(DischargeSummary.id)).all()) == [first.id]

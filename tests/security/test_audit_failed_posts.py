@@ -63,6 +63,9 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     ("coordination.forms.AcknowledgeNoteForm", 0): lambda c: {"reply": "x" * 5001, "next_page": "worklist"},
     ("experience.forms.DosingRecordForm", 0): lambda c: c.record_data(c.draft_session, version="999"),
     ("courses.forms.EnrolForm", 0): lambda c: {"protocol": "nope@1", "start_date": today().isoformat()},
+    # the form is its button alone: starting a discharge summary started already is refused
+    ("discharge.forms.StartForm", 0): lambda c: (c.post("therapist", f"/courses/{c.ended_course}/discharge", {}),
+                                                 {})[1],
     # the form is its button alone: ending an assignment ended already is refused
     ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
                                                                 {}), {})[1],

@@ -132,8 +132,22 @@ MAX_WRITTEN = 5000
 
 def written_sections(course: TreatmentCourse) -> tuple[WrittenSection, ...]:
     """The sections the clinician writes for this course (the reason for ending only when discontinued)."""
-    discontinued = course.current_phase is Phase.DISCONTINUED
+    return _written(course.current_phase is Phase.DISCONTINUED)
+
+
+def _written(discontinued: bool) -> tuple[WrittenSection, ...]:
     return tuple(s for s in WRITTEN if discontinued or not s.discontinued_only)
+
+
+def kept_sections(categories: set[str] | None, *, discontinued: bool) -> tuple[set[str], list[str]]:
+    """The section keys a copy made under these release categories carries (None: the whole summary,
+    for its writers), and the titles of those it leaves out, in the document's order. A section with
+    no category (the recommendations, written for the prescriber) is always carried."""
+    sections = [(s.key, s.title, s.category) for s in (*COMPUTED, *_written(discontinued))]
+    if categories is None:
+        return {key for key, _title, _category in sections}, []
+    kept = {key for key, _title, category in sections if category is None or category in categories}
+    return kept, [title for key, title, _category in sections if key not in kept]
 
 
 def compute(course: TreatmentCourse, now: datetime) -> dict:

@@ -18,7 +18,7 @@ from ..db.locking import flush_versioned
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..extensions import db
-from .content import COMPUTED, MAX_WRITTEN, compute, written_sections
+from .content import MAX_WRITTEN, compute, kept_sections, written_sections
 from .models import DRAFT, SIGNED, DischargeAddendum, DischargeCopy, DischargeSummary
 
 CONCURRENT_SAVE = ("Someone saved this discharge summary after you opened it; what you typed is kept below. "
@@ -126,14 +126,8 @@ def add_addendum(summary: DischargeSummary, *, body: str, by: User) -> Discharge
 # -- the prescriber's copy --------------------------------------------------------------------
 
 def sections_permitted(summary: DischargeSummary, categories: set[str] | None) -> tuple[set[str], list[str]]:
-    """The section keys a copy under `categories` carries (None: the whole summary, for its writers),
-    and the titles of those it leaves out, in the document's order."""
-    sections = [(s.key, s.title, s.category) for s in COMPUTED] + \
-               [(s.key, s.title, s.category) for s in written_sections(summary.course)]
-    if categories is None:
-        return {key for key, _title, _category in sections}, []
-    kept = {key for key, _title, category in sections if category is None or category in categories}
-    return kept, [title for key, title, _category in sections if key not in kept]
+    """The section keys a copy under `categories` carries, and the titles of those it leaves out."""
+    return kept_sections(categories, discontinued=summary.course.current_phase is Phase.DISCONTINUED)
 
 
 def prescribers_of(summary: DischargeSummary) -> list[User]:

@@ -112,8 +112,8 @@ GRANTS: dict[str, frozenset[str]] = {
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
-                                                   "releases.manage", "reports.generate", "discharge.write", "journal.read",
-                                                   "practices.assign",
+                                                   "releases.manage", "reports.generate", "discharge.write",
+                                                   "journal.read", "practices.assign",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

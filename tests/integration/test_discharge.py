@@ -62,7 +62,8 @@ def ended(make, auth):
 
 
 def _summary(make, course_id) -> DischargeSummary | None:
-    return make.query(lambda: db.session.scalar(select(DischargeSummary).where(DischargeSummary.course_id == course_id)))
+    return make.query(lambda: db.session.scalar(select(DischargeSummary)
+                                                .where(DischargeSummary.course_id == course_id)))
 
 
 def _start(auth, make, course_id) -> DischargeSummary:

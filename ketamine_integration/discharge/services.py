@@ -163,14 +163,6 @@ def copies_of(summary_id: int) -> list[DischargeCopy]:
 
 # -- what is due --------------------------------------------------------------------------------
 
-def due_course_ids(course_ids) -> set[int]:
-    """Of these courses, the ended ones without a signed discharge summary (one statement)."""
-    ended = [p.value for p in Phase if p.ended]
-    signed = select(DischargeSummary.course_id).where(DischargeSummary.status == SIGNED)
-    return set(db.session.scalars(select(TreatmentCourse.id).where(
-        TreatmentCourse.id.in_(course_ids), TreatmentCourse.phase.in_(ended), TreatmentCourse.id.not_in(signed))))
-
-
 def course_status(course: TreatmentCourse) -> str | None:
     """What the course page says of the summary: "due" (ended, none signed), "signed", or None (not ended)."""
     if not course.current_phase.ended:

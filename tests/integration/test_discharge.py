@@ -218,3 +218,15 @@ def test_a_second_start_is_refused_and_shows_the_summary_started(ended, make, au
     assert again.status_code == 422 and "was started already" in page_text(again)
     assert "Draft started by Hazel Quint" in page_text(again)
     assert make.query(lambda: db.session.scalars(select(DischargeSummary.id)).all()) == [first.id]
+
+
+def test_the_draft_and_signed_pages_label_every_control_once(ended, make, auth, client):
+    from tests.page_html import read_forms
+    auth.sign_in("ther")
+    _start(auth, make, ended["course"])
+    pages = [client.get(f"/courses/{ended['course']}/discharge")]
+    assert _sign_summary(auth, make, ended["course"]).status_code == 302
+    pages.append(client.get(f"/courses/{ended['course']}/discharge"))
+    for response in pages:
+        forms = read_forms(response.get_data(as_text=True))
+        assert forms.controls and forms.repeated_ids() == [] and forms.unlabelled() == []

@@ -121,14 +121,18 @@ def summary_save(summary_id: int):
         if outcome.refusal is not None:
             audit.record("discharge.sign", obj=summary, patient_id=summary.patient_id, outcome=audit.FAILURE,
                          detail="refused: " + ", ".join(sorted(k or "form" for k in outcome.refusal.reasons)))
-            flash("Draft saved, not signed: complete the fields marked below, then sign again.", "error")
+            form.form_errors = list(form.form_errors) + ["Draft saved, not signed: complete the fields marked "
+                                                         "below, then sign again."]
             form.version.data = summary.version  # the draft just saved is the one to sign next
             return _page(summary.course, summary, form=form, status=200)  # 200: the save is committed
         flash("Draft saved.", "success")
         return redirect(url_for("discharge.summary_page", course_id=summary.course_id))
     audit.record("discharge.update", obj=summary, patient_id=summary.patient_id, outcome=audit.FAILURE,
                  detail="refused")
-    return _page(summary.course, summary, form=form, status=409 if form.errors.get("") else 422)
+    if summary.signed:  # the page shows no form to put the reason on
+        for message in form.form_errors:
+            flash(message, "error")
+    return _page(summary.course, summary, form=form, status=409 if getattr(form, "edit_conflict", False) else 422)
 
 
 @bp.route("/discharge/<id:summary_id>/addendum", methods=["POST"])

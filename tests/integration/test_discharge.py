@@ -230,3 +230,14 @@ def test_the_draft_and_signed_pages_label_every_control_once(ended, make, auth, 
     for response in pages:
         forms = read_forms(response.get_data(as_text=True))
         assert forms.controls and forms.repeated_ids() == [] and forms.unlabelled() == []
+
+
+def test_a_stale_save_is_refused_with_the_text_kept(ended, make, auth, client):
+    auth.sign_in("ther")
+    summary = _start(auth, make, ended["course"])
+    assert auth.post(f"/discharge/{summary.id}", {"version": str(summary.version), **WRITTEN}).status_code == 302
+    stale = auth.post(f"/discharge/{summary.id}", {"version": str(summary.version), **WRITTEN,
+                                                   "summary": "Typed in another tab"})
+    assert stale.status_code == 409 and "Someone saved this discharge summary" in page_text(stale)
+    assert "Typed in another tab" in stale.get_data(as_text=True)                  # kept in the form
+    assert _summary(make, ended["course"]).written["summary"] == WRITTEN["summary"]   # nothing overwritten

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from ..accounts.models import PRESCRIBER, User
 from ..coordination.services import permitted
@@ -17,6 +17,7 @@ from ..db.errors import ConcurrentEdit, DomainError
 from ..db.locking import flush_versioned
 from ..db.types import utcnow
 from ..domain.phases import Phase
+from ..patients.models import Patient
 from ..extensions import db
 from .content import MAX_WRITTEN, compute, kept_sections, written_sections
 from .models import DRAFT, SIGNED, DischargeAddendum, DischargeCopy, DischargeSummary
@@ -162,6 +163,33 @@ def copies_of(summary_id: int) -> list[DischargeCopy]:
 
 
 # -- what is due --------------------------------------------------------------------------------
+
+#: the courses a therapist's home page lists as due (the count counts them all)
+DUE_LIMIT = 50
+
+
+def _due(user: User, caseload: Select) -> Select:
+    """The user's courses (they are its therapist) of patients on their caseload that have ended
+    without a signed discharge summary."""
+    signed = select(DischargeSummary.course_id).where(DischargeSummary.status == SIGNED)
+    return select(TreatmentCourse.id).where(
+        TreatmentCourse.therapist_id == user.id, TreatmentCourse.patient_id.in_(caseload),
+        TreatmentCourse.phase.in_([p.value for p in Phase if p.ended]), TreatmentCourse.id.not_in(signed))
+
+
+def count_due(user: User, caseload: Select) -> Select:
+    """A SELECT of how many discharge summaries are due on the user's courses (home.waiting's one statement)."""
+    return select(func.count()).select_from(_due(user, caseload).subquery())
+
+
+def fetch_due(user: User, caseload: Select) -> list[tuple[int, Patient]]:
+    """(course id, patient) of the summaries due on the user's courses, oldest course first: one statement."""
+    rows = db.session.execute(select(TreatmentCourse.id, Patient)
+                              .join(Patient, Patient.id == TreatmentCourse.patient_id)
+                              .where(TreatmentCourse.id.in_(_due(user, caseload)))
+                              .order_by(TreatmentCourse.id).limit(DUE_LIMIT)).all()
+    return [(course_id, patient) for course_id, patient in rows]
+
 
 def course_status(course: TreatmentCourse) -> str | None:
     """What the course page says of the summary: "due" (ended, none signed), "signed", or None (not ended)."""

@@ -241,3 +241,17 @@ def test_a_stale_save_is_refused_with_the_text_kept(ended, make, auth, client):
     assert stale.status_code == 409 and "Someone saved this discharge summary" in page_text(stale)
     assert "Typed in another tab" in stale.get_data(as_text=True)                  # kept in the form
     assert _summary(make, ended["course"]).written["summary"] == WRITTEN["summary"]   # nothing overwritten
+
+
+def test_the_therapists_home_counts_and_lists_the_summaries_due(ended, make, auth, client):
+    auth.sign_in("ther")
+    home = page_text(client.get("/"))
+    assert "1 discharge summary due" in home
+    assert "Wren Discharged, the course has ended: write the discharge summary of Wren Discharged" in home
+    assert _sign_summary(auth, make, ended["course"]).status_code == 302
+    home = page_text(client.get("/"))
+    assert "Nothing waiting:" in home and "discharge summaries due" in home.split("Nothing waiting:")[1]
+    assert "write the discharge summary" not in home
+    auth.logout()
+    auth.sign_in("pres")                                   # the prescriber writes none: never counted
+    assert "discharge summar" not in page_text(client.get("/"))

@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
         environ["SECRET_KEY"] = config["SECRET_KEY"]  # no development key file is made then
     app.config.update(load_config(app.instance_path, environ))
     app.config.setdefault("PROTOCOLS_DIR", str(shipped_folder("protocols")))
+    app.config.setdefault("TECHNIQUES_DIR", str(shipped_folder("vocabularies")))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,7 @@ ACTIONS = {
     "note.addendum": "Added an addendum to a session note",
     "note.themes": "Viewed a patient's themes",
     "note.action_steps": "Viewed a course's action steps",
+    "note.techniques": "Viewed the techniques used across a course and the patient's responses",
     "journal.write": "The patient wrote a journal entry (its text not kept here)",
     "journal.edit": "The patient changed a private journal entry",
     "journal.share": "The patient shared a journal entry with their therapist",

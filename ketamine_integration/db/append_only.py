@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043 and 0048); this module is the one place the code declares
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046 and 0048); this module is the one place the code declares
 the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -34,6 +34,8 @@ APPEND_ONLY: dict[str, str] = {
     "note_themes": "once its note is signed: nothing",
     "action_check_ins": "once its note is signed: nothing",
     "note_dosing_links": "once its note is signed: nothing",
+    "note_techniques": "once its note is signed: nothing",
+    "technique_responses": "once its note is signed: nothing",
     "action_steps": "once its note is signed: only its status (a later check-in stops it)",
     "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
     "vital_signs": "once its session is signed: nothing",

@@ -2,7 +2,7 @@
 sent to prescribers
 
 Revision ID: 0048_discharge_summaries
-Revises: 0044_portal_account_admin
+Revises: 0046_technique_use
 Create Date: 2026-12-05 00:00:00
 
 Issue 24, point 6. A summary is signed and locked like a session note (migration 0007): once signed,
@@ -18,7 +18,7 @@ from ketamine_integration.db.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0048_discharge_summaries'
-down_revision = '0044_portal_account_admin'
+down_revision = '0046_technique_use'
 branch_labels = None
 depends_on = None
 

@@ -36,8 +36,12 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     [step] = make.query(lambda: db.session.scalars(text("SELECT id FROM action_steps WHERE note_id = :n"),
                                                    {"n": first}).all())
     second = clinic.new_note("integration")
+    [use] = make.query(lambda: db.session.scalars(text("SELECT id FROM note_techniques WHERE note_id = :n"),
+                                                  {"n": first}).all())
     checked = clinic.integration_data(second, **{"check_ins-0-step_id": str(step), "check_ins-0-progress": "done",
-                                                 "check_ins-0-decision": "continue"})
+                                                 "check_ins-0-decision": "continue",
+                                                 "technique_responses-0-use_id": str(use),
+                                                 "technique_responses-0-response": "mixed"})
     assert clinic.post("therapist", f"/notes/{second}", {**checked, **SIGNING}).status_code == 302
     assert clinic.post("therapist", f"/notes/{first}/addenda", {"body": "Later: slept well"}).status_code == 302
     assert clinic.post("prescriber", f"/dosing/{clinic.signed_session}/addenda",
@@ -86,6 +90,8 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         "action_check_ins": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM action_check_ins WHERE note_id = :n",
                                                         n=second)}),
         "note_dosing_links": (by_note, {"id": first}),
+        "note_techniques": ("id = :id", {"id": use}),
+        "technique_responses": (by_note, {"id": second}),
         "dosing_sessions": ("id = :id", {"id": session}),
         "vital_signs": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_signs WHERE dosing_session_id = :s",
                                                    s=session)}),

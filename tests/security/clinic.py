@@ -121,6 +121,17 @@ class Clinic:
                                 protocol="sublingual-ketamine-kap")
 
     @cached_property
+    def outcomes_course(self) -> int:
+        """A course of the patient on the test protocol that asks the PCL-5, WSAS and WAI-SR at baseline
+        (tests/outcome_protocol.py), no dose planned yet: their baseline questionnaires are open."""
+        from pathlib import Path
+
+        from tests.outcome_protocol import OUTCOMES, library_with_outcomes
+        app = self.make.app
+        app.config["PROTOCOLS_DIR"] = str(library_with_outcomes(Path(app.instance_path) / "outcome-protocols"))
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"], protocol=OUTCOMES)
+
+    @cached_property
     def shared_course(self) -> int:
         """The course, once it has a signed dosing session and a release to its prescriber."""
         self.signed_session, self.release  # noqa: B018
@@ -230,7 +241,7 @@ class Clinic:
                 "new_steps-0-starts_on": today().isoformat(),
                 "new_steps-0-review_on": (today() + timedelta(days=14)).isoformat(), "new_steps-0-linked_insight": t,
                 "practices": ["movement"], "practices_note": t, "challenges": ["overwhelm"], "challenges_note": t,
-                "host_theory": "act", "techniques-0-technique": "Grounding", "techniques-0-rationale": t,
+                "host_theory": "act", "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": t,
                 "self_harm_thoughts": "no", "safety_plan_reviewed": "no", "risk_notes": t, "next_session_plan": t}
         data.update(overrides)
         return data

@@ -163,6 +163,13 @@ TARGETS: dict[str, list[Target]] = {
     # questions 3-5 are asked only after a yes to question 2 (the screener's skip logic)
     "notes.forms.CSSRSscreenerForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/cssrs", lambda c: {
         "administered_on": today().isoformat(), "item1": "1", "item2": "0", "item6": "0"}, prefix="cssrs")],
+    # the outcome measures (issue 24, point 5): every item at its scale's middle answer
+    "notes.forms.PCL5Form": [Target("therapist", lambda c: f"/courses/{c.course}/measures/pcl5", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "2" for n in range(1, 21)}}, prefix="pcl5")],
+    "notes.forms.WSASForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/wsas", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "4" for n in range(1, 6)}}, prefix="wsas")],
+    "notes.forms.WAISRForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/waisr", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "3" for n in range(1, 13)}}, prefix="waisr")],
     "notes.forms.AcknowledgeForm": [Target("therapist", lambda c: f"/alerts/{c.alert}/acknowledge",
                                            lambda c: {"note": "Called the patient; safety plan reviewed."})],
     "notes.forms.VoidMeasureForm": [Target("therapist", lambda c: f"/measures/{c.measure}/void",
@@ -248,6 +255,17 @@ TARGETS: dict[str, list[Target]] = {
     "portal.questionnaire_forms.PortalCSSRSscreenerForm": [Target(
         "patient", lambda c: f"/portal/questionnaires/{c.course}/cssrs/baseline", lambda c: {
             "item1": "1", "item2": "0", "item3": "", "item4": "", "item5": "", "item6": "0"})],
+    # the outcome measures at the baseline of a course on the test protocol that asks them (no safety rule:
+    # a refusal writes nothing)
+    "portal.questionnaire_forms.PortalPCL5Form": [Target("patient", lambda c: f"/portal/questionnaires/"
+                                                         f"{c.outcomes_course}/pcl5/baseline", lambda c: {
+        f"item{n}": "1" for n in range(1, 21)})],
+    "portal.questionnaire_forms.PortalWSASForm": [Target("patient", lambda c: f"/portal/questionnaires/"
+                                                         f"{c.outcomes_course}/wsas/baseline", lambda c: {
+        f"item{n}": "3" for n in range(1, 6)})],
+    "portal.questionnaire_forms.PortalWAISRForm": [Target("patient", lambda c: f"/portal/questionnaires/"
+                                                          f"{c.outcomes_course}/waisr/baseline", lambda c: {
+        f"item{n}": "4" for n in range(1, 13)})],
     # the patient's log of a practice and check-in on an action step (their ids prefix only the fields' ids)
     "portal.log_forms.PracticeLogForm": [Target("patient", lambda c: f"/portal/practices/{c.assignment}", lambda c: {
         "outcome": "partly", "for_date": today().isoformat(), "note": "The bus was late"})],
@@ -277,7 +295,9 @@ SUBFORMS = {
     "notes.forms.ThemeRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.StepRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.CheckInRowForm": "notes.forms.IntegrationNoteForm",
-    "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueRowForm": "notes.forms.FormulationForm",
+    "notes.forms.TechniqueUseRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueResponseRowForm": "notes.forms.IntegrationNoteForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }
 #: base classes no view instantiates, with the reason

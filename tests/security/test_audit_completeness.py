@@ -311,6 +311,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "note.themes": lambda: Step("therapist", lambda: c.auth.client.get(f"/patients/{c.patient}/themes"), p),
         "note.action_steps": lambda: Step("therapist", lambda: c.auth.client.get(
             f"/courses/{c.course}/action-steps"), p),
+        "note.techniques": lambda: Step("therapist", lambda: c.auth.client.get(f"/courses/{c.course}/techniques"), p),
         "process_note.update": lambda: Step("therapist", lambda: c.auth.post(
             f"/notes/{c.signed_note}/process", {"body": s, "version": ""}), p),
         "process_note.read": lambda: Step("therapist", lambda: c.auth.client.get(f"/notes/{c.signed_note}/process"),

@@ -45,6 +45,7 @@ PATIENT_PAGES = {
     "experience.dosing_record": ("prescriber", "dosing"),
     "experience.rems_pdf": ("prescriber", "dosing"),            # a signed session under a REMS protocol
     "notes.action_steps": ("therapist", "course"),
+    "notes.course_techniques": ("therapist", "course"),
     "notes.formulation": ("therapist", "course"),
     "notes.measures": ("therapist", "course"),
     "notes.note_edit": ("therapist", "note"),                   # the note's author

@@ -88,6 +88,7 @@ MATRIX = [
     R("experience.rems_pdf", dosing_id="dosing"),                            # the REMS form carries the record
     R("experience.rems_submitted", dosing_id="dosing"),
     R("notes.action_steps", course_id="course"),                             # notes and what they hold
+    R("notes.course_techniques", course_id="course"),
     R("notes.alert_acknowledge", alert_id="alert"),                          # alerts are for the treating team
     R("notes.formulation", course_id="course"),
     R("notes.measure_record", course_id="course", measure="phq9"),

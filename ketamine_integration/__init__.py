@@ -66,6 +66,7 @@ def register_listeners() -> None:
     from .bookings import events as booking_events
     from .db import append_only
     from .db.events import listen_in_order
+    from .discharge import signed_guard as discharge_signed_guard
     from .experience import models as experience_models, window_store
     from .messaging import queue as message_queue
     from .notes import signed_guard as notes_signed_guard
@@ -84,6 +85,7 @@ def register_listeners() -> None:
         (Session, "before_flush", experience_models.refuse_changes_to_signed_sessions),
         (Session, "before_flush", notes_signed_guard.refuse_changes_to_signed_notes),
         (Session, "before_flush", plans_signed_guard.refuse_changes_to_signed_plans),
+        (Session, "before_flush", discharge_signed_guard.refuse_changes_to_signed_summaries),
         # Digests of the records that are kept as written, stamped however the row is created.
         (Mapper, "before_insert", append_only.digest_at_creation),
         # The stored integration windows: note the courses a flush changed, forget them at the end.
@@ -130,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     from .calendars.views import bp as calendars_bp
     from .clinic_settings.views import bp as clinic_settings_bp
     from .coordination.views import bp as coordination_bp
+    from .discharge.views import bp as discharge_bp
     from .home.views import bp as home_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
@@ -152,8 +155,9 @@ def register_blueprints(app: Flask) -> None:
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
-               scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
-               telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, portal_sign_in.bp, portal_pages.bp,
+               scheduling_bp, calendars_bp, notes_bp, coordination_bp, discharge_bp, mfa_bp, clinic_settings_bp,
+               messaging_bp, telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, portal_sign_in.bp,
+               portal_pages.bp,
                portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out

@@ -19,7 +19,8 @@ from .db.types import utcnow
 from .extensions import db
 from .messaging.cli import worker_command
 from .mfa.services import enrolled_user_ids, reset_authenticator
-from .notes.cli import signatures_cli
+from .discharge.services import verify_signed_summaries
+from .notes.cli import register_signed_records, signatures_cli
 from .experience.window_store import windows_cli
 from .protocols.cli import protocols_cli, techniques_cli
 from .reminders.cli import reminders_cli
@@ -34,6 +35,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(protocols_cli)
     app.cli.add_command(techniques_cli)
     app.cli.add_command(signatures_cli)
+    register_signed_records("discharge summary", "discharge summaries", verify_signed_summaries)
     app.cli.add_command(backup_cli)
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)

@@ -7,6 +7,7 @@ from .busy_times import models as busy_times_models  # noqa: F401
 from .calendars import models as calendars_models  # noqa: F401
 from .clinic_settings import models as clinic_settings_models  # noqa: F401
 from .coordination import models as coordination_models  # noqa: F401
+from .discharge import models as discharge_models  # noqa: F401
 from .courses import models as courses_models  # noqa: F401
 from .experience import models as experience_models  # noqa: F401
 from .experience import window_store  # noqa: F401

@@ -46,7 +46,7 @@ def report_data(course: TreatmentCourse, *, recipient: User, author: User, categ
     def if_permitted(category, build, *args):
         return build(*args) if category in categories else None
 
-    sessions = _signed_sessions(course)
+    sessions = signed_dosing_sessions(course)
     return CoordinationReportData(
         header=ReportHeader(clinic=current_app.config["CLINIC_NAME"], generated=format_local(now),
                             recipient=recipient.display_name, author=author.display_name),
@@ -57,8 +57,8 @@ def report_data(course: TreatmentCourse, *, recipient: User, author: User, categ
         dosing=if_permitted("dosing", _dosing, sessions),
         dosing_notes=if_permitted("dosing_notes", _dosing_notes, course),
         measures=if_permitted("measures", _measures, course),
-        attendance=if_permitted("attendance", _attendance, course, sessions, now),
-        themes=if_permitted("themes", _themes, course),
+        attendance=if_permitted("attendance", window_coverage, course, sessions, now),
+        themes=if_permitted("themes", themes_and_insights, course),
         action_plan=if_permitted("action_plan", _action_plan, course),
         safety=if_permitted("safety", _safety, course),
         therapist=TherapistQuestions(questions=(questions or "").strip(),
@@ -81,7 +81,7 @@ def _treatment(course: TreatmentCourse) -> TreatmentSummary:
                             phase=course.current_phase.label, indication=course.indication)
 
 
-def _signed_sessions(course: TreatmentCourse) -> list[DosingSession]:
+def signed_dosing_sessions(course: TreatmentCourse) -> list[DosingSession]:
     return db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id,
                                                           DosingSession.status == DOSING_SIGNED)
                               .options(selectinload(DosingSession.administered_by),
@@ -155,7 +155,7 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                                           safety=_safety_answer(row.response.answers, measure),
                                           completed_by=PATIENT_COMPLETED if row.response.completed_by_patient
                                           else "") for row in rows),
-                status=_status(rows[-1], measure), charted=measure.charted,
+                status=measure_status(rows[-1], measure), charted=measure.charted,
                 safety_heading=_safety_heading(measure), direction=measure.direction if measure.charted else "",
                 banded=bool(measure.bands), sources=measure.sources))
     return tuple(series)
@@ -187,7 +187,7 @@ def _change(row: TrendRow) -> str:
     return "no baseline" if row.change is None else f"{row.change.delta:+d}"
 
 
-def _status(last: TrendRow, measure: scoring.Measure) -> str:
+def measure_status(last: TrendRow, measure: scoring.Measure) -> str:
     change = last.change
     if not measure.charted:  # a screener's risk level, not a change from baseline
         return f"Latest: {last.response.band}"
@@ -208,7 +208,7 @@ def _status(last: TrendRow, measure: scoring.Measure) -> str:
 
 # -- attendance, themes, action plan, safety ---------------------------------------------------
 
-def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
+def window_coverage(course: TreatmentCourse, sessions: list[DosingSession], now: datetime) -> WindowCoverage:
     """The windows by the one coverage rule, and each integration session's outcome (a booking over
     with none counted as unconfirmed, never as held or ahead)."""
     integration = fetch_integration_sessions(course.id)
@@ -224,7 +224,7 @@ def _attendance(course: TreatmentCourse, sessions: list[DosingSession], now: dat
                           cancelled=outcomes[CANCELLED], unconfirmed=outcomes["unconfirmed"], booked=outcomes[BOOKED])
 
 
-def _themes(course: TreatmentCourse) -> ThemesAndInsights:
+def themes_and_insights(course: TreatmentCourse) -> ThemesAndInsights:
     """The course's recurring themes, and the insights its signed integration notes record."""
     signed = db.session.scalars(select(SessionNote).where(
         SessionNote.course_id == course.id, SessionNote.status == SIGNED, SessionNote.kind == "integration")

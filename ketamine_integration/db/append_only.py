@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043 and 0046); this module is the one place the code declares
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046 and 0048); this module is the one place the code declares
 the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -66,6 +66,9 @@ APPEND_ONLY: dict[str, str] = {
     "plan_techniques": "once its plan revision is signed: nothing",
     "plan_addenda": "nothing",
     "course_stage_changes": "nothing (a move on the decision map is a new row)",
+    "discharge_summaries": "never deleted; once signed: only bookkeeping (updated_at, version)",
+    "discharge_addenda": "nothing",
+    "discharge_copies": "nothing (the prescriber's copy is kept exactly as sent)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -138,6 +141,8 @@ def _with(column: str) -> Callable:
 ONE_WAY: dict[str, dict[str, Callable]] = {
     "note_addenda": {},
     "dosing_addenda": {},
+    "discharge_addenda": {},
+    "discharge_copies": {},
     "vital_sign_corrections": {},
     "vital_response_revisions": {},
     "adverse_event_revisions": {},
@@ -196,6 +201,7 @@ DIGESTED: dict[str, tuple[str, ...]] = {
     "note_addenda": ("note_id", "author_id", "created_at", "body"),
     "dosing_addenda": ("dosing_session_id", "author_id", "created_at", "body"),
     "plan_addenda": ("plan_id", "author_id", "created_at", "body"),
+    "discharge_addenda": ("summary_id", "author_id", "created_at", "body"),
     "measure_responses": ("patient_id", "course_id", "measure", "administered_on", "answers", "difficulty",
                           "total", "band", "entered_by_id", "created_at"),
     "releases_of_information": ("patient_id", "recipient_user_id", "recipient_name", "categories", "purpose",

@@ -51,6 +51,8 @@ PERMISSIONS = {
     "releases.read": "See a patient's releases of information",
     "releases.manage": "Record and revoke releases of information",
     "reports.generate": "Write coordination reports to a patient's prescribers",
+    "discharge.write": "Write, sign, amend and send the discharge summary of an ended course: a therapist's on "
+                       "the patient's care team",
     "reports.read": "Open coordination reports one wrote or received",
     "reports.receive": "Receive coordination reports and releases: the prescriber worklist",
     "dosing.read": "Read the dosing records of care-team patients, draft and signed (read-only to whoever "
@@ -111,8 +113,8 @@ GRANTS: dict[str, frozenset[str]] = {
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
-                                                   "releases.manage", "reports.generate", "journal.read", "practices.assign",
-                                                   "plans.read", "plans.write",
+                                                   "releases.manage", "reports.generate", "discharge.write",
+                                                   "journal.read", "practices.assign", "plans.read", "plans.write",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

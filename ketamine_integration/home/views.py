@@ -13,6 +13,7 @@ from ..web import access
 from ..audit import services as audit
 from ..coordination import inbox
 from ..db.clinic_time import clinic_today
+from ..discharge.services import fetch_due as discharge_due
 from ..db.types import utcnow
 from ..extensions import db
 from ..notes.drafts import drafts_to_sign
@@ -67,6 +68,8 @@ def _clinician_lists(now, today) -> dict:
     if user.can("schedule.book") and not user.can("schedule.manage"):
         # their own sessions over with no outcome (issue 20, point 2)
         lists["to_confirm"] = unconfirmed(now, clinician_id=user.id)
+    if user.can("discharge.write"):
+        lists["discharge_due"] = discharge_due(user, mine)
     if user.can("coordination.message"):
         lists["to_acknowledge"] = [] if user.can("reports.receive") else inbox.notes_to_acknowledge(user, today)
         lists["replies"] = inbox.new_replies(user)

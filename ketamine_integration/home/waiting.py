@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from ..accounts.models import User
 from ..coordination import inbox
 from ..db.clinic_time import clinic_today
+from ..discharge.services import count_due as count_discharge_due
 from ..db.types import utcnow
 from ..experience.overdue import count_overdue_planned
 from ..experience.rems import count_forms_outstanding, rems_versions
@@ -102,6 +103,9 @@ KINDS = (
     CountKind("overdue_doses", "planned dose not recorded", "planned doses not recorded",
               lambda u: u.can("dosing.sign") and u.can("reports.receive"),
               lambda u: url_for("coordination.prescriber_worklist") + "#overdue-h"),
+    # the therapist of a course that has ended writes its discharge summary (issue 24, point 6)
+    CountKind("discharge_due", "discharge summary due", "discharge summaries due",
+              lambda u: u.can("discharge.write") and u.can("care_team.member"), _home("#discharge-due")),
 )
 BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -154,6 +158,8 @@ def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolV
         found["overdue_doses"] = count_overdue_planned(user, now)
     if BY_KEY["rems"].applies(user):
         found["rems"] = count_forms_outstanding(user, rems_versions(versions))
+    if BY_KEY["discharge_due"].applies(user):
+        found["discharge_due"] = count_discharge_due(user, active_caseload(user))
     return found
 
 

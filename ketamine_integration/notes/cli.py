@@ -3,6 +3,8 @@ and of every append-only record that carries one (addenda, measures, releases, f
 preparation entries), and check append-only records against the audit trail."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from flask.cli import AppGroup
 
@@ -14,6 +16,15 @@ from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
 
+#: signed records of packages above notes (the discharge summary): their name in the report -> a
+#: function giving (id, digest still matches) for each; registered by cli.register_commands
+SIGNED_RECORDS: dict[tuple[str, str], Callable[[], list[tuple[int, bool]]]] = {}
+
+
+def register_signed_records(name: str, plural: str, verify: Callable[[], list[tuple[int, bool]]]) -> None:
+    """Have `signatures verify` recheck another kind of signed record (`name`: "discharge summary")."""
+    SIGNED_RECORDS[(name, plural)] = verify
+
 #: how a digested table's rows are named in the report
 RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
                 "measure_responses": "measure response", "releases_of_information": "release of information",
@@ -22,7 +33,7 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
                 "appointments": "appointment", "plan_addenda": "plan addendum",
-                "course_stage_changes": "course stage change"}
+                "course_stage_changes": "course stage change", "discharge_addenda": "discharge addendum"}
 
 
 @signatures_cli.command("verify")
@@ -38,6 +49,7 @@ def verify_command():
     broken += _report_signed(notes, "session note", signed) + _report_signed(plans, "treatment plan revision", signed)
     broken += _report_signed(sessions, "dosing session", signed)
     broken += _report_signed(snapshots, "protocol snapshot", "definition differs from its content hash")
+    broken += _report_signed_records()
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
     click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed treatment plan revisions verified.")
@@ -55,6 +67,16 @@ def _report_signed(results, name: str, problem: str) -> int:
     for key in broken:
         click.echo(f"MISMATCH {name} {key}: {problem}", err=True)
     return len(broken)
+
+
+def _report_signed_records() -> int:
+    """Recheck each registered kind of signed record; name each mismatch; their count."""
+    broken = 0
+    for (name, plural), verify in SIGNED_RECORDS.items():
+        results = verify()
+        broken += _report_signed(results, name, "content differs from what was signed")
+        click.echo(f"{sum(ok for _, ok in results)} of {len(results)} signed {plural} verified.")
+    return broken
 
 
 def _report_records(records) -> int:

@@ -13,6 +13,7 @@ from ..audit import services as audit
 from ..courses import services
 from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
+from ..discharge.services import course_status as discharge_status
 from .booking_forms import book_form_choices, only_team_choices
 from .calendar_booking import booking_page, calendar_back
 from .course_end import ending_preview
@@ -117,7 +118,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held"),
-        measures=MEASURES, **_questionnaires(course, now)), status
+        measures=MEASURES, discharge=discharge_status(course), **_questionnaires(course, now)), status
 
 
 def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):

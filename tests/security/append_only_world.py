@@ -64,7 +64,10 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         **{"adverse_events-0-severity": "moderate"}, responses_change_reason="Typed before the review ended.",
         adverse_events_change_reason="Severity recorded before the nurse's reassessment.")).status_code == 302
     rows = {"measure_responses": clinic.measure, "safety_alerts": clinic.alert,
-            "coordination_notes": clinic.coordination_note, "coordination_reports": clinic.report}
+            "coordination_notes": clinic.coordination_note, "coordination_reports": clinic.report,
+            "discharge_summaries": clinic.discharge_summary, "discharge_copies": clinic.discharge_copy}
+    assert clinic.post("therapist", f"/discharge/{clinic.discharge_summary}/addendum",
+                       {"body": "Later: booster discussed"}).status_code == 302
     # a release narrower than the clinic's (which permits everything), so widening it is a change
     assert clinic.post("therapist", f"/patients/{clinic.patient}/releases",
                        clinic.release_data(categories=["dosing"])).status_code == 302
@@ -112,7 +115,8 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     _patient_entries(make, clinic, step)
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
-                  "patient_step_check_ins", "plan_addenda", "course_stage_changes"):
+                  "patient_step_check_ins", "plan_addenda", "course_stage_changes",
+                  "discharge_addenda"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
 

@@ -445,6 +445,53 @@ class Clinic:
         return self.make.query(lambda: db.session.scalar(select(CoordinationReport.id).order_by(
             CoordinationReport.id.desc())))
 
+    # -- discharge summaries (issue 24, point 6) ---------------------------------------------------
+
+    def _completed_course(self) -> int:
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"], phase="completed")
+
+    def _started_summary(self, course: int) -> int:
+        from ketamine_integration.discharge.models import DischargeSummary
+        response = self.post("therapist", f"/courses/{course}/discharge", {})
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(DischargeSummary.id).where(
+            DischargeSummary.course_id == course)))
+
+    @cached_property
+    def ended_course(self) -> int:
+        """A completed course of the patient with no summary yet: its discharge summary is due."""
+        return self._completed_course()
+
+    def discharge_data(self, summary: int, **overrides) -> dict:
+        from ketamine_integration.discharge.content import WRITTEN
+        from ketamine_integration.discharge.models import DischargeSummary
+        version = self.make.query(lambda: db.session.get(DischargeSummary, summary).version)
+        return {"version": str(version), **{s.key: self.text for s in WRITTEN}, **overrides}
+
+    @cached_property
+    def discharge_draft(self) -> int:
+        """The draft discharge summary of another completed course."""
+        return self._started_summary(self._completed_course())
+
+    @cached_property
+    def discharge_summary(self) -> int:
+        """The signed discharge summary of a third completed course."""
+        summary = self._started_summary(self._completed_course())
+        response = self.post("therapist", f"/discharge/{summary}",
+                             self.discharge_data(summary, confirm_sign="y", sign="1"))
+        assert response.status_code == 302, response.status_code
+        return summary
+
+    @cached_property
+    def discharge_copy(self) -> int:
+        """The signed summary's copy, sent to the prescriber under the release."""
+        from ketamine_integration.discharge.models import DischargeCopy
+        self.release  # noqa: B018
+        response = self.post("therapist", f"/discharge/{self.discharge_summary}/send",
+                             {"recipient": str(self.users["prescriber"])})
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(DischargeCopy.id).order_by(DischargeCopy.id.desc())))
+
     # -- scheduling and calendars ------------------------------------------------------------------
 
     def booking_data(self, **overrides) -> dict:

@@ -150,6 +150,10 @@ FORMS = {
         "questions": "Keep the spacing?",
         "recommendations": "",
     },
+    "discharge.summary_addendum": lambda w, t, r: {"body": "Booster discussed by phone."},
+    "discharge.summary_save": lambda w, t, r: {"version": "1", "summary": "Mood lifted.", "recommendations": "Booster"},
+    "discharge.summary_send": lambda w, t, r: {"recipient": str(t.prescriber)},
+    "discharge.summary_start": _nothing,
     "courses.course_create": lambda w, t, r: {
         "protocol": f"{PROTOCOL}@2",
         "start_date": day(),

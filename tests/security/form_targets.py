@@ -215,6 +215,14 @@ TARGETS: dict[str, list[Target]] = {
     "coordination.forms.ReportForm": [Target("therapist", lambda c: f"/courses/{c.shared_course}/reports",
                                              lambda c: {"recipient": str(c.users["prescriber"]),
                                                         "questions": "Booster?", "recommendations": "Keep spacing."})],
+    # -- discharge summaries --------------------------------------------------------------------------
+    "discharge.forms.StartForm": [Target("therapist", lambda c: f"/courses/{c.ended_course}/discharge")],
+    "discharge.forms.DischargeForm": [Target("therapist", lambda c: f"/discharge/{c.discharge_draft}",
+                                             lambda c: c.discharge_data(c.discharge_draft))],
+    "discharge.forms.AddendumForm": [Target("therapist", lambda c: f"/discharge/{c.discharge_summary}/addendum",
+                                            lambda c: {"body": "Booster discussed by phone."})],
+    "discharge.forms.SendForm": [Target("therapist", lambda c: f"/discharge/{c.discharge_summary}/send",
+                                        lambda c: (c.release, {"recipient": str(c.users["prescriber"])})[1])],
     # -- scheduling ----------------------------------------------------------------------------------
     "scheduling.forms.BookForm": [Target("staff", lambda c: f"/courses/{c.shared_course}/sessions",
                                          lambda c: c.booking_data(starts_at=form_time(local(2, 14))))],

@@ -64,6 +64,9 @@ PROBES = {
     "plan_techniques": "rationale = 'rewritten'",
     "plan_addenda": "body = 'rewritten'",
     "course_stage_changes": "reason = 'rewritten'",
+    "discharge_summaries": """written = '{"summary": "rewritten"}'""",
+    "discharge_addenda": "body = 'rewritten'",
+    "discharge_copies": "content_hash = 'rewritten'",
 }
 
 

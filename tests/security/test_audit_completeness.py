@@ -378,6 +378,24 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             "recipient": str(c.users["prescriber"]), "questions": s, "recommendations": s}), p),
         "report.download": lambda: (c.report, Step("prescriber", lambda: c.auth.client.get(
             f"/reports/{c.report}.pdf"), p))[1],
+        # the discharge summary of an ended course: its page, started, saved, signed, amended, downloaded,
+        # sent to the prescriber under the release, and that copy downloaded by them
+        "discharge.view": lambda: (c.ended_course, Step("therapist", lambda: c.auth.client.get(
+            f"/courses/{c.ended_course}/discharge"), p))[1],
+        "discharge.create": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.ended_course}/discharge", {}),
+                                         p),
+        "discharge.update": lambda: (c.discharge_draft, Step("therapist", lambda: c.auth.post(
+            f"/discharge/{c.discharge_draft}", c.discharge_data(c.discharge_draft)), p))[1],
+        "discharge.sign": lambda: Step("therapist", lambda: c.auth.post(
+            f"/discharge/{c.discharge_draft}", c.discharge_data(c.discharge_draft, confirm_sign="y", sign="1")), p),
+        "discharge.addendum": lambda: (c.discharge_summary, Step("therapist", lambda: c.auth.post(
+            f"/discharge/{c.discharge_summary}/addendum", {"body": s}), p))[1],
+        "discharge.download": lambda: Step("therapist", lambda: c.auth.client.get(
+            f"/discharge/{c.discharge_summary}.pdf"), p),
+        "discharge.send": lambda: (c.release, Step("therapist", lambda: c.auth.post(
+            f"/discharge/{c.discharge_summary}/send", {"recipient": str(c.users["prescriber"])}), p))[1],
+        "discharge.copy_download": lambda: (c.discharge_copy, Step("prescriber", lambda: c.auth.client.get(
+            f"/discharge-copies/{c.discharge_copy}.pdf"), p))[1],
         "release.revoke": lambda: (c.release, Step("therapist", lambda: c.auth.post(
             f"/releases/{c.release}/revoke", {"revoked_on": today().isoformat()}), p))[1],
         # the patient portal: invitations from the patient page, then the patient's own reads

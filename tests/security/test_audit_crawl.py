@@ -39,6 +39,9 @@ PATIENT_PAGES = {
     "coordination.report_pdf": ("prescriber", "report"),       # the report's recipient
     "courses.course_create": ("staff", "patient"),              # the enrolment form (issue 17, point 4)
     "courses.course_detail": ("staff", "course"),
+    "discharge.copy_pdf": ("prescriber", "discharge_copy"),      # the copy's recipient
+    "discharge.summary_page": ("therapist", "ended_course"),    # the course's therapist
+    "discharge.summary_pdf": ("therapist", "discharge"),
     "experience.dosing_record": ("prescriber", "dosing"),
     "experience.rems_pdf": ("prescriber", "dosing"),            # a signed session under a REMS protocol
     "notes.action_steps": ("therapist", "course"),
@@ -122,6 +125,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
     """One demo record of each kind: (its id, its patient, who of the team may read it)."""
     from ketamine_integration.coordination.models import CoordinationReport
     from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.discharge.models import DischargeCopy, DischargeSummary
     from ketamine_integration.experience.models import DosingSession
     from ketamine_integration.notes.models import SessionNote
     from ketamine_integration.protocols.models import ProtocolVersion
@@ -139,7 +143,12 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
     def team(patient_id, **who):
         return {"therapist": _team(patient_id, THERAPIST), "prescriber": _team(patient_id, PRESCRIBER), **who}
 
+    summary = db.session.scalars(select(DischargeSummary).order_by(DischargeSummary.id)).first()
+    copy = db.session.scalars(select(DischargeCopy).order_by(DischargeCopy.id)).first()
     return {"patient": (course.patient_id, course.patient_id, team(course.patient_id)),
+            "ended_course": (summary.course_id, summary.patient_id, team(summary.patient_id)),
+            "discharge": (summary.id, summary.patient_id, team(summary.patient_id)),
+            "discharge_copy": (copy.id, copy.patient_id, team(copy.patient_id, prescriber=copy.recipient_id)),
             "course": (course.id, course.patient_id, team(course.patient_id)),
             "report": (report.id, report.patient_id, team(report.patient_id, prescriber=report.recipient_id)),
             "dosing": (rems.id, rems.course.patient_id, team(rems.course.patient_id)),
@@ -207,8 +216,33 @@ def _demo_clinic(make) -> str:
         for user in db.session.scalars(select(User)):
             begin_enrolment(user, secret=TOTP_SECRET)
             confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) - 1), utcnow())
+        _discharge_summary()
         return create_feed(db.session.scalar(select(User).where(User.username == "therapist1")), "phone")[1]
     return make.run(build)
+
+
+def _discharge_summary() -> None:
+    """A signed discharge summary of one of the demo's ended courses, and its copy to the course's
+    prescriber under a release (the demo writes none yet: issue 24, point 7)."""
+    from datetime import timedelta
+    from ketamine_integration.accounts.models import PRESCRIBER as PRESCRIBER_ROLE
+    from ketamine_integration.coordination.services import create_release
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.db.clinic_time import clinic_today
+    from ketamine_integration.discharge import services as discharge
+    from ketamine_integration.discharge.content import WRITTEN
+    from ketamine_integration.discharge.document import render_copy
+    course = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase.in_(("completed", "discontinued")))
+                                .order_by(TreatmentCourse.id)).first()
+    therapist = db.session.get(User, _team(course.patient_id, THERAPIST))
+    prescriber = next(m.user for m in course.patient.care_team if m.role == PRESCRIBER_ROLE)
+    summary = discharge.start_summary(course, by=therapist)
+    discharge.save_summary(summary, written={s.key: "Fictional crawl text" for s in WRITTEN}, by=therapist,
+                           expected_version=summary.version)
+    discharge.sign_summary(summary, by=therapist, expected_version=summary.version)
+    create_release(course.patient, recipient_user_id=prescriber.id, recipient_name=None, categories=["measures"],
+                   purpose="Crawl", effective_on=clinic_today() - timedelta(days=1), expires_on=None, by=therapist)
+    discharge.send_copy(summary, recipient_id=prescriber.id, by=therapist, today=clinic_today(), render=render_copy)
 
 
 @pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here

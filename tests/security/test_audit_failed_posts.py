@@ -65,6 +65,9 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     ("courses.forms.EnrolForm", 0): lambda c: {"protocol": "nope@1", "start_date": today().isoformat()},
     # the form is its button alone: a second draft of the course's plan is refused
     ("plans.forms.StartRevisionForm", 0): lambda c: (c.plan_draft(), {})[1],
+    # the form is its button alone: starting a discharge summary started already is refused
+    ("discharge.forms.StartForm", 0): lambda c: (c.post("therapist", f"/courses/{c.ended_course}/discharge", {}),
+                                                 {})[1],
     # the form is its button alone: ending an assignment ended already is refused
     ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
                                                                 {}), {})[1],

@@ -67,6 +67,13 @@ MATRIX = [
     R("coordination.report_pdf", report_id="report"),                        # a report goes to its recipient
     R("coordination.report_preview", course_id="course"),                    # nor previews of it
     R("coordination.report_form", course_id="course"),                       # nor the way back from one
+    R("discharge.copy_pdf", owner="b_prescriber", copy_id="discharge_copy"),  # a copy goes to its recipient
+    R("discharge.summary_addendum", summary_id="discharge"),                 # the course's therapist writes the
+    R("discharge.summary_page", course_id="ended_course"),                   # discharge summary, nobody else
+    R("discharge.summary_pdf", summary_id="discharge"),
+    R("discharge.summary_save", summary_id="discharge"),
+    R("discharge.summary_send", summary_id="discharge"),
+    R("discharge.summary_start", course_id="ended_course"),
     R("courses.course_create", WIDE, patient_id="patient"),                  # staff enrol any patient
     R("courses.course_detail", WIDE, course_id="course"),                    # the course page is schedule-level
     R("courses.course_phase", course_id="course"),                           # phases are clinical decisions

@@ -175,11 +175,34 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     assignment = _practice_with_a_log(course, therapist, note, today, marker)
     entry = _private_journal_entry(patient, signed, marker)
     plans = _treatment_plan(course, therapist, today, marker)
+    ended, summary, copy = _discharged_course(patient, therapist, prescriber, today, marker)
     return {"plan": plans, "journal_entry": [entry], "patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
             "assignment": [assignment],
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
-            "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id]}
+            "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id],
+            "ended_course": [ended], "discharge": [summary], "discharge_copy": [copy]}
+
+
+def _discharged_course(patient, therapist, prescriber, today: date, marker: str) -> tuple[int, int, int]:
+    """An earlier course of the patient, discontinued, with its signed discharge summary and the copy
+    sent to the prescriber under the release."""
+    from ketamine_integration.courses.services import change_phase, enrol_patient
+    from ketamine_integration.discharge import services as discharge
+    from ketamine_integration.discharge.content import WRITTEN
+    from ketamine_integration.discharge.document import render_copy
+    from ketamine_integration.domain.phases import Phase
+    course = enrol_patient(patient, protocol_key=(PROTOCOL, 2), start_date=today - timedelta(days=200),
+                           indication="Treatment-resistant depression", therapist_id=therapist.id,
+                           prescriber_id=prescriber.id, by=therapist)
+    change_phase(course, Phase.DISCONTINUED, by=therapist, expected_version=course.version,
+                 reason="Test setup: the patient stopped the course.", override=False)
+    summary = discharge.start_summary(course, by=therapist)
+    discharge.save_summary(summary, written={w.key: f"{marker} discharge text" for w in WRITTEN}, by=therapist,
+                           expected_version=summary.version)
+    discharge.sign_summary(summary, by=therapist, expected_version=summary.version)
+    copy = discharge.send_copy(summary, recipient_id=prescriber.id, by=therapist, today=today, render=render_copy)
+    return course.id, summary.id, copy.id
 
 
 def _practice_with_a_log(course, therapist, note, today: date, marker: str) -> int:

@@ -1,0 +1,1 @@
+"""The discharge summary written when a course ends (issue 24, point 6)."""

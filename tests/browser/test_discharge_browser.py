@@ -1,0 +1,46 @@
+"""Browser check (issue 24, point 6): on a phone-sized screen, a therapist opens the discharge summary
+due on a completed course from its page, writes it by its visible labels, signs it and downloads its PDF
+(checked with pypdf: its sections are there)."""
+from __future__ import annotations
+
+from io import BytesIO
+
+from playwright.sync_api import Page, expect
+from pypdf import PdfReader
+
+from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
+
+WRITTEN = {"Summary of the course": "Mood lifted over the series; sleep steadier.",
+           "Relapse prevention: early warning signs": "Withdrawing from friends; waking at 4 am.",
+           "Relapse prevention: practices to keep": "River walks three times a week.",
+           "Relapse prevention: when to ask for a booster or return": "PHQ-9 above 10 twice in a row.",
+           "Recommendations": "Consider a booster at the first warning sign."}
+
+
+def test_a_therapist_writes_signs_and_downloads_the_discharge_summary_on_a_phone(live_server, page: Page):
+    make = live_server.make
+    therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
+    prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
+    course = make.course(make.patient(family_name="Discharged"), therapist, prescriber, phase="completed")
+    page.set_viewport_size({"width": 375, "height": 740})
+    sign_in(page, "ther")
+    page.goto(f"/courses/{course}")
+    expect(page.get_by_text("Discharge summary due")).to_be_visible()
+    page.get_by_role("link", name="Write the discharge summary").click()
+    page.get_by_role("button", name="Start the discharge summary").click()
+    expect(page.get_by_role("heading", name="Course dates and phases")).to_be_visible()
+    assert has_no_horizontal_scroll(page), "the discharge summary scrolls sideways at 375 px"
+    for label, text in WRITTEN.items():
+        page.get_by_label(label, exact=True).fill(text)
+    page.get_by_label("I understand this discharge summary will be locked").check()
+    page.get_by_role("button", name="Sign and lock").click()
+    expect(page.get_by_text("Discharge summary signed and locked.")).to_be_visible()
+    assert has_no_horizontal_scroll(page), "the signed summary scrolls sideways at 375 px"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Discharge summary on").click()
+    pdf = PdfReader(BytesIO(download.value.path().read_bytes()))
+    text = " ".join(" ".join((p.extract_text() or "") for p in pdf.pages).split())
+    for heading in ("Course dates and phases", "Doses", "Measures from baseline to last", "Themes and insights",
+                    "Relapse prevention: early warning signs", "Recommendations"):
+        assert heading in text, heading
+    assert "River walks three times a week." in text

@@ -1,6 +1,7 @@
-"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes)
-and of every append-only record that carries one (addenda, measures, releases, formulations,
-preparation entries), and check append-only records against the audit trail."""
+"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes,
+safety plan revisions) and of every append-only record that carries one (addenda, measures, releases,
+formulations, preparation entries, safety plan reviews), and check append-only records against the
+audit trail."""
 from __future__ import annotations
 
 import click
@@ -9,6 +10,7 @@ from flask.cli import AppGroup
 from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
 from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
 from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
+from ..safety_plans.services import verify_signed_plans
 from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
@@ -20,37 +22,40 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "case_formulations": "formulation revision", "coordination_reports": "coordination report",
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
-                "appointments": "appointment"}
+                "appointments": "appointment", "safety_plan_addenda": "safety plan addendum",
+                "safety_plan_reviews": "safety plan review", "safety_plan_revisions": "safety plan revision"}
 
 
 @signatures_cli.command("verify")
 def verify_command():
-    """Check signed dosing sessions, signed notes, protocol snapshots, addenda, measures,
-    releases, formulations and preparation entries against their hashes, and append-only
-    records against the audit trail; exit 1 on any mismatch."""
+    """Check signed dosing sessions, signed notes, signed safety plan revisions, protocol snapshots,
+    addenda, measures, releases, formulations, preparation entries and safety plan reviews against
+    their hashes, and append-only records against the audit trail; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
+    plans = verify_signed_plans()
     records = verify_digests()
     broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
-    for note_id, ok in notes:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH session note {note_id}: content differs from what was signed", err=True)
-    for session_id, ok in sessions:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH dosing session {session_id}: content differs from what was signed", err=True)
-    for label, ok in snapshots:
-        if not ok:
-            broken += 1
-            click.echo(f"MISMATCH protocol snapshot {label}: definition differs from its content hash", err=True)
+    broken += _report_signed(notes, "session note {}: content differs from what was signed")
+    broken += _report_signed(plans, "safety plan revision {}: content differs from what was signed")
+    broken += _report_signed(sessions, "dosing session {}: content differs from what was signed")
+    broken += _report_signed(snapshots, "protocol snapshot {}: definition differs from its content hash")
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
     click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
+    click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed safety plan revisions verified.")
     for table in DIGESTED:
         checked = [ok for name, _, ok in records if name == table]
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
     if broken:
         raise SystemExit(1)
+
+
+def _report_signed(results, mismatch: str) -> int:
+    """Name each signed record (by its id or label) whose content no longer matches; their count."""
+    broken = [key for key, ok in results if not ok]
+    for key in broken:
+        click.echo("MISMATCH " + mismatch.format(key), err=True)
+    return len(broken)
 
 
 def _report_records(records) -> int:

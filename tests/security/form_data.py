@@ -183,6 +183,11 @@ FORMS = {
     "mfa.reset": lambda w, t, r: {"reason": "Lost their phone on holiday"},
     "mfa.policy": lambda w, t, r: {"roles": ["therapist", "prescriber"]},
     "notes.alert_acknowledge": lambda w, t, r: {"note": "Called the patient; safety plan reviewed."},
+    "safety_plans.edit": lambda w, t, r: {"warning_signs": "Not sleeping", "coping_strategies": "Walk the dog",
+                                          "professionals-0-name": "988 Lifeline", "professionals-0-phone": "988",
+                                          "action": "sign"},
+    "safety_plans.addendum": lambda w, t, r: {"body": "Dana's number changed"},
+    "safety_plans.review": lambda w, t, r: {"reviewed_on": day(), "with_patient": "yes", "changes": "none"},
     "notes.formulation": lambda w, t, r: {
         "presenting_concerns": "Low mood",
         "patterns": "",
@@ -190,6 +195,9 @@ FORMS = {
         "emotion_nervous_system": "",
         "development_context": "",
         "strengths": "",
+        "why_now": "",
+        "maintaining_factors": "",
+        "what_might_help": "",
         "revision": "1",
     },
     "notes.measure_record": lambda w, t, r: {

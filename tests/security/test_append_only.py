@@ -57,6 +57,9 @@ PROBES = {
     "contact_consents": "granted = NOT granted",
     "practice_logs": "note = 'rewritten'",
     "patient_step_check_ins": "obstacles = 'rewritten'",
+    "safety_plan_revisions": """content = '{"warning_signs": ["rewritten"]}'""",
+    "safety_plan_addenda": "body = 'rewritten'",
+    "safety_plan_reviews": "comment = 'rewritten'",
 }
 
 

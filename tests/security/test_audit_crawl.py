@@ -51,6 +51,9 @@ PATIENT_PAGES = {
     "patients.patient_edit": ("staff", "patient"),
     "portal_invites.turn_off": ("staff", "patient"),            # confirming a portal account is turned off
     "reminders.contact_consent": ("staff", "patient"),         # the patient's contact consent and its history
+    "safety_plans.plan": ("prescriber", "patient"),             # the safety plan: the care team's clinicians
+    "safety_plans.edit": ("therapist", "patient"),              # its draft form: the treating therapist
+    "safety_plans.revision": ("prescriber", "safety_plan"),     # one revision as it was signed
     "scheduling.appointment_detail": ("staff", "appointment"),  # a session opened from the calendar
 }
 #: GET pages that show several patients' data at once: one row, naming no single patient
@@ -123,6 +126,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
     from ketamine_integration.notes.models import SessionNote
     from ketamine_integration.protocols.models import ProtocolVersion
     from ketamine_integration.bookings.models import Appointment
+    from ketamine_integration.safety_plans.models import SafetyPlanRevision
     report = db.session.scalars(select(CoordinationReport).order_by(CoordinationReport.id)).first()
     course = db.session.get(TreatmentCourse, report.course_id)   # a course with the most on it
     rems = db.session.scalars(select(DosingSession).join(TreatmentCourse).join(ProtocolVersion)
@@ -132,6 +136,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
                               .order_by(SessionNote.id)).first()
     booking = db.session.scalars(select(Appointment).where(Appointment.course_id.is_not(None))
                                  .order_by(Appointment.id)).first()
+    plan = db.session.scalars(select(SafetyPlanRevision).order_by(SafetyPlanRevision.id)).first()
 
     def team(patient_id, **who):
         return {"therapist": _team(patient_id, THERAPIST), "prescriber": _team(patient_id, PRESCRIBER), **who}
@@ -141,7 +146,8 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
             "report": (report.id, report.patient_id, team(report.patient_id, prescriber=report.recipient_id)),
             "dosing": (rems.id, rems.course.patient_id, team(rems.course.patient_id)),
             "note": (note.id, note.patient_id, team(note.patient_id, therapist=note.author_id)),
-            "appointment": (booking.id, booking.patient_id, team(booking.patient_id))}
+            "appointment": (booking.id, booking.patient_id, team(booking.patient_id)),
+            "safety_plan": (plan.id, plan.patient_id, team(plan.patient_id))}
 
 
 def _user_id(username: str) -> int:

@@ -81,6 +81,11 @@ MATRIX = [
     R("experience.rems_pdf", dosing_id="dosing"),                            # the REMS form carries the record
     R("experience.rems_submitted", dosing_id="dosing"),
     R("notes.action_steps", course_id="course"),                             # notes and what they hold
+    R("safety_plans.plan", patient_id="patient"),                           # the plan is the care team clinicians'
+    R("safety_plans.edit", patient_id="patient"),                           # written by the treating therapist
+    R("safety_plans.review", patient_id="patient"),                         # and reviewed by them
+    R("safety_plans.revision", revision_id="safety_plan"),                  # each revision as signed
+    R("safety_plans.addendum", revision_id="safety_plan"),                  # and its addenda
     R("notes.alert_acknowledge", alert_id="alert"),                          # alerts are for the treating team
     R("notes.formulation", course_id="course"),
     R("notes.measure_record", course_id="course", measure="phq9"),

@@ -28,7 +28,7 @@ def load_demo_safety_plan(course, reviewed_on: date) -> None:
     if clinic_phone():
         professionals.append({"name": "The clinic", "phone": clinic_phone()})
     draft = safety_plans.save_draft(course.patient, content={**PLAN, "professionals": professionals},
-                                    by=course.therapist)
+                                    by=course.therapist, expected=0)
     safety_plans.sign(draft, by=course.therapist)
     safety_plans.record_review(course.patient, reviewed_on=reviewed_on, with_patient=True, changes=NO_CHANGES,
                                comment="Went through it together after the risk screen; numbers checked.",

@@ -3,7 +3,7 @@ phone), an addendum and a signed review."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, RadioField, StringField, TextAreaField
+from wtforms import FieldList, Form, FormField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain import safety_plans as rules
@@ -45,6 +45,8 @@ class SafetyPlanForm(FlaskForm):
     professionals = _contacts_field("professionals")
     means_safety = _list_field("means_safety")
     reasons_for_living = _list_field("reasons_for_living")
+    #: the edit token the form was opened on (models.edit_token)
+    version = HiddenField()
 
     def plan_content(self) -> dict:
         """The plan as the service takes it: lists of lines and contact rows."""

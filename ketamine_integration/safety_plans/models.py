@@ -47,6 +47,9 @@ class SafetyPlanRevision(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: saves of this revision (1 when created): with the revision number, what an editor's form was
+    #: opened on, so a save that met another's is refused rather than overwriting it
+    saves: Mapped[int] = mapped_column(default=1)
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: SHA-256 of what was signed, by whom and when; `flask signatures verify` recomputes it
@@ -61,6 +64,22 @@ class SafetyPlanRevision(db.Model):
     @property
     def signed(self) -> bool:
         return self.status == SIGNED
+
+    @property
+    def edit_token(self) -> int:
+        """What the draft form was opened on: the revision and, while it is a draft, its saves (a signed
+        revision's next save starts a new one)."""
+        return edit_token(self)
+
+
+#: an edit token's revision part: revision * SAVES_SPAN + saves
+SAVES_SPAN = 1_000_000
+
+
+def edit_token(latest: SafetyPlanRevision | None) -> int:
+    if latest is None:
+        return 0
+    return latest.revision * SAVES_SPAN + (0 if latest.status == SIGNED else latest.saves)
 
 
 class SafetyPlanAddendum(db.Model):

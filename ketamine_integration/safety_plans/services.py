@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..db.append_only import digest
-from ..db.errors import DomainError
+from ..db.errors import ConcurrentEdit, DomainError
 from ..db.signed_records import SIGNED
 from ..db.types import utcnow
 from ..domain import safety_plans as rules
 from ..domain.text import written_length
 from ..extensions import db
 from ..patients.models import Patient
-from .models import DRAFT, REVIEW_CHANGES, REVISED, SafetyPlanAddendum, SafetyPlanReview, SafetyPlanRevision
+from .models import DRAFT, REVIEW_CHANGES, REVISED, SafetyPlanAddendum, SafetyPlanReview, SafetyPlanRevision, edit_token
 
 #: what a revision's signature covers: what it says, whose plan, who wrote and signed it, when
 SIGNED_COLUMNS = ("patient_id", "revision", "content", "author_id", "signed_by_id", "signed_at")
@@ -97,9 +97,10 @@ def _latest(patient_id: int) -> SafetyPlanRevision | None:
                              .order_by(SafetyPlanRevision.revision.desc()).limit(1))
 
 
-def save_draft(patient: Patient, *, content: dict, by: User) -> SafetyPlanRevision:
+def save_draft(patient: Patient, *, content: dict, by: User, expected: int) -> SafetyPlanRevision:
     """Save the draft (a new one, the next revision, when the latest is signed or there is none), or
-    refuse with the problems by form field; nothing is written then."""
+    refuse with the problems by form field; nothing is written then. `expected`: the edit token the
+    form was opened on (models.edit_token); another save since then is refused, the text kept."""
     plan, problems = rules.clean(content)
     if problems:
         raise DomainError(problems)
@@ -107,8 +108,11 @@ def save_draft(patient: Patient, *, content: dict, by: User) -> SafetyPlanRevisi
         raise DomainError("Write at least one section of the plan.")
     _lock_patient(patient)
     latest = _latest(patient.id)
+    if edit_token(latest) != expected:
+        raise ConcurrentEdit("Someone saved or signed the safety plan after you opened it; your text is below, not "
+                             "saved. Review the current plan and save again.", current_version=edit_token(latest))
     if latest is not None and latest.status == DRAFT:
-        latest.content, latest.updated_at = plan, utcnow()
+        latest.content, latest.updated_at, latest.saves = plan, utcnow(), latest.saves + 1
         db.session.flush()
         return latest
     draft = SafetyPlanRevision(patient_id=patient.id, revision=(latest.revision if latest else 0) + 1, status=DRAFT,

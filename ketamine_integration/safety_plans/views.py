@@ -18,10 +18,10 @@ from ..domain import safety_plans as rules
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..patients.models import Patient
 from ..web import access
-from ..web.forms import render_form, save_then_sign, submit
+from ..web.forms import render_form, save_then_sign, submit, whole_number
 from . import services
 from .forms import SafetyPlanAddendumForm, SafetyPlanForm, SafetyPlanReviewForm
-from .models import REVIEW_CHANGES, SafetyPlanRevision
+from .models import REVIEW_CHANGES, SafetyPlanRevision, edit_token
 
 bp = Blueprint("safety_plans", __name__)
 
@@ -64,11 +64,14 @@ def edit(patient_id: int):
     plans = services.history(patient.id)
     if request.method == "GET":
         audit.record("safety_plan.view", obj=patient, patient_id=patient.id, detail="draft form")
-        return _edit_page(patient, SafetyPlanForm(data=SafetyPlanForm.data_from(_starting_content(plans))), plans)
+        data = {**SafetyPlanForm.data_from(_starting_content(plans)), "version": edit_token(plans[0] if plans else None)}
+        return _edit_page(patient, SafetyPlanForm(data=data), plans)
     form, signing, saved = SafetyPlanForm(), request.form.get("action") == "sign", {}
 
     def save():
-        saved["draft"] = services.save_draft(patient, content=form.plan_content(), by=current_user)
+        expected = whole_number(form.version.data)
+        saved["draft"] = services.save_draft(patient, content=form.plan_content(), by=current_user,
+                                             expected=-1 if expected is None else expected)
         return saved["draft"]
 
     outcome = save_then_sign(form, save, (lambda: services.sign(saved["draft"], by=current_user)) if signing else None)
@@ -86,6 +89,7 @@ def edit(patient_id: int):
     if signing:
         form.form_errors = list(form.form_errors) + ["Draft saved, not signed: complete the fields marked below, "
                                                      "then sign again."]
+        form.version.data = edit_token(outcome.result)  # the draft just saved is the one to sign next
         return _edit_page(patient, form, services.history(patient.id), status=200)  # 200: the save is committed
     flash(f"Draft saved (revision {outcome.result.revision}, not signed yet).", "success")
     return redirect(url_for("safety_plans.edit", patient_id=patient.id))

@@ -23,8 +23,8 @@ depends_on = None
 
 APPEND_ONLY = ("safety_plan_addenda", "safety_plan_reviews")
 #: the columns a signature freezes (all of them)
-FROZEN = ("id", "patient_id", "revision", "status", "content", "author_id", "created_at", "updated_at", "signed_at",
-          "signed_by_id", "signature_digest")
+FROZEN = ("id", "patient_id", "revision", "status", "content", "author_id", "created_at", "updated_at", "saves",
+          "signed_at", "signed_by_id", "signature_digest")
 
 
 def upgrade():
@@ -37,6 +37,7 @@ def upgrade():
     sa.Column('author_id', sa.Integer(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('updated_at', UTCDateTime(), nullable=False),
+    sa.Column('saves', sa.Integer(), nullable=False),
     sa.Column('signed_at', UTCDateTime(), nullable=True),
     sa.Column('signed_by_id', sa.Integer(), nullable=True),
     sa.Column('signature_digest', sa.String(length=64), nullable=True),

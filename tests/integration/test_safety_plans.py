@@ -2,7 +2,9 @@
 by the service, the ORM guard and the database, addenda, signed reviews, `signatures verify`, who
 may read and write it, its audit rows, and its links from the risk screen and every safety alert."""
 import json
-from datetime import date, timedelta
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
@@ -14,7 +16,8 @@ from ketamine_integration.safety_plans.guard import SignedPlanChanged
 from ketamine_integration.safety_plans.models import SafetyPlanReview, SafetyPlanRevision
 from tests.conftest import page_text
 
-TODAY = date.today()
+#: the clinic's day (the review and note forms refuse a day after it), not the machine's
+TODAY = datetime.now(ZoneInfo("America/New_York")).date()
 
 PLAN = {"warning_signs": "Not sleeping\nPulling away from friends", "coping_strategies": "Walk the dog",
         "distractions": "", "means_safety": "Partner keeps the medication", "reasons_for_living": "",
@@ -34,8 +37,18 @@ def team(make):
     return ids
 
 
+def _version(auth, patient: int) -> str:
+    """The edit token the plan's form is opened on, read off the form as a browser would."""
+    html = auth.client.get(f"/patients/{patient}/safety-plan/edit").get_data(as_text=True)
+    return re.search(r'name="version"[^>]*value="([0-9]+)"', html).group(1)
+
+
+def _edit(auth, patient: int, data: dict):
+    return auth.post(f"/patients/{patient}/safety-plan/edit", {**data, "version": _version(auth, patient)})
+
+
 def _signed_plan(auth, patient: int, **changes) -> None:
-    response = auth.post(f"/patients/{patient}/safety-plan/edit", {**PLAN, **changes, "action": "sign"})
+    response = _edit(auth, patient, {**PLAN, **changes, "action": "sign"})
     assert response.status_code == 302, page_text(response)
 
 
@@ -50,9 +63,9 @@ def test_a_plan_is_drafted_signed_and_revised_every_revision_kept(team, make, au
     patient = team["patient"]
     new = page_text(client.get(f"/patients/{patient}/safety-plan/edit"))
     assert "988" in new  # a new plan starts with the Lifeline among the professionals
-    draft = auth.post(f"/patients/{patient}/safety-plan/edit", {"warning_signs": "Not sleeping", "action": "save"})
+    draft = _edit(auth, patient, {"warning_signs": "Not sleeping", "action": "save"})
     assert draft.status_code == 302 and _revisions(make, patient) == [(1, "draft")]
-    refused = auth.post(f"/patients/{patient}/safety-plan/edit", {"warning_signs": "Not sleeping", "action": "sign"})
+    refused = _edit(auth, patient, {"warning_signs": "Not sleeping", "action": "sign"})
     refused_text = page_text(refused)
     assert refused.status_code == 200 and "Draft saved, not signed" in refused_text
     assert "at least one coping strategy" in refused_text and "at least one professional or crisis line" in refused_text
@@ -77,7 +90,7 @@ def test_a_plan_is_drafted_signed_and_revised_every_revision_kept(team, make, au
 ])
 def test_a_bad_plan_is_refused_by_field_and_nothing_is_written(team, make, auth, field, value, message):
     auth.sign_in("ther")
-    response = auth.post(f"/patients/{team['patient']}/safety-plan/edit", {**PLAN, field: value, "action": "sign"})
+    response = _edit(auth, team["patient"], {**PLAN, field: value, "action": "sign"})
     assert response.status_code == 422 and message in page_text(response)
     assert _revisions(make, team["patient"]) == []
 
@@ -177,7 +190,7 @@ def test_who_may_read_and_write_the_plan_every_refusal_audited(team, make, auth,
     auth.sign_in(user)
     assert client.get(f"/patients/{team['patient']}/safety-plan").status_code == read
     assert client.get(f"/patients/{team['patient']}/safety-plan/edit").status_code == write
-    refused = auth.post(f"/patients/{team['patient']}/safety-plan/edit", {**PLAN, "action": "sign"})
+    refused = auth.post(f"/patients/{team['patient']}/safety-plan/edit", {**PLAN, "action": "sign", "version": "0"})
     assert refused.status_code == (302 if write == 200 else 403)
     actions = [row.action for row in make.audit_rows(patient_id=team["patient"])]
     if read == 200:
@@ -285,3 +298,15 @@ def test_the_plan_pages_label_every_control_once(team, make, auth, client):
         forms = read_forms(response.get_data(as_text=True))
         assert forms.repeated_ids() == [] and forms.unlabelled() == [], path
         assert forms.controls, path
+
+
+@pytest.mark.both_engines
+def test_a_save_that_met_another_is_refused_and_its_text_kept(team, make, auth):
+    auth.sign_in("ther")
+    opened = _version(auth, team["patient"])
+    assert _edit(auth, team["patient"], {**PLAN, "action": "save"}).status_code == 302  # another tab saves first
+    late = auth.post(f"/patients/{team['patient']}/safety-plan/edit",
+                     {**PLAN, "warning_signs": "Written in the late tab", "action": "save", "version": opened})
+    assert late.status_code == 409 and "Written in the late tab" in late.get_data(as_text=True)
+    assert make.query(lambda: db.session.scalar(select(SafetyPlanRevision.content))["warning_signs"]) == [
+        "Not sleeping", "Pulling away from friends"]

@@ -159,7 +159,8 @@ TARGETS: dict[str, list[Target]] = {
         "revision": "0"})],
     # -- safety plans ------------------------------------------------------------------------
     "safety_plans.forms.SafetyPlanForm": [Target("therapist", lambda c: f"/patients/{c.patient}/safety-plan/edit",
-                                                 lambda c: {**c.SAFETY_PLAN, "action": "save"})],
+                                                 lambda c: {**c.SAFETY_PLAN, "action": "save",
+                                                            "version": c.safety_plan_version()})],
     "safety_plans.forms.SafetyPlanAddendumForm": [Target(
         "therapist", lambda c: f"/safety-plans/{c.safety_plan}/addenda", lambda c: {"body": "Dana's number changed"})],
     "safety_plans.forms.SafetyPlanReviewForm": [Target(

@@ -189,7 +189,7 @@ def _signed_safety_plan(patient, therapist, marker: str) -> int:
     from ketamine_integration.safety_plans import services as safety_plans
     plan = safety_plans.save_draft(patient, content={
         "warning_signs": [f"{marker} warning sign"], "coping_strategies": ["Walk by the river"],
-        "professionals": [{"name": "988 Suicide & Crisis Lifeline", "phone": "988"}]}, by=therapist)
+        "professionals": [{"name": "988 Suicide & Crisis Lifeline", "phone": "988"}]}, by=therapist, expected=0)
     safety_plans.sign(plan, by=therapist)
     return plan.id
 

@@ -200,6 +200,9 @@ def _sign_note(clinic, course, note_id, kind, day, content, themes, steps, check
     note = SimpleNamespace(id=note_id, course_id=course.id, patient_id=course.patient_id, kind=kind,
                            session_date=day, author_id=course.therapist_id, content=content, themes=themes,
                            new_steps=steps, check_ins=check_ins, dosing_session_id=None,
+                           # the bench's notes keep free-text techniques in the content, as notes
+                           # written before the vocabulary (issue 24) do: no technique rows
+                           techniques=[], technique_responses=[],
                            dosing_links=[SimpleNamespace(dosing_session_id=i, exception_reason=None)
                                          for i in dosing_ids])
     clinic.rows.sign_later("session_notes", note_id, status="signed", signed_at=signed_at,

@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
         environ["SECRET_KEY"] = config["SECRET_KEY"]  # no development key file is made then
     app.config.update(load_config(app.instance_path, environ))
     app.config.setdefault("PROTOCOLS_DIR", str(shipped_folder("protocols")))
+    app.config.setdefault("TECHNIQUES_DIR", str(shipped_folder("vocabularies")))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,7 @@ def register_listeners() -> None:
     from .experience import models as experience_models, window_store
     from .messaging import queue as message_queue
     from .notes import signed_guard as notes_signed_guard
+    from .plans import signed_guard as plans_signed_guard
     from .protocols import models as protocols_models
     from .safety_plans import guard as safety_plans_guard
 
@@ -82,7 +84,8 @@ def register_listeners() -> None:
         (Session, "before_flush", protocols_models.refuse_snapshot_changes),
         (Session, "before_flush", experience_models.refuse_changes_to_signed_sessions),
         (Session, "before_flush", notes_signed_guard.refuse_changes_to_signed_notes),
-        (Session, "before_flush", safety_plans_guard.refuse_changes_to_signed_plans),
+        (Session, "before_flush", plans_signed_guard.refuse_changes_to_signed_plans),
+        (Session, "before_flush", safety_plans_guard.refuse_changes_to_signed_safety_plans),
         # Digests of the records that are kept as written, stamped however the row is created.
         (Mapper, "before_insert", append_only.digest_at_creation),
         # The stored integration windows: note the courses a flush changed, forget them at the end.
@@ -137,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
     from .notes.views import bp as notes_bp
     from .notifications.views import bp as notifications_bp
     from .patients.views import bp as patients_bp
+    from .plans.views import bp as plans_bp
     from .practices.views import bp as practices_bp
     from .protocols.views import bp as protocols_bp
     from .reminders.views import bp as reminders_bp
@@ -152,7 +156,8 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, mfa_bp, clinic_settings_bp, messaging_bp,
-               telehealth_bp, reminders_bp, notifications_bp, practices_bp, safety_plans_bp, portal_sign_in.bp, portal_pages.bp,
+               telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, safety_plans_bp,
+               portal_sign_in.bp, portal_pages.bp,
                portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
@@ -189,13 +194,17 @@ def register_hooks() -> None:
     from .reminders import follow as reminders_follow
     from .reminders.invitations import send_invitations
     from .reminders import sweep as reminder_sweep
+    from .plans.services import review_words
     from .scheduling.services import bookings_ahead, release_ended_course
+    from .scheduling.worklist import find_plan_reviews_with
     from .telehealth.services import template_changed
 
     # who may leave a care team depends on their bookings
     check_departures_with(bookings_ahead)
     # a write an append-only guard refused (answered 409) is audited
     lifecycle.change_refused.connect(record_refused_change)
+    # the staff worklist lists the live courses whose treatment plan is missing or due for review
+    find_plan_reviews_with(review_words)
     # a course's phase gates count its signed dosing sessions
     count_dosing_with(count_signed_dosing_sessions)
     # a course's checklist items are met by records: its baselines by measures dated before the

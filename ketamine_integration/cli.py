@@ -21,7 +21,7 @@ from .messaging.cli import worker_command
 from .mfa.services import enrolled_user_ids, reset_authenticator
 from .notes.cli import signatures_cli
 from .experience.window_store import windows_cli
-from .protocols.cli import protocols_cli
+from .protocols.cli import protocols_cli, techniques_cli
 from .reminders.cli import reminders_cli
 from .domain.text import written_length
 
@@ -32,6 +32,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(reset_authenticator_command)
     app.cli.add_command(protocols_cli)
+    app.cli.add_command(techniques_cli)
     app.cli.add_command(signatures_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(restore_command)

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     PROTOCOLS_DIR: str | None = _setting(
         None, "folder of protocol definition files (see `protocols/README.md`)",
         shown="`protocols/` of the checkout (installed: the copy inside the package)")
+    TECHNIQUES_DIR: str | None = _setting(
+        None, "folder of the technique vocabulary files (see `vocabularies/README.md`)",
+        shown="`vocabularies/` of the checkout (installed: the copy inside the package)")
     # Ceilings catch typing errors (500 for 50); they are not dosing advice.
     KETAMINE_MAX_DOSE_MG: Count = _setting(
         500, "a recorded ketamine dose above this is refused as a typing error (not dosing advice)")
@@ -327,6 +330,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> 
         settings.DATABASE_URL or f"sqlite:///{instance / 'ketamine_integration.db'}")
     # The backup key stays out of the app's config: only the backup commands read it.
     plain = settings.model_dump(exclude={"SECRET_KEY", "DATABASE_URL", "AUDIT_HMAC_KEY", "PROTOCOLS_DIR",
+                                         "TECHNIQUES_DIR",
                                          "BACKUP_ENCRYPTION_KEY", "KETAMINE_MAX_DOSE_MG", "ESKETAMINE_MAX_DOSE_MG"})
     return {
         **plain,
@@ -339,6 +343,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> 
         "DOSE_CEILING_MG": {"ketamine": settings.KETAMINE_MAX_DOSE_MG,
                             "esketamine": settings.ESKETAMINE_MAX_DOSE_MG},
         **({"PROTOCOLS_DIR": settings.PROTOCOLS_DIR} if settings.PROTOCOLS_DIR else {}),
+        **({"TECHNIQUES_DIR": settings.TECHNIQUES_DIR} if settings.TECHNIQUES_DIR else {}),
         # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -16,6 +16,7 @@ from .mfa import models as mfa_models  # noqa: F401
 from .notes import models as notes_models  # noqa: F401
 from .notes import patient_check_ins  # noqa: F401
 from .patients import models as patients_models  # noqa: F401
+from .plans import models as plans_models  # noqa: F401
 from .practices import models as practices_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
 from .reminders import models as reminders_models  # noqa: F401

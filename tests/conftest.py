@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import time
 from dataclasses import asdict
 from html import unescape
 
@@ -26,6 +27,13 @@ from .factories import Factories
 from .figures import BOOK, SIZE, Figure
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The tests' "today" (date.today(), in the factories and many tests) is the clinic's today: the
+# process keeps the clinic's zone (the default CLINIC_TIMEZONE), so between midnight UTC and
+# midnight in New York a test does not write a session "tomorrow" that the app, counting in clinic
+# time, refuses as in the future.
+os.environ["TZ"] = "America/New_York"
+time.tzset()
 PASSWORD = "correct horse battery staple"
 
 

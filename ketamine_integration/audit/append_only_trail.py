@@ -32,6 +32,8 @@ NAMED_AT_CREATION = (("measure.create", "measure_responses"), ("measure.void", "
 COUNTED = ((("note.addendum",), "note_addenda", "note_id"),
            (("dosing.addendum",), "dosing_addenda", "dosing_session_id"),
            (("formulation.update",), "case_formulations", "course_id"),
+           (("plan.addendum",), "plan_addenda", "plan_id"),
+           (("plan.stage",), "course_stage_changes", "course_id"),
            (("course.create", "course.phase_change"), "phase_transitions", "course_id"),
            (("appointment.create",), "appointment_changes", "appointment_id"))
 

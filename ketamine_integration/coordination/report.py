@@ -156,7 +156,8 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                                           completed_by=PATIENT_COMPLETED if row.response.completed_by_patient
                                           else "") for row in rows),
                 status=_status(rows[-1], measure), charted=measure.charted,
-                safety_heading=_safety_heading(measure)))
+                safety_heading=_safety_heading(measure), direction=measure.direction if measure.charted else "",
+                banded=bool(measure.bands), sources=measure.sources))
     return tuple(series)
 
 
@@ -199,6 +200,9 @@ def _status(last: TrendRow, measure: scoring.Measure) -> str:
         parts.append("response" if change.response else "no response yet")
     if change.remission is not None:
         parts.append("remission" if change.remission else "not in remission")
+    if not parts and measure.response_rule is None and measure.remission_below is None:
+        # no published rule to judge it by (WSAS, WAI-SR): the change itself, and which way is better
+        return f"{change.delta:+d} from baseline ({measure.direction.lower()})"
     return ", ".join(parts).capitalize() or "—"
 
 

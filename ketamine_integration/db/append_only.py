@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043 and 0047); this module is the one place the code declares
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046 and 0047); this module is the one place the code declares
 the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -34,6 +34,8 @@ APPEND_ONLY: dict[str, str] = {
     "note_themes": "once its note is signed: nothing",
     "action_check_ins": "once its note is signed: nothing",
     "note_dosing_links": "once its note is signed: nothing",
+    "note_techniques": "once its note is signed: nothing",
+    "technique_responses": "once its note is signed: nothing",
     "action_steps": "once its note is signed: only its status (a later check-in stops it)",
     "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
     "vital_signs": "once its session is signed: nothing",
@@ -59,6 +61,11 @@ APPEND_ONLY: dict[str, str] = {
     "contact_consents": "nothing (a withdrawal is a new row; the latest row per channel holds)",
     "practice_logs": "nothing (what the patient wrote between sessions is never lost or rewritten)",
     "patient_step_check_ins": "nothing (what the patient wrote between sessions is never lost or rewritten)",
+    "treatment_plans": "once signed: only bookkeeping (updated_at, version); a change of plan is a new revision",
+    "plan_objectives": "once its plan revision is signed: nothing",
+    "plan_techniques": "once its plan revision is signed: nothing",
+    "plan_addenda": "nothing",
+    "course_stage_changes": "nothing (a move on the decision map is a new row)",
     "safety_plan_revisions": "never deleted; a draft is edited until it is signed, then nothing (a change is an "
                              "addendum or a new revision)",
     "safety_plan_addenda": "nothing",
@@ -151,6 +158,8 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "appointment_changes": {},
     "phase_transitions": {},
     "contact_consents": {},
+    "plan_addenda": {},
+    "course_stage_changes": {},
     "preparation_records": {"voided_at": _once_with("voided_by_id", "void_reason"),
                             "voided_by_id": _once_with("voided_at"), "void_reason": _once_with("voided_at")},
 }
@@ -192,6 +201,7 @@ def refuse_changes_to_append_only_rows(session: Session, flush_context, instance
 DIGESTED: dict[str, tuple[str, ...]] = {
     "note_addenda": ("note_id", "author_id", "created_at", "body"),
     "dosing_addenda": ("dosing_session_id", "author_id", "created_at", "body"),
+    "plan_addenda": ("plan_id", "author_id", "created_at", "body"),
     "measure_responses": ("patient_id", "course_id", "measure", "administered_on", "answers", "difficulty",
                           "total", "band", "entered_by_id", "created_at"),
     "releases_of_information": ("patient_id", "recipient_user_id", "recipient_name", "categories", "purpose",

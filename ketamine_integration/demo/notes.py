@@ -1,7 +1,9 @@
 """Demo documentation: weeks of fictional integration notes with recurring themes, action
 steps and their check-ins, PHQ-9 and GAD-7 series after the intake baselines with responders
 and non-responders, one open safety alert (PHQ-9 item 9) and one from a therapist's risk screen
-acknowledged with what was done, and a KAP course's signed dosing-session note. Written through the services, like a therapist would."""
+acknowledged with what was done, techniques from the clinic's vocabulary with their rationale and
+the patient's responses at the next note, and a KAP course's signed dosing-session note. Written
+through the services, like a therapist would."""
 from __future__ import annotations
 
 import random
@@ -15,7 +17,7 @@ from ..domain.measures import GAD7, PHQ9
 from ..domain.phases import Phase
 from ..experience.services import fetch_dosing_sessions
 from ..extensions import db
-from ..notes import dosing_notes, services as notes
+from ..notes import dosing_notes, services as notes, technique_uses
 from ..notes.baselines import baseline_of, course_measures, first_dose_of
 from ..notes.models import SafetyAlert, Theme
 from ..db.clinic_time import clinic_zone
@@ -36,6 +38,14 @@ EXPERIENCES = (
     ("Standing in a forest, hearing many voices", "Belonging", "I am connected to more than my worries",
      "everyone was there"),
 )
+#: techniques of the vocabulary (vocabularies/techniques.yaml) the notes use in turn, with why (invented)
+TECHNIQUES = (("breath-and-grounding", "Settling after strong emotion in the dosing session"),
+              ("behavioural-activation", "Mornings lost to low energy: small planned activities"),
+              ("meaning-making", "Working out what the imagery means for her life now"),
+              ("rupture-repair", "Went quiet after last week's challenge; checking in on it"))
+#: how the patient responded to each technique of the previous note, in turn
+RESPONSES = (("helpful", "Calmer within minutes"), ("mixed", "Managed two of the five mornings"),
+             ("helpful", None), ("too_early", None))
 STEPS = (("Walk by the river", "3 times a week"), ("Call a friend", "once a week"),
          ("Write three lines in a journal", "every evening"), ("Ten minutes of breathing practice", "daily"))
 
@@ -125,16 +135,23 @@ def _notes_for(course, held, themes, now: datetime, rng: random.Random, *, risk_
                      "connections_present": None, "connections_past": None, "practices": ["journaling", "movement"],
                      "practices_note": None, "challenges": ["not_sticking"] if n == 1 else [],
                      "challenges_note": None, "host_theory": "act", **risk,
-                     "next_session_plan": "Review the action step; revisit the recurring theme",
-                     "techniques": [{"technique": "Grounding", "rationale": "Settling after strong emotion"}]},
+                     "next_session_plan": "Review the action step; revisit the recurring theme"},
             themes=[{"theme_id": t.id, "free_theme": None, "patient_words": words if i == 0 else None}
                     for i, t in enumerate(chosen)],
             new_steps=new_steps, check_ins=check_ins,
-            dosing_ids=[session.id])
+            dosing_ids=[session.id], **_techniques(note, when, n))
         notes.sign_note(note, by=therapist, expected_version=note.version, now=now)
         if risk is RISK_REPORTED:
             _acknowledge_risk_screen(note, course.prescriber, when)
             load_demo_safety_plan(course, when)
+
+
+def _techniques(note, when: date, n: int) -> dict:
+    """Two techniques of the vocabulary for the n-th note, and the responses to the previous note's."""
+    used = [{"technique": key, "rationale": why} for key, why in (TECHNIQUES[n % 4], TECHNIQUES[(n + 1) % 4])]
+    responses = [{"use_id": use.id, "response": RESPONSES[(n + i) % 4][0], "comment": RESPONSES[(n + i) % 4][1]}
+                 for i, use in enumerate(technique_uses.previous_uses(note, when))]
+    return {"techniques": used, "technique_responses": responses}
 
 
 #: what the therapist present at a KAP dose wrote of it (invented)

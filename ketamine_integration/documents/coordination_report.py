@@ -135,6 +135,12 @@ class MeasureSeries:
     safety_heading: str | None = None
     #: the chart laid out for a phone's width: the preview's on a narrow screen (never in the PDF)
     chart_narrow: dict | None = None
+    #: which way the total improves, in words ("Higher totals are better": an alliance scale)
+    direction: str = ""
+    #: False for a measure that publishes no bands (WAI-SR): no severity column
+    banded: bool = True
+    #: where the measure's wording, bands and change rules are published
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ from decimal import Decimal
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,9}$")
 DIFFICULTY = (("not", "Not difficult at all"), ("somewhat", "Somewhat difficult"), ("very", "Very difficult"),
               ("extremely", "Extremely difficult"))
+#: which way a total improves: symptom and impairment scales fall as the patient gets better; an
+#: alliance scale rises as the working relationship strengthens
+LOWER_IS_BETTER, HIGHER_IS_BETTER = "lower", "higher"
+DIRECTIONS = {LOWER_IS_BETTER: "Lower totals are better", HIGHER_IS_BETTER: "Higher totals are better"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,16 @@ class Measure:
     prompts: tuple[tuple[int, str], ...] = ()
     #: the instructions a patient reads in the portal, where the stem speaks to a clinician (None: the stem)
     patient_stem: str | None = None
+    #: which way the total improves (LOWER_IS_BETTER or HIGHER_IS_BETTER): response and charts read it
+    better: str = LOWER_IS_BETTER
+    #: a change of at least this many points in the better direction is a response (PCL-5: 10), where
+    #: the measure's rule is in points rather than a fraction of the baseline (None: not defined)
+    response_points: int | None = None
+    #: why the measure has no bands, where it publishes none (WAI-SR): bands are then empty and a
+    #: response's band is "" (None: the bands must cover every total)
+    unbanded: str | None = None
+    #: where the entry's wording, bands, cut-offs and change rules are published, and its licence
+    sources: tuple[str, ...] = ()
 
     @property
     def min_total(self) -> int:
@@ -136,6 +150,28 @@ class Measure:
     @property
     def max_total(self) -> int:
         return sum(max(item.values) for item in self.items)
+
+    @property
+    def direction(self) -> str:
+        """How a chart or table says which way is better: "Lower totals are better"."""
+        return DIRECTIONS[self.better]
+
+    def reading(self, total: int, band: str) -> str:
+        """A response's result in a few words: "14 (Moderate)", a screener's risk level, or the total
+        alone for a measure without bands."""
+        if not self.charted:
+            return band
+        return f"{total} ({band})" if band else str(total)
+
+    @property
+    def response_rule(self) -> str | None:
+        """The response rule in words (None: the measure defines none here)."""
+        if self.response_drop is not None:
+            return f"a drop of at least {int(self.response_drop * 100)}% from baseline"
+        if self.response_points is not None:
+            way = "drop" if self.better == LOWER_IS_BETTER else "rise"
+            return f"a {way} of at least {self.response_points} points from baseline"
+        return None
 
     @property
     def safety_label(self) -> str | None:
@@ -185,7 +221,8 @@ class Score:
 class Change:
     baseline: int
     current: int
-    #: current minus baseline (negative is improvement)
+    #: current minus baseline (an improvement is negative on a lower-is-better measure, positive on an
+    #: alliance scale: read the measure's `better`)
     delta: int
     #: fraction of the baseline, e.g. -0.55 (None when the baseline is 0)
     percent: Decimal | None
@@ -209,11 +246,32 @@ def check_entry(measure: Measure) -> None:
     if not measure.items or any(len(item.options) < 2 or len(set(item.values)) != len(item.values)
                                 for item in measure.items):
         problems.append("every item offers at least two answers with distinct values")
+    elif measure.unbanded is not None:
+        if measure.bands:
+            problems.append("a measure without bands (unbanded) lists none")
     elif measure.triage is None and [(b.low, b.high) for b in measure.bands] != _contiguous(measure):
         problems.append(f"bands must cover {measure.min_total}–{measure.max_total} in order, without gaps")
-    problems += _skip_problems(measure) + _safety_problems(measure)
+    problems += _skip_problems(measure) + _safety_problems(measure) + _change_problems(measure)
     if problems:
         raise InvalidMeasure(f"{measure.name}: " + "; ".join(problems) + ".")
+
+
+def _change_problems(measure: Measure) -> list[str]:
+    """One response rule at most, in a known direction, of a size the totals can reach."""
+    problems = []
+    if measure.better not in DIRECTIONS:
+        problems.append(f"better must be {LOWER_IS_BETTER!r} or {HIGHER_IS_BETTER!r}")
+    if measure.response_drop is not None and measure.response_points is not None:
+        problems.append("one response rule: a fraction of the baseline or a number of points, not both")
+    if measure.response_drop is not None and measure.better != LOWER_IS_BETTER:
+        problems.append("a response as a fraction of the baseline is a drop: only for a lower-is-better measure")
+    if measure.remission_below is not None and measure.better != LOWER_IS_BETTER:
+        problems.append("remission is a total below a threshold: only for a lower-is-better measure")
+    scorable = measure.items and all(item.options for item in measure.items)
+    if measure.response_points is not None and scorable \
+            and not 0 < measure.response_points <= measure.max_total - measure.min_total:
+        problems.append(f"a response of {measure.response_points} points is outside the range of totals")
+    return problems
 
 
 def _safety_problems(measure: Measure) -> list[str]:

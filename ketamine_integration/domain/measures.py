@@ -1,25 +1,42 @@
-"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7, C-SSRS screener) and their scoring.
+"""Standardised measures: the registry of questionnaires (PHQ-9, GAD-7, C-SSRS screener, PCL-5, WSAS,
+WAI-SR) and their scoring.
 
 Each entry is complete: its items with their exact wording and answer options, LOINC codes,
-severity bands, response and remission rules and the rule that raises a safety alert. Nothing
-else in the app names a measure or an item: forms, scoring, charts, alerts, the preparation
-checklist and protocol validation read the registry, so a new measure is one more entry
-(`MEASURES.register`). Pure: answers come in as item scores, results go out. PHQ-9 and GAD-7
-were released by Pfizer for use without charge; the C-SSRS screener is free to use in clinical
-practice (The Columbia Lighthouse Project, cssrs.columbia.edu). The item wording of all three
-must stay exactly as published.
+severity bands, response and remission rules, which way a total improves and the rule that raises
+a safety alert. Nothing else in the app names a measure or an item: forms, scoring, charts, alerts,
+the preparation checklist and protocol validation read the registry, so a new measure is one more
+entry (`MEASURES.register`; the PCL-5, WSAS and WAI-SR entries are in domain/outcome_measures.py). Pure:
+answers come in as item scores, results go out. The item wording of every entry must stay exactly
+as published.
+
+Licences, checked for each entry (its `sources` cite them):
+- PHQ-9 and GAD-7 were released by Pfizer for use without charge; the C-SSRS screener is free to
+  use in clinical practice (The Columbia Lighthouse Project, cssrs.columbia.edu).
+- PCL-5: public domain, from the U.S. National Center for PTSD (Weathers et al. 2013).
+- WSAS: published in full by Mundt et al. (2002), copyright Isaac M. Marks; used without charge in
+  routine care (the NHS Talking Therapies data set records its score). No licence text restricting
+  clinical use was found.
+- WAI-SR (alliance): the Working Alliance Inventory and its short forms are distributed open access
+  (wai.profhorvath.com/downloads); Horvath released the rights to the Society for Psychotherapy
+  Research, which answers permission requests.
+- Left out: the Session Rating Scale (Miller, Duncan & Johnson). Its licence (PCOMS International /
+  Better Outcomes Now) is for an individual's own practice only: a clinic needs a paid group licence,
+  and the licensee may not put the measures into electronic or computerised formats, so a clinic's
+  software may not embed it.
 """
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from .measure_model import (DIFFICULTY, KEY_PATTERN, Band, Change, InvalidAnswers, InvalidMeasure, Item, Measure,
-                            MeasureRegistry, Option, RiskLevel, SafetyRule, Score, Triage, check_entry)
+from .measure_model import (DIFFICULTY, HIGHER_IS_BETTER, KEY_PATTERN, LOWER_IS_BETTER, Band, Change, InvalidAnswers,
+                            InvalidMeasure, Item, Measure, MeasureRegistry, Option, RiskLevel, SafetyRule, Score,
+                            Triage, check_entry)
+from .outcome_measures import PCL5, WAISR, WSAS
 
 #: what other modules read here: the entries' shape (domain/measure_model.py), the entries and the registry
-__all__ = ["DIFFICULTY", "KEY_PATTERN", "Band", "Change", "InvalidAnswers", "InvalidMeasure", "Item", "Measure",
-           "MeasureRegistry", "Option", "RiskLevel", "SafetyRule", "Score", "Triage", "check_entry", "MEASURES",
-           "PHQ9", "GAD7", "CSSRS", "FREQUENCY", "HALF", "score", "band", "change"]
+__all__ = ["DIFFICULTY", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "KEY_PATTERN", "Band", "Change", "InvalidAnswers",
+           "InvalidMeasure", "Item", "Measure", "MeasureRegistry", "Option", "RiskLevel", "SafetyRule", "Score", "Triage", "check_entry", "MEASURES",
+           "PHQ9", "GAD7", "CSSRS", "PCL5", "WSAS", "WAISR", "FREQUENCY", "HALF", "score", "band", "change"]
 #: the response rule of both questionnaires: a drop of at least half from baseline
 HALF = Decimal("0.5")
 
@@ -135,7 +152,7 @@ CSSRS = Measure(
 
 
 #: the registry
-MEASURES = MeasureRegistry(PHQ9, GAD7, CSSRS)
+MEASURES = MeasureRegistry(PHQ9, GAD7, CSSRS, PCL5, WSAS, WAISR)
 
 
 def _one_of(values) -> str:
@@ -176,6 +193,11 @@ def _labels(item: Item, values) -> list[str]:
 
 
 def band(measure: Measure, total: int) -> str:
+    """The band the total falls in ("" for a measure that publishes none, such as the WAI-SR)."""
+    if measure.unbanded is not None:
+        if not measure.min_total <= total <= measure.max_total:
+            raise InvalidAnswers(f"{measure.name} total {total} is outside {measure.min_total}–{measure.max_total}.")
+        return ""
     for b in measure.bands:
         if b.low <= total <= b.high:
             return b.label
@@ -184,13 +206,23 @@ def band(measure: Measure, total: int) -> str:
 
 def change(measure_key: str, baseline: int, current: int) -> Change:
     """Change from baseline: response is a drop of at least the measure's fraction (PHQ-9 and
-    GAD-7: 50%); remission a total under the measure's threshold (PHQ-9: under 5)."""
+    GAD-7: 50%) or a change of at least its points in the better direction (PCL-5: 10 lower);
+    remission a total under the measure's threshold (PHQ-9: under 5)."""
     measure = MEASURES[measure_key]
     delta = current - baseline
     percent = None if baseline == 0 else (Decimal(delta) / Decimal(baseline)).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP)
-    response = None if baseline == 0 or measure.response_drop is None \
-        else Decimal(-delta) >= measure.response_drop * baseline
     remission = None if measure.remission_below is None else current < measure.remission_below
-    return Change(baseline=baseline, current=current, delta=delta, percent=percent, response=response,
-                  remission=remission)
+    return Change(baseline=baseline, current=current, delta=delta, percent=percent,
+                  response=_response(measure, baseline, delta), remission=remission)
+
+
+def _response(measure: Measure, baseline: int, delta: int) -> bool | None:
+    """Whether the change is a response by the measure's own rule (None: it defines none, or a
+    fraction of a zero baseline)."""
+    if measure.response_points is not None:
+        better = -delta if measure.better == LOWER_IS_BETTER else delta
+        return better >= measure.response_points
+    if measure.response_drop is None or baseline == 0:
+        return None
+    return Decimal(-delta) >= measure.response_drop * baseline

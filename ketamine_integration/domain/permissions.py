@@ -40,6 +40,10 @@ PERMISSIONS = {
     "notes.process_own": "Open the process notes one wrote (everyone else is told there are none, so every "
                          "role holds this)",
     "notes.amend": "Add addenda to signed session notes",
+    "plans.read": "Read a care-team patient's treatment plan revisions and decision-map stage (therapists only: "
+                  "a prescriber learns the plan through reports a release allows)",
+    "plans.write": "Draft, sign and revise a care-team patient's treatment plan, add addenda, move the course's "
+                   "decision-map stage",
     "journal.read": "Read the journal entries a patient shared with their therapist (on the note form, quotable, and "
                     "on the course page), as a therapist on the patient's care team; never an entry kept private",
     "practices.assign": "Assign self-guided practices to a care-team patient's course (how often, over which "
@@ -110,6 +114,7 @@ GRANTS: dict[str, frozenset[str]] = {
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
                                                    "releases.manage", "reports.generate", "journal.read", "practices.assign",
+                                                   "plans.read", "plans.write",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),

@@ -53,36 +53,55 @@ def read_protocol_file(path: Path) -> tuple[Protocol, dict]:
         raise ProtocolError(source, [("(file)", f"cannot be read: {err.strerror}")]) from None
     try:
         _check_yaml_shape(text, source)
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
+        data = load_yaml(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = getattr(err, "problem", None) or str(err)
-        raise ProtocolError(source, [(where, f"is not valid YAML: {problem}")]) from None
+        raise ProtocolError(source, [yaml_error_problem(err)]) from None
     return validate_definition(data, source), data
 
 
 def _check_yaml_shape(text: str, source: str) -> None:
-    """Refuse aliases and oversized trees from the parser's events, before any object is built.
+    problem = yaml_shape_problem(text, max_nodes=MAX_YAML_NODES, max_depth=MAX_YAML_DEPTH)
+    if problem is not None:
+        raise ProtocolError(source, [problem])
+
+
+def yaml_shape_problem(text: str, *, max_nodes: int, max_depth: int) -> tuple[str, str] | None:
+    """(where, problem) for an alias or an oversized tree, read from the parser's events before any
+    object is built; None for a text within the limits (YAML errors are raised as yaml.YAMLError).
 
     An alias (*name) repeats a whole subtree by reference: nine levels of ten aliases each (a
     "billion laughs") load in a millisecond as shared lists, then cost hours and gigabytes to
-    validate, hash or serialise. Protocol files spell every value out, so none is accepted.
+    validate, hash or serialise. The app's data files (protocols, vocabularies) spell every value
+    out, so none is accepted.
     """
     nodes = depth = 0
     for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.AliasEvent):
-            raise ProtocolError(source, [(_where(event), "uses a YAML alias (*name); write the value out")])
+            return _where(event), "uses a YAML alias (*name); write the value out"
         if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             nodes += 1
-            if nodes > MAX_YAML_NODES:
-                raise ProtocolError(source, [(_where(event), f"has more than {MAX_YAML_NODES:,} values (the limit)")])
+            if nodes > max_nodes:
+                return _where(event), f"has more than {max_nodes:,} values (the limit)"
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise ProtocolError(source, [(_where(event), f"nests deeper than {MAX_YAML_DEPTH} levels (the limit)")])
+            if depth > max_depth:
+                return _where(event), f"nests deeper than {max_depth} levels (the limit)"
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
+    return None
+
+
+def load_yaml(text: str):
+    """The parsed text, with the safe loader (call yaml_shape_problem first)."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
+
+
+def yaml_error_problem(err: yaml.YAMLError) -> tuple[str, str]:
+    """(where, problem) of a YAML syntax error: its line and column when the parser knows them."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+    problem = getattr(err, "problem", None) or str(err)
+    return where, f"is not valid YAML: {problem}"
 
 
 def _where(event) -> str:

@@ -280,6 +280,14 @@ class MeasureSchedule(_Strict):
         return self
 
 
+class PlanReview(_Strict):
+    """When a course's treatment plan is due for review besides its own review date (optional; when a
+    protocol says nothing: domain.plans.DEFAULT_REVIEW_RULE, after the series and 28 days after the first dose)."""
+    after_series: bool = True
+    days_after_first_dose: Annotated[tuple[Annotated[int, Field(ge=1, le=3650)], ...],
+                                     AfterValidator(_unique)] = (28,)
+
+
 class Coordination(_Strict):
     #: a prescriber report is due after these dosing sessions (1 = the first)
     report_after_dosing: Annotated[tuple[Annotated[int, Field(ge=1)], ...], AfterValidator(_unique)] = ()
@@ -302,6 +310,8 @@ class Protocol(_Strict):
     coordination: Coordination
     #: optional: a version-1 snapshot without it keeps the readings it required (domain.vitals)
     vital_signs: VitalSignRules = DEFAULT_RULES
+    #: optional: the treatment plan's re-evaluation points (issue 24); None: the default rule
+    plan_review: PlanReview | None = None
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -13,12 +13,14 @@ from ..accounts.models import User
 from ..bookings.models import BOOKED, Appointment
 from ..coordination.due import LATEST_REPORT, DueReport, describe_due, pending_reports
 from ..courses.models import TreatmentCourse
+from ..db.clinic_time import to_clinic
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..experience.windows import WindowSummary
 from ..extensions import db
 from ..patients.access import active_caseload
 from ..patients.models import Patient, display_name
+from ..plans.services import NO_PLAN, review_rule, review_status
 from ..protocols.models import ProtocolVersion
 from ..scheduling.after_series import course_summaries
 
@@ -66,6 +68,8 @@ class CaseloadRow:
     #: the most urgent integration window: its status and what covers it
     summary: WindowSummary | None
     alerts: int
+    #: "no plan" or "plan review due" on a live course (plans.services.review_status), else None
+    plan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,10 @@ def caseload_rows(patients: list[CaseloadPatient], alerts: list,
     live = [c for c in latest.values() if not Phase(c.phase).ended]
     summaries = course_summaries([c.id for c in live], now, versions)
     open_count = Counter(alert.patient_id for alert in alerts)
-    return [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id]) for p in patients]
+    by_id = {v.id: v for v in versions or ()} or {v.id: v for v in db.session.scalars(select(ProtocolVersion))}
+    plans = review_status({c.id: review_rule(by_id[c.protocol_version_id]) for c in live},
+                          to_clinic(now).date())
+    return [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id], plans) for p in patients]
 
 
 def pending_reports_of(user: User, now: datetime, versions: dict[int, ProtocolVersion]) -> list[tuple]:
@@ -133,8 +140,13 @@ def _latest_courses(patients: ColumnElement[bool], *, for_reports: bool = False)
     return latest
 
 
-def _caseload_row(patient: CaseloadPatient, course, summaries: dict, alerts: int) -> CaseloadRow:
+def _caseload_row(patient: CaseloadPatient, course, summaries: dict, alerts: int, plans: dict) -> CaseloadRow:
     if course is None:
         return CaseloadRow(patient=patient, course_id=None, phase=None, summary=None, alerts=alerts)
     return CaseloadRow(patient=patient, course_id=course.id, phase=Phase(course.phase),
-                       summary=summaries.get(course.id), alerts=alerts)
+                       summary=summaries.get(course.id), alerts=alerts,
+                       plan=_plan_words(plans.get(course.id, None)) if course.id in plans else None)
+
+
+def _plan_words(status) -> str | None:
+    return status if status == NO_PLAN else "plan review due" if status is not None else None

@@ -101,7 +101,7 @@ def measured_baselines(course: TreatmentCourse) -> Evidence:
     for key, entry in scoring.MEASURES.items():
         baseline = baseline_of(responses, key, first_dose)
         if baseline is not None:
-            what = baseline.band if not entry.charted else f"{baseline.total} ({baseline.band})"
+            what = entry.reading(baseline.total, baseline.band)
             met[entry.baseline_item] = DerivedItem(item=entry.baseline_item, on=baseline.administered_on,
                                                    summary=f"{entry.name} of {baseline.administered_on}: {what}")
     return Evidence(met)

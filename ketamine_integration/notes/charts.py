@@ -25,8 +25,8 @@ class Layout:
     band_line_letters: int = 0
 
 
-#: a wide screen's and the PDF's
-WIDE = Layout(640, 252, 44, 132, 14, 46)
+#: a wide screen's and the PDF's: a band name over 18 letters (about 7 px each) is wrapped to fit the margin
+WIDE = Layout(640, 252, 44, 132, 14, 46, band_line_letters=18)
 #: a phone's: drawn at its natural size inside a 375 px screen, so 12-unit text is 12 px there (the
 #: wide one, shrunk to fit, would be 6 px)
 NARROW = Layout(340, 240, 34, 80, 14, 46, band_line_letters=10)
@@ -50,6 +50,9 @@ class BandLine:
     label: str
     #: the label as written, a line each, each line BAND_LINE_HEIGHT below the one before
     lines: tuple[str, ...] = ()
+    #: where the label's first line is written: just under its line, or higher where the band below
+    #: begins so near that its name would run into this one (PCL-5: bands from 31 and from 34)
+    text_y: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def tick_values(low: int, high: int) -> list[int]:
 
 def trend_chart(measure: Measure, rows, lay: Layout = WIDE) -> dict | None:
     """Points for each live response (date order) on the measure's total range, with the severity
-    band boundaries, laid out for a wide screen (and the PDF) or, with NARROW, a phone."""
+    band boundaries (none for a measure without bands) and which way is better (an alliance total
+    rises as it improves), laid out for a wide screen (and the PDF) or, with NARROW, a phone."""
     if not rows:
         return None
     plot_w, plot_h = lay.width - lay.left - lay.right, lay.height - lay.top - lay.bottom
@@ -85,13 +89,26 @@ def trend_chart(measure: Measure, rows, lay: Layout = WIDE) -> dict | None:
     written = _written_dates(xs, lay.date_gap)
     points = [Point(x, y(response.total), response.total, f"{response.administered_on:%b %d}", labelled)
               for (response, _change), x, labelled in zip(rows, xs, written)]
-    bands = [BandLine(y(b.low - 0.5), b.label, band_lines(b.label, lay.band_line_letters)) for b in measure.bands[1:]]
+    bands = _band_lines(measure, y, lay)
     ticks = [Tick(y(v), v) for v in tick_values(low, measure.max_total)]
     right, bottom = lay.width - lay.right, lay.height - lay.bottom
     return {"width": lay.width, "height": lay.height, "left": lay.left, "top": lay.top, "bottom": bottom,
             "right": right, "points": points, "bands": bands, "ticks": ticks, "min": low, "max": measure.max_total,
             "middle": round((lay.top + bottom) / 2, 1), "centre": round((lay.left + right) / 2, 1),
-            "line_height": BAND_LINE_HEIGHT, "polyline": " ".join(f"{p.x},{p.y}" for p in points)}
+            "line_height": BAND_LINE_HEIGHT, "better": measure.direction, "polyline": " ".join(f"{p.x},{p.y}" for p in points)}
+
+
+def _band_lines(measure: Measure, y, lay: Layout) -> list[BandLine]:
+    """A line where each band after the first begins, from the bottom up, its name written just under
+    it or, where the name below would reach it, a line's height clear above that name."""
+    lines: list[BandLine] = []
+    for b in measure.bands[1:]:
+        at, wrapped = y(b.low - 0.5), band_lines(b.label, lay.band_line_letters)
+        text_y = at + 4
+        if lines:
+            text_y = min(text_y, lines[-1].text_y - len(wrapped) * BAND_LINE_HEIGHT)
+        lines.append(BandLine(at, b.label, wrapped, round(text_y, 1)))
+    return lines
 
 
 def trend_charts(measure: Measure, rows) -> dict | None:

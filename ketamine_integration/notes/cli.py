@@ -1,5 +1,5 @@
 """flask signatures verify: recompute the digest of every signed record (dosing sessions, notes,
-safety plan revisions) and of every append-only record that carries one (addenda, measures, releases,
+treatment and safety plan revisions) and of every append-only record that carries one (addenda, measures, releases,
 formulations, preparation entries, safety plan reviews), and check append-only records against the
 audit trail."""
 from __future__ import annotations
@@ -10,7 +10,8 @@ from flask.cli import AppGroup
 from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
 from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
 from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
-from ..safety_plans.services import verify_signed_plans
+from ..plans.services import verify_signed_plans
+from ..safety_plans.services import verify_signed_safety_plans
 from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
@@ -22,27 +23,30 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "case_formulations": "formulation revision", "coordination_reports": "coordination report",
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
-                "appointments": "appointment", "safety_plan_addenda": "safety plan addendum",
+                "appointments": "appointment", "plan_addenda": "plan addendum",
+                "course_stage_changes": "course stage change", "safety_plan_addenda": "safety plan addendum",
                 "safety_plan_reviews": "safety plan review", "safety_plan_revisions": "safety plan revision"}
 
 
 @signatures_cli.command("verify")
 def verify_command():
-    """Check signed dosing sessions, signed notes, signed safety plan revisions, protocol snapshots,
-    addenda, measures, releases, formulations, preparation entries and safety plan reviews against
-    their hashes, and append-only records against the audit trail; exit 1 on any mismatch."""
+    """Check signed dosing sessions, signed notes, signed treatment and safety plan revisions, protocol
+    snapshots, addenda, measures, releases, formulations, preparation entries and safety plan reviews
+    against their hashes, and append-only records against the audit trail; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
-    plans = verify_signed_plans()
+    plans, safety_plans = verify_signed_plans(), verify_signed_safety_plans()
     records = verify_digests()
     broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
-    broken += _report_signed(notes, "session note {}: content differs from what was signed")
-    broken += _report_signed(plans, "safety plan revision {}: content differs from what was signed")
-    broken += _report_signed(sessions, "dosing session {}: content differs from what was signed")
-    broken += _report_signed(snapshots, "protocol snapshot {}: definition differs from its content hash")
+    signed = "content differs from what was signed"
+    broken += _report_signed(notes, "session note", signed) + _report_signed(plans, "treatment plan revision", signed)
+    broken += _report_signed(sessions, "dosing session", signed)
+    broken += _report_signed(snapshots, "protocol snapshot", "definition differs from its content hash")
+    broken += _report_signed(safety_plans, "safety plan revision", signed)
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
+    click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed treatment plan revisions verified.")
     click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
-    click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed safety plan revisions verified.")
+    click.echo(f"{sum(ok for _, ok in safety_plans)} of {len(safety_plans)} signed safety plan revisions verified.")
     for table in DIGESTED:
         checked = [ok for name, _, ok in records if name == table]
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
@@ -50,11 +54,11 @@ def verify_command():
         raise SystemExit(1)
 
 
-def _report_signed(results, mismatch: str) -> int:
-    """Name each signed record (by its id or label) whose content no longer matches; their count."""
+def _report_signed(results, name: str, problem: str) -> int:
+    """Name each signed record (or snapshot) whose content no longer matches its digest; their count."""
     broken = [key for key, ok in results if not ok]
     for key in broken:
-        click.echo("MISMATCH " + mismatch.format(key), err=True)
+        click.echo(f"MISMATCH {name} {key}: {problem}", err=True)
     return len(broken)
 
 

@@ -10,9 +10,11 @@ from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, Radi
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
+from ..domain.plans import HOST_THEORIES
 from ..domain.practices import DEFAULT_PRACTICES
 from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
 from .models import DECISIONS, PROGRESS, VOID_REASON_MINIMUM
+from .technique_models import RESPONSES
 from .safety import ACKNOWLEDGEMENT_MINIMUM, ACKNOWLEDGEMENT_TOO_SHORT
 
 YES_NO = options([("yes", "Yes"), ("no", "No")])
@@ -26,10 +28,9 @@ PRACTICES = dict(DEFAULT_PRACTICES)
 CHALLENGES = {"remembering": "Difficulty remembering", "not_sticking": "Insights not sticking",
               "overwhelm": "Overwhelming emotion", "symptoms_return": "Returning symptoms",
               "resistance": "Resistance to change"}
-HOST_THEORIES = {"": "—", "psychodynamic": "Psychodynamic", "cbt": "Cognitive behavioural (CBT)",
-                 "act": "Acceptance and commitment (ACT)", "humanistic": "Humanistic / person-centred",
-                 "ifs": "Internal Family Systems", "somatic": "Somatic", "integrative": "Integrative (other)"}
 THEME_ROWS, STEP_ROWS, TECHNIQUE_ROWS = 4, 2, 2
+#: techniques an integration note records from the vocabulary (the formulation keeps TECHNIQUE_ROWS free-text rows)
+NOTE_TECHNIQUE_ROWS = 3
 #: the words a signed note shows for each chosen key, by the content field (or check-in column) holding it
 VOCABULARY = {"psychoeducation": PSYCHOEDUCATION, "readiness": READINESS, "practices": PRACTICES,
               "challenges": CHALLENGES, "host_theory": HOST_THEORIES, "yes_no": {"yes": "yes", "no": "no"},
@@ -97,6 +98,22 @@ class TechniqueRowForm(Form):
     rationale = StringField("Rationale", validators=[Optional(), Length(max=500)])
 
 
+class TechniqueUseRowForm(Form):
+    """A technique used in the session, from the clinic's vocabulary (choices grouped by cluster:
+    note_form sets them), and why (required with a technique: notes.technique_uses)."""
+    technique = SelectField("Technique used", choices=[], validators=[Optional()], validate_choice=False)
+    rationale = StringField("Rationale: why this technique, for this patient, now",
+                            validators=[Optional(), Length(max=500)])
+
+
+class TechniqueResponseRowForm(Form):
+    """How the patient responded to a technique the previous signed note used."""
+    use_id = HiddenField()
+    response = SelectField("How the patient responded", choices=options([("", "—")] + list(RESPONSES.items())),
+                           validators=[Optional()])
+    comment = StringField("Comment on the response", validators=[Optional(), Length(max=500)])
+
+
 class IntegrationNoteForm(NoteBaseForm):
     dosing_sessions = MultiCheckboxField("Dosing sessions whose window this session serves", coerce=int,
                                          description="Only the windows that include the session date are offered.")
@@ -122,7 +139,10 @@ class IntegrationNoteForm(NoteBaseForm):
     challenges = MultiCheckboxField("Challenges met", choices=options(CHALLENGES.items()))
     challenges_note = _text("Challenges: details", 2000)
     host_theory = SelectField("Host theory", choices=options(HOST_THEORIES.items()), validators=[Optional()])
-    techniques = FieldList(FormField(TechniqueRowForm), min_entries=TECHNIQUE_ROWS, max_entries=TECHNIQUE_ROWS)
+    techniques = FieldList(FormField(TechniqueUseRowForm), min_entries=NOTE_TECHNIQUE_ROWS,
+                           max_entries=NOTE_TECHNIQUE_ROWS)
+    # one row per technique the previous signed note used, however many (unknown ones are refused)
+    technique_responses = FieldList(FormField(TechniqueResponseRowForm), min_entries=0)
     self_harm_thoughts = RadioField("Risk screen: thoughts of self-harm", choices=YES_NO, validators=[Optional()])
     self_harm_intent = RadioField("Risk screen: intent to act on them", choices=YES_NO, validators=[Optional()])
     safety_plan_reviewed = RadioField("Safety plan reviewed", choices=YES_NO, validators=[Optional()])

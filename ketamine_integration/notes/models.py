@@ -96,6 +96,11 @@ class SessionNote(db.Model):
                                                               lazy="selectin")
     addenda: Mapped[list[NoteAddendum]] = relationship(back_populates="note", lazy="selectin",
                                                        order_by="NoteAddendum.id")
+    #: techniques used from the vocabulary, and responses to those of an earlier note (technique_models.py)
+    techniques: Mapped[list["NoteTechnique"]] = relationship(  # noqa: F821
+        back_populates="note", cascade="all, delete-orphan", lazy="selectin", order_by="NoteTechnique.id")
+    technique_responses: Mapped[list["TechniqueResponse"]] = relationship(  # noqa: F821
+        back_populates="note", cascade="all, delete-orphan", lazy="selectin", order_by="TechniqueResponse.id")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -385,3 +390,7 @@ class UnsavedWork(db.Model):
     form: Mapped[dict] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# the technique tables name SessionNote; imported here so that every user of the notes' models maps them
+from .technique_models import NoteTechnique, TechniqueResponse  # noqa: E402,F401

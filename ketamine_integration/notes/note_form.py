@@ -8,12 +8,14 @@ from datetime import date
 
 from flask import request
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..practices.vocabulary import practice_choices
+from ..protocols.techniques import current_vocabulary
 from ..web.fields import options
 from ..web.forms import whole_number
-from . import dosing_links, dosing_notes, recovery
+from . import dosing_links, dosing_notes, recovery, technique_uses
 from .forms import CARRIED, FIELDS, FORMS
 from .models import DOSING, INTEGRATION, PREPARATION, CaseFormulation, SessionNote, Theme
 
@@ -55,7 +57,7 @@ def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulati
     """The form filled from the saved draft, with a check-in row for each open step."""
     content = {**carried_defaults(note, formulation), **(note.content or {})}
     form = form_class(data={"session_date": note.session_date, "version": note.version,
-                            **{k: v for k, v in content.items() if k != "intentions"}})
+                            **{k: v for k, v in content.items() if k not in ("intentions", "techniques")}})
     if note.kind == PREPARATION:
         form.intentions.data = "\n".join(content.get("intentions", []))
         return form
@@ -67,8 +69,7 @@ def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulati
                                        "patient_words": row.patient_words})
     for entry, step in zip(form.new_steps.entries, note.new_steps):
         entry.form.process(None, obj=step)
-    for entry, technique in zip(form.techniques.entries, content.get("techniques", [])):
-        entry.form.process(None, data=technique)
+    _fill_techniques(form, note, content)
     saved = {c.action_step_id: c for c in note.check_ins}
     for step in steps:
         form.check_ins.append_entry()
@@ -76,6 +77,36 @@ def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulati
         entry.process(None, obj=saved.get(step.id))
         entry.step_id.data = str(step.id)
     return form
+
+
+def _fill_techniques(form, note: SessionNote, content: dict) -> None:
+    """The techniques saved on the draft (a new one: the formulation's, where a free-text row names a
+    technique of the vocabulary), and a response row for each technique the previous signed note used."""
+    if note.techniques:
+        rows = [{"technique": t.technique_key, "rationale": t.rationale} for t in note.techniques]
+    else:
+        rows = _from_formulation(content.get("techniques") if not note.content else None)
+    for entry, row in zip(form.techniques.entries, rows):
+        entry.form.process(None, data=row)
+    saved = {r.note_technique_id: r for r in note.technique_responses}
+    for use in technique_uses.previous_uses(note, note.session_date):
+        form.technique_responses.append_entry()
+        entry = form.technique_responses.entries[-1].form
+        entry.process(None, obj=saved.get(use.id))
+        entry.use_id.data = str(use.id)
+
+
+def _from_formulation(carried) -> list[dict]:
+    """The formulation's free-text techniques (issue 20, point 10) that name a technique of the
+    vocabulary, by its name or key; the others are the formulation's own words, not chosen for the note."""
+    vocabulary = current_vocabulary()
+    by_word = {w.casefold(): t.key for t in vocabulary.techniques for w in (t.name, t.key)}
+    rows = []
+    for row in carried or []:
+        key = by_word.get((row.get("technique") or "").strip().casefold())
+        if key:
+            rows.append({"technique": key, "rationale": row.get("rationale") or ""})
+    return rows
 
 
 def _fill_dosing_links(form, note: SessionNote) -> None:
@@ -93,6 +124,7 @@ def _set_integration_choices(form, note: SessionNote) -> None:
     problem instead of silently dropping it."""
     choices = theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
     _set_practice_choices(form, note)
+    _set_technique_choices(form, note)
     for entry in form.themes.entries:
         entry.form.theme.choices = choices
     day = form.session_date.data if isinstance(form.session_date.data, date) else note.session_date
@@ -112,6 +144,21 @@ def _set_practice_choices(form, note: SessionNote) -> None:
     if request.method != "POST":
         ticked |= set(form.practices.data or [])
     form.practices.choices = options(practice_choices(keep=ticked))
+
+
+#: the optgroup of a technique the draft saved that the vocabulary has since dropped (kept, with its name of then)
+NO_LONGER_LISTED = "No longer in the vocabulary"
+
+
+def _set_technique_choices(form, note: SessionNote) -> None:
+    """The vocabulary's techniques grouped by cluster (<optgroup>), and any the draft saved that it dropped."""
+    vocabulary = current_vocabulary()
+    choices = [SelectChoice("", "—")] + [SelectChoice(key, name, optgroup=cluster)
+                                         for cluster, pairs in vocabulary.grouped_choices() for key, name in pairs]
+    choices += [SelectChoice(t.technique_key, t.technique_name, optgroup=NO_LONGER_LISTED)
+                for t in note.techniques if vocabulary.get(t.technique_key) is None]
+    for entry in form.techniques.entries:
+        entry.form.technique.choices = choices
 
 
 def _none_to_serve(day: date, *, signed: bool) -> str:
@@ -141,7 +188,10 @@ def submitted(note: SessionNote, form) -> dict:
         return args
     if note.kind == DOSING:
         return args
-    content["techniques"] = _submitted_techniques(form)
+    if (note.content or {}).get("techniques"):  # a draft begun before the vocabulary keeps its own words
+        content["techniques"] = note.content["techniques"]
+    args["techniques"] = _submitted_techniques(form)
+    args["technique_responses"] = _submitted_responses(form)
     args["themes"] = _submitted_themes(form)
     args["new_steps"] = _submitted_new_steps(form)
     args["check_ins"] = _submitted_check_ins(form)
@@ -152,8 +202,17 @@ def submitted(note: SessionNote, form) -> dict:
 
 
 def _submitted_techniques(form) -> list[dict]:
-    return [{"technique": t["technique"].strip(), "rationale": (t["rationale"] or "").strip()}
-            for t in form.techniques.data if (t["technique"] or "").strip()]
+    """Technique rows with anything in them, each with its form row number (a rationale without a
+    technique, or a technique without one, is refused on its row: notes.technique_uses)."""
+    return [{"row": i, "technique": (r["technique"] or "").strip(), "rationale": _clean(r["rationale"])}
+            for i, r in enumerate(form.techniques.data) if (r["technique"] or "").strip() or _clean(r["rationale"])]
+
+
+def _submitted_responses(form) -> list[dict]:
+    """Response rows with anything in them, each with its form row number."""
+    return [{"row": i, "use_id": whole_number(r["use_id"]), "response": r["response"] or None,
+             "comment": _clean(r["comment"])}
+            for i, r in enumerate(form.technique_responses.data) if r["response"] or _clean(r["comment"])]
 
 
 def _submitted_themes(form) -> list[dict]:

@@ -1,10 +1,11 @@
 """What an integration note's form shows beside its fields, read-only: what the patient kept and
-wrote between sessions (practices, check-ins on action steps), and the patient's open safety alerts."""
+wrote between sessions (practices, check-ins on action steps), the patient's open safety alerts, and
+the techniques the previous signed note used (whose responses the form records)."""
 from __future__ import annotations
 
 from ..db.clinic_time import clinic_today
 from ..practices.services import course_practice_summaries
-from . import patient_check_ins, safety
+from . import patient_check_ins, safety, technique_uses
 from .models import SessionNote
 
 
@@ -15,4 +16,7 @@ def integration_panels(note: SessionNote) -> dict:
     nobody writes one without seeing them (issue 23); one statement however many there are."""
     return {"practice_summaries": course_practice_summaries(note.course_id, clinic_today()),
             "patient_check_ins": patient_check_ins.check_ins_since_last_note(note),
-            "open_alerts": safety.open_alerts([note.patient_id])}
+            "open_alerts": safety.open_alerts([note.patient_id]),
+            "previous_note": (earlier := technique_uses.previous_note(note, note.session_date)),
+            "previous_techniques": {u.id: u for u in technique_uses.previous_uses(note, note.session_date)}
+            if earlier is not None else {}}

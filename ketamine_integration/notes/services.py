@@ -17,7 +17,8 @@ from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
-from . import dosing_links, dosing_notes, session_time
+from . import dosing_links, dosing_notes, session_time, technique_uses
+from ..protocols.techniques import current_vocabulary
 from ..scheduling.attendance import attended_by_note
 from ..practices.vocabulary import practice_words
 from .forms import FIELDS, FORMULATION_SECTIONS, HOST_THEORIES
@@ -92,13 +93,15 @@ def open_steps(course_id: int, *, before: SessionNote | None = None) -> list[Act
 def save_note(note: SessionNote, *, by: User, expected_version: int, today: date, session_date: date,
               content: dict, themes: list[dict], new_steps: list[dict], check_ins: list[dict],
               dosing_ids: list[int], dosing_exceptions: list[int] = (),
-              exception_reason: str | None = None) -> SafetyAlert | None:
+              exception_reason: str | None = None, techniques: list[dict] = (),
+              technique_responses: list[dict] = ()) -> SafetyAlert | None:
     """Replace a draft's content with what the author submitted (nothing partial). Returns the
     safety alert its risk screen raised, if this save raised one.
 
     dosing_ids: the dosing sessions whose windows the session served (each window must include
     the session date); dosing_exceptions: ones whose windows do not, served all the same for
-    `exception_reason` (a late review)."""
+    `exception_reason` (a late review); techniques: the vocabulary's techniques used, each with its
+    rationale; technique_responses: how the patient responded to those of the previous signed note."""
     _check_editable(note, by, expected_version)
     problems = {}
     if session_date > today:
@@ -112,11 +115,14 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     links, link_problems = dosing_links.resolve_links(choices, list(dosing_ids), list(dosing_exceptions),
                                                       exception_reason)
     problems.update(link_problems)
+    uses, responses, technique_problems = technique_uses.resolve(note, session_date, list(techniques),
+                                                                 list(technique_responses), current_vocabulary())
+    problems.update(technique_problems)
     if problems:
         raise DomainError(problems)
     # the old check-ins go first: one saved again on the same step would meet the row it replaces
     # (one check-in per note and step) if the new rows were inserted before the old ones are deleted
-    note.check_ins = []
+    note.check_ins, note.technique_responses = [], []
     flush_versioned(note, CONCURRENT_SAVE)
     note.session_date, note.content = session_date, content
     note.themes = [NoteTheme(theme_id=r.get("theme_id"), free_theme=r.get("free_theme"),
@@ -128,6 +134,7 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
     note.check_ins = [ActionCheckIn(action_step_id=r["step_id"], progress=r["progress"], obstacles=r.get("obstacles"),
                                     decision=r["decision"], adjustment=r.get("adjustment")) for r in check_ins]
     note.dosing_links = [NoteDosingLink(dosing_session_id=i, exception_reason=reason) for i, reason in links.items()]
+    note.techniques, note.technique_responses = uses, responses
     note.updated_at = utcnow()
     flush_versioned(note, CONCURRENT_SAVE)
     return raise_for_risk_screen(note)
@@ -259,6 +266,7 @@ def signed_content(note: SessionNote) -> dict:
         **({"dosing_exceptions": {str(link.dosing_session_id): link.exception_reason
                                   for link in note.dosing_links if link.exception_reason}}
            if any(link.exception_reason for link in note.dosing_links) else {}),
+        **technique_uses.signed_parts(note),
     }
 
 

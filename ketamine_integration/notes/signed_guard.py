@@ -1,13 +1,18 @@
-"""The ORM guard of signed notes: a signed note, its themes, check-ins and dosing links never change,
-and an action step it agreed changes only its status (corrections are addenda). The database
-triggers of migration 0007 are the guarantee; this stops the application's own code early and
-loudly. Connected as a before_flush listener in create_app."""
+"""The ORM guard of signed notes: a signed note, its themes, check-ins, dosing links, techniques and
+technique responses never change, and an action step it agreed changes only its status
+(corrections are addenda). The database triggers of migrations 0007 and 0046 are the guarantee;
+this stops the application's own code early and loudly. Connected as a before_flush listener in
+create_app."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from ..db.signed_records import changed_attributes, was_signed
 from .models import SIGNED, ActionCheckIn, ActionStep, NoteDosingLink, NoteTheme, SessionNote
+from .technique_models import NoteTechnique, TechniqueResponse
+
+#: the parts of a note frozen with it
+PARTS = (NoteTheme, ActionCheckIn, NoteDosingLink, NoteTechnique, TechniqueResponse)
 
 #: what may change on a signed note: bookkeeping and addenda
 MUTABLE_AFTER_SIGNING = frozenset({"updated_at", "version", "addenda"})
@@ -22,8 +27,8 @@ def refuse_changes_to_signed_notes(db_session: Session, flush_context, instances
         if isinstance(obj, SessionNote) and was_signed(obj):
             _refuse_note_change(db_session, obj)
     for obj in list(db_session.new) + list(db_session.dirty) + list(db_session.deleted):
-        if isinstance(obj, (NoteTheme, ActionCheckIn, NoteDosingLink)):
-            _refuse_part_change(obj)
+        if isinstance(obj, PARTS):
+            _refuse_part_change(db_session, obj)
         if isinstance(obj, ActionStep):
             _refuse_agreed_step_change(db_session, obj)
 
@@ -33,10 +38,13 @@ def _refuse_note_change(db_session: Session, note: SessionNote) -> None:
         raise SignedNoteChanged(f"note {note.id} is signed; add an addendum instead")
 
 
-def _refuse_part_change(part) -> None:
+def _refuse_part_change(db_session: Session, part) -> None:
     note = part.note
+    if note is None and part.note_id is not None:  # added by its note's id, not through the note
+        with db_session.no_autoflush:
+            note = db_session.get(SessionNote, part.note_id)
     if note is not None and note.status == SIGNED and was_signed(note):
-        raise SignedNoteChanged("the themes, check-ins and links of a signed note never change")
+        raise SignedNoteChanged("the themes, check-ins, links and techniques of a signed note never change")
 
 
 def _refuse_agreed_step_change(db_session: Session, step: ActionStep) -> None:

@@ -19,7 +19,7 @@ from ..practices.vocabulary import practice_words
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, parse_id, render_form, save_then_sign, submit, whole_number
 from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, note_panels,
-               patient_check_ins, questionnaires, quoting, recovery, safety, services, views_data)
+               patient_check_ins, questionnaires, quoting, recovery, safety, services, technique_views, views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
                     ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
                     measure_form_class)
@@ -27,6 +27,7 @@ from .models import INTEGRATION, PATIENT_COMPLETED, MeasureResponse, SafetyAlert
 
 bp = Blueprint("notes", __name__)
 formulation_views.routes.add_to(bp)
+technique_views.routes.add_to(bp)
 
 
 def _course(course_id: int) -> TreatmentCourse:
@@ -323,8 +324,7 @@ def measure_record(course_id: int, measure: str):
     if done:
         audit.record("measure.create", obj=response, patient_id=course.patient_id, detail=measure)
         entry = MEASURES[measure]
-        result = f"{response.total} ({response.band})" if entry.charted else response.band  # a screener: its level
-        flash(f"{entry.name} recorded: {result}.", "success")
+        flash(f"{entry.name} recorded: {entry.reading(response.total, response.band)}.", "success")
         alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.measure_response_id == response.id))
         if alert is not None:
             flash(f"Safety alert: {alert.finding}. Assess risk now and acknowledge the alert with what was done.",

@@ -1,4 +1,5 @@
-"""flask protocols check: validate protocol files before a clinic relies on them."""
+"""flask protocols check and flask techniques check: validate protocol and technique vocabulary
+files before a clinic relies on them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..domain import techniques
 from ..domain.protocol_library import ProtocolLibrary
 from ..extensions import db
 from . import services
 
 protocols_cli = AppGroup("protocols", help="Protocol library commands.")
+techniques_cli = AppGroup("techniques", help="Technique vocabulary commands.")
 
 
 @protocols_cli.command("check")
@@ -48,3 +51,24 @@ def _registry_problems(entry) -> list[str]:
         db.session.rollback()
         return []  # no database (yet): the file itself is what is checked
     return [problem] if problem else []
+
+
+@techniques_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def check_techniques_command(files: tuple[Path, ...]):
+    """Validate FILES together (default: every file of the technique vocabulary, TECHNIQUES_DIR);
+    each problem names the file, the field and what is wrong; exit 1 on any error."""
+    if files:
+        library = techniques.build(files)
+    else:
+        library = techniques.load_folder(Path(current_app.config["TECHNIQUES_DIR"]))
+    if not library.files:
+        raise click.ClickException("no technique vocabulary files found")
+    for entry in library.files:
+        for line in entry.problems:
+            click.echo(f"ERROR {line}", err=True)
+        if entry.valid:
+            count = sum(1 for t in library.vocabulary.techniques if t.source == entry.path.name)
+            click.echo(f"ok    {entry.path.name}: version {entry.version}, {count} techniques")
+    if library.broken:
+        raise SystemExit(1)

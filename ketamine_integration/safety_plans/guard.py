@@ -17,7 +17,7 @@ class SignedPlanChanged(RuntimeError):
     """Code tried to change a signed safety plan revision, or to delete a revision."""
 
 
-def refuse_changes_to_signed_plans(db_session: Session, flush_context, instances) -> None:
+def refuse_changes_to_signed_safety_plans(db_session: Session, flush_context, instances) -> None:
     for obj in list(db_session.dirty) + list(db_session.deleted):
         if not isinstance(obj, SafetyPlanRevision):
             continue

@@ -138,7 +138,7 @@ def sign(draft: SafetyPlanRevision, *, by: User) -> None:
     db.session.flush()
 
 
-def verify_signed_plans() -> list[tuple[int, bool]]:
+def verify_signed_safety_plans() -> list[tuple[int, bool]]:
     """(revision id, its signature still matches) for every signed revision."""
     table = SafetyPlanRevision.__table__
     rows = db.session.execute(select(table.c.id, table.c.signature_digest, *(table.c[c] for c in SIGNED_COLUMNS))

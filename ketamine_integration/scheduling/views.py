@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..db.clinic_time import to_clinic
 from ..web import access
 from ..audit import services as audit
 from ..db.types import utcnow
@@ -91,10 +92,12 @@ def _well_formed(row: auto.ProposedRow, room: str) -> bool:
 def staff_worklist():
     now = utcnow()
     items, unconfirmed = worklist.worklist(now), attendance.unconfirmed(now)
+    plans = worklist.plan_reviews(now, to_clinic(now).date())
     audit.record("patient.list", detail=f"staff worklist; {len(items)} items, "
-                                        f"{len(unconfirmed.appointments)} unconfirmed sessions")
+                                        f"{len(unconfirmed.appointments)} unconfirmed sessions, "
+                                        f"{len(plans)} treatment plans missing or due for review")
     return render_template("scheduling/worklist.html", items=items, reasons=worklist.REASONS,
-                           unconfirmed=unconfirmed)
+                           unconfirmed=unconfirmed, plans=plans)
 
 
 def _appointment(appointment_id: int) -> Appointment:

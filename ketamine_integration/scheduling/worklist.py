@@ -4,8 +4,9 @@ dose they were booked for), most urgent first (the sessions whose outcome nobody
 scheduling/attendance.py)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased, joinedload
@@ -100,6 +101,38 @@ def worklist(now: datetime) -> list[WorkItem]:
     items += _outside_their_window(now)
     items += _overlapped_by_dosing(now)
     return sorted(items, key=lambda i: (ORDER[i.kind], i.due))
+
+
+@dataclass(frozen=True)
+class PlanReview:
+    """A live course whose treatment plan is missing or due for review: the therapist's to do, listed
+    so the schedule makes room for it (what the plan says is not shown here)."""
+
+    course: TreatmentCourse
+    #: "no plan", or "plan review due: <why> (<date>)"
+    status: str
+
+
+#: finds, per course id (with its ProtocolVersion), the words for a plan missing or due, else None;
+#: the plans package (above this one) is connected in create_app
+_plan_review_finders: list[Callable[[dict[int, ProtocolVersion], date], dict[int, str | None]]] = []
+
+
+def find_plan_reviews_with(finder: Callable[[dict[int, ProtocolVersion], date], dict[int, str | None]]) -> None:
+    """Ask `finder` which courses' plans are missing or due (once, however many apps are made)."""
+    _plan_review_finders[:] = [finder]
+
+
+def plan_reviews(now: datetime, today: date) -> list[PlanReview]:
+    """Live courses with no signed plan or a plan review due, by patient name: a fixed number of queries."""
+    if not _plan_review_finders:
+        return []
+    courses = db.session.scalars(select(TreatmentCourse).where(_live()).options(
+        joinedload(TreatmentCourse.therapist), joinedload(TreatmentCourse.patient))).all()
+    versions = {v.id: v for v in db.session.scalars(select(ProtocolVersion))}
+    found = _plan_review_finders[0]({c.id: versions[c.protocol_version_id] for c in courses}, today)
+    return sorted((PlanReview(c, found[c.id]) for c in courses if found.get(c.id)),
+                  key=lambda r: (r.course.patient.family_name, r.course.id))
 
 
 def _live():

@@ -1,7 +1,7 @@
 """safety plans: a patient's safety plan revisions (signed like notes), their addenda and signed reviews
 
 Revision ID: 0047_safety_plans
-Revises: 0044_portal_account_admin
+Revises: 0045_treatment_plans
 Create Date: 2026-12-05 00:00:00
 
 Issue 24, point 4. `safety_plan_revisions` holds each version of a patient's safety plan (kept per
@@ -17,7 +17,7 @@ from ketamine_integration.db.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0047_safety_plans'
-down_revision = '0044_portal_account_admin'
+down_revision = '0045_treatment_plans'  # re-chained on merging main (was 0044)
 branch_labels = None
 depends_on = None
 

@@ -148,7 +148,9 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Process note", lambda i: f"/notes/{i.note_signed}/process", ("therapist",)),
     KeyPage("Measures", lambda i: f"/courses/{i.course}/measures", CLINICIANS),
     KeyPage("Action steps", lambda i: f"/courses/{i.course}/action-steps", CLINICIANS),
+    KeyPage("Techniques used", lambda i: f"/courses/{i.course}/techniques", CLINICIANS),
     KeyPage("Formulation", lambda i: f"/courses/{i.course}/formulation", CLINICIANS),
+    KeyPage("Treatment plan", lambda i: f"/courses/{i.course}/plan", ("therapist",)),  # therapists only (plans/)
     KeyPage("Patient's themes", lambda i: f"/patients/{i.patient}/themes", CLINICIANS),
     KeyPage("Safety plan", lambda i: f"/patients/{i.patient}/safety-plan", CLINICIANS),
     KeyPage("Safety plan form", lambda i: f"/patients/{i.patient}/safety-plan/edit", ("therapist",)),
@@ -174,6 +176,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Two-step sign-in", lambda i: "/account/two-step", EVERYONE),
     KeyPage("My notifications", lambda i: "/account/notifications", EVERYONE),
     KeyPage("Protocols", lambda i: "/protocols/", EVERYONE),
+    KeyPage("Technique vocabulary", lambda i: "/protocols/techniques", EVERYONE),
     KeyPage("Protocol (esketamine, REMS)", lambda i: f"/protocols/esketamine-trd-rems/v{i.protocol_version}",
             EVERYONE),
     KeyPage("New patient", lambda i: "/patients/new", KEEPERS),

@@ -21,6 +21,7 @@ from ketamine_integration.courses.models import PreparationRecord, TreatmentCour
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionStep, MeasureResponse, SafetyAlert, SessionNote
+from ketamine_integration.notes.technique_models import NoteTechnique
 from ketamine_integration.bookings.models import Appointment, Room
 from tests.conftest import Auth
 from tests.factories import DISCHARGE_MET_FORM
@@ -255,13 +256,16 @@ class World:
             "new_steps-0-what": p("action step what"), "new_steps-0-how_often": p("action step how often"),
             "new_steps-0-starts_on": today.isoformat(), "new_steps-0-review_on": (today + timedelta(14)).isoformat(),
             "new_steps-0-linked_insight": p("action step linked insight"),
-            "techniques-0-technique": p("technique"), "techniques-0-rationale": p("technique rationale")})
+            "techniques-0-technique": "chair-work", "techniques-0-rationale": p("technique rationale")})
         self.post(ther, f"/notes/{first}/addenda", {"body": p("note addendum")})
         self.post(ther, f"/notes/{first}/process", {"body": p("process note"), "version": ""})
         ids["note_signed"] = first
         second = new_note("integration")
         step = self.one(ActionStep, ActionStep.course_id == course)[0]
+        use = self.one(NoteTechnique, NoteTechnique.note_id == first)[0]
         self._sign(ther, second, {
+            "technique_responses-0-use_id": use.id, "technique_responses-0-response": "mixed",
+            "technique_responses-0-comment": p("technique response comment"),
             "session_date": today.isoformat(), "self_harm_thoughts": "no", "stood_out": "Calm.",
             "check_ins-0-step_id": step.id, "check_ins-0-progress": "partly",
             "check_ins-0-obstacles": p("check-in obstacles"), "check_ins-0-decision": "adjust",

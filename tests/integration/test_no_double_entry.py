@@ -41,9 +41,9 @@ def _new_note(auth, course_id) -> int:
 def _carried(html: str) -> dict:
     """What the note form shows in the approach fields."""
     chosen = re.search(r'<select[^>]*name="host_theory"[^>]*>.*?</select>', html, re.S).group(0)
+    technique = re.search(r'<select[^>]*name="techniques-0-technique"[^>]*>.*?</select>', html, re.S).group(0)
     return {"host_theory": re.findall(r'<option selected value="([^"]*)"', chosen),
-            "technique": re.search(r'name="techniques-0-technique"[^>]*value="([^"]*)"', html).group(1)
-            if re.search(r'name="techniques-0-technique"[^>]*value="', html) else "",
+            "technique": "".join(re.findall(r'<option selected value="([^"]*)"', technique)),
             "practices": re.findall(r'<input checked[^>]*name="practices"[^>]*value="([^"]*)"', html)}
 
 
@@ -56,12 +56,13 @@ def test_each_new_note_starts_from_the_formulations_approach_and_changes_only_it
     assert "Chair work: The rupture with her father" in page
     first = _new_note(auth, team["course"])
     html = client.get(f"/notes/{first}").get_data(as_text=True)
-    assert _carried(html) == {"host_theory": ["act"], "technique": "Chair work", "practices": ["journaling", "nature"]}
+    # the formulation's free-text technique names one of the vocabulary: the note starts with it chosen
+    assert _carried(html) == {"host_theory": ["act"], "technique": "chair-work", "practices": ["journaling", "nature"]}
     assert "Filled in from the" in page_text(client.get(f"/notes/{first}"))
     # this session was CBT-informed: changed on the note, signed; the formulation stays as it was
     signed = auth.post(f"/notes/{first}", {
         "session_date": TODAY.isoformat(), "version": "1", "stood_out": "The kitchen again", "self_harm_thoughts": "no",
-        **APPROACH, "host_theory": "cbt", **SIGNING})
+        **APPROACH, "techniques-0-technique": "chair-work", "host_theory": "cbt", **SIGNING})
     assert signed.status_code == 302
     assert make.query(lambda: db.session.get(SessionNote, first).content["host_theory"]) == "cbt"
     assert make.query(lambda: [f.content["host_theory"] for f in db.session.scalars(select(CaseFormulation))]) == \

@@ -188,6 +188,7 @@ def test_the_author_discards_a_draft_its_text_and_process_notes_not_kept(team, m
     stored = _note(make, note)
     assert stored.discarded_at is not None and stored.discarded_by_id == team["therapist"]
     assert stored.content == {} and stored.themes == [] and stored.new_steps == [] and stored.dosing_links == []
+    assert stored.techniques == [] and stored.technique_responses == []
     assert make.query(lambda: db.session.scalar(select(ProcessNote.body).where(ProcessNote.note_id == note))) == ""
     [row] = make.audit_rows(action="note.discard")
     assert row.outcome == "success" and row.patient_id == team["patient"] and "Gone" not in (row.detail or "")

@@ -93,7 +93,7 @@ def _integration_data(version, **overrides):
             "new_steps-0-what": "Walk by the river", "new_steps-0-how_often": "3 times a week",
             "new_steps-0-starts_on": TODAY.isoformat(), "new_steps-0-review_on": (TODAY + timedelta(days=14)).isoformat(),
             "new_steps-0-linked_insight": "Rest is allowed", "practices": ["movement", "nature"],
-            "host_theory": "act", "techniques-0-technique": "Grounding", "techniques-0-rationale": "Dysregulation"}
+            "host_theory": "act", "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": "Dysregulation"}
     data.update(overrides)
     return data
 
@@ -136,7 +136,8 @@ def test_the_signed_note_says_its_choices_in_words_not_keys(team, make, auth, cl
     view = " ".join(page_text(client.get(f"/notes/{note}")).split())
     assert "Practices agreed Movement, Time in nature" in view   # the clinic vocabulary's words
     assert "Challenges Overwhelming emotion, Insights not sticking" in view
-    assert "Approach Host theory: Somatic Grounding: Dysregulation" in view
+    assert "Techniques used Breath and grounding: Dysregulation" in view
+    assert "Approach Host theory: Somatic" in view
     assert "overwhelm," not in view and "somatic" not in view and "not_sticking" not in view
 
 

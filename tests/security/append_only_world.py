@@ -37,14 +37,19 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     [step] = make.query(lambda: db.session.scalars(text("SELECT id FROM action_steps WHERE note_id = :n"),
                                                    {"n": first}).all())
     second = clinic.new_note("integration")
+    [use] = make.query(lambda: db.session.scalars(text("SELECT id FROM note_techniques WHERE note_id = :n"),
+                                                  {"n": first}).all())
     checked = clinic.integration_data(second, **{"check_ins-0-step_id": str(step), "check_ins-0-progress": "done",
-                                                 "check_ins-0-decision": "continue"})
+                                                 "check_ins-0-decision": "continue",
+                                                 "technique_responses-0-use_id": str(use),
+                                                 "technique_responses-0-response": "mixed"})
     assert clinic.post("therapist", f"/notes/{second}", {**checked, **SIGNING}).status_code == 302
     assert clinic.post("therapist", f"/notes/{first}/addenda", {"body": "Later: slept well"}).status_code == 302
     assert clinic.post("prescriber", f"/dosing/{clinic.signed_session}/addenda",
                        {"body": "Lot checked again"}).status_code == 302
     assert clinic.post("therapist", f"/courses/{clinic.course}/formulation",
                        {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
+    plan = clinic.signed_plan
     _safety_plan(make, clinic)
     # a saved reading changed with a reason: its earlier values are a correction row (of a draft)
     draft = clinic.draft_session
@@ -85,6 +90,8 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         "action_check_ins": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM action_check_ins WHERE note_id = :n",
                                                         n=second)}),
         "note_dosing_links": (by_note, {"id": first}),
+        "note_techniques": ("id = :id", {"id": use}),
+        "technique_responses": (by_note, {"id": second}),
         "dosing_sessions": ("id = :id", {"id": session}),
         "vital_signs": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_signs WHERE dosing_session_id = :s",
                                                    s=session)}),
@@ -102,10 +109,13 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         "phase_transitions": ("id = :id", {"id": _latest(
             make, "SELECT max(id) FROM phase_transitions WHERE course_id = :c", c=clinic.course)}),
     })
+    where.update({"treatment_plans": ("id = :id", {"id": plan}), "plan_objectives": ("plan_id = :id", {"id": plan}),
+                  "plan_techniques": ("plan_id = :id", {"id": plan})})
     _patient_entries(make, clinic, step)
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
-                  "patient_step_check_ins", "safety_plan_revisions", "safety_plan_addenda", "safety_plan_reviews"):
+                  "patient_step_check_ins", "plan_addenda", "course_stage_changes", "safety_plan_revisions",
+                  "safety_plan_addenda", "safety_plan_reviews"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
 

@@ -121,6 +121,17 @@ class Clinic:
                                 protocol="sublingual-ketamine-kap")
 
     @cached_property
+    def outcomes_course(self) -> int:
+        """A course of the patient on the test protocol that asks the PCL-5, WSAS and WAI-SR at baseline
+        (tests/outcome_protocol.py), no dose planned yet: their baseline questionnaires are open."""
+        from pathlib import Path
+
+        from tests.outcome_protocol import OUTCOMES, library_with_outcomes
+        app = self.make.app
+        app.config["PROTOCOLS_DIR"] = str(library_with_outcomes(Path(app.instance_path) / "outcome-protocols"))
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"], protocol=OUTCOMES)
+
+    @cached_property
     def shared_course(self) -> int:
         """The course, once it has a signed dosing session and a release to its prescriber."""
         self.signed_session, self.release  # noqa: B018
@@ -198,8 +209,9 @@ class Clinic:
         from ketamine_integration.notes.models import SessionNote
         from ketamine_integration.patients.models import Patient
         from ketamine_integration.journal.models import JournalEntry
+        from ketamine_integration.plans.models import TreatmentPlan
         model = {"dosing": DosingSession, "note": SessionNote, "patient": Patient, "course": TreatmentCourse,
-                 "journal": JournalEntry}[kind]
+                 "journal": JournalEntry, "plan": TreatmentPlan}[kind]
         return str(self.make.query(lambda: db.session.get(model, row_id).version))
 
     def new_note(self, kind: str = "integration") -> int:
@@ -230,7 +242,7 @@ class Clinic:
                 "new_steps-0-starts_on": today().isoformat(),
                 "new_steps-0-review_on": (today() + timedelta(days=14)).isoformat(), "new_steps-0-linked_insight": t,
                 "practices": ["movement"], "practices_note": t, "challenges": ["overwhelm"], "challenges_note": t,
-                "host_theory": "act", "techniques-0-technique": "Grounding", "techniques-0-rationale": t,
+                "host_theory": "act", "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": t,
                 "self_harm_thoughts": "no", "safety_plan_reviewed": "no", "risk_notes": t, "next_session_plan": t}
         data.update(overrides)
         return data
@@ -289,6 +301,38 @@ class Clinic:
         signed = self.post("therapist", f"/notes/{note}", self.integration_data(note, **SIGNING))
         assert signed.status_code == 302
         return note
+
+    def plan_data(self, plan: int, **changes) -> dict:
+        """A complete treatment plan draft as its form submits it (sign it with SIGNING)."""
+        later = (today() + timedelta(days=30)).isoformat()
+        return {"version": self.version("plan", plan), "problems_patient": self.text, "problems_clinician": self.text,
+                "goals-0": self.text, "objectives-0-goal": "1", "objectives-0-target": self.text,
+                "objectives-0-criterion": self.text, "objectives-0-by_when": later,
+                "objectives-0-mechanism": self.text, "objectives-0-measure": "phq9",
+                "techniques-0-technique": "behavioural-activation", "techniques-0-rationale": self.text,
+                "pathway": "common_factors", "host_theory": "cbt", "stage": "stabilise", "review_on": later,
+                **changes}
+
+    def _start_plan(self) -> int:
+        response = self.post("therapist", f"/courses/{self.course}/plan/revisions", {})
+        assert response.status_code == 302, response.status_code
+        return int(re.search(r"/plans/(\d+)$", response.headers["Location"]).group(1))
+
+    @cached_property
+    def signed_plan(self) -> int:
+        """The course's treatment plan, revision 1, signed (its stage recorded), with an addendum."""
+        plan = self._start_plan()
+        assert self.post("therapist", f"/plans/{plan}", self.plan_data(plan, **SIGNING)).status_code == 302
+        assert self.post("therapist", f"/plans/{plan}/addenda", {"addendum-body": self.text}).status_code == 302
+        return plan
+
+    def plan_draft(self) -> int:
+        """The course's plan draft (a revision copied from the signed one), started if there is none."""
+        from ketamine_integration.plans.models import TreatmentPlan
+        self.signed_plan  # noqa: B018
+        found = self.make.query(lambda: db.session.scalar(select(TreatmentPlan.id).where(
+            TreatmentPlan.course_id == self.course, TreatmentPlan.status == "draft")))
+        return found or self._start_plan()
 
     @cached_property
     def process_note(self) -> int:

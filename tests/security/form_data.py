@@ -201,6 +201,11 @@ FORMS = {
         "what_might_help": "",
         "revision": "1",
     },
+    "plans.addendum": lambda w, t, r: {"addendum-body": "Later: prefers morning sessions."},
+    "plans.revision": lambda w, t, r: {"version": "1", "goals-0": "Re-engage with daily life",
+                                       "stage": "target", "pathway": "common_factors"},
+    "plans.stage_change": lambda w, t, r: {"stage-stage": "clarify", "stage-reason": "Safety steady for weeks."},
+    "plans.start": lambda w, t, r: {},
     "notes.measure_record": lambda w, t, r: {
         "phq9-administered_on": day(),
         "phq9-difficulty": "somewhat",

@@ -23,6 +23,13 @@ from .clinic import Clinic, form_time, ics, local, today
 from .portal_world import CHOSEN, accept_data
 
 
+def _another_stage(c: Clinic) -> str:
+    """A decision-map stage the course is not at (moving to the current one is refused)."""
+    from ketamine_integration.plans.services import current_stage
+    current = c.make.query(lambda: current_stage(c.course))
+    return "clarify" if current != "clarify" else "deepen"
+
+
 @dataclass(frozen=True)
 class Target:
     #: whose session submits it: a key of clinic.USERNAMES, or "anonymous"
@@ -152,6 +159,15 @@ TARGETS: dict[str, list[Target]] = {
                                            lambda c: {"body": "My own reflections.", "version": ""})],
     "notes.forms.NoteAddendumForm": [Target("therapist", lambda c: f"/notes/{c.signed_note}/addenda",
                                             lambda c: {"body": "Correction: the walk is by the canal."})],
+    "plans.forms.PlanForm": [Target("therapist", lambda c: f"/plans/{c.plan_draft()}",
+                                    lambda c: c.plan_data(c.plan_draft()))],
+    "plans.forms.PlanAddendumForm": [Target("therapist", lambda c: f"/plans/{c.signed_plan}/addenda",
+                                            lambda c: {"body": "Later: prefers morning sessions."}, prefix="addendum")],
+    "plans.forms.StageChangeForm": [Target("therapist", lambda c: (c.signed_plan, f"/courses/{c.course}/stage")[1],
+                                           lambda c: {"stage": _another_stage(c), "reason": "Safety steady for weeks."},
+                                           prefix="stage")],
+    "plans.forms.StartRevisionForm": [Target("therapist", lambda c: (c.signed_plan,
+                                                                     f"/courses/{c.course}/plan/revisions")[1])],
     "notes.forms.FormulationForm": [Target("therapist", lambda c: f"/courses/{c.course}/formulation", lambda c: {
         "presenting_concerns": "Low mood", "patterns": "Criticism -> withdrawal", "core_beliefs": "Not enough",
         "emotion_nervous_system": "", "development_context": "", "strengths": "Curious", "why_now": "Redundancy",
@@ -174,6 +190,13 @@ TARGETS: dict[str, list[Target]] = {
     # questions 3-5 are asked only after a yes to question 2 (the screener's skip logic)
     "notes.forms.CSSRSscreenerForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/cssrs", lambda c: {
         "administered_on": today().isoformat(), "item1": "1", "item2": "0", "item6": "0"}, prefix="cssrs")],
+    # the outcome measures (issue 24, point 5): every item at its scale's middle answer
+    "notes.forms.PCL5Form": [Target("therapist", lambda c: f"/courses/{c.course}/measures/pcl5", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "2" for n in range(1, 21)}}, prefix="pcl5")],
+    "notes.forms.WSASForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/wsas", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "4" for n in range(1, 6)}}, prefix="wsas")],
+    "notes.forms.WAISRForm": [Target("therapist", lambda c: f"/courses/{c.course}/measures/waisr", lambda c: {
+        "administered_on": today().isoformat(), **{f"item{n}": "3" for n in range(1, 13)}}, prefix="waisr")],
     "notes.forms.AcknowledgeForm": [Target("therapist", lambda c: f"/alerts/{c.alert}/acknowledge",
                                            lambda c: {"note": "Called the patient; safety plan reviewed."})],
     "notes.forms.VoidMeasureForm": [Target("therapist", lambda c: f"/measures/{c.measure}/void",
@@ -251,6 +274,17 @@ TARGETS: dict[str, list[Target]] = {
     "portal.questionnaire_forms.PortalCSSRSscreenerForm": [Target(
         "patient", lambda c: f"/portal/questionnaires/{c.course}/cssrs/baseline", lambda c: {
             "item1": "1", "item2": "0", "item3": "", "item4": "", "item5": "", "item6": "0"})],
+    # the outcome measures at the baseline of a course on the test protocol that asks them (no safety rule:
+    # a refusal writes nothing)
+    "portal.questionnaire_forms.PortalPCL5Form": [Target("patient", lambda c: f"/portal/questionnaires/"
+                                                         f"{c.outcomes_course}/pcl5/baseline", lambda c: {
+        f"item{n}": "1" for n in range(1, 21)})],
+    "portal.questionnaire_forms.PortalWSASForm": [Target("patient", lambda c: f"/portal/questionnaires/"
+                                                         f"{c.outcomes_course}/wsas/baseline", lambda c: {
+        f"item{n}": "3" for n in range(1, 6)})],
+    "portal.questionnaire_forms.PortalWAISRForm": [Target("patient", lambda c: f"/portal/questionnaires/"
+                                                          f"{c.outcomes_course}/waisr/baseline", lambda c: {
+        f"item{n}": "4" for n in range(1, 13)})],
     # the patient's log of a practice and check-in on an action step (their ids prefix only the fields' ids)
     "portal.log_forms.PracticeLogForm": [Target("patient", lambda c: f"/portal/practices/{c.assignment}", lambda c: {
         "outcome": "partly", "for_date": today().isoformat(), "note": "The bus was late"})],
@@ -272,6 +306,8 @@ TARGETS: dict[str, list[Target]] = {
 
 #: row forms that exist only inside another form (FieldList / FormField): fuzzed as part of it
 SUBFORMS = {
+    "plans.forms.ObjectiveRowForm": "plans.forms.PlanForm",
+    "plans.forms.TechniqueRowForm": "plans.forms.PlanForm",
     "reminders.forms.KindRuleForm": "reminders.forms.ReminderSettingsForm",
     "experience.forms.VitalsForm": "experience.forms.DosingRecordForm",
     "experience.forms.AdverseEventForm": "experience.forms.DosingRecordForm",
@@ -280,7 +316,9 @@ SUBFORMS = {
     "notes.forms.ThemeRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.StepRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.CheckInRowForm": "notes.forms.IntegrationNoteForm",
-    "notes.forms.TechniqueRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueRowForm": "notes.forms.FormulationForm",
+    "notes.forms.TechniqueUseRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.TechniqueResponseRowForm": "notes.forms.IntegrationNoteForm",
     "safety_plans.forms.ContactRowForm": "safety_plans.forms.SafetyPlanForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }

@@ -45,6 +45,7 @@ def _make_one_way_changes(make, auth, where) -> dict[str, int]:
                                        id=ids["phase_transitions"])
     ids["appointment"] = _scalar(make, "SELECT appointment_id FROM appointment_changes WHERE id = :id",
                                  id=ids["appointment_changes"])
+    ids["addendum_plan"] = _scalar(make, "SELECT plan_id FROM plan_addenda WHERE id = :id", id=ids["plan_addenda"])
     ids["prescriber"] = _scalar(make, "SELECT id FROM users WHERE username = :u", u=USERNAMES["prescriber"])
     return ids
 
@@ -81,6 +82,12 @@ CASES = [
     ("deleted a booking's change", [("appointment_changes", "appointment_changes", None)],
      ["BROKEN appointment {appointment} (appointments)",
       "MISSING appointment change rows of {appointment} (appointment_changes)"]),
+    ("rewrote a signed treatment plan revision", [("treatment_plans", "treatment_plans", {"stage": "consolidate"})],
+     ["MISMATCH treatment plan revision {treatment_plans}: content differs from what was signed"]),
+    ("rewrote a plan addendum", [("plan_addenda", "plan_addenda", {"body": "REWRITTEN"})],
+     ["MISMATCH plan addendum {plan_addenda} (plan_addenda): content differs"]),
+    ("deleted a plan addendum", [("plan_addenda", "plan_addenda", None)],
+     ["MISSING plan addendum rows of {addendum_plan} (plan_addenda)"]),
     ("rewrote a preparation entry", [("preparation_records", "preparation_records",
                                       {"note": "REWRITTEN", "completed_on": date(2000, 1, 1)})],
      ["MISMATCH preparation record {preparation_records} (preparation_records): content differs"]),

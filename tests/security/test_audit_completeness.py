@@ -304,6 +304,19 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "note.discard": lambda: (lambda note: Step("therapist", lambda: c.auth.post(
             f"/notes/{note}/discard", {"discard-confirm": "y", "discard-version": c.version("note", note)}), p))(
             c.new_note()),
+        "plan.view": lambda: (c.signed_plan, Step("therapist", lambda: c.auth.client.get(f"/courses/{c.course}/plan"),
+                                                  p))[1],
+        "plan.create": lambda: (lambda course: Step("therapist", lambda: c.auth.post(
+            f"/courses/{course}/plan/revisions", {}), p))(
+            c.make.course(c.patient, c.users["therapist"], c.users["prescriber"], phase="integration")),
+        "plan.update": lambda: (lambda plan: Step("therapist", lambda: c.auth.post(f"/plans/{plan}", c.plan_data(
+            plan, problems_patient=s)), p))(c.plan_draft()),
+        "plan.sign": lambda: (lambda plan: Step("therapist", lambda: c.auth.post(f"/plans/{plan}", c.plan_data(
+            plan, problems_patient=s, **SIGNING)), p))(c.plan_draft()),
+        "plan.addendum": lambda: (c.signed_plan, Step("therapist", lambda: c.auth.post(
+            f"/plans/{c.signed_plan}/addenda", {"addendum-body": s}), p))[1],
+        "plan.stage": lambda: (c.signed_plan, Step("therapist", lambda: c.auth.post(
+            f"/courses/{c.course}/stage", {"stage-stage": "deepen", "stage-reason": s}), p))[1],
         "note.view": lambda: (c.signed_note, Step("therapist", lambda: c.auth.client.get(f"/notes/{c.signed_note}"),
                                                   p))[1],
         "note.addendum": lambda: Step("therapist", lambda: c.auth.post(f"/notes/{c.signed_note}/addenda",
@@ -311,6 +324,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "note.themes": lambda: Step("therapist", lambda: c.auth.client.get(f"/patients/{c.patient}/themes"), p),
         "note.action_steps": lambda: Step("therapist", lambda: c.auth.client.get(
             f"/courses/{c.course}/action-steps"), p),
+        "note.techniques": lambda: Step("therapist", lambda: c.auth.client.get(f"/courses/{c.course}/techniques"), p),
         "process_note.update": lambda: Step("therapist", lambda: c.auth.post(
             f"/notes/{c.signed_note}/process", {"body": s, "version": ""}), p),
         "process_note.read": lambda: Step("therapist", lambda: c.auth.client.get(f"/notes/{c.signed_note}/process"),

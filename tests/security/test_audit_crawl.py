@@ -42,7 +42,10 @@ PATIENT_PAGES = {
     "experience.dosing_record": ("prescriber", "dosing"),
     "experience.rems_pdf": ("prescriber", "dosing"),            # a signed session under a REMS protocol
     "notes.action_steps": ("therapist", "course"),
+    "notes.course_techniques": ("therapist", "course"),
     "notes.formulation": ("therapist", "course"),
+    "plans.plan": ("therapist", "course"),
+    "plans.revision": ("therapist", "plan"),
     "notes.measures": ("therapist", "course"),
     "notes.note_edit": ("therapist", "note"),                   # the note's author
     "notes.patient_themes": ("therapist", "patient"),
@@ -136,7 +139,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
                               .order_by(SessionNote.id)).first()
     booking = db.session.scalars(select(Appointment).where(Appointment.course_id.is_not(None))
                                  .order_by(Appointment.id)).first()
-    plan = db.session.scalars(select(SafetyPlanRevision).order_by(SafetyPlanRevision.id)).first()
+    safety_plan = db.session.scalars(select(SafetyPlanRevision).order_by(SafetyPlanRevision.id)).first()
 
     def team(patient_id, **who):
         return {"therapist": _team(patient_id, THERAPIST), "prescriber": _team(patient_id, PRESCRIBER), **who}
@@ -147,7 +150,29 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
             "dosing": (rems.id, rems.course.patient_id, team(rems.course.patient_id)),
             "note": (note.id, note.patient_id, team(note.patient_id, therapist=note.author_id)),
             "appointment": (booking.id, booking.patient_id, team(booking.patient_id)),
-            "safety_plan": (plan.id, plan.patient_id, team(plan.patient_id))}
+            "plan": (_a_signed_plan(course).id, course.patient_id, team(course.patient_id)),
+            "safety_plan": (safety_plan.id, safety_plan.patient_id, team(safety_plan.patient_id))}
+
+
+def _a_signed_plan(course):
+    """The course's treatment plan as the demo has it, else one its therapist writes and signs now."""
+    from datetime import timedelta
+
+    from ketamine_integration.db.clinic_time import clinic_today
+    from ketamine_integration.plans import services as plans
+    found = plans.active_plan(course.id)
+    if found is not None:
+        return found
+    therapist, today = db.session.get(User, course.therapist_id), clinic_today()
+    plan = plans.start_revision(course, by=therapist)
+    plans.save_plan(plan, by=therapist, expected_version=plan.version, today=today,
+                    content={"goals": ["Re-engage with daily life"]},
+                    objectives=[{"goal": "1", "target": "Walks three times a week", "criterion": "Log shows it",
+                                 "by_when": today + timedelta(days=30), "mechanism": "Behavioural activation"}],
+                    techniques=[], pathway="common_factors", host_theory="cbt", stage="stabilise",
+                    review_on=today + timedelta(days=30), no_change=False)
+    plans.sign_plan(plan, by=therapist, expected_version=plan.version, today=today)
+    return plan
 
 
 def _user_id(username: str) -> int:
@@ -174,7 +199,7 @@ def targets(make, feed_token: str) -> dict[str, Target]:
             "scheduling.availability": Target({"user_id": therapist}, None, therapist),
             "static": Target({"filename": "style.css"}, None, None)})
         return found
-    return make.query(build)
+    return make.run(build)  # run: a demo without treatment plans gets one (_a_signed_plan)
 
 
 def _demo_clinic(make) -> str:

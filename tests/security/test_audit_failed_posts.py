@@ -63,6 +63,8 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     ("coordination.forms.AcknowledgeNoteForm", 0): lambda c: {"reply": "x" * 5001, "next_page": "worklist"},
     ("experience.forms.DosingRecordForm", 0): lambda c: c.record_data(c.draft_session, version="999"),
     ("courses.forms.EnrolForm", 0): lambda c: {"protocol": "nope@1", "start_date": today().isoformat()},
+    # the form is its button alone: a second draft of the course's plan is refused
+    ("plans.forms.StartRevisionForm", 0): lambda c: (c.plan_draft(), {})[1],
     # the form is its button alone: ending an assignment ended already is refused
     ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
                                                                 {}), {})[1],

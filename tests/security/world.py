@@ -176,7 +176,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
                                           questions="Keep the spacing?", recommendations=None)
     assignment = _practice_with_a_log(course, therapist, note, today, marker)
     entry = _private_journal_entry(patient, signed, marker)
-    return {"journal_entry": [entry], "patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
+    plans = _treatment_plan(course, therapist, today, marker)
+    return {"plan": plans, "journal_entry": [entry], "patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
             "assignment": [assignment],
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
@@ -207,6 +208,21 @@ def _practice_with_a_log(course, therapist, note, today: date, marker: str) -> i
     log_practice(course.patient, assignment.id, "partly", today, f"{marker} obstacle", now)
     check_in_on_step(course.patient, note.new_steps[0].id, "not", today, f"{marker} step obstacle", now)
     return assignment.id
+
+
+def _treatment_plan(course, therapist, today: date, marker: str) -> list[int]:
+    """The course's treatment plan: revision 1 signed (its stage recorded), and revision 2 a draft."""
+    from ketamine_integration.plans import services as plans
+    plan = plans.start_revision(course, by=therapist)
+    later = today + timedelta(days=30)
+    plans.save_plan(plan, by=therapist, expected_version=plan.version, today=today,
+                    content={"problems_patient": f"{marker} low mood", "goals": [f"{marker} goal"]},
+                    objectives=[{"goal": "1", "target": f"{marker} walks", "criterion": "3 a week", "by_when": later,
+                                 "mechanism": "activation", "measure": "phq9"}],
+                    techniques=[{"technique": "behavioural-activation", "rationale": f"{marker} inertia"}],
+                    pathway="common_factors", host_theory="cbt", stage="stabilise", review_on=later, no_change=False)
+    plans.sign_plan(plan, by=therapist, expected_version=plan.version, today=today)
+    return [plan.id, plans.start_revision(course, by=therapist).id]
 
 
 def _private_journal_entry(patient, dose, marker: str) -> int:

@@ -88,7 +88,7 @@ def test_invalid_answers_are_refused_naming_the_item(measure, answers, message):
 
 
 def test_the_registry_holds_the_published_wording_and_codes():
-    assert list(MEASURES) == ["phq9", "gad7", "cssrs"]
+    assert list(MEASURES)[:3] == ["phq9", "gad7", "cssrs"]  # the first three; the others: test_outcome_measures.py
     assert len(PHQ9.items) == 9 and len(GAD7.items) == 7
     assert PHQ9.items[8].text == "Thoughts that you would be better off dead or of hurting yourself in some way"
     assert GAD7.items[0].text == "Feeling nervous, anxious or on edge"

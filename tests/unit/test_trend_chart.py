@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ketamine_integration.domain.measures import GAD7, PHQ9
-from ketamine_integration.notes.charts import NARROW, band_lines, tick_values, trend_chart
+from ketamine_integration.domain.measures import GAD7, PCL5, PHQ9, WAISR, WSAS
+from ketamine_integration.notes.charts import NARROW, WIDE, band_lines, tick_values, trend_chart
 
 
 @pytest.mark.parametrize("low, high, expected", [
@@ -70,3 +70,29 @@ def test_the_phones_chart_keeps_12_px_text_apart_inside_its_340_px(measure):
 ])
 def test_band_names_wrap_at_whole_words(label, letters, expected):
     assert band_lines(label, letters) == expected
+
+
+@pytest.mark.parametrize("measure", [PCL5, WSAS, PHQ9])
+@pytest.mark.parametrize("layout", [WIDE, NARROW])
+def test_band_names_fit_the_margin_and_never_overlap_even_where_bands_begin_close(measure, layout):
+    """PCL-5's bands begin at 31 and 34, 3 points apart on its 0-80 axis (7 px on the wide chart): the
+    upper name is written a line clear above the lower one; every name fits its margin (about 7 px a letter)."""
+    chart = trend_chart(measure, rows(measure.max_total, 0), layout)
+    assert [b.label for b in chart["bands"]] == [b.label for b in measure.bands[1:]]
+    for band in chart["bands"]:
+        assert chart["width"] - chart["right"] - 6 >= 7 * max(len(line) for line in band.lines), band
+        assert band.text_y <= band.y + 4                         # under its line, or above it, never lower
+    for lower, higher in zip(chart["bands"], chart["bands"][1:]):
+        last_line = higher.text_y + (len(higher.lines) - 1) * chart["line_height"]
+        assert last_line + chart["line_height"] <= lower.text_y, (lower, higher)
+
+
+def test_an_alliance_chart_has_no_bands_and_draws_a_rising_total_higher():
+    """WAI-SR: 12-60, no published bands, higher is better: a stronger alliance sits higher on the chart
+    and the chart says which way is better (nothing calls a rise worse)."""
+    chart = trend_chart(WAISR, rows(30, 48))
+    assert chart["bands"] == [] and (chart["min"], chart["max"]) == (12, 60)
+    assert chart["better"] == "Higher totals are better" and trend_chart(PHQ9, rows(9))["better"] == \
+        "Lower totals are better"
+    first, second = chart["points"]
+    assert second.y < first.y                                    # 48 drawn above 30

@@ -72,6 +72,7 @@ def register_listeners() -> None:
     from .notes import signed_guard as notes_signed_guard
     from .plans import signed_guard as plans_signed_guard
     from .protocols import models as protocols_models
+    from .safety_plans import guard as safety_plans_guard
 
     listen_in_order([
         # Each new connection: SQLite's pragmas, PostgreSQL's lock timeout; SQLite's BEGIN IMMEDIATE.
@@ -86,6 +87,7 @@ def register_listeners() -> None:
         (Session, "before_flush", notes_signed_guard.refuse_changes_to_signed_notes),
         (Session, "before_flush", plans_signed_guard.refuse_changes_to_signed_plans),
         (Session, "before_flush", discharge_signed_guard.refuse_changes_to_signed_summaries),
+        (Session, "before_flush", safety_plans_guard.refuse_changes_to_signed_safety_plans),
         # Digests of the records that are kept as written, stamped however the row is created.
         (Mapper, "before_insert", append_only.digest_at_creation),
         # The stored integration windows: note the courses a flush changed, forget them at the end.
@@ -145,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
     from .practices.views import bp as practices_bp
     from .protocols.views import bp as protocols_bp
     from .reminders.views import bp as reminders_bp
+    from .safety_plans.views import bp as safety_plans_bp
     from .scheduling.views import bp as scheduling_bp
     from .telehealth.views import bp as telehealth_bp
     from .portal import nav as portal_nav, pages as portal_pages, recovery as portal_recovery
@@ -156,8 +159,8 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, discharge_bp, mfa_bp, clinic_settings_bp,
-               messaging_bp, telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, portal_sign_in.bp,
-               portal_pages.bp,
+               messaging_bp, telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, safety_plans_bp,
+               portal_sign_in.bp, portal_pages.bp,
                portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
@@ -291,6 +294,7 @@ def register_templates(app: Flask) -> None:
     from .db.clinic_time import format_clock, format_duration, format_local, format_local_day
     from .home.waiting import menu_badge
     from .portal import nav as portal_nav
+    from .safety_plans.services import plan_states
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters.update(localday=format_local_day, localclock=format_clock)  # the portal's days and times
@@ -301,6 +305,9 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.filters["role_names"] = lambda names: ", ".join(
         ROLE_LABELS[r] for r in ROLES if r in names)
     app.jinja_env.globals.update(role_labels=ROLE_LABELS)
+    # every page showing a safety signal (a risk screen, an alert) links to the patient's safety plan:
+    # their states in one call per page, whatever the number of alerts (templates/safety_plans/_link.html)
+    app.jinja_env.globals.update(safety_plan_states=plan_states)
     # icons drawn as inline SVG from the heroicons package (templates/_icons.html): the solid sets
     # drawn for 20 and 16 px, beside text of that size; each drawing kept once made (the package
     # parses and serialises the SVG on every call: 50 µs, a worklist draws hundreds)

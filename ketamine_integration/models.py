@@ -21,4 +21,5 @@ from .plans import models as plans_models  # noqa: F401
 from .practices import models as practices_models  # noqa: F401
 from .protocols import models as protocols_models  # noqa: F401
 from .reminders import models as reminders_models  # noqa: F401
+from .safety_plans import models as safety_plans_models  # noqa: F401
 from .portal import models as portal_models  # noqa: F401

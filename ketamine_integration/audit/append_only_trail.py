@@ -24,7 +24,8 @@ NAMED_AT_CREATION = (("measure.create", "measure_responses"), ("measure.void", "
                      ("alert.acknowledge", "safety_alerts"), ("release.create", "releases_of_information"),
                      ("release.revoke", "releases_of_information"), ("preparation.record", "preparation_records"),
                      ("preparation.void", "preparation_records"), ("report.create", "coordination_reports"),
-                     ("coordination.send", "coordination_notes"))
+                     ("coordination.send", "coordination_notes"), ("safety_plan.sign", "safety_plan_revisions"),
+                     ("safety_plan.addendum", "safety_plan_addenda"), ("safety_plan.review", "safety_plan_reviews"))
 
 #: (audit actions each adding one row, table, the column naming what the audit row names):
 #: the table holds at least as many rows for it as the trail records successes

@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046 and 0048); this module is the one place the code declares
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047 and 0048); this module is the one place the code declares
 the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -69,6 +69,10 @@ APPEND_ONLY: dict[str, str] = {
     "discharge_summaries": "never deleted; once signed: only bookkeeping (updated_at, version)",
     "discharge_addenda": "nothing",
     "discharge_copies": "nothing (the prescriber's copy is kept exactly as sent)",
+    "safety_plan_revisions": "never deleted; a draft is edited until it is signed, then nothing (a change is an "
+                             "addendum or a new revision)",
+    "safety_plan_addenda": "nothing",
+    "safety_plan_reviews": "nothing (a review is signed by who did it; the next review is a new row)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -147,6 +151,8 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "vital_response_revisions": {},
     "adverse_event_revisions": {},
     "case_formulations": {},
+    "safety_plan_addenda": {},
+    "safety_plan_reviews": {},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
     # the response a patient completed after a portal answer's alert, linked once (the CHECK of migration
     # 0043 keeps it to that source; any other alert has its response from the start, or none)
@@ -208,6 +214,9 @@ DIGESTED: dict[str, tuple[str, ...]] = {
                                 "effective_on", "expires_on", "created_by_id", "created_at"),
     "case_formulations": ("course_id", "revision", "content", "author_id", "saved_at"),
     "preparation_records": ("course_id", "item", "completed_on", "note", "recorded_by_id", "recorded_at"),
+    "safety_plan_addenda": ("revision_id", "author_id", "created_at", "body"),
+    "safety_plan_reviews": ("patient_id", "revision_id", "reviewed_on", "reviewed_by_id", "with_patient", "changes",
+                            "comment", "created_at"),
 }
 
 #: table -> columns added after its digest was defined: covered when they hold anything but their

@@ -22,6 +22,7 @@ from ..notes.baselines import baseline_of, course_measures, first_dose_of
 from ..notes.models import SafetyAlert, Theme
 from ..db.clinic_time import clinic_zone
 from .baselines import spread
+from .safety_plans import load_demo_safety_plan
 
 THEMES = ("Not enough", "Safety in the body", "Grief and loss", "Connection with others", "Control and letting go",
           "Self-compassion", "Nature and belonging")
@@ -142,6 +143,7 @@ def _notes_for(course, held, themes, now: datetime, rng: random.Random, *, risk_
         notes.sign_note(note, by=therapist, expected_version=note.version, now=now)
         if risk is RISK_REPORTED:
             _acknowledge_risk_screen(note, course.prescriber, when)
+            load_demo_safety_plan(course, when)
 
 
 def _techniques(note, when: date, n: int) -> dict:

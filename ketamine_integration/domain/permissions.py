@@ -33,8 +33,10 @@ PERMISSIONS = {
     "courses.enrol": "Enrol a patient in a treatment course",
     "courses.treat": "Move a course between phases and record its preparation checklist",
     "courses.medical_clearance": "Record the prescriber-only preparation items (medical clearance)",
-    "notes.read": "Read the clinical content of care-team patients: notes, formulations, measures, themes",
-    "notes.write": "Write, edit, sign and discard (own drafts only) session notes; write case formulations",
+    "notes.read": "Read the clinical content of care-team patients: notes, formulations, measures, themes, "
+                  "safety plans",
+    "notes.write": "Write, edit, sign and discard (own drafts only) session notes; write case formulations; write, "
+                   "sign, amend and review safety plans",
     "notes.process_own": "Open the process notes one wrote (everyone else is told there are none, so every "
                          "role holds this)",
     "notes.amend": "Add addenda to signed session notes",

@@ -1,6 +1,7 @@
-"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes)
-and of every append-only record that carries one (addenda, measures, releases, formulations,
-preparation entries), and check append-only records against the audit trail."""
+"""flask signatures verify: recompute the digest of every signed record (dosing sessions, notes,
+treatment and safety plan revisions) and of every append-only record that carries one (addenda, measures, releases,
+formulations, preparation entries, safety plan reviews), and check append-only records against the
+audit trail."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
 from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
 from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
 from ..plans.services import verify_signed_plans
+from ..safety_plans.services import verify_signed_safety_plans
 from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
@@ -33,27 +35,31 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "coordination_notes": "coordination note", "phase_transitions": "phase transition",
                 "appointment_changes": "appointment change", "treatment_courses": "course",
                 "appointments": "appointment", "plan_addenda": "plan addendum",
-                "course_stage_changes": "course stage change", "discharge_addenda": "discharge addendum"}
+                "course_stage_changes": "course stage change", "discharge_addenda": "discharge addendum",
+                "safety_plan_addenda": "safety plan addendum", "safety_plan_reviews": "safety plan review",
+                "safety_plan_revisions": "safety plan revision"}
 
 
 @signatures_cli.command("verify")
 def verify_command():
-    """Check signed dosing sessions, signed notes, protocol snapshots, addenda, measures,
-    releases, formulations and preparation entries against their hashes, and append-only
-    records against the audit trail; exit 1 on any mismatch."""
+    """Check signed dosing sessions, signed notes, signed treatment and safety plan revisions, protocol
+    snapshots, addenda, measures, releases, formulations, preparation entries and safety plan reviews
+    against their hashes, and append-only records against the audit trail; exit 1 on any mismatch."""
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
-    plans = verify_signed_plans()
+    plans, safety_plans = verify_signed_plans(), verify_signed_safety_plans()
     records = verify_digests()
     broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
     signed = "content differs from what was signed"
     broken += _report_signed(notes, "session note", signed) + _report_signed(plans, "treatment plan revision", signed)
     broken += _report_signed(sessions, "dosing session", signed)
     broken += _report_signed(snapshots, "protocol snapshot", "definition differs from its content hash")
+    broken += _report_signed(safety_plans, "safety plan revision", signed)
     broken += _report_signed_records()
     click.echo(f"{sum(ok for _, ok in sessions)} of {len(sessions)} signed dosing sessions verified.")
     click.echo(f"{sum(ok for _, ok in notes)} of {len(notes)} signed session notes verified.")
     click.echo(f"{sum(ok for _, ok in plans)} of {len(plans)} signed treatment plan revisions verified.")
     click.echo(f"{sum(ok for _, ok in snapshots)} of {len(snapshots)} protocol snapshots verified.")
+    click.echo(f"{sum(ok for _, ok in safety_plans)} of {len(safety_plans)} signed safety plan revisions verified.")
     for table in DIGESTED:
         checked = [ok for name, _, ok in records if name == table]
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")

@@ -217,6 +217,11 @@ FORMULATION_SECTIONS = {
     "emotion_nervous_system": "Emotion and nervous system",
     "development_context": "Development and context",
     "strengths": "Strengths",
+    # what a formulation answers besides "what is going on" (FRAMEWORKS.md, case formulation; issue 24,
+    # point 4); revisions saved before these sections were offered show as they were, without them
+    "why_now": "Why now",
+    "maintaining_factors": "What keeps it going (maintaining factors)",
+    "what_might_help": "What might help",
 }
 
 
@@ -233,6 +238,12 @@ class FormulationForm(FlaskForm):
     emotion_nervous_system = _text(FORMULATION_SECTIONS["emotion_nervous_system"])
     development_context = _text(FORMULATION_SECTIONS["development_context"])
     strengths = _text(FORMULATION_SECTIONS["strengths"])
+    why_now = _text(FORMULATION_SECTIONS["why_now"], description="What brought the problem to a head, or the "
+                    "patient to treatment, at this point.")
+    maintaining_factors = _text(FORMULATION_SECTIONS["maintaining_factors"], description="Cycles, avoidance, "
+                                "relationships or circumstances that keep the problem going.")
+    what_might_help = _text(FORMULATION_SECTIONS["what_might_help"], description="Where to start: the least "
+                            "intrusive effective steps first, and what to do when they do not help.")
     host_theory = SelectField(CARRIED["host_theory"], choices=options(HOST_THEORIES.items()), validators=[Optional()])
     techniques = FieldList(FormField(TechniqueRowForm), min_entries=TECHNIQUE_ROWS, max_entries=TECHNIQUE_ROWS)
     practices = MultiCheckboxField(CARRIED["practices"], choices=options(PRACTICES.items()))

@@ -152,6 +152,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Formulation", lambda i: f"/courses/{i.course}/formulation", CLINICIANS),
     KeyPage("Treatment plan", lambda i: f"/courses/{i.course}/plan", ("therapist",)),  # therapists only (plans/)
     KeyPage("Patient's themes", lambda i: f"/patients/{i.patient}/themes", CLINICIANS),
+    KeyPage("Safety plan", lambda i: f"/patients/{i.patient}/safety-plan", CLINICIANS),
+    KeyPage("Safety plan form", lambda i: f"/patients/{i.patient}/safety-plan/edit", ("therapist",)),
     KeyPage("Coordination", lambda i: f"/courses/{i.course}/coordination", CLINICIANS),
     KeyPage("Coordination report preview", lambda i: f"/courses/{i.course}/coordination", ("therapist",),
             submit=_preview_report,

@@ -76,7 +76,8 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
     clinical = [f"/dosing/{i['dosing']}", f"/notes/{i['note_signed']}", f"/notes/{i['note_check_in']}",
                 f"/notes/{i['note_dosing']}",
                 f"/courses/{course}/measures", f"/courses/{course}/coordination", f"/courses/{course}/formulation",
-                f"/patients/{patient}/themes", f"/courses/{course}/action-steps", f"/courses/{course}/techniques"]
+                f"/patients/{patient}/themes", f"/courses/{course}/action-steps", f"/courses/{course}/techniques",
+                f"/patients/{patient}/safety-plan", f"/safety-plans/{i['safety_plan']}"]
     return {
         "xadmin": shared + [f"/availability/{i['ther']}", "/patients/", f"/patients/?{urlencode({'q': p('patient search (reflected)')})}",
                             f"/patients/{patient}/edit", "/users/", f"/users/{i['pres']}/edit",

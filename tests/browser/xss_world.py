@@ -274,13 +274,32 @@ class World:
         self.post(ther, f"/courses/{course}/formulation", {
             "revision": 0, **{s: p(f"formulation {s}") for s in (
                 "presenting_concerns", "patterns", "core_beliefs", "emotion_nervous_system",
-                "development_context", "strengths")}, "host_theory": "act",
+                "development_context", "strengths", "why_now", "maintaining_factors", "what_might_help")},
+            "host_theory": "act",
             "techniques-0-technique": p("formulation technique"),
             "techniques-0-rationale": p("formulation technique rationale")})
+        self._safety_plan(ther)
         started = self.post(ther, f"/dosing/{ids['dosing']}/note", {})
         ids["note_dosing"] = dosing_note = int(started.headers["Location"].rsplit("/", 1)[-1])
         self._sign(ther, dosing_note, {s: p(f"dosing note {s}") for s in (
             "set_setting", "intention", "observations", "support_given", "reflections", "integration_plan")})
+
+    def _safety_plan(self, ther: Auth) -> None:
+        """The patient's signed safety plan, its addendum and a review, every free text a payload."""
+        from ketamine_integration.safety_plans.models import SafetyPlanRevision
+        p, patient = self.p, self.ids["patient"]
+        self.post(ther, f"/patients/{patient}/safety-plan/edit", {
+            **{s: p(f"safety plan {s}") for s in ("warning_signs", "coping_strategies", "distractions",
+                                                   "means_safety", "reasons_for_living")},
+            "help_contacts-0-name": p("safety plan help contact"), "help_contacts-0-phone": "555-0142",
+            "professionals-0-name": p("safety plan professional"), "professionals-0-phone": "988",
+            "action": "sign", "version": "0"})
+        plan = self.one(SafetyPlanRevision, SafetyPlanRevision.patient_id == patient)[0].id
+        self.ids["safety_plan"] = plan
+        self.post(ther, f"/safety-plans/{plan}/addenda", {"body": p("safety plan addendum")})
+        self.post(ther, f"/patients/{patient}/safety-plan/review", {
+            "reviewed_on": local(0).date().isoformat(), "with_patient": "yes", "changes": "none",
+            "comment": p("safety plan review comment")})
 
     def stored_not_shown(self) -> dict[str, str | None]:
         """Values no page displays (the appointment history, an alert's acknowledgement), read

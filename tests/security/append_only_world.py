@@ -3,7 +3,8 @@ owner's ways around the guards (for the positive controls and the tampering case
 
 The rows come from tests.security.clinic.Clinic (HTTP, real forms: a booking's "booked"
 change, a course's phase transitions, a preparation checklist entry...) plus what it does not
-seed: a check-in, addenda, a formulation revision and text kept after a session timeout.
+seed: a check-in, addenda, a formulation revision, a signed safety plan with an addendum and a review,
+and text kept after a session timeout.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     assert clinic.post("therapist", f"/courses/{clinic.course}/formulation",
                        {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
     plan = clinic.signed_plan
+    _safety_plan(make, clinic)
     # a saved reading changed with a reason: its earlier values are a correction row (of a draft)
     draft = clinic.draft_session
     assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(draft, **{"baseline-systolic": "186"})
@@ -115,10 +117,24 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     _patient_entries(make, clinic, step)
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
-                  "patient_step_check_ins", "plan_addenda", "course_stage_changes",
-                  "discharge_addenda"):
+                  "patient_step_check_ins", "plan_addenda", "course_stage_changes", "safety_plan_revisions",
+                  "safety_plan_addenda", "safety_plan_reviews", "discharge_addenda"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
+
+
+def _safety_plan(make, clinic) -> None:
+    """A signed safety plan revision, an addendum on it and a signed review of it."""
+    assert clinic.post("therapist", f"/patients/{clinic.patient}/safety-plan/edit", {
+        "warning_signs": "Not sleeping", "coping_strategies": "Walk the dog", "professionals-0-name": "988 Lifeline",
+        "professionals-0-phone": "988", "action": "sign", "version": clinic.safety_plan_version()}
+    ).status_code == 302
+    revision = _latest(make, "SELECT max(id) FROM safety_plan_revisions")
+    assert clinic.post("therapist", f"/safety-plans/{revision}/addenda", {"body": "Sister's number changed"}
+                       ).status_code == 302
+    assert clinic.post("therapist", f"/patients/{clinic.patient}/safety-plan/review", {
+        "reviewed_on": today().isoformat(), "with_patient": "yes", "changes": "none", "comment": "Read together"}
+    ).status_code == 302
 
 
 def _patient_entries(make, clinic, step: int) -> None:

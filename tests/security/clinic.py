@@ -492,6 +492,28 @@ class Clinic:
         assert response.status_code == 302, response.status_code
         return self.make.query(lambda: db.session.scalar(select(DischargeCopy.id).order_by(DischargeCopy.id.desc())))
 
+    #: a safety plan the app signs: warning signs, a coping strategy and a crisis line
+    SAFETY_PLAN = {"warning_signs": "Not sleeping\nCancelling plans", "coping_strategies": "Walk the dog",
+                   "distractions": "", "means_safety": "Partner keeps the tablets", "reasons_for_living": "",
+                   "help_contacts-0-name": "Dana (friend)", "help_contacts-0-phone": "555-0142",
+                   "professionals-0-name": "988 Suicide & Crisis Lifeline", "professionals-0-phone": "988"}
+
+    def safety_plan_version(self) -> str:
+        """The edit token the patient's plan form opens on now (safety_plans.models.edit_token)."""
+        from ketamine_integration.safety_plans.models import SafetyPlanRevision, edit_token
+        return str(self.make.query(lambda: edit_token(db.session.scalar(select(SafetyPlanRevision).where(
+            SafetyPlanRevision.patient_id == self.patient).order_by(SafetyPlanRevision.revision.desc()).limit(1)))))
+
+    @cached_property
+    def safety_plan(self) -> int:
+        """The patient's signed safety plan revision."""
+        from ketamine_integration.safety_plans.models import SafetyPlanRevision
+        response = self.post("therapist", f"/patients/{self.patient}/safety-plan/edit",
+                             {**self.SAFETY_PLAN, "action": "sign", "version": self.safety_plan_version()})
+        assert response.status_code == 302, response.status_code
+        return self.make.query(lambda: db.session.scalar(select(SafetyPlanRevision.id).where(
+            SafetyPlanRevision.patient_id == self.patient).order_by(SafetyPlanRevision.id.desc())))
+
     # -- scheduling and calendars ------------------------------------------------------------------
 
     def booking_data(self, **overrides) -> dict:

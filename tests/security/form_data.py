@@ -187,6 +187,12 @@ FORMS = {
     "mfa.reset": lambda w, t, r: {"reason": "Lost their phone on holiday"},
     "mfa.policy": lambda w, t, r: {"roles": ["therapist", "prescriber"]},
     "notes.alert_acknowledge": lambda w, t, r: {"note": "Called the patient; safety plan reviewed."},
+    "safety_plans.edit": lambda w, t, r: {"warning_signs": "Not sleeping", "coping_strategies": "Walk the dog",
+                                          "professionals-0-name": "988 Lifeline", "professionals-0-phone": "988",
+                                          # the world's plan is revision 1, signed (safety_plans.models.edit_token)
+                                          "action": "sign", "version": "1000000"},
+    "safety_plans.addendum": lambda w, t, r: {"body": "Dana's number changed"},
+    "safety_plans.review": lambda w, t, r: {"reviewed_on": day(), "with_patient": "yes", "changes": "none"},
     "notes.formulation": lambda w, t, r: {
         "presenting_concerns": "Low mood",
         "patterns": "",
@@ -194,6 +200,9 @@ FORMS = {
         "emotion_nervous_system": "",
         "development_context": "",
         "strengths": "",
+        "why_now": "",
+        "maintaining_factors": "",
+        "what_might_help": "",
         "revision": "1",
     },
     "plans.addendum": lambda w, t, r: {"addendum-body": "Later: prefers morning sessions."},

@@ -170,7 +170,18 @@ TARGETS: dict[str, list[Target]] = {
                                                                      f"/courses/{c.course}/plan/revisions")[1])],
     "notes.forms.FormulationForm": [Target("therapist", lambda c: f"/courses/{c.course}/formulation", lambda c: {
         "presenting_concerns": "Low mood", "patterns": "Criticism -> withdrawal", "core_beliefs": "Not enough",
-        "emotion_nervous_system": "", "development_context": "", "strengths": "Curious", "revision": "0"})],
+        "emotion_nervous_system": "", "development_context": "", "strengths": "Curious", "why_now": "Redundancy",
+        "maintaining_factors": "Withdrawal keeps the low mood going", "what_might_help": "Activity scheduling",
+        "revision": "0"})],
+    # -- safety plans ------------------------------------------------------------------------
+    "safety_plans.forms.SafetyPlanForm": [Target("therapist", lambda c: f"/patients/{c.patient}/safety-plan/edit",
+                                                 lambda c: {**c.SAFETY_PLAN, "action": "save",
+                                                            "version": c.safety_plan_version()})],
+    "safety_plans.forms.SafetyPlanAddendumForm": [Target(
+        "therapist", lambda c: f"/safety-plans/{c.safety_plan}/addenda", lambda c: {"body": "Dana's number changed"})],
+    "safety_plans.forms.SafetyPlanReviewForm": [Target(
+        "therapist", lambda c: c.safety_plan and f"/patients/{c.patient}/safety-plan/review", lambda c: {
+            "reviewed_on": today().isoformat(), "with_patient": "yes", "changes": "none", "comment": "Read together"})],
     "notes.forms.PHQ9Form": [Target("therapist", lambda c: f"/courses/{c.course}/measures/phq9", lambda c: {
         "administered_on": today().isoformat(), **{f"item{n}": "1" for n in range(1, 10)},
         "difficulty": "somewhat"}, prefix="phq9")],
@@ -316,6 +327,7 @@ SUBFORMS = {
     "notes.forms.TechniqueRowForm": "notes.forms.FormulationForm",
     "notes.forms.TechniqueUseRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.TechniqueResponseRowForm": "notes.forms.IntegrationNoteForm",
+    "safety_plans.forms.ContactRowForm": "safety_plans.forms.SafetyPlanForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }
 #: base classes no view instantiates, with the reason

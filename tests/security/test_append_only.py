@@ -67,6 +67,9 @@ PROBES = {
     "discharge_summaries": """written = '{"summary": "rewritten"}'""",
     "discharge_addenda": "body = 'rewritten'",
     "discharge_copies": "content_hash = 'rewritten'",
+    "safety_plan_revisions": """content = '{"warning_signs": ["rewritten"]}'""",
+    "safety_plan_addenda": "body = 'rewritten'",
+    "safety_plan_reviews": "comment = 'rewritten'",
 }
 
 

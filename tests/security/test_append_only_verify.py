@@ -91,6 +91,16 @@ CASES = [
     ("rewrote a preparation entry", [("preparation_records", "preparation_records",
                                       {"note": "REWRITTEN", "completed_on": date(2000, 1, 1)})],
      ["MISMATCH preparation record {preparation_records} (preparation_records): content differs"]),
+    ("rewrote a signed safety plan", [("safety_plan_revisions", "safety_plan_revisions",
+                                       {"content": {"warning_signs": ["REWRITTEN"]}})],
+     ["MISMATCH safety plan revision {safety_plan_revisions}: content differs from what was signed"]),
+    ("deleted a safety plan review", [("safety_plan_reviews", "safety_plan_reviews", None)],
+     ["MISSING safety plan review {safety_plan_reviews} (safety_plan_reviews)"]),
+    ("deleted a safety plan addendum", [("safety_plan_addenda", "safety_plan_addenda", None)],
+     ["MISSING safety plan addendum {safety_plan_addenda} (safety_plan_addenda)"]),
+    ("marked a safety plan review as with the patient", [("safety_plan_reviews", "safety_plan_reviews",
+                                                          {"with_patient": False})],
+     ["MISMATCH safety plan review {safety_plan_reviews} (safety_plan_reviews): content differs"]),
 ]
 
 

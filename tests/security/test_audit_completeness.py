@@ -331,9 +331,21 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
                                           p),
         "formulation.update": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.course}/formulation", {
             "presenting_concerns": s, "patterns": s, "core_beliefs": s, "emotion_nervous_system": s,
-            "development_context": s, "strengths": s, "revision": "0"}), p),
+            "development_context": s, "strengths": s, "why_now": s, "maintaining_factors": s, "what_might_help": s,
+            "revision": "0"}), p),
         "formulation.view": lambda: Step("therapist", lambda: c.auth.client.get(f"/courses/{c.course}/formulation"),
                                          p),
+        "safety_plan.view": lambda: Step("prescriber", lambda: c.auth.client.get(
+            f"/patients/{c.patient}/safety-plan"), p),
+        "safety_plan.save": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/safety-plan/edit", {
+            **c.SAFETY_PLAN, "warning_signs": s, "action": "save", "version": c.safety_plan_version()}), p),
+        "safety_plan.sign": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/safety-plan/edit", {
+            **c.SAFETY_PLAN, "action": "sign", "version": c.safety_plan_version()}), p),
+        "safety_plan.addendum": lambda: (c.safety_plan, Step("therapist", lambda: c.auth.post(
+            f"/safety-plans/{c.safety_plan}/addenda", {"body": s}), p))[1],
+        "safety_plan.review": lambda: (c.safety_plan, Step("therapist", lambda: c.auth.post(
+            f"/patients/{c.patient}/safety-plan/review", {"reviewed_on": today().isoformat(), "with_patient": "yes",
+                                                          "changes": "none", "comment": s}), p))[1],
         "measure.create": lambda: Step("therapist", lambda: c.phq9(), p),
         "measure.view": lambda: Step("therapist", lambda: c.auth.client.get(f"/courses/{c.course}/measures"), p),
         "measure.void": lambda: (c.measure, Step("therapist", lambda: c.auth.post(

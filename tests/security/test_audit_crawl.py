@@ -57,6 +57,9 @@ PATIENT_PAGES = {
     "patients.patient_edit": ("staff", "patient"),
     "portal_invites.turn_off": ("staff", "patient"),            # confirming a portal account is turned off
     "reminders.contact_consent": ("staff", "patient"),         # the patient's contact consent and its history
+    "safety_plans.plan": ("prescriber", "patient"),             # the safety plan: the care team's clinicians
+    "safety_plans.edit": ("therapist", "patient"),              # its draft form: the treating therapist
+    "safety_plans.revision": ("prescriber", "safety_plan"),     # one revision as it was signed
     "scheduling.appointment_detail": ("staff", "appointment"),  # a session opened from the calendar
 }
 #: GET pages that show several patients' data at once: one row, naming no single patient
@@ -130,6 +133,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
     from ketamine_integration.notes.models import SessionNote
     from ketamine_integration.protocols.models import ProtocolVersion
     from ketamine_integration.bookings.models import Appointment
+    from ketamine_integration.safety_plans.models import SafetyPlanRevision
     report = db.session.scalars(select(CoordinationReport).order_by(CoordinationReport.id)).first()
     course = db.session.get(TreatmentCourse, report.course_id)   # a course with the most on it
     rems = db.session.scalars(select(DosingSession).join(TreatmentCourse).join(ProtocolVersion)
@@ -139,6 +143,7 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
                               .order_by(SessionNote.id)).first()
     booking = db.session.scalars(select(Appointment).where(Appointment.course_id.is_not(None))
                                  .order_by(Appointment.id)).first()
+    safety_plan = db.session.scalars(select(SafetyPlanRevision).order_by(SafetyPlanRevision.id)).first()
 
     def team(patient_id, **who):
         return {"therapist": _team(patient_id, THERAPIST), "prescriber": _team(patient_id, PRESCRIBER), **who}
@@ -154,7 +159,8 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
             "dosing": (rems.id, rems.course.patient_id, team(rems.course.patient_id)),
             "note": (note.id, note.patient_id, team(note.patient_id, therapist=note.author_id)),
             "appointment": (booking.id, booking.patient_id, team(booking.patient_id)),
-            "plan": (_a_signed_plan(course).id, course.patient_id, team(course.patient_id))}
+            "plan": (_a_signed_plan(course).id, course.patient_id, team(course.patient_id)),
+            "safety_plan": (safety_plan.id, safety_plan.patient_id, team(safety_plan.patient_id))}
 
 
 def _a_signed_plan(course):

@@ -128,7 +128,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
                   marker: str) -> dict[str, list[int]]:
     """A course in its experience phase with one signed and one planned dosing session, a
     booked integration session, a signed note (theme, step, process note), a draft note, the
-    formulation, a PHQ-9 whose item 9 raised an alert, a release, a coordination note and a report."""
+    formulation, a signed safety plan, a PHQ-9 whose item 9 raised an alert, a release, a coordination note
+    and a report."""
     from ketamine_integration.accounts.models import User
     from ketamine_integration.coordination import services as coordination
     from ketamine_integration.courses.services import change_phase, enrol_patient, record_preparation
@@ -161,6 +162,7 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     draft = notes.create_note(course, kind="integration", session_date=today, by=therapist, today=today)
     notes.save_formulation(course, content={"presenting_concerns": f"{marker} low mood"}, by=therapist,
                            expected_revision=0)
+    plan = _signed_safety_plan(patient, therapist, marker)
     measure = notes.record_measure(course, measure="phq9", answers=[2, 2, 1, 1, 1, 1, 1, 1, 1], difficulty="somewhat",
                                    administered_on=today, by=therapist, today=today)
     alert = db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.measure_response_id == measure.id))
@@ -181,7 +183,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
             "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id],
-            "ended_course": [ended], "discharge": [summary], "discharge_copy": [copy]}
+            "ended_course": [ended], "discharge": [summary], "discharge_copy": [copy],
+            "safety_plan": [plan]}
 
 
 def _discharged_course(patient, therapist, prescriber, today: date, marker: str) -> tuple[int, int, int]:
@@ -203,6 +206,17 @@ def _discharged_course(patient, therapist, prescriber, today: date, marker: str)
     discharge.sign_summary(summary, by=therapist, expected_version=summary.version)
     copy = discharge.send_copy(summary, recipient_id=prescriber.id, by=therapist, today=today, render=render_copy)
     return course.id, summary.id, copy.id
+
+
+
+def _signed_safety_plan(patient, therapist, marker: str) -> int:
+    """The patient's safety plan, signed (its warning sign carries the marker)."""
+    from ketamine_integration.safety_plans import services as safety_plans
+    plan = safety_plans.save_draft(patient, content={
+        "warning_signs": [f"{marker} warning sign"], "coping_strategies": ["Walk by the river"],
+        "professionals": [{"name": "988 Suicide & Crisis Lifeline", "phone": "988"}]}, by=therapist, expected=0)
+    safety_plans.sign(plan, by=therapist)
+    return plan.id
 
 
 def _practice_with_a_log(course, therapist, note, today: date, marker: str) -> int:

@@ -256,6 +256,7 @@ class World:
             "new_steps-0-what": p("action step what"), "new_steps-0-how_often": p("action step how often"),
             "new_steps-0-starts_on": today.isoformat(), "new_steps-0-review_on": (today + timedelta(14)).isoformat(),
             "new_steps-0-linked_insight": p("action step linked insight"),
+            "new_steps-0-success_criterion": p("action step success criterion"), "new_steps-0-mechanism": p("action step mechanism"),
             "techniques-0-technique": "chair-work", "techniques-0-rationale": p("technique rationale")})
         self.post(ther, f"/notes/{first}/addenda", {"body": p("note addendum")})
         self.post(ther, f"/notes/{first}/process", {"body": p("process note"), "version": ""})

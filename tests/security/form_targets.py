@@ -308,6 +308,7 @@ SUBFORMS = {
     "notes.forms.TechniqueRowForm": "notes.forms.FormulationForm",
     "notes.forms.TechniqueUseRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.TechniqueResponseRowForm": "notes.forms.IntegrationNoteForm",
+    "notes.forms.ObjectiveProgressRowForm": "notes.forms.IntegrationNoteForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }
 #: base classes no view instantiates, with the reason

@@ -98,7 +98,8 @@ def _note(course, today, text: str):
                                        "safety_plan_reviewed": "yes", "techniques": []},
                     themes=[{"theme_id": None, "free_theme": "Canary theme", "patient_words": None}],
                     new_steps=[{"what": "Call my sister on Sundays", "how_often": "Once a week",
-                                "starts_on": today, "review_on": today + timedelta(days=14), "linked_insight": None}],
+                                "starts_on": today, "review_on": today + timedelta(days=14), "linked_insight": None,
+                                "success_criterion": "Four calls in a month"}],
                     check_ins=[], dosing_ids=[])
     return note
 

@@ -36,6 +36,7 @@ APPEND_ONLY: dict[str, str] = {
     "note_dosing_links": "once its note is signed: nothing",
     "note_techniques": "once its note is signed: nothing",
     "technique_responses": "once its note is signed: nothing",
+    "note_objective_progress": "once its note is signed: nothing",
     "action_steps": "once its note is signed: only its status (a later check-in stops it)",
     "dosing_sessions": "once signed: only the REMS submission and bookkeeping",
     "vital_signs": "once its session is signed: nothing",

@@ -48,6 +48,8 @@ RESPONSES = (("helpful", "Calmer within minutes"), ("mixed", "Managed two of the
              ("helpful", None), ("too_early", None))
 STEPS = (("Walk by the river", "3 times a week"), ("Call a friend", "once a week"),
          ("Write three lines in a journal", "every evening"), ("Ten minutes of breathing practice", "daily"))
+#: how a demo step's success is judged (SMART steps, issue 24 point 3)
+STEP_CRITERION = "Done on most planned days by the review, as the patient reports it"
 
 
 def load_demo_notes(now: datetime, rng: random.Random) -> None:
@@ -122,7 +124,8 @@ def _notes_for(course, held, themes, now: datetime, rng: random.Random, *, risk_
         if n == 0:
             what, how_often = STEPS[course.id % len(STEPS)]
             new_steps = [{"what": what, "how_often": how_often, "starts_on": when,
-                          "review_on": when + timedelta(days=14), "linked_insight": insight}]
+                          "review_on": when + timedelta(days=14), "linked_insight": insight,
+                          "success_criterion": STEP_CRITERION}]
         check_ins = [{"step_id": step.id, "progress": rng.choice(("done", "partly", "partly", "not")),
                       "obstacles": rng.choice((None, "Busy week at work", "Low energy in the mornings")),
                       "decision": "adjust" if n == 2 else "continue",

@@ -65,7 +65,7 @@ def written_drafts(author_id: int, patient_ids: Iterable[int]) -> Counter:
 
 def discard_note(note: SessionNote, *, by: User, expected_version: int, now: datetime) -> None:
     """The author gives up a draft: its text, themes, steps, check-ins, dosing links, techniques,
-    technique responses and the author's process notes on it are cleared for good; the note
+    technique responses, progress on plan objectives and the author's process notes on it are cleared for good; the note
     stays, marked discarded with who and when, so the record shows it was started and given up.
     A signed note is never discarded (corrections are addenda), and no one discards another's draft."""
     if note.status != DRAFT:
@@ -78,7 +78,7 @@ def discard_note(note: SessionNote, *, by: User, expected_version: int, now: dat
         raise ConcurrentEdit(DISCARD_CONFLICT, current_version=note.version)
     note.content = {}
     note.themes, note.check_ins, note.dosing_links = [], [], []
-    note.techniques, note.technique_responses = [], []
+    note.techniques, note.technique_responses, note.objective_progress = [], [], []
     for step in list(note.new_steps):
         db.session.delete(step)
     note.new_steps = []

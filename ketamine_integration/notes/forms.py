@@ -10,7 +10,8 @@ from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, Radi
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
-from ..domain.plans import HOST_THEORIES
+from ..domain.plans import HOST_THEORIES, STAGES
+from ..plans.progress import PROGRESS as PROGRESS_ON
 from ..domain.practices import DEFAULT_PRACTICES
 from ..web.fields import ClinicDateField, MultiCheckboxField, WrittenAtLeast, options
 from .models import DECISIONS, PROGRESS, VOID_REASON_MINIMUM
@@ -34,7 +35,7 @@ NOTE_TECHNIQUE_ROWS = 3
 #: the words a signed note shows for each chosen key, by the content field (or check-in column) holding it
 VOCABULARY = {"psychoeducation": PSYCHOEDUCATION, "readiness": READINESS, "practices": PRACTICES,
               "challenges": CHALLENGES, "host_theory": HOST_THEORIES, "yes_no": {"yes": "yes", "no": "no"},
-              "progress": PROGRESS, "decision": DECISIONS}
+              "progress": PROGRESS, "decision": DECISIONS, "move_stage": STAGES}
 
 
 def _text(label: str, limit: int = 5000, description: str | None = None) -> TextAreaField:
@@ -78,11 +79,26 @@ class ThemeRowForm(Form):
 
 
 class StepRowForm(Form):
+    """A new SMART action step (domain.note_plan.step_problems): the objective choices are the active
+    plan's (note_form sets them)."""
     what = StringField("What, specifically", validators=[Optional(), Length(max=300)])
     how_often = StringField("How often", validators=[Optional(), Length(max=120)])
     starts_on = ClinicDateField("From", validators=[Optional()])
     review_on = ClinicDateField("Review on", validators=[Optional()])
+    success_criterion = StringField("Success criterion: how you will both know it worked",
+                                    validators=[Optional(), Length(max=300)])
+    objective = SelectField("Plan objective it serves", choices=options([("", "—")]), validators=[Optional()],
+                            validate_choice=False)
+    mechanism = StringField("Why it should help", validators=[Optional(), Length(max=500)])
     linked_insight = StringField("Linked insight", validators=[Optional(), Length(max=300)])
+
+
+class ObjectiveProgressRowForm(Form):
+    """Progress on one objective of the active plan (one row per objective: note_form adds them)."""
+    lineage = HiddenField()
+    progress = SelectField("Progress on this objective", choices=options([("", "—")] + list(PROGRESS_ON.items())),
+                           validators=[Optional()])
+    comment = StringField("Comment on the progress", validators=[Optional(), Length(max=500)])
 
 
 class CheckInRowForm(Form):
@@ -138,7 +154,12 @@ class IntegrationNoteForm(NoteBaseForm):
     practices_note = _text("Practices: details", 2000)
     challenges = MultiCheckboxField("Challenges met", choices=options(CHALLENGES.items()))
     challenges_note = _text("Challenges: details", 2000)
-    host_theory = SelectField("Host theory", choices=options(HOST_THEORIES.items()), validators=[Optional()])
+    # one row per objective of the course's active plan, however many (unknown ones are refused)
+    objective_progress = FieldList(FormField(ObjectiveProgressRowForm), min_entries=0)
+    move_stage = SelectField("Move the course to stage", choices=options([("", "— (no change)")] + list(STAGES.items())),
+                             validators=[Optional()],
+                             description="Recorded as a stage change when the note is signed.")
+    stage_reason = TextAreaField("Why the stage changes", validators=[Optional(), Length(max=1000)])
     techniques = FieldList(FormField(TechniqueUseRowForm), min_entries=NOTE_TECHNIQUE_ROWS,
                            max_entries=NOTE_TECHNIQUE_ROWS)
     # one row per technique the previous signed note used, however many (unknown ones are refused)
@@ -152,8 +173,10 @@ class IntegrationNoteForm(NoteBaseForm):
 
 INTEGRATION_FIELDS = ("stood_out", "emotions", "imagery", "surprises", "meaningful", "insights", "core_beliefs",
                       "connections_present", "connections_past", "practices", "practices_note", "challenges",
-                      "challenges_note", "host_theory", "self_harm_thoughts", "self_harm_intent",
+                      "challenges_note", "move_stage", "stage_reason", "self_harm_thoughts", "self_harm_intent",
                       "safety_plan_reviewed", "risk_notes", "next_session_plan")
+#: what older integration notes typed and new ones take from the plan (a draft begun before keeps it)
+FROM_THE_PLAN = ("host_theory",)
 
 
 class DosingNoteForm(NoteBaseForm):

@@ -20,6 +20,8 @@ from ..domain.safety import MEASURE as MEASURE_SOURCE, PORTAL_ANSWER, RISK_SCREE
 from ..experience.models import DosingSession
 from ..extensions import db
 from ..patients.models import Patient
+from ..plans.models import TreatmentPlan
+from ..plans.progress import ObjectiveProgress
 
 DRAFT, SIGNED = "draft", "signed"
 #: the kinds of session note: "dosing" documents one dosing session at which a therapist was present
@@ -81,8 +83,13 @@ class SessionNote(db.Model):
     #: the dosing session a dosing-session note documents (kind "dosing" only); fixed when the note
     #: is started, and never changed (database trigger, migration 0031)
     dosing_session_id: Mapped[int | None] = mapped_column(ForeignKey("dosing_sessions.id"))
+    #: the signed treatment-plan revision an integration note was written against (its pathway, host
+    #: theory and objectives); set on every save from the course's active plan, frozen once signed
+    #: (migration 0050). None: no signed plan then, or a note older than plans.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_plans.id"))
 
     course: Mapped[TreatmentCourse] = relationship()
+    plan: Mapped[TreatmentPlan | None] = relationship()
     dosing_session: Mapped[DosingSession | None] = relationship()
     patient: Mapped[Patient] = relationship()
     author: Mapped[User] = relationship(lazy="joined", foreign_keys=[author_id])
@@ -101,6 +108,9 @@ class SessionNote(db.Model):
         back_populates="note", cascade="all, delete-orphan", lazy="selectin", order_by="NoteTechnique.id")
     technique_responses: Mapped[list["TechniqueResponse"]] = relationship(  # noqa: F821
         back_populates="note", cascade="all, delete-orphan", lazy="selectin", order_by="TechniqueResponse.id")
+    #: progress on the followed plan's objectives (plans.progress)
+    objective_progress: Mapped[list[ObjectiveProgress]] = relationship(
+        back_populates="note", cascade="all, delete-orphan", lazy="selectin", order_by="ObjectiveProgress.id")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -166,6 +176,12 @@ class ActionStep(db.Model):
     starts_on: Mapped[date]
     review_on: Mapped[date]
     linked_insight: Mapped[str | None] = mapped_column(String(300))
+    #: the plan objective it serves (PlanObjective.lineage_id); None: no plan when it was agreed, or older
+    objective_lineage_id: Mapped[str | None] = mapped_column(String(32))
+    #: how the patient and therapist will know it worked (required of new steps; older ones have none)
+    success_criterion: Mapped[str | None] = mapped_column(String(300))
+    #: why it should help
+    mechanism: Mapped[str | None] = mapped_column(String(500))
     #: stopped by a signed check-in that decided to stop
     status: Mapped[str] = mapped_column(String(10), default="open")
 

@@ -15,8 +15,8 @@ from ..practices.vocabulary import practice_choices
 from ..protocols.techniques import current_vocabulary
 from ..web.fields import options
 from ..web.forms import whole_number
-from . import dosing_links, dosing_notes, recovery, technique_uses
-from .forms import CARRIED, FIELDS, FORMS
+from . import dosing_links, dosing_notes, plan_in_note, recovery, technique_uses
+from .forms import CARRIED, FIELDS, FORMS, FROM_THE_PLAN
 from .models import DOSING, INTEGRATION, PREPARATION, CaseFormulation, SessionNote, Theme
 
 
@@ -69,7 +69,9 @@ def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulati
                                        "patient_words": row.patient_words})
     for entry, step in zip(form.new_steps.entries, note.new_steps):
         entry.form.process(None, obj=step)
+        entry.form.objective.data = step.objective_lineage_id or ""
     _fill_techniques(form, note, content)
+    _fill_progress(form, note)
     saved = {c.action_step_id: c for c in note.check_ins}
     for step in steps:
         form.check_ins.append_entry()
@@ -94,6 +96,26 @@ def _fill_techniques(form, note: SessionNote, content: dict) -> None:
         entry = form.technique_responses.entries[-1].form
         entry.process(None, obj=saved.get(use.id))
         entry.use_id.data = str(use.id)
+
+
+def _fill_progress(form, note: SessionNote) -> None:
+    """A progress row for each objective of the plan the note follows, with what the draft saved."""
+    plan = plan_in_note.followed_plan(note)
+    saved = {p.lineage_id: p for p in note.objective_progress}
+    for objective in plan.objectives if plan is not None else []:
+        form.objective_progress.append_entry()
+        entry = form.objective_progress.entries[-1].form
+        entry.process(None, obj=saved.get(objective.lineage_id))
+        entry.lineage.data = objective.lineage_id
+
+
+def _set_objective_choices(form, note: SessionNote) -> None:
+    """The objectives a new step may serve: the plan's, by goal and target (none without a plan)."""
+    plan = plan_in_note.followed_plan(note)
+    choices = [("", "—")] + [(o.lineage_id, f"{o.position}. {o.target}"[:120])
+                             for o in (plan.objectives if plan is not None else [])]
+    for entry in form.new_steps.entries:
+        entry.form.objective.choices = options(choices)
 
 
 def _from_formulation(carried) -> list[dict]:
@@ -125,6 +147,7 @@ def _set_integration_choices(form, note: SessionNote) -> None:
     choices = theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
     _set_practice_choices(form, note)
     _set_technique_choices(form, note)
+    _set_objective_choices(form, note)
     for entry in form.themes.entries:
         entry.form.theme.choices = choices
     day = form.session_date.data if isinstance(form.session_date.data, date) else note.session_date
@@ -188,8 +211,8 @@ def submitted(note: SessionNote, form) -> dict:
         return args
     if note.kind == DOSING:
         return args
-    if (note.content or {}).get("techniques"):  # a draft begun before the vocabulary keeps its own words
-        content["techniques"] = note.content["techniques"]
+    content.update(_kept_from_before(note))
+    args["objective_progress"] = _submitted_progress(form)
     args["techniques"] = _submitted_techniques(form)
     args["technique_responses"] = _submitted_responses(form)
     args["themes"] = _submitted_themes(form)
@@ -199,6 +222,16 @@ def submitted(note: SessionNote, form) -> dict:
     args["dosing_exceptions"] = list(form.dosing_exceptions.data or [])
     args["exception_reason"] = _clean(form.dosing_exception_reason.data)
     return args
+
+
+#: what a draft begun before the vocabulary (its free-text techniques) or before plans (its typed host
+#: theory) keeps of its own words: the form no longer asks for them
+KEPT_FROM_BEFORE = ("techniques", *FROM_THE_PLAN)
+
+
+def _kept_from_before(note: SessionNote) -> dict:
+    saved = note.content or {}
+    return {key: saved[key] for key in KEPT_FROM_BEFORE if saved.get(key)}
 
 
 def _submitted_techniques(form) -> list[dict]:
@@ -215,6 +248,13 @@ def _submitted_responses(form) -> list[dict]:
             for i, r in enumerate(form.technique_responses.data) if r["response"] or _clean(r["comment"])]
 
 
+def _submitted_progress(form) -> list[dict]:
+    """Progress rows with anything in them, each with its form row number."""
+    return [{"row": i, "lineage": (r["lineage"] or "").strip(), "progress": r["progress"] or None,
+             "comment": _clean(r["comment"])}
+            for i, r in enumerate(form.objective_progress.data) if r["progress"] or _clean(r["comment"])]
+
+
 def _submitted_themes(form) -> list[dict]:
     """Theme rows with anything in them, each with its form row number for messages."""
     return [{"row": i, "theme_id": r["theme"] or None, "free_theme": _clean(r["free_theme"]),
@@ -227,10 +267,11 @@ def _submitted_new_steps(form) -> list[dict]:
     """New action-step rows with anything in them, each with its form row number."""
     return [{"row": i, "what": _clean(r["what"]), "how_often": _clean(r["how_often"]),
              "starts_on": r["starts_on"], "review_on": r["review_on"],
-             "linked_insight": _clean(r["linked_insight"])}
+             "linked_insight": _clean(r["linked_insight"]), "success_criterion": _clean(r["success_criterion"]),
+             "objective": r["objective"] or None, "mechanism": _clean(r["mechanism"])}
             for i, r in enumerate(form.new_steps.data)
-            if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight"))
-            or r["starts_on"] or r["review_on"]]
+            if any(_clean(r[k]) for k in ("what", "how_often", "linked_insight", "success_criterion", "mechanism"))
+            or r["starts_on"] or r["review_on"] or r["objective"]]
 
 
 def _submitted_check_ins(form) -> list[dict]:

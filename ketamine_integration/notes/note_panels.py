@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from ..db.clinic_time import clinic_today
 from ..practices.services import course_practice_summaries
-from . import patient_check_ins, safety, technique_uses
+from ..domain.plans import HOST_THEORIES, STAGES
+from ..plans.services import current_stage
+from . import patient_check_ins, plan_in_note, safety, technique_uses
 from .models import SessionNote
 
 
@@ -19,4 +21,11 @@ def integration_panels(note: SessionNote) -> dict:
             "open_alerts": safety.open_alerts([note.patient_id]),
             "previous_note": (earlier := technique_uses.previous_note(note, note.session_date)),
             "previous_techniques": {u.id: u for u in technique_uses.previous_uses(note, note.session_date)}
-            if earlier is not None else {}}
+            if earlier is not None else {}, **plan_panel(note)}
+
+
+def plan_panel(note: SessionNote) -> dict:
+    """The treatment plan the note follows, its objectives by lineage, and the course's stage now."""
+    plan = plan_in_note.followed_plan(note)
+    return {"plan": plan, "objectives": {o.lineage_id: o for o in plan.objectives} if plan else {},
+            "stage_now": current_stage(note.course_id), "stage_words": STAGES, "words_host_theory": HOST_THEORIES}

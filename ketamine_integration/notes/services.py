@@ -17,7 +17,8 @@ from ..domain import measures as scoring
 from ..db.errors import ConcurrentEdit, DomainError
 from ..extensions import db
 from ..db.locking import flush_versioned, lock_row
-from . import dosing_links, dosing_notes, session_time, technique_uses
+from ..domain import note_plan
+from . import dosing_links, dosing_notes, plan_in_note, session_time, technique_uses
 from ..protocols.techniques import current_vocabulary
 from ..scheduling.attendance import attended_by_note
 from ..practices.vocabulary import practice_words
@@ -94,22 +95,28 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
               content: dict, themes: list[dict], new_steps: list[dict], check_ins: list[dict],
               dosing_ids: list[int], dosing_exceptions: list[int] = (),
               exception_reason: str | None = None, techniques: list[dict] = (),
-              technique_responses: list[dict] = ()) -> SafetyAlert | None:
+              technique_responses: list[dict] = (), objective_progress: list[dict] = ()) -> SafetyAlert | None:
     """Replace a draft's content with what the author submitted (nothing partial). Returns the
     safety alert its risk screen raised, if this save raised one.
 
     dosing_ids: the dosing sessions whose windows the session served (each window must include
     the session date); dosing_exceptions: ones whose windows do not, served all the same for
     `exception_reason` (a late review); techniques: the vocabulary's techniques used, each with its
-    rationale; technique_responses: how the patient responded to those of the previous signed note."""
+    rationale; technique_responses: how the patient responded to those of the previous signed note;
+    objective_progress: progress on the objectives of the course's active plan, which the note
+    follows (it stores which revision; new steps serve its objectives)."""
     _check_editable(note, by, expected_version)
+    plan = plan_in_note.followed_plan(note)
     problems = {}
     if session_date > today:
         problems["session_date"] = "A note documents a session that has taken place."
     if note.kind == DOSING and session_date != dosing_notes.dose_day(note.dosing_session):
         problems["session_date"] = "A dosing-session note is dated the day of its dosing session."
     problems.update(_theme_problems(themes))
-    problems.update(_new_step_problems(new_steps))
+    problems.update(note_plan.step_problems(new_steps, plan_in_note.objective_ids(plan)))
+    problems.update(plan_in_note.stage_move_problems(note, content))
+    progress, progress_problems = plan_in_note.resolve_progress(list(objective_progress), plan)
+    problems.update(progress_problems)
     problems.update(_check_in_problems(check_ins, open_steps(note.course_id, before=note)))
     choices = dosing_links.dosing_choices(note.course, session_date) if dosing_ids or dosing_exceptions else []
     links, link_problems = dosing_links.resolve_links(choices, list(dosing_ids), list(dosing_exceptions),
@@ -122,19 +129,19 @@ def save_note(note: SessionNote, *, by: User, expected_version: int, today: date
         raise DomainError(problems)
     # the old check-ins go first: one saved again on the same step would meet the row it replaces
     # (one check-in per note and step) if the new rows were inserted before the old ones are deleted
-    note.check_ins, note.technique_responses = [], []
+    note.check_ins, note.technique_responses, note.objective_progress = [], [], []
     flush_versioned(note, CONCURRENT_SAVE)
     note.session_date, note.content = session_date, content
     note.themes = [NoteTheme(theme_id=r.get("theme_id"), free_theme=r.get("free_theme"),
                              patient_words=r.get("patient_words")) for r in themes]
     for old in list(note.new_steps):
         db.session.delete(old)
-    note.new_steps = [ActionStep(course_id=note.course_id, **{k: v for k, v in step.items() if k != "row"})
-                      for step in new_steps]
+    note.new_steps = [_step(note, step) for step in new_steps]
     note.check_ins = [ActionCheckIn(action_step_id=r["step_id"], progress=r["progress"], obstacles=r.get("obstacles"),
                                     decision=r["decision"], adjustment=r.get("adjustment")) for r in check_ins]
     note.dosing_links = [NoteDosingLink(dosing_session_id=i, exception_reason=reason) for i, reason in links.items()]
     note.techniques, note.technique_responses = uses, responses
+    note.plan_id, note.objective_progress = (plan.id if plan else None), progress
     note.updated_at = utcnow()
     flush_versioned(note, CONCURRENT_SAVE)
     return raise_for_risk_screen(note)
@@ -155,26 +162,11 @@ def _theme_problems(themes: list[dict]) -> dict[str, str]:
     return problems
 
 
-#: what a new action step must say, and how the message names it
-STEP_NEEDS = (("what", "what the step is"), ("how_often", "how often"), ("starts_on", "from when"),
-              ("review_on", "a review date"))
-#: the step's needs written as text (domain.text.is_written: a zero-width space or "." says nothing)
-STEP_TEXT = ("what", "how_often")
-
-
-def _new_step_problems(new_steps: list[dict]) -> dict[str, str]:
-    """A new action step is specific: what, how often, from when, reviewed when (after it starts).
-    Numbers each step's form row where the caller did not."""
-    problems = {}
-    for i, step in enumerate(new_steps):
-        step.setdefault("row", i)
-        missing = [label for key, label in STEP_NEEDS
-                   if not (is_written(step.get(key)) if key in STEP_TEXT else step.get(key))]
-        if missing:
-            problems[f"new_steps-{step['row']}-what"] = "A specific step needs " + ", ".join(missing) + "."
-        elif step["review_on"] < step["starts_on"]:
-            problems[f"new_steps-{step['row']}-review_on"] = "The review comes after the start."
-    return problems
+def _step(note: SessionNote, step: dict) -> ActionStep:
+    return ActionStep(course_id=note.course_id, what=step["what"], how_often=step["how_often"],
+                      starts_on=step["starts_on"], review_on=step["review_on"],
+                      linked_insight=step.get("linked_insight"), objective_lineage_id=step.get("objective") or None,
+                      success_criterion=step.get("success_criterion"), mechanism=step.get("mechanism"))
 
 
 def _check_in_problems(check_ins: list[dict], open_now: list[ActionStep]) -> dict[str, str]:
@@ -238,6 +230,7 @@ def sign_note(note: SessionNote, *, by: User, expected_version: int, now: dateti
         raise DomainError(session_time.not_yet_held(ahead))
     if note.kind == DOSING:
         dosing_notes.sign_dosing_note(note, by)  # the dose given, the signer there: checked again now
+    plan_in_note.move_stage_on_signing(note, by)  # refused (with its field) before anything is signed
     note.status, note.signed_at = SIGNED, utcnow()
     note.content_digest = content_digest(note)
     raise_for_risk_screen(note)  # saving raised it already, unless the draft predates the rule
@@ -267,6 +260,7 @@ def signed_content(note: SessionNote) -> dict:
                                   for link in note.dosing_links if link.exception_reason}}
            if any(link.exception_reason for link in note.dosing_links) else {}),
         **technique_uses.signed_parts(note),
+        **plan_in_note.signed_parts(note),
     }
 
 

@@ -1,6 +1,6 @@
-"""The ORM guard of signed notes: a signed note, its themes, check-ins, dosing links, techniques and
-technique responses never change, and an action step it agreed changes only its status
-(corrections are addenda). The database triggers of migrations 0007 and 0046 are the guarantee;
+"""The ORM guard of signed notes: a signed note (with the plan revision it followed), its themes,
+check-ins, dosing links, techniques, technique responses and progress on plan objectives never
+change, and an action step it agreed changes only its status (corrections are addenda). The database triggers of migrations 0007, 0046 and 0050 are the guarantee;
 this stops the application's own code early and loudly. Connected as a before_flush listener in
 create_app."""
 from __future__ import annotations
@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from ..db.signed_records import changed_attributes, was_signed
 from .models import SIGNED, ActionCheckIn, ActionStep, NoteDosingLink, NoteTheme, SessionNote
+from ..plans.progress import ObjectiveProgress
 from .technique_models import NoteTechnique, TechniqueResponse
 
 #: the parts of a note frozen with it
-PARTS = (NoteTheme, ActionCheckIn, NoteDosingLink, NoteTechnique, TechniqueResponse)
+PARTS = (NoteTheme, ActionCheckIn, NoteDosingLink, NoteTechnique, TechniqueResponse, ObjectiveProgress)
 
 #: what may change on a signed note: bookkeeping and addenda
 MUTABLE_AFTER_SIGNING = frozenset({"updated_at", "version", "addenda"})

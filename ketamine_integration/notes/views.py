@@ -19,7 +19,8 @@ from ..practices.vocabulary import practice_words
 from ..db.clinic_time import clinic_today
 from ..web.forms import form_version, parse_id, render_form, save_then_sign, submit, whole_number
 from . import (baselines, charts, dosing_links, dosing_notes, drafts, formulation_views, note_form, note_panels,
-               patient_check_ins, questionnaires, quoting, recovery, safety, services, technique_views, views_data)
+               patient_check_ins, plan_in_note, questionnaires, quoting, recovery, safety, services, technique_views,
+               views_data)
 from .forms import (LOCK_NOT_CONFIRMED, AcknowledgeForm, DiscardNoteForm, NewNoteForm, NoteAddendumForm,
                     ProcessNoteForm, StartDosingNoteForm, ThemeForm, VOCABULARY, VoidMeasureForm,
                     measure_form_class)
@@ -160,6 +161,7 @@ def _saved(note: SessionNote, outcome, quoted: str | None = None) -> None:
         recovery.mark_recovered(current_user.id, request.path)
     alert = outcome.result
     detail = "; ".join(filter(None, ["saved and signed" if outcome.signed else None, quoted,
+                                     plan_in_note.stage_moved(note) if outcome.signed else None,
                                      dosing_links.exceptions_kept(note.dosing_links),
                                      f"safety alert {alert.id} raised" if alert else None])) or None
     audit.record("note.sign" if outcome.signed else "note.update", obj=note, patient_id=note.patient_id,
@@ -196,7 +198,8 @@ def _note_view(note: SessionNote):
                                DosingSession.course_id == note.course_id))},
                            addendum_form=NoteAddendumForm(), presence=dosing_notes.presence_line(note),
                            words={**VOCABULARY, "practices": practice_words()},
-                           has_process=mine and not note.discarded and services.has_process_note(note, current_user))
+                           has_process=mine and not note.discarded and services.has_process_note(note, current_user),
+                           **note_panels.plan_panel(note))
 
 
 @bp.route("/dosing/<id:dosing_id>/note", methods=["POST"])

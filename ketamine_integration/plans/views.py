@@ -19,6 +19,7 @@ from ..protocols.techniques import current_vocabulary
 from ..web import access
 from ..web.forms import form_version, render_form, save_then_sign, submit
 from . import services
+from .progress import progress_history
 from .forms import (LOCK_NOT_CONFIRMED, MOST_ROWS, OBJECTIVE_ROWS, TECHNIQUE_ROWS, PlanAddendumForm, PlanForm,
                     StageChangeForm, StartRevisionForm, technique_choices)
 from .models import TreatmentPlan
@@ -53,7 +54,8 @@ def _plan_page(course: TreatmentCourse, stage_form: StageChangeForm | None = Non
                            stages=services.stage_history(course.id), current=services.current_stage(course.id),
                            stage_form=stage_form or StageChangeForm(prefix="stage"),
                            start_form=StartRevisionForm(prefix="start"), words=WORDS,
-                           addendum_form=PlanAddendumForm(prefix="addendum")), status
+                           addendum_form=PlanAddendumForm(prefix="addendum"),
+                           progress=progress_history(course.id) if active else {}), status
 
 
 @bp.route("/courses/<id:course_id>/plan/revisions", methods=["POST"])

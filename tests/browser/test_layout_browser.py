@@ -84,8 +84,8 @@ def test_the_note_forms_section_index_and_its_sticky_sign_button_send_the_whole_
     expect(page.get_by_role("heading", level=1, name="Integration session note")).to_be_visible()
 
     index = page.get_by_role("navigation", name="Sections of this note")
-    titles = ["Session", "Experience review", "Themes and insights", "Action steps", "Practices and approach",
-              "Risk screen", "Plan"]
+    titles = ["Session", "Treatment plan and stage", "Experience review", "Themes and insights", "Action steps",
+              "Practices and approach", "Risk screen", "Plan"]
     expect(index.get_by_role("link")).to_have_text(titles)
     for title in titles:                       # each link leads to its section's heading
         index.get_by_role("link", name=title, exact=True).click()

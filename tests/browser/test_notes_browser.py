@@ -36,6 +36,8 @@ def test_therapist_writes_signs_and_sees_the_theme(live_server, page: Page):
     step.get_by_label("How often").fill("3 times a week")
     step.get_by_label("From").fill(date.today().isoformat())
     step.get_by_label("Review on").fill((date.today() + timedelta(days=14)).isoformat())
+    step.get_by_label("Success criterion: how you will both know it worked").fill("Three walks logged a week")
+    step.get_by_label("Why it should help").fill("Movement lifts mood before insight does")
     page.get_by_role("group", name="Risk screen: thoughts of self-harm").get_by_label("No").check()
     # never saved: "Sign and lock" sends the whole form, and asks first for the confirmation
     page.get_by_role("button", name="Sign and lock").click()

@@ -39,7 +39,8 @@ def _practice_and_step(make, course_id: int, therapist_id: int) -> None:
                      "challenges": [], "host_theory": "act", "self_harm_thoughts": "no", "safety_plan_reviewed": "no",
                      "techniques": []},
             themes=[], new_steps=[{"what": "Walk by the river", "how_often": "3 times a week", "starts_on": today,
-                                   "review_on": today + timedelta(days=14), "linked_insight": None}],
+                                   "review_on": today + timedelta(days=14), "linked_insight": None,
+                                   "success_criterion": "Three walks a week"}],
             check_ins=[], dosing_ids=[])
         notes.sign_note(note, by=therapist, expected_version=note.version)
     make.run(seed)

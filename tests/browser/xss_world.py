@@ -256,6 +256,8 @@ class World:
             "new_steps-0-what": p("action step what"), "new_steps-0-how_often": p("action step how often"),
             "new_steps-0-starts_on": today.isoformat(), "new_steps-0-review_on": (today + timedelta(14)).isoformat(),
             "new_steps-0-linked_insight": p("action step linked insight"),
+            "new_steps-0-success_criterion": p("action step success criterion"),
+            "new_steps-0-mechanism": p("action step mechanism"),
             "techniques-0-technique": "chair-work", "techniques-0-rationale": p("technique rationale")})
         self.post(ther, f"/notes/{first}/addenda", {"body": p("note addendum")})
         self.post(ther, f"/notes/{first}/process", {"body": p("process note"), "version": ""})
@@ -269,7 +271,8 @@ class World:
             "session_date": today.isoformat(), "self_harm_thoughts": "no", "stood_out": "Calm.",
             "check_ins-0-step_id": step.id, "check_ins-0-progress": "partly",
             "check_ins-0-obstacles": p("check-in obstacles"), "check_ins-0-decision": "adjust",
-            "check_ins-0-adjustment": p("check-in adjustment")})
+            "check_ins-0-adjustment": p("check-in adjustment"),
+            "move_stage": "clarify", "stage_reason": p("note stage reason")})
         ids["note_check_in"] = second
         self.post(ther, f"/courses/{course}/formulation", {
             "revision": 0, **{s: p(f"formulation {s}") for s in (
@@ -372,7 +375,8 @@ class World:
                f"DURATION:PT1H\r\nSUMMARY:{p('imported event summary')}\r\n"
                f"DESCRIPTION:{p('imported event description')}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
         from io import BytesIO
-        filename = p("imported calendar file name").replace("/", "") + ".ics"
+        # a file name holds no "/" and no '"' (the multipart header would end the name there)
+        filename = p("imported calendar file name").replace("/", "").replace('"', "") + ".ics"
         self.p.fields["imported calendar file name"] = filename
         self.post(ther, f"/availability/{self.ids['ther']}/calendar-import",
                   {"calendar_file": (BytesIO(ics.encode()), filename)}, content_type="multipart/form-data")

@@ -39,10 +39,10 @@ def _new_note(auth, course_id) -> int:
 
 
 def _carried(html: str) -> dict:
-    """What the note form shows in the approach fields."""
-    chosen = re.search(r'<select[^>]*name="host_theory"[^>]*>.*?</select>', html, re.S).group(0)
+    """What the note form shows in the approach fields (the host theory comes from the treatment
+    plan since issue 24 point 3: the note form has no host theory field)."""
     technique = re.search(r'<select[^>]*name="techniques-0-technique"[^>]*>.*?</select>', html, re.S).group(0)
-    return {"host_theory": re.findall(r'<option selected value="([^"]*)"', chosen),
+    return {"host_theory": 'name="host_theory"' in html,
             "technique": "".join(re.findall(r'<option selected value="([^"]*)"', technique)),
             "practices": re.findall(r'<input checked[^>]*name="practices"[^>]*value="([^"]*)"', html)}
 
@@ -56,32 +56,35 @@ def test_each_new_note_starts_from_the_formulations_approach_and_changes_only_it
     assert "Chair work: The rupture with her father" in page
     first = _new_note(auth, team["course"])
     html = client.get(f"/notes/{first}").get_data(as_text=True)
-    # the formulation's free-text technique names one of the vocabulary: the note starts with it chosen
-    assert _carried(html) == {"host_theory": ["act"], "technique": "chair-work", "practices": ["journaling", "nature"]}
-    assert "Filled in from the" in page_text(client.get(f"/notes/{first}"))
-    # this session was CBT-informed: changed on the note, signed; the formulation stays as it was
+    # the formulation's free-text technique names one of the vocabulary: the note starts with it chosen;
+    # the host theory is not asked on the note (it comes from the treatment plan)
+    assert _carried(html) == {"host_theory": False, "technique": "chair-work", "practices": ["journaling", "nature"]}
+    assert "filled in from the" in page_text(client.get(f"/notes/{first}")).lower()
+    # this session's practices changed on the note, signed; the formulation stays as it was; a host
+    # theory posted anyway is not stored on the note
     signed = auth.post(f"/notes/{first}", {
         "session_date": TODAY.isoformat(), "version": "1", "stood_out": "The kitchen again", "self_harm_thoughts": "no",
-        **APPROACH, "techniques-0-technique": "chair-work", "host_theory": "cbt", **SIGNING})
+        **APPROACH, "techniques-0-technique": "chair-work", "practices": ["journaling"], "host_theory": "cbt",
+        **SIGNING})
     assert signed.status_code == 302
-    assert make.query(lambda: db.session.get(SessionNote, first).content["host_theory"]) == "cbt"
-    assert make.query(lambda: [f.content["host_theory"] for f in db.session.scalars(select(CaseFormulation))]) == \
-        ["act"]
+    assert make.query(lambda: db.session.get(SessionNote, first).content["practices"]) == ["journaling"]
+    assert "host_theory" not in make.query(lambda: db.session.get(SessionNote, first).content)
+    assert make.query(lambda: [f.content["practices"] for f in db.session.scalars(select(CaseFormulation))]) == \
+        [["journaling", "nature"]]
     second = _new_note(auth, team["course"])
-    assert _carried(client.get(f"/notes/{second}").get_data(as_text=True))["host_theory"] == ["act"]
+    assert _carried(client.get(f"/notes/{second}").get_data(as_text=True))["practices"] == ["journaling", "nature"]
     # once the author has saved the draft, it holds what they kept: a cleared choice is not filled again
-    assert auth.post(f"/notes/{second}", {"session_date": TODAY.isoformat(), "version": "1",
-                                          "host_theory": ""}).status_code == 302
+    assert auth.post(f"/notes/{second}", {"session_date": TODAY.isoformat(), "version": "1"}).status_code == 302
     assert _carried(client.get(f"/notes/{second}").get_data(as_text=True)) == \
-        {"host_theory": [], "technique": "", "practices": []}
+        {"host_theory": False, "technique": "", "practices": []}
 
 
 def test_a_note_without_a_formulation_points_to_it(team, make, auth, client):
     auth.sign_in("ther")
     note = _new_note(auth, team["course"])
     page = page_text(client.get(f"/notes/{note}"))
-    assert "Record the course's host theory, techniques and practices once in the case formulation" in page
-    assert _carried(client.get(f"/notes/{note}").get_data(as_text=True))["host_theory"] == []
+    assert "Record the course's techniques and practices once in the case formulation" in page
+    assert "from the treatment plan, once the course has a signed one" in page
 
 
 @pytest.mark.parametrize("overrides, field_message", [

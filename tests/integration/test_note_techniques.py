@@ -218,7 +218,8 @@ def test_an_older_notes_free_text_techniques_read_as_they_were(team, make, auth,
         stored = db.session.get(SessionNote, note)
         old = SessionNote(course_id=stored.course_id, patient_id=stored.patient_id, kind="integration",
                           session_date=TODAY - timedelta(days=30), author_id=stored.author_id,
-                          content={**stored.content, "techniques": [{"technique": "Grounding",
+                          content={**stored.content, "host_theory": "act",
+                                   "techniques": [{"technique": "Grounding",
                                                                      "rationale": "Settling after strong emotion"}]})
         db.session.add(old)
         db.session.flush()

@@ -92,8 +92,8 @@ def _integration_data(version, **overrides):
             "insights": "I can rest without earning it", "self_harm_thoughts": "no", "safety_plan_reviewed": "no",
             "new_steps-0-what": "Walk by the river", "new_steps-0-how_often": "3 times a week",
             "new_steps-0-starts_on": TODAY.isoformat(), "new_steps-0-review_on": (TODAY + timedelta(days=14)).isoformat(),
-            "new_steps-0-linked_insight": "Rest is allowed", "practices": ["movement", "nature"],
-            "host_theory": "act", "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": "Dysregulation"}
+            "new_steps-0-linked_insight": "Rest is allowed", "new_steps-0-success_criterion": "Three walks logged a week", "practices": ["movement", "nature"],
+            "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": "Dysregulation"}
     data.update(overrides)
     return data
 
@@ -131,13 +131,12 @@ def test_an_integration_note_is_written_signed_and_feeds_the_theme_and_step_view
 def test_the_signed_note_says_its_choices_in_words_not_keys(team, make, auth, client):
     """Review of issue 20: the signed note read "Approach: act", "somatic", "Challenges: overwhelm"."""
     auth.sign_in("ther")
-    note = _write_and_sign(make, auth, team, host_theory="somatic", challenges=["overwhelm", "not_sticking"],
+    note = _write_and_sign(make, auth, team, challenges=["overwhelm", "not_sticking"],
                            practices=["movement", "nature"])
     view = " ".join(page_text(client.get(f"/notes/{note}")).split())
     assert "Practices agreed Movement, Time in nature" in view   # the clinic vocabulary's words
     assert "Challenges Overwhelming emotion, Insights not sticking" in view
     assert "Techniques used Breath and grounding: Dysregulation" in view
-    assert "Approach Host theory: Somatic" in view
     assert "overwhelm," not in view and "somatic" not in view and "not_sticking" not in view
 
 
@@ -150,7 +149,7 @@ def test_a_later_note_checks_in_on_open_steps_and_stop_closes_them(team, make, a
     assert 'name="check_ins-0-step_id"' in page and "Walk by the river" in page
     data = _integration_data(_version(make, second), **{
         "new_steps-0-what": "", "new_steps-0-how_often": "", "new_steps-0-starts_on": "",
-        "new_steps-0-review_on": "", "new_steps-0-linked_insight": "", "check_ins-0-step_id": str(step_id), "check_ins-0-progress": "partly",
+        "new_steps-0-review_on": "", "new_steps-0-linked_insight": "", "new_steps-0-success_criterion": "", "check_ins-0-step_id": str(step_id), "check_ins-0-progress": "partly",
         "check_ins-0-obstacles": "Rain", "check_ins-0-decision": "stop"})
     assert auth.post(f"/notes/{second}", data).status_code == 302
     assert make.query(lambda: db.session.get(ActionStep, step_id).status) == "open"   # a draft decides nothing

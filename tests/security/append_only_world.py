@@ -51,6 +51,12 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
                        {"presenting_concerns": "Low mood", "revision": "0"}).status_code == 302
     plan = clinic.signed_plan
     _safety_plan(make, clinic)
+    # a note signed after the plan follows it and records progress on its objective
+    third = clinic.new_note("integration")
+    progressed = clinic.integration_data(third, **{"objective_progress-0-lineage": clinic.plan_objective(),
+                                                   "objective_progress-0-progress": "some",
+                                                   "objective_progress-0-comment": "Two walks"})
+    assert clinic.post("therapist", f"/notes/{third}", {**progressed, **SIGNING}).status_code == 302
     # a saved reading changed with a reason: its earlier values are a correction row (of a draft)
     draft = clinic.draft_session
     assert clinic.post("prescriber", f"/dosing/{draft}", clinic.record_data(draft, **{"baseline-systolic": "186"})
@@ -95,6 +101,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
         "note_dosing_links": (by_note, {"id": first}),
         "note_techniques": ("id = :id", {"id": use}),
         "technique_responses": (by_note, {"id": second}),
+        "note_objective_progress": (by_note, {"id": third}),
         "dosing_sessions": ("id = :id", {"id": session}),
         "vital_signs": ("id = :id", {"id": _latest(make, "SELECT max(id) FROM vital_signs WHERE dosing_session_id = :s",
                                                    s=session)}),

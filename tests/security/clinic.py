@@ -241,11 +241,23 @@ class Clinic:
                 "new_steps-0-what": t, "new_steps-0-how_often": "3 times a week",
                 "new_steps-0-starts_on": today().isoformat(),
                 "new_steps-0-review_on": (today() + timedelta(days=14)).isoformat(), "new_steps-0-linked_insight": t,
+                "new_steps-0-success_criterion": t, "new_steps-0-mechanism": t,
+                "new_steps-0-objective": self.plan_objective() or "",
                 "practices": ["movement"], "practices_note": t, "challenges": ["overwhelm"], "challenges_note": t,
                 "host_theory": "act", "techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": t,
                 "self_harm_thoughts": "no", "safety_plan_reviewed": "no", "risk_notes": t, "next_session_plan": t}
         data.update(overrides)
         return data
+
+    def plan_objective(self) -> str | None:
+        """The lineage of the first objective of the course's active signed plan (a new step serves
+        one of them once the course has a plan), or None."""
+        from ketamine_integration.plans.services import active_plan
+
+        def first_objective():
+            plan = active_plan(self.course)
+            return plan.objectives[0].lineage_id if plan is not None and plan.objectives else None
+        return self.make.query(first_objective)
 
     def preparation_data(self, note_id: int, **overrides) -> dict:
         t = self.text

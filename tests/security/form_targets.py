@@ -328,6 +328,7 @@ SUBFORMS = {
     "notes.forms.TechniqueUseRowForm": "notes.forms.IntegrationNoteForm",
     "notes.forms.TechniqueResponseRowForm": "notes.forms.IntegrationNoteForm",
     "safety_plans.forms.ContactRowForm": "safety_plans.forms.SafetyPlanForm",
+    "notes.forms.ObjectiveProgressRowForm": "notes.forms.IntegrationNoteForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
 }
 #: base classes no view instantiates, with the reason

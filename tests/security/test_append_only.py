@@ -38,6 +38,7 @@ PROBES = {
     "note_dosing_links": "dosing_session_id = dosing_session_id + 1000",
     "note_techniques": "rationale = 'rewritten'",
     "technique_responses": "comment = 'rewritten'",
+    "note_objective_progress": "comment = 'rewritten'",
     "action_steps": "what = 'rewritten'",
     "dosing_sessions": "lot_number = 'rewritten'",
     "vital_signs": "heart_rate = heart_rate + 1",

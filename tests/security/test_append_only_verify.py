@@ -47,6 +47,10 @@ def _make_one_way_changes(make, auth, where) -> dict[str, int]:
                                  id=ids["appointment_changes"])
     ids["addendum_plan"] = _scalar(make, "SELECT plan_id FROM plan_addenda WHERE id = :id", id=ids["plan_addenda"])
     ids["prescriber"] = _scalar(make, "SELECT id FROM users WHERE username = :u", u=USERNAMES["prescriber"])
+    ids["progress_note"] = ids["note_objective_progress"]  # seeded by its note
+    ids["progress_row"] = _scalar(make, "SELECT id FROM note_objective_progress WHERE note_id = :n",
+                                  n=ids["progress_note"])
+    ids["plan_step"] = _scalar(make, "SELECT id FROM action_steps WHERE note_id = :n", n=ids["progress_note"])
     return ids
 
 
@@ -88,6 +92,15 @@ CASES = [
      ["MISMATCH plan addendum {plan_addenda} (plan_addenda): content differs"]),
     ("deleted a plan addendum", [("plan_addenda", "plan_addenda", None)],
      ["MISSING plan addendum rows of {addendum_plan} (plan_addenda)"]),
+    ("rewrote a note's progress on a plan objective", [("note_objective_progress", "progress_row",
+                                                        {"progress": "achieved", "comment": "REWRITTEN"})],
+     ["MISMATCH session note {progress_note}: content differs from what was signed"]),
+    ("deleted a note's progress on a plan objective", [("note_objective_progress", "progress_row", None)],
+     ["MISMATCH session note {progress_note}: content differs from what was signed"]),
+    ("rewrote a step's success criterion", [("action_steps", "plan_step", {"success_criterion": "REWRITTEN"})],
+     ["MISMATCH session note {progress_note}: content differs from what was signed"]),
+    ("unlinked a note from the plan it followed", [("session_notes", "progress_note", {"plan_id": None})],
+     ["MISMATCH session note {progress_note}: content differs from what was signed"]),
     ("rewrote a preparation entry", [("preparation_records", "preparation_records",
                                       {"note": "REWRITTEN", "completed_on": date(2000, 1, 1)})],
      ["MISMATCH preparation record {preparation_records} (preparation_records): content differs"]),

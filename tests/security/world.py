@@ -311,7 +311,8 @@ def _signed_note(course, therapist, theme_id: int, dosing_id: int, today: date, 
                  "next_session_plan": "Review the step", "techniques": []},
         themes=[{"theme_id": theme_id, "free_theme": None, "patient_words": "my chest unclenched"}],
         new_steps=[{"what": "Walk by the river", "how_often": "3 times a week", "starts_on": today,
-                    "review_on": today + timedelta(days=14), "linked_insight": None}],
+                    "review_on": today + timedelta(days=14), "linked_insight": None,
+                    "success_criterion": "Three walks a week"}],
         check_ins=[], dosing_ids=[dosing_id])
     notes.sign_note(note, by=therapist, expected_version=note.version)
     return note

@@ -11,7 +11,7 @@ from tests.integration.notes_edge_cases.helpers import SIGNING, TODAY, _integrat
 def _sign_with_two_steps(make, auth, team, n):
     note = _start(auth, team["course"])
     data = _integration_data(_version(make, note), **{
-        "new_steps-0-what": f"Step {n}a", "new_steps-1-what": f"Step {n}b", "new_steps-1-how_often": "daily",
+        "new_steps-0-what": f"Step {n}a", "new_steps-1-what": f"Step {n}b", "new_steps-1-how_often": "daily", "new_steps-1-success_criterion": "Done most days",
         "new_steps-1-starts_on": TODAY.isoformat(), "new_steps-1-review_on": (TODAY + timedelta(days=7)).isoformat(),
         **SIGNING})
     assert auth.post(f"/notes/{note}", data).status_code == 302

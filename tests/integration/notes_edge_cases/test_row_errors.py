@@ -18,7 +18,7 @@ BANNER = "Please correct the fields marked below; nothing was saved."
 
 def _two_open_steps(make, auth, team):
     _write_and_sign(make, auth, team, **{
-        "new_steps-1-what": "Call a friend", "new_steps-1-how_often": "weekly",
+        "new_steps-1-what": "Call a friend", "new_steps-1-how_often": "weekly", "new_steps-1-success_criterion": "One call a week",
         "new_steps-1-starts_on": TODAY.isoformat(), "new_steps-1-review_on": (TODAY + timedelta(days=7)).isoformat()})
     return make.query(lambda: db.session.scalars(select(ActionStep.id).order_by(ActionStep.id)).all())
 
@@ -29,7 +29,7 @@ def _bad_theme_row(make, auth, team):
 
 
 def _bad_step_row(make, auth, team):
-    return {"new_steps-1-what": "Breathe before meetings", "new_steps-1-how_often": "daily",
+    return {"new_steps-1-what": "Breathe before meetings", "new_steps-1-how_often": "daily", "new_steps-1-success_criterion": "Calmer meetings",
             "new_steps-1-starts_on": TODAY.isoformat(),
             "new_steps-1-review_on": (TODAY - timedelta(days=1)).isoformat()}     # review before the start
 

@@ -1,0 +1,75 @@
+"""Progress on a plan's objectives as integration notes record it (issue 24, point 3): one row per
+note and objective, keyed by the objective's lineage so its history survives plan revisions; and
+that history, for the plan page.
+
+A row is part of its note: frozen once the note is signed (notes.signed_guard; database triggers,
+migration 0050). The note is named by its table only (`"SessionNote"`): the notes package sits above
+this one and reads these rows, never the other way round."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
+
+from ..extensions import db
+from .models import PlanObjective
+
+#: how far an objective has come, as a note judges it
+PROGRESS = {"not_started": "Not started", "some": "Some progress", "achieved": "Achieved", "setback": "Setback"}
+KNOWN_PROGRESS = ", ".join(f"'{key}'" for key in PROGRESS)
+
+
+class ObjectiveProgress(db.Model):
+    """Progress on one objective of the plan a note followed, as that note records it."""
+
+    __tablename__ = "note_objective_progress"
+    __table_args__ = (
+        UniqueConstraint("note_id", "lineage_id"),
+        CheckConstraint(f"progress IN ({KNOWN_PROGRESS})", name="known_progress"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("session_notes.id"), index=True)
+    #: the objective's identity across plan revisions (PlanObjective.lineage_id)
+    lineage_id: Mapped[str] = mapped_column(String(32), index=True)
+    #: the objective as worded in the revision the note followed
+    plan_objective_id: Mapped[int] = mapped_column(ForeignKey("plan_objectives.id"))
+    #: a key of PROGRESS
+    progress: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(String(500))
+
+    note: Mapped["SessionNote"] = relationship(back_populates="objective_progress")  # noqa: F821
+    objective: Mapped[PlanObjective] = relationship(lazy="joined")
+
+    @property
+    def progress_label(self) -> str:
+        return PROGRESS[self.progress]
+
+
+@dataclass(frozen=True)
+class ProgressEntry:
+    """One signed note's judgement of an objective."""
+
+    session_date: date
+    author: str
+    progress: str
+    comment: str | None
+    note_id: int
+
+
+def progress_history(course_id: int) -> dict[str, list[ProgressEntry]]:
+    """Per objective lineage, what the course's signed notes recorded of it, oldest first: one
+    statement however many notes (the plan page shows it under each objective)."""
+    note = ObjectiveProgress.note.property.mapper.class_  # SessionNote, without importing the notes package
+    rows = db.session.scalars(
+        select(ObjectiveProgress).where(ObjectiveProgress.note.has(course_id=course_id, status="signed"))
+        .options(lazyload("*"), joinedload(ObjectiveProgress.note).lazyload("*"),
+                 joinedload(ObjectiveProgress.note).joinedload(note.author))).unique().all()
+    history: dict[str, list[ProgressEntry]] = {}
+    for row in sorted(rows, key=lambda r: (r.note.session_date, r.note_id)):
+        history.setdefault(row.lineage_id, []).append(ProgressEntry(
+            session_date=row.note.session_date, author=row.note.author.display_name,
+            progress=row.progress_label, comment=row.comment, note_id=row.note_id))
+    return history

@@ -1,7 +1,8 @@
-"""Demo baselines are measurements, never ticks (issue 19, point 7): a PHQ-9, a GAD-7 and a
-C-SSRS screener recorded at intake, before the first dose. One course's screener answers yes to
-question 1: its safety alert is acknowledged by the prescriber with what was done, and stays in
-that patient's safety history. Some preparation courses have no baseline PHQ-9 yet, and show it."""
+"""Demo baselines are measurements, never ticks (issue 19, point 7): a PHQ-9, a GAD-7, a C-SSRS
+screener and a WSAS (a PCL-5 too when the indication is trauma) recorded at intake, before the first
+dose. One course's screener answers yes to question 1: its safety alert is acknowledged by the
+prescriber with what was done, and stays in that patient's safety history. Some preparation courses
+have no baseline PHQ-9 yet, and show it."""
 from __future__ import annotations
 
 import random
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_zone
-from ..domain.measures import CSSRS, GAD7, PHQ9, Measure
+from ..domain.measures import CSSRS, GAD7, PCL5, PHQ9, WSAS, Measure
 from ..extensions import db
 from ..notes import services as notes
 from ..notes.models import SafetyAlert
@@ -54,6 +55,12 @@ def record_baselines(course: TreatmentCourse, therapist: User, on: date, *, pres
                          administered_on=on, by=therapist, today=on)
     screener = notes.record_measure(course, measure=CSSRS.key, answers=CSSRS_WISH_TO_BE_DEAD if screen_positive
                                     else CSSRS_NO, difficulty=None, administered_on=on, by=therapist, today=on)
+    # functioning on every course, and trauma symptoms where trauma is the indication (issue 24 point 5)
+    notes.record_measure(course, measure=WSAS.key, answers=spread(WSAS, total + 8, rng), difficulty=None,
+                         administered_on=on, by=therapist, today=on)
+    if "trauma" in course.indication.lower():
+        notes.record_measure(course, measure=PCL5.key, answers=spread(PCL5, total * 3 - 6, rng), difficulty=None,
+                             administered_on=on, by=therapist, today=on)
     if screen_positive and prescriber is not None:
         alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.measure_response_id == screener.id))
         notes.acknowledge_alert(alert, note=ACKNOWLEDGEMENT, by=prescriber,

@@ -16,9 +16,11 @@ from .portal import load_demo_portal
 from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
+from .discharge import load_demo_discharge
 from .journal import load_demo_journal
 from .messages import load_demo_messages
 from .notes import load_demo_notes
+from .plans import load_demo_plans
 from .questionnaires import load_demo_questionnaires
 from .practices import load_demo_practices
 from .reminders import load_demo_reminders
@@ -108,9 +110,11 @@ def load_demo_clinic(now: datetime) -> None:
         load_demo_notes(now, rng)
     load_demo_practices(now, rng)  # after the notes: the patients check in on their steps
     load_demo_attendance(now)  # after the notes: a signed note proves its session was held
+    load_demo_plans(now)  # after the notes: the WAI-SR follows the second integration session
     load_demo_booked_ahead(now)
     load_demo_week(now)
     load_demo_coordination(now)
+    load_demo_discharge(now)  # after the attendance and the plans: signing freezes them into the summaries
     load_demo_journal(now)  # after the alerts: the course with the open one gets the first journal
     load_demo_reminders(users, patients)
     load_demo_questionnaires(now)  # after the reminder settings: they hold the clinic's phone

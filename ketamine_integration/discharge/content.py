@@ -4,9 +4,8 @@ sections the clinician writes, each with the release category that lets it go to
 The computed sections are plain JSON (shown live on a draft, frozen into the summary at signing), so
 the signed document, its digest and its PDF never depend on how the record reads later. A new
 computed section is one more entry of COMPUTED: its title, its release category and its builder
-(the treatment plan's objectives, issue 24 point 1, plug in here as
-`ComputedSection("objectives", "Objectives", "action_plan", plans_builder)` once `plans` lands).
-Process notes are never read here: the builders read signed notes' regular content only.
+(the treatment plan's objectives, issue 24 point 1, are `_objectives`: they go where the action plan may).
+Process notes are never read here: the builders read signed notes' regular content and signed plans only.
 """
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ from ..domain import measures as scoring
 from ..domain.dosing import route_label
 from ..domain.phases import Phase
 from ..notes.baselines import AFTER_FIRST_DOSE, BASELINE, course_measures, first_dose_of, trend
+from ..plans.services import active_plan
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,40 @@ def _measures(course: TreatmentCourse, now: datetime) -> list[dict]:
         series = trend(responses, key, first_dose)
         if not series:
             continue
-        baseline = next((r for r in series if r.role == BASELINE), None)
-        after = [r for r in series if r.role == AFTER_FIRST_DOSE]
-        last = after[-1] if after else None
+        baseline, last = _baseline_and_last(series)
         change = last.change if last is not None else None
         rows.append({"name": measure.name, "baseline": _reading(baseline), "last": _reading(last),
                      "change": None if change is None else f"{change.delta:+d}",
                      "status": measure_status(series[-1], measure)})
     return rows
+
+
+def _baseline_and_last(series: list) -> tuple:
+    """The baseline row of a measure's trend and its last reading after the first dose (either None)."""
+    baseline = next((r for r in series if r.role == BASELINE), None)
+    after = [r for r in series if r.role == AFTER_FIRST_DOSE]
+    return baseline, after[-1] if after else None
+
+
+def _objectives(course: TreatmentCourse, now: datetime) -> dict:
+    """The objectives of the course's plan in force (its latest signed revision; a draft is never
+    read), and for one a measure judges, that measure's baseline and last reading from the course's
+    responses by the same rules as the measures section: derived from the record, never typed."""
+    plan = active_plan(course.id)
+    if plan is None:
+        return {"revision": None, "signed": None, "objectives": []}
+    responses, first_dose = course_measures(course.id), first_dose_of(course.id)
+    objectives = []
+    for objective in plan.objectives:
+        measure = scoring.MEASURES.get(objective.measure) if objective.measure else None
+        reading = None
+        if measure is not None:
+            baseline, last = _baseline_and_last(trend(responses, measure.key, first_dose))
+            reading = {"name": measure.name, "baseline": _reading(baseline), "last": _reading(last)}
+        objectives.append({"goal": objective.goal, "target": objective.target, "criterion": objective.criterion,
+                           "by_when": objective.by_when.isoformat(), "mechanism": objective.mechanism,
+                           "measure": reading})
+    return {"revision": plan.revision, "signed": clinic_today(plan.signed_at).isoformat(), "objectives": objectives}
 
 
 def _themes(course: TreatmentCourse, now: datetime) -> dict:
@@ -107,6 +133,7 @@ COMPUTED: tuple[ComputedSection, ...] = (
     ComputedSection("doses", "Doses", "dosing", _doses),
     ComputedSection("attendance", "Integration sessions and windows", "attendance", _attendance),
     ComputedSection("measures", "Measures from baseline to last", "measures", _measures),
+    ComputedSection("objectives", "Treatment plan objectives", "action_plan", _objectives),
     ComputedSection("themes", "Themes and insights", "themes", _themes),
 )
 

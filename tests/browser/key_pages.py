@@ -45,6 +45,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
 from ketamine_integration.mfa.services import begin_enrolment, confirm_enrolment
 from ketamine_integration.notes.models import SessionNote
+from ketamine_integration.plans.models import TreatmentPlan
 from ketamine_integration.protocols.models import ProtocolVersion
 from ketamine_integration.scheduling.services import reschedule_appointment
 from tests.conftest import Auth, close_app
@@ -91,6 +92,8 @@ class Ids:
     journal_entry: int = 0
     #: the patient of that portal account (the staff role's ids only: the page to turn it off)
     portal_patient: int = 0
+    #: the user's first course whose treatment plan has a second signed revision (the demo's, demo/plans.py)
+    planned: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Techniques used", lambda i: f"/courses/{i.course}/techniques", CLINICIANS),
     KeyPage("Formulation", lambda i: f"/courses/{i.course}/formulation", CLINICIANS),
     KeyPage("Treatment plan", lambda i: f"/courses/{i.course}/plan", ("therapist",)),  # therapists only (plans/)
+    KeyPage("Treatment plan (signed, revised)", lambda i: f"/courses/{i.planned}/plan", ("therapist",)),
     KeyPage("Patient's themes", lambda i: f"/patients/{i.patient}/themes", CLINICIANS),
     KeyPage("Safety plan", lambda i: f"/patients/{i.patient}/safety-plan", CLINICIANS),
     KeyPage("Safety plan form", lambda i: f"/patients/{i.patient}/safety-plan/edit", ("therapist",)),
@@ -430,8 +434,15 @@ def _ids_for(username: str) -> Ids:
         dosing_planned=next(s.id for s in sessions if s.status == "planned"), kap_dosing=kap_signed,
         note_signed=[n.id for n in notes if n.status == "signed"][-1],
         note_draft=next(n.id for n in notes if n.status == "draft"), prescriber=course.prescriber_id,
-        appointment=moved,
+        appointment=moved, planned=_revised_plan_course(user.id),
         protocol_version=next(v for _c, p, v in rows if p == "esketamine-trd-rems"))
+
+
+def _revised_plan_course(user_id: int) -> int:
+    """The first of the user's courses (they are its therapist) with a second signed plan revision; 0: none."""
+    return db.session.scalar(select(TreatmentPlan.course_id).join(TreatmentCourse).where(
+        TreatmentCourse.therapist_id == user_id, TreatmentPlan.status == "signed", TreatmentPlan.revision == 2)
+        .order_by(TreatmentPlan.course_id).limit(1)) or 0
 
 
 def slug(role: str, key: KeyPage) -> str:

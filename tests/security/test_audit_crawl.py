@@ -222,33 +222,8 @@ def _demo_clinic(make) -> str:
         for user in db.session.scalars(select(User)):
             begin_enrolment(user, secret=TOTP_SECRET)
             confirm_enrolment(user, totp.code_for_step(TOTP_SECRET, totp.step_at(utcnow()) - 1), utcnow())
-        _discharge_summary()
         return create_feed(db.session.scalar(select(User).where(User.username == "therapist1")), "phone")[1]
     return make.run(build)
-
-
-def _discharge_summary() -> None:
-    """A signed discharge summary of one of the demo's ended courses, and its copy to the course's
-    prescriber under a release (the demo writes none yet: issue 24, point 7)."""
-    from datetime import timedelta
-    from ketamine_integration.accounts.models import PRESCRIBER as PRESCRIBER_ROLE
-    from ketamine_integration.coordination.services import create_release
-    from ketamine_integration.courses.models import TreatmentCourse
-    from ketamine_integration.db.clinic_time import clinic_today
-    from ketamine_integration.discharge import services as discharge
-    from ketamine_integration.discharge.content import WRITTEN
-    from ketamine_integration.discharge.document import render_copy
-    course = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase.in_(("completed", "discontinued")))
-                                .order_by(TreatmentCourse.id)).first()
-    therapist = db.session.get(User, _team(course.patient_id, THERAPIST))
-    prescriber = next(m.user for m in course.patient.care_team if m.role == PRESCRIBER_ROLE)
-    summary = discharge.start_summary(course, by=therapist)
-    discharge.save_summary(summary, written={s.key: "Fictional crawl text" for s in WRITTEN}, by=therapist,
-                           expected_version=summary.version)
-    discharge.sign_summary(summary, by=therapist, expected_version=summary.version)
-    create_release(course.patient, recipient_user_id=prescriber.id, recipient_name=None, categories=["measures"],
-                   purpose="Crawl", effective_on=clinic_today() - timedelta(days=1), expires_on=None, by=therapist)
-    discharge.send_copy(summary, recipient_id=prescriber.id, by=therapist, today=clinic_today(), render=render_copy)
 
 
 @pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here

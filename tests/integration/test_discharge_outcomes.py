@@ -1,19 +1,23 @@
 """Objectives met or not in the discharge summary (issue 24 point 6): each objective of the plan in
 force says the progress last recorded on it in a signed integration note, on any revision of it (its
 lineage), with that session's date; a draft note's progress never counts; a linked measure's baseline
-and last total stand beside it; frozen at signing; on the page and in the PDF."""
+and last total stand beside it; frozen at signing; on the page, in the PDF and in a prescriber's copy
+under the action plan release."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.discharge.content import compute
+from ketamine_integration.discharge.models import DischargeCopy
 from ketamine_integration.extensions import db
 from ketamine_integration.plans.models import TreatmentPlan
 from tests.conftest import page_text
+from tests.integration.test_coordination import _release
 from tests.integration.test_discharge import _pdf_text, _sign_summary, _summary
 from tests.integration.test_discharge_objectives import CALLS, WALKS, _two_objectives
 from tests.integration.test_notes import (SIGNING, TODAY, _integration_data, _phq9, _start, _version, dose_started,
@@ -106,6 +110,14 @@ def test_each_objective_says_its_last_recorded_progress_across_revisions_with_me
         assert f"Achieved (recorded {TODAY.isoformat()}): {ACHIEVED_COMMENT}" in shown
         assert f"Setback (recorded {EARLIER.isoformat()}): Stopped calling" in shown
         assert "A draft's word" not in shown and "baseline 16" in shown and "last 8" in shown
+    # the prescriber's copy carries them under a release of the action plan
+    assert _release(auth, team, ["action_plan"]).status_code == 302
+    assert auth.post(f"/discharge/{summary.id}/send", {"recipient": str(team["prescriber"])}).status_code == 302
+    copy = make.query(lambda: db.session.scalar(select(DischargeCopy.id)))
+    auth.logout()
+    auth.sign_in("pres")
+    assert f"Setback (recorded {EARLIER.isoformat()}): Stopped calling" in _pdf_text(
+        client.get(f"/discharge-copies/{copy}.pdf"))
 
 
 def test_without_progress_recorded_the_summary_says_so_and_later_notes_do_not_change_it(

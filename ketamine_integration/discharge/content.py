@@ -4,7 +4,8 @@ sections the clinician writes, each with the release category that lets it go to
 The computed sections are plain JSON (shown live on a draft, frozen into the summary at signing), so
 the signed document, its digest and its PDF never depend on how the record reads later. A new
 computed section is one more entry of COMPUTED: its title, its release category and its builder
-(the treatment plan's objectives, issue 24 point 1, are `_objectives`: they go where the action plan may).
+(the treatment plan's objectives, issue 24 point 1, are `_objectives`: they go where the action plan may;
+each with its outcome as the course's signed notes recorded it, point 6).
 Process notes are never read here: the builders read signed notes' regular content and signed plans only.
 """
 from __future__ import annotations
@@ -21,7 +22,11 @@ from ..domain import measures as scoring
 from ..domain.dosing import route_label
 from ..domain.phases import Phase
 from ..notes.baselines import AFTER_FIRST_DOSE, BASELINE, course_measures, first_dose_of, trend
+from ..plans.progress import ProgressEntry, progress_history
 from ..plans.services import active_plan
+
+#: what the summary says of an objective no signed note has recorded progress on
+NO_PROGRESS = "No progress recorded"
 
 
 @dataclass(frozen=True)
@@ -102,14 +107,27 @@ def _baseline_and_last(series: list) -> tuple:
     return baseline, after[-1] if after else None
 
 
+def _outcome(history: list[ProgressEntry]) -> dict:
+    """Whether an objective was met, as the last signed note to judge it recorded (on any revision of
+    it: the history follows its lineage), with that session's date. The criterion of success is the
+    clinician's free text, which no code can check against a total: the recorded progress stands,
+    and the summary shows a linked measure's baseline and last total beside it."""
+    if not history:
+        return {"outcome": NO_PROGRESS, "outcome_comment": None}
+    last = history[-1]
+    return {"outcome": f"{last.progress} (recorded {last.session_date.isoformat()})", "outcome_comment": last.comment}
+
+
 def _objectives(course: TreatmentCourse, now: datetime) -> dict:
     """The objectives of the course's plan in force (its latest signed revision; a draft is never
-    read), and for one a measure judges, that measure's baseline and last reading from the course's
-    responses by the same rules as the measures section: derived from the record, never typed."""
+    read), each with its outcome (`_outcome`), and for one a measure judges, that measure's baseline
+    and last reading from the course's responses by the same rules as the measures section: derived
+    from the record, never typed."""
     plan = active_plan(course.id)
     if plan is None:
         return {"revision": None, "signed": None, "objectives": []}
     responses, first_dose = course_measures(course.id), first_dose_of(course.id)
+    history = progress_history(course.id)
     objectives = []
     for objective in plan.objectives:
         measure = scoring.MEASURES.get(objective.measure) if objective.measure else None
@@ -119,7 +137,7 @@ def _objectives(course: TreatmentCourse, now: datetime) -> dict:
             reading = {"name": measure.name, "baseline": _reading(baseline), "last": _reading(last)}
         objectives.append({"goal": objective.goal, "target": objective.target, "criterion": objective.criterion,
                            "by_when": objective.by_when.isoformat(), "mechanism": objective.mechanism,
-                           "measure": reading})
+                           "measure": reading, **_outcome(history.get(objective.lineage_id, []))})
     return {"revision": plan.revision, "signed": clinic_today(plan.signed_at).isoformat(), "objectives": objectives}
 
 

@@ -16,17 +16,18 @@ EVERY = {s.key for s in (*COMPUTED, *WRITTEN)}
     (set(CATEGORIES), True, EVERY, []),
     # measures only: the measures and the recommendations written for the prescriber
     ({"measures"}, False, {"measures", "recommendations"},
-     ["Course dates and phases", "Doses", "Integration sessions and windows", "Themes and insights",
+     ["Course dates and phases", "Doses", "Integration sessions and windows", "Treatment plan objectives",
+      "Themes and insights",
       "Summary of the course", "Relapse prevention: early warning signs", "Relapse prevention: practices to keep",
       "Relapse prevention: when to ask for a booster or return"]),
-    # the action plan carries the relapse-prevention plan, not the themes
-    ({"action_plan"}, False, {"warning_signs", "practices", "booster_or_return", "recommendations"},
+    # the action plan carries the plan's objectives and the relapse-prevention plan, not the themes
+    ({"action_plan"}, False, {"objectives", "warning_signs", "practices", "booster_or_return", "recommendations"},
      ["Course dates and phases", "Doses", "Integration sessions and windows", "Measures from baseline to last",
       "Themes and insights", "Summary of the course"]),
     # the treatment summary carries the course, the clinician's summary and the reason for ending
     ({"treatment"}, True, {"course", "summary", "ending_reason", "recommendations"},
-     ["Doses", "Integration sessions and windows", "Measures from baseline to last", "Themes and insights",
-      "Relapse prevention: early warning signs", "Relapse prevention: practices to keep",
+     ["Doses", "Integration sessions and windows", "Measures from baseline to last", "Treatment plan objectives",
+      "Themes and insights", "Relapse prevention: early warning signs", "Relapse prevention: practices to keep",
       "Relapse prevention: when to ask for a booster or return"]),
     # dosing-session notes are a category of their own and carry nothing here
     ({"dosing_notes"}, False, {"recommendations"}, None),

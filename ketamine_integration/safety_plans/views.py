@@ -14,6 +14,7 @@ from flask_login import current_user
 from ..audit import services as audit
 from ..clinic_settings.contact import clinic_phone
 from ..db.clinic_time import clinic_today
+from ..db.signed_records import draft_started_by
 from ..domain import safety_plans as rules
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..patients.models import Patient
@@ -62,6 +63,12 @@ def edit(patient_id: int):
     it (a refused signature keeps the valid save and shows why, by field)."""
     patient = _patient(patient_id, "notes.write")
     plans = services.history(patient.id)
+    draft = plans[0] if plans and not plans[0].signed else None
+    if draft is not None and draft.author_id != current_user.id:  # a draft is its author's, as a note is
+        audit.record("safety_plan.save", obj=draft, patient_id=patient.id, outcome=audit.FAILURE,
+                     detail="the draft is another clinician's")
+        flash(f"{draft_started_by(draft)}: only its author saves or signs it.", "error")
+        return redirect(url_for("safety_plans.plan", patient_id=patient.id)), 303
     if request.method == "GET":
         audit.record("safety_plan.view", obj=patient, patient_id=patient.id, detail="draft form")
         data = {**SafetyPlanForm.data_from(_starting_content(plans)), "version": edit_token(plans[0] if plans else None)}

@@ -180,10 +180,7 @@ def record_review(patient: Patient, *, reviewed_on: date, with_patient: bool, ch
     plan = current_plan(patient.id)
     if plan is None:
         raise DomainError("There is no signed safety plan to review: write and sign one first.")
-    signed_on = to_clinic(plan.signed_at).date()
-    if reviewed_on < signed_on:
-        raise DomainError({"reviewed_on": f"The review cannot predate the revision it reviews: revision "
-                                          f"{plan.revision} was signed on {signed_on.day} {signed_on:%B %Y}."})
+    _refuse_predating(plan, reviewed_on)
     previous = db.session.scalar(select(SafetyPlanReview).where(SafetyPlanReview.patient_id == patient.id)
                                  .order_by(SafetyPlanReview.id.desc()).limit(1))
     if changes == REVISED and (plan.revision == 1 and previous is None or
@@ -197,3 +194,10 @@ def record_review(patient: Patient, *, reviewed_on: date, with_patient: bool, ch
     db.session.flush()
     return review
 
+
+def _refuse_predating(plan: SafetyPlanRevision, reviewed_on: date) -> None:
+    """A review reviews a signed revision: it cannot be dated before the clinic's day of that signature."""
+    signed_on = to_clinic(plan.signed_at).date()
+    if reviewed_on < signed_on:
+        raise DomainError({"reviewed_on": f"The review cannot predate the revision it reviews: revision "
+                                          f"{plan.revision} was signed on {signed_on.day} {signed_on:%B %Y}."})

@@ -292,6 +292,7 @@ def register_templates(app: Flask) -> None:
     from .domain.vitals import READINGS
     from .experience.models import SETTING_LABELS, VITAL_SOURCES, VITAL_TIMEPOINTS
     from .db.clinic_time import format_clock, format_duration, format_local, format_local_day
+    from .db.signed_records import draft_started_by
     from .home.waiting import menu_badge
     from .portal import nav as portal_nav
     from .safety_plans.services import plan_states
@@ -299,6 +300,7 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters.update(localday=format_local_day, localclock=format_clock)  # the portal's days and times
     app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["draft_started_by"] = draft_started_by
     app.jinja_env.globals.update(preparation_labels=PREPARATION_ITEMS, vital_labels=VITAL_TIMEPOINTS,
                                  setting_labels=SETTING_LABELS, vital_sources=VITAL_SOURCES,
                                  reading_words=READINGS, outcome_labels=OUTCOMES)

@@ -3,9 +3,10 @@ a signed plan, reviewed with them at that session; the patient whose PHQ-9 raise
 none yet, so the alert's "write one" link shows."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 from ..clinic_settings.contact import clinic_phone
+from ..db.clinic_time import clinic_zone
 from ..safety_plans import services as safety_plans
 from ..safety_plans.models import NO_CHANGES
 
@@ -29,7 +30,10 @@ def load_demo_safety_plan(course, reviewed_on: date) -> None:
         professionals.append({"name": "The clinic", "phone": clinic_phone()})
     draft = safety_plans.save_draft(course.patient, content={**PLAN, "professionals": professionals},
                                     by=course.therapist, expected=0)
-    safety_plans.sign(draft, by=course.therapist)
+    # written and signed at that session: a review never predates the revision it reviews
+    at_the_session = datetime.combine(reviewed_on, time(17), clinic_zone())
+    draft.created_at = draft.updated_at = at_the_session
+    safety_plans.sign(draft, by=course.therapist, now=at_the_session)
     safety_plans.record_review(course.patient, reviewed_on=reviewed_on, with_patient=True, changes=NO_CHANGES,
                                comment="Went through it together after the risk screen; numbers checked.",
                                by=course.therapist, today=reviewed_on)

@@ -14,7 +14,8 @@ from ..accounts.models import PRESCRIBER, User
 from ..coordination.services import permitted
 from ..courses.models import TreatmentCourse
 from ..db.errors import ConcurrentEdit, DomainError
-from ..db.locking import flush_versioned
+from ..db.locking import flush_versioned, lock_row
+from ..db.signed_records import refuse_unless_author
 from ..db.types import utcnow
 from ..domain.phases import Phase
 from ..patients.models import Patient
@@ -34,6 +35,7 @@ def start_summary(course: TreatmentCourse, *, by: User) -> DischargeSummary:
     """The course's draft (one per course), started only once the course has ended."""
     if not course.current_phase.ended:
         raise DomainError("A discharge summary is written once the course has ended (completed or discontinued).")
+    lock_row(course)  # two "start" clicks at once: the second waits, then finds the first's summary
     if summary_of(course.id) is not None:
         raise DomainError("This course's discharge summary was started already: it is shown below.")
     summary = DischargeSummary(course_id=course.id, patient_id=course.patient_id, author_id=by.id, status=DRAFT,
@@ -59,6 +61,7 @@ def _clean(course: TreatmentCourse, written: dict) -> dict:
 def save_summary(summary: DischargeSummary, *, written: dict, by: User, expected_version: int) -> None:
     if summary.signed:
         raise DomainError("This discharge summary is signed and locked; add an addendum instead.")
+    refuse_unless_author(summary, by)
     if expected_version != summary.version:
         raise ConcurrentEdit(CONCURRENT_SAVE, current_version=summary.version)
     summary.written = _clean(summary.course, written)
@@ -77,6 +80,7 @@ def sign_summary(summary: DischargeSummary, *, by: User, expected_version: int, 
     writer ticked that the summary will be locked (every need is said at once, each on its field)."""
     if summary.signed:
         raise DomainError("This discharge summary is already signed.")
+    refuse_unless_author(summary, by)
     if expected_version != summary.version:
         raise ConcurrentEdit(CONCURRENT_SAVE, current_version=summary.version)
     needs = signature_needs(summary)

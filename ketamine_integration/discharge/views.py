@@ -66,10 +66,15 @@ def _page(course: TreatmentCourse, summary: DischargeSummary | None, *, form=Non
     return render_template(
         "discharge/summary.html", course=course, summary=summary,
         doc=document(summary, now=utcnow()) if summary is not None else None,
-        form=_form(summary, form) if summary is not None and not summary.signed else None,
+        form=_form(summary, form) if _own_draft(summary) else None,
         sections=written_sections(course), start_form=StartForm(), addendum_form=addendum_form or AddendumForm(),
         send_form=send_form, copies=services.copies_of(summary.id) if summary is not None else [],
         needs=services.signature_needs(summary) if summary is not None and not summary.signed else {}), status
+
+
+def _own_draft(summary: DischargeSummary | None) -> bool:
+    """A draft is its author's (as a note is): the form is shown to them alone, others read the draft."""
+    return summary is not None and not summary.signed and summary.author_id == current_user.id
 
 
 @bp.route("/courses/<id:course_id>/discharge")
@@ -130,7 +135,7 @@ def summary_save(summary_id: int):
         return redirect(url_for("discharge.summary_page", course_id=summary.course_id))
     audit.record("discharge.update", obj=summary, patient_id=summary.patient_id, outcome=audit.FAILURE,
                  detail="refused")
-    if summary.signed:  # the page shows no form to put the reason on
+    if not _own_draft(summary):  # the page shows no form to put the reason on
         for message in form.form_errors:
             flash(message, "error")
     return _page(summary.course, summary, form=form, status=409 if getattr(form, "edit_conflict", False) else 422)

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from .protocols import Protocol, ProtocolError, content_hash, validate_definition
+from .yaml_shape import LOADER, yaml_shape_problem
 
 PROTOCOL_SUFFIXES = (".yaml", ".yml")
 #: a protocol file larger than this is refused unread (they are a few kilobytes)
@@ -20,8 +21,7 @@ MAX_FILE_BYTES = 256 * 1024
 #: hundred values, four levels deep)
 MAX_YAML_NODES = 20_000
 MAX_YAML_DEPTH = 20
-#: libyaml's parser when installed (the events pass below is then C-speed too)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER = LOADER
 
 
 @dataclass(frozen=True)
@@ -65,34 +65,8 @@ def _check_yaml_shape(text: str, source: str) -> None:
         raise ProtocolError(source, [problem])
 
 
-def yaml_shape_problem(text: str, *, max_nodes: int, max_depth: int) -> tuple[str, str] | None:
-    """(where, problem) for an alias or an oversized tree, read from the parser's events before any
-    object is built; None for a text within the limits (YAML errors are raised as yaml.YAMLError).
-
-    An alias (*name) repeats a whole subtree by reference: nine levels of ten aliases each (a
-    "billion laughs") load in a millisecond as shared lists, then cost hours and gigabytes to
-    validate, hash or serialise. The app's data files (protocols, vocabularies) spell every value
-    out, so none is accepted.
-    """
-    nodes = depth = 0
-    for event in yaml.parse(text, Loader=_LOADER):
-        if isinstance(event, yaml.AliasEvent):
-            return _where(event), "uses a YAML alias (*name); write the value out"
-        if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            nodes += 1
-            if nodes > max_nodes:
-                return _where(event), f"has more than {max_nodes:,} values (the limit)"
-        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            depth += 1
-            if depth > max_depth:
-                return _where(event), f"nests deeper than {max_depth} levels (the limit)"
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            depth -= 1
-    return None
-
-
 def load_yaml(text: str):
-    """The parsed text, with the safe loader (call yaml_shape_problem first)."""
+    """The parsed text, with the safe loader (call yaml_shape_problem first: domain/yaml_shape.py)."""
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
 
 
@@ -102,11 +76,6 @@ def yaml_error_problem(err: yaml.YAMLError) -> tuple[str, str]:
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
     problem = getattr(err, "problem", None) or str(err)
     return where, f"is not valid YAML: {problem}"
-
-
-def _where(event) -> str:
-    mark = event.start_mark
-    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
 
 
 def load_entry(path: Path) -> LibraryEntry:

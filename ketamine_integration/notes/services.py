@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
+from ..db.clinic_time import to_clinic
 from ..db.types import utcnow
 from ..domain.text import is_written, written_length
 from ..domain import measures as scoring
@@ -372,12 +373,27 @@ def _approach(approach: dict) -> dict:
 
 # -- measures and safety alerts --------------------------------------------------------------
 
+#: how long before the patient's registration a measure may be dated: a referral's scores, or an intake
+#: questionnaire done before the record was opened (a baseline precedes the course by design:
+#: notes/baselines.py), but not a score too old to say anything of the patient treated now
+MEASURE_BEFORE_REGISTRATION_DAYS = 365
+
+
+def earliest_measure_day(course: TreatmentCourse) -> date:
+    """The first day a measure of this course may be dated (the clinic's day of registration, less the window)."""
+    return to_clinic(course.patient.created_at).date() - timedelta(days=MEASURE_BEFORE_REGISTRATION_DAYS)
+
+
 def record_measure(course: TreatmentCourse, *, measure: str, answers: list[int | None], difficulty: str | None,
                    administered_on: date, by: User, today: date) -> MeasureResponse:
     if measure not in scoring.MEASURES:  # the database keeps the key as data: the registry is its check
         raise DomainError(f"Unknown measure {measure!r}: record one of {', '.join(scoring.MEASURES)}.")
     if administered_on > today:
         raise DomainError({"administered_on": "The date cannot be in the future."})
+    earliest = earliest_measure_day(course)
+    if administered_on < earliest:
+        raise DomainError({"administered_on": f"The date cannot be before {earliest.day} {earliest:%B %Y}: a year "
+                                              "before the patient was registered."})
     try:
         result = scoring.score(measure, answers)
     except scoring.InvalidAnswers as err:

@@ -72,6 +72,7 @@ def start_revision(course: TreatmentCourse, *, by: User) -> TreatmentPlan:
     """A new draft: the course's first plan, or a copy of its latest signed revision (objectives keep
     their lineage). One draft at a time per course."""
     lock_row(course)  # two "revise" clicks at once make one draft
+    _refuse_when_ended(course)
     if draft_of(course.id) is not None:
         raise DomainError("This course's plan has a draft already: finish or continue that one.")
     latest = active_plan(course.id)
@@ -95,13 +96,22 @@ def start_revision(course: TreatmentCourse, *, by: User) -> TreatmentPlan:
     return plan
 
 
+def _refuse_when_ended(course: TreatmentCourse) -> None:
+    """An ended course's plan is its record: read, and amended by addenda to signed revisions, not revised."""
+    if course.current_phase.ended:
+        raise DomainError("This course has ended (completed or discontinued): its plan and stage are kept as they "
+                          "were. Add an addendum to a signed revision to correct or complete it.")
+
+
 def _check_editable(plan: TreatmentPlan, by: User, expected_version: int) -> None:
+    lock_row(plan)  # two saves or signs at once take turns: the second meets the first's version
+    _refuse_when_ended(plan.course)
     if plan.author_id != by.id:
         raise DomainError("Only the revision's author can change a draft.")
+    if plan.version != expected_version:  # before the status: a sign that landed meanwhile is a save too
+        raise ConcurrentEdit(CONCURRENT_SAVE, current_version=plan.version)
     if plan.status != DRAFT:
         raise DomainError("This revision is signed and locked; add an addendum, or revise the plan.")
-    if plan.version != expected_version:
-        raise ConcurrentEdit(CONCURRENT_SAVE, current_version=plan.version)
 
 
 def save_plan(plan: TreatmentPlan, *, by: User, expected_version: int, today: date, content: dict,
@@ -178,7 +188,7 @@ def _replace_objectives(plan: TreatmentPlan, submitted: list[dict], rows: list[r
                                   target=row.target.strip(), criterion=row.criterion.strip(), by_when=row.by_when,
                                   mechanism=row.mechanism.strip(), measure=row.measure or None))
     plan.objectives.clear()
-    db.session.flush()  # the old rows go before the new ones claim their lineage
+    flush_versioned(plan, CONCURRENT_SAVE)  # the old rows go before the new ones claim their lineage
     plan.objectives.extend(kept)
 
 
@@ -261,6 +271,7 @@ def record_stage_change(course: TreatmentCourse, stage: str, reason: str, user: 
     """Move the course on the decision map, with a reason (any stage may follow any other; the current
     one is refused). `note`: the session note that moved it."""
     lock_row(course)
+    _refuse_when_ended(course)
     problems = rules.stage_change_problems(current_stage(course.id), stage, reason)
     if problems:
         raise DomainError(problems)

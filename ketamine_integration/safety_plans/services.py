@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..db.append_only import digest
+from ..db.clinic_time import to_clinic
 from ..db.errors import ConcurrentEdit, DomainError
-from ..db.signed_records import SIGNED
+from ..db.signed_records import SIGNED, refuse_unless_author
 from ..db.types import utcnow
 from ..domain import safety_plans as rules
 from ..domain.text import written_length
@@ -108,6 +109,8 @@ def save_draft(patient: Patient, *, content: dict, by: User, expected: int) -> S
         raise DomainError("Write at least one section of the plan.")
     _lock_patient(patient)
     latest = _latest(patient.id)
+    if latest is not None and latest.status == DRAFT:
+        refuse_unless_author(latest, by)
     if edit_token(latest) != expected:
         raise ConcurrentEdit("Someone saved or signed the safety plan after you opened it; your text is below, not "
                              "saved. Review the current plan and save again.", current_version=edit_token(latest))
@@ -126,14 +129,16 @@ def signature(values) -> str:
     return digest("safety_plan_revisions", values, SIGNED_COLUMNS)
 
 
-def sign(draft: SafetyPlanRevision, *, by: User) -> None:
-    """Sign and lock the draft as saved, or refuse with what it still needs, by form field."""
+def sign(draft: SafetyPlanRevision, *, by: User, now: datetime | None = None) -> None:
+    """Sign and lock the draft as saved, or refuse with what it still needs, by form field. `now`: the
+    moment of signing (the request's; the demo's invented history gives its own)."""
     if draft.status != DRAFT:
         raise DomainError("This revision is signed already; write a new revision or an addendum.")
+    refuse_unless_author(draft, by)
     problems = rules.signing_problems(draft.content)
     if problems:
         raise DomainError(problems)
-    draft.status, draft.signed_at, draft.signed_by_id = SIGNED, utcnow(), by.id
+    draft.status, draft.signed_at, draft.signed_by_id = SIGNED, now or utcnow(), by.id
     draft.signature_digest = signature({c: getattr(draft, c) for c in SIGNED_COLUMNS})
     db.session.flush()
 
@@ -160,7 +165,8 @@ def add_addendum(revision: SafetyPlanRevision, *, body: str, by: User) -> Safety
 def record_review(patient: Patient, *, reviewed_on: date, with_patient: bool, changes: str, comment: str | None,
                   by: User, today: date) -> SafetyPlanReview:
     """Sign a review of the plan in force. "Revised" needs a revision signed since the previous review
-    (the review names it); a review in the future, or of no signed plan, is refused."""
+    (the review names it); a review in the future, dated before the revision it reviews was signed, or of
+    no signed plan, is refused."""
     problems = {}
     if reviewed_on > today:
         problems["reviewed_on"] = "The review cannot be in the future."
@@ -174,6 +180,7 @@ def record_review(patient: Patient, *, reviewed_on: date, with_patient: bool, ch
     plan = current_plan(patient.id)
     if plan is None:
         raise DomainError("There is no signed safety plan to review: write and sign one first.")
+    _refuse_predating(plan, reviewed_on)
     previous = db.session.scalar(select(SafetyPlanReview).where(SafetyPlanReview.patient_id == patient.id)
                                  .order_by(SafetyPlanReview.id.desc()).limit(1))
     if changes == REVISED and (plan.revision == 1 and previous is None or
@@ -187,3 +194,10 @@ def record_review(patient: Patient, *, reviewed_on: date, with_patient: bool, ch
     db.session.flush()
     return review
 
+
+def _refuse_predating(plan: SafetyPlanRevision, reviewed_on: date) -> None:
+    """A review reviews a signed revision: it cannot be dated before the clinic's day of that signature."""
+    signed_on = to_clinic(plan.signed_at).date()
+    if reviewed_on < signed_on:
+        raise DomainError({"reviewed_on": f"The review cannot predate the revision it reviews: revision "
+                                          f"{plan.revision} was signed on {signed_on.day} {signed_on:%B %Y}."})

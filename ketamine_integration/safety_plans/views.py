@@ -14,6 +14,7 @@ from flask_login import current_user
 from ..audit import services as audit
 from ..clinic_settings.contact import clinic_phone
 from ..db.clinic_time import clinic_today
+from ..db.signed_records import draft_started_by
 from ..domain import safety_plans as rules
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..patients.models import Patient
@@ -62,6 +63,8 @@ def edit(patient_id: int):
     it (a refused signature keeps the valid save and shows why, by field)."""
     patient = _patient(patient_id, "notes.write")
     plans = services.history(patient.id)
+    if _colleagues_draft(plans):
+        return _refuse_colleague(patient, plans[0])
     if request.method == "GET":
         audit.record("safety_plan.view", obj=patient, patient_id=patient.id, detail="draft form")
         data = {**SafetyPlanForm.data_from(_starting_content(plans)), "version": edit_token(plans[0] if plans else None)}
@@ -93,6 +96,18 @@ def edit(patient_id: int):
         return _edit_page(patient, form, services.history(patient.id), status=200)  # 200: the save is committed
     flash(f"Draft saved (revision {outcome.result.revision}, not signed yet).", "success")
     return redirect(url_for("safety_plans.edit", patient_id=patient.id))
+
+
+def _colleagues_draft(plans: list[SafetyPlanRevision]) -> bool:
+    return bool(plans) and not plans[0].signed and plans[0].author_id != current_user.id
+
+
+def _refuse_colleague(patient: Patient, draft: SafetyPlanRevision):
+    """A draft is its author's, as a note is: a colleague reads it on the plan's page (audited refusal)."""
+    audit.record("safety_plan.save", obj=draft, patient_id=patient.id, outcome=audit.FAILURE,
+                 detail="the draft is another clinician's")
+    flash(f"{draft_started_by(draft)}: only its author saves or signs it.", "error")
+    return redirect(url_for("safety_plans.plan", patient_id=patient.id)), 303
 
 
 def _edit_page(patient: Patient, form: SafetyPlanForm, plans: list[SafetyPlanRevision], status: int | None = None):

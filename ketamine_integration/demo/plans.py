@@ -119,7 +119,8 @@ def load_demo_plans(now: datetime) -> None:
                               stage="stabilise" if kind is TRAUMA else "clarify", objectives=3 if index % 2 else 2)
             if course.current_phase is Phase.INTEGRATION and moved < 2:
                 moment["at"] = _at(began + timedelta(days=5))
-                plans.record_stage_change(course, MOVES[0], MOVES[1], course.therapist)
+                plans.record_stage_change(course, MOVES[0], MOVES[1], course.therapist,
+                                          today=began + timedelta(days=5))
                 moved += 1
             reviewed = first.review_on
             if reviewed <= today:  # reviewed on its date: a second revision
@@ -145,7 +146,7 @@ def _revision(course, kind: dict, frame, on: date, moment: dict, *, stage: str, 
     review of the plan in force (its objectives kept, with their lineage)."""
     therapist = course.therapist
     moment["at"] = _at(on)
-    plan = plans.start_revision(course, by=therapist)
+    plan = plans.start_revision(course, by=therapist, today=on)
     if plan.based_on_id is None:
         rows = [{"goal": goal, "target": target, "criterion": criterion, "by_when": on + timedelta(days=by),
                  "mechanism": mechanism, "measure": measure}

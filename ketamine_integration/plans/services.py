@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..courses.models import PhaseTransition, TreatmentCourse
-from ..db.clinic_time import to_clinic
+from ..db.clinic_time import clinic_today, to_clinic
 from ..db.errors import ConcurrentEdit, DomainError
 from ..db.locking import flush_versioned, lock_row
 from ..db.types import utcnow
@@ -68,11 +68,11 @@ def current_stage(course_id: int) -> str | None:
 
 # -- drafting --------------------------------------------------------------------------------------
 
-def start_revision(course: TreatmentCourse, *, by: User) -> TreatmentPlan:
+def start_revision(course: TreatmentCourse, *, by: User, today: date | None = None) -> TreatmentPlan:
     """A new draft: the course's first plan, or a copy of its latest signed revision (objectives keep
     their lineage). One draft at a time per course."""
     lock_row(course)  # two "revise" clicks at once make one draft
-    _refuse_when_ended(course)
+    _refuse_when_ended(course, today)
     if draft_of(course.id) is not None:
         raise DomainError("This course's plan has a draft already: finish or continue that one.")
     latest = active_plan(course.id)
@@ -96,16 +96,18 @@ def start_revision(course: TreatmentCourse, *, by: User) -> TreatmentPlan:
     return plan
 
 
-def _refuse_when_ended(course: TreatmentCourse) -> None:
-    """An ended course's plan is its record: read, and amended by addenda to signed revisions, not revised."""
-    if course.current_phase.ended:
+def _refuse_when_ended(course: TreatmentCourse, today: date | None) -> None:
+    """An ended course's plan is its record: read, and amended by addenda to signed revisions, not revised.
+    `today`: the clinic day of the act (None: today); only the demo, writing its story's past days,
+    gives an earlier one, when the course had not yet ended."""
+    if course.current_phase.ended and clinic_today(course.phase_since) <= (today or clinic_today()):
         raise DomainError("This course has ended (completed or discontinued): its plan and stage are kept as they "
                           "were. Add an addendum to a signed revision to correct or complete it.")
 
 
-def _check_editable(plan: TreatmentPlan, by: User, expected_version: int) -> None:
+def _check_editable(plan: TreatmentPlan, by: User, expected_version: int, today: date) -> None:
     lock_row(plan)  # two saves or signs at once take turns: the second meets the first's version
-    _refuse_when_ended(plan.course)
+    _refuse_when_ended(plan.course, today)
     if plan.author_id != by.id:
         raise DomainError("Only the revision's author can change a draft.")
     if plan.version != expected_version:  # before the status: a sign that landed meanwhile is a save too
@@ -120,7 +122,7 @@ def save_plan(plan: TreatmentPlan, *, by: User, expected_version: int, today: da
     """Save the draft as submitted, or refuse with field errors (nothing saved). `objectives`: rows
     with lineage, goal (1-based number as text), target, criterion, by_when, mechanism, measure;
     `techniques`: rows with technique (a vocabulary key) and rationale."""
-    _check_editable(plan, by, expected_version)
+    _check_editable(plan, by, expected_version, today)
     goals = [str(g or "").strip() for g in content.get("goals", [])]
     rows = [_row(o) for o in objectives]
     problems = rules.objective_problems(rows, goals, _plan_day(plan), set(MEASURES))
@@ -218,7 +220,7 @@ def signing_needs(plan: TreatmentPlan, today: date) -> dict[str, str]:
 def sign_plan(plan: TreatmentPlan, *, by: User, expected_version: int, today: date) -> None:
     """Sign and lock the draft as saved, or refuse with what it still needs, by form field. A stage
     other than the course's current one is recorded as a stage change from this revision."""
-    _check_editable(plan, by, expected_version)
+    _check_editable(plan, by, expected_version, today)
     problems = signing_needs(plan, today)
     if problems:
         raise DomainError(problems)
@@ -267,11 +269,11 @@ def add_addendum(plan: TreatmentPlan, *, body: str, by: User) -> PlanAddendum:
 # -- the decision-map stage ------------------------------------------------------------------------
 
 def record_stage_change(course: TreatmentCourse, stage: str, reason: str, user: User, note=None,
-                        ) -> CourseStageChange:
+                        today: date | None = None) -> CourseStageChange:
     """Move the course on the decision map, with a reason (any stage may follow any other; the current
     one is refused). `note`: the session note that moved it."""
     lock_row(course)
-    _refuse_when_ended(course)
+    _refuse_when_ended(course, today)
     problems = rules.stage_change_problems(current_stage(course.id), stage, reason)
     if problems:
         raise DomainError(problems)

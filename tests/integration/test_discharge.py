@@ -37,6 +37,12 @@ WRITTEN = {"summary": "Mood lifted over the series; sleep steadier.", "ending_re
 def ended(make, auth):
     """A discontinued course with one signed dose, a signed integration note (theme, insight) with a
     process note, a PHQ-9 baseline of 16 before the dose and 0 after it."""
+    return ended_course(make, auth)
+
+
+def ended_course(make, auth, before_the_end=None) -> dict:
+    """The `ended` fixture's course; `before_the_end(ids)` runs while it is still live (signed in as its
+    therapist), for what an ended course no longer accepts (a treatment plan)."""
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "staff": make.user("staff", username="desk"), "admin": make.user("admin", username="boss")}
@@ -55,6 +61,8 @@ def ended(make, auth):
     note = _write_and_sign(make, auth, ids, insights="Rest is something I am allowed")
     assert auth.post(f"/notes/{note}/process", {"body": PROCESS_CANARY}).status_code == 302
     assert _phq9(auth, ids["course"], base="0").status_code == 302
+    if before_the_end is not None:
+        before_the_end(ids)
     version = str(make.query(lambda: db.session.get(TreatmentCourse, ids["course"]).version))
     assert auth.end_course(ids["course"], {"target": "discontinued", "reason": ENDING,
                                            "version": version}).status_code == 302

@@ -13,7 +13,8 @@ from ketamine_integration.discharge.models import DischargeCopy
 from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_coordination import _release
-from tests.integration.test_discharge import _pdf_text, _sign_summary, _summary, ended  # noqa: F401 (fixture)
+from tests.integration.test_discharge import (_pdf_text, _sign_summary, _summary, ended,  # noqa: F401 (fixture)
+                                             ended_course)
 from tests.integration.test_treatment_plans import _plan_form, _start
 from tests.security.clinic import today as clinic_day
 
@@ -43,8 +44,14 @@ def _signed_plan_and_a_draft(auth, course_id):
     assert page.status_code in (200, 302), page_text(page)
 
 
-def test_the_summary_carries_the_signed_plans_objectives_with_their_measures_derived(ended, make, auth, client):
-    _signed_plan_and_a_draft(auth, ended["course"])
+@pytest.fixture
+def planned(make, auth):
+    """The `ended` course, its plan signed and revised while it was live (an ended course takes no plan)."""
+    return ended_course(make, auth, lambda ids: _signed_plan_and_a_draft(auth, ids["course"]))
+
+
+def test_the_summary_carries_the_signed_plans_objectives_with_their_measures_derived(planned, make, auth, client):
+    ended = planned
     assert _sign_summary(auth, make, ended["course"]).status_code == 302
     section = _summary(make, ended["course"]).computed["objectives"]
     assert section["revision"] == 1                                   # the signed revision, not the draft
@@ -74,8 +81,8 @@ def test_a_course_without_a_signed_plan_says_so(ended, make, auth, client):
     assert "No signed treatment plan." in page_text(client.get(f"/courses/{ended['course']}/discharge"))
 
 
-def test_the_prescribers_copy_carries_the_objectives_only_under_the_action_plan(ended, make, auth, client):
-    _signed_plan_and_a_draft(auth, ended["course"])
+def test_the_prescribers_copy_carries_the_objectives_only_under_the_action_plan(planned, make, auth, client):
+    ended = planned
     assert _sign_summary(auth, make, ended["course"]).status_code == 302
     summary = _summary(make, ended["course"])
 

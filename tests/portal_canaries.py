@@ -28,6 +28,7 @@ from ketamine_integration.journal import services as journal
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.notes import services as notes
 from ketamine_integration.notes.models import ActionStep, MeasureResponse, ProcessNote, SafetyAlert
+from ketamine_integration.plans.services import active_plan
 from ketamine_integration.notes.patient_check_ins import PatientStepCheckIn
 from ketamine_integration.notes.patient_responses import submit_patient_questionnaire
 from ketamine_integration.notes.questionnaires import TOKEN_SEPARATOR, due_questionnaires
@@ -84,8 +85,10 @@ def plant_canaries(patient_ids: list[int], now: datetime) -> None:
 
 def _note(course, today, text: str):
     """A draft integration note of yesterday with `text` in every field a clinician writes, its risk
-    screen answered yes (a safety alert) and a new action step."""
+    screen answered yes (a safety alert) and a new action step (serving the plan's first objective
+    when the course has a signed plan: the rule of domain/note_plan.py)."""
     therapist = course.therapist
+    plan = active_plan(course.id)
     note = notes.create_note(course, kind="integration", session_date=today - timedelta(days=1), by=therapist,
                              today=today)
     written = {key: text for key in ("stood_out", "emotions", "imagery", "surprises", "meaningful", "insights",
@@ -99,7 +102,8 @@ def _note(course, today, text: str):
                     themes=[{"theme_id": None, "free_theme": "Canary theme", "patient_words": None}],
                     new_steps=[{"what": "Call my sister on Sundays", "how_often": "Once a week",
                                 "starts_on": today, "review_on": today + timedelta(days=14), "linked_insight": None,
-                                "success_criterion": "Four calls in a month"}],
+                                "success_criterion": "Four calls in a month",
+                                "objective": plan.objectives[0].lineage_id if plan else None}],
                     check_ins=[], dosing_ids=[])
     return note
 

@@ -1,7 +1,8 @@
 """Demo treatment plans and the outcome measures beyond depression: every course that reached
 integration has a signed plan (problems, goals, SMART objectives with their mechanism, pathway, host
 theory, planned techniques from the vocabulary, stage, review date), written the day integration
-began; the courses past the review point have a second, signed revision; one maintenance course's
+began; a signed integration note after it records progress on each objective (demo/progress.py);
+the courses past the review point have a second, signed revision; one maintenance course's
 review is due now (caseload and worklist); two integration courses moved on the decision map. WSAS
 and PCL-5 are measured again at the review, and the WAI-SR after the second integration session.
 All through the services; the dates are the fiction's (see `dated`)."""
@@ -23,6 +24,7 @@ from ..notes.models import SessionNote
 from ..plans import services as plans
 from ..plans.models import SIGNED, CourseStageChange, TreatmentPlan
 from .baselines import spread
+from .progress import progress_session, record_progress
 
 #: days after the plan (the start of integration) its review date falls, and the first objective's
 REVIEW_AFTER, FIRST_BY, SECOND_BY = 28, 56, 84
@@ -111,12 +113,19 @@ def load_demo_plans(now: datetime) -> None:
         .order_by(TreatmentCourse.id)).all()
     moment: dict = {}
     maintenance = moved = 0
+    phases: list[Phase] = []  # of the courses before: each course's order in its phase
     with dated(moment):
         for index, course in enumerate(courses):
             began = _integration_began(course)
             kind = TRAUMA if "trauma" in course.indication.lower() else DEPRESSION
             first = _revision(course, kind, FRAMES[index % len(FRAMES)], began, moment,
                               stage="stabilise" if kind is TRAUMA else "clarify", objectives=3 if index % 2 else 2)
+            session = progress_session(course, first, began, now)
+            if session is not None:  # before the review: the review revision follows what it recorded
+                moment["at"] = session + timedelta(hours=1)  # a stage the note moves, moved as it is signed
+                record_progress(course, first, session, order=phases.count(course.current_phase),
+                                trauma=kind is TRAUMA, now=now)
+            phases.append(course.current_phase)
             if course.current_phase is Phase.INTEGRATION and moved < 2:
                 moment["at"] = _at(began + timedelta(days=5))
                 plans.record_stage_change(course, MOVES[0], MOVES[1], course.therapist,

@@ -64,7 +64,9 @@ def move_stage_on_signing(note: SessionNote, by: User) -> None:
     if note.kind != INTEGRATION or not stage:
         return
     try:
-        plans.record_stage_change(note.course, stage, note.content.get("stage_reason") or "", by, note=note)
+        # judged on the session's day: a session held before the course ended may move its stage
+        plans.record_stage_change(note.course, stage, note.content.get("stage_reason") or "", by, note=note,
+                                  today=note.session_date)
     except DomainError as refusal:
         fields = {"stage": "move_stage", "reason": "stage_reason"}
         raise DomainError({fields.get(k, k): v for k, v in refusal.reasons.items()}) from None

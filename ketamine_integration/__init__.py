@@ -179,7 +179,9 @@ def register_hooks() -> None:
     each once per process."""
     from .audit.services import record_refused_change
     from .bookings.events import appointments_changed
+    from .coordination.received import find_received_with
     from .courses.services import count_dosing_with, course_ended, derive_items_with
+    from .discharge.received import copies_received
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
     from .messaging.queue import run_periodically
@@ -206,6 +208,8 @@ def register_hooks() -> None:
     check_departures_with(bookings_ahead)
     # a write an append-only guard refused (answered 409) is audited
     lifecycle.change_refused.connect(record_refused_change)
+    # a prescriber finds the discharge summaries sent to them where they find their reports
+    find_received_with(copies_received)
     # the staff worklist lists the live courses whose treatment plan is missing or due for review
     find_plan_reviews_with(review_words)
     # a course's phase gates count its signed dosing sessions

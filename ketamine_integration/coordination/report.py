@@ -151,7 +151,7 @@ def _measures(course: TreatmentCourse) -> tuple[MeasureSeries, ...]:
                 chart=charts.trend_chart(measure, points) if measure.charted else None,
                 chart_narrow=charts.trend_chart(measure, points, charts.NARROW) if measure.charted else None,
                 rows=tuple(MeasureReading(date=row.response.administered_on.isoformat(), total=row.response.total,
-                                          band=row.response.band, change=_change(row),
+                                          band=row.response.band, change=_change(row, measure),
                                           safety=_safety_answer(row.response.answers, measure),
                                           completed_by=PATIENT_COMPLETED if row.response.completed_by_patient
                                           else "") for row in rows),
@@ -177,13 +177,15 @@ def _safety_answer(answers: list[int | None], measure) -> str:
     return f"{answer} (alert)" if answer > rule.above else str(answer)
 
 
-def _change(row: TrendRow) -> str:
+def _change(row: TrendRow, measure: scoring.Measure) -> str:
     if row.role == BASELINE:
         return "baseline"
     if row.role == BEFORE_BASELINE:
         return "before the first dose"
     if row.role == ENTERED_LATE:
         return LATE_ENTRY
+    if not measure.has_baseline:
+        return "—"  # read on its own (an alliance measure has no baseline to change from)
     return "no baseline" if row.change is None else f"{row.change.delta:+d}"
 
 
@@ -193,8 +195,12 @@ def measure_status(last: TrendRow, measure: scoring.Measure) -> str:
         return f"Latest: {last.response.band}"
     if last.role != AFTER_FIRST_DOSE:
         return "Before the first dose"
+    if not measure.has_baseline:  # an alliance measure: a reading of the therapy under way, no baseline
+        return f"Latest: {measure.reading(last.response.total, last.response.band)} (no baseline: read on its own)"
     if change is None:
-        return f"No baseline {measure.name} before the first dose: response cannot be computed"
+        judged = ("response cannot be computed" if measure.response_rule
+                  else f"change cannot be computed (the {measure.name} has no response rule)")
+        return f"No baseline {measure.name} before the first dose: {judged}"
     parts = []
     if change.response is not None:
         parts.append("response" if change.response else "no response yet")
@@ -202,7 +208,7 @@ def measure_status(last: TrendRow, measure: scoring.Measure) -> str:
         parts.append("remission" if change.remission else "not in remission")
     if not parts and measure.response_rule is None and measure.remission_below is None:
         # no published rule to judge it by (WSAS, WAI-SR): the change itself, and which way is better
-        return f"{change.delta:+d} from baseline ({measure.direction.lower()})"
+        return f"{change.delta:+d} from baseline ({measure.direction.lower()}; no response rule)"
     return ", ".join(parts).capitalize() or "—"
 
 

@@ -25,6 +25,7 @@ from ..clinic_settings.file_names import patient_file_name
 from ..db.clinic_time import clinic_today
 from ..web.forms import parse_id, submit
 from . import inbox, services
+from .received import received
 from .due import reports_due_for
 from .forms import AcknowledgeNoteForm, NoteForm, ReleaseForm, ReportForm, RevokeForm
 from .models import CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
@@ -113,16 +114,18 @@ def _page(course, *, note_form=None, report_form=None, status=200, seen=False):
     report_form = report_form or ReportForm()
     report_form.recipient.choices = options(_prescribers(course.patient))
     notes, reports = services.course_notes(course.id), services.course_reports(course.id)
-    is_therapist = THERAPIST in team_roles(current_user, course.patient)
+    is_therapist, documents = THERAPIST in team_roles(current_user, course.patient), []
     if not is_therapist:
-        # a prescriber sees their own conversation and reports, not what went to a colleague
+        # a prescriber sees their own conversation and reports, not what went to a colleague, and the
+        # documents sent to them (the therapists find a discharge summary's copies on its page)
         notes = [n for n in notes if current_user.id in (n.author_id, n.recipient_id)]
         reports = [r for r in reports if r.recipient_id == current_user.id]
+        documents = received(current_user, active_caseload(current_user), course.id)
     if seen:
         inbox.mark_answers_seen(notes, current_user, utcnow())
     return render_template("coordination/course.html", course=course, notes=notes, is_therapist=is_therapist,
                            sent_times={n.id: n.sent_at for n in notes},
-                           reports=reports, note_form=note_form, report_form=report_form,
+                           reports=reports, documents=documents, note_form=note_form, report_form=report_form,
                            ack_form=AcknowledgeNoteForm()), status
 
 
@@ -281,14 +284,17 @@ def prescriber_worklist():
         CoordinationReport.recipient_id == current_user.id, CoordinationReport.patient_id.in_(mine))
         .order_by(CoordinationReport.created_at.desc()).limit(20)
         .options(joinedload(CoordinationReport.patient))).all()
+    documents = received(current_user, mine)
     alerts = open_alerts(mine)
     forms = rems.by_patient(rems.forms_outstanding(current_user, today=clinic_today()))
     overdue_doses = overdue.overdue_planned(current_user, utcnow())
     flagged = monitoring.recent_flagged(current_user, utcnow())
     due = reports_due_for(mine, utcnow(), clinic_today())
     audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
+                                        f"{len(documents)} documents received, "
                                         f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions, "
                                         f"{len(overdue_doses)} planned doses not recorded, {len(due)} reports due")
-    return render_template("coordination/worklist.html", notes=notes, reports=reports, alerts=alerts,
+    return render_template("coordination/worklist.html", notes=notes, reports=reports, documents=documents,
+                           alerts=alerts,
                            rems_groups=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
                            flagged_days=monitoring.WORKLIST_DAYS, reports_due=due, overdue_doses=overdue_doses)

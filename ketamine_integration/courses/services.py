@@ -78,7 +78,7 @@ def derive_items_with(*finders: Callable[[TreatmentCourse], Evidence]) -> None:
 
 def measured_item_keys() -> frozenset[str]:
     """The checklist items only a measurement meets (read at each use: the registry is open)."""
-    return frozenset(m.baseline_item for m in MEASURES.values())
+    return frozenset(m.baseline_item for m in MEASURES.values() if m.has_baseline)
 
 
 def derived_item_keys() -> frozenset[str]:

@@ -77,10 +77,14 @@ def _attendance(course: TreatmentCourse, now: datetime) -> dict:
     return asdict(window_coverage(course, signed_dosing_sessions(course), now))
 
 
-def _reading(row) -> dict | None:
+def _reading(row, measure: scoring.Measure | None = None) -> dict | None:
+    """A reading as the summary keeps it; `reading`: how it reads ("14 (Moderate)", a screener's
+    triage level alone: its total counts yes answers and means nothing on its own)."""
     if row is None:
         return None
-    return {"date": row.response.administered_on.isoformat(), "total": row.response.total, "band": row.response.band}
+    total, band = row.response.total, row.response.band
+    reading = measure.reading(total, band) if measure is not None else f"{total} ({band})"
+    return {"date": row.response.administered_on.isoformat(), "total": total, "band": band, "reading": reading}
 
 
 def _measures(course: TreatmentCourse, now: datetime) -> list[dict]:
@@ -94,7 +98,8 @@ def _measures(course: TreatmentCourse, now: datetime) -> list[dict]:
             continue
         baseline, last = _baseline_and_last(series)
         change = last.change if last is not None else None
-        rows.append({"name": measure.name, "baseline": _reading(baseline), "last": _reading(last),
+        rows.append({"name": measure.name, "baseline": _reading(baseline, measure), "last": _reading(last, measure),
+                     "has_baseline": measure.has_baseline,
                      "change": None if change is None else f"{change.delta:+d}",
                      "status": measure_status(series[-1], measure)})
     return rows

@@ -13,11 +13,12 @@ from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..documents.discharge_summary import render_discharge_pdf
 from ..extensions import db
-from ..patients.access import load_patient_record, team_roles
+from ..patients.access import load_patient_record
 from ..web import access
 from ..web.fields import options
 from ..web.forms import form_version, save_then_sign, submit
 from . import services
+from .access import may_write
 from .content import written_sections
 from .document import document, render_copy
 from .forms import AddendumForm, DischargeForm, SendForm, StartForm
@@ -26,18 +27,12 @@ from .models import DischargeCopy, DischargeSummary
 bp = Blueprint("discharge", __name__)
 
 
-def _may_write(course: TreatmentCourse) -> bool:
-    """The care team's therapists write a course's summary (the admin reads no clinical record: a course
-    whose therapist has left gets another therapist on its care team, who writes it)."""
-    return current_user.can("discharge.write") and THERAPIST in team_roles(current_user, course.patient)
-
-
 def _writable_course(course_id: int) -> TreatmentCourse:
     """The course, for a user who writes its discharge summary (403 audited otherwise)."""
     course = db.session.get(TreatmentCourse, course_id)
     if course is None:
         abort(404)
-    if not _may_write(course):
+    if not may_write(current_user, course):
         audit.denial("a discharge summary is written by a therapist on the patient's care team", obj=course,
                      patient_id=course.patient_id)
         abort(403)

@@ -53,6 +53,9 @@ class Band:
     low: int
     high: int
     label: str
+    #: the name a phone's chart writes beside the band's line, where the whole name would crowd the
+    #: narrow margin (PCL-5: its bands from 31 and from 34 lie 3 points apart); "" for the label itself
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,9 @@ class Measure:
     #: why the measure has no bands, where it publishes none (WAI-SR): bands are then empty and a
     #: response's band is "" (None: the bands must cover every total)
     unbanded: str | None = None
+    #: whether a course takes this measure's baseline before the first dose (the preparation checklist's
+    #: baseline item, change from it): not for an alliance measure (WAI-SR), which rates a therapy under way
+    has_baseline: bool = True
     #: where the entry's wording, bands, cut-offs and change rules are published, and its licence
     sources: tuple[str, ...] = ()
 
@@ -200,7 +206,7 @@ class Measure:
 
     @property
     def baseline_item(self) -> str:
-        """The preparation checklist item recording this measure at baseline."""
+        """The preparation checklist item recording this measure at baseline (for a measure `has_baseline`)."""
         return f"baseline_{self.key}"
 
 

@@ -53,8 +53,9 @@ PCL5 = Measure(
     # The PCL-5 has no empirically derived severity ranges; the National Center for PTSD gives a
     # provisional-diagnosis cut-off "between 31-33". The bands are that cut-off: below it, within its
     # range, above it (a band name is at most 30 characters: measure_responses.band).
-    bands=(Band(0, 30, "Below the PTSD cut-off"), Band(31, 33, "Within the PTSD cut-off range"),
-           Band(34, 80, "Above the PTSD cut-off")),
+    bands=(Band(0, 30, "Below the PTSD cut-off", short="Below cut-off"),
+           Band(31, 33, "Within the PTSD cut-off range", short="Cut-off range"),
+           Band(34, 80, "Above the PTSD cut-off", short="Above cut-off")),
     # LOINC 101697-1 "Post traumatic stress disorder checklist - civilian version DSM-5 [PCL-5]" (panel)
     # and 101698-9 "PTSD PCL-5 score [PCL-5]" (total), LOINC 2.82. 89204-2, named in the issue, could
     # not be verified as the PCL-5 panel and is not claimed; item codes could not be verified: None.
@@ -149,6 +150,9 @@ WAISR = Measure(
              "about the working relationship).",
     # No LOINC panel or score for the WAI-SR could be found: none is claimed.
     loinc_panel=None, loinc_total=None, response_drop=None, remission_below=None,
+    # the alliance is with a therapy under way: there is nothing to rate before the first session, so
+    # no baseline is asked before the first dose and each reading is read on its own
+    has_baseline=False,
     sources=(
         "Hatcher & Gillaspy (2006). Development and validation of a revised short version of the Working "
         "Alliance Inventory. Psychotherapy Research 16(1):12–25 (12 items, 1–5; goal: items 4, 6, 8, 11; "

@@ -40,7 +40,7 @@ class PreparationItems(Mapping[str, str]):
              "support_person": "Support person identified"}
 
     def _items(self) -> dict[str, str]:
-        baselines = {m.baseline_item: f"Baseline {m.name}" for m in MEASURES.values()}
+        baselines = {m.baseline_item: f"Baseline {m.name}" for m in MEASURES.values() if m.has_baseline}
         return {**self.BEFORE, **baselines, **self.AFTER}
 
     def __getitem__(self, key: str) -> str:

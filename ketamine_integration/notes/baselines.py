@@ -73,7 +73,8 @@ def baseline_of(responses: list[MeasureResponse], measure: str, first_dose: Firs
 def trend(responses: list[MeasureResponse], measure: str, first_dose: FirstDose | None) -> list[TrendRow]:
     """Each live response of a measure, with its change from the baseline (never from a response
     recorded after dosing started, nor from one entered after it started)."""
-    baseline, entry = baseline_of(responses, measure, first_dose), scoring.MEASURES[measure]
+    entry = scoring.MEASURES[measure]
+    baseline = baseline_of(responses, measure, first_dose) if entry.has_baseline else None
     rows = []
     for r in (r for r in responses if r.measure == measure and r.voided_at is None):
         if baseline is not None and r.id == baseline.id:
@@ -99,7 +100,7 @@ def measured_baselines(course: TreatmentCourse) -> Evidence:
     responses, first_dose = course_measures(course.id), first_dose_of(course.id)
     met = {}
     for key, entry in scoring.MEASURES.items():
-        baseline = baseline_of(responses, key, first_dose)
+        baseline = baseline_of(responses, key, first_dose) if entry.has_baseline else None
         if baseline is not None:
             what = entry.reading(baseline.total, baseline.band)
             met[entry.baseline_item] = DerivedItem(item=entry.baseline_item, on=baseline.administered_on,

@@ -23,13 +23,15 @@ class Layout:
     date_gap: int = 44
     #: a band's name longer than this many letters is written over lines, whole words to a line
     band_line_letters: int = 0
+    #: write a band's short name where the registry gives one (a phone's narrow margin)
+    short_band_names: bool = False
 
 
 #: a wide screen's and the PDF's: a band name over 18 letters (about 7 px each) is wrapped to fit the margin
 WIDE = Layout(640, 252, 44, 132, 14, 46, band_line_letters=18)
 #: a phone's: drawn at its natural size inside a 375 px screen, so 12-unit text is 12 px there (the
 #: wide one, shrunk to fit, would be 6 px)
-NARROW = Layout(340, 240, 34, 80, 14, 46, band_line_letters=10)
+NARROW = Layout(340, 240, 34, 80, 14, 46, band_line_letters=10, short_band_names=True)
 #: a line of a band's name below the one before it
 BAND_LINE_HEIGHT = 13
 
@@ -103,7 +105,8 @@ def _band_lines(measure: Measure, y, lay: Layout) -> list[BandLine]:
     it or, where the name below would reach it, a line's height clear above that name."""
     lines: list[BandLine] = []
     for b in measure.bands[1:]:
-        at, wrapped = y(b.low - 0.5), band_lines(b.label, lay.band_line_letters)
+        written = b.short if lay.short_band_names and b.short else b.label
+        at, wrapped = y(b.low - 0.5), band_lines(written, lay.band_line_letters)
         text_y = at + 4
         if lines:
             text_y = min(text_y, lines[-1].text_y - len(wrapped) * BAND_LINE_HEIGHT)

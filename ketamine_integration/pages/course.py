@@ -13,6 +13,8 @@ from ..audit import services as audit
 from ..courses import services
 from ..courses.forms import PhaseForm, PreparationForm, VoidForm
 from ..courses.models import TreatmentCourse
+from ..discharge.access import may_write as may_write_discharge
+from ..discharge.received import copies_received
 from ..discharge.services import course_status as discharge_status
 from .booking_forms import book_form_choices, only_team_choices
 from .calendar_booking import booking_page, calendar_back
@@ -40,7 +42,7 @@ from ..notes.questionnaires import course_questionnaires, to_prompt
 from ..notes.safety import safety_history
 from ..notes.services import course_notes
 from ..notes.views_data import open_steps_with_check_ins
-from ..patients.access import can_read_clinical, load_patient_record, team_roles
+from ..patients.access import active_caseload, can_read_clinical, load_patient_record, team_roles
 from ..patients.care_team import may_add_members
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
@@ -90,16 +92,18 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     suggestions = _suggestions(course, windows + provisional, now)
     after_series_suggestions = _after_series_suggestions(course, after_series, now)
     clinical_parts = _clinical_parts(course, clinical)
+    discharge, writes_discharge, discharge_copies = _discharge_parts(course)
     todo = next_actions(current_user, CoursePageFacts(
         course=course, sessions=sessions, windows=windows + provisional, after_series_rows=after_series.rows,
         appointments=appointments, notes=clinical_parts["notes"], open_alerts=clinical_parts["open_alerts"],
         blockers=blockers, suggested=_offered(suggestions), after_suggested=_offered(after_series_suggestions),
-        clinical=clinical, may_record_dose=records_dosing, now=now, today=clinic_today(now)))
+        clinical=clinical, may_record_dose=records_dosing, now=now, today=clinic_today(now), discharge=discharge,
+        writes_discharge=writes_discharge))
     return render_template(
         "courses/detail.html", course=course, protocol=protocol, clinical=clinical, next_actions=todo,
         history=services.phase_history(course), blockers=blockers,
         facts=facts, checklist=services.checklist_items(protocol), found=found,
-        measure_names={m.baseline_item: m.name for m in MEASURES.values()},
+        measure_names={m.baseline_item: m.name for m in MEASURES.values() if m.has_baseline},
         documented={item: words for item, (_section, words) in DOCUMENTED_ITEMS.items()},
         records=course.preparation_records, phase_form=phase_form, prep_form=prep_form,
         void_form=VoidForm(), Phase=Phase, sessions=sessions, windows=windows, provisional=provisional,
@@ -118,7 +122,18 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held"),
-        measures=MEASURES, discharge=discharge_status(course), **_questionnaires(course, now)), status
+        measures=MEASURES, discharge=discharge,
+        discharge_copies=discharge_copies, **_questionnaires(course, now)), status
+
+
+def _discharge_parts(course: TreatmentCourse) -> tuple[str | None, bool, list]:
+    """The discharge summary's state ("due", "signed", None), whether the user writes it while it is due,
+    and the copies of the signed one sent to the user (a prescriber finds them here and on the worklist)."""
+    state = discharge_status(course)
+    writes = state == "due" and may_write_discharge(current_user, course)
+    copies = copies_received(current_user, active_caseload(current_user), course.id) \
+        if state == "signed" and current_user.can("reports.read") else []
+    return state, writes, copies
 
 
 def _phase_forms(course: TreatmentCourse, protocol, phase_form, prep_form):

@@ -1,7 +1,8 @@
 """The course page's first card: what the signed-in user should do next on this course, most pressing
 first, worked out from what the page has read already (it runs no query of its own): today's dose
-to record, a dosing record to sign, a safety alert, the user's unsigned notes, a window with nothing
-booked, a session whose outcome is not recorded, a phase the protocol's conditions allow."""
+to record, a dosing record to sign, a safety alert, the user's unsigned notes, an ended course's
+discharge summary, a window with nothing booked, a session whose outcome is not recorded, a phase
+the protocol's conditions allow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,12 +50,16 @@ class CoursePageFacts:
     may_record_dose: bool
     now: datetime
     today: date
+    #: the discharge summary: "due" (the course ended, none signed), "signed", or None (not ended)
+    discharge: str | None = None
+    #: the user writes this course's discharge summary (a therapist on the care team)
+    writes_discharge: bool = False
 
 
 def next_actions(user, facts: CoursePageFacts) -> list[NextAction]:
     """The user's next actions on the course, most pressing first (at most MOST)."""
-    found = [*_doses(user, facts), *_alerts(user, facts), *_notes(user, facts), *_bookings(user, facts),
-             *_outcomes(user, facts)]
+    found = [*_doses(user, facts), *_alerts(user, facts), *_notes(user, facts), *_discharge(facts),
+             *_bookings(user, facts), *_outcomes(user, facts)]
     return (found or _phase(user, facts))[:MOST]
 
 
@@ -89,6 +94,14 @@ def _notes(user, facts: CoursePageFacts):
             yield NextAction(f"Finish the note of {n.session_date.isoformat()}",
                              url_for("notes.note_edit", note_id=n.id),
                              f"{n.label} note, {n.session_date.isoformat()}: a draft, not signed yet.")
+
+
+def _discharge(facts: CoursePageFacts):
+    """An ended course's discharge summary, for the therapist who writes it, until it is signed."""
+    if facts.discharge == "due" and facts.writes_discharge:
+        yield NextAction("Write the discharge summary", url_for("discharge.summary_page", course_id=facts.course.id),
+                         f"The course is {facts.course.current_phase.label.lower()}: its discharge summary is due "
+                         "(not signed yet).")
 
 
 def _bookings(user, facts: CoursePageFacts):

@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain.measures import MEASURES
 from ..domain.plans import HOST_THEORIES, PATHWAYS, STAGES
-from ..web.fields import ClinicDateField, SelectChoice, WrittenAtLeast, options
+from ..web.fields import ClinicDateField, SelectChoice, WrittenAtLeast, number_controls, options
 
 GOAL_ROWS, OBJECTIVE_ROWS, TECHNIQUE_ROWS, MOST_ROWS = 4, 4, 4, 12
 LOCK_CONFIRMATION = "I understand this revision will be locked: after signing, only addenda can be added"
@@ -24,12 +24,12 @@ class ObjectiveRowForm(Form):
     lineage = HiddenField()
     goal = SelectField("Goal it serves", choices=options(NONE + [(str(n), f"Goal {n}") for n in
                                                                 range(1, GOAL_ROWS + 1)]), validators=[Optional()])
-    target = StringField("Specific target: who does what, how often or how many", filters=[_strip],
+    target = StringField("Specific target (who does what, how often or how many)", filters=[_strip],
                          validators=[Optional(), Length(max=500)])
     criterion = StringField("Measure and criterion of success", filters=[_strip],
                             validators=[Optional(), Length(max=500)])
     by_when = ClinicDateField("By when", validators=[Optional()])
-    mechanism = StringField("Mechanism: why it should help", filters=[_strip],
+    mechanism = StringField("Mechanism (why it should help)", filters=[_strip],
                             validators=[Optional(), Length(max=1000)])
     measure = SelectField("Linked measure (optional)",
                           choices=options(NONE + [(key, m.name) for key, m in MEASURES.items()]),
@@ -58,6 +58,12 @@ class PlanForm(FlaskForm):
     review_on = ClinicDateField("Review the plan on", validators=[Optional()])
     no_change = BooleanField("Reviewed, no change: this revision records a review that kept the plan")
     confirm_lock = BooleanField(LOCK_CONFIRMATION)
+
+    def number_rows(self) -> None:
+        """Each row's controls named after their row ("Objective 2: by when"): four rows of the same
+        labels read as one list of identical names to a screen reader and to voice control."""
+        for rows, noun in ((self.objectives, "Objective"), (self.techniques, "Technique")):
+            number_controls(rows, noun)
 
 
 def technique_choices(grouped: list[tuple[str, list[tuple[str, str]]]], kept: dict[str, str]) -> dict:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.measures import MEASURES
 from ..domain.plans import HOST_THEORIES, PATHWAYS, STAGES
 from ..extensions import db
 from ..patients.models import Patient
@@ -119,6 +120,14 @@ class PlanObjective(db.Model):
     measure: Mapped[str | None] = mapped_column(String(10))
 
     plan: Mapped[TreatmentPlan] = relationship(back_populates="objectives")
+
+    @property
+    def measure_name(self) -> str:
+        """The linked measure as the clinic names it ("PHQ-9"), "" when none (or no longer in the registry: its key)."""
+        if not self.measure:
+            return ""
+        known = MEASURES.get(self.measure)
+        return known.name if known is not None else self.measure
 
 
 class PlanTechnique(db.Model):

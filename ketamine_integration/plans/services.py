@@ -26,6 +26,7 @@ from ..extensions import db
 from ..protocols.services import protocol_of
 from ..protocols.techniques import current_vocabulary
 from ..scheduling.after_series import last_series_dose
+from . import unfinished
 from .models import DRAFT, SIGNED, CourseStageChange, PlanAddendum, PlanObjective, PlanTechnique, TreatmentPlan
 
 CONCURRENT_SAVE = ("Someone saved this plan after you opened it. Your text is below, not saved: review the "
@@ -120,25 +121,29 @@ def save_plan(plan: TreatmentPlan, *, by: User, expected_version: int, today: da
               objectives: list[dict], techniques: list[dict], pathway: str | None, host_theory: str | None,
               stage: str | None, review_on: date | None, no_change: bool) -> TreatmentPlan:
     """Save the draft as submitted, or refuse with field errors (nothing saved). `objectives`: rows
-    with lineage, goal (1-based number as text), target, criterion, by_when, mechanism, measure;
-    `techniques`: rows with technique (a vocabulary key) and rationale."""
+    with lineage, goal (1-based number as text), target, criterion, by_when, mechanism, measure (a row
+    typed in part is kept as typed until complete: plans.unfinished); `techniques`: rows with
+    technique (a vocabulary key) and rationale."""
     _check_editable(plan, by, expected_version, today)
     goals = [str(g or "").strip() for g in content.get("goals", [])]
     rows = [_row(o) for o in objectives]
     problems = rules.objective_problems(rows, goals, _plan_day(plan), set(MEASURES))
+    missing, partial = unfinished.set_aside(rows)
     problems.update(_technique_problems(techniques, {t.technique_key for t in plan.techniques}))
     for name, value, known in (("pathway", pathway, rules.PATHWAYS), ("host_theory", host_theory,
                                                                       rules.HOST_THEORIES),
                                ("stage", stage, rules.STAGES)):
         if value and value not in known:
             problems[name] = "Choose one of the options."
-    if problems:
+    if set(problems) - missing:  # refused: every problem shown, the parts still missing among them
         raise DomainError(problems)
+    own = unfinished.lineages(plan.content)
     plan.content = {"problems_patient": content.get("problems_patient") or "",
-                    "problems_clinician": content.get("problems_clinician") or "", "goals": goals}
+                    "problems_clinician": content.get("problems_clinician") or "", "goals": goals,
+                    **unfinished.content(objectives, rows, partial)}
     plan.pathway, plan.host_theory, plan.stage = pathway or None, host_theory or None, stage or None
     plan.review_on, plan.no_change = review_on, bool(no_change)
-    _replace_objectives(plan, objectives, rows, goals)
+    _replace_objectives(plan, objectives, unfinished.complete_rows(rows, partial), goals, own)
     _replace_techniques(plan, techniques)
     flush_versioned(plan, CONCURRENT_SAVE)
     return plan
@@ -174,10 +179,11 @@ def _technique_problems(techniques: list[dict], kept: set[str]) -> dict[str, str
 
 
 def _replace_objectives(plan: TreatmentPlan, submitted: list[dict], rows: list[rules.ObjectiveRow],
-                        goals: list[str]) -> None:
+                        goals: list[str], unfinished_lineages: set[str] = frozenset()) -> None:
     """The draft's objectives become the submitted rows; a row keeps its lineage only if it is one of
-    this draft's own (copied from the previous revision or saved before), else it starts a new one."""
-    own = {o.lineage_id for o in plan.objectives}
+    this draft's own (copied from the previous revision or saved before, complete or unfinished), else
+    it starts a new one."""
+    own = {o.lineage_id for o in plan.objectives} | set(unfinished_lineages)
     kept, used = [], set()
     for raw, row in zip(submitted, rows):
         if row.empty:
@@ -212,9 +218,10 @@ def _replace_techniques(plan: TreatmentPlan, submitted: list[dict]) -> None:
 def signing_needs(plan: TreatmentPlan, today: date) -> dict[str, str]:
     objectives = [rules.ObjectiveRow(goal="1", target=o.target, criterion=o.criterion, by_when=o.by_when,
                                      mechanism=o.mechanism) for o in plan.objectives]
-    return rules.signing_problems(rules.PlanDraft(goals=plan.content.get("goals", []), objectives=objectives,
-                                                  stage=plan.stage, pathway=plan.pathway,
-                                                  review_on=plan.review_on, no_change=plan.no_change), today)
+    problems = rules.signing_problems(rules.PlanDraft(goals=plan.content.get("goals", []), objectives=objectives,
+                                                      stage=plan.stage, pathway=plan.pathway,
+                                                      review_on=plan.review_on, no_change=plan.no_change), today)
+    return {**problems, **unfinished.needs(plan.content)}
 
 
 def sign_plan(plan: TreatmentPlan, *, by: User, expected_version: int, today: date) -> None:

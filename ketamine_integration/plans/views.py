@@ -18,7 +18,7 @@ from ..patients.access import load_patient_record
 from ..protocols.techniques import current_vocabulary
 from ..web import access
 from ..web.forms import form_version, render_form, save_then_sign, submit
-from . import services
+from . import services, unfinished
 from .progress import progress_history
 from .forms import (LOCK_NOT_CONFIRMED, MOST_ROWS, OBJECTIVE_ROWS, TECHNIQUE_ROWS, PlanAddendumForm, PlanForm,
                     StageChangeForm, StartRevisionForm, technique_choices)
@@ -101,16 +101,19 @@ def _draft_form(plan: TreatmentPlan, posted: bool = False) -> PlanForm:
     if posted:
         form = PlanForm()
     else:
+        # the complete objectives, and each row still being written back at its place (plans.unfinished)
+        objectives = unfinished.form_rows(plan.content, [
+            {"lineage": o.lineage_id, "goal": _goal_number(plan, o.goal), "target": o.target,
+             "criterion": o.criterion, "by_when": o.by_when, "mechanism": o.mechanism,
+             "measure": o.measure or ""} for o in plan.objectives])
         form = PlanForm(data={
             "version": plan.version, "problems_patient": plan.content.get("problems_patient", ""),
             "problems_clinician": plan.content.get("problems_clinician", ""),
             "goals": plan.content.get("goals", []), "pathway": plan.pathway or "", "host_theory": plan.host_theory or "",
             "stage": plan.stage or "", "review_on": plan.review_on, "no_change": plan.no_change,
-            "objectives": [{"lineage": o.lineage_id, "goal": _goal_number(plan, o.goal), "target": o.target,
-                            "criterion": o.criterion, "by_when": o.by_when, "mechanism": o.mechanism,
-                            "measure": o.measure or ""} for o in plan.objectives],
+            "objectives": objectives,
             "techniques": [{"technique": t.technique_key, "rationale": t.rationale} for t in plan.techniques]})
-        while len(form.objectives) < min(max(OBJECTIVE_ROWS, len(plan.objectives) + 1), MOST_ROWS):
+        while len(form.objectives) < min(max(OBJECTIVE_ROWS, len(objectives) + 1), MOST_ROWS):
             form.objectives.append_entry()
         while len(form.techniques) < min(max(TECHNIQUE_ROWS, len(plan.techniques) + 1), MOST_ROWS):
             form.techniques.append_entry()
@@ -118,6 +121,7 @@ def _draft_form(plan: TreatmentPlan, posted: bool = False) -> PlanForm:
                                 {t.technique_key: t.technique_name for t in plan.techniques})
     for row in form.techniques:
         row.form.technique.choices = choices
+    form.number_rows()
     return form
 
 
@@ -134,7 +138,9 @@ def _save(plan: TreatmentPlan, form: PlanForm, *, signing: bool):
                  "goals": form.goals.data},
         objectives=form.objectives.data, techniques=form.techniques.data, pathway=form.pathway.data,
         host_theory=form.host_theory.data, stage=form.stage.data, review_on=form.review_on.data,
-        no_change=form.no_change.data), (lambda: _sign(plan, form, today)) if signing else None)
+        # "reviewed, no change" speaks of a signed revision before this one: the first has none
+        no_change=form.no_change.data and plan.based_on_id is not None),
+        (lambda: _sign(plan, form, today)) if signing else None)
     action = "plan.sign" if signing else "plan.update"
     if not outcome.saved:
         audit.record(action, obj=plan, patient_id=plan.patient_id, outcome=audit.FAILURE, detail="not saved")

@@ -3,16 +3,21 @@ phone), an addendum and a signed review."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..domain import safety_plans as rules
-from ..web.fields import ClinicDateField, WrittenAtLeast, options
+from ..web.fields import ClinicDateField, WrittenAtLeast, number_controls, options
 from .models import REVIEW_CHANGES
 from .services import ADDENDUM_MAXIMUM, ADDENDUM_MINIMUM, COMMENT_MAXIMUM
 
 #: contact rows offered per contact section (empty rows are ignored)
 CONTACT_ROWS = {"help_contacts": 4, "professionals": 5}
+#: what a row of each contact section is, naming its controls ("Person to ask for help 3: phone")
+CONTACT_NOUNS = {"help_contacts": "Person to ask for help", "professionals": "Professional or crisis line"}
+LOCK_CONFIRMATION = ("I understand this revision will be locked: after signing, corrections are addenda or a "
+                     "new revision")
+LOCK_NOT_CONFIRMED = "Tick this box to confirm that the revision will be locked, then sign again."
 #: a list section's textarea: lines at most times characters, with room for the line breaks
 _LIST_LIMIT = rules.ITEMS_MAX * (rules.ITEM_MAX + 2)
 
@@ -47,6 +52,13 @@ class SafetyPlanForm(FlaskForm):
     reasons_for_living = _list_field("reasons_for_living")
     #: the edit token the form was opened on (models.edit_token)
     version = HiddenField()
+    #: asked at each signing, like a note's, a treatment plan's and a discharge summary's
+    confirm_lock = BooleanField(LOCK_CONFIRMATION)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, noun in CONTACT_NOUNS.items():  # the rows are fixed in number: named once here
+            number_controls(getattr(self, key), noun)
 
     def plan_content(self) -> dict:
         """The plan as the service takes it: lists of lines and contact rows."""

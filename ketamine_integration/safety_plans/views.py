@@ -16,12 +16,13 @@ from ..clinic_settings.contact import clinic_phone
 from ..db.clinic_time import clinic_today
 from ..db.signed_records import draft_started_by
 from ..domain import safety_plans as rules
+from ..db.errors import DomainError
 from ..patients.access import can_read_clinical, load_patient, load_patient_record
 from ..patients.models import Patient
 from ..web import access
 from ..web.forms import render_form, save_then_sign, submit, whole_number
 from . import services
-from .forms import SafetyPlanAddendumForm, SafetyPlanForm, SafetyPlanReviewForm
+from .forms import LOCK_NOT_CONFIRMED, SafetyPlanAddendumForm, SafetyPlanForm, SafetyPlanReviewForm
 from .models import REVIEW_CHANGES, SafetyPlanRevision, edit_token
 
 bp = Blueprint("safety_plans", __name__)
@@ -77,7 +78,15 @@ def edit(patient_id: int):
                                              expected=-1 if expected is None else expected)
         return saved["draft"]
 
-    outcome = save_then_sign(form, save, (lambda: services.sign(saved["draft"], by=current_user)) if signing else None)
+    def sign():
+        # the draft stays saved; what signing still needs is marked by field, the box among them
+        needs = {} if form.confirm_lock.data else {"confirm_lock": LOCK_NOT_CONFIRMED}
+        needs.update(rules.signing_problems(saved["draft"].content) if needs else {})
+        if needs:
+            raise DomainError(needs)
+        services.sign(saved["draft"], by=current_user)
+
+    outcome = save_then_sign(form, save, sign if signing else None)
     # one row: the signature's when signing (it includes the save), else the save's
     done = outcome.signed if signing else outcome.saved
     audit.record("safety_plan.sign" if signing else "safety_plan.save", obj=outcome.result or patient,

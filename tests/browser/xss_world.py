@@ -296,7 +296,7 @@ class World:
                                                    "means_safety", "reasons_for_living")},
             "help_contacts-0-name": p("safety plan help contact"), "help_contacts-0-phone": "555-0142",
             "professionals-0-name": p("safety plan professional"), "professionals-0-phone": "988",
-            "action": "sign", "version": "0"})
+            "action": "sign", "confirm_lock": "y", "version": "0"})
         plan = self.one(SafetyPlanRevision, SafetyPlanRevision.patient_id == patient)[0].id
         self.ids["safety_plan"] = plan
         self.post(ther, f"/safety-plans/{plan}/addenda", {"body": p("safety plan addendum")})

@@ -72,8 +72,9 @@ def test_each_is_recorded_scored_tabled_and_charted_in_its_own_direction(team, m
     assert "33 Within the PTSD cut-off range -12 (-27%) Yes" in text
     # WSAS: bands, the change shown; no response rule is published, so no response column
     assert "25 Moderately severe or worse baseline" in text and "12 Functional impairment -13 (-52%)" in text
-    # WAI-SR: no severity column; the rise is shown as a rise, and the page says higher is better
-    assert "30 baseline" in text and "48 +18 (+60%)" in text
+    # WAI-SR: no severity column and no baseline (an alliance rates a therapy under way: each reading
+    # stands on its own, no change column); the page says higher is better
+    assert "+18" not in text and "has no baseline before the first dose" in text
     assert "Higher totals are better. Response: none defined for this measure." in text
     assert "Lower totals are better. Response: a drop of at least 10 points from baseline." in text
     assert "public domain" in text and "Mundt, Marks, Shear & Greist (2002)" in text   # the sources, cited
@@ -114,9 +115,9 @@ def test_the_coordination_report_carries_them_under_a_release_covering_measures(
     assert _generate(auth, team).status_code == 302
     pdf = _latest_pdf_text(make, client)
     assert "PCL-5 — Response" in pdf and "33 Within the PTSD cut-off range -12" in pdf
-    assert "WSAS — -13 from baseline (lower totals are better)" in pdf
-    assert "WAI-SR — +18 from baseline (higher totals are better)" in pdf and "Higher totals are better." in pdf
-    assert "48 +18" in pdf                                          # no severity cell between total and change
+    assert "WSAS — -13 from baseline (lower totals are better; no response rule)" in pdf
+    assert "WAI-SR — Latest: 48 (no baseline: read on its own)" in pdf and "Higher totals are better." in pdf
+    assert "48 —" in pdf and "+18" not in pdf                       # no severity cell, no change from a baseline
 
 
 def test_the_patient_completes_a_scheduled_pcl5_in_the_portal(team, make, auth, client):

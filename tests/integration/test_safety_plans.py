@@ -48,7 +48,7 @@ def _edit(auth, patient: int, data: dict):
 
 
 def _signed_plan(auth, patient: int, **changes) -> None:
-    response = _edit(auth, patient, {**PLAN, **changes, "action": "sign"})
+    response = _edit(auth, patient, {**PLAN, **changes, "action": "sign", "confirm_lock": "y"})
     assert response.status_code == 302, page_text(response)
 
 
@@ -65,7 +65,7 @@ def test_a_plan_is_drafted_signed_and_revised_every_revision_kept(team, make, au
     assert "988" in new  # a new plan starts with the Lifeline among the professionals
     draft = _edit(auth, patient, {"warning_signs": "Not sleeping", "action": "save"})
     assert draft.status_code == 302 and _revisions(make, patient) == [(1, "draft")]
-    refused = _edit(auth, patient, {"warning_signs": "Not sleeping", "action": "sign"})
+    refused = _edit(auth, patient, {"warning_signs": "Not sleeping", "action": "sign", "confirm_lock": "y"})
     refused_text = page_text(refused)
     assert refused.status_code == 200 and "Draft saved, not signed" in refused_text
     assert "at least one coping strategy" in refused_text and "at least one professional or crisis line" in refused_text
@@ -190,7 +190,8 @@ def test_who_may_read_and_write_the_plan_every_refusal_audited(team, make, auth,
     auth.sign_in(user)
     assert client.get(f"/patients/{team['patient']}/safety-plan").status_code == read
     assert client.get(f"/patients/{team['patient']}/safety-plan/edit").status_code == write
-    refused = auth.post(f"/patients/{team['patient']}/safety-plan/edit", {**PLAN, "action": "sign", "version": "0"})
+    refused = auth.post(f"/patients/{team['patient']}/safety-plan/edit", {**PLAN, "action": "sign", "confirm_lock": "y",
+                                                                             "version": "0"})
     assert refused.status_code == (302 if write == 200 else 403)
     actions = [row.action for row in make.audit_rows(patient_id=team["patient"])]
     if read == 200:

@@ -134,7 +134,8 @@ def _safety_plan(make, clinic) -> None:
     """A signed safety plan revision, an addendum on it and a signed review of it."""
     assert clinic.post("therapist", f"/patients/{clinic.patient}/safety-plan/edit", {
         "warning_signs": "Not sleeping", "coping_strategies": "Walk the dog", "professionals-0-name": "988 Lifeline",
-        "professionals-0-phone": "988", "action": "sign", "version": clinic.safety_plan_version()}
+        "professionals-0-phone": "988", "action": "sign", "confirm_lock": "y",
+        "version": clinic.safety_plan_version()}
     ).status_code == 302
     revision = _latest(make, "SELECT max(id) FROM safety_plan_revisions")
     assert clinic.post("therapist", f"/safety-plans/{revision}/addenda", {"body": "Sister's number changed"}

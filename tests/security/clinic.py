@@ -521,7 +521,8 @@ class Clinic:
         """The patient's signed safety plan revision."""
         from ketamine_integration.safety_plans.models import SafetyPlanRevision
         response = self.post("therapist", f"/patients/{self.patient}/safety-plan/edit",
-                             {**self.SAFETY_PLAN, "action": "sign", "version": self.safety_plan_version()})
+                             {**self.SAFETY_PLAN, "action": "sign", "confirm_lock": "y",
+                              "version": self.safety_plan_version()})
         assert response.status_code == 302, response.status_code
         return self.make.query(lambda: db.session.scalar(select(SafetyPlanRevision.id).where(
             SafetyPlanRevision.patient_id == self.patient).order_by(SafetyPlanRevision.id.desc())))

@@ -190,7 +190,7 @@ FORMS = {
     "safety_plans.edit": lambda w, t, r: {"warning_signs": "Not sleeping", "coping_strategies": "Walk the dog",
                                           "professionals-0-name": "988 Lifeline", "professionals-0-phone": "988",
                                           # the world's plan is revision 1, signed (safety_plans.models.edit_token)
-                                          "action": "sign", "version": "1000000"},
+                                          "action": "sign", "confirm_lock": "y", "version": "1000000"},
     "safety_plans.addendum": lambda w, t, r: {"body": "Dana's number changed"},
     "safety_plans.review": lambda w, t, r: {"reviewed_on": day(), "with_patient": "yes", "changes": "none"},
     "notes.formulation": lambda w, t, r: {

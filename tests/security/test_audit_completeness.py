@@ -340,7 +340,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "safety_plan.save": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/safety-plan/edit", {
             **c.SAFETY_PLAN, "warning_signs": s, "action": "save", "version": c.safety_plan_version()}), p),
         "safety_plan.sign": lambda: Step("therapist", lambda: c.auth.post(f"/patients/{c.patient}/safety-plan/edit", {
-            **c.SAFETY_PLAN, "action": "sign", "version": c.safety_plan_version()}), p),
+            **c.SAFETY_PLAN, "action": "sign", "confirm_lock": "y", "version": c.safety_plan_version()}), p),
         "safety_plan.addendum": lambda: (c.safety_plan, Step("therapist", lambda: c.auth.post(
             f"/safety-plans/{c.safety_plan}/addenda", {"body": s}), p))[1],
         "safety_plan.review": lambda: (c.safety_plan, Step("therapist", lambda: c.auth.post(

@@ -127,7 +127,8 @@ def test_no_answer_to_these_measures_raises_a_safety_alert(measure):
 
 def test_the_registry_offers_them_after_the_first_three():
     assert list(MEASURES) == ["phq9", "gad7", "cssrs", "pcl5", "wsas", "waisr"]
-    assert [m.baseline_item for m in (PCL5, WSAS, WAISR)] == ["baseline_pcl5", "baseline_wsas", "baseline_waisr"]
+    assert [m.baseline_item for m in (PCL5, WSAS)] == ["baseline_pcl5", "baseline_wsas"]
+    assert not WAISR.has_baseline and PCL5.has_baseline     # an alliance rates a therapy under way: no baseline
 
 
 # -- the model's new rules ---------------------------------------------------------------------

@@ -96,3 +96,15 @@ def test_an_alliance_chart_has_no_bands_and_draws_a_rising_total_higher():
         "Lower totals are better"
     first, second = chart["points"]
     assert second.y < first.y                                    # 48 drawn above 30
+
+
+def test_the_phones_pcl5_chart_writes_the_short_band_names_next_to_their_lines():
+    """At 375 px the PCL-5's three close bands wrapped to seven lines, the upper name pushed far above its
+    line (new user's finding): the phone writes the registry's short names, each within two lines of its
+    own band line; the wide chart and the PDF keep the whole names."""
+    narrow, wide = trend_chart(PCL5, rows(80, 0), NARROW), trend_chart(PCL5, rows(80, 0), WIDE)
+    assert [b.lines for b in narrow["bands"]] == [("Cut-off", "range"), ("Above", "cut-off")]
+    assert [" ".join(b.lines) for b in wide["bands"]] == [b.label for b in PCL5.bands[1:]]
+    for band in narrow["bands"]:
+        assert band.y - 2 * narrow["line_height"] - 4 <= band.text_y <= band.y + 4, band
+        assert band.text_y >= narrow["top"]                         # never above the plot

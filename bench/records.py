@@ -172,7 +172,8 @@ def integration_note(clinic, course: CourseState, day: date, dosing_ids: list[in
                     review_on=day + timedelta(days=14), linked_insight=content["insights"], status="open")
         step["id"] = rows.add("action_steps", **step)
         course.open_steps.append(step)
-        steps.append(SimpleNamespace(**step))
+        # written before treatment plans (issue 24): no objective, criterion or mechanism
+        steps.append(SimpleNamespace(**step, objective_lineage_id=None, success_criterion=None, mechanism=None))
     for dosing_id in dosing_ids:
         rows.add("note_dosing_links", note_id=note_id, dosing_session_id=dosing_id)
     _sign_note(clinic, course, note_id, "integration", day, content, themes, steps, check_ins, dosing_ids,
@@ -202,7 +203,7 @@ def _sign_note(clinic, course, note_id, kind, day, content, themes, steps, check
                            new_steps=steps, check_ins=check_ins, dosing_session_id=None,
                            # the bench's notes keep free-text techniques in the content, as notes
                            # written before the vocabulary (issue 24) do: no technique rows
-                           techniques=[], technique_responses=[],
+                           techniques=[], technique_responses=[], plan_id=None, objective_progress=[],
                            dosing_links=[SimpleNamespace(dosing_session_id=i, exception_reason=None)
                                          for i in dosing_ids])
     clinic.rows.sign_later("session_notes", note_id, status="signed", signed_at=signed_at,

@@ -18,9 +18,9 @@ from tests.browser.test_patients_browser import sign_in
 
 #: the visible labels this test drives, in one place (forms whose labels change are adjusted here)
 PLAN_LABELS = {"goal": "Goal 1", "serves": "Goal it serves",
-               "target": "Specific target: who does what, how often or how many",
+               "target": "Specific target (who does what, how often or how many)",
                "criterion": "Measure and criterion of success", "by_when": "By when",
-               "mechanism": "Mechanism: why it should help", "measure": "Linked measure (optional)",
+               "mechanism": "Mechanism (why it should help)", "measure": "Linked measure (optional)",
                "problems_patient": "Problems, in the patient's words",
                "problems_clinician": "Problems, in the clinician's words",
                "pathway": "Main integration pathway", "host_theory": "Host theory",
@@ -114,7 +114,8 @@ def test_a_plan_with_two_objectives_to_a_signed_discharge_summary_pdf(live_serve
     _write_and_sign_the_note(page, course)
     _complete_the_course(page, course)
 
-    page.get_by_role("link", name="Write the discharge summary").click()
+    page.get_by_role("region", name="Next on this course").get_by_role(
+        "link", name="Write the discharge summary").click()
     page.get_by_role("button", name="Start the discharge summary").click()
     for label, text in WRITTEN.items():
         page.get_by_label(label, exact=True).fill(text)

@@ -104,7 +104,7 @@ def test_two_discharge_starts_at_once_make_one_summary_and_refuse_the_other_clea
 ])
 def test_a_review_is_dated_from_the_revisions_signing_day_to_today(team, make, auth, days, accepted):
     auth.sign_in("ther")
-    assert _edit(auth, team["patient"], {**PLAN, "action": "sign"}).status_code == 302
+    assert _edit(auth, team["patient"], {**PLAN, "action": "sign", "confirm_lock": "y"}).status_code == 302
     day = clinic_day() + timedelta(days=days)
     response = auth.post(f"/patients/{team['patient']}/safety-plan/review",
                          {"reviewed_on": day.isoformat(), "with_patient": "yes", "changes": "none", "comment": ""})

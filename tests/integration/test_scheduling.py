@@ -155,6 +155,8 @@ def test_no_suggestion_starts_at_the_moment_it_is_asked(team, make, signed_windo
         [row] = course_windows(course, fetch_dosing_sessions(course.id), [], utcnow())
         on_the_grid = (max(row.window.opens, utcnow()) + timedelta(hours=3)).replace(minute=0, second=0,
                                                                                        microsecond=0)
+        while not 6 <= on_the_grid.astimezone(NY).hour <= 20:  # a 50-minute session half an hour on fits the day
+            on_the_grid += timedelta(hours=1)
         assert row.window.contains(on_the_grid)
         return on_the_grid, suggest_for_window(course, row.window, on_the_grid, limit=50)
     now, suggestions = make.query(suggest)

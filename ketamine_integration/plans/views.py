@@ -47,8 +47,9 @@ def plan(course_id: int):
 def _plan_page(course: TreatmentCourse, stage_form: StageChangeForm | None = None, status: int = 200):
     revisions = services.course_revisions(course.id)
     active = next((r for r in revisions if r.signed), None)
-    due = services.review_status({course.id: services.review_rule(course.protocol_version)},
-                                 clinic_today())[course.id]
+    # an ended course's plan is its record: no review falls due any more
+    due = None if course.current_phase.ended else services.review_status(
+        {course.id: services.review_rule(course.protocol_version)}, clinic_today())[course.id]
     return render_template("plans/plan.html", course=course, revisions=revisions, active=active,
                            draft=next((r for r in revisions if not r.signed), None), due=due,
                            stages=services.stage_history(course.id), current=services.current_stage(course.id),

@@ -175,7 +175,12 @@ def test_an_ended_course_keeps_its_plan_and_stage_addenda_still_allowed(team, ma
     assert make.query(lambda: db.session.get(TreatmentPlan, draft).content["problems_patient"]) != "After the end"
     assert not make.query(lambda: db.session.get(TreatmentPlan, draft).signed)
     assert make.query(lambda: db.session.scalar(select(func.count()).select_from(CourseStageChange))) == before
-    assert client.get(f"/courses/{team['course']}/plan").status_code == 200
+    page = client.get(f"/courses/{team['course']}/plan")
+    assert page.status_code == 200
+    text = page_text(page)  # the page offers no revision, no stage move and no review: the plan is kept
+    assert "This course has ended: its plan and stage are kept as they were" in text
+    for offered in ("Revise the plan", "Move the stage", "Plan review due"):
+        assert offered not in text
     assert auth.post(f"/plans/{signed}/addenda", {"addendum-body": "Outcome noted at the end of the course."}
                      ).status_code == 302
     assert make.query(lambda: len(db.session.get(TreatmentPlan, signed).addenda)) == 1

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from ..extensions import db
 from ..practices.vocabulary import practice_choices
 from ..protocols.techniques import current_vocabulary
-from ..web.fields import options
+from ..web.fields import number_controls, options
 from ..web.forms import whole_number
 from . import dosing_links, dosing_notes, plan_in_note, recovery, technique_uses
 from .forms import CARRIED, FIELDS, FORMS, FROM_THE_PLAN
@@ -40,6 +40,7 @@ def note_form(note: SessionNote, steps, recovered=None, formulation: CaseFormula
         form = _draft_form(note, steps, form_class, formulation)
     if note.kind == INTEGRATION:
         _set_integration_choices(form, note)
+        number_controls(form.objective_progress, "Objective")  # "Objective 2: progress on this objective"
     return form
 
 

@@ -83,15 +83,15 @@ def start_revision(course: TreatmentCourse, *, by: User, today: date | None = No
                          status=DRAFT, content=dict(latest.content) if latest else {},
                          based_on_id=latest.id if latest else None)
     if latest is not None:
-        plan.pathway, plan.host_theory, plan.stage = latest.pathway, latest.host_theory, latest.stage
+        plan.pathway, plan.host_theory = latest.pathway, latest.host_theory
         plan.objectives = [PlanObjective(lineage_id=o.lineage_id, position=o.position, goal=o.goal, target=o.target,
                                          criterion=o.criterion, by_when=o.by_when, mechanism=o.mechanism,
                                          measure=o.measure) for o in latest.objectives]
         plan.techniques = [PlanTechnique(position=t.position, technique_key=t.technique_key,
                                          technique_name=t.technique_name, rationale=t.rationale)
                            for t in latest.techniques]
-    else:
-        plan.stage = current_stage(course.id)
+    # the course's stage now (a note may have moved it since the last revision), never the last revision's
+    plan.stage = current_stage(course.id)
     db.session.add(plan)
     db.session.flush()
     return plan

@@ -56,6 +56,8 @@ def test_a_note_follows_the_active_plan_records_progress_and_moves_the_stage_whe
     assert "Pathway: Assimilative integration. Host theory: Psychodynamic." in form
     assert "Patient walks 20 minutes, 3 times a week — success: Activity log shows 3 walks a week" in form
     assert "Decision-map stage now: 1. Stabilise and build safety" in form
+    # each objective's row names it: "Objective 1: progress on this objective", not one list of the same labels
+    assert "Objective 1: progress on this objective" in form and "Objective 1: comment on the progress" in form
     assert 'name="host_theory"' not in client.get(f"/notes/{note}").get_data(as_text=True)
     move = {"move_stage": "clarify", "stage_reason": "Safety plan in place; mapping the pattern next"}
     assert auth.post(f"/notes/{note}", {**data, **move}).status_code == 302

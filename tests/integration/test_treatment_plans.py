@@ -179,6 +179,21 @@ def test_addenda_and_stage_changes(app, auth, team):
         assert {"plan.create", "plan.sign", "plan.addendum", "plan.stage"} <= actions
 
 
+def test_a_revision_starts_at_the_courses_stage_now_not_the_last_revisions(app, auth, team):
+    """A stage moved since the last revision (by a note or the stage form) is where the next revision
+    starts: signing it unchanged leaves the course where it is (it went back to the old stage)."""
+    _signed_plan(auth, team)  # signed at "stabilise"
+    assert auth.post(f"/courses/{team['course']}/stage", {"stage-stage": "target",
+                                                          "stage-reason": "Grounding holds; the pattern is clear"}
+                     ).status_code == 302
+    second = _start(auth, team["course"])
+    with app.app_context():
+        assert db.session.get(TreatmentPlan, second).stage == "target"
+    assert '<option selected value="target">' in auth.client.get(f"/plans/{second}").get_data(as_text=True)
+    with app.app_context():
+        assert services.current_stage(team["course"]) == "target"
+
+
 @pytest.mark.parametrize("who", ["pres", "desk", "boss", "ther2x", "nurse2x"])
 def test_only_therapists_of_the_care_team_read_the_plan(app, auth, team, make, who):
     """The course's own prescriber, staff, admin, a therapist off the care team, a nurse: all refused."""

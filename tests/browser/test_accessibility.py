@@ -23,6 +23,7 @@ import pytest
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS
 from tests.browser.key_pages import ROLES, auth_for, demo_clinic, open_key_page, pages_for, sign_in_role, slug
 from tests.conftest import IN_CI
+from tests.browser.layout import page_width
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / ".cache" / "a11y" / "node_modules"
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
@@ -154,7 +155,7 @@ def test_the_phone_check_reports_what_it_is_run_to_catch(chromium_browser):
     try:
         page = context.new_page()
         page.set_content(PHONE_CANARY)
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # the page fits
+        assert page_width(page) <= PHONE["width"]  # the page fits
         found = page.evaluate(HIDDEN_ON_A_PHONE, PHONE["width"])
     finally:
         context.close()
@@ -191,7 +192,7 @@ def test_every_key_page_passes_axe_and_fits_a_phone(role, chromium_browser, demo
                     kinds[f"needs review {item['id']}"] += len(item["nodes"])
                     problems.append(f"{where}: axe needs review {item['id']} ({item['help']}): {item['nodes']}")
             page.set_viewport_size(PHONE)  # the same page laid out again at a phone's width
-            width = page.evaluate("document.documentElement.scrollWidth")
+            width = page_width(page)
             if width > PHONE["width"]:
                 kinds["wider than 375 px"] += 1
                 problems.append(f"{where}: {width} px wide at a 375 px viewport (scrolls sideways)")

@@ -13,6 +13,7 @@ from ketamine_integration.bookings.models import Appointment, AppointmentChange,
 from ketamine_integration.extensions import db
 from tests.browser.conftest import sign_in
 from tests.browser.test_scheduling_browser import _shot
+from tests.browser.layout import page_width
 
 NY = ZoneInfo("America/New_York")
 
@@ -118,12 +119,12 @@ def test_the_calendar_fits_a_phone_as_a_list_and_a_desktop_as_a_grid(live_server
         live_server.make.user("therapist", username=f"t{n}", full_name=f"Therapist Number{n}")
     sign_in(page, "desk")
     page.goto("/calendar?view=day&by=clinician")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page_width(page) <= 1280
     page.goto(f"/calendar?therapist={ids['therapist']}")
     expect(page.get_by_role("region", name=re.compile("^Time grid"))).to_be_visible()
     page.set_viewport_size({"width": 375, "height": 800})
     page.reload()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
     expect(page.get_by_role("region", name=re.compile("^Time grid"))).to_be_hidden()
     tomorrow = today + timedelta(days=1)
     day = page.locator("section.tg-list-col", has=page.get_by_role("heading", name=re.compile(_day_words(tomorrow))))

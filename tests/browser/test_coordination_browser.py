@@ -52,7 +52,7 @@ def test_the_measures_chart_and_the_report_preview_fit_a_375px_phone_screen(live
 
     from ketamine_integration.courses.models import TreatmentCourse
     from ketamine_integration.notes.services import record_measure
-    from tests.browser.test_patients_browser import has_no_horizontal_scroll
+    from tests.browser.layout import has_no_horizontal_scroll
 
     make = live_server.make
     therapist = make.user("therapist", username="ther", full_name="Hazel Quint")

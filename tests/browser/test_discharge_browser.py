@@ -15,7 +15,8 @@ from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.domain.measures import MEASURES
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.services import record_measure
-from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
+from tests.browser.layout import has_no_horizontal_scroll
+from tests.browser.test_patients_browser import sign_in
 
 WRITTEN = {"Summary of the course": "Mood lifted over the series; sleep steadier.",
            "Relapse prevention: early warning signs": "Withdrawing from friends; waking at 4 am.",

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
+from tests.browser.layout import has_no_horizontal_scroll
+from tests.browser.test_patients_browser import sign_in
 
 NY = ZoneInfo("America/New_York")
 

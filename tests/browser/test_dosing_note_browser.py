@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
-from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
+from tests.browser.layout import has_no_horizontal_scroll
+from tests.browser.test_patients_browser import sign_in
 from tests.integration.test_dosing import local
 
 

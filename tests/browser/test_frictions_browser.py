@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.test_scheduling_browser import _signed_window
+from tests.browser.layout import page_width
 
 
 def test_a_new_feed_address_is_copied_with_the_copy_button(live_server, page: Page):
@@ -28,7 +29,7 @@ def test_a_new_feed_address_is_copied_with_the_copy_button(live_server, page: Pa
     for app_name in ("Google Calendar", "Outlook", "Apple Calendar"):
         expect(page.get_by_role("heading", name=app_name, exact=True)).to_be_visible()
     page.set_viewport_size({"width": 375, "height": 800})
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
 
 
 def test_staff_untick_one_proposed_session_and_the_result_lists_what_was_booked(live_server, page: Page):

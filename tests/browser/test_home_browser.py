@@ -13,6 +13,7 @@ from ketamine_integration.coordination.models import CoordinationNote
 from ketamine_integration.extensions import db
 from tests.browser.conftest import main_menu, sign_in
 from tests.home_world import home_world
+from tests.browser.layout import page_width
 
 
 class Clicks:
@@ -92,6 +93,6 @@ def test_the_home_pages_fit_a_375px_phone_screen(live_server, page: Page):
     page.set_viewport_size({"width": 375, "height": 800})
     for username in ("desk", "ther", "pres", "nurse"):
         _at_home(page, username)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375, username
+        assert page_width(page) <= 375, username
         main_menu(page)  # the phone's folded menu holds "Sign out"
         page.get_by_role("button", name="Sign out").click()

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
+from tests.browser.layout import has_no_horizontal_scroll
+from tests.browser.test_patients_browser import sign_in
 
 OBJECTIVES = (
     {"goal it serves": "Goal 1", "specific target (who does what, how often or how many)": "Walks 20 minutes, 3 times a week",

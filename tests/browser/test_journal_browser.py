@@ -14,7 +14,8 @@ from ketamine_integration.extensions import db
 from ketamine_integration.journal import services as journal
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.patients.models import Patient
-from tests.browser.test_patients_browser import has_no_horizontal_scroll, sign_in
+from tests.browser.layout import has_no_horizontal_scroll
+from tests.browser.test_patients_browser import sign_in
 from tests.integration.test_dosing import local
 
 SHARED = "Sad at first, then a softness. I cried on the drive home and it felt clean."

@@ -12,12 +12,9 @@ from tests.browser.conftest import DEFAULT_TIMEOUT_MS, main_menu, start_an_integ
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.test_scheduling_browser import _signed_window
 from tests.integration.test_dosing import local
+from tests.browser.layout import page_width
 
 PHONE = {"width": 375, "height": 740}
-
-
-def page_width(page: Page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 def within_viewport(page: Page, locator) -> bool:

@@ -14,6 +14,7 @@ from ketamine_integration.patients.models import Patient
 from ketamine_integration.portal.invitations import invite
 from ketamine_integration.reminders.consent import record_consent
 from tests.browser.conftest import sign_in
+from tests.browser.layout import page_width
 
 #: where a line break falls between two characters of a fact that are not a space, the character
 #: before it: a break after an email address's "@" (its <wbr>) is allowed, any other is mid-word
@@ -74,7 +75,7 @@ def test_the_patient_pages_cards_give_their_facts_room(live_server, page: Page, 
     cards = page.locator(".patient-cards > .card")
     assert cards.evaluate_all(MID_WORD_BREAKS) == []
     assert cards.evaluate_all(OVERFLOWING) == []
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     if width == 1280:  # the portal card takes two of the three columns: its facts sit beside their names
         card, row = portal.bounding_box(), page.get_by_role("region", name="Demographics").bounding_box()
         assert card["width"] > 1.9 * row["width"]

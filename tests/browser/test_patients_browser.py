@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.browser.conftest import main_menu, sign_in  # noqa: F401  (the other browser suites import it from here)
+from tests.browser.layout import has_no_horizontal_scroll, page_width
 
 SIGN_IN_PATH = re.compile(r"/login(\?.*)?$")
 
@@ -89,10 +90,6 @@ def test_register_form_marks_missing_family_name_and_future_birth_date_and_saves
     assert patient_count(live_server) == 0
 
 
-def has_no_horizontal_scroll(page: Page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 def test_login_page_and_patient_list_fit_a_375px_phone_screen(live_server, page):
     make = live_server.make
     make.user("staff", username="frontdesk", full_name="Dana Whitlow")
@@ -160,4 +157,4 @@ def test_the_patient_pages_messages_fit_a_phone(live_server, page):
     messages = page.get_by_role("region", name=re.compile(r"^Messages"))
     expect(messages).to_contain_text("Failed: SMS provider 400: The To number •••0123 is not a mobile number")
     expect(messages).to_contain_text("w•••@example.org")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, sign_in, sign_in_patient
-from tests.browser.test_patients_browser import has_no_horizontal_scroll
+from tests.browser.layout import has_no_horizontal_scroll
 from tests.integration.test_dosing import local
 
 PHONE = {"width": 375, "height": 800}

@@ -17,7 +17,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes import services as notes
 from ketamine_integration.practices.services import assign_practice
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, sign_in, sign_in_patient
-from tests.browser.test_patients_browser import has_no_horizontal_scroll
+from tests.browser.layout import has_no_horizontal_scroll
 
 PHONE = {"width": 375, "height": 800}
 OBSTACLE = "Rain all afternoon"

@@ -14,6 +14,7 @@ from ketamine_integration.clinic_settings.models import ClinicSetting
 from ketamine_integration.domain.measures import PHQ9
 from ketamine_integration.extensions import db
 from tests.browser.conftest import sign_in_patient
+from tests.browser.layout import page_width
 
 PHONE = {"width": 375, "height": 800}
 NY = ZoneInfo("America/New_York")
@@ -41,7 +42,7 @@ def test_a_patient_completes_a_phq9_with_item_9_and_sees_the_crisis_page(live_se
     expect(page.get_by_role("heading", level=1, name="Your questionnaires")).to_be_visible()
     page.get_by_role("link", name=re.compile(r"^PHQ-9 ?: Before your dosing session on ")).click()
     expect(page.get_by_role("heading", level=1, name="PHQ-9 questionnaire")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_width(page) <= PHONE["width"]
     for n, item in enumerate(PHQ9.items, 1):
         answer = "Several days" if n == 9 else "Not at all"
         page.get_by_role("group", name=f"{n}. {item.text}").get_by_label(answer, exact=True).check()
@@ -53,4 +54,4 @@ def test_a_patient_completes_a_phq9_with_item_9_and_sees_the_crisis_page(live_se
     expect(page.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
     expect(page.get_by_role("link", name="Call (555) 010-0199")).to_be_visible()
     expect(page.get_by_text("Your answers have been sent to your care team")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_width(page) <= PHONE["width"]

@@ -12,6 +12,7 @@ from ketamine_integration.patients.models import Patient
 from ketamine_integration.practices.models import PracticeAssignment
 from ketamine_integration.practices.patient import log_practice
 from tests.browser.test_patients_browser import sign_in
+from tests.browser.layout import page_width
 
 PHONE = {"width": 375, "height": 800}
 
@@ -40,7 +41,7 @@ def test_therapist_assigns_a_practice_on_a_phone(live_server, page: Page):
     page.get_by_label("To (last day)").fill((date.today() + timedelta(days=27)).isoformat())
     page.get_by_role("button", name="Assign practice").click()
     expect(page.get_by_text("Assigned: Movement, 3 times a week")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_width(page) <= PHONE["width"]
 
     assignment = make.query(lambda: db.session.scalar(db.select(PracticeAssignment.id)))
     make.run(lambda: log_practice(db.session.get(Patient, patient), assignment, "partly", date.today(),
@@ -51,4 +52,4 @@ def test_therapist_assigns_a_practice_on_a_phone(live_server, page: Page):
     expect(practices).to_contain_text("“Rain all afternoon”")
     practices.get_by_role("button", name="End this assignment").click()   # its hidden words name the practice
     expect(page.get_by_text("Ended: Movement. Its logs stay with the course.")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_width(page) <= PHONE["width"]

@@ -23,6 +23,7 @@ from ketamine_integration.scheduling.services import book_integration_session
 from tests.browser.conftest import main_menu
 from tests.browser.test_patients_browser import sign_in
 from tests.factories import DISCHARGE_MET
+from tests.browser.layout import page_width
 
 NY = ZoneInfo("America/New_York")
 
@@ -98,7 +99,7 @@ def test_staff_book_an_integration_session_for_a_dose_planned_next_week(live_ser
     expect(provisional).to_contain_text("Nothing booked")
     page.get_by_text("Suggested times for dosing session #1's provisional window").click()
     offered = page.locator("details", has_text="Suggested times for dosing session #1's provisional window")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
     offered.get_by_role("button", name="Book telehealth").first.click()
     expect(page.get_by_text("Integration session booked.")).to_be_visible()
     expect(page.get_by_role("table", name="Provisional windows of planned doses")).to_contain_text(
@@ -149,7 +150,7 @@ def test_staff_move_a_session_left_outside_the_real_window_from_the_worklist(liv
     main_menu(page).get_by_role("link", name="Worklist").click()
     row = page.get_by_role("row", name=re.compile("Booked for a provisional window, now outside the real one"))
     expect(row).to_contain_text("Testa Leftout")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
     _shot(page, "worklist-outside-real-window")
     row.get_by_role("button", name=re.compile("^Move to ")).click()
     expect(page.get_by_text("Appointment moved.")).to_be_visible()
@@ -189,7 +190,7 @@ def test_staff_mark_yesterdays_session_attended_from_the_worklist(live_server, p
     main_menu(page).get_by_role("link", name="Worklist").click()
     to_confirm = page.get_by_role("region", name="Sessions to confirm (1)")
     expect(to_confirm).to_contain_text("Integration session with Testa Browserbooked")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # four buttons wrap on a phone
+    assert page_width(page) <= 375  # four buttons wrap on a phone
     to_confirm.get_by_role("button", name="Attended").click()
     expect(page.get_by_text("Outcome recorded: attended.")).to_be_visible()
     expect(page.get_by_role("heading", name="Sessions to confirm (0)")).to_be_visible()
@@ -207,7 +208,7 @@ def test_a_therapist_enters_a_session_that_was_held_without_a_booking(live_serve
     expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Nothing booked")
     page.get_by_text("Enter a session that was held").click()
     held = page.locator("details", has_text="Enter a session that was held")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
     yesterday = (datetime.now(NY) - timedelta(days=1)).replace(hour=11, minute=0)
     held.get_by_label("When it started").fill(yesterday.strftime("%Y-%m-%dT%H:%M"))
     held.get_by_label("Why it is entered afterwards").fill("Walk-in after a hard week")
@@ -229,7 +230,7 @@ def test_scheduling_pages_fit_a_375px_phone_screen(live_server, page: Page):
     sign_in(page, "desk")
     for path in ("/worklist", "/schedule/auto", "/calendar", f"/courses/{course_id}"):
         page.goto(path)
-        width = page.evaluate("document.documentElement.scrollWidth")
+        width = page_width(page)
         assert width <= 375, f"{path} is {width}px wide"
 
 

@@ -22,8 +22,8 @@ import pytest
 
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS
 from tests.browser.key_pages import ROLES, auth_for, demo_clinic, open_key_page, pages_for, sign_in_role, slug
-from tests.conftest import IN_CI
 from tests.browser.layout import page_width
+from tests.conftest import IN_CI
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / ".cache" / "a11y" / "node_modules"
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"

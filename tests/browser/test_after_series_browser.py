@@ -16,9 +16,9 @@ from ketamine_integration.domain.phases import Phase
 from ketamine_integration.experience.services import plan_series, save_record, sign
 from ketamine_integration.extensions import db
 from tests.browser.conftest import main_menu
+from tests.browser.layout import page_width
 from tests.browser.test_patients_browser import sign_in
 from tests.factories import DISCHARGE_MET
-from tests.browser.layout import page_width
 
 NY = ZoneInfo("America/New_York")
 

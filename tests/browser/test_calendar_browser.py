@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, WorkingHours
 from ketamine_integration.extensions import db
 from tests.browser.conftest import sign_in
-from tests.browser.test_scheduling_browser import _shot
 from tests.browser.layout import page_width
+from tests.browser.test_scheduling_browser import _shot
 
 NY = ZoneInfo("America/New_York")
 

@@ -6,9 +6,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.layout import page_width
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.test_scheduling_browser import _signed_window
-from tests.browser.layout import page_width
 
 
 def test_a_new_feed_address_is_copied_with_the_copy_button(live_server, page: Page):

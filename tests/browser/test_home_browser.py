@@ -12,8 +12,8 @@ from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.coordination.models import CoordinationNote
 from ketamine_integration.extensions import db
 from tests.browser.conftest import main_menu, sign_in
-from tests.home_world import home_world
 from tests.browser.layout import page_width
+from tests.home_world import home_world
 
 
 class Clicks:

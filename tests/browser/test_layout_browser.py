@@ -9,10 +9,10 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, main_menu, start_an_integration_note
+from tests.browser.layout import page_width
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.test_scheduling_browser import _signed_window
 from tests.integration.test_dosing import local
-from tests.browser.layout import page_width
 
 PHONE = {"width": 375, "height": 740}
 

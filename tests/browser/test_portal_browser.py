@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
-from tests.security.portal_world import invitation_token
 from tests.browser.layout import page_width
+from tests.security.portal_world import invitation_token
 
 PHONE = {"width": 375, "height": 800}
 

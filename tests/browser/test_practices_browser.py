@@ -11,8 +11,8 @@ from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.practices.models import PracticeAssignment
 from ketamine_integration.practices.patient import log_practice
-from tests.browser.test_patients_browser import sign_in
 from tests.browser.layout import page_width
+from tests.browser.test_patients_browser import sign_in
 
 PHONE = {"width": 375, "height": 800}
 

@@ -21,9 +21,9 @@ from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, Room, WorkingHours
 from ketamine_integration.scheduling.services import book_integration_session
 from tests.browser.conftest import main_menu
+from tests.browser.layout import page_width
 from tests.browser.test_patients_browser import sign_in
 from tests.factories import DISCHARGE_MET
-from tests.browser.layout import page_width
 
 NY = ZoneInfo("America/New_York")
 

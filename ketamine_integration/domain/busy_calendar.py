@@ -88,23 +88,22 @@ class Series:
 
     #: (UID, instance key) -> the override (event object) that replaces that instance
     overrides: dict
-    #: UID -> (length, exact) of the series' master event
-    lengths: dict
+    #: UID -> the series' master event (the first in the file)
+    masters: dict
     zone: tzinfo  #: the clinic's, which floating times are read in
 
     @classmethod
     def of(cls, checked: list[tuple], zone: tzinfo) -> "Series":
-        overrides, ranks, lengths = {}, {}, {}
+        overrides, ranks, masters = {}, {}, {}
         for n, (event, _, _) in enumerate(checked):
             uid = str(event.get("uid"))
             if event.get("recurrence-id") is None:
-                lengths.setdefault(uid, (_length(event, event.decoded("dtstart"), zone),
-                                         event.get("duration") is not None))
+                masters.setdefault(uid, event)
                 continue
             key, rank = (uid, _key(event.decoded("recurrence-id"), zone)), (_sequence(event), n)
             if key not in ranks or rank > ranks[key]:
                 overrides[key], ranks[key] = event, rank
-        return cls(overrides, lengths, zone)
+        return cls(overrides, masters, zone)
 
     def counts(self, event) -> bool:
         """False for an override another override of the same instance supersedes."""
@@ -121,9 +120,10 @@ class Series:
     def length(self, event, start) -> tuple[timedelta, bool]:
         """(length, exact) of the event's instances: its own DTEND or DURATION, else, for an
         override, its series' (a moved meeting keeps its length unless the file says otherwise)."""
+        master = self.masters.get(str(event.get("uid")))
         if event.get("recurrence-id") is not None and event.get("dtend") is None \
-                and event.get("duration") is None and str(event.get("uid")) in self.lengths:
-            return self.lengths[str(event.get("uid"))]
+                and event.get("duration") is None and master is not None:
+            return _length(master, master.decoded("dtstart"), self.zone), master.get("duration") is not None
         return _length(event, start, self.zone), event.get("duration") is not None
 
 
@@ -219,7 +219,7 @@ def _addresses_of(attendee) -> set[str]:
     found = {value[7:].strip().lower()} if value[:7].lower() == "mailto:" else set()
     email = getattr(attendee, "params", {}).get("EMAIL")
     if email:
-        found.add(str(email).strip().removeprefix("mailto:").lower())
+        found.add(str(email).strip().lower().removeprefix("mailto:"))
     return found
 
 
@@ -234,10 +234,9 @@ def _checked(n: int, event, zone: tzinfo) -> tuple:
             continue
         try:
             value = event.decoded(name)
-        except (ValueError, TypeError):
+            _as_utc(value, zone)  # a time at the edge of year 1 or 9999 has no UTC instant
+        except (ValueError, TypeError, AttributeError, OverflowError):
             raise Unreadable(f"{where}: {name.upper()} is not a valid date or time.") from None
-        if not isinstance(value, (date, datetime)):
-            raise Unreadable(f"{where}: {name.upper()} is not a valid date or time.")
     if event.get("dtend") is not None and _as_utc(event.decoded("dtend"), zone) \
             < _as_utc(event.decoded("dtstart"), zone):
         raise Unreadable(f"{where} ends before it starts.")

@@ -232,3 +232,17 @@ def test_a_zone_defined_in_one_upload_is_not_reused_by_a_later_one_that_only_nam
     # defined again differently: this file's definition
     assert read_busy(_ics(_custom("-0300"), NAMED), WINDOW) == [
         (datetime(2026, 3, 10, 12, tzinfo=UTC), datetime(2026, 3, 10, 13, tzinfo=UTC))]
+
+
+@pytest.mark.parametrize("lines, message", [
+    # a RECURRENCE-ID whose UTC instant would be past year 9999 (it raised OverflowError: a server error)
+    (("RECURRENCE-ID;TZID=America/New_York:99991231T230000", "DTSTART:20260305T100000Z"),
+     "event 1 (UID edge): RECURRENCE-ID is not a valid date or time."),
+    # a zoned DTEND at the very end of time
+    (("DTSTART;VALUE=DATE:99991231", "DTEND;TZID=America/New_York:99991231T230000"),
+     "event 1 (UID edge): DTEND is not a valid date or time."),
+])
+def test_a_time_without_a_utc_instant_is_refused_naming_the_event(lines, message):
+    from ketamine_integration.domain.busy_calendar import Unreadable
+    with pytest.raises(Unreadable, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_busy(_ics(_event(*lines, uid="edge")), WINDOW)

@@ -124,3 +124,11 @@ def test_a_zone_one_upload_defines_is_not_used_by_another_clinicians_upload_nami
     auth.sign_in("ther")  # the first clinician's next upload, naming it only: the clinic's zone too
     assert _upload(auth, clinic["therapist"], _ics(event), filename="again.ics").status_code == 200
     assert _busy(make, clinic["therapist"]) == _busy(make, clinic["other"])
+
+
+def test_the_availability_page_says_which_address_declines_are_matched_by(clinic, auth):
+    auth.sign_in("desk")
+    assert f"Invitations declined as {HAZEL} (the email address on file) do not block" in page_text(
+        auth.client.get(f"/availability/{clinic['therapist']}"))
+    assert "No email address is on file for Ivo Second, so invitations declined in that calendar still block" \
+        in page_text(auth.client.get(f"/availability/{clinic['other']}"))

@@ -8,4 +8,5 @@ from flask_wtf.file import FileField, FileRequired
 class CalendarImportForm(FlaskForm):
     calendar_file = FileField("Calendar export (.ics)", validators=[FileRequired("Choose an .ics file to upload.")],
                               description="Replaces any earlier upload. Only the times are kept, never the "
-                                          "events' titles or details.")
+                                          "events' titles or details. Events marked free, and invitations "
+                                          "declined (see above), do not block.")

@@ -254,7 +254,8 @@ _READING: set[int] = set()
 _READING_LOCK = threading.Lock()
 
 
-def read_upload_once(user_id: int, filename: str, data: bytes, *, now: datetime) -> ReadUpload:
+def read_upload_once(user_id: int, filename: str, data: bytes, *, now: datetime,
+                     addresses: frozenset[str] = frozenset()) -> ReadUpload:
     """read_upload, one at a time per user: a second upload while the first is read is refused."""
     with _READING_LOCK:
         if user_id in _READING:
@@ -263,23 +264,32 @@ def read_upload_once(user_id: int, filename: str, data: bytes, *, now: datetime)
                           "then upload again."))
         _READING.add(user_id)
     try:
-        return read_upload(filename, data, now=now)
+        return read_upload(filename, data, now=now, addresses=addresses)
     finally:
         with _READING_LOCK:
             _READING.discard(user_id)
 
 
-def read_upload(filename: str, data: bytes, *, now: datetime) -> ReadUpload:
-    """Read an upload without touching the database (lifecycle.before_transaction runs this)."""
+def read_upload(filename: str, data: bytes, *, now: datetime, addresses: frozenset[str] = frozenset()) -> ReadUpload:
+    """Read an upload without touching the database (lifecycle.before_transaction runs this).
+    `addresses`: the clinician's email addresses (own_addresses below), whose declined invitations
+    are not busy time."""
     horizon = timedelta(days=current_app.config["BUSY_IMPORT_DAYS"])
     try:
-        busy = read_busy_times(filename, data, start=now, end=now + horizon)
+        busy = read_busy_times(filename, data, start=now, end=now + horizon, addresses=addresses)
     except ImportRefused as refusal:
         return ReadUpload(filename, now, refusal=refusal)
     return ReadUpload(filename, now, busy=tuple(busy))
 
 
-def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+def own_addresses(clinician: User) -> frozenset[str]:
+    """The addresses an ATTENDEE line is matched with to find the clinician's own answer: the
+    email on file (lower case)."""
+    return frozenset({clinician.email.strip().lower()}) if clinician.email and clinician.email.strip() else frozenset()
+
+
+def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetime,
+                    addresses: frozenset[str] = frozenset()) -> list[tuple[datetime, datetime]]:
     """Busy (start, end) pairs in UTC from an .ics file, recurring events expanded over
     [start, end) within the limits of domain.busy_calendar. Raises ImportRefused."""
     if not filename.lower().endswith(".ics"):
@@ -294,7 +304,7 @@ def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetim
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise ImportRefused(filename, "does not start with BEGIN:VCALENDAR, so it is not an iCalendar file.")
     window = Window(start=start, end=end, zone=clinic_zone(), max_length=MAX_BUSY_LENGTH,
-                    own_uid_suffix="@" + current_app.config["CALENDAR_UID_DOMAIN"])
+                    own_uid_suffix="@" + current_app.config["CALENDAR_UID_DOMAIN"], own_addresses=addresses)
     try:
         return read_busy(text, window, READ_LIMITS)
     except Unreadable as err:

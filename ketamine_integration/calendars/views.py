@@ -138,8 +138,9 @@ def appointment_invite(appointment_id: int):
 def _may_import() -> None:
     """Whose calendar: asked before the upload is read, so a user who may not import for this
     clinician (403, audited) or names no clinician (404) costs no reading."""
-    clinician_for_availability(request.view_args["user_id"])
+    clinician = clinician_for_availability(request.view_args["user_id"])
     g.uploader_id = current_user.id  # read now: after the commit, reading it would query again
+    g.import_addresses = services.own_addresses(clinician)  # whose declined invitations do not block
 
 
 def _read_calendar_upload() -> services.ReadUpload | None:
@@ -148,7 +149,8 @@ def _read_calendar_upload() -> services.ReadUpload | None:
     if upload is None or not upload.filename:
         return None
     return services.read_upload_once(g.uploader_id, services.clean_filename(upload.filename),
-                                     upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow())
+                                     upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow(),
+                                     addresses=g.import_addresses)
 
 
 def _audit_refused_import() -> None:

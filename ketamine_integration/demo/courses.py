@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 
 from ..accounts.models import User
 from ..db.append_only import store_digest
-from ..calendars.services import import_busy, read_upload
+from ..calendars.services import import_busy, own_addresses, read_upload
 from ..courses.models import PhaseTransition, PreparationRecord, TreatmentCourse
 from ..courses.services import change_phase, course_protocol, enrol_patient, record_preparation, recordable_items
 from ..domain.phases import Phase
@@ -81,23 +81,40 @@ def load_demo_schedule(users: dict[str, User], now: datetime) -> None:
 
 
 def _import_demo_calendar(therapist: User, now: datetime) -> None:
-    """therapist2's outside commitment, imported as a calendar export would bring it: a weekly
-    Thursday supervision group, 16:00-17:00, as a repeating event."""
+    """therapist2's outside commitments, imported as a calendar export would bring them: a weekly
+    Thursday supervision group, 16:00-17:00, as a repeating event whose third meeting runs to 18:00
+    (an override with its own end), and a lunch talk they declined (which does not block)."""
     zone = clinic_zone()
     today = now.astimezone(zone).date()
     thursday = today + timedelta(days=(3 - today.weekday()) % 7)
-    calendar, event = Calendar(), Event()
+    calendar = Calendar()
     calendar.add("prodid", "-//Demo//Personal calendar//EN")
     calendar.add("version", "2.0")
-    event.add("uid", "demo-supervision@example.invalid")
-    event.add("dtstamp", now)
-    event.add("dtstart", datetime.combine(thursday, time(16), zone))
-    event.add("dtend", datetime.combine(thursday, time(17), zone))
-    event.add("rrule", {"freq": "weekly", "count": 12})
-    event.add("summary", "Supervision group")
-    calendar.add_component(event)
+    third = datetime.combine(thursday + timedelta(weeks=2), time(16), zone)
+    calendar.add_component(_demo_event("demo-supervision@example.invalid", now, "Supervision group",
+                                       datetime.combine(thursday, time(16), zone), timedelta(hours=1),
+                                       rrule={"freq": "weekly", "count": 12}))
+    calendar.add_component(_demo_event("demo-supervision@example.invalid", now, "Supervision group (case day)",
+                                       third, timedelta(hours=2), recurrence_id=third))
+    talk = _demo_event("demo-lunch-talk@example.invalid", now, "Lunch talk",
+                       datetime.combine(thursday + timedelta(days=1), time(12), zone), timedelta(hours=1))
+    talk.add("attendee", f"mailto:{therapist.email}", parameters={"PARTSTAT": "DECLINED"})
+    calendar.add_component(talk)
     calendar.add_missing_timezones()
-    import_busy(therapist, read_upload("personal-calendar.ics", calendar.to_ical(), now=now), by=therapist)
+    import_busy(therapist, read_upload("personal-calendar.ics", calendar.to_ical(), now=now,
+                                       addresses=own_addresses(therapist)), by=therapist)
+
+
+def _demo_event(uid: str, now: datetime, summary: str, starts: datetime, length: timedelta, **more) -> Event:
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", now)
+    event.add("dtstart", starts)
+    event.add("dtend", starts + length)
+    event.add("summary", summary)
+    for name, value in more.items():
+        event.add(name.replace("_", "-"), value)
+    return event
 
 
 def load_demo_conflict(now: datetime) -> None:

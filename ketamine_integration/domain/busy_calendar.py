@@ -44,22 +44,26 @@ class Window:
     zone: tzinfo              #: the clinic's: floating times and all-day dates are read in it
     own_uid_suffix: str       #: this clinic's own sessions exported back carry it
     max_length: timedelta     #: a single event longer than this is not busy time
+    #: the clinician's own addresses, lower case, without "mailto:": an event whose ATTENDEE line for
+    #: one of them says PARTSTAT=DECLINED is not busy time (an empty set: no event counts as declined)
+    own_addresses: frozenset[str] = frozenset()
 
 
 def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> list[tuple[datetime, datetime]]:
     """Busy (start, end) pairs in UTC, sorted; recurring events expanded over the window; free
-    (TRANSPARENT) and cancelled events are not busy. Raises Unreadable."""
+    (TRANSPARENT), cancelled and declined events are not busy. Each instance has its own length:
+    an override (RECURRENCE-ID) its own DTEND or DURATION, the series' only if it gives neither.
+    Raises Unreadable."""
     budget = Budget(limits.max_generated, clock.monotonic() + limits.max_seconds, limits.max_seconds)
     checked = _read_events(text, window.zone, limits, budget)
-    overridden = {(str(e.get("uid")), _key(e.decoded("recurrence-id"), window.zone))
-                  for e, _, _ in checked if e.get("recurrence-id") is not None}
+    series = Series.of(checked, window.zone)
     busy, seen = [], 0
     for event, where, rule in checked:
         try:
             budget.check_time()
-            if not _blocks_time(event, window.own_uid_suffix):
+            if not series.counts(event) or not _blocks_time(event, window):
                 continue
-            for begins, ends in _spans(event, rule, window, budget, overridden):
+            for begins, ends in _spans(event, rule, window, budget, series):
                 seen += 1
                 if seen > limits.max_blocks:
                     raise Unreadable(f"has more than {limits.max_blocks} events in the period; export only the "
@@ -74,6 +78,60 @@ def read_busy(text: str, window: Window, limits: ReadLimits = ReadLimits()) -> l
         except (ValueError, TypeError, OverflowError) as err:  # dates past year 9999, and the like
             raise Unreadable(f"{where} has a repeating event that cannot be expanded ({_short(err)}).") from None
     return sorted(busy)
+
+
+@dataclass(frozen=True)
+class Series:
+    """What ties a file's events together by UID (RFC 5545 3.8.4.4): the instances overrides replace,
+    the override that counts for each (the highest SEQUENCE, then the last in the file: an export
+    may carry an instance twice), and each series' length, for an override that gives none."""
+
+    #: (UID, instance key) -> the override (event object) that replaces that instance
+    overrides: dict
+    #: UID -> the series' master event (the first in the file)
+    masters: dict
+    zone: tzinfo  #: the clinic's, which floating times are read in
+
+    @classmethod
+    def of(cls, checked: list[tuple], zone: tzinfo) -> "Series":
+        overrides, ranks, masters = {}, {}, {}
+        for n, (event, _, _) in enumerate(checked):
+            uid = str(event.get("uid"))
+            if event.get("recurrence-id") is None:
+                masters.setdefault(uid, event)
+                continue
+            key, rank = (uid, _key(event.decoded("recurrence-id"), zone)), (_sequence(event), n)
+            if key not in ranks or rank > ranks[key]:
+                overrides[key], ranks[key] = event, rank
+        return cls(overrides, masters, zone)
+
+    def counts(self, event) -> bool:
+        """False for an override another override of the same instance supersedes."""
+        if event.get("recurrence-id") is None:
+            return True
+        return self.overrides.get(self.instance(event)) is event
+
+    def instance(self, event) -> tuple:
+        return str(event.get("uid")), _key(event.decoded("recurrence-id"), self.zone)
+
+    def replaced(self, uid: str, key: tuple) -> bool:
+        return (uid, key) in self.overrides
+
+    def length(self, event, start) -> tuple[timedelta, bool]:
+        """(length, exact) of the event's instances: its own DTEND or DURATION, else, for an
+        override, its series' (a moved meeting keeps its length unless the file says otherwise)."""
+        master = self.masters.get(str(event.get("uid")))
+        if event.get("recurrence-id") is not None and event.get("dtend") is None \
+                and event.get("duration") is None and master is not None:
+            return _length(master, master.decoded("dtstart"), self.zone), master.get("duration") is not None
+        return _length(event, start, self.zone), event.get("duration") is not None
+
+
+def _sequence(event) -> int:
+    try:
+        return int(str(event.get("sequence", 0)))
+    except ValueError:
+        return 0
 
 
 def _read_events(text: str, zone: tzinfo, limits: ReadLimits, budget: Budget) -> list[tuple]:
@@ -135,10 +193,34 @@ def _short(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
 
 
-def _blocks_time(event, own_uid_suffix: str) -> bool:
+def _blocks_time(event, window: Window) -> bool:
     return not (str(event.get("transp", "OPAQUE")).upper() == "TRANSPARENT"
                 or str(event.get("status", "")).upper() == "CANCELLED"
-                or str(event.get("uid", "")).endswith(own_uid_suffix))  # this clinic's own sessions, back
+                or str(event.get("uid", "")).endswith(window.own_uid_suffix)  # this clinic's own sessions, back
+                or _declined(event, window.own_addresses))
+
+
+def _declined(event, addresses: frozenset[str]) -> bool:
+    """Whether the clinician declined the invitation: the ATTENDEE line naming one of their addresses
+    (its mailto: value, or the EMAIL parameter Apple writes beside a urn:uuid value) says DECLINED.
+    Other attendees' answers say nothing of the clinician's time."""
+    if not addresses:
+        return False
+    attendees = event.get("attendee")
+    for attendee in (attendees if isinstance(attendees, list) else [attendees] if attendees else []):
+        if str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper() == "DECLINED" \
+                and _addresses_of(attendee) & addresses:
+            return True
+    return False
+
+
+def _addresses_of(attendee) -> set[str]:
+    value = str(attendee).strip()
+    found = {value[7:].strip().lower()} if value[:7].lower() == "mailto:" else set()
+    email = getattr(attendee, "params", {}).get("EMAIL")
+    if email:
+        found.add(str(email).strip().lower().removeprefix("mailto:"))
+    return found
 
 
 def _checked(n: int, event, zone: tzinfo) -> tuple:
@@ -152,10 +234,9 @@ def _checked(n: int, event, zone: tzinfo) -> tuple:
             continue
         try:
             value = event.decoded(name)
-        except (ValueError, TypeError):
+            _as_utc(value, zone)  # a time at the edge of year 1 or 9999 has no UTC instant
+        except (ValueError, TypeError, AttributeError, OverflowError):
             raise Unreadable(f"{where}: {name.upper()} is not a valid date or time.") from None
-        if not isinstance(value, (date, datetime)):
-            raise Unreadable(f"{where}: {name.upper()} is not a valid date or time.")
     if event.get("dtend") is not None and _as_utc(event.decoded("dtend"), zone) \
             < _as_utc(event.decoded("dtstart"), zone):
         raise Unreadable(f"{where} ends before it starts.")
@@ -200,12 +281,13 @@ def _dates(event, name: str) -> list:
     return [v.dt for vs in (values if isinstance(values, list) else [values]) if vs is not None for v in vs.dts]
 
 
-def _spans(event, rule: Rule | None, window: Window, budget: Budget, overridden: set) -> Iterator[tuple]:
+def _spans(event, rule: Rule | None, window: Window, budget: Budget, series: Series) -> Iterator[tuple]:
     """(start, end) in UTC of every instance of `event` that may overlap the window: DTSTART, the
-    rule's occurrences and RDATEs, less EXDATEs and instances a RECURRENCE-ID event replaces."""
+    rule's occurrences and RDATEs, less EXDATEs and the instances overrides replace (an override
+    is its one instance: the replaced-instance test applies to the series' own instances)."""
     start, uid = event.decoded("dtstart"), str(event.get("uid"))
-    exact = event.get("duration") is not None
-    length = _length(event, start, window.zone)
+    length, exact = series.length(event, start)
+    is_override = event.get("recurrence-id") is not None
     excluded = {_key(v, window.zone) for v in _dates(event, "exdate")}
     excluded_days = {k[1] for k in excluded if k[0] == "d"}
     earliest = window.start - window.max_length
@@ -216,7 +298,8 @@ def _spans(event, rule: Rule | None, window: Window, budget: Budget, overridden:
     seen = set()
     for begin, span in instances:
         key = _key(begin, window.zone)
-        if key in seen or _excluded(begin, key, excluded, excluded_days) or (uid, key) in overridden:
+        if key in seen or _excluded(begin, key, excluded, excluded_days) \
+                or (not is_override and series.replaced(uid, key)):
             continue
         seen.add(key)
         begins, ends = _span(begin, span, exact, window.zone)

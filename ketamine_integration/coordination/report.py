@@ -52,7 +52,7 @@ def report_data(course: TreatmentCourse, *, recipient: User, author: User, categ
     return CoordinationReportData(
         header=ReportHeader(clinic=current_app.config["CLINIC_NAME"], generated=format_local(now),
                             recipient=recipient.display_name, author=author.display_name,
-                            author_contact=contact_line(author.email, clinic_phone())),
+                            author_contact=contact_line(author.email, author.phone, clinic_phone())),
         scope=_scope(categories),
         patient=_patient(course),
         course=CourseSummary(start=course.start_date.isoformat(),

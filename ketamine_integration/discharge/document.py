@@ -35,7 +35,7 @@ def document(summary: DischargeSummary, *, now: datetime, categories: set[str] |
         header=DischargeHeader(clinic=current_app.config["CLINIC_NAME"], state=state, generated=format_local(now),
                                recipient=recipient.display_name if recipient else None,
                                author=summary.author.display_name,
-                               author_contact=contact_line(summary.author.email, clinic_phone())),
+                               author_contact=contact_line(summary.author.email, summary.author.phone, clinic_phone())),
         patient=DischargePatient(name=patient.full_name, mrn=patient.mrn, dob=patient.date_of_birth.isoformat()),
         computed={s.key: computed.get(s.key) for s in COMPUTED if s.key in kept},
         computed_titles=tuple((s.key, s.title) for s in COMPUTED if s.key in kept),

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from pypdf.generic import IndirectObject
 from sqlalchemy import select
 
+from ketamine_integration.accounts.models import User
 from ketamine_integration.clinic_settings.models import ClinicSetting
 from ketamine_integration.coordination.models import CoordinationReport
 from ketamine_integration.discharge.models import DischargeSummary
@@ -108,8 +109,7 @@ def _mrn(make, patient_id) -> str:
 
 def test_the_coordination_report_is_tagged_titled_by_mrn_and_signed_by_its_author(team, make, auth, client,
                                                                                  clinic_phone, tmp_path, caplog):
-    make.run(lambda: setattr(db.session.get(__import__("ketamine_integration.accounts.models", fromlist=["User"])
-                                            .User, team["therapist"]), "email", "hazel.quint@clinic.example"))
+    make.run(lambda: setattr(db.session.get(User, team["therapist"]), "email", "hazel.quint@clinic.example"))
     auth.sign_in("desk")
     _release(auth, team, ALL_CATEGORIES)
     auth.logout()
@@ -136,7 +136,7 @@ def test_the_coordination_report_is_tagged_titled_by_mrn_and_signed_by_its_autho
 
     first_page = pdftotext(data, tmp_path, 1, 1)
     words = " ".join(first_page.split())
-    # the author, their credential-bearing name and how to reach them
+    # the author and how to reach them: their email, and the clinic's phone as they have none of their own
     assert f"Written by Hazel Quint; contact: email hazel.quint@clinic.example; clinic phone {CLINIC_PHONE}." \
         in words, words[:600]
     # the open item-9 alert is the first thing the report says after whom it is from and what it holds
@@ -241,6 +241,7 @@ def test_the_rems_form_is_tagged_and_titled_without_the_patients_name(make, auth
 
 def test_the_discharge_summary_is_tagged_titled_by_mrn_and_names_its_author(ended, make, auth, client,   # noqa: F811
                                                                             clinic_phone, tmp_path):
+    make.run(lambda: setattr(db.session.get(User, ended["therapist"]), "phone", "(555) 010-0177 ext. 3"))
     auth.sign_in("ther")
     assert _sign_summary(auth, make, ended["course"]).status_code == 302
     summary = make.query(lambda: db.session.scalar(select(DischargeSummary)
@@ -252,4 +253,5 @@ def test_the_discharge_summary_is_tagged_titled_by_mrn_and_names_its_author(ende
     assert reader.metadata.author == "Hazel Quint"
     assert "Table" in tags(reader) and "TH" in tags(reader)
     words = " ".join(pdftotext(response.data, tmp_path, 1, 1).split())
-    assert f"Written by Hazel Quint; contact: clinic phone {CLINIC_PHONE}." in words, words[:500]
+    # their own phone, so not the clinic's
+    assert "Written by Hazel Quint; contact: phone (555) 010-0177 ext. 3." in words, words[:500]

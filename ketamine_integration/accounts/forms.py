@@ -51,7 +51,8 @@ class UserForm(FlaskForm):
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)],
                         description="Given, with the work phone, as the way to reach the author of the reports "
                                     "and discharge summaries this user writes.")
-    phone = StringField("Work phone", filters=[lambda value: value.strip() if value else value], validators=[Optional(), Length(max=40), WORK_PHONE],
+    phone = StringField("Work phone", filters=[lambda value: value.strip() if value else value],
+                        validators=[Optional(), Length(max=40), WORK_PHONE],
                         render_kw={"autocomplete": "off", "inputmode": "tel"},
                         description="A direct line, or the clinic's number with an extension (\"555-0100 ext. 12\"). "
                                     "Leave empty to give the clinic's phone number.")

@@ -77,7 +77,8 @@ def assert_tagged_pdf_ua(data: bytes, *, title: str, forbidden: tuple[str, ...])
     assert "/StructTreeRoot" in catalog
     assert str(catalog["/MarkInfo"]["/Marked"]).lower() == "true"
     assert catalog["/Lang"] == "en"
-    assert str(catalog["/ViewerPreferences"]["/DisplayDocTitle"]).lower() == "true"   # readers show the title, not the file name
+    # readers show the title, not the file name
+    assert str(catalog["/ViewerPreferences"]["/DisplayDocTitle"]).lower() == "true"
     xmp = _resolve(catalog["/Metadata"]).get_data().decode()
     assert 'pdfuaid:part="1"' in xmp, xmp[:400]
     assert reader.metadata.title == title and title in xmp
@@ -147,16 +148,34 @@ def test_the_coordination_report_is_tagged_titled_by_mrn_and_signed_by_its_autho
     assert "Safety history" in " ".join(pdftotext(data, tmp_path).split())
 
 
-def test_an_acknowledged_alert_is_history_only_and_a_narrow_release_shows_none(team, make, auth, client,
-                                                                              tmp_path):
+def test_an_acknowledged_alert_is_in_the_history_only(team, make, auth, client, tmp_path):
+    from ketamine_integration.notes.models import SafetyAlert
+    alert = make.query(lambda: db.session.scalar(select(SafetyAlert.id)))
+    auth.sign_in("desk")
+    _release(auth, team, ALL_CATEGORIES)
+    auth.logout()
+    auth.sign_in("pres")
+    assert auth.post(f"/alerts/{alert}/acknowledge", {"note": "Called the patient; safety plan reviewed."}) \
+        .status_code == 302
+    auth.logout()
+    auth.sign_in("ther")
+    assert _generate(auth, team).status_code == 302
+    words = " ".join(pdftotext(_report_pdf(make, client), tmp_path).split())
+    assert "Open safety alert" not in words
+    history = words[words.index("Safety history"):]
+    assert "Orrin Vale" in history and "Called the" in history   # the cells' lines wrap in the table
+
+
+def test_a_release_without_safety_alerts_shows_none_and_an_author_without_contact_just_their_name(
+        team, make, auth, client, tmp_path):
     auth.sign_in("desk")
     _release(auth, team, ["dosing"])   # no safety category: no alerts at all, open or not
     auth.logout()
     auth.sign_in("ther")
     assert _generate(auth, team).status_code == 302
     words = " ".join(pdftotext(_report_pdf(make, client), tmp_path).split())
-    assert "Open safety alert" not in words and "Safety history" not in words
-    # an author with no email on file, and no clinic phone: the sentence ends after the name
+    assert "Open safety alert" not in words and "Safety history" not in words and "PHQ-9 item 9" not in words
+    # no email on file, no work phone, no clinic phone: the sentence ends after the name
     assert "Written by Hazel Quint." in words
 
 

@@ -95,13 +95,15 @@ bench-deps:
 		echo "wrk is missing (sudo apt-get install wrk); run python -m bench.run --no-load to skip throughput"; \
 	fi
 
-# Browser tests drive Debian's Chromium (Playwright cannot download a browser here), and
-# WeasyPrint 70+ subsets fonts with HarfBuzz's subset library (Debian: libharfbuzz-subset0).
-SYSTEM_PACKAGES := chromium libharfbuzz-subset0
+# Browser tests drive Debian's Chromium (Playwright cannot download a browser here),
+# WeasyPrint 70+ subsets fonts with HarfBuzz's subset library (Debian: libharfbuzz-subset0), and
+# the PDF tests read documents back with poppler's pdftotext (Debian: poppler-utils).
+SYSTEM_PACKAGES := chromium libharfbuzz-subset0 poppler-utils
 browser-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="chromium"; \
 	ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 		echo "Installing Debian packages for the tests:$$missing"; \

@@ -90,7 +90,7 @@ def pdf_vs_weasyprint(app, repeat: int = 15) -> dict:
         # the same document: its stylesheet resolved as the app resolves it (otherwise the bare
         # render would lay out an unstyled page)
         def bare():
-            HTML(string=html, base_url=pdf.BASE_URL, url_fetcher=pdf.fetcher_class()()).write_pdf()
+            HTML(string=html, base_url=pdf.BASE_URL, url_fetcher=pdf.fetcher_class()()).write_pdf(**pdf.PDF_OPTIONS)
         generate()  # warm-up: fonts and stylesheets load once per process
         bare()
         app_samples, bare_samples = _paired_samples(generate, bare, repeat)

@@ -1,6 +1,8 @@
 """Forms for signing in and for the admin's user management."""
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
@@ -9,6 +11,12 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..web.fields import options
 from .models import LICENCE_TYPES, ROLE_LABELS
 from .passwords import MAX_LENGTH, password_problem
+
+
+#: digits, spaces, + ( ) - and dots, 7 to 25 of them, then an optional extension ("x 12", "ext. 12")
+WORK_PHONE = Regexp(r"^\+?[0-9 ()\-.]{7,25}((\s*(x|ext\.?)\s*)[0-9]{1,6})?$", flags=re.IGNORECASE,
+                    message="Write a phone number: digits, spaces, + ( ) - and dots, then an extension if any "
+                            "(\"ext. 12\").")
 
 
 class LoginForm(FlaskForm):
@@ -40,7 +48,14 @@ class UserForm(FlaskForm):
     licence_number = StringField("Licence number", validators=[Optional(), Length(max=40)])
     credentials = StringField("Further credentials", validators=[Optional(), Length(max=40)],
                               description="Shown after the licence type, e.g. PMHNP-BC.")
-    email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
+    email = StringField("Email", validators=[Optional(), Email(), Length(max=254)],
+                        description="Given, with the work phone, as the way to reach the author of the reports "
+                                    "and discharge summaries this user writes.")
+    phone = StringField("Work phone", filters=[lambda value: value.strip() if value else value],
+                        validators=[Optional(), Length(max=40), WORK_PHONE],
+                        render_kw={"autocomplete": "off", "inputmode": "tel"},
+                        description="A direct line, or the clinic's number with an extension (\"555-0100 ext. 12\"). "
+                                    "Leave empty to give the clinic's phone number.")
     # checked by the service (https, no placeholders, length: domain/video_links.py); a far longer
     # paste is refused here first
     video_room_url = StringField("Own video room (telehealth)", validators=[Optional(), Length(max=1000)],

@@ -34,6 +34,9 @@ class User(UserMixin, db.Model):
     #: further credentials shown after the licence type, e.g. "PMHNP-BC"
     credentials: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
+    #: the clinician's work phone (a direct line or the clinic's number with an extension), given on the
+    #: documents they write (coordination reports, discharge summaries; migration 0054)
+    phone: Mapped[str | None] = mapped_column(String(40))
     #: the clinician's own video room (https), the link of all their telehealth sessions; None: the
     #: clinic's address template gives each session its own (telehealth, migration 0034)
     video_room_url: Mapped[str | None] = mapped_column(String(200))

@@ -110,7 +110,7 @@ def _room_url(url: str | None) -> str | None:
 
 def create_user(*, username: str, full_name: str, password: str, roles, credentials=None,
                 email=None, active: bool = True, licence_type=None, licence_number=None,
-                video_room_url=None) -> User:
+                video_room_url=None, phone=None) -> User:
     username = username.strip().lower()
     _check_username_free(username)
     _check_licence_type(licence_type)
@@ -120,8 +120,8 @@ def create_user(*, username: str, full_name: str, password: str, roles, credenti
         raise DomainError({"password": problem})
     user = User(username=username, full_name=full_name.strip(), credentials=credentials or None,
                 licence_type=licence_type or None, licence_number=(licence_number or "").strip() or None,
-                email=email or None, password_hash=passwords.hash_password(password),
-                active=active, video_room_url=room_url)
+                email=email or None, phone=(phone or "").strip() or None,
+                password_hash=passwords.hash_password(password), active=active, video_room_url=room_url)
     user.set_roles(roles)
     db.session.add(user)
     db.session.flush()
@@ -130,7 +130,7 @@ def create_user(*, username: str, full_name: str, password: str, roles, credenti
 
 def update_user(user: User, *, acting_user: User, username: str, full_name: str, roles,
                 credentials=None, email=None, active: bool = True, licence_type=None,
-                licence_number=None, video_room_url=None) -> str | None:
+                licence_number=None, video_room_url=None, phone=None) -> str | None:
     """Apply an admin's edit; returns the role change as the audit row's detail (None: no change)."""
     username = username.strip().lower()
     before = user.roles
@@ -142,6 +142,7 @@ def update_user(user: User, *, acting_user: User, username: str, full_name: str,
     user.video_room_url = _room_url(video_room_url)
     user.username, user.full_name = username, full_name.strip()
     user.credentials, user.email = credentials or None, email or None
+    user.phone = (phone or "").strip() or None
     user.licence_type, user.licence_number = licence_type or None, (licence_number or "").strip() or None
     user.set_roles(roles)
     if user.active and not active:

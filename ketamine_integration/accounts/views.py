@@ -100,7 +100,7 @@ def user_list():
 
 def _user_fields(form) -> dict:
     return dict(username=form.username.data, full_name=form.full_name.data,
-                credentials=form.credentials.data, email=form.email.data,
+                credentials=form.credentials.data, email=form.email.data, phone=form.phone.data,
                 licence_type=form.licence_type.data or None, licence_number=form.licence_number.data,
                 roles=form.roles.data, active=form.active.data, video_room_url=form.video_room_url.data)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
+from ..clinic_settings.contact import clinic_phone
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import format_local
 from ..documents.coordination_report import (ActionStepProgress, CoordinationReportData, CourseSummary,
@@ -17,6 +18,7 @@ from ..documents.coordination_report import (ActionStepProgress, CoordinationRep
                                              PatientIdentity, ReleaseScope, ReportHeader, TherapistQuestions,
                                              ThemeEntry, ThemesAndInsights, TreatmentSummary, VitalSigns,
                                              WindowCoverage)
+from ..documents.contact import contact_line
 from ..domain import measures as scoring
 from ..domain.dosing import route_label
 from ..domain.coverage import (ATTENDED, BOOKED, CANCELLED, CLINIC_CANCELLED, LATE_CANCELLED, NO_SHOW,
@@ -49,7 +51,8 @@ def report_data(course: TreatmentCourse, *, recipient: User, author: User, categ
     sessions = signed_dosing_sessions(course)
     return CoordinationReportData(
         header=ReportHeader(clinic=current_app.config["CLINIC_NAME"], generated=format_local(now),
-                            recipient=recipient.display_name, author=author.display_name),
+                            recipient=recipient.display_name, author=author.display_name,
+                            author_contact=contact_line(author.email, author.phone, clinic_phone())),
         scope=_scope(categories),
         patient=_patient(course),
         course=CourseSummary(start=course.start_date.isoformat(),

@@ -46,6 +46,10 @@ DEMO_USERS = (
     ("nurse1", "Marigold Pennyroyal", "RN", "DEMO-RN-7781", None, (NURSE,)),
     ("nurse2", "Tobin Larchmont", "RN", "DEMO-RN-7782", None, (NURSE,)),
 )
+#: the clinicians' work phones (fictional numbers: 555-01xx), given on the reports and summaries they write;
+#: the others' documents give the clinic's phone
+DEMO_PHONES = {"therapist1": "(555) 0100 ext. 21", "therapist2": "(555) 0100 ext. 22",
+               "prescriber1": "(555) 0100 ext. 31"}
 #: the clinic's on-call address (README, Staff notifications), and the users who chose a daily summary
 DEMO_ONCALL = "on-call@clinic.example.org"
 DEMO_SUMMARY_TIMES = {"therapist1": time(7, 30), "prescriber1": time(8, 0), "staff1": time(7, 0)}
@@ -78,7 +82,7 @@ def load_demo_clinic(now: datetime) -> None:
         users[username] = create_user(username=username, full_name=full_name, password=DEMO_PASSWORD,
                                       roles=roles, credentials=credentials, licence_type=licence_type,
                                       licence_number=licence_number,
-                                      email=f"{username}@clinic.example.org",
+                                      email=f"{username}@clinic.example.org", phone=DEMO_PHONES.get(username),
                                       video_room_url=DEMO_VIDEO_ROOMS.get(username))
     save_telehealth_settings(template=DEMO_VIDEO_TEMPLATE, in_feeds=False, by_id=users["admin"].id)
     # before any safety alert is raised: each one is emailed to the on-call address too

@@ -9,6 +9,8 @@ from flask import current_app
 from ..accounts.models import User
 from ..db.clinic_time import format_local
 from ..db.types import utcnow
+from ..clinic_settings.contact import clinic_phone
+from ..documents.contact import contact_line
 from ..documents.discharge_summary import (AddendumText, DischargeDocument, DischargeHeader, DischargePatient,
                                            WrittenText, render_discharge_pdf)
 from .content import COMPUTED, compute, written_sections
@@ -32,7 +34,8 @@ def document(summary: DischargeSummary, *, now: datetime, categories: set[str] |
     return DischargeDocument(
         header=DischargeHeader(clinic=current_app.config["CLINIC_NAME"], state=state, generated=format_local(now),
                                recipient=recipient.display_name if recipient else None,
-                               author=summary.author.display_name),
+                               author=summary.author.display_name,
+                               author_contact=contact_line(summary.author.email, summary.author.phone, clinic_phone())),
         patient=DischargePatient(name=patient.full_name, mrn=patient.mrn, dob=patient.date_of_birth.isoformat()),
         computed={s.key: computed.get(s.key) for s in COMPUTED if s.key in kept},
         computed_titles=tuple((s.key, s.title) for s in COMPUTED if s.key in kept),

@@ -21,6 +21,8 @@ class ReportHeader:
     #: each person named with their credential ("A. Example, MD")
     recipient: str
     author: str
+    #: how the recipient reaches the author (documents/contact.py; "" when nothing is on file)
+    author_contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,12 @@ class CoordinationReportData:
     action_plan: tuple[ActionStepProgress, ...] | None
     safety: tuple[SafetyHistoryEntry, ...] | None
     therapist: TherapistQuestions
+
+    @property
+    def open_alerts(self) -> tuple[SafetyHistoryEntry, ...]:
+        """Safety alerts no clinician has acknowledged yet: the most urgent thing the report says,
+        so the report opens with them (under the release's safety category, like the history)."""
+        return tuple(a for a in self.safety or () if a.acknowledged_by is None)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ class DischargeHeader:
     #: the prescriber a copy is for (None: the clinic's own copy)
     recipient: str | None
     author: str
+    #: how a reader reaches the author (documents/contact.py; "" when none is on file)
+    author_contact: str = ""
 
 
 @dataclass(frozen=True)

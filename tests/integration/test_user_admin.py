@@ -48,6 +48,10 @@ def test_admin_creates_a_user_who_can_sign_in(admin, make, auth, client, app):
     ("confirm", "something else entirely", "The passwords differ."),
     ("roles", [], "Choose at least one role."),
     ("email", "nope", "Invalid email address."),
+    ("phone", "call the desk", "Write a phone number"),                 # words, not a number
+    ("phone", "555", "Write a phone number"),                           # too short to dial
+    ("phone", "555-0100 ext. 1234567", "Write a phone number"),         # an extension of 7 digits
+    ("phone", "5" * 41, "Field cannot be longer than 40 characters."),
 ])
 def test_invalid_user_form_shows_field_error_and_creates_nothing(admin, make, auth, field, value, message):
     data = dict(NEW_USER, **{field: value})
@@ -57,6 +61,17 @@ def test_invalid_user_form_shows_field_error_and_creates_nothing(admin, make, au
     assert response.status_code == 422
     assert message in page_text(response)
     assert _user(make, "newtherapist") is None
+
+
+@pytest.mark.parametrize("typed, kept", [
+    ("(555) 010-0123", "(555) 010-0123"),       # a direct line
+    (" 555-0100 ext. 12 ", "555-0100 ext. 12"),  # the clinic's number with an extension, spaces trimmed
+    ("+1 555 010 0123 x7", "+1 555 010 0123 x7"),
+    ("", None),                                  # none: documents give the clinic's phone
+])
+def test_a_work_phone_is_kept_as_typed(admin, make, auth, typed, kept):
+    assert auth.post("/users/new", dict(NEW_USER, phone=typed)).status_code == 302
+    assert _user(make, "newtherapist").phone == kept
 
 
 def test_password_containing_the_username_is_refused(admin, auth):

@@ -62,7 +62,7 @@ TARGETS: dict[str, list[Target]] = {
         "username": "nobody-here", "password": "not the password at all", "next": "/patients/"})],
     "accounts.forms.UserForm": [Target("admin", lambda c: f"/users/{c.users['victim']}/edit", lambda c: {
         "username": "fz-victim", "full_name": "Vic Tim", "credentials": "LCSW", "email": "vic@clinic.example",
-        "roles": ["therapist"], "active": "y"})],
+        "phone": "555-0100 ext. 12", "roles": ["therapist"], "active": "y"})],
     "accounts.forms.NewUserForm": [Target("admin", lambda c: "/users/new", lambda c: {
         "username": "fz-new", "full_name": "New Person", "credentials": "", "email": "", "roles": ["staff"],
         "active": "y", "password": "quartz lantern velvet orbit 42", "confirm": "quartz lantern velvet orbit 42"})],

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from ..accounts.models import User, display_name
 from ..documents.ical import CalendarEvent, Person
 from ..domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
-from ..domain.reminders import clinical_words_in
+from ..domain.reminders import clinical_words_in, discreet_name
 from ..db.errors import DomainError
 from ..extensions import db
 from ..experience.models import DosingSession
@@ -253,7 +253,9 @@ def _event_of(row, *, summary: str, location: str, video_url: str | None,
 
 
 def organizer() -> Person:
-    return Person(current_app.config["CLINIC_NAME"], current_app.config["CLINIC_EMAIL"])
+    """The clinic as an invitation's organizer, by a name without clinical words: the clinician's
+    calendar service keeps it with the event ("Harbor Light Clinic", not "... Ketamine Clinic")."""
+    return Person(discreet_name(current_app.config["CLINIC_NAME"]), current_app.config["CLINIC_EMAIL"])
 
 
 def attendees(appointment: Appointment) -> list[Person]:

@@ -234,6 +234,7 @@ def test_an_invitation_is_a_request_then_a_cancel_with_the_same_uid(clinic, make
     assert request_.method.value == "REQUEST"
     [event] = _events(request_).values()
     assert event.organizer.value == "mailto:scheduling@harbor-light.example"
+    assert event.organizer.params["CN"] == ["Harbor Light Clinic"]        # the clinic's name, no treatment named
     assert event.attendee.value == "mailto:hazel@clinic.example" and event.attendee.params["CN"] == ["Hazel Quint"]
     assert auth.post(f"/appointments/{appointment}/cancel", {"reason": "Therapist ill"}).status_code == 302
     cancel = _parse(client.get(f"/appointments/{appointment}/invite.ics"))

@@ -57,8 +57,10 @@ def _book_all(make, clinician: int, patient: int, local_times: list[datetime]) -
     make.run(add)
 
 
-def _stored(make, uids: set[str] | None = None) -> dict[str, tuple[datetime, datetime]]:
-    rows = make.query(lambda: db.session.execute(select(Appointment.id, Appointment.starts_at, Appointment.ends_at)).all())
+def _stored(make) -> dict[str, tuple[datetime, datetime]]:
+    """Every appointment's UTC start and end as the database gives them back, by its event's UID."""
+    columns = select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
+    rows = make.query(lambda: db.session.execute(columns).all())
     return {f"appointment-{i}{DOMAIN}": (s.astimezone(UTC), e.astimezone(UTC)) for i, s, e in rows}
 
 

@@ -88,7 +88,8 @@ def test_new_york_is_two_yearly_rules_with_dtstart_read_by_tzoffsetfrom():
     assert standard.decoded("dtstart") == datetime(2025, 11, 2, 2, 0)
     assert daylight["rrule"].to_ical() == b"FREQ=YEARLY;BYDAY=2SU;BYMONTH=3"
     assert standard["rrule"].to_ical() == b"FREQ=YEARLY;BYDAY=1SU;BYMONTH=11"
-    assert (daylight.decoded("tzoffsetfrom"), daylight.decoded("tzoffsetto")) == (timedelta(hours=-5), timedelta(hours=-4))
+    offsets = (daylight.decoded("tzoffsetfrom"), daylight.decoded("tzoffsetto"))
+    assert offsets == (timedelta(hours=-5), timedelta(hours=-4))
     assert str(daylight["tzname"]) == "EDT" and str(standard["tzname"]) == "EST"
 
 

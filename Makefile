@@ -11,7 +11,7 @@ KI_APP_URL ?= http://$(HOST):$(PORT)
 # servers, CLI runs, the worker) compiles the whole package again. Bytecode goes in __pycache__/.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps bench bench-deps wheel-check screenshots clean
+.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps calendar-deps bench bench-deps wheel-check screenshots clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -40,18 +40,18 @@ PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 ## test: install the test extra, Chromium and the accessibility checkers when missing, then browser,
 ## security, integration, unit (the longest first, so the workers finish together);
 ## database tests whose behaviour depends on the engine run on SQLite and PostgreSQL, the rest on SQLite
-test: $(VENV)/.installed-test browser-deps a11y-deps
+test: $(VENV)/.installed-test browser-deps a11y-deps calendar-deps
 	$(PYTEST) tests/browser tests/security tests/integration tests/unit
 
 ## test-all-engines: the PostgreSQL half `make test` leaves out (the engine-agnostic database tests);
 ## CI runs both targets, so every database test runs on both engines (KI_ALL_ENGINES=1 make test: in one go)
-test-all-engines: $(VENV)/.installed-test
+test-all-engines: $(VENV)/.installed-test calendar-deps
 	KI_ALL_ENGINES=1 $(PYTEST) tests/integration tests/security -m "not both_engines" --engine postgresql
 
-test-unit: $(VENV)/.installed-test
+test-unit: $(VENV)/.installed-test calendar-deps
 	$(PYTEST) tests/unit
 
-test-integration: $(VENV)/.installed-test
+test-integration: $(VENV)/.installed-test calendar-deps
 	$(PYTEST) tests/integration
 
 test-browser: $(VENV)/.installed-test browser-deps a11y-deps
@@ -132,5 +132,22 @@ a11y-deps:
 	fi
 	@command -v java >/dev/null || echo "java is missing: the Nu HTML checker skips (CI fails it); install it with: sudo apt-get install default-jre-headless"
 
+# Mozilla's ical.js, pinned, from the npm registry into a git-ignored folder: the calendar tests read
+# every .ics the app writes back with it and with vobject, two parsers other than icalendar
+# (tests/calendar_readers). Without npm the ical.js half skips (CI fails it).
+CALENDAR_CHECK_DIR := .cache/calendar-check
+CALENDAR_CHECK_PACKAGES := ical.js@2.2.1
+calendar-deps:
+	@if [ "$$(cat $(CALENDAR_CHECK_DIR)/.installed 2>/dev/null)" = "$(CALENDAR_CHECK_PACKAGES)" ] \
+		&& [ -f $(CALENDAR_CHECK_DIR)/node_modules/ical.js/dist/ical.js ]; then :; \
+	elif ! command -v npm >/dev/null; then \
+		echo "npm is missing: the ical.js calendar checks skip (CI fails them); install Node.js and npm (sudo apt-get install npm)"; \
+	else \
+		echo "Installing $(CALENDAR_CHECK_PACKAGES) from the npm registry into $(CALENDAR_CHECK_DIR)"; \
+		mkdir -p $(CALENDAR_CHECK_DIR) && \
+		npm install --prefix $(CALENDAR_CHECK_DIR) --no-save --ignore-scripts --no-audit --no-fund --loglevel=error $(CALENDAR_CHECK_PACKAGES) && \
+		echo "$(CALENDAR_CHECK_PACKAGES)" > $(CALENDAR_CHECK_DIR)/.installed; \
+	fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info $(A11Y_DIR)
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info $(A11Y_DIR) $(CALENDAR_CHECK_DIR)

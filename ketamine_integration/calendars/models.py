@@ -10,11 +10,19 @@ from ..accounts.models import User
 from ..db.types import UTCDateTime, utcnow
 from ..extensions import db
 
-#: how much of the patient a feed event names: initials (the default) or nothing
-FEED_IDENTITY = {"initials": "Session type and patient initials", "none": "Session type only"}
+#: how much of the patient a feed event names: nothing (the default) or initials. A feed is read by
+#: whichever calendar service the subscriber uses (Google, Apple, Microsoft), so initials with a
+#: session's date, time and type are PHI on their servers: an admin's explicit choice, made after a
+#: warning (issue 25, point 5; migration 0051 says which stored choices count as explicit)
+FEED_IDENTITY = {"none": "Session type only", "initials": "Session type and patient initials"}
+DEFAULT_FEED_IDENTITY = "none"
 #: what a feed event says besides its time and place, by FEED_IDENTITY's key, as a sentence goes on
 FEED_EVENT_SAYS = {"initials": "the session type and the patient's initials",
                    "none": "the session type, and nothing about the patient"}
+#: the name subscribers' calendar apps show for a feed unless the admin set another: it shows on
+#: lock screens and in shared calendars, so by default it names neither the clinic nor a treatment
+DEFAULT_CALENDAR_NAME = "Appointments"
+CALENDAR_NAME_MAX = 60
 
 
 class CalendarFeed(db.Model):

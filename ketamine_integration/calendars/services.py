@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from ..accounts.models import User, display_name
 from ..documents.ical import CalendarEvent, Person
 from ..domain.busy_calendar import ReadLimits, Unreadable, Window, read_busy
+from ..domain.reminders import clinical_words_in, discreet_name
 from ..db.errors import DomainError
 from ..extensions import db
 from ..experience.models import DosingSession
@@ -23,7 +24,8 @@ from ..db.clinic_time import clinic_zone
 from ..db.locking import lock_row, locked_row
 from ..clinic_settings.models import ClinicSetting
 from ..telehealth import services as telehealth
-from .models import FEED_IDENTITY, CalendarFeed
+from .models import (CALENDAR_NAME_MAX, DEFAULT_CALENDAR_NAME, DEFAULT_FEED_IDENTITY, FEED_IDENTITY,
+                     CalendarFeed)
 
 #: what a feed carries: this far back and this far ahead
 FEED_PAST = timedelta(days=60)
@@ -44,18 +46,52 @@ MAX_BUSY_LENGTH = timedelta(days=14)
 
 # -- settings ---------------------------------------------------------------------------
 
+def _setting(key: str) -> str | None:
+    return db.session.scalar(select(ClinicSetting.value).where(ClinicSetting.key == key))
+
+
 def feed_identity() -> str:
-    value = db.session.scalar(select(ClinicSetting.value).where(ClinicSetting.key == "feed_identity"))
-    return value if value in FEED_IDENTITY else "initials"
+    value = _setting("feed_identity")
+    return value if value in FEED_IDENTITY else DEFAULT_FEED_IDENTITY
 
 
-def set_feed_identity(value: str, *, by: User) -> None:
-    if value not in FEED_IDENTITY:
-        raise DomainError({"identity": "Choose one of the offered options."})
-    row = locked_row(ClinicSetting, "feed_identity",
-                     lambda: ClinicSetting(key="feed_identity", value=value, updated_by_id=by.id))
-    row.value, row.updated_by_id = value, by.id
+def calendar_name() -> str:
+    """The name subscribers' calendar apps show for the clinic's feeds."""
+    return _setting("feed_calendar_name") or DEFAULT_CALENDAR_NAME
+
+
+def feed_settings_problems(identity: str, *, initials_understood: bool, name: str) -> dict[str, str]:
+    """What is wrong with these feed settings, by form field (none: they may be saved)."""
+    problems = {}
+    if identity not in FEED_IDENTITY:
+        problems["identity"] = "Choose one of the offered options."
+    elif identity == "initials" and not initials_understood:
+        problems["initials_understood"] = ("To put patients' initials in feeds, tick this box: they leave the clinic "
+                                           "with every feed read.")
+    if not name:
+        problems["calendar_name"] = f"Give the calendar a name, such as \"{DEFAULT_CALENDAR_NAME}\"."
+    elif len(name) > CALENDAR_NAME_MAX:
+        problems["calendar_name"] = f"At most {CALENDAR_NAME_MAX} characters (this one has {len(name)})."
+    elif not name.isprintable():
+        problems["calendar_name"] = "Use letters, digits, spaces and punctuation only."
+    elif words := clinical_words_in(name):
+        problems["calendar_name"] = (f"A calendar name is seen by anyone who sees the calendar: leave out "
+                                     f"\"{words[0]}\".")
+    return problems
+
+
+def save_feed_settings(identity: str, *, initials_understood: bool, name: str, by: User) -> bool:
+    """Keep the clinic's feed settings; True when the calendar name changed. DomainError by field."""
+    name = " ".join((name or "").split())
+    problems = feed_settings_problems(identity, initials_understood=initials_understood, name=name)
+    if problems:
+        raise DomainError(problems)
+    renamed = name != calendar_name()
+    for key, value in (("feed_identity", identity), ("feed_calendar_name", name)):
+        row = locked_row(ClinicSetting, key, lambda k=key, v=value: ClinicSetting(key=k, value=v, updated_by_id=by.id))
+        row.value, row.updated_by_id = value, by.id
     db.session.flush()
+    return renamed
 
 
 # -- feeds -------------------------------------------------------------------------------
@@ -217,7 +253,9 @@ def _event_of(row, *, summary: str, location: str, video_url: str | None,
 
 
 def organizer() -> Person:
-    return Person(current_app.config["CLINIC_NAME"], current_app.config["CLINIC_EMAIL"])
+    """The clinic as an invitation's organizer, by a name without clinical words: the clinician's
+    calendar service keeps it with the event ("Harbor Light Clinic", not "... Ketamine Clinic")."""
+    return Person(discreet_name(current_app.config["CLINIC_NAME"]), current_app.config["CLINIC_EMAIL"])
 
 
 def attendees(appointment: Appointment) -> list[Person]:

@@ -1,7 +1,7 @@
 """Calendar pages: your feeds, the secret feed address itself, invitations, busy-time upload."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -29,10 +29,11 @@ def _page(*, form=None, identity_form=None, new_feed=None, status=200):
     feeds = db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == current_user.id)
                                .order_by(CalendarFeed.revoked_at.is_not(None), CalendarFeed.created_at.desc())).all()
     identity = services.feed_identity()
+    identity_form = identity_form or FeedIdentityForm(
+        identity=identity, initials_understood=identity == "initials", calendar_name=services.calendar_name())
     return render_template("calendars/feeds.html", feeds=feeds, form=form or FeedForm(), new_feed=new_feed,
-                           identity_form=identity_form or FeedIdentityForm(identity=identity),
-                           event_says=FEED_EVENT_SAYS[identity], clinic_wide=services.clinic_wide(current_user)
-                           ), status
+                           identity_form=identity_form, identity=identity, event_says=FEED_EVENT_SAYS[identity],
+                           clinic_wide=services.clinic_wide(current_user)), status
 
 
 @bp.route("/calendars/")
@@ -75,11 +76,14 @@ def feed_revoke(feed_id: int):
 @access.permission("clinic.configure")
 def feed_settings():
     form = FeedIdentityForm()
-    done, _ = submit(form, lambda: services.set_feed_identity(form.identity.data, by=current_user))
+    done, renamed = submit(form, lambda: services.save_feed_settings(
+        form.identity.data, initials_understood=form.initials_understood.data, name=form.calendar_name.data,
+        by=current_user))
     if not done:
         return _page(identity_form=form, status=422)
+    # the detail is the fixed choice, never the typed name (audit details hold no user text)
     audit.record("settings.calendar", object_type="clinic_setting", object_id="feed_identity",
-                 detail=form.identity.data)
+                 detail=form.identity.data + (", calendar name changed" if renamed else ""))
     flash(f"Feeds now show: {FEED_IDENTITY[form.identity.data].lower()}.", "success")
     return redirect(url_for("calendars.feeds"))
 
@@ -103,8 +107,9 @@ def feed_ics(token: str):
         return response
     user = feed.user
     events = services.feed_events(user, now, identity=services.feed_identity())
-    wide = services.clinic_wide(user)
-    name = f"{current_app.config['CLINIC_NAME']} — " + ("clinic sessions" if wide else f"{user.display_name}")
+    # the admin's neutral name, never the clinic's (it may name the treatment): on lock screens and in
+    # the subscriber's calendar service alike
+    name = services.calendar_name() + (" (whole clinic)" if services.clinic_wide(user) else "")
     audit.record("calendar.feed_read", obj=feed, user_id=feed.user_id, detail=f"{len(events)} events")
     response = Response(ical.feed(events, name=name, zone=clinic_zone()), mimetype="text/calendar")
     response.headers["Content-Type"] = ICS

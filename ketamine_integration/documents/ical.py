@@ -6,16 +6,16 @@ already stripped to what may leave the clinic (a session type, initials at most,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vCalAddress
+from icalendar import Calendar, Event, vCalAddress
+
+from .vtimezone import span_years, vtimezone_bytes
 
 #: names no treatment: a patient's invitation carries it too (reminders.invitations)
 PRODID = "-//clinic scheduling//calendar//EN"
-#: VTIMEZONE rules are written for the events' years, plus this margin either side
-ZONE_MARGIN = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,23 @@ def _local_or_utc(instant: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _with_zone(calendar: Calendar, zone: ZoneInfo, events: list[CalendarEvent]) -> bytes:
-    if events:
-        first = min(e.starts_at for e in events) - ZONE_MARGIN
-        last = max(e.ends_at for e in events) + ZONE_MARGIN
-        calendar.add_missing_timezones(first_date=first.date(), last_date=last.date())
-    return calendar.to_ical()
+    """The calendar written with the clinic zone's VTIMEZONE (vtimezone.py) before its events, when
+    one of them names the zone."""
+    return _insert_zone(calendar.to_ical(), zone, events)
+
+
+def _insert_zone(written: bytes, zone: ZoneInfo, events: list[CalendarEvent]) -> bytes:
+    if b";TZID=" not in written:
+        return written
+    at = written.index(b"BEGIN:VEVENT\r\n")
+    return written[:at] + _zone_component(zone.key, events) + written[at:]
+
+
+def _zone_component(zone_key: str, events: list[CalendarEvent]) -> bytes:
+    """The VTIMEZONE over the whole years of all events, with a year's margin either side
+    (even an event written in UTC: the zone still spans it)."""
+    first, last = span_years(min(e.starts_at for e in events).date(), max(e.ends_at for e in events).date())
+    return vtimezone_bytes(zone_key, first, last)
 
 
 def feed(events: list[CalendarEvent], *, name: str, zone: ZoneInfo) -> bytes:
@@ -114,11 +126,9 @@ def feed(events: list[CalendarEvent], *, name: str, zone: ZoneInfo) -> bytes:
     parts = [calendar[:-len(end)]]
     written = [_feed_event(item, zone.key) for item in events]
     # A VTIMEZONE exactly when an event names the zone (icalendar writes a zone without offsets,
-    # such as UTC, as "Z"), over the span of all events, as add_missing_timezones gives it.
+    # such as UTC, as "Z"), over the span of all events.
     if any(b";TZID=" in component for component in written):
-        first = min(e.starts_at for e in events) - ZONE_MARGIN
-        last = max(e.ends_at for e in events) + ZONE_MARGIN
-        parts.append(_zone_component(zone.key, first.date(), last.date()))
+        parts.append(_zone_component(zone.key, events))
     parts += written
     parts.append(end)
     return b"".join(parts)
@@ -131,11 +141,6 @@ FEED_EVENTS_KEPT = 50_000
 @lru_cache(maxsize=FEED_EVENTS_KEPT)
 def _feed_event(item: CalendarEvent, zone_key: str) -> bytes:
     return _event(item, ZoneInfo(zone_key), item.last_modified).to_ical()
-
-
-@lru_cache(maxsize=32)
-def _zone_component(zone_key: str, first: date, last: date) -> bytes:
-    return Timezone.from_tzid(zone_key, first_date=first, last_date=last).to_ical()
 
 
 def invitation(item: CalendarEvent, *, organizer: Person, attendees: list[Person], zone: ZoneInfo,

@@ -67,7 +67,7 @@ def future(days, hour=10):
     return datetime(day.year, day.month, day.day, hour, tzinfo=NY)
 
 
-def test_a_therapist_feed_holds_their_own_sessions_with_minimal_identity(clinic, make, auth, client):
+def test_a_therapist_feed_holds_their_own_sessions_and_nothing_of_the_patient(clinic, make, auth, client):
     mine = _appointment(make, clinic["therapist"], clinic["patient"], future(3), room=clinic["room"])
     _appointment(make, clinic["other"], clinic["other_patient"], future(3, 14))
     path = _new_feed(auth, client, "ther")
@@ -75,12 +75,13 @@ def test_a_therapist_feed_holds_their_own_sessions_with_minimal_identity(clinic,
     events = _events(calendar)
     assert list(events) == [f"appointment-{mine}@clinic-calendar.invalid"]
     [event] = events.values()
-    assert event.summary.value == "Follow-up — T.S." and event.location.value == "Cedar Room"
+    assert event.summary.value == "Follow-up" and event.location.value == "Cedar Room"  # session type only
     assert event.status.value == "CONFIRMED" and int(event.sequence.value) == 0
     assert event.dtstart.value == future(3) and event.dtstart.value.tzinfo is not None
     assert calendar.vtimezone.tzid.value == "America/New_York"
+    assert calendar.x_wr_calname.value == "Appointments"          # neutral: not the clinic's name
     body = client.get(path).get_data(as_text=True)
-    assert "Tamsin" not in body and "Sorrel" not in body           # initials only
+    assert "Tamsin" not in body and "Sorrel" not in body and "T.S." not in body
     [created] = make.audit_rows(action="calendar.feed_create")
     reads = make.audit_rows(action="calendar.feed_read")
     assert len(reads) == 2 and {r.outcome for r in reads} == {"success"} and created.user_id == clinic["therapist"]
@@ -128,25 +129,67 @@ def test_times_are_right_on_both_sides_of_a_dst_change(clinic, make, auth, clien
     assert "DTSTART;TZID=America/New_York:20270315T100000" in body
 
 
-def test_staff_get_the_clinic_feed_and_the_admin_can_hide_initials(clinic, make, auth, client):
+def _feed_settings(auth, identity, name="Appointments", understood=False):
+    data = {"identity": identity, "calendar_name": name}
+    if understood:
+        data["initials_understood"] = "y"
+    return auth.post("/calendars/settings", data)
+
+
+def test_staff_get_the_clinic_feed_and_initials_are_the_admins_explicit_choice(clinic, make, auth, client):
     _appointment(make, clinic["therapist"], clinic["patient"], future(3))
     _appointment(make, clinic["other"], clinic["other_patient"], future(3, 14))
     path = _new_feed(auth, client, "desk")
-    summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
-    assert summaries == ["Follow-up — T.S. (Hazel Quint)", "Follow-up — U.V. (Ivo Second)"]
+    calendar = _parse(client.get(path))
+    summaries = sorted(e.summary.value for e in _events(calendar).values())
+    assert summaries == ["Follow-up (Hazel Quint)", "Follow-up (Ivo Second)"]       # the default: no initials
+    assert calendar.x_wr_calname.value == "Appointments (whole clinic)"
     # the page says so once (a review found "the session type, the time, the place and session type...")
-    said = "Feed events show the time, the place and the session type and the patient's initials — never notes"
+    said = "Feed events show the time, the place and the session type, and nothing about the patient — never notes"
     auth.sign_in("boss")
     assert said in page_text(client.get("/calendars/"))
-    assert auth.post("/calendars/settings", {"identity": "none"}).status_code == 302
+    # initials without the box ticked: refused on that field, nothing changes
+    refused = _feed_settings(auth, "initials")
+    assert refused.status_code == 422
+    assert "To put patients' initials in feeds, tick this box" in page_text(refused)
+    assert not make.audit_rows(action="settings.calendar")
+    assert sorted(e.summary.value for e in _events(_parse(client.get(path))).values()) == summaries
+    assert _feed_settings(auth, "initials", understood=True).status_code == 302
     summaries = sorted(e.summary.value for e in _events(_parse(client.get(path))).values())
-    assert summaries == ["Follow-up (Hazel Quint)", "Follow-up (Ivo Second)"]
-    assert ("Feed events show the time, the place and the session type, and nothing about the patient — never notes"
-            in page_text(client.get("/calendars/")))
-    assert [r.detail for r in make.audit_rows(action="settings.calendar")] == ["none"]
+    assert summaries == ["Follow-up — T.S. (Hazel Quint)", "Follow-up — U.V. (Ivo Second)"]
+    page = page_text(client.get("/calendars/"))
+    assert "Feed events show the time, the place and the session type and the patient's initials — never notes" in page
+    assert "Feeds now carry patients' initials" in page                            # the warning stays in view
+    assert _feed_settings(auth, "none").status_code == 302
+    assert [r.detail for r in make.audit_rows(action="settings.calendar")] == ["initials", "none"]
     auth.logout()
     auth.sign_in("desk")
-    assert auth.post("/calendars/settings", {"identity": "initials"}).status_code == 403
+    assert _feed_settings(auth, "initials", understood=True).status_code == 403
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("", "Give the calendar a name"),                                   # emptied
+    ("   ", "Give the calendar a name"),                                # spaces only
+    ("x" * 61, "At most 60 characters (this one has 61)"),              # one over
+    ("Ketamine clinic", 'leave out "Ketamine"'),                        # names the treatment
+    ("Integration sessions", 'leave out "Integration"'),                # a session type that says what it treats
+    ("Work\x07", "Use letters, digits, spaces and punctuation only"),   # a control character
+])
+def test_a_calendar_name_that_would_say_too_much_is_refused_on_its_field(clinic, make, auth, client, name, problem):
+    auth.sign_in("boss")
+    refused = _feed_settings(auth, "none", name=name)
+    assert refused.status_code == 422 and problem in page_text(refused)
+    assert not make.audit_rows(action="settings.calendar")
+
+
+def test_the_admin_names_the_calendar(clinic, make, auth, client):
+    _appointment(make, clinic["therapist"], clinic["patient"], future(3))
+    path = _new_feed(auth, client, "ther")
+    auth.sign_in("boss")
+    assert _feed_settings(auth, "none", name="  Work   diary ").status_code == 302
+    assert _parse(client.get(path)).x_wr_calname.value == "Work diary"
+    assert [r.detail for r in make.audit_rows(action="settings.calendar")] == ["none, calendar name changed"]
+    assert 'value="Work diary"' in client.get("/calendars/").get_data(as_text=True)
 
 
 def test_revoked_unknown_and_disabled_feeds_answer_nothing(clinic, make, auth, client):
@@ -191,6 +234,7 @@ def test_an_invitation_is_a_request_then_a_cancel_with_the_same_uid(clinic, make
     assert request_.method.value == "REQUEST"
     [event] = _events(request_).values()
     assert event.organizer.value == "mailto:scheduling@harbor-light.example"
+    assert event.organizer.params["CN"] == ["Harbor Light Clinic"]        # the clinic's name, no treatment named
     assert event.attendee.value == "mailto:hazel@clinic.example" and event.attendee.params["CN"] == ["Hazel Quint"]
     assert auth.post(f"/appointments/{appointment}/cancel", {"reason": "Therapist ill"}).status_code == 302
     cancel = _parse(client.get(f"/appointments/{appointment}/invite.ics"))

@@ -106,7 +106,7 @@ FORMS = {
     "calendars.calendar_import": lambda w, t, r: _calendar_file(),
     "calendars.feed_create": lambda w, t, r: {"label": "laptop"},
     "calendars.feed_revoke": _nothing,
-    "calendars.feed_settings": lambda w, t, r: {"identity": "none"},
+    "calendars.feed_settings": lambda w, t, r: {"identity": "none", "calendar_name": "Appointments"},
     "clinic_settings.file_names_setting": lambda w, t, r: {"file_names": "mrn"},
     "telehealth.telehealth_settings": lambda w, t, r: {"template": "https://video.example.org/{appointment}"},
     "reminders.contact_consent": lambda w, t, r: {"channel": "email", "decision": "withdraw", "method": "phone"},

@@ -82,8 +82,8 @@ TARGETS: dict[str, list[Target]] = {
     "calendars.forms.FeedForm": [
         Target("therapist", lambda c: "/calendars/feeds", lambda c: {"label": "phone"}),
         Target("therapist", lambda c: f"/calendars/feeds/{c.feed}/revoke", lambda c: {"label": ""})],
-    "calendars.forms.FeedIdentityForm": [Target("admin", lambda c: "/calendars/settings",
-                                                lambda c: {"identity": "initials"})],
+    "calendars.forms.FeedIdentityForm": [Target("admin", lambda c: "/calendars/settings", lambda c: {
+        "identity": "initials", "initials_understood": "y", "calendar_name": "Work diary"})],
     "clinic_settings.forms.FileNamesForm": [Target("admin", lambda c: "/settings/file-names",
                                                    lambda c: {"file_names": "mrn"})],
     "telehealth.forms.TelehealthSettingsForm": [Target("admin", lambda c: "/settings/telehealth", lambda c: {

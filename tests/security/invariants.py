@@ -183,8 +183,12 @@ def _reminder_problems(rows) -> list[str]:
         if clinical_words_in(r["wording"] or ""):
             bad.append(f"reminder rule {r['kind']}: wording {r['wording']!r} carries a clinical word")
     for r in rows("clinic_settings"):
-        if r["key"] in ("reminder_sender", "clinic_address") and clinical_words_in(r["value"]):
+        if r["key"] in ("reminder_sender", "clinic_address", "feed_calendar_name") and clinical_words_in(r["value"]):
             bad.append(f"clinic setting {r['key']}: {r['value']!r} carries a clinical word")
+        if r["key"] == "feed_calendar_name" and not (0 < len(r["value"]) <= 60 and r["value"].isprintable()):
+            bad.append(f"clinic setting feed_calendar_name: {r['value']!r} is empty, too long or unprintable")
+        if r["key"] == "feed_identity" and r["value"] not in ("none", "initials"):
+            bad.append(f"clinic setting feed_identity: {r['value']!r} is not an offered choice")
     addresses = {p["id"]: {"email": p["email"], "sms": p["phone"]} for p in rows("patients")}
     for r in rows("contact_consents"):
         if r["granted"] and not addresses[r["patient_id"]][r["channel"]]:

@@ -1,7 +1,7 @@
 """calendar feeds: "session type only" is the default; a stored "initials" stays only where an admin chose it
 
 Revision ID: 0051_calendar_feed_privacy
-Revises: 0050_note_plan_progress
+Revises: 0054_clinician_contact
 Create Date: 2026-12-05 03:30:00
 
 Issue 25, point 5. Feed events carried the patient's initials unless an admin chose "session type
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0051_calendar_feed_privacy'
-down_revision = '0050_note_plan_progress'
+down_revision = '0054_clinician_contact'
 branch_labels = None
 depends_on = None
 

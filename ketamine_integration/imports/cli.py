@@ -13,7 +13,7 @@ from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
 from ..extensions import db
 from . import services
-from .reading import MAX_BYTES
+from .reading import CLI_LIMITS
 
 import_cli = AppGroup("import", help="Import patients or measure history from a file (all or nothing).")
 
@@ -23,8 +23,8 @@ def _run(kind: str, path: Path, username: str, check_only: bool) -> None:
     if user is None or not user.active or not user.can("patients.import"):
         raise click.ClickException(f"{username}: no active user who may import (patients.import).")
     with path.open("rb") as handle:
-        data = handle.read(MAX_BYTES + 1)
-    report = services.check(services.read_upload(kind, path.name, data))
+        data = handle.read(CLI_LIMITS.max_bytes + 1)
+    report = services.check(services.read_upload(kind, path.name, data, CLI_LIMITS))
     _echo(report)
     if check_only or not report.importable:
         audit.record("import.check", user_id=user.id, detail=services.summary(report),

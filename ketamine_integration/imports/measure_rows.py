@@ -104,6 +104,7 @@ def _observation(where: str, obs: Observation, zone: tzinfo) -> MeasureRow:
     codes = [c.code for c in obs.code.coding or [] if c.system == LOINC and c.code]
     measure = _measure(where, "code", codes)
     answers, refusals = {}, []
+    total = _observation_total(obs)
     for n, component in enumerate(obs.component or []):
         code = next((c.code for c in component.code.coding or [] if c.system == LOINC), None)
         value = _component_value(component)
@@ -111,13 +112,9 @@ def _observation(where: str, obs: Observation, zone: tzinfo) -> MeasureRow:
             refusals.append(Refusal(where, f"component[{n}]", "needs a LOINC code and one value: an integer or a "
                                                              "LOINC answer code."))
         elif code == measure.loinc_total:
-            answers.setdefault("__total__", (n, value))
+            total = value if total is None else total  # the Observation's own value, when it has one, is the total
         else:
             answers[code] = (n, value)
-    total_entry = answers.pop("__total__", None)
-    total = _observation_total(obs)
-    if total is None and total_entry is not None:
-        total = total_entry[1]
     return _row(where, measure, _mrn(where, obs.subject), _day(where, "effectiveDateTime", obs.effectiveDateTime, zone),
                 answers, total, refusals, "component")
 

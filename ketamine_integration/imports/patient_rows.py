@@ -46,10 +46,27 @@ class PatientRow:
                 self.fields["date_of_birth"])
 
 
-def checked_patient(where: str, values: dict[str, str], field_names: dict[str, str] | None = None) -> PatientRow:
+class RowChecker:
+    """The registration form's checks, one form for a whole file (building a form per row was half the
+    cost of reading a file: bench/imports.py)."""
+
+    def __init__(self):
+        self.form = ImportedPatientForm(formdata=None)
+
+    def csv(self, where: str, values: dict[str, str]) -> PatientRow:
+        if "" in values:  # csv_rows's "wrong number of values" row
+            raise RowRefused([Refusal(where, "(whole row)", values[""])])
+        return checked_patient(self.form, where, values)
+
+    def fhir(self, where: str, resource: Any) -> PatientRow:
+        return fhir_patient(self.form, where, resource)
+
+
+def checked_patient(form: ImportedPatientForm, where: str, values: dict[str, str],
+                    field_names: dict[str, str] | None = None) -> PatientRow:
     """The row's values checked as the registration form checks them; RowRefused naming each field.
     `field_names` maps a form field to the name the file uses for it (FHIR elements)."""
-    form = ImportedPatientForm(formdata=MultiDict({k: (v or "").strip() for k, v in values.items()}))
+    form.process(formdata=MultiDict({k: (v or "").strip() for k, v in values.items()}))
     if not form.validate():
         names = field_names or {}
         raise RowRefused([Refusal(where, names.get(name, name), " ".join(errors))
@@ -57,12 +74,6 @@ def checked_patient(where: str, values: dict[str, str], field_names: dict[str, s
     fields = {name: getattr(form, name).data for name in CSV_HEADER if name != "mrn"}
     fields = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in fields.items()}
     return PatientRow(where, (form.mrn.data or "").strip() or None, fields)
-
-
-def csv_patient(where: str, values: dict[str, str]) -> PatientRow:
-    if "" in values:  # csv_rows's "wrong number of values" row
-        raise RowRefused([Refusal(where, "(whole row)", values[""])])
-    return checked_patient(where, values)
 
 
 #: FHIR Patient element -> the form field it fills (for messages naming the file's element)
@@ -73,7 +84,7 @@ FHIR_FIELDS = {"mrn": f"identifier (system {MRN_SYSTEM})", "given_name": "name.g
                "emergency_contact_phone": "contact.telecom (phone)"}
 
 
-def fhir_patient(where: str, resource: Any) -> PatientRow:
+def fhir_patient(form: ImportedPatientForm, where: str, resource: Any) -> PatientRow:
     """A FHIR R4B Patient resource as a patient row; RowRefused."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
@@ -83,31 +94,42 @@ def fhir_patient(where: str, resource: Any) -> PatientRow:
         patient = FhirPatient.model_validate(resource)
     except ValidationError as err:
         raise RowRefused(pydantic_refusals(where, err)) from None
-    return checked_patient(where, _patient_values(patient), FHIR_FIELDS)
+    return checked_patient(form, where, _patient_values(patient), FHIR_FIELDS)
 
 
-def _patient_values(patient) -> dict[str, str]:
+def _names(patient) -> dict[str, str]:
+    """The official (or first) name's first given and family names; a usual name or nickname as preferred."""
     names = patient.name or []
     official = next((n for n in names if n.use in (None, "official")), names[0] if names else None)
     usual = next((n for n in names if n.use in ("usual", "nickname") and n.given), None)
+    return {"given_name": (official.given or [""])[0] if official else "",
+            "family_name": (official.family or "") if official else "",
+            "preferred_name": usual.given[0] if usual else ""}
+
+
+def _patient_values(patient) -> dict[str, str]:
     values = {
         "mrn": next((i.value for i in patient.identifier or [] if i.system == MRN_SYSTEM and i.value), ""),
-        "given_name": (official.given or [""])[0] if official else "",
-        "family_name": (official.family or "") if official else "",
-        "preferred_name": usual.given[0] if usual else "",
+        **_names(patient),
         "date_of_birth": patient.birthDate.isoformat() if patient.birthDate else "",
         "phone": _telecom(patient.telecom, "phone"),
         "email": _telecom(patient.telecom, "email"),
     }
-    contact = (patient.contact or [None])[0]
-    if contact is not None:
-        values["emergency_contact_name"] = (contact.name.text or " ".join(
-            [*(contact.name.given or []), contact.name.family or ""]).strip()) if contact.name else ""
-        relationship = (contact.relationship or [None])[0]
-        values["emergency_contact_relationship"] = (relationship.text or (
-            relationship.coding[0].display if relationship.coding else "") or "") if relationship else ""
-        values["emergency_contact_phone"] = _telecom(contact.telecom, "phone")
+    if patient.contact:
+        values.update(_emergency_contact(patient.contact[0]))
     return values
+
+
+def _emergency_contact(contact) -> dict[str, str]:
+    """The first contact as the emergency contact: its name, relationship and phone."""
+    name = contact.name
+    written = (name.text or " ".join([*(name.given or []), name.family or ""]).strip()) if name else ""
+    relationship = (contact.relationship or [None])[0]
+    said = ""
+    if relationship is not None:
+        said = relationship.text or (relationship.coding[0].display if relationship.coding else "") or ""
+    return {"emergency_contact_name": written, "emergency_contact_relationship": said,
+            "emergency_contact_phone": _telecom(contact.telecom, "phone")}
 
 
 def _telecom(points, system: str) -> str:

@@ -13,13 +13,25 @@ import time as clock
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-#: the largest file read: a clinic's migration file of a few thousand patients fits in a fraction of it
-MAX_BYTES = 2 * 1024 * 1024
-#: rows (CSV lines, FHIR resources) one file may hold: larger migrations are split into files
-MAX_ROWS = 5_000
-#: wall time for reading and validating a whole file: the upload occupies a server process this long
-#: at most (5,000 CSV rows are read in well under a second; bench/ measures it)
-MAX_SECONDS = 5.0
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may cost to read."""
+    #: the largest file read
+    max_bytes: int
+    #: rows (CSV lines, FHIR resources) one file may hold: larger migrations are split into files
+    max_rows: int
+    #: wall time for reading and validating the whole file
+    seconds: float
+
+
+#: an upload: it occupies a server process while it is read, so a file at the row limit is read in about
+#: half the time limit at most (bench/imports.py: 2,000 CSV rows in ~0.15 of it, 2,000 FHIR questionnaires in
+#: ~0.5: fhir.resources' validation is most of that)
+WEB_LIMITS = Limits(max_bytes=2 * 1024 * 1024, max_rows=2_000, seconds=5.0)
+#: `flask import`, for a migration: a shell waits, no server process does
+CLI_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_rows=50_000, seconds=300.0)
+MAX_BYTES, MAX_ROWS, MAX_SECONDS = WEB_LIMITS.max_bytes, WEB_LIMITS.max_rows, WEB_LIMITS.seconds
 #: how deep a FHIR JSON document may nest (a Bundle of QuestionnaireResponses nests about 10 deep)
 MAX_JSON_DEPTH = 32
 #: refusals listed per file: past this the report says how many more there were
@@ -81,10 +93,10 @@ class Read:
             self.refusals.extend(refusals)
 
 
-def decode(filename: str, data: bytes) -> str:
+def decode(filename: str, data: bytes, max_bytes: int = MAX_BYTES) -> str:
     """The file's text: UTF-8, a byte-order mark tolerated (spreadsheets write one); FileRefused."""
-    if len(data) > MAX_BYTES:
-        raise FileRefused(filename, f"is larger than {MAX_BYTES // (1024 * 1024)} MB, the limit: split it into "
+    if len(data) > max_bytes:
+        raise FileRefused(filename, f"is larger than {max_bytes // (1024 * 1024)} MB, the limit: split it into "
                                     "smaller files.")
     if not data.strip():
         raise FileRefused(filename, "is empty.")
@@ -165,7 +177,7 @@ def fhir_resources(filename: str, text: str, budget: Budget) -> Iterator[tuple[s
         budget.spend_row()
         yield "resource 1", document
         return
-    entries = document.get("entry") or []
+    entries = document.get("entry", [])
     if not isinstance(entries, list):
         raise FileRefused(filename, "Bundle.entry is not a list.")
     for n, entry in enumerate(entries, 1):

@@ -26,7 +26,7 @@ from ..patients.models import Patient
 from ..patients.services import register_patient
 from . import reading
 from .measure_rows import MeasureRow, fhir_measure
-from .patient_rows import CSV_HEADER, CSV_REQUIRED, PatientRow, csv_patient, fhir_patient
+from .patient_rows import CSV_HEADER, CSV_REQUIRED, PatientRow, RowChecker
 
 PATIENTS, MEASURES = "patients", "measures"
 KINDS = {PATIENTS: "patients", MEASURES: "measure history"}
@@ -68,12 +68,12 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_upload(kind: str, filename: str, data: bytes) -> Report:
+def read_upload(kind: str, filename: str, data: bytes, limits: reading.Limits = reading.WEB_LIMITS) -> Report:
     """Read a file without touching the database (a view runs this before its transaction): its
     candidate rows and the refusals of rows that are wrong whatever the database holds."""
     report = Report(kind, filename, file_digest(data))
     try:
-        read = _read(kind, filename, data)
+        read = _read(kind, filename, data, limits)
     except reading.FileRefused as refused:
         report.file_refusal = str(refused)
         return report
@@ -84,20 +84,19 @@ def read_upload(kind: str, filename: str, data: bytes) -> Report:
     return report
 
 
-def _read(kind: str, filename: str, data: bytes) -> reading.Read:
+def _read(kind: str, filename: str, data: bytes, limits: reading.Limits) -> reading.Read:
     name = filename.lower()
     if not name.endswith(FORMATS[kind]):
         raise reading.FileRefused(filename, f"is not a file this import reads: {KINDS[kind]} are imported from "
                                             f"{', '.join(FORMATS[kind])} files.")
-    text = reading.decode(filename, data)
-    budget = reading.Budget(filename)
+    text = reading.decode(filename, data, limits.max_bytes)
+    budget = reading.Budget(filename, limits.max_rows, limits.seconds)
     read = reading.Read(filename)
     if name.endswith(".csv"):
         return reading.read_rows(read, reading.csv_rows(filename, text, CSV_HEADER, CSV_REQUIRED, budget),
-                                 csv_patient)
-    reader = fhir_patient if kind == PATIENTS else partial(fhir_measure, zone=clinic_zone())
-    return reading.read_rows(read, reading.fhir_resources(filename, text, budget),
-                             lambda where, resource: reader(where, resource))
+                                 RowChecker().csv)
+    reader = RowChecker().fhir if kind == PATIENTS else partial(fhir_measure, zone=clinic_zone())
+    return reading.read_rows(read, reading.fhir_resources(filename, text, budget), reader)
 
 
 # -- patients --------------------------------------------------------------------------------------
@@ -116,16 +115,9 @@ def check_patients(report: Report) -> Report:
     seen_mrn, seen_person, ready = {}, {}, []
     for row in rows:
         mrn = (row.mrn or "").lower()
-        if mrn and mrn in taken:
-            report.refuse(row.where, "mrn", "Another patient already has this MRN.")
-        elif mrn and mrn in seen_mrn:
-            report.refuse(row.where, "mrn", f"The file gives this MRN twice (also {seen_mrn[mrn]}).")
-        elif row.identity in known:
-            report.refuse(row.where, "given_name", "A patient with these names and this date of birth is "
-                                                   "registered already.")
-        elif row.identity in seen_person:
-            report.refuse(row.where, "given_name", f"The file lists this person twice (also "
-                                                   f"{seen_person[row.identity]}).")
+        refusal = _clash(row, mrn, taken, known, seen_mrn, seen_person)
+        if refusal:
+            report.refuse(row.where, *refusal)
         else:
             ready.append(row)
         if mrn:
@@ -133,6 +125,19 @@ def check_patients(report: Report) -> Report:
         seen_person.setdefault(row.identity, row.where)
     report.ready = ready
     return report
+
+
+def _clash(row: PatientRow, mrn: str, taken: set, known: set, seen_mrn: dict, seen_person: dict) -> tuple | None:
+    """(field, problem) when the row's MRN or person is stored already or earlier in the file."""
+    if mrn and mrn in taken:
+        return "mrn", "Another patient already has this MRN."
+    if mrn and mrn in seen_mrn:
+        return "mrn", f"The file gives this MRN twice (also {seen_mrn[mrn]})."
+    if row.identity in known:
+        return "given_name", "A patient with these names and this date of birth is registered already."
+    if row.identity in seen_person:
+        return "given_name", f"The file lists this person twice (also {seen_person[row.identity]})."
+    return None
 
 
 def import_patients(report: Report) -> list[tuple[PatientRow, Patient]]:

@@ -101,6 +101,6 @@ def _recheck(report: services.Report | None):
     services.check(report)
     audit.record("import.check", outcome=audit.FAILURE, detail="another file than the one checked; "
                                                                + services.summary(report))
-    flash("This is not the file you checked: nothing was imported. Here is its own report.", "warning")
+    flash("This is not the file you checked: nothing was imported. Here is its own report.", "error")
     run_form = ImportRunForm(formdata=None, kind=report.kind, digest=report.digest) if report.importable else None
     return _page(check_form, report, run_form, status=422)

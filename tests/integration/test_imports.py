@@ -7,6 +7,7 @@ import json
 import re
 from datetime import date, timedelta
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -117,7 +118,7 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     ("p.json", b"[" * 100 + b"]" * 100, "nests JSON deeper than 32 levels"),
     ("p.json", b"{\"resourceType\": \"Bundle\", \"entry\": 5}", "Bundle.entry is not a list"),
     ("p.ndjson", b"{}\n{not json\n", "p.ndjson: line 2 is not JSON"),
-    ("p.csv", b"given_name,family_name,date_of_birth\n" + b"A,B,1980-01-01\n" * 5001, "more than 5,000 rows"),
+    ("p.csv", b"given_name,family_name,date_of_birth\n" + b"A,B,1980-01-01\n" * 2001, "more than 2,000 rows"),
     ("p.csv", b"", "p.csv: is empty."),
 ])
 def test_a_broken_file_is_refused_naming_it_and_changes_nothing(clinic, make, auth, filename, content, message):
@@ -266,3 +267,10 @@ def test_the_command_line_checks_and_imports_all_or_nothing(clinic, make, app, t
     assert done.exit_code == 0, done.output
     assert _count(make, Patient) == 3
     assert runner.invoke(args=["import", "patients", str(good), "--as", "ther"]).exit_code == 1
+
+
+def test_the_example_file_the_readme_points_to_imports(clinic, make, auth):
+    content = (Path(__file__).parents[2] / "docs" / "imports" / "patients-example.csv").read_bytes()
+    auth.sign_in("desk")
+    assert _import(auth, "patients", content, "patients-example.csv")[1].status_code == 302
+    assert _count(make, Patient) == 4

@@ -40,7 +40,8 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo) -> MeasureRow:
     """A QuestionnaireResponse or Observation as a measure row, its day the clinic's (`zone`) day of the
     time the file gives; RowRefused naming the elements at fault."""
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    if kind not in RESOURCES:
+    if not isinstance(kind, str) or kind not in RESOURCES:
+        kind = kind if isinstance(kind, str) else None
         raise RowRefused([Refusal(where, "resourceType", f"is {kind or 'missing'}; this import reads "
                                                          "QuestionnaireResponse and Observation resources.")])
     try:
@@ -101,12 +102,12 @@ def _questionnaire_response(where: str, qr: QuestionnaireResponse, zone: tzinfo)
 def _observation(where: str, obs: Observation, zone: tzinfo) -> MeasureRow:
     if obs.status not in ("final", "amended", "corrected"):
         raise RowRefused([Refusal(where, "status", f"is {obs.status}; only final results are imported.")])
-    codes = [c.code for c in obs.code.coding or [] if c.system == LOINC and c.code]
+    codes = [c.code for c in _codings(obs.code) if c.system == LOINC and c.code]
     measure = _measure(where, "code", codes)
     answers, refusals = {}, []
     total = _observation_total(obs)
     for n, component in enumerate(obs.component or []):
-        code = next((c.code for c in component.code.coding or [] if c.system == LOINC), None)
+        code = next((c.code for c in _codings(component.code) if c.system == LOINC), None)
         value = _component_value(component)
         if value is None or code is None:
             refusals.append(Refusal(where, f"component[{n}]", "needs a LOINC code and one value: an integer or a "
@@ -117,6 +118,11 @@ def _observation(where: str, obs: Observation, zone: tzinfo) -> MeasureRow:
             answers[code] = (n, value)
     return _row(where, measure, _mrn(where, obs.subject), _day(where, "effectiveDateTime", obs.effectiveDateTime, zone),
                 answers, total, refusals, "component")
+
+
+def _codings(concept) -> list:
+    """A CodeableConcept's codings (none when the element is missing: fhir.resources lets a required one be null)."""
+    return (concept.coding or []) if concept is not None else []
 
 
 def _answer_value(answer) -> int | str | None:

@@ -88,6 +88,7 @@ def fhir_patient(form: ImportedPatientForm, where: str, resource: Any) -> Patien
     """A FHIR R4B Patient resource as a patient row; RowRefused."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        kind = kind if isinstance(kind, str) else None
         raise RowRefused([Refusal(where, "resourceType", f"is {kind or 'missing'}; this import reads Patient "
                                                          "resources.")])
     try:
@@ -123,7 +124,7 @@ def _patient_values(patient) -> dict[str, str]:
 def _emergency_contact(contact) -> dict[str, str]:
     """The first contact as the emergency contact: its name, relationship and phone."""
     name = contact.name
-    written = (name.text or " ".join([*(name.given or []), name.family or ""]).strip()) if name else ""
+    written = (name.text or " ".join(part for part in [*(name.given or []), name.family] if part)) if name else ""
     relationship = (contact.relationship or [None])[0]
     said = ""
     if relationship is not None:

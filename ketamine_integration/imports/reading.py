@@ -171,6 +171,8 @@ def fhir_resources(filename: str, text: str, budget: Budget) -> Iterator[tuple[s
     except json.JSONDecodeError:
         yield from _ndjson(filename, stripped, budget)
         return
+    except ValueError as err:  # a number of more than 4,300 digits (Python's own limit on reading one)
+        raise FileRefused(filename, f"holds a number too long to read ({_first_words(err)}).") from None
     if not isinstance(document, dict):
         raise FileRefused(filename, "is not a FHIR resource.")
     if document.get("resourceType") != "Bundle":
@@ -191,10 +193,17 @@ def _ndjson(filename: str, text: str, budget: Budget) -> Iterator[tuple[str, Any
             continue
         budget.spend_row()
         try:
-            yield f"line {n}", json.loads(line)
+            resource = json.loads(line)
         except json.JSONDecodeError as err:
             raise FileRefused(filename, f"line {n} is not JSON ({err.msg}, column {err.colno}): the file is "
                                         "neither a FHIR Bundle nor NDJSON.") from None
+        except ValueError as err:
+            raise FileRefused(filename, f"line {n} holds a number too long to read ({_first_words(err)}).") from None
+        yield f"line {n}", resource
+
+
+def _first_words(err: Exception) -> str:
+    return str(err).split(":")[0][:80]
 
 
 def read_rows(read: Read, rows: Iterator[tuple[str, Any]], reader: Callable[[str, Any], Any]) -> Read:

@@ -153,3 +153,12 @@ def test_an_observation_with_components_and_a_quantity_total_maps_to_the_gad7():
     assert (row.measure, row.answers, row.total) == ("gad7", (1,) * 7, 7)
     observation["valueQuantity"] = {"value": 7.5}                 # a fraction is no total of whole scores
     assert _problems(observation) == {("total", "disagrees with the sum of the item answers")}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"resourceType": "Patient", "x": 1' + "0" * 5000 + "}", "holds a number too long to read"),   # one document
+    ('{"resourceType": "Patient"}\n{"x": 1' + "0" * 5000 + "}", "line 2 holds a number too long"),  # NDJSON
+])
+def test_a_number_python_will_not_read_refuses_the_file_not_the_server(text, message):
+    with pytest.raises(FileRefused, match=message):
+        list(reading.fhir_resources("f.json", text, Budget("f.json")))

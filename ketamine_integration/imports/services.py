@@ -8,6 +8,7 @@ refused row, field and problem, and the user fixes the file and uploads it again
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -48,6 +49,8 @@ class Report:
     refused_rows: int = 0
     #: why the whole file was not read (None: it was)
     file_refusal: str | None = None
+    #: not read because the same user's previous upload was still being read
+    concurrent: bool = False
 
     @property
     def importable(self) -> bool:
@@ -82,6 +85,26 @@ def read_upload(kind: str, filename: str, data: bytes, limits: reading.Limits = 
     if not read.rows:
         report.file_refusal = f"{filename}: has no rows to import."
     return report
+
+
+#: users with an import file being read in this server process (as the busy-time upload keeps them): with N
+#: processes one user keeps at most N of them busy reading, each for at most WEB_LIMITS.seconds
+_READING: set[int] = set()
+_READING_LOCK = threading.Lock()
+
+
+def read_upload_once(user_id: int, kind: str, filename: str, data: bytes) -> Report:
+    """read_upload, one file at a time per user: a second upload while the first is read is refused."""
+    with _READING_LOCK:
+        if user_id in _READING:
+            return Report(kind, filename, file_digest(data), concurrent=True, file_refusal=(
+                f"{filename}: not read: your previous upload is still being read. Wait for it, then upload again."))
+        _READING.add(user_id)
+    try:
+        return read_upload(kind, filename, data)
+    finally:
+        with _READING_LOCK:
+            _READING.discard(user_id)
 
 
 def _read(kind: str, filename: str, data: bytes, limits: reading.Limits) -> reading.Read:

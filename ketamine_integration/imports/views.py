@@ -2,7 +2,7 @@
 import it all or nothing. Open to the roles that register patients (patients.import)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..audit import services as audit
@@ -25,7 +25,13 @@ def _read_import_file() -> services.Report | None:
     kind = request.form.get("kind")
     if upload is None or not upload.filename or kind not in services.KINDS:
         return None
-    return services.read_upload(kind, _clean_filename(upload.filename), upload.read(MAX_BYTES + 1))
+    return services.read_upload_once(g.importer_id, kind, _clean_filename(upload.filename),
+                                     upload.read(MAX_BYTES + 1))
+
+
+def _remember_importer() -> None:
+    """Who uploads, read before the transaction ends (after it, reading current_user would query again)."""
+    g.importer_id = current_user.id
 
 
 def _clean_filename(name: str) -> str:
@@ -54,7 +60,7 @@ def import_page():
 @bp.route("/check", methods=["POST"])
 @access.permission("patients.import")
 @lifecycle.upload_limit(UPLOAD_HINT, on_refused=_audit_too_large)
-@lifecycle.before_transaction(_read_import_file)
+@lifecycle.before_transaction(_read_import_file, check=_remember_importer)
 def import_check():
     form = ImportCheckForm()
     report = lifecycle.prepared()
@@ -65,13 +71,14 @@ def import_check():
     audit.record("import.check", outcome=audit.SUCCESS if report.importable else audit.FAILURE,
                  detail=services.summary(report))
     run_form = ImportRunForm(formdata=None, kind=report.kind, digest=report.digest) if report.importable else None
-    return _page(form, report, run_form, status=200 if report.importable else 422)
+    # 429: this user's previous upload is still being read; the report says to wait for it
+    return _page(form, report, run_form, status=200 if report.importable else 429 if report.concurrent else 422)
 
 
 @bp.route("/run", methods=["POST"])
 @access.permission("patients.import")
 @lifecycle.upload_limit(UPLOAD_HINT, on_refused=_audit_too_large)
-@lifecycle.before_transaction(_read_import_file)
+@lifecycle.before_transaction(_read_import_file, check=_remember_importer)
 def import_run():
     form = ImportRunForm()
     report = lifecycle.prepared()

@@ -274,3 +274,14 @@ def test_the_example_file_the_readme_points_to_imports(clinic, make, auth):
     auth.sign_in("desk")
     assert _import(auth, "patients", content, "patients-example.csv")[1].status_code == 302
     assert _count(make, Patient) == 4
+
+
+def test_a_second_upload_while_the_first_is_read_is_refused_429(clinic, make, auth, monkeypatch):
+    from ketamine_integration.imports import services
+    staff = clinic["staff"]
+    monkeypatch.setattr(services, "_READING", {staff})                      # the first is still being read
+    auth.sign_in("desk")
+    response = _check(auth, "patients", CSV_GOOD, "patients.csv")
+    assert response.status_code == 429 and "your previous upload is still being read" in page_text(response)
+    monkeypatch.setattr(services, "_READING", set())
+    assert _check(auth, "patients", CSV_GOOD, "patients.csv").status_code == 200

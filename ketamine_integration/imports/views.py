@@ -91,6 +91,9 @@ def import_run():
     done, imported = submit(form, lambda: services.import_file(report, by=current_user, today=clinic_today()))
     if not done:
         audit.record("import.check", outcome=audit.FAILURE, detail=services.summary(report))
+        # why (a row refused at the import itself: an MRN registered a moment ago), above the report
+        for message in dict.fromkeys(m for messages in form.errors.values() for m in messages):
+            flash(f"Nothing was imported: {message}", "error")
         return _page(ImportCheckForm(formdata=None, kind=report.kind), report, None, status=422)
     noun = "patient(s)" if report.kind == services.PATIENTS else "questionnaire(s)"
     skipped = f"; {len(report.skipped)} recorded already were skipped" if report.skipped else ""

@@ -285,3 +285,17 @@ def test_a_second_upload_while_the_first_is_read_is_refused_429(clinic, make, au
     assert response.status_code == 429 and "your previous upload is still being read" in page_text(response)
     monkeypatch.setattr(services, "_READING", set())
     assert _check(auth, "patients", CSV_GOOD, "patients.csv").status_code == 200
+
+
+def test_a_row_refused_at_the_import_itself_refuses_the_file_and_says_why(clinic, make, auth, monkeypatch):
+    """The race the second check cannot see: the MRN registered between the check and the write."""
+    from ketamine_integration.imports import services
+    auth.sign_in("desk")
+    checked = _check(auth, "patients", CSV_GOOD, "patients.csv")
+    make.patient(given_name="Late", family_name="Arrival", mrn="EXT-002")
+    monkeypatch.setattr(services, "check_patients", lambda report: report)    # as if registered after it
+    before = _count(make, Patient)
+    response = _run(auth, "patients", CSV_GOOD, "patients.csv", _digest(checked))
+    assert response.status_code == 422
+    assert "Nothing was imported: Another patient already has this MRN." in page_text(response)
+    assert _count(make, Patient) == before                                    # EXT-001 rolled back too

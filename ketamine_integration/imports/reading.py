@@ -86,6 +86,8 @@ class Read:
     rows: int = 0
     #: rows refused, counted even past MAX_REFUSALS listed
     refused_rows: int = 0
+    #: resources that are not rows of this import (a Bundle's Patients in a measures file), by kind
+    ignored: dict[str, int] = field(default_factory=dict)
 
     def refuse(self, refusals: list[Refusal]) -> None:
         self.refused_rows += 1
@@ -209,12 +211,22 @@ def _first_words(err: Exception) -> str:
 def read_rows(read: Read, rows: Iterator[tuple[str, Any]], reader: Callable[[str, Any], Any]) -> Read:
     """Hand each row to `reader`, which returns a candidate or raises RowRefused; collect both."""
     for where, row in rows:
-        read.rows += 1
         try:
-            read.candidates.append(reader(where, row))
+            candidate = reader(where, row)
+        except NotARow as skipped:
+            read.ignored[str(skipped)] = read.ignored.get(str(skipped), 0) + 1
+            continue
         except RowRefused as err:
+            read.rows += 1
             read.refuse(err.refusals)
+            continue
+        read.rows += 1
+        read.candidates.append(candidate)
     return read
+
+
+class NotARow(Exception):
+    """A resource the import does not read as a row (its kind is the message): counted, not refused."""
 
 
 class RowRefused(Exception):

@@ -27,7 +27,7 @@ from ..patients.models import Patient
 from ..patients.services import register_patient
 from . import reading
 from .measure_rows import MeasureRow, fhir_measure
-from .patient_rows import CSV_HEADER, CSV_REQUIRED, PatientRow, RowChecker
+from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker
 
 PATIENTS, MEASURES = "patients", "measures"
 KINDS = {PATIENTS: "patients", MEASURES: "measure history"}
@@ -51,6 +51,8 @@ class Report:
     file_refusal: str | None = None
     #: not read because the same user's previous upload was still being read
     concurrent: bool = False
+    #: resources not imported as rows, by kind (reading.Read.ignored)
+    ignored: dict[str, int] = field(default_factory=dict)
 
     @property
     def importable(self) -> bool:
@@ -81,9 +83,10 @@ def read_upload(kind: str, filename: str, data: bytes, limits: reading.Limits = 
         report.file_refusal = str(refused)
         return report
     report.rows, report.ready, report.refused_rows = read.rows, read.candidates, read.refused_rows
+    report.ignored = read.ignored
     report.refusals = list(read.refusals)
     if not read.rows:
-        report.file_refusal = f"{filename}: has no rows to import."
+        report.file_refusal = f"{filename}: has no {KINDS[kind]} to import."
     return report
 
 
@@ -118,8 +121,26 @@ def _read(kind: str, filename: str, data: bytes, limits: reading.Limits) -> read
     if name.endswith(".csv"):
         return reading.read_rows(read, reading.csv_rows(filename, text, CSV_HEADER, CSV_REQUIRED, budget),
                                  RowChecker().csv)
-    reader = RowChecker().fhir if kind == PATIENTS else partial(fhir_measure, zone=clinic_zone())
-    return reading.read_rows(read, reading.fhir_resources(filename, text, budget), reader)
+    resources = reading.fhir_resources(filename, text, budget)
+    if kind == PATIENTS:
+        return reading.read_rows(read, resources, RowChecker().fhir)
+    resources = list(resources)  # twice: the file's Patients first, whom its responses may refer to
+    reader = partial(fhir_measure, zone=clinic_zone(), patients=mrns_by_reference(resources))
+    return reading.read_rows(read, iter(resources), reader)
+
+
+def mrns_by_reference(resources: list) -> dict[str, str]:
+    """"Patient/<id>" -> MRN, for the Patient resources of a file that carry one (a FHIR export's Bundle)."""
+    found = {}
+    for _where, resource in resources:
+        if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
+            continue
+        identifiers = resource.get("identifier") if isinstance(resource.get("identifier"), list) else []
+        mrn = next((i.get("value") for i in identifiers if isinstance(i, dict) and i.get("system") == MRN_SYSTEM
+                    and isinstance(i.get("value"), str) and i.get("value").strip()), None)
+        if mrn and isinstance(resource.get("id"), str):
+            found[f"Patient/{resource['id']}"] = mrn.strip()
+    return found
 
 
 # -- patients --------------------------------------------------------------------------------------

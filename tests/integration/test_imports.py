@@ -299,3 +299,28 @@ def test_a_row_refused_at_the_import_itself_refuses_the_file_and_says_why(clinic
     assert response.status_code == 422
     assert "Nothing was imported: Another patient already has this MRN." in page_text(response)
     assert _count(make, Patient) == before                                    # EXT-001 rolled back too
+
+
+def test_a_bundle_shaped_as_the_fhir_export_writes_it_imports_its_measures(clinic, make, auth):
+    """Patient, QuestionnaireResponse (the app's questionnaire url, numbered items, a reference to the
+    Patient), its derived Observations and a voided response: the response is imported, the rest counted."""
+    course = make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    day = (date.today() - timedelta(days=1)).isoformat()
+    ref = {"reference": "Patient/patient-1"}
+    answer = {"valueCoding": {"system": "http://loinc.org", "code": "LA6568-5"}}
+    qr = {"resourceType": "QuestionnaireResponse", "id": "measure-1", "status": "completed", "subject": ref,
+          "questionnaire": "urn:ketamine-integration:questionnaire:gad7", "authored": day,
+          "item": [{"linkId": str(n), "answer": [answer]} for n in range(1, 8)]}
+    derived = {"resourceType": "Observation", "status": "final", "subject": ref, "effectiveDateTime": day,
+               "code": {"coding": [{"system": "http://loinc.org", "code": "70274-6"}]}, "valueInteger": 0,
+               "derivedFrom": [{"reference": "QuestionnaireResponse/measure-1"}]}
+    voided = dict(qr, id="measure-2", status="entered-in-error")
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in (
+        {"resourceType": "Patient", "id": "patient-1",
+         "identifier": [{"use": "usual", "system": MRN_SYSTEM, "value": "KI-900001"}]}, qr, derived, voided)]}
+    auth.sign_in("desk")
+    checked, done = _import(auth, "measures", json.dumps(bundle), "fhir-record.json")
+    assert "Not imported: Observation derived from a QuestionnaireResponse" in page_text(checked)
+    assert done.status_code == 302
+    stored = make.query(lambda: [(r.measure, r.course_id, r.total) for r in db.session.scalars(select(MeasureResponse))])
+    assert stored == [("gad7", course, 0)]

@@ -10,7 +10,7 @@ import pytest
 from ketamine_integration.imports import reading
 from ketamine_integration.imports.measure_rows import fhir_measure
 from ketamine_integration.imports.patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM
-from ketamine_integration.imports.reading import Budget, FileRefused, RowRefused
+from ketamine_integration.imports.reading import Budget, FileRefused, NotARow, RowRefused
 
 NY = ZoneInfo("America/New_York")
 PHQ9 = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8")
@@ -132,10 +132,10 @@ def _problems(resource) -> set[tuple[str, str]]:
     (_qr([0] * 8), {("item", "PHQ-9 item 9")}),                                              # item 9 unanswered
     (_qr([0] * 9, status="in-progress"), {("status", "is in-progress")}),                   # not completed
     (_qr([0] * 9, questionnaire="http://loinc.org/q/93245-9"), {("questionnaire", "names no measure this clinic records")}),
-    (_qr([0] * 9, subject={"reference": "Patient/1"}), {("subject.identifier", "must name the patient by an identifier of system urn:ketamine-integration:mrn")}),
+    (_qr([0] * 9, subject={"reference": "Patient/1"}), {("subject", "must name the patient by an identifier of system urn:ketamine-integration:mrn")}),
     (_qr([0] * 9, authored=None), {("authored", "is missing or not a full date")}),
     (_qr([0] * 9, authored="2026-03-08T23:30:00"), {("authored", "DateTime value string does not match spec regex.")}),  # FHIR: a time needs its offset
-    ({"resourceType": "Patient"}, {("resourceType", "is Patient")}),
+    ({"status": "final"}, {("resourceType", "is missing")}),
 ])
 def test_a_questionnaire_response_refused_names_the_element(resource, expected):
     assert _problems({k: v for k, v in resource.items() if v is not None}) == expected
@@ -162,3 +162,42 @@ def test_an_observation_with_components_and_a_quantity_total_maps_to_the_gad7():
 def test_a_number_python_will_not_read_refuses_the_file_not_the_server(text, message):
     with pytest.raises(FileRefused, match=message):
         list(reading.fhir_resources("f.json", text, Budget("f.json")))
+
+
+@pytest.mark.parametrize("resource, kind", [
+    ({"resourceType": "Patient"}, "Patient"),                                      # an export Bundle's patient
+    (_qr([0] * 9, status="entered-in-error"), "QuestionnaireResponse entered in error"),   # voided at the source
+    ({"resourceType": "Observation", "status": "final", "code": {"text": "PHQ-9 item 1"},
+      "derivedFrom": [{"reference": "QuestionnaireResponse/measure-1"}]},
+     "Observation derived from a QuestionnaireResponse"),                          # the response carries its answers
+])
+def test_resources_that_are_not_measures_to_import_are_counted_not_refused(resource, kind):
+    with pytest.raises(NotARow, match=kind):
+        fhir_measure("entry 1", resource, NY)
+
+
+def test_the_apps_own_export_shape_is_read_by_item_number_and_patient_reference():
+    """A QuestionnaireResponse as the FHIR export writes it: the clinic's own questionnaire url, items
+    numbered 1..n, answers coded (LOINC answer codes, or the measure system's key-item-score), the subject
+    a reference to a Patient of the same Bundle; the difficulty item is left out."""
+    answer = {"valueCoding": {"system": "urn:ketamine-integration:measure", "code": "phq9-1-2"}}
+    items = [{"linkId": "1", "answer": [answer]}] + [
+        {"linkId": str(n), "answer": [{"valueCoding": {"system": "http://loinc.org", "code": "LA6569-3"}}]}
+        for n in range(2, 10)] + [{"linkId": "difficulty", "answer": [{"valueCoding": {"code": "phq9-difficulty-very"}}]}]
+    resource = {"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2026-01-05",
+                "questionnaire": "urn:ketamine-integration:questionnaire:phq9", "item": items,
+                "subject": {"reference": "Patient/patient-7"}}
+    row = fhir_measure("entry 4", resource, NY, {"Patient/patient-7": "KI-000007"})
+    assert (row.mrn, row.measure, row.answers, row.total) == ("KI-000007", "phq9", (2,) + (1,) * 8, 10)
+    with pytest.raises(RowRefused, match="refer to a Patient in the file"):
+        fhir_measure("entry 4", resource, NY, {})                                  # the Patient is not in the file
+
+
+def test_a_measure_without_loinc_codes_is_read_by_the_exports_questionnaire_and_skipped_items_stay_skipped():
+    """The C-SSRS screener: questions 3-5 only after a yes to question 2; the export leaves them out."""
+    items = [{"linkId": str(n), "answer": [{"valueInteger": v}]} for n, v in ((1, 1), (2, 0), (6, 0))]
+    resource = {"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2026-01-05",
+                "questionnaire": "urn:ketamine-integration:questionnaire:cssrs", "item": items,
+                "subject": {"identifier": {"system": MRN_SYSTEM, "value": "KI-000007"}}}
+    row = fhir_measure("line 1", resource, NY)
+    assert (row.measure, row.answers) == ("cssrs", (1, 0, None, None, None, 0))

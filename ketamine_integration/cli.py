@@ -17,6 +17,7 @@ from .config import settings_table
 from .db.errors import DomainError
 from .db.types import utcnow
 from .extensions import db
+from .imports.cli import import_cli
 from .messaging.cli import worker_command
 from .mfa.services import enrolled_user_ids, reset_authenticator
 from .discharge.services import verify_signed_summaries
@@ -43,6 +44,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(settings_table_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(import_cli)
 
 
 @click.command("settings-table")

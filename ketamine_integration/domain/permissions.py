@@ -25,6 +25,8 @@ PERMISSIONS = {
                      "otherwise those whose care team one is on",
     "patients.read_all": "See every patient's details, courses and schedule (not clinical content)",
     "patients.register": "Register, edit, archive and restore patients, and keep every care team",
+    "patients.import": "Import patients (CSV, FHIR Patient) and their measure history (FHIR, LOINC-coded) from a "
+                       "file, all or nothing",
     "contacts.consent": "Record a patient's consent to reminders by email and SMS, and an opt-out of every "
                         "message (staff: any patient; therapists: their care-team patients)",
     "portal.invite": "Invite a patient to the patient portal, send the invitation again or revoke it (staff: any "
@@ -101,7 +103,7 @@ _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read"
 #: a dose); a therapist present at a KAP dose books their own time beside it.
 _PRESCRIBING = {"dosing.record_dose", "dosing.record_vitals", "dosing.administer", "dosing.monitor",
                 "dosing.sign", "dosing.lead"}
-_SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "courses.enrol", "releases.read",
+_SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "patients.import", "courses.enrol", "releases.read",
                     "releases.manage", "schedule.read", "schedule.book", "schedule.manage", "availability.keep",
                     "messages.read"}
 

@@ -185,6 +185,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             EVERYONE),
     KeyPage("New patient", lambda i: "/patients/new", KEEPERS),
     KeyPage("Patient edit", lambda i: f"/patients/{i.patient}/edit", KEEPERS),
+    KeyPage("Import patients or measures", lambda i: "/imports/", KEEPERS),
     KeyPage("Turn off a patient's portal account", lambda i: f"/patients/{i.portal_patient}/portal/turn-off",
             ("staff",)),
     KeyPage("Enrol in a course", lambda i: f"/patients/{i.patient}/courses/new",

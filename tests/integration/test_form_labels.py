@@ -92,3 +92,13 @@ def test_hidden_fields_carry_no_id(clinic, auth, client):
     auth.sign_in("ther")
     html = client.get(f"/courses/{clinic['course']}").get_data(as_text=True)
     assert html.count('name="csrf_token"') >= 4 and 'id="csrf_token"' not in html
+
+
+def test_the_import_report_with_its_confirmation_keeps_ids_unique(clinic, auth):
+    """The import page after a check shows two forms, each with a file field: the check and the confirmation."""
+    auth.sign_in("desk")
+    response = auth.post("/imports/check", {"kind": "patients", "import_file": (BytesIO(
+        b"given_name,family_name,date_of_birth\nLabel,Fictional,1981-01-01\n"), "patients.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200 and "Import 1 patient<" in response.get_data(as_text=True)
+    _check(response.get_data(as_text=True), "import report")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from datetime import timedelta
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -24,6 +26,16 @@ def team_of(world: World, patient_id: int) -> Team:
     return Team(
         world.users["therapist" if inside else "b_therapist"], world.users["prescriber" if inside else "b_prescriber"]
     )
+
+
+_IMPORTS = itertools.count(1)
+
+
+def _import_file(with_digest: bool) -> dict:
+    """A one-patient CSV, a new person each time; the run carries the digest of the file it imports."""
+    content = f"given_name,family_name,date_of_birth\nMatrix,Fictional{next(_IMPORTS):04d},1982-03-04\n".encode()
+    data = {"kind": "patients", "import_file": (BytesIO(content), "patients.csv")}
+    return {**data, "digest": hashlib.sha256(content).hexdigest()} if with_digest else data
 
 
 def _calendar_file() -> dict:
@@ -104,6 +116,8 @@ FORMS = {
         "confirm": "a long fictional passphrase 2031",
     },
     "calendars.calendar_import": lambda w, t, r: _calendar_file(),
+    "imports.import_check": lambda w, t, r: _import_file(False),
+    "imports.import_run": lambda w, t, r: _import_file(True),
     "calendars.feed_create": lambda w, t, r: {"label": "laptop"},
     "calendars.feed_revoke": _nothing,
     "calendars.feed_settings": lambda w, t, r: {"identity": "none", "calendar_name": "Appointments"},

@@ -7,7 +7,9 @@ line in SUBFORMS).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import itertools
 import inspect
 import pkgutil
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ class Target:
     method: str = "POST"
     #: a file upload field: the baseline's file content is mutated as bytes
     upload: str | None = None
+    #: the name the baseline's file is sent under (the busy-time import reads .ics, imports .csv)
+    upload_name: str = "baseline.ics"
     extra: dict = field(default_factory=dict)
 
 
@@ -50,6 +54,20 @@ REMINDER_SETTINGS = {"sender": "Oak Street Clinic", "quiet_hours": "21:00-08:00"
                      **{f"{kind}-{name}": value for kind in ("preparation", "dosing", "integration", "follow_up")
                         for name, value in (("offsets", "48h, 2h"), ("channels", ["email", "sms"]),
                                             ("wording", ""))}}
+
+
+_IMPORTED = itertools.count(1)
+
+
+def _import_csv() -> bytes:
+    """A one-patient CSV whose person is new each time (a repeated one is refused as registered already)."""
+    n = next(_IMPORTED)
+    return f"given_name,family_name,date_of_birth\nImpa,Fictional{n:04d},1981-02-03\n".encode()
+
+
+def _import_run() -> dict:
+    content = _import_csv()
+    return {"kind": "patients", "digest": hashlib.sha256(content).hexdigest(), "import_file": content}
 
 
 def _note_path(c: Clinic, note: int) -> str:
@@ -104,6 +122,11 @@ TARGETS: dict[str, list[Target]] = {
     "busy_times.forms.CalendarImportForm": [Target(
         "therapist", lambda c: f"/availability/{c.users['therapist']}/calendar-import",
         lambda c: {"calendar_file": ics((local(2, 9), local(2, 10)))}, upload="calendar_file")],
+    # -- imports: a file checked (changes nothing), then imported with its digest ---------------
+    "imports.forms.ImportCheckForm": [Target("staff", lambda c: "/imports/check", lambda c: {
+        "kind": "patients", "import_file": _import_csv()}, upload="import_file", upload_name="patients.csv")],
+    "imports.forms.ImportRunForm": [Target("staff", lambda c: "/imports/run", lambda c: _import_run(),
+                                           upload="import_file", upload_name="patients.csv")],
     # -- patients and courses ------------------------------------------------------------------
     "patients.forms.PatientForm": [
         Target("staff", lambda c: "/patients/new", lambda c: {
@@ -341,6 +364,13 @@ SESSION_ONLY_FORMS = {
                                      "tests/integration/test_portal_sign_in.py",
     "portal.forms.FactorChangeForm": "after the current password, asks for the new factor's code "
                                      "(portal_sessions.enrolling); tests/integration/test_portal_sign_in.py",
+}
+#: forms that check the rows of an uploaded file, never a request's fields: fuzzed through the upload
+#: that carries them
+FILE_ROW_FORMS = {
+    "imports.patient_rows.ImportedPatientForm": "checks each row of a patients import; fuzzed as the file of "
+                                                "imports.forms.ImportRunForm and ImportCheckForm, and "
+                                                "tests/integration/test_imports.py (refused rows by field)",
 }
 #: forms whose only field is an authenticator code, with the suites that send them hostile input:
 #: five wrong codes end the session on purpose, so this suite's signed-in session cannot fuzz them

@@ -7,6 +7,7 @@ unique sentinel; afterwards every column of every audit row is searched for it.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,6 +61,8 @@ NOT_PATIENT_DATA = {
     "mfa.turn_off": "the user's own sign-in setting",
     "user.mfa_reset": "staff accounts, not patients",
     "settings.mfa": "a clinic setting",
+    "import.check": "reads the uploaded file and reports on its rows; no stored record is shown (what is imported "
+                    "is audited row by row: patient.import, measure.import)",
     "access.denied": "records a refusal (nothing was read or written); covered by tests/integration/test_patient_access.py",
     "user.create": "staff accounts, not patients",
     "user.update": "staff accounts, not patients",
@@ -117,6 +120,31 @@ class Step:
 
 def _newest_patient() -> int:
     return db.session.scalar(select(func.max(Patient.id)))
+
+
+def _import_step(c: Clinic, kind: str, content: str, filename: str, patient: Callable[[], int | None]) -> Step:
+    """Check the file first (its own import.check row, before the measured request), then import it."""
+    c.login("staff")
+    def upload(**extra):
+        return c.auth.post(f"/imports/{'run' if extra else 'check'}", {
+            "kind": kind, "import_file": (BytesIO(content.encode()), filename), **extra},
+            content_type="multipart/form-data")
+    digest = re.search(r'name="digest"[^>]*value="([0-9a-f]{64})"', upload().get_data(as_text=True)).group(1)
+    return Step("staff", lambda: upload(digest=digest), patient)
+
+
+def _gad7_observation(c: Clinic) -> str:
+    """A GAD-7 of yesterday for the clinic's patient, as FHIR names it (MRN, LOINC)."""
+    from ketamine_integration.imports.patient_rows import MRN_SYSTEM
+    mrn = c.make.query(lambda: db.session.get(Patient, c.patient).mrn)
+    c.course  # noqa: B018 - the course the questionnaire is filed under
+    items = ("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7")
+    return json.dumps({"resourceType": "Observation", "status": "final",
+                       "code": {"coding": [{"system": "http://loinc.org", "code": "69737-5"}]},
+                       "subject": {"identifier": {"system": MRN_SYSTEM, "value": mrn}},
+                       "effectiveDateTime": (today() - timedelta(days=1)).isoformat(),
+                       "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                                      "valueInteger": 1} for code in items]})
 
 
 def _auto_schedule_rows(c: Clinic) -> dict:
@@ -233,6 +261,10 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             "emergency_contact_name": s, "emergency_contact_relationship": s, "emergency_contact_phone": "555-0100"}),
             _newest_patient),
         "patient.view": lambda: Step("staff", lambda: c.auth.client.get(f"/patients/{c.patient}"), p),
+        "patient.import": lambda: _import_step(c, "patients", "given_name,family_name,preferred_name,date_of_birth\n"
+                                                              f"Impo,Fictional,{s},1983-04-05\n", "patients.csv",
+                                               _newest_patient),
+        "measure.import": lambda: _import_step(c, "measures", _gad7_observation(c), "history.json", p),
         "patient.update": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/edit", {
             "given_name": "Fuzzy", "family_name": "Fictional", "preferred_name": s, "date_of_birth": "1980-05-17",
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],

@@ -1,0 +1,1 @@
+"""Imports: patients (CSV, FHIR Patient) and measure history (FHIR QuestionnaireResponse, Observation)."""

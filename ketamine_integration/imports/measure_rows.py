@@ -1,0 +1,242 @@
+"""Measure history in FHIR: QuestionnaireResponse and Observation resources, mapped to the measure
+registry (domain/measures.py) by LOINC codes, or by the questionnaire and item numbers this app's own
+FHIR export writes (README, Imports). Reads no database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from pydantic import ValidationError
+
+from ..domain import measures as scoring
+from ..domain.measure_model import Item, Measure
+from .patient_rows import MRN_SYSTEM
+from .reading import NotARow, Refusal, RowRefused, pydantic_refusals
+
+LOINC = "http://loinc.org"
+#: the export's own names: a Questionnaire's canonical url is this plus the measure key; an answer without a
+#: LOINC code is coded "<key>-<item>-<score>" in the measure system; the difficulty question's linkId
+OWN_QUESTIONNAIRE = "urn:ketamine-integration:questionnaire:"
+OWN_MEASURE_SYSTEM = "urn:ketamine-integration:measure"
+DIFFICULTY_LINK = "difficulty"
+RESOURCES = {"QuestionnaireResponse": QuestionnaireResponse, "Observation": Observation}
+
+
+def _importable() -> dict[str, Measure]:
+    """Panel LOINC code -> measure, for the measures whose panel and every item carry a LOINC code."""
+    return {m.loinc_panel: m for m in scoring.MEASURES.values()
+            if m.loinc_panel and all(item.loinc for item in m.items)}
+
+
+@dataclass(frozen=True)
+class MeasureRow:
+    """One completed questionnaire read from the file, scored by the registry."""
+    where: str
+    mrn: str
+    measure: str
+    administered_on: date
+    answers: tuple[int | None, ...]
+    total: int
+
+
+def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, str] | None = None) -> MeasureRow:
+    """A QuestionnaireResponse or Observation as a measure row, its day the clinic's (`zone`) day of the
+    time the file gives; `patients` maps a reference ("Patient/patient-12") to the MRN of a Patient in
+    the same file. RowRefused naming the elements at fault; NotARow for a resource that is not a
+    measure to import (another type, an entry in error, an Observation derived from a response)."""
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if not isinstance(kind, str) or kind not in RESOURCES:
+        if isinstance(kind, str) and kind:
+            raise NotARow(kind)  # a Bundle's Patients, Practitioners...: read only to resolve references
+        raise RowRefused([Refusal(where, "resourceType", "is missing; this import reads QuestionnaireResponse "
+                                                         "and Observation resources.")])
+    try:
+        parsed = RESOURCES[kind].model_validate(resource)
+    except ValidationError as err:
+        raise RowRefused(pydantic_refusals(where, err)) from None
+    if parsed.status == "entered-in-error":
+        raise NotARow(f"{kind} entered in error")
+    if kind == "Observation" and parsed.derivedFrom:
+        raise NotARow("Observation derived from a QuestionnaireResponse")  # the response carries its answers
+    reader = _questionnaire_response if kind == "QuestionnaireResponse" else _observation
+    return reader(where, parsed, zone, patients or {})
+
+
+def _mrn(where: str, subject, patients: dict[str, str]) -> str:
+    identifier = subject.identifier if subject is not None else None
+    if identifier is not None and identifier.system == MRN_SYSTEM and (identifier.value or "").strip():
+        return identifier.value.strip()
+    if subject is not None and subject.reference in patients:
+        return patients[subject.reference]
+    raise RowRefused([Refusal(where, "subject", f"must name the patient by an identifier of system {MRN_SYSTEM} "
+                                                "(their MRN), or refer to a Patient in the file that has one.")])
+
+
+def _panel(where: str, element: str, codes: list[str]) -> Measure:
+    importable = _importable()
+    for code in codes:
+        if code in importable:
+            return importable[code]
+    known = ", ".join(f"{m.name} {code}" for code, m in importable.items())
+    raise RowRefused([Refusal(where, element, f"names no measure this clinic records (LOINC panels: {known}).")])
+
+
+def _questionnaire_measure(where: str, canonical: str) -> Measure:
+    if canonical.startswith(OWN_QUESTIONNAIRE):
+        measure = scoring.MEASURES.get(canonical.removeprefix(OWN_QUESTIONNAIRE))
+        if measure is None:
+            raise RowRefused([Refusal(where, "questionnaire", "names no measure this clinic records.")])
+        return measure
+    return _panel(where, "questionnaire", [canonical.rstrip("/").rsplit("/", 1)[-1]])
+
+
+def _day(where: str, element: str, value, zone: tzinfo) -> date:
+    if isinstance(value, datetime):
+        # a time with an offset is a moment: the clinic's day of it; one without, the day written
+        return value.astimezone(zone).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    raise RowRefused([Refusal(where, element, "is missing or not a full date (YYYY-MM-DD at least).")])
+
+
+def _questionnaire_response(where: str, qr: QuestionnaireResponse, zone: tzinfo, patients: dict) -> MeasureRow:
+    if qr.status != "completed":
+        raise RowRefused([Refusal(where, "status", f"is {qr.status}; only completed questionnaires are imported.")])
+    measure = _questionnaire_measure(where, (qr.questionnaire or "").split("|")[0])
+    found, total, refusals = {}, None, []
+    for n, item in enumerate(qr.item or []):
+        code = item.linkId.lstrip("/")
+        if code == DIFFICULTY_LINK:
+            continue  # the difficulty question is not imported (README)
+        value = _answer_value(item.answer[0] if item.answer and len(item.answer) == 1 else None)
+        if value is None:
+            refusals.append(Refusal(where, f"item[{n}].answer", "needs exactly one answer: an integer or a "
+                                                                "coded answer."))
+        elif code == measure.loinc_total:
+            total = value
+        else:
+            found[code] = (n, value)
+    return _row(where, measure, _mrn(where, qr.subject, patients), _day(where, "authored", qr.authored, zone),
+                found, total, refusals, "item")
+
+
+def _observation(where: str, obs: Observation, zone: tzinfo, patients: dict) -> MeasureRow:
+    if obs.status not in ("final", "amended", "corrected"):
+        raise RowRefused([Refusal(where, "status", f"is {obs.status}; only final results are imported.")])
+    codes = [c.code for c in _codings(obs.code) if c.system == LOINC and c.code]
+    measure = _panel(where, "code", codes)
+    found, refusals = {}, []
+    total = _observation_total(obs)
+    for n, component in enumerate(obs.component or []):
+        code = next((c.code for c in _codings(component.code) if c.system == LOINC), None)
+        value = _component_value(component)
+        if value is None or code is None:
+            refusals.append(Refusal(where, f"component[{n}]", "needs a LOINC code and one value: an integer or a "
+                                                             "LOINC answer code."))
+        elif code == measure.loinc_total:
+            total = value if total is None else total  # the Observation's own value, when it has one, is the total
+        else:
+            found[code] = (n, value)
+    return _row(where, measure, _mrn(where, obs.subject, patients),
+                _day(where, "effectiveDateTime", obs.effectiveDateTime, zone), found, total, refusals, "component")
+
+
+def _codings(concept) -> list:
+    """A CodeableConcept's codings (none when the element is missing: fhir.resources lets a required one be null)."""
+    return (concept.coding or []) if concept is not None else []
+
+
+def _answer_value(answer) -> int | str | None:
+    if answer is None:
+        return None
+    if answer.valueInteger is not None:
+        return answer.valueInteger
+    if answer.valueCoding is not None and answer.valueCoding.code:
+        return answer.valueCoding.code
+    return None
+
+
+def _component_value(component) -> int | str | None:
+    if component.valueInteger is not None:
+        return component.valueInteger
+    if component.valueQuantity is not None and component.valueQuantity.value is not None:
+        return _whole(component.valueQuantity.value)
+    concept = component.valueCodeableConcept
+    if concept is not None and concept.coding and concept.coding[0].code:
+        return concept.coding[0].code
+    return None
+
+
+def _observation_total(obs: Observation) -> int | None:
+    if obs.valueInteger is not None:
+        return obs.valueInteger
+    if obs.valueQuantity is not None and obs.valueQuantity.value is not None:
+        return _whole(obs.valueQuantity.value)
+    return None
+
+
+def _whole(value) -> int | str:
+    return int(value) if value == int(value) else str(value)
+
+
+def _item_numbers(measure: Measure) -> dict[str, int]:
+    """How a file names each item (1-based): its LOINC code, or its number as the export writes it."""
+    numbers = {str(n): n for n in range(1, len(measure.items) + 1)}
+    numbers.update({item.loinc: n for n, item in enumerate(measure.items, 1) if item.loinc})
+    return numbers
+
+
+def _row(where: str, measure: Measure, mrn: str, day: date, found: dict, total, refusals: list[Refusal],
+         element: str) -> MeasureRow:
+    """The answers in the registry's item order, each a score the item offers (an item asked only after
+    another answer may be left out); the total, when the file gives one, must be their sum. RowRefused
+    with every problem found."""
+    numbers = _item_numbers(measure)
+    by_item = {}
+    for code, (position, value) in found.items():
+        if code not in numbers:
+            refusals.append(Refusal(where, f"{element}[{position}]", f"{code} is not an item of {measure.name}."))
+        else:
+            by_item[numbers[code]] = (position, value)
+    answers = []
+    for n, item in enumerate(measure.items, 1):
+        if n not in by_item:
+            if item.asked_if is None:
+                named = f" (LOINC {item.loinc})" if item.loinc else ""
+                refusals.append(Refusal(where, element, f"{measure.name} item {n}{named} is not answered."))
+            answers.append(None)
+            continue
+        position, value = by_item[n]
+        score = _score(measure, n, item, value)
+        if score is None:
+            refusals.append(Refusal(where, f"{element}[{position}]", f"is not an answer {measure.name} item {n} "
+                                                                     "offers."))
+        answers.append(score)
+    if refusals:
+        raise RowRefused(refusals)
+    return _scored(where, measure, mrn, day, answers, total)
+
+
+def _scored(where: str, measure: Measure, mrn: str, day: date, answers: list, total) -> MeasureRow:
+    try:
+        result = scoring.score(measure.key, answers)
+    except scoring.InvalidAnswers as err:  # an item answered that the earlier answers skip, or the reverse
+        raise RowRefused([Refusal(where, "item", str(err))]) from None
+    if total is not None and total != result.total:
+        raise RowRefused([Refusal(where, "total", f"disagrees with the sum of the item answers; {measure.name}'s "
+                                                  "total is computed from its items.")])
+    return MeasureRow(where, mrn, measure.key, day, tuple(answers), result.total)
+
+
+def _score(measure: Measure, n: int, item: Item, value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value in item.values else None
+    own = f"{measure.key}-{n}-"  # the export's code for an answer without a LOINC code
+    if value.startswith(own) and value.removeprefix(own).isdigit() and int(value.removeprefix(own)) in item.values:
+        return int(value.removeprefix(own))
+    return next((o.value for o in item.options if o.loinc == value), None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
@@ -28,6 +29,19 @@ def work_phone(form, field) -> None:
                               "(\"ext. 12\").")
 
 
+#: bidirectional embeddings, overrides and isolates: they make a name read otherwise than it is stored
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown_text(form, field) -> None:
+    """Text that documents print and their metadata carry (a name on a report and in its PDF's XMP,
+    which XML 1.0 cannot hold a control character in): no control characters, line or paragraph
+    separators, or bidirectional controls; ValidationError otherwise."""
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in field.data or ""):
+        raise ValidationError("Use letters, digits, spaces and punctuation only: no control characters or "
+                              "line breaks.")
+
+
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[InputRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True})
@@ -47,15 +61,15 @@ class UserForm(FlaskForm):
                                 Regexp(r"^[A-Za-z0-9._-]+$",
                                        message="Use letters, digits, dots, dashes or underscores.")],
         render_kw={"autocomplete": "off"})
-    full_name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
+    full_name = StringField("Full name", validators=[InputRequired(), Length(max=120), shown_text])
     licence_type = SelectField("Credential (licence type)",
                                choices=options([("", "None")] + [(code, f"{code} — {label}") for code, label
                                                                  in LICENCE_TYPES.items()]),
                                validators=[Optional()],
                                description="Shown after the name on dosing records, REMS forms and reports "
                                            "(\"A. Example, RN\").")
-    licence_number = StringField("Licence number", validators=[Optional(), Length(max=40)])
-    credentials = StringField("Further credentials", validators=[Optional(), Length(max=40)],
+    licence_number = StringField("Licence number", validators=[Optional(), Length(max=40), shown_text])
+    credentials = StringField("Further credentials", validators=[Optional(), Length(max=40), shown_text],
                               description="Shown after the licence type, e.g. PMHNP-BC.")
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)],
                         description="Given, with the work phone, as the way to reach the author of the reports "

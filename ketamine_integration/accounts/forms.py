@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
@@ -13,10 +14,32 @@ from .models import LICENCE_TYPES, ROLE_LABELS
 from .passwords import MAX_LENGTH, password_problem
 
 
-#: digits, spaces, + ( ) - and dots, 7 to 25 of them, then an optional extension ("x 12", "ext. 12")
-WORK_PHONE = Regexp(r"^\+?[0-9 ()\-.]{7,25}((\s*(x|ext\.?)\s*)[0-9]{1,6})?$", flags=re.IGNORECASE,
-                    message="Write a phone number: digits, spaces, + ( ) - and dots, then an extension if any "
-                            "(\"ext. 12\").")
+#: digits, spaces, + ( ) - and dots, 7 to 25 of them, then an optional extension ("x 12", "ext. 12"); spaces
+#: only around the extension (a line break or a control character there reached the PDFs that print it)
+_WORK_PHONE = re.compile(r"\+?([0-9 ()\-.]{7,25})(?: *(?:x|ext\.?) *[0-9]{1,6})?", flags=re.IGNORECASE)
+#: digits a number to dial has at least, before any extension: "((((((((" or "........" is none
+MIN_PHONE_DIGITS = 7
+
+
+def work_phone(form, field) -> None:
+    """A number someone can dial, as _WORK_PHONE's comment says; ValidationError otherwise."""
+    match = _WORK_PHONE.fullmatch(field.data or "")
+    if match is None or sum(c.isdigit() for c in match.group(1)) < MIN_PHONE_DIGITS:
+        raise ValidationError("Write a phone number: digits, spaces, + ( ) - and dots, then an extension if any "
+                              "(\"ext. 12\").")
+
+
+#: bidirectional embeddings, overrides and isolates: they make a name read otherwise than it is stored
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown_text(form, field) -> None:
+    """Text that documents print and their metadata carry (a name on a report and in its PDF's XMP,
+    which XML 1.0 cannot hold a control character in): no control characters, line or paragraph
+    separators, or bidirectional controls; ValidationError otherwise."""
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in field.data or ""):
+        raise ValidationError("Use letters, digits, spaces and punctuation only: no control characters or "
+                              "line breaks.")
 
 
 class LoginForm(FlaskForm):
@@ -38,21 +61,21 @@ class UserForm(FlaskForm):
                                 Regexp(r"^[A-Za-z0-9._-]+$",
                                        message="Use letters, digits, dots, dashes or underscores.")],
         render_kw={"autocomplete": "off"})
-    full_name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
+    full_name = StringField("Full name", validators=[InputRequired(), Length(max=120), shown_text])
     licence_type = SelectField("Credential (licence type)",
                                choices=options([("", "None")] + [(code, f"{code} — {label}") for code, label
                                                                  in LICENCE_TYPES.items()]),
                                validators=[Optional()],
                                description="Shown after the name on dosing records, REMS forms and reports "
                                            "(\"A. Example, RN\").")
-    licence_number = StringField("Licence number", validators=[Optional(), Length(max=40)])
-    credentials = StringField("Further credentials", validators=[Optional(), Length(max=40)],
+    licence_number = StringField("Licence number", validators=[Optional(), Length(max=40), shown_text])
+    credentials = StringField("Further credentials", validators=[Optional(), Length(max=40), shown_text],
                               description="Shown after the licence type, e.g. PMHNP-BC.")
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)],
                         description="Given, with the work phone, as the way to reach the author of the reports "
                                     "and discharge summaries this user writes.")
     phone = StringField("Work phone", filters=[lambda value: value.strip() if value else value],
-                        validators=[Optional(), Length(max=40), WORK_PHONE],
+                        validators=[Optional(), Length(max=40), work_phone],
                         render_kw={"autocomplete": "off", "inputmode": "tel"},
                         description="A direct line, or the clinic's number with an extension (\"555-0100 ext. 12\"). "
                                     "Leave empty to give the clinic's phone number.")

@@ -114,6 +114,15 @@ def _preferred(rules: set[str]) -> str:
     return last[0] if last else min(rules)
 
 
+def _until(last: Onset) -> datetime:
+    """An ended rule's UNTIL (UTC, as RFC 5545 requires in a VTIMEZONE): its last onset, or, east of UTC,
+    that onset's wall-clock figures read as UTC, a few hours later. vobject and icalendar compare UNTIL
+    with the onsets' wall-clock times, so the exact instant (wall-clock 02:00 at +03:00 is 23:00 UTC the
+    day before) lost the last onset: Gaza's autumn 2026 change read five months late. The next onset
+    of the rule would be a year on, so no reader finds one more."""
+    return max(last.at, last.wall_clock.replace(tzinfo=UTC))
+
+
 def observances(changes: list[Onset], *, last_year: int) -> list[Observance]:
     """The onsets grouped into yearly rules: a run of one kind on the same weekday rule in
     consecutive years is one observance; a run still going in `last_year` is left open."""
@@ -133,7 +142,7 @@ def observances(changes: list[Onset], *, last_year: int) -> list[Observance]:
             continue
         open_ended = run[-1].wall_clock.year >= last_year
         written.append(Observance(first=run[0], byday=_preferred(rules), bymonth=run[0].wall_clock.month,
-                                  until=None if open_ended else run[-1].at))
+                                  until=None if open_ended else _until(run[-1])))
     return sorted(written, key=lambda o: o.first.at)
 
 

@@ -362,4 +362,8 @@ def _span(begin, length: timedelta, exact: bool, zone: tzinfo) -> tuple[datetime
     begins = _as_utc(begin, zone)
     if exact and isinstance(begin, datetime) and length.days == 0:
         return begins, begins + length
+    if not isinstance(begin, datetime):
+        # an all-day date with a length in hours (a DTEND with a time, DURATION:PT8H): counted from its
+        # midnight; a date plus hours is that same date, and the event was dropped as lasting nothing
+        begin = datetime.combine(begin, time.min)
     return begins, _as_utc(begin + length, zone)

@@ -132,3 +132,14 @@ def test_the_availability_page_says_which_address_declines_are_matched_by(clinic
         auth.client.get(f"/availability/{clinic['therapist']}"))
     assert "No email address is on file for Ivo Second, so invitations declined in that calendar still block" \
         in page_text(auth.client.get(f"/availability/{clinic['other']}"))
+
+
+def test_a_long_file_name_is_cut_inside_the_name_and_the_file_still_imported(clinic, make, auth):
+    """The name was cut to 120 characters before its type was judged by it: "….ics" lost, the file
+    was refused as not iCalendar."""
+    start = _day(2, 9)
+    content = _ics(_vevent("long", f"DTSTART;TZID=America/New_York:{_local(start)}", "DURATION:PT1H"))
+    auth.sign_in("ther")
+    page = page_text(_upload(auth, clinic["therapist"], content, filename="Hazel Quint work " + "x" * 200 + ".ics"))
+    assert "Imported 1 busy time(s) from Hazel Quint work xxx" in page and "x….ics" in page
+    assert len(_busy(make, clinic["therapist"])) == 1

@@ -52,6 +52,18 @@ def test_admin_creates_a_user_who_can_sign_in(admin, make, auth, client, app):
     ("phone", "555", "Write a phone number"),                           # too short to dial
     ("phone", "555-0100 ext. 1234567", "Write a phone number"),         # an extension of 7 digits
     ("phone", "5" * 41, "Field cannot be longer than 40 characters."),
+    ("phone", "5550100\nx12", "Write a phone number"),                 # a line break before the extension
+    ("phone", "5550100\x1cx12", "Write a phone number"),               # a control character there
+    ("phone", "5550100\u2028x12", "Write a phone number"),             # a Unicode line separator there
+    ("phone", "..........", "Write a phone number"),                    # no digit to dial
+    ("phone", "(((((((", "Write a phone number"),
+    ("phone", "555-01 x 1234", "Write a phone number"),                 # five digits, then an extension
+    # the name is the PDFs' author in their XMP metadata, which XML cannot hold a control character in
+    ("full_name", "Iris\x01Newcombe", "no control characters or line breaks"),
+    ("full_name", "Iris\nNewcombe", "no control characters or line breaks"),
+    ("full_name", "\u202eebmocweN sirI", "no control characters or line breaks"),  # reads reversed
+    ("credentials", "LCSW\x1b[31m", "no control characters or line breaks"),
+    ("licence_number", "A\u2028B", "no control characters or line breaks"),
 ])
 def test_invalid_user_form_shows_field_error_and_creates_nothing(admin, make, auth, field, value, message):
     data = dict(NEW_USER, **{field: value})

@@ -234,6 +234,21 @@ def test_a_zone_defined_in_one_upload_is_not_reused_by_a_later_one_that_only_nam
         (datetime(2026, 3, 10, 12, tzinfo=UTC), datetime(2026, 3, 10, 13, tzinfo=UTC))]
 
 
+@pytest.mark.parametrize("lines, busy", [
+    # a day's date with a DTEND that has a time (mixed value types, as a careless export writes them)
+    (("DTSTART;VALUE=DATE:20260305", "DTEND:20260305T170000Z"), [(ny(2026, 3, 5, 0), ny(2026, 3, 5, 12))]),
+    # a day's date with a DURATION in hours
+    (("DTSTART;VALUE=DATE:20260305", "DURATION:PT10H"), [(ny(2026, 3, 5, 0), ny(2026, 3, 5, 10))]),
+    # a day and some hours
+    (("DTSTART;VALUE=DATE:20260305", "DURATION:P1DT2H"), [(ny(2026, 3, 5, 0), ny(2026, 3, 6, 2))]),
+    # whole days as before
+    (("DTSTART;VALUE=DATE:20260305", "DURATION:P1D"), [(ny(2026, 3, 5, 0), ny(2026, 3, 6, 0))]),
+])
+def test_an_all_day_date_with_a_length_in_hours_blocks_those_hours(lines, busy):
+    """Such an event was kept as lasting nothing (a date plus hours is that date): silently not busy."""
+    assert read_busy(_ics(_event(*lines, uid="day")), WINDOW) == busy
+
+
 @pytest.mark.parametrize("lines, message", [
     # a RECURRENCE-ID whose UTC instant would be past year 9999 (it raised OverflowError: a server error)
     (("RECURRENCE-ID;TZID=America/New_York:99991231T230000", "DTSTART:20260305T100000Z"),

@@ -107,3 +107,14 @@ def test_a_zone_whose_rule_ended_reads_right_before_and_after(reader):
     events = [_event(n, datetime(2017, 1, 1, 10, tzinfo=zone) + timedelta(days=5 * n)) for n in range(220)]
     read = reader(ical.feed(events, name="Appointments", zone=zone))
     assert [read[e.uid].starts_at for e in events] == [e.starts_at for e in events]
+
+
+@pytest.mark.parametrize("reader", [vobject_events, icaljs_events], ids=["vobject", "ical.js"])
+def test_a_rule_that_ended_east_of_utc_keeps_its_last_change(reader):
+    """Gaza's autumn change moves from the fourth Saturday of October (2025, 2026) to the last (2027 on):
+    the first rule's UNTIL, its last onset in UTC (23:00 the day before), made vobject and icalendar drop
+    that onset and read sessions an hour off from October 2026 to March 2027."""
+    zone = ZoneInfo("Asia/Gaza")
+    events = [_event(n, datetime(2026, 9, 1, 10, tzinfo=zone) + timedelta(days=3 * n)) for n in range(80)]
+    read = reader(ical.feed(events, name="Appointments", zone=zone))
+    assert [read[e.uid].starts_at for e in events] == [e.starts_at for e in events]

@@ -388,22 +388,16 @@ def _id_problems(value, where: str) -> Problems:
 
 
 def _line_problems(value, where: str, limit: int) -> Problems:
+    return _block_problems(value, where, limit, one_line=True)
+
+
+def _block_problems(value, where: str, limit: int, *, one_line: bool = False) -> Problems:
     if value is None:
         return [(where, "required key is missing")]
     if not isinstance(value, str) or not value.strip():
         return [(where, "must be text (not blank)")]
-    if "\n" in value.strip():
+    if one_line and "\n" in value.strip():
         return [(where, "must be one line")]
-    if len(value.strip()) > limit:
-        return [(where, f"is {len(value.strip())} characters long; the limit is {limit}")]
-    return []
-
-
-def _block_problems(value, where: str, limit: int) -> Problems:
-    if value is None:
-        return [(where, "required key is missing")]
-    if not isinstance(value, str) or not value.strip():
-        return [(where, "must be text (not blank)")]
     if len(value.strip()) > limit:
         return [(where, f"is {len(value.strip()):,} characters long; the limit is {limit:,}")]
     return []

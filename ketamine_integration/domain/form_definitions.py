@@ -336,21 +336,26 @@ def _flag(question: dict, where: str, kind, options: tuple[Option, ...] | None) 
         return None, [(at, "must be a mapping with when (the answers) and reason")]
     problems = _unknown(flag, FLAG_KEYS, at, "a flag has when and reason")
     problems += _line_problems(flag.get("reason"), f"{at}.reason", MAX_REASON)
-    when = flag.get("when")
+    when, found = _flag_answers(flag.get("when"), f"{at}.when", kind, options)
+    problems += found
+    if problems:
+        return None, problems
+    return Flag(when=tuple(when), reason=flag["reason"].strip()), []
+
+
+def _flag_answers(when, at: str, kind, options: tuple[Option, ...] | None) -> tuple[list, Problems]:
+    """The flagged answers as a list, and what is wrong with them."""
     if isinstance(when, (str, bool)):
         when = [when]
     answers = YES_NO if kind == "yes_no" else tuple(o.key for o in options or ())
     if not isinstance(when, list) or not when:
-        problems.append((f"{at}.when", f"must name the flagged answers: {', '.join(answers) or 'option keys'}"))
-    elif any(isinstance(w, bool) for w in when):
-        problems.append((f"{at}.when", 'write "yes" and "no" in quotes (YAML reads a bare yes or no as true '
-                                       "or false)"))
-    elif options is not None or kind == "yes_no":
-        problems += [(f"{at}.when", f"{w!r} is not an answer of this question; its answers are: "
-                                    f"{', '.join(answers)}") for w in when if w not in answers]
-    if problems:
-        return None, problems
-    return Flag(when=tuple(when), reason=flag["reason"].strip()), []
+        return [], [(at, f"must name the flagged answers: {', '.join(answers) or 'option keys'}")]
+    if any(isinstance(w, bool) for w in when):
+        return when, [(at, 'write "yes" and "no" in quotes (YAML reads a bare yes or no as true or false)')]
+    if options is None and kind != "yes_no":
+        return when, []  # the options are broken: reported on their own
+    return when, [(at, f"{w!r} is not an answer of this question; its answers are: {', '.join(answers)}")
+                  for w in when if w not in answers]
 
 
 def _repeated_ids(sections: list) -> Problems:

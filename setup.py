@@ -1,4 +1,4 @@
-"""Build: the wheel carries the top-level templates/, migrations/, protocols/ and vocabularies/ inside the package.
+"""Build: the wheel carries the top-level templates/, migrations/, protocols/, vocabularies/ and forms/ inside the package.
 
 The checkout keeps them at the top level, where the project fixed them; here each is mapped
 to a folder of `ketamine_integration`, where ketamine_integration/shipped/__init__.py (which holds the

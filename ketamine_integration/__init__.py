@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, environ))
     app.config.setdefault("PROTOCOLS_DIR", str(shipped_folder("protocols")))
     app.config.setdefault("TECHNIQUES_DIR", str(shipped_folder("vocabularies")))
+    app.config.setdefault("FORMS_DIR", str(shipped_folder("forms")))
     if config:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

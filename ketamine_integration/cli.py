@@ -1,5 +1,5 @@
 """flask commands: init-db, demo, create-user, reset-authenticator, settings-table, worker; feature packages add their own groups
-(protocols, signatures, audit, backup, restore, export)."""
+(protocols, techniques, forms, signatures, audit, backup, restore, export, import)."""
 from __future__ import annotations
 
 import click
@@ -24,7 +24,7 @@ from .discharge.services import verify_signed_summaries
 from .notes.cli import register_signed_records, signatures_cli
 from .experience.window_store import windows_cli
 from .fhir.cli import export_cli
-from .protocols.cli import protocols_cli, techniques_cli
+from .protocols.cli import forms_cli, protocols_cli, techniques_cli
 from .reminders.cli import reminders_cli
 from .domain.text import written_length
 
@@ -36,6 +36,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(reset_authenticator_command)
     app.cli.add_command(protocols_cli)
     app.cli.add_command(techniques_cli)
+    app.cli.add_command(forms_cli)
     app.cli.add_command(signatures_cli)
     register_signed_records("discharge summary", "discharge summaries", verify_signed_summaries)
     app.cli.add_command(backup_cli)

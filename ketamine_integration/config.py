@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     TECHNIQUES_DIR: str | None = _setting(
         None, "folder of the technique vocabulary files (see `vocabularies/README.md`)",
         shown="`vocabularies/` of the checkout (installed: the copy inside the package)")
+    FORMS_DIR: str | None = _setting(
+        None, "folder of the intake and consent form files (see `forms/README.md`)",
+        shown="`forms/` of the checkout (installed: the copy inside the package)")
     # Ceilings catch typing errors (500 for 50); they are not dosing advice.
     KETAMINE_MAX_DOSE_MG: Count = _setting(
         500, "a recorded ketamine dose above this is refused as a typing error (not dosing advice)")
@@ -330,7 +333,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> 
         settings.DATABASE_URL or f"sqlite:///{instance / 'ketamine_integration.db'}")
     # The backup key stays out of the app's config: only the backup commands read it.
     plain = settings.model_dump(exclude={"SECRET_KEY", "DATABASE_URL", "AUDIT_HMAC_KEY", "PROTOCOLS_DIR",
-                                         "TECHNIQUES_DIR",
+                                         "TECHNIQUES_DIR", "FORMS_DIR",
                                          "BACKUP_ENCRYPTION_KEY", "KETAMINE_MAX_DOSE_MG", "ESKETAMINE_MAX_DOSE_MG"})
     return {
         **plain,
@@ -344,6 +347,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] = os.environ) -> 
                             "esketamine": settings.ESKETAMINE_MAX_DOSE_MG},
         **({"PROTOCOLS_DIR": settings.PROTOCOLS_DIR} if settings.PROTOCOLS_DIR else {}),
         **({"TECHNIQUES_DIR": settings.TECHNIQUES_DIR} if settings.TECHNIQUES_DIR else {}),
+        **({"FORMS_DIR": settings.FORMS_DIR} if settings.FORMS_DIR else {}),
         # Cookies: never readable by scripts, not sent cross-site, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

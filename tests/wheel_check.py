@@ -63,7 +63,8 @@ sys.addaudithook(_guard)
 PROBE = """import json, sys, ketamine_integration
 app = ketamine_integration.create_app()
 print(json.dumps({"module": ketamine_integration.__file__, "templates": app.template_folder,
-                  "protocols": app.config["PROTOCOLS_DIR"], "vocabularies": app.config["TECHNIQUES_DIR"], "instance": app.instance_path,
+                  "protocols": app.config["PROTOCOLS_DIR"], "vocabularies": app.config["TECHNIQUES_DIR"],
+                  "forms": app.config["FORMS_DIR"], "instance": app.instance_path,
                   "migrations": app.extensions["migrate"].directory, "sys.path": sys.path}))
 """
 
@@ -157,7 +158,7 @@ def install_guard(python: Path, allowed: list[str]) -> None:
 def clean_env(python: Path) -> dict:
     """No variable that could point the app at the checkout or at other settings."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-           and not k.startswith(("FLASK_", "KI_")) and k not in ("DATABASE_URL", "SECRET_KEY", "PROTOCOLS_DIR", "TECHNIQUES_DIR")}
+           and not k.startswith(("FLASK_", "KI_")) and k not in ("DATABASE_URL", "SECRET_KEY", "PROTOCOLS_DIR", "TECHNIQUES_DIR", "FORMS_DIR")}
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
@@ -179,7 +180,7 @@ def check_paths(python: Path, elsewhere: Path, env: dict, dependencies: list[str
     """Where the installed app reads from, asked of the app itself: all inside the fresh environment."""
     venv = python.parents[1]
     found = json.loads(run([python, "-c", PROBE], cwd=elsewhere, env=env).strip().splitlines()[-1])
-    for what in ("module", "templates", "protocols", "vocabularies", "instance", "migrations"):
+    for what in ("module", "templates", "protocols", "vocabularies", "forms", "instance", "migrations"):
         check(inside(found[what], venv), f"{what} is read from {found[what]}, outside {venv}")
         print(f"{what:<12} {os.path.realpath(found[what])}")
     on_path = [p for p in found["sys.path"] if p and inside(p, CHECKOUT)

@@ -16,6 +16,7 @@ PERMISSIONS = {
     "account.own": "Use one's own account: home page, two-step sign-in, personal calendar feeds, own notification "
                    "settings",
     "protocols.read": "Read the protocol library",
+    "forms.read": "Read the clinic's intake and consent form definitions (the forms, not any patient's answers)",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
     "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings "
@@ -93,7 +94,7 @@ PERMISSIONS = {
                       "and reports; never process notes)",
 }
 
-_EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
+_EVERYONE = {"account.own", "protocols.read", "forms.read", "patients.read", "notes.process_own"}
 _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
               "dosing.read", "dosing.amend", "rems.file", "schedule.read", "schedule.book", "availability.keep",

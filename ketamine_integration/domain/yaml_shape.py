@@ -145,3 +145,32 @@ def where(event, stack: list[_Frame]) -> str:
 def _line(event) -> str:
     mark = event.start_mark
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+
+
+def field_lines(text: str) -> dict[str, int]:
+    """Field path -> the line (1-based) its value starts on, for naming where a problem found in the
+    loaded data lies (call yaml_shape_problem first: the node tree is then within the limits)."""
+    lines: dict[str, int] = {}
+    root = yaml.compose(text, Loader=LOADER)
+    pending = [("", root)] if root is not None else []
+    while pending:
+        path, node = pending.pop()
+        lines.setdefault(path or "(top level)", node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            pending += [(f"{path}.{key.value}" if path else str(key.value), value) for key, value in node.value]
+            # a field's line is its key's (a list under `sections:` starts on the next line)
+            lines.update({f"{path}.{key.value}" if path else str(key.value): key.start_mark.line + 1
+                          for key, _value in node.value})
+        elif isinstance(node, yaml.SequenceNode):
+            pending += [(f"{path}[{i}]", item) for i, item in enumerate(node.value)]
+    return lines
+
+
+def line_of(lines: dict[str, int], path: str) -> int | None:
+    """The line of `path`, or of its nearest enclosing field the file has (a missing key: its mapping)."""
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return lines.get("(top level)")

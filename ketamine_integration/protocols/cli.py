@@ -1,5 +1,5 @@
-"""flask protocols check and flask techniques check: validate protocol and technique vocabulary
-files before a clinic relies on them."""
+"""flask protocols check, flask techniques check and flask forms check: validate protocol, technique
+vocabulary and form files before a clinic relies on them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,13 +9,14 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain import techniques
+from ..domain import form_library, techniques
 from ..domain.protocol_library import ProtocolLibrary
 from ..extensions import db
 from . import services
 
 protocols_cli = AppGroup("protocols", help="Protocol library commands.")
 techniques_cli = AppGroup("techniques", help="Technique vocabulary commands.")
+forms_cli = AppGroup("forms", help="Intake and consent form commands.")
 
 
 @protocols_cli.command("check")
@@ -70,5 +71,27 @@ def check_techniques_command(files: tuple[Path, ...]):
         if entry.valid:
             count = sum(1 for t in library.vocabulary.techniques if t.source == entry.path.name)
             click.echo(f"ok    {entry.path.name}: version {entry.version}, {count} techniques")
+    if library.broken:
+        raise SystemExit(1)
+
+
+@forms_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def check_forms_command(files: tuple[Path, ...]):
+    """Validate FILES (default: every form file, FORMS_DIR); each problem as file:line field: message;
+    exit 1 on any error."""
+    if files:
+        library = form_library.build(files)
+    else:
+        library = form_library.load_folder(Path(current_app.config["FORMS_DIR"]))
+    if not library.files:
+        raise click.ClickException("no form files found")
+    for entry in library.files:
+        for line in entry.problems:
+            click.echo(f"ERROR {line}", err=True)
+        if entry.valid:
+            form = entry.form
+            click.echo(f"ok    {entry.path.name}: {form.id} v{form.version} ({form.kind}, "
+                       f"{len(form.questions)} questions, {len(form.flagged_questions)} flagged)")
     if library.broken:
         raise SystemExit(1)

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template
 
 from ..web import access
 from . import services
+from .forms import current_forms
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
@@ -30,3 +31,23 @@ def protocol_detail(protocol_id: str, version: int):
                            definition=json.dumps(definition, indent=2, sort_keys=False, default=str))
 
 
+
+
+@bp.route("/forms/")
+@access.permission("forms.read")
+def form_list():
+    """The intake and consent forms: the newest version of each, and any file that cannot be used.
+    Not audited: a form definition is the clinic's document, no patient's data."""
+    library = current_forms()
+    return render_template("protocols/forms.html", forms=library.newest(), library=library)
+
+
+@bp.route("/forms/<form_id>/v<id:version>")
+@access.permission("forms.read")
+def form_detail(form_id: str, version: int):
+    """One form version as a patient will see it: sections, questions, consent text; and, for
+    staff, which answers are flagged for a prescriber's review."""
+    form = current_forms().find(form_id, version)
+    if form is None:
+        abort(404)
+    return render_template("protocols/form.html", form=form)

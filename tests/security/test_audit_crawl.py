@@ -86,6 +86,7 @@ NO_PATIENT_DATA = {
     "accounts.user_password": "a staff account's password reset",
     "mfa.reset": "a staff account's authenticator reset",
     "protocols.protocol_detail": "the protocol library",
+    "protocols.form_detail": "an intake or consent form's definition (the clinic's document; no patient's answers)",
     "scheduling.availability": "a clinician's hours, time off and imported busy time; no patient",
     "static": "the stylesheet",
 }
@@ -205,6 +206,7 @@ def targets(make, feed_token: str) -> dict[str, Target]:
             "accounts.user_password": Target({"user_id": therapist}, None, admin),
             "mfa.reset": Target({"user_id": therapist}, None, admin),
             "protocols.protocol_detail": Target({"protocol_id": "esketamine-trd-rems", "version": 2}, None, therapist),
+            "protocols.form_detail": Target({"form_id": "intake-questionnaire", "version": 1}, None, therapist),
             "scheduling.availability": Target({"user_id": therapist}, None, therapist),
             "static": Target({"filename": "style.css"}, None, None)})
         return found

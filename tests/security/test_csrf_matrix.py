@@ -70,6 +70,8 @@ def inside_value(world, kind: str, actor: str | None):
         return LITERALS[kind]
     if kind == "version":  # the shipped protocols' version
         return 2
+    if kind == "form_version":  # the shipped forms' version
+        return 1
     if kind == "token":
         return world.feed_tokens[world.users["therapist"]]["live"]
     if kind == "clinician":

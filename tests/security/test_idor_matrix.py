@@ -127,6 +127,7 @@ MATRIX = [
     R("portal_invites.reset", WIDE, patient_id="patient"),
     R("portal_invites.reset_cancel", WIDE, patient_id="patient"),
     R("protocols.protocol_detail", frozenset(ROLES), protocol_id="protocol", version="version"),  # library
+    R("protocols.form_detail", frozenset(ROLES), form_id="form", version="form_version"),  # the clinic's forms
     R("reminders.contact_consent", STAFF, patient_id="patient"),           # the front desk records any patient's
     R("reminders.opt_out", STAFF, patient_id="patient"),                   # consent; a therapist, their team's
     R("scheduling.appointment_cancel", WIDE, appointment_id="appointment"),  # staff run every schedule
@@ -158,7 +159,7 @@ EXEMPT = {"static": "the stylesheet: public files",
           "portal_journal.entry_unshare": "withdrawing its share (test_portal_matrix.py)",
           "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
 #: fixed values of arguments that are not ids
-LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems"}
+LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems", "form": "intake-questionnaire"}
 CLINICIAN_KINDS = {"hours", "time_off", "extra", "feed"}
 
 
@@ -194,6 +195,8 @@ def _ids(world, kind: str, patient: int) -> list:
         return [LITERALS[kind]]
     if kind == "version":  # the shipped protocols' version
         return [2]
+    if kind == "form_version":  # the shipped forms' version
+        return [1]
     if kind == "token":  # a revoked secret and one never issued; the live secret is the credential
         return [world.feed_tokens[world.users["b_therapist"]]["revoked"], "never-issued-" + "x" * 30]
     outsider = world.users["b_therapist"]

@@ -1,0 +1,119 @@
+"""`flask forms check` and the staff pages of intake and consent forms (issue 26, point 1): the shipped
+set passes; a broken file is named file:line field: message, exit status 1; the pages list and show
+the forms to every staff role, a broken file with its problems, and audit nothing (form definitions
+are the clinic's documents, not patient data)."""
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.extensions import db
+from tests.conftest import page_text
+
+SHIPPED = Path(__file__).resolve().parents[2] / "forms"
+BROKEN = {
+    "choice.yaml": "form: broken-choice\nkind: intake\nversion: 1\ntitle: Broken\nresign_on_change: false\n"
+                   "sections:\n  - id: a\n    title: A\n    questions:\n      - id: q\n        type: choice\n"
+                   "        label: Pick\n",
+    "consent.yaml": "form: broken-consent\nkind: consent\nversion: 1\ntitle: Broken\nresign_on_change: true\n"
+                    "sections:\n  - id: a\n    title: A\n    text: Words.\n",
+}
+EXPECTED = [
+    "ERROR choice.yaml:10 sections[0].questions[0].options: a choice question needs a list of at least two options",
+    "ERROR consent.yaml:1 consent: a consent needs consent.text",
+]
+ROLES = ("admin", "staff", "therapist", "prescriber", "nurse")
+
+
+@pytest.fixture
+def forms_dir(app, tmp_path):
+    directory = tmp_path / "forms"
+    shutil.copytree(SHIPPED, directory, ignore=shutil.ignore_patterns("*.md"))
+    for name, body in BROKEN.items():
+        (directory / name).write_text(body)
+    app.config["FORMS_DIR"] = str(directory)
+    return directory
+
+
+def test_the_shipped_set_passes_the_check(app):
+    result = app.test_cli_runner().invoke(args=["forms", "check"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 8 and all(line.startswith("ok    ") for line in lines)
+    assert "ok    intake-questionnaire.yaml: intake-questionnaire v1 (intake, 17 questions, 11 flagged)" in lines
+
+
+def test_the_check_names_each_problem_by_file_line_and_field(app, forms_dir):
+    result = app.test_cli_runner().invoke(args=["forms", "check"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    for expected in EXPECTED:
+        assert any(line.startswith(expected) for line in lines), (expected, result.output)
+    assert sum(line.startswith("ok    ") for line in lines) == 8
+
+
+def test_the_check_of_named_files(app, forms_dir):
+    only = app.test_cli_runner().invoke(args=["forms", "check", str(forms_dir / "choice.yaml")])
+    assert only.exit_code == 1 and only.output.startswith(EXPECTED[0])
+    good = app.test_cli_runner().invoke(args=["forms", "check", str(SHIPPED / "consent-telehealth.yaml")])
+    assert good.exit_code == 0 and good.output.startswith("ok    consent-telehealth.yaml: consent-telehealth v1")
+    missing = app.test_cli_runner().invoke(args=["forms", "check", str(forms_dir / "nowhere.yaml")])
+    assert missing.exit_code == 1 and "ERROR nowhere.yaml: (file): cannot be read" in missing.output
+
+
+def _audit_rows(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action != "login.success"))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_staff_role_reads_the_forms_and_nothing_is_audited(app, make, auth, client, role):
+    make.user(role, username=f"u-{role}")
+    auth.sign_in(f"u-{role}")
+    before = _audit_rows(app)
+    listing = " ".join(page_text(client.get("/protocols/forms/")).split())
+    assert "Consent to intravenous (IV) ketamine treatment IV Consent v1" in listing
+    assert "Intake questionnaire and health screen Intake v1 17 (11 flagged for review) Yes" in listing
+    page = client.get("/protocols/forms/intake-questionnaire/v1")
+    assert page.status_code == 200
+    assert _audit_rows(app) == before
+
+
+def test_a_consent_page_shows_the_full_text_and_the_flags(auth, make, client):
+    make.user("therapist", username="ther")
+    auth.sign_in("ther")
+    text = " ".join(page_text(client.get("/protocols/forms/consent-intranasal-esketamine/v1")).split())
+    assert "What the patient agrees to" in text
+    # the REMS enrolment is referenced, not repeated
+    assert "on its own Patient Enrollment Form, which the clinic completes with you separately" in text
+    assert "Agreement signed: I have read this consent" in text
+    assert ("Flagged for a prescriber's review when the answer is No: Esketamine is given with an oral "
+            "antidepressant; the prescriber confirms the plan.") in text
+    intake = " ".join(page_text(client.get("/protocols/forms/intake-questionnaire/v1")).split())
+    assert "Yes, and it is not controlled, or I am not sure (flagged)" in intake
+    assert "Medication list" in intake
+    assert 'href="/protocols/forms/"' in client.get("/protocols/").get_data(as_text=True)
+
+
+def test_an_unknown_form_or_version_is_404(auth, make, client):
+    make.user("staff", username="front")
+    auth.sign_in("front")
+    assert client.get("/protocols/forms/intake-questionnaire/v9").status_code == 404
+    assert client.get("/protocols/forms/no-such-form/v1").status_code == 404
+
+
+def test_signed_out_is_sent_to_sign_in(client):
+    response = client.get("/protocols/forms/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_broken_file_is_listed_with_its_problems_and_offered_to_nobody(auth, make, client, forms_dir):
+    make.user("admin", username="adm")
+    auth.sign_in("adm")
+    text = " ".join(page_text(client.get("/protocols/forms/")).split())
+    assert "Files that cannot be used" in text
+    for expected in EXPECTED:
+        assert expected.removeprefix("ERROR ") in text
+    assert client.get("/protocols/forms/broken-choice/v1").status_code == 404

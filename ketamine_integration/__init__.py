@@ -135,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     from .clinic_settings.views import bp as clinic_settings_bp
     from .coordination.views import bp as coordination_bp
     from .discharge.views import bp as discharge_bp
+    from .fhir.views import bp as fhir_bp
     from .home.views import bp as home_bp
     from .courses.views import bp as courses_bp
     from .experience.views import bp as experience_bp
@@ -161,6 +162,7 @@ def register_blueprints(app: Flask) -> None:
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, discharge_bp, mfa_bp, clinic_settings_bp,
                messaging_bp, telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, safety_plans_bp,
+               fhir_bp,
                portal_sign_in.bp, portal_pages.bp,
                portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp,
                record_access_bp, portal_record.bp):

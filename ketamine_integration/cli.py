@@ -1,5 +1,5 @@
 """flask commands: init-db, demo, create-user, reset-authenticator, settings-table, worker; feature packages add their own groups
-(protocols, signatures, audit, backup, restore)."""
+(protocols, signatures, audit, backup, restore, export)."""
 from __future__ import annotations
 
 import click
@@ -22,6 +22,7 @@ from .mfa.services import enrolled_user_ids, reset_authenticator
 from .discharge.services import verify_signed_summaries
 from .notes.cli import register_signed_records, signatures_cli
 from .experience.window_store import windows_cli
+from .fhir.cli import export_cli
 from .protocols.cli import protocols_cli, techniques_cli
 from .reminders.cli import reminders_cli
 from .domain.text import written_length
@@ -43,6 +44,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(settings_table_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(export_cli)
 
 
 @click.command("settings-table")

@@ -140,6 +140,8 @@ ACTIONS = {
     "record.changed": "Refused: the record had changed meanwhile (append-only guard)",
     "audit.view": "Viewed audit log",
     "audit.export": "Exported the audit log (CSV)",
+    "fhir.export": "Exported a patient's record as FHIR (a Bundle)",
+    "fhir.bulk_export": "Exported the clinic's record as FHIR NDJSON files (flask export fhir)",
     "message.sent": "Sent a message (its content not kept)",
     "message.failed": "A message could not be delivered",
     "message.withdrawn": "Withdrew a message not sent yet",

@@ -89,6 +89,9 @@ PERMISSIONS = {
                       "record set (a PDF summary and the FHIR bundle; never a process note)",
     "messages.read": "See the messages the clinic sends (to whom, what for, when, whether they arrived; never "
                      "their content) and why a failed one failed",
+    "records.export": "Download a care-team patient's record as FHIR (a Bundle of every resource the export "
+                      "writes: demographics, courses, sessions, doses, vitals, measures, releases, signed notes "
+                      "and reports; never process notes)",
 }
 
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
@@ -116,13 +119,17 @@ GRANTS: dict[str, frozenset[str]] = {
                                                       "portal.invite"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent", "portal.invite"}),
+    # the FHIR export of one patient's record (issue 25): the treating therapist, who already reads every
+    # part of it (notes, measures, dosing records, releases, reports); not staff or the admin, who see no
+    # clinical content, nor a prescriber, who learns the plan and reports only through releases
     # the journal: what a patient shares "with their therapist" is read by the therapists of the care team
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
     THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
                                                    "releases.manage", "reports.generate", "discharge.write",
                                                    "journal.read", "practices.assign", "plans.read", "plans.write",
-                                                   "dosing.monitor_if_protocol_allows", "sessions.record_held"}),
+                                                   "dosing.monitor_if_protocol_allows", "sessions.record_held",
+                                                   "records.export"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
                                                                     "dosing.override"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they

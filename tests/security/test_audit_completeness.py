@@ -82,6 +82,8 @@ NOT_PATIENT_DATA = {
     "backup.create": "copies the whole database from the command line, not one patient's record",
     "backup.verify": "checks a backup file against its manifest; reads no record",
     "backup.restore": "replaces the whole database from the command line",
+    "fhir.bulk_export": "exports the whole clinic from the command line (flask export fhir), not one patient's "
+                        "record; tests/integration/test_fhir_export.py checks its row",
     # Written by the job queue's worker, not by a request (no HTTP route performs them);
     # tests/integration/test_messaging_queue.py checks each row names its patient and no message text.
     "message.sent": "a queued message sent by the worker; its row names the patient, never the body",
@@ -404,6 +406,7 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             f"/discharge/{c.discharge_summary}/addendum", {"body": s}), p))[1],
         "discharge.download": lambda: Step("therapist", lambda: c.auth.client.get(
             f"/discharge/{c.discharge_summary}.pdf"), p),
+        "fhir.export": lambda: Step("therapist", lambda: c.auth.client.get(f"/patients/{c.patient}/export/fhir"), p),
         "discharge.send": lambda: (c.release, Step("therapist", lambda: c.auth.post(
             f"/discharge/{c.discharge_summary}/send", {"recipient": str(c.users["prescriber"])}), p))[1],
         "discharge.copy_download": lambda: (c.discharge_copy, Step("prescriber", lambda: c.auth.client.get(

@@ -110,6 +110,7 @@ MATRIX = [
     R("notes.note_edit", note_id="note"),
     R("notes.note_discard", note_id="note"),                                 # only the author discards a draft
     R("notes.patient_themes", patient_id="patient"),
+    R("fhir.patient_export", patient_id="patient"),                         # the record is the treating therapist's
     R("notes.process_note", note_id="note"),                                 # the author's alone, admin included
     R("notes.theme_toggle", ADMIN, "admin", theme_id="theme"),               # the vocabulary is the admin's
     R("practices.assign_practice", course_id="course"),                      # the care team's therapist assigns

@@ -1,0 +1,130 @@
+"""One patient's record as a FHIR Bundle (`patient_bundle`), and the clinic's record as NDJSON Bulk
+Data files, one per resource type, written in batches so memory stays flat (`write_bulk`).
+
+Every resource is validated with fhir.resources' R4B models (FHIR 4.3.0; README says why R4B for R4)
+before it is written, and written as the library serialises it."""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fhir.resources.R4B import get_fhir_model_class
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..db.clinic_time import clinic_today
+from ..db.types import utcnow
+from ..extensions import db
+from ..patients.models import Patient
+from . import codes as c, measures, people
+from .sources import SOURCES, batches, patient_rows, user_batches
+
+PRACTITIONER_REF = re.compile(r'"Practitioner/practitioner-(\d+)"')
+
+
+class InvalidResource(ValueError):
+    """A resource the library refuses: a bug in a mapping, never written out."""
+
+
+def validated(resource: dict):
+    """The library's model of `resource`; InvalidResource (naming the resource) if it does not validate."""
+    try:
+        return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except ValueError as err:
+        raise InvalidResource(f"{resource['resourceType']}/{resource.get('id')}: {err}") from err
+
+
+def _resources(source, rows, today) -> Iterator[dict]:
+    for row in rows:
+        for resource in source.to_fhir(row, today):
+            if resource is not None:
+                yield resource
+
+
+def patient_resources(patient_id: int, today=None) -> list:
+    """Every resource of one patient's record (validated models), with the Questionnaires its answers
+    follow and the Practitioners its resources name. LookupError: no such patient."""
+    if db.session.get(Patient, patient_id) is None:
+        raise LookupError(f"no patient {patient_id}")
+    today = today or clinic_today()
+    models = [validated(r) for source in SOURCES
+              for r in _resources(source, patient_rows(source, patient_id), today)]
+    named = {int(pk) for m in models for pk in PRACTITIONER_REF.findall(m.model_dump_json())}
+    users = db.session.scalars(select(User).where(User.id.in_(sorted(named))).order_by(User.id)).all()
+    return ([validated(people.practitioner_resource(u)) for u in users]
+            + [validated(q) for q in measures.questionnaires()] + models)
+
+
+def patient_bundle(patient_id: int) -> dict:
+    """One patient's record as a FHIR Bundle (type collection), a JSON-ready dict."""
+    entries = [{"resource": model.model_dump(mode="json")} for model in patient_resources(patient_id)]
+    bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
+              "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"},
+              "timestamp": utcnow().strftime("%Y-%m-%dT%H:%M:%S+00:00"), "entry": entries}
+    return {**bundle, "meta": {"tag": [c.coding(c.BASE, "fhir-r4b-4.3.0", "Validated as FHIR 4.3.0 (R4B)")]}}
+
+
+@dataclass
+class BulkResult:
+    """What a bulk export wrote: resources per type, and the batches read (the writer's steps)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+
+class NdjsonFiles:
+    """One open NDJSON file per resource type in `folder` (Bulk Data: `Type.ndjson`)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.files, self.counts = folder, {}, {}
+
+    def write(self, model) -> None:
+        kind = model.get_resource_type()
+        if kind not in self.files:
+            self.files[kind] = (self.folder / f"{kind}.ndjson").open("w", encoding="utf-8")
+            self.counts[kind] = 0
+        self.files[kind].write(model.model_dump_json() + "\n")
+        self.counts[kind] += 1
+
+    def close(self) -> None:
+        for handle in self.files.values():
+            handle.close()
+
+
+def bulk_steps(folder: Path, *, batch: int | None = None, today=None) -> Iterator[BulkResult]:
+    """Write the clinic's record to `folder`, yielding after each batch (the session emptied then:
+    no batch's rows stay in memory). The last result yielded is the whole export's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    today, files, result = today or clinic_today(), NdjsonFiles(folder), BulkResult()
+    try:
+        for model in (validated(q) for q in measures.questionnaires()):
+            files.write(model)
+        for users in user_batches(batch or 500):
+            for user in users:
+                files.write(validated(people.practitioner_resource(user)))
+            yield _step(result, files)
+        for source in SOURCES:
+            for rows in batches(source, batch):
+                for resource in _resources(source, rows, today):
+                    files.write(validated(resource))
+                yield _step(result, files)
+    finally:
+        files.close()
+    result.counts = dict(sorted(files.counts.items()))
+    yield result
+
+
+def _step(result: BulkResult, files: NdjsonFiles) -> BulkResult:
+    db.session.expunge_all()  # the batch's rows are written: let them go
+    result.batches += 1
+    result.counts = dict(files.counts)
+    return result
+
+
+def write_bulk(folder: Path, *, batch: int | None = None, today=None) -> BulkResult:
+    result = BulkResult()
+    for result in bulk_steps(folder, batch=batch, today=today):
+        pass
+    return result

@@ -1,0 +1,188 @@
+"""FHIR export (issue 25 point 1): every resource of the demo clinic validates with fhir.resources'
+R4B models, per patient and in the bulk files; a process note's text never leaves in either; the
+download is the care-team therapist's and audited; the bulk writer reads in batches of constant cost."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from sqlalchemy import event, select
+
+from ketamine_integration.extensions import db
+from ketamine_integration.fhir import codes
+from ketamine_integration.fhir.export import bulk_steps, patient_bundle, write_bulk
+from ketamine_integration.notes import services as notes
+from ketamine_integration.notes.models import SIGNED, SessionNote
+from ketamine_integration.patients.models import Patient
+from tests.integration.test_coordination import PROCESS_SECRET, team  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.both_engines
+CANARY = "Zq7-PROCESS-CANARY-fhir-0931"
+#: every resource type the issue lists
+EXPECTED_TYPES = {"Patient", "Practitioner", "CareTeam", "EpisodeOfCare", "Appointment", "Encounter",
+                  "MedicationAdministration", "Observation", "QuestionnaireResponse", "Questionnaire", "Consent",
+                  "DocumentReference"}
+
+
+def _validate(resource: dict) -> None:
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def _read_ndjson(folder: Path) -> dict[str, list[dict]]:
+    out = {}
+    for path in sorted(folder.glob("*.ndjson")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        out[path.stem] = [json.loads(line) for line in lines]
+        assert all(r["resourceType"] == path.stem for r in out[path.stem]), path.name
+    return out
+
+
+def _add_process_canaries(limit: int = 5) -> int:
+    """Each of a few signed demo notes gets a process note by its author holding the canary."""
+    rows = db.session.scalars(select(SessionNote).where(SessionNote.status == SIGNED)
+                              .order_by(SessionNote.id).limit(limit)).all()
+    for note in rows:
+        notes.save_process_note(note, body=f"{CANARY} note {note.id}", by=note.author, expected_version=None)
+    db.session.commit()
+    return len(rows)
+
+
+@pytest.mark.demo_clinic
+def test_the_demo_clinic_validates_and_no_process_note_leaves(app, make, tmp_path):
+    assert make.query(_add_process_canaries) == 5
+    patient_ids = make.query(lambda: db.session.scalars(select(Patient.id).order_by(Patient.id)).all())
+    per_patient, seen_ids = Counter(), Counter()
+    for patient_id in patient_ids:
+        bundle = make.query(lambda: patient_bundle(patient_id))
+        text = json.dumps(bundle)
+        assert CANARY not in text and "process_note" not in text
+        get_fhir_model_class("Bundle").model_validate(bundle)   # the Bundle, and so every entry, validates
+        for entry in bundle["entry"]:
+            _validate(entry["resource"])
+            per_patient[entry["resource"]["resourceType"]] += 1
+            seen_ids[(entry["resource"]["resourceType"], entry["resource"]["id"])] += 1
+    assert set(per_patient) == EXPECTED_TYPES
+    assert max(seen_ids.values()) == len(patient_ids)  # shared: the Questionnaires; nothing else repeats oddly
+
+    result = make.query(lambda: write_bulk(tmp_path / "bulk", batch=7))
+    files = _read_ndjson(tmp_path / "bulk")
+    assert set(files) == EXPECTED_TYPES and result.counts == {k: len(v) for k, v in files.items()}
+    for resources in files.values():
+        for resource in resources:
+            _validate(resource)
+        ids = [r["id"] for r in resources]
+        assert len(ids) == len(set(ids)), "ids are unique within a type"
+    assert CANARY not in "".join(p.read_text() for p in (tmp_path / "bulk").glob("*.ndjson"))
+    # the clinic's files hold what the patients' bundles hold (Questionnaires and Practitioners once each)
+    for kind, count in per_patient.items():
+        if kind not in {"Questionnaire", "Practitioner"}:
+            assert len(files[kind]) == count, kind
+
+
+@pytest.mark.demo_clinic
+def test_references_in_the_bulk_files_resolve_and_measures_carry_loinc(app, make, tmp_path):
+    make.query(lambda: write_bulk(tmp_path))
+    files = _read_ndjson(tmp_path)
+    known = {f"{kind}/{r['id']}" for kind, rows in files.items() for r in rows}
+    dangling = {ref for rows in files.values() for r in rows for ref in _references(r) if ref not in known}
+    assert dangling == set()
+    totals = [o for o in files["Observation"] if o["code"]["coding"][0]["code"] == "44261-6"]
+    assert totals and all(isinstance(o["valueInteger"], int) and o["derivedFrom"] for o in totals)
+    item9 = [o for o in files["Observation"] if o["code"]["coding"][0]["code"] == "44260-8"]
+    assert item9, "PHQ-9 item 9 is exported LOINC-coded"
+    phq9 = next(q for q in files["Questionnaire"] if q["url"] == codes.QUESTIONNAIRE + "phq9")
+    assert phq9["code"][0]["code"] == "44249-1" and len([i for i in phq9["item"] if i["linkId"] != "difficulty"]) == 9
+    doses = files["MedicationAdministration"]
+    assert any(d["dosage"]["route"]["coding"][0]["system"] == codes.SNOMED and d["dosage"]["dose"]["unit"] == "mg"
+               for d in doses if "dosage" in d)
+    bp = [o for o in files["Observation"] if o["code"]["coding"][0]["code"] == "85354-9"]
+    assert bp and all({c["code"]["coding"][0]["code"] for c in o["component"]} <= {"8480-6", "8462-4"} for o in bp)
+    assert all(r["identifier"][0]["system"] == codes.MRN for r in files["Patient"])
+
+
+def _references(value) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["reference"]] if isinstance(value.get("reference"), str) else []
+        return found + [r for v in value.values() for r in _references(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _references(v)]
+    return []
+
+
+def test_the_care_team_therapist_downloads_the_bundle_and_it_is_audited(app, make, auth, team):
+    auth.sign_in("ther")
+    response = auth.client.get(f"/patients/{team['patient']}/export/fhir")
+    assert response.status_code == 200 and response.mimetype == "application/fhir+json"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="fhir-record-')
+    body = response.get_data(as_text=True)
+    assert PROCESS_SECRET not in body and "Countertransference" not in body
+    bundle = json.loads(body)
+    kinds = Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+    assert kinds["QuestionnaireResponse"] == 2 and kinds["MedicationAdministration"] == 1
+    assert kinds["DocumentReference"] == 1  # the signed note; its process note stays with its author
+    [row] = make.audit_rows(action="fhir.export")
+    assert row.patient_id == team["patient"] and row.user_id == team["therapist"] and row.outcome == "success"
+
+
+@pytest.mark.parametrize("username, status", [
+    ("pres", 403),       # a prescriber learns the record through the reports a release allows
+    ("desk", 403),       # staff see every patient's schedule, never clinical content
+    ("elsewhere", 403),  # a clinician off the care team
+])
+def test_others_may_not_download_the_record(app, make, auth, team, username, status):
+    auth.sign_in(username)
+    assert auth.client.get(f"/patients/{team['patient']}/export/fhir").status_code == status
+    assert make.audit_rows(action="fhir.export") == []
+
+
+def test_a_missing_patient_is_not_found(app, auth, team):
+    auth.sign_in("ther")
+    assert auth.client.get("/patients/999999/export/fhir").status_code == 404
+
+
+def test_the_bulk_command_writes_the_files_audits_once_and_refuses_a_used_folder(app, make, team, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["export", "fhir", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "Patient.ndjson: 4" not in result.output and "Patient.ndjson: 1" in result.output
+    text = "".join(p.read_text() for p in (tmp_path / "out").glob("*.ndjson"))
+    assert PROCESS_SECRET not in text and "Countertransference" not in text
+    [row] = make.audit_rows(action="fhir.bulk_export")
+    assert row.patient_id is None and "resources in" in row.detail
+    again = runner.invoke(args=["export", "fhir", "--out", str(tmp_path / "out")])
+    assert again.exit_code != 0 and "already holds NDJSON files" in again.output
+
+
+def test_the_bulk_writer_reads_in_batches_of_constant_cost(app, make, team, tmp_path):
+    """Each step is one batch; the statements a batch runs do not grow with the batches before it."""
+    with app.app_context():
+        engine = db.engine
+    counts: list[int] = []
+    listener = lambda *args, **kwargs: counts.append(1)  # noqa: E731
+
+    def steps():
+        per_step, last = [], 0
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            for _ in bulk_steps(tmp_path, batch=1):
+                per_step.append(len(counts) - last)
+                last = len(counts)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return per_step
+
+    per_step = make.query(steps)
+    # one patient, one course, 2 measures, 1 dose...: with a batch of one row, many steps, each a few statements
+    assert len(per_step) >= 8 and max(per_step) <= 8, per_step
+
+
+def test_the_patient_page_offers_the_download_to_the_treating_therapist_only(app, auth, team):
+    auth.sign_in("ther")
+    link = f"/patients/{team['patient']}/export/fhir"
+    assert link in auth.client.get(f"/patients/{team['patient']}").get_data(as_text=True)
+    auth.logout()
+    auth.sign_in("pres")
+    assert link not in auth.client.get(f"/patients/{team['patient']}").get_data(as_text=True)

@@ -84,20 +84,17 @@ PERMISSIONS = {
     "availability.keep": "Keep working hours, time off and busy calendars (one's own; anyone's with "
                          "schedule.manage)",
     "schedule.bookable": "Be booked for sessions: has working hours and time off",
-    "records.export": "Answer a patient's right-of-access request (45 CFR 164.524) for a care-team patient: "
-                      "record who asked, for whom and how it is delivered, and make the export of the designated "
-                      "record set (a PDF summary and the FHIR bundle; never a process note)",
     "messages.read": "See the messages the clinic sends (to whom, what for, when, whether they arrived; never "
                      "their content) and why a failed one failed",
     "records.export": "Download a care-team patient's record as FHIR (a Bundle of every resource the export "
                       "writes: demographics, courses, sessions, doses, vitals, measures, releases, signed notes "
-                      "and reports; never process notes)",
+                      "and reports; never process notes), and answer the patient's right-of-access request "
+                      "(45 CFR 164.524): record who asked, for whom and how it is delivered, and make the copy "
+                      "(a zip of a readable PDF, the reports as sent and that Bundle)",
 }
 
 _EVERYONE = {"account.own", "protocols.read", "patients.read", "notes.process_own"}
-#: records.export: the export carries the clinical record, which staff and the admin never read; a request
-#: that reaches the front desk goes to the patient's therapist or prescriber, who reads that record already
-_CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend", "records.export",
+_CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
               "dosing.read", "dosing.amend", "rems.file", "schedule.read", "schedule.book", "availability.keep",
               "schedule.bookable"}

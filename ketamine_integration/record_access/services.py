@@ -123,7 +123,7 @@ def _made(patient: Patient, row: RecordExport, requested: str, *, made_by: str, 
         "what": "A copy of the patient's designated record set (45 CFR 164.524)",
         "patient": {"name": patient.full_name, "mrn": patient.mrn}, "made": row.made_at.isoformat(),
         "made_by": made_by, "requested": requested, "excluded": list(EXCLUDED),
-        "fhir": archive.FHIR_PATH if bundle is not None else "not included: this app version has no FHIR export"})
+        "fhir": archive.FHIR_PATH if bundle is not None else "not included"})
     row.file_name = patient_file_name("health-record", mrn=patient.mrn, name=patient.full_name,
                                       day=clinic_today(row.made_at), extension="zip")
     row.zip_sha256, row.zip_bytes, row.manifest = built.sha256, len(built.data), built.files

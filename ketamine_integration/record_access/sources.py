@@ -1,10 +1,11 @@
-"""Where the export's FHIR bundle comes from: fhir/export.py's `patient_bundle` once the app has it."""
+"""Where the export's FHIR bundle comes from: the FHIR export's `patient_bundle` (fhir/export.py), the same
+Bundle the patient page's FHIR download gives, its resources validated (R4B models) before they are written."""
 from __future__ import annotations
 
+from ..fhir.export import patient_bundle
 from .services import BundleSource
 
 
 def fhir_bundle() -> BundleSource:
-    """The function that gives a patient's FHIR Bundle, or None: this app version has no FHIR export yet, and
-    a copy carries no bundle rather than a made-up one."""
-    return None
+    """The function that gives a patient's FHIR Bundle."""
+    return patient_bundle

@@ -86,7 +86,12 @@ def test_a_clinician_records_the_request_and_gets_the_zip_with_its_manifest(make
         content = files[listed["path"]]
         assert (listed["bytes"], listed["sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
     assert any("Psychotherapy notes" in line for line in manifest["excluded"])
-    assert manifest["fhir"].startswith("not included")  # no FHIR export in this app version: no bundle, no fake
+    # the FHIR member: the FHIR export's own Bundle of this patient (fhir/export.py), listed like every file
+    assert manifest["fhir"] == archive.FHIR_PATH
+    bundle = json.loads(files[archive.FHIR_PATH])
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "collection")
+    [fhir_patient] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
+    assert fhir_patient["name"][0]["family"] == "Discharged"
     summary = _text_of(archive.SUMMARY_PATH, files[archive.SUMMARY_PATH])
     for expected in ("Wren Discharged", "Requested by the patient", "PHQ-9", INSIGHT, "Safety in the body",
                      "Coordination of ketamine treatment", "Orrin Vale", "Discontinued"):
@@ -94,7 +99,7 @@ def test_a_clinician_records_the_request_and_gets_the_zip_with_its_manifest(make
     [row] = _exports(make)
     assert (row.patient_id, row.requested_by, row.received_on, row.delivery, row.delivery_note) == (
         record["patient"], "patient", TODAY, "in_person", "At the front desk")
-    assert row.made_by_id == record["therapist"] and row.portal_account_id is None and not row.fhir_included
+    assert row.made_by_id == record["therapist"] and row.portal_account_id is None and row.fhir_included
     assert row.manifest == manifest["files"]
     [audited] = _audit(make, "record_export.create")
     assert (audited.patient_id, audited.user_id, audited.outcome, audited.object_id) == (
@@ -176,7 +181,8 @@ def test_a_copy_larger_than_the_ceiling_is_refused_before_anything_is_written(ma
 
 
 @pytest.mark.parametrize("who, status", [
-    ("pres", 200),     # the care team's prescriber reads the clinical record: may export it
+    ("ther", 200),     # the care team's therapist reads every part of the record
+    ("pres", 403),     # the care team's prescriber reads only the reports a release lets them receive
     ("desk", 403),     # staff see every patient but never clinical content
     ("boss", 403),     # nor does the admin
     ("other", 403),    # a therapist off the care team: audited denial

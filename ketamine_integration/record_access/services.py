@@ -54,24 +54,35 @@ class Export:
 
 def check_request(request: Request, *, today: date) -> None:
     """Refuse a request the rules do not allow, with a reason per field (nothing is made)."""
-    reasons = {}
+    reasons = {**_requester_reasons(request), **_delivery_reasons(request)}
+    if request.received_on > today:
+        reasons["received_on"] = "The request cannot have reached the clinic after today."
+    if reasons:
+        raise DomainError(reasons)
+
+
+def _requester_reasons(request: Request) -> dict[str, str]:
+    """Who asked: the patient, or a personal representative named with their authority (164.502(g))."""
     if request.requested_by not in REQUESTERS:
-        reasons["requested_by"] = "Choose who asked for the record."
-    elif request.requested_by == REPRESENTATIVE:
+        return {"requested_by": "Choose who asked for the record."}
+    reasons = {}
+    if request.requested_by == REPRESENTATIVE:
         if not (request.representative_name or "").strip():
             reasons["representative_name"] = "Write the personal representative's name, as the request gives it."
         if not (request.representative_authority or "").strip():
             reasons["representative_authority"] = ("Write what makes them the patient's personal representative "
                                                    "(for example a health care power of attorney).")
-    if request.received_on > today:
-        reasons["received_on"] = "The request cannot have reached the clinic after today."
+    return reasons
+
+
+def _delivery_reasons(request: Request) -> dict[str, str]:
+    """How the copy goes: never the portal's (the patient's own download), and by post or email to an address."""
     if request.delivery not in DELIVERIES or request.delivery == PORTAL_DELIVERY:
-        reasons["delivery"] = "Choose how the copy reaches whoever asked."
-    elif request.delivery in ("mail", "email") and not (request.delivery_note or "").strip():
-        reasons["delivery_note"] = ("Write where it goes: the postal address." if request.delivery == "mail"
-                                    else "Write where it goes: the email address the request names.")
-    if reasons:
-        raise DomainError(reasons)
+        return {"delivery": "Choose how the copy reaches whoever asked."}
+    if request.delivery in ("mail", "email") and not (request.delivery_note or "").strip():
+        return {"delivery_note": "Write where it goes: the postal address." if request.delivery == "mail"
+                else "Write where it goes: the email address the request names."}
+    return {}
 
 
 def requested_words(request: Request) -> str:

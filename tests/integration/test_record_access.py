@@ -252,3 +252,18 @@ def test_the_copy_says_when_it_was_made_in_clinic_time(app, make, now, zone):
         made = designated_record_set(db.session.get(Patient, patient_id), requested="Requested by the patient", now=now)
         assert made.summary.generated.endswith(zone), made.summary.generated
         db.session.remove()
+
+
+@pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
+def test_the_demo_clinic_shows_a_copy_made_for_a_request(app, make):
+    """The demo's copy (demo/record_access.py): made by the patient's therapist for the patient's emailed
+    request, its manifest naming the summary and the bundle."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.patients.access import can_read_clinical
+    from ketamine_integration.patients.models import Patient
+    [row] = _exports(make)
+    assert (row.requested_by, row.delivery, row.fhir_included) == ("patient", "email", True)
+    assert {f["path"] for f in row.manifest} >= {archive.SUMMARY_PATH, archive.FHIR_PATH}
+    # made by a clinician who may: the patient's therapist, on the care team
+    assert make.query(lambda: can_read_clinical(db.session.get(User, row.made_by_id),
+                                                db.session.get(Patient, row.patient_id), "records.export"))

@@ -58,7 +58,7 @@ def designated_record_set(patient: Patient, *, requested: str, now: datetime) ->
     summary = RecordSummary(
         clinic=current_app.config["CLINIC_NAME"], generated=format_local(now), requested=requested,
         patient_name=patient.full_name, mrn=patient.mrn, demographics=_demographics(patient),
-        courses=tuple(_course(c) for c in courses), sessions=_sessions(patient.id, now),
+        courses=_course_records(courses), sessions=_sessions(patient.id, now),
         measures=_measures(patient.id), notes=_notes(patient.id),
         reports=tuple(_report_row(r, path.path) for r, path in zip(reports, files)),
         releases=_releases(patient.id))
@@ -81,7 +81,14 @@ def _courses(patient_id: int) -> list[TreatmentCourse]:
                                    .order_by(TreatmentCourse.start_date, TreatmentCourse.id)))
 
 
-def _course(course: TreatmentCourse) -> CourseRecord:
+def _course_records(courses: list[TreatmentCourse]) -> tuple[CourseRecord, ...]:
+    doses: dict[int, list[DosingSession]] = {c.id: [] for c in courses}
+    for session in _signed_doses([c.id for c in courses]):
+        doses[session.course_id].append(session)
+    return tuple(_course(c, doses[c.id]) for c in courses)
+
+
+def _course(course: TreatmentCourse, doses: list[DosingSession]) -> CourseRecord:
     version = course.protocol_version
     facts = (Fact("Protocol", f"{version.name} (version {version.version})"),
              Fact("Indication", course.indication), Fact("Started", course.start_date.isoformat()),
@@ -89,16 +96,17 @@ def _course(course: TreatmentCourse) -> CourseRecord:
     phases = tuple(PhaseRow(row["phase"].label, format_local(row["started"]),
                             format_local(row["ended"]) if row["ended"] else "—") for row in phase_history(course))
     return CourseRecord(title=f"{version.name}, from {course.start_date.isoformat()}", facts=facts, phases=phases,
-                        doses=tuple(_dose(s) for s in _signed_doses(course.id)))
+                        doses=tuple(_dose(s) for s in doses))
 
 
-def _signed_doses(course_id: int) -> list[DosingSession]:
-    return list(db.session.scalars(select(DosingSession).where(DosingSession.course_id == course_id,
+def _signed_doses(course_ids: list[int]) -> list[DosingSession]:
+    """The signed dosing records of these courses, in one statement (their people loaded alongside)."""
+    return list(db.session.scalars(select(DosingSession).where(DosingSession.course_id.in_(course_ids),
                                                                DosingSession.status == DOSING_SIGNED)
                                    .options(selectinload(DosingSession.administered_by),
                                             selectinload(DosingSession.monitored_by),
                                             selectinload(DosingSession.signed_by))
-                                   .order_by(DosingSession.sequence)))
+                                   .order_by(DosingSession.course_id, DosingSession.sequence)))
 
 
 def _dose(session: DosingSession) -> DoseRow:

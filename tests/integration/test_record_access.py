@@ -267,3 +267,42 @@ def test_the_demo_clinic_shows_a_copy_made_for_a_request(app, make):
     # made by a clinician who may: the patient's therapist, on the care team
     assert make.query(lambda: can_read_clinical(db.session.get(User, row.made_by_id),
                                                 db.session.get(Patient, row.patient_id), "records.export"))
+
+
+def _statements(app, patient_id: int) -> int:
+    """The SQL statements building the copy's content runs (the PDF's data and the reports' files)."""
+    from sqlalchemy import event
+
+    from ketamine_integration.db.types import utcnow
+    from ketamine_integration.patients.models import Patient
+    from ketamine_integration.record_access.content import designated_record_set
+    count = []
+    with app.test_request_context():
+        patient = db.session.get(Patient, patient_id)
+        listener = lambda *args, **kwargs: count.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            designated_record_set(patient, requested="Requested by the patient", now=utcnow())
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        db.session.remove()
+    return len(count)
+
+
+@pytest.mark.both_engines
+def test_the_copy_reads_the_record_in_statements_that_do_not_grow_with_it(app, make, auth):
+    """One signed note and one measure, then three more notes (each with themes, a step and an addendum), more
+    measures and a second course: the same number of statements (a count, not a time)."""
+    from tests.integration.test_notes import _phq9, _write_and_sign, make_team
+    ids = make_team(make)
+    auth.sign_in("ther")
+    _write_and_sign(make, auth, ids, insights="One")
+    assert _phq9(auth, ids["course"]).status_code == 302
+    before = _statements(app, ids["patient"])
+    for n in range(3):
+        note = _write_and_sign(make, auth, ids, insights=f"More {n}", session_date=(TODAY - timedelta(days=n + 1))
+                               .isoformat())
+        assert auth.post(f"/notes/{note}/addenda", {"body": f"Later: slept well {n}"}).status_code == 302
+        assert _phq9(auth, ids["course"], when=TODAY - timedelta(days=n + 1)).status_code == 302
+    make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="preparation", protocol="im-ketamine-kap")
+    assert _statements(app, ids["patient"]) == before

@@ -23,11 +23,13 @@ bp = Blueprint("portal_record", __name__, url_prefix="/portal/record")
 TOO_MANY = 429
 
 
-def _page(form: PortalDownloadForm, status: int = 200):
+def _page(form: PortalDownloadForm, *, refused: bool = False):
+    """The page; a refused download answers 429 when the day's downloads are used up, 422 otherwise."""
     patient = current_portal_patient()
     used = services.portal_downloads_since(patient.id, utcnow() - timedelta(days=1))
-    return render_template("portal/record.html", form=form, left=max(services.PORTAL_DAILY_LIMIT - used, 0),
-                           limit=services.PORTAL_DAILY_LIMIT), status
+    left = max(services.PORTAL_DAILY_LIMIT - used, 0)
+    status = (TOO_MANY if not left else 422) if refused else 200
+    return render_template("portal/record.html", form=form, left=left, limit=services.PORTAL_DAILY_LIMIT), status
 
 
 @bp.route("/")
@@ -48,7 +50,7 @@ def record_download():
     if not done:
         audit.record("record_export.portal_download", obj=patient, patient_id=patient.id, outcome=audit.FAILURE,
                      detail="refused")
-        return _page(form, status=TOO_MANY if form.form_errors else 422)
+        return _page(form, refused=True)
     audit.record("record_export.portal_download", obj=export.row, patient_id=patient.id,
                  detail=f"sha256 {export.row.zip_sha256}")
     return zip_response(export)

@@ -149,6 +149,7 @@ def register_blueprints(app: Flask) -> None:
     from .plans.views import bp as plans_bp
     from .practices.views import bp as practices_bp
     from .protocols.views import bp as protocols_bp
+    from .record_access.views import bp as record_access_bp
     from .reminders.views import bp as reminders_bp
     from .safety_plans.views import bp as safety_plans_bp
     from .scheduling.views import bp as scheduling_bp
@@ -157,7 +158,7 @@ def register_blueprints(app: Flask) -> None:
     from .portal import journal_pages as portal_journal, practice_pages as portal_practices
     from .portal import questionnaire_pages as portal_questionnaires
     from .portal import sign_in as portal_sign_in, staff as portal_staff, step_pages as portal_steps
-    from .portal import idle as portal_idle
+    from .portal import idle as portal_idle, record_pages as portal_record
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
@@ -166,7 +167,8 @@ def register_blueprints(app: Flask) -> None:
                imports_bp,
                fhir_bp,
                portal_sign_in.bp, portal_pages.bp,
-               portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp):
+               portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp,
+               record_access_bp, portal_record.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
     # session keeps (portal/nav.py, portal/recovery.py)
@@ -174,6 +176,7 @@ def register_blueprints(app: Flask) -> None:
     portal_recovery.keep_text_of(portal_questionnaires.FORM_ENDPOINT)
     portal_nav.add_item("portal_practices.practices", "Practices", order=40)
     portal_nav.add_item("portal_steps.steps", "Action steps", order=50)
+    portal_nav.add_item("portal_record.record", "Your record", order=90)
     portal_recovery.keep_text_of("portal_practices.practice", "portal_steps.step")
     portal_journal.register(app)  # the portal's journal: its pages, menu item and the text a timeout keeps
     pages.register(app)  # the composite pages, under their blueprints' endpoint names

@@ -23,3 +23,4 @@ from .protocols import models as protocols_models  # noqa: F401
 from .reminders import models as reminders_models  # noqa: F401
 from .safety_plans import models as safety_plans_models  # noqa: F401
 from .portal import models as portal_models  # noqa: F401
+from .record_access import models as record_access_models  # noqa: F401

@@ -135,6 +135,11 @@ ACTIONS = {
     "discharge.download": "Downloaded a discharge summary",
     "discharge.send": "Sent a discharge summary to a prescriber",
     "discharge.copy_download": "Downloaded a prescriber's copy of a discharge summary",
+    "record_export.view": "Opened a patient's right-of-access page (the copies made, the request form)",
+    "record_export.create": "Recorded a right-of-access request and made the copy of the patient's record (who "
+                            "asked, for whom and the delivery are in its row)",
+    "record_export.portal_view": "A patient opened the page to download their record",
+    "record_export.portal_download": "A patient downloaded a copy of their record in the portal",
     "record.changed": "Refused: the record had changed meanwhile (append-only guard)",
     "audit.view": "Viewed audit log",
     "audit.export": "Exported the audit log (CSV)",

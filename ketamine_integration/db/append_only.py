@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047 and 0048); this module is the one place the code declares
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048 and 0055); this module is the one place the code declares
 the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -70,6 +70,7 @@ APPEND_ONLY: dict[str, str] = {
     "discharge_summaries": "never deleted; once signed: only bookkeeping (updated_at, version)",
     "discharge_addenda": "nothing",
     "discharge_copies": "nothing (the prescriber's copy is kept exactly as sent)",
+    "record_exports": "nothing (the accounting of a copy of the record that left the clinic)",
     "safety_plan_revisions": "never deleted; a draft is edited until it is signed, then nothing (a change is an "
                              "addendum or a new revision)",
     "safety_plan_addenda": "nothing",
@@ -148,6 +149,7 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "dosing_addenda": {},
     "discharge_addenda": {},
     "discharge_copies": {},
+    "record_exports": {},
     "vital_sign_corrections": {},
     "vital_response_revisions": {},
     "adverse_event_revisions": {},

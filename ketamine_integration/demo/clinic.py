@@ -17,6 +17,7 @@ from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
 from .discharge import load_demo_discharge
+from .record_access import load_demo_record_access
 from .journal import load_demo_journal
 from .messages import load_demo_messages
 from .notes import load_demo_notes
@@ -119,6 +120,7 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_week(now)
     load_demo_coordination(now)
     load_demo_discharge(now)  # after the attendance and the plans: signing freezes them into the summaries
+    load_demo_record_access(now)  # after the discharge summary: its copy and report are in the patient's record
     load_demo_journal(now)  # after the alerts: the course with the open one gets the first journal
     load_demo_reminders(users, patients)
     load_demo_questionnaires(now)  # after the reminder settings: they hold the clinic's phone

@@ -91,7 +91,9 @@ PERMISSIONS = {
                      "their content) and why a failed one failed",
     "records.export": "Download a care-team patient's record as FHIR (a Bundle of every resource the export "
                       "writes: demographics, courses, sessions, doses, vitals, measures, releases, signed notes "
-                      "and reports; never process notes)",
+                      "and reports; never process notes), and answer the patient's right-of-access request "
+                      "(45 CFR 164.524): record who asked, for whom and how it is delivered, and make the copy "
+                      "(a zip of a readable PDF, the reports as sent and that Bundle)",
 }
 
 _EVERYONE = {"account.own", "protocols.read", "forms.read", "patients.read", "notes.process_own"}

@@ -27,6 +27,7 @@ def patient_detail(patient_id: int):
     now = utcnow()
     return render_template("patients/detail.html", patient=patient,
                            clinical_access=can_read_clinical(current_user, patient),
+                           exports_record=can_read_clinical(current_user, patient, "records.export"),
                            can_edit=current_user.can("patients.register"), courses=courses,
                            window_status=course_summaries([c.id for c in courses], now),
                            portal=portal_status(patient.id, now),

@@ -132,6 +132,12 @@ def _save_an_empty_entry(page, ids: Ids) -> None:
     page.locator("form.journal-write").get_by_role("button", name="Save in my journal").click()  # every box empty
 
 
+def _refuse_a_representatives_request(page, ids: Ids) -> None:
+    page.get_by_label("A personal representative named in the request").check()  # unnamed: refused
+    page.get_by_label("Handed over in person (on paper or a device)").check()
+    page.get_by_role("button", name="Make the copy (zip)").click()
+
+
 #: every key page, with the roles that open it (by the permission table, domain/permissions.py)
 KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Sign-in", lambda i: "/login", ("anonymous",)),
@@ -166,6 +172,13 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Releases of information", lambda i: f"/patients/{i.patient}/releases",
             ("admin", "staff", "therapist", "prescriber")),
     KeyPage("Contact consent", lambda i: f"/patients/{i.patient}/contact-consent", ("staff", "therapist")),
+    # right of access (issue 25, point 2): the copies made and the request form; a request refused on its fields
+    KeyPage("Right of access", lambda i: f"/patients/{i.patient}/record-access", ("therapist",)),
+    KeyPage("Right of access, a request refused", lambda i: f"/patients/{i.patient}/record-access", ("therapist",),
+            submit=_refuse_a_representatives_request,
+            post=lambda i: (f"/patients/{i.patient}/record-access", {
+                "requested_by": "representative", "received_on": date.today().isoformat(), "delivery": "in_person"}),
+            status=422),
     KeyPage("Prescriber worklist", lambda i: "/prescriber/", ("prescriber",)),
     KeyPage("REMS forms", lambda i: "/rems/", CLINICIANS),
     KeyPage("Staff worklist", lambda i: "/worklist", KEEPERS),
@@ -222,6 +235,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             submit=_save_an_empty_entry,
             post=lambda i: ("/portal/journal/", {"entries-0-prompt": "free", "entries-0-text": ""}),
             status=422),
+    KeyPage("Portal: your record", lambda i: "/portal/record/", (PATIENT,)),
     KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
 )
 

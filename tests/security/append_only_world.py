@@ -79,6 +79,9 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     # a release narrower than the clinic's (which permits everything), so widening it is a change
     assert clinic.post("therapist", f"/patients/{clinic.patient}/releases",
                        clinic.release_data(categories=["dosing"])).status_code == 302
+    # a copy of the patient's record made for their request (right of access): its accounting row
+    assert clinic.post("therapist", f"/patients/{clinic.patient}/record-access", {
+        "requested_by": "patient", "received_on": today().isoformat(), "delivery": "in_person"}).status_code == 200
     # the patient's answer about text-message reminders, as the front desk records it
     assert clinic.post("staff", f"/patients/{clinic.patient}/contact-consent",
                        {"channel": "sms", "decision": "withdraw", "method": "phone"}).status_code == 302
@@ -125,7 +128,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
                   "patient_step_check_ins", "plan_addenda", "course_stage_changes", "safety_plan_revisions",
-                  "safety_plan_addenda", "safety_plan_reviews", "discharge_addenda"):
+                  "safety_plan_addenda", "safety_plan_reviews", "discharge_addenda", "record_exports"):
         where[table] = ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
     return where
 

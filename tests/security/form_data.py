@@ -168,6 +168,9 @@ FORMS = {
     "discharge.summary_save": lambda w, t, r: {"version": "1", "summary": "Mood lifted.", "recommendations": "Booster"},
     "discharge.summary_send": lambda w, t, r: {"recipient": str(t.prescriber)},
     "discharge.summary_start": _nothing,
+    "record_access.record_export": lambda w, t, r: {"requested_by": "patient", "representative_name": "",
+                                                    "representative_authority": "", "received_on": day(),
+                                                    "delivery": "in_person", "delivery_note": ""},
     "courses.course_create": lambda w, t, r: {
         "protocol": f"{PROTOCOL}@2",
         "start_date": day(),

@@ -249,6 +249,14 @@ TARGETS: dict[str, list[Target]] = {
     "coordination.forms.ReportForm": [Target("therapist", lambda c: f"/courses/{c.shared_course}/reports",
                                              lambda c: {"recipient": str(c.users["prescriber"]),
                                                         "questions": "Booster?", "recommendations": "Keep spacing."})],
+    # -- right of access: a request recorded and its copy made; the patient's own download ---------------
+    "record_access.forms.RequestForm": [Target("therapist", lambda c: f"/patients/{c.patient}/record-access",
+                                               lambda c: {"requested_by": "representative",
+                                                          "representative_name": "Rowan Fictional",
+                                                          "representative_authority": "Health care power of attorney",
+                                                          "received_on": today().isoformat(), "delivery": "mail",
+                                                          "delivery_note": "1 Example Lane"})],
+    "record_access.forms.PortalDownloadForm": [Target("patient", lambda c: (c.course, "/portal/record/")[1])],
     # -- discharge summaries --------------------------------------------------------------------------
     "discharge.forms.StartForm": [Target("therapist", lambda c: f"/courses/{c.ended_course}/discharge")],
     "discharge.forms.DischargeForm": [Target("therapist", lambda c: f"/discharge/{c.discharge_draft}",

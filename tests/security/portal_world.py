@@ -101,6 +101,8 @@ PORTAL_FORMS = {
     "portal_practices.practice": lambda: {"outcome": "done", "for_date": local(-1).date().isoformat(),
                                           "note": "Walked after work"},
     # today's check-in (the world's patient checked in today already: refused on its day, 422)
+    # the patient's own record as a zip (at most three a day: a fourth is refused, 429, nothing written)
+    "portal_record.record_download": lambda: {},
     "portal_steps.step": lambda: {"progress": "partly", "for_date": local(0).date().isoformat(),
                                   "obstacles": "Rain all week"},
 }

@@ -68,6 +68,7 @@ PROBES = {
     "discharge_summaries": """written = '{"summary": "rewritten"}'""",
     "discharge_addenda": "body = 'rewritten'",
     "discharge_copies": "content_hash = 'rewritten'",
+    "record_exports": "zip_sha256 = 'rewritten'",
     "safety_plan_revisions": """content = '{"warning_signs": ["rewritten"]}'""",
     "safety_plan_addenda": "body = 'rewritten'",
     "safety_plan_reviews": "comment = 'rewritten'",

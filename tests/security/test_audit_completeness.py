@@ -445,6 +445,18 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
             f"/discharge-copies/{c.discharge_copy}.pdf"), p))[1],
         "release.revoke": lambda: (c.release, Step("therapist", lambda: c.auth.post(
             f"/releases/{c.release}/revoke", {"revoked_on": today().isoformat()}), p))[1],
+        # right of access: the page, a representative's request and its copy (the name typed is the sentinel: in
+        # the request's row, never in the audit row), then the patient's own page and download in the portal
+        "record_export.view": lambda: Step("therapist", lambda: c.auth.client.get(
+            f"/patients/{c.patient}/record-access"), p),
+        "record_export.create": lambda: (c.course, Step("therapist", lambda: c.auth.post(
+            f"/patients/{c.patient}/record-access", {"requested_by": "representative", "representative_name": s,
+                                                    "representative_authority": s, "received_on": today().isoformat(),
+                                                    "delivery": "mail", "delivery_note": s}), p))[1],
+        "record_export.portal_view": lambda: (lambda client: Step("anonymous", lambda: client.get(
+            "/portal/record/"), p))(patient_portal()),
+        "record_export.portal_download": lambda: (lambda patient: Step("anonymous", lambda: patient.post(
+            "/portal/record/", {}), p))(patient_auth()),
         # the patient portal: invitations from the patient page, then the patient's own reads
         "portal.invite": lambda: (lambda patient: Step("staff", lambda: c.auth.post(
             f"/patients/{patient}/portal/invite", {}), lambda: patient))(invited()),

@@ -57,6 +57,8 @@ PATIENT_PAGES = {
     "patients.patient_edit": ("staff", "patient"),
     "portal_invites.turn_off": ("staff", "patient"),            # confirming a portal account is turned off
     "reminders.contact_consent": ("staff", "patient"),         # the patient's contact consent and its history
+    "record_access.record_access_page": ("therapist", "patient"),  # right of access: the copies made, the form
+    "fhir.patient_export": ("therapist", "patient"),           # the patient's FHIR Bundle (fhir.export)
     "safety_plans.plan": ("prescriber", "patient"),             # the safety plan: the care team's clinicians
     "safety_plans.edit": ("therapist", "patient"),              # its draft form: the treating therapist
     "safety_plans.revision": ("prescriber", "safety_plan"),     # one revision as it was signed

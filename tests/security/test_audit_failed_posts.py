@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ketamine_integration.record_access.services import PORTAL_DAILY_LIMIT
+
 from .clinic import Clinic, today
 from .form_targets import TARGETS
 from .test_audit_completeness import _last_id, _new_rows
@@ -68,6 +70,9 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     # the form is its button alone: starting a discharge summary started already is refused
     ("discharge.forms.StartForm", 0): lambda c: (c.post("therapist", f"/courses/{c.ended_course}/discharge", {}),
                                                  {})[1],
+    # the form is its button alone: the patient's download once the day's downloads are used up is refused (429)
+    ("record_access.forms.PortalDownloadForm", 0): lambda c: [
+        c.post("patient", "/portal/record/", {}) for _ in range(PORTAL_DAILY_LIMIT)] and {},
     # the form is its button alone: ending an assignment ended already is refused
     ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
                                                                 {}), {})[1],
@@ -103,7 +108,8 @@ def test_each_refused_patient_form_writes_one_row_naming_its_patient(app, make, 
         _refused_by_message(auth.client)  # earlier flashes are not this submission's
         last = _last_id(make)
         response = auth.post(url, data)
-        refused = response.status_code in (409, 422) or (response.status_code == 302
+        # 429: a refusal for too many (the portal's record downloads), which changes nothing as 422 does
+        refused = response.status_code in (409, 422, 429) or (response.status_code == 302
                                                           and _refused_by_message(auth.client))
         rows = _new_rows(make, last)
         name = f"{key.rsplit('.', 1)[-1]} POST {url}"

@@ -128,6 +128,8 @@ MATRIX = [
     R("portal_invites.reset_cancel", WIDE, patient_id="patient"),
     R("protocols.protocol_detail", frozenset(ROLES), protocol_id="protocol", version="version"),  # library
     R("protocols.form_detail", frozenset(ROLES), form_id="form", version="form_version"),  # the clinic's forms
+    R("record_access.record_access_page", patient_id="patient"),            # the care team's clinicians make a
+    R("record_access.record_export", patient_id="patient"),                 # copy of the record, nobody else
     R("reminders.contact_consent", STAFF, patient_id="patient"),           # the front desk records any patient's
     R("reminders.opt_out", STAFF, patient_id="patient"),                   # consent; a therapist, their team's
     R("scheduling.appointment_cancel", WIDE, appointment_id="appointment"),  # staff run every schedule

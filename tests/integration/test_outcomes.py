@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from statistics import median
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.db.clinic_time import clinic_today, clinic_zone
-from ketamine_integration.db.types import utcnow
+from ketamine_integration.db.sql_time import clinic_date, hours_between
+from ketamine_integration.db.types import UTCDateTime, utcnow
 from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from ketamine_integration.domain import measures as scoring
 from ketamine_integration.experience.models import CANCELLED, SIGNED, DosingSession
@@ -257,3 +258,30 @@ def test_the_page_runs_the_same_statements_however_many_courses(make, auth, clie
         _add_course(make, auth, n)
     auth.sign_in("lead")
     assert page_statements(app, client, "/outcomes/") == one
+
+
+@pytest.mark.parametrize("instant, day", [
+    (datetime(2026, 3, 8, 4, 59, tzinfo=timezone.utc), date(2026, 3, 7)),    # 23:59 EST, the night the clocks go forward
+    (datetime(2026, 3, 8, 5, 0, tzinfo=timezone.utc), date(2026, 3, 8)),     # midnight EST
+    (datetime(2026, 3, 9, 3, 59, tzinfo=timezone.utc), date(2026, 3, 8)),    # 23:59 EDT, the 23-hour day's last minute
+    (datetime(2026, 3, 9, 4, 0, tzinfo=timezone.utc), date(2026, 3, 9)),     # midnight EDT
+    (datetime(2026, 11, 1, 5, 30, tzinfo=timezone.utc), date(2026, 11, 1)),  # 01:30 EDT, the first of two
+    (datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc), date(2026, 11, 1)),  # 01:30 EST, the second
+    (datetime(2026, 11, 2, 4, 59, tzinfo=timezone.utc), date(2026, 11, 1)),  # 23:59 EST, the 25-hour day's last minute
+    (datetime(2026, 11, 2, 5, 0, tzinfo=timezone.utc), date(2026, 11, 2)),   # midnight EST
+])
+def test_sql_reads_a_stored_instants_clinic_day_across_the_changes_of_clock(app, instant, day):
+    with app.app_context():
+        zone = clinic_zone().key
+        stored = literal(instant, UTCDateTime)
+        assert db.session.scalar(select(clinic_date(stored, literal(zone)))) == day
+        assert instant.astimezone(clinic_zone()).date() == day  # the zone is New York's (tests' setting)
+
+
+def test_sql_counts_the_hours_of_a_day_with_a_change_of_clock(app):
+    """Midnight to midnight across the spring change is 23 hours (instants are UTC: no clock skips)."""
+    with app.app_context():
+        start = datetime(2026, 3, 8, 5, 0, tzinfo=timezone.utc)
+        end = datetime(2026, 3, 9, 4, 0, tzinfo=timezone.utc)
+        hours = db.session.scalar(select(hours_between(literal(end, UTCDateTime), literal(start, UTCDateTime))))
+        assert float(hours) == pytest.approx(23.0)

@@ -64,7 +64,7 @@ def _course_of(therapist: User) -> TreatmentCourse:
 
 
 def key_pages(app) -> list[Page]:
-    """The floor page and the eight key pages of the issue, resolved in this clinic."""
+    """The floor page, the eight key pages of the issue and the clinic outcomes (issue 25), resolved in this clinic."""
     with app.app_context():
         therapist, prescriber = _busiest("therapist"), _busiest("prescriber")
         staff, admin = _first("staff"), _first("admin")
@@ -81,6 +81,7 @@ def key_pages(app) -> list[Page]:
             Page("theme view", therapist.username, f"/patients/{course.patient_id}/themes"),
             Page("audit log page", admin.username, "/audit/"),
             Page("prescriber worklist", prescriber.username, "/prescriber/"),
+            Page("clinic outcomes", admin.username, "/outcomes/"),
         ]
         db.session.remove()
     return pages

@@ -145,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     from .mfa.views import bp as mfa_bp
     from .notes.views import bp as notes_bp
     from .notifications.views import bp as notifications_bp
+    from .outcomes.views import bp as outcomes_bp
     from .patients.views import bp as patients_bp
     from .plans.views import bp as plans_bp
     from .practices.views import bp as practices_bp
@@ -164,11 +165,11 @@ def register_blueprints(app: Flask) -> None:
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
                scheduling_bp, calendars_bp, notes_bp, coordination_bp, discharge_bp, mfa_bp, clinic_settings_bp,
                messaging_bp, telehealth_bp, reminders_bp, notifications_bp, practices_bp, plans_bp, safety_plans_bp,
-               imports_bp,
-               fhir_bp,
-               portal_sign_in.bp, portal_pages.bp,
-               portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp,
-               record_access_bp, portal_record.bp):
+                imports_bp,
+                fhir_bp,
+                outcomes_bp, portal_sign_in.bp, portal_pages.bp,
+                portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp,
+                record_access_bp, portal_record.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
     # session keeps (portal/nav.py, portal/recovery.py)

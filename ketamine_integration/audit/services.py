@@ -150,6 +150,8 @@ ACTIONS = {
     "message.withdrawn": "Withdrew a message not sent yet",
     "message.requeued": "A withdrawn message is due again (patient restored, consent or address given again)",
     "message.list": "Viewed the clinic's messages",
+    "outcomes.view": "Viewed the clinic's outcomes (aggregates over courses)",
+    "outcomes.export": "Downloaded the clinic's outcomes (CSV)",
     "reminder.opted_out": "A reminder was due but not sent: the patient does not consent on that channel",
     "portal.invite": "Invited a patient to the patient portal",
     "portal.invite_resend": "Sent a patient's portal invitation again (the earlier link no longer works)",

@@ -87,6 +87,8 @@ PERMISSIONS = {
     "availability.keep": "Keep working hours, time off and busy calendars (one's own; anyone's with "
                          "schedule.manage)",
     "schedule.bookable": "Be booked for sessions: has working hours and time off",
+    "outcomes.read": "See the clinic's outcomes: response and remission, windows, no-shows and REMS forms as "
+                     "aggregates over courses (never a patient's record; small groups not shown)",
     "messages.read": "See the messages the clinic sends (to whom, what for, when, whether they arrived; never "
                      "their content) and why a failed one failed",
     "records.export": "Download a care-team patient's record as FHIR (a Bundle of every resource the export "
@@ -115,8 +117,10 @@ _SCHEDULE_KEEPER = {"patients.read_all", "patients.register", "patients.import",
 
 #: role -> the permissions it grants
 GRANTS: dict[str, frozenset[str]] = {
+    # outcomes.read: the admin runs the clinic's figures; no "clinic lead" role exists, and adding one is a row
+    # here (issue 25, point 4: aggregates only, so no care-team rule applies)
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure",
-                                                      "portal.invite"}),
+                                                      "portal.invite", "outcomes.read"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
     STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent", "portal.invite"}),
     # the FHIR export of one patient's record (issue 25): the treating therapist, who already reads every

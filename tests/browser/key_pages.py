@@ -220,6 +220,7 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Telehealth links", lambda i: "/settings/telehealth", ("admin",)),
     KeyPage("Notifications", lambda i: "/settings/notifications", ("admin",)),
     KeyPage("Audit log", lambda i: "/audit/", ("admin",)),
+    KeyPage("Clinic outcomes", lambda i: "/outcomes/", ("admin",)),
     # the patient portal (issue 23): its sign-in and a link that does not work, then the patient's pages
     KeyPage("Portal sign-in", lambda i: "/portal/sign-in", ("anonymous",)),
     KeyPage("Portal invitation link that does not work", lambda i: "/portal/accept/never-issued-link-0123456789",

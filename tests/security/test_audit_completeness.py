@@ -258,6 +258,9 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
     return {
         "patient.list": lambda: Step("staff", lambda: c.auth.client.get("/patients/?q=Fictional"), lambda: None),
         "message.list": lambda: Step("staff", lambda: c.auth.client.get("/messages"), lambda: None),
+        # aggregates over courses, no patient named: audited as a read of many, with its filters
+        "outcomes.view": lambda: Step("admin", lambda: c.auth.client.get("/outcomes/"), lambda: None),
+        "outcomes.export": lambda: Step("admin", lambda: c.auth.client.get("/outcomes/outcomes.csv"), lambda: None),
         "patient.create": lambda: Step("staff", lambda: c.auth.post("/patients/new", {
             "given_name": "Newt", "family_name": "Fictional", "preferred_name": s, "date_of_birth": "1985-02-03",
             "emergency_contact_name": s, "emergency_contact_relationship": s, "emergency_contact_phone": "555-0100"}),

@@ -79,7 +79,8 @@ def pdf_vs_weasyprint(app, repeat: int = 15) -> dict:
         now, today = datetime.now(timezone.utc), clinic_today()
         categories, _ = coordination.permitted(course.patient_id, course.prescriber_id, today)
         html = render_report_html(coordination.report_data(
-            course, recipient=course.prescriber, categories=categories, now=now, questions="Dose still right?",
+            course, recipient=course.prescriber, author=course.therapist, categories=categories, now=now,
+            questions="Dose still right?",
             recommendations="Continue integration sessions."), for_pdf=True)
 
         def generate():

@@ -33,6 +33,8 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+#: a Patient.contact's role (C: emergency contact); the relationship itself ("sibling") is the text
+CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 
 #: SNOMED CT route of administration (the FHIR route value set)
 ROUTES = {

@@ -22,7 +22,7 @@ def practitioner_ref(user: User | None) -> dict | None:
 
 def patient_resource(patient: Patient) -> dict:
     names = [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}]
-    if patient.preferred_name and patient.preferred_name != patient.given_name:
+    if patient.preferred_name:  # even one equal to the given name: it was written down, so it goes out
         names.append({"use": "usual", "family": patient.family_name, "given": [patient.preferred_name]})
     out = {
         "resourceType": "Patient", "id": patient_id(patient.id),
@@ -33,15 +33,27 @@ def patient_resource(patient: Patient) -> dict:
                                                                     ("email", patient.email)) if value]
     if telecom:
         out["telecom"] = telecom
-    if patient.emergency_contact_name:
-        contact = {"name": {"text": patient.emergency_contact_name},
-                   "relationship": [{"coding": [c.coding("http://terminology.hl7.org/CodeSystem/v2-0131", "C",
-                                                         "Emergency Contact")],
-                                     "text": patient.emergency_contact_relationship or "Emergency contact"}]}
-        if patient.emergency_contact_phone:
-            contact["telecom"] = [{"system": "phone", "value": patient.emergency_contact_phone}]
+    contact = emergency_contact(patient)
+    if contact:
         out["contact"] = [contact]
     return out
+
+
+def emergency_contact(patient: Patient) -> dict | None:
+    """The emergency contact as a Patient.contact: its role (v2-0131 C), and the name, relationship (as
+    text, only when one was written) and phone the clinic holds. Written when there is a name or a phone
+    (FHIR's pat-1 asks for one of them), so a phone without a name goes out too."""
+    if not (patient.emergency_contact_name or patient.emergency_contact_phone):
+        return None
+    relationship = {"coding": [c.coding(c.CONTACT_ROLE, "C", "Emergency Contact")]}
+    if patient.emergency_contact_relationship:
+        relationship["text"] = patient.emergency_contact_relationship
+    contact = {"relationship": [relationship]}
+    if patient.emergency_contact_name:
+        contact["name"] = {"text": patient.emergency_contact_name}
+    if patient.emergency_contact_phone:
+        contact["telecom"] = [{"system": "phone", "value": patient.emergency_contact_phone}]
+    return contact
 
 
 def practitioner_resource(user: User) -> dict:

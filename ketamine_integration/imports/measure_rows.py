@@ -22,6 +22,9 @@ LOINC = "http://loinc.org"
 OWN_QUESTIONNAIRE = "urn:ketamine-integration:questionnaire:"
 OWN_MEASURE_SYSTEM = "urn:ketamine-integration:measure"
 DIFFICULTY_LINK = "difficulty"
+#: an Observation of this category is a vital sign (a dosing record's readings, in the export's
+#: Observation.ndjson beside the measures): not a measure, so passed over and counted, never refused
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 RESOURCES = {"QuestionnaireResponse": QuestionnaireResponse, "Observation": Observation}
 
 
@@ -61,8 +64,15 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, st
         raise NotARow(f"{kind} entered in error")
     if kind == "Observation" and parsed.derivedFrom:
         raise NotARow("Observation derived from a QuestionnaireResponse")  # the response carries its answers
+    if kind == "Observation" and _is_vital_sign(parsed):
+        raise NotARow("Observation (vital signs)")
     reader = _questionnaire_response if kind == "QuestionnaireResponse" else _observation
     return reader(where, parsed, zone, patients or {})
+
+
+def _is_vital_sign(obs: Observation) -> bool:
+    return any(c.system == OBSERVATION_CATEGORY and c.code == "vital-signs"
+               for concept in obs.category or [] for c in _codings(concept))
 
 
 def _mrn(where: str, subject, patients: dict[str, str]) -> str:

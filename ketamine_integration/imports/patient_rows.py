@@ -16,6 +16,8 @@ from .reading import Refusal, RowRefused, pydantic_refusals
 
 #: the identifier system of a patient's MRN in FHIR resources (import and export alike)
 MRN_SYSTEM = "urn:ketamine-integration:mrn"
+#: the code system of a contact's role (v2-0131: C emergency contact, N next of kin...)
+CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 
 #: the patients CSV's columns, in the documented order (README, "Imports"); the header may give them
 #: in any order and leave optional ones out
@@ -127,8 +129,9 @@ def _emergency_contact(contact) -> dict[str, str]:
     written = (name.text or " ".join(part for part in [*(name.given or []), name.family] if part)) if name else ""
     relationship = (contact.relationship or [None])[0]
     said = ""
-    if relationship is not None:
-        said = relationship.text or (relationship.coding[0].display if relationship.coding else "") or ""
+    if relationship is not None:  # a v2-0131 coding is the contact's role ("Emergency Contact"), not a relationship
+        said = relationship.text or next((coding.display for coding in relationship.coding or []
+                                          if coding.system != CONTACT_ROLE and coding.display), "")
     return {"emergency_contact_name": written, "emergency_contact_relationship": said,
             "emergency_contact_phone": _telecom(contact.telecom, "phone")}
 

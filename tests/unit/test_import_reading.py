@@ -170,6 +170,12 @@ def test_a_number_python_will_not_read_refuses_the_file_not_the_server(text, mes
     ({"resourceType": "Observation", "status": "final", "code": {"text": "PHQ-9 item 1"},
       "derivedFrom": [{"reference": "QuestionnaireResponse/measure-1"}]},
      "Observation derived from a QuestionnaireResponse"),                          # the response carries its answers
+    ({"resourceType": "Observation", "status": "final", "effectiveDateTime": "2026-03-01T14:00:00Z",
+      "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                "code": "vital-signs"}]}],
+      "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}, "valueQuantity": {"value": 72},
+      "subject": {"reference": "Patient/patient-1"}},
+     r"Observation \(vital signs\)"),                                              # the export's dosing readings (round trip)
 ])
 def test_resources_that_are_not_measures_to_import_are_counted_not_refused(resource, kind):
     with pytest.raises(NotARow, match=kind):

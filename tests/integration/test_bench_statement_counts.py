@@ -34,8 +34,8 @@ LARGER = Params(therapists=2, prescribers=1, patients=30, years=0.15, seed=31)
 
 
 def _page_statements(app, auth: Auth) -> dict[str, Counter[str]]:
-    """Each key page's statements, opened as its user (signed in by the app's own start_session:
-    the sign-in forms are not what is measured, and cost a second each clinic)."""
+    """Each key page's statements, opened as its user, signed in by the app's own start_session
+    (Auth.sign_in): the sign-in forms are not what is measured here."""
     shapes = {}
     for page in key_pages(app):
         auth.sign_in(page.username)
@@ -67,7 +67,7 @@ def test_key_pages_run_the_same_statements_on_a_larger_clinic(app, auth, databas
     small_made = _generate(app, SMALL)
     small = _page_statements(app, auth)
     # The larger clinic in the same app, its database emptied and its caches put back: an app of its
-    # own would compile every template and statement again (a sixth of the test's CPU).
+    # own would compile every template and statement again.
     _close(app)
     databases.reset_shared()
     before.restore()

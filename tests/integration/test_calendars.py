@@ -174,6 +174,9 @@ def test_staff_get_the_clinic_feed_and_initials_are_the_admins_explicit_choice(c
     ("Ketamine clinic", 'leave out "Ketamine"'),                        # names the treatment
     ("Integration sessions", 'leave out "Integration"'),                # a session type that says what it treats
     ("Work\x07", "Use letters, digits, spaces and punctuation only"),   # a control character
+    ("Psych appointments", 'leave out "Psych"'),                        # the words the attack review found missing
+    ("Special K", 'leave out "Special K"'),
+    ("\U0001f17a\U0001f174\U0001f183\U0001f170\U0001f17c\U0001f178\U0001f17d", "leave out"),  # 🅺🅴🆃🅰🅼🅸🅽 (negative squared)
 ])
 def test_a_calendar_name_that_would_say_too_much_is_refused_on_its_field(clinic, make, auth, client, name, problem):
     auth.sign_in("boss")
@@ -549,6 +552,8 @@ def test_a_new_feed_comes_with_a_copy_button_a_webcal_link_and_steps_per_app(cli
 @pytest.mark.parametrize("name, refused", [
     ("Ketamine Room", "Ketamine"),                     # the treatment itself
     ("Dosing Suite 3", "Dosing"),                      # what happens there
+    ("Spеcial K Lounge", "Spеcial K"),                 # a street name for ketamine, Cyrillic е inside
+    ("Rehab Room 2", "Rehab"),                         # addiction care
 ])
 def test_the_rooms_page_refuses_a_clinical_word_in_a_room_name(clinic, make, auth, name, refused):
     from ketamine_integration.bookings.models import Room

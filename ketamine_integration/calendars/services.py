@@ -5,6 +5,7 @@ import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -227,7 +228,18 @@ def calendar_event(row, *, identity: str, with_clinician: bool, video_url: str |
     summary = label + (f" — {initials(row.given_name, row.family_name)}" if identity == "initials" else "")
     if with_clinician:
         summary += f" ({display_name(row.clinician, row.clinician_licence, row.clinician_credentials)})"
-    return _event_of(row, summary=summary, location=row.room or "Telehealth", video_url=video_url)
+    return _event_of(row, summary=summary, location=feed_location(row.room), video_url=video_url)
+
+
+@lru_cache(maxsize=256)
+def feed_location(room: str | None) -> str:
+    """An event's LOCATION in feeds and invitations: the room, "In person" for a room whose name
+    carries a clinical word (one named before room names were checked: scheduling's rooms page
+    refuses them now), "Telehealth" without a room. A feed's words are kept by the subscriber's
+    calendar service, so the place says where, never what is done there."""
+    if room is None:
+        return "Telehealth"
+    return "In person" if clinical_words_in(room) else room
 
 
 def patient_event(row, *, summary: str, location: str, description: str, video_url: str | None) -> CalendarEvent:

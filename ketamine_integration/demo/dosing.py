@@ -30,8 +30,9 @@ from ..experience.services import plan_series, save_record, sign
 from ..extensions import db
 from ..patients.care_team import add_to_care_team
 
-#: where dosing happens (REMS: a certified healthcare setting, with monitoring)
-DOSING_ROOMS = ("Dosing Suite 1", "Dosing Suite 2")
+#: where dosing happens (REMS: a certified healthcare setting, with monitoring); named by number, not
+#: by what happens there: a room's name is the LOCATION of every feed event (calendars.services.feed_location)
+DOSING_ROOMS = ("Suite 1", "Suite 2")
 
 
 def plan_clash_free(course, first_start: datetime, segments: list[tuple[int, int, int]], prescriber: User, *,

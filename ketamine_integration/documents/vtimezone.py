@@ -17,7 +17,7 @@ found by sampling the offset every few hours and bisecting to the second where i
 from __future__ import annotations
 
 import calendar as month_days
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 UTC = timezone.utc
 #: how often the offset is sampled: no zone changes twice within six hours
 _SAMPLE = timedelta(hours=6)
+_NO_SAVING = timedelta(0)
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
@@ -67,7 +68,7 @@ class Observance:
 
 def _state(zone: ZoneInfo, instant: datetime) -> tuple:
     local = instant.astimezone(zone)
-    return local.utcoffset(), local.tzname(), bool(local.dst())
+    return local.utcoffset(), local.tzname(), local.dst()
 
 
 def onsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[Onset]:
@@ -84,10 +85,28 @@ def onsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[Onset]:
                 else:
                     high = middle
             found.append(Onset(at=datetime.fromtimestamp(high, UTC), offset_from=state[0], offset_to=next_state[0],
-                               name=next_state[1] or "", daylight=next_state[2]))
+                               name=next_state[1] or "", daylight=bool(next_state[2] and next_state[2] > _NO_SAVING)))
             state = next_state
         here = there
-    return found
+    return _daylight_by_offset(found)
+
+
+def _daylight_by_offset(found: list[Onset]) -> list[Onset]:
+    """DAYLIGHT is the larger UTC offset of a year whose clocks go both forward and back, whatever
+    the sign of the tz database's `dst()`: Europe/Dublin's rules make winter GMT a "negative daylight
+    saving" (dst() -1 h), which wrote winter as DAYLIGHT and summer IST as STANDARD. A year with
+    changes one way only (a zone moving its clocks for good, Pyongyang's +08:30 to +09:00) keeps
+    the sign of `dst()`."""
+    by_year: dict[int, list[Onset]] = {}
+    for onset in found:
+        by_year.setdefault(onset.at.year, []).append(onset)
+    labelled = []
+    for onset in found:
+        year = by_year[onset.at.year]
+        both_ways = {o.offset_to > o.offset_from for o in year if o.offset_to != o.offset_from} == {True, False}
+        daylight = onset.offset_to == max(o.offset_to for o in year) if both_ways else onset.daylight
+        labelled.append(replace(onset, daylight=daylight))
+    return labelled
 
 
 def _weekday_rules(onset: Onset) -> set[str]:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Iterator
 
 import x_wr_timezone
-from icalendar import Calendar, vRecur
+from icalendar import Calendar, vDuration, vRecur
 
 from .ics_structure import ZONE_PARAM, StructureLimits, StructureRefused, prepare
 from .ics_zones import ZoneRefused, known_zone, resolve
@@ -202,7 +202,8 @@ def _blocks_time(event, window: Window) -> bool:
 
 def _declined(event, addresses: frozenset[str]) -> bool:
     """Whether the clinician declined the invitation: the ATTENDEE line naming one of their addresses
-    (its mailto: value, or the EMAIL parameter Apple writes beside a urn:uuid value) says DECLINED.
+    (its mailto: value, or, only for a value that is no mailto: address, the EMAIL parameter Apple
+    writes beside a urn:uuid value) says DECLINED.
     Other attendees' answers say nothing of the clinician's time."""
     if not addresses:
         return False
@@ -215,12 +216,15 @@ def _declined(event, addresses: frozenset[str]) -> bool:
 
 
 def _addresses_of(attendee) -> set[str]:
+    """The attendee's address: its mailto: value; the EMAIL parameter only when the value is no mailto:
+    address (Apple writes a urn:uuid value with EMAIL beside it). A line whose value is someone else's
+    address speaks for that person, whatever its EMAIL says: it was another attendee declining that
+    counted as the clinician."""
     value = str(attendee).strip()
-    found = {value[7:].strip().lower()} if value[:7].lower() == "mailto:" else set()
+    if value[:7].lower() == "mailto:":
+        return {value[7:].strip().lower()}
     email = getattr(attendee, "params", {}).get("EMAIL")
-    if email:
-        found.add(str(email).strip().lower().removeprefix("mailto:"))
-    return found
+    return {str(email).strip().lower().removeprefix("mailto:")} if email else set()
 
 
 def _checked(n: int, event, zone: tzinfo) -> tuple:
@@ -247,7 +251,25 @@ def _checked(n: int, event, zone: tzinfo) -> tuple:
             duration = None
         if not isinstance(duration, timedelta) or duration < timedelta(0):
             raise Unreadable(f"{where}: DURATION is not a valid length of time.")
+    _check_periods(event, where, zone)
     return event, where, _rule(event, where)
+
+
+def _check_periods(event, where: str, zone: tzinfo) -> None:
+    """Unreadable for an RDATE period (RFC 5545 3.3.9) that ends before it starts or lasts less than
+    nothing: its instance was dropped as lasting nothing, the file imported as if it were right."""
+    for value in _dates(event, "rdate"):
+        if not isinstance(value, tuple):
+            continue
+        start, end = value
+        length = end if isinstance(end, timedelta) else _as_utc(end, zone) - _as_utc(start, zone)
+        if length < timedelta(0):
+            raise Unreadable(f"{where} has an RDATE period that ends before it starts "
+                             f"({_period_text(start)} to {_period_text(end)}).")
+
+
+def _period_text(value) -> str:
+    return vDuration(value).to_ical().decode() if isinstance(value, timedelta) else value.isoformat()
 
 
 def _rule(event, where: str) -> Rule | None:

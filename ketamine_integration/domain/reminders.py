@@ -23,6 +23,10 @@ CLINICAL_TERMS: tuple[str, ...] = (
     # words that say "a clinic of this kind" in a name (domain/messages.py's list, issue 22 point 1)
     "mental", "health", "wellness", "recovery", "behavioral", "behavioural", "medical", "medicine",
     "treatment", "therapeutics",
+    # what a lock screen reads as mental-health or addiction care, and ketamine's other names (the attack
+    # review of issue 25 points 5-7): "Psych" and psychology's words whole only ("Psyche", "Psychic" pass)
+    "psych", "psychology", "psychologist", "psychologists", "psychological", "bipolar", "methadone",
+    "suboxone", "buprenorphine", "rehab", "rehabilitation", "detox", "special k", "ketamin", "ketamina",
 )
 
 #: The terms matched also INSIDE a word, a web address or a run-together name ("KetamineCare",
@@ -36,7 +40,7 @@ INSIDE_WORDS: tuple[str, ...] = (
     "ketamine", "esketamine", "spravato", "ketalar", "psychedelic", "psilocybin", "mdma", "ptsd",
     "psychotherapy", "psychiatr", "therapy", "therapies", "therapist", "therapeutic", "infusion",
     "intranasal", "sublingual", "suicide", "suicidal", "dissociation", "dissociative", "mental health",
-    "dosing", "wellness",
+    "dosing", "wellness", "ketamin", "bipolar", "methadone", "suboxone", "buprenorphine", "rehab",
 )
 
 #: Latin letters' lookalikes in other scripts (Cyrillic, Greek, Latin small capitals and IPA): a
@@ -61,6 +65,11 @@ _LOOKALIKES = str.maketrans({
     "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u",
     "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ɡ": "g", "ɑ": "a", "ı": "i", "ɩ": "i", "ȷ": "j", "ɵ": "o",
 })
+#: the Enclosed Alphanumeric Supplement's letters NFKD leaves alone (negative circled and squared
+#: letters, 🅺🅴🆃; the crossed negative squared P; regional indicators, which pair into flags): the
+#: letter each is drawn as. The plain circled, squared and parenthesized ones fold by NFKD already.
+_LOOKALIKES.update({first + n: ord("A") + n for first in (0x1F150, 0x1F170, 0x1F1E6) for n in range(26)})
+_LOOKALIKES[0x1F18A] = ord("P")
 #: letters that show nothing (Hangul fillers, the braille blank): dropped like format characters
 _BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 #: digits and signs written for letters ("k3tamine", "p$ilocybin"), in the terms matched inside words

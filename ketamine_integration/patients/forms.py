@@ -1,6 +1,7 @@
 """Patient registration and demographics forms."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -12,7 +13,19 @@ from ..db.clinic_time import clinic_today
 from .care_team import REASON_LENGTH, JoinRequest
 from ..domain.text import written_length
 
-PHONE = Regexp(r"^[0-9+()\-. ]{7,32}$", message="Use digits and + ( ) - . only, 7 to 32 characters.")
+#: a patient's or contact's phone: digits and + ( ) - . and spaces, 7 to 32 of them, the whole value (`\Z`,
+#: not `$`, which lets a final line break through: it reached the documents that print the number)
+_PHONE = re.compile(r"[0-9+()\-. ]{7,32}\Z")
+#: digits a number to dial has at least: "......." or "(((((((" is none (the clinician's work phone's rule)
+MIN_PHONE_DIGITS = 7
+
+
+def patient_phone(form, field) -> None:
+    """A number someone can dial (_PHONE, MIN_PHONE_DIGITS); ValidationError otherwise."""
+    value = field.data or ""
+    if not _PHONE.match(value) or sum(c.isdigit() for c in value) < MIN_PHONE_DIGITS:
+        raise ValidationError(f"Use digits and + ( ) - . only, 7 to 32 characters, at least {MIN_PHONE_DIGITS} "
+                              "of them digits.")
 
 
 class PatientForm(FlaskForm):
@@ -21,13 +34,13 @@ class PatientForm(FlaskForm):
     preferred_name = StringField("Preferred name", validators=[Optional(), Length(max=80)])
     date_of_birth = ClinicDateField("Date of birth", validators=[InputRequired()])
     mrn = StringField("MRN", validators=[Optional(), Length(max=32),
-                                         Regexp(r"^[A-Za-z0-9-]+$", message="Letters, digits and dashes only.")],
+                                         Regexp(r"[A-Za-z0-9-]+\Z", message="Letters, digits and dashes only.")],
                       description="Leave empty to assign the next clinic number.")
-    phone = StringField("Phone", validators=[Optional(), PHONE])
+    phone = StringField("Phone", validators=[Optional(), patient_phone])
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
     emergency_contact_name = StringField("Emergency contact", validators=[Optional(), Length(max=120)])
     emergency_contact_relationship = StringField("Relationship", validators=[Optional(), Length(max=60)])
-    emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), PHONE])
+    emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), patient_phone])
     therapists = SelectMultipleField("Integration therapists", coerce=int, validators=[Optional()])
     prescribers = SelectMultipleField("Prescribers", coerce=int, validators=[Optional()])
     nurses = SelectMultipleField("Nurses", coerce=int, validators=[Optional()])

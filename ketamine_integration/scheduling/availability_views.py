@@ -17,6 +17,7 @@ from ..bookings.models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionT
 from ..busy_times.forms import CalendarImportForm
 from ..busy_times.models import current_import
 from ..db.errors import DomainError
+from ..domain.reminders import clinical_words_in
 from ..extensions import db
 from ..db.locking import locked_row
 from ..web.forms import flash_form_problems, submit
@@ -168,6 +169,11 @@ def _add_room(name: str) -> Room:
     name = name.strip()
     if db.session.scalar(select(Room.id).where(Room.name == name)):
         raise DomainError({"name": "A room with this name exists already."})
+    if words := clinical_words_in(name):
+        # a room's name is each in-person session's LOCATION in every calendar feed (Google's,
+        # Apple's, Microsoft's servers keep it): it says where, never what is done there
+        raise DomainError({"name": f"A room's name reaches subscribers' calendars: leave out \"{words[0]}\" "
+                                   f"(name it by place or number, such as \"Suite 1\")."})
     room = Room(name=name)
     db.session.add(room)
     db.session.flush()

@@ -143,3 +143,32 @@ def test_a_long_file_name_is_cut_inside_the_name_and_the_file_still_imported(cli
     page = page_text(_upload(auth, clinic["therapist"], content, filename="Hazel Quint work " + "x" * 200 + ".ics"))
     assert "Imported 1 busy time(s) from Hazel Quint work xxx" in page and "x….ics" in page
     assert len(_busy(make, clinic["therapist"])) == 1
+
+
+def test_an_rdate_period_ending_before_it_starts_refuses_the_file_naming_it_and_the_event(clinic, make, auth):
+    """It was dropped silently and the rest of the file imported as if it were right."""
+    kept = _day(2, 9)
+    auth.sign_in("ther")
+    _upload(auth, clinic["therapist"], _ics(_vevent("kept", f"DTSTART;TZID=America/New_York:{_local(kept)}",
+                                                     "DURATION:PT1H")))
+    start = _day(4, 10)
+    content = _ics(_vevent("ok", f"DTSTART;TZID=America/New_York:{_local(_day(3, 9))}", "DURATION:PT1H"),
+                   _vevent("backwards@other.example", f"DTSTART;TZID=America/New_York:{_local(start)}",
+                           "DURATION:PT1H", f"RDATE;VALUE=PERIOD;TZID=America/New_York:{_local(start + timedelta(days=1))}"
+                           f"/{_local(start.replace(hour=9) + timedelta(days=1))}"))
+    page = page_text(_upload(auth, clinic["therapist"], content, filename="work.ics"))
+    assert "work.ics" in page and "event 2 (UID backwards@other.example) has an RDATE period that ends before it " \
+                                  "starts" in page
+    assert _busy(make, clinic["therapist"]) == [(kept.astimezone(UTC), kept.replace(hour=10).astimezone(UTC))]
+
+
+def test_another_attendees_decline_carrying_the_clinicians_email_parameter_still_blocks(clinic, make, auth):
+    theirs, apple = _day(3, 9), _day(3, 11)
+    content = _ics(
+        _invitation("theirs", theirs, f'ATTENDEE;EMAIL="{HAZEL}";PARTSTAT=DECLINED:mailto:someone@example.org'),
+        # Apple's own form: a urn:uuid value and the clinician's address in EMAIL, declined
+        _invitation("apple", apple, f'ATTENDEE;EMAIL="{HAZEL}";PARTSTAT=DECLINED:'
+                                    'urn:uuid:00000000-0000-0000-0000-000000000001'))
+    auth.sign_in("ther")
+    assert "Imported 1 busy time(s)" in page_text(_upload(auth, clinic["therapist"], content))
+    assert [s for s, _ in _busy(make, clinic["therapist"])] == [theirs.astimezone(UTC)]

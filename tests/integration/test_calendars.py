@@ -174,6 +174,9 @@ def test_staff_get_the_clinic_feed_and_initials_are_the_admins_explicit_choice(c
     ("Ketamine clinic", 'leave out "Ketamine"'),                        # names the treatment
     ("Integration sessions", 'leave out "Integration"'),                # a session type that says what it treats
     ("Work\x07", "Use letters, digits, spaces and punctuation only"),   # a control character
+    ("Psych appointments", 'leave out "Psych"'),                        # the words the attack review found missing
+    ("Special K", 'leave out "Special K"'),
+    ("\U0001f17a\U0001f174\U0001f183\U0001f170\U0001f17c\U0001f178\U0001f17d", "leave out"),  # 🅺🅴🆃🅰🅼🅸🅽 (negative squared)
 ])
 def test_a_calendar_name_that_would_say_too_much_is_refused_on_its_field(clinic, make, auth, client, name, problem):
     auth.sign_in("boss")
@@ -542,3 +545,48 @@ def test_a_new_feed_comes_with_a_copy_button_a_webcal_link_and_steps_per_app(cli
     listing = client.get("/calendars/").get_data(as_text=True)   # later visits: the steps, no address, no script
     assert "Adding a feed to your calendar app" in listing and "webcal://" not in listing
     assert "copy.js" not in listing and "feed-url" not in listing
+
+
+# Room names reach every calendar service a feed is read by, as each in-person event's LOCATION:
+# the rooms page refuses a clinical word in one; a room named before that rule is "In person" in feeds.
+@pytest.mark.parametrize("name, refused", [
+    ("Ketamine Room", "Ketamine"),                     # the treatment itself
+    ("Dosing Suite 3", "Dosing"),                      # what happens there
+    ("Spеcial K Lounge", "Spеcial K"),                 # a street name for ketamine, Cyrillic е inside
+    ("Rehab Room 2", "Rehab"),                         # addiction care
+])
+def test_the_rooms_page_refuses_a_clinical_word_in_a_room_name(clinic, make, auth, name, refused):
+    from ketamine_integration.bookings.models import Room
+    auth.sign_in("boss")
+    response = auth.post("/rooms/", {"name": name})
+    assert response.status_code == 422
+    assert f"A room's name reaches subscribers' calendars: leave out \"{refused}\"" in page_text(response)
+    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(Room))) == 1  # only Cedar Room
+
+
+def test_a_neutral_room_name_is_added_and_named_in_feeds(clinic, make, auth, client):
+    from ketamine_integration.bookings.models import Room
+    auth.sign_in("boss")
+    assert auth.post("/rooms/", {"name": "Suite 3"}).status_code == 302
+    room = make.query(lambda: db.session.scalar(select(Room.id).where(Room.name == "Suite 3")))
+    auth.logout()
+    _appointment(make, clinic["therapist"], clinic["patient"], future(3), room=room)
+    [event] = _events(_parse(client.get(_new_feed(auth, client, "ther")))).values()
+    assert event.location.value == "Suite 3"
+
+
+def test_a_room_named_clinically_before_the_rule_is_in_person_in_feeds(clinic, make, auth, client):
+    old = make.room("Ketamine Suite 1")                 # stored before the rooms page checked names
+    _appointment(make, clinic["therapist"], clinic["patient"], future(3), room=old)
+    _appointment(make, clinic["therapist"], clinic["patient"], future(4))
+    body = client.get(_new_feed(auth, client, "ther")).get_data(as_text=True)
+    events = sorted(_events(vobject.readOne(body)).values(), key=lambda e: e.dtstart.value)
+    assert [e.location.value for e in events] == ["In person", "Telehealth"]
+    assert "Ketamine" not in body
+
+
+def test_the_demo_rooms_carry_no_clinical_word():
+    from ketamine_integration.demo.courses import ROOMS
+    from ketamine_integration.demo.dosing import DOSING_ROOMS
+    from ketamine_integration.domain.reminders import clinical_words_in
+    assert [name for name in ROOMS + DOSING_ROOMS if clinical_words_in(name)] == []

@@ -324,3 +324,22 @@ def test_a_bundle_shaped_as_the_fhir_export_writes_it_imports_its_measures(clini
     assert done.status_code == 302
     stored = make.query(lambda: [(r.measure, r.course_id, r.total) for r in db.session.scalars(select(MeasureResponse))])
     assert stored == [("gad7", course, 0)]
+
+
+def test_an_imported_phone_needs_digits_to_dial(clinic, make, auth):
+    """The import reads with the registration form's rules (imports/patient_rows.py): a phone of dots
+    or brackets only was imported. A quoted MRN ending in line breaks is trimmed like every value before
+    the check (so it passes as EXT-022); the registration form, which does not trim, refuses one."""
+    content = ("mrn,given_name,family_name,date_of_birth,phone,emergency_contact_name,emergency_contact_phone\r\n"
+               "EXT-020,Rue,Okafor,1984-03-07,.......,,\r\n"                       # no digit
+               "EXT-021,Tor,Okafor,1975-01-01,555-0100,Kin Okafor,(((())))\r\n"    # the contact's: none either
+               '"EXT-022\n\n",Sel,Okafor,1975-01-01,555-0100,,\r\n'                 # trimmed: passes
+               "EXT-023,Ula,Okafor,1975-02-01,555-0101,,\r\n")                     # fine
+    auth.sign_in("desk")
+    before = _count(make, Patient)
+    response = _check(auth, "patients", content, "phones.csv")
+    assert response.status_code == 422
+    table = re.findall(r"<tr><td data-label=\"Row\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>"
+                       r"<td data-label=\"Problem\">([^<]+)</td></tr>", response.get_data(as_text=True))
+    assert {(row, field) for row, field, _ in table} == {("row 2", "phone"), ("row 3", "emergency_contact_phone")}
+    assert _count(make, Patient) == before

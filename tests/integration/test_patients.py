@@ -62,6 +62,14 @@ def test_staff_registers_a_patient_with_a_care_team(make, auth, client, staff):
     ("mrn", "KI 01", "Letters, digits and dashes only."),
     ("given_name", "x" * 81, "Field cannot be longer than 80 characters."),
     ("emergency_contact_phone", "", "Add a phone number for the emergency contact."),
+    # the attack review of issue 25 points 5-7: `$` let a final line break through; no digit to dial
+    ("mrn", "KI-01\n", "Letters, digits and dashes only."),
+    ("phone", "555-0199\n", "Use digits and + ( ) - . only"),
+    ("phone", ".......", "at least 7 of them digits"),
+    ("phone", "((( )))", "at least 7 of them digits"),
+    ("phone", "555-01", "at least 7 of them digits"),
+    ("emergency_contact_phone", "-- -- --", "at least 7 of them digits"),
+    ("emergency_contact_phone", "555-0123\n", "Use digits and + ( ) - . only"),
 ])
 def test_invalid_registration_shows_the_field_error_and_saves_nothing(make, auth, staff, field, value, message):
     response = auth.post("/patients/new", dict(VALID, **{field: value}))

@@ -6,6 +6,7 @@ whose result is written out by hand, so that both readers being wrong the same w
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -36,10 +37,13 @@ def _utc(value) -> datetime:
 
 def _declined_by_me(component, addresses: frozenset[str]) -> bool:
     """The README's rule, written again from RFC 5545's terms: an ATTENDEE whose calendar address
-    (mailto:) or EMAIL parameter is one of the clinician's, with PARTSTAT=DECLINED."""
+    (mailto:), or EMAIL parameter when the address is no mailto: one, is one of the clinician's, with
+    PARTSTAT=DECLINED."""
     found = component.get("ATTENDEE")
     for attendee in found if isinstance(found, list) else [found] if found is not None else []:
-        names = {str(attendee).lower().replace("mailto:", ""), str(attendee.params.get("EMAIL", "")).lower()}
+        address = str(attendee).lower()
+        names = {address.replace("mailto:", "") if address.startswith("mailto:")
+                 else str(attendee.params.get("EMAIL", "")).lower()}
         if attendee.params.get("PARTSTAT", "").upper() == "DECLINED" and names & addresses:
             return True
     return False
@@ -188,6 +192,13 @@ def test_a_series_declined_with_one_instance_accepted_blocks_that_instance_only(
     ([f"ATTENDEE;PARTSTAT=declined:MAILTO:{OWN.upper()}"], {OWN}, False),
     # Apple: a urn:uuid value, the address in the EMAIL parameter
     ([f'ATTENDEE;EMAIL="{OWN}";PARTSTAT=DECLINED:urn:uuid:00000000-0000-0000-0000-000000000001'], {OWN}, False),
+    # someone else's address with the clinician's in EMAIL: that person declined (the value is the address)
+    ([f'ATTENDEE;EMAIL="{OWN}";PARTSTAT=DECLINED:mailto:someone@example.org'], {OWN}, True),
+    # the clinician's address with someone else's in EMAIL: the clinician declined
+    ([f'ATTENDEE;EMAIL="someone@example.org";PARTSTAT=DECLINED:{ME}'], {OWN}, False),
+    # Apple's urn:uuid with another address in EMAIL: not the clinician
+    (['ATTENDEE;EMAIL="someone@example.org";PARTSTAT=DECLINED:urn:uuid:00000000-0000-0000-0000-000000000002'],
+     {OWN}, True),
     # another attendee declined: says nothing of the clinician's time
     (["ATTENDEE;PARTSTAT=DECLINED:mailto:someone@example.org"], {OWN}, True),
     # the clinician tentative, or not yet answered: still blocks
@@ -256,8 +267,29 @@ def test_an_all_day_date_with_a_length_in_hours_blocks_those_hours(lines, busy):
     # a zoned DTEND at the very end of time
     (("DTSTART;VALUE=DATE:99991231", "DTEND;TZID=America/New_York:99991231T230000"),
      "event 1 (UID edge): DTEND is not a valid date or time."),
+    # an RDATE period ending an hour before it starts (it was dropped silently, the file imported)
+    (("DTSTART:20260305T100000Z", "DURATION:PT1H", "RDATE;VALUE=PERIOD:20260306T100000Z/20260306T090000Z"),
+     "event 1 (UID edge) has an RDATE period that ends before it starts "
+     "(2026-03-06T10:00:00+00:00 to 2026-03-06T09:00:00+00:00)."),
+    # zoned, one of two periods
+    (("DTSTART;TZID=America/New_York:20260305T100000", "DURATION:PT1H",
+      "RDATE;VALUE=PERIOD;TZID=America/New_York:20260306T100000/PT1H,20260307T100000/20260307T093000"),
+     "event 1 (UID edge) has an RDATE period that ends before it starts "
+     "(2026-03-07T10:00:00-05:00 to 2026-03-07T09:30:00-05:00)."),
+    # a negative length
+    (("DTSTART:20260305T100000Z", "DURATION:PT1H", "RDATE;VALUE=PERIOD:20260306T100000Z/-PT2H"),
+     "event 1 (UID edge) has an RDATE period that ends before it starts (2026-03-06T10:00:00+00:00 to -PT2H)."),
 ])
 def test_a_time_without_a_utc_instant_is_refused_naming_the_event(lines, message):
     from ketamine_integration.domain.busy_calendar import Unreadable
-    with pytest.raises(Unreadable, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(Unreadable, match=re.escape(message)):
         read_busy(_ics(_event(*lines, uid="edge")), WINDOW)
+
+
+def test_an_rdate_period_with_its_end_or_length_is_busy_for_that_span():
+    text = _ics(_event("DTSTART:20260305T100000Z", "DURATION:PT1H",
+                       "RDATE;VALUE=PERIOD:20260306T100000Z/PT2H,20260307T100000Z/20260307T103000Z", uid="p"))
+    assert read_busy(text, WINDOW) == [
+        (datetime(2026, 3, 5, 10, tzinfo=UTC), datetime(2026, 3, 5, 11, tzinfo=UTC)),
+        (datetime(2026, 3, 6, 10, tzinfo=UTC), datetime(2026, 3, 6, 12, tzinfo=UTC)),
+        (datetime(2026, 3, 7, 10, tzinfo=UTC), datetime(2026, 3, 7, 10, 30, tzinfo=UTC))]

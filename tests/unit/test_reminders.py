@@ -182,6 +182,22 @@ BYPASSES = [
     ("M E N T A L  H E A L T H", "M E N T A L  H E A L T H"),
     ("mental-health", "mental-health"),
     ("PHQ 9", "PHQ 9"),
+    # the attack review of issue 25 points 5-7: names the list lacked, and letters NFKD does not fold
+    ("Psych Suite", "Psych"),                                # the abbreviation, whole
+    ("Bipolar Support Room", "Bipolar"),
+    ("Methadone Room", "Methadone"),
+    ("RehabCare", "RehabCare"),                              # run together
+    ("Rehabilitation Wing", "Rehabilitation"),
+    ("Ketamin Praxis", "Ketamin"),                           # German, Dutch, Scandinavian spelling
+    ("Clínica Ketamina", "Ketamina"),                        # Spanish, Italian, Portuguese
+    ("Special K Lounge", "Special K"),                       # a street name for ketamine
+    ("SpecialK", "SpecialK"),
+    ("\U0001f17a\U0001f174\U0001f183\U0001f170\U0001f17c\U0001f178\U0001f17d\U0001f174",
+     "\U0001f17a\U0001f174\U0001f183\U0001f170\U0001f17c\U0001f178\U0001f17d\U0001f174"),  # negative squared
+    ("\U0001f15a\U0001f154\U0001f163\U0001f150\U0001f15c\U0001f158\U0001f15d\U0001f154 Suite",
+     "\U0001f15a\U0001f154\U0001f163\U0001f150\U0001f15c\U0001f158\U0001f15d\U0001f154"),  # negative circled
+    ("\U0001f1f0\U0001f1e6\U0001f1f5", "\U0001f1f0\U0001f1e6\U0001f1f5"),  # regional indicators K A P
+    ("\U0001f17f\ufe0f\U0001f182\U0001f188\U0001f172\U0001f177", "\U0001f17f\U0001f182\U0001f188\U0001f172\U0001f177"),  # with an emoji selector
 ]
 
 
@@ -202,7 +218,23 @@ INNOCENT = [
     "https://video.example.org/harbor-light/q3Vb7xKp0tRmZ2aLcW9yNe", "https://meet.example.org/r/abc123",
     "https://zoom.us/j/85012345678", "Sunday 1 November 2026 at 9:30 AM (EST)", "Medina Road",
     "Rembrandt House", "Mentor Street", "Kétchup Corner", "A B C Storage", "U.S. Route 1",
+    # names sharing letters with the terms added after the attack review: they pass
+    "Psyche Room", "Psychic Fair Street", "Special Kitchen", "Rehoboth Suite", "Methodist Hall", "Bipod Lane",
+    "Ketch Harbour", "Suite 1", "\U0001f170\U0001f171\U0001f172 Storage", "\U0001f1ee\U0001f1ea Harbour Office",
 ]
+
+
+#: the decision on psychology's words (README, "Feed privacy"): a calendar or room named "Psychology"
+#: says mental-health care on a lock screen, as "Psychiatry" does, so it is refused; "Psyche" is a name
+@pytest.mark.parametrize("text, found", [
+    ("Psychology Suite", ["Psychology"]),
+    ("Psychologist on call", ["Psychologist"]),
+    ("Psychological services", ["Psychological"]),
+    ("Psyche Suite", []),
+    ("Psychic Fair Street", []),
+])
+def test_psychology_words_are_clinical_psyche_is_not(text, found):
+    assert clinical_words_in(text) == found
 
 
 @pytest.mark.parametrize("text", INNOCENT)

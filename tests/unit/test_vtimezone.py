@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import vobject
 from icalendar import Calendar
 
 from ketamine_integration.documents import ical
@@ -42,7 +43,14 @@ ZONES = [
     "Europe/Berlin",      # last Sunday of March and of October ("-1SU")
     "Australia/Sydney",   # southern hemisphere: daylight time across the new year
     "Asia/Tokyo",         # no daylight time: one STANDARD observance
+    "Europe/Dublin",      # winter is "negative daylight saving" in the tz database: IST is standard time
 ]
+
+
+#: zones at UTC+00:00 before their VTIMEZONE's first change: vobject compares a file's zone with UTC over
+#: 2000-2020 (vobject.icalendar.tzinfo_eq), finds them equal (the VTIMEZONE begins in 2025) and reads the
+#: TZID with pytz instead, so vobject's own reading of the file's zone is checked by building it directly
+VOBJECT_SEES_UTC = {"Europe/Dublin"}
 
 
 @pytest.mark.parametrize("zone_key", ZONES)
@@ -57,6 +65,8 @@ def test_every_event_of_two_years_reads_as_the_instant_it_was_written_from(zone_
     assert not wrong, f"{len(wrong)} of {len(events)} events read at another instant, e.g. {wrong[:3]}"
     zoned = _zoned_uids(body)
     assert len(zoned) > len(events) / 2  # the rest are in a repeated hour, written in UTC
+    if reader is vobject_events and zone_key in VOBJECT_SEES_UTC:
+        return  # test_a_zone_at_utc_in_winter_reads_right_in_its_own_vtimezone reads it with vobject's own zone
     unresolved = [uid for uid in zoned if read[uid].zone != zone_key]
     assert not unresolved, f"{reader.__name__} did not read {unresolved[:3]} in the file's own VTIMEZONE"
 
@@ -118,3 +128,43 @@ def test_a_rule_that_ended_east_of_utc_keeps_its_last_change(reader):
     events = [_event(n, datetime(2026, 9, 1, 10, tzinfo=zone) + timedelta(days=3 * n)) for n in range(80)]
     read = reader(ical.feed(events, name="Appointments", zone=zone))
     assert [read[e.uid].starts_at for e in events] == [e.starts_at for e in events]
+
+
+def test_dublin_summer_is_daylight_and_winter_standard():
+    """Dublin's tz rules make winter GMT the negative-saving time (dst() is -1 h) and summer IST the
+    standard one: observances are chosen by offset (the larger offset of the year is DAYLIGHT),
+    as every other zone writes them and as vobject and icalendar read them."""
+    written = vtimezone("Europe/Dublin", 2026, 2027)
+    [daylight] = written.walk("DAYLIGHT")
+    [standard] = written.walk("STANDARD")
+    assert (daylight.decoded("tzoffsetfrom"), daylight.decoded("tzoffsetto")) == (timedelta(0), timedelta(hours=1))
+    assert daylight["rrule"].to_ical() == b"FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3" and str(daylight["tzname"]) == "IST"
+    assert (standard.decoded("tzoffsetfrom"), standard.decoded("tzoffsetto")) == (timedelta(hours=1), timedelta(0))
+    assert str(standard["tzname"]) == "GMT"
+
+
+@pytest.mark.parametrize("zone_key, year, daylight", [
+    ("Asia/Pyongyang", 2018, []),                      # a permanent move forward (+08:30 to +09:00) is no daylight
+    ("America/Sao_Paulo", 2018, [(-3, -2)]),           # its last spring change, then no more
+    ("Australia/Sydney", 2026, [(10, 11)]),            # October forward, across the new year
+])
+def test_daylight_is_the_larger_offset_of_a_year_with_changes_both_ways(zone_key, year, daylight):
+    changes = onsets(ZoneInfo(zone_key), datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
+    hours = [(o.offset_from / timedelta(hours=1), o.offset_to / timedelta(hours=1)) for o in changes if o.daylight]
+    assert hours == daylight
+
+
+@pytest.mark.parametrize("zone_key", sorted(VOBJECT_SEES_UTC))
+def test_a_zone_at_utc_in_winter_reads_right_in_its_own_vtimezone(zone_key):
+    """vobject's zone built from the file's VTIMEZONE (dateutil's tzical, what vobject reads a file
+    with) gives each event's wall-clock time in the file the instant it was written from."""
+    zone = ZoneInfo(zone_key)
+    events = _two_years(zone)
+    calendar = vobject.readOne(ical.feed(events, name="Appointments", zone=zone).decode())
+    own = calendar.vtimezone.gettzinfo()
+    assert own._tzid == zone_key                         # dateutil's zone from the file, not pytz's
+    read = {str(e.uid.value): e.dtstart for e in calendar.vevent_list if "X-VOBJ-ORIGINAL-TZID" in e.dtstart.params}
+    assert len(read) > len(events) / 2                   # the rest are in a repeated hour, written in UTC
+    wrong = [(e.uid, e.starts_at) for e in events if e.uid in read
+             and read[e.uid].value.replace(tzinfo=own).astimezone(UTC) != e.starts_at]
+    assert not wrong, f"{len(wrong)} of {len(read)} events read at another instant, e.g. {wrong[:3]}"

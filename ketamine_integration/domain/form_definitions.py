@@ -147,20 +147,8 @@ def parse_definition(data) -> tuple[FormDefinition | None, Problems]:
     if not isinstance(data, dict):
         return None, [("(top level)", "must be a mapping with form, kind, version, title, "
                                       "resign_on_change and sections")]
-    problems = _unknown(data, TOP_KEYS, "", "a form has " + ", ".join(sorted(TOP_KEYS)))
-    problems += [(k, "required key is missing") for k in REQUIRED_TOP if k not in data]
-    problems += _id_problems(data.get("form"), "form") if "form" in data else []
+    problems = _header_problems(data)
     kind = data.get("kind")
-    if "kind" in data and kind not in KINDS:
-        problems.append(("kind", f"{kind!r} is not a kind of form; use one of: {', '.join(KINDS)}"))
-    problems += _version_problems(data)
-    problems += _line_problems(data.get("title"), "title", MAX_TITLE) if "title" in data else []
-    if "summary" in data:
-        problems += _block_problems(data["summary"], "summary", MAX_PARAGRAPH)
-    problems += _routes_problems(data)
-    if "resign_on_change" in data and not isinstance(data["resign_on_change"], bool):
-        problems.append(("resign_on_change", "must be true or false (does a new version ask patients who "
-                                             "signed an earlier one to sign again?)"))
     consent, found = _consent(data, kind)
     problems += found
     sections, found = _sections(data.get("sections"), kind) if "sections" in data else ((), [])
@@ -171,6 +159,25 @@ def parse_definition(data) -> tuple[FormDefinition | None, Problems]:
                           resign_on_change=data["resign_on_change"], sections=sections,
                           summary=(data.get("summary") or "").strip(), routes=tuple(data.get("routes") or ()),
                           consent=consent, content_hash=content_hash(data)), []
+
+
+def _header_problems(data: dict) -> Problems:
+    """The top level's keys and its single values: form id, kind, version, title, summary, routes,
+    resign_on_change."""
+    problems = _unknown(data, TOP_KEYS, "", "a form has " + ", ".join(sorted(TOP_KEYS)))
+    problems += [(k, "required key is missing") for k in REQUIRED_TOP if k not in data]
+    problems += _id_problems(data.get("form"), "form") if "form" in data else []
+    if "kind" in data and data["kind"] not in KINDS:
+        problems.append(("kind", f"{data['kind']!r} is not a kind of form; use one of: {', '.join(KINDS)}"))
+    problems += _version_problems(data)
+    problems += _line_problems(data.get("title"), "title", MAX_TITLE) if "title" in data else []
+    if "summary" in data:
+        problems += _block_problems(data["summary"], "summary", MAX_PARAGRAPH)
+    problems += _routes_problems(data)
+    if "resign_on_change" in data and not isinstance(data["resign_on_change"], bool):
+        problems.append(("resign_on_change", "must be true or false (does a new version ask patients who "
+                                             "signed an earlier one to sign again?)"))
+    return problems
 
 
 def _unknown(mapping: dict, allowed: set, where: str, has: str) -> Problems:

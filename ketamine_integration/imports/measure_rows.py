@@ -109,7 +109,7 @@ def _day(where: str, element: str, value, zone: tzinfo) -> date:
         return value.astimezone(zone).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
-    raise RowRefused([Refusal(where, element, "is missing or not a full date (YYYY-MM-DD at least).")])
+    raise RowRefused([Refusal(where, element, "is missing or not a full date (a year, month and day at least, as in 2026-03-07).")])
 
 
 def _questionnaire_response(where: str, qr: QuestionnaireResponse, zone: tzinfo, patients: dict) -> MeasureRow:

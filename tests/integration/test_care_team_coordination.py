@@ -137,7 +137,7 @@ def test_report_due_says_what_is_missing_until_it_can_be_generated(team, make, a
     assert _generate(auth, team).status_code == 302
     assert "Prescriber reports due" not in page_text(client.get("/"))
     pdf = _latest_pdf_text(make, client)                       # each person with their credential
-    assert "Coordination report for Orrin Vale, MD" in pdf and "From Hazel Quint, LCSW" in pdf
+    assert "Coordination report for Orrin Vale, MD" in pdf and "Written by Hazel Quint, LCSW" in pdf
     assert "Administered by Orrin Vale, MD" in pdf and "signed by Orrin Vale, MD" in pdf
 
 

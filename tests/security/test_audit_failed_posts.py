@@ -41,6 +41,10 @@ NO_PATIENT = {
     ("notifications.forms.OnCallForm", 0): "a clinic setting",
     ("notifications.forms.AccountNotificationsForm", 0): "the user's own settings",
     ("busy_times.forms.CalendarImportForm", 0): "a clinician's busy time (its page shows no patient)",
+    ("imports.forms.ImportCheckForm", 0): "a file of patients to register: checking it names nobody (import.check "
+                                           "carries the file name and counts); no patient exists yet to name",
+    ("imports.forms.ImportRunForm", 0): "a file of patients to register, refused whole before any exists",
+    ("outcomes.forms.OutcomesFilterForm", 0): "the clinic outcomes page's filter (a GET; aggregates, no patient)",
     ("patients.forms.PatientForm", 0): "registering: a refused registration re-renders only what was typed; "
                                        "no patient exists yet to name",
     ("notes.forms.ThemeForm", 0): "the clinic's theme list",

@@ -48,7 +48,8 @@ def _audit_too_large() -> None:
 def _page(check_form: ImportCheckForm, report: services.Report | None = None, run_form: ImportRunForm | None = None,
           status: int = 200):
     return render_template("imports/import.html", form=check_form, report=report, run_form=run_form,
-                           kinds=services.KINDS), status
+                           kinds=services.KINDS, csv_header=services.CSV_HEADER,
+                           csv_required=services.CSV_REQUIRED), status
 
 
 @bp.route("/")

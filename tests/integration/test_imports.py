@@ -247,6 +247,16 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
     assert _count(make, MeasureResponse) == 0
 
 
+def test_the_page_says_what_a_file_holds_without_sending_staff_to_the_readme(clinic, auth):
+    # new-user review (issue 25): the page pointed front-desk staff at a README they do not have
+    auth.sign_in("desk")
+    text = page_text(auth.client.get("/imports/"))
+    assert "README" not in text
+    assert ("mrn, given_name, family_name, preferred_name, date_of_birth, phone, email, emergency_contact_name, "
+            "emergency_contact_relationship, emergency_contact_phone in any order; given_name, family_name, "
+            "date_of_birth are required") in re.sub(r" ([,;])", r"\1", text)
+
+
 def test_import_is_for_the_roles_that_register_patients(clinic, make, auth):
     auth.sign_in("ther")
     assert auth.client.get("/imports/").status_code == 403

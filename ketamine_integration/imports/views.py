@@ -96,9 +96,12 @@ def import_run():
         for message in dict.fromkeys(m for messages in form.errors.values() for m in messages):
             flash(f"Nothing was imported: {message}", "error")
         return _page(ImportCheckForm(formdata=None, kind=report.kind), report, None, status=422)
-    noun = "patient(s)" if report.kind == services.PATIENTS else "questionnaire(s)"
+    noun = "patient" if report.kind == services.PATIENTS else "questionnaire"
     skipped = f"; {len(report.skipped)} recorded already were skipped" if report.skipped else ""
-    flash(f"Imported {imported} {noun} from {report.filename}{skipped}.", "success")
+    # imported patients have no care team, so nobody but staff sees them until one is added
+    after = " They have no care team yet: add it on each patient's page." if report.kind == services.PATIENTS else ""
+    flash(f"Imported {imported} {noun}{'' if imported == 1 else 's'} from {report.filename}{skipped}.{after}",
+          "success")
     return redirect(url_for("patients.patient_list") if report.kind == services.PATIENTS
                     else url_for("imports.import_page"))
 

@@ -73,6 +73,9 @@ def test_a_csv_of_patients_is_checked_then_imported_whole_with_one_audit_row_eac
     checked, done = _import(auth, "patients", CSV_GOOD, "patients.csv")
     assert "Import 2 patients" in page_text(checked)
     assert done.status_code == 302
+    # the patients have no care team yet: the message says what to do next
+    assert ("Imported 2 patients from patients.csv. They have no care team yet: add it on each patient's page."
+            in page_text(auth.client.get(done.headers["Location"])))
     patients = make.query(lambda: {p.mrn: (p.given_name, p.preferred_name, p.date_of_birth, p.email,
                                            p.emergency_contact_phone)
                                    for p in db.session.scalars(select(Patient).where(Patient.mrn.like("EXT-%")))})
@@ -114,7 +117,8 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     ("p.csv", b"\xff\xfe\x00m\x00r", "p.csv: is not UTF-8 text"),                       # UTF-16
     ("p.csv", b"name,dob\nA,1\n", "p.csv: row 1 (the header) names unknown column(s) name, dob"),
     ("p.csv", b"given_name,family_name\nA,B\n", "lacks the column(s) date_of_birth"),
-    ("p.txt", b"given_name\n", "p.txt: is not a file this import reads"),
+    ("p.txt", b"given_name\n", "p.txt: is not a file this import reads: an import of patients reads .csv, .json "
+                               "or .ndjson files."),
     ("p.json", b"[" * 100 + b"]" * 100, "nests JSON deeper than 32 levels"),
     ("p.json", b"{\"resourceType\": \"Bundle\", \"entry\": 5}", "Bundle.entry is not a list"),
     ("p.ndjson", b"{}\n{not json\n", "p.ndjson: line 2 is not JSON"),

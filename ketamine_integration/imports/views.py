@@ -99,7 +99,7 @@ def import_run():
     noun = "patient" if report.kind == services.PATIENTS else "questionnaire"
     skipped = f"; {len(report.skipped)} recorded already were skipped" if report.skipped else ""
     # imported patients have no care team, so nobody but staff sees them until one is added
-    after = " They have no care team yet: add it on each patient's page." if report.kind == services.PATIENTS else ""
+    after = " They have no care team yet: choose it with Edit on each patient's page." if report.kind == services.PATIENTS else ""
     flash(f"Imported {imported} {noun}{'' if imported == 1 else 's'} from {report.filename}{skipped}.{after}",
           "success")
     return redirect(url_for("patients.patient_list") if report.kind == services.PATIENTS

@@ -74,8 +74,11 @@ def test_a_csv_of_patients_is_checked_then_imported_whole_with_one_audit_row_eac
     assert "Import 2 patients" in page_text(checked)
     assert done.status_code == 302
     # the patients have no care team yet: the message says what to do next
-    assert ("Imported 2 patients from patients.csv. They have no care team yet: add it on each patient's page."
+    assert ("Imported 2 patients from patients.csv. They have no care team yet: choose it with Edit on each patient's page."
             in page_text(auth.client.get(done.headers["Location"])))
+    wren = make.query(lambda: db.session.scalar(select(Patient.id).where(Patient.mrn == "EXT-001")))
+    page = auth.client.get(f"/patients/{wren}").get_data(as_text=True)
+    assert f'href="/patients/{wren}/edit">Choose the care team</a>' in page
     patients = make.query(lambda: {p.mrn: (p.given_name, p.preferred_name, p.date_of_birth, p.email,
                                            p.emergency_contact_phone)
                                    for p in db.session.scalars(select(Patient).where(Patient.mrn.like("EXT-%")))})

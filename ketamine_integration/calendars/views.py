@@ -177,7 +177,8 @@ def calendar_import(user_id: int):
     done, record = submit(form, lambda: services.import_busy(clinician, upload, by=current_user))
     if done:
         audit.record("calendar.import", obj=record, detail=f"{record.busy_blocks} busy times")
-        flash(f"Imported {record.busy_blocks} busy time(s) from {record.filename}; they replace any earlier "
+        times = "busy time" if record.busy_blocks == 1 else "busy times"
+        flash(f"Imported {record.busy_blocks} {times} from {record.filename}; they replace any earlier "
               "upload and block booking from now on.", "success")
         return redirect(url_for("scheduling.availability", user_id=clinician.id))
     # cut to the audit detail column's 200 characters: PostgreSQL refuses a longer value

@@ -113,8 +113,9 @@ def read_upload_once(user_id: int, kind: str, filename: str, data: bytes) -> Rep
 def _read(kind: str, filename: str, data: bytes, limits: reading.Limits) -> reading.Read:
     name = filename.lower()
     if not name.endswith(FORMATS[kind]):
-        raise reading.FileRefused(filename, f"is not a file this import reads: {KINDS[kind]} are imported from "
-                                            f"{', '.join(FORMATS[kind])} files.")
+        *others, last = FORMATS[kind]
+        raise reading.FileRefused(filename, f"is not a file this import reads: an import of {KINDS[kind]} reads "
+                                            f"{', '.join(others)} or {last} files.")
     text = reading.decode(filename, data, limits.max_bytes)
     budget = reading.Budget(filename, limits.max_rows, limits.seconds)
     read = reading.Read(filename)

@@ -48,7 +48,8 @@ def _audit_too_large() -> None:
 def _page(check_form: ImportCheckForm, report: services.Report | None = None, run_form: ImportRunForm | None = None,
           status: int = 200):
     return render_template("imports/import.html", form=check_form, report=report, run_form=run_form,
-                           kinds=services.KINDS), status
+                           kinds=services.KINDS, csv_header=services.CSV_HEADER,
+                           csv_required=services.CSV_REQUIRED), status
 
 
 @bp.route("/")
@@ -95,9 +96,12 @@ def import_run():
         for message in dict.fromkeys(m for messages in form.errors.values() for m in messages):
             flash(f"Nothing was imported: {message}", "error")
         return _page(ImportCheckForm(formdata=None, kind=report.kind), report, None, status=422)
-    noun = "patient(s)" if report.kind == services.PATIENTS else "questionnaire(s)"
+    noun = "patient" if report.kind == services.PATIENTS else "questionnaire"
     skipped = f"; {len(report.skipped)} recorded already were skipped" if report.skipped else ""
-    flash(f"Imported {imported} {noun} from {report.filename}{skipped}.", "success")
+    # imported patients have no care team, so nobody but staff sees them until one is added
+    after = " They have no care team yet: choose it with Edit on each patient's page." if report.kind == services.PATIENTS else ""
+    flash(f"Imported {imported} {noun}{'' if imported == 1 else 's'} from {report.filename}{skipped}.{after}",
+          "success")
     return redirect(url_for("patients.patient_list") if report.kind == services.PATIENTS
                     else url_for("imports.import_page"))
 

@@ -17,8 +17,10 @@ PENDING, SENDING, SENT, FAILED, WITHDRAWN, OPTED_OUT = "pending", "sending", "se
 #: status -> how the Messages page names it
 STATUSES = {PENDING: "Waiting to be sent", SENDING: "Being sent", SENT: "Sent", FAILED: "Failed",
             WITHDRAWN: "Withdrawn", OPTED_OUT: "Not sent: opted out"}
-#: purpose -> how the patient page names it; a purpose not listed is shown as written
-PURPOSES = {"reminder": "Appointment reminder", "invitation": "Invitation", "cancellation": "Cancellation",
+#: purpose -> how the patient page names it; a purpose not listed is shown as written. An appointment's
+#: invitation says so: a bare "Invitation" beside the portal's "Not invited yet" read as a portal one
+PURPOSES = {"reminder": "Appointment reminder", "invitation": "Appointment invitation",
+            "cancellation": "Appointment cancellation",
             "safety_alert": "Safety alert to staff", "digest": "Daily digest",
             "portal_invitation": "Portal invitation", "portal_code": "Portal sign-in code",
             "portal_reset": "Portal sign-in reset"}

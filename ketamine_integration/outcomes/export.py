@@ -47,8 +47,18 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.0f}%"
 
 
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+def _number(value: float | None) -> float | int | str:
+    """A median as a number (a whole one without ".0"), so the CSV cell is one a spreadsheet sums."""
+    if value is None:
+        return ""
+    shown = float(f"{value:g}")
+    return int(shown) if shown.is_integer() else shown
+
+
+def _cell(value):
+    # Only text can smuggle a formula; a number the app computed is written as it is, so a median
+    # change of -11.5 stays the number -11.5, not the text "'-11.5" that csv_safe makes of it.
+    return csv_safe(value) if isinstance(value, str) else value
 
 
 def outcomes_csv(outcomes: Outcomes) -> str:
@@ -65,5 +75,5 @@ def outcomes_csv(outcomes: Outcomes) -> str:
         lines += _phq_lines("PHQ-9 by therapist", row)
     for row in (outcomes.overall, *outcomes.by_protocol):
         lines += _protocol_lines(row)
-    writer.writerows([csv_safe(v) for v in line] for line in lines)
+    writer.writerows([_cell(v) for v in line] for line in lines)
     return out.getvalue()

@@ -38,7 +38,7 @@ from .rules import ReminderSettings, reminder_settings
 log = logging.getLogger(__name__)
 
 REQUEST, CANCEL = "REQUEST", "CANCEL"
-#: a delivery's purpose by the invitation's method (the patient page says "Invitation", "Cancellation")
+#: a delivery's purpose by the invitation's method (the patient page says "Appointment invitation", "Appointment cancellation")
 PURPOSES = {REQUEST: "invitation", CANCEL: "cancellation"}
 #: an invitation in one of these may be in the patient's calendar (a send that failed or stopped
 #: half-way may have arrived): only such a patient is sent its update or its cancellation

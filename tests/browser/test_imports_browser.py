@@ -52,5 +52,5 @@ def test_staff_import_a_patients_file_after_fixing_what_the_report_refused(live_
     page.get_by_label("The same file again, to import it").set_input_files(str(good))
     assert has_no_horizontal_scroll(page)
     page.get_by_role("button", name="Import 2 patients").click()
-    expect(page.get_by_text("Imported 2 patient(s) from clinic-export-fixed.csv.")).to_be_visible()
+    expect(page.get_by_text("Imported 2 patients from clinic-export-fixed.csv. They have no care team yet: choose it with Edit on each patient's page.")).to_be_visible()
     assert _count(live_server) == before + 2

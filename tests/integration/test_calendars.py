@@ -303,14 +303,14 @@ def test_recurring_zoned_all_day_and_free_events_become_the_right_busy_times(cli
                + "END:VCALENDAR\r\n").encode()
     auth.sign_in("ther")
     response = _upload(auth, clinic["therapist"], content, follow_redirects=True)
-    assert "Imported 5 busy time(s) from work.ics" in page_text(response)
+    assert "Imported 5 busy times from work.ics" in page_text(response)
     busy = _busy(make, clinic["therapist"])
     weekly = [(monday + timedelta(weeks=w), monday + timedelta(weeks=w, hours=1)) for w in range(3)]
     midnight = datetime(day_off.year, day_off.month, day_off.day, tzinfo=NY)
     assert busy == sorted(weekly + [(midnight, midnight + timedelta(days=1)),
                                     (monday + timedelta(days=1, hours=5), monday + timedelta(days=1, hours=5, minutes=30))])
     page = page_text(auth.client.get(f"/availability/{clinic['therapist']}"))
-    assert "5 busy time(s) from work.ics" in page and "Supervision" not in page and "Dentist" not in page
+    assert "5 busy times from work.ics" in page and "Supervision" not in page and "Dentist" not in page
     [row] = make.audit_rows(action="calendar.import")
     assert row.detail == "5 busy times"
 

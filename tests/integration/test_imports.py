@@ -73,6 +73,12 @@ def test_a_csv_of_patients_is_checked_then_imported_whole_with_one_audit_row_eac
     checked, done = _import(auth, "patients", CSV_GOOD, "patients.csv")
     assert "Import 2 patients" in page_text(checked)
     assert done.status_code == 302
+    # the patients have no care team yet: the message says what to do next
+    assert ("Imported 2 patients from patients.csv. They have no care team yet: choose it with Edit on each patient's page."
+            in page_text(auth.client.get(done.headers["Location"])))
+    wren = make.query(lambda: db.session.scalar(select(Patient.id).where(Patient.mrn == "EXT-001")))
+    page = auth.client.get(f"/patients/{wren}").get_data(as_text=True)
+    assert f'href="/patients/{wren}/edit">Choose the care team</a>' in page
     patients = make.query(lambda: {p.mrn: (p.given_name, p.preferred_name, p.date_of_birth, p.email,
                                            p.emergency_contact_phone)
                                    for p in db.session.scalars(select(Patient).where(Patient.mrn.like("EXT-%")))})
@@ -114,7 +120,8 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     ("p.csv", b"\xff\xfe\x00m\x00r", "p.csv: is not UTF-8 text"),                       # UTF-16
     ("p.csv", b"name,dob\nA,1\n", "p.csv: row 1 (the header) names unknown column(s) name, dob"),
     ("p.csv", b"given_name,family_name\nA,B\n", "lacks the column(s) date_of_birth"),
-    ("p.txt", b"given_name\n", "p.txt: is not a file this import reads"),
+    ("p.txt", b"given_name\n", "p.txt: is not a file this import reads: an import of patients reads .csv, .json "
+                               "or .ndjson files."),
     ("p.json", b"[" * 100 + b"]" * 100, "nests JSON deeper than 32 levels"),
     ("p.json", b"{\"resourceType\": \"Bundle\", \"entry\": 5}", "Bundle.entry is not a list"),
     ("p.ndjson", b"{}\n{not json\n", "p.ndjson: line 2 is not JSON"),
@@ -245,6 +252,16 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
                      ("line 7", "date"), ("line 8", "status")}
     assert "disagrees with the sum of the item answers" in page_text(response)
     assert _count(make, MeasureResponse) == 0
+
+
+def test_the_page_says_what_a_file_holds_without_sending_staff_to_the_readme(clinic, auth):
+    # new-user review (issue 25): the page pointed front-desk staff at a README they do not have
+    auth.sign_in("desk")
+    text = page_text(auth.client.get("/imports/"))
+    assert "README" not in text
+    assert ("mrn, given_name, family_name, preferred_name, date_of_birth, phone, email, emergency_contact_name, "
+            "emergency_contact_relationship, emergency_contact_phone in any order; given_name, family_name, "
+            "date_of_birth are required") in re.sub(r" ([,;])", r"\1", text)
 
 
 def test_import_is_for_the_roles_that_register_patients(clinic, make, auth):

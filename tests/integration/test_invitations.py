@@ -206,7 +206,7 @@ def test_a_patient_without_email_consent_gets_no_email_and_an_opted_out_row(make
         f"invitation:appointment:{appointment}:seq:0:request", OPTED_OUT, "email", "invitation", None,
         "uma@example.org")
     auth.sign_in("desk")                                      # the patient page says so
-    assert "Email Invitation Not sent: opted out" in page_text(client.get(f"/patients/{clinic['unasked']}"))
+    assert "Email Appointment invitation Not sent: opted out" in page_text(client.get(f"/patients/{clinic['unasked']}"))
     auth.logout()
     _cancel(make, clinic, appointment)                    # nothing was sent: there is nothing to take back
     assert [d.status for d in _deliveries(make, appointment)] == [OPTED_OUT]

@@ -3,9 +3,11 @@ count, made in plain Python from the records (never by the page's query); small 
 the filters refuse bad input field by field; the page is the admin's; its statements do not grow."""
 from __future__ import annotations
 
+import csv as _csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from io import StringIO
 from statistics import median
 
 import pytest
@@ -190,6 +192,10 @@ def test_the_admin_reads_the_page_and_the_csv_with_small_groups_left_out(app, au
     csv = client.get("/outcomes/outcomes.csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     assert csv.get_data(as_text=True).startswith("Section,Group,Courses,Figure,Value")
+    # a fall in PHQ-9 is a negative number in a spreadsheet, not text with a leading apostrophe
+    [change] = [row[4] for row in _csv.reader(StringIO(csv.get_data(as_text=True)))
+                if row[1] == "Every protocol" and row[3] == "Median change from baseline (points)"]
+    assert float(change) < 0
     home = client.get("/").get_data(as_text=True)
     assert 'href="/outcomes/"' in home
     actions = app_actions(app)

@@ -67,7 +67,7 @@ def test_the_patient_page_lists_the_patients_messages_newest_first_without_their
         # the provider's answer named the number: hidden there too
         _row("Text", "Appointment reminder", "Failed : SMS provider 400: The number •••0123 is not a mobile number.",
              "•••0123"),
-        _row("Email", "Invitation", "Sent", "j•••@example.org"),
+        _row("Email", "Appointment invitation", "Sent", "j•••@example.org"),
     ]
     assert "Messages (5)" in section
     assert SECRET_WORDS not in section and "jane.doe@" not in section and "+15550100123" not in section

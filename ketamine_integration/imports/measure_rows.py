@@ -106,7 +106,11 @@ def _questionnaire_measure(where: str, canonical: str) -> Measure:
 def _day(where: str, element: str, value, zone: tzinfo) -> date:
     if isinstance(value, datetime):
         # a time with an offset is a moment: the clinic's day of it; one without, the day written
-        return value.astimezone(zone).date() if value.tzinfo else value.date()
+        try:
+            return value.astimezone(zone).date() if value.tzinfo else value.date()
+        except OverflowError:  # year 1 or 9999 moved past the calendar's end by its offset
+            raise RowRefused([Refusal(where, element, "is a moment outside the calendar (years 1 to 9999) in the "
+                                                      "clinic's time zone.")]) from None
     if isinstance(value, date):
         return value
     raise RowRefused([Refusal(where, element, "is missing or not a full date (YYYY-MM-DD at least).")])

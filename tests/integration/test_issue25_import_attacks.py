@@ -1,0 +1,34 @@
+"""Attack review of issue 25 points 1-4: the hostile import files that got past the checks, each refused
+on its row and field now, nothing written (both engines: the refusals are the database's business too)."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ketamine_integration.notes.models import MeasureResponse
+from ketamine_integration.patients.models import Patient
+from tests.conftest import page_text
+from tests.integration.test_imports import PHQ9_ITEMS, _check, _count, _questionnaire, clinic  # noqa: F401
+
+pytestmark = pytest.mark.both_engines
+
+
+def _refusals(response) -> set[tuple[str, str]]:
+    return set(re.findall(r"<tr><td data-label=\"Row\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>",
+                          response.get_data(as_text=True)))
+
+
+@pytest.mark.parametrize("authored", [
+    "0001-01-01T00:30:00+14:00",   # a moment before 1 January of year 1 in New York
+    "9999-12-31T23:30:00-12:00",   # a moment after 31 December 9999 in New York
+])
+def test_a_moment_outside_the_calendar_in_the_clinic_zone_is_refused_on_its_field(clinic, make, auth, authored):
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    auth.sign_in("desk")
+    response = _check(auth, "measures", json.dumps(_questionnaire("KI-900001", [0] * 9, authored)), "h.json")
+    assert response.status_code == 422, page_text(response)[:300]
+    assert _refusals(response) == {("resource 1", "authored")}
+    assert "outside the calendar" in page_text(response)
+    assert _count(make, MeasureResponse) == 0

@@ -32,3 +32,31 @@ def test_a_moment_outside_the_calendar_in_the_clinic_zone_is_refused_on_its_fiel
     assert _refusals(response) == {("resource 1", "authored")}
     assert "outside the calendar" in page_text(response)
     assert _count(make, MeasureResponse) == 0
+
+
+@pytest.mark.parametrize("name", [
+    "Wr\x00en",      # NUL: PostgreSQL refuses it in text (the import answered 500 there)
+    "Wr\x07en",      # another control character: a PDF's XMP metadata cannot hold it
+    "Wr\u202een",    # a bidirectional override: the name reads otherwise than it is stored
+])
+def test_a_control_character_in_an_imported_name_is_refused_on_its_column(clinic, make, auth, name):
+    before = _count(make, Patient)
+    auth.sign_in("desk")
+    csv = f"given_name,family_name,date_of_birth\n{name},Quillfeather,1984-03-07\n"
+    response = _check(auth, "patients", csv, "p.csv")
+    assert response.status_code == 422, page_text(response)[:300]
+    assert _refusals(response) == {("row 2", "given_name")}
+    assert "no control characters" in page_text(response)
+    assert _count(make, Patient) == before
+
+
+@pytest.mark.parametrize("name", ["Quill\x07feather", "Quill\u202efeather"])
+def test_the_registration_form_refuses_a_control_character_in_a_name_on_its_field(clinic, make, auth, name):
+    """(A NUL in a form is refused by the request guard, 400, before any form: only a file carried one in.)"""
+    from tests.integration.test_patients import VALID
+    before = _count(make, Patient)
+    auth.sign_in("desk")
+    response = auth.post("/patients/new", dict(VALID, family_name=name))
+    assert response.status_code == 422
+    assert "no control characters" in page_text(response)
+    assert _count(make, Patient) == before

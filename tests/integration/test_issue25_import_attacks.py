@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -60,3 +61,19 @@ def test_the_registration_form_refuses_a_control_character_in_a_name_on_its_fiel
     assert response.status_code == 422
     assert "no control characters" in page_text(response)
     assert _count(make, Patient) == before
+
+
+@pytest.mark.parametrize("again", [
+    PHQ9_ITEMS[8],   # item 9 by its LOINC code twice: the second answer was kept, the first dropped unsaid
+    "9",             # item 9 by LOINC and by its number (as the export writes it)
+])
+def test_an_item_answered_twice_is_refused_not_one_answer_kept(clinic, make, auth, again):
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    response_json = _questionnaire("KI-900001", [0] * 9, (date.today() - timedelta(days=2)).isoformat())
+    response_json["item"].append({"linkId": again, "answer": [{"valueInteger": 3}]})
+    auth.sign_in("desk")
+    response = _check(auth, "measures", json.dumps(response_json), "h.json")
+    assert response.status_code == 422, page_text(response)[:300]
+    assert _refusals(response) == {("resource 1", "item[9]")}
+    assert "answers PHQ-9 item 9 again (also item[8])" in page_text(response)
+    assert _count(make, MeasureResponse) == 0

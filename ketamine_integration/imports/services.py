@@ -234,6 +234,16 @@ def course_for(courses: list[TreatmentCourse], day: date) -> TreatmentCourse:
     return started[-1] if started else courses[0]
 
 
+def _lock_patients(patient_ids: list[int]) -> None:
+    """Hold the file's patients until the transaction ends, before reading what they have recorded: two
+    imports of one file at once take turns, and the second finds the first's questionnaires recorded
+    (on PostgreSQL both read "nothing recorded" and both wrote, two safety alerts too; SQLite's writers
+    take turns already). In id order, so two files of the same patients cannot deadlock."""
+    if patient_ids:
+        db.session.execute(select(Patient.id).where(Patient.id.in_(patient_ids)).order_by(Patient.id)
+                           .with_for_update(key_share=True))
+
+
 def _recorded(patient_ids: list[int]) -> dict[tuple, list]:
     if not patient_ids:
         return {}
@@ -253,7 +263,9 @@ def check_measures(report: Report, today: date) -> Report:
     the same measure and day recorded with other answers; skip one recorded with the same answers."""
     rows: list[MeasureRow] = report.ready
     courses = _courses_by_mrn({r.mrn.lower() for r in rows})
-    recorded = _recorded([cs[0].patient_id for cs in courses.values() if cs])
+    patient_ids = sorted(cs[0].patient_id for cs in courses.values() if cs)
+    _lock_patients(patient_ids)
+    recorded = _recorded(patient_ids)
     ready, seen = [], {}
     for row in rows:
         target = _target(report, row, courses, today)

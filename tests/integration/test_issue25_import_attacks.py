@@ -77,3 +77,53 @@ def test_an_item_answered_twice_is_refused_not_one_answer_kept(clinic, make, aut
     assert _refusals(response) == {("resource 1", "item[9]")}
     assert "answers PHQ-9 item 9 again (also item[8])" in page_text(response)
     assert _count(make, MeasureResponse) == 0
+
+
+def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, app):
+    """A checks the file and holds its patients; B, the same file a moment later, waits for A's commit and
+    finds the questionnaire recorded. Before, on PostgreSQL both read "nothing recorded" and both wrote it
+    (two responses, two safety alerts)."""
+    import threading
+    import time
+
+    from sqlalchemy import func, select
+
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.db.errors import DomainError
+    from ketamine_integration.extensions import db
+    from ketamine_integration.imports import services
+    from ketamine_integration.notes.models import SafetyAlert
+
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    data = json.dumps(_questionnaire("KI-900001", [1] * 9, (date.today() - timedelta(days=2)).isoformat())).encode()
+    a_checked, outcomes, errors = threading.Event(), {}, []
+
+    def run(name: str) -> None:
+        try:
+            with app.test_request_context():
+                if name == "b":
+                    a_checked.wait(30)
+                report = services.read_upload(services.MEASURES, "h.json", data)
+                services.check(report)
+                if name == "a":
+                    a_checked.set()
+                    time.sleep(0.5)  # B is under way meanwhile: its check must wait for A's commit
+                try:
+                    outcomes[name] = services.import_file(report, by=db.session.get(User, clinic["staff"]),
+                                                          today=date.today())
+                    db.session.commit()
+                except DomainError:
+                    db.session.rollback()
+                    outcomes[name] = "nothing to import"
+                db.session.remove()
+        except Exception as err:  # reported below; a thread's exception is otherwise lost
+            errors.append(repr(err))
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert outcomes == {"a": 1, "b": "nothing to import"}
+    assert _count(make, MeasureResponse) == 1
+    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(SafetyAlert))) == 1

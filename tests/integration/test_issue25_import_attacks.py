@@ -127,3 +127,23 @@ def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, ap
     assert outcomes == {"a": 1, "b": "nothing to import"}
     assert _count(make, MeasureResponse) == 1
     assert make.query(lambda: db.session.scalar(select(func.count()).select_from(SafetyAlert))) == 1
+
+
+@pytest.mark.parametrize("filename, layout", [
+    ("h.json", "one"),       # a single resource
+    ("h.ndjson", "lines"),   # NDJSON: the line is named
+])
+def test_a_key_given_twice_in_an_object_refuses_the_file(clinic, make, auth, filename, layout):
+    """{"status": "entered-in-error", "status": "completed"}: Python kept the last and imported a questionnaire
+    another reader takes as voided."""
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    text = json.dumps(_questionnaire("KI-900001", [0] * 9, (date.today() - timedelta(days=2)).isoformat())).replace(
+        '"status": "completed"', '"status": "entered-in-error", "status": "completed"')
+    if layout == "lines":
+        text = json.dumps({"resourceType": "Patient"}) + "\n" + text
+    auth.sign_in("desk")
+    response = _check(auth, "measures", text, filename)
+    assert response.status_code == 422
+    named = "line 2 gives" if layout == "lines" else "gives"
+    assert f"{filename}: {named} the key \"status\" twice in one object" in page_text(response)
+    assert _count(make, MeasureResponse) == 0

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..notes.models import MeasureResponse
 from ..notes.services import earliest_measure_day, record_measure
 from ..patients.models import Patient
-from ..patients.services import register_patient
+from ..patients.services import hold_registrations, register_patient
 from . import reading
 from .measure_rows import MeasureRow, fhir_measure
 from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker
@@ -149,6 +149,9 @@ def check_patients(report: Report) -> Report:
     """Refuse the rows whose MRN is in use or repeated in the file, and the rows of a person already
     registered (same names and date of birth) or listed twice."""
     rows: list[PatientRow] = report.ready
+    # two imports of one file at once: the second waits, then finds the first's patients registered
+    # (on PostgreSQL both read "nobody of these names" and registered everyone twice)
+    hold_registrations()
     mrns = {r.mrn.lower() for r in rows if r.mrn}
     taken = set(db.session.scalars(select(func.lower(Patient.mrn)).where(func.lower(Patient.mrn).in_(mrns)))) \
         if mrns else set()

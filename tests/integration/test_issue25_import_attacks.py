@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from datetime import date, timedelta
 
 import pytest
 
-from ketamine_integration.notes.models import MeasureResponse
+from ketamine_integration.accounts.models import User
+from ketamine_integration.db.errors import DomainError
+from ketamine_integration.extensions import db
+from ketamine_integration.imports import services
+from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
 from tests.integration.test_imports import PHQ9_ITEMS, _check, _count, _questionnaire, clinic  # noqa: F401
@@ -79,23 +85,9 @@ def test_an_item_answered_twice_is_refused_not_one_answer_kept(clinic, make, aut
     assert _count(make, MeasureResponse) == 0
 
 
-def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, app):
-    """A checks the file and holds its patients; B, the same file a moment later, waits for A's commit and
-    finds the questionnaire recorded. Before, on PostgreSQL both read "nothing recorded" and both wrote it
-    (two responses, two safety alerts)."""
-    import threading
-    import time
-
-    from sqlalchemy import func, select
-
-    from ketamine_integration.accounts.models import User
-    from ketamine_integration.db.errors import DomainError
-    from ketamine_integration.extensions import db
-    from ketamine_integration.imports import services
-    from ketamine_integration.notes.models import SafetyAlert
-
-    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
-    data = json.dumps(_questionnaire("KI-900001", [1] * 9, (date.today() - timedelta(days=2)).isoformat())).encode()
+def _imported_at_once(app, kind: str, data: bytes, by: int) -> dict:
+    """Two imports of one file at once: A checks it, then B starts while A waits half a second before
+    importing and committing. What each import gave: a count, or "nothing to import"."""
     a_checked, outcomes, errors = threading.Event(), {}, []
 
     def run(name: str) -> None:
@@ -103,14 +95,13 @@ def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, ap
             with app.test_request_context():
                 if name == "b":
                     a_checked.wait(30)
-                report = services.read_upload(services.MEASURES, "h.json", data)
+                report = services.read_upload(kind, "h.csv" if kind == services.PATIENTS else "h.json", data)
                 services.check(report)
                 if name == "a":
                     a_checked.set()
                     time.sleep(0.5)  # B is under way meanwhile: its check must wait for A's commit
                 try:
-                    outcomes[name] = services.import_file(report, by=db.session.get(User, clinic["staff"]),
-                                                          today=date.today())
+                    outcomes[name] = services.import_file(report, by=db.session.get(User, by), today=date.today())
                     db.session.commit()
                 except DomainError:
                     db.session.rollback()
@@ -124,9 +115,26 @@ def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, ap
     for thread in threads:
         thread.join(60)
     assert errors == []
-    assert outcomes == {"a": 1, "b": "nothing to import"}
+    return outcomes
+
+
+def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, app):
+    """Before, on PostgreSQL both read "nothing recorded" and both wrote it (two responses, two safety
+    alerts); now the second waits for the first's commit and finds the questionnaire recorded."""
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    data = json.dumps(_questionnaire("KI-900001", [1] * 9, (date.today() - timedelta(days=2)).isoformat())).encode()
+    assert _imported_at_once(app, services.MEASURES, data, clinic["staff"]) == {"a": 1, "b": "nothing to import"}
     assert _count(make, MeasureResponse) == 1
-    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(SafetyAlert))) == 1
+    assert _count(make, SafetyAlert) == 1
+
+
+def test_two_imports_of_one_patients_file_at_once_register_each_person_once(clinic, make, app):
+    """Rows without an MRN: before, on PostgreSQL both read "nobody of these names" and both registered the
+    person (two MRNs drawn); now the second waits and refuses the row as registered already."""
+    before = _count(make, Patient)
+    data = b"given_name,family_name,date_of_birth\nWren,Quillfeather,1984-03-07\n"
+    assert _imported_at_once(app, services.PATIENTS, data, clinic["staff"]) == {"a": 1, "b": "nothing to import"}
+    assert _count(make, Patient) == before + 1
 
 
 @pytest.mark.parametrize("filename, layout", [

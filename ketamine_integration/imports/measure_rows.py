@@ -106,7 +106,11 @@ def _questionnaire_measure(where: str, canonical: str) -> Measure:
 def _day(where: str, element: str, value, zone: tzinfo) -> date:
     if isinstance(value, datetime):
         # a time with an offset is a moment: the clinic's day of it; one without, the day written
-        return value.astimezone(zone).date() if value.tzinfo else value.date()
+        try:
+            return value.astimezone(zone).date() if value.tzinfo else value.date()
+        except OverflowError:  # year 1 or 9999 moved past the calendar's end by its offset
+            raise RowRefused([Refusal(where, element, "is a moment outside the calendar (years 1 to 9999) in the "
+                                                      "clinic's time zone.")]) from None
     if isinstance(value, date):
         return value
     raise RowRefused([Refusal(where, element, "is missing or not a full date (a year, month and day at least, as in 2026-03-07).")])
@@ -116,7 +120,7 @@ def _questionnaire_response(where: str, qr: QuestionnaireResponse, zone: tzinfo,
     if qr.status != "completed":
         raise RowRefused([Refusal(where, "status", f"is {qr.status}; only completed questionnaires are imported.")])
     measure = _questionnaire_measure(where, (qr.questionnaire or "").split("|")[0])
-    found, total, refusals = {}, None, []
+    found, total, refusals = [], None, []
     for n, item in enumerate(qr.item or []):
         code = item.linkId.lstrip("/")
         if code == DIFFICULTY_LINK:
@@ -128,7 +132,7 @@ def _questionnaire_response(where: str, qr: QuestionnaireResponse, zone: tzinfo,
         elif code == measure.loinc_total:
             total = value
         else:
-            found[code] = (n, value)
+            found.append((code, n, value))
     return _row(where, measure, _mrn(where, qr.subject, patients), _day(where, "authored", qr.authored, zone),
                 found, total, refusals, "item")
 
@@ -138,7 +142,7 @@ def _observation(where: str, obs: Observation, zone: tzinfo, patients: dict) -> 
         raise RowRefused([Refusal(where, "status", f"is {obs.status}; only final results are imported.")])
     codes = [c.code for c in _codings(obs.code) if c.system == LOINC and c.code]
     measure = _panel(where, "code", codes)
-    found, refusals = {}, []
+    found, refusals = [], []
     total = _observation_total(obs)
     for n, component in enumerate(obs.component or []):
         code = next((c.code for c in _codings(component.code) if c.system == LOINC), None)
@@ -149,7 +153,7 @@ def _observation(where: str, obs: Observation, zone: tzinfo, patients: dict) -> 
         elif code == measure.loinc_total:
             total = value if total is None else total  # the Observation's own value, when it has one, is the total
         else:
-            found[code] = (n, value)
+            found.append((code, n, value))
     return _row(where, measure, _mrn(where, obs.subject, patients),
                 _day(where, "effectiveDateTime", obs.effectiveDateTime, zone), found, total, refusals, "component")
 
@@ -199,16 +203,20 @@ def _item_numbers(measure: Measure) -> dict[str, int]:
     return numbers
 
 
-def _row(where: str, measure: Measure, mrn: str, day: date, found: dict, total, refusals: list[Refusal],
-         element: str) -> MeasureRow:
-    """The answers in the registry's item order, each a score the item offers (an item asked only after
-    another answer may be left out); the total, when the file gives one, must be their sum. RowRefused
-    with every problem found."""
+def _row(where: str, measure: Measure, mrn: str, day: date, found: list[tuple[str, int, Any]], total,
+         refusals: list[Refusal], element: str) -> MeasureRow:
+    """The answers (code, position, value) in the registry's item order, each a score the item offers
+    (an item asked only after another answer may be left out); the total, when the file gives one, must
+    be their sum. RowRefused with every problem found."""
     numbers = _item_numbers(measure)
     by_item = {}
-    for code, (position, value) in found.items():
+    for code, position, value in found:
         if code not in numbers:
             refusals.append(Refusal(where, f"{element}[{position}]", f"{code} is not an item of {measure.name}."))
+        elif numbers[code] in by_item:
+            # which answer is the patient's? neither is taken over the other (item 9 raises the safety alert)
+            refusals.append(Refusal(where, f"{element}[{position}]", f"answers {measure.name} item {numbers[code]} "
+                                                                     f"again (also {element}[{by_item[numbers[code]][0]}])."))
         else:
             by_item[numbers[code]] = (position, value)
     answers = []

@@ -169,10 +169,13 @@ def fhir_resources(filename: str, text: str, budget: Budget) -> Iterator[tuple[s
     if not stripped.startswith("{"):
         raise FileRefused(filename, "is not FHIR JSON: it should start with '{' (a Bundle, a resource, or NDJSON).")
     try:
-        document = json.loads(stripped)
+        document = _load(stripped)
     except json.JSONDecodeError:
         yield from _ndjson(filename, stripped, budget)
         return
+    except _RepeatedKey as err:
+        raise FileRefused(filename, f"gives the key \"{str(err)[:80]}\" twice in one object: a reader could take "
+                                    "either value, so the file is not read.") from None
     except ValueError as err:  # a number of more than 4,300 digits (Python's own limit on reading one)
         raise FileRefused(filename, f"holds a number too long to read ({_first_words(err)}).") from None
     if not isinstance(document, dict):
@@ -195,13 +198,36 @@ def _ndjson(filename: str, text: str, budget: Budget) -> Iterator[tuple[str, Any
             continue
         budget.spend_row()
         try:
-            resource = json.loads(line)
+            resource = _load(line)
+        except _RepeatedKey as err:
+            raise FileRefused(filename, f"line {n} gives the key \"{str(err)[:80]}\" twice in one object: a "
+                                        "reader could take either value, so the file is not read.") from None
         except json.JSONDecodeError as err:
             raise FileRefused(filename, f"line {n} is not JSON ({err.msg}, column {err.colno}): the file is "
                                         "neither a FHIR Bundle nor NDJSON.") from None
         except ValueError as err:
             raise FileRefused(filename, f"line {n} holds a number too long to read ({_first_words(err)}).") from None
         yield f"line {n}", resource
+
+
+class _RepeatedKey(ValueError):
+    """A JSON object naming a key twice (the key is the message)."""
+
+
+def _object_once(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are each given once. Readers differ on a repeated key (Python keeps the
+    last, others the first): {"status": "entered-in-error", "status": "completed"} would be imported here
+    and read as voided elsewhere, so a file holding one is refused instead of guessed at."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
+
+
+def _load(text: str):
+    return json.loads(text, object_pairs_hook=_object_once)
 
 
 def _first_words(err: Exception) -> str:

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..notes.models import MeasureResponse
 from ..notes.services import earliest_measure_day, record_measure
 from ..patients.models import Patient
-from ..patients.services import register_patient
+from ..patients.services import hold_registrations, register_patient
 from . import reading
 from .measure_rows import MeasureRow, fhir_measure
 from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker
@@ -150,6 +150,9 @@ def check_patients(report: Report) -> Report:
     """Refuse the rows whose MRN is in use or repeated in the file, and the rows of a person already
     registered (same names and date of birth) or listed twice."""
     rows: list[PatientRow] = report.ready
+    # two imports of one file at once: the second waits, then finds the first's patients registered
+    # (on PostgreSQL both read "nobody of these names" and registered everyone twice)
+    hold_registrations()
     mrns = {r.mrn.lower() for r in rows if r.mrn}
     taken = set(db.session.scalars(select(func.lower(Patient.mrn)).where(func.lower(Patient.mrn).in_(mrns)))) \
         if mrns else set()
@@ -235,6 +238,16 @@ def course_for(courses: list[TreatmentCourse], day: date) -> TreatmentCourse:
     return started[-1] if started else courses[0]
 
 
+def _lock_patients(patient_ids: list[int]) -> None:
+    """Hold the file's patients until the transaction ends, before reading what they have recorded: two
+    imports of one file at once take turns, and the second finds the first's questionnaires recorded
+    (on PostgreSQL both read "nothing recorded" and both wrote, two safety alerts too; SQLite's writers
+    take turns already). In id order, so two files of the same patients cannot deadlock."""
+    if patient_ids:
+        db.session.execute(select(Patient.id).where(Patient.id.in_(patient_ids)).order_by(Patient.id)
+                           .with_for_update(key_share=True))
+
+
 def _recorded(patient_ids: list[int]) -> dict[tuple, list]:
     if not patient_ids:
         return {}
@@ -254,7 +267,9 @@ def check_measures(report: Report, today: date) -> Report:
     the same measure and day recorded with other answers; skip one recorded with the same answers."""
     rows: list[MeasureRow] = report.ready
     courses = _courses_by_mrn({r.mrn.lower() for r in rows})
-    recorded = _recorded([cs[0].patient_id for cs in courses.values() if cs])
+    patient_ids = sorted(cs[0].patient_id for cs in courses.values() if cs)
+    _lock_patients(patient_ids)
+    recorded = _recorded(patient_ids)
     ready, seen = [], {}
     for row in rows:
         target = _target(report, row, courses, today)

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
+from ..accounts.forms import shown_text
 from ..web.fields import ClinicDateField
 from ..db.clinic_time import clinic_today
 from .care_team import REASON_LENGTH, JoinRequest
@@ -29,17 +30,17 @@ def patient_phone(form, field) -> None:
 
 
 class PatientForm(FlaskForm):
-    given_name = StringField("Given name", validators=[InputRequired(), Length(max=80)])
-    family_name = StringField("Family name", validators=[InputRequired(), Length(max=80)])
-    preferred_name = StringField("Preferred name", validators=[Optional(), Length(max=80)])
+    given_name = StringField("Given name", validators=[InputRequired(), Length(max=80), shown_text])
+    family_name = StringField("Family name", validators=[InputRequired(), Length(max=80), shown_text])
+    preferred_name = StringField("Preferred name", validators=[Optional(), Length(max=80), shown_text])
     date_of_birth = ClinicDateField("Date of birth", validators=[InputRequired()])
     mrn = StringField("MRN", validators=[Optional(), Length(max=32),
                                          Regexp(r"[A-Za-z0-9-]+\Z", message="Letters, digits and dashes only.")],
                       description="Leave empty to assign the next clinic number.")
     phone = StringField("Phone", validators=[Optional(), patient_phone])
     email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
-    emergency_contact_name = StringField("Emergency contact", validators=[Optional(), Length(max=120)])
-    emergency_contact_relationship = StringField("Relationship", validators=[Optional(), Length(max=60)])
+    emergency_contact_name = StringField("Emergency contact", validators=[Optional(), Length(max=120), shown_text])
+    emergency_contact_relationship = StringField("Relationship", validators=[Optional(), Length(max=60), shown_text])
     emergency_contact_phone = StringField("Emergency contact phone", validators=[Optional(), patient_phone])
     therapists = SelectMultipleField("Integration therapists", coerce=int, validators=[Optional()])
     prescribers = SelectMultipleField("Prescribers", coerce=int, validators=[Optional()])

@@ -80,15 +80,21 @@ def _digits_only(column):
 MRN_LOCK_KEY = 7_240_001
 
 
+def hold_registrations() -> None:
+    """Take turns with every other registration until this transaction ends (on PostgreSQL a
+    transaction-scoped advisory lock; SQLite's BEGIN IMMEDIATE already serialises writers): what
+    this one reads of the registered patients stays true until it commits."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MRN_LOCK_KEY})
+
+
 def next_mrn() -> str:
     """The next free clinic MRN (KI-000123), reserved until this transaction ends.
 
     Concurrent registrations cannot see each other's uncommitted rows, so they would draw
-    the same number: on PostgreSQL a transaction-scoped advisory lock makes them take turns
-    (SQLite's BEGIN IMMEDIATE already does).
+    the same number: they take turns (hold_registrations).
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MRN_LOCK_KEY})
+    hold_registrations()
     candidate = (db.session.scalar(select(func.count()).select_from(Patient)) or 0) + 1
     while db.session.scalar(select(Patient.id).where(Patient.mrn == f"{MRN_PREFIX}{candidate:06d}")):
         candidate += 1

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from ..patients.forms import PatientForm
-from .reading import Refusal, RowRefused, pydantic_refusals
+from .reading import NotARow, Refusal, RowRefused, pydantic_refusals
 
 #: the identifier system of a patient's MRN in FHIR resources (import and export alike)
 MRN_SYSTEM = "urn:ketamine-integration:mrn"
@@ -87,12 +87,14 @@ FHIR_FIELDS = {"mrn": f"identifier (system {MRN_SYSTEM})", "given_name": "name.g
 
 
 def fhir_patient(form: ImportedPatientForm, where: str, resource: Any) -> PatientRow:
-    """A FHIR R4B Patient resource as a patient row; RowRefused."""
-    if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
-        kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        kind = kind if isinstance(kind, str) else None
-        raise RowRefused([Refusal(where, "resourceType", f"is {kind or 'missing'}; this import reads Patient "
-                                                         "resources.")])
+    """A FHIR R4B Patient resource as a patient row; RowRefused. Another kind of resource (a
+    Bundle's Practitioners, CareTeams, Encounters... as the app's own export writes them) is
+    NotARow: counted as not imported, never a refusal of the file."""
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if isinstance(kind, str) and kind and kind != "Patient":
+        raise NotARow(kind)
+    if kind != "Patient":
+        raise RowRefused([Refusal(where, "resourceType", "is missing; this import reads Patient resources.")])
     try:
         patient = FhirPatient.model_validate(resource)
     except ValidationError as err:

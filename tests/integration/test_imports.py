@@ -179,7 +179,7 @@ def test_a_fhir_patient_that_fhir_itself_refuses_is_reported_by_element(clinic, 
     assert response.status_code == 422
     text = page_text(response)
     assert "entry 1" in text and "birthDate" in text and "favouriteColour" in text
-    assert "entry 2" in text and "is Observation; this import reads Patient resources." in text
+    assert "Not imported: Observation 1" in text and "entry 2" not in text   # another kind is counted, not refused
 
 
 def _questionnaire(mrn: str, answers, authored: str, total: int | None = None) -> dict:
@@ -360,3 +360,28 @@ def test_an_imported_phone_needs_digits_to_dial(clinic, make, auth):
                        r"<td data-label=\"Problem\">([^<]+)</td></tr>", response.get_data(as_text=True))
     assert {(row, field) for row, field, _ in table} == {("row 2", "phone"), ("row 3", "emergency_contact_phone")}
     assert _count(make, Patient) == before
+
+
+def test_a_patient_page_s_own_fhir_bundle_imports_its_patient_and_counts_the_rest(clinic, make, auth):
+    """The Bundle a patient page exports holds Practitioners, a CareTeam, an EpisodeOfCare... beside the
+    Patient: a patients import reads the Patient and counts the others as not imported (the new user's
+    review found the whole Bundle refused, one refusal per entry)."""
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    auth.sign_in("ther")
+    bundle = auth.client.get(f"/patients/{clinic['patient']}/export/fhir").get_json()
+    auth.logout()
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Patient", "Practitioner", "CareTeam", "EpisodeOfCare"} <= kinds
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    for identifier in patient["identifier"]:   # the same person arriving from another clinic's records
+        if identifier.get("system") == MRN_SYSTEM:
+            identifier["value"] = "EXT-300"
+    patient["name"] = [{"use": "official", "given": ["Oriel"], "family": "Brackwater"}]
+    auth.sign_in("desk")
+    checked, done = _import(auth, "patients", json.dumps(bundle), "patient-record.json")
+    report = page_text(checked)
+    assert "Import 1 patient" in report and "Refused 0" in report, report
+    assert re.search(r"Not imported: [^.]*Practitioner", report), report
+    assert done.status_code == 302
+    assert make.query(lambda: db.session.scalars(select(Patient).where(Patient.mrn == "EXT-300")).one().display_name) \
+        == "Oriel Brackwater"

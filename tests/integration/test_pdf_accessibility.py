@@ -252,6 +252,7 @@ def test_the_rems_form_is_tagged_and_titled_without_the_patients_name(make, auth
     assert response.status_code == 200
     reader = assert_tagged_pdf_ua(response.data, title=f"REMS Patient Monitoring Form, MRN {_mrn(make, patient)}, "
                                                        "session 1", forbidden=("Ysolde", "Spravato"))
+    assert reader.metadata.author.startswith("Orrin Vale")   # who signed the record it reports
     found = tags(reader)
     assert "Table" in found and found.count("TH") == 4
     text = " ".join(pdftotext(response.data, tmp_path).split())

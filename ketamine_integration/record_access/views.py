@@ -25,7 +25,7 @@ def _exporting(patient_id: int) -> Patient:
     """The patient, for a clinician on their care team who may export (403 audited otherwise)."""
     patient = load_patient(patient_id)
     if not can_read_clinical(current_user, patient, "records.export"):
-        audit.denial("a record export is made by a therapist or prescriber on the patient's care team", obj=patient,
+        audit.denial("a record export is made by a therapist on the patient's care team", obj=patient,
                      patient_id=patient.id)
         abort(403)
     return patient

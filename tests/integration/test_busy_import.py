@@ -170,5 +170,5 @@ def test_another_attendees_decline_carrying_the_clinicians_email_parameter_still
         _invitation("apple", apple, f'ATTENDEE;EMAIL="{HAZEL}";PARTSTAT=DECLINED:'
                                     'urn:uuid:00000000-0000-0000-0000-000000000001'))
     auth.sign_in("ther")
-    assert "Imported 1 busy time(s)" in page_text(_upload(auth, clinic["therapist"], content))
+    assert "Imported 1 busy time from" in page_text(_upload(auth, clinic["therapist"], content))
     assert [s for s, _ in _busy(make, clinic["therapist"])] == [theirs.astimezone(UTC)]

@@ -63,16 +63,10 @@ def check_techniques_command(files: tuple[Path, ...]):
         library = techniques.build(files)
     else:
         library = techniques.load_folder(Path(current_app.config["TECHNIQUES_DIR"]))
-    if not library.files:
-        raise click.ClickException("no technique vocabulary files found")
-    for entry in library.files:
-        for line in entry.problems:
-            click.echo(f"ERROR {line}", err=True)
-        if entry.valid:
-            count = sum(1 for t in library.vocabulary.techniques if t.source == entry.path.name)
-            click.echo(f"ok    {entry.path.name}: version {entry.version}, {count} techniques")
-    if library.broken:
-        raise SystemExit(1)
+    def describe(entry) -> str:
+        count = sum(1 for t in library.vocabulary.techniques if t.source == entry.path.name)
+        return f"version {entry.version}, {count} techniques"
+    _report(library, "no technique vocabulary files found", describe)
 
 
 @forms_cli.command("check")
@@ -84,14 +78,22 @@ def check_forms_command(files: tuple[Path, ...]):
         library = form_library.build(files)
     else:
         library = form_library.load_folder(Path(current_app.config["FORMS_DIR"]))
+    def describe(entry) -> str:
+        form = entry.form
+        return (f"{form.id} v{form.version} ({form.kind}, {len(form.questions)} questions, "
+                f"{len(form.flagged_questions)} flagged)")
+    _report(library, "no form files found", describe)
+
+
+def _report(library, none_found: str, describe) -> None:
+    """A data library's check, file by file: its problems on stderr, "ok" and `describe(entry)` for a
+    valid file; exit 1 when any file is broken (the technique vocabulary's and the forms' checks)."""
     if not library.files:
-        raise click.ClickException("no form files found")
+        raise click.ClickException(none_found)
     for entry in library.files:
         for line in entry.problems:
             click.echo(f"ERROR {line}", err=True)
         if entry.valid:
-            form = entry.form
-            click.echo(f"ok    {entry.path.name}: {form.id} v{form.version} ({form.kind}, "
-                       f"{len(form.questions)} questions, {len(form.flagged_questions)} flagged)")
+            click.echo(f"ok    {entry.path.name}: {describe(entry)}")
     if library.broken:
         raise SystemExit(1)

@@ -46,7 +46,7 @@ def overview():
     audit.record("outcomes.view", outcome=audit.SUCCESS if valid else audit.FAILURE, detail=_described(outcomes))
     filters = {k: v for k, v in request.args.items() if k in form.data}
     return render_template("outcomes/overview.html", form=form, outcomes=outcomes, filters=filters,
-                           charts=bar_rows(outcomes) if outcomes else None)
+                           charts=bar_rows(outcomes) if outcomes else None), 200 if valid else 422
 
 
 @bp.route("/outcomes.csv")

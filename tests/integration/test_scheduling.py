@@ -273,7 +273,12 @@ def test_availability_pages(team, make, auth, client):
     overlap = auth.post(f"/availability/{team['therapist']}/hours", {"weekday": "0", "starts": "11:00", "ends": "13:00"},
                         follow_redirects=True)
     assert "overlaps another block" in page_text(overlap)
-    assert "Monday 09:00–12:00" in page_text(client.get(f"/availability/{team['therapist']}"))
+    response = client.get(f"/availability/{team['therapist']}")
+    page = response.get_data(as_text=True)
+    assert "Monday 09:00–12:00" in page_text(response)
+    # each Remove button says which row it removes (a screen reader's list of buttons is otherwise
+    # a column of "Remove")
+    assert 'aria-label="Remove the hours Monday 09:00–12:00">Remove</button>' in page
     # a therapist cannot change a colleague's hours; staff can
     assert client.get(f"/availability/{team['other_therapist']}").status_code == 403
     auth.logout()

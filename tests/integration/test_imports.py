@@ -103,7 +103,7 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     response = _check(auth, "patients", content, "clinic-export.csv")
     assert response.status_code == 422
     text = page_text(response)
-    table = re.findall(r"<tr><td data-label=\"Row\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>"
+    table = re.findall(r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>"
                        r"<td data-label=\"Problem\">([^<]+)</td></tr>", response.get_data(as_text=True))
     assert {(row, field) for row, field, _ in table} == {
         ("row 3", "given_name"), ("row 3", "date_of_birth"), ("row 3", "phone"), ("row 3", "email"),
@@ -246,7 +246,7 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
     response = _check(auth, "measures", "\n".join(json.dumps(r) for r in rows), "h.ndjson")
     assert response.status_code == 422
     table = {(row, field) for row, field in re.findall(
-        r"<tr><td data-label=\"Row\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>", response.get_data(as_text=True))}
+        r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>", response.get_data(as_text=True))}
     assert table == {("line 1", "total"), ("line 2", "item[3]"), ("line 3", "item"),
                      ("line 4", "subject.identifier"), ("line 5", "subject.identifier"), ("line 6", "date"),
                      ("line 7", "date"), ("line 8", "status")}
@@ -356,7 +356,7 @@ def test_an_imported_phone_needs_digits_to_dial(clinic, make, auth):
     before = _count(make, Patient)
     response = _check(auth, "patients", content, "phones.csv")
     assert response.status_code == 422
-    table = re.findall(r"<tr><td data-label=\"Row\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>"
+    table = re.findall(r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>"
                        r"<td data-label=\"Problem\">([^<]+)</td></tr>", response.get_data(as_text=True))
     assert {(row, field) for row, field, _ in table} == {("row 2", "phone"), ("row 3", "emergency_contact_phone")}
     assert _count(make, Patient) == before

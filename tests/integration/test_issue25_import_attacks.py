@@ -23,7 +23,7 @@ pytestmark = pytest.mark.both_engines
 
 
 def _refusals(response) -> set[tuple[str, str]]:
-    return set(re.findall(r"<tr><td data-label=\"Row\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>",
+    return set(re.findall(r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>",
                           response.get_data(as_text=True)))
 
 

@@ -37,8 +37,9 @@ def _counts(html: str) -> dict[str, tuple[int, str]]:
 
 
 def _unconfirmed_today() -> int:
-    """The therapist's session of today (00:30) waits for its outcome once its time has come."""
-    return int(datetime.now(NY) >= at(0, 0, 30))
+    """The therapist's session of today (00:30–01:20) waits for its outcome once it has ended (while
+    it is under way it waits for nothing)."""
+    return int(datetime.now(NY) >= at(0, 1, 20))
 
 
 def _day(html: str, prefix: str = "home-grid") -> dict[str, list[str]]:
@@ -57,7 +58,7 @@ def _day(html: str, prefix: str = "home-grid") -> dict[str, list[str]]:
 def _session(times: str, patient: str, what: str, clinician: str, place: str) -> re.Pattern:
     """A session's link as a screen reader reads it, whatever became of it by now."""
     return re.compile(rf"(\w{{3}} \w{{3}} \d+, )?{times}, {patient}, {what}, with {clinician}, {place}, "
-                      rf"(Booked|Unconfirmed)")
+                      rf"(Booked|Under way|Unconfirmed)")
 
 
 def _badge(html: str) -> str | None:

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from ..audit import services as audit
 from ..extensions import db
-from .export import bulk_steps
+from .export import InvalidResource, write_bulk
 
 
 @click.group("export")
@@ -27,9 +27,11 @@ def fhir_command(out: Path, batch: int | None):
     Process notes are never exported."""
     if out.exists() and any(out.glob("*.ndjson")):
         raise click.ClickException(f"{out} already holds NDJSON files; choose an empty folder.")
-    result = None
-    for result in bulk_steps(out, batch=batch):
-        pass
+    try:
+        result = write_bulk(out, batch=batch)
+    except InvalidResource as err:  # a mapping's bug: the files written so far are removed by write_bulk
+        raise click.ClickException(f"a resource did not validate, so no export was written: {str(err)[:300]}") \
+            from err
     total = sum(result.counts.values())
     audit.record("fhir.bulk_export", object_type="clinic",
                  detail=f"{total} resources in {len(result.counts)} files")

@@ -5,6 +5,7 @@ Every resource is validated with fhir.resources' R4B models (FHIR 4.3.0; README 
 before it is written, and written as the library serialises it."""
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -16,11 +17,14 @@ from sqlalchemy import select
 
 from ..accounts.models import User
 from ..db.clinic_time import clinic_today
+from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..extensions import db
 from ..patients.models import Patient
 from . import codes as c, measures, people
 from .sources import SOURCES, batches, patient_rows, user_batches
+
+log = logging.getLogger(__name__)
 
 PRACTITIONER_REF = re.compile(r'"Practitioner/practitioner-(\d+)"')
 
@@ -92,12 +96,28 @@ class NdjsonFiles:
         for handle in self.files.values():
             handle.close()
 
+    def remove(self) -> None:
+        for handle in self.files.values():
+            Path(handle.name).unlink(missing_ok=True)
+
+
+def validated_patient_bundle(patient_id: int) -> dict:
+    """patient_bundle(); a resource the FHIR library refuses (a mapping's bug) raises DomainError with a
+    message for the user (the error itself in the server's log), never an error page or a Bundle without it."""
+    try:
+        return patient_bundle(patient_id)
+    except InvalidResource as err:
+        log.error("the FHIR bundle of patient %s did not validate: %s", patient_id, str(err)[:200])
+        raise DomainError("The record's FHIR file could not be made, so no copy was made. Please tell the "
+                          "clinic's admin; the error is in the server's log.") from err
+
 
 def bulk_steps(folder: Path, *, batch: int | None = None, today=None) -> Iterator[BulkResult]:
     """Write the clinic's record to `folder`, yielding after each batch (the session emptied then:
     no batch's rows stay in memory). The last result yielded is the whole export's."""
     folder.mkdir(parents=True, exist_ok=True)
     today, files, result = today or clinic_today(), NdjsonFiles(folder), BulkResult()
+    finished = False
     try:
         for model in (validated(q) for q in measures.questionnaires()):
             files.write(model)
@@ -110,8 +130,11 @@ def bulk_steps(folder: Path, *, batch: int | None = None, today=None) -> Iterato
                 for resource in _resources(source, rows, today):
                     files.write(validated(resource))
                 yield _step(result, files)
+        finished = True
     finally:
         files.close()
+        if not finished:  # an export stopped part-way leaves no partial files to be taken for a whole one
+            files.remove()
     result.counts = dict(sorted(files.counts.items()))
     yield result
 

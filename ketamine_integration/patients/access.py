@@ -84,6 +84,17 @@ def load_patient(patient_id: int) -> Patient:
     return patient
 
 
+def load_patient_to_export(patient_id: int) -> Patient:
+    """The patient whose whole record the current user exports (the FHIR download, the right-of-access
+    copy): a therapist on the care team (`records.export`); 404 if none, 403 audited otherwise."""
+    patient = load_patient(patient_id)
+    if not can_read_clinical(current_user, patient, "records.export"):
+        audit.denial("a record export is made by a therapist on the patient's care team", obj=patient,
+                     patient_id=patient.id)
+        abort(403)
+    return patient
+
+
 def load_patient_record(model, record_id: int, *, clinical: bool | str):
     """A record that belongs to a patient (it has `.patient`), checked like the patient itself.
 

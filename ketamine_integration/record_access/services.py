@@ -18,6 +18,7 @@ from ..accounts.models import User
 from ..clinic_settings.file_names import patient_file_name
 from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
+from ..db.locking import lock_row
 from ..documents.record_summary import render_record_pdf
 from ..extensions import db
 from ..patients.models import Patient
@@ -106,7 +107,9 @@ def make_for_request(patient: Patient, request: Request, *, by: User, now: datet
 
 
 def make_for_portal(patient: Patient, *, portal_account_id: int, now: datetime, bundle: BundleSource) -> Export:
-    """The patient's own download in the portal, refused past PORTAL_DAILY_LIMIT in 24 hours."""
+    """The patient's own download in the portal, refused past PORTAL_DAILY_LIMIT in 24 hours. The patient's
+    row is locked first: two downloads at once take turns, so the second counts the first."""
+    lock_row(patient)
     if portal_downloads_since(patient.id, now - timedelta(days=1)) >= PORTAL_DAILY_LIMIT:
         raise DomainError(f"You have downloaded your record {PORTAL_DAILY_LIMIT} times in the last 24 hours. "
                           "Please try again tomorrow, or ask the clinic for a copy.")

@@ -138,6 +138,39 @@ def test_others_may_not_download_the_record(app, make, auth, team, username, sta
     assert make.audit_rows(action="fhir.export") == []
 
 
+def test_a_resource_that_does_not_validate_refuses_the_download_with_a_message(app, make, auth, team, monkeypatch):
+    """A mapping's bug: the therapist is sent back to the patient page with the reason (never an error
+    page, never a Bundle without the resource); the attempt is audited as failed."""
+    from ketamine_integration.fhir import export
+
+    def broken(patient_id):
+        raise export.InvalidResource("Patient/patient-1: a field the model refuses")
+    monkeypatch.setattr(export, "patient_bundle", broken)
+    auth.sign_in("ther")
+    response = auth.client.get(f"/patients/{team['patient']}/export/fhir", follow_redirects=True)
+    assert response.status_code == 200 and "FHIR file could not be made" in response.get_data(as_text=True)
+    [row] = make.audit_rows(action="fhir.export")
+    assert row.outcome == "failure" and row.patient_id == team["patient"]
+
+
+def test_a_bulk_export_stopped_by_a_resource_leaves_no_files_and_says_why(app, make, team, tmp_path, monkeypatch):
+    """Files written before the failure are removed: a part-export is never taken for a whole one, and
+    the folder is free for the next run."""
+    from ketamine_integration.fhir import export, people
+    real, seen = people.practitioner_resource, []
+
+    def second_fails(user):
+        seen.append(user.id)
+        if len(seen) == 2:
+            raise export.InvalidResource(f"Practitioner/{user.id}: a field the model refuses")
+        return real(user)
+    monkeypatch.setattr(people, "practitioner_resource", second_fails)
+    result = app.test_cli_runner().invoke(args=["export", "fhir", "--out", str(tmp_path / "out"), "--batch", "1"])
+    assert result.exit_code != 0 and "did not validate, so no export was written" in result.output
+    assert list((tmp_path / "out").glob("*.ndjson")) == []
+    assert make.audit_rows(action="fhir.bulk_export") == []
+
+
 def test_a_missing_patient_is_not_found(app, auth, team):
     auth.sign_in("ther")
     assert auth.client.get("/patients/999999/export/fhir").status_code == 404

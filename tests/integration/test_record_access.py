@@ -311,12 +311,12 @@ def test_the_copy_reads_the_record_in_statements_that_do_not_grow_with_it(app, m
 def test_a_bundle_that_does_not_validate_refuses_the_copy_with_a_message(make, auth, record, monkeypatch):
     """A mapping's bug in the FHIR export: the copy is refused on the page (422, nothing recorded), never a copy
     without its bundle and never an error page."""
+    from ketamine_integration.fhir import export
     from ketamine_integration.fhir.export import InvalidResource
-    from ketamine_integration.record_access import sources
 
     def broken(patient_id):
         raise InvalidResource("Patient/patient-1: a field the model refuses")
-    monkeypatch.setattr(sources, "patient_bundle", broken)
+    monkeypatch.setattr(export, "patient_bundle", broken)
     response = auth.post(f"/patients/{record['patient']}/record-access", REQUEST)
     assert response.status_code == 422 and "FHIR file could not be made" in page_text(response)
     assert _exports(make) == []

@@ -33,11 +33,19 @@ def work_phone(form, field) -> None:
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+def _noncharacter(c: str) -> bool:
+    """Unicode's noncharacters (U+FDD0–U+FDEF, and U+xFFFE / U+xFFFF of every plane): XML 1.0 cannot hold
+    U+FFFE or U+FFFF, and none of them is text anyone types."""
+    code = ord(c)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
 def shown_text(form, field) -> None:
     """Text that documents print and their metadata carry (a name on a report and in its PDF's XMP,
-    which XML 1.0 cannot hold a control character in): no control characters, line or paragraph
-    separators, or bidirectional controls; ValidationError otherwise."""
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in field.data or ""):
+    which XML 1.0 cannot hold a control character in): no control characters, surrogates,
+    noncharacters, line or paragraph separators, or bidirectional controls; ValidationError otherwise."""
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI_CONTROLS or _noncharacter(c)
+           for c in field.data or ""):
         raise ValidationError("Use letters, digits, spaces and punctuation only: no control characters or "
                               "line breaks.")
 

@@ -41,8 +41,6 @@ UPLOAD_HINT = (f"Calendar exports may be at most {MAX_IMPORT_BYTES // (1024 * 10
 MAX_IMPORTED_BLOCKS = 5000
 #: what reading one upload may cost (domain/busy_calendar.py, ics_structure.py, recurrence.py)
 READ_LIMITS = ReadLimits(max_blocks=MAX_IMPORTED_BLOCKS)
-#: characters of an uploaded file's name kept to show and store
-MAX_FILENAME = 120
 #: a single imported event longer than this is not busy time to honour (e.g. "on call" for a month)
 MAX_BUSY_LENGTH = timedelta(days=14)
 
@@ -361,17 +359,6 @@ def read_busy_times(filename: str, data: bytes, *, start: datetime, end: datetim
         return read_busy(text, window, READ_LIMITS)
     except Unreadable as err:
         raise ImportRefused(filename, str(err)) from None
-
-
-def clean_filename(name: str | None) -> str:
-    """The uploaded file's own name, fit to show and store: no path, no control characters."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip()
-    stem, dot, extension = base.rpartition(".")
-    if len(base) > MAX_FILENAME and dot and len(extension) <= 10:
-        # cut inside the name, not its extension: the type is judged by it (".ics"), after this
-        return stem[:MAX_FILENAME - len(extension) - 2] + "…." + extension
-    return base[:MAX_FILENAME] or "upload"
 
 
 def import_busy(clinician: User, upload: ReadUpload | None, *, by: User) -> CalendarImport:

@@ -10,6 +10,7 @@ from ..web import lifecycle
 from ..audit import services as audit
 from ..db.types import utcnow
 from ..documents import ical
+from ..domain.text import upload_name
 from ..extensions import db
 from ..patients.access import load_patient_record
 from ..scheduling.availability_views import availability_page, clinician_for_availability
@@ -153,7 +154,7 @@ def _read_calendar_upload() -> services.ReadUpload | None:
     upload = request.files.get("calendar_file")
     if upload is None or not upload.filename:
         return None
-    return services.read_upload_once(g.uploader_id, services.clean_filename(upload.filename),
+    return services.read_upload_once(g.uploader_id, upload_name(upload.filename),
                                      upload.read(services.MAX_IMPORT_BYTES + 1), now=utcnow(),
                                      addresses=g.import_addresses)
 

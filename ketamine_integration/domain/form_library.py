@@ -15,9 +15,8 @@ import yaml
 
 from .form_definitions import FormDefinition, parse_definition
 from .protocol_library import load_yaml, yaml_error_problem
-from .yaml_shape import field_lines, line_of, yaml_shape_problem
+from .yaml_shape import field_lines, line_of, yaml_files, yaml_shape_problem
 
-SUFFIXES = (".yaml", ".yml")
 #: a form file larger than this is refused unread (the shipped ones are 3-9 kB)
 MAX_FILE_BYTES = 128 * 1024
 #: values in one file and how deeply they nest (the intake form: ~300 values, 7 levels)
@@ -110,10 +109,7 @@ def _broken(path: Path, problems: list[str]) -> FormFile:
 
 def load_folder(directory: Path) -> FormLibrary:
     """Every *.yaml / *.yml file directly in `directory`, by name."""
-    directory = Path(directory)
-    paths = sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file()) \
-        if directory.is_dir() else []
-    return build(paths)
+    return build(yaml_files(directory))
 
 
 def build(paths) -> FormLibrary:

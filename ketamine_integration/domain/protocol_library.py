@@ -12,9 +12,8 @@ from pathlib import Path
 import yaml
 
 from .protocols import Protocol, ProtocolError, content_hash, validate_definition
-from .yaml_shape import LOADER, yaml_shape_problem
+from .yaml_shape import LOADER, yaml_files, yaml_shape_problem
 
-PROTOCOL_SUFFIXES = (".yaml", ".yml")
 #: a protocol file larger than this is refused unread (they are a few kilobytes)
 MAX_FILE_BYTES = 256 * 1024
 #: values (scalars, lists, mappings) in one file, and how deeply they nest (a protocol has a few
@@ -93,10 +92,7 @@ class ProtocolLibrary:
     @classmethod
     def load(cls, directory: Path) -> ProtocolLibrary:
         """Every *.yaml / *.yml file directly in `directory`."""
-        directory = Path(directory)
-        paths = sorted(p for p in directory.iterdir()
-                       if p.suffix in PROTOCOL_SUFFIXES and p.is_file()) if directory.is_dir() else []
-        return cls.from_paths(paths)
+        return cls.from_paths(yaml_files(directory))
 
     @classmethod
     def from_paths(cls, paths) -> ProtocolLibrary:

@@ -16,9 +16,9 @@ from pathlib import Path
 import yaml
 
 from .protocol_library import load_yaml, yaml_error_problem, yaml_shape_problem
+from .yaml_shape import yaml_files
 
 KIND = "techniques"
-SUFFIXES = (".yaml", ".yml")
 #: the shipped file: read first, so a clinic's file that repeats one of its keys is the one refused
 SHIPPED_FILE = "techniques.yaml"
 #: a vocabulary file larger than this is refused unread (the shipped one is about 6 kB)
@@ -234,9 +234,7 @@ def file_order(paths) -> list[Path]:
 
 def load_folder(directory: Path) -> VocabularyLibrary:
     """Every *.yaml / *.yml file directly in `directory`."""
-    directory = Path(directory)
-    paths = [p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file()] if directory.is_dir() else []
-    return build(paths)
+    return build(yaml_files(directory))
 
 
 def build(paths) -> VocabularyLibrary:

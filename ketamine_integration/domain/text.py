@@ -36,3 +36,19 @@ def plural(count: int, noun: str) -> str:
 def counted(count: int, noun: str) -> str:
     """"1 day", "0 days", "14 days"."""
     return f"{count} {plural(count, noun)}"
+
+
+#: the longest uploaded file name kept (shown on pages, stored with an import)
+MAX_FILENAME = 120
+
+
+def upload_name(name: str | None) -> str:
+    """An uploaded file's own name, fit to show and store: no path, no control characters, at most
+    MAX_FILENAME characters, cut inside the name rather than its extension (a file's type is judged by
+    it: ".ics", ".csv"); "upload" when nothing is left."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    stem, dot, extension = base.rpartition(".")
+    if len(base) > MAX_FILENAME and dot and len(extension) <= 10:
+        return stem[:MAX_FILENAME - len(extension) - 2] + "…." + extension
+    return base[:MAX_FILENAME] or "upload"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
@@ -174,3 +175,16 @@ def line_of(lines: dict[str, int], path: str) -> int | None:
         cut = max(path.rfind("."), path.rfind("["))
         path = path[:cut] if cut > 0 else ""
     return lines.get("(top level)")
+
+
+#: the data files' suffixes (protocols, the technique vocabulary, forms), in any case
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """The data files directly in `directory` (*.yaml, *.yml, any case: "Intake.YAML" too), by name;
+    none when it does not exist."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix.lower() in YAML_SUFFIXES and p.is_file())

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from ..audit import services as audit
 from ..db.clinic_time import clinic_today
+from ..domain.text import upload_name
 from ..web import access, lifecycle
 from ..web.forms import submit
 from . import services
@@ -25,18 +26,13 @@ def _read_import_file() -> services.Report | None:
     kind = request.form.get("kind")
     if upload is None or not upload.filename or kind not in services.KINDS:
         return None
-    return services.read_upload_once(g.importer_id, kind, _clean_filename(upload.filename),
+    return services.read_upload_once(g.importer_id, kind, upload_name(upload.filename),
                                      upload.read(MAX_BYTES + 1))
 
 
 def _remember_importer() -> None:
     """Who uploads, read before the transaction ends (after it, reading current_user would query again)."""
     g.importer_id = current_user.id
-
-
-def _clean_filename(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in base if ch.isprintable()).strip()[:120] or "upload"
 
 
 def _audit_too_large() -> None:

@@ -6,20 +6,10 @@ answers, when the portal asks for them, will be).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import current_app
-
-from ..domain.form_library import SUFFIXES, FormLibrary, load_folder
+from ..domain.form_library import FormLibrary, load_folder
+from .file_cache import current
 
 
 def current_forms() -> FormLibrary:
     """Every form file with its form or its problems; a broken file is listed, never offered."""
-    directory = Path(current_app.config["FORMS_DIR"])
-    stamp = (str(directory.resolve()), tuple(sorted(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in directory.iterdir()
-        if p.suffix in SUFFIXES and p.is_file()))) if directory.is_dir() else ()
-    cache = current_app.extensions.setdefault("form_library_cache", {})
-    if cache.get("stamp") != stamp:
-        cache.update(stamp=stamp, library=load_folder(directory))
-    return cache["library"]
+    return current("FORMS_DIR", load_folder)

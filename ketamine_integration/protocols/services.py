@@ -4,9 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -14,18 +12,13 @@ from ..domain.protocol_library import LibraryEntry, ProtocolLibrary
 from ..domain.protocols import Protocol, canonical_json, validate_definition
 from ..db.errors import DomainError
 from ..extensions import db
+from .file_cache import current
 from .models import ProtocolVersion
 
 
 def current_library() -> ProtocolLibrary:
     """The library as the files are now; re-read only when a file changed (cheap stat calls)."""
-    directory = Path(current_app.config["PROTOCOLS_DIR"])
-    stamp = (str(directory.resolve()), tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                                                    for p in directory.glob("*.y*ml"))) if directory.is_dir() else ())
-    cache = current_app.extensions.setdefault("protocol_library_cache", {})
-    if cache.get("stamp") != stamp:
-        cache.update(stamp=stamp, library=ProtocolLibrary.load(directory))
-    return cache["library"]
+    return current("PROTOCOLS_DIR", ProtocolLibrary.load)
 
 
 def fetch_registered(protocol_id: str, version: int) -> ProtocolVersion | None:

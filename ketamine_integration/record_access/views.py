@@ -2,7 +2,7 @@
 request and makes the copy, answered as the zip itself."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, render_template
 from flask_login import current_user
 
 from ..audit import services as audit

@@ -117,3 +117,14 @@ def test_a_broken_file_is_listed_with_its_problems_and_offered_to_nobody(auth, m
     for expected in EXPECTED:
         assert expected.removeprefix("ERROR ") in text
     assert client.get("/protocols/forms/broken-choice/v1").status_code == 404
+
+
+def test_a_file_whose_suffix_is_in_capitals_is_read_too(auth, make, client, forms_dir):
+    """"Intake.YAML" saved by another editor is a form file like any other: read and offered, never
+    silently skipped (the suffix was compared case-sensitively)."""
+    (forms_dir / "consent-telehealth.yaml").rename(forms_dir / "Consent-Telehealth.YAML")
+    make.user("admin", username="adm")
+    auth.sign_in("adm")
+    assert client.get("/protocols/forms/consent-telehealth/v1").status_code == 200
+    checked = client.application.test_cli_runner().invoke(args=["forms", "check"]).output
+    assert "ok    Consent-Telehealth.YAML: consent-telehealth v1" in checked

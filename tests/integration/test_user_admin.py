@@ -62,6 +62,8 @@ def test_admin_creates_a_user_who_can_sign_in(admin, make, auth, client, app):
     ("full_name", "Iris\x01Newcombe", "no control characters or line breaks"),
     ("full_name", "Iris\nNewcombe", "no control characters or line breaks"),
     ("full_name", "\u202eebmocweN sirI", "no control characters or line breaks"),  # reads reversed
+    ("full_name", "Iris\uffffNewcombe", "no control characters or line breaks"),     # a noncharacter XML cannot hold
+    ("full_name", "Iris\ufdd0Newcombe", "no control characters or line breaks"),
     ("credentials", "LCSW\x1b[31m", "no control characters or line breaks"),
     ("licence_number", "A\u2028B", "no control characters or line breaks"),
 ])

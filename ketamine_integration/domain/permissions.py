@@ -17,6 +17,15 @@ PERMISSIONS = {
                    "settings",
     "protocols.read": "Read the protocol library",
     "forms.read": "Read the clinic's intake and consent form definitions (the forms, not any patient's answers)",
+    "forms.packet": "Open a care-team patient's intake and consent forms: each form's state, the signed documents "
+                    "and their PDFs, what still blocks dosing",
+    "forms.sign_in_clinic": "Start an in-clinic signing of a care-team patient's forms on the clinic tablet (the "
+                            "device is handed to the patient, signed out of one's account)",
+    "forms.countersign": "Countersign a care-team patient's signed form where the form asks for one's role on the "
+                         "care team",
+    "forms.review_flags": "Review a care-team patient's flagged screening answers (one note per signed form), "
+                          "which dosing waits for",
+    "forms.record_withdrawal": "Record a consent withdrawal a care-team patient made by phone or in person",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
     "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings "
@@ -99,7 +108,11 @@ PERMISSIONS = {
 }
 
 _EVERYONE = {"account.own", "protocols.read", "forms.read", "patients.read", "notes.process_own"}
-_CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
+#: a course's forms (issue 26): the care team reads them (a nurse checks the consent and the escort before a
+#: dose) and hands the tablet over; the treating clinicians countersign (each in their role on the team) and
+#: hear a withdrawal; flagged screening answers are the prescriber's to review
+_FORMS = {"forms.packet", "forms.sign_in_clinic"}
+_CLINICIAN = {"care_team.member", "forms.countersign", "forms.record_withdrawal", *_FORMS, "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
               "dosing.read", "dosing.amend", "rems.file", "schedule.read", "schedule.book", "availability.keep",
               "schedule.bookable"}
@@ -135,10 +148,10 @@ GRANTS: dict[str, frozenset[str]] = {
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held",
                                                    "records.export"}),
     PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
-                                                                    "dosing.override"}),
+                                                                    "dosing.override", "forms.review_flags"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they
     # read no note content, sign no dosing record and book nothing (issue 18, point 3).
-    NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.read", "dosing.record_vitals", "dosing.administer",
+    NURSE: frozenset(_EVERYONE | _FORMS | {"care_team.member", "dosing.read", "dosing.record_vitals", "dosing.administer",
                                   "dosing.monitor", "schedule.read"}),
 }
 

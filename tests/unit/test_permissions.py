@@ -95,3 +95,15 @@ def test_the_readme_table_is_the_table_the_code_enforces():
     written = readme.split(README_START, 1)[1].split(README_END, 1)[0].strip()
     assert written == markdown_table(), "regenerate it: python -c 'from tests.unit.test_permissions import " \
                                          "markdown_table; print(markdown_table())'"
+
+
+@pytest.mark.parametrize("permission, roles", [
+    ("forms.packet", (THERAPIST, PRESCRIBER, NURSE)),          # the care team reads a course's signed forms
+    ("forms.sign_in_clinic", (THERAPIST, PRESCRIBER, NURSE)),  # ... and hands the tablet to the patient
+    ("forms.countersign", (THERAPIST, PRESCRIBER)),            # the treating clinicians countersign, each in role
+    ("forms.record_withdrawal", (THERAPIST, PRESCRIBER)),      # and hear a withdrawal by phone or in person
+    ("forms.review_flags", (PRESCRIBER,)),                     # flagged screening answers: the prescriber's review
+])
+def test_who_works_with_a_patients_signed_forms(permission, roles):
+    # the front desk and the admin see no patient's answers (issue 26: care team only)
+    assert roles_with(permission) == roles

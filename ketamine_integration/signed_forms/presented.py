@@ -1,0 +1,51 @@
+"""A signed form as its pages and its PDF show it: the document as signed, its countersignatures and its
+withdrawal in words, and the PDF download (the portal's, the tablet's and the staff pages share these)."""
+from __future__ import annotations
+
+from flask import Response, current_app
+from sqlalchemy import select
+
+from ..clinic_settings.file_names import patient_file_name
+from ..db.clinic_time import clinic_today, format_local
+from ..documents.signed_form import signed_form_pdf
+from ..extensions import db
+from . import services
+from .models import ConsentWithdrawal, FormCountersignature, SignedForm
+
+#: a countersigning role in words
+ROLE_WORDS = {"prescriber": "Prescriber", "therapist": "Therapist", "staff": "Clinic staff"}
+
+
+def countersignatures_of(signed: SignedForm) -> list[dict]:
+    """Its countersignatures, oldest first, as the document macro and the PDF take them."""
+    rows = db.session.scalars(select(FormCountersignature).where(FormCountersignature.signed_form_id == signed.id)
+                              .order_by(FormCountersignature.signed_at, FormCountersignature.id)).all()
+    return [{"name": row.user.display_name, "role": ROLE_WORDS.get(row.role, row.role),
+             "signed_at": format_local(row.signed_at)} for row in rows]
+
+
+def withdrawal_of(signed: SignedForm) -> dict | None:
+    """Its withdrawal, if the patient withdrew it: when, why, and how the clinic heard."""
+    row = db.session.scalar(select(ConsentWithdrawal).where(ConsentWithdrawal.signed_form_id == signed.id))
+    if row is None:
+        return None
+    how = ("by the patient, in the portal" if row.recorded_by_id is None
+           else f"told to the clinic; recorded by {row.recorded_by.display_name}")
+    return {"withdrawn_at": format_local(row.withdrawn_at), "reason": row.reason, "how": how}
+
+
+def shown(signed: SignedForm) -> dict:
+    """What a page showing the signed form passes its template: the document, countersignatures, withdrawal."""
+    return {"document": services.signed_form_document(signed), "countersignatures": countersignatures_of(signed),
+            "withdrawal": withdrawal_of(signed)}
+
+
+def pdf_response(signed: SignedForm) -> Response:
+    """The signed form as a tagged PDF, named as the clinic names a patient's documents."""
+    parts = shown(signed)
+    pdf = signed_form_pdf(parts["document"], countersignatures=parts["countersignatures"],
+                          withdrawal=parts["withdrawal"], clinic=current_app.config["CLINIC_NAME"])
+    patient = signed.patient
+    name = patient_file_name(f"signed-{signed.form_id}", mrn=patient.mrn, name=patient.full_name, day=clinic_today())
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

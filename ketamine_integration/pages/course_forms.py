@@ -21,7 +21,7 @@ from ..portal.tablet import hand_over
 from ..signed_forms import services as signed_forms
 from ..signed_forms.models import SignedForm
 from ..signed_forms.page_forms import ButtonForm, FlagReviewForm, StaffWithdrawalForm
-from ..signed_forms.presented import ROLE_WORDS, pdf_response, shown
+from ..signed_forms.presented import ROLE_WORDS, pdf_response, view_of
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS, submit
 
@@ -85,7 +85,7 @@ def packet(course_id: int):
 def document(signed_form_id: int):
     signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
     audit.record("signed_form.view", obj=signed, patient_id=signed.patient_id)
-    return render_template("courses/signed_form.html", signed=signed, **shown(signed))
+    return render_template("courses/signed_form.html", signed=signed, view=view_of(signed))
 
 
 @access.permission(READ)

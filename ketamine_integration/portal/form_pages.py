@@ -19,7 +19,7 @@ from ..patients.models import Patient
 from ..signed_forms import services as signed_forms
 from ..signed_forms.models import SignedForm
 from ..signed_forms.page_forms import PatientWithdrawalForm
-from ..signed_forms.presented import pdf_response, shown
+from ..signed_forms.presented import pdf_response, view_of
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS, submit
 from . import signing
@@ -92,9 +92,10 @@ def sign(course_id: int, form_id: str):
                          detail=f"{signed.form_id} v{signed.form_version}")
             flash(f"Thank you: you signed “{signed.title}”. Your care team can see it now.", "success")
             return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
-        audit.record("signed_form.portal_sign", obj=course, patient_id=patient.id, outcome=audit.FAILURE,
-                     detail=f"{form_id} refused"[:200])
-        return _sign_page(patient, course, item, form), INVALID_FORM_STATUS
+        if not form.adding_rows:  # more medication rows asked for: nothing was refused
+            audit.record("signed_form.portal_sign", obj=course, patient_id=patient.id, outcome=audit.FAILURE,
+                         detail=f"{form_id} refused"[:200])
+        return _sign_page(patient, course, item, form), (200 if form.adding_rows else INVALID_FORM_STATUS)
     audit.record("signed_form.portal_form_view", obj=course, patient_id=patient.id, detail=form_id[:60])
     return _sign_page(patient, course, item, form)
 
@@ -111,7 +112,7 @@ def document(signed_form_id: int):
     signed = _own_signed(patient, signed_form_id)
     audit.record("signed_form.portal_view", obj=signed, patient_id=patient.id)
     return render_template("portal/forms/document.html", signed=signed,
-                           may_withdraw=withdrawable_item(signed) is not None, **shown(signed))
+                           may_withdraw=withdrawable_item(signed) is not None, view=view_of(signed))
 
 
 @bp.route("/signed/<id:signed_form_id>.pdf")

@@ -32,7 +32,10 @@ def answer_form(item):
 
 
 def sign(course, item, form, *, method: str, portal_account=None, witness=None):
-    """(done, the SignedForm): the form checked, then signed by the service; a refusal's reasons are on `form`."""
+    """(done, the SignedForm): the form checked, then signed by the service; a refusal's reasons are on `form`.
+    "Add more medication rows" signs nothing: (False, None) with no reasons, the form offered again."""
+    if form.adding_rows:
+        return False, None
     agreed = bool(form.agreed.data) if "agreed" in form else True  # only a consent has an agreement to tick
     return submit(form, lambda: signed_forms.sign_form(
         course, item.form.id, raw_answers=form.raw_answers(), typed_name=form.typed_name.data, agreed=agreed,

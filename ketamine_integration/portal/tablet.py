@@ -107,9 +107,10 @@ def sign(form_id: str):
                          detail=f"{signed.form_id} v{signed.form_version}, in-clinic signing {signing_now.id}")
             flash(f"Thank you: “{signed.title}” is signed.", "success")
             return redirect(url_for("tablet.forms"))
-        audit.record("signed_form.tablet_sign", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                     detail=f"{form_id} refused"[:200])
-        return _sign_page(signing_now, item, form), INVALID_FORM_STATUS
+        if not form.adding_rows:  # more medication rows asked for: nothing was refused
+            audit.record("signed_form.tablet_sign", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                         detail=f"{form_id} refused"[:200])
+        return _sign_page(signing_now, item, form), (200 if form.adding_rows else INVALID_FORM_STATUS)
     audit.record("signed_form.tablet_form_view", obj=course, patient_id=course.patient_id,
                  detail=f"{form_id[:60]}, in-clinic signing {signing_now.id}")
     return _sign_page(signing_now, item, form)

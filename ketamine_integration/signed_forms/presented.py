@@ -1,13 +1,13 @@
-"""A signed form as its pages and its PDF show it: the document as signed, its countersignatures and its
-withdrawal in words, and the PDF download (the portal's, the tablet's and the staff pages share these)."""
+"""A signed form as its pages and its PDF show it: the document as signed with its countersignatures and
+withdrawal (documents/signed_form.py's view), and the PDF download (the portal's and the staff pages')."""
 from __future__ import annotations
 
 from flask import Response, current_app
 from sqlalchemy import select
 
 from ..clinic_settings.file_names import patient_file_name
-from ..db.clinic_time import clinic_today, format_local
-from ..documents.signed_form import signed_form_pdf
+from ..db.clinic_time import clinic_today, clinic_zone
+from ..documents.signed_form import signed_form_pdf, signed_form_view
 from ..extensions import db
 from . import services
 from .models import ConsentWithdrawal, FormCountersignature, SignedForm
@@ -20,8 +20,8 @@ def countersignatures_of(signed: SignedForm) -> list[dict]:
     """Its countersignatures, oldest first, as the document macro and the PDF take them."""
     rows = db.session.scalars(select(FormCountersignature).where(FormCountersignature.signed_form_id == signed.id)
                               .order_by(FormCountersignature.signed_at, FormCountersignature.id)).all()
-    return [{"name": row.user.display_name, "role": ROLE_WORDS.get(row.role, row.role),
-             "signed_at": format_local(row.signed_at)} for row in rows]
+    return [{"name": row.user.display_name, "role": ROLE_WORDS.get(row.role, row.role).lower(),
+             "signed_at": row.signed_at} for row in rows]
 
 
 def withdrawal_of(signed: SignedForm) -> dict | None:
@@ -29,22 +29,25 @@ def withdrawal_of(signed: SignedForm) -> dict | None:
     row = db.session.scalar(select(ConsentWithdrawal).where(ConsentWithdrawal.signed_form_id == signed.id))
     if row is None:
         return None
-    how = ("by the patient, in the portal" if row.recorded_by_id is None
-           else f"told to the clinic; recorded by {row.recorded_by.display_name}")
-    return {"withdrawn_at": format_local(row.withdrawn_at), "reason": row.reason, "how": how}
+    how = ("by the patient in the portal" if row.recorded_by_id is None
+           else f"as the patient told the clinic, recorded by {row.recorded_by.display_name}")
+    return {"withdrawn_at": row.withdrawn_at, "reason": row.reason, "how": how}
 
 
-def shown(signed: SignedForm) -> dict:
-    """What a page showing the signed form passes its template: the document, countersignatures, withdrawal."""
-    return {"document": services.signed_form_document(signed), "countersignatures": countersignatures_of(signed),
-            "withdrawal": withdrawal_of(signed)}
+def _parts(signed: SignedForm) -> dict:
+    return {"countersignatures": countersignatures_of(signed), "withdrawal": withdrawal_of(signed),
+            "zone": clinic_zone()}
+
+
+def view_of(signed: SignedForm):
+    """The signed form as the page's read-only macro shows it (templates/signed_forms/_document.html)."""
+    return signed_form_view(services.signed_form_document(signed), **_parts(signed))
 
 
 def pdf_response(signed: SignedForm) -> Response:
     """The signed form as a tagged PDF, named as the clinic names a patient's documents."""
-    parts = shown(signed)
-    pdf = signed_form_pdf(parts["document"], countersignatures=parts["countersignatures"],
-                          withdrawal=parts["withdrawal"], clinic=current_app.config["CLINIC_NAME"])
+    pdf = signed_form_pdf(services.signed_form_document(signed), clinic=current_app.config["CLINIC_NAME"],
+                          **_parts(signed))
     patient = signed.patient
     name = patient_file_name(f"signed-{signed.form_id}", mrn=patient.mrn, name=patient.full_name, day=clinic_today())
     return Response(pdf, mimetype="application/pdf",

@@ -146,6 +146,13 @@ MATRIX = [
     R("scheduling.book_session", WIDE, course_id="course"),                  # staff book for any patient
     R("scheduling.record_held_session", course_id="course"),                 # only the team's therapist held it
     R("scheduling.room_toggle", ADMIN, "admin", room_id="room"),             # rooms are the admin's
+    R("signed_forms.packet", course_id="course"),                            # a patient's signed forms and
+    R("signed_forms.document", signed_form_id="signed_form"),                # answers are the care team's:
+    R("signed_forms.document_pdf", signed_form_id="signed_form"),            # staff and the admin see none
+    R("signed_forms.tablet_start", course_id="course"),                      # nor hand the tablet over
+    R("signed_forms.countersign", owner="b_prescriber", signed_form_id="signed_form"),  # the consent asks for
+    R("signed_forms.review", owner="b_prescriber", signed_form_id="signed_form"),  # the team's prescriber
+    R("signed_forms.withdraw", signed_form_id="signed_form"),                # a withdrawal said by phone
 ]
 #: rules with arguments that name no record anyone could be refused
 EXEMPT = {"static": "the stylesheet: public files",
@@ -159,7 +166,13 @@ EXEMPT = {"static": "the stylesheet: public files",
           "portal_journal.entry_edit": "a patient's own journal entry (test_portal_matrix.py)",
           "portal_journal.entry_share": "sharing a patient's own journal entry (test_portal_matrix.py)",
           "portal_journal.entry_unshare": "withdrawing its share (test_portal_matrix.py)",
-          "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
+          "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)",
+          "portal_forms.sign": "a form of the patient's own course's packet (test_portal_matrix.py)",
+          "portal_forms.document": "a patient's own signed form (test_portal_matrix.py)",
+          "portal_forms.document_pdf": "its PDF (test_portal_matrix.py)",
+          "portal_forms.withdraw": "withdrawing a patient's own consent (test_portal_matrix.py)",
+          "tablet.sign": "a form of the in-clinic signing's own packet: the tablet's token is the credential, no "
+                         "login opens it (test_portal_matrix.py, test_signed_form_pages.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems", "form": "intake-questionnaire"}
 CLINICIAN_KINDS = {"hours", "time_off", "extra", "feed"}

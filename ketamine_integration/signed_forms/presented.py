@@ -3,30 +3,27 @@ withdrawal (documents/signed_form.py's view), and the PDF download (the portal's
 from __future__ import annotations
 
 from flask import Response, current_app
-from sqlalchemy import select
 
 from ..clinic_settings.file_names import patient_file_name
 from ..db.clinic_time import clinic_today, clinic_zone
 from ..documents.signed_form import signed_form_pdf, signed_form_view
-from ..extensions import db
 from . import services
-from .models import ConsentWithdrawal, FormCountersignature, SignedForm
+from .models import SignedForm
 
 #: a countersigning role in words
 ROLE_WORDS = {"prescriber": "Prescriber", "therapist": "Therapist", "staff": "Clinic staff"}
 
 
 def countersignatures_of(signed: SignedForm) -> list[dict]:
-    """Its countersignatures, oldest first, as the document macro and the PDF take them."""
-    rows = db.session.scalars(select(FormCountersignature).where(FormCountersignature.signed_form_id == signed.id)
-                              .order_by(FormCountersignature.signed_at, FormCountersignature.id)).all()
-    return [{"name": row.user.display_name, "role": ROLE_WORDS.get(row.role, row.role).lower(),
-             "signed_at": row.signed_at} for row in rows]
+    """Its countersignature (a form asks for one at most), as the document view and the PDF take them."""
+    row = signed.countersignature
+    return [] if row is None else [{"name": row.user.display_name, "role": ROLE_WORDS.get(row.role, row.role).lower(),
+                                    "signed_at": row.signed_at}]
 
 
 def withdrawal_of(signed: SignedForm) -> dict | None:
     """Its withdrawal, if the patient withdrew it: when, why, and how the clinic heard."""
-    row = db.session.scalar(select(ConsentWithdrawal).where(ConsentWithdrawal.signed_form_id == signed.id))
+    row = signed.withdrawal
     if row is None:
         return None
     how = ("by the patient in the portal" if row.recorded_by_id is None

@@ -1,0 +1,249 @@
+"""The answer form of an intake or consent form (issue 26, point 3): one WTForms class per form
+version, built from its FormDefinition (domain/form_definitions.py), and the answers it submits in
+the shape the domain checks (domain/form_answers.py: check_answers).
+
+The form bounds what it reads (a text answer's length, the medication rows, the typed name) and
+refuses characters a signed document must not hold; it judges no answer itself. Whether a required
+question is answered, whether a key is one of the question's options, whether the typed name is the
+patient's: the domain decides, and `show_problems` puts its messages on the fields, so a page shows
+one set of reasons in one wording whatever was sent. Required questions are still marked (the
+`required` flag: the words on the page and the attribute on the control).
+
+Fields are named by question id (`form.answer_field(question_id)` finds one; an id that is also the
+name of a form attribute, such as "data" or "errors", gets a field name of its own). Construct the
+form with a prefix (`cls(prefix="intake")`) where another form on the page could repeat its ids.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, FieldList, Form, FormField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms.validators import Length, Optional, ValidationError
+
+from ..accounts.forms import shown_text
+from ..domain.form_definitions import YES_NO, FormDefinition, Question, paragraphs
+from ..web.fields import ClinicDateField, MultiCheckboxField, number_controls, options
+
+#: the contract's bounds of an answer (issue 26): one block of text, a list of medications
+MAX_TEXT_ANSWER = 4_000
+MAX_MEDICATION_ROWS = 40
+#: medication rows a form offers at first, and the blank ones kept after those filled in (or added
+#: by "Add more medication rows"), up to MAX_MEDICATION_ROWS
+MEDICATION_ROWS = 8
+SPARE_MEDICATION_ROWS = 4
+#: a medication row's parts: (key in the answer, label, longest)
+MEDICATION_PARTS = (("name", "Name", 200), ("dose", "Dose", 100), ("how_often", "How often", 100))
+#: the patient's given and family names (80 characters each), with room for spaces typed between
+MAX_TYPED_NAME = 200
+TYPED_NAME_LABEL = "Type your full name"
+TYPED_NAME_HINT = "Your first and last name as your clinic has them: typing it signs this form."
+MORE_ROWS_LABEL = "Add more medication rows"
+#: classes kept (one per form version seen: the library holds a few dozen)
+CLASS_CACHE_SIZE = 64
+
+
+class MarkedRequired:
+    """Marks a field required (the page says so, the control carries `required`) without judging it:
+    the domain words the refusal (domain/form_answers.check_answers, services.sign_form)."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field) -> None:
+        return None
+
+
+#: bidirectional embeddings, overrides and isolates: a signed answer must read as it is stored
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def answer_characters(form, field) -> None:
+    """Text a signed document can hold as written: line breaks and tabs, but no other control
+    characters, no surrogates or noncharacters, no bidirectional controls."""
+    for char in field.data or "":
+        code = ord(char)
+        if char in "\n\t":
+            continue
+        if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS \
+                or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:
+            raise ValidationError("Use letters, digits, spaces, line breaks and punctuation only: "
+                                  "no control characters.")
+
+
+class AnswerTextField(TextAreaField):
+    """A text answer; browsers send a line break as CR LF, kept here (and counted) as one."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            valuelist = [valuelist[0].replace("\r\n", "\n").replace("\r", "\n")]
+        super().process_formdata(valuelist)
+
+
+def _limit(limit: int) -> Length:
+    return Length(max=limit, message=f"Write at most {limit:,} characters.")
+
+
+class MedicationRowForm(Form):
+    """One medication: its name, dose and how often (the name is required in a row: the domain)."""
+
+    name = StringField(MEDICATION_PARTS[0][1], validators=[Optional(), _limit(MEDICATION_PARTS[0][2]), shown_text])
+    dose = StringField(MEDICATION_PARTS[1][1], validators=[Optional(), _limit(MEDICATION_PARTS[1][2]), shown_text])
+    how_often = StringField(MEDICATION_PARTS[2][1],
+                            validators=[Optional(), _limit(MEDICATION_PARTS[2][2]), shown_text])
+
+
+class AnswerForm(FlaskForm):
+    """What every answer form does; each form version's subclass has the questions' fields, then the
+    typed name (and, for a consent, `agreed`), in that order."""
+
+    #: the form version this class was built from
+    definition: FormDefinition
+    #: question id -> the field's name (the id itself but for a name the form already uses)
+    question_fields: Mapping[str, str] = {}
+    max_medication_rows = MAX_MEDICATION_ROWS
+    #: a section's words as the template shows them, paragraph by paragraph
+    paragraphs = staticmethod(paragraphs)
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        adding = bool(self.more_rows.data) if "more_rows" in self else False
+        for question in self.definition.questions:
+            if question.type == "medication_list":
+                self._offer_rows(self[self.question_fields[question.id]], adding)
+
+    @staticmethod
+    def _offer_rows(rows: FieldList, adding: bool) -> None:
+        """Blank rows after the filled ones (more when the patient asked for them), numbered
+        "Medication 2: dose" for a screen reader and voice control."""
+        filled = sum(1 for row in rows.entries if _medication_row(row.data))
+        wanted = max(MEDICATION_ROWS, filled + SPARE_MEDICATION_ROWS,
+                     len(rows.entries) + (MEDICATION_ROWS if adding else 0))
+        while len(rows.entries) < min(wanted, MAX_MEDICATION_ROWS):
+            rows.append_entry()
+        number_controls(rows, "Medication")
+
+    @property
+    def id_prefix(self) -> str:
+        """What the form's field ids start with ("" or "intake-"): the template's own ids start so too."""
+        return self._prefix
+
+    @property
+    def adding_rows(self) -> bool:
+        """The patient pressed "Add more medication rows": show the form again, sign nothing."""
+        return "more_rows" in self and bool(self.more_rows.data)
+
+    def answer_field(self, question_id: str):
+        return self[self.question_fields[question_id]]
+
+    def raw_answers(self) -> dict:
+        """The answers as the domain takes them (question id -> value), unanswered ones absent."""
+        answers = {}
+        for question in self.definition.questions:
+            value = _answer_value(question, self.answer_field(question.id))
+            if value not in (None, "", []):
+                answers[question.id] = value
+        return answers
+
+    def show_problems(self, problems: Mapping[str, str]) -> list[str]:
+        """Put the domain's messages (question id, "typed_name" or "agreed" -> message) on their fields;
+        the others ("" or an unknown key) are the form's own. Returns those."""
+        general = []
+        for key, message in problems.items():
+            name = self.question_fields.get(key, key if key in ("typed_name", "agreed") else None)
+            if name is None or name not in self:
+                general.append(message)
+                continue
+            self[name].errors = list(self[name].errors) + [message]
+        if general:
+            self.form_errors = list(self.form_errors) + general
+        return general
+
+
+def _medication_row(row: Mapping) -> dict | None:
+    """A row as the domain takes it, None when it is empty (empty rows are dropped)."""
+    row = {key: (row.get(key) or "").strip() for key, _, _ in MEDICATION_PARTS}
+    return row if any(row.values()) else None
+
+
+def _answer_value(question: Question, field):
+    """A field's submitted value in the answers' shape: text, a key or keys, an ISO date, rows."""
+    if question.type == "medication_list":
+        return [row for row in (_medication_row(entry.data) for entry in field.entries) if row is not None]
+    if question.type == "date":
+        return field.data.isoformat() if field.data else None
+    if question.type == "choice" and question.multiple:
+        return list(dict.fromkeys(value for value in field.data or () if value))
+    if question.type == "text":
+        return (field.data or "").strip()
+    return field.data or None
+
+
+def _question_field(question: Question):
+    """The field a question's type asks for, labelled with its words and described by its help."""
+    checks = [MarkedRequired()] if question.required else [Optional()]
+    common = {"label": question.label, "description": question.help}
+    if question.type == "text":
+        return AnswerTextField(validators=checks + [_limit(MAX_TEXT_ANSWER), answer_characters], **common)
+    if question.type == "date":
+        return ClinicDateField(validators=checks, **common)
+    if question.type == "medication_list":
+        # no min_entries: WTForms pads with rows read from the form data at renumbered places, which
+        # repeated a row sent as "-3-" after one sent as "-0-"; AnswerForm.process adds blank ones
+        # and no Optional(): it would clear the rows' own errors
+        return FieldList(FormField(MedicationRowForm), validators=checks if question.required else [],
+                         max_entries=MAX_MEDICATION_ROWS, **common)
+    pairs = [(key, key.capitalize()) for key in YES_NO] if question.type == "yes_no" \
+        else [(o.key, o.label) for o in question.options]
+    # an option outside the list is the domain's to refuse, in its words
+    kind = MultiCheckboxField if question.multiple else RadioField
+    return kind(choices=options(pairs), validate_choice=False, validators=checks, **common)
+
+
+#: attribute names a question's field may not take (the form's own: data, errors, validate, ...)
+_TAKEN = frozenset(dir(AnswerForm)) | {"typed_name", "agreed", "more_rows", "csrf_token"}
+
+
+def _field_names(form: FormDefinition) -> dict[str, str]:
+    """Each question's field name: its id, unless the form has that name already; then one that is
+    neither the form's nor another question's id."""
+    ids = {q.id for q in form.questions}
+    names, used = {}, _TAKEN | ids
+    for question in form.questions:
+        name = question.id
+        if name in _TAKEN:
+            while name in used:
+                name = f"{name}_answer"
+            used |= {name}
+        names[question.id] = name
+    return names
+
+
+def _build(form: FormDefinition) -> type[AnswerForm]:
+    names = _field_names(form)
+    fields = {names[q.id]: _question_field(q) for q in form.questions}
+    if any(q.type == "medication_list" for q in form.questions):
+        fields["more_rows"] = SubmitField(MORE_ROWS_LABEL)
+    fields["typed_name"] = StringField(TYPED_NAME_LABEL, validators=[MarkedRequired(), _limit(MAX_TYPED_NAME),
+                                                                      shown_text],
+                                       description=TYPED_NAME_HINT, render_kw={"autocomplete": "name"})
+    if form.consent is not None:
+        fields["agreed"] = BooleanField(form.consent.agreement, validators=[MarkedRequired()])
+    class_name = "".join(part.capitalize() for part in re.split(r"[-_]", form.id)) + f"V{form.version}AnswerForm"
+    return type(class_name, (AnswerForm,), {"definition": form, "question_fields": names, **fields})
+
+
+_classes: dict[tuple[str, int, str], type[AnswerForm]] = {}
+
+
+def answer_form_class(form: FormDefinition) -> type[AnswerForm]:
+    """The answer form of this form version, made once per (id, version, content hash): a file
+    changed in place (a new hash) gets a class of its own."""
+    key = (form.id, form.version, form.content_hash)
+    made = _classes.get(key)
+    if made is None:
+        while len(_classes) >= CLASS_CACHE_SIZE:
+            _classes.pop(next(iter(_classes), None), None)   # the oldest
+        made = _classes[key] = _build(form)
+    return made

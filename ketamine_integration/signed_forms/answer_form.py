@@ -12,18 +12,21 @@ one set of reasons in one wording whatever was sent. Required questions are stil
 Fields are named by question id (`form.answer_field(question_id)` finds one; an id that is also the
 name of a form attribute, such as "data" or "errors", gets a field name of its own). Construct the
 form with a prefix (`cls(prefix="intake")`) where another form on the page could repeat its ids.
+
+A form with a medication list offers MEDICATION_ROWS rows, blank ones kept after those filled in,
+and an "Add more medication rows" button: when `form.adding_rows`, the view shows the form again
+(with more rows) and signs nothing.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, Form, FormField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
-from ..accounts.forms import shown_text
+from ..accounts.forms import refused_character, shown_text
 from ..domain.form_definitions import YES_NO, FormDefinition, Question, paragraphs
 from ..web.fields import ClinicDateField, MultiCheckboxField, number_controls, options
 
@@ -34,8 +37,10 @@ MAX_MEDICATION_ROWS = 40
 #: by "Add more medication rows"), up to MAX_MEDICATION_ROWS
 MEDICATION_ROWS = 8
 SPARE_MEDICATION_ROWS = 4
-#: a medication row's parts: (key in the answer, label, longest)
-MEDICATION_PARTS = (("name", "Name", 200), ("dose", "Dose", 100), ("how_often", "How often", 100))
+#: a medication row's parts, as the answer names them
+MEDICATION_KEYS = ("name", "dose", "how_often")
+#: the longest medication name, and dose or frequency, read
+MAX_MEDICATION_NAME, MAX_MEDICATION_DETAIL = 200, 100
 #: the patient's given and family names (80 characters each), with room for spaces typed between
 MAX_TYPED_NAME = 200
 TYPED_NAME_LABEL = "Type your full name"
@@ -55,21 +60,11 @@ class MarkedRequired:
         return None
 
 
-#: bidirectional embeddings, overrides and isolates: a signed answer must read as it is stored
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def answer_characters(form, field) -> None:
-    """Text a signed document can hold as written: line breaks and tabs, but no other control
-    characters, no surrogates or noncharacters, no bidirectional controls."""
-    for char in field.data or "":
-        code = ord(char)
-        if char in "\n\t":
-            continue
-        if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS \
-                or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:
-            raise ValidationError("Use letters, digits, spaces, line breaks and punctuation only: "
-                                  "no control characters.")
+    """Text a signed document holds as written: line breaks and tabs, but none of the characters no
+    printed document holds (control characters, bidirectional controls, ...: accounts.forms)."""
+    if any(refused_character(c) for c in field.data or "" if c not in "\n\t"):
+        raise ValidationError("Use letters, digits, spaces, line breaks and punctuation only: no control characters.")
 
 
 class AnswerTextField(TextAreaField):
@@ -85,13 +80,16 @@ def _limit(limit: int) -> Length:
     return Length(max=limit, message=f"Write at most {limit:,} characters.")
 
 
+def _row_checks(limit: int) -> list:
+    return [Optional(), _limit(limit), shown_text]
+
+
 class MedicationRowForm(Form):
     """One medication: its name, dose and how often (the name is required in a row: the domain)."""
 
-    name = StringField(MEDICATION_PARTS[0][1], validators=[Optional(), _limit(MEDICATION_PARTS[0][2]), shown_text])
-    dose = StringField(MEDICATION_PARTS[1][1], validators=[Optional(), _limit(MEDICATION_PARTS[1][2]), shown_text])
-    how_often = StringField(MEDICATION_PARTS[2][1],
-                            validators=[Optional(), _limit(MEDICATION_PARTS[2][2]), shown_text])
+    name = StringField("Name", validators=_row_checks(MAX_MEDICATION_NAME))
+    dose = StringField("Dose", validators=_row_checks(MAX_MEDICATION_DETAIL))
+    how_often = StringField("How often", validators=_row_checks(MAX_MEDICATION_DETAIL))
 
 
 class AnswerForm(FlaskForm):
@@ -108,10 +106,9 @@ class AnswerForm(FlaskForm):
 
     def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
         super().process(formdata, obj, data, extra_filters, **kwargs)
-        adding = bool(self.more_rows.data) if "more_rows" in self else False
         for question in self.definition.questions:
             if question.type == "medication_list":
-                self._offer_rows(self[self.question_fields[question.id]], adding)
+                self._offer_rows(self.answer_field(question.id), self.adding_rows)
 
     @staticmethod
     def _offer_rows(rows: FieldList, adding: bool) -> None:
@@ -163,21 +160,30 @@ class AnswerForm(FlaskForm):
 
 def _medication_row(row: Mapping) -> dict | None:
     """A row as the domain takes it, None when it is empty (empty rows are dropped)."""
-    row = {key: (row.get(key) or "").strip() for key, _, _ in MEDICATION_PARTS}
+    row = {key: (row.get(key) or "").strip() for key in MEDICATION_KEYS}
     return row if any(row.values()) else None
 
 
-def _answer_value(question: Question, field):
-    """A field's submitted value in the answers' shape: text, a key or keys, an ISO date, rows."""
-    if question.type == "medication_list":
-        return [row for row in (_medication_row(entry.data) for entry in field.entries) if row is not None]
-    if question.type == "date":
-        return field.data.isoformat() if field.data else None
-    if question.type == "choice" and question.multiple:
+def _chosen(question: Question, field):
+    """A choice's key, or its keys in the order sent, each once, when it takes several."""
+    if question.multiple:
         return list(dict.fromkeys(value for value in field.data or () if value))
-    if question.type == "text":
-        return (field.data or "").strip()
     return field.data or None
+
+
+#: question type -> a field's submitted value in the answers' shape (text, a key or keys, an ISO date, rows)
+_ANSWER_VALUES = {
+    "text": lambda question, field: (field.data or "").strip(),
+    "yes_no": lambda question, field: field.data or None,
+    "choice": _chosen,
+    "date": lambda question, field: field.data.isoformat() if field.data else None,
+    "medication_list": lambda question, field: [row for row in (_medication_row(entry.data) for entry in field.entries)
+                                                if row is not None],
+}
+
+
+def _answer_value(question: Question, field):
+    return _ANSWER_VALUES[question.type](question, field)
 
 
 def _question_field(question: Question):

@@ -144,18 +144,37 @@ class AnswerForm(FlaskForm):
         return answers
 
     def show_problems(self, problems: Mapping[str, str]) -> list[str]:
-        """Put the domain's messages (question id, "typed_name" or "agreed" -> message) on their fields;
-        the others ("" or an unknown key) are the form's own. Returns those."""
+        """Put the domain's messages on their fields: by question id, "typed_name", "agreed", or a
+        medication row's part ("current_medications-1-name": the second row of the answer, which
+        drops empty rows, wherever it is on the form). The others ("", an unknown key) are the
+        form's own; returns those."""
         general = []
         for key, message in problems.items():
-            name = self.question_fields.get(key, key if key in ("typed_name", "agreed") else None)
-            if name is None or name not in self:
+            field, rows = self._problem_field(key)
+            if field is None:
                 general.append(message)
                 continue
-            self[name].errors = list(self[name].errors) + [message]
+            field.errors = list(field.errors) + [message]
+            if rows is not None:   # the list's errors are its rows', refreshed (db.errors.DomainError.apply_to)
+                rows.errors = [entry.errors for entry in rows.entries]
         if general:
             self.form_errors = list(self.form_errors) + general
         return general
+
+    def _problem_field(self, key: str) -> tuple:
+        """(the field a problem's key names or None, the medication list holding it or None)."""
+        if key in self.question_fields:
+            return self.answer_field(key), None
+        if key in ("typed_name", "agreed") and key in self:
+            return self[key], None
+        for question in self.definition.questions:
+            if question.type == "medication_list" and key.startswith(f"{question.id}-"):
+                place, _, part = key.removeprefix(f"{question.id}-").partition("-")
+                rows = self.answer_field(question.id)
+                answered = [entry for entry in rows.entries if _medication_row(entry.data)]
+                if place.isdecimal() and int(place) < len(answered) and part in MEDICATION_KEYS:
+                    return answered[int(place)].form[part], rows
+        return None, None
 
 
 def _medication_row(row: Mapping) -> dict | None:

@@ -215,6 +215,21 @@ def test_the_domains_problems_land_on_their_fields(flask_app):
     assert form.form_errors == general
 
 
+def test_a_problem_of_a_medication_row_lands_on_the_row_the_patient_filled(flask_app):
+    """The domain numbers the rows of the answer, which drops the empty ones: its second row is the
+    form's fourth here."""
+    form = posted(flask_app, INTAKE, [("current_medications-0-name", "Sertraline"), ("current_medications-1-name", ""),
+                                      ("current_medications-2-name", ""), ("current_medications-3-dose", "5 mg")])
+    assert form.raw_answers()["current_medications"][1] == {"name": "", "dose": "5 mg", "how_often": ""}
+    general = form.show_problems({"current_medications-1-name": "Give the medication's name.",
+                                  "current_medications-2-name": "No such row.",
+                                  "current_medications-0-colour": "No such part."})
+    assert general == ["No such row.", "No such part."]
+    row = form.current_medications.entries[3].form
+    assert row.name.errors == ["Give the medication's name."] and row.name.id == "current_medications-3-name"
+    assert form.errors["current_medications"][3] == {"name": ["Give the medication's name."]}
+
+
 def test_a_question_id_the_form_already_uses_gets_a_field_of_its_own(flask_app):
     """"data", "errors" or "validate" are attributes every WTForms form has: a question so named
     would have replaced them. Its field is named apart; answers and problems still use its id."""

@@ -30,17 +30,15 @@ from ..accounts.forms import refused_character, shown_text
 from ..domain.form_definitions import YES_NO, FormDefinition, Question, paragraphs
 from ..web.fields import ClinicDateField, MultiCheckboxField, number_controls, options
 
-#: the contract's bounds of an answer (issue 26): one block of text, a list of medications
-MAX_TEXT_ANSWER = 4_000
-MAX_MEDICATION_ROWS = 40
+#: the contract's bounds of an answer (issue 26), as domain/form_answers.py checks them: one block of
+#: text, a list of medications and each of a row's cells
+MAX_TEXT = 4_000
+MAX_MEDICATIONS, MAX_MEDICATION_CELL = 40, 200
+MEDICATION_CELLS = ("name", "dose", "how_often")
 #: medication rows a form offers at first, and the blank ones kept after those filled in (or added
-#: by "Add more medication rows"), up to MAX_MEDICATION_ROWS
+#: by "Add more medication rows"), up to MAX_MEDICATIONS
 MEDICATION_ROWS = 8
 SPARE_MEDICATION_ROWS = 4
-#: a medication row's parts, as the answer names them
-MEDICATION_KEYS = ("name", "dose", "how_often")
-#: the longest medication name, and dose or frequency, read
-MAX_MEDICATION_NAME, MAX_MEDICATION_DETAIL = 200, 100
 #: the patient's given and family names (80 characters each), with room for spaces typed between
 MAX_TYPED_NAME = 200
 TYPED_NAME_LABEL = "Type your full name"
@@ -80,16 +78,16 @@ def _limit(limit: int) -> Length:
     return Length(max=limit, message=f"Write at most {limit:,} characters.")
 
 
-def _row_checks(limit: int) -> list:
-    return [Optional(), _limit(limit), shown_text]
+def _row_checks() -> list:
+    return [Optional(), _limit(MAX_MEDICATION_CELL), shown_text]
 
 
 class MedicationRowForm(Form):
     """One medication: its name, dose and how often (the name is required in a row: the domain)."""
 
-    name = StringField("Name", validators=_row_checks(MAX_MEDICATION_NAME))
-    dose = StringField("Dose", validators=_row_checks(MAX_MEDICATION_DETAIL))
-    how_often = StringField("How often", validators=_row_checks(MAX_MEDICATION_DETAIL))
+    name = StringField("Name", validators=_row_checks())
+    dose = StringField("Dose", validators=_row_checks())
+    how_often = StringField("How often", validators=_row_checks())
 
 
 class AnswerForm(FlaskForm):
@@ -100,7 +98,7 @@ class AnswerForm(FlaskForm):
     definition: FormDefinition
     #: question id -> the field's name (the id itself but for a name the form already uses)
     question_fields: Mapping[str, str] = {}
-    max_medication_rows = MAX_MEDICATION_ROWS
+    max_medication_rows = MAX_MEDICATIONS
     #: a section's words as the template shows them, paragraph by paragraph
     paragraphs = staticmethod(paragraphs)
 
@@ -114,10 +112,10 @@ class AnswerForm(FlaskForm):
     def _offer_rows(rows: FieldList, adding: bool) -> None:
         """Blank rows after the filled ones (more when the patient asked for them), numbered
         "Medication 2: dose" for a screen reader and voice control."""
-        filled = sum(1 for row in rows.entries if _medication_row(row.data))
+        filled = sum(1 for entry in rows.entries if any(_cells(entry.data).values()))
         wanted = max(MEDICATION_ROWS, filled + SPARE_MEDICATION_ROWS,
                      len(rows.entries) + (MEDICATION_ROWS if adding else 0))
-        while len(rows.entries) < min(wanted, MAX_MEDICATION_ROWS):
+        while len(rows.entries) < min(wanted, MAX_MEDICATIONS):
             rows.append_entry()
         number_controls(rows, "Medication")
 
@@ -145,9 +143,8 @@ class AnswerForm(FlaskForm):
 
     def show_problems(self, problems: Mapping[str, str]) -> list[str]:
         """Put the domain's messages on their fields: by question id, "typed_name", "agreed", or a
-        medication row's part ("current_medications-1-name": the second row of the answer, which
-        drops empty rows, wherever it is on the form). The others ("", an unknown key) are the
-        form's own; returns those."""
+        medication row's cell ("current_medications-1-name": the second row). The others ("", an
+        unknown key) are the form's own; returns those."""
         general = []
         for key, message in problems.items():
             field, rows = self._problem_field(key)
@@ -171,16 +168,22 @@ class AnswerForm(FlaskForm):
             if question.type == "medication_list" and key.startswith(f"{question.id}-"):
                 place, _, part = key.removeprefix(f"{question.id}-").partition("-")
                 rows = self.answer_field(question.id)
-                answered = [entry for entry in rows.entries if _medication_row(entry.data)]
-                if place.isdecimal() and int(place) < len(answered) and part in MEDICATION_KEYS:
-                    return answered[int(place)].form[part], rows
+                if place.isdecimal() and int(place) < len(rows.entries) and part in MEDICATION_CELLS:
+                    return rows.entries[int(place)].form[part], rows
         return None, None
 
 
-def _medication_row(row: Mapping) -> dict | None:
-    """A row as the domain takes it, None when it is empty (empty rows are dropped)."""
-    row = {key: (row.get(key) or "").strip() for key in MEDICATION_KEYS}
-    return row if any(row.values()) else None
+def _cells(row: Mapping) -> dict:
+    return {cell: (row.get(cell) or "").strip() for cell in MEDICATION_CELLS}
+
+
+def _medication_rows(question: Question, field) -> list[dict]:
+    """The rows as the form shows them, up to the last one filled in: an empty row between two
+    medications stays (the domain drops it), so the domain's "Row 4" is the form's "Medication 4"."""
+    rows = [_cells(entry.data) for entry in field.entries]
+    while rows and not any(rows[-1].values()):
+        rows.pop()
+    return rows
 
 
 def _chosen(question: Question, field):
@@ -196,8 +199,7 @@ _ANSWER_VALUES = {
     "yes_no": lambda question, field: field.data or None,
     "choice": _chosen,
     "date": lambda question, field: field.data.isoformat() if field.data else None,
-    "medication_list": lambda question, field: [row for row in (_medication_row(entry.data) for entry in field.entries)
-                                                if row is not None],
+    "medication_list": _medication_rows,
 }
 
 
@@ -210,7 +212,7 @@ def _question_field(question: Question):
     checks = [MarkedRequired()] if question.required else [Optional()]
     common = {"label": question.label, "description": question.help}
     if question.type == "text":
-        return AnswerTextField(validators=checks + [_limit(MAX_TEXT_ANSWER), answer_characters], **common)
+        return AnswerTextField(validators=checks + [_limit(MAX_TEXT), answer_characters], **common)
     if question.type == "date":
         return ClinicDateField(validators=checks, **common)
     if question.type == "medication_list":
@@ -218,7 +220,7 @@ def _question_field(question: Question):
         # repeated a row sent as "-3-" after one sent as "-0-"; AnswerForm.process adds blank ones
         # and no Optional(): it would clear the rows' own errors
         return FieldList(FormField(MedicationRowForm), validators=checks if question.required else [],
-                         max_entries=MAX_MEDICATION_ROWS, **common)
+                         max_entries=MAX_MEDICATIONS, **common)
     pairs = [(key, key.capitalize()) for key in YES_NO] if question.type == "yes_no" \
         else [(o.key, o.label) for o in question.options]
     # an option outside the list is the domain's to refuse, in its words

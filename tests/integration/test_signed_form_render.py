@@ -233,7 +233,7 @@ def test_the_answer_form_is_labelled_grouped_and_its_ids_unique(app, form_defini
 
 def test_the_answer_forms_problems_are_listed_first_and_linked_to_their_fields(app):
     rows = [(f"current_medications-{i}-{part}", "") for i in range(8) for part in ("name", "dose", "how_often")]
-    rows[7] = ("current_medications-2-dose", "x" * 101)
+    rows[7] = ("current_medications-2-dose", "x" * 201)
     html = render_form(app, INTAKE, pairs=[("main_concern", "a\x07")] + rows,
                        problems={"": "This form is not in your packet."})
     page = Page()

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from ketamine_integration.domain.form_definitions import parse_definition
 from ketamine_integration.domain.form_library import load_folder
-from ketamine_integration.signed_forms.answer_form import (MAX_MEDICATION_ROWS, MAX_TEXT_ANSWER, MEDICATION_ROWS,
+from ketamine_integration.signed_forms.answer_form import (MAX_MEDICATIONS, MAX_TEXT, MEDICATION_ROWS,
                                                            MORE_ROWS_LABEL, SPARE_MEDICATION_ROWS, TYPED_NAME_LABEL,
                                                            answer_form_class)
 
@@ -60,11 +60,13 @@ def definition(questions: list[dict], *, kind="intake", consent=None):
     # a date: ISO, whether picked or typed in words
     ({"type": "date"}, [("q", "2026-11-02")], "2026-11-02"),
     ({"type": "date"}, [("q", "2 November 2026")], "2026-11-02"),
-    # a medication list: rows with anything in them, trimmed; empty rows dropped; a row without a name
-    # is kept for the domain to refuse ("name required in a row")
+    # a medication list: the rows up to the last filled in, trimmed (an empty one between stays, so the
+    # domain's row numbers are the form's: it drops the empty ones); a row without a name is the
+    # domain's to refuse ("name required in a row")
     ({"type": "medication_list"}, [("q-0-name", " Sertraline "), ("q-0-dose", "100 mg"), ("q-0-how_often", "daily"),
-                                   ("q-1-name", ""), ("q-1-dose", ""), ("q-2-dose", "5 mg")],
-     [{"name": "Sertraline", "dose": "100 mg", "how_often": "daily"}, {"name": "", "dose": "5 mg", "how_often": ""}]),
+                                   ("q-1-name", ""), ("q-1-dose", ""), ("q-2-dose", "5 mg"), ("q-3-name", "")],
+     [{"name": "Sertraline", "dose": "100 mg", "how_often": "daily"}, {"name": "", "dose": "", "how_often": ""},
+      {"name": "", "dose": "5 mg", "how_often": ""}]),
 ])
 def test_each_question_type_submits_the_answers_shape(flask_app, question, pairs, expected):
     form = posted(flask_app, definition([{"id": "q", "label": "The question", **question}]), pairs)
@@ -104,12 +106,13 @@ def test_an_option_outside_the_list_is_passed_to_the_domain(flask_app):
 
 
 @pytest.mark.parametrize("pairs, field, message", [
-    ([("main_concern", "x" * (MAX_TEXT_ANSWER + 1))], "main_concern", f"at most {MAX_TEXT_ANSWER:,} characters"),
+    ([("main_concern", "x" * (MAX_TEXT + 1))], "main_concern", f"at most {MAX_TEXT:,} characters"),
     ([("main_concern", "a\x07b")], "main_concern", "no control characters"),
     ([("main_concern", "signed \u202egnirts")], "main_concern", "no control characters"),
     ([("last_blood_pressure_check", "31/02/2026")], "last_blood_pressure_check", "Enter a real date"),
     ([("current_medications-0-name", "n" * 201)], "current_medications", "at most 200 characters"),
     ([("current_medications-0-dose", "5 mg\n")], "current_medications", "no control characters"),
+    ([("current_medications-0-how_often", "d" * 201)], "current_medications", "at most 200 characters"),
     ([("typed_name", "N" * 201)], "typed_name", "at most 200 characters"),
     ([("typed_name", "Ada\tExample")], "typed_name", "no control characters"),
 ])
@@ -119,16 +122,16 @@ def test_input_is_bounded(flask_app, pairs, field, message):
 
 
 def test_a_text_answer_of_the_limit_counts_a_line_break_once(flask_app):
-    text = "a\r\n" * (MAX_TEXT_ANSWER // 2)   # 4,000 characters once CR LF is one
+    text = "a\r\n" * (MAX_TEXT // 2)   # 4,000 characters once CR LF is one
     form = posted(flask_app, INTAKE, [("main_concern", text)])
-    assert not form.errors and len(form.raw_answers()["main_concern"]) == MAX_TEXT_ANSWER - 1
+    assert not form.errors and len(form.raw_answers()["main_concern"]) == MAX_TEXT - 1
 
 
 def test_medication_rows_are_bounded_and_never_repeated(flask_app):
-    pairs = [(f"current_medications-{i}-name", f"Medicine {i}") for i in range(MAX_MEDICATION_ROWS + 25)]
+    pairs = [(f"current_medications-{i}-name", f"Medicine {i}") for i in range(MAX_MEDICATIONS + 25)]
     form = posted(flask_app, INTAKE, pairs)
     rows = form.raw_answers()["current_medications"]
-    assert len(rows) == MAX_MEDICATION_ROWS and rows[-1]["name"] == f"Medicine {MAX_MEDICATION_ROWS - 1}"
+    assert len(rows) == MAX_MEDICATIONS and rows[-1]["name"] == f"Medicine {MAX_MEDICATIONS - 1}"
     # rows sent with gaps ("-0-", "-7-"): each once (WTForms' own padding read "-7-" a second time)
     form = posted(flask_app, INTAKE, [("current_medications-0-name", "First"), ("current_medications-7-name", "Last"),
                                       ("current_medications-99999999999-name", "Far")])
@@ -146,9 +149,9 @@ def test_room_for_medications_and_more_on_request(flask_app):
     assert len(form.current_medications.entries) == MEDICATION_ROWS + SPARE_MEDICATION_ROWS and not form.adding_rows
     form = posted(flask_app, INTAKE, filled + [("more_rows", MORE_ROWS_LABEL)])
     assert form.adding_rows and len(form.current_medications.entries) == 2 * MEDICATION_ROWS
-    many = [(f"current_medications-{i}-name", f"Medicine {i}") for i in range(MAX_MEDICATION_ROWS)]
+    many = [(f"current_medications-{i}-name", f"Medicine {i}") for i in range(MAX_MEDICATIONS)]
     assert len(posted(flask_app, INTAKE, many + [("more_rows", "y")]).current_medications.entries) \
-        == MAX_MEDICATION_ROWS
+        == MAX_MEDICATIONS
 
 
 def test_hostile_extra_fields_are_ignored(flask_app):
@@ -215,18 +218,16 @@ def test_the_domains_problems_land_on_their_fields(flask_app):
     assert form.form_errors == general
 
 
-def test_a_problem_of_a_medication_row_lands_on_the_row_the_patient_filled(flask_app):
-    """The domain numbers the rows of the answer, which drops the empty ones: its second row is the
-    form's fourth here."""
+def test_a_problem_of_a_medication_row_lands_on_its_row(flask_app):
     form = posted(flask_app, INTAKE, [("current_medications-0-name", "Sertraline"), ("current_medications-1-name", ""),
                                       ("current_medications-2-name", ""), ("current_medications-3-dose", "5 mg")])
-    assert form.raw_answers()["current_medications"][1] == {"name": "", "dose": "5 mg", "how_often": ""}
-    general = form.show_problems({"current_medications-1-name": "Give the medication's name.",
-                                  "current_medications-2-name": "No such row.",
-                                  "current_medications-0-colour": "No such part."})
-    assert general == ["No such row.", "No such part."]
+    assert form.raw_answers()["current_medications"][3] == {"name": "", "dose": "5 mg", "how_often": ""}
+    general = form.show_problems({"current_medications-3-name": "Give the medication's name.",
+                                  "current_medications-40-name": "No such row.",
+                                  "current_medications-0-colour": "No such cell."})
+    assert general == ["No such row.", "No such cell."]
     row = form.current_medications.entries[3].form
-    assert row.name.errors == ["Give the medication's name."] and row.name.id == "current_medications-3-name"
+    assert row.name.errors == ["Give the medication's name."] and row.name.label.text == "Medication 4: name"
     assert form.errors["current_medications"][3] == {"name": ["Give the medication's name."]}
 
 

@@ -1,11 +1,14 @@
-"""A course's intake and consent forms for its care team (issue 26): the packet page (each form's state,
-the signed documents and their PDFs, what still blocks dosing), countersigning where the form asks for
-the user's role, the prescriber's review of flagged answers, recording a withdrawal the patient made by
-phone or in person, and starting an in-clinic signing on the clinic tablet (portal/tablet.py).
+"""A course's intake and consent forms (issue 26): the packet page (each form's state and what still
+blocks dosing; for the care team's readers the signed documents, their PDFs and the flagged answers),
+countersigning where the form asks for the user's role, the prescriber's review of flagged answers,
+recording a withdrawal the patient made by phone or in person, and starting an in-clinic signing on the
+clinic tablet (portal/tablet.py).
 
-Care team only (patients.access.load_patient_record with the page's permission); every read audited.
-The services (signed_forms.services) check who may countersign or review; a refusal re-shows the
-packet page with its reasons on the form that was sent, and changes nothing.
+The page opens to whoever sees the course (the front desk hands tablets over and hears a patient who
+phones to withdraw: forms.sign_in_clinic, forms.record_withdrawal); the answers only to the care team
+members holding forms.read_signed (patients.access.can_read_clinical). Every read is audited. The
+services (signed_forms.services) check who may countersign, review or record, and audit each write; a
+refusal re-shows the packet page with its reasons on the form that was sent, and changes nothing.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from flask_login import current_user
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..db.types import utcnow
-from ..patients.access import load_patient_record, team_roles
+from ..patients.access import can_read_clinical, load_patient_record, team_roles
 from ..portal import signing
 from ..portal.tablet import hand_over
 from ..signed_forms import services as signed_forms
@@ -25,8 +28,8 @@ from ..signed_forms.presented import ROLE_WORDS, pdf_response, view_of
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS, submit
 
-#: who may open a course's packet and its signed forms: the care team members holding it
-READ = "forms.packet"
+#: who reads a patient's answers: the care team members holding it
+READ = "forms.read_signed"
 
 
 def _review_prefix(signed_id: int) -> str:
@@ -37,17 +40,24 @@ def _withdraw_prefix(signed_id: int) -> str:
     return f"withdraw-{signed_id}"
 
 
-def _row_forms(status, roles: frozenset[str], sent: dict) -> dict:
+def _may_countersign(item, roles: frozenset[str]) -> bool:
+    """The form still owes the countersignature of a role the user holds (on the care team; staff as staff)."""
+    role = item.countersign_role
+    held = {"staff"} & set(current_user.roles) if role == "staff" else roles
+    return role is not None and role in held and current_user.can("forms.countersign") and item.state != "withdrawn"
+
+
+def _row_forms(packet, *, reads: bool, roles: frozenset[str], sent: dict) -> dict:
     """The forms each signed item offers the user, by prefix (a form sent and refused in place of a fresh one)."""
     forms = {}
-    for item in status.items if status is not None else ():
+    for item in packet.items if packet is not None else ():
         if item.signed is None:
             continue
-        if item.flags and item.flags_reviewed is None and current_user.can("forms.review_flags") \
-                and "prescriber" in roles:
+        if reads and item.flags and item.flags_reviewed is None and item.state != "withdrawn" \
+                and current_user.can("forms.review_flags") and "prescriber" in roles:
             prefix = _review_prefix(item.signed.id)
             forms[prefix] = sent.get(prefix) or FlagReviewForm(prefix=prefix, formdata=None)
-        if item.state == "signed" and item.form.kind == "consent" and current_user.can("forms.record_withdrawal"):
+        if item.state == "signed" and item.signed.kind == "consent" and current_user.can("forms.record_withdrawal"):
             prefix = _withdraw_prefix(item.signed.id)
             forms[prefix] = sent.get(prefix) or StaffWithdrawalForm(prefix=prefix, formdata=None)
     return forms
@@ -64,98 +74,100 @@ def packet_page(course: TreatmentCourse, *, sent: dict | None = None, problems: 
     button's request was refused."""
     packet = signed_forms.packet_status(course)
     roles = team_roles(current_user, course.patient)
-    countersigns = {item.signed.id for item in packet.items if item.signed is not None and item.countersign_role
-                    and item.countersign_role in roles and current_user.can("forms.countersign")} if packet else set()
+    reads = can_read_clinical(current_user, course.patient, READ)
+    countersigns = {item.signed.id for item in (packet.items if packet else ())
+                    if item.signed is not None and _may_countersign(item, roles)}
     starts_tablet = bool(signing.left_to_sign(packet)) and current_user.can("forms.sign_in_clinic") \
         and not course.current_phase.ended
+    rows = _row_forms(packet, reads=reads, roles=roles, sent=sent or {})
+    # a refused form the page no longer offers (the consent was withdrawn meanwhile): its reasons at the top
+    problems = [*problems, *(m for prefix, f in (sent or {}).items() if prefix not in rows for m in _problems(f))]
     return render_template("courses/forms.html", course=course, packet=packet, words=signing.STATE_WORDS,
-                           roles=ROLE_WORDS, countersigns=countersigns, row_forms=_row_forms(packet, roles, sent or {}),
-                           button=ButtonForm(), starts_tablet=starts_tablet, problems=problems,
+                           roles=ROLE_WORDS, reads=reads, countersigns=countersigns, problems=problems,
+                           row_forms=rows,
+                           button=ButtonForm(), starts_tablet=starts_tablet,
                            review_prefix=_review_prefix, withdraw_prefix=_withdraw_prefix), status
 
 
-@access.permission(READ)
+@access.permission("patients.read")
 def packet(course_id: int):
-    course = load_patient_record(TreatmentCourse, course_id, clinical=READ)
-    audit.record("signed_form.packet_view", obj=course, patient_id=course.patient_id)
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    reads = can_read_clinical(current_user, course.patient, READ)
+    audit.record("forms.packet_view", obj=course, patient_id=course.patient_id,
+                 detail="with the answers" if reads else "states only")
     return packet_page(course)
 
 
 @access.permission(READ)
 def document(signed_form_id: int):
     signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
-    audit.record("signed_form.view", obj=signed, patient_id=signed.patient_id)
+    audit.record("forms.view", obj=signed, patient_id=signed.patient_id)
     return render_template("courses/signed_form.html", signed=signed, view=view_of(signed))
 
 
 @access.permission(READ)
 def document_pdf(signed_form_id: int):
     signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
-    audit.record("signed_form.download", obj=signed, patient_id=signed.patient_id)
+    audit.record("forms.download", obj=signed, patient_id=signed.patient_id)
     return pdf_response(signed)
 
 
-def _back(signed: SignedForm):
+def _back(signed: SignedForm, message: str):
+    flash(message, "success")
     return redirect(url_for("signed_forms.packet", course_id=signed.course_id) + f"#form-{signed.form_id}")
+
+
+def _refused(action: str, signed: SignedForm):
+    audit.record(action, obj=signed, patient_id=signed.patient_id, outcome=audit.FAILURE, detail="refused")
 
 
 @access.permission("forms.countersign")
 def countersign(signed_form_id: int):
-    signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
+    signed = load_patient_record(SignedForm, signed_form_id, clinical=False)
     form = ButtonForm()
-    done, row = submit(form, lambda: signed_forms.countersign(signed, by=current_user))
+    done, _row = submit(form, lambda: signed_forms.countersign(signed, by=current_user))  # audited by the service
     if done:
-        audit.record("signed_form.countersign", obj=signed, patient_id=signed.patient_id, detail=f"as {row.role}")
-        flash(f"Countersigned: {signed.title}.", "success")
-        return _back(signed)
-    audit.record("signed_form.countersign", obj=signed, patient_id=signed.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
+        return _back(signed, f"Countersigned: {signed.title}.")
+    _refused("forms.countersign", signed)
     return packet_page(signed.course, problems=_problems(form), status=INVALID_FORM_STATUS)
 
 
 @access.permission("forms.review_flags")
 def review(signed_form_id: int):
     signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
-    form = FlagReviewForm(prefix=_review_prefix(signed.id))
+    prefix = _review_prefix(signed.id)
+    form = FlagReviewForm(prefix=prefix)
     done, _row = submit(form, lambda: signed_forms.review_flags(signed, by=current_user, note=form.note.data))
     if done:
-        audit.record("signed_form.flag_review", obj=signed, patient_id=signed.patient_id)
-        flash(f"Review recorded: {signed.title}.", "success")
-        return _back(signed)
-    audit.record("signed_form.flag_review", obj=signed, patient_id=signed.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
-    return packet_page(signed.course, sent={_review_prefix(signed.id): form}, status=INVALID_FORM_STATUS)
+        return _back(signed, f"Review recorded: {signed.title}.")
+    _refused("forms.review_flags", signed)
+    return packet_page(signed.course, sent={prefix: form}, status=INVALID_FORM_STATUS)
 
 
 @access.permission("forms.record_withdrawal")
 def withdraw(signed_form_id: int):
-    signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
-    form = StaffWithdrawalForm(prefix=_withdraw_prefix(signed.id))
-    done, _row = submit(form, lambda: signed_forms.withdraw(signed, reason=form.reason.data, recorded_by=current_user,
-                                                             now=utcnow()))
+    signed = load_patient_record(SignedForm, signed_form_id, clinical=False)
+    prefix = _withdraw_prefix(signed.id)
+    form = StaffWithdrawalForm(prefix=prefix)
+    done, _row = submit(form, lambda: signed_forms.withdraw(signed, reason=form.reason.data,
+                                                             recorded_by=current_user, now=utcnow()))
     if done:
-        audit.record("signed_form.withdraw", obj=signed, patient_id=signed.patient_id, detail="recorded by staff")
-        flash(f"Withdrawal recorded: {signed.title}.", "success")
-        return _back(signed)
-    audit.record("signed_form.withdraw", obj=signed, patient_id=signed.patient_id, outcome=audit.FAILURE,
-                 detail="refused")
-    return packet_page(signed.course, sent={_withdraw_prefix(signed.id): form}, status=INVALID_FORM_STATUS)
+        return _back(signed, f"Withdrawal recorded: {signed.title}. Your care team sees it on the course.")
+    _refused("forms.withdraw", signed)
+    return packet_page(signed.course, sent={prefix: form}, status=INVALID_FORM_STATUS)
 
 
 @access.permission("forms.sign_in_clinic")
 def tablet_start(course_id: int):
     """ "Start in-clinic signing": the signing starts and this device goes to the patient (signed out)."""
-    course = load_patient_record(TreatmentCourse, course_id, clinical=READ)
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     form = ButtonForm()
     done, started = submit(form, lambda: signed_forms.start_tablet_signing(course, by=current_user))
     if not done:
-        audit.record("signed_form.tablet_start", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+        audit.record("forms.tablet_start", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
                      detail="refused")
         return packet_page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
-    tablet_signing, token = started
-    audit.record("signed_form.tablet_start", obj=course, patient_id=course.patient_id,
-                 detail=f"in-clinic signing {tablet_signing.id}; the staff session on this device ended")
-    hand_over(token)
+    hand_over(started[1])  # audited by the service (forms.tablet_start); the staff session ends here
     return redirect(url_for("tablet.forms"))
 
 

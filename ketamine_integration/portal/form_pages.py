@@ -68,7 +68,7 @@ def _own_signed(patient: Patient, signed_form_id: int) -> SignedForm:
 def forms():
     patient = current_portal_patient()
     course, status = packet_of(patient)
-    audit.record("signed_form.portal_list", obj=patient, patient_id=patient.id,
+    audit.record("forms.portal_list", obj=patient, patient_id=patient.id,
                  detail=f"{len(status.items) if status else 0} forms, {len(signing.left_to_sign(status))} to sign")
     return render_template("portal/forms/list.html", course=course, status=status,
                            to_sign=signing.left_to_sign(status), words=signing.STATE_WORDS)
@@ -87,16 +87,14 @@ def sign(course_id: int, form_id: str):
     form = signing.answer_form(item)
     if form.is_submitted():
         done, signed = signing.sign(course, item, form, method="portal", portal_account=current_portal_account())
-        if done:
-            audit.record("signed_form.portal_sign", obj=signed, patient_id=patient.id,
-                         detail=f"{signed.form_id} v{signed.form_version}")
+        if done:  # audited by the service (forms.sign)
             flash(f"Thank you: you signed “{signed.title}”. Your care team can see it now.", "success")
             return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
         if not form.adding_rows:  # more medication rows asked for: nothing was refused
-            audit.record("signed_form.portal_sign", obj=course, patient_id=patient.id, outcome=audit.FAILURE,
+            audit.record("forms.sign", obj=course, patient_id=patient.id, outcome=audit.FAILURE,
                          detail=f"{form_id} refused"[:200])
         return _sign_page(patient, course, item, form), (200 if form.adding_rows else INVALID_FORM_STATUS)
-    audit.record("signed_form.portal_form_view", obj=course, patient_id=patient.id, detail=form_id[:60])
+    audit.record("forms.portal_view", obj=course, patient_id=patient.id, detail=f"{form_id[:60]} to sign")
     return _sign_page(patient, course, item, form)
 
 
@@ -110,7 +108,7 @@ def _sign_page(patient: Patient, course: TreatmentCourse, item, form) -> str:
 def document(signed_form_id: int):
     patient = current_portal_patient()
     signed = _own_signed(patient, signed_form_id)
-    audit.record("signed_form.portal_view", obj=signed, patient_id=patient.id)
+    audit.record("forms.portal_view", obj=signed, patient_id=patient.id, detail=signed.form_id)
     return render_template("portal/forms/document.html", signed=signed,
                            may_withdraw=withdrawable_item(signed) is not None, view=view_of(signed))
 
@@ -120,7 +118,7 @@ def document(signed_form_id: int):
 def document_pdf(signed_form_id: int):
     patient = current_portal_patient()
     signed = _own_signed(patient, signed_form_id)
-    audit.record("signed_form.portal_download", obj=signed, patient_id=patient.id)
+    audit.record("forms.portal_download", obj=signed, patient_id=patient.id, detail=signed.form_id)
     return pdf_response(signed)
 
 
@@ -141,7 +139,7 @@ def withdraw(signed_form_id: int):
     patient = current_portal_patient()
     signed = _own_signed(patient, signed_form_id)
     item = withdrawable_item(signed)
-    if item is None:
+    if item is None or item.signed_definition is None:
         flash("This form cannot be withdrawn: it is not a consent in force.", "info")
         return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
     form = PatientWithdrawalForm()
@@ -149,15 +147,14 @@ def withdraw(signed_form_id: int):
         done, _row = submit(form, lambda: signed_forms.withdraw(signed, reason=form.reason.data,
                                                                  portal_account=current_portal_account(),
                                                                  now=utcnow()))
-        if done:
-            audit.record("signed_form.portal_withdraw", obj=signed, patient_id=patient.id)
+        if done:  # audited by the service (forms.withdraw)
             flash(f"You withdrew your consent “{signed.title}”. Your care team has been told.", "success")
             return redirect(url_for("portal_forms.forms"))
-        audit.record("signed_form.portal_withdraw", obj=signed, patient_id=patient.id, outcome=audit.FAILURE,
+        audit.record("forms.withdraw", obj=signed, patient_id=patient.id, outcome=audit.FAILURE,
                      detail="refused")
         status = INVALID_FORM_STATUS
     else:
-        audit.record("signed_form.portal_view", obj=signed, patient_id=patient.id, detail="withdrawal step")
+        audit.record("forms.portal_view", obj=signed, patient_id=patient.id, detail=f"{signed.form_id}: withdrawal step")
         status = 200
     return render_template("portal/forms/withdraw.html", signed=signed, form=form,
-                           blocks=item.form.withdrawal_blocks_dosing), status
+                           blocks=item.signed_definition.withdrawal_blocks_dosing), status

@@ -9,21 +9,24 @@ from ..signed_forms import services as signed_forms
 from ..signed_forms.answer_form import answer_form_class
 from ..web.forms import submit
 
-#: the states of a packet's form the patient is asked to sign (again)
-TO_SIGN = ("to_sign", "sign_again")
-#: each state as the patient reads it
-STATE_WORDS = {"to_sign": "To sign", "sign_again": "Sign again: the form has changed", "signed": "Signed",
+#: the states of a packet's form the patient is asked to sign (again): a withdrawn consent is restored by
+#: signing it again
+TO_SIGN = ("to_sign", "sign_again", "withdrawn")
+#: each state as a reader sees it
+STATE_WORDS = {"to_sign": "To sign", "sign_again": "To sign again: the form has changed", "signed": "Signed",
                "withdrawn": "Withdrawn"}
 
 
 def left_to_sign(status) -> list:
-    """The packet's forms waiting for the patient's signature, in the packet's order."""
-    return [item for item in status.items if item.state in TO_SIGN] if status is not None else []
+    """The packet's forms waiting for the patient's signature, in the packet's order (one whose file cannot
+    be used is not offered: the packet page says so to staff)."""
+    return [item for item in status.items if item.state in TO_SIGN and item.form is not None] \
+        if status is not None else []
 
 
 def item_to_sign(status, form_id: str):
     """The packet's item of this form if it waits for a signature, else None."""
-    return next((item for item in left_to_sign(status) if item.form.id == form_id), None)
+    return next((item for item in left_to_sign(status) if item.form_id == form_id), None)
 
 
 def answer_form(item):

@@ -84,7 +84,7 @@ def forms():
     signing_now = current_signing()
     status = _packet(signing_now)
     left = signing.left_to_sign(status)
-    audit.record("signed_form.tablet_list", obj=signing_now.course, patient_id=signing_now.patient_id,
+    audit.record("forms.tablet_view", obj=signing_now.course, patient_id=signing_now.patient_id,
                  detail=f"in-clinic signing {signing_now.id}: {len(left)} to sign")
     return render_template("tablet/list.html", signing=signing_now, left=left, status=status,
                            words=signing.STATE_WORDS, done_form=ButtonForm())
@@ -102,16 +102,14 @@ def sign(form_id: str):
     form = signing.answer_form(item)
     if form.is_submitted():
         done, signed = signing.sign(course, item, form, method="in_clinic", witness=signing_now.started_by)
-        if done:
-            audit.record("signed_form.tablet_sign", obj=signed, patient_id=course.patient_id,
-                         detail=f"{signed.form_id} v{signed.form_version}, in-clinic signing {signing_now.id}")
+        if done:  # audited by the service (forms.sign)
             flash(f"Thank you: “{signed.title}” is signed.", "success")
             return redirect(url_for("tablet.forms"))
         if not form.adding_rows:  # more medication rows asked for: nothing was refused
-            audit.record("signed_form.tablet_sign", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                         detail=f"{form_id} refused"[:200])
+            audit.record("forms.sign", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                         detail=f"{form_id} refused, in-clinic signing {signing_now.id}"[:200])
         return _sign_page(signing_now, item, form), (200 if form.adding_rows else INVALID_FORM_STATUS)
-    audit.record("signed_form.tablet_form_view", obj=course, patient_id=course.patient_id,
+    audit.record("forms.tablet_view", obj=course, patient_id=course.patient_id,
                  detail=f"{form_id[:60]}, in-clinic signing {signing_now.id}")
     return _sign_page(signing_now, item, form)
 
@@ -128,8 +126,6 @@ def done():
     signing_now = current_signing()
     if not ButtonForm().validate_on_submit():
         abort(400)
-    signed_forms.end_tablet_signing(signing_now, reason="completed")
-    audit.record("signed_form.tablet_done", obj=signing_now.course, patient_id=signing_now.patient_id,
-                 detail=f"in-clinic signing {signing_now.id} completed")
+    signed_forms.end_tablet_signing(signing_now, reason="completed")  # audited by the service (forms.tablet_end)
     session.pop(TABLET_KEY, None)
     return render_template(CLOSED, ended=True)

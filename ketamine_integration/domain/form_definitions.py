@@ -8,12 +8,11 @@ file spells it (sections[1].questions[0].options), so the file check can add its
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
-from .protocols import ROUTES
+# content_hash: SHA-256 of the canonical JSON, the protocols' rule (the same content, the same hash)
+from .protocols import ROUTES, content_hash
 
 KINDS = ("consent", "intake")
 #: question type -> what the patient gives
@@ -139,12 +138,6 @@ def paragraphs(text: str) -> list[str]:
     """Paragraphs of a text block: separated by blank lines, each one's lines joined."""
     return [" ".join(line.strip() for line in block.splitlines()) for block in re.split(r"\n\s*\n", text.strip())
             if block.strip()]
-
-
-def content_hash(data) -> str:
-    """SHA-256 of the definition's canonical JSON: the same content, the same hash, however laid out."""
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # -- the checks ----------------------------------------------------------------------------------

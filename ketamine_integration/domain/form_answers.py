@@ -110,25 +110,37 @@ def _choice(question: Question, value) -> tuple[object, str | None]:
 
 
 def _medication_list(question: Question, value) -> tuple[object, str | None]:
-    if not isinstance(value, list) or any(not isinstance(row, dict) for row in value):
+    if not isinstance(value, list):
         return None, "The medication list could not be read; fill it in again."
     rows = []
     for number, row in enumerate(value, start=1):
-        cells = {cell: row.get(cell) or "" for cell in MEDICATION_CELLS}
-        if any(not isinstance(v, str) for v in cells.values()) or set(row) - set(MEDICATION_CELLS):
-            return None, "The medication list could not be read; fill it in again."
-        cells = {cell: " ".join(v.split()) for cell, v in cells.items()}
-        if not any(cells.values()):
+        cells, problem = _medication_row(row, number)
+        if problem:
+            return None, problem
+        if cells is None:
             continue  # an empty row of the form is no medication
-        if not cells["name"]:
-            return None, f"Row {number}: name the medication (or clear the row)."
-        if any(len(v) > MAX_MEDICATION_CELL or any(_unshowable(c) for c in v) for v in cells.values()):
-            return None, (f"Row {number}: keep each entry under {MAX_MEDICATION_CELL} characters, "
-                          "in characters that can be printed.")
         rows.append(cells)
     if len(rows) > MAX_MEDICATIONS:
         return None, f"List at most {MAX_MEDICATIONS} medications here; bring the rest to your appointment."
     return rows or None, None
+
+
+def _medication_row(row, number: int) -> tuple[dict | None, str | None]:
+    """(the row's cells, None), (None, None) for an empty row, or (None, what is wrong)."""
+    if not isinstance(row, dict) or set(row) - set(MEDICATION_CELLS):
+        return None, "The medication list could not be read; fill it in again."
+    cells = {cell: row.get(cell) or "" for cell in MEDICATION_CELLS}
+    if any(not isinstance(v, str) for v in cells.values()):
+        return None, "The medication list could not be read; fill it in again."
+    cells = {cell: " ".join(v.split()) for cell, v in cells.items()}
+    if not any(cells.values()):
+        return None, None
+    if not cells["name"]:
+        return None, f"Row {number}: name the medication (or clear the row)."
+    if any(len(v) > MAX_MEDICATION_CELL or any(_unshowable(c) for c in v) for v in cells.values()):
+        return None, (f"Row {number}: keep each entry under {MAX_MEDICATION_CELL} characters, "
+                      "in characters that can be printed.")
+    return cells, None
 
 
 _CHECKS = {"text": _text, "yes_no": _yes_no, "date": _date, "choice": _choice,

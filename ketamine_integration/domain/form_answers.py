@@ -24,7 +24,6 @@ MAX_MEDICATIONS, MAX_MEDICATION_CELL = 40, 200
 MEDICATION_CELLS = ("name", "dose", "how_often")
 #: a date answer's years: a birth, a diagnosis or a last check, never another century's typing error
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
-SIGNING_METHODS = ("portal", "in_clinic")
 
 Answers = dict[str, object]
 Problems = dict[str, str]

@@ -83,6 +83,25 @@ def _enrolled(user_id: int) -> None:
                        for code in totp.new_recovery_codes())
 
 
+def valid_answers(form, *, flagged=()) -> dict:
+    """Answers to every question of a form definition, each valid: an answer its flag does not name, except
+    for the questions in `flagged`, which get one it names (a prescriber then reviews them)."""
+    answers = {}
+    for question in form.questions:
+        keys = ["yes", "no"] if question.type == "yes_no" else [o.key for o in question.options]
+        named = question.flag.when if question.flag else ()
+        if question.type in ("yes_no", "choice"):
+            pick = next(k for k in keys if (k in named) == (question.id in flagged and bool(named)))
+            answers[question.id] = [pick] if question.multiple else pick
+        elif question.type == "date":
+            answers[question.id] = "2026-01-15"
+        elif question.type == "medication_list":
+            answers[question.id] = [{"name": "Fictional medicine", "dose": "10 mg", "how_often": "once daily"}]
+        else:
+            answers[question.id] = f"Fictional answer to {question.id}"
+    return answers
+
+
 class Factories:
     def __init__(self, app, password: str):
         self.app, self.password = app, password
@@ -250,6 +269,27 @@ class Factories:
             db.session.flush()
             return account.id
         return self.run(make_account)
+
+    def sign_packet(self, course_id: int, *, witness_id: int | None = None, only=None, flagged=()) -> list[int]:
+        """Sign every form of the course's packet (or those in `only`) in the clinic, as the patient would on
+        the tablet with `witness_id` (default: the course's therapist) handing it over: each answer valid
+        and, except the questions named in `flagged`, one no flag names. Returns the signed forms' ids."""
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.signed_forms.services import packet_status, sign_form
+
+        def sign():
+            course = db.session.get(TreatmentCourse, course_id)
+            witness = db.session.get(User, witness_id or course.therapist_id)
+            ids = []
+            for item in packet_status(course).items:
+                if item.state == "signed" or (only is not None and item.form_id not in only):
+                    continue
+                signed = sign_form(course, item.form_id, raw_answers=valid_answers(item.form, flagged=flagged),
+                                   typed_name=course.patient.full_name, agreed=True, method="in_clinic",
+                                   witness=witness)
+                ids.append(signed.id)
+            return ids
+        return self.run(sign)
 
     def portal_code(self, account_id: int) -> str:
         """A TOTP code for the account's next portal sign-in (as totp_code for staff)."""

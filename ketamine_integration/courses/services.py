@@ -29,6 +29,9 @@ signals = Namespace()
 #: transaction: the packages that plan and book on a course cancel what is still ahead
 #: (create_app connects them; courses sit below them and know none of them)
 course_ended = signals.signal("course-ended")
+#: sent when a patient is enrolled (sender: the new course; `by`: who enrolled), inside the enrolment's
+#: transaction: the signed forms package asks for the forms the protocol names (its packet)
+course_enrolled = signals.signal("course-enrolled")
 
 #: how many signed dosing sessions a course has, by course id: the experience package answers
 #: (create_app connects it), for the gates that count them
@@ -153,6 +156,7 @@ def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date
     db.session.add(course)
     db.session.flush()
     _join_treating_clinicians(course, by)
+    course_enrolled.send(course, by=by)
     return course
 
 

@@ -1,1 +1,1 @@
-"""Signed intake and consent forms (issue 26): what a patient answers and signs, kept as documents."""
+"""Signed intake and consent forms: packets asked for at enrolment, signatures, countersignatures, flag reviews, withdrawals (issue 26)."""

@@ -71,7 +71,7 @@ def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make
     assert response.status_code == 302
     course = _course(make)
     assert (course.phase, course.protocol_version.protocol_id, course.protocol_version.version) == \
-        ("preparation", "iv-ketamine-induction", 2)
+        ("preparation", "iv-ketamine-induction", 3)
     assert [t.to_phase for t in course.transitions] == ["preparation"]
     team_ids = make.query(lambda: {(m.user_id, m.role) for m in db.session.get(Patient, team["patient"]).care_team})
     assert team_ids == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}

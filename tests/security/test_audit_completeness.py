@@ -46,6 +46,19 @@ CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
                 # alert: the refusal of the form is its own row (measure.patient_submit, failure)
                 "alert.portal_answer": {"measure.patient_submit"}}
 
+#: patient-data actions whose services write their rows but which no page performs yet: the signed forms'
+#: pages (portal signing, the clinic tablet, the staff packet page) come with issue 26's views, whose steps
+#: replace these entries; until then tests/integration/test_signed_forms.py checks each row names the patient
+NO_PAGE_YET = {
+    "forms.packet_create": "written at enrolment for a protocol naming forms",
+    "forms.sign": "signing in the portal or on the clinic tablet",
+    "forms.countersign": "the staff packet page",
+    "forms.review_flags": "the staff packet page",
+    "forms.withdraw": "the portal and the staff packet page",
+    "forms.tablet_start": "the staff packet page",
+    "forms.tablet_end": "the tablet and the staff packet page",
+}
+
 #: catalogue actions that are not a read or write of patient data, and why
 NOT_PATIENT_DATA = {
     "login.success": "account event: who signed in",
@@ -513,10 +526,10 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
 
 def test_the_table_covers_every_action_of_the_catalogue(make, auth):
     listed = set(actions(Clinic(make, auth), None))
-    assert sorted(set(ACTIONS) - listed - set(NOT_PATIENT_DATA)) == [], \
+    assert sorted(set(ACTIONS) - listed - set(NOT_PATIENT_DATA) - set(NO_PAGE_YET)) == [], \
         "audited actions missing from this suite: add them to actions() or to NOT_PATIENT_DATA with a reason"
-    assert sorted((listed | set(NOT_PATIENT_DATA)) - set(ACTIONS)) == []
-    assert not listed & set(NOT_PATIENT_DATA)
+    assert sorted((listed | set(NOT_PATIENT_DATA) | set(NO_PAGE_YET)) - set(ACTIONS)) == []
+    assert not listed & (set(NOT_PATIENT_DATA) | set(NO_PAGE_YET))
 
 
 def _new_rows(make, after_id: int) -> list[AuditEvent]:

@@ -143,7 +143,7 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     therapist, prescriber = db.session.get(User, team.therapist), db.session.get(User, team.prescriber)
     patient = db.session.get(Patient, patient_id)
     today, now = local(0).date(), datetime.now(NY)
-    course = enrol_patient(patient, protocol_key=(PROTOCOL, 2), start_date=today - timedelta(days=20),
+    course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=20),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
     prep = record_preparation(course, item="intake_assessment", completed_on=today - timedelta(days=19),
@@ -195,7 +195,7 @@ def _discharged_course(patient, therapist, prescriber, today: date, marker: str)
     from ketamine_integration.discharge.content import WRITTEN
     from ketamine_integration.discharge.document import render_copy
     from ketamine_integration.domain.phases import Phase
-    course = enrol_patient(patient, protocol_key=(PROTOCOL, 2), start_date=today - timedelta(days=200),
+    course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=200),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
     change_phase(course, Phase.DISCONTINUED, by=therapist, expected_version=course.version,

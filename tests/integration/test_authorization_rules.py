@@ -104,12 +104,15 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("tablet.forms", "a patient handed the clinic tablet for an in-clinic signing"),
     ("tablet.sign", "a patient handed the clinic tablet for an in-clinic signing"),
     ("tablet.done", "a patient handed the clinic tablet for an in-clinic signing"),
-    ("signed_forms.packet", "forms.packet (Integration therapist, Prescriber, Nurse)"),
-    ("signed_forms.document_pdf", "forms.packet (Integration therapist, Prescriber, Nurse)"),
-    ("signed_forms.tablet_start", "forms.sign_in_clinic (Integration therapist, Prescriber, Nurse)"),
-    ("signed_forms.countersign", "forms.countersign (Integration therapist, Prescriber)"),
+    # the packet page shows states to whoever sees the course; the answers (a signed form, its PDF) only to
+    # the care team's therapists and prescribers
+    ("signed_forms.packet", "patients.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("signed_forms.document", "forms.read_signed (Integration therapist, Prescriber)"),
+    ("signed_forms.document_pdf", "forms.read_signed (Integration therapist, Prescriber)"),
+    ("signed_forms.tablet_start", "forms.sign_in_clinic (Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("signed_forms.countersign", "forms.countersign (Clinic staff, Integration therapist, Prescriber)"),
     ("signed_forms.review", "forms.review_flags (Prescriber)"),
-    ("signed_forms.withdraw", "forms.record_withdrawal (Integration therapist, Prescriber)"),
+    ("signed_forms.withdraw", "forms.record_withdrawal (Clinic staff, Integration therapist, Prescriber)"),
     ("portal_invites.invite", "portal.invite (Clinic admin, Clinic staff, Integration therapist)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):

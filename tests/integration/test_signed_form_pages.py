@@ -86,7 +86,7 @@ def test_a_patient_signs_a_consent_in_the_portal_and_reads_and_downloads_it(team
     pdf = client.get(f"/portal/forms/signed/{signed.id}.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     actions = [row.action for row in make.audit_rows(patient_id=team["patient"])]
-    assert {"signed_form.portal_sign", "signed_form.portal_view", "signed_form.portal_download"} <= set(actions)
+    assert {"forms.sign", "forms.portal_view", "forms.portal_download"} <= set(actions)
     # signed: no longer offered, and its page says so
     again = client.get(f"/portal/forms/{team['course']}/{CONSENT}")
     assert again.status_code == 302 and again.headers["Location"] == "/portal/forms/"
@@ -210,30 +210,39 @@ def sign_in_portal_and_sign(make, team, form_id: str, data: dict) -> SignedForm:
     return signed_rows(make, form_id=form_id)[-1]
 
 
-def test_the_packet_page_is_the_care_teams_and_every_read_is_audited(team, make, auth, client):
-    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional"))
-    for role in ("therapist", "prescriber", "nurse"):
+def test_the_answers_are_the_care_teams_and_every_read_is_audited(team, make, auth, client):
+    """The packet page's states for whoever sees the course (the front desk hands tablets over); the signed
+    form, its PDF and the flagged answers for the care team's therapists and prescribers only."""
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
+    document, pdf = f"/signed-forms/{signed.id}", f"/signed-forms/{signed.id}.pdf"
+    for role in ("therapist", "prescriber"):
         auth.sign_in(username(make, team[role]))
-        page = client.get(f"/courses/{team['course']}/forms")
-        assert page.status_code == 200, role
-        assert "Dosing cannot be planned" in page_text(page)
-        assert client.get(f"/signed-forms/{signed.id}").status_code == 200
-        assert client.get(f"/signed-forms/{signed.id}.pdf").data.startswith(b"%PDF")
+        page = page_text(client.get(f"/courses/{team['course']}/forms"))
+        assert "Dosing cannot be planned" in page and "Flagged answers" in page and "Read the signed form" in page
+        assert "I have read this form" in page_text(client.get(document))
+        assert client.get(pdf).data.startswith(b"%PDF")
         auth.logout()
-    for who in ("outsider", "staff"):
-        auth.sign_in(username(make, team[who]))
-        for url in (f"/courses/{team['course']}/forms", f"/signed-forms/{signed.id}", f"/signed-forms/{signed.id}.pdf"):
-            assert client.get(url).status_code == 403, (who, url)
+    for role in ("nurse", "staff"):  # the states and the actions they hold, never an answer
+        auth.sign_in(username(make, team[role]))
+        response = client.get(f"/courses/{team['course']}/forms")
+        assert response.status_code == 200 and "Dosing cannot be planned" in page_text(response), role
+        assert "I have read this form" not in page_text(response), role  # the flagged question's words
+        assert f'href="{document}' not in response.get_data(as_text=True), role
+        assert client.get(document).status_code == 403 and client.get(pdf).status_code == 403
         auth.logout()
-    actions = [r.action for r in make.audit_rows(patient_id=team["patient"])]
-    assert actions.count("signed_form.packet_view") == 3 and actions.count("signed_form.download") == 3
+    auth.sign_in(username(make, team["outsider"]))  # a therapist of another care team: nothing at all
+    for url in (f"/courses/{team['course']}/forms", document, pdf):
+        assert client.get(url).status_code == 403, url
+    actions = [r.action for r in make.audit_rows(patient_id=team["patient"], outcome="success")]
+    assert actions.count("forms.packet_view") == 5 and actions.count("forms.view") == 2
+    assert actions.count("forms.download") == 2
 
 
 def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, auth, client):
     signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
     # the therapist may not countersign a consent that asks for the prescriber, nor review flags
     auth.sign_in(username(make, team["therapist"]))
-    assert "Countersign" not in page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert 'aria-label="Countersign' not in client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
     assert auth.post(f"/signed-forms/{signed.id}/countersign", {}).status_code == 422
     assert auth.post(f"/signed-forms/{signed.id}/review", {f"review-{signed.id}-note": "x"}).status_code == 403
     auth.logout()

@@ -99,7 +99,7 @@ def _failing_submission(clinic: Clinic, key: str, index: int) -> tuple[str, dict
     target = TARGETS[key][index]
     url = target.url(clinic)
     values = SPOILED[(key, index)](clinic) if (key, index) in SPOILED else {}
-    prefix = f"{target.prefix}-" if target.prefix else ""
+    prefix = target.prefix_for(clinic)
     return url, {prefix + k: v for k, v in values.items()}
 
 

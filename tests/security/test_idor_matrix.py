@@ -146,13 +146,14 @@ MATRIX = [
     R("scheduling.book_session", WIDE, course_id="course"),                  # staff book for any patient
     R("scheduling.record_held_session", course_id="course"),                 # only the team's therapist held it
     R("scheduling.room_toggle", ADMIN, "admin", room_id="room"),             # rooms are the admin's
-    R("signed_forms.packet", course_id="course"),                            # a patient's signed forms and
-    R("signed_forms.document", signed_form_id="signed_form"),                # answers are the care team's:
-    R("signed_forms.document_pdf", signed_form_id="signed_form"),            # staff and the admin see none
-    R("signed_forms.tablet_start", course_id="course"),                      # nor hand the tablet over
-    R("signed_forms.countersign", owner="b_prescriber", signed_form_id="signed_form"),  # the consent asks for
-    R("signed_forms.review", owner="b_prescriber", signed_form_id="signed_form"),  # the team's prescriber
-    R("signed_forms.withdraw", signed_form_id="signed_form"),                # a withdrawal said by phone
+    R("signed_forms.packet", WIDE, course_id="course"),                      # a packet's states: whoever sees
+    R("signed_forms.document", signed_form_id="signed_form"),                # the course; the answers are the
+    R("signed_forms.document_pdf", signed_form_id="signed_form"),            # team's therapists and prescribers
+    R("signed_forms.countersign", STAFF, "b_prescriber", signed_form_id="signed_form"),  # the role the form
+    R("signed_forms.review", owner="b_prescriber", signed_form_id="signed_form"),  # names; flags: prescriber
+    R("signed_forms.withdraw", STAFF, signed_form_id="signed_form"),         # the front desk hears any patient
+    # last: the control hands the owner's device to the patient (the tablet's lock ends that owner's turn)
+    R("signed_forms.tablet_start", STAFF, "staff", course_id="course"),      # staff hand over any patient's
 ]
 #: rules with arguments that name no record anyone could be refused
 EXEMPT = {"static": "the stylesheet: public files",

@@ -20,6 +20,8 @@ from tests.factories import DISCHARGE_MET
 NY = ZoneInfo("America/New_York")
 #: the REMS protocol, so a signed dosing session also has its Patient Monitoring Form (rems.pdf)
 PROTOCOL = "esketamine-trd-rems"
+#: the form each patient signed on the clinic tablet (its "read and understood" answered no: flagged)
+SIGNED_FORM = "consent-intranasal-esketamine"
 #: written into every outside patient's records: no refused response may contain it
 OUTSIDE_MARKER = "Zzoutside"
 PROCESS_SECRET = "Process secret: the outside therapist's countertransference"
@@ -146,6 +148,7 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=20),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
+    consent = _signed_consent(course, therapist)
     prep = record_preparation(course, item="intake_assessment", completed_on=today - timedelta(days=19),
                               note=f"{marker} intake", by=therapist, today=today)
     change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
@@ -184,7 +187,7 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
             "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id],
             "ended_course": [ended], "discharge": [summary], "discharge_copy": [copy],
-            "safety_plan": [plan]}
+            "safety_plan": [plan], "signed_form": [consent]}
 
 
 def _discharged_course(patient, therapist, prescriber, today: date, marker: str) -> tuple[int, int, int]:
@@ -207,6 +210,17 @@ def _discharged_course(patient, therapist, prescriber, today: date, marker: str)
     copy = discharge.send_copy(summary, recipient_id=prescriber.id, by=therapist, today=today, render=render_copy)
     return course.id, summary.id, copy.id
 
+
+
+def _signed_consent(course, therapist) -> int:
+    """The protocol's consent signed on the clinic tablet, the therapist witnessing, with one flagged answer
+    for the prescriber to review; the packet's other forms wait to be signed."""
+    from ketamine_integration.signed_forms.services import packet_status, sign_form
+    from tests.factories import valid_answers
+    form = packet_status(course).item(SIGNED_FORM).form
+    signed = sign_form(course, SIGNED_FORM, raw_answers=valid_answers(form, flagged=("read_and_understood",)),
+                       typed_name=course.patient.full_name, agreed=True, method="in_clinic", witness=therapist)
+    return signed.id
 
 
 def _signed_safety_plan(patient, therapist, marker: str) -> int:

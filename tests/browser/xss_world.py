@@ -161,7 +161,7 @@ class World:
     def _course(self, admin: Auth, ther: Auth, pres: Auth) -> None:
         p, ids = self.p, self.ids
         response = self.post(admin, f"/patients/{ids['patient']}/courses/new", {
-            "protocol": "xss-rems@2", "start_date": (date.today() - timedelta(days=20)).isoformat(),
+            "protocol": "xss-rems@3", "start_date": (date.today() - timedelta(days=20)).isoformat(),
             "indication": p("course indication"), "therapist": ids["ther"], "prescriber": ids["pres"]})
         ids["course"] = course = int(response.headers["Location"].rsplit("/", 1)[-1])
         today = date.today().isoformat()

@@ -15,7 +15,7 @@ from tests.unit.test_protocols import _DELETE as DELETE
 from tests.unit.test_protocols import _set as set_field
 
 SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
-IV = "iv-ketamine-induction@2"
+IV = "iv-ketamine-induction@3"
 REASON = "Clearance letter is on paper; prescriber confirmed by phone."
 
 
@@ -242,19 +242,19 @@ def _bump(directory: Path, *, version: int, closes_after: str):
 
 def test_a_running_course_is_unaffected_by_a_later_protocol_version(team, make, auth, client, protocol_dir):
     first = _enrolled(auth, team)
-    _bump(protocol_dir, version=3, closes_after="10d")
-    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@3")
+    _bump(protocol_dir, version=4, closes_after="10d")
+    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@4")
     second = int(second_response.headers["Location"].rsplit("/", 1)[1])
-    assert _course(make, first).protocol_version.version == 2
+    assert _course(make, first).protocol_version.version == 3
     assert "closes at 14 days" in page_text(client.get(f"/courses/{first}"))
     assert "closes at 10 days" in page_text(client.get(f"/courses/{second}"))
     listing = page_text(client.get("/protocols/"))
-    assert "v2" in listing and "v3" in listing and "File removed; running courses continue" in listing
+    assert "v3" in listing and "v4" in listing and "File removed; running courses continue" in listing
 
 
 def test_a_changed_file_with_the_same_version_is_refused(team, make, auth, client, protocol_dir, app):
     _enrolled(auth, team)
-    _bump(protocol_dir, version=2, closes_after="10d")
+    _bump(protocol_dir, version=3, closes_after="10d")
     assert "Refused" in page_text(client.get("/protocols/"))
     response = _enrol(auth, team)
     assert response.status_code == 422
@@ -271,7 +271,7 @@ def test_an_invalid_file_is_listed_and_cannot_be_chosen(team, auth, client, prot
     form = client.get(f"/patients/{team['patient']}/courses/new")
     assert form.status_code == 200
     html = form.get_data(as_text=True)
-    assert "iv-ketamine-induction@2" in html and "broken" not in html
+    assert "iv-ketamine-induction@3" in html and "broken" not in html
 
 
 def test_protocols_check_command(app, protocol_dir, tmp_path):

@@ -140,7 +140,7 @@ TARGETS: dict[str, list[Target]] = {
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
             "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)})],
     "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
-        "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": "Bipolar depression",
+        "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": "Bipolar depression",
         "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],
     "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
         "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",

@@ -44,7 +44,9 @@ CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
                 "journal.prompts": {"journal.view"},
                 # a safety answer on a portal questionnaire refused for another answer opens the care team's
                 # alert: the refusal of the form is its own row (measure.patient_submit, failure)
-                "alert.portal_answer": {"measure.patient_submit"}}
+                "alert.portal_answer": {"measure.patient_submit"},
+                # enrolling asks for the forms the protocol names: the course's packet (issue 26)
+                "course.create": {"forms.packet_create"}}
 
 #: patient-data actions whose services write their rows but which no page performs yet: the signed forms'
 #: pages (portal signing, the clinic tablet, the staff packet page) come with issue 26's views, whose steps
@@ -299,10 +301,11 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
                                         lambda: other["id"]),
         "course.view": lambda: Step("staff", lambda: c.auth.client.get(f"/courses/{c.course}"), p),
         "course.create": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/courses/new", {
-            "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": s,
+            "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": s,
             "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])}), p),
-        "preparation.record": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/preparation", {
-            "item": "informed_consent", "completed_on": today().isoformat(), "note": s}), p),
+        "preparation.record": lambda: (c.prep_course, Step("therapist", lambda: c.auth.post(
+            f"/courses/{c.prep_course}/preparation", {"item": "informed_consent", "completed_on": today().isoformat(),
+                                                      "note": s}), p))[1],
         "preparation.void": lambda: (c.preparation_record, Step("therapist", lambda: c.auth.post(
             f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void", {"reason": s}), p))[1],
         "course.phase_change": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/phase", {

@@ -39,7 +39,7 @@ COUNTERSIGNERS_IN_WORDS = {"prescriber": "This form is countersigned by a prescr
 #: the fewest characters a prescriber's review note says (the clinic's other review notes: 10)
 MIN_REVIEW_NOTE = 10
 
-__all__ = ["countersign", "create_packet", "end_tablet_signing", "packet_status", "review_flags", "sign_form",
+__all__ = ["countersign", "create_packet", "dosing_refusal", "end_tablet_signing", "packet_status", "review_flags", "sign_form",
            "signed_form_document", "start_tablet_signing", "tablet_signing_for", "verify_countersignatures",
            "verify_signed_forms", "withdraw"]
 
@@ -229,6 +229,15 @@ def _check_withdrawing(signed: SignedForm, recorded_by: User | None, portal_acco
         raise DomainError("You may not record withdrawals for this patient.")
     if portal_account is not None and portal_account.patient_id != signed.patient_id:
         raise DomainError("Sign in to your own portal account to withdraw your consent.")
+
+
+def dosing_refusal(course: TreatmentCourse) -> str | None:
+    """Why no dose may be planned, moved or started for the course now (None: nothing in the forms stops
+    it): a dosing consent withdrawn, or a flagged answer a prescriber has not reviewed. A dose already under
+    way is never stopped: its record is the patient's safety."""
+    status = packet_status(course)
+    reasons = status.stops_dosing if status is not None else []
+    return "No dose can be planned or started: " + " ".join(reasons) if reasons else None
 
 
 def signed_form_document(signed: SignedForm) -> dict:

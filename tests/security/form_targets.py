@@ -145,8 +145,8 @@ TARGETS: dict[str, list[Target]] = {
     "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
         "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",
         "version": c.version("course", c.prep_course)})],
-    "courses.forms.PreparationForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
-        "item": "informed_consent", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
+    "courses.forms.PreparationForm": [Target("prescriber", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
+        "item": "medical_clearance", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
     "courses.forms.VoidForm": [Target(
         "therapist", lambda c: f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void",
         lambda c: {"reason": "Entered on the wrong course."})],

@@ -146,8 +146,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=20),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
-    prep = record_preparation(course, item="intake_assessment", completed_on=today - timedelta(days=19),
-                              note=f"{marker} intake", by=therapist, today=today)
+    prep = record_preparation(course, item="medical_clearance", completed_on=today - timedelta(days=19),
+                              note=f"{marker} clearance", by=prescriber, today=today)
     change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
                  reason="Test setup: gate overridden on purpose.", override=True)
     signed, planned = plan_series(course, first_start=local(-days_back, hour), days_between=4, count=2, reason=None,

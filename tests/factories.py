@@ -14,6 +14,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.db.types import utcnow
+from ketamine_integration.domain.form_answers import sample_answers
 from ketamine_integration.domain.vitals import DISCHARGE_CRITERIA
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
@@ -81,25 +82,6 @@ def _enrolled(user_id: int) -> None:
                                  confirmed_at=now, last_used_step=totp.step_at(now) - 1))
     db.session.add_all(RecoveryCode(user_id=user_id, code_hash=totp.recovery_code_hash(code), created_at=now)
                        for code in totp.new_recovery_codes())
-
-
-def valid_answers(form, *, flagged=()) -> dict:
-    """Answers to every question of a form definition, each valid: an answer its flag does not name, except
-    for the questions in `flagged`, which get one it names (a prescriber then reviews them)."""
-    answers = {}
-    for question in form.questions:
-        keys = ["yes", "no"] if question.type == "yes_no" else [o.key for o in question.options]
-        named = question.flag.when if question.flag else ()
-        if question.type in ("yes_no", "choice"):
-            pick = next(k for k in keys if (k in named) == (question.id in flagged and bool(named)))
-            answers[question.id] = [pick] if question.multiple else pick
-        elif question.type == "date":
-            answers[question.id] = "2026-01-15"
-        elif question.type == "medication_list":
-            answers[question.id] = [{"name": "Fictional medicine", "dose": "10 mg", "how_often": "once daily"}]
-        else:
-            answers[question.id] = f"Fictional answer to {question.id}"
-    return answers
 
 
 class Factories:
@@ -284,7 +266,7 @@ class Factories:
             for item in packet_status(course).items:
                 if item.state == "signed" or (only is not None and item.form_id not in only):
                     continue
-                signed = sign_form(course, item.form_id, raw_answers=valid_answers(item.form, flagged=flagged),
+                signed = sign_form(course, item.form_id, raw_answers=sample_answers(item.form, flagged=flagged),
                                    typed_name=course.patient.full_name, agreed=True, method="in_clinic",
                                    witness=witness)
                 ids.append(signed.id)

@@ -173,6 +173,26 @@ def answer_text(question: Question, value) -> str:
     return value
 
 
+def sample_answers(form: FormDefinition, *, flagged=()) -> Answers:
+    """A valid answer to every question, for the demo and the tests: one no flag names, except for the
+    questions in `flagged`, which get one their flag names (a prescriber then reviews them)."""
+    answers: Answers = {}
+    for question in form.questions:
+        if question.type in ("yes_no", "choice"):
+            keys = ["yes", "no"] if question.type == "yes_no" else [o.key for o in question.options]
+            named = question.flag.when if question.flag else ()
+            wanted = question.id in flagged and bool(named)
+            pick = next(k for k in keys if (k in named) == wanted)
+            answers[question.id] = [pick] if question.multiple else pick
+        elif question.type == "date":
+            answers[question.id] = "2026-01-15"
+        elif question.type == "medication_list":
+            answers[question.id] = [{"name": "Sertraline", "dose": "50 mg", "how_often": "once daily"}]
+        else:
+            answers[question.id] = "Low mood for two years; looking for something that lasts."
+    return answers
+
+
 # -- the signature ------------------------------------------------------------------------------
 
 def same_name(typed: str, expected: str) -> bool:

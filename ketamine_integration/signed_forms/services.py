@@ -39,7 +39,7 @@ COUNTERSIGNERS_IN_WORDS = {"prescriber": "This form is countersigned by a prescr
 #: the fewest characters a prescriber's review note says (the clinic's other review notes: 10)
 MIN_REVIEW_NOTE = 10
 
-__all__ = ["countersign", "create_packet", "end_tablet_signing", "packet_status", "review_flags", "sign_form",
+__all__ = ["countersign", "create_packet", "dosing_refusal", "end_tablet_signing", "packet_status", "review_flags", "sign_form",
            "signed_form_document", "start_tablet_signing", "tablet_signing_for", "verify_countersignatures",
            "verify_signed_forms", "withdraw"]
 
@@ -201,14 +201,7 @@ def withdraw(signed: SignedForm, *, reason: str, recorded_by: User | None = None
              now: datetime | None = None) -> ConsentWithdrawal:
     """The patient withdraws the consent they signed last: in the portal, or by telling the clinic (the
     staff member who heard it records it). Signing the form again restores it."""
-    if (recorded_by is None) == (portal_account is None):
-        raise DomainError("A withdrawal is the patient's in the portal, or recorded by the clinic: one of the two.")
-    if recorded_by is not None and not (recorded_by.can("forms.record_withdrawal")
-                                        and (recorded_by.can("patients.read_all")
-                                             or team_roles(recorded_by, signed.patient))):
-        raise DomainError("You may not record withdrawals for this patient.")
-    if portal_account is not None and portal_account.patient_id != signed.patient_id:
-        raise DomainError("Sign in to your own portal account to withdraw your consent.")
+    _check_withdrawing(signed, recorded_by, portal_account)
     if signed.kind != "consent":
         raise DomainError("Only a consent is withdrawn.")
     status = packet_status(signed.course)
@@ -224,6 +217,27 @@ def withdraw(signed: SignedForm, *, reason: str, recorded_by: User | None = None
     db.session.flush()
     audit.record("forms.withdraw", obj=row, patient_id=signed.patient_id, detail=signed.form_id)
     return row
+
+
+def _check_withdrawing(signed: SignedForm, recorded_by: User | None, portal_account) -> None:
+    """The patient in their own portal account, or a member of the clinic who may record it for them."""
+    if (recorded_by is None) == (portal_account is None):
+        raise DomainError("A withdrawal is the patient's in the portal, or recorded by the clinic: one of the two.")
+    if recorded_by is not None and not (recorded_by.can("forms.record_withdrawal")
+                                        and (recorded_by.can("patients.read_all")
+                                             or team_roles(recorded_by, signed.patient))):
+        raise DomainError("You may not record withdrawals for this patient.")
+    if portal_account is not None and portal_account.patient_id != signed.patient_id:
+        raise DomainError("Sign in to your own portal account to withdraw your consent.")
+
+
+def dosing_refusal(course: TreatmentCourse) -> str | None:
+    """Why no dose may be planned, moved or started for the course now (None: nothing in the forms stops
+    it): a dosing consent withdrawn, or a flagged answer a prescriber has not reviewed. A dose already under
+    way is never stopped: its record is the patient's safety."""
+    status = packet_status(course)
+    reasons = status.stops_dosing if status is not None else []
+    return "No dose can be planned or started: " + " ".join(reasons) if reasons else None
 
 
 def signed_form_document(signed: SignedForm) -> dict:

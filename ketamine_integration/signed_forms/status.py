@@ -44,6 +44,13 @@ class PacketItem:
     signed_definition: FormDefinition | None = None
 
     @property
+    def kind(self) -> str | None:
+        """consent or intake (None: a form never signed whose file cannot be read)."""
+        if self.form is not None:
+            return self.form.kind
+        return self.signed.kind if self.signed is not None else None
+
+    @property
     def title(self) -> str:
         if self.form is not None:
             return self.form.title
@@ -57,6 +64,12 @@ class PacketItem:
                 [f"{self.title}: cannot be signed (its form file is missing or cannot be used; ask the clinic)."]
         if self.state == SIGN_AGAIN:
             return [f"{self.title}: a new version asks the patient to sign again."]
+        return self.stops_dosing
+
+    @property
+    def stops_dosing(self) -> list[str]:
+        """What refuses planning, moving or starting a dose whatever the phase: a dosing consent withdrawn, a
+        flagged answer not yet reviewed (a form still to sign is the preparation gate's)."""
         reasons = []
         if self.state == WITHDRAWN and self.signed_definition is not None \
                 and self.signed_definition.withdrawal_blocks_dosing:
@@ -89,7 +102,18 @@ class PacketStatus:
 
     @property
     def blocks_dosing(self) -> list[str]:
+        """Everything between the patient and a dose: forms to sign, withdrawals, unreviewed flags."""
         return [reason for item in self.items for reason in item.blocks_dosing]
+
+    @property
+    def stops_dosing(self) -> list[str]:
+        """What refuses planning, moving or starting a dose (PacketItem.stops_dosing)."""
+        return [reason for item in self.items for reason in item.stops_dosing]
+
+    @property
+    def to_sign(self) -> tuple[str, ...]:
+        """Titles of the forms not signed in their current version, or withdrawn: the preparation gate's."""
+        return tuple(item.title for item in self.items if item.state != SIGNED)
 
     def item(self, form_id: str) -> PacketItem | None:
         return next((i for i in self.items if i.form_id == form_id), None)

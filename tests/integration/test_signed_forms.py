@@ -16,13 +16,19 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.courses.services import course_facts, course_protocol, evidence, record_preparation
+from ketamine_integration.domain.phases import Phase, gate_blockers
+from ketamine_integration.experience.models import DosingSession, VitalSigns
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.portal.models import PortalAccount
 from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
-from tests.factories import newest_version, valid_answers
+from ketamine_integration.domain.form_answers import sample_answers
+from tests.conftest import page_text
+from tests.factories import newest_version
+from tests.integration.test_dosing import _record_data, local
 
 # On SQLite and PostgreSQL: append-only triggers and row locks per engine.
 pytestmark = pytest.mark.both_engines
@@ -57,7 +63,7 @@ def _sign(make, course_id, form_id, *, by=None, account=None, typed="Juniper Ash
         course = db.session.get(TreatmentCourse, course_id)
         form = services.packet_status(course).item(form_id).form
         portal = db.session.get(PortalAccount, account) if account else None
-        return services.sign_form(course, form_id, raw_answers={**valid_answers(form, flagged=flagged), **answers},
+        return services.sign_form(course, form_id, raw_answers={**sample_answers(form, flagged=flagged), **answers},
                                   typed_name=typed, agreed=True, method="portal" if portal else "in_clinic",
                                   portal_account=portal, witness=None if portal else db.session.get(User, by)).id
     return make.run(sign)
@@ -271,3 +277,83 @@ def test_a_course_on_a_version_without_forms_has_no_packet(team, make, app, tmp_
     course = make.course(team["patient"], team["therapist"], team["prescriber"])
     assert _status(make, course) is None
     assert make.query(lambda: db.session.scalar(select(FormPacket).where(FormPacket.course_id == course))) is None
+
+
+@pytest.fixture
+def dosing(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "desk": make.user("staff", username="desk")}
+    ids["patient"] = make.patient(given_name="Juniper", family_name="Ashgrove")
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    return ids
+
+
+def _plan_one(make, course_id, days_ahead: float) -> list[int]:
+    return make.dosing_plan(course_id, first_start=local(-days_ahead, 9), days_between=2, count=1)
+
+
+def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, make, auth):
+    planned = _plan_one(make, dosing["course"], 3)   # nothing in the forms stops planning yet
+    intake = _status(make, dosing["course"]).item("intake-questionnaire").form
+    [signed] = make.sign_packet(dosing["course"], only={"intake-questionnaire"},
+                                flagged={intake.flagged_questions[0].id})
+    with pytest.raises(DomainError, match="flagged answer to be reviewed by a prescriber"):
+        _plan_one(make, dosing["course"], 6)
+    # nor may the planned dose start: its record is refused before anything is saved
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned[0]))
+    started = auth.post(f"/dosing/{planned[0]}", _record_data(session, dosing["prescriber"]))
+    assert started.status_code == 422 and "No dose can be planned or started" in page_text(started)
+    assert make.query(lambda: db.session.get(DosingSession, planned[0]).status) == "planned"
+    make.run(lambda: services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, dosing[
+        "prescriber"]), note="Reviewed with the patient: no psychosis history of concern."))
+    assert len(_plan_one(make, dosing["course"], 6)) == 1
+
+
+def test_a_withdrawn_consent_stops_new_doses_never_a_record_under_way(dosing, make, auth):
+    [planned] = make.dosing_plan(dosing["course"], first_start=local(3, 9), days_between=2, count=1)
+    make.sign_packet(dosing["course"])
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    assert auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"])).status_code == 302
+    consent = _status(make, dosing["course"]).item("consent-iv-ketamine").signed.id
+    make.run(lambda: services.withdraw(db.session.get(SignedForm, consent), reason="Changed my mind about IV.",
+                                       recorded_by=db.session.get(User, dosing["desk"])))
+    with pytest.raises(DomainError, match="withdrew this consent"):
+        _plan_one(make, dosing["course"], 1)
+    # the dose under way keeps its safety record: its vitals are still saved
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    again = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"], **{
+        "post_40-heart_rate": "84", "vitals_correction_reason": "Transcription error; monitor showed 84."}))
+    assert again.status_code == 302, page_text(again)
+    assert make.query(lambda: db.session.scalar(select(VitalSigns.heart_rate).where(
+        VitalSigns.dosing_session_id == planned, VitalSigns.timepoint == "post_40"))) == 84
+    _sign(make, dosing["course"], "consent-iv-ketamine", by=dosing["desk"])
+    assert len(_plan_one(make, dosing["course"], 1)) == 1
+
+
+def test_the_preparation_gate_and_checklist_follow_the_signed_forms(team, make, auth, client):
+    def gate():
+        course = db.session.get(TreatmentCourse, team["course"])
+        facts = course_facts(course)
+        return facts.forms_to_sign, facts.preparation_items_done, gate_blockers(
+            course_protocol(course), facts, Phase.EXPERIENCE)
+    waiting, done, blockers = make.query(gate)
+    assert set(waiting) >= {"Intake questionnaire and health screen"} and "informed_consent" not in done
+    assert any(b.startswith("Forms still to sign: ") for b in blockers)
+    # consent and intake are not ticked by hand on a protocol naming forms
+    with pytest.raises(DomainError, match="met when the patient has signed the course's consent forms"):
+        make.run(lambda: record_preparation(db.session.get(TreatmentCourse, team["course"]), item="informed_consent",
+                                            completed_on=utcnow().date(), note=None,
+                                            by=db.session.get(User, team["therapist"]), today=utcnow().date()))
+    make.sign_packet(team["course"], only={"intake-questionnaire"})
+    waiting, done, _ = make.query(gate)
+    assert "intake_assessment" in done and "informed_consent" not in done
+    assert "Intake questionnaire and health screen" not in waiting
+    make.sign_packet(team["course"])
+    waiting, done, blockers = make.query(gate)
+    assert waiting == () and {"informed_consent", "intake_assessment"} <= done
+    assert not any("Forms" in b or "Informed consent" in b for b in blockers)
+    found = make.query(lambda: evidence(db.session.get(TreatmentCourse, team["course"])).items["informed_consent"])
+    assert found.summary.startswith("Signed: ") and " v1 on " in found.summary

@@ -51,10 +51,10 @@ def answer_data(form, typed_name: str) -> dict:
     """A form definition's answer form as the patient fills it in: every answer valid (none a flag names),
     medication rows by field, the typed name and, for a consent, the agreement ticked."""
     from ketamine_integration.signed_forms.answer_form import answer_form_class
-    from tests.factories import valid_answers
+    from ketamine_integration.domain.form_answers import sample_answers
 
     names, data = answer_form_class(form).question_fields, {}
-    for question_id, value in valid_answers(form).items():
+    for question_id, value in sample_answers(form).items():
         name = names[question_id]
         if isinstance(value, list) and value and isinstance(value[0], dict):
             data.update({f"{name}-{n}-{part}": text for n, row in enumerate(value) for part, text in row.items()})
@@ -431,8 +431,9 @@ class Clinic:
     @cached_property
     def preparation_record(self) -> int:
         from ketamine_integration.courses.models import PreparationRecord
-        response = self.post("therapist", f"/courses/{self.prep_course}/preparation",
-                             {"item": "intake_assessment", "completed_on": today().isoformat(), "note": self.text})
+        # the one item still ticked on a protocol naming forms (the consent and intake are signed: issue 26)
+        response = self.post("prescriber", f"/courses/{self.prep_course}/preparation",
+                             {"item": "medical_clearance", "completed_on": today().isoformat(), "note": self.text})
         assert response.status_code == 302
         return self.make.query(lambda: db.session.scalar(select(PreparationRecord.id).order_by(
             PreparationRecord.id.desc())))

@@ -290,9 +290,8 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "course.create": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/courses/new", {
             "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": s,
             "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])}), p),
-        # the course made first: enrolling writes rows of its own (its packet of forms)
-        "preparation.record": lambda: (c.prep_course, Step("therapist", lambda: c.auth.post(
-            f"/courses/{c.prep_course}/preparation", {"item": "informed_consent", "completed_on": today().isoformat(),
+        "preparation.record": lambda: (c.prep_course, Step("prescriber", lambda: c.auth.post(
+            f"/courses/{c.prep_course}/preparation", {"item": "medical_clearance", "completed_on": today().isoformat(),
                                                       "note": s}), p))[1],
         "preparation.void": lambda: (c.preparation_record, Step("therapist", lambda: c.auth.post(
             f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void", {"reason": s}), p))[1],

@@ -185,12 +185,12 @@ def _a_signed_form(team) -> tuple[int, int, dict[str, int]]:
     if signed is None:
         from ketamine_integration.courses.models import TreatmentCourse
         from ketamine_integration.signed_forms.services import packet_status, sign_form
-        from tests.factories import valid_answers
+        from ketamine_integration.domain.form_answers import sample_answers
         for course in db.session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)):
             status = packet_status(course)
             item = next((i for i in status.items if i.state == "to_sign" and i.form), None) if status else None
             if item is not None and not course.current_phase.ended:
-                signed = sign_form(course, item.form_id, raw_answers=valid_answers(item.form),
+                signed = sign_form(course, item.form_id, raw_answers=sample_answers(item.form),
                                    typed_name=course.patient.full_name, agreed=True, method="in_clinic",
                                    witness=db.session.get(User, course.therapist_id))
                 break

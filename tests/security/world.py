@@ -149,8 +149,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
     consent = _signed_consent(course, therapist)
-    prep = record_preparation(course, item="intake_assessment", completed_on=today - timedelta(days=19),
-                              note=f"{marker} intake", by=therapist, today=today)
+    prep = record_preparation(course, item="medical_clearance", completed_on=today - timedelta(days=19),
+                              note=f"{marker} clearance", by=prescriber, today=today)
     change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
                  reason="Test setup: gate overridden on purpose.", override=True)
     signed, planned = plan_series(course, first_start=local(-days_back, hour), days_between=4, count=2, reason=None,
@@ -216,9 +216,9 @@ def _signed_consent(course, therapist) -> int:
     """The protocol's consent signed on the clinic tablet, the therapist witnessing, with one flagged answer
     for the prescriber to review; the packet's other forms wait to be signed."""
     from ketamine_integration.signed_forms.services import packet_status, sign_form
-    from tests.factories import valid_answers
+    from ketamine_integration.domain.form_answers import sample_answers
     form = packet_status(course).item(SIGNED_FORM).form
-    signed = sign_form(course, SIGNED_FORM, raw_answers=valid_answers(form, flagged=("read_and_understood",)),
+    signed = sign_form(course, SIGNED_FORM, raw_answers=sample_answers(form, flagged=("read_and_understood",)),
                        typed_name=course.patient.full_name, agreed=True, method="in_clinic", witness=therapist)
     return signed.id
 

@@ -53,6 +53,10 @@ def test_every_other_transition_is_refused_even_with_override(source, target):
     # extra items recorded beyond the protocol's list do not matter
     (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP | {"support_person"},
                  signed_preparation_sessions=3), []),
+    # everything recorded, but forms of the packet still to sign (issue 26)
+    (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP, signed_preparation_sessions=1,
+                 forms_to_sign=("Consent to IV ketamine", "Intake questionnaire")),
+     ["Forms still to sign: Consent to IV ketamine, Intake questionnaire."]),
 ])
 def test_preparation_gate(facts, expected):
     assert gate_blockers(PROTOCOL, facts, Phase.EXPERIENCE) == expected

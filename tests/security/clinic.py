@@ -431,7 +431,13 @@ class Clinic:
     @cached_property
     def preparation_record(self) -> int:
         from ketamine_integration.courses.models import PreparationRecord
-        # the one item still ticked on a protocol naming forms (the consent and intake are signed: issue 26)
+        # the one item still ticked on a protocol naming forms (the consent and intake are signed: issue 26); once
+        # ticked (a suite's own step may have), it is not ticked twice
+        live = self.make.query(lambda: db.session.scalar(select(PreparationRecord.id).where(
+            PreparationRecord.course_id == self.prep_course, PreparationRecord.item == "medical_clearance",
+            PreparationRecord.voided_at.is_(None))))
+        if live is not None:
+            return live
         response = self.post("prescriber", f"/courses/{self.prep_course}/preparation",
                              {"item": "medical_clearance", "completed_on": today().isoformat(), "note": self.text})
         assert response.status_code == 302

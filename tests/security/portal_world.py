@@ -110,9 +110,9 @@ PORTAL_FORMS = {
     "portal_record.record_download": lambda: {},
     # the transport agreement still to sign (in the portal, or on the clinic tablet), and a withdrawal of the
     # consent the patient signed (another patient's: 404; the patient's own: withdrawn, in the positive control)
-    "portal_forms.sign": lambda: TRANSPORT_ANSWERS,
+    "portal_forms.sign": lambda: dict(TRANSPORT_ANSWERS),
     "portal_forms.withdraw": lambda: {"reason": "I want to think it over."},
-    "tablet.sign": lambda: TRANSPORT_ANSWERS,
+    "tablet.sign": lambda: dict(TRANSPORT_ANSWERS),
     "tablet.done": lambda: {},
     "portal_steps.step": lambda: {"progress": "partly", "for_date": local(0).date().isoformat(),
                                   "obstacles": "Rain all week"},

@@ -181,19 +181,12 @@ def _a_signed_form(team) -> tuple[int, int, dict[str, int]]:
     """A signed form of the demo (else one signed now, on the clinic tablet, of the first packet with a form
     waiting): its id, its patient, its care team."""
     from ketamine_integration.signed_forms.models import SignedForm
+    from ketamine_integration.courses.models import TreatmentCourse
+    from tests.factories import sign_a_waiting_form
     signed = db.session.scalars(select(SignedForm).order_by(SignedForm.id)).first()
-    if signed is None:
-        from ketamine_integration.courses.models import TreatmentCourse
-        from ketamine_integration.signed_forms.services import packet_status, sign_form
-        from ketamine_integration.domain.form_answers import sample_answers
-        for course in db.session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)):
-            status = packet_status(course)
-            item = next((i for i in status.items if i.state == "to_sign" and i.form), None) if status else None
-            if item is not None and not course.current_phase.ended:
-                signed = sign_form(course, item.form_id, raw_answers=sample_answers(item.form),
-                                   typed_name=course.patient.full_name, agreed=True, method="in_clinic",
-                                   witness=db.session.get(User, course.therapist_id))
-                break
+    courses = iter(db.session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)).all())
+    while signed is None:
+        signed = sign_a_waiting_form(next(courses))
     return signed.id, signed.patient_id, team(signed.patient_id)
 
 

@@ -148,7 +148,6 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=20),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
-    consent = _signed_consent(course, therapist)
     prep = record_preparation(course, item="medical_clearance", completed_on=today - timedelta(days=19),
                               note=f"{marker} clearance", by=prescriber, today=today)
     change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
@@ -181,6 +180,8 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     entry = _private_journal_entry(patient, signed, marker)
     plans = _treatment_plan(course, therapist, today, marker)
     ended, summary, copy = _discharged_course(patient, therapist, prescriber, today, marker)
+    # last: its flagged answer, still to be reviewed, stops dosing from now on
+    consent = _signed_consent(course, therapist)
     return {"plan": plans, "journal_entry": [entry], "patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
             "assignment": [assignment],
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],

@@ -47,19 +47,26 @@ def _may_countersign(item, roles: frozenset[str]) -> bool:
     return role is not None and role in held and current_user.can("forms.countersign") and item.state != "withdrawn"
 
 
+def _reviews(item, *, reads: bool, roles: frozenset[str]) -> bool:
+    """The user reviews this signed form's flagged answers now: a prescriber of the team, flags unreviewed."""
+    return (reads and bool(item.flags) and item.flags_reviewed is None and item.state != "withdrawn"
+            and current_user.can("forms.review_flags") and "prescriber" in roles)
+
+
+def _records_withdrawal(item) -> bool:
+    """The user may record that the patient withdrew this consent, still in force."""
+    return item.state == "signed" and item.signed.kind == "consent" and current_user.can("forms.record_withdrawal")
+
+
 def _row_forms(packet, *, reads: bool, roles: frozenset[str], sent: dict) -> dict:
     """The forms each signed item offers the user, by prefix (a form sent and refused in place of a fresh one)."""
     forms = {}
-    for item in packet.items if packet is not None else ():
-        if item.signed is None:
-            continue
-        if reads and item.flags and item.flags_reviewed is None and item.state != "withdrawn" \
-                and current_user.can("forms.review_flags") and "prescriber" in roles:
-            prefix = _review_prefix(item.signed.id)
-            forms[prefix] = sent.get(prefix) or FlagReviewForm(prefix=prefix, formdata=None)
-        if item.state == "signed" and item.signed.kind == "consent" and current_user.can("forms.record_withdrawal"):
-            prefix = _withdraw_prefix(item.signed.id)
-            forms[prefix] = sent.get(prefix) or StaffWithdrawalForm(prefix=prefix, formdata=None)
+    for item in (i for i in (packet.items if packet is not None else ()) if i.signed is not None):
+        for wanted, prefix, form_class in ((_reviews(item, reads=reads, roles=roles), _review_prefix, FlagReviewForm),
+                                           (_records_withdrawal(item), _withdraw_prefix, StaffWithdrawalForm)):
+            if wanted:
+                key = prefix(item.signed.id)
+                forms[key] = sent.get(key) or form_class(prefix=key, formdata=None)
     return forms
 
 

@@ -21,6 +21,7 @@ from ..signed_forms import services as signed_forms
 from ..signed_forms.page_forms import ButtonForm
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS
+from ..web.lifecycle import commit_refusal
 from . import signing
 from .sessions import current_visit, end_portal_session
 
@@ -42,13 +43,16 @@ def hand_over(token: str) -> None:
 
 def current_signing():
     """The live in-clinic signing this browser holds the token of, or None (once per request). A token
-    whose signing has ended or expired is dropped from the cookie."""
+    whose signing has ended is dropped from the cookie; one whose 30 minutes are over ends its signing
+    (expired, audited) first, and durably: the request that finds it is refused."""
     if "tablet_signing" in g:
         return g.tablet_signing
     token = session.get(TABLET_KEY)
     g.tablet_signing = signed_forms.tablet_signing_for(token) if token else None
     if token and g.tablet_signing is None:
         session.pop(TABLET_KEY, None)
+        if signed_forms.expire_tablet_signing(token) is not None:
+            commit_refusal(403)  # the refusal below (or the closed page) must not roll the ending back
     return g.tablet_signing
 
 

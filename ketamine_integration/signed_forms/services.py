@@ -283,6 +283,19 @@ def tablet_signing_for(token: str | None, *, now: datetime | None = None) -> Tab
     return session
 
 
+def expire_tablet_signing(token: str | None, *, now: datetime | None = None) -> TabletSigning | None:
+    """The session a tablet's token names, once its 30 minutes are over and nothing else ended it: ended now as
+    expired (audited), and returned; None for any other token (live, ended already, unknown)."""
+    if not token:
+        return None
+    moment = now or utcnow()
+    session = db.session.scalar(select(TabletSigning).where(TabletSigning.token_hash == _token_hash(token)))
+    if session is None or session.ended_at is not None or session.expires_at > moment:
+        return None
+    end_tablet_signing(session, reason=EXPIRED, now=moment)
+    return session
+
+
 def end_tablet_signing(session: TabletSigning, *, reason: str, now: datetime | None = None) -> None:
     """End a session once: completed (every form signed), ended by staff, or expired."""
     if reason not in (COMPLETED, ENDED_BY_STAFF, EXPIRED):

@@ -188,6 +188,9 @@ def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client)
     make.run(age)
     response = client.get("/tablet/")
     assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
+    ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
+    assert ended.ended_reason == "expired" and ended.ended_at is not None  # recorded by the request that found it
+    assert [r.detail for r in make.audit_rows(action="forms.tablet_end")] == ["expired"]
     assert auth.post(f"/tablet/forms/{CONSENT}", consent_answers("Wren Fictional")).status_code == 403
     assert signed_rows(make) == []
     assert client.get("/patients/").headers["Location"].startswith("/login")

@@ -175,6 +175,7 @@ def register_blueprints(app: Flask) -> None:
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
     # session keeps (portal/nav.py, portal/recovery.py)
     portal_nav.add_item("portal_forms.forms", "Forms to sign", order=10, count=portal_forms.menu_count)
+    portal_recovery.keep_text_of(portal_forms.FORM_ENDPOINT)
     portal_nav.add_item("portal_questionnaires.questionnaires", "Questionnaires", order=20)
     portal_recovery.keep_text_of(portal_questionnaires.FORM_ENDPOINT)
     portal_nav.add_item("portal_practices.practices", "Practices", order=40)

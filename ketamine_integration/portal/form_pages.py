@@ -8,7 +8,7 @@ account; every read is audited with the patient as actor.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
@@ -23,9 +23,12 @@ from ..signed_forms.presented import pdf_response, view_of
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS, submit
 from . import signing
+from .recovery import kept_text, mark_recovered, offered_back
 from .sessions import current_portal_account, current_portal_patient
 
 bp = Blueprint("portal_forms", __name__, url_prefix="/portal/forms")
+#: the page whose answers are kept when the session timed out before they were sent (portal/recovery.py)
+FORM_ENDPOINT = "portal_forms.sign"
 
 
 def packet_of(patient: Patient):
@@ -84,23 +87,41 @@ def sign(course_id: int, form_id: str):
     if item is None:  # not in the packet, or signed already: the list says which
         flash("That form is not waiting for your signature.", "info")
         return redirect(url_for("portal_forms.forms"))
-    form = signing.answer_form(item)
-    if form.is_submitted():
-        done, signed = signing.sign(course, item, form, method="portal", portal_account=current_portal_account())
-        if done:  # audited by the service (forms.sign)
-            flash(f"Thank you: you signed “{signed.title}”. Your care team can see it now.", "success")
-            return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
-        if not form.adding_rows:  # more medication rows asked for: nothing was refused
-            audit.record("forms.sign", obj=course, patient_id=patient.id, outcome=audit.FAILURE,
-                         detail=f"{form_id} refused"[:200])
-        return _sign_page(patient, course, item, form), (200 if form.adding_rows else INVALID_FORM_STATUS)
+    account = current_portal_account()
+    if request.method == "POST":
+        return _submit(patient, course, item, account)
+    kept = _kept_answers(account.id)
+    form = signing.answer_form(item, kept)
     audit.record("forms.portal_view", obj=course, patient_id=patient.id, detail=f"{form_id[:60]} to sign")
-    return _sign_page(patient, course, item, form)
+    return _sign_page(patient, course, item, form,
+                      recovered=kept_text(account.id, request.path) if kept is not None else None)
 
 
-def _sign_page(patient: Patient, course: TreatmentCourse, item, form) -> str:
+def _kept_answers(account_id: int):
+    """What a timed-out session kept of this form, offered back without the agreement: ticking it again is the
+    patient's own act, after reading the form again."""
+    kept = offered_back(account_id)
+    if kept is not None:
+        kept.poplist("agreed")
+    return kept
+
+
+def _submit(patient: Patient, course: TreatmentCourse, item, account):
+    form = signing.answer_form(item)
+    done, signed = signing.sign(course, item, form, method="portal", portal_account=account)
+    if done:  # audited by the service (forms.sign)
+        mark_recovered(account.id, request.path)
+        flash(f"Thank you: you signed “{signed.title}”. Your care team can see it now.", "success")
+        return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
+    if not form.adding_rows:  # more medication rows asked for: nothing was refused
+        audit.record("forms.sign", obj=course, patient_id=patient.id, outcome=audit.FAILURE,
+                     detail=f"{item.form_id} refused"[:200])
+    return _sign_page(patient, course, item, form), (200 if form.adding_rows else INVALID_FORM_STATUS)
+
+
+def _sign_page(patient: Patient, course: TreatmentCourse, item, form, *, recovered=None) -> str:
     return render_template("portal/forms/sign.html", course=course, item=item, form=form,
-                           patient_name=patient.full_name)
+                           patient_name=patient.full_name, recovered=recovered)
 
 
 @bp.route("/signed/<id:signed_form_id>")

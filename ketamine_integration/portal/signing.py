@@ -29,9 +29,10 @@ def item_to_sign(status, form_id: str):
     return next((item for item in left_to_sign(status) if item.form_id == form_id), None)
 
 
-def answer_form(item):
-    """The answer form of the item's current version (the submitted one on a POST)."""
-    return answer_form_class(item.form)()
+def answer_form(item, formdata=None):
+    """The answer form of the item's current version (the submitted one on a POST; `formdata`: what a timed-out
+    session kept, offered back on the GET)."""
+    return answer_form_class(item.form)(formdata=formdata) if formdata is not None else answer_form_class(item.form)()
 
 
 def sign(course, item, form, *, method: str, portal_account=None, witness=None):

@@ -125,6 +125,24 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 302
 
 
+def test_answers_sent_after_the_session_timed_out_are_offered_back_without_the_agreement(team, make, auth, client):
+    from ketamine_integration.portal.models import PortalSession
+    auth.portal_sign_in(team["account"])
+    make.run(lambda: [setattr(s, "last_seen_at", s.last_seen_at - timedelta(hours=1))
+                      for s in db.session.scalars(select(PortalSession))])
+    url = f"/portal/forms/{team['course']}/{TRANSPORT}"
+    sent = auth.post(url, transport_answers("Wren Fictional"))
+    assert sent.status_code == 302 and "/portal/sign-in" in sent.headers["Location"] and signed_rows(make) == []
+    auth.portal_sign_in(team["account"])
+    page = client.get(url)
+    html = page.get_data(as_text=True)
+    assert "Your answers were kept" in page_text(page) and "Rowan Fictional</textarea>" in html
+    assert 'name="agreed" type="checkbox" value="y" checked' not in html and ' checked id="agreed"' not in html
+    assert auth.post(url, transport_answers("Wren Fictional")).status_code == 302
+    [signed] = signed_rows(make, form_id=TRANSPORT)
+    assert "Your answers were kept" not in page_text(client.get(f"/portal/forms/signed/{signed.id}"))
+
+
 def test_another_patients_forms_are_not_found_from_the_portal(team, make, auth, client):
     other_client = make.app.test_client()
     from tests.conftest import Auth

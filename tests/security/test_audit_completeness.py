@@ -290,9 +290,12 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
         "course.create": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/courses/new", {
             "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": s,
             "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])}), p),
-        "preparation.record": lambda: (c.prep_course, Step("prescriber", lambda: c.auth.post(
-            f"/courses/{c.prep_course}/preparation", {"item": "medical_clearance", "completed_on": today().isoformat(),
-                                                      "note": s}), p))[1],
+        # on a course of its own: medical clearance, the one item still ticked where the protocol names forms
+        # (issue 26), is the voided entry's too
+        "preparation.record": lambda: (lambda course: Step("prescriber", lambda: c.auth.post(
+            f"/courses/{course}/preparation", {"item": "medical_clearance", "completed_on": today().isoformat(),
+                                               "note": s}), p))(c.make.course(
+            c.patient, c.users["therapist"], c.users["prescriber"], protocol="im-ketamine-kap")),
         "preparation.void": lambda: (c.preparation_record, Step("therapist", lambda: c.auth.post(
             f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void", {"reason": s}), p))[1],
         "course.phase_change": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/phase", {

@@ -89,8 +89,9 @@ def packet_page(course: TreatmentCourse, *, sent: dict | None = None, problems: 
     rows = _row_forms(packet, reads=reads, roles=roles, sent=sent or {})
     # a refused form the page no longer offers (the consent was withdrawn meanwhile): its reasons at the top
     problems = [*problems, *(m for prefix, f in (sent or {}).items() if prefix not in rows for m in _problems(f))]
+    tablets = signed_forms.live_tablet_signings(course) if current_user.can("forms.sign_in_clinic") else []
     return render_template("courses/forms.html", course=course, packet=packet, words=signing.STATE_WORDS,
-                           roles=ROLE_WORDS, reads=reads, countersigns=countersigns, problems=problems,
+                           roles=ROLE_WORDS, reads=reads, countersigns=countersigns, problems=problems, tablets=tablets,
                            row_forms=rows,
                            button=ButtonForm(), starts_tablet=starts_tablet,
                            review_prefix=_review_prefix, withdraw_prefix=_withdraw_prefix), status
@@ -178,9 +179,24 @@ def tablet_start(course_id: int):
     return redirect(url_for("tablet.forms"))
 
 
+@access.permission("forms.sign_in_clinic")
+def tablet_end(course_id: int):
+    """Staff end the course's open in-clinic signings from their own device (the tablet then shows nothing)."""
+    course = load_patient_record(TreatmentCourse, course_id, clinical=False)
+    form = ButtonForm()
+    done, ended = submit(form, lambda: signed_forms.end_tablet_signings_by_staff(course, by=current_user))
+    if not done:
+        audit.record("forms.tablet_end", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
+                     detail="refused")
+        return packet_page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
+    flash("The in-clinic signing is ended: the tablet shows nothing of the patient now.", "success")  # audited
+    return redirect(url_for("signed_forms.packet", course_id=course.id))
+
+
 ROUTES = (
     ("signed_forms.packet", "/courses/<id:course_id>/forms", packet, ["GET"]),
     ("signed_forms.tablet_start", "/courses/<id:course_id>/forms/tablet", tablet_start, ["POST"]),
+    ("signed_forms.tablet_end", "/courses/<id:course_id>/forms/tablet/end", tablet_end, ["POST"]),
     ("signed_forms.document", "/signed-forms/<id:signed_form_id>", document, ["GET"]),
     ("signed_forms.document_pdf", "/signed-forms/<id:signed_form_id>.pdf", document_pdf, ["GET"]),
     ("signed_forms.countersign", "/signed-forms/<id:signed_form_id>/countersign", countersign, ["POST"]),

@@ -110,6 +110,7 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("signed_forms.document", "forms.read_signed (Integration therapist, Prescriber)"),
     ("signed_forms.document_pdf", "forms.read_signed (Integration therapist, Prescriber)"),
     ("signed_forms.tablet_start", "forms.sign_in_clinic (Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("signed_forms.tablet_end", "forms.sign_in_clinic (Clinic staff, Integration therapist, Prescriber, Nurse)"),
     ("signed_forms.countersign", "forms.countersign (Clinic staff, Integration therapist, Prescriber)"),
     ("signed_forms.review", "forms.review_flags (Prescriber)"),
     ("signed_forms.withdraw", "forms.record_withdrawal (Clinic staff, Integration therapist, Prescriber)"),

@@ -299,3 +299,22 @@ def test_nobody_outside_the_care_team_acts_on_its_forms(team, make, auth, client
                       (f"/courses/{team['course']}/forms/tablet", {})):
         assert auth.post(url, data).status_code == 403, url
     assert (count(make, FormCountersignature), count(make, ConsentWithdrawal), count(make, TabletSigning)) == (0, 0, 0)
+
+
+def test_staff_end_an_in_clinic_signing_from_their_own_device(team, make, auth, client):
+    """The patient left the tablet without pressing "Done": the front desk ends it from the packet page."""
+    from tests.conftest import Auth
+    tablet = Auth(make.app, make.app.test_client())
+    start_tablet(make, tablet, team)
+    assert tablet.client.get("/tablet/").status_code == 200
+    auth.sign_in(username(make, team["staff"]))
+    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert "In-clinic signing open" in page and "End the in-clinic signing" in page
+    assert auth.post(f"/courses/{team['course']}/forms/tablet/end", {}).status_code == 302
+    ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
+    assert ended.ended_reason == "ended by staff"
+    response = tablet.client.get("/tablet/")
+    assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
+    # nothing open now: refused, with why, and nothing written
+    refused = auth.post(f"/courses/{team['course']}/forms/tablet/end", {})
+    assert refused.status_code == 422 and "No in-clinic signing is open" in page_text(refused)

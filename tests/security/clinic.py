@@ -127,16 +127,27 @@ class Clinic:
         """An IV course of its own, its packet waiting: the one the clinic tablet is handed over for."""
         return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
 
-    def hand_tablet(self) -> None:
-        """The therapist starts an in-clinic signing of the tablet course and hands this client the tablet."""
+    @cached_property
+    def handed_course(self) -> int:
+        """An IV course of its own, its packet waiting, handed to the patient on a tablet of its own (staff end it)."""
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
+
+    def hand_tablet_elsewhere(self, course_id: int | None = None) -> str:
+        """The therapist starts an in-clinic signing of the course (default: the tablet course) on a tablet of its
+        own: its token."""
         from ketamine_integration.accounts.models import User
         from ketamine_integration.courses.models import TreatmentCourse
-        from ketamine_integration.portal.tablet import TABLET_KEY
         from ketamine_integration.signed_forms.services import start_tablet_signing
 
-        course_id = self.tablet_course
-        token = self.make.run(lambda: start_tablet_signing(db.session.get(TreatmentCourse, course_id),
-                                                           by=db.session.get(User, self.users["therapist"]))[1])
+        course_id = course_id or self.tablet_course
+        return self.make.run(lambda: start_tablet_signing(db.session.get(TreatmentCourse, course_id),
+                                                          by=db.session.get(User, self.users["therapist"]))[1])
+
+    def hand_tablet(self) -> None:
+        """The therapist starts an in-clinic signing of the tablet course and hands this client the tablet."""
+        from ketamine_integration.portal.tablet import TABLET_KEY
+
+        token = self.hand_tablet_elsewhere()
         with self.auth.client.session_transaction() as session:
             session.clear()
             session[TABLET_KEY] = token

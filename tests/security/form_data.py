@@ -305,6 +305,7 @@ FORMS = {
     "scheduling.room_toggle": _nothing,
     # a course's signed forms (issue 26): the world's signed consent of each patient (world.py)
     "signed_forms.tablet_start": _nothing,
+    "signed_forms.tablet_end": _nothing,
     "signed_forms.countersign": _nothing,
     "signed_forms.review": lambda w, t, r: {f"review-{r['signed_form'][0]}-note": "Questions answered by phone."},
     "signed_forms.withdraw": lambda w, t, r: {f"withdraw-{r['signed_form'][0]}-reason": "Called to withdraw."},

@@ -342,7 +342,9 @@ TARGETS: dict[str, list[Target]] = {
     "signed_forms.page_forms.ButtonForm": [
         Target("prescriber", lambda c: f"/signed-forms/{c.signed_consent}/countersign"),
         Target("therapist", lambda c: f"/courses/{c.tablet_course}/forms/tablet"),
-        Target("tablet", lambda c: "/tablet/done")],
+        Target("tablet", lambda c: "/tablet/done"),
+        Target("staff", lambda c: (c.hand_tablet_elsewhere(c.handed_course),
+                                   f"/courses/{c.handed_course}/forms/tablet/end")[1])],
     **{key: [target] for key, target in answer_form_targets().items()},
     # -- the patient portal ------------------------------------------------------------------------
     "portal.forms.PortalSignInForm": [Target("anonymous", lambda c: "/portal/sign-in", lambda c: {

@@ -152,6 +152,7 @@ MATRIX = [
     R("signed_forms.countersign", STAFF, "b_prescriber", signed_form_id="signed_form"),  # the role the form
     R("signed_forms.review", owner="b_prescriber", signed_form_id="signed_form"),  # names; flags: prescriber
     R("signed_forms.withdraw", STAFF, signed_form_id="signed_form"),         # the front desk hears any patient
+    R("signed_forms.tablet_end", STAFF, "staff", course_id="course"),        # and ends any patient's tablet
     # last: the control hands the owner's device to the patient (the tablet's lock ends that owner's turn)
     R("signed_forms.tablet_start", STAFF, "staff", course_id="course"),      # staff hand over any patient's
 ]

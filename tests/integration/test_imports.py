@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.imports.patient_rows import MRN_SYSTEM
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
@@ -251,6 +252,24 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
                      ("line 4", "subject.identifier"), ("line 5", "subject.identifier"), ("line 6", "date"),
                      ("line 7", "date"), ("line 8", "status")}
     assert "disagrees with the sum of the item answers" in page_text(response)
+    assert _count(make, MeasureResponse) == 0
+
+
+@pytest.mark.parametrize("with_course", [
+    False,  # review finding (issue 25): told "enrol them first", but enrolling is closed to an archived record
+    True,   # with a course, the same words
+])
+def test_an_archived_patient_s_measures_are_refused_asking_to_restore_the_record(clinic, make, auth, with_course):
+    if with_course:
+        make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    make.run(lambda: setattr(db.session.get(Patient, clinic["patient"]), "archived_at", utcnow()))
+    auth.sign_in("desk")
+    past = date.today() - timedelta(days=2)
+    response = _check(auth, "measures", json.dumps(_questionnaire("KI-900001", [0] * 9, f"{past}")), "h.ndjson")
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "This patient's record is archived: restore the record first." in text
+    assert "enrol them first" not in text
     assert _count(make, MeasureResponse) == 0
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import literal, select
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.courses.models import TreatmentCourse
-from ketamine_integration.db.clinic_time import clinic_today, clinic_zone
+from ketamine_integration.db.clinic_time import clinic_today, clinic_zone, to_clinic
 from ketamine_integration.db.sql_time import clinic_date, hours_between
 from ketamine_integration.db.types import UTCDateTime, utcnow
 from ketamine_integration.demo.clinic import DEMO_PASSWORD
@@ -282,6 +282,8 @@ def test_sql_reads_a_stored_instants_clinic_day_across_the_changes_of_clock(app,
         stored = literal(instant, UTCDateTime)
         assert db.session.scalar(select(clinic_date(stored, literal(zone)))) == day
         assert instant.astimezone(clinic_zone()).date() == day  # the zone is New York's (tests' setting)
+        # the one conversion SQL's ki_local_date and the pages share: a naive instant (SQLite's) is UTC
+        assert to_clinic(instant.replace(tzinfo=None)).date() == day
 
 
 def test_sql_counts_the_hours_of_a_day_with_a_change_of_clock(app):

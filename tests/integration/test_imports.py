@@ -235,6 +235,10 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
     bad_answer = _questionnaire("KI-900001", [0] * 9, f"{past}")
     bad_answer["item"][3]["answer"] = [{"valueInteger": 7}]
     missing_item = _questionnaire("KI-900001", [0] * 8, f"{past}")
+    text_score = _questionnaire("KI-900001", [0] * 9, f"{past}")
+    text_score["item"][2]["answer"] = [{"valueInteger": "1"}]
+    other_system = _questionnaire("KI-900001", [0] * 9, f"{past}")
+    other_system["item"][5]["answer"][0]["valueCoding"]["system"] = "http://snomed.info/sct"
     rows = [wrong_total,                                                           # line 1: total disagrees
             bad_answer,                                                            # line 2: 7 is no answer
             missing_item,                                                          # line 3: item 9 missing
@@ -242,7 +246,9 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
             _questionnaire("KI-900002", [0] * 9, f"{past}"),                       # line 5: no course
             _questionnaire("KI-900001", [0] * 9, f"{future}"),                     # line 6: the future
             _questionnaire("KI-900001", [0] * 9, "1990-01-01"),                    # line 7: before the record
-            dict(_questionnaire("KI-900001", [0] * 9, f"{past}"), status="in-progress")]  # line 8
+            dict(_questionnaire("KI-900001", [0] * 9, f"{past}"), status="in-progress"),  # line 8
+            text_score,                                                            # line 9: "1" is no integer
+            other_system]                                                          # line 10: LOINC's code, not LOINC
     auth.sign_in("desk")
     response = _check(auth, "measures", "\n".join(json.dumps(r) for r in rows), "h.ndjson")
     assert response.status_code == 422
@@ -250,8 +256,11 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
         r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>", response.get_data(as_text=True))}
     assert table == {("line 1", "total"), ("line 2", "item[3]"), ("line 3", "item"),
                      ("line 4", "subject.identifier"), ("line 5", "subject.identifier"), ("line 6", "date"),
-                     ("line 7", "date"), ("line 8", "status")}
+                     ("line 7", "date"), ("line 8", "status"), ("line 9", "item[2].answer[0].valueInteger"),
+                     ("line 10", "item[5]")}
     assert "disagrees with the sum of the item answers" in page_text(response)
+    assert "FHIR's valueInteger is an integer" in page_text(response)
+    assert "codes its answer LA6568-5 in http://snomed.info/sct" in page_text(response)
     assert _count(make, MeasureResponse) == 0
 
 

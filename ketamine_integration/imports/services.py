@@ -27,7 +27,7 @@ from ..patients.models import Patient
 from ..patients.services import hold_registrations, register_patient
 from . import reading
 from .measure_rows import MeasureRow, fhir_measure
-from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker
+from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker, person_key
 
 PATIENTS, MEASURES = "patients", "measures"
 KINDS = {PATIENTS: "patients", MEASURES: "measure history"}
@@ -157,7 +157,7 @@ def check_patients(report: Report) -> Report:
     taken = set(db.session.scalars(select(func.lower(Patient.mrn)).where(func.lower(Patient.mrn).in_(mrns)))) \
         if mrns else set()
     births = {r.fields["date_of_birth"] for r in rows}
-    known = {(g.casefold(), f.casefold(), d) for g, f, d in db.session.execute(
+    known = {person_key(g, f, d) for g, f, d in db.session.execute(
         select(Patient.given_name, Patient.family_name, Patient.date_of_birth)
         .where(Patient.date_of_birth.in_(births)))} if births else set()
     seen_mrn, seen_person, ready = {}, {}, []

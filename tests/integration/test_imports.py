@@ -117,6 +117,33 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     assert forged.status_code == 422 and _count(make, Patient) == before
 
 
+@pytest.mark.parametrize("given, family, problem", [
+    # review finding (issue 25): a Cyrillic letter for a Latin one made another person
+    ("T\u0430msin", "Sorrel", "registered already"),               # Cyrillic а in the given name
+    ("Tamsin", "\u0405\u043errel", "registered already"),          # Cyrillic Ѕ and о in the family name
+    ("\uff34\uff41\uff4d\uff53\uff49\uff4e", "SORREL", "registered already"),  # full-width letters, any case
+])
+def test_a_lookalike_of_a_registered_patient_is_the_same_person(clinic, make, auth, given, family, problem):
+    auth.sign_in("desk")
+    before = _count(make, Patient)
+    response = _check(auth, "patients", f"mrn,given_name,family_name,date_of_birth\nEXT-020,{given},{family},1980-05-17\n",
+                      "p.csv")
+    assert response.status_code == 422
+    assert "A patient with these names and this date of birth is registered already." in page_text(response)
+    assert _count(make, Patient) == before
+
+
+def test_a_file_listing_one_person_twice_in_two_scripts_is_refused(clinic, make, auth):
+    content = ("mrn,given_name,family_name,date_of_birth\n"
+               "EXT-030,Wren,Quillfeather,1984-03-07\n"
+               "EXT-031,\uff37\u0433en,Quillfe\u0430ther,1984-03-07\n"   # full-width W, Cyrillic г and а
+               "EXT-032,Wren,Quillfeather,1985-03-07\n")                   # another day of birth: another person
+    auth.sign_in("desk")
+    text = page_text(_check(auth, "patients", content, "p.csv"))
+    assert "The file lists this person twice (also row 2)." in text
+    assert text.count("lists this person twice") == 1
+
+
 @pytest.mark.parametrize("filename, content, message", [
     ("p.csv", b"\xff\xfe\x00m\x00r", "p.csv: is not UTF-8 text"),                       # UTF-16
     ("p.csv", b"name,dob\nA,1\n", "p.csv: row 1 (the header) names unknown column(s) name, dob"),

@@ -50,6 +50,20 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, st
     time the file gives; `patients` maps a reference ("Patient/patient-12") to the MRN of a Patient in
     the same file. RowRefused naming the elements at fault; NotARow for a resource that is not a
     measure to import (another type, an entry in error, an Observation derived from a response)."""
+    kind, parsed = _parsed(where, resource)
+    if parsed.status == "entered-in-error":
+        raise NotARow(f"{kind} entered in error")
+    if kind == "Observation" and parsed.derivedFrom:
+        raise NotARow("Observation derived from a QuestionnaireResponse")  # the response carries its answers
+    if kind == "Observation" and _is_vital_sign(parsed):
+        raise NotARow("Observation (vital signs)")
+    reader = _questionnaire_response if kind == "QuestionnaireResponse" else _observation
+    return reader(where, parsed, zone, patients or {})
+
+
+def _parsed(where: str, resource: Any):
+    """The resource's type and the resource read as FHIR; RowRefused naming the elements at fault, NotARow
+    for a resource of another type."""
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(kind, str) or kind not in RESOURCES:
         if isinstance(kind, str) and kind:
@@ -65,14 +79,7 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, st
         parsed = RESOURCES[kind].model_validate(resource)
     except ValidationError as err:
         raise RowRefused(pydantic_refusals(where, err)) from None
-    if parsed.status == "entered-in-error":
-        raise NotARow(f"{kind} entered in error")
-    if kind == "Observation" and parsed.derivedFrom:
-        raise NotARow("Observation derived from a QuestionnaireResponse")  # the response carries its answers
-    if kind == "Observation" and _is_vital_sign(parsed):
-        raise NotARow("Observation (vital signs)")
-    reader = _questionnaire_response if kind == "QuestionnaireResponse" else _observation
-    return reader(where, parsed, zone, patients or {})
+    return kind, parsed
 
 
 def _loose_integers(value, path: str = "") -> list[str]:

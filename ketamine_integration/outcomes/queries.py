@@ -11,6 +11,7 @@ has no percentile function): the middle row, or the mean of the middle two.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,6 +31,7 @@ from ..experience.window_store import ENDED_PHASES, StoredWindow
 from ..extensions import db
 from ..notes.models import MeasureResponse
 from ..protocols.models import ProtocolVersion
+from .suppression import Member, hidden_lines
 
 #: the measure response and remission are judged by (the registry's rules: PHQ-9 response a 50% drop from
 #: baseline, remission a total under 5)
@@ -306,18 +308,14 @@ def fetch_outcomes(filters: Filters, versions: list[ProtocolVersion], *, now: da
     attendance = {r.protocol_id: r for r in db.session.execute(_attendance_stmt(cohort))}
     rems = {r.protocol_id: r for r in db.session.execute(_rems_stmt(cohort, rems_versions(versions), today))}
     therapists = _therapist_names({m.therapist_id for m in members})
-    protocols = sorted({m.protocol_id for m in members}, key=lambda p: (names.get(p, p), p))
-    therapist_keys = sorted({str(m.therapist_id) for m in members},
-                            key=lambda t: (therapists.get(int(t), f"User {t}"), t))
-    hidden = disclosure.hidden_lines(*_lines(members, protocols, therapist_keys), {m.course_id: m.patient_id for m in members},
-                                     min_group)
-
-    def counted(key: str) -> int:
-        return sum(1 for m in members if key == ALL or key in (m.protocol_id, str(m.therapist_id)))
+    protocols, therapist_keys = _group_keys(members, names, therapists)
+    hidden = hidden_lines(members, protocols, therapist_keys, min_group)
+    counted = {ALL: Counter({ALL: len(members)}), "protocol": Counter(m.protocol_id for m in members),
+               "therapist": Counter(str(m.therapist_id) for m in members)}
 
     def phq_row(line: str, key: str, label: str, grouping: str) -> PhqRow:
-        return _phq_row(key, label, counted(key), phq[grouping].get(key), hidden.get(line, ""))
-    sessions = [_protocol_row(p, names.get(p, p), counted(p), hours["protocol"].get(p), windows.get(p),
+        return _phq_row(key, label, counted[grouping][key], phq[grouping].get(key), hidden.get(line, ""))
+    sessions = [_protocol_row(p, names.get(p, p), counted["protocol"][p], hours["protocol"].get(p), windows.get(p),
                               attendance.get(p), rems.get(p)) for p in protocols]
     return Outcomes(
         filters=filters, min_group=min_group, courses=len(members),
@@ -330,34 +328,12 @@ def fetch_outcomes(filters: Filters, versions: list[ProtocolVersion], *, now: da
         by_protocol=[_hide(r, hidden.get(f"sessions:protocol:{r.key}", "")) for r in sessions])
 
 
-@dataclass(frozen=True)
-class Member:
-    """A course of the period: who it is of, its groups, and whether its PHQ-9 figures count."""
-    course_id: int
-    patient_id: int
-    protocol_id: str
-    therapist_id: int
-    measured: bool
-
-
-def _lines(members: list[Member], protocols: list[str], therapists: list[str]):
-    """The page's lines and tables for disclosure control: each line's courses (the count and the sessions'
-    figures rest on them) and, for the PHQ-9 lines, its measured courses."""
-    def units(member_of) -> frozenset:
-        return frozenset(m.course_id for m in members if member_of(m))
-
-    def phq_line(member_of) -> dict:
-        return {"courses": units(member_of), "measured": units(lambda m: m.measured and member_of(m))}
-    lines = {"phq:all": phq_line(lambda m: True), "sessions:all": {"courses": units(lambda m: True)}}
-    for p in protocols:
-        lines[f"phq:protocol:{p}"] = phq_line(lambda m, p=p: m.protocol_id == p)
-        lines[f"sessions:protocol:{p}"] = {"courses": units(lambda m, p=p: m.protocol_id == p)}
-    for t in therapists:
-        lines[f"phq:therapist:{t}"] = phq_line(lambda m, t=t: str(m.therapist_id) == t)
-    tables = [disclosure.Table("phq:all", tuple(f"phq:protocol:{p}" for p in protocols)),
-              disclosure.Table("phq:all", tuple(f"phq:therapist:{t}" for t in therapists)),
-              disclosure.Table("sessions:all", tuple(f"sessions:protocol:{p}" for p in protocols))]
-    return {k: disclosure.Line(k, figures) for k, figures in lines.items()}, tables
+def _group_keys(members: list[Member], names: dict[str, str], therapists: dict[int, str]) -> tuple[list, list]:
+    """The period's protocols and therapists (user ids as text, as the SQL groups them), by name."""
+    protocols = sorted({m.protocol_id for m in members}, key=lambda p: (names.get(p, p), p))
+    therapist_keys = sorted({str(m.therapist_id) for m in members},
+                            key=lambda t: (therapists.get(int(t), f"User {t}"), t))
+    return protocols, therapist_keys
 
 
 def _hide(row: ProtocolRow, why: str) -> ProtocolRow:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.sql import Subquery

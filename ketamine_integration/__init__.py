@@ -65,7 +65,7 @@ def register_listeners() -> None:
     from . import extensions
     from .audit import chain, models as audit_models
     from .bookings import events as booking_events
-    from .db import append_only
+    from .db import append_only, sql_time
     from .db.events import listen_in_order
     from .discharge import signed_guard as discharge_signed_guard
     from .experience import models as experience_models, window_store
@@ -78,6 +78,7 @@ def register_listeners() -> None:
     listen_in_order([
         # Each new connection: SQLite's pragmas, PostgreSQL's lock timeout; SQLite's BEGIN IMMEDIATE.
         (Engine, "connect", extensions.configure_sqlite),
+        (Engine, "connect", sql_time.add_sqlite_functions),
         (Engine, "connect", extensions.configure_postgresql),
         (Engine, "begin", extensions.sqlite_begin),
         # Guards refusing changes to records that never change; each looks at its own rows only.

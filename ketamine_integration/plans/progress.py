@@ -62,14 +62,33 @@ class ProgressEntry:
 def progress_history(course_id: int) -> dict[str, list[ProgressEntry]]:
     """Per objective lineage, what the course's signed notes recorded of it, oldest first: one
     statement however many notes (the plan page shows it under each objective)."""
+    history: dict[str, list[ProgressEntry]] = {}
+    for row in _signed_rows(course_id=course_id):
+        history.setdefault(row.lineage_id, []).append(_entry(row))
+    return history
+
+
+def progress_by_objective(patient_id: int) -> dict[int, list[ProgressEntry]]:
+    """Per objective of a plan revision (PlanObjective.id), what the patient's signed notes that followed
+    that revision recorded of it, oldest first: one statement however many notes and courses (the
+    right-of-access copy shows it under each revision's objectives)."""
+    history: dict[int, list[ProgressEntry]] = {}
+    for row in _signed_rows(patient_id=patient_id):
+        history.setdefault(row.plan_objective_id, []).append(_entry(row))
+    return history
+
+
+def _signed_rows(**note_is) -> list[ObjectiveProgress]:
+    """The progress rows of signed notes matching `note_is` (course_id=… or patient_id=…), in the order
+    the notes were held, their note and its author loaded in the same statement."""
     note = ObjectiveProgress.note.property.mapper.class_  # SessionNote, without importing the notes package
     rows = db.session.scalars(
-        select(ObjectiveProgress).where(ObjectiveProgress.note.has(course_id=course_id, status="signed"))
+        select(ObjectiveProgress).where(ObjectiveProgress.note.has(status="signed", **note_is))
         .options(lazyload("*"), joinedload(ObjectiveProgress.note).lazyload("*"),
                  joinedload(ObjectiveProgress.note).joinedload(note.author))).unique().all()
-    history: dict[str, list[ProgressEntry]] = {}
-    for row in sorted(rows, key=lambda r: (r.note.session_date, r.note_id)):
-        history.setdefault(row.lineage_id, []).append(ProgressEntry(
-            session_date=row.note.session_date, author=row.note.author.display_name,
-            progress=row.progress_label, comment=row.comment, note_id=row.note_id))
-    return history
+    return sorted(rows, key=lambda r: (r.note.session_date, r.note_id))
+
+
+def _entry(row: ObjectiveProgress) -> ProgressEntry:
+    return ProgressEntry(session_date=row.note.session_date, author=row.note.author.display_name,
+                         progress=row.progress_label, comment=row.comment, note_id=row.note_id)

@@ -84,7 +84,7 @@ class ObjectiveRecord:
     #: "Patient walks 20 minutes, 3 times a week"
     target: str
     facts: tuple[Fact, ...]
-    #: what the signed notes following this revision recorded of it, oldest first
+    #: what the signed notes recorded of it under this revision or an earlier one, oldest first
     progress: tuple[str, ...]
 
 

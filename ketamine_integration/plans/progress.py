@@ -57,6 +57,8 @@ class ProgressEntry:
     progress: str
     comment: str | None
     note_id: int
+    #: the objective as worded in the revision the note followed (PlanObjective.id)
+    plan_objective_id: int
 
 
 def progress_history(course_id: int) -> dict[str, list[ProgressEntry]]:
@@ -68,14 +70,18 @@ def progress_history(course_id: int) -> dict[str, list[ProgressEntry]]:
     return history
 
 
-def progress_by_objective(patient_id: int) -> dict[int, list[ProgressEntry]]:
-    """Per objective of a plan revision (PlanObjective.id), what the patient's signed notes that followed
-    that revision recorded of it, oldest first: one statement however many notes and courses (the
-    right-of-access copy shows it under each revision's objectives)."""
-    history: dict[int, list[ProgressEntry]] = {}
+def patient_progress_history(patient_id: int) -> dict[str, list[ProgressEntry]]:
+    """progress_history() of every course of the patient, in one statement (the right-of-access copy)."""
+    history: dict[str, list[ProgressEntry]] = {}
     for row in _signed_rows(patient_id=patient_id):
-        history.setdefault(row.plan_objective_id, []).append(_entry(row))
+        history.setdefault(row.lineage_id, []).append(_entry(row))
     return history
+
+
+def progress_until(objective: PlanObjective, history: list[ProgressEntry]) -> list[ProgressEntry]:
+    """Of an objective's lineage history, what was recorded under this revision or an earlier one: a
+    revision's objective as it stood while that revision was in force (the latest revision: all of it)."""
+    return [entry for entry in history if entry.plan_objective_id <= objective.id]
 
 
 def _signed_rows(**note_is) -> list[ObjectiveProgress]:
@@ -91,4 +97,5 @@ def _signed_rows(**note_is) -> list[ObjectiveProgress]:
 
 def _entry(row: ObjectiveProgress) -> ProgressEntry:
     return ProgressEntry(session_date=row.note.session_date, author=row.note.author.display_name,
-                         progress=row.progress_label, comment=row.comment, note_id=row.note_id)
+                         progress=row.progress_label, comment=row.comment, note_id=row.note_id,
+                         plan_objective_id=row.plan_objective_id)

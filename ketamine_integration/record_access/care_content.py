@@ -25,13 +25,9 @@ from ..journal.models import JournalEntry
 from ..notes.forms import CARRIED, FORMULATION_SECTIONS
 from ..notes.models import CaseFormulation
 from ..plans.models import SIGNED, PlanAddendum, PlanObjective, TreatmentPlan
-from ..plans.progress import ProgressEntry, progress_by_objective
+from ..plans.progress import ProgressEntry, patient_progress_history, progress_until
 from ..practices.vocabulary import practice_words
 from ..safety_plans.models import REVIEW_CHANGES, SafetyPlanAddendum, SafetyPlanReview, SafetyPlanRevision
-
-#: the plan's own words, under the plan form's labels (plans/forms.py PlanForm)
-PLAN_TEXT = {"problems_patient": "Problems, in the patient's words",
-             "problems_clinician": "Problems, in the clinician's words"}
 
 
 def _course_title(course: TreatmentCourse) -> str:
@@ -47,22 +43,16 @@ def plan_records(patient_id: int) -> tuple[PlanRecord, ...]:
                                .options(joinedload(TreatmentPlan.course),
                                         selectinload(TreatmentPlan.addenda).joinedload(PlanAddendum.author))
                                .order_by(TreatmentPlan.course_id, TreatmentPlan.revision)).unique().all()
-    progress = progress_by_objective(patient_id) if plans else {}
+    progress = patient_progress_history(patient_id) if plans else {}
     return tuple(_plan(plan, progress) for plan in plans)
 
 
-def _plan(plan: TreatmentPlan, progress: dict[int, list[ProgressEntry]]) -> PlanRecord:
-    facts = [Fact(label, plan.content.get(key) or "") for key, label in PLAN_TEXT.items()]
-    facts += [Fact("Main integration pathway", plan.pathway_name), Fact("Host theory", plan.host_theory_name),
-              Fact("Decision-map stage", plan.stage_name),
-              Fact("Review the plan on", plan.review_on.isoformat() if plan.review_on else "")]
-    if plan.no_change:
-        facts.append(Fact("Review", "Reviewed, no change: this revision records a review that kept the plan"))
+def _plan(plan: TreatmentPlan, progress: dict[str, list[ProgressEntry]]) -> PlanRecord:
     return PlanRecord(
         title=f"Treatment plan, revision {plan.revision} ({_course_title(plan.course)})",
         signed=f"Signed by {plan.author.display_name} on {format_local(plan.signed_at)}",
-        facts=tuple(f for f in facts if f.value), goals=tuple(plan.goals),
-        objectives=tuple(_objective(o, progress.get(o.id, [])) for o in plan.objectives),
+        facts=tuple(Fact(label, value) for label, value in plan.facts()), goals=tuple(plan.goals),
+        objectives=tuple(_objective(o, progress_until(o, progress.get(o.lineage_id, []))) for o in plan.objectives),
         techniques=tuple(Fact(t.technique_name, t.rationale) for t in plan.techniques),
         addenda=tuple(NoteSection(f"Addendum by {a.author.display_name}, {format_local(a.created_at)}", a.body)
                       for a in plan.addenda))

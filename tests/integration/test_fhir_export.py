@@ -24,7 +24,7 @@ CANARY = "Zq7-PROCESS-CANARY-fhir-0931"
 #: every resource type the issue lists
 EXPECTED_TYPES = {"Patient", "Practitioner", "CareTeam", "EpisodeOfCare", "Appointment", "Encounter",
                   "MedicationAdministration", "Observation", "QuestionnaireResponse", "Questionnaire", "Consent",
-                  "DocumentReference"}
+                  "DocumentReference", "CarePlan", "Goal", "Communication", "AdverseEvent"}
 
 
 def _validate(resource: dict) -> None:

@@ -200,3 +200,35 @@ def test_a_busy_time_over_midnight_shows_both_days_and_none_to_come_says_so(clin
     _upload(auth, clinic["therapist"], _ics(_vevent("gone", f"DTSTART;TZID=America/New_York:{_local(_day(-2, 9))}",
                                                     "DURATION:PT1H")))
     assert "None of them is still to come." in page_text(auth.client.get(f"/availability/{clinic['therapist']}"))
+
+
+@pytest.mark.parametrize("shown, more", [
+    (3, 0),   # fewer than the card lists: all of them, none counted
+    (10, 2),  # more: the first ten, the rest counted
+])
+def test_the_coming_busy_times_are_the_current_imports_not_yet_over_soonest_first(clinic, make, shown, more):
+    """A block over before `now` and a superseded upload's blocks are not listed; one under way is."""
+    from ketamine_integration.busy_times.models import CalendarImport, fetch_upcoming_busy
+    now = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the night the clocks go back
+
+    def add():
+        def upload(superseded):
+            row = CalendarImport(clinician_id=clinic["therapist"], filename="other.ics", uploaded_by_id=clinic["staff"],
+                                 covers_from=now, covers_until=now + timedelta(days=30),
+                                 superseded_at=now if superseded else None)
+            db.session.add(row)
+            db.session.flush()
+            return row.id
+        old, current = upload(True), upload(False)
+        rows = [(old, now + timedelta(hours=1)), (current, now - timedelta(hours=2)),  # superseded; over
+                (current, now - timedelta(minutes=30))]  # under way: still to come
+        rows += [(current, now + timedelta(days=n)) for n in range(shown + more - 1, 0, -1)]
+        for import_id, start in rows:
+            db.session.add(ImportedBusy(import_id=import_id, clinician_id=clinic["therapist"], starts_at=start,
+                                        ends_at=start + timedelta(hours=1)))
+        db.session.commit()
+    make.run(add)
+    upcoming = make.query(lambda: fetch_upcoming_busy(clinic["therapist"], now=now))
+    starts = [b.starts_at for b in upcoming.shown]
+    assert starts[0] == now - timedelta(minutes=30) and starts == sorted(starts)
+    assert (len(starts), upcoming.more) == (shown, more)

@@ -18,7 +18,7 @@ from ketamine_integration.fhir.export import patient_bundle, write_bulk
 from ketamine_integration.plans.models import TreatmentPlan
 from tests.conftest import page_text
 from tests.integration.test_coordination import PROCESS_SECRET, team  # noqa: F401  (the fixture)
-from tests.integration.test_fhir_export import _read_ndjson, _references
+from tests.integration.test_fhir_export import _read_ndjson, _references, statements_per_step
 from tests.integration.test_note_plan import _note_with_plan
 from tests.integration.test_notes import SIGNING, _version
 from tests.integration.test_treatment_plans import _plan_form, _start
@@ -113,3 +113,19 @@ def test_a_draft_plan_revision_is_not_exported(make, auth, planned):
              if e["resource"]["resourceType"] == "CarePlan"}
     assert make.query(lambda: db.session.get(TreatmentPlan, draft).status) == "draft"
     assert plans == {f"plan-{planned['plans'][0]}": "revoked", f"plan-{planned['plans'][1]}": "active"}
+
+
+def test_plans_and_coordination_notes_are_read_in_batches_of_constant_cost(app, make, auth, planned, tmp_path):
+    """The plans' batches load their objectives, progress, notes and techniques alongside: a batch of one plan
+    runs as many statements as the export's other batches, and a third revision and more notes change nothing."""
+    before = statements_per_step(app, make, tmp_path / "before")
+    auth.sign_in("ther")
+    third = _start(auth, planned["course"])
+    assert auth.post(f"/plans/{third}", _plan_form(1, sign=True)).status_code == 302
+    for n in range(2):
+        assert auth.post(f"/courses/{planned['course']}/coordination", {
+            "recipient": str(planned["prescriber"]), "priority": "urgent", "category": "safety",
+            "body": f"Safety plan reviewed again ({n})."}).status_code == 302
+    after = statements_per_step(app, make, tmp_path / "after")
+    assert max(before) <= 8 and max(after) == max(before), (before, after)
+    assert len(after) == len(before) + 3  # one step more per plan revision and per note

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..db.clinic_time import clinic_today
 from ..domain.phases import Phase
 from ..plans.models import PlanObjective, TreatmentPlan
-from ..plans.progress import PROGRESS, ObjectiveProgress
+from ..plans.progress import progress_until, signed_entries
 from . import codes as c
 from .care import episode_id
 from .people import patient_id, practitioner_ref
@@ -73,21 +73,13 @@ def goal_id(objective: PlanObjective) -> str:
     return f"objective-{objective.id}"
 
 
-def signed_progress(objective: PlanObjective) -> list[ObjectiveProgress]:
-    """What the signed notes recorded on this objective under this revision or an earlier one (the objective's
-    history as it stood while this revision was in force: plans.progress.progress_until), in session order."""
-    rows = [p for p in objective.progress if p.note.status == "signed" and p.plan_objective_id <= objective.id]
-    return sorted(rows, key=lambda p: (p.note.session_date, p.note_id))
-
-
 def goal_resource(plan: TreatmentPlan, objective: PlanObjective) -> dict:
-    progress = signed_progress(objective)
+    # the objective's history as it stood while this revision was in force (the latest revision: all of it)
+    progress = progress_until(objective, signed_entries(objective.progress))
     notes = [f"Serves the goal: {objective.goal}", f"Success: {objective.criterion}",
-             f"Why it should help: {objective.mechanism}"]
-    notes += [f"Progress {p.note.session_date.isoformat()}: {PROGRESS[p.progress]}"
-              + (f" — {p.comment}" if p.comment else "") + f" ({p.note.author.full_name})" for p in progress]
+             f"Why it should help: {objective.mechanism}", *(f"Progress {p.words}" for p in progress)]
     status = plan_status(plan)
-    achieved = bool(progress) and progress[-1].progress == "achieved"
+    achieved = bool(progress) and progress[-1].progress_key == "achieved"
     target = {"dueDate": objective.by_when.isoformat()}
     if objective.measure:
         target["measure"] = c.concept(c.MEASURE, objective.measure, objective.measure_name)
@@ -101,7 +93,7 @@ def goal_resource(plan: TreatmentPlan, objective: PlanObjective) -> dict:
         "note": [{"text": n} for n in notes],
     }
     if progress:
-        out["achievementStatus"] = c.concept(ACHIEVEMENT_SYSTEM, *ACHIEVEMENT[progress[-1].progress])
+        out["achievementStatus"] = c.concept(ACHIEVEMENT_SYSTEM, *ACHIEVEMENT[progress[-1].progress_key])
     if plan.author is not None:
         out["expressedBy"] = practitioner_ref(plan.author)
     return out

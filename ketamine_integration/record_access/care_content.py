@@ -63,9 +63,7 @@ def _objective(objective: PlanObjective, progress: list[ProgressEntry]) -> Objec
              Fact("By", objective.by_when.isoformat()), Fact("Why it should help", objective.mechanism)]
     if objective.measure:
         facts.append(Fact("Measured by", objective.measure_name))
-    return ObjectiveRecord(target=objective.target, facts=tuple(facts), progress=tuple(
-        f"{p.session_date.isoformat()}: {p.progress}" + (f" — {p.comment}" if p.comment else "") + f" ({p.author})"
-        for p in progress))
+    return ObjectiveRecord(target=objective.target, facts=tuple(facts), progress=tuple(p.words for p in progress))
 
 
 # -- case formulation ------------------------------------------------------------------------

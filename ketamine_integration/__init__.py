@@ -328,6 +328,10 @@ def register_templates(app: Flask) -> None:
     # drawn for 20 and 16 px, beside text of that size; each drawing kept once made (the package
     # parses and serialises the SVG on every call: 50 µs, a worklist draws hundreds)
     app.jinja_env.globals.update(heroicon_mini=_kept(heroicon_mini), heroicon_micro=_kept(heroicon_micro))
+    # where templates compiled by another app of this process or another process are kept (a jinja2
+    # BytecodeCache; none by default): the test suite's apps, each of which would compile every page's
+    # templates again. An entry holds its source's checksum: a changed template is compiled anew.
+    app.jinja_env.bytecode_cache = app.config.get("TEMPLATE_BYTECODE_CACHE")
 
     @app.context_processor
     def clinic_context():

@@ -34,6 +34,7 @@ from ..scheduling.services import book_integration_session
 from .after_series import BOOKED_AHEAD, book_after_series
 from .baselines import record_baselines
 from .dosing import DOSING_ROOMS, plan_clash_free, record_and_sign
+from .forms import sign_packet_in_clinic
 from .preparation import sign_preparation_note
 from ..db.clinic_time import clinic_zone
 
@@ -311,20 +312,24 @@ def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
 
 
 def _record_some_preparation(course, therapist, start_date, *, measured: bool) -> None:
-    """Intake and consent recorded; the baseline PHQ-9 measured on some courses and visibly
-    missing on the others (a baseline is a measurement, never a tick)."""
+    """Intake and consent: the packet's forms signed in the clinic (recorded by hand on a protocol version
+    naming no forms); the baseline PHQ-9 measured on some courses and visibly missing on the others (a
+    baseline is a measurement, never a tick)."""
+    sign_packet_in_clinic(course, therapist, start_date)
     for item in ("intake_assessment", "informed_consent"):
-        record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
+        if item in dict(recordable_items(course_protocol(course))):
+            record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
     if measured:
         record_baselines(course, therapist, start_date, phq9_only=True)
 
 
 def _complete_preparation(course, therapist, prescriber, start_date, *, screen_positive: bool = False) -> None:
-    """Baselines measured, the ticked items recorded (intake, clearance, consent), and the preparation
+    """Baselines measured, the packet's forms signed, the ticked items recorded (clearance), and the preparation
     sessions the protocol asks for written up and signed: they meet the intention, set-and-setting
     and support-person items (issue 20, point 10)."""
     protocol = course_protocol(course)
     record_baselines(course, therapist, start_date, prescriber=prescriber, screen_positive=screen_positive)
+    sign_packet_in_clinic(course, therapist, start_date)
     for key, _label in recordable_items(protocol):
         by = prescriber if key == "medical_clearance" else therapist
         record_preparation(course, item=key, completed_on=start_date, note="Demo record", by=by,

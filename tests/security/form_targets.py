@@ -140,13 +140,13 @@ TARGETS: dict[str, list[Target]] = {
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
             "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)})],
     "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
-        "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": "Bipolar depression",
+        "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": "Bipolar depression",
         "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],
     "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
         "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",
         "version": c.version("course", c.prep_course)})],
-    "courses.forms.PreparationForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
-        "item": "informed_consent", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
+    "courses.forms.PreparationForm": [Target("prescriber", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
+        "item": "medical_clearance", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
     "courses.forms.VoidForm": [Target(
         "therapist", lambda c: f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void",
         lambda c: {"reason": "Entered on the wrong course."})],

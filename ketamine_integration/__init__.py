@@ -65,7 +65,7 @@ def register_listeners() -> None:
     from . import extensions
     from .audit import chain, models as audit_models
     from .bookings import events as booking_events
-    from .db import append_only
+    from .db import append_only, sql_time
     from .db.events import listen_in_order
     from .discharge import signed_guard as discharge_signed_guard
     from .experience import models as experience_models, window_store
@@ -78,6 +78,7 @@ def register_listeners() -> None:
     listen_in_order([
         # Each new connection: SQLite's pragmas, PostgreSQL's lock timeout; SQLite's BEGIN IMMEDIATE.
         (Engine, "connect", extensions.configure_sqlite),
+        (Engine, "connect", sql_time.add_sqlite_functions),
         (Engine, "connect", extensions.configure_postgresql),
         (Engine, "begin", extensions.sqlite_begin),
         # Guards refusing changes to records that never change; each looks at its own rows only.
@@ -339,6 +340,10 @@ def register_templates(app: Flask) -> None:
     # drawn for 20 and 16 px, beside text of that size; each drawing kept once made (the package
     # parses and serialises the SVG on every call: 50 µs, a worklist draws hundreds)
     app.jinja_env.globals.update(heroicon_mini=_kept(heroicon_mini), heroicon_micro=_kept(heroicon_micro))
+    # where templates compiled by another app of this process or another process are kept (a jinja2
+    # BytecodeCache; none by default): the test suite's apps, each of which would compile every page's
+    # templates again. An entry holds its source's checksum: a changed template is compiled anew.
+    app.jinja_env.bytecode_cache = app.config.get("TEMPLATE_BYTECODE_CACHE")
 
     @app.context_processor
     def clinic_context():

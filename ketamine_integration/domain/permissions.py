@@ -102,8 +102,9 @@ PERMISSIONS = {
     "messages.read": "See the messages the clinic sends (to whom, what for, when, whether they arrived; never "
                      "their content) and why a failed one failed",
     "records.export": "Download a care-team patient's record as FHIR (a Bundle of every resource the export "
-                      "writes: demographics, courses, sessions, doses, vitals, measures, releases, signed notes "
-                      "and reports; never process notes), and answer the patient's right-of-access request "
+                      "writes: demographics, courses, sessions, doses, vitals, adverse events, measures, releases, "
+                      "signed notes, treatment plans and their objectives, coordination notes and reports; never "
+                      "process notes), and answer the patient's right-of-access request "
                       "(45 CFR 164.524): record who asked, for whom and how it is delivered, and make the copy "
                       "(a zip of a readable PDF, the reports as sent and that Bundle)",
 }

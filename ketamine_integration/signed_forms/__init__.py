@@ -1,1 +1,2 @@
-"""Signed intake and consent forms: packets asked for at enrolment, signatures, countersignatures, flag reviews, withdrawals (issue 26)."""
+"""Signed intake and consent forms (issue 26): packets asked for at enrolment, what a patient answers
+and signs (kept as documents), countersignatures, flag reviews, withdrawals."""

@@ -132,7 +132,7 @@ TARGETS: dict[str, list[Target]] = {
         "date_from": (today() - timedelta(days=7)).isoformat(), "date_to": today().isoformat()}, method="GET")],
     # -- the calendar's free slots (a GET: the slot's time, then the patient is picked) --------
     "outcomes.forms.OutcomesFilterForm": [Target("admin", lambda c: "/outcomes/", lambda c: {
-        "date_from": (today() - timedelta(days=365)).isoformat(), "date_to": today().isoformat()}, method="GET")],
+        "quarter": f"{today().year}-Q{(today().month - 1) // 3 + 1}"}, method="GET")],
     "pages.calendar_booking.SlotForm": [Target("staff", lambda c: "/calendar/book", lambda c: {
         "starts_at": form_time(local(3, 10))}, method="GET", extra={"clinician": "1", "room": "1"})],
     # -- calendars ---------------------------------------------------------------------------

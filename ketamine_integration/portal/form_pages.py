@@ -175,7 +175,8 @@ def withdraw(signed_form_id: int):
                      detail="refused")
         status = INVALID_FORM_STATUS
     else:
-        audit.record("forms.portal_view", obj=signed, patient_id=patient.id, detail=f"{signed.form_id}: withdrawal step")
+        audit.record("forms.portal_view", obj=signed, patient_id=patient.id,
+                     detail=f"{signed.form_id}: withdrawal step")
         status = 200
     return render_template("portal/forms/withdraw.html", signed=signed, form=form,
                            blocks=item.signed_definition.withdrawal_blocks_dosing), status

@@ -286,7 +286,8 @@ def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, a
     said = "Called to say she no longer wants infusions."
     assert auth.post(f"/signed-forms/{signed.id}/withdraw", {f"withdraw-{signed.id}-reason": said}).status_code == 302
     withdrawal = make.query(lambda: db.session.scalars(select(ConsentWithdrawal)).one())
-    assert (withdrawal.recorded_by_id, withdrawal.portal_account_id, withdrawal.reason) == (team["therapist"], None, said)
+    assert (withdrawal.recorded_by_id, withdrawal.portal_account_id, withdrawal.reason) == \
+        (team["therapist"], None, said)
     page = page_text(client.get(f"/courses/{team['course']}/forms"))
     assert "Withdrawn" in page and "Dosing cannot be planned" in page
 

@@ -95,7 +95,8 @@ def form_key(cls) -> str:
 #: the protocol of the patient's course (tests/security/clinic.py) whose packet asks for each shipped form;
 #: the others are every protocol's, signed on the IV course
 FORM_PROTOCOLS = {"consent-im-ketamine": "im-ketamine-kap", "consent-sublingual-ketamine": "sublingual-ketamine-kap",
-                  "consent-telehealth": "sublingual-ketamine-kap", "consent-intranasal-esketamine": "esketamine-trd-rems"}
+                  "consent-telehealth": "sublingual-ketamine-kap",
+                  "consent-intranasal-esketamine": "esketamine-trd-rems"}
 
 
 def answer_form_targets() -> dict[str, Target]:
@@ -338,7 +339,8 @@ TARGETS: dict[str, list[Target]] = {
         lambda c: {"reason": "Called the clinic to withdraw."}, prefix=lambda c: f"withdraw-{c.signed_consent}")],
     "signed_forms.page_forms.FlagReviewForm": [Target(
         "prescriber", lambda c: f"/signed-forms/{c.signed_consent}/review",
-        lambda c: {"note": "Answered the patient's questions by phone."}, prefix=lambda c: f"review-{c.signed_consent}")],
+        lambda c: {"note": "Answered the patient's questions by phone."},
+        prefix=lambda c: f"review-{c.signed_consent}")],
     "signed_forms.page_forms.ButtonForm": [
         Target("prescriber", lambda c: f"/signed-forms/{c.signed_consent}/countersign"),
         Target("therapist", lambda c: f"/courses/{c.tablet_course}/forms/tablet"),

@@ -89,8 +89,8 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     # the form is its button alone: an in-clinic signing of a course with nothing left to sign is refused
     ("signed_forms.page_forms.ButtonForm", 1): lambda c: (c.make.sign_packet(c.tablet_course), {})[1],
     # the form is its button alone: ending an in-clinic signing ended already is refused
-    ("signed_forms.page_forms.ButtonForm", 3): lambda c: (c.post("staff", f"/courses/{c.handed_course}/forms/tablet/end",
-                                                                 {}), {})[1],
+    ("signed_forms.page_forms.ButtonForm", 3): lambda c: (c.post(
+        "staff", f"/courses/{c.handed_course}/forms/tablet/end", {}), {})[1],
 }
 
 

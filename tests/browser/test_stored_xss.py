@@ -71,7 +71,7 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
     i = world.ids
     course, patient = i["course"], i["patient"]
     shared = [f"/courses/{course}", f"/patients/{patient}", f"/patients/{patient}/releases", "/calendar",
-              "/calendars/", "/protocols/", "/protocols/xss-rems/v2", "/",
+              "/calendars/", "/protocols/", "/protocols/xss-rems/v3", "/",
               f"/appointments/{i['appointment_cancelled']}"]
     clinical = [f"/dosing/{i['dosing']}", f"/notes/{i['note_signed']}", f"/notes/{i['note_check_in']}",
                 f"/notes/{i['note_dosing']}",

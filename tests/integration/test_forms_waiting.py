@@ -1,0 +1,150 @@
+"""What signed forms leave waiting on a prescriber (issue 26, points 2 and 4): forms with flagged answers
+no prescriber reviewed and consents withdrawn, on the home page (counted in the menu's badge) and the
+worklist, for the prescriber's own patients' live courses only; and the course page's one line on its
+packet. On both engines: the lists are SQL (the newest signature of each form, a flag read from the
+stored document)."""
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.courses.services import change_phase
+from ketamine_integration.demo.forms import demo_answers
+from ketamine_integration.domain.phases import Phase
+from ketamine_integration.extensions import db
+from ketamine_integration.signed_forms import services as signed_forms
+from ketamine_integration.signed_forms.models import SignedForm
+from tests.conftest import page_text
+from tests.integration.test_home_pages import _badge, _counts
+
+pytestmark = pytest.mark.both_engines
+
+FLAGS, WITHDRAWN = "form with flagged answers to review", "consent withdrawn"
+INTAKE, IV_CONSENT = "intake-questionnaire", "consent-iv-ketamine"
+
+
+@pytest.fixture
+def team(make):
+    return {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+            "other": make.user("prescriber", username="pres2", full_name="Ida Elsewhere"),
+            "staff": make.user("staff", username="desk")}
+
+
+def _course(make, team, family: str, *, prescriber: str = "prescriber") -> int:
+    patient = make.patient(given_name="Testa", family_name=family)
+    return make.course(patient, team["therapist"], team[prescriber], start=date.today() - timedelta(days=3))
+
+
+def _sign(make, course_id: int, form_id: str, witness_id: int, **chosen) -> int:
+    """The form signed on a clinic tablet, `witness_id` handing it over; `chosen` answers in place of the usual."""
+    def sign():
+        course = db.session.get(TreatmentCourse, course_id)
+        form = signed_forms.packet_status(course).item(form_id).form
+        answers = demo_answers(form, patient=course.patient, on=date.today(), chosen=chosen)
+        return signed_forms.sign_form(course, form_id, raw_answers=answers, typed_name=course.patient.full_name,
+                                      agreed=form.kind == "consent", method="in_clinic",
+                                      witness=_user(witness_id)).id
+    return make.run(sign)
+
+
+def _home(auth, client, username: str) -> tuple[str, str]:
+    auth.sign_in(username)
+    html = client.get("/").get_data(as_text=True)
+    return html, page_text_of(html)
+
+
+def page_text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def _section(text: str, heading: str, until: str) -> str:
+    return text.split(heading, 1)[1].split(until, 1)[0] if heading in text else ""
+
+
+def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_or_signed_again(team, make, auth, client):
+    flagged = _course(make, team, "Flagged")
+    intake = _sign(make, flagged, INTAKE, team["therapist"], interacting_medications=["lamotrigine"],
+                   high_blood_pressure="uncontrolled")
+    _sign(make, flagged, IV_CONSENT, team["therapist"])   # no flag on it: not listed
+    withdrawn = _course(make, team, "Withdrawn")
+    consent = _sign(make, withdrawn, IV_CONSENT, team["therapist"])
+    make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, consent), reason="Wants to think it over.",
+                                           recorded_by=_user(team["staff"])))
+    elsewhere = _course(make, team, "Elsewhere", prescriber="other")   # another prescriber's patient
+    _sign(make, elsewhere, INTAKE, team["therapist"], history_of_mania="yes")
+
+    html, text = _home(auth, client, "pres")
+    counts = _counts(html)
+    assert counts[FLAGS][0] == 1 and counts[WITHDRAWN][0] == 1
+    assert counts[FLAGS][1] == "/#form-flags" and counts[WITHDRAWN][1] == "/#withdrawals"
+    assert _badge(html) == f"{sum(n for n, _ in counts.values())} items waiting"
+    flags = _section(text, "Flagged form answers to review", "Consents withdrawn")
+    assert "Testa Flagged: Intake questionnaire and health screen, signed" in flags
+    assert "Uncontrolled hypertension" in flags and "may interact with ketamine" in flags
+    assert "Elsewhere" not in text and "Review the answers" in flags
+    withdrawals = _section(text, "Consents withdrawn", "My patients")
+    assert "Testa Withdrawn: Consent to intravenous (IV) ketamine treatment withdrawn" in withdrawals
+    assert "(Wants to think it over.)" in withdrawals and "Dosing is blocked until the patient signs it again" in withdrawals
+    assert f'href="/courses/{flagged}#packet"' in html and f'href="/courses/{withdrawn}#packet"' in html
+    worklist = page_text(client.get("/prescriber/"))
+    assert "Testa Flagged: Intake questionnaire" in _section(worklist, "Flagged form answers to review", "Consents withdrawn")
+    assert "Testa Withdrawn: Consent to intravenous" in _section(worklist, "Consents withdrawn", "Planned doses")
+    # the other prescriber sees their own patient's flag, and nothing of these two
+    _, other = _home(auth, client, "pres2")
+    assert "Testa Elsewhere" in other and "Testa Flagged" not in other and "Testa Withdrawn" not in other
+
+    # reviewed: the flag waits no more; signed again: the consent stands again
+    make.run(lambda: signed_forms.review_flags(db.session.get(SignedForm, intake), by=_user(team["prescriber"]),
+                                               note="Lamotrigine 100 mg: discussed; dose on the usual plan."))
+    _sign(make, withdrawn, IV_CONSENT, team["therapist"])
+    html, text = _home(auth, client, "pres")
+    assert FLAGS not in _counts(html) or _counts(html)[FLAGS][0] == 0
+    assert "forms with flagged answers to review" in text and "consents withdrawn" in text   # "Nothing waiting: …"
+    assert "Testa Flagged" not in _section(page_text(client.get("/prescriber/")), "Flagged form answers", "Planned doses")
+
+
+def test_an_ended_course_leaves_nothing_waiting(team, make, auth, client):
+    course = _course(make, team, "Ended")
+    _sign(make, course, INTAKE, team["therapist"], pregnancy="unsure")
+    auth.sign_in("pres")
+    assert _counts(client.get("/").get_data(as_text=True))[FLAGS][0] == 1
+
+    def discontinue():
+        c = db.session.get(TreatmentCourse, course)
+        change_phase(c, Phase.DISCONTINUED, by=_user(team["prescriber"]), expected_version=c.version,
+                     reason="The patient chose not to start.", override=False)
+    make.run(discontinue)
+    assert FLAGS not in _counts(client.get("/").get_data(as_text=True)) or \
+        _counts(client.get("/").get_data(as_text=True))[FLAGS][0] == 0
+
+
+def test_the_course_page_says_the_packet_in_one_line(team, make, auth, client):
+    course = _course(make, team, "Packet")
+    auth.sign_in("pres")
+    line = _packet_line(client, course)
+    assert line.startswith("Intake and consent forms: Sent (0 of 4 signed).")
+    assert "Dosing waits for every form to be signed." in line
+    _sign(make, course, INTAKE, team["therapist"], liver_or_bladder="yes")
+    line = _packet_line(client, course)
+    assert line.startswith("Intake and consent forms: Partly signed (1 of 4 signed, 1 countersignature owed).")
+    assert "Dosing blocked: Intake questionnaire and health screen: 1 flagged answer to be reviewed" in line
+    for form_id in ("consent-iv-ketamine", "consent-psychotherapy-integration", "agreement-transport-no-driving"):
+        last = _sign(make, course, form_id, team["therapist"])
+    make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, last), reason="No one to drive me home.",
+                                           recorded_by=_user(team["staff"])))
+    line = _packet_line(client, course)
+    assert line.startswith("Intake and consent forms: Partly signed (3 of 4 signed")
+    assert "Transport and no-driving agreement: the patient withdrew this consent on" in line
+
+
+def _packet_line(client, course_id: int) -> str:
+    html = client.get(f"/courses/{course_id}").get_data(as_text=True)
+    found = re.search(r'<p class="packet-status" id="packet">(.*?)</p>', html, re.S)
+    return page_text_of(found.group(1)) if found else ""
+
+
+def _user(user_id: int):
+    from ketamine_integration.accounts.models import User
+    return db.session.get(User, user_id)

@@ -40,12 +40,16 @@ def _noncharacter(c: str) -> bool:
     return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
+def refused_character(c: str) -> bool:
+    """A character no printed document or its metadata holds as written: a control character, a
+    surrogate, a noncharacter, a line or paragraph separator, or a bidirectional control."""
+    return unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI_CONTROLS or _noncharacter(c)
+
+
 def shown_text(form, field) -> None:
     """Text that documents print and their metadata carry (a name on a report and in its PDF's XMP,
-    which XML 1.0 cannot hold a control character in): no control characters, surrogates,
-    noncharacters, line or paragraph separators, or bidirectional controls; ValidationError otherwise."""
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI_CONTROLS or _noncharacter(c)
-           for c in field.data or ""):
+    which XML 1.0 cannot hold a control character in): no refused_character; ValidationError otherwise."""
+    if any(refused_character(c) for c in field.data or ""):
         raise ValidationError("Use letters, digits, spaces and punctuation only: no control characters or "
                               "line breaks.")
 

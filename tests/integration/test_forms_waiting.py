@@ -17,19 +17,12 @@ from ketamine_integration.extensions import db
 from ketamine_integration.signed_forms import services as signed_forms
 from ketamine_integration.signed_forms.models import SignedForm
 from tests.integration.test_home_pages import _badge, _counts
+from tests.integration.test_prescriber_worklist import team  # noqa: F401 (the fixture: a team and its staff)
 
 pytestmark = pytest.mark.both_engines
 
 FLAGS, WITHDRAWN = "form with flagged answers to review", "consent withdrawn"
 INTAKE, IV_CONSENT = "intake-questionnaire", "consent-iv-ketamine"
-
-
-@pytest.fixture
-def team(make):
-    return {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
-            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
-            "other": make.user("prescriber", username="pres2", full_name="Ida Elsewhere"),
-            "staff": make.user("staff", username="desk")}
 
 
 def _course(make, team, family: str, *, prescriber: str = "prescriber") -> int:

@@ -45,34 +45,41 @@ AT_HOME = {"consent-sublingual-ketamine": {"dose_setting": "home_supervised"}}
 def demo_answers(form: FormDefinition, *, patient, on: date, chosen: dict | None = None) -> dict:
     """Answers to every question of `form` a careful patient without a contraindication gives: nothing
     flagged, every required question answered; `chosen` answers take their place (a flagged one, say)."""
+    contacts = {"emergency_contact_name": patient.emergency_contact_name,
+                "escort_name": patient.emergency_contact_name, "emergency_contact_phone": patient.emergency_contact_phone,
+                "escort_phone": patient.emergency_contact_phone, "callback_phone": patient.phone}
     answers = {}
     for question in form.questions:
-        answer = _answer(question, form, patient, on)
+        if question.type == "text":
+            answer = contacts.get(question.id) or TEXT_ANSWERS.get(question.id) or (
+                "Nothing to add" if question.required else None)
+        else:
+            answer = ANSWER_OF_TYPE[question.type](question, form, on)
         if answer is not None:
             answers[question.id] = answer
     return answers | (chosen or {})
 
 
-def _answer(question: Question, form: FormDefinition, patient, on: date):
-    contact = {"emergency_contact_name": patient.emergency_contact_name, "escort_name": patient.emergency_contact_name,
-               "emergency_contact_phone": patient.emergency_contact_phone,
-               "escort_phone": patient.emergency_contact_phone, "callback_phone": patient.phone}
-    if question.type == "text":
-        return contact.get(question.id) or TEXT_ANSWERS.get(question.id) or (
-            "Nothing to add" if question.required else None)
-    if question.type == "yes_no":
-        flagged = question.flag.when if question.flag else ()
-        usual = "yes" if form.kind == "consent" else "no"
-        return usual if usual not in flagged else next(a for a in ("yes", "no") if a not in flagged)
-    if question.type == "choice":
-        flagged = question.flag.when if question.flag else ()
-        first = next(o.key for o in question.options if o.key not in flagged)
-        return [first] if question.multiple else first
-    if question.type == "date":
-        return (on - timedelta(days=20)).isoformat()
-    if question.type == "medication_list":
-        return list(CURRENT_MEDICATIONS)
-    return None
+def _yes_or_no(question: Question, form: FormDefinition, on: date) -> str:
+    """Yes to a consent's questions, no to an intake's, unless that is the flagged answer."""
+    flagged = question.flag.when if question.flag else ()
+    usual = "yes" if form.kind == "consent" else "no"
+    return usual if usual not in flagged else next(a for a in ("yes", "no") if a not in flagged)
+
+
+def _first_unflagged(question: Question, form: FormDefinition, on: date) -> str | list[str]:
+    flagged = question.flag.when if question.flag else ()
+    first = next(o.key for o in question.options if o.key not in flagged)
+    return [first] if question.multiple else first
+
+
+#: the usual answer of each question type but text (its words are by question: TEXT_ANSWERS)
+ANSWER_OF_TYPE = {
+    "yes_no": _yes_or_no,
+    "choice": _first_unflagged,
+    "date": lambda question, form, on: (on - timedelta(days=20)).isoformat(),   # a blood pressure check
+    "medication_list": lambda question, form, on: list(CURRENT_MEDICATIONS),
+}
 
 
 def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, countersigners: dict[str, User],
@@ -87,9 +94,8 @@ def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, counter
         signed.append(signed_forms.sign_form(
             course, item.form_id, raw_answers=answers, typed_name=course.patient.full_name,
             agreed=item.form.kind == "consent", method=IN_CLINIC, witness=witness, now=at))
-    for item in signed_forms.packet_status(course).items:
-        if item.countersign_role in countersigners:
-            signed_forms.countersign(item.signed, by=countersigners[item.countersign_role], now=at + timedelta(hours=4))
+        if item.form.countersign in countersigners:
+            signed_forms.countersign(signed[-1], by=countersigners[item.form.countersign], now=at + timedelta(hours=4))
     return signed
 
 

@@ -65,7 +65,7 @@ def register_listeners() -> None:
     from . import extensions
     from .audit import chain, models as audit_models
     from .bookings import events as booking_events
-    from .db import append_only
+    from .db import append_only, sql_time
     from .db.events import listen_in_order
     from .discharge import signed_guard as discharge_signed_guard
     from .experience import models as experience_models, window_store
@@ -78,6 +78,7 @@ def register_listeners() -> None:
     listen_in_order([
         # Each new connection: SQLite's pragmas, PostgreSQL's lock timeout; SQLite's BEGIN IMMEDIATE.
         (Engine, "connect", extensions.configure_sqlite),
+        (Engine, "connect", sql_time.add_sqlite_functions),
         (Engine, "connect", extensions.configure_postgresql),
         (Engine, "begin", extensions.sqlite_begin),
         # Guards refusing changes to records that never change; each looks at its own rows only.
@@ -189,7 +190,8 @@ def register_hooks() -> None:
     from .audit.services import record_refused_change
     from .bookings.events import appointments_changed
     from .coordination.received import find_received_with
-    from .courses.services import count_dosing_with, course_ended, derive_items_with
+    from .courses.services import (count_dosing_with, course_ended, course_enrolled, derive_items_with,
+                                   find_unsigned_forms_with)
     from .discharge.received import copies_received
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
@@ -210,6 +212,8 @@ def register_hooks() -> None:
     from .reminders import sweep as reminder_sweep
     from .plans.services import review_words
     from .scheduling.services import bookings_ahead, release_ended_course
+    from .signed_forms.checklist import forms_to_sign, signed_form_evidence
+    from .signed_forms.services import packet_on_enrolment
     from .scheduling.worklist import find_plan_reviews_with
     from .telehealth.services import template_changed
 
@@ -225,10 +229,14 @@ def register_hooks() -> None:
     count_dosing_with(count_signed_dosing_sessions)
     # a course's checklist items are met by records: its baselines by measures dated before the
     # first dose; its preparation sessions, intentions, set-and-setting plan and support person by
-    # signed preparation notes
-    derive_items_with(measured_baselines, documented_preparation)
+    # signed preparation notes; its consent and intake by signed forms where its protocol names forms
+    derive_items_with(measured_baselines, documented_preparation, signed_form_evidence)
+    # the preparation gate waits for the forms the course's protocol names, each signed (issue 26)
+    find_unsigned_forms_with(forms_to_sign)
     # a course that ends releases what was planned and booked on it
     course_ended.connect(release_ended_course)
+    # a new course asks for the intake and consent forms its protocol names (its packet)
+    course_enrolled.connect(packet_on_enrolment)
     # a session booked, moved or cancelled sends the patient its invitation (or its cancellation)
     appointments_changed.connect(send_invitations)
     # a dosing record shows the dosing-session note a therapist present at the dose wrote about it
@@ -327,6 +335,10 @@ def register_templates(app: Flask) -> None:
     # drawn for 20 and 16 px, beside text of that size; each drawing kept once made (the package
     # parses and serialises the SVG on every call: 50 µs, a worklist draws hundreds)
     app.jinja_env.globals.update(heroicon_mini=_kept(heroicon_mini), heroicon_micro=_kept(heroicon_micro))
+    # where templates compiled by another app of this process or another process are kept (a jinja2
+    # BytecodeCache; none by default): the test suite's apps, each of which would compile every page's
+    # templates again. An entry holds its source's checksum: a changed template is compiled anew.
+    app.jinja_env.bytecode_cache = app.config.get("TEMPLATE_BYTECODE_CACHE")
 
     @app.context_processor
     def clinic_context():

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -64,8 +62,6 @@ def configure_sqlite(dbapi_connection, connection_record):
     cursor.close()
     # SQLite's lower() folds ASCII only; patient search must match "Émile" as "émile".
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-    # SQLite knows no time zones: db.sql_time.clinic_date calls this for a stored UTC instant's local date.
-    dbapi_connection.create_function("ki_local_date", 2, _local_date, deterministic=True)
 
 
 #: PostgreSQL: how long a statement waits for a lock before it fails, as SQLite's busy_timeout;
@@ -84,15 +80,6 @@ def configure_postgresql(dbapi_connection, connection_record):
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
-
-
-def _local_date(stored, zone):
-    """The date in `zone` of a naive UTC instant as SQLite stores it ("2026-03-08 06:30:00.000000"),
-    as ISO text; None for None."""
-    if stored is None:
-        return None
-    instant = datetime.fromisoformat(stored).replace(tzinfo=timezone.utc)
-    return instant.astimezone(ZoneInfo(zone)).date().isoformat()
 
 
 #: execution option of a read-only SQLite transaction that must not take the write lock

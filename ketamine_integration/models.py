@@ -24,3 +24,4 @@ from .reminders import models as reminders_models  # noqa: F401
 from .safety_plans import models as safety_plans_models  # noqa: F401
 from .portal import models as portal_models  # noqa: F401
 from .record_access import models as record_access_models  # noqa: F401
+from .signed_forms import models as signed_forms_models  # noqa: F401

@@ -25,7 +25,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.protocols.services import current_library
 
 from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, drop_run_databases,
-                        postgres_admin_url, postgres_unavailable_reason)
+                        postgres_admin_url, postgres_unavailable_reason, use_template_cache)
 from .factories import Factories
 from .figures import BOOK, SIZE, Figure
 
@@ -73,6 +73,11 @@ def pytest_configure(config):
     # frozen, below), the same files spend about a quarter of that time collecting, for about 16 MB
     # more memory per process.
     gc.set_threshold(50_000, 20, 100)
+
+
+def pytest_sessionstart(session):
+    # Every app of the run, in every xdist worker, compiles a template once (tests/databases.py).
+    use_template_cache(run_builds(session.config._tmp_path_factory, session.config).root / "compiled-templates")
 
 
 def freeze_long_lived() -> None:

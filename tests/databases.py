@@ -25,13 +25,29 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg
+from jinja2 import BytecodeCache, FileSystemBytecodeCache
 from sqlalchemy.engine import make_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: the compiled templates every test app of the run shares (None until use_template_cache): a run makes
+#: dozens of apps (one per engine and worker, the browser suite's, each demo copy on PostgreSQL, each
+#: fresh_app test...), and each compiled every template it rendered again, 25-65 ms a template
+_template_cache: BytecodeCache | None = None
+
+
+def use_template_cache(folder: Path) -> None:
+    """The test apps made from now on keep their compiled templates in `folder` (made if missing), which
+    the run's processes share: a template is compiled once per run, and again when its source changes
+    (each entry holds its source's checksum). Files are written whole then renamed, so a process never
+    reads another's half-written one."""
+    global _template_cache
+    folder.mkdir(parents=True, exist_ok=True)
+    _template_cache = FileSystemBytecodeCache(str(folder))
 
 
 def app_settings(database_uri: str) -> dict:
-    """App settings for tests: fast (never production-grade) password hashing, fixed key."""
+    """App settings for tests: fast (never production-grade) password hashing, fixed key, the run's
+    compiled templates."""
     return {
         "TESTING": True,
         "KI_ENV": "testing",
@@ -41,6 +57,7 @@ def app_settings(database_uri: str) -> dict:
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "CLINIC_TIMEZONE": "America/New_York",
         "PAGE_SIZE": 25,
+        "TEMPLATE_BYTECODE_CACHE": _template_cache,
     }
 
 

@@ -14,6 +14,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.accounts.services import create_user
 from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.db.types import utcnow
+from ketamine_integration.domain.form_answers import sample_answers
 from ketamine_integration.domain.vitals import DISCHARGE_CRITERIA
 from ketamine_integration.extensions import db
 from ketamine_integration.mfa import totp
@@ -250,6 +251,27 @@ class Factories:
             db.session.flush()
             return account.id
         return self.run(make_account)
+
+    def sign_packet(self, course_id: int, *, witness_id: int | None = None, only=None, flagged=()) -> list[int]:
+        """Sign every form of the course's packet (or those in `only`) in the clinic, as the patient would on
+        the tablet with `witness_id` (default: the course's therapist) handing it over: each answer valid
+        and, except the questions named in `flagged`, one no flag names. Returns the signed forms' ids."""
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.signed_forms.services import packet_status, sign_form
+
+        def sign():
+            course = db.session.get(TreatmentCourse, course_id)
+            witness = db.session.get(User, witness_id or course.therapist_id)
+            ids = []
+            for item in packet_status(course).items:
+                if item.state == "signed" or (only is not None and item.form_id not in only):
+                    continue
+                signed = sign_form(course, item.form_id, raw_answers=sample_answers(item.form, flagged=flagged),
+                                   typed_name=course.patient.full_name, agreed=True, method="in_clinic",
+                                   witness=witness)
+                ids.append(signed.id)
+            return ids
+        return self.run(sign)
 
     def portal_code(self, account_id: int) -> str:
         """A TOTP code for the account's next portal sign-in (as totp_code for staff)."""

@@ -1,9 +1,10 @@
 """Busy time imported from a clinician's other calendar: the uploads and their when-only blocks."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -54,3 +55,25 @@ def in_current_import():
 def current_import(clinician_id: int) -> CalendarImport | None:
     return db.session.scalar(select(CalendarImport).where(CalendarImport.clinician_id == clinician_id,
                                                           CalendarImport.superseded_at.is_(None)))
+
+
+#: how many coming busy times the availability page lists (the rest are counted: "and 14 more")
+UPCOMING_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class UpcomingBusy:
+    """The next busy times of a clinician's current import, and how many more come after them."""
+    shown: list[ImportedBusy]
+    more: int
+
+
+def fetch_upcoming_busy(clinician_id: int, *, now: datetime, limit: int = UPCOMING_SHOWN) -> UpcomingBusy:
+    """Busy times of the current import not yet over at `now`, soonest first: the first `limit`, and a
+    count of the rest (two statements, whatever the import holds)."""
+    coming = (ImportedBusy.clinician_id == clinician_id, in_current_import(), ImportedBusy.ends_at > now)
+    shown = list(db.session.scalars(select(ImportedBusy).where(*coming)
+                                    .order_by(ImportedBusy.starts_at, ImportedBusy.id).limit(limit)))
+    total = db.session.scalar(select(func.count()).select_from(ImportedBusy).where(*coming)) if len(shown) == limit \
+        else len(shown)
+    return UpcomingBusy(shown=shown, more=total - len(shown))

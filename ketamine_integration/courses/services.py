@@ -29,10 +29,22 @@ signals = Namespace()
 #: transaction: the packages that plan and book on a course cancel what is still ahead
 #: (create_app connects them; courses sit below them and know none of them)
 course_ended = signals.signal("course-ended")
+#: sent when a patient is enrolled (sender: the new course; `by`: who enrolled), inside the enrolment's
+#: transaction: the signed forms package asks for the forms the protocol names (its packet)
+course_enrolled = signals.signal("course-enrolled")
 
 #: how many signed dosing sessions a course has, by course id: the experience package answers
 #: (create_app connects it), for the gates that count them
 _dosing_counters: list[Callable[[int], int]] = []
+
+#: the forms a course's protocol names that are not signed (in their current version, not withdrawn), by title:
+#: the signed forms package answers (create_app connects it), for the preparation gate (issue 26)
+_unsigned_form_finders: list[Callable[[TreatmentCourse], tuple[str, ...]]] = []
+
+#: the checklist items signed forms meet on a course whose protocol names forms (issue 26, point 5): the consent
+#: by every consent of the packet signed, the intake assessment by the intake form; never ticked there. A course
+#: on a version without forms keeps recording them by hand.
+FORM_ITEMS = {"informed_consent": "consent", "intake_assessment": "intake"}
 
 #: checklist entries only a prescriber may record (BRIEF: medical clearance by a prescriber)
 PRESCRIBER_ONLY_ITEMS = frozenset({"medical_clearance"})
@@ -71,6 +83,16 @@ def count_dosing_with(counter: Callable[[int], int]) -> None:
     _dosing_counters[:] = [counter]
 
 
+def find_unsigned_forms_with(finder: Callable[[TreatmentCourse], tuple[str, ...]]) -> None:
+    """Ask `finder` which of a course's forms are still to sign (once, however many apps are made)."""
+    _unsigned_form_finders[:] = [finder]
+
+
+def unsigned_forms(course: TreatmentCourse) -> tuple[str, ...]:
+    """Titles of the course's forms not signed in their current version (none without the package)."""
+    return tuple(title for finder in _unsigned_form_finders for title in finder(course))
+
+
 def derive_items_with(*finders: Callable[[TreatmentCourse], Evidence]) -> None:
     """Find what a course's records meet of its checklist with `finders` (once per process)."""
     _evidence_finders[:] = finders
@@ -81,10 +103,12 @@ def measured_item_keys() -> frozenset[str]:
     return frozenset(m.baseline_item for m in MEASURES.values() if m.has_baseline)
 
 
-def derived_item_keys() -> frozenset[str]:
+def derived_item_keys(protocol: Protocol | None = None) -> frozenset[str]:
     """The checklist items only a record meets, never a tick: the baselines (a measurement), the
-    items a signed preparation note documents, and the signed preparation sessions themselves."""
-    return measured_item_keys() | set(DOCUMENTED_ITEMS) | {PREPARATION_SESSION}
+    items a signed preparation note documents, and the signed preparation sessions themselves; and
+    for a protocol naming forms, the consent and intake its signed forms meet."""
+    forms = set(FORM_ITEMS) if protocol is not None and protocol.preparation.forms else set()
+    return measured_item_keys() | set(DOCUMENTED_ITEMS) | {PREPARATION_SESSION} | forms
 
 
 def evidence(course: TreatmentCourse) -> Evidence:
@@ -153,6 +177,7 @@ def enrol_patient(patient: Patient, *, protocol_key: tuple[str, int], start_date
     db.session.add(course)
     db.session.flush()
     _join_treating_clinicians(course, by)
+    course_enrolled.send(course, by=by)
     return course
 
 
@@ -192,7 +217,7 @@ def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = Non
     preparation session, intention, set-and-setting plan or support person before issue 20)
     stays in the history and counts no more."""
     found = evidence(course) if found is None else found
-    derived_keys = derived_item_keys()
+    derived_keys = derived_item_keys(course_protocol(course))
     ticked = {r.item for r in live_preparation(course) if r.item not in derived_keys}
     return CourseFacts(
         phase=course.current_phase,
@@ -200,6 +225,7 @@ def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = Non
         signed_preparation_sessions=len(found.sessions),
         dosing_sessions_done=count_dosing_sessions_done(course) if dosing_sessions_done is None
         else dosing_sessions_done,
+        forms_to_sign=unsigned_forms(course),
     )
 
 
@@ -242,10 +268,10 @@ def checklist_items(protocol: Protocol) -> list[tuple[str, str]]:
 
 def recordable_items(protocol: Protocol) -> list[tuple[str, str]]:
     """The checklist items a clinician records (not those a record meets)."""
-    return [(key, label) for key, label in checklist_items(protocol) if key not in derived_item_keys()]
+    return [(key, label) for key, label in checklist_items(protocol) if key not in derived_item_keys(protocol)]
 
 
-def _refuse_derived(item: str, label: str) -> None:
+def _refuse_derived(item: str, label: str, protocol: Protocol) -> None:
     """What a record proves is read from it: no tick stands in for a baseline (a measurement, issue
     19 point 7) or for what a signed preparation note documents (issue 20, point 10)."""
     measure = next((m for m in MEASURES.values() if m.baseline_item == item), None)
@@ -255,6 +281,9 @@ def _refuse_derived(item: str, label: str) -> None:
     if item == PREPARATION_SESSION:
         raise DomainError({"item": "Signed preparation sessions are not ticked: write the preparation session's "
                                    "note on the course page and sign it; each signed preparation note counts."})
+    if item in FORM_ITEMS and protocol.preparation.forms:
+        raise DomainError({"item": f"{label} is not ticked: it is met when the patient has signed the course's "
+                                   f"{FORM_ITEMS[item]} forms (in the portal or on the clinic tablet)."})
     if item in DOCUMENTED_ITEMS:
         raise DomainError({"item": f"{label} is not ticked: it is met by a signed preparation note "
                                    f"{DOCUMENTED_ITEMS[item][1]}. Write it in the preparation session's note and "
@@ -263,10 +292,11 @@ def _refuse_derived(item: str, label: str) -> None:
 
 def record_preparation(course: TreatmentCourse, *, item: str, completed_on: date, note: str | None,
                        by: User, today: date) -> PreparationRecord:
-    allowed = dict(checklist_items(course_protocol(course)))
+    protocol = course_protocol(course)
+    allowed = dict(checklist_items(protocol))
     if item not in allowed:
         raise DomainError({"item": "That is not a preparation requirement of this course's protocol."})
-    _refuse_derived(item, allowed[item])
+    _refuse_derived(item, allowed[item], protocol)
     if course.current_phase is not Phase.PREPARATION:
         raise DomainError({"item": "Preparation can only be recorded while the course is in preparation."})
     if item in PRESCRIBER_ONLY_ITEMS and not by.can("courses.medical_clearance"):

@@ -3,8 +3,8 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048 and 0055); this module is the one place the code declares
-the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048, 0055 and 0056); this module
+is the one place the code declares the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
 from __future__ import annotations
@@ -75,6 +75,12 @@ APPEND_ONLY: dict[str, str] = {
                              "addendum or a new revision)",
     "safety_plan_addenda": "nothing",
     "safety_plan_reviews": "nothing (a review is signed by who did it; the next review is a new row)",
+    "form_packets": "nothing (the forms a course's protocol asked for at enrolment)",
+    "packet_forms": "nothing (the forms a course's protocol asked for at enrolment)",
+    "signed_forms": "nothing (a form as the patient signed it; a new version or a re-signing is a new row)",
+    "form_countersignatures": "nothing",
+    "form_flag_reviews": "nothing (one note per signed form covers its flagged answers)",
+    "consent_withdrawals": "nothing (a new signature of the form restores the consent)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -114,6 +120,7 @@ MUTABLE: dict[str, str] = {
     "portal_invitations": "an invitation is used, revoked or replaced once",
     "portal_sessions": "portal sessions are touched on activity and ended; an emailed code is replaced or used",
     "portal_kept_text": "its text cleared when the patient saves again on that page",
+    "tablet_signings": "a clinic tablet's signing session is ended once (completed, ended by staff or expired)",
 }
 
 
@@ -156,6 +163,12 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "case_formulations": {},
     "safety_plan_addenda": {},
     "safety_plan_reviews": {},
+    "form_packets": {},
+    "packet_forms": {},
+    "signed_forms": {},
+    "form_countersignatures": {},
+    "form_flag_reviews": {},
+    "consent_withdrawals": {},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
     # the response a patient completed after a portal answer's alert, linked once (the CHECK of migration
     # 0043 keeps it to that source; any other alert has its response from the start, or none)

@@ -11,8 +11,15 @@ def clinic_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
 
 
+def in_zone(value: datetime, zone: ZoneInfo) -> datetime:
+    """A stored UTC instant in `zone`'s wall-clock time; a naive one (as SQLite hands columns back) is UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(zone)
+
+
 def to_clinic(value: datetime) -> datetime:
-    return value.astimezone(clinic_zone())
+    return in_zone(value, clinic_zone())
 
 
 def clinic_day_span(day: date) -> tuple[datetime, datetime]:
@@ -26,8 +33,6 @@ def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     """Jinja filter `localtime`: a stored UTC instant shown in the clinic's zone."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
     return to_clinic(value).strftime(fmt)
 
 
@@ -37,8 +42,6 @@ def format_local_day(value: datetime | None, *, year: bool = False, clock: bool 
     and the time ("…, 9:05 AM") when asked."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
     local = to_clinic(value)
     words = f"{local:%A} {local.day} {local:%B}" + (f" {local.year}" if year else "")
     return f"{words}, {format_clock(local)}" if clock else words
@@ -48,8 +51,6 @@ def format_clock(value: datetime | None) -> str:
     """Jinja filter `localclock`: a stored UTC instant's clinic time as the portal writes it, "9:05 AM"."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
     return to_clinic(value).strftime("%I:%M %p").removeprefix("0")
 
 

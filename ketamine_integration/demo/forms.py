@@ -14,27 +14,31 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_zone
-from ..domain.form_definitions import FormDefinition, Question
+from ..domain.form_answers import sample_answers
+from ..domain.form_definitions import FormDefinition
 from ..domain.phases import Phase
 from ..experience.models import PLANNED, DosingSession
 from ..extensions import db
+from ..patients.models import Patient
 from ..portal.models import PortalAccount
 from ..signed_forms import services as signed_forms
 from ..signed_forms.models import IN_CLINIC, PORTAL, SignedForm
 
-#: what a demo patient writes in the text questions, by question id (the rest are left unanswered
-#: unless required); the contact questions take the patient's own emergency contact and phone
+#: what a demo patient writes in a form's text questions, by question id (every other text answer is
+#: the patient's own contact where the form asks for one, else domain.form_answers.sample_answers's)
 TEXT_ANSWERS = {
     "main_concern": "Low mood most days for two years; I want to feel like myself again.",
     "previous_treatments": "Sertraline and bupropion; a year of weekly talking therapy.",
     "allergies": "None known",
     "usual_location": "At home, in the spare room with the door closed",
 }
-CURRENT_MEDICATIONS = [{"name": "Sertraline", "dose": "100 mg", "how_often": "once daily"}]
-#: the flagged answers of the demo: the intake's interacting medication (waiting on the prescriber)
-#: and its blood pressure (reviewed)
-FLAGGED_WAITING = {"interacting_medications": ["lamotrigine"]}
-FLAGGED_REVIEWED = {"high_blood_pressure": "uncontrolled"}
+SERTRALINE = {"name": "Sertraline", "dose": "100 mg", "how_often": "once daily"}
+#: the demo's flagged intake answers: a benzodiazepine (waiting on the prescriber) and a blood pressure
+#: the patient was unsure of (reviewed), each with the medication list that goes with it
+FLAGGED_WAITING = {"interacting_medications": ["benzodiazepines"], "current_medications": [
+    SERTRALINE, {"name": "Lorazepam", "dose": "0.5 mg", "how_often": "at night when needed"}]}
+FLAGGED_REVIEWED = {"high_blood_pressure": "uncontrolled", "current_medications": [
+    SERTRALINE, {"name": "Amlodipine", "dose": "5 mg", "how_often": "once daily"}]}
 REVIEW_NOTE = ("Blood pressure 138/86 at the clinic today and 134/84 at the GP last week on amlodipine; "
                "controlled. Cleared for dosing; recheck before each dose as usual.")
 WITHDRAWAL_REASON = "I want to pause treatment for now and talk it over with my prescriber before the next dose."
@@ -42,44 +46,18 @@ WITHDRAWAL_REASON = "I want to pause treatment for now and talk it over with my 
 AT_HOME = {"consent-sublingual-ketamine": {"dose_setting": "home_supervised"}}
 
 
-def demo_answers(form: FormDefinition, *, patient, on: date, chosen: dict | None = None) -> dict:
-    """Answers to every question of `form` a careful patient without a contraindication gives: nothing
-    flagged, every required question answered; `chosen` answers take their place (a flagged one, say)."""
+def demo_answers(form: FormDefinition, *, patient: Patient, chosen: dict | None = None) -> dict:
+    """A valid answer to every question, none flagged (sample_answers), in the patient's own words: their
+    emergency contact and phone where the form asks, TEXT_ANSWERS; `chosen` answers take their place."""
     contacts = {"emergency_contact_name": patient.emergency_contact_name,
                 "escort_name": patient.emergency_contact_name, "emergency_contact_phone": patient.emergency_contact_phone,
                 "escort_phone": patient.emergency_contact_phone, "callback_phone": patient.phone}
-    answers = {}
+    answers = sample_answers(form)
     for question in form.questions:
-        if question.type == "text":
-            answer = contacts.get(question.id) or TEXT_ANSWERS.get(question.id) or (
-                "Nothing to add" if question.required else None)
-        else:
-            answer = ANSWER_OF_TYPE[question.type](question, form, on)
-        if answer is not None:
-            answers[question.id] = answer
+        words = contacts.get(question.id) or TEXT_ANSWERS.get(question.id)
+        if question.type == "text" and words:
+            answers[question.id] = words
     return answers | (chosen or {})
-
-
-def _yes_or_no(question: Question, form: FormDefinition, on: date) -> str:
-    """Yes to a consent's questions, no to an intake's, unless that is the flagged answer."""
-    flagged = question.flag.when if question.flag else ()
-    usual = "yes" if form.kind == "consent" else "no"
-    return usual if usual not in flagged else next(a for a in ("yes", "no") if a not in flagged)
-
-
-def _first_unflagged(question: Question, form: FormDefinition, on: date) -> str | list[str]:
-    flagged = question.flag.when if question.flag else ()
-    first = next(o.key for o in question.options if o.key not in flagged)
-    return [first] if question.multiple else first
-
-
-#: the usual answer of each question type but text (its words are by question: TEXT_ANSWERS)
-ANSWER_OF_TYPE = {
-    "yes_no": _yes_or_no,
-    "choice": _first_unflagged,
-    "date": lambda question, form, on: (on - timedelta(days=20)).isoformat(),   # a blood pressure check
-    "medication_list": lambda question, form, on: list(CURRENT_MEDICATIONS),
-}
 
 
 def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, countersigners: dict[str, User],
@@ -89,8 +67,7 @@ def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, counter
     it). `chosen`: answers by form id that take the place of the usual ones. Returns the signed forms."""
     signed = []
     for item in signed_forms.packet_status(course).items:
-        answers = demo_answers(item.form, patient=course.patient, on=at.astimezone(clinic_zone()).date(),
-                               chosen=(chosen or {}).get(item.form_id))
+        answers = demo_answers(item.form, patient=course.patient, chosen=(chosen or {}).get(item.form_id))
         signed.append(signed_forms.sign_form(
             course, item.form_id, raw_answers=answers, typed_name=course.patient.full_name,
             agreed=item.form.kind == "consent", method=IN_CLINIC, witness=witness, now=at))
@@ -159,8 +136,7 @@ def _partly_signed_online(course: TreatmentCourse, account: PortalAccount, at: d
     """The intake questionnaire signed in the portal with an interacting medication (flagged); the
     consents still to sign, as the patient's portal shows."""
     intake = next(item.form for item in signed_forms.packet_status(course).items if item.form.kind == "intake")
-    answers = demo_answers(intake, patient=course.patient, on=at.astimezone(clinic_zone()).date(),
-                           chosen=FLAGGED_WAITING)
+    answers = demo_answers(intake, patient=course.patient, chosen=FLAGGED_WAITING)
     signed_forms.sign_form(course, intake.id, raw_answers=answers, typed_name=course.patient.full_name,
                            agreed=False, method=PORTAL, portal_account=account, now=at)
 

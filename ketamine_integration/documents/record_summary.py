@@ -80,6 +80,36 @@ class NoteRecord:
 
 
 @dataclass(frozen=True)
+class ObjectiveRecord:
+    #: "Patient walks 20 minutes, 3 times a week"
+    target: str
+    facts: tuple[Fact, ...]
+    #: what the signed notes recorded of it under this revision or an earlier one, oldest first
+    progress: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """One signed treatment plan revision with its SMART objectives and their progress."""
+    title: str
+    #: "Signed by … on …"
+    signed: str
+    facts: tuple[Fact, ...]
+    goals: tuple[str, ...]
+    objectives: tuple[ObjectiveRecord, ...]
+    #: planned techniques: name, and why
+    techniques: tuple[Fact, ...]
+    addenda: tuple[NoteSection, ...]
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    written: str
+    prompt: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ReportRow:
     day: str
     recipient: str
@@ -112,6 +142,13 @@ class RecordSummary:
     sessions: tuple[SessionRow, ...]
     measures: tuple[MeasureRow, ...]
     notes: tuple[NoteRecord, ...]
+    plans: tuple[PlanRecord, ...]
+    #: the case formulation's revisions (a NoteRecord each: title, who saved it, its sections)
+    formulations: tuple[NoteRecord, ...]
+    #: the safety plan's signed revisions, their addenda and, as addenda, its reviews
+    safety_plans: tuple[NoteRecord, ...]
+    #: the journal entries the patient shared with the clinic (never a private one)
+    journal: tuple[JournalRow, ...]
     reports: tuple[ReportRow, ...]
     releases: tuple[ReleaseRow, ...]
 

@@ -8,12 +8,11 @@ file spells it (sections[1].questions[0].options), so the file check can add its
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
-from .protocols import ROUTES
+# content_hash: SHA-256 of the canonical JSON, the protocols' rule (the same content, the same hash)
+from .protocols import ROUTES, content_hash
 
 KINDS = ("consent", "intake")
 #: question type -> what the patient gives
@@ -26,6 +25,9 @@ QUESTION_TYPES = {
 }
 #: the question types whose answers a flag can name
 FLAGGABLE = ("choice", "yes_no")
+#: who countersigns a form after the patient (a consent to treatment: its prescriber; the psychotherapy
+#: consent: the therapist; the intake questionnaire: the prescriber, who reviews the history)
+COUNTERSIGNERS = ("prescriber", "therapist", "staff")
 YES_NO = ("yes", "no")
 ID_PATTERN = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 #: ids are stored with answers later (String(60)); titles and labels are one line
@@ -35,7 +37,7 @@ MAX_CONSENT_TEXT, MAX_PARAGRAPH = 20_000, 4_000
 MAX_SECTIONS, MAX_QUESTIONS, MAX_OPTIONS = 30, 200, 40
 
 TOP_KEYS = {"form", "kind", "version", "title", "summary", "routes", "resign_on_change", "consent",
-            "sections"}
+            "sections", "countersign", "withdrawal_blocks_dosing"}
 REQUIRED_TOP = ("form", "kind", "version", "title", "resign_on_change", "sections")
 SECTION_KEYS = {"id", "title", "text", "questions"}
 QUESTION_KEYS = {"id", "type", "label", "help", "required", "options", "multiple", "flag"}
@@ -112,6 +114,10 @@ class FormDefinition:
     #: a consent to a treatment route: the routes it covers (empty: every route)
     routes: tuple[str, ...] = ()
     consent: Consent | None = None
+    #: who countersigns after the patient (None: nobody): one of COUNTERSIGNERS
+    countersign: str | None = None
+    #: a consent whose withdrawal stops dosing (the treatment consents, the no-driving agreement)
+    withdrawal_blocks_dosing: bool = False
     #: SHA-256 of the definition as written (a signed form will store it beside the version)
     content_hash: str = ""
 
@@ -134,12 +140,6 @@ def paragraphs(text: str) -> list[str]:
             if block.strip()]
 
 
-def content_hash(data) -> str:
-    """SHA-256 of the definition's canonical JSON: the same content, the same hash, however laid out."""
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 # -- the checks ----------------------------------------------------------------------------------
 
 def parse_definition(data) -> tuple[FormDefinition | None, Problems]:
@@ -158,7 +158,9 @@ def parse_definition(data) -> tuple[FormDefinition | None, Problems]:
     return FormDefinition(id=data["form"], kind=kind, version=data["version"], title=data["title"].strip(),
                           resign_on_change=data["resign_on_change"], sections=sections,
                           summary=(data.get("summary") or "").strip(), routes=tuple(data.get("routes") or ()),
-                          consent=consent, content_hash=content_hash(data)), []
+                          consent=consent, countersign=data.get("countersign"),
+                          withdrawal_blocks_dosing=data.get("withdrawal_blocks_dosing", False),
+                          content_hash=content_hash(data)), []
 
 
 def _header_problems(data: dict) -> Problems:
@@ -174,6 +176,7 @@ def _header_problems(data: dict) -> Problems:
     if "summary" in data:
         problems += _block_problems(data["summary"], "summary", MAX_PARAGRAPH)
     problems += _routes_problems(data)
+    problems += _signing_problems(data)
     if "resign_on_change" in data and not isinstance(data["resign_on_change"], bool):
         problems.append(("resign_on_change", "must be true or false (does a new version ask patients who "
                                              "signed an earlier one to sign again?)"))
@@ -205,6 +208,21 @@ def _routes_problems(data: dict) -> Problems:
     problems = [(f"routes[{i}]", f"{r!r} is not a route; use one of: {', '.join(ROUTES)}")
                 for i, r in enumerate(routes) if r not in ROUTES]
     problems += [(f"routes[{i}]", f"{r!r} is listed twice") for i, r in enumerate(routes) if r in routes[:i]]
+    return problems
+
+
+def _signing_problems(data: dict) -> Problems:
+    """Who countersigns, and whether withdrawing the consent stops dosing (a consent's question only)."""
+    problems = []
+    if "countersign" in data and data["countersign"] not in COUNTERSIGNERS:
+        problems.append(("countersign", f"{data['countersign']!r} is not who countersigns; use one of: "
+                                        f"{', '.join(COUNTERSIGNERS)} (or leave it out: nobody countersigns)"))
+    if "withdrawal_blocks_dosing" in data:
+        if not isinstance(data["withdrawal_blocks_dosing"], bool):
+            problems.append(("withdrawal_blocks_dosing", "must be true or false (does withdrawing this consent "
+                                                         "stop dosing?)"))
+        elif data.get("kind") != "consent":
+            problems.append(("withdrawal_blocks_dosing", "only a consent is withdrawn (an intake form is not)"))
     return problems
 
 

@@ -17,6 +17,16 @@ PERMISSIONS = {
                    "settings",
     "protocols.read": "Read the protocol library",
     "forms.read": "Read the clinic's intake and consent form definitions (the forms, not any patient's answers)",
+    "forms.read_signed": "Read a care-team patient's signed intake and consent forms: the answers, the flagged "
+                         "answers and their review, countersignatures and withdrawals",
+    "forms.sign_in_clinic": "Hand a clinic tablet to a patient to sign their forms in person, and witness the "
+                            "signature (staff: any patient; clinicians: their care-team patients)",
+    "forms.countersign": "Countersign a patient's signed form where the form asks for the countersigner's role "
+                         "(prescriber, therapist or staff)",
+    "forms.review_flags": "Review a care-team patient's flagged intake or consent answers with a note (a prescriber: "
+                          "dosing is planned only once they are reviewed)",
+    "forms.record_withdrawal": "Record that a patient withdrew a signed consent, with what they said (a dosing "
+                               "consent's withdrawal stops dosing)",
     "users.manage": "Create and edit user accounts, reset passwords and authenticators, set the two-step policy",
     "audit.read": "Read the audit log",
     "clinic.configure": "Keep rooms, session types, the theme and practice vocabularies, the calendar feed settings "
@@ -92,13 +102,17 @@ PERMISSIONS = {
     "messages.read": "See the messages the clinic sends (to whom, what for, when, whether they arrived; never "
                      "their content) and why a failed one failed",
     "records.export": "Download a care-team patient's record as FHIR (a Bundle of every resource the export "
-                      "writes: demographics, courses, sessions, doses, vitals, measures, releases, signed notes "
-                      "and reports; never process notes), and answer the patient's right-of-access request "
+                      "writes: demographics, courses, sessions, doses, vitals, adverse events, measures, releases, "
+                      "signed notes, treatment plans and their objectives, coordination notes and reports; never "
+                      "process notes), and answer the patient's right-of-access request "
                       "(45 CFR 164.524): record who asked, for whom and how it is delivered, and make the copy "
                       "(a zip of a readable PDF, the reports as sent and that Bundle)",
 }
 
 _EVERYONE = {"account.own", "protocols.read", "forms.read", "patients.read", "notes.process_own"}
+#: signed forms (issue 26): who hands the tablet over and records a withdrawal the patient voices, and who
+#: countersigns in a role a form names; reading the answers is clinical (therapists and prescribers)
+_FORMS_DESK = {"forms.sign_in_clinic", "forms.record_withdrawal", "forms.countersign"}
 _CLINICIAN = {"care_team.member", "courses.enrol", "courses.treat", "notes.read", "notes.amend",
               "measures.record", "coordination.message", "releases.read", "reports.read",
               "dosing.read", "dosing.amend", "rems.file", "schedule.read", "schedule.book", "availability.keep",
@@ -122,24 +136,24 @@ GRANTS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"users.manage", "audit.read", "clinic.configure",
                                                       "portal.invite", "outcomes.read"}),
     # the front desk and the therapist are who hear a patient's answer about reminders (issue 22)
-    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | {"contacts.consent", "portal.invite"}),
+    STAFF: frozenset(_EVERYONE | _SCHEDULE_KEEPER | _FORMS_DESK | {"contacts.consent", "portal.invite"}),
     # the FHIR export of one patient's record (issue 25): the treating therapist, who already reads every
     # part of it (notes, measures, dosing records, releases, reports); not staff or the admin, who see no
     # clinical content, nor a prescriber, who learns the plan and reports only through releases
     # the journal: what a patient shares "with their therapist" is read by the therapists of the care team
     # only, not by its prescribers or nurses (the patient's disclosure to the person they addressed; HIPAA
     # minimum necessary, 45 CFR 164.502(b)); a prescriber hears of it through the therapist's notes and reports
-    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | {"contacts.consent", "portal.invite", "notes.write",
+    THERAPIST: frozenset(_EVERYONE | _CLINICIAN | _FORMS_DESK | {"forms.read_signed", "contacts.consent", "portal.invite", "notes.write",
                                                    "releases.manage", "reports.generate", "discharge.write",
                                                    "journal.read", "practices.assign", "plans.read", "plans.write",
                                                    "dosing.monitor_if_protocol_allows", "sessions.record_held",
                                                    "records.export"}),
-    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | {"courses.medical_clearance", "reports.receive",
-                                                                    "dosing.override"}),
+    PRESCRIBER: frozenset(_EVERYONE | _CLINICIAN | _PRESCRIBING | _FORMS_DESK | {
+        "courses.medical_clearance", "reports.receive", "dosing.override", "forms.read_signed", "forms.review_flags"}),
     # Nurses record the dosing sessions of their care-team patients and see the schedule; they
     # read no note content, sign no dosing record and book nothing (issue 18, point 3).
     NURSE: frozenset(_EVERYONE | {"care_team.member", "dosing.read", "dosing.record_vitals", "dosing.administer",
-                                  "dosing.monitor", "schedule.read"}),
+                                  "dosing.monitor", "schedule.read", "forms.sign_in_clinic"}),
 }
 
 

@@ -51,6 +51,8 @@ class CourseFacts:
     preparation_items_done: frozenset[str] = frozenset()
     signed_preparation_sessions: int = 0
     dosing_sessions_done: int = 0
+    #: titles of the forms the protocol names still to sign (current version, not withdrawn): issue 26
+    forms_to_sign: tuple[str, ...] = ()
 
 
 class TransitionRefused(Exception):
@@ -81,6 +83,8 @@ def gate_blockers(protocol: Protocol, facts: CourseFacts, target: Phase) -> list
         if facts.signed_preparation_sessions < needed:
             blockers.append(f"{facts.signed_preparation_sessions} of {needed} signed preparation "
                             f"{plural(needed, 'session')} recorded.")
+        if facts.forms_to_sign:
+            blockers.append("Forms still to sign: " + ", ".join(facts.forms_to_sign) + ".")
     elif target is Phase.INTEGRATION:
         # The series may end at the protocol's minimum (IM KAP: 3 of 3-6 sessions).
         needed, most = protocol.experience.min_series_sessions, protocol.experience.max_series_sessions

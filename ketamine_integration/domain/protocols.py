@@ -103,6 +103,11 @@ class Preparation(_Strict):
     required_items: Annotated[tuple[Annotated[str, AfterValidator(_preparation_item)], ...], AfterValidator(_unique)]
     #: signed preparation sessions needed before the first dosing session
     min_signed_sessions: Annotated[int, Field(ge=0, le=20)]
+    #: the intake and consent forms (ids of forms/) the patient signs before the first dose: enrolment asks
+    #: for them, the gate wants each signed in its current version (issue 26). A snapshot without them (an
+    #: older version) keeps its hand-recorded consent and intake items. Checked against the form library
+    #: by the protocol library (domain.protocol_library.form_problems): a snapshot outlives the files.
+    forms: Annotated[tuple[Annotated[str, Field(min_length=1, max_length=60)], ...], AfterValidator(_unique)] = ()
 
 
 class Experience(_Strict):

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
+
+from confusable_homoglyphs import confusables
 
 
 def written_length(text: str | None) -> int:
@@ -52,3 +55,22 @@ def upload_name(name: str | None) -> str:
     if len(base) > MAX_FILENAME and dot and len(extension) <= 10:
         return stem[:MAX_FILENAME - len(extension) - 2] + "…." + extension
     return base[:MAX_FILENAME] or "upload"
+
+
+def lookalike_key(text: str) -> str:
+    """`text` as it looks, to find one name written twice: compatibility forms folded (NFKC: full-width
+    "Ｗｒｅｎ" is "Wren"), case folded, and each other letter that Unicode's confusables data (UTS #39,
+    through confusable_homoglyphs) draws as an ASCII one replaced by it (Cyrillic "а" is Latin "a").
+    Equal keys are names a reader cannot tell apart; a key is compared, never shown."""
+    return "".join(_ascii_lookalike(char) for char in unicodedata.normalize("NFKC", text).casefold())
+
+
+@lru_cache(maxsize=4096)
+def _ascii_lookalike(char: str) -> str:
+    if char.isascii():
+        return char
+    found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"])
+    for glyph in found[0]["homoglyphs"] if found else ():
+        if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalpha():
+            return glyph["c"].casefold()
+    return char

@@ -23,6 +23,7 @@ from ..db.locking import flush_versioned, lock_row
 from ..web.fields import YEARS
 from ..patients.care_team import JoinRequest, admit_clinician, dosing_team_role
 from ..protocols.services import protocol_of
+from ..signed_forms.services import dosing_refusal
 from ..bookings import booking
 from ..bookings.availability import session_minutes
 from ..bookings.models import BOOKED, Appointment, Room
@@ -71,6 +72,15 @@ def _check_planning_phase(course: TreatmentCourse) -> None:
         if course.current_phase.ended:
             raise DomainError("The course has ended; nothing more can be planned.")
         raise DomainError("The series is complete; boosters are planned once the course is in maintenance.")
+    _check_forms_allow_dosing(course)
+
+
+def _check_forms_allow_dosing(course: TreatmentCourse) -> None:
+    """A withdrawn dosing consent or an unreviewed flagged answer stops planning, moving and starting a dose
+    (issue 26); a record already under way is never stopped."""
+    refusal = dosing_refusal(course)
+    if refusal:
+        raise DomainError(refusal)
 
 
 def dosing_clinician_choices(clinicians: list[tuple[int, str, frozenset[str]]] | None = None):
@@ -266,6 +276,8 @@ def save_record(session: DosingSession, *, values: dict, vitals: dict[str, dict]
     people, responses, corrections, the dose's confirmation and the spacing's reason; with
     `signing_next` ("Sign and lock") also what signing would still need (experience.signing)."""
     _check_recordable(session)
+    if session.status == PLANNED:  # starting the record starts the dose
+        _check_forms_allow_dosing(session.course)
     if session.version != expected_version:
         raise ConcurrentEdit("Someone else saved this dosing session meanwhile. Your entries are still "
                              "in the form; compare and save again.", current_version=session.version)
@@ -350,6 +362,8 @@ def sign(session: DosingSession, *, by: User, expected_version: int, now: dateti
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
     _check_recordable(session)
+    if session.status == PLANNED:  # starting the record starts the dose
+        _check_forms_allow_dosing(session.course)
     if session.version != expected_version:
         raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
                              current_version=session.version)

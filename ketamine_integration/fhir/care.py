@@ -1,5 +1,5 @@
 """EpisodeOfCare (a course and its phase), Appointment, Encounter (held sessions),
-MedicationAdministration (doses) and the dosing session's vital-sign Observations."""
+MedicationAdministration (doses), the dosing session's vital-sign Observations and its AdverseEvents."""
 from __future__ import annotations
 
 from ..bookings.models import KINDS, Appointment
@@ -198,4 +198,37 @@ def _timepoint_observations(session: DosingSession, row: VitalSigns, status: str
         if value is not None:
             obs = _observation(session, f"{stem}-{column.replace('_', '-')}", (code, display), status)
             out.append({**obs, "valueQuantity": _quantity(value, unit), "note": note})
+    return out
+
+
+SEVERITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+#: the dosing record's severity as FHIR's (its "none" has no FHIR code: left out)
+SEVERITY = {"mild": "Mild", "moderate": "Moderate", "severe": "Severe"}
+
+
+def adverse_event_resources(session: DosingSession) -> list[dict]:
+    """Each adverse event the dosing record states (a withdrawn one is not), linked to the dose's
+    MedicationAdministration when the dose is one (a session not given or not yet timed has none)."""
+    if session.started_at is None:
+        return []
+    given = administration_resource(session) is not None
+    return [_adverse_event(session, event, given) for event in session.adverse_events]
+
+
+def _adverse_event(session: DosingSession, event, given: bool) -> dict:
+    out = {
+        "resourceType": "AdverseEvent", "id": f"adverse-event-{event.id}",
+        "identifier": c.identifier(c.ADVERSE_EVENT, event.id)[0], "actuality": "actual",
+        "event": c.concept(c.ADVERSE_EVENT_TYPE, event.event_type, event.event_type, text=event.event_type),
+        "subject": c.ref("Patient", patient_id(session.course.patient_id)),
+        "encounter": c.ref("Encounter", encounter_id_of(session)), "date": c.instant(session.started_at),
+    }
+    if event.severity in SEVERITY:
+        out["severity"] = c.concept(SEVERITY_SYSTEM, event.severity, SEVERITY[event.severity])
+    if given:
+        out["suspectEntity"] = [{"instance": c.ref("MedicationAdministration", f"dose-{session.id}")}]
+    if event.entered_by is not None:
+        out["recorder"] = practitioner_ref(event.entered_by)
+    if event.action_taken:
+        out["extension"] = [{"url": c.ADVERSE_EVENT_ACTION, "valueString": event.action_taken}]
     return out

@@ -14,12 +14,24 @@ RELEASE = f"{BASE}:release"
 SESSION_NOTE = f"{BASE}:session-note"
 REPORT = f"{BASE}:coordination-report"
 DISCHARGE_SUMMARY = f"{BASE}:discharge-summary"
+TREATMENT_PLAN = f"{BASE}:treatment-plan"
+PLAN_OBJECTIVE = f"{BASE}:plan-objective"
+COORDINATION_NOTE = f"{BASE}:coordination-note"
+ADVERSE_EVENT = f"{BASE}:adverse-event"
 #: code systems of our own vocabularies
 PHASE = f"{BASE}:phase"
 MEDICATION = f"{BASE}:medication"
 RELEASE_CATEGORY = f"{BASE}:release-category"
 CARE_TEAM_ROLE = f"{BASE}:care-team-role"
 SESSION_KIND = f"{BASE}:session-kind"
+#: a planned technique: code = the technique vocabulary's key
+TECHNIQUE = f"{BASE}:technique"
+#: a coordination note's category (coordination.models.NOTE_CATEGORIES)
+NOTE_CATEGORY = f"{BASE}:coordination-category"
+#: an adverse event as the dosing record names it (free text, e.g. nausea): code = its words
+ADVERSE_EVENT_TYPE = f"{BASE}:adverse-event-type"
+#: an extension carrying what was done about an adverse event (R4 AdverseEvent has no element for it)
+ADVERSE_EVENT_ACTION = f"{BASE}:adverse-event-action"
 #: a measure without LOINC codes: code = the measure key (its total), key-N (item N), key-difficulty
 MEASURE = f"{BASE}:measure"
 #: a Questionnaire's canonical url is this plus the measure key

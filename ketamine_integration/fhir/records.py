@@ -1,12 +1,13 @@
-"""Consent (releases of information) and DocumentReference (signed session notes, signed discharge
-summaries, coordination reports). Process notes are another table (notes.models.ProcessNote) that
-nothing here reads: they never leave their author (45 CFR 164.501, 164.508(a)(2))."""
+"""Consent (releases of information), DocumentReference (signed session notes, signed discharge
+summaries, coordination reports) and Communication (coordination notes between the patient's clinicians).
+Process notes are another table (notes.models.ProcessNote) that nothing here reads: they never leave their
+author (45 CFR 164.501, 164.508(a)(2))."""
 from __future__ import annotations
 
 import base64
 import hashlib
 
-from ..coordination.models import CATEGORIES, CoordinationReport, ReleaseOfInformation
+from ..coordination.models import CATEGORIES, NOTE_CATEGORIES, CoordinationNote, CoordinationReport, ReleaseOfInformation
 from ..discharge.content import WRITTEN
 from ..discharge.models import DischargeSummary
 from ..notes.models import NOTE_KINDS, SessionNote
@@ -105,3 +106,35 @@ def report_document(report: CoordinationReport) -> dict:
                   "creation": c.instant(report.created_at)}
     return _document(f"report-{report.id}", c.REPORT, report.id, c.REPORT_TYPE, patient=report.patient_id,
                      course=report.course_id, author=report.created_by, date=report.created_at, attachment=attachment)
+
+
+def communication_resources(note: CoordinationNote) -> list[dict]:
+    """A coordination note between the patient's clinicians, and its acknowledgement's reply when it has one.
+
+    Designated record set (45 CFR 164.501): the care team's account of the patient's response, adverse
+    effects, safety and scheduling, used to make decisions about the patient; not psychotherapy notes, which
+    are kept apart (their table is never read here). The clinic keeps no messages exchanged with the patient
+    (what it sends the patient is reminders and sign-in codes, whose text is not kept once sent), so no
+    Communication is written for any."""
+    sent = {
+        "resourceType": "Communication", "id": f"coordination-{note.id}",
+        "identifier": c.identifier(c.COORDINATION_NOTE, note.id), "status": "completed",
+        "category": [c.concept(c.NOTE_CATEGORY, note.category, NOTE_CATEGORIES.get(note.category))],
+        "priority": note.priority, "subject": c.ref("Patient", patient_id(note.patient_id)),
+        "sent": c.instant(note.sent_at), "recipient": [practitioner_ref(note.recipient)],
+        "sender": practitioner_ref(note.author), "payload": [{"contentString": note.body}],
+    }
+    if note.acknowledged_at is not None:
+        sent["received"] = c.instant(note.acknowledged_at)
+    if note.follows_id is not None:
+        sent["inResponseTo"] = [c.ref("Communication", f"coordination-{note.follows_id}")]
+    if not note.reply:
+        return [sent]
+    reply = {
+        "resourceType": "Communication", "id": f"coordination-{note.id}-reply", "status": "completed",
+        "category": sent["category"], "subject": sent["subject"], "sent": c.instant(note.acknowledged_at),
+        "recipient": [practitioner_ref(note.author)], "sender": practitioner_ref(note.recipient),
+        "inResponseTo": [c.ref("Communication", f"coordination-{note.id}")],
+        "payload": [{"contentString": note.reply}],
+    }
+    return [sent, reply]

@@ -6,19 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload, lazyload, selectinload, undefer
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import aliased, defaultload, joinedload, lazyload, selectinload, undefer, with_expression
 
 from ..accounts.models import User
 from ..bookings.models import Appointment
-from ..coordination.models import CoordinationReport, ReleaseOfInformation
+from ..coordination.models import CoordinationNote, CoordinationReport, ReleaseOfInformation
 from ..courses.models import TreatmentCourse
 from ..discharge.models import DischargeSummary
-from ..experience.models import DRAFT, SIGNED, DosingSession
+from ..experience.models import DRAFT, SIGNED, AdverseEvent, DosingSession
 from ..extensions import db
 from ..notes.models import SIGNED as NOTE_SIGNED, MeasureResponse, NoteAddendum, SessionNote
 from ..patients.models import CareTeamMember, Patient
-from . import care, measures, people, records
+from ..plans.models import SIGNED as PLAN_SIGNED, PlanObjective, TreatmentPlan
+from ..plans.progress import ObjectiveProgress
+from . import care, measures, people, plans, records
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,23 @@ def _dose(session: DosingSession, today) -> Iterator[dict | None]:
     yield care.dose_encounter(session)
     yield care.administration_resource(session)
     yield from care.vital_observations(session)
+    yield from care.adverse_event_resources(session)
+
+
+def _signed_plans() -> Select:
+    """Signed plan revisions, each knowing whether a later one of its course is signed (its CarePlan's
+    status), with its objectives, their progress (and the notes that recorded it) and its techniques."""
+    later = aliased(TreatmentPlan)
+    superseded = exists().where(later.course_id == TreatmentPlan.course_id, later.revision > TreatmentPlan.revision,
+                                later.status == PLAN_SIGNED)
+    progress = defaultload(TreatmentPlan.objectives).defaultload(PlanObjective.progress)
+    return select(TreatmentPlan).where(TreatmentPlan.status == PLAN_SIGNED).options(
+        lazyload("*"), with_expression(TreatmentPlan.superseded, superseded),
+        joinedload(TreatmentPlan.author), joinedload(TreatmentPlan.course).lazyload("*"),
+        selectinload(TreatmentPlan.techniques),
+        selectinload(TreatmentPlan.objectives).selectinload(PlanObjective.progress).lazyload("*"),
+        progress.joinedload(ObjectiveProgress.note).lazyload("*"),
+        progress.joinedload(ObjectiveProgress.note).joinedload(SessionNote.author))
 
 
 def _appointment(appointment: Appointment, today) -> Iterator[dict]:
@@ -73,7 +92,8 @@ SOURCES = (
     Source("doses", lambda: select(DosingSession).where(DosingSession.status.in_((DRAFT, SIGNED))).options(
         lazyload("*"), joinedload(DosingSession.course).lazyload("*"), joinedload(DosingSession.administered_by),
         selectinload(DosingSession.vitals), selectinload(DosingSession.vital_corrections),
-        selectinload(DosingSession.appointment).lazyload("*")),
+        selectinload(DosingSession.appointment).lazyload("*"),
+        selectinload(DosingSession.adverse_event_rows).joinedload(AdverseEvent.entered_by)),
         _dosing_by_patient, _dose, key=lambda: DosingSession.id),
     Source("measures", lambda: select(MeasureResponse).options(lazyload(MeasureResponse.patient)),
         _by_column(MeasureResponse.patient_id), lambda r, today: measures.response_resources(r),
@@ -87,6 +107,11 @@ SOURCES = (
         selectinload(SessionNote.addenda).joinedload(NoteAddendum.author)),
         _by_column(SessionNote.patient_id), lambda n, today: [records.note_document(n)],
         key=lambda: SessionNote.id),
+    Source("plans", _signed_plans, _by_column(TreatmentPlan.patient_id),
+        lambda plan, today: plans.plan_resources(plan), key=lambda: TreatmentPlan.id),
+    Source("coordination", lambda: select(CoordinationNote),
+        _by_column(CoordinationNote.patient_id), lambda n, today: records.communication_resources(n),
+        key=lambda: CoordinationNote.id),
     Source("discharge", lambda: select(DischargeSummary).where(DischargeSummary.signed_at.is_not(None)),
         _by_column(DischargeSummary.patient_id), lambda s, today: [records.discharge_document(s)],
         key=lambda: DischargeSummary.id),

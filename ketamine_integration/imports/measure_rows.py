@@ -50,16 +50,7 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, st
     time the file gives; `patients` maps a reference ("Patient/patient-12") to the MRN of a Patient in
     the same file. RowRefused naming the elements at fault; NotARow for a resource that is not a
     measure to import (another type, an entry in error, an Observation derived from a response)."""
-    kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    if not isinstance(kind, str) or kind not in RESOURCES:
-        if isinstance(kind, str) and kind:
-            raise NotARow(kind)  # a Bundle's Patients, Practitioners...: read only to resolve references
-        raise RowRefused([Refusal(where, "resourceType", "is missing; this import reads QuestionnaireResponse "
-                                                         "and Observation resources.")])
-    try:
-        parsed = RESOURCES[kind].model_validate(resource)
-    except ValidationError as err:
-        raise RowRefused(pydantic_refusals(where, err)) from None
+    kind, parsed = _parsed(where, resource)
     if parsed.status == "entered-in-error":
         raise NotARow(f"{kind} entered in error")
     if kind == "Observation" and parsed.derivedFrom:
@@ -68,6 +59,43 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, st
         raise NotARow("Observation (vital signs)")
     reader = _questionnaire_response if kind == "QuestionnaireResponse" else _observation
     return reader(where, parsed, zone, patients or {})
+
+
+def _parsed(where: str, resource: Any):
+    """The resource's type and the resource read as FHIR; RowRefused naming the elements at fault, NotARow
+    for a resource of another type."""
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if not isinstance(kind, str) or kind not in RESOURCES:
+        if isinstance(kind, str) and kind:
+            raise NotARow(kind)  # a Bundle's Patients, Practitioners...: read only to resolve references
+        raise RowRefused([Refusal(where, "resourceType", "is missing; this import reads QuestionnaireResponse "
+                                                         "and Observation resources.")])
+    not_integers = [Refusal(where, path, "must be a whole number written as one (1, not \"1\", true or 1.0): "
+                                         "FHIR's valueInteger is an integer.") for path in _loose_integers(resource)]
+    if not_integers:
+        # fhir.resources (pydantic) would read "1", true and 1.0 as 1: a score is taken as the file wrote it
+        raise RowRefused(not_integers)
+    try:
+        parsed = RESOURCES[kind].model_validate(resource)
+    except ValidationError as err:
+        raise RowRefused(pydantic_refusals(where, err)) from None
+    return kind, parsed
+
+
+def _loose_integers(value, path: str = "") -> list[str]:
+    """The elements named valueInteger, at any depth, whose JSON value is not an integer."""
+    if isinstance(value, list):
+        return [found for n, v in enumerate(value) for found in _loose_integers(v, f"{path}[{n}]")]
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for key, v in value.items():
+        where = f"{path}.{key}" if path else key
+        if key == "valueInteger" and type(v) is not int:  # noqa: E721 (bool is an int subclass: true is no score)
+            found.append(where)
+        else:
+            found += _loose_integers(v, where)
+    return found
 
 
 def _is_vital_sign(obs: Observation) -> bool:
@@ -163,24 +191,31 @@ def _codings(concept) -> list:
     return (concept.coding or []) if concept is not None else []
 
 
-def _answer_value(answer) -> int | str | None:
+@dataclass(frozen=True)
+class Coded:
+    """A coded answer with its system: a LOINC answer code means that answer only under LOINC's system."""
+    system: str | None
+    code: str
+
+
+def _answer_value(answer) -> int | Coded | None:
     if answer is None:
         return None
     if answer.valueInteger is not None:
         return answer.valueInteger
     if answer.valueCoding is not None and answer.valueCoding.code:
-        return answer.valueCoding.code
+        return Coded(answer.valueCoding.system, answer.valueCoding.code)
     return None
 
 
-def _component_value(component) -> int | str | None:
+def _component_value(component) -> int | str | Coded | None:
     if component.valueInteger is not None:
         return component.valueInteger
     if component.valueQuantity is not None and component.valueQuantity.value is not None:
         return _whole(component.valueQuantity.value)
     concept = component.valueCodeableConcept
     if concept is not None and concept.coding and concept.coding[0].code:
-        return concept.coding[0].code
+        return Coded(concept.coding[0].system, concept.coding[0].code)
     return None
 
 
@@ -230,8 +265,7 @@ def _row(where: str, measure: Measure, mrn: str, day: date, found: list[tuple[st
         position, value = by_item[n]
         score = _score(measure, n, item, value)
         if score is None:
-            refusals.append(Refusal(where, f"{element}[{position}]", f"is not an answer {measure.name} item {n} "
-                                                                     "offers."))
+            refusals.append(Refusal(where, f"{element}[{position}]", _not_an_answer(measure, n, value)))
         answers.append(score)
     if refusals:
         raise RowRefused(refusals)
@@ -249,12 +283,28 @@ def _scored(where: str, measure: Measure, mrn: str, day: date, answers: list, to
     return MeasureRow(where, mrn, measure.key, day, tuple(answers), result.total)
 
 
+#: the systems an answer code is read in: LOINC's answer codes, and the export's own "<key>-<item>-<score>"
+ANSWER_SYSTEMS = (LOINC, OWN_MEASURE_SYSTEM)
+
+
 def _score(measure: Measure, n: int, item: Item, value) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value in item.values else None
-    own = f"{measure.key}-{n}-"  # the export's code for an answer without a LOINC code
-    if value.startswith(own) and value.removeprefix(own).isdigit() and int(value.removeprefix(own)) in item.values:
-        return int(value.removeprefix(own))
-    return next((o.value for o in item.options if o.loinc == value), None)
+    if not isinstance(value, Coded):
+        return None  # a quantity with a fraction
+    if value.system == OWN_MEASURE_SYSTEM:
+        score = value.code.removeprefix(f"{measure.key}-{n}-")
+        own = score != value.code and score.isascii() and score.isdigit()
+        return int(score) if own and int(score) in item.values else None
+    if value.system == LOINC:
+        return next((o.value for o in item.options if o.loinc == value.code), None)
+    return None
+
+
+def _not_an_answer(measure: Measure, n: int, value) -> str:
+    if isinstance(value, Coded) and value.system not in ANSWER_SYSTEMS:
+        return (f"codes its answer {value.code} in {value.system or 'no system'}: an answer code is read in "
+                f"{' or '.join(ANSWER_SYSTEMS)} only.")
+    return f"is not an answer {measure.name} item {n} offers."

@@ -11,6 +11,7 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from ..domain.text import lookalike_key
 from ..patients.forms import PatientForm
 from .reading import NotARow, Refusal, RowRefused, pydantic_refusals
 
@@ -43,9 +44,13 @@ class PatientRow:
 
     @property
     def identity(self) -> tuple[str, str, date]:
-        """Who the row is, to find the same person twice: names folded, and the date of birth."""
-        return (self.fields["given_name"].casefold(), self.fields["family_name"].casefold(),
-                self.fields["date_of_birth"])
+        """Who the row is, to find the same person twice: names as they look (domain.text.lookalike_key:
+        a Cyrillic "а" or full-width letters do not make another person), and the date of birth."""
+        return person_key(self.fields["given_name"], self.fields["family_name"], self.fields["date_of_birth"])
+
+
+def person_key(given_name: str, family_name: str, born: date) -> tuple[str, str, date]:
+    return lookalike_key(given_name), lookalike_key(family_name), born
 
 
 class RowChecker:

@@ -27,7 +27,7 @@ from ..patients.models import Patient
 from ..patients.services import hold_registrations, register_patient
 from . import reading
 from .measure_rows import MeasureRow, fhir_measure
-from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker
+from .patient_rows import CSV_HEADER, CSV_REQUIRED, MRN_SYSTEM, PatientRow, RowChecker, person_key
 
 PATIENTS, MEASURES = "patients", "measures"
 KINDS = {PATIENTS: "patients", MEASURES: "measure history"}
@@ -157,7 +157,7 @@ def check_patients(report: Report) -> Report:
     taken = set(db.session.scalars(select(func.lower(Patient.mrn)).where(func.lower(Patient.mrn).in_(mrns)))) \
         if mrns else set()
     births = {r.fields["date_of_birth"] for r in rows}
-    known = {(g.casefold(), f.casefold(), d) for g, f, d in db.session.execute(
+    known = {person_key(g, f, d) for g, f, d in db.session.execute(
         select(Patient.given_name, Patient.family_name, Patient.date_of_birth)
         .where(Patient.date_of_birth.in_(births)))} if births else set()
     seen_mrn, seen_person, ready = {}, {}, []
@@ -216,18 +216,19 @@ class MeasureTarget:
     course: TreatmentCourse
 
 
-def _courses_by_mrn(mrns: set[str]) -> dict[str, list[TreatmentCourse]]:
-    found: dict[str, list[TreatmentCourse]] = {}
+def _courses_by_mrn(mrns: set[str]) -> dict[str, tuple[Patient, list[TreatmentCourse]]]:
+    """Each known MRN (lower case) with its patient and their courses, oldest first."""
+    found: dict[str, tuple[Patient, list[TreatmentCourse]]] = {}
     if not mrns:
         return found
     patients = db.session.scalars(select(Patient).where(func.lower(Patient.mrn).in_(mrns))).all()
     for patient in patients:
-        found[patient.mrn.lower()] = []
+        found[patient.mrn.lower()] = (patient, [])
     courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id.in_(
         [p.id for p in patients])).order_by(TreatmentCourse.start_date, TreatmentCourse.id)).all()
     by_id = {p.id: p for p in patients}
     for course in courses:
-        found[by_id[course.patient_id].mrn.lower()].append(course)
+        found[by_id[course.patient_id].mrn.lower()][1].append(course)
     return found
 
 
@@ -267,7 +268,7 @@ def check_measures(report: Report, today: date) -> Report:
     the same measure and day recorded with other answers; skip one recorded with the same answers."""
     rows: list[MeasureRow] = report.ready
     courses = _courses_by_mrn({r.mrn.lower() for r in rows})
-    patient_ids = sorted(cs[0].patient_id for cs in courses.values() if cs)
+    patient_ids = sorted(patient.id for patient, _courses in courses.values())
     _lock_patients(patient_ids)
     recorded = _recorded(patient_ids)
     ready, seen = [], {}
@@ -292,18 +293,22 @@ def check_measures(report: Report, today: date) -> Report:
 
 
 def _target(report: Report, row: MeasureRow, courses: dict, today: date) -> MeasureTarget | None:
-    patient_courses = courses.get(row.mrn.lower())
-    if patient_courses is None:
+    found = courses.get(row.mrn.lower())
+    if found is None:
         report.refuse(row.where, "subject.identifier", "No patient has this MRN: import the patient first.")
+        return None
+    patient, patient_courses = found
+    # archived first: enrolling is closed to an archived record (patients/detail.html), so telling
+    # staff to enrol such a patient sent them to a button that is not there
+    if patient.is_archived:
+        report.refuse(row.where, "subject.identifier", "This patient's record is archived: restore the "
+                                                       "record first.")
         return None
     if not patient_courses:
         report.refuse(row.where, "subject.identifier", "This patient has no treatment course to file the "
                                                        "measure under: enrol them first.")
         return None
     course = course_for(patient_courses, row.administered_on)
-    if course.patient.is_archived:
-        report.refuse(row.where, "subject.identifier", "This patient is archived: restore them first.")
-        return None
     if row.administered_on > today:
         report.refuse(row.where, "date", "The date is in the future.")
         return None

@@ -1,32 +1,35 @@
-"""The outcomes page as CSV: one row per figure shown, suppressed groups marked so (never their numbers)."""
+"""The outcomes page as CSV: one row per figure shown, hidden groups marked so with why (never their numbers,
+not even their number of courses)."""
 from __future__ import annotations
 
 import csv
 from io import StringIO
 
 from ..audit.export import csv_safe
+from ..domain.disclosure import SMALL
+from .figures import hidden_text, percent
 from .queries import Outcomes, PhqRow, ProtocolRow
 
 COLUMNS = ("Section", "Group", "Courses", "Figure", "Value")
-SUPPRESSED = "not shown (fewer courses than the minimum group size)"
+HIDDEN = "hidden"
 
 
-def _phq_lines(section: str, row: PhqRow) -> list[tuple]:
-    if row.suppressed:
-        return [(section, row.label, row.courses, "PHQ-9", SUPPRESSED)]
+def _phq_lines(section: str, row: PhqRow, min_group: int) -> list[tuple]:
+    if row.hidden:
+        return [(section, row.label, HIDDEN, "PHQ-9", hidden_text(row.hidden, min_group, of="patients measured"))]
     return [(section, row.label, row.courses, name, value) for name, value in (
         ("Courses with a baseline and a PHQ-9 after the first dose", row.measured),
         ("Responders (of courses with a baseline above 0)", f"{row.responders} of {row.response_measured}"),
-        ("Response rate", _percent(row.response_rate)),
+        ("Response rate", percent(row.response_rate, missing="")),
         ("In remission", f"{row.remitters} of {row.measured}"),
-        ("Remission rate", _percent(row.remission_rate)),
+        ("Remission rate", percent(row.remission_rate, missing="")),
         ("Median change from baseline (points)", _number(row.median_change)))]
 
 
-def _protocol_lines(row: ProtocolRow) -> list[tuple]:
+def _protocol_lines(row: ProtocolRow, min_group: int) -> list[tuple]:
     section = "Sessions and windows"
-    if row.suppressed:
-        return [(section, row.label, row.courses, "Sessions and windows", SUPPRESSED)]
+    if row.hidden:
+        return [(section, row.label, HIDDEN, "Sessions and windows", hidden_text(row.hidden, min_group))]
     return [(section, row.label, row.courses, name, value) for name, value in (
         ("Signed doses", row.doses),
         ("Doses followed by an integration session", row.followed),
@@ -38,13 +41,9 @@ def _protocol_lines(row: ProtocolRow) -> list[tuple]:
         ("Windows not yet worked out", row.not_worked_out),
         ("Sessions the patient was expected at", row.expected),
         ("No-shows", row.no_shows),
-        ("No-show rate", _percent(row.no_show_rate)),
+        ("No-show rate", percent(row.no_show_rate, missing="")),
         ("REMS forms not filed", row.rems_outstanding),
         ("REMS forms overdue", row.rems_overdue))]
-
-
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.0f}%"
 
 
 def _number(value: float | None) -> float | int | str:
@@ -65,15 +64,16 @@ def outcomes_csv(outcomes: Outcomes) -> str:
     out = StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
+    n = outcomes.min_group
     if outcomes.suppressed:
-        writer.writerow(("All", "Every protocol", outcomes.courses, "Everything", SUPPRESSED))
+        writer.writerow(("All", "Every protocol", HIDDEN, "Everything", hidden_text(SMALL, n)))
         return out.getvalue()
-    lines = [*_phq_lines("PHQ-9 by protocol", outcomes.overall_phq)]
+    lines = [*_phq_lines("PHQ-9 by protocol", outcomes.overall_phq, n)]
     for row in outcomes.phq_by_protocol:
-        lines += _phq_lines("PHQ-9 by protocol", row)
+        lines += _phq_lines("PHQ-9 by protocol", row, n)
     for row in outcomes.phq_by_therapist:
-        lines += _phq_lines("PHQ-9 by therapist", row)
+        lines += _phq_lines("PHQ-9 by therapist", row, n)
     for row in (outcomes.overall, *outcomes.by_protocol):
-        lines += _protocol_lines(row)
+        lines += _protocol_lines(row, n)
     writer.writerows([_cell(v) for v in line] for line in lines)
     return out.getvalue()

@@ -1,24 +1,29 @@
-"""The outcomes page's filters: a period of first doses and a protocol (a GET form: it changes nothing)."""
+"""The outcomes page's one filter: a calendar quarter of first doses (a GET form: it changes nothing)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField
-from wtforms.validators import Optional, ValidationError
 
-from ..web.fields import ClinicDateField, options
+from ..domain.disclosure import Quarter
+from ..web.fields import options
 
 
 class OutcomesFilterForm(FlaskForm):
+    """No custom range and no protocol filter: periods that overlap (Jan 1-Mar 31 against Jan 1-Mar 30)
+    subtract into one patient's figures, and a table filtered by protocol subtracts from the unfiltered
+    one (README, Clinic outcomes)."""
+
     class Meta:
         csrf = False  # a GET search form changes nothing
 
-    date_from = ClinicDateField("First dose from", validators=[Optional()])
-    date_to = ClinicDateField("First dose to", validators=[Optional()])
-    protocol = SelectField("Protocol", validators=[Optional()])
+    quarter = SelectField("Quarter of the first dose")
 
-    def set_protocols(self, names: dict[str, str]) -> None:
-        self.protocol.choices = options([("", "Every protocol"), *names.items()])
+    def set_quarters(self, quarters: list[Quarter]) -> None:
+        """The quarters offered, newest first; the newest is the one shown when none is asked for."""
+        self.quarter.choices = options((q.key, q.label) for q in quarters)
+        if not self.quarter.raw_data and quarters:
+            self.quarter.data = quarters[0].key
 
-    def validate_date_to(self, field):
-        if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The end of the period must be on or after its start.")
+    @property
+    def chosen(self) -> Quarter | None:
+        return Quarter.parse(self.quarter.data or "")

@@ -11,8 +11,9 @@ has no percentile function): the middle row, or the mean of the middle two.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.sql import Subquery
@@ -22,7 +23,7 @@ from ..bookings.models import Appointment
 from ..courses.models import TreatmentCourse
 from ..db.clinic_time import clinic_day_span, clinic_zone
 from ..db.sql_time import clinic_date, hours_between
-from ..domain import coverage
+from ..domain import coverage, disclosure
 from ..domain import measures as scoring
 from ..experience.models import CANCELLED, SIGNED, DosingSession
 from ..experience.rems import DUE_AFTER, rems_versions
@@ -30,6 +31,7 @@ from ..experience.window_store import ENDED_PHASES, StoredWindow
 from ..extensions import db
 from ..notes.models import MeasureResponse
 from ..protocols.models import ProtocolVersion
+from .suppression import Member, hidden_lines
 
 #: the measure response and remission are judged by (the registry's rules: PHQ-9 response a 50% drop from
 #: baseline, remission a total under 5)
@@ -45,11 +47,11 @@ MIN_GROUP = 5
 
 @dataclass(frozen=True)
 class Filters:
-    #: the first dose's clinic day, from and to (inclusive; None: open)
+    #: the first dose's clinic day, from and to (inclusive; None: open). The page asks for a calendar
+    #: quarter only (disclosure.Quarter): two periods it offers never overlap, so none is the difference
+    #: of two others; the test recounts any span.
     starts: date | None = None
     ends: date | None = None
-    #: a protocol id (protocols/*.yaml), None for every protocol
-    protocol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class PhqRow:
     remitters: int = 0
     #: median of (last PHQ-9 - baseline), points
     median_change: float | None = None
-    suppressed: bool = False
+    #: why the row is not shown (domain.disclosure.SMALL or COMPLEMENT); "" when it is
+    hidden: str = ""
 
     @property
     def response_rate(self) -> float | None:
@@ -100,7 +103,8 @@ class ProtocolRow:
     #: REMS monitoring forms not filed, and those past their due day
     rems_outstanding: int = 0
     rems_overdue: int = 0
-    suppressed: bool = False
+    #: why the row is not shown (domain.disclosure.SMALL or COMPLEMENT); "" when it is
+    hidden: str = ""
 
     @property
     def windows_closed(self) -> int:
@@ -114,20 +118,20 @@ class ProtocolRow:
 @dataclass(frozen=True)
 class Outcomes:
     filters: Filters
-    #: groups of fewer courses than this are not shown (small cells identify patients)
+    #: groups of fewer patients than this are not shown (small cells identify patients)
     min_group: int
     courses: int
+    #: the patients the courses are of (a patient may have two courses in a period)
+    patients: int
     overall_phq: PhqRow
     phq_by_protocol: list[PhqRow]
     phq_by_therapist: list[PhqRow]
     overall: ProtocolRow
     by_protocol: list[ProtocolRow]
-    #: protocol id -> name, every registered protocol (the filter's choices)
-    protocols: dict[str, str]
 
     @property
     def suppressed(self) -> bool:
-        return self.courses < self.min_group
+        return self.patients < self.min_group
 
 
 def protocol_names(versions: list[ProtocolVersion]) -> dict[str, str]:
@@ -147,7 +151,8 @@ def _cohort(filters: Filters, zone: str) -> Subquery:
              .where(DosingSession.status != CANCELLED, DosingSession.started_at.is_not(None))
              .group_by(DosingSession.course_id).subquery("first_doses"))
     first_day = clinic_date(first.c.first_started, literal(zone))
-    stmt = (select(TreatmentCourse.id.label("course_id"), TreatmentCourse.therapist_id.label("therapist_id"),
+    stmt = (select(TreatmentCourse.id.label("course_id"), TreatmentCourse.patient_id.label("patient_id"),
+                   TreatmentCourse.therapist_id.label("therapist_id"),
                    TreatmentCourse.protocol_version_id.label("version_id"), TreatmentCourse.phase.label("phase"),
                    ProtocolVersion.protocol_id.label("protocol_id"), first.c.first_started,
                    first_day.label("first_day"))
@@ -157,8 +162,6 @@ def _cohort(filters: Filters, zone: str) -> Subquery:
         stmt = stmt.where(first_day >= filters.starts)
     if filters.ends is not None:
         stmt = stmt.where(first_day <= filters.ends)
-    if filters.protocol is not None:
-        stmt = stmt.where(ProtocolVersion.protocol_id == filters.protocol)
     # a CTE: each statement reads it several times, and SQLite then works it out once (as a subquery,
     # joined to the measures it was worked out again for each: 10 s on the large clinic instead of 0.1 s)
     return stmt.cte("cohort")
@@ -290,35 +293,51 @@ def _rems_stmt(cohort: Subquery, versions: list[int], today: date) -> Select:
 def fetch_outcomes(filters: Filters, versions: list[ProtocolVersion], *, now: datetime, today: date,
                    min_group: int = MIN_GROUP) -> Outcomes:
     """The page's figures (`versions`: every registered protocol version): a fixed number of statements,
-    whatever the number of courses."""
+    whatever the number of courses. Rows that would show, or let a subtraction show, a figure about fewer
+    than `min_group` patients are hidden (domain.disclosure)."""
     zone = clinic_zone().key
     names = protocol_names(versions)
     cohort = _cohort(filters, zone)
-    sizes = db.session.execute(select(cohort.c.protocol_id, cohort.c.therapist_id, func.count())
-                               .group_by(cohort.c.protocol_id, cohort.c.therapist_id)).all()
     course_phq = _course_phq(cohort)
+    members = [Member(*row) for row in db.session.execute(
+        select(cohort.c.course_id, cohort.c.patient_id, cohort.c.protocol_id, cohort.c.therapist_id,
+               course_phq.c.course_id.is_not(None))
+        .outerjoin(course_phq, course_phq.c.course_id == cohort.c.course_id).order_by(cohort.c.course_id))]
     phq, hours = _by_grouping(_phq_stmt(course_phq)), _by_grouping(_hours_stmt(cohort))
     windows = {r.protocol_id: r for r in db.session.execute(_windows_stmt(cohort, now, zone))}
     attendance = {r.protocol_id: r for r in db.session.execute(_attendance_stmt(cohort))}
     rems = {r.protocol_id: r for r in db.session.execute(_rems_stmt(cohort, rems_versions(versions), today))}
-    therapists = _therapist_names({t for _p, t, _n in sizes})
-    by_protocol_size, by_therapist_size = _sizes(sizes)
-    total = sum(n for _p, _t, n in sizes)
+    therapists = _therapist_names({m.therapist_id for m in members})
+    protocols, therapist_keys = _group_keys(members, names, therapists)
+    hidden = hidden_lines(members, protocols, therapist_keys, min_group)
+    counted = {ALL: Counter({ALL: len(members)}), "protocol": Counter(m.protocol_id for m in members),
+               "therapist": Counter(str(m.therapist_id) for m in members)}
 
-    def phq_row(key, label, courses, found):
-        return _phq_row(key, label, courses, found, min_group)
-    rows = [_protocol_row(p, names.get(p, p), n, hours["protocol"].get(p), windows.get(p), attendance.get(p), rems.get(p))
-            for p, n in by_protocol_size.items()]
+    def phq_row(line: str, key: str, label: str, grouping: str) -> PhqRow:
+        return _phq_row(key, label, counted[grouping][key], phq[grouping].get(key), hidden.get(line, ""))
+    sessions = [_protocol_row(p, names.get(p, p), counted["protocol"][p], hours["protocol"].get(p), windows.get(p),
+                              attendance.get(p), rems.get(p)) for p in protocols]
     return Outcomes(
-        filters=filters, min_group=min_group, courses=total,
-        overall_phq=phq_row(ALL, "Every protocol", total, phq[ALL].get(ALL)),
-        phq_by_protocol=sorted((phq_row(p, names.get(p, p), n, phq["protocol"].get(p))
-                                for p, n in by_protocol_size.items()), key=lambda r: r.label),
-        phq_by_therapist=sorted((phq_row(str(t), therapists.get(t, f"User {t}"), n, phq["therapist"].get(str(t)))
-                                 for t, n in by_therapist_size.items()), key=lambda r: r.label),
-        overall=_overall(rows, total, hours[ALL].get(ALL), min_group),
-        by_protocol=sorted((r if r.courses >= min_group else ProtocolRow(r.key, r.label, r.courses, suppressed=True)
-                            for r in rows), key=lambda r: r.label), protocols=names)
+        filters=filters, min_group=min_group, courses=len(members),
+        patients=len({m.patient_id for m in members}),
+        overall_phq=phq_row("phq:all", ALL, "Every protocol", ALL),
+        phq_by_protocol=[phq_row(f"phq:protocol:{p}", p, names.get(p, p), "protocol") for p in protocols],
+        phq_by_therapist=[phq_row(f"phq:therapist:{t}", t, therapists.get(int(t), f"User {t}"), "therapist")
+                          for t in therapist_keys],
+        overall=_hide(_overall(sessions, len(members), hours[ALL].get(ALL)), hidden.get("sessions:all", "")),
+        by_protocol=[_hide(r, hidden.get(f"sessions:protocol:{r.key}", "")) for r in sessions])
+
+
+def _group_keys(members: list[Member], names: dict[str, str], therapists: dict[int, str]) -> tuple[list, list]:
+    """The period's protocols and therapists (user ids as text, as the SQL groups them), by name."""
+    protocols = sorted({m.protocol_id for m in members}, key=lambda p: (names.get(p, p), p))
+    therapist_keys = sorted({str(m.therapist_id) for m in members},
+                            key=lambda t: (therapists.get(int(t), f"User {t}"), t))
+    return protocols, therapist_keys
+
+
+def _hide(row: ProtocolRow, why: str) -> ProtocolRow:
+    return ProtocolRow(row.key, row.label, row.courses, hidden=why) if why else row
 
 
 def _by_grouping(stmt) -> dict[str, dict[str, object]]:
@@ -327,15 +346,6 @@ def _by_grouping(stmt) -> dict[str, dict[str, object]]:
     for row in db.session.execute(stmt):
         found[row.grouping][row.grp] = row
     return found
-
-
-def _sizes(sizes) -> tuple[dict, dict]:
-    by_protocol: dict[str, int] = {}
-    by_therapist: dict[int, int] = {}
-    for protocol, therapist, n in sizes:
-        by_protocol[protocol] = by_protocol.get(protocol, 0) + n
-        by_therapist[therapist] = by_therapist.get(therapist, 0) + n
-    return by_protocol, by_therapist
 
 
 def _therapist_names(ids: set[int]) -> dict[int, str]:
@@ -348,12 +358,11 @@ def _median(value) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def _phq_row(key: str, label: str, courses: int, found, min_group: int) -> PhqRow:
-    """A group's PHQ-9 figures; suppressed when the courses they rest on are fewer than `min_group`."""
-    measured = found.measured if found is not None else 0
-    if courses < min_group or measured < min_group:
-        return PhqRow(key, label, courses, measured=measured, suppressed=True)
-    return PhqRow(key, label, courses, measured=measured, response_measured=found.response_measured or 0,
+def _phq_row(key: str, label: str, courses: int, found, why: str) -> PhqRow:
+    """A group's PHQ-9 figures; none of them when the row is hidden (`why`)."""
+    if why or found is None:
+        return PhqRow(key, label, courses, hidden=why or disclosure.SMALL)
+    return PhqRow(key, label, courses, measured=found.measured, response_measured=found.response_measured or 0,
                   responders=found.responders or 0, remitters=found.remitters or 0,
                   median_change=_median(found.median))
 
@@ -372,11 +381,9 @@ def _int(row, name: str) -> int:
     return int(getattr(row, name) or 0) if row is not None else 0
 
 
-def _overall(rows: list[ProtocolRow], courses: int, hours, min_group: int) -> ProtocolRow:
-    """Every protocol together: the counts summed over every protocol's row (a small group's too: its
+def _overall(rows: list[ProtocolRow], courses: int, hours) -> ProtocolRow:
+    """Every protocol together: the counts summed over every protocol's row (a hidden group's too: its
     figures count in the total, never shown on their own), the median hours over every dose."""
-    if courses < min_group:
-        return ProtocolRow(ALL, "Every protocol", courses, suppressed=True)
     summed = {name: sum(getattr(r, name) for r in rows) for name in
               ("optimal", "late", "missed", "still_open", "not_worked_out", "expected", "no_shows",
                "rems_outstanding", "rems_overdue")}

@@ -2,39 +2,56 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..audit import services as audit
-from ..db.clinic_time import clinic_today
+from ..db.clinic_time import clinic_today, to_clinic
 from ..db.types import utcnow
+from ..domain.disclosure import quarters_between
+from ..experience.models import CANCELLED, DosingSession
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
 from ..web import access
 from .charts import bar_rows
 from .export import outcomes_csv
+from .figures import hidden_text, percent
 from .forms import OutcomesFilterForm
-from .queries import Filters, Outcomes, fetch_outcomes, protocol_names
+from .queries import Filters, Outcomes, fetch_outcomes
 
 bp = Blueprint("outcomes", __name__, url_prefix="/outcomes")
 
 
+def _offered_quarters(today):
+    """From the quarter of the clinic's first dose to today's (today's alone before any dose)."""
+    first = db.session.scalar(select(func.min(DosingSession.started_at)).where(
+        DosingSession.status != CANCELLED, DosingSession.started_at.is_not(None)))
+    return quarters_between(to_clinic(first).date() if first else today, today)
+
+
 def _read(form: OutcomesFilterForm) -> tuple[Outcomes | None, bool]:
-    """The figures for the form's filters (None when they are not valid), and whether they were."""
-    versions = db.session.scalars(select(ProtocolVersion)).all()
-    form.set_protocols(protocol_names(versions))
-    if not form.validate():
+    """The figures for the quarter asked for (None when it is not one offered), and whether it was."""
+    today = clinic_today()
+    form.set_quarters(_offered_quarters(today))
+    if not form.validate() or form.chosen is None:
         return None, False
-    filters = Filters(starts=form.date_from.data, ends=form.date_to.data, protocol=form.protocol.data or None)
-    return fetch_outcomes(filters, versions, now=utcnow(), today=clinic_today()), True
+    quarter = form.chosen
+    versions = db.session.scalars(select(ProtocolVersion)).all()
+    filters = Filters(starts=quarter.first_day, ends=quarter.last_day)
+    return fetch_outcomes(filters, versions, now=utcnow(), today=today), True
 
 
 def _described(outcomes: Outcomes | None) -> str:
-    """The audit row's detail: the filters and how many courses the figures rest on (no figure itself)."""
+    """The audit row's detail: the period and how many courses the figures rest on (no figure itself)."""
     if outcomes is None:
-        return "refused: filters not valid"
+        return "refused: not a quarter offered"
     f = outcomes.filters
-    used = ", ".join(f"{k} {v}" for k, v in (("from", f.starts), ("to", f.ends), ("protocol", f.protocol)) if v)
-    return f"clinic outcomes over {outcomes.courses} courses; filters: {used or 'none'}"[:200]
+    return f"clinic outcomes over {outcomes.courses} courses; first doses {f.starts} to {f.ends}"[:200]
+
+
+def _page(form, outcomes, status):
+    return render_template("outcomes/overview.html", form=form, outcomes=outcomes,
+                           charts=bar_rows(outcomes) if outcomes else None, percent=percent,
+                           hidden_text=hidden_text), status
 
 
 @bp.route("/")
@@ -42,11 +59,9 @@ def _described(outcomes: Outcomes | None) -> str:
 def overview():
     form = OutcomesFilterForm(request.args)
     outcomes, valid = _read(form)
-    # aggregates of patients' measures and sessions: read like a list of them, audited with the filters
+    # aggregates of patients' measures and sessions: read like a list of them, audited with the period
     audit.record("outcomes.view", outcome=audit.SUCCESS if valid else audit.FAILURE, detail=_described(outcomes))
-    filters = {k: v for k, v in request.args.items() if k in form.data}
-    return render_template("outcomes/overview.html", form=form, outcomes=outcomes, filters=filters,
-                           charts=bar_rows(outcomes) if outcomes else None), 200 if valid else 422
+    return _page(form, outcomes, 200 if valid else 422)
 
 
 @bp.route("/outcomes.csv")
@@ -56,8 +71,9 @@ def export():
     outcomes, valid = _read(form)
     audit.record("outcomes.export", outcome=audit.SUCCESS if valid else audit.FAILURE, detail=_described(outcomes))
     if not valid:
-        return render_template("outcomes/overview.html", form=form, outcomes=None, filters={}, charts=None), 422
+        return _page(form, None, 422)
     response = Response(outcomes_csv(outcomes), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f"attachment; filename=clinic-outcomes-{clinic_today().isoformat()}.csv"
+    response.headers["Content-Disposition"] = (f"attachment; filename=clinic-outcomes-{form.chosen.key}-"
+                                               f"{clinic_today().isoformat()}.csv")
     return response

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -72,6 +72,10 @@ class TreatmentPlan(db.Model):
     addenda: Mapped[list[PlanAddendum]] = relationship(back_populates="plan", lazy="selectin",
                                                        order_by="PlanAddendum.id")
 
+    #: whether a later revision of the course's plan is signed: read only where a query asks for it
+    #: (with_expression, fhir/sources.py), None elsewhere
+    superseded: Mapped[bool | None] = query_expression()
+
     __mapper_args__ = {"version_id_col": version}
 
     @property
@@ -81,6 +85,19 @@ class TreatmentPlan(db.Model):
     @property
     def goals(self) -> list[str]:
         return [g for g in self.content.get("goals", []) if g]
+
+    def facts(self) -> list[tuple[str, str]]:
+        """The revision's own words and choices (goals and objectives aside) under the plan form's labels,
+        the empty ones left out: what a copy of the record or an export says of it."""
+        content = self.content or {}
+        facts = [("Problems, in the patient's words", content.get("problems_patient")),
+                 ("Problems, in the clinician's words", content.get("problems_clinician")),
+                 ("Main integration pathway", self.pathway_name), ("Host theory", self.host_theory_name),
+                 ("Decision-map stage", self.stage_name),
+                 ("Review the plan on", self.review_on.isoformat() if self.review_on else None),
+                 ("Review", "Reviewed, no change: this revision records a review that kept the plan"
+                  if self.no_change else None)]
+        return [(label, value) for label, value in facts if value]
 
     @property
     def pathway_name(self) -> str:
@@ -120,6 +137,11 @@ class PlanObjective(db.Model):
     measure: Mapped[str | None] = mapped_column(String(10))
 
     plan: Mapped[TreatmentPlan] = relationship(back_populates="objectives")
+    #: the progress notes recorded on its lineage, under this revision and every other (plans.progress.
+    #: ObjectiveProgress), drafts' too: a reader keeps the signed notes' rows; read-only (the FHIR export's
+    #: Goals load it with their plans)
+    progress: Mapped[list["ObjectiveProgress"]] = relationship(  # noqa: F821
+        primaryjoin="PlanObjective.lineage_id == foreign(ObjectiveProgress.lineage_id)", viewonly=True)
 
     @property
     def measure_name(self) -> str:

@@ -7,6 +7,7 @@ migration 0050). The note is named by its table only (`"SessionNote"`): the note
 this one and reads these rows, never the other way round."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -57,19 +58,60 @@ class ProgressEntry:
     progress: str
     comment: str | None
     note_id: int
+    #: the objective as worded in the revision the note followed (PlanObjective.id)
+    plan_objective_id: int
+    #: the judgement's key of PROGRESS ("some")
+    progress_key: str
+
+    @property
+    def words(self) -> str:
+        """"2026-12-01: Some progress — Two walks this week (Hazel Quint)": how a copy or an export lists it."""
+        return (f"{self.session_date.isoformat()}: {self.progress}" + (f" — {self.comment}" if self.comment else "")
+                + f" ({self.author})")
 
 
 def progress_history(course_id: int) -> dict[str, list[ProgressEntry]]:
     """Per objective lineage, what the course's signed notes recorded of it, oldest first: one
     statement however many notes (the plan page shows it under each objective)."""
+    return _history(course_id=course_id)
+
+
+def patient_progress_history(patient_id: int) -> dict[str, list[ProgressEntry]]:
+    """progress_history() of every course of the patient, in one statement (the right-of-access copy)."""
+    return _history(patient_id=patient_id)
+
+
+def progress_until(objective: PlanObjective, history: list[ProgressEntry]) -> list[ProgressEntry]:
+    """Of an objective's lineage history, what was recorded under this revision or an earlier one: a
+    revision's objective as it stood while that revision was in force (the latest revision: all of it)."""
+    return [entry for entry in history if entry.plan_objective_id <= objective.id]
+
+
+def signed_entries(rows: Iterable[ObjectiveProgress]) -> list[ProgressEntry]:
+    """Progress rows (their notes loaded) as entries: the signed notes' only, in the order the notes were held."""
+    return [_entry(row) for row in sorted((r for r in rows if r.note.status == "signed"), key=_held)]
+
+
+def _history(**note_is) -> dict[str, list[ProgressEntry]]:
+    """Per lineage, the progress rows of signed notes matching `note_is` (course_id=… or patient_id=…),
+    their note and its author loaded in the same statement."""
     note = ObjectiveProgress.note.property.mapper.class_  # SessionNote, without importing the notes package
     rows = db.session.scalars(
-        select(ObjectiveProgress).where(ObjectiveProgress.note.has(course_id=course_id, status="signed"))
+        select(ObjectiveProgress).where(ObjectiveProgress.note.has(status="signed", **note_is))
         .options(lazyload("*"), joinedload(ObjectiveProgress.note).lazyload("*"),
                  joinedload(ObjectiveProgress.note).joinedload(note.author))).unique().all()
     history: dict[str, list[ProgressEntry]] = {}
-    for row in sorted(rows, key=lambda r: (r.note.session_date, r.note_id)):
-        history.setdefault(row.lineage_id, []).append(ProgressEntry(
-            session_date=row.note.session_date, author=row.note.author.display_name,
-            progress=row.progress_label, comment=row.comment, note_id=row.note_id))
+    for row in sorted(rows, key=_held):
+        history.setdefault(row.lineage_id, []).append(_entry(row))
     return history
+
+
+def _held(row: ObjectiveProgress) -> tuple:
+    """The order the notes were held in."""
+    return row.note.session_date, row.note_id
+
+
+def _entry(row: ObjectiveProgress) -> ProgressEntry:
+    return ProgressEntry(session_date=row.note.session_date, author=row.note.author.display_name,
+                         progress=row.progress_label, comment=row.comment, note_id=row.note_id,
+                         plan_objective_id=row.plan_objective_id, progress_key=row.progress)

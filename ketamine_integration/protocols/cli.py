@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import form_library, techniques
+from ..domain.protocol_forms import with_forms
 from ..domain.protocol_library import ProtocolLibrary
 from ..extensions import db
 from . import services
@@ -22,13 +23,16 @@ forms_cli = AppGroup("forms", help="Intake and consent form commands.")
 @protocols_cli.command("check")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def check_command(files: tuple[Path, ...]):
-    """Validate FILES (default: every file in the protocol library); exit 1 on any error."""
+    """Validate FILES (default: every file in the protocol library), each protocol's forms against the
+    form library; exit 1 on any error."""
     if files:
         library = ProtocolLibrary.from_paths(files)
     else:
         library = ProtocolLibrary.load(Path(current_app.config["PROTOCOLS_DIR"]))
     if not library.entries:
         raise click.ClickException("no protocol files found")
+    # the forms a protocol names are the clinic's forms as they are now (FORMS_DIR)
+    library = with_forms(library, form_library.load_folder(Path(current_app.config["FORMS_DIR"])))
     failures = 0
     for entry in library.entries:
         problems = list(entry.problems)

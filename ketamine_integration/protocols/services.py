@@ -8,17 +8,20 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.protocol_forms import with_forms
 from ..domain.protocol_library import LibraryEntry, ProtocolLibrary
 from ..domain.protocols import Protocol, canonical_json, validate_definition
 from ..db.errors import DomainError
 from ..extensions import db
 from .file_cache import current
+from .forms import current_forms
 from .models import ProtocolVersion
 
 
 def current_library() -> ProtocolLibrary:
-    """The library as the files are now; re-read only when a file changed (cheap stat calls)."""
-    return current("PROTOCOLS_DIR", ProtocolLibrary.load)
+    """The library as the files are now; re-read only when a file changed (cheap stat calls). Each
+    protocol's forms are checked against the form library as it is now (a few look-ups)."""
+    return with_forms(current("PROTOCOLS_DIR", ProtocolLibrary.load), current_forms())
 
 
 def fetch_registered(protocol_id: str, version: int) -> ProtocolVersion | None:

@@ -3,10 +3,11 @@ record, as the plain data of documents/record_summary.py, plus the coordination 
 
 Included: demographics, every course with its phases and signed doses, the sessions attended, every
 measure not voided with its total and band, every signed session note's regular content (its sections,
-themes, action steps and addenda), the coordination reports sent about the patient and the patient's
-releases of information. Excluded: psychotherapy notes (164.524(a)(1)(i); the ProcessNote table is never
-read here), drafts and discarded notes (not yet part of the record), and what the clinic keeps about its
-own operations (the audit trail, messages' delivery).
+themes, action steps and addenda), the treatment plans, case formulations, safety plans and shared journal
+entries (care_content.py), the coordination reports sent about the patient and the patient's releases of
+information. Excluded: psychotherapy notes (164.524(a)(1)(i); the ProcessNote table is never read here),
+drafts and discarded notes (not yet part of the record), journal entries the patient keeps private, and
+what the clinic keeps about its own operations (the audit trail, messages' delivery).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from ..extensions import db
 from ..notes.forms import FIELDS, FORMS
 from ..notes.models import SIGNED, MeasureResponse, SessionNote
 from ..patients.models import Patient
+from .care_content import formulation_records, journal_rows, plan_records, safety_plan_records
 
 MODALITIES = {"in_person": "In person", "telehealth": "Telehealth"}
 
@@ -59,7 +61,9 @@ def designated_record_set(patient: Patient, *, requested: str, now: datetime) ->
         clinic=current_app.config["CLINIC_NAME"], generated=format_local(now), requested=requested,
         patient_name=patient.full_name, mrn=patient.mrn, demographics=_demographics(patient),
         courses=_course_records(courses), sessions=_sessions(patient.id, now),
-        measures=_measures(patient.id), notes=_notes(patient.id),
+        measures=_measures(patient.id), notes=_notes(patient.id), plans=plan_records(patient.id),
+        formulations=formulation_records(patient.id), safety_plans=safety_plan_records(patient.id),
+        journal=journal_rows(patient.id),
         reports=tuple(_report_row(r, path.path) for r, path in zip(reports, files)),
         releases=_releases(patient.id))
     return DesignatedRecordSet(summary=summary, reports=files)

@@ -15,8 +15,9 @@ from ..audit import services as audit
 from ..bookings.availability import session_minutes
 from ..bookings.models import DEFAULT_MINUTES, KINDS, ExtraHours, Room, SessionType, TimeOff, WorkingHours
 from ..busy_times.forms import CalendarImportForm
-from ..busy_times.models import current_import
+from ..busy_times.models import current_import, fetch_upcoming_busy
 from ..db.errors import DomainError
+from ..db.types import utcnow
 from ..domain.reminders import clinical_words_in
 from ..extensions import db
 from ..db.locking import locked_row
@@ -55,9 +56,11 @@ def availability_page(user: User, *, import_form=None, status: int = 200):
                                   .order_by(TimeOff.starts_at.desc())).all()
     extra = db.session.scalars(select(ExtraHours).where(ExtraHours.clinician_id == user.id)
                                .order_by(ExtraHours.starts_at.desc())).all()
+    imported = current_import(user.id)
+    upcoming = fetch_upcoming_busy(user.id, now=utcnow()) if imported is not None else None
     return render_template("scheduling/availability.html", user=user, hours=hours, time_off=time_off, extra=extra,
                            hours_form=WorkingHoursForm(), off_form=TimeOffForm(), extra_form=ExtraHoursForm(),
-                           import_form=import_form or CalendarImportForm(), imported=current_import(user.id),
+                           import_form=import_form or CalendarImportForm(), imported=imported, upcoming=upcoming,
                            weekdays=WEEKDAYS), status
 
 

@@ -1,1 +1,2 @@
-"""Signed intake and consent forms (issue 26): what a patient answers and signs, kept as documents."""
+"""Signed intake and consent forms (issue 26): packets asked for at enrolment, what a patient answers
+and signs (kept as documents), countersignatures, flag reviews, withdrawals."""

@@ -27,14 +27,10 @@ from wtforms import BooleanField, FieldList, Form, FormField, RadioField, String
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..accounts.forms import refused_character, shown_text
+from ..domain.form_answers import MAX_MEDICATION_CELL, MAX_MEDICATIONS, MAX_TEXT, MEDICATION_CELLS
 from ..domain.form_definitions import YES_NO, FormDefinition, Question, paragraphs
 from ..web.fields import ClinicDateField, MultiCheckboxField, number_controls, options
 
-#: the contract's bounds of an answer (issue 26), as domain/form_answers.py checks them: one block of
-#: text, a list of medications and each of a row's cells
-MAX_TEXT = 4_000
-MAX_MEDICATIONS, MAX_MEDICATION_CELL = 40, 200
-MEDICATION_CELLS = ("name", "dose", "how_often")
 #: medication rows a form offers at first, and the blank ones kept after those filled in (or added
 #: by "Add more medication rows"), up to MAX_MEDICATIONS
 MEDICATION_ROWS = 8

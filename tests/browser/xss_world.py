@@ -161,15 +161,14 @@ class World:
     def _course(self, admin: Auth, ther: Auth, pres: Auth) -> None:
         p, ids = self.p, self.ids
         response = self.post(admin, f"/patients/{ids['patient']}/courses/new", {
-            "protocol": "xss-rems@2", "start_date": (date.today() - timedelta(days=20)).isoformat(),
+            "protocol": "xss-rems@3", "start_date": (date.today() - timedelta(days=20)).isoformat(),
             "indication": p("course indication"), "therapist": ids["ther"], "prescriber": ids["pres"]})
         ids["course"] = course = int(response.headers["Location"].rsplit("/", 1)[-1])
         today = date.today().isoformat()
-        self.post(ther, f"/courses/{course}/preparation",
-                  {"item": "intake_assessment", "completed_on": today, "note": p("preparation note")})
-        self.post(ther, f"/courses/{course}/preparation",
-                  {"item": "informed_consent", "completed_on": today, "note": "consent form v3 signed"})
-        voided = self.one(PreparationRecord, PreparationRecord.item == "informed_consent")[0]
+        # the consent and intake are met by signed forms (issue 26): the one ticked item is the prescriber's
+        self.post(pres, f"/courses/{course}/preparation",
+                  {"item": "medical_clearance", "completed_on": today, "note": p("preparation note")})
+        voided = self.one(PreparationRecord, PreparationRecord.item == "medical_clearance")[0]
         self.post(ther, f"/courses/{course}/preparation/{voided.id}/void",
                   {"reason": p("preparation void reason")})
         version = self.make.query(lambda: db.session.get(TreatmentCourse, course).version)

@@ -94,8 +94,8 @@ def _history(make) -> None:
     make.dosing_plan(dosing, first_start=datetime.now(timezone.utc) + timedelta(days=2), days_between=2, count=1)
 
     def record():
-        record_preparation(db.session.get(TreatmentCourse, in_preparation), item="intake_assessment",
-                           completed_on=date.today(), note=None, by=db.session.get(User, therapist),
+        record_preparation(db.session.get(TreatmentCourse, in_preparation), item="medical_clearance",
+                           completed_on=date.today(), note=None, by=db.session.get(User, prescriber),
                            today=date.today())
     make.run(record)
 

@@ -172,3 +172,63 @@ def test_another_attendees_decline_carrying_the_clinicians_email_parameter_still
     auth.sign_in("ther")
     assert "Imported 1 busy time from" in page_text(_upload(auth, clinic["therapist"], content))
     assert [s for s, _ in _busy(make, clinic["therapist"])] == [theirs.astimezone(UTC)]
+
+
+def test_the_availability_page_lists_the_next_busy_times_in_clinic_time_and_counts_the_rest(clinic, auth):
+    """The card gave only a count: a clinician could not check what the upload had read."""
+    past = _vevent("past", f"DTSTART;TZID=America/New_York:{_local(_day(-1, 7))}", "DURATION:PT1H")
+    coming = [_vevent(f"day-{n}", f"DTSTART;TZID=America/New_York:{_local(_day(n, 8, 15))}", "DURATION:PT45M")
+              for n in range(1, 13)]
+    auth.sign_in("ther")
+    _upload(auth, clinic["therapist"], _ics(past, *coming))
+    page = page_text(auth.client.get(f"/availability/{clinic['therapist']}"))
+    listed = page.split("Coming busy times", 1)[1]
+    for n in range(1, 11):  # the first ten, soonest first, at their clinic wall-clock time
+        assert f"{_day(n, 8, 15):%Y-%m-%d} 08:15" in listed
+    assert listed.index(f"{_day(1, 8, 15):%Y-%m-%d}") < listed.index(f"{_day(10, 8, 15):%Y-%m-%d}")
+    assert f"{_day(11, 8, 15):%Y-%m-%d}" not in listed and f"{_day(-1, 7):%Y-%m-%d} 07:00" not in listed
+    assert "and 2 more busy times after these" in listed
+
+
+def test_a_busy_time_over_midnight_shows_both_days_and_none_to_come_says_so(clinic, auth):
+    late = _vevent("late", f"DTSTART;TZID=America/New_York:{_local(_day(3, 23))}", "DURATION:PT2H")
+    auth.sign_in("ther")
+    _upload(auth, clinic["therapist"], _ics(late))
+    page = page_text(auth.client.get(f"/availability/{clinic['therapist']}"))
+    assert f"{_day(3, 23):%Y-%m-%d} 23:00" in page and f"to {_day(4, 1):%Y-%m-%d} 01:00" in page
+    assert "more busy time" not in page
+    _upload(auth, clinic["therapist"], _ics(_vevent("gone", f"DTSTART;TZID=America/New_York:{_local(_day(-2, 9))}",
+                                                    "DURATION:PT1H")))
+    assert "None of them is still to come." in page_text(auth.client.get(f"/availability/{clinic['therapist']}"))
+
+
+@pytest.mark.parametrize("shown, more", [
+    (3, 0),   # fewer than the card lists: all of them, none counted
+    (10, 2),  # more: the first ten, the rest counted
+])
+def test_the_coming_busy_times_are_the_current_imports_not_yet_over_soonest_first(clinic, make, shown, more):
+    """A block over before `now` and a superseded upload's blocks are not listed; one under way is."""
+    from ketamine_integration.busy_times.models import CalendarImport, fetch_upcoming_busy
+    now = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the night the clocks go back
+
+    def add():
+        def upload(superseded):
+            row = CalendarImport(clinician_id=clinic["therapist"], filename="other.ics", uploaded_by_id=clinic["staff"],
+                                 covers_from=now, covers_until=now + timedelta(days=30),
+                                 superseded_at=now if superseded else None)
+            db.session.add(row)
+            db.session.flush()
+            return row.id
+        old, current = upload(True), upload(False)
+        rows = [(old, now + timedelta(hours=1)), (current, now - timedelta(hours=2)),  # superseded; over
+                (current, now - timedelta(minutes=30))]  # under way: still to come
+        rows += [(current, now + timedelta(days=n)) for n in range(shown + more - 1, 0, -1)]
+        for import_id, start in rows:
+            db.session.add(ImportedBusy(import_id=import_id, clinician_id=clinic["therapist"], starts_at=start,
+                                        ends_at=start + timedelta(hours=1)))
+        db.session.commit()
+    make.run(add)
+    upcoming = make.query(lambda: fetch_upcoming_busy(clinic["therapist"], now=now))
+    starts = [b.starts_at for b in upcoming.shown]
+    assert starts[0] == now - timedelta(minutes=30) and starts == sorted(starts)
+    assert (len(starts), upcoming.more) == (shown, more)

@@ -128,7 +128,7 @@ def test_enrolment_says_who_joined_the_care_team(team, make, auth, client):
     newcomer = make.patient(family_name="Newcomer", therapists=[team["therapist"]])
     auth.sign_in("desk")
     response = auth.post(f"/patients/{newcomer}/courses/new", {
-        "protocol": "iv-ketamine-induction@2", "start_date": date.today().isoformat(),
+        "protocol": "iv-ketamine-induction@3", "start_date": date.today().isoformat(),
         "indication": "Treatment-resistant depression", "therapist": str(team["therapist"]),
         "prescriber": str(team["prescriber"])})
     assert response.status_code == 302
@@ -141,7 +141,7 @@ def test_enrolment_says_who_joined_the_care_team(team, make, auth, client):
 def test_enrolling_the_current_team_says_no_one_joined(team, make, auth, client):
     auth.sign_in("ther")
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
-        "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
+        "protocol": "im-ketamine-kap@4", "start_date": date.today().isoformat(), "indication": "PTSD",
         "therapist": str(team["therapist"]), "prescriber": str(team["prescriber"])})
     assert response.status_code == 302
     message = page_text(client.get(response.headers["Location"]))

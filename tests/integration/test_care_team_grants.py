@@ -207,14 +207,15 @@ def test_enrolment_adds_the_course_clinicians_with_a_recorded_reason(team, make,
             "record") in page
     last = _last_id(make)
     response = auth.post(f"/patients/{newcomer}/courses/new", {
-        "protocol": "iv-ketamine-induction@2", "start_date": date.today().isoformat(),
+        "protocol": "iv-ketamine-induction@3", "start_date": date.today().isoformat(),
         "indication": "Treatment-resistant depression", "therapist": str(team["therapist"]),
         "prescriber": str(team["prescriber"])})
     assert response.status_code == 302, page_text(response)
     course_id = make.query(lambda: db.session.scalar(select(TreatmentCourse.id).where(
         TreatmentCourse.patient_id == newcomer)))
     rows = _rows_after(make, last)
-    assert [r.action for r in rows] == ["care_team.change", "course.create"]
+    # the protocol's forms are asked for in the same enrolment (issue 26)
+    assert [r.action for r in rows] == ["care_team.change", "forms.packet_create", "course.create"]
     assert rows[0].detail.endswith(f"reason: enrolled as treating therapist and prescriber of course {course_id}")
     assert rows[0].user_id == team["staff"] and rows[0].patient_id == newcomer
     assert _team(make, newcomer) == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}
@@ -224,10 +225,10 @@ def test_enrolling_the_current_team_changes_no_membership(team, make, auth):
     auth.sign_in("ther")
     last = _last_id(make)
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
-        "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
+        "protocol": "im-ketamine-kap@4", "start_date": date.today().isoformat(), "indication": "PTSD",
         "therapist": str(team["therapist"]), "prescriber": str(team["prescriber"])})
     assert response.status_code == 302
-    assert [r.action for r in _rows_after(make, last)] == ["course.create"]
+    assert [r.action for r in _rows_after(make, last)] == ["forms.packet_create", "course.create"]
 
 
 def test_a_prescriber_cannot_enrol_with_clinicians_outside_the_team(team, make, auth, app):
@@ -236,7 +237,7 @@ def test_a_prescriber_cannot_enrol_with_clinicians_outside_the_team(team, make, 
     auth.sign_in("pres")
     last = _last_id(make)
     response = auth.post(f"/patients/{team['patient']}/courses/new", {
-        "protocol": "im-ketamine-kap@3", "start_date": date.today().isoformat(), "indication": "PTSD",
+        "protocol": "im-ketamine-kap@4", "start_date": date.today().isoformat(), "indication": "PTSD",
         "therapist": str(team["cover"]), "prescriber": str(team["cover_prescriber"])})
     assert response.status_code == 422
     text = page_text(response)

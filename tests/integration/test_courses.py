@@ -15,7 +15,7 @@ from tests.unit.test_protocols import _DELETE as DELETE
 from tests.unit.test_protocols import _set as set_field
 
 SHIPPED = Path(__file__).resolve().parents[2] / "protocols"
-IV = "iv-ketamine-induction@2"
+IV = "iv-ketamine-induction@3"
 REASON = "Clearance letter is on paper; prescriber confirmed by phone."
 
 
@@ -71,7 +71,7 @@ def test_staff_enrols_a_patient_and_the_clinicians_join_the_care_team(team, make
     assert response.status_code == 302
     course = _course(make)
     assert (course.phase, course.protocol_version.protocol_id, course.protocol_version.version) == \
-        ("preparation", "iv-ketamine-induction", 2)
+        ("preparation", "iv-ketamine-induction", 3)
     assert [t.to_phase for t in course.transitions] == ["preparation"]
     team_ids = make.query(lambda: {(m.user_id, m.role) for m in db.session.get(Patient, team["patient"]).care_team})
     assert team_ids == {(team["therapist"], "therapist"), (team["prescriber"], "prescriber")}
@@ -122,9 +122,11 @@ def sign_preparation_note(auth, course_id, **content) -> int:
     return note_id
 
 
-def _complete_preparation(auth, course_id):
+def _complete_preparation(auth, course_id, make):
+    # the consent and intake are met by the packet's signed forms, never ticked (issue 26)
     for item in ("intake_assessment", "informed_consent"):
-        assert _record(auth, course_id, item).status_code == 302, item
+        assert "is not ticked" in page_text(_record(auth, course_id, item)), item
+    make.sign_packet(course_id)
     # the preparation session and the intentions it sets are read from its signed note, never ticked
     sign_preparation_note(auth, course_id)
     # the baselines are measurements: a PHQ-9 and a GAD-7 recorded before any dose (issue 19, point 7)
@@ -136,7 +138,7 @@ def _complete_preparation(auth, course_id):
 
 def test_gate_opens_when_preparation_is_recorded(team, make, auth, client):
     course_id = _enrolled(auth, team)
-    _complete_preparation(auth, course_id)
+    _complete_preparation(auth, course_id, make)
     refused = auth.post(f"/courses/{course_id}/phase", {"target": "experience", "version": "1"})
     assert refused.status_code == 422
     assert "Medical clearance (by a prescriber) still to record" in page_text(refused)
@@ -193,7 +195,7 @@ def test_staff_see_the_course_but_cannot_change_it(team, make, auth, client):
     assert client.get(f"/courses/{course_id}").status_code == 200
     assert auth.post(f"/courses/{course_id}/phase", {"target": "discontinued", "reason": REASON,
                                                      "version": "1"}).status_code == 403
-    assert _record(auth, course_id, "intake_assessment").status_code == 403
+    assert _record(auth, course_id, "medical_clearance").status_code == 403
 
 
 def test_the_course_names_its_protocol_and_keeps_the_snapshot_id_for_the_audit_reader(team, make, auth, client):
@@ -214,21 +216,21 @@ def test_the_course_names_its_protocol_and_keeps_the_snapshot_id_for_the_audit_r
 
 
 def test_checklist_entry_is_voided_not_deleted(team, make, auth, client):
-    course_id = _enrolled(auth, team)
-    _record(auth, course_id, "informed_consent")
-    duplicate = _record(auth, course_id, "informed_consent")
+    course_id = _enrolled(auth, team, as_user="pres")
+    _record(auth, course_id, "medical_clearance")
+    duplicate = _record(auth, course_id, "medical_clearance")
     assert "already recorded" in page_text(duplicate)
     record_id = _course(make, course_id).preparation_records[0].id
     auth.post(f"/courses/{course_id}/preparation/{record_id}/void", {"reason": "Wrong date entered"})
-    assert _record(auth, course_id, "informed_consent", date.today() - timedelta(days=1)).status_code == 302
+    assert _record(auth, course_id, "medical_clearance", date.today() - timedelta(days=1)).status_code == 302
     records = _course(make, course_id).preparation_records
-    assert [(r.item, r.live) for r in records] == [("informed_consent", False), ("informed_consent", True)]
+    assert [(r.item, r.live) for r in records] == [("medical_clearance", False), ("medical_clearance", True)]
     assert "Wrong date entered" in page_text(client.get(f"/courses/{course_id}"))
 
 
 def test_future_dates_are_refused_on_the_checklist(team, auth, make):
-    course_id = _enrolled(auth, team)
-    response = _record(auth, course_id, "informed_consent", date.today() + timedelta(days=2))
+    course_id = _enrolled(auth, team, as_user="pres")
+    response = _record(auth, course_id, "medical_clearance", date.today() + timedelta(days=2))
     assert response.status_code == 422 and "cannot be in the future" in page_text(response)
 
 
@@ -242,19 +244,19 @@ def _bump(directory: Path, *, version: int, closes_after: str):
 
 def test_a_running_course_is_unaffected_by_a_later_protocol_version(team, make, auth, client, protocol_dir):
     first = _enrolled(auth, team)
-    _bump(protocol_dir, version=3, closes_after="10d")
-    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@3")
+    _bump(protocol_dir, version=4, closes_after="10d")
+    second_response = _enrol(auth, team, protocol="iv-ketamine-induction@4")
     second = int(second_response.headers["Location"].rsplit("/", 1)[1])
-    assert _course(make, first).protocol_version.version == 2
+    assert _course(make, first).protocol_version.version == 3
     assert "closes at 14 days" in page_text(client.get(f"/courses/{first}"))
     assert "closes at 10 days" in page_text(client.get(f"/courses/{second}"))
     listing = page_text(client.get("/protocols/"))
-    assert "v2" in listing and "v3" in listing and "File removed; running courses continue" in listing
+    assert "v3" in listing and "v4" in listing and "File removed; running courses continue" in listing
 
 
 def test_a_changed_file_with_the_same_version_is_refused(team, make, auth, client, protocol_dir, app):
     _enrolled(auth, team)
-    _bump(protocol_dir, version=2, closes_after="10d")
+    _bump(protocol_dir, version=3, closes_after="10d")
     assert "Refused" in page_text(client.get("/protocols/"))
     response = _enrol(auth, team)
     assert response.status_code == 422
@@ -271,7 +273,7 @@ def test_an_invalid_file_is_listed_and_cannot_be_chosen(team, auth, client, prot
     form = client.get(f"/patients/{team['patient']}/courses/new")
     assert form.status_code == 200
     html = form.get_data(as_text=True)
-    assert "iv-ketamine-induction@2" in html and "broken" not in html
+    assert "iv-ketamine-induction@3" in html and "broken" not in html
 
 
 def test_protocols_check_command(app, protocol_dir, tmp_path):

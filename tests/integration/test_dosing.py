@@ -248,7 +248,7 @@ def test_a_tampered_protocol_snapshot_is_refused_then_detected(team, make, app):
     with guards_bypassed(make, "protocol_versions", "protocol_versions_no_update"):
         make.run(lambda: db.session.execute(text(edit)))
     result = app.test_cli_runner().invoke(args=["signatures", "verify"])
-    assert result.exit_code == 1 and "MISMATCH protocol snapshot iv-ketamine-induction v2" in result.output
+    assert result.exit_code == 1 and "MISMATCH protocol snapshot iv-ketamine-induction v3" in result.output
 
 
 def test_signing_an_incomplete_record_says_what_is_missing(team, make, auth):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
 from sqlalchemy import event, select
 
 from ketamine_integration.extensions import db
@@ -24,7 +25,7 @@ CANARY = "Zq7-PROCESS-CANARY-fhir-0931"
 #: every resource type the issue lists
 EXPECTED_TYPES = {"Patient", "Practitioner", "CareTeam", "EpisodeOfCare", "Appointment", "Encounter",
                   "MedicationAdministration", "Observation", "QuestionnaireResponse", "Questionnaire", "Consent",
-                  "DocumentReference"}
+                  "DocumentReference", "CarePlan", "Goal", "Communication", "AdverseEvent"}
 
 
 def _validate(resource: dict) -> None:
@@ -59,9 +60,9 @@ def test_the_demo_clinic_validates_and_no_process_note_leaves(app, make, tmp_pat
         bundle = make.query(lambda: patient_bundle(patient_id))
         text = json.dumps(bundle)
         assert CANARY not in text and "process_note" not in text
-        get_fhir_model_class("Bundle").model_validate(bundle)   # the Bundle, and so every entry, validates
+        # the Bundle, and so every entry as its own resource type (test_a_bundle_validates_its_entries...)
+        get_fhir_model_class("Bundle").model_validate(bundle)
         for entry in bundle["entry"]:
-            _validate(entry["resource"])
             per_patient[entry["resource"]["resourceType"]] += 1
             seen_ids[(entry["resource"]["resourceType"], entry["resource"]["id"])] += 1
     assert set(per_patient) == EXPECTED_TYPES
@@ -80,6 +81,22 @@ def test_the_demo_clinic_validates_and_no_process_note_leaves(app, make, tmp_pat
     for kind, count in per_patient.items():
         if kind not in {"Questionnaire", "Practitioner"}:
             assert len(files[kind]) == count, kind
+
+
+def test_a_bundle_validates_its_entries_each_as_its_own_resource_type():
+    """What the demo clinic's test counts on to validate each resource once: an entry the Bundle holds is
+    validated as the model of its resourceType, so a Bundle with an invalid entry is refused."""
+    bundle_model = get_fhir_model_class("Bundle")
+    entry = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "PHQ-9 total"}}
+    as_bundle = bundle_model.model_validate({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": entry}]})
+    assert type(as_bundle.entry[0].resource) is get_fhir_model_class("Observation")
+    without_code = {k: v for k, v in entry.items() if k != "code"}
+    for broken in (without_code, {**entry, "effectiveDateTime": "2026-13-45"}, {**entry, "valueInteger": "twelve"},
+                   {**entry, "notAnElement": 1}):
+        with pytest.raises(ValidationError):
+            _validate(broken)
+        with pytest.raises(ValidationError):
+            bundle_model.model_validate({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": broken}]})
 
 
 @pytest.mark.demo_clinic
@@ -189,8 +206,8 @@ def test_the_bulk_command_writes_the_files_audits_once_and_refuses_a_used_folder
     assert again.exit_code != 0 and "already holds NDJSON files" in again.output
 
 
-def test_the_bulk_writer_reads_in_batches_of_constant_cost(app, make, team, tmp_path):
-    """Each step is one batch; the statements a batch runs do not grow with the batches before it."""
+def statements_per_step(app, make, folder: Path) -> list[int]:
+    """The SQL statements each step of a bulk export with batches of one row runs."""
     with app.app_context():
         engine = db.engine
     counts: list[int] = []
@@ -200,14 +217,19 @@ def test_the_bulk_writer_reads_in_batches_of_constant_cost(app, make, team, tmp_
         per_step, last = [], 0
         event.listen(engine, "before_cursor_execute", listener)
         try:
-            for _ in bulk_steps(tmp_path, batch=1):
+            for _ in bulk_steps(folder, batch=1):
                 per_step.append(len(counts) - last)
                 last = len(counts)
         finally:
             event.remove(engine, "before_cursor_execute", listener)
         return per_step
 
-    per_step = make.query(steps)
+    return make.query(steps)
+
+
+def test_the_bulk_writer_reads_in_batches_of_constant_cost(app, make, team, tmp_path):
+    """Each step is one batch; the statements a batch runs do not grow with the batches before it."""
+    per_step = statements_per_step(app, make, tmp_path)
     # one patient, one course, 2 measures, 1 dose...: with a batch of one row, many steps, each a few statements
     assert len(per_step) >= 8 and max(per_step) <= 8, per_step
 

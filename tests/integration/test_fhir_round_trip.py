@@ -69,6 +69,10 @@ NOT_IMPORTED = {
     ("MedicationAdministration", "*"): "dosing records are not imported",
     ("Consent", "*"): "releases of information are not imported",
     ("DocumentReference", "*"): "notes, discharge summaries and reports are not imported",
+    ("CarePlan", "*"): "treatment plans are not imported: a plan is written and signed for the course here",
+    ("Goal", "*"): "a plan's objectives are not imported, with their plan",
+    ("Communication", "*"): "coordination notes are not imported",
+    ("AdverseEvent", "*"): "dosing records, and their adverse events, are not imported",
 }
 #: read by the import (Patient.ndjson for patients; the three for measures, the Patients resolving references)
 IMPORTED_FILES = ("Patient", "QuestionnaireResponse", "Observation")

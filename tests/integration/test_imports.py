@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ketamine_integration.audit.models import AuditEvent
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.imports.patient_rows import MRN_SYSTEM
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
@@ -114,6 +115,33 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     # the confirmation cannot be forged past the report: the file is checked again and refused
     forged = _run(auth, "patients", content, "clinic-export.csv", "0" * 64)
     assert forged.status_code == 422 and _count(make, Patient) == before
+
+
+@pytest.mark.parametrize("given, family, problem", [
+    # review finding (issue 25): a Cyrillic letter for a Latin one made another person
+    ("T\u0430msin", "Sorrel", "registered already"),               # Cyrillic а in the given name
+    ("Tamsin", "\u0405\u043errel", "registered already"),          # Cyrillic Ѕ and о in the family name
+    ("\uff34\uff41\uff4d\uff53\uff49\uff4e", "SORREL", "registered already"),  # full-width letters, any case
+])
+def test_a_lookalike_of_a_registered_patient_is_the_same_person(clinic, make, auth, given, family, problem):
+    auth.sign_in("desk")
+    before = _count(make, Patient)
+    response = _check(auth, "patients", f"mrn,given_name,family_name,date_of_birth\nEXT-020,{given},{family},1980-05-17\n",
+                      "p.csv")
+    assert response.status_code == 422
+    assert "A patient with these names and this date of birth is registered already." in page_text(response)
+    assert _count(make, Patient) == before
+
+
+def test_a_file_listing_one_person_twice_in_two_scripts_is_refused(clinic, make, auth):
+    content = ("mrn,given_name,family_name,date_of_birth\n"
+               "EXT-030,Wren,Quillfeather,1984-03-07\n"
+               "EXT-031,\uff37\u0433en,Quillfe\u0430ther,1984-03-07\n"   # full-width W, Cyrillic г and а
+               "EXT-032,Wren,Quillfeather,1985-03-07\n")                   # another day of birth: another person
+    auth.sign_in("desk")
+    text = page_text(_check(auth, "patients", content, "p.csv"))
+    assert "The file lists this person twice (also row 2)." in text
+    assert text.count("lists this person twice") == 1
 
 
 @pytest.mark.parametrize("filename, content, message", [
@@ -234,6 +262,10 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
     bad_answer = _questionnaire("KI-900001", [0] * 9, f"{past}")
     bad_answer["item"][3]["answer"] = [{"valueInteger": 7}]
     missing_item = _questionnaire("KI-900001", [0] * 8, f"{past}")
+    text_score = _questionnaire("KI-900001", [0] * 9, f"{past}")
+    text_score["item"][2]["answer"] = [{"valueInteger": "1"}]
+    other_system = _questionnaire("KI-900001", [0] * 9, f"{past}")
+    other_system["item"][5]["answer"][0]["valueCoding"]["system"] = "http://snomed.info/sct"
     rows = [wrong_total,                                                           # line 1: total disagrees
             bad_answer,                                                            # line 2: 7 is no answer
             missing_item,                                                          # line 3: item 9 missing
@@ -241,7 +273,9 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
             _questionnaire("KI-900002", [0] * 9, f"{past}"),                       # line 5: no course
             _questionnaire("KI-900001", [0] * 9, f"{future}"),                     # line 6: the future
             _questionnaire("KI-900001", [0] * 9, "1990-01-01"),                    # line 7: before the record
-            dict(_questionnaire("KI-900001", [0] * 9, f"{past}"), status="in-progress")]  # line 8
+            dict(_questionnaire("KI-900001", [0] * 9, f"{past}"), status="in-progress"),  # line 8
+            text_score,                                                            # line 9: "1" is no integer
+            other_system]                                                          # line 10: LOINC's code, not LOINC
     auth.sign_in("desk")
     response = _check(auth, "measures", "\n".join(json.dumps(r) for r in rows), "h.ndjson")
     assert response.status_code == 422
@@ -249,8 +283,29 @@ def test_measure_rows_refused_by_row_and_field(clinic, make, auth):
         r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>", response.get_data(as_text=True))}
     assert table == {("line 1", "total"), ("line 2", "item[3]"), ("line 3", "item"),
                      ("line 4", "subject.identifier"), ("line 5", "subject.identifier"), ("line 6", "date"),
-                     ("line 7", "date"), ("line 8", "status")}
+                     ("line 7", "date"), ("line 8", "status"), ("line 9", "item[2].answer[0].valueInteger"),
+                     ("line 10", "item[5]")}
     assert "disagrees with the sum of the item answers" in page_text(response)
+    assert "FHIR's valueInteger is an integer" in page_text(response)
+    assert "codes its answer LA6568-5 in http://snomed.info/sct" in page_text(response)
+    assert _count(make, MeasureResponse) == 0
+
+
+@pytest.mark.parametrize("with_course", [
+    False,  # review finding (issue 25): told "enrol them first", but enrolling is closed to an archived record
+    True,   # with a course, the same words
+])
+def test_an_archived_patient_s_measures_are_refused_asking_to_restore_the_record(clinic, make, auth, with_course):
+    if with_course:
+        make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    make.run(lambda: setattr(db.session.get(Patient, clinic["patient"]), "archived_at", utcnow()))
+    auth.sign_in("desk")
+    past = date.today() - timedelta(days=2)
+    response = _check(auth, "measures", json.dumps(_questionnaire("KI-900001", [0] * 9, f"{past}")), "h.ndjson")
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "This patient's record is archived: restore the record first." in text
+    assert "enrol them first" not in text
     assert _count(make, MeasureResponse) == 0
 
 

@@ -117,6 +117,10 @@ def _checklist(client, course_id) -> str:
                           "patient's intentions"),
     ("set_and_setting_plan", "Set-and-setting plan is not ticked: it is met by a signed preparation note with a "
                              "set and setting plan"),
+    ("informed_consent", "Informed consent is not ticked: it is met when the patient has signed the course's "
+                         "consent forms"),
+    ("intake_assessment", "Intake assessment is not ticked: it is met when the patient has signed the course's "
+                          "intake forms"),
 ])
 def test_what_a_signed_preparation_note_proves_is_never_ticked(team, make, auth, client, item, message):
     auth.sign_in("ther")
@@ -125,7 +129,8 @@ def test_what_a_signed_preparation_note_proves_is_never_ticked(team, make, auth,
     assert make.query(lambda: db.session.scalars(select(PreparationRecord)).all()) == []
     offered = re.search(r'<select[^>]*name="item"[^>]*>.*?</select>',
                         client.get(f"/courses/{team['preparing']}").get_data(as_text=True), re.S).group(0)
-    assert f'value="{item}"' not in offered and 'value="intake_assessment"' in offered
+    # what is still ticked is offered (the consent and intake are met by signed forms: issue 26)
+    assert f'value="{item}"' not in offered and 'value="medical_clearance"' in offered
     [row] = make.audit_rows(action="preparation.record")
     assert (row.outcome, row.detail) == ("failure", "refused")
 

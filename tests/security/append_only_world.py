@@ -125,6 +125,7 @@ def _seed(make, auth) -> dict[str, tuple[str, dict]]:
     where.update({"treatment_plans": ("id = :id", {"id": plan}), "plan_objectives": ("plan_id = :id", {"id": plan}),
                   "plan_techniques": ("plan_id = :id", {"id": plan})})
     _patient_entries(make, clinic, step)
+    where.update(_signed_forms(make, clinic))
     for table in ("audit_events", "protocol_versions", "note_addenda", "dosing_addenda", "case_formulations",
                   "unsaved_work", "releases_of_information", "contact_consents", "practice_logs",
                   "patient_step_check_ins", "plan_addenda", "course_stage_changes", "safety_plan_revisions",
@@ -161,6 +162,36 @@ def _patient_entries(make, clinic, step: int) -> None:
         log_practice(patient, assignment, "partly", today(), "Rain all week", utcnow())
         check_in_on_step(patient, step, "done", today(), "Nothing in the way", utcnow())
     make.run(write)
+
+
+def _signed_forms(make, clinic) -> dict[str, tuple[str, dict]]:
+    """The course's packet signed on the clinic tablet (the pages come with issue 26's forms UI), its treatment
+    consent countersigned, a flagged intake answer reviewed and the transport agreement withdrawn."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.signed_forms import services
+    from ketamine_integration.signed_forms.models import SignedForm
+
+    course = clinic.course
+    intake = make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, course))
+                        .item("intake-questionnaire").form)
+    make.sign_packet(course, flagged={intake.flagged_questions[0].id})
+
+    def follow_up():
+        status = services.packet_status(db.session.get(TreatmentCourse, course))
+        prescriber = db.session.get(User, clinic.users["prescriber"])
+        consent = next(i.signed for i in status.items if i.countersign_role == "prescriber" and i.form.routes)
+        services.countersign(consent, by=prescriber)
+        services.review_flags(status.item("intake-questionnaire").signed, by=prescriber,
+                              note="Discussed with the patient; cleared.")
+        services.withdraw(status.item("agreement-transport-no-driving").signed, reason="No one to drive me home.",
+                          recorded_by=db.session.get(User, clinic.users["staff"]))
+    make.run(follow_up)
+    latest = {table: ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
+              for table in ("form_packets", "packet_forms", "signed_forms", "form_countersignatures",
+                            "form_flag_reviews", "consent_withdrawals")}
+    assert make.query(lambda: db.session.get(SignedForm, latest["signed_forms"][1]["id"])) is not None
+    return latest
 
 
 def _draft_response(clinic, draft: int) -> dict:

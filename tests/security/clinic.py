@@ -374,8 +374,9 @@ class Clinic:
     @cached_property
     def preparation_record(self) -> int:
         from ketamine_integration.courses.models import PreparationRecord
-        response = self.post("therapist", f"/courses/{self.prep_course}/preparation",
-                             {"item": "intake_assessment", "completed_on": today().isoformat(), "note": self.text})
+        # the one item still ticked on a protocol naming forms (the consent and intake are signed: issue 26)
+        response = self.post("prescriber", f"/courses/{self.prep_course}/preparation",
+                             {"item": "medical_clearance", "completed_on": today().isoformat(), "note": self.text})
         assert response.status_code == 302
         return self.make.query(lambda: db.session.scalar(select(PreparationRecord.id).order_by(
             PreparationRecord.id.desc())))

@@ -172,7 +172,7 @@ FORMS = {
                                                     "representative_authority": "", "received_on": day(),
                                                     "delivery": "in_person", "delivery_note": ""},
     "courses.course_create": lambda w, t, r: {
-        "protocol": f"{PROTOCOL}@2",
+        "protocol": f"{PROTOCOL}@3",
         "start_date": day(),
         "indication": "Treatment-resistant depression",
         "therapist": str(t.therapist),

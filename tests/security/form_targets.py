@@ -95,7 +95,7 @@ TARGETS: dict[str, list[Target]] = {
         "date_from": (today() - timedelta(days=7)).isoformat(), "date_to": today().isoformat()}, method="GET")],
     # -- the calendar's free slots (a GET: the slot's time, then the patient is picked) --------
     "outcomes.forms.OutcomesFilterForm": [Target("admin", lambda c: "/outcomes/", lambda c: {
-        "date_from": (today() - timedelta(days=365)).isoformat(), "date_to": today().isoformat()}, method="GET")],
+        "quarter": f"{today().year}-Q{(today().month - 1) // 3 + 1}"}, method="GET")],
     "pages.calendar_booking.SlotForm": [Target("staff", lambda c: "/calendar/book", lambda c: {
         "starts_at": form_time(local(3, 10))}, method="GET", extra={"clinician": "1", "room": "1"})],
     # -- calendars ---------------------------------------------------------------------------
@@ -140,13 +140,13 @@ TARGETS: dict[str, list[Target]] = {
             "therapists": [str(c.users["therapist"])], "prescribers": [str(c.users["prescriber"])],
             "nurses": [str(c.users["nurse"])], "version": c.version("patient", c.patient)})],
     "courses.forms.EnrolForm": [Target("staff", lambda c: f"/patients/{c.patient}/courses/new", lambda c: {
-        "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": "Bipolar depression",
+        "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": "Bipolar depression",
         "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])})],
     "courses.forms.PhaseForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/phase", lambda c: {
         "target": "experience", "reason": "Clearance confirmed by phone.", "override": "y",
         "version": c.version("course", c.prep_course)})],
-    "courses.forms.PreparationForm": [Target("therapist", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
-        "item": "informed_consent", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
+    "courses.forms.PreparationForm": [Target("prescriber", lambda c: f"/courses/{c.prep_course}/preparation", lambda c: {
+        "item": "medical_clearance", "completed_on": today().isoformat(), "note": "Cleared by GP"})],
     "courses.forms.VoidForm": [Target(
         "therapist", lambda c: f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void",
         lambda c: {"reason": "Entered on the wrong course."})],

@@ -72,6 +72,12 @@ PROBES = {
     "safety_plan_revisions": """content = '{"warning_signs": ["rewritten"]}'""",
     "safety_plan_addenda": "body = 'rewritten'",
     "safety_plan_reviews": "comment = 'rewritten'",
+    "form_packets": "course_id = course_id + 1000",
+    "packet_forms": "form_id = 'rewritten'",
+    "signed_forms": "document = 'rewritten'",
+    "form_countersignatures": "role = 'staff'",
+    "form_flag_reviews": "note = 'rewritten'",
+    "consent_withdrawals": "reason = 'rewritten'",
 }
 
 

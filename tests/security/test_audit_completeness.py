@@ -44,7 +44,22 @@ CONSEQUENCES = {"contact_consent.opt_out": {"message.withdrawn"},
                 "journal.prompts": {"journal.view"},
                 # a safety answer on a portal questionnaire refused for another answer opens the care team's
                 # alert: the refusal of the form is its own row (measure.patient_submit, failure)
-                "alert.portal_answer": {"measure.patient_submit"}}
+                "alert.portal_answer": {"measure.patient_submit"},
+                # enrolling asks for the forms the protocol names: the course's packet (issue 26)
+                "course.create": {"forms.packet_create"}}
+
+#: patient-data actions whose services write their rows but which no page performs yet: the signed forms'
+#: pages (portal signing, the clinic tablet, the staff packet page) come with issue 26's views, whose steps
+#: replace these entries; until then tests/integration/test_signed_forms.py checks each row names the patient
+NO_PAGE_YET = {
+    "forms.packet_create": "written at enrolment for a protocol naming forms",
+    "forms.sign": "signing in the portal or on the clinic tablet",
+    "forms.countersign": "the staff packet page",
+    "forms.review_flags": "the staff packet page",
+    "forms.withdraw": "the portal and the staff packet page",
+    "forms.tablet_start": "the staff packet page",
+    "forms.tablet_end": "the tablet and the staff packet page",
+}
 
 #: catalogue actions that are not a read or write of patient data, and why
 NOT_PATIENT_DATA = {
@@ -286,10 +301,14 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
                                         lambda: other["id"]),
         "course.view": lambda: Step("staff", lambda: c.auth.client.get(f"/courses/{c.course}"), p),
         "course.create": lambda: Step("staff", lambda: c.auth.post(f"/patients/{c.patient}/courses/new", {
-            "protocol": "im-ketamine-kap@3", "start_date": today().isoformat(), "indication": s,
+            "protocol": "im-ketamine-kap@4", "start_date": today().isoformat(), "indication": s,
             "therapist": str(c.users["therapist"]), "prescriber": str(c.users["prescriber"])}), p),
-        "preparation.record": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/preparation", {
-            "item": "informed_consent", "completed_on": today().isoformat(), "note": s}), p),
+        # on a course of its own: medical clearance, the one item still ticked where the protocol names forms
+        # (issue 26), is the voided entry's too
+        "preparation.record": lambda: (lambda course: Step("prescriber", lambda: c.auth.post(
+            f"/courses/{course}/preparation", {"item": "medical_clearance", "completed_on": today().isoformat(),
+                                               "note": s}), p))(c.make.course(
+            c.patient, c.users["therapist"], c.users["prescriber"], protocol="im-ketamine-kap")),
         "preparation.void": lambda: (c.preparation_record, Step("therapist", lambda: c.auth.post(
             f"/courses/{c.prep_course}/preparation/{c.preparation_record}/void", {"reason": s}), p))[1],
         "course.phase_change": lambda: Step("therapist", lambda: c.auth.post(f"/courses/{c.prep_course}/phase", {
@@ -513,10 +532,10 @@ def actions(c: Clinic, anon) -> dict[str, Callable[[], Step]]:
 
 def test_the_table_covers_every_action_of_the_catalogue(make, auth):
     listed = set(actions(Clinic(make, auth), None))
-    assert sorted(set(ACTIONS) - listed - set(NOT_PATIENT_DATA)) == [], \
+    assert sorted(set(ACTIONS) - listed - set(NOT_PATIENT_DATA) - set(NO_PAGE_YET)) == [], \
         "audited actions missing from this suite: add them to actions() or to NOT_PATIENT_DATA with a reason"
-    assert sorted((listed | set(NOT_PATIENT_DATA)) - set(ACTIONS)) == []
-    assert not listed & set(NOT_PATIENT_DATA)
+    assert sorted((listed | set(NOT_PATIENT_DATA) | set(NO_PAGE_YET)) - set(ACTIONS)) == []
+    assert not listed & (set(NOT_PATIENT_DATA) | set(NO_PAGE_YET))
 
 
 def _new_rows(make, after_id: int) -> list[AuditEvent]:

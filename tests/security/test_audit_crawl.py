@@ -207,7 +207,7 @@ def targets(make, feed_token: str) -> dict[str, Target]:
             "accounts.user_edit": Target({"user_id": therapist}, None, admin),
             "accounts.user_password": Target({"user_id": therapist}, None, admin),
             "mfa.reset": Target({"user_id": therapist}, None, admin),
-            "protocols.protocol_detail": Target({"protocol_id": "esketamine-trd-rems", "version": 2}, None, therapist),
+            "protocols.protocol_detail": Target({"protocol_id": "esketamine-trd-rems", "version": 3}, None, therapist),
             "protocols.form_detail": Target({"form_id": "intake-questionnaire", "version": 1}, None, therapist),
             "scheduling.availability": Target({"user_id": therapist}, None, therapist),
             "static": Target({"filename": "style.css"}, None, None)})

@@ -143,11 +143,11 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     therapist, prescriber = db.session.get(User, team.therapist), db.session.get(User, team.prescriber)
     patient = db.session.get(Patient, patient_id)
     today, now = local(0).date(), datetime.now(NY)
-    course = enrol_patient(patient, protocol_key=(PROTOCOL, 2), start_date=today - timedelta(days=20),
+    course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=20),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
-    prep = record_preparation(course, item="intake_assessment", completed_on=today - timedelta(days=19),
-                              note=f"{marker} intake", by=therapist, today=today)
+    prep = record_preparation(course, item="medical_clearance", completed_on=today - timedelta(days=19),
+                              note=f"{marker} clearance", by=prescriber, today=today)
     change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
                  reason="Test setup: gate overridden on purpose.", override=True)
     signed, planned = plan_series(course, first_start=local(-days_back, hour), days_between=4, count=2, reason=None,
@@ -195,7 +195,7 @@ def _discharged_course(patient, therapist, prescriber, today: date, marker: str)
     from ketamine_integration.discharge.content import WRITTEN
     from ketamine_integration.discharge.document import render_copy
     from ketamine_integration.domain.phases import Phase
-    course = enrol_patient(patient, protocol_key=(PROTOCOL, 2), start_date=today - timedelta(days=200),
+    course = enrol_patient(patient, protocol_key=(PROTOCOL, 3), start_date=today - timedelta(days=200),
                            indication="Treatment-resistant depression", therapist_id=therapist.id,
                            prescriber_id=prescriber.id, by=therapist)
     change_phase(course, Phase.DISCONTINUED, by=therapist, expected_version=course.version,

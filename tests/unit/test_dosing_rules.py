@@ -9,7 +9,7 @@ from ketamine_integration.domain.dosing import (VITAL_RANGES, ceiling_problem, d
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 LIBRARY = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols")
-#: each shipped protocol as a new course would start on it (IM KAP is at version 3)
+#: each shipped protocol as a new course would start on it (IM KAP is at version 4)
 NEWEST = {entry.protocol.id: entry.protocol for entry in LIBRARY.newest()}
 IV, IM, SL, ESK = (NEWEST[p].experience for p in (
     "iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"))

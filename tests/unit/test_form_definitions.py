@@ -93,6 +93,15 @@ def test_the_shipped_set_passes():
     assert {"history_of_psychosis", "high_blood_pressure", "pregnancy", "substance_use",
             "interacting_medications"} <= flagged
     assert {q.type for q in intake.questions} == {"text", "choice", "yes_no", "date", "medication_list"}
+    # who countersigns, and which withdrawals stop dosing (the contract of issue 26)
+    newest = {f.id: f for f in library.newest()}
+    assert {i: f.countersign for i, f in newest.items() if f.countersign} == {
+        "consent-iv-ketamine": "prescriber", "consent-im-ketamine": "prescriber",
+        "consent-sublingual-ketamine": "prescriber", "consent-intranasal-esketamine": "prescriber",
+        "consent-psychotherapy-integration": "therapist", "intake-questionnaire": "prescriber"}
+    assert {i for i, f in newest.items() if f.withdrawal_blocks_dosing} == {
+        "consent-iv-ketamine", "consent-im-ketamine", "consent-sublingual-ketamine",
+        "consent-intranasal-esketamine", "agreement-transport-no-driving"}
 
 
 def test_a_valid_form_is_read_whole(tmp_path):
@@ -105,6 +114,7 @@ def test_a_valid_form_is_read_whole(tmp_path):
     assert [q.id for q in form.flagged_questions] == ["understood", "support"]
     assert form.questions[0].flag.when == ("no",) and form.questions[1].option_label("friend") == "Friend"
     assert len(form.content_hash) == 64
+    assert (form.countersign, form.withdrawal_blocks_dosing) == (None, False)
     assert check(tmp_path, INTAKE) == []
 
 
@@ -228,6 +238,17 @@ ERRORS = [
     # the shape check: a control character
     ("control character", CONSENT.replace("I agree.", '"I agree.\\u0000"'),
      "form.yaml:13 consent.agreement: holds a control character (U+0000)"),
+    # who countersigns: a role the format knows
+    ("unknown countersigner", CONSENT.replace("resign_on_change: true", "resign_on_change: true\ncountersign: nurse"),
+     "form.yaml:7 countersign: 'nurse' is not who countersigns; use one of: prescriber, therapist, staff"),
+    # withdrawal_blocks_dosing is true or false
+    ("withdrawal_blocks_dosing not a boolean",
+     CONSENT.replace("resign_on_change: true", "resign_on_change: true\nwithdrawal_blocks_dosing: often"),
+     "form.yaml:7 withdrawal_blocks_dosing: must be true or false"),
+    # an intake form is not withdrawn
+    ("withdrawal_blocks_dosing on an intake form",
+     INTAKE.replace("resign_on_change: false", "resign_on_change: false\nwithdrawal_blocks_dosing: true"),
+     "form.yaml:6 withdrawal_blocks_dosing: only a consent is withdrawn"),
     # a syntax error
     ("not YAML", "form: [unclosed\n", "form.yaml:2 (file): is not valid YAML"),
 ]

@@ -141,6 +141,43 @@ def test_a_questionnaire_response_refused_names_the_element(resource, expected):
     assert _problems({k: v for k, v in resource.items() if v is not None}) == expected
 
 
+INTEGER = "must be a whole number written as one (1, not \"1\", true or 1.0): FHIR's valueInteger is an integer."
+OTHER_SYSTEM = "codes its answer LA6571-9 in http://snomed.info/sct: an answer code is read in http://loinc.org or urn:ketamine-integration:measure only."
+
+
+@pytest.mark.parametrize("answer, field, problem", [
+    # review finding (issue 25): pydantic read each of these as the score 1
+    ({"valueInteger": "1"}, "item[0].answer[0].valueInteger", INTEGER),    # a string
+    ({"valueInteger": True}, "item[0].answer[0].valueInteger", INTEGER),   # a boolean
+    ({"valueInteger": 1.0}, "item[0].answer[0].valueInteger", INTEGER),    # a decimal, however whole
+    # a LOINC answer code under another system is not LOINC's answer
+    ({"valueCoding": {"system": "http://snomed.info/sct", "code": "LA6571-9"}}, "item[0]", OTHER_SYSTEM),
+    # ...nor under none
+    ({"valueCoding": {"code": "LA6571-9"}}, "item[0]",
+     "codes its answer LA6571-9 in no system: an answer code is read in http://loinc.org or urn:ketamine-integration:measure only."),
+    # the export's own code under LOINC's system is no answer either
+    ({"valueCoding": {"system": "http://loinc.org", "code": "phq9-1-3"}}, "item[0]", "is not an answer PHQ-9 item 1 offers."),
+])
+def test_a_score_is_read_as_fhir_types_it_and_a_code_in_its_own_system(answer, field, problem):
+    with pytest.raises(RowRefused) as refused:
+        fhir_measure("line 1", _qr([answer] + [0] * 8), NY)
+    assert [(r.row, r.field, r.problem) for r in refused.value.refusals] == [("line 1", field, problem)]
+
+
+def test_a_total_or_a_component_written_loosely_is_refused_by_its_element():
+    codes = ("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7")
+    observation = {"resourceType": "Observation", "status": "final",
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "69737-5"}]},
+                   "subject": {"identifier": {"system": MRN_SYSTEM, "value": "KI-000002"}},
+                   "effectiveDateTime": "2026-02-01", "valueInteger": "7",
+                   "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": c}]},
+                                  "valueInteger": 1} for c in codes]}
+    observation["component"][4]["valueInteger"] = False
+    with pytest.raises(RowRefused) as refused:
+        fhir_measure("entry 1", observation, NY)
+    assert {r.field for r in refused.value.refusals} == {"valueInteger", "component[4].valueInteger"}
+
+
 def test_an_observation_with_components_and_a_quantity_total_maps_to_the_gad7():
     codes = ("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7")
     observation = {"resourceType": "Observation", "status": "final",

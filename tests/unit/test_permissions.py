@@ -85,6 +85,22 @@ def test_front_desk_staff_never_administer_or_monitor_dosing():
     assert "staff" not in roles_with("dosing.administer")
 
 
+@pytest.mark.parametrize("permission, roles", [
+    # the answers are clinical: the treating therapist and prescriber read them
+    ("forms.read_signed", (THERAPIST, PRESCRIBER)),
+    # whoever is with the patient at the clinic hands over the tablet and witnesses
+    ("forms.sign_in_clinic", ("staff", THERAPIST, PRESCRIBER, NURSE)),
+    # the role a form names countersigns (checked against the form file too)
+    ("forms.countersign", ("staff", THERAPIST, PRESCRIBER)),
+    # a flagged screening answer is a prescriber's to review before dosing
+    ("forms.review_flags", (PRESCRIBER,)),
+    # a patient may tell the front desk or a clinician that they withdraw
+    ("forms.record_withdrawal", ("staff", THERAPIST, PRESCRIBER)),
+])
+def test_who_handles_signed_forms(permission, roles):
+    assert set(roles_with(permission)) == set(roles)
+
+
 def test_an_unknown_permission_is_an_error_not_an_empty_answer():
     with pytest.raises(KeyError):
         roles_with("dosing.sing")

@@ -8,7 +8,7 @@ from ketamine_integration.domain.phases import (NEXT_PHASES, CourseFacts, Phase,
 from ketamine_integration.domain.protocol_library import ProtocolLibrary
 
 PROTOCOL = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find(
-    "iv-ketamine-induction", 2).protocol
+    "iv-ketamine-induction", 3).protocol
 ALL_PREP = frozenset(PROTOCOL.preparation.required_items)
 READY = CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP, signed_preparation_sessions=1)
 REASON = "Patient relocating; series ends early by agreement."
@@ -53,6 +53,10 @@ def test_every_other_transition_is_refused_even_with_override(source, target):
     # extra items recorded beyond the protocol's list do not matter
     (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP | {"support_person"},
                  signed_preparation_sessions=3), []),
+    # everything recorded, but forms of the packet still to sign (issue 26)
+    (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP, signed_preparation_sessions=1,
+                 forms_to_sign=("Consent to IV ketamine", "Intake questionnaire")),
+     ["Forms still to sign: Consent to IV ketamine, Intake questionnaire."]),
 ])
 def test_preparation_gate(facts, expected):
     assert gate_blockers(PROTOCOL, facts, Phase.EXPERIENCE) == expected
@@ -69,7 +73,7 @@ def test_series_gate_into_integration(done, blocked):
     assert bool(gate_blockers(PROTOCOL, facts, Phase.INTEGRATION)) == blocked
 
 
-IM_KAP = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find("im-ketamine-kap", 3).protocol
+IM_KAP = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols").find("im-ketamine-kap", 4).protocol
 
 
 @pytest.mark.parametrize("done, blocked", [

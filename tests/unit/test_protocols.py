@@ -5,12 +5,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ketamine_integration.domain import form_library
+from ketamine_integration.domain.protocol_forms import with_forms
 from ketamine_integration.domain.protocol_library import ProtocolLibrary, read_protocol_file
 from ketamine_integration.domain.protocols import (ProtocolError, Span, content_hash, parse_duration,
                                                    validate_definition)
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 SHIPPED = sorted(PROTOCOLS.glob("*.yaml"))
+FORMS = PROTOCOLS.parent / "forms"
 
 
 def test_four_protocols_ship_and_all_are_valid():
@@ -21,16 +24,16 @@ def test_four_protocols_ship_and_all_are_valid():
 
 
 def test_shipped_values_follow_the_brief():
-    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 2).protocol
+    iv = ProtocolLibrary.load(PROTOCOLS).find("iv-ketamine-induction", 3).protocol
     assert iv.experience.max_series_sessions == 6 and iv.experience.max_series_days == 21
     assert iv.integration.window.optimal_until == Span(72, "h")
     assert iv.integration.window.closes_after == Span(14, "d")
-    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 2).protocol
+    esk = ProtocolLibrary.load(PROTOCOLS).find("esketamine-trd-rems", 3).protocol
     assert esk.experience.rems_monitoring_form and esk.experience.min_monitoring_minutes >= 120
     # the label's schedule: 8 twice weekly, 4 weekly, then maintenance; 56 mg on day 1, 56 or 84 mg after
     assert [s.sessions.max for s in esk.experience.series_stages] == [8, 4]
     assert esk.experience.plan[0].first_dose.choices == (56,) and esk.experience.dose.usual.choices == (56, 84)
-    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 3).protocol
+    im = ProtocolLibrary.load(PROTOCOLS).find("im-ketamine-kap", 4).protocol
     assert (im.experience.min_series_sessions, im.experience.max_series_sessions) == (3, 6)
     newest = {e.protocol.id: e.protocol for e in ProtocolLibrary.load(PROTOCOLS).newest()}
     assert all(p.experience.maintenance_stage is not None for p in newest.values()) and len(newest) == 4
@@ -104,6 +107,10 @@ _DELETE = object()
     ("coordination.report_after_dosing", [9], "(top level)", "names session(s) [9]"),
     ("medication", "esketamine", "(top level)", "route must be 'intranasal'"),
     ("evidence", [], "evidence", "at least 1 item"),
+    # the forms the preparation needs: a list of form ids, each once
+    ("preparation.forms", "consent-iv-ketamine", "preparation.forms", "must be a valid array"),
+    ("preparation.forms", ["intake-questionnaire", "intake-questionnaire"], "preparation.forms", "more than once"),
+    ("preparation.forms", [""], "preparation.forms[0]", "must have at least 1 character"),
 ])
 def test_each_kind_of_error_names_file_field_and_problem(field, value, path, problem):
     data = _set(copy.deepcopy(_base()), field, value)
@@ -124,6 +131,40 @@ def test_alternating_needs_an_integration_session_per_dose():
                                     "(min_sessions_per_dosing is 0)"]
     # without the field (every version-2 snapshot), a protocol does not alternate
     assert validate_definition(_base(), "iv.yaml").integration.alternates_with_dosing is False
+
+
+# (what is wrong, the forms named, the problem of the protocol file)
+FORM_ERRORS = [
+    ("unknown form", ["consent-iv-ketamine", "consent-tarot"],
+     "iv.yaml: preparation.forms[1]: 'consent-tarot' is not a usable form of the form library (forms/; "
+     "`flask forms check` lists the files and their problems)"),
+    ("consent to another route", ["consent-im-ketamine"],
+     "iv.yaml: preparation.forms[0]: consent-im-ketamine is a consent to im treatment; this protocol's route is iv"),
+]
+
+
+@pytest.mark.parametrize("forms, problem", [r[1:] for r in FORM_ERRORS], ids=[r[0] for r in FORM_ERRORS])
+def test_the_forms_a_protocol_names_are_checked_against_the_form_library(tmp_path, forms, problem):
+    (tmp_path / "iv.yaml").write_text(yaml.safe_dump(_set(_base(), "preparation.forms", forms)))
+    library = with_forms(ProtocolLibrary.load(tmp_path), form_library.load_folder(FORMS))
+    [entry] = library.entries
+    assert not entry.valid and entry.problems == (problem,)
+
+
+def test_the_shipped_protocols_name_their_route_s_consent_and_the_shared_forms():
+    library = with_forms(ProtocolLibrary.load(PROTOCOLS), form_library.load_folder(FORMS))
+    assert [e.problems for e in library.entries if not e.valid] == []
+    shared = {"consent-psychotherapy-integration", "agreement-transport-no-driving", "intake-questionnaire"}
+    forms = {e.protocol.id: set(e.protocol.preparation.forms) for e in library.newest()}
+    assert forms == {"iv-ketamine-induction": shared | {"consent-iv-ketamine"},
+                     "im-ketamine-kap": shared | {"consent-im-ketamine"},
+                     "esketamine-trd-rems": shared | {"consent-intranasal-esketamine"},
+                     # at-home doses are supervised by video
+                     "sublingual-ketamine-kap": shared | {"consent-sublingual-ketamine", "consent-telehealth"}}
+    # a snapshot of an older version names no forms: its course keeps the hand-recorded items
+    older = {k: v for k, v in _base().items()}
+    del older["preparation"]["forms"]
+    assert validate_definition(older, "old.yaml").preparation.forms == ()
 
 
 def test_not_a_mapping_and_not_yaml_are_named(tmp_path):

@@ -10,8 +10,8 @@ from ketamine_integration.domain.signing import Need, RecordFacts, signature_nee
 from ketamine_integration.domain.vitals import DISCHARGE_CRITERIA, Response
 
 LIBRARY = ProtocolLibrary.load(Path(__file__).resolve().parents[2] / "protocols")
-IV = LIBRARY.find("iv-ketamine-induction", 2).protocol
-ESKETAMINE = LIBRARY.find("esketamine-trd-rems", 2).protocol
+IV = LIBRARY.find("iv-ketamine-induction", 3).protocol
+ESKETAMINE = LIBRARY.find("esketamine-trd-rems", 3).protocol
 START = datetime(2026, 3, 2, 14, tzinfo=timezone.utc)
 READING = dict(systolic=128, diastolic=82, heart_rate=72, spo2=98, respiratory_rate=None)
 VALUES = dict(started_at=START, ended_at=START + timedelta(minutes=40), route="iv", medication="ketamine",

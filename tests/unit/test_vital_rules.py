@@ -18,8 +18,8 @@ from ketamine_integration.domain.vitals import (DEFAULT_RULES, DISCHARGE_CRITERI
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 LIBRARY = ProtocolLibrary.load(PROTOCOLS)
-ESKETAMINE = LIBRARY.find("esketamine-trd-rems", 2).protocol.vital_signs
-IV = LIBRARY.find("iv-ketamine-induction", 2).protocol.vital_signs
+ESKETAMINE = LIBRARY.find("esketamine-trd-rems", 3).protocol.vital_signs
+IV = LIBRARY.find("iv-ketamine-induction", 3).protocol.vital_signs
 NY = ZoneInfo("America/New_York")
 
 

@@ -58,16 +58,16 @@ def test_tabs_line_breaks_and_short_numbers_stay_allowed(tmp_path):
 
 @pytest.mark.parametrize("change, expected", [
     # a version past the integer digit limit
-    (lambda text: text.replace("version: 2", "version: " + "7" * 4400, 1),
+    (lambda text: text.replace("version: 3", "version: " + "7" * 4400, 1),
      "is a number 4,400 characters long; the limit is 30"),
     # the id given twice at the top: the second would silently win
-    (lambda text: text.replace("version: 2", "version: 2\nversion: 3", 1), "version ("),
+    (lambda text: text.replace("version: 3", "version: 3\nversion: 4", 1), "version ("),
     # NUL in the protocol's name
     (lambda text: text.replace("name: ", 'name: "\\0"  # ', 1), "holds a control character (U+0000)"),
 ])
 def test_a_hostile_value_in_a_protocol_file_is_named_and_the_others_stay_usable(tmp_path, change, expected):
     source = (ROOT / "protocols" / "iv-ketamine-induction.yaml").read_text()
-    assert "version: 2" in source
+    assert "version: 3" in source
     (tmp_path / "hostile.yaml").write_text(change(source))
     (tmp_path / "sublingual.yaml").write_text((ROOT / "protocols" / "sublingual-ketamine-kap.yaml").read_text())
     library = ProtocolLibrary.load(tmp_path)

@@ -1,0 +1,45 @@
+"""The outcomes page's tables as domain.disclosure sees them: each row's courses (and, on a PHQ-9 row, its
+measured courses), and which rows are hidden so that no figure about fewer than the minimum of patients is
+shown or left to subtraction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain import disclosure
+
+
+@dataclass(frozen=True)
+class Member:
+    """A course of the period: who it is of, its groups, and whether its PHQ-9 figures count."""
+    course_id: int
+    patient_id: int
+    protocol_id: str
+    therapist_id: int
+    measured: bool
+
+
+def hidden_lines(members: list[Member], protocols: list[str], therapists: list[str], min_group: int) -> dict[str, str]:
+    """Line key ("phq:all", "phq:protocol:<id>", "phq:therapist:<user id>", "sessions:all",
+    "sessions:protocol:<id>") -> why it is hidden, for every hidden line; patients, not courses, counted."""
+    lines, tables = _lines(members, protocols, therapists)
+    return disclosure.hidden_lines(lines, tables, {m.course_id: m.patient_id for m in members}, min_group)
+
+
+def _lines(members: list[Member], protocols: list[str], therapists: list[str]):
+    """The page's lines and tables for disclosure control: each line's courses (the count and the sessions'
+    figures rest on them) and, for the PHQ-9 lines, its measured courses."""
+    def units(member_of) -> frozenset:
+        return frozenset(m.course_id for m in members if member_of(m))
+
+    def phq_line(member_of) -> dict:
+        return {"courses": units(member_of), "measured": units(lambda m: m.measured and member_of(m))}
+    lines = {"phq:all": phq_line(lambda m: True), "sessions:all": {"courses": units(lambda m: True)}}
+    for p in protocols:
+        lines[f"phq:protocol:{p}"] = phq_line(lambda m, p=p: m.protocol_id == p)
+        lines[f"sessions:protocol:{p}"] = {"courses": units(lambda m, p=p: m.protocol_id == p)}
+    for t in therapists:
+        lines[f"phq:therapist:{t}"] = phq_line(lambda m, t=t: str(m.therapist_id) == t)
+    tables = [disclosure.Table("phq:all", tuple(f"phq:protocol:{p}" for p in protocols)),
+              disclosure.Table("phq:all", tuple(f"phq:therapist:{t}" for t in therapists)),
+              disclosure.Table("sessions:all", tuple(f"sessions:protocol:{p}" for p in protocols))]
+    return {k: disclosure.Line(k, figures) for k, figures in lines.items()}, tables

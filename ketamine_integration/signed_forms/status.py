@@ -1,0 +1,191 @@
+"""Where a course's packet stands: each form to sign, signed, to sign again or withdrawn; who still
+owes a countersignature; the flagged answers and their review; and what stops dosing (issue 26).
+
+Read from the records and the form library as it is now: the state is never stored, so a new form
+version asks for a signature again the moment its file is in forms/ (when the file says so).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..courses.models import TreatmentCourse
+from ..courses.services import course_protocol
+from ..db.clinic_time import format_local_day
+from ..domain.form_definitions import FormDefinition, Question
+from ..domain.form_library import FormLibrary
+from ..domain.text import counted
+from ..extensions import db
+from ..protocols.forms import current_forms
+from .models import FormFlagReview, FormPacket, SignedForm
+
+TO_SIGN, SIGNED, SIGN_AGAIN, WITHDRAWN = "to_sign", "signed", "sign_again", "withdrawn"
+#: the packet as a whole
+SENT, PARTLY_SIGNED = "sent", "partly signed"
+
+
+@dataclass(frozen=True)
+class PacketItem:
+    form_id: str
+    #: the form's current version (None: its file is missing or cannot be used, so it cannot be signed)
+    form: FormDefinition | None
+    state: str
+    #: the newest signature of this form for the course
+    signed: SignedForm | None = None
+    #: the role that still owes a countersignature of `signed` (None: none owed)
+    countersign_role: str | None = None
+    #: (question, the form's reason) of each flagged answer of `signed`
+    flags: list[tuple[Question, str]] = field(default_factory=list)
+    flags_reviewed: FormFlagReview | None = None
+    #: the signed version's definition, else the current one: what the signature is read against
+    signed_definition: FormDefinition | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """consent or intake (None: a form never signed whose file cannot be read)."""
+        if self.form is not None:
+            return self.form.kind
+        return self.signed.kind if self.signed is not None else None
+
+    @property
+    def title(self) -> str:
+        if self.form is not None:
+            return self.form.title
+        return self.signed.title if self.signed is not None else self.form_id
+
+    @property
+    def blocks_dosing(self) -> list[str]:
+        """Why this form stops dosing: unsigned, withdrawn (a dosing consent), or flags unreviewed."""
+        if self.state == TO_SIGN:
+            return [f"{self.title}: not signed yet."] if self.form is not None else \
+                [f"{self.title}: cannot be signed (its form file is missing or cannot be used; ask the clinic)."]
+        if self.state == SIGN_AGAIN:
+            return [f"{self.title}: a new version asks the patient to sign again."]
+        return self.stops_dosing
+
+    @property
+    def stops_dosing(self) -> list[str]:
+        """What refuses planning, moving or starting a dose whatever the phase: a dosing consent withdrawn, a
+        flagged answer not yet reviewed (a form still to sign is the preparation gate's)."""
+        reasons = []
+        if self.state == WITHDRAWN and self.signed_definition is not None \
+                and self.signed_definition.withdrawal_blocks_dosing:
+            day = format_local_day(self.signed.withdrawal.withdrawn_at, year=True)
+            reasons.append(f"{self.title}: the patient withdrew this consent on {day}; no dosing until they "
+                           "sign it again.")
+        if self.flags and self.flags_reviewed is None and self.state != WITHDRAWN:
+            reasons.append(f"{self.title}: {counted(len(self.flags), 'flagged answer')} to be reviewed by a "
+                           "prescriber.")
+        return reasons
+
+
+@dataclass(frozen=True)
+class PacketStatus:
+    course_id: int
+    items: list[PacketItem]
+
+    @property
+    def state(self) -> str:
+        signed = [i for i in self.items if i.state == SIGNED]
+        if len(signed) == len(self.items):
+            return SIGNED
+        return PARTLY_SIGNED if any(i.signed is not None for i in self.items) else SENT
+
+    @property
+    def complete(self) -> bool:
+        """Every form signed in its current version (or one it need not be signed again for), none withdrawn:
+        the preparation gate's condition."""
+        return self.state == SIGNED
+
+    @property
+    def blocks_dosing(self) -> list[str]:
+        """Everything between the patient and a dose: forms to sign, withdrawals, unreviewed flags."""
+        return [reason for item in self.items for reason in item.blocks_dosing]
+
+    @property
+    def stops_dosing(self) -> list[str]:
+        """What refuses planning, moving or starting a dose (PacketItem.stops_dosing)."""
+        return [reason for item in self.items for reason in item.stops_dosing]
+
+    @property
+    def to_sign(self) -> tuple[str, ...]:
+        """Titles of the forms not signed in their current version, or withdrawn: the preparation gate's."""
+        return tuple(item.title for item in self.items if item.state != SIGNED)
+
+    def item(self, form_id: str) -> PacketItem | None:
+        return next((i for i in self.items if i.form_id == form_id), None)
+
+
+def fetch_packet(course: TreatmentCourse) -> FormPacket | None:
+    return db.session.scalar(select(FormPacket).where(FormPacket.course_id == course.id)
+                             .options(selectinload(FormPacket.forms)))
+
+
+def requested_forms(course: TreatmentCourse) -> tuple[str, ...]:
+    """The forms the course asks for: its packet's, else (no packet made) its protocol snapshot's."""
+    packet = fetch_packet(course)
+    if packet is not None:
+        return tuple(f.form_id for f in packet.forms)
+    return course_protocol(course).preparation.forms
+
+
+def signatures_of(course: TreatmentCourse) -> list[SignedForm]:
+    """Every signature of the course's forms, oldest first, with what hangs off each (one query each)."""
+    return list(db.session.scalars(
+        select(SignedForm).where(SignedForm.course_id == course.id).order_by(SignedForm.signed_at, SignedForm.id)
+        .options(selectinload(SignedForm.countersignature), selectinload(SignedForm.flag_review),
+                 selectinload(SignedForm.withdrawal))))
+
+
+def packet_status(course: TreatmentCourse) -> PacketStatus | None:
+    """The packet's state; None when the course's protocol snapshot names no forms (an older version:
+    its consent and intake stay hand-recorded checklist items)."""
+    if not course_protocol(course).preparation.forms:
+        return None
+    library = current_forms()
+    newest = {f.id: f for f in library.newest()}
+    latest: dict[str, SignedForm] = {}
+    for signature in signatures_of(course):
+        latest[signature.form_id] = signature
+    return PacketStatus(course_id=course.id,
+                        items=[_item(form_id, newest.get(form_id), latest.get(form_id), library)
+                               for form_id in requested_forms(course)])
+
+
+def _item(form_id: str, form: FormDefinition | None, signed: SignedForm | None, library: FormLibrary) -> PacketItem:
+    if signed is None:
+        return PacketItem(form_id=form_id, form=form, state=TO_SIGN)
+    definition = library.find(form_id, signed.form_version) or form
+    role = definition.countersign if definition is not None else None
+    return PacketItem(form_id=form_id, form=form, state=_state(signed, form, library), signed=signed,
+                      countersign_role=role if role and signed.countersignature is None else None,
+                      flags=flags_of(signed), flags_reviewed=signed.flag_review, signed_definition=definition)
+
+
+def _state(signed: SignedForm, form: FormDefinition | None, library: FormLibrary) -> str:
+    if signed.withdrawal is not None:
+        return WITHDRAWN
+    if form is not None and needs_signing_again(signed.form_version, form, library):
+        return SIGN_AGAIN
+    return SIGNED
+
+
+def needs_signing_again(signed_version: int, current: FormDefinition, library: FormLibrary) -> bool:
+    """A later version asks again when it says so (resign_on_change), or when a version between the
+    signed one and it did: that change was never signed."""
+    return any(f.resign_on_change for f in library.forms
+               if f.id == current.id and signed_version < f.version <= current.version)
+
+
+def document_of(signed: SignedForm) -> dict:
+    """The signed document, parsed."""
+    return json.loads(signed.document)
+
+
+def flags_of(signed: SignedForm) -> list[tuple[Question, str]]:
+    """The flagged answers of a signature, read from its document (the text the patient saw)."""
+    return [(Question(id=q["id"], type=q["type"], label=q["label"]), q["flag_reason"])
+            for section in document_of(signed)["sections"] for q in section["questions"] if q["flag_reason"]]

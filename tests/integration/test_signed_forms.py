@@ -1,0 +1,359 @@
+"""Signed intake and consent forms (issue 26): the packet made at enrolment from each shipped protocol,
+signing in the portal and on the clinic tablet, countersigning, flagged answers and their review,
+withdrawal and re-signing, new form versions, digests rechecked by `flask signatures verify`, and the
+database refusing to change a signed form. Through the services (the pages come with the forms UI)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from ketamine_integration.accounts.models import User
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.courses.services import course_facts, course_protocol, evidence, record_preparation
+from ketamine_integration.domain.phases import Phase, gate_blockers
+from ketamine_integration.experience.models import DosingSession, VitalSigns
+from ketamine_integration.db.errors import DomainError
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.extensions import db
+from ketamine_integration.portal.models import PortalAccount
+from ketamine_integration.signed_forms import services
+from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
+from ketamine_integration.domain.form_answers import sample_answers
+from tests.conftest import page_text
+from tests.factories import newest_version
+from tests.integration.test_dosing import _record_data, local
+
+# On SQLite and PostgreSQL: append-only triggers and row locks per engine.
+pytestmark = pytest.mark.both_engines
+
+SHIPPED_FORMS = Path(__file__).resolve().parents[2] / "forms"
+PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
+
+
+@pytest.fixture
+def team(make):
+    therapist = make.user("therapist", full_name="Wren Calder")
+    prescriber = make.user("prescriber", full_name="Idris Mallow")
+    desk = make.user("staff", username="desk")
+    patient = make.patient(given_name="Juniper", family_name="Ashgrove", therapists=[therapist],
+                           prescribers=[prescriber])
+    return {"therapist": therapist, "prescriber": prescriber, "desk": desk, "patient": patient,
+            "course": make.course(patient, therapist, prescriber)}
+
+
+def _status(make, course_id):
+    return make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, course_id)))
+
+
+def _blocks(make, course_id) -> list[str]:
+    """What stops dosing (its days are written in the clinic's time zone: read in the app)."""
+    return make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, course_id)).blocks_dosing)
+
+
+def _sign(make, course_id, form_id, *, by=None, account=None, typed="Juniper Ashgrove", flagged=(), **answers):
+    """One form signed: in the portal with `account`, else in the clinic with `by` witnessing."""
+    def sign():
+        course = db.session.get(TreatmentCourse, course_id)
+        form = services.packet_status(course).item(form_id).form
+        portal = db.session.get(PortalAccount, account) if account else None
+        return services.sign_form(course, form_id, raw_answers={**sample_answers(form, flagged=flagged), **answers},
+                                  typed_name=typed, agreed=True, method="portal" if portal else "in_clinic",
+                                  portal_account=portal, witness=None if portal else db.session.get(User, by)).id
+    return make.run(sign)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_enrolment_asks_for_the_protocol_s_forms(make, protocol):
+    therapist, prescriber = make.user("therapist"), make.user("prescriber")
+    patient = make.patient(therapists=[therapist], prescribers=[prescriber])
+    course = make.course(patient, therapist, prescriber, protocol=protocol)
+
+    def read():
+        course_row = db.session.get(TreatmentCourse, course)
+        packet = db.session.scalar(select(FormPacket).where(FormPacket.course_id == course))
+        named = services.course_protocol(course_row).preparation.forms
+        return [f.form_id for f in packet.forms], named
+    asked, named = make.query(read)
+    assert asked == list(named) and len(asked) >= 4
+    route_consent = {"iv-ketamine-induction": "consent-iv-ketamine", "im-ketamine-kap": "consent-im-ketamine",
+                     "sublingual-ketamine-kap": "consent-sublingual-ketamine",
+                     "esketamine-trd-rems": "consent-intranasal-esketamine"}[protocol]
+    assert route_consent in asked and "intake-questionnaire" in asked
+    status = _status(make, course)
+    assert status.state == "sent" and {i.state for i in status.items} == {"to_sign"}
+    assert len(_blocks(make, course)) == len(asked)
+    [row] = make.audit_rows(action="forms.packet_create")
+    assert row.patient_id == patient and row.object_id is not None
+
+
+def test_signing_in_the_clinic_and_countersigning(team, make):
+    signed = _sign(make, team["course"], "consent-iv-ketamine", by=team["desk"])
+    status = _status(make, team["course"])
+    item = status.item("consent-iv-ketamine")
+    assert (status.state, item.state, item.countersign_role) == ("partly signed", "signed", "prescriber")
+    document = make.query(lambda: services.signed_form_document(db.session.get(SignedForm, signed)))
+    assert document["signature"]["method"] == "in_clinic" and document["signature"]["portal_account"] is None
+    assert document["signature"]["witness"]["id"] == team["desk"]
+    assert document["patient"]["name"] == "Juniper Ashgrove" and document["consent"]["agreement"]
+    # the form's exact text is in the document, with its version and content hash
+    form = item.form
+    assert document["consent"]["paragraphs"] == form.consent.paragraphs
+    assert (document["form"]["version"], document["form"]["content_sha256"]) == (form.version, form.content_hash)
+
+    def countersign(user_id):
+        return services.countersign(db.session.get(SignedForm, signed), by=db.session.get(User, user_id))
+    # the wrong role is refused: the therapist and the front desk do not countersign a treatment consent
+    for wrong in (team["therapist"], team["desk"]):
+        with pytest.raises(DomainError, match="countersigned by a prescriber"):
+            make.run(lambda: countersign(wrong))
+    make.run(lambda: countersign(team["prescriber"]))
+    assert _status(make, team["course"]).item("consent-iv-ketamine").countersign_role is None
+    with pytest.raises(DomainError, match="already countersigned"):
+        make.run(lambda: countersign(team["prescriber"]))
+    assert [r.patient_id for r in make.audit_rows(action="forms.countersign")] == [team["patient"]]
+
+
+def test_signing_in_the_portal_with_the_patient_s_account(team, make):
+    account = make.portal_account(team["patient"])
+    signed = _sign(make, team["course"], "consent-psychotherapy-integration", account=account)
+    document = make.query(lambda: services.signed_form_document(db.session.get(SignedForm, signed)))
+    email = make.query(lambda: db.session.get(PortalAccount, account).email)
+    assert document["signature"]["portal_account"] == email and document["signature"]["witness"] is None
+    [row] = make.audit_rows(action="forms.sign")
+    assert row.patient_id == team["patient"]
+    # another patient's account signs nothing of this course
+    other = make.portal_account(make.patient())
+    with pytest.raises(DomainError, match="your own portal account"):
+        _sign(make, team["course"], "intake-questionnaire", account=other)
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"typed": "Juniper Ash"}, "typed_name", "Type your name as the clinic has it: Juniper Ashgrove."),
+    ({"read_and_understood": "perhaps"}, "read_and_understood", "Answer yes or no."),
+])
+def test_a_refused_signature_names_the_field_and_stores_nothing(team, make, change, field, message):
+    form_id = "consent-iv-ketamine"
+    item = _status(make, team["course"]).item(form_id)
+    question = next((q.id for q in item.form.questions if q.type == "yes_no"), None)
+    extra = {question: change[field]} if field != "typed_name" and question else {}
+    with pytest.raises(DomainError) as refused:
+        _sign(make, team["course"], form_id, by=team["desk"], typed=change.get("typed", "Juniper Ashgrove"), **extra)
+    key = field if field == "typed_name" else question
+    assert refused.value.reasons[key].startswith(message.split(":")[0])
+    assert make.query(lambda: db.session.scalars(select(SignedForm)).all()) == []
+
+
+def test_flagged_answers_are_shown_and_reviewed_by_a_prescriber(team, make):
+    intake = _status(make, team["course"]).item("intake-questionnaire").form
+    flagged = intake.flagged_questions[0].id
+    signed = _sign(make, team["course"], "intake-questionnaire", by=team["therapist"], flagged={flagged})
+    item = _status(make, team["course"]).item("intake-questionnaire")
+    assert [q.id for q, _ in item.flags] == [flagged] and item.flags_reviewed is None
+    assert any("flagged answer to be reviewed" in r for r in _blocks(make, team["course"]))
+
+    def review(user_id, note="Discussed with the patient; cleared to proceed."):
+        return services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, user_id), note=note)
+    with pytest.raises(DomainError, match="reviewed by a prescriber"):
+        make.run(lambda: review(team["therapist"]))
+    with pytest.raises(DomainError) as short:
+        make.run(lambda: review(team["prescriber"], note="ok"))
+    assert "note" in short.value.reasons
+    make.run(lambda: review(team["prescriber"]))
+    assert _status(make, team["course"]).item("intake-questionnaire").flags_reviewed is not None
+    assert not any("flagged" in r for r in _blocks(make, team["course"]))
+
+
+def test_withdrawal_blocks_dosing_and_signing_again_restores(team, make):
+    make.sign_packet(team["course"])
+    status = _status(make, team["course"])
+    assert status.state == "signed" and _blocks(make, team["course"]) == []
+    signed = status.item("consent-iv-ketamine").signed.id
+
+    def withdraw():
+        return services.withdraw(db.session.get(SignedForm, signed), reason="Patient phoned: wants to stop.",
+                                 recorded_by=db.session.get(User, team["desk"]))
+    make.run(withdraw)
+    status = _status(make, team["course"])
+    assert status.item("consent-iv-ketamine").state == "withdrawn" and status.state == "partly signed"
+    assert any("withdrew this consent" in r for r in _blocks(make, team["course"]))
+    with pytest.raises(DomainError, match="already withdrawn"):
+        make.run(withdraw)
+    _sign(make, team["course"], "consent-iv-ketamine", by=team["desk"])
+    status = _status(make, team["course"])
+    assert status.state == "signed" and _blocks(make, team["course"]) == []
+    # a consent whose withdrawal does not stop dosing (telehealth) is not in an IV packet; the intake is never
+    # withdrawn
+    intake = status.item("intake-questionnaire").signed.id
+    with pytest.raises(DomainError, match="Only a consent"):
+        make.run(lambda: services.withdraw(db.session.get(SignedForm, intake), reason="x",
+                                           recorded_by=db.session.get(User, team["desk"])))
+
+
+def test_tablet_signing_session(team, make):
+    def start():
+        session, token = services.start_tablet_signing(db.session.get(TreatmentCourse, team["course"]),
+                                                       by=db.session.get(User, team["desk"]))
+        return session.id, token
+    first, first_token = make.run(start)
+    second, token = make.run(start)  # a second tablet for the course ends the first
+    assert make.query(lambda: services.tablet_signing_for(first_token)) is None
+    assert make.query(lambda: services.tablet_signing_for(token)).id == second
+    assert make.query(lambda: services.tablet_signing_for(token, now=utcnow() + timedelta(minutes=31))) is None
+    stored = make.query(lambda: db.session.get(TabletSigning, second))
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in stored.token_hash
+    make.sign_packet(team["course"], witness_id=team["desk"])
+    make.run(lambda: services.end_tablet_signing(db.session.get(TabletSigning, second), reason="completed"))
+    assert make.query(lambda: db.session.get(TabletSigning, second)).ended_reason == "completed"
+    assert make.query(lambda: db.session.get(TabletSigning, first)).ended_reason == "ended by staff"
+    assert len(make.audit_rows(action="forms.tablet_end")) == 2
+
+
+def test_digests_are_verified_and_a_tampered_row_is_named(team, make, app):
+    from tests.security.append_only_world import as_database_owner
+    ids = make.sign_packet(team["course"])
+    make.run(lambda: services.countersign(db.session.get(SignedForm, ids[0]),
+                                          by=db.session.get(User, team["prescriber"])))
+    clean = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert f"{len(ids)} of {len(ids)} signed forms verified." in clean.output
+    assert "1 of 1 signed form countersignatures verified." in clean.output
+    with as_database_owner(app) as conn:
+        conn.execute(text("UPDATE signed_forms SET document = replace(document, 'Juniper', 'Janet') WHERE id = :id"),
+                     {"id": ids[1]})
+        conn.execute(text("UPDATE form_countersignatures SET role = 'staff'"))
+    broken = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert broken.exit_code == 1
+    assert f"MISMATCH signed form {ids[1]}: content differs from what was signed" in broken.output
+    assert "MISMATCH form countersignature" in broken.output
+
+
+def test_a_signed_form_refuses_update_and_delete_in_the_database(team, make):
+    [signed] = make.sign_packet(team["course"], only={"intake-questionnaire"})
+    for statement in ("UPDATE signed_forms SET typed_name = 'Someone Else' WHERE id = :id",
+                      "DELETE FROM signed_forms WHERE id = :id"):
+        with pytest.raises(DBAPIError):
+            make.run(lambda: db.session.execute(text(statement), {"id": signed}))
+    assert make.query(lambda: db.session.get(SignedForm, signed)).typed_name == "Juniper Ashgrove"
+
+
+@pytest.mark.parametrize("resign, state", [(False, "signed"), (True, "sign_again")])
+def test_a_new_form_version_asks_again_only_when_the_file_says_so(team, make, app, tmp_path, resign, state):
+    make.sign_packet(team["course"])
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED_FORMS, forms)
+    source = (forms / "consent-iv-ketamine.yaml").read_text()
+    newer = source.replace("version: 1", "version: 2", 1).replace(
+        "resign_on_change: true", f"resign_on_change: {'true' if resign else 'false'}", 1)
+    (forms / "consent-iv-ketamine-v2.yaml").write_text(newer)
+    app.config["FORMS_DIR"] = str(forms)
+    item = _status(make, team["course"]).item("consent-iv-ketamine")
+    assert (item.form.version, item.state) == (2, state)
+    assert (_status(make, team["course"]).state == "signed") is (not resign)
+    if resign:
+        signed = _sign(make, team["course"], "consent-iv-ketamine", by=team["desk"])
+        document = make.query(lambda: json.loads(db.session.get(SignedForm, signed).document))
+        assert document["form"]["version"] == 2 and _status(make, team["course"]).state == "signed"
+    else:
+        with pytest.raises(DomainError, match="already signed"):
+            _sign(make, team["course"], "consent-iv-ketamine", by=team["desk"])
+
+
+def test_a_course_on_a_version_without_forms_has_no_packet(team, make, app, tmp_path):
+    protocols = tmp_path / "protocols"
+    protocols.mkdir()
+    source = (Path(app.config["PROTOCOLS_DIR"]) / "iv-ketamine-induction.yaml").read_text()
+    start, end = source.index("  # signed before the first dose"), source.index("experience:")
+    version = make.query(lambda: newest_version("iv-ketamine-induction"))
+    (protocols / "iv.yaml").write_text(source[:start].replace(f"version: {version}", f"version: {version + 1}")
+                                       + source[end:])
+    app.config["PROTOCOLS_DIR"] = str(protocols)
+    course = make.course(team["patient"], team["therapist"], team["prescriber"])
+    assert _status(make, course) is None
+    assert make.query(lambda: db.session.scalar(select(FormPacket).where(FormPacket.course_id == course))) is None
+
+
+@pytest.fixture
+def dosing(make):
+    ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
+           "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
+           "desk": make.user("staff", username="desk")}
+    ids["patient"] = make.patient(given_name="Juniper", family_name="Ashgrove")
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    return ids
+
+
+def _plan_one(make, course_id, days_ahead: float) -> list[int]:
+    return make.dosing_plan(course_id, first_start=local(-days_ahead, 9), days_between=2, count=1)
+
+
+def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, make, auth):
+    planned = _plan_one(make, dosing["course"], 3)   # nothing in the forms stops planning yet
+    intake = _status(make, dosing["course"]).item("intake-questionnaire").form
+    [signed] = make.sign_packet(dosing["course"], only={"intake-questionnaire"},
+                                flagged={intake.flagged_questions[0].id})
+    with pytest.raises(DomainError, match="flagged answer to be reviewed by a prescriber"):
+        _plan_one(make, dosing["course"], 6)
+    # nor may the planned dose start: its record is refused before anything is saved
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned[0]))
+    started = auth.post(f"/dosing/{planned[0]}", _record_data(session, dosing["prescriber"]))
+    assert started.status_code == 422 and "No dose can be planned or started" in page_text(started)
+    assert make.query(lambda: db.session.get(DosingSession, planned[0]).status) == "planned"
+    make.run(lambda: services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, dosing[
+        "prescriber"]), note="Reviewed with the patient: no psychosis history of concern."))
+    assert len(_plan_one(make, dosing["course"], 6)) == 1
+
+
+def test_a_withdrawn_consent_stops_new_doses_never_a_record_under_way(dosing, make, auth):
+    [planned] = make.dosing_plan(dosing["course"], first_start=local(3, 9), days_between=2, count=1)
+    make.sign_packet(dosing["course"])
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    assert auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"])).status_code == 302
+    consent = _status(make, dosing["course"]).item("consent-iv-ketamine").signed.id
+    make.run(lambda: services.withdraw(db.session.get(SignedForm, consent), reason="Changed my mind about IV.",
+                                       recorded_by=db.session.get(User, dosing["desk"])))
+    with pytest.raises(DomainError, match="withdrew this consent"):
+        _plan_one(make, dosing["course"], 1)
+    # the dose under way keeps its safety record: its vitals are still saved
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    again = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"], **{
+        "post_40-heart_rate": "84", "vitals_correction_reason": "Transcription error; monitor showed 84."}))
+    assert again.status_code == 302, page_text(again)
+    assert make.query(lambda: db.session.scalar(select(VitalSigns.heart_rate).where(
+        VitalSigns.dosing_session_id == planned, VitalSigns.timepoint == "post_40"))) == 84
+    _sign(make, dosing["course"], "consent-iv-ketamine", by=dosing["desk"])
+    assert len(_plan_one(make, dosing["course"], 1)) == 1
+
+
+def test_the_preparation_gate_and_checklist_follow_the_signed_forms(team, make, auth, client):
+    def gate():
+        course = db.session.get(TreatmentCourse, team["course"])
+        facts = course_facts(course)
+        return facts.forms_to_sign, facts.preparation_items_done, gate_blockers(
+            course_protocol(course), facts, Phase.EXPERIENCE)
+    waiting, done, blockers = make.query(gate)
+    assert set(waiting) >= {"Intake questionnaire and health screen"} and "informed_consent" not in done
+    assert any(b.startswith("Forms still to sign: ") for b in blockers)
+    # consent and intake are not ticked by hand on a protocol naming forms
+    with pytest.raises(DomainError, match="met when the patient has signed the course's consent forms"):
+        make.run(lambda: record_preparation(db.session.get(TreatmentCourse, team["course"]), item="informed_consent",
+                                            completed_on=utcnow().date(), note=None,
+                                            by=db.session.get(User, team["therapist"]), today=utcnow().date()))
+    make.sign_packet(team["course"], only={"intake-questionnaire"})
+    waiting, done, _ = make.query(gate)
+    assert "intake_assessment" in done and "informed_consent" not in done
+    assert "Intake questionnaire and health screen" not in waiting
+    make.sign_packet(team["course"])
+    waiting, done, blockers = make.query(gate)
+    assert waiting == () and {"informed_consent", "intake_assessment"} <= done
+    assert not any("Forms" in b or "Informed consent" in b for b in blockers)
+    found = make.query(lambda: evidence(db.session.get(TreatmentCourse, team["course"])).items["informed_consent"])
+    assert found.summary.startswith("Signed: ") and " v1 on " in found.summary

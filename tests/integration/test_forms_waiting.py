@@ -11,7 +11,6 @@ import pytest
 
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.courses.services import change_phase
-from ketamine_integration.demo.forms import demo_answers
 from ketamine_integration.domain.phases import Phase
 from ketamine_integration.extensions import db
 from ketamine_integration.signed_forms import services as signed_forms
@@ -30,16 +29,10 @@ def _course(make, team, family: str, *, prescriber: str = "prescriber") -> int:
     return make.course(patient, team["therapist"], team[prescriber], start=date.today() - timedelta(days=3))
 
 
-def _sign(make, course_id: int, form_id: str, witness_id: int, **chosen) -> int:
-    """The form signed on a clinic tablet, `witness_id` handing it over; `chosen` answers in place of the usual."""
-    def sign():
-        course = db.session.get(TreatmentCourse, course_id)
-        form = signed_forms.packet_status(course).item(form_id).form
-        answers = demo_answers(form, patient=course.patient, on=date.today(), chosen=chosen)
-        return signed_forms.sign_form(course, form_id, raw_answers=answers, typed_name=course.patient.full_name,
-                                      agreed=form.kind == "consent", method="in_clinic",
-                                      witness=_user(witness_id)).id
-    return make.run(sign)
+def _sign(make, course_id: int, form_id: str, witness_id: int, *flagged: str) -> int:
+    """The form signed on a clinic tablet, `witness_id` handing it over; the questions named flagged."""
+    [signed] = make.sign_packet(course_id, witness_id=witness_id, only=(form_id,), flagged=flagged)
+    return signed
 
 
 def _home(auth, client, username: str) -> tuple[str, str]:
@@ -59,15 +52,14 @@ def _section(text: str, heading: str, until: str) -> str:
 
 def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_or_signed_again(team, make, auth, client):
     flagged = _course(make, team, "Flagged")
-    intake = _sign(make, flagged, INTAKE, team["therapist"], interacting_medications=["lamotrigine"],
-                   high_blood_pressure="uncontrolled")
+    intake = _sign(make, flagged, INTAKE, team["therapist"], "interacting_medications", "high_blood_pressure")
     _sign(make, flagged, IV_CONSENT, team["therapist"])   # no flag on it: not listed
     withdrawn = _course(make, team, "Withdrawn")
     consent = _sign(make, withdrawn, IV_CONSENT, team["therapist"])
     make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, consent), reason="Wants to think it over.",
                                            recorded_by=_user(team["staff"])))
     elsewhere = _course(make, team, "Elsewhere", prescriber="other")   # another prescriber's patient
-    _sign(make, elsewhere, INTAKE, team["therapist"], history_of_mania="yes")
+    _sign(make, elsewhere, INTAKE, team["therapist"], "history_of_mania")
 
     html, text = _home(auth, client, "pres")
     counts = _counts(html)
@@ -91,7 +83,7 @@ def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_o
 
     # reviewed: the flag waits no more; signed again: the consent stands again
     make.run(lambda: signed_forms.review_flags(db.session.get(SignedForm, intake), by=_user(team["prescriber"]),
-                                               note="Lamotrigine 100 mg: discussed; dose on the usual plan."))
+                                               note="Lorazepam at night: stopped two days before each dose; BP checked today, 128/80."))
     _sign(make, withdrawn, IV_CONSENT, team["therapist"])
     html, text = _home(auth, client, "pres")
     assert FLAGS not in _counts(html) or _counts(html)[FLAGS][0] == 0
@@ -102,7 +94,7 @@ def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_o
 
 def test_an_ended_course_leaves_nothing_waiting(team, make, auth, client):
     course = _course(make, team, "Ended")
-    _sign(make, course, INTAKE, team["therapist"], pregnancy="unsure")
+    _sign(make, course, INTAKE, team["therapist"], "pregnancy")
     auth.sign_in("pres")
     assert _counts(client.get("/").get_data(as_text=True))[FLAGS][0] == 1
 
@@ -121,7 +113,7 @@ def test_the_course_page_says_the_packet_in_one_line(team, make, auth, client):
     line = _packet_line(client, course)
     assert line.startswith("Intake and consent forms: Sent (0 of 4 signed).")
     assert "Dosing waits for every form to be signed." in line
-    _sign(make, course, INTAKE, team["therapist"], liver_or_bladder="yes")
+    _sign(make, course, INTAKE, team["therapist"], "liver_or_bladder")
     line = _packet_line(client, course)
     assert line.startswith("Intake and consent forms: Partly signed (1 of 4 signed, 1 countersignature owed).")
     assert "Dosing blocked: Intake questionnaire and health screen: 1 flagged answer to be reviewed" in line

@@ -113,8 +113,8 @@ def load_demo_packets(users: dict[str, User], now: datetime) -> None:
                         chosen={"intake-questionnaire": FLAGGED_REVIEWED})
     intake = next(s for s in forms if s.kind == "intake")
     signed_forms.review_flags(intake, by=in_clinic.prescriber, note=REVIEW_NOTE)
-    sign_packet(owed, at=datetime.combine(owed.start_date + timedelta(days=1), time(15), zone),
-                             witness=owed.therapist, countersigners={"therapist": owed.therapist})
+    sign_packet(owed, at=datetime.combine(owed.start_date + timedelta(days=1), time(15), zone), witness=owed.therapist,
+                countersigners={"therapist": owed.therapist})
     yesterday = datetime.combine(now.astimezone(zone).date() - timedelta(days=1), time(20, 40), zone)
     withdrawing = _course_with_a_dose_ahead(accounts)
     if withdrawing is not None:

@@ -16,6 +16,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.signed_forms import services as signed_forms
 from ketamine_integration.signed_forms.models import SignedForm
 from tests.integration.test_home_pages import _badge, _counts
+from tests.statements import page_statements
 from tests.integration.test_prescriber_worklist import team  # noqa: F401 (the fixture: a team and its staff)
 
 pytestmark = pytest.mark.both_engines
@@ -135,3 +136,22 @@ def _packet_line(client, course_id: int) -> str:
 def _user(user_id: int):
     from ketamine_integration.accounts.models import User
     return db.session.get(User, user_id)
+
+
+def test_the_lists_do_not_grow_in_statements_with_what_waits(team, make, auth, client, app):
+    """Each patient: an intake with a flagged answer and a withdrawn consent; one patient, then four, the
+    home page and the worklist run the same statements (the lists load their patients with them)."""
+    def add_patient(n):
+        course = _course(make, team, f"Waits{n}")
+        _sign(make, course, INTAKE, team["therapist"], "interacting_medications")
+        consent = _sign(make, course, IV_CONSENT, team["therapist"])
+        make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, consent), reason="Not now.",
+                                               recorded_by=_user(team["staff"])))
+    add_patient(0)
+    auth.sign_in("pres")
+    one = {path: page_statements(app, client, path) for path in ("/", "/prescriber/")}
+    for n in range(1, 4):
+        add_patient(n)
+    counts = _counts(client.get("/").get_data(as_text=True))
+    assert counts["forms with flagged answers to review"][0] == 4 and counts["consents withdrawn"][0] == 4
+    assert {path: page_statements(app, client, path) for path in one} == one

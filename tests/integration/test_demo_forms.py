@@ -88,6 +88,7 @@ def test_the_demo_portal_patients_have_forms_to_sign(make):
 
 
 def test_the_demo_prescribers_see_the_flag_waiting_and_the_withdrawal(make, auth, client):
+    withdrawn = next(p["course"] for p in make.query(_packets) if "withdrawn" in p["items"].values())
     seen = Counter()
     for username in ("prescriber1", "prescriber2"):
         auth.login(username, DEMO_PASSWORD)
@@ -97,5 +98,11 @@ def test_the_demo_prescribers_see_the_flag_waiting_and_the_withdrawal(make, auth
         seen["withdrawn"] += counts.get("consent withdrawn", (0,))[0]
         worklist = page_text(client.get("/prescriber/"))
         assert "Flagged form answers to review" in worklist and "Consents withdrawn" in worklist
+        if f'href="/courses/{withdrawn}#packet"' in client.get("/").get_data(as_text=True):
+            # the course says it too, in its overview's one line
+            overview = page_text(client.get(f"/courses/{withdrawn}")).split("Intake and consent forms:")[1]
+            assert overview.startswith(" Partly signed (") and " Dosing blocked: " in overview
+            assert "the patient withdrew this consent on" in overview.split("Next phase")[0]
+            seen["course page"] += 1
         auth.logout()
-    assert seen == Counter({"flags": 1, "withdrawn": 1})
+    assert seen == Counter({"flags": 1, "withdrawn": 1, "course page": 1})

@@ -59,17 +59,25 @@ def hidden_lines(lines: Mapping[str, Line], tables: Sequence[Table], person_of: 
     for k in _sharing_a_patient(lines, tables, person_of):
         hidden.setdefault(k, SHARED)
     while True:
-        orphan = next((g for t in tables if t.overall in hidden for g in t.groups if g not in hidden), None)
+        orphan = _child_of_a_hidden_node(tables, hidden)
         if orphan is not None:  # a hidden node hides its children: one alone would be the node's figures
             hidden[orphan] = COMPLEMENT
             continue
-        shown = {(kind, units) for k, line in lines.items() if k not in hidden for kind, units in line.figures.items()}
+        shown = _shown_figures(lines, hidden)
         figure = _complement_of_a_table(lines, tables, shown, size, min_group) or _nested(shown, size, min_group)
         if figure is None:
             return hidden
         kind, units = figure
         hidden.update({k: COMPLEMENT for k, line in lines.items()
                        if k not in hidden and line.figures.get(kind) == units})
+
+
+def _child_of_a_hidden_node(tables: Sequence[Table], hidden: Mapping[str, str]) -> str | None:
+    return next((g for t in tables if t.overall in hidden for g in t.groups if g not in hidden), None)
+
+
+def _shown_figures(lines: Mapping[str, Line], hidden: Mapping[str, str]) -> set[Figure]:
+    return {(kind, units) for k, line in lines.items() if k not in hidden for kind, units in line.figures.items()}
 
 
 def _sharing_a_patient(lines, tables, person_of) -> set[str]:

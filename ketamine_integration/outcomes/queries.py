@@ -31,7 +31,7 @@ from ..experience.window_store import ENDED_PHASES, StoredWindow
 from ..extensions import db
 from ..notes.models import MeasureResponse
 from ..protocols.models import ProtocolVersion
-from .suppression import Member, hidden_lines, therapist_key
+from .suppression import Member, hidden_lines, therapist_key, tree_of
 
 #: the measure response and remission are judged by (the registry's rules: PHQ-9 response a 50% drop from
 #: baseline, remission a total under 5)
@@ -311,10 +311,9 @@ def fetch_outcomes(filters: Filters, versions: list[ProtocolVersion], *, now: da
     attendance = {r.protocol_id: r for r in db.session.execute(_attendance_stmt(cohort))}
     rems = {r.protocol_id: r for r in db.session.execute(_rems_stmt(cohort, rems_versions(versions), today))}
     therapists = _therapist_names({m.therapist_id for m in members})
-    tree = _tree(members, names, therapists)
-    hidden = hidden_lines(members, {p: [k for k, _ in of] for p, of in tree.items()}, min_group)
-    counted = {ALL: Counter({ALL: len(members)}), "protocol": Counter(m.protocol_id for m in members),
-               "therapist": Counter(therapist_key(m.protocol_id, m.therapist_id) for m in members)}
+    tree = tree_of(members, names, therapists)
+    hidden = hidden_lines(members, tree, min_group)
+    counted = _courses_by_group(members)
 
     def phq_row(line: str, key: str, label: str, grouping: str) -> PhqRow:
         return _phq_row(key, label, counted[grouping][key], phq[grouping].get(key), hidden.get(line, ""))
@@ -325,22 +324,20 @@ def fetch_outcomes(filters: Filters, versions: list[ProtocolVersion], *, now: da
         patients=len({m.patient_id for m in members}),
         overall_phq=phq_row("phq:all", ALL, "Every protocol", ALL),
         phq_by_protocol=[phq_row(f"phq:protocol:{p}", p, names.get(p, p), "protocol") for p in tree],
-        phq_therapists={p: [phq_row(f"phq:therapist:{key}", key, label, "therapist") for key, label in of]
-                        for p, of in tree.items()},
+        phq_therapists={p: _rows_of(of, phq_row) for p, of in tree.items()},
         overall=_hide(_overall(sessions, len(members), hours[ALL].get(ALL)), hidden.get("sessions:all", "")),
         by_protocol=[_hide(r, hidden.get(f"sessions:protocol:{r.key}", "")) for r in sessions])
 
 
-def _tree(members: list[Member], names: dict[str, str], therapists: dict[int, str]) -> dict[str, list]:
-    """The period's protocols by name, each with its therapists by name: [(therapist_key, name)]."""
-    tree: dict[str, set[int]] = {}
-    for m in members:
-        tree.setdefault(m.protocol_id, set()).add(m.therapist_id)
+def _courses_by_group(members: list[Member]) -> dict[str, Counter]:
+    """Each grouping's courses per group, keyed as the SQL groups them."""
+    return {ALL: Counter({ALL: len(members)}), "protocol": Counter(m.protocol_id for m in members),
+            "therapist": Counter(therapist_key(m.protocol_id, m.therapist_id) for m in members)}
 
-    def therapist_name(t: int) -> str:
-        return therapists.get(t, f"User {t}")
-    return {p: [(therapist_key(p, t), therapist_name(t)) for t in sorted(tree[p], key=lambda t: (therapist_name(t), t))]
-            for p in sorted(tree, key=lambda p: (names.get(p, p), p))}
+
+def _rows_of(therapists: list[tuple[str, str]], phq_row) -> list[PhqRow]:
+    """A protocol's therapists' PHQ-9 rows, from its (therapist_key, name) pairs."""
+    return [phq_row(f"phq:therapist:{key}", key, name, "therapist") for key, name in therapists]
 
 
 def _hide(row: ProtocolRow, why: str) -> ProtocolRow:

@@ -23,15 +23,32 @@ def therapist_key(protocol_id: str, therapist_id: int) -> str:
     return f"{protocol_id}:{therapist_id}"
 
 
-def hidden_lines(members: list[Member], tree: dict[str, list[str]], min_group: int) -> dict[str, str]:
+#: protocol id -> its therapists as (therapist_key, name), the page's order: the tree of domain.disclosure
+Tree = dict[str, list[tuple[str, str]]]
+
+
+def tree_of(members: list[Member], names: dict[str, str], therapists: dict[int, str]) -> Tree:
+    """The period's protocols by name (`names`: protocol id -> name), each with its therapists by name
+    (`therapists`: user id -> name)."""
+    tree: dict[str, set[int]] = {}
+    for m in members:
+        tree.setdefault(m.protocol_id, set()).add(m.therapist_id)
+
+    def therapist_name(t: int) -> str:
+        return therapists.get(t, f"User {t}")
+    return {p: [(therapist_key(p, t), therapist_name(t)) for t in sorted(tree[p], key=lambda t: (therapist_name(t), t))]
+            for p in sorted(tree, key=lambda p: (names.get(p, p), p))}
+
+
+def hidden_lines(members: list[Member], tree: Tree, min_group: int) -> dict[str, str]:
     """Line key ("phq:all", "phq:protocol:<id>", "phq:therapist:<protocol id>:<user id>", "sessions:all",
     "sessions:protocol:<id>") -> why it is hidden, for every hidden line; patients, not courses, counted.
-    `tree`: each protocol's therapist keys (therapist_key), the protocols in the page's order."""
+    `tree`: tree_of's."""
     lines, tables = _lines(members, tree)
     return disclosure.hidden_lines(lines, tables, {m.course_id: m.patient_id for m in members}, min_group)
 
 
-def _lines(members: list[Member], tree: dict[str, list[str]]):
+def _lines(members: list[Member], tree: Tree):
     """The page's lines and its tree of tables for disclosure control: each line's courses (the count and
     the sessions' figures rest on them) and, for the PHQ-9 lines, its measured courses. Therapists are
     shown within their protocol only: a clinic-wide therapist line beside the protocol lines would cross
@@ -47,7 +64,7 @@ def _lines(members: list[Member], tree: dict[str, list[str]]):
     for p, therapists in tree.items():
         lines[f"phq:protocol:{p}"] = phq_line(lambda m, p=p: m.protocol_id == p)
         lines[f"sessions:protocol:{p}"] = {"courses": units(lambda m, p=p: m.protocol_id == p)}
-        for t in therapists:
+        for t, _name in therapists:
             lines[f"phq:therapist:{t}"] = phq_line(lambda m, t=t: therapist_key(m.protocol_id, m.therapist_id) == t)
-        tables.append(disclosure.Table(f"phq:protocol:{p}", tuple(f"phq:therapist:{t}" for t in therapists)))
+        tables.append(disclosure.Table(f"phq:protocol:{p}", tuple(f"phq:therapist:{t}" for t, _name in therapists)))
     return {k: disclosure.Line(k, figures) for k, figures in lines.items()}, tables

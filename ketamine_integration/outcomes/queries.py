@@ -1,6 +1,7 @@
 """The clinic's outcomes as SQL aggregates (issue 25, point 4): PHQ-9 response and remission by protocol and by
-therapist within each protocol, the median change from baseline, hours from a dose to its first integration session, how the
-windows went, no-shows and REMS forms overdue, for the courses whose first dose fell in a period.
+therapist within each protocol, the median change from baseline, hours from a dose to its first integration
+session, how the windows went, no-shows and REMS forms overdue, for the courses whose first dose fell in a
+period.
 
 Every figure is counted by the database in a fixed number of statements, whatever the clinic's size; the
 rules are the app's own, never restated: the baseline is notes.baselines' (the last live PHQ-9 dated before

@@ -277,7 +277,8 @@ def test_a_hidden_row_says_why_and_never_its_number_of_courses(attacked_clinic, 
     assert "Hidden, as a patient here is counted in another row of the table too" in html
     text = client.get(f"/outcomes/outcomes.csv?quarter={attacked}").get_data(as_text=True)
     hidden = [row for row in csv.DictReader(StringIO(text)) if row["Courses"] == "hidden"]
-    assert hidden and all(row["Value"].startswith(("fewer than 5", "hidden too", "hidden, as a patient")) for row in hidden)
+    reasons = ("fewer than 5", "hidden too", "hidden, as a patient")
+    assert hidden and all(row["Value"].startswith(reasons) for row in hidden)
     counted = defaultdict(int)
     for row in csv.DictReader(StringIO(text)):
         counted[row["Courses"]] += 1

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..web.fields import options
 from ..web.lifecycle import CONTENT_SECURITY_POLICY
 from ..notes.services import open_alerts
+from ..signed_forms import waiting as forms_waiting
 from ..patients.access import active_caseload, load_patient, load_patient_record, team_roles
 from ..patients.services import clinician_choices
 from ..accounts.services import user_choices
@@ -290,11 +291,15 @@ def prescriber_worklist():
     overdue_doses = overdue.overdue_planned(current_user, utcnow())
     flagged = monitoring.recent_flagged(current_user, utcnow())
     due = reports_due_for(mine, utcnow(), clinic_today())
+    form_flags, withdrawals = forms_waiting.flags_to_review(current_user), forms_waiting.withdrawals(current_user)
     audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
                                         f"{len(documents)} documents received, "
                                         f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions, "
-                                        f"{len(overdue_doses)} planned doses not recorded, {len(due)} reports due")
+                                        f"{len(overdue_doses)} planned doses not recorded, {len(due)} reports due, "
+                                        f"{len(form_flags)} forms with flagged answers, "
+                                        f"{len(withdrawals)} consents withdrawn")
     return render_template("coordination/worklist.html", notes=notes, reports=reports, documents=documents,
                            alerts=alerts,
                            rems_groups=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
-                           flagged_days=monitoring.WORKLIST_DAYS, reports_due=due, overdue_doses=overdue_doses)
+                           flagged_days=monitoring.WORKLIST_DAYS, reports_due=due, overdue_doses=overdue_doses,
+                           form_flags=form_flags, withdrawals=withdrawals)

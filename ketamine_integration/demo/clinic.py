@@ -17,6 +17,7 @@ from .attendance import load_demo_attendance
 from .coordination import load_demo_coordination
 from .courses import load_demo_courses
 from .discharge import load_demo_discharge
+from .forms import load_demo_packets
 from .record_access import load_demo_record_access
 from .journal import load_demo_journal
 from .messages import load_demo_messages
@@ -125,6 +126,7 @@ def load_demo_clinic(now: datetime) -> None:
     load_demo_reminders(users, patients)
     load_demo_questionnaires(now)  # after the reminder settings: they hold the clinic's phone
     load_demo_portal(users, now)  # after the sessions ahead: its patients are those with some
+    load_demo_packets(users, now)  # after the portal accounts: two patients sign or withdraw there
     # after the consents: the reminders of the sessions ahead are queued when this transaction commits
     load_demo_messages(now)
     load_demo_alert_emails(now)

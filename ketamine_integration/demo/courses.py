@@ -34,7 +34,7 @@ from ..scheduling.services import book_integration_session
 from .after_series import BOOKED_AHEAD, book_after_series
 from .baselines import record_baselines
 from .dosing import DOSING_ROOMS, plan_clash_free, record_and_sign
-from .forms import sign_packet_in_clinic
+from .forms import sign_before_first_dose
 from .preparation import sign_preparation_note
 from ..db.clinic_time import clinic_zone
 
@@ -204,7 +204,8 @@ def _build_course(patient, protocol_id, phase, team: dict[str, User], now, rng, 
     with _dated_history(moments):
         course = enrol()
         _complete_preparation(course, therapist, prescriber, start_date,
-                              screen_positive=protocol_id == "iv-ketamine-induction" and phase is Phase.INTEGRATION)
+                              screen_positive=protocol_id == "iv-ketamine-induction" and phase is Phase.INTEGRATION,
+                              at_home=AT_HOME_COURSE == (protocol_id, phase))
         _move(course, Phase.EXPERIENCE, prescriber)
         count = protocol_sessions if phase is not Phase.EXPERIENCE else done + 2
         first_start = plan_clash_free(course, first_start, _segments(protocol_id, count), prescriber,
@@ -312,24 +313,21 @@ def _move(course, target: Phase, by: User, reason: str | None = None) -> None:
 
 
 def _record_some_preparation(course, therapist, start_date, *, measured: bool) -> None:
-    """Intake and consent: the packet's forms signed in the clinic (recorded by hand on a protocol version
-    naming no forms); the baseline PHQ-9 measured on some courses and visibly missing on the others (a
-    baseline is a measurement, never a tick)."""
-    sign_packet_in_clinic(course, therapist, start_date)
-    for item in ("intake_assessment", "informed_consent"):
-        if item in dict(recordable_items(course_protocol(course))):
-            record_preparation(course, item=item, completed_on=start_date, note=None, by=therapist, today=start_date)
+    """The baseline PHQ-9 measured on some courses and visibly missing on the others (a baseline is a
+    measurement, never a tick). Intake and consent are the packet's signed forms (demo/forms.py)."""
     if measured:
         record_baselines(course, therapist, start_date, phq9_only=True)
 
 
-def _complete_preparation(course, therapist, prescriber, start_date, *, screen_positive: bool = False) -> None:
-    """Baselines measured, the packet's forms signed, the ticked items recorded (clearance), and the preparation
-    sessions the protocol asks for written up and signed: they meet the intention, set-and-setting
-    and support-person items (issue 20, point 10)."""
+def _complete_preparation(course, therapist, prescriber, start_date, *, screen_positive: bool = False,
+                          at_home: bool = False) -> None:
+    """Baselines measured, the packet signed (intake and consent: issue 26), the ticked items recorded
+    (medical clearance), and the preparation sessions the protocol asks for written up and signed:
+    they meet the intention, set-and-setting and support-person items (issue 20, point 10)."""
     protocol = course_protocol(course)
     record_baselines(course, therapist, start_date, prescriber=prescriber, screen_positive=screen_positive)
-    sign_packet_in_clinic(course, therapist, start_date)
+    sign_before_first_dose(course, therapist, prescriber, start_date, screen_positive=screen_positive,
+                           at_home=at_home)
     for key, _label in recordable_items(protocol):
         by = prescriber if key == "medical_clearance" else therapist
         record_preparation(course, item=key, completed_on=start_date, note="Demo record", by=by,

@@ -1,16 +1,19 @@
 """Small-cell disclosure control for a page of aggregate figures (issue 25 review): the calendar quarters a
-page may be asked for, and which of its lines are hidden so that no figure about fewer than a minimum of
-patients is shown, nor left to be worked out by subtracting one shown figure from another.
+page may be asked for, and which of its lines are hidden so that no linear combination of the figures
+shown isolates fewer than a minimum of patients.
 
 A line (a table's row) carries figures of one or more kinds ("courses": counted over the group's courses;
 "measured": over those with a baseline and a later score); each kind is counted over a set of units
-(courses), and a unit belongs to a patient. Two figures of one kind over nested sets subtract into that
-figure for the difference, and a table's overall figure minus its shown groups gives the hidden groups'
-sum. The rule is complementary suppression, as statistical offices apply it to frequency tables
-(Hundepool et al., Statistical Disclosure Control, 2012, ch. 4): a line about fewer patients than the
-minimum is hidden; while a table's hidden groups are exactly one, or together cover fewer patients than
-the minimum, its next-smallest shown group is hidden too (and, when none is left, its overall line); a
-figure nested in another with fewer patients between them than the minimum is hidden.
+(courses), and a unit belongs to a patient. The page's groupings form a tree (the total, its protocols,
+each protocol's therapists): a table is one node and its children, which partition it. Suppression is
+complementary, as statistical offices apply it to frequency tables (Hundepool et al., Statistical
+Disclosure Control, 2012, ch. 4), run top-down: a line about fewer patients than the minimum is hidden;
+children sharing a patient are hidden (a patient in two blocks would be the difference of their sum and
+the node); while a node's hidden children are exactly one, or together cover fewer patients than the
+minimum, its next-smallest shown child is hidden too (and, when none is left, the node); a hidden node
+hides its children. Every set of patients the shown figures can be combined into is then a union of
+blocks of at least the minimum (tests/integration/test_outcomes_disclosure.py attacks it by rank). A
+figure nested in another with fewer patients between them than the minimum is hidden as well.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-#: why a line is hidden: its own patients are too few; or it would let a hidden line be worked out
+#: why a line is hidden: its own patients are too few; it would let a hidden line be worked out (or its
+#: node is hidden); a patient of its is counted under another line of its table too
 SMALL = "small"
 COMPLEMENT = "complement"
+SHARED = "shared"
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Table:
-    """Lines that add up: the groups (one grouping: protocols, therapists) partition the overall line."""
+    """A node of the tree and its children: the groups (a node's protocols, or one protocol's therapists)
+    partition the overall line's courses."""
     overall: str
     groups: tuple[str, ...]
 
@@ -44,20 +50,46 @@ Size = Callable[[frozenset], int]
 
 def hidden_lines(lines: Mapping[str, Line], tables: Sequence[Table], person_of: Mapping[Hashable, Hashable],
                  min_group: int) -> dict[str, str]:
-    """Every line to hide, with why (SMALL or COMPLEMENT). A figure shown on two lines (a protocol's
+    """Every line to hide, with why (SMALL, COMPLEMENT or SHARED). A figure shown on two lines (a protocol's
     courses in two tables) is hidden from both or neither. Sizes count patients, not courses: a patient
     with two courses in a group is one of its patients."""
     def size(units: frozenset) -> int:
         return len({person_of[u] for u in units})
     hidden = {k: SMALL for k, line in lines.items() if any(size(s) < min_group for s in line.figures.values())}
+    for k in _sharing_a_patient(lines, tables, person_of):
+        hidden.setdefault(k, SHARED)
     while True:
-        shown = {(kind, units) for k, line in lines.items() if k not in hidden for kind, units in line.figures.items()}
+        orphan = _child_of_a_hidden_node(tables, hidden)
+        if orphan is not None:  # a hidden node hides its children: one alone would be the node's figures
+            hidden[orphan] = COMPLEMENT
+            continue
+        shown = _shown_figures(lines, hidden)
         figure = _complement_of_a_table(lines, tables, shown, size, min_group) or _nested(shown, size, min_group)
         if figure is None:
             return hidden
         kind, units = figure
         hidden.update({k: COMPLEMENT for k, line in lines.items()
                        if k not in hidden and line.figures.get(kind) == units})
+
+
+def _child_of_a_hidden_node(tables: Sequence[Table], hidden: Mapping[str, str]) -> str | None:
+    return next((g for t in tables if t.overall in hidden for g in t.groups if g not in hidden), None)
+
+
+def _shown_figures(lines: Mapping[str, Line], hidden: Mapping[str, str]) -> set[Figure]:
+    return {(kind, units) for k, line in lines.items() if k not in hidden for kind, units in line.figures.items()}
+
+
+def _sharing_a_patient(lines, tables, person_of) -> set[str]:
+    """The groups of a table that share a patient with another of its groups (a patient with courses under
+    two therapists, or two protocols): both sets' sum less their node would be that patient."""
+    sharing = set()
+    for table in tables:
+        patients = {g: {person_of[u] for units in lines[g].figures.values() for u in units} for g in table.groups}
+        for g, mine in patients.items():
+            if any(mine & theirs for other, theirs in patients.items() if other != g):
+                sharing.add(g)
+    return sharing
 
 
 def _complement_of_a_table(lines, tables, shown: set[Figure], size: Size, min_group: int) -> Figure | None:

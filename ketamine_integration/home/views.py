@@ -22,9 +22,10 @@ from ..notes.services import open_alerts
 from ..patients.access import active_caseload, caseload, sees_all_patients
 from ..patients.models import Patient
 from ..scheduling.attendance import unconfirmed
+from ..signed_forms import waiting as forms_waiting
 from .caseload import caseload_patients, caseload_rows, reports_listed
 from .sessions import home_sessions
-from .waiting import current_waiting, home_counts
+from .waiting import BY_KEY, current_waiting, home_counts
 
 bp = Blueprint("home", __name__)
 
@@ -70,6 +71,9 @@ def _clinician_lists(now, today) -> dict:
         lists["to_confirm"] = unconfirmed(now, clinician_id=user.id)
     if user.can("discharge.write"):
         lists["discharge_due"] = discharge_due(user, mine)
+    if BY_KEY["form_flags"].applies(user):  # what the counts of signed forms counted (signed_forms.waiting)
+        lists["form_flags"] = forms_waiting.flags_to_review(user)
+        lists["withdrawals"] = forms_waiting.withdrawals(user)
     if user.can("coordination.message"):
         lists["to_acknowledge"] = [] if user.can("reports.receive") else inbox.notes_to_acknowledge(user, today)
         lists["replies"] = inbox.new_replies(user)

@@ -28,6 +28,7 @@ from ..patients.access import active_caseload
 from ..protocols.models import ProtocolVersion
 from ..scheduling.attendance import count_unconfirmed
 from ..scheduling.worklist import closing_windows
+from ..signed_forms import waiting as forms_waiting
 from .caseload import pending_reports_of
 
 
@@ -43,6 +44,11 @@ def _confirms_own(user: User) -> bool:
 def _reads_alerts(user: User) -> bool:
     # safety alerts come from measures, which only those who read clinical content see (not nurses)
     return user.can("care_team.member") and user.can("notes.read")
+
+
+def _reviews_forms(user: User) -> bool:
+    """A prescriber on the care team reviews flagged answers and is told of consents withdrawn (issue 26)."""
+    return user.can("forms.review_flags") and user.can("care_team.member")
 
 
 def _home(anchor: str) -> Callable[[User], str]:
@@ -95,6 +101,11 @@ KINDS = (
               lambda u: u.can("coordination.message"), _home("#replies")),
     CountKind("alerts", "safety alert to acknowledge", "safety alerts to acknowledge", _reads_alerts,
               _home("#alerts")),
+    # a flagged answer holds the course's dosing until a prescriber reviews it; a withdrawn consent
+    # stands until the patient signs it again (issue 26, points 2 and 4)
+    CountKind("form_flags", "form with flagged answers to review", "forms with flagged answers to review",
+              _reviews_forms, _home("#form-flags")),
+    CountKind("withdrawals", "consent withdrawn", "consents withdrawn", _reviews_forms, _home("#withdrawals")),
     CountKind("rems", "REMS form due", "REMS forms due",
               lambda u: u.can("rems.file") and u.can("care_team.member"),
               lambda u: url_for("experience.rems_list")),
@@ -154,6 +165,9 @@ def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolV
         found["replies"] = inbox.count_new_replies(user)
     if _reads_alerts(user):
         found["alerts"] = count_open_alerts(active_caseload(user))
+    if _reviews_forms(user):
+        found["form_flags"] = forms_waiting.count_flags_to_review(user)
+        found["withdrawals"] = forms_waiting.count_withdrawals(user)
     if BY_KEY["overdue_doses"].applies(user):
         found["overdue_doses"] = count_overdue_planned(user, now)
     if BY_KEY["rems"].applies(user):

@@ -3,6 +3,7 @@ not even their number of courses)."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from io import StringIO
 
 from ..audit.export import csv_safe
@@ -12,6 +13,13 @@ from .queries import Outcomes, PhqRow, ProtocolRow
 
 COLUMNS = ("Section", "Group", "Courses", "Figure", "Value")
 HIDDEN = "hidden"
+#: therapists are shown within their protocol only (domain.disclosure's tree), as on the page
+THERAPISTS = "PHQ-9 by therapist within protocol"
+
+
+def therapist_label(protocol: PhqRow, therapist: PhqRow) -> str:
+    """A therapist's row named with its protocol, as the page reads it: "IV ketamine, therapist Dr Rowe"."""
+    return f"{protocol.label}, therapist {therapist.label}"
 
 
 def _phq_lines(section: str, row: PhqRow, min_group: int) -> list[tuple]:
@@ -71,8 +79,8 @@ def outcomes_csv(outcomes: Outcomes) -> str:
     lines = [*_phq_lines("PHQ-9 by protocol", outcomes.overall_phq, n)]
     for row in outcomes.phq_by_protocol:
         lines += _phq_lines("PHQ-9 by protocol", row, n)
-    for row in outcomes.phq_by_therapist:
-        lines += _phq_lines("PHQ-9 by therapist", row, n)
+        for therapist in outcomes.phq_therapists[row.key]:
+            lines += _phq_lines(THERAPISTS, replace(therapist, label=therapist_label(row, therapist)), n)
     for row in (outcomes.overall, *outcomes.by_protocol):
         lines += _protocol_lines(row, n)
     writer.writerows([_cell(v) for v in line] for line in lines)

@@ -2,7 +2,7 @@
 in place of a hidden row's figures."""
 from __future__ import annotations
 
-from ..domain.disclosure import COMPLEMENT
+from ..domain.disclosure import COMPLEMENT, SHARED
 
 
 def percent(rate: float | None, *, missing: str = "—") -> str:
@@ -16,8 +16,10 @@ def share(part: int, whole: int) -> float:
 
 
 def hidden_text(why: str, min_group: int, *, of: str = "patients") -> str:
-    """Why a row shows no figure (domain.disclosure's SMALL or COMPLEMENT), in place of them: never a blank.
+    """Why a row shows no figure (domain.disclosure's SMALL, COMPLEMENT or SHARED), in place of them: never a blank.
     `of` names what is counted ("patients measured" for the PHQ-9 rows)."""
     if why == COMPLEMENT:
         return "hidden too, so that a smaller hidden group cannot be worked out by subtraction"
+    if why == SHARED:
+        return "hidden, as a patient here is counted in another row of the table too"
     return f"fewer than {min_group} {of} (hidden)"

@@ -1,6 +1,7 @@
 """The clinic's outcomes as SQL aggregates (issue 25, point 4): PHQ-9 response and remission by protocol and by
-therapist, the median change from baseline, hours from a dose to its first integration session, how the
-windows went, no-shows and REMS forms overdue, for the courses whose first dose fell in a period.
+therapist within each protocol, the median change from baseline, hours from a dose to its first integration
+session, how the windows went, no-shows and REMS forms overdue, for the courses whose first dose fell in a
+period.
 
 Every figure is counted by the database in a fixed number of statements, whatever the clinic's size; the
 rules are the app's own, never restated: the baseline is notes.baselines' (the last live PHQ-9 dated before
@@ -31,7 +32,7 @@ from ..experience.window_store import ENDED_PHASES, StoredWindow
 from ..extensions import db
 from ..notes.models import MeasureResponse
 from ..protocols.models import ProtocolVersion
-from .suppression import Member, hidden_lines
+from .suppression import Member, hidden_lines, therapist_key, tree_of
 
 #: the measure response and remission are judged by (the registry's rules: PHQ-9 response a 50% drop from
 #: baseline, remission a total under 5)
@@ -125,7 +126,8 @@ class Outcomes:
     patients: int
     overall_phq: PhqRow
     phq_by_protocol: list[PhqRow]
-    phq_by_therapist: list[PhqRow]
+    #: protocol id -> its therapists' rows (therapists within their protocol only: domain.disclosure's tree)
+    phq_therapists: dict[str, list[PhqRow]]
     overall: ProtocolRow
     by_protocol: list[ProtocolRow]
 
@@ -213,14 +215,16 @@ def _median_of(rows: Subquery, value: ColumnElement, group: ColumnElement | None
 
 
 def _phq_stmt(course_phq: Subquery):
-    """Every grouping's PHQ-9 figures in one statement: overall, by protocol, by therapist."""
+    """Every grouping's PHQ-9 figures in one statement: overall, by protocol, by therapist within a protocol
+    (grouped as suppression.therapist_key writes it)."""
     c = course_phq.c
     responded = and_(c.baseline > 0, (c.baseline - c.last) * 100 >= int(MEASURE.response_drop * 100) * c.baseline)
     totals = {"measured": func.count(c.course_id),
               "response_measured": func.sum(case((c.baseline > 0, 1), else_=0)),
               "responders": func.sum(case((responded, 1), else_=0)),
               "remitters": func.sum(case((c.last < MEASURE.remission_below, 1), else_=0))}
-    groups = {ALL: None, "protocol": c.protocol_id, "therapist": cast(c.therapist_id, String)}
+    within = c.protocol_id.concat(literal(":")).concat(cast(c.therapist_id, String))
+    groups = {ALL: None, "protocol": c.protocol_id, "therapist": within}
     return union_all(*(_median_of(course_phq, c.last - c.baseline, group, totals, name)
                        for name, group in groups.items()))
 
@@ -308,32 +312,33 @@ def fetch_outcomes(filters: Filters, versions: list[ProtocolVersion], *, now: da
     attendance = {r.protocol_id: r for r in db.session.execute(_attendance_stmt(cohort))}
     rems = {r.protocol_id: r for r in db.session.execute(_rems_stmt(cohort, rems_versions(versions), today))}
     therapists = _therapist_names({m.therapist_id for m in members})
-    protocols, therapist_keys = _group_keys(members, names, therapists)
-    hidden = hidden_lines(members, protocols, therapist_keys, min_group)
-    counted = {ALL: Counter({ALL: len(members)}), "protocol": Counter(m.protocol_id for m in members),
-               "therapist": Counter(str(m.therapist_id) for m in members)}
+    tree = tree_of(members, names, therapists)
+    hidden = hidden_lines(members, tree, min_group)
+    counted = _courses_by_group(members)
 
     def phq_row(line: str, key: str, label: str, grouping: str) -> PhqRow:
         return _phq_row(key, label, counted[grouping][key], phq[grouping].get(key), hidden.get(line, ""))
     sessions = [_protocol_row(p, names.get(p, p), counted["protocol"][p], hours["protocol"].get(p), windows.get(p),
-                              attendance.get(p), rems.get(p)) for p in protocols]
+                              attendance.get(p), rems.get(p)) for p in tree]
     return Outcomes(
         filters=filters, min_group=min_group, courses=len(members),
         patients=len({m.patient_id for m in members}),
         overall_phq=phq_row("phq:all", ALL, "Every protocol", ALL),
-        phq_by_protocol=[phq_row(f"phq:protocol:{p}", p, names.get(p, p), "protocol") for p in protocols],
-        phq_by_therapist=[phq_row(f"phq:therapist:{t}", t, therapists.get(int(t), f"User {t}"), "therapist")
-                          for t in therapist_keys],
+        phq_by_protocol=[phq_row(f"phq:protocol:{p}", p, names.get(p, p), "protocol") for p in tree],
+        phq_therapists={p: _rows_of(of, phq_row) for p, of in tree.items()},
         overall=_hide(_overall(sessions, len(members), hours[ALL].get(ALL)), hidden.get("sessions:all", "")),
         by_protocol=[_hide(r, hidden.get(f"sessions:protocol:{r.key}", "")) for r in sessions])
 
 
-def _group_keys(members: list[Member], names: dict[str, str], therapists: dict[int, str]) -> tuple[list, list]:
-    """The period's protocols and therapists (user ids as text, as the SQL groups them), by name."""
-    protocols = sorted({m.protocol_id for m in members}, key=lambda p: (names.get(p, p), p))
-    therapist_keys = sorted({str(m.therapist_id) for m in members},
-                            key=lambda t: (therapists.get(int(t), f"User {t}"), t))
-    return protocols, therapist_keys
+def _courses_by_group(members: list[Member]) -> dict[str, Counter]:
+    """Each grouping's courses per group, keyed as the SQL groups them."""
+    return {ALL: Counter({ALL: len(members)}), "protocol": Counter(m.protocol_id for m in members),
+            "therapist": Counter(therapist_key(m.protocol_id, m.therapist_id) for m in members)}
+
+
+def _rows_of(therapists: list[tuple[str, str]], phq_row) -> list[PhqRow]:
+    """A protocol's therapists' PHQ-9 rows, from its (therapist_key, name) pairs."""
+    return [phq_row(f"phq:therapist:{key}", key, name, "therapist") for key, name in therapists]
 
 
 def _hide(row: ProtocolRow, why: str) -> ProtocolRow:

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from tests.browser.conftest import CHROMIUM, DEFAULT_TIMEOUT_MS, live_app, serving
 from tests.browser.test_patients_browser import sign_in
-from tests.browser.xss_world import PAYLOADS, Payloads, World, protocols_dir
+from tests.browser.xss_world import PAYLOADS, Payloads, World, protocols_dir, xss_protocol_version
 from tests.conftest import PASSWORD
 from tests.figures import sized
 
@@ -71,7 +71,7 @@ def pages(world: World, p: Payloads) -> dict[str, list[str]]:
     i = world.ids
     course, patient = i["course"], i["patient"]
     shared = [f"/courses/{course}", f"/patients/{patient}", f"/patients/{patient}/releases", "/calendar",
-              "/calendars/", "/protocols/", "/protocols/xss-rems/v3", "/",
+              "/calendars/", "/protocols/", f"/protocols/xss-rems/v{xss_protocol_version()}", "/",
               f"/appointments/{i['appointment_cancelled']}"]
     clinical = [f"/dosing/{i['dosing']}", f"/notes/{i['note_signed']}", f"/notes/{i['note_check_in']}",
                 f"/notes/{i['note_dosing']}",

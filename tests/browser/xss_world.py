@@ -68,6 +68,11 @@ class Payloads:
         return self.fields[name]
 
 
+def xss_protocol_version() -> int:
+    """The payload protocol's version: the shipped REMS protocol's, which it copies."""
+    return yaml.safe_load((PROJECT_PROTOCOLS / "esketamine-trd-rems.yaml").read_text())["version"]
+
+
 def protocols_dir(tmp: Path, p: Payloads) -> Path:
     """The shipped library, plus a REMS protocol whose free text is payloads and a broken file
     whose problem names a payload (listed on the Protocols page as unusable)."""
@@ -161,16 +166,18 @@ class World:
     def _course(self, admin: Auth, ther: Auth, pres: Auth) -> None:
         p, ids = self.p, self.ids
         response = self.post(admin, f"/patients/{ids['patient']}/courses/new", {
-            "protocol": "xss-rems@3", "start_date": (date.today() - timedelta(days=20)).isoformat(),
+            "protocol": f"xss-rems@{xss_protocol_version()}", "start_date": (date.today() - timedelta(days=20)).isoformat(),
             "indication": p("course indication"), "therapist": ids["ther"], "prescriber": ids["pres"]})
         ids["course"] = course = int(response.headers["Location"].rsplit("/", 1)[-1])
         today = date.today().isoformat()
         # the consent and intake are met by signed forms (issue 26): the one ticked item is the prescriber's
         self.post(pres, f"/courses/{course}/preparation",
-                  {"item": "medical_clearance", "completed_on": today, "note": p("preparation note")})
+                  {"item": "medical_clearance", "completed_on": today, "note": "first clearance, dated wrongly"})
         voided = self.one(PreparationRecord, PreparationRecord.item == "medical_clearance")[0]
         self.post(ther, f"/courses/{course}/preparation/{voided.id}/void",
                   {"reason": p("preparation void reason")})
+        self.post(pres, f"/courses/{course}/preparation",
+                  {"item": "medical_clearance", "completed_on": today, "note": p("preparation note")})
         version = self.make.query(lambda: db.session.get(TreatmentCourse, course).version)
         self.post(ther, f"/courses/{course}/phase", {"target": "experience", "override": "y",
                                                      "reason": p("phase change reason"), "version": version})

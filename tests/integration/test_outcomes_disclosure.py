@@ -1,17 +1,24 @@
-"""Clinic outcomes, attacked (issue 25 review): on a clinic built to be differenced (groups of 1, 4, 5 and 6
-patients, a therapist whose patients are all but one of a protocol's, courses without a PHQ-9 follow-up),
-every quarter the page offers is read, page and CSV; each figure shown is paired with the patients behind
-it, worked out here from the records (never from the page's query); no subtraction the figures allow (one
-nested in another of its kind, or a table's total minus its shown groups) may leave 1 to 4 patients."""
+"""Clinic outcomes, attacked (issue 25 review): on a clinic built to be differenced, every quarter the page offers
+is read, page and CSV; each figure shown is paired with the patients behind it, worked out here from the
+records (never from the page's query); then an attacker who may add and subtract any of the figures of one
+kind (a linear combination) must not isolate a set of 1 to 4 patients: with M the shown figures (rows) over
+the patients (columns), a set S is isolable when rank(M) > rank(M without S's columns), in exact arithmetic.
+
+The clinic holds the three-figure case (a protocol whose patients are two therapists' and one more patient,
+under a therapist who also treats another protocol's: a clinic-wide by-therapist table gave that patient as
+the protocol less the two), a patient with courses under two therapists of one protocol, another with courses
+in two protocols, groups of 1, 4 and 5 patients and courses without a PHQ-9 follow-up."""
 from __future__ import annotations
 
 import csv
+import html as html_text
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 from io import StringIO
-from itertools import product
+from itertools import combinations
 
 import pytest
 from sqlalchemy import select
@@ -31,17 +38,25 @@ from ketamine_integration.protocols.models import ProtocolVersion
 pytestmark = pytest.mark.both_engines
 
 A, B, C, D = "iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems"
-#: (quarters before today's, protocol, therapist, measured) per course, one patient each
+
+
+def _many(prefix: str, n: int, protocol: str, therapist: str, measured: bool = True) -> list[tuple]:
+    return [(f"{prefix}{i}", protocol, therapist, measured) for i in range(n)]
+
+
+#: (patient, protocol, therapist, measured) per course, in the quarter before today's
 ATTACKED = (
-    # protocol A: 6 patients, 5 of them therapist t1's (A minus t1 would be one patient)
-    *[(1, A, "t1", True)] * 5, (1, A, "t2", True),
-    # protocol B: 5 patients of t2, one not measured (B's PHQ-9 figures rest on 4)
-    *[(1, B, "t2", True)] * 4, (1, B, "t2", False),
-    # protocol C: 4 patients, therapist t3; protocol D: 1 patient, therapist t4
-    *[(1, C, "t3", True)] * 4, (1, D, "t4", True),
+    # the three-figure case: A's patients are t1's 5, t2's 5 and x, x under t4, who also has 5 of B's
+    *_many("a", 5, A, "t1"), *_many("b", 5, A, "t2"), ("x", A, "t4", True),
+    *_many("c", 5, B, "t4"), *_many("d", 4, B, "t5"), ("d4", B, "t5", False),
+    # y has a course under t6 and another under t7, both of C: t6 and t7 less C would be y (6, 6 and 11
+    # patients, none nested with fewer than 5 between)
+    *_many("e", 5, C, "t6"), ("y", C, "t6", True), *_many("f", 5, C, "t7"), ("y", C, "t7", True),
+    # z has a course in B (t5) and one in D (t8): B and D less (the total less A and C) would be z
+    *_many("g", 4, D, "t8"), ("z", D, "t8", True), ("z", B, "t5", True),
 )
-#: two groups of 5 and 6 in an earlier quarter: everything may be shown there
-CLEAN = (*[(2, A, "t1", True)] * 6, *[(2, B, "t2", True)] * 5)
+#: two quarters back, groups of 6 and 5: everything may be shown there
+CLEAN = (*_many("h", 6, A, "t1"), *_many("i", 5, B, "t2"))
 
 
 @dataclass(frozen=True)
@@ -56,18 +71,21 @@ class Course:
 @pytest.fixture
 def attacked_clinic(make):
     admin = make.user("admin", username="lead")
-    therapists = {t: make.user("therapist", username=t) for t in ("t1", "t2", "t3", "t4")}
+    therapists = {t: make.user("therapist", username=t) for t in ("t1", "t2", "t4", "t5", "t6", "t7", "t8")}
     prescriber = make.user("prescriber", username="rx")
     today = make.query(clinic_today)
-    for n, (back, protocol, therapist, measured) in enumerate(ATTACKED + CLEAN):
+    patients = {}
+    for back, courses in ((1, ATTACKED), (2, CLEAN)):
         quarter = Quarter.of(today)
         for _ in range(back):
             quarter = Quarter.of(quarter.first_day - timedelta(days=1))
-        first_day = quarter.first_day + timedelta(days=3 + n % 60)
-        patient = make.patient(family_name=f"Differenced{n}")
-        course = make.course(patient, therapists[therapist], prescriber, protocol=protocol, phase="experience",
-                             start=first_day - timedelta(days=20))
-        make.run(lambda: _dose_and_scores(course, first_day, measured, prescriber))
+        for n, (who, protocol, therapist, measured) in enumerate(courses):
+            first_day = quarter.first_day + timedelta(days=3 + n % 60)
+            if (back, who) not in patients:
+                patients[back, who] = make.patient(family_name=f"Differenced {who} {back}")
+            course = make.course(patients[back, who], therapists[therapist], prescriber, protocol=protocol,
+                                 phase="experience", start=first_day - timedelta(days=20))
+            make.run(lambda: _dose_and_scores(course, first_day, measured, prescriber))
     return admin
 
 
@@ -110,59 +128,113 @@ def _courses_from_the_records() -> list[Course]:
     return found
 
 
-def _shown_rows_of_the_csv(text: str) -> set[tuple[str, str]]:
-    """(section, group) of every CSV row that gives figures (a hidden one says "hidden" as its courses)."""
-    return {(row["Section"], row["Group"]) for row in csv.DictReader(StringIO(text)) if row["Courses"] != "hidden"}
+#: a shown row as the attacker names it: (which figures it gives, "PHQ-9" or "Sessions"; its group's label)
+Row = tuple[str, str]
 
 
-def _shown_rows_of_the_page(html: str) -> set[tuple[str, str]]:
-    """(section, group) of every table row that gives figures, by the table's caption."""
-    sections = {"PHQ-9 response and remission by protocol": "PHQ-9 by protocol",
-                "PHQ-9 response and remission by therapist": "PHQ-9 by therapist",
-                "Doses, windows, attendance and REMS forms by protocol": "Sessions and windows"}
+def _family(section: str) -> str:
+    return "PHQ-9" if "PHQ-9" in section else "Sessions"
+
+
+def _shown_rows_of_the_csv(text: str) -> set[Row]:
+    """Every CSV row that gives figures (a hidden one says "hidden" as its courses)."""
+    return {(_family(row["Section"]), row["Group"]) for row in csv.DictReader(StringIO(text))
+            if row["Courses"] != "hidden"}
+
+
+def _shown_rows_of_the_page(page: str) -> set[Row]:
+    """Every table row that gives figures, named by its row header's text (a therapist's names its protocol)."""
     shown = set()
-    for caption, body in re.findall(r"<caption>(.*?)</caption>(.*?)</table>", html, flags=re.S):
-        for label, cells in re.findall(r'<th scope="row">(.*?)</th>(.*?)</tr>', body, flags=re.S):
-            if "(hidden)" not in cells and "hidden too" not in cells.lower():
-                shown.add((sections[caption], label.replace("&#39;", "'").replace("&amp;", "&")))
+    for caption, body in re.findall(r"<caption>(.*?)</caption>(.*?)</table>", page, flags=re.S):
+        for header, cells in re.findall(r'<th scope="row">(.*?)</th>(.*?)</tr>', body, flags=re.S):
+            if "(hidden)" not in cells and "hidden" not in cells.lower():
+                shown.add((_family(caption), html_text.unescape(re.sub(r"<[^>]+>", "", header)).strip()))
     return shown
 
 
-def _figures(rows: set[tuple[str, str]], courses: list[Course]) -> list[tuple[str, str, frozenset]]:
-    """(table, kind, patients) of each figure the shown rows give: a row's courses (the count, and the
-    sessions' figures) and, on a PHQ-9 row, its measured courses."""
-    figures = []
-    for section, group in rows:
-        if section == "PHQ-9 by therapist":
-            members = [c for c in courses if c.therapist == group]
-        else:
-            members = [c for c in courses if group == "Every protocol" or c.protocol == group]
-        figures.append((section, "courses", frozenset(c.patient for c in members)))
-        if section.startswith("PHQ-9"):
-            figures.append((section, "measured", frozenset(c.patient for c in members if c.measured)))
+def _members(group: str, courses: list[Course]) -> list[Course]:
+    """The courses a row's figures are counted over, from its label: the total, a protocol, a therapist
+    within a protocol ("IV ketamine, therapist Dr Rowe"), or a therapist across the clinic (a table this
+    page no longer has: attacked all the same, should it come back)."""
+    if group == "Every protocol":
+        return courses
+    if any(group == f"{c.protocol}, therapist {c.therapist}" for c in courses):
+        return [c for c in courses if group == f"{c.protocol}, therapist {c.therapist}"]
+    if any(group == c.therapist for c in courses):
+        return [c for c in courses if c.therapist == group]
+    members = [c for c in courses if c.protocol == group]
+    assert members, group  # every row shown is a group of the records
+    return members
+
+
+def _figures(rows: set[Row], courses: list[Course]) -> dict[str, set[frozenset]]:
+    """Kind -> the patient sets of the figures of that kind the shown rows give: a row's courses (the count,
+    and the sessions' figures counted over them) and, on a PHQ-9 row, its measured courses."""
+    figures = defaultdict(set)
+    for family, group in rows:
+        members = _members(group, courses)
+        figures["courses"].add(frozenset(c.patient for c in members))
+        if family == "PHQ-9":
+            figures["measured"].add(frozenset(c.patient for c in members if c.measured))
     return figures
 
 
-def _leaks(figures: list[tuple[str, str, frozenset]], overall: dict[str, frozenset]) -> list[str]:
-    """Every subtraction of shown figures that leaves between 1 and MIN_GROUP - 1 patients."""
-    leaks = []
-    for (_t1, kind, inner), (_t2, other, outer) in product(figures, figures):
-        if kind == other and inner < outer and 0 < len(outer - inner) < MIN_GROUP:
-            leaks.append(f"{kind}: {sorted(outer)} minus {sorted(inner)}")
-    tables = {"PHQ-9 by protocol": "PHQ-9 by protocol", "PHQ-9 by therapist": "PHQ-9 by protocol",
-              "Sessions and windows": "Sessions and windows"}
-    for table, overall_in in tables.items():
-        for kind, everyone in overall.items():
-            if (overall_in, kind, everyone) not in figures:
-                continue
-            shown = [s for t, k, s in figures if t == table and k == kind and s != everyone]
-            rest = everyone.difference(*shown)
-            if 0 < len(rest) < MIN_GROUP:
-                leaks.append(f"{table} {kind}: the total minus its shown groups leaves {sorted(rest)}")
-    return leaks
+def _rank(matrix: list[list[int]]) -> int:
+    """The rank over the rationals (exact: Fraction), by Gaussian elimination."""
+    rows = [[Fraction(v) for v in row] for row in matrix if any(row)]
+    rank, width = 0, len(rows[0]) if rows else 0
+    for col in range(width):
+        pivot = next((i for i in range(rank, len(rows)) if rows[i][col] != 0), None)
+        if pivot is None:
+            continue
+        rows[rank], rows[pivot] = rows[pivot], rows[rank]
+        for i in range(len(rows)):
+            if i != rank and rows[i][col] != 0:
+                factor = rows[i][col] / rows[rank][col]
+                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[rank])]
+        rank += 1
+    return rank
 
 
-def test_no_quarter_lets_a_subtraction_reveal_fewer_than_five_patients(attacked_clinic, make, auth, client):
+def _isolable(figures: set[frozenset], limit: int = MIN_GROUP - 1) -> list[frozenset]:
+    """Every set of 1 to `limit` patients some linear combination of the figures isolates: rank(M) >
+    rank(M without the set's columns). A combination takes one value on patients in exactly the same
+    figures (equal columns), so it vanishes outside a set only on whole classes of such patients: every
+    set is tried whose columns are whole classes (a set cutting a class isolates no more than the classes
+    it holds whole)."""
+    rows = sorted(figures, key=sorted)
+    classes = defaultdict(set)
+    for patient in set().union(*rows):
+        classes[tuple(patient in r for r in rows)].add(patient)
+    columns = [(key, frozenset(ps)) for key, ps in classes.items() if len(ps) <= limit]
+    every = [key for key in classes]
+
+    def rank_without(dropped: set) -> int:
+        kept = [key for key in every if key not in dropped]
+        return _rank([[key[i] for key in kept] for i in range(len(rows))])
+    full, found = rank_without(set()), []
+    for n in range(1, limit + 1):
+        for chosen in combinations(columns, n):
+            patients = frozenset().union(*(ps for _, ps in chosen))
+            if len(patients) <= limit and rank_without({key for key, _ in chosen}) < full:
+                found.append(patients)
+    return found
+
+
+@pytest.mark.parametrize("figures, isolated", [
+    # the three-figure case: P less T1 less T2 is x (no pair of the three nested)
+    ({frozenset(range(11)), frozenset(range(5)), frozenset(range(5, 10))}, [frozenset({10})]),
+    # a patient in two blocks: T1 + T2 - P is patient 0 (P - T1 and P - T2 are 6 and 5 patients)
+    ({frozenset(range(12)), frozenset(range(6)), frozenset({0, *range(6, 12)})}, [frozenset({0})]),
+    # blocks of 5 and more, shown or hidden: nothing
+    ({frozenset(range(16)), frozenset(range(5)), frozenset(range(5, 10))}, []),
+])
+def test_the_attacker_finds_what_a_combination_isolates(figures, isolated):
+    assert _isolable(figures) == isolated
+
+
+def test_no_quarter_lets_a_combination_of_figures_single_out_fewer_than_five_patients(attacked_clinic, make, auth,
+                                                                                       client):
     auth.sign_in("lead")
     page = client.get("/outcomes/").get_data(as_text=True)
     offered = re.findall(r'<option[^>]*value="(\d{4}-Q[1-4])"', page)
@@ -175,16 +247,17 @@ def test_no_quarter_lets_a_subtraction_reveal_fewer_than_five_patients(attacked_
         text = client.get(f"/outcomes/outcomes.csv?quarter={quarter}").get_data(as_text=True)
         rows = _shown_rows_of_the_page(html)
         assert rows == _shown_rows_of_the_csv(text), quarter  # the CSV offers what the page does, no more
-        of_quarter = [c for c in courses if c.quarter == quarter]
-        overall = {"courses": frozenset(c.patient for c in of_quarter),
-                   "measured": frozenset(c.patient for c in of_quarter if c.measured)}
-        assert _leaks(_figures(rows, of_quarter), overall) == [], quarter
+        figures = _figures(rows, [c for c in courses if c.quarter == quarter])
+        assert {kind: _isolable(sets) for kind, sets in figures.items()} == {k: [] for k in figures}, quarter
         shown_anything[quarter] = rows
-    # not by showing nothing: the clean quarter shows every group; the attacked one its totals at least
+    # not by showing nothing: the clean quarter shows its therapists; the attacked one a therapist within a
+    # protocol and the totals
     attacked, clean = offered[1], offered[2]
-    assert ("PHQ-9 by therapist", make.query(lambda: db.session.get(User, _user("t1")).display_name)) in shown_anything[clean]
-    assert ("Sessions and windows", "Every protocol") in shown_anything[attacked]
-    assert ("PHQ-9 by protocol", "Every protocol") in shown_anything[attacked]
+    t1 = make.query(lambda: db.session.get(User, _user("t1")).display_name)
+    assert any(label.endswith(f", therapist {t1}") for _, label in shown_anything[clean])
+    assert any(", therapist " in label for _, label in shown_anything[attacked])
+    assert ("Sessions", "Every protocol") in shown_anything[attacked]
+    assert ("PHQ-9", "Every protocol") in shown_anything[attacked]
     assert not shown_anything[offered[0]]  # this quarter: no course, nothing shown
 
 
@@ -197,12 +270,15 @@ def test_a_hidden_row_says_why_and_never_its_number_of_courses(attacked_clinic, 
     today = make.query(clinic_today)
     attacked = Quarter.of(Quarter.of(today).first_day - timedelta(days=1)).key
     html = client.get(f"/outcomes/?quarter={attacked}").get_data(as_text=True)
-    # D's single patient: too few; B, large enough on its own, hidden so D cannot be worked out
-    assert "Fewer than 5 patients (hidden)" in html
+    # x alone under t4 within A: too few; one of A's other therapists, large enough on its own, hidden so x
+    # cannot be worked out; B and D share z, and C's t6 and t7 share y
+    assert "Fewer than 5 patients measured (hidden)" in html
     assert "Hidden too, so that a smaller hidden group cannot be worked out by subtraction" in html
+    assert "Hidden, as a patient here is counted in another row of the table too" in html
     text = client.get(f"/outcomes/outcomes.csv?quarter={attacked}").get_data(as_text=True)
     hidden = [row for row in csv.DictReader(StringIO(text)) if row["Courses"] == "hidden"]
-    assert hidden and all(row["Value"].startswith(("fewer than 5", "hidden too")) for row in hidden)
+    reasons = ("fewer than 5", "hidden too", "hidden, as a patient")
+    assert hidden and all(row["Value"].startswith(reasons) for row in hidden)
     counted = defaultdict(int)
     for row in csv.DictReader(StringIO(text)):
         counted[row["Courses"]] += 1

@@ -4,7 +4,9 @@ from datetime import date
 
 import pytest
 
-from ketamine_integration.domain.disclosure import COMPLEMENT, SMALL, Line, Quarter, Table, hidden_lines, quarters_between
+from ketamine_integration.domain.disclosure import (
+    COMPLEMENT, SHARED, SMALL, Line, Quarter, Table, hidden_lines, quarters_between,
+)
 
 
 def _world(sizes: dict[str, int]):
@@ -63,6 +65,47 @@ def test_a_figure_shown_on_two_lines_is_hidden_from_both():
              "sessions": Line("sessions", {"courses": frozenset(range(10))})}
     hidden = hidden_lines(lines, [], {u: u for u in range(10)}, 5)
     assert hidden == {"phq": SMALL}
+
+
+def _tree(protocols: dict[str, dict[str, list[int]]]):
+    """The total, its protocols, each protocol's therapists: {protocol: {therapist: [patient per course]}}.
+    A course is a unit; the patients given say whose (one patient may appear under two groups)."""
+    lines, person, tables, every = {}, {}, [], []
+    for p, therapists in protocols.items():
+        of_protocol = []
+        for t, patients in therapists.items():
+            units = [len(person) + i for i in range(len(patients))]
+            person.update(zip(units, patients))
+            lines[t] = Line(t, {"courses": frozenset(units)})
+            of_protocol += units
+        lines[p] = Line(p, {"courses": frozenset(of_protocol)})
+        tables.append(Table(p, tuple(therapists)))
+        every += of_protocol
+    lines["all"] = Line("all", {"courses": frozenset(every)})
+    return lines, [Table("all", tuple(protocols)), *tables], person
+
+
+@pytest.mark.parametrize("protocols, hidden", [
+    # the three-figure case: P is T1's 5, T2's 5 and x under T3; T3 is hidden, then the smaller of T1
+    # and T2 (a tie: the first), so P less the shown therapist is 6 patients
+    ({"P": {"T1": [1, 2, 3, 4, 5], "T2": [6, 7, 8, 9, 10], "T3": [11]}, "Q": {"T4": list(range(20, 26))}},
+     {"T3": SMALL, "T1": COMPLEMENT}),
+    # a patient (1) under two therapists of one protocol: both therapists hidden, the protocol shown
+    ({"P": {"T1": [1, 2, 3, 4, 5, 6], "T2": [1, 7, 8, 9, 10, 11]}, "Q": {"T3": list(range(20, 26))}},
+     {"T1": SHARED, "T2": SHARED}),
+    # a patient (1) in two protocols: both protocols hidden and their therapists with them; 12 patients
+    # hidden together, so the third protocol stays
+    ({"P": {"T1": [1, 2, 3, 4, 5, 6]}, "Q": {"T2": [1, 7, 8, 9, 10, 11]}, "R": {"T3": list(range(20, 26))}},
+     {"P": SHARED, "Q": SHARED, "T1": COMPLEMENT, "T2": COMPLEMENT}),
+    # a protocol hidden as the complement of a small one hides its therapists, however many patients each
+    ({"P": {"T1": [1, 2, 3, 4, 5], "T2": [6, 7, 8, 9, 10]}, "Q": {"T3": [20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]},
+      "R": {"T4": [40]}}, {"R": SMALL, "T4": SMALL, "P": COMPLEMENT, "T1": COMPLEMENT, "T2": COMPLEMENT}),
+    # a protocol of one therapist: the therapist's figures are the protocol's, nothing to work out
+    ({"P": {"T1": [1, 2, 3, 4, 5]}, "Q": {"T2": [6, 7, 8, 9, 10]}}, {}),
+])
+def test_suppression_runs_down_the_tree(protocols, hidden):
+    lines, tables, person = _tree(protocols)
+    assert hidden_lines(lines, tables, person, 5) == hidden
 
 
 @pytest.mark.parametrize("day, key, first, last", [

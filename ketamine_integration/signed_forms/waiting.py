@@ -1,0 +1,118 @@
+"""What signed forms leave waiting on a prescriber (issue 26, points 2 and 4): flagged answers no
+prescriber has reviewed yet, and consents withdrawn, on the live courses of their care-team patients.
+Each is one SELECT, counted for the home page's count and the menu's badge and listed by the home page
+and the worklist from the same conditions, so the count is what the lists show."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.orm import aliased, contains_eager, lazyload
+
+from ..accounts.models import User
+from ..courses.models import TreatmentCourse
+from ..domain.form_library import FormLibrary
+from ..domain.phases import Phase
+from ..extensions import db
+from ..patients.access import caseload
+from ..patients.models import Patient
+from ..protocols.forms import current_forms
+from .models import ConsentWithdrawal, FormFlagReview, SignedForm
+from .status import flags_of
+
+#: the phases of a course that has ended: nothing on it waits any more
+ENDED = [p.value for p in Phase if p.ended]
+
+
+def _newest(stmt: Select) -> Select:
+    """`stmt` (over SignedForm) narrowed to each course's newest signature of each form: a form signed
+    again (a new version, or after a withdrawal) leaves what the earlier signature left waiting."""
+    later = aliased(SignedForm)
+    return stmt.where(~exists().where(later.course_id == SignedForm.course_id, later.form_id == SignedForm.form_id,
+                                      later.id > SignedForm.id))
+
+
+def _on_live_courses(user: User, stmt: Select) -> Select:
+    """`stmt` (over SignedForm) narrowed to the live courses of the user's care-team patients."""
+    return caseload(user, stmt.join(TreatmentCourse, TreatmentCourse.id == SignedForm.course_id)
+                    .join(Patient, Patient.id == TreatmentCourse.patient_id)
+                    .where(Patient.archived_at.is_(None), TreatmentCourse.phase.not_in(ENDED)))
+
+
+def _has_flagged_answer() -> ColumnElement[bool]:
+    """The signed document has a flagged answer. The document is stored as canonical JSON
+    (domain.form_answers.document_json: no spaces, keys sorted), where an answer's reason reads
+    `"flag_reason":"…"` when flagged and `"flag_reason":null` otherwise; a quote inside a patient's own
+    text is escaped (\\"), so no answer can spell the flagged form. status.flags_of reads the same key."""
+    return SignedForm.document.contains('"flag_reason":"', autoescape=True)
+
+
+def _flags_to_review(user: User, stmt: Select) -> Select:
+    unreviewed = ~exists().where(FormFlagReview.signed_form_id == SignedForm.id)
+    # a withdrawn consent's flags wait on nobody (status.PacketItem.blocks_dosing says the same)
+    standing = ~exists().where(ConsentWithdrawal.signed_form_id == SignedForm.id)
+    return _newest(_on_live_courses(user, stmt.where(_has_flagged_answer(), unreviewed, standing)))
+
+
+def _withdrawn(user: User, stmt: Select) -> Select:
+    return _newest(_on_live_courses(user, stmt.join(ConsentWithdrawal,
+                                                    ConsentWithdrawal.signed_form_id == SignedForm.id)))
+
+
+def count_flags_to_review(user: User) -> Select:
+    """A SELECT of how many signed forms of the user's patients have flagged answers no prescriber reviewed."""
+    return _flags_to_review(user, select(func.count(SignedForm.id)).select_from(SignedForm))
+
+
+def count_withdrawals(user: User) -> Select:
+    """A SELECT of how many consents of the user's patients stand withdrawn on a live course."""
+    return _withdrawn(user, select(func.count(SignedForm.id)).select_from(SignedForm))
+
+
+@dataclass(frozen=True)
+class WaitingForm:
+    """A signed form waiting on the prescriber: one with flagged answers to review, or a consent withdrawn."""
+
+    patient: Patient
+    course_id: int
+    #: the form's title as signed
+    title: str
+    #: when the patient signed it (flags), or withdrew it
+    at: datetime
+    #: why each flagged answer needs review (the form file's reasons); empty for a withdrawal
+    reasons: tuple[str, ...] = ()
+    #: the withdrawal's reason as the patient gave it
+    reason: str | None = None
+    #: the withdrawn consent blocks dosing (its form file says so)
+    blocks_dosing: bool = False
+
+
+def _listed(stmt: Select) -> Select:
+    return stmt.options(lazyload("*"), contains_eager(SignedForm.course).contains_eager(TreatmentCourse.patient))
+
+
+def flags_to_review(user: User) -> list[WaitingForm]:
+    """The signed forms `count_flags_to_review` counts, the oldest signature first."""
+    stmt = _listed(_flags_to_review(user, select(SignedForm)).order_by(SignedForm.signed_at, SignedForm.id))
+    return [WaitingForm(s.course.patient, s.course_id, s.title, s.signed_at,
+                        reasons=tuple(dict.fromkeys(reason for _question, reason in flags_of(s))))
+            for s in db.session.scalars(stmt).unique()]
+
+
+def withdrawals(user: User) -> list[WaitingForm]:
+    """The withdrawn consents `count_withdrawals` counts, the newest withdrawal first."""
+    stmt = _listed(_withdrawn(user, select(SignedForm, ConsentWithdrawal))
+                   .order_by(ConsentWithdrawal.withdrawn_at.desc(), SignedForm.id))
+    library = current_forms()
+    return [WaitingForm(s.course.patient, s.course_id, s.title, w.withdrawn_at, reason=w.reason,
+                        blocks_dosing=_blocks_dosing(library, s))
+            for s, w in db.session.execute(stmt).unique()]
+
+
+def _blocks_dosing(library: FormLibrary, signed: SignedForm) -> bool:
+    """The signed version's file (else the form's newest) says its withdrawal stops dosing: what the
+    course's packet status says (status.PacketItem.blocks_dosing)."""
+    definition = library.find(signed.form_id, signed.form_version) or next(
+        (f for f in library.newest() if f.id == signed.form_id), None)
+    return definition is not None and definition.withdrawal_blocks_dosing

@@ -1,0 +1,157 @@
+"""What signed forms leave waiting on a prescriber (issue 26, points 2 and 4): forms with flagged answers
+no prescriber reviewed and consents withdrawn, on the home page (counted in the menu's badge) and the
+worklist, for the prescriber's own patients' live courses only; and the course page's one line on its
+packet. On both engines: the lists are SQL (the newest signature of each form, a flag read from the
+stored document)."""
+import re
+from datetime import date, timedelta
+from html import unescape
+
+import pytest
+
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.courses.services import change_phase
+from ketamine_integration.domain.phases import Phase
+from ketamine_integration.extensions import db
+from ketamine_integration.signed_forms import services as signed_forms
+from ketamine_integration.signed_forms.models import SignedForm
+from tests.integration.test_home_pages import _badge, _counts
+from tests.statements import page_statements
+from tests.integration.test_prescriber_worklist import team  # noqa: F401 (the fixture: a team and its staff)
+
+pytestmark = pytest.mark.both_engines
+
+FLAGS, WITHDRAWN = "form with flagged answers to review", "consent withdrawn"
+INTAKE, IV_CONSENT = "intake-questionnaire", "consent-iv-ketamine"
+
+
+def _course(make, team, family: str, *, prescriber: str = "prescriber") -> int:
+    patient = make.patient(given_name="Testa", family_name=family)
+    return make.course(patient, team["therapist"], team[prescriber], start=date.today() - timedelta(days=3))
+
+
+def _sign(make, course_id: int, form_id: str, witness_id: int, *flagged: str) -> int:
+    """The form signed on a clinic tablet, `witness_id` handing it over; the questions named flagged."""
+    [signed] = make.sign_packet(course_id, witness_id=witness_id, only=(form_id,), flagged=flagged)
+    return signed
+
+
+def _home(auth, client, username: str) -> tuple[str, str]:
+    auth.sign_in(username)
+    html = client.get("/").get_data(as_text=True)
+    return html, page_text_of(html)
+
+
+def page_text_of(html: str) -> str:
+    """Visible text, tags removed (a name in bold keeps its colon: "Testa Flagged: …")."""
+    return re.sub(r"\s+([:,.])", r"\1", re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))).strip()
+
+
+def _section(text: str, heading: str, until: str) -> str:
+    return text.split(heading, 1)[1].split(until, 1)[0] if heading in text else ""
+
+
+def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_or_signed_again(team, make, auth, client):
+    flagged = _course(make, team, "Flagged")
+    intake = _sign(make, flagged, INTAKE, team["therapist"], "interacting_medications", "high_blood_pressure")
+    _sign(make, flagged, IV_CONSENT, team["therapist"])   # no flag on it: not listed
+    withdrawn = _course(make, team, "Withdrawn")
+    consent = _sign(make, withdrawn, IV_CONSENT, team["therapist"])
+    make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, consent), reason="Wants to think it over.",
+                                           recorded_by=_user(team["staff"])))
+    elsewhere = _course(make, team, "Elsewhere", prescriber="other")   # another prescriber's patient
+    _sign(make, elsewhere, INTAKE, team["therapist"], "history_of_mania")
+
+    html, text = _home(auth, client, "pres")
+    counts = _counts(html)
+    assert counts[FLAGS][0] == 1 and counts[WITHDRAWN][0] == 1
+    assert counts[FLAGS][1] == "/#form-flags" and counts[WITHDRAWN][1] == "/#withdrawals"
+    assert _badge(html) == f"{sum(n for n, _ in counts.values())} items waiting"
+    flags = _section(text, "Flagged form answers to review", "Consents withdrawn")
+    assert "Testa Flagged: Intake questionnaire and health screen, signed" in flags
+    assert "Uncontrolled hypertension" in flags and "may interact with ketamine" in flags
+    assert "Elsewhere" not in text and "Review the answers" in flags
+    withdrawals = _section(text, "Consents withdrawn", "My patients")
+    assert "Testa Withdrawn: Consent to intravenous (IV) ketamine treatment withdrawn" in withdrawals
+    assert "(Wants to think it over.)" in withdrawals and "Dosing is blocked until the patient signs it again" in withdrawals
+    assert f'href="/courses/{flagged}#packet"' in html and f'href="/courses/{withdrawn}#packet"' in html
+    worklist = page_text_of(client.get("/prescriber/").get_data(as_text=True))
+    assert "Testa Flagged: Intake questionnaire" in _section(worklist, "Flagged form answers to review", "Consents withdrawn")
+    assert "Testa Withdrawn: Consent to intravenous" in _section(worklist, "Consents withdrawn", "Planned doses")
+    # the other prescriber sees their own patient's flag, and nothing of these two
+    _, other = _home(auth, client, "pres2")
+    assert "Testa Elsewhere" in other and "Testa Flagged" not in other and "Testa Withdrawn" not in other
+
+    # reviewed: the flag waits no more; signed again: the consent stands again
+    make.run(lambda: signed_forms.review_flags(db.session.get(SignedForm, intake), by=_user(team["prescriber"]),
+                                               note="Lorazepam at night: stopped two days before each dose; BP checked today, 128/80."))
+    _sign(make, withdrawn, IV_CONSENT, team["therapist"])
+    html, text = _home(auth, client, "pres")
+    assert FLAGS not in _counts(html) or _counts(html)[FLAGS][0] == 0
+    assert "forms with flagged answers to review" in text and "consents withdrawn" in text   # "Nothing waiting: …"
+    assert "Testa Flagged" not in _section(page_text_of(client.get("/prescriber/").get_data(as_text=True)),
+                                           "Flagged form answers", "Planned doses")
+
+
+def test_an_ended_course_leaves_nothing_waiting(team, make, auth, client):
+    course = _course(make, team, "Ended")
+    _sign(make, course, INTAKE, team["therapist"], "pregnancy")
+    auth.sign_in("pres")
+    assert _counts(client.get("/").get_data(as_text=True))[FLAGS][0] == 1
+
+    def discontinue():
+        c = db.session.get(TreatmentCourse, course)
+        change_phase(c, Phase.DISCONTINUED, by=_user(team["prescriber"]), expected_version=c.version,
+                     reason="The patient chose not to start.", override=False)
+    make.run(discontinue)
+    assert FLAGS not in _counts(client.get("/").get_data(as_text=True)) or \
+        _counts(client.get("/").get_data(as_text=True))[FLAGS][0] == 0
+
+
+def test_the_course_page_says_the_packet_in_one_line(team, make, auth, client):
+    course = _course(make, team, "Packet")
+    auth.sign_in("pres")
+    line = _packet_line(client, course)
+    assert line.startswith("Intake and consent forms: Sent (0 of 4 signed).")
+    assert "Dosing waits for every form to be signed." in line
+    _sign(make, course, INTAKE, team["therapist"], "liver_or_bladder")
+    line = _packet_line(client, course)
+    assert line.startswith("Intake and consent forms: Partly signed (1 of 4 signed, 1 countersignature owed).")
+    assert "Dosing blocked: Intake questionnaire and health screen: 1 flagged answer to be reviewed" in line
+    for form_id in ("consent-iv-ketamine", "consent-psychotherapy-integration", "agreement-transport-no-driving"):
+        last = _sign(make, course, form_id, team["therapist"])
+    make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, last), reason="No one to drive me home.",
+                                           recorded_by=_user(team["staff"])))
+    line = _packet_line(client, course)
+    assert line.startswith("Intake and consent forms: Partly signed (3 of 4 signed")
+    assert "Transport and no-driving agreement: the patient withdrew this consent on" in line
+
+
+def _packet_line(client, course_id: int) -> str:
+    html = client.get(f"/courses/{course_id}").get_data(as_text=True)
+    found = re.search(r'<p class="packet-status" id="packet">(.*?)</p>', html, re.S)
+    return page_text_of(found.group(1)) if found else ""
+
+
+def _user(user_id: int):
+    from ketamine_integration.accounts.models import User
+    return db.session.get(User, user_id)
+
+
+def test_the_lists_do_not_grow_in_statements_with_what_waits(team, make, auth, client, app):
+    """Each patient: an intake with a flagged answer and a withdrawn consent; one patient, then four, the
+    home page and the worklist run the same statements (the lists load their patients with them)."""
+    def add_patient(n):
+        course = _course(make, team, f"Waits{n}")
+        _sign(make, course, INTAKE, team["therapist"], "interacting_medications")
+        consent = _sign(make, course, IV_CONSENT, team["therapist"])
+        make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, consent), reason="Not now.",
+                                               recorded_by=_user(team["staff"])))
+    add_patient(0)
+    auth.sign_in("pres")
+    one = {path: page_statements(app, client, path) for path in ("/", "/prescriber/")}
+    for n in range(1, 4):
+        add_patient(n)
+    counts = _counts(client.get("/").get_data(as_text=True))
+    assert counts["forms with flagged answers to review"][0] == 4 and counts["consents withdrawn"][0] == 4
+    assert {path: page_statements(app, client, path) for path in one} == one

@@ -161,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
     from .portal import questionnaire_pages as portal_questionnaires
     from .portal import sign_in as portal_sign_in, staff as portal_staff, step_pages as portal_steps
     from .portal import idle as portal_idle, record_pages as portal_record
+    from .portal import form_pages as portal_forms, tablet
     from . import pages
 
     for bp in (home_bp, accounts_bp, patients_bp, audit_bp, protocols_bp, courses_bp, experience_bp,
@@ -170,10 +171,12 @@ def register_blueprints(app: Flask) -> None:
                 fhir_bp,
                 outcomes_bp, portal_sign_in.bp, portal_pages.bp,
                 portal_staff.bp, portal_questionnaires.bp, portal_practices.bp, portal_steps.bp, portal_idle.bp,
-                record_access_bp, portal_record.bp):
+                record_access_bp, portal_record.bp, portal_forms.bp, tablet.bp):
         app.register_blueprint(bp)
     # the portal's pages of later features: their menu items, and the pages whose answers a timed-out
     # session keeps (portal/nav.py, portal/recovery.py)
+    portal_nav.add_item("portal_forms.forms", "Forms to sign", order=10, count=portal_forms.menu_count)
+    portal_recovery.keep_text_of(portal_forms.FORM_ENDPOINT)
     portal_nav.add_item("portal_questionnaires.questionnaires", "Questionnaires", order=20)
     portal_recovery.keep_text_of(portal_questionnaires.FORM_ENDPOINT)
     portal_nav.add_item("portal_practices.practices", "Practices", order=40)
@@ -276,7 +279,7 @@ def register_access(app: Flask) -> None:
     from .audit.services import denial
     from .notes.recovery import keep_if_timed_out
     from .patients.access import patient_exists
-    from .portal import sessions as portal_sessions
+    from .portal import sessions as portal_sessions, tablet
 
     access.register(app, access.AccessCollaborators(
         pending_sign_in=pending_sign_in, keep_timed_out_submission=keep_if_timed_out,
@@ -284,7 +287,9 @@ def register_access(app: Flask) -> None:
         # the patient portal's pages are checked against its own sessions, which a refused staff
         # page does not end (portal/sessions.py)
         portal_check=portal_sessions.check_portal_request,
-        kept_keys=portal_sessions.COOKIE_KEYS))
+        kept_keys=portal_sessions.COOKIE_KEYS,
+        # a browser handed to a patient for an in-clinic signing reaches the tablet's pages only
+        tablet_check=tablet.check))
     # After the access check, so that the refusal is audited with who sent it.
     app.before_request(lifecycle.refuse_unexpected_body)
     # After the access check (only an admitted request's upload is read), which then commits the

@@ -84,6 +84,20 @@ def _enrolled(user_id: int) -> None:
                        for code in totp.new_recovery_codes())
 
 
+def sign_a_waiting_form(course):
+    """Sign the first form of the course's packet still waiting (valid answers, on the clinic tablet, its
+    therapist witnessing), inside the caller's app context; the SignedForm, or None when none waits."""
+    from ketamine_integration.domain.form_answers import sample_answers
+    from ketamine_integration.signed_forms.services import packet_status, sign_form
+
+    status = packet_status(course) if not course.current_phase.ended else None
+    item = next((i for i in status.items if i.state == "to_sign" and i.form), None) if status else None
+    if item is None:
+        return None
+    return sign_form(course, item.form_id, raw_answers=sample_answers(item.form), typed_name=course.patient.full_name,
+                     agreed=True, method="in_clinic", witness=db.session.get(User, course.therapist_id))
+
+
 class Factories:
     def __init__(self, app, password: str):
         self.app, self.password = app, password

@@ -34,6 +34,7 @@ from ketamine_integration.notes.patient_responses import submit_patient_question
 from ketamine_integration.notes.questionnaires import TOKEN_SEPARATOR, due_questionnaires
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.practices.models import PracticeAssignment, PracticeLog
+from ketamine_integration.signed_forms.models import SignedForm
 from ketamine_integration.web import access
 
 #: what the clinicians write on each demo portal patient's course (the patient id is appended)
@@ -57,8 +58,9 @@ def plant_canaries(patient_ids: list[int], now: datetime) -> None:
     """On each patient's course: a signed note (its clinician text, an action step the patient sees),
     its process note, an addendum, the safety alert its risk screen raised, acknowledged with what was
     done, a draft, the formulation and a coordination note; a PHQ-9 of the patient's own with item 9
-    answered (its crisis page); and a private journal entry in the
-    patient's own words where the patient keeps a journal. In the caller's transaction."""
+    answered (its crisis page); a private journal entry in the patient's own words where the patient keeps a
+    journal; and a consent the patient withdrew by phone, so that a form waits for their signature again. In the
+    caller's transaction."""
     today = clinic_today(now)
     for patient_id in patient_ids:
         course = db.session.scalar(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id)
@@ -80,7 +82,19 @@ def plant_canaries(patient_ids: list[int], now: datetime) -> None:
         submit_patient_questionnaire(course.patient, "phq9", [0] * 8 + [1], f"{course.id}/baseline", now)
         if db.session.scalar(select(JournalEntry.id).where(JournalEntry.patient_id == patient_id).limit(1)):
             journal.write_entry(course.patient, prompt=journal_rules.FREE, text=own_words(patient_id), now=now)
+        _withdraw_a_consent(course, therapist, now)
     db.session.flush()
+
+
+def _withdraw_a_consent(course, therapist, now: datetime) -> None:
+    """The patient tells the clinic they withdraw the course's first consent in force (its form then waits for
+    their signature again: the signing page is one of the patient's pages)."""
+    from ketamine_integration.signed_forms.services import packet_status, withdraw
+    status = packet_status(course)
+    item = next((i for i in status.items if i.state == "signed" and i.signed.kind == "consent"), None) \
+        if status is not None else None
+    if item is not None:
+        withdraw(item.signed, reason="Wants to talk it over first", recorded_by=therapist, now=now)
 
 
 def _note(course, today, text: str):
@@ -142,6 +156,13 @@ def _ids(*statement_parts) -> Callable[[int, datetime], list]:
     return ids
 
 
+def _shipped_form_ids() -> list[str]:
+    """Every shipped intake and consent form's id (a form names no patient: its page is theirs by the course)."""
+    from ketamine_integration.domain.form_library import load_folder
+    from ketamine_integration.shipped import shipped_folder
+    return sorted(form.id for form in load_folder(shipped_folder("forms")).newest())
+
+
 #: a route parameter -> the values the patient owns (the walk tries each, and other patients' as theirs)
 OWN_VALUES: dict[str, Callable[[int, datetime], list]] = {
     "appointment_id": _ids(Appointment.id, lambda p: Appointment.patient_id == p),
@@ -153,6 +174,7 @@ OWN_VALUES: dict[str, Callable[[int, datetime], list]] = {
     "course_id": _ids(TreatmentCourse.id, lambda p: TreatmentCourse.patient_id == p),
     "dosing_session_id": _ids(DosingSession.id, lambda p: DosingSession.course_id.in_(_own_courses(p))),
     "response_id": _ids(MeasureResponse.id, lambda p: MeasureResponse.patient_id == p),
+    "signed_form_id": _ids(SignedForm.id, lambda p: SignedForm.patient_id == p),
     "token": _tokens,
     "moment": _moments,
 }
@@ -160,7 +182,11 @@ OWN_VALUES["action_step_id"] = OWN_VALUES["step_id"]
 OWN_VALUES["dose_id"] = OWN_VALUES["dosing_session_id"]
 #: parameters that name no patient's record: every patient's values are the same
 SHARED_VALUES: dict[str, list] = {"prompt": list(journal_rules.PROMPTS), "measure": list(MEASURES),
-                                  "measure_key": list(MEASURES)}
+                                  "measure_key": list(MEASURES), "form_id": _shipped_form_ids()}
+#: own pages that send the patient elsewhere for some of their values, and where (what the address starts with): a
+#: form of theirs that waits for no signature (signed, or not in that course's packet) sends them to their forms;
+#: withdrawing an intake form or a consent no longer in force, to that signed form
+OWN_REDIRECTS = {"portal_forms.sign": "/portal/forms/", "portal_forms.withdraw": "/portal/forms/signed/"}
 #: one endpoint's parameter values, where its name means something else there: (own, another's)
 ENDPOINT_VALUES: dict[tuple[str, str], tuple[list, list]] = {
     ("portal_sign_in.accept", "token"): ([], [UNKNOWN_INVITATION]),
@@ -243,6 +269,8 @@ def _status_problem(rule, page: bool, theirs: bool, response) -> str | None:
     status, where = response.status_code, response.headers.get("Location", "")
     wanted = {404} if theirs else ({200, 404} if rule.arguments and page else
                                    {200, 302} if page else set(range(200, 500)))
+    if not theirs and status == 302 and rule.endpoint in OWN_REDIRECTS and where.startswith(OWN_REDIRECTS[rule.endpoint]):
+        return None
     if status not in wanted:
         return f"{status} {where}"
     if page and status == 302 and "/portal/sign-in" in where:
@@ -259,7 +287,9 @@ def walk_portal(app, client, patient_id: int, others: list[int], now: datetime, 
         for url, theirs in [(u, False) for u in own_urls] + [(u, True) for u in their_urls]:
             response = client.get(url)
             walk.requests += 1
-            body = response.get_data(as_text=True)
+            # a download may be binary (a signed form's PDF: its text is compressed, test_signed_form_render.py
+            # reads it with pypdf); read as text without failing on its bytes
+            body = response.get_data().decode(errors="replace")
             if response.status_code == 200 and not theirs:
                 walk.answered[rule.endpoint] = walk.answered.get(rule.endpoint, 0) + 1
             problem = _status_problem(rule, page, theirs, response)

@@ -8,6 +8,7 @@ entry never breaks a page.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from flask import current_app
 
@@ -19,14 +20,16 @@ class NavItem:
     label: str
     #: position: smaller first (Home 0, Account 100; features between)
     order: int
+    #: how many things wait there for the patient, shown beside the label ("Forms to sign (2)"); None: no count
+    count: Callable[[], int] | None = None
 
 
 NAV: dict[str, NavItem] = {}
 
 
-def add_item(endpoint: str, label: str, *, order: int) -> None:
-    """Add (or replace) the item for `endpoint`."""
-    NAV[endpoint] = NavItem(endpoint, label, order)
+def add_item(endpoint: str, label: str, *, order: int, count: Callable[[], int] | None = None) -> None:
+    """Add (or replace) the item for `endpoint` (with `count`, the number shown beside its label)."""
+    NAV[endpoint] = NavItem(endpoint, label, order, count)
 
 
 def items() -> list[NavItem]:

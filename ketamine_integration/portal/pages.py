@@ -16,7 +16,7 @@ from ..reminders.invitations import calendar_file
 from ..web import access
 from ..web.forms import INVALID_FORM_STATUS, form_fields_in_error, render_form, submit
 from ..web.lifecycle import commit_refusal
-from . import accounts, home as home_data, questionnaire_pages
+from . import accounts, form_pages, home as home_data, questionnaire_pages, signing
 from .forms import FactorChangeForm, PasswordChangeForm, PortalCodeForm
 from .models import SIGNED_IN
 from .sessions import (END_MESSAGES, complete_portal_sign_in, current_portal_account, current_portal_patient,
@@ -33,10 +33,11 @@ def home():
     now = utcnow()
     sessions = home_data.upcoming_sessions(patient.id, now)
     due = questionnaire_pages.due_list(patient, now)
+    to_sign = signing.left_to_sign(form_pages.packet_of(patient)[1])
     audit.record("portal.home", obj=patient, patient_id=patient.id,
-                 detail=f"{len(sessions)} sessions, {len(due)} questionnaires due shown")
+                 detail=f"{len(sessions)} sessions, {len(due)} questionnaires due, {len(to_sign)} forms to sign shown")
     return render_template("portal/home.html", patient=patient, sessions=sessions,
-                           phase=home_data.course_phase(patient.id), questionnaires_due=due)
+                           phase=home_data.course_phase(patient.id), questionnaires_due=due, forms_to_sign=to_sign)
 
 
 @bp.route("/sessions/<id:appointment_id>.ics")

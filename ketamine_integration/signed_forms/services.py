@@ -41,7 +41,9 @@ MIN_REVIEW_NOTE = 10
 
 __all__ = ["countersign", "create_packet", "dosing_refusal", "end_tablet_signing", "packet_status", "review_flags", "sign_form",
            "signed_form_document", "start_tablet_signing", "tablet_signing_for", "verify_countersignatures",
-           "verify_signed_forms", "withdraw"]
+           "verify_signed_forms", "withdraw",
+           # the pages' (issue 26, the forms UI): a tablet's expiry recorded, staff ending a tablet's signing
+           "end_tablet_signings_by_staff", "expire_tablet_signing", "live_tablet_signings"]
 
 
 # -- the packet ---------------------------------------------------------------------------------
@@ -260,8 +262,7 @@ def start_tablet_signing(course: TreatmentCourse, *, by: User, now: datetime | N
     if status is None or not any(i.state in (TO_SIGN, SIGN_AGAIN, WITHDRAWN) and i.form for i in status.items):
         raise DomainError("This course has no form waiting to be signed.")
     started = now or utcnow()
-    for live in db.session.scalars(select(TabletSigning).where(TabletSigning.course_id == course.id,
-                                                               TabletSigning.ended_at.is_(None))):
+    for live in live_tablet_signings(course, now=started):
         end_tablet_signing(live, reason=ENDED_BY_STAFF, now=started)
     token = secrets.token_urlsafe(32)
     session = TabletSigning(patient_id=course.patient_id, course_id=course.id, started_by_id=by.id,
@@ -273,6 +274,27 @@ def start_tablet_signing(course: TreatmentCourse, *, by: User, now: datetime | N
     return session, token
 
 
+def live_tablet_signings(course: TreatmentCourse, *, now: datetime | None = None) -> list[TabletSigning]:
+    """The course's tablet signing sessions still open (not ended, their 30 minutes not over), oldest first."""
+    return list(db.session.scalars(select(TabletSigning).where(
+        TabletSigning.course_id == course.id, TabletSigning.ended_at.is_(None),
+        TabletSigning.expires_at > (now or utcnow())).order_by(TabletSigning.id)))
+
+
+def end_tablet_signings_by_staff(course: TreatmentCourse, *, by: User, now: datetime | None = None) -> int:
+    """Staff end the course's open tablet signings from their own device (the patient left the tablet, or
+    handed it back without pressing "Done"): how many were ended. Refused when none is open."""
+    if not _may_hand_over(by, course):
+        raise DomainError("A staff member or a clinician of the care team ends an in-clinic signing.")
+    ended = now or utcnow()
+    live = live_tablet_signings(course, now=ended)
+    if not live:
+        raise DomainError("No in-clinic signing is open for this course.")
+    for session in live:
+        end_tablet_signing(session, reason=ENDED_BY_STAFF, now=ended)
+    return len(live)
+
+
 def tablet_signing_for(token: str | None, *, now: datetime | None = None) -> TabletSigning | None:
     """The live session a tablet's token names (None: unknown, ended or past its 30 minutes)."""
     if not token:
@@ -280,6 +302,19 @@ def tablet_signing_for(token: str | None, *, now: datetime | None = None) -> Tab
     session = db.session.scalar(select(TabletSigning).where(TabletSigning.token_hash == _token_hash(token)))
     if session is None or session.ended_at is not None or session.expires_at <= (now or utcnow()):
         return None
+    return session
+
+
+def expire_tablet_signing(token: str | None, *, now: datetime | None = None) -> TabletSigning | None:
+    """The session a tablet's token names, once its 30 minutes are over and nothing else ended it: ended now as
+    expired (audited), and returned; None for any other token (live, ended already, unknown)."""
+    if not token:
+        return None
+    moment = now or utcnow()
+    session = db.session.scalar(select(TabletSigning).where(TabletSigning.token_hash == _token_hash(token)))
+    if session is None or session.ended_at is not None or session.expires_at > moment:
+        return None
+    end_tablet_signing(session, reason=EXPIRED, now=moment)
     return session
 
 

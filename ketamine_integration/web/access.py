@@ -3,7 +3,9 @@
 Every view states its rule with @public, @during_sign_in or @permission("dosing.sign"), a permission
 of the table in domain/permissions.py (never a role); the patient portal's with @portal_page (a
 patient signed in to the portal, both steps done) or @portal_sign_in (a patient half-way through
-the portal's sign-in). Staff and portal sessions are separate: a portal session satisfies no staff
+the portal's sign-in); the clinic tablet's with @tablet_page (a patient handed a device for an in-clinic
+signing: the browser holds that signing's token, and while it does every other page is closed to it).
+Staff and portal sessions are separate: a portal session satisfies no staff
 rule, a staff login no portal rule. A user half-way through signing in
 (password given, authenticator code or enrolment still due) is not signed in: they reach only
 the @during_sign_in pages. An endpoint with no rule is refused (fail closed), and
@@ -37,15 +39,21 @@ class AccessRule:
     during_sign_in: bool = False
     #: PORTAL_PAGE: a patient signed in to the portal; PORTAL_SIGN_IN: also one half-way through
     portal: str | None = None
+    #: a patient on the clinic tablet: the browser holds a live in-clinic signing's token
+    tablet: bool = False
 
     @property
     def declared(self) -> bool:
-        """Whether the rule says who may come: public, the sign-in steps, a permission, or the portal's."""
-        return self.public or self.during_sign_in or self.permission is not None or self.portal is not None
+        """Whether the rule says who may come: public, the sign-in steps, a permission, the portal's or
+        the tablet's."""
+        return (self.public or self.during_sign_in or self.permission is not None or self.portal is not None
+                or self.tablet)
 
     def describe(self) -> str:
         if self.public:
             return "public"
+        if self.tablet:
+            return TABLET_WORDS
         if self.portal is not None:
             return PORTAL_WORDS[self.portal]
         if self.during_sign_in:
@@ -57,6 +65,7 @@ class AccessRule:
 PORTAL_PAGE, PORTAL_SIGN_IN = "page", "sign_in"
 PORTAL_WORDS = {PORTAL_PAGE: "a patient signed in to the portal",
                 PORTAL_SIGN_IN: "a patient signed in to the portal, or half-way through its sign-in"}
+TABLET_WORDS = "a patient handed the clinic tablet for an in-clinic signing"
 PUBLIC = AccessRule(public=True)
 DURING_SIGN_IN = AccessRule(during_sign_in=True)
 #: where a pending sign-in is sent, by its stage (accounts/sessions.py)
@@ -80,6 +89,10 @@ class AccessCollaborators:
     portal_check: Callable[[str], Any] = lambda kind: abort(403)
     #: cookie-session keys that outlive a refused staff request (the portal's own session)
     kept_keys: tuple[str, ...] = ()
+    #: the clinic tablet's check, asked first for every request with whether its endpoint is a
+    #: @tablet_page: None to go on with the endpoint's rule, else the answer (a browser handed to a
+    #: patient reaches the tablet's pages only; a tablet page without a live signing is refused)
+    tablet_check: Callable[[bool], Any] = lambda tablet_page: abort(403) if tablet_page else None
 
 
 def register(app: Flask, collaborators: AccessCollaborators) -> None:
@@ -120,6 +133,11 @@ def portal_sign_in(view):
     return _attach(AccessRule(portal=PORTAL_SIGN_IN))(view)
 
 
+def tablet_page(view):
+    """A patient on the clinic tablet, during the in-clinic signing staff started on it (portal/tablet.py)."""
+    return _attach(AccessRule(tablet=True))(view)
+
+
 def permission(name: str):
     """Signed-in users one of whose roles grants this permission."""
     if name not in PERMISSIONS:
@@ -146,10 +164,13 @@ def enforce_access():
         return None
     rule = rule_for(current_app, request.endpoint)
     features = _collaborators()
+    tablet = features.tablet_check(rule is not None and rule.tablet)
+    if tablet is not None:
+        return tablet
     if rule is None or not rule.declared:
         features.record_denial(f"no access rule for endpoint {request.endpoint}")
         abort(403)
-    if rule.public:
+    if rule.public or rule.tablet:  # the tablet's check above let it through
         return None
     if rule.portal is not None:
         return features.portal_check(rule.portal)

@@ -94,6 +94,10 @@ class Ids:
     portal_patient: int = 0
     #: the user's first course whose treatment plan has a second signed revision (the demo's, demo/plans.py)
     planned: int = 0
+    #: a signed form of the coordination course (the clinicians' ids only)
+    signed_form: int = 0
+    #: the portal patient's first form waiting to be signed, else their forms (the patient role's ids only)
+    portal_form: str = "/portal/forms/"
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Patient's themes", lambda i: f"/patients/{i.patient}/themes", CLINICIANS),
     KeyPage("Safety plan", lambda i: f"/patients/{i.patient}/safety-plan", CLINICIANS),
     KeyPage("Safety plan form", lambda i: f"/patients/{i.patient}/safety-plan/edit", ("therapist",)),
+    KeyPage("Course forms", lambda i: f"/courses/{i.course}/forms", (*CLINICIANS, "staff")),
+    KeyPage("Signed form", lambda i: f"/signed-forms/{i.signed_form}", CLINICIANS),
     KeyPage("Coordination", lambda i: f"/courses/{i.course}/coordination", CLINICIANS),
     KeyPage("Coordination report preview", lambda i: f"/courses/{i.course}/coordination", ("therapist",),
             submit=_preview_report,
@@ -237,6 +243,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
             post=lambda i: ("/portal/journal/", {"entries-0-prompt": "free", "entries-0-text": ""}),
             status=422),
     KeyPage("Portal: your record", lambda i: "/portal/record/", (PATIENT,)),
+    KeyPage("Portal forms", lambda i: "/portal/forms/", (PATIENT,)),
+    KeyPage("Portal form to sign", lambda i: i.portal_form, (PATIENT,)),
     KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
 )
 
@@ -302,7 +310,11 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
                 # nor do the portal's (the patient is the session's), but for the questionnaire waiting and
                 # an entry of their own journal
                 demo.ids[PATIENT] = replace(demo.ids["staff"], portal_questionnaire=questionnaire,
-                                            journal_entry=_a_private_entry(demo.portal_account))
+                                            journal_entry=_a_private_entry(demo.portal_account),
+                                            portal_form=_a_form_to_sign(demo.portal_account))
+                signed = _a_signed_form(demo.ids["therapist"].course)
+                for role in ("therapist", "prescriber"):
+                    demo.ids[role] = replace(demo.ids[role], signed_form=signed)
             yield demo
     finally:
         close_app(app)
@@ -342,6 +354,31 @@ def _enrol_a_patient() -> tuple[int, str]:
     page = (f"/portal/questionnaires/{first.course_id}/{first.measure.key}/{first.asked.moment.key}" if first
             else "/portal/questionnaires/")
     return account.id, page
+
+
+def _a_signed_form(course_id: int) -> int:
+    """A signed form of the course (the demo's, else one signed now on the clinic tablet)."""
+    from ketamine_integration.signed_forms.models import SignedForm
+    from tests.factories import sign_a_waiting_form
+
+    signed = db.session.scalar(select(SignedForm.id).where(SignedForm.course_id == course_id).order_by(SignedForm.id)
+                               .limit(1))
+    if signed is None:
+        signed = sign_a_waiting_form(db.session.get(TreatmentCourse, course_id)).id
+        db.session.commit()
+    return signed
+
+
+def _a_form_to_sign(account_id: int) -> str:
+    """The portal patient's first form waiting for their signature on their current course, else their forms."""
+    from ketamine_integration.courses.services import current_course
+    from ketamine_integration.portal.models import PortalAccount
+    from ketamine_integration.portal.signing import left_to_sign
+    from ketamine_integration.signed_forms.services import packet_status
+
+    course = current_course(db.session.get(PortalAccount, account_id).patient_id)
+    waiting = left_to_sign(packet_status(course)) if course is not None else []
+    return f"/portal/forms/{course.id}/{waiting[0].form_id}" if waiting else "/portal/forms/"
 
 
 def _a_private_entry(account_id: int) -> int:

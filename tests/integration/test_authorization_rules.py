@@ -95,6 +95,25 @@ def test_a_permission_outside_the_table_is_refused_at_import():
     ("portal_journal.entry_edit", "a patient signed in to the portal"),  # session: no staff role reads a
     ("portal_journal.entry_share", "a patient signed in to the portal"),  # private entry
     ("portal_journal.entry_unshare", "a patient signed in to the portal"),
+    # a patient's intake and consent forms (issue 26): their own, from the portal session; the clinic tablet
+    # opens to the token of an in-clinic signing staff started, no login of either kind
+    ("portal_forms.forms", "a patient signed in to the portal"),
+    ("portal_forms.sign", "a patient signed in to the portal"),
+    ("portal_forms.document_pdf", "a patient signed in to the portal"),
+    ("portal_forms.withdraw", "a patient signed in to the portal"),
+    ("tablet.forms", "a patient handed the clinic tablet for an in-clinic signing"),
+    ("tablet.sign", "a patient handed the clinic tablet for an in-clinic signing"),
+    ("tablet.done", "a patient handed the clinic tablet for an in-clinic signing"),
+    # the packet page shows states to whoever sees the course; the answers (a signed form, its PDF) only to
+    # the care team's therapists and prescribers
+    ("signed_forms.packet", "patients.read (Clinic admin, Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("signed_forms.document", "forms.read_signed (Integration therapist, Prescriber)"),
+    ("signed_forms.document_pdf", "forms.read_signed (Integration therapist, Prescriber)"),
+    ("signed_forms.tablet_start", "forms.sign_in_clinic (Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("signed_forms.tablet_end", "forms.sign_in_clinic (Clinic staff, Integration therapist, Prescriber, Nurse)"),
+    ("signed_forms.countersign", "forms.countersign (Clinic staff, Integration therapist, Prescriber)"),
+    ("signed_forms.review", "forms.review_flags (Prescriber)"),
+    ("signed_forms.withdraw", "forms.record_withdrawal (Clinic staff, Integration therapist, Prescriber)"),
     ("portal_invites.invite", "portal.invite (Clinic admin, Clinic staff, Integration therapist)"),
 ])
 def test_sensitive_endpoints_have_the_intended_rule(bare_app, endpoint, expected):

@@ -102,3 +102,31 @@ def test_the_import_report_with_its_confirmation_keeps_ids_unique(clinic, auth):
         content_type="multipart/form-data")
     assert response.status_code == 200 and "Import 1 patient<" in response.get_data(as_text=True)
     _check(response.get_data(as_text=True), "import report")
+
+
+def test_the_forms_pages_keep_ids_unique_and_every_control_labelled(clinic, app, make, figures, databases):
+    """The packet page shows a review form and a withdrawal form per signed consent beside the countersign and
+    in-clinic signing buttons; the portal's signing page of the intake questionnaire has its medication rows."""
+    from tests.conftest import Auth
+
+    course = clinic["course"]
+    make.sign_packet(course, only=["consent-iv-ketamine", "consent-psychotherapy-integration"],
+                     flagged=("read_and_understood",))
+    checked, pages = 0, 0
+    for who in ("pres", "ther", "desk"):
+        client = app.test_client()
+        Auth(app, client).login(who)
+        response = client.get(f"/courses/{course}/forms")
+        assert response.status_code == 200, who
+        checked, pages = checked + _check(response.get_data(as_text=True), f"packet page as {who}"), pages + 1
+    patient = Auth(app, app.test_client())
+    patient.portal_sign_in(make.portal_account(clinic["patient"]))
+    response = patient.client.get(f"/portal/forms/{course}/intake-questionnaire")
+    assert response.status_code == 200
+    checked, pages = checked + _check(response.get_data(as_text=True), "intake signing page"), pages + 1
+    # refused: every answer's error tied to its control, ids still unique
+    refused = patient.post(f"/portal/forms/{course}/intake-questionnaire", {"typed_name": "Someone Else"})
+    assert refused.status_code == 422
+    checked, pages = checked + _check(refused.get_data(as_text=True), "refused intake"), pages + 1
+    figures.record("Form labels", "forms pages", f"{pages} pages, {checked} controls: 0 repeated ids, 0 unlabelled",
+                   engine=databases.name)

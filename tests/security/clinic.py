@@ -47,6 +47,22 @@ def ics(*spans: tuple[datetime, datetime]) -> bytes:
     return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Fuzz//EN\r\n" + events + "END:VCALENDAR\r\n").encode()
 
 
+def answer_data(form, typed_name: str) -> dict:
+    """A form definition's answer form as the patient fills it in: every answer valid (none a flag names),
+    medication rows by field, the typed name and, for a consent, the agreement ticked."""
+    from ketamine_integration.signed_forms.answer_form import answer_form_class
+    from ketamine_integration.domain.form_answers import sample_answers
+
+    names, data = answer_form_class(form).question_fields, {}
+    for question_id, value in sample_answers(form).items():
+        name = names[question_id]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            data.update({f"{name}-{n}-{part}": text for n, row in enumerate(value) for part, text in row.items()})
+        else:
+            data[name] = value
+    return {**data, "typed_name": typed_name, **({"agreed": "y"} if form.consent is not None else {})}
+
+
 class Clinic:
     """Ids of seeded records, made on first use. `text` goes into every free-text field the
     seeding writes (the audit suite sets it to a sentinel it then looks for)."""
@@ -70,19 +86,71 @@ class Clinic:
 
     def login(self, role: str) -> None:
         """Be signed in as the seeded user of that role (signing out whoever was); "patient": the
-        patient, signed in to the portal."""
+        patient, signed in to the portal; "tablet": the patient, handed a clinic tablet."""
         self.users  # noqa: B018 - made before anyone signs in
         if self.signed_in == role:
             return
         if self.signed_in == "patient":
             self.auth.post("/portal/sign-out", {})
         elif self.signed_in is not None:
-            self.auth.logout()
+            self.auth.logout()  # a tablet's device answers 403: the next session replaces its cookie anyway
         if role == "patient":
             self.auth.portal_sign_in(self.portal_account)
+        elif role == "tablet":
+            self.hand_tablet()
         else:
             self.auth.sign_in(USERNAMES[role])
         self.signed_in = role
+
+    # -- intake and consent forms (issue 26) -----------------------------------------------------------
+
+    patient_name = "Fuzzy Fictional"
+
+    def forms_course(self, protocol: str) -> int:
+        """A course of the patient on `protocol` whose packet waits to be signed (made once per protocol)."""
+        courses = self.__dict__.setdefault("_forms_courses", {})
+        if protocol not in courses:
+            courses[protocol] = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"],
+                                                 protocol=protocol)
+        return courses[protocol]
+
+    @cached_property
+    def signed_consent(self) -> int:
+        """The IV consent of an IV course of its own, signed on the clinic tablet with one flagged answer
+        (its prescriber countersigns and reviews it; the patient or the clinic may withdraw it)."""
+        course = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
+        [signed] = self.make.sign_packet(course, only=["consent-iv-ketamine"], flagged=("read_and_understood",))
+        return signed
+
+    @cached_property
+    def tablet_course(self) -> int:
+        """An IV course of its own, its packet waiting: the one the clinic tablet is handed over for."""
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
+
+    @cached_property
+    def handed_course(self) -> int:
+        """An IV course of its own, its packet waiting, handed to the patient on a tablet of its own (staff end it)."""
+        return self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
+
+    def hand_tablet_elsewhere(self, course_id: int | None = None) -> str:
+        """The therapist starts an in-clinic signing of the course (default: the tablet course) on a tablet of its
+        own: its token."""
+        from ketamine_integration.accounts.models import User
+        from ketamine_integration.courses.models import TreatmentCourse
+        from ketamine_integration.signed_forms.services import start_tablet_signing
+
+        course_id = course_id or self.tablet_course
+        return self.make.run(lambda: start_tablet_signing(db.session.get(TreatmentCourse, course_id),
+                                                          by=db.session.get(User, self.users["therapist"]))[1])
+
+    def hand_tablet(self) -> None:
+        """The therapist starts an in-clinic signing of the tablet course and hands this client the tablet."""
+        from ketamine_integration.portal.tablet import TABLET_KEY
+
+        token = self.hand_tablet_elsewhere()
+        with self.auth.client.session_transaction() as session:
+            session.clear()
+            session[TABLET_KEY] = token
 
     @cached_property
     def portal_account(self) -> int:
@@ -374,7 +442,13 @@ class Clinic:
     @cached_property
     def preparation_record(self) -> int:
         from ketamine_integration.courses.models import PreparationRecord
-        # the one item still ticked on a protocol naming forms (the consent and intake are signed: issue 26)
+        # the one item still ticked on a protocol naming forms (the consent and intake are signed: issue 26); once
+        # ticked (a suite's own step may have), it is not ticked twice
+        live = self.make.query(lambda: db.session.scalar(select(PreparationRecord.id).where(
+            PreparationRecord.course_id == self.prep_course, PreparationRecord.item == "medical_clearance",
+            PreparationRecord.voided_at.is_(None))))
+        if live is not None:
+            return live
         response = self.post("prescriber", f"/courses/{self.prep_course}/preparation",
                              {"item": "medical_clearance", "completed_on": today().isoformat(), "note": self.text})
         assert response.status_code == 302

@@ -303,6 +303,12 @@ FORMS = {
         "held-reason": "Walk-in after a hard week",
     },
     "scheduling.room_toggle": _nothing,
+    # a course's signed forms (issue 26): the world's signed consent of each patient (world.py)
+    "signed_forms.tablet_start": _nothing,
+    "signed_forms.tablet_end": _nothing,
+    "signed_forms.countersign": _nothing,
+    "signed_forms.review": lambda w, t, r: {f"review-{r['signed_form'][0]}-note": "Questions answered by phone."},
+    "signed_forms.withdraw": lambda w, t, r: {f"withdraw-{r['signed_form'][0]}-reason": "Called to withdraw."},
     "scheduling.rooms": lambda w, t, r: {"name": "Matrix Room 3"},
     "scheduling.session_types": lambda w, t, r: {"kind": "integration", "default_minutes": "55"},
     # the patient portal's routes (portal_world.py) take the same submission whoever's records

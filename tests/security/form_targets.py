@@ -21,7 +21,7 @@ from wtforms import Form
 import ketamine_integration
 from tests.conftest import PASSWORD
 
-from .clinic import Clinic, form_time, ics, local, today
+from .clinic import Clinic, answer_data, form_time, ics, local, today
 from .portal_world import CHOSEN, accept_data
 
 
@@ -34,18 +34,25 @@ def _another_stage(c: Clinic) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    #: whose session submits it: a key of clinic.USERNAMES, or "anonymous"
+    #: whose session submits it: a key of clinic.USERNAMES, "patient" (the portal), "tablet" (the patient
+    #: handed a clinic tablet), or "anonymous"
     role: str
     url: Callable[[Clinic], str]
     #: a submission the app accepts while the record's state allows it (recomputed before each example)
     baseline: Callable[[Clinic], dict] = lambda c: {}
-    prefix: str = ""
+    #: the form's prefix; a callable for a form whose prefix names its record (one form per row of a page)
+    prefix: str | Callable[[Clinic], str] = ""
     method: str = "POST"
     #: a file upload field: the baseline's file content is mutated as bytes
     upload: str | None = None
     #: the name the baseline's file is sent under (the busy-time import reads .ics, imports .csv)
     upload_name: str = "baseline.ics"
     extra: dict = field(default_factory=dict)
+
+    def prefix_for(self, clinic: Clinic) -> str:
+        """The prefix its fields carry, with its dash ("" for none)."""
+        prefix = self.prefix(clinic) if callable(self.prefix) else self.prefix
+        return f"{prefix}-" if prefix else ""
 
 
 #: the reminder settings as an admin would save them (every kind by email and SMS, 48 h and 2 h before)
@@ -72,6 +79,37 @@ def _import_run() -> dict:
 
 def _note_path(c: Clinic, note: int) -> str:
     return f"/notes/{note}"
+
+
+def shipped_forms():
+    """The newest version of each shipped intake and consent form."""
+    from ketamine_integration.domain.form_library import load_folder
+    from ketamine_integration.shipped import shipped_folder
+    return load_folder(shipped_folder("forms")).newest()
+
+
+def form_key(cls) -> str:
+    return f"{cls.__module__.removeprefix('ketamine_integration.')}.{cls.__name__}"
+
+
+#: the protocol of the patient's course (tests/security/clinic.py) whose packet asks for each shipped form;
+#: the others are every protocol's, signed on the IV course
+FORM_PROTOCOLS = {"consent-im-ketamine": "im-ketamine-kap", "consent-sublingual-ketamine": "sublingual-ketamine-kap",
+                  "consent-telehealth": "sublingual-ketamine-kap",
+                  "consent-intranasal-esketamine": "esketamine-trd-rems"}
+
+
+def answer_form_targets() -> dict[str, Target]:
+    """Each shipped form's answer form (one class per form version), signed by the patient in the portal on
+    a course of theirs whose packet asks for it: every answer valid, the typed name theirs."""
+    from ketamine_integration.signed_forms.answer_form import answer_form_class
+    targets = {}
+    for form in shipped_forms():
+        protocol = FORM_PROTOCOLS.get(form.id, "iv-ketamine-induction")
+        targets[form_key(answer_form_class(form))] = Target(
+            "patient", lambda c, f=form, p=protocol: f"/portal/forms/{c.forms_course(p)}/{f.id}",
+            lambda c, f=form: answer_data(f, c.patient_name))
+    return targets
 
 
 TARGETS: dict[str, list[Target]] = {
@@ -292,6 +330,24 @@ TARGETS: dict[str, list[Target]] = {
     "scheduling.forms.SessionTypeForm": [Target("admin", lambda c: "/session-types/",
                                                 lambda c: {"kind": "integration", "default_minutes": "55"})],
     "scheduling.forms.RoomForm": [Target("admin", lambda c: "/rooms/", lambda c: {"name": "Willow Room"})],
+    # -- signed intake and consent forms (issue 26): a withdrawal, a review, the pages' buttons -----------------
+    "signed_forms.page_forms.PatientWithdrawalForm": [Target(
+        "patient", lambda c: f"/portal/forms/signed/{c.signed_consent}/withdraw",
+        lambda c: {"reason": "I want to think it over."})],
+    "signed_forms.page_forms.StaffWithdrawalForm": [Target(
+        "therapist", lambda c: f"/signed-forms/{c.signed_consent}/withdraw",
+        lambda c: {"reason": "Called the clinic to withdraw."}, prefix=lambda c: f"withdraw-{c.signed_consent}")],
+    "signed_forms.page_forms.FlagReviewForm": [Target(
+        "prescriber", lambda c: f"/signed-forms/{c.signed_consent}/review",
+        lambda c: {"note": "Answered the patient's questions by phone."},
+        prefix=lambda c: f"review-{c.signed_consent}")],
+    "signed_forms.page_forms.ButtonForm": [
+        Target("prescriber", lambda c: f"/signed-forms/{c.signed_consent}/countersign"),
+        Target("therapist", lambda c: f"/courses/{c.tablet_course}/forms/tablet"),
+        Target("tablet", lambda c: "/tablet/done"),
+        Target("staff", lambda c: (c.hand_tablet_elsewhere(c.handed_course),
+                                   f"/courses/{c.handed_course}/forms/tablet/end")[1])],
+    **{key: [target] for key, target in answer_form_targets().items()},
     # -- the patient portal ------------------------------------------------------------------------
     "portal.forms.PortalSignInForm": [Target("anonymous", lambda c: "/portal/sign-in", lambda c: {
         "email": "nobody@fictional.invalid", "password": "not the password at all", "next": "/portal/"})],
@@ -363,9 +419,11 @@ SUBFORMS = {
     "safety_plans.forms.ContactRowForm": "safety_plans.forms.SafetyPlanForm",
     "notes.forms.ObjectiveProgressRowForm": "notes.forms.IntegrationNoteForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
+    "signed_forms.answer_form.MedicationRowForm": "signed_forms.answer_form.IntakeQuestionnaireV1AnswerForm",
 }
 #: base classes no view instantiates, with the reason
 ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed",
+            "signed_forms.answer_form.AnswerForm": "what every answer form does; each shipped form's class is fuzzed",
             "portal.log_forms._DayForm": "the per-copy ids of the portal's log and check-in forms; each is fuzzed"}
 #: forms whose accepted submission changes only the portal session it was sent in (bookkeeping, which the
 #: fuzzer's snapshot leaves out): the step they open is confirmed by a code, fuzzed as a code form
@@ -394,10 +452,6 @@ CODE_FORMS = {
 }
 
 
-def form_key(cls) -> str:
-    return f"{cls.__module__.removeprefix('ketamine_integration.')}.{cls.__name__}"
-
-
 def app_form_classes() -> dict[str, type]:
     """Every Form subclass defined in the app's modules, plus the measure forms that
     notes.forms.measure_form_class() and the portal's questionnaire_form_class() build at run time (one
@@ -411,7 +465,11 @@ def app_form_classes() -> dict[str, type]:
     from ketamine_integration.domain.measures import MEASURES
     from ketamine_integration.notes.forms import measure_form_class
     from ketamine_integration.portal.questionnaire_forms import questionnaire_form_class
+    from ketamine_integration.signed_forms.answer_form import answer_form_class
     for key in MEASURES:
         for cls in (measure_form_class(key), questionnaire_form_class(key)):
             found[form_key(cls)] = cls
+    for form in shipped_forms():  # the answer form of each shipped intake and consent form
+        cls = answer_form_class(form)
+        found[form_key(cls)] = cls
     return found

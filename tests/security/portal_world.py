@@ -10,7 +10,12 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD, Auth
 
-from .world import local
+from .world import SIGNED_FORM, local
+
+#: a form of the world's packets still waiting for the patient's signature, and the answers that sign it
+WAITING_FORM = "agreement-transport-no-driving"
+TRANSPORT_ANSWERS = {"escort_name": "Rowan Fictional", "escort_phone": "555-0100", "escort_relationship": "partner",
+                     "typed_name": "Insidea Fictional", "agreed": "y"}
 
 #: the password a patient chooses when accepting (strong enough for the policy)
 CHOSEN = "lantern quartz meadow violet 47"
@@ -103,6 +108,12 @@ PORTAL_FORMS = {
     # today's check-in (the world's patient checked in today already: refused on its day, 422)
     # the patient's own record as a zip (at most three a day: a fourth is refused, 429, nothing written)
     "portal_record.record_download": lambda: {},
+    # the transport agreement still to sign (in the portal, or on the clinic tablet), and a withdrawal of the
+    # consent the patient signed (another patient's: 404; the patient's own: withdrawn, in the positive control)
+    "portal_forms.sign": lambda: dict(TRANSPORT_ANSWERS),
+    "portal_forms.withdraw": lambda: {"reason": "I want to think it over."},
+    "tablet.sign": lambda: dict(TRANSPORT_ANSWERS),
+    "tablet.done": lambda: {},
     "portal_steps.step": lambda: {"progress": "partly", "for_date": local(0).date().isoformat(),
                                   "obstacles": "Rain all week"},
 }
@@ -121,6 +132,12 @@ def portal_args(world, endpoint: str, patient_id: int) -> list[dict]:
             "portal_questionnaires.support": [{"response_id": m} for m in records["measure"]],
             "portal_practices.practice": [{"assignment_id": a} for a in records["assignment"]],
             "portal_steps.step": [{"step_id": s} for s in records["step"]],
+            # the intake and consent forms: a form of the course's packet, a signed form, its PDF and withdrawal;
+            # the clinic tablet's form page (no login opens it: the in-clinic signing's token does)
+            "portal_forms.sign": [{"course_id": c, "form_id": WAITING_FORM} for c in records["course"]],
+            **{endpoint: [{"signed_form_id": f} for f in records["signed_form"]]
+               for endpoint in ("portal_forms.document", "portal_forms.document_pdf", "portal_forms.withdraw")},
+            "tablet.sign": [{"form_id": WAITING_FORM}],
             **{endpoint: [{"entry_id": e} for e in records["journal_entry"]]
                for endpoint in ("portal_journal.entry_edit", "portal_journal.entry_share",
                                 "portal_journal.entry_unshare")}}.get(endpoint, [])

@@ -63,6 +63,9 @@ PATIENT_PAGES = {
     "safety_plans.edit": ("therapist", "patient"),              # its draft form: the treating therapist
     "safety_plans.revision": ("prescriber", "safety_plan"),     # one revision as it was signed
     "scheduling.appointment_detail": ("staff", "appointment"),  # a session opened from the calendar
+    "signed_forms.packet": ("therapist", "course"),             # a course's intake and consent forms
+    "signed_forms.document": ("therapist", "signed_form"),      # one signed form: the care team's readers
+    "signed_forms.document_pdf": ("therapist", "signed_form"),
 }
 #: GET pages that show several patients' data at once: one row, naming no single patient
 MANY_PATIENTS = {
@@ -81,6 +84,13 @@ PORTAL_PAGES = {
     "portal_journal.entry_edit": "one of the patient's own journal entries to change (journal.view)",
     "portal_sign_in.accept": "an invitation link: its page shows the address it was sent to; accepting is "
                              "portal.accept",
+    "portal_forms.sign": "one of the patient's own forms to sign (forms.portal_view)",
+    "portal_forms.document": "one of the patient's own signed forms (forms.portal_view)",
+    "portal_forms.document_pdf": "its PDF (forms.portal_download)",
+    "portal_forms.withdraw": "the confirmation step of withdrawing one of the patient's own consents "
+                             "(forms.portal_view)",
+    "tablet.sign": "a form to sign on the clinic tablet, opened by the patient it was handed to, no login "
+                   "(forms.tablet_view)",
 }
 #: GET routes with an argument that show no patient data, and why
 NO_PATIENT_DATA = {
@@ -163,7 +173,21 @@ def _records() -> dict[str, tuple[int, int, dict[str, int]]]:
             "note": (note.id, note.patient_id, team(note.patient_id, therapist=note.author_id)),
             "appointment": (booking.id, booking.patient_id, team(booking.patient_id)),
             "plan": (_a_signed_plan(course).id, course.patient_id, team(course.patient_id)),
-            "safety_plan": (safety_plan.id, safety_plan.patient_id, team(safety_plan.patient_id))}
+            "safety_plan": (safety_plan.id, safety_plan.patient_id, team(safety_plan.patient_id)),
+            "signed_form": _a_signed_form(team)}
+
+
+def _a_signed_form(team) -> tuple[int, int, dict[str, int]]:
+    """A signed form of the demo (else one signed now, on the clinic tablet, of the first packet with a form
+    waiting): its id, its patient, its care team."""
+    from ketamine_integration.signed_forms.models import SignedForm
+    from ketamine_integration.courses.models import TreatmentCourse
+    from tests.factories import sign_a_waiting_form
+    signed = db.session.scalars(select(SignedForm).order_by(SignedForm.id)).first()
+    courses = iter(db.session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)).all())
+    while signed is None:
+        signed = sign_a_waiting_form(next(courses))
+    return signed.id, signed.patient_id, team(signed.patient_id)
 
 
 def _a_signed_plan(course):

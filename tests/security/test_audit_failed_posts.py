@@ -59,6 +59,9 @@ NO_PATIENT = {
                                           "account when the address is known: test_portal_sign_in.py)",
     ("portal.forms.AcceptForm", 0): "an invitation link, before any account is the patient's: a refused password "
                                     "changes nothing and is shown again (test_portal_invitations.py)",
+    ("signed_forms.page_forms.ButtonForm", 2): "the clinic tablet's Done: it always ends a live signing (the service "
+                                               "audits forms.tablet_end); without one the device answers 403 and names "
+                                               "nobody (test_signed_form_pages.py)",
 }
 
 #: how each patient form is made to fail, where an empty submission (required fields missing)
@@ -80,6 +83,14 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     # the form is its button alone: ending an assignment ended already is refused
     ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
                                                                 {}), {})[1],
+    # the form is its button alone: a countersignature given already is refused
+    ("signed_forms.page_forms.ButtonForm", 0): lambda c: (c.post("prescriber", f"/signed-forms/{c.signed_consent}/"
+                                                                              "countersign", {}), {})[1],
+    # the form is its button alone: an in-clinic signing of a course with nothing left to sign is refused
+    ("signed_forms.page_forms.ButtonForm", 1): lambda c: (c.make.sign_packet(c.tablet_course), {})[1],
+    # the form is its button alone: ending an in-clinic signing ended already is refused
+    ("signed_forms.page_forms.ButtonForm", 3): lambda c: (c.post(
+        "staff", f"/courses/{c.handed_course}/forms/tablet/end", {}), {})[1],
 }
 
 
@@ -99,7 +110,7 @@ def _failing_submission(clinic: Clinic, key: str, index: int) -> tuple[str, dict
     target = TARGETS[key][index]
     url = target.url(clinic)
     values = SPOILED[(key, index)](clinic) if (key, index) in SPOILED else {}
-    prefix = f"{target.prefix}-" if target.prefix else ""
+    prefix = target.prefix_for(clinic)
     return url, {prefix + k: v for k, v in values.items()}
 
 

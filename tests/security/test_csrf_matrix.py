@@ -41,9 +41,13 @@ PORTAL_GETS = {"portal_sign_in.code": 302, "portal_sign_in.enrol": 302, "portal.
                # theirs (tests/integration/test_portal_questionnaires.py opens a patient's own)
                "portal_questionnaires.support": 404}
 #: controls run last, and these last of all: they sign the user out or change accounts
-LAST = ("accounts.user_edit", "accounts.user_password", "accounts.logout", "portal_sign_in.sign_out")
+LAST = ("accounts.user_edit", "accounts.user_password", "accounts.logout", "portal_sign_in.sign_out", "tablet.done")
 #: who submits a portal route: the inside patient, signed in to the portal
 PATIENT = "patient"
+#: who submits the clinic tablet's routes: the inside patient, handed a tablet by their therapist
+TABLET = "tablet"
+#: where each kind of session lands (a staff user: the home page)
+HOMES = {PATIENT: "/portal/", TABLET: "/tablet/"}
 
 
 @dataclass
@@ -60,6 +64,8 @@ def actor_for(app, endpoint: str) -> str | None:
         return None
     if rule.portal is not None:
         return PATIENT
+    if rule.tablet:
+        return TABLET
     return next(key for key in ACTORS if rule.permission is None or rule.permission in permissions_of([key]))
 
 
@@ -116,9 +122,28 @@ def by_actor(app, items):
     return sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
 
 
+def hand_tablet(app, client, world) -> None:
+    """The inside patient's therapist starts an in-clinic signing and hands this client the tablet."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.extensions import db
+    from ketamine_integration.portal.tablet import TABLET_KEY
+    from ketamine_integration.signed_forms.services import start_tablet_signing
+
+    with app.app_context():
+        course = db.session.get(TreatmentCourse, world.records[world.inside]["course"][0])
+        _signing, token = start_tablet_signing(course, by=db.session.get(User, world.users["therapist"]))
+        db.session.commit()
+    with client.session_transaction() as session:
+        session.clear()
+        session[TABLET_KEY] = token
+
+
 def sign_in(auth, client, app, world, actor: str | None) -> None:
     if actor == PATIENT:
         auth.portal_sign_in(world.portal_account)
+    elif actor == TABLET:
+        hand_tablet(app, client, world)
     elif actor is not None:
         auth.sign_in(world.usernames[actor])
     csrf_token(app, client)  # the session holds its own CSRF secret, as after any page it loads
@@ -144,7 +169,7 @@ def forged_posts(app, client, auth, world, foreign_token: str, tally: Tally) -> 
         if changed:
             tally.accepted.append(f"{actor}: rows changed in {changed}")
         if actor is not None:
-            home = client.get("/portal/" if actor == PATIENT else "/")
+            home = client.get(HOMES.get(actor, "/"))
             assert home.status_code == 200, f"{actor} was signed out by a forged POST"
             sign_out(auth, actor)
 
@@ -167,7 +192,7 @@ def controls(app, client, auth, world) -> tuple[int, int, list[str]]:
             else:
                 passed += 1
                 saved += bool(changed_tables(before, snapshot(app)))  # rows changed, not just a 2xx/3xx
-        if actor is not None and client.get("/portal/" if actor == PATIENT else "/").status_code == 200:
+        if actor is not None and client.get(HOMES.get(actor, "/")).status_code == 200:
             sign_out(auth, actor)
     return passed, saved, problems
 
@@ -192,7 +217,7 @@ def get_routes(app, client, auth, world) -> tuple[int, list[str]]:
 
 
 def sign_out(auth, actor: str) -> None:
-    auth.post("/portal/sign-out", {}) if actor == PATIENT else auth.logout()
+    auth.post({PATIENT: "/portal/sign-out", TABLET: "/tablet/done"}.get(actor, "/logout"), {})
 
 
 def test_no_state_change_without_the_sessions_own_token(app, client, make, auth, databases, figures):

@@ -140,7 +140,7 @@ class Submitter:
             return result
 
     def baseline(self) -> dict:
-        prefix = f"{self.target.prefix}-" if self.target.prefix else ""
+        prefix = self.target.prefix_for(self.clinic)
         return {prefix + k: v for k, v in self.target.baseline(self.clinic).items()}
 
     def draw(self, data) -> dict:
@@ -225,8 +225,9 @@ class Submitter:
 def test_hostile_submissions_never_500_nor_save_invalid_rows(key, index, app, make, auth, tally):
     target = TARGETS[key][index]
     client = app.test_client() if target.role == "anonymous" else auth.client
-    submitter = Submitter(app, client, key, target, Clinic(make, auth),
-                          _fields(app, _classes()[key], target.prefix), tally)
+    clinic = Clinic(make, auth)
+    submitter = Submitter(app, client, key, target, clinic,
+                          _fields(app, _classes()[key], target.prefix_for(clinic).rstrip("-")), tally)
     tally["forms"].add(key)
     submitter.check_baseline()
 

@@ -146,6 +146,15 @@ MATRIX = [
     R("scheduling.book_session", WIDE, course_id="course"),                  # staff book for any patient
     R("scheduling.record_held_session", course_id="course"),                 # only the team's therapist held it
     R("scheduling.room_toggle", ADMIN, "admin", room_id="room"),             # rooms are the admin's
+    R("signed_forms.packet", WIDE, course_id="course"),                      # a packet's states: whoever sees
+    R("signed_forms.document", signed_form_id="signed_form"),                # the course; the answers are the
+    R("signed_forms.document_pdf", signed_form_id="signed_form"),            # team's therapists and prescribers
+    R("signed_forms.countersign", STAFF, "b_prescriber", signed_form_id="signed_form"),  # the role the form
+    R("signed_forms.review", owner="b_prescriber", signed_form_id="signed_form"),  # names; flags: prescriber
+    R("signed_forms.withdraw", STAFF, signed_form_id="signed_form"),         # the front desk hears any patient
+    R("signed_forms.tablet_end", STAFF, "staff", course_id="course"),        # and ends any patient's tablet
+    # last: the control hands the owner's device to the patient (the tablet's lock ends that owner's turn)
+    R("signed_forms.tablet_start", STAFF, "staff", course_id="course"),      # staff hand over any patient's
 ]
 #: rules with arguments that name no record anyone could be refused
 EXEMPT = {"static": "the stylesheet: public files",
@@ -159,7 +168,13 @@ EXEMPT = {"static": "the stylesheet: public files",
           "portal_journal.entry_edit": "a patient's own journal entry (test_portal_matrix.py)",
           "portal_journal.entry_share": "sharing a patient's own journal entry (test_portal_matrix.py)",
           "portal_journal.entry_unshare": "withdrawing its share (test_portal_matrix.py)",
-          "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)"}
+          "portal_sign_in.accept": "an invitation link's token is the credential (test_portal_invitations.py)",
+          "portal_forms.sign": "a form of the patient's own course's packet (test_portal_matrix.py)",
+          "portal_forms.document": "a patient's own signed form (test_portal_matrix.py)",
+          "portal_forms.document_pdf": "its PDF (test_portal_matrix.py)",
+          "portal_forms.withdraw": "withdrawing a patient's own consent (test_portal_matrix.py)",
+          "tablet.sign": "a form of the in-clinic signing's own packet: the tablet's token is the credential, no "
+                         "login opens it (test_portal_matrix.py, test_signed_form_pages.py)"}
 #: fixed values of arguments that are not ids
 LITERALS = {"phq9": "phq9", "protocol": "esketamine-trd-rems", "form": "intake-questionnaire"}
 CLINICIAN_KINDS = {"hours", "time_off", "extra", "feed"}

@@ -108,11 +108,12 @@ def staff_sweep(app, client, auth, world, tally: Tally) -> None:
 def own_pages(app, client, world) -> list[str]:
     """The positive control: the patient's own portal pages open, with no canary on any."""
     problems = []
-    pages = ["/portal/", "/portal/account", "/portal/questionnaires/", "/portal/practices/", "/portal/steps/", "/portal/journal/",
+    pages = ["/portal/", "/portal/account", "/portal/forms/", "/portal/questionnaires/", "/portal/practices/", "/portal/steps/", "/portal/journal/",
              *(_url(app, endpoint, portal_args(world, endpoint, world.inside)[0])
                for endpoint in ("portal.session_calendar", "portal_questionnaires.questionnaire",
                                 "portal_practices.practice", "portal_steps.step",
-                                "portal_journal.entry_edit"))]
+                                "portal_journal.entry_edit", "portal_forms.sign", "portal_forms.document",
+                                "portal_forms.withdraw"))]
     for url in pages:
         response = client.get(url)
         body = response.get_data(as_text=True)

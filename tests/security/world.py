@@ -20,6 +20,8 @@ from tests.factories import DISCHARGE_MET
 NY = ZoneInfo("America/New_York")
 #: the REMS protocol, so a signed dosing session also has its Patient Monitoring Form (rems.pdf)
 PROTOCOL = "esketamine-trd-rems"
+#: the form each patient signed on the clinic tablet (its "read and understood" answered no: flagged)
+SIGNED_FORM = "consent-intranasal-esketamine"
 #: written into every outside patient's records: no refused response may contain it
 OUTSIDE_MARKER = "Zzoutside"
 PROCESS_SECRET = "Process secret: the outside therapist's countertransference"
@@ -178,13 +180,15 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
     entry = _private_journal_entry(patient, signed, marker)
     plans = _treatment_plan(course, therapist, today, marker)
     ended, summary, copy = _discharged_course(patient, therapist, prescriber, today, marker)
+    # last: its flagged answer, still to be reviewed, stops dosing from now on
+    consent = _signed_consent(course, therapist)
     return {"plan": plans, "journal_entry": [entry], "patient": [patient.id], "course": [course.id], "prep": [prep.id], "dosing": [signed.id, planned.id],
             "assignment": [assignment],
             "appointment": [appointment.id, *[a.id for a in _dosing_bookings(course.id)]],
             "note": [note.id, draft.id], "step": [s.id for s in note.new_steps], "measure": [measure.id],
             "alert": [alert], "release": [release.id], "coord_note": [message.id], "report": [report.id],
             "ended_course": [ended], "discharge": [summary], "discharge_copy": [copy],
-            "safety_plan": [plan]}
+            "safety_plan": [plan], "signed_form": [consent]}
 
 
 def _discharged_course(patient, therapist, prescriber, today: date, marker: str) -> tuple[int, int, int]:
@@ -207,6 +211,17 @@ def _discharged_course(patient, therapist, prescriber, today: date, marker: str)
     copy = discharge.send_copy(summary, recipient_id=prescriber.id, by=therapist, today=today, render=render_copy)
     return course.id, summary.id, copy.id
 
+
+
+def _signed_consent(course, therapist) -> int:
+    """The protocol's consent signed on the clinic tablet, the therapist witnessing, with one flagged answer
+    for the prescriber to review; the packet's other forms wait to be signed."""
+    from ketamine_integration.signed_forms.services import packet_status, sign_form
+    from ketamine_integration.domain.form_answers import sample_answers
+    form = packet_status(course).item(SIGNED_FORM).form
+    signed = sign_form(course, SIGNED_FORM, raw_answers=sample_answers(form, flagged=("read_and_understood",)),
+                       typed_name=course.patient.full_name, agreed=True, method="in_clinic", witness=therapist)
+    return signed.id
 
 
 def _signed_safety_plan(patient, therapist, marker: str) -> int:

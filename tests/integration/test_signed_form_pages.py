@@ -1,0 +1,321 @@
+"""The signed forms' pages (issue 26, points 3 and 4): a patient signs a consent in the portal (the
+signature is the signed-in account's; a wrong typed name changes nothing), reads and downloads it
+(audited), withdraws it after a confirmation step; staff start an in-clinic signing that signs them
+out of the device and locks it to the tablet's pages until it is done or expires; the care team's
+packet page, countersigning, the prescriber's flag review and a withdrawal recorded by staff; and
+another patient's forms and courses unreachable from the portal and from outside the care team."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from ketamine_integration.accounts.models import LoginSession
+from ketamine_integration.extensions import db
+from ketamine_integration.signed_forms.models import (ConsentWithdrawal, FormCountersignature, FormFlagReview,
+                                                      SignedForm, TabletSigning)
+from tests.conftest import page_text
+
+pytestmark = pytest.mark.both_engines  # signed forms are append-only rows with triggers on each engine
+
+CONSENT = "consent-iv-ketamine"
+TRANSPORT = "agreement-transport-no-driving"
+
+
+def consent_answers(typed_name: str, **changes) -> dict:
+    """The IV consent as a patient completes it (fields named by question id; the typed name, the agreement)."""
+    return {"read_and_understood": "yes", "fasting_told": "yes", "typed_name": typed_name, "agreed": "y", **changes}
+
+
+def transport_answers(typed_name: str) -> dict:
+    return {"escort_name": "Rowan Fictional", "escort_phone": "555-0100", "escort_relationship": "partner",
+            "typed_name": typed_name, "agreed": "y"}
+
+
+@pytest.fixture
+def team(make):
+    """A patient on an IV course (its packet made at enrolment) with a portal account, their care team, a
+    nurse on it, and a therapist and a patient outside it."""
+    therapist, prescriber, nurse = make.user("therapist"), make.user("prescriber"), make.user("nurse")
+    patient = make.patient(given_name="Wren", family_name="Fictional", nurses=[nurse])
+    course = make.course(patient, therapist, prescriber)
+    outsider_therapist, outsider_prescriber = make.user("therapist"), make.user("prescriber")
+    other = make.patient(given_name="Otto", family_name="Fictional")
+    other_course = make.course(other, outsider_therapist, outsider_prescriber)
+    return {"therapist": therapist, "prescriber": prescriber, "nurse": nurse, "patient": patient, "course": course,
+            "account": make.portal_account(patient), "outsider": outsider_therapist, "other": other,
+            "other_course": other_course, "other_account": make.portal_account(other), "staff": make.user("staff")}
+
+
+def username(make, user_id: int) -> str:
+    from ketamine_integration.accounts.models import User
+    return make.query(lambda: db.session.get(User, user_id).username)
+
+
+def signed_rows(make, **where) -> list[SignedForm]:
+    return make.query(lambda: db.session.scalars(select(SignedForm).filter_by(**where).order_by(SignedForm.id)).all())
+
+
+def count(make, model) -> int:
+    return make.query(lambda: db.session.scalar(select(func.count()).select_from(model)))
+
+
+def portal_sign(auth, course_id: int, form_id: str, data: dict):
+    return auth.post(f"/portal/forms/{course_id}/{form_id}", data)
+
+
+# -- the portal ---------------------------------------------------------------------------------------
+
+def test_a_patient_signs_a_consent_in_the_portal_and_reads_and_downloads_it(team, make, auth, client):
+    auth.portal_sign_in(team["account"])
+    home = page_text(client.get("/portal/"))
+    assert "Forms to sign" in home and "Consent to intravenous" in home
+    listing = client.get("/portal/forms/")
+    assert listing.status_code == 200 and f"/portal/forms/{team['course']}/{CONSENT}" in listing.get_data(as_text=True)
+    form_page = client.get(f"/portal/forms/{team['course']}/{CONSENT}")
+    assert form_page.status_code == 200 and "Type your full name" in page_text(form_page)
+
+    response = portal_sign(auth, team["course"], CONSENT, consent_answers("wren  FICTIONAL"))
+    [signed] = signed_rows(make, form_id=CONSENT)
+    assert response.status_code == 302 and response.headers["Location"] == f"/portal/forms/signed/{signed.id}"
+    assert (signed.method, signed.portal_account_id, signed.witness_id) == ("portal", team["account"], None)
+    assert signed.patient_id == team["patient"] and signed.course_id == team["course"]
+    page = client.get(f"/portal/forms/signed/{signed.id}")
+    assert page.status_code == 200 and "Withdraw this consent" in page_text(page)
+    pdf = client.get(f"/portal/forms/signed/{signed.id}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    actions = [row.action for row in make.audit_rows(patient_id=team["patient"])]
+    assert {"forms.sign", "forms.portal_view", "forms.portal_download"} <= set(actions)
+    # signed: no longer offered, and its page says so
+    again = client.get(f"/portal/forms/{team['course']}/{CONSENT}")
+    assert again.status_code == 302 and again.headers["Location"] == "/portal/forms/"
+
+
+@pytest.mark.parametrize("changes, field_message", [
+    ({"typed_name": "Someone Else"}, "typed_name"),      # not the patient's name
+    ({"agreed": None}, "agreed"),                        # the agreement left unticked
+    ({"read_and_understood": None}, "read_and_understood"),  # a required question left unanswered
+])
+def test_a_refused_signature_says_why_and_signs_nothing(team, make, auth, client, changes, field_message):
+    auth.portal_sign_in(team["account"])
+    data = {k: v for k, v in {**consent_answers("Wren Fictional"), **changes}.items() if v is not None}
+    response = portal_sign(auth, team["course"], CONSENT, data)
+    assert response.status_code == 422
+    assert f'id="{field_message}' in response.get_data(as_text=True)  # the field's error is tied to it
+    assert 'aria-invalid="true"' in response.get_data(as_text=True) or "form-errors" in response.get_data(as_text=True)
+    assert signed_rows(make) == []
+
+
+def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, auth, client):
+    auth.portal_sign_in(team["account"])
+    portal_sign(auth, team["course"], CONSENT, consent_answers("Wren Fictional"))
+    [signed] = signed_rows(make, form_id=CONSENT)
+    step = client.get(f"/portal/forms/signed/{signed.id}/withdraw")
+    assert step.status_code == 200 and "dosing sessions stop until you sign this consent again" in page_text(step)
+    refused = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": ""})
+    assert refused.status_code == 422 and count(make, ConsentWithdrawal) == 0
+    done = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "I want to think it over."})
+    assert done.status_code == 302
+    row = make.query(lambda: db.session.scalars(select(ConsentWithdrawal)).one())
+    assert (row.signed_form_id, row.portal_account_id, row.recorded_by_id) == (signed.id, team["account"], None)
+    listing = page_text(client.get("/portal/forms/"))
+    assert "withdrawn" in listing.lower()
+    # withdrawn: the consent is to sign again, and cannot be withdrawn twice
+    assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 302
+
+
+def test_answers_sent_after_the_session_timed_out_are_offered_back_without_the_agreement(team, make, auth, client):
+    from ketamine_integration.portal.models import PortalSession
+    auth.portal_sign_in(team["account"])
+    make.run(lambda: [setattr(s, "last_seen_at", s.last_seen_at - timedelta(hours=1))
+                      for s in db.session.scalars(select(PortalSession))])
+    url = f"/portal/forms/{team['course']}/{TRANSPORT}"
+    sent = auth.post(url, transport_answers("Wren Fictional"))
+    assert sent.status_code == 302 and "/portal/sign-in" in sent.headers["Location"] and signed_rows(make) == []
+    auth.portal_sign_in(team["account"])
+    page = client.get(url)
+    html = page.get_data(as_text=True)
+    assert "Your answers were kept" in page_text(page) and "Rowan Fictional</textarea>" in html
+    assert 'name="agreed" type="checkbox" value="y" checked' not in html and ' checked id="agreed"' not in html
+    assert auth.post(url, transport_answers("Wren Fictional")).status_code == 302
+    [signed] = signed_rows(make, form_id=TRANSPORT)
+    assert "Your answers were kept" not in page_text(client.get(f"/portal/forms/signed/{signed.id}"))
+
+
+def test_another_patients_forms_are_not_found_from_the_portal(team, make, auth, client):
+    other_client = make.app.test_client()
+    from tests.conftest import Auth
+    other = Auth(make.app, other_client)
+    other.portal_sign_in(team["other_account"])
+    other.post(f"/portal/forms/{team['other_course']}/{CONSENT}", consent_answers("Otto Fictional"))
+    [theirs] = signed_rows(make, patient_id=team["other"])
+    auth.portal_sign_in(team["account"])
+    for url in (f"/portal/forms/signed/{theirs.id}", f"/portal/forms/signed/{theirs.id}.pdf",
+                f"/portal/forms/signed/{theirs.id}/withdraw", f"/portal/forms/{team['other_course']}/{CONSENT}"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "Otto" not in response.get_data(as_text=True)
+    assert portal_sign(auth, team["other_course"], TRANSPORT, transport_answers("Wren Fictional")).status_code == 404
+    assert auth.post(f"/portal/forms/signed/{theirs.id}/withdraw", {"reason": "x" * 10}).status_code == 404
+    assert len(signed_rows(make)) == 1 and count(make, ConsentWithdrawal) == 0
+
+
+# -- the clinic tablet -----------------------------------------------------------------------------------
+
+def start_tablet(make, auth, team) -> None:
+    auth.sign_in(username(make, team["therapist"]))
+    response = auth.post(f"/courses/{team['course']}/forms/tablet", {})
+    assert response.status_code == 302 and response.headers["Location"] == "/tablet/"
+
+
+def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, make, auth, client):
+    start_tablet(make, auth, team)
+    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(LoginSession)
+                                                .where(LoginSession.ended_at.is_(None)))) == 0
+    listing = client.get("/tablet/")
+    assert listing.status_code == 200 and "Consent to intravenous" in page_text(listing)
+    # every other page: a GET goes back to the tablet, anything else is refused; nothing else is shown
+    for url in ("/", "/patients/", f"/patients/{team['patient']}", f"/courses/{team['course']}/forms", "/login",
+                "/portal/", "/audit/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"] == "/tablet/", url
+    assert auth.post(f"/courses/{team['course']}/forms/tablet", {}).status_code == 403
+    assert auth.post("/logout", {}).status_code == 403
+
+    signed = auth.post(f"/tablet/forms/{CONSENT}", consent_answers("Wren Fictional"))
+    assert signed.status_code == 302 and signed.headers["Location"] == "/tablet/"
+    [row] = signed_rows(make, form_id=CONSENT)
+    assert (row.method, row.witness_id, row.portal_account_id) == ("in_clinic", team["therapist"], None)
+
+    closed = auth.post("/tablet/done", {})
+    assert closed.status_code == 200 and "return the tablet" in page_text(closed)
+    ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
+    assert ended.ended_at is not None and ended.ended_reason == "completed"
+    assert client.get("/tablet/").status_code == 403
+    assert client.get("/patients/").headers["Location"].startswith("/login")
+
+
+def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client):
+    start_tablet(make, auth, team)
+
+    def age():
+        for row in db.session.scalars(select(TabletSigning)):
+            row.started_at -= timedelta(minutes=31)
+            row.expires_at -= timedelta(minutes=31)
+    make.run(age)
+    response = client.get("/tablet/")
+    assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
+    ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
+    assert ended.ended_reason == "expired" and ended.ended_at is not None  # recorded by the request that found it
+    assert [r.detail for r in make.audit_rows(action="forms.tablet_end")] == ["expired"]
+    assert auth.post(f"/tablet/forms/{CONSENT}", consent_answers("Wren Fictional")).status_code == 403
+    assert signed_rows(make) == []
+    assert client.get("/patients/").headers["Location"].startswith("/login")
+
+
+def test_a_tablet_page_without_a_signing_is_refused(team, make, auth, client):
+    auth.portal_sign_in(team["account"])
+    assert client.get("/tablet/").status_code == 403
+    assert auth.post(f"/tablet/forms/{CONSENT}", consent_answers("Wren Fictional")).status_code == 403
+    assert signed_rows(make) == []
+
+
+# -- the care team's packet page ---------------------------------------------------------------------------
+
+def sign_in_portal_and_sign(make, team, form_id: str, data: dict) -> SignedForm:
+    from tests.conftest import Auth
+    patient = Auth(make.app, make.app.test_client())
+    patient.portal_sign_in(team["account"])
+    assert patient.post(f"/portal/forms/{team['course']}/{form_id}", data).status_code == 302
+    return signed_rows(make, form_id=form_id)[-1]
+
+
+def test_the_answers_are_the_care_teams_and_every_read_is_audited(team, make, auth, client):
+    """The packet page's states for whoever sees the course (the front desk hands tablets over); the signed
+    form, its PDF and the flagged answers for the care team's therapists and prescribers only."""
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
+    document, pdf = f"/signed-forms/{signed.id}", f"/signed-forms/{signed.id}.pdf"
+    for role in ("therapist", "prescriber"):
+        auth.sign_in(username(make, team[role]))
+        page = page_text(client.get(f"/courses/{team['course']}/forms"))
+        assert "Dosing cannot be planned" in page and "Flagged answers" in page and "Read the signed form" in page
+        assert "I have read this form" in page_text(client.get(document))
+        assert client.get(pdf).data.startswith(b"%PDF")
+        auth.logout()
+    for role in ("nurse", "staff"):  # the states and the actions they hold, never an answer
+        auth.sign_in(username(make, team[role]))
+        response = client.get(f"/courses/{team['course']}/forms")
+        assert response.status_code == 200 and "Dosing cannot be planned" in page_text(response), role
+        assert "I have read this form" not in page_text(response), role  # the flagged question's words
+        assert f'href="{document}' not in response.get_data(as_text=True), role
+        assert client.get(document).status_code == 403 and client.get(pdf).status_code == 403
+        auth.logout()
+    auth.sign_in(username(make, team["outsider"]))  # a therapist of another care team: nothing at all
+    for url in (f"/courses/{team['course']}/forms", document, pdf):
+        assert client.get(url).status_code == 403, url
+    actions = [r.action for r in make.audit_rows(patient_id=team["patient"], outcome="success")]
+    assert actions.count("forms.packet_view") == 4 and actions.count("forms.view") == 2
+    assert actions.count("forms.download") == 2
+
+
+def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, auth, client):
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
+    # the therapist may not countersign a consent that asks for the prescriber, nor review flags
+    auth.sign_in(username(make, team["therapist"]))
+    assert 'aria-label="Countersign' not in client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
+    assert auth.post(f"/signed-forms/{signed.id}/countersign", {}).status_code == 422
+    assert auth.post(f"/signed-forms/{signed.id}/review", {f"review-{signed.id}-note": "x"}).status_code == 403
+    auth.logout()
+
+    auth.sign_in(username(make, team["prescriber"]))
+    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert "Flagged answers" in page and "Countersign" in page
+    assert auth.post(f"/signed-forms/{signed.id}/countersign", {}).status_code == 302
+    row = make.query(lambda: db.session.scalars(select(FormCountersignature)).one())
+    assert (row.signed_form_id, row.user_id, row.role) == (signed.id, team["prescriber"], "prescriber")
+    refused = auth.post(f"/signed-forms/{signed.id}/review", {f"review-{signed.id}-note": ""})
+    assert refused.status_code == 422 and count(make, FormFlagReview) == 0
+    note = "Answered the patient's questions about the infusion by phone."
+    assert auth.post(f"/signed-forms/{signed.id}/review", {f"review-{signed.id}-note": note}).status_code == 302
+    review = make.query(lambda: db.session.scalars(select(FormFlagReview)).one())
+    assert (review.prescriber_id, review.note) == (team["prescriber"], note)
+    auth.logout()
+
+    auth.sign_in(username(make, team["therapist"]))
+    said = "Called to say she no longer wants infusions."
+    assert auth.post(f"/signed-forms/{signed.id}/withdraw", {f"withdraw-{signed.id}-reason": said}).status_code == 302
+    withdrawal = make.query(lambda: db.session.scalars(select(ConsentWithdrawal)).one())
+    assert (withdrawal.recorded_by_id, withdrawal.portal_account_id, withdrawal.reason) == \
+        (team["therapist"], None, said)
+    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert "Withdrawn" in page and "Dosing cannot be planned" in page
+
+
+def test_nobody_outside_the_care_team_acts_on_its_forms(team, make, auth, client):
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
+    auth.sign_in(username(make, team["outsider"]))
+    for url, data in ((f"/signed-forms/{signed.id}/countersign", {}),
+                      (f"/signed-forms/{signed.id}/withdraw", {f"withdraw-{signed.id}-reason": "Told us so."}),
+                      (f"/courses/{team['course']}/forms/tablet", {})):
+        assert auth.post(url, data).status_code == 403, url
+    assert (count(make, FormCountersignature), count(make, ConsentWithdrawal), count(make, TabletSigning)) == (0, 0, 0)
+
+
+def test_staff_end_an_in_clinic_signing_from_their_own_device(team, make, auth, client):
+    """The patient left the tablet without pressing "Done": the front desk ends it from the packet page."""
+    from tests.conftest import Auth
+    tablet = Auth(make.app, make.app.test_client())
+    start_tablet(make, tablet, team)
+    assert tablet.client.get("/tablet/").status_code == 200
+    auth.sign_in(username(make, team["staff"]))
+    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert "In-clinic signing open" in page and "End the in-clinic signing" in page
+    assert auth.post(f"/courses/{team['course']}/forms/tablet/end", {}).status_code == 302
+    ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
+    assert ended.ended_reason == "ended by staff"
+    response = tablet.client.get("/tablet/")
+    assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
+    # nothing open now: refused, with why, and nothing written
+    refused = auth.post(f"/courses/{team['course']}/forms/tablet/end", {})
+    assert refused.status_code == 422 and "No in-clinic signing is open" in page_text(refused)

@@ -98,7 +98,7 @@ def test_the_demo_prescribers_see_the_flag_waiting_and_the_withdrawal(make, auth
         seen["withdrawn"] += counts.get("consent withdrawn", (0,))[0]
         worklist = page_text(client.get("/prescriber/"))
         assert "Flagged form answers to review" in worklist and "Consents withdrawn" in worklist
-        if f'href="/courses/{withdrawn}#packet"' in client.get("/").get_data(as_text=True):
+        if f'href="/courses/{withdrawn}/forms"' in client.get("/").get_data(as_text=True):
             # the course says it too, in its overview's one line
             overview = page_text(client.get(f"/courses/{withdrawn}")).split("Intake and consent forms:")[1]
             assert overview.startswith(" Partly signed (") and " Dosing blocked: " in overview

@@ -74,7 +74,7 @@ def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_o
     withdrawals = _section(text, "Consents withdrawn", "My patients")
     assert "Testa Withdrawn: Consent to intravenous (IV) ketamine treatment withdrawn" in withdrawals
     assert "(Wants to think it over.)" in withdrawals and "Dosing is blocked until the patient signs it again" in withdrawals
-    assert f'href="/courses/{flagged}#packet"' in html and f'href="/courses/{withdrawn}#packet"' in html
+    assert f'href="/courses/{flagged}/forms"' in html and f'href="/courses/{withdrawn}/forms"' in html
     worklist = page_text_of(client.get("/prescriber/").get_data(as_text=True))
     assert "Testa Flagged: Intake questionnaire" in _section(worklist, "Flagged form answers to review", "Consents withdrawn")
     assert "Testa Withdrawn: Consent to intravenous" in _section(worklist, "Consents withdrawn", "Planned doses")

@@ -122,6 +122,18 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     ("T\u0430msin", "Sorrel", "registered already"),               # Cyrillic а in the given name
     ("Tamsin", "\u0405\u043errel", "registered already"),          # Cyrillic Ѕ and о in the family name
     ("\uff34\uff41\uff4d\uff53\uff49\uff4e", "SORREL", "registered already"),  # full-width letters, any case
+    # review finding (issue 25): capitals were folded before the lookup and found no Latin letter
+    ("\u0422amsin", "Sorrel", "registered already"),               # Cyrillic capital Т
+    ("\u03a4amsin", "\u0405orrel", "registered already"),          # Greek capital Τ, Cyrillic capital Ѕ
+    # review finding (issue 25): characters that show nothing, and accents, made another person
+    ("Tam\u200bsin", "Sorrel", "registered already"),              # zero-width space
+    ("Tams\u200din", "Sorrel", "registered already"),              # zero-width joiner
+    ("Tamsin", "Sor\u00adrel", "registered already"),               # soft hyphen
+    ("\ufeffTamsin", "Sorrel", "registered already"),               # byte order mark
+    ("Tamsin", "Sorrel\u200e", "registered already"),               # left-to-right mark
+    ("Tamsin", "So\u034frrel", "registered already"),               # combining grapheme joiner
+    ("Tamsin", "Sorre\u0301l", "registered already"),               # combining acute accent
+    ("T\u00e1msin", "Sorrel", "registered already"),                # accented letter: one person (decided)
 ])
 def test_a_lookalike_of_a_registered_patient_is_the_same_person(clinic, make, auth, given, family, problem):
     auth.sign_in("desk")

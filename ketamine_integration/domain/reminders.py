@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from .text import shows_nothing
+
 #: Words a reminder, its subject, its sender name and a clinic's wording never contain. A message
 #: is read on a lock screen, by whoever shares the phone or the mailbox: it says that an
 #: appointment exists, never what it treats or with what (HIPAA minimum necessary, 45 CFR
@@ -70,20 +72,10 @@ _LOOKALIKES = str.maketrans({
 #: letter each is drawn as. The plain circled, squared and parenthesized ones fold by NFKD already.
 _LOOKALIKES.update({first + n: ord("A") + n for first in (0x1F150, 0x1F170, 0x1F1E6) for n in range(26)})
 _LOOKALIKES[0x1F18A] = ord("P")
-#: letters that show nothing (Hangul fillers, the braille blank): dropped like format characters
-_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 #: digits and signs written for letters ("k3tamine", "p$ilocybin"), in the terms matched inside words
 _STAND_INS = {"a": "4@", "b": "8", "e": "3", "g": "9", "i": "1!", "l": "1", "o": "0", "s": "5$", "t": "7"}
 _GAP = r"[\W_]{0,3}"
 _ASCII_HIDDEN = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
-
-
-def _hidden(char: str) -> bool:
-    """Shows nothing: a format character (zero-width space and joiner, soft hyphen, word joiner,
-    direction marks), a combining mark, a control character that is not a line break, a blank."""
-    category = unicodedata.category(char)
-    return (category in ("Cf", "Mn", "Me") or char in _BLANKS
-            or (category == "Cc" and not char.isspace()))
 
 
 def _folded(text: str) -> tuple[str, list[int]]:
@@ -94,10 +86,10 @@ def _folded(text: str) -> tuple[str, list[int]]:
         return text.lower(), list(range(len(text)))
     chars, origin = [], []
     for index, char in enumerate(text):
-        if _hidden(char):
+        if shows_nothing(char):
             continue
         for part in unicodedata.normalize("NFKD", char):
-            if _hidden(part):
+            if shows_nothing(part):
                 continue
             for folded in part.translate(_LOOKALIKES).casefold().translate(_LOOKALIKES):
                 chars.append(folded)
@@ -133,7 +125,7 @@ _SPELLED_TERMS = re.compile("|".join(re.escape("".join(_letters(t)))
 
 
 def _word_char(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LNM" or _hidden(char)
+    return unicodedata.category(char)[0] in "LNM" or shows_nothing(char)
 
 
 def _matches(folded: str) -> list[tuple[int, int]]:
@@ -178,7 +170,7 @@ def clinical_spans(text: str) -> list[tuple[int, int]]:
 def clinical_words_in(text: str) -> list[str]:
     """The words of `text` that carry a clinical term (clinical_spans), as they were typed (what
     shows nothing left out), in the order they appear: what a field error asks to remove."""
-    return ["".join(c for c in text[start:end] if not _hidden(c)) for start, end in clinical_spans(text)]
+    return ["".join(c for c in text[start:end] if not shows_nothing(c)) for start, end in clinical_spans(text)]
 
 
 #: what a clinic whose name is all clinical words is called on its messages

@@ -57,20 +57,46 @@ def upload_name(name: str | None) -> str:
     return base[:MAX_FILENAME] or "upload"
 
 
+#: letters that show nothing (Hangul fillers, the braille blank): dropped like format characters
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def shows_nothing(char: str) -> bool:
+    """Shows nothing: a format character (zero-width space and joiner, soft hyphen, word joiner, byte
+    order mark, direction marks), a combining mark, a control character that is not a line break, a blank."""
+    category = unicodedata.category(char)
+    return (category in ("Cf", "Mn", "Me") or char in _BLANKS
+            or (category == "Cc" and not char.isspace()))
+
+
 def lookalike_key(text: str) -> str:
-    """`text` as it looks, to find one name written twice: compatibility forms folded (NFKC: full-width
-    "Ｗｒｅｎ" is "Wren"), case folded, and each other letter that Unicode's confusables data (UTS #39,
-    through confusable_homoglyphs) draws as an ASCII one replaced by it (Cyrillic "а" is Latin "a").
-    Equal keys are names a reader cannot tell apart; a key is compared, never shown."""
-    return "".join(_ascii_lookalike(char) for char in unicodedata.normalize("NFKC", text).casefold())
+    """`text` as it looks, to find one name written twice: compatibility forms and accents decomposed
+    (NFKD: full-width "Ｗｒｅｎ" is "Wren"), what shows nothing dropped (a zero-width space, a soft hyphen,
+    a combining mark: so "Zoë" is "Zoe", a reader matching a name by eye takes them for one), case folded,
+    and each other letter that Unicode's confusables data (UTS #39, through confusable_homoglyphs) draws
+    as an ASCII one replaced by it (Cyrillic "а" is Latin "a", capital "Т" is "T"). Equal keys are names
+    a reader cannot tell apart; a key is compared, never shown."""
+    return "".join(_ascii_lookalike(char) for char in unicodedata.normalize("NFKD", text)
+                   if not shows_nothing(char))
 
 
 @lru_cache(maxsize=4096)
 def _ascii_lookalike(char: str) -> str:
+    """The character looked up as written, then case folded and looked up again: capital Cyrillic "Т"
+    and Greek "Τ" are drawn as "T" while their small letters are not drawn as "t" (review of issue 25:
+    folding first let "Тamsin" register a second Tamsin)."""
+    found = _ascii_letter(char)
+    if found is not None:
+        return found
+    return "".join(_ascii_letter(part) or part for part in char.casefold() if not shows_nothing(part))
+
+
+def _ascii_letter(char: str) -> str | None:
+    """The ASCII character `char` is, or the ASCII letter it is drawn as, case folded; None for neither."""
     if char.isascii():
-        return char
+        return char.casefold()
     found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"])
     for glyph in found[0]["homoglyphs"] if found else ():
         if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalpha():
             return glyph["c"].casefold()
-    return char
+    return None

@@ -57,8 +57,10 @@ def fhir_measure(where: str, resource: Any, zone: tzinfo, patients: dict[str, st
         raise NotARow("Observation derived from a QuestionnaireResponse")  # the response carries its answers
     if kind == "Observation" and _is_vital_sign(parsed):
         raise NotARow("Observation (vital signs)")
-    reader = _questionnaire_response if kind == "QuestionnaireResponse" else _observation
-    return reader(where, parsed, zone, patients or {})
+    if kind == "Observation":
+        _refuse_loose_quantities(where, resource)
+        return _observation(where, parsed, zone, patients or {})
+    return _questionnaire_response(where, parsed, zone, patients or {})
 
 
 def _parsed(where: str, resource: Any):
@@ -96,6 +98,40 @@ def _loose_integers(value, path: str = "") -> list[str]:
         else:
             found += _loose_integers(v, where)
     return found
+
+
+#: the unit a score's valueQuantity may carry, when it names one: UCUM's annotation for a score, as LOINC
+#: gives it for these panels' items and totals
+SCORE_UNIT = "{score}"
+UCUM = "http://unitsofmeasure.org"
+
+
+def _refuse_loose_quantities(where: str, resource: dict) -> None:
+    """RowRefused naming each score's valueQuantity (the Observation's own and its components') that is
+    not a whole number written as one, is bounded (a comparator) or is in another unit. Read from the file
+    as written, after the vital signs are passed over: fhir.resources reads "7", 7.0 and 7e0 as 7, and a
+    ">= 7" or "7 kg" is no score (review of issue 25)."""
+    components = resource.get("component")
+    quantities = [("valueQuantity", resource.get("valueQuantity"))] + [
+        (f"component[{n}].valueQuantity", c.get("valueQuantity"))
+        for n, c in enumerate(components if isinstance(components, list) else []) if isinstance(c, dict)]
+    refusals = [Refusal(where, f"{path}.{key}", problem) for path, quantity in quantities
+                if isinstance(quantity, dict) for key, problem in _quantity_problems(quantity)]
+    if refusals:
+        raise RowRefused(refusals)
+
+
+def _quantity_problems(quantity: dict) -> list[tuple[str, str]]:
+    problems = []
+    if "value" in quantity and type(quantity["value"]) is not int:  # noqa: E721 (true is no score)
+        problems.append(("value", "must be a whole number written as one (7, not \"7\", true, 7.0 or 7e0): "
+                                  "a score is a whole number."))
+    if "comparator" in quantity:
+        problems.append(("comparator", "is not allowed: a score is exact, not bounded (\"<\", \">=\"...)."))
+    for key, allowed in (("unit", SCORE_UNIT), ("code", SCORE_UNIT), ("system", UCUM)):
+        if key in quantity and quantity[key] != allowed:
+            problems.append((key, f"must be {allowed} when given: a score has no other unit."))
+    return problems
 
 
 def _is_vital_sign(obs: Observation) -> bool:
@@ -171,7 +207,7 @@ def _observation(where: str, obs: Observation, zone: tzinfo, patients: dict) -> 
     codes = [c.code for c in _codings(obs.code) if c.system == LOINC and c.code]
     measure = _panel(where, "code", codes)
     found, refusals = [], []
-    total = _observation_total(obs)
+    totals = [("value", _observation_total(obs))] if _observation_total(obs) is not None else []
     for n, component in enumerate(obs.component or []):
         code = next((c.code for c in _codings(component.code) if c.system == LOINC), None)
         value = _component_value(component)
@@ -179,11 +215,22 @@ def _observation(where: str, obs: Observation, zone: tzinfo, patients: dict) -> 
             refusals.append(Refusal(where, f"component[{n}]", "needs a LOINC code and one value: an integer or a "
                                                              "LOINC answer code."))
         elif code == measure.loinc_total:
-            total = value if total is None else total  # the Observation's own value, when it has one, is the total
+            totals.append((f"component[{n}]", value))
         else:
             found.append((code, n, value))
+    refusals += _disagreeing_totals(where, totals)
     return _row(where, measure, _mrn(where, obs.subject, patients),
-                _day(where, "effectiveDateTime", obs.effectiveDateTime, zone), found, total, refusals, "component")
+                _day(where, "effectiveDateTime", obs.effectiveDateTime, zone), found,
+                totals[0][1] if totals else None, refusals, "component")
+
+
+def _disagreeing_totals(where: str, totals: list[tuple[str, Any]]) -> list[Refusal]:
+    """A total given twice (the Observation's value and a total component, or two components) must be one
+    number: otherwise which the file means cannot be told, and neither is taken over the other (review of
+    issue 25: the component's was silently ignored)."""
+    first_element, first = totals[0] if totals else (None, None)
+    return [Refusal(where, element, f"gives the total as {value}, but {first_element} gives {first}: a total "
+                                    "given twice must agree.") for element, value in totals[1:] if value != first]
 
 
 def _codings(concept) -> list:

@@ -45,7 +45,7 @@ class PatientRow:
     @property
     def identity(self) -> tuple[str, str, date]:
         """Who the row is, to find the same person twice: names as they look (domain.text.lookalike_key:
-        a Cyrillic "а" or full-width letters do not make another person), and the date of birth."""
+        a Cyrillic "а", full-width letters or a zero-width space do not make another person), and the date of birth."""
         return person_key(self.fields["given_name"], self.fields["family_name"], self.fields["date_of_birth"])
 
 

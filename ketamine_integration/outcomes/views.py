@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from ..audit import services as audit
 from ..db.clinic_time import clinic_today, to_clinic
 from ..db.types import utcnow
-from ..domain.disclosure import quarters_between
+from ..domain.disclosure import Quarter, quarters_between
 from ..experience.models import CANCELLED, DosingSession
 from ..extensions import db
 from ..protocols.models import ProtocolVersion
@@ -41,11 +41,14 @@ def _read(form: OutcomesFilterForm) -> tuple[Outcomes | None, bool]:
 
 
 def _described(outcomes: Outcomes | None) -> str:
-    """The audit row's detail: the period and how many courses the figures rest on (no figure itself)."""
+    """The audit row's detail: the quarter and whether its figures were shown, never a count or a figure
+    (review of issue 25: "over 3 courses" told an admin reading the log what a hidden quarter held)."""
     if outcomes is None:
         return "refused: not a quarter offered"
     f = outcomes.filters
-    return f"clinic outcomes over {outcomes.courses} courses; first doses {f.starts} to {f.ends}"[:200]
+    shown = (f"nothing shown (fewer than {outcomes.min_group} patients)" if outcomes.suppressed
+             else f"figures of groups of {outcomes.min_group} or more patients shown")
+    return f"clinic outcomes of {Quarter.of(f.starts).label}, first doses {f.starts} to {f.ends}: {shown}"[:200]
 
 
 def _page(form, outcomes, status):

@@ -122,6 +122,18 @@ def test_refused_rows_are_reported_by_row_and_field_and_nothing_is_imported(clin
     ("T\u0430msin", "Sorrel", "registered already"),               # Cyrillic а in the given name
     ("Tamsin", "\u0405\u043errel", "registered already"),          # Cyrillic Ѕ and о in the family name
     ("\uff34\uff41\uff4d\uff53\uff49\uff4e", "SORREL", "registered already"),  # full-width letters, any case
+    # review finding (issue 25): capitals were folded before the lookup and found no Latin letter
+    ("\u0422amsin", "Sorrel", "registered already"),               # Cyrillic capital Т
+    ("\u03a4amsin", "\u0405orrel", "registered already"),          # Greek capital Τ, Cyrillic capital Ѕ
+    # review finding (issue 25): characters that show nothing, and accents, made another person
+    ("Tam\u200bsin", "Sorrel", "registered already"),              # zero-width space
+    ("Tams\u200din", "Sorrel", "registered already"),              # zero-width joiner
+    ("Tamsin", "Sor\u00adrel", "registered already"),               # soft hyphen
+    ("\ufeffTamsin", "Sorrel", "registered already"),               # byte order mark
+    ("Tamsin", "Sorrel\u200e", "registered already"),               # left-to-right mark
+    ("Tamsin", "So\u034frrel", "registered already"),               # combining grapheme joiner
+    ("Tamsin", "Sorre\u0301l", "registered already"),               # combining acute accent
+    ("T\u00e1msin", "Sorrel", "registered already"),                # accented letter: one person (decided)
 ])
 def test_a_lookalike_of_a_registered_patient_is_the_same_person(clinic, make, auth, given, family, problem):
     auth.sign_in("desk")
@@ -440,3 +452,90 @@ def test_a_patient_page_s_own_fhir_bundle_imports_its_patient_and_counts_the_res
     assert done.status_code == 302
     assert make.query(lambda: db.session.scalars(select(Patient).where(Patient.mrn == "EXT-300")).one().display_name) \
         == "Oriel Brackwater"
+
+
+def _quantity(**given) -> dict:
+    return {"value": 1, **given}
+
+
+def _observation_with(change) -> dict:
+    obs = _observation("KI-900001", [1] * 7, "2026-01-10T10:00:00-05:00", 7)
+    change(obs)
+    return obs
+
+
+def _component_quantity(quantity):
+    def change(obs):
+        del obs["component"][0]["valueInteger"]
+        obs["component"][0]["valueQuantity"] = quantity
+    return change
+
+
+def _total_quantity(quantity):
+    def change(obs):
+        del obs["valueInteger"]
+        obs["valueQuantity"] = quantity
+    return change
+
+
+def _total_component(value):
+    def change(obs):
+        obs["component"].append({"code": {"coding": [{"system": "http://loinc.org", "code": "70274-6"}]},
+                                 "valueInteger": value})
+    return change
+
+
+def _report_fields(response) -> set[str]:
+    return set(re.findall(r"<td data-label=\"Field\">([^<]+)</td>", response.get_data(as_text=True)))
+
+
+@pytest.mark.parametrize("change, field, message", [
+    # review finding (issue 25): a valueQuantity slipped past the strictness of valueInteger
+    (_component_quantity(_quantity(value="1")), "component[0].valueQuantity.value", "a score is a whole number"),
+    (_component_quantity(_quantity(value=1.0)), "component[0].valueQuantity.value", "a score is a whole number"),
+    (_component_quantity(_quantity(comparator=">=")), "component[0].valueQuantity.comparator", "a score is exact"),
+    (_component_quantity(_quantity(unit="kg", system="http://unitsofmeasure.org", code="kg")),
+     "component[0].valueQuantity.unit", "a score has no other unit"),
+    (_total_quantity({"value": "7"}), "valueQuantity.value", "a score is a whole number"),
+    (_total_quantity({"value": 7.0}), "valueQuantity.value", "a score is a whole number"),
+    (_total_quantity({"value": 7, "comparator": ">="}), "valueQuantity.comparator", "a score is exact"),
+    (_total_quantity({"value": 7, "code": "kg"}), "valueQuantity.code", "a score has no other unit"),
+    # review finding (issue 25): a total component that disagreed with the Observation's value was ignored
+    (_total_component(20), "component[7]", "a total given twice must agree"),
+])
+def test_a_loose_quantity_or_a_total_given_two_ways_refuses_the_observation(clinic, make, auth, change, field,
+                                                                              message):
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    auth.sign_in("desk")
+    response = _check(auth, "measures", json.dumps(_observation_with(change)), "o.json")
+    assert response.status_code == 422
+    assert field in _report_fields(response) and message in page_text(response)
+    assert _count(make, MeasureResponse) == 0
+
+
+@pytest.mark.parametrize("text", [
+    '{"value": 2e0}',     # the exponent form of 2: JSON reads it as a float
+    '{"value": 1E0}',     # and of 1, capital E
+])
+def test_a_quantity_written_as_no_whole_number_refuses_the_observation(clinic, make, auth, text):
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    obs = _observation_with(_component_quantity("@quantity@"))
+    auth.sign_in("desk")
+    response = _check(auth, "measures", json.dumps(obs).replace('"@quantity@"', text), "o.json")
+    assert response.status_code == 422
+    assert "component[0].valueQuantity.value" in _report_fields(response)
+
+
+@pytest.mark.parametrize("change", [
+    _component_quantity({"value": 1, "unit": "{score}", "system": "http://unitsofmeasure.org", "code": "{score}"}),
+    _component_quantity({"value": 1}),                # no unit named
+    _total_quantity({"value": 7, "unit": "{score}"}),
+    _total_component(7),                              # the total twice, agreeing
+])
+def test_a_score_as_a_whole_quantity_or_an_agreeing_total_is_imported(clinic, make, auth, change):
+    make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
+    auth.sign_in("desk")
+    done = _import(auth, "measures", json.dumps(_observation_with(change)), "o.json")[1]
+    assert done.status_code == 302
+    stored = make.query(lambda: [(r.measure, r.answers, r.total) for r in db.session.scalars(select(MeasureResponse))])
+    assert stored == [("gad7", [1] * 7, 7)]

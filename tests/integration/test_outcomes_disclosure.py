@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from ketamine_integration.accounts.models import User
+from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.db.clinic_time import clinic_today, clinic_zone
 from ketamine_integration.domain import measures as scoring
@@ -283,3 +284,42 @@ def test_a_hidden_row_says_why_and_never_its_number_of_courses(attacked_clinic, 
     for row in csv.DictReader(StringIO(text)):
         counted[row["Courses"]] += 1
     assert "1" not in counted and "4" not in counted  # no group's size under the minimum, anywhere
+
+
+def _outcomes_audit_details() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.detail).where(
+        AuditEvent.action.in_(("outcomes.view", "outcomes.export"))).order_by(AuditEvent.id)))
+
+
+def test_the_audit_log_names_the_quarter_and_never_a_count_the_page_hid(make, auth, client):
+    # review of issue 25: the row read "clinic outcomes over 3 courses" for a quarter whose page showed
+    # nothing (fewer than 5 patients), and an admin reads the audit log
+    make.user("admin", username="lead")
+    therapist, prescriber = make.user("therapist", username="t1"), make.user("prescriber", username="rx")
+    today = make.query(clinic_today)
+    small = Quarter.of(Quarter.of(today).first_day - timedelta(days=1))
+    for n in range(3):
+        course = make.course(make.patient(family_name=f"Few {n}"), therapist, prescriber, protocol=A,
+                             phase="experience", start=small.first_day - timedelta(days=10))
+        make.run(lambda course=course, n=n: _dose_and_scores(course, small.first_day + timedelta(days=3 + n),
+                                                             True, prescriber))
+    auth.sign_in("lead")
+    page = client.get(f"/outcomes/?quarter={small.key}")
+    assert "Fewer than 5 patients had their first dose in this quarter" in page.get_data(as_text=True)
+    assert client.get(f"/outcomes/outcomes.csv?quarter={small.key}").status_code == 200
+    details = make.query(_outcomes_audit_details)
+    assert len(details) == 2
+    assert details == [f"clinic outcomes of {small.label}, first doses {small.first_day} to {small.last_day}: "
+                       "nothing shown (fewer than 5 patients)"] * 2
+    log = client.get("/audit/").get_data(as_text=True)
+    assert "nothing shown" in log and "3 courses" not in log
+
+
+def test_the_audit_log_of_a_shown_quarter_says_so_without_a_count(attacked_clinic, make, auth, client):
+    auth.sign_in("lead")
+    today = make.query(clinic_today)
+    clean = Quarter.of(Quarter.of(Quarter.of(today).first_day - timedelta(days=1)).first_day - timedelta(days=1))
+    assert client.get(f"/outcomes/?quarter={clean.key}").status_code == 200
+    [detail] = make.query(_outcomes_audit_details)
+    assert detail == (f"clinic outcomes of {clean.label}, first doses {clean.first_day} to {clean.last_day}: "
+                      "figures of groups of 5 or more patients shown")

@@ -183,13 +183,15 @@ def test_an_observation_with_components_and_a_quantity_total_maps_to_the_gad7():
     observation = {"resourceType": "Observation", "status": "final",
                    "code": {"coding": [{"system": "http://loinc.org", "code": "69737-5"}]},
                    "subject": {"identifier": {"system": MRN_SYSTEM, "value": "KI-000002"}},
-                   "effectiveDateTime": "2026-02-01", "valueQuantity": {"value": 7.0},
+                   "effectiveDateTime": "2026-02-01", "valueQuantity": {"value": 7, "unit": "{score}"},
                    "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": c}]},
                                   "valueInteger": 1} for c in codes]}
     row = fhir_measure("entry 1", observation, NY)
     assert (row.measure, row.answers, row.total) == ("gad7", (1,) * 7, 7)
-    observation["valueQuantity"] = {"value": 7.5}                 # a fraction is no total of whole scores
-    assert _problems(observation) == {("total", "disagrees with the sum of the item answers")}
+    # review of issue 25: a total is a whole number written as one, as a valueInteger is
+    for value in (7.0, 7.5):
+        observation["valueQuantity"] = {"value": value}
+        assert _problems(observation) == {("valueQuantity.value", "must be a whole number written as one")}
 
 
 @pytest.mark.parametrize("text, message", [

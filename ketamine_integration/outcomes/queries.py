@@ -13,7 +13,7 @@ has no percentile function): the middle row, or the mean of the middle two.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, literal_column, or_, select, union_all
@@ -134,6 +134,17 @@ class Outcomes:
     @property
     def suppressed(self) -> bool:
         return self.patients < self.min_group
+
+    def of_protocol(self, protocol_id: str | None) -> Outcomes:
+        """The page filtered to one protocol: its rows and its therapists' as the whole quarter's tree
+        shows them (suppression decided over every protocol first), beside the totals. A filter that
+        recounted the protocol alone would be a second table to subtract from the first; this one
+        shows a part of the same figures, so it offers nothing new (README, Clinic outcomes)."""
+        if not protocol_id:
+            return self
+        return replace(self, phq_by_protocol=[r for r in self.phq_by_protocol if r.key == protocol_id],
+                       phq_therapists={protocol_id: self.phq_therapists.get(protocol_id, [])},
+                       by_protocol=[r for r in self.by_protocol if r.key == protocol_id])
 
 
 def protocol_names(versions: list[ProtocolVersion]) -> dict[str, str]:

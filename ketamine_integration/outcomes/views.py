@@ -16,7 +16,7 @@ from .charts import bar_rows
 from .export import outcomes_csv
 from .figures import hidden_text, percent
 from .forms import OutcomesFilterForm
-from .queries import Filters, Outcomes, fetch_outcomes
+from .queries import Filters, Outcomes, fetch_outcomes, protocol_names
 
 bp = Blueprint("outcomes", __name__, url_prefix="/outcomes")
 
@@ -32,15 +32,16 @@ def _read(form: OutcomesFilterForm) -> tuple[Outcomes | None, bool]:
     """The figures for the quarter asked for (None when it is not one offered), and whether it was."""
     today = clinic_today()
     form.set_quarters(_offered_quarters(today))
+    versions = db.session.scalars(select(ProtocolVersion)).all()
+    form.set_protocols(protocol_names(versions))
     if not form.validate() or form.chosen is None:
         return None, False
     quarter = form.chosen
-    versions = db.session.scalars(select(ProtocolVersion)).all()
     filters = Filters(starts=quarter.first_day, ends=quarter.last_day)
-    return fetch_outcomes(filters, versions, now=utcnow(), today=today), True
+    return fetch_outcomes(filters, versions, now=utcnow(), today=today).of_protocol(form.protocol.data), True
 
 
-def _described(outcomes: Outcomes | None) -> str:
+def _described(outcomes: Outcomes | None, protocol: str | None) -> str:
     """The audit row's detail: the quarter and whether its figures were shown, never a count or a figure
     (review of issue 25: "over 3 courses" told an admin reading the log what a hidden quarter held)."""
     if outcomes is None:
@@ -48,7 +49,8 @@ def _described(outcomes: Outcomes | None) -> str:
     f = outcomes.filters
     shown = (f"nothing shown (fewer than {outcomes.min_group} patients)" if outcomes.suppressed
              else f"figures of groups of {outcomes.min_group} or more patients shown")
-    return f"clinic outcomes of {Quarter.of(f.starts).label}, first doses {f.starts} to {f.ends}: {shown}"[:200]
+    part = f", protocol {protocol}" if protocol else ""
+    return f"clinic outcomes of {Quarter.of(f.starts).label}{part}, first doses {f.starts} to {f.ends}: {shown}"[:200]
 
 
 def _page(form, outcomes, status):
@@ -63,7 +65,8 @@ def overview():
     form = OutcomesFilterForm(request.args)
     outcomes, valid = _read(form)
     # aggregates of patients' measures and sessions: read like a list of them, audited with the period
-    audit.record("outcomes.view", outcome=audit.SUCCESS if valid else audit.FAILURE, detail=_described(outcomes))
+    audit.record("outcomes.view", outcome=audit.SUCCESS if valid else audit.FAILURE,
+                 detail=_described(outcomes, form.protocol.data))
     return _page(form, outcomes, 200 if valid else 422)
 
 
@@ -72,7 +75,8 @@ def overview():
 def export():
     form = OutcomesFilterForm(request.args)
     outcomes, valid = _read(form)
-    audit.record("outcomes.export", outcome=audit.SUCCESS if valid else audit.FAILURE, detail=_described(outcomes))
+    audit.record("outcomes.export", outcome=audit.SUCCESS if valid else audit.FAILURE,
+                 detail=_described(outcomes, form.protocol.data))
     if not valid:
         return _page(form, None, 422)
     response = Response(outcomes_csv(outcomes), mimetype="text/csv")

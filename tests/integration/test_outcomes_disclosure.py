@@ -133,6 +133,25 @@ def _courses_from_the_records() -> list[Course]:
 Row = tuple[str, str]
 
 
+def _csv_rows(text: str) -> list[tuple]:
+    return [tuple(row.items()) for row in csv.DictReader(StringIO(text))]
+
+
+def _every_protocol_filter_shows_a_part_of(quarter: str, html: str, text: str, client) -> None:
+    """The protocol filter offers no figure the unfiltered quarter does not: each filtered CSV row is a row of
+    the unfiltered CSV, figures and all (a recount of the protocol alone would be a table to subtract)."""
+    protocols = [p for p in re.findall(r'<option[^>]*value="([a-z0-9-]+)"', html) if not re.match(r"\d{4}-Q", p)]
+    assert protocols, "the protocol filter offers the registered protocols"
+    unfiltered = set(_csv_rows(text))
+    for protocol in protocols:
+        filtered = client.get(f"/outcomes/outcomes.csv?quarter={quarter}&protocol={protocol}")
+        assert filtered.status_code == 200, (quarter, protocol)
+        assert set(_csv_rows(filtered.get_data(as_text=True))) <= unfiltered, (quarter, protocol)
+        page = client.get(f"/outcomes/?quarter={quarter}&protocol={protocol}").get_data(as_text=True)
+        assert _shown_rows_of_the_page(page) <= _shown_rows_of_the_page(html), (quarter, protocol)
+    assert client.get(f"/outcomes/?quarter={quarter}&protocol=no-such-protocol").status_code == 422
+
+
 def _family(section: str) -> str:
     return "PHQ-9" if "PHQ-9" in section else "Sessions"
 
@@ -251,6 +270,7 @@ def test_no_quarter_lets_a_combination_of_figures_single_out_fewer_than_five_pat
         figures = _figures(rows, [c for c in courses if c.quarter == quarter])
         assert {kind: _isolable(sets) for kind, sets in figures.items()} == {k: [] for k in figures}, quarter
         shown_anything[quarter] = rows
+        _every_protocol_filter_shows_a_part_of(quarter, html, text, client)
     # not by showing nothing: the clean quarter shows its therapists; the attacked one a therapist within a
     # protocol and the totals
     attacked, clean = offered[1], offered[2]

@@ -148,7 +148,7 @@ def withdrawable_item(signed: SignedForm):
     if signed.kind != "consent":
         return None
     status = signed_forms.packet_status(signed.course)
-    item = next((i for i in status.items if i.form.id == signed.form_id), None) if status else None
+    item = next((i for i in status.items if i.form_id == signed.form_id), None) if status else None
     in_force = item is not None and item.state == "signed" and item.signed is not None and item.signed.id == signed.id
     return item if in_force else None
 
@@ -160,7 +160,7 @@ def withdraw(signed_form_id: int):
     patient = current_portal_patient()
     signed = _own_signed(patient, signed_form_id)
     item = withdrawable_item(signed)
-    if item is None or item.signed_definition is None:
+    if item is None:  # a consent in force is withdrawn even when its form file is gone (the document stays)
         flash("This form cannot be withdrawn: it is not a consent in force.", "info")
         return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
     form = PatientWithdrawalForm()
@@ -179,4 +179,5 @@ def withdraw(signed_form_id: int):
                      detail=f"{signed.form_id}: withdrawal step")
         status = 200
     return render_template("portal/forms/withdraw.html", signed=signed, form=form,
-                           blocks=item.signed_definition.withdrawal_blocks_dosing), status
+                           blocks=item.signed_definition is not None
+                           and item.signed_definition.withdrawal_blocks_dosing), status

@@ -160,8 +160,16 @@ def countersignature_digest(signed: SignedForm, *, user_id: int, role: str, sign
                                              "signed_at": signed_at}, ("form_digest", "user_id", "role", "signed_at"))
 
 
+def _lock_signed(signed: SignedForm) -> None:
+    """Take the course's lock, then read the signature afresh: two countersignatures, reviews or withdrawals
+    at once take turns, and the second sees the first (it was a unique-key error: a 500)."""
+    lock_course(signed.course)
+    db.session.refresh(signed)
+
+
 def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) -> FormCountersignature:
     """The role the form names countersigns: a prescriber or therapist of the patient's care team, or staff."""
+    _lock_signed(signed)
     definition = _signed_definition(signed)
     role = definition.countersign if definition is not None else None
     if role is None:
@@ -184,6 +192,7 @@ def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) ->
 
 def review_flags(signed: SignedForm, *, by: User, note: str) -> FormFlagReview:
     """A prescriber of the care team reviews the flagged answers of a signature with one note."""
+    _lock_signed(signed)
     if not by.can("forms.review_flags") or "prescriber" not in team_roles(by, signed.patient):
         raise DomainError("Flagged answers are reviewed by a prescriber of the patient's care team.")
     if not flags_of(signed):
@@ -204,6 +213,7 @@ def withdraw(signed: SignedForm, *, reason: str, recorded_by: User | None = None
     """The patient withdraws the consent they signed last: in the portal, or by telling the clinic (the
     staff member who heard it records it). Signing the form again restores it."""
     _check_withdrawing(signed, recorded_by, portal_account)
+    _lock_signed(signed)
     if signed.kind != "consent":
         raise DomainError("Only a consent is withdrawn.")
     status = packet_status(signed.course)
@@ -258,6 +268,7 @@ def start_tablet_signing(course: TreatmentCourse, *, by: User, now: datetime | N
     SHA-256 is stored). A session still live for the course is ended first: one tablet per patient."""
     if not _may_hand_over(by, course):
         raise DomainError("A staff member or a clinician of the care team starts an in-clinic signing.")
+    lock_course(course)  # two starts at once take turns: the second ends the first, one tablet per patient
     status = packet_status(course)
     if status is None or not any(i.state in (TO_SIGN, SIGN_AGAIN, WITHDRAWN) and i.form for i in status.items):
         raise DomainError("This course has no form waiting to be signed.")

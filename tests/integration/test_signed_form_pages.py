@@ -6,6 +6,8 @@ packet page, countersigning, the prescriber's flag review and a withdrawal recor
 another patient's forms and courses unreachable from the portal and from outside the care team."""
 from __future__ import annotations
 
+import shutil
+
 from datetime import timedelta
 
 import pytest
@@ -123,6 +125,22 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     assert "withdrawn" in listing.lower()
     # withdrawn: the consent is to sign again, and cannot be withdrawn twice
     assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 302
+
+
+def test_a_signed_consent_whose_form_file_is_gone_still_opens_in_the_portal(team, make, auth, client, tmp_path,
+                                                                          monkeypatch):
+    """Review of issue 26: the portal read the packet item's form (None when its file is missing or unusable):
+    the signed document and the withdrawal step answered 500. The signature is the document, not the file."""
+    auth.portal_sign_in(team["account"])
+    portal_sign(auth, team["course"], CONSENT, consent_answers("Wren Fictional"))
+    [signed] = signed_rows(make, form_id=CONSENT)
+    forms = tmp_path / "forms"
+    shutil.copytree(make.app.config["FORMS_DIR"], forms)
+    [consent_file] = [f for f in forms.glob("*.yaml") if f"form: {CONSENT}\n" in f.read_text()]
+    consent_file.unlink()
+    monkeypatch.setitem(make.app.config, "FORMS_DIR", str(forms))
+    assert client.get(f"/portal/forms/signed/{signed.id}").status_code == 200
+    assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 200
 
 
 def test_answers_sent_after_the_session_timed_out_are_offered_back_without_the_agreement(team, make, auth, client):

@@ -114,8 +114,10 @@ def test_a_half_signed_in_session_reaches_no_page(make, app, auth, client, figur
     for rule in app.url_map.iter_rules():
         found = access.rule_for(app, rule.endpoint)
         # the patient portal's pages answer to portal sessions only (a staff session, whole or half,
-        # is sent to the portal's sign-in: tests/security/test_portal_matrix.py)
-        if "GET" not in rule.methods or found.public or found.during_sign_in or found.portal is not None:
+        # is sent to the portal's sign-in: tests/security/test_portal_matrix.py); the clinic tablet's to a live
+        # in-clinic signing only (any other browser is refused: test_a_tablet_page_without_a_signing_is_refused)
+        if ("GET" not in rule.methods or found.public or found.during_sign_in or found.portal is not None
+                or found.tablet):
             continue
         numeric = {name for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule.rule)
                    if converter in ("id", "int")}

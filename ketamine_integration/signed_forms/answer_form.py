@@ -214,9 +214,10 @@ def _question_field(question: Question):
     if question.type == "medication_list":
         # no min_entries: WTForms pads with rows read from the form data at renumbered places, which
         # repeated a row sent as "-3-" after one sent as "-0-"; AnswerForm.process adds blank ones
-        # and no Optional(): it would clear the rows' own errors
+        # and no Optional(): it would clear the rows' own errors. One row past the limit is read (the
+        # list stays bounded) so that the domain refuses a list too long, rather than the form cutting it
         return FieldList(FormField(MedicationRowForm), validators=checks if question.required else [],
-                         max_entries=MAX_MEDICATIONS, **common)
+                         max_entries=MAX_MEDICATIONS + 1, **common)
     pairs = [(key, key.capitalize()) for key in YES_NO] if question.type == "yes_no" \
         else [(o.key, o.label) for o in question.options]
     # an option outside the list is the domain's to refuse, in its words

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 
+from ketamine_integration.domain.form_answers import check_answers
 from ketamine_integration.domain.form_definitions import parse_definition
 from ketamine_integration.domain.form_library import load_folder
 from ketamine_integration.signed_forms.answer_form import (MAX_MEDICATIONS, MAX_TEXT, MEDICATION_ROWS,
@@ -131,7 +132,11 @@ def test_medication_rows_are_bounded_and_never_repeated(flask_app):
     pairs = [(f"current_medications-{i}-name", f"Medicine {i}") for i in range(MAX_MEDICATIONS + 25)]
     form = posted(flask_app, INTAKE, pairs)
     rows = form.raw_answers()["current_medications"]
-    assert len(rows) == MAX_MEDICATIONS and rows[-1]["name"] == f"Medicine {MAX_MEDICATIONS - 1}"
+    # one row past the limit is read, never more, and the domain refuses the list rather than the form
+    # cutting it silently (review of issue 26: a 41st medication vanished from a signed intake)
+    assert len(rows) == MAX_MEDICATIONS + 1 and rows[-1]["name"] == f"Medicine {MAX_MEDICATIONS}"
+    assert check_answers(INTAKE, {"current_medications": rows})[1]["current_medications"] == \
+        f"List at most {MAX_MEDICATIONS} medications here; bring the rest to your appointment."
     # rows sent with gaps ("-0-", "-7-"): each once (WTForms' own padding read "-7-" a second time)
     form = posted(flask_app, INTAKE, [("current_medications-0-name", "First"), ("current_medications-7-name", "Last"),
                                       ("current_medications-99999999999-name", "Far")])

@@ -165,6 +165,12 @@ def withdraw(signed_form_id: int):
     return packet_page(signed.course, sent={prefix: form}, status=INVALID_FORM_STATUS)
 
 
+def _tablet_refused(course: TreatmentCourse, action: str, form: ButtonForm):
+    """A refused start or end of an in-clinic signing: audited, and the packet page says why."""
+    audit.record(action, obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
+    return packet_page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
+
+
 @access.permission("forms.sign_in_clinic")
 def tablet_start(course_id: int):
     """ "Start in-clinic signing": the signing starts and this device goes to the patient (signed out)."""
@@ -172,9 +178,7 @@ def tablet_start(course_id: int):
     form = ButtonForm()
     done, started = submit(form, lambda: signed_forms.start_tablet_signing(course, by=current_user))
     if not done:
-        audit.record("forms.tablet_start", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                     detail="refused")
-        return packet_page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
+        return _tablet_refused(course, "forms.tablet_start", form)
     hand_over(started[1])  # audited by the service (forms.tablet_start); the staff session ends here
     return redirect(url_for("tablet.forms"))
 
@@ -186,9 +190,7 @@ def tablet_end(course_id: int):
     form = ButtonForm()
     done, ended = submit(form, lambda: signed_forms.end_tablet_signings_by_staff(course, by=current_user))
     if not done:
-        audit.record("forms.tablet_end", obj=course, patient_id=course.patient_id, outcome=audit.FAILURE,
-                     detail="refused")
-        return packet_page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
+        return _tablet_refused(course, "forms.tablet_end", form)
     flash("The in-clinic signing is ended: the tablet shows nothing of the patient now.", "success")  # audited
     return redirect(url_for("signed_forms.packet", course_id=course.id))
 

@@ -237,6 +237,12 @@ def build_document(form: FormDefinition, answers: Answers, *, patient: dict, sig
     }
 
 
+def flag_count(document: dict) -> int:
+    """How many answers the signed document flags (a question with a flag_reason): what the signed row
+    keeps as flagged_count, and what `flask signatures verify` recounts against it."""
+    return sum(1 for section in document["sections"] for q in section["questions"] if q["flag_reason"])
+
+
 def document_json(document: dict) -> str:
     """The document as stored and digested: canonical JSON (key order and layout never matter)."""
     return canonical_json(document)

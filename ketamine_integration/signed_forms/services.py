@@ -17,6 +17,7 @@ from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.services import course_protocol, lock_course
 from ..db.append_only import digest
+from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain.form_answers import (build_document, check_answers, document_digest, document_json, flag_count,
@@ -89,7 +90,8 @@ def sign_form(course: TreatmentCourse, form_id: str, *, raw_answers, typed_name,
     form = _form_to_sign(course, form_id)
     _check_signer(course, method, portal_account, witness)
     patient = course.patient
-    answers, problems = check_answers(form, raw_answers)
+    # a date the file bounds by today is checked against the clinic's date at signing, not UTC's
+    answers, problems = check_answers(form, raw_answers, today=clinic_today(now))
     problems.update(signature_problems(form, typed_name=typed_name, agreed=agreed, patient_name=patient.full_name))
     if problems:
         raise DomainError(problems)

@@ -193,8 +193,8 @@ def register_hooks() -> None:
     from .audit.services import record_refused_change
     from .bookings.events import appointments_changed
     from .coordination.received import find_received_with
-    from .courses.services import (count_dosing_with, course_ended, course_enrolled, derive_items_with,
-                                   find_unsigned_forms_with)
+    from .courses.services import (count_dosing_with, course_ended, course_enrolled, derive_form_items_with,
+                                   derive_items_with, find_unsigned_forms_with)
     from .discharge.received import copies_received
     from .experience.record_notes import documented_with, link_notes_with
     from .experience.services import count_signed_dosing_sessions
@@ -233,7 +233,8 @@ def register_hooks() -> None:
     # a course's checklist items are met by records: its baselines by measures dated before the
     # first dose; its preparation sessions, intentions, set-and-setting plan and support person by
     # signed preparation notes; its consent and intake by signed forms where its protocol names forms
-    derive_items_with(measured_baselines, documented_preparation, signed_form_evidence)
+    derive_items_with(measured_baselines, documented_preparation)
+    derive_form_items_with(signed_form_evidence)
     # the preparation gate waits for the forms the course's protocol names, each signed (issue 26)
     find_unsigned_forms_with(forms_to_sign)
     # a course that ends releases what was planned and booked on it

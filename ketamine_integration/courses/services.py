@@ -40,6 +40,10 @@ _dosing_counters: list[Callable[[int], int]] = []
 #: the forms a course's protocol names that are not signed (in their current version, not withdrawn), by title:
 #: the signed forms package answers (create_app connects it), for the preparation gate (issue 26)
 _unsigned_form_finders: list[Callable[[TreatmentCourse], tuple[str, ...]]] = []
+#: what a course's signed forms meet of its checklist (FORM_ITEMS): the signed forms package answers (create_app
+#: connects it). Kept apart from the other finders: a caller that has read the packet already (the course page)
+#: passes what it found to `evidence` and `course_facts` instead of having it read again
+_form_evidence_finders: list[Callable[[TreatmentCourse], Evidence]] = []
 
 #: the checklist items signed forms meet on a course whose protocol names forms (issue 26, point 5): the consent
 #: by every consent of the packet signed, the intake assessment by the intake form; never ticked there. A course
@@ -98,6 +102,11 @@ def derive_items_with(*finders: Callable[[TreatmentCourse], Evidence]) -> None:
     _evidence_finders[:] = finders
 
 
+def derive_form_items_with(finder: Callable[[TreatmentCourse], Evidence]) -> None:
+    """Find what a course's signed forms meet of its checklist with `finder` (once per process)."""
+    _form_evidence_finders[:] = [finder]
+
+
 def measured_item_keys() -> frozenset[str]:
     """The checklist items only a measurement meets (read at each use: the registry is open)."""
     return frozenset(m.baseline_item for m in MEASURES.values() if m.has_baseline)
@@ -111,12 +120,17 @@ def derived_item_keys(protocol: Protocol | None = None) -> frozenset[str]:
     return measured_item_keys() | set(DOCUMENTED_ITEMS) | {PREPARATION_SESSION} | forms
 
 
-def evidence(course: TreatmentCourse) -> Evidence:
-    """What the course's records meet of its checklist (the notes package finds it)."""
+def evidence(course: TreatmentCourse, forms: Evidence | None = None) -> Evidence:
+    """What the course's records meet of its checklist (the notes package finds it; `forms`: what its
+    signed forms meet, when the caller has found it from the packet it read, else the forms package finds it)."""
     found = Evidence({})
     for finder in _evidence_finders:  # create_app connects them
         found = found | finder(course)
-    return found
+    if forms is None:
+        forms = Evidence({})
+        for finder in _form_evidence_finders:
+            forms = forms | finder(course)
+    return found | forms
 
 
 def lock_course(course: TreatmentCourse) -> None:
@@ -209,10 +223,11 @@ def live_preparation(course: TreatmentCourse) -> list[PreparationRecord]:
 
 
 def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = None,
-                 found: Evidence | None = None) -> CourseFacts:
+                 found: Evidence | None = None, forms_to_sign: tuple[str, ...] | None = None) -> CourseFacts:
     """The recorded facts the phase gates look at (`dosing_sessions_done`: the signed dosing
     sessions, when the caller has counted them from the sessions it read; `found`: what the
-    course's records meet, when the caller has found it). An item a record meets counts only
+    course's records meet, and `forms_to_sign`: the titles of its forms still to sign, when the
+    caller has found them). An item a record meets counts only
     when the record meets it: a tick recorded for one earlier (a baseline before issue 19; a
     preparation session, intention, set-and-setting plan or support person before issue 20)
     stays in the history and counts no more."""
@@ -225,7 +240,7 @@ def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = Non
         signed_preparation_sessions=len(found.sessions),
         dosing_sessions_done=count_dosing_sessions_done(course) if dosing_sessions_done is None
         else dosing_sessions_done,
-        forms_to_sign=unsigned_forms(course),
+        forms_to_sign=unsigned_forms(course) if forms_to_sign is None else forms_to_sign,
     )
 
 

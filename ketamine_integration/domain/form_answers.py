@@ -31,9 +31,10 @@ Problems = dict[str, str]
 
 # -- the answers --------------------------------------------------------------------------------
 
-def check_answers(form: FormDefinition, raw) -> tuple[Answers, Problems]:
+def check_answers(form: FormDefinition, raw, *, today: date) -> tuple[Answers, Problems]:
     """(the answers the document keeps, {question id: message}): each answer in its question's
-    shape; a required question answered; nothing answered that the form does not ask."""
+    shape; a required question answered; nothing answered that the form does not ask; no date after
+    `today` (the clinic's date at signing) where the question says not_after: today."""
     if not isinstance(raw, dict):
         return {}, {"": "The answers could not be read; reload the form and answer again."}
     questions = {q.id: q for q in form.questions}
@@ -42,7 +43,7 @@ def check_answers(form: FormDefinition, raw) -> tuple[Answers, Problems]:
     if unknown:
         problems[""] = f"The form does not ask {', '.join(unknown)}; reload the form and answer again."
     for question in form.questions:
-        value, problem = _answer(question, raw.get(question.id))
+        value, problem = _answer(question, raw.get(question.id), today)
         if problem:
             problems[question.id] = problem
         elif value is not None:
@@ -52,11 +53,14 @@ def check_answers(form: FormDefinition, raw) -> tuple[Answers, Problems]:
     return answers, problems
 
 
-def _answer(question: Question, value) -> tuple[object, str | None]:
+def _answer(question: Question, value, today: date) -> tuple[object, str | None]:
     """(the answer, None), (None, None) when unanswered, or (None, what is wrong)."""
     if value is None or value == "" or value == []:
         return None, None
-    return _CHECKS[question.type](question, value)
+    answer, problem = _CHECKS[question.type](question, value)
+    if problem is None and question.not_after == "today" and date.fromisoformat(answer) > today:
+        return None, f"Give a date no later than today ({today.day} {today:%B %Y})."
+    return answer, problem
 
 
 def _text(question: Question, value) -> tuple[object, str | None]:
@@ -235,6 +239,12 @@ def build_document(form: FormDefinition, answers: Answers, *, patient: dict, sig
                      for s in form.sections],
         "signature": signature,
     }
+
+
+def flag_count(document: dict) -> int:
+    """How many answers the signed document flags (a question with a flag_reason): what the signed row
+    keeps as flagged_count, and what `flask signatures verify` recounts against it."""
+    return sum(1 for section in document["sections"] for q in section["questions"] if q["flag_reason"])
 
 
 def document_json(document: dict) -> str:

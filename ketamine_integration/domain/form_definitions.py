@@ -40,7 +40,10 @@ TOP_KEYS = {"form", "kind", "version", "title", "summary", "routes", "resign_on_
             "sections", "countersign", "withdrawal_blocks_dosing"}
 REQUIRED_TOP = ("form", "kind", "version", "title", "resign_on_change", "sections")
 SECTION_KEYS = {"id", "title", "text", "questions"}
-QUESTION_KEYS = {"id", "type", "label", "help", "required", "options", "multiple", "flag"}
+QUESTION_KEYS = {"id", "type", "label", "help", "required", "options", "multiple", "flag", "not_after"}
+#: the latest day a date question may take (`not_after`): today, the clinic's date when the patient signs
+#: (a blood pressure check or a diagnosis has happened; a date after it is a typing error)
+NOT_AFTER = ("today",)
 OPTION_KEYS = {"key", "label"}
 FLAG_KEYS = {"when", "reason"}
 CONSENT_KEYS = {"text", "agreement"}
@@ -73,6 +76,8 @@ class Question:
     #: a choice question: may the patient choose several options
     multiple: bool = False
     flag: Flag | None = None
+    #: a date question: the latest day it accepts, one of NOT_AFTER (None: any day of its years)
+    not_after: str | None = None
 
     def option_label(self, key: str) -> str:
         if self.type == "yes_no":
@@ -310,6 +315,7 @@ def _question(question, where: str) -> tuple[Question | None, Problems]:
             problems.append((f"{where}.{flag_key}", "must be true or false"))
     if "multiple" in question and kind != "choice":
         problems.append((f"{where}.multiple", "only a choice question takes multiple"))
+    problems += _not_after_problems(question, where, kind)
     options, found = _options(question, where, kind)
     problems += found
     # a broken option list is reported once: the flag's answers are checked against a whole one
@@ -319,7 +325,20 @@ def _question(question, where: str) -> tuple[Question | None, Problems]:
         return None, problems
     return Question(id=question["id"], type=kind, label=question["label"].strip(),
                     help=(question.get("help") or "").strip(), required=question.get("required", False),
-                    options=options, multiple=question.get("multiple", False), flag=flag), []
+                    options=options, multiple=question.get("multiple", False), flag=flag,
+                    not_after=question.get("not_after")), []
+
+
+def _not_after_problems(question: dict, where: str, kind) -> Problems:
+    """A date question's latest day: today, or nothing (any day)."""
+    if "not_after" not in question:
+        return []
+    if kind != "date":
+        return [(f"{where}.not_after", f"only a date question takes not_after (this one is {kind})")]
+    if question["not_after"] not in NOT_AFTER:
+        return [(f"{where}.not_after", f"{question['not_after']!r}: a date question's latest day is "
+                                       f"{' or '.join(NOT_AFTER)} (leave not_after out for any day)")]
+    return []
 
 
 def _options(question: dict, where: str, kind) -> tuple[tuple[Option, ...], Problems]:

@@ -18,12 +18,14 @@ from .services import verify_signed_notes
 
 signatures_cli = AppGroup("signatures", help="Signed-record integrity commands.")
 
+#: each record's verdict: whether its digest still matches, or what differs (empty: nothing does)
+Verdict = bool | tuple[str, ...]
 #: signed records of packages above notes (the discharge summary): their name in the report -> a
-#: function giving (id, digest still matches) for each; registered by cli.register_commands
-SIGNED_RECORDS: dict[tuple[str, str], Callable[[], list[tuple[int, bool]]]] = {}
+#: function giving (id, verdict) for each; registered by cli.register_commands
+SIGNED_RECORDS: dict[tuple[str, str], Callable[[], list[tuple[int, Verdict]]]] = {}
 
 
-def register_signed_records(name: str, plural: str, verify: Callable[[], list[tuple[int, bool]]]) -> None:
+def register_signed_records(name: str, plural: str, verify: Callable[[], list[tuple[int, Verdict]]]) -> None:
     """Have `signatures verify` recheck another kind of signed record (`name`: "discharge summary")."""
     SIGNED_RECORDS[(name, plural)] = verify
 
@@ -68,11 +70,21 @@ def verify_command():
 
 
 def _report_signed(results, name: str, problem: str) -> int:
-    """Name each signed record (or snapshot) whose content no longer matches its digest; their count."""
-    broken = [key for key, ok in results if not ok]
-    for key in broken:
-        click.echo(f"MISMATCH {name} {key}: {problem}", err=True)
-    return len(broken)
+    """Name each signed record (or snapshot) whose content no longer matches its digest, once per thing that
+    differs where the verdict names them; the count of such records."""
+    broken = 0
+    for key, verdict in results:
+        problems = _problems(verdict, problem)
+        broken += bool(problems)
+        for each in problems:
+            click.echo(f"MISMATCH {name} {key}: {each}", err=True)
+    return broken
+
+
+def _problems(verdict: Verdict, problem: str) -> tuple[str, ...]:
+    if isinstance(verdict, bool):
+        return () if verdict else (problem,)
+    return verdict
 
 
 def _report_signed_records() -> int:
@@ -81,7 +93,8 @@ def _report_signed_records() -> int:
     for (name, plural), verify in SIGNED_RECORDS.items():
         results = verify()
         broken += _report_signed(results, name, "content differs from what was signed")
-        click.echo(f"{sum(ok for _, ok in results)} of {len(results)} signed {plural} verified.")
+        verified = sum(not _problems(verdict, "") for _, verdict in results)
+        click.echo(f"{verified} of {len(results)} signed {plural} verified.")
     return broken
 
 

@@ -52,6 +52,7 @@ from ..bookings.booking import integration_sessions
 from ..scheduling.after_series import after_series_sessions, course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
+from ..signed_forms.checklist import form_evidence, titles_to_sign
 from ..signed_forms.services import packet_status
 from ..telehealth.services import video_links_of
 from ..db.clinic_time import clinic_today, clinic_zone, to_clinic
@@ -86,9 +87,11 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     provisional = provisional_rows(course, planned, integration, windows, minutes, now)
     after_series = course_plan(course, sessions, after_series_sessions(appointments), now)
     clinical = can_read_clinical(current_user, course.patient)
-    found = services.evidence(course)
+    # the packet read once: the page shows it, and its checklist items and gate are found from it
+    packet = packet_status(course)
+    found = services.evidence(course, forms=form_evidence(packet))
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
-                                  found=found)
+                                  found=found, forms_to_sign=titles_to_sign(packet))
     blockers, records_dosing = services.next_phase_blockers(course, facts), dose_roles.may_record(current_user, course)
     suggestions = _suggestions(course, windows + provisional, now)
     after_series_suggestions = _after_series_suggestions(course, after_series, now)
@@ -123,7 +126,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held"),
-        measures=MEASURES, discharge=discharge, packet=packet_status(course),
+        measures=MEASURES, discharge=discharge, packet=packet,
         discharge_copies=discharge_copies, **_questionnaires(course, now)), status
 
 

@@ -80,6 +80,9 @@ class SignedForm(db.Model):
     document: Mapped[str] = mapped_column(Text)
     #: SHA-256 of `document`: `flask signatures verify` recomputes it
     digest: Mapped[str] = mapped_column(String(64))
+    #: how many answers the document flags (its questions with a flag_reason), written at signing so the
+    #: prescriber's waiting list finds them without reading the documents; `signatures verify` recounts it
+    flagged_count: Mapped[int] = mapped_column(default=0, server_default="0")
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     method: Mapped[str] = mapped_column(String(10))
     #: the name the patient typed (matched against the record's given and family name)

@@ -10,15 +10,18 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..accounts.models import User
 from ..audit import services as audit
 from ..courses.models import TreatmentCourse
 from ..courses.services import course_protocol, lock_course
 from ..db.append_only import digest
+from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
 from ..db.types import utcnow
-from ..domain.form_answers import build_document, check_answers, document_digest, document_json, signature_problems
+from ..domain.form_answers import (build_document, check_answers, document_digest, document_json, flag_count,
+                                   signature_problems)
 from ..domain.form_definitions import FormDefinition
 from ..domain.text import is_written, written_length
 from ..extensions import db
@@ -87,7 +90,8 @@ def sign_form(course: TreatmentCourse, form_id: str, *, raw_answers, typed_name,
     form = _form_to_sign(course, form_id)
     _check_signer(course, method, portal_account, witness)
     patient = course.patient
-    answers, problems = check_answers(form, raw_answers)
+    # a date the file bounds by today is checked against the clinic's date at signing, not UTC's
+    answers, problems = check_answers(form, raw_answers, today=clinic_today(now))
     problems.update(signature_problems(form, typed_name=typed_name, agreed=agreed, patient_name=patient.full_name))
     if problems:
         raise DomainError(problems)
@@ -100,7 +104,8 @@ def sign_form(course: TreatmentCourse, form_id: str, *, raw_answers, typed_name,
         "date_of_birth": patient.date_of_birth.isoformat()}, signature=signature)
     signed = SignedForm(patient_id=patient.id, course_id=course.id, form_id=form.id, form_version=form.version,
                         form_content_hash=form.content_hash, kind=form.kind, title=form.title,
-                        document=document_json(document), digest=document_digest(document), signed_at=signed_at,
+                        document=document_json(document), digest=document_digest(document),
+                        flagged_count=flag_count(document), signed_at=signed_at,
                         method=method, typed_name=signature["typed_name"],
                         portal_account_id=portal_account.id if portal_account is not None else None,
                         witness_id=witness.id if witness is not None else None)
@@ -342,25 +347,46 @@ def end_tablet_signing(session: TabletSigning, *, reason: str, now: datetime | N
 
 # -- signatures verify --------------------------------------------------------------------------
 
-def verify_signed_forms() -> list[tuple[int, bool]]:
-    """(id, the stored document still matches its digest and the columns that repeat it) per signed form."""
-    results = []
-    for row in db.session.scalars(select(SignedForm).order_by(SignedForm.id)):
-        results.append((row.id, _document_holds(row)))
-    return results
+def verify_signed_forms() -> list[tuple[int, tuple[str, ...]]]:
+    """(id, what differs) per signed form: its document against its digest, and each column that repeats
+    what the document says against the document (empty: it verifies). A row changed by hand, its patient
+    or its flags say, is named with the column that no longer matches what the patient signed."""
+    rows = db.session.execute(select(SignedForm, TreatmentCourse.patient_id)
+                              .join(TreatmentCourse, TreatmentCourse.id == SignedForm.course_id)
+                              .order_by(SignedForm.id).options(lazyload("*")))
+    return [(row.id, _mismatches(row, course_patient_id)) for row, course_patient_id in rows]
 
 
-def _document_holds(row: SignedForm) -> bool:
+def _mismatches(row: SignedForm, course_patient_id: int) -> tuple[str, ...]:
     try:
         document = document_of(row)
-    except ValueError:
-        return False
-    form, signature = document.get("form") or {}, document.get("signature") or {}
-    return (document_digest(document) == row.digest and document_json(document) == row.document
-            and (form.get("id"), form.get("version"), form.get("content_sha256")) ==
-            (row.form_id, row.form_version, row.form_content_hash)
-            and (signature.get("typed_name"), signature.get("method")) == (row.typed_name, row.method)
-            and signature.get("signed_at") == _iso(row.signed_at.astimezone(timezone.utc)))
+        stated = _stated(document)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ("content differs from what was signed (the document cannot be read)",)
+    problems = []
+    if document_digest(document) != row.digest or document_json(document) != row.document:
+        problems.append("content differs from what was signed")
+    problems += [f"{column} differs from the signed document" for column, value in stated.items()
+                 if _column(row, column) != value]
+    # the document names no course: the course must at least be the signed patient's
+    if course_patient_id != stated["patient_id"]:
+        problems.append("course_id names a course of another patient than the signed document's")
+    return tuple(problems)
+
+
+def _stated(document: dict) -> dict[str, object]:
+    """The signed row's columns as the document states them."""
+    form, signature = document["form"], document["signature"]
+    witness = signature["witness"]
+    return {"patient_id": document["patient"]["id"], "form_id": form["id"], "form_version": form["version"],
+            "form_content_hash": form["content_sha256"], "kind": form["kind"], "title": form["title"],
+            "signed_at": signature["signed_at"], "method": signature["method"], "typed_name": signature["typed_name"],
+            "witness_id": witness["id"] if witness is not None else None, "flagged_count": flag_count(document)}
+
+
+def _column(row: SignedForm, column: str) -> object:
+    value = getattr(row, column)
+    return _iso(value.astimezone(timezone.utc)) if column == "signed_at" else value
 
 
 def verify_countersignatures() -> list[tuple[int, bool]]:

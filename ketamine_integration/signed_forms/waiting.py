@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import aliased, contains_eager, lazyload
 
 from ..accounts.models import User
@@ -40,19 +40,13 @@ def _on_live_courses(user: User, stmt: Select) -> Select:
                     .where(Patient.archived_at.is_(None), TreatmentCourse.phase.not_in(ENDED)))
 
 
-def _has_flagged_answer() -> ColumnElement[bool]:
-    """The signed document has a flagged answer. The document is stored as canonical JSON
-    (domain.form_answers.document_json: no spaces, keys sorted), where an answer's reason reads
-    `"flag_reason":"…"` when flagged and `"flag_reason":null` otherwise; a quote inside a patient's own
-    text is escaped (\\"), so no answer can spell the flagged form. status.flags_of reads the same key."""
-    return SignedForm.document.contains('"flag_reason":"', autoescape=True)
-
-
 def _flags_to_review(user: User, stmt: Select) -> Select:
     unreviewed = ~exists().where(FormFlagReview.signed_form_id == SignedForm.id)
     # a withdrawn consent's flags wait on nobody (status.PacketItem.blocks_dosing says the same)
     standing = ~exists().where(ConsentWithdrawal.signed_form_id == SignedForm.id)
-    return _newest(_on_live_courses(user, stmt.where(_has_flagged_answer(), unreviewed, standing)))
+    # flagged_count is written at signing from the document (migration 0057 counted the older rows);
+    # `signatures verify` recounts it, so a column changed by hand is reported, not silently believed
+    return _newest(_on_live_courses(user, stmt.where(SignedForm.flagged_count > 0, unreviewed, standing)))
 
 
 def _withdrawn(user: User, stmt: Select) -> Select:

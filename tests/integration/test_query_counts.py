@@ -188,3 +188,29 @@ def test_the_menus_badge_does_not_grow_with_what_waits(make, auth, client, app):
         auth.sign_in(username)
         assert page_statements(app, client, "/protocols/") == ids[f"{username}-statements"], username
         auth.logout()
+
+
+def test_the_course_page_reads_its_forms_packet_once_however_many_forms_are_signed(make, auth, client, app):
+    """The packet's status (issue 26) is read once per course page and handed to the checklist and the
+    preparation gate: reading it three times cost three reads of every signature (and a parse of each)."""
+    from sqlalchemy import event
+
+    therapist = make.user("therapist", username="packet")
+    prescriber = make.user("prescriber", username="packetp")
+    course = make.course(make.patient(family_name="Packet", given_name="Pia"), therapist, prescriber)
+    make.sign_packet(course, only={"intake-questionnaire"})
+    auth.sign_in("packet")
+    one = page_statements(app, client, f"/courses/{course}")
+    make.sign_packet(course)
+    assert page_statements(app, client, f"/courses/{course}") == one
+    read = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda _conn, _cursor, statement, *args: read.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(f"/courses/{course}").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert sum("FROM signed_forms" in s for s in read) == 1, [s for s in read if "FROM signed_forms" in s]
+    assert sum("FROM form_packets" in s for s in read) == 1

@@ -109,6 +109,29 @@ def test_a_refused_signature_says_why_and_signs_nothing(team, make, auth, client
     assert signed_rows(make) == []
 
 
+def test_a_future_date_the_form_bounds_by_today_is_refused_on_its_field(team, make, auth, client):
+    """The intake's last blood pressure check (not_after: today in its file): tomorrow is refused on that field
+    and nothing is signed; today, in the clinic's time zone, is taken."""
+    from ketamine_integration.db.clinic_time import clinic_today
+    from ketamine_integration.protocols.forms import current_forms
+    from tests.security.clinic import answer_data
+    intake = make.query(lambda: next(f for f in current_forms().newest() if f.id == "intake-questionnaire"))
+    today = make.query(clinic_today)
+    data = answer_data(intake, "Wren Fictional")
+    auth.portal_sign_in(team["account"])
+    refused = portal_sign(auth, team["course"], "intake-questionnaire",
+                          {**data, "last_blood_pressure_check": (today + timedelta(days=1)).isoformat()})
+    assert refused.status_code == 422
+    assert 'id="last_blood_pressure_check' in refused.get_data(as_text=True)
+    assert f"Give a date no later than today ({today.day} {today:%B %Y})." in page_text(refused)
+    assert signed_rows(make) == []
+    signed = portal_sign(auth, team["course"], "intake-questionnaire",
+                         {**data, "last_blood_pressure_check": today.isoformat()})
+    assert signed.status_code == 302
+    [row] = signed_rows(make, form_id="intake-questionnaire")
+    assert row.form_version == intake.version == 2
+
+
 def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, auth, client):
     auth.portal_sign_in(team["account"])
     portal_sign(auth, team["course"], CONSENT, consent_answers("Wren Fictional"))

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.accounts.models import User
@@ -20,7 +20,7 @@ from ketamine_integration.courses.services import course_facts, course_protocol,
 from ketamine_integration.domain.phases import Phase, gate_blockers
 from ketamine_integration.experience.models import DosingSession, VitalSigns
 from ketamine_integration.db.errors import DomainError
-from ketamine_integration.db.types import utcnow
+from ketamine_integration.db.types import UTCDateTime, utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.portal.models import PortalAccount
 from ketamine_integration.signed_forms import services
@@ -234,9 +234,76 @@ def test_digests_are_verified_and_a_tampered_row_is_named(team, make, app):
     assert "MISMATCH form countersignature" in broken.output
 
 
+def _other_course(make, team) -> tuple[int, int]:
+    """(another patient, their course) with the same clinicians: somewhere to move a signed row to."""
+    other = make.patient(given_name="Odile", family_name="Brask", therapists=[team["therapist"]],
+                         prescribers=[team["prescriber"]])
+    return other, make.course(other, team["therapist"], team["prescriber"])
+
+
+# each column a signed row repeats from its document, changed by hand: (SET clause, the column named)
+TAMPERED_COLUMNS = [
+    ("patient_id = :other_patient", "patient_id"),          # the signature moved to another patient
+    ("course_id = :other_course", "course_id"),             # ... or to another patient's course
+    ("form_id = 'consent-rewritten'", "form_id"),
+    ("form_version = form_version + 1", "form_version"),    # passed off as a later version
+    ("form_content_hash = :hash", "form_content_hash"),
+    ("kind = 'consent'", "kind"),                           # the intake read as a consent
+    ("title = 'Something else'", "title"),
+    ("signed_at = :moment", "signed_at"),                   # dated a day earlier
+    ("typed_name = 'Someone Else'", "typed_name"),
+    ("witness_id = :witness", "witness_id"),                # witnessed by someone who was not there
+    ("flagged_count = 0", "flagged_count"),                 # its flag hidden from the waiting list
+]
+
+
+@pytest.mark.parametrize("assignment, column", TAMPERED_COLUMNS, ids=[c for _a, c in TAMPERED_COLUMNS])
+def test_verify_names_a_column_changed_against_the_signed_document(team, make, app, assignment, column):
+    from tests.security.append_only_world import as_database_owner
+    other_patient, other_course = _other_course(make, team)
+    intake = make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, team["course"]))
+                        .item("intake-questionnaire").form)
+    [signed] = make.sign_packet(team["course"], only={"intake-questionnaire"},
+                                flagged={intake.flagged_questions[0].id})
+    assert make.query(lambda: db.session.get(SignedForm, signed)).flagged_count == 1
+    clean = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert clean.exit_code == 0, clean.output
+    params = {"id": signed, "other_patient": other_patient, "other_course": other_course, "hash": "0" * 64,
+              "witness": team["desk"],
+              "moment": make.query(lambda: db.session.get(SignedForm, signed)).signed_at - timedelta(days=1)}
+    statement = text(f"UPDATE signed_forms SET {assignment} WHERE id = :id")
+    if ":moment" in assignment:  # an instant bound through the app's column type (both engines)
+        statement = statement.bindparams(bindparam("moment", type_=UTCDateTime()))
+    with as_database_owner(app) as conn:
+        assert conn.execute(statement, params).rowcount == 1
+    broken = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    assert broken.exit_code == 1
+    assert "0 of 1 signed forms verified." in broken.output
+    named = [line for line in broken.output.splitlines() if line.startswith(f"MISMATCH signed form {signed}:")]
+    assert named and all(column in line for line in named), broken.output
+    # the document itself is untouched: only the column is named, not the digest
+    assert "content differs from what was signed" not in broken.output
+
+
+def test_the_waiting_list_finds_flags_by_the_column_written_at_signing(team, make):
+    from ketamine_integration.signed_forms import waiting
+    intake = make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, team["course"]))
+                        .item("intake-questionnaire").form)
+    flagged = {q.id for q in intake.flagged_questions}
+    ids = make.sign_packet(team["course"], flagged=flagged)
+    counts = make.query(lambda: {s.form_id: s.flagged_count for s in db.session.scalars(select(SignedForm))})
+    assert counts["intake-questionnaire"] == len(flagged) > 0
+    assert all(count == 0 for form_id, count in counts.items() if form_id != "intake-questionnaire")
+    prescriber = lambda: db.session.get(User, team["prescriber"])  # noqa: E731
+    assert make.query(lambda: db.session.scalar(waiting.count_flags_to_review(prescriber()))) == 1
+    [listed] = make.query(lambda: waiting.flags_to_review(prescriber()))
+    assert listed.title == intake.title and len(ids) >= 1
+
+
 def test_a_signed_form_refuses_update_and_delete_in_the_database(team, make):
     [signed] = make.sign_packet(team["course"], only={"intake-questionnaire"})
     for statement in ("UPDATE signed_forms SET typed_name = 'Someone Else' WHERE id = :id",
+                      "UPDATE signed_forms SET flagged_count = 0 WHERE id = :id",
                       "DELETE FROM signed_forms WHERE id = :id"):
         with pytest.raises(DBAPIError):
             make.run(lambda: db.session.execute(text(statement), {"id": signed}))

@@ -419,7 +419,7 @@ SUBFORMS = {
     "safety_plans.forms.ContactRowForm": "safety_plans.forms.SafetyPlanForm",
     "notes.forms.ObjectiveProgressRowForm": "notes.forms.IntegrationNoteForm",
     "portal.journal_forms.EntryBox": "portal.journal_forms.JournalWriteForm",
-    "signed_forms.answer_form.MedicationRowForm": "signed_forms.answer_form.IntakeQuestionnaireV1AnswerForm",
+    "signed_forms.answer_form.MedicationRowForm": "signed_forms.answer_form.IntakeQuestionnaireV2AnswerForm",
 }
 #: base classes no view instantiates, with the reason
 ABSTRACT = {"notes.forms.NoteBaseForm": "shared fields of the note forms; each note form is fuzzed",

@@ -4,6 +4,7 @@ class per form version; every question type submits the answers' shape the domai
 rows, the typed name, characters a signed document cannot hold) and hostile extra fields are
 ignored; the domain's problems land on their fields. No database: a bare Flask app for Flask-WTF."""
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,8 @@ def test_medication_rows_are_bounded_and_never_repeated(flask_app):
     # one row past the limit is read, never more, and the domain refuses the list rather than the form
     # cutting it silently (review of issue 26: a 41st medication vanished from a signed intake)
     assert len(rows) == MAX_MEDICATIONS + 1 and rows[-1]["name"] == f"Medicine {MAX_MEDICATIONS}"
-    assert check_answers(INTAKE, {"current_medications": rows})[1]["current_medications"] == \
+    problems = check_answers(INTAKE, {"current_medications": rows}, today=date(2026, 12, 6))[1]
+    assert problems["current_medications"] == \
         f"List at most {MAX_MEDICATIONS} medications here; bring the rest to your appointment."
     # rows sent with gaps ("-0-", "-7-"): each once (WTForms' own padding read "-7-" a second time)
     form = posted(flask_app, INTAKE, [("current_medications-0-name", "First"), ("current_medications-7-name", "Last"),

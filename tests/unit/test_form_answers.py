@@ -2,6 +2,7 @@
 signed document with its digest (issue 26, point 3): one row per question type and per error."""
 import hashlib
 import json
+from datetime import date
 
 import pytest
 
@@ -32,13 +33,15 @@ FORM, _ = parse_definition({
               "flag": {"when": ["stimulants"], "reason": "Stimulant use: blood pressure."}},
              {"id": "meds", "type": "medication_list", "label": "Medications"}]}]})
 VALID = {"concern": "Low mood", "psychosis": "no"}
+#: the clinic's date at signing, as the sign service passes it in
+TODAY = date(2026, 12, 6)
 
 
 def test_a_valid_set_of_answers_is_kept_as_given():
     raw = {**VALID, "last_check": "2026-11-30", "home": "partner", "substances": ["cannabis", "alcohol"],
            "meds": [{"name": " Sertraline ", "dose": "100  mg", "how_often": "once daily"},
                     {"name": "", "dose": "", "how_often": ""}]}
-    answers, problems = check_answers(FORM, raw)
+    answers, problems = check_answers(FORM, raw, today=TODAY)
     assert problems == {}
     # substances in the form's order; an empty medication row dropped; spaces tidied
     assert answers == {**VALID, "last_check": "2026-11-30", "home": "partner", "substances": ["alcohol", "cannabis"],
@@ -47,7 +50,7 @@ def test_a_valid_set_of_answers_is_kept_as_given():
 
 def test_unanswered_questions_are_absent():
     answers, problems = check_answers(FORM, {**VALID, "last_check": "", "substances": [], "meds": [
-        {"name": "", "dose": "", "how_often": ""}]})
+        {"name": "", "dose": "", "how_often": ""}]}, today=TODAY)
     assert (answers, problems) == (VALID, {})
 
 
@@ -81,14 +84,34 @@ ERRORS = [
 
 @pytest.mark.parametrize("raw, question, message", [r[1:] for r in ERRORS], ids=[r[0] for r in ERRORS])
 def test_each_error_is_named_on_its_question(raw, question, message):
-    answers, problems = check_answers(FORM, raw)
+    answers, problems = check_answers(FORM, raw, today=TODAY)
     assert problems[question].startswith(message), problems
     assert question not in answers
 
 
+BOUNDED, _ = parse_definition({
+    "form": "intake-demo", "kind": "intake", "version": 1, "title": "Intake", "resign_on_change": False,
+    "sections": [{"id": "health", "title": "Health", "questions": [
+        {"id": "last_check", "type": "date", "label": "Last blood pressure check", "not_after": "today"}]}]})
+
+
+@pytest.mark.parametrize("form, day, problem", [
+    (BOUNDED, "2026-12-06", None),                        # today itself
+    (BOUNDED, "2026-11-30", None),                        # last week
+    (BOUNDED, "2026-12-07", "Give a date no later than today (6 December 2026)."),  # tomorrow
+    (BOUNDED, "2027-12-06", "Give a date no later than today (6 December 2026)."),  # a year typed wrong
+    (BOUNDED, "2026-02-30", "That date does not exist; check the day and month."),  # the shape first
+    (FORM, "2027-12-06", None),                           # a date question without not_after takes any day
+])
+def test_a_date_question_bounded_by_today(form, day, problem):
+    answers, problems = check_answers(form, {**(VALID if form is FORM else {}), "last_check": day}, today=TODAY)
+    assert problems.get("last_check") == problem
+    assert ("last_check" in answers) == (problem is None)
+
+
 def test_answers_that_are_not_a_mapping():
-    assert check_answers(FORM, ["concern"]) == ({}, {"": "The answers could not be read; reload the form and "
-                                                        "answer again."})
+    assert check_answers(FORM, ["concern"], today=TODAY) == ({}, {"": "The answers could not be read; reload the "
+                                                                      "form and answer again."})
 
 
 @pytest.mark.parametrize("raw, flagged", [
@@ -99,7 +122,7 @@ def test_answers_that_are_not_a_mapping():
     ({**VALID, "psychosis": "yes", "home": "taxi"}, ["psychosis", "home"]),  # in the form's order
 ])
 def test_flagged_answers(raw, flagged):
-    answers, _ = check_answers(FORM, raw)
+    answers, _ = check_answers(FORM, raw, today=TODAY)
     assert [(q.id, reason) for q, reason in flagged_answers(FORM, answers)] == \
         [(q.id, q.flag.reason) for q in FORM.questions if q.id in flagged]
 
@@ -140,7 +163,7 @@ def test_an_intake_form_has_no_agreement_to_tick():
 
 
 def test_the_document_holds_the_exact_text_answers_flags_and_signature():
-    answers, _ = check_answers(FORM, {**VALID, "psychosis": "yes", "meds": [{"name": "Lithium"}]})
+    answers, _ = check_answers(FORM, {**VALID, "psychosis": "yes", "meds": [{"name": "Lithium"}]}, today=TODAY)
     patient = {"id": 7, "name": "Ada Lovelace", "mrn": "MRN-7", "date_of_birth": "1990-12-10"}
     signature = {"typed_name": "Ada Lovelace", "agreed": True, "signed_at": "2026-12-05T21:30:00Z",
                  "method": "portal", "portal_account": "ada@example.test", "witness": None}

@@ -88,6 +88,11 @@ def test_the_shipped_set_passes():
     # one treatment consent per route the protocols use
     assert sorted(r for f in consents for r in f.routes) == ["im", "intranasal", "iv", "sublingual"]
     intake = library.find("intake-questionnaire", 1)
+    # version 2 refuses a future date for the last blood pressure check, and asks nobody to sign again
+    newest_intake = library.find("intake-questionnaire", 2)
+    assert [q.id for q in newest_intake.questions if q.not_after == "today"] == ["last_blood_pressure_check"]
+    assert not newest_intake.resign_on_change
+    assert [q.not_after for q in intake.questions if q.type == "date"] == [None]
     flagged = {q.id for q in intake.flagged_questions}
     # the contraindication screen names its flagged answers in the file
     assert {"history_of_psychosis", "high_blood_pressure", "pregnancy", "substance_use",
@@ -170,6 +175,14 @@ ERRORS = [
     # a yes/no flag on an answer other than yes or no
     ("flagged answer not yes or no", CONSENT.replace('when: "no"', "when: maybe"),
      "form.yaml:23 sections[0].questions[0].flag.when: 'maybe' is not an answer"),
+    # a latest day on a question that is not a date
+    ("not_after on a yes/no question", CONSENT.replace("        required: true\n        flag:",
+                                                      "        required: true\n        not_after: today\n        flag:"),
+     "form.yaml:22 sections[0].questions[0].not_after: only a date question takes not_after (this one is yes_no)"),
+    # a latest day the format does not know
+    ("not_after other than today", CONSENT.replace("label: Last blood pressure check",
+                                                   "label: Last blood pressure check\n        not_after: tomorrow"),
+     "form.yaml:40 sections[0].questions[3].not_after: 'tomorrow': a date question's latest day is today"),
     # YAML's bare no is false: the message says to quote it
     ("bare yes/no in a flag", CONSENT.replace('when: "no"', "when: no"),
      'form.yaml:23 sections[0].questions[0].flag.when: write "yes" and "no" in quotes'),

@@ -175,7 +175,8 @@ def _tablet_refused(course: TreatmentCourse, action: str, form: ButtonForm, page
     return page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
 
 
-def _tablet_start_step(course: TreatmentCourse, *, left: list | None = None, problems: list[str] = (), status: int = 200):
+def _tablet_start_step(course: TreatmentCourse, *, left: list | None = None, problems: list[str] = (),
+                       status: int = 200):
     """The confirmation step of "Start in-clinic signing": the forms the patient will be asked to sign, that this
     browser goes to the patient and the user is signed out of it, how the signing ends and how staff get the
     device back; an in-clinic signing already open for the patient is named (starting ends it). `left`: the

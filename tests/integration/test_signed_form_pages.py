@@ -184,9 +184,9 @@ def test_another_patients_forms_are_not_found_from_the_portal(team, make, auth, 
 def start_tablet(make, auth, team) -> None:
     """The therapist opens the confirmation step from the packet page, then hands the device over."""
     auth.sign_in(username(make, team["therapist"]))
-    assert f'href="/courses/{team["course"]}/forms/tablet"' in auth.client.get(
-        f"/courses/{team['course']}/forms").get_data(as_text=True)
-    assert "Sign me out and hand over this device" in page_text(auth.client.get(f"/courses/{team['course']}/forms/tablet"))
+    step = f"/courses/{team['course']}/forms/tablet"
+    assert f'href="{step}"' in auth.client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
+    assert "Sign me out and hand over this device" in page_text(auth.client.get(step))
     response = auth.post(f"/courses/{team['course']}/forms/tablet", {})
     assert response.status_code == 302 and response.headers["Location"] == "/tablet/"
 
@@ -227,6 +227,27 @@ def test_the_step_of_a_packet_with_nothing_to_sign_offers_no_hand_over_and_a_ref
     assert refused.status_code == 422 and "This course has no form waiting to be signed." in page_text(refused)
     assert count(make, TabletSigning) == 0 and live_logins(make) == 1
     assert [r.outcome for r in make.audit_rows(action="forms.tablet_start")] == ["failure"]
+
+
+def test_no_tablet_is_handed_over_for_a_course_that_has_ended(team, make, auth, client):
+    """Its forms are closed (every signature would be refused): the step says so, a forged start is refused."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.courses.services import change_phase
+    from ketamine_integration.domain.phases import Phase
+
+    def discontinue():
+        course = db.session.get(TreatmentCourse, team["course"])
+        change_phase(course, Phase.DISCONTINUED, by=db.session.get(User, team["prescriber"]),
+                     expected_version=course.version, reason="The patient chose not to start.", override=False)
+    make.run(discontinue)
+    auth.sign_in(username(make, team["staff"]))
+    assert "Start in-clinic signing" not in page_text(client.get(f"/courses/{team['course']}/forms"))
+    page = page_text(client.get(f"/courses/{team['course']}/forms/tablet"))
+    assert "this course has ended" in page and "Sign me out" not in page
+    refused = auth.post(f"/courses/{team['course']}/forms/tablet", {})
+    assert refused.status_code == 422 and "its forms are closed" in page_text(refused)
+    assert count(make, TabletSigning) == 0 and live_logins(make) == 1
 
 
 def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, make, auth, client):

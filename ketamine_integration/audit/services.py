@@ -145,6 +145,7 @@ ACTIONS = {
     "forms.countersign": "Countersigned a patient's signed form",
     "forms.review_flags": "Reviewed the flagged answers of a patient's signed form",
     "forms.withdraw": "A patient withdrew a signed consent (in the portal, or as recorded by the clinic)",
+    "forms.tablet_start_view": "Opened the step that hands a clinic tablet to a patient (the forms they will sign)",
     "forms.tablet_start": "Handed a clinic tablet to a patient to sign their forms",
     "forms.tablet_end": "A clinic tablet's signing session ended (completed, ended by staff or expired)",
     "forms.packet_view": "Opened a course's intake and consent forms (their states; the answers for the care team)",

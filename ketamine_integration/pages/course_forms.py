@@ -2,7 +2,7 @@
 blocks dosing; for the care team's readers the signed documents, their PDFs and the flagged answers),
 countersigning where the form asks for the user's role, the prescriber's review of flagged answers,
 recording a withdrawal the patient made by phone or in person, and starting an in-clinic signing on the
-clinic tablet (portal/tablet.py).
+clinic tablet (portal/tablet.py) after a confirmation step.
 
 The page opens to whoever sees the course (the front desk hands tablets over and hears a patient who
 phones to withdraw: forms.sign_in_clinic, forms.record_withdrawal); the answers only to the care team
@@ -84,8 +84,7 @@ def packet_page(course: TreatmentCourse, *, sent: dict | None = None, problems: 
     reads = can_read_clinical(current_user, course.patient, READ)
     countersigns = {item.signed.id for item in (packet.items if packet else ())
                     if item.signed is not None and _may_countersign(item, roles)}
-    starts_tablet = bool(signing.left_to_sign(packet)) and current_user.can("forms.sign_in_clinic") \
-        and not course.current_phase.ended
+    starts_tablet = _hands_over(course, signing.left_to_sign(packet)) and current_user.can("forms.sign_in_clinic")
     rows = _row_forms(packet, reads=reads, roles=roles, sent=sent or {})
     # a refused form the page no longer offers (the consent was withdrawn meanwhile): its reasons at the top
     problems = [*problems, *(m for prefix, f in (sent or {}).items() if prefix not in rows for m in _problems(f))]
@@ -165,20 +164,44 @@ def withdraw(signed_form_id: int):
     return packet_page(signed.course, sent={prefix: form}, status=INVALID_FORM_STATUS)
 
 
-def _tablet_refused(course: TreatmentCourse, action: str, form: ButtonForm):
-    """A refused start or end of an in-clinic signing: audited, and the packet page says why."""
+def _hands_over(course: TreatmentCourse, left: list) -> bool:
+    """The course's forms can go to the patient on a tablet: some wait for a signature, the course goes on."""
+    return bool(left) and not course.current_phase.ended
+
+
+def _tablet_refused(course: TreatmentCourse, action: str, form: ButtonForm, page=packet_page):
+    """A refused start or end of an in-clinic signing: audited, and the page it came from says why."""
     audit.record(action, obj=course, patient_id=course.patient_id, outcome=audit.FAILURE, detail="refused")
-    return packet_page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
+    return page(course, problems=_problems(form), status=INVALID_FORM_STATUS)
+
+
+def _tablet_start_step(course: TreatmentCourse, *, left: list | None = None, problems: list[str] = (),
+                       status: int = 200):
+    """The confirmation step of "Start in-clinic signing": the forms the patient will be asked to sign, that this
+    browser goes to the patient and the user is signed out of it, how the signing ends and how staff get the
+    device back; an in-clinic signing already open for the patient is named (starting ends it). `left`: the
+    forms left to sign, when the caller has them."""
+    left = signing.left_to_sign(signed_forms.packet_status(course)) if left is None else left
+    return render_template("courses/tablet_start.html", course=course, left=left, words=signing.STATE_WORDS,
+                           starts=_hands_over(course, left), minutes=signed_forms.TABLET_MINUTES,
+                           tablets=signed_forms.live_tablet_signings(course), problems=problems,
+                           button=ButtonForm()), status
 
 
 @access.permission("forms.sign_in_clinic")
 def tablet_start(course_id: int):
-    """ "Start in-clinic signing": the signing starts and this device goes to the patient (signed out)."""
+    """ "Start in-clinic signing": GET is the confirmation step (pressing it signs the user out of this browser,
+    so it is never one click from the packet page); its POST starts the signing and hands the device over."""
     course = load_patient_record(TreatmentCourse, course_id, clinical=False)
     form = ButtonForm()
+    if not form.is_submitted():
+        left = signing.left_to_sign(signed_forms.packet_status(course))
+        audit.record("forms.tablet_start_view", obj=course, patient_id=course.patient_id,
+                     detail=f"{len(left)} to sign")
+        return _tablet_start_step(course, left=left)
     done, started = submit(form, lambda: signed_forms.start_tablet_signing(course, by=current_user))
     if not done:
-        return _tablet_refused(course, "forms.tablet_start", form)
+        return _tablet_refused(course, "forms.tablet_start", form, page=_tablet_start_step)
     hand_over(started[1])  # audited by the service (forms.tablet_start); the staff session ends here
     return redirect(url_for("tablet.forms"))
 
@@ -197,7 +220,7 @@ def tablet_end(course_id: int):
 
 ROUTES = (
     ("signed_forms.packet", "/courses/<id:course_id>/forms", packet, ["GET"]),
-    ("signed_forms.tablet_start", "/courses/<id:course_id>/forms/tablet", tablet_start, ["POST"]),
+    ("signed_forms.tablet_start", "/courses/<id:course_id>/forms/tablet", tablet_start, ["GET", "POST"]),
     ("signed_forms.tablet_end", "/courses/<id:course_id>/forms/tablet/end", tablet_end, ["POST"]),
     ("signed_forms.document", "/signed-forms/<id:signed_form_id>", document, ["GET"]),
     ("signed_forms.document_pdf", "/signed-forms/<id:signed_form_id>.pdf", document_pdf, ["GET"]),

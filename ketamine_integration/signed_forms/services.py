@@ -115,10 +115,15 @@ def sign_form(course: TreatmentCourse, form_id: str, *, raw_answers, typed_name,
     return signed
 
 
-def _form_to_sign(course: TreatmentCourse, form_id: str) -> FormDefinition:
-    """The current version of a form the packet asks for and the patient may sign now."""
+def _refuse_closed(course: TreatmentCourse) -> None:
+    """Nothing is signed on a course that has ended, nor for an archived patient."""
     if course.patient.is_archived or course.current_phase.ended:
         raise DomainError("This course has ended (or the patient's record is archived): its forms are closed.")
+
+
+def _form_to_sign(course: TreatmentCourse, form_id: str) -> FormDefinition:
+    """The current version of a form the packet asks for and the patient may sign now."""
+    _refuse_closed(course)
     if form_id not in requested_forms(course):
         raise DomainError("That form is not one this course asks for.")
     status = packet_status(course)
@@ -273,6 +278,7 @@ def start_tablet_signing(course: TreatmentCourse, *, by: User, now: datetime | N
     SHA-256 is stored). A session still live for the course is ended first: one tablet per patient."""
     if not _may_hand_over(by, course):
         raise DomainError("A staff member or a clinician of the care team starts an in-clinic signing.")
+    _refuse_closed(course)  # its every signature would be refused: no tablet is handed over for it
     lock_course(course)  # two starts at once take turns: the second ends the first, one tablet per patient
     status = packet_status(course)
     if status is None or not any(i.state in (TO_SIGN, SIGN_AGAIN, WITHDRAWN) and i.form for i in status.items):

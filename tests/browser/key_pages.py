@@ -11,7 +11,7 @@ How to use it:
 
     with demo_clinic(browser_databases, tmp_path) as demo:      # the app served live
         for role in ROLES:
-            sign_in(page, USERS[role], DEMO_PASSWORD)           # tests/browser/conftest.py
+            sign_in_role(page, demo, role)                      # staff, the portal, or the tablet
             for key in pages_for(role):
                 open_key_page(page, key, demo.ids[role])        # goes there (or submits the form)
 
@@ -58,7 +58,10 @@ USERS = {"admin": "admin", "staff": "staff1", "therapist": "therapist2", "prescr
          "nurse": "nurse1"}
 #: a demo patient signed in to the patient portal (issue 23): the first demo portal account
 PATIENT = "patient"
-ROLES = ("anonymous", *USERS, PATIENT)
+#: a demo patient handed the clinic tablet (issue 26): staff start an in-clinic signing of a course whose forms
+#: wait, on its confirmation step, and the browser goes to the patient (last: its final page ends the signing)
+TABLET = "tablet"
+ROLES = ("anonymous", *USERS, PATIENT, TABLET)
 #: the shipped protocols; the two KAP ones have a therapist present at each dose
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
 #: a course page per protocol shows the user's course of that protocol in the first phase found here
@@ -98,6 +101,11 @@ class Ids:
     signed_form: int = 0
     #: the portal patient's first form waiting to be signed, else their forms (the patient role's ids only)
     portal_form: str = "/portal/forms/"
+    #: a course of the demo whose forms wait to be signed: staff hand the clinic tablet over for it (staff's and
+    #: the tablet role's ids)
+    tablet_course: int = 0
+    #: the tablet's page of that course's first form waiting (the tablet role's ids only)
+    tablet_form: str = "/tablet/"
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,10 @@ def _save_an_empty_entry(page, ids: Ids) -> None:
     page.locator("form.journal-write").get_by_role("button", name="Save in my journal").click()  # every box empty
 
 
+def _return_the_tablet(page, ids: Ids) -> None:
+    page.get_by_role("button", name="Done: return the tablet to the clinic").click()
+
+
 def _refuse_a_representatives_request(page, ids: Ids) -> None:
     page.get_by_label("A personal representative named in the request").check()  # unnamed: refused
     page.get_by_label("Handed over in person (on paper or a device)").check()
@@ -169,6 +181,8 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Safety plan", lambda i: f"/patients/{i.patient}/safety-plan", CLINICIANS),
     KeyPage("Safety plan form", lambda i: f"/patients/{i.patient}/safety-plan/edit", ("therapist",)),
     KeyPage("Course forms", lambda i: f"/courses/{i.course}/forms", (*CLINICIANS, "staff")),
+    KeyPage("Start in-clinic signing (the confirmation step)", lambda i: f"/courses/{i.tablet_course}/forms/tablet",
+            ("staff",)),
     KeyPage("Signed form", lambda i: f"/signed-forms/{i.signed_form}", CLINICIANS),
     KeyPage("Coordination", lambda i: f"/courses/{i.course}/coordination", CLINICIANS),
     KeyPage("Coordination report preview", lambda i: f"/courses/{i.course}/coordination", ("therapist",),
@@ -246,6 +260,12 @@ KEY_PAGES: tuple[KeyPage, ...] = (
     KeyPage("Portal forms", lambda i: "/portal/forms/", (PATIENT,)),
     KeyPage("Portal form to sign", lambda i: i.portal_form, (PATIENT,)),
     KeyPage("Portal journal entry to change", lambda i: f"/portal/journal/{i.journal_entry}/edit", (PATIENT,)),
+    # the clinic tablet (issue 26, point 3): its list, a form to sign, then "Done" (the signing ends: last)
+    KeyPage("Tablet: forms to sign", lambda i: "/tablet/", (TABLET,)),
+    KeyPage("Tablet: a form to sign", lambda i: i.tablet_form, (TABLET,)),
+    KeyPage("Tablet: returned (Done)", lambda i: "/tablet/", (TABLET,), submit=_return_the_tablet,
+            post=lambda i: ("/tablet/done", {})),
+    KeyPage("Tablet: no signing open", lambda i: "/tablet/", (TABLET,), status=403),
 )
 
 
@@ -315,6 +335,9 @@ def demo_clinic(browser_databases, tmp_path) -> Iterator[DemoClinic]:
                 signed = _a_signed_form(demo.ids["therapist"].course)
                 for role in ("therapist", "prescriber"):
                     demo.ids[role] = replace(demo.ids[role], signed_form=signed)
+                course, form = _a_packet_waiting()
+                demo.ids["staff"] = replace(demo.ids["staff"], tablet_course=course)
+                demo.ids[TABLET] = replace(demo.ids["staff"], tablet_form=f"/tablet/forms/{form}")
             yield demo
     finally:
         close_app(app)
@@ -369,6 +392,19 @@ def _a_signed_form(course_id: int) -> int:
     return signed
 
 
+def _a_packet_waiting() -> tuple[int, str]:
+    """The first course of the demo, going on, whose packet has a form waiting for the patient's signature: its
+    id, and that form's."""
+    from ketamine_integration.portal.signing import left_to_sign
+    from ketamine_integration.signed_forms.services import packet_status
+
+    for course in db.session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)):
+        waiting = left_to_sign(packet_status(course)) if not course.current_phase.ended else []
+        if waiting:
+            return course.id, waiting[0].form_id
+    raise AssertionError("no course of the demo has a form waiting to be signed")
+
+
 def _a_form_to_sign(account_id: int) -> str:
     """The portal patient's first form waiting for their signature on their current course, else their forms."""
     from ketamine_integration.courses.services import current_course
@@ -395,11 +431,19 @@ def _a_private_entry(account_id: int) -> int:
 
 
 def sign_in_role(page, demo: DemoClinic, role: str) -> None:
-    """Chromium signed in as the role's demo user (the patient: to the portal); nobody for anonymous."""
+    """Chromium signed in as the role's demo user (the patient: to the portal; the tablet: staff start an
+    in-clinic signing on its confirmation step, and the browser is the patient's); nobody for anonymous."""
+    from playwright.sync_api import expect
+
     from tests.browser.conftest import sign_in, sign_in_patient
 
     if role == PATIENT:
         sign_in_patient(page, demo.portal_account)
+    elif role == TABLET:
+        sign_in(page, USERS["staff"], DEMO_PASSWORD)
+        page.goto(f"/courses/{demo.ids[TABLET].tablet_course}/forms/tablet")
+        page.get_by_role("button", name="Sign me out and hand over this device").click()
+        expect(page.get_by_role("heading", level=1, name="Forms to sign")).to_be_visible()
     elif role != "anonymous":
         sign_in(page, USERS[role], DEMO_PASSWORD)
 
@@ -409,6 +453,10 @@ def auth_for(demo: DemoClinic, role: str) -> Auth:
     auth = Auth(demo.app, demo.app.test_client())
     if role == PATIENT:
         auth.portal_sign_in(demo.portal_account)
+    elif role == TABLET:
+        auth.sign_in(USERS["staff"])
+        handed = auth.post(f"/courses/{demo.ids[TABLET].tablet_course}/forms/tablet", {})
+        assert handed.status_code == 302 and handed.headers["Location"] == "/tablet/", handed.status_code
     elif role != "anonymous":
         auth.sign_in(USERS[role])
     return auth

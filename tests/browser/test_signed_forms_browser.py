@@ -1,7 +1,8 @@
 """Signing intake and consent forms in Chromium at a phone's width, by the pages' visible labels (issue 26,
 "Done when"): a patient signs their IV consent in the portal and reads the signed form; a therapist starts
-an in-clinic signing on the course's forms page, the device goes to the patient, who signs the transport
-agreement on the tablet view, cannot open a staff page from it, and hands it back with "Done"."""
+an in-clinic signing on the course's forms page and confirms it on the step that says what happens (by the
+keyboard), the device goes to the patient, who signs the transport agreement on the tablet view, cannot open
+a staff page from it, and hands it back with "Done"."""
 from __future__ import annotations
 
 import re
@@ -54,7 +55,18 @@ def test_staff_start_an_in_clinic_signing_and_the_patient_signs_on_the_tablet(li
     page.get_by_role("link", name="Intake and consent forms").click()
     expect(page.get_by_role("heading", level=1, name="Intake and consent forms")).to_be_visible()
     assert page_width(page) <= PHONE["width"]
-    page.get_by_role("button", name="Start in-clinic signing").click()
+    page.get_by_role("link", name="Start in-clinic signing").click()
+    # the confirmation step: what the patient will sign, and that this device signs its user out
+    expect(page.get_by_role("heading", level=1, name="Start in-clinic signing?")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text=TRANSPORT)).to_be_visible()
+    expect(page.get_by_text("You are signed out on this device.")).to_be_visible()
+    assert page_width(page) <= PHONE["width"]
+    page.get_by_role("link", name="Cancel").click()  # nothing started: the packet page, still signed in
+    expect(page.get_by_role("heading", level=1, name="Intake and consent forms")).to_be_visible()
+    page.get_by_role("link", name="Start in-clinic signing").click()
+    hand_over = page.get_by_role("button", name="Sign me out and hand over this device")
+    hand_over.focus()
+    page.keyboard.press("Enter")  # keyboard operable
 
     expect(page.get_by_role("heading", level=1, name="Forms to sign")).to_be_visible()
     assert page_width(page) <= PHONE["width"]

@@ -205,15 +205,77 @@ def test_another_patients_forms_are_not_found_from_the_portal(team, make, auth, 
 # -- the clinic tablet -----------------------------------------------------------------------------------
 
 def start_tablet(make, auth, team) -> None:
+    """The therapist opens the confirmation step from the packet page, then hands the device over."""
     auth.sign_in(username(make, team["therapist"]))
+    step = f"/courses/{team['course']}/forms/tablet"
+    assert f'href="{step}"' in auth.client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
+    assert "Sign me out and hand over this device" in page_text(auth.client.get(step))
     response = auth.post(f"/courses/{team['course']}/forms/tablet", {})
     assert response.status_code == 302 and response.headers["Location"] == "/tablet/"
 
 
+def live_logins(make) -> int:
+    return make.query(lambda: db.session.scalar(select(func.count()).select_from(LoginSession)
+                                                .where(LoginSession.ended_at.is_(None))))
+
+
+def test_starting_an_in_clinic_signing_asks_first_and_the_step_changes_nothing(team, make, auth, client):
+    """The confirmation step names the forms, says the user is signed out here, how it ends and how staff get
+    the device back; opening it starts nothing and signs nobody out, and it is audited."""
+    auth.sign_in(username(make, team["staff"]))
+    response = client.get(f"/courses/{team['course']}/forms/tablet")
+    page = page_text(response)
+    assert response.status_code == 200 and "Start in-clinic signing?" in page
+    assert "Consent to intravenous (IV) ketamine treatment" in page and "Transport and no-driving agreement" in page
+    assert "You are signed out on this device." in page and "30 minutes after it starts" in page
+    assert "To use this device again, sign in as usual" in page and "Sign me out and hand over this device" in page
+    assert count(make, TabletSigning) == 0 and live_logins(make) == 1
+    [row] = make.audit_rows(action="forms.tablet_start_view")
+    assert (row.patient_id, row.outcome, row.detail) == (team["patient"], "success", "4 to sign")
+    assert client.get("/patients/").status_code == 200  # still signed in
+
+    # a second device already open for the patient: the step says starting here ends it
+    from tests.conftest import Auth
+    start_tablet(make, Auth(make.app, make.app.test_client()), team)
+    assert "already open on another device" in page_text(client.get(f"/courses/{team['course']}/forms/tablet"))
+
+
+def test_the_step_of_a_packet_with_nothing_to_sign_offers_no_hand_over_and_a_refusal_says_why(team, make, auth,
+                                                                                              client):
+    make.sign_packet(team["course"])
+    auth.sign_in(username(make, team["staff"]))
+    page = page_text(client.get(f"/courses/{team['course']}/forms/tablet"))
+    assert "No form waits for" in page and "Sign me out" not in page
+    refused = auth.post(f"/courses/{team['course']}/forms/tablet", {})
+    assert refused.status_code == 422 and "This course has no form waiting to be signed." in page_text(refused)
+    assert count(make, TabletSigning) == 0 and live_logins(make) == 1
+    assert [r.outcome for r in make.audit_rows(action="forms.tablet_start")] == ["failure"]
+
+
+def test_no_tablet_is_handed_over_for_a_course_that_has_ended(team, make, auth, client):
+    """Its forms are closed (every signature would be refused): the step says so, a forged start is refused."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.courses.services import change_phase
+    from ketamine_integration.domain.phases import Phase
+
+    def discontinue():
+        course = db.session.get(TreatmentCourse, team["course"])
+        change_phase(course, Phase.DISCONTINUED, by=db.session.get(User, team["prescriber"]),
+                     expected_version=course.version, reason="The patient chose not to start.", override=False)
+    make.run(discontinue)
+    auth.sign_in(username(make, team["staff"]))
+    assert "Start in-clinic signing" not in page_text(client.get(f"/courses/{team['course']}/forms"))
+    page = page_text(client.get(f"/courses/{team['course']}/forms/tablet"))
+    assert "this course has ended" in page and "Sign me out" not in page
+    refused = auth.post(f"/courses/{team['course']}/forms/tablet", {})
+    assert refused.status_code == 422 and "its forms are closed" in page_text(refused)
+    assert count(make, TabletSigning) == 0 and live_logins(make) == 1
+
+
 def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, make, auth, client):
     start_tablet(make, auth, team)
-    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(LoginSession)
-                                                .where(LoginSession.ended_at.is_(None)))) == 0
+    assert live_logins(make) == 0
     listing = client.get("/tablet/")
     assert listing.status_code == 200 and "Consent to intravenous" in page_text(listing)
     # every other page: a GET goes back to the tablet, anything else is refused; nothing else is shown
@@ -340,6 +402,7 @@ def test_nobody_outside_the_care_team_acts_on_its_forms(team, make, auth, client
                       (f"/signed-forms/{signed.id}/withdraw", {f"withdraw-{signed.id}-reason": "Told us so."}),
                       (f"/courses/{team['course']}/forms/tablet", {})):
         assert auth.post(url, data).status_code == 403, url
+    assert client.get(f"/courses/{team['course']}/forms/tablet").status_code == 403  # nor its confirmation step
     assert (count(make, FormCountersignature), count(make, ConsentWithdrawal), count(make, TabletSigning)) == (0, 0, 0)
 
 

@@ -560,6 +560,8 @@ def _forms_steps(c: Clinic, s: str, p, patient_portal, patient_auth) -> dict[str
             f"/signed-forms/{form}/countersign", {}), p))(signed()),
         "forms.review_flags": lambda: (lambda form: Step("prescriber", lambda: c.auth.post(
             f"/signed-forms/{form}/review", {f"review-{form}-note": s}), p))(signed()),
+        "forms.tablet_start_view": lambda: (lambda course: Step("staff", lambda: c.auth.client.get(
+            f"/courses/{course}/forms/tablet"), p))(c.tablet_course),
         "forms.tablet_start": lambda: (lambda device, course: Step("anonymous", lambda: device.post(
             f"/courses/{course}/forms/tablet", {}), p))(tablet_device(), c.tablet_course),
         "forms.tablet_view": lambda: Step("anonymous", lambda: tablet_device().client.get("/tablet/"), p),

@@ -64,6 +64,7 @@ PATIENT_PAGES = {
     "safety_plans.revision": ("prescriber", "safety_plan"),     # one revision as it was signed
     "scheduling.appointment_detail": ("staff", "appointment"),  # a session opened from the calendar
     "signed_forms.packet": ("therapist", "course"),             # a course's intake and consent forms
+    "signed_forms.tablet_start": ("staff", "course"),           # the confirmation step of handing over a tablet
     "signed_forms.document": ("therapist", "signed_form"),      # one signed form: the care team's readers
     "signed_forms.document_pdf": ("therapist", "signed_form"),
 }

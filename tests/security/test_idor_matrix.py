@@ -153,7 +153,8 @@ MATRIX = [
     R("signed_forms.review", owner="b_prescriber", signed_form_id="signed_form"),  # names; flags: prescriber
     R("signed_forms.withdraw", STAFF, signed_form_id="signed_form"),         # the front desk hears any patient
     R("signed_forms.tablet_end", STAFF, "staff", course_id="course"),        # and ends any patient's tablet
-    # last: the control hands the owner's device to the patient (the tablet's lock ends that owner's turn)
+    # last (were its POST the control, it would hand the owner's device to the patient and lock it; the control
+    # opens the confirmation step, the route's first method): its GET and POST refused to everyone else
     R("signed_forms.tablet_start", STAFF, "staff", course_id="course"),      # staff hand over any patient's
 ]
 #: rules with arguments that name no record anyone could be refused

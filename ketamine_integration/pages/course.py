@@ -52,6 +52,7 @@ from ..bookings.booking import integration_sessions
 from ..scheduling.after_series import after_series_sessions, course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
+from ..signed_forms.checklist import checklist_lines
 from ..signed_forms.services import packet_status
 from ..telehealth.services import video_links_of
 from ..db.clinic_time import clinic_today, clinic_zone, to_clinic
@@ -87,6 +88,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     after_series = course_plan(course, sessions, after_series_sessions(appointments), now)
     clinical = can_read_clinical(current_user, course.patient)
     found = services.evidence(course)
+    packet = packet_status(course)
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
                                   found=found)
     blockers, records_dosing = services.next_phase_blockers(course, facts), dose_roles.may_record(current_user, course)
@@ -123,7 +125,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held"),
-        measures=MEASURES, discharge=discharge, packet=packet_status(course),
+        measures=MEASURES, discharge=discharge, packet=packet, form_lines=checklist_lines(packet),
         discharge_copies=discharge_copies, **_questionnaires(course, now)), status
 
 

@@ -112,6 +112,17 @@ def _echo_portal_logins() -> None:
     if any(not enrolled for _, enrolled, _ in logins):
         click.echo("A patient's second step is an authenticator app (a QR code, as for staff) or a code\n"
                    "emailed to them (written to instance/outbox/ in development).")
+    _echo_forms_patients()
+
+
+def _echo_forms_patients() -> None:
+    from .demo.portal import forms_to_see
+
+    found = forms_to_see()
+    if found:
+        click.echo("\nIntake and consent forms to see (staff: the patient page's \"Forms\" link on the course row):")
+        for name, words in found:
+            click.echo(f"  {name:<24} {words}")
 
 
 @click.command("create-user")

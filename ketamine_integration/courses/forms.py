@@ -36,7 +36,7 @@ class PreparationForm(FlaskForm):
     item = SelectField("Requirement", validators=[InputRequired()])
     completed_on = ClinicDateField("Date", validators=[InputRequired()])
     note = StringField("Note", validators=[Optional(), Length(max=300)],
-                       description="Short and factual, e.g. 'consent form v3 signed'. Not clinical notes.")
+                       description="Short and factual, e.g. 'cleared by Dr. Ames after the ECG'. Not clinical notes.")
 
 
 class VoidForm(FlaskForm):

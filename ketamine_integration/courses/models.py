@@ -95,7 +95,7 @@ class PreparationRecord(db.Model):
     item: Mapped[str] = mapped_column(String(40))
     #: the clinic date it happened (consent signed, clearance given, session held)
     completed_on: Mapped[date]
-    #: short factual note, e.g. "consent form v3 signed"
+    #: short factual note, e.g. "cleared by Dr. Ames after the ECG"
     note: Mapped[str | None] = mapped_column(String(300))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

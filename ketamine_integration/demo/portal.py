@@ -13,6 +13,7 @@ from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..bookings.models import BOOKED, Appointment
 from ..courses.models import TreatmentCourse
+from ..courses.services import current_course
 from ..domain.phases import Phase
 from ..extensions import db
 from ..journal.models import JournalEntry
@@ -23,6 +24,7 @@ from ..patients.models import Patient
 from ..portal import invitations
 from ..portal.models import PortalAccount, PortalInvitation
 from ..practices.models import PracticeLog
+from ..signed_forms.status import WITHDRAWN, packet_status, packet_statuses
 
 #: the three demo patients' portal password (printed by `flask demo`, like the staff one)
 PORTAL_PASSWORD = "harbor-light-patient-2026"
@@ -119,5 +121,44 @@ def demo_portal_logins(now: datetime) -> list[tuple[str, bool, str]]:
                                   .order_by(PortalAccount.id)).all()
     parts = portal_parts([db.session.get(Patient, a.patient_id) for a in accounts], now)
     return [(a.email, a.second_factor is not None,
-             ", ".join(part for part in PORTAL_PARTS if part in parts[a.patient_id][0]) or "their sessions")
+             ", ".join([part for part in PORTAL_PARTS if part in parts[a.patient_id][0]]
+                       + _forms_words(a.patient_id)) or "their sessions")
             for a in accounts]
+
+
+def _forms_words(patient_id: int) -> list[str]:
+    """Where the patient's current course stands with its intake and consent forms ("Forms": the menu item),
+    when it has a packet: ["forms: 1 of 5 signed, 1 withdrawn"]."""
+    course = current_course(patient_id)
+    status = packet_status(course) if course is not None else None
+    if status is None:
+        return []
+    return [f"forms: {_packet_words(status)}"]
+
+
+def forms_to_see() -> list[tuple[str, str]]:
+    """(patient name, where their forms stand) for the demo courses whose packets show something to see: the
+    courses in preparation (a packet just sent, partly signed, signed in full, countersignatures owed) and any
+    course with a consent withdrawn, for `flask demo` to name."""
+    courses = list(db.session.scalars(
+        select(TreatmentCourse).where(TreatmentCourse.phase.not_in([p.value for p in Phase if p.ended]))
+        .order_by(TreatmentCourse.id)))
+    found = []
+    for course, status in zip(courses, packet_statuses(courses).values()):
+        words = _packet_words(status) if status is not None else None
+        if words and (course.phase == Phase.PREPARATION.value or any(i.state == WITHDRAWN for i in status.items)):
+            found.append((course.patient.full_name, words))
+    return found
+
+
+def _packet_words(status) -> str:
+    """"1 of 4 signed, a flagged answer to review, countersignatures owed, 1 withdrawn"."""
+    parts = [f"{status.signed_count} of {len(status.items)} signed"]
+    if any(i.flags and i.flags_reviewed is None and i.state != WITHDRAWN for i in status.items):
+        parts.append("a flagged answer to review")
+    elif any(i.flags_reviewed is not None for i in status.items):
+        parts.append("a flagged answer reviewed")
+    if any(i.countersign_role and i.state != WITHDRAWN for i in status.items):
+        parts.append("countersignatures owed")
+    withdrawn = sum(i.state == WITHDRAWN for i in status.items)
+    return ", ".join(parts + ([f"{withdrawn} withdrawn"] if withdrawn else []))

@@ -13,6 +13,7 @@ from datetime import datetime, timezone, tzinfo
 
 from flask import render_template
 
+from ..domain.form_definitions import form_noun
 from .pdf import render_pdf
 
 #: how the patient signed, in the signature line's words
@@ -42,8 +43,10 @@ class SignedFormView:
     form_id: str
     title: str
     version: int
-    #: "Consent" or "Intake questionnaire"
+    #: "Consent", "Agreement" or "Intake questionnaire"
     kind: str
+    #: what the reader calls it in a sentence: "consent", "agreement", "intake form"
+    noun: str
     content_sha256: str
     patient_name: str
     mrn: str
@@ -53,7 +56,7 @@ class SignedFormView:
     #: the sentence the patient agreed to (None for an intake form)
     agreement: str | None
     sections: tuple[SectionView, ...]
-    #: "Signed by Ada Example on 5 December 2026, 4:30 PM EST in the portal"
+    #: "Signed by Ada Example (typed signature: ada example) on 5 December 2026, 4:30 PM EST in the portal"
     signature: str
     #: "Countersigned by Orrin Vale, MD (prescriber) on ..."
     countersignatures: tuple[str, ...]
@@ -76,10 +79,11 @@ def clinic_time(value: datetime | str, zone: tzinfo) -> str:
     return f"{local.day} {local:%B %Y}, {int(local.strftime('%I'))}:{local:%M %p %Z}"
 
 
-def signature_line(signature: dict, zone: tzinfo) -> str:
-    """Who signed, when (clinic time), how, and who witnessed it in the clinic."""
-    line = (f"Signed by {signature['typed_name']} on {clinic_time(signature['signed_at'], zone)} "
-            f"{METHOD_WORDS.get(signature['method'], signature['method'])}")
+def signature_line(signature: dict, patient_name: str, zone: tzinfo) -> str:
+    """Who signed (the patient's name as the record has it, and the signature as they typed it: the match
+    ignores case and spacing, so the two can differ), when (clinic time), how, and who witnessed it."""
+    line = (f"Signed by {patient_name} (typed signature: {signature['typed_name']}) on "
+            f"{clinic_time(signature['signed_at'], zone)} {METHOD_WORDS.get(signature['method'], signature['method'])}")
     witness = signature.get("witness")
     return f"{line}, witnessed by {witness['name']}" if witness else line
 
@@ -101,14 +105,16 @@ def signed_form_view(document: dict, *, countersignatures: list[dict], withdrawa
         withdrawn = f"Withdrawn on {clinic_time(withdrawal['withdrawn_at'], zone)}"
         withdrawn += f" {withdrawal['how']}" if withdrawal.get("how") else ""
         withdrawn += f": {withdrawal['reason']}" if withdrawal.get("reason") else ""
+    noun = form_noun(form["id"], form["kind"])
     return SignedFormView(
-        form_id=form["id"], title=form["title"], version=form["version"],
-        kind=KIND_WORDS.get(form["kind"], form["kind"]), content_sha256=form["content_sha256"],
+        form_id=form["id"], title=form["title"], version=form["version"], noun=noun,
+        kind=noun.capitalize() if noun == "agreement" else KIND_WORDS.get(form["kind"], form["kind"]),
+        content_sha256=form["content_sha256"],
         patient_name=patient["name"], mrn=patient["mrn"], date_of_birth=patient["date_of_birth"],
         consent_paragraphs=tuple(consent["paragraphs"]) if consent else (),
         agreement=consent["agreement"] if consent else None,
         sections=tuple(_section(s) for s in document["sections"]),
-        signature=signature_line(document["signature"], zone),
+        signature=signature_line(document["signature"], patient["name"], zone),
         countersignatures=tuple(f"Countersigned by {c['name']} ({c['role']}) on {clinic_time(c['signed_at'], zone)}"
                                 for c in countersignatures),
         withdrawal=withdrawn)

@@ -131,12 +131,30 @@ class FormDefinition:
         return self.id, self.version
 
     @property
+    def noun(self) -> str:
+        return form_noun(self.id, self.kind)
+
+    @property
     def questions(self) -> tuple[Question, ...]:
         return tuple(q for s in self.sections for q in s.questions)
 
     @property
     def flagged_questions(self) -> tuple[Question, ...]:
         return tuple(q for q in self.questions if q.flag is not None)
+
+
+#: the word a form's id opens with, when it names what the form is (forms/README.md: "agreement-transport-…")
+_ID_NOUNS = ("agreement", "consent")
+
+
+def form_noun(form_id: str, kind: str) -> str:
+    """What a reader calls the form: the word its id opens with when that names it (the transport and
+    no-driving agreement is an agreement, though its kind is consent: it is withdrawn like one), else
+    its kind's word ("consent", "intake form")."""
+    first = form_id.split("-", 1)[0].split("_", 1)[0]
+    if first in _ID_NOUNS:
+        return first
+    return "consent" if kind == "consent" else "intake form"
 
 
 def paragraphs(text: str) -> list[str]:

@@ -30,6 +30,8 @@ from .waiting import BY_KEY, current_waiting, home_counts
 bp = Blueprint("home", __name__)
 
 RECENT_LIMIT = 10
+#: the courses with forms to sign the front desk's home lists (its count counts them all)
+FORMS_TO_SIGN_LIMIT = 25
 
 
 @bp.route("/")
@@ -43,6 +45,8 @@ def home():
         active = select(Patient).where(Patient.archived_at.is_(None))
         recent = db.session.scalars(active.order_by(Patient.created_at.desc()).limit(RECENT_LIMIT)).all()
         total = db.session.scalar(select(func.count()).select_from(active.subquery()))
+    if BY_KEY["forms_to_sign"].applies(user):  # what its count counted (signed_forms.waiting)
+        lists["forms_to_sign"] = forms_waiting.courses_with_forms_to_sign(FORMS_TO_SIGN_LIMIT)
     counts = home_counts(current_waiting(), user)
     _audit(sessions, lists, recent, counts)
     # today's sessions of a therapist start their note in one click (the course page's form, prefilled)
@@ -91,7 +95,8 @@ def _audit(sessions, lists, recent, counts) -> None:
     out from patient records, so read like any list of them)."""
     shown = {"patients": len(lists.get("my_patients", [])) + len(recent),
              "sessions": sessions.grid.sessions if sessions else 0,
-             "to confirm": len(lists["to_confirm"].appointments) if lists.get("to_confirm") else 0}
+             "to confirm": len(lists["to_confirm"].appointments) if lists.get("to_confirm") else 0,
+             "forms to sign": len(lists.get("forms_to_sign", []))}
     waiting = ", ".join(f"{c.kind.key} {c.count}" for c in counts if c.count)
     if any(shown.values()) or waiting:
         listed = ", ".join(f"{what} {n}" for what, n in shown.items() if n)

@@ -51,6 +51,12 @@ def _reviews_forms(user: User) -> bool:
     return user.can("forms.review_flags") and user.can("care_team.member")
 
 
+def _hands_tablets(user: User) -> bool:
+    """The front desk: it hands the clinic tablet to patients with forms to sign, for every patient (issue 26);
+    clinicians see their patients' forms on the course pages."""
+    return user.can("forms.sign_in_clinic") and user.can("patients.read_all")
+
+
 def _home(anchor: str) -> Callable[[User], str]:
     return lambda user: url_for("home.home") + anchor
 
@@ -106,6 +112,8 @@ KINDS = (
     CountKind("form_flags", "form with flagged answers to review", "forms with flagged answers to review",
               _reviews_forms, _home("#form-flags")),
     CountKind("withdrawals", "consent withdrawn", "consents withdrawn", _reviews_forms, _home("#withdrawals")),
+    CountKind("forms_to_sign", "course with forms still to sign", "courses with forms still to sign",
+              _hands_tablets, _home("#forms-to-sign")),
     CountKind("rems", "REMS form due", "REMS forms due",
               lambda u: u.can("rems.file") and u.can("care_team.member"),
               lambda u: url_for("experience.rems_list")),
@@ -168,6 +176,8 @@ def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolV
     if _reviews_forms(user):
         found["form_flags"] = forms_waiting.count_flags_to_review(user)
         found["withdrawals"] = forms_waiting.count_withdrawals(user)
+    if _hands_tablets(user):
+        found["forms_to_sign"] = forms_waiting.count_courses_with_forms_to_sign()
     if BY_KEY["overdue_doses"].applies(user):
         found["overdue_doses"] = count_overdue_planned(user, now)
     if BY_KEY["rems"].applies(user):

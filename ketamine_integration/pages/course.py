@@ -52,7 +52,7 @@ from ..bookings.booking import integration_sessions
 from ..scheduling.after_series import after_series_sessions, course_plan
 from ..scheduling.forms import BookForm, HeldSessionForm, OutcomeForm
 from ..scheduling.services import fetch_course_appointments
-from ..signed_forms.checklist import form_evidence, titles_to_sign
+from ..signed_forms.checklist import checklist_lines, form_evidence, titles_to_sign
 from ..signed_forms.services import packet_status
 from ..telehealth.services import video_links_of
 from ..db.clinic_time import clinic_today, clinic_zone, to_clinic
@@ -126,7 +126,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         dosing_bookings={a.dosing_session_id: a for a in appointments
                                                     if a.dosing_session_id is not None},
         now=now, outcome_form=OutcomeForm(), held_form=held_form or HeldSessionForm(prefix="held"),
-        measures=MEASURES, discharge=discharge, packet=packet,
+        measures=MEASURES, discharge=discharge, packet=packet, form_lines=checklist_lines(packet),
         discharge_copies=discharge_copies, **_questionnaires(course, now)), status
 
 

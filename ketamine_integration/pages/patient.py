@@ -1,5 +1,6 @@
 """The patient page: the record, the patient's contact consent and portal access, courses with their
-windows and the messages sent to the patient (above courses, messaging and portal)."""
+windows and their intake and consent forms, and the messages sent to the patient (above courses,
+messaging, signed forms and portal)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -15,6 +16,7 @@ from ..portal.invitations import portal_status
 from ..reminders.consent import current_consents
 from ..reminders.models import METHODS
 from ..scheduling.after_series import course_summaries
+from ..signed_forms.status import packet_statuses
 from ..web import access
 
 
@@ -30,6 +32,7 @@ def patient_detail(patient_id: int):
                            exports_record=can_read_clinical(current_user, patient, "records.export"),
                            can_edit=current_user.can("patients.register"), courses=courses,
                            window_status=course_summaries([c.id for c in courses], now),
+                           packets=packet_statuses(courses),
                            portal=portal_status(patient.id, now),
                            consents=current_consents(patient), channels=CHANNELS, consent_methods=METHODS,
                            messages=messages, messages_total=messages_total)

@@ -164,12 +164,13 @@ def withdraw(signed_form_id: int):
         flash("This form cannot be withdrawn: it is not a consent in force.", "info")
         return redirect(url_for("portal_forms.document", signed_form_id=signed.id))
     form = PatientWithdrawalForm()
+    form.reason.label.text = f"Why you are withdrawing this {signed.noun}"
     if form.is_submitted():
         done, _row = submit(form, lambda: signed_forms.withdraw(signed, reason=form.reason.data,
                                                                  portal_account=current_portal_account(),
                                                                  now=utcnow()))
         if done:  # audited by the service (forms.withdraw)
-            flash(f"You withdrew your consent “{signed.title}”. Your care team has been told.", "success")
+            flash(f"You withdrew your {signed.noun} “{signed.title}”. Your care team has been told.", "success")
             return redirect(url_for("portal_forms.forms"))
         audit.record("forms.withdraw", obj=signed, patient_id=patient.id, outcome=audit.FAILURE,
                      detail="refused")

@@ -1,14 +1,23 @@
 """What signed forms meet of a course's preparation checklist and gate (issue 26, point 5): the consent
-and intake items are ticked by the signed documents, not by hand, on a course whose protocol names forms.
+and intake items are ticked by the signed documents, not by hand, on a course whose protocol names forms;
+the course page's checklist says, for each, what signed it or what is still to sign.
 
 Each question is answered from a packet status: a page that shows the packet reads it once and passes it
 here (an explicit argument: a memo on flask.g went stale), the hooks read it for themselves."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..courses.models import TreatmentCourse
 from ..courses.services import FORM_ITEMS, DerivedItem, Evidence
 from ..db.clinic_time import to_clinic
-from .status import SIGNED, PacketStatus, packet_status
+from .status import SIGNED, PacketItem, PacketStatus, packet_status
+
+
+def signed_words(item: PacketItem) -> str:
+    """"Signed: <title> v<N> on <clinic day>": the README's words for a form that meets its item."""
+    day = to_clinic(item.signed.signed_at).date()
+    return f"Signed: {item.signed.title} v{item.signed.form_version} on {day.isoformat()}"
 
 
 def form_evidence(status: PacketStatus | None) -> Evidence:
@@ -22,10 +31,28 @@ def form_evidence(status: PacketStatus | None) -> Evidence:
         if not forms or any(i.state != SIGNED for i in forms):
             continue
         days = [to_clinic(i.signed.signed_at).date() for i in forms]
-        summary = "; ".join(f"Signed: {i.signed.title} v{i.signed.form_version} on {day.isoformat()}"
-                            for i, day in zip(forms, days))
-        items[item_key] = DerivedItem(item=item_key, on=max(days), summary=summary)
+        items[item_key] = DerivedItem(item=item_key, on=max(days), summary="; ".join(signed_words(i) for i in forms))
     return Evidence(items)
+
+
+@dataclass(frozen=True)
+class FormItemLine:
+    """A consent or intake checklist item as the course page shows it on a course with a packet."""
+    #: "Signed: <title> v<N> on <day>" of each of its forms signed and in force
+    signed: tuple[str, ...]
+    #: the titles of its forms still to sign (or to sign again: a new version, a withdrawal)
+    to_sign: tuple[str, ...]
+
+
+def checklist_lines(status: PacketStatus | None) -> dict[str, FormItemLine]:
+    """The consent and intake items' lines, by checklist item (none: the course has no packet, and its
+    consent and intake stay hand-recorded items)."""
+    if status is None:
+        return {}
+    return {item_key: FormItemLine(
+        signed=tuple(signed_words(i) for i in status.items if i.kind == kind and i.state == SIGNED),
+        to_sign=tuple(i.title for i in status.items if i.kind == kind and i.state != SIGNED))
+        for item_key, kind in FORM_ITEMS.items()}
 
 
 def titles_to_sign(status: PacketStatus | None) -> tuple[str, ...]:

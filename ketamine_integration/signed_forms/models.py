@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
 from ..db.types import UTCDateTime, utcnow
+from ..domain.form_definitions import form_noun
 from ..extensions import db
 from ..patients.models import Patient
 
@@ -96,6 +97,11 @@ class SignedForm(db.Model):
     countersignature: Mapped[FormCountersignature | None] = relationship(back_populates="signed_form")
     flag_review: Mapped[FormFlagReview | None] = relationship(back_populates="signed_form")
     withdrawal: Mapped[ConsentWithdrawal | None] = relationship(back_populates="signed_form")
+
+    @property
+    def noun(self) -> str:
+        """What a reader calls it: "consent", "agreement", "intake form" (domain.form_definitions.form_noun)."""
+        return form_noun(self.form_id, self.kind)
 
 
 class FormCountersignature(db.Model):

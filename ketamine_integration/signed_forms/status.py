@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from ..courses.models import TreatmentCourse
 from ..courses.services import course_protocol
 from ..db.clinic_time import format_local_day
-from ..domain.form_definitions import FormDefinition, Question
+from ..domain.form_definitions import FormDefinition, Question, form_noun
 from ..domain.form_library import FormLibrary
 from ..domain.text import counted
 from ..extensions import db
@@ -25,6 +26,14 @@ from .models import FormFlagReview, FormPacket, SignedForm
 TO_SIGN, SIGNED, SIGN_AGAIN, WITHDRAWN = "to_sign", "signed", "sign_again", "withdrawn"
 #: the packet as a whole
 SENT, PARTLY_SIGNED = "sent", "partly signed"
+
+
+class FlaggedAnswer(NamedTuple):
+    question: Question
+    #: why the form flags it (its file's words)
+    reason: str
+    #: the patient's answer in words, as the signed document reads it back
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,8 @@ class PacketItem:
     signed: SignedForm | None = None
     #: the role that still owes a countersignature of `signed` (None: none owed)
     countersign_role: str | None = None
-    #: (question, the form's reason) of each flagged answer of `signed`
-    flags: list[tuple[Question, str]] = field(default_factory=list)
+    #: each flagged answer of `signed`: its question, the form's reason and the patient's answer
+    flags: list[FlaggedAnswer] = field(default_factory=list)
     flags_reviewed: FormFlagReview | None = None
     #: the signed version's definition, else the current one: what the signature is read against
     signed_definition: FormDefinition | None = None
@@ -49,6 +58,11 @@ class PacketItem:
         if self.form is not None:
             return self.form.kind
         return self.signed.kind if self.signed is not None else None
+
+    @property
+    def noun(self) -> str:
+        """What a reader calls the form: "consent", "agreement", "intake form"."""
+        return form_noun(self.form_id, self.kind or "intake")
 
     @property
     def title(self) -> str:
@@ -95,6 +109,11 @@ class PacketStatus:
         return PARTLY_SIGNED if any(i.signed is not None for i in self.items) else SENT
 
     @property
+    def signed_count(self) -> int:
+        """How many of its forms are signed in force ("Forms: 3 of 5 signed")."""
+        return sum(item.state == SIGNED for item in self.items)
+
+    @property
     def complete(self) -> bool:
         """Every form signed in its current version (or one it need not be signed again for), none withdrawn:
         the preparation gate's condition."""
@@ -132,10 +151,10 @@ def requested_forms(course: TreatmentCourse) -> tuple[str, ...]:
     return course_protocol(course).preparation.forms
 
 
-def signatures_of(course: TreatmentCourse) -> list[SignedForm]:
-    """Every signature of the course's forms, oldest first, with what hangs off each (one query each)."""
+def signatures_of(course_ids: list[int]) -> list[SignedForm]:
+    """Every signature of the courses' forms, oldest first, with what hangs off each (one query each)."""
     return list(db.session.scalars(
-        select(SignedForm).where(SignedForm.course_id == course.id).order_by(SignedForm.signed_at, SignedForm.id)
+        select(SignedForm).where(SignedForm.course_id.in_(course_ids)).order_by(SignedForm.signed_at, SignedForm.id)
         .options(selectinload(SignedForm.countersignature), selectinload(SignedForm.flag_review),
                  selectinload(SignedForm.withdrawal))))
 
@@ -143,16 +162,32 @@ def signatures_of(course: TreatmentCourse) -> list[SignedForm]:
 def packet_status(course: TreatmentCourse) -> PacketStatus | None:
     """The packet's state; None when the course's protocol snapshot names no forms (an older version:
     its consent and intake stay hand-recorded checklist items)."""
-    if not course_protocol(course).preparation.forms:
-        return None
+    return packet_statuses([course])[course.id]
+
+
+def packet_statuses(courses: list[TreatmentCourse]) -> dict[int, PacketStatus | None]:
+    """Each course's packet state by course id (packet_status), read for all of them at once: the packets in
+    one query and the signatures in one, however many courses (the patient page's rows)."""
+    statuses: dict[int, PacketStatus | None] = {course.id: None for course in courses}
+    with_forms = [course for course in courses if course_protocol(course).preparation.forms]
+    if not with_forms:
+        return statuses
+    ids = [course.id for course in with_forms]
+    packets = {p.course_id: p for p in db.session.scalars(
+        select(FormPacket).where(FormPacket.course_id.in_(ids)).options(selectinload(FormPacket.forms)))}
+    latest: dict[tuple[int, str], SignedForm] = {}
+    for signature in signatures_of(ids):
+        latest[signature.course_id, signature.form_id] = signature
     library = current_forms()
     newest = {f.id: f for f in library.newest()}
-    latest: dict[str, SignedForm] = {}
-    for signature in signatures_of(course):
-        latest[signature.form_id] = signature
-    return PacketStatus(course_id=course.id,
-                        items=[_item(form_id, newest.get(form_id), latest.get(form_id), library)
-                               for form_id in requested_forms(course)])
+    for course in with_forms:
+        packet = packets.get(course.id)
+        # no packet made (a course enrolled before its protocol named forms): its protocol snapshot's
+        requested = tuple(f.form_id for f in packet.forms) if packet is not None \
+            else course_protocol(course).preparation.forms
+        statuses[course.id] = PacketStatus(course_id=course.id, items=[
+            _item(form_id, newest.get(form_id), latest.get((course.id, form_id)), library) for form_id in requested])
+    return statuses
 
 
 def _item(form_id: str, form: FormDefinition | None, signed: SignedForm | None, library: FormLibrary) -> PacketItem:
@@ -185,7 +220,9 @@ def document_of(signed: SignedForm) -> dict:
     return json.loads(signed.document)
 
 
-def flags_of(signed: SignedForm) -> list[tuple[Question, str]]:
-    """The flagged answers of a signature, read from its document (the text the patient saw)."""
-    return [(Question(id=q["id"], type=q["type"], label=q["label"]), q["flag_reason"])
+def flags_of(signed: SignedForm) -> list[FlaggedAnswer]:
+    """The flagged answers of a signature, read from its document (the text the patient saw, the answer as
+    they gave it read back in words)."""
+    return [FlaggedAnswer(Question(id=q["id"], type=q["type"], label=q["label"]), q["flag_reason"],
+                          q.get("answer_text") or "")
             for section in document_of(signed)["sections"] for q in section["questions"] if q["flag_reason"]]

@@ -1,5 +1,6 @@
 """What signed forms leave waiting on a prescriber (issue 26, points 2 and 4): flagged answers no
-prescriber has reviewed yet, and consents withdrawn, on the live courses of their care-team patients.
+prescriber has reviewed yet, and consents withdrawn, on the live courses of their care-team patients;
+and on the front desk: the live courses with forms still to sign (it hands the clinic tablet over).
 Each is one SELECT, counted for the home page's count and the menu's badge and listed by the home page
 and the worklist from the same conditions, so the count is what the lists show."""
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, select
 from sqlalchemy.orm import aliased, contains_eager, lazyload
 
 from ..accounts.models import User
@@ -18,7 +19,7 @@ from ..extensions import db
 from ..patients.access import caseload
 from ..patients.models import Patient
 from ..protocols.forms import current_forms
-from .models import ConsentWithdrawal, FormFlagReview, SignedForm
+from .models import ConsentWithdrawal, FormFlagReview, FormPacket, PacketForm, SignedForm
 from .status import flags_of
 
 #: the phases of a course that has ended: nothing on it waits any more
@@ -90,7 +91,7 @@ def flags_to_review(user: User) -> list[WaitingForm]:
     """The signed forms `count_flags_to_review` counts, the oldest signature first."""
     stmt = _listed(_flags_to_review(user, select(SignedForm)).order_by(SignedForm.signed_at, SignedForm.id))
     return [WaitingForm(s.course.patient, s.course_id, s.title, s.signed_at,
-                        reasons=tuple(dict.fromkeys(reason for _question, reason in flags_of(s))))
+                        reasons=tuple(dict.fromkeys(flag.reason for flag in flags_of(s))))
             for s in db.session.scalars(stmt).unique()]
 
 
@@ -110,3 +111,61 @@ def _blocks_dosing(library: FormLibrary, signed: SignedForm) -> bool:
     definition = library.find(signed.form_id, signed.form_version) or next(
         (f for f in library.newest() if f.id == signed.form_id), None)
     return definition is not None and definition.withdrawal_blocks_dosing
+
+
+def _in_force_from(library: FormLibrary) -> ColumnElement[int]:
+    """The lowest signed version of each form that is still in force (status.needs_signing_again: a later
+    version up to the newest that says resign_on_change asks again), as a CASE over SignedForm.form_id; 0
+    for a form whose file is gone (its signature stands)."""
+    lowest = {}
+    for newest in library.newest():
+        lowest[newest.id] = max((f.version for f in library.forms
+                                 if f.id == newest.id and f.resign_on_change and f.version <= newest.version),
+                                default=0)
+    asked = {form_id: version for form_id, version in lowest.items() if version}
+    return case(asked, value=SignedForm.form_id, else_=0) if asked else literal(0)
+
+
+def _forms_to_sign(library: FormLibrary, *columns) -> Select:
+    """A SELECT of `columns` over the packet forms on live courses of active patients not signed in force:
+    no newest signature of it that is neither withdrawn nor of a version a later one asks to sign again
+    (what status.PacketStatus.to_sign lists; a course enrolled before its protocol named forms has no
+    packet and is left out)."""
+    later = aliased(SignedForm)
+    in_force = exists().where(
+        SignedForm.course_id == FormPacket.course_id, SignedForm.form_id == PacketForm.form_id,
+        ~exists().where(later.course_id == SignedForm.course_id, later.form_id == SignedForm.form_id,
+                        later.id > SignedForm.id),
+        ~exists().where(ConsentWithdrawal.signed_form_id == SignedForm.id),
+        SignedForm.form_version >= _in_force_from(library))
+    return (select(*columns).select_from(PacketForm).join(FormPacket, FormPacket.id == PacketForm.packet_id)
+            .join(TreatmentCourse, TreatmentCourse.id == FormPacket.course_id)
+            .join(Patient, Patient.id == TreatmentCourse.patient_id)
+            .where(Patient.archived_at.is_(None), TreatmentCourse.phase.not_in(ENDED), ~in_force))
+
+
+def count_courses_with_forms_to_sign() -> Select:
+    """A SELECT of how many live courses in the clinic have forms still to sign: the front desk's count
+    (it hands the tablet over; it sees every patient)."""
+    return _forms_to_sign(current_forms(), func.count(func.distinct(FormPacket.course_id)))
+
+
+@dataclass(frozen=True)
+class CourseToSign:
+    """A live course with forms still to sign, as the front desk's home page lists it."""
+
+    patient: Patient
+    course_id: int
+    #: how many of its packet's forms are still to sign
+    count: int
+
+
+def courses_with_forms_to_sign(limit: int) -> list[CourseToSign]:
+    """The courses `count_courses_with_forms_to_sign` counts (the first `limit`, oldest course first): two
+    statements, whatever the clinic's size."""
+    stmt = (_forms_to_sign(current_forms(), FormPacket.course_id, TreatmentCourse.patient_id, func.count(PacketForm.id))
+            .group_by(FormPacket.course_id, TreatmentCourse.patient_id).order_by(FormPacket.course_id).limit(limit))
+    rows = db.session.execute(stmt).all()
+    patients = {p.id: p for p in db.session.scalars(
+        select(Patient).where(Patient.id.in_(sorted({patient_id for _c, patient_id, _n in rows}))))} if rows else {}
+    return [CourseToSign(patients[patient_id], course_id, count) for course_id, patient_id, count in rows]

@@ -38,11 +38,12 @@ def test_a_patient_signs_a_consent_in_the_portal(live_server, page):
     page.get_by_role("group", name=re.compile(r"^I have read this form")).get_by_label("Yes", exact=True).check()
     page.get_by_role("group", name=re.compile(r"^I have been told how long")).get_by_label("Yes", exact=True).check()
     page.get_by_label(re.compile(r"^I have read this consent, my questions have been answered")).check()
-    page.get_by_label("Type your full name").fill("Wren Fictional")
+    page.get_by_label("Type your full name").fill("wren fictional")  # the match ignores case; the page shows both
     page.get_by_role("button", name="Sign this form").click()
     expect(page.get_by_text(f"Thank you: you signed “{CONSENT}”")).to_be_visible()
     expect(page.get_by_role("heading", level=1, name=CONSENT)).to_be_visible()
-    expect(page.get_by_text(re.compile(r"Signed by Wren Fictional on .* in the portal"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Signed by Wren Fictional \(typed signature: wren fictional\) on .* in the portal"))
+           ).to_be_visible()
     expect(page.get_by_role("link", name="Download this form (PDF)")).to_be_visible()
     assert page_width(page) <= PHONE["width"]
 

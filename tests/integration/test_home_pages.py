@@ -66,7 +66,7 @@ def _badge(html: str) -> str | None:
     return f"{found.group(1)} {found.group(2)}" if found else None
 
 
-def test_staff_land_on_the_clinics_day_then_the_windows_to_book_not_on_recent_registrations(world, auth, client):
+def test_staff_land_on_the_clinics_day_then_the_windows_to_book_not_on_recent_registrations(world, auth, client, make):
     html, text = _home(auth, client, "desk")
     assert text.index("The clinic's sessions") < text.index("Waiting for you") < text.index("Recently registered")
     # the clinic's day on the calendar's grid: the therapist's session today, the prescriber's dose tomorrow
@@ -83,7 +83,22 @@ def test_staff_land_on_the_clinics_day_then_the_windows_to_book_not_on_recent_re
         assert counts["session to confirm"] == (1, "/worklist#unconfirmed")
     # nothing clinical, nothing addressed to staff
     assert not any(words in text for words in ("notes to sign", "coordination note", "safety alert", "REMS"))
-    assert _badge(html) == f"{1 + unconfirmed} item{'s' if unconfirmed else ''} waiting"
+    # the front desk hands the tablet over: the live courses with forms still to sign, as each course's packet says
+    to_sign = make.query(_live_courses_with_forms_to_sign)
+    assert to_sign, "the world enrols patients on protocols naming forms"
+    assert counts[f"course{'s' if len(to_sign) > 1 else ''} with forms still to sign"] == (len(to_sign), "/#forms-to-sign")
+    listed = html.split('id="forms-to-sign"')[1].split("</section>")[0]
+    for course_id, name in to_sign:
+        assert f"/courses/{course_id}/forms" in listed and name in listed
+    assert _badge(html) == f"{1 + unconfirmed + len(to_sign)} items waiting"
+
+
+def _live_courses_with_forms_to_sign() -> list:
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.signed_forms.status import packet_status
+    courses = db.session.scalars(select(TreatmentCourse)).all()
+    return [(c.id, c.patient.display_name) for c in courses if not c.current_phase.ended and not c.patient.is_archived
+            and (status := packet_status(c)) is not None and status.to_sign]
 
 
 def test_a_therapist_starts_the_day_with_their_sessions_notes_and_answers(world, auth, client):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.demo.portal import (PORTAL_PARTS, PORTAL_PASSWORD, PRACTICE_LOGS, PRIVATE_ENTRIES,
                                               SHARED_ENTRIES, STEP_CHECK_INS, choose_portal_patients,
-                                              demo_portal_logins)
+                                              demo_portal_logins, forms_to_see)
 from ketamine_integration.domain.portal import PENDING, REVOKED
 from ketamine_integration.extensions import db
 from ketamine_integration.journal.models import JournalEntry
@@ -53,6 +53,23 @@ def test_the_demo_portal_patients_between_them_show_every_part_of_the_portal(mak
     assert PORTAL_PASSWORD in printed
     for email, _, shows in logins:
         assert f"  {email} " in printed and f"    shows {shows}\n" in printed
+    assert any("forms: " in shows for _, _, shows in logins)  # a portal patient has forms to see
+
+
+@pytest.mark.demo_clinic
+def test_flask_demo_names_the_patients_whose_forms_show_each_state(make, databases):
+    """The banner names who to open for each packet state (a new-user review found no word of which demo
+    patient had forms): sent, partly signed with a flag waiting, a flag reviewed, countersignatures owed,
+    a consent withdrawn."""
+    found = make.query(forms_to_see)
+    assert found
+    printed = databases.demo_output().split("Intake and consent forms to see")[1]
+    for name, words in found:
+        assert f"  {name:<24} {words}\n" in printed
+    states = " | ".join(words for _, words in found)
+    for state in ("0 of ", "a flagged answer to review", "a flagged answer reviewed", "countersignatures owed",
+                  "1 withdrawn"):
+        assert state in states, state
 
 
 @pytest.mark.parametrize("parts, chosen", [

@@ -6,6 +6,7 @@ packet page, countersigning, the prescriber's flag review and a withdrawal recor
 another patient's forms and courses unreachable from the portal and from outside the care team."""
 from __future__ import annotations
 
+import re
 import shutil
 
 from datetime import timedelta
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ketamine_integration.accounts.models import LoginSession
+from ketamine_integration.db.clinic_time import to_clinic
 from ketamine_integration.extensions import db
 from ketamine_integration.signed_forms.models import (ConsentWithdrawal, FormCountersignature, FormFlagReview,
                                                       SignedForm, TabletSigning)
@@ -372,8 +374,14 @@ def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, a
     auth.logout()
 
     auth.sign_in(username(make, team["prescriber"]))
-    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    response = client.get(f"/courses/{team['course']}/forms")
+    html, page = response.get_data(as_text=True), page_text(response)
     assert "Flagged answers" in page and "Countersign" in page
+    # the question, the patient's answer and the form's reason together; the review comes before the countersignature
+    flagged = page.split("Flagged answers", 1)[1]
+    assert flagged.index("I have read this form") < flagged.index("Answer: No") < flagged.index("Why it is flagged:")
+    assert html.index(f'action="/signed-forms/{signed.id}/review"') < html.index(f'action="/signed-forms/{signed.id}/countersign"')
+    assert "1 flagged answer still to be reviewed above: read it before countersigning." in page
     assert auth.post(f"/signed-forms/{signed.id}/countersign", {}).status_code == 302
     row = make.query(lambda: db.session.scalars(select(FormCountersignature)).one())
     assert (row.signed_form_id, row.user_id, row.role) == (signed.id, team["prescriber"], "prescriber")
@@ -393,6 +401,47 @@ def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, a
         (team["therapist"], None, said)
     page = page_text(client.get(f"/courses/{team['course']}/forms"))
     assert "Withdrawn" in page and "Dosing cannot be planned" in page
+    # when, how the clinic heard and from whom, and the reason given
+    assert "as the patient told the clinic, recorded by" in page and f"Reason given {said}" in page
+
+
+def test_the_portal_calls_an_agreement_an_agreement_and_shows_the_name_as_typed(team, make, auth, client):
+    auth.portal_sign_in(team["account"])
+    assert portal_sign(auth, team["course"], TRANSPORT, transport_answers("wren fictional")).status_code == 302
+    [signed] = signed_rows(make, form_id=TRANSPORT)
+    page = page_text(client.get(f"/portal/forms/signed/{signed.id}"))
+    assert "Signed by Wren Fictional (typed signature: wren fictional) on" in page
+    assert "Withdraw this agreement" in page and "consent" not in page.split("Signed by", 1)[0].lower()
+    step = page_text(client.get(f"/portal/forms/signed/{signed.id}/withdraw"))
+    assert "Withdraw your agreement" in step and "Why you are withdrawing this agreement" in step
+    assert "Withdraw my agreement" in step and "Keep my agreement" in step and "consent" not in step.lower()
+    auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "No one can drive me."})
+    assert "You withdrew this agreement: sign it again to restore it" in page_text(client.get("/portal/forms/"))
+
+
+def test_the_checklist_and_the_patient_page_say_what_is_signed_and_link_the_forms(team, make, auth, client):
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional"))
+    items = make.query(lambda: services_status(team["course"]).items)
+    auth.sign_in(username(make, team["therapist"]))
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    checklist = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="preparation"', 1)[1].split("</table>", 1)[0]))
+    day = make.query(lambda: to_clinic(db.session.get(SignedForm, signed.id).signed_at).date().isoformat())
+    assert f"Informed consent Signed: Consent to intravenous (IV) ketamine treatment v1 on {day}" in checklist
+    consents_left = [i.title for i in items if i.kind == "consent" and i.form_id != CONSENT]
+    assert f"Still to sign: {', '.join(consents_left)}" in checklist
+    intake = next(i.title for i in items if i.kind == "intake")
+    assert f"Intake assessment Still to sign: {intake}" in checklist
+    assert "consent Not yet recorded" not in checklist and "assessment Not yet recorded" not in checklist
+    assert f'href="/courses/{team["course"]}/forms"' in html
+    assert "consent form v3" not in html  # no hint to record by hand what the signatures meet
+    patient_page = client.get(f"/patients/{team['patient']}").get_data(as_text=True)
+    assert f'href="/courses/{team["course"]}/forms">Forms: 1 of {len(items)} signed' in patient_page
+
+
+def services_status(course_id: int):
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.signed_forms.status import packet_status
+    return packet_status(db.session.get(TreatmentCourse, course_id))
 
 
 def test_nobody_outside_the_care_team_acts_on_its_forms(team, make, auth, client):

@@ -117,8 +117,8 @@ def test_the_signed_consent_pdf_carries_its_exact_text_and_answers(ctx, caplog):
     assert words(IV.consent.agreement) in text
     for question in IV.questions:
         assert words(question.label) in text
-    assert "Signed by Marisol Quennell on 5 December 2026, 4:30 PM EST in the clinic, witnessed by Hazel Quint" \
-        in text
+    assert ("Signed by Marisol Quennell (typed signature: Marisol Quennell) on 5 December 2026, 4:30 PM EST in the "
+            "clinic, witnessed by Hazel Quint") in text
     assert "Countersigned by Orrin Vale, MD (prescriber) on 6 December 2026, 9:05 AM EST" in text
     assert PATIENT["mrn"] in text and "Marisol Quennell" in text     # on the page: whose form it is
     for other in (OTHER["name"], OTHER["mrn"], OTHER["date_of_birth"]):
@@ -255,7 +255,8 @@ def test_the_answer_forms_problems_are_listed_first_and_linked_to_their_fields(a
 
 
 def test_the_read_only_view_says_what_the_pdf_says(app):
-    document = build_document(INTAKE, PATIENT, INTAKE_ANSWERS)
+    # the name as typed (the match ignored its case) beside the name the record has
+    document = build_document(INTAKE, PATIENT, INTAKE_ANSWERS, typed_name="marisol quennell")
     with app.test_request_context():
         view = signed_form_view(document, countersignatures=[{"name": "Orrin Vale, MD", "role": "prescriber",
                                                               "signed_at": "2026-12-06T14:05:00Z"}],
@@ -266,7 +267,8 @@ def test_the_read_only_view_says_what_the_pdf_says(app):
     for section in document["sections"]:
         for question in section["questions"]:
             assert words(question["answer_text"] or "Not answered") in text
-    assert "Signed by Marisol Quennell on 5 December 2026, 4:30 PM EST in the portal." in text
+    assert ("Signed by Marisol Quennell (typed signature: marisol quennell) on 5 December 2026, 4:30 PM EST in the "
+            "portal.") in text
     assert "Countersigned by Orrin Vale, MD (prescriber) on 6 December 2026, 9:05 AM EST." in text
     assert "2 answers flagged for a prescriber's review." in text
     # flagged: words and an icon

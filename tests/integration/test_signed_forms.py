@@ -155,7 +155,7 @@ def test_flagged_answers_are_shown_and_reviewed_by_a_prescriber(team, make):
     flagged = intake.flagged_questions[0].id
     signed = _sign(make, team["course"], "intake-questionnaire", by=team["therapist"], flagged={flagged})
     item = _status(make, team["course"]).item("intake-questionnaire")
-    assert [q.id for q, _ in item.flags] == [flagged] and item.flags_reviewed is None
+    assert [flag.question.id for flag in item.flags] == [flagged] and item.flags_reviewed is None
     assert any("flagged answer to be reviewed" in r for r in _blocks(make, team["course"]))
 
     def review(user_id, note="Discussed with the patient; cleared to proceed."):
@@ -308,6 +308,44 @@ def test_a_signed_form_refuses_update_and_delete_in_the_database(team, make):
         with pytest.raises(DBAPIError):
             make.run(lambda: db.session.execute(text(statement), {"id": signed}))
     assert make.query(lambda: db.session.get(SignedForm, signed)).typed_name == "Juniper Ashgrove"
+
+
+def _front_desk_count() -> tuple[int, set[int]]:
+    """The front desk's count (SQL) and the courses its list names."""
+    from ketamine_integration.signed_forms.waiting import count_courses_with_forms_to_sign, courses_with_forms_to_sign
+    return (db.session.scalar(count_courses_with_forms_to_sign()),
+            {c.course_id for c in courses_with_forms_to_sign(limit=50)})
+
+
+@pytest.mark.parametrize("resign", [False, True])
+def test_the_front_desks_count_of_forms_to_sign_is_what_each_packet_says(team, make, app, tmp_path, resign):
+    """The home page's count of courses with forms to sign (one SQL statement) against packet_status: a
+    packet signed in full, then a newer version asking again or not; one signed but for a withdrawn
+    consent; one never signed; one whose course has ended."""
+    make.sign_packet(team["course"])
+    withdrawn_course = make.course(team["patient"], team["therapist"], team["prescriber"])
+    make.sign_packet(withdrawn_course)
+    consent = make.query(lambda: db.session.scalar(select(SignedForm.id).where(
+        SignedForm.course_id == withdrawn_course, SignedForm.form_id == "consent-iv-ketamine")))
+    make.run(lambda: services.withdraw(db.session.get(SignedForm, consent), reason="Changed my mind.",
+                                       recorded_by=db.session.get(User, team["desk"]), now=utcnow()))
+    other = make.patient(given_name="Rowan", family_name="Untouched", therapists=[team["therapist"]],
+                         prescribers=[team["prescriber"]])
+    unsigned = make.course(other, team["therapist"], team["prescriber"])
+    ended = make.course(make.patient(given_name="Ended", family_name="Course", therapists=[team["therapist"]],
+                                     prescribers=[team["prescriber"]]), team["therapist"], team["prescriber"])
+    make.run(lambda: setattr(db.session.get(TreatmentCourse, ended), "phase", Phase.DISCONTINUED.value))
+    assert make.query(_front_desk_count) == (2, {withdrawn_course, unsigned})
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED_FORMS, forms)
+    newer = (forms / "consent-iv-ketamine.yaml").read_text().replace("version: 1", "version: 2", 1).replace(
+        "resign_on_change: true", f"resign_on_change: {'true' if resign else 'false'}", 1)
+    (forms / "consent-iv-ketamine-v2.yaml").write_text(newer)
+    app.config["FORMS_DIR"] = str(forms)
+    expected = {withdrawn_course, unsigned} | ({team["course"]} if resign else set())
+    assert make.query(_front_desk_count) == (len(expected), expected)
+    assert {c for c in (team["course"], withdrawn_course, unsigned)
+            if _status(make, c).to_sign} == expected  # what each packet says
 
 
 @pytest.mark.parametrize("resign, state", [(False, "signed"), (True, "sign_again")])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ketamine_integration.domain.form_definitions import paragraphs
+from ketamine_integration.domain.form_definitions import form_noun, paragraphs
 from ketamine_integration.domain.form_library import MAX_FILE_BYTES, build, load_folder, read_file
 
 SHIPPED = Path(__file__).resolve().parents[2] / "forms"
@@ -322,3 +322,15 @@ def test_a_file_that_is_not_utf8(tmp_path):
 ])
 def test_paragraphs(text, expected):
     assert paragraphs(text) == expected
+
+
+@pytest.mark.parametrize("form_id, kind, noun", [
+    ("agreement-transport-no-driving", "consent", "agreement"),   # the id names it: withdrawn like a consent
+    ("consent-iv-ketamine", "consent", "consent"),                 # the id says consent
+    ("telehealth", "consent", "consent"),                          # no word in the id: the kind's
+    ("intake-questionnaire", "intake", "intake form"),             # an intake form
+    ("agreements_extra", "consent", "consent"),                    # "agreements" is not the word "agreement"
+    ("consent_psychotherapy", "consent", "consent"),               # the id's first word before an underscore
+])
+def test_a_form_is_called_what_its_id_says(form_id, kind, noun):
+    assert form_noun(form_id, kind) == noun

@@ -98,7 +98,7 @@ def sign_a_waiting_form(course):
                      agreed=True, method="in_clinic", witness=db.session.get(User, course.therapist_id))
 
 
-def _sign_dosing_forms(course, *, witness: User) -> None:
+def sign_dosing_forms(course, *, witness: User) -> None:
     """Sign the forms dosing needs (valid answers, none flagged, in the clinic, `witness` handing over the
     tablet), inside the caller's app context: two to four signatures, each through sign_form."""
     from ketamine_integration.signed_forms.services import packet_status, sign_form
@@ -187,7 +187,7 @@ class Factories:
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
             path = ["experience", "integration", "maintenance", "completed"]
             if signed if signed is not None else phase in path:
-                _sign_dosing_forms(course, witness=by)
+                sign_dosing_forms(course, witness=by)
             for target in path[:path.index(phase) + 1] if phase in path else []:
                 change_phase(course, Phase(target), by=by, expected_version=course.version,
                              reason="Test setup: gate overridden on purpose.", override=True)

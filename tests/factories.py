@@ -98,6 +98,17 @@ def sign_a_waiting_form(course):
                      agreed=True, method="in_clinic", witness=db.session.get(User, course.therapist_id))
 
 
+def sign_dosing_forms(course, *, witness: User) -> None:
+    """Sign the forms dosing needs (valid answers, none flagged, in the clinic, `witness` handing over the
+    tablet), inside the caller's app context: two to four signatures, each through sign_form."""
+    from ketamine_integration.signed_forms.services import packet_status, sign_form
+
+    status = packet_status(course)
+    for item in (i for i in (status.items if status is not None else ()) if i.needed_for_dosing and i.form):
+        sign_form(course, item.form_id, raw_answers=sample_answers(item.form), typed_name=course.patient.full_name,
+                  agreed=True, method="in_clinic", witness=witness)
+
+
 class Factories:
     def __init__(self, app, password: str):
         self.app, self.password = app, password
@@ -149,8 +160,13 @@ class Factories:
 
     def course(self, patient_id: int, therapist_id: int, prescriber_id: int, *,
                protocol: str = "iv-ketamine-induction", phase: str = "preparation",
-               start: date | None = None) -> int:
-        """Enrol through the real service; reach later phases by recorded overrides."""
+               start: date | None = None, signed: bool | None = None) -> int:
+        """Enrol through the real service; reach later phases by recorded overrides.
+
+        `signed` (default: for a phase past preparation) signs, through the real service and before the
+        phase changes, the forms without which no dose is planned or started (the intake and the dosing
+        consents: signed_forms.status.PacketItem.needed_for_dosing); the gate's other forms stay unsigned, as
+        its override says. A test of that refusal asks for signed=False."""
         from ketamine_integration.accounts.models import PRESCRIBER, THERAPIST, User
         from ketamine_integration.courses.services import change_phase, enrol_patient
         from ketamine_integration.domain.phases import Phase
@@ -170,6 +186,8 @@ class Factories:
                                    start_date=start or date.today(), indication="Treatment-resistant depression",
                                    therapist_id=therapist_id, prescriber_id=prescriber_id, by=by)
             path = ["experience", "integration", "maintenance", "completed"]
+            if signed if signed is not None else phase in path:
+                sign_dosing_forms(course, witness=by)
             for target in path[:path.index(phase) + 1] if phase in path else []:
                 change_phase(course, Phase(target), by=by, expected_version=course.version,
                              reason="Test setup: gate overridden on purpose.", override=True)

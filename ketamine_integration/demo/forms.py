@@ -41,6 +41,8 @@ FLAGGED_REVIEWED = {"high_blood_pressure": "uncontrolled", "current_medications"
     SERTRALINE, {"name": "Amlodipine", "dose": "5 mg", "how_often": "once daily"}]}
 REVIEW_NOTE = ("Blood pressure 138/86 at the clinic today and 134/84 at the GP last week on amlodipine; "
                "controlled. Cleared for dosing; recheck before each dose as usual.")
+#: how long after a packet is signed in the clinic its prescriber countersigns it and reviews its flags
+REVIEWED_AFTER = timedelta(hours=4)
 WITHDRAWAL_REASON = "I want to pause treatment for now and talk it over with my prescriber before the next dose."
 #: the course whose doses are taken at home (demo.courses.AT_HOME_COURSE) agreed to that in its consent
 AT_HOME = {"consent-sublingual-ketamine": {"dose_setting": "home_supervised"}}
@@ -72,7 +74,7 @@ def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, counter
             course, item.form_id, raw_answers=answers, typed_name=course.patient.full_name,
             agreed=item.form.kind == "consent", method=IN_CLINIC, witness=witness, now=at))
         if item.form.countersign in countersigners:
-            signed_forms.countersign(signed[-1], by=countersigners[item.form.countersign], now=at + timedelta(hours=4))
+            signed_forms.countersign(signed[-1], by=countersigners[item.form.countersign], now=at + REVIEWED_AFTER)
     return signed
 
 
@@ -107,12 +109,13 @@ def load_demo_packets(users: dict[str, User], now: datetime) -> None:
     _sent, in_clinic, owed = [c for c in courses if c is not online][:3]  # the first: nothing signed
     if online is not None:
         _partly_signed_online(online, accounts[online.patient_id], now - timedelta(days=1, hours=3))
-    forms = sign_packet(in_clinic, at=datetime.combine(in_clinic.start_date + timedelta(days=2), time(10, 30), zone),
-                        witness=users["staff1"], countersigners={"prescriber": in_clinic.prescriber,
-                                                                 "therapist": in_clinic.therapist},
+    signed_at = datetime.combine(in_clinic.start_date + timedelta(days=2), time(10, 30), zone)
+    forms = sign_packet(in_clinic, at=signed_at, witness=users["staff1"],
+                        countersigners={"prescriber": in_clinic.prescriber, "therapist": in_clinic.therapist},
                         chosen={"intake-questionnaire": FLAGGED_REVIEWED})
     intake = next(s for s in forms if s.kind == "intake")
-    signed_forms.review_flags(intake, by=in_clinic.prescriber, note=REVIEW_NOTE)
+    # reviewed that afternoon, when the prescriber countersigned (sign_packet), not when the demo is loaded
+    signed_forms.review_flags(intake, by=in_clinic.prescriber, note=REVIEW_NOTE, now=signed_at + REVIEWED_AFTER)
     sign_packet(owed, at=datetime.combine(owed.start_date + timedelta(days=1), time(15), zone), witness=owed.therapist,
                 countersigners={"therapist": owed.therapist})
     yesterday = datetime.combine(now.astimezone(zone).date() - timedelta(days=1), time(20, 40), zone)

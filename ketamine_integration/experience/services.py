@@ -76,8 +76,9 @@ def _check_planning_phase(course: TreatmentCourse) -> None:
 
 
 def _check_forms_allow_dosing(course: TreatmentCourse) -> None:
-    """A withdrawn dosing consent or an unreviewed flagged answer stops planning, moving and starting a dose
-    (issue 26); a record already under way is never stopped."""
+    """A form dosing needs never signed (the intake, a route consent, the transport agreement), a withdrawn
+    dosing consent or an unreviewed flagged answer stops planning, moving and starting a dose in any phase,
+    even when the preparation gate was overridden (issue 26); a record already under way is never stopped."""
     refusal = dosing_refusal(course)
     if refusal:
         raise DomainError(refusal)

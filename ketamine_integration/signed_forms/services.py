@@ -30,8 +30,7 @@ from ..protocols.forms import current_forms
 from .models import (COMPLETED, ENDED_BY_STAFF, EXPIRED, IN_CLINIC, PORTAL, ConsentWithdrawal, FormCountersignature, FormFlagReview,
                      FormPacket, PacketForm, SignedForm, TabletSigning)
 # packet_status is called here by the pages and the demo (issue 26's contract): __all__ names it
-from .status import (SIGN_AGAIN, SIGNED, TO_SIGN, WITHDRAWN, document_of, fetch_packet, flags_of, packet_status,
-                     requested_forms)
+from .status import SIGN_AGAIN, SIGNED, TO_SIGN, WITHDRAWN, document_of, fetch_packet, flags_of, packet_status
 
 #: how long a clinic tablet stays handed to the patient
 TABLET_MINUTES = 30
@@ -124,11 +123,11 @@ def _refuse_closed(course: TreatmentCourse) -> None:
 def _form_to_sign(course: TreatmentCourse, form_id: str) -> FormDefinition:
     """The current version of a form the packet asks for and the patient may sign now."""
     _refuse_closed(course)
-    if form_id not in requested_forms(course):
-        raise DomainError("That form is not one this course asks for.")
-    status = packet_status(course)
+    status = packet_status(course)  # its items are the forms the course asks for (requested_forms)
     item = status.item(form_id) if status is not None else None
-    if item is None or item.form is None:
+    if item is None:
+        raise DomainError("That form is not one this course asks for.")
+    if item.form is None:
         raise DomainError("That form cannot be signed now: its file is missing or cannot be used. Ask the clinic.")
     if item.state == SIGNED:
         raise DomainError(f"{item.title} is already signed.")
@@ -200,8 +199,9 @@ def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) ->
     return row
 
 
-def review_flags(signed: SignedForm, *, by: User, note: str) -> FormFlagReview:
-    """A prescriber of the care team reviews the flagged answers of a signature with one note."""
+def review_flags(signed: SignedForm, *, by: User, note: str, now: datetime | None = None) -> FormFlagReview:
+    """A prescriber of the care team reviews the flagged answers of a signature with one note (`now`: when;
+    the views review at the time of the request, the demo's invented history on the day it happened)."""
     _lock_signed(signed)
     if not by.can("forms.review_flags") or "prescriber" not in team_roles(by, signed.patient):
         raise DomainError("Flagged answers are reviewed by a prescriber of the patient's care team.")
@@ -211,7 +211,7 @@ def review_flags(signed: SignedForm, *, by: User, note: str) -> FormFlagReview:
         raise DomainError("These flagged answers are already reviewed.")
     if written_length(note) < MIN_REVIEW_NOTE:
         raise DomainError({"note": f"Say what you reviewed and decided (at least {MIN_REVIEW_NOTE} characters)."})
-    review = FormFlagReview(signed_form=signed, prescriber_id=by.id, note=note.strip(), reviewed_at=utcnow())
+    review = FormFlagReview(signed_form=signed, prescriber_id=by.id, note=note.strip(), reviewed_at=now or utcnow())
     db.session.add(review)
     db.session.flush()
     audit.record("forms.review_flags", obj=review, patient_id=signed.patient_id, detail=signed.form_id)
@@ -254,12 +254,12 @@ def _check_withdrawing(signed: SignedForm, recorded_by: User | None, portal_acco
 
 
 def dosing_refusal(course: TreatmentCourse) -> str | None:
-    """Why no dose may be planned, moved or started for the course now (None: nothing in the forms stops
-    it): a dosing consent withdrawn, or a flagged answer a prescriber has not reviewed. A dose already under
-    way is never stopped: its record is the patient's safety."""
+    """Why no dose may be planned, moved or started for the course now, whatever its phase and however its
+    preparation gate was passed (None: nothing in the forms stops it): a form dosing needs never signed, a
+    dosing consent withdrawn, a flagged answer a prescriber has not reviewed (status.PacketItem.stops_dosing).
+    A dose already under way is never stopped: its record is the patient's safety."""
     status = packet_status(course)
-    reasons = status.stops_dosing if status is not None else []
-    return "No dose can be planned or started: " + " ".join(reasons) if reasons else None
+    return status.dosing_refusal if status is not None else None
 
 
 def signed_form_document(signed: SignedForm) -> dict:

@@ -1,5 +1,7 @@
 """Where a course's packet stands: each form to sign, signed, to sign again or withdrawn; who still
-owes a countersignature; the flagged answers and their review; and what stops dosing (issue 26).
+owes a countersignature; the flagged answers and their review; and what stops dosing (issue 26): the forms
+dosing needs never signed, a dosing consent withdrawn, a flagged answer not reviewed (PacketItem.stops_dosing),
+said in one sentence by dosing_refusal_words wherever it is said.
 
 Read from the records and the form library as it is now: the state is never stored, so a new form
 version asks for a signature again the moment its file is in forms/ (when the file says so).
@@ -71,19 +73,30 @@ class PacketItem:
         return self.signed.title if self.signed is not None else self.form_id
 
     @property
-    def blocks_dosing(self) -> list[str]:
-        """Why this form stops dosing: unsigned, withdrawn (a dosing consent), or flags unreviewed."""
-        if self.state == TO_SIGN:
-            return [f"{self.title}: not signed yet."] if self.form is not None else \
-                [f"{self.title}: cannot be signed (its form file is missing or cannot be used; ask the clinic)."]
-        if self.state == SIGN_AGAIN:
-            return [f"{self.title}: a new version asks the patient to sign again."]
-        return self.stops_dosing
+    def needed_for_dosing(self) -> bool:
+        """Dosing needs this form signed for the course: the intake (its contraindication screen) or a consent
+        whose file says its withdrawal stops dosing (the route consents, the transport agreement). A form never
+        signed whose file cannot be read counts: what it is cannot be read, and it may be the treatment consent."""
+        definition = self.signed_definition or self.form
+        if definition is None:
+            return True
+        return definition.kind == "intake" or definition.withdrawal_blocks_dosing
 
     @property
     def stops_dosing(self) -> list[str]:
-        """What refuses planning, moving or starting a dose whatever the phase: a dosing consent withdrawn, a
-        flagged answer not yet reviewed (a form still to sign is the preparation gate's)."""
+        """Why this form refuses planning, moving or starting a dose, whatever the phase and whatever override of
+        the preparation gate (the lead's decision on the attacker review of issue 26): a form dosing needs
+        (needed_for_dosing) never signed for the course, a dosing consent withdrawn, a flagged answer a prescriber
+        has not reviewed. A form dosing does not need (telehealth, psychotherapy) waits on the gate only.
+
+        A signature of an older version that a newer one asks to sign again (SIGN_AGAIN) is enough to dose:
+        what the patient agreed to and answered is signed and in force; the preparation gate asks for the new
+        version, and the packet pages ask the patient for it."""
+        if self.state == TO_SIGN:
+            if not self.needed_for_dosing:
+                return []
+            return [f"{self.title}: not signed yet."] if self.form is not None else \
+                [f"{self.title}: cannot be signed (its form file is missing or cannot be used; ask the clinic)."]
         reasons = []
         if self.state == WITHDRAWN and self.signed_definition is not None \
                 and self.signed_definition.withdrawal_blocks_dosing:
@@ -120,14 +133,15 @@ class PacketStatus:
         return self.state == SIGNED
 
     @property
-    def blocks_dosing(self) -> list[str]:
-        """Everything between the patient and a dose: forms to sign, withdrawals, unreviewed flags."""
-        return [reason for item in self.items for reason in item.blocks_dosing]
+    def stops_dosing(self) -> list[str]:
+        """Every reason the forms refuse planning, moving or starting a dose (PacketItem.stops_dosing)."""
+        return [reason for item in self.items for reason in item.stops_dosing]
 
     @property
-    def stops_dosing(self) -> list[str]:
-        """What refuses planning, moving or starting a dose (PacketItem.stops_dosing)."""
-        return [reason for item in self.items for reason in item.stops_dosing]
+    def dosing_refusal(self) -> str | None:
+        """What stops dosing, in the words every page and the refusal itself use (None: nothing in the forms
+        does): the course page's summary and gate, the packet page and the services' refusal say this."""
+        return dosing_refusal_words(self.stops_dosing)
 
     @property
     def to_sign(self) -> tuple[str, ...]:
@@ -136,6 +150,15 @@ class PacketStatus:
 
     def item(self, form_id: str) -> PacketItem | None:
         return next((i for i in self.items if i.form_id == form_id), None)
+
+
+#: how a refusal to dose begins, wherever it is said (a dose already under way is never stopped)
+DOSING_REFUSED = "No dose can be planned, moved or started"
+
+
+def dosing_refusal_words(reasons: list[str]) -> str | None:
+    """The one sentence saying what stops dosing: the lead, then each reason (a sentence of its own)."""
+    return f"{DOSING_REFUSED}: " + " ".join(reasons) if reasons else None
 
 
 def fetch_packet(course: TreatmentCourse) -> FormPacket | None:

@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import select
 
 from ketamine_integration.coordination.models import CoordinationNote, CoordinationReport
+from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import PreparationRecord, TreatmentCourse
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
@@ -24,7 +25,7 @@ from ketamine_integration.notes.models import ActionStep, MeasureResponse, Safet
 from ketamine_integration.notes.technique_models import NoteTechnique
 from ketamine_integration.bookings.models import Appointment, Room
 from tests.conftest import Auth
-from tests.factories import DISCHARGE_MET_FORM
+from tests.factories import DISCHARGE_MET_FORM, sign_dosing_forms
 
 NY = ZoneInfo("America/New_York")
 PROJECT_PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
@@ -178,6 +179,10 @@ class World:
                   {"reason": p("preparation void reason")})
         self.post(pres, f"/courses/{course}/preparation",
                   {"item": "medical_clearance", "completed_on": today, "note": p("preparation note")})
+        # no dose is planned before the intake and the dosing consents are signed, override or not (the
+        # signing pages' own payloads are the forms tests'): signed through the service, the therapist witnessing
+        self.make.run(lambda: sign_dosing_forms(db.session.get(TreatmentCourse, course),
+                                                witness=db.session.get(User, ids["ther"])))
         version = self.make.query(lambda: db.session.get(TreatmentCourse, course).version)
         self.post(ther, f"/courses/{course}/phase", {"target": "experience", "override": "y",
                                                      "reason": p("phase change reason"), "version": version})

@@ -32,7 +32,8 @@ def team(make):
            "cover_prescriber": make.user("prescriber", username="locum", full_name="Lou Locum")}
     ids["patient"] = make.patient(family_name="Guarded", therapists=[ids["therapist"]],
                                   prescribers=[ids["prescriber"]])
-    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"])  # in preparation
+    # in preparation, with the forms signed without which no dose is planned
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], signed=True)
     ids["room"] = make.room()
     return ids
 

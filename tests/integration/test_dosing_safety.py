@@ -22,7 +22,9 @@ def team(make):
 
 
 def _course(make, team, phase="experience", protocol="iv-ketamine-induction"):
-    return make.course(team["patient"], team["therapist"], team["prescriber"], phase=phase, protocol=protocol)
+    """A course with the forms dosing needs signed, whatever its phase (the factory signs them past preparation)."""
+    return make.course(team["patient"], team["therapist"], team["prescriber"], phase=phase, protocol=protocol,
+                       signed=True)
 
 
 def _plan(make, course_id, first=None, gap=2, count=1):

@@ -113,11 +113,15 @@ def test_the_course_page_says_the_packet_in_one_line(team, make, auth, client):
     auth.sign_in("pres")
     line = _packet_line(client, course)
     assert line.startswith("Intake and consent forms: Sent (0 of 4 signed).")
-    assert "Dosing waits for every form to be signed." in line
+    # the forms dosing needs, in the words of the refusal itself; the psychotherapy consent waits on the gate only
+    assert line.endswith("Dosing refused. No dose can be planned, moved or started: Consent to intravenous (IV) ketamine "
+                         "treatment: not signed yet. Transport and no-driving agreement: not signed yet. Intake "
+                         "questionnaire and health screen: not signed yet.")
     _sign(make, course, INTAKE, team["therapist"], "liver_or_bladder")
     line = _packet_line(client, course)
     assert line.startswith("Intake and consent forms: Partly signed (1 of 4 signed, 1 countersignature owed).")
-    assert "Dosing blocked: Intake questionnaire and health screen: 1 flagged answer to be reviewed" in line
+    assert "Intake questionnaire and health screen: 1 flagged answer to be reviewed" in line
+    assert "Intake questionnaire and health screen: not signed yet" not in line
     for form_id in ("consent-iv-ketamine", "consent-psychotherapy-integration", "agreement-transport-no-driving"):
         last = _sign(make, course, form_id, team["therapist"])
     make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, last), reason="No one to drive me home.",

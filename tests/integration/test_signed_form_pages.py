@@ -344,14 +344,14 @@ def test_the_answers_are_the_care_teams_and_every_read_is_audited(team, make, au
     for role in ("therapist", "prescriber"):
         auth.sign_in(username(make, team[role]))
         page = page_text(client.get(f"/courses/{team['course']}/forms"))
-        assert "Dosing cannot be planned" in page and "Flagged answers" in page and "Read the signed form" in page
+        assert "Dosing refused" in page and "Flagged answers" in page and "Read the signed form" in page
         assert "I have read this form" in page_text(client.get(document))
         assert client.get(pdf).data.startswith(b"%PDF")
         auth.logout()
     for role in ("nurse", "staff"):  # the states and the actions they hold, never an answer
         auth.sign_in(username(make, team[role]))
         response = client.get(f"/courses/{team['course']}/forms")
-        assert response.status_code == 200 and "Dosing cannot be planned" in page_text(response), role
+        assert response.status_code == 200 and "Dosing refused" in page_text(response), role
         assert "I have read this form" not in page_text(response), role  # the flagged question's words
         assert f'href="{document}' not in response.get_data(as_text=True), role
         assert client.get(document).status_code == 403 and client.get(pdf).status_code == 403
@@ -400,7 +400,7 @@ def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, a
     assert (withdrawal.recorded_by_id, withdrawal.portal_account_id, withdrawal.reason) == \
         (team["therapist"], None, said)
     page = page_text(client.get(f"/courses/{team['course']}/forms"))
-    assert "Withdrawn" in page and "Dosing cannot be planned" in page
+    assert "Withdrawn" in page and "Dosing refused" in page
     # when, how the clinic heard and from whom, and the reason given
     assert "as the patient told the clinic, recorded by" in page and f"Reason given {said}" in page
 

@@ -18,6 +18,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.courses.services import course_facts, course_protocol, evidence, record_preparation
 from ketamine_integration.domain.phases import Phase, gate_blockers
+from ketamine_integration.experience import services as dosing_services
 from ketamine_integration.experience.models import DosingSession, VitalSigns
 from ketamine_integration.db.errors import DomainError
 from ketamine_integration.db.types import UTCDateTime, utcnow
@@ -28,7 +29,7 @@ from ketamine_integration.signed_forms.models import FormPacket, SignedForm, Tab
 from ketamine_integration.domain.form_answers import sample_answers
 from tests.conftest import page_text
 from tests.factories import newest_version
-from tests.integration.test_dosing import _record_data, local
+from tests.integration.test_dosing import _plan, _record_data, local
 
 # On SQLite and PostgreSQL: append-only triggers and row locks per engine.
 pytestmark = pytest.mark.both_engines
@@ -54,7 +55,7 @@ def _status(make, course_id):
 
 def _blocks(make, course_id) -> list[str]:
     """What stops dosing (its days are written in the clinic's time zone: read in the app)."""
-    return make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, course_id)).blocks_dosing)
+    return make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, course_id)).stops_dosing)
 
 
 def _sign(make, course_id, form_id, *, by=None, account=None, typed="Juniper Ashgrove", flagged=(), **answers):
@@ -88,7 +89,11 @@ def test_enrolment_asks_for_the_protocol_s_forms(make, protocol):
     assert route_consent in asked and "intake-questionnaire" in asked
     status = _status(make, course)
     assert status.state == "sent" and {i.state for i in status.items} == {"to_sign"}
-    assert len(_blocks(make, course)) == len(asked)
+    # dosing waits for the route consent, the transport agreement and the intake; the psychotherapy (and
+    # telehealth) consent only for the preparation gate
+    needed = [i.title for i in status.items if i.form_id in (route_consent, "agreement-transport-no-driving",
+                                                             "intake-questionnaire")]
+    assert _blocks(make, course) == [f"{title}: not signed yet." for title in needed] and len(needed) == 3
     [row] = make.audit_rows(action="forms.packet_create")
     assert row.patient_id == patient and row.object_id is not None
 
@@ -386,11 +391,12 @@ def test_a_course_on_a_version_without_forms_has_no_packet(team, make, app, tmp_
 
 @pytest.fixture
 def dosing(make):
+    """A course moved to experience by overriding its preparation gate, with nothing signed."""
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "desk": make.user("staff", username="desk")}
     ids["patient"] = make.patient(given_name="Juniper", family_name="Ashgrove")
-    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience")
+    ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience", signed=False)
     return ids
 
 
@@ -398,27 +404,93 @@ def _plan_one(make, course_id, days_ahead: float) -> list[int]:
     return make.dosing_plan(course_id, first_start=local(-days_ahead, 9), days_between=2, count=1)
 
 
-def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, make, auth):
-    planned = _plan_one(make, dosing["course"], 3)   # nothing in the forms stops planning yet
-    intake = _status(make, dosing["course"]).item("intake-questionnaire").form
-    [signed] = make.sign_packet(dosing["course"], only={"intake-questionnaire"},
-                                flagged={intake.flagged_questions[0].id})
+CONSENTS = {"consent-iv-ketamine", "agreement-transport-no-driving"}
+INTAKE = "intake-questionnaire"
+REFUSED = "No dose can be planned, moved or started: "
+
+
+def test_an_overridden_gate_plans_no_dose_before_the_consents_and_intake_are_signed(dosing, make, auth, client):
+    overridden = make.query(lambda: db.session.get(TreatmentCourse, dosing["course"]).transitions[-1].overridden)
+    assert "Forms still to sign" in overridden
+    titles = {i.form_id: i.title for i in _status(make, dosing["course"]).items}
+    with pytest.raises(DomainError) as refused:
+        _plan_one(make, dosing["course"], 3)
+    [message] = refused.value.reasons.values()
+    assert message == REFUSED + " ".join(f"{titles[f]}: not signed yet." for f in (
+        "consent-iv-ketamine", "agreement-transport-no-driving", INTAKE))
+    # through the plan form: refused with the same words, nothing planned; the course page and the packet page say them
+    auth.sign_in("pres")
+    response = _plan(auth, dosing["course"], local(-3, 9), count=1)
+    assert response.status_code == 422 and message in page_text(response)
+    assert make.query(lambda: db.session.scalars(select(DosingSession)).all()) == []
+    assert f"Dosing refused. {message}" in page_text(client.get(f"/courses/{dosing['course']}"))
+    assert message in page_text(client.get(f"/courses/{dosing['course']}/forms"))
+    # the consents signed, the intake (the contraindication screen) still not: refused, naming it alone
+    make.sign_packet(dosing["course"], only=CONSENTS)
+    with pytest.raises(DomainError, match=f"^{REFUSED}{titles[INTAKE]}: not signed yet.$"):
+        _plan_one(make, dosing["course"], 3)
+    # the intake signed too: planned, the psychotherapy consent still unsigned (the gate's, overridden)
+    make.sign_packet(dosing["course"], only={INTAKE})
+    assert len(_plan_one(make, dosing["course"], 3)) == 1
+    assert _status(make, dosing["course"]).item("consent-psychotherapy-integration").state == "to_sign"
+    assert "Dosing refused" not in page_text(client.get(f"/courses/{dosing['course']}"))
+
+
+def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, make):
+    make.sign_packet(dosing["course"], only=CONSENTS)
+    intake = _status(make, dosing["course"]).item(INTAKE).form
+    [signed] = make.sign_packet(dosing["course"], only={INTAKE}, flagged={intake.flagged_questions[0].id})
     with pytest.raises(DomainError, match="flagged answer to be reviewed by a prescriber"):
         _plan_one(make, dosing["course"], 6)
-    # nor may the planned dose start: its record is refused before anything is saved
-    auth.sign_in("pres")
-    session = make.query(lambda: db.session.get(DosingSession, planned[0]))
-    started = auth.post(f"/dosing/{planned[0]}", _record_data(session, dosing["prescriber"]))
-    assert started.status_code == 422 and "No dose can be planned or started" in page_text(started)
-    assert make.query(lambda: db.session.get(DosingSession, planned[0]).status) == "planned"
     make.run(lambda: services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, dosing[
         "prescriber"]), note="Reviewed with the patient: no psychosis history of concern."))
     assert len(_plan_one(make, dosing["course"], 6)) == 1
 
 
-def test_a_withdrawn_consent_stops_new_doses_never_a_record_under_way(dosing, make, auth):
-    [planned] = make.dosing_plan(dosing["course"], first_start=local(3, 9), days_between=2, count=1)
+def _new_versions(app, tmp_path, *form_files: str) -> None:
+    """A version 2 of each shipped form named, asking those who signed version 1 to sign again."""
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED_FORMS, forms)
+    for form_file in form_files:
+        source = (forms / form_file).read_text()
+        assert "resign_on_change: true" in source
+        (forms / form_file.replace(".yaml", "-v2.yaml")).write_text(source.replace("version: 1", "version: 2", 1))
+    app.config["FORMS_DIR"] = str(forms)
+
+
+def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(dosing, make, auth, app, tmp_path):
     make.sign_packet(dosing["course"])
+    [planned] = _plan_one(make, dosing["course"], -3)  # three days ago, when _record_data starts it
+    _new_versions(app, tmp_path, "intake-questionnaire.yaml", "consent-iv-ketamine.yaml")
+    status = _status(make, dosing["course"])
+    assert {status.item(f).state for f in (INTAKE, "consent-iv-ketamine")} == {"sign_again"}
+    # the gate asks for the new versions; what the patient signed still lets a dose be planned and moved
+    assert set(status.to_sign) == {status.item(INTAKE).title, status.item("consent-iv-ketamine").title}
+    assert _blocks(make, dosing["course"]) == []
+    assert len(_plan_one(make, dosing["course"], 1)) == 1
+    # the new intake signed with a flagged answer: no dose planned, moved or started until it is reviewed
+    intake = status.item(INTAKE).form
+    [signed] = make.sign_packet(dosing["course"], only={INTAKE}, flagged={intake.flagged_questions[0].id})
+    with pytest.raises(DomainError, match="flagged answer to be reviewed by a prescriber"):
+        _plan_one(make, dosing["course"], 9)
+    with pytest.raises(DomainError, match=REFUSED):
+        make.run(lambda: dosing_services.reschedule(db.session.get(DosingSession, planned), planned_start=local(-4, 9),
+                                                    reason=None, by=db.session.get(User, dosing["prescriber"])))
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
+    assert started.status_code == 422 and REFUSED in page_text(started)
+    assert make.query(lambda: db.session.get(DosingSession, planned).status) == "planned"
+    make.run(lambda: services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, dosing[
+        "prescriber"]), note="Reviewed with the patient: no psychosis history of concern."))
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
+    assert started.status_code == 302, page_text(started)
+
+
+def test_a_withdrawn_consent_stops_new_doses_never_a_record_under_way(dosing, make, auth):
+    make.sign_packet(dosing["course"])
+    [planned] = make.dosing_plan(dosing["course"], first_start=local(3, 9), days_between=2, count=1)
     auth.sign_in("pres")
     session = make.query(lambda: db.session.get(DosingSession, planned))
     assert auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"])).status_code == 302

@@ -165,14 +165,15 @@ def _patient_entries(make, clinic, step: int) -> None:
 
 
 def _signed_forms(make, clinic) -> dict[str, tuple[str, dict]]:
-    """The course's packet signed on the clinic tablet (the pages come with issue 26's forms UI), its treatment
-    consent countersigned, a flagged intake answer reviewed and the transport agreement withdrawn."""
+    """A course's packet signed on the clinic tablet (the pages come with issue 26's forms UI), its treatment
+    consent countersigned, a flagged intake answer reviewed and the transport agreement withdrawn: a course of
+    its own in preparation (clinic.course signed the forms dosing needs before its doses were planned)."""
     from ketamine_integration.accounts.models import User
     from ketamine_integration.courses.models import TreatmentCourse
     from ketamine_integration.signed_forms import services
     from ketamine_integration.signed_forms.models import SignedForm
 
-    course = clinic.course
+    course = make.course(clinic.patient, clinic.users["therapist"], clinic.users["prescriber"])
     intake = make.query(lambda: services.packet_status(db.session.get(TreatmentCourse, course))
                         .item("intake-questionnaire").form)
     make.sign_packet(course, flagged={intake.flagged_questions[0].id})

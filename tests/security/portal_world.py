@@ -10,10 +10,9 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD, Auth
 
-from .world import SIGNED_FORM, local
+from .world import SIGNED_FORM, WAITING_FORM, local
 
-#: a form of the world's packets still waiting for the patient's signature, and the answers that sign it
-WAITING_FORM = "agreement-transport-no-driving"
+#: the answers that sign the world's form waiting for the patient (WAITING_FORM)
 TRANSPORT_ANSWERS = {"escort_name": "Rowan Fictional", "escort_phone": "555-0100", "escort_relationship": "partner",
                      "typed_name": "Insidea Fictional", "agreed": "y"}
 

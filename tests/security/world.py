@@ -15,13 +15,15 @@ from sqlalchemy import select
 
 from ketamine_integration.extensions import db
 from tests.security.invariants import BOOKKEEPING
-from tests.factories import DISCHARGE_MET
+from tests.factories import DISCHARGE_MET, sign_dosing_forms
 
 NY = ZoneInfo("America/New_York")
 #: the REMS protocol, so a signed dosing session also has its Patient Monitoring Form (rems.pdf)
 PROTOCOL = "esketamine-trd-rems"
 #: the form each patient signed on the clinic tablet (its "read and understood" answered no: flagged)
 SIGNED_FORM = "consent-intranasal-esketamine"
+#: a form of the world's packets waiting for the patient's signature again (withdrawn), signed in the portal
+WAITING_FORM = "agreement-transport-no-driving"
 #: written into every outside patient's records: no refused response may contain it
 OUTSIDE_MARKER = "Zzoutside"
 PROCESS_SECRET = "Process secret: the outside therapist's countertransference"
@@ -150,6 +152,7 @@ def _seed_patient(patient_id: int, team: Team, room_id: int, theme_id: int, *, h
                            prescriber_id=prescriber.id, by=therapist)
     prep = record_preparation(course, item="medical_clearance", completed_on=today - timedelta(days=19),
                               note=f"{marker} clearance", by=prescriber, today=today)
+    sign_dosing_forms(course, witness=therapist)  # no dose is planned before them, whatever the override
     change_phase(course, Phase.EXPERIENCE, by=therapist, expected_version=course.version,
                  reason="Test setup: gate overridden on purpose.", override=True)
     signed, planned = plan_series(course, first_start=local(-days_back, hour), days_between=4, count=2, reason=None,
@@ -214,11 +217,17 @@ def _discharged_course(patient, therapist, prescriber, today: date, marker: str)
 
 
 def _signed_consent(course, therapist) -> int:
-    """The protocol's consent signed on the clinic tablet, the therapist witnessing, with one flagged answer
-    for the prescriber to review; the packet's other forms wait to be signed."""
-    from ketamine_integration.signed_forms.services import packet_status, sign_form
+    """The protocol's consent signed again on the clinic tablet, the therapist witnessing, with one flagged
+    answer for the prescriber to review. The forms dosing needs were signed before the doses were planned (no
+    dose is planned before them); the patient then withdrew the consent, signed here again, and the transport
+    agreement, which waits for their signature in the portal (portal_world), as the packet's other forms do."""
+    from ketamine_integration.signed_forms.services import packet_status, sign_form, withdraw
     from ketamine_integration.domain.form_answers import sample_answers
-    form = packet_status(course).item(SIGNED_FORM).form
+    status = packet_status(course)
+    for form_id in (SIGNED_FORM, WAITING_FORM):
+        withdraw(status.item(form_id).signed, reason="Told the therapist: wants to think it over.",
+                 recorded_by=therapist)
+    form = status.item(SIGNED_FORM).form
     signed = sign_form(course, SIGNED_FORM, raw_answers=sample_answers(form, flagged=("read_and_understood",)),
                        typed_name=course.patient.full_name, agreed=True, method="in_clinic", witness=therapist)
     return signed.id

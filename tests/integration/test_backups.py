@@ -16,14 +16,15 @@ from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.backup_targets import cli, restore_target
 
-# On SQLite and PostgreSQL: backups: sqlite3's backup API vs pg_dump/pg_restore.
-pytestmark = pytest.mark.both_engines
+# Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` make, verify or
+# restore through them; in the others the files or the manifest are refused before either engine's code
+# runs (backups/manifest.py read_manifest, the revision check), or a hand-edited manifest is compared by
+# the one compare() of both engines: SQLite in `make test`, PostgreSQL in `make test-all-engines`.
 
 
 @pytest.fixture
 def target(databases, tmp_path):
     yield from restore_target(databases, tmp_path)
-
 
 
 def current_revision(make) -> str:
@@ -47,6 +48,7 @@ def backed_up(app, tmp_path, name="clinic"):
     return path
 
 
+@pytest.mark.both_engines  # verify: the SQLite file read-only, a dump restored into a scratch database
 def test_verify_reads_a_backup_without_changing_it(app, make, tmp_path):
     small_clinic(make)
     path = backed_up(app, tmp_path)
@@ -102,6 +104,7 @@ def test_corrupt_or_missing_files_are_named_and_nothing_is_restored(app, make, t
     assert target.query(lambda: db.inspect(db.engine).get_table_names()) == []
 
 
+@pytest.mark.both_engines  # pg_restore or the SQLite copy, then each engine's row checksums
 def test_a_row_changed_after_restore_is_found_by_verify(app, make, tmp_path, target):
     small_clinic(make)
     path = backed_up(app, tmp_path)
@@ -119,6 +122,7 @@ def test_a_row_changed_after_restore_is_found_by_verify(app, make, tmp_path, tar
     assert changed.output.count("MISMATCH") == 1
 
 
+@pytest.mark.both_engines  # each engine's occupied tables and restore over them
 def test_an_occupied_target_is_refused_unless_replace(app, make, tmp_path):
     small_clinic(make)
     path = backed_up(app, tmp_path)
@@ -151,6 +155,7 @@ def test_a_backup_never_overwrites_a_file(app, make, tmp_path):
     assert path.read_bytes() == before
 
 
+@pytest.mark.both_engines  # each engine's connection errors (a PostgreSQL backup reaches the server)
 @pytest.mark.parametrize("url", ["nonsense://nowhere", "postgresql://nobody@127.0.0.1:9/none"])  # port 9: no server
 def test_a_database_that_cannot_be_used_is_named_in_one_line_and_audited(app, make, tmp_path, url):
     small_clinic(make)
@@ -174,6 +179,7 @@ def test_a_refused_verify_is_audited_with_its_reason(app, make, tmp_path):
     assert row.outcome == "failure" and "refused:" in row.detail and "not found" in row.detail
 
 
+@pytest.mark.both_engines  # the chain read in each engine's backup transaction
 def test_a_broken_audit_chain_stops_a_backup_with_a_message_not_a_traceback(app, make, tmp_path):
     small_clinic(make)
 
@@ -188,6 +194,7 @@ def test_a_broken_audit_chain_stops_a_backup_with_a_message_not_a_traceback(app,
     assert "head row was rewritten" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.both_engines  # sqlite3's backup API or pg_dump fails to write
 def test_an_output_path_that_cannot_be_written_is_named_not_a_traceback(app, make, tmp_path):
     small_clinic(make)
     not_a_folder = tmp_path / "plain-file"

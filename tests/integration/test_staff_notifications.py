@@ -24,7 +24,6 @@ from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
-pytestmark = pytest.mark.both_engines  # the delivery keys' uniqueness and the users' columns, per engine
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -106,6 +105,7 @@ def test_an_alert_is_emailed_to_the_oncall_address_and_the_clinicians_with_nothi
     assert len(_deliveries(make, "safety_alert")) == 3
 
 
+@pytest.mark.both_engines  # one delivery per address whatever its case: the delivery keys' uniqueness
 def test_an_address_shared_by_oncall_and_a_clinician_gets_one_email(clinic, make, auth):
     _set_oncall(auth, "Hazel@Clinic.example")
     _raise_alert(make, clinic)
@@ -310,6 +310,7 @@ def test_the_oncall_address_is_the_admins_checked_and_audited(clinic, make, auth
     assert client.get("/settings/notifications").status_code == 403
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_summaries_cost_a_constant_number_of_statements_per_user(app, clinic, make):
     """The clinic's counts once, then the same few statements for each due clinician (their own
     sessions to confirm, their drafts, the email queued), however much waits on each."""

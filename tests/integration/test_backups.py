@@ -16,10 +16,11 @@ from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.backup_targets import cli, restore_target
 
-# Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` make, verify or
-# restore through them; in the others the files or the manifest are refused before either engine's code
-# runs (backups/manifest.py read_manifest, the revision check), or a hand-edited manifest is compared by
-# the one compare() of both engines: SQLite in `make test`, PostgreSQL in `make test-all-engines`.
+# Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` verify or restore
+# through them; in the others the file, its folder or its manifest is refused before either engine's code
+# runs (backups/manifest.py read_manifest, services.create_backup's checks, the revision check), a
+# hand-edited manifest is compared by the one compare() of both engines, or the audit trail refuses the
+# command's row: SQLite in `make test`, PostgreSQL in `make test-all-engines`.
 
 
 @pytest.fixture
@@ -179,7 +180,6 @@ def test_a_refused_verify_is_audited_with_its_reason(app, make, tmp_path):
     assert row.outcome == "failure" and "refused:" in row.detail and "not found" in row.detail
 
 
-@pytest.mark.both_engines  # the chain read in each engine's backup transaction
 def test_a_broken_audit_chain_stops_a_backup_with_a_message_not_a_traceback(app, make, tmp_path):
     small_clinic(make)
 
@@ -194,7 +194,6 @@ def test_a_broken_audit_chain_stops_a_backup_with_a_message_not_a_traceback(app,
     assert "head row was rewritten" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.both_engines  # sqlite3's backup API or pg_dump fails to write
 def test_an_output_path_that_cannot_be_written_is_named_not_a_traceback(app, make, tmp_path):
     small_clinic(make)
     not_a_folder = tmp_path / "plain-file"

@@ -257,7 +257,6 @@ def test_the_clinics_template_gives_the_link_when_the_clinician_has_no_room(make
     assert calendar.vevent.location.value.startswith("https://video.example.org/harbor/")
 
 
-@pytest.mark.both_engines  # the same key again: a unique key's refusal inside a savepoint
 def test_a_reannounced_change_sends_once_and_a_newer_invitation_withdraws_the_waiting_one(make, clinic):
     appointment = _book(make, clinic, future(3))
     make.run(lambda: reconcile_invitations([appointment], now=utcnow()))      # announced again: nothing new

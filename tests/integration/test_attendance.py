@@ -18,9 +18,6 @@ from tests.integration.test_dosing import NY, form_time, local
 from tests.integration.test_notes import SIGNING, _integration_data, _start, _version
 from tests.stored_windows import assert_windows_current
 
-# On SQLite and PostgreSQL: outcomes rewrite the stored windows (an upsert per engine), and the
-# unconfirmed lists count with a window function.
-pytestmark = pytest.mark.both_engines
 
 #: a therapist, another therapist, a prescriber and a desk; a course with a dose signed three days ago
 team, signed_window = test_scheduling.team, test_scheduling.signed_window
@@ -57,6 +54,7 @@ def _window_state(make, dosing_session_id):
     return assert_windows_current(make)[dosing_session_id][4]
 
 
+@pytest.mark.both_engines  # the stored windows rewritten by each engine's upsert
 def test_an_outcome_is_recorded_and_a_correction_keeps_the_earlier_one(team, make, auth, client, signed_window):
     booked = _past_booking(make, team, _yesterday())
     assert _window_state(make, signed_window) is Coverage.UNCONFIRMED
@@ -343,6 +341,7 @@ def test_only_a_therapist_on_the_care_team_enters_a_held_session(team, make, aut
     assert denied and "care team" in denied[-1].detail
 
 
+@pytest.mark.both_engines  # the lists count with a window function
 def test_unconfirmed_sessions_are_on_the_staff_and_the_clinicians_worklists(team, make, auth, client, signed_window):
     booked = _past_booking(make, team, _yesterday())
     auth.sign_in("desk")

@@ -20,8 +20,10 @@ from ketamine_integration.backups.manifest import file_sha256, manifest_path
 from ketamine_integration.extensions import db
 from tests.backup_targets import restore_target
 
-# On SQLite and PostgreSQL: backups: sqlite3's backup API vs pg_dump/pg_restore.
-pytestmark = pytest.mark.both_engines
+# Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` encrypt, verify and
+# restore through them; a missing, wrong or misspelt key, a changed ciphertext and a plain backup swapped
+# in are refused before either engine's restore (backups/services.py: the manifest and the key are
+# checked first): SQLite in `make test`, PostgreSQL in `make test-all-engines`.
 
 #: written into a process note; it must never be readable in an encrypted backup file
 CANARY = "Canary-process-note: countertransference about the harbour 5521"
@@ -71,6 +73,7 @@ def restored_process_notes(target) -> list[str]:
     return target.query(lambda: db.session.scalars(select(ProcessNote.body)).all())
 
 
+@pytest.mark.both_engines  # an encrypted dump or SQLite file, verified and restored
 def test_encrypted_backup_verifies_and_restores_every_row_and_holds_no_note_text(app, make, target, tmp_path,
                                                                                 key, databases, figures):
     path = encrypted_backup(app, make, tmp_path, key)
@@ -226,6 +229,7 @@ def _existing(databases, names) -> list[str]:
         return [n for n in names if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (n,)).fetchone()]
 
 
+@pytest.mark.both_engines
 def test_postgres_verify_drops_its_scratch_database_after_success_and_failure(app, make, tmp_path, key, databases,
                                                                               monkeypatch, figures):
     """An encrypted PostgreSQL backup is verified by restoring it into a scratch database

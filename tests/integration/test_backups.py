@@ -16,14 +16,16 @@ from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from tests.backup_targets import cli, restore_target
 
-# On SQLite and PostgreSQL: backups: sqlite3's backup API vs pg_dump/pg_restore.
-pytestmark = pytest.mark.both_engines
+# Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` verify or restore
+# through them; in the others the file, its folder or its manifest is refused before either engine's code
+# runs (backups/manifest.py read_manifest, services.create_backup's checks, the revision check), a
+# hand-edited manifest is compared by the one compare() of both engines, or the audit trail refuses the
+# command's row: SQLite in `make test`, PostgreSQL in `make test-all-engines`.
 
 
 @pytest.fixture
 def target(databases, tmp_path):
     yield from restore_target(databases, tmp_path)
-
 
 
 def current_revision(make) -> str:
@@ -47,6 +49,7 @@ def backed_up(app, tmp_path, name="clinic"):
     return path
 
 
+@pytest.mark.both_engines  # verify: the SQLite file read-only, a dump restored into a scratch database
 def test_verify_reads_a_backup_without_changing_it(app, make, tmp_path):
     small_clinic(make)
     path = backed_up(app, tmp_path)
@@ -102,6 +105,7 @@ def test_corrupt_or_missing_files_are_named_and_nothing_is_restored(app, make, t
     assert target.query(lambda: db.inspect(db.engine).get_table_names()) == []
 
 
+@pytest.mark.both_engines  # pg_restore or the SQLite copy, then each engine's row checksums
 def test_a_row_changed_after_restore_is_found_by_verify(app, make, tmp_path, target):
     small_clinic(make)
     path = backed_up(app, tmp_path)
@@ -119,6 +123,7 @@ def test_a_row_changed_after_restore_is_found_by_verify(app, make, tmp_path, tar
     assert changed.output.count("MISMATCH") == 1
 
 
+@pytest.mark.both_engines  # each engine's occupied tables and restore over them
 def test_an_occupied_target_is_refused_unless_replace(app, make, tmp_path):
     small_clinic(make)
     path = backed_up(app, tmp_path)
@@ -151,6 +156,7 @@ def test_a_backup_never_overwrites_a_file(app, make, tmp_path):
     assert path.read_bytes() == before
 
 
+@pytest.mark.both_engines  # each engine's connection errors (a PostgreSQL backup reaches the server)
 @pytest.mark.parametrize("url", ["nonsense://nowhere", "postgresql://nobody@127.0.0.1:9/none"])  # port 9: no server
 def test_a_database_that_cannot_be_used_is_named_in_one_line_and_audited(app, make, tmp_path, url):
     small_clinic(make)

@@ -45,7 +45,6 @@ def _notes(make):
         select(CoordinationNote).order_by(CoordinationNote.id))])
 
 
-@pytest.mark.both_engines
 def test_the_care_team_coordinates_without_a_release_and_an_urgent_safety_note_is_never_blocked(
         team, make, auth, client):
     auth.sign_in("ther")
@@ -65,7 +64,6 @@ def test_the_care_team_coordinates_without_a_release_and_an_urgent_safety_note_i
     assert refused.status_code == 422 and "No release of information lets" in page_text(refused)
 
 
-@pytest.mark.both_engines
 def test_a_prescriber_outside_the_care_team_is_reached_only_under_a_release_covering_an_outside_recipient(
         team, make, auth, client):
     auth.sign_in("ther")
@@ -114,7 +112,6 @@ def test_a_named_outside_recipient_is_always_outside_the_care_team(team, make, a
         select(ReleaseOfInformation))]) == [("Lakeside Practice (fictional)", True)]
 
 
-@pytest.mark.both_engines
 def test_report_due_says_what_is_missing_until_it_can_be_generated(team, make, auth, client):
     auth.sign_in("ther")
     home = page_text(client.get("/"))

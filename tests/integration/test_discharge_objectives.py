@@ -18,7 +18,6 @@ from tests.integration.test_discharge import (_pdf_text, _sign_summary, _summary
 from tests.integration.test_treatment_plans import _plan_form, _start
 from tests.security.clinic import today as clinic_day
 
-pytestmark = pytest.mark.both_engines  # plans and summaries are signed rows: both engines
 
 WALKS = "Patient walks 20 minutes, 3 times a week"          # the first objective (test_treatment_plans)
 CALLS = "Calls one friend a week"

@@ -24,7 +24,6 @@ from tests.integration.test_notes import (SIGNING, TODAY, _integration_data, _ph
                                           entered_on_their_day, make_team)
 from tests.integration.test_treatment_plans import _start as _start_revision
 
-pytestmark = pytest.mark.both_engines  # progress rows, plans and summaries are signed rows: both engines
 
 EARLIER = TODAY - timedelta(days=3)
 WALKS_REVISED = "Patient walks 30 minutes, 4 times a week"

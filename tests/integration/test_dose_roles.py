@@ -49,7 +49,6 @@ def _planned(make, course_id):
     return make.dosing_plan(course_id, first_start=local(3, 9), days_between=2, count=1)[0]
 
 
-@pytest.mark.both_engines
 def test_front_desk_staff_are_never_named_as_monitoring(team, make, auth, client):
     session_id = _planned(make, team["course"])
     auth.sign_in("pres")
@@ -73,7 +72,6 @@ def _service_refusal(make, session_id, by_id, **people) -> dict:
     return make.query(attempt)
 
 
-@pytest.mark.both_engines
 def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication_dose(team, make, auth, client):
     session_id = _planned(make, team["course"])
     auth.sign_in("ther")                            # recording the session at all: a prescriber's or nurse's
@@ -100,7 +98,6 @@ def test_a_therapist_neither_records_administers_monitors_nor_signs_a_medication
     assert _session(make, session_id).status == "draft"
 
 
-@pytest.mark.both_engines
 def test_a_therapist_may_monitor_only_where_the_protocol_allows_it(team, make, auth, client):
     session_id = _planned(make, team["allowing"])
     auth.sign_in("pres")
@@ -131,7 +128,6 @@ def _audit(make, action: str, session_id: int) -> list[tuple[str, str | None]]:
         .order_by(AuditEvent.id))])
 
 
-@pytest.mark.both_engines
 def test_a_therapist_reads_a_prescribers_draft_but_cannot_change_its_clinical_content(team, make, auth, client):
     """The attack review's finding: as a therapist on a prescriber's draft, times (monitoring 120 ->
     240 minutes), sedation, readings, discharge answers and a response "decided by" the prescriber
@@ -163,7 +159,6 @@ def test_a_therapist_reads_a_prescribers_draft_but_cannot_change_its_clinical_co
         "dosing.record_vitals, or dosing.monitor_if_protocol_allows where the protocol allows")]
 
 
-@pytest.mark.both_engines
 def test_where_the_protocol_allows_a_therapist_records_the_monitoring_as_a_nurse_does(team, make, auth, client):
     session_id = _planned(make, team["allowing"])
     auth.sign_in("pres")

@@ -26,7 +26,6 @@ def soon(days: int, hour: int = 10) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=NY)
 
 
-@pytest.mark.both_engines  # the maintenance rule reads the phase transitions and the booked sessions
 def test_two_doses_on_one_day_in_maintenance_need_a_prescribers_reason(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="maintenance")
     auth.sign_in("desk")

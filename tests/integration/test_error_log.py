@@ -21,8 +21,6 @@ from tests.databases import app_settings
 from tests.integration.test_access_log import feed_secret
 from tests.integration.test_notes import _start, make_team
 
-# On SQLite and PostgreSQL: database errors and trigger messages differ by engine.
-pytestmark = pytest.mark.both_engines
 
 CANARY = "CANARYREASON wrong patient chart"
 
@@ -55,6 +53,7 @@ FAILING_WRITES = [
 ]
 
 
+@pytest.mark.both_engines  # each engine's database error
 @pytest.mark.parametrize("statement, quoted_by_postgresql, answer", FAILING_WRITES)
 def test_a_database_error_in_a_note_save_logs_no_note_text(make, auth, databases, monkeypatch, figures, request,
                                                            statement, quoted_by_postgresql, answer):
@@ -136,6 +135,7 @@ _TRIGGER_SOURCES = {
 }
 
 
+@pytest.mark.both_engines  # each engine's trigger messages
 def test_every_trigger_message_is_a_fixed_string(app, databases, figures):
     with app.app_context():
         sources = db.session.execute(text(_TRIGGER_SOURCES[databases.name])).scalars().all()

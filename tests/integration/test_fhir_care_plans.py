@@ -23,7 +23,6 @@ from tests.integration.test_note_plan import _note_with_plan
 from tests.integration.test_notes import SIGNING, _version
 from tests.integration.test_treatment_plans import _plan_form, _start
 
-pytestmark = pytest.mark.both_engines
 NEW_TYPES = ("CarePlan", "Goal", "Communication", "AdverseEvent")
 #: the process note of the note that recorded the objective's progress: the Goal is built from that note's rows
 PLAN_CANARY = "Canary-process-plan-8842: what the walks stir up in me"
@@ -115,6 +114,7 @@ def test_a_draft_plan_revision_is_not_exported(make, auth, planned):
     assert plans == {f"plan-{planned['plans'][0]}": "revoked", f"plan-{planned['plans'][1]}": "active"}
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_plans_and_coordination_notes_are_read_in_batches_of_constant_cost(app, make, auth, planned, tmp_path):
     """The plans' batches load their objectives, progress, notes and techniques alongside: a batch of one plan
     runs as many statements as the export's other batches, and a third revision and more notes change nothing."""

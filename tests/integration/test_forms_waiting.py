@@ -19,7 +19,6 @@ from tests.integration.test_home_pages import _badge, _counts
 from tests.statements import page_statements
 from tests.integration.test_prescriber_worklist import team  # noqa: F401 (the fixture: a team and its staff)
 
-pytestmark = pytest.mark.both_engines
 
 FLAGS, WITHDRAWN = "form with flagged answers to review", "consent withdrawn"
 INTAKE, IV_CONSENT = "intake-questionnaire", "consent-iv-ketamine"
@@ -142,6 +141,7 @@ def _user(user_id: int):
     return db.session.get(User, user_id)
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_lists_do_not_grow_in_statements_with_what_waits(team, make, auth, client, app):
     """Each patient: an intake with a flagged answer and a withdrawn consent; one patient, then four, the
     home page and the worklist run the same statements (the lists load their patients with them)."""

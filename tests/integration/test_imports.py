@@ -20,8 +20,7 @@ from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
 
-#: the checks (lower(mrn) IN, dates IN, savepoints) and the all-or-nothing write depend on the engine
-pytestmark = pytest.mark.both_engines
+# Parsing and refusing a file happens before any SQL: those tests run on SQLite in `make test`.
 
 CSV_GOOD = ("\ufeffmrn,given_name,family_name,preferred_name,date_of_birth,phone,email,emergency_contact_name,"
             "emergency_contact_relationship,emergency_contact_phone\r\n"
@@ -69,6 +68,7 @@ def _import(auth, kind, content, filename):
     return checked, _run(auth, kind, content, filename, _digest(checked))
 
 
+@pytest.mark.both_engines  # lower(mrn) IN, dates IN, the all-or-nothing write
 def test_a_csv_of_patients_is_checked_then_imported_whole_with_one_audit_row_each(clinic, make, auth):
     auth.sign_in("desk")
     checked, done = _import(auth, "patients", CSV_GOOD, "patients.csv")
@@ -176,6 +176,7 @@ def test_a_broken_file_is_refused_naming_it_and_changes_nothing(clinic, make, au
     assert _count(make, Patient) == before
 
 
+@pytest.mark.both_engines  # a unique key's refusal inside a savepoint
 def test_an_mrn_taken_between_the_check_and_the_import_refuses_the_whole_file(clinic, make, auth):
     auth.sign_in("desk")
     checked = _check(auth, "patients", CSV_GOOD, "patients.csv")
@@ -243,6 +244,7 @@ def _observation(mrn: str, answers, when: str, total: int) -> dict:
                                               "69736-7"), answers)]}
 
 
+@pytest.mark.both_engines  # lower(mrn) IN
 def test_measure_history_is_matched_by_mrn_filed_under_the_course_and_scored(clinic, make, auth):
     course = make.course(clinic["patient"], clinic["therapist"], clinic["prescriber"])
     day = date.today() - timedelta(days=3)
@@ -338,6 +340,7 @@ def test_import_is_for_the_roles_that_register_patients(clinic, make, auth):
     assert _count(make, Patient) == 1
 
 
+@pytest.mark.both_engines  # the CLI's transaction, all or nothing
 def test_the_command_line_checks_and_imports_all_or_nothing(clinic, make, app, tmp_path):
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_text(CSV_GOOD, encoding="utf-8")
@@ -371,6 +374,7 @@ def test_a_second_upload_while_the_first_is_read_is_refused_429(clinic, make, au
     assert _check(auth, "patients", CSV_GOOD, "patients.csv").status_code == 200
 
 
+@pytest.mark.both_engines  # a refusal inside a savepoint undoes the rows before it
 def test_a_row_refused_at_the_import_itself_refuses_the_file_and_says_why(clinic, make, auth, monkeypatch):
     """The race the second check cannot see: the MRN registered between the check and the write."""
     from ketamine_integration.imports import services

@@ -28,7 +28,6 @@ from ketamine_integration.telehealth.services import save_settings as save_teleh
 from tests.conftest import page_text
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
-pytestmark = pytest.mark.both_engines
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -307,6 +306,7 @@ def test_an_invitation_that_would_carry_a_clinical_word_fails_for_staff_to_see(m
     assert [r.outcome for r in make.audit_rows(action="message.failed")] == ["failure"]
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_reading_many_appointments_costs_the_statements_of_one(app, make, clinic):
     """Re-announcing appointments whose invitations are queued reads a constant number of statements."""
     ids = [_book(make, clinic, future(3 + i)) for i in range(6)]

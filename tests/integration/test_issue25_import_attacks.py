@@ -19,8 +19,6 @@ from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
 from tests.integration.test_imports import PHQ9_ITEMS, _check, _count, _questionnaire, clinic  # noqa: F401
 
-pytestmark = pytest.mark.both_engines
-
 
 def _refusals(response) -> set[tuple[str, str]]:
     return set(re.findall(r"<tr><td data-label=\"In the file\">([^<]+)</td><td data-label=\"Field\">([^<]+)</td>",
@@ -118,6 +116,7 @@ def _imported_at_once(app, kind: str, data: bytes, by: int) -> dict:
     return outcomes
 
 
+@pytest.mark.both_engines  # parallel imports
 def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, app):
     """Before, on PostgreSQL both read "nothing recorded" and both wrote it (two responses, two safety
     alerts); now the second waits for the first's commit and finds the questionnaire recorded."""
@@ -128,6 +127,7 @@ def test_two_imports_of_one_measure_file_at_once_record_it_once(clinic, make, ap
     assert _count(make, SafetyAlert) == 1
 
 
+@pytest.mark.both_engines  # parallel imports
 def test_two_imports_of_one_patients_file_at_once_register_each_person_once(clinic, make, app):
     """Rows without an MRN: before, on PostgreSQL both read "nobody of these names" and both registered the
     person (two MRNs drawn); now the second waits and refuses the row as registered already."""

@@ -18,8 +18,9 @@ from ketamine_integration.extensions import db
 from tests.conftest import PASSWORD, Auth, page_text
 from tests.databases import app_settings
 
-# On SQLite and PostgreSQL: advisory locks (PostgreSQL) vs BEGIN IMMEDIATE (SQLite), parallel guesses.
-pytestmark = pytest.mark.both_engines
+# The counting rules are the same SQL on both engines, and so is one count shared by two instances or
+# processes taking turns (SQLite in `make test`, PostgreSQL in `make test-all-engines`); guesses at once
+# are serialised by an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite: marked `both_engines`.
 
 WRONG = "not the password at all"
 PROJECT = Path(__file__).resolve().parents[2]
@@ -122,6 +123,7 @@ def test_the_pause_doubles_with_each_further_failure(make, auth):
     assert [round(w / 60) for w in waits] == [1, 2, 4]
 
 
+@pytest.mark.both_engines  # the window's comparison of stored instants
 def test_failures_older_than_the_window_no_longer_count(make, auth):
     make.user("staff", username="desk")
     assert _fail(auth, "desk", 4) == [422] * 4
@@ -141,6 +143,7 @@ def test_no_pause_outlasts_the_window(make, auth):
     assert int(refused.headers["Retry-After"]) <= 15 * 60 - 61 + 1
 
 
+@pytest.mark.both_engines  # FOR UPDATE SKIP LOCKED on PostgreSQL
 def test_old_rows_are_pruned_when_new_failures_arrive(make, auth):
     _fail(auth, "someone", 3)
     _age_failures(make, timedelta(minutes=16))
@@ -170,6 +173,7 @@ def test_two_app_instances_share_one_count(make, app, auth):
             db.engine.dispose()
 
 
+@pytest.mark.both_engines  # advisory lock (PostgreSQL) vs BEGIN IMMEDIATE (SQLite)
 def test_parallel_guesses_on_two_instances_cannot_slip_past_the_limit(make, app, auth):
     """Twelve guesses at once, half through each instance: exactly five reach the password check."""
     make.user("staff", username="desk")

@@ -20,8 +20,6 @@ from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _sta
 from tests.integration.test_treatment_plans import _plan_form, _signed_plan
 from tests.integration.test_treatment_plans import _start as _start_revision
 
-pytestmark = pytest.mark.both_engines  # stored rows, triggers and digests on both engines
-
 
 @pytest.fixture
 def team(make):
@@ -156,6 +154,7 @@ def test_without_a_signed_plan_the_note_says_so_and_is_written_as_before(team, m
     assert (note, True) in make.query(services.verify_signed_notes)
 
 
+@pytest.mark.both_engines  # raw SQL behind the triggers
 def test_the_plan_parts_of_a_signed_note_never_change(app, team, make, auth):
     note, plan_id, lineage, data = _note_with_plan(make, auth, team)
     assert auth.post(f"/notes/{note}", {**data, **SIGNING}).status_code == 302
@@ -191,6 +190,7 @@ def test_the_plan_parts_of_a_signed_note_never_change(app, team, make, auth):
     assert (note, True) in make.query(services.verify_signed_notes)
 
 
+@pytest.mark.both_engines  # the digest of rows as each engine reads them back
 def test_the_digest_covers_the_plan_parts(app, team, make, auth):
     """`flask signatures verify` names a signed note whose progress was changed behind the triggers' back."""
     note, _, _, data = _note_with_plan(make, auth, team)

@@ -16,8 +16,6 @@ from ketamine_integration.notes.technique_models import NoteTechnique, Technique
 from tests.conftest import page_text
 from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, make_team
 
-# both engines: the rows, their triggers and the statement counts depend on the engine
-pytestmark = pytest.mark.both_engines
 
 GROUNDING = {"techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": "Flooded by grief"}
 ACTIVATION = {"techniques-1-technique": "behavioural-activation", "techniques-1-rationale": "Days spent in bed"}
@@ -86,6 +84,7 @@ def test_a_technique_row_is_refused_on_its_field_and_nothing_is_saved(team, make
     assert make.query(lambda: db.session.get(SessionNote, note).content) == {}
 
 
+@pytest.mark.both_engines  # the digest of rows as each engine reads them back
 def test_techniques_are_stored_with_their_name_and_signed_into_the_digest(team, make, auth, client):
     auth.sign_in("ther")
     note = _signed_note(make, auth, team, **GROUNDING, **ACTIVATION)
@@ -139,6 +138,7 @@ def test_the_next_note_records_the_response_to_each_technique_and_the_course_lis
     assert row.patient_id == team["patient"]
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_course_techniques_page_runs_the_same_statements_however_many_notes(team, make, auth, client, app):
     auth.sign_in("ther")
 
@@ -171,6 +171,7 @@ def test_the_course_techniques_page_runs_the_same_statements_however_many_notes(
     assert statements() == few
 
 
+@pytest.mark.both_engines  # raw SQL behind the triggers
 def test_signed_technique_rows_never_change(team, make, auth, app):
     auth.sign_in("ther")
     first = _signed_note(make, auth, team, when=TODAY - timedelta(days=7), **GROUNDING)
@@ -236,6 +237,7 @@ def test_an_older_notes_free_text_techniques_read_as_they_were(team, make, auth,
     assert (old, True) in make.query(services.verify_signed_notes)
 
 
+@pytest.mark.both_engines  # rows rewritten behind each engine's triggers
 @pytest.mark.parametrize("tamper", [
     "UPDATE note_techniques SET rationale = 'rewritten'",
     "UPDATE technique_responses SET response = 'helpful'",

@@ -13,8 +13,8 @@ from ketamine_integration.notes.services import verify_signed_notes
 from tests.conftest import page_text
 from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, make_team
 
-# On SQLite and PostgreSQL: the links are rows frozen by triggers once signed.
-pytestmark = pytest.mark.both_engines
+# SQLite in `make test` (PostgreSQL in `make test-all-engines`): the links' triggers are probed with
+# raw SQL in tests/security/test_append_only.py, on both engines.
 
 
 @pytest.fixture

@@ -449,7 +449,6 @@ def test_the_dashboard_counts_my_unsigned_notes_and_shows_the_next_session(team,
     assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[5] == "—"
 
 
-@pytest.mark.both_engines
 def test_every_refused_note_save_is_audited_however_malformed(team, make, auth):
     """The attack review's finding: malformed saves of a draft (another form's fields) were refused
     without a note.update row. Each refused save leaves exactly one audit row saying so (a file

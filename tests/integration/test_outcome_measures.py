@@ -17,7 +17,6 @@ from tests.integration.test_patient_questionnaires import local
 from tests.outcome_protocol import OUTCOMES, library_with_outcomes
 from tests.unit.test_outcome_measures import answers_totalling
 
-pytestmark = pytest.mark.both_engines  # the responses, their digests and the report, per engine
 
 TODAY = date.today()
 

@@ -33,8 +33,6 @@ from ketamine_integration.scheduling.services import fetch_integration_sessions
 from ketamine_integration.domain.windows import WindowStatus
 from tests.statements import page_statements
 
-pytestmark = pytest.mark.both_engines
-
 
 @dataclass
 class Group:
@@ -172,6 +170,7 @@ def _compare(make, starts=None, ends=None):
     return page, mine
 
 
+@pytest.mark.both_engines  # the cohort's SQL (clinic days) per engine
 @pytest.mark.demo_clinic  # built by `flask demo` once per engine (tests/databases.py), copied here
 def test_the_demo_clinics_outcomes_match_this_tests_own_count_from_the_records(app, make):
     page, mine = _compare(make)
@@ -181,6 +180,7 @@ def test_the_demo_clinics_outcomes_match_this_tests_own_count_from_the_records(a
     assert len(page.by_protocol) >= 3 and sum(len(rows) for rows in page.phq_therapists.values()) >= 4
 
 
+@pytest.mark.both_engines  # the cohort's SQL (clinic days) per engine
 @pytest.mark.demo_clinic
 def test_a_period_counts_only_the_courses_whose_first_dose_fell_in_it(app, make):
     today = make.query(clinic_today)
@@ -265,6 +265,7 @@ def _add_course(make, auth, n):
     auth.logout()
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_page_runs_the_same_statements_however_many_courses(make, auth, client, app):
     make.user("admin", username="lead")
     for n in range(5):
@@ -278,6 +279,7 @@ def test_the_page_runs_the_same_statements_however_many_courses(make, auth, clie
     assert page_statements(app, client, "/outcomes/") == one
 
 
+@pytest.mark.both_engines  # clinic_date compiles per engine
 @pytest.mark.parametrize("instant, day", [
     (datetime(2026, 3, 8, 4, 59, tzinfo=timezone.utc), date(2026, 3, 7)),    # 23:59 EST, the night the clocks go forward
     (datetime(2026, 3, 8, 5, 0, tzinfo=timezone.utc), date(2026, 3, 8)),     # midnight EST
@@ -298,6 +300,7 @@ def test_sql_reads_a_stored_instants_clinic_day_across_the_changes_of_clock(app,
         assert to_clinic(instant.replace(tzinfo=None)).date() == day
 
 
+@pytest.mark.both_engines  # hours_between compiles per engine
 def test_sql_counts_the_hours_of_a_day_with_a_change_of_clock(app):
     """Midnight to midnight across the spring change is 23 hours (instants are UTC: no clock skips)."""
     with app.app_context():

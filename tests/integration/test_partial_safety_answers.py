@@ -26,7 +26,6 @@ from tests.conftest import page_text
 from tests.integration.test_patient_questionnaires import UTC, _submit, _token, clinic, local, team  # noqa: F401 (fixtures)
 from tests.integration.test_portal_questionnaires import _answers, patient  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.both_engines  # the new source, its CHECKs and the append-only guard's one-way link
 
 FINDING = "PHQ-9 item 9 (thoughts of self-harm) answered 2 on an incomplete questionnaire in the portal"
 #: item 9 answered 2, question 3 left empty
@@ -69,6 +68,7 @@ def _refused(make, clinic, answers, now=None, measure="phq9") -> Refused:
     return found
 
 
+@pytest.mark.both_engines  # the new source under each engine's CHECKs
 def test_a_safety_answer_on_an_incomplete_form_opens_the_alert_and_the_oncall_email(clinic, make):
     refused = _refused(make, clinic, PARTIAL)
     # still refused with its field error, and says a safety answer was given
@@ -198,6 +198,7 @@ def _guard_refuses(make, sql: str, **params) -> bool:
     return make.query(attempt)
 
 
+@pytest.mark.both_engines  # raw SQL behind the append-only guard
 def test_the_database_lets_a_portal_answers_alert_be_linked_once_and_nothing_else(clinic, make):
     _refused(make, clinic, PARTIAL)
     # two responses without a safety answer (neither is linked): the PHQ-9's and the GAD-7's at baseline

@@ -46,7 +46,6 @@ def _count(make) -> int:
     return make.query(lambda: db.session.scalar(select(func.count()).select_from(PatientStepCheckIn)))
 
 
-@pytest.mark.both_engines
 def test_patient_check_ins_appear_in_the_therapists_next_note(team, make, auth, client):
     auth.sign_in("ther")
     signed = _write_and_sign(make, auth, team)

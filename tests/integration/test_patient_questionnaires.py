@@ -34,7 +34,6 @@ def local(days: int, hour: int = 9) -> datetime:
     day = (datetime.now(NY) + timedelta(days=days)).date()
     return datetime(day.year, day.month, day.day, hour, 0, tzinfo=NY)
 
-pytestmark = pytest.mark.both_engines  # the new columns, their CHECK and the append-only guard, per engine
 
 team = test_scheduling.team
 UTC = timezone.utc
@@ -142,6 +141,7 @@ def clinic(team, make):
     return {**team, "patient": patient, "course": course, "dose": dose, "now": local(0, 12).astimezone(UTC)}
 
 
+@pytest.mark.both_engines  # a patient's response in the new columns, under each engine's CHECK and append-only guard
 def test_a_patients_phq9_with_item_9_raises_the_urgent_alert_and_the_oncall_email(clinic, make):
     token = _token(make, clinic["patient"], "phq9", clinic["now"], q.BEFORE_DOSING)
     def submit():

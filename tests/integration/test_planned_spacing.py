@@ -27,7 +27,6 @@ def _move(auth, session_id: int, when, reason: str = ""):
                      follow_redirects=True)
 
 
-@pytest.mark.both_engines  # the plan reads the course's booked sessions; the refusal rolls back on each engine
 def test_a_new_plan_is_checked_against_the_doses_already_planned(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
     auth.sign_in("desk")
@@ -47,7 +46,6 @@ def test_a_new_plan_is_checked_against_the_doses_already_planned(team, make, aut
     assert "spacing override kept with a reason" in make.audit_rows(action="dosing.plan", outcome="success")[-1].detail
 
 
-@pytest.mark.both_engines  # the move reads the course's booked boosters and its maintenance entry
 def test_a_booster_moved_next_to_another_planned_booster_needs_a_prescribers_reason(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="maintenance")
     auth.sign_in("desk")
@@ -69,7 +67,6 @@ def test_a_booster_moved_next_to_another_planned_booster_needs_a_prescribers_rea
     assert _session(make, first.id).spacing_override_reason is None             # the other booster's is its own
 
 
-@pytest.mark.both_engines  # the booked times are read from the appointments on each engine
 def test_a_dose_is_not_recorded_over_another_sessions_booked_time(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience")
     [morning] = make.dosing_plan(course, first_start=local(3, 9), days_between=2, count=1)

@@ -103,7 +103,6 @@ FORMS = [  # (url, the form's fields but the current password, audit action)
 ]
 
 
-@pytest.mark.both_engines
 @pytest.mark.parametrize("url, fields, action, current", FORMS, ids=["second factor", "password"])
 def test_wrong_current_passwords_count_as_failed_sign_ins_and_end_the_session(make, app, world, url, fields,
                                                                               action, current):
@@ -129,7 +128,6 @@ def test_wrong_current_passwords_count_as_failed_sign_ins_and_end_the_session(ma
     assert account.second_factor == "totp" and _stored_secret(make, world["account"]) == TOTP_SECRET
 
 
-@pytest.mark.both_engines
 @pytest.mark.parametrize("url, fields, action, current", FORMS, ids=["second factor", "password"])
 def test_the_current_password_is_not_checked_while_the_account_is_paused(make, app, world, url, fields, action,
                                                                          current):

@@ -18,7 +18,6 @@ from ketamine_integration.portal.models import PortalKeptText, PortalSession
 from tests.conftest import Auth, csrf_token, page_text
 from tests.integration.test_journal import journal_world
 
-pytestmark = pytest.mark.both_engines
 
 JOURNAL = "/portal/journal/"
 TYPED = {"prompt": "free", "dosing_session_id": "", "text": "Half a thought about the lake"}

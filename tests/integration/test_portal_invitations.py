@@ -17,7 +17,6 @@ from ketamine_integration.messaging.models import Delivery
 from ketamine_integration.portal.models import PortalAccount, PortalInvitation, PortalSession
 from tests.conftest import Auth, page_text
 
-pytestmark = pytest.mark.both_engines
 
 NEW_PASSWORD = "lantern quartz meadow violet 47"
 

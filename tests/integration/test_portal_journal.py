@@ -21,7 +21,7 @@ from tests.integration.test_journal import (PRIVATE, SHARED, _note, _pages, _whe
                                            write)
 from tests.page_html import read_forms
 
-pytestmark = pytest.mark.both_engines
+# SQLite in `make test` (PostgreSQL in `make test-all-engines`): pages and services only.
 
 JOURNAL = "/portal/journal/"
 

@@ -57,7 +57,6 @@ def _log_data(day, outcome="done", note="") -> dict:
     return {"outcome": outcome, "for_date": day.isoformat(), "note": note}
 
 
-@pytest.mark.both_engines
 def test_a_patient_logs_practices_on_the_page_and_the_therapist_sees_the_adherence(team, make, auth, client, app):
     auth.sign_in("ther")
     today = _today(make)
@@ -99,7 +98,6 @@ def test_a_patient_logs_practices_on_the_page_and_the_therapist_sees_the_adheren
     assert "Adherence: 75% (4.5 of 6 expected)" in note and f"“{OBSTACLE}”" in note
 
 
-@pytest.mark.both_engines
 def test_a_patient_checks_in_on_a_step_and_the_therapists_next_note_shows_it(team, make, auth, client, app):
     auth.sign_in("ther")
     signed = _write_and_sign(make, auth, team)

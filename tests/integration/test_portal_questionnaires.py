@@ -19,7 +19,8 @@ from ketamine_integration.portal import questionnaire_pages
 from tests.conftest import page_text
 from tests.integration.test_patient_questionnaires import UTC, clinic, local, team  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.both_engines  # the patient's response, its alert and its deliveries, per engine
+# SQLite in `make test` (PostgreSQL in `make test-all-engines`): the patient's response under each
+# engine's CHECK runs on both in test_patient_questionnaires.py.
 
 
 def _answers(*items, difficulty=None) -> dict:

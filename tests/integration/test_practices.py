@@ -155,7 +155,6 @@ def test_only_a_therapist_of_the_care_team_assigns(team, make, auth, client):
     assert _count(make, PracticeAssignment) == 0 and outsider
 
 
-@pytest.mark.both_engines
 def test_the_patients_logs_are_checked_and_kept(team, make):
     auth_team = team
     today = _today(make)

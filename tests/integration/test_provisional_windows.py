@@ -13,8 +13,8 @@ from tests.conftest import page_text
 from tests.icons import after_icon
 from tests.integration.test_dosing import NY, _sign, form_time, local
 
-# Bookings take row locks and the worklist reads across courses: on SQLite and PostgreSQL.
-pytestmark = pytest.mark.both_engines
+# SQLite in `make test` (PostgreSQL in `make test-all-engines`): no test here races another; the
+# stored windows' upsert runs on both engines in test_window_store.py.
 
 OUTSIDE_REAL = "Booked for a provisional window, now outside the real one"
 DOSE_MOVED = "Booked for a provisional window; the dose moved and this is now outside its window"

@@ -72,7 +72,6 @@ def _audit(make, action: str) -> list[AuditEvent]:
                                                  .order_by(AuditEvent.id)).all())
 
 
-@pytest.mark.both_engines
 def test_a_clinician_records_the_request_and_gets_the_zip_with_its_manifest(make, auth, record):
     page = auth.client.get(f"/patients/{record['patient']}/record-access")
     assert page.status_code == 200 and "No copy of this record has been made" in page_text(page)
@@ -109,7 +108,6 @@ def test_a_clinician_records_the_request_and_gets_the_zip_with_its_manifest(make
     assert "The patient" in listed and "Hazel Quint" in listed and row.file_name in listed
 
 
-@pytest.mark.both_engines
 def test_no_file_of_either_copy_carries_a_process_note_or_a_draft(app, make, auth, record):
     """The canary: the process note and the unsigned draft are in the database, and in no file of the zip,
     as extracted text or as the raw bytes, whether a clinician made the copy or the patient downloaded it."""
@@ -127,7 +125,6 @@ def test_no_file_of_either_copy_carries_a_process_note_or_a_draft(app, make, aut
                                                 .where(ProcessNote.body == PROCESS_CANARY))) == 1
 
 
-@pytest.mark.both_engines
 def test_a_personal_representative_is_named_with_their_authority(make, auth, record):
     files = _open(auth.post(f"/patients/{record['patient']}/record-access", {
         **REQUEST, "requested_by": "representative", "representative_name": "Rowan Fictional",
@@ -201,7 +198,6 @@ def test_who_may_export(make, auth, record, who, status):
         assert denials and all(d.patient_id == record["patient"] for d in denials[-2:])
 
 
-@pytest.mark.both_engines
 def test_the_patient_downloads_their_own_record_a_few_times_a_day(app, make, auth, record):
     client = app.test_client()
     patient = Auth(app, client)

@@ -70,7 +70,6 @@ def _summary(files: dict[str, bytes]) -> str:
     return " ".join(_text_of(archive.SUMMARY_PATH, files[archive.SUMMARY_PATH]).split())
 
 
-@pytest.mark.both_engines
 def test_the_copy_carries_the_plan_formulation_safety_plan_and_shared_journal_and_nothing_else(app, make, auth,
                                                                                               record):
     staff_copy = _open(auth.post(f"/patients/{record['patient']}/record-access", REQUEST))

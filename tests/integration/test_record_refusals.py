@@ -37,7 +37,6 @@ def _refusals(make, session_id):
     return [r for r in make.audit_rows(outcome="failure") if r.object_id == str(session_id)]
 
 
-@pytest.mark.both_engines  # the spacing reads the course's doses; the refusal rolls back on each engine
 def test_a_refused_save_names_every_problem_on_its_field_at_once(team, make, auth, client):
     session_id = _two_planned(make, team)
     auth.sign_in("pres")
@@ -60,7 +59,6 @@ def test_a_refused_save_names_every_problem_on_its_field_at_once(team, make, aut
                                                            **fixed)).status_code == 302
 
 
-@pytest.mark.both_engines
 def test_sign_and_lock_with_a_refused_save_also_names_what_signing_needs(team, make, auth, client):
     session_id = _two_planned(make, team)
     auth.sign_in("pres")
@@ -82,7 +80,6 @@ def test_sign_and_lock_with_a_refused_save_also_names_what_signing_needs(team, m
                                                  "response_baseline.action", "discharge_criteria.accompanied"))
 
 
-@pytest.mark.both_engines  # the save is committed and the needs are read back from it
 def test_sign_and_lock_keeps_the_save_and_shows_every_need_on_the_saved_form(team, make, auth, client):
     [session_id] = make.dosing_plan(team["course"], first_start=local(3, 9), days_between=2, count=1)
     auth.sign_in("pres")

@@ -25,7 +25,6 @@ from ketamine_integration.reminders.consent import record_consent
 from ketamine_integration.reminders.rules import save_reminder_settings
 from ketamine_integration.telehealth.services import save_settings as save_telehealth_settings
 
-pytestmark = pytest.mark.both_engines
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -213,6 +212,7 @@ def test_the_clinics_new_template_rebuilds_the_links_of_sessions_without_a_room(
     assert {k: d.content for k, d in _messages(make, appointment_id=own_room).items()} == kept
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_following_a_patient_reads_the_same_statements_for_two_sessions_or_eight(app, make, clinic):
     """Nothing changed: every waiting message already says what it should, nothing is written."""
     _book(make, clinic, 5)

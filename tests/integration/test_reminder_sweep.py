@@ -29,7 +29,6 @@ from ketamine_integration.reminders.models import ReminderRule
 from ketamine_integration.reminders.rules import save_reminder_settings
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, queue_settings, running_consumer, wait_for
 
-pytestmark = pytest.mark.both_engines
 
 NY = ZoneInfo("America/New_York")
 RULES = {"preparation": {"offsets": "48h", "channels": ["email"]},
@@ -106,6 +105,7 @@ def smtp(app, tmp_path, request):
         yield inbox
 
 
+@pytest.mark.both_engines  # parallel sweeps: row locks and unique keys per engine
 def test_two_sweeps_at_once_queue_and_send_each_reminder_once(app, make, world, smtp, monkeypatch):
     # due a minute ago (2 h before a start 1 h 59 min away); a row alone: only the sweeps find it
     starts = utcnow().replace(microsecond=0) + timedelta(hours=2) - timedelta(minutes=1)
@@ -319,6 +319,7 @@ def _sweep_statements(app, now: datetime) -> tuple[int, int]:
     return len(count), queued
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_sweep_runs_the_same_statements_for_three_times_the_clinic(app, make, world):
     now = utcnow()
     make.run(lambda: _clinic(world, range(4)))

@@ -3,7 +3,6 @@ zone) and which protocol rule made it due, on the therapist's home page and the 
 worklist; when it cannot be generated it still says what is missing."""
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from ketamine_integration.db.clinic_time import format_local
@@ -12,7 +11,6 @@ from ketamine_integration.extensions import db
 from tests.conftest import page_text
 from tests.integration.test_care_team_coordination import team  # noqa: F401
 from tests.integration.test_coordination import _generate, _release
-
 
 
 def _ended(make, team) -> str:
@@ -24,7 +22,6 @@ def _ended(make, team) -> str:
         return make.query(read)
 
 
-@pytest.mark.both_engines  # the due date is read from the signed dose and the latest report on each engine
 def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, auth, client):  # noqa: F811
     since = _ended(make, team)
     assert since.endswith(("EST", "EDT"))                                       # the clinic's zone, said

@@ -23,8 +23,6 @@ from tests.icons import after_icon, badges
 from tests.integration.test_notes import (TODAY, _integration_data, _phq9, _start, _version, dose_started,
                                          entered_on_their_day, make_team)
 
-pytestmark = pytest.mark.both_engines  # append-only triggers, CHECKs and the baseline queries, per engine
-
 
 @pytest.fixture
 def team(make):
@@ -110,6 +108,7 @@ def _refused_by_service(attempt, field: str) -> None:
     assert list(refused.value.reasons) == [field]
 
 
+@pytest.mark.both_engines  # raw SQL behind the append-only guard
 def test_an_acknowledgement_is_append_only_in_the_database(team, make, auth):
     auth.sign_in("ther")
     note = _start(auth, team["course"])
@@ -128,6 +127,7 @@ def test_an_acknowledgement_is_append_only_in_the_database(team, make, auth):
             make.run(lambda: rewrite(sql))
 
 
+@pytest.mark.both_engines  # each engine's CHECK, in raw SQL
 def test_an_alert_cannot_be_acknowledged_without_saying_what_was_done_even_in_sql(team, make, auth):
     auth.sign_in("ther")
     assert _phq9(auth, team["course"], item9="2").status_code == 302

@@ -57,7 +57,6 @@ def _revisions(make, patient: int) -> list[tuple[int, str]]:
         SafetyPlanRevision.patient_id == patient).order_by(SafetyPlanRevision.revision)).all())
 
 
-@pytest.mark.both_engines
 def test_a_plan_is_drafted_signed_and_revised_every_revision_kept(team, make, auth, client):
     auth.sign_in("ther")
     patient = team["patient"]
@@ -301,7 +300,6 @@ def test_the_plan_pages_label_every_control_once(team, make, auth, client):
         assert forms.controls, path
 
 
-@pytest.mark.both_engines
 def test_a_save_that_met_another_is_refused_and_its_text_kept(team, make, auth):
     auth.sign_in("ther")
     opened = _version(auth, team["patient"])

@@ -21,7 +21,8 @@ from ketamine_integration.signed_forms.models import (ConsentWithdrawal, FormCou
                                                       SignedForm, TabletSigning)
 from tests.conftest import page_text
 
-pytestmark = pytest.mark.both_engines  # signed forms are append-only rows with triggers on each engine
+# SQLite in `make test` (PostgreSQL in `make test-all-engines`): pages; the signed rows' triggers are
+# probed with raw SQL in test_signed_forms.py, on both engines.
 
 CONSENT = "consent-iv-ketamine"
 TRANSPORT = "agreement-transport-no-driving"

@@ -31,8 +31,6 @@ from tests.conftest import page_text
 from tests.factories import newest_version
 from tests.integration.test_dosing import _plan, _record_data, local
 
-# On SQLite and PostgreSQL: append-only triggers and row locks per engine.
-pytestmark = pytest.mark.both_engines
 
 SHIPPED_FORMS = Path(__file__).resolve().parents[2] / "forms"
 PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-kap", "esketamine-trd-rems")
@@ -220,6 +218,7 @@ def test_tablet_signing_session(team, make):
     assert len(make.audit_rows(action="forms.tablet_end")) == 2
 
 
+@pytest.mark.both_engines  # raw SQL behind the triggers
 def test_digests_are_verified_and_a_tampered_row_is_named(team, make, app):
     from tests.security.append_only_world import as_database_owner
     ids = make.sign_packet(team["course"])
@@ -262,6 +261,7 @@ TAMPERED_COLUMNS = [
 ]
 
 
+@pytest.mark.both_engines  # raw SQL behind the triggers
 @pytest.mark.parametrize("assignment, column", TAMPERED_COLUMNS, ids=[c for _a, c in TAMPERED_COLUMNS])
 def test_verify_names_a_column_changed_against_the_signed_document(team, make, app, assignment, column):
     from tests.security.append_only_world import as_database_owner
@@ -305,6 +305,7 @@ def test_the_waiting_list_finds_flags_by_the_column_written_at_signing(team, mak
     assert listed.title == intake.title and len(ids) >= 1
 
 
+@pytest.mark.both_engines  # database triggers refuse raw SQL
 def test_a_signed_form_refuses_update_and_delete_in_the_database(team, make):
     [signed] = make.sign_packet(team["course"], only={"intake-questionnaire"})
     for statement in ("UPDATE signed_forms SET typed_name = 'Someone Else' WHERE id = :id",

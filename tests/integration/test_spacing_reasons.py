@@ -47,7 +47,6 @@ def _record_im(make, team, session_id, hour, who, **overrides):
                         discharged_at=form_time(start + timedelta(minutes=130)), **overrides)
 
 
-@pytest.mark.both_engines  # the rule reads the course's doses and its phase history
 def test_a_planning_reason_does_not_cover_a_booster_recorded_on_a_day_with_two_doses(team, make, auth, client):
     course, _earlier = _maintenance_course_with_two_doses_on_one_day(make, auth, team)
     auth.sign_in("pres")
@@ -81,7 +80,6 @@ def test_a_planning_reason_does_not_cover_a_booster_recorded_on_a_day_with_two_d
     assert TRAVEL not in page_text(client.get(f"/courses/{course}"))
 
 
-@pytest.mark.both_engines  # the kept reason is read back from the database on each save
 def test_a_nurse_records_a_dose_on_its_planned_day_and_the_prescribers_reason_stands(team, make, auth):
     course = make.course(team["patient"], team["therapist"], team["prescriber"], phase="experience",
                          protocol="im-ketamine-kap")
@@ -109,7 +107,6 @@ def test_a_nurse_records_a_dose_on_its_planned_day_and_the_prescribers_reason_st
     assert _session(make, booster).started_at == local(3, 11)
 
 
-@pytest.mark.both_engines  # the plan reads the course's booked and recorded doses
 def test_a_compliant_booster_needs_no_reason_though_the_course_has_an_explained_exception(team, make, auth,
                                                                                           client):
     course, _earlier = _maintenance_course_with_two_doses_on_one_day(make, auth, team)
@@ -128,7 +125,6 @@ def test_a_compliant_booster_needs_no_reason_though_the_course_has_an_explained_
     assert "without a stated reason" not in page
 
 
-@pytest.mark.both_engines  # a departure saved before these rules is read back and listed
 def test_the_course_page_lists_departures_from_the_plan_that_no_reason_covers(team, make, auth, client):
     from ketamine_integration.experience.models import DosingSession
 

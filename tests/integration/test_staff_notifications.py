@@ -24,7 +24,6 @@ from ketamine_integration.patients.models import Patient
 from tests.conftest import page_text
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
-pytestmark = pytest.mark.both_engines  # the delivery keys' uniqueness and the users' columns, per engine
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -310,6 +309,7 @@ def test_the_oncall_address_is_the_admins_checked_and_audited(clinic, make, auth
     assert client.get("/settings/notifications").status_code == 403
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_summaries_cost_a_constant_number_of_statements_per_user(app, clinic, make):
     """The clinic's counts once, then the same few statements for each due clinician (their own
     sessions to confirm, their drafts, the email queued), however much waits on each."""

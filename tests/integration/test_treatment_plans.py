@@ -15,8 +15,6 @@ from tests.conftest import page_text
 from tests.security.clinic import today as clinic_day  # the clinic's date (America/New_York in tests)
 from tests.integration.test_notes import make_team
 
-pytestmark = pytest.mark.both_engines  # revisions, triggers and review status on both engines
-
 
 @pytest.fixture
 def team(make):
@@ -241,6 +239,7 @@ def _more_courses(make, auth, team, start, count, *, signed_plans):
             auth.logout()
 
 
+@pytest.mark.both_engines  # SQL statement counts
 def test_the_caseload_and_the_worklist_show_plans_missing_or_due_in_constant_statements(app, auth, client, team,
                                                                                          make):
     from tests.statements import page_statements

@@ -511,6 +511,33 @@ def test_a_withdrawn_consent_stops_new_doses_never_a_record_under_way(dosing, ma
     assert len(_plan_one(make, dosing["course"], 1)) == 1
 
 
+@pytest.mark.parametrize("damage", [
+    "broken",   # an edit left a stray key: the file no longer loads
+    "missing",  # the file removed from forms/
+])
+def test_a_withdrawn_consent_whose_form_file_cannot_be_read_still_stops_dosing(dosing, make, app, tmp_path, damage):
+    """Attacker review of issue 26, finding 1: the withdrawal counted only when the signed form's definition was
+    found, so breaking or removing the consent's file let doses be planned again. It fails closed."""
+    make.sign_packet(dosing["course"])
+    consent = _status(make, dosing["course"]).item("consent-iv-ketamine").signed.id
+    make.run(lambda: services.withdraw(db.session.get(SignedForm, consent), reason="I withdraw my consent.",
+                                       recorded_by=db.session.get(User, dosing["desk"])))
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED_FORMS, forms)
+    path = forms / "consent-iv-ketamine.yaml"
+    if damage == "broken":
+        path.write_text(path.read_text() + "\nstray_key: oops\n")
+    else:
+        path.unlink()
+    app.config["FORMS_DIR"] = str(forms)
+    assert _status(make, dosing["course"]).item("consent-iv-ketamine").signed_definition is None
+    [reason] = _blocks(make, dosing["course"])
+    assert "the patient withdrew this form on" in reason and "its form file is missing or cannot be used" in reason
+    with pytest.raises(DomainError, match=REFUSED + ".*form file is missing or cannot be used"):
+        _plan_one(make, dosing["course"], 3)
+    assert make.query(lambda: db.session.scalars(select(DosingSession)).all()) == []
+
+
 def test_the_preparation_gate_and_checklist_follow_the_signed_forms(team, make, auth, client):
     def gate():
         course = db.session.get(TreatmentCourse, team["course"])

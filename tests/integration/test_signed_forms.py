@@ -26,10 +26,12 @@ from ketamine_integration.extensions import db
 from ketamine_integration.portal.models import PortalAccount
 from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
+from ketamine_integration.signed_forms.presented import pdf_response
 from ketamine_integration.domain.form_answers import sample_answers
 from tests.conftest import page_text
 from tests.factories import newest_version
 from tests.integration.test_dosing import _plan, _record_data, local
+from tests.integration.test_signed_form_render import pdf_text
 
 
 SHIPPED_FORMS = Path(__file__).resolve().parents[2] / "forms"
@@ -135,6 +137,19 @@ def test_signing_in_the_portal_with_the_patient_s_account(team, make):
     other = make.portal_account(make.patient())
     with pytest.raises(DomainError, match="your own portal account"):
         _sign(make, team["course"], "intake-questionnaire", account=other)
+
+
+def test_a_name_typed_in_fullwidth_letters_is_signed_and_stored_as_ascii(team, make, app):
+    """Attacker review of issue 26, finding 6: stored as typed, the PDF showed empty boxes for the name."""
+    account = make.portal_account(team["patient"])
+    signed = _sign(make, team["course"], "consent-psychotherapy-integration", account=account,
+                   typed="Ｊｕｎｉｐｅｒ　Ａｓｈｇｒｏｖｅ")
+    row = make.query(lambda: db.session.get(SignedForm, signed))
+    assert row.typed_name == "Juniper Ashgrove"
+    assert json.loads(row.document)["signature"]["typed_name"] == "Juniper Ashgrove"
+    with app.test_request_context():
+        pdf = pdf_response(db.session.get(SignedForm, signed)).get_data()
+    assert "Signed by Juniper Ashgrove" in pdf_text(pdf)
 
 
 @pytest.mark.parametrize("change, field, message", [

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -551,6 +553,93 @@ def test_a_withdrawn_consent_whose_form_file_cannot_be_read_still_stops_dosing(d
     with pytest.raises(DomainError, match=REFUSED + ".*form file is missing or cannot be used"):
         _plan_one(make, dosing["course"], 3)
     assert make.query(lambda: db.session.scalars(select(DosingSession)).all()) == []
+
+
+def _calls_in_order(monkeypatch) -> list[str]:
+    """The dosing services' course locks and forms checks, in the order they happen."""
+    calls = []
+    real_lock, real_refusal = dosing_services.lock_course, dosing_services.dosing_refusal
+    monkeypatch.setattr(dosing_services, "lock_course", lambda course: (calls.append("lock"), real_lock(course))[1])
+    monkeypatch.setattr(dosing_services, "dosing_refusal",
+                        lambda course: (calls.append("forms"), real_refusal(course))[1])
+    return calls
+
+
+def test_every_path_that_plans_moves_or_starts_a_dose_reads_the_forms_under_the_course_lock(dosing, make, auth,
+                                                                                             monkeypatch):
+    """Attacker review of issue 26, finding 3: plan_series read the forms before it took the course lock, so a
+    withdrawal committed in between (it takes the lock too) left a planned dose. Planning, moving and starting
+    the record (save_record) each take the lock first."""
+    make.sign_packet(dosing["course"])
+    [planned] = _plan_one(make, dosing["course"], 3)
+    calls = _calls_in_order(monkeypatch)
+    _plan_one(make, dosing["course"], 1)
+    assert calls[:2] == ["lock", "forms"], calls
+    calls.clear()
+    make.run(lambda: dosing_services.reschedule(db.session.get(DosingSession, planned), planned_start=local(-4, 9),
+                                                reason=None, by=db.session.get(User, dosing["prescriber"])))
+    assert calls[:2] == ["lock", "forms"], calls
+    calls.clear()
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
+    assert started.status_code == 302, page_text(started)
+    assert calls[:2] == ["lock", "forms"], calls
+
+
+@pytest.mark.both_engines  # row locks: PostgreSQL's
+def test_a_withdrawal_committed_while_a_plan_waits_for_the_course_lock_refuses_the_plan(dosing, make, app,
+                                                                                        databases):
+    """Finding 3 with two real transactions: the withdrawal holds the course's lock, the plan waits for it, the
+    withdrawal commits; the plan must then see it and plan nothing."""
+    if databases.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises whole transactions)")
+    make.sign_packet(dosing["course"])
+    consent = _status(make, dosing["course"]).item("consent-iv-ketamine").signed.id
+    withdrawn, release, outcome = threading.Event(), threading.Event(), {}
+
+    def withdraw():
+        with app.app_context():
+            services.withdraw(db.session.get(SignedForm, consent), reason="Please stop the treatment.",
+                              recorded_by=db.session.get(User, dosing["desk"]))
+            db.session.flush()
+            withdrawn.set()
+            release.wait(60)
+            db.session.commit()
+
+    def plan():
+        try:
+            outcome["planned"] = _plan_one(make, dosing["course"], 3)
+        except DomainError as refusal:
+            outcome["refused"] = str(refusal.reasons)
+
+    withdrawer = threading.Thread(target=withdraw)
+    withdrawer.start()
+    assert withdrawn.wait(60)
+    planner = threading.Thread(target=plan)
+    planner.start()
+    try:
+        assert _a_session_waits_on_a_lock(app), "the plan never waited for the course lock"
+    finally:
+        release.set()
+        withdrawer.join(60)
+        planner.join(60)
+    assert "withdrew this consent" in outcome.get("refused", ""), outcome
+    assert make.query(lambda: db.session.scalars(select(DosingSession)).all()) == []
+
+
+def _a_session_waits_on_a_lock(app) -> bool:
+    """True once another connection of this database waits on a row lock (polled; False after about 30 s)."""
+    with app.app_context():
+        for _ in range(600):
+            waiting = db.session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"))
+            db.session.rollback()
+            if waiting:
+                return True
+            time.sleep(0.05)
+    return False
 
 
 def test_the_preparation_gate_and_checklist_follow_the_signed_forms(team, make, auth, client):

@@ -629,12 +629,13 @@ def test_a_withdrawal_committed_while_a_plan_waits_for_the_course_lock_refuses_t
 
 
 def _a_session_waits_on_a_lock(app) -> bool:
-    """True once another connection of this database waits on a row lock (polled; False after about 30 s)."""
+    """True once another connection waits for a course's row lock (lock_course; polled, False after about 30 s)."""
     with app.app_context():
         for _ in range(600):
             waiting = db.session.scalar(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"))
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                "AND query ILIKE '%treatment_courses%FOR NO KEY UPDATE%'"))
             db.session.rollback()
             if waiting:
                 return True

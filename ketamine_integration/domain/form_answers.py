@@ -199,10 +199,16 @@ def sample_answers(form: FormDefinition, *, flagged=()) -> Answers:
 
 # -- the signature ------------------------------------------------------------------------------
 
+def signed_name(typed: str) -> str:
+    """The typed name as the signature stores it: NFKC-normalised (fullwidth "Ｊｕｎｉｐｅｒ" is "Juniper", which
+    the PDF's fonts can draw; attacker review of issue 26, finding 6), single-spaced, capitalised as typed."""
+    return " ".join(unicodedata.normalize("NFKC", typed).split())
+
+
 def same_name(typed: str, expected: str) -> bool:
     """The typed name is the patient's, case and spacing ignored (and accents typed alike)."""
     def folded(name: str) -> str:
-        return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+        return signed_name(name).casefold()
     return bool(folded(typed)) and folded(typed) == folded(expected)
 
 

@@ -13,6 +13,7 @@ import re
 
 import yaml
 
+from .data_files import DataFileRefused, read_data_text
 from .form_definitions import FormDefinition, parse_definition
 from .protocol_library import load_yaml, yaml_error_problem
 from .yaml_shape import field_lines, line_of, yaml_files, yaml_shape_problem
@@ -67,14 +68,9 @@ def read_file(path: Path) -> FormFile:
     """One file, parsed within the limits and checked; every problem named by line and field."""
     name = path.name
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return _broken(path, [f"{name}: (file): is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"])
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return _broken(path, [f"{name}: (file): is not UTF-8 text"])
-    except OSError as err:
-        return _broken(path, [f"{name}: (file): cannot be read: {err.strerror}"])
+        text = read_data_text(path, MAX_FILE_BYTES)
+    except DataFileRefused as refused:
+        return _broken(path, [f"{name}: (file): {refused}"])
     try:
         shape = yaml_shape_problem(text, max_nodes=MAX_YAML_NODES, max_depth=MAX_YAML_DEPTH)
         if shape is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .data_files import DataFileRefused, read_data_text
 from .protocols import Protocol, ProtocolError, content_hash, validate_definition
 from .yaml_shape import LOADER, yaml_files, yaml_shape_problem
 
@@ -42,14 +43,9 @@ def read_protocol_file(path: Path) -> tuple[Protocol, dict]:
     """Parse and validate one file: (protocol, the mapping it came from) or ProtocolError."""
     source = path.name
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProtocolError(source, [("(file)", f"is {size} bytes; the limit is {MAX_FILE_BYTES}")])
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ProtocolError(source, [("(file)", "is not UTF-8 text")]) from None
-    except OSError as err:
-        raise ProtocolError(source, [("(file)", f"cannot be read: {err.strerror}")]) from None
+        text = read_data_text(path, MAX_FILE_BYTES)
+    except DataFileRefused as refused:
+        raise ProtocolError(source, [("(file)", str(refused))]) from None
     try:
         _check_yaml_shape(text, source)
         data = load_yaml(text)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from .data_files import DataFileRefused, read_data_text
 from .protocol_library import load_yaml, yaml_error_problem, yaml_shape_problem
 from .yaml_shape import yaml_files
 
@@ -106,14 +107,9 @@ class _FileProblems(Exception):
 def read_file(path: Path) -> dict:
     """The file's mapping, parsed within the limits, or _FileProblems naming where it failed."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _FileProblems([("(file)", f"is {size} bytes; the limit is {MAX_FILE_BYTES}")])
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise _FileProblems([("(file)", "is not UTF-8 text")]) from None
-    except OSError as err:
-        raise _FileProblems([("(file)", f"cannot be read: {err.strerror}")]) from None
+        text = read_data_text(path, MAX_FILE_BYTES)
+    except DataFileRefused as refused:
+        raise _FileProblems([("(file)", str(refused))]) from None
     try:
         shape = yaml_shape_problem(text, max_nodes=MAX_YAML_NODES, max_depth=MAX_YAML_DEPTH)
         if shape is not None:

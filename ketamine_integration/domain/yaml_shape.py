@@ -183,8 +183,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def yaml_files(directory: Path) -> list[Path]:
     """The data files directly in `directory` (*.yaml, *.yml, any case: "Intake.YAML" too), by name;
-    none when it does not exist."""
+    none when it does not exist. Every entry but a folder is listed, a pipe, a device or a broken link too,
+    so that reading it (domain/data_files.py) refuses it by name rather than leaving it out unseen."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in YAML_SUFFIXES and p.is_file())
+    return sorted(p for p in directory.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not p.is_dir())

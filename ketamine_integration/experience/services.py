@@ -68,17 +68,30 @@ def fetch_signed_sessions_by_course(course_ids: list[int], *, session=None) -> d
 
 
 def _check_planning_phase(course: TreatmentCourse) -> None:
+    """The course may have a dose planned or moved now: its phase and its forms, read under the course's lock
+    (_check_forms_allow_dosing)."""
+    lock_course(course)
     if course.current_phase not in PLANNING_PHASES:
         if course.current_phase.ended:
             raise DomainError("The course has ended; nothing more can be planned.")
         raise DomainError("The series is complete; boosters are planned once the course is in maintenance.")
-    _check_forms_allow_dosing(course)
+    _refuse_unless_forms_allow_dosing(course)
 
 
 def _check_forms_allow_dosing(course: TreatmentCourse) -> None:
     """A form dosing needs never signed (the intake, a route consent, the transport agreement), a withdrawn
     dosing consent or an unreviewed flagged answer stops planning, moving and starting a dose in any phase,
-    even when the preparation gate was overridden (issue 26); a record already under way is never stopped."""
+    even when the preparation gate was overridden (issue 26); a record already under way is never stopped.
+
+    The forms are read after the course's lock is taken: a signature, a review and a withdrawal take it too
+    (signed_forms.services), so a withdrawal committed a moment before is seen, never read stale and followed by
+    a dose planned after it (attacker review of issue 26, finding 3)."""
+    lock_course(course)
+    _refuse_unless_forms_allow_dosing(course)
+
+
+def _refuse_unless_forms_allow_dosing(course: TreatmentCourse) -> None:
+    """_check_forms_allow_dosing for a caller already holding the course's lock."""
     refusal = dosing_refusal(course)
     if refusal:
         raise DomainError(refusal)
@@ -142,8 +155,8 @@ def plan_series(course: TreatmentCourse, *, first_start: datetime, days_between:
     starts = [shift(first_start, Span(days_between * i, "d"), zone) for i in range(count)]
     overrides = plan_rules.plan_spacing(course, starts, reason, by)
     length = timedelta(minutes=minutes or booked_minutes(protocol_of(course.protocol_version)))
-    # Lock the course row: two plans at once must not draw the same sequence numbers.
-    lock_course(course)
+    # The course row was locked first (_check_planning_phase): two plans at once must not draw the same sequence
+    # numbers, and the forms were read under it.
     booking.lock_parties(clinician_id=clinician.id, patient_id=course.patient_id, room_id=room.id if room else None)
     sequence = db.session.scalar(select(func.max(DosingSession.sequence))
                                  .where(DosingSession.course_id == course.id)) or 0
@@ -363,8 +376,6 @@ def sign(session: DosingSession, *, by: User, expected_version: int, now: dateti
     if session.status != DRAFT:
         raise DomainError("Only a recorded, unsigned session can be signed.")
     _check_recordable(session)
-    if session.status == PLANNED:  # starting the record starts the dose
-        _check_forms_allow_dosing(session.course)
     if session.version != expected_version:
         raise ConcurrentEdit("The record changed since you opened it; review it before signing.",
                              current_version=session.version)

@@ -21,7 +21,7 @@ from ..db.clinic_time import clinic_today
 from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain.form_answers import (build_document, check_answers, document_digest, document_json, flag_count,
-                                   signature_problems)
+                                   signature_problems, signed_name)
 from ..domain.form_definitions import FormDefinition
 from ..domain.text import is_written, written_length
 from ..extensions import db
@@ -95,7 +95,7 @@ def sign_form(course: TreatmentCourse, form_id: str, *, raw_answers, typed_name,
     if problems:
         raise DomainError(problems)
     signed_at = _second(now)
-    signature = {"typed_name": " ".join(typed_name.split()), "agreed": True, "signed_at": _iso(signed_at),
+    signature = {"typed_name": signed_name(typed_name), "agreed": True, "signed_at": _iso(signed_at),
                  "method": method, "portal_account": portal_account.email if portal_account is not None else None,
                  "witness": {"id": witness.id, "name": witness.display_name} if witness is not None else None}
     document = build_document(form, answers, patient={

@@ -98,15 +98,25 @@ class PacketItem:
             return [f"{self.title}: not signed yet."] if self.form is not None else \
                 [f"{self.title}: cannot be signed (its form file is missing or cannot be used; ask the clinic)."]
         reasons = []
-        if self.state == WITHDRAWN and self.signed_definition is not None \
-                and self.signed_definition.withdrawal_blocks_dosing:
-            day = format_local_day(self.signed.withdrawal.withdrawn_at, year=True)
-            reasons.append(f"{self.title}: the patient withdrew this consent on {day}; no dosing until they "
-                           "sign it again.")
+        if self.state == WITHDRAWN:
+            reasons += self._withdrawal_stops_dosing()
         if self.flags and self.flags_reviewed is None and self.state != WITHDRAWN:
             reasons.append(f"{self.title}: {counted(len(self.flags), 'flagged answer')} to be reviewed by a "
                            "prescriber.")
         return reasons
+
+    def _withdrawal_stops_dosing(self) -> list[str]:
+        """A withdrawn consent whose file says its withdrawal stops dosing stops it; so does one whose
+        definition cannot be read (the attacker review of issue 26, finding 1): what the patient withdrew may be
+        the treatment consent, so an unreadable file fails closed, as an unsigned unreadable form does."""
+        day = format_local_day(self.signed.withdrawal.withdrawn_at, year=True)
+        if self.signed_definition is None:
+            return [f"{self.title}: the patient withdrew this form on {day}, and its form file is missing or "
+                    "cannot be used, so whether dosing may go on cannot be read; no dosing until the clinic "
+                    "restores the file or the patient signs it again."]
+        if not self.signed_definition.withdrawal_blocks_dosing:
+            return []
+        return [f"{self.title}: the patient withdrew this consent on {day}; no dosing until they sign it again."]
 
 
 @dataclass(frozen=True)

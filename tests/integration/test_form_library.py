@@ -2,7 +2,10 @@
 set passes; a broken file is named file:line field: message, exit status 1; the pages list and show
 the forms to every staff role, a broken file with its problems, and audit nothing (form definitions
 are the clinic's documents, not patient data)."""
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,50 @@ def test_a_file_whose_suffix_is_in_capitals_is_read_too(auth, make, client, form
     assert client.get("/protocols/forms/consent-telehealth/v1").status_code == 200
     checked = client.application.test_cli_runner().invoke(args=["forms", "check"]).output
     assert "ok    Consent-Telehealth.YAML: consent-telehealth v1" in checked
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check_in_subprocess(tmp_path, forms: Path, *files: Path) -> subprocess.CompletedProcess:
+    """`flask forms check` in its own process with a timeout: a reader that hangs fails the test, not the suite."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FORMS_DIR": str(forms),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}"}
+    try:
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "ketamine_integration", "forms", "check",
+                               *map(str, files)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("flask forms check hung on a pipe or a device")
+
+
+def test_the_check_refuses_a_pipe_or_a_device_by_name_and_never_hangs(tmp_path):
+    """Attacker review of issue 26, finding 5: the size check trusted stat, so a FIFO (waits for a writer) or
+    a link to /dev/zero (0 bytes by stat, endless) hung `flask forms check` and the pages reading forms/."""
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED, forms, ignore=shutil.ignore_patterns("*.md"))
+    os.mkfifo(forms / "pipe.yaml")
+    (forms / "zero.yaml").symlink_to("/dev/zero")
+    (forms / "drafts").mkdir()
+    extra = (SHIPPED / "consent-telehealth.yaml").read_text().replace("form: consent-telehealth", "form: clinic-extra")
+    (forms / "drafts" / "clinic-extra.yaml").write_text(extra)
+    (forms / "clinic-extra.yaml").symlink_to("drafts/clinic-extra.yaml")  # a link within forms/: read
+    result = _check_in_subprocess(tmp_path, forms)
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert "ERROR pipe.yaml: (file): is not a regular file" in output
+    assert "ERROR zero.yaml: (file): is a link to a file outside its folder" in output
+    assert "ok    clinic-extra.yaml: clinic-extra v1" in output
+    # named on the command line, the same
+    named = _check_in_subprocess(tmp_path, forms, forms / "pipe.yaml", forms / "zero.yaml")
+    assert named.returncode == 1 and "ERROR pipe.yaml: (file): is not a regular file" in named.stderr
+    assert "ERROR zero.yaml: (file): is a link to a file outside its folder" in named.stderr
+
+
+def test_a_link_leading_nowhere_is_listed_broken_and_the_pages_still_work(auth, make, client, forms_dir):
+    """The folder's listing now keeps every entry but a folder, so its stamp reads a broken link's own stat."""
+    (forms_dir / "gone.yaml").symlink_to(forms_dir / "nowhere")
+    make.user("admin", username="adm")
+    auth.sign_in("adm")
+    response = client.get("/protocols/forms/")
+    assert response.status_code == 200
+    assert "gone.yaml: (file): cannot be read: No such file or directory" in " ".join(page_text(response).split())

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,10 +28,12 @@ from ketamine_integration.extensions import db
 from ketamine_integration.portal.models import PortalAccount
 from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
+from ketamine_integration.signed_forms.presented import pdf_response
 from ketamine_integration.domain.form_answers import sample_answers
 from tests.conftest import page_text
 from tests.factories import newest_version
 from tests.integration.test_dosing import _plan, _record_data, local
+from tests.integration.test_signed_form_render import pdf_text
 
 
 SHIPPED_FORMS = Path(__file__).resolve().parents[2] / "forms"
@@ -135,6 +139,19 @@ def test_signing_in_the_portal_with_the_patient_s_account(team, make):
     other = make.portal_account(make.patient())
     with pytest.raises(DomainError, match="your own portal account"):
         _sign(make, team["course"], "intake-questionnaire", account=other)
+
+
+def test_a_name_typed_in_fullwidth_letters_is_signed_and_stored_as_ascii(team, make, app):
+    """Attacker review of issue 26, finding 6: stored as typed, the PDF showed empty boxes for the name."""
+    account = make.portal_account(team["patient"])
+    signed = _sign(make, team["course"], "consent-psychotherapy-integration", account=account,
+                   typed="Ｊｕｎｉｐｅｒ　Ａｓｈｇｒｏｖｅ")
+    row = make.query(lambda: db.session.get(SignedForm, signed))
+    assert row.typed_name == "Juniper Ashgrove"
+    assert json.loads(row.document)["signature"]["typed_name"] == "Juniper Ashgrove"
+    with app.test_request_context():
+        pdf = pdf_response(db.session.get(SignedForm, signed)).get_data()
+    assert "Signed by Juniper Ashgrove" in pdf_text(pdf)
 
 
 @pytest.mark.parametrize("change, field, message", [
@@ -509,6 +526,121 @@ def test_a_withdrawn_consent_stops_new_doses_never_a_record_under_way(dosing, ma
         VitalSigns.dosing_session_id == planned, VitalSigns.timepoint == "post_40"))) == 84
     _sign(make, dosing["course"], "consent-iv-ketamine", by=dosing["desk"])
     assert len(_plan_one(make, dosing["course"], 1)) == 1
+
+
+@pytest.mark.parametrize("damage", [
+    "broken",   # an edit left a stray key: the file no longer loads
+    "missing",  # the file removed from forms/
+])
+def test_a_withdrawn_consent_whose_form_file_cannot_be_read_still_stops_dosing(dosing, make, app, tmp_path, damage):
+    """Attacker review of issue 26, finding 1: the withdrawal counted only when the signed form's definition was
+    found, so breaking or removing the consent's file let doses be planned again. It fails closed."""
+    make.sign_packet(dosing["course"])
+    consent = _status(make, dosing["course"]).item("consent-iv-ketamine").signed.id
+    make.run(lambda: services.withdraw(db.session.get(SignedForm, consent), reason="I withdraw my consent.",
+                                       recorded_by=db.session.get(User, dosing["desk"])))
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED_FORMS, forms)
+    path = forms / "consent-iv-ketamine.yaml"
+    if damage == "broken":
+        path.write_text(path.read_text() + "\nstray_key: oops\n")
+    else:
+        path.unlink()
+    app.config["FORMS_DIR"] = str(forms)
+    assert _status(make, dosing["course"]).item("consent-iv-ketamine").signed_definition is None
+    [reason] = _blocks(make, dosing["course"])
+    assert "the patient withdrew this form on" in reason and "its form file is missing or cannot be used" in reason
+    with pytest.raises(DomainError, match=REFUSED + ".*form file is missing or cannot be used"):
+        _plan_one(make, dosing["course"], 3)
+    assert make.query(lambda: db.session.scalars(select(DosingSession)).all()) == []
+
+
+def _calls_in_order(monkeypatch) -> list[str]:
+    """The dosing services' course locks and forms checks, in the order they happen."""
+    calls = []
+    real_lock, real_refusal = dosing_services.lock_course, dosing_services.dosing_refusal
+    monkeypatch.setattr(dosing_services, "lock_course", lambda course: (calls.append("lock"), real_lock(course))[1])
+    monkeypatch.setattr(dosing_services, "dosing_refusal",
+                        lambda course: (calls.append("forms"), real_refusal(course))[1])
+    return calls
+
+
+def test_every_path_that_plans_moves_or_starts_a_dose_reads_the_forms_under_the_course_lock(dosing, make, auth,
+                                                                                             monkeypatch):
+    """Attacker review of issue 26, finding 3: plan_series read the forms before it took the course lock, so a
+    withdrawal committed in between (it takes the lock too) left a planned dose. Planning, moving and starting
+    the record (save_record) each take the lock first."""
+    make.sign_packet(dosing["course"])
+    [planned] = _plan_one(make, dosing["course"], 3)
+    calls = _calls_in_order(monkeypatch)
+    _plan_one(make, dosing["course"], 1)
+    assert calls[:2] == ["lock", "forms"], calls
+    calls.clear()
+    make.run(lambda: dosing_services.reschedule(db.session.get(DosingSession, planned), planned_start=local(-4, 9),
+                                                reason=None, by=db.session.get(User, dosing["prescriber"])))
+    assert calls[:2] == ["lock", "forms"], calls
+    calls.clear()
+    auth.sign_in("pres")
+    session = make.query(lambda: db.session.get(DosingSession, planned))
+    started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
+    assert started.status_code == 302, page_text(started)
+    assert calls[:2] == ["lock", "forms"], calls
+
+
+@pytest.mark.both_engines  # row locks: PostgreSQL's
+def test_a_withdrawal_committed_while_a_plan_waits_for_the_course_lock_refuses_the_plan(dosing, make, app,
+                                                                                        databases):
+    """Finding 3 with two real transactions: the withdrawal holds the course's lock, the plan waits for it, the
+    withdrawal commits; the plan must then see it and plan nothing."""
+    if databases.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises whole transactions)")
+    make.sign_packet(dosing["course"])
+    consent = _status(make, dosing["course"]).item("consent-iv-ketamine").signed.id
+    withdrawn, release, outcome = threading.Event(), threading.Event(), {}
+
+    def withdraw():
+        with app.app_context():
+            services.withdraw(db.session.get(SignedForm, consent), reason="Please stop the treatment.",
+                              recorded_by=db.session.get(User, dosing["desk"]))
+            db.session.flush()
+            withdrawn.set()
+            release.wait(60)
+            db.session.commit()
+
+    def plan():
+        try:
+            outcome["planned"] = _plan_one(make, dosing["course"], 3)
+        except DomainError as refusal:
+            outcome["refused"] = str(refusal.reasons)
+
+    withdrawer = threading.Thread(target=withdraw)
+    withdrawer.start()
+    assert withdrawn.wait(60)
+    planner = threading.Thread(target=plan)
+    planner.start()
+    try:
+        assert _a_session_waits_on_a_lock(app), "the plan never waited for the course lock"
+    finally:
+        release.set()
+        withdrawer.join(60)
+        planner.join(60)
+    assert "withdrew this consent" in outcome.get("refused", ""), outcome
+    assert make.query(lambda: db.session.scalars(select(DosingSession)).all()) == []
+
+
+def _a_session_waits_on_a_lock(app) -> bool:
+    """True once another connection waits for a course's row lock (lock_course; polled, False after about 30 s)."""
+    with app.app_context():
+        for _ in range(600):
+            waiting = db.session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                "AND query ILIKE '%treatment_courses%FOR NO KEY UPDATE%'"))
+            db.session.rollback()
+            if waiting:
+                return True
+            time.sleep(0.05)
+    return False
 
 
 def test_the_preparation_gate_and_checklist_follow_the_signed_forms(team, make, auth, client):

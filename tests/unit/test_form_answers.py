@@ -8,7 +8,8 @@ import pytest
 
 from ketamine_integration.domain.form_answers import (MAX_MEDICATIONS, MAX_TEXT, answer_text, build_document,
                                                       check_answers, document_digest, document_json,
-                                                      flagged_answers, same_name, signature_problems)
+                                                      flagged_answers, same_name, signature_problems,
+                                                      signed_name)
 from ketamine_integration.domain.form_definitions import parse_definition
 
 FORM, _ = parse_definition({
@@ -149,9 +150,25 @@ def test_answer_text(question, value, shown):
     ("Ada King", True, {"typed_name": "Type your name as the clinic has it: Ada Lovelace."}),
     ("Ada Lovelace", False, {"agreed": "Tick the box to agree; without it the consent is not signed."}),
     ("Ada Lovelace", "true", {"agreed": "Tick the box to agree; without it the consent is not signed."}),
+    ("Ａｄａ Ｌｏｖｅｌａｃｅ", True, {}),                                    # fullwidth letters are the same name
+    ("\u0410da Lovelace", True, {"typed_name": "Type your name as the clinic has it: Ada Lovelace."}),  # Cyrillic A
+    ("Ada\u200bLovelace", True, {"typed_name": "Type your name as the clinic has it: Ada Lovelace."}),  # zero width
+    ("Ada Lovelac\u0435", True, {"typed_name": "Type your name as the clinic has it: Ada Lovelace."}),  # Cyrillic e
+    ("Ａｄａ Ｋｉｎｇ", True, {"typed_name": "Type your name as the clinic has it: Ada Lovelace."}),   # fullwidth, other
 ])
 def test_signature_problems(typed, agreed, problems):
     assert signature_problems(FORM, typed_name=typed, agreed=agreed, patient_name="Ada Lovelace") == problems
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("Ｊｕｎｉｐｅｒ Ａｓｈｇｒｏｖｅ", "Juniper Ashgrove"),    # fullwidth: the PDF's fonts draw the ASCII letters
+    ("  juniper\u3000ASHGROVE ", "juniper ASHGROVE"),  # an ideographic space; the capitals as typed
+    ("Ｊｏｓé Ｍａｒíａ", "José María"),                # accents kept, composed
+])
+def test_the_signed_name_is_stored_normalised_as_typed(typed, stored):
+    """Attacker review of issue 26, finding 6: a name typed in fullwidth letters was stored as typed and the PDF
+    showed empty boxes."""
+    assert signed_name(typed) == stored
 
 
 def test_an_intake_form_has_no_agreement_to_tick():

@@ -147,7 +147,7 @@ def test_a_huge_file_is_refused_unread(tmp_path):
     path = tmp_path / "huge.yaml"
     path.write_text("# " + "x" * (techniques.MAX_FILE_BYTES + 10))
     [broken] = build([path]).broken
-    assert broken.problems[0].startswith("huge.yaml: (file): is ") and "the limit is 131072" in broken.problems[0]
+    assert broken.problems[0].startswith("huge.yaml: (file): is ") and "the limit is 131,072" in broken.problems[0]
 
 
 def test_the_shipped_file_is_read_first_whatever_the_names(tmp_path):

@@ -1,8 +1,9 @@
 """The post-dosing journal (issue 23, point 4): the patient's services (write, edit, share, withdraw,
 read, prompts) with their field errors and audit rows, the sharing rules on every staff page (a
 private entry's canary is searched for on every page of every role; a shared entry shows only to the
-care team's therapists; the crawl, shared with the portal's entries, is in test_portal_journal.py), quoting a shared entry into the experience review without JavaScript, and
-another patient's entries out of reach."""
+care team's therapists: one crawl for these entries and the portal's, in test_portal_journal.py),
+quoting a shared entry into the experience review without JavaScript, and another patient's entries
+out of reach."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,8 +1,9 @@
 """The post-dosing journal (issue 23, point 4): the patient's services (write, edit, share, withdraw,
 read, prompts) with their field errors and audit rows, the sharing rules on every staff page (a
 private entry's canary is searched for on every page of every role; a shared entry shows only to the
-care team's therapists), quoting a shared entry into the experience review without JavaScript, and
-another patient's entries out of reach."""
+care team's therapists: one crawl for these entries and the portal's, in test_portal_journal.py),
+quoting a shared entry into the experience review without JavaScript, and another patient's entries
+out of reach."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -214,27 +215,25 @@ def _pages(app, world, note_id: int) -> list[str]:
     return sorted(set(urls))
 
 
-def _where_shared_shows(auth, pages: list[str]) -> dict[str, set[str]]:
-    """Every page as every user of the world: the PRIVATE canary on none (asserted); the pages the
-    SHARED entry shows on, by username."""
-    found = {}
+def where_shown(auth, pages: list[str], private: tuple[str, ...], shared: tuple[str, ...]) -> dict[str, dict]:
+    """Every page as every user of the world: no `private` canary on any (asserted); for each `shared`
+    one, the pages it shows on, by username."""
+    found = {text: {} for text in shared}
     for username in ("ther", "pres", "nurse", "desk", "boss", "other"):
         auth.sign_in(username)
         for url in pages:
             html = auth.client.get(url).get_data(as_text=True)
-            assert PRIVATE not in html, f"the private entry shows to {username} on {url}"
-            if SHARED in html:
-                found.setdefault(username, set()).add(url)
+            for text in private:
+                assert text not in html, f"the private entry {text!r} shows to {username} on {url}"
+            for text in shared:
+                if text in html:
+                    found[text].setdefault(username, set()).add(url)
     return found
 
 
-def test_a_private_entry_is_on_no_staff_page_and_a_shared_one_only_on_the_therapists(app, make, auth, world):
-    note_id = _note(make, auth, world)
-    write(make, world, text=PRIVATE, prompt="emotions")
-    write(make, world, text=SHARED, share=True)
-    pages = _pages(app, world, note_id)
-    assert {f"/courses/{world['course']}", f"/notes/{note_id}", f"/patients/{world['patient']}"} <= set(pages)
-    assert _where_shared_shows(auth, pages) == {"ther": {f"/courses/{world['course']}", f"/notes/{note_id}"}}
+# The crawl of every staff page as every role (78 pages, 6 users) runs once per engine for the entries
+# written through the services here and through the portal's page alike: test_portal_journal.py,
+# test_a_private_entry_is_on_no_staff_page_and_a_shared_one_only_on_the_therapists.
 
 
 def test_the_note_form_marks_shared_entries_as_the_patients_words_and_the_view_is_audited(make, auth, world):

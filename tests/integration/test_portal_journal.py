@@ -1,8 +1,8 @@
 """The journal in the patient portal (issue 23, point 4's pages): the open prompts each with its own
 labelled form, writing, editing, sharing and withdrawing a share through the pages; bad input answered
 with a field error, the typed text kept and nothing changed; a stale edit kept with a clear message;
-another patient's entry 404; text sent after the session timed out offered back; and an entry written
-through the portal on no staff page while private."""
+another patient's entry 404; text sent after the session timed out offered back; and entries written
+through the portal (or the services) on no staff page while private, and only on the therapist's when shared."""
 from __future__ import annotations
 
 import re
@@ -17,8 +17,7 @@ from ketamine_integration.journal import services as journal
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.portal.models import PortalKeptText, PortalSession
 from tests.conftest import Auth, page_text
-from tests.integration.test_journal import (PRIVATE, SHARED, _note, _pages, _where_shared_shows, journal_world,
-                                           write)
+from tests.integration.test_journal import PRIVATE, SHARED, _note, _pages, journal_world, where_shown, write
 from tests.page_html import read_forms
 
 # SQLite in `make test` (PostgreSQL in `make test-all-engines`): pages and services only.
@@ -313,13 +312,26 @@ def test_an_edit_sent_after_the_session_timed_out_is_offered_back_on_the_edit_pa
 
 # -- staff pages ---------------------------------------------------------------------------------------
 
-def test_an_entry_written_in_the_portal_is_on_no_staff_page_while_private(app, make, auth, world, patient):
-    """test_journal's canary, for entries written through the portal's page: every staff page taking
-    this world's ids, as every role, never shows the private one; the shared one only to the therapist."""
+#: the canaries of the entries written through the portal's page (PRIVATE and SHARED: through the services)
+PORTAL_PRIVATE = "Zq7-PRIVATE-portal-canary-8830"
+PORTAL_SHARED = "The garden gate stood open"
+
+
+def test_a_private_entry_is_on_no_staff_page_and_a_shared_one_only_on_the_therapists(app, make, auth, world, patient):
+    """test_journal's canaries: every staff page taking this world's ids, as every role, never shows a
+    private entry, and a shared one only to the care team's therapist, on the course and the note. The
+    entries are written both ways, through the journal's services and through the portal's page (each
+    with its own canary), so one crawl checks both (it was one crawl per way)."""
     note_id = _note(make, auth, world)
-    assert _written(make, world, PRIVATE, prompt="emotions", patient=patient).status_code == 302
-    assert _written(make, world, SHARED, patient=patient).status_code == 302
+    write(make, world, text=PRIVATE, prompt="emotions")
+    write(make, world, text=SHARED, share=True)
+    assert _written(make, world, PORTAL_PRIVATE, prompt="imagery", patient=patient).status_code == 302
+    assert _written(make, world, PORTAL_SHARED, prompt="surprises", patient=patient).status_code == 302
     shared = _entries(make)[-1]
+    assert shared.text == PORTAL_SHARED and shared.shared_at is None
     assert patient.post(f"/portal/journal/{shared.id}/share", {}).status_code == 302
     pages = _pages(app, world, note_id)
-    assert _where_shared_shows(auth, pages) == {"ther": {f"/courses/{world['course']}", f"/notes/{note_id}"}}
+    assert {f"/courses/{world['course']}", f"/notes/{note_id}", f"/patients/{world['patient']}"} <= set(pages)
+    the_therapists = {"ther": {f"/courses/{world['course']}", f"/notes/{note_id}"}}
+    assert where_shown(auth, pages, private=(PRIVATE, PORTAL_PRIVATE), shared=(SHARED, PORTAL_SHARED)) == {
+        SHARED: the_therapists, PORTAL_SHARED: the_therapists}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import threading
 import time
@@ -466,13 +467,18 @@ def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, m
 
 
 def _new_versions(app, tmp_path, *form_files: str) -> None:
-    """A version 2 of each shipped form named, asking those who signed version 1 to sign again."""
+    """A version after the newest shipped one of each form named (its first file), asking those who signed an
+    earlier version to sign again."""
     forms = tmp_path / "forms"
     shutil.copytree(SHIPPED_FORMS, forms)
     for form_file in form_files:
-        source = (forms / form_file).read_text()
-        assert "resign_on_change: true" in source
-        (forms / form_file.replace(".yaml", "-v2.yaml")).write_text(source.replace("version: 1", "version: 2", 1))
+        stem = form_file.removesuffix(".yaml")
+        versions = {int(re.search(r"^version: (\d+)$", path.read_text(), re.M).group(1)): path.read_text()
+                    for path in forms.glob(f"{stem}*.yaml")}
+        newest = max(versions)
+        source = re.sub(r"^resign_on_change: false$", "resign_on_change: true", versions[newest], flags=re.M)
+        (forms / f"{stem}-v{newest + 1}.yaml").write_text(
+            source.replace(f"version: {newest}", f"version: {newest + 1}", 1))
     app.config["FORMS_DIR"] = str(forms)
 
 

@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048, 0055 and 0056); this module
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048, 0055, 0056 and 0058); this module
 is the one place the code declares the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -81,6 +81,8 @@ APPEND_ONLY: dict[str, str] = {
     "form_countersignatures": "nothing",
     "form_flag_reviews": "nothing (one note per signed form covers its flagged answers)",
     "consent_withdrawals": "nothing (a new signature of the form restores the consent)",
+    "tablet_signings": "ended once, saying how (completed, ended by staff or expired); never deleted, nothing else "
+                       "changes (a longer expiry or another starter would hand the tablet back to the patient)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -120,7 +122,6 @@ MUTABLE: dict[str, str] = {
     "portal_invitations": "an invitation is used, revoked or replaced once",
     "portal_sessions": "portal sessions are touched on activity and ended; an emailed code is replaced or used",
     "portal_kept_text": "its text cleared when the patient saves again on that page",
-    "tablet_signings": "a clinic tablet's signing session is ended once (completed, ended by staff or expired)",
 }
 
 
@@ -169,6 +170,8 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "form_countersignatures": {},
     "form_flag_reviews": {},
     "consent_withdrawals": {},
+    # a clinic tablet's signing session ends once, with how (migration 0058 mirrors this)
+    "tablet_signings": {"ended_at": _once_with("ended_reason"), "ended_reason": _once_with("ended_at")},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
     # the response a patient completed after a portal answer's alert, linked once (the CHECK of migration
     # 0043 keeps it to that source; any other alert has its response from the start, or none)

@@ -311,15 +311,34 @@ ONE_WAY_AUDITED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 RECORDED_ONE_WAY = tuple((action, table, columns[0]) for action, (table, columns) in ONE_WAY_AUDITED.items())
 
-#: how an audit row's detail carries the digest of the one-way change it records
-ONE_WAY_DIGEST_PREFIX = "sha256 "
+#: records anchored to the audit row of their creation: audit action -> (table, the columns the digest
+#: in its success row covers). Their triggers refuse every change, but the database owner can lift
+#: them; the HMAC-chained trail names each record and what it said, so `signatures verify` finds one
+#: deleted, rewritten, or inserted behind the app's back (issue 26, attack finding 2). A signed form's
+#: `digest` covers its document; `flagged_count` and the signer's account are covered here.
+AUDITED_AT_CREATION: dict[str, tuple[str, tuple[str, ...]]] = {
+    "forms.sign": ("signed_forms", ("patient_id", "course_id", "form_id", "form_version", "form_content_hash",
+                                    "kind", "title", "digest", "flagged_count", "signed_at", "method",
+                                    "typed_name", "portal_account_id", "witness_id")),
+    "forms.countersign": ("form_countersignatures", ("signed_form_id", "user_id", "role", "signed_at", "digest")),
+    "forms.review_flags": ("form_flag_reviews", ("signed_form_id", "prescriber_id", "note", "reviewed_at")),
+    "forms.withdraw": ("consent_withdrawals", ("signed_form_id", "withdrawn_at", "reason", "recorded_by_id",
+                                               "portal_account_id")),
+}
+
+#: every audit action whose success row carries a digest of the record it names
+AUDITED_DIGESTS: dict[str, tuple[str, tuple[str, ...]]] = {**ONE_WAY_AUDITED, **AUDITED_AT_CREATION}
+
+#: how an audit row's detail carries the digest of the change or record it names
+AUDITED_DIGEST_PREFIX = "sha256 "
 
 
-def one_way_digest(action: str, values: Mapping) -> str:
-    """SHA-256 of what a one-way change set (when, by whom, why, until when), with the row's
-    id: `audit.record` puts it in the success row's detail, where the HMAC chain keeps it, so
-    a void reason, acknowledgement or revocation date rewritten later no longer matches."""
-    table, columns = ONE_WAY_AUDITED[action]
+def audited_digest(action: str, values: Mapping) -> str:
+    """SHA-256 of what a one-way change set (when, by whom, why, until when), or of a record as it
+    was created, with the row's id: `audit.record` puts it in the success row's detail, where the
+    HMAC chain keeps it, so a void reason, revocation date or signed record rewritten later no
+    longer matches."""
+    table, columns = AUDITED_DIGESTS[action]
     return digest(table, values, ("id", *columns))
 
 

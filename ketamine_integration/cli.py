@@ -26,7 +26,7 @@ from .experience.window_store import windows_cli
 from .fhir.cli import export_cli
 from .protocols.cli import forms_cli, protocols_cli, techniques_cli
 from .reminders.cli import reminders_cli
-from .signed_forms.services import verify_countersignatures, verify_signed_forms
+from .signed_forms.integrity import verify_countersignatures, verify_flag_reviews, verify_signed_forms
 from .domain.text import written_length
 
 
@@ -40,8 +40,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(forms_cli)
     app.cli.add_command(signatures_cli)
     register_signed_records("discharge summary", "discharge summaries", verify_signed_summaries)
-    register_signed_records("signed form", "forms", verify_signed_forms)
-    register_signed_records("form countersignature", "form countersignatures", verify_countersignatures)
+    register_signed_records("signed form", "forms", verify_signed_forms, "signed_forms")
+    register_signed_records("form countersignature", "form countersignatures", verify_countersignatures,
+                            "form_countersignatures")
+    register_signed_records("form flag review", "form flag reviews", verify_flag_reviews, "form_flag_reviews")
     app.cli.add_command(backup_cli)
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)

@@ -1,6 +1,7 @@
 """What the audit trail and the records' own structure say append-only rows must still show:
-records whose creation was audited still exist, a one-way change still matches the digest its
-audit row carries, and histories are unbroken. `flask signatures verify` runs these.
+records whose creation was audited still exist, a one-way change or an anchored record still
+matches the digest its audit row carries, an anchored table holds no row the trail does not name,
+and histories are unbroken. `flask signatures verify` runs these.
 
 Digests catch a row rewritten in place; they cannot catch a row deleted, nor a change to what
 may still change after creation (a void, an acknowledgement, a revocation). Someone who lifts
@@ -13,9 +14,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
-from ..db.append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
+from ..db.append_only import AUDITED_AT_CREATION, AUDITED_DIGEST_PREFIX, ONE_WAY_AUDITED, audited_digest
 from ..domain import measures
 from ..extensions import db
 
@@ -25,7 +26,8 @@ NAMED_AT_CREATION = (("measure.create", "measure_responses"), ("measure.void", "
                      ("release.revoke", "releases_of_information"), ("preparation.record", "preparation_records"),
                      ("preparation.void", "preparation_records"), ("report.create", "coordination_reports"),
                      ("coordination.send", "coordination_notes"), ("safety_plan.sign", "safety_plan_revisions"),
-                     ("safety_plan.addendum", "safety_plan_addenda"), ("safety_plan.review", "safety_plan_reviews"))
+                     ("safety_plan.addendum", "safety_plan_addenda"), ("safety_plan.review", "safety_plan_reviews"),
+                     *((action, table) for action, (table, _) in AUDITED_AT_CREATION.items()))
 
 #: (audit actions each adding one row, table, the column naming what the audit row names):
 #: the table holds at least as many rows for it as the trail records successes
@@ -37,7 +39,7 @@ COUNTED = ((("note.addendum",), "note_addenda", "note_id"),
            (("course.create", "course.phase_change"), "phase_transitions", "course_id"),
            (("appointment.create",), "appointment_changes", "appointment_id"))
 
-_DIGEST = re.compile(re.escape(ONE_WAY_DIGEST_PREFIX) + r"([0-9a-f]{64})")
+_DIGEST = re.compile(re.escape(AUDITED_DIGEST_PREFIX) + r"([0-9a-f]{64})")
 
 
 def _table(name: str):
@@ -83,8 +85,19 @@ def rewritten_one_way_changes() -> list[tuple[str, int]]:
     """(table, id) of rows whose void, acknowledgement or revocation differs from the digest the
     latest audit row of that change carries (a reason or date rewritten, a revocation pushed
     back). Audit rows written before the digest existed carry none and are skipped."""
+    return _rewritten(ONE_WAY_AUDITED)
+
+
+def rewritten_records() -> list[tuple[str, int]]:
+    """(table, id) of records anchored at creation (AUDITED_AT_CREATION) whose content differs from
+    the digest their creation's audit row carries: a signed form's document, flags or signer, a
+    withdrawal's reason, a review's note or reviewer rewritten behind the triggers."""
+    return _rewritten(AUDITED_AT_CREATION)
+
+
+def _rewritten(audited: dict[str, tuple[str, tuple[str, ...]]]) -> list[tuple[str, int]]:
     rewritten = []
-    for action, (name, columns) in ONE_WAY_AUDITED.items():
+    for action, (name, columns) in audited.items():
         latest = {}
         for object_id, detail in db.session.execute(_successes(action)):
             found = _DIGEST.search(detail or "")
@@ -95,8 +108,25 @@ def rewritten_one_way_changes() -> list[tuple[str, int]]:
         table = _table(name)
         rows = db.session.execute(select(table.c.id, *(table.c[c] for c in columns))
                                   .where(table.c.id.in_(latest)).order_by(table.c.id))
-        rewritten += [(name, row.id) for row in rows if one_way_digest(action, row._mapping) != latest[row.id]]
+        rewritten += [(name, row.id) for row in rows if audited_digest(action, row._mapping) != latest[row.id]]
     return rewritten
+
+
+def unaudited_records() -> list[tuple[str, int]]:
+    """(table, id) of rows of the tables anchored at creation that no success row of their action
+    names: inserted behind the app (the triggers let INSERT through), a consent nobody signed or a
+    review nobody wrote. Every path that writes them (the pages, the tablet, the demo) goes through
+    the services, which audit each one."""
+    audit = _table("audit_events")
+    unaudited = []
+    for action, (name, _) in AUDITED_AT_CREATION.items():
+        table = _table(name)
+        named = select(audit.c.object_id).where(audit.c.action == action, audit.c.outcome == "success",
+                                                audit.c.object_id.is_not(None))
+        rows = db.session.scalars(select(table.c.id).where(cast(table.c.id, String).not_in(named))
+                                  .order_by(table.c.id))
+        unaudited += [(name, row_id) for row_id in rows]
+    return unaudited
 
 
 def broken_histories() -> list[tuple[str, int, str]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import flash, g, has_request_context, request
 
-from ..db.append_only import ONE_WAY_AUDITED, ONE_WAY_DIGEST_PREFIX, one_way_digest
+from ..db.append_only import AUDITED_DIGEST_PREFIX, AUDITED_DIGESTS, audited_digest
 from ..db.types import utcnow
 from ..extensions import db
 from ..web.forms import flash_form_problems
@@ -225,13 +225,14 @@ def _acting_portal_account_id() -> int | None:
     return g.get(PORTAL_ACTOR) if has_request_context() else None
 
 
-def _with_one_way_digest(action: str, obj, detail: str | None) -> str | None:
-    """A void, acknowledgement or revocation carries the digest of what it set, kept here by
-    the chain for `signatures verify`; added in this one place so no view can leave it out."""
-    if action not in ONE_WAY_AUDITED or getattr(obj, "__tablename__", None) != ONE_WAY_AUDITED[action][0]:
+def _with_audited_digest(action: str, obj, detail: str | None) -> str | None:
+    """A void, acknowledgement or revocation carries the digest of what it set, a signed form (its
+    countersignature, review, withdrawal) the digest of the record as created, kept here by the chain
+    for `signatures verify`; added in this one place so no view can leave it out."""
+    if action not in AUDITED_DIGESTS or getattr(obj, "__tablename__", None) != AUDITED_DIGESTS[action][0]:
         return detail
-    table, columns = ONE_WAY_AUDITED[action]
-    stamp = ONE_WAY_DIGEST_PREFIX + one_way_digest(action, {c: getattr(obj, c) for c in ("id", *columns)})
+    table, columns = AUDITED_DIGESTS[action]
+    stamp = AUDITED_DIGEST_PREFIX + audited_digest(action, {c: getattr(obj, c) for c in ("id", *columns)})
     return f"{detail}; {stamp}" if detail else stamp
 
 
@@ -254,7 +255,7 @@ def record(action: str, *, obj=None, object_type: str | None = None, object_id=N
         object_type = object_type or type(obj).__name__.lower()
         object_id = obj.id
         if outcome == SUCCESS:
-            detail = _with_one_way_digest(action, obj, detail)
+            detail = _with_audited_digest(action, obj, detail)
     fields = dict(
         action=action, object_type=object_type,
         object_id=None if object_id is None else str(object_id),

@@ -3,7 +3,7 @@ still allows), the ORM guard that stops the application's own code early, and th
 digests `flask signatures verify` rechecks.
 
 Database triggers on both engines are the guarantee (migrations 0003, 0007, 0008, 0011, 0015,
-0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048, 0055 and 0056); this module
+0016, 0024, 0025, 0027, 0031, 0035, 0039, 0041, 0043, 0046, 0047, 0048, 0055, 0056 and 0058); this module
 is the one place the code declares the tables they protect, so a test can try UPDATE and DELETE on every one and fail on a table
 nobody classified (tests/security/test_append_only.py).
 """
@@ -81,6 +81,8 @@ APPEND_ONLY: dict[str, str] = {
     "form_countersignatures": "nothing",
     "form_flag_reviews": "nothing (one note per signed form covers its flagged answers)",
     "consent_withdrawals": "nothing (a new signature of the form restores the consent)",
+    "tablet_signings": "ended once, saying how (completed, ended by staff or expired); never deleted, nothing else "
+                       "changes (a longer expiry or another starter would hand the tablet back to the patient)",
 }
 
 #: every other table, and why its rows may change (a new table must be classified in one of the two)
@@ -120,7 +122,6 @@ MUTABLE: dict[str, str] = {
     "portal_invitations": "an invitation is used, revoked or replaced once",
     "portal_sessions": "portal sessions are touched on activity and ended; an emailed code is replaced or used",
     "portal_kept_text": "its text cleared when the patient saves again on that page",
-    "tablet_signings": "a clinic tablet's signing session is ended once (completed, ended by staff or expired)",
 }
 
 
@@ -169,6 +170,8 @@ ONE_WAY: dict[str, dict[str, Callable]] = {
     "form_countersignatures": {},
     "form_flag_reviews": {},
     "consent_withdrawals": {},
+    # a clinic tablet's signing session ends once, with how (migration 0058 mirrors this)
+    "tablet_signings": {"ended_at": _once_with("ended_reason"), "ended_reason": _once_with("ended_at")},
     "measure_responses": {"voided_at": _once, "void_reason": _once},
     # the response a patient completed after a portal answer's alert, linked once (the CHECK of migration
     # 0043 keeps it to that source; any other alert has its response from the start, or none)
@@ -308,15 +311,34 @@ ONE_WAY_AUDITED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 RECORDED_ONE_WAY = tuple((action, table, columns[0]) for action, (table, columns) in ONE_WAY_AUDITED.items())
 
-#: how an audit row's detail carries the digest of the one-way change it records
-ONE_WAY_DIGEST_PREFIX = "sha256 "
+#: records anchored to the audit row of their creation: audit action -> (table, the columns the digest
+#: in its success row covers). Their triggers refuse every change, but the database owner can lift
+#: them; the HMAC-chained trail names each record and what it said, so `signatures verify` finds one
+#: deleted, rewritten, or inserted behind the app's back (issue 26, attack finding 2). A signed form's
+#: `digest` covers its document; `flagged_count` and the signer's account are covered here.
+AUDITED_AT_CREATION: dict[str, tuple[str, tuple[str, ...]]] = {
+    "forms.sign": ("signed_forms", ("patient_id", "course_id", "form_id", "form_version", "form_content_hash",
+                                    "kind", "title", "digest", "flagged_count", "signed_at", "method",
+                                    "typed_name", "portal_account_id", "witness_id")),
+    "forms.countersign": ("form_countersignatures", ("signed_form_id", "user_id", "role", "signed_at", "digest")),
+    "forms.review_flags": ("form_flag_reviews", ("signed_form_id", "prescriber_id", "note", "reviewed_at")),
+    "forms.withdraw": ("consent_withdrawals", ("signed_form_id", "withdrawn_at", "reason", "recorded_by_id",
+                                               "portal_account_id")),
+}
+
+#: every audit action whose success row carries a digest of the record it names
+AUDITED_DIGESTS: dict[str, tuple[str, tuple[str, ...]]] = {**ONE_WAY_AUDITED, **AUDITED_AT_CREATION}
+
+#: how an audit row's detail carries the digest of the change or record it names
+AUDITED_DIGEST_PREFIX = "sha256 "
 
 
-def one_way_digest(action: str, values: Mapping) -> str:
-    """SHA-256 of what a one-way change set (when, by whom, why, until when), with the row's
-    id: `audit.record` puts it in the success row's detail, where the HMAC chain keeps it, so
-    a void reason, acknowledgement or revocation date rewritten later no longer matches."""
-    table, columns = ONE_WAY_AUDITED[action]
+def audited_digest(action: str, values: Mapping) -> str:
+    """SHA-256 of what a one-way change set (when, by whom, why, until when), or of a record as it
+    was created, with the row's id: `audit.record` puts it in the success row's detail, where the
+    HMAC chain keeps it, so a void reason, revocation date or signed record rewritten later no
+    longer matches."""
+    table, columns = AUDITED_DIGESTS[action]
     return digest(table, values, ("id", *columns))
 
 

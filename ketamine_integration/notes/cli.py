@@ -10,7 +10,8 @@ import click
 from flask.cli import AppGroup
 
 from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
-from ..audit.append_only_trail import broken_histories, missing_records, rewritten_one_way_changes, short_histories
+from ..audit.append_only_trail import (broken_histories, missing_records, rewritten_one_way_changes, rewritten_records,
+                                      short_histories, unaudited_records)
 from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
 from ..plans.services import verify_signed_plans
 from ..safety_plans.services import verify_signed_safety_plans
@@ -21,13 +22,15 @@ signatures_cli = AppGroup("signatures", help="Signed-record integrity commands."
 #: each record's verdict: whether its digest still matches, or what differs (empty: nothing does)
 Verdict = bool | tuple[str, ...]
 #: signed records of packages above notes (the discharge summary): their name in the report -> a
-#: function giving (id, verdict) for each; registered by cli.register_commands
-SIGNED_RECORDS: dict[tuple[str, str], Callable[[], list[tuple[int, Verdict]]]] = {}
+#: function giving (id, verdict) for each, and their table where the report names it; registered by
+#: cli.register_commands
+SIGNED_RECORDS: dict[tuple[str, str], tuple[Callable[[], list[tuple[int, Verdict]]], str | None]] = {}
 
 
-def register_signed_records(name: str, plural: str, verify: Callable[[], list[tuple[int, Verdict]]]) -> None:
+def register_signed_records(name: str, plural: str, verify: Callable[[], list[tuple[int, Verdict]]],
+                            table: str | None = None) -> None:
     """Have `signatures verify` recheck another kind of signed record (`name`: "discharge summary")."""
-    SIGNED_RECORDS[(name, plural)] = verify
+    SIGNED_RECORDS[(name, plural)] = (verify, table)
 
 #: how a digested table's rows are named in the report
 RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing addendum",
@@ -39,7 +42,9 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
                 "appointments": "appointment", "plan_addenda": "plan addendum",
                 "course_stage_changes": "course stage change", "discharge_addenda": "discharge addendum",
                 "safety_plan_addenda": "safety plan addendum", "safety_plan_reviews": "safety plan review",
-                "safety_plan_revisions": "safety plan revision"}
+                "safety_plan_revisions": "safety plan revision", "signed_forms": "signed form",
+                "form_countersignatures": "form countersignature", "form_flag_reviews": "form flag review",
+                "consent_withdrawals": "consent withdrawal"}
 
 
 @signatures_cli.command("verify")
@@ -69,15 +74,16 @@ def verify_command():
         raise SystemExit(1)
 
 
-def _report_signed(results, name: str, problem: str) -> int:
+def _report_signed(results, name: str, problem: str, table: str | None = None) -> int:
     """Name each signed record (or snapshot) whose content no longer matches its digest, once per thing that
     differs where the verdict names them; the count of such records."""
     broken = 0
+    where = f" ({table})" if table else ""
     for key, verdict in results:
         problems = _problems(verdict, problem)
         broken += bool(problems)
         for each in problems:
-            click.echo(f"MISMATCH {name} {key}: {each}", err=True)
+            click.echo(f"MISMATCH {name} {key}{where}: {each}", err=True)
     return broken
 
 
@@ -90,9 +96,9 @@ def _problems(verdict: Verdict, problem: str) -> tuple[str, ...]:
 def _report_signed_records() -> int:
     """Recheck each registered kind of signed record; name each mismatch; their count."""
     broken = 0
-    for (name, plural), verify in SIGNED_RECORDS.items():
+    for (name, plural), (verify, table) in SIGNED_RECORDS.items():
         results = verify()
-        broken += _report_signed(results, name, "content differs from what was signed")
+        broken += _report_signed(results, name, "content differs from what was signed", table)
         verified = sum(not _problems(verdict, "") for _, verdict in results)
         click.echo(f"{verified} of {len(results)} signed {plural} verified.")
     return broken
@@ -125,6 +131,10 @@ def _report_trail() -> int:
                  f"{recorded}, {present} remain" for table, parent_id, recorded, present in short_histories()]
     problems += [f"REWRITTEN {RECORD_NAMES[table]} {row_id} ({table}): its void, acknowledgement or revocation "
                  "differs from what the audit trail recorded" for table, row_id in rewritten_one_way_changes()]
+    problems += [f"REWRITTEN {RECORD_NAMES[table]} {row_id} ({table}): its content differs from the digest the "
+                 "audit row of its creation carries" for table, row_id in rewritten_records()]
+    problems += [f"UNAUDITED {RECORD_NAMES[table]} {row_id} ({table}): no audit row records its creation (written "
+                 "behind the app)" for table, row_id in unaudited_records()]
     problems += [f"BROKEN {RECORD_NAMES[table]} {row_id} ({table}): {what}"
                  for table, row_id, what in broken_histories()]
     for line in problems:

@@ -2,8 +2,9 @@
 signed, its countersignature, a prescriber's review of its flagged answers, a withdrawal, and the
 clinic tablet's signing sessions.
 
-Everything but the tablet's sessions is append-only (migration 0056_signed_forms: triggers on both
-engines): a signed form never changes; a new version is a new signature, a withdrawal a new row.
+All of it is append-only (migration 0056_signed_forms: triggers on both engines): a signed form never
+changes; a new version is a new signature, a withdrawal a new row. A tablet's session is only ended, once
+(migration 0058_forms_integrity).
 """
 from __future__ import annotations
 

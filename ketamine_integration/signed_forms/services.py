@@ -1,6 +1,6 @@
 """Signed forms' operations: the packet made at enrolment, signing (portal or clinic tablet),
 countersigning, a prescriber's review of flagged answers, a consent's withdrawal, the tablet's signing
-sessions, and `flask signatures verify`'s recheck (issue 26). Every write is audited here; reads are
+sessions (issue 26; `flask signatures verify`'s recheck is integrity.py). Every write is audited here; reads are
 audited by the views that show them.
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from ..accounts.models import User
 from ..audit import services as audit
@@ -42,8 +41,7 @@ COUNTERSIGNERS_IN_WORDS = {"prescriber": "This form is countersigned by a prescr
 MIN_REVIEW_NOTE = 10
 
 __all__ = ["countersign", "create_packet", "dosing_refusal", "end_tablet_signing", "packet_status", "review_flags", "sign_form",
-           "signed_form_document", "start_tablet_signing", "tablet_signing_for", "verify_countersignatures",
-           "verify_signed_forms", "withdraw",
+           "signed_form_document", "start_tablet_signing", "tablet_signing_for", "withdraw",
            # the pages' (issue 26, the forms UI): a tablet's expiry recorded, staff ending a tablet's signing
            "end_tablet_signings_by_staff", "expire_tablet_signing", "live_tablet_signings"]
 
@@ -77,7 +75,8 @@ def _second(now: datetime | None) -> datetime:
     return (now or utcnow()).astimezone(timezone.utc).replace(microsecond=0)
 
 
-def _iso(moment: datetime) -> str:
+def iso_instant(moment: datetime) -> str:
+    """An instant (UTC) as a signed document says it, to the second."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -95,7 +94,7 @@ def sign_form(course: TreatmentCourse, form_id: str, *, raw_answers, typed_name,
     if problems:
         raise DomainError(problems)
     signed_at = _second(now)
-    signature = {"typed_name": signed_name(typed_name), "agreed": True, "signed_at": _iso(signed_at),
+    signature = {"typed_name": signed_name(typed_name), "agreed": True, "signed_at": iso_instant(signed_at),
                  "method": method, "portal_account": portal_account.email if portal_account is not None else None,
                  "witness": {"id": witness.id, "name": witness.display_name} if witness is not None else None}
     document = build_document(form, answers, patient={
@@ -157,7 +156,8 @@ def _may_hand_over(user: User, course: TreatmentCourse) -> bool:
 
 # -- after signing ------------------------------------------------------------------------------
 
-def _signed_definition(signed: SignedForm) -> FormDefinition | None:
+def signed_definition(signed: SignedForm) -> FormDefinition | None:
+    """The form file's version the patient signed (its newest version if that one is gone; None: no file)."""
     library = current_forms()
     return library.find(signed.form_id, signed.form_version) or next(
         (f for f in library.newest() if f.id == signed.form_id), None)
@@ -179,7 +179,7 @@ def _lock_signed(signed: SignedForm) -> None:
 def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) -> FormCountersignature:
     """The role the form names countersigns: a prescriber or therapist of the patient's care team, or staff."""
     _lock_signed(signed)
-    definition = _signed_definition(signed)
+    definition = signed_definition(signed)
     role = definition.countersign if definition is not None else None
     if role is None:
         raise DomainError("This form asks for no countersignature.")
@@ -349,55 +349,3 @@ def end_tablet_signing(session: TabletSigning, *, reason: str, now: datetime | N
     session.ended_at, session.ended_reason = now or utcnow(), reason
     db.session.flush()
     audit.record("forms.tablet_end", obj=session, patient_id=session.patient_id, detail=reason)
-
-
-# -- signatures verify --------------------------------------------------------------------------
-
-def verify_signed_forms() -> list[tuple[int, tuple[str, ...]]]:
-    """(id, what differs) per signed form: its document against its digest, and each column that repeats
-    what the document says against the document (empty: it verifies). A row changed by hand, its patient
-    or its flags say, is named with the column that no longer matches what the patient signed."""
-    rows = db.session.execute(select(SignedForm, TreatmentCourse.patient_id)
-                              .join(TreatmentCourse, TreatmentCourse.id == SignedForm.course_id)
-                              .order_by(SignedForm.id).options(lazyload("*")))
-    return [(row.id, _mismatches(row, course_patient_id)) for row, course_patient_id in rows]
-
-
-def _mismatches(row: SignedForm, course_patient_id: int) -> tuple[str, ...]:
-    try:
-        document = document_of(row)
-        stated = _stated(document)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return ("content differs from what was signed (the document cannot be read)",)
-    problems = []
-    if document_digest(document) != row.digest or document_json(document) != row.document:
-        problems.append("content differs from what was signed")
-    problems += [f"{column} differs from the signed document" for column, value in stated.items()
-                 if _column(row, column) != value]
-    # the document names no course: the course must at least be the signed patient's
-    if course_patient_id != stated["patient_id"]:
-        problems.append("course_id names a course of another patient than the signed document's")
-    return tuple(problems)
-
-
-def _stated(document: dict) -> dict[str, object]:
-    """The signed row's columns as the document states them."""
-    form, signature = document["form"], document["signature"]
-    witness = signature["witness"]
-    return {"patient_id": document["patient"]["id"], "form_id": form["id"], "form_version": form["version"],
-            "form_content_hash": form["content_sha256"], "kind": form["kind"], "title": form["title"],
-            "signed_at": signature["signed_at"], "method": signature["method"], "typed_name": signature["typed_name"],
-            "witness_id": witness["id"] if witness is not None else None, "flagged_count": flag_count(document)}
-
-
-def _column(row: SignedForm, column: str) -> object:
-    value = getattr(row, column)
-    return _iso(value.astimezone(timezone.utc)) if column == "signed_at" else value
-
-
-def verify_countersignatures() -> list[tuple[int, bool]]:
-    """(id, digest still matches the signed form's digest, the countersigner, the role and the time)."""
-    rows = db.session.execute(select(FormCountersignature, SignedForm).join(SignedForm)
-                              .order_by(FormCountersignature.id))
-    return [(c.id, c.digest == countersignature_digest(s, user_id=c.user_id, role=c.role, signed_at=c.signed_at))
-            for c, s in rows]

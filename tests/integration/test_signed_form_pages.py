@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 
 from ketamine_integration.accounts.models import LoginSession
 from ketamine_integration.db.clinic_time import to_clinic
+from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
+from ketamine_integration.signed_forms import services as signed_forms_services
 from ketamine_integration.signed_forms.models import (ConsentWithdrawal, FormCountersignature, FormFlagReview,
                                                       SignedForm, TabletSigning)
 from tests.conftest import page_text
@@ -302,14 +304,11 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
     assert client.get("/patients/").headers["Location"].startswith("/login")
 
 
-def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client):
+def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client, monkeypatch):
     start_tablet(make, auth, team)
-
-    def age():
-        for row in db.session.scalars(select(TabletSigning)):
-            row.started_at -= timedelta(minutes=31)
-            row.expires_at -= timedelta(minutes=31)
-    make.run(age)
+    # 31 minutes later, as the tablet's sessions see the clock (their rows never change but to end: 0058)
+    later = utcnow() + timedelta(minutes=31)
+    monkeypatch.setattr(signed_forms_services, "utcnow", lambda: later)
     response = client.get("/tablet/")
     assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
     ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())

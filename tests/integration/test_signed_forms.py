@@ -252,7 +252,7 @@ def test_digests_are_verified_and_a_tampered_row_is_named(team, make, app):
         conn.execute(text("UPDATE form_countersignatures SET role = 'staff'"))
     broken = app.test_cli_runner().invoke(args=["signatures", "verify"])
     assert broken.exit_code == 1
-    assert f"MISMATCH signed form {ids[1]}: content differs from what was signed" in broken.output
+    assert f"MISMATCH signed form {ids[1]} (signed_forms): content differs from what was signed" in broken.output
     assert "MISMATCH form countersignature" in broken.output
 
 
@@ -302,7 +302,8 @@ def test_verify_names_a_column_changed_against_the_signed_document(team, make, a
     broken = app.test_cli_runner().invoke(args=["signatures", "verify"])
     assert broken.exit_code == 1
     assert "0 of 1 signed forms verified." in broken.output
-    named = [line for line in broken.output.splitlines() if line.startswith(f"MISMATCH signed form {signed}:")]
+    named = [line for line in broken.output.splitlines()
+             if line.startswith(f"MISMATCH signed form {signed} (signed_forms):")]
     assert named and all(column in line for line in named), broken.output
     # the document itself is untouched: only the column is named, not the digest
     assert "content differs from what was signed" not in broken.output

@@ -167,7 +167,8 @@ def _patient_entries(make, clinic, step: int) -> None:
 def _signed_forms(make, clinic) -> dict[str, tuple[str, dict]]:
     """A course's packet signed on the clinic tablet (the pages come with issue 26's forms UI), its treatment
     consent countersigned, a flagged intake answer reviewed and the transport agreement withdrawn: a course of
-    its own in preparation (clinic.course signed the forms dosing needs before its doses were planned)."""
+    its own in preparation (clinic.course signed the forms dosing needs before its doses were planned). Then
+    the tablet handed over again for the agreement, its session still open."""
     from ketamine_integration.accounts.models import User
     from ketamine_integration.courses.models import TreatmentCourse
     from ketamine_integration.signed_forms import services
@@ -187,10 +188,12 @@ def _signed_forms(make, clinic) -> dict[str, tuple[str, dict]]:
                               note="Discussed with the patient; cleared.")
         services.withdraw(status.item("agreement-transport-no-driving").signed, reason="No one to drive me home.",
                           recorded_by=db.session.get(User, clinic.users["staff"]))
+        services.start_tablet_signing(db.session.get(TreatmentCourse, course),
+                                      by=db.session.get(User, clinic.users["staff"]))
     make.run(follow_up)
     latest = {table: ("id = :id", {"id": _latest(make, f"SELECT max(id) FROM {table}")})
               for table in ("form_packets", "packet_forms", "signed_forms", "form_countersignatures",
-                            "form_flag_reviews", "consent_withdrawals")}
+                            "form_flag_reviews", "consent_withdrawals", "tablet_signings")}
     assert make.query(lambda: db.session.get(SignedForm, latest["signed_forms"][1]["id"])) is not None
     return latest
 

@@ -78,6 +78,7 @@ PROBES = {
     "form_countersignatures": "role = 'staff'",
     "form_flag_reviews": "note = 'rewritten'",
     "consent_withdrawals": "reason = 'rewritten'",
+    "tablet_signings": "token_hash = 'rewritten'",
 }
 
 
@@ -192,6 +193,7 @@ REVOKE = "UPDATE releases_of_information SET revoked_on = :day, revoked_by_id = 
 CLEAR = "UPDATE unsaved_work SET recovered_at = :now, form = '{}' WHERE id = :kept"
 STRIKE = ("UPDATE preparation_records SET voided_at = :now, voided_by_id = :user, "
           "void_reason = 'Entered on the wrong course' WHERE id = :entry")
+END_TABLET = "UPDATE tablet_signings SET ended_at = :now, ended_reason = 'completed' WHERE id = :tablet"
 
 #: (what is tried, statements done first (each must be accepted), the statement, extra params, accepted?)
 ONE_WAY_CASES = [
@@ -247,6 +249,25 @@ ONE_WAY_CASES = [
     ("voiding a preparation entry while re-dating it", [], "UPDATE preparation_records SET voided_at = :now, "
      "voided_by_id = :user, void_reason = 'Entered on the wrong course', completed_on = :day "
      "WHERE id = :entry", {"day": TODAY - timedelta(days=30)}, False),
+    # a clinic tablet's signing session (issue 26, attack finding 4): ended once, saying how; nothing else
+    ("ending a tablet's signing, saying how", [], END_TABLET, {}, True),
+    ("re-opening an ended tablet signing", [END_TABLET], "UPDATE tablet_signings SET ended_at = NULL, "
+     "ended_reason = NULL WHERE id = :tablet", {}, False),
+    ("changing how a tablet signing ended", [END_TABLET], "UPDATE tablet_signings SET ended_reason = 'expired' "
+     "WHERE id = :tablet", {}, False),
+    ("re-dating the end of a tablet signing", [END_TABLET], "UPDATE tablet_signings SET ended_at = :now "
+     "WHERE id = :tablet", {"now": NOW + timedelta(hours=1)}, False),
+    ("pushing a tablet signing's expiry to 2099", [], "UPDATE tablet_signings SET expires_at = :now "
+     "WHERE id = :tablet", {"now": datetime(2099, 1, 1, tzinfo=timezone.utc)}, False),
+    ("pushing an ended tablet signing's expiry to 2099", [END_TABLET], "UPDATE tablet_signings SET "
+     "expires_at = :now WHERE id = :tablet", {"now": datetime(2099, 1, 1, tzinfo=timezone.utc)}, False),
+    ("changing who handed the tablet over", [], "UPDATE tablet_signings SET started_by_id = (SELECT min(id) "
+     "FROM users WHERE id <> tablet_signings.started_by_id) WHERE id = :tablet", {}, False),
+    ("giving a tablet signing another token", [], "UPDATE tablet_signings SET token_hash = 'x' WHERE id = :tablet",
+     {}, False),
+    ("ending a tablet signing while pushing its expiry", [], "UPDATE tablet_signings SET ended_at = :now, "
+     "ended_reason = 'completed', expires_at = :now WHERE id = :tablet",
+     {"now": datetime(2099, 1, 1, tzinfo=timezone.utc)}, False),
 ]
 
 
@@ -255,7 +276,7 @@ def test_only_the_one_way_changes_go_through(app, make, auth, databases, figures
     users = make.query(lambda: db.session.scalars(text("SELECT id FROM users ORDER BY id")).all())
     base = {"measure": where["measure_responses"][1]["id"], "alert": where["safety_alerts"][1]["id"],
             "release": where["releases_of_information"][1]["id"], "kept": where["unsaved_work"][1]["id"],
-            "entry": where["preparation_records"][1]["id"],
+            "entry": where["preparation_records"][1]["id"], "tablet": where["tablet_signings"][1]["id"],
             "user": users[0], "other": users[1], "now": NOW, "day": TODAY}
     outcomes = []
     for what, before, sql, extra, expected in ONE_WAY_CASES:
@@ -286,6 +307,10 @@ ORM_CASES = [
      {"voided_at": NOW, "void_reason": "Entered on the wrong course"}, False),
     ("voiding a preparation entry, saying who and why", "preparation_records",
      {"voided_at": NOW, "voided_by_id": "user", "void_reason": "Entered on the wrong course"}, True),
+    ("ending a tablet's signing without saying how", "tablet_signings", {"ended_at": NOW}, False),
+    ("pushing a tablet signing's expiry", "tablet_signings", {"expires_at": NOW + timedelta(days=30)}, False),
+    ("deleting a tablet signing", "tablet_signings", None, False),
+    ("ending a tablet's signing, saying how", "tablet_signings", {"ended_at": NOW, "ended_reason": "completed"}, True),
 ]
 
 

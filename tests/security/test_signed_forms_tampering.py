@@ -1,0 +1,217 @@
+"""Figure: raw-SQL tampering with the signed forms' records, and what `flask signatures verify` names
+(issue 26, attack finding 2: 10 of 11 went unnamed, among them a forged review in a therapist's name and a
+deleted withdrawal, each of which let dosing go ahead). Each record is anchored to the HMAC-chained audit
+row of its creation, which names it and carries a digest of what it said: verify names a record the trail
+names that is gone, one that no longer matches its digest, one the trail never named (a forged INSERT, which
+the triggers let through), and a review or countersignature by someone who could not have written it.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select, text
+
+from ketamine_integration.accounts.models import User
+from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.db.types import utcnow
+from ketamine_integration.domain.form_answers import document_digest, document_json, sample_answers
+from ketamine_integration.extensions import db
+from ketamine_integration.portal.models import PortalAccount
+from ketamine_integration.signed_forms import services
+from ketamine_integration.signed_forms.models import SignedForm
+from ketamine_integration.signed_forms.services import countersignature_digest
+from tests.security.append_only_world import as_database_owner
+
+# On SQLite and PostgreSQL: the triggers and the way the owner lifts them differ.
+pytestmark = pytest.mark.both_engines
+
+TREATMENT_CONSENT, INTAKE, TRANSPORT = "consent-iv-ketamine", "intake-questionnaire", "agreement-transport-no-driving"
+#: the intake's questions that flag an answer (sample_answers flags those named)
+FLAGGED = {"history_of_psychosis", "psychosis_history", "psychosis"}
+
+
+@pytest.fixture
+def forms(make):
+    """A course whose intake flags an answer (reviewed by its prescriber), whose transport agreement was
+    signed on the tablet, and whose treatment consent, signed in the portal, was countersigned by the
+    prescriber and then withdrawn (recorded by the front desk): each through the services, as the pages do.
+    Another patient's course whose packet is signed, its intake flagging an answer nobody has reviewed yet."""
+    ther, pres = make.user("therapist", username="ther"), make.user("prescriber", username="pres")
+    desk = make.user("staff", username="desk")
+    patient = make.patient(given_name="Juniper", family_name="Ashgrove")
+    course = make.course(patient, ther, pres)
+    account = make.portal_account(patient)
+    other = make.patient(given_name="Otto", family_name="Other")
+    other_account, other_course = make.portal_account(other), make.course(other, ther, pres)
+    make.sign_packet(course, only={TRANSPORT, INTAKE}, flagged=FLAGGED)
+    make.sign_packet(other_course, flagged=FLAGGED)
+
+    def follow_up():
+        c = db.session.get(TreatmentCourse, course)
+        status = services.packet_status(c)
+        prescriber = db.session.get(User, pres)
+        consent = services.sign_form(c, TREATMENT_CONSENT, raw_answers=sample_answers(status.item(TREATMENT_CONSENT).form),
+                                     typed_name="Juniper Ashgrove", agreed=True, method="portal",
+                                     portal_account=db.session.get(PortalAccount, account))
+        countersignature = services.countersign(consent, by=prescriber)
+        intake = status.item(INTAKE).signed
+        review = services.review_flags(intake, by=prescriber, note="Reviewed with the patient in person.")
+        withdrawal = services.withdraw(consent, reason="Changed my mind", recorded_by=db.session.get(User, desk))
+        other_intake = services.packet_status(db.session.get(TreatmentCourse, other_course)).item(INTAKE).signed
+        return dict(consent=consent.id, intake=intake.id, transport=status.item(TRANSPORT).signed.id,
+                    countersignature=countersignature.id, review=review.id, withdrawal=withdrawal.id,
+                    other_intake=other_intake.id)
+    return dict(ther=ther, pres=pres, desk=desk, course=course, other_course=other_course,
+                other_account=other_account, **make.run(follow_up))
+
+
+def _verify(app) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["signatures", "verify"])
+    return result.exit_code, result.output
+
+
+def _row(conn, table: str, row_id: int) -> dict:
+    return dict(conn.execute(select(db.metadata.tables[table]).where(db.metadata.tables[table].c.id == row_id))
+                .one()._mapping)
+
+
+def _insert(conn, table: str, values: dict) -> int:
+    rows = db.metadata.tables[table]
+    conn.execute(rows.insert().values(**values))
+    return conn.execute(select(rows.c.id).order_by(rows.c.id.desc()).limit(1)).scalar()
+
+
+# -- what the owner does (with the triggers lifted) or anyone with INSERT does (with them in place) --
+
+def forge_review(app, ids) -> dict:
+    """A review of the other patient's flagged intake in the therapist's name, inserted with the triggers in
+    place (they let INSERT through): the flag no longer stops that course's dosing."""
+    with app.app_context(), db.engine.begin() as conn:
+        forged = _insert(conn, "form_flag_reviews", {"signed_form_id": ids["other_intake"], "note": "looks fine",
+                                                     "prescriber_id": ids["ther"], "reviewed_at": ids["now"]})
+    return {"forged": forged}
+
+
+def forge_signed_consent(app, ids) -> dict:
+    """A signature of the psychotherapy consent nobody signed: a copy of the treatment consent's row, re-titled,
+    with a document and a digest that agree (the signed form's own check passes)."""
+    with app.app_context(), db.engine.begin() as conn:
+        row = _row(conn, "signed_forms", ids["consent"])
+        form = ids["psychotherapy_form"]
+        document = json.loads(row["document"])
+        document["form"].update(id=form.id, version=form.version, title=form.title, content_sha256=form.content_hash)
+        row.pop("id")
+        row.update(form_id=form.id, form_version=form.version, title=form.title, form_content_hash=form.content_hash,
+                   document=document_json(document), digest=document_digest(document))
+        return {"forged": _insert(conn, "signed_forms", row)}
+
+
+def forge_countersignature(app, ids) -> dict:
+    """A countersignature, with a digest that agrees, of the transport agreement (its file asks for none)."""
+    with app.app_context():
+        signed = db.session.get(SignedForm, ids["transport"])
+        values = {"signed_form_id": signed.id, "user_id": ids["desk"], "role": "staff", "signed_at": signed.signed_at,
+                  "digest": countersignature_digest(signed, user_id=ids["desk"], role="staff",
+                                                    signed_at=signed.signed_at)}
+        db.session.rollback()
+    with app.app_context(), db.engine.begin() as conn:
+        return {"forged": _insert(conn, "form_countersignatures", values)}
+
+
+def owner(sql: str):
+    def tamper(app, ids) -> dict:
+        with as_database_owner(app) as conn:
+            assert conn.execute(text(sql.format(**ids))).rowcount == 1, sql
+        return {}
+    return tamper
+
+
+def unflag_intake(app, ids) -> dict:
+    """The intake's flagged answer rewritten to "no": document, digest and flagged_count together."""
+    with as_database_owner(app) as conn:
+        document = json.loads(_row(conn, "signed_forms", ids["intake"])["document"])
+        for question in (q for section in document["sections"] for q in section["questions"] if q["flag_reason"]):
+            question.update(answer="no", answer_text="No", flag_reason=None)
+        conn.execute(text("UPDATE signed_forms SET document = :d, digest = :g, flagged_count = 0 WHERE id = :i"),
+                     {"d": document_json(document), "g": document_digest(document), "i": ids["intake"]})
+    return {}
+
+
+def rewrite_consent_text(app, ids) -> dict:
+    """A paragraph of the consent the patient agreed to, rewritten with a digest that agrees."""
+    with as_database_owner(app) as conn:
+        document = json.loads(_row(conn, "signed_forms", ids["consent"])["document"])
+        document["consent"]["paragraphs"][0] = "The clinic is not responsible for anything at all."
+        conn.execute(text("UPDATE signed_forms SET document = :d, digest = :g WHERE id = :i"),
+                     {"d": document_json(document), "g": document_digest(document), "i": ids["consent"]})
+    return {}
+
+
+#: (what was done, how, what verify must name: each line, formatted with the ids)
+CASES = [
+    ("forged a review of flagged answers in a therapist's name", forge_review,
+     ["UNAUDITED form flag review {forged} (form_flag_reviews)",
+      "MISMATCH form flag review {forged} (form_flag_reviews): reviewed by user {ther}, who is not a prescriber"]),
+    ("forged a signed consent with a digest that agrees", forge_signed_consent,
+     ["UNAUDITED signed form {forged} (signed_forms)"]),
+    ("forged a countersignature of a form that asks for none", forge_countersignature,
+     ["UNAUDITED form countersignature {forged} (form_countersignatures)",
+      "MISMATCH form countersignature {forged} (form_countersignatures): countersigned as staff; the form's file "
+      "asks for no countersignature"]),
+    ("deleted a withdrawal", owner("DELETE FROM consent_withdrawals WHERE id = {withdrawal}"),
+     ["MISSING consent withdrawal {withdrawal} (consent_withdrawals)"]),
+    ("rewrote the intake's flagged answer to no", unflag_intake, ["REWRITTEN signed form {intake} (signed_forms)"]),
+    ("rewrote a withdrawal's reason and who recorded it",
+     owner("UPDATE consent_withdrawals SET reason = 'Staff made this up', recorded_by_id = {ther} "
+           "WHERE id = {withdrawal}"),
+     ["REWRITTEN consent withdrawal {withdrawal} (consent_withdrawals)"]),
+    ("rewrote a review's note and reviewer",
+     owner("UPDATE form_flag_reviews SET note = 'No concerns at all', prescriber_id = {ther} WHERE id = {review}"),
+     ["REWRITTEN form flag review {review} (form_flag_reviews)",
+      "MISMATCH form flag review {review} (form_flag_reviews): reviewed by user {ther}, who is not a prescriber"]),
+    ("deleted a countersignature", owner("DELETE FROM form_countersignatures WHERE id = {countersignature}"),
+     ["MISSING form countersignature {countersignature} (form_countersignatures)"]),
+    ("deleted a signed form", owner("DELETE FROM signed_forms WHERE id = {transport}"),
+     ["MISSING signed form {transport} (signed_forms)"]),
+    ("moved a portal signature to another patient's account",
+     owner("UPDATE signed_forms SET portal_account_id = {other_account} WHERE id = {consent}"),
+     ["REWRITTEN signed form {consent} (signed_forms)"]),
+    ("rewrote a consent's text with a digest that agrees", rewrite_consent_text,
+     ["REWRITTEN signed form {consent} (signed_forms)"]),
+]
+
+
+@pytest.mark.parametrize("what, tamper, named", CASES, ids=[case[0] for case in CASES])
+def test_tampering_with_signed_forms_is_named_by_signatures_verify(forms, make, app, what, tamper, named):
+    code, output = _verify(app)
+    assert code == 0, output
+    assert "1 of 1 signed form flag reviews verified." in output and "1 of 1 signed form countersignatures" in output
+    ids = dict(forms, now=utcnow(), psychotherapy_form=make.query(lambda: services.packet_status(db.session.get(
+        TreatmentCourse, forms["course"])).item("consent-psychotherapy-integration").form))
+    ids.update(tamper(app, ids))
+    code, output = _verify(app)
+    assert code == 1, f"{what}: not named\n{output}"
+    for line in named:
+        assert line.format(**ids) in output, f"{what}: {line}\n{output}"
+
+
+def test_a_forged_review_would_let_dosing_go_ahead(forms, make, app):
+    """Why the forged INSERT matters: the gate reads the review as a prescriber's (verify is the check)."""
+    assert "review" in (_refusal(make, forms["other_course"]) or "")
+    forge_review(app, dict(forms, now=utcnow()))
+    assert _refusal(make, forms["other_course"]) is None
+
+
+def _refusal(make, course: int) -> str | None:
+    return make.query(lambda: services.dosing_refusal(db.session.get(TreatmentCourse, course)))
+
+
+def test_the_audit_rows_of_the_forms_actions_carry_the_digest_of_their_record(forms, make):
+    """The anchor itself: each creation's success row names its record and carries its digest."""
+    details = make.query(lambda: dict(db.session.execute(text(
+        "SELECT action, detail FROM audit_events WHERE outcome = 'success' AND action IN "
+        "('forms.countersign', 'forms.review_flags', 'forms.withdraw')")).all()))
+    assert set(details) == {"forms.countersign", "forms.review_flags", "forms.withdraw"}
+    for action, detail in details.items():
+        assert "; sha256 " in detail and len(detail.rsplit("sha256 ", 1)[1]) == 64, (action, detail)

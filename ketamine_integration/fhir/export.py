@@ -5,6 +5,7 @@ Every resource is validated with fhir.resources' R4B models (FHIR 4.3.0; README 
 before it is written, and written as the library serialises it."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -54,9 +55,11 @@ def patient_resources(patient_id: int, today=None) -> list:
     if db.session.get(Patient, patient_id) is None:
         raise LookupError(f"no patient {patient_id}")
     today = today or clinic_today()
-    models = [validated(r) for source in SOURCES
-              for r in _resources(source, patient_rows(source, patient_id), today)]
-    named = {int(pk) for m in models for pk in PRACTITIONER_REF.findall(m.model_dump_json())}
+    resources = [r for source in SOURCES for r in _resources(source, patient_rows(source, patient_id), today)]
+    models = [validated(r) for r in resources]
+    # The Practitioners named are read from the mappings' own dicts: serialising every validated model
+    # to find them cost as much as validating it (fhir_core serialises element by element in Python).
+    named = {int(pk) for r in resources for pk in PRACTITIONER_REF.findall(json.dumps(r, default=str))}
     users = db.session.scalars(select(User).where(User.id.in_(sorted(named))).order_by(User.id)).all()
     return ([validated(people.practitioner_resource(u)) for u in users]
             + [validated(q) for q in measures.questionnaires()] + models)

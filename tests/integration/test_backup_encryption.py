@@ -6,8 +6,11 @@ scratch database after success and failure alike."""
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,7 +21,7 @@ from sqlalchemy.engine import make_url
 from ketamine_integration.backups.encryption import ENV_KEY
 from ketamine_integration.backups.manifest import file_sha256, manifest_path
 from ketamine_integration.extensions import db
-from tests.backup_targets import restore_target
+from tests.backup_targets import backup_world, restore_target
 
 # Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` encrypt, verify and
 # restore through them; a missing, wrong or misspelt key, a changed ciphertext and a plain backup swapped
@@ -34,9 +37,13 @@ def target(databases, tmp_path):
     yield from restore_target(databases, tmp_path)
 
 
+#: the module's key, one per process: the encrypted backup the tests share (below) is made with it
+KEY = Fernet.generate_key().decode()
+
+
 @pytest.fixture
 def key() -> str:
-    return Fernet.generate_key().decode()
+    return KEY
 
 
 def run(app, *args, key: str | None):
@@ -59,13 +66,30 @@ def clinic_with_a_process_note(make) -> None:
     make.run(write)
 
 
-def encrypted_backup(app, make, tmp_path, key):
-    clinic_with_a_process_note(make)
-    path = tmp_path / "clinic.backup"
-    made = run(app, "backup", "--output", path, "--encrypt", key=key)
-    assert made.exit_code == 0, made.output
-    assert "encrypted" in made.output
-    return path
+@dataclass
+class EncryptedBackup:
+    """This test's copy of the encrypted backup of the clinic with a process note (the database as the
+    backup left it), and the names of the files its folder held once `flask backup` had written it."""
+    path: Path
+    written: list[str]
+
+
+@pytest.fixture
+def encrypted(app, make, databases, tmp_path, tmp_path_factory, key) -> EncryptedBackup:
+    """On SQLite made once per worker (backup_world): every test here starts from the same backup.
+    Each test damages or swaps its own copy."""
+    def build() -> tuple[str, list[str]]:
+        clinic_with_a_process_note(make)
+        path = tmp_path_factory.mktemp("encrypted-backup") / "clinic.backup"
+        made = run(app, "backup", "--output", path, "--encrypt", key=key)
+        assert made.exit_code == 0, made.output
+        assert "encrypted" in made.output
+        return str(path), sorted(p.name for p in path.parent.iterdir())
+    made, written = backup_world(app, databases, "backup-encryption-clinic", build)
+    made, path = Path(made), tmp_path / Path(made).name
+    for source, copy in ((made, path), (manifest_path(made), manifest_path(path))):
+        shutil.copy2(source, copy)
+    return EncryptedBackup(path, written)
 
 
 def restored_process_notes(target) -> list[str]:
@@ -74,15 +98,14 @@ def restored_process_notes(target) -> list[str]:
 
 
 @pytest.mark.both_engines  # an encrypted dump or SQLite file, verified and restored
-def test_encrypted_backup_verifies_and_restores_every_row_and_holds_no_note_text(app, make, target, tmp_path,
+def test_encrypted_backup_verifies_and_restores_every_row_and_holds_no_note_text(app, make, target, encrypted,
                                                                                 key, databases, figures):
-    path = encrypted_backup(app, make, tmp_path, key)
+    path = encrypted.path
     manifest = json.loads(manifest_path(path).read_text())
     assert manifest["encryption"] == "fernet" and len(manifest["key_id"]) == 16
     assert key not in manifest_path(path).read_text()
     # only the ciphertext and its manifest were written: no plaintext copy beside them
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("clinic")) == \
-        ["clinic.backup", "clinic.backup.manifest.json"]
+    assert encrypted.written == ["clinic.backup", "clinic.backup.manifest.json"]
     written = (path, manifest_path(path))
     leaks = sum(text in f.read_bytes() for f in written for text in (CANARY.encode(), b"Cipherton"))
 
@@ -118,16 +141,16 @@ def _nothing_restored(target, databases) -> None:
     ("wrong", f"{ENV_KEY} is not the key"),                           # another valid Fernet key
     ("not-a-fernet-key", f"{ENV_KEY} is not a valid Fernet key"),     # malformed
 ])
-def test_a_missing_or_wrong_key_is_named_and_restores_nothing(app, make, target, tmp_path, key, databases,
+def test_a_missing_or_wrong_key_is_named_and_restores_nothing(app, make, target, encrypted, key, databases,
                                                               given, problem):
-    path = encrypted_backup(app, make, tmp_path, key)
+    path = encrypted.path
     other = Fernet.generate_key().decode() if given == "wrong" else given
     _refused_everywhere(app, path, target, other, problem)
     _nothing_restored(target, databases)
 
 
-def test_changed_ciphertext_is_refused_and_restores_nothing(app, make, target, tmp_path, key, databases):
-    path = encrypted_backup(app, make, tmp_path, key)
+def test_changed_ciphertext_is_refused_and_restores_nothing(app, make, target, encrypted, key, databases):
+    path = encrypted.path
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01 if data[len(data) // 2] != ord("A") else 0x02  # stays base64
     path.write_bytes(bytes(data))
@@ -173,8 +196,8 @@ def restored_family_names(target) -> list[str]:
 
 
 def test_a_plain_backup_swapped_for_an_encrypted_one_is_refused_while_a_key_is_set(app, make, target, tmp_path,
-                                                                                  key, databases, figures):
-    path = encrypted_backup(app, make, tmp_path, key)
+                                                                                  encrypted, key, databases, figures):
+    path = encrypted.path
     _swap_in_plain_backup(app, make, tmp_path, path)
     _refused_everywhere(app, path, target, key, f"is not encrypted, but {ENV_KEY} is set")
     _nothing_restored(target, databases)
@@ -196,11 +219,11 @@ def _spellings(key: str) -> list[str]:
     return [key + "junk", key + "==", *([swapped] if swapped != key else [])]
 
 
-def test_a_key_spelled_other_than_canonically_is_refused_naming_the_form(app, make, target, tmp_path, key,
+def test_a_key_spelled_other_than_canonically_is_refused_naming_the_form(app, make, target, tmp_path, encrypted, key,
                                                                           databases):
     from ketamine_integration.backups.encryption import parse_key
     assert parse_key(f" {key}\n").key_id == parse_key(key).key_id  # surrounding blanks are no other key
-    path = encrypted_backup(app, make, tmp_path, key)
+    path = encrypted.path
     for spelling in _spellings(key):
         made = run(app, "backup", "--output", tmp_path / "other.backup", "--encrypt", key=spelling)
         assert made.exit_code == 1 and "nothing after it" in made.output, made.output
@@ -230,14 +253,14 @@ def _existing(databases, names) -> list[str]:
 
 
 @pytest.mark.both_engines
-def test_postgres_verify_drops_its_scratch_database_after_success_and_failure(app, make, tmp_path, key, databases,
+def test_postgres_verify_drops_its_scratch_database_after_success_and_failure(app, make, encrypted, key, databases,
                                                                               monkeypatch, figures):
     """An encrypted PostgreSQL backup is verified by restoring it into a scratch database
     (README and SECURITY.md say so): that database must not outlive the verify."""
     if databases.name != "postgresql":
         pytest.skip("SQLite verifies in memory (or read-only from the file): no scratch database")
     made = _scratch_names(monkeypatch)
-    path = encrypted_backup(app, make, tmp_path, key)
+    path = encrypted.path
     assert run(app, "backup", "verify", path, key=key).exit_code == 0
     # a payload that authenticates under the key but is no dump: pg_restore fails half-way in
     path.write_bytes(Fernet(key.encode()).encrypt(b"PGDMP not a dump at all"))

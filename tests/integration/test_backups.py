@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -14,7 +16,7 @@ from ketamine_integration.audit.models import AuditChainHead
 from ketamine_integration.backups.manifest import manifest_path
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.backup_targets import cli, restore_target
+from tests.backup_targets import backup_world, cli, restore_target
 
 # Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` verify or restore
 # through them; in the others the file, its folder or its manifest is refused before either engine's code
@@ -49,15 +51,28 @@ def backed_up(app, tmp_path, name="clinic"):
     return path
 
 
+@pytest.fixture
+def backup(app, make, databases, tmp_path, tmp_path_factory) -> Path:
+    """The small clinic and a backup of it, the database as `flask backup` left it (its audit row
+    written): on SQLite built once per worker (backup_world). Each test gets its own copy of the
+    backup and its manifest, in its tmp_path under the same name, to damage as it likes."""
+    def build() -> str:
+        small_clinic(make)
+        return str(backed_up(app, tmp_path_factory.mktemp("small-backup")))
+    made = Path(backup_world(app, databases, "backups-small-clinic", build))
+    path = tmp_path / made.name
+    for source, copy in ((made, path), (manifest_path(made), manifest_path(path))):
+        shutil.copy2(source, copy)  # its mode too: 0600
+    return path
+
+
 @pytest.mark.both_engines  # verify: the SQLite file read-only, a dump restored into a scratch database
-def test_verify_reads_a_backup_without_changing_it(app, make, tmp_path):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    before = path.read_bytes()
-    result = cli(app, "backup", "verify", path)
+def test_verify_reads_a_backup_without_changing_it(app, make, backup):
+    before = backup.read_bytes()
+    result = cli(app, "backup", "verify", backup)
     assert result.exit_code == 0, result.output
     assert "tables, " in result.output and "MISMATCH" not in result.output
-    assert path.read_bytes() == before
+    assert backup.read_bytes() == before
     assert [r.outcome for r in make.audit_rows(action="backup.verify")] == ["success"]
 
 
@@ -73,14 +88,12 @@ def _edit_manifest(path, change):
     # a row count altered
     (lambda m: m["tables"]["users"].update(rows=99), "MISMATCH users: 2 rows, the backup had 99"),
 ])
-def test_verify_names_each_table_a_tampered_manifest_disagrees_with(app, make, tmp_path, change, message):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    _edit_manifest(path, change)
-    result = cli(app, "backup", "verify", path)
+def test_verify_names_each_table_a_tampered_manifest_disagrees_with(app, make, backup, change, message):
+    _edit_manifest(backup, change)
+    result = cli(app, "backup", "verify", backup)
     assert result.exit_code == 1
     assert message in result.output
-    tables = len(json.loads(manifest_path(path).read_text())["tables"])
+    tables = len(json.loads(manifest_path(backup).read_text())["tables"])
     assert f"{tables} tables, {tables - 1} match" in result.output
     assert [r.outcome for r in make.audit_rows(action="backup.verify")] == ["failure"]
 
@@ -94,56 +107,48 @@ def test_verify_names_each_table_a_tampered_manifest_disagrees_with(app, make, t
     (lambda p: p.unlink(), "not found"),
     (lambda p: p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1])), "is corrupt or was changed"),
 ])
-def test_corrupt_or_missing_files_are_named_and_nothing_is_restored(app, make, tmp_path, target, damage, message):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    damage(path)
-    for args in (["backup", "verify", path], ["restore", path, "--target", target.url]):
+def test_corrupt_or_missing_files_are_named_and_nothing_is_restored(app, make, backup, target, damage, message):
+    damage(backup)
+    for args in (["backup", "verify", backup], ["restore", backup, "--target", target.url]):
         result = cli(app, *args)
         assert result.exit_code != 0 and message in result.output, result.output
-        assert str(path) in result.output or str(manifest_path(path)) in result.output
+        assert str(backup) in result.output or str(manifest_path(backup)) in result.output
     assert target.query(lambda: db.inspect(db.engine).get_table_names()) == []
 
 
 @pytest.mark.both_engines  # pg_restore or the SQLite copy, then each engine's row checksums
-def test_a_row_changed_after_restore_is_found_by_verify(app, make, tmp_path, target):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    assert cli(app, "restore", path, "--target", target.url).exit_code == 0
-    same = cli(app, "backup", "verify", path, "--database", target.url)
+def test_a_row_changed_after_restore_is_found_by_verify(app, make, backup, target):
+    assert cli(app, "restore", backup, "--target", target.url).exit_code == 0
+    same = cli(app, "backup", "verify", backup, "--database", target.url)
     assert same.exit_code == 0, same.output   # the restore's own audit row is an append, not drift
 
     def tamper():
         db.session.execute(update(Patient).where(Patient.family_name == "Backupson1").values(phone="555-0000"))
         db.session.commit()
     target.query(tamper)
-    changed = cli(app, "backup", "verify", path, "--database", target.url)
+    changed = cli(app, "backup", "verify", backup, "--database", target.url)
     assert changed.exit_code == 1
     assert "MISMATCH patients: 3 rows as in the backup, but their contents differ" in changed.output
     assert changed.output.count("MISMATCH") == 1
 
 
 @pytest.mark.both_engines  # each engine's occupied tables and restore over them
-def test_an_occupied_target_is_refused_unless_replace(app, make, tmp_path):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
+def test_an_occupied_target_is_refused_unless_replace(app, make, backup):
     make.patient(family_name="AddedAfterBackup")
-    refused = cli(app, "restore", path)
+    refused = cli(app, "restore", backup)
     assert refused.exit_code != 0 and "is not empty" in refused.output and "--replace" in refused.output
     names = lambda: sorted(db.session.scalars(select(Patient.family_name)))  # noqa: E731
     assert "AddedAfterBackup" in make.query(names)
 
-    replaced = cli(app, "restore", path, "--replace")
+    replaced = cli(app, "restore", backup, "--replace")
     assert replaced.exit_code == 0, replaced.output
     assert make.query(names) == ["Backupson0", "Backupson1", "Backupson2"]
     assert make.audit_rows(action="backup.restore")[-1].outcome == "success"
 
 
-def test_a_backup_from_another_schema_revision_is_refused(app, make, tmp_path, target):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    _edit_manifest(path, lambda m: m.update(alembic_revision="0007_session_notes"))
-    result = cli(app, "restore", path, "--target", target.url)
+def test_a_backup_from_another_schema_revision_is_refused(app, make, backup, target):
+    _edit_manifest(backup, lambda m: m.update(alembic_revision="0007_session_notes"))
+    result = cli(app, "restore", backup, "--target", target.url)
     assert result.exit_code != 0
     assert "made at migration 0007_session_notes" in result.output and current_revision(make) in result.output
 
@@ -158,24 +163,20 @@ def test_a_backup_never_overwrites_a_file(app, make, tmp_path):
 
 @pytest.mark.both_engines  # each engine's connection errors (a PostgreSQL backup reaches the server)
 @pytest.mark.parametrize("url", ["nonsense://nowhere", "postgresql://nobody@127.0.0.1:9/none"])  # port 9: no server
-def test_a_database_that_cannot_be_used_is_named_in_one_line_and_audited(app, make, tmp_path, url):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    for args in (["backup", "verify", path, "--database", url], ["restore", path, "--target", url]):
+def test_a_database_that_cannot_be_used_is_named_in_one_line_and_audited(app, make, backup, url):
+    for args in (["backup", "verify", backup, "--database", url], ["restore", backup, "--target", url]):
         result = cli(app, *args)
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         assert result.output.startswith("Error: ") and "Traceback" not in result.output
     refused = [(r.action, r.outcome, r.detail) for r in make.audit_rows() if r.action in ("backup.verify",
                                                                                           "backup.restore")]
     assert [(a, o) for a, o, _ in refused] == [("backup.verify", "failure"), ("backup.restore", "failure")]
-    assert all(d.startswith(f"by {getpass.getuser()}: {path.name} refused: ") for _, _, d in refused)
+    assert all(d.startswith(f"by {getpass.getuser()}: {backup.name} refused: ") for _, _, d in refused)
 
 
-def test_a_refused_verify_is_audited_with_its_reason(app, make, tmp_path):
-    small_clinic(make)
-    path = backed_up(app, tmp_path)
-    manifest_path(path).unlink()
-    assert cli(app, "backup", "verify", path).exit_code == 1
+def test_a_refused_verify_is_audited_with_its_reason(app, make, backup):
+    manifest_path(backup).unlink()
+    assert cli(app, "backup", "verify", backup).exit_code == 1
     [row] = make.audit_rows(action="backup.verify")
     assert row.outcome == "failure" and "refused:" in row.detail and "not found" in row.detail
 

@@ -227,16 +227,20 @@ def app(request, databases, tmp_path):
 WORLDS = "ki_test_worlds"
 
 
-def reused_world(app, name: str, build):
+def reused_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES):
     """build()'s result, and the database as build() left it. build() runs once per engine per
     xdist worker; the database it made is kept as a snapshot (databases.py), which later calls load
     in place of building again (a file copy on SQLite, a database copied from a template on
     PostgreSQL). For worlds made from the empty database through the app's own forms, which cost
     seconds each: the suites that all start from the same one. The result must name rows by id
     and hold no ORM objects (the app's connections are closed around the snapshot). An app of its
-    own (fresh_app, demo_clinic on PostgreSQL) builds every time."""
+    own (fresh_app, demo_clinic on PostgreSQL) builds every time, as does an engine not in `engines`.
+
+    On PostgreSQL a load drops the worker's database, and a DROP DATABASE forces an immediate checkpoint:
+    0.1 s on a quiet server, 2 to 6 s when other processes keep it busy (measured on the shared machine).
+    A world built there in about a second is better built anew: `engines=("sqlite",)`."""
     databases = app.extensions.get(WORLDS)
-    if databases is None:
+    if databases is None or databases.name not in engines:
         return build()
     worlds = databases.__dict__.setdefault("worlds", {})
     if name not in worlds:

@@ -23,6 +23,7 @@ from ketamine_integration.experience.services import plan_series, save_record, s
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.services import create_note
 from ketamine_integration.scheduling.services import book_integration_session
+from tests.conftest import reused_world
 from tests.factories import DISCHARGE_MET
 
 NY = ZoneInfo("America/New_York")
@@ -45,6 +46,25 @@ def home_world(make) -> dict:
     make.run(lambda: _clinic(ids))
     ids.update(add_patients(make, ids, 0))
     return ids
+
+
+def reused_home_world(make) -> dict:
+    """home_world(make), built once per engine per worker (per clinic day: its times are today's) and
+    loaded from its snapshot by the tests after (tests.conftest.reused_world)."""
+    return dict(reused_world(make.app, f"home_world-{datetime.now(NY).date()}", lambda: home_world(make)))
+
+
+def grown_home_world(make) -> dict:
+    """reused_home_world with two more pairs of patients (add_patients 1 and 2), built and kept the same
+    way: the count tests' larger clinic. The ids of the first world (what the tests sign in and read)."""
+    ids = reused_home_world(make)
+
+    def grow() -> dict:
+        reused_home_world(make)  # what the caller did meanwhile (its sign-ins, its pages' audit rows) left out
+        for n in (1, 2):
+            add_patients(make, ids, n)
+        return ids
+    return dict(reused_world(make.app, f"home_world_grown-{datetime.now(NY).date()}", grow))
 
 
 def _clinic(ids: dict) -> None:

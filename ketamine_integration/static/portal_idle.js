@@ -18,14 +18,31 @@
   const token = warning.dataset.csrf;
   const warnMs = Number(warning.dataset.warnSeconds) * 1000;
   const forms = [...document.querySelectorAll("main form")];
-  const untouched = new Map(forms.map((form) => [form, serialized(form)]));
   let ends = Date.now() + Number(warning.dataset.secondsLeft) * 1000;
   // true once "Stay signed in" could not extend the session: its absolute limit is near
   let atLimit = false;
   let leaving = false;
 
-  function serialized(form) {
-    return JSON.stringify([...new FormData(form)].filter(([name]) => name !== "csrf_token"));
+  // Whether the patient changed a control: measured against what the page was sent with (each control's
+  // default), not against its value when this script ran. The script is deferred, and on a slow connection
+  // the page shows and takes typing before it runs: words typed then were taken for the page's own.
+  function changedControl(control) {
+    if (control instanceof HTMLSelectElement) {
+      const options = [...control.options];
+      if (control.multiple) return options.some((option) => option.selected !== option.defaultSelected);
+      const marked = options.filter((option) => option.defaultSelected).pop();
+      const sent = marked || options.find((option) => !option.disabled);
+      return (sent ? sent.index : -1) !== control.selectedIndex;
+    }
+    if (control.type === "checkbox" || control.type === "radio") return control.checked !== control.defaultChecked;
+    if (control instanceof HTMLTextAreaElement || control instanceof HTMLInputElement) {
+      return control.type !== "file" && control.value !== control.defaultValue;
+    }
+    return false;
+  }
+
+  function changed(form) {
+    return [...form.elements].some(changedControl);
   }
 
   function share(time) {
@@ -66,10 +83,10 @@
     post.hidden = true;
     field(post, "csrf_token", token);
     field(post, "page", location.pathname);
-    const changed = forms.find((form) => serialized(form) !== untouched.get(form));
-    if (changed) {
-      field(post, "kept_for", new URL(changed.action, location.href).pathname);
-      for (const [name, value] of new FormData(changed)) {
+    const typed = forms.find(changed);
+    if (typed) {
+      field(post, "kept_for", new URL(typed.action, location.href).pathname);
+      for (const [name, value] of new FormData(typed)) {
         if (name !== "csrf_token" && typeof value === "string") field(post, name, value);
       }
     }

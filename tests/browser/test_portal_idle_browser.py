@@ -71,3 +71,28 @@ def test_the_portal_warns_before_the_idle_limit_then_clears_the_screen_and_keeps
     page.goto("/portal/journal/")
     expect(page.get_by_text("What you wrote before you were signed out is back")).to_be_visible()
     expect(page.get_by_label("What stood out?", exact=True)).to_have_value(WORDS)
+
+
+def test_words_typed_before_the_timer_script_ran_are_kept_too(live_server, page):
+    """On a slow connection the journal shows, and takes typing, before its deferred idle script has run
+    (the flaky run of the test above, on a loaded machine): what the patient typed then is kept as well."""
+    live_server.app.config["KI_PORTAL_IDLE_MINUTES"] = 2
+    account = _patient_with_a_journal(live_server.make)
+    page.clock.install()
+    sign_in_patient(page, account)
+    held = []
+    page.route("**/portal_idle.js", lambda route: held.append(route))  # the script arrives only once the words are typed
+    page.get_by_role("navigation", name="Portal").get_by_role("link", name="Journal").click()
+    expect(page.get_by_role("heading", level=1, name="Your journal")).to_be_visible()
+    page.get_by_label("What stood out?", exact=True).fill(WORDS)
+    page.wait_for_timeout(0)  # Playwright hands over the held request while it runs
+    assert held, "the idle script was requested"
+    held[0].continue_()
+    page.unroute("**/portal_idle.js")
+    page.wait_for_load_state("load")  # the deferred script has run
+    page.clock.run_for("02:05")
+    expect(page.get_by_text("You were signed out after a period of inactivity.")).to_be_visible()
+    expect(page.get_by_text("What you wrote is kept")).to_be_visible()
+    sign_in_patient(page, account)
+    page.goto("/portal/journal/")
+    expect(page.get_by_label("What stood out?", exact=True)).to_have_value(WORDS)

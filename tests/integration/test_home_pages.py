@@ -13,13 +13,13 @@ from ketamine_integration.coordination.models import ReplySeen
 from ketamine_integration.extensions import db
 from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from tests.conftest import page_text
-from tests.home_world import NY, REPLY, URGENT, at, home_world
+from tests.home_world import NY, REPLY, URGENT, at, reused_home_world
 from tests.integration.test_calendar_grid import words
 
 
 @pytest.fixture
 def world(make):
-    return home_world(make)
+    return reused_home_world(make)
 
 
 def _home(auth, client, username) -> tuple[str, str]:

@@ -16,7 +16,8 @@ from ketamine_integration.extensions import db
 from ketamine_integration.journal import services as journal
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.portal.models import PortalKeptText, PortalSession
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth, page_text, reused_world
+from tests.integration.test_dosing import local
 from tests.integration.test_journal import PRIVATE, SHARED, _note, _pages, journal_world, where_shown, write
 from tests.page_html import read_forms
 
@@ -27,10 +28,13 @@ JOURNAL = "/portal/journal/"
 
 @pytest.fixture
 def world(make):
-    """test_journal's world (a dose ended three days ago), the patient signed in to the portal."""
-    ids = journal_world(make)
-    ids["account"] = make.portal_account(ids["patient"])
-    return ids
+    """test_journal's world (a dose ended three days ago) and the patient's portal account: built once per
+    worker and clinic day, loaded from its snapshot for the tests after, on SQLite (tests.conftest.reused_world)."""
+    def build() -> dict:
+        ids = journal_world(make)
+        ids["account"] = make.portal_account(ids["patient"])
+        return ids
+    return dict(reused_world(make.app, f"portal_journal_world-{local(0).date()}", build, engines=("sqlite",)))
 
 
 @pytest.fixture

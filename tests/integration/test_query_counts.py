@@ -5,6 +5,7 @@ import pytest
 
 from ketamine_integration.extensions import db
 from tests.integration.test_dosing import _sign, form_time, local
+from tests.conftest import reused_world
 from tests.statements import page_statements
 
 # On SQLite and PostgreSQL: SQL statement counts.
@@ -23,15 +24,26 @@ def _add_course_with_open_window(make, auth, n):
     auth.logout()
 
 
+def _staff_clinic(make, auth, courses: int) -> None:
+    """The desk and `courses` courses with an open window: built once per engine and worker for both pages
+    (tests.conftest.reused_world; the larger from the smaller), loaded for each. The client is signed out."""
+    def one():
+        make.user("staff", username="desk")
+        _add_course_with_open_window(make, auth, 0)
+
+    def more():
+        _staff_clinic(make, auth, 1)
+        for n in range(1, courses):
+            _add_course_with_open_window(make, auth, n)
+    reused_world(make.app, f"staff_clinic_{courses}", one if courses == 1 else more)
+
+
 @pytest.mark.parametrize("path", ["/worklist", "/schedule/auto"])
 def test_staff_pages_do_not_grow_with_the_clinic(make, auth, client, app, path):
-    make.user("staff", username="desk")
-    _add_course_with_open_window(make, auth, 0)
+    _staff_clinic(make, auth, 1)
     auth.sign_in("desk")
     one = page_statements(app, client, path)
-    auth.logout()
-    for n in range(1, 5):
-        _add_course_with_open_window(make, auth, n)
+    _staff_clinic(make, auth, 5)
     auth.sign_in("desk")
     assert page_statements(app, client, path) == one
 
@@ -158,15 +170,16 @@ def test_the_prescribers_worklist_does_not_grow_with_their_patients(make, auth, 
 def test_each_roles_home_page_does_not_grow_with_what_waits(make, auth, client, app, username):
     """Issue 21, point 1: the day, the counts and their lists, and the menu's badge in bulk: two more
     pairs of patients, each with a window closing, sessions today and tomorrow, a draft, notes waiting,
-    an answer and a dose overdue, run the same statements."""
-    from tests.home_world import add_patients, home_world
+    an answer and a dose overdue, run the same statements. (Both clinics are built once per engine and
+    worker, tests.home_world: the larger is loaded in place of the smaller, and the user signs in again.)"""
+    from tests.home_world import grown_home_world, reused_home_world
 
-    ids = home_world(make)
+    reused_home_world(make)
     auth.sign_in(username)
     client.get("/")  # the first request may fill caches (protocol snapshots)
     one = page_statements(app, client, "/")
-    for n in (1, 2):
-        add_patients(make, ids, n)
+    grown_home_world(make)
+    auth.sign_in(username)
     page = client.get("/").get_data(as_text=True)
     assert page.count("Tate Today") >= 3 or username in ("desk", "nurse")
     assert page_statements(app, client, "/") == one
@@ -174,16 +187,15 @@ def test_each_roles_home_page_does_not_grow_with_what_waits(make, auth, client, 
 
 def test_the_menus_badge_does_not_grow_with_what_waits(make, auth, client, app):
     """Every page with the menu counts what waits on the user: a constant number of statements."""
-    from tests.home_world import add_patients, home_world
+    from tests.home_world import grown_home_world, reused_home_world
 
-    ids = home_world(make)
+    ids = reused_home_world(make)
     for username in ("desk", "ther", "pres"):
         auth.sign_in(username)
         client.get("/protocols/")
         ids[f"{username}-statements"] = page_statements(app, client, "/protocols/")
         auth.logout()
-    for n in (1, 2):
-        add_patients(make, ids, n)
+    grown_home_world(make)
     for username in ("desk", "ther", "pres"):
         auth.sign_in(username)
         assert page_statements(app, client, "/protocols/") == ids[f"{username}-statements"], username

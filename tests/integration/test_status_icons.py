@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-from tests.home_world import home_world
+from tests.home_world import reused_home_world
 from tests.icons import after_icon, badges
 
 
 @pytest.fixture
 def world(make):
-    return home_world(make)
+    return reused_home_world(make)
 
 
 def test_a_courses_windows_say_their_status_and_coverage_with_icons(world, auth, client):

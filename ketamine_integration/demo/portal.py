@@ -5,15 +5,16 @@ preparation); each enrols a second step at their first sign-in, so no secret is 
 invitation waits and one was revoked. Fictional throughout."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..bookings.models import BOOKED, Appointment
 from ..courses.models import TreatmentCourse
 from ..courses.services import current_course
+from ..db.clinic_time import clinic_zone
 from ..domain.phases import Phase
 from ..extensions import db
 from ..journal.models import JournalEntry
@@ -30,6 +31,9 @@ from ..signed_forms.status import WITHDRAWN, packet_status, packet_statuses
 PORTAL_PASSWORD = "harbor-light-patient-2026"
 #: how many demo patients have an account
 ACCOUNTS = 3
+#: a demo account is opened the evening of the day its patient's first course began (clinic time), the
+#: invitation sent that morning: before anything the patient did in the portal (issue 26 review, point 12)
+ACCOUNT_OPENED_AT, INVITED_BEFORE = time(19, 30), timedelta(hours=10)
 #: what a patient's portal can show; the accounts go to patients covering all of it between them
 SHARED_ENTRIES, PRIVATE_ENTRIES, PRACTICE_LOGS, STEP_CHECK_INS, PORTAL_PHQ9, OPEN_QUESTIONNAIRES, PREPARATION = (
     "shared journal entries", "private journal entries", "practice logs", "check-ins on action steps",
@@ -46,19 +50,32 @@ def load_demo_portal(users: dict[str, User], now: datetime) -> None:
     chosen = choose_portal_patients(portal_parts(ahead, now), ACCOUNTS)
     hashed = hash_password(PORTAL_PASSWORD)
     for patient in (db.session.get(Patient, pid) for pid in chosen):
+        joined = account_opened(patient.id, now)
         account = PortalAccount(patient_id=patient.id, email=patient.email.lower(), password_hash=hashed,
-                                activated_at=now)
+                                created_at=joined - INVITED_BEFORE, activated_at=joined)
         db.session.add(account)
         db.session.flush()
         # the invitation they accepted (its token long gone: only a hash of a random one is kept)
-        db.session.add(PortalInvitation(account_id=account.id, token_hash=invitations.token_hash(
-            f"demo-accepted-{patient.id}-{now.isoformat()}"), email=account.email, created_at=now,
-            created_by_id=desk.id, expires_at=now + invitations.rules.INVITATION_LIFETIME, used_at=now))
+        db.session.add(PortalInvitation(
+            account_id=account.id, token_hash=invitations.token_hash(f"demo-accepted-{patient.id}-{now.isoformat()}"),
+            email=account.email, created_at=joined - INVITED_BEFORE, created_by_id=desk.id,
+            expires_at=joined - INVITED_BEFORE + invitations.rules.INVITATION_LIFETIME, used_at=joined))
     waiting, revoked = [p for p in ahead if p.id not in chosen][:2]
     invitations.invite(waiting, by=desk, now=now)
     invitations.invite(revoked, by=desk, now=now)
     invitations.revoke(revoked, by=users["staff2"], now=now)
     db.session.flush()
+
+
+def account_opened(patient_id: int, now: datetime) -> datetime:
+    """When a demo patient's account was opened: the evening of the day their first course began (what
+    they did in the portal, a journal entry or a form signed there, comes after it, as it would), and
+    never after `now`."""
+    first = db.session.scalar(select(func.min(TreatmentCourse.start_date))
+                              .where(TreatmentCourse.patient_id == patient_id))
+    if first is None:
+        return now
+    return min(now, datetime.combine(first, ACCOUNT_OPENED_AT, clinic_zone()))
 
 
 def _patients_with_sessions_ahead(now: datetime) -> list[Patient]:

@@ -19,6 +19,12 @@ from .protocols import canonical_json, content_hash
 SCHEMA = 1
 #: a text answer is one block of what the patient wrote
 MAX_TEXT = 4_000
+#: a short text answer is one line (a name, a place): the longest name a record holds, with room
+MAX_SHORT_TEXT = 200
+#: a phone number as people write one ("+1 (555) 010-2323", "555.010.2323 ext 4"): at most this many
+#: characters, at least MIN_PHONE_DIGITS digits (a local number without its area code is too short to call)
+MAX_PHONE, MIN_PHONE_DIGITS = 30, 7
+PHONE_PATTERN = re.compile(r"\+?[0-9 ().\-]+(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?", re.IGNORECASE)
 #: rows of a medication list, and the length of each of its cells
 MAX_MEDICATIONS, MAX_MEDICATION_CELL = 40, 200
 MEDICATION_CELLS = ("name", "dose", "how_often")
@@ -74,6 +80,36 @@ def _text(question: Question, value) -> tuple[object, str | None]:
     if any(_unshowable(c) for c in text):
         return None, "This answer holds a character that cannot be shown or printed; type it again."
     return text, None
+
+
+def _short_text(question: Question, value) -> tuple[object, str | None]:
+    """One line: a name or a place (line breaks are refused, not joined: the patient sees what is kept)."""
+    if not isinstance(value, str):
+        return None, "Write your answer as text."
+    text = value.strip()
+    if not text:
+        return None, None
+    if "\n" in text or "\r" in text:
+        return None, "Write this answer on one line."
+    if len(text) > MAX_SHORT_TEXT:
+        return None, f"Shorten this answer to {MAX_SHORT_TEXT:,} characters (it has {len(text):,})."
+    if any(_unshowable(c) or c == "\t" for c in text):
+        return None, "This answer holds a character that cannot be shown or printed; type it again."
+    return " ".join(text.split()), None
+
+
+def _phone(question: Question, value) -> tuple[object, str | None]:
+    """A number the clinic can call: digits with the usual separators, an optional extension."""
+    if not isinstance(value, str):
+        return None, "Give a phone number, e.g. 555 010 2323."
+    number = " ".join(value.split())
+    if not number:
+        return None, None
+    if (len(number) > MAX_PHONE or not PHONE_PATTERN.fullmatch(number)
+            or sum(c.isdigit() for c in number) < MIN_PHONE_DIGITS):
+        return None, (f"Give a phone number of at least {MIN_PHONE_DIGITS} digits, using only digits, spaces "
+                      "and + ( ) - . (e.g. 555 010 2323).")
+    return number, None
 
 
 def _unshowable(char: str) -> bool:
@@ -146,7 +182,7 @@ def _medication_row(row, number: int) -> tuple[dict | None, str | None]:
     return cells, None
 
 
-_CHECKS = {"text": _text, "yes_no": _yes_no, "date": _date, "choice": _choice,
+_CHECKS = {"text": _text, "short_text": _short_text, "phone": _phone, "yes_no": _yes_no, "date": _date, "choice": _choice,
            "medication_list": _medication_list}
 
 
@@ -192,6 +228,10 @@ def sample_answers(form: FormDefinition, *, flagged=()) -> Answers:
             answers[question.id] = "2026-01-15"
         elif question.type == "medication_list":
             answers[question.id] = [{"name": "Sertraline", "dose": "50 mg", "how_often": "once daily"}]
+        elif question.type == "phone":
+            answers[question.id] = "555 010 2323"
+        elif question.type == "short_text":
+            answers[question.id] = "Rowan Example"
         else:
             answers[question.id] = "Low mood for two years; looking for something that lasts."
     return answers

@@ -17,7 +17,9 @@ from .protocols import ROUTES, content_hash
 KINDS = ("consent", "intake")
 #: question type -> what the patient gives
 QUESTION_TYPES = {
-    "text": "text",
+    "text": "text, one or more paragraphs",
+    "short_text": "a line of text, such as a name (one line, at most 200 characters)",
+    "phone": "a phone number (digits, spaces and + ( ) - . only)",
     "choice": "one of the options (several with multiple: true)",
     "yes_no": "yes or no",
     "date": "a date",

@@ -27,7 +27,8 @@ from wtforms import BooleanField, FieldList, Form, FormField, RadioField, String
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..accounts.forms import refused_character, shown_text
-from ..domain.form_answers import MAX_MEDICATION_CELL, MAX_MEDICATIONS, MAX_TEXT, MEDICATION_CELLS
+from ..domain.form_answers import (MAX_MEDICATION_CELL, MAX_MEDICATIONS, MAX_PHONE, MAX_SHORT_TEXT, MAX_TEXT,
+                                   MEDICATION_CELLS)
 from ..domain.form_definitions import YES_NO, FormDefinition, Question, paragraphs
 from ..web.fields import ClinicDateField, MultiCheckboxField, number_controls, options
 
@@ -125,6 +126,14 @@ class AnswerForm(FlaskForm):
         """The patient pressed "Add more medication rows": show the form again, sign nothing."""
         return "more_rows" in self and bool(self.more_rows.data)
 
+    @staticmethod
+    def problem_line(label: str, message: str) -> str:
+        """A line of the error summary: "Their phone number: Answer this question."; a label's own full
+        stop or colon dropped ("…questions.: Answer" read badly), a question's mark kept ("Are you
+        pregnant? Answer this question.")."""
+        label = label.strip().rstrip(".:").rstrip()
+        return f"{label} {message}" if label.endswith("?") else f"{label}: {message}"
+
     def answer_field(self, question_id: str):
         return self[self.question_fields[question_id]]
 
@@ -192,6 +201,8 @@ def _chosen(question: Question, field):
 #: question type -> a field's submitted value in the answers' shape (text, a key or keys, an ISO date, rows)
 _ANSWER_VALUES = {
     "text": lambda question, field: (field.data or "").strip(),
+    "short_text": lambda question, field: (field.data or "").strip(),
+    "phone": lambda question, field: (field.data or "").strip(),
     "yes_no": lambda question, field: field.data or None,
     "choice": _chosen,
     "date": lambda question, field: field.data.isoformat() if field.data else None,
@@ -209,6 +220,15 @@ def _question_field(question: Question):
     common = {"label": question.label, "description": question.help}
     if question.type == "text":
         return AnswerTextField(validators=checks + [_limit(MAX_TEXT), answer_characters], **common)
+    if question.type == "short_text":
+        # one line; the browser stops at the limit (maxlength), the form and the domain refuse past it
+        return StringField(validators=checks + [_limit(MAX_SHORT_TEXT), shown_text],
+                           render_kw={"maxlength": MAX_SHORT_TEXT}, **common)
+    if question.type == "phone":
+        # the phone's number keypad (type=tel) and the browser's own number offered (autocomplete=tel)
+        return StringField(validators=checks + [_limit(MAX_PHONE), shown_text],
+                           render_kw={"type": "tel", "autocomplete": "tel", "maxlength": MAX_PHONE,
+                                      "inputmode": "tel"}, **common)
     if question.type == "date":
         return ClinicDateField(validators=checks, **common)
     if question.type == "medication_list":
@@ -249,11 +269,13 @@ def _build(form: FormDefinition) -> type[AnswerForm]:
     fields = {names[q.id]: _question_field(q) for q in form.questions}
     if any(q.type == "medication_list" for q in form.questions):
         fields["more_rows"] = SubmitField(MORE_ROWS_LABEL)
+    # the agreement before the typed name, as the page shows them: WTForms orders fields by when they
+    # were made, and the error summary lists them in that order (the page's)
+    if form.consent is not None:
+        fields["agreed"] = BooleanField(form.consent.agreement, validators=[MarkedRequired()])
     fields["typed_name"] = StringField(TYPED_NAME_LABEL, validators=[MarkedRequired(), _limit(MAX_TYPED_NAME),
                                                                       shown_text],
                                        description=TYPED_NAME_HINT, render_kw={"autocomplete": "name"})
-    if form.consent is not None:
-        fields["agreed"] = BooleanField(form.consent.agreement, validators=[MarkedRequired()])
     class_name = "".join(part.capitalize() for part in re.split(r"[-_]", form.id)) + f"V{form.version}AnswerForm"
     return type(class_name, (AnswerForm,), {"definition": form, "question_fields": names, **fields})
 

@@ -17,7 +17,7 @@ class PatientWithdrawalForm(FlaskForm):
     reason = TextAreaField("Why you are withdrawing this consent",
                            validators=[InputRequired("Tell your care team why, in a few words."),
                                        Length(max=MAX_REASON)],
-                           description="Your care team reads this and will contact you.")
+                           description="Your care team reads this with your withdrawal; it is kept with the form you signed.")
 
 
 class StaffWithdrawalForm(FlaskForm):

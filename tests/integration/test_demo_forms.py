@@ -13,7 +13,8 @@ from ketamine_integration.demo.clinic import DEMO_PASSWORD
 from ketamine_integration.domain.phases import Phase
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
-from ketamine_integration.portal.models import PortalAccount
+from ketamine_integration.journal.models import JournalEntry
+from ketamine_integration.portal.models import PortalAccount, PortalInvitation
 from ketamine_integration.signed_forms import services as signed_forms
 from ketamine_integration.signed_forms.models import ConsentWithdrawal, FormFlagReview, SignedForm
 from tests.conftest import page_text
@@ -110,3 +111,26 @@ def test_the_demo_prescribers_see_the_flag_waiting_and_the_withdrawal(make, auth
             seen["course page"] += 1
         auth.logout()
     assert seen == Counter({"flags": 1, "withdrawn": 1, "course page": 1})
+
+
+def test_a_demo_portal_account_exists_before_anything_its_patient_did_in_the_portal(make):
+    """Issue 26 review, point 12: a form signed or withdrawn in the portal, and a journal entry written
+    there, come after the account was opened ("Since …" on the patient page), its invitation before it."""
+    def times():
+        rows = []
+        for account in db.session.scalars(select(PortalAccount).where(PortalAccount.password_hash.is_not(None))):
+            done = [*db.session.scalars(select(SignedForm.signed_at).where(SignedForm.portal_account_id == account.id)),
+                    *db.session.scalars(select(ConsentWithdrawal.withdrawn_at)
+                                        .where(ConsentWithdrawal.portal_account_id == account.id)),
+                    *db.session.scalars(select(JournalEntry.written_at)
+                                        .where(JournalEntry.patient_id == account.patient_id))]
+            invited = db.session.scalar(select(func.min(PortalInvitation.created_at))
+                                        .where(PortalInvitation.account_id == account.id))
+            rows.append((account.activated_at, invited, done))
+        return rows
+    rows = make.query(times)
+    assert len(rows) == 3
+    # the portal signature and the withdrawal are among what the patients did there
+    assert sum(len(done) for _, _, done in rows) >= 2
+    for activated, invited, done in rows:
+        assert invited < activated and all(at > activated for at in done), (activated, done)

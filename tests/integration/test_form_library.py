@@ -44,7 +44,9 @@ def test_the_shipped_set_passes_the_check(app):
     result = app.test_cli_runner().invoke(args=["forms", "check"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 9 and all(line.startswith("ok    ") for line in lines)
+    assert len(lines) == 16 and all(line.startswith("ok    ") for line in lines)
+    # the consents' version 2 (issue 26 review): summaries to the patient, names and phones on one line
+    assert "ok    consent-telehealth-v2.yaml: consent-telehealth v2 (consent, 2 questions, 0 flagged)" in lines
     assert "ok    intake-questionnaire.yaml: intake-questionnaire v1 (intake, 17 questions, 11 flagged)" in lines
     assert "ok    intake-questionnaire-v2.yaml: intake-questionnaire v2 (intake, 17 questions, 11 flagged)" in lines
 
@@ -55,7 +57,7 @@ def test_the_check_names_each_problem_by_file_line_and_field(app, forms_dir):
     lines = result.output.splitlines()
     for expected in EXPECTED:
         assert any(line.startswith(expected) for line in lines), (expected, result.output)
-    assert sum(line.startswith("ok    ") for line in lines) == 9
+    assert sum(line.startswith("ok    ") for line in lines) == 16
 
 
 def test_the_check_of_named_files(app, forms_dir):
@@ -78,13 +80,16 @@ def test_every_staff_role_reads_the_forms_and_nothing_is_audited(app, make, auth
     auth.sign_in(f"u-{role}")
     before = _audit_rows(app)
     listing = " ".join(page_text(client.get("/protocols/forms/")).split())
-    assert "Consent to intravenous (IV) ketamine treatment IV Consent v1" in listing
+    assert "Consent to intravenous (IV) ketamine treatment IV Consent v2" in listing
     # the newest version: v2 bounds a date by today and asks nobody who signed v1 to sign again
     assert "Intake questionnaire and health screen Intake v2 17 (11 flagged for review) No" in listing
     page = client.get("/protocols/forms/intake-questionnaire/v1")
     assert page.status_code == 200
     newest = " ".join(page_text(client.get("/protocols/forms/intake-questionnaire/v2")).split())
     assert "When was your blood pressure last checked? Date, no later than the day it is signed" in newest
+    transport = " ".join(page_text(client.get("/protocols/forms/agreement-transport-no-driving/v2")).split())
+    assert "Their phone number (required) Phone number · escort_phone" in transport
+    assert "Name of the adult who usually takes you home (required) Short text (one line) · escort_name" in transport
     assert _audit_rows(app) == before
 
 

@@ -114,6 +114,39 @@ def test_a_refused_signature_says_why_and_signs_nothing(team, make, auth, client
     assert signed_rows(make) == []
 
 
+def test_the_error_summary_lists_problems_in_the_pages_order_as_sentences(team, make, auth, client):
+    """Issue 26 review, point 11: the questions, then the agreement, then the typed name, as the page shows
+    them; a label's own full stop is not followed by a colon."""
+    auth.portal_sign_in(team["account"])
+    data = {k: v for k, v in consent_answers("").items() if k not in ("read_and_understood", "agreed")}
+    response = portal_sign(auth, team["course"], CONSENT, data)
+    assert response.status_code == 422
+    summary = page_text(response).split("nothing was signed.")[1]
+    question = summary.index("I have read this consent")
+    agreement = summary.index("Tick the box to agree")
+    typed = summary.index("Type your full name: Type your full name to sign.")
+    assert question < agreement < typed
+    assert ".:" not in summary and "?:" not in summary
+    assert signed_rows(make) == []
+
+
+def test_names_and_phone_numbers_are_asked_on_one_line_with_the_phones_keypad(team, make, auth, client):
+    """Issue 26 review, point 8: the transport agreement's escort (short text and phone questions)."""
+    auth.portal_sign_in(team["account"])
+    html = client.get(f"/portal/forms/{team['course']}/{TRANSPORT}").get_data(as_text=True)
+    name = html.split('id="escort_name"')[0].rsplit("<", 1)[1] + html.split('id="escort_name"')[1].split(">")[0]
+    phone = html.split('id="escort_phone"')[0].rsplit("<", 1)[1] + html.split('id="escort_phone"')[1].split(">")[0]
+    assert name.startswith("input") and 'maxlength="200"' in name
+    assert phone.startswith("input") and 'type="tel"' in phone and 'autocomplete="tel"' in phone
+    refused = portal_sign(auth, team["course"], TRANSPORT, {**transport_answers("Wren Fictional"),
+                                                             "escort_phone": "ask my partner"})
+    assert refused.status_code == 422 and "Give a phone number of at least 7 digits" in page_text(refused)
+    assert signed_rows(make) == []
+    assert portal_sign(auth, team["course"], TRANSPORT, transport_answers("Wren Fictional")).status_code == 302
+    [row] = signed_rows(make, form_id=TRANSPORT)
+    assert row.form_version == 2
+
+
 def test_a_future_date_the_form_bounds_by_today_is_refused_on_its_field(team, make, auth, client):
     """The intake's last blood pressure check (not_after: today in its file): tomorrow is refused on that field
     and nothing is signed; today, in the clinic's time zone, is taken."""
@@ -143,6 +176,9 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     [signed] = signed_rows(make, form_id=CONSENT)
     step = client.get(f"/portal/forms/signed/{signed.id}/withdraw")
     assert step.status_code == 200 and "dosing sessions stop until you sign this consent again" in page_text(step)
+    # what is true: the care team sees it on their lists; nothing is sent for the patient (issue 26 review, 7)
+    assert "sees the withdrawal on their lists as soon as you confirm it" in page_text(step)
+    assert "will contact you" not in page_text(step)
     refused = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": ""})
     assert refused.status_code == 422 and count(make, ConsentWithdrawal) == 0
     done = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "I want to think it over."})
@@ -164,8 +200,9 @@ def test_a_signed_consent_whose_form_file_is_gone_still_opens_in_the_portal(team
     [signed] = signed_rows(make, form_id=CONSENT)
     forms = tmp_path / "forms"
     shutil.copytree(make.app.config["FORMS_DIR"], forms)
-    [consent_file] = [f for f in forms.glob("*.yaml") if f"form: {CONSENT}\n" in f.read_text()]
-    consent_file.unlink()
+    # every version of the consent's file gone (the one signed and any newer)
+    for consent_file in [f for f in forms.glob("*.yaml") if f"form: {CONSENT}\n" in f.read_text()]:
+        consent_file.unlink()
     monkeypatch.setitem(make.app.config, "FORMS_DIR", str(forms))
     assert client.get(f"/portal/forms/signed/{signed.id}").status_code == 200
     assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 200
@@ -182,7 +219,7 @@ def test_answers_sent_after_the_session_timed_out_are_offered_back_without_the_a
     auth.portal_sign_in(team["account"])
     page = client.get(url)
     html = page.get_data(as_text=True)
-    assert "Your answers were kept" in page_text(page) and "Rowan Fictional</textarea>" in html
+    assert "Your answers were kept" in page_text(page) and 'value="Rowan Fictional"' in html
     assert 'name="agreed" type="checkbox" value="y" checked' not in html and ' checked id="agreed"' not in html
     assert auth.post(url, transport_answers("Wren Fictional")).status_code == 302
     [signed] = signed_rows(make, form_id=TRANSPORT)
@@ -283,6 +320,8 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
     assert live_logins(make) == 0
     listing = client.get("/tablet/")
     assert listing.status_code == 200 and "Consent to intravenous" in page_text(listing)
+    # the clinic's name leads back to the list of forms (issue 26 review, point 9)
+    assert '<p class="brand"><a href="/tablet/">' in listing.get_data(as_text=True)
     # every other page: a GET goes back to the tablet, anything else is refused; nothing else is shown
     for url in ("/", "/patients/", f"/patients/{team['patient']}", f"/courses/{team['course']}/forms", "/login",
                 "/portal/", "/audit/"):
@@ -298,9 +337,14 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
 
     closed = auth.post("/tablet/done", {})
     assert closed.status_code == 200 and "return the tablet" in page_text(closed)
+    # the way back in: staff sign in again from the done page (issue 26 review, point 9)
+    assert '<a class="button" href="/login">Staff sign-in</a>' in closed.get_data(as_text=True)
+    assert '<p class="brand"><a' not in closed.get_data(as_text=True)
     ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
     assert ended.ended_at is not None and ended.ended_reason == "completed"
-    assert client.get("/tablet/").status_code == 403
+    refused = client.get("/tablet/")
+    assert refused.status_code == 403 and 'href="/login">Staff sign-in</a>' in refused.get_data(as_text=True)
+    assert client.get("/login").status_code == 200
     assert client.get("/patients/").headers["Location"].startswith("/login")
 
 
@@ -426,7 +470,7 @@ def test_the_checklist_and_the_patient_page_say_what_is_signed_and_link_the_form
     html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     checklist = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="preparation"', 1)[1].split("</table>", 1)[0]))
     day = make.query(lambda: to_clinic(db.session.get(SignedForm, signed.id).signed_at).date().isoformat())
-    assert f"Informed consent Signed: Consent to intravenous (IV) ketamine treatment v1 on {day}" in checklist
+    assert f"Informed consent Signed: Consent to intravenous (IV) ketamine treatment v2 on {day}" in checklist
     consents_left = [i.title for i in items if i.kind == "consent" and i.form_id != CONSENT]
     assert f"Still to sign: {', '.join(consents_left)}" in checklist
     intake = next(i.title for i in items if i.kind == "intake")

@@ -250,7 +250,8 @@ def test_the_answer_forms_problems_are_listed_first_and_linked_to_their_fields(a
                                  "agreed": "Tick the box to agree."})
     page = Page()
     page.feed(html)
-    assert page.links == ["read_and_understood-0", "typed_name", "agreed"]
+    # in the page's order: the questions, the agreement, then the typed name (issue 26 review, point 11)
+    assert page.links == ["read_and_understood-0", "agreed", "typed_name"]
     assert set(page.links) <= set(page.ids)
 
 

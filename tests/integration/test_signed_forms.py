@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -363,9 +364,7 @@ def test_the_front_desks_count_of_forms_to_sign_is_what_each_packet_says(team, m
     assert make.query(_front_desk_count) == (2, {withdrawn_course, unsigned})
     forms = tmp_path / "forms"
     shutil.copytree(SHIPPED_FORMS, forms)
-    newer = (forms / "consent-iv-ketamine.yaml").read_text().replace("version: 1", "version: 2", 1).replace(
-        "resign_on_change: true", f"resign_on_change: {'true' if resign else 'false'}", 1)
-    (forms / "consent-iv-ketamine-v2.yaml").write_text(newer)
+    _next_version(forms, "consent-iv-ketamine", resign=resign)
     app.config["FORMS_DIR"] = str(forms)
     expected = {withdrawn_course, unsigned} | ({team["course"]} if resign else set())
     assert make.query(_front_desk_count) == (len(expected), expected)
@@ -378,18 +377,15 @@ def test_a_new_form_version_asks_again_only_when_the_file_says_so(team, make, ap
     make.sign_packet(team["course"])
     forms = tmp_path / "forms"
     shutil.copytree(SHIPPED_FORMS, forms)
-    source = (forms / "consent-iv-ketamine.yaml").read_text()
-    newer = source.replace("version: 1", "version: 2", 1).replace(
-        "resign_on_change: true", f"resign_on_change: {'true' if resign else 'false'}", 1)
-    (forms / "consent-iv-ketamine-v2.yaml").write_text(newer)
+    version = _next_version(forms, "consent-iv-ketamine", resign=resign)
     app.config["FORMS_DIR"] = str(forms)
     item = _status(make, team["course"]).item("consent-iv-ketamine")
-    assert (item.form.version, item.state) == (2, state)
+    assert (item.form.version, item.state) == (version, state)
     assert (_status(make, team["course"]).state == "signed") is (not resign)
     if resign:
         signed = _sign(make, team["course"], "consent-iv-ketamine", by=team["desk"])
         document = make.query(lambda: json.loads(db.session.get(SignedForm, signed).document))
-        assert document["form"]["version"] == 2 and _status(make, team["course"]).state == "signed"
+        assert document["form"]["version"] == version and _status(make, team["course"]).state == "signed"
     else:
         with pytest.raises(DomainError, match="already signed"):
             _sign(make, team["course"], "consent-iv-ketamine", by=team["desk"])
@@ -467,26 +463,33 @@ def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, m
     assert len(_plan_one(make, dosing["course"], 6)) == 1
 
 
-def _new_versions(app, tmp_path, *form_files: str) -> None:
-    """A version after the newest shipped one of each form named (its first file), asking those who signed an
-    earlier version to sign again."""
+def _next_version(forms: Path, form_id: str, *, resign: bool) -> int:
+    """A copy of the newest shipped version of `form_id` in `forms`, one version higher, asking those who
+    signed an earlier one to sign again or not; returns its version."""
+    files = [f for f in forms.glob("*.yaml") if f"form: {form_id}\n" in f.read_text()]
+    newest = max(files, key=lambda f: yaml.safe_load(f.read_text())["version"])
+    source = newest.read_text()
+    version = yaml.safe_load(source)["version"]
+    newer = re.sub(r"^version: \d+$", f"version: {version + 1}", source, count=1, flags=re.M)
+    newer = re.sub(r"^resign_on_change: (true|false)$", f"resign_on_change: {'true' if resign else 'false'}", newer,
+                   count=1, flags=re.M)
+    (forms / f"{form_id}-v{version + 1}.yaml").write_text(newer)
+    return version + 1
+
+
+def _new_versions(app, tmp_path, *form_ids: str) -> None:
+    """A new version of each shipped form named, asking those who signed an earlier one to sign again."""
     forms = tmp_path / "forms"
     shutil.copytree(SHIPPED_FORMS, forms)
-    for form_file in form_files:
-        stem = form_file.removesuffix(".yaml")
-        versions = {int(re.search(r"^version: (\d+)$", path.read_text(), re.M).group(1)): path.read_text()
-                    for path in forms.glob(f"{stem}*.yaml")}
-        newest = max(versions)
-        source = re.sub(r"^resign_on_change: false$", "resign_on_change: true", versions[newest], flags=re.M)
-        (forms / f"{stem}-v{newest + 1}.yaml").write_text(
-            source.replace(f"version: {newest}", f"version: {newest + 1}", 1))
+    for form_id in form_ids:
+        _next_version(forms, form_id, resign=True)
     app.config["FORMS_DIR"] = str(forms)
 
 
 def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(dosing, make, auth, app, tmp_path):
     make.sign_packet(dosing["course"])
     [planned] = _plan_one(make, dosing["course"], -3)  # three days ago, when _record_data starts it
-    _new_versions(app, tmp_path, "intake-questionnaire.yaml", "consent-iv-ketamine.yaml")
+    _new_versions(app, tmp_path, INTAKE, "consent-iv-ketamine")
     status = _status(make, dosing["course"])
     assert {status.item(f).state for f in (INTAKE, "consent-iv-ketamine")} == {"sign_again"}
     # the gate asks for the new versions; what the patient signed still lets a dose be planned and moved
@@ -673,4 +676,4 @@ def test_the_preparation_gate_and_checklist_follow_the_signed_forms(team, make, 
     assert waiting == () and {"informed_consent", "intake_assessment"} <= done
     assert not any("Forms" in b or "Informed consent" in b for b in blockers)
     found = make.query(lambda: evidence(db.session.get(TreatmentCourse, team["course"])).items["informed_consent"])
-    assert found.summary.startswith("Signed: ") and " v1 on " in found.summary
+    assert found.summary.startswith("Signed: ") and " v2 on " in found.summary

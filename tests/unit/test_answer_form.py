@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from ketamine_integration.domain.form_answers import check_answers
 from ketamine_integration.domain.form_definitions import parse_definition
 from ketamine_integration.domain.form_library import load_folder
-from ketamine_integration.signed_forms.answer_form import (MAX_MEDICATIONS, MAX_TEXT, MEDICATION_ROWS,
+from ketamine_integration.signed_forms.answer_form import (AnswerForm, MAX_MEDICATIONS, MAX_TEXT, MEDICATION_ROWS,
                                                            MORE_ROWS_LABEL, SPARE_MEDICATION_ROWS, TYPED_NAME_LABEL,
                                                            answer_form_class)
 
@@ -177,9 +177,10 @@ def test_a_consent_asks_for_agreement_with_its_sentence_and_an_intake_form_does_
     assert "agreed" not in intake
     for form in (consent, intake):
         assert form.typed_name.label.text == TYPED_NAME_LABEL
-        # the questions first, the signature last (agreement, then the typed name, for a consent)
+        # the questions first, the signature last (agreement, then the typed name, for a consent): the
+        # page's order, which the error summary follows
         names = [f.name for f in form if f.type not in ("CSRFTokenField", "SubmitField")]
-        assert names[-2:] == (["typed_name", "agreed"] if form is consent else [names[-2], "typed_name"])
+        assert names[-2:] == (["agreed", "typed_name"] if form is consent else [names[-2], "typed_name"])
     assert [f.name for f in consent][:2] == ["read_and_understood", "fasting_told"]
 
 
@@ -269,3 +270,33 @@ def test_the_csrf_token_is_required(flask_app):
     flask_app.config["WTF_CSRF_ENABLED"] = True
     form = posted(flask_app, IV, [("read_and_understood", "yes")])
     assert "csrf_token" in form.errors
+
+
+def test_a_short_answer_is_one_line_and_a_phone_number_opens_the_number_keypad(flask_app):
+    form_definition = definition([{"id": "name", "type": "short_text", "label": "Their name"},
+                                  {"id": "phone", "type": "phone", "label": "Their phone number"}])
+    with flask_app.test_request_context():
+        form = answer_form_class(form_definition)()
+        name, phone = str(form.answer_field("name")()), str(form.answer_field("phone")())
+    assert name.startswith("<input") and 'type="text"' in name and 'maxlength="200"' in name
+    assert phone.startswith("<input") and 'type="tel"' in phone and 'autocomplete="tel"' in phone
+    assert 'maxlength="30"' in phone
+    form = posted(flask_app, form_definition, [("name", " Rowan Ashdown "), ("phone", "555 010 2323")])
+    assert form.raw_answers() == {"name": "Rowan Ashdown", "phone": "555 010 2323"}
+    form = posted(flask_app, form_definition, [("name", "R" * 201)])
+    assert form.answer_field("name").errors == ["Write at most 200 characters."]
+
+
+@pytest.mark.parametrize("label, message, line", [
+    # a label's full stop is not followed by a colon
+    ("I have read this form and had the chance to ask questions.", "Answer this question.",
+     "I have read this form and had the chance to ask questions: Answer this question."),
+    # a question keeps its mark, with no colon after it
+    ("Are you pregnant?", "Answer this question.", "Are you pregnant? Answer this question."),
+    # a plain label
+    ("Their phone number", "Answer this question.", "Their phone number: Answer this question."),
+    # a label ending in a colon of its own
+    ("They are your:", "Choose one of the options.", "They are your: Choose one of the options."),
+])
+def test_a_problem_line_reads_as_a_sentence(label, message, line):
+    assert AnswerForm.problem_line(label, message) == line

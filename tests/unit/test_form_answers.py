@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from ketamine_integration.domain.form_answers import (MAX_MEDICATIONS, MAX_TEXT, answer_text, build_document,
+from ketamine_integration.domain.form_answers import (MAX_MEDICATIONS, MAX_PHONE, MAX_SHORT_TEXT, MAX_TEXT,
+                                                      answer_text, build_document,
                                                       check_answers, document_digest, document_json,
                                                       flagged_answers, same_name, signature_problems,
                                                       signed_name)
@@ -205,3 +206,40 @@ def test_the_document_holds_the_exact_text_answers_flags_and_signature():
     changed = json.loads(expected)
     changed["sections"][0]["questions"][1]["answer"] = "no"
     assert document_digest(changed) != document_digest(document)
+
+
+CONTACT, _ = parse_definition({
+    "form": "contact-demo", "kind": "intake", "version": 1, "title": "Contact", "resign_on_change": False,
+    "sections": [{"id": "contact", "title": "Contact", "questions": [
+        {"id": "name", "type": "short_text", "label": "Their name"},
+        {"id": "phone", "type": "phone", "label": "Their phone number"}]}]})
+
+
+@pytest.mark.parametrize("raw, answers, problems", [
+    # a name on one line, its spaces tidied
+    ({"name": "  Rowan   Ashdown ", "phone": "+1 (555) 010-2323"}, {"name": "Rowan Ashdown", "phone": "+1 (555) 010-2323"},
+     {}),
+    # the usual ways of writing a number: dots, an extension
+    ({"phone": "555.010.2323 ext 4"}, {"phone": "555.010.2323 ext 4"}, {}),
+    # a name over two lines is refused, not joined
+    ({"name": "Rowan\nAshdown"}, {}, {"name": "Write this answer on one line."}),
+    # a name over the limit
+    ({"name": "R" * (MAX_SHORT_TEXT + 1)}, {}, {"name": f"Shorten this answer to {MAX_SHORT_TEXT} characters "
+                                                        f"(it has {MAX_SHORT_TEXT + 1})."}),
+    # a tab or a control character in a name
+    ({"name": "Rowan\tAshdown"}, {}, {"name": "This answer holds a character that cannot be shown or printed; "
+                                                "type it again."}),
+    # letters are not a phone number
+    ({"phone": "call my mum"}, {}, {"phone": "Give a phone number of at least 7 digits, using only digits, spaces "
+                                             "and + ( ) - . (e.g. 555 010 2323)."}),
+    # too few digits to call
+    ({"phone": "010-23"}, {}, {"phone": "Give a phone number of at least 7 digits, using only digits, spaces "
+                                        "and + ( ) - . (e.g. 555 010 2323)."}),
+    # too long
+    ({"phone": "5" * (MAX_PHONE + 1)}, {}, {"phone": "Give a phone number of at least 7 digits, using only digits, "
+                                                     "spaces and + ( ) - . (e.g. 555 010 2323)."}),
+    # not text at all
+    ({"phone": ["555 010 2323"]}, {}, {"phone": "Give a phone number, e.g. 555 010 2323."}),
+])
+def test_short_text_and_phone_answers(raw, answers, problems):
+    assert check_answers(CONTACT, raw, today=TODAY) == (answers, problems)

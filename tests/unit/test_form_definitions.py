@@ -83,9 +83,10 @@ def test_the_shipped_set_passes():
     library = load_folder(SHIPPED)
     assert [f.problems for f in library.broken] == []
     assert {f.id for f in library.forms} == SHIPPED_FORMS
-    consents = [f for f in library.forms if f.kind == "consent"]
-    assert all(f.consent and f.consent.text and f.consent.agreement for f in consents)
-    # one treatment consent per route the protocols use
+    assert all(f.consent and f.consent.text and f.consent.agreement
+               for f in library.forms if f.kind == "consent")
+    # one treatment consent per route the protocols use (in its newest version)
+    consents = [f for f in library.newest() if f.kind == "consent"]
     assert sorted(r for f in consents for r in f.routes) == ["im", "intranasal", "iv", "sublingual"]
     intake = library.find("intake-questionnaire", 1)
     # version 2 refuses a future date for the last blood pressure check, and asks nobody to sign again
@@ -107,6 +108,23 @@ def test_the_shipped_set_passes():
     assert {i for i, f in newest.items() if f.withdrawal_blocks_dosing} == {
         "consent-iv-ketamine", "consent-im-ketamine", "consent-sublingual-ketamine",
         "consent-intranasal-esketamine", "agreement-transport-no-driving"}
+
+
+def test_the_newest_shipped_forms_speak_to_the_patient_and_ask_names_and_phones_on_one_line():
+    """Issue 26 review, points 7 and 8: the summary the tablet and the portal show is written to the patient
+    (second person), and a name or phone number is a short text or a phone question; the versions that
+    changed only that ask nobody to sign again."""
+    library = load_folder(SHIPPED)
+    newest = library.newest()
+    for form in newest:
+        assert "the patient" not in form.summary and " you" in f" {form.summary.lower()}", form.id
+    asked = {q.id: q.type for f in newest for q in f.questions
+             if q.id.endswith(("_name", "_phone"))}
+    assert asked == {"escort_name": "short_text", "escort_phone": "phone", "emergency_contact_name": "short_text",
+                     "emergency_contact_phone": "phone", "callback_phone": "phone"}
+    for form in newest:
+        if form.version > 1 and form.kind == "consent":
+            assert not form.resign_on_change, form.id
 
 
 def test_a_valid_form_is_read_whole(tmp_path):
@@ -157,6 +175,13 @@ ERRORS = [
         '        options:\n          - {key: partner, label: "Partner"}\n          - {key: friend, label: "Friend"}\n',
         "").replace("when: [friend]", "when: [partner]"),
      "form.yaml:25 sections[0].questions[1].options: a choice question needs a list of at least two options"),
+    # a flag on a short text or phone question: only a choice or yes/no names answers to review
+    ("flag on a phone question", INTAKE.replace("type: text", "type: phone") + '        flag: {when: "no", reason: R}\n',
+     "form.yaml:13 sections[0].questions[0].flag: only a choice or yes/no question flags answers (this one is phone)"),
+    # options on a short text question
+    ("options on a short text question", INTAKE.replace("type: text", "type: short_text")
+     + "        options: [{key: a, label: A}, {key: b, label: B}]\n",
+     "form.yaml:13 sections[0].questions[0].options: only a choice question has options (this one is short_text)"),
     # options on a question that is not a choice
     ("options on a text question", INTAKE + "        options: [{key: a, label: A}, {key: b, label: B}]\n",
      "form.yaml:13 sections[0].questions[0].options: only a choice question has options"),

@@ -551,11 +551,11 @@ def test_a_withdrawn_consent_whose_form_file_cannot_be_read_still_stops_dosing(d
                                        recorded_by=db.session.get(User, dosing["desk"])))
     forms = tmp_path / "forms"
     shutil.copytree(SHIPPED_FORMS, forms)
-    path = forms / "consent-iv-ketamine.yaml"
-    if damage == "broken":
-        path.write_text(path.read_text() + "\nstray_key: oops\n")
-    else:
-        path.unlink()
+    for path in [f for f in forms.glob("*.yaml") if "form: consent-iv-ketamine\n" in f.read_text()]:  # each version
+        if damage == "broken":
+            path.write_text(path.read_text() + "\nstray_key: oops\n")
+        else:
+            path.unlink()
     app.config["FORMS_DIR"] = str(forms)
     assert _status(make, dosing["course"]).item("consent-iv-ketamine").signed_definition is None
     [reason] = _blocks(make, dosing["course"])

@@ -38,6 +38,8 @@ TABLET_MINUTES = 30
 COUNTERSIGNERS_IN_WORDS = {"prescriber": "This form is countersigned by a prescriber of the patient's care team.",
                            "therapist": "This form is countersigned by a therapist of the patient's care team.",
                            "staff": "This form is countersigned by a member of the clinic's staff."}
+#: why a form with flagged answers no prescriber has reviewed is not countersigned yet
+UNREVIEWED_FLAGS = "Review the flagged answers first."
 #: the fewest characters a prescriber's review note says (the clinic's other review notes: 10)
 MIN_REVIEW_NOTE = 10
 
@@ -187,6 +189,9 @@ def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) ->
         raise DomainError("This form is already countersigned.")
     if signed.withdrawal is not None:
         raise DomainError("The patient withdrew this consent: there is nothing to countersign.")
+    if flags_of(signed) and signed.flag_review is None:
+        # a countersignature vouches for the answers: the flagged ones are read and reviewed first
+        raise DomainError(UNREVIEWED_FLAGS)
     held = {"staff"} & set(by.roles) if role == "staff" else team_roles(by, signed.patient)
     if not by.can("forms.countersign") or role not in held:
         raise DomainError(COUNTERSIGNERS_IN_WORDS[role])

@@ -168,9 +168,18 @@ def test_flagged_answers_are_shown_and_reviewed_by_a_prescriber(team, make):
     with pytest.raises(DomainError) as short:
         make.run(lambda: review(team["prescriber"], note="ok"))
     assert "note" in short.value.reasons
+
+    def countersign():
+        return services.countersign(db.session.get(SignedForm, signed), by=db.session.get(User, team["prescriber"]))
+    # the countersignature vouches for the answers: not before the flagged ones are reviewed
+    with pytest.raises(DomainError, match="^Review the flagged answers first.$"):
+        make.run(countersign)
+    assert make.query(lambda: db.session.get(SignedForm, signed).countersignature) is None
     make.run(lambda: review(team["prescriber"]))
     assert _status(make, team["course"]).item("intake-questionnaire").flags_reviewed is not None
     assert not any("flagged" in r for r in _blocks(make, team["course"]))
+    make.run(countersign)
+    assert _status(make, team["course"]).item("intake-questionnaire").countersign_role is None
 
 
 def test_withdrawal_blocks_dosing_and_signing_again_restores(team, make):

@@ -446,6 +446,47 @@ def test_the_checklist_and_the_patient_page_say_what_is_signed_and_link_the_form
     assert f'href="/courses/{team["course"]}/forms">Forms: 1 of {len(items)} signed' in patient_page
 
 
+def test_the_signed_record_and_its_pdf_carry_the_review_and_are_named_by_the_signing_day(team, make, auth, client):
+    """A new-user review of issue 26 (findings 4 and 10): who reviewed the flagged answers, when and the note,
+    on the care team's document view and PDF (not the patient's portal copy: the note is the clinicians'); the
+    PDF's file name carries the day it was signed, not the day it was downloaded."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.db.types import utcnow
+    from ketamine_integration.domain.form_answers import sample_answers
+    from ketamine_integration.signed_forms import services
+    signed_at = utcnow() - timedelta(days=9)
+    note = "Blood pressure 128/80 today on amlodipine; discussed with the patient and cleared."
+
+    def sign_and_review():
+        course = db.session.get(TreatmentCourse, team["course"])
+        item = services.packet_status(course).item("intake-questionnaire")
+        signed = services.sign_form(course, item.form.id, raw_answers=sample_answers(item.form, flagged={
+            item.form.flagged_questions[0].id}), typed_name="Wren Fictional", agreed=True, method="in_clinic",
+            witness=db.session.get(User, team["staff"]), now=signed_at)
+        review = services.review_flags(signed, by=db.session.get(User, team["prescriber"]), note=note)
+        return signed.id, to_clinic(signed.signed_at).date(), to_clinic(review.reviewed_at).strftime("%-d %B %Y")
+    signed_id, signed_day, reviewed_day = make.run(sign_and_review)
+    prescriber = make.query(lambda: db.session.get(User, team["prescriber"]).display_name)
+    auth.sign_in(username(make, team["therapist"]))
+    page = page_text(client.get(f"/signed-forms/{signed_id}"))
+    assert f"Flagged answers reviewed by {prescriber} on {reviewed_day}," in page and f"Review note: {note}" in page
+    pdf = client.get(f"/signed-forms/{signed_id}.pdf")
+    assert f'-{signed_day.isoformat()}.pdf"' in pdf.headers["Content-Disposition"] and signed_day != utcnow().date()
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(BytesIO(pdf.data)).pages).split())
+    assert f"Flagged answers reviewed by {prescriber} on {reviewed_day}," in text and f"Review note: {note}" in text
+    assert "Otto" not in text   # the other patient's
+    auth.logout()
+    auth.portal_sign_in(team["account"])
+    assert "Review note" not in page_text(client.get(f"/portal/forms/signed/{signed_id}"))
+    portal_pdf = client.get(f"/portal/forms/signed/{signed_id}.pdf")
+    assert f'-{signed_day.isoformat()}.pdf"' in portal_pdf.headers["Content-Disposition"]
+
+
 def _checklist(client, course_id: int) -> str:
     html = client.get(f"/courses/{course_id}").get_data(as_text=True)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="preparation"', 1)[1].split("</table>", 1)[0]))

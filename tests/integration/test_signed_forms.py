@@ -4,6 +4,7 @@ withdrawal and re-signing, new form versions, digests rechecked by `flask signat
 database refusing to change a signed form. Through the services (the pages come with the forms UI)."""
 from __future__ import annotations
 
+import re
 import hashlib
 import json
 import shutil
@@ -28,6 +29,7 @@ from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
 from ketamine_integration.domain.form_answers import sample_answers
 from tests.conftest import page_text
+from tests.integration.test_forms_waiting import page_text_of
 from tests.factories import newest_version
 from tests.integration.test_dosing import _plan, _record_data, local
 
@@ -458,17 +460,19 @@ def test_a_flagged_answer_stops_planning_until_a_prescriber_reviews_it(dosing, m
 
 
 def _new_versions(app, tmp_path, *form_files: str) -> None:
-    """A version 2 of each shipped form named, asking those who signed version 1 to sign again."""
+    """A version of each shipped form named above any shipped (the intake ships a version 2, which asks nobody
+    to sign again: a new version 2 would overwrite it), asking those who signed before to sign again."""
     forms = tmp_path / "forms"
     shutil.copytree(SHIPPED_FORMS, forms)
     for form_file in form_files:
         source = (forms / form_file).read_text()
         assert "resign_on_change: true" in source
-        (forms / form_file.replace(".yaml", "-v2.yaml")).write_text(source.replace("version: 1", "version: 2", 1))
+        (forms / form_file.replace(".yaml", "-v9.yaml")).write_text(source.replace("version: 1", "version: 9", 1))
     app.config["FORMS_DIR"] = str(forms)
 
 
-def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(dosing, make, auth, app, tmp_path):
+def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(dosing, make, auth, client, app,
+                                                                              tmp_path):
     make.sign_packet(dosing["course"])
     [planned] = _plan_one(make, dosing["course"], -3)  # three days ago, when _record_data starts it
     _new_versions(app, tmp_path, "intake-questionnaire.yaml", "consent-iv-ketamine.yaml")
@@ -487,12 +491,28 @@ def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(
         make.run(lambda: dosing_services.reschedule(db.session.get(DosingSession, planned), planned_start=local(-4, 9),
                                                     reason=None, by=db.session.get(User, dosing["prescriber"])))
     auth.sign_in("pres")
+    # said before anything is typed (a new-user review, finding 2): on the planned dose's record, above the
+    # course page's plan form, in the refusal's own words, with an icon; the forms stay usable
+    refusal = make.query(lambda: services.dosing_refusal(db.session.get(TreatmentCourse, dosing["course"])))
+    assert refusal.startswith(REFUSED) and "flagged answer to be reviewed by a prescriber" in refusal
+    record = client.get(f"/dosing/{planned}").get_data(as_text=True)
+    warning = re.search(r'<p class="flag" role="status" id="dosing-refused">(.*?)</p>', record, re.S).group(1)
+    assert 'class="icon' in warning and f"Dosing refused. {refusal}" in page_text_of(warning)
+    form = record.split('id="dosing-refused"', 1)[1]
+    assert record.index("<h1") < record.index('id="dosing-refused"') and 'id="record-session"' in form
+    assert "disabled" not in form
+    course_page = client.get(f"/courses/{dosing['course']}").get_data(as_text=True)
+    plan = course_page.split('id="plan-refused"', 1)[1]
+    assert f"Dosing refused. {refusal}" in page_text_of(plan.split("</p>", 1)[0])
+    assert plan.index("Plan dosing sessions") > 0 and "disabled" not in plan.split("</details>", 1)[0]
     session = make.query(lambda: db.session.get(DosingSession, planned))
     started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
     assert started.status_code == 422 and REFUSED in page_text(started)
     assert make.query(lambda: db.session.get(DosingSession, planned).status) == "planned"
     make.run(lambda: services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, dosing[
         "prescriber"]), note="Reviewed with the patient: no psychosis history of concern."))
+    assert 'id="dosing-refused"' not in client.get(f"/dosing/{planned}").get_data(as_text=True)
+    assert 'id="plan-refused"' not in client.get(f"/courses/{dosing['course']}").get_data(as_text=True)
     session = make.query(lambda: db.session.get(DosingSession, planned))
     started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
     assert started.status_code == 302, page_text(started)

@@ -434,7 +434,8 @@ def test_the_checklist_and_the_patient_page_say_what_is_signed_and_link_the_form
     html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     checklist = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="preparation"', 1)[1].split("</table>", 1)[0]))
     day = make.query(lambda: to_clinic(db.session.get(SignedForm, signed.id).signed_at).date().isoformat())
-    assert f"Informed consent Signed: Consent to intravenous (IV) ketamine treatment v1 on {day}" in checklist
+    # the IV packet's consents hold the transport agreement: the item is named for both
+    assert f"Consents and agreements Signed: Consent to intravenous (IV) ketamine treatment v1 on {day}" in checklist
     consents_left = [i.title for i in items if i.kind == "consent" and i.form_id != CONSENT]
     assert f"Still to sign: {', '.join(consents_left)}" in checklist
     intake = next(i.title for i in items if i.kind == "intake")

@@ -75,10 +75,11 @@ def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, counter
         signed.append(signed_forms.sign_form(
             course, item.form_id, raw_answers=answers, typed_name=course.patient.full_name,
             agreed=item.form.kind == "consent", method=IN_CLINIC, witness=witness, now=at))
-        if signed[-1].flagged_count and review_note and "prescriber" in countersigners:
+        flagged = signed[-1].flagged_count > 0
+        if flagged and review_note and "prescriber" in countersigners:
             signed_forms.review_flags(signed[-1], by=countersigners["prescriber"], note=review_note,
                                       now=at + REVIEWED_AFTER)
-        if item.form.countersign in countersigners and not (signed[-1].flagged_count and signed[-1].flag_review is None):
+        if item.form.countersign in countersigners and not (flagged and signed[-1].flag_review is None):
             signed_forms.countersign(signed[-1], by=countersigners[item.form.countersign], now=at + REVIEWED_AFTER)
     return signed
 

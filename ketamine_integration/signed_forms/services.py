@@ -189,12 +189,12 @@ def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) ->
         raise DomainError("This form is already countersigned.")
     if signed.withdrawal is not None:
         raise DomainError("The patient withdrew this consent: there is nothing to countersign.")
-    if flags_of(signed) and signed.flag_review is None:
-        # a countersignature vouches for the answers: the flagged ones are read and reviewed first
-        raise DomainError(UNREVIEWED_FLAGS)
     held = {"staff"} & set(by.roles) if role == "staff" else team_roles(by, signed.patient)
     if not by.can("forms.countersign") or role not in held:
         raise DomainError(COUNTERSIGNERS_IN_WORDS[role])
+    if flags_of(signed) and signed.flag_review is None:
+        # a countersignature vouches for the answers: the flagged ones are reviewed first
+        raise DomainError(UNREVIEWED_FLAGS)
     signed_at = _second(now)
     row = FormCountersignature(signed_form=signed, user_id=by.id, role=role, signed_at=signed_at,
                                digest=countersignature_digest(signed, user_id=by.id, role=role, signed_at=signed_at))

@@ -100,13 +100,18 @@ def sign_a_waiting_form(course):
 
 def sign_dosing_forms(course, *, witness: User) -> None:
     """Sign the forms dosing needs (valid answers, none flagged, in the clinic, `witness` handing over the
-    tablet), inside the caller's app context: two to four signatures, each through sign_form."""
-    from ketamine_integration.signed_forms.services import packet_status, sign_form
+    tablet), inside the caller's app context: two to four signatures, each through sign_form, each countersigned
+    by the course's clinician where its form asks (as a clinic does before dosing: an owed countersignature
+    waits on the clinician's home page, signed_forms.waiting)."""
+    from ketamine_integration.signed_forms.services import countersign, packet_status, sign_form
 
     status = packet_status(course)
+    countersigners = {"prescriber": course.prescriber, "therapist": course.therapist}
     for item in (i for i in (status.items if status is not None else ()) if i.needed_for_dosing and i.form):
-        sign_form(course, item.form_id, raw_answers=sample_answers(item.form), typed_name=course.patient.full_name,
-                  agreed=True, method="in_clinic", witness=witness)
+        signed = sign_form(course, item.form_id, raw_answers=sample_answers(item.form),
+                           typed_name=course.patient.full_name, agreed=True, method="in_clinic", witness=witness)
+        if item.form.countersign in countersigners:
+            countersign(signed, by=countersigners[item.form.countersign])
 
 
 class Factories:

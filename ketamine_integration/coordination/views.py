@@ -292,14 +292,15 @@ def prescriber_worklist():
     flagged = monitoring.recent_flagged(current_user, utcnow())
     due = reports_due_for(mine, utcnow(), clinic_today())
     form_flags, withdrawals = forms_waiting.flags_to_review(current_user), forms_waiting.withdrawals(current_user)
-    audit.record("patient.list", detail=f"prescriber worklist; {len(notes)} notes, {len(reports)} reports, "
-                                        f"{len(documents)} documents received, "
-                                        f"{len(alerts)} alerts, {len(flagged)} flagged dosing sessions, "
-                                        f"{len(overdue_doses)} planned doses not recorded, {len(due)} reports due, "
-                                        f"{len(form_flags)} forms with flagged answers, "
-                                        f"{len(withdrawals)} consents withdrawn")
+    to_countersign = forms_waiting.countersignatures_owed(current_user)
+    listed = {"notes": notes, "reports": reports, "documents": documents, "alerts": alerts, "flagged doses": flagged,
+              "doses not recorded": overdue_doses, "reports due": due, "form flags": form_flags,
+              "withdrawals": withdrawals, "to countersign": to_countersign}
+    # how many of each it lists, in words short enough for the audit's 200 characters
+    audit.record("patient.list", detail=("prescriber worklist; " + ", ".join(
+        f"{what} {len(rows)}" for what, rows in listed.items()))[:200])
     return render_template("coordination/worklist.html", notes=notes, reports=reports, documents=documents,
                            alerts=alerts,
                            rems_groups=forms, ack_form=AcknowledgeNoteForm(), flagged=flagged,
                            flagged_days=monitoring.WORKLIST_DAYS, reports_due=due, overdue_doses=overdue_doses,
-                           form_flags=form_flags, withdrawals=withdrawals)
+                           form_flags=form_flags, withdrawals=withdrawals, to_countersign=to_countersign)

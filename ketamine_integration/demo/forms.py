@@ -63,17 +63,23 @@ def demo_answers(form: FormDefinition, *, patient: Patient, chosen: dict | None 
 
 
 def sign_packet(course: TreatmentCourse, *, at: datetime, witness: User, countersigners: dict[str, User],
-                chosen: dict[str, dict] | None = None) -> list[SignedForm]:
+                chosen: dict[str, dict] | None = None, review_note: str | None = None) -> list[SignedForm]:
     """Every form of the course's packet signed on a clinic tablet at `at`, `witness` handing it over, then
     countersigned that afternoon where the form asks (`countersigners`: by role; a role left out still owes
-    it). `chosen`: answers by form id that take the place of the usual ones. Returns the signed forms."""
+    it). `chosen`: answers by form id that take the place of the usual ones; `review_note`: the prescriber's
+    review of a form's flagged answers, written that afternoon before countersigning it (a form with flags
+    unreviewed is not countersigned). Returns the signed forms."""
     signed = []
     for item in signed_forms.packet_status(course).items:
         answers = demo_answers(item.form, patient=course.patient, chosen=(chosen or {}).get(item.form_id))
         signed.append(signed_forms.sign_form(
             course, item.form_id, raw_answers=answers, typed_name=course.patient.full_name,
             agreed=item.form.kind == "consent", method=IN_CLINIC, witness=witness, now=at))
-        if item.form.countersign in countersigners:
+        flagged = signed[-1].flagged_count > 0
+        if flagged and review_note and "prescriber" in countersigners:
+            signed_forms.review_flags(signed[-1], by=countersigners["prescriber"], note=review_note,
+                                      now=at + REVIEWED_AFTER)
+        if item.form.countersign in countersigners and not (flagged and signed[-1].flag_review is None):
             signed_forms.countersign(signed[-1], by=countersigners[item.form.countersign], now=at + REVIEWED_AFTER)
     return signed
 
@@ -110,12 +116,9 @@ def load_demo_packets(users: dict[str, User], now: datetime) -> None:
     if online is not None:
         _partly_signed_online(online, accounts[online.patient_id], now - timedelta(days=1, hours=3))
     signed_at = datetime.combine(in_clinic.start_date + timedelta(days=2), time(10, 30), zone)
-    forms = sign_packet(in_clinic, at=signed_at, witness=users["staff1"],
-                        countersigners={"prescriber": in_clinic.prescriber, "therapist": in_clinic.therapist},
-                        chosen={"intake-questionnaire": FLAGGED_REVIEWED})
-    intake = next(s for s in forms if s.kind == "intake")
-    # reviewed that afternoon, when the prescriber countersigned (sign_packet), not when the demo is loaded
-    signed_forms.review_flags(intake, by=in_clinic.prescriber, note=REVIEW_NOTE, now=signed_at + REVIEWED_AFTER)
+    sign_packet(in_clinic, at=signed_at, witness=users["staff1"],
+                countersigners={"prescriber": in_clinic.prescriber, "therapist": in_clinic.therapist},
+                chosen={"intake-questionnaire": FLAGGED_REVIEWED}, review_note=REVIEW_NOTE)
     sign_packet(owed, at=datetime.combine(owed.start_date + timedelta(days=1), time(15), zone), witness=owed.therapist,
                 countersigners={"therapist": owed.therapist})
     yesterday = datetime.combine(now.astimezone(zone).date() - timedelta(days=1), time(20, 40), zone)

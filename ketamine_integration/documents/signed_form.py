@@ -62,6 +62,10 @@ class SignedFormView:
     countersignatures: tuple[str, ...]
     #: "Withdrawn on ... in the portal: reason" (None: not withdrawn)
     withdrawal: str | None
+    #: "Flagged answers reviewed by Orrin Vale, MD on ...": the prescriber's review (None: none, or not shown)
+    review: str | None = None
+    #: the review's note, as the prescriber wrote it
+    review_note: str | None = None
 
     @property
     def flagged(self) -> tuple[AnswerLine, ...]:
@@ -96,9 +100,10 @@ def _section(section: dict) -> SectionView:
 
 
 def signed_form_view(document: dict, *, countersignatures: list[dict], withdrawal: dict | None,
-                     zone: tzinfo) -> SignedFormView:
+                     zone: tzinfo, review: dict | None = None) -> SignedFormView:
     """The document as a reader sees it. countersignatures: {"name", "role", "signed_at"} each;
-    withdrawal: {"withdrawn_at", "reason", "how"} ("in the portal", "recorded by A. Example")."""
+    withdrawal: {"withdrawn_at", "reason", "how"} ("in the portal", "recorded by A. Example");
+    review: the prescriber's review of the flagged answers, {"name", "reviewed_at", "note"}."""
     form, patient, consent = document["form"], document["patient"], document.get("consent")
     withdrawn = None
     if withdrawal is not None:
@@ -117,15 +122,19 @@ def signed_form_view(document: dict, *, countersignatures: list[dict], withdrawa
         signature=signature_line(document["signature"], patient["name"], zone),
         countersignatures=tuple(f"Countersigned by {c['name']} ({c['role']}) on {clinic_time(c['signed_at'], zone)}"
                                 for c in countersignatures),
-        withdrawal=withdrawn)
+        withdrawal=withdrawn,
+        review=f"Flagged answers reviewed by {review['name']} on {clinic_time(review['reviewed_at'], zone)}"
+        if review is not None else None,
+        review_note=review["note"] if review is not None else None)
 
 
 TEMPLATE = "documents/signed_form.html"
 
 
 def signed_form_pdf(document: dict, *, countersignatures: list[dict], withdrawal: dict | None, clinic: str,
-                    zone: tzinfo) -> bytes:
+                    zone: tzinfo, review: dict | None = None) -> bytes:
     """The signed form as a tagged PDF (documents/pdf.py): the exact text and every answer, titled by
     form and MRN (the metadata travels with the file: never the patient's name)."""
-    view = signed_form_view(document, countersignatures=countersignatures, withdrawal=withdrawal, zone=zone)
+    view = signed_form_view(document, countersignatures=countersignatures, withdrawal=withdrawal, zone=zone,
+                            review=review)
     return render_pdf(render_template(TEMPLATE, view=view, clinic=clinic))

@@ -11,6 +11,7 @@ from ..db.errors import DomainError
 from ..web.fields import options
 from ..patients.access import load_patient_record
 from ..protocols.services import protocol_of
+from ..signed_forms.services import dosing_refusal
 from ..db.clinic_time import clinic_today
 from ..db.types import utcnow
 from ..web.forms import form_fields_in_error, form_version, parse_id, render_form, submit
@@ -264,7 +265,9 @@ def _record_page(session: DosingSession, form: DosingRecordForm | None):
                 vital_limits={tp: form_limits(tp, protocol.vital_signs) for tp in VITAL_TIMEPOINTS},
                 addendum_form=AddendumForm(), rems_form=RemsSubmittedForm(submitted_on=clinic_today()),
                 overlaps=overruns.overlaps(session),
-                dosing_note=record_notes.note_link(session, current_user, utcnow()))
+                dosing_note=record_notes.note_link(session, current_user, utcnow()),
+                # starting a planned dose is refused while the forms stop it: said before anything is typed
+                dosing_refusal=dosing_refusal(session.course) if session.status == PLANNED else None)
     if form is None:
         return render_template("experience/record.html", form=None, **page)
     return render_form("experience/record.html", form, unalternated=previous_window_left_empty(session, utcnow()),

@@ -78,6 +78,8 @@ def _clinician_lists(now, today) -> dict:
     if BY_KEY["form_flags"].applies(user):  # what the counts of signed forms counted (signed_forms.waiting)
         lists["form_flags"] = forms_waiting.flags_to_review(user)
         lists["withdrawals"] = forms_waiting.withdrawals(user)
+    if BY_KEY["countersign"].applies(user):
+        lists["to_countersign"] = forms_waiting.countersignatures_owed(user)
     if user.can("coordination.message"):
         lists["to_acknowledge"] = [] if user.can("reports.receive") else inbox.notes_to_acknowledge(user, today)
         lists["replies"] = inbox.new_replies(user)
@@ -96,7 +98,8 @@ def _audit(sessions, lists, recent, counts) -> None:
     shown = {"patients": len(lists.get("my_patients", [])) + len(recent),
              "sessions": sessions.grid.sessions if sessions else 0,
              "to confirm": len(lists["to_confirm"].appointments) if lists.get("to_confirm") else 0,
-             "forms to sign": len(lists.get("forms_to_sign", []))}
+             "forms to sign": len(lists.get("forms_to_sign", [])),
+             "to countersign": len(lists.get("to_countersign", []))}
     waiting = ", ".join(f"{c.kind.key} {c.count}" for c in counts if c.count)
     if any(shown.values()) or waiting:
         listed = ", ".join(f"{what} {n}" for what, n in shown.items() if n)

@@ -51,6 +51,13 @@ def _reviews_forms(user: User) -> bool:
     return user.can("forms.review_flags") and user.can("care_team.member")
 
 
+def _countersigns(user: User) -> bool:
+    """A prescriber or therapist on the care team countersigns the forms that ask their role (a new-user review
+    of issue 26: the countersignatures owed were listed nowhere)."""
+    return user.can("forms.countersign") and user.can("care_team.member") and \
+        any(role in user.roles for role in forms_waiting.TEAM_COUNTERSIGNERS)
+
+
 def _hands_tablets(user: User) -> bool:
     """The front desk: it hands the clinic tablet to patients with forms to sign, for every patient (issue 26);
     clinicians see their patients' forms on the course pages."""
@@ -112,6 +119,7 @@ KINDS = (
     CountKind("form_flags", "form with flagged answers to review", "forms with flagged answers to review",
               _reviews_forms, _home("#form-flags")),
     CountKind("withdrawals", "consent withdrawn", "consents withdrawn", _reviews_forms, _home("#withdrawals")),
+    CountKind("countersign", "form to countersign", "forms to countersign", _countersigns, _home("#countersign")),
     CountKind("forms_to_sign", "course with forms still to sign", "courses with forms still to sign",
               _hands_tablets, _home("#forms-to-sign")),
     CountKind("rems", "REMS form due", "REMS forms due",
@@ -176,6 +184,8 @@ def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolV
     if _reviews_forms(user):
         found["form_flags"] = forms_waiting.count_flags_to_review(user)
         found["withdrawals"] = forms_waiting.count_withdrawals(user)
+    if _countersigns(user):
+        found["countersign"] = forms_waiting.count_countersignatures_owed(user)
     if _hands_tablets(user):
         found["forms_to_sign"] = forms_waiting.count_courses_with_forms_to_sign()
     if BY_KEY["overdue_doses"].applies(user):

@@ -109,14 +109,14 @@ def packet(course_id: int):
 def document(signed_form_id: int):
     signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
     audit.record("forms.view", obj=signed, patient_id=signed.patient_id)
-    return render_template("courses/signed_form.html", signed=signed, view=view_of(signed))
+    return render_template("courses/signed_form.html", signed=signed, view=view_of(signed, with_review=True))
 
 
 @access.permission(READ)
 def document_pdf(signed_form_id: int):
     signed = load_patient_record(SignedForm, signed_form_id, clinical=READ)
     audit.record("forms.download", obj=signed, patient_id=signed.patient_id)
-    return pdf_response(signed)
+    return pdf_response(signed, with_review=True)
 
 
 def _back(signed: SignedForm, message: str):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..courses.models import TreatmentCourse
 from ..courses.services import FORM_ITEMS, DerivedItem, Evidence
 from ..db.clinic_time import to_clinic
-from .status import SIGNED, PacketItem, PacketStatus, packet_status
+from .status import SIGNED, WITHDRAWN, PacketItem, PacketStatus, packet_status
 
 
 def signed_words(item: PacketItem) -> str:
@@ -35,13 +35,35 @@ def form_evidence(status: PacketStatus | None) -> Evidence:
     return Evidence(items)
 
 
+#: the informed-consent item's name on a course whose packet holds an agreement among its consents (the
+#: transport and no-driving agreement is withdrawn like a consent but is not one: a new-user review of issue 26)
+CONSENTS_AND_AGREEMENTS = "Consents and agreements"
+
+
 @dataclass(frozen=True)
 class FormItemLine:
     """A consent or intake checklist item as the course page shows it on a course with a packet."""
     #: "Signed: <title> v<N> on <day>" of each of its forms signed and in force
     signed: tuple[str, ...]
-    #: the titles of its forms still to sign (or to sign again: a new version, a withdrawal)
+    #: the titles of its forms still to sign (or to sign again: a new version), withdrawn ones left to `withdrawn`
     to_sign: tuple[str, ...]
+    #: "Withdrawn on <clinic day>: <title>" of each of its forms the patient withdrew (signing again restores it)
+    withdrawn: tuple[str, ...] = ()
+    #: the item's name when the protocol's does not say what it holds (None: the protocol's)
+    label: str | None = None
+
+
+def withdrawn_words(item: PacketItem) -> str:
+    """"Withdrawn on <clinic day>: <title>", in the day format of signed_words."""
+    return f"Withdrawn on {to_clinic(item.signed.withdrawal.withdrawn_at).date().isoformat()}: {item.title}"
+
+
+def _line(items: list[PacketItem]) -> FormItemLine:
+    agreements = any(i.noun == "agreement" for i in items) and any(i.noun != "agreement" for i in items)
+    return FormItemLine(signed=tuple(signed_words(i) for i in items if i.state == SIGNED),
+                        to_sign=tuple(i.title for i in items if i.state not in (SIGNED, WITHDRAWN)),
+                        withdrawn=tuple(withdrawn_words(i) for i in items if i.state == WITHDRAWN),
+                        label=CONSENTS_AND_AGREEMENTS if agreements else None)
 
 
 def checklist_lines(status: PacketStatus | None) -> dict[str, FormItemLine]:
@@ -49,10 +71,7 @@ def checklist_lines(status: PacketStatus | None) -> dict[str, FormItemLine]:
     consent and intake stay hand-recorded items)."""
     if status is None:
         return {}
-    return {item_key: FormItemLine(
-        signed=tuple(signed_words(i) for i in status.items if i.kind == kind and i.state == SIGNED),
-        to_sign=tuple(i.title for i in status.items if i.kind == kind and i.state != SIGNED))
-        for item_key, kind in FORM_ITEMS.items()}
+    return {item_key: _line([i for i in status.items if i.kind == kind]) for item_key, kind in FORM_ITEMS.items()}
 
 
 def titles_to_sign(status: PacketStatus | None) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app
 
 from ..clinic_settings.file_names import patient_file_name
-from ..db.clinic_time import clinic_today, clinic_zone
+from ..db.clinic_time import clinic_zone, to_clinic
 from ..documents.signed_form import signed_form_pdf, signed_form_view
 from . import services
 from .models import SignedForm
@@ -31,21 +31,33 @@ def withdrawal_of(signed: SignedForm) -> dict | None:
     return {"withdrawn_at": row.withdrawn_at, "reason": row.reason, "how": how}
 
 
-def _parts(signed: SignedForm) -> dict:
+def review_of(signed: SignedForm) -> dict | None:
+    """The prescriber's review of its flagged answers: who, when, the note (None: none written)."""
+    row = signed.flag_review
+    if row is None:
+        return None
+    return {"name": row.prescriber.display_name, "reviewed_at": row.reviewed_at, "note": row.note}
+
+
+def _parts(signed: SignedForm, *, with_review: bool) -> dict:
+    """What the document view and the PDF show beside the document. `with_review`: the care team's copy, with
+    the prescriber's review note (the portal's is the patient's signed form: the note is the clinicians')."""
     return {"countersignatures": countersignatures_of(signed), "withdrawal": withdrawal_of(signed),
-            "zone": clinic_zone()}
+            "review": review_of(signed) if with_review else None, "zone": clinic_zone()}
 
 
-def view_of(signed: SignedForm):
+def view_of(signed: SignedForm, *, with_review: bool = False):
     """The signed form as the page's read-only macro shows it (templates/signed_forms/_document.html)."""
-    return signed_form_view(services.signed_form_document(signed), **_parts(signed))
+    return signed_form_view(services.signed_form_document(signed), **_parts(signed, with_review=with_review))
 
 
-def pdf_response(signed: SignedForm) -> Response:
-    """The signed form as a tagged PDF, named as the clinic names a patient's documents."""
+def pdf_response(signed: SignedForm, *, with_review: bool = False) -> Response:
+    """The signed form as a tagged PDF, named as the clinic names a patient's documents, by the day it was
+    signed (the clinic's): the file is the same whatever day it is downloaded."""
     pdf = signed_form_pdf(services.signed_form_document(signed), clinic=current_app.config["CLINIC_NAME"],
-                          **_parts(signed))
+                          **_parts(signed, with_review=with_review))
     patient = signed.patient
-    name = patient_file_name(f"signed-{signed.form_id}", mrn=patient.mrn, name=patient.full_name, day=clinic_today())
+    name = patient_file_name(f"signed-{signed.form_id}", mrn=patient.mrn, name=patient.full_name,
+                             day=to_clinic(signed.signed_at).date())
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -37,6 +37,8 @@ TABLET_MINUTES = 30
 COUNTERSIGNERS_IN_WORDS = {"prescriber": "This form is countersigned by a prescriber of the patient's care team.",
                            "therapist": "This form is countersigned by a therapist of the patient's care team.",
                            "staff": "This form is countersigned by a member of the clinic's staff."}
+#: why a form with flagged answers no prescriber has reviewed is not countersigned yet
+UNREVIEWED_FLAGS = "Review the flagged answers first."
 #: the fewest characters a prescriber's review note says (the clinic's other review notes: 10)
 MIN_REVIEW_NOTE = 10
 
@@ -190,6 +192,9 @@ def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) ->
     held = {"staff"} & set(by.roles) if role == "staff" else team_roles(by, signed.patient)
     if not by.can("forms.countersign") or role not in held:
         raise DomainError(COUNTERSIGNERS_IN_WORDS[role])
+    if flags_of(signed) and signed.flag_review is None:
+        # a countersignature vouches for the answers: the flagged ones are reviewed first
+        raise DomainError(UNREVIEWED_FLAGS)
     signed_at = _second(now)
     row = FormCountersignature(signed_form=signed, user_id=by.id, role=role, signed_at=signed_at,
                                digest=countersignature_digest(signed, user_id=by.id, role=role, signed_at=signed_at))

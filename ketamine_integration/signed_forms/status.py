@@ -228,8 +228,10 @@ def _item(form_id: str, form: FormDefinition | None, signed: SignedForm | None, 
         return PacketItem(form_id=form_id, form=form, state=TO_SIGN)
     definition = library.find(form_id, signed.form_version) or form
     role = definition.countersign if definition is not None else None
+    # a withdrawn consent owes no countersignature: there is nothing left to countersign (services.countersign)
+    owed = role is not None and signed.countersignature is None and signed.withdrawal is None
     return PacketItem(form_id=form_id, form=form, state=_state(signed, form, library), signed=signed,
-                      countersign_role=role if role and signed.countersignature is None else None,
+                      countersign_role=role if owed else None,
                       flags=flags_of(signed), flags_reviewed=signed.flag_review, signed_definition=definition)
 
 

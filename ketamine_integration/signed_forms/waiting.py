@@ -1,5 +1,6 @@
 """What signed forms leave waiting on a prescriber (issue 26, points 2 and 4): flagged answers no
-prescriber has reviewed yet, and consents withdrawn, on the live courses of their care-team patients;
+prescriber has reviewed yet, and consents withdrawn, on the live courses of their care-team patients; on a
+prescriber or therapist: the countersignatures their forms ask of them (a new-user review of issue 26);
 and on the front desk: the live courses with forms still to sign (it hands the clinic tablet over).
 Each is one SELECT, counted for the home page's count and the menu's badge and listed by the home page
 and the worklist from the same conditions, so the count is what the lists show."""
@@ -8,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, select
-from sqlalchemy.orm import aliased, contains_eager, lazyload
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, tuple_
+from sqlalchemy.orm import aliased, contains_eager, lazyload, selectinload
 
 from ..accounts.models import User
 from ..courses.models import TreatmentCourse
@@ -17,9 +18,9 @@ from ..domain.form_library import FormLibrary
 from ..domain.phases import Phase
 from ..extensions import db
 from ..patients.access import caseload
-from ..patients.models import Patient
+from ..patients.models import CareTeamMember, Patient
 from ..protocols.forms import current_forms
-from .models import ConsentWithdrawal, FormFlagReview, FormPacket, PacketForm, SignedForm
+from .models import ConsentWithdrawal, FormCountersignature, FormFlagReview, FormPacket, PacketForm, SignedForm
 from .status import flags_of
 
 #: the phases of a course that has ended: nothing on it waits any more
@@ -39,6 +40,46 @@ def _on_live_courses(user: User, stmt: Select) -> Select:
     return caseload(user, stmt.join(TreatmentCourse, TreatmentCourse.id == SignedForm.course_id)
                     .join(Patient, Patient.id == TreatmentCourse.patient_id)
                     .where(Patient.archived_at.is_(None), TreatmentCourse.phase.not_in(ENDED)))
+
+
+#: the care-team roles a form file may ask to countersign (domain.form_definitions.COUNTERSIGNERS; "staff"
+#: countersigns for any patient and is no care-team member: no shipped form asks it)
+TEAM_COUNTERSIGNERS = ("prescriber", "therapist")
+
+
+def _asking(library: FormLibrary, role: str) -> ColumnElement[bool]:
+    """The signatures whose form asks `role` to countersign, as the packet status reads it (status._item): the
+    signed version's file, else (its file gone) the form's newest. The (form id, version) pairs are worked out
+    from the form library here and matched in SQL with IN: one statement, whatever the library holds."""
+    pairs = sorted((f.id, f.version) for f in library.forms if f.countersign == role)
+    # a signed version whose file is gone: the form's newest file says
+    fallback = sorted(f.id for f in library.newest() if f.countersign == role)
+    signed_version = tuple_(SignedForm.form_id, SignedForm.form_version)
+    conditions = [signed_version.in_(pairs)] if pairs else []
+    if fallback:
+        known = sorted((f.id, f.version) for f in library.forms if f.id in fallback)
+        conditions.append(and_(SignedForm.form_id.in_(fallback), signed_version.not_in(known)))
+    return or_(*conditions) if conditions else false()
+
+
+def _countersignatures_owed(user: User, stmt: Select) -> Select:
+    """`stmt` (over SignedForm) narrowed to the newest signatures on the user's care-team patients' live courses
+    whose form asks a role the user holds on that patient's care team, not countersigned and not withdrawn (a
+    withdrawn consent owes nothing: services.countersign refuses it)."""
+    library = current_forms()
+    held = [and_(_asking(library, role), Patient.id.in_(select(CareTeamMember.patient_id).where(
+        CareTeamMember.user_id == user.id, CareTeamMember.role == role)))
+        for role in TEAM_COUNTERSIGNERS if role in user.roles]
+    if not held or not user.can("forms.countersign"):
+        return stmt.where(false())
+    unsigned = ~exists().where(FormCountersignature.signed_form_id == SignedForm.id)
+    standing = ~exists().where(ConsentWithdrawal.signed_form_id == SignedForm.id)
+    return _newest(_on_live_courses(user, stmt.where(or_(*held), unsigned, standing)))
+
+
+def count_countersignatures_owed(user: User) -> Select:
+    """A SELECT of how many signed forms of the user's patients wait for their countersignature."""
+    return _countersignatures_owed(user, select(func.count(SignedForm.id)).select_from(SignedForm))
 
 
 def _flags_to_review(user: User, stmt: Select) -> Select:
@@ -103,6 +144,17 @@ def withdrawals(user: User) -> list[WaitingForm]:
     return [WaitingForm(s.course.patient, s.course_id, s.title, w.withdrawn_at, reason=w.reason,
                         blocks_dosing=_blocks_dosing(library, s))
             for s, w in db.session.execute(stmt).unique()]
+
+
+def countersignatures_owed(user: User) -> list[WaitingForm]:
+    """The signed forms `count_countersignatures_owed` counts, the oldest signature first (`reasons`: its flagged
+    answers still to review, which come first: services.countersign refuses until they are)."""
+    stmt = _listed(_countersignatures_owed(user, select(SignedForm)).order_by(SignedForm.signed_at, SignedForm.id)
+                   .options(selectinload(SignedForm.flag_review)))
+    return [WaitingForm(s.course.patient, s.course_id, s.title, s.signed_at,
+                        reasons=tuple(dict.fromkeys(flag.reason for flag in flags_of(s))) if s.flag_review is None
+                        else ())
+            for s in db.session.scalars(stmt).unique()]
 
 
 def _blocks_dosing(library: FormLibrary, signed: SignedForm) -> bool:

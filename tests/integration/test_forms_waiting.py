@@ -70,13 +70,13 @@ def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_o
     assert "Testa Flagged: Intake questionnaire and health screen, signed" in flags
     assert "Uncontrolled hypertension" in flags and "may interact with ketamine" in flags
     assert "Elsewhere" not in text and "Review the answers" in flags
-    withdrawals = _section(text, "Consents withdrawn", "My patients")
+    withdrawals = _section(text, "Consents withdrawn", "Forms to countersign")
     assert "Testa Withdrawn: Consent to intravenous (IV) ketamine treatment withdrawn" in withdrawals
     assert "(Wants to think it over.)" in withdrawals and "Dosing is blocked until the patient signs it again" in withdrawals
     assert f'href="/courses/{flagged}/forms"' in html and f'href="/courses/{withdrawn}/forms"' in html
     worklist = page_text_of(client.get("/prescriber/").get_data(as_text=True))
     assert "Testa Flagged: Intake questionnaire" in _section(worklist, "Flagged form answers to review", "Consents withdrawn")
-    assert "Testa Withdrawn: Consent to intravenous" in _section(worklist, "Consents withdrawn", "Planned doses")
+    assert "Testa Withdrawn: Consent to intravenous" in _section(worklist, "Consents withdrawn", "Forms to countersign")
     # the other prescriber sees their own patient's flag, and nothing of these two
     _, other = _home(auth, client, "pres2")
     assert "Testa Elsewhere" in other and "Testa Flagged" not in other and "Testa Withdrawn" not in other
@@ -89,7 +89,59 @@ def test_flagged_answers_and_withdrawals_wait_on_the_prescriber_until_reviewed_o
     assert FLAGS not in _counts(html) or _counts(html)[FLAGS][0] == 0
     assert "forms with flagged answers to review" in text and "consents withdrawn" in text   # "Nothing waiting: …"
     assert "Testa Flagged" not in _section(page_text_of(client.get("/prescriber/").get_data(as_text=True)),
-                                           "Flagged form answers", "Planned doses")
+                                           "Flagged form answers", "Consents withdrawn")
+
+
+COUNTERSIGN = "form to countersign"
+PSYCHOTHERAPY = "consent-psychotherapy-integration"
+
+
+def test_countersignatures_owed_wait_on_the_role_the_form_asks_until_given(team, make, auth, client):
+    """A new-user review of issue 26 (finding 3): the countersignatures owed were listed nowhere. The form file
+    names the role (the route consent and the intake: the prescriber; the psychotherapy consent: the
+    therapist); each waits on that role's care-team member, on the home page (count, list, badge) and the
+    prescriber's worklist, until given; a withdrawn consent owes nothing."""
+    owed = _course(make, team, "Owed")
+    intake = _sign(make, owed, INTAKE, team["therapist"], "high_blood_pressure")
+    consent = _sign(make, owed, IV_CONSENT, team["therapist"])
+    therapy = _sign(make, owed, PSYCHOTHERAPY, team["therapist"])
+    withdrawn = _course(make, team, "Withdrew")
+    gone = _sign(make, withdrawn, IV_CONSENT, team["therapist"])
+    make.run(lambda: signed_forms.withdraw(db.session.get(SignedForm, gone), reason="Not this month.",
+                                           recorded_by=_user(team["staff"])))
+    _sign(make, _course(make, team, "Elsewhere", prescriber="other"), IV_CONSENT, team["therapist"])
+
+    html, text = _home(auth, client, "pres")
+    counts = _counts(html)
+    assert counts["forms to countersign"] == (2, "/#countersign")   # the intake and the route consent
+    assert _badge(html) == f"{sum(n for n, _ in counts.values())} items waiting"
+    listed = _section(text, "Forms to countersign", "My patients")
+    assert "Testa Owed: Intake questionnaire and health screen, signed" in listed
+    assert "Its flagged answers are reviewed first: Uncontrolled hypertension" in listed
+    assert "Review and countersign" in listed and "Testa Owed: Consent to intravenous (IV) ketamine treatment" in listed
+    assert "psychotherapy" not in listed and "Withdrew" not in listed and "Elsewhere" not in listed
+    assert f'href="/courses/{owed}/forms"' in html
+    worklist = page_text_of(client.get("/prescriber/").get_data(as_text=True))
+    on_worklist = _section(worklist, "Forms to countersign", "Planned doses")
+    assert "Testa Owed: Intake questionnaire" in on_worklist and "Testa Owed: Consent to intravenous" in on_worklist
+    assert "Withdrew" not in on_worklist
+    auth.logout()
+    html, text = _home(auth, client, "ther")
+    assert _counts(html)["form to countersign"] == (1, "/#countersign")
+    assert "Testa Owed: Consent to preparation and integration psychotherapy" in _section(text, "Forms to countersign",
+                                                                                       "My patients")
+    auth.logout()
+
+    # countersigned (the intake after its review): waiting no more
+    make.run(lambda: signed_forms.countersign(db.session.get(SignedForm, consent), by=_user(team["prescriber"])))
+    make.run(lambda: signed_forms.review_flags(db.session.get(SignedForm, intake), by=_user(team["prescriber"]),
+                                               note="BP 128/80 today on amlodipine; cleared to proceed."))
+    make.run(lambda: signed_forms.countersign(db.session.get(SignedForm, intake), by=_user(team["prescriber"])))
+    make.run(lambda: signed_forms.countersign(db.session.get(SignedForm, therapy), by=_user(team["therapist"])))
+    for username in ("pres", "ther"):
+        html, text = _home(auth, client, username)
+        assert _counts(html).get("forms to countersign", (0,))[0] == 0 and "Forms to countersign" not in text
+        auth.logout()
 
 
 def test_an_ended_course_leaves_nothing_waiting(team, make, auth, client):
@@ -158,4 +210,5 @@ def test_the_lists_do_not_grow_in_statements_with_what_waits(team, make, auth, c
         add_patient(n)
     counts = _counts(client.get("/").get_data(as_text=True))
     assert counts["forms with flagged answers to review"][0] == 4 and counts["consents withdrawn"][0] == 4
+    assert counts["forms to countersign"][0] == 4   # each intake (its withdrawn consent owes nothing)
     assert {path: page_statements(app, client, path) for path in one} == one

@@ -224,5 +224,8 @@ def test_the_course_page_reads_its_forms_packet_once_however_many_forms_are_sign
         assert client.get(f"/courses/{course}").status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert sum("FROM signed_forms" in s for s in read) == 1, [s for s in read if "FROM signed_forms" in s]
+    # the menu badge's one statement of counts reads signed_forms too (the countersignatures owed the user,
+    # home.waiting): the packet is the other statements' business
+    packet_reads = [s for s in read if "FROM signed_forms" in s and " AS countersign" not in s]
+    assert len(packet_reads) == 1, packet_reads
     assert sum("FROM form_packets" in s for s in read) == 1

@@ -420,21 +420,28 @@ def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, a
     auth.sign_in(username(make, team["prescriber"]))
     response = client.get(f"/courses/{team['course']}/forms")
     html, page = response.get_data(as_text=True), page_text(response)
-    assert "Flagged answers" in page and "Countersign" in page
-    # the question, the patient's answer and the form's reason together; the review comes before the countersignature
+    assert "Flagged answers" in page
+    # the question, the patient's answer and the form's reason together
     flagged = page.split("Flagged answers", 1)[1]
     assert flagged.index("I have read this form") < flagged.index("Answer: No") < flagged.index("Why it is flagged:")
-    assert html.index(f'action="/signed-forms/{signed.id}/review"') < html.index(f'action="/signed-forms/{signed.id}/countersign"')
-    assert "1 flagged answer still to be reviewed above: read it before countersigning." in page
-    assert auth.post(f"/signed-forms/{signed.id}/countersign", {}).status_code == 302
-    row = make.query(lambda: db.session.scalars(select(FormCountersignature)).one())
-    assert (row.signed_form_id, row.user_id, row.role) == (signed.id, team["prescriber"], "prescriber")
+    # no countersignature before the review: no button, the page says why, and the service refuses it
+    assert f'action="/signed-forms/{signed.id}/countersign"' not in html and 'aria-label="Countersign' not in html
+    assert ("Countersigning waits for the review of 1 flagged answer above: a prescriber of the care team reviews it "
+            "with a note first.") in page
+    refused = auth.post(f"/signed-forms/{signed.id}/countersign", {})
+    assert refused.status_code == 422 and "Review the flagged answers first." in page_text(refused)
+    assert count(make, FormCountersignature) == 0
     refused = auth.post(f"/signed-forms/{signed.id}/review", {f"review-{signed.id}-note": ""})
     assert refused.status_code == 422 and count(make, FormFlagReview) == 0
     note = "Answered the patient's questions about the infusion by phone."
     assert auth.post(f"/signed-forms/{signed.id}/review", {f"review-{signed.id}-note": note}).status_code == 302
     review = make.query(lambda: db.session.scalars(select(FormFlagReview)).one())
     assert (review.prescriber_id, review.note) == (team["prescriber"], note)
+    html = client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
+    assert 'aria-label="Countersign Consent' in html and "Countersigning waits" not in html
+    assert auth.post(f"/signed-forms/{signed.id}/countersign", {}).status_code == 302
+    row = make.query(lambda: db.session.scalars(select(FormCountersignature)).one())
+    assert (row.signed_form_id, row.user_id, row.role) == (signed.id, team["prescriber"], "prescriber")
     auth.logout()
 
     auth.sign_in(username(make, team["therapist"]))
@@ -470,7 +477,8 @@ def test_the_checklist_and_the_patient_page_say_what_is_signed_and_link_the_form
     html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     checklist = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="preparation"', 1)[1].split("</table>", 1)[0]))
     day = make.query(lambda: to_clinic(db.session.get(SignedForm, signed.id).signed_at).date().isoformat())
-    assert f"Informed consent Signed: Consent to intravenous (IV) ketamine treatment v2 on {day}" in checklist
+    # the IV packet's consents hold the transport agreement: the item is named for both
+    assert f"Consents and agreements Signed: Consent to intravenous (IV) ketamine treatment v2 on {day}" in checklist
     consents_left = [i.title for i in items if i.kind == "consent" and i.form_id != CONSENT]
     assert f"Still to sign: {', '.join(consents_left)}" in checklist
     intake = next(i.title for i in items if i.kind == "intake")
@@ -480,6 +488,79 @@ def test_the_checklist_and_the_patient_page_say_what_is_signed_and_link_the_form
     assert "consent form v3" not in html  # no hint to record by hand what the signatures meet
     patient_page = client.get(f"/patients/{team['patient']}").get_data(as_text=True)
     assert f'href="/courses/{team["course"]}/forms">Forms: 1 of {len(items)} signed' in patient_page
+
+
+def test_the_signed_record_and_its_pdf_carry_the_review_and_are_named_by_the_signing_day(team, make, auth, client):
+    """A new-user review of issue 26 (findings 4 and 10): who reviewed the flagged answers, when and the note,
+    on the care team's document view and PDF (not the patient's portal copy: the note is the clinicians'); the
+    PDF's file name carries the day it was signed, not the day it was downloaded."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.courses.models import TreatmentCourse
+    from ketamine_integration.db.types import utcnow
+    from ketamine_integration.domain.form_answers import sample_answers
+    from ketamine_integration.signed_forms import services
+    signed_at = utcnow() - timedelta(days=9)
+    note = "Blood pressure 128/80 today on amlodipine; discussed with the patient and cleared."
+
+    def sign_and_review():
+        course = db.session.get(TreatmentCourse, team["course"])
+        item = services.packet_status(course).item("intake-questionnaire")
+        signed = services.sign_form(course, item.form.id, raw_answers=sample_answers(item.form, flagged={
+            item.form.flagged_questions[0].id}), typed_name="Wren Fictional", agreed=True, method="in_clinic",
+            witness=db.session.get(User, team["staff"]), now=signed_at)
+        review = services.review_flags(signed, by=db.session.get(User, team["prescriber"]), note=note)
+        return signed.id, to_clinic(signed.signed_at).date(), to_clinic(review.reviewed_at).strftime("%-d %B %Y")
+    signed_id, signed_day, reviewed_day = make.run(sign_and_review)
+    prescriber = make.query(lambda: db.session.get(User, team["prescriber"]).display_name)
+    auth.sign_in(username(make, team["therapist"]))
+    page = page_text(client.get(f"/signed-forms/{signed_id}"))
+    assert f"Flagged answers reviewed by {prescriber} on {reviewed_day}," in page and f"Review note: {note}" in page
+    pdf = client.get(f"/signed-forms/{signed_id}.pdf")
+    assert f'-{signed_day.isoformat()}.pdf"' in pdf.headers["Content-Disposition"] and signed_day != utcnow().date()
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(BytesIO(pdf.data)).pages).split())
+    assert f"Flagged answers reviewed by {prescriber} on {reviewed_day}," in text and f"Review note: {note}" in text
+    assert "Otto" not in text   # the other patient's
+    auth.logout()
+    auth.portal_sign_in(team["account"])
+    assert "Review note" not in page_text(client.get(f"/portal/forms/signed/{signed_id}"))
+    portal_pdf = client.get(f"/portal/forms/signed/{signed_id}.pdf")
+    assert f'-{signed_day.isoformat()}.pdf"' in portal_pdf.headers["Content-Disposition"]
+
+
+def _checklist(client, course_id: int) -> str:
+    html = client.get(f"/courses/{course_id}").get_data(as_text=True)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="preparation"', 1)[1].split("</table>", 1)[0]))
+
+
+def test_the_checklist_says_a_withdrawal_and_names_the_agreement_and_a_withdrawn_consent_owes_nothing(
+        team, make, auth, client):
+    """A new-user review of issue 26 (finding 6): a withdrawn consent was "Still to sign" without the word
+    withdrawn, the transport agreement sat under "Informed consent", and a withdrawn consent still owed
+    its countersignature (on the checklist's packet line and the packet page)."""
+    from ketamine_integration.accounts.models import User
+    from ketamine_integration.signed_forms import services
+    make.sign_packet(team["course"])
+    consent = signed_rows(make, form_id=CONSENT)[-1]
+    make.run(lambda: services.withdraw(db.session.get(SignedForm, consent.id), reason="Wants to wait a month.",
+                                       recorded_by=db.session.get(User, team["staff"])))
+    day = make.query(lambda: to_clinic(db.session.scalars(select(ConsentWithdrawal)).one().withdrawn_at).date())
+    auth.sign_in(username(make, team["prescriber"]))
+    checklist = _checklist(client, team["course"])
+    consents = checklist.split("Consents and agreements", 1)[1].split("Intake assessment", 1)[0]
+    assert "Informed consent" not in checklist   # it lists an agreement too: named for what it holds
+    assert "Signed: Transport and no-driving agreement v" in consents
+    assert f"Withdrawn on {day.isoformat()}: Consent to intravenous (IV) ketamine treatment" in consents
+    assert "Still to sign" not in consents
+    # the withdrawn consent owes no countersignature; the psychotherapy consent's (the therapist's) still counts
+    line = page_text(client.get(f"/courses/{team['course']}")).split("Intake and consent forms:", 1)[1]
+    assert line.startswith(" Partly signed (3 of 4 signed, 2 countersignatures owed)")
+    html = client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
+    withdrawn = html.split(f'id="form-{CONSENT}"', 1)[1].split("</li>", 1)[0]
+    assert "Withdrawn" in withdrawn and "Countersign" not in withdrawn
 
 
 def services_status(course_id: int):

@@ -154,6 +154,47 @@ def test_the_signed_intake_pdf_carries_every_answer_and_its_flags(ctx):
         assert other not in text
 
 
+def test_the_pdf_carries_the_prescribers_review_and_keeps_each_question_with_its_answer(ctx):
+    """A new-user review of issue 26 (findings 4 and 10): the review note was missing from the signed record's
+    PDF, and a page could break between a question and its answer."""
+    document = build_document(INTAKE, PATIENT, INTAKE_ANSWERS)
+    review = {"name": "Orrin Vale, MD", "reviewed_at": datetime(2026, 12, 6, 14, 5, tzinfo=timezone.utc),
+              "note": "BP 128/80 today on amlodipine; cannabis stopped a week before each dose. Cleared."}
+    data = signed_form_pdf(document, clinic=CLINIC, zone=NEW_YORK, countersignatures=[], withdrawal=None,
+                           review=review)
+    assert_tagged_pdf_ua(data, title=f"Signed form {INTAKE.title}, MRN {PATIENT['mrn']}",
+                         forbidden=("Marisol", "Quennell"))
+    text = pdf_text(data)
+    # who reviewed, when in the clinic's time, and the note as written
+    assert "Flagged answers reviewed by Orrin Vale, MD on 6 December 2026, 9:05 AM EST." in text
+    assert f"Review note: {review['note']}" in text
+    for other in (OTHER["name"], OTHER["mrn"], OTHER["date_of_birth"]):
+        assert other not in text
+    # forty questions of three-line answers run over several pages: each answer is on its label's page, right
+    # after it (without the rule, pages broke between a question and its answer at 7, 19 and 31)
+    document["sections"] = [{"id": "long", "title": "Answers", "paragraphs": [], "questions": [
+        {"id": f"q{n}", "type": "text", "label": f"Question number {n} asks this?", "answer": "x",
+         "answer_text": f"Answer {n} first line\nsecond line\nthird line", "flag_reason": None} for n in range(40)]}]
+    data = signed_form_pdf(document, clinic=CLINIC, zone=NEW_YORK, countersignatures=[], withdrawal=None)
+    pages = [words(page.extract_text()) for page in PdfReader(BytesIO(data)).pages]
+    assert len(pages) > 2
+    for n in range(40):
+        label = f"Question number {n} asks this?"
+        [page] = [p for p in pages if label in p]
+        assert page.split(label, 1)[1].startswith(f" Answer {n} first line second line third line"), n
+
+
+def test_the_view_shows_the_review_only_when_given(ctx):
+    document = build_document(INTAKE, PATIENT, INTAKE_ANSWERS)
+    plain = signed_form_view(document, countersignatures=[], withdrawal=None, zone=NEW_YORK)
+    assert plain.review is None and plain.review_note is None
+    reviewed = signed_form_view(document, countersignatures=[], withdrawal=None, zone=NEW_YORK,
+                                review={"name": "Orrin Vale, MD", "reviewed_at": "2026-07-01T13:00:00Z",
+                                        "note": "Discussed; cleared."})
+    assert reviewed.review == "Flagged answers reviewed by Orrin Vale, MD on 1 July 2026, 9:00 AM EDT"
+    assert reviewed.review_note == "Discussed; cleared."
+
+
 def test_times_are_the_clinics_across_a_change_of_clock(ctx):
     """The same wall-clock hour before and after New York's clocks go back (1 November 2026)."""
     before = signed_form_view(build_document(IV, PATIENT, {}, signed_at="2026-10-31T13:30:00Z"),

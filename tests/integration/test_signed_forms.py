@@ -33,6 +33,7 @@ from ketamine_integration.signed_forms.models import FormPacket, SignedForm, Tab
 from ketamine_integration.signed_forms.presented import pdf_response
 from ketamine_integration.domain.form_answers import sample_answers
 from tests.conftest import page_text
+from tests.integration.test_forms_waiting import page_text_of
 from tests.factories import newest_version
 from tests.integration.test_dosing import _plan, _record_data, local
 from tests.integration.test_signed_form_render import pdf_text
@@ -187,9 +188,18 @@ def test_flagged_answers_are_shown_and_reviewed_by_a_prescriber(team, make):
     with pytest.raises(DomainError) as short:
         make.run(lambda: review(team["prescriber"], note="ok"))
     assert "note" in short.value.reasons
+
+    def countersign():
+        return services.countersign(db.session.get(SignedForm, signed), by=db.session.get(User, team["prescriber"]))
+    # the countersignature vouches for the answers: not before the flagged ones are reviewed
+    with pytest.raises(DomainError, match="^Review the flagged answers first.$"):
+        make.run(countersign)
+    assert make.query(lambda: db.session.get(SignedForm, signed).countersignature) is None
     make.run(lambda: review(team["prescriber"]))
     assert _status(make, team["course"]).item("intake-questionnaire").flags_reviewed is not None
     assert not any("flagged" in r for r in _blocks(make, team["course"]))
+    make.run(countersign)
+    assert _status(make, team["course"]).item("intake-questionnaire").countersign_role is None
 
 
 def test_withdrawal_blocks_dosing_and_signing_again_restores(team, make):
@@ -486,7 +496,8 @@ def _new_versions(app, tmp_path, *form_ids: str) -> None:
     app.config["FORMS_DIR"] = str(forms)
 
 
-def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(dosing, make, auth, app, tmp_path):
+def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(dosing, make, auth, client, app,
+                                                                              tmp_path):
     make.sign_packet(dosing["course"])
     [planned] = _plan_one(make, dosing["course"], -3)  # three days ago, when _record_data starts it
     _new_versions(app, tmp_path, INTAKE, "consent-iv-ketamine")
@@ -505,12 +516,28 @@ def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(
         make.run(lambda: dosing_services.reschedule(db.session.get(DosingSession, planned), planned_start=local(-4, 9),
                                                     reason=None, by=db.session.get(User, dosing["prescriber"])))
     auth.sign_in("pres")
+    # said before anything is typed (a new-user review, finding 2): on the planned dose's record, above the
+    # course page's plan form, in the refusal's own words, with an icon; the forms stay usable
+    refusal = make.query(lambda: services.dosing_refusal(db.session.get(TreatmentCourse, dosing["course"])))
+    assert refusal.startswith(REFUSED) and "flagged answer to be reviewed by a prescriber" in refusal
+    record = client.get(f"/dosing/{planned}").get_data(as_text=True)
+    warning = re.search(r'<p class="flag" role="status" id="dosing-refused">(.*?)</p>', record, re.S).group(1)
+    assert 'class="icon' in warning and f"Dosing refused. {refusal}" in page_text_of(warning)
+    form = record.split('id="dosing-refused"', 1)[1]
+    assert record.index("<h1") < record.index('id="dosing-refused"') and 'id="record-session"' in form
+    assert "disabled" not in form
+    course_page = client.get(f"/courses/{dosing['course']}").get_data(as_text=True)
+    plan = course_page.split('id="plan-refused"', 1)[1]
+    assert f"Dosing refused. {refusal}" in page_text_of(plan.split("</p>", 1)[0])
+    assert plan.index("Plan dosing sessions") > 0 and "disabled" not in plan.split("</details>", 1)[0]
     session = make.query(lambda: db.session.get(DosingSession, planned))
     started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
     assert started.status_code == 422 and REFUSED in page_text(started)
     assert make.query(lambda: db.session.get(DosingSession, planned).status) == "planned"
     make.run(lambda: services.review_flags(db.session.get(SignedForm, signed), by=db.session.get(User, dosing[
         "prescriber"]), note="Reviewed with the patient: no psychosis history of concern."))
+    assert 'id="dosing-refused"' not in client.get(f"/dosing/{planned}").get_data(as_text=True)
+    assert 'id="plan-refused"' not in client.get(f"/courses/{dosing['course']}").get_data(as_text=True)
     session = make.query(lambda: db.session.get(DosingSession, planned))
     started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
     assert started.status_code == 302, page_text(started)

@@ -183,9 +183,9 @@ def _signed_forms(make, clinic) -> dict[str, tuple[str, dict]]:
         status = services.packet_status(db.session.get(TreatmentCourse, course))
         prescriber = db.session.get(User, clinic.users["prescriber"])
         consent = next(i.signed for i in status.items if i.countersign_role == "prescriber" and i.form.routes)
-        services.countersign(consent, by=prescriber)
         services.review_flags(status.item("intake-questionnaire").signed, by=prescriber,
                               note="Discussed with the patient; cleared.")
+        services.countersign(consent, by=prescriber)
         services.withdraw(status.item("agreement-transport-no-driving").signed, reason="No one to drive me home.",
                           recorded_by=db.session.get(User, clinic.users["staff"]))
         services.start_tablet_signing(db.session.get(TreatmentCourse, course),

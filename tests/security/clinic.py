@@ -117,9 +117,17 @@ class Clinic:
     @cached_property
     def signed_consent(self) -> int:
         """The IV consent of an IV course of its own, signed on the clinic tablet with one flagged answer
-        (its prescriber countersigns and reviews it; the patient or the clinic may withdraw it)."""
+        (its prescriber reviews it; the patient or the clinic may withdraw it)."""
         course = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
         [signed] = self.make.sign_packet(course, only=["consent-iv-ketamine"], flagged=("read_and_understood",))
+        return signed
+
+    @cached_property
+    def countersign_consent(self) -> int:
+        """The IV consent of an IV course of its own, signed on the clinic tablet with no flagged answer: its
+        prescriber countersigns it (one with flagged answers unreviewed is refused: signed_forms.services)."""
+        course = self.make.course(self.patient, self.users["therapist"], self.users["prescriber"])
+        [signed] = self.make.sign_packet(course, only=["consent-iv-ketamine"])
         return signed
 
     @cached_property

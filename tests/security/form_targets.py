@@ -342,7 +342,7 @@ TARGETS: dict[str, list[Target]] = {
         lambda c: {"note": "Answered the patient's questions by phone."},
         prefix=lambda c: f"review-{c.signed_consent}")],
     "signed_forms.page_forms.ButtonForm": [
-        Target("prescriber", lambda c: f"/signed-forms/{c.signed_consent}/countersign"),
+        Target("prescriber", lambda c: f"/signed-forms/{c.countersign_consent}/countersign"),
         Target("therapist", lambda c: f"/courses/{c.tablet_course}/forms/tablet"),
         Target("tablet", lambda c: "/tablet/done"),
         Target("staff", lambda c: (c.hand_tablet_elsewhere(c.handed_course),

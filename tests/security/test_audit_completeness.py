@@ -557,7 +557,7 @@ def _forms_steps(c: Clinic, s: str, p, patient_portal, patient_auth) -> dict[str
         "forms.download": lambda: (lambda form: Step("therapist", lambda: c.auth.client.get(
             f"/signed-forms/{form}.pdf"), p))(signed()),
         "forms.countersign": lambda: (lambda form: Step("prescriber", lambda: c.auth.post(
-            f"/signed-forms/{form}/countersign", {}), p))(signed()),
+            f"/signed-forms/{form}/countersign", {}), p))(c.countersign_consent),  # no flag: nothing to review first
         "forms.review_flags": lambda: (lambda form: Step("prescriber", lambda: c.auth.post(
             f"/signed-forms/{form}/review", {f"review-{form}-note": s}), p))(signed()),
         "forms.tablet_start_view": lambda: (lambda course: Step("staff", lambda: c.auth.client.get(

@@ -84,7 +84,7 @@ SPOILED: dict[tuple[str, int], Callable[[Clinic], dict]] = {
     ("practices.forms.EndAssignmentForm", 0): lambda c: (c.post("therapist", f"/practice-assignments/{c.assignment}/end",
                                                                 {}), {})[1],
     # the form is its button alone: a countersignature given already is refused
-    ("signed_forms.page_forms.ButtonForm", 0): lambda c: (c.post("prescriber", f"/signed-forms/{c.signed_consent}/"
+    ("signed_forms.page_forms.ButtonForm", 0): lambda c: (c.post("prescriber", f"/signed-forms/{c.countersign_consent}/"
                                                                               "countersign", {}), {})[1],
     # the form is its button alone: an in-clinic signing of a course with nothing left to sign is refused
     ("signed_forms.page_forms.ButtonForm", 1): lambda c: (c.make.sign_packet(c.tablet_course), {})[1],

@@ -64,7 +64,10 @@ def test_the_urgent_note_speaks_of_the_measure_as_dated_and_waits_on_the_readmes
     assert (author, recipient) == ("therapist2", "prescriber2")
     from pathlib import Path
     quick_start = Path(__file__).parents[2].joinpath("README.md").read_text().split("## What it looks like")[0]
-    assert f"`{recipient}`" in quick_start and "`prescriber1`" not in quick_start
+    # the sentence naming the urgent note names the prescriber it waits on (the quick start names others for
+    # other things)
+    [urgent] = [s for s in " ".join(quick_start.split()).split(". ") if "urgent coordination note" in s]
+    assert f"`{recipient}` has the urgent coordination note waiting" in urgent and "`prescriber1`" not in urgent
 
 
 @pytest.mark.demo_clinic

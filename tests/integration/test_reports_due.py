@@ -39,7 +39,7 @@ def test_a_due_report_says_since_when_and_which_rule_made_it_due(team, make, aut
     assert "coordination." not in worklist
     assert "It needs a release of information to Orrin Vale" in worklist
     [row] = make.audit_rows(action="patient.list", user_id=team["prescriber"])
-    assert "; " in row.detail and "1 reports due" in row.detail.split("; ", 1)[1].split(", ")
+    assert "; " in row.detail and "reports due 1" in row.detail.split("; ", 1)[1].split(", ")
     auth.logout()
     auth.sign_in("desk")
     assert _release(auth, team, ["dosing"]).status_code == 302

@@ -8,16 +8,17 @@ from __future__ import annotations
 from datetime import timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import lazyload, selectinload
 
 from ..courses.models import TreatmentCourse
+from ..courses.services import course_protocol
 from ..domain.form_answers import document_digest, document_json, flag_count
 from ..extensions import db
-from .models import FormCountersignature, FormFlagReview, SignedForm
+from .models import FormCountersignature, FormFlagReview, FormPacket, SignedForm
 from .services import countersignature_digest, iso_instant, signed_definition
 from .status import document_of
 
-__all__ = ["verify_countersignatures", "verify_flag_reviews", "verify_signed_forms"]
+__all__ = ["verify_countersignatures", "verify_flag_reviews", "verify_packets", "verify_signed_forms"]
 
 
 def verify_signed_forms() -> list[tuple[int, tuple[str, ...]]]:
@@ -60,6 +61,21 @@ def _stated(document: dict) -> dict[str, object]:
 def _column(row: SignedForm, column: str) -> object:
     value = getattr(row, column)
     return iso_instant(value.astimezone(timezone.utc)) if column == "signed_at" else value
+
+
+def verify_packets() -> list[tuple[int, tuple[str, ...]]]:
+    """(id, what is missing) per form packet: each form its course's protocol snapshot names must be in it
+    (create_packet copies them). The dosing gate asks for the missing one all the same
+    (status.forms_asked_for); this names the row deleted behind the app."""
+    packets = db.session.scalars(select(FormPacket).order_by(FormPacket.id)
+                                 .options(selectinload(FormPacket.forms), selectinload(FormPacket.course)))
+    results = []
+    for packet in packets:
+        held = {f.form_id for f in packet.forms}
+        named = course_protocol(packet.course).preparation.forms
+        results.append((packet.id, tuple(f"lacks {form_id}, which its course's protocol snapshot names"
+                                         for form_id in named if form_id not in held)))
+    return results
 
 
 def verify_countersignatures() -> list[tuple[int, tuple[str, ...]]]:

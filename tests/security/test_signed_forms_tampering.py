@@ -137,6 +137,15 @@ def forge_audit_row_naming_no_record(app, ids) -> dict:
                                 detail=f"{AUDITED_DIGEST_PREFIX}{'a' * 64}")
 
 
+def delete_packet_form(app, ids) -> dict:
+    """The treatment consent's row of the course's packet deleted (the owner, the triggers lifted)."""
+    with as_database_owner(app) as conn:
+        packet = conn.execute(text("SELECT id FROM form_packets WHERE course_id = :c"), {"c": ids["course"]}).scalar()
+        assert conn.execute(text("DELETE FROM packet_forms WHERE packet_id = :p AND form_id = :f"),
+                            {"p": packet, "f": TREATMENT_CONSENT}).rowcount == 1
+    return {"packet": packet}
+
+
 def forge_countersignature(app, ids) -> dict:
     """A countersignature, with a digest that agrees, of the transport agreement (its file asks for none)."""
     with app.app_context():
@@ -190,6 +199,9 @@ CASES = [
     ("forged a signing's audit row naming no record", forge_audit_row_naming_no_record,
      ["BROKEN audit chain at position {position} (audit row id {audit_id})",
       "MALFORMED audit row {audit_id}: its forms.sign names 'x1', which is no record's id"]),
+    ("deleted a form from a packet", delete_packet_form,
+     ["MISMATCH form packet {packet} (form_packets): lacks consent-iv-ketamine, which its course's protocol "
+      "snapshot names"]),
     ("forged a countersignature of a form that asks for none", forge_countersignature,
      ["UNAUDITED form countersignature {forged} (form_countersignatures)",
       "MISMATCH form countersignature {forged} (form_countersignatures): countersigned as staff; the form's file "
@@ -238,6 +250,21 @@ def test_a_review_by_a_prescriber_who_later_left_the_role_still_verifies(forms, 
     code, output = _verify(app)
     assert code == 0, output
     assert "1 of 1 signed form flag reviews verified." in output
+
+
+def test_a_form_deleted_from_the_packet_is_still_asked_for(make, app):
+    """Deleting the unsigned consent's packet_forms row does not lift the dosing gate: the course asks for
+    its protocol snapshot's forms too."""
+    ther, pres = make.user("therapist", username="ther"), make.user("prescriber", username="pres")
+    course = make.course(make.patient(given_name="Juniper", family_name="Ashgrove"), ther, pres)
+    forms = make.query(lambda: [i.form_id for i in services.packet_status(db.session.get(TreatmentCourse, course)).items])
+    make.sign_packet(course, only=set(forms) - {TREATMENT_CONSENT})
+    before = _refusal(make, course)
+    assert before is not None and "not signed" in before
+    delete_packet_form(app, {"course": course})
+    assert _refusal(make, course) == before
+    asked = make.query(lambda: [i.form_id for i in services.packet_status(db.session.get(TreatmentCourse, course)).items])
+    assert sorted(asked) == sorted(forms)
 
 
 def test_a_forged_review_would_let_dosing_go_ahead(forms, make, app):

@@ -26,7 +26,7 @@ from .experience.window_store import windows_cli
 from .fhir.cli import export_cli
 from .protocols.cli import forms_cli, protocols_cli, techniques_cli
 from .reminders.cli import reminders_cli
-from .signed_forms.integrity import verify_countersignatures, verify_flag_reviews, verify_signed_forms
+from .signed_forms.integrity import verify_countersignatures, verify_flag_reviews, verify_packets, verify_signed_forms
 from .domain.text import written_length
 
 
@@ -44,6 +44,7 @@ def register_commands(app: Flask) -> None:
     register_signed_records("form countersignature", "form countersignatures", verify_countersignatures,
                             "form_countersignatures")
     register_signed_records("form flag review", "form flag reviews", verify_flag_reviews, "form_flag_reviews")
+    register_signed_records("form packet", "form packets", verify_packets, "form_packets")
     app.cli.add_command(backup_cli)
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)

@@ -52,12 +52,30 @@ def _successes(*actions: str):
                                                            audit.c.outcome == "success").order_by(audit.c.id)
 
 
+def _record_id(object_id: str | None) -> int | None:
+    """The record an audit row names, or None when it names none a table could hold (see malformed_audit_rows)."""
+    return int(object_id) if object_id and object_id.isascii() and object_id.isdigit() else None
+
+
+def malformed_audit_rows() -> list[tuple[int, str, str]]:
+    """(audit row id, action, object_id) of success rows of the anchored actions whose object_id is
+    no record id ('x1'): no app path writes one, so it was forged; the checks below skip it."""
+    audit = _table("audit_events")
+    actions = ({action for action, _ in NAMED_AT_CREATION} | {a for actions, _, _ in COUNTED for a in actions}
+               | set(ONE_WAY_AUDITED))
+    rows = db.session.execute(select(audit.c.id, audit.c.action, audit.c.object_id)
+                              .where(audit.c.action.in_(sorted(actions)), audit.c.outcome == "success",
+                                     audit.c.object_id.is_not(None)).order_by(audit.c.id))
+    return [(row.id, row.action, row.object_id) for row in rows if _record_id(row.object_id) is None]
+
+
 def missing_records() -> list[tuple[str, int]]:
     """(table, id) of records the audit trail names as created or changed that no longer exist."""
     named = {}
     for action, name in NAMED_AT_CREATION:
         named.setdefault(name, set()).update(
-            int(object_id) for object_id, _ in db.session.execute(_successes(action)) if object_id)
+            _record_id(object_id) for object_id, _ in db.session.execute(_successes(action)))
+        named[name].discard(None)
     missing = []
     for name, ids in named.items():
         table = _table(name)
@@ -71,7 +89,8 @@ def short_histories() -> list[tuple[str, int, int, int]]:
     short = []
     for actions, name, parent in COUNTED:
         table = _table(name)
-        recorded = Counter(int(object_id) for object_id, _ in db.session.execute(_successes(*actions)) if object_id)
+        recorded = Counter(_record_id(object_id) for object_id, _ in db.session.execute(_successes(*actions)))
+        recorded.pop(None, None)
         if not recorded:
             continue
         present = dict(db.session.execute(select(table.c[parent], func.count()).where(
@@ -101,8 +120,8 @@ def _rewritten(audited: dict[str, tuple[str, tuple[str, ...]]]) -> list[tuple[st
         latest = {}
         for object_id, detail in db.session.execute(_successes(action)):
             found = _DIGEST.search(detail or "")
-            if object_id and found:
-                latest[int(object_id)] = found.group(1)
+            if _record_id(object_id) is not None and found:
+                latest[_record_id(object_id)] = found.group(1)
         if not latest:
             continue
         table = _table(name)

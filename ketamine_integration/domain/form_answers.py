@@ -14,6 +14,7 @@ from datetime import date
 
 from .form_definitions import FormDefinition, Question, paragraphs
 from .protocols import canonical_json, content_hash
+from .text import shows_nothing
 
 #: the signed document's format (a reader of old documents knows which shape it reads)
 SCHEMA = 1
@@ -24,6 +25,8 @@ MAX_SHORT_TEXT = 200
 #: a phone number as people write one ("+1 (555) 010-2323", "555.010.2323 ext 4"): at most this many
 #: characters, at least MIN_PHONE_DIGITS digits (a local number without its area code is too short to call)
 MAX_PHONE, MIN_PHONE_DIGITS = 30, 7
+#: what a patient is told when a text answer holds characters that show nothing
+INVISIBLE = "This answer holds a character that does not show (such as a zero-width space); type it again."
 PHONE_PATTERN = re.compile(r"\+?[0-9 ().\-]+(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?", re.IGNORECASE)
 #: rows of a medication list, and the length of each of its cells
 MAX_MEDICATIONS, MAX_MEDICATION_CELL = 40, 200
@@ -79,6 +82,8 @@ def _text(question: Question, value) -> tuple[object, str | None]:
         return None, f"Shorten this answer to {MAX_TEXT:,} characters (it has {len(text):,})."
     if any(_unshowable(c) for c in text):
         return None, "This answer holds a character that cannot be shown or printed; type it again."
+    if _blank_on_screen(text):
+        return None, INVISIBLE
     return text, None
 
 
@@ -95,6 +100,8 @@ def _short_text(question: Question, value) -> tuple[object, str | None]:
         return None, f"Shorten this answer to {MAX_SHORT_TEXT:,} characters (it has {len(text):,})."
     if any(_unshowable(c) or c == "\t" for c in text):
         return None, "This answer holds a character that cannot be shown or printed; type it again."
+    if _blank_on_screen(text) or any(_invisible(c) for c in text):
+        return None, INVISIBLE
     return " ".join(text.split()), None
 
 
@@ -110,6 +117,19 @@ def _phone(question: Question, value) -> tuple[object, str | None]:
         return None, (f"Give a phone number of at least {MIN_PHONE_DIGITS} digits, using only digits, spaces "
                       "and + ( ) - . (e.g. 555 010 2323).")
     return number, None
+
+
+def _blank_on_screen(text: str) -> bool:
+    """Nothing a reader would see: only spaces and characters that show nothing (a zero-width space)."""
+    return all(c.isspace() or shows_nothing(c) for c in text)
+
+
+def _invisible(char: str) -> bool:
+    """A character that shows nothing and is no accent (a combining mark is part of a letter: José typed
+    decomposed): a zero-width space or joiner, a direction mark or override, a blank letter. Refused in a
+    short answer (a name, a place), where it hides between letters; a longer text may need a joiner
+    (an emoji sequence) and is refused only when it shows nothing at all."""
+    return shows_nothing(char) and unicodedata.category(char) not in ("Mn", "Me")
 
 
 def _unshowable(char: str) -> bool:

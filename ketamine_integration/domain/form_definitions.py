@@ -194,7 +194,7 @@ def _header_problems(data: dict) -> Problems:
     problems = _unknown(data, TOP_KEYS, "", "a form has " + ", ".join(sorted(TOP_KEYS)))
     problems += [(k, "required key is missing") for k in REQUIRED_TOP if k not in data]
     problems += _id_problems(data.get("form"), "form") if "form" in data else []
-    if "kind" in data and data["kind"] not in KINDS:
+    if "kind" in data and not _is_one_of(data["kind"], KINDS):
         problems.append(("kind", f"{data['kind']!r} is not a kind of form; use one of: {', '.join(KINDS)}"))
     problems += _version_problems(data)
     problems += _line_problems(data.get("title"), "title", MAX_TITLE) if "title" in data else []
@@ -231,7 +231,7 @@ def _routes_problems(data: dict) -> Problems:
     if not isinstance(routes, list) or not routes:
         return [("routes", f"must be a list of routes: {', '.join(ROUTES)}")]
     problems = [(f"routes[{i}]", f"{r!r} is not a route; use one of: {', '.join(ROUTES)}")
-                for i, r in enumerate(routes) if r not in ROUTES]
+                for i, r in enumerate(routes) if not _is_one_of(r, ROUTES)]
     problems += [(f"routes[{i}]", f"{r!r} is listed twice") for i, r in enumerate(routes) if r in routes[:i]]
     return problems
 
@@ -239,7 +239,7 @@ def _routes_problems(data: dict) -> Problems:
 def _signing_problems(data: dict) -> Problems:
     """Who countersigns, and whether withdrawing the consent stops dosing (a consent's question only)."""
     problems = []
-    if "countersign" in data and data["countersign"] not in COUNTERSIGNERS:
+    if "countersign" in data and not _is_one_of(data["countersign"], COUNTERSIGNERS):
         problems.append(("countersign", f"{data['countersign']!r} is not who countersigns; use one of: "
                                         f"{', '.join(COUNTERSIGNERS)} (or leave it out: nobody countersigns)"))
     if "withdrawal_blocks_dosing" in data:
@@ -323,7 +323,7 @@ def _question(question, where: str) -> tuple[Question | None, Problems]:
     problems = _unknown(question, QUESTION_KEYS, where, "a question has " + ", ".join(sorted(QUESTION_KEYS)))
     problems += _id_problems(question.get("id"), f"{where}.id")
     kind = question.get("type")
-    if kind not in QUESTION_TYPES:
+    if not _is_one_of(kind, QUESTION_TYPES):
         problems.append((f"{where}.type", f"{kind!r} is not a question type; use one of: "
                                           f"{', '.join(QUESTION_TYPES)}" if kind is not None
                          else "required key is missing"))
@@ -355,7 +355,7 @@ def _not_after_problems(question: dict, where: str, kind) -> Problems:
         return []
     if kind != "date":
         return [(f"{where}.not_after", f"only a date question takes not_after (this one is {kind})")]
-    if question["not_after"] not in NOT_AFTER:
+    if not _is_one_of(question["not_after"], NOT_AFTER):
         return [(f"{where}.not_after", f"{question['not_after']!r}: a date question's latest day is "
                                        f"{' or '.join(NOT_AFTER)} (leave not_after out for any day)")]
     return []
@@ -394,7 +394,7 @@ def _flag(question: dict, where: str, kind, options: tuple[Option, ...] | None) 
     if flag is None:
         return None, []
     at = f"{where}.flag"
-    if kind not in FLAGGABLE:
+    if not _is_one_of(kind, FLAGGABLE):
         return None, [(at, f"only a choice or yes/no question flags answers (this one is {kind})")]
     if not isinstance(flag, dict):
         return None, [(at, "must be a mapping with when (the answers) and reason")]
@@ -431,7 +431,8 @@ def _repeated_ids(sections: list) -> Problems:
         sid = section.get("id")
         if isinstance(sid, str) and sid in seen_sections:
             problems.append((f"sections[{i}].id", f"{sid!r} is already the id of another section"))
-        seen_sections.add(sid)
+        if isinstance(sid, str):  # any other id is reported by _id_problems (a list cannot go in a set)
+            seen_sections.add(sid)
         questions = section.get("questions")
         for j, question in enumerate(questions if isinstance(questions, list) else []):
             qid = question.get("id") if isinstance(question, dict) else None
@@ -443,6 +444,12 @@ def _repeated_ids(sections: list) -> Problems:
                                  "in a form)"))
             seen_questions.setdefault(qid, f"sections[{i}].questions[{j}]")
     return problems
+
+
+def _is_one_of(value, choices) -> bool:
+    """Whether a file's value is one of the words `choices` names. A list or a mapping (`type: [phone]`)
+    is none of them, checked before the lookup, which would raise on a value that cannot be hashed."""
+    return isinstance(value, str) and value in choices
 
 
 def _id_problems(value, where: str) -> Problems:

@@ -10,8 +10,10 @@ import click
 from flask.cli import AppGroup
 
 from ..db.append_only import DIGESTED, undone_one_way_changes, verify_digests
-from ..audit.append_only_trail import (broken_histories, missing_records, rewritten_one_way_changes, rewritten_records,
+from ..audit.append_only_trail import (broken_histories, malformed_audit_rows, missing_records, rewritten_one_way_changes, rewritten_records,
                                       short_histories, unaudited_records)
+from ..audit.cli import verify_chain
+from ..extensions import db
 from ..experience.services import verify_protocol_snapshots, verify_signed_sessions
 from ..plans.services import verify_signed_plans
 from ..safety_plans.services import verify_signed_safety_plans
@@ -51,11 +53,14 @@ RECORD_NAMES = {"note_addenda": "note addendum", "dosing_addenda": "dosing adden
 def verify_command():
     """Check signed dosing sessions, signed notes, signed treatment and safety plan revisions, protocol
     snapshots, addenda, measures, releases, formulations, preparation entries and safety plan reviews
-    against their hashes, and append-only records against the audit trail; exit 1 on any mismatch."""
+    against their hashes, and append-only records against the audit trail; exit 1 on any mismatch. The
+    audit trail is only as good as its HMAC chain (a forged audit row naming a forged record would
+    otherwise vouch for it), so the chain is walked first and a break fails the run."""
+    broken = _report_chain()
     sessions, snapshots, notes = verify_signed_sessions(), verify_protocol_snapshots(), verify_signed_notes()
     plans, safety_plans = verify_signed_plans(), verify_signed_safety_plans()
     records = verify_digests()
-    broken = _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
+    broken += _report_records(records) + _report_undone(undone_one_way_changes()) + _report_trail()
     signed = "content differs from what was signed"
     broken += _report_signed(notes, "session note", signed) + _report_signed(plans, "treatment plan revision", signed)
     broken += _report_signed(sessions, "dosing session", signed)
@@ -72,6 +77,18 @@ def verify_command():
         click.echo(f"{sum(checked)} of {len(checked)} {table.replace('_', ' ')} rows verified.")
     if broken:
         raise SystemExit(1)
+
+
+def _report_chain() -> int:
+    """Walk the audit chain (as `flask audit verify` does); name where it breaks. 1 if it does."""
+    result = verify_chain(db.session())
+    if not result.broken:
+        return 0
+    position, row_id, why = result.broken
+    row = f" (audit row id {row_id})" if row_id is not None else ""
+    click.echo(f"BROKEN audit chain at position {position}{row}: {why}. The checks against the audit trail "
+               "below trust rows that may be forged; run `flask audit verify`.", err=True)
+    return 1
 
 
 def _report_signed(results, name: str, problem: str, table: str | None = None) -> int:
@@ -137,6 +154,8 @@ def _report_trail() -> int:
                  "behind the app)" for table, row_id in unaudited_records()]
     problems += [f"BROKEN {RECORD_NAMES[table]} {row_id} ({table}): {what}"
                  for table, row_id, what in broken_histories()]
+    problems += [f"MALFORMED audit row {audit_id}: its {action} names '{object_id}', which is no record's id "
+                 "(written behind the app)" for audit_id, action, object_id in malformed_audit_rows()]
     for line in problems:
         click.echo(line, err=True)
     return len(problems)

@@ -177,11 +177,17 @@ def fetch_packet(course: TreatmentCourse) -> FormPacket | None:
 
 
 def requested_forms(course: TreatmentCourse) -> tuple[str, ...]:
-    """The forms the course asks for: its packet's, else (no packet made) its protocol snapshot's."""
-    packet = fetch_packet(course)
-    if packet is not None:
-        return tuple(f.form_id for f in packet.forms)
-    return course_protocol(course).preparation.forms
+    """The forms the course asks for: its packet's and its protocol snapshot's (forms_asked_for)."""
+    return forms_asked_for(fetch_packet(course), course_protocol(course).preparation.forms)
+
+
+def forms_asked_for(packet: FormPacket | None, named: tuple[str, ...]) -> tuple[str, ...]:
+    """The packet's forms in its order, then any the protocol snapshot names that the packet lacks. The
+    packet is made from the snapshot (create_packet), so they agree; a packet_forms row deleted behind
+    the app must not drop a consent from the dosing gate (fail closed; `signatures verify` names the
+    packet)."""
+    held = tuple(f.form_id for f in packet.forms) if packet is not None else ()
+    return held + tuple(form_id for form_id in named if form_id not in held)
 
 
 def signatures_of(course_ids: list[int]) -> list[SignedForm]:
@@ -214,10 +220,7 @@ def packet_statuses(courses: list[TreatmentCourse]) -> dict[int, PacketStatus | 
     library = current_forms()
     newest = {f.id: f for f in library.newest()}
     for course in with_forms:
-        packet = packets.get(course.id)
-        # no packet made (a course enrolled before its protocol named forms): its protocol snapshot's
-        requested = tuple(f.form_id for f in packet.forms) if packet is not None \
-            else course_protocol(course).preparation.forms
+        requested = forms_asked_for(packets.get(course.id), course_protocol(course).preparation.forms)
         statuses[course.id] = PacketStatus(course_id=course.id, items=[
             _item(form_id, newest.get(form_id), latest.get((course.id, form_id)), library) for form_id in requested])
     return statuses

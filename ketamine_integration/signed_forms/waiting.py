@@ -66,15 +66,20 @@ def _countersignatures_owed(user: User, stmt: Select) -> Select:
     """`stmt` (over SignedForm) narrowed to the newest signatures on the user's care-team patients' live courses
     whose form asks a role the user holds on that patient's care team, not countersigned and not withdrawn (a
     withdrawn consent owes nothing: services.countersign refuses it)."""
+    if not _countersigns(user):
+        return stmt.where(false())
     library = current_forms()
     held = [and_(_asking(library, role), Patient.id.in_(select(CareTeamMember.patient_id).where(
         CareTeamMember.user_id == user.id, CareTeamMember.role == role)))
         for role in TEAM_COUNTERSIGNERS if role in user.roles]
-    if not held or not user.can("forms.countersign"):
-        return stmt.where(false())
     unsigned = ~exists().where(FormCountersignature.signed_form_id == SignedForm.id)
     standing = ~exists().where(ConsentWithdrawal.signed_form_id == SignedForm.id)
     return _newest(_on_live_courses(user, stmt.where(or_(*held), unsigned, standing)))
+
+
+def _countersigns(user: User) -> bool:
+    """The user may countersign and holds a role a form's file can ask of a care team."""
+    return user.can("forms.countersign") and any(role in user.roles for role in TEAM_COUNTERSIGNERS)
 
 
 def count_countersignatures_owed(user: User) -> Select:
@@ -148,7 +153,10 @@ def withdrawals(user: User) -> list[WaitingForm]:
 
 def countersignatures_owed(user: User) -> list[WaitingForm]:
     """The signed forms `count_countersignatures_owed` counts, the oldest signature first (`reasons`: its flagged
-    answers still to review, which come first: services.countersign refuses until they are)."""
+    answers still to review, which come first: services.countersign refuses until they are). None for a
+    user who countersigns nothing (the narrowed SELECT would join nothing to the patient: a cartesian product)."""
+    if not _countersigns(user):
+        return []
     stmt = _listed(_countersignatures_owed(user, select(SignedForm)).order_by(SignedForm.signed_at, SignedForm.id)
                    .options(selectinload(SignedForm.flag_review)))
     return [WaitingForm(s.course.patient, s.course_id, s.title, s.signed_at,

@@ -4,16 +4,18 @@ worklist, for the prescriber's own patients' live courses only; and the course p
 packet. On both engines: the lists are SQL (the newest signature of each form, a flag read from the
 stored document)."""
 import re
+import warnings
 from datetime import date, timedelta
 from html import unescape
 
 import pytest
+from sqlalchemy.exc import SAWarning
 
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.courses.services import change_phase
 from ketamine_integration.domain.phases import Phase
 from ketamine_integration.extensions import db
-from ketamine_integration.signed_forms import services as signed_forms
+from ketamine_integration.signed_forms import services as signed_forms, waiting
 from ketamine_integration.signed_forms.models import SignedForm
 from tests.integration.test_home_pages import _badge, _counts
 from tests.statements import page_statements
@@ -212,3 +214,15 @@ def test_the_lists_do_not_grow_in_statements_with_what_waits(team, make, auth, c
     assert counts["forms with flagged answers to review"][0] == 4 and counts["consents withdrawn"][0] == 4
     assert counts["forms to countersign"][0] == 4   # each intake (its withdrawn consent owes nothing)
     assert {path: page_statements(app, client, path) for path in one} == one
+
+
+def test_a_user_who_countersigns_nothing_is_owed_nothing_without_a_cartesian_query(team, make):
+    """The front desk holds neither countersigning role: the list is empty, and asked without building a
+    SELECT that joins nothing to its patients (SQLAlchemy warned of a cartesian product)."""
+    _sign(make, _course(make, team, "Owed"), IV_CONSENT, team["therapist"])
+
+    def owed_to_the_desk():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SAWarning)
+            return waiting.countersignatures_owed(_user(team["staff"]))
+    assert make.query(owed_to_the_desk) == []

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from ketamine_integration.accounts.models import User
+from ketamine_integration.accounts.models import User, UserRole
 from ketamine_integration.courses.models import TreatmentCourse
+from ketamine_integration.db.append_only import AUDITED_DIGEST_PREFIX, audited_digest
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.domain.form_answers import document_digest, document_json, sample_answers
 from ketamine_integration.extensions import db
@@ -107,6 +108,44 @@ def forge_signed_consent(app, ids) -> dict:
         return {"forged": _insert(conn, "signed_forms", row)}
 
 
+def _forge_audit_row(conn, **values) -> dict:
+    """An audit row at the chain's next position, with a mac made up (the key is not in the database)."""
+    audit = db.metadata.tables["audit_events"]
+    position = (conn.execute(select(func.max(audit.c.chain_position))).scalar() or 0) + 1
+    audit_id = _insert(conn, "audit_events", dict(occurred_at=utcnow(), user_id=None, object_type="SignedForm",
+                                                  ip=None, outcome="success", chain_position=position, mac="0" * 64,
+                                                  **values))
+    return {"position": position, "audit_id": audit_id}
+
+
+def forge_signed_consent_and_its_audit_row(app, ids) -> dict:
+    """The forged consent above with the audit row that would vouch for it (naming it, carrying its
+    digest): only the HMAC chain tells that row from a real one, so verify must walk it."""
+    forged = forge_signed_consent(app, ids)["forged"]
+    with app.app_context(), db.engine.begin() as conn:
+        row = _row(conn, "signed_forms", forged)
+        detail = f"{row['form_id']} v{row['form_version']} (in_clinic); " \
+                 f"{AUDITED_DIGEST_PREFIX}{audited_digest('forms.sign', row)}"
+        return dict(forged=forged, **_forge_audit_row(conn, action="forms.sign", object_id=str(forged),
+                                                      patient_id=row["patient_id"], detail=detail))
+
+
+def forge_audit_row_naming_no_record(app, ids) -> dict:
+    """A signing's audit row whose object_id is no id (verify read it with int() and crashed)."""
+    with app.app_context(), db.engine.begin() as conn:
+        return _forge_audit_row(conn, action="forms.sign", object_id="x1", patient_id=None,
+                                detail=f"{AUDITED_DIGEST_PREFIX}{'a' * 64}")
+
+
+def delete_packet_form(app, ids) -> dict:
+    """The treatment consent's row of the course's packet deleted (the owner, the triggers lifted)."""
+    with as_database_owner(app) as conn:
+        packet = conn.execute(text("SELECT id FROM form_packets WHERE course_id = :c"), {"c": ids["course"]}).scalar()
+        assert conn.execute(text("DELETE FROM packet_forms WHERE packet_id = :p AND form_id = :f"),
+                            {"p": packet, "f": TREATMENT_CONSENT}).rowcount == 1
+    return {"packet": packet}
+
+
 def forge_countersignature(app, ids) -> dict:
     """A countersignature, with a digest that agrees, of the transport agreement (its file asks for none)."""
     with app.app_context():
@@ -151,10 +190,18 @@ def rewrite_consent_text(app, ids) -> dict:
 #: (what was done, how, what verify must name: each line, formatted with the ids)
 CASES = [
     ("forged a review of flagged answers in a therapist's name", forge_review,
-     ["UNAUDITED form flag review {forged} (form_flag_reviews)",
-      "MISMATCH form flag review {forged} (form_flag_reviews): reviewed by user {ther}, who is not a prescriber"]),
+     ["UNAUDITED form flag review {forged} (form_flag_reviews)"]),
     ("forged a signed consent with a digest that agrees", forge_signed_consent,
      ["UNAUDITED signed form {forged} (signed_forms)"]),
+    ("forged a signed consent and the audit row of its signing, without the chain's key",
+     forge_signed_consent_and_its_audit_row,
+     ["BROKEN audit chain at position {position} (audit row id {audit_id}): its contents or mac do not match"]),
+    ("forged a signing's audit row naming no record", forge_audit_row_naming_no_record,
+     ["BROKEN audit chain at position {position} (audit row id {audit_id})",
+      "MALFORMED audit row {audit_id}: its forms.sign names 'x1', which is no record's id"]),
+    ("deleted a form from a packet", delete_packet_form,
+     ["MISMATCH form packet {packet} (form_packets): lacks consent-iv-ketamine, which its course's protocol "
+      "snapshot names"]),
     ("forged a countersignature of a form that asks for none", forge_countersignature,
      ["UNAUDITED form countersignature {forged} (form_countersignatures)",
       "MISMATCH form countersignature {forged} (form_countersignatures): countersigned as staff; the form's file "
@@ -168,8 +215,7 @@ CASES = [
      ["REWRITTEN consent withdrawal {withdrawal} (consent_withdrawals)"]),
     ("rewrote a review's note and reviewer",
      owner("UPDATE form_flag_reviews SET note = 'No concerns at all', prescriber_id = {ther} WHERE id = {review}"),
-     ["REWRITTEN form flag review {review} (form_flag_reviews)",
-      "MISMATCH form flag review {review} (form_flag_reviews): reviewed by user {ther}, who is not a prescriber"]),
+     ["REWRITTEN form flag review {review} (form_flag_reviews)"]),
     ("deleted a countersignature", owner("DELETE FROM form_countersignatures WHERE id = {countersignature}"),
      ["MISSING form countersignature {countersignature} (form_countersignatures)"]),
     ("deleted a signed form", owner("DELETE FROM signed_forms WHERE id = {transport}"),
@@ -194,6 +240,31 @@ def test_tampering_with_signed_forms_is_named_by_signatures_verify(forms, make, 
     assert code == 1, f"{what}: not named\n{output}"
     for line in named:
         assert line.format(**ids) in output, f"{what}: {line}\n{output}"
+
+
+def test_a_review_by_a_prescriber_who_later_left_the_role_still_verifies(forms, make, app):
+    """The role is checked when the review is written; a prescriber who becomes a therapist later did not
+    make their review a forgery."""
+    make.run(lambda: db.session.execute(UserRole.__table__.delete().where(UserRole.user_id == forms["pres"],
+                                                                         UserRole.role == "prescriber")))
+    code, output = _verify(app)
+    assert code == 0, output
+    assert "1 of 1 signed form flag reviews verified." in output
+
+
+def test_a_form_deleted_from_the_packet_is_still_asked_for(make, app):
+    """Deleting the unsigned consent's packet_forms row does not lift the dosing gate: the course asks for
+    its protocol snapshot's forms too."""
+    ther, pres = make.user("therapist", username="ther"), make.user("prescriber", username="pres")
+    course = make.course(make.patient(given_name="Juniper", family_name="Ashgrove"), ther, pres)
+    forms = make.query(lambda: [i.form_id for i in services.packet_status(db.session.get(TreatmentCourse, course)).items])
+    make.sign_packet(course, only=set(forms) - {TREATMENT_CONSENT})
+    before = _refusal(make, course)
+    assert before is not None and "not signed" in before
+    delete_packet_form(app, {"course": course})
+    assert _refusal(make, course) == before
+    asked = make.query(lambda: [i.form_id for i in services.packet_status(db.session.get(TreatmentCourse, course)).items])
+    assert sorted(asked) == sorted(forms)
 
 
 def test_a_forged_review_would_let_dosing_go_ahead(forms, make, app):

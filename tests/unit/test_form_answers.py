@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ketamine_integration.domain.form_answers import (MAX_MEDICATIONS, MAX_PHONE, MAX_SHORT_TEXT, MAX_TEXT,
+from ketamine_integration.domain.form_answers import (INVISIBLE, MAX_MEDICATIONS, MAX_PHONE, MAX_SHORT_TEXT, MAX_TEXT,
                                                       answer_text, build_document,
                                                       check_answers, document_digest, document_json,
                                                       flagged_answers, same_name, signature_problems,
@@ -63,6 +63,8 @@ ERRORS = [
     ("text not text", {**VALID, "concern": ["a"]}, "concern", "Write your answer as text."),
     ("text too long", {**VALID, "concern": "x" * (MAX_TEXT + 1)}, "concern", "Shorten this answer"),
     ("text with a control character", {**VALID, "concern": "low\x00mood"}, "concern", "This answer holds a character"),
+    ("text of zero-width spaces only", {**VALID, "concern": "\u200b\u200b \u2060"}, "concern",
+     "This answer holds a character that does not show"),
     ("yes/no other than yes or no", {**VALID, "psychosis": "maybe"}, "psychosis", "Answer yes or no."),
     ("yes/no as a boolean", {**VALID, "psychosis": True}, "psychosis", "Answer yes or no."),
     ("date not a date", {**VALID, "last_check": "30/11/2026"}, "last_check", "Give a date"),
@@ -229,6 +231,14 @@ CONTACT, _ = parse_definition({
     # a tab or a control character in a name
     ({"name": "Rowan\tAshdown"}, {}, {"name": "This answer holds a character that cannot be shown or printed; "
                                                 "type it again."}),
+    # a zero-width space, a direction override or a blank letter hidden in a name (phone: not a digit)
+    ({"name": "Rowan\u200bAshdown"}, {}, {"name": INVISIBLE}),
+    ({"name": "\u202eRowan Ashdown"}, {}, {"name": INVISIBLE}),
+    ({"name": "\u3164"}, {}, {"name": INVISIBLE}),
+    ({"phone": "555\u200b010 2323"}, {}, {"phone": "Give a phone number of at least 7 digits, using only digits, "
+                                                    "spaces and + ( ) - . (e.g. 555 010 2323)."}),
+    # an accent typed as a combining mark is part of the name
+    ({"name": "Jose\u0301 Ashdown"}, {"name": "Jose\u0301 Ashdown"}, {}),
     # letters are not a phone number
     ({"phone": "call my mum"}, {}, {"phone": "Give a phone number of at least 7 digits, using only digits, spaces "
                                              "and + ( ) - . (e.g. 555 010 2323)."}),

@@ -287,6 +287,24 @@ ERRORS = [
     ("withdrawal_blocks_dosing on an intake form",
      INTAKE.replace("resign_on_change: false", "resign_on_change: false\nwithdrawal_blocks_dosing: true"),
      "form.yaml:6 withdrawal_blocks_dosing: only a consent is withdrawn"),
+    # values that are lists or mappings where a word is asked for (they cannot be looked up: no TypeError)
+    ("question type as a list", CONSENT.replace("type: date", "type: [phone]"),
+     "form.yaml:38 sections[0].questions[3].type: ['phone'] is not a question type"),
+    ("question type as a mapping", CONSENT.replace("type: date", "type: {a: 1}"),
+     "form.yaml:38 sections[0].questions[3].type: {'a': 1} is not a question type"),
+    ("section id as a list", CONSENT.replace("  - id: before", "  - id: [x]"),
+     "form.yaml:15 sections[0].id: ['x']: use lower-case letters"),
+    ("question id as a list", CONSENT.replace("      - id: meds", "      - id: [x]"),
+     "form.yaml:34 sections[0].questions[2].id: ['x']: use lower-case letters"),
+    ("kind as a list", CONSENT.replace("kind: consent", "kind: [consent]"),
+     "form.yaml:2 kind: ['consent'] is not a kind of form"),
+    ("countersign as a mapping", CONSENT.replace("routes: [iv]", "routes: [iv]\ncountersign: {a: 1}"),
+     "form.yaml:6 countersign: {'a': 1} is not who countersigns"),
+    ("route as a list", CONSENT.replace("routes: [iv]", "routes: [[iv]]"),
+     "form.yaml:5 routes[0]: ['iv'] is not a route"),
+    ("not_after as a list", CONSENT.replace("        label: Last blood pressure check",
+                                            "        label: Last blood pressure check\n        not_after: [today]"),
+     "form.yaml:40 sections[0].questions[3].not_after: ['today']: a date question's latest day"),
     # a syntax error
     ("not YAML", "form: [unclosed\n", "form.yaml:2 (file): is not valid YAML"),
 ]
@@ -296,6 +314,15 @@ ERRORS = [
 def test_every_kind_of_error_names_file_line_and_field(tmp_path, text, expected):
     problems = check(tmp_path, text)
     assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_file_with_an_unhashable_type_is_unusable_at_runtime(tmp_path):
+    """`type: [phone]` is a field error, and the library leaves the file out (no page raises on it)."""
+    _write(tmp_path, "good.yaml", INTAKE)
+    _write(tmp_path, "bad.yaml", CONSENT.replace("type: date", "type: [phone]"))
+    library = load_folder(tmp_path)
+    assert [f.id for f in library.forms] == ["intake-demo"]
+    assert any("bad.yaml:38 sections[0].questions[3].type" in p for f in library.files for p in f.problems)
 
 
 def test_every_problem_of_a_file_is_reported(tmp_path):

@@ -179,6 +179,9 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     # what is true: the care team sees it on their lists; nothing is sent for the patient (issue 26 review, 7)
     assert "sees the withdrawal on their lists as soon as you confirm it" in page_text(step)
     assert "will contact you" not in page_text(step)
+    # the reason is required and its label says so, as the signing forms' questions do (issue 26 round 2, 2)
+    assert re.search(r'<label for="reason">[^<]*<span class="required-words">\(required\)</span></label>',
+                     step.get_data(as_text=True))
     refused = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": ""})
     assert refused.status_code == 422 and count(make, ConsentWithdrawal) == 0
     done = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "I want to think it over."})
@@ -187,6 +190,8 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     assert (row.signed_form_id, row.portal_account_id, row.recorded_by_id) == (signed.id, team["account"], None)
     listing = page_text(client.get("/portal/forms/"))
     assert "withdrawn" in listing.lower()
+    # the confirmation says what is true: nothing is sent, the care team sees it on their lists (round 2, 1)
+    assert "has been told" not in listing and "Your care team sees it on their lists" in listing
     # withdrawn: the consent is to sign again, and cannot be withdrawn twice
     assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 302
 
@@ -406,6 +411,29 @@ def test_the_answers_are_the_care_teams_and_every_read_is_audited(team, make, au
     actions = [r.action for r in make.audit_rows(patient_id=team["patient"], outcome="success")]
     assert actions.count("forms.packet_view") == 4 and actions.count("forms.view") == 2
     assert actions.count("forms.download") == 2
+
+
+def test_the_patients_copy_never_shows_the_staff_worded_flag_reasons(team, make, auth, client):
+    """Issue 26 round 2, 3: a patient answering "No" to having read the form saw, on their own copy, a red
+    warning written for staff ("The patient has questions about the treatment..."). The reasons are the
+    care team's: the portal page and its PDF show the answer only; the care team's copy keeps them."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
+    staff_words = "The patient has questions about the treatment"
+    auth.portal_sign_in(team["account"])
+    page = client.get(f"/portal/forms/signed/{signed.id}")
+    assert page.status_code == 200 and "I have read this form" in page_text(page)
+    assert staff_words not in page_text(page) and "Flagged for a prescriber" not in page_text(page)
+    assert "flagged for a prescriber's review" not in page_text(page)
+    pdf = "".join(p.extract_text() for p in
+                  PdfReader(BytesIO(client.get(f"/portal/forms/signed/{signed.id}.pdf").data)).pages)
+    assert "I have read this form" in pdf and "has questions about" not in " ".join(pdf.split())
+    from tests.conftest import Auth
+    staff = Auth(make.app, make.app.test_client())
+    staff.sign_in(username(make, team["prescriber"]))
+    assert staff_words in page_text(staff.client.get(f"/signed-forms/{signed.id}"))
 
 
 def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, auth, client):

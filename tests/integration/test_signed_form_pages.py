@@ -436,6 +436,19 @@ def test_the_patients_copy_never_shows_the_staff_worded_flag_reasons(team, make,
     assert staff_words in page_text(staff.client.get(f"/signed-forms/{signed.id}"))
 
 
+def test_the_front_desk_reads_where_a_hidden_withdrawal_reason_is_shown_not_a_reason(team, make, auth, client):
+    """Issue 26 round 2, 8: "Reason given: for the care team's therapists and prescribers" read as the reason."""
+    from tests.conftest import Auth
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional"))
+    patient = Auth(make.app, make.app.test_client())
+    patient.portal_sign_in(team["account"])
+    assert patient.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "Private words."}).status_code == 302
+    auth.sign_in(username(make, team["staff"]))
+    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert "Private words." not in page
+    assert "Reason given shown to the care team's therapists and prescribers only" in " ".join(page.split())
+
+
 def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, auth, client):
     signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
     # the therapist may not countersign a consent that asks for the prescriber, nor review flags

@@ -597,7 +597,10 @@ def test_the_checklist_says_a_withdrawal_and_names_the_agreement_and_a_withdrawn
     assert f"Withdrawn on {day.isoformat()}: Consent to intravenous (IV) ketamine treatment" in consents
     assert "Still to sign" not in consents
     # the withdrawn consent owes no countersignature; the psychotherapy consent's (the therapist's) still counts
-    line = page_text(client.get(f"/courses/{team['course']}")).split("Intake and consent forms:", 1)[1]
+    course_page = page_text(client.get(f"/courses/{team['course']}"))
+    # the gate names the item as the checklist does, and a packet's item is signed, not recorded (round 2, 6)
+    assert "Consents and agreements still to sign" in course_page and "Informed consent" not in course_page
+    line = course_page.split("Intake and consent forms:", 1)[1]
     assert line.startswith(" Partly signed (3 of 4 signed, 2 countersignatures owed)")
     html = client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
     withdrawn = html.split(f'id="form-{CONSENT}"', 1)[1].split("</li>", 1)[0]

@@ -449,6 +449,24 @@ def test_the_front_desk_reads_where_a_hidden_withdrawal_reason_is_shown_not_a_re
     assert "Reason given shown to the care team's therapists and prescribers only" in " ".join(page.split())
 
 
+def test_the_course_page_sends_the_therapist_to_the_countersignature_they_owe(team, make, auth, client):
+    """Issue 26 round 2, 5: the home page listed the psychotherapy consent for the therapist to countersign while
+    the course page said "Nothing on this course waits on you now"."""
+    make.sign_packet(team["course"])
+    auth.sign_in(username(make, team["therapist"]))
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    card = html.split('id="todo-h"', 1)[1].split("</section>", 1)[0]
+    owed = re.search(r'<a class="button[^"]*" href="([^"]*)">Countersign the signed form</a>', card)
+    assert owed and "Nothing on this course waits on you now" not in page_text(client.get(f"/courses/{team['course']}"))
+    assert owed.group(1).startswith(f"/courses/{team['course']}/forms#form-")
+    target = owed.group(1).split("#", 1)[1]
+    forms = client.get(owed.group(1).split("#", 1)[0]).get_data(as_text=True)
+    assert 'aria-label="Countersign' in forms.split(f'id="{target}"', 1)[1].split("</li>", 1)[0]
+    auth.logout()
+    auth.sign_in(username(make, team["nurse"]))   # owes no countersignature: not sent to countersign
+    assert "Countersign the signed form" not in client.get(f"/courses/{team['course']}").get_data(as_text=True)
+
+
 def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, auth, client):
     signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
     # the therapist may not countersign a consent that asks for the prescriber, nor review flags

@@ -343,7 +343,9 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
     closed = auth.post("/tablet/done", {})
     assert closed.status_code == 200 and "return the tablet" in page_text(closed)
     # the way back in: staff sign in again from the done page (issue 26 review, point 9)
-    assert '<a class="button" href="/login">Staff sign-in</a>' in closed.get_data(as_text=True)
+    # ... and go back to this course's forms page (issue 26 round 2, 9)
+    back = f"/login?next=/courses/{team['course']}/forms"
+    assert f'<a class="button" href="{back}">Staff sign-in</a>' in closed.get_data(as_text=True)
     assert '<p class="brand"><a' not in closed.get_data(as_text=True)
     ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
     assert ended.ended_at is not None and ended.ended_reason == "completed"
@@ -353,6 +355,26 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
     assert client.get("/patients/").headers["Location"].startswith("/login")
 
 
+def test_a_signing_ended_by_staff_says_so_on_the_tablet_and_sign_in_leads_back_to_the_forms(team, make, auth,
+                                                                                          client):
+    """Issue 26 round 2, 9: the tablet said "it was finished, or it ended after 30 minutes" after staff ended it
+    from another device, and its "Staff sign-in" led to the home page."""
+    from tests.conftest import Auth
+    start_tablet(make, auth, team)
+    desk = Auth(make.app, make.app.test_client())
+    desk.sign_in(username(make, team["therapist"]))
+    assert desk.post(f"/courses/{team['course']}/forms/tablet/end", {}).status_code == 302
+    response = client.get("/tablet/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403 and "the clinic ended it" in page_text(response) and "Wren" not in html
+    back = f"/courses/{team['course']}/forms"
+    link = re.search(r'<a class="button" href="([^"]*)">Staff sign-in</a>', html).group(1)
+    assert link == f"/login?next=/courses/{team['course']}/forms"
+    # the sign-in page carries it on, as a local path (web.forms.safe_next keeps no other)
+    login = client.get(link).get_data(as_text=True)
+    assert re.search(rf'name="next"[^>]*value="{re.escape(back)}"|value="{re.escape(back)}"[^>]*name="next"', login)
+
+
 def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client, monkeypatch):
     start_tablet(make, auth, team)
     # 31 minutes later, as the tablet's sessions see the clock (their rows never change but to end: 0058)
@@ -360,6 +382,7 @@ def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client,
     monkeypatch.setattr(signed_forms_services, "utcnow", lambda: later)
     response = client.get("/tablet/")
     assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
+    assert "it ended after 30 minutes" in page_text(response) and "the clinic ended it" not in page_text(response)
     ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
     assert ended.ended_reason == "expired" and ended.ended_at is not None  # recorded by the request that found it
     assert [r.detail for r in make.audit_rows(action="forms.tablet_end")] == ["expired"]

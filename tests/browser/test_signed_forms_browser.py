@@ -53,7 +53,7 @@ def test_staff_start_an_in_clinic_signing_and_the_patient_signs_on_the_tablet(li
     page.set_viewport_size(PHONE)
     sign_in(page, "hazel")
     page.goto(f"/courses/{made['course']}")
-    page.get_by_role("link", name="Intake and consent forms").click()
+    page.get_by_role("link", name="Intake and consent forms", exact=True).click()
     expect(page.get_by_role("heading", level=1, name="Intake and consent forms")).to_be_visible()
     assert page_width(page) <= PHONE["width"]
     page.get_by_role("link", name="Start in-clinic signing").click()

@@ -71,9 +71,14 @@ class Evidence:
     items: dict[str, DerivedItem]
     #: each signed preparation session, oldest first
     sessions: tuple[DerivedItem, ...] = ()
+    #: the items only signed forms meet on this course (it has a packet): the gate says "still to sign"
+    to_sign: frozenset[str] = frozenset()
+    #: an item's name where the course's forms say better what it holds ("Consents and agreements")
+    names: tuple[tuple[str, str], ...] = ()
 
     def __or__(self, other: Evidence) -> Evidence:
-        return Evidence({**self.items, **other.items}, self.sessions + other.sessions)
+        return Evidence({**self.items, **other.items}, self.sessions + other.sessions,
+                        self.to_sign | other.to_sign, self.names + other.names)
 
 
 #: the finders of what each course's records meet: the notes package answers (create_app connects
@@ -241,6 +246,7 @@ def course_facts(course: TreatmentCourse, dosing_sessions_done: int | None = Non
         dosing_sessions_done=count_dosing_sessions_done(course) if dosing_sessions_done is None
         else dosing_sessions_done,
         forms_to_sign=unsigned_forms(course) if forms_to_sign is None else forms_to_sign,
+        items_to_sign=found.to_sign, item_names=found.names,
     )
 
 

@@ -92,18 +92,20 @@ def signature_line(signature: dict, patient_name: str, zone: tzinfo) -> str:
     return f"{line}, witnessed by {witness['name']}" if witness else line
 
 
-def _section(section: dict) -> SectionView:
+def _section(section: dict, flags: bool) -> SectionView:
     return SectionView(title=section["title"], paragraphs=tuple(section.get("paragraphs") or ()),
                        answers=tuple(AnswerLine(label=q["label"], text=q.get("answer_text") or "",
-                                                flag_reason=q.get("flag_reason"))
+                                                flag_reason=q.get("flag_reason") if flags else None)
                                      for q in section.get("questions") or ()))
 
 
 def signed_form_view(document: dict, *, countersignatures: list[dict], withdrawal: dict | None,
-                     zone: tzinfo, review: dict | None = None) -> SignedFormView:
+                     zone: tzinfo, review: dict | None = None, flags: bool = True) -> SignedFormView:
     """The document as a reader sees it. countersignatures: {"name", "role", "signed_at"} each;
     withdrawal: {"withdrawn_at", "reason", "how"} ("in the portal", "recorded by A. Example");
-    review: the prescriber's review of the flagged answers, {"name", "reviewed_at", "note"}."""
+    review: the prescriber's review of the flagged answers, {"name", "reviewed_at", "note"};
+    flags: show why answers were flagged (False: the patient's copy; the reasons are written for staff,
+    "The patient has questions...", and the prescriber follows them up with the patient)."""
     form, patient, consent = document["form"], document["patient"], document.get("consent")
     withdrawn = None
     if withdrawal is not None:
@@ -118,7 +120,7 @@ def signed_form_view(document: dict, *, countersignatures: list[dict], withdrawa
         patient_name=patient["name"], mrn=patient["mrn"], date_of_birth=patient["date_of_birth"],
         consent_paragraphs=tuple(consent["paragraphs"]) if consent else (),
         agreement=consent["agreement"] if consent else None,
-        sections=tuple(_section(s) for s in document["sections"]),
+        sections=tuple(_section(s, flags) for s in document["sections"]),
         signature=signature_line(document["signature"], patient["name"], zone),
         countersignatures=tuple(f"Countersigned by {c['name']} ({c['role']}) on {clinic_time(c['signed_at'], zone)}"
                                 for c in countersignatures),
@@ -132,9 +134,9 @@ TEMPLATE = "documents/signed_form.html"
 
 
 def signed_form_pdf(document: dict, *, countersignatures: list[dict], withdrawal: dict | None, clinic: str,
-                    zone: tzinfo, review: dict | None = None) -> bytes:
+                    zone: tzinfo, review: dict | None = None, flags: bool = True) -> bytes:
     """The signed form as a tagged PDF (documents/pdf.py): the exact text and every answer, titled by
     form and MRN (the metadata travels with the file: never the patient's name)."""
     view = signed_form_view(document, countersignatures=countersignatures, withdrawal=withdrawal, zone=zone,
-                            review=review)
+                            review=review, flags=flags)
     return render_pdf(render_template(TEMPLATE, view=view, clinic=clinic))

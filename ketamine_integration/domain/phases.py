@@ -53,6 +53,10 @@ class CourseFacts:
     dosing_sessions_done: int = 0
     #: titles of the forms the protocol names still to sign (current version, not withdrawn): issue 26
     forms_to_sign: tuple[str, ...] = ()
+    #: the checklist items only signed forms meet on this course (it has a packet): "still to sign"
+    items_to_sign: frozenset[str] = frozenset()
+    #: (item, name) where the course's checklist names an item otherwise ("Consents and agreements")
+    item_names: tuple[tuple[str, str], ...] = ()
 
 
 class TransitionRefused(Exception):
@@ -71,14 +75,24 @@ class TransitionDecision:
     overridden: tuple[str, ...] = ()
 
 
+def _preparation_missing(protocol: Protocol, facts: CourseFacts) -> list[str]:
+    """The preparation items not met, named as the course's checklist names them: those only signed forms
+    meet are "still to sign" (a new-user review of issue 26: the gate said "Informed consent ... still to
+    record" beside a checklist row called "Consents and agreements", met by signing)."""
+    names = dict(facts.item_names)
+    missing = [i for i in protocol.preparation.required_items if i not in facts.preparation_items_done]
+    to_record = [names.get(i, PREPARATION_ITEMS[i]) for i in missing if i not in facts.items_to_sign]
+    to_sign = [names.get(i, PREPARATION_ITEMS[i]) for i in missing if i in facts.items_to_sign]
+    parts = ([", ".join(to_record) + " still to record"] if to_record else []) + \
+        ([", ".join(to_sign) + " still to sign"] if to_sign else [])
+    return ["Preparation not complete: " + "; ".join(parts) + "."] if parts else []
+
+
 def gate_blockers(protocol: Protocol, facts: CourseFacts, target: Phase) -> list[str]:
     """Why the protocol's gate into `target` is closed, in plain words (empty: it is open)."""
     blockers = []
     if target is Phase.EXPERIENCE:
-        missing = [PREPARATION_ITEMS[i] for i in protocol.preparation.required_items
-                   if i not in facts.preparation_items_done]
-        if missing:
-            blockers.append("Preparation not complete: " + ", ".join(missing) + " still to record.")
+        blockers.extend(_preparation_missing(protocol, facts))
         needed = protocol.preparation.min_signed_sessions
         if facts.signed_preparation_sessions < needed:
             blockers.append(f"{facts.signed_preparation_sessions} of {needed} signed preparation "

@@ -19,6 +19,7 @@ from ..discharge.services import course_status as discharge_status
 from .booking_forms import book_form_choices, only_team_choices
 from .calendar_booking import booking_page, calendar_back
 from .course_end import ending_preview
+from .course_forms import countersigns_owed
 from .course_next import CoursePageFacts, next_actions
 from .practice_panel import practice_parts
 from ..domain.measures import MEASURES
@@ -102,7 +103,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
         appointments=appointments, notes=clinical_parts["notes"], open_alerts=clinical_parts["open_alerts"],
         blockers=blockers, suggested=_offered(suggestions), after_suggested=_offered(after_series_suggestions),
         clinical=clinical, may_record_dose=records_dosing, now=now, today=clinic_today(now), discharge=discharge,
-        writes_discharge=writes_discharge))
+        writes_discharge=writes_discharge, countersigns_owed=tuple(countersigns_owed(course, packet))))
     return render_template(
         "courses/detail.html", course=course, protocol=protocol, clinical=clinical, next_actions=todo,
         history=services.phase_history(course), blockers=blockers,

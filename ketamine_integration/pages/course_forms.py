@@ -47,6 +47,13 @@ def _may_countersign(item, roles: frozenset[str]) -> bool:
     return role is not None and role in held and current_user.can("forms.countersign") and item.state != "withdrawn"
 
 
+def countersigns_owed(course: TreatmentCourse, packet) -> list:
+    """The packet's items whose countersignature the signed-in user owes (the course page's next actions; a
+    new-user review of issue 26: the home page listed one the course page said nothing of)."""
+    roles = team_roles(current_user, course.patient)
+    return [i for i in (packet.items if packet is not None else ()) if i.signed is not None and _may_countersign(i, roles)]
+
+
 def _reviews(item, *, reads: bool, roles: frozenset[str]) -> bool:
     """The user reviews this signed form's flagged answers now: a prescriber of the team, flags unreviewed."""
     return (reads and bool(item.flags) and item.flags_reviewed is None and item.state != "withdrawn"

@@ -1,8 +1,8 @@
 """The course page's first card: what the signed-in user should do next on this course, most pressing
 first, worked out from what the page has read already (it runs no query of its own): today's dose
 to record, a dosing record to sign, a safety alert, the user's unsigned notes, an ended course's
-discharge summary, a window with nothing booked, a session whose outcome is not recorded, a phase
-the protocol's conditions allow."""
+discharge summary, a countersignature owed, a window with nothing booked, a session whose outcome is not
+recorded, a phase the protocol's conditions allow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,12 +54,14 @@ class CoursePageFacts:
     discharge: str | None = None
     #: the user writes this course's discharge summary (a therapist on the care team)
     writes_discharge: bool = False
+    #: the packet items (signed_forms.status.PacketItem) whose countersignature the user owes
+    countersigns_owed: tuple = ()
 
 
 def next_actions(user, facts: CoursePageFacts) -> list[NextAction]:
     """The user's next actions on the course, most pressing first (at most MOST)."""
     found = [*_doses(user, facts), *_alerts(user, facts), *_notes(user, facts), *_discharge(facts),
-             *_bookings(user, facts), *_outcomes(user, facts)]
+             *_countersignatures(facts), *_bookings(user, facts), *_outcomes(user, facts)]
     return (found or _phase(user, facts))[:MOST]
 
 
@@ -102,6 +104,19 @@ def _discharge(facts: CoursePageFacts):
         yield NextAction("Write the discharge summary", url_for("discharge.summary_page", course_id=facts.course.id),
                          f"The course is {facts.course.current_phase.label.lower()}: its discharge summary is due "
                          "(not signed yet).")
+
+
+def _countersignatures(facts: CoursePageFacts):
+    """The forms the patient signed that wait on the user's countersignature (a prescriber reviews flagged
+    answers first: the why says so, the forms page says who)."""
+    owed = facts.countersigns_owed
+    if owed:
+        waits = any(i.flags and i.flags_reviewed is None for i in owed)
+        titles = ", ".join(i.title for i in owed)
+        yield NextAction(f"Countersign the signed form{'s' if len(owed) > 1 else ''}",
+                         url_for("signed_forms.packet", course_id=facts.course.id) + f"#form-{owed[0].form_id}",
+                         f"Signed by the patient, waiting on your countersignature: {titles}"
+                         + (" (once a prescriber has reviewed its flagged answers)." if waits else "."))
 
 
 def _bookings(user, facts: CoursePageFacts):

@@ -170,7 +170,9 @@ def withdraw(signed_form_id: int):
                                                                  portal_account=current_portal_account(),
                                                                  now=utcnow()))
         if done:  # audited by the service (forms.withdraw)
-            flash(f"You withdrew your {signed.noun} “{signed.title}”. Your care team has been told.", "success")
+            # no message goes out (the confirmation step says so): the withdrawal shows on the care team's lists
+            flash(f"You withdrew your {signed.noun} “{signed.title}”. Your care team sees it on their lists; "
+                  "contact the clinic if you want to talk it over.", "success")
             return redirect(url_for("portal_forms.forms"))
         audit.record("forms.withdraw", obj=signed, patient_id=patient.id, outcome=audit.FAILURE,
                      detail="refused")

@@ -53,6 +53,8 @@ def current_signing():
         session.pop(TABLET_KEY, None)
         if signed_forms.expire_tablet_signing(token) is not None:
             commit_refusal(403)  # the refusal below (or the closed page) must not roll the ending back
+        # how it ended, for the closed page (once: the token is gone from the cookie after this request)
+        g.tablet_ended = signed_forms.ended_tablet_signing(token)
     return g.tablet_signing
 
 
@@ -73,8 +75,19 @@ def check(tablet_page: bool):
 
 
 def _closed(status: int = 403):
-    """The page of a device with no signing open (ended, expired, or never started here)."""
-    return render_template(CLOSED, ended=False), status
+    """The page of a device with no signing open (ended, expired, or never started here): how it ended when
+    this request found it ended, and staff sign in back to that course's forms page."""
+    ended = g.get("tablet_ended")
+    return render_template(CLOSED, ended=False, ended_reason=ended.ended_reason if ended else None,
+                           sign_in=_staff_sign_in(ended.course_id if ended else None)), status
+
+
+def _staff_sign_in(course_id: int | None) -> str:
+    """Staff sign in again on the device, and go on to the course's forms page (the login page keeps only a
+    local path as its next, web.forms.safe_next)."""
+    if course_id is None:
+        return url_for("accounts.login")
+    return url_for("accounts.login", next=url_for("signed_forms.packet", course_id=course_id))
 
 
 def _packet(signing_now):
@@ -132,4 +145,4 @@ def done():
         abort(400)
     signed_forms.end_tablet_signing(signing_now, reason="completed")  # audited by the service (forms.tablet_end)
     session.pop(TABLET_KEY, None)
-    return render_template(CLOSED, ended=True)
+    return render_template(CLOSED, ended=True, sign_in=_staff_sign_in(signing_now.course_id))

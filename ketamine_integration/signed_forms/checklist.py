@@ -25,6 +25,8 @@ def form_evidence(status: PacketStatus | None) -> Evidence:
     intake_assessment when every intake form is: "Signed: <title> v<N> on <clinic date>"."""
     if status is None:
         return Evidence({})
+    lines = checklist_lines(status)
+    names = tuple((key, line.label) for key, line in lines.items() if line.label)
     items = {}
     for item_key, kind in FORM_ITEMS.items():
         forms = [i for i in status.items if i.kind == kind]
@@ -32,7 +34,7 @@ def form_evidence(status: PacketStatus | None) -> Evidence:
             continue
         days = [to_clinic(i.signed.signed_at).date() for i in forms]
         items[item_key] = DerivedItem(item=item_key, on=max(days), summary="; ".join(signed_words(i) for i in forms))
-    return Evidence(items)
+    return Evidence(items, to_sign=frozenset(FORM_ITEMS), names=names)
 
 
 #: the informed-consent item's name on a course whose packet holds an agreement among its consents (the

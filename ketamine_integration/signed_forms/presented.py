@@ -41,9 +41,10 @@ def review_of(signed: SignedForm) -> dict | None:
 
 def _parts(signed: SignedForm, *, with_review: bool) -> dict:
     """What the document view and the PDF show beside the document. `with_review`: the care team's copy, with
-    the prescriber's review note (the portal's is the patient's signed form: the note is the clinicians')."""
+    the prescriber's review note and the flag reasons (the portal's is the patient's signed form: the note
+    and the reasons, "The patient has questions...", are the clinicians')."""
     return {"countersignatures": countersignatures_of(signed), "withdrawal": withdrawal_of(signed),
-            "review": review_of(signed) if with_review else None, "zone": clinic_zone()}
+            "review": review_of(signed) if with_review else None, "flags": with_review, "zone": clinic_zone()}
 
 
 def view_of(signed: SignedForm, *, with_review: bool = False):

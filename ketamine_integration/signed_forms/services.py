@@ -332,6 +332,15 @@ def tablet_signing_for(token: str | None, *, now: datetime | None = None) -> Tab
     return session
 
 
+def ended_tablet_signing(token: str | None) -> TabletSigning | None:
+    """The ended session a tablet's token names (None: unknown, or still live): what the device's closed page
+    says of how it ended, and which course's forms page staff go back to after signing in."""
+    if not token:
+        return None
+    session = db.session.scalar(select(TabletSigning).where(TabletSigning.token_hash == _token_hash(token)))
+    return session if session is not None and session.ended_at is not None else None
+
+
 def expire_tablet_signing(token: str | None, *, now: datetime | None = None) -> TabletSigning | None:
     """The session a tablet's token names, once its 30 minutes are over and nothing else ended it: ended now as
     expired (audited), and returned; None for any other token (live, ended already, unknown)."""

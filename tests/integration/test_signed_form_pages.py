@@ -179,6 +179,9 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     # what is true: the care team sees it on their lists; nothing is sent for the patient (issue 26 review, 7)
     assert "sees the withdrawal on their lists as soon as you confirm it" in page_text(step)
     assert "will contact you" not in page_text(step)
+    # the reason is required and its label says so, as the signing forms' questions do (issue 26 round 2, 2)
+    assert re.search(r'<label for="reason">[^<]*<span class="required-words">\(required\)</span></label>',
+                     step.get_data(as_text=True))
     refused = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": ""})
     assert refused.status_code == 422 and count(make, ConsentWithdrawal) == 0
     done = auth.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "I want to think it over."})
@@ -187,6 +190,8 @@ def test_a_patient_withdraws_a_consent_after_the_confirmation_step(team, make, a
     assert (row.signed_form_id, row.portal_account_id, row.recorded_by_id) == (signed.id, team["account"], None)
     listing = page_text(client.get("/portal/forms/"))
     assert "withdrawn" in listing.lower()
+    # the confirmation says what is true: nothing is sent, the care team sees it on their lists (round 2, 1)
+    assert "has been told" not in listing and "Your care team sees it on their lists" in listing
     # withdrawn: the consent is to sign again, and cannot be withdrawn twice
     assert client.get(f"/portal/forms/signed/{signed.id}/withdraw").status_code == 302
 
@@ -338,7 +343,9 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
     closed = auth.post("/tablet/done", {})
     assert closed.status_code == 200 and "return the tablet" in page_text(closed)
     # the way back in: staff sign in again from the done page (issue 26 review, point 9)
-    assert '<a class="button" href="/login">Staff sign-in</a>' in closed.get_data(as_text=True)
+    # ... and go back to this course's forms page (issue 26 round 2, 9)
+    back = f"/login?next=/courses/{team['course']}/forms"
+    assert f'<a class="button" href="{back}">Staff sign-in</a>' in closed.get_data(as_text=True)
     assert '<p class="brand"><a' not in closed.get_data(as_text=True)
     ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
     assert ended.ended_at is not None and ended.ended_reason == "completed"
@@ -348,6 +355,26 @@ def test_an_in_clinic_signing_signs_staff_out_and_opens_only_the_tablet(team, ma
     assert client.get("/patients/").headers["Location"].startswith("/login")
 
 
+def test_a_signing_ended_by_staff_says_so_on_the_tablet_and_sign_in_leads_back_to_the_forms(team, make, auth,
+                                                                                          client):
+    """Issue 26 round 2, 9: the tablet said "it was finished, or it ended after 30 minutes" after staff ended it
+    from another device, and its "Staff sign-in" led to the home page."""
+    from tests.conftest import Auth
+    start_tablet(make, auth, team)
+    desk = Auth(make.app, make.app.test_client())
+    desk.sign_in(username(make, team["therapist"]))
+    assert desk.post(f"/courses/{team['course']}/forms/tablet/end", {}).status_code == 302
+    response = client.get("/tablet/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403 and "the clinic ended it" in page_text(response) and "Wren" not in html
+    back = f"/courses/{team['course']}/forms"
+    link = re.search(r'<a class="button" href="([^"]*)">Staff sign-in</a>', html).group(1)
+    assert link == f"/login?next=/courses/{team['course']}/forms"
+    # the sign-in page carries it on, as a local path (web.forms.safe_next keeps no other)
+    login = client.get(link).get_data(as_text=True)
+    assert re.search(rf'name="next"[^>]*value="{re.escape(back)}"|value="{re.escape(back)}"[^>]*name="next"', login)
+
+
 def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client, monkeypatch):
     start_tablet(make, auth, team)
     # 31 minutes later, as the tablet's sessions see the clock (their rows never change but to end: 0058)
@@ -355,6 +382,7 @@ def test_an_in_clinic_signing_expires_after_30_minutes(team, make, auth, client,
     monkeypatch.setattr(signed_forms_services, "utcnow", lambda: later)
     response = client.get("/tablet/")
     assert response.status_code == 403 and "Wren" not in response.get_data(as_text=True)
+    assert "it ended after 30 minutes" in page_text(response) and "the clinic ended it" not in page_text(response)
     ended = make.query(lambda: db.session.scalars(select(TabletSigning)).one())
     assert ended.ended_reason == "expired" and ended.ended_at is not None  # recorded by the request that found it
     assert [r.detail for r in make.audit_rows(action="forms.tablet_end")] == ["expired"]
@@ -406,6 +434,60 @@ def test_the_answers_are_the_care_teams_and_every_read_is_audited(team, make, au
     actions = [r.action for r in make.audit_rows(patient_id=team["patient"], outcome="success")]
     assert actions.count("forms.packet_view") == 4 and actions.count("forms.view") == 2
     assert actions.count("forms.download") == 2
+
+
+def test_the_patients_copy_never_shows_the_staff_worded_flag_reasons(team, make, auth, client):
+    """Issue 26 round 2, 3: a patient answering "No" to having read the form saw, on their own copy, a red
+    warning written for staff ("The patient has questions about the treatment..."). The reasons are the
+    care team's: the portal page and its PDF show the answer only; the care team's copy keeps them."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional", read_and_understood="no"))
+    staff_words = "The patient has questions about the treatment"
+    auth.portal_sign_in(team["account"])
+    page = client.get(f"/portal/forms/signed/{signed.id}")
+    assert page.status_code == 200 and "I have read this form" in page_text(page)
+    assert staff_words not in page_text(page) and "Flagged for a prescriber" not in page_text(page)
+    assert "flagged for a prescriber's review" not in page_text(page)
+    pdf = "".join(p.extract_text() for p in
+                  PdfReader(BytesIO(client.get(f"/portal/forms/signed/{signed.id}.pdf").data)).pages)
+    assert "I have read this form" in pdf and "has questions about" not in " ".join(pdf.split())
+    from tests.conftest import Auth
+    staff = Auth(make.app, make.app.test_client())
+    staff.sign_in(username(make, team["prescriber"]))
+    assert staff_words in page_text(staff.client.get(f"/signed-forms/{signed.id}"))
+
+
+def test_the_front_desk_reads_where_a_hidden_withdrawal_reason_is_shown_not_a_reason(team, make, auth, client):
+    """Issue 26 round 2, 8: "Reason given: for the care team's therapists and prescribers" read as the reason."""
+    from tests.conftest import Auth
+    signed = sign_in_portal_and_sign(make, team, CONSENT, consent_answers("Wren Fictional"))
+    patient = Auth(make.app, make.app.test_client())
+    patient.portal_sign_in(team["account"])
+    assert patient.post(f"/portal/forms/signed/{signed.id}/withdraw", {"reason": "Private words."}).status_code == 302
+    auth.sign_in(username(make, team["staff"]))
+    page = page_text(client.get(f"/courses/{team['course']}/forms"))
+    assert "Private words." not in page
+    assert "Reason given shown to the care team's therapists and prescribers only" in " ".join(page.split())
+
+
+def test_the_course_page_sends_the_therapist_to_the_countersignature_they_owe(team, make, auth, client):
+    """Issue 26 round 2, 5: the home page listed the psychotherapy consent for the therapist to countersign while
+    the course page said "Nothing on this course waits on you now"."""
+    make.sign_packet(team["course"])
+    auth.sign_in(username(make, team["therapist"]))
+    html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
+    card = html.split('id="todo-h"', 1)[1].split("</section>", 1)[0]
+    owed = re.search(r'<a class="button[^"]*" href="([^"]*)">Countersign the signed form</a>', card)
+    assert owed and "Nothing on this course waits on you now" not in page_text(client.get(f"/courses/{team['course']}"))
+    assert owed.group(1).startswith(f"/courses/{team['course']}/forms#form-")
+    target = owed.group(1).split("#", 1)[1]
+    forms = client.get(owed.group(1).split("#", 1)[0]).get_data(as_text=True)
+    assert 'aria-label="Countersign' in forms.split(f'id="{target}"', 1)[1].split("</li>", 1)[0]
+    auth.logout()
+    auth.sign_in(username(make, team["nurse"]))   # owes no countersignature: not sent to countersign
+    assert "Countersign the signed form" not in client.get(f"/courses/{team['course']}").get_data(as_text=True)
 
 
 def test_countersigning_reviewing_flags_and_recording_a_withdrawal(team, make, auth, client):
@@ -556,7 +638,10 @@ def test_the_checklist_says_a_withdrawal_and_names_the_agreement_and_a_withdrawn
     assert f"Withdrawn on {day.isoformat()}: Consent to intravenous (IV) ketamine treatment" in consents
     assert "Still to sign" not in consents
     # the withdrawn consent owes no countersignature; the psychotherapy consent's (the therapist's) still counts
-    line = page_text(client.get(f"/courses/{team['course']}")).split("Intake and consent forms:", 1)[1]
+    course_page = page_text(client.get(f"/courses/{team['course']}"))
+    # the gate names the item as the checklist does, and a packet's item is signed, not recorded (round 2, 6)
+    assert "Consents and agreements still to sign" in course_page and "Informed consent" not in course_page
+    line = course_page.split("Intake and consent forms:", 1)[1]
     assert line.startswith(" Partly signed (3 of 4 signed, 2 countersignatures owed)")
     html = client.get(f"/courses/{team['course']}/forms").get_data(as_text=True)
     withdrawn = html.split(f'id="form-{CONSENT}"', 1)[1].split("</li>", 1)[0]

@@ -530,6 +530,15 @@ def test_a_form_to_sign_again_still_doses_until_its_new_signature_raises_a_flag(
     plan = course_page.split('id="plan-refused"', 1)[1]
     assert f"Dosing refused. {refusal}" in page_text_of(plan.split("</p>", 1)[0])
     assert plan.index("Plan dosing sessions") > 0 and "disabled" not in plan.split("</details>", 1)[0]
+    # a Plan sent anyway: refused, and said at the top of the page it reloads, linked to the form far below
+    # (a new-user review of issue 26, round 2, 4), not only inside the form
+    refused = _plan(auth, dosing["course"], local(2, 9), count=1)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    top = re.search(r'<div class="form-errors" role="alert" id="plan-refused-top">(.*?)</div>', html, re.S).group(1)
+    assert html.index('id="plan-refused-top"') < html.index('id="todo-h"')
+    assert "Dosing sessions not planned; nothing was saved." in page_text_of(top) and REFUSED in page_text_of(top)
+    assert 'href="#plan-dosing"' in top and '<details class="card plan" id="plan-dosing" open>' in html
     session = make.query(lambda: db.session.get(DosingSession, planned))
     started = auth.post(f"/dosing/{planned}", _record_data(session, dosing["prescriber"]))
     assert started.status_code == 422 and REFUSED in page_text(started)

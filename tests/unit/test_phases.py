@@ -57,6 +57,15 @@ def test_every_other_transition_is_refused_even_with_override(source, target):
     (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP, signed_preparation_sessions=1,
                  forms_to_sign=("Consent to IV ketamine", "Intake questionnaire")),
      ["Forms still to sign: Consent to IV ketamine, Intake questionnaire."]),
+    # a course with a packet: the items its forms meet are "still to sign", named as its checklist names them
+    (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP - {"informed_consent"},
+                 signed_preparation_sessions=1, items_to_sign=frozenset({"informed_consent", "intake_assessment"}),
+                 item_names=(("informed_consent", "Consents and agreements"),)),
+     ["Preparation not complete: Consents and agreements still to sign."]),
+    # on such a course, items recorded by hand and items signed are said apart
+    (CourseFacts(phase=Phase.PREPARATION, preparation_items_done=ALL_PREP - {"informed_consent", "medical_clearance"},
+                 signed_preparation_sessions=1, items_to_sign=frozenset({"informed_consent"})),
+     ["Preparation not complete: Medical clearance (by a prescriber) still to record; Informed consent still to sign."]),
 ])
 def test_preparation_gate(facts, expected):
     assert gate_blockers(PROTOCOL, facts, Phase.EXPERIENCE) == expected

@@ -25,7 +25,7 @@ from ketamine_integration.notifications.links import linking_context
 from ketamine_integration.reminders.consent import consents_to
 from ketamine_integration.reminders.sweep import sweep_reminders
 from ketamine_integration.db.types import utcnow
-from tests.integration.test_invitations import _no_clinical_words, _stored_invitation
+from tests.integration.test_invitations import _ics_text, _no_clinical_words, _stored_invitation
 
 pytestmark = pytest.mark.demo_clinic
 
@@ -116,4 +116,4 @@ def test_the_demo_invites_its_patients_to_the_sessions_ahead_only_in_discreet_wo
             assert calendar.method.value == "REQUEST"
             if modality == "telehealth":
                 assert calendar.vevent.location.value.startswith("https://video.example.org/")
-            _no_clinical_words(message, delivery.content)
+            _no_clinical_words(message, _ics_text(message))

@@ -3,7 +3,7 @@ it concerns and linking to where the work is done, and the menu's badge, their s
 (waiting_for) for both, so the badge counts exactly what the home page lists as waiting (a new-user
 review found a therapist's badge at 1 beside 3 items, a prescriber's at 5 beside 7: the REMS forms
 and the reports due were left off the badge). A constant number of statements whatever the clinic's
-size: the counts SQL can make are one statement."""
+size: the counts SQL can make are one statement, built once per user and run with the moment bound."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import BindParameter, Select, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
@@ -16,7 +16,7 @@ from .models import CoordinationNote, ReplySeen
 from .services import outside_patients
 
 
-def _to_acknowledge(user: User, today: date):
+def _to_acknowledge(user: User, today: date | BindParameter):
     """Notes to `user` not yet acknowledged, about their care-team patients or sent to them from
     outside the care team under a release active today (those reach the prescriber's worklist too)."""
     return (CoordinationNote.recipient_id == user.id, CoordinationNote.acknowledged_at.is_(None),
@@ -32,12 +32,13 @@ def notes_to_acknowledge(user: User, today: date) -> list[CoordinationNote]:
     return sorted(notes, key=lambda n: n.priority != "urgent")  # stable: oldest first within each
 
 
-def count_to_acknowledge(user: User, today: date) -> Select:
-    """A SELECT of how many notes wait for the user's acknowledgement."""
+def count_to_acknowledge(user: User, today: date | BindParameter) -> Select:
+    """A SELECT of how many notes wait for the user's acknowledgement (`today`: a date, or a parameter
+    bound to it when the SELECT is run: home.waiting builds it once)."""
     return select(func.count(CoordinationNote.id)).where(*_to_acknowledge(user, today))
 
 
-def count_urgent_to_acknowledge(user: User, today: date) -> Select:
+def count_urgent_to_acknowledge(user: User, today: date | BindParameter) -> Select:
     return select(func.count(CoordinationNote.id)).where(*_to_acknowledge(user, today),
                                                          CoordinationNote.priority == "urgent")
 

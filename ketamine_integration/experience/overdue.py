@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, func, select
 from sqlalchemy.orm import contains_eager, lazyload
 
 from ..accounts.models import User
@@ -40,12 +40,13 @@ def overdue_planned(user: User, now: datetime) -> list[OverduePlan]:
     return [OverduePlan(session, since) for session, since in db.session.execute(stmt)]
 
 
-def count_overdue_planned(user: User, now: datetime) -> Select:
-    """A SELECT of how many doses `overdue_planned` finds (the home page's count, the menu's badge)."""
+def count_overdue_planned(user: User, now: datetime | BindParameter) -> Select:
+    """A SELECT of how many doses `overdue_planned` finds (the home page's count, the menu's badge); `now`:
+    an instant, or a parameter bound to it when the SELECT is run (home.waiting builds it once)."""
     return _overdue(user, now, func.count(DosingSession.id))
 
 
-def _overdue(user: User, now: datetime, *columns) -> Select:
+def _overdue(user: User, now: datetime | BindParameter, *columns) -> Select:
     return caseload(user, select(*columns).select_from(DosingSession)
                     .join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
                     .join(Patient, Patient.id == TreatmentCourse.patient_id)

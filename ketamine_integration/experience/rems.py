@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, func, select
 from sqlalchemy.orm import contains_eager, lazyload
 
 from ..accounts.models import User
@@ -72,7 +72,7 @@ def rems_versions(versions: list[ProtocolVersion] | None = None) -> list[int]:
     return [v.id for v in versions if protocol_of(v).experience.rems_monitoring_form]
 
 
-def _outstanding(user: User, stmt: Select, versions: list[int]) -> Select:
+def _outstanding(user: User, stmt: Select, versions: list[int] | BindParameter) -> Select:
     """`stmt` (over DosingSession) narrowed to the signed sessions of REMS versions whose form is not
     submitted, of the user's own care team (REMS forms are clinical)."""
     return caseload(user, stmt.join(TreatmentCourse, TreatmentCourse.id == DosingSession.course_id)
@@ -81,9 +81,9 @@ def _outstanding(user: User, stmt: Select, versions: list[int]) -> Select:
                            TreatmentCourse.protocol_version_id.in_(versions)))
 
 
-def count_forms_outstanding(user: User, versions: list[int]) -> Select:
+def count_forms_outstanding(user: User, versions: list[int] | BindParameter) -> Select:
     """A SELECT of how many forms `forms_outstanding` lists (the home page's count, the menu's badge);
-    `versions`: rems_versions()."""
+    `versions`: rems_versions(), or an expanding parameter bound to them when the SELECT is run."""
     return _outstanding(user, select(func.count(DosingSession.id)).select_from(DosingSession), versions)
 
 

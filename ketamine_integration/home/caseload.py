@@ -106,15 +106,24 @@ def caseload_rows(patients: list[CaseloadPatient], alerts: list,
     return [_caseload_row(p, latest.get(p.id), summaries, open_count[p.id], plans) for p in patients]
 
 
-def pending_reports_of(user: User, now: datetime, versions: dict[int, ProtocolVersion]) -> list[tuple]:
+def pending_reports_of(user: User, now: datetime, versions: dict[int, ProtocolVersion], courses: Select
+                       ) -> list[tuple]:
     """The prescriber reports due on the user's own courses (the latest course of each patient on
     their active caseload, live, with the user as its therapist), as coordination.due.pending_reports
     finds them: what the home page's count and the menu's badge count (home.waiting), and what its
-    list shows (reports_listed). Two queries; `versions`: every registered protocol version, by id."""
-    latest = _latest_courses(TreatmentCourse.patient_id.in_(active_caseload(user)), for_reports=True)
+    list shows (reports_listed). Two queries; `versions`: every registered protocol version, by id;
+    `courses`: own_courses(user), which home.waiting builds once per user."""
+    latest = _latest_of(db.session.execute(courses))
     mine = [c for c in latest.values() if c.therapist_id == user.id and not Phase(c.phase).ended]
     return pending_reports([(c, versions[c.protocol_version_id]) for c in mine], now,
                            latest={c.id: c.latest_report for c in mine})
+
+
+def own_courses(user: User) -> Select:
+    """The statement pending_reports_of runs: the courses of the patients on the user's active caseload,
+    with each patient's name and each course's latest report. It holds nothing but the user's id and
+    roles, so it can be built once and run on every request (home.waiting)."""
+    return _latest_courses_statement(TreatmentCourse.patient_id.in_(active_caseload(user)), for_reports=True)
 
 
 def reports_listed(pending: list[tuple], versions: dict[int, ProtocolVersion], today: date) -> list[ReportDue]:
@@ -125,19 +134,26 @@ def reports_listed(pending: list[tuple], versions: dict[int, ProtocolVersion], t
         versions[d.course.protocol_version_id].name, d) for d in describe_due(pending, today)]
 
 
-def _latest_courses(patients: ColumnElement[bool], *, for_reports: bool = False) -> dict:
-    """The latest course of each patient `patients` selects (as a column row), by patient id; for
-    the reports due, with the patient's name and the course's latest report."""
+def _latest_courses(patients: ColumnElement[bool]) -> dict:
+    """The latest course of each patient `patients` selects (as a column row), by patient id."""
+    return _latest_of(db.session.execute(_latest_courses_statement(patients)))
+
+
+def _latest_courses_statement(patients: ColumnElement[bool], *, for_reports: bool = False) -> Select:
+    """The courses of the patients `patients` selects, oldest first (as column rows); for the reports
+    due, with the patient's name and the course's latest report."""
     columns = [TreatmentCourse.id, TreatmentCourse.patient_id, TreatmentCourse.phase, TreatmentCourse.therapist_id,
                TreatmentCourse.start_date, TreatmentCourse.protocol_version_id]
     stmt = select(*columns).where(patients)
     if for_reports:
         stmt = stmt.join(Patient, Patient.id == TreatmentCourse.patient_id).add_columns(
             Patient.given_name, Patient.preferred_name, Patient.family_name, LATEST_REPORT.label("latest_report"))
-    latest = {}
-    for course in db.session.execute(stmt.order_by(TreatmentCourse.start_date, TreatmentCourse.id)):
-        latest[course.patient_id] = course
-    return latest
+    return stmt.order_by(TreatmentCourse.start_date, TreatmentCourse.id)
+
+
+def _latest_of(courses) -> dict:
+    """The latest of the courses (rows of _latest_courses_statement, oldest first) of each patient, by patient id."""
+    return {course.patient_id: course for course in courses}
 
 
 def _caseload_row(patient: CaseloadPatient, course, summaries: dict, alerts: int, plans: dict) -> CaseloadRow:

@@ -16,7 +16,6 @@ from ..db.clinic_time import clinic_today
 from ..discharge.services import fetch_due as discharge_due
 from ..db.types import utcnow
 from ..extensions import db
-from ..notes.drafts import drafts_to_sign
 from ..notes.forms import NewNoteForm
 from ..notes.services import open_alerts
 from ..patients.access import active_caseload, caseload, sees_all_patients
@@ -58,13 +57,12 @@ def home():
 def _clinician_lists(now, today) -> dict:
     """What a clinician's home lists: their caseload (with its alerts and reports due), their
     sessions to confirm, drafts to sign, notes waiting for them and new answers to their notes."""
-    user, mine = current_user, active_caseload(current_user)
-    drafts = drafts_to_sign(user.id, mine) if user.can("notes.write") else []
+    user, mine, waiting = current_user, active_caseload(current_user), current_waiting()
+    drafts = list(waiting.drafts)  # what the count counted (home.waiting), read once
     patients = caseload_patients(caseload(user, select(Patient).where(Patient.archived_at.is_(None))), now,
                                  Counter(d.patient_id for d in drafts))
     # safety alerts come from measures, which only those who read clinical content see (not nurses)
     alerts = open_alerts(mine) if user.can("notes.read") else []
-    waiting = current_waiting()
     rows = caseload_rows(patients, alerts, list(waiting.versions.values()) or None) if patients else []
     # the reports due the home page's count and the menu's badge counted (home.waiting: one function)
     due = reports_listed(list(waiting.pending_reports), waiting.versions, today)

@@ -3,33 +3,36 @@ it concerns and linking to where the work is done, and the menu's badge, their s
 (waiting_for) for both, so the badge counts exactly what the home page lists as waiting (a new-user
 review found a therapist's badge at 1 beside 3 items, a prescriber's at 5 beside 7: the REMS forms
 and the reports due were left off the badge). A constant number of statements whatever the clinic's
-size: the counts SQL can make are one statement."""
+size: the counts SQL can make are one statement, built once per user and run with the moment bound."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from threading import Lock
 from typing import Callable
 
 from flask import g, url_for
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Select, bindparam, select
 
 from ..accounts.models import User
 from ..coordination import inbox
 from ..db.clinic_time import clinic_today
 from ..discharge.services import count_due as count_discharge_due
-from ..db.types import utcnow
+from ..db.types import UTCDateTime, utcnow
+from ..domain.form_library import FormLibrary
 from ..experience.overdue import count_overdue_planned
 from ..experience.rems import count_forms_outstanding, rems_versions
 from ..extensions import db
-from ..notes.drafts import drafts_to_sign
+from ..notes.drafts import drafts_in, drafts_statement, drafts_to_sign
 from ..notes.safety import count_open_alerts
 from ..patients.access import active_caseload
+from ..protocols.forms import current_forms
 from ..protocols.models import ProtocolVersion
 from ..scheduling.attendance import count_unconfirmed
 from ..scheduling.worklist import closing_windows
 from ..signed_forms import waiting as forms_waiting
-from .caseload import pending_reports_of
+from .caseload import own_courses, pending_reports_of
 
 
 def _runs_schedule(user: User) -> bool:
@@ -161,6 +164,8 @@ class Waiting:
     pending_reports: tuple = ()
     #: every registered protocol version, by id, when they were read (for the list of reports)
     versions: dict[int, ProtocolVersion] = field(default_factory=dict)
+    #: the drafts to sign the count counts (notes.drafts.drafts_to_sign), for the home page's list
+    drafts: tuple = ()
 
     @property
     def badge(self) -> int:
@@ -168,16 +173,26 @@ class Waiting:
         return sum(self.counts.values())
 
 
-def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolVersion]) -> dict[str, Select]:
-    """The counts SQL makes, each a SELECT of one number, by key."""
+#: every registered protocol version (the REMS forms and the reports due follow their rules)
+ALL_VERSIONS = select(ProtocolVersion)
+
+#: what a request binds into a user's statements, which are built once (_statements_of): the clock, the
+#: clinic's day and the protocol versions whose doses need a REMS form (a version registered since counts)
+NOW = bindparam("now", type_=UTCDateTime())
+TODAY = bindparam("today", type_=Date())
+REMS_VERSIONS = bindparam("rems_versions", expanding=True)
+
+
+def _sql_counts(user: User) -> dict[str, Select]:
+    """The counts SQL makes, each a SELECT of one number, by key (over NOW, TODAY and REMS_VERSIONS)."""
     found = {}
     if _runs_schedule(user):
-        found["unconfirmed"] = count_unconfirmed(now)
+        found["unconfirmed"] = count_unconfirmed(NOW)
     elif _confirms_own(user):
-        found["unconfirmed"] = count_unconfirmed(now, clinician_id=user.id)
+        found["unconfirmed"] = count_unconfirmed(NOW, clinician_id=user.id)
     if user.can("coordination.message"):
-        found["to_acknowledge"] = inbox.count_to_acknowledge(user, today)
-        found["urgent"] = inbox.count_urgent_to_acknowledge(user, today)
+        found["to_acknowledge"] = inbox.count_to_acknowledge(user, TODAY)
+        found["urgent"] = inbox.count_urgent_to_acknowledge(user, TODAY)
         found["replies"] = inbox.count_new_replies(user)
     if _reads_alerts(user):
         found["alerts"] = count_open_alerts(active_caseload(user))
@@ -189,38 +204,88 @@ def _sql_counts(user: User, now: datetime, today: date, versions: list[ProtocolV
     if _hands_tablets(user):
         found["forms_to_sign"] = forms_waiting.count_courses_with_forms_to_sign()
     if BY_KEY["overdue_doses"].applies(user):
-        found["overdue_doses"] = count_overdue_planned(user, now)
+        found["overdue_doses"] = count_overdue_planned(user, NOW)
     if BY_KEY["rems"].applies(user):
-        found["rems"] = count_forms_outstanding(user, rems_versions(versions))
+        found["rems"] = count_forms_outstanding(user, REMS_VERSIONS)
     if BY_KEY["discharge_due"].applies(user):
         found["discharge_due"] = count_discharge_due(user, active_caseload(user))
     return found
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """What waiting_for runs for one user: the counts SQL makes as one SELECT of a column each, the
+    drafts to sign (whether a draft holds anything is read from its content) and the courses whose
+    reports may be due; None where they do not apply to the user."""
+
+    counts: Select | None
+    drafts: Select | None
+    reports: Select | None
+    #: the forms library the counts of signed forms were built from (None: the user has none of them)
+    library: FormLibrary | None
+
+
+def _build(user: User, library: FormLibrary | None) -> _Statements:
+    queries = _sql_counts(user)
+    counts = select(*(q.scalar_subquery().label(key) for key, q in queries.items())) if queries else None
+    drafts = drafts_statement(user.id, active_caseload(user)) if BY_KEY["drafts"].applies(user) else None
+    reports = own_courses(user) if BY_KEY["reports_due"].applies(user) else None
+    return _Statements(counts, drafts, reports, library)
+
+
+#: each user's statements, by user id and roles (bounded: the oldest go first)
+_BUILT: dict[tuple[int, frozenset[str]], _Statements] = {}
+_BUILT_LIMIT = 256
+_BUILT_LOCK = Lock()
+
+
+def _statements_of(user: User) -> _Statements:
+    """The user's statements, built once: building them (a few hundred SQLAlchemy constructs, and the
+    cache key of the whole SELECT generated on every run) was two thirds of the badge's time, which
+    every page a user loads pays. They hold only what stays true of the user: their id and roles (a
+    role changed is another key) and, for the counts of signed forms, the forms library's (form,
+    version) pairs; a library re-read since (a form file changed: protocols.file_cache) rebuilds them.
+    What changes from one request to the next is bound when they run (NOW, TODAY, REMS_VERSIONS); the
+    rest (care teams, notes, releases...) is read by the SQL itself, so every count is of now."""
+    library = current_forms() if _countersigns(user) or _hands_tablets(user) else None
+    key = (user.id, user.roles)
+    with _BUILT_LOCK:
+        built = _BUILT.get(key)
+    if built is None or built.library is not library:
+        built = _build(user, library)
+        with _BUILT_LOCK:
+            if key not in _BUILT and len(_BUILT) >= _BUILT_LIMIT:
+                del _BUILT[next(iter(_BUILT))]
+            _BUILT[key] = built
+    return built
+
+
 def waiting_for(user: User, now: datetime, today: date) -> Waiting:
     """The home page's counts and the badge's: one statement for those SQL makes, one for the
-    drafts to sign (whether a draft holds anything is read from its content), two for the windows
-    closing; for the REMS forms and the reports due (worked out from the protocols' rules:
-    coordination.due) one for the protocol versions and two more for the reports."""
+    drafts to sign, two for the windows closing; for the REMS forms and the reports due (worked out
+    from the protocols' rules: coordination.due) one for the protocol versions and two more for the
+    reports. Each is built once per user (_statements_of)."""
     counts: dict[str, int] = {}
     reads_rules = BY_KEY["rems"].applies(user) or BY_KEY["reports_due"].applies(user)
-    versions = db.session.scalars(select(ProtocolVersion)).all() if reads_rules else []
-    queries = _sql_counts(user, now, today, versions)
-    if queries:
-        row = db.session.execute(select(*(q.scalar_subquery().label(key) for key, q in queries.items()))).one()
-        counts.update(row._asdict())
-    if BY_KEY["drafts"].applies(user):
-        counts["drafts"] = len(drafts_to_sign(user.id, active_caseload(user)))
+    versions = db.session.scalars(ALL_VERSIONS).all() if reads_rules else []
+    statements = _statements_of(user)
+    if statements.counts is not None:
+        params = {"now": now, "today": today, "rems_versions": rems_versions(versions)}
+        counts.update(db.session.execute(statements.counts, params).one()._asdict())
+    drafts = []
+    if statements.drafts is not None:
+        drafts = drafts_in(db.session.execute(statements.drafts))
+        counts["drafts"] = len(drafts)
     if BY_KEY["closing"].applies(user):
         counts["closing"] = closing_windows(now)
     by_id = {v.id: v for v in versions}
     pending = []
-    if BY_KEY["reports_due"].applies(user):
-        pending = pending_reports_of(user, now, by_id)
+    if statements.reports is not None:
+        pending = pending_reports_of(user, now, by_id, statements.reports)
         counts["reports_due"] = len(pending)
     urgent = counts.pop("urgent", 0)
     return Waiting({kind.key: counts[kind.key] for kind in KINDS if kind.key in counts}, urgent, tuple(pending),
-                   by_id)
+                   by_id, tuple(drafts))
 
 
 #: the counts a daily summary email carries (notifications/digests.py): work that waits, named in

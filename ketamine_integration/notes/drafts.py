@@ -48,12 +48,24 @@ def drafts_to_sign(author_id: int, patients: Iterable[int] | Select) -> list[Dra
     ids = patients if isinstance(patients, Select) else list(patients)
     if not isinstance(ids, Select) and not ids:
         return []
+    return drafts_in(db.session.execute(drafts_statement(author_id, ids)))
+
+
+def drafts_statement(author_id: int, patients: list[int] | Select) -> Select:
+    """The statement drafts_to_sign runs: the author's drafts on these patients, with their content and
+    whether anything hangs on them (a theme, a step, a check-in, a dosing link), for drafts_in to judge.
+    A SELECT of ids as `patients` makes a statement that can be built once and run on every request
+    (home.waiting)."""
     parts = [exists().where(table.note_id == SessionNote.id)
              for table in (NoteTheme, ActionStep, ActionCheckIn, NoteDosingLink)]
-    rows = db.session.execute(select(SessionNote.id, SessionNote.patient_id, SessionNote.course_id, SessionNote.kind,
-                                     SessionNote.session_date, SessionNote.content, or_(*parts).label("parts")).where(
+    return select(SessionNote.id, SessionNote.patient_id, SessionNote.course_id, SessionNote.kind,
+                  SessionNote.session_date, SessionNote.content, or_(*parts).label("parts")).where(
         SessionNote.author_id == author_id, SessionNote.status == DRAFT, SessionNote.discarded_at.is_(None),
-        SessionNote.patient_id.in_(ids)).order_by(SessionNote.session_date, SessionNote.id)).all()
+        SessionNote.patient_id.in_(patients)).order_by(SessionNote.session_date, SessionNote.id)
+
+
+def drafts_in(rows: Iterable) -> list[DraftToSign]:
+    """The drafts to sign among the rows of drafts_statement: those holding anything written."""
     return [DraftToSign(r.id, r.patient_id, r.course_id, r.kind, r.session_date)
             for r in rows if r.parts or has_writing(r.content)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, func, select
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import THERAPIST, User
@@ -195,7 +195,7 @@ class Unconfirmed:
     total: int
 
 
-def _unconfirmed(now: datetime, clinician_id: int | None) -> list:
+def _unconfirmed(now: datetime | BindParameter, clinician_id: int | None) -> list:
     """Therapist sessions over with nobody saying what happened (Appointment.unconfirmed, the one
     rule), of one clinician or the whole clinic.
 
@@ -209,8 +209,9 @@ def _unconfirmed(now: datetime, clinician_id: int | None) -> list:
     return where
 
 
-def count_unconfirmed(now: datetime, *, clinician_id: int | None = None) -> Select:
-    """A SELECT of how many sessions `unconfirmed` finds (the home page's count, the menu's badge)."""
+def count_unconfirmed(now: datetime | BindParameter, *, clinician_id: int | None = None) -> Select:
+    """A SELECT of how many sessions `unconfirmed` finds (the home page's count, the menu's badge); `now`:
+    an instant, or a parameter bound to it when the SELECT is run (home.waiting builds it once)."""
     return select(func.count(Appointment.id)).where(*_unconfirmed(now, clinician_id))
 
 

@@ -3,15 +3,17 @@ calendar's time grid, with the list the grid gives way to on small screens), the
 user as counts linking to where the work is done, then the lists; the menu's badge with their sum;
 answers to one's notes new until opened; every count audited; the caseload's next session."""
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
+from ketamine_integration.accounts.models import User
 from ketamine_integration.bookings.models import Appointment, AppointmentChange
 from ketamine_integration.coordination.models import ReplySeen
 from ketamine_integration.extensions import db
 from ketamine_integration.demo.clinic import DEMO_PASSWORD
+from ketamine_integration.home.waiting import waiting_for
 from tests.conftest import page_text
 from tests.home_world import NY, REPLY, URGENT, at, reused_home_world
 from tests.integration.test_calendar_grid import words
@@ -230,6 +232,21 @@ def test_a_nurse_sees_the_doses_of_their_patients_and_nothing_to_count(world, au
     assert day["Today"] == [] and len(day["Tomorrow"]) == 1
     assert "Dosing session" in day["Tomorrow"][0] and " | Dosing record of Tate Today" in day["Tomorrow"][0]
     assert "Waiting for you" not in text and _badge(html) is None
+
+
+def test_the_counts_built_once_for_a_user_are_of_the_moment_asked_and_of_the_roles_held(world, make):
+    """home.waiting builds a user's statements once and binds the clock into them each time: the therapist's
+    session of today waits for its outcome from its end, not from when they were built; and a role given
+    since brings its counts (a user's statements are kept by their id and roles)."""
+    ends = at(0, 1, 20)
+
+    def counts(when: datetime) -> dict[str, int]:
+        return waiting_for(db.session.get(User, world["therapist"]), when.astimezone(timezone.utc), when.date()).counts
+    under_way, over = make.query(lambda: (counts(ends - timedelta(minutes=5)), counts(ends)))
+    assert over["unconfirmed"] == under_way["unconfirmed"] + 1
+    assert "overdue_doses" not in over
+    make.run(lambda: db.session.get(User, world["therapist"]).set_roles({"therapist", "prescriber"}))
+    assert "overdue_doses" in make.query(lambda: counts(ends))
 
 
 def test_counts_are_the_users_own(world, auth, client):

@@ -34,6 +34,7 @@ from ketamine_integration.signed_forms.presented import pdf_response
 from ketamine_integration.domain.form_answers import sample_answers
 from tests.conftest import page_text
 from tests.integration.test_forms_waiting import page_text_of
+from tests.integration.test_home_pages import _badge, _counts
 from tests.factories import newest_version
 from tests.integration.test_dosing import _plan, _record_data, local
 from tests.integration.test_signed_form_render import pdf_text
@@ -380,6 +381,22 @@ def test_the_front_desks_count_of_forms_to_sign_is_what_each_packet_says(team, m
     assert make.query(_front_desk_count) == (len(expected), expected)
     assert {c for c in (team["course"], withdrawn_course, unsigned)
             if _status(make, c).to_sign} == expected  # what each packet says
+
+
+def test_a_form_file_changed_since_the_desks_counts_were_built_counts_on_its_next_page(team, make, auth, client,
+                                                                                       app, tmp_path, monkeypatch):
+    """home.waiting builds a user's counts once, with the forms library's (form, version) pairs in them: a newer
+    version of the IV consent asking those who signed to sign again, added since, counts on the next page."""
+    make.sign_packet(team["course"])
+    make.course(make.patient(given_name="Rowan", family_name="Unsigned"), team["therapist"], team["prescriber"])
+    auth.sign_in("desk")
+    assert _counts(client.get("/").get_data(as_text=True))["course with forms still to sign"][0] == 1
+    forms = tmp_path / "forms"
+    shutil.copytree(SHIPPED_FORMS, forms)
+    _next_version(forms, "consent-iv-ketamine", resign=True)
+    monkeypatch.setitem(app.config, "FORMS_DIR", str(forms))
+    html = client.get("/").get_data(as_text=True)
+    assert _counts(html)["courses with forms still to sign"][0] == 2 and _badge(html) == "2 items waiting"
 
 
 @pytest.mark.parametrize("resign, state", [(False, "signed"), (True, "sign_again")])

@@ -17,9 +17,9 @@ NY = ZoneInfo("America/New_York")
 @pytest.fixture
 def team(make):
     """A course in experience, its therapist and prescriber, a second therapist on the patient's care team and
-    the front desk. Built once per worker on SQLite, then loaded from its snapshot (reused_world): the
+    the front desk. Built once per day and worker on SQLite, then loaded from its snapshot (reused_world): the
     fixture of a dozen files."""
-    return dict(reused_world(make.app, "scheduling_team", lambda: _team(make), engines=("sqlite",)))
+    return dict(reused_world(make.app, f"scheduling_team-{datetime.now(NY).date()}", lambda: _team(make), engines=("sqlite",)))
 
 
 def _team(make) -> dict:

@@ -9,13 +9,22 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, Room, WorkingHours
 from tests.stored_windows import assert_windows_current
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time, local
 
 
 @pytest.fixture
 def clinic(make, auth):
-    """Two patients, each with a signed dosing session whose window is open and uncovered."""
+    """Two patients, each with a signed dosing session whose window is open and uncovered; the client signed in
+    as the front desk. Built once per day and worker on SQLite, then loaded from its snapshot (reused_world),
+    anew on PostgreSQL."""
+    ids = reused_world(make.app, f"auto_schedule-{local(0).date()}", lambda: _two_open_windows(make, auth),
+                       engines=("sqlite",))
+    auth.sign_in("desk")
+    return dict(ids)
+
+
+def _two_open_windows(make, auth) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres"), "staff": make.user("staff", username="desk")}
 
@@ -24,7 +33,7 @@ def clinic(make, auth):
             db.session.add(WorkingHours(clinician_id=ids["therapist"], weekday=weekday, starts=time(9),
                                         ends=time(17)))
     make.run(hours)
-    ids["courses"] = []
+    courses = []
     for hour, name in ((9, "Autoone"), (13, "Autotwo")):
         patient = make.patient(family_name=name)
         course = make.course(patient, ids["therapist"], ids["prescriber"], phase="experience")
@@ -33,9 +42,8 @@ def clinic(make, auth):
         auth.sign_in("pres")
         _sign(make, auth, session_id, ids["prescriber"])
         auth.logout()
-        ids["courses"].append(course)
-    auth.sign_in("desk")
-    return ids
+        courses.append(course)
+    return {**ids, "courses": tuple(courses)}
 
 
 def _rows(html):

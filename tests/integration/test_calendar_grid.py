@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, WorkingHours
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.statements import page_statements
 
 NY = ZoneInfo("America/New_York")
@@ -32,6 +32,13 @@ def next_monday() -> date:
 
 @pytest.fixture
 def clinic(make):
+    """Two therapists' courses in integration (a nurse on the first's care team), a prescriber, the desk, two
+    rooms and every day's working hours. Built once per day and worker on SQLite (reused_world), anew on
+    PostgreSQL."""
+    return dict(reused_world(make.app, f"calendar_grid-{date.today()}", lambda: _clinic(make), engines=("sqlite",)))
+
+
+def _clinic(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "other": make.user("therapist", username="ther2", full_name="Ivo Second"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),

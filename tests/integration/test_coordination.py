@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.coordination.models import CATEGORIES, CoordinationNote, CoordinationReport
 from ketamine_integration.extensions import db
-from tests.conftest import page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_dosing import _sign, local
 from tests.integration.test_notes import _phq9, _write_and_sign
 
@@ -22,9 +22,16 @@ PROCESS_SECRET = "Countertransference: she reminds me of my sister"
 
 
 @pytest.fixture
-def team(make, auth):
+def team(make):
     """A course with a signed infusion, a signed note (theme, insight, step), a process note,
-    PHQ-9s with an open item-9 alert, and no release of information yet."""
+    PHQ-9s with an open item-9 alert, and no release of information yet: the fixture of a dozen files.
+    The clinicians sign in a client of their own (the test's client is untouched). Built once per day and
+    worker on SQLite (reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"coordination_team-{TODAY}", lambda: _team(make), engines=("sqlite",)))
+
+
+def _team(make) -> dict:
+    auth = Auth(make.app, make.app.test_client())
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "outsider": make.user("prescriber", username="elsewhere", full_name="Pia Far"),

@@ -14,7 +14,7 @@ from ketamine_integration.experience.models import DosingSession, SignedRecordCh
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.patients.models import Patient
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")
@@ -23,6 +23,13 @@ REASON = "Patient travelling; prescriber agreed to the longer gap."
 
 @pytest.fixture
 def team(make):
+    """A course in experience, its therapist and prescriber, a prescriber off its care team and the desk: the
+    fixture of five files. Built once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"dosing_team-{datetime.now(NY).date()}", lambda: _team(make),
+                             engines=("sqlite",)))
+
+
+def _team(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "staff": make.user("staff", username="desk"),

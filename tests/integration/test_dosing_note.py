@@ -7,7 +7,7 @@ Review of issue 20: the note documents a dose the record says was given, written
 who was there; once signed, its dose is neither cancelled nor moved; the report carries notes of
 doses given (signed records) only."""
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.notes.services import verify_signed_notes
-from tests.conftest import page_text
+from tests.conftest import Auth, page_text, reused_world
 from ketamine_integration.experience.models import DosingSession
 from tests.integration.test_dosing import _record_data, form_time, local
 
@@ -30,10 +30,15 @@ SIGNING = {"then_sign": "1", "confirm_lock": "y"}
 
 
 @pytest.fixture
-def team(make, auth):
+def team(make):
     """An IM KAP course (a therapist present at each dose) with a dose given three days ago (its
     record saved, not yet signed), a nurse, a second therapist on the care team who was not at
-    the dose and a third outside it; staff record releases."""
+    the dose and a third outside it; staff record releases. The prescriber records the dose in a client
+    of their own; built once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"dosing_note_team-{date.today()}", lambda: _team(make), engines=("sqlite",)))
+
+
+def _team(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "nurse": make.user("nurse", username="nurse"), "staff": make.user("staff", username="desk"),
@@ -43,7 +48,7 @@ def team(make, auth):
     ids["course"] = make.course(ids["patient"], ids["therapist"], ids["prescriber"], phase="experience",
                                 protocol="im-ketamine-kap")
     [ids["dose"]] = make.dosing_plan(ids["course"], first_start=local(3), days_between=7, count=1)
-    record_dose(make, auth, ids)
+    record_dose(make, Auth(make.app, make.app.test_client()), ids)
     return ids
 
 

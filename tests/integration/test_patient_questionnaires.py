@@ -23,7 +23,7 @@ from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notifications.oncall import save_oncall_address
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.web.lifecycle import commit_refusal, finish_transaction
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.integration import test_scheduling
 from tests.integration.test_after_series import series_done
 from tests.integration.test_dosing import NY
@@ -130,6 +130,14 @@ def test_after_the_series_the_end_and_follow_ups_open_from_its_last_dose(team, m
 
 @pytest.fixture
 def clinic(team, make):
+    """The team's clinic with its phone and on-call address, the clinicians' emails, and a patient on the IV
+    protocol with two doses planned from tomorrow. Built once per day and worker on SQLite (reused_world; the
+    fixture of three files), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"questionnaire_clinic-{local(0).date()}", lambda: _clinic(team, make),
+                             engines=("sqlite",)))
+
+
+def _clinic(team, make) -> dict:
     admin = make.user("admin", username="boss")
     make.run(lambda: db.session.add(ClinicSetting(key="clinic_phone", value="(555) 010-0199", updated_by_id=admin)))
     make.run(lambda: save_oncall_address("oncall@clinic.example", by_id=admin))

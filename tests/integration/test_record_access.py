@@ -19,7 +19,7 @@ from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.record_access import archive
 from ketamine_integration.record_access.models import RecordExport
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_coordination import _generate, _release
 from tests.integration.test_discharge import PROCESS_CANARY, ended_course
 from tests.integration.test_notes import _start, _version
@@ -36,7 +36,18 @@ REQUEST = {"requested_by": "patient", "representative_name": "", "representative
 def record(make, auth):
     """test_discharge's ended course (a signed dose, a signed integration note with its process note, PHQ-9s),
     with a release and a coordination report sent while it ran, a draft note, and the patient's portal account;
-    the client is left signed in as the course's therapist."""
+    the client is left signed in as the course's therapist.
+
+    Built through the app's forms once per day and worker on SQLite (a second a test, for 18 tests), then loaded
+    from its snapshot (tests.conftest.reused_world), anew on PostgreSQL; every test signs in afresh, the first
+    one too."""
+    ids = reused_world(make.app, f"record_access-{TODAY}", lambda: _ended_with_a_copy_to_make(make, auth),
+                       engines=("sqlite",))
+    auth.sign_in("ther")
+    return dict(ids)
+
+
+def _ended_with_a_copy_to_make(make, auth) -> dict:
     def while_live(ids):
         assert _release(auth, ids, ["measures", "dosing", "attendance"]).status_code == 302
         assert _generate(auth, ids).status_code == 302

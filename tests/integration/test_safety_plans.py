@@ -14,7 +14,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SafetyAlert
 from ketamine_integration.safety_plans.guard import SignedPlanChanged
 from ketamine_integration.safety_plans.models import SafetyPlanReview, SafetyPlanRevision
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 
 #: the clinic's day (the review and note forms refuse a day after it), not the machine's
 TODAY = datetime.now(ZoneInfo("America/New_York")).date()
@@ -27,6 +27,12 @@ PLAN = {"warning_signs": "Not sleeping\nPulling away from friends", "coping_stra
 
 @pytest.fixture
 def team(make):
+    """A course in integration, its care team (a nurse on it), a therapist off it, the desk and the admin. Built
+    once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"safety_plans_team-{TODAY}", lambda: _team(make), engines=("sqlite",)))
+
+
+def _team(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "outsider": make.user("therapist", username="ther2", full_name="Ivo Second"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, Room, TimeOff, WorkingHours
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time
 
 NY = ZoneInfo("America/New_York")
@@ -16,6 +16,13 @@ NY = ZoneInfo("America/New_York")
 
 @pytest.fixture
 def team(make):
+    """A course in experience, its therapist and prescriber, a second therapist on the patient's care team and
+    the front desk. Built once per day and worker on SQLite, then loaded from its snapshot (reused_world): the
+    fixture of a dozen files."""
+    return dict(reused_world(make.app, f"scheduling_team-{datetime.now(NY).date()}", lambda: _team(make), engines=("sqlite",)))
+
+
+def _team(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "other_therapist": make.user("therapist", username="ther2", full_name="Ivo Second"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
@@ -26,13 +33,17 @@ def team(make):
 
 
 @pytest.fixture
-def signed_window(team, make, auth):
-    """A dosing session signed three days ago: its window is open for another eleven days."""
-    session_id = _planned(make, team)[0]
-    auth.sign_in("pres")
-    _sign(make, auth, session_id, team["prescriber"])
-    auth.logout()
-    return session_id
+def signed_window(team, make):
+    """A dosing session signed three days ago: its window is open for another eleven days. The prescriber signs
+    in a client of their own (the test's client is untouched); built once per day and worker on SQLite."""
+    def sign():
+        session_id = _planned(make, team)[0]
+        prescriber = Auth(make.app, make.app.test_client())
+        prescriber.sign_in("pres")
+        _sign(make, prescriber, session_id, team["prescriber"])
+        prescriber.logout()
+        return session_id
+    return reused_world(make.app, f"scheduling_signed_window-{datetime.now(NY).date()}", sign, engines=("sqlite",))
 
 
 def tomorrow_at(hour, minute=0):

@@ -10,7 +10,7 @@ import re
 import shutil
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
 from ketamine_integration.signed_forms.presented import pdf_response
 from ketamine_integration.domain.form_answers import sample_answers
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.integration.test_forms_waiting import page_text_of
 from tests.integration.test_home_pages import _badge, _counts
 from tests.factories import newest_version
@@ -46,6 +46,12 @@ PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-ka
 
 @pytest.fixture
 def team(make):
+    """A patient on an IV course (its packet made at enrolment) and their care team; the desk. Built once per day
+    and worker on SQLite (reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"signed_forms_team-{date.today()}", lambda: _team(make), engines=("sqlite",)))
+
+
+def _team(make) -> dict:
     therapist = make.user("therapist", full_name="Wren Calder")
     prescriber = make.user("prescriber", full_name="Idris Mallow")
     desk = make.user("staff", username="desk")
@@ -434,7 +440,13 @@ def test_a_course_on_a_version_without_forms_has_no_packet(team, make, app, tmp_
 
 @pytest.fixture
 def dosing(make):
-    """A course moved to experience by overriding its preparation gate, with nothing signed."""
+    """A course moved to experience by overriding its preparation gate, with nothing signed. Built once per day
+    and worker on SQLite (reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"signed_forms_dosing-{date.today()}", lambda: _dosing(make),
+                             engines=("sqlite",)))
+
+
+def _dosing(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "desk": make.user("staff", username="desk")}

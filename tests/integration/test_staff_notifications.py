@@ -21,7 +21,7 @@ from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notifications import alerts, digests
 from ketamine_integration.notifications.links import linking_context
 from ketamine_integration.patients.models import Patient
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
 
@@ -33,7 +33,14 @@ ONCALL = "oncall@clinic.example"
 
 @pytest.fixture
 def clinic(app, make):
+    """A course in integration whose care team has emails (a second therapist on it has none), the desk and the
+    admin; the app links to APP_URL. Built once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
     app.config["KI_APP_URL"] = APP_URL
+    return dict(reused_world(app, f"staff_notifications_clinic-{date.today()}", lambda: _clinic(make),
+                             engines=("sqlite",)))
+
+
+def _clinic(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint", email="hazel@clinic.example"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale", email="orrin@clinic.example"),
            "nurse": make.user("nurse", username="nurse", full_name="Nell Pike", email="nell@clinic.example"),

@@ -11,14 +11,17 @@ from ketamine_integration.extensions import db
 from ketamine_integration.plans import services
 from ketamine_integration.plans.models import CourseStageChange, PlanObjective, TreatmentPlan
 from ketamine_integration.plans.signed_guard import SignedPlanChanged
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.security.clinic import today as clinic_day  # the clinic's date (America/New_York in tests)
 from tests.integration.test_notes import make_team
 
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    """test_notes' team (a course in integration). Built once per day and worker on SQLite (reused_world), anew
+    on PostgreSQL."""
+    return dict(reused_world(make.app, f"treatment_plans_team-{date.today()}", lambda: make_team(make),
+                             engines=("sqlite",)))
 
 
 def _plan_form(version, *, sign=False, **changes):

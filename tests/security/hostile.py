@@ -48,8 +48,11 @@ def _near(days: int) -> st.SearchStrategy[datetime]:
                      st.integers(-days, days), st.integers(0, 95))
 
 
+# Every code point UTF-8 carries: all but the surrogates (category Cs), which is what codec="utf-8" gave too,
+# the same characters, without Hypothesis encoding all 1.1 million code points to find out (1.3 s of CPU in
+# each process of a run from a clean clone, where no .hypothesis folder caches the answer).
 text = st.one_of(st.sampled_from(TEXT), st.text(max_size=40),
-                 st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=300))
+                 st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=300))
 numbers = st.one_of(st.sampled_from(NUMBERS), st.integers(-10**20, 10**20).map(str),
                     st.integers(0, 500).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
                     st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str))

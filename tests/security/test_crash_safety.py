@@ -152,7 +152,7 @@ def start_server(database: Path, port: int, log: Path) -> subprocess.Popen:
             if HttpClient(f"http://127.0.0.1:{port}").request("/healthz")[0] == 200:
                 return process
         except (URLError, OSError):
-            time.sleep(0.2)
+            time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     raise AssertionError("the server did not answer /healthz within 120 s")
 
@@ -184,15 +184,13 @@ def check_database(database: Path, acked: Acknowledged) -> tuple[bool, int, int]
     return intact, unaudited, lost
 
 
-def seed(database_url: str) -> tuple[str, int]:
+def seed(make: Factories) -> tuple[str, int]:
     """A therapist (through the shared factories) with a patient's course in integration."""
-    app = create_app(app_settings(database_url))
-    make = Factories(app, PASSWORD)
     therapist = make.user("therapist", username="crash-therapist")
     prescriber = make.user("prescriber")
     patient = make.patient(therapists=[therapist], prescribers=[prescriber])
     course = make.course(patient, therapist, prescriber, phase="integration")
-    with app.app_context():
+    with make.app.app_context():
         db.engine.dispose()
     return "crash-therapist", course
 
@@ -200,9 +198,11 @@ def seed(database_url: str) -> tuple[str, int]:
 def test_sigkill_during_audited_writes_loses_nothing_acknowledged(tmp_path, figures):
     url = SQLiteDatabases(tmp_path).fresh()
     database = Path(url.removeprefix("sqlite:///"))
-    username, course = seed(url)
-    codes_app = create_app(app_settings(url))  # reads the therapist's last used code step
-    code_for = Factories(codes_app, PASSWORD).totp_code
+    # one app seeds the database and then reads the therapist's last used code step for each sign-in
+    codes_app = create_app(app_settings(url))
+    make = Factories(codes_app, PASSWORD)
+    username, course = seed(make)
+    code_for = make.totp_code
     kills, corrupt, unaudited, lost = sized(3, 25), 0, 0, 0
     acked, rng, log = Acknowledged(), random.Random(), tmp_path / "server.log"
     for cycle in range(kills):

@@ -7,6 +7,7 @@ line found from the field path (domain/yaml_shape.field_lines), so the author go
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import re
@@ -42,26 +43,68 @@ class FormFile:
 
 @dataclass(frozen=True)
 class FormLibrary:
+    """The files of forms/ as read. It never changes once built (the app reads a new one when a file does), so
+    what is worked out from it (the usable forms, the newest of each, who countersigns what) is worked out
+    once, on first use, and kept with it: the packet status and the menu's badge ask on every request."""
+
     files: tuple[FormFile, ...] = field(default=())
 
     @property
     def broken(self) -> tuple[FormFile, ...]:
         return tuple(f for f in self.files if not f.valid)
 
-    @property
+    @cached_property
     def forms(self) -> tuple[FormDefinition, ...]:
         return tuple(f.form for f in self.files if f.valid)
 
-    def find(self, form_id: str, version: int) -> FormDefinition | None:
-        return next((f for f in self.forms if f.key == (form_id, version)), None)
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, int], FormDefinition]:
+        found: dict[tuple[str, int], FormDefinition] = {}
+        for form in self.forms:
+            found.setdefault(form.key, form)
+        return found
 
-    def newest(self) -> list[FormDefinition]:
-        """The newest usable version of each form, consents first, then by title."""
+    def find(self, form_id: str, version: int) -> FormDefinition | None:
+        return self._by_key.get((form_id, version))
+
+    @cached_property
+    def _newest(self) -> tuple[FormDefinition, ...]:
         best: dict[str, FormDefinition] = {}
         for form in self.forms:
             if form.id not in best or form.version > best[form.id].version:
                 best[form.id] = form
-        return sorted(best.values(), key=lambda f: (f.kind != "consent", f.title))
+        return tuple(sorted(best.values(), key=lambda f: (f.kind != "consent", f.title)))
+
+    def newest(self) -> list[FormDefinition]:
+        """The newest usable version of each form, consents first, then by title."""
+        return list(self._newest)
+
+    def countersigned_by(self, role: str) -> Countersigned:
+        """The forms whose file asks `role` to countersign (domain.form_definitions.COUNTERSIGNERS)."""
+        return self._countersigned.get(role, Countersigned())
+
+    @cached_property
+    def _countersigned(self) -> dict[str, Countersigned]:
+        roles = {f.countersign for f in self.forms if f.countersign is not None}
+        return {role: self._asking(role) for role in roles}
+
+    def _asking(self, role: str) -> Countersigned:
+        fallback = tuple(sorted(f.id for f in self._newest if f.countersign == role))
+        return Countersigned(versions=tuple(sorted(f.key for f in self.forms if f.countersign == role)),
+                             newest_of=fallback,
+                             known=tuple(sorted(f.key for f in self.forms if f.id in fallback)))
+
+
+@dataclass(frozen=True)
+class Countersigned:
+    """Which signatures a role countersigns, by the form file of the signed version, else the form's newest."""
+
+    #: (form id, version) of each file that asks the role
+    versions: tuple[tuple[str, int], ...] = ()
+    #: the forms whose newest file asks the role: it says for a signed version whose file is gone
+    newest_of: tuple[str, ...] = ()
+    #: (form id, version) of every file of those forms: a signed version among them has its own file to say
+    known: tuple[tuple[str, int], ...] = ()
 
 
 def read_file(path: Path) -> FormFile:

@@ -1,12 +1,13 @@
 """The clinic's data files as the app reads them (protocols, the technique vocabulary, forms): a library
-re-read only when one of its files changed, judged by cheap stat calls on each request."""
+re-read only when one of its files changed, judged by cheap stat calls once per app context (a request,
+a command, a factory's `with app.app_context()`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from flask import current_app
+from flask import current_app, g
 
 from ..domain.yaml_shape import yaml_files
 
@@ -14,13 +15,28 @@ Library = TypeVar("Library")
 
 
 def current(config_key: str, load: Callable[[Path], Library]) -> Library:
-    """load(the folder in config[config_key]), kept per app until a file is added, removed or changed."""
+    """load(the folder in config[config_key]), kept per app until a file is added, removed or changed.
+
+    The folder is looked at the first time an app context asks (listing it and a stat of every file cost
+    more than everything else a page does with the library, and a page asks many times); the library found
+    then serves the rest of that context, so one request reads one version of the files throughout, and a
+    file changed between requests is seen by the next one."""
+    seen = g.setdefault("_data_file_libraries", {})
+    key = (config_key, current_app.config[config_key])
+    if key not in seen:
+        seen[key] = _checked(config_key, load)
+    return seen[key]
+
+
+def _checked(config_key: str, load: Callable[[Path], Library]) -> Library:
+    """The app's library of the folder, read again when its files' stamp changed since it was read."""
     directory = Path(current_app.config[config_key])
     stamp = (str(directory.resolve()), tuple((p.name, *_stat_of(p)) for p in yaml_files(directory)))
-    cache = current_app.extensions.setdefault("data_file_cache", {}).setdefault(config_key, {})
-    if cache.get("stamp") != stamp:
-        cache.update(stamp=stamp, library=load(directory))
-    return cache["library"]
+    libraries = current_app.extensions.setdefault("data_file_cache", {})
+    held = libraries.get(config_key)  # (stamp, library): a pair, so a concurrent re-read never mixes two
+    if held is None or held[0] != stamp:
+        held = libraries[config_key] = (stamp, load(directory))
+    return held[1]
 
 
 def _stat_of(path: Path) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..courses.models import TreatmentCourse
 from ..courses.services import course_protocol
@@ -23,7 +23,7 @@ from ..domain.form_library import FormLibrary
 from ..domain.text import counted
 from ..extensions import db
 from ..protocols.forms import current_forms
-from .models import FormFlagReview, FormPacket, SignedForm
+from .models import FormFlagReview, FormPacket, PacketForm, SignedForm
 
 TO_SIGN, SIGNED, SIGN_AGAIN, WITHDRAWN = "to_sign", "signed", "sign_again", "withdrawn"
 #: the packet as a whole
@@ -178,24 +178,35 @@ def fetch_packet(course: TreatmentCourse) -> FormPacket | None:
 
 def requested_forms(course: TreatmentCourse) -> tuple[str, ...]:
     """The forms the course asks for: its packet's and its protocol snapshot's (forms_asked_for)."""
-    return forms_asked_for(fetch_packet(course), course_protocol(course).preparation.forms)
+    return forms_asked_for(packet_forms([course.id]).get(course.id, ()), course_protocol(course).preparation.forms)
 
 
-def forms_asked_for(packet: FormPacket | None, named: tuple[str, ...]) -> tuple[str, ...]:
-    """The packet's forms in its order, then any the protocol snapshot names that the packet lacks. The
-    packet is made from the snapshot (create_packet), so they agree; a packet_forms row deleted behind
+def forms_asked_for(held: tuple[str, ...], named: tuple[str, ...]) -> tuple[str, ...]:
+    """The packet's forms (`held`, in its order), then any the protocol snapshot names that the packet lacks.
+    The packet is made from the snapshot (create_packet), so they agree; a packet_forms row deleted behind
     the app must not drop a consent from the dosing gate (fail closed; `signatures verify` names the
     packet)."""
-    held = tuple(f.form_id for f in packet.forms) if packet is not None else ()
     return held + tuple(form_id for form_id in named if form_id not in held)
 
 
+def packet_forms(course_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The form ids of each course's packet in the packet's order, by course id (a course without a packet,
+    or whose packet lost every form, is left out): one statement, rows of two columns."""
+    held: dict[int, list[str]] = {}
+    for course_id, form_id in db.session.execute(
+            select(FormPacket.course_id, PacketForm.form_id).join(PacketForm, PacketForm.packet_id == FormPacket.id)
+            .where(FormPacket.course_id.in_(course_ids)).order_by(PacketForm.id)):
+        held.setdefault(course_id, []).append(form_id)
+    return {course_id: tuple(form_ids) for course_id, form_ids in held.items()}
+
+
 def signatures_of(course_ids: list[int]) -> list[SignedForm]:
-    """Every signature of the courses' forms, oldest first, with what hangs off each (one query each)."""
+    """Every signature of the courses' forms, oldest first, with what hangs off each (a countersignature, a review
+    of its flags, a withdrawal: at most one of each, a unique key, so joined in the one statement)."""
     return list(db.session.scalars(
         select(SignedForm).where(SignedForm.course_id.in_(course_ids)).order_by(SignedForm.signed_at, SignedForm.id)
-        .options(selectinload(SignedForm.countersignature), selectinload(SignedForm.flag_review),
-                 selectinload(SignedForm.withdrawal))))
+        .options(joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
+                 joinedload(SignedForm.withdrawal))))
 
 
 def packet_status(course: TreatmentCourse) -> PacketStatus | None:
@@ -205,22 +216,21 @@ def packet_status(course: TreatmentCourse) -> PacketStatus | None:
 
 
 def packet_statuses(courses: list[TreatmentCourse]) -> dict[int, PacketStatus | None]:
-    """Each course's packet state by course id (packet_status), read for all of them at once: the packets in
-    one query and the signatures in one, however many courses (the patient page's rows)."""
+    """Each course's packet state by course id (packet_status), read for all of them at once: the packets' forms
+    in one statement and the signatures in one, however many courses (the patient page's rows)."""
     statuses: dict[int, PacketStatus | None] = {course.id: None for course in courses}
     with_forms = [course for course in courses if course_protocol(course).preparation.forms]
     if not with_forms:
         return statuses
     ids = [course.id for course in with_forms]
-    packets = {p.course_id: p for p in db.session.scalars(
-        select(FormPacket).where(FormPacket.course_id.in_(ids)).options(selectinload(FormPacket.forms)))}
+    packets = packet_forms(ids)
     latest: dict[tuple[int, str], SignedForm] = {}
     for signature in signatures_of(ids):
         latest[signature.course_id, signature.form_id] = signature
     library = current_forms()
     newest = {f.id: f for f in library.newest()}
     for course in with_forms:
-        requested = forms_asked_for(packets.get(course.id), course_protocol(course).preparation.forms)
+        requested = forms_asked_for(packets.get(course.id, ()), course_protocol(course).preparation.forms)
         statuses[course.id] = PacketStatus(course_id=course.id, items=[
             _item(form_id, newest.get(form_id), latest.get((course.id, form_id)), library) for form_id in requested])
     return statuses

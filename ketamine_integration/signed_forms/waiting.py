@@ -27,12 +27,17 @@ from .status import flags_of
 ENDED = [p.value for p in Phase if p.ended]
 
 
+#: a later signature of the same form on the same course: built once, as SQL constructs may be (a new alias's columns
+#: cost more to set up than the rest of the menu badge's statement)
+_LATER = aliased(SignedForm)
+_SUPERSEDED = exists().where(_LATER.course_id == SignedForm.course_id, _LATER.form_id == SignedForm.form_id,
+                             _LATER.id > SignedForm.id)
+
+
 def _newest(stmt: Select) -> Select:
     """`stmt` (over SignedForm) narrowed to each course's newest signature of each form: a form signed
     again (a new version, or after a withdrawal) leaves what the earlier signature left waiting."""
-    later = aliased(SignedForm)
-    return stmt.where(~exists().where(later.course_id == SignedForm.course_id, later.form_id == SignedForm.form_id,
-                                      later.id > SignedForm.id))
+    return stmt.where(~_SUPERSEDED)
 
 
 def _on_live_courses(user: User, stmt: Select) -> Select:
@@ -50,15 +55,14 @@ TEAM_COUNTERSIGNERS = ("prescriber", "therapist")
 def _asking(library: FormLibrary, role: str) -> ColumnElement[bool]:
     """The signatures whose form asks `role` to countersign, as the packet status reads it (status._item): the
     signed version's file, else (its file gone) the form's newest. The (form id, version) pairs are worked out
-    from the form library here and matched in SQL with IN: one statement, whatever the library holds."""
-    pairs = sorted((f.id, f.version) for f in library.forms if f.countersign == role)
-    # a signed version whose file is gone: the form's newest file says
-    fallback = sorted(f.id for f in library.newest() if f.countersign == role)
+    once per form library (FormLibrary.countersigned_by) and matched in SQL with IN: one statement, whatever
+    the library holds."""
+    asking = library.countersigned_by(role)
     signed_version = tuple_(SignedForm.form_id, SignedForm.form_version)
-    conditions = [signed_version.in_(pairs)] if pairs else []
-    if fallback:
-        known = sorted((f.id, f.version) for f in library.forms if f.id in fallback)
-        conditions.append(and_(SignedForm.form_id.in_(fallback), signed_version.not_in(known)))
+    conditions = [signed_version.in_(asking.versions)] if asking.versions else []
+    if asking.newest_of:
+        # a signed version whose file is gone: the form's newest file says
+        conditions.append(and_(SignedForm.form_id.in_(asking.newest_of), signed_version.not_in(asking.known)))
     return or_(*conditions) if conditions else false()
 
 
@@ -191,11 +195,8 @@ def _forms_to_sign(library: FormLibrary, *columns) -> Select:
     no newest signature of it that is neither withdrawn nor of a version a later one asks to sign again
     (what status.PacketStatus.to_sign lists; a course enrolled before its protocol named forms has no
     packet and is left out)."""
-    later = aliased(SignedForm)
     in_force = exists().where(
-        SignedForm.course_id == FormPacket.course_id, SignedForm.form_id == PacketForm.form_id,
-        ~exists().where(later.course_id == SignedForm.course_id, later.form_id == SignedForm.form_id,
-                        later.id > SignedForm.id),
+        SignedForm.course_id == FormPacket.course_id, SignedForm.form_id == PacketForm.form_id, ~_SUPERSEDED,
         ~exists().where(ConsentWithdrawal.signed_form_id == SignedForm.id),
         SignedForm.form_version >= _in_force_from(library))
     return (select(*columns).select_from(PacketForm).join(FormPacket, FormPacket.id == PacketForm.packet_id)

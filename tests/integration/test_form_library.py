@@ -187,3 +187,23 @@ def test_a_link_leading_nowhere_is_listed_broken_and_the_pages_still_work(auth, 
     response = client.get("/protocols/forms/")
     assert response.status_code == 200
     assert "gone.yaml: (file): cannot be read: No such file or directory" in " ".join(page_text(response).split())
+
+
+def test_the_files_are_looked_at_once_per_app_context_and_a_change_is_seen_by_the_next(app, forms_dir):
+    """protocols.file_cache: one request (or command) reads one version of the files throughout; a file
+    added, changed or removed since is read by the next one."""
+    from ketamine_integration.protocols.forms import current_forms
+
+    added = forms_dir / "late.yaml"
+    with app.app_context():
+        first = current_forms()
+        added.write_text(BROKEN["choice.yaml"].replace("broken-choice", "late-choice"))
+        assert current_forms() is first
+    with app.app_context():
+        seen = current_forms()
+        assert seen is not first and "late.yaml" in {f.path.name for f in seen.broken}
+    with app.app_context():
+        assert current_forms() is seen  # nothing changed since: not read again
+    added.unlink()
+    with app.app_context():
+        assert "late.yaml" not in {f.path.name for f in current_forms().files}

@@ -87,6 +87,7 @@ def freeze_long_lived() -> None:
 
 
 def pytest_collection_finish(session):
+    start_postgres_demo(session)
     freeze_long_lived()
 
 
@@ -113,12 +114,20 @@ def pytest_collection_modifyitems(config, items):
                      for i in items]
         config.hook.pytest_deselected(items=[i for i, keep in zip(items, on_engine) if not keep])
         items[:] = [i for i, keep in zip(items, on_engine) if keep]
-    if any(needs_postgres_demo(item) for item in items) and postgres_unavailable_reason() is None:
-        config.stash[DEMO_BUILDER] = build_demo_in_background(run_builds(config._tmp_path_factory, config))
 
 
 #: the process building the run's PostgreSQL demo clinic, if this one started it
 DEMO_BUILDER = pytest.StashKey["subprocess.Popen | None"]()
+
+
+def start_postgres_demo(session) -> None:
+    """The run's PostgreSQL demo clinic starts building now if a test selected to run needs it
+    (build_demo_in_background: the first worker to get here starts it)."""
+    config = session.config
+    if config.option.collectonly or not any(needs_postgres_demo(item) for item in session.items):
+        return
+    if postgres_unavailable_reason() is None:
+        config.stash[DEMO_BUILDER] = build_demo_in_background(run_builds(config._tmp_path_factory, config))
 
 
 def needs_postgres_demo(item) -> bool:

@@ -9,7 +9,6 @@ from sqlalchemy.engine import make_url
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
 
-from .conftest import reused_world
 from .databases import app_settings
 
 
@@ -56,11 +55,3 @@ def restore_target(databases, tmp_path):
 
 def cli(app, *args):
     return app.test_cli_runner().invoke(args=[str(a) for a in args])
-
-
-def backup_world(app, databases, name: str, build):
-    """build()'s result and the database it left: on SQLite built once per worker and then loaded
-    (tests.conftest.reused_world: a file copy); on PostgreSQL built for every test, as a snapshot
-    there is a DROP and a CREATE DATABASE from a template, which cost more than these small worlds
-    and their pg_dump (measured: the backups file's PostgreSQL setup 4.6 s → 32 s for 15 tests)."""
-    return reused_world(app, name, build) if databases.name == "sqlite" else build()

@@ -24,8 +24,8 @@ from ketamine_integration.audit import services as audit
 from ketamine_integration.extensions import db
 from ketamine_integration.protocols.services import current_library
 
-from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, drop_run_databases,
-                        postgres_admin_url, postgres_unavailable_reason, use_template_cache)
+from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, build_demo_in_background,
+                        drop_run_databases, postgres_admin_url, postgres_unavailable_reason, use_template_cache)
 from .factories import Factories
 from .figures import BOOK, SIZE, Figure
 
@@ -77,7 +77,7 @@ def pytest_configure(config):
 
 def pytest_sessionstart(session):
     # Every app of the run, in every xdist worker, compiles a template once (tests/databases.py).
-    use_template_cache(run_builds(session.config._tmp_path_factory, session.config).root / "compiled-templates")
+    use_template_cache(run_builds(session.config._tmp_path_factory, session.config).compiled_templates)
 
 
 def freeze_long_lived() -> None:
@@ -87,6 +87,7 @@ def freeze_long_lived() -> None:
 
 
 def pytest_collection_finish(session):
+    start_postgres_demo(session)
     freeze_long_lived()
 
 
@@ -113,6 +114,36 @@ def pytest_collection_modifyitems(config, items):
                      for i in items]
         config.hook.pytest_deselected(items=[i for i, keep in zip(items, on_engine) if not keep])
         items[:] = [i for i, keep in zip(items, on_engine) if keep]
+
+
+#: the process building the run's PostgreSQL demo clinic, if this one started it
+DEMO_BUILDER = pytest.StashKey["subprocess.Popen | None"]()
+
+
+def start_postgres_demo(session) -> None:
+    """The run's PostgreSQL demo clinic starts building now if a test selected to run needs it
+    (build_demo_in_background: the first worker to get here starts it)."""
+    config = session.config
+    if config.option.collectonly or not any(needs_postgres_demo(item) for item in session.items):
+        return
+    if postgres_unavailable_reason() is None:
+        config.stash[DEMO_BUILDER] = build_demo_in_background(run_builds(config._tmp_path_factory, config))
+
+
+def needs_postgres_demo(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return (item.get_closest_marker("demo_clinic") is not None and callspec is not None
+            and callspec.params.get("databases") == "postgresql")
+
+
+def stop_postgres_demo(session) -> None:
+    """Wait for the demo's builder this process started (a test of the run needed the demo: it is
+    done by now unless the run was cut short, when there is no point finishing it)."""
+    builder = session.config.stash.get(DEMO_BUILDER, None)
+    if builder is not None:
+        if session.shouldstop or session.shouldfail or session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            builder.terminate()
+        builder.wait()
 
 
 @pytest.fixture(scope="session")
@@ -194,12 +225,6 @@ def app(request, databases, tmp_path):
     demo = request.node.get_closest_marker("demo_clinic") is not None
     if request.node.get_closest_marker("fresh_app"):
         yield from own_app(databases.fresh(), tmp_path)
-    elif demo and databases.name == "postgresql":
-        copy = databases.load_demo()
-        try:
-            yield from own_app(databases.url_of(copy), tmp_path)
-        finally:
-            databases.drop(copy)
     else:
         if databases.reused_app is None:
             databases.reused_app = create_app(app_settings(databases.shared_url))
@@ -230,15 +255,11 @@ WORLDS = "ki_test_worlds"
 def reused_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES):
     """build()'s result, and the database as build() left it. build() runs once per engine per
     xdist worker; the database it made is kept as a snapshot (databases.py), which later calls load
-    in place of building again (a file copy on SQLite, a database copied from a template on
-    PostgreSQL). For worlds made from the empty database through the app's own forms, which cost
-    seconds each: the suites that all start from the same one. The result must name rows by id
-    and hold no ORM objects (the app's connections are closed around the snapshot). An app of its
-    own (fresh_app, demo_clinic on PostgreSQL) builds every time, as does an engine not in `engines`.
-
-    On PostgreSQL a load drops the worker's database, and a DROP DATABASE forces an immediate checkpoint:
-    0.1 s on a quiet server, 2 to 6 s when other processes keep it busy (measured on the shared machine).
-    A world built there in about a second is better built anew: `engines=("sqlite",)`."""
+    in place of building again (a file copy on SQLite; on PostgreSQL its rows, written back into the
+    emptied database by COPY). For worlds made from the empty database through the app's own forms,
+    which cost seconds each: the suites that all start from the same one. The result must name rows by
+    id and hold no ORM objects (the app's connections are closed around the snapshot). An app of its
+    own (fresh_app) builds every time, as does an engine not in `engines`."""
     databases = app.extensions.get(WORLDS)
     if databases is None or databases.name not in engines:
         return build()
@@ -399,6 +420,7 @@ def pytest_testnodedown(node, error):
 
 @pytest.hookimpl(trylast=True)  # after the session fixtures closed their connections
 def pytest_sessionfinish(session):
+    stop_postgres_demo(session)
     if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the figures over
         session.config.workeroutput["figures"] = [asdict(figure) for figure in BOOK.figures]
     else:  # the controller, or the only process: the workers are done with the run's databases

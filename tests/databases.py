@@ -11,6 +11,8 @@ which the reused test app (conftest.py) keeps using; `reset_shared()` empties it
   refuse DELETE; replica mode is what replication uses to skip them), sequences restarted so
   ids start at 1 again: far cheaper than TRUNCATE, which rewrites every table's files. A role
   that may not set session_replication_role (not a superuser) falls back to TRUNCATE.
+  A reused world or the demo clinic is loaded the same way, its rows then written back by COPY
+  (TableRows), so the worker's database and its app's connections stay.
 
 `fresh()` is the older interface tests use to get a second, empty database of the engine.
 """
@@ -20,6 +22,8 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -141,6 +145,11 @@ class RunBuilds:
                 part.rename(path)
         return path
 
+    @property
+    def compiled_templates(self) -> Path:
+        """Where the run's processes keep the templates they compiled (use_template_cache)."""
+        return self.root / "compiled-templates"
+
     def run_id(self) -> str:
         """A name part no other run uses (PostgreSQL databases are server-wide)."""
         return self.file("run-id", lambda path: path.write_text(uuid.uuid4().hex[:10])).read_text()
@@ -202,62 +211,119 @@ class SQLiteDatabases:
         pass
 
 
-class PostgresDatabases:
-    name = "postgresql"
+class TableRows:
+    """A PostgreSQL database's rows as COPY writes them and where its sequences stand, held in
+    memory: put back into a database of the same schema by `write`, in the transaction that empties
+    it. This is how a reused world or the demo clinic is loaded on PostgreSQL: a database copied
+    from a template would need its predecessor dropped, and a DROP DATABASE forces an immediate
+    checkpoint (0.1 s on a quiet server, 2 to 6 s under load), where these rows take milliseconds."""
+
+    def __init__(self, conn: psycopg.Connection, tables: list[str]):
+        """The rows of `tables` (the non-empty ones) and the sequences, read over `conn`."""
+        with conn.transaction():
+            self.tables = [(t, rows) for t in tables if (rows := self._read(conn, t))]
+            self.sequences = conn.execute(
+                "SELECT sequencename, last_value FROM pg_sequences "
+                "WHERE schemaname = 'public' AND last_value IS NOT NULL").fetchall()
+
+    @staticmethod
+    def _read(conn: psycopg.Connection, table: str) -> bytes:
+        with conn.cursor().copy(f'COPY "{table}" TO STDOUT') as copy:
+            return b"".join(bytes(block) for block in copy)
+
+    def write(self, conn: psycopg.Connection) -> None:
+        """Inside the caller's transaction, which has emptied every table with the triggers off
+        (replica mode: the rows come back as they were, whatever the guards would say of them)."""
+        for table, rows in self.tables:
+            with conn.cursor().copy(f'COPY "{table}" FROM STDIN') as copy:
+                copy.write(rows)
+        if self.sequences:
+            names, values = zip(*self.sequences)
+            conn.execute("SELECT setval(quote_ident(name)::regclass, value) FROM unnest(%s::text[], %s::bigint[]) "
+                         "AS s(name, value)", (list(names), list(values)))
+
+
+class PostgresRun:
+    """What a run builds once on a PostgreSQL server for all its workers: the migrated template
+    and the demo clinic, each a database named after the run (drop_run_databases finds them)."""
 
     def __init__(self, admin_url: str, builds: RunBuilds):
         self.admin_url, self.builds = admin_url, builds
-        #: every database of the run starts with this (drop_run_databases finds them by it)
         self.prefix = f"ki_test_{builds.run_id()}"
-        self.db_name = f"{self.prefix}_{builds.worker}"
-        self._copies = 0
-        self._template = self._built("template", lambda name: (self._create(f'"{name}"'), migrate(self._url(name))))
-        self._copy(self._template, self.db_name)
-        self.url = self.shared_url = self._url(self.db_name)
-        self._conn = psycopg.connect(self._libpq_url(self.db_name))
-        self._reset = self._reset_statement()
 
-    def _url(self, name: str) -> str:
+    def url(self, name: str) -> str:
         return make_url(self.admin_url).set(drivername="postgresql+psycopg", database=name) \
             .render_as_string(hide_password=False)
 
-    def _libpq_url(self, name: str) -> str:
+    def libpq_url(self, name: str) -> str:
         return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
 
-    def _admin(self, statement: str) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(statement)
+    def template(self) -> str:
+        return self._built("template", lambda name: (self.create(f'"{name}"'), migrate(self.url(name))))
+
+    def demo(self) -> str:
+        template = self.template()
+        return self._built("demo", lambda name: (self.copy(template, name), build_demo(
+            self.url(name), self.demo_output)))
+
+    @property
+    def demo_output(self) -> Path:
+        """What `flask demo` printed when it built the run's demo clinic."""
+        return self.builds.root / "postgresql-demo.out"
 
     def _built(self, what: str, build) -> str:
-        """The run's database `what`, made by build(name) by whichever worker asks first."""
+        """The run's database `what`, made by build(name) by whichever process asks first."""
         name = f"{self.prefix}_{what}"
         self.builds.file(f"{name}.built", lambda path: (build(name), path.touch()))
         return name
 
-    def _copy(self, template: str, name: str) -> None:
+    def copy(self, template: str, name: str) -> None:
         with self.builds.lock("postgresql-copy"):  # a template database must have no other session
-            self._create(f'"{name}" TEMPLATE "{template}"')
+            self.create(f'"{name}" TEMPLATE "{template}"')
 
-    def _create(self, what: str) -> None:
+    def create(self, what: str) -> None:
         """CREATE DATABASE `what`, whose sessions commit without waiting for the WAL flush: a test
         database never outlives a server crash, and a flushed commit costs 1.8 ms, an unflushed
         0.1 ms (a database's own settings are not copied from its template, hence each time)."""
         name = what.split('"')[1]
-        self._admin(f"CREATE DATABASE {what}")
-        self._admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        self.admin(f"CREATE DATABASE {what}")
+        self.admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
-    def _reset_statement(self) -> str:
-        tables = [t for (t,) in self._conn.execute(
+    def admin(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(statement)
+
+    def drop(self, name: str) -> None:
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PostgresDatabases:
+    name = "postgresql"
+
+    def __init__(self, admin_url: str, builds: RunBuilds):
+        self.run = PostgresRun(admin_url, builds)
+        self.db_name = f"{self.run.prefix}_{builds.worker}"
+        self.run.copy(self.run.template(), self.db_name)
+        self.url = self.shared_url = self.run.url(self.db_name)
+        self._conn = psycopg.connect(self.run.libpq_url(self.db_name))
+        self._tables = [t for (t,) in self._conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
             "ORDER BY tablename")]
-        superuser = self._conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+        self._superuser = self._conn.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
         self._conn.rollback()
-        if not superuser:
-            return "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        self._reset = self._reset_statement()
+        #: what load_snapshot and load_demo put back: TableRows, or (a role that may not skip
+        #: triggers, so cannot write rows back as they were) the name of a database to copy as a template
+        self._kept: dict[str, TableRows | str] = {}
+
+    def _reset_statement(self) -> str:
+        if not self._superuser:
+            return "TRUNCATE " + ", ".join(f'"{t}"' for t in self._tables) + " RESTART IDENTITY CASCADE"
         # Replica mode skips the foreign-key triggers too, so the order of the DELETEs is free.
         return "; ".join([
             "SET LOCAL session_replication_role = replica",
-            *(f'DELETE FROM "{t}"' for t in tables),
+            *(f'DELETE FROM "{t}"' for t in self._tables),
             "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = 'public'",
         ])
@@ -272,47 +338,79 @@ class PostgresDatabases:
         self.reset_shared()
         return self.url
 
-    def load_demo(self) -> str:
-        """A new database copied from the demo clinic; the caller drops it with drop()."""
-        demo = self._built("demo", lambda name: (self._copy(self._template, name), build_demo(
-            self._url(name), self.builds.root / "postgresql-demo.out")))
-        self._copies += 1
-        copy = f"{self.db_name}_demo{self._copies}"
-        self._copy(demo, copy)
-        return copy
+    def load_demo(self) -> None:
+        """The worker's database becomes a copy of the demo clinic (its app's sessions are closed)."""
+        if "demo clinic" not in self._kept:
+            self._kept["demo clinic"] = self._keep(self.run.demo())
+        self._put_back(self._kept["demo clinic"])
 
     def demo_output(self) -> str:
         """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""
-        return (self.builds.root / "postgresql-demo.out").read_text()
-
-    def url_of(self, name: str) -> str:
-        return self._url(name)
+        return self.run.demo_output.read_text()
 
     def save_snapshot(self, name: str) -> None:
-        """The worker's database as it is now, copied to a database of its own (no session may be
-        open on it: its app's are closed, the reset connection is closed meanwhile)."""
-        self._conn.close()
-        try:
-            self._copy(self.db_name, f"{self.db_name}_snapshot_{name}")
-        finally:
-            self._conn = psycopg.connect(self._libpq_url(self.db_name))
+        """The worker's database as it is now, kept as `name` (its app's sessions are closed)."""
+        self._kept[f"snapshot {name}"] = self._keep(self.db_name)
 
     def load_snapshot(self, name: str) -> None:
-        """The worker's database replaced by a copy of snapshot `name` (its app's sessions are closed)."""
+        """The worker's database back to snapshot `name` (its app's sessions are closed)."""
+        self._put_back(self._kept[f"snapshot {name}"])
+
+    def _keep(self, database: str) -> TableRows | str:
+        """What _put_back needs to make the worker's database a copy of `database` as it is now."""
+        if database != self.db_name:  # the run's demo: never changed, so read or copied as it is
+            if not self._superuser:
+                return database
+            with psycopg.connect(self.run.libpq_url(database)) as conn:
+                return TableRows(conn, self._tables)
+        if self._superuser:
+            return TableRows(self._conn, self._tables)
+        copy = f"{self.db_name}_kept{len(self._kept)}"
+        self._reconnecting(lambda: self.run.copy(database, copy))
+        return copy
+
+    def _put_back(self, kept: TableRows | str) -> None:
+        if isinstance(kept, TableRows):
+            with self._conn.transaction():
+                self._conn.execute(self._reset)
+                kept.write(self._conn)
+        else:
+            self._reconnecting(lambda: (self.run.drop(self.db_name), self.run.copy(kept, self.db_name)))
+
+    def _reconnecting(self, change) -> None:
+        """change() with the reset connection closed (a database copied or dropped has no session)."""
         self._conn.close()
         try:
-            self.drop(self.db_name)
-            self._copy(f"{self.db_name}_snapshot_{name}", self.db_name)
+            change()
         finally:
-            self._conn = psycopg.connect(self._libpq_url(self.db_name))
-
-    def drop(self, name: str) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._conn = psycopg.connect(self.run.libpq_url(self.db_name))
 
     def close(self) -> None:
         """The worker's own database; the run's template and demo go in drop_run_databases."""
         self._conn.close()
-        self.drop(self.db_name)
+        self.run.drop(self.db_name)
+
+
+def build_demo_in_background(builds: RunBuilds) -> subprocess.Popen | None:
+    """Start building the run's PostgreSQL demo clinic (and the template it starts from) in a
+    process of its own, once per run; None when another process of the run started it.
+
+    `flask demo` on PostgreSQL is 17,000 statements, a minute or more of waiting on the server
+    under load: built by the worker whose test asks for it first, that worker idled meanwhile. This
+    process builds it as a worker would, from the start of the run, under the same locks: a test that
+    asks before it is done waits for it, and if it fails, the first worker that asks builds it again
+    and reports why (its output is in the run's directory)."""
+    started = []
+
+    def start(marker: Path) -> None:
+        with open(builds.root / "postgresql-demo-builder.log", "wb") as log:
+            started.append(subprocess.Popen(
+                [sys.executable, "-m", "tests.databases", str(builds.root)],
+                cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
+        marker.touch()
+
+    builds.file("postgresql-demo-builder.started", start)
+    return started[0] if started else None
 
 
 def drop_run_databases(builds: RunBuilds, admin_url: str) -> None:
@@ -340,3 +438,9 @@ def postgres_unavailable_reason() -> str | None:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return (f"PostgreSQL not reachable at {make_url(url).render_as_string()} ({first_line}); "
                 "set TEST_DATABASE_URL to run the PostgreSQL half of the suite")
+
+
+if __name__ == "__main__":  # build_demo_in_background's process: python -m tests.databases RUN_DIRECTORY
+    run = RunBuilds(Path(sys.argv[1]), "demo-builder")
+    use_template_cache(run.compiled_templates)
+    PostgresRun(postgres_admin_url(), run).demo()

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from ketamine_integration.backups.encryption import ENV_KEY
 from ketamine_integration.backups.manifest import file_sha256, manifest_path
 from ketamine_integration.extensions import db
-from tests.backup_targets import backup_world, restore_target
+from tests.backup_targets import restore_target
+from tests.conftest import reused_world
 
 # Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` encrypt, verify and
 # restore through them; a missing, wrong or misspelt key, a changed ciphertext and a plain backup swapped
@@ -75,8 +76,8 @@ class EncryptedBackup:
 
 
 @pytest.fixture
-def encrypted(app, make, databases, tmp_path, tmp_path_factory, key) -> EncryptedBackup:
-    """On SQLite made once per worker (backup_world): every test here starts from the same backup.
+def encrypted(app, make, tmp_path, tmp_path_factory, key) -> EncryptedBackup:
+    """Made once per engine per worker (reused_world): every test here starts from the same backup.
     Each test damages or swaps its own copy."""
     def build() -> tuple[str, list[str]]:
         clinic_with_a_process_note(make)
@@ -85,7 +86,7 @@ def encrypted(app, make, databases, tmp_path, tmp_path_factory, key) -> Encrypte
         assert made.exit_code == 0, made.output
         assert "encrypted" in made.output
         return str(path), sorted(p.name for p in path.parent.iterdir())
-    made, written = backup_world(app, databases, "backup-encryption-clinic", build)
+    made, written = reused_world(app, "backup-encryption-clinic", build)
     made, path = Path(made), tmp_path / Path(made).name
     for source, copy in ((made, path), (manifest_path(made), manifest_path(path))):
         shutil.copy2(source, copy)

@@ -16,7 +16,8 @@ from ketamine_integration.audit.models import AuditChainHead
 from ketamine_integration.backups.manifest import manifest_path
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.backup_targets import backup_world, cli, restore_target
+from tests.backup_targets import cli, restore_target
+from tests.conftest import reused_world
 
 # Backups: sqlite3's backup API vs pg_dump/pg_restore. The tests marked `both_engines` verify or restore
 # through them; in the others the file, its folder or its manifest is refused before either engine's code
@@ -52,14 +53,14 @@ def backed_up(app, tmp_path, name="clinic"):
 
 
 @pytest.fixture
-def backup(app, make, databases, tmp_path, tmp_path_factory) -> Path:
+def backup(app, make, tmp_path, tmp_path_factory) -> Path:
     """The small clinic and a backup of it, the database as `flask backup` left it (its audit row
-    written): on SQLite built once per worker (backup_world). Each test gets its own copy of the
+    written): built once per engine per worker (reused_world). Each test gets its own copy of the
     backup and its manifest, in its tmp_path under the same name, to damage as it likes."""
     def build() -> str:
         small_clinic(make)
         return str(backed_up(app, tmp_path_factory.mktemp("small-backup")))
-    made = Path(backup_world(app, databases, "backups-small-clinic", build))
+    made = Path(reused_world(app, "backups-small-clinic", build))
     path = tmp_path / made.name
     for source, copy in ((made, path), (manifest_path(made), manifest_path(path))):
         shutil.copy2(source, copy)  # its mode too: 0600

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -46,6 +46,8 @@ UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 #: the head's table: every commit that audits reads and moves it, as Core statements (the ORM's
 #: UPDATE path cost as much again as the statements themselves)
 HEAD = AuditChainHead.__table__
+#: the trail's table, written the same way (extend)
+EVENTS = AuditEvent.__table__
 
 
 class AuditChainBroken(RuntimeError):
@@ -124,16 +126,24 @@ def extend(session: Session, events: list[AuditEvent]) -> None:
     The head lock is the last lock a transaction takes. Inserting these rows needs key-share
     locks on the patients and users they name; the app's turn-taking locks on those rows are
     FOR NO KEY UPDATE (never FOR UPDATE), which do not block key-share, so no writer waits on
-    a referenced row while holding the chain (test_a_locked_patient_row_does_not_deadlock_the_chain)."""
+    a referenced row while holding the chain (test_a_locked_patient_row_does_not_deadlock_the_chain).
+
+    The rows go in as one Core statement, after a flush of what they name (a patient or user made in
+    this transaction): added as objects, SQLite's flush inserted them one at a time to read back ids
+    nothing reads. `events` keep their position and mac, and stay out of the session."""
     key = chain_key()
+    session.flush()
     position, mac = _locked_head(session, key)
+    rows = []
     for audit_event in events:
         if audit_event.occurred_at is None:
             audit_event.occurred_at = utcnow()
         position += 1
-        mac = link_mac(key, mac, position, {name: getattr(audit_event, name) for name in COVERED})
+        values = {name: getattr(audit_event, name) for name in COVERED}
+        mac = link_mac(key, mac, position, values)
         audit_event.chain_position, audit_event.mac = position, mac
-        session.add(audit_event)
+        rows.append({**values, "chain_position": position, "mac": mac})
+    session.execute(insert(EVENTS), rows)
     session.execute(update(HEAD).where(HEAD.c.id == 1)
                     .values(position=position, mac=mac, seal=head_seal(key, position, mac)))
 

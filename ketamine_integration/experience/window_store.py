@@ -172,15 +172,19 @@ def _worked_out(course_ids: set[int], now: datetime, uncovered_only: bool) -> di
 
 def rewrite(course_ids: set[int] | list[int], session: Session | None = None) -> int:
     """Work out the windows of these courses again and replace their rows, in `session` (the
-    app's by default); the number written."""
+    app's by default); the number written. A course with no signed dosing session has no window
+    (and so no row to replace): its signed sessions, read first, are all that is read of it (a
+    dose planned, booked or moved before the first is signed, most of the commits that get here)."""
     from .services import fetch_signed_sessions_by_course
     session = session or db.session
-    ids = sorted(course_ids)
+    sessions = fetch_signed_sessions_by_course(sorted(course_ids), session=session)
+    ids = sorted(sessions)
+    if not ids:
+        return 0
     zone = clinic_zone()
     courses = session.execute(select(TreatmentCourse.id, ProtocolVersion).join(
         ProtocolVersion, ProtocolVersion.id == TreatmentCourse.protocol_version_id)
         .where(TreatmentCourse.id.in_(ids))).all()
-    sessions = fetch_signed_sessions_by_course(ids, session=session)
     integration = integration_sessions_by_course(ids, session=session)
     pinned = fetch_pinned_windows(ids, session=session)
     rows = []

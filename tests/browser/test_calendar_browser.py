@@ -122,20 +122,19 @@ def test_a_therapist_marks_yesterdays_session_attended_from_its_block(live_serve
 
 def test_the_calendar_fits_a_phone_as_a_list_and_a_desktop_as_a_grid(live_server, page: Page):
     ids = _clinic(live_server)
-    today = datetime.now(NY).date()
-    _appointment(live_server, ids, datetime.combine(today + timedelta(days=1), time(10), NY))
+    tomorrow = datetime.now(NY).date() + timedelta(days=1)
+    _appointment(live_server, ids, datetime.combine(tomorrow, time(10), NY))
     for n in range(6):  # a day view with many columns scrolls inside its frame, not the page
         live_server.make.user("therapist", username=f"t{n}", full_name=f"Therapist Number{n}")
     sign_in(page, "desk")
     page.goto("/calendar?view=day&by=clinician")
     assert page_width(page) <= 1280
-    page.goto(f"/calendar?therapist={ids['therapist']}")
+    page.goto(f"/calendar?therapist={ids['therapist']}&date={tomorrow}")  # on a Sunday, tomorrow is next week
     expect(page.get_by_role("region", name=re.compile("^Time grid"))).to_be_visible()
     page.set_viewport_size({"width": 375, "height": 800})
     page.reload()
     assert page_width(page) <= 375
     expect(page.get_by_role("region", name=re.compile("^Time grid"))).to_be_hidden()
-    tomorrow = today + timedelta(days=1)
     day = page.locator("section.tg-list-col", has=page.get_by_role("heading", name=re.compile(_day_words(tomorrow))))
     expect(day.get_by_role("link", name=re.compile(r"10:00–10:50.*Testa Gridded"))).to_be_visible()
     day.get_by_text(re.compile(r"^Free slots")).click()

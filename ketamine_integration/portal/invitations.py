@@ -13,7 +13,6 @@ links too: its use replaces the password and the second step (accept).
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +26,7 @@ from ..db.clinic_time import format_local, format_local_day
 from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain import portal as rules
-from ..domain.reminders import ClinicalWordInMessage, clinical_words_in
+from ..domain.reminders import ClinicalWordInMessage, discreet_token
 from ..extensions import db
 from ..messaging import services as messaging
 from ..messaging.models import CHANNELS
@@ -49,18 +48,6 @@ ACCEPT_PATH = "/portal/accept/"
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_link_token() -> str:
-    """256 random bits, URL-safe (43 characters), drawn again in the rare case it spells a clinical term
-    ("PTsd", "MdmA" inside it, "kap" between dashes: about one token in 6,000). The link goes into the
-    patient's email, whose every word is checked (domain/portal.py): such a token refused the email,
-    and the invitation with it, as though the sender name were at fault. A video link's token is drawn
-    the same way (bookings.models.new_video_token)."""
-    token = secrets.token_urlsafe(32)
-    while clinical_words_in(token):
-        token = secrets.token_urlsafe(32)
-    return token
 
 
 @dataclass(frozen=True)
@@ -199,7 +186,8 @@ def _expires_words(expires: datetime) -> str:
 def send_link(account: PortalAccount, *, by: User | None, now: datetime, purpose: str = INVITE,
               email: str | None = None) -> PortalInvitation:
     """A new link of `purpose` to `email` (the account's address unless given), its email queued."""
-    token = new_link_token()
+    # 256 random bits, never spelling a clinical term: the email is checked word by word, link included
+    token = discreet_token(32)
     expires = now + rules.INVITATION_LIFETIME
     sender = reminder_settings().sender
     link = current_app.config["KI_APP_URL"] + ACCEPT_PATH + token

@@ -175,11 +175,11 @@ def test_a_link_that_spells_a_clinical_term_is_drawn_again(make, auth, clinic, m
     one token in 6,000 holds a term ("PTsd", "MdmA" inside it, "kap" between dashes), which refused the
     invitation as if the sender name carried it (how this file's revoke test once failed on PostgreSQL:
     the first invitation was never sent). Such a token is drawn again, as a video link's is."""
-    from ketamine_integration.portal import invitations
+    from ketamine_integration.domain import reminders
     auth.sign_in("desk-portal")
     spelled, clean = "PTsdM8UfmsNyRy6shXuqBK1H2FsdVDzQ0HxGTo-jgug", "q3Vb7xKp0tRmZ2aLcW9yNeq3Vb7xKp0tRmZ2aLcW9yN"
-    drawn, draw = iter([spelled, clean]), invitations.secrets.token_urlsafe
-    monkeypatch.setattr(invitations.secrets, "token_urlsafe", lambda size: next(drawn, None) or draw(size))
+    drawn, draw = iter([spelled, clean]), reminders.secrets.token_urlsafe
+    monkeypatch.setattr(reminders.secrets, "token_urlsafe", lambda size: next(drawn, None) or draw(size))
     _invite(auth, clinic)
     assert _invitation_links(make, clinic["patient"]) == [clean]
 

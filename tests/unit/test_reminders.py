@@ -244,8 +244,9 @@ def test_an_innocent_address_passes(text):
 
 def test_a_video_code_that_spells_a_term_is_drawn_again(monkeypatch):
     from ketamine_integration.bookings import models
+    from ketamine_integration.domain import reminders
     drawn = iter(["x0MdmA7_q3Vb7xKp0tRmZ2", "ab-PTSD-q3Vb7xKp0tRmZ2", "q3Vb7xKp0tRmZ2aLcW9yNe"])
-    monkeypatch.setattr(models.secrets, "token_urlsafe", lambda n: next(drawn))
+    monkeypatch.setattr(reminders.secrets, "token_urlsafe", lambda n: next(drawn))
     assert models.new_video_token() == "q3Vb7xKp0tRmZ2aLcW9yNe"
 
 

@@ -20,6 +20,7 @@ from ketamine_integration.courses.services import record_preparation
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse
 from ketamine_integration.notes.services import record_measure
+from tests.conftest import reused_world
 
 # On SQLite and PostgreSQL: migrations: DDL and trigger bodies per engine.
 pytestmark = pytest.mark.both_engines
@@ -47,12 +48,25 @@ def _stored_digests() -> dict:
             for model in (MeasureResponse, ReleaseOfInformation)}
 
 
+def _records_before_0015(app, make) -> dict:
+    """_records' rows, the digests the app gave them, and the database downgraded to BEFORE with them in
+    it: what the next two tests start from. Built once per worker and day on SQLite and loaded from its
+    snapshot after (tests.conftest.reused_world: a file copy, schema and rows as the downgrade left them);
+    anew on PostgreSQL, whose snapshots write rows back into the current schema."""
+    def build() -> dict:
+        user = _records(make)["user"]
+        with app.app_context():
+            made_by_the_app = _stored_digests()
+            db.session.remove()  # its transaction would hold SQLite's write lock through the migration
+            downgrade(revision=BEFORE)
+        return {"user": user, "made_by_the_app": made_by_the_app}
+    return reused_world(app, f"append_only_before_0015-{date.today()}", build, engines=("sqlite",))
+
+
 def test_the_migration_fills_digests_and_clears_recovered_text(app, make):
-    user = _records(make)["user"]
+    world = _records_before_0015(app, make)
+    user, made_by_the_app = world["user"], world["made_by_the_app"]
     with app.app_context():
-        made_by_the_app = _stored_digests()
-        db.session.remove()  # its transaction would hold SQLite's write lock through the migration
-        downgrade(revision=BEFORE)
         assert "content_digest" not in {c["name"] for c in inspect(db.engine).get_columns("measure_responses")}
         with db.engine.begin() as conn:
             for recovered in ("CURRENT_TIMESTAMP", "NULL"):
@@ -70,9 +84,9 @@ def test_the_migration_fills_digests_and_clears_recovered_text(app, make):
 
 
 def test_the_downgrade_removes_the_guards_and_digests(app, make):
-    _records(make)
+    _records_before_0015(app, make)
     with app.app_context():
-        downgrade(revision=BEFORE)
+        assert "content_digest" not in {c["name"] for c in inspect(db.engine).get_columns("measure_responses")}
         with db.engine.begin() as conn:  # no guard left: an edit goes through
             assert conn.execute(text("UPDATE measure_responses SET total = total + 1")).rowcount == 1
         upgrade()

@@ -36,9 +36,9 @@ def next_monday() -> date:
 @pytest.fixture
 def clinic(make):
     """Two therapists' courses in integration (a nurse on the first's care team), a prescriber, the desk, two
-    rooms and every day's working hours. Built once per day and worker on SQLite (reused_world), anew on
-    PostgreSQL."""
-    return dict(reused_world(make.app, f"calendar_grid-{date.today()}", lambda: _clinic(make), engines=("sqlite",)))
+    rooms and every day's working hours. Built once per day and worker on each engine (reused_world): a file copy
+    on SQLite, the rows written back by COPY on PostgreSQL."""
+    return dict(reused_world(make.app, f"calendar_grid-{date.today()}", lambda: _clinic(make)))
 
 
 def _clinic(make) -> dict:

@@ -16,18 +16,13 @@ from ketamine_integration.extensions import db
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.portal.models import PortalKeptText, PortalSession
 from tests.conftest import Auth, csrf_token, page_text
-from tests.integration.test_journal import journal_world
+# test_portal_journal's world (test_journal's, and the patient's portal account), loaded from the same
+# snapshot on SQLite instead of built through the factories for every test
+from tests.integration.test_portal_journal import world  # noqa: F401 (a fixture)
 
 
 JOURNAL = "/portal/journal/"
 TYPED = {"prompt": "free", "dosing_session_id": "", "text": "Half a thought about the lake"}
-
-
-@pytest.fixture
-def world(make):
-    ids = journal_world(make)
-    ids["account"] = make.portal_account(ids["patient"])
-    return ids
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ assignment or step is 404; text typed when the session timed out is offered back
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from ketamine_integration.notes.models import ActionStep
 from ketamine_integration.notes.patient_check_ins import PatientStepCheckIn
 from ketamine_integration.portal.models import PortalKeptText, PortalSession
 from ketamine_integration.practices.models import PracticeLog
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_notes import _start, _write_and_sign, make_team
 from tests.integration.test_practices import _assign, _today
 
@@ -27,7 +27,13 @@ OBSTACLE = "Rain all afternoon"
 @pytest.fixture
 def team(make):
     """test_notes.make_team's clinic, its course begun four weeks ago (as test_practices.py's), and the
-    patient's portal account, enrolled."""
+    patient's portal account, enrolled. Built once per worker and day on SQLite and loaded from its snapshot
+    for the tests after (tests.conftest.reused_world), anew on PostgreSQL."""
+    return dict(reused_world(make.app, f"portal_practices_team-{date.today()}", lambda: _team(make),
+                             engines=("sqlite",)))
+
+
+def _team(make) -> dict:
     from ketamine_integration.courses.models import TreatmentCourse
     ids = make_team(make)
 

@@ -28,8 +28,9 @@ PLAN = {"warning_signs": "Not sleeping\nPulling away from friends", "coping_stra
 @pytest.fixture
 def team(make):
     """A course in integration, its care team (a nurse on it), a therapist off it, the desk and the admin. Built
-    once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
-    return dict(reused_world(make.app, f"safety_plans_team-{TODAY}", lambda: _team(make), engines=("sqlite",)))
+    once per day and worker on each engine (reused_world): a file copy on SQLite, the rows written back by COPY
+    on PostgreSQL."""
+    return dict(reused_world(make.app, f"safety_plans_team-{TODAY}", lambda: _team(make)))
 
 
 def _team(make) -> dict:

@@ -47,8 +47,8 @@ PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-ka
 @pytest.fixture
 def team(make):
     """A patient on an IV course (its packet made at enrolment) and their care team; the desk. Built once per day
-    and worker on SQLite (reused_world), anew on PostgreSQL."""
-    return dict(reused_world(make.app, f"signed_forms_team-{date.today()}", lambda: _team(make), engines=("sqlite",)))
+    and worker on each engine (reused_world): a file copy on SQLite, the rows written back by COPY on PostgreSQL."""
+    return dict(reused_world(make.app, f"signed_forms_team-{date.today()}", lambda: _team(make)))
 
 
 def _team(make) -> dict:

@@ -48,10 +48,12 @@ def team(make):
 
 
 def signed_in(app, username: str, count: int) -> list[Auth]:
-    """`count` separate browsers (clients, sessions) signed in as the user."""
+    """`count` separate browsers (clients, sessions) signed in as the user: each its own login
+    session, opened by the app's start_session (Auth.sign_in) rather than the two sign-in forms,
+    which are not what these figures race (tests/integration drives them)."""
     clients = [Auth(app, app.test_client()) for _ in range(count)]
     for auth in clients:
-        assert auth.login(username).status_code == 302
+        auth.sign_in(username)
     return clients
 
 

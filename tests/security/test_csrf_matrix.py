@@ -17,7 +17,7 @@ from .test_idor_matrix import CLINICIAN_KINDS, LITERALS, MATRIX
 from .form_data import form_data
 from .portal_world import NEVER_ISSUED, portal_args
 from .invariants import changed_tables
-from .world import seed_world, snapshot
+from .world import shared_world, snapshot
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_PAGE = "The form had expired or did not come from this site, so nothing was saved."
@@ -221,7 +221,7 @@ def sign_out(auth, actor: str) -> None:
 
 
 def test_no_state_change_without_the_sessions_own_token(app, client, make, auth, databases, figures):
-    world = seed_world(make)
+    world = shared_world(make)
     other = app.test_client()
     Auth(app, other).login(world.usernames["b_therapist"])  # the attacker's own, valid session
     foreign = csrf_token(app, other)

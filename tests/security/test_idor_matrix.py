@@ -17,7 +17,7 @@ from tests.figures import sized
 
 from .form_data import day, form_data
 from .invariants import changed_tables
-from .world import MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
+from .world import MISSING_ID, OUTSIDE_MARKER, PROCESS_SECRET, shared_world, snapshot
 
 ROLES = ("admin", "staff", "therapist", "prescriber", "nurse")
 #: admin and staff hold schedule-level rights over every patient (patients/access.py:
@@ -382,7 +382,7 @@ def controls(app, client, auth, world) -> tuple[int, list[str]]:
 
 
 def test_no_role_reaches_records_outside_its_care_team(app, client, make, auth, databases, figures):
-    world = seed_world(make, outside_patients=OUTSIDE_PATIENTS)
+    world = shared_world(make, outside_patients=OUTSIDE_PATIENTS)
     tally = Tally()
     for role in ROLES:
         auth.sign_in(world.usernames[role])

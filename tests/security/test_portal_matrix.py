@@ -17,7 +17,7 @@ from .form_data import form_data
 from .invariants import changed_tables
 from .portal_world import portal_args
 from .test_idor_matrix import MATRIX, ROLES, _ids
-from .world import OUTSIDE_MARKER, PROCESS_SECRET, seed_world, snapshot
+from .world import OUTSIDE_MARKER, PROCESS_SECRET, shared_world, snapshot
 
 #: what a refusal of a patient at a staff page looks like: the staff sign-in, or a refusal status
 STAFF_REFUSALS = (400, 403, 404, 405)
@@ -127,7 +127,7 @@ def own_pages(app, client, world) -> list[str]:
 
 def test_a_patient_reaches_nothing_but_their_own_portal_and_staff_nothing_of_the_portal(app, client, make, auth,
                                                                                        databases, figures):
-    world = seed_world(make)
+    world = shared_world(make)
     patient_client = app.test_client()
     patient = Auth(app, patient_client)
     patient.portal_sign_in(world.portal_account)

@@ -8,6 +8,7 @@ the triggers let through), and a review or countersignature by someone who could
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select, text
@@ -22,6 +23,7 @@ from ketamine_integration.portal.models import PortalAccount
 from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import SignedForm
 from ketamine_integration.signed_forms.services import countersignature_digest
+from tests.conftest import reused_world
 from tests.security.append_only_world import as_database_owner
 
 # On SQLite and PostgreSQL: the triggers and the way the owner lifts them differ.
@@ -37,7 +39,14 @@ def forms(make):
     """A course whose intake flags an answer (reviewed by its prescriber), whose transport agreement was
     signed on the tablet, and whose treatment consent, signed in the portal, was countersigned by the
     prescriber and then withdrawn (recorded by the front desk): each through the services, as the pages do.
-    Another patient's course whose packet is signed, its intake flagging an answer nobody has reviewed yet."""
+    Another patient's course whose packet is signed, its intake flagging an answer nobody has reviewed yet.
+
+    Every test here starts from these same records: built once per engine, worker and clinic day, then
+    loaded from its snapshot (tests.conftest.reused_world), so each test still meets them untouched."""
+    return dict(reused_world(make.app, f"signed_forms_tampering-{date.today()}", lambda: _forms(make)))
+
+
+def _forms(make) -> dict[str, int]:
     ther, pres = make.user("therapist", username="ther"), make.user("prescriber", username="pres")
     desk = make.user("staff", username="desk")
     patient = make.patient(given_name="Juniper", family_name="Ashgrove")

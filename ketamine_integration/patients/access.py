@@ -1,9 +1,12 @@
 """Patient-level access: who may see which patient, and loading a patient for a view."""
 from __future__ import annotations
 
+from functools import cache
+
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, inspect, select, true
+from sqlalchemy.orm import joinedload
 
 from ..accounts.models import CLINICAL_ROLES, User
 from ..audit import services as audit
@@ -107,7 +110,7 @@ def load_patient_record(model, record_id: int, *, clinical: bool | str):
     use it; a permission name: the care team members holding it (a dosing record: nurses too);
     False: staff and admin may too (schedule-level information).
     """
-    record = db.session.get(model, record_id)
+    record = db.session.get(model, record_id, options=_with_patient(model))
     if record is None:
         abort(404)
     patient = record.patient
@@ -120,3 +123,20 @@ def load_patient_record(model, record_id: int, *, clinical: bool | str):
                      else "clinical content is for the care team", obj=record, patient_id=patient.id)
         abort(403)
     return record
+
+
+@cache
+def _with_patient(model) -> tuple:
+    """load_patient_record's loader options for `model`: the record's patient and its care team, which the
+    check reads, joined into the statement that reads the record (they were two lazy loads after it). Its
+    patient is a relationship, or one of its course (a dosing session's); anything else loads as before.
+    Built at the first use, when every model is mapped."""
+    relations = inspect(model).relationships
+    if "patient" in relations:
+        patient = joinedload(relations["patient"].class_attribute)
+    elif "course" in relations and "patient" in relations["course"].mapper.relationships:
+        patient = joinedload(relations["course"].class_attribute).joinedload(
+            relations["course"].mapper.relationships["patient"].class_attribute)
+    else:
+        return ()
+    return (patient.joinedload(Patient.care_team),)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.sessions import TOUCH_INTERVAL, is_background
@@ -177,6 +177,13 @@ def touch(visit: PortalVisit) -> int:
     return seconds_left(visit.row, now)
 
 
+#: the portal session a cookie's token names, with its account: every portal request reads it (current_visit),
+#: so it is built once and the token's hash bound when it runs, as the staff sessions' SESSION_WITH_USER is
+SESSION_WITH_ACCOUNT = (select(PortalSession, PortalAccount)
+                        .join(PortalAccount, PortalAccount.id == PortalSession.account_id)
+                        .where(PortalSession.token_hash == bindparam("token_hash")))
+
+
 def current_visit() -> PortalVisit | None:
     """This request's portal session, checked against its limits once per request (an ended one
     is recorded, with why, and its message kept for the sign-in page)."""
@@ -186,9 +193,7 @@ def current_visit() -> PortalVisit | None:
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    found = db.session.execute(select(PortalSession, PortalAccount)
-                               .join(PortalAccount, PortalAccount.id == PortalSession.account_id)
-                               .where(PortalSession.token_hash == _hash(token))).first()
+    found = db.session.execute(SESSION_WITH_ACCOUNT, {"token_hash": _hash(token)}).first()
     now = utcnow()
     if found is None or _ended(*found, now):
         session.pop(SESSION_KEY, None)

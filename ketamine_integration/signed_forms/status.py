@@ -9,10 +9,11 @@ version asks for a signature again the moment its file is in forms/ (when the fi
 from __future__ import annotations
 
 import json
+from functools import cache
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..courses.models import TreatmentCourse
@@ -189,13 +190,29 @@ def forms_asked_for(held: tuple[str, ...], named: tuple[str, ...]) -> tuple[str,
     return held + tuple(form_id for form_id in named if form_id not in held)
 
 
+#: the courses a packet read is for, bound when the two statements below run: every course page, dose and
+#: signature reads a packet, and building and keying these anew was a third of packet_statuses' time
+COURSE_IDS = bindparam("course_ids", expanding=True)
+#: each course's packet forms, in the packet's order (packet_forms)
+PACKET_FORMS = (select(FormPacket.course_id, PacketForm.form_id).join(PacketForm, PacketForm.packet_id == FormPacket.id)
+                .where(FormPacket.course_id.in_(COURSE_IDS)).order_by(PacketForm.id))
+
+
+@cache
+def _signatures() -> Select:
+    """The courses' signatures with what hangs off each (signatures_of), built at its first use: its loader
+    options need every model mapped, which importing this module does not promise."""
+    return (select(SignedForm).where(SignedForm.course_id.in_(COURSE_IDS))
+            .order_by(SignedForm.signed_at, SignedForm.id)
+            .options(joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
+                     joinedload(SignedForm.withdrawal)))
+
+
 def packet_forms(course_ids: list[int]) -> dict[int, tuple[str, ...]]:
     """The form ids of each course's packet in the packet's order, by course id (a course without a packet,
     or whose packet lost every form, is left out): one statement, rows of two columns."""
     held: dict[int, list[str]] = {}
-    for course_id, form_id in db.session.execute(
-            select(FormPacket.course_id, PacketForm.form_id).join(PacketForm, PacketForm.packet_id == FormPacket.id)
-            .where(FormPacket.course_id.in_(course_ids)).order_by(PacketForm.id)):
+    for course_id, form_id in db.session.execute(PACKET_FORMS, {"course_ids": course_ids}):
         held.setdefault(course_id, []).append(form_id)
     return {course_id: tuple(form_ids) for course_id, form_ids in held.items()}
 
@@ -203,10 +220,7 @@ def packet_forms(course_ids: list[int]) -> dict[int, tuple[str, ...]]:
 def signatures_of(course_ids: list[int]) -> list[SignedForm]:
     """Every signature of the courses' forms, oldest first, with what hangs off each (a countersignature, a review
     of its flags, a withdrawal: at most one of each, a unique key, so joined in the one statement)."""
-    return list(db.session.scalars(
-        select(SignedForm).where(SignedForm.course_id.in_(course_ids)).order_by(SignedForm.signed_at, SignedForm.id)
-        .options(joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
-                 joinedload(SignedForm.withdrawal))))
+    return list(db.session.scalars(_signatures(), {"course_ids": course_ids}))
 
 
 def packet_status(course: TreatmentCourse) -> PacketStatus | None:

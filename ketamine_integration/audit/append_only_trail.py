@@ -46,10 +46,16 @@ def _table(name: str):
     return db.metadata.tables[name]
 
 
-def _successes(*actions: str):
+def _successes(actions) -> dict[str, list[tuple[str | None, str | None]]]:
+    """action -> (object_id, detail) of its success rows, oldest first: one statement for all the
+    actions (one per action cost a check of the whole trail 12 ms of its 70 on SQLite)."""
     audit = _table("audit_events")
-    return select(audit.c.object_id, audit.c.detail).where(audit.c.action.in_(actions),
-                                                           audit.c.outcome == "success").order_by(audit.c.id)
+    found = {action: [] for action in actions}
+    for action, object_id, detail in db.session.execute(
+            select(audit.c.action, audit.c.object_id, audit.c.detail)
+            .where(audit.c.action.in_(sorted(found)), audit.c.outcome == "success").order_by(audit.c.id)):
+        found[action].append((object_id, detail))
+    return found
 
 
 def _record_id(object_id: str | None) -> int | None:
@@ -71,10 +77,9 @@ def malformed_audit_rows() -> list[tuple[int, str, str]]:
 
 def missing_records() -> list[tuple[str, int]]:
     """(table, id) of records the audit trail names as created or changed that no longer exist."""
-    named = {}
+    named, successes = {}, _successes(action for action, _ in NAMED_AT_CREATION)
     for action, name in NAMED_AT_CREATION:
-        named.setdefault(name, set()).update(
-            _record_id(object_id) for object_id, _ in db.session.execute(_successes(action)))
+        named.setdefault(name, set()).update(_record_id(object_id) for object_id, _ in successes[action])
         named[name].discard(None)
     missing = []
     for name, ids in named.items():
@@ -86,10 +91,10 @@ def missing_records() -> list[tuple[str, int]]:
 
 def short_histories() -> list[tuple[str, int, int, int]]:
     """(table, parent id, rows the trail records, rows there are) where rows were deleted."""
-    short = []
+    short, successes = [], _successes(action for actions, _, _ in COUNTED for action in actions)
     for actions, name, parent in COUNTED:
         table = _table(name)
-        recorded = Counter(_record_id(object_id) for object_id, _ in db.session.execute(_successes(*actions)))
+        recorded = Counter(_record_id(object_id) for action in actions for object_id, _ in successes[action])
         recorded.pop(None, None)
         if not recorded:
             continue
@@ -115,10 +120,10 @@ def rewritten_records() -> list[tuple[str, int]]:
 
 
 def _rewritten(audited: dict[str, tuple[str, tuple[str, ...]]]) -> list[tuple[str, int]]:
-    rewritten = []
+    rewritten, successes = [], _successes(audited)
     for action, (name, columns) in audited.items():
         latest = {}
-        for object_id, detail in db.session.execute(_successes(action)):
+        for object_id, detail in successes[action]:
             found = _DIGEST.search(detail or "")
             if _record_id(object_id) is not None and found:
                 latest[_record_id(object_id)] = found.group(1)

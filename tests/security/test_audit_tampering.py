@@ -6,8 +6,8 @@ this (docs/postgresql-roles.md; tests/integration/test_audit_chain.py), and the 
 triggers refuse it even to the owner, so each case first lifts those triggers, as such an
 attacker could (PostgreSQL: ALTER TABLE ... DISABLE TRIGGER USER; SQLite: DROP TRIGGER),
 then tampers, then puts them back. Every case runs on a fresh chain (the trail emptied, then
-rebuilt through real requests and real commits) and must be caught at the row where it
-happened.
+rebuilt through real requests and real commits; built once per engine and worker and loaded
+from a snapshot for each case) and must be caught at the row where it happened.
 """
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -18,6 +18,7 @@ from sqlalchemy import text
 from ketamine_integration.audit import services as audit
 from ketamine_integration.audit.chain import head_seal, link_mac
 from ketamine_integration.extensions import db
+from tests.conftest import reused_world
 from tests.figures import sized
 
 # On SQLite and PostgreSQL: raw SQL tampering behind the triggers.
@@ -227,9 +228,18 @@ CASES = [  # (case, tamper, the position verify must name given n rows and the m
 ]
 
 
-def fresh_chain(app, auth, client, patient: int, rows: int) -> int:
-    """Empty the trail (as the owner), then fill it with real traffic (sign-ins, pages, a
-    refusal) and recorded rows in commits of 1-3 rows; returns the number of rows."""
+def fresh_chain(app, make, auth, client, rows: int) -> int:
+    """The clinic's trail as _build_chain leaves it, loaded from a snapshot (tests.conftest.reused_world)
+    once built: every case meets the same untouched chain. The number of rows."""
+    return reused_world(app, f"audit-tampering-{rows}", lambda: _build_chain(app, make, auth, client, rows))
+
+
+def _build_chain(app, make, auth, client, rows: int) -> int:
+    """Two users and a patient; then the trail emptied (as the owner) and filled with real traffic
+    (sign-ins, pages, a refusal) and recorded rows in commits of 1-3 rows; returns the number of rows."""
+    make.user("staff", username="desk")
+    make.user("therapist", username="ther")
+    patient = make.patient()
     with as_database_owner(app) as conn:
         for table in ("audit_events", "audit_chain_head", "login_failures"):
             conn.execute(text(f"DELETE FROM {table}"))
@@ -258,12 +268,9 @@ def verify(app):
 
 
 def test_every_tampering_case_is_detected(app, make, auth, client, databases, figures):
-    make.user("staff", username="desk")
-    make.user("therapist", username="ther")
-    patient = make.patient()
     rows, detected, misses = sized(24, 400), 0, []
     for name, tamper, where in CASES:
-        n = fresh_chain(app, auth, client, patient, rows)
+        n = fresh_chain(app, make, auth, client, rows)
         assert verify(app)[0] == 0, f"{name}: the fresh chain should verify"
         with as_database_owner(app) as conn:
             tamper(conn, n, n // 2)

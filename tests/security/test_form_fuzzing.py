@@ -119,6 +119,16 @@ def _only_allowed_writes(key: str, before: dict, after: dict, changed: list[str]
     return True
 
 
+#: a field the form does not have, or none
+UNKNOWN_FIELD = st.none() | st.tuples(st.sampled_from(["x", "id", "csrf", "is_admin"]) | text, text)
+
+
+@lru_cache(maxsize=None)
+def _some_of(names: tuple[str, ...], most: int) -> st.SearchStrategy[list[str]]:
+    """Up to `most` of the names: one strategy object per list, which Hypothesis validates once."""
+    return st.lists(st.sampled_from(names), unique=True, max_size=most)
+
+
 class Submitter:
     """Sends one generated submission and checks what it did to the database."""
 
@@ -145,17 +155,15 @@ class Submitter:
 
     def draw(self, data) -> dict:
         values = {**self.baseline(), **self.target.extra}
-        names = sorted(self.fields)
-        mutated = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=4), label="mutated") if names else []
+        names = tuple(sorted(self.fields))
+        mutated = data.draw(_some_of(names, 4), label="mutated") if names else []
         for name in mutated:
             values[name] = data.draw(value_strategy(self.fields[name], values.get(name)), label=name)
         # a form of the CSRF token alone (a button) has nothing to drop
-        dropped = data.draw(st.lists(st.sampled_from(sorted(values)), unique=True, max_size=2),
-                            label="dropped") if values else []
+        dropped = data.draw(_some_of(tuple(sorted(values)), 2), label="dropped") if values else []
         for name in dropped:
             values.pop(name, None)
-        extra = data.draw(st.none() | st.tuples(st.sampled_from(["x", "id", "csrf", "is_admin"]) | text, text),
-                          label="unknown field")
+        extra = data.draw(UNKNOWN_FIELD, label="unknown field")
         if extra and extra[0] not in values:
             values[extra[0]] = extra[1]
         return values

@@ -249,6 +249,8 @@ class TableRows:
                          "AS s(name, value)", (list(names), list(values)))
 
 
+#: whether the connection's role is a superuser: only one may skip triggers (session_replication_role)
+IS_SUPERUSER = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 #: whether the run's PostgreSQL demo clinic is loaded by `flask demo` itself: in `make test-all-engines`
 #: (KI_ALL_ENGINES=1), where every demo test runs on PostgreSQL, that command's own test among them.
 #: Otherwise only the few tests whose SQL differs by engine need the demo there: it is the SQLite
@@ -321,7 +323,7 @@ class PostgresRun:
     def superuser(self) -> bool:
         """Whether the run's role may skip triggers (set session_replication_role), as transplant needs."""
         with psycopg.connect(self.admin_url, connect_timeout=3) as conn:
-            return conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+            return conn.execute(IS_SUPERUSER).fetchone()[0]
 
     def _built(self, what: str, build) -> str:
         """The run's database `what`, made by build(name) by whichever process asks first."""
@@ -361,8 +363,7 @@ class PostgresDatabases:
         self._tables = [t for (t,) in self._conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
             "ORDER BY tablename")]
-        self._superuser = self._conn.execute(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+        self._superuser = self._conn.execute(IS_SUPERUSER).fetchone()[0]
         self._conn.rollback()
         self._reset = self._reset_statement()
         #: what load_snapshot and load_demo put back: TableRows, or (a role that may not skip

@@ -10,7 +10,6 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
 from ..audit import services as audit
@@ -30,7 +29,8 @@ from ..protocols.forms import current_forms
 from .models import (COMPLETED, ENDED_BY_STAFF, EXPIRED, IN_CLINIC, PORTAL, ConsentWithdrawal, FormCountersignature, FormFlagReview,
                      FormPacket, PacketForm, SignedForm, TabletSigning)
 # packet_status is called here by the pages and the demo (issue 26's contract): __all__ names it
-from .status import SIGN_AGAIN, SIGNED, TO_SIGN, WITHDRAWN, document_of, fetch_packet, flags_of, packet_status
+from .status import (SIGN_AGAIN, SIGNED, TO_SIGN, WITHDRAWN, document_of, fetch_packet, flags_of, packet_status,
+                     signature_parts)
 
 #: how long a clinic tablet stays handed to the patient
 TABLET_MINUTES = 30
@@ -177,9 +177,8 @@ def _lock_signed(signed: SignedForm) -> None:
     at once take turns, and the second sees the first (it was a unique-key error: a 500)."""
     lock_course(signed.course)
     # its columns and what the callers check, read in one statement (a refresh, then a lazy load for each)
-    db.session.scalars(select(SignedForm).where(SignedForm.id == signed.id).options(
-        joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
-        joinedload(SignedForm.withdrawal)).execution_options(populate_existing=True)).one()
+    db.session.scalars(select(SignedForm).where(SignedForm.id == signed.id).options(*signature_parts())
+                       .execution_options(populate_existing=True)).one()
 
 
 def countersign(signed: SignedForm, *, by: User, now: datetime | None = None) -> FormCountersignature:

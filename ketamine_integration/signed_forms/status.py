@@ -9,8 +9,8 @@ version asks for a signature again the moment its file is in forms/ (when the fi
 from __future__ import annotations
 
 import json
-from functools import cache
 from dataclasses import dataclass, field
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import Select, bindparam, select
@@ -199,13 +199,19 @@ PACKET_FORMS = (select(FormPacket.course_id, PacketForm.form_id).join(PacketForm
 
 
 @cache
+def signature_parts() -> tuple:
+    """The loader options that read what hangs off a signature with it (a countersignature, a review of its
+    flags, a withdrawal: at most one of each, a unique key, so joined in the one statement). Built at the
+    first use: loader options need every model mapped, which importing this module does not promise."""
+    return (joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
+            joinedload(SignedForm.withdrawal))
+
+
+@cache
 def _signatures() -> Select:
-    """The courses' signatures with what hangs off each (signatures_of), built at its first use: its loader
-    options need every model mapped, which importing this module does not promise."""
+    """The courses' signatures with what hangs off each (signatures_of), built at its first use."""
     return (select(SignedForm).where(SignedForm.course_id.in_(COURSE_IDS))
-            .order_by(SignedForm.signed_at, SignedForm.id)
-            .options(joinedload(SignedForm.countersignature), joinedload(SignedForm.flag_review),
-                     joinedload(SignedForm.withdrawal)))
+            .order_by(SignedForm.signed_at, SignedForm.id).options(*signature_parts()))
 
 
 def packet_forms(course_ids: list[int]) -> dict[int, tuple[str, ...]]:

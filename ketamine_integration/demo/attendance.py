@@ -14,14 +14,16 @@ from ..experience.services import fetch_dosing_sessions
 from ..experience.windows import course_windows
 from ..scheduling.services import fetch_course_appointments
 from ..domain.phases import Phase
+from ..domain.windows import WindowStatus
 from ..extensions import db
 from ..scheduling.attendance import record_outcome
 
 
 def load_demo_attendance(now: datetime) -> None:
     """Give every past therapist session still without an outcome one, as its clinician would: the
-    newest stays unconfirmed (on the worklists), the first one of a course in its integration phase
-    was a no-show (its window went uncovered), the others were attended."""
+    newest stays unconfirmed (on the worklists), one of a course in its integration phase was a
+    no-show that left a closed window uncovered (the outcomes page's "missed"), the others were
+    attended."""
     past = db.session.scalars(select(Appointment).join(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
                               .where(Appointment.status == BOOKED, Appointment.starts_at <= now,
                                      Appointment.kind != "dosing")
@@ -30,23 +32,40 @@ def load_demo_attendance(now: datetime) -> None:
         return
     # the newest session that, left without an outcome, leaves a window unconfirmed (by the coverage
     # rule itself: overlapping windows may rest on another session), whatever the hour the demo loads
-    left = next((a for a in reversed(past) if _leaves_unconfirmed(a, past, now)), past[-1])
+    left = next((a for a in reversed(past) if _windows(a, now, BOOKED, _unconfirmed)), past[-1])
     settled = [a for a in past if a is not left]
-    no_show = next((a for a in settled if a.course.current_phase is Phase.INTEGRATION), None)
+    # the first session whose absence, by the coverage rule too, leaves a closed window of its course
+    # uncovered that its attendance covers: windows overlap, so a no-show whose window another session
+    # covers would miss nothing, and which session that is depends on the hour the demo loads
+    in_integration = [a for a in settled if a.course.current_phase is Phase.INTEGRATION]
+    no_show = next((a for a in in_integration if _windows(a, now, NO_SHOW, _missed, left)
+                    > _windows(a, now, ATTENDED, _missed, left)), in_integration[0] if in_integration else None)
     for appointment in settled:
         record_outcome(appointment, outcome=NO_SHOW if appointment is no_show else ATTENDED,
                        by=appointment.clinician, now=now)
 
 
-def _leaves_unconfirmed(candidate: Appointment, past: list[Appointment], now: datetime) -> bool:
-    """Whether the course's windows show one unconfirmed when `candidate` alone keeps no outcome and
-    its course's other past sessions were attended."""
+def _unconfirmed(row) -> bool:
+    return row.coverage.state is Coverage.UNCONFIRMED
+
+
+def _missed(row) -> bool:
+    """Closed without a session that covers it (the outcomes page's "missed")."""
+    return row.status is WindowStatus.CLOSED and not row.covered
+
+
+def _windows(candidate: Appointment, now: datetime, outcome: str, counted, unconfirmed: Appointment | None = None
+             ) -> int:
+    """How many of the candidate's course's windows are `counted` when `candidate` has `outcome`
+    (BOOKED: keeps none), `unconfirmed` keeps none either and the course's other past sessions
+    were attended."""
     if candidate.kind != "integration":
-        return False
+        return 0
     course = candidate.course
-    sessions = [IntegrationSession(a.starts_at, BOOKED if a is candidate or a.starts_at > now
-                                   else a.outcome or ATTENDED, ends_at=a.ends_at)
+    sessions = [IntegrationSession(a.starts_at, outcome if a is candidate else
+                                   BOOKED if a is unconfirmed or a.starts_at > now else a.outcome or ATTENDED,
+                                   ends_at=a.ends_at)
                 for a in fetch_course_appointments(course.id) if a.kind == "integration"
                 and (a.status == BOOKED or a.outcome)]
     rows = course_windows(course, fetch_dosing_sessions(course.id), sessions, now)
-    return any(row.coverage.state is Coverage.UNCONFIRMED for row in rows)
+    return sum(1 for row in rows if counted(row))

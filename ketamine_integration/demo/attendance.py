@@ -54,8 +54,8 @@ def _missed(row) -> bool:
     return row.status is WindowStatus.CLOSED and not row.covered
 
 
-def _windows(candidate: Appointment, now: datetime, outcome: str, counted, unconfirmed: Appointment | None = None
-             ) -> int:
+def _windows(candidate: Appointment, now: datetime, outcome: str, counted,
+             unconfirmed: Appointment | None = None) -> int:
     """How many of the candidate's course's windows are `counted` when `candidate` has `outcome`
     (BOOKED: keeps none), `unconfirmed` keeps none either and the course's other past sessions
     were attended."""

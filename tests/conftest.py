@@ -23,6 +23,7 @@ from ketamine_integration.accounts.sessions import ENROL_DUE, SIGNED_IN, start_s
 from ketamine_integration.audit import services as audit
 from ketamine_integration.extensions import db
 from ketamine_integration.protocols.services import current_library
+from ketamine_integration.protocols.techniques import current_vocabulary
 
 from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, build_demo_in_background,
                         drop_run_databases, postgres_admin_url, postgres_unavailable_reason, use_template_cache)
@@ -228,10 +229,7 @@ def app(request, databases, tmp_path):
     else:
         if databases.reused_app is None:
             databases.reused_app = create_app(app_settings(databases.shared_url))
-            with databases.reused_app.app_context():
-                # read the shipped protocol files once, before the state each test gets back is
-                # saved, not once per test (the cache re-reads a file that changed)
-                current_library()
+            read_data_files(databases.reused_app)
             freeze_long_lived()
         app = databases.reused_app
         if demo:
@@ -246,6 +244,15 @@ def app(request, databases, tmp_path):
         finally:
             close_app(app)
             saved.restore()
+
+
+def read_data_files(app) -> None:
+    """Read the shipped data files (the protocols, the forms they name, the technique vocabulary) into
+    a reused app's cache before the state each test gets back is saved: once, not in every test that
+    uses them (the cache still re-reads a file that changed)."""
+    with app.app_context():
+        current_library()
+        current_vocabulary()
 
 
 #: where a test's reused app keeps its engine's databases, for reused_world

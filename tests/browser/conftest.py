@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from ketamine_integration import create_app
 from ketamine_integration.extensions import db
-from tests.conftest import IN_CI, PASSWORD, Auth, SavedState, close_app, run_builds
+from tests.conftest import IN_CI, PASSWORD, Auth, SavedState, close_app, read_data_files, run_builds
 from tests.databases import SQLiteDatabases, app_settings
 from tests.factories import Factories
 
@@ -121,8 +121,10 @@ def live_app(browser_databases, tmp_path, **settings) -> Flask:
 
 @pytest.fixture(scope="session")
 def browser_app(browser_databases):
-    """One app for the live servers of the run (per xdist worker): templates compile once."""
+    """One app for the live servers of the run (per xdist worker): templates compile once, the data
+    files are read once."""
     app = create_app(app_settings(browser_databases.shared_url))
+    read_data_files(app)
     yield app
     close_app(app)
 

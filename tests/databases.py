@@ -155,6 +155,11 @@ class RunBuilds:
         return self.file("run-id", lambda path: path.write_text(uuid.uuid4().hex[:10])).read_text()
 
 
+def sqlite_template(builds: RunBuilds) -> Path:
+    """The run's migrated, empty SQLite database, made by whichever process asks first."""
+    return builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
+
+
 def sqlite_demo(builds: RunBuilds, template: Path) -> Path:
     """The run's SQLite demo clinic, loaded by `flask demo` into a copy of `template` by whichever
     process asks first."""
@@ -170,7 +175,7 @@ class SQLiteDatabases:
     def __init__(self, workdir: Path, builds: RunBuilds | None = None):
         """Without the run's builds, workdir keeps its own template."""
         self.workdir, self.builds = workdir, builds or RunBuilds(workdir, "main")
-        self.template = self.builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
+        self.template = sqlite_template(self.builds)
         self.shared = workdir / "shared.db"
         self.shared_url = f"sqlite:///{self.shared}"
         self._count = 0
@@ -311,9 +316,8 @@ class PostgresRun:
         if FLASK_DEMO_ON_POSTGRESQL or not self.superuser():
             return self._built("demo", lambda name: (self.copy(template, name), build_demo(
                 self.url(name), self.demo_output)))
-        sqlite_template = self.builds.file("sqlite-template.db", lambda path: migrate(f"sqlite:///{path}"))
         return self._built("demo", lambda name: (self.copy(template, name), transplant(
-            sqlite_demo(self.builds, sqlite_template), self.libpq_url(name))))
+            sqlite_demo(self.builds, sqlite_template(self.builds)), self.libpq_url(name))))
 
     @property
     def demo_output(self) -> Path:

@@ -9,6 +9,8 @@ over 4,300 digits, so loading it would raise instead of reporting).
 """
 from __future__ import annotations
 
+import errno
+import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,11 +183,25 @@ def line_of(lines: dict[str, int], path: str) -> int | None:
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
+def yaml_entries(directory: Path) -> list[os.DirEntry]:
+    """The data files directly in `directory` (*.yaml, *.yml, any case: "Intake.YAML" too) as one scandir
+    lists them, by name; none when it is not a folder. Every entry but a folder is listed, a pipe, a
+    device or a broken link too, so that reading it (domain/data_files.py) refuses it by name rather
+    than leaving it out unseen. The data-file cache stamps these entries on every app context."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted((e for e in entries if os.path.splitext(e.name)[1].lower() in YAML_SUFFIXES
+                           and not e.is_dir()), key=lambda e: e.name)
+    except OSError as error:
+        if error.errno in _NOT_A_FOLDER:
+            return []
+        raise
+
+
+#: what listing a path that is not a folder fails with (missing, a file, a link loop): no data files
+_NOT_A_FOLDER = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
 def yaml_files(directory: Path) -> list[Path]:
-    """The data files directly in `directory` (*.yaml, *.yml, any case: "Intake.YAML" too), by name;
-    none when it does not exist. Every entry but a folder is listed, a pipe, a device or a broken link too,
-    so that reading it (domain/data_files.py) refuses it by name rather than leaving it out unseen."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not p.is_dir())
+    """yaml_entries' files as paths."""
+    return [Path(entry.path) for entry in yaml_entries(directory)]

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from flask import current_app, g
 
-from ..domain.yaml_shape import YAML_SUFFIXES
+from ..domain.yaml_shape import yaml_entries
 
 Library = TypeVar("Library")
 
@@ -41,16 +41,8 @@ def _checked(config_key: str, load: Callable[[Path], Library]) -> Library:
 
 
 def _stamp(directory: Path) -> tuple:
-    """The folder's real path and (name, modified, size) of each file `yaml_files` lists, by name: read
-    with one scandir (every app context reads it: a Path and a stat call per file cost twice as much)."""
-    real = os.path.realpath(directory)
-    try:
-        with os.scandir(real) as entries:
-            files = sorted((e for e in entries if os.path.splitext(e.name)[1].lower() in YAML_SUFFIXES
-                            and not e.is_dir()), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        files = []
-    return real, tuple((e.name, *_stat_of(e)) for e in files)
+    """The folder's real path and (name, modified, size) of each of its data files, by name."""
+    return os.path.realpath(directory), tuple((e.name, *_stat_of(e)) for e in yaml_entries(directory))
 
 
 def _stat_of(entry: os.DirEntry) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from ketamine_integration.busy_times.models import CalendarImport, ImportedBusy, in_current_import
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, AppointmentChange
+from tests.clock_changes import next_clock_change
 from tests.conftest import page_text
 
 NY = ZoneInfo("America/New_York")
@@ -116,8 +117,10 @@ def test_changes_raise_the_sequence_and_a_cancellation_stays_in_the_feed(clinic,
 
 
 def test_times_are_right_on_both_sides_of_a_dst_change(clinic, make, auth, client):
-    # 10:00 in New York the Friday before and the Monday after the spring change of 2027 (14 March).
-    before, after = datetime(2027, 3, 12, 10, tzinfo=NY), datetime(2027, 3, 15, 10, tzinfo=NY)
+    # 10:00 in New York the Friday before and the Monday after the next spring change (a Sunday):
+    # the next one, so the sessions stay inside the feed's window whenever the suite runs
+    change = next_clock_change(forward=True)
+    before, after = (change + timedelta(days=-2, hours=10)), (change + timedelta(days=1, hours=10))
     ids = [_appointment(make, clinic["therapist"], clinic["patient"], when) for when in (before, after)]
     path = _new_feed(auth, client, "ther")
     events = _events(_parse(client.get(path)))
@@ -125,8 +128,8 @@ def test_times_are_right_on_both_sides_of_a_dst_change(clinic, make, auth, clien
     assert [s.astimezone(UTC).hour for s in starts] == [15, 14]    # EST then EDT
     assert [s.astimezone(NY).hour for s in starts] == [10, 10]
     body = client.get(path).get_data(as_text=True)
-    assert "DTSTART;TZID=America/New_York:20270312T100000" in body
-    assert "DTSTART;TZID=America/New_York:20270315T100000" in body
+    assert f"DTSTART;TZID=America/New_York:{before:%Y%m%d}T100000" in body
+    assert f"DTSTART;TZID=America/New_York:{after:%Y%m%d}T100000" in body
 
 
 def _feed_settings(auth, identity, name="Appointments", understood=False):
@@ -406,17 +409,6 @@ def test_suggestions_auto_schedule_and_the_worklist_honour_imported_busy_time(cl
 
 # -- found in review ---------------------------------------------------------------------------
 
-def _next_transition(forward: bool) -> datetime:
-    """The next local midnight of a day on which New York's clocks go forward (or back)."""
-    day = datetime.now(NY).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    for _ in range(400):
-        day += timedelta(days=1)
-        before, after = day.replace(tzinfo=NY).utcoffset(), (day + timedelta(hours=23)).replace(tzinfo=NY).utcoffset()
-        if before != after and (after > before) == forward:
-            return day.replace(tzinfo=NY)
-    raise AssertionError("no DST change within 400 days")
-
-
 @pytest.mark.parametrize("dtstart, rule, message", [
     ("20261210T100000Z", "RRULE:FREQ=DAILY;INTERVAL=0", "has a repeat INTERVAL that is not a whole number"),
     ("20261210T100000Z", "RRULE:FREQ=SECONDLY;INTERVAL=10", "repeats secondly"),
@@ -465,7 +457,7 @@ def test_a_nul_or_a_path_in_the_filename_is_handled(clinic, make, auth):
 
 
 def test_sessions_in_the_repeated_autumn_hour_keep_their_instants(clinic, make, auth, client):
-    day = _next_transition(forward=False)
+    day = next_clock_change(forward=False)
     first = (day + timedelta(hours=1, minutes=30)).astimezone(UTC)         # 01:30, first time round (daylight)
     second = first + timedelta(hours=1)                                     # 01:30 again (standard time)
     ids = [_appointment(make, clinic["therapist"], clinic["patient"], when, minutes=60) for when in (first, second)]
@@ -480,7 +472,7 @@ def test_sessions_in_the_repeated_autumn_hour_keep_their_instants(clinic, make, 
 @pytest.mark.parametrize("zoned", [True, False])
 def test_an_hour_starting_in_the_spring_gap_still_blocks_an_hour(clinic, make, auth, app, zoned):
     app.config["BUSY_IMPORT_DAYS"] = 400
-    gap = (_next_transition(forward=True) + timedelta(hours=2, minutes=30)).strftime("%Y%m%dT%H%M%S")
+    gap = (next_clock_change(forward=True) + timedelta(hours=2, minutes=30)).strftime("%Y%m%dT%H%M%S")
     prop = f"DTSTART;TZID=America/New_York:{gap}" if zoned else f"DTSTART:{gap}"
     auth.sign_in("ther")
     assert _upload(auth, clinic["therapist"], _ics(_vevent("night", prop, "DURATION:PT1H"))).status_code == 302

@@ -463,7 +463,9 @@ def _quantity(**given) -> dict:
 
 
 def _observation_with(change) -> dict:
-    obs = _observation("KI-900001", [1] * 7, "2026-01-10T10:00:00-05:00", 7)
+    # a date the import accepts whenever the suite runs: not ahead of today, not a year before the
+    # patient was registered (a fixed date here was refused from its first anniversary on)
+    obs = _observation("KI-900001", [1] * 7, f"{date.today() - timedelta(days=5)}T10:00:00-05:00", 7)
     change(obs)
     return obs
 

@@ -5,14 +5,14 @@ daily summary) carries no clinical term (domain.reminders.CLINICAL_TERMS) and no
 a reminder the patient never consented to is recorded as not sent; the failed one says why."""
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from email import message_from_string, policy
 
 import pytest
 from sqlalchemy import select
 
 from ketamine_integration.accounts.models import User
-from ketamine_integration.bookings.models import Appointment
+from ketamine_integration.bookings.models import Appointment, AppointmentChange, Room
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.db.clinic_time import clinic_zone
 from ketamine_integration.domain.reminders import clinical_words_in
@@ -51,9 +51,31 @@ def _readable(delivery: Delivery) -> str:
     return "\n".join([message["Subject"], message["From"], message.get_body(("plain",)).get_content(), *files])
 
 
+def _sessions_ahead(now: datetime) -> None:
+    """An online and an in-person integration session a day and six hours ahead (within the sweep's
+    horizon; the 24-hour reminder still to come, moved out of quiet hours or not) for a patient who
+    agreed to email and text messages, as the booking service leaves them: reminders of both
+    modalities on both channels whatever the hour the suite runs. The demo places its own sessions
+    from the moment it was built, and at some hours (a Monday at 9:30) none of its online ones had a
+    reminder still ahead."""
+    course = next(c for c in db.session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id))
+                  if consents_to(c.patient, "email") and consents_to(c.patient, "sms"))
+    first = (now + timedelta(hours=30)).replace(minute=0, second=0, microsecond=0)
+    room = db.session.scalars(select(Room).order_by(Room.id)).first()
+    for starts, room_id in ((first, None), (first + timedelta(hours=1), room.id)):
+        appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=course.therapist_id,
+                                  kind="integration", starts_at=starts, ends_at=starts + timedelta(minutes=50),
+                                  modality="in_person" if room_id else "telehealth", room_id=room_id,
+                                  created_by_id=course.therapist_id)
+        appointment.changes.append(AppointmentChange(change="booked", by_user_id=course.therapist_id))
+        db.session.add(appointment)
+    db.session.flush()
+
+
 def test_no_message_carries_a_clinical_word_or_note_text(app):
     with linking_context(app):  # an app context whose links are absolute, as the worker's
         now = utcnow()
+        _sessions_ahead(now)
         sweep_reminders(now)  # whatever else is due now, too
         # a safety alert raised now (the demo's were emailed on their days): its emails wait
         course = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == "integration")

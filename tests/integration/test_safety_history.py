@@ -2,7 +2,7 @@
 every source of suicide risk raises an alert the care team sees until a clinician acknowledges it
 with what was done; the alert then stays in the patient's safety history. Baseline checklist items
 are met by a measure dated before the first dose, never by a tick."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -18,6 +18,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.baselines import baseline_of, course_measures, first_dose_of
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import acknowledge_alert, record_measure, void_measure
+from tests.clock_changes import next_clock_change
 from tests.conftest import page_text
 from tests.icons import after_icon, badges
 from tests.integration.test_notes import (TODAY, _integration_data, _phq9, _start, _version, dose_started,
@@ -71,7 +72,7 @@ def test_a_risk_screen_alert_reaches_the_care_team_and_stays_in_the_history_once
     assert _alerts(make)[0][2:] == (team["prescriber"], done)
     measures = page_text(client.get(f"/courses/{team['course']}/measures"))
     assert "Safety history" in measures and done in measures and "Orrin Vale" in measures
-    assert f"Safety alert: Risk screen: intent to act on thoughts of self-harm reported" in measures  # still open
+    assert "Safety alert: Risk screen: intent to act on thoughts of self-harm reported" in measures  # still open
     html = client.get(f"/courses/{team['course']}").get_data(as_text=True)
     course = page_text(client.get(f"/courses/{team['course']}"))
     assert "Therapist's risk screen" in course and done in course and ("danger", "Open") in badges(html)
@@ -260,17 +261,21 @@ def test_a_measure_entered_after_dosing_began_alone_is_no_baseline(make, auth, c
 
 
 def test_the_first_dose_day_is_the_clinics_across_a_dst_change(make, team):
-    """23:30 in New York on Saturday 31 October 2026 is 03:30 UTC on 1 November, the night the
-    clocks go back: the first dose is on the 31st, so a PHQ-9 of the 30th is the baseline and one
-    of the 31st is not."""
+    """23:30 in New York on the Saturday before the clocks go back (the next such night) is 03:30
+    UTC on the Sunday: the first dose is on the Saturday, so a PHQ-9 of the Friday is the baseline and
+    one of the Saturday is not."""
+    sunday = next_clock_change(forward=False)
+    saturday, friday = (sunday - timedelta(days=1)).date(), (sunday - timedelta(days=2)).date()
+    dose_started_at = datetime.combine(saturday, time(23, 30), tzinfo=sunday.tzinfo).astimezone(timezone.utc)
+    assert (dose_started_at.date(), dose_started_at.hour) == (sunday.date(), 3)
+
     def scenario():
-        db.session.add(DosingSession(course_id=team["course"], sequence=1, status=DRAFT,
-                                     started_at=datetime(2026, 11, 1, 3, 30, tzinfo=timezone.utc)))
+        db.session.add(DosingSession(course_id=team["course"], sequence=1, status=DRAFT, started_at=dose_started_at))
         course, by = db.session.get(TreatmentCourse, team["course"]), db.session.get(User, team["therapist"])
-        for day, base in ((30, 2), (31, 1)):  # both entered before the dose: the date alone decides
+        for day, base in ((friday, 2), (saturday, 1)):  # both entered before the dose: the date alone decides
             with entered_on_their_day():
                 record_measure(course, measure="phq9", answers=[base] * 8 + [0], difficulty=None,
-                               administered_on=date(2026, 10, day), by=by, today=date(2026, 11, 2))
+                               administered_on=day, by=by, today=sunday.date() + timedelta(days=1))
         first = first_dose_of(course.id)
         return first.on, baseline_of(course_measures(course.id), "phq9", first).administered_on
-    assert make.run(scenario) == (date(2026, 10, 31), date(2026, 10, 30))
+    assert make.run(scenario) == (saturday, friday)

@@ -79,7 +79,10 @@ def _series_end(course: TreatmentCourse) -> datetime | None:
     moments = {t.to_phase: t.occurred_at for t in course.transitions}
     if Phase.INTEGRATION.value not in moments:
         return None
-    signed = db.session.scalars(select(DosingSession).where(DosingSession.course_id == course.id)).all()
+    # the two columns the rule reads, not the sessions: loading them again loaded their readings,
+    # responses and addenda again (the course page had read the sessions already)
+    signed = db.session.execute(select(DosingSession.status, DosingSession.ended_at)
+                                .where(DosingSession.course_id == course.id)).all()
     last = last_series_dose(signed, moments.get(Phase.MAINTENANCE.value))
     return None if last is None else last.ended_at
 

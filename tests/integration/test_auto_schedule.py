@@ -16,10 +16,8 @@ from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, 
 @pytest.fixture
 def clinic(make, auth):
     """Two patients, each with a signed dosing session whose window is open and uncovered; the client signed in
-    as the front desk. Built once per day and worker on SQLite, then loaded from its snapshot (reused_world),
-    anew on PostgreSQL."""
-    ids = reused_world(make.app, f"auto_schedule-{local(0).date()}", lambda: _two_open_windows(make, auth),
-                       engines=("sqlite",))
+    as the front desk. Built once per day, worker and engine, then loaded from its snapshot (reused_world)."""
+    ids = reused_world(make.app, f"auto_schedule-{local(0).date()}", lambda: _two_open_windows(make, auth))
     auth.sign_in("desk")
     return dict(ids)
 

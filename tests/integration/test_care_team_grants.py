@@ -16,7 +16,7 @@ from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.bookings.models import Appointment
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth, page_text, reused_world
 
 NY = ZoneInfo("America/New_York")
 SUITE = "Care-team grants"
@@ -25,6 +25,13 @@ WHY = "covering while Hazel is away"
 
 @pytest.fixture
 def team(make):
+    """A patient whose care team is the therapist and prescriber, a course in preparation with its forms
+    signed, two covering clinicians outside the team, staff and a room. Built once per day, worker and
+    engine (reused_world) and loaded from its snapshot after."""
+    return dict(reused_world(make.app, f"care_team_grants-{date.today()}", lambda: _team_world(make)))
+
+
+def _team_world(make) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale"),
            "staff": make.user("staff", username="desk"),

@@ -37,10 +37,9 @@ WRITTEN = {"summary": "Mood lifted over the series; sleep steadier.", "ending_re
 def ended(make, auth):
     """A discontinued course with one signed dose, a signed integration note (theme, insight) with a
     process note, a PHQ-9 baseline of 16 before the dose and 0 after it; the client signed in as its therapist.
-    The clinicians sign in a client of their own; built once per day and worker on SQLite (reused_world),
-    anew on PostgreSQL."""
+    The clinicians sign in a client of their own; built once per day, worker and engine (reused_world)."""
     ids = reused_world(make.app, f"discharge_ended-{TODAY}",
-                       lambda: ended_course(make, Auth(make.app, make.app.test_client())), engines=("sqlite",))
+                       lambda: ended_course(make, Auth(make.app, make.app.test_client())))
     auth.sign_in("ther")
     return dict(ids)
 

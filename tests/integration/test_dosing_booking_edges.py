@@ -14,12 +14,12 @@ from ketamine_integration.bookings import booking
 from ketamine_integration.bookings.models import Appointment, SessionType
 from tests.conftest import Auth, page_text
 from tests.integration.test_dosing import _plan, _sign, form_time, local
-from tests.integration.test_dosing_bookings import JOIN, _bookings, _sessions, make_clinic, soon
+from tests.integration.test_dosing_bookings import JOIN, _bookings, _sessions, clinic_world, soon
 
 
 @pytest.fixture
 def clinic(make):
-    return make_clinic(make)
+    return clinic_world(make)
 
 
 @pytest.mark.both_engines  # parallel writers

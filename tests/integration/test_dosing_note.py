@@ -34,8 +34,8 @@ def team(make):
     """An IM KAP course (a therapist present at each dose) with a dose given three days ago (its
     record saved, not yet signed), a nurse, a second therapist on the care team who was not at
     the dose and a third outside it; staff record releases. The prescriber records the dose in a client
-    of their own; built once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
-    return dict(reused_world(make.app, f"dosing_note_team-{date.today()}", lambda: _team(make), engines=("sqlite",)))
+    of their own; built once per day, worker and engine (reused_world)."""
+    return dict(reused_world(make.app, f"dosing_note_team-{date.today()}", lambda: _team(make)))
 
 
 def _team(make) -> dict:

@@ -24,7 +24,7 @@ from ketamine_integration.plans.models import CourseStageChange, TreatmentPlan
 from ketamine_integration.safety_plans.models import SafetyPlanReview, SafetyPlanRevision
 from tests.conftest import Auth, page_text
 from tests.integration.test_discharge import WRITTEN, ended  # noqa: F401 - the fixture
-from tests.integration.test_notes import make_team
+from tests.integration.test_notes import notes_team
 from tests.integration.test_safety_plans import PLAN, _edit
 from tests.integration.test_treatment_plans import _plan_form, _start
 from tests.security.clinic import today as clinic_day
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _race(app, username: str, posts) -> list:

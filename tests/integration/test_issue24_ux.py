@@ -22,14 +22,14 @@ from ketamine_integration.plans.models import TreatmentPlan
 from tests.conftest import page_text
 from tests.integration.test_coordination import _release
 from tests.integration.test_discharge import _sign_summary, _summary, ended  # noqa: F401 (a fixture)
-from tests.integration.test_notes import make_team
+from tests.integration.test_notes import notes_team
 from tests.integration.test_treatment_plans import _plan_form, _start
 from tests.statements import page_statements
 
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _labels(html: str) -> list[str]:

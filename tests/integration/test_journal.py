@@ -35,10 +35,8 @@ SHARED = "The doors were not locked after all"
 @pytest.fixture
 def world(make):
     """journal_world, built once per worker and clinic day (its doses are dated from today) and loaded
-    from its snapshot for the tests after, on SQLite (tests.conftest.reused_world; on PostgreSQL loading costs
-    about what building does)."""
-    return dict(reused_world(make.app, f"journal_world-{local(0).date()}", lambda: journal_world(make),
-                                engines=("sqlite",)))
+    from its snapshot for the tests after, on each engine (tests.conftest.reused_world)."""
+    return dict(reused_world(make.app, f"journal_world-{local(0).date()}", lambda: journal_world(make)))
 
 
 def journal_world(make) -> dict:

@@ -16,14 +16,14 @@ from ketamine_integration.notes.signed_guard import SignedNoteChanged
 from ketamine_integration.plans.models import CourseStageChange, TreatmentPlan
 from ketamine_integration.plans.progress import ObjectiveProgress
 from tests.conftest import page_text
-from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, make_team
+from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, notes_team
 from tests.integration.test_treatment_plans import _plan_form, _signed_plan
 from tests.integration.test_treatment_plans import _start as _start_revision
 
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _words(response) -> str:

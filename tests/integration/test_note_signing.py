@@ -14,12 +14,12 @@ from ketamine_integration.bookings.models import Appointment, AppointmentChange
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ProcessNote, SessionNote
 from tests.conftest import page_text
-from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, make_team
+from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, notes_team
 
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _note(make, note_id) -> SessionNote:

@@ -14,7 +14,7 @@ from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.notes.signed_guard import SignedNoteChanged
 from ketamine_integration.notes.technique_models import NoteTechnique, TechniqueResponse
 from tests.conftest import page_text
-from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, make_team
+from tests.integration.test_notes import SIGNING, TODAY, _integration_data, _start, _version, notes_team
 
 
 GROUNDING = {"techniques-0-technique": "breath-and-grounding", "techniques-0-rationale": "Flooded by grief"}
@@ -23,7 +23,7 @@ ACTIVATION = {"techniques-1-technique": "behavioural-activation", "techniques-1-
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _post(make, auth, note, **fields):

@@ -16,7 +16,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import record_measure
 from tests.conftest import page_text
-from tests.integration.test_notes import dose_started, entered_on_their_day, make_team
+from tests.integration.test_notes import dose_started, entered_on_their_day, notes_team
 
 TODAY = date.today()
 NEVER_TO_ALWAYS = tuple(Option(label, value) for value, label in enumerate(
@@ -42,7 +42,7 @@ def mood5():
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _record(auth, course: int, answers: list[int], when: date):

@@ -19,14 +19,14 @@ from ketamine_integration.notes.patient_check_ins import (PatientStepCheckIn, St
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.courses.models import TreatmentCourse
 from tests.conftest import page_text
-from tests.integration.test_notes import TODAY, _start, _write_and_sign, make_team
+from tests.integration.test_notes import TODAY, _start, _write_and_sign, notes_team
 
 D = timedelta(days=1)
 
 
 @pytest.fixture
 def team(make):
-    return make_team(make)
+    return notes_team(make)
 
 
 def _check_in(make, patient_id, step_id, progress, day, obstacles=None):

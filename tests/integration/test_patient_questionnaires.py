@@ -131,10 +131,9 @@ def test_after_the_series_the_end_and_follow_ups_open_from_its_last_dose(team, m
 @pytest.fixture
 def clinic(team, make):
     """The team's clinic with its phone and on-call address, the clinicians' emails, and a patient on the IV
-    protocol with two doses planned from tomorrow. Built once per day and worker on SQLite (reused_world; the
-    fixture of three files), anew on PostgreSQL."""
-    return dict(reused_world(make.app, f"questionnaire_clinic-{local(0).date()}", lambda: _clinic(team, make),
-                             engines=("sqlite",)))
+    protocol with two doses planned from tomorrow. Built once per day, worker and engine (reused_world; the
+    fixture of three files)."""
+    return dict(reused_world(make.app, f"questionnaire_clinic-{local(0).date()}", lambda: _clinic(team, make)))
 
 
 def _clinic(team, make) -> dict:

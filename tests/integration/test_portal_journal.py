@@ -29,12 +29,12 @@ JOURNAL = "/portal/journal/"
 @pytest.fixture
 def world(make):
     """test_journal's world (a dose ended three days ago) and the patient's portal account: built once per
-    worker and clinic day, loaded from its snapshot for the tests after, on SQLite (tests.conftest.reused_world)."""
+    worker and clinic day, loaded from its snapshot for the tests after, on each engine (tests.conftest.reused_world)."""
     def build() -> dict:
         ids = journal_world(make)
         ids["account"] = make.portal_account(ids["patient"])
         return ids
-    return dict(reused_world(make.app, f"portal_journal_world-{local(0).date()}", build, engines=("sqlite",)))
+    return dict(reused_world(make.app, f"portal_journal_world-{local(0).date()}", build))
 
 
 @pytest.fixture

@@ -27,10 +27,9 @@ OBSTACLE = "Rain all afternoon"
 @pytest.fixture
 def team(make):
     """test_notes.make_team's clinic, its course begun four weeks ago (as test_practices.py's), and the
-    patient's portal account, enrolled. Built once per worker and day on SQLite and loaded from its snapshot
-    for the tests after (tests.conftest.reused_world), anew on PostgreSQL."""
-    return dict(reused_world(make.app, f"portal_practices_team-{date.today()}", lambda: _team(make),
-                             engines=("sqlite",)))
+    patient's portal account, enrolled. Built once per worker, day and engine and loaded from its snapshot
+    for the tests after (tests.conftest.reused_world)."""
+    return dict(reused_world(make.app, f"portal_practices_team-{date.today()}", lambda: _team(make)))
 
 
 def _team(make) -> dict:

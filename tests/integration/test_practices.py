@@ -17,7 +17,7 @@ from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.practices.models import Practice, PracticeAssignment, PracticeLog
 from ketamine_integration.practices.patient import NotThePatients, log_practice, patient_practices
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.integration.test_notes import _start, make_team
 
 D = timedelta(days=1)
@@ -25,7 +25,12 @@ D = timedelta(days=1)
 
 @pytest.fixture
 def team(make):
-    """make_team's clinic, its course begun four weeks ago (practices are assigned from then on)."""
+    """make_team's clinic, its course begun four weeks ago (practices are assigned from then on). Built once
+    per day, worker and engine (reused_world) and loaded from its snapshot after."""
+    return dict(reused_world(make.app, f"practices_team-{date.today()}", lambda: _begun_earlier(make)))
+
+
+def _begun_earlier(make) -> dict:
     from ketamine_integration.courses.models import TreatmentCourse
     ids = make_team(make)
 

@@ -38,11 +38,9 @@ def record(make, auth):
     with a release and a coordination report sent while it ran, a draft note, and the patient's portal account;
     the client is left signed in as the course's therapist.
 
-    Built through the app's forms once per day and worker on SQLite (a second a test, for 18 tests), then loaded
-    from its snapshot (tests.conftest.reused_world), anew on PostgreSQL; every test signs in afresh, the first
-    one too."""
-    ids = reused_world(make.app, f"record_access-{TODAY}", lambda: _ended_with_a_copy_to_make(make, auth),
-                       engines=("sqlite",))
+    Built through the app's forms once per day, worker and engine (a second a test, for 18 tests), then loaded
+    from its snapshot (tests.conftest.reused_world); every test signs in afresh, the first one too."""
+    ids = reused_world(make.app, f"record_access-{TODAY}", lambda: _ended_with_a_copy_to_make(make, auth))
     auth.sign_in("ther")
     return dict(ids)
 

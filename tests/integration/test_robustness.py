@@ -9,13 +9,19 @@ from sqlalchemy import func, select, update
 from ketamine_integration.accounts.models import User
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.conftest import Auth
+from tests.conftest import Auth, reused_world
 
 HUGE = "99999999999999999999"
 
 
 @pytest.fixture
 def clinic(make):
+    """Staff, admin, a therapist and one patient on the therapist's care team. Built once per day, worker and
+    engine (reused_world) and loaded from its snapshot after."""
+    return dict(reused_world(make.app, f"robustness-{date.today()}", lambda: _clinic_world(make)))
+
+
+def _clinic_world(make) -> dict:
     ids = {"staff": make.user("staff", username="desk"), "admin": make.user("admin", username="boss"),
            "therapist": make.user("therapist", username="ther")}
     ids["patient"] = make.patient(family_name="Robust", therapists=[ids["therapist"]])

@@ -17,9 +17,9 @@ NY = ZoneInfo("America/New_York")
 @pytest.fixture
 def team(make):
     """A course in experience, its therapist and prescriber, a second therapist on the patient's care team and
-    the front desk. Built once per day and worker on SQLite, then loaded from its snapshot (reused_world): the
+    the front desk. Built once per day, worker and engine, then loaded from its snapshot (reused_world): the
     fixture of a dozen files."""
-    return dict(reused_world(make.app, f"scheduling_team-{datetime.now(NY).date()}", lambda: _team(make), engines=("sqlite",)))
+    return dict(reused_world(make.app, f"scheduling_team-{datetime.now(NY).date()}", lambda: _team(make)))
 
 
 def _team(make) -> dict:
@@ -35,7 +35,7 @@ def _team(make) -> dict:
 @pytest.fixture
 def signed_window(team, make):
     """A dosing session signed three days ago: its window is open for another eleven days. The prescriber signs
-    in a client of their own (the test's client is untouched); built once per day and worker on SQLite."""
+    in a client of their own (the test's client is untouched); built once per day, worker and engine."""
     def sign():
         session_id = _planned(make, team)[0]
         prescriber = Auth(make.app, make.app.test_client())
@@ -43,7 +43,7 @@ def signed_window(team, make):
         _sign(make, prescriber, session_id, team["prescriber"])
         prescriber.logout()
         return session_id
-    return reused_world(make.app, f"scheduling_signed_window-{datetime.now(NY).date()}", sign, engines=("sqlite",))
+    return reused_world(make.app, f"scheduling_signed_window-{datetime.now(NY).date()}", sign)
 
 
 def tomorrow_at(hour, minute=0):

@@ -43,10 +43,9 @@ def transport_answers(typed_name: str) -> dict:
 @pytest.fixture
 def team(make):
     """A patient on an IV course (its packet made at enrolment) with a portal account, their care team, a
-    nurse on it, and a therapist and a patient outside it. Built once per day and worker on SQLite
+    nurse on it, and a therapist and a patient outside it. Built once per day, worker and engine
     (reused_world)."""
-    return dict(reused_world(make.app, f"signed_form_pages_team-{date.today()}", lambda: _team(make),
-                             engines=("sqlite",)))
+    return dict(reused_world(make.app, f"signed_form_pages_team-{date.today()}", lambda: _team(make)))
 
 
 def _team(make) -> dict:

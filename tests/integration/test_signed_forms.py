@@ -441,9 +441,8 @@ def test_a_course_on_a_version_without_forms_has_no_packet(team, make, app, tmp_
 @pytest.fixture
 def dosing(make):
     """A course moved to experience by overriding its preparation gate, with nothing signed. Built once per day
-    and worker on SQLite (reused_world), anew on PostgreSQL."""
-    return dict(reused_world(make.app, f"signed_forms_dosing-{date.today()}", lambda: _dosing(make),
-                             engines=("sqlite",)))
+    and worker on each engine (reused_world)."""
+    return dict(reused_world(make.app, f"signed_forms_dosing-{date.today()}", lambda: _dosing(make)))
 
 
 def _dosing(make) -> dict:

@@ -34,10 +34,9 @@ ONCALL = "oncall@clinic.example"
 @pytest.fixture
 def clinic(app, make):
     """A course in integration whose care team has emails (a second therapist on it has none), the desk and the
-    admin; the app links to APP_URL. Built once per day and worker on SQLite (reused_world), anew on PostgreSQL."""
+    admin; the app links to APP_URL. Built once per day, worker and engine (reused_world)."""
     app.config["KI_APP_URL"] = APP_URL
-    return dict(reused_world(app, f"staff_notifications_clinic-{date.today()}", lambda: _clinic(make),
-                             engines=("sqlite",)))
+    return dict(reused_world(app, f"staff_notifications_clinic-{date.today()}", lambda: _clinic(make)))
 
 
 def _clinic(make) -> dict:

@@ -1,6 +1,6 @@
 """Treatment plans (issue 24, point 1): revisions drafted, signed and locked (service, ORM guard, raw
 SQL), addenda, revising keeps objective lineage, the stage history, verify, review due, access by role."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -11,17 +11,15 @@ from ketamine_integration.extensions import db
 from ketamine_integration.plans import services
 from ketamine_integration.plans.models import CourseStageChange, PlanObjective, TreatmentPlan
 from ketamine_integration.plans.signed_guard import SignedPlanChanged
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text
 from tests.security.clinic import today as clinic_day  # the clinic's date (America/New_York in tests)
-from tests.integration.test_notes import make_team
+from tests.integration.test_notes import notes_team
 
 
 @pytest.fixture
 def team(make):
-    """test_notes' team (a course in integration). Built once per day and worker on SQLite (reused_world), anew
-    on PostgreSQL."""
-    return dict(reused_world(make.app, f"treatment_plans_team-{date.today()}", lambda: make_team(make),
-                             engines=("sqlite",)))
+    """test_notes' team (a course in integration), from the same snapshot."""
+    return notes_team(make)
 
 
 def _plan_form(version, *, sign=False, **changes):

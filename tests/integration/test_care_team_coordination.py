@@ -2,22 +2,29 @@
 a release (45 CFR 164.506(c)); a prescriber outside the care team only under a release that covers
 an outside recipient; an urgent safety note to the care team's prescriber is never blocked; a
 report shown as due says what it still needs."""
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from ketamine_integration.coordination.models import CoordinationNote, ReleaseOfInformation
 from ketamine_integration.extensions import db
-from tests.conftest import page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_coordination import TODAY, _generate, _latest_pdf_text, _release
 from tests.integration.test_dosing import _sign, form_time, local
 
 
 @pytest.fixture
-def team(make, auth):
+def team(make):
     """An IM KAP course (a report falls due after the first dose) with one signed dose, its
-    prescriber on the care team, another practice's prescriber outside it, and no release."""
+    prescriber on the care team, another practice's prescriber outside it, and no release. The prescriber
+    signs in a client of their own; built once per day, worker and engine (reused_world) and loaded from its
+    snapshot after."""
+    return dict(reused_world(make.app, f"care_team_coordination-{date.today()}",
+                             lambda: _team(make, Auth(make.app, make.app.test_client()))))
+
+
+def _team(make, auth) -> dict:
     ids = {"therapist": make.user("therapist", username="ther", full_name="Hazel Quint", licence_type="LCSW"),
            "prescriber": make.user("prescriber", username="pres", full_name="Orrin Vale", licence_type="MD"),
            "outsider": make.user("prescriber", username="elsewhere", full_name="Pia Far", licence_type="NP"),

@@ -6,6 +6,7 @@ fhir.resources, its references resolve, the bulk files carry the same, and no pr
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -16,7 +17,7 @@ from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.fhir.export import patient_bundle, write_bulk
 from ketamine_integration.plans.models import TreatmentPlan
-from tests.conftest import page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_coordination import PROCESS_SECRET, team  # noqa: F401  (the fixture)
 from tests.integration.test_fhir_export import _read_ndjson, _references, statements_per_step
 from tests.integration.test_note_plan import _note_with_plan
@@ -33,7 +34,16 @@ def planned(make, auth, team):  # noqa: F811
     """The coordination team's patient (a signed dose with a mild nausea, a signed note with a process note),
     with a signed plan, a signed note recording progress on its objective, a second signed revision carrying that
     objective on, and two
-    coordination notes (the second a follow-up) the prescriber acknowledged with a reply."""
+    coordination notes (the second a follow-up) the prescriber acknowledged with a reply. Built on the team's
+    world in a client of its own once per day, worker and engine (reused_world) and loaded from its snapshot
+    after; the test's client is signed in as the prescriber."""
+    built = dict(reused_world(make.app, f"fhir_care_plans-{date.today()}",
+                              lambda: _planned(make, Auth(make.app, make.app.test_client()), team)))
+    auth.sign_in("pres")
+    return built
+
+
+def _planned(make, auth, team) -> dict:
     note, first_plan, lineage, data = _note_with_plan(make, auth, team)
     assert auth.post(f"/notes/{note}/process", {"body": PLAN_CANARY}).status_code == 302
     signed = auth.post(f"/notes/{note}", {**data, "version": str(_version(make, note)), **SIGNING})
@@ -50,6 +60,7 @@ def planned(make, auth, team):  # noqa: F811
     auth.sign_in("pres")
     first_note = make.query(lambda: db.session.scalar(select(func.min(CoordinationNote.id))))
     assert auth.post(f"/coordination/{first_note}/acknowledge", {"reply": "Seen; keeping the dose."}).status_code == 302
+    auth.logout()
     return {**team, "plans": (first_plan, second_plan), "first_note": first_note}
 
 

@@ -4,7 +4,7 @@ entries the patient shares with the clinic; it never carries a process note, a p
 shared, or its share withdrawn) or anything of another patient. The portal download carries the same."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.record_access import archive
-from tests.conftest import Auth, page_text
+from tests.conftest import Auth, page_text, reused_world
 from tests.integration.test_discharge import PROCESS_CANARY
 from tests.integration.test_notes import SIGNING, _version, make_team
 from tests.integration.test_note_plan import _note_with_plan
@@ -44,7 +44,15 @@ def _journal(make, ids, text: str, *, shared: bool, withdrawn: bool = False) -> 
 def record(make, auth):
     """A course in integration with a signed plan, a signed note recording progress on its objective (with a
     process note), a formulation, a signed safety plan and three journal entries; another patient of the same
-    therapist with a plan of their own. Signed in as the therapist."""
+    therapist with a plan of their own. Built in a client of its own once per day, worker and engine
+    (reused_world) and loaded from its snapshot after; the test's client is signed in as the therapist."""
+    ids = dict(reused_world(make.app, f"record_copy_contents-{date.today()}",
+                            lambda: _record(make, Auth(make.app, make.app.test_client()))))
+    auth.sign_in("ther")
+    return ids
+
+
+def _record(make, auth) -> dict:
     ids = make_team(make)
     note, _, _, data = _note_with_plan(make, auth, ids, **{"objective_progress-0-comment": "Two walks this week"})
     assert auth.post(f"/notes/{note}/process", {"body": PROCESS_CANARY}).status_code == 302
@@ -63,6 +71,7 @@ def record(make, auth):
     form = {**_plan_form(1, sign=True), "objectives-0-target": OTHERS_PLAN}
     assert auth.post(f"/plans/{plan}", form).status_code == 302
     ids["account"] = make.portal_account(ids["patient"])
+    auth.logout()
     return ids
 
 

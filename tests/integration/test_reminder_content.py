@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from ketamine_integration.accounts.models import User
-from ketamine_integration.bookings.models import Appointment, AppointmentChange, Room
+from ketamine_integration.bookings.models import Appointment, Room
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.db.clinic_time import clinic_zone
 from ketamine_integration.domain.reminders import clinical_words_in
@@ -26,6 +26,7 @@ from ketamine_integration.reminders.consent import consents_to
 from ketamine_integration.reminders.sweep import sweep_reminders
 from ketamine_integration.db.types import utcnow
 from tests.integration.test_invitations import _ics_text, _no_clinical_words, _stored_invitation
+from tests.integration.test_reminder_sweep import _appointment
 
 pytestmark = pytest.mark.demo_clinic
 
@@ -63,13 +64,9 @@ def _sessions_ahead(now: datetime) -> None:
     first = (now + timedelta(hours=30)).replace(minute=0, second=0, microsecond=0)
     room = db.session.scalars(select(Room).order_by(Room.id)).first()
     for starts, room_id in ((first, None), (first + timedelta(hours=1), room.id)):
-        appointment = Appointment(patient_id=course.patient_id, course_id=course.id, clinician_id=course.therapist_id,
-                                  kind="integration", starts_at=starts, ends_at=starts + timedelta(minutes=50),
-                                  modality="in_person" if room_id else "telehealth", room_id=room_id,
-                                  created_by_id=course.therapist_id)
-        appointment.changes.append(AppointmentChange(change="booked", by_user_id=course.therapist_id))
-        db.session.add(appointment)
-    db.session.flush()
+        _appointment(course.patient_id, course.therapist_id, starts, kind="integration", course_id=course.id,
+                     modality="in_person" if room_id else "telehealth", room_id=room_id,
+                     booked_by=course.therapist_id)
 
 
 def test_no_message_carries_a_clinical_word_or_note_text(app):

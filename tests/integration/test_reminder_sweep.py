@@ -71,12 +71,13 @@ def _build_world(make) -> dict:
 
 
 def _appointment(patient_id: int, clinician_id: int, starts_at: datetime, *, kind: str = "follow_up",
-                 modality: str = "in_person", booked_by: int | None = None, room_id: int | None = None) -> int:
+                 modality: str = "in_person", booked_by: int | None = None, room_id: int | None = None,
+                 course_id: int | None = None) -> int:
     """An appointment as the sweep finds it; `booked_by`: booked through the history (announced at
     commit, so the receiver plans it), else a row alone (only the sweep plans it)."""
     appointment = Appointment(patient_id=patient_id, clinician_id=clinician_id, kind=kind, starts_at=starts_at,
                               ends_at=starts_at + timedelta(minutes=30), modality=modality, room_id=room_id,
-                              created_by_id=booked_by or clinician_id)
+                              course_id=course_id, created_by_id=booked_by or clinician_id)
     if booked_by:
         appointment.changes.append(AppointmentChange(change="booked", by_user_id=booked_by))
     db.session.add(appointment)

@@ -158,6 +158,8 @@ def live_server(browser_databases, browser_app, tmp_path, live_port):
 
 
 DESKTOP = {"width": 1280, "height": 800}
+#: a document of the live servers' origin that runs no script (SharedTab.reset)
+STYLESHEET = "/static/style.css"
 
 
 class SharedTab:
@@ -169,9 +171,10 @@ class SharedTab:
     119 s of Chromium CPU before, 59 s and 58 s after. What a test leaves behind is taken away after it
     (reset): the cookies (the session), the origin's local and session storage, granted permissions,
     routes, the listeners it added, extra pages, viewport, emulated media and timeouts; the tab then goes
-    to about:blank, which stops the page's scripts (the HTTP cache stays: the static files, the same for
-    every test). Anything else (the tab not on the origin at the end, a reset that fails) closes the
-    context: the next test gets a new one."""
+    to about:blank, which stops the page's scripts, and the mouse to the corner (the HTTP cache stays: the
+    static files, the same for every test). Anything else (the tab not on the origin at the end, a fake
+    clock installed, which stays with the context, a reset that fails) closes the context: the next test
+    gets a new one."""
 
     def __init__(self, browser):
         self.browser, self.origin, self.context, self.page = browser, None, None, None
@@ -195,7 +198,8 @@ class SharedTab:
         try:
             if not page.url.startswith(self.origin + "/") or page.is_closed():
                 raise RuntimeError("the tab left the origin")
-            page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+            if page.evaluate("() => Date.isFake === true"):  # page.clock: its scripts stay with the context
+                raise RuntimeError("the test installed a fake clock")
             emitter = page._impl_obj
             for event in emitter.event_names():
                 for listener in emitter.listeners(event):
@@ -205,7 +209,12 @@ class SharedTab:
             for other in context.pages:
                 if other is not page:
                     other.close()
+            # a document of the origin that runs no script (the test's page's deferred scripts could
+            # write storage after it was cleared), where the origin's storage is cleared; then a blank tab
+            page.goto(self.origin + STYLESHEET)
+            page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
             page.goto("about:blank")
+            page.mouse.move(0, 0)  # no hover left on what the next test's page draws there
             context.clear_cookies()
             context.clear_permissions()
             page.set_viewport_size(DESKTOP)

@@ -168,7 +168,8 @@ class SharedTab:
     A new context per test cost Chromium a new renderer process each time: 1.1 s of its CPU for a test of
     three page loads, against 0.43 s in a tab kept open (ten such tests, four rounds, a small static
     page); the 72 browser tests outside the accessibility pass and the XSS crawl, one process: 107 s and
-    119 s of Chromium CPU before, 59 s and 58 s after. What a test leaves behind is taken away after it
+    119 s of Chromium CPU before, 59 s and 58 s after (before reset visited the stylesheet, a navigation
+    more a test). What a test leaves behind is taken away after it
     (reset): the cookies (the session), the origin's local and session storage, granted permissions,
     routes, the listeners it added, extra pages, viewport, emulated media and timeouts; the tab then goes
     to about:blank, which stops the page's scripts, and the mouse to the corner (the HTTP cache stays: the

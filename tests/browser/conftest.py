@@ -38,6 +38,8 @@ CHROMIUM_ARGS = [
     "--js-flags=--max-opt=1",
 ]
 DEFAULT_TIMEOUT_MS = 10_000
+#: the window of a desktop screen, in which a tab opens
+DESKTOP = {"width": 1280, "height": 800}
 #: the live servers of running tests by origin, so sign_in(page, ...) can reach the app's database
 _LIVE_SERVERS: dict[str, "LiveServer"] = {}
 
@@ -157,7 +159,6 @@ def live_server(browser_databases, browser_app, tmp_path, live_port):
         saved.restore()
 
 
-DESKTOP = {"width": 1280, "height": 800}
 #: a document of the live servers' origin that runs no script (SharedTab.reset)
 STYLESHEET = "/static/style.css"
 
@@ -169,13 +170,12 @@ class SharedTab:
     three page loads, against 0.43 s in a tab kept open (ten such tests, four rounds, a small static
     page); the 72 browser tests outside the accessibility pass and the XSS crawl, one process: 107 s and
     119 s of Chromium CPU before, 59 s and 58 s after (before reset visited the stylesheet, a navigation
-    more a test). What a test leaves behind is taken away after it
-    (reset): the cookies (the session), the origin's local and session storage, granted permissions,
-    routes, the listeners it added, extra pages, viewport, emulated media and timeouts; the tab then goes
-    to about:blank, which stops the page's scripts, and the mouse to the corner (the HTTP cache stays: the
-    static files, the same for every test). Anything else (the tab not on the origin at the end, a fake
-    clock installed, which stays with the context, a reset that fails) closes the context: the next test
-    gets a new one."""
+    more a test). What a test leaves behind is taken away after it (reset): the cookies (the session), the
+    origin's local and session storage, granted permissions, routes, the listeners it added, extra pages,
+    viewport, emulated media and timeouts; the tab then goes to about:blank, which stops the page's
+    scripts, and the mouse to the corner (the HTTP cache stays: the static files, the same for every
+    test). Anything else (the tab not on the origin at the end, a fake clock installed, which stays with
+    the context, a reset that fails) closes the context: the next test gets a new one."""
 
     def __init__(self, browser):
         self.browser, self.origin, self.context, self.page = browser, None, None, None
@@ -197,7 +197,7 @@ class SharedTab:
     def reset(self, kept_listeners: dict) -> None:
         page, context = self.page, self.context
         try:
-            if not page.url.startswith(self.origin + "/") or page.is_closed():
+            if page.is_closed() or not page.url.startswith(self.origin + "/"):
                 raise RuntimeError("the tab left the origin")
             if page.evaluate("() => Date.isFake === true"):  # page.clock: its scripts stay with the context
                 raise RuntimeError("the test installed a fake clock")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, DESKTOP
 from tests.browser.key_pages import ROLES, auth_for, demo_clinic, open_key_page, pages_for, sign_in_role, slug
 from tests.browser.layout import page_width
 from tests.conftest import IN_CI
@@ -98,9 +98,6 @@ HIDDEN_ON_A_PHONE = """(width) => {
   }
   return found;
 }"""
-DESKTOP = {"width": 1280, "height": 800}
-
-
 def _require(tool: Path, what: str, runner: str | None = None) -> None:
     """Skip (fail in CI) when a checker is not installed."""
     reason = None

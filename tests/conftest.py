@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 from dataclasses import asdict
+from datetime import date
 from html import unescape
 
 import pyotp
@@ -280,6 +281,13 @@ def reused_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES):
         close_app(app)
         databases.load_snapshot(name)
     return worlds[name]
+
+
+def todays_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES) -> dict:
+    """reused_world for a world built around today's clinic date (the process keeps the clinic's zone):
+    named for the day, so a run that crosses midnight builds it again rather than loading yesterday's;
+    returned as a copy the test may change (build() returns a dict of ids)."""
+    return dict(reused_world(app, f"{name}-{date.today()}", build, engines=engines))
 
 
 def own_app(database_uri: str, tmp_path):

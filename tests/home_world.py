@@ -23,7 +23,7 @@ from ketamine_integration.experience.services import plan_series, save_record, s
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.services import create_note
 from ketamine_integration.scheduling.services import book_integration_session
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 from tests.factories import DISCHARGE_MET
 
 NY = ZoneInfo("America/New_York")
@@ -51,7 +51,7 @@ def home_world(make) -> dict:
 def reused_home_world(make) -> dict:
     """home_world(make), built once per engine per worker (per clinic day: its times are today's) and
     loaded from its snapshot by the tests after (tests.conftest.reused_world)."""
-    return dict(reused_world(make.app, f"home_world-{datetime.now(NY).date()}", lambda: home_world(make)))
+    return todays_world(make.app, "home_world", lambda: home_world(make))
 
 
 def grown_home_world(make) -> dict:
@@ -64,7 +64,7 @@ def grown_home_world(make) -> dict:
         for n in (1, 2):
             add_patients(make, ids, n)
         return ids
-    return dict(reused_world(make.app, f"home_world_grown-{datetime.now(NY).date()}", grow))
+    return todays_world(make.app, "home_world_grown", grow)
 
 
 def _clinic(ids: dict) -> None:

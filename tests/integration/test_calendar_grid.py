@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ketamine_integration.bookings.models import Appointment, AppointmentChange, WorkingHours
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import CareTeamMember
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.statements import page_statements
 
 NY = ZoneInfo("America/New_York")
@@ -38,7 +38,7 @@ def clinic(make):
     """Two therapists' courses in integration (a nurse on the first's care team), a prescriber, the desk, two
     rooms and every day's working hours. Built once per day and worker on each engine (reused_world): a file copy
     on SQLite, the rows written back by COPY on PostgreSQL."""
-    return dict(reused_world(make.app, f"calendar_grid-{date.today()}", lambda: _clinic(make)))
+    return todays_world(make.app, "calendar_grid", lambda: _clinic(make))
 
 
 def _clinic(make) -> dict:

@@ -1,6 +1,6 @@
 """Calendar feeds and invitations, read back with vobject (an independent parser), and busy-time import."""
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from ketamine_integration.busy_times.models import CalendarImport, ImportedBusy,
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, AppointmentChange
 from tests.clock_changes import next_clock_change
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -23,7 +23,7 @@ def clinic(make):
     """Two therapists (one with an email), a prescriber, another practice's prescriber, staff, admin, two
     patients on different care teams and a room. Built once per day, worker and engine (reused_world) and
     loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"calendars_clinic-{date.today()}", lambda: _clinic_world(make)))
+    return todays_world(make.app, "calendars_clinic", lambda: _clinic_world(make))
 
 
 def _clinic_world(make) -> dict:

@@ -2,14 +2,14 @@
 a release (45 CFR 164.506(c)); a prescriber outside the care team only under a release that covers
 an outside recipient; an urgent safety note to the care team's prescriber is never blocked; a
 report shown as due says what it still needs."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from ketamine_integration.coordination.models import CoordinationNote, ReleaseOfInformation
 from ketamine_integration.extensions import db
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import TODAY, _generate, _latest_pdf_text, _release
 from tests.integration.test_dosing import _sign, form_time, local
 
@@ -20,8 +20,8 @@ def team(make):
     prescriber on the care team, another practice's prescriber outside it, and no release. The prescriber
     signs in a client of their own; built once per day, worker and engine (reused_world) and loaded from its
     snapshot after."""
-    return dict(reused_world(make.app, f"care_team_coordination-{date.today()}",
-                             lambda: _team(make, Auth(make.app, make.app.test_client()))))
+    return todays_world(make.app, "care_team_coordination",
+                        lambda: _team(make, Auth(make.app, make.app.test_client())))
 
 
 def _team(make, auth) -> dict:

@@ -16,7 +16,7 @@ from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.bookings.models import Appointment
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 
 NY = ZoneInfo("America/New_York")
 SUITE = "Care-team grants"
@@ -28,7 +28,7 @@ def team(make):
     """A patient whose care team is the therapist and prescriber, a course in preparation with its forms
     signed, two covering clinicians outside the team, staff and a room. Built once per day, worker and
     engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"care_team_grants-{date.today()}", lambda: _team_world(make)))
+    return todays_world(make.app, "care_team_grants", lambda: _team_world(make))
 
 
 def _team_world(make) -> dict:

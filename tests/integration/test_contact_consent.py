@@ -3,7 +3,6 @@ patient's contact consent page (staff, and therapists of the care team), the lat
 one action opts out of every channel; the clinic's reminder settings page (the admin's)."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 from sqlalchemy import select, text
@@ -11,14 +10,14 @@ from sqlalchemy import select, text
 from ketamine_integration.extensions import db
 from ketamine_integration.reminders.models import ContactConsent, ReminderRule
 from ketamine_integration.reminders.rules import reminder_settings
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 
 
 @pytest.fixture
 def world(make):
     """Two therapists, a prescriber, staff, admin and a nurse; a patient with an email and a phone, one with
     an email only. Built once per day, worker and engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"contact_consent-{date.today()}", lambda: _build_world(make)))
+    return todays_world(make.app, "contact_consent", lambda: _build_world(make))
 
 
 def _build_world(make) -> dict:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.coordination.models import CATEGORIES, CoordinationNote, CoordinationReport
 from ketamine_integration.extensions import db
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_dosing import _sign, local
 from tests.integration.test_notes import _phq9, _write_and_sign
 
@@ -28,7 +28,7 @@ def team(make):
     The clinicians sign in a client of their own (the test's client is untouched). Built once per day, worker
     and engine (reused_world) and loaded from its snapshot after: a file copy on SQLite, the rows written back
     by COPY on PostgreSQL (a fraction of the forms' cost)."""
-    return dict(reused_world(make.app, f"coordination_team-{TODAY}", lambda: _team(make)))
+    return todays_world(make.app, "coordination_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

@@ -14,7 +14,7 @@ from ketamine_integration.experience.models import DosingSession, SignedRecordCh
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment
 from ketamine_integration.patients.models import Patient
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.factories import DISCHARGE_MET_FORM
 
 NY = ZoneInfo("America/New_York")
@@ -26,7 +26,7 @@ def team(make):
     """A course in experience, its therapist and prescriber, a prescriber off its care team and the desk: the
     fixture of five files. Built once per day, worker and engine (reused_world) and loaded from its snapshot
     after: a file copy on SQLite, the rows written back by COPY on PostgreSQL (cheaper than the factories)."""
-    return dict(reused_world(make.app, f"dosing_team-{datetime.now(NY).date()}", lambda: _team(make)))
+    return todays_world(make.app, "dosing_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

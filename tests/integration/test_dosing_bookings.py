@@ -1,6 +1,6 @@
 """Dosing sessions are booked like any session: a room and a clinician, conflict-checked, kept in step."""
 import threading
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -10,7 +10,7 @@ from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_dosing import NY, _plan, _sign, form_time, local
 
 #: prescriber2 is not on the patients' care teams: staff ask for the membership with the plan
@@ -24,7 +24,7 @@ def clinic(make):
 def clinic_world(make) -> dict:
     """make_clinic's clinic, built once per day, worker and engine (reused_world) and loaded from its snapshot
     after: the fixture of this file and test_dosing_booking_edges.py."""
-    return dict(reused_world(make.app, f"dosing_bookings_clinic-{date.today()}", lambda: make_clinic(make)))
+    return todays_world(make.app, "dosing_bookings_clinic", lambda: make_clinic(make))
 
 
 def make_clinic(make):

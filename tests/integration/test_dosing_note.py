@@ -7,7 +7,7 @@ Review of issue 20: the note documents a dose the record says was given, written
 who was there; once signed, its dose is neither cancelled nor moved; the report carries notes of
 doses given (signed records) only."""
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.notes.services import verify_signed_notes
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from ketamine_integration.experience.models import DosingSession
 from tests.integration.test_dosing import _record_data, form_time, local
 
@@ -35,7 +35,7 @@ def team(make):
     record saved, not yet signed), a nurse, a second therapist on the care team who was not at
     the dose and a third outside it; staff record releases. The prescriber records the dose in a client
     of their own; built once per day, worker and engine (reused_world)."""
-    return dict(reused_world(make.app, f"dosing_note_team-{date.today()}", lambda: _team(make)))
+    return todays_world(make.app, "dosing_note_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

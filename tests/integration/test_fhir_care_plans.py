@@ -6,7 +6,6 @@ fhir.resources, its references resolve, the bulk files carry the same, and no pr
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -17,7 +16,7 @@ from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.extensions import db
 from ketamine_integration.fhir.export import patient_bundle, write_bulk
 from ketamine_integration.plans.models import TreatmentPlan
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import PROCESS_SECRET, team  # noqa: F401  (the fixture)
 from tests.integration.test_fhir_export import _read_ndjson, _references, statements_per_step
 from tests.integration.test_note_plan import _note_with_plan
@@ -37,8 +36,8 @@ def planned(make, auth, team):  # noqa: F811
     coordination notes (the second a follow-up) the prescriber acknowledged with a reply. Built on the team's
     world in a client of its own once per day, worker and engine (reused_world) and loaded from its snapshot
     after; the test's client is signed in as the prescriber."""
-    built = dict(reused_world(make.app, f"fhir_care_plans-{date.today()}",
-                              lambda: _planned(make, Auth(make.app, make.app.test_client()), team)))
+    built = todays_world(make.app, "fhir_care_plans",
+                         lambda: _planned(make, Auth(make.app, make.app.test_client()), team))
     auth.sign_in("pres")
     return built
 

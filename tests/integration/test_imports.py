@@ -18,7 +18,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.imports.patient_rows import MRN_SYSTEM
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.patients.models import Patient
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 
 # Parsing and refusing a file happens before any SQL: those tests run on SQLite in `make test`.
 
@@ -34,7 +34,7 @@ ANSWER = {0: "LA6568-5", 1: "LA6569-3", 2: "LA6570-1", 3: "LA6571-9"}
 def clinic(make):
     """Staff, a therapist and a prescriber, and one patient (KI-900001) on their care team. Built once per
     day, worker and engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"imports_clinic-{date.today()}", lambda: _clinic_world(make)))
+    return todays_world(make.app, "imports_clinic", lambda: _clinic_world(make))
 
 
 def _clinic_world(make) -> dict:

@@ -22,7 +22,7 @@ from ketamine_integration.journal import services as journal
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.patients.models import Patient
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.integration.test_dosing import local
 
 # SQLite in `make test` (PostgreSQL in `make test-all-engines`): the journal's services and pages
@@ -36,7 +36,7 @@ SHARED = "The doors were not locked after all"
 def world(make):
     """journal_world, built once per worker and clinic day (its doses are dated from today) and loaded
     from its snapshot for the tests after, on each engine (tests.conftest.reused_world)."""
-    return dict(reused_world(make.app, f"journal_world-{local(0).date()}", lambda: journal_world(make)))
+    return todays_world(make.app, "journal_world", lambda: journal_world(make))
 
 
 def journal_world(make) -> dict:

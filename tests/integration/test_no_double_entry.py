@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ketamine_integration.courses.models import PreparationRecord
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import CaseFormulation, SessionNote
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.integration.test_courses import sign_preparation_note
 
 TODAY = date.today()
@@ -24,7 +24,7 @@ APPROACH = {"host_theory": "act", "techniques-0-technique": "Chair work",
 def team(make):
     """A course in integration and another patient's course in preparation, one therapist and prescriber.
     Built once per day, worker and engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"no_double_entry-{date.today()}", lambda: _team_world(make)))
+    return todays_world(make.app, "no_double_entry", lambda: _team_world(make))
 
 
 def _team_world(make) -> dict:

@@ -14,7 +14,7 @@ from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionStep, NoteTheme, SafetyAlert, SessionNote, Theme
 from ketamine_integration.notes.signed_guard import SignedNoteChanged
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 
 TODAY = date.today()
 
@@ -27,7 +27,7 @@ def team(make):
 def notes_team(make) -> dict:
     """make_team's clinic as a fixture's first writes: built once per day, worker and engine
     (reused_world) and loaded from its snapshot after (a file copy on SQLite, COPY on PostgreSQL)."""
-    return dict(reused_world(make.app, f"notes_team-{date.today()}", lambda: make_team(make)))
+    return todays_world(make.app, "notes_team", lambda: make_team(make))
 
 
 def make_team(make):

@@ -1,16 +1,15 @@
 """Role and care-team access to patient pages: who sees which patient, and who may change it."""
-from datetime import date
 
 import pytest
 
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 
 
 @pytest.fixture
 def clinic(make):
     """One patient with a care team, and one user of each kind of access.
     Built once per day, worker and engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"patient_access-{date.today()}", lambda: _clinic_world(make)))
+    return todays_world(make.app, "patient_access", lambda: _clinic_world(make))
 
 
 def _clinic_world(make) -> dict:

@@ -23,7 +23,7 @@ from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notifications.oncall import save_oncall_address
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.web.lifecycle import commit_refusal, finish_transaction
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.integration import test_scheduling
 from tests.integration.test_after_series import series_done
 from tests.integration.test_dosing import NY
@@ -133,7 +133,7 @@ def clinic(team, make):
     """The team's clinic with its phone and on-call address, the clinicians' emails, and a patient on the IV
     protocol with two doses planned from tomorrow. Built once per day, worker and engine (reused_world; the
     fixture of three files)."""
-    return dict(reused_world(make.app, f"questionnaire_clinic-{local(0).date()}", lambda: _clinic(team, make)))
+    return todays_world(make.app, "questionnaire_clinic", lambda: _clinic(team, make))
 
 
 def _clinic(team, make) -> dict:

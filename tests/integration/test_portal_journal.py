@@ -16,8 +16,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.journal import services as journal
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.portal.models import PortalKeptText, PortalSession
-from tests.conftest import Auth, page_text, reused_world
-from tests.integration.test_dosing import local
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_journal import PRIVATE, SHARED, _note, _pages, journal_world, where_shown, write
 from tests.page_html import read_forms
 
@@ -34,7 +33,7 @@ def world(make):
         ids = journal_world(make)
         ids["account"] = make.portal_account(ids["patient"])
         return ids
-    return dict(reused_world(make.app, f"portal_journal_world-{local(0).date()}", build))
+    return todays_world(make.app, "portal_journal_world", build)
 
 
 @pytest.fixture

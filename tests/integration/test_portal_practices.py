@@ -6,7 +6,7 @@ assignment or step is 404; text typed when the session timed out is offered back
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from ketamine_integration.notes.models import ActionStep
 from ketamine_integration.notes.patient_check_ins import PatientStepCheckIn
 from ketamine_integration.portal.models import PortalKeptText, PortalSession
 from ketamine_integration.practices.models import PracticeLog
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_notes import _start, _write_and_sign, make_team
 from tests.integration.test_practices import _assign, _today
 
@@ -29,7 +29,7 @@ def team(make):
     """test_notes.make_team's clinic, its course begun four weeks ago (as test_practices.py's), and the
     patient's portal account, enrolled. Built once per worker, day and engine and loaded from its snapshot
     for the tests after (tests.conftest.reused_world)."""
-    return dict(reused_world(make.app, f"portal_practices_team-{date.today()}", lambda: _team(make)))
+    return todays_world(make.app, "portal_practices_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

@@ -5,7 +5,7 @@ name the patient's account as actor and the chain verifies with them."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_string, policy
 
 import pyotp
@@ -20,14 +20,14 @@ from ketamine_integration.messaging.models import Delivery
 from ketamine_integration.portal.models import PortalAccount, PortalKeptText, PortalSession
 from ketamine_integration.portal.recovery import RECOVERABLE, keep_text_of, offered_back
 from ketamine_integration.web import access
-from tests.conftest import PASSWORD, Auth, page_text, reused_world
+from tests.conftest import PASSWORD, Auth, page_text, todays_world
 
 
 @pytest.fixture
 def world(make):
     """A therapist's two patients, each with a course and an enrolled portal account, a prescriber and staff.
     Built once per day, worker and engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"portal_sign_in-{date.today()}", lambda: _build_world(make)))
+    return todays_world(make.app, "portal_sign_in", lambda: _build_world(make))
 
 
 def _build_world(make) -> dict:

@@ -17,7 +17,7 @@ from ketamine_integration.notes.models import SessionNote
 from ketamine_integration.patients.models import Patient
 from ketamine_integration.practices.models import Practice, PracticeAssignment, PracticeLog
 from ketamine_integration.practices.patient import NotThePatients, log_practice, patient_practices
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.integration.test_notes import _start, make_team
 
 D = timedelta(days=1)
@@ -27,7 +27,7 @@ D = timedelta(days=1)
 def team(make):
     """make_team's clinic, its course begun four weeks ago (practices are assigned from then on). Built once
     per day, worker and engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"practices_team-{date.today()}", lambda: _begun_earlier(make)))
+    return todays_world(make.app, "practices_team", lambda: _begun_earlier(make))
 
 
 def _begun_earlier(make) -> dict:

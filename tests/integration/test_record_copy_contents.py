@@ -4,7 +4,7 @@ entries the patient shares with the clinic; it never carries a process note, a p
 shared, or its share withdrawn) or anything of another patient. The portal download carries the same."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from ketamine_integration.db.types import utcnow
 from ketamine_integration.extensions import db
 from ketamine_integration.journal.models import JournalEntry
 from ketamine_integration.record_access import archive
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_discharge import PROCESS_CANARY
 from tests.integration.test_notes import SIGNING, _version, make_team
 from tests.integration.test_note_plan import _note_with_plan
@@ -46,8 +46,8 @@ def record(make, auth):
     process note), a formulation, a signed safety plan and three journal entries; another patient of the same
     therapist with a plan of their own. Built in a client of its own once per day, worker and engine
     (reused_world) and loaded from its snapshot after; the test's client is signed in as the therapist."""
-    ids = dict(reused_world(make.app, f"record_copy_contents-{date.today()}",
-                            lambda: _record(make, Auth(make.app, make.app.test_client()))))
+    ids = todays_world(make.app, "record_copy_contents",
+                       lambda: _record(make, Auth(make.app, make.app.test_client())))
     auth.sign_in("ther")
     return ids
 

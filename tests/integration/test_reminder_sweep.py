@@ -6,7 +6,7 @@ not grow with the clinic."""
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_string, policy
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from ketamine_integration.reminders.consent import opt_out_of_everything, record
 from ketamine_integration.reminders.models import ReminderRule
 from ketamine_integration.reminders.rules import save_reminder_settings
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, queue_settings, running_consumer, wait_for
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 
 
 NY = ZoneInfo("America/New_York")
@@ -48,7 +48,7 @@ def world(make):
     """Admin, staff and a therapist, whose three patients consent to email and SMS, email only, and nothing
     yet; the clinic's reminder settings. Built once per day, worker and engine (reused_world) and loaded from
     its snapshot after."""
-    return dict(reused_world(make.app, f"reminder_sweep-{date.today()}", lambda: _build_world(make)))
+    return todays_world(make.app, "reminder_sweep", lambda: _build_world(make))
 
 
 def _build_world(make) -> dict:

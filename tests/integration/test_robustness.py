@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from ketamine_integration.accounts.models import User
 from ketamine_integration.extensions import db
 from ketamine_integration.patients.models import Patient
-from tests.conftest import Auth, reused_world
+from tests.conftest import Auth, todays_world
 
 HUGE = "99999999999999999999"
 
@@ -18,7 +18,7 @@ HUGE = "99999999999999999999"
 def clinic(make):
     """Staff, admin, a therapist and one patient on the therapist's care team. Built once per day, worker and
     engine (reused_world) and loaded from its snapshot after."""
-    return dict(reused_world(make.app, f"robustness-{date.today()}", lambda: _clinic_world(make)))
+    return todays_world(make.app, "robustness", lambda: _clinic_world(make))
 
 
 def _clinic_world(make) -> dict:

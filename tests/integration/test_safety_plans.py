@@ -14,7 +14,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SafetyAlert
 from ketamine_integration.safety_plans.guard import SignedPlanChanged
 from ketamine_integration.safety_plans.models import SafetyPlanReview, SafetyPlanRevision
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 
 #: the clinic's day (the review and note forms refuse a day after it), not the machine's
 TODAY = datetime.now(ZoneInfo("America/New_York")).date()
@@ -30,7 +30,7 @@ def team(make):
     """A course in integration, its care team (a nurse on it), a therapist off it, the desk and the admin. Built
     once per day and worker on each engine (reused_world): a file copy on SQLite, the rows written back by COPY
     on PostgreSQL."""
-    return dict(reused_world(make.app, f"safety_plans_team-{TODAY}", lambda: _team(make)))
+    return todays_world(make.app, "safety_plans_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

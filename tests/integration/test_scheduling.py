@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, Room, TimeOff, WorkingHours
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, reused_world, todays_world
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time
 
 NY = ZoneInfo("America/New_York")
@@ -19,7 +19,7 @@ def team(make):
     """A course in experience, its therapist and prescriber, a second therapist on the patient's care team and
     the front desk. Built once per day, worker and engine, then loaded from its snapshot (reused_world): the
     fixture of a dozen files."""
-    return dict(reused_world(make.app, f"scheduling_team-{datetime.now(NY).date()}", lambda: _team(make)))
+    return todays_world(make.app, "scheduling_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

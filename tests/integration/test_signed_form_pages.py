@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.signed_forms import services as signed_forms_services
 from ketamine_integration.signed_forms.models import (ConsentWithdrawal, FormCountersignature, FormFlagReview,
                                                       SignedForm, TabletSigning)
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 
 # SQLite in `make test` (PostgreSQL in `make test-all-engines`): pages; the signed rows' triggers are
 # probed with raw SQL in test_signed_forms.py, on both engines.
@@ -45,7 +45,7 @@ def team(make):
     """A patient on an IV course (its packet made at enrolment) with a portal account, their care team, a
     nurse on it, and a therapist and a patient outside it. Built once per day, worker and engine
     (reused_world)."""
-    return dict(reused_world(make.app, f"signed_form_pages_team-{date.today()}", lambda: _team(make)))
+    return todays_world(make.app, "signed_form_pages_team", lambda: _team(make))
 
 
 def _team(make) -> dict:

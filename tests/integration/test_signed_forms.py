@@ -10,7 +10,7 @@ import re
 import shutil
 import threading
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import FormPacket, SignedForm, TabletSigning
 from ketamine_integration.signed_forms.presented import pdf_response
 from ketamine_integration.domain.form_answers import sample_answers
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.integration.test_forms_waiting import page_text_of
 from tests.integration.test_home_pages import _badge, _counts
 from tests.factories import newest_version
@@ -48,7 +48,7 @@ PROTOCOLS = ("iv-ketamine-induction", "im-ketamine-kap", "sublingual-ketamine-ka
 def team(make):
     """A patient on an IV course (its packet made at enrolment) and their care team; the desk. Built once per day
     and worker on each engine (reused_world): a file copy on SQLite, the rows written back by COPY on PostgreSQL."""
-    return dict(reused_world(make.app, f"signed_forms_team-{date.today()}", lambda: _team(make)))
+    return todays_world(make.app, "signed_forms_team", lambda: _team(make))
 
 
 def _team(make) -> dict:
@@ -442,7 +442,7 @@ def test_a_course_on_a_version_without_forms_has_no_packet(team, make, app, tmp_
 def dosing(make):
     """A course moved to experience by overriding its preparation gate, with nothing signed. Built once per day
     and worker on each engine (reused_world)."""
-    return dict(reused_world(make.app, f"signed_forms_dosing-{date.today()}", lambda: _dosing(make)))
+    return todays_world(make.app, "signed_forms_dosing", lambda: _dosing(make))
 
 
 def _dosing(make) -> dict:

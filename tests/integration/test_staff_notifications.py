@@ -21,7 +21,7 @@ from ketamine_integration.notes.services import record_measure
 from ketamine_integration.notifications import alerts, digests
 from ketamine_integration.notifications.links import linking_context
 from ketamine_integration.patients.models import Patient
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.messaging_world import QUEUE_BACKENDS, mail_through_queue, running_consumer, wait_for
 
 
@@ -36,7 +36,7 @@ def clinic(app, make):
     """A course in integration whose care team has emails (a second therapist on it has none), the desk and the
     admin; the app links to APP_URL. Built once per day, worker and engine (reused_world)."""
     app.config["KI_APP_URL"] = APP_URL
-    return dict(reused_world(app, f"staff_notifications_clinic-{date.today()}", lambda: _clinic(make)))
+    return todays_world(app, "staff_notifications_clinic", lambda: _clinic(make))
 
 
 def _clinic(make) -> dict:

@@ -8,7 +8,6 @@ the triggers let through), and a review or countersignature by someone who could
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select, text
@@ -23,7 +22,7 @@ from ketamine_integration.portal.models import PortalAccount
 from ketamine_integration.signed_forms import services
 from ketamine_integration.signed_forms.models import SignedForm
 from ketamine_integration.signed_forms.services import countersignature_digest
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 from tests.security.append_only_world import as_database_owner
 
 # On SQLite and PostgreSQL: the triggers and the way the owner lifts them differ.
@@ -43,7 +42,7 @@ def forms(make):
 
     Every test here starts from these same records: built once per engine, worker and clinic day, then
     loaded from its snapshot (tests.conftest.reused_world), so each test still meets them untouched."""
-    return dict(reused_world(make.app, f"signed_forms_tampering-{date.today()}", lambda: _forms(make)))
+    return todays_world(make.app, "signed_forms_tampering", lambda: _forms(make))
 
 
 def _forms(make) -> dict[str, int]:

@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import time
+from copy import deepcopy
 from dataclasses import asdict
 from datetime import date
 from html import unescape
@@ -283,11 +284,11 @@ def reused_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES):
     return worlds[name]
 
 
-def todays_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES) -> dict:
+def todays_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES):
     """reused_world for a world built around today's clinic date (the process keeps the clinic's zone):
     named for the day, so a run that crosses midnight builds it again rather than loading yesterday's;
-    returned as a copy the test may change (build() returns a dict of ids)."""
-    return dict(reused_world(app, f"{name}-{date.today()}", build, engines=engines))
+    returned as a deep copy, which the test may change without changing what the next test loads."""
+    return deepcopy(reused_world(app, f"{name}-{date.today()}", build, engines=engines))
 
 
 def own_app(database_uri: str, tmp_path):

@@ -20,7 +20,7 @@ from ketamine_integration.courses.services import record_preparation
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse
 from ketamine_integration.notes.services import record_measure
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 
 # On SQLite and PostgreSQL: migrations: DDL and trigger bodies per engine.
 pytestmark = pytest.mark.both_engines
@@ -60,7 +60,7 @@ def _records_before_0015(app, make) -> dict:
             db.session.remove()  # its transaction would hold SQLite's write lock through the migration
             downgrade(revision=BEFORE)
         return {"user": user, "made_by_the_app": made_by_the_app}
-    return reused_world(app, f"append_only_before_0015-{date.today()}", build, engines=("sqlite",))
+    return todays_world(app, "append_only_before_0015", build, engines=("sqlite",))
 
 
 def test_the_migration_fills_digests_and_clears_recovered_text(app, make):

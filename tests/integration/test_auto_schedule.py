@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, Room, WorkingHours
 from tests.stored_windows import assert_windows_current
-from tests.conftest import page_text, reused_world
+from tests.conftest import page_text, todays_world
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time, local
 
 
@@ -17,9 +17,9 @@ from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, 
 def clinic(make, auth):
     """Two patients, each with a signed dosing session whose window is open and uncovered; the client signed in
     as the front desk. Built once per day, worker and engine, then loaded from its snapshot (reused_world)."""
-    ids = reused_world(make.app, f"auto_schedule-{local(0).date()}", lambda: _two_open_windows(make, auth))
+    ids = todays_world(make.app, "auto_schedule", lambda: _two_open_windows(make, auth))
     auth.sign_in("desk")
-    return dict(ids)
+    return ids
 
 
 def _two_open_windows(make, auth) -> dict:

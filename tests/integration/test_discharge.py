@@ -18,7 +18,7 @@ from ketamine_integration.discharge.services import verify_signed_summaries
 from ketamine_integration.discharge.signed_guard import SignedSummaryChanged
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import _add_theme, _release
 from tests.integration.test_dosing import _sign, local
 from tests.integration.test_notes import _phq9, _write_and_sign, entered_on_their_day
@@ -38,10 +38,9 @@ def ended(make, auth):
     """A discontinued course with one signed dose, a signed integration note (theme, insight) with a
     process note, a PHQ-9 baseline of 16 before the dose and 0 after it; the client signed in as its therapist.
     The clinicians sign in a client of their own; built once per day, worker and engine (reused_world)."""
-    ids = reused_world(make.app, f"discharge_ended-{TODAY}",
-                       lambda: ended_course(make, Auth(make.app, make.app.test_client())))
+    ids = todays_world(make.app, "discharge_ended", lambda: ended_course(make, Auth(make.app, make.app.test_client())))
     auth.sign_in("ther")
-    return dict(ids)
+    return ids
 
 
 def ended_course(make, auth, before_the_end=None) -> dict:

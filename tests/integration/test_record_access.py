@@ -19,7 +19,7 @@ from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.record_access import archive
 from ketamine_integration.record_access.models import RecordExport
-from tests.conftest import Auth, page_text, reused_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import _generate, _release
 from tests.integration.test_discharge import PROCESS_CANARY, ended_course
 from tests.integration.test_notes import _start, _version
@@ -40,9 +40,9 @@ def record(make, auth):
 
     Built through the app's forms once per day, worker and engine (a second a test, for 18 tests), then loaded
     from its snapshot (tests.conftest.reused_world); every test signs in afresh, the first one too."""
-    ids = reused_world(make.app, f"record_access-{TODAY}", lambda: _ended_with_a_copy_to_make(make, auth))
+    ids = todays_world(make.app, "record_access", lambda: _ended_with_a_copy_to_make(make, auth))
     auth.sign_in("ther")
-    return dict(ids)
+    return ids
 
 
 def _ended_with_a_copy_to_make(make, auth) -> dict:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.bookings.models import Appointment, Room, TimeOff, WorkingHours
-from tests.conftest import Auth, page_text, reused_world, todays_world
+from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_dosing import _planned, _sign, _therapist_sessions, form_time
 
 NY = ZoneInfo("America/New_York")
@@ -43,7 +43,7 @@ def signed_window(team, make):
         _sign(make, prescriber, session_id, team["prescriber"])
         prescriber.logout()
         return session_id
-    return reused_world(make.app, f"scheduling_signed_window-{datetime.now(NY).date()}", sign)
+    return todays_world(make.app, "scheduling_signed_window", sign)
 
 
 def tomorrow_at(hour, minute=0):

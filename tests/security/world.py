@@ -7,7 +7,6 @@ matrix seeds once per engine and then sends hundreds of requests at the same dat
 from __future__ import annotations
 
 import hashlib
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ketamine_integration.extensions import db
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 from tests.security.invariants import BOOKKEEPING
 from tests.factories import DISCHARGE_MET, sign_dosing_forms
 
@@ -119,8 +118,8 @@ def shared_world(make, *, outside_patients: int = 1) -> World:
     """seed_world's clinic, built once per engine, worker, clinic day and number of outside patients, then
     loaded from its snapshot (tests.conftest.reused_world): the CSRF, IDOR and portal matrices all start
     from the same one, and each gets its own copy of the ids (a matrix may not change another's)."""
-    return deepcopy(reused_world(make.app, f"security-world-{outside_patients}-{datetime.now(NY).date()}",
-                                 lambda: seed_world(make, outside_patients=outside_patients)))
+    return todays_world(make.app, f"security-world-{outside_patients}",
+                        lambda: seed_world(make, outside_patients=outside_patients))
 
 
 def _usernames(users: dict[str, int]) -> dict[str, str]:

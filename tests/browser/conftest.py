@@ -201,11 +201,10 @@ class SharedTab:
                 raise RuntimeError("the tab left the origin")
             if page.evaluate("() => Date.isFake === true"):  # page.clock: its scripts stay with the context
                 raise RuntimeError("the test installed a fake clock")
-            emitter = page._impl_obj
-            for event in emitter.event_names():
-                for listener in emitter.listeners(event):
+            for event, listeners in self.listeners().items():
+                for listener in listeners:
                     if listener not in kept_listeners.get(event, ()):
-                        emitter.remove_listener(event, listener)
+                        page._impl_obj.remove_listener(event, listener)
             page.unroute_all(behavior="ignoreErrors")
             for other in context.pages:
                 if other is not page:

@@ -98,6 +98,8 @@ HIDDEN_ON_A_PHONE = """(width) => {
   }
   return found;
 }"""
+
+
 def _require(tool: Path, what: str, runner: str | None = None) -> None:
     """Skip (fail in CI) when a checker is not installed."""
     reason = None

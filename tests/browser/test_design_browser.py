@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS, sign_in
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, DESKTOP, sign_in
 from tests.browser.key_pages import DEMO_PASSWORD, USERS, demo_clinic, open_key_page, pages_for
 
 #: the pages whose icons are checked, per role: status badges, alerts, action buttons, the calendar
@@ -34,7 +34,7 @@ def demo(browser_databases, tmp_path_factory):
 
 @pytest.mark.parametrize("role", sorted(PAGES))
 def test_icons_are_drawn_inline_without_breaking_the_csp(role, chromium_browser, demo):
-    context = chromium_browser.new_context(viewport={"width": 1280, "height": 800}, base_url=demo.live.url)
+    context = chromium_browser.new_context(viewport=DESKTOP, base_url=demo.live.url)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     context.add_init_script(script=WATCH_CSP)
     console = []
@@ -68,7 +68,7 @@ def test_icons_are_drawn_inline_without_breaking_the_csp(role, chromium_browser,
 def test_a_status_badge_says_its_status_in_words_and_an_icon(chromium_browser, demo):
     """The prescriber's worklist: 'Urgent' on the waiting note is a word in a pill with an icon,
     not a colour alone."""
-    context = chromium_browser.new_context(viewport={"width": 1280, "height": 800}, base_url=demo.live.url)
+    context = chromium_browser.new_context(viewport=DESKTOP, base_url=demo.live.url)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
         page = context.new_page()

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS, main_menu, start_an_integration_note
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, DESKTOP, main_menu, start_an_integration_note
 from tests.browser.layout import page_width
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.test_scheduling_browser import _signed_window
@@ -48,7 +48,7 @@ def test_the_admins_menu_folds_behind_a_menu_button_on_a_phone(live_server, page
     expect(page.get_by_role("heading", level=1, name="Audit log")).to_be_visible()
     expect(page.get_by_role("button", name="Menu", exact=True)).to_have_attribute("aria-expanded", "false")
 
-    page.set_viewport_size({"width": 1280, "height": 800})       # a wide screen shows the menu, no button
+    page.set_viewport_size(DESKTOP)  # a wide screen shows the menu, no button
     expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
     expect(audit_log).to_be_visible()
 

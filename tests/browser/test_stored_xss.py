@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from pypdf import PdfReader
 
-from tests.browser.conftest import CHROMIUM, DEFAULT_TIMEOUT_MS, live_app, serving
+from tests.browser.conftest import CHROMIUM, DEFAULT_TIMEOUT_MS, DESKTOP, live_app, serving
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.xss_world import PAYLOADS, Payloads, World, protocols_dir, xss_protocol_version
 from tests.conftest import PASSWORD
@@ -99,7 +99,7 @@ def report_preview(world: World, p: Payloads) -> tuple[str, dict[str, str]]:
 
 def visit(browser, url: str, user: str, paths: list[str], *, bypass_csp: bool, tally: Tally,
           form_room: str | None, preview: tuple[str, dict[str, str]] | None = None) -> None:
-    context = browser.new_context(base_url=url, bypass_csp=bypass_csp, viewport={"width": 1280, "height": 800})
+    context = browser.new_context(base_url=url, bypass_csp=bypass_csp, viewport=DESKTOP)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
         context.expose_function("__xss", lambda *args: tally.executions.append((user, args)))

@@ -95,13 +95,16 @@ bench-deps:
 		echo "wrk is missing (sudo apt-get install wrk); run python -m bench.run --no-load to skip throughput"; \
 	fi
 
-# Browser tests drive Debian's Chromium (Playwright cannot download a browser here),
-# WeasyPrint 70+ subsets fonts with HarfBuzz's subset library (Debian: libharfbuzz-subset0), and
-# the PDF tests read documents back with poppler's pdftotext (Debian: poppler-utils).
-SYSTEM_PACKAGES := chromium libharfbuzz-subset0 poppler-utils
+# Browser tests drive Debian's Chromium (Playwright cannot download a browser here): its headless
+# shell (chromium-headless-shell, the same Chromium; the suite falls back to the browser without it)
+# and `make screenshots` the browser (chromium). WeasyPrint 70+ subsets fonts with HarfBuzz's subset
+# library (Debian: libharfbuzz-subset0), and the PDF tests read documents back with poppler's
+# pdftotext (Debian: poppler-utils).
+SYSTEM_PACKAGES := chromium chromium-headless-shell libharfbuzz-subset0 poppler-utils
 browser-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="chromium"; \
+	[ -x /usr/bin/chromium-headless-shell ] || missing="$$missing chromium-headless-shell"; \
 	ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -z "$$missing" ]; then :; \
@@ -110,7 +113,8 @@ browser-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
 		echo "Missing Debian packages that need root to install:$$missing"; \
-		echo "browser tests skip without chromium; install with: sudo apt-get install $(SYSTEM_PACKAGES)"; \
+		echo "browser tests skip with neither Chromium and run slower on the browser than on its headless" \
+			"shell; install with: sudo apt-get install $(SYSTEM_PACKAGES)"; \
 	fi
 
 # The accessibility checks' tools (tests/browser/test_accessibility.py), pinned, from the npm registry

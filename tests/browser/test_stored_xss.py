@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from pypdf import PdfReader
 
-from tests.browser.conftest import CHROMIUM, DEFAULT_TIMEOUT_MS, DESKTOP, live_app, serving
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, DESKTOP, live_app, serving, suite_chromium
 from tests.browser.test_patients_browser import sign_in
 from tests.browser.xss_world import PAYLOADS, Payloads, World, protocols_dir, xss_protocol_version
 from tests.conftest import PASSWORD
@@ -189,7 +189,7 @@ def run_world(chromium_browser, browser_databases, tmp_path, shift: int) -> tupl
 
 
 def test_no_payload_runs_on_any_page(chromium_browser, browser_databases, tmp_path_factory, figures):
-    assert CHROMIUM.exists()
+    assert suite_chromium().exists()
     shifts = range(sized(1, len(PAYLOADS)))  # default: each field one payload; large: every payload
     totals, pairs, fields, pdf_checks = (Tally(), Tally()), 0, set(), 0
     for shift in shifts:

@@ -71,7 +71,7 @@ def chromium_browser():
     executable = suite_chromium()
     if not executable.exists():
         if IN_CI:
-            pytest.fail(f"CI must run the browser suite, but Chromium is not installed at {CHROMIUM}")
+            pytest.fail(f"CI must run the browser suite, but Chromium is at neither {HEADLESS_SHELL} nor {CHROMIUM}")
         pytest.skip(f"Chromium not found at {HEADLESS_SHELL} nor {CHROMIUM}; install Debian's "
                     "chromium-headless-shell package (make test does this as root)")
     # Imported here so the rest of the suite does not need Playwright to be importable.

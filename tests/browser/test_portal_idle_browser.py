@@ -48,9 +48,9 @@ def test_the_portal_warns_before_the_idle_limit_then_clears_the_screen_and_keeps
     warning = page.get_by_role("alert").filter(has_text=WARNING)
     stay = page.get_by_role("button", name="Stay signed in")
     expect(stay).to_be_hidden()
-    # the deferred idle script has run: the heading and the box show before it does, and a clock moved on
-    # before it reads the time starts its count after the jump (the warning then came a minute late, on a
-    # loaded machine)
+    # the page's load: its deferred idle script has run. The heading and the box show before the script runs,
+    # and a clock moved on before the script reads the time starts its count after the jump (on a loaded
+    # machine the warning then came a minute late)
     page.wait_for_load_state("load")
 
     page.clock.run_for("01:02")  # a minute before the limit

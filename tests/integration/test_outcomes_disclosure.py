@@ -34,7 +34,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse
 from ketamine_integration.outcomes.queries import MIN_GROUP
 from ketamine_integration.protocols.models import ProtocolVersion
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 
 # SQLite in `make test` (PostgreSQL in `make test-all-engines`): what is tested is which figures the page
 # hides; the cohort's SQL (first doses by clinic day) runs on both engines in test_outcomes.py.
@@ -73,8 +73,9 @@ class Course:
 @pytest.fixture
 def attacked_clinic(make):
     """The admin's id, on the clinic built to be differenced: 11-13 s of setup on PostgreSQL, so built once per
-    engine per worker and loaded from its snapshot for the other tests (tests.conftest.reused_world)."""
-    return reused_world(make.app, "attacked_clinic", lambda: _build_attacked_clinic(make))
+    engine per worker and clinic day (its courses fall in the quarters before today's) and loaded from its
+    snapshot for the other tests (tests.conftest.todays_world)."""
+    return todays_world(make.app, "attacked_clinic", lambda: _build_attacked_clinic(make))
 
 
 def _build_attacked_clinic(make) -> int:

@@ -5,7 +5,7 @@ name the patient's account as actor and the chain verifies with them."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from email import message_from_string, policy
 
 import pyotp

@@ -5,7 +5,7 @@ import pytest
 
 from ketamine_integration.extensions import db
 from tests.integration.test_dosing import _sign, form_time, local
-from tests.conftest import reused_world
+from tests.conftest import todays_world
 from tests.statements import page_statements
 
 # On SQLite and PostgreSQL: SQL statement counts.
@@ -25,8 +25,9 @@ def _add_course_with_open_window(make, auth, n):
 
 
 def _staff_clinic(make, auth, courses: int) -> None:
-    """The desk and `courses` courses with an open window: built once per engine and worker for both pages
-    (tests.conftest.reused_world; the larger from the smaller), loaded for each. The client is signed out."""
+    """The desk and `courses` courses with an open window: built once per engine, worker and clinic day (the
+    windows are today's) for both pages (tests.conftest.todays_world; the larger from the smaller), loaded for
+    each. The client is signed out."""
     def one():
         make.user("staff", username="desk")
         _add_course_with_open_window(make, auth, 0)
@@ -35,7 +36,7 @@ def _staff_clinic(make, auth, courses: int) -> None:
         _staff_clinic(make, auth, 1)
         for n in range(1, courses):
             _add_course_with_open_window(make, auth, n)
-    reused_world(make.app, f"staff_clinic_{courses}", one if courses == 1 else more)
+    todays_world(make.app, f"staff_clinic_{courses}", one if courses == 1 else more)
 
 
 @pytest.mark.parametrize("path", ["/worklist", "/schedule/auto"])

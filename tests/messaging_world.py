@@ -159,6 +159,11 @@ def queue_settings(backend: str, tmp_path) -> dict:
 def running_consumer(huey, *, workers: int = 1):
     """huey's Consumer, its scheduler and workers started as `Consumer.start` starts them, but
     without taking over this process's signals (pytest's); stopped gracefully on leaving."""
+    # On Redis a worker waits for a job in one blocking read (BRPOP) of up to `read_timeout` (1 s):
+    # a graceful stop waits for that read to come back, which each Redis test paid once at its end.
+    # Here the read gives up after 0.05 s, as often as a worker on SQLite polls.
+    if getattr(huey.storage, "blocking", False):
+        huey.storage.read_timeout = 0.05
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                     initial_delay=0.05, max_delay=0.2, scheduler_interval=1)
     # huey's scheduler reads the schedule once a second at most (it clamps the setting to whole

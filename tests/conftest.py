@@ -27,6 +27,7 @@ from ketamine_integration.extensions import db
 from ketamine_integration.protocols.services import current_library
 from ketamine_integration.protocols.techniques import current_vocabulary
 
+from . import clinic_day
 from .databases import (PostgresDatabases, RunBuilds, SQLiteDatabases, app_settings, build_demo_in_background,
                         drop_run_databases, postgres_admin_url, postgres_unavailable_reason, use_template_cache)
 from .factories import Factories
@@ -185,6 +186,14 @@ def run_builds(tmp_path_factory, config) -> RunBuilds:
     worker = getattr(config, "workerinput", {}).get("workerid")
     base = tmp_path_factory.getbasetemp()
     return RunBuilds(base.parent if worker else base, worker or "main")
+
+
+@pytest.fixture(autouse=True)
+def dates_follow_the_day():
+    """Module dates taken relative to today (tests/clinic_day.py) made again once the run has crossed
+    midnight in the clinic's zone: before every test, so each test and the fixtures after this one see
+    the same day the app does."""
+    clinic_day.catch_up()
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,12 @@ from sqlalchemy.exc import DBAPIError
 
 from ketamine_integration.coordination.models import CATEGORIES, CoordinationNote, CoordinationReport
 from ketamine_integration.extensions import db
+from tests.clinic_day import follows_the_day
 from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_dosing import _sign, local
 from tests.integration.test_notes import _phq9, _write_and_sign
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 PROCESS_SECRET = "Countertransference: she reminds me of my sister"
 
 

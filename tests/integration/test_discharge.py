@@ -18,12 +18,13 @@ from ketamine_integration.discharge.services import verify_signed_summaries
 from ketamine_integration.discharge.signed_guard import SignedSummaryChanged
 from ketamine_integration.courses.models import TreatmentCourse
 from ketamine_integration.extensions import db
+from tests.clinic_day import follows_the_day
 from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import _add_theme, _release
 from tests.integration.test_dosing import _sign, local
 from tests.integration.test_notes import _phq9, _write_and_sign, entered_on_their_day
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 #: written in a process note: must never reach the summary, its page or any PDF
 PROCESS_CANARY = "Canary-process-7731: my own countertransference"
 ENDING = "The patient moved out of state; care transferred."

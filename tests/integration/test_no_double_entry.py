@@ -11,10 +11,11 @@ from sqlalchemy import select
 from ketamine_integration.courses.models import PreparationRecord
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import CaseFormulation, SessionNote
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text, todays_world
 from tests.integration.test_courses import sign_preparation_note
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 SIGNING = {"then_sign": "1", "confirm_lock": "y"}
 APPROACH = {"host_theory": "act", "techniques-0-technique": "Chair work",
             "techniques-0-rationale": "The rupture with her father", "practices": ["journaling", "nature"]}

@@ -31,7 +31,8 @@ def _post(make, auth, note, **fields):
         "techniques-0-technique": "", "techniques-0-rationale": "", **fields}))
 
 
-def _signed_note(make, auth, team, when=TODAY, **fields):
+def _signed_note(make, auth, team, when=None, **fields):
+    when = when or TODAY
     note = _start(auth, team["course"], when=when)
     signed = _post(make, auth, note, session_date=when.isoformat(), **fields, **SIGNING)
     assert signed.status_code == 302, page_text(signed)[-800:]

@@ -14,9 +14,10 @@ from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import ActionStep, NoteTheme, SafetyAlert, SessionNote, Theme
 from ketamine_integration.notes.signed_guard import SignedNoteChanged
+from tests.clinic_day import follows_the_day
 from tests.conftest import Auth, page_text, todays_world
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 
 
 @pytest.fixture
@@ -340,8 +341,8 @@ def test_the_formulation_keeps_every_revision_and_detects_a_stale_save(team, mak
     assert "Revision 2" in page and "Revision 1" in page and "Low mood after redundancy" in page
 
 
-def _phq9(auth, course, item9="0", base="1", when=TODAY):
-    data = {"phq9-administered_on": when.isoformat(), **{f"phq9-item{n}": base for n in range(1, 9)},
+def _phq9(auth, course, item9="0", base="1", when=None):
+    data = {"phq9-administered_on": (when or TODAY).isoformat(), **{f"phq9-item{n}": base for n in range(1, 9)},
             "phq9-item9": item9}
     return auth.post(f"/courses/{course}/measures/phq9", data)
 

@@ -15,10 +15,11 @@ from ketamine_integration.domain.measures import MEASURES, Band, Item, Measure, 
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
 from ketamine_integration.notes.services import record_measure
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_notes import dose_started, entered_on_their_day, notes_team
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 NEVER_TO_ALWAYS = tuple(Option(label, value) for value, label in enumerate(
     ("Never", "Rarely", "Sometimes", "Often", "Always")))
 MOOD5 = Measure(

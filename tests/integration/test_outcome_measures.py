@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse, SafetyAlert
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_coordination import _generate, _latest_pdf_text, _release
 from tests.integration.test_notes import dose_started, entered_on_their_day
@@ -18,7 +19,7 @@ from tests.outcome_protocol import OUTCOMES, library_with_outcomes
 from tests.unit.test_outcome_measures import answers_totalling
 
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 
 
 @pytest.fixture

@@ -19,12 +19,13 @@ from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.record_access import archive
 from ketamine_integration.record_access.models import RecordExport
+from tests.clinic_day import follows_the_day
 from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import _generate, _release
 from tests.integration.test_discharge import PROCESS_CANARY, ended_course
 from tests.integration.test_notes import _start, _version
 
-TODAY = date.today()
+TODAY = follows_the_day(globals(), "TODAY", date.today)
 #: typed in a draft note never signed: not part of the record yet, so never in a copy
 DRAFT_CANARY = "Canary-draft-5519: a sentence never signed"
 INSIGHT = "Rest is something I am allowed"

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_dosing import _record_data, _session, form_time, local, team  # noqa: F401
 
 #: a day after the course's first dose (IV asks for 2), 1.5 mg/kg (usual: 0.5-1) and a heart rate of 300
-LAYERS = {"started_at": form_time(local(4, 9)), "ended_at": form_time(local(4, 9) + timedelta(minutes=40)),
-          "discharged_at": form_time(local(4, 9) + timedelta(minutes=130)), "dose_mg": "105",
-          "baseline-heart_rate": "300"}
+LAYERS = follows_the_day(globals(), "LAYERS", lambda: {
+    "started_at": form_time(local(4, 9)), "ended_at": form_time(local(4, 9) + timedelta(minutes=40)),
+    "discharged_at": form_time(local(4, 9) + timedelta(minutes=130)), "dose_mg": "105", "baseline-heart_rate": "300"})
 #: what signing would need besides: the reading about 40 minutes after, a response to 182/112, an answer
 FOR_SIGNING = {"post_40-systolic": "", "post_40-diastolic": "", "baseline-systolic": "182",
                "baseline-diastolic": "112", "discharge_criteria-accompanied": ""}

@@ -13,12 +13,13 @@ from ketamine_integration.experience.models import (AdverseEvent, AdverseEventRe
                                                     VitalResponseRevision, VitalSignResponse)
 from ketamine_integration.experience.services import signed_content, verify_signed_sessions
 from ketamine_integration.extensions import db
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _session, form_time, local, team  # noqa: F401
 from tests.integration.test_vital_thresholds import HIGH_BASELINE, _save, _try_to_sign
 from tests.security.append_only_world import as_database_owner
 
-START = local(3, 9)
+START = follows_the_day(globals(), "START", lambda: local(3, 9))
 FIRST = "Rested 15 minutes in a quiet room; prescriber reviewed the repeat reading."
 SECOND = "Rested 25 minutes in a quiet room; prescriber reviewed the repeat reading."
 WHY = "The nurse's timed notes show 25 minutes, not 15."

@@ -142,8 +142,8 @@ def test_an_alert_cannot_be_acknowledged_without_saying_what_was_done_even_in_sq
         make.run(blank)
 
 
-def _cssrs(auth, course, answers: dict, when=TODAY):
-    data = {"cssrs-administered_on": when.isoformat(), **{f"cssrs-item{n}": v for n, v in answers.items()}}
+def _cssrs(auth, course, answers: dict, when=None):
+    data = {"cssrs-administered_on": (when or TODAY).isoformat(), **{f"cssrs-item{n}": v for n, v in answers.items()}}
     return auth.post(f"/courses/{course}/measures/cssrs", data, follow_redirects=True)
 
 

@@ -14,10 +14,11 @@ from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import SafetyAlert
 from ketamine_integration.safety_plans.guard import SignedPlanChanged
 from ketamine_integration.safety_plans.models import SafetyPlanReview, SafetyPlanRevision
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text, todays_world
 
 #: the clinic's day (the review and note forms refuse a day after it), not the machine's
-TODAY = datetime.now(ZoneInfo("America/New_York")).date()
+TODAY = follows_the_day(globals(), "TODAY", lambda: datetime.now(ZoneInfo("America/New_York")).date())
 
 PLAN = {"warning_signs": "Not sleeping\nPulling away from friends", "coping_strategies": "Walk the dog",
         "distractions": "", "means_safety": "Partner keeps the medication", "reasons_for_living": "",

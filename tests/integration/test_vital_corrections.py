@@ -10,13 +10,14 @@ from sqlalchemy.exc import DBAPIError
 from ketamine_integration.experience.models import DosingSession, VitalSignCorrection
 from ketamine_integration.experience.services import content_digest, signed_content, verify_signed_sessions
 from ketamine_integration.extensions import db
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _record_data, _session, form_time, local, team  # noqa: F401
 from tests.integration.test_dosing import _plan as _plan_form, _sessions
 from tests.integration.test_vital_thresholds import HIGH_BASELINE, _save, _try_to_sign, preview_under_a_dosing_release
 from tests.security.append_only_world import as_database_owner
 
-START = local(3, 9)
+START = follows_the_day(globals(), "START", lambda: local(3, 9))
 ACTION = "Observed 20 more minutes; prescriber reviewed the repeat reading."
 
 

@@ -5,7 +5,7 @@ and last total stand beside it; frozen at signing; on the page, in the PDF and i
 under the action plan release."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from ketamine_integration.discharge.content import compute
 from ketamine_integration.discharge.models import DischargeCopy
 from ketamine_integration.extensions import db
 from ketamine_integration.plans.models import TreatmentPlan
+from tests.clinic_day import follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_coordination import _release
 from tests.integration.test_discharge import _pdf_text, _sign_summary, _summary
@@ -25,7 +26,7 @@ from tests.integration.test_notes import (SIGNING, TODAY, _integration_data, _ph
 from tests.integration.test_treatment_plans import _start as _start_revision
 
 
-EARLIER = TODAY - timedelta(days=3)
+EARLIER = follows_the_day(globals(), "EARLIER", lambda: date.today() - timedelta(days=3))
 WALKS_REVISED = "Patient walks 30 minutes, 4 times a week"
 ACHIEVED_COMMENT = "Four walks a week logged for a month"
 

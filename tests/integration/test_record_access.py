@@ -19,7 +19,7 @@ from ketamine_integration.audit.models import AuditEvent
 from ketamine_integration.extensions import db
 from ketamine_integration.record_access import archive
 from ketamine_integration.record_access.models import RecordExport
-from tests.clinic_day import follows_the_day
+from tests.clinic_day import at_run_all, follows_the_day
 from tests.conftest import Auth, page_text, todays_world
 from tests.integration.test_coordination import _generate, _release
 from tests.integration.test_discharge import PROCESS_CANARY, ended_course
@@ -29,8 +29,9 @@ TODAY = follows_the_day(globals(), "TODAY", date.today)
 #: typed in a draft note never signed: not part of the record yet, so never in a copy
 DRAFT_CANARY = "Canary-draft-5519: a sentence never signed"
 INSIGHT = "Rest is something I am allowed"
-REQUEST = {"requested_by": "patient", "representative_name": "", "representative_authority": "",
-           "received_on": TODAY.isoformat(), "delivery": "in_person", "delivery_note": "At the front desk"}
+REQUEST = follows_the_day(globals(), "REQUEST", lambda: {
+    "requested_by": "patient", "representative_name": "", "representative_authority": "",
+    "received_on": date.today().isoformat(), "delivery": "in_person", "delivery_note": "At the front desk"})
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def test_a_personal_representative_is_named_with_their_authority(make, auth, rec
     ({"requested_by": "representative", "representative_name": "Rowan Fictional"}, "representative_authority",
      "what makes them the patient's personal representative"),
     # a request that arrives tomorrow
-    ({"received_on": (TODAY + timedelta(days=1)).isoformat()}, "received_on", "after today"),
+    ({"received_on": lambda: (date.today() + timedelta(days=1)).isoformat()}, "received_on", "after today"),
     # not a date at all
     ({"received_on": "yesterday-ish"}, "received_on", "Enter a real date"),
     # posted without an address
@@ -172,7 +173,7 @@ def test_a_personal_representative_is_named_with_their_authority(make, auth, rec
     ({"requested_by": ""}, "requested_by", "Choose who asked"),
 ])
 def test_a_refused_request_says_why_on_its_field_and_makes_nothing(make, auth, record, changes, field, message):
-    response = auth.post(f"/patients/{record['patient']}/record-access", {**REQUEST, **changes})
+    response = auth.post(f"/patients/{record['patient']}/record-access", {**REQUEST, **at_run_all(changes)})
     assert response.status_code == 422 and response.mimetype == "text/html"
     html = response.get_data(as_text=True)
     assert f'id="{field}-error"' in html or f'id="{field}-0-error"' in html or field == "requested_by", html[:200]

@@ -12,6 +12,7 @@ from ketamine_integration.accounts.models import User
 from ketamine_integration.bookings.models import Appointment, AppointmentChange
 from ketamine_integration.domain.coverage import Coverage
 from ketamine_integration.extensions import db
+from tests.clinic_day import at_run_all
 from tests.conftest import page_text
 from tests.integration import test_scheduling
 from tests.integration.test_dosing import NY, form_time, local
@@ -267,11 +268,11 @@ def test_a_session_held_without_a_booking_is_entered_and_covers_its_window(team,
 
 @pytest.mark.parametrize("overrides, message", [
     # still ahead: book it instead
-    ({"held-starts_at": form_time(datetime.now(NY) + timedelta(hours=2))}, "Enter a session once it has ended"),
+    ({"held-starts_at": lambda: form_time(datetime.now(NY) + timedelta(hours=2))}, "Enter a session once it has ended"),
     # not yet over: it has not ended
-    ({"held-starts_at": form_time(datetime.now(NY) - timedelta(minutes=10))}, "Enter a session once it has ended"),
+    ({"held-starts_at": lambda: form_time(datetime.now(NY) - timedelta(minutes=10))}, "Enter a session once it has ended"),
     # before the course's first dose ended: not an integration session
-    ({"held-starts_at": form_time(local(4, 11))}, "An integration session follows a dose"),
+    ({"held-starts_at": lambda: form_time(local(4, 11))}, "An integration session follows a dose"),
     # no reason, or padding for one
     ({"held-reason": "   ...    "}, "Say why it is entered afterwards"),
     # the attendance box left unticked
@@ -284,7 +285,7 @@ def test_a_session_held_without_a_booking_is_entered_and_covers_its_window(team,
 def test_a_held_session_is_refused_on_its_field_and_nothing_is_entered(team, make, auth, signed_window,
                                                                        overrides, message):
     auth.sign_in("ther")
-    response = _held(auth, team["course"], **overrides)
+    response = _held(auth, team["course"], **at_run_all(overrides))
     assert response.status_code == 422 and message in page_text(response)
     assert make.query(lambda: db.session.scalars(select(Appointment).where(Appointment.kind == "integration")).all()) == []
     [row] = make.audit_rows(action="appointment.create")

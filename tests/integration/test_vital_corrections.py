@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from ketamine_integration.experience.models import DosingSession, VitalSignCorrection
 from ketamine_integration.experience.services import content_digest, signed_content, verify_signed_sessions
 from ketamine_integration.extensions import db
-from tests.clinic_day import follows_the_day
+from tests.clinic_day import at_run, at_run_all, follows_the_day
 from tests.conftest import page_text
 from tests.integration.test_dosing import _planned, _record_data, _session, form_time, local, team  # noqa: F401
 from tests.integration.test_dosing import _plan as _plan_form, _sessions
@@ -186,29 +186,29 @@ def test_a_changed_saved_reading_keeps_the_earlier_one(app, team, make, auth, cl
 
 @pytest.mark.parametrize("overrides, field, message", [
     # the review: dosing 08:00-19:59, discharge next day 10:30 (26.5 hours after the start)
-    ({"started_at": form_time(local(3, 8)), "ended_at": form_time(local(3, 19) + timedelta(minutes=59)),
-      "discharged_at": form_time(local(2, 10) + timedelta(minutes=30))},
+    ({"started_at": lambda: form_time(local(3, 8)), "ended_at": lambda: form_time(local(3, 19) + timedelta(minutes=59)),
+      "discharged_at": lambda: form_time(local(2, 10) + timedelta(minutes=30))},
      "discharged_at", "more than 24 hours after the start of dosing"),
     # discharge before the start, no end time: -60 minutes of monitoring was saved
-    ({"ended_at": "", "discharged_at": form_time(START - timedelta(minutes=60))},
+    ({"ended_at": "", "discharged_at": lambda: form_time(START - timedelta(minutes=60))},
      "discharged_at", "Discharge comes after the start of dosing"),
 ])
 def test_times_of_a_record_in_their_order(team, make, auth, overrides, field, message):
     session_id = _planned(make, team)[0]
     auth.sign_in("pres")
-    refused = _save(make, auth, session_id, team, **overrides)
+    refused = _save(make, auth, session_id, team, **at_run_all(overrides))
     assert refused.status_code == 422 and message in page_text(refused)
     assert _session(make, session_id).monitoring_minutes is None
 
 
 @pytest.mark.parametrize("ready", [
-    START - timedelta(minutes=30),    # REMS "ready to leave" before dosing started
-    START + timedelta(minutes=200),   # ...or after discharge (at 150 minutes)
+    lambda: START - timedelta(minutes=30),    # REMS "ready to leave" before dosing started
+    lambda: START + timedelta(minutes=200),   # ...or after discharge (at 150 minutes)
 ])
 def test_rems_ready_to_leave_lies_between_the_start_of_dosing_and_discharge(team, make, auth, ready):
     session_id = _esketamine_session(make, team)
     auth.sign_in("pres")
-    refused = auth.post(f"/dosing/{session_id}", _rems_record(make, team, session_id, ready_to_leave_at=form_time(ready)))
+    refused = auth.post(f"/dosing/{session_id}", _rems_record(make, team, session_id, ready_to_leave_at=form_time(at_run(ready))))
     assert refused.status_code == 422 and "between the start of dosing and discharge" in page_text(refused)
     assert _session(make, session_id).status == "planned"
 

@@ -144,12 +144,12 @@ def test_discharge_criteria_are_not_met_while_the_discharge_reading_is_out_of_ra
     # a later reading no patient shows is a typing error
     ({"response_baseline-later_systolic": "300"}, "Systolic pressure of 300 mmHg is not plausible"),
     # a later reading from the future
-    ({"response_baseline-later_at": form_time(local(-1, 9))}, "This cannot be in the future."),
+    ({"response_baseline-later_at": lambda: form_time(local(-1, 9))}, "This cannot be in the future."),
 ])
 def test_a_response_names_a_care_team_clinician_and_a_plausible_later_reading(team, make, auth, answer, problem):
     session_id = _planned(make, team)[0]
     auth.sign_in("pres")
-    answer = {k: str(team["outsider"]) if v == "outsider" else v for k, v in answer.items()}
+    answer = {k: str(team["outsider"]) if v == "outsider" else v for k, v in at_run_all(answer).items()}
     refused = _save(make, auth, session_id, team, **HIGH_BASELINE, **_respond(team, **answer))
     assert refused.status_code == 422 and problem in page_text(refused)
     assert _session(make, session_id).status == "planned"   # nothing half-saved

@@ -3,8 +3,8 @@ kept true when a run crosses midnight in the clinic's zone (the tests' process k
 
 A module-level `TODAY = date.today()` was taken at collection: a run that went on past midnight
 (05:00 UTC in winter) compared it with the app's new day, and five tests failed that way one night.
-A module now makes such a value through `follows_the_day`; before each test, `catch_up` (an autouse
-fixture in tests/conftest.py) makes again every value made on another day than today, in its own
+A module now makes such a value through `follows_the_day`; before each test's fixtures are set up,
+`catch_up` (tests/conftest.py's pytest_runtest_setup) makes again every value made on another day than today, in its own
 module and in every test module that imported it by name.
 
 Only names bound to the value are followed: a value copied into a container, a default argument, a

@@ -188,11 +188,11 @@ def run_builds(tmp_path_factory, config) -> RunBuilds:
     return RunBuilds(base.parent if worker else base, worker or "main")
 
 
-@pytest.fixture(autouse=True)
-def dates_follow_the_day():
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
     """Module dates taken relative to today (tests/clinic_day.py) made again once the run has crossed
-    midnight in the clinic's zone: before every test, so each test and the fixtures after this one see
-    the same day the app does."""
+    midnight in the clinic's zone: before any fixture of the test is set up (module- and session-scoped
+    ones included), so the test and all its fixtures see the same day the app does."""
     clinic_day.catch_up()
 
 

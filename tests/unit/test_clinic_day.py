@@ -54,6 +54,12 @@ def test_each_value_keeps_the_day_it_was_made_so_a_first_check_after_midnight_st
     assert origin.TODAY == NEXT
 
 
-def test_the_suite_checks_before_every_test(request):
-    """The autouse fixture of tests/conftest.py is what calls catch_up."""
-    assert "dates_follow_the_day" in request.fixturenames
+def test_the_suite_catches_up_before_each_tests_fixtures(monkeypatch, request):
+    """tests/conftest.py's setup hook is what calls catch_up, ahead of the other setup hooks (fixtures)."""
+    from tests import conftest
+
+    calls = []
+    monkeypatch.setattr(clinic_day, "catch_up", lambda: calls.append(1))
+    conftest.pytest_runtest_setup(request.node)
+    assert calls == [1]
+    assert conftest.pytest_runtest_setup.pytest_impl["tryfirst"] is True

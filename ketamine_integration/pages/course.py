@@ -2,6 +2,7 @@
 views that show it (again, with a refused form's errors): above every feature it composes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -45,6 +46,7 @@ from ..notes.services import course_notes
 from ..notes.views_data import open_steps_with_check_ins
 from ..patients.access import active_caseload, can_read_clinical, load_patient_record, team_roles
 from ..patients.care_team import may_add_members
+from ..domain.after_series import AfterSeriesSession
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
 from ..scheduling import attendance, services as scheduling
@@ -94,8 +96,7 @@ def course_page(course: TreatmentCourse, *, phase_form=None, prep_form=None, pla
     facts = services.course_facts(course, dosing_sessions_done=sum(s.status == SIGNED for s in sessions),
                                   found=found, forms_to_sign=titles_to_sign(packet))
     blockers, records_dosing = services.next_phase_blockers(course, facts), dose_roles.may_record(current_user, course)
-    suggestions = _suggestions(course, windows + provisional, now)
-    after_series_suggestions = _after_series_suggestions(course, after_series, now)
+    suggestions, after_series_suggestions = _suggestions(course, windows + provisional, after_series, now)
     clinical_parts = _clinical_parts(course, clinical)
     discharge, writes_discharge, discharge_copies = _discharge_parts(course)
     todo = next_actions(current_user, CoursePageFacts(
@@ -169,33 +170,52 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     return clinicians, plan_form, book_form
 
 
-def _suggestions(course: TreatmentCourse, rows, now) -> dict:
-    """Free slots for each open window, real or provisional, with nothing booked, by dosing session id
-    (none while the course books no integration session: in preparation, or once it has ended)."""
-    if course.current_phase not in scheduling.BOOKABLE_IN["integration"]:
-        return {}
-    # asked even with no window wanting times: the page's statements then do not depend on its windows
-    return suggest_for_windows(course, [r.window for r in rows if r.needs_booking
-                                        and r.status is not WindowStatus.CLOSED], now)
+@dataclass(frozen=True)
+class _AfterSeriesSlot:
+    """A session after the series as suggest_for_windows sees it, keyed apart from the windows (whose
+    keys are dosing session ids: session 1 after the series is not dosing session 1)."""
 
+    session: AfterSeriesSession
 
-def _offered(suggestions: dict) -> frozenset:
-    """The keys of the windows (or sessions after the series) the page shows suggested times for."""
-    return frozenset(key for key, slots in suggestions.items() if slots is not None)
+    @property
+    def key(self) -> tuple[str, int]:
+        return ("after series", self.session.number)
+
+    @property
+    def opens(self):
+        return self.session.opens
+
+    @property
+    def closes(self):
+        return self.session.closes
+
+    def optimal(self, instant) -> bool:
+        return self.session.optimal(instant)
 
 
 #: the sessions after the series offered suggested times at once: the nearest still to book
 SUGGESTED_AFTER_SERIES = 3
 
 
-def _after_series_suggestions(course: TreatmentCourse, plan, now) -> dict:
-    """Free slots for the nearest sessions after the series still to book, for a user who books
-    (none for an ended course)."""
-    if course.current_phase.ended or not current_user.can("schedule.book"):
-        return {}
-    to_book = [r for r in plan.rows if r.needs_booking and r.status is not WindowStatus.CLOSED]
-    # one read of availability for all of them, made whatever they are (the page's statements stay put)
-    return suggest_for_windows(course, [r.session for r in to_book[:SUGGESTED_AFTER_SERIES]], now)
+def _suggestions(course: TreatmentCourse, rows, plan, now) -> tuple[dict, dict]:
+    """Free slots for each open window, real or provisional, with nothing booked, by dosing session id
+    (none while the course books no integration session: in preparation, or once it has ended); and for
+    the nearest sessions after the series still to book, by number, for a user who books (none for an
+    ended course). The therapists' hours and bookings are read once for both (suggest_for_windows)."""
+    windows = course.current_phase in scheduling.BOOKABLE_IN["integration"]
+    after_series = not course.current_phase.ended and current_user.can("schedule.book")
+    wanted = [r.window for r in rows if r.needs_booking and r.status is not WindowStatus.CLOSED] if windows else []
+    to_book = [r for r in plan.rows if r.needs_booking and r.status is not WindowStatus.CLOSED] if after_series else []
+    wanted += [_AfterSeriesSlot(r.session) for r in to_book[:SUGGESTED_AFTER_SERIES]]
+    # asked even with no window wanting times: the page's statements then do not depend on its windows
+    found = suggest_for_windows(course, wanted, now) if windows or after_series else {}
+    return ({key: slots for key, slots in found.items() if not isinstance(key, tuple)} if windows else {},
+            {key[1]: slots for key, slots in found.items() if isinstance(key, tuple)} if after_series else {})
+
+
+def _offered(suggestions: dict) -> frozenset:
+    """The keys of the windows (or sessions after the series) the page shows suggested times for."""
+    return frozenset(key for key, slots in suggestions.items() if slots is not None)
 
 
 def _clinical_parts(course: TreatmentCourse, clinical: bool) -> dict:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
+from ..plans.models import TreatmentPlan
 from ..practices.vocabulary import practice_choices
 from ..protocols.techniques import current_vocabulary
 from ..web.fields import number_controls, options
@@ -31,15 +32,17 @@ def note_form(note: SessionNote, steps, recovered=None, formulation: CaseFormula
     """The draft's form: submitted data on POST, text kept from a timed-out session, else the draft
     (a draft never saved starts from `formulation`'s approach)."""
     form_class = FORMS[note.kind]
+    # the plan the note follows, read once for the progress rows and the objectives a new step may serve
+    plan = plan_in_note.followed_plan(note)
     if request.method == "POST":
         form = form_class()
     elif recovered is not None:
         form = form_class(formdata=recovery.as_formdata(recovered))
         form.confirm_lock.data = False  # confirming the lock is asked again, not carried over
     else:
-        form = _draft_form(note, steps, form_class, formulation)
+        form = _draft_form(note, steps, form_class, formulation, plan)
     if note.kind == INTEGRATION:
-        _set_integration_choices(form, note)
+        _set_integration_choices(form, note, plan)
         number_controls(form.objective_progress, "Objective")  # "Objective 2: progress on this objective"
     return form
 
@@ -54,7 +57,8 @@ def carried_defaults(note: SessionNote, formulation: CaseFormulation | None) -> 
     return {key: formulation.content[key] for key in CARRIED if formulation.content.get(key)}
 
 
-def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulation | None):
+def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulation | None,
+                plan: TreatmentPlan | None):
     """The form filled from the saved draft, with a check-in row for each open step."""
     content = {**carried_defaults(note, formulation), **(note.content or {})}
     form = form_class(data={"session_date": note.session_date, "version": note.version,
@@ -72,7 +76,7 @@ def _draft_form(note: SessionNote, steps, form_class, formulation: CaseFormulati
         entry.form.process(None, obj=step)
         entry.form.objective.data = step.objective_lineage_id or ""
     _fill_techniques(form, note, content)
-    _fill_progress(form, note)
+    _fill_progress(form, note, plan)
     saved = {c.action_step_id: c for c in note.check_ins}
     for step in steps:
         form.check_ins.append_entry()
@@ -99,9 +103,8 @@ def _fill_techniques(form, note: SessionNote, content: dict) -> None:
         entry.use_id.data = str(use.id)
 
 
-def _fill_progress(form, note: SessionNote) -> None:
-    """A progress row for each objective of the plan the note follows, with what the draft saved."""
-    plan = plan_in_note.followed_plan(note)
+def _fill_progress(form, note: SessionNote, plan: TreatmentPlan | None) -> None:
+    """A progress row for each objective of `plan` (the one the note follows), with what the draft saved."""
     saved = {p.lineage_id: p for p in note.objective_progress}
     for objective in plan.objectives if plan is not None else []:
         form.objective_progress.append_entry()
@@ -110,9 +113,9 @@ def _fill_progress(form, note: SessionNote) -> None:
         entry.lineage.data = objective.lineage_id
 
 
-def _set_objective_choices(form, note: SessionNote) -> None:
-    """The objectives a new step may serve: the plan's, by goal and target (none without a plan)."""
-    plan = plan_in_note.followed_plan(note)
+def _set_objective_choices(form, plan: TreatmentPlan | None) -> None:
+    """The objectives a new step may serve: `plan`'s (the one the note follows), by goal and target
+    (none without a plan)."""
     choices = [("", "—")] + [(o.lineage_id, f"{o.position}. {o.target}"[:120])
                              for o in (plan.objectives if plan is not None else [])]
     for entry in form.new_steps.entries:
@@ -140,7 +143,7 @@ def _fill_dosing_links(form, note: SessionNote) -> None:
     form.dosing_exception_reason.data = excepted[0].exception_reason if excepted else None
 
 
-def _set_integration_choices(form, note: SessionNote) -> None:
+def _set_integration_choices(form, note: SessionNote, plan: TreatmentPlan | None) -> None:
     """The themes, and the course's signed dosing sessions: those whose window includes the
     session date (as typed, when a submitted date is valid) to serve, the others as exceptions.
     A session already chosen stays offered in its list, so a changed date shows it with its
@@ -148,7 +151,7 @@ def _set_integration_choices(form, note: SessionNote) -> None:
     choices = theme_choices(keep={t.theme_id for t in note.themes if t.theme_id})
     _set_practice_choices(form, note)
     _set_technique_choices(form, note)
-    _set_objective_choices(form, note)
+    _set_objective_choices(form, plan)
     for entry in form.themes.entries:
         entry.form.theme.choices = choices
     day = form.session_date.data if isinstance(form.session_date.data, date) else note.session_date

@@ -204,13 +204,20 @@ def _suggestions(course: TreatmentCourse, rows, plan, now) -> tuple[dict, dict]:
     ended course). The therapists' hours and bookings are read once for both (suggest_for_windows)."""
     windows = course.current_phase in scheduling.BOOKABLE_IN["integration"]
     after_series = not course.current_phase.ended and current_user.can("schedule.book")
-    wanted = [r.window for r in rows if r.needs_booking and r.status is not WindowStatus.CLOSED] if windows else []
-    to_book = [r for r in plan.rows if r.needs_booking and r.status is not WindowStatus.CLOSED] if after_series else []
-    wanted += [_AfterSeriesSlot(r.session) for r in to_book[:SUGGESTED_AFTER_SERIES]]
+    if not (windows or after_series):
+        return {}, {}
+    wanted = [r.window for r in _to_book(rows)] if windows else []
+    if after_series:
+        wanted += [_AfterSeriesSlot(r.session) for r in _to_book(plan.rows)[:SUGGESTED_AFTER_SERIES]]
     # asked even with no window wanting times: the page's statements then do not depend on its windows
-    found = suggest_for_windows(course, wanted, now) if windows or after_series else {}
+    found = suggest_for_windows(course, wanted, now)
     return ({key: slots for key, slots in found.items() if not isinstance(key, tuple)} if windows else {},
-            {key[1]: slots for key, slots in found.items() if isinstance(key, tuple)} if after_series else {})
+            {key[1]: slots for key, slots in found.items() if isinstance(key, tuple)})
+
+
+def _to_book(rows) -> list:
+    """The rows (of windows, or of sessions after the series) with nothing booked that have not closed."""
+    return [r for r in rows if r.needs_booking and r.status is not WindowStatus.CLOSED]
 
 
 def _offered(suggestions: dict) -> frozenset:

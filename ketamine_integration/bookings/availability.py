@@ -135,31 +135,32 @@ def free_slots(clinician_id: int, patient_id: int | None, within: Interval, leng
 def suggest_for_window(course: TreatmentCourse, window, now: datetime,
                        limit: int = SUGGESTION_LIMIT) -> list[Suggestion]:
     """Free slots inside an integration window for the patient's therapists, best first."""
-    return suggest_for_windows(course, [window], now, limit)[window.key]
+    return suggest_for_windows(course, [window], now, limit)[0]
 
 
 def suggest_for_windows(course: TreatmentCourse, windows: list, now: datetime,
-                        limit: int = SUGGESTION_LIMIT) -> dict:
-    """suggest_for_window for several windows of one course (real and provisional ones), by window
-    key: the therapists' hours, time off and bookings are read once for all of them, so a course
-    page makes the same queries however many windows it offers times for (none included)."""
+                        limit: int = SUGGESTION_LIMIT) -> list[list[Suggestion]]:
+    """suggest_for_window for several windows of one course (real and provisional ones, sessions after
+    the series: anything with opens, closes and optimal()), in the order of `windows`: the therapists'
+    hours, time off and bookings are read once for all of them, so a course page makes the same
+    queries however many windows it offers times for (none included)."""
     therapists = _team_therapists(course)
     # booking refuses a start at or before now (scheduling/services.py), so a `now` on the slot grid is not offered
     earliest = now + timedelta(microseconds=1)
-    spans = {w.key: Interval(max(w.opens, earliest), w.closes) for w in windows if max(w.opens, earliest) < w.closes}
+    spans = [Interval(max(w.opens, earliest), w.closes) if max(w.opens, earliest) < w.closes else None
+             for w in windows]
     # Read even when no window wants times: a course page then runs the same statements whatever
     # its windows, open or not, real or provisional (tests/integration/test_bench_statement_counts.py)
-    around = _around(spans.values()) if spans else Interval(now, now + timedelta(days=1))
+    open_spans = [span for span in spans if span is not None]
+    around = _around(open_spans) if open_spans else Interval(now, now + timedelta(days=1))
     patient_busy = busy_by_patient([course.patient_id], around).get(course.patient_id, [])
     free = _free_by_clinician([t.id for t in therapists], around, patient_busy)
     length = timedelta(minutes=session_minutes()["integration"])
-    found = {w.key: [] for w in windows}
-    for w in windows:
-        if w.key in spans:
-            found[w.key] = rank([Suggestion(clinician_id=t.id, starts_at=s, optimal=w.optimal(s),
-                                            own_therapist=t.id == course.therapist_id)
-                                 for t in therapists for s in slot_starts(free[t.id], length, SLOT_STEP,
-                                                                          spans[w.key])])[:limit]
+    found = []
+    for w, span in zip(windows, spans):
+        found.append([] if span is None else rank([
+            Suggestion(clinician_id=t.id, starts_at=s, optimal=w.optimal(s), own_therapist=t.id == course.therapist_id)
+            for t in therapists for s in slot_starts(free[t.id], length, SLOT_STEP, span)])[:limit])
     return found
 
 

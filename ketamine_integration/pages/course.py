@@ -2,7 +2,6 @@
 views that show it (again, with a refused form's errors): above every feature it composes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -46,7 +45,6 @@ from ..notes.services import course_notes
 from ..notes.views_data import open_steps_with_check_ins
 from ..patients.access import active_caseload, can_read_clinical, load_patient_record, team_roles
 from ..patients.care_team import may_add_members
-from ..domain.after_series import AfterSeriesSession
 from ..domain.windows import WindowStatus
 from ..patients.services import clinician_choices
 from ..scheduling import attendance, services as scheduling
@@ -170,29 +168,6 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
     return clinicians, plan_form, book_form
 
 
-@dataclass(frozen=True)
-class _AfterSeriesSlot:
-    """A session after the series as suggest_for_windows sees it, keyed apart from the windows (whose
-    keys are dosing session ids: session 1 after the series is not dosing session 1)."""
-
-    session: AfterSeriesSession
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return ("after series", self.session.number)
-
-    @property
-    def opens(self):
-        return self.session.opens
-
-    @property
-    def closes(self):
-        return self.session.closes
-
-    def optimal(self, instant) -> bool:
-        return self.session.optimal(instant)
-
-
 #: the sessions after the series offered suggested times at once: the nearest still to book
 SUGGESTED_AFTER_SERIES = 3
 
@@ -207,12 +182,11 @@ def _suggestions(course: TreatmentCourse, rows, plan, now) -> tuple[dict, dict]:
     if not (windows or after_series):
         return {}, {}
     wanted = [r.window for r in _to_book(rows)] if windows else []
-    if after_series:
-        wanted += [_AfterSeriesSlot(r.session) for r in _to_book(plan.rows)[:SUGGESTED_AFTER_SERIES]]
+    sessions = [r.session for r in _to_book(plan.rows)[:SUGGESTED_AFTER_SERIES]] if after_series else []
     # asked even with no window wanting times: the page's statements then do not depend on its windows
-    found = suggest_for_windows(course, wanted, now)
-    return ({key: slots for key, slots in found.items() if not isinstance(key, tuple)} if windows else {},
-            {key[1]: slots for key, slots in found.items() if isinstance(key, tuple)})
+    found = suggest_for_windows(course, wanted + sessions, now)
+    return ({w.key: slots for w, slots in zip(wanted, found)},
+            {s.number: slots for s, slots in zip(sessions, found[len(wanted):])})
 
 
 def _to_book(rows) -> list:

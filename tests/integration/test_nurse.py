@@ -12,7 +12,7 @@ from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.experience.dose_roles import DOSE_FIELDS
 from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
-from tests.conftest import page_text
+from tests.conftest import page_text, reused_world
 from tests.security.clinic import Clinic, local
 
 
@@ -212,17 +212,31 @@ def test_the_demo_nurses_monitor_every_signed_demo_session(app):
                 CareTeamMember.user_id == s.monitored_by_id)) == "nurse"
 
 
+def _admin_before_the_nurse_role(app, make) -> int:
+    """An admin, and the database downgraded to the migration before the nurse role's: what each policy
+    below starts from. Downgraded once per worker on SQLite and loaded from its snapshot after
+    (tests.conftest.reused_world: a file copy, schema and rows as the downgrade left them); anew on
+    PostgreSQL, whose snapshots write rows back into the current schema."""
+    from flask_migrate import downgrade
+
+    def build() -> int:
+        admin = make.user("admin")
+        with app.app_context():
+            db.session.remove()  # its transaction would hold SQLite's write lock through the migration
+            downgrade(revision="0018_open_measure_registry")
+        return admin
+    return reused_world(app, "before_the_nurse_role", build, engines=("sqlite",))
+
+
 @pytest.mark.parametrize("saved, upgraded", [("admin,staff,therapist,prescriber", "admin,staff,therapist,prescriber,nurse"),
                                              ("therapist", "therapist,nurse"), ("", "nurse")])
 @pytest.mark.both_engines  # a migration
 def test_a_saved_two_step_policy_requires_it_of_nurses_after_the_upgrade(app, make, saved, upgraded):
-    from flask_migrate import downgrade, upgrade
+    from flask_migrate import upgrade
     from sqlalchemy import text
 
-    admin = make.user("admin")
+    admin = _admin_before_the_nurse_role(app, make)
     with app.app_context():
-        db.session.remove()
-        downgrade(revision="0018_open_measure_registry")
         db.session.execute(text("INSERT INTO clinic_settings (key, value, updated_at, updated_by_id) "
                                 "VALUES ('mfa_required_roles', :v, CURRENT_TIMESTAMP, :by)"), {"v": saved, "by": admin})
         db.session.commit()

@@ -172,17 +172,17 @@ def _planning_forms(course: TreatmentCourse, protocol, plan_form, book_form, may
 SUGGESTED_AFTER_SERIES = 3
 
 
-def _suggestions(course: TreatmentCourse, rows, plan, now) -> tuple[dict, dict]:
+def _suggestions(course: TreatmentCourse, rows, after_series, now) -> tuple[dict, dict]:
     """Free slots for each open window, real or provisional, with nothing booked, by dosing session id
     (none while the course books no integration session: in preparation, or once it has ended); and for
     the nearest sessions after the series still to book, by number, for a user who books (none for an
     ended course). The therapists' hours and bookings are read once for both (suggest_for_windows)."""
-    windows = course.current_phase in scheduling.BOOKABLE_IN["integration"]
-    after_series = not course.current_phase.ended and current_user.can("schedule.book")
-    if not (windows or after_series):
+    books_windows = course.current_phase in scheduling.BOOKABLE_IN["integration"]
+    books_after = not course.current_phase.ended and current_user.can("schedule.book")
+    if not (books_windows or books_after):
         return {}, {}
-    wanted = [r.window for r in _to_book(rows)] if windows else []
-    sessions = [r.session for r in _to_book(plan.rows)[:SUGGESTED_AFTER_SERIES]] if after_series else []
+    wanted = [r.window for r in _to_book(rows)] if books_windows else []
+    sessions = [r.session for r in _to_book(after_series.rows)[:SUGGESTED_AFTER_SERIES]] if books_after else []
     # asked even with no window wanting times: the page's statements then do not depend on its windows
     found = suggest_for_windows(course, wanted + sessions, now)
     return ({w.key: slots for w, slots in zip(wanted, found)},

@@ -300,6 +300,22 @@ def todays_world(app, name: str, build, *, engines: tuple[str, ...] = ENGINES):
     return deepcopy(reused_world(app, f"{name}-{date.today()}", build, engines=engines))
 
 
+def downgraded_world(app, name: str, revision: str, build, *, by_day: bool = False):
+    """build()'s result, with the database then downgraded to `revision` and the rows build() made in
+    it: what a migration test starts from. Downgraded once per worker on SQLite (by day when `by_day`:
+    todays_world) and loaded from its snapshot after, a file copy of the schema and rows as the
+    downgrade left them; anew on PostgreSQL, whose snapshots write rows back into the current schema."""
+    from flask_migrate import downgrade
+
+    def built():
+        result = build()
+        with app.app_context():
+            db.session.remove()  # its transaction would hold SQLite's write lock through the migration
+            downgrade(revision=revision)
+        return result
+    return (todays_world if by_day else reused_world)(app, name, built, engines=("sqlite",))
+
+
 def own_app(database_uri: str, tmp_path):
     app = create_app(app_settings(database_uri))
     app.instance_path = str(tmp_path)

@@ -20,7 +20,7 @@ from ketamine_integration.courses.services import record_preparation
 from ketamine_integration.extensions import db
 from ketamine_integration.notes.models import MeasureResponse
 from ketamine_integration.notes.services import record_measure
-from tests.conftest import todays_world
+from tests.conftest import downgraded_world
 
 # On SQLite and PostgreSQL: migrations: DDL and trigger bodies per engine.
 pytestmark = pytest.mark.both_engines
@@ -50,17 +50,13 @@ def _stored_digests() -> dict:
 
 def _records_before_0015(app, make) -> dict:
     """_records' rows, the digests the app gave them, and the database downgraded to BEFORE with them in
-    it: what the next two tests start from. Built once per worker and day on SQLite and loaded from its
-    snapshot after (tests.conftest.reused_world: a file copy, schema and rows as the downgrade left them);
-    anew on PostgreSQL, whose snapshots write rows back into the current schema."""
+    it: what the next two tests start from (tests.conftest.downgraded_world, once per worker and day on
+    SQLite)."""
     def build() -> dict:
         user = _records(make)["user"]
         with app.app_context():
-            made_by_the_app = _stored_digests()
-            db.session.remove()  # its transaction would hold SQLite's write lock through the migration
-            downgrade(revision=BEFORE)
-        return {"user": user, "made_by_the_app": made_by_the_app}
-    return todays_world(app, "append_only_before_0015", build, engines=("sqlite",))
+            return {"user": user, "made_by_the_app": _stored_digests()}
+    return downgraded_world(app, "append_only_before_0015", BEFORE, build, by_day=True)
 
 
 def test_the_migration_fills_digests_and_clears_recovered_text(app, make):

@@ -12,7 +12,7 @@ from ketamine_integration.experience.models import DosingSession
 from ketamine_integration.experience.dose_roles import DOSE_FIELDS
 from ketamine_integration.experience.services import save_record
 from ketamine_integration.extensions import db
-from tests.conftest import page_text, reused_world
+from tests.conftest import downgraded_world, page_text
 from tests.security.clinic import Clinic, local
 
 
@@ -214,18 +214,8 @@ def test_the_demo_nurses_monitor_every_signed_demo_session(app):
 
 def _admin_before_the_nurse_role(app, make) -> int:
     """An admin, and the database downgraded to the migration before the nurse role's: what each policy
-    below starts from. Downgraded once per worker on SQLite and loaded from its snapshot after
-    (tests.conftest.reused_world: a file copy, schema and rows as the downgrade left them); anew on
-    PostgreSQL, whose snapshots write rows back into the current schema."""
-    from flask_migrate import downgrade
-
-    def build() -> int:
-        admin = make.user("admin")
-        with app.app_context():
-            db.session.remove()  # its transaction would hold SQLite's write lock through the migration
-            downgrade(revision="0018_open_measure_registry")
-        return admin
-    return reused_world(app, "before_the_nurse_role", build, engines=("sqlite",))
+    below starts from (tests.conftest.downgraded_world, once per worker on SQLite)."""
+    return downgraded_world(app, "before_the_nurse_role", "0018_open_measure_registry", lambda: make.user("admin"))
 
 
 @pytest.mark.parametrize("saved, upgraded", [("admin,staff,therapist,prescriber", "admin,staff,therapist,prescriber,nurse"),

@@ -270,16 +270,22 @@ def page(shared_tab, live_server):
         shared_tab.reset(kept)
 
 
-def sign_in(page, username: str, password: str = PASSWORD) -> None:
-    """Be signed in as `username` and on the home page: the session is opened as Auth.sign_in opens
-    it (the app's own start_session, audited) and its cookie handed to the browser, which then
-    loads the home page. For tests whose subject is what comes after sign-in; the sign-in pages
-    themselves are driven by sign_in_with_forms (test_mfa_browser). `password` is not checked."""
+def sign_in(page, username: str, password: str = PASSWORD, *, at: str = "/") -> None:
+    """Be signed in as `username` and on the home page, or on the page `at` names (a test whose
+    first step is another page goes there directly, not through the home page first): the session
+    is opened as Auth.sign_in opens it (the app's own start_session, audited) and its cookie handed
+    to the browser, which then loads the page. For tests whose subject is what comes after sign-in;
+    the sign-in pages themselves are driven by sign_in_with_forms (test_mfa_browser). `password` is
+    not checked."""
     from playwright.sync_api import expect
 
     _session_to_browser(page, lambda auth: auth.sign_in(username))
-    page.goto("/")
-    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
+    response = page.goto(at)
+    if at == "/":
+        expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
+    else:  # the page itself, signed in: not the sign-in form it would redirect to without the session
+        assert response is not None and response.ok and urlsplit(page.url).path != "/login", \
+            f"signed in as {username}, {at} answered {response and response.status} at {page.url}"
 
 
 def sign_in_patient(page, account_id: int) -> None:
@@ -349,8 +355,7 @@ def start_an_integration_note(live_server, page, family_name: str, *, session_da
     therapist = make.user("therapist", username="ther", full_name="Hazel Quint")
     prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
     course = make.course(make.patient(family_name=family_name), therapist, prescriber, phase="integration")
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}")
+    sign_in(page, "ther", at=f"/courses/{course}")
     page.get_by_label("Note", exact=True).select_option("integration")
     if session_date is not None:
         page.get_by_label("Session date").fill(session_date.isoformat())

@@ -440,8 +440,7 @@ def sign_in_role(page, demo: DemoClinic, role: str) -> None:
     if role == PATIENT:
         sign_in_patient(page, demo.portal_account)
     elif role == TABLET:
-        sign_in(page, USERS["staff"], DEMO_PASSWORD)
-        page.goto(f"/courses/{demo.ids[TABLET].tablet_course}/forms/tablet")
+        sign_in(page, USERS["staff"], DEMO_PASSWORD, at=f"/courses/{demo.ids[TABLET].tablet_course}/forms/tablet")
         page.get_by_role("button", name="Sign me out and hand over this device").click()
         expect(page.get_by_role("heading", level=1, name="Forms to sign")).to_be_visible()
     elif role != "anonymous":

@@ -126,8 +126,7 @@ def test_the_calendar_fits_a_phone_as_a_list_and_a_desktop_as_a_grid(live_server
     _appointment(live_server, ids, datetime.combine(tomorrow, time(10), NY))
     for n in range(6):  # a day view with many columns scrolls inside its frame, not the page
         live_server.make.user("therapist", username=f"t{n}", full_name=f"Therapist Number{n}")
-    sign_in(page, "desk")
-    page.goto("/calendar?view=day&by=clinician")
+    sign_in(page, "desk", at="/calendar?view=day&by=clinician")
     assert page_width(page) <= 1280
     page.goto(f"/calendar?therapist={ids['therapist']}&date={tomorrow}")  # on a Sunday, tomorrow is next week
     expect(page.get_by_role("region", name=re.compile("^Time grid"))).to_be_visible()

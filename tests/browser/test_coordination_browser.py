@@ -23,8 +23,7 @@ def test_urgent_note_sent_and_acknowledged(live_server, page: Page):
                                     recipient_name=None, categories=["safety", "measures"],
                                     purpose="Coordination of treatment", effective_on=date.today(), expires_on=None,
                                     by=db.session.get(User, therapist)))
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}/coordination")
+    sign_in(page, "ther", at=f"/courses/{course}/coordination")
     page.get_by_label("To").select_option(label="Orrin Vale (prescriber)")
     page.get_by_label("Priority").select_option("urgent")
     page.get_by_label("About").select_option("safety")
@@ -33,8 +32,7 @@ def test_urgent_note_sent_and_acknowledged(live_server, page: Page):
     expect(page.get_by_text("Sent.")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
-    sign_in(page, "pres")
-    page.goto("/prescriber/")
+    sign_in(page, "pres", at="/prescriber/")
     note = page.get_by_role("article").first
     expect(note).to_contain_text("Urgent · Testa Urgent")
     note.get_by_label("Reply (optional)").fill("Calling her this afternoon.")
@@ -71,8 +69,7 @@ def test_the_measures_chart_and_the_report_preview_fit_a_375px_phone_screen(live
                        expires_on=None, by=by)
     make.run(measures)
     page.set_viewport_size({"width": 375, "height": 740})
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}/measures")
+    sign_in(page, "ther", at=f"/courses/{course}/measures")
     expect(page.get_by_role("img", name="PHQ-9 totals over time")).to_be_visible()
     assert has_no_horizontal_scroll(page), "the measures page scrolls sideways at 375 px"
     page.goto(f"/courses/{course}/coordination")

@@ -72,8 +72,7 @@ def test_a_status_badge_says_its_status_in_words_and_an_icon(chromium_browser, d
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
         page = context.new_page()
-        sign_in(page, USERS["prescriber"], DEMO_PASSWORD)
-        page.goto("/prescriber/")
+        sign_in(page, USERS["prescriber"], DEMO_PASSWORD, at="/prescriber/")
         badge = page.locator(".status-badge.tone-danger", has_text="Urgent").first
         assert badge.is_visible()
         assert badge.locator("svg.icon[aria-hidden='true']").count() == 1

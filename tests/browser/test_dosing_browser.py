@@ -46,8 +46,7 @@ def open_course_two_days_after_dosing(live_server, page: Page, family_name: str)
     prescriber = make.user("prescriber", username="pres", full_name="Orrin Vale")
     course = make.course(make.patient(family_name=family_name), therapist, prescriber, phase="experience")
     make.room("Dosing Suite 1")
-    sign_in(page, "pres")
-    page.goto(f"/courses/{course}")
+    sign_in(page, "pres", at=f"/courses/{course}")
     return (datetime.now(NY) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 

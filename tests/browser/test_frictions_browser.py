@@ -93,8 +93,7 @@ def test_a_therapist_goes_back_from_the_report_preview_with_the_text_kept(live_s
     make.run(lambda: create_release(db.session.get(Patient, patient), recipient_user_id=prescriber,
                                     recipient_name=None, categories=["measures"], purpose="Coordination",
                                     effective_on=date.today(), expires_on=None, by=db.session.get(User, therapist)))
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}/coordination")
+    sign_in(page, "ther", at=f"/courses/{course}/coordination")
     page.get_by_label("For", exact=True).select_option(label="Orrin Vale")
     page.get_by_label("Questions for the prescriber").fill("Is a booster worth discussing?\nShe asked twice.")
     page.get_by_label("Recommendations").fill("Keep the 2-day spacing.")

@@ -42,8 +42,7 @@ def test_therapist_sees_a_shared_entry_and_quotes_it_into_the_note_at_375px(live
     make.run(given_and_written)
 
     page.set_viewport_size({"width": 375, "height": 740})
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course}")
+    sign_in(page, "ther", at=f"/courses/{course}")
     journal_section = page.get_by_role("region", name="Journal shared by the patient")
     expect(journal_section.get_by_text(SHARED)).to_be_visible()
     expect(page.get_by_text(PRIVATE)).to_have_count(0)

@@ -149,8 +149,7 @@ def test_on_a_phone_the_worklist_and_the_course_page_keep_their_actions_in_view(
 
 def test_find_a_slot_lands_with_the_windows_heading_clear_of_the_sticky_section_index(live_server, page: Page):
     _signed_window(live_server)
-    sign_in(page, "desk")
-    page.goto("/worklist")
+    sign_in(page, "desk", at="/worklist")
     page.get_by_role("link", name="Find a slot for Testa Browserbooked").click()
     heading = page.get_by_role("heading", level=3, name="Integration windows", exact=True)
     expect(heading).to_be_in_viewport()

@@ -67,8 +67,7 @@ def test_staff_registers_a_patient_with_a_therapist_and_finds_them_by_family_nam
 
 def test_register_form_marks_missing_family_name_and_future_birth_date_and_saves_nothing(live_server, page):
     live_server.make.user("staff", username="frontdesk")
-    sign_in(page, "frontdesk")
-    page.goto("/patients/new")
+    sign_in(page, "frontdesk", at="/patients/new")
 
     page.get_by_label("Given name").fill("Marisol")
     page.get_by_label("Date of birth").fill((date.today() + timedelta(days=30)).isoformat())

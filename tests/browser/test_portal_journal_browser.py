@@ -70,8 +70,7 @@ def test_a_patient_writes_and_shares_an_entry_and_the_therapist_sees_it_on_the_n
     therapist.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
         staff = therapist.new_page()
-        sign_in(staff, "ther")
-        staff.goto(f"/courses/{course}")
+        sign_in(staff, "ther", at=f"/courses/{course}")
         staff.get_by_label("Note", exact=True).select_option("integration")
         staff.get_by_role("button", name="Start a note").click()
         panel = staff.get_by_role("complementary", name="From the patient's journal")

@@ -92,8 +92,7 @@ def test_a_patient_logs_a_practice_and_checks_in_and_the_therapist_sees_both(liv
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
         staff = context.new_page()
-        sign_in(staff, "ther")
-        staff.goto(f"/courses/{course}#practices")
+        sign_in(staff, "ther", at=f"/courses/{course}#practices")
         practices = staff.get_by_role("region", name="Self-guided practices")
         expect(practices).to_contain_text("This week so far: 1 of 3 logged.")
         expect(practices).to_contain_text(f"“{OBSTACLE}”")

@@ -35,8 +35,7 @@ def test_a_therapist_makes_the_copy_for_a_representative_on_a_phone(live_server,
     patient = make.patient(given_name="Wren", family_name="Access")
     make.course(patient, therapist, prescriber, phase="experience")
     page.set_viewport_size({"width": 375, "height": 740})
-    sign_in(page, "ther")
-    page.goto(f"/patients/{patient}")
+    sign_in(page, "ther", at=f"/patients/{patient}")
     page.get_by_role("link", name="Patient record export").click()
     expect(page.get_by_role("heading", name="Right of access: Wren Access")).to_be_visible()
     assert has_no_horizontal_scroll(page), "the right-of-access page scrolls sideways at 375 px"

@@ -68,8 +68,7 @@ def _signed_window(live_server, family_name: str = "Browserbooked", hour: int = 
 
 def test_staff_book_a_suggested_slot_and_the_window_turns_provisionally_covered(live_server, page: Page):
     course_id, _ = _signed_window(live_server)
-    sign_in(page, "desk")
-    page.goto(f"/courses/{course_id}")
+    sign_in(page, "desk", at=f"/courses/{course_id}")
     windows = page.get_by_role("table", name="Windows, in words")
     expect(windows).to_contain_text("Nothing booked")
     first = page.locator("form.suggestion").first
@@ -92,8 +91,7 @@ def test_staff_book_an_integration_session_for_a_dose_planned_next_week(live_ser
     next_week = (datetime.now(NY) + timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
     make.dosing_plan(course_id, first_start=next_week, days_between=2, count=1)
     page.set_viewport_size({"width": 375, "height": 800})
-    sign_in(page, "desk")
-    page.goto(f"/courses/{course_id}")
+    sign_in(page, "desk", at=f"/courses/{course_id}")
     provisional = page.get_by_role("table", name="Provisional windows of planned doses")
     expect(provisional).to_contain_text("Provisional: not yet open")
     expect(provisional).to_contain_text("Nothing booked")
@@ -203,8 +201,7 @@ def test_staff_mark_yesterdays_session_attended_from_the_worklist(live_server, p
 def test_a_therapist_enters_a_session_that_was_held_without_a_booking(live_server, page: Page):
     course_id, _ = _signed_window(live_server)
     page.set_viewport_size({"width": 375, "height": 800})
-    sign_in(page, "ther")
-    page.goto(f"/courses/{course_id}")
+    sign_in(page, "ther", at=f"/courses/{course_id}")
     expect(page.get_by_role("table", name="Windows, in words")).to_contain_text("Nothing booked")
     page.get_by_text("Enter a session that was held").click()
     held = page.locator("details", has_text="Enter a session that was held")
@@ -238,8 +235,7 @@ def test_staff_book_a_covering_therapist_only_by_adding_them_to_the_care_team(li
     """Issue 17: the clinician field refuses an outsider until the form asks for the membership."""
     course_id, _ = _signed_window(live_server)
     live_server.make.user("therapist", username="cover", full_name="Cass Cover")
-    sign_in(page, "desk")
-    page.goto(f"/courses/{course_id}")
+    sign_in(page, "desk", at=f"/courses/{course_id}")
     page.get_by_text("Book a session (integration, preparation or follow-up)").click()
     tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=14, minute=0)
     page.get_by_label("Date and time", exact=True).fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
@@ -271,8 +267,7 @@ def test_the_join_box_reads_as_a_line_with_its_hint_below(live_server, page: Pag
     label used to wrap into a five-line column with the hint squeezed beside it)."""
     course_id, _ = _signed_window(live_server)
     page.set_viewport_size({"width": width, "height": 900})
-    sign_in(page, "desk")
-    page.goto(f"/courses/{course_id}")
+    sign_in(page, "desk", at=f"/courses/{course_id}")
     page.get_by_text("Book a session (integration, preparation or follow-up)").click()
     booking = page.locator("details", has_text="Book a session")
     box = booking.get_by_label("Add this clinician to the care team")

@@ -51,8 +51,7 @@ def test_a_patient_signs_a_consent_in_the_portal(live_server, page):
 def test_staff_start_an_in_clinic_signing_and_the_patient_signs_on_the_tablet(live_server, page):
     made = _patient_on_an_iv_course(live_server.make, portal=False)
     page.set_viewport_size(PHONE)
-    sign_in(page, "hazel")
-    page.goto(f"/courses/{made['course']}")
+    sign_in(page, "hazel", at=f"/courses/{made['course']}")
     page.get_by_role("link", name="Intake and consent forms", exact=True).click()
     expect(page.get_by_role("heading", level=1, name="Intake and consent forms")).to_be_visible()
     assert page_width(page) <= PHONE["width"]

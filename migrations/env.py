@@ -100,6 +100,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # Each migration's statements run once (the version row's UPDATE carries its revisions as
+        # literals): kept out of the engine's statement cache, where, in a process that also serves
+        # the app (the test suite), they pushed out the app's own compiled statements.
+        connection.execution_options(compiled_cache=None)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

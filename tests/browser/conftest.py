@@ -281,11 +281,11 @@ def sign_in(page, username: str, password: str = PASSWORD, *, at: str = "/") -> 
 
     _session_to_browser(page, lambda auth: auth.sign_in(username))
     response = page.goto(at)
+    # the page itself, signed in: not the sign-in form it would redirect to without the session
+    assert response is not None and response.ok and urlsplit(page.url).path != "/login", \
+        f"signed in as {username}, {at} answered {response and response.status} at {page.url}"
     if at == "/":
         expect(page.get_by_role("heading", level=1, name=re.compile(r"^Good to see you"))).to_be_visible()
-    else:  # the page itself, signed in: not the sign-in form it would redirect to without the session
-        assert response is not None and response.ok and urlsplit(page.url).path != "/login", \
-            f"signed in as {username}, {at} answered {response and response.status} at {page.url}"
 
 
 def sign_in_patient(page, account_id: int) -> None:

@@ -202,10 +202,15 @@ def databases(request, engine_databases):
     return engine_databases(request.param)
 
 
-def close_app(app) -> None:
+def close_app(app, *, keep_connections: bool = False) -> None:
+    """The app's session ended and, unless `keep_connections`, its pooled connections closed.
+
+    A pooled connection kept is idle (the pool rolled it back on return), so it holds no lock
+    against the next test's reset of the database it is connected to."""
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+        if not keep_connections:
+            db.engine.dispose()
 
 
 class SavedState:
@@ -253,7 +258,7 @@ def app(request, databases, tmp_path):
         try:
             yield app
         finally:
-            close_app(app)
+            close_app(app, keep_connections=databases.resets_in_place)
             saved.restore()
 
 

@@ -202,15 +202,10 @@ def databases(request, engine_databases):
     return engine_databases(request.param)
 
 
-def close_app(app, *, keep_connections: bool = False) -> None:
-    """The app's session ended and, unless `keep_connections`, its pooled connections closed.
-
-    A pooled connection kept is idle (the pool rolled it back on return), so it holds no lock
-    against the next test's reset of the database it is connected to."""
+def close_app(app) -> None:
     with app.app_context():
         db.session.remove()
-        if not keep_connections:
-            db.engine.dispose()
+        db.engine.dispose()
 
 
 class SavedState:
@@ -258,7 +253,7 @@ def app(request, databases, tmp_path):
         try:
             yield app
         finally:
-            close_app(app, keep_connections=databases.resets_in_place)
+            close_app(app)
             saved.restore()
 
 

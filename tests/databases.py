@@ -171,8 +171,6 @@ def sqlite_demo(builds: RunBuilds, template: Path) -> Path:
 
 class SQLiteDatabases:
     name = "sqlite"
-    #: each test's database is a new file under the shared name: connections to the last one close
-    resets_in_place = False
 
     def __init__(self, workdir: Path, builds: RunBuilds | None = None):
         """Without the run's builds, workdir keeps its own template."""
@@ -359,12 +357,6 @@ class PostgresRun:
 
 class PostgresDatabases:
     name = "postgresql"
-    #: reset_shared and load_demo empty and fill the worker's database where it is, so the reused
-    #: app's pooled connections stay open from one test to the next, as they do in a served app: a
-    #: new connection starts a server process that reads the catalog again for every table it
-    #: touches, and psycopg prepares a statement only after its fifth run on one connection (the
-    #: engine-dependent tests alone, one process: 136.5 s against 145.1 s when each test reconnected)
-    resets_in_place = True
 
     def __init__(self, admin_url: str, builds: RunBuilds):
         self.run = PostgresRun(admin_url, builds)

@@ -21,7 +21,7 @@ KI_APP_URL ?= http://$(HOST):$(PORT)
 # servers, CLI runs, the worker) compiles the whole package again. Bytecode goes in __pycache__/.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps calendar-deps bench bench-deps wheel-check screenshots clean
+.PHONY: run test test-all-engines test-unit test-integration test-browser test-security test-security-large browser-deps a11y-deps calendar-deps bench bench-deps bench-suite wheel-check screenshots clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,12 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 ## printed and written to BENCHMARKS.md; the demo and the large clinic are kept in instance/bench/
 bench: $(VENV)/.installed-bench bench-deps
 	$(BIN)/python -m bench.run
+
+## bench-suite: where a whole `make test` run's time goes on this machine (bench/suite.py): the cores' busy
+## and idle time, the CPU by kind of process, each worker's tests by suite, the idle time by the files
+## running then, the costliest files and tests; printed and written to instance/bench/suite-<time>/
+bench-suite: $(VENV)/.installed-test
+	$(BIN)/python -m bench.suite
 
 # The load generator is Debian's wrk (nothing is downloaded outside the package manager).
 bench-deps:

@@ -3,7 +3,7 @@
 # or newer and can make one (its venv module and the pip wheel ensurepip installs), else the python3
 # first on PATH. Debian builds its interpreter with profile-guided and link-time optimisation, which
 # a pyenv build lacks unless asked: three back-to-back pairs of `make test` took 5 min 47 s on average
-# under it against 6 min 10 s under pyenv's 3.11.7 (README, "Where the budget stands"). PYTHON=...
+# under it against 6 min 10 s under pyenv's 3.11.7 (docs/test-budget.md). PYTHON=...
 # picks another; a .venv keeps the interpreter it was made from (`make clean` first to change it).
 SYSTEM_PYTHON := /usr/bin/python3
 ifeq ($(origin PYTHON),undefined)

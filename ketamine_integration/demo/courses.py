@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import random
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from icalendar import Calendar, Event
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select
 
 from ..accounts.models import User
 from ..db.append_only import store_digest
@@ -29,8 +29,9 @@ from ..notes.models import MeasureResponse
 from ..patients.models import Patient
 from ..domain.slots import Interval
 from ..bookings.availability import first_free_room, free_slots, suggest_for_window
-from ..bookings.models import ExtraHours, Room, TimeOff, WorkingHours
-from ..scheduling.services import book_integration_session
+from ..bookings.booking import integration_sessions
+from ..bookings.models import BOOKED, CANCELLED, Appointment, ExtraHours, Room, TimeOff, WorkingHours
+from ..scheduling.services import book_integration_session, fetch_course_appointments
 from .after_series import BOOKED_AHEAD, book_after_series
 from .baselines import record_baselines
 from .dosing import DOSING_ROOMS, plan_clash_free, record_and_sign
@@ -119,24 +120,54 @@ def _demo_event(uid: str, now: datetime, summary: str, starts: datetime, length:
 
 
 def load_demo_conflict(now: datetime) -> None:
-    """A session booked from a suggestion, then leave entered over it: one to move on the worklist."""
-    courses = db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
-                                 .order_by(TreatmentCourse.id)).all()
-    for course in courses:
-        rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), [], now) if r.needs_booking
-                and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
-        suggestions = suggest_for_window(course, rows[-1].window, now) if rows else []
-        if suggestions:
+    """A session booked from a suggestion in a window that needs one, then leave entered over its day: one
+    to move on the worklist.
+
+    The demo's doses and sessions fall on days that follow the clock. The window is one its course's
+    sessions leave uncovered (a session inside two overlapping windows covers both: at some hours of the
+    day the newest window was covered already, and the booking showed no window booked ahead); the
+    suggestion taken is the best one on a day the course has no session yet (one a day at most, as
+    _book_integration keeps them) and its clinician nothing booked (the day's leave leaves one session to
+    move, not another course's too)."""
+    zone, booked_days = clinic_zone(), {}
+    for course in db.session.scalars(select(TreatmentCourse).where(TreatmentCourse.phase == Phase.EXPERIENCE.value)
+                                     .order_by(TreatmentCourse.id)).all():
+        pick = _conflict_slot(course, now, zone, booked_days)
+        if pick is not None:
             break
     else:
         return
-    pick = suggestions[0]
     booked = book_integration_session(course, clinician_id=pick.clinician_id, starts_at=pick.starts_at, minutes=50,
                                       modality="telehealth", by=course.therapist, now=now)
-    starts = booked.starts_at.astimezone(clinic_zone()).replace(hour=0, minute=0)
+    starts = booked.starts_at.astimezone(zone).replace(hour=0, minute=0)
     db.session.add(TimeOff(clinician_id=booked.clinician_id, starts_at=starts, ends_at=starts + timedelta(days=1),
                            reason="Conference (demo)"))
     db.session.flush()
+
+
+def _conflict_slot(course: TreatmentCourse, now: datetime, zone, booked_days: dict[int, set[date]]):
+    """The best suggestion in the newest window the course's sessions leave uncovered (open now, with two
+    days or more left), on a day the course has no session and its clinician nothing booked; None when
+    there is none. `booked_days`: each clinician's days with a booking, filled as clinicians come up."""
+    held = integration_sessions(fetch_course_appointments(course.id))
+    rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), held, now) if r.needs_booking
+            and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
+    if not rows:
+        return None
+    taken = _days(zone, Appointment.course_id == course.id, Appointment.kind == "integration",
+                  or_(Appointment.status != CANCELLED, Appointment.outcome.is_not(None)))
+    for suggestion in suggest_for_window(course, rows[-1].window, now, limit=50):
+        if suggestion.clinician_id not in booked_days:
+            booked_days[suggestion.clinician_id] = _days(zone, Appointment.clinician_id == suggestion.clinician_id,
+                                                         Appointment.status == BOOKED)
+        if suggestion.starts_at.astimezone(zone).date() not in taken | booked_days[suggestion.clinician_id]:
+            return suggestion
+    return None
+
+
+def _days(zone, *where) -> set[date]:
+    """The clinic days of the appointments matching `where`."""
+    return {a.starts_at.astimezone(zone).date() for a in db.session.scalars(select(Appointment).where(*where))}
 
 
 def load_demo_courses(users: dict[str, User], patients: list[Patient], now: datetime, rng: random.Random) -> int:

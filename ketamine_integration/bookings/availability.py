@@ -133,13 +133,14 @@ def free_slots(clinician_id: int, patient_id: int | None, within: Interval, leng
 
 
 def suggest_for_window(course: TreatmentCourse, window, now: datetime,
-                       limit: int = SUGGESTION_LIMIT) -> list[Suggestion]:
-    """Free slots inside an integration window for the patient's therapists, best first."""
+                       limit: int | None = SUGGESTION_LIMIT) -> list[Suggestion]:
+    """Free slots inside an integration window for the patient's therapists, best first (`limit` of
+    them; None: every one)."""
     return suggest_for_windows(course, [window], now, limit)[0]
 
 
 def suggest_for_windows(course: TreatmentCourse, windows: list, now: datetime,
-                        limit: int = SUGGESTION_LIMIT) -> list[list[Suggestion]]:
+                        limit: int | None = SUGGESTION_LIMIT) -> list[list[Suggestion]]:
     """suggest_for_window for several windows of one course (real and provisional ones, sessions after
     the series: anything with opens, closes and optimal()), in the order of `windows`: the therapists'
     hours, time off and bookings are read once for all of them, so a course page makes the same

@@ -156,7 +156,7 @@ def _conflict_slot(course: TreatmentCourse, now: datetime, zone, booked_days: di
         return None
     taken = _days(zone, Appointment.course_id == course.id, Appointment.kind == "integration",
                   or_(Appointment.status != CANCELLED, Appointment.outcome.is_not(None)))
-    for suggestion in suggest_for_window(course, rows[-1].window, now, limit=50):
+    for suggestion in suggest_for_window(course, rows[-1].window, now, limit=None):  # every one, best first
         if suggestion.clinician_id not in booked_days:
             booked_days[suggestion.clinician_id] = _days(zone, Appointment.clinician_id == suggestion.clinician_id,
                                                          Appointment.status == BOOKED)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
 from icalendar import Calendar, Event
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, select
 
 from ..accounts.models import User
 from ..db.append_only import store_digest
@@ -149,25 +149,31 @@ def _conflict_slot(course: TreatmentCourse, now: datetime, zone, booked_days: di
     """The best suggestion in the newest window the course's sessions leave uncovered (open now, with two
     days or more left), on a day the course has no session and its clinician nothing booked; None when
     there is none. `booked_days`: each clinician's days with a booking, filled as clinicians come up."""
-    held = integration_sessions(fetch_course_appointments(course.id))
-    rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), held, now) if r.needs_booking
-            and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
+    appointments = fetch_course_appointments(course.id)
+    rows = [r for r in course_windows(course, fetch_dosing_sessions(course.id), integration_sessions(appointments), now)
+            if r.needs_booking and r.window.closes > now + timedelta(days=2) and r.window.opens < now]
     if not rows:
         return None
-    taken = _days(zone, Appointment.course_id == course.id, Appointment.kind == "integration",
-                  or_(Appointment.status != CANCELLED, Appointment.outcome.is_not(None)))
+    taken = _session_days(appointments, zone)
     for suggestion in suggest_for_window(course, rows[-1].window, now, limit=None):  # every one, best first
         if suggestion.clinician_id not in booked_days:
-            booked_days[suggestion.clinician_id] = _days(zone, Appointment.clinician_id == suggestion.clinician_id,
-                                                         Appointment.status == BOOKED)
-        if suggestion.starts_at.astimezone(zone).date() not in taken | booked_days[suggestion.clinician_id]:
+            booked_days[suggestion.clinician_id] = _booked_days(suggestion.clinician_id, zone)
+        day = suggestion.starts_at.astimezone(zone).date()
+        if day not in taken and day not in booked_days[suggestion.clinician_id]:
             return suggestion
     return None
 
 
-def _days(zone, *where) -> set[date]:
-    """The clinic days of the appointments matching `where`."""
-    return {a.starts_at.astimezone(zone).date() for a in db.session.scalars(select(Appointment).where(*where))}
+def _session_days(appointments: list[Appointment], zone) -> set[date]:
+    """The clinic days of a course's integration sessions still on, held or missed (any with an outcome)."""
+    return {a.starts_at.astimezone(zone).date() for a in appointments
+            if a.kind == "integration" and (a.status != CANCELLED or a.outcome is not None)}
+
+
+def _booked_days(clinician_id: int, zone) -> set[date]:
+    """The clinic days on which a clinician has a booking with no outcome yet."""
+    return {a.starts_at.astimezone(zone).date() for a in db.session.scalars(
+        select(Appointment).where(Appointment.clinician_id == clinician_id, Appointment.status == BOOKED))}
 
 
 def load_demo_courses(users: dict[str, User], patients: list[Patient], now: datetime, rng: random.Random) -> int:

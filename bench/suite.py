@@ -137,16 +137,23 @@ class ProcessLedger:
         self._cpu[key] = stat.cpu
 
 
+#: each process's command line by (pid, start time, name): read once, and again only after an exec (which
+#: renames it), so a read of /proc costs one file per process rather than two
+_CMDLINES: dict[tuple[int, int, str], list[str]] = {}
+
+
 def _read_process(pid: str) -> tuple[ProcessStat, list[str]] | None:
     """A process's stat and command line, or None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = parse_stat(f.read())
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
+        key = (int(pid), stat.started, stat.comm)
+        if key not in _CMDLINES:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                _CMDLINES[key] = [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
     except (OSError, ValueError, IndexError):
         return None
-    return stat, cmdline
+    return stat, _CMDLINES[key]
 
 
 def _processes():

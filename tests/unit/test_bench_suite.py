@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.suite import NOT_THE_RUN, TICKS, ProcessLedger, idle_by_file, parse_stat, process_kind, read_timeline
+from bench.suite import (NOT_THE_RUN, TICKS, ProcessLedger, ProcessStat, idle_by_file, parse_stat, process_kind,
+                         read_timeline)
 from bench.suite_timeline import runs_tests
 
 
@@ -89,7 +90,7 @@ def test_each_process_is_counted_under_its_kind(comm, cmdline, kind):
 
 
 def _stat(parent, started, cpu, comm="python"):
-    return SimpleNamespace(comm=comm, parent=parent, started=started, cpu=cpu)
+    return ProcessStat(comm, parent, started, cpu)
 
 
 def test_the_ledger_counts_the_runs_processes_from_first_sight_and_a_reused_pid_as_new():

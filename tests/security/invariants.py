@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, Numeric, String, select
@@ -30,6 +31,13 @@ BOOKKEEPING = frozenset({"audit_events", "audit_chain_head", "login_sessions", "
 INT_RANGE = (-2_147_483_648, 2_147_483_647)
 
 
+@cache
+def model_tables() -> tuple:
+    """The models' tables in dependency order: worked out once (SQLAlchemy sorts them anew at every
+    read of metadata.sorted_tables: 0.2 ms for these 84 tables, twice for each of ~800 submissions)."""
+    return tuple(db.metadata.sorted_tables)
+
+
 def read_tables() -> dict[str, list]:
     """Every row of every table of the models (one query per table), as dicts of column values.
 
@@ -42,7 +50,7 @@ def read_tables() -> dict[str, list]:
     dialect = connection.dialect
     cursor = connection.connection.cursor()
     try:
-        return {table.name: _read_table(cursor, dialect, table) for table in db.metadata.sorted_tables}
+        return {table.name: _read_table(cursor, dialect, table) for table in model_tables()}
     finally:
         cursor.close()
 
@@ -113,7 +121,7 @@ def _column_problem(column, value) -> str | None:
 
 def _generic_problems(tables: dict[str, list]) -> list[str]:
     problems = []
-    for table in db.metadata.sorted_tables:
+    for table in model_tables():
         for row in tables[table.name]:
             for column in table.columns:
                 problem = _column_problem(column, row[column.name])

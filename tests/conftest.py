@@ -209,7 +209,9 @@ def tmp_path(request, tmp_path_factory) -> Path:
 
     pytest's numbers each test's folder by listing the whole base directory for the highest number
     so far: the app fixture asks for one in every test, so a worker lists up to 2,700 entries per test
-    by the end of a run (1.8 ms a test then). A counter of the process's own does it in one mkdir."""
+    by the end of a run (1.8 ms a test then). A counter of the process's own does it in one mkdir.
+    Folders are kept as pytest keeps them by default (the last three runs; the suite sets no
+    tmp_path_retention_policy, whose "failed" this fixture would not apply)."""
     name = re.sub(r"\W", "_", request.node.name)[:30]
     path = tmp_path_factory.getbasetemp() / f"t{next(_TEST_FOLDERS):05d}-{name}"
     path.mkdir(mode=0o700)

@@ -65,12 +65,15 @@ def test_the_conflict_is_booked_in_a_window_that_needs_one_on_a_day_its_course_a
         zone = clinic_zone()
         return (utcnow().astimezone(zone).date(),
                 [(a.course_id, a.clinician_id, a.starts_at.astimezone(zone).date()) for a in made],
-                [(t.clinician_id, t.starts_at.astimezone(zone).date(), t.ends_at - t.starts_at) for t in leave])
+                [(t.clinician_id, t.starts_at.astimezone(zone), t.ends_at.astimezone(zone)) for t in leave])
     today, made, leave = make.run(conflict)
     # not in the first course, whose windows are all covered, but in the second one's open window
     [(course, clinician, day)] = made
     assert (course, clinician) == (world["open"], world["therapist"])
     # not today (that course's session was held this morning) nor tomorrow (the therapist has a booking)
     assert day > today + timedelta(days=1)
-    # and the day's leave over it, which leaves that one session to move
-    assert leave == [(world["therapist"], day, timedelta(days=1))]
+    # and the day's leave over it, midnight to midnight in the clinic's zone (23 or 25 hours on the days the
+    # clocks change), which leaves that one session to move
+    [(on_leave, starts, ends)] = leave
+    assert on_leave == world["therapist"]
+    assert (starts.date(), starts.time(), ends.date(), ends.time()) == (day, time(0), day + timedelta(days=1), time(0))

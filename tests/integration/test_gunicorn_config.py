@@ -47,29 +47,32 @@ def test_a_forked_worker_opens_its_own_connections_and_leaves_the_masters_open(a
         inherited.close()
 
 
+#: loggers a reload of the logging configuration may turn off: werkzeug's, the app's and one of its modules'
+APP_LOGGERS = ("werkzeug", "ketamine_integration", "ketamine_integration.messaging.queue")
+
+
 @pytest.fixture
 def root_handlers():
     """The root logger's handlers and the app's loggers' state, put back after the test."""
     root = logging.getLogger()
-    kept = list(root.handlers)
+    kept = list(root.handlers), {name: logging.getLogger(name).disabled for name in APP_LOGGERS}
     yield root
-    root.handlers[:] = kept
-    for name in ("werkzeug", "ketamine_integration", "ketamine_integration.messaging.queue"):
-        logging.getLogger(name).disabled = False
+    root.handlers[:] = kept[0]
+    for name, disabled in kept[1].items():
+        logging.getLogger(name).disabled = disabled
 
 
 def test_after_a_reload_of_the_logging_config_a_new_worker_redacts_and_logs(app, root_handlers):
     # what a HUP does in the master with a logconfig_dict: new root handlers, loggers existing by then off
     replaced = logging.StreamHandler()
     root_handlers.handlers[:] = [replaced]
-    for name in ("werkzeug", "ketamine_integration", "ketamine_integration.messaging.queue"):
+    for name in APP_LOGGERS:
         logging.getLogger(name).disabled = True
 
     forked_worker(app)
 
     assert any(isinstance(f, RedactingFilter) for f in replaced.filters), "a worker's root handler logs feed secrets"
-    assert [logging.getLogger(name).disabled for name in
-            ("werkzeug", "ketamine_integration", "ketamine_integration.messaging.queue")] == [False] * 3
+    assert [logging.getLogger(name).disabled for name in APP_LOGGERS] == [False] * len(APP_LOGGERS)
 
 
 def test_without_preloading_each_worker_builds_its_own_app_and_the_hook_leaves_it(app, root_handlers):
